@@ -1,0 +1,32 @@
+"""geotile: tiling, ONNX segmentation inference and vectorisation for orthotiles.
+
+The public API is re-exported here and imported lazily, so that
+``import geotile`` (and ``geotile --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from geotile._version import __version__
+
+#: public name -> defining module
+_EXPORTS = {
+    "GeotileError": "geotile.errors",
+    "InputError": "geotile.errors",
+    "ModelError": "geotile.errors",
+    "OutputExistsError": "geotile.errors",
+    "GeotileWarning": "geotile.errors",
+    "Grid": "geotile.grid",
+    "Patch": "geotile.grid",
+    "read_labels": "geotile.labels",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geotile' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

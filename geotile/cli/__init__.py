@@ -1,0 +1,1 @@
+"""The geotile command line (Click). Thin: parse, call the library, echo."""

@@ -1,0 +1,26 @@
+"""Exceptions and warnings raised by the geotile library.
+
+The library raises these; only the command line turns them into a one-line
+message and an exit status. Messages are written for the user: they name the
+file concerned and, where there is one, the fix.
+"""
+
+
+class GeotileError(Exception):
+    """Base class: an error the user can act on (exit status 1, no traceback)."""
+
+
+class InputError(GeotileError):
+    """An input file is missing, unreadable or unsuitable."""
+
+
+class ModelError(GeotileError):
+    """An ONNX model cannot be loaded or does not fit the input."""
+
+
+class OutputExistsError(GeotileError):
+    """An output exists and --overwrite was not given."""
+
+
+class GeotileWarning(UserWarning):
+    """Something suspicious that does not stop the work (e.g. no label touches a raster)."""

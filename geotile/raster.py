@@ -1,0 +1,204 @@
+"""Raster I/O helpers shared by every command.
+
+- :func:`open_raster` opens with checks and turns GDAL failures into one-line
+  :class:`InputError` messages that name the file;
+- :func:`read_window` reads pixels, reporting corrupt data the same way;
+- :func:`output_profile` builds tiled, compressed GeoTIFF profiles (profiles
+  are data, looked up by name, returned as copies);
+- :func:`atomic_output` / :func:`atomic_directory` write under a temporary name
+  in the destination folder and rename when complete, so a failed or
+  interrupted run never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError, RasterioIOError
+
+from geotile.errors import InputError, OutputExistsError
+
+#: Compression profiles for GeoTIFF outputs: name -> creation options.
+COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
+    "deflate": {"compress": "deflate", "zlevel": 6},
+    "zstd": {"compress": "zstd", "zstd_level": 9},
+    "lzw": {"compress": "lzw"},
+    "none": {},
+}
+
+_BASE_PROFILE: dict[str, Any] = {
+    "driver": "GTiff",
+    "tiled": True,
+    "blockxsize": 512,
+    "blockysize": 512,
+    "interleave": "pixel",
+    "bigtiff": "IF_SAFER",
+    "num_threads": "ALL_CPUS",
+}
+
+
+def _is_local(path: str | os.PathLike) -> bool:
+    text = os.fspath(path)
+    return not (text.startswith("/vsi") or "://" in text)
+
+
+def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
+    """Open a raster for reading, or raise InputError naming the file and the fix."""
+    if _is_local(path) and not Path(path).exists():
+        raise InputError(f"{path}: no such file. Check the path.")
+    try:
+        return rasterio.open(path)
+    except RasterioIOError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "unknown format"
+        raise InputError(
+            f"{path}: not a raster GDAL can read ({reason}). "
+            "Give a GeoTIFF or another GDAL-readable image."
+        ) from exc
+
+
+def read_window(
+    src: rasterio.io.DatasetReader,
+    window=None,
+    indexes: int | list[int] | None = None,
+    **kwargs: Any,
+) -> np.ndarray:
+    """``src.read`` that reports unreadable (corrupt) pixel data as an InputError."""
+    try:
+        return src.read(indexes, window=window, **kwargs)
+    except RasterioError as exc:
+        raise InputError(
+            f"{src.name}: pixel data cannot be read ({str(exc).splitlines()[0]}). "
+            "The file is damaged or truncated; re-export or re-download it."
+        ) from exc
+
+
+def check_pixels_readable(src: rasterio.io.DatasetReader) -> None:
+    """Read the first block of every band so a corrupt file fails before any work starts."""
+    from rasterio.windows import Window
+
+    h, w = src.block_shapes[0]
+    read_window(src, Window(0, 0, min(w, src.width), min(h, src.height)))
+
+
+def require_crs(src: rasterio.io.DatasetReader, why: str) -> None:
+    """Raise InputError when the raster has no CRS (``why`` says what needs one)."""
+    if src.crs is None:
+        raise InputError(
+            f"{src.name}: the raster has no CRS, so {why}. "
+            "Assign one with `gdal_edit.py -a_srs EPSG:xxxx` (or `rio edit-info --crs`)."
+        )
+
+
+def output_profile(
+    like: rasterio.io.DatasetReader | dict[str, Any] | None = None,
+    *,
+    count: int,
+    dtype: str,
+    nodata: float | None = None,
+    compression: str = "deflate",
+    creation_options: dict[str, Any] | None = None,
+    **grid: Any,
+) -> dict[str, Any]:
+    """A tiled, compressed GeoTIFF profile on the grid of ``like`` (or of ``grid`` keys).
+
+    ``grid`` may give or override width, height, transform and crs. Creation
+    options (``--co KEY=VALUE``) are applied last.
+    """
+    profile = dict(_BASE_PROFILE)
+    profile.update(COMPRESSION_PROFILES[compression])
+    if like is not None:
+        base = like.profile if hasattr(like, "profile") else like
+        for key in ("width", "height", "transform", "crs"):
+            if key in base:
+                profile[key] = base[key]
+    profile.update(grid)
+    profile.update(count=count, dtype=dtype, nodata=nodata)
+    if profile.get("compress") in ("deflate", "lzw", "zstd"):
+        profile["predictor"] = 3 if np.dtype(dtype).kind == "f" else 2
+    # Small rasters: blocks larger than the image are legal but wasteful.
+    for key, dim in (("blockxsize", "width"), ("blockysize", "height")):
+        if dim in profile and profile[dim] < profile[key]:
+            profile[key] = max(16, -(-profile[dim] // 16) * 16)
+    for key, value in (creation_options or {}).items():
+        profile[key.lower()] = value
+    return profile
+
+
+def parse_creation_options(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Turn ``["KEY=VALUE", ...]`` into a dict, raising InputError on a malformed pair."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"creation option {pair!r} is not KEY=VALUE (e.g. COMPRESS=ZSTD)")
+        options[key.strip().lower()] = value.strip()
+    return options
+
+
+def check_output(path: str | os.PathLike, overwrite: bool) -> None:
+    """Raise OutputExistsError before any work when ``path`` exists and may not be replaced."""
+    if Path(path).exists() and not overwrite:
+        raise OutputExistsError(f"{path}: already exists. Pass --overwrite to replace it.")
+
+
+def _temporary_sibling(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
+
+    On any exception (KeyboardInterrupt and SystemExit included) the temporary
+    file is removed and an existing ``path`` is left untouched.
+    """
+    final = Path(path)
+    check_output(final, overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary_sibling(final)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}.aux.xml")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Like :func:`atomic_output` for a folder: fill the yielded folder; it then replaces ``path``.
+    """
+    final = Path(path)
+    check_output(final, overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_cog(src_path: str | os.PathLike, dst_path: str | os.PathLike, **options: Any) -> None:
+    """Copy a finished GeoTIFF to a Cloud Optimised GeoTIFF (overviews, tiled, compressed)."""
+    from rasterio.shutil import copy
+
+    settings = {"compress": "deflate", "num_threads": "ALL_CPUS", "overview_resampling": "average"}
+    settings.update(options)
+    copy(src_path, dst_path, driver="COG", **settings)

@@ -1,0 +1,78 @@
+"""Shared fixtures: synthetic GeoTIFFs with real CRSs, the real-data folder, the CLI runner."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+from rasterio.transform import from_origin
+
+REAL_DATA = Path(os.environ.get("GEOTILE_REAL_DATA", Path(__file__).parents[2] / "shared" / "data"))
+
+#: a UTM 16N origin near the SpaceNet sample tile, 0.5 m pixels
+UTM_CRS = "EPSG:32616"
+UTM_ORIGIN = (740000.0, 3735000.0)
+
+
+def write_raster(
+    path: Path,
+    array: np.ndarray,
+    crs: str | None = UTM_CRS,
+    transform=None,
+    nodata=None,
+    **profile,
+) -> Path:
+    """Write ``array`` ((bands, rows, cols) or (rows, cols)) as a GeoTIFF and return its path."""
+    if array.ndim == 2:
+        array = array[np.newaxis]
+    count, height, width = array.shape
+    if transform is None:
+        transform = from_origin(*UTM_ORIGIN, 0.5, 0.5)
+    options = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": array.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+    }
+    options.update(profile)
+    with rasterio.open(path, "w", **options) as dst:
+        dst.write(array)
+    return path
+
+
+@pytest.fixture
+def make_raster(tmp_path):
+    """Factory: make_raster(name, array, **kw) writes tmp_path/name and returns its path."""
+
+    def factory(name: str, array: np.ndarray, **kwargs) -> Path:
+        return write_raster(tmp_path / name, array, **kwargs)
+
+    return factory
+
+
+@pytest.fixture
+def real_data() -> Path:
+    """The folder of real SpaceNet/Landsat data; the test is skipped when it is absent."""
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real data folder {REAL_DATA} not found (set GEOTILE_REAL_DATA)")
+    return REAL_DATA
+
+
+@pytest.fixture
+def run_cli():
+    """Run the CLI in-process: run_cli("tile", ...) -> click Result (stdout, stderr split)."""
+    from geotile.cli.main import cli
+
+    def invoke(*args):
+        runner = CliRunner()
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=True)
+
+    return invoke

@@ -1,0 +1,106 @@
+"""raster.py: opening with checks, profiles, atomic writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+
+from geotile.errors import InputError, OutputExistsError
+from geotile.raster import (
+    atomic_directory,
+    atomic_output,
+    check_pixels_readable,
+    open_raster,
+    output_profile,
+    parse_creation_options,
+    read_window,
+    require_crs,
+)
+
+
+def test_open_missing_file_names_it(tmp_path):
+    missing = tmp_path / "nope.tif"
+    with pytest.raises(InputError, match=r"nope\.tif: no such file"):
+        open_raster(missing)
+
+
+def test_open_non_raster_says_so(tmp_path):
+    text = tmp_path / "notes.tif"
+    text.write_text("this is not an image")
+    with pytest.raises(InputError, match=r"notes\.tif: not a raster GDAL can read"):
+        open_raster(text)
+
+
+def test_corrupt_pixels_are_an_input_error(real_data):
+    with open_raster(real_data / "rasterio" / "corrupt.tif") as src, pytest.raises(
+        InputError, match=r"corrupt\.tif: pixel data cannot be read"
+    ):
+        check_pixels_readable(src)
+        read_window(src)
+
+
+def test_require_crs(make_raster):
+    path = make_raster("nocrs.tif", np.zeros((4, 4), np.uint8), crs=None)
+    with open_raster(path) as src, pytest.raises(InputError, match="has no CRS, so labels"):
+        require_crs(src, "labels cannot be placed on it")
+
+
+def test_output_profile_keeps_grid_and_sets_compression(make_raster):
+    path = make_raster("img.tif", np.zeros((3, 40, 50), np.uint16))
+    with rasterio.open(path) as src:
+        profile = output_profile(src, count=1, dtype="float32", nodata=np.nan)
+        assert profile["width"] == 50 and profile["height"] == 40
+        assert profile["transform"] == src.transform and profile["crs"] == src.crs
+    assert profile["tiled"] and profile["compress"] == "deflate"
+    assert profile["predictor"] == 3  # floating-point predictor for float32
+    # blocks shrink to the image (a multiple of 16) instead of 512 px
+    assert profile["blockxsize"] == 64 and profile["blockysize"] == 48
+
+
+def test_creation_options_override_and_parse():
+    options = parse_creation_options(["COMPRESS=ZSTD", "blockxsize=256"])
+    assert options == {"compress": "ZSTD", "blockxsize": "256"}
+    profile = output_profile(None, count=1, dtype="uint8", width=10, height=10,
+                             creation_options=options)
+    assert profile["compress"] == "ZSTD"
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        parse_creation_options(["COMPRESS"])
+
+
+def test_atomic_output_renames_on_success(tmp_path):
+    final = tmp_path / "out.txt"
+    with atomic_output(final) as tmp:
+        assert tmp.parent == final.parent and tmp != final
+        tmp.write_text("done")
+        assert not final.exists()
+    assert final.read_text() == "done"
+    assert list(tmp_path.iterdir()) == [final]
+
+
+def test_atomic_output_failure_leaves_old_file_and_no_temp(tmp_path):
+    final = tmp_path / "out.txt"
+    final.write_text("old")
+    with pytest.raises(RuntimeError), atomic_output(final, overwrite=True) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert final.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [final]
+
+
+def test_atomic_output_refuses_existing_without_overwrite(tmp_path):
+    final = tmp_path / "out.txt"
+    final.write_text("old")
+    with pytest.raises(OutputExistsError, match="--overwrite"), atomic_output(final):
+        pass
+    assert final.read_text() == "old"
+
+
+def test_atomic_directory_replaces_whole_folder(tmp_path):
+    final = tmp_path / "patches"
+    final.mkdir()
+    (final / "stale.txt").write_text("x")
+    with atomic_directory(final, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("y")
+    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["patches"]
