@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python examples/demo.py --output demo-output
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check geotile tests examples benchmarks
+	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/python -m pytest
