@@ -93,3 +93,72 @@ def select_bounds(frame: gpd.GeoDataFrame, bounds: tuple[float, float, float, fl
     box = shapely.box(*bounds)
     index = frame.sindex.query(box, predicate="intersects")
     return frame.iloc[sorted(index)]
+
+
+def check_geographic_coordinates(frame: gpd.GeoDataFrame, source: str | os.PathLike) -> None:
+    """Refuse lon/lat labels whose coordinates cannot be degrees.
+
+    GeoJSON without a ``crs`` member is read as EPSG:4326, so projected
+    coordinates written without a CRS arrive here claiming to be degrees.
+    """
+    if frame.crs is None or not frame.crs.is_geographic:
+        return
+    minx, miny, maxx, maxy = frame.total_bounds
+    if min(minx, miny) < -180.5 or maxx > 360.5 or maxy > 90.5:
+        raise InputError(
+            f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "
+            f"although the file declares {frame.crs.to_string()} (GeoJSON's default). "
+            "Pass --labels-crs with the CRS they are really in (the image's: EPSG:xxxx or WKT)."
+        )
+
+
+def class_ids(
+    frame: gpd.GeoDataFrame,
+    class_field: str | None,
+    class_map: dict[str, int] | None,
+    source: str | os.PathLike,
+) -> tuple[list[int], dict[int, str]]:
+    """The class id (1..255) of every row, and the names of the ids.
+
+    Without ``class_field`` every feature is class 1 ("building"). A field of
+    integers is used as ids; a field of names is mapped by ``class_map``, or,
+    without a map, names get ids 1..N in sorted order.
+    """
+    if class_field is None:
+        return [1] * len(frame), {1: "building"}
+    if class_field not in frame.columns:
+        fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
+        raise InputError(f"{source}: no field {class_field!r}. Fields: {fields}.")
+    values = frame[class_field]
+    if values.isna().any():
+        raise InputError(
+            f"{source}: {int(values.isna().sum())} features have no {class_field!r} value. "
+            "Fill them or remove those features."
+        )
+    if class_map is None and all(_is_integer(v) for v in values):
+        ids = [int(v) for v in values]
+        names = {i: str(i) for i in sorted(set(ids))}
+    else:
+        mapping = class_map or {name: i + 1 for i, name in enumerate(sorted(map(str, set(values))))}
+        missing = sorted({str(v) for v in values} - set(mapping))
+        if missing:
+            raise InputError(
+                f"{source}: class {missing[0]!r} of field {class_field!r} is not in the class map. "
+                "Add it to the --class-map file."
+            )
+        ids = [int(mapping[str(v)]) for v in values]
+        names = {int(i): name for name, i in mapping.items()}
+    bad = sorted({i for i in ids if not 1 <= i <= 255})
+    if bad:
+        raise InputError(
+            f"{source}: class id {bad[0]} is outside 1..255 (0 is background). "
+            "Map the classes with --class-map."
+        )
+    return ids, names
+
+
+def _is_integer(value) -> bool:
+    try:
+        return float(value) == int(float(value)) and not isinstance(value, str)
+    except (TypeError, ValueError):
+        return False

@@ -81,11 +81,14 @@ def read_window(
 
 
 def check_pixels_readable(src: rasterio.io.DatasetReader) -> None:
-    """Read the first block of every band so a corrupt file fails before any work starts."""
+    """Read the first and the last block of every band, so that a damaged or truncated file
+    fails before any work starts (commands that never read pixels, like make-masks, too)."""
     from rasterio.windows import Window
 
     h, w = src.block_shapes[0]
+    last_col, last_row = (src.width - 1) // w * w, (src.height - 1) // h * h
     read_window(src, Window(0, 0, min(w, src.width), min(h, src.height)))
+    read_window(src, Window(last_col, last_row, src.width - last_col, src.height - last_row))
 
 
 def require_crs(src: rasterio.io.DatasetReader, why: str) -> None:

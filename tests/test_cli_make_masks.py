@@ -1,0 +1,137 @@
+"""`geotile make-masks` on the command line: outputs, summaries, and each bad input."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+
+
+@pytest.fixture
+def scene(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((3, 30, 30), np.uint8))
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 1, Y0 - 6, X0 + 6, Y0 - 1)], crs=UTM_CRS).to_file(
+        labels
+    )
+    return image, labels
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_writes_mask_and_summary(run_cli, scene, tmp_path):
+    image, labels = scene
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    assert "1 features, 100 positive pixels" in result.stdout
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        assert src.read(1)[2:12, 2:12].all()
+
+
+def test_several_images_go_to_a_folder(run_cli, scene, make_raster, tmp_path):
+    image, labels = scene
+    other = make_raster("other.tif", np.zeros((30, 30), np.uint8))
+    result = run_cli("make-masks", labels, image, other, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["img.tif", "other.tif"]
+
+
+def test_channels_make_three_bands(run_cli, scene, tmp_path):
+    image, labels = scene
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--channels",
+                     "footprint,boundary,contact")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        assert src.count == 3 and src.descriptions == ("footprint", "boundary", "contact")
+
+
+def test_existing_output_needs_overwrite(run_cli, scene, tmp_path):
+    image, labels = scene
+    out = tmp_path / "mask.tif"
+    out.write_bytes(b"keep me")
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", out), "mask.tif",
+                          "--overwrite")
+    assert out.read_bytes() == b"keep me"
+    assert run_cli("make-masks", labels, image, "-o", out, "--overwrite").exit_code == 0
+    with rasterio.open(out) as src:
+        assert src.read(1).sum() == 100
+
+
+def test_missing_files(run_cli, scene, tmp_path):
+    image, labels = scene
+    assert_one_line_error(run_cli("make-masks", tmp_path / "nope.geojson", image, "-o",
+                                  tmp_path / "m.tif"), "nope.geojson", "no such file")
+    assert_one_line_error(run_cli("make-masks", labels, tmp_path / "nope.tif", "-o",
+                                  tmp_path / "m.tif"), "nope.tif", "no such file")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_not_a_raster_and_not_vector(run_cli, scene, tmp_path):
+    image, labels = scene
+    junk = tmp_path / "junk.tif"
+    junk.write_text("hello")
+    assert_one_line_error(run_cli("make-masks", labels, junk, "-o", tmp_path / "m.tif"),
+                          "junk.tif", "not a raster")
+    junk_vector = tmp_path / "junk.geojson"
+    junk_vector.write_text("{not json")
+    assert_one_line_error(run_cli("make-masks", junk_vector, image, "-o", tmp_path / "m.tif"),
+                          "junk.geojson", "not vector data")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_corrupt_raster(run_cli, scene, real_data, tmp_path):
+    _, labels = scene
+    result = run_cli("make-masks", labels, real_data / "rasterio" / "corrupt.tif", "-o",
+                     tmp_path / "m.tif")
+    assert_one_line_error(result, "corrupt.tif", "cannot be read")
+    assert list(tmp_path.glob("*.tif")) == [tmp_path / "img.tif"]
+
+
+def test_raster_without_crs(run_cli, scene, make_raster, tmp_path):
+    _, labels = scene
+    nocrs = make_raster("nocrs.tif", np.zeros((10, 10), np.uint8), crs=None)
+    assert_one_line_error(run_cli("make-masks", labels, nocrs, "-o", tmp_path / "m.tif"),
+                          "nocrs.tif", "no CRS", "gdal_edit.py")
+
+
+def test_labels_without_geometries_and_empty(run_cli, scene, tmp_path):
+    image, _ = scene
+    nogeom = tmp_path / "nogeom.csv"
+    nogeom.write_text("name,height\nA,3\n")
+    assert_one_line_error(run_cli("make-masks", nogeom, image, "-o", tmp_path / "m.tif"),
+                          "nogeom.csv", "no geometries")
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}')
+    assert_one_line_error(run_cli("make-masks", empty, image, "-o", tmp_path / "m.tif"),
+                          "empty.geojson", "no features")
+    nulls = tmp_path / "nulls.geojson"
+    nulls.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                     '"properties": {"a": 1}, "geometry": null}]}')
+    assert_one_line_error(run_cli("make-masks", nulls, image, "-o", tmp_path / "m.tif"),
+                          "nulls.geojson")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_no_overlap_warns_on_one_line(run_cli, make_raster, tmp_path):
+    image = make_raster("far.tif", np.zeros((10, 10), np.uint8))
+    labels = tmp_path / "elsewhere.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=UTM_CRS).to_file(labels)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0
+    assert "Warning: " in result.stderr and "--labels-crs" in result.stderr
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.read(1).sum() == 0

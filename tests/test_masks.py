@@ -1,0 +1,227 @@
+"""make-masks: grids, burn rules, classes, channels, reprojection, warnings (library level)."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+from geotile.errors import GeotileWarning, InputError
+from geotile.masks import MaskOptions, make_masks, rasterize_labels
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+
+
+def pixel_centres(transform, height, width):
+    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    xs, ys = transform * (cols, rows)
+    return xs, ys
+
+
+def reference_mask(geometries, classes, transform, height, width):
+    """Independent reference: a pixel belongs to the last polygon containing its centre."""
+    xs, ys = pixel_centres(transform, height, width)
+    out = np.zeros((height, width), np.uint8)
+    for geom, cls in zip(geometries, classes, strict=True):
+        out[shapely.contains_xy(geom, xs, ys)] = cls
+    return out
+
+
+def square(x, y, size):
+    """A square in map units whose top-left corner is ``size`` m... at (x, y) (north-up)."""
+    return shapely.box(x, y - size, x + size, y)
+
+
+def write_labels(path, geometries, crs=UTM_CRS, **columns):
+    gpd.GeoDataFrame(columns, geometry=list(geometries), crs=crs).to_file(path)
+    return path
+
+
+def read(path):
+    with rasterio.open(path) as src:
+        return src.read(), src.profile
+
+
+def test_real_spacenet_tile_matches_reference_pixel_for_pixel(real_data, tmp_path):
+    image = real_data / "spacenet" / "sample_geotiff.tif"
+    labels = real_data / "spacenet" / "geotiff_labels.geojson"
+    make_masks(labels, [image], [tmp_path / "mask.tif"])
+    mask, profile = read(tmp_path / "mask.tif")
+    with rasterio.open(image) as src:
+        assert (profile["width"], profile["height"]) == (src.width, src.height)
+        assert profile["transform"] == src.transform and profile["crs"] == src.crs
+        frame = gpd.read_file(labels).to_crs(src.crs)
+        expected = reference_mask(
+            frame.geometry.make_valid(), [1] * len(frame), src.transform, src.height, src.width
+        )
+    assert mask.shape == (1, 900, 900)
+    assert expected.sum() > 10_000  # the tile really holds buildings
+    np.testing.assert_array_equal(mask[0], expected)
+
+
+def test_real_spacenet_labels_in_another_crs_are_reprojected(real_data, tmp_path):
+    image = real_data / "spacenet" / "sample_geotiff.tif"
+    lonlat = tmp_path / "labels_4326.geojson"
+    gpd.read_file(real_data / "spacenet" / "geotiff_labels.geojson").to_crs(4326).to_file(lonlat)
+    make_masks(lonlat, [image], [tmp_path / "mask.tif"])
+    mask, _ = read(tmp_path / "mask.tif")
+    with rasterio.open(image) as src:
+        # the reference reprojects the same lon/lat polygons independently
+        frame = gpd.read_file(lonlat).to_crs(src.crs)
+        expected = reference_mask(
+            frame.geometry.make_valid(), [1] * len(frame), src.transform, src.height, src.width
+        )
+    np.testing.assert_array_equal(mask[0], expected)
+
+
+def test_custom_projection_labels_without_crs_need_labels_crs(real_data, tmp_path):
+    image = real_data / "spacenet" / "sample_geotiff_custom_proj.tif"
+    labels = real_data / "spacenet" / "geotiff_custom_proj_labels.geojson"
+    with pytest.raises(InputError, match="--labels-crs"):
+        make_masks(labels, [image], [tmp_path / "mask.tif"])
+    assert not (tmp_path / "mask.tif").exists()
+    with rasterio.open(image) as src:
+        wkt = src.crs.to_wkt()
+    make_masks(labels, [image], [tmp_path / "mask.tif"], labels_crs=wkt)
+    mask, _ = read(tmp_path / "mask.tif")
+    assert mask.sum() > 0
+
+
+def test_holes_multipolygons_and_bowties(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((40, 40), np.uint8))
+    ring = shapely.Polygon(
+        [(X0 + 2, Y0 - 2), (X0 + 12, Y0 - 2), (X0 + 12, Y0 - 12), (X0 + 2, Y0 - 12)],
+        holes=[[(X0 + 5, Y0 - 5), (X0 + 9, Y0 - 5), (X0 + 9, Y0 - 9), (X0 + 5, Y0 - 9)]],
+    )
+    multi = shapely.MultiPolygon([square(X0 + 14, Y0 - 1, 2), square(X0 + 17, Y0 - 1, 2)])
+    bowtie = shapely.Polygon([(X0 + 2, Y0 - 14), (X0 + 10, Y0 - 19), (X0 + 10, Y0 - 14),
+                              (X0 + 2, Y0 - 19)])
+    assert not bowtie.is_valid
+    labels = write_labels(tmp_path / "l.geojson", [ring, multi, bowtie])
+    make_masks(labels, [image], [tmp_path / "m.tif"])
+    mask = read(tmp_path / "m.tif")[0][0]
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    expected = reference_mask([ring, multi, shapely.make_valid(bowtie)], [1, 1, 1], transform,
+                              40, 40)
+    np.testing.assert_array_equal(mask, expected)
+    assert mask[14, 14] == 0  # inside the hole
+    assert mask[6, 6] == 1
+    assert expected[28:38, 4:20].sum() > 20  # the repaired bow-tie was burnt, not dropped
+
+
+def test_all_touched_burns_every_touched_pixel():
+    transform = from_origin(0, 10, 1, 1)
+    triangle = shapely.Polygon([(0.2, 9.8), (6.9, 9.8), (0.2, 3.1)])
+    default = rasterize_labels([triangle], [1], (10, 10), transform)[0]
+    touched = rasterize_labels([triangle], [1], (10, 10), transform,
+                               MaskOptions(all_touched=True))[0]
+    boxes = [[shapely.box(c, 9 - r, c + 1, 10 - r) for c in range(10)] for r in range(10)]
+    expected = np.array([[triangle.intersects(b) for b in row] for row in boxes])
+    np.testing.assert_array_equal(touched.astype(bool), expected)
+    assert default.sum() < touched.sum()
+
+
+def test_classes_later_rows_win_and_names_are_tagged(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    big, small = square(X0, Y0, 8), square(X0 + 2, Y0 - 2, 3)
+    labels = write_labels(tmp_path / "l.geojson", [big, small], kind=["house", "shed"])
+    class_map = {"house": 1, "shed": 2}
+    make_masks(labels, [image], [tmp_path / "m.tif"], class_field="kind", class_map=class_map)
+    with rasterio.open(tmp_path / "m.tif") as src:
+        mask = src.read(1)
+        names = json.loads(src.tags()["GEOTILE_CLASS_NAMES"])
+    assert names == ["background", "house", "shed"]
+    assert mask[6, 6] == 2 and mask[1, 1] == 1 and mask[18, 18] == 0
+    # reversed order: the later (big) polygon covers the small one
+    labels2 = write_labels(tmp_path / "l2.geojson", [small, big], kind=["shed", "house"])
+    make_masks(labels2, [image], [tmp_path / "m2.tif"], class_field="kind", class_map=class_map)
+    assert read(tmp_path / "m2.tif")[0][0][6, 6] == 1
+
+
+def test_class_name_missing_from_map_is_an_error(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 3)], kind=["garage"])
+    with pytest.raises(InputError, match=r"'garage'.*not in the class map"):
+        make_masks(labels, [image], [tmp_path / "m.tif"], class_field="kind",
+                   class_map={"house": 1})
+
+
+def test_integer_class_field_is_used_as_ids(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 3), square(X0 + 5, Y0, 3)],
+                          cls=[3, 7])
+    make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    mask = read(tmp_path / "m.tif")[0][0]
+    assert set(np.unique(mask)) == {0, 3, 7}
+
+
+def test_boundary_and_contact_channels():
+    transform = from_origin(0, 40, 1, 1)
+    left, right = shapely.box(5, 10, 15, 30), shapely.box(19, 10, 29, 30)  # 4 px gap
+    far = shapely.box(5, 32, 15, 39)
+    options = MaskOptions(channels=("footprint", "boundary", "contact"), boundary_width=2,
+                          contact_spacing=6)
+    footprint, boundary, contact = rasterize_labels(
+        [left, right, far], [1, 1, 1], (40, 40), transform, options
+    )
+    # boundary: 1 px either side of every outline (r = 1)
+    assert boundary[20, 4] == boundary[20, 5] == 1 and boundary[20, 14] == boundary[20, 15] == 1
+    assert boundary[20, 10] == 0 and boundary[20, 3] == 0
+    # contact: gap pixels (cols 15-18) with both buildings within 3 px (cols 14 and 19)
+    np.testing.assert_array_equal(contact[20, 14:20], [0, 0, 1, 1, 0, 0])
+    assert contact[10:30, :4].sum() == 0  # nothing on the outer side of a building
+    # far (rows 1-7) and left (rows 10-29) leave a 2 px gap: both rows are contact
+    assert contact[8:10, 10].all()
+    assert footprint.sum() == 200 + 200 + 70
+
+
+def test_band_seams_are_exact(monkeypatch, make_raster, tmp_path):
+    import geotile.masks as masks
+
+    rng = np.random.default_rng(3)
+    geometries = [square(X0 + x, Y0 - y, s) for x, y, s in rng.uniform(0, 60, (40, 3)) / [1, 1, 6]]
+    image = make_raster("img.tif", np.zeros((150, 130), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", geometries)
+    channels = ("footprint", "boundary", "contact")
+    options = MaskOptions(channels=channels, boundary_width=3, contact_spacing=8)
+    make_masks(labels, [image], [tmp_path / "whole.tif"], options=options)
+    monkeypatch.setattr(masks, "BAND_ROWS", 16)
+    make_masks(labels, [image], [tmp_path / "bands.tif"], options=options)
+    whole, bands = read(tmp_path / "whole.tif")[0], read(tmp_path / "bands.tif")[0]
+    assert whole[1].sum() > 0 and whole[2].sum() > 0
+    np.testing.assert_array_equal(whole, bands)
+
+
+def test_labels_outside_raster_warn_and_write_zeros(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0 + 5000, Y0, 10)])
+    with pytest.warns(GeotileWarning, match="no feature overlaps img.tif.*--labels-crs"):
+        make_masks(labels, [image], [tmp_path / "m.tif"])
+    mask, profile = read(tmp_path / "m.tif")
+    assert mask.sum() == 0 and profile["width"] == 20
+
+
+def test_many_images_read_labels_once(monkeypatch, make_raster, tmp_path):
+    import geotile.labels as labels_module
+
+    calls = []
+    original = labels_module.read_labels
+    monkeypatch.setattr(labels_module, "read_labels",
+                        lambda *a, **k: calls.append(a) or original(*a, **k))
+    first = make_raster("a.tif", np.zeros((20, 20), np.uint8))
+    second = make_raster("b.tif", np.zeros((20, 20), np.uint8),
+                         transform=from_origin(X0 + 10, Y0, 0.5, 0.5))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0 + 1, Y0 - 1, 2),
+                                                    square(X0 + 12, Y0 - 1, 2)])
+    make_masks(labels, [first, second], [tmp_path / "out" / "a.tif", tmp_path / "out" / "b.tif"])
+    assert len(calls) == 1
+    a, b = read(tmp_path / "out" / "a.tif")[0][0], read(tmp_path / "out" / "b.tif")[0][0]
+    assert a[2:6, 2:6].all() and a.sum() == 16
+    assert b[2:6, 4:8].all() and b.sum() == 16
