@@ -1,0 +1,315 @@
+"""Cut images (and their masks) into training patches, with an index.csv manifest.
+
+Image and mask patches come from the same :class:`~geotile.grid.Grid` windows,
+so every pair lines up exactly. Images are read one band of rows (one grid row,
+``size`` px tall, full width) at a time, so memory does not grow with the
+raster. Patch files are named ``<stem>_<row>_<col>.<ext>`` with ``row``/``col``
+the patch's place in the grid (``x_off``/``y_off`` in index.csv give its pixel
+offsets). Writing runs in a small thread pool: GDAL and NumPy release the GIL
+while encoding, so the next band is read while patches are written.
+
+Train/val/test splits are assigned per patch from a hash of
+``(seed, source stem, row, col)``: the same seed gives the same split whatever
+other patches are filtered out or added.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import InputError
+from geotile.grid import Grid, Patch
+
+log = logging.getLogger("geotile")
+
+FORMATS = ("tif", "png", "npy")
+SPLIT_NAMES = ("train", "val", "test")
+INDEX_COLUMNS = (
+    "image", "mask", "source", "row", "col", "x_off", "y_off", "width", "height",
+    "minx", "miny", "maxx", "maxy", "positive_fraction", "nodata_fraction", "split",
+)
+
+
+@dataclass(frozen=True)
+class TileOptions:
+    """How images are cut into patches."""
+
+    size: int = 256
+    overlap: int = 0
+    edge: str = "shift"
+    fmt: str = "tif"
+    skip_empty: bool = False
+    max_nodata: float | None = None
+    split: tuple[float, ...] | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise InputError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        if self.split is not None:
+            if not 1 <= len(self.split) <= 3 or any(f < 0 for f in self.split):
+                raise InputError("--split takes 1 to 3 non-negative fractions, e.g. 0.8,0.1,0.1")
+            if abs(sum(self.split) - 1) > 1e-6:
+                raise InputError(f"--split fractions must sum to 1, got {sum(self.split):g}")
+        if self.max_nodata is not None and not 0 <= self.max_nodata <= 1:
+            raise InputError("--max-nodata is a fraction between 0 and 1")
+
+
+@dataclass
+class TileSummary:
+    """What tile_rasters wrote."""
+
+    outdir: Path
+    written: int = 0
+    skipped_empty: int = 0
+    skipped_nodata: int = 0
+    per_split: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PatchData:
+    """One patch cut from a band: pixels, valid mask, optional labels, and where it lies."""
+
+    patch: Patch
+    pixels: np.ndarray
+    valid: np.ndarray
+    mask: np.ndarray | None
+
+
+def assign_split(fractions: Sequence[float], seed: int, stem: str, row: int, col: int) -> str:
+    """Deterministic split of one patch: hash(seed, stem, row, col) -> uniform [0, 1)."""
+    digest = hashlib.blake2b(f"{seed}/{stem}/{row}/{col}".encode(), digest_size=8).digest()
+    u = int.from_bytes(digest, "big") / 2**64
+    total = 0.0
+    for name, fraction in zip(SPLIT_NAMES, fractions, strict=False):
+        total += fraction
+        if u < total:
+            return name
+    return SPLIT_NAMES[len(fractions) - 1]
+
+
+def iter_patches(src, mask_src, grid: Grid) -> Iterator[PatchData]:
+    """Yield the patches of ``grid`` row by row, reading one band of rows at a time.
+
+    Parts of padded patches outside the raster are filled with the raster's
+    nodata value (0 without one) and marked invalid.
+    """
+    from rasterio.enums import MaskFlags
+    from rasterio.windows import Window
+
+    from geotile.raster import read_window
+
+    fill = src.nodata if src.nodata is not None else 0
+    has_nodata = any(MaskFlags.all_valid not in flags for flags in src.mask_flag_enums)
+    band_width = max(src.width, grid.col_offsets[-1] + grid.size)
+    for patches in grid.rows():
+        top = patches[0].y_off
+        rows = min(grid.size, src.height - top)
+        window = Window(0, top, src.width, rows)
+        pad = ((0, grid.size - rows), (0, band_width - src.width))
+        pixels = read_window(src, window)
+        pixels = np.pad(pixels, ((0, 0), *pad), constant_values=fill)
+        if has_nodata:
+            valid = src.dataset_mask(window=window) > 0
+        else:
+            valid = np.ones((rows, src.width), bool)
+        valid = np.pad(valid, pad, constant_values=False)
+        labels = None
+        if mask_src is not None:
+            labels = np.pad(read_window(mask_src, window), ((0, 0), *pad), constant_values=0)
+        for patch in patches:
+            cols = slice(patch.x_off, patch.x_off + grid.size)
+            yield PatchData(
+                patch,
+                pixels[:, :, cols],
+                valid[:, cols],
+                None if labels is None else labels[:, :, cols],
+            )
+
+
+def tile_rasters(
+    images: Sequence[str | os.PathLike],
+    masks: Sequence[str | os.PathLike] | None,
+    outdir: str | os.PathLike,
+    *,
+    options: TileOptions = TileOptions(),
+    overwrite: bool = False,
+    progress: bool = False,
+) -> TileSummary:
+    """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
+
+    ``outdir`` is written atomically: it appears complete or not at all.
+    """
+    from geotile.raster import atomic_directory
+
+    images = [Path(p) for p in images]
+    masks = [Path(p) for p in masks] if masks else None
+    if masks is not None and len(masks) != len(images):
+        raise InputError(
+            f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
+            "in the same order."
+        )
+    if options.skip_empty and masks is None:
+        raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
+    stems = [p.stem for p in images]
+    if len(set(stems)) != len(stems):
+        raise InputError("images share a file name: their patches would collide. Rename them.")
+    summary = TileSummary(Path(outdir))
+    with atomic_directory(outdir, overwrite) as tmp:
+        (tmp / "images").mkdir()
+        if masks is not None:
+            (tmp / "masks").mkdir()
+        with (tmp / "index.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(INDEX_COLUMNS)
+            for number, image in enumerate(images):
+                mask = masks[number] if masks is not None else None
+                _tile_one(image, mask, tmp, writer, options, summary, progress)
+    return summary
+
+
+def _tile_one(image, mask, outdir, writer, options, summary, progress) -> None:
+    from rasterio.windows import bounds as window_bounds
+    from tqdm import tqdm
+
+    from geotile.raster import check_pixels_readable, open_raster
+
+    with open_raster(image) as src, (
+        open_raster(mask) if mask else contextlib.nullcontext()
+    ) as mask_src:
+        check_pixels_readable(src)
+        if mask_src is not None:
+            check_pixels_readable(mask_src)
+            _check_same_grid(src, mask_src)
+        if options.fmt == "png" and np.dtype(src.dtypes[0]) not in (np.uint8, np.uint16):
+            raise InputError(
+                f"{image}: PNG holds only uint8/uint16 pixels, this raster is {src.dtypes[0]}. "
+                "Use --format tif or --format npy."
+            )
+        if options.fmt == "png" and src.count > 4:
+            raise InputError(
+                f"{image}: PNG holds 1 to 4 bands, this raster has {src.count}. "
+                "Use --format tif or --format npy."
+            )
+        grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
+        if len(grid) == 0:
+            raise InputError(
+                f"{image}: {src.width}x{src.height} px is smaller than the {options.size} px "
+                "patch, so --edge drop leaves no patch. Use --edge pad or a smaller --size."
+            )
+        writers = PatchWriter(src, outdir, options.fmt, mask_src)
+        kept = dropped_nodata = 0
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = []
+            for data in tqdm(iter_patches(src, mask_src, grid), total=len(grid),
+                             disable=not progress, desc=image.name, unit="patch"):
+                patch = data.patch
+                nodata_fraction = 1.0 - float(data.valid.mean())
+                positive = None
+                if data.mask is not None:
+                    positive = float(np.count_nonzero(data.mask[0])) / data.mask[0].size
+                if options.max_nodata is not None and nodata_fraction > options.max_nodata:
+                    dropped_nodata += 1
+                    continue
+                if options.skip_empty and not positive:
+                    summary.skipped_empty += 1
+                    continue
+                name = f"{image.stem}_{patch.row}_{patch.col}"
+                split = ""
+                if options.split is not None:
+                    split = assign_split(options.split, options.seed, image.stem, patch.row,
+                                         patch.col)
+                    summary.per_split[split] = summary.per_split.get(split, 0) + 1
+                image_rel, mask_rel = writers.names(name)
+                pending.append(pool.submit(writers.write, data, image_rel, mask_rel))
+                if len(pending) > 64:  # keep memory bounded while the pool catches up
+                    pending.pop(0).result()
+                minx, miny, maxx, maxy = window_bounds(patch.window, src.transform)
+                writer.writerow([
+                    image_rel, mask_rel or "", image.name, patch.row, patch.col, patch.x_off,
+                    patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),
+                    _fmt(maxy), "" if positive is None else f"{positive:.6f}",
+                    f"{nodata_fraction:.6f}", split,
+                ])
+                kept += 1
+            for future in pending:
+                future.result()
+        summary.written += kept
+        summary.skipped_nodata += dropped_nodata
+        if kept == 0 and dropped_nodata == len(grid):
+            raise InputError(
+                f"{image}: every patch has more than {options.max_nodata:g} nodata "
+                "(the raster holds no or almost no valid pixels). Check the file or raise "
+                "--max-nodata."
+            )
+        log.info("%s: %d patches kept of %d (%d mostly nodata)", image.name, kept, len(grid),
+                 dropped_nodata)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def _check_same_grid(src, mask_src) -> None:
+    same = (
+        (src.width, src.height) == (mask_src.width, mask_src.height)
+        and src.crs == mask_src.crs
+        and src.transform.almost_equals(mask_src.transform)
+    )
+    if not same:
+        raise InputError(
+            f"{mask_src.name}: the mask's grid differs from {src.name} "
+            f"({mask_src.width}x{mask_src.height} vs {src.width}x{src.height}, or another "
+            "transform/CRS). Make it with `geotile make-masks LABELS IMAGE`."
+        )
+
+
+class PatchWriter:
+    """Writes image/mask patch pairs in one format, with the georeference of the window."""
+
+    def __init__(self, src, outdir: Path, fmt: str, mask_src=None) -> None:
+        self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
+        self.image_profile = self._profile(src, src.count, src.dtypes[0], src.nodata)
+        if mask_src is not None:
+            self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0], None)
+
+    def _profile(self, like, count, dtype, nodata) -> dict:
+        profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
+        if self.fmt == "tif":
+            profile.update(driver="GTiff", crs=like.crs, nodata=nodata, interleave="pixel")
+        elif self.fmt == "png":
+            profile.update(driver="PNG", nodata=None)
+        return profile
+
+    def names(self, name: str) -> tuple[str, str | None]:
+        image = f"images/{name}.{self.fmt}"
+        return image, (f"masks/{name}.{self.fmt}" if self.has_mask else None)
+
+    def write(self, data: PatchData, image_rel: str, mask_rel: str | None) -> None:
+        self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile)
+        if mask_rel is not None:
+            self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile)
+
+    def _write(self, array: np.ndarray, patch: Patch, path: Path, profile: dict) -> None:
+        if self.fmt == "npy":
+            np.save(path, np.ascontiguousarray(array))
+            return
+        import rasterio
+        from rasterio.windows import transform as window_transform
+
+        profile = dict(profile, width=array.shape[2], height=array.shape[1])
+        # PNG cannot hold the georeference (index.csv has the bounds); passing it anyway
+        # keeps rasterio from warning about a non-georeferenced dataset.
+        profile["transform"] = window_transform(patch.window, self.src.transform)
+        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path, "w", **profile) as dst:
+            dst.write(array)

@@ -1,0 +1,48 @@
+"""`geotile tile` on the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .test_cli_make_masks import assert_one_line_error
+
+
+def test_tile_with_split_prints_summary(run_cli, make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    mask = make_raster("mask.tif", np.ones((100, 100), np.uint8))
+    result = run_cli("tile", image, "--masks", mask, "--size", "50", "--split", "0.5,0.5",
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("4 patches -> ")
+    assert len(list((tmp_path / "out" / "masks").iterdir())) == 4
+
+
+def test_existing_output_and_overwrite(run_cli, make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("x")
+    assert_one_line_error(run_cli("tile", image, "-o", tmp_path / "out"), "out", "--overwrite")
+    assert (tmp_path / "out" / "keep.txt").exists()
+    assert run_cli("tile", image, "-o", tmp_path / "out", "--overwrite").exit_code == 0
+    assert not (tmp_path / "out" / "keep.txt").exists()
+
+
+def test_patch_larger_than_raster_with_drop(run_cli, make_raster, tmp_path):
+    image = make_raster("small.tif", np.ones((3, 100, 100), np.uint8))
+    result = run_cli("tile", image, "--size", "224", "--edge", "drop", "-o", tmp_path / "o")
+    assert_one_line_error(result, "small.tif", "smaller than the 224 px patch")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_split_and_missing_and_corrupt(run_cli, make_raster, real_data, tmp_path):
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    assert_one_line_error(run_cli("tile", image, "--split", "0.5,0.2", "-o", tmp_path / "o"),
+                          "sum to 1")
+    assert_one_line_error(run_cli("tile", tmp_path / "gone.tif", "-o", tmp_path / "o"),
+                          "gone.tif", "no such file")
+    assert_one_line_error(run_cli("tile", real_data / "rasterio" / "corrupt.tif", "-o",
+                                  tmp_path / "o"), "corrupt.tif")
+    assert_one_line_error(run_cli("tile", real_data / "rasterio" / "all-nodata.tif",
+                                  "--max-nodata", "0.5", "-o", tmp_path / "o"),
+                          "all-nodata.tif", "no or almost no valid pixels")
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,70 @@
+"""grid.py: counts, coverage and containment over a product of sizes, overlaps and edges."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geotile.errors import GeotileError
+from geotile.grid import Grid, axis_offsets
+
+
+@given(
+    length=st.integers(1, 700),
+    size=st.integers(1, 300),
+    overlap_fraction=st.floats(0, 0.9),
+    edge=st.sampled_from(["shift", "pad", "drop"]),
+)
+def test_axis_offsets_properties(length, size, overlap_fraction, edge):
+    overlap = min(size - 1, int(size * overlap_fraction))
+    stride = size - overlap
+    offsets = axis_offsets(length, size, stride, edge)
+    if edge == "drop":
+        expected = 0 if length < size else (length - size) // stride + 1
+    else:
+        expected = 1 if length <= size else math.ceil((length - size) / stride) + 1
+    assert len(offsets) == expected
+    assert offsets == sorted(set(offsets))
+    if not offsets:
+        return
+    assert offsets[0] == 0
+    if edge in ("shift", "drop") and length >= size:
+        assert offsets[-1] + size <= length  # inside the raster
+    if edge in ("shift", "pad"):
+        covered = np.zeros(length, bool)
+        for off in offsets:
+            covered[off : off + size] = True
+        assert covered.all()  # every pixel covered
+    steps = np.diff(offsets)
+    assert (steps <= stride).all()
+    if edge != "shift":
+        assert (steps == stride).all()
+
+
+@pytest.mark.parametrize(("edge", "shape"), [("drop", (4, 4)), ("shift", (5, 5)), ("pad", (5, 5))])
+def test_spacenet_tile_counts(edge, shape):
+    grid = Grid(900, 900, 224, 0, edge)
+    assert grid.shape == shape and len(grid) == shape[0] * shape[1] == len(list(grid))
+
+
+def test_patches_are_row_major_with_valid_sizes():
+    grid = Grid(500, 300, 256, 128, "pad")
+    patches = list(grid)
+    assert [(p.row, p.col) for p in patches] == [(r, c) for r in range(2) for c in range(3)]
+    last = patches[-1]
+    assert (last.x_off, last.y_off) == (256, 128)
+    assert (last.valid_width, last.valid_height) == (244, 172) and last.is_padded
+    assert not Grid(500, 300, 256, 128, "shift").patch(1, 2).is_padded
+
+
+def test_bad_parameters():
+    with pytest.raises(GeotileError, match="overlap"):
+        Grid(100, 100, 32, 32)
+    with pytest.raises(GeotileError, match="edge"):
+        Grid(100, 100, 32, 0, "wrap")
+    with pytest.raises(GeotileError, match="positive"):
+        Grid(100, 100, 0)

@@ -1,0 +1,193 @@
+"""tile: patch counts, pixels equal to the source at the patch bounds, masks, formats, splits."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.windows import from_bounds
+
+from geotile.errors import InputError, OutputExistsError
+from geotile.tiling import TileOptions, assign_split, tile_rasters
+
+
+def read_index(outdir):
+    with (outdir / "index.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def spacenet_like(make_raster):
+    rng = np.random.default_rng(0)
+    image = make_raster("tile.tif", rng.integers(0, 2000, (3, 900, 900), dtype=np.uint16))
+    mask = make_raster("tile_mask.tif", (rng.random((900, 900)) > 0.9).astype(np.uint8))
+    return image, mask
+
+
+@pytest.mark.parametrize(("edge", "count"), [("drop", 16), ("shift", 25), ("pad", 25)])
+def test_900px_at_224(spacenet_like, tmp_path, edge, count):
+    image, mask = spacenet_like
+    out = tmp_path / "patches"
+    summary = tile_rasters([image], [mask], out, options=TileOptions(size=224, edge=edge))
+    rows = read_index(out)
+    assert summary.written == count == len(rows)
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tif"))
+    assert files == sorted([r["image"] for r in rows] + [r["mask"] for r in rows])
+    with rasterio.open(image) as src, rasterio.open(mask) as msrc:
+        for row in rows:
+            with rasterio.open(out / row["image"]) as patch, rasterio.open(out / row["mask"]) as m:
+                assert patch.crs == src.crs and patch.dtypes == src.dtypes
+                assert (patch.width, patch.height) == (224, 224)
+                assert m.transform == patch.transform
+                # read the source at the patch's own bounds, independently of our offsets
+                window = from_bounds(*patch.bounds, transform=src.transform)
+                expected = src.read(window=window, boundless=True, fill_value=0)
+                np.testing.assert_array_equal(patch.read(), expected)
+                np.testing.assert_array_equal(
+                    m.read(), msrc.read(window=window, boundless=True, fill_value=0)
+                )
+                assert tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy")) == \
+                    pytest.approx(tuple(patch.bounds))
+                positive = float(np.count_nonzero(m.read(1))) / 224**2
+                assert float(row["positive_fraction"]) == pytest.approx(positive, abs=1e-6)
+    if edge == "pad":
+        last = next(r for r in rows if r["row"] == "4" and r["col"] == "4")
+        assert float(last["nodata_fraction"]) == pytest.approx(1 - (900 - 896) ** 2 / 224**2)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "float32"])
+@pytest.mark.parametrize("bands", [1, 4])
+def test_dtypes_and_band_counts_are_kept(make_raster, tmp_path, dtype, bands):
+    rng = np.random.default_rng(1)
+    array = (rng.random((bands, 70, 50)) * 100).astype(dtype)
+    image = make_raster("img.tif", array, nodata=-1 if dtype in ("int16", "float32") else None)
+    tile_rasters([image], None, tmp_path / "out", options=TileOptions(size=32, overlap=8))
+    rows = read_index(tmp_path / "out")
+    assert len(rows) == 3 * 2
+    for row in rows:
+        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+            assert patch.count == bands and patch.dtypes[0] == dtype
+            x, y = int(row["x_off"]), int(row["y_off"])
+            np.testing.assert_array_equal(patch.read(), array[:, y : y + 32, x : x + 32])
+            assert patch.nodata == (-1 if dtype in ("int16", "float32") else None)
+
+
+def test_npy_and_png_formats(spacenet_like, make_raster, tmp_path):
+    image, mask = spacenet_like
+    tile_rasters([image], [mask], tmp_path / "npy", options=TileOptions(size=300, fmt="npy"))
+    rows = read_index(tmp_path / "npy")
+    first = np.load(tmp_path / "npy" / rows[0]["image"])
+    with rasterio.open(image) as src:
+        np.testing.assert_array_equal(first, src.read(window=((0, 300), (0, 300))))
+    tile_rasters([image], [mask], tmp_path / "png", options=TileOptions(size=300, fmt="png"))
+    png_path = tmp_path / "png" / "images" / "tile_1_2.png"
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning), rasterio.open(png_path) as png:
+        pixels = png.read()
+    with rasterio.open(image) as src:
+        np.testing.assert_array_equal(pixels, src.read(window=((300, 600), (600, 900))))
+    floats = make_raster("f.tif", np.zeros((1, 40, 40), np.float32))
+    with pytest.raises(InputError, match=r"PNG holds only uint8/uint16.*--format tif"):
+        tile_rasters([floats], None, tmp_path / "f", options=TileOptions(size=20, fmt="png"))
+    assert not (tmp_path / "f").exists()
+
+
+def test_skip_empty_and_max_nodata(make_raster, tmp_path):
+    array = np.full((1, 64, 64), 7, np.uint8)
+    array[:, :, 32:] = 0  # right half nodata
+    image = make_raster("img.tif", array, nodata=0)
+    labels = np.zeros((64, 64), np.uint8)
+    labels[5, 5] = 1  # only the top-left patch has a positive pixel
+    mask = make_raster("mask.tif", labels)
+    summary = tile_rasters([image], [mask], tmp_path / "a",
+                           options=TileOptions(size=32, skip_empty=True))
+    assert summary.written == 1 and summary.skipped_empty == 3
+    summary = tile_rasters([image], [mask], tmp_path / "b",
+                           options=TileOptions(size=32, max_nodata=0.5))
+    rows = read_index(tmp_path / "b")
+    assert summary.written == 2 and {r["col"] for r in rows} == {"0"}
+    assert all(float(r["nodata_fraction"]) == 0 for r in rows)
+
+
+def test_real_landsat_nodata_border(real_data, tmp_path):
+    image = real_data / "rasterio" / "RGB.byte.tif"
+    summary = tile_rasters([image], None, tmp_path / "all", options=TileOptions(size=128))
+    rows = read_index(tmp_path / "all")
+    fractions = np.array([float(r["nodata_fraction"]) for r in rows])
+    assert fractions.max() > 0.9 and fractions.min() == 0  # corners are black, centre is data
+    kept = tile_rasters([image], None, tmp_path / "some",
+                        options=TileOptions(size=128, max_nodata=0.25))
+    assert 0 < kept.written < summary.written == len(rows)
+    assert kept.written == int((fractions <= 0.25).sum())
+
+
+def test_real_alpha_band_counts_as_nodata(real_data, tmp_path):
+    tile_rasters([real_data / "rasterio" / "alpha.tif"], None, tmp_path / "out",
+                 options=TileOptions(size=256))
+    with rasterio.open(real_data / "rasterio" / "alpha.tif") as src:
+        alpha = src.read(4)
+    rows = read_index(tmp_path / "out")
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        expected = float((alpha[y : y + 256, x : x + 256] == 0).mean())
+        assert float(row["nodata_fraction"]) == pytest.approx(expected, abs=1e-6)
+
+
+def test_split_is_deterministic_and_proportional(spacenet_like, tmp_path):
+    image, mask = spacenet_like
+    options = TileOptions(size=32, split=(0.8, 0.1, 0.1), seed=7)
+    tile_rasters([image], [mask], tmp_path / "a", options=options)
+    tile_rasters([image], [mask], tmp_path / "b", options=options)
+    a, b = read_index(tmp_path / "a"), read_index(tmp_path / "b")
+    assert [r["split"] for r in a] == [r["split"] for r in b]
+    counts = {name: sum(r["split"] == name for r in a) for name in ("train", "val", "test")}
+    assert len(a) == 29 * 29  # ceil((900 - 32) / 32) + 1 = 29 per axis
+    assert abs(counts["train"] / len(a) - 0.8) < 0.05 and counts["val"] > 0 and counts["test"] > 0
+    # filtering does not move a patch to another split
+    assert assign_split((0.8, 0.1, 0.1), 7, "tile", 3, 4) == next(
+        r["split"] for r in a if (r["row"], r["col"]) == ("3", "4")
+    )
+    other_seed = [assign_split((0.8, 0.1, 0.1), 8, "tile", int(r["row"]), int(r["col"]))
+                  for r in a]
+    assert other_seed != [r["split"] for r in a]
+
+
+def test_bad_inputs(spacenet_like, make_raster, real_data, tmp_path):
+    image, mask = spacenet_like
+    with pytest.raises(InputError, match=r"smaller than the 1000 px patch.*--edge pad"):
+        tile_rasters([image], None, tmp_path / "x", options=TileOptions(size=1000, edge="drop"))
+    with pytest.raises(InputError, match="sum to 1"):
+        TileOptions(split=(0.5, 0.1))
+    with pytest.raises(InputError, match="1 images but 2 masks"):
+        tile_rasters([image], [mask, mask], tmp_path / "x")
+    other = make_raster("other_mask.tif", np.zeros((100, 100), np.uint8))
+    with pytest.raises(InputError, match=r"other_mask.tif: the mask's grid differs"):
+        tile_rasters([image], [other], tmp_path / "x")
+    with pytest.raises(InputError, match=r"all-nodata.tif: every patch has more than"):
+        tile_rasters([real_data / "rasterio" / "all-nodata.tif"], None, tmp_path / "x",
+                     options=TileOptions(size=64, max_nodata=0.5))
+    with pytest.raises(InputError, match=r"corrupt.tif: pixel data cannot be read"):
+        tile_rasters([real_data / "rasterio" / "corrupt.tif"], None, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    (tmp_path / "done").mkdir()
+    with pytest.raises(OutputExistsError):
+        tile_rasters([image], None, tmp_path / "done")
+
+
+def test_streams_one_band_of_rows(monkeypatch, spacenet_like, tmp_path):
+    """No read covers more than one patch row (size rows) of the image."""
+    import geotile.raster as raster
+
+    heights = []
+    original = raster.read_window
+
+    def spy(src, window=None, *args, **kwargs):
+        heights.append(int(window.height) if window is not None else src.height)
+        return original(src, window, *args, **kwargs)
+
+    monkeypatch.setattr(raster, "read_window", spy)
+    image, mask = spacenet_like
+    tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=100))
+    assert max(heights) <= 512 and heights.count(100) == 2 * 9
