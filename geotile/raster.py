@@ -205,3 +205,48 @@ def write_cog(src_path: str | os.PathLike, dst_path: str | os.PathLike, **option
     settings = {"compress": "deflate", "num_threads": "ALL_CPUS", "overview_resampling": "average"}
     settings.update(options)
     copy(src_path, dst_path, driver="COG", **settings)
+
+
+def has_nodata(src: rasterio.io.DatasetReader) -> bool:
+    """True when some pixels may be nodata (a nodata value, a mask band or an alpha band)."""
+    from rasterio.enums import MaskFlags
+
+    return any(MaskFlags.all_valid not in flags for flags in src.mask_flag_enums)
+
+
+def read_band(
+    src: rasterio.io.DatasetReader,
+    top: int,
+    height: int,
+    width: int,
+    indexes: list[int] | None = None,
+    check_nodata: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read rows ``[top, top + height)`` of the full raster width, padded to ``height`` x
+    ``width`` past the raster's edges.
+
+    Returns ``(pixels (bands, height, width), valid (height, width) bool)``; padding
+    is filled with the nodata value (0 without one) and is invalid, as are nodata
+    pixels (from the dataset mask) when ``check_nodata``.
+    """
+    from rasterio.windows import Window
+
+    rows = max(0, min(height, src.height - top))
+    window = Window(0, top, src.width, rows)
+    pad = ((0, height - rows), (0, width - src.width))
+    fill = src.nodata if src.nodata is not None else 0
+    pixels = read_window(src, window, indexes if indexes is not None else None)
+    if pixels.ndim == 2:
+        pixels = pixels[np.newaxis]
+    if any(p for _, p in pad):
+        pixels = np.pad(pixels, ((0, 0), *pad), constant_values=fill)
+    if check_nodata:
+        try:
+            valid = src.dataset_mask(window=window) > 0
+        except RasterioError as exc:
+            raise InputError(f"{src.name}: the nodata mask cannot be read ({exc}).") from exc
+    else:
+        valid = np.ones((rows, src.width), bool)
+    if any(p for _, p in pad):
+        valid = np.pad(valid, pad, constant_values=False)
+    return pixels, valid

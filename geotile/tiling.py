@@ -104,29 +104,16 @@ def iter_patches(src, mask_src, grid: Grid) -> Iterator[PatchData]:
     Parts of padded patches outside the raster are filled with the raster's
     nodata value (0 without one) and marked invalid.
     """
-    from rasterio.enums import MaskFlags
-    from rasterio.windows import Window
+    from geotile.raster import has_nodata, read_band
 
-    from geotile.raster import read_window
-
-    fill = src.nodata if src.nodata is not None else 0
-    has_nodata = any(MaskFlags.all_valid not in flags for flags in src.mask_flag_enums)
+    check_nodata = has_nodata(src)
     band_width = max(src.width, grid.col_offsets[-1] + grid.size)
     for patches in grid.rows():
         top = patches[0].y_off
-        rows = min(grid.size, src.height - top)
-        window = Window(0, top, src.width, rows)
-        pad = ((0, grid.size - rows), (0, band_width - src.width))
-        pixels = read_window(src, window)
-        pixels = np.pad(pixels, ((0, 0), *pad), constant_values=fill)
-        if has_nodata:
-            valid = src.dataset_mask(window=window) > 0
-        else:
-            valid = np.ones((rows, src.width), bool)
-        valid = np.pad(valid, pad, constant_values=False)
+        pixels, valid = read_band(src, top, grid.size, band_width, check_nodata=check_nodata)
         labels = None
         if mask_src is not None:
-            labels = np.pad(read_window(mask_src, window), ((0, 0), *pad), constant_values=0)
+            labels, _ = read_band(mask_src, top, grid.size, band_width, check_nodata=False)
         for patch in patches:
             cols = slice(patch.x_off, patch.x_off + grid.size)
             yield PatchData(

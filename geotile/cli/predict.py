@@ -1,0 +1,113 @@
+"""`geotile predict`: run an ONNX segmentation model over whole orthotiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from geotile.cli.options import (
+    creation_options_opt,
+    output_opt,
+    overwrite_opt,
+    resolve_outputs,
+)
+
+
+def _floats(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return [float(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter("give numbers separated by commas, e.g. 0.485,0.456,0.406") \
+            from None
+
+
+def _bands(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        bands = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter("give 1-based band numbers, e.g. 1,2,3 or 1,1,1") from None
+    if any(b < 1 for b in bands):
+        raise click.BadParameter("band numbers start at 1")
+    return bands
+
+
+@click.command("predict", short_help="Run an ONNX model over whole images, blended windows.")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@output_opt("Output .tif for one IMAGE; a folder receiving <stem>.tif for several.")
+@click.option("--tile-size", type=click.IntRange(min=8), default=None,
+              help="Window size in px. Default: the model's fixed size, else its metadata, "
+              "else 256.")
+@click.option("--overlap", type=click.FloatRange(min=0), default=None,
+              help="Overlap of neighbouring windows: px (>= 1) or a fraction of the tile "
+              "(< 1). Default: the model's metadata, else 0.5.")
+@click.option("--blend", type=click.Choice(["bilinear", "hann", "uniform"]), default="bilinear",
+              show_default=True, help="Weight window for blending overlapping predictions.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--providers", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]),
+              default="auto", show_default=True,
+              help="ONNX Runtime execution provider; auto takes the best that loads.")
+@click.option("--fp16", is_flag=True, help="Run a float16 copy of the model (GPU providers).")
+@click.option("--tta", type=click.Choice(["none", "flip", "d4"]), default="none",
+              show_default=True, help="Test-time augmentation: flips, or flips and rotations.")
+@click.option("--bands", callback=_bands, metavar="LIST",
+              help="Raster bands fed to the model, in order, e.g. 1,2,3 or 1,1,1.")
+@click.option("--mean", callback=_floats, metavar="LIST", help="Per-channel mean (after --scale).")
+@click.option("--std", callback=_floats, metavar="LIST", help="Per-channel std (after --scale).")
+@click.option("--scale", type=float, default=None,
+              help="Multiply pixels by this first. Default: 1/255 for uint8, else 1.")
+@click.option("--output-type", type=click.Choice(["probability", "class"]),
+              default="probability", show_default=True)
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Class output of a one-class model: p >= threshold. Default: the model's "
+              "seg_thresh, else 0.5.")
+@click.option("--dtype", type=click.Choice(["uint8", "float32"]), default="uint8",
+              show_default=True, help="Probability output: uint8 (p x 255) or float32.")
+@click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
+@creation_options_opt
+@overwrite_opt
+@click.pass_context
+def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
+            tta, bands, mean, std, scale, output_type, threshold, dtype, cog, creation_options,
+            overwrite):
+    """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
+
+    The output has exactly the image's grid. By default it holds one uint8
+    band per class, probability x 255; --dtype float32 writes probabilities,
+    --output-type class writes class ids with a colour table. Nodata input
+    pixels are nodata in the output. Input layout (NCHW/NHWC), tile size,
+    class names and normalisation are read from the model and its metadata;
+    options override them. Several IMAGEs share one model session.
+
+    \b
+    Examples:
+    $ geotile predict unet.onnx tile.tif -o probabilities.tif
+    $ geotile predict unet.onnx tiles/*.tif -o predictions/ --tta flip --batch-size 16
+    $ geotile predict unet.onnx spacenet_pan.tif --bands 1,1,1 --scale 0.00390625 \\
+          -o buildings.tif --output-type class
+    """
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+    from geotile.raster import parse_creation_options
+
+    options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend,
+                             batch_size=batch_size, tta=tta, bands=bands,
+                             output_type=output_type, threshold=threshold, dtype=dtype, cog=cog,
+                             creation_options=parse_creation_options(creation_options))
+    pairs = resolve_outputs(images, output, overwrite)
+    onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
+                                     scale=scale)
+    if ctx.obj["verbose"]:
+        click.echo(onnx_model.describe(), err=True)
+    for image, out in pairs:
+        summary = predict_raster(onnx_model, image, out, options=options, overwrite=overwrite,
+                                 progress=ctx.obj["progress"])
+        if not ctx.obj["quiet"]:
+            click.echo(f"{summary['output']}: {summary['megapixels']} MP in "
+                       f"{summary['seconds']} s ({summary['mp_per_s']} MP/s, "
+                       f"{summary['provider']})")

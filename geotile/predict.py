@@ -1,0 +1,372 @@
+"""Streaming inference over whole orthotiles with blended overlapping windows.
+
+Pipeline, per image (one model session serves every image)::
+
+    reader thread:  read a band of rows (one grid row, tile-size tall, full width)
+    main thread:    cut patches -> normalise -> batch -> model (+TTA, undone)
+                    -> weight window -> accumulate in the row band
+    writer thread:  finished rows -> uint8 / float32 / class ids -> GeoTIFF
+
+Windows come from :class:`~geotile.grid.Grid` with ``edge="pad"``, so every
+pixel is predicted and all patches have the tile size. Rows above the next
+grid row's top are final once a grid row is done; they are written and freed,
+so memory is bounded by a band of rows whatever the raster's size.
+
+Nodata input pixels (nodata value, mask or alpha band) are zeroed after
+normalisation, never fed as raw values; patches that are entirely nodata are
+not run; nodata pixels are nodata in the output (see the output formats in
+:func:`predict_raster`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from geotile.blending import RowBandAccumulator, WeightWindows
+from geotile.errors import InputError, ModelError
+from geotile.grid import Grid
+
+log = logging.getLogger("geotile")
+
+OUTPUT_TYPES = ("probability", "class")
+DTYPES = ("uint8", "float32")
+CLASS_NODATA = 255
+#: colour table of class outputs: id -> RGBA (0 = background, transparent)
+PALETTE = [(0, 0, 0, 0), (230, 25, 75, 255), (60, 180, 75, 255), (255, 225, 25, 255),
+           (0, 130, 200, 255), (245, 130, 48, 255), (145, 30, 180, 255), (70, 240, 240, 255),
+           (240, 50, 230, 255), (210, 245, 60, 255), (250, 190, 212, 255)]
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How a model is run over an image. None means: from the model, else the default."""
+
+    tile_size: int | None = None
+    overlap: float | None = None  # pixels when >= 1, else a fraction of the tile
+    blend: str = "bilinear"
+    batch_size: int = 8
+    tta: str = "none"
+    bands: tuple[int, ...] | None = None
+    output_type: str = "probability"
+    threshold: float | None = None
+    dtype: str = "uint8"
+    cog: bool = False
+    creation_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.output_type not in OUTPUT_TYPES:
+            raise InputError(f"output type must be one of {OUTPUT_TYPES}")
+        if self.dtype not in DTYPES:
+            raise InputError(f"dtype must be one of {DTYPES}")
+        if self.tta not in TTA_TRANSFORMS:
+            raise InputError(f"--tta must be one of {', '.join(TTA_TRANSFORMS)}")
+        if self.batch_size < 1:
+            raise InputError("--batch-size must be at least 1")
+
+
+# --- test-time augmentation: (forward, inverse) on the last two axes --------------------
+def _identity(a):
+    return a
+
+
+def _rot(k):
+    return (lambda a: np.rot90(a, k, axes=(-2, -1)), lambda a: np.rot90(a, -k, axes=(-2, -1)))
+
+
+def _flip(axis):
+    return (lambda a: np.flip(a, axis), lambda a: np.flip(a, axis))
+
+
+def _rot_flip(k):
+    return (lambda a: np.flip(np.rot90(a, k, axes=(-2, -1)), -1),
+            lambda a: np.rot90(np.flip(a, -1), -k, axes=(-2, -1)))
+
+
+TTA_TRANSFORMS: dict[str, list[tuple[Callable, Callable]]] = {
+    "none": [(_identity, _identity)],
+    "flip": [(_identity, _identity), _flip(-1), _flip(-2)],
+    "d4": [(_identity, _identity), _rot(1), _rot(2), _rot(3),
+           _rot_flip(0), _rot_flip(1), _rot_flip(2), _rot_flip(3)],
+}
+
+
+def resolve_tiling(model, options: PredictOptions) -> tuple[int, int]:
+    """(tile size, overlap in px) from the options, else the model, else 256 px and 50 %."""
+    size = options.tile_size or model.tile_size or 256
+    if model.fixed_size and size != model.tile_size:
+        raise ModelError(f"{model.path.name} takes fixed {model.tile_size} px tiles; "
+                         f"--tile-size {size} cannot be used (leave it out).")
+    overlap = options.overlap
+    if overlap is None:
+        overlap = model.overlap_fraction if model.overlap_fraction is not None else 0.5
+    pixels = round(overlap * size) if overlap < 1 else int(overlap)
+    if not 0 <= pixels < size:
+        raise InputError(f"--overlap {overlap} must be smaller than the tile ({size} px)")
+    return size, pixels
+
+
+def run_model(model, pixels: np.ndarray, valid: np.ndarray, tta: str) -> np.ndarray:
+    """Probabilities (N, K, s, s) for raster patches (N, C, s, s), TTA averaged."""
+    batch = model.prepare(pixels)
+    batch *= valid[:, np.newaxis]  # nodata pixels enter the model as 0 after normalisation
+    transforms = TTA_TRANSFORMS[tta]
+    if len(transforms) == 1:
+        return model.run(batch)
+    total = None
+    for forward, inverse in transforms:
+        out = inverse(model.run(np.ascontiguousarray(forward(batch))))
+        total = out if total is None else total + out
+    return total / len(transforms)
+
+
+def predict_bands(
+    model,
+    read_band: Callable[[int, int, int], tuple[np.ndarray, np.ndarray]],
+    width: int,
+    height: int,
+    options: PredictOptions,
+    progress: bool = False,
+    name: str = "",
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The streaming core: yield ``(top, probabilities (K, rows, width), valid (rows, width))``
+    for consecutive finished row bands.
+
+    ``read_band(top, rows, padded_width)`` returns pixels (C, rows, padded_width) and a valid
+    mask, padded past the raster. Reading runs one band ahead in a thread.
+    """
+    from tqdm import tqdm
+
+    size, overlap = resolve_tiling(model, options)
+    grid = Grid(width, height, size, overlap, "pad")
+    padded_width = grid.col_offsets[-1] + size
+    windows = WeightWindows(options.blend, size)
+    accumulator = RowBandAccumulator(model.num_classes, size, padded_width)
+    last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
+    bands: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            for patches in grid.rows():
+                if stop.is_set():
+                    return
+                bands.put((patches, *read_band(patches[0].y_off, size, padded_width)))
+            bands.put(None)
+        except BaseException as exc:  # handed to the main thread, raised there
+            bands.put(exc)
+
+    thread = threading.Thread(target=reader, daemon=True, name="geotile-reader")
+    thread.start()
+    bar = tqdm(total=len(grid), disable=not progress, desc=name, unit="patch")
+    try:
+        while (item := bands.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            patches, pixels, valid = item
+            runnable = [p for p in patches if valid[:, p.x_off : p.x_off + size].any()]
+            for start in range(0, len(runnable), options.batch_size):
+                chunk = runnable[start : start + options.batch_size]
+                cut = [slice(p.x_off, p.x_off + size) for p in chunk]
+                batch_pixels = np.stack([pixels[:, :, c] for c in cut])
+                batch_valid = np.stack([valid[:, c] for c in cut])
+                outputs = run_model(model, batch_pixels, batch_valid, options.tta)
+                for patch, output in zip(chunk, outputs, strict=True):
+                    weights = windows.get(patch.row == 0, patch.row == last_row,
+                                          patch.col == 0, patch.col == last_col)
+                    accumulator.add(output, weights, patch.x_off, patch.y_off)
+            bar.update(len(patches))
+            row = patches[0].row
+            top = patches[0].y_off
+            end = height if row == last_row else grid.row_offsets[row + 1]
+            blended = accumulator.pop(end)
+            yield top, blended[:, :, :width], valid[: end - top, :width]
+    finally:
+        stop.set()
+        bar.close()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                bands.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
+                  options: PredictOptions | None = None) -> np.ndarray:
+    """Blended probabilities (K, H, W) float32 for an in-memory image (C, H, W); NaN = nodata."""
+    options = options or PredictOptions()
+    _, height, width = pixels.shape
+    if valid is None:
+        valid = np.ones((height, width), bool)
+
+    def read(top, rows, padded_width):
+        part = pixels[:, top : top + rows]
+        mask = valid[top : top + rows]
+        pad = ((0, rows - part.shape[1]), (0, padded_width - width))
+        return np.pad(part, ((0, 0), *pad)), np.pad(mask, pad, constant_values=False)
+
+    out = np.empty((model.num_classes, height, width), np.float32)
+    for top, blended, band_valid in predict_bands(model, read, width, height, options):
+        rows = blended.shape[1]
+        out[:, top : top + rows] = np.where(band_valid, blended, np.nan)
+    return out
+
+
+def encode(blended: np.ndarray, valid: np.ndarray, options: PredictOptions,
+           threshold: float) -> np.ndarray:
+    """Probabilities (K, rows, cols) -> the output band values (see predict_raster)."""
+    valid = valid & ~np.isnan(blended[0])
+    if options.output_type == "class":
+        if blended.shape[0] == 1:
+            ids = (blended[0] >= threshold).astype(np.uint8)
+        else:
+            ids = np.nan_to_num(blended, nan=-1.0).argmax(axis=0).astype(np.uint8)
+        ids[~valid] = CLASS_NODATA
+        return ids[np.newaxis]
+    if options.dtype == "float32":
+        return np.where(valid, blended, np.nan).astype(np.float32)
+    scaled = np.rint(np.nan_to_num(blended, nan=0.0) * 255)
+    return scaled.astype(np.uint8)
+
+
+def predict_raster(
+    model,
+    image_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    options: PredictOptions | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Predict ``image_path`` with ``model`` into a GeoTIFF on the image's grid.
+
+    Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_SCALE):
+
+    - probability, uint8: one band per class, round(p * 255); nodata in an
+      internal mask band;
+    - probability, float32: p in [0, 1]; nodata NaN;
+    - class: uint8 ids (K = 1: p >= threshold -> 1; K > 1: argmax), nodata 255,
+      with a colour table.
+
+    Returns a summary dict (output, seconds, megapixels, MP/s, provider).
+    """
+    import rasterio
+
+    from geotile.raster import (
+        atomic_output,
+        check_pixels_readable,
+        has_nodata,
+        open_raster,
+        output_profile,
+        read_band,
+        write_cog,
+    )
+
+    options = options or PredictOptions()
+    started = time.perf_counter()
+    image_path, output_path = Path(image_path), Path(output_path)
+    with open_raster(image_path) as src:
+        check_pixels_readable(src)
+        indexes = list(options.bands) if options.bands else list(range(1, src.count + 1))
+        bad = [i for i in indexes if not 1 <= i <= src.count]
+        if bad:
+            raise InputError(f"{image_path}: band {bad[0]} does not exist (the raster has "
+                             f"{src.count}). Choose --bands between 1 and {src.count}.")
+        model.check_bands(len(indexes), image_path)
+        check_nodata = has_nodata(src)
+        classes = model.num_classes
+        threshold = options.threshold if options.threshold is not None else (
+            model.threshold if model.threshold is not None else 0.5)
+        if options.output_type == "class":
+            count, dtype, nodata = 1, "uint8", CLASS_NODATA
+            names = ["background", *model.class_names] if classes == 1 else model.class_names
+        else:
+            count, dtype = classes, options.dtype
+            nodata = float("nan") if dtype == "float32" else None
+            names = model.class_names
+        profile = output_profile(src, count=count, dtype=dtype, nodata=nodata,
+                                 creation_options=options.creation_options)
+
+        def read(top, rows, padded_width):
+            return read_band(src, top, rows, padded_width, indexes, check_nodata)
+
+        with atomic_output(output_path, overwrite) as final_tmp:
+            target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
+            try:
+                with rasterio.open(target, "w", **profile) as dst:
+                    _describe_output(dst, options, names, threshold, model)
+                    bands = predict_bands(model, read, src.width, src.height, options,
+                                          progress, image_path.name)
+                    _write_bands(dst, bands, options, threshold, check_nodata)
+                if options.cog:
+                    write_cog(target, final_tmp)
+            finally:
+                if options.cog:
+                    target.unlink(missing_ok=True)
+        seconds = time.perf_counter() - started
+        megapixels = src.width * src.height / 1e6
+    summary = {"output": str(output_path), "seconds": round(seconds, 3),
+               "megapixels": round(megapixels, 3), "mp_per_s": round(megapixels / seconds, 3),
+               "provider": model.provider}
+    log.info("%s: %.1f MP in %.1f s (%.2f MP/s) on %s", image_path.name, megapixels, seconds,
+             megapixels / seconds, model.provider)
+    return summary
+
+
+def _describe_output(dst, options, names, threshold, model) -> None:
+    tags = {"GEOTILE_OUTPUT": options.output_type, "GEOTILE_CLASS_NAMES": json.dumps(names),
+            "GEOTILE_MODEL": model.path.name}
+    if options.output_type == "probability":
+        tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
+        for band, name in enumerate(names, start=1):
+            dst.set_band_description(band, name)
+    else:
+        tags["GEOTILE_THRESHOLD"] = f"{threshold:g}"
+        dst.set_band_description(1, "class")
+        dst.write_colormap(1, {i: PALETTE[i % len(PALETTE)] for i in range(len(names))})
+    dst.update_tags(**tags)
+
+
+def _write_bands(dst, bands, options, threshold, check_nodata) -> None:
+    """Encode and write finished bands in a background thread (GDAL releases the GIL)."""
+    from rasterio.windows import Window
+
+    pending: queue.Queue = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+    mask_band = options.output_type == "probability" and options.dtype == "uint8"
+
+    def writer() -> None:
+        while (item := pending.get()) is not None:
+            if failure:
+                continue
+            try:
+                top, blended, valid = item
+                window = Window(0, top, blended.shape[2], blended.shape[1])
+                dst.write(encode(blended, valid, options, threshold), window=window)
+                if mask_band and check_nodata:
+                    dst.write_mask((valid & ~np.isnan(blended[0])).astype(np.uint8) * 255,
+                                   window=window)
+            except BaseException as exc:
+                failure.append(exc)
+
+    thread = threading.Thread(target=writer, daemon=True, name="geotile-writer")
+    thread.start()
+    try:
+        for item in bands:
+            if failure:
+                break
+            pending.put(item)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]

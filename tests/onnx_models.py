@@ -1,0 +1,121 @@
+"""Tiny ONNX segmentation models built with onnx.helper, and their numpy references.
+
+- pointwise_model / pointwise_reference: a 1x1 convolution (each output pixel depends
+  on one input pixel), so blended tiled prediction must equal whole-image prediction.
+- conv3x3_model / conv3x3_reference: a 3x3 convolution with zero padding, for seams.
+
+Options: channels, classes (K), layout "NCHW"/"NHWC", size (None = dynamic H/W,
+an int = fixed), batch (None = dynamic), activation "none"/"sigmoid"/"softmax"
+applied inside the graph, metadata written to metadata_props (values JSON).
+Models are saved with IR version 10 / opset 17, which ONNX Runtime 1.17+ reads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+IR_VERSION = 10
+OPSET = 17
+
+
+def conv_weights(channels: int, classes: int, kernel: int, seed: int):
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(0, 1, (classes, channels, kernel, kernel)).astype(np.float32)
+    bias = rng.normal(0, 0.5, classes).astype(np.float32)
+    return weights, bias
+
+
+def _conv_model(path, *, kernel, channels, classes, layout, size, batch, activation, seed,
+                metadata, ir_version=IR_VERSION) -> Path:
+    weights, bias = conv_weights(channels, classes, kernel, seed)
+    h = w = size if size else None
+    n = batch if batch else "N"
+    dims = (h or "H", w or "W")
+    if layout == "NCHW":
+        in_shape, out_shape = [n, channels, *dims], [n, classes, *dims]
+    else:
+        in_shape, out_shape = [n, *dims, channels], [n, *dims, classes]
+    nodes, current = [], "input"
+    if layout == "NHWC":
+        nodes.append(helper.make_node("Transpose", [current], ["nchw"], perm=[0, 3, 1, 2]))
+        current = "nchw"
+    nodes.append(helper.make_node("Conv", [current, "W", "B"], ["conv"],
+                                  pads=[kernel // 2] * 4, kernel_shape=[kernel, kernel]))
+    current = "conv"
+    if activation == "sigmoid":
+        nodes.append(helper.make_node("Sigmoid", [current], ["act"]))
+        current = "act"
+    elif activation == "softmax":
+        nodes.append(helper.make_node("Softmax", [current], ["act"], axis=1))
+        current = "act"
+    if layout == "NHWC":
+        nodes.append(helper.make_node("Transpose", [current], ["nhwc"], perm=[0, 2, 3, 1]))
+        current = "nhwc"
+    nodes.append(helper.make_node("Identity", [current], ["output"]))
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, out_shape)],
+        [numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = ir_version
+    for key, value in (metadata or {}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    path = Path(path)
+    onnx.save(model, str(path))
+    return path
+
+
+def pointwise_model(path, *, channels=3, classes=1, layout="NCHW", size=None, batch=None,
+                    activation="none", seed=0, metadata=None, ir_version=IR_VERSION) -> Path:
+    """A 1x1-conv model; see the module docstring."""
+    return _conv_model(path, kernel=1, channels=channels, classes=classes, layout=layout,
+                       size=size, batch=batch, activation=activation, seed=seed,
+                       metadata=metadata, ir_version=ir_version)
+
+
+def conv3x3_model(path, *, channels=3, classes=1, layout="NCHW", size=None, batch=None,
+                  activation="none", seed=0, metadata=None) -> Path:
+    """A 3x3-conv model (zero padding); see the module docstring."""
+    return _conv_model(path, kernel=3, channels=channels, classes=classes, layout=layout,
+                       size=size, batch=batch, activation=activation, seed=seed,
+                       metadata=metadata)
+
+
+def _activate(out: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "sigmoid" or (activation == "auto" and out.shape[1] == 1):
+        return 1 / (1 + np.exp(-out))
+    if activation in ("softmax", "auto"):
+        e = np.exp(out - out.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def pointwise_reference(batch: np.ndarray, *, channels=3, classes=1, seed=0,
+                        activation="auto") -> np.ndarray:
+    """The pointwise model on float32 (N, C, H, W), as probabilities (sigmoid/softmax)."""
+    weights, bias = conv_weights(channels, classes, 1, seed)
+    out = np.einsum("kc,nchw->nkhw", weights[:, :, 0, 0].astype(np.float64), batch)
+    return _activate(out + bias.reshape(1, -1, 1, 1), activation)
+
+
+def conv3x3_reference(batch: np.ndarray, *, channels=3, classes=1, seed=0,
+                      activation="auto") -> np.ndarray:
+    """The 3x3 model on float32 (N, C, H, W) with zero padding, as probabilities."""
+    weights, bias = conv_weights(channels, classes, 3, seed)
+    n, _, h, w = batch.shape
+    padded = np.pad(batch.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    out = np.zeros((n, classes, h, w))
+    for dy in range(3):
+        for dx in range(3):
+            out += np.einsum("kc,nchw->nkhw", weights[:, :, dy, dx],
+                             padded[:, :, dy : dy + h, dx : dx + w])
+    return _activate(out + bias.reshape(1, -1, 1, 1), activation)

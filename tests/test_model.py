@@ -1,0 +1,96 @@
+"""model.py: layouts, sizes, metadata, normalisation, activation, providers, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from geotile.errors import ModelError
+from geotile.model import OnnxModel, graph_activation, usable_providers
+
+from .onnx_models import pointwise_model, pointwise_reference
+
+
+def test_layouts_sizes_and_classes(tmp_path):
+    nchw = OnnxModel.from_path(pointwise_model(tmp_path / "a.onnx"))
+    assert (nchw.layout, nchw.channels, nchw.tile_size, nchw.fixed_size) == ("NCHW", 3, None,
+                                                                             False)
+    nhwc = OnnxModel.from_path(pointwise_model(tmp_path / "b.onnx", layout="NHWC", size=224))
+    assert (nhwc.layout, nhwc.channels, nhwc.tile_size, nhwc.fixed_size) == ("NHWC", 3, 224, True)
+    multi = OnnxModel.from_path(pointwise_model(tmp_path / "c.onnx", classes=4, channels=5))
+    assert multi.num_classes == 4 and multi.channels == 5
+    assert multi.class_names == ["class_0", "class_1", "class_2", "class_3"]
+
+
+def test_activation_comes_from_the_graph(tmp_path):
+    assert graph_activation(pointwise_model(tmp_path / "a.onnx")) == "auto"
+    assert graph_activation(pointwise_model(tmp_path / "b.onnx", activation="sigmoid")) == "none"
+    nhwc_softmax = pointwise_model(tmp_path / "c.onnx", activation="softmax", layout="NHWC",
+                                   classes=3)
+    assert graph_activation(nhwc_softmax) == "none"  # seen through the final Transpose
+    batch = np.random.default_rng(0).normal(0, 1, (2, 3, 8, 8)).astype(np.float32)
+    for path, classes in ((tmp_path / "a.onnx", 1), (nhwc_softmax, 3)):
+        out = OnnxModel.from_path(path).run(batch)
+        np.testing.assert_allclose(out, pointwise_reference(batch, classes=classes), atol=1e-5)
+
+
+def test_deepness_metadata_and_overrides(tmp_path):
+    metadata = {"class_names": {"0": "roof"}, "tiles_size": 192, "tiles_overlap": 25,
+                "standardization_mean": [0.5, 0.5, 0.5], "standardization_std": [0.25] * 3,
+                "seg_thresh": 0.4}
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", metadata=metadata))
+    assert model.class_names == ["roof"] and model.tile_size == 192
+    assert model.overlap_fraction == 0.25 and model.threshold == 0.4
+    pixels = np.full((1, 3, 2, 2), 255, np.uint8)
+    np.testing.assert_allclose(model.prepare(pixels), (1.0 - 0.5) / 0.25)  # uint8 / 255 first
+    override = OnnxModel.from_path(tmp_path / "m.onnx", mean=[0.0], std=[2.0], scale=1.0)
+    np.testing.assert_allclose(override.prepare(pixels), 127.5)
+    uint16 = np.full((1, 3, 2, 2), 1000, np.uint16)
+    plain = OnnxModel.from_path(pointwise_model(tmp_path / "p.onnx"))
+    np.testing.assert_allclose(plain.prepare(uint16), 1000.0)  # non-uint8: unscaled
+
+
+def test_fixed_batch_is_padded(tmp_path):
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", batch=4, size=8))
+    batch = np.random.default_rng(1).random((6, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(model.run(batch), pointwise_reference(batch), atol=1e-5)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(ModelError, match="no such model file"):
+        OnnxModel.from_path(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00not a model")
+    with pytest.raises(ModelError, match=r"junk\.onnx"):
+        OnnxModel.from_path(junk)
+    too_new = pointwise_model(tmp_path / "new.onnx", ir_version=14)
+    with pytest.raises(ModelError, match=r"IR version 14.*reads up to"):
+        OnnxModel.from_path(too_new)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    with pytest.raises(ModelError, match="--bands 1,1,1"):
+        model.check_bands(1, "pan.tif")
+
+
+@pytest.mark.skipif("cuda" in usable_providers(), reason="a CUDA provider is usable here")
+def test_cpu_machine_auto_is_quiet_and_cuda_is_a_clear_error(tmp_path):
+    path = pointwise_model(tmp_path / "m.onnx")
+    code = ("from geotile.model import OnnxModel; import sys;"
+            f"m = OnnxModel.from_path({str(path)!r}); print(m.provider)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "CPUExecutionProvider"
+    assert out.stderr == ""  # no ONNX Runtime error dump about missing CUDA libraries
+    with pytest.raises(ModelError, match="cuda execution provider cannot run here"):
+        OnnxModel.from_path(path, providers="cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif("cuda" not in usable_providers(), reason="no usable CUDA provider")
+def test_cuda_provider_matches_cpu(tmp_path):
+    path = pointwise_model(tmp_path / "m.onnx")
+    batch = np.random.default_rng(2).random((4, 3, 64, 64)).astype(np.float32)
+    gpu = OnnxModel.from_path(path, providers="cuda")
+    assert gpu.provider == "CUDAExecutionProvider"
+    np.testing.assert_allclose(gpu.run(batch), pointwise_reference(batch), atol=1e-4)

@@ -1,0 +1,182 @@
+"""predict: blending exactness, seams, model variants, nodata, TTA, outputs, georeference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from geotile.errors import ModelError
+from geotile.model import OnnxModel
+from geotile.predict import PredictOptions, predict_array, predict_raster
+
+from .onnx_models import conv3x3_model, conv3x3_reference, pointwise_model, pointwise_reference
+
+
+@pytest.fixture(scope="module")
+def image():
+    return np.random.default_rng(0).integers(0, 256, (3, 301, 257), dtype=np.uint8)
+
+
+def whole_image(reference, image, **kw):
+    return reference(image[np.newaxis].astype(np.float32) / 255, **kw)[0]
+
+
+@pytest.mark.parametrize(
+    ("tile_size", "overlap", "blend"),
+    [(64, None, "bilinear"), (100, 30, "hann"), (128, 0, "uniform"), (64, 0.75, "bilinear"),
+     (512, None, "bilinear")],
+)
+def test_pointwise_model_reproduces_whole_image(tmp_path, image, tile_size, overlap, blend):
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend)
+    out = predict_array(model, image, options=options)
+    np.testing.assert_allclose(out, whole_image(pointwise_reference, image), atol=1e-5)
+
+
+def test_conv3x3_has_no_seams(tmp_path, image):
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
+    out = predict_array(model, image, options=PredictOptions(tile_size=128))
+    expected = whole_image(conv3x3_reference, image)
+    error = np.abs(out - expected)
+    assert error.max() < 0.01  # seams would show errors of the size of the patch-edge error
+    # compare with no blending at all (abutting tiles, no overlap): visibly worse at seams
+    abutting = predict_array(model, image, options=PredictOptions(tile_size=128, overlap=0))
+    assert np.abs(abutting - expected).max() > 5 * error.max()
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [{"layout": "NHWC"}, {"size": 64}, {"size": 64, "batch": 3},
+     {"classes": 4, "activation": "softmax"}, {"classes": 3}, {"activation": "sigmoid"}],
+)
+def test_model_variants(tmp_path, image, variant):
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", **variant))
+    out = predict_array(model, image, options=PredictOptions(batch_size=5))
+    classes = variant.get("classes", 1)
+    expected = whole_image(pointwise_reference, image, classes=classes)
+    assert out.shape == (classes, 301, 257)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("tta", ["flip", "d4"])
+def test_tta_on_pointwise_model_changes_nothing(tmp_path, image, tta):
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    out = predict_array(model, image, options=PredictOptions(tile_size=64, tta=tta))
+    np.testing.assert_allclose(out, whole_image(pointwise_reference, image), atol=1e-5)
+
+
+def test_tta_undoes_its_transforms_on_a_conv(tmp_path, image):
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
+    plain = predict_array(model, image, options=PredictOptions(tile_size=96))
+    d4 = predict_array(model, image, options=PredictOptions(tile_size=96, tta="d4"))
+    # a 3x3 conv is not rotation invariant: d4 averages 8 different views of each pixel,
+    # which stay aligned (undone) so the result remains close to, but not equal to, plain
+    assert 0 < np.abs(plain - d4).mean() < 0.2
+    assert np.corrcoef(plain.ravel(), d4.ravel())[0, 1] > 0.5
+
+
+def test_raster_output_grid_and_uint8_values(tmp_path, make_raster, image):
+    path = make_raster("img.tif", image)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    out = tmp_path / "prob.tif"
+    predict_raster(model, path, out, options=PredictOptions(tile_size=64))
+    with rasterio.open(path) as src, rasterio.open(out) as dst:
+        assert (dst.width, dst.height, dst.transform, dst.crs) == \
+            (src.width, src.height, src.transform, src.crs)
+        assert dst.dtypes == ("uint8",) and dst.tags()["GEOTILE_OUTPUT"] == "probability"
+        values = dst.read(1).astype(int)
+    expected = np.rint(whole_image(pointwise_reference, image)[0] * 255)
+    assert np.abs(values - expected).max() <= 1
+
+
+def test_float32_and_class_outputs(tmp_path, make_raster, image):
+    path = make_raster("img.tif", image)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", classes=3))
+    predict_raster(model, path, tmp_path / "f.tif",
+                   options=PredictOptions(dtype="float32", tile_size=100))
+    predict_raster(model, path, tmp_path / "c.tif",
+                   options=PredictOptions(output_type="class", tile_size=100))
+    expected = whole_image(pointwise_reference, image, classes=3)
+    with rasterio.open(tmp_path / "f.tif") as f, rasterio.open(tmp_path / "c.tif") as c:
+        np.testing.assert_allclose(f.read(), expected, atol=1e-5)
+        ids = c.read(1)
+        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == ["class_0", "class_1", "class_2"]
+        assert c.colormap(1)[1][:3] != c.colormap(1)[2][:3]
+    margin = np.sort(expected, axis=0)
+    clear = (margin[-1] - margin[-2]) > 1e-4
+    np.testing.assert_array_equal(ids[clear], expected.argmax(axis=0)[clear])
+
+
+def test_binary_class_output_uses_threshold(tmp_path, make_raster, image):
+    path = make_raster("img.tif", image)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    predict_raster(model, path, tmp_path / "c.tif",
+                   options=PredictOptions(output_type="class", threshold=0.3))
+    probability = whole_image(pointwise_reference, image)[0]
+    with rasterio.open(tmp_path / "c.tif") as c:
+        ids = c.read(1)
+        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == ["background", "building"]
+    clear = np.abs(probability - 0.3) > 1e-4
+    np.testing.assert_array_equal(ids[clear], (probability >= 0.3)[clear])
+
+
+def test_nodata_in_is_nodata_out_and_never_run(tmp_path, make_raster, monkeypatch):
+    pixels = np.full((3, 200, 200), 100, np.uint8)
+    pixels[:, :, :120] = 0  # nodata: the left 120 columns
+    path = make_raster("img.tif", pixels, nodata=0)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    seen = []
+    original = model.run
+    monkeypatch.setattr(model, "run", lambda batch: seen.append(batch.shape[0]) or original(batch))
+    predict_raster(model, path, tmp_path / "u8.tif", options=PredictOptions(tile_size=64))
+    predict_raster(model, path, tmp_path / "f32.tif",
+                   options=PredictOptions(tile_size=64, dtype="float32"))
+    # 64 px tiles at 32 px stride start at x = 0, 32, ..., 160: the patches at x = 0 and 32
+    # hold only nodata and are skipped; 4 of 6 columns x 6 rows run, in each of the 2 runs
+    assert sum(seen) == 2 * 6 * 4
+    with rasterio.open(tmp_path / "u8.tif") as u8, rasterio.open(tmp_path / "f32.tif") as f32:
+        assert (u8.read_masks(1)[:, :120] == 0).all() and (u8.read_masks(1)[:, 120:] == 255).all()
+        values = f32.read(1)
+    assert np.isnan(values[:, :120]).all()
+    expected = pointwise_reference(np.full((1, 3, 1, 1), 100 / 255, np.float32))[0, 0, 0, 0]
+    np.testing.assert_allclose(values[:, 121:], expected, atol=1e-5)
+
+
+def test_bands_selection_and_message(tmp_path, make_raster):
+    single = make_raster("pan.tif", np.arange(100 * 90, dtype=np.uint16).reshape(1, 100, 90))
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    with pytest.raises(ModelError, match="--bands 1,1,1"):
+        predict_raster(model, single, tmp_path / "o.tif")
+    assert not (tmp_path / "o.tif").exists()
+    predict_raster(model, single, tmp_path / "o.tif",
+                   options=PredictOptions(bands=(1, 1, 1), dtype="float32"))
+    pan = np.arange(100 * 90, dtype=np.float32).reshape(1, 100, 90)  # uint16: not scaled
+    expected = pointwise_reference(np.repeat(pan, 3, axis=0)[np.newaxis])[0]
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), expected, atol=1e-5)
+
+
+def test_fixed_size_model_rejects_other_tile_size(tmp_path, image):
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", size=224))
+    with pytest.raises(ModelError, match="fixed 224 px"):
+        predict_array(model, image, options=PredictOptions(tile_size=256))
+
+
+def test_small_raster_is_padded(tmp_path, make_raster):
+    pixels = np.random.default_rng(2).integers(0, 256, (3, 30, 20), dtype=np.uint8)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", size=224))
+    out = predict_array(model, pixels)
+    np.testing.assert_allclose(out, whole_image(pointwise_reference, pixels), atol=1e-5)
+
+
+def test_cog_output(tmp_path, make_raster, image):
+    path = make_raster("img.tif", image)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    predict_raster(model, path, tmp_path / "cog.tif", options=PredictOptions(cog=True))
+    with rasterio.open(tmp_path / "cog.tif") as cog:
+        assert cog.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert cog.profile["tiled"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cog.tif", "img.tif", "m.onnx"]
