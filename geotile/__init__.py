@@ -20,6 +20,22 @@ _EXPORTS = {
     "Grid": "geotile.grid",
     "Patch": "geotile.grid",
     "read_labels": "geotile.labels",
+    "MaskOptions": "geotile.masks",
+    "make_masks": "geotile.masks",
+    "rasterize_labels": "geotile.masks",
+    "TileOptions": "geotile.tiling",
+    "tile_rasters": "geotile.tiling",
+    "OnnxModel": "geotile.model",
+    "PredictOptions": "geotile.predict",
+    "predict_array": "geotile.predict",
+    "predict_raster": "geotile.predict",
+    "VectorizeOptions": "geotile.vectorize",
+    "polygonize_array": "geotile.vectorize",
+    "regularize_polygon": "geotile.vectorize",
+    "vectorize_rasters": "geotile.vectorize",
+    "evaluate_files": "geotile.evaluate",
+    "match_polygons": "geotile.evaluate",
+    "pixel_scores": "geotile.evaluate",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,0 +1,407 @@
+"""Turn class or probability rasters into clean building polygons.
+
+Strategy, per raster, by row bands (bounded memory): read a band -> class ids
+(threshold or argmax, :func:`class_ids`) -> connected regions per class
+(4-connectivity: diagonal neighbours are separate buildings) -> polygons with
+holes, each with the sum and count of its probabilities. Regions touching a
+band's first or last row or the raster's side columns may continue in the next
+band or in an adjacent raster: they are merged by a union per class at the end
+(pixel edges coincide exactly, so touching parts fuse and nothing else does),
+which also joins buildings across the edges of a mosaic of orthotiles.
+
+Cleaning works in metres (the raster's CRS when it is projected in metres,
+else a local UTM zone): fill small holes, drop small polygons, simplify
+(topology-preserving), and optionally regularise outlines to the building's
+dominant direction (right angles, straight walls).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import InputError
+
+log = logging.getLogger("geotile")
+
+BAND_ROWS = 2048
+FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class VectorizeOptions:
+    """Cleaning options; areas in m2 and lengths in metres."""
+
+    threshold: float | None = None
+    min_area: float = 0.0
+    simplify: float = 0.0
+    fill_holes: float = 0.0
+    regularize: bool = False
+    crs: str = "EPSG:4326"  # or "source"
+
+
+@dataclass(frozen=True)
+class RasterKind:
+    """How to read a raster: class ids or probabilities (x scale), and class names."""
+
+    kind: str
+    scale: float
+    names: list[str] | None
+
+
+def raster_kind(src) -> RasterKind:
+    """Tell class rasters from probability rasters (geotile's tags, else dtype and bands)."""
+    tags = src.tags()
+    names = json.loads(tags["GEOTILE_CLASS_NAMES"]) if "GEOTILE_CLASS_NAMES" in tags else None
+    output = tags.get("GEOTILE_OUTPUT")
+    floating = np.dtype(src.dtypes[0]).kind == "f"
+    if output in ("class", "mask"):
+        return RasterKind("class", 1.0, names)
+    if output == "probability":
+        return RasterKind("probability", float(tags.get("GEOTILE_SCALE", 1 if floating else 255)),
+                          names)
+    if floating:
+        return RasterKind("probability", 1.0, names)
+    if src.count > 1 and src.dtypes[0] == "uint8":
+        return RasterKind("probability", 255.0, names)
+    return RasterKind("class", 1.0, names)
+
+
+def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
+              threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(ids uint8 (rows, cols), score float32 (rows, cols)) from raster values (bands, rows, cols).
+
+    Class rasters: ids as they are (0 background), score 1. Probabilities: one band ->
+    p >= threshold is class 1; several -> argmax (index 0 is background); score = p.
+    """
+    if kind.kind == "class":
+        ids = values[0].astype(np.uint8, copy=False)
+        ids = np.where(valid, ids, 0).astype(np.uint8)
+        return ids, np.ones(ids.shape, np.float32)
+    probabilities = np.nan_to_num(values.astype(np.float32) / np.float32(kind.scale))
+    if probabilities.shape[0] == 1:
+        ids = (probabilities[0] >= threshold).astype(np.uint8)
+        score = probabilities[0]
+    else:
+        ids = probabilities.argmax(axis=0).astype(np.uint8)
+        score = probabilities.max(axis=0)
+    ids[~valid] = 0
+    return ids, score
+
+
+def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
+    """Connected regions of each class as polygons.
+
+    Returns a list of ``(polygon, class_id, score_sum, pixel_count, on_edge)``,
+    ``on_edge`` meaning the region touches the array's border rows or columns.
+    """
+    import shapely
+    from rasterio.features import shapes
+    from scipy import ndimage
+
+    regions = []
+    for class_id in np.unique(ids):
+        if class_id == 0:
+            continue
+        labels, count = ndimage.label(ids == class_id, structure=FOUR_CONNECTED)
+        labels = labels.astype(np.int32, copy=False)
+        sums = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count + 1)
+        counts = np.bincount(labels.ravel(), minlength=count + 1)
+        edge = np.zeros(count + 1, bool)
+        for line in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+            edge[line] = True
+        for geometry, label in shapes(labels, mask=labels > 0, connectivity=4,
+                                      transform=transform):
+            label = int(label)
+            regions.append((shapely.geometry.shape(geometry), int(class_id), float(sums[label]),
+                            int(counts[label]), bool(edge[label])))
+    return regions
+
+
+def merge_edge_regions(regions):
+    """Union the edge-touching regions of each class; returns merged region tuples."""
+    import shapely
+
+    merged = []
+    for class_id in sorted({r[1] for r in regions}):
+        members = [r for r in regions if r[1] == class_id]
+        union = shapely.union_all([r[0] for r in members])
+        parts = list(shapely.get_parts(union))
+        tree = shapely.STRtree(parts)
+        sums = np.zeros(len(parts))
+        counts = np.zeros(len(parts), int)
+        for polygon, _, total, count, _ in members:
+            hit = tree.query(polygon.representative_point(), predicate="intersects")
+            if hit.size:
+                sums[hit[0]] += total
+                counts[hit[0]] += count
+        merged += [(part, class_id, sums[i], counts[i], False) for i, part in enumerate(parts)]
+    return merged
+
+
+def regularize_polygon(polygon, cell: float):
+    """Orthogonal outline along the polygon's dominant direction.
+
+    A polygon filling most of its minimum rotated rectangle becomes that rectangle
+    (walls moved in to keep the area); others take their :func:`dominant_direction` and are
+    re-drawn on a ``cell``-sized grid aligned with the direction (so every edge
+    is parallel or perpendicular to it) and cleaned of one-cell notches.
+    """
+    import shapely
+    from shapely import affinity
+
+    if polygon.is_empty or polygon.area == 0:
+        return polygon
+    rectangle = polygon.minimum_rotated_rectangle
+    if rectangle.geom_type != "Polygon":
+        return polygon
+    if polygon.area / rectangle.area >= 0.85:
+        return _fit_rectangle(rectangle, polygon.area)
+    angle = dominant_direction(polygon, cell)
+    centre = polygon.centroid
+    upright = affinity.rotate(shapely.simplify(polygon, cell), -angle, origin=centre)
+    rectilinear = _snap_rectilinear(np.asarray(upright.exterior.coords))
+    if rectilinear is None or not rectilinear.is_valid or \
+            rectilinear.intersection(upright).area < 0.7 * rectilinear.union(upright).area:
+        return _fit_rectangle(rectangle, polygon.area)
+    return affinity.rotate(rectilinear, angle, origin=centre)
+
+
+def _snap_rectilinear(ring: np.ndarray):
+    """A polygon whose edges are all horizontal or vertical, from a ring in the upright frame.
+
+    Each edge is classed horizontal or vertical by its direction; consecutive edges of one
+    class become one wall at their length-weighted mean position; corners are where
+    consecutive walls meet.
+    """
+    import shapely
+
+    edges = np.diff(ring, axis=0)
+    lengths = np.hypot(*edges.T)
+    keep = lengths > 0
+    edges, lengths, starts = edges[keep], lengths[keep], ring[:-1][keep]
+    middles = starts + edges / 2
+    horizontal = np.abs(edges[:, 0]) >= np.abs(edges[:, 1])
+    walls: list[list] = []  # [is_horizontal, weighted position sum, total length]
+    for is_h, middle, length in zip(horizontal, middles, lengths, strict=True):
+        position = middle[1] if is_h else middle[0]
+        if walls and walls[-1][0] == is_h:
+            walls[-1][1] += position * length
+            walls[-1][2] += length
+        else:
+            walls.append([is_h, position * length, length])
+    if len(walls) > 1 and walls[0][0] == walls[-1][0]:
+        first = walls.pop(0)
+        walls[-1][1] += first[1]
+        walls[-1][2] += first[2]
+    if len(walls) < 4 or len(walls) % 2:
+        return None
+    lines = [(is_h, total / length) for is_h, total, length in walls]
+    corners = []
+    for (is_h, value), (_, following) in zip(lines, lines[1:] + lines[:1], strict=True):
+        corners.append((following, value) if is_h else (value, following))
+    return shapely.Polygon(corners)
+
+
+def dominant_direction(polygon, cell: float) -> float:
+    """Main wall direction in degrees, in [-45, 45): the length-weighted mean of the edge
+    directions modulo 90 (averaged as 4 * angle on the circle), measured on the outline
+    simplified by one cell so that pixel staircases do not vote for the pixel axes."""
+    import shapely
+
+    outline = np.asarray(shapely.simplify(polygon, cell).exterior.coords)
+    edges = np.diff(outline, axis=0)
+    lengths = np.hypot(*edges.T)
+    angles = np.arctan2(edges[:, 1], edges[:, 0])
+    weights = lengths**2  # long walls decide, short remnants of steps hardly count
+    mean = np.arctan2((weights * np.sin(4 * angles)).sum(), (weights * np.cos(4 * angles)).sum())
+    return float(np.degrees(mean / 4))
+
+
+def _fit_rectangle(rectangle, area: float):
+    """Move every side of ``rectangle`` in by the same d so that its area becomes ``area``.
+
+    The minimum rotated rectangle of a pixel outline encloses the outermost pixel
+    corners; solving (L - 2d)(W - 2d) = area brings the walls back to where the
+    pixel area says they are.
+    """
+    corners = np.asarray(rectangle.exterior.coords)[:3]
+    length, width = np.hypot(*np.diff(corners, axis=0).T)
+    root = (length + width) ** 2 - 4 * (length * width - area)
+    d = ((length + width) - np.sqrt(max(root, 0.0))) / 4
+    if d <= 0 or 2 * d >= min(length, width):
+        return rectangle
+    return rectangle.buffer(-d, join_style="mitre")
+
+
+def _metric_crs(crs, frame):
+    if crs is not None and crs.is_projected and crs.linear_units_factor[1] == 1.0:
+        return crs
+    return frame.estimate_utm_crs()
+
+
+def clean(frame, options: VectorizeOptions, cell: float):
+    """Fill holes, drop small polygons, simplify and regularise, in a metric CRS."""
+    import shapely
+
+    geometries = frame.geometry.values
+    if options.fill_holes > 0:
+        geometries = [_fill_small_holes(g, options.fill_holes) for g in geometries]
+    frame = frame.set_geometry(list(geometries), crs=frame.crs)
+    if options.regularize:
+        frame = frame.set_geometry([regularize_polygon(g, cell) for g in frame.geometry],
+                                   crs=frame.crs)
+    if options.simplify > 0:
+        frame = frame.set_geometry(
+            shapely.simplify(frame.geometry.values, options.simplify, preserve_topology=True),
+            crs=frame.crs)
+    frame["area_m2"] = frame.geometry.area.round(2)
+    if options.min_area > 0:
+        frame = frame[frame["area_m2"] >= options.min_area]
+    return frame
+
+
+def _fill_small_holes(polygon, max_area: float):
+    import shapely
+
+    holes = [ring for ring in polygon.interiors if shapely.Polygon(ring).area >= max_area]
+    return shapely.Polygon(polygon.exterior, holes)
+
+
+def vectorize_rasters(
+    paths: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    options: VectorizeOptions = VectorizeOptions(),
+    overwrite: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Polygonize rasters into one vector file (GeoJSON, GeoPackage or GeoParquet).
+
+    Buildings crossing band seams or the edges of adjacent rasters are merged.
+    Returns a summary (output, features, per-class counts).
+    """
+    import geopandas as gpd
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+    from tqdm import tqdm
+
+    from geotile.raster import atomic_output, check_output, has_nodata, open_raster, read_band
+
+    output = Path(output)
+    writer = WRITERS.get(output.suffix.lower())
+    if writer is None:
+        raise InputError(f"{output}: unknown vector format. Use .geojson, .gpkg or .parquet.")
+    if writer == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise InputError("writing GeoParquet needs pyarrow: pip install pyarrow") from exc
+    check_output(output, overwrite)
+    finished, edge_regions, sources, kinds = [], [], [], []
+    crs = names = None
+    cell = None
+    for path in paths:
+        path = Path(path)
+        with open_raster(path) as src:
+            if crs is None:
+                crs, cell = src.crs, abs(src.transform.a)
+            elif src.crs != crs:
+                raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
+                                 f"({crs}). Reproject it with gdalwarp first.")
+            kind = raster_kind(src)
+            kinds.append(kind.kind)
+            names = names or kind.names
+            threshold = options.threshold if options.threshold is not None else float(
+                src.tags().get("GEOTILE_THRESHOLD", 0.5))
+            check = has_nodata(src)
+            starts = range(0, src.height, BAND_ROWS)
+            for top in tqdm(starts, disable=not progress, desc=path.name, unit="band"):
+                rows = min(BAND_ROWS, src.height - top)
+                values, valid = read_band(src, top, rows, src.width, check_nodata=check)
+                ids, score = class_ids(values, valid, kind, threshold)
+                band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
+                for region in polygonize_array(ids, score, band_transform):
+                    (edge_regions if region[4] else finished).append((*region, path.name))
+            sources.append(path.name)
+    merged = merge_edge_regions([r[:5] for r in edge_regions])
+    source_of = _sources_for(merged, edge_regions)
+    rows = finished + [(*m, source_of[i]) for i, m in enumerate(merged)]
+    frame = gpd.GeoDataFrame(
+        {
+            "class_id": [r[1] for r in rows],
+            "score": [round(r[2] / r[3], 4) if r[3] else None for r in rows],
+            "source": [r[5] for r in rows],
+        },
+        geometry=[r[0] for r in rows],
+        crs=crs,
+    )
+    if all(k == "class" for k in kinds):
+        frame = frame.drop(columns="score")
+    frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
+    if len(frame):
+        metric = _metric_crs(crs, frame)
+        frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
+    target = crs if options.crs == "source" else options.crs
+    frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
+    frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
+    frame = frame.reset_index(drop=True)
+    with atomic_output(output, overwrite) as tmp:
+        _write(frame, tmp, writer, output.stem)
+    counts = frame["class"].value_counts().to_dict() if len(frame) else {}
+    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(sources))
+    return {"output": str(output), "features": len(frame), "per_class": counts}
+
+
+def _sources_for(merged, edge_regions) -> list[str]:
+    """Source file name of each merged region (the first raster it came from)."""
+    import shapely
+
+    if not merged:
+        return []
+    tree = shapely.STRtree([m[0] for m in merged])
+    sources = [""] * len(merged)
+    for region in edge_regions:
+        hit = tree.query(region[0].representative_point(), predicate="intersects")
+        if hit.size and not sources[hit[0]]:
+            sources[hit[0]] = region[5]
+    return sources
+
+
+def _cell_in(metric, crs, cell, frame) -> float:
+    if metric == crs:
+        return cell
+    # degrees -> metres at the data's latitude, roughly: enough for a regularisation grid
+    lat = float(frame.to_crs(4326).geometry.union_all().centroid.y) if len(frame) else 0.0
+    return cell * 111_320 * max(np.cos(np.radians(lat)), 0.1)
+
+
+def _class_name(names, class_id: int) -> str:
+    if names and 0 <= class_id < len(names):
+        return str(names[class_id])
+    return "building" if class_id == 1 and not names else str(class_id)
+
+
+def _orient(geometries):
+    """Counter-clockwise exteriors, clockwise holes (RFC 7946's right-hand rule)."""
+    from shapely.geometry.polygon import orient
+
+    return [orient(g, 1.0) if g.geom_type == "Polygon" else g for g in geometries]
+
+
+def _write(frame, path: Path, writer: str, layer: str) -> None:
+    if writer == "parquet":
+        frame.to_parquet(path)
+        return
+    options = {}
+    if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
+        options["RFC7946"] = "YES"
+    frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
+                  layer_options=options or None)

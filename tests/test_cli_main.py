@@ -1,0 +1,49 @@
+"""The Click group: version, lazy command loading, error conversion."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from geotile import __version__
+from geotile.cli.main import COMMANDS, cli
+
+
+def test_version(run_cli):
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+def test_every_command_is_importable_and_documented():
+    for name in COMMANDS:
+        command = cli.get_command(None, name)
+        assert command is not None, name
+        assert "$ geotile" in (command.help or ""), f"{name} --help has no example"
+
+
+def test_help_lists_all_commands(run_cli):
+    result = run_cli("--help")
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.stdout
+
+
+def test_python_dash_m_runs_and_help_stays_light():
+    # `geotile --help` must not import the heavy libraries (start-up time matters).
+    code = (
+        "import sys, runpy; sys.argv=['geotile','--help'];"
+        "\ntry:\n    runpy.run_module('geotile', run_name='__main__')\nexcept SystemExit: pass\n"
+        "heavy = [m for m in ('rasterio', 'geopandas', 'onnxruntime', 'numpy') if m in sys.modules]"
+        "\nprint('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "make-masks" in out.stdout
+    assert "HEAVY []" in out.stdout
+
+
+def test_public_api_names_resolve():
+    import geotile
+
+    for name in geotile.__all__:
+        assert getattr(geotile, name) is not None, name

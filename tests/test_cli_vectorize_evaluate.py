@@ -1,0 +1,57 @@
+"""`geotile vectorize` and `geotile evaluate` on the command line."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from rasterio.transform import from_origin
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+from .test_cli_make_masks import assert_one_line_error
+
+X0, Y0 = UTM_ORIGIN
+
+
+def test_vectorize_then_evaluate_against_the_truth(run_cli, make_raster, tmp_path):
+    classes = np.zeros((40, 40), np.uint8)
+    classes[4:14, 4:14] = 1
+    classes[20:36, 22:30] = 1
+    raster = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    truth = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 4, Y0 - 14, X0 + 14, Y0 - 4),
+                                       shapely.box(X0 + 22, Y0 - 36, X0 + 30, Y0 - 20)],
+                             crs=UTM_CRS)
+    truth.to_file(tmp_path / "truth.geojson")
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.geojson", "--regularize")
+    assert result.exit_code == 0, result.output
+    assert "2 polygons" in result.stdout
+    result = run_cli("evaluate", tmp_path / "b.geojson", tmp_path / "truth.geojson", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"], scores["f1"]) == (2, 0, 0, 1.0)
+    result = run_cli("evaluate", tmp_path / "b.geojson", tmp_path / "truth.geojson",
+                     "--report", tmp_path / "r.png")
+    assert result.exit_code == 0 and (tmp_path / "r.png").exists()
+    assert "F1 1.0000" in result.stdout
+
+
+def test_pixel_evaluate_table(run_cli, make_raster):
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:10, 5:10] = 1
+    a, b = make_raster("a.tif", mask), make_raster("b.tif", mask)
+    result = run_cli("evaluate", a, b)
+    assert result.exit_code == 0
+    assert "building" in result.stdout or "1 " in result.stdout
+    assert "accuracy 1.0000" in result.stdout
+
+
+def test_errors(run_cli, make_raster, tmp_path):
+    raster = make_raster("c.tif", np.zeros((10, 10), np.uint8))
+    out = tmp_path / "b.geojson"
+    out.write_text("{}")
+    assert_one_line_error(run_cli("vectorize", raster, "-o", out), "b.geojson", "--overwrite")
+    assert_one_line_error(run_cli("vectorize", tmp_path / "no.tif", "-o", tmp_path / "x.gpkg"),
+                          "no.tif", "no such file")
+    assert_one_line_error(run_cli("evaluate", tmp_path / "no.geojson", out), "no.geojson")

@@ -1,0 +1,159 @@
+"""vectorize: round trip on real footprints, seams, mosaics, cleaning, outputs."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+import geotile.vectorize as vectorize_module
+from geotile.errors import InputError
+from geotile.vectorize import VectorizeOptions, regularize_polygon, vectorize_rasters
+
+from .conftest import UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+
+
+def iou(a, b):
+    return a.intersection(b).area / a.union(b).area
+
+
+def test_real_spacenet_round_trip(real_data, make_raster, tmp_path):
+    image = real_data / "spacenet" / "sample_geotiff.tif"
+    truth = gpd.read_file(real_data / "spacenet" / "geotiff_labels.geojson")
+    with rasterio.open(image) as src:
+        truth = truth.to_crs(src.crs)
+        mask = rasterize(truth.geometry.make_valid(), out_shape=src.shape,
+                         transform=src.transform, dtype="uint8")
+        path = make_raster("mask.tif", mask, crs=src.crs, transform=src.transform)
+    vectorize_rasters([path], tmp_path / "b.geojson")
+    raw = json.loads((tmp_path / "b.geojson").read_text())
+    lon, lat = raw["features"][0]["geometry"]["coordinates"][0][0]
+    assert -85 < lon < -84 and 33 < lat < 34  # RFC 7946 lon/lat (UTM 16N, Georgia)
+    found = gpd.read_file(tmp_path / "b.geojson").to_crs(truth.crs)
+    assert set(found.columns) >= {"class_id", "class", "area_m2", "source"}
+    for polygon in truth.geometry.make_valid():
+        best = max(iou(polygon, other) for other in found.geometry)
+        if polygon.area > 50:  # > 200 px at 0.5 m
+            assert best >= 0.9
+        else:
+            assert best >= 0.75
+    assert len(found) in (43, 44)  # one footprint is two parts touching at a corner
+
+
+def test_building_cut_by_band_seams_is_one_polygon(monkeypatch, make_raster, tmp_path):
+    monkeypatch.setattr(vectorize_module, "BAND_ROWS", 16)
+    probability = np.zeros((60, 50), np.uint8)
+    probability[5:50, 10:40] = 230  # crosses the seams at rows 16, 32 and 48
+    probability[20:30, 20:30] = 10  # a hole across a seam
+    path = make_raster("p.tif", probability, transform=from_origin(X0, Y0, 1, 1))
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="255",
+                        GEOTILE_CLASS_NAMES='["building"]')
+    vectorize_rasters([path], tmp_path / "b.gpkg", options=VectorizeOptions(crs="source"))
+    found = gpd.read_file(tmp_path / "b.gpkg")
+    assert len(found) == 1
+    polygon = found.geometry[0]
+    assert len(polygon.interiors) == 1
+    assert polygon.area == pytest.approx(45 * 30 - 100)
+    assert found["score"][0] == pytest.approx(230 / 255, abs=1e-3)
+    assert found["area_m2"][0] == pytest.approx(1250)
+
+
+def test_adjacent_rasters_merge_across_their_edge(make_raster, tmp_path):
+    left = np.zeros((20, 20), np.uint8)
+    left[5:15, 12:20] = 1
+    right = np.zeros((20, 20), np.uint8)
+    right[5:15, 0:6] = 1
+    a = make_raster("a.tif", left, transform=from_origin(X0, Y0, 1, 1))
+    b = make_raster("b.tif", right, transform=from_origin(X0 + 20, Y0, 1, 1))
+    vectorize_rasters([a, b], tmp_path / "m.geojson", options=VectorizeOptions(crs="source"))
+    found = gpd.read_file(tmp_path / "m.geojson")
+    assert len(found) == 1 and found.geometry[0].area == pytest.approx(140)
+
+
+def test_min_area_fill_holes_simplify(make_raster, tmp_path):
+    classes = np.zeros((40, 40), np.uint8)
+    classes[2:22, 2:22] = 1
+    classes[8:10, 8:10] = 0  # a 4 m2 hole
+    classes[30:32, 30:32] = 1  # a 4 m2 speck
+    path = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    options = VectorizeOptions(min_area=5, fill_holes=5, simplify=0.5, crs="source")
+    vectorize_rasters([path], tmp_path / "c.geojson", options=options)
+    found = gpd.read_file(tmp_path / "c.geojson")
+    assert len(found) == 1 and "score" not in found.columns
+    assert len(found.geometry[0].interiors) == 0
+    assert found["area_m2"][0] == pytest.approx(400)
+
+
+def test_regularize_gives_right_angles():
+    truth = shapely.affinity.rotate(shapely.box(0, 0, 30, 12), 27, origin=(15, 6))
+    truth = shapely.affinity.translate(truth, 10, 10)
+    grid = rasterize([truth], out_shape=(60, 60), transform=from_origin(0, 60, 1, 1),
+                     dtype="uint8")
+    from rasterio.features import shapes
+
+    jagged = max((shapely.geometry.shape(g) for g, v in shapes(grid, mask=grid > 0,
+                  transform=from_origin(0, 60, 1, 1))), key=lambda p: p.area)
+    assert len(jagged.exterior.coords) > 20  # a staircase
+    regular = regularize_polygon(jagged, 1.0)
+    assert iou(regular, truth) >= 0.9
+    coords = np.asarray(regular.exterior.coords)[:-1]
+    for i in range(len(coords)):
+        a, b = coords[i - 1] - coords[i], coords[(i + 1) % len(coords)] - coords[i]
+        cosine = abs(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b))
+        assert cosine < np.sin(np.radians(3))  # right angles within 3 degrees
+    l_shape = shapely.Polygon([(0, 0), (20, 0), (20, 8), (8, 8), (8, 20), (0, 20)])
+    l_grid = rasterize([shapely.affinity.rotate(l_shape, 15, origin=(10, 10))],
+                       out_shape=(40, 40), transform=from_origin(-10, 30, 1, 1), dtype="uint8")
+    l_jagged = max((shapely.geometry.shape(g) for g, v in shapes(
+        l_grid, mask=l_grid > 0, transform=from_origin(-10, 30, 1, 1))), key=lambda p: p.area)
+    l_regular = regularize_polygon(l_jagged, 1.0)
+    assert iou(l_regular, shapely.affinity.rotate(l_shape, 15, origin=(10, 10))) > 0.85
+    assert 6 <= len(l_regular.exterior.coords) - 1 <= 8
+
+
+def test_area_in_geographic_raster_is_in_square_metres(make_raster, tmp_path):
+    classes = np.zeros((10, 10), np.uint8)
+    classes[2:6, 2:6] = 1
+    step = 0.0001  # degrees: ~11 m north-south at the equator
+    path = make_raster("g.tif", classes, crs="EPSG:4326", transform=from_origin(0, 0, step, step))
+    vectorize_rasters([path], tmp_path / "g.geojson")
+    area = gpd.read_file(tmp_path / "g.geojson")["area_m2"][0]
+    assert area == pytest.approx(16 * 11.13 * 11.06, rel=0.02)
+
+
+def test_multiclass_probabilities_use_argmax_and_names(make_raster, tmp_path):
+    probs = np.zeros((3, 20, 20), np.uint8)
+    probs[0] = 200
+    probs[1, 2:8, 2:8] = 250
+    probs[2, 10:18, 10:18] = 240
+    path = make_raster("m.tif", probs, transform=from_origin(X0, Y0, 1, 1))
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="255",
+                        GEOTILE_CLASS_NAMES='["background", "house", "shed"]')
+    vectorize_rasters([path], tmp_path / "m.parquet", options=VectorizeOptions(crs="source"))
+    found = gpd.read_parquet(tmp_path / "m.parquet").sort_values("class_id")
+    assert list(found["class"]) == ["house", "shed"]
+    assert list(found.geometry.area) == [36, 64]
+
+
+def test_empty_prediction_gives_empty_collection(make_raster, tmp_path):
+    path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
+    summary = vectorize_rasters([path], tmp_path / "e.geojson")
+    assert summary["features"] == 0
+    data = json.loads((tmp_path / "e.geojson").read_text())
+    assert data["type"] == "FeatureCollection" and data["features"] == []
+
+
+def test_bad_output_extension(make_raster, tmp_path):
+    path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
+    with pytest.raises(InputError, match=r"unknown vector format"):
+        vectorize_rasters([path], tmp_path / "e.txt")
