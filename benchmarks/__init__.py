@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of geotile's stages against their peers (`python -m benchmarks`)."""

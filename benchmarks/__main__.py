@@ -1,0 +1,244 @@
+"""Run geotile's stages and their peers side by side: `python -m benchmarks [--smoke]`.
+
+Every implementation runs as its own process (start-up included, as a user runs it);
+runs alternate between implementations, each case is repeated, and the table reports
+the median wall time, the throughput and the peak RSS of the process (from wait4),
+plus the ratio of geotile's median to each peer's (below 1: geotile is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import inputs, models
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+GEOTILE = [str(Path(PY).with_name("geotile")), "-q"]
+SYSTEM_PY = "/usr/bin/python3"
+
+
+@dataclass
+class Case:
+    """One implementation of one stage."""
+
+    stage: str
+    name: str
+    command: list[str]
+    units: float  # megapixels (or features) processed, for the throughput column
+    unit: str = "MP/s"
+    geotile: bool = False
+    times: list[float] = field(default_factory=list)
+    rss: list[float] = field(default_factory=list)
+
+
+def run_once(command: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one process.
+
+    The peak is the child's own VmHWM, polled from /proc: rusage's ru_maxrss would
+    also count the benchmark parent's memory, which the child inherits at fork.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    status_file = Path(f"/proc/{process.pid}/status")
+    peak_kb = 0
+    while process.poll() is None:
+        try:
+            for line in status_file.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.01)
+    seconds = time.perf_counter() - started
+    error = process.stderr.read().decode(errors="replace").strip().splitlines()
+    process.stderr.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:3])}... failed: {error[-1] if error else ''}")
+    return seconds, peak_kb / 1024
+
+
+def gdal_python_tool(name: str) -> list[str] | None:
+    """A GDAL Python utility run with the system Python (Debian's python3-gdal), if present."""
+    tool = shutil.which(name)
+    if tool is None or not Path(SYSTEM_PY).exists():
+        return None
+    probe = subprocess.run([SYSTEM_PY, "-c", "from osgeo import gdal"], capture_output=True)
+    return [SYSTEM_PY, tool] if probe.returncode == 0 else None
+
+
+def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Case]:
+    tif, labels, mask = inputs.scene(size, buildings)
+    mp = size * size / 1e6
+    cases = [
+        Case("make-masks", "geotile make-masks",
+             [*GEOTILE, "make-masks", labels, tif, "-o", out / "m.tif", "--overwrite"], mp,
+             geotile=True),
+        Case("make-masks", "rasterio.features.rasterize script",
+             [PY, "-m", "benchmarks.peers", "rasterize", labels, tif, out / "m_rio.tif"], mp),
+        Case("tile", "geotile tile (256 px)",
+             [*GEOTILE, "tile", tif, "--size", "256", "-o", out / "t", "--overwrite"], mp,
+             geotile=True),
+        Case("tile", "naive per-patch rasterio loop",
+             [PY, "-m", "benchmarks.peers", "naive_tile", tif, out / "t_naive", "256"], mp),
+        Case("vectorize", "geotile vectorize",
+             [*GEOTILE, "vectorize", mask, "-o", out / "v.gpkg", "--crs", "source",
+              "--overwrite"], mp, geotile=True),
+        Case("vectorize", "rasterio shapes + GeoPackage",
+             [PY, "-m", "benchmarks.peers", "shapes_gpkg", mask, out / "v_rio.gpkg"], mp),
+    ]
+    if shutil.which("gdal_rasterize"):
+        with __import__("rasterio").open(tif) as src:
+            left, bottom, right, top = src.bounds
+        cases.append(Case("make-masks", "gdal_rasterize",
+                          ["gdal_rasterize", "-q", "-burn", "1", "-ot", "Byte", "-te", left,
+                           bottom, right, top, "-ts", size, size, "-co", "TILED=YES", "-co",
+                           "COMPRESS=DEFLATE", labels, out / "m_gdal.tif"], mp))
+    if (retile := gdal_python_tool("gdal_retile.py")) is not None:
+        cases.append(Case("tile", "gdal_retile.py (256 px)",
+                          [*retile, "-q", "-ps", "256", "256", "-targetDir", out / "t_gdal", tif],
+                          mp))
+    if (polygonize := gdal_python_tool("gdal_polygonize.py")) is not None:
+        cases.append(Case("vectorize", "gdal_polygonize.py",
+                          [*polygonize, "-q", mask, "-f", "GPKG", out / "v_gdal.gpkg"], mp))
+    for label, model, image_size in (("tiny convnet", models.tiny_convnet(out / "tiny.onnx"),
+                                      size),
+                                     ("ResNet18 U-Net", models.resnet18_unet(out / "r18.onnx")[0],
+                                      unet_size)):
+        image = tif if image_size == size else inputs.scene(image_size, buildings // 10)[0]
+        mp_image = image_size * image_size / 1e6
+        stage = f"predict ({label}, {image_size} px)"
+        cases += [
+            Case(stage, "geotile predict", [*GEOTILE, "predict", model, image, "-o",
+                                            out / "p.tif", "--tile-size", "256", "--overlap",
+                                            "128", "--batch-size", "8", "--providers", "cpu",
+                                            "--overwrite"], mp_image, geotile=True),
+            Case(stage, "bare ONNX Runtime loop (floor)",
+                 [PY, "-m", "benchmarks.peers", "bare_ort", model, image_size, image_size,
+                  "256", "128", "8"], mp_image),
+            Case(stage, "naive per-patch paste + average",
+                 [PY, "-m", "benchmarks.peers", "naive_predict", model, image, out / "p_n.tif",
+                  "256", "128"], mp_image),
+        ]
+    for case in cases:
+        case.command = [str(c) for c in case.command]
+    return cases
+
+
+def scaling_cases(sizes: list[int], out: Path) -> list[Case]:
+    model = models.tiny_convnet(out / "tiny.onnx")
+    cases = []
+    for size in sizes:
+        tif, _, mask = inputs.scene(size, max(10, size * size // 3_600_000 * 10))
+        mp = size * size / 1e6
+        cases.append(Case("scaling: predict", f"{size} px", [*GEOTILE, "predict", model, tif,
+                          "-o", out / f"s{size}.tif", "--providers", "cpu", "--overwrite"], mp,
+                          geotile=True))
+        cases.append(Case("scaling: vectorize", f"{size} px", [*GEOTILE, "vectorize", mask, "-o",
+                          out / f"s{size}.gpkg", "--crs", "source", "--overwrite"], mp,
+                          geotile=True))
+    for case in cases:
+        case.command = [str(c) for c in case.command]
+    return cases
+
+
+def run(cases: list[Case], repeat: int) -> None:
+    for round_number in range(repeat):
+        for case in cases:  # alternate: every implementation once per round
+            seconds, rss = run_once(case.command)
+            case.times.append(seconds)
+            case.rss.append(rss)
+            print(f"[{round_number + 1}/{repeat}] {case.stage}: {case.name} {seconds:.2f} s "
+                  f"{rss:.0f} MB", flush=True)
+
+
+def machine() -> str:
+    import onnxruntime
+    import rasterio
+
+    from geotile import __version__
+
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor())
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM; Python "
+            f"{platform.python_version()}, geotile {__version__}, rasterio {rasterio.__version__}"
+            f" (GDAL {rasterio.__gdal_version__}), onnxruntime {onnxruntime.__version__}")
+
+
+def table(cases: list[Case]) -> list[str]:
+    lines = ["| stage | implementation | median s | min-max s | throughput | peak RSS MB | "
+             "geotile / this |", "|---|---|---|---|---|---|---|"]
+    for stage in dict.fromkeys(c.stage for c in cases):
+        group = [c for c in cases if c.stage == stage]
+        ours = next((c for c in group if c.geotile), None)
+        for case in group:
+            median = statistics.median(case.times)
+            ratio = "" if ours is None or case is ours else \
+                f"{statistics.median(ours.times) / median:.2f}"
+            lines.append(f"| {stage} | {case.name} | {median:.2f} | {min(case.times):.2f}-"
+                         f"{max(case.times):.2f} | {case.units / median:.2f} {case.unit} | "
+                         f"{max(case.rss):.0f} | {ratio} |")
+    return lines
+
+
+def scaling_exponent(cases: list[Case], stage: str) -> float:
+    group = [c for c in cases if c.stage == stage]
+    pixels = np.log([c.units for c in group])
+    seconds = np.log([statistics.median(c.times) for c in group])
+    return float(np.polyfit(pixels, seconds, 1)[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory", action="store_true",
+                        help="also predict a 20000 px raster for peak memory (slow)")
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    out = inputs.WORK / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    if args.smoke:
+        cases = make_cases(512, 100, 256, out)
+        scaling = scaling_cases([256, 512], out)
+        repeat = 1
+    else:
+        cases = make_cases(6000, 10_000, 1024, out)
+        scaling = scaling_cases([2000, 4000, 8000], out)
+        repeat = args.repeat
+    run(cases, repeat)
+    run(scaling, 1 if args.smoke else 2)
+    lines = [f"# geotile benchmarks{' (smoke run)' if args.smoke else ''}", "",
+             f"Machine: {machine()}.", "",
+             f"Medians of {repeat} alternating runs; each run is a fresh process (start-up "
+             "included). `geotile / this` is geotile's median divided by this "
+             "implementation's: below 1 means geotile is faster.", "", *table(cases), "",
+             "## Scaling (time vs pixels: exponent 1 = linear)", "", *table(scaling), ""]
+    for stage in ("scaling: predict", "scaling: vectorize"):
+        lines.append(f"- {stage}: fitted exponent {scaling_exponent(scaling, stage):.2f}")
+    if args.memory:
+        big = inputs.blank(20000)
+        seconds, rss = run_once([*GEOTILE, "predict", str(models.tiny_convnet(out / "tiny.onnx")),
+                                 str(big), "-o", str(out / "big.tif"), "--providers", "cpu",
+                                 "--overwrite"])
+        lines += ["", f"- predict on 20000 x 20000 x 3 uint8 (tiny convnet): {seconds:.0f} s, "
+                  f"peak RSS {rss:.0f} MB (its float32 probabilities alone would be 1600 MB)"]
+    args.output.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Train the bundled building-segmentation U-Net and export it to ONNX.
+
+Training data are made the way a user would make them: synthetic scenes from
+make_scene.py (seeds other than the bundled held-out scene's), rasterised with
+`geotile make-masks` and cut with `geotile tile`. The recipe follows the
+SpaceNet building reports: a U-Net, BCE + Jaccard loss, Adam, flips and
+rotations. Needs PyTorch (`pip install torch==2.13.0`, CPU build is enough).
+
+    python examples/train.py --out examples/models/buildings_unet.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+from torch import nn
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from make_scene import write_scene  # noqa: E402
+
+MEAN, STD = [0.45, 0.45, 0.42], [0.2, 0.2, 0.2]  # in [0, 1] units, as Deepness expects
+
+
+def block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+    )
+
+
+class UNet(nn.Module):
+    """A 4-level U-Net (16-32-64-128 channels) ending in a sigmoid: ~0.5 M parameters."""
+
+    def __init__(self, widths=(16, 32, 64, 128)) -> None:
+        super().__init__()
+        self.down = nn.ModuleList()
+        cin = 3
+        for width in widths:
+            self.down.append(block(cin, width))
+            cin = width
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for width in reversed(widths[:-1]):
+            self.up.append(nn.ConvTranspose2d(cin, width, 2, stride=2))
+            self.merge.append(block(2 * width, width))
+            cin = width
+        self.head = nn.Conv2d(cin, 1, 1)
+
+    def forward(self, x):
+        skips = []
+        for i, layer in enumerate(self.down):
+            x = layer(x)
+            if i < len(self.down) - 1:
+                skips.append(x)
+                x = nn.functional.max_pool2d(x, 2)
+        for up, merge in zip(self.up, self.merge, strict=True):
+            x = merge(torch.cat([up(x), skips.pop()], dim=1))
+        return torch.sigmoid(self.head(x))
+
+
+def geotile(*args) -> None:
+    command = [str(Path(sys.executable).with_name("geotile")), "-q", *map(str, args)]
+    subprocess.run(command, check=True)
+
+
+def make_patches(work: Path, seeds: list[int], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scenes -> geotile make-masks -> geotile tile -> arrays (N, 3, s, s), (N, 1, s, s)."""
+    images, masks = [], []
+    for seed in seeds:
+        tif, footprints = write_scene(seed, 1024, work / f"scene_{seed}")
+        geotile("make-masks", footprints, tif, "-o", work / f"mask_{seed}.tif", "--overwrite")
+        out = work / f"patches_{seed}"
+        geotile("tile", tif, "--masks", work / f"mask_{seed}.tif", "--size", size,
+                "--overlap", size // 4, "-o", out, "--overwrite")
+        with (out / "index.csv").open() as handle:
+            for row in csv.DictReader(handle):
+                with rasterio.open(out / row["image"]) as src:
+                    images.append(src.read())
+                with rasterio.open(out / row["mask"]) as src:
+                    masks.append(src.read())
+    return np.stack(images), np.stack(masks)
+
+
+def augment(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    k = int(torch.randint(0, 4, ()))
+    x, y = torch.rot90(x, k, (2, 3)), torch.rot90(y, k, (2, 3))
+    if torch.rand(()) < 0.5:
+        x, y = x.flip(3), y.flip(3)
+    return x, y
+
+
+def loss_fn(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    bce = nn.functional.binary_cross_entropy(p.clamp(1e-6, 1 - 1e-6), y)
+    intersection = (p * y).sum()
+    jaccard = (intersection + 1) / (p.sum() + y.sum() - intersection + 1)
+    return bce + (1 - jaccard)
+
+
+def export(model: nn.Module, path: Path, tile_size: int) -> None:
+    import onnx
+
+    model.eval()
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(model, torch.zeros(1, 3, tile_size, tile_size), str(tmp),
+                      input_names=["image"], output_names=["building"], opset_version=17,
+                      dynamic_axes={"image": {0: "N", 2: "H", 3: "W"},
+                                    "building": {0: "N", 2: "H", 3: "W"}},
+                      dynamo=False)
+    proto = onnx.load(str(tmp))
+    proto.ir_version = 8  # readable by ONNX Runtime 1.14 and newer
+    metadata = {"model_type": "Segmentor", "class_names": {"0": "building"},
+                "tile_size": tile_size, "tiles_overlap": 50, "resolution": 40,
+                "standardization_mean": MEAN, "standardization_std": STD, "seg_thresh": 0.5,
+                "activation": "none"}
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value) if not isinstance(value, str) else value
+    onnx.save(proto, str(path))
+    tmp.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE / "models" / "buildings_unet.onnx")
+    parser.add_argument("--work", type=Path, default=Path("train-work"))
+    parser.add_argument("--scenes", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(2)
+    args.work.mkdir(parents=True, exist_ok=True)
+    seeds = [100 + i for i in range(args.scenes)]  # the bundled scene uses seed 7
+    images, masks = make_patches(args.work, seeds, 256)
+    print(f"{len(images)} patches of 256 px from {len(seeds)} scenes")
+    x_all = torch.from_numpy(images).float() / 255
+    x_all = (x_all - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    y_all = torch.from_numpy(masks[:, :1]).float()
+    model = UNet()
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, args.epochs)
+    started = time.time()
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.randperm(len(x_all))
+        total = 0.0
+        for start in range(0, len(order), 16):
+            index = order[start : start + 16]
+            oy, ox = np.random.randint(0, 256 - args.crop + 1, 2)
+            x = x_all[index][:, :, oy : oy + args.crop, ox : ox + args.crop]
+            y = y_all[index][:, :, oy : oy + args.crop, ox : ox + args.crop]
+            x, y = augment(x, y)
+            loss = loss_fn(model(x), y)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(index)
+        schedule.step()
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / len(order):.4f} "
+              f"({time.time() - started:.0f} s)", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    export(model, args.out, 256)
+    print(f"{args.out}: {args.out.stat().st_size / 1e6:.2f} MB, {time.time() - started:.0f} s")
+    shutil.rmtree(args.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
