@@ -115,10 +115,16 @@ def resolve_tiling(model, options: PredictOptions) -> tuple[int, int]:
     return size, pixels
 
 
-def run_model(model, pixels: np.ndarray, valid: np.ndarray, tta: str) -> np.ndarray:
-    """Probabilities (N, K, s, s) for raster patches (N, C, s, s), TTA averaged."""
-    batch = model.prepare(pixels)
-    batch *= valid[:, np.newaxis]  # nodata pixels enter the model as 0 after normalisation
+def prepare_band(model, pixels: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Normalised float32 (C, rows, cols) for a band; nodata pixels become 0 (after
+    normalisation), so the model never sees their raw values."""
+    band = model.prepare(pixels[np.newaxis])[0]
+    band *= valid
+    return band
+
+
+def run_model(model, batch: np.ndarray, tta: str) -> np.ndarray:
+    """Probabilities (N, K, s, s) for normalised patches (N, C, s, s), TTA averaged."""
     transforms = TTA_TRANSFORMS[tta]
     if len(transforms) == 1:
         return model.run(batch)
@@ -160,7 +166,9 @@ def predict_bands(
             for patches in grid.rows():
                 if stop.is_set():
                     return
-                bands.put((patches, *read_band(patches[0].y_off, size, padded_width)))
+                pixels, valid = read_band(patches[0].y_off, size, padded_width)
+                # normalised here, in the reader thread, once per band (not per overlap)
+                bands.put((patches, prepare_band(model, pixels, valid), valid))
             bands.put(None)
         except BaseException as exc:  # handed to the main thread, raised there
             bands.put(exc)
@@ -177,9 +185,7 @@ def predict_bands(
             for start in range(0, len(runnable), options.batch_size):
                 chunk = runnable[start : start + options.batch_size]
                 cut = [slice(p.x_off, p.x_off + size) for p in chunk]
-                batch_pixels = np.stack([pixels[:, :, c] for c in cut])
-                batch_valid = np.stack([valid[:, c] for c in cut])
-                outputs = run_model(model, batch_pixels, batch_valid, options.tta)
+                outputs = run_model(model, np.stack([pixels[:, :, c] for c in cut]), options.tta)
                 for patch, output in zip(chunk, outputs, strict=True):
                     weights = windows.get(patch.row == 0, patch.row == last_row,
                                           patch.col == 0, patch.col == last_col)
