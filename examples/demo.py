@@ -20,8 +20,8 @@ FOOTPRINTS = HERE / "data" / "scene_footprints.geojson"
 MODEL = HERE / "models" / "buildings_unet.onnx"
 
 
-def geotile(*args) -> str:
-    """Run one geotile command, echoing it; return its stdout."""
+def geotile(*args, show_output: bool = True) -> str:
+    """Run one geotile command, echoing it (and its output); return its stdout."""
     command = [str(Path(sys.executable).with_name("geotile")), *map(str, args)]
     print("$ " + shlex.join(["geotile", *map(str, args)]), flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
@@ -29,7 +29,7 @@ def geotile(*args) -> str:
         print(result.stderr.rstrip(), file=sys.stderr)
     if result.returncode != 0:
         sys.exit(f"demo stopped: geotile {args[0]} failed (exit {result.returncode})")
-    if result.stdout.strip():
+    if show_output and result.stdout.strip():
         print("  " + result.stdout.strip().replace("\n", "\n  "))
     return result.stdout
 
@@ -51,14 +51,16 @@ def main() -> None:
             "--overwrite")
     geotile("vectorize", out / "probabilities.tif", "-o", out / "buildings.geojson",
             "--min-area", 10, "--regularize", "--overwrite")
-    objects = json.loads(geotile("evaluate", out / "buildings.geojson", FOOTPRINTS, "--json"))
-    pixels = json.loads(geotile("evaluate", out / "classes.tif", out / "mask.tif", "--json"))
+    objects = json.loads(geotile("evaluate", out / "buildings.geojson", FOOTPRINTS, "--json",
+                                 show_output=False))
+    pixels = json.loads(geotile("evaluate", out / "classes.tif", out / "mask.tif", "--json",
+                                show_output=False))
     geotile("evaluate", out / "buildings.geojson", FOOTPRINTS, "--image", SCENE,
             "--report", out / "preview.png", "--overwrite")
     building = pixels["classes"][-1]
     print(f"\nOutputs in {out}/: mask.tif, patches/ (index.csv), probabilities.tif, "
           "classes.tif, buildings.geojson, preview.png")
-    print(f"Object F1 (SpaceNet, IoU >= 0.5): {objects['f1']:.3f}  "
+    print(f"Object F1 (SpaceNet, IoU > 0.5): {objects['f1']:.3f}  "
           f"(precision {objects['precision']:.3f}, recall {objects['recall']:.3f})")
     print(f"Pixel IoU (building): {building['iou']:.3f}")
 

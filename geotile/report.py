@@ -49,8 +49,9 @@ def write_report(result: dict, output: str | os.PathLike, image: str | os.PathLi
                               resampling=Resampling.average).astype(np.float32)
             transform = from_bounds(*src.bounds, width, height)
             crs = src.crs
-        low, high = np.percentile(canvas, (2, 98))
-        canvas = np.clip((canvas - low) / max(high - low, 1e-6) * 255, 0, 255)
+        if np.dtype(src.dtypes[0]) != np.uint8:  # stretch 16-bit or float imagery for display
+            low, high = np.percentile(canvas, (2, 98))
+            canvas = np.clip((canvas - low) / max(high - low, 1e-6) * 255, 0, 255)
         if crs is not None and truth.crs is not None and truth.crs != crs:
             groups = {k: list(_reproject(v, truth.crs, crs)) for k, v in groups.items()}
     else:
@@ -66,6 +67,8 @@ def write_report(result: dict, output: str | os.PathLike, image: str | os.PathLi
         if outlines:
             drawn = rasterize(outlines, out_shape=(height, width), transform=transform,
                               all_touched=True).astype(bool)
+            drawn[1:] |= drawn[:-1].copy()  # 2 px wide lines, visible over vegetation
+            drawn[:, 1:] |= drawn[:, :-1].copy()
             for band, value in enumerate(COLOURS[name]):
                 canvas[band][drawn] = value
     legend = np.zeros((3, LEGEND_HEIGHT, width), np.uint8)
