@@ -39,6 +39,7 @@ class Case:
     units: float  # megapixels (or features) processed, for the throughput column
     unit: str = "MP/s"
     geotile: bool = False
+    fresh_dir: Path | None = None  # emptied (and created) before every run, untimed
     times: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
 
@@ -78,7 +79,8 @@ def gdal_python_tool(name: str) -> list[str] | None:
     return [SYSTEM_PY, tool] if probe.returncode == 0 else None
 
 
-def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Case]:
+def make_cases(size: int, buildings: int, unet_size: int, out: Path,
+               provider: str = "cpu") -> list[Case]:
     tif, labels, mask = inputs.scene(size, buildings)
     mp = size * size / 1e6
     cases = [
@@ -88,10 +90,11 @@ def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Cas
         Case("make-masks", "rasterio.features.rasterize script",
              [PY, "-m", "benchmarks.peers", "rasterize", labels, tif, out / "m_rio.tif"], mp),
         Case("tile", "geotile tile (256 px)",
-             [*GEOTILE, "tile", tif, "--size", "256", "-o", out / "t", "--overwrite"], mp,
-             geotile=True),
+             [*GEOTILE, "tile", tif, "--size", "256", "-o", out / "t" / "patches"], mp,
+             geotile=True, fresh_dir=out / "t"),
         Case("tile", "naive per-patch rasterio loop",
-             [PY, "-m", "benchmarks.peers", "naive_tile", tif, out / "t_naive", "256"], mp),
+             [PY, "-m", "benchmarks.peers", "naive_tile", tif, out / "t_naive", "256"], mp,
+             fresh_dir=out / "t_naive"),
         Case("vectorize", "geotile vectorize",
              [*GEOTILE, "vectorize", mask, "-o", out / "v.gpkg", "--crs", "source",
               "--overwrite"], mp, geotile=True),
@@ -108,7 +111,7 @@ def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Cas
     if (retile := gdal_python_tool("gdal_retile.py")) is not None:
         cases.append(Case("tile", "gdal_retile.py (256 px)",
                           [*retile, "-q", "-ps", "256", "256", "-targetDir", out / "t_gdal", tif],
-                          mp))
+                          mp, fresh_dir=out / "t_gdal"))
     if (polygonize := gdal_python_tool("gdal_polygonize.py")) is not None:
         cases.append(Case("vectorize", "gdal_polygonize.py",
                           [*polygonize, "-q", mask, "-f", "GPKG", out / "v_gdal.gpkg"], mp))
@@ -122,11 +125,12 @@ def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Cas
         cases += [
             Case(stage, "geotile predict", [*GEOTILE, "predict", model, image, "-o",
                                             out / "p.tif", "--tile-size", "256", "--overlap",
-                                            "128", "--batch-size", "8", "--providers", "cpu",
+                                            "128", "--batch-size", "8", "--providers",
+                                            provider, *(["--fp16"] if provider != "cpu" else []),
                                             "--overwrite"], mp_image, geotile=True),
-            Case(stage, "bare ONNX Runtime loop (floor)",
+            Case(stage, f"bare ONNX Runtime loop (floor, {provider})",
                  [PY, "-m", "benchmarks.peers", "bare_ort", model, image_size, image_size,
-                  "256", "128", "8"], mp_image),
+                  "256", "128", "8", provider], mp_image),
             Case(stage, "naive per-patch paste + average",
                  [PY, "-m", "benchmarks.peers", "naive_predict", model, image, out / "p_n.tif",
                   "256", "128"], mp_image),
@@ -156,6 +160,9 @@ def scaling_cases(sizes: list[int], out: Path) -> list[Case]:
 def run(cases: list[Case], repeat: int) -> None:
     for round_number in range(repeat):
         for case in cases:  # alternate: every implementation once per round
+            if case.fresh_dir is not None:
+                shutil.rmtree(case.fresh_dir, ignore_errors=True)
+                case.fresh_dir.mkdir(parents=True)
             seconds, rss = run_once(case.command)
             case.times.append(seconds)
             case.rss.append(rss)
@@ -207,16 +214,25 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory", action="store_true",
                         help="also predict a 20000 px raster for peak memory (slow)")
+    parser.add_argument("--gpu", action="store_true",
+                        help="predict on the CUDA provider (fp16 for geotile); needs a GPU")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
     out = inputs.WORK / "out"
     out.mkdir(parents=True, exist_ok=True)
+    provider = "cpu"
+    if args.gpu:
+        from geotile.model import usable_providers
+
+        if "cuda" not in usable_providers():
+            sys.exit("--gpu: no usable CUDA provider on this machine (see geotile -v predict)")
+        provider = "cuda"
     if args.smoke:
-        cases = make_cases(512, 100, 256, out)
+        cases = make_cases(512, 100, 256, out, provider)
         scaling = scaling_cases([256, 512], out)
         repeat = 1
     else:
-        cases = make_cases(6000, 10_000, 1024, out)
+        cases = make_cases(6000, 10_000, 1024, out, provider)
         scaling = scaling_cases([2000, 4000, 8000], out)
         repeat = args.repeat
     run(cases, repeat)

@@ -53,13 +53,14 @@ def naive_tile(image: str, outdir: str, size: str) -> None:
                     dst.write(data)
 
 
-def _session(model: str):
+def _session(model: str, provider: str = "cpu"):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = os.cpu_count() or 1
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    providers = ["CUDAExecutionProvider"] if provider == "cuda" else []
+    return ort.InferenceSession(model, options, providers=[*providers, "CPUExecutionProvider"])
 
 
 def _grid_count(width: int, height: int, size: int, overlap: int) -> int:
@@ -71,8 +72,9 @@ def _grid_count(width: int, height: int, size: int, overlap: int) -> int:
     return axis(width) * axis(height)
 
 
-def bare_ort(model: str, width: str, height: str, size: str, overlap: str, batch: str) -> None:
-    session = _session(model)
+def bare_ort(model: str, width: str, height: str, size: str, overlap: str, batch: str,
+             provider: str = "cpu") -> None:
+    session = _session(model, provider)
     size_px, batch_n = int(size), int(batch)
     count = _grid_count(int(width), int(height), size_px, int(overlap))
     inputs = np.random.default_rng(0).random((batch_n, 3, size_px, size_px), np.float32)

@@ -126,7 +126,7 @@ def _choose_providers(requested: str) -> list[str]:
     chain = [PROVIDERS[requested]]
     if requested == "tensorrt":
         chain.append(PROVIDERS["cuda"])
-    return [*chain, PROVIDERS["cpu"]]
+    return list(dict.fromkeys([*chain, PROVIDERS["cpu"]]))
 
 
 def _metadata_json(metadata: dict[str, str], key: str):

@@ -343,24 +343,47 @@ def _describe_output(dst, options, names, threshold, model) -> None:
 
 
 def _write_bands(dst, bands, options, threshold, check_nodata) -> None:
-    """Encode and write finished bands in a background thread (GDAL releases the GIL)."""
+    """Encode and write finished bands in a background thread (GDAL releases the GIL).
+
+    Rows are gathered into whole rows of output blocks before writing, so each
+    compressed tile is written once, complete: no partial tiles wait in GDAL's
+    block cache (whose memory would grow with the raster) or get re-encoded.
+    """
     from rasterio.windows import Window
 
     pending: queue.Queue = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
     mask_band = options.output_type == "probability" and options.dtype == "uint8"
+    block_rows = dst.block_shapes[0][0]
+
+    def flush(parts, last: bool):
+        top = parts[0][0]
+        blended = np.concatenate([p[1] for p in parts], axis=1)
+        valid = np.concatenate([p[2] for p in parts], axis=0)
+        rows = blended.shape[1] if last else blended.shape[1] // block_rows * block_rows
+        window = Window(0, top, blended.shape[2], rows)
+        dst.write(encode(blended[:, :rows], valid[:rows], options, threshold), window=window)
+        if mask_band and check_nodata:
+            keep = valid[:rows] & ~np.isnan(blended[0, :rows])
+            dst.write_mask(keep.astype(np.uint8) * 255, window=window)
+        if rows == blended.shape[1]:
+            return []
+        return [(top + rows, blended[:, rows:], valid[rows:])]
 
     def writer() -> None:
+        parts: list = []
         while (item := pending.get()) is not None:
             if failure:
                 continue
             try:
-                top, blended, valid = item
-                window = Window(0, top, blended.shape[2], blended.shape[1])
-                dst.write(encode(blended, valid, options, threshold), window=window)
-                if mask_band and check_nodata:
-                    dst.write_mask((valid & ~np.isnan(blended[0])).astype(np.uint8) * 255,
-                                   window=window)
+                parts.append(item)
+                if sum(p[1].shape[1] for p in parts) >= block_rows:
+                    parts = flush(parts, last=False)
+            except BaseException as exc:
+                failure.append(exc)
+        if parts and not failure:
+            try:
+                flush(parts, last=True)
             except BaseException as exc:
                 failure.append(exc)
 

@@ -98,5 +98,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    import os
+
+    # Commands stream by bands and write whole blocks; a small block cache keeps memory
+    # independent of the raster's size (GDAL's default is 5% of RAM). Users may override.
+    os.environ.setdefault("GDAL_CACHEMAX", "128")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     cli(prog_name="geotile")
