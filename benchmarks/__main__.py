@@ -185,12 +185,12 @@ def machine() -> str:
             f" (GDAL {rasterio.__gdal_version__}), onnxruntime {onnxruntime.__version__}")
 
 
-def table(cases: list[Case]) -> list[str]:
+def table(cases: list[Case], ratios: bool = True) -> list[str]:
     lines = ["| stage | implementation | median s | min-max s | throughput | peak RSS MB | "
              "geotile / this |", "|---|---|---|---|---|---|---|"]
     for stage in dict.fromkeys(c.stage for c in cases):
         group = [c for c in cases if c.stage == stage]
-        ours = next((c for c in group if c.geotile), None)
+        ours = next((c for c in group if c.geotile), None) if ratios else None
         for case in group:
             median = statistics.median(case.times)
             ratio = "" if ours is None or case is ours else \
@@ -242,7 +242,8 @@ def main() -> None:
              f"Medians of {repeat} alternating runs; each run is a fresh process (start-up "
              "included). `geotile / this` is geotile's median divided by this "
              "implementation's: below 1 means geotile is faster.", "", *table(cases), "",
-             "## Scaling (time vs pixels: exponent 1 = linear)", "", *table(scaling), ""]
+             "## Scaling (time vs pixels: exponent 1 = linear)", "",
+             *table(scaling, ratios=False), ""]
     for stage in ("scaling: predict", "scaling: vectorize"):
         lines.append(f"- {stage}: fitted exponent {scaling_exponent(scaling, stage):.2f}")
     if args.memory:
