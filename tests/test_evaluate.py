@@ -1,8 +1,6 @@
-"""evaluate: the SpaceNet object metric and pixel metrics."""
+"""evaluate: the SpaceNet object metric (as solaris scores it) and pixel metrics."""
 
 from __future__ import annotations
-
-import itertools
 
 import geopandas as gpd
 import numpy as np
@@ -11,108 +9,286 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
+import geotile.evaluate as evaluate_module
 from geotile.errors import InputError
-from geotile.evaluate import evaluate_files, match_polygons
+from geotile.evaluate import (
+    confusion_matrix,
+    evaluate_files,
+    match_polygons,
+    pixel_scores,
+)
 
-from .conftest import UTM_CRS
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
 
 
 def brute_force(pred, truth, threshold):
-    """Independent SpaceNet matcher: greedy in prediction order over an IoU matrix."""
-    matrix = np.array([[p.intersection(t).area / p.union(t).area for t in truth] for p in pred])
+    """Independent SpaceNet matcher: the full IoU matrix (shapely union), predictions in the
+    given order, each taking the free truth of highest IoU (first on ties) when IoU > threshold.
+    Returns (TP, FP, FN, [(pred, truth), ...])."""
+    pred = [p if p.is_valid else p.buffer(0) for p in pred]
+    matrix = np.zeros((len(pred), len(truth)))
+    for i, p in enumerate(pred):
+        for j, t in enumerate(truth):
+            if p.is_valid and t.is_valid and p.intersects(t):
+                matrix[i, j] = p.intersection(t).area / p.union(t).area
     free = np.ones(len(truth), bool)
-    tp = 0
-    for row in matrix:
-        scores = np.where(free, row, -1)
+    pairs = []
+    for i, row in enumerate(matrix):
+        scores = np.where(free, row, -1.0)
         if scores.size and scores.max() > threshold:
-            free[scores.argmax()] = False
-            tp += 1
-    return tp, len(pred) - tp, int(free.sum())
+            j = int(np.argmax(scores))  # argmax: the first of equal maxima
+            free[j] = False
+            pairs.append((i, j))
+    return len(pairs), len(pred) - len(pairs), int(free.sum()), pairs
+
+
+def box(x, y, size=10.0):
+    return shapely.box(x, y, x + size, y + size)
+
+
+def frame(geometries, crs=UTM_CRS, **columns):
+    return gpd.GeoDataFrame(columns, geometry=list(geometries), crs=crs)
+
+
+# ----------------------------------------------------------------- the published scoring
 
 
 def test_published_spacenet_score_of_shared_files(real_data):
     pred = real_data / "spacenet" / "pred.geojson"
     truth = real_data / "spacenet" / "gt.geojson"
     result = evaluate_files(pred, truth)
-    # solaris' own test scores exactly these files: TP 8, FP 20, FN 20, F1 0.2857
-    assert (result["tp"], result["fp"], result["fn"]) == (8, 20, 20)
-    assert result["f1"] == pytest.approx(0.2857142857142857)
+    # solaris tests/test_eval/evaluator_test.py::test_score_proposals scores these two files:
+    # TruePos 8, FalsePos 20, FalseNeg 20, Precision = Recall = F1 = 0.2857142857142857
+    s = result.scores
+    assert (s.tp, s.fp, s.fn) == (8, 20, 20)
+    assert s.precision == s.recall == s.f1 == pytest.approx(0.2857142857142857, abs=1e-15)
     p = gpd.read_file(pred).sort_values("conf", ascending=False, kind="stable")
     t = gpd.read_file(truth)
-    assert brute_force(list(p.geometry.buffer(0)), list(t.geometry.buffer(0)), 0.5) == (8, 20, 20)
+    tp, fp, fn, pairs = brute_force(list(p.geometry), list(t.geometry), 0.5)
+    assert (tp, fp, fn) == (8, 20, 20)
+    assert sorted((m.pred, m.truth) for m in s.matches) == sorted(pairs)
 
 
-def box(x, y, size=10):
-    return shapely.box(x, y, x + size, y + size)
+def test_published_iou_values(real_data):
+    """solaris tests/test_eval/iou_test.py: this polygon's first overlap is ground truth row 27
+    with IoU 0.073499798744833519, and the second polygon's best match is row 21."""
+    truth = gpd.read_file(real_data / "spacenet" / "gt.geojson").geometry
+    overlap = shapely.Polygon([(736348.0, 3722762.5), (736353.0, 3722762.0),
+                               (736354.0, 3722759.0), (736352.0, 3722755.5),
+                               (736348.5, 3722755.5), (736346.0, 3722757.5)])
+    scores = match_polygons([overlap], truth, iou=0.05)
+    assert [m.truth for m in scores.matches] == [27]
+    assert scores.matches[0].iou == pytest.approx(0.073499798744833519, rel=1e-12)
+    best = shapely.Polygon([
+        (736414.0, 3722573.0), (736417.5, 3722572.5), (736420.0, 3722568.0),
+        (736421.0, 3722556.0), (736418.5, 3722538.0), (736424.0, 3722532.5),
+        (736424.0, 3722527.0), (736422.5, 3722525.5), (736412.0, 3722524.0),
+        (736410.5, 3722521.5), (736407.0, 3722520.5), (736383.5, 3722521.0),
+        (736376.5, 3722528.5), (736378.0, 3722532.5), (736402.0, 3722532.0),
+        (736410.0, 3722539.0), (736411.0, 3722544.0), (736408.5, 3722553.5),
+        (736409.0, 3722569.0)])
+    assert [m.truth for m in match_polygons([best], truth, iou=0.0).matches] == [21]
 
 
-def test_matching_rules():
+# ----------------------------------------------------------------- matching rules
+
+
+def test_perfect_match_and_shift_around_the_threshold():
     truth = [box(0, 0), box(100, 100)]
-    assert match_polygons([box(0, 0), box(100, 100)], truth).f1 == 1.0
-    shifted = match_polygons([box(3, 0)], truth)  # IoU 70/130 = 0.54 > 0.5
-    assert (shifted.tp, shifted.fp, shifted.fn) == (1, 0, 1)
-    far = match_polygons([box(5, 0)], truth)  # IoU 50/150 = 0.33
-    assert (far.tp, far.fp, far.fn) == (0, 1, 2)
-    twice = match_polygons([box(0, 0), box(1, 0)], truth)  # one truth, two predictions
-    assert (twice.tp, twice.fp, twice.fn) == (1, 1, 1)
+    perfect = match_polygons([box(0, 0), box(100, 100)], truth)
+    assert (perfect.tp, perfect.fp, perfect.fn, perfect.f1, perfect.mean_iou) == (2, 0, 0, 1, 1)
+    above = match_polygons([box(3, 0)], truth)  # IoU 70/130 = 0.538
+    assert (above.tp, above.fp, above.fn) == (1, 0, 1)
+    assert above.matches[0].iou == pytest.approx(70 / 130)
+    below = match_polygons([box(4, 0)], truth)  # IoU 60/140 = 0.43
+    assert (below.tp, below.fp, below.fn) == (0, 1, 2)
+    assert match_polygons([box(4, 0)], truth, iou=0.4).tp == 1
+
+
+def test_iou_equal_to_the_threshold_is_not_a_match():
+    # IoU exactly 100/200 = 0.5: solaris requires IoU > miniou
     exact = match_polygons([shapely.box(0, 0, 10, 20)], [shapely.box(0, 0, 10, 10)])
-    assert exact.tp == 0  # IoU exactly 0.5 is not > 0.5
+    assert (exact.tp, exact.fp, exact.fn) == (0, 1, 1)
+
+
+def test_one_to_one_and_tie_breaking():
+    truth = [box(0, 0), box(100, 100)]
+    twice = match_polygons([box(0, 0), box(1, 0)], truth)  # two predictions on one truth
+    assert (twice.tp, twice.fp, twice.fn) == (1, 1, 1)
+    assert [(m.pred, m.truth) for m in twice.matches] == [(0, 0)]
+    # the first prediction takes the truth even when a later one fits it better
+    order = match_polygons([box(1, 0), box(0, 0)], truth)
+    assert [(m.pred, m.truth) for m in order.matches] == [(0, 0)]
+    # equal IoUs: the first truth polygon in file order wins, the duplicate stays a FN
+    duplicates = [box(50, 50), box(0, 0), box(0, 0)]
+    tie = match_polygons([box(0, 0)], duplicates)
+    assert [(m.pred, m.truth) for m in tie.matches] == [(0, 1)]
+    both = match_polygons([box(0, 0), box(0, 0)], duplicates)
+    assert [(m.pred, m.truth) for m in both.matches] == [(0, 1), (1, 2)]
+
+
+def test_invalid_polygons_follow_solaris():
+    square = box(0, 0)
+    # a zero-width spike makes the ring self-intersect; buffer(0) removes it
+    spiked = shapely.Polygon([(0, 0), (10, 0), (10, 10), (5, 10), (5, 15), (5, 10), (0, 10)])
+    assert not spiked.is_valid
+    repaired = match_polygons([spiked], [square])
+    assert (repaired.tp, repaired.fp, repaired.fn) == (1, 0, 0)
+    # an invalid truth polygon scores IoU 0 with everything ...
+    unmatched = match_polygons([square], [spiked])
+    assert (unmatched.tp, unmatched.fp, unmatched.fn) == (0, 1, 1)
+    # ... unless the truth is repaired as well
+    assert match_polygons([square], [spiked], repair_truth=True).tp == 1
+
+
+def test_empty_and_missing_geometries():
+    truth = [box(0, 0), box(100, 100)]
     empty = match_polygons([], truth)
-    assert (empty.tp, empty.fp, empty.fn, empty.f1) == (0, 0, 2, 0.0)
+    assert (empty.tp, empty.fp, empty.fn, empty.precision, empty.f1) == (0, 0, 2, 0, 0)
+    nothing_true = match_polygons([box(0, 0)], [])
+    assert (nothing_true.tp, nothing_true.fp, nothing_true.fn, nothing_true.f1) == (1 - 1, 1, 0, 0)
+    holes = match_polygons([None, shapely.Polygon(), box(0, 0)], truth)
+    assert (holes.tp, holes.fp, holes.fn) == (1, 2, 1)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_matches_brute_force_on_random_scenes(seed):
     rng = np.random.default_rng(seed)
-    truth = [box(*xy, s) for xy, s in zip(rng.uniform(0, 200, (40, 2)), rng.uniform(5, 15, 40),
-                                          strict=True)]
-    pred = [shapely.affinity.translate(t, *rng.normal(0, 3, 2)) for t in truth[:30]] + \
-        [box(*xy) for xy in rng.uniform(0, 200, (10, 2))]
-    scores = match_polygons(pred, truth)
-    assert (scores.tp, scores.fp, scores.fn) == brute_force(pred, truth, 0.5)
+    sizes = rng.uniform(5, 15, 60)
+    truth = [box(x, y, s) for (x, y), s in zip(rng.uniform(0, 150, (60, 2)), sizes, strict=True)]
+    truth += truth[:5]  # exact duplicates: ties
+    pred = [shapely.affinity.translate(t, *rng.normal(0, 2.5, 2)) for t in truth[:45]]
+    pred += [shapely.affinity.scale(t, 1.3, 0.8) for t in truth[10:30]]  # competing proposals
+    pred += [box(x, y) for x, y in rng.uniform(0, 150, (15, 2))]
+    pred = [pred[i] for i in rng.permutation(len(pred))]
+    for threshold in (0.3, 0.5, 0.75):
+        scores = match_polygons(pred, truth, threshold)
+        tp, fp, fn, pairs = brute_force(pred, truth, threshold)
+        assert (scores.tp, scores.fp, scores.fn) == (tp, fp, fn)
+        assert [(m.pred, m.truth) for m in scores.matches] == pairs
 
 
-def test_reprojection_and_empty_prediction(tmp_path):
-    truth = gpd.GeoDataFrame(geometry=[box(500000, 3700000), box(500100, 3700100)], crs=UTM_CRS)
+# ----------------------------------------------------------------- files
+
+
+def test_confidence_order(tmp_path):
+    truth = frame([box(X0, Y0)])
     truth.to_file(tmp_path / "t.geojson")
-    truth.to_crs(4326).to_file(tmp_path / "p.geojson")
+    # file order: the better-fitting but less confident proposal comes first
+    pred = frame([box(X0, Y0), box(X0 + 2, Y0)], conf=[0.4, 0.9])
+    pred.to_file(tmp_path / "p.geojson")
     result = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson")
-    assert (result["tp"], result["fp"], result["fn"]) == (2, 0, 0)
+    (match,) = result.scores.matches
+    assert result.prediction.loc[match.pred, "conf"] == 0.9
+    assert match.iou == pytest.approx(80 / 120)
+    in_file_order = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson",
+                                   conf_field=None)
+    assert in_file_order.scores.matches[0].iou == pytest.approx(1.0)
+
+
+def test_reprojection_to_the_truth_crs(tmp_path):
+    truth = frame([box(X0, Y0, 12), box(X0 + 100, Y0 + 100, 12)])
+    truth.to_file(tmp_path / "t.geojson")
+    shifted = frame([box(X0 + 2, Y0, 12), box(X0 + 100, Y0 + 100, 12)])
+    shifted.to_crs("EPSG:4326").to_file(tmp_path / "p.geojson")
+    result = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson")
+    assert result.prediction.crs == truth.crs
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (2, 0, 0)
+    ious = sorted(m.iou for m in result.scores.matches)
+    assert ious == pytest.approx([120 / 168, 1.0], abs=1e-6)  # 2 m shift of a 12 m square
+
+
+def test_missing_crs_needs_an_option(tmp_path):
+    frame([box(X0, Y0)]).to_file(tmp_path / "t.gpkg")
+    frame([box(X0, Y0)], crs=None).to_file(tmp_path / "p.gpkg")
+    with pytest.raises(InputError, match=r"p\.gpkg.*declares no CRS.*--prediction-crs"):
+        evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg")
+    result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg", prediction_crs=UTM_CRS)
+    assert result.scores.tp == 1
+
+
+def test_projected_coordinates_claiming_degrees(real_data, tmp_path):
+    labels = real_data / "spacenet" / "geotiff_custom_proj_labels.geojson"
+    with pytest.raises(InputError, match="--labels-crs"):
+        evaluate_files(labels, labels)
+
+
+def test_empty_prediction_and_truth_files(tmp_path):
+    frame([box(X0, Y0), box(X0 + 50, Y0)]).to_file(tmp_path / "t.geojson")
     (tmp_path / "none.geojson").write_text('{"type": "FeatureCollection", "features": []}')
     result = evaluate_files(tmp_path / "none.geojson", tmp_path / "t.geojson")
-    assert (result["tp"], result["fp"], result["fn"], result["f1"]) == (0, 0, 2, 0.0)
+    s = result.scores
+    assert (s.tp, s.fp, s.fn, s.precision, s.recall, s.f1) == (0, 0, 2, 0, 0, 0)
+    result = evaluate_files(tmp_path / "t.geojson", tmp_path / "none.geojson")
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (0, 2, 0)
+    (tmp_path / "bad.geojson").write_text("not json")
+    with pytest.raises(InputError, match=r"bad\.geojson"):
+        evaluate_files(tmp_path / "bad.geojson", tmp_path / "t.geojson")
 
 
 def test_per_class(tmp_path):
-    truth = gpd.GeoDataFrame({"kind": ["a", "b"]}, geometry=[box(0, 0), box(50, 50)],
-                             crs=UTM_CRS)
-    pred = gpd.GeoDataFrame({"kind": ["a", "a"]}, geometry=[box(0, 0), box(50, 50)], crs=UTM_CRS)
+    truth = frame([box(X0, Y0), box(X0 + 50, Y0), box(X0 + 100, Y0)], kind=["house", "shed",
+                                                                           "house"])
+    pred = frame([box(X0, Y0), box(X0 + 50, Y0), box(X0 + 100, Y0)], kind=["house", "house",
+                                                                          "house"])
     truth.to_file(tmp_path / "t.gpkg")
     pred.to_file(tmp_path / "p.gpkg")
     result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg", class_field="kind")
-    assert result["per_class"]["a"]["tp"] == 1 and result["per_class"]["a"]["fp"] == 1
-    assert result["per_class"]["b"]["fn"] == 1
+    assert result.scores.tp == 3  # class-blind overall score
+    house, shed = result.per_class["house"], result.per_class["shed"]
+    assert (house.tp, house.fp, house.fn) == (2, 1, 0)
+    assert (shed.tp, shed.fp, shed.fn) == (0, 0, 1)
+    with pytest.raises(InputError, match="no field 'type'"):
+        evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg", class_field="type")
 
 
-def test_pixel_scores_match_numpy(make_raster):
+# ----------------------------------------------------------------- pixels
+
+
+def numpy_confusion(truth, pred, n):
+    expected = np.zeros((n, n), int)
+    for a, b in zip(truth.ravel(), pred.ravel(), strict=True):
+        expected[a, b] += 1
+    return expected
+
+
+def test_pixel_scores_on_arrays():
+    rng = np.random.default_rng(5)
+    truth = rng.integers(0, 4, (30, 40))
+    pred = np.where(rng.random((30, 40)) < 0.7, truth, rng.integers(0, 4, (30, 40)))
+    valid = rng.random((30, 40)) < 0.9
+    scores = pixel_scores(pred, truth, valid)
+    expected = numpy_confusion(truth[valid], pred[valid], 4)
+    assert scores.confusion.tolist() == expected.tolist()
+    for row in scores.classes():
+        c = row["class_id"]
+        tp, fp, fn = expected[c, c], expected[:, c].sum() - expected[c, c], \
+            expected[c].sum() - expected[c, c]
+        assert row["iou"] == pytest.approx(tp / (tp + fp + fn))
+        assert row["precision"] == pytest.approx(tp / (tp + fp))
+        assert row["recall"] == pytest.approx(tp / (tp + fn))
+        assert row["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert scores.accuracy == pytest.approx((pred == truth)[valid].mean())
+    assert confusion_matrix(np.zeros(3), np.zeros(3)).shape == (2, 2)
+
+
+def test_pixel_scores_of_rasters_match_numpy(make_raster, monkeypatch):
     rng = np.random.default_rng(3)
     truth = rng.integers(0, 3, (70, 90)).astype(np.uint8)
     pred = np.where(rng.random((70, 90)) < 0.8, truth, rng.integers(0, 3, (70, 90))).astype(
         np.uint8)
+    pred[:3, :] = 255  # nodata
     t = make_raster("t.tif", truth)
-    p = make_raster("p.tif", pred)
+    p = make_raster("p.tif", pred, nodata=255)
+    monkeypatch.setattr(evaluate_module, "BAND_PIXELS", 90 * 8)  # 9 row bands
     result = evaluate_files(p, t)
-    expected = np.zeros((3, 3), int)
-    for a, b in zip(truth.ravel(), pred.ravel(), strict=True):
-        expected[a, b] += 1
-    assert result["confusion_matrix"] == expected.tolist()
-    for c in range(3):
-        tp = expected[c, c]
-        assert result["classes"][c]["iou"] == pytest.approx(
-            tp / (expected[c].sum() + expected[:, c].sum() - tp))
+    assert result.confusion.tolist() == numpy_confusion(truth[3:], pred[3:], 3).tolist()
+    assert result.pixels == 67 * 90
 
 
-def test_probability_raster_is_thresholded_and_nodata_excluded(make_raster, tmp_path):
+def test_probability_rasters(make_raster, tmp_path):
     truth = np.zeros((10, 10), np.uint8)
     truth[:, :5] = 1
     probability = np.where(truth == 1, 0.9, 0.2).astype(np.float32)
@@ -120,34 +296,76 @@ def test_probability_raster_is_thresholded_and_nodata_excluded(make_raster, tmp_
     t = make_raster("t.tif", truth)
     p = make_raster("p.tif", probability, nodata=float("nan"))
     result = evaluate_files(p, t)
-    assert result["pixels"] == 90
-    assert result["classes"][1]["iou"] == 1.0
-    strict = evaluate_files(p, t, threshold=0.95)
-    assert strict["classes"][1]["iou"] == 0.0
+    assert result.pixels == 90
+    assert result.classes()[1]["iou"] == 1.0
+    assert evaluate_files(p, t, threshold=0.95).classes()[1]["iou"] == 0.0
+    # geotile's uint8 multi-class probabilities (x255) are argmaxed; the mask band is nodata
+    classes = np.zeros((12, 12), np.uint8)
+    classes[:, 4:8], classes[:, 8:] = 1, 2
+    scores = np.stack([(classes == k) * 200 + 20 for k in range(3)]).astype(np.uint8)
+    scores[0, :, 11] = 250  # last column predicted background
+    path = tmp_path / "multi.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=12, height=12, count=3, dtype="uint8",
+                       crs=UTM_CRS, transform=from_origin(X0, Y0, 0.5, 0.5)) as dst:
+        dst.write(scores)
+        dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE=255,
+                        GEOTILE_CLASS_NAMES='["background", "roof", "road"]')
+        mask = np.full((12, 12), 255, np.uint8)
+        mask[:2] = 0
+        dst.write_mask(mask)
+    result = evaluate_files(path, make_raster("c.tif", classes))
+    expected = numpy_confusion(classes[2:], scores.argmax(axis=0)[2:], 3)
+    assert result.confusion.tolist() == expected.tolist()
+    assert [c["class"] for c in result.classes()] == ["background", "roof", "road"]
 
 
 def test_grid_mismatch_and_mixed_kinds(make_raster, tmp_path):
     a = make_raster("a.tif", np.zeros((10, 10), np.uint8))
     b = make_raster("b.tif", np.zeros((10, 10), np.uint8), transform=from_origin(0, 0, 1, 1))
-    with pytest.raises(InputError, match="not on the same grid"):
-        evaluate_files(a, b)
-    gpd.GeoDataFrame(geometry=[box(0, 0)], crs=UTM_CRS).to_file(tmp_path / "v.geojson")
+    c = make_raster("c.tif", np.zeros((10, 12), np.uint8))
+    d = make_raster("d.tif", np.zeros((10, 10), np.uint8), crs="EPSG:32617")
+    for other in (b, c, d):
+        with pytest.raises(InputError, match=r"a\.tif .*not on the same grid.*gdalwarp -tap"):
+            evaluate_files(a, other)
+    frame([box(0, 0)]).to_file(tmp_path / "v.geojson")
     with pytest.raises(InputError, match="compare like with like"):
         evaluate_files(a, tmp_path / "v.geojson")
+    with pytest.raises(InputError, match="no such file"):
+        evaluate_files(tmp_path / "missing.tif", a)
 
 
-def test_report_png(tmp_path, make_raster):
-    from geotile.report import write_report
+# ----------------------------------------------------------------- reports
 
-    truth = gpd.GeoDataFrame(geometry=[box(740000, 3734900), box(740030, 3734930)], crs=UTM_CRS)
-    pred = gpd.GeoDataFrame(geometry=[box(740000, 3734900), box(740060, 3734960)], crs=UTM_CRS)
+
+def test_report_png_and_html(tmp_path, make_raster):
+    from geotile.report import COLOURS, write_report
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)  # the image covers 100 m x 100 m
+    truth = frame([box(X0 + 10, Y0 - 40), box(X0 + 40, Y0 - 40)])
+    pred = frame([box(X0 + 10, Y0 - 40), box(X0 + 70, Y0 - 80)])
     truth.to_file(tmp_path / "t.geojson")
     pred.to_file(tmp_path / "p.geojson")
-    image = make_raster("img.tif", np.full((3, 200, 200), 90, np.uint8))
+    image = make_raster("img.tif", np.full((3, 200, 200), 90, np.uint8), transform=transform)
     result = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson")
     write_report(result, tmp_path / "r.png", image)
     with rasterio.open(tmp_path / "r.png") as png:
-        assert png.width == 200 and png.height == 200 + 18
+        assert png.width == 200 and png.height > 200
         pixels = png.read()
-    colours = {tuple(pixels[:, r, c]) for r, c in itertools.product(range(200), range(200))}
-    assert {(40, 220, 60), (235, 40, 40), (255, 220, 0)} <= colours
+    picture = pixels[:, :200]
+
+    def colour_at(x, y):  # a map point on an outline -> its RGB in the picture
+        col, row = ~transform * (x, y)
+        return tuple(int(v) for v in picture[:, min(int(row), 199), min(int(col), 199)])
+
+    assert colour_at(X0 + 10, Y0 - 35) == COLOURS["TP"]   # left edge of the matched box
+    assert colour_at(X0 + 70, Y0 - 75) == COLOURS["FP"]
+    assert colour_at(X0 + 40, Y0 - 35) == COLOURS["FN"]
+    assert colour_at(X0 + 25, Y0 - 20) == (90, 90, 90)    # untouched image
+    legend = {tuple(pixels[:, r, c]) for r in range(200, pixels.shape[1]) for c in range(200)}
+    assert set(COLOURS.values()) <= legend
+    write_report(result, tmp_path / "r.html")
+    text = (tmp_path / "r.html").read_text()
+    assert "<svg" in text and text.count("<path") == 3
+    assert "false positive: 1" in text and "F1 0.5000" in text
+    with pytest.raises(InputError, match="png"):
+        write_report(result, tmp_path / "r.jpg")

@@ -12,37 +12,51 @@ from geotile.cli.options import json_opt, labels_crs_opt, overwrite_opt
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
 @click.argument("prediction", type=click.Path(path_type=Path))
 @click.argument("truth", type=click.Path(path_type=Path))
-@click.option("--iou", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--iou", type=click.FloatRange(0, 1, max_open=True), default=0.5,
+              show_default=True,
               help="Vectors: a prediction matches a truth polygon when IoU > this.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class (default: the raster's "
-              "own, else 0.5).")
-@click.option("--class-field", metavar="FIELD", help="Vectors: also score each class apart.")
+              "GEOTILE_THRESHOLD tag, else 0.5).")
+@click.option("--class-field", metavar="FIELD",
+              help="Vectors: also score each class apart (FIELD in both files).")
 @click.option("--conf-field", default="conf", show_default=True, metavar="FIELD",
               help="Vectors: predictions are matched in decreasing order of this field "
               "(when present), as SpaceNet scores them.")
 @labels_crs_opt
-@click.option("--report", type=click.Path(path_type=Path),
-              help="Vectors: write a PNG of TP (green), FP (red) and FN (yellow) outlines.")
-@click.option("--image", type=click.Path(path_type=Path), help="Image drawn under --report.")
+@click.option("--prediction-crs", metavar="CRS", default=None,
+              help="CRS of PREDICTION's coordinates when the file declares none or a wrong one.")
+@click.option("--repair-truth", is_flag=True,
+              help="Vectors: repair invalid truth polygons with buffer(0) (SpaceNet scores "
+              "them as unmatchable).")
+@click.option("--report", type=click.Path(path_type=Path), metavar="FILE.png|FILE.html",
+              help="Vectors: draw TP (green), FP (red) and FN (yellow) polygons.")
+@click.option("--image", type=click.Path(path_type=Path),
+              help="Image drawn under --report (else a blank background).")
 @json_opt
 @overwrite_opt
-def evaluate(prediction, truth, iou, threshold, class_field, conf_field, labels_crs, report,
-             image, as_json, overwrite):
-    """Score PREDICTION against TRUTH.
+@click.pass_context
+def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, labels_crs,
+             prediction_crs, repair_truth, report, image, as_json, overwrite):
+    """Score PREDICTION against TRUTH: two vector files, or two rasters.
 
     \b
-    Two vector files: the SpaceNet building metric. Predictions (in decreasing
-    --conf-field order) are matched one-to-one to the truth polygon of highest
-    IoU; IoU > --iou is a true positive. Reports TP, FP, FN, precision, recall
-    and F1; the files are reprojected to TRUTH's CRS when they differ.
+    Two vector files: the SpaceNet building metric, as solaris scores it.
+    Predictions, in decreasing --conf-field order, are matched one-to-one to
+    the remaining truth polygon of highest IoU; IoU > --iou is a true
+    positive (TP), else a false positive (FP); unmatched truth polygons are
+    false negatives (FN). PREDICTION is reprojected to TRUTH's CRS.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
-    and a confusion matrix (rows: truth, columns: prediction); nodata excluded.
+    and a confusion matrix (rows: truth, columns: prediction), nodata left
+    out. Probability rasters are thresholded (one band) or argmaxed.
 
     \b
-    --json keys: object mode: mode, tp, fp, fn, precision, recall, f1,
-    iou_threshold[, per_class]; pixel mode: mode, classes (class_id, class, iou,
-    precision, recall, f1, support), confusion_matrix, accuracy, pixels.
+    --json keys. Objects: mode ("object"), tp, fp, fn, precision, recall,
+    f1, mean_iou (of the matches), iou_threshold, predictions, truths and,
+    with --class-field, per_class {class: {tp, fp, fn, precision, recall,
+    f1, mean_iou, iou_threshold}}. Pixels: mode ("pixel"), classes [{class_id,
+    class, iou, precision, recall, f1, support (truth pixels), predicted}],
+    confusion_matrix, accuracy, mean_iou (over classes present), pixels.
 
     \b
     Examples:
@@ -50,18 +64,24 @@ def evaluate(prediction, truth, iou, threshold, class_field, conf_field, labels_
     $ geotile evaluate classes.tif mask.tif --json
     $ geotile evaluate buildings.geojson footprints.geojson --report check.png --image tile.tif
     """
-    from geotile.evaluate import dumps, evaluate_files, format_table
+    from geotile.evaluate import dumps, evaluate_files, is_raster
     from geotile.raster import check_output
 
     if report is not None:
+        if report.suffix.lower() not in (".png", ".html", ".htm"):
+            raise click.BadParameter("give a .png or .html file.", param_hint="--report")
+        if prediction.exists() and is_raster(prediction):
+            raise click.UsageError("--report draws object matches; give two vector files.")
         check_output(report, overwrite)
+    elif image is not None:
+        raise click.UsageError("--image is drawn under --report; give --report too.")
     result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
-                            class_field=class_field, conf_field=conf_field,
-                            labels_crs=labels_crs)
+                            class_field=class_field, conf_field=conf_field or None,
+                            labels_crs=labels_crs, prediction_crs=prediction_crs,
+                            repair_truth=repair_truth,
+                            progress=bool(ctx.obj and ctx.obj.get("progress")))
     if report is not None:
-        if result["mode"] != "object":
-            raise click.UsageError("--report draws vector matches; give two vector files.")
         from geotile.report import write_report
 
         write_report(result, report, image, overwrite=overwrite)
-    click.echo(dumps(result) if as_json else format_table(result))
+    click.echo(dumps(result) if as_json else result.table())
