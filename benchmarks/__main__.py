@@ -25,7 +25,7 @@ from benchmarks import inputs, models
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
-GEOTILE = [str(Path(PY).with_name("geotile")), "-q"]
+GEOTILE = [PY, "-m", "geotile", "-q"]
 SYSTEM_PY = "/usr/bin/python3"
 
 
@@ -42,9 +42,33 @@ class Case:
     fresh_dir: Path | None = None  # emptied (and created) before every run, untimed
     times: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    gpu_busy: list[float] = field(default_factory=list)  # mean NVML utilisation, %
+    gpu_mb: list[float] = field(default_factory=list)  # peak device memory in use, MB
 
 
-def run_once(command: list[str]) -> tuple[float, float]:
+class GpuMonitor:
+    """NVML samples of GPU 0 (utilisation %, memory in use) while a process runs."""
+
+    def __init__(self) -> None:
+        import pynvml  # nvidia-ml-py
+
+        pynvml.nvmlInit()
+        self.nvml = pynvml
+        self.handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+        self.name = pynvml.nvmlDeviceGetName(self.handle)
+        self.start()
+
+    def start(self) -> None:
+        self.busy: list[int] = []
+        self.used_mb = 0.0
+
+    def sample(self) -> None:
+        self.busy.append(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu)
+        used = self.nvml.nvmlDeviceGetMemoryInfo(self.handle).used / 2**20
+        self.used_mb = max(self.used_mb, used)
+
+
+def run_once(command: list[str], gpu: GpuMonitor | None = None) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one process.
 
     The peak is the child's own VmHWM, polled from /proc: rusage's ru_maxrss would
@@ -54,7 +78,11 @@ def run_once(command: list[str]) -> tuple[float, float]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     status_file = Path(f"/proc/{process.pid}/status")
     peak_kb = 0
+    if gpu is not None:
+        gpu.start()
     while process.poll() is None:
+        if gpu is not None:
+            gpu.sample()
         try:
             for line in status_file.read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -79,8 +107,7 @@ def gdal_python_tool(name: str) -> list[str] | None:
     return [SYSTEM_PY, tool] if probe.returncode == 0 else None
 
 
-def make_cases(size: int, buildings: int, unet_size: int, out: Path,
-               provider: str = "cpu") -> list[Case]:
+def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Case]:
     tif, labels, mask = inputs.scene(size, buildings)
     mp = size * size / 1e6
     cases = [
@@ -126,11 +153,10 @@ def make_cases(size: int, buildings: int, unet_size: int, out: Path,
             Case(stage, "geotile predict", [*GEOTILE, "predict", model, image, "-o",
                                             out / "p.tif", "--tile-size", "256", "--overlap",
                                             "128", "--batch-size", "8", "--providers",
-                                            provider, *(["--fp16"] if provider != "cpu" else []),
-                                            "--overwrite"], mp_image, geotile=True),
-            Case(stage, f"bare ONNX Runtime loop (floor, {provider})",
+                                            "cpu", "--overwrite"], mp_image, geotile=True),
+            Case(stage, "bare ONNX Runtime loop (floor, cpu)",
                  [PY, "-m", "benchmarks.peers", "bare_ort", model, image_size, image_size,
-                  "256", "128", "8", provider], mp_image),
+                  "256", "128", "8", "cpu"], mp_image),
             Case(stage, "naive per-patch paste + average",
                  [PY, "-m", "benchmarks.peers", "naive_predict", model, image, out / "p_n.tif",
                   "256", "128"], mp_image),
@@ -157,17 +183,47 @@ def scaling_cases(sizes: list[int], out: Path) -> list[Case]:
     return cases
 
 
-def run(cases: list[Case], repeat: int) -> None:
+def run(cases: list[Case], repeat: int, gpu: GpuMonitor | None = None) -> None:
     for round_number in range(repeat):
         for case in cases:  # alternate: every implementation once per round
             if case.fresh_dir is not None:
                 shutil.rmtree(case.fresh_dir, ignore_errors=True)
                 case.fresh_dir.mkdir(parents=True)
-            seconds, rss = run_once(case.command)
+            seconds, rss = run_once(case.command, gpu)
             case.times.append(seconds)
             case.rss.append(rss)
+            if gpu is not None:
+                case.gpu_busy.append(float(np.mean(gpu.busy)) if gpu.busy else 0.0)
+                case.gpu_mb.append(gpu.used_mb)
             print(f"[{round_number + 1}/{repeat}] {case.stage}: {case.name} {seconds:.2f} s "
                   f"{rss:.0f} MB", flush=True)
+
+
+def gpu_cases(size: int, batch: int, out: Path) -> list[Case]:
+    """predict on CUDA, fp32 and fp16, against the bare ONNX Runtime loop on CUDA."""
+    from geotile.model import float16_copy
+
+    image = inputs.blank(size)
+    mp = size * size / 1e6
+    cases = []
+    for label, model in (("tiny convnet", models.tiny_convnet(out / "tiny.onnx")),
+                         ("ResNet18 U-Net", models.resnet18_unet(out / "r18.onnx")[0])):
+        for precision in ("fp32", "fp16"):
+            stage = f"GPU predict ({label}, {size} px, {precision})"
+            floor_model = float16_copy(model) if precision == "fp16" else model
+            fp16 = ["--fp16"] if precision == "fp16" else []
+            cases += [
+                Case(stage, "geotile predict", [*GEOTILE, "predict", model, image, "-o",
+                                                out / "p.tif", "--tile-size", "256", "--overlap",
+                                                "128", "--batch-size", batch, "--providers",
+                                                "cuda", *fp16, "--overwrite"], mp, geotile=True),
+                Case(stage, "bare ONNX Runtime loop (floor, cuda)",
+                     [PY, "-m", "benchmarks.peers", "bare_ort", floor_model, size, size, "256",
+                      "128", batch, "cuda"], mp),
+            ]
+    for case in cases:
+        case.command = [str(c) for c in case.command]
+    return cases
 
 
 def machine() -> str:
@@ -186,8 +242,10 @@ def machine() -> str:
 
 
 def table(cases: list[Case], ratios: bool = True) -> list[str]:
+    gpu = any(c.gpu_busy for c in cases)
+    extra = " GPU busy % | GPU MB |" if gpu else ""
     lines = ["| stage | implementation | median s | min-max s | throughput | peak RSS MB | "
-             "geotile / this |", "|---|---|---|---|---|---|---|"]
+             f"geotile / this |{extra}", "|---|---|---|---|---|---|---|" + "---|" * gpu * 2]
     for stage in dict.fromkeys(c.stage for c in cases):
         group = [c for c in cases if c.stage == stage]
         ours = next((c for c in group if c.geotile), None) if ratios else None
@@ -195,9 +253,11 @@ def table(cases: list[Case], ratios: bool = True) -> list[str]:
             median = statistics.median(case.times)
             ratio = "" if ours is None or case is ours else \
                 f"{statistics.median(ours.times) / median:.2f}"
+            gpu_cells = f" {statistics.median(case.gpu_busy):.0f} | {max(case.gpu_mb):.0f} |" \
+                if gpu else ""
             lines.append(f"| {stage} | {case.name} | {median:.2f} | {min(case.times):.2f}-"
                          f"{max(case.times):.2f} | {case.units / median:.2f} {case.unit} | "
-                         f"{max(case.rss):.0f} | {ratio} |")
+                         f"{max(case.rss):.0f} | {ratio} |{gpu_cells}")
     return lines
 
 
@@ -215,24 +275,37 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true",
                         help="also predict a 20000 px raster for peak memory (slow)")
     parser.add_argument("--gpu", action="store_true",
-                        help="predict on the CUDA provider (fp16 for geotile); needs a GPU")
+                        help="only predict, on the CUDA provider (fp32 and fp16) against the "
+                        "bare loop, with NVML utilisation; needs a GPU and nvidia-ml-py")
+    parser.add_argument("--batch-size", type=int, default=16, help="--gpu: patches per batch")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
     out = inputs.WORK / "out"
     out.mkdir(parents=True, exist_ok=True)
-    provider = "cpu"
     if args.gpu:
         from geotile.model import usable_providers
 
         if "cuda" not in usable_providers():
             sys.exit("--gpu: no usable CUDA provider on this machine (see geotile -v predict)")
-        provider = "cuda"
+        monitor = GpuMonitor()
+        cases = gpu_cases(512 if args.smoke else 6000, args.batch_size, out)
+        repeat = 1 if args.smoke else args.repeat
+        run(cases, repeat, monitor)
+        lines = [f"# geotile GPU benchmarks{' (smoke run)' if args.smoke else ''}", "",
+                 f"Machine: {machine()}; GPU {monitor.name}.", "",
+                 f"Medians of {repeat} alternating runs, each a fresh process (start-up and "
+                 f"session creation included), batches of {args.batch_size} patches of 256 px "
+                 "with 128 px overlap. GPU busy % is the mean of NVML utilisation samples over "
+                 "the process; GPU MB the peak device memory in use.", "", *table(cases), ""]
+        args.output.write_text("\n".join(lines) + "\n")
+        print(f"wrote {args.output}")
+        return
     if args.smoke:
-        cases = make_cases(512, 100, 256, out, provider)
+        cases = make_cases(512, 100, 256, out)
         scaling = scaling_cases([256, 512], out)
         repeat = 1
     else:
-        cases = make_cases(6000, 10_000, 1024, out, provider)
+        cases = make_cases(6000, 10_000, 1024, out)
         scaling = scaling_cases([2000, 4000, 8000], out)
         repeat = args.repeat
     run(cases, repeat)

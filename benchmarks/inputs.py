@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import rasterio
 import shapely
@@ -22,6 +21,8 @@ def scene(size: int, buildings: int, seed: int = 0) -> tuple[Path, Path, Path]:
                          stem.with_name(stem.name + "_mask.tif"))
     if tif.exists() and labels.exists() and mask.exists():
         return tif, labels, mask
+    import geopandas as gpd  # here: the GPU run needs only blank(), not geopandas
+
     WORK.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     transform = from_origin(500000, 3700000, 0.3, 0.3)

@@ -204,7 +204,7 @@ class OnnxModel:
             if chain[0] == PROVIDERS["cpu"]:
                 log.warning("--fp16 ignored: the CPU provider runs fp16 models slower, not faster")
             else:
-                path = _fp16_copy(path)
+                path = float16_copy(path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
@@ -376,24 +376,23 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
     return f"{path}: ONNX Runtime cannot load the model ({first[:200]})."
 
 
-def _fp16_copy(path: Path) -> Path:
-    """A float16 copy of the model, converted once and cached by content hash."""
+def float16_copy(path: str | os.PathLike) -> Path:
+    """A float16 copy of the model (float32 inputs and outputs kept), converted once and
+    cached by content hash under $GEOTILE_CACHE (default ~/.cache/geotile)."""
     import hashlib
 
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    path = Path(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     cache = Path(os.environ.get("GEOTILE_CACHE", Path.home() / ".cache" / "geotile"))
     target = cache / f"{path.stem}.{digest}.fp16.onnx"
     if target.exists():
         return target
-    try:
-        import onnx
-        from onnxconverter_common import float16
-    except ImportError as exc:
-        raise ModelError("--fp16 needs the onnx and onnxconverter-common packages: "
-                         "pip install 'geotile[fp16]'") from exc
-    converted = float16.convert_float_to_float16(onnx.load(str(path)), keep_io_types=True)
+    converted = convert_float_to_float16(onnx.load(str(path)), keep_io_types=True)
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs never share a file
     onnx.save(converted, str(tmp))
     os.replace(tmp, target)
     return target
