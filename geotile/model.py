@@ -187,7 +187,9 @@ class OnnxModel:
         self._scale: float | None = None
         self._mean = self._std = None
         self.activation = activation or self.metadata.get("activation") or graph_activation(path)
-        self._io_binding = self.provider == PROVIDERS["cuda"]
+        # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
+        # changes, costing more than a padded batch: predict keeps one shape on them
+        self.steady_batches = self.provider != PROVIDERS["cpu"]
 
     @classmethod
     def from_path(cls, path, *, providers: str = "auto", fp16: bool = False,
@@ -276,14 +278,7 @@ class OnnxModel:
     def _raw_run(self, batch: np.ndarray) -> np.ndarray:
         feed = batch if self.layout == "NCHW" else batch.transpose(0, 2, 3, 1)
         feed = np.ascontiguousarray(feed, dtype=self.input_type)
-        if self._io_binding:
-            binding = self.session.io_binding()
-            binding.bind_cpu_input(self.input_name, feed)
-            binding.bind_output(self.output_name)
-            self.session.run_with_iobinding(binding)
-            out = binding.copy_outputs_to_cpu()[0]
-        else:
-            out = self.session.run([self.output_name], {self.input_name: feed})[0]
+        out = self.session.run([self.output_name], {self.input_name: feed})[0]
         out = out.astype(np.float32, copy=False)
         if out.ndim == 3:
             return out[:, np.newaxis]

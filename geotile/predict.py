@@ -135,6 +135,13 @@ def run_model(model, batch: np.ndarray, tta: str) -> np.ndarray:
     return total / len(transforms)
 
 
+def steady_batch_size(patches_per_row: int, batch_size: int) -> int:
+    """The size of equal batches covering a row of patches in as few batches as
+    ``batch_size`` allows: 46 patches at 16 -> 3 batches of 16 (2 padding), 23 -> 2 of 12."""
+    batches = -(-patches_per_row // batch_size)
+    return -(-patches_per_row // batches)
+
+
 def predict_bands(
     model,
     read_band: Callable[[int, int, int], tuple[np.ndarray, np.ndarray]],
@@ -158,6 +165,9 @@ def predict_bands(
     windows = WeightWindows(options.blend, size)
     accumulator = RowBandAccumulator(model.num_classes, size, padded_width)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
+    steady = getattr(model, "steady_batches", False)
+    batch_size = steady_batch_size(grid.shape[1], options.batch_size) if steady \
+        else options.batch_size
     bands: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -182,11 +192,14 @@ def predict_bands(
                 raise item
             patches, pixels, valid = item
             runnable = [p for p in patches if valid[:, p.x_off : p.x_off + size].any()]
-            for start in range(0, len(runnable), options.batch_size):
-                chunk = runnable[start : start + options.batch_size]
-                cut = [slice(p.x_off, p.x_off + size) for p in chunk]
-                outputs = run_model(model, np.stack([pixels[:, :, c] for c in cut]), options.tta)
-                for patch, output in zip(chunk, outputs, strict=True):
+            for start in range(0, len(runnable), batch_size):
+                chunk = runnable[start : start + batch_size]
+                batch = np.stack([pixels[:, :, p.x_off : p.x_off + size] for p in chunk])
+                if steady and len(chunk) < batch_size:
+                    batch = np.concatenate([batch, np.zeros(
+                        (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
+                outputs = run_model(model, batch, options.tta)
+                for patch, output in zip(chunk, outputs, strict=False):
                     weights = windows.get(patch.row == 0, patch.row == last_row,
                                           patch.col == 0, patch.col == last_col)
                     accumulator.add(output, weights, patch.x_off, patch.y_off)

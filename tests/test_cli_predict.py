@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import rasterio
 
@@ -15,7 +17,9 @@ def test_predict_several_images_into_a_folder(run_cli, make_raster, tmp_path):
     b = make_raster("b.tif", np.full((3, 40, 30), 200, np.uint8))
     result = run_cli("-v", "predict", model, a, b, "-o", tmp_path / "out", "--tile-size", "32")
     assert result.exit_code == 0, result.output
-    assert "CPUExecutionProvider" in result.stderr  # -v describes the model
+    # -v describes the model: the provider auto chose (CUDA where usable), layout, size
+    assert re.search(r"m\.onnx: (CPU|CUDA|Tensorrt)ExecutionProvider, NCHW, 3 channels",
+                     result.stderr)
     for name, shape in (("a.tif", (50, 60)), ("b.tif", (40, 30))):
         with rasterio.open(tmp_path / "out" / name) as dst:
             assert dst.shape == shape

@@ -127,7 +127,8 @@ def test_nodata_in_is_nodata_out_and_never_run(tmp_path, make_raster, monkeypatc
     pixels = np.full((3, 200, 200), 100, np.uint8)
     pixels[:, :, :120] = 0  # nodata: the left 120 columns
     path = make_raster("img.tif", pixels, nodata=0)
-    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    # CPU: batches as they come (GPU providers pad them to one shape)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu")
     seen = []
     original = model.run
     monkeypatch.setattr(model, "run", lambda batch: seen.append(batch.shape[0]) or original(batch))
@@ -180,3 +181,25 @@ def test_cog_output(tmp_path, make_raster, image):
         assert cog.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert cog.profile["tiled"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cog.tif", "img.tif", "m.onnx"]
+
+
+def test_steady_batches_keep_one_shape_and_change_nothing(tmp_path, image):
+    """On GPU providers every batch has one shape (partial ones padded): same result."""
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu")
+    assert not model.steady_batches
+    shapes = []
+    run = model.run
+
+    def recording_run(batch):
+        shapes.append(batch.shape)
+        return run(batch)
+
+    model.run = recording_run
+    options = PredictOptions(tile_size=32, overlap=0.5, batch_size=5)
+    plain = predict_array(model, image, options=options)
+    assert len(set(shapes)) > 1  # 16 patches a row in batches of 5: 5, 5, 5, 1
+    shapes.clear()
+    model.steady_batches = True
+    steady = predict_array(model, image, options=options)
+    assert set(shapes) == {(4, 3, 32, 32)}  # 16 patches a row: 4 batches of 4
+    np.testing.assert_array_equal(steady, plain)
