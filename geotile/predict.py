@@ -27,6 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,6 +184,14 @@ def predict_bands(
         except BaseException as exc:  # handed to the main thread, raised there
             bands.put(exc)
 
+    def blend(chunk, outputs) -> None:
+        for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
+            weights = windows.get(patch.row == 0, patch.row == last_row,
+                                  patch.col == 0, patch.col == last_col)
+            accumulator.add(output, weights, patch.x_off, patch.y_off)
+
+    blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
+    pending: list = []
     thread = threading.Thread(target=reader, daemon=True, name="geotile-reader")
     thread.start()
     bar = tqdm(total=len(grid), disable=not progress, desc=name, unit="patch")
@@ -199,10 +208,11 @@ def predict_bands(
                     batch = np.concatenate([batch, np.zeros(
                         (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
                 outputs = run_model(model, batch, options.tta)
-                for patch, output in zip(chunk, outputs, strict=False):
-                    weights = windows.get(patch.row == 0, patch.row == last_row,
-                                          patch.col == 0, patch.col == last_col)
-                    accumulator.add(output, weights, patch.x_off, patch.y_off)
+                # blended in a second thread while the model runs the next batch
+                pending.append(blender.submit(blend, chunk, outputs))
+            for future in pending:
+                future.result()
+            pending.clear()
             bar.update(len(patches))
             row = patches[0].row
             top = patches[0].y_off
@@ -211,6 +221,7 @@ def predict_bands(
             yield top, blended[:, :, :width], valid[: end - top, :width]
     finally:
         stop.set()
+        blender.shutdown(wait=True, cancel_futures=True)
         bar.close()
         while thread.is_alive():  # unblock a reader waiting on a full queue
             try:
