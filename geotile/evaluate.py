@@ -215,7 +215,7 @@ def _read_vector(path, crs_override: str | None) -> gpd.GeoDataFrame:
     from geotile.labels import read_labels
 
     try:
-        frame = read_labels(path, crs_override)
+        frame = read_labels(path, crs_override).to_frame()
     except InputError:
         try:
             frame = gpd.read_file(path, engine="pyogrio") if Path(path).suffix != ".parquet" \

@@ -1,0 +1,123 @@
+"""labels.py: the GeoJSON reader (no pandas), the OGR and GeoParquet readers, CRSs, fields."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from geotile.errors import InputError
+from geotile.labels import read_labels, select_bounds, to_crs
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+
+
+def squares(n: int):
+    return [shapely.box(X0 + 20 * i, Y0 - 10, X0 + 20 * i + 10, Y0) for i in range(n)]
+
+
+def feature(geometry, **properties):
+    return {"type": "Feature", "properties": properties,
+            "geometry": None if geometry is None else json.loads(shapely.to_geojson(geometry))}
+
+
+def write_geojson(path, features, crs_name: str | None = "urn:ogc:def:crs:EPSG::32616"):
+    document = {"type": "FeatureCollection", "features": features}
+    if crs_name:
+        document["crs"] = {"type": "name", "properties": {"name": crs_name}}
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_geojson_matches_the_ogr_reader(tmp_path):
+    frame = gpd.GeoDataFrame({"kind": ["house", "shed", "house"], "storeys": [1, 2, 3],
+                              "height": [3.5, np.nan, 9.0]}, geometry=squares(3), crs=UTM_CRS)
+    frame.to_file(tmp_path / "l.geojson")
+    frame.to_file(tmp_path / "l.gpkg")
+    frame.to_parquet(tmp_path / "l.parquet")
+    readings = [read_labels(tmp_path / f"l.{ext}") for ext in ("geojson", "gpkg", "parquet")]
+    for labels in readings:
+        assert labels.crs.to_epsg() == 32616
+        assert all(a.equals(b) for a, b in zip(labels.geometries, squares(3), strict=True))
+        assert list(labels.fields["kind"]) == ["house", "shed", "house"]
+        assert labels.fields["storeys"].dtype == np.int64
+        np.testing.assert_array_equal(labels.fields["height"], [3.5, np.nan, 9.0])
+    assert readings[0].to_frame().crs == frame.crs
+
+
+def test_null_geometries_keep_their_rows(tmp_path):
+    geometries = squares(3)
+    path = write_geojson(tmp_path / "l.geojson", [feature(geometries[0], id=1),
+                                                  feature(None, id=2),
+                                                  feature(geometries[2], id=3)])
+    labels = read_labels(path)
+    assert labels.geometries[1] is None
+    assert labels.geometries[2].equals(geometries[2])
+    assert list(labels.fields["id"]) == [1, 2, 3]
+
+
+def test_feature_geometry_and_legacy_crs_members(tmp_path):
+    square = squares(1)[0]
+    one = tmp_path / "one.geojson"
+    one.write_text(json.dumps({**feature(square, name="a"),
+                               "crs": {"type": "EPSG", "properties": {"code": 32616}}}))
+    labels = read_labels(one)
+    assert labels.crs.to_epsg() == 32616 and labels.geometries[0].equals(square)
+    bare = tmp_path / "bare.geojson"
+    bare.write_text(shapely.to_geojson(shapely.box(10, 50, 10.001, 50.001)))
+    labels = read_labels(bare)
+    assert labels.crs.to_epsg() == 4326  # RFC 7946: lon/lat without a crs member
+    assert len(labels) == 1 and labels.fields == {}
+
+
+def test_labels_crs_overrides_and_reprojection_is_exact(tmp_path):
+    lonlat = gpd.GeoDataFrame(geometry=squares(2), crs=UTM_CRS).to_crs("EPSG:4326")
+    lonlat.to_file(tmp_path / "ll.geojson")
+    labels = read_labels(tmp_path / "ll.geojson")
+    back = to_crs(labels, UTM_CRS, "ll.geojson")
+    expected = lonlat.to_crs(UTM_CRS).geometry.values
+    assert all(a.equals_exact(b, 0) for a, b in zip(back.geometries, expected, strict=True))
+    with pytest.raises(InputError, match="--labels-crs 'EPSG:99999' is not a CRS"):
+        read_labels(tmp_path / "ll.geojson", "EPSG:99999")
+
+
+def test_select_bounds_keeps_file_order(tmp_path):
+    path = write_geojson(tmp_path / "l.geojson",
+                         [feature(g, n=i) for i, g in enumerate(squares(5))][::-1])
+    labels = read_labels(path)
+    chosen = select_bounds(labels, (X0 + 15, Y0 - 5, X0 + 65, Y0))
+    assert list(chosen.fields["n"]) == [3, 2, 1]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("not json", "not vector data"),
+    ('{"type": "FeatureCollection", "features": []}', "holds no features"),
+    ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+     '"geometry": null}]}', "no feature has a geometry"),
+    ('{"type": "Topology"}', "not vector data"),
+])
+def test_bad_geojson_is_one_clear_error(tmp_path, text, message):
+    path = tmp_path / "bad.geojson"
+    path.write_text(text)
+    with pytest.raises(InputError, match=f"bad.geojson: .*{message}"):
+        read_labels(path)
+
+
+def test_make_masks_from_geojson_imports_no_pandas(tmp_path, make_raster):
+    image = make_raster("img.tif", np.zeros((1, 20, 40), np.uint8))
+    labels = write_geojson(tmp_path / "l.geojson", [feature(g) for g in squares(2)])
+    code = ("import sys; from geotile.cli.main import main; sys.argv = ['geotile', "
+            f"'make-masks', {str(labels)!r}, {str(image)!r}, '-o', "
+            f"{str(tmp_path / 'm.tif')!r}]\ntry: main()\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('pandas', 'geopandas', 'pyogrio') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "m.tif").exists()
