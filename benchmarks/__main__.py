@@ -9,6 +9,7 @@ plus the ratio of geotile's median to each peer's (below 1: geotile is faster).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -69,26 +70,21 @@ class GpuMonitor:
 
 
 def run_once(command: list[str], gpu: GpuMonitor | None = None) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one process.
+    """(seconds, peak RSS in MB) of one command's largest process.
 
     The peak is the child's own VmHWM, polled from /proc: rusage's ru_maxrss would
     also count the benchmark parent's memory, which the child inherits at fork.
     """
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    status_file = Path(f"/proc/{process.pid}/status")
     peak_kb = 0
     if gpu is not None:
         gpu.start()
     while process.poll() is None:
         if gpu is not None:
             gpu.sample()
-        try:
-            for line in status_file.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak_kb = max(peak_kb, int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
+        # the largest process of the tree (a shell loop's children count, not the shell)
+        peak_kb = max([peak_kb, *(high_water_kb(pid) for pid in process_tree(process.pid))])
         time.sleep(0.01)
     seconds = time.perf_counter() - started
     error = process.stderr.read().decode(errors="replace").strip().splitlines()
@@ -96,6 +92,28 @@ def run_once(command: list[str], gpu: GpuMonitor | None = None) -> tuple[float, 
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])}... failed: {error[-1] if error else ''}")
     return seconds, peak_kb / 1024
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants alive now (from /proc/PID/task/*/children)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+                pids += [int(child) for child in task.read_text().split()]
+        index += 1
+    return pids
+
+
+def high_water_kb(pid: int) -> int:
+    """Peak resident memory (VmHWM) of a live process in kB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass
+    return 0
 
 
 def gdal_python_tool(name: str) -> list[str] | None:
@@ -135,6 +153,21 @@ def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Cas
                           ["gdal_rasterize", "-q", "-burn", "1", "-ot", "Byte", "-te", left,
                            bottom, right, top, "-ts", size, size, "-co", "TILED=YES", "-co",
                            "COMPRESS=DEFLATE", labels, out / "m_gdal.tif"], mp))
+    tiles = inputs.tiles(tif, 3)
+    stage = f"make-masks (9 tiles of {size // 3} px, one labels file)"
+    cases.append(Case(stage, "geotile make-masks", [*GEOTILE, "make-masks", labels, *tiles, "-o",
+                                                    out / "mt"], mp, geotile=True,
+                      fresh_dir=out / "mt"))
+    if shutil.which("gdal_rasterize"):  # as a GDAL user would: one process per tile
+        loop = []
+        for tile in tiles:
+            with __import__("rasterio").open(tile) as src:
+                left, bottom, right, top = src.bounds
+                loop.append(f"gdal_rasterize -q -burn 1 -ot Byte -te {left} {bottom} {right} "
+                            f"{top} -ts {src.width} {src.height} -co TILED=YES -co "
+                            f"COMPRESS=DEFLATE {labels} {out / 'mt_gdal' / tile.name}")
+        cases.append(Case(stage, "gdal_rasterize per tile", ["sh", "-c", " && ".join(loop)], mp,
+                          fresh_dir=out / "mt_gdal"))
     if (retile := gdal_python_tool("gdal_retile.py")) is not None:
         cases.append(Case("tile", "gdal_retile.py (256 px)",
                           [*retile, "-q", "-ps", "256", "256", "-targetDir", out / "t_gdal", tif],

@@ -64,3 +64,25 @@ def blank(size: int) -> Path:
             dst.write(rng.integers(0, 255, (3, rows, size), dtype=np.uint8),
                       window=((top, top + rows), (0, size)))
     return path
+
+
+def tiles(image: Path, per_side: int) -> list[Path]:
+    """``image`` cut into per_side x per_side GeoTIFF tiles (as city orthotiles come)."""
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+
+    folder = WORK / f"{image.stem}_tiles_{per_side}"
+    paths = [folder / f"tile_{r}_{c}.tif" for r in range(per_side) for c in range(per_side)]
+    if all(p.exists() for p in paths):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(image) as src:
+        size = src.width // per_side
+        for path in paths:
+            r, c = (int(v) for v in path.stem.split("_")[1:])
+            window = Window(c * size, r * size, size, size)
+            profile = dict(src.profile, width=size, height=size,
+                           transform=window_transform(window, src.transform))
+            with rasterio.open(path, "w", **profile) as dst:
+                dst.write(src.read(window=window))
+    return paths
