@@ -201,7 +201,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress) -> None:
             for data in tqdm(iter_patches(src, mask_src, grid), total=len(grid),
                              disable=not progress, desc=image.name, unit="patch"):
                 patch = data.patch
-                nodata_fraction = 1.0 - float(data.valid.mean())
+                nodata_fraction = 1.0 - np.count_nonzero(data.valid) / data.valid.size
                 positive = None
                 if data.mask is not None:
                     positive = float(np.count_nonzero(data.mask[0])) / data.mask[0].size
