@@ -29,6 +29,7 @@ import numpy as np
 
 from geotile.errors import InputError
 from geotile.grid import Grid, Patch
+from geotile.tiff_template import TiffTemplate
 
 log = logging.getLogger("geotile")
 
@@ -264,9 +265,14 @@ def _check_same_grid(src, mask_src) -> None:
 class PatchWriter:
     """Writes image/mask patch pairs in one format, with the georeference of the window."""
 
-    def __init__(self, src, outdir: Path, fmt: str, mask_src=None) -> None:
+    def __init__(self, src, outdir: Path, fmt: str, mask_src=None, templates: bool = True
+                 ) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
         self.image_profile = self._profile(src, src.count, src.dtypes[0], src.nodata)
+        # uncompressed GeoTIFF patches of one shape: written from GDAL's bytes once checked
+        use_templates = fmt == "tif" and templates
+        self.image_template = TiffTemplate() if use_templates else None
+        self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0], None)
 
@@ -283,11 +289,14 @@ class PatchWriter:
         return image, (f"masks/{name}.{self.fmt}" if self.has_mask else None)
 
     def write(self, data: PatchData, image_rel: str, mask_rel: str | None) -> None:
-        self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile)
+        self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile,
+                    self.image_template)
         if mask_rel is not None:
-            self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile)
+            self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile,
+                        self.mask_template)
 
-    def _write(self, array: np.ndarray, patch: Patch, path: Path, profile: dict) -> None:
+    def _write(self, array: np.ndarray, patch: Patch, path: Path, profile: dict,
+               template: TiffTemplate | None) -> None:
         if self.fmt == "npy":
             np.save(path, np.ascontiguousarray(array))
             return
@@ -297,6 +306,14 @@ class PatchWriter:
         profile = dict(profile, width=array.shape[2], height=array.shape[1])
         # PNG cannot hold the georeference (index.csv has the bounds); passing it anyway
         # keeps rasterio from warning about a non-georeferenced dataset.
-        profile["transform"] = window_transform(patch.window, self.src.transform)
-        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path, "w", **profile) as dst:
-            dst.write(array)
+        transform = window_transform(patch.window, self.src.transform)
+        profile["transform"] = transform
+
+        def gdal_write() -> None:
+            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path, "w", **profile) as dst:
+                dst.write(array)
+
+        if template is not None and transform.is_rectilinear:
+            template.write(path, array, (transform.c, transform.f), gdal_write)
+        else:
+            gdal_write()

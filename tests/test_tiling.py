@@ -191,3 +191,58 @@ def test_streams_one_band_of_rows(monkeypatch, spacenet_like, tmp_path):
     image, mask = spacenet_like
     tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=100))
     assert max(heights) <= 512 and heights.count(100) == 2 * 9
+
+
+@pytest.mark.parametrize("nodata", [None, 0])
+def test_template_written_patches_equal_gdal_byte_for_byte(make_raster, tmp_path, monkeypatch,
+                                                           nodata):
+    """Patches written from the learnt GeoTIFF template are the bytes GDAL writes."""
+    import geotile.tiling as tiling
+    from geotile.tiff_template import TiffTemplate
+
+    rng = np.random.default_rng(3)
+    image = make_raster("img.tif", rng.integers(1, 255, (3, 300, 290), dtype=np.uint8),
+                        nodata=nodata)
+    mask = make_raster("img_mask.tif", (rng.random((300, 290)) > 0.5).astype(np.uint8))
+    made = []
+
+    class Recorded(TiffTemplate):
+        def __init__(self):
+            super().__init__()
+            made.append(self)
+
+    class GdalOnly(TiffTemplate):
+        def __init__(self):
+            super().__init__()
+            self.state = "off"
+
+    options = TileOptions(size=64, overlap=16, edge="pad")
+    monkeypatch.setattr(tiling, "TiffTemplate", Recorded)
+    tile_rasters([image], [mask], tmp_path / "fast", options=options)
+    assert [t.state for t in made] == ["ready", "ready"]  # images and masks
+    monkeypatch.setattr(tiling, "TiffTemplate", GdalOnly)
+    tile_rasters([image], [mask], tmp_path / "gdal", options=options)
+    files = sorted(p.relative_to(tmp_path / "gdal") for p in (tmp_path / "gdal").rglob("*.tif"))
+    assert len(files) == 2 * 36  # 6 x 6 patches at a 48 px stride
+    for name in files:
+        assert (tmp_path / "fast" / name).read_bytes() == (tmp_path / "gdal" / name).read_bytes()
+
+
+def test_template_refuses_what_it_cannot_confirm(tmp_path):
+    from geotile.tiff_template import TiffTemplate
+
+    template = TiffTemplate()
+    calls = []
+
+    def gdal_write(path, payload):
+        def write():
+            calls.append(path.name)
+            path.write_bytes(payload)
+        return write
+
+    array = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
+    # a "GDAL" whose files are not pixels + tiepoint at fixed places (here: compressed-like)
+    for i in range(12):
+        path = tmp_path / f"{i}.tif"
+        template.write(path, array + i, (float(i), 0.0), gdal_write(path, b"II" + bytes([i]) * 9))
+    assert template.state == "off" and len(calls) == 12
