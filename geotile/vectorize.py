@@ -17,6 +17,7 @@ dominant direction (right angles, straight walls).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -102,7 +103,6 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
     Returns a list of ``(polygon, class_id, score_sum, pixel_count, on_edge)``,
     ``on_edge`` meaning the region touches the array's border rows or columns.
     """
-    import shapely
     from rasterio.features import shapes
     from scipy import ndimage
 
@@ -117,12 +117,29 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
         edge = np.zeros(count + 1, bool)
         for line in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
             edge[line] = True
-        for geometry, label in shapes(labels, mask=labels > 0, connectivity=4,
-                                      transform=transform):
+        found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=transform))
+        polygons = polygons_from_geojson([geometry for geometry, _ in found])
+        for polygon, (_, label) in zip(polygons, found, strict=True):
             label = int(label)
-            regions.append((shapely.geometry.shape(geometry), int(class_id), float(sums[label]),
-                            int(counts[label]), bool(edge[label])))
+            regions.append((polygon, int(class_id), float(sums[label]), int(counts[label]),
+                            bool(edge[label])))
     return regions
+
+
+def polygons_from_geojson(geometries: list[dict]) -> np.ndarray:
+    """GeoJSON Polygon dicts (as rasterio's ``shapes`` yields them) as shapely polygons,
+    built in one pass from flat coordinate arrays (shapely's ``shape`` is 5x slower)."""
+    import shapely
+
+    if not geometries:
+        return np.empty(0, dtype=object)
+    rings = [ring for geometry in geometries for ring in geometry["coordinates"]]
+    coords = np.array(list(itertools.chain.from_iterable(rings)), dtype=np.float64)
+    ring_offsets = np.concatenate([[0], np.cumsum([len(ring) for ring in rings])])
+    polygon_offsets = np.concatenate(
+        [[0], np.cumsum([len(geometry["coordinates"]) for geometry in geometries])])
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords,
+                                     (ring_offsets, polygon_offsets))
 
 
 def merge_edge_regions(regions):

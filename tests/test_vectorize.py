@@ -157,3 +157,18 @@ def test_bad_output_extension(make_raster, tmp_path):
     path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
     with pytest.raises(InputError, match=r"unknown vector format"):
         vectorize_rasters([path], tmp_path / "e.txt")
+
+
+def test_polygons_from_geojson_equal_shapely_shape():
+    import shapely
+    from shapely.geometry import shape
+
+    from geotile.vectorize import polygons_from_geojson
+
+    with_hole = shapely.box(0, 0, 10, 10).difference(shapely.box(2, 2, 4, 4))
+    geometries = [shapely.geometry.mapping(g) for g in
+                  (shapely.box(0, 0, 1, 1), with_hole, shapely.box(5, 5, 7, 6))]
+    built = polygons_from_geojson(geometries)
+    assert all(a.equals_exact(shape(g), 0) for a, g in zip(built, geometries, strict=True))
+    assert len(built[1].interiors) == 1
+    assert len(polygons_from_geojson([])) == 0
