@@ -184,7 +184,7 @@ def prepare_labels(
     check_geographic_coordinates(labels, source)
     if crs is not None:
         labels = to_crs(labels, crs, source)
-    return labels.replace(), names
+    return labels, names
 
 
 def make_masks(
