@@ -406,7 +406,7 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
 def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) -> np.ndarray:
     """Class ids of a row band: class rasters as they are, probabilities thresholded
     (one band: p >= threshold) or argmaxed (several bands)."""
-    from geotile.vectorize import class_ids
+    from geotile.raster_kinds import class_ids
 
     if kind.kind == "class":
         band = values[0]
@@ -446,7 +446,7 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     from tqdm import tqdm
 
     from geotile.raster import has_nodata, open_raster, read_band
-    from geotile.vectorize import raster_kind
+    from geotile.raster_kinds import raster_kind
 
     with open_raster(prediction) as pred, open_raster(truth) as true:
         _check_same_grid(pred, true, prediction, truth)
