@@ -16,6 +16,7 @@ _EXPORTS = {
     "InputError": "geotile.errors",
     "ModelError": "geotile.errors",
     "OutputExistsError": "geotile.errors",
+    "Interrupted": "geotile.errors",
     "GeotileWarning": "geotile.errors",
     "Grid": "geotile.grid",
     "Patch": "geotile.grid",

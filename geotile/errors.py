@@ -22,5 +22,9 @@ class OutputExistsError(GeotileError):
     """An output exists and --overwrite was not given."""
 
 
+class Interrupted(GeotileError):
+    """Ctrl-C, SIGTERM or SIGHUP stopped the work; temporary files were removed."""
+
+
 class GeotileWarning(UserWarning):
     """Something suspicious that does not stop the work (e.g. no label touches a raster)."""

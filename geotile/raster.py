@@ -16,7 +16,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioError, RasterioIOError
 
-from geotile.errors import InputError, OutputExistsError
+from geotile.errors import InputError, Interrupted, OutputExistsError
 
 #: Compression profiles for GeoTIFF outputs: name -> creation options.
 COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
@@ -156,20 +156,102 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
+def _writable_folder(final: Path) -> None:
+    """Create the output's folder; a folder that cannot be made or written is one line."""
+    folder = final.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot create the output folder ({exc.strerror}). "
+                         "Choose another output path.") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{folder}: the output folder is not writable. "
+                         "Choose another output path or fix its permissions.")
 
-    On any exception (KeyboardInterrupt and SystemExit included) the temporary
-    file is removed and an existing ``path`` is left untouched.
+
+def publish(tmp: Path, final: Path, overwrite: bool) -> None:
+    """Move a finished ``tmp`` to ``final``. Without ``overwrite`` the move never replaces a
+    file that appeared meanwhile (another process, a second run to the same path): a hard
+    link fails if ``final`` exists, where a rename would silently clobber it."""
+    if overwrite:
+        os.replace(tmp, final)
+        return
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise OutputExistsError(
+            f"{final}: appeared while geotile was writing it (another process?); it was left "
+            "as it is. Pass --overwrite to replace it, or choose another output."
+        ) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if final.exists():
+            raise OutputExistsError(
+                f"{final}: appeared while geotile was writing it; it was left as it is. "
+                "Pass --overwrite to replace it.") from None
+        os.replace(tmp, final)
+        return
+    tmp.unlink()
+
+
+def verify_geotiff(path: str | os.PathLike, shown_as: str | os.PathLike | None = None) -> None:
+    """Raise InputError unless ``path`` is a GeoTIFF whose every block lies inside the file.
+
+    GDAL reports a full disk or an I/O error while flushing blocks or the directory at
+    close only on stderr, and a block whose offset is 0 reads back as zeros: a file that
+    opens can still be wrong. This reads only the TIFF directory (no pixels).
+    """
+    shown = shown_as or path
+    fail = (f"{shown}: the GeoTIFF was not written completely (disk full or an I/O error "
+            "while GDAL wrote it); nothing was written under that name. Free space and run "
+            "again.")
+    size = os.path.getsize(path)
+    try:
+        with rasterio.open(path) as src:
+            if src.driver not in ("GTiff", "COG"):
+                return
+            separate = src.interleaving is not None and src.interleaving.value == "BAND"
+            planes = range(1, src.count + 1) if separate and src.count > 1 else (1,)
+            block_h, block_w = src.block_shapes[0]
+            cols, rows = -(-src.width // block_w), -(-src.height // block_h)
+            for band in planes:
+                for y in range(rows):
+                    for x in range(cols):
+                        offset = src.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=band)
+                        count = src.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=band)
+                        if not offset or not count or int(offset) + int(count) > size:
+                            raise InputError(fail)
+    except RasterioError as exc:
+        raise InputError(fail) from exc
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    verify: Callable[[Path, Path], None] | None = None,
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it to ``path`` when the block succeeds.
+
+    ``verify(tmp, final)`` runs before the move (GeoTIFF outputs get
+    :func:`verify_geotiff` by default), so nothing is moved into place unless it was
+    written completely. The move never replaces a file that appeared meanwhile unless
+    ``overwrite`` (:func:`publish`). On any exception (KeyboardInterrupt and SystemExit
+    included) the temporary file is removed and an existing ``path`` is left untouched.
     """
     final = Path(path)
     check_output(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    _writable_folder(final)
     tmp = _temporary_sibling(final)
+    if verify is None and final.suffix.lower() in (".tif", ".tiff"):
+        verify = verify_geotiff
     try:
         yield tmp
-        os.replace(tmp, final)
+        if verify is not None and tmp.exists():
+            verify(tmp, final)
+        publish(tmp, final, overwrite)
+    except KeyboardInterrupt:
+        raise Interrupted(f"{final}: interrupted; nothing was written under that name "
+                          "(the temporary file was removed).") from None
     finally:
         for leftover in (tmp, Path(f"{tmp}.aux.xml")):
             with contextlib.suppress(FileNotFoundError):

@@ -9,8 +9,10 @@ one line.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 import warnings
@@ -29,6 +31,14 @@ COMMANDS = {
 }
 
 
+#: options of the group that are also accepted after the command name
+_GROUP_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"}
+#: GDAL settings for every command: commands stream by strips and write whole blocks, so a
+#: small block cache keeps memory independent of the raster's size (GDAL's default is 5 %
+#: of RAM). Scoped to the command with rasterio.Env; a user's own setting wins.
+GDAL_SETTINGS = {"GDAL_CACHEMAX": 128}
+
+
 class GeotileGroup(click.Group):
     """A group that imports each command on first use and turns library errors into one line."""
 
@@ -42,13 +52,71 @@ class GeotileGroup(click.Group):
         module_name, attribute = target.split(":")
         return getattr(importlib.import_module(module_name), attribute)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Accept -v/-q after the command name too (`geotile predict -v ...`)."""
+        ctx.meta["geotile.help"] = any(a in ("-h", "--help") for a in args)
+        return super().parse_args(ctx, hoist_group_flags(args))
+
     def invoke(self, ctx: click.Context):
         from geotile.errors import GeotileError
 
         try:
-            return super().invoke(ctx)
+            with _command_scope(ctx):
+                return super().invoke(ctx)
         except GeotileError as exc:
             raise click.ClickException(str(exc)) from exc
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted; no output was left half-written.") from None
+        except OSError as exc:  # full disk, read-only folder, ... outside the atomic writers
+            where = exc.filename or "output"
+            raise click.ClickException(
+                f"{where}: {exc.strerror or exc}. Free space or choose another output folder."
+            ) from exc
+
+
+def hoist_group_flags(args: list[str]) -> list[str]:
+    """Move -v/-q given after the command name in front of it, where the group reads them."""
+    for position, arg in enumerate(args):
+        if arg == "--":
+            return args
+        if arg in COMMANDS:
+            rest = args[position + 1 :]
+            cut = rest.index("--") if "--" in rest else len(rest)
+            flags = [a for a in rest[:cut] if a in _GROUP_FLAGS]
+            others = [a for a in rest[:cut] if a not in _GROUP_FLAGS]
+            return [*args[:position], *flags, arg, *others, *rest[cut:]]
+    return args
+
+
+@contextlib.contextmanager
+def _command_scope(ctx: click.Context):
+    """GDAL settings, warning display and log handlers for one command, restored after it
+    (the library is used in notebooks and services: nothing leaks out of a command)."""
+    with contextlib.ExitStack() as stack:
+        if not ctx.meta.get("geotile.help"):
+            import rasterio
+
+            settings = {k: v for k, v in GDAL_SETTINGS.items() if k not in os.environ}
+            # inside an Env, GDAL/PROJ errors go to Python logging, not raw "ERROR 1:" lines
+            stack.enter_context(rasterio.Env(**settings))
+        stack.enter_context(warnings.catch_warnings())
+        logger = logging.getLogger("geotile")
+        saved = (logger.handlers[:], logger.level, logger.propagate)
+        stack.callback(_restore_logger, logger, saved)
+        verbose, quiet = _flags(ctx)
+        _configure_logging(verbose, quiet)
+        if not verbose:
+            warnings.showwarning = _show_warning
+        yield
+
+
+def _restore_logger(logger: logging.Logger, saved) -> None:
+    logger.handlers[:], level, logger.propagate = saved[0], saved[1], saved[2]
+    logger.setLevel(level)
+
+
+def _flags(ctx: click.Context) -> tuple[int, bool]:
+    return ctx.params.get("verbose", 0), ctx.params.get("quiet", False)
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
@@ -91,17 +159,12 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj["verbose"] = verbose
     ctx.obj["quiet"] = quiet
     ctx.obj["progress"] = not quiet and sys.stderr.isatty()
-    _configure_logging(verbose, quiet)
-    if not verbose:
-        warnings.showwarning = _show_warning
 
 
 def main() -> None:
     """Console-script entry point."""
-    import os
-
-    # Commands stream by bands and write whole blocks; a small block cache keeps memory
-    # independent of the raster's size (GDAL's default is 5% of RAM). Users may override.
-    os.environ.setdefault("GDAL_CACHEMAX", "128")
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C: temporary files are removed
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_interrupt)
     cli(prog_name="geotile")

@@ -1,0 +1,177 @@
+"""Nothing lost, nothing half-written: atomic outputs, full disks, races, interrupts, and
+commands that leave no global state behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from geotile.errors import InputError, Interrupted, OutputExistsError
+from geotile.raster import atomic_output, output_profile, verify_geotiff
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+from .onnx_models import pointwise_model
+
+
+def _geotiff(path: Path, size: int = 600) -> Path:
+    profile = output_profile(None, count=1, dtype="uint8", width=size, height=size,
+                             crs=UTM_CRS, transform=rasterio.transform.from_origin(*UTM_ORIGIN,
+                                                                                   0.5, 0.5))
+    noise = np.random.default_rng(0).integers(0, 255, (1, size, size), dtype=np.uint8)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(noise)
+    return path
+
+
+def test_verify_geotiff_accepts_complete_and_refuses_truncated(tmp_path):
+    good = _geotiff(tmp_path / "good.tif")
+    verify_geotiff(good)
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(InputError, match=r"final\.tif: the GeoTIFF was not written completely"):
+        verify_geotiff(cut, tmp_path / "final.tif")
+
+
+def test_incomplete_geotiff_is_never_moved_into_place(tmp_path):
+    final = tmp_path / "out.tif"
+    with pytest.raises(InputError, match="not written completely"), \
+            atomic_output(final) as tmp:
+        _geotiff(tmp)
+        os.truncate(tmp, tmp.stat().st_size - 1000)  # the disk filled up at the end
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_that_appears_meanwhile_is_not_clobbered(tmp_path):
+    final = tmp_path / "out.txt"
+    with pytest.raises(OutputExistsError, match="appeared while geotile was writing"), \
+            atomic_output(final) as tmp:
+        tmp.write_text("ours")
+        final.write_text("someone else's")  # another process, after our up-front check
+    assert final.read_text() == "someone else's"
+    assert list(tmp_path.iterdir()) == [final]
+
+
+def test_overwrite_replaces_an_output_that_appeared(tmp_path):
+    final = tmp_path / "out.txt"
+    with atomic_output(final, overwrite=True) as tmp:
+        tmp.write_text("ours")
+        final.write_text("theirs")
+    assert final.read_text() == "ours"
+
+
+def test_interrupt_is_one_line_naming_the_output(tmp_path):
+    final = tmp_path / "out.txt"
+    with pytest.raises(Interrupted, match=r"out\.txt: interrupted"), \
+            atomic_output(final) as tmp:
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def _tiny_disk(tmp_path: Path, size: str = "160k"):
+    """A tmpfs of ``size`` mounted under tmp_path (root only; skipped elsewhere)."""
+    disk = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def _noise_image(make_raster, size: int = 700):
+    rng = np.random.default_rng(1)
+    return make_raster("noise.tif", rng.integers(0, 255, (3, size, size), dtype=np.uint8))
+
+
+def test_full_disk_fails_predict_and_leaves_nothing(run_cli, make_raster, tmp_path):
+    image = _noise_image(make_raster)
+    model = pointwise_model(tmp_path / "m.onnx")
+    with _tiny_disk(tmp_path) as disk:
+        result = run_cli("predict", model, image, "-o", disk / "p.tif", "--tile-size", "64",
+                         "--dtype", "float32")
+        assert result.exit_code == 1, result.output
+        assert "p.tif" in result.stderr and "Traceback" not in result.stderr
+        assert list(disk.iterdir()) == []
+
+
+def test_full_disk_fails_make_masks_and_leaves_nothing(run_cli, make_raster, tmp_path):
+    image = _noise_image(make_raster, 1500)
+    # small squares at random places: a mask that compresses badly
+    features = []
+    x0, y0 = UTM_ORIGIN
+    for dx, dy in np.random.default_rng(2).uniform(0, 740, (8000, 2)):
+        x, y = x0 + dx, y0 - dy
+        ring = [[x, y], [x + 1.5, y], [x + 1.5, y - 1.5], [x, y - 1.5], [x, y]]
+        features.append({"type": "Feature", "properties": {},
+                         "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    labels = tmp_path / "labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": features,
+                                  "crs": {"type": "name", "properties": {"name": UTM_CRS}}}))
+    with _tiny_disk(tmp_path, "24k") as disk:
+        result = run_cli("make-masks", labels, image, "-o", disk / "mask.tif")
+        assert result.exit_code == 1, result.output
+        assert "mask.tif" in result.stderr and "Traceback" not in result.stderr
+        assert list(disk.iterdir()) == []
+
+
+def _run_geotile(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "geotile", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_unknown_crs_is_one_line_without_proj_noise(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    labels = tmp_path / "labels.geojson"
+    x, y = UTM_ORIGIN
+    ring = [[x, y], [x + 5, y], [x + 5, y - 5], [x, y]]
+    feature = {"type": "Feature", "properties": {},
+               "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    result = _run_geotile("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                          "--labels-crs", "EPSG:999999")
+    assert result.returncode in (1, 2)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "ERROR 1" not in result.stderr and "EPSG:999999" in lines[0]
+
+
+def test_verbose_and_quiet_after_the_command(run_cli, make_raster, tmp_path):
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("a.tif", np.zeros((3, 40, 40), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "v.tif", "--tile-size", "32",
+                     "-v")
+    assert result.exit_code == 0, result.output
+    assert "m.onnx: " in result.stderr and "NCHW" in result.stderr
+    result = run_cli("predict", "-q", model, image, "-o", tmp_path / "q.tif",
+                     "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+
+
+def test_a_command_leaves_no_global_state(run_cli, make_raster, tmp_path):
+    logger = logging.getLogger("geotile")
+    before = (warnings.showwarning, list(logger.handlers), logger.level,
+              os.environ.get("GDAL_CACHEMAX"), list(warnings.filters))
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("a.tif", np.zeros((3, 40, 40), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    after = (warnings.showwarning, list(logger.handlers), logger.level,
+             os.environ.get("GDAL_CACHEMAX"), list(warnings.filters))
+    assert after == before
