@@ -9,12 +9,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# A regular (not editable) install, redone when the package changes: what users get from
+# `pip install .`, without setuptools' editable-mode warnings.
+SOURCES := setup.cfg pyproject.toml $(shell find geotile -name '*.py' -o -name py.typed)
+
+$(VENV)/.installed: $(SOURCES) | $(BIN)/python
+	rm -rf build  # stale copies of removed modules would go into the wheel
+	$(BIN)/pip install -q .
 	touch $@
 
-$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.installed-test: $(SOURCES) | $(BIN)/python
+	rm -rf build
+	$(BIN)/pip install -q '.[test]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -30,4 +36,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache build geotile.egg-info

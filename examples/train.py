@@ -4,9 +4,12 @@ Training data are made the way a user would make them: synthetic scenes from
 make_scene.py (seeds other than the bundled held-out scene's), rasterised with
 `geotile make-masks` and cut with `geotile tile`. The recipe follows the
 SpaceNet building reports: a U-Net, BCE + Jaccard loss, Adam, flips and
-rotations. Needs PyTorch (`pip install torch==2.13.0`, CPU build is enough).
+rotations. Needs PyTorch, the CPU build is enough:
+`pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`.
 
-    python examples/train.py --out examples/models/buildings_unet.onnx
+    python examples/train.py --out my_unet.onnx
+    python examples/train.py --scenes 16 --epochs 30 \
+        --out examples/models/buildings_unet.onnx --overwrite   # replace the shipped model
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -133,13 +137,23 @@ def export(model: nn.Module, path: Path, tile_size: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE / "models" / "buildings_unet.onnx")
-    parser.add_argument("--work", type=Path, default=Path("train-work"))
-    parser.add_argument("--scenes", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--crop", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("buildings_unet.onnx"),
+                        help="ONNX file to write (default: ./buildings_unet.onnx; the shipped "
+                        "model is only replaced when named here with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for scenes and patches (default: a temporary folder, "
+                        "removed at the end; a folder given here is kept)")
+    parser.add_argument("--scenes", type=int, default=6, help="training scenes (default 6)")
+    parser.add_argument("--epochs", type=int, default=12, help="epochs (default 12)")
+    parser.add_argument("--crop", type=int, default=128, help="random crop in px (default 128)")
+    parser.add_argument("--seed", type=int, default=0, help="torch seed (default 0)")
     args = parser.parse_args()
+    if args.out.exists() and not args.overwrite:
+        parser.error(f"{args.out} exists: give another --out, or --overwrite to replace it")
+    temporary_work = args.work is None
+    if temporary_work:
+        args.work = Path(tempfile.mkdtemp(prefix="geotile-train-"))
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -174,7 +188,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export(model, args.out, 256)
     print(f"{args.out}: {args.out.stat().st_size / 1e6:.2f} MB, {time.time() - started:.0f} s")
-    shutil.rmtree(args.work, ignore_errors=True)
+    if temporary_work:
+        shutil.rmtree(args.work, ignore_errors=True)
 
 
 if __name__ == "__main__":
