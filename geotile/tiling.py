@@ -136,9 +136,11 @@ def tile_rasters(
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
-    ``outdir`` is written atomically: it appears complete or not at all.
+    ``outdir`` is new, empty, or an earlier output of this function (replaced only with
+    ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
+    patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
     """
-    from geotile.raster import atomic_directory
+    from geotile.output_folder import staged_folder
 
     images = [Path(p) for p in images]
     masks = [Path(p) for p in masks] if masks else None
@@ -153,7 +155,7 @@ def tile_rasters(
     if len(set(stems)) != len(stems):
         raise InputError("images share a file name: their patches would collide. Rename them.")
     summary = TileSummary(Path(outdir))
-    with atomic_directory(outdir, overwrite) as tmp:
+    with staged_folder(outdir, overwrite) as tmp:
         (tmp / "images").mkdir()
         if masks is not None:
             (tmp / "masks").mkdir()
