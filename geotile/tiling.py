@@ -169,7 +169,6 @@ def tile_rasters(
 
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress) -> None:
-    from rasterio.windows import bounds as window_bounds
     from tqdm import tqdm
 
     from geotile.raster import check_pixels_readable, open_raster
@@ -224,7 +223,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress) -> None:
                 pending.append(pool.submit(writers.write, data, image_rel, mask_rel))
                 if len(pending) > 64:  # keep memory bounded while the pool catches up
                     pending.pop(0).result()
-                minx, miny, maxx, maxy = window_bounds(patch.window, src.transform)
+                minx, miny, maxx, maxy = patch.bounds(src.transform)
                 writer.writerow([
                     image_rel, mask_rel or "", image.name, patch.row, patch.col, patch.x_off,
                     patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),

@@ -337,3 +337,37 @@ def test_interrupt_leaves_no_hidden_folder(make_raster, tmp_path, monkeypatch, s
         else:
             assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "img.tif"]
+
+
+@pytest.mark.parametrize("kind", ["north-up", "south-up", "rotated", "sheared", "no georeference"])
+def test_index_bounds_are_the_envelope_of_the_patch(tmp_path, kind):
+    """minx < maxx, miny < maxy and the four corners of each patch inside the bounds."""
+    import warnings
+
+    from affine import Affine
+
+    from .conftest import UTM_ORIGIN, write_raster
+
+    transforms = {
+        "north-up": Affine(0.5, 0, UTM_ORIGIN[0], 0, -0.5, UTM_ORIGIN[1]),
+        "south-up": Affine(0.5, 0, UTM_ORIGIN[0], 0, 0.5, UTM_ORIGIN[1]),
+        "rotated": Affine.translation(*UTM_ORIGIN) * Affine.rotation(30) * Affine.scale(0.5, -0.5),
+        "sheared": Affine(0.5, 0.1, UTM_ORIGIN[0], 0.05, -0.5, UTM_ORIGIN[1]),
+        "no georeference": Affine.identity(),
+    }
+    transform = transforms[kind]
+    crs = None if kind == "no georeference" else "EPSG:32616"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        image = write_raster(tmp_path / "img.tif", np.ones((1, 60, 40), np.uint8), crs=crs,
+                             transform=transform)
+        tile_rasters([image], None, tmp_path / "out", options=TileOptions(size=20))
+    rows = read_index(tmp_path / "out")
+    assert len(rows) == 6
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        corners = [transform * (x + dx, y + dy) for dx in (0, 20) for dy in (0, 20)]
+        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+        got = tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy"))
+        assert got == pytest.approx((min(xs), min(ys), max(xs), max(ys)))
+        assert got[0] < got[2] and got[1] < got[3]
