@@ -86,6 +86,17 @@ class Patch:
 
         return Window(self.x_off, self.y_off, self.valid_width, self.valid_height)
 
+    def bounds(self, transform) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy): the envelope of the patch's four corners under an affine
+        ``transform``, right for south-up, rotated, sheared and pixel (identity) transforms."""
+        xs, ys = [], []
+        for dx in (0, self.width):
+            for dy in (0, self.height):
+                x, y = transform * (self.x_off + dx, self.y_off + dy)
+                xs.append(x)
+                ys.append(y)
+        return min(xs), min(ys), max(xs), max(ys)
+
     @property
     def is_padded(self) -> bool:
         return self.valid_width < self.width or self.valid_height < self.height

@@ -136,9 +136,11 @@ def tile_rasters(
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
-    ``outdir`` is written atomically: it appears complete or not at all.
+    ``outdir`` is new, empty, or an earlier output of this function (replaced only with
+    ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
+    patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
     """
-    from geotile.raster import atomic_directory
+    from geotile.output_folder import staged_folder
 
     images = [Path(p) for p in images]
     masks = [Path(p) for p in masks] if masks else None
@@ -153,7 +155,7 @@ def tile_rasters(
     if len(set(stems)) != len(stems):
         raise InputError("images share a file name: their patches would collide. Rename them.")
     summary = TileSummary(Path(outdir))
-    with atomic_directory(outdir, overwrite) as tmp:
+    with staged_folder(outdir, overwrite) as tmp:
         (tmp / "images").mkdir()
         if masks is not None:
             (tmp / "masks").mkdir()
@@ -167,7 +169,6 @@ def tile_rasters(
 
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress) -> None:
-    from rasterio.windows import bounds as window_bounds
     from tqdm import tqdm
 
     from geotile.raster import check_pixels_readable, open_raster
@@ -222,7 +223,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress) -> None:
                 pending.append(pool.submit(writers.write, data, image_rel, mask_rel))
                 if len(pending) > 64:  # keep memory bounded while the pool catches up
                     pending.pop(0).result()
-                minx, miny, maxx, maxy = window_bounds(patch.window, src.transform)
+                minx, miny, maxx, maxy = patch.bounds(src.transform)
                 writer.writerow([
                     image_rel, mask_rel or "", image.name, patch.row, patch.col, patch.x_off,
                     patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),

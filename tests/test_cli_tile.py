@@ -23,8 +23,9 @@ def test_existing_output_and_overwrite(run_cli, make_raster, tmp_path):
     (tmp_path / "out" / "keep.txt").write_text("x")
     assert_one_line_error(run_cli("tile", image, "-o", tmp_path / "out"), "out", "--overwrite")
     assert (tmp_path / "out" / "keep.txt").exists()
-    assert run_cli("tile", image, "-o", tmp_path / "out", "--overwrite").exit_code == 0
-    assert not (tmp_path / "out" / "keep.txt").exists()
+    assert_one_line_error(run_cli("tile", image, "-o", tmp_path / "out", "--overwrite"),
+                          "keep.txt", "did not write")
+    assert (tmp_path / "out" / "keep.txt").exists()
 
 
 def test_patch_larger_than_raster_with_drop(run_cli, make_raster, tmp_path):
@@ -46,3 +47,50 @@ def test_bad_split_and_missing_and_corrupt(run_cli, make_raster, real_data, tmp_
                                   "--max-nodata", "0.5", "-o", tmp_path / "o"),
                           "all-nodata.tif", "no or almost no valid pixels")
     assert not (tmp_path / "o").exists()
+
+
+def test_overwrite_never_deletes_files_geotile_did_not_write(run_cli, make_raster, tmp_path,
+                                                            monkeypatch):
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    (out / "sub").mkdir()
+    (out / "sub" / "data.tif").write_text("y")
+    for extra in ((), ("--overwrite",)):
+        assert_one_line_error(run_cli("tile", image, "-o", out, *extra), "out",
+                              "keep.txt", "did not write")
+        assert (out / "keep.txt").read_text() == "x"
+        assert (out / "sub" / "data.tif").read_text() == "y"
+    # `-o "$(pwd)" --overwrite` in a folder holding the inputs leaves it as it was
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert_one_line_error(run_cli("tile", image, "-o", ".", "--overwrite"), "did not write")
+    assert_one_line_error(run_cli("tile", image, "-o", tmp_path, "--overwrite"), "did not write")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_empty_folder_and_dot_are_valid_outputs(run_cli, make_raster, tmp_path, monkeypatch):
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    (tmp_path / "empty").mkdir()
+    assert run_cli("tile", image, "--size", "50", "-o", tmp_path / "empty").exit_code == 0
+    assert len(list((tmp_path / "empty" / "images").iterdir())) == 4
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    result = run_cli("tile", image, "--size", "50", "-o", ".")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "here").iterdir()) == [
+        ".geotile-tile.json", "images", "index.csv"]
+    # a second run to its own output: refused without --overwrite, replaced with it
+    assert_one_line_error(run_cli("tile", image, "--size", "50", "-o", "."), "--overwrite")
+    result = run_cli("tile", image, "--size", "25", "-o", ".", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "here" / "images").iterdir())) == 16
+
+
+def test_output_that_is_a_file_is_one_line(run_cli, make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    (tmp_path / "out").write_text("mine")
+    assert_one_line_error(run_cli("tile", image, "-o", tmp_path / "out", "--overwrite"), "out",
+                          "not a folder")
+    assert (tmp_path / "out").read_text() == "mine"

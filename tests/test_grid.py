@@ -68,3 +68,14 @@ def test_bad_parameters():
         Grid(100, 100, 32, 0, "wrap")
     with pytest.raises(GeotileError, match="positive"):
         Grid(100, 100, 0)
+
+
+def test_patch_bounds_are_the_envelope_of_four_corners():
+    from affine import Affine
+
+    patch = Grid(100, 100, 10).patch(1, 2)
+    assert patch.bounds(Affine(2, 0, 100, 0, -2, 50)) == (140, 10, 160, 30)
+    assert patch.bounds(Affine(2, 0, 100, 0, 2, 50)) == (140, 70, 160, 90)  # south-up
+    assert patch.bounds(Affine.identity()) == (20, 10, 30, 20)  # pixel coordinates
+    minx, miny, maxx, maxy = patch.bounds(Affine.rotation(90))
+    assert (minx, miny, maxx, maxy) == pytest.approx((-20, 20, -10, 30))

@@ -171,8 +171,8 @@ def test_bad_inputs(spacenet_like, make_raster, real_data, tmp_path):
         tile_rasters([real_data / "rasterio" / "corrupt.tif"], None, tmp_path / "x")
     assert not (tmp_path / "x").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-    (tmp_path / "done").mkdir()
-    with pytest.raises(OutputExistsError):
+    tile_rasters([image], None, tmp_path / "done", options=TileOptions(size=450))
+    with pytest.raises(OutputExistsError, match="--overwrite"):
         tile_rasters([image], None, tmp_path / "done")
 
 
@@ -246,3 +246,128 @@ def test_template_refuses_what_it_cannot_confirm(tmp_path):
         path = tmp_path / f"{i}.tif"
         template.write(path, array + i, (float(i), 0.0), gdal_write(path, b"II" + bytes([i]) * 9))
     assert template.state == "off" and len(calls) == 12
+
+
+def _tree(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def test_overwrite_replaces_only_what_geotile_wrote(make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    out = tmp_path / "out"
+    tile_rasters([image], None, out, options=TileOptions(size=25))
+    assert len(read_index(out)) == 16
+    (out / "notes.txt").write_text("mine")  # the user's own file in geotile's folder
+    (out / "images" / "extra.txt").write_text("mine too")
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        tile_rasters([image], None, out, options=TileOptions(size=50))
+    tile_rasters([image], None, out, options=TileOptions(size=50), overwrite=True)
+    assert len(read_index(out)) == 4
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "images" / "extra.txt").read_text() == "mine too"
+    assert sorted(p.name for p in (out / "images").iterdir()) == [
+        "extra.txt", "img_0_0.tif", "img_0_1.tif", "img_1_0.tif", "img_1_1.tif"]
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_overwrite_of_an_output_without_marker(make_raster, tmp_path):
+    """A folder holding only an index.csv and the patches it lists is geotile's own output."""
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    out = tmp_path / "out"
+    tile_rasters([image], None, out, options=TileOptions(size=50))
+    (out / ".geotile-tile.json").unlink()
+    tile_rasters([image], None, out, options=TileOptions(size=100), overwrite=True)
+    assert _tree(out) == [".geotile-tile.json", "images", "images/img_0_0.tif", "index.csv"]
+    (out / ".geotile-tile.json").unlink()
+    (out / "images" / "stranger.tif").write_text("x")
+    with pytest.raises(OutputExistsError, match=r"did not write.*stranger\.tif"):
+        tile_rasters([image], None, out, options=TileOptions(size=100), overwrite=True)
+    assert (out / "images" / "stranger.tif").read_text() == "x"
+
+
+def test_marker_cannot_claim_files_outside_the_folder(make_raster, tmp_path):
+    import json
+
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    out = tmp_path / "out"
+    tile_rasters([image], None, out, options=TileOptions(size=100))
+    marker = json.loads((out / ".geotile-tile.json").read_text())
+    marker["files"].append("../img.tif")
+    (out / ".geotile-tile.json").write_text(json.dumps(marker))
+    tile_rasters([image], None, out, options=TileOptions(size=100), overwrite=True)
+    assert image.exists()
+
+
+@pytest.mark.parametrize("second", [False, True])
+def test_interrupt_leaves_no_hidden_folder(make_raster, tmp_path, monkeypatch, second):
+    """Ctrl-C while writing (and a second Ctrl-C while cleaning up) leaves nothing behind."""
+    import os
+    import shutil
+    import signal
+
+    import geotile.output_folder as output_folder
+    import geotile.tiling as tiling
+    from geotile.errors import Interrupted
+
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    calls = []
+
+    def interrupted_write(self, data, image_rel, mask_rel):
+        calls.append(image_rel)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    real_rmtree = shutil.rmtree
+
+    def rmtree_hit_by_second_ctrl_c(path, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(tiling.PatchWriter, "write", interrupted_write)
+    if second:
+        monkeypatch.setattr(output_folder, "_rmtree", rmtree_hit_by_second_ctrl_c)
+    for out in (tmp_path / "new", tmp_path / "empty"):
+        if out.name == "empty":
+            out.mkdir()
+        calls.clear()
+        with pytest.raises(Interrupted, match="interrupted"):
+            tile_rasters([image], None, out, options=TileOptions(size=10))
+        if out.name == "empty":
+            assert list(out.iterdir()) == []
+        else:
+            assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "img.tif"]
+
+
+@pytest.mark.parametrize("kind", ["north-up", "south-up", "rotated", "sheared", "no georeference"])
+def test_index_bounds_are_the_envelope_of_the_patch(tmp_path, kind):
+    """minx < maxx, miny < maxy and the four corners of each patch inside the bounds."""
+    import warnings
+
+    from affine import Affine
+
+    from .conftest import UTM_ORIGIN, write_raster
+
+    transforms = {
+        "north-up": Affine(0.5, 0, UTM_ORIGIN[0], 0, -0.5, UTM_ORIGIN[1]),
+        "south-up": Affine(0.5, 0, UTM_ORIGIN[0], 0, 0.5, UTM_ORIGIN[1]),
+        "rotated": Affine.translation(*UTM_ORIGIN) * Affine.rotation(30) * Affine.scale(0.5, -0.5),
+        "sheared": Affine(0.5, 0.1, UTM_ORIGIN[0], 0.05, -0.5, UTM_ORIGIN[1]),
+        "no georeference": Affine.identity(),
+    }
+    transform = transforms[kind]
+    crs = None if kind == "no georeference" else "EPSG:32616"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        image = write_raster(tmp_path / "img.tif", np.ones((1, 60, 40), np.uint8), crs=crs,
+                             transform=transform)
+        tile_rasters([image], None, tmp_path / "out", options=TileOptions(size=20))
+    rows = read_index(tmp_path / "out")
+    assert len(rows) == 6
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        corners = [transform * (x + dx, y + dy) for dx in (0, 20) for dy in (0, 20)]
+        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+        got = tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy"))
+        assert got == pytest.approx((min(xs), min(ys), max(xs), max(ys)))
+        assert got[0] < got[2] and got[1] < got[3]

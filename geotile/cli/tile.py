@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import output_opt, overwrite_opt
+from geotile.cli.options import output_opt
 
 
 def _parse_split(ctx, param, value):
@@ -38,7 +38,10 @@ def _parse_split(ctx, param, value):
 @click.option("--split", callback=_parse_split, metavar="TRAIN,VAL,TEST",
               help="Assign splits by these fractions, e.g. 0.8,0.1,0.1.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
-@overwrite_opt
+@click.option("--overwrite", is_flag=True,
+              help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
+              "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced; a folder holding "
+              "other files is refused.")
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
          seed, overwrite):
@@ -58,10 +61,8 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     $ geotile tile a.tif b.tif --masks a_mask.tif --masks b_mask.tif --size 224 --edge drop \\
           --skip-empty --split 0.8,0.1,0.1 --seed 42 -o patches/
     """
-    from geotile.raster import check_output
     from geotile.tiling import TileOptions, tile_rasters
 
-    check_output(output, overwrite)
     options = TileOptions(size=size, overlap=overlap, edge=edge, fmt=fmt, skip_empty=skip_empty,
                           max_nodata=max_nodata, split=split, seed=seed)
     summary = tile_rasters(images, list(masks) or None, output, options=options,

@@ -1,0 +1,261 @@
+"""Output folders that geotile fills (``tile``): staged, published on success, and replaced
+only where geotile wrote.
+
+geotile writes into a hidden staging folder inside the output folder and, once every file
+is written, moves the files into place and records them in a marker file
+(``.geotile-tile.json``). A later ``--overwrite`` removes only the files a marker lists (or,
+for a folder without marker, an ``index.csv`` and the patches it lists); a non-empty folder
+holding anything else is refused, ``--overwrite`` or not. An existing empty folder (``-o .``
+in an empty directory) is a valid output. Ctrl-C, SIGTERM and errors remove the staging
+folder; a second Ctrl-C waits until it is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from geotile.errors import InputError, Interrupted, OutputExistsError
+
+MARKER = ".geotile-tile.json"
+STAGING_PREFIX = ".geotile-tile-"
+STAGING_SUFFIX = ".tmp"
+#: files of an index.csv that name what geotile wrote
+INDEX = "index.csv"
+INDEX_FILE_COLUMNS = ("image", "mask")
+
+
+def _rmtree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, then raise KeyboardInterrupt.
+
+    Only in the main thread (elsewhere signals cannot be caught and the block just runs).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    saved = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            saved[number] = signal.signal(number, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        if received:
+            raise KeyboardInterrupt
+
+
+def _safe_relative(name: str) -> bool:
+    path = Path(name)
+    return bool(name) and not path.is_absolute() and ".." not in path.parts
+
+
+def _all_entries(folder: Path) -> tuple[set[str], set[str]]:
+    """(files, folders) under ``folder`` as relative POSIX paths; staging folders skipped."""
+    files, folders = set(), set()
+    for root, dirs, names in os.walk(folder):
+        rel_root = Path(root).relative_to(folder)
+        if rel_root == Path("."):
+            dirs[:] = [d for d in dirs if not _is_staging(d)]
+        for d in dirs:
+            folders.add((rel_root / d).as_posix())
+        for n in names:
+            files.add((rel_root / n).as_posix())
+    return files, folders
+
+
+def _is_staging(name: str) -> bool:
+    return name.startswith(STAGING_PREFIX) and name.endswith(STAGING_SUFFIX)
+
+
+def _listed_by_index(index: Path) -> set[str] | None:
+    """Files an index.csv written by geotile lists, or None when it is not geotile's."""
+    try:
+        with index.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or not set(INDEX_FILE_COLUMNS) <= set(reader.fieldnames):
+                return None
+            return {row[c] for row in reader for c in INDEX_FILE_COLUMNS if row.get(c)}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def geotile_files(folder: Path) -> tuple[set[str], set[str]]:
+    """(files geotile wrote in ``folder``, other files), as relative POSIX paths.
+
+    geotile's files are those its marker lists, else an index.csv and the files it lists.
+    """
+    files, _ = _all_entries(folder)
+    ours: set[str] = set()
+    marker = folder / MARKER
+    if marker.is_file():
+        try:
+            listed = json.loads(marker.read_text()).get("files", [])
+        except (OSError, ValueError, AttributeError):
+            listed = []
+        ours = {MARKER} | {n for n in listed if isinstance(n, str) and _safe_relative(n)}
+    elif (folder / INDEX).is_file():
+        listed = _listed_by_index(folder / INDEX)
+        if listed is not None:
+            ours = {INDEX} | {n for n in listed if _safe_relative(n)}
+    ours &= files
+    return ours, files - ours
+
+
+def _examples(names: set[str]) -> str:
+    shown = sorted(names)[:3]
+    return ", ".join(shown) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _check_folder(final: Path, overwrite: bool) -> set[str]:
+    """Files of an earlier geotile run to replace (empty for a new or empty folder);
+    raise when ``final`` may not be written."""
+    if not final.exists():
+        return set()
+    if not final.is_dir():
+        raise OutputExistsError(f"{final}: is a file, not a folder. Give a new or empty folder "
+                                "as output.")
+    ours, others = geotile_files(final)
+    has_marker = MARKER in ours
+    if others and not has_marker:
+        raise OutputExistsError(
+            f"{final}: the folder holds files geotile did not write ({_examples(others)}); "
+            "they are never deleted, --overwrite or not. Give a new or empty folder as output."
+        )
+    if ours and not overwrite:
+        raise OutputExistsError(
+            f"{final}: holds the output of an earlier `geotile tile`. Pass --overwrite to "
+            "replace it (only the files geotile wrote are replaced)."
+        )
+    return ours
+
+
+def _os_error(exc: OSError, final: Path) -> InputError:
+    if exc.errno == errno.ENOSPC:
+        return InputError(f"{final}: no space left on the device; nothing was written there. "
+                          "Free space and run again.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return InputError(f"{final}: the output folder is not writable ({exc.strerror}). "
+                          "Choose another output folder or fix its permissions.")
+    where = exc.filename or final
+    return InputError(f"{where}: {exc.strerror or exc}; nothing was written in {final}. "
+                      "Check the output folder and run again.")
+
+
+@contextlib.contextmanager
+def staged_folder(path: str | os.PathLike, overwrite: bool = False,
+                  tool: str = "geotile tile") -> Iterator[Path]:
+    """Yield a staging folder; when the block succeeds its files are published in ``path``.
+
+    Refuses (before any work) a folder holding files geotile did not write, and an earlier
+    geotile output unless ``overwrite``. On success the earlier output's files are removed,
+    the new ones moved in and listed in the marker. On any error or interrupt nothing in
+    ``path`` changes and the staging folder is removed (a folder geotile made is removed too).
+    """
+    from geotile._version import __version__
+
+    final = Path(path)
+    _check_folder(final, overwrite)
+    created = not final.exists()
+    try:
+        final.mkdir(parents=True, exist_ok=True)
+        staging = final / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}{STAGING_SUFFIX}"
+        staging.mkdir()
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                final.rmdir()
+        raise _os_error(exc, final) from exc
+    try:
+        yield staging
+        with signals_deferred():
+            _publish(staging, final, overwrite, {"written_by": tool, "version": __version__})
+    except KeyboardInterrupt:
+        raise Interrupted(f"{final}: interrupted; nothing was written there (the temporary "
+                          "files were removed).") from None
+    except OSError as exc:
+        raise _os_error(exc, final) from exc
+    finally:
+        try:
+            with signals_deferred():  # a second Ctrl-C waits until the staging folder is gone
+                for _ in range(5):  # a writer thread may still add a file as we remove them
+                    _rmtree(staging)
+                    if not staging.exists():
+                        break
+                    time.sleep(0.05)
+                if created:
+                    with contextlib.suppress(OSError):
+                        final.rmdir()  # only when empty: nothing was published
+        except KeyboardInterrupt:
+            raise Interrupted(f"{final}: interrupted; nothing was written there (the "
+                              "temporary files were removed).") from None
+
+
+def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
+    """Replace the earlier geotile output in ``final`` by the files in ``staging``."""
+    new, _ = _all_entries(staging)
+    old = _check_folder(final, overwrite)  # again: the folder may have changed meanwhile
+    _, present = geotile_files(final)
+    clashes = {n for n in new if n in present} | {n for n in new if (final / n).is_dir()}
+    if clashes:
+        raise OutputExistsError(
+            f"{final}: files geotile did not write have the names of new patches "
+            f"({_examples(clashes)}); nothing was replaced. Give a new or empty folder."
+        )
+    # while files move, the marker lists old and new ones: whatever stops the moves, the
+    # folder stays geotile's and a later --overwrite cleans it
+    _write_marker(staging, final, about, old | new)
+    for name in sorted(old - {MARKER}):
+        with contextlib.suppress(FileNotFoundError):
+            (final / name).unlink()
+    _remove_empty_parents(final, old)
+    (staging / MARKER).write_text(json.dumps({**about, "files": sorted(new)}, indent=1))
+    last = [n for n in (INDEX, MARKER) if (staging / n).exists()]
+    for entry in sorted(staging.iterdir()):
+        if entry.name in last:
+            continue
+        _move(entry, final / entry.name)
+    for name in last:
+        os.replace(staging / name, final / name)
+
+
+def _write_marker(staging: Path, final: Path, about: dict, files: set[str]) -> None:
+    interim = staging / f"{MARKER}.interim"
+    interim.write_text(json.dumps({**about, "files": sorted(files - {MARKER})}, indent=1))
+    os.replace(interim, final / MARKER)
+
+
+def _move(source: Path, target: Path) -> None:
+    """Move a file or folder; into a folder that exists, file by file."""
+    if not source.is_dir() or not target.exists():
+        os.replace(source, target)
+        return
+    for entry in source.iterdir():
+        _move(entry, target / entry.name)
+
+
+def _remove_empty_parents(final: Path, names: set[str]) -> None:
+    parents = {p for n in names for p in Path(n).parents if p != Path(".")}
+    for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            (final / parent).rmdir()
