@@ -243,6 +243,16 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     return labels.replace(geometries=moved, crs=target)
 
 
+def grid_envelope(transform, width: float, height: float, col_off: float = 0,
+                  row_off: float = 0) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of all four corners of a pixel window: right for rotated,
+    sheared and south-up rasters, where two corners are not the extent."""
+    cols = np.array([col_off, col_off + width, col_off, col_off + width], dtype=np.float64)
+    rows = np.array([row_off, row_off, row_off + height, row_off + height], dtype=np.float64)
+    xs, ys = transform * (cols, rows)
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
 def select_bounds(labels: Labels, bounds: tuple[float, float, float, float]) -> Labels:
     """Features whose geometry intersects ``bounds`` (minx, miny, maxx, maxy), in file order,
     via the spatial index."""
