@@ -69,25 +69,28 @@ class Labels:
         return gpd.GeoDataFrame(dict(self.fields), geometry=list(self.geometries), crs=self.crs)
 
 
-def read_labels(path: str | os.PathLike, labels_crs: str | None = None) -> Labels:
+def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
+                layer: str | None = None) -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
-    coordinates are reinterpreted, not transformed). Raises InputError when
-    the file is missing, not vector data, has no geometry column or no
-    features.
+    coordinates are reinterpreted, not transformed). ``layer`` names the layer
+    of a multi-layer file; without it the file's one polygon/line layer is read.
+    Raises InputError when the file is missing, not vector data, has no
+    geometry column or no features, or when the layer is unknown or ambiguous.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file. Check the path.")
     try:
         suffix = path.suffix.lower()
-        if suffix in GEOJSON_SUFFIXES:
-            labels = _read_geojson(path)
-        elif suffix == ".parquet":
-            labels = _read_parquet(path)
+        if suffix in GEOJSON_SUFFIXES or suffix == ".parquet":
+            if layer is not None and layer != path.stem:
+                raise InputError(f"{path}: no layer {layer!r}; the file holds one layer, "
+                                 f"{path.stem!r}. Leave out --layer.")
+            labels = _read_geojson(path) if suffix in GEOJSON_SUFFIXES else _read_parquet(path)
         else:
-            labels = _read_ogr(path)
+            labels = _read_ogr(path, layer)
     except InputError:
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
@@ -178,10 +181,34 @@ def _column(values: list) -> np.ndarray:
     return column
 
 
-def _read_ogr(path: Path) -> Labels | None:
+def _choose_layer(path: Path, layer: str | None) -> str | None:
+    """The layer to read: ``layer`` when the file has it, else the file's only layer of
+    polygons or lines (None: GDAL's first layer); InputError listing the layers otherwise."""
+    from pyogrio import list_layers
+
+    layers = [(str(name), str(kind)) for name, kind in list_layers(path)]
+    names = ", ".join(name for name, _ in layers)
+    if layer is not None:
+        if layer not in {name for name, _ in layers}:
+            raise InputError(f"{path}: no layer {layer!r}. Layers: {names}.")
+        return layer
+    if len(layers) < 2:
+        return None
+    shaped = [name for name, kind in layers
+              if any(word in kind for word in ("Polygon", "LineString", "Surface", "Curve",
+                                                 "Unknown", "Geometry"))]
+    if len(shaped) > 1:
+        raise InputError(
+            f"{path}: the file holds {len(shaped)} layers of polygons or lines "
+            f"({', '.join(shaped)}). Choose one with --layer NAME."
+        )
+    return shaped[0] if shaped else None
+
+
+def _read_ogr(path: Path, layer: str | None = None) -> Labels | None:
     from pyogrio.raw import read
 
-    meta, _, wkb, field_data = read(path)
+    meta, _, wkb, field_data = read(path, layer=_choose_layer(path, layer))
     if wkb is None or meta.get("geometry_type") is None:
         return None
     crs = parse_crs(meta["crs"], str(path)) if meta.get("crs") else None

@@ -196,10 +196,13 @@ def make_masks(
     class_field: str | None = None,
     class_map: dict[str, int] | None = None,
     labels_crs: str | None = None,
+    layer: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
+
+    ``layer`` names the layer of a multi-layer labels file (GeoPackage...).
 
     Returns one summary dict per image (output, features burnt, positive pixels).
     """
@@ -208,7 +211,7 @@ def make_masks(
 
     for output in output_paths:
         check_output(output, overwrite)
-    labels = read_labels(labels_path, labels_crs)
+    labels = read_labels(labels_path, labels_crs, layer=layer)
     by_crs: dict = {}
     summaries = []
     for image_path, output_path in zip(image_paths, output_paths, strict=True):

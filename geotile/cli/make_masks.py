@@ -35,12 +35,14 @@ from geotile.cli.options import labels_crs_opt, output_opt, overwrite_opt, resol
     "--contact-spacing", type=click.IntRange(min=1), default=10, show_default=True,
     help="Gaps narrower than this (px) between two buildings are marked as contact.",
 )
+@click.option("--layer", metavar="NAME",
+              help="Layer of LABELS to read when the file has several (GeoPackage...).")
 @labels_crs_opt
 @overwrite_opt
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
-    boundary_width, contact_spacing, labels_crs, overwrite,
+    boundary_width, contact_spacing, layer, labels_crs, overwrite,
 ):
     """Rasterize LABELS (footprint polygons) into one mask per IMAGE.
 
@@ -89,6 +91,7 @@ def make_masks(
         class_field=class_field,
         class_map=mapping,
         labels_crs=labels_crs,
+        layer=layer,
         overwrite=overwrite,
         progress=ctx.obj["progress"],
     )
