@@ -13,6 +13,7 @@ import shapely
 
 from geotile.errors import InputError
 from geotile.labels import read_labels
+from geotile.masks import make_masks
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 
@@ -108,3 +109,52 @@ def test_cli_evaluate_layer(run_cli, layered, tmp_path):
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
+
+
+# --- item: class fields stored as text or floats; class-map ids ----------------------------
+
+@pytest.mark.parametrize("values", [["1", "2", "10"], [1.0, 2.0, 10.0], ["1.0", " 2", "10"]])
+def test_numeric_looking_class_values_are_their_own_ids(image, tmp_path, values):
+    labels = tmp_path / "l.gpkg"
+    gpd.GeoDataFrame({"cls": values}, geometry=[box(0, 0), box(3, 0), box(6, 0)],
+                     crs=UTM_CRS).to_file(labels)
+    make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[1, 1], mask[1, 7], mask[1, 13]) == (1, 2, 10)
+    with rasterio.open(tmp_path / "m.tif") as src:
+        names = json.loads(src.tags()["GEOTILE_CLASS_NAMES"])
+    assert names[1] == "1" and names[2] == "2" and names[10] == "10"
+
+
+def test_fractional_class_value_is_an_error(image, tmp_path):
+    labels = tmp_path / "l.gpkg"
+    gpd.GeoDataFrame({"cls": [1.0, 1.5]}, geometry=[box(0, 0), box(3, 0)],
+                     crs=UTM_CRS).to_file(labels)
+    with pytest.raises(InputError, match=r"l.gpkg.*1\.5.*not a whole class id"):
+        make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_class_map_applies_to_text_numbers(image, tmp_path):
+    labels = tmp_path / "l.gpkg"
+    gpd.GeoDataFrame({"code": ["1", "2"]}, geometry=[box(0, 0), box(3, 0)],
+                     crs=UTM_CRS).to_file(labels)
+    make_masks(labels, [image], [tmp_path / "m.tif"], class_field="code",
+               class_map={"1": 7, "2": 9})
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[1, 1], mask[1, 7]) == (7, 9)
+
+
+@pytest.mark.parametrize("bad", [None, 0, 256, 1.5, "one", True, -1])
+def test_class_map_ids_must_be_integers_1_to_255(run_cli, image, tmp_path, bad):
+    labels = tmp_path / "l.geojson"
+    gpd.GeoDataFrame({"kind": ["house"]}, geometry=[box(0, 0)], crs=UTM_CRS).to_file(labels)
+    class_map = tmp_path / "classes.json"
+    class_map.write_text(json.dumps({"house": bad}))
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                                  "--class-field", "kind", "--class-map", class_map),
+                          "classes.json", "'house'", "1..255")
+    assert not (tmp_path / "m.tif").exists()
+    with pytest.raises(InputError, match=r"'house'.*1\.\.255"):
+        make_masks(labels, [image], [tmp_path / "m.tif"], class_field="kind",
+                   class_map={"house": bad})

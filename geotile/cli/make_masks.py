@@ -60,9 +60,7 @@ def make_masks(
     $ geotile make-masks footprints.geojson tile.tif -o mask.tif \\
           --channels footprint,boundary,contact
     """
-    import json
-
-    from geotile.errors import InputError
+    from geotile.labels import read_class_map
     from geotile.masks import MaskOptions
     from geotile.masks import make_masks as run
 
@@ -74,14 +72,9 @@ def make_masks(
     )
     mapping = None
     if class_map is not None:
-        try:
-            mapping = {str(k): int(v) for k, v in json.loads(class_map.read_text()).items()}
-        except (ValueError, AttributeError) as exc:
-            raise InputError(
-                f'{class_map}: not a JSON object of class names to ids, like {{"building": 1}}'
-            ) from exc
         if class_field is None:
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
+        mapping = read_class_map(class_map)
     pairs = resolve_outputs(images, output, overwrite)
     summaries = run(
         labels,
