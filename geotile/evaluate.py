@@ -207,19 +207,23 @@ class ObjectEvaluation:
         return "\n".join(lines)
 
 
-def _read_vector(path, crs_override: str | None) -> gpd.GeoDataFrame:
+def _read_vector(path, crs_override: str | None, layer: str | None = None) -> gpd.GeoDataFrame:
     """read_labels, except that a file with no features (or no geometries) is an empty frame:
     SpaceNet scores an empty proposal or truth file instead of failing."""
+    import warnings
+
     import geopandas as gpd
 
     from geotile.labels import read_labels
 
     try:
-        frame = read_labels(path, crs_override).to_frame()
+        frame = read_labels(path, crs_override, layer=layer).to_frame()
     except InputError:
         try:
-            frame = gpd.read_file(path, engine="pyogrio") if Path(path).suffix != ".parquet" \
-                else gpd.read_parquet(path)
+            with warnings.catch_warnings():  # read_labels said what was wrong
+                warnings.simplefilter("ignore")
+                frame = gpd.read_file(path, engine="pyogrio", layer=layer) \
+                    if Path(path).suffix != ".parquet" else gpd.read_parquet(path)
         except Exception:
             frame = None
         if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.notna().any():
@@ -258,13 +262,15 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      iou: float = 0.5, class_field: str | None = None,
                      conf_field: str | None = "conf", labels_crs: str | None = None,
                      prediction_crs: str | None = None,
-                     repair_truth: bool = False) -> ObjectEvaluation:
+                     repair_truth: bool = False,
+                     labels_layer: str | None = None) -> ObjectEvaluation:
     """SpaceNet object scores of two vector files; also per class with ``class_field``.
 
     The prediction is reprojected to the truth's CRS when they differ. ``labels_crs`` /
-    ``prediction_crs`` override the CRS the truth / prediction files declare.
+    ``prediction_crs`` override the CRS the truth / prediction files declare;
+    ``labels_layer`` names the truth's layer in a multi-layer file.
     """
-    truth_frame = _read_vector(truth, labels_crs)
+    truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
     pred_frame = _scoring_order(pred_frame, conf_field, prediction)
@@ -496,7 +502,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    class_field: str | None = None, conf_field: str | None = "conf",
                    labels_crs: str | None = None, prediction_crs: str | None = None,
                    repair_truth: bool = False,
-                   progress: bool = False) -> ObjectEvaluation | PixelScores:
+                   progress: bool = False,
+                   labels_layer: str | None = None) -> ObjectEvaluation | PixelScores:
     """Object scores (``evaluate_vectors``) for two vector files, pixel scores
     (``evaluate_rasters``) for two rasters. A raster against vectors is an error."""
     for path in (prediction, truth):
@@ -510,10 +517,13 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             f"(`geotile vectorize {raster}` for object scores, or `geotile make-masks {vector} "
             "IMAGE` for pixel scores).")
     if kinds[0]:
+        if labels_layer is not None:
+            raise InputError(f"{truth} is a raster: --layer names a layer of vector truth.")
         return evaluate_rasters(prediction, truth, threshold=threshold, progress=progress)
     return evaluate_vectors(prediction, truth, iou=iou, class_field=class_field,
                             conf_field=conf_field, labels_crs=labels_crs,
-                            prediction_crs=prediction_crs, repair_truth=repair_truth)
+                            prediction_crs=prediction_crs, repair_truth=repair_truth,
+                            labels_layer=labels_layer)
 
 
 def dumps(result: ObjectEvaluation | PixelScores) -> str:

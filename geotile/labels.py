@@ -69,25 +69,28 @@ class Labels:
         return gpd.GeoDataFrame(dict(self.fields), geometry=list(self.geometries), crs=self.crs)
 
 
-def read_labels(path: str | os.PathLike, labels_crs: str | None = None) -> Labels:
+def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
+                layer: str | None = None) -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
-    coordinates are reinterpreted, not transformed). Raises InputError when
-    the file is missing, not vector data, has no geometry column or no
-    features.
+    coordinates are reinterpreted, not transformed). ``layer`` names the layer
+    of a multi-layer file; without it the file's one polygon/line layer is read.
+    Raises InputError when the file is missing, not vector data, has no
+    geometry column or no features, or when the layer is unknown or ambiguous.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file. Check the path.")
     try:
         suffix = path.suffix.lower()
-        if suffix in GEOJSON_SUFFIXES:
-            labels = _read_geojson(path)
-        elif suffix == ".parquet":
-            labels = _read_parquet(path)
+        if suffix in GEOJSON_SUFFIXES or suffix == ".parquet":
+            if layer is not None and layer != path.stem:
+                raise InputError(f"{path}: no layer {layer!r}; the file holds one layer, "
+                                 f"{path.stem!r}. Leave out --layer.")
+            labels = _read_geojson(path) if suffix in GEOJSON_SUFFIXES else _read_parquet(path)
         else:
-            labels = _read_ogr(path)
+            labels = _read_ogr(path, layer)
     except InputError:
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
@@ -178,10 +181,34 @@ def _column(values: list) -> np.ndarray:
     return column
 
 
-def _read_ogr(path: Path) -> Labels | None:
+def _choose_layer(path: Path, layer: str | None) -> str | None:
+    """The layer to read: ``layer`` when the file has it, else the file's only layer of
+    polygons or lines (None: GDAL's first layer); InputError listing the layers otherwise."""
+    from pyogrio import list_layers
+
+    layers = [(str(name), str(kind)) for name, kind in list_layers(path)]
+    names = ", ".join(name for name, _ in layers)
+    if layer is not None:
+        if layer not in {name for name, _ in layers}:
+            raise InputError(f"{path}: no layer {layer!r}. Layers: {names}.")
+        return layer
+    if len(layers) < 2:
+        return None
+    shaped = [name for name, kind in layers
+              if any(word in kind for word in ("Polygon", "LineString", "Surface", "Curve",
+                                                 "Unknown", "Geometry"))]
+    if len(shaped) > 1:
+        raise InputError(
+            f"{path}: the file holds {len(shaped)} layers of polygons or lines "
+            f"({', '.join(shaped)}). Choose one with --layer NAME."
+        )
+    return shaped[0] if shaped else None
+
+
+def _read_ogr(path: Path, layer: str | None = None) -> Labels | None:
     from pyogrio.raw import read
 
-    meta, _, wkb, field_data = read(path)
+    meta, _, wkb, field_data = read(path, layer=_choose_layer(path, layer))
     if wkb is None or meta.get("geometry_type") is None:
         return None
     crs = parse_crs(meta["crs"], str(path)) if meta.get("crs") else None
@@ -243,6 +270,16 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     return labels.replace(geometries=moved, crs=target)
 
 
+def grid_envelope(transform, width: float, height: float, col_off: float = 0,
+                  row_off: float = 0) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of all four corners of a pixel window: right for rotated,
+    sheared and south-up rasters, where two corners are not the extent."""
+    cols = np.array([col_off, col_off + width, col_off, col_off + width], dtype=np.float64)
+    rows = np.array([row_off, row_off, row_off + height, row_off + height], dtype=np.float64)
+    xs, ys = transform * (cols, rows)
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
 def select_bounds(labels: Labels, bounds: tuple[float, float, float, float]) -> Labels:
     """Features whose geometry intersects ``bounds`` (minx, miny, maxx, maxy), in file order,
     via the spatial index."""
@@ -277,8 +314,9 @@ def class_ids(
     """The class id (1..255) of every feature, and the names of the ids.
 
     Without ``class_field`` every feature is class 1 ("building"). A field of
-    integers is used as ids; a field of names is mapped by ``class_map``, or,
-    without a map, names get ids 1..N in sorted order.
+    numbers, or of text that reads as numbers ("1", "10", "2.0"), is used as
+    ids; a field of names is mapped by ``class_map``, or, without a map, names
+    get ids 1..N in sorted order.
     """
     if class_field is None:
         return [1] * len(labels), {1: "building"}
@@ -292,19 +330,30 @@ def class_ids(
             f"{source}: {missing_values} features have no {class_field!r} value. "
             "Fill them or remove those features."
         )
-    if class_map is None and all(_is_integer(v) for v in values):
-        ids = [int(v) for v in values]
+    if class_map is not None:
+        class_map = check_class_map(class_map, "--class-map")
+    numbers = [_number(v) for v in values]
+    if class_map is None and all(n is not None for n in numbers):
+        fractional = next((v for v, n in zip(values, numbers, strict=True)
+                           if not float(n).is_integer()), None)
+        if fractional is not None:
+            raise InputError(
+                f"{source}: class value {fractional!r} of field {class_field!r} is not a whole "
+                "class id 1..255. Map the classes with --class-map."
+            )
+        ids = [int(n) for n in numbers]
         names = {i: str(i) for i in sorted(set(ids))}
     else:
-        mapping = class_map or {name: i + 1 for i, name in enumerate(sorted(map(str, set(values))))}
-        missing = sorted({str(v) for v in values} - set(mapping))
+        keys = [_class_key(v) for v in values]
+        mapping = class_map or {name: i + 1 for i, name in enumerate(sorted(set(keys)))}
+        missing = sorted(set(keys) - set(mapping))
         if missing:
             raise InputError(
                 f"{source}: class {missing[0]!r} of field {class_field!r} is not in the class map. "
                 "Add it to the --class-map file."
             )
-        ids = [int(mapping[str(v)]) for v in values]
-        names = {int(i): name for name, i in mapping.items()}
+        ids = [mapping[k] for k in keys]
+        names = {i: name for name, i in mapping.items()}
     bad = sorted({i for i in ids if not 1 <= i <= 255})
     if bad:
         raise InputError(
@@ -314,8 +363,57 @@ def class_ids(
     return ids, names
 
 
-def _is_integer(value) -> bool:
+def read_class_map(path: str | os.PathLike) -> dict[str, int]:
+    """A JSON class map {"building": 1, ...} from ``path``, checked (see check_class_map)."""
+    path = Path(path)
     try:
-        return float(value) == int(float(value)) and not isinstance(value, str)
-    except (TypeError, ValueError):
-        return False
+        mapping = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(
+            f'{path}: not a JSON object of class names to ids, like {{"building": 1}}.'
+        ) from exc
+    return check_class_map(mapping, path)
+
+
+def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
+    """``mapping`` (name -> id) with integer ids 1..255; keys that read as numbers ("01",
+    2.0) become their canonical text ("1", "2"). InputError naming ``source`` otherwise."""
+    if not isinstance(mapping, dict) or not mapping:
+        raise InputError(
+            f'{source}: not a JSON object of class names to ids, like {{"building": 1}}.'
+        )
+    checked = {}
+    for name, value in mapping.items():
+        number = None if isinstance(value, str) else _number(value)
+        if number is None or not float(number).is_integer() or not 1 <= number <= 255:
+            raise InputError(
+                f"{source}: class {str(name)!r} has id {json.dumps(value, default=str)}; "
+                "ids are integers 1..255 (0 is background)."
+            )
+        checked[_class_key(name)] = int(number)
+    return checked
+
+
+def _number(value) -> float | int | None:
+    """``value`` as a finite number when it is one or is text that reads as one; else None."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if np.isfinite(number) else None
+    return None
+
+
+def _class_key(value) -> str:
+    """The text a class value is looked up by: whole numbers as "1" (also 1.0 and "01")."""
+    number = _number(value)
+    if number is not None and float(number).is_integer():
+        return str(int(number))
+    return str(value)

@@ -196,10 +196,13 @@ def make_masks(
     class_field: str | None = None,
     class_map: dict[str, int] | None = None,
     labels_crs: str | None = None,
+    layer: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
+
+    ``layer`` names the layer of a multi-layer labels file (GeoPackage...).
 
     Returns one summary dict per image (output, features burnt, positive pixels).
     """
@@ -208,7 +211,7 @@ def make_masks(
 
     for output in output_paths:
         check_output(output, overwrite)
-    labels = read_labels(labels_path, labels_crs)
+    labels = read_labels(labels_path, labels_crs, layer=layer)
     by_crs: dict = {}
     summaries = []
     for image_path, output_path in zip(image_paths, output_paths, strict=True):
@@ -227,7 +230,7 @@ def _mask_one_image(
 ) -> dict:
     import rasterio
 
-    from geotile.labels import select_bounds
+    from geotile.labels import grid_envelope, select_bounds
     from geotile.raster import atomic_output, check_pixels_readable, open_raster, output_profile
 
     with open_raster(image_path) as src:
@@ -242,11 +245,12 @@ def _mask_one_image(
         if key not in by_crs:  # reproject once per distinct CRS, not per image
             by_crs[key] = prepare_labels(labels, src.crs, labels_path, class_field, class_map)
         frame, names = by_crs[key]
-        on_image = select_bounds(frame, tuple(src.bounds))
+        extent = grid_envelope(src.transform, src.width, src.height)
+        on_image = select_bounds(frame, extent)
         if len(on_image) == 0:
             warnings.warn(
                 f"{labels_path}: no feature overlaps {image_path.name} (labels span "
-                f"{_fmt_bounds(frame.total_bounds)}, the image {_fmt_bounds(src.bounds)} in "
+                f"{_fmt_bounds(frame.total_bounds)}, the image {_fmt_bounds(extent)} in "
                 f"{src.crs.to_string() if src.crs else 'no CRS'}); the mask is all zeros. "
                 "The labels' CRS may be wrong or missing (fix with --labels-crs) or the file "
                 "may belong to another image.",
@@ -276,11 +280,10 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool) -> int:
     """Burn ``labels`` into ``dst`` (on ``src``'s grid) by row bands with a halo; returns the
     positive footprint pixels."""
     from rasterio.windows import Window
-    from rasterio.windows import bounds as window_bounds
     from rasterio.windows import transform as window_transform
     from tqdm import tqdm
 
-    from geotile.labels import select_bounds
+    from geotile.labels import grid_envelope, select_bounds
 
     halo, positives = options.halo, 0
     starts = range(0, src.height, BAND_ROWS)
@@ -293,7 +296,8 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool) -> int:
             above = min(halo, top)
             below = min(halo, src.height - top - rows)
             window = Window(0, top - above, src.width, rows + above + below)
-            band_labels = select_bounds(labels, window_bounds(window, src.transform))
+            band_labels = select_bounds(labels, grid_envelope(
+                src.transform, window.width, window.height, window.col_off, window.row_off))
             bands = rasterize_labels(
                 band_labels.geometries,
                 band_labels.fields["class_id"].tolist(),

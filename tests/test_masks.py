@@ -225,3 +225,33 @@ def test_many_images_read_labels_once(monkeypatch, make_raster, tmp_path):
     a, b = read(tmp_path / "out" / "a.tif")[0][0], read(tmp_path / "out" / "b.tif")[0][0]
     assert a[2:6, 2:6].all() and a.sum() == 16
     assert b[2:6, 4:8].all() and b.sum() == 16
+
+
+@pytest.mark.parametrize("band_rows", [1024, 7])
+@pytest.mark.parametrize("kind", ["rotated", "sheared", "south-up"])
+def test_rotated_sheared_and_south_up_rasters_keep_every_building(
+    monkeypatch, make_raster, tmp_path, kind, band_rows
+):
+    """Labels are selected by the envelope of the raster's four corners, not two of them."""
+    from rasterio.transform import Affine
+
+    import geotile.masks as masks
+
+    monkeypatch.setattr(masks, "BAND_ROWS", band_rows)
+    transform = {
+        "rotated": Affine.translation(X0, Y0) * Affine.rotation(30) * Affine.scale(0.5, -0.5),
+        "sheared": Affine(0.5, 0.3, X0, 0.2, -0.5, Y0),
+        "south-up": Affine(0.5, 0, X0, 0, 0.5, Y0),
+    }[kind]
+    height = width = 40
+    image = make_raster("img.tif", np.zeros((height, width), np.uint8), transform=transform)
+    # a small building at the centre of each corner pixel block and in the middle
+    centres = [transform * (c, r) for c in (3, width / 2, width - 3) for r in (3, height - 3)]
+    geometries = [shapely.Point(x, y).buffer(1.2) for x, y in centres]
+    labels = write_labels(tmp_path / "l.geojson", geometries)
+    make_masks(labels, [image], [tmp_path / "m.tif"])
+    mask = read(tmp_path / "m.tif")[0][0]
+    expected = reference_mask(geometries, [1] * len(geometries), transform, height, width)
+    assert expected[:8, :8].any() and expected[-8:, -8:].any()
+    assert expected[:8, -8:].any() and expected[-8:, :8].any()
+    np.testing.assert_array_equal(mask, expected)

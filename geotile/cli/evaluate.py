@@ -23,6 +23,8 @@ from geotile.cli.options import json_opt, labels_crs_opt, overwrite_opt
 @click.option("--conf-field", default="conf", show_default=True, metavar="FIELD",
               help="Vectors: predictions are matched in decreasing order of this field "
               "(when present), as SpaceNet scores them.")
+@click.option("--layer", metavar="NAME",
+              help="Vectors: layer of TRUTH to read when the file has several (GeoPackage...).")
 @labels_crs_opt
 @click.option("--prediction-crs", metavar="CRS", default=None,
               help="CRS of PREDICTION's coordinates when the file declares none or a wrong one.")
@@ -36,7 +38,7 @@ from geotile.cli.options import json_opt, labels_crs_opt, overwrite_opt
 @json_opt
 @overwrite_opt
 @click.pass_context
-def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, labels_crs,
+def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, layer, labels_crs,
              prediction_crs, repair_truth, report, image, as_json, overwrite):
     """Score PREDICTION against TRUTH: two vector files, or two rasters.
 
@@ -77,7 +79,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         raise click.UsageError("--image is drawn under --report; give --report too.")
     result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
                             class_field=class_field, conf_field=conf_field or None,
-                            labels_crs=labels_crs, prediction_crs=prediction_crs,
+                            labels_crs=labels_crs, labels_layer=layer,
+                            prediction_crs=prediction_crs,
                             repair_truth=repair_truth,
                             progress=bool(ctx.obj and ctx.obj.get("progress")))
     if report is not None:

@@ -35,12 +35,14 @@ from geotile.cli.options import labels_crs_opt, output_opt, overwrite_opt, resol
     "--contact-spacing", type=click.IntRange(min=1), default=10, show_default=True,
     help="Gaps narrower than this (px) between two buildings are marked as contact.",
 )
+@click.option("--layer", metavar="NAME",
+              help="Layer of LABELS to read when the file has several (GeoPackage...).")
 @labels_crs_opt
 @overwrite_opt
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
-    boundary_width, contact_spacing, labels_crs, overwrite,
+    boundary_width, contact_spacing, layer, labels_crs, overwrite,
 ):
     """Rasterize LABELS (footprint polygons) into one mask per IMAGE.
 
@@ -58,9 +60,7 @@ def make_masks(
     $ geotile make-masks footprints.geojson tile.tif -o mask.tif \\
           --channels footprint,boundary,contact
     """
-    import json
-
-    from geotile.errors import InputError
+    from geotile.labels import read_class_map
     from geotile.masks import MaskOptions
     from geotile.masks import make_masks as run
 
@@ -72,14 +72,9 @@ def make_masks(
     )
     mapping = None
     if class_map is not None:
-        try:
-            mapping = {str(k): int(v) for k, v in json.loads(class_map.read_text()).items()}
-        except (ValueError, AttributeError) as exc:
-            raise InputError(
-                f'{class_map}: not a JSON object of class names to ids, like {{"building": 1}}'
-            ) from exc
         if class_field is None:
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
+        mapping = read_class_map(class_map)
     pairs = resolve_outputs(images, output, overwrite)
     summaries = run(
         labels,
@@ -89,6 +84,7 @@ def make_masks(
         class_field=class_field,
         class_map=mapping,
         labels_crs=labels_crs,
+        layer=layer,
         overwrite=overwrite,
         progress=ctx.obj["progress"],
     )

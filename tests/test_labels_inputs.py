@@ -1,0 +1,160 @@
+"""Label inputs users really have: multi-layer GeoPackages, text class fields, broken
+GeoJSON, SpaceNet CSVs, outputs that would overwrite inputs."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+
+from geotile.errors import InputError
+from geotile.labels import read_labels
+from geotile.masks import make_masks
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def box(col, row, size=2):
+    """A square of ``size`` m whose top-left corner is ``col``, ``row`` m from the origin."""
+    return shapely.box(X0 + col, Y0 - row - size, X0 + col + size, Y0 - row)
+
+
+@pytest.fixture
+def image(make_raster):
+    return make_raster("img.tif", np.zeros((20, 20), np.uint8))
+
+
+@pytest.fixture
+def layered(tmp_path):
+    """A GeoPackage whose first layer (roads) is not the buildings; a point layer too."""
+    path = tmp_path / "city.gpkg"
+    gpd.GeoDataFrame(geometry=[box(0, 0, 4)], crs=UTM_CRS).to_file(path, layer="roads")
+    gpd.GeoDataFrame(geometry=[box(6, 6, 1)], crs=UTM_CRS).to_file(path, layer="buildings")
+    gpd.GeoDataFrame(geometry=[shapely.Point(X0, Y0)], crs=UTM_CRS).to_file(path,
+                                                                          layer="trees")
+    return path
+
+
+def mask_of(path):
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+# --- item: multi-layer GeoPackages ---------------------------------------------------------
+
+def test_several_polygon_layers_without_layer_is_an_error(layered):
+    with pytest.raises(InputError, match=r"city.gpkg.*2 layers.*roads, buildings.*--layer"):
+        read_labels(layered)
+
+
+def test_layer_chooses_the_layer(layered):
+    labels = read_labels(layered, layer="buildings")
+    assert len(labels) == 1 and labels.geometries[0].equals(box(6, 6, 1))
+
+
+def test_unknown_layer_lists_the_layers(layered):
+    with pytest.raises(InputError, match=r"no layer 'houses'.*roads, buildings, trees"):
+        read_labels(layered, layer="houses")
+
+
+def test_one_polygon_layer_among_others_is_used(tmp_path):
+    path = tmp_path / "one.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.Point(X0, Y0)], crs=UTM_CRS).to_file(path, layer="pts")
+    gpd.GeoDataFrame(geometry=[box(1, 1)], crs=UTM_CRS).to_file(path, layer="footprints")
+    labels = read_labels(path)
+    assert labels.geometries[0].equals(box(1, 1))
+
+
+def test_layer_of_a_single_layer_file(tmp_path):
+    path = tmp_path / "plain.geojson"
+    gpd.GeoDataFrame(geometry=[box(1, 1)], crs=UTM_CRS).to_file(path)
+    assert len(read_labels(path, layer="plain")) == 1
+    with pytest.raises(InputError, match=r"no layer 'x'.*plain"):
+        read_labels(path, layer="x")
+
+
+def test_cli_make_masks_layer(run_cli, layered, image, tmp_path):
+    out = tmp_path / "m.tif"
+    assert_one_line_error(run_cli("make-masks", layered, image, "-o", out),
+                          "city.gpkg", "roads, buildings", "--layer")
+    assert not out.exists()
+    result = run_cli("make-masks", layered, image, "-o", out, "--layer", "buildings")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(out)
+    assert mask.sum() == 4 and mask[12:14, 12:14].all()
+    assert_one_line_error(run_cli("make-masks", layered, image, "-o", tmp_path / "n.tif",
+                                  "--layer", "nope"), "no layer 'nope'", "roads, buildings")
+
+
+def test_cli_evaluate_layer(run_cli, layered, tmp_path):
+    prediction = tmp_path / "pred.geojson"
+    gpd.GeoDataFrame(geometry=[box(6, 6, 1)], crs=UTM_CRS).to_file(prediction)
+    assert_one_line_error(run_cli("evaluate", prediction, layered), "city.gpkg", "--layer")
+    result = run_cli("evaluate", prediction, layered, "--layer", "buildings", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
+
+
+# --- item: class fields stored as text or floats; class-map ids ----------------------------
+
+@pytest.mark.parametrize("values", [["1", "2", "10"], [1.0, 2.0, 10.0], ["1.0", " 2", "10"]])
+def test_numeric_looking_class_values_are_their_own_ids(image, tmp_path, values):
+    labels = tmp_path / "l.gpkg"
+    gpd.GeoDataFrame({"cls": values}, geometry=[box(0, 0), box(3, 0), box(6, 0)],
+                     crs=UTM_CRS).to_file(labels)
+    make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[1, 1], mask[1, 7], mask[1, 13]) == (1, 2, 10)
+    with rasterio.open(tmp_path / "m.tif") as src:
+        names = json.loads(src.tags()["GEOTILE_CLASS_NAMES"])
+    assert names[1] == "1" and names[2] == "2" and names[10] == "10"
+
+
+def test_fractional_class_value_is_an_error(image, tmp_path):
+    labels = tmp_path / "l.gpkg"
+    gpd.GeoDataFrame({"cls": [1.0, 1.5]}, geometry=[box(0, 0), box(3, 0)],
+                     crs=UTM_CRS).to_file(labels)
+    with pytest.raises(InputError, match=r"l.gpkg.*1\.5.*not a whole class id"):
+        make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_class_map_applies_to_text_numbers(image, tmp_path):
+    labels = tmp_path / "l.gpkg"
+    gpd.GeoDataFrame({"code": ["1", "2"]}, geometry=[box(0, 0), box(3, 0)],
+                     crs=UTM_CRS).to_file(labels)
+    make_masks(labels, [image], [tmp_path / "m.tif"], class_field="code",
+               class_map={"1": 7, "2": 9})
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[1, 1], mask[1, 7]) == (7, 9)
+
+
+@pytest.mark.parametrize("bad", [None, 0, 256, 1.5, "one", True, -1])
+def test_class_map_ids_must_be_integers_1_to_255(run_cli, image, tmp_path, bad):
+    labels = tmp_path / "l.geojson"
+    gpd.GeoDataFrame({"kind": ["house"]}, geometry=[box(0, 0)], crs=UTM_CRS).to_file(labels)
+    class_map = tmp_path / "classes.json"
+    class_map.write_text(json.dumps({"house": bad}))
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                                  "--class-field", "kind", "--class-map", class_map),
+                          "classes.json", "'house'", "1..255")
+    assert not (tmp_path / "m.tif").exists()
+    with pytest.raises(InputError, match=r"'house'.*1\.\.255"):
+        make_masks(labels, [image], [tmp_path / "m.tif"], class_field="kind",
+                   class_map={"house": bad})
