@@ -294,7 +294,7 @@ def vectorize_rasters(
             for top in tqdm(starts, disable=not progress, desc=path.name, unit="band"):
                 rows = min(BAND_ROWS, src.height - top)
                 values, valid = read_band(src, top, rows, src.width, check_nodata=check)
-                ids, score = class_ids(values, valid, kind, threshold)
+                ids, score = class_ids(values, valid, kind, threshold, path)
                 band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
                 for region in polygonize_array(ids, score, band_transform):
                     (edge_regions if region[4] else finished).append((*region, path.name))

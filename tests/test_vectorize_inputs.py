@@ -1,0 +1,68 @@
+"""vectorize: what it accepts as input (class id ranges, duplicates and overlaps, rasters
+without a CRS, tags) and what it writes (formats, CRSs, failures)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from rasterio.transform import from_origin
+
+from geotile.errors import InputError
+from geotile.vectorize import VectorizeOptions, vectorize_rasters
+
+from .conftest import UTM_ORIGIN
+from .test_cli_make_masks import assert_one_line_error
+
+X0, Y0 = UTM_ORIGIN
+SOURCE = VectorizeOptions(crs="source")
+
+
+def _blocks(dtype, ids):
+    """A class raster with one 4x4 block per id, in a row, 1 m pixels."""
+    classes = np.zeros((8, 6 * len(ids)), dtype)
+    for k, class_id in enumerate(ids):
+        classes[2:6, 6 * k + 1:6 * k + 5] = class_id
+    return classes
+
+
+@pytest.mark.parametrize(("dtype", "ids"), [
+    ("uint16", [1, 256, 300, 65535]),
+    ("int16", [2, 256, 300, 32767]),
+    ("int32", [7, 256, 70000, 2**31 - 1]),
+])
+def test_class_ids_stay_exact_beyond_uint8(make_raster, tmp_path, dtype, ids):
+    path = make_raster("c.tif", _blocks(dtype, ids), transform=from_origin(X0, Y0, 1, 1))
+    vectorize_rasters([path], tmp_path / "c.gpkg", options=SOURCE)
+    found = gpd.read_file(tmp_path / "c.gpkg").sort_values("class_id")
+    assert list(found["class_id"]) == ids
+    assert list(found.geometry.area) == [16] * len(ids)
+
+
+def test_negative_class_ids_are_nodata_or_refused(make_raster, tmp_path):
+    classes = _blocks("int16", [5, -1])
+    masked = make_raster("masked.tif", classes, nodata=-1, transform=from_origin(X0, Y0, 1, 1))
+    vectorize_rasters([masked], tmp_path / "m.gpkg", options=SOURCE)
+    assert list(gpd.read_file(tmp_path / "m.gpkg")["class_id"]) == [5]
+    bare = make_raster("bare.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    with pytest.raises(InputError, match=r"bare\.tif: class id -1 .*nodata") as caught:
+        vectorize_rasters([bare], tmp_path / "b.gpkg", options=SOURCE)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "b.gpkg").exists()
+
+
+def test_float_class_raster_with_fractions_is_refused(make_raster, tmp_path):
+    from rasterio import open as open_raster
+
+    classes = _blocks("float32", [1.5])
+    path = make_raster("f.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    with open_raster(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class")
+    with pytest.raises(InputError, match=r"f\.tif: .*not whole numbers"):
+        vectorize_rasters([path], tmp_path / "f.gpkg", options=SOURCE)
+
+
+def test_cli_class_id_out_of_range_is_one_line(run_cli, make_raster, tmp_path):
+    path = make_raster("c.tif", _blocks("int32", [-7]), transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", path, "-o", tmp_path / "c.gpkg")
+    assert_one_line_error(result, "c.tif", "-7")
