@@ -273,17 +273,13 @@ def vectorize_rasters(
         except ImportError as exc:
             raise InputError("writing GeoParquet needs pyarrow: pip install pyarrow") from exc
     check_output(output, overwrite)
+    paths = check_inputs(paths)
     finished, edge_regions, sources, kinds = [], [], [], []
-    crs = names = None
-    cell = None
+    names = None
+    with open_raster(paths[0]) as first:
+        crs, cell = first.crs, abs(first.transform.a)
     for path in paths:
-        path = Path(path)
         with open_raster(path) as src:
-            if crs is None:
-                crs, cell = src.crs, abs(src.transform.a)
-            elif src.crs != crs:
-                raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
-                                 f"({crs}). Reproject it with gdalwarp first.")
             kind = raster_kind(src)
             kinds.append(kind.kind)
             names = names or kind.names
@@ -326,6 +322,58 @@ def vectorize_rasters(
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(sources))
     return {"output": str(output), "features": len(frame), "per_class": counts}
+
+
+def check_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The rasters as paths, after reading their headers: one CRS for all, no raster given
+    twice, no two rasters overlapping (their buildings would be counted twice)."""
+    import shapely
+
+    from geotile.raster import _is_local, open_raster
+
+    seen: dict[str, Path] = {}
+    footprints, checked, crs = [], [], None
+    for position, path in enumerate(paths):
+        path = Path(path)
+        key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
+        if key in seen:
+            raise InputError(f"{path}: given twice (as {seen[key]} too); its buildings would "
+                             "be counted twice. Give each raster once.")
+        seen[key] = path
+        with open_raster(path) as src:
+            if position == 0:
+                crs = src.crs
+            elif src.crs != crs:
+                raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
+                                 f"({crs}). Reproject it with gdalwarp first.")
+            t = src.transform
+            corners = [t * xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),
+                                         (0, src.height))]
+            footprints.append((shapely.Polygon(corners), abs(t.a * t.e - t.b * t.d)))
+        checked.append(path)
+    _check_overlaps(checked, footprints)
+    return checked
+
+
+def _check_overlaps(paths: list[Path], footprints: list) -> None:
+    """Refuse two rasters sharing more than a hundredth of a pixel of area."""
+    import shapely
+
+    if len(paths) < 2:
+        return
+    polygons = [f[0] for f in footprints]
+    tree = shapely.STRtree(polygons)
+    left, right = tree.query(polygons, predicate="intersects")
+    for i, j in zip(left, right, strict=True):
+        if i >= j:
+            continue
+        pixels = polygons[i].intersection(polygons[j]).area / min(footprints[i][1],
+                                                                  footprints[j][1])
+        if pixels > 0.01:
+            raise InputError(
+                f"{paths[i]} and {paths[j]} overlap (by about {pixels:.0f} pixels); buildings "
+                "there would be counted twice. Give rasters that only touch (or crop one with "
+                "gdal_translate -projwin first).")
 
 
 def _sources_for(merged, edge_regions) -> list[str]:

@@ -66,3 +66,46 @@ def test_cli_class_id_out_of_range_is_one_line(run_cli, make_raster, tmp_path):
     path = make_raster("c.tif", _blocks("int32", [-7]), transform=from_origin(X0, Y0, 1, 1))
     result = run_cli("vectorize", path, "-o", tmp_path / "c.gpkg")
     assert_one_line_error(result, "c.tif", "-7")
+
+
+def _square(make_raster, name, x0, y0, size=20):
+    classes = np.zeros((size, size), np.uint8)
+    classes[5:15, 5:15] = 1
+    return make_raster(name, classes, transform=from_origin(x0, y0, 1, 1))
+
+
+def test_the_same_raster_twice_is_refused(make_raster, tmp_path, monkeypatch):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    monkeypatch.chdir(tmp_path)
+    for again in (path, "a.tif", tmp_path / "." / "a.tif"):
+        with pytest.raises(InputError, match=r"a\.tif.* given twice") as caught:
+            vectorize_rasters([path, again], tmp_path / "d.gpkg", options=SOURCE)
+        assert "\n" not in str(caught.value)
+    (tmp_path / "link.tif").symlink_to(path)
+    with pytest.raises(InputError, match=r"given twice"):
+        vectorize_rasters([path, tmp_path / "link.tif"], tmp_path / "d.gpkg", options=SOURCE)
+    assert not (tmp_path / "d.gpkg").exists()
+
+
+def test_overlapping_rasters_are_refused_naming_both(make_raster, tmp_path):
+    a = _square(make_raster, "a.tif", X0, Y0)
+    b = _square(make_raster, "b.tif", X0 + 10, Y0 - 3)  # overlaps a by 10 x 17 m
+    copy = _square(make_raster, "copy.tif", X0, Y0)  # the same grid under another name
+    for first, second in ((a, b), (a, copy)):
+        with pytest.raises(InputError, match=rf"{first.name}.*{second.name}.*overlap"):
+            vectorize_rasters([first, second], tmp_path / "o.gpkg", options=SOURCE)
+    assert not (tmp_path / "o.gpkg").exists()
+
+
+def test_rasters_touching_at_an_edge_or_corner_are_not_overlaps(make_raster, tmp_path):
+    rasters = [_square(make_raster, f"{k}.tif", X0 + dx, Y0 - dy)
+               for k, (dx, dy) in enumerate([(0, 0), (20, 0), (0, 20), (20, 20)])]
+    summary = vectorize_rasters(rasters, tmp_path / "t.gpkg", options=SOURCE)
+    assert summary["features"] == 4
+
+
+def test_cli_duplicate_and_overlap_are_one_line(run_cli, make_raster, tmp_path):
+    a = _square(make_raster, "a.tif", X0, Y0)
+    b = _square(make_raster, "b.tif", X0 + 5, Y0)
+    assert_one_line_error(run_cli("vectorize", a, a, "-o", tmp_path / "x.gpkg"), "a.tif", "twice")
+    assert_one_line_error(run_cli("vectorize", a, b, "-o", tmp_path / "x.gpkg"), "a.tif", "b.tif")
