@@ -6,6 +6,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from rasterio.transform import from_origin
 
 from geotile.errors import InputError
@@ -109,3 +110,119 @@ def test_cli_duplicate_and_overlap_are_one_line(run_cli, make_raster, tmp_path):
     b = _square(make_raster, "b.tif", X0 + 5, Y0)
     assert_one_line_error(run_cli("vectorize", a, a, "-o", tmp_path / "x.gpkg"), "a.tif", "twice")
     assert_one_line_error(run_cli("vectorize", a, b, "-o", tmp_path / "x.gpkg"), "a.tif", "b.tif")
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".parquet", ".shp", ".fgb"])
+def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, suffix):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / f"b{suffix}"
+    summary = vectorize_rasters([path], out)
+    assert summary["features"] == 1
+    found = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
+    assert found.crs.to_epsg() == 32616
+    box = shapely.box(X0 + 5, Y0 - 15, X0 + 15, Y0 - 5)
+    assert found.geometry[0].symmetric_difference(box).area < 1e-6
+    assert found["class"][0] == "building" and found["area_m2"][0] == pytest.approx(100)
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert leftovers == []
+    if suffix == ".shp":
+        assert {p.suffix for p in tmp_path.glob("b.*")} >= {".shp", ".shx", ".dbf", ".prj"}
+
+
+def test_geojson_is_rfc7946_lon_lat_and_crs_overrides(make_raster, tmp_path):
+    import json
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    vectorize_rasters([path], tmp_path / "b.geojson")
+    raw = json.loads((tmp_path / "b.geojson").read_text())
+    lon, lat = raw["features"][0]["geometry"]["coordinates"][0][0]
+    assert -85 < lon < -84 and 33 < lat < 34 and "crs" not in raw
+    vectorize_rasters([path], tmp_path / "m.gpkg", options=VectorizeOptions(crs="EPSG:3857"))
+    assert gpd.read_file(tmp_path / "m.gpkg").crs.to_epsg() == 3857
+    vectorize_rasters([path], tmp_path / "s.geojson", options=VectorizeOptions(crs="source"))
+    assert gpd.read_file(tmp_path / "s.geojson").crs.to_epsg() == 32616
+
+
+def test_cli_output_errors_are_one_line(run_cli, make_raster, tmp_path):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.gpkg", "--crs", "FOO:1")
+    assert_one_line_error(result, "FOO:1")
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.txt")
+    assert_one_line_error(result, "b.txt", ".geojson", ".gpkg", ".parquet", ".shp", ".fgb")
+    (tmp_path / "folder.gpkg").mkdir()
+    result = run_cli("vectorize", path, "-o", tmp_path / "folder.gpkg", "--overwrite")
+    assert_one_line_error(result, "folder.gpkg", "folder")
+    assert (tmp_path / "folder.gpkg").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "folder.gpkg"]
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".parquet", ".shp", ".fgb"])
+def test_full_disk_is_one_line_and_leaves_nothing(run_cli, make_raster, tmp_path, monkeypatch,
+                                                  suffix):
+    import errno
+
+    import geopandas
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+
+    def full(self, target, *args, **kwargs):
+        with open(target, "wb") as half:
+            half.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(geopandas.GeoDataFrame, "to_file", full)
+    monkeypatch.setattr(geopandas.GeoDataFrame, "to_parquet", full)
+    result = run_cli("vectorize", path, "-o", tmp_path / f"b{suffix}")
+    assert_one_line_error(result, f"b{suffix}", "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+def test_incomplete_file_is_not_published(make_raster, tmp_path, monkeypatch):
+    import geopandas
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    real = geopandas.GeoDataFrame.to_file
+
+    def short(self, target, *args, **kwargs):  # GDAL lost features without raising
+        real(self.iloc[:0], target, *args, **kwargs)
+
+    monkeypatch.setattr(geopandas.GeoDataFrame, "to_file", short)
+    with pytest.raises(InputError, match=r"b\.gpkg: .*not written completely"):
+        vectorize_rasters([path], tmp_path / "b.gpkg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+def test_shapefile_never_replaces_parts_it_did_not_write(make_raster, tmp_path):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    (tmp_path / "b.dbf").write_text("someone else's table")
+    with pytest.raises(Exception, match=r"b\.dbf"):
+        vectorize_rasters([path], tmp_path / "b.shp")
+    assert (tmp_path / "b.dbf").read_text() == "someone else's table"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.dbf"]
+    vectorize_rasters([path], tmp_path / "b.shp", overwrite=True)
+    assert len(gpd.read_file(tmp_path / "b.shp")) == 1
+
+
+def test_output_appearing_meanwhile_is_left_alone(make_raster, tmp_path, monkeypatch):
+    import geopandas
+
+    from geotile.errors import OutputExistsError
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    real = geopandas.GeoDataFrame.to_file
+
+    def racing(self, target, *args, **kwargs):
+        (tmp_path / "b.fgb").write_text("another process")
+        real(self, target, *args, **kwargs)
+
+    monkeypatch.setattr(geopandas.GeoDataFrame, "to_file", racing)
+    with pytest.raises(OutputExistsError):
+        vectorize_rasters([path], tmp_path / "b.fgb")
+    assert (tmp_path / "b.fgb").read_text() == "another process"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.fgb"]
+
+
+def test_output_may_not_be_an_input(make_raster, tmp_path):
+    path = _square(make_raster, "a.gpkg", X0, Y0, size=20)
+    with pytest.raises(InputError, match=r"a\.gpkg: .*input"):
+        vectorize_rasters([path], path, overwrite=True)
