@@ -33,7 +33,23 @@ log = logging.getLogger("geotile")
 
 BAND_ROWS = 2048
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
-WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet": "parquet"}
+#: output suffix -> GDAL driver ("parquet": GeoParquet through pyarrow)
+WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet": "parquet",
+           ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
+#: the files of a Shapefile besides .shp, as GDAL writes them
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    """What a failed write raises: OSError (full disk, ...), pyogrio's and GDAL's errors."""
+    errors: list[type[BaseException]] = [OSError, RuntimeError]
+    try:
+        from pyogrio._err import CPLE_BaseError
+
+        errors.append(CPLE_BaseError)
+    except ImportError:  # pragma: no cover - older or newer pyogrio
+        pass
+    return tuple(errors)
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,7 @@ class VectorizeOptions:
     simplify: float = 0.0
     fill_holes: float = 0.0
     regularize: bool = False
-    crs: str = "EPSG:4326"  # or "source"
+    crs: str | None = None  # None: EPSG:4326 for GeoJSON, else the source CRS; "source"; a CRS
 
 
 def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
@@ -251,39 +267,48 @@ def vectorize_rasters(
     overwrite: bool = False,
     progress: bool = False,
 ) -> dict:
-    """Polygonize rasters into one vector file (GeoJSON, GeoPackage or GeoParquet).
+    """Polygonize rasters into one vector file (GeoJSON, GeoPackage, GeoParquet, Shapefile
+    or FlatGeobuf; see :data:`WRITERS`).
 
-    Buildings crossing band seams or the edges of adjacent rasters are merged.
-    Returns a summary (output, features, per-class counts).
+    Buildings crossing band seams or the edges of adjacent rasters are merged. The output
+    is in ``options.crs``: by default EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS
+    for every other format. Returns a summary (output, features, per-class counts).
     """
+    output = Path(output)
+    writer = check_vector_output(output, overwrite)
+    target = parse_crs(options.crs)
+    paths = check_inputs(paths)
+    _check_not_an_input(output, writer, paths)
+    frame, crs = polygonize_rasters(paths, options, progress)
+    if target is None:
+        target = "EPSG:4326" if writer == "GeoJSON" else crs
+    elif isinstance(target, str):  # "source"
+        target = crs
+    frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
+    frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
+    frame = frame.reset_index(drop=True)
+    write_vector(frame, output, writer, overwrite)
+    counts = frame["class"].value_counts().to_dict() if len(frame) else {}
+    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(p.name for p in paths))
+    return {"output": str(output), "features": len(frame), "per_class": counts}
+
+
+def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
+    """Cleaned polygons of checked rasters (:func:`check_inputs`) in a metric CRS, and the
+    rasters' CRS: ``(GeoDataFrame, crs)``."""
     import geopandas as gpd
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
     from tqdm import tqdm
 
-    from geotile.raster import atomic_output, check_output, has_nodata, open_raster, read_band
+    from geotile.raster import has_nodata, open_raster, read_band
 
-    output = Path(output)
-    writer = WRITERS.get(output.suffix.lower())
-    if writer is None:
-        raise InputError(f"{output}: unknown vector format. Use .geojson, .gpkg or .parquet.")
-    if writer == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as exc:
-            raise InputError("writing GeoParquet needs pyarrow: pip install pyarrow") from exc
-    check_output(output, overwrite)
-    finished, edge_regions, sources, kinds = [], [], [], []
-    crs = names = None
-    cell = None
+    finished, edge_regions, kinds = [], [], []
+    names = None
+    with open_raster(paths[0]) as first:
+        crs, cell = first.crs, abs(first.transform.a)
     for path in paths:
-        path = Path(path)
         with open_raster(path) as src:
-            if crs is None:
-                crs, cell = src.crs, abs(src.transform.a)
-            elif src.crs != crs:
-                raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
-                                 f"({crs}). Reproject it with gdalwarp first.")
             kind = raster_kind(src)
             kinds.append(kind.kind)
             names = names or kind.names
@@ -294,17 +319,16 @@ def vectorize_rasters(
             for top in tqdm(starts, disable=not progress, desc=path.name, unit="band"):
                 rows = min(BAND_ROWS, src.height - top)
                 values, valid = read_band(src, top, rows, src.width, check_nodata=check)
-                ids, score = class_ids(values, valid, kind, threshold)
+                ids, score = class_ids(values, valid, kind, threshold, path)
                 band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
                 for region in polygonize_array(ids, score, band_transform):
                     (edge_regions if region[4] else finished).append((*region, path.name))
-            sources.append(path.name)
     merged = merge_edge_regions([r[:5] for r in edge_regions])
     source_of = _sources_for(merged, edge_regions)
     rows = finished + [(*m, source_of[i]) for i, m in enumerate(merged)]
     frame = gpd.GeoDataFrame(
         {
-            "class_id": [r[1] for r in rows],
+            "class_id": np.array([r[1] for r in rows], dtype=np.int64),
             "score": [round(r[2] / r[3], 4) if r[3] else None for r in rows],
             "source": [r[5] for r in rows],
         },
@@ -317,15 +341,169 @@ def vectorize_rasters(
     if len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
-    target = crs if options.crs == "source" else options.crs
-    frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
-    frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
-    frame = frame.reset_index(drop=True)
-    with atomic_output(output, overwrite) as tmp:
-        _write(frame, tmp, writer, output.stem)
-    counts = frame["class"].value_counts().to_dict() if len(frame) else {}
-    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(sources))
-    return {"output": str(output), "features": len(frame), "per_class": counts}
+    return frame, crs
+
+
+def check_vector_output(output: Path, overwrite: bool) -> str:
+    """The writer for ``output`` (:data:`WRITERS`), after checking that it is a file name of
+    a known format whose files may be written: an InputError or OutputExistsError otherwise."""
+    from geotile.raster import check_output
+
+    if output.is_dir():
+        raise InputError(f"{output}: is a folder. Give a file name, e.g. "
+                         f"{output / 'buildings.gpkg'}.")
+    writer = WRITERS.get(output.suffix.lower())
+    if writer is None:
+        raise InputError(f"{output}: unknown vector format. Use one of "
+                         f"{', '.join(WRITERS)}.")
+    if writer == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise InputError("writing GeoParquet needs pyarrow: pip install pyarrow") from exc
+    for part in _parts(output, writer):
+        check_output(part, overwrite)
+    return writer
+
+
+def parse_crs(value: str | None):
+    """The ``--crs`` value checked before any work: ``None`` (the format's default),
+    ``"source"`` (the rasters' CRS) or a pyproj CRS; anything else is an InputError."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    if value is None or str(value).lower() == "source":
+        return "source" if value is not None else None
+    try:
+        return CRS.from_user_input(value)
+    except CRSError as exc:
+        raise InputError(f"--crs {value}: not a CRS PROJ knows. Give e.g. EPSG:32633, "
+                         "or 'source' for the rasters' CRS.") from exc
+
+
+def _parts(output: Path, writer: str) -> list[Path]:
+    """The files a vector output is made of, the main file last."""
+    extra = SHAPEFILE_PARTS if writer == "ESRI Shapefile" else ()
+    return [output.with_suffix(suffix) for suffix in extra] + [output]
+
+
+def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
+    from geotile.raster import _is_local
+
+    inputs = {os.path.realpath(p) for p in paths if _is_local(p)}
+    for part in _parts(output, writer):
+        if os.path.realpath(part) in inputs:
+            raise InputError(f"{part}: is one of the input rasters; it will not be written "
+                             "over. Choose another output.")
+
+
+def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
+    """Write ``frame`` under a temporary folder beside ``output``, check that every feature
+    is there, then move its files into place without replacing files that appeared
+    meanwhile (unless ``overwrite``). A failed write leaves nothing under ``output``."""
+    import shutil
+    import uuid
+
+    from geotile.errors import Interrupted
+    from geotile.raster import _writable_folder, publish
+
+    _writable_folder(output)
+    folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        folder.mkdir()
+        tmp = folder / output.name
+        try:
+            _write(frame, tmp, writer, output.stem)
+            written = _feature_count(tmp, writer)
+        except _write_errors() as exc:
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+            raise InputError(f"{output}: cannot be written ({reason}); nothing was written "
+                             "under that name. Free space or choose another output.") from exc
+        if written != len(frame):
+            raise InputError(f"{output}: not written completely ({written} of {len(frame)} "
+                             "features; disk full or an I/O error?); nothing was written under "
+                             "that name. Free space and run again.")
+        published: list[Path] = []
+        try:
+            for part in _parts(output, writer):
+                if (folder / part.name).exists():
+                    publish(folder / part.name, part, overwrite)
+                    published.append(part)
+        except BaseException:
+            if not overwrite:  # the parts moved so far are ours: take them back
+                for part in published:
+                    part.unlink(missing_ok=True)
+            raise
+        if overwrite and writer == "ESRI Shapefile":  # the old shapefile's spatial indexes
+            for suffix in (".qix", ".sbn", ".sbx"):
+                output.with_suffix(suffix).unlink(missing_ok=True)
+    except KeyboardInterrupt:
+        raise Interrupted(f"{output}: interrupted; nothing was written under that name "
+                          "(the temporary files were removed).") from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _feature_count(path: Path, writer: str) -> int:
+    if writer == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(path).num_rows
+    import pyogrio
+
+    return int(pyogrio.read_info(path)["features"])
+
+
+def check_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The rasters as paths, after reading their headers: one CRS for all, no raster given
+    twice, no two rasters overlapping (their buildings would be counted twice)."""
+    import shapely
+
+    from geotile.raster import _is_local, open_raster
+
+    seen: dict[str, Path] = {}
+    footprints, checked, crs = [], [], None
+    for position, path in enumerate(paths):
+        path = Path(path)
+        key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
+        if key in seen:
+            raise InputError(f"{path}: given twice (as {seen[key]} too); its buildings would "
+                             "be counted twice. Give each raster once.")
+        seen[key] = path
+        with open_raster(path) as src:
+            if position == 0:
+                crs = src.crs
+            elif src.crs != crs:
+                raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
+                                 f"({crs}). Reproject it with gdalwarp first.")
+            t = src.transform
+            corners = [t * xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),
+                                         (0, src.height))]
+            footprints.append((shapely.Polygon(corners), abs(t.a * t.e - t.b * t.d)))
+        checked.append(path)
+    _check_overlaps(checked, footprints)
+    return checked
+
+
+def _check_overlaps(paths: list[Path], footprints: list) -> None:
+    """Refuse two rasters sharing more than a hundredth of a pixel of area."""
+    import shapely
+
+    if len(paths) < 2:
+        return
+    polygons = [f[0] for f in footprints]
+    tree = shapely.STRtree(polygons)
+    left, right = tree.query(polygons, predicate="intersects")
+    for i, j in zip(left, right, strict=True):
+        if i >= j:
+            continue
+        pixels = polygons[i].intersection(polygons[j]).area / min(footprints[i][1],
+                                                                  footprints[j][1])
+        if pixels > 0.01:
+            raise InputError(
+                f"{paths[i]} and {paths[j]} overlap (by about {pixels:.0f} pixels); buildings "
+                "there would be counted twice. Give rasters that only touch (or crop one with "
+                "gdal_translate -projwin first).")
 
 
 def _sources_for(merged, edge_regions) -> list[str]:

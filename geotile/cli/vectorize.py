@@ -11,7 +11,8 @@ from geotile.cli.options import output_opt, overwrite_opt
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=Path))
-@output_opt("Vector file: .geojson (RFC 7946), .gpkg or .parquet.")
+@output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet (GeoParquet), .shp or .fgb "
+            "(FlatGeobuf).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
@@ -23,9 +24,10 @@ from geotile.cli.options import output_opt, overwrite_opt
               help="Fill holes smaller than this (m2).")
 @click.option("--regularize", is_flag=True,
               help="Orthogonal outlines along each building's dominant direction.")
-@click.option("--crs", default="EPSG:4326", show_default=True,
-              help="Output CRS, or 'source' for the raster's (GeoJSON is then written with a "
-              "crs member, outside RFC 7946).")
+@click.option("--crs", default=None, metavar="CRS|source",
+              help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
+              "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
+              "GeoJSON in another CRS carries a crs member, outside RFC 7946.")
 @overwrite_opt
 @click.pass_context
 def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, regularize, crs,
@@ -41,7 +43,8 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, r
     \b
     Examples:
     $ geotile vectorize probabilities.tif -o buildings.geojson --min-area 10 --regularize
-    $ geotile vectorize predictions/*.tif -o city.gpkg --simplify 0.5 --crs source
+    $ geotile vectorize predictions/*.tif -o city.gpkg --simplify 0.5
+    $ geotile vectorize probabilities.tif -o buildings.fgb --crs EPSG:3857
     """
     from geotile.vectorize import VectorizeOptions, vectorize_rasters
 

@@ -1,0 +1,228 @@
+"""vectorize: what it accepts as input (class id ranges, duplicates and overlaps, rasters
+without a CRS, tags) and what it writes (formats, CRSs, failures)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from rasterio.transform import from_origin
+
+from geotile.errors import InputError
+from geotile.vectorize import VectorizeOptions, vectorize_rasters
+
+from .conftest import UTM_ORIGIN
+from .test_cli_make_masks import assert_one_line_error
+
+X0, Y0 = UTM_ORIGIN
+SOURCE = VectorizeOptions(crs="source")
+
+
+def _blocks(dtype, ids):
+    """A class raster with one 4x4 block per id, in a row, 1 m pixels."""
+    classes = np.zeros((8, 6 * len(ids)), dtype)
+    for k, class_id in enumerate(ids):
+        classes[2:6, 6 * k + 1:6 * k + 5] = class_id
+    return classes
+
+
+@pytest.mark.parametrize(("dtype", "ids"), [
+    ("uint16", [1, 256, 300, 65535]),
+    ("int16", [2, 256, 300, 32767]),
+    ("int32", [7, 256, 70000, 2**31 - 1]),
+])
+def test_class_ids_stay_exact_beyond_uint8(make_raster, tmp_path, dtype, ids):
+    path = make_raster("c.tif", _blocks(dtype, ids), transform=from_origin(X0, Y0, 1, 1))
+    vectorize_rasters([path], tmp_path / "c.gpkg", options=SOURCE)
+    found = gpd.read_file(tmp_path / "c.gpkg").sort_values("class_id")
+    assert list(found["class_id"]) == ids
+    assert list(found.geometry.area) == [16] * len(ids)
+
+
+def test_negative_class_ids_are_nodata_or_refused(make_raster, tmp_path):
+    classes = _blocks("int16", [5, -1])
+    masked = make_raster("masked.tif", classes, nodata=-1, transform=from_origin(X0, Y0, 1, 1))
+    vectorize_rasters([masked], tmp_path / "m.gpkg", options=SOURCE)
+    assert list(gpd.read_file(tmp_path / "m.gpkg")["class_id"]) == [5]
+    bare = make_raster("bare.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    with pytest.raises(InputError, match=r"bare\.tif: class id -1 .*nodata") as caught:
+        vectorize_rasters([bare], tmp_path / "b.gpkg", options=SOURCE)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "b.gpkg").exists()
+
+
+def test_float_class_raster_with_fractions_is_refused(make_raster, tmp_path):
+    from rasterio import open as open_raster
+
+    classes = _blocks("float32", [1.5])
+    path = make_raster("f.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    with open_raster(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class")
+    with pytest.raises(InputError, match=r"f\.tif: .*not whole numbers"):
+        vectorize_rasters([path], tmp_path / "f.gpkg", options=SOURCE)
+
+
+def test_cli_class_id_out_of_range_is_one_line(run_cli, make_raster, tmp_path):
+    path = make_raster("c.tif", _blocks("int32", [-7]), transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", path, "-o", tmp_path / "c.gpkg")
+    assert_one_line_error(result, "c.tif", "-7")
+
+
+def _square(make_raster, name, x0, y0, size=20):
+    classes = np.zeros((size, size), np.uint8)
+    classes[5:15, 5:15] = 1
+    return make_raster(name, classes, transform=from_origin(x0, y0, 1, 1))
+
+
+def test_the_same_raster_twice_is_refused(make_raster, tmp_path, monkeypatch):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    monkeypatch.chdir(tmp_path)
+    for again in (path, "a.tif", tmp_path / "." / "a.tif"):
+        with pytest.raises(InputError, match=r"a\.tif.* given twice") as caught:
+            vectorize_rasters([path, again], tmp_path / "d.gpkg", options=SOURCE)
+        assert "\n" not in str(caught.value)
+    (tmp_path / "link.tif").symlink_to(path)
+    with pytest.raises(InputError, match=r"given twice"):
+        vectorize_rasters([path, tmp_path / "link.tif"], tmp_path / "d.gpkg", options=SOURCE)
+    assert not (tmp_path / "d.gpkg").exists()
+
+
+def test_overlapping_rasters_are_refused_naming_both(make_raster, tmp_path):
+    a = _square(make_raster, "a.tif", X0, Y0)
+    b = _square(make_raster, "b.tif", X0 + 10, Y0 - 3)  # overlaps a by 10 x 17 m
+    copy = _square(make_raster, "copy.tif", X0, Y0)  # the same grid under another name
+    for first, second in ((a, b), (a, copy)):
+        with pytest.raises(InputError, match=rf"{first.name}.*{second.name}.*overlap"):
+            vectorize_rasters([first, second], tmp_path / "o.gpkg", options=SOURCE)
+    assert not (tmp_path / "o.gpkg").exists()
+
+
+def test_rasters_touching_at_an_edge_or_corner_are_not_overlaps(make_raster, tmp_path):
+    rasters = [_square(make_raster, f"{k}.tif", X0 + dx, Y0 - dy)
+               for k, (dx, dy) in enumerate([(0, 0), (20, 0), (0, 20), (20, 20)])]
+    summary = vectorize_rasters(rasters, tmp_path / "t.gpkg", options=SOURCE)
+    assert summary["features"] == 4
+
+
+def test_cli_duplicate_and_overlap_are_one_line(run_cli, make_raster, tmp_path):
+    a = _square(make_raster, "a.tif", X0, Y0)
+    b = _square(make_raster, "b.tif", X0 + 5, Y0)
+    assert_one_line_error(run_cli("vectorize", a, a, "-o", tmp_path / "x.gpkg"), "a.tif", "twice")
+    assert_one_line_error(run_cli("vectorize", a, b, "-o", tmp_path / "x.gpkg"), "a.tif", "b.tif")
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".parquet", ".shp", ".fgb"])
+def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, suffix):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / f"b{suffix}"
+    summary = vectorize_rasters([path], out)
+    assert summary["features"] == 1
+    found = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
+    assert found.crs.to_epsg() == 32616
+    box = shapely.box(X0 + 5, Y0 - 15, X0 + 15, Y0 - 5)
+    assert found.geometry[0].symmetric_difference(box).area < 1e-6
+    assert found["class"][0] == "building" and found["area_m2"][0] == pytest.approx(100)
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert leftovers == []
+    if suffix == ".shp":
+        assert {p.suffix for p in tmp_path.glob("b.*")} >= {".shp", ".shx", ".dbf", ".prj"}
+
+
+def test_geojson_is_rfc7946_lon_lat_and_crs_overrides(make_raster, tmp_path):
+    import json
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    vectorize_rasters([path], tmp_path / "b.geojson")
+    raw = json.loads((tmp_path / "b.geojson").read_text())
+    lon, lat = raw["features"][0]["geometry"]["coordinates"][0][0]
+    assert -85 < lon < -84 and 33 < lat < 34 and "crs" not in raw
+    vectorize_rasters([path], tmp_path / "m.gpkg", options=VectorizeOptions(crs="EPSG:3857"))
+    assert gpd.read_file(tmp_path / "m.gpkg").crs.to_epsg() == 3857
+    vectorize_rasters([path], tmp_path / "s.geojson", options=VectorizeOptions(crs="source"))
+    assert gpd.read_file(tmp_path / "s.geojson").crs.to_epsg() == 32616
+
+
+def test_cli_output_errors_are_one_line(run_cli, make_raster, tmp_path):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.gpkg", "--crs", "FOO:1")
+    assert_one_line_error(result, "FOO:1")
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.txt")
+    assert_one_line_error(result, "b.txt", ".geojson", ".gpkg", ".parquet", ".shp", ".fgb")
+    (tmp_path / "folder.gpkg").mkdir()
+    result = run_cli("vectorize", path, "-o", tmp_path / "folder.gpkg", "--overwrite")
+    assert_one_line_error(result, "folder.gpkg", "folder")
+    assert (tmp_path / "folder.gpkg").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "folder.gpkg"]
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".parquet", ".shp", ".fgb"])
+def test_full_disk_is_one_line_and_leaves_nothing(run_cli, make_raster, tmp_path, monkeypatch,
+                                                  suffix):
+    import errno
+
+    import geopandas
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+
+    def full(self, target, *args, **kwargs):
+        with open(target, "wb") as half:
+            half.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(geopandas.GeoDataFrame, "to_file", full)
+    monkeypatch.setattr(geopandas.GeoDataFrame, "to_parquet", full)
+    result = run_cli("vectorize", path, "-o", tmp_path / f"b{suffix}")
+    assert_one_line_error(result, f"b{suffix}", "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+def test_incomplete_file_is_not_published(make_raster, tmp_path, monkeypatch):
+    import geopandas
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    real = geopandas.GeoDataFrame.to_file
+
+    def short(self, target, *args, **kwargs):  # GDAL lost features without raising
+        real(self.iloc[:0], target, *args, **kwargs)
+
+    monkeypatch.setattr(geopandas.GeoDataFrame, "to_file", short)
+    with pytest.raises(InputError, match=r"b\.gpkg: .*not written completely"):
+        vectorize_rasters([path], tmp_path / "b.gpkg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+def test_shapefile_never_replaces_parts_it_did_not_write(make_raster, tmp_path):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    (tmp_path / "b.dbf").write_text("someone else's table")
+    with pytest.raises(Exception, match=r"b\.dbf"):
+        vectorize_rasters([path], tmp_path / "b.shp")
+    assert (tmp_path / "b.dbf").read_text() == "someone else's table"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.dbf"]
+    vectorize_rasters([path], tmp_path / "b.shp", overwrite=True)
+    assert len(gpd.read_file(tmp_path / "b.shp")) == 1
+
+
+def test_output_appearing_meanwhile_is_left_alone(make_raster, tmp_path, monkeypatch):
+    import geopandas
+
+    from geotile.errors import OutputExistsError
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    real = geopandas.GeoDataFrame.to_file
+
+    def racing(self, target, *args, **kwargs):
+        (tmp_path / "b.fgb").write_text("another process")
+        real(self, target, *args, **kwargs)
+
+    monkeypatch.setattr(geopandas.GeoDataFrame, "to_file", racing)
+    with pytest.raises(OutputExistsError):
+        vectorize_rasters([path], tmp_path / "b.fgb")
+    assert (tmp_path / "b.fgb").read_text() == "another process"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.fgb"]
+
+
+def test_output_may_not_be_an_input(make_raster, tmp_path):
+    path = _square(make_raster, "a.gpkg", X0, Y0, size=20)
+    with pytest.raises(InputError, match=r"a\.gpkg: .*input"):
+        vectorize_rasters([path], path, overwrite=True)
