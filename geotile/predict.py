@@ -353,12 +353,21 @@ def predict_raster(
 
 
 def _describe_output(dst, options, names, threshold, model) -> None:
+    """Tags, band descriptions, colour interpretation, scale/offset and colour table, so
+    that GIS clients (QGIS, gdalinfo) and geotile's own readers see what the bands hold."""
+    from rasterio.enums import ColorInterp
+
     tags = {"GEOTILE_OUTPUT": options.output_type, "GEOTILE_CLASS_NAMES": json.dumps(names),
             "GEOTILE_MODEL": model.path.name}
     if options.output_type == "probability":
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
         for band, name in enumerate(names, start=1):
             dst.set_band_description(band, name)
+        # data bands, not a picture: never red/green/blue
+        dst.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * (dst.count - 1)
+        if options.dtype == "uint8":  # readers applying scale/offset see 0-1
+            dst.scales = [1 / 255] * dst.count
+            dst.offsets = [0.0] * dst.count
     else:
         tags["GEOTILE_THRESHOLD"] = f"{threshold:g}"
         dst.set_band_description(1, "class")

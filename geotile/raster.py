@@ -40,6 +40,7 @@ _BASE_PROFILE: dict[str, Any] = {
     "blockxsize": 512,
     "blockysize": 512,
     "interleave": "pixel",
+    "photometric": "minisblack",  # data bands, not RGB pictures
     "bigtiff": "IF_SAFER",
     "num_threads": "ALL_CPUS",
 }
