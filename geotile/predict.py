@@ -339,9 +339,11 @@ def predict_raster(
                     _write_bands(dst, bands, options, threshold, check_nodata)
                 if options.cog:
                     write_cog(target, final_tmp)
+                _write_sidecar(final_tmp, options, names)
             finally:
                 if options.cog:
                     target.unlink(missing_ok=True)
+                    Path(f"{target}.aux.xml").unlink(missing_ok=True)
         seconds = time.perf_counter() - started
         megapixels = src.width * src.height / 1e6
     summary = {"output": str(output_path), "seconds": round(seconds, 3),
@@ -353,17 +355,39 @@ def predict_raster(
 
 
 def _describe_output(dst, options, names, threshold, model) -> None:
+    """Tags, band descriptions, colour interpretation, scale/offset and colour table, so
+    that GIS clients (QGIS, gdalinfo) and geotile's own readers see what the bands hold."""
+    from rasterio.enums import ColorInterp
+
     tags = {"GEOTILE_OUTPUT": options.output_type, "GEOTILE_CLASS_NAMES": json.dumps(names),
             "GEOTILE_MODEL": model.path.name}
     if options.output_type == "probability":
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
         for band, name in enumerate(names, start=1):
             dst.set_band_description(band, name)
+        # data bands, not a picture: never red/green/blue
+        dst.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * (dst.count - 1)
+        if options.dtype == "uint8":  # readers applying scale/offset see 0-1
+            dst.scales = [1 / 255] * dst.count
+            dst.offsets = [0.0] * dst.count
     else:
         tags["GEOTILE_THRESHOLD"] = f"{threshold:g}"
         dst.set_band_description(1, "class")
-        dst.write_colormap(1, {i: PALETTE[i % len(PALETTE)] for i in range(len(names))})
+        dst.write_colormap(1, _colours(len(names)))
     dst.update_tags(**tags)
+
+
+def _write_sidecar(path: Path, options, names) -> None:
+    """Class outputs: category names (and a raster attribute table) in the PAM sidecar,
+    published with the raster by atomic_output."""
+    from geotile.raster import write_categories
+
+    if options.output_type == "class":
+        write_categories(path, names, _colours(len(names)))
+
+
+def _colours(count: int) -> dict[int, tuple[int, int, int, int]]:
+    return {i: PALETTE[i % len(PALETTE)] for i in range(count)}
 
 
 def _write_bands(dst, bands, options, threshold, check_nodata) -> None:

@@ -40,6 +40,7 @@ _BASE_PROFILE: dict[str, Any] = {
     "blockxsize": 512,
     "blockysize": 512,
     "interleave": "pixel",
+    "photometric": "minisblack",  # data bands, not RGB pictures
     "bigtiff": "IF_SAFER",
     "num_threads": "ALL_CPUS",
 }
@@ -224,6 +225,61 @@ def verify_geotiff(path: str | os.PathLike, shown_as: str | os.PathLike | None =
         raise InputError(fail) from exc
 
 
+def pam_sidecar(path: str | os.PathLike) -> Path:
+    """GDAL's PAM sidecar of a raster (``<name>.aux.xml``): metadata GDAL merges into it."""
+    return Path(f"{os.fspath(path)}.aux.xml")
+
+
+def write_categories(
+    path: str | os.PathLike,
+    names: list[str],
+    colours: dict[int, tuple[int, ...]] | None = None,
+    band: int = 1,
+) -> Path:
+    """Name the values 0..N-1 of ``band`` in the PAM sidecar of ``path`` (GeoTIFF cannot hold
+    them): ``<CategoryNames>`` (gdalinfo's "Categories:") and a thematic raster attribute
+    table (value, class, colour) for QGIS. A sidecar GDAL already wrote is kept and merged.
+    """
+    import xml.etree.ElementTree as ET
+
+    sidecar = pam_sidecar(path)
+    root = ET.parse(sidecar).getroot() if sidecar.exists() else ET.Element("PAMDataset")
+    element = root.find(f"PAMRasterBand[@band='{band}']")
+    if element is None:
+        element = ET.SubElement(root, "PAMRasterBand", band=str(band))
+    for old in element.findall("CategoryNames") + element.findall("GDALRasterAttributeTable"):
+        element.remove(old)
+    categories = ET.SubElement(element, "CategoryNames")
+    for name in names:
+        ET.SubElement(categories, "Category").text = name
+    rat = ET.SubElement(element, "GDALRasterAttributeTable", tableType="thematic")
+    # field types: 0 integer, 2 string; usages: 5 MinMax (value), 2 Name, 6-9 R, G, B, A
+    fields = [("Value", 0, 5), ("Class", 2, 2)]
+    if colours is not None:
+        fields += [("Red", 0, 6), ("Green", 0, 7), ("Blue", 0, 8), ("Alpha", 0, 9)]
+    for index, (field_name, kind, usage) in enumerate(fields):
+        definition = ET.SubElement(rat, "FieldDefn", index=str(index))
+        ET.SubElement(definition, "Name").text = field_name
+        ET.SubElement(definition, "Type").text = str(kind)
+        ET.SubElement(definition, "Usage").text = str(usage)
+    for value, name in enumerate(names):
+        row = ET.SubElement(rat, "Row", index=str(value))
+        cells = [str(value), name]
+        if colours is not None:
+            rgba = tuple(colours.get(value, (0, 0, 0, 255)))
+            cells += [str(c) for c in (*rgba[:3], rgba[3] if len(rgba) > 3 else 255)]
+        for cell in cells:
+            ET.SubElement(row, "F").text = cell
+    ET.indent(root)
+    partial = sidecar.with_name(sidecar.name + ".part")
+    try:
+        ET.ElementTree(root).write(partial, encoding="utf-8", xml_declaration=False)
+        os.replace(partial, sidecar)
+    finally:
+        partial.unlink(missing_ok=True)
+    return sidecar
+
+
 @contextlib.contextmanager
 def atomic_output(
     path: str | os.PathLike,
@@ -237,11 +293,21 @@ def atomic_output(
     written completely. The move never replaces a file that appeared meanwhile unless
     ``overwrite`` (:func:`publish`). On any exception (KeyboardInterrupt and SystemExit
     included) the temporary file is removed and an existing ``path`` is left untouched.
+
+    A PAM sidecar of the temporary file (``<tmp>.aux.xml``: category names, ...) follows
+    the file, after it, so that it never appears without its raster; a sidecar of the
+    replaced output goes with it. A stray sidecar without ``overwrite`` is refused (GDAL
+    would merge it into the new output).
     """
     final = Path(path)
     check_output(final, overwrite)
+    sidecar = pam_sidecar(final)
+    if sidecar.exists() and not overwrite:
+        raise OutputExistsError(f"{sidecar}: a GDAL sidecar is in the way (GDAL would read it "
+                                f"as part of {final.name}). Remove it or pass --overwrite.")
     _writable_folder(final)
     tmp = _temporary_sibling(final)
+    tmp_sidecar = pam_sidecar(tmp)
     if verify is None and final.suffix.lower() in (".tif", ".tiff"):
         verify = verify_geotiff
     try:
@@ -249,11 +315,15 @@ def atomic_output(
         if verify is not None and tmp.exists():
             verify(tmp, final)
         publish(tmp, final, overwrite)
+        if tmp_sidecar.exists():
+            os.replace(tmp_sidecar, sidecar)
+        elif overwrite:
+            sidecar.unlink(missing_ok=True)  # described the output just replaced
     except KeyboardInterrupt:
         raise Interrupted(f"{final}: interrupted; nothing was written under that name "
                           "(the temporary file was removed).") from None
     finally:
-        for leftover in (tmp, Path(f"{tmp}.aux.xml")):
+        for leftover in (tmp, tmp_sidecar):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
 

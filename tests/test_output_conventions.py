@@ -1,0 +1,165 @@
+"""predict's rasters follow the conventions GIS clients expect: scale/offset, colour
+interpretation, band descriptions, category names, tags, creation options, --json."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.enums import ColorInterp
+
+from geotile.model import OnnxModel
+from geotile.predict import PredictOptions, predict_raster
+
+from .onnx_models import pointwise_model
+
+NAMES = ["background", "building", "road"]
+
+
+def gdalinfo(path) -> str | None:
+    """gdalinfo's report of ``path``, or None where GDAL's tools are not installed."""
+    if shutil.which("gdalinfo") is None:
+        return None
+    return subprocess.run(["gdalinfo", str(path)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.fixture
+def image(make_raster):
+    pixels = np.random.default_rng(1).integers(0, 256, (3, 40, 50), dtype=np.uint8)
+    return make_raster("img.tif", pixels)
+
+
+@pytest.fixture
+def three_classes(tmp_path):
+    return OnnxModel.from_path(pointwise_model(
+        tmp_path / "three.onnx", classes=3, activation="softmax",
+        metadata={"class_names": NAMES}))
+
+
+@pytest.fixture
+def one_class(tmp_path):
+    return OnnxModel.from_path(pointwise_model(tmp_path / "one.onnx",
+                                               metadata={"seg_thresh": 0.3}))
+
+
+# --- 1. uint8 probabilities carry scale 1/255 and offset 0 ---------------------------------
+def test_uint8_probabilities_have_scale_and_offset(tmp_path, image, three_classes):
+    out = tmp_path / "p.tif"
+    predict_raster(three_classes, image, out)
+    with rasterio.open(out) as dst:
+        assert dst.scales == (1 / 255,) * 3 and dst.offsets == (0.0,) * 3
+        raw = dst.read().astype(np.float64)
+    # a reader applying scale/offset sees probabilities: softmax bands sum to 1
+    np.testing.assert_allclose((raw * (1 / 255)).sum(axis=0), 1, atol=2 / 255)
+    report = gdalinfo(out)
+    if report is not None:
+        assert report.count("Offset: 0,   Scale:0.00392156862745098") == 3
+
+
+def test_float32_probabilities_have_no_scale(tmp_path, image, three_classes):
+    out = tmp_path / "f.tif"
+    predict_raster(three_classes, image, out, options=PredictOptions(dtype="float32"))
+    with rasterio.open(out) as dst:
+        assert dst.scales == (1.0,) * 3 and dst.offsets == (0.0,) * 3
+    report = gdalinfo(out)
+    if report is not None:
+        assert "Scale:" not in report
+
+
+# --- 2. probability bands: gray / undefined, class names as descriptions -------------------
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+@pytest.mark.parametrize("cog", [False, True])
+def test_probability_bands_are_not_rgb(tmp_path, image, three_classes, dtype, cog):
+    out = tmp_path / "p.tif"
+    predict_raster(three_classes, image, out, options=PredictOptions(dtype=dtype, cog=cog))
+    with rasterio.open(out) as dst:
+        assert dst.colorinterp == (ColorInterp.gray, ColorInterp.undefined,
+                                   ColorInterp.undefined)
+        assert dst.descriptions == tuple(NAMES)
+        assert dst.tags(ns="IMAGE_STRUCTURE").get("PHOTOMETRIC", "MINISBLACK") != "RGB"
+    report = gdalinfo(out)
+    if report is not None:
+        assert "ColorInterp=Gray" in report and report.count("ColorInterp=Undefined") == 2
+        assert "Red" not in report and "Description = building" in report
+
+
+# --- 3. class rasters: colour table and category names GDAL reads ------------------------
+def _categories(path) -> list[str]:
+    """Category names of band 1 as GDAL reads them (gdalinfo, else the PAM sidecar)."""
+    report = gdalinfo(path)
+    if report is not None:
+        if "Categories:" not in report:
+            return []
+        lines = report.split("Categories:")[1].splitlines()[1:]
+        names = []
+        for line in lines:
+            index, sep, name = line.strip().partition(": ")
+            if not sep or not index.isdigit():
+                break
+            names.append(name)
+        return names
+    import xml.etree.ElementTree as ET
+
+    sidecar = path.with_name(path.name + ".aux.xml")
+    if not sidecar.exists():
+        return []
+    band = ET.parse(sidecar).getroot().find("PAMRasterBand[@band='1']")
+    return [c.text or "" for c in band.find("CategoryNames")]
+
+
+@pytest.mark.parametrize("cog", [False, True])
+def test_class_raster_has_category_names_and_colours(tmp_path, image, three_classes, cog):
+    out = tmp_path / "c.tif"
+    predict_raster(three_classes, image, out, options=PredictOptions(output_type="class",
+                                                                     cog=cog))
+    assert _categories(out) == NAMES
+    with rasterio.open(out) as dst:
+        assert dst.colorinterp == (ColorInterp.palette,)
+        colours = dst.colormap(1)
+        assert len({colours[i][:3] for i in range(3)}) == 3
+        assert dst.nodata == 255 and dst.descriptions == ("class",)
+    # only the raster and its sidecar: no temporary files left
+    assert sorted(p.name for p in tmp_path.glob("c.tif*")) == ["c.tif", "c.tif.aux.xml"]
+    assert not list(tmp_path.glob(".*"))
+
+
+def test_binary_class_raster_names_background_and_building(tmp_path, image, one_class):
+    out = tmp_path / "c.tif"
+    predict_raster(one_class, image, out, options=PredictOptions(output_type="class"))
+    assert _categories(out) == ["background", "building"]
+
+
+def test_sidecar_appears_only_with_its_raster(tmp_path, image, three_classes, monkeypatch):
+    import geotile.raster
+
+    def broken(tmp, final):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(geotile.raster, "verify_geotiff", broken)
+    out = tmp_path / "c.tif"
+    with pytest.raises(RuntimeError, match="disk full"):
+        predict_raster(three_classes, image, out, options=PredictOptions(output_type="class"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "three.onnx"]
+
+
+def test_overwriting_a_class_raster_drops_its_categories(tmp_path, image, three_classes):
+    out = tmp_path / "c.tif"
+    predict_raster(three_classes, image, out, options=PredictOptions(output_type="class"))
+    predict_raster(three_classes, image, out, overwrite=True)
+    assert _categories(out) == []
+    assert not (tmp_path / "c.tif.aux.xml").exists()
+
+
+def test_a_stray_sidecar_is_not_adopted(tmp_path, image, three_classes):
+    from geotile.errors import OutputExistsError
+
+    stray = tmp_path / "c.tif.aux.xml"
+    stray.write_text("<PAMDataset><Metadata><MDI key='X'>1</MDI></Metadata></PAMDataset>")
+    with pytest.raises(OutputExistsError, match=r"c\.tif\.aux\.xml.*--overwrite"):
+        predict_raster(three_classes, image, tmp_path / "c.tif")
+    assert not (tmp_path / "c.tif").exists()
+    assert "MDI" in stray.read_text()
