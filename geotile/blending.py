@@ -49,20 +49,36 @@ def profile_1d(name: str, size: int, at_start: bool = False, at_end: bool = Fals
 
 
 class WeightWindows:
-    """2-D weight windows for one tile size, cached per combination of border sides."""
+    """2-D weight windows for one output size, cached per combination of border sides.
 
-    def __init__(self, name: str, size: int) -> None:
+    ``margin`` px along each side get no weight (an upsampled output's outer half-cell),
+    except on a side that lies on the raster border, where nothing else covers them.
+    """
+
+    def __init__(self, name: str, size: int, margin: int = 0) -> None:
         if name not in PROFILES:
             raise ValueError(f"unknown blend {name!r}: choose {', '.join(PROFILES)}")
-        self.name, self.size = name, size
+        if not 0 <= 2 * margin < size:
+            raise ValueError(f"margin {margin} leaves nothing of a {size} px window")
+        self.name, self.size, self.margin = name, size, margin
         self._cache: dict[tuple[bool, bool, bool, bool], np.ndarray] = {}
+
+    def _profile(self, at_start: bool, at_end: bool) -> np.ndarray:
+        m = self.margin
+        if not m:
+            return profile_1d(self.name, self.size, at_start, at_end)
+        weights = np.zeros(self.size, np.float32)
+        weights[m : self.size - m] = profile_1d(self.name, self.size - 2 * m, at_start, at_end)
+        if at_start:
+            weights[:m] = 1.0
+        if at_end:
+            weights[self.size - m :] = 1.0
+        return weights
 
     def get(self, top: bool, bottom: bool, left: bool, right: bool) -> np.ndarray:
         key = (top, bottom, left, right)
         if key not in self._cache:
-            rows = profile_1d(self.name, self.size, top, bottom)
-            cols = profile_1d(self.name, self.size, left, right)
-            self._cache[key] = np.outer(rows, cols)
+            self._cache[key] = np.outer(self._profile(top, bottom), self._profile(left, right))
         return self._cache[key]
 
 

@@ -1,25 +1,28 @@
-"""ONNX segmentation models: providers, input layout, normalisation, activation.
+"""ONNX segmentation models: providers, input layout, normalisation, outputs, activation.
 
 :class:`OnnxModel` hides the differences between exported models so the
-predictor always sees ``float32 (N, C, H, W) -> probabilities (N, K, H, W)``:
+predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
 
-- layout: NCHW (PyTorch, segmentation_models_pytorch) or NHWC (Keras via
-  tf2onnx) read from the input shape; outputs [N,K,H,W], [N,H,W,K] or [N,H,W];
-- size: a fixed H=W sets the tile size; dynamic H/W accept any tile size;
-  a fixed batch size is honoured by padding the batch;
+- input: one image tensor, NCHW (PyTorch) or NHWC (Keras via tf2onnx), of
+  float, float16 or integer type (an integer model gets raw pixels); a fixed
+  H=W sets the tile size; a fixed batch size is honoured by padding;
+- outputs: every output (or those chosen) becomes bands, in order; each may be
+  [N,K,H,W], [N,H,W,K] or [N,H,W] (checked against the window, not guessed
+  from the input layout alone); a batch of 1 baked into the graph runs in
+  chunks. The output is the window, its centred crop (valid convolutions) or
+  an integer downscale of it (upsampled bilinearly here), see :class:`Geometry`;
+- the model is probed once per tile size: any ONNX Runtime failure becomes one
+  line naming the model and the fix;
 - normalisation ``x' = (x * scale - mean) / std`` per channel, from options,
   else the model's metadata (Deepness keys ``standardization_mean``/``_std``),
-  else uint8 input is scaled by 1/255 and other dtypes are passed unchanged;
-- activation: K = 1 -> sigmoid, K > 1 -> softmax over K, unless the model
-  already outputs probabilities: metadata ``activation`` ("none", "sigmoid",
-  "softmax"), else the graph's last op (Sigmoid/Softmax, past layout-only ops
-  such as Transpose). Values are never used to guess, since logits may well
-  all fall inside [0, 1];
+  else uint8 input is scaled by 1/255 for float models;
+- activation (``auto``): a Deepness ``model_type`` means final values
+  (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax, seen
+  through trailing shape-only ops, means probabilities; else K = 1 -> sigmoid,
+  K > 1 -> softmax. Values are never used to guess;
 - providers: ``auto`` takes the best of TensorRT, CUDA, CPU whose libraries
-  really load, checked quietly before ONNX Runtime is asked (so a CPU machine
-  with onnxruntime-gpu shows no error dump).
+  really load, checked quietly before ONNX Runtime is asked.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -28,13 +31,14 @@ import functools
 import io
 import json
 import logging
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import ModelError
+from geotile.errors import InputError, ModelError
 
 log = logging.getLogger("geotile")
 
@@ -129,25 +133,117 @@ def _choose_providers(requested: str) -> list[str]:
     return list(dict.fromkeys([*chain, PROVIDERS["cpu"]]))
 
 
-def _metadata_json(metadata: dict[str, str], key: str):
+ACTIVATIONS = ("auto", "none", "sigmoid", "softmax")
+#: ONNX input element types -> numpy dtypes
+_INPUT_TYPES = {
+    "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(uint16)": np.uint16,
+    "tensor(int16)": np.int16, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
+}
+#: integer output scales (downsampled outputs, SegFormer-like) that are upsampled
+_DOWNSCALES = (2, 4, 8, 16, 32)
+DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
+
+
+def _metadata_value(metadata: dict[str, str], key: str):
+    """A metadata value as JSON, else as a Python literal (Deepness accepts both), else text."""
+    import ast
+
     if key not in metadata:
         return None
+    text = metadata[key]
     try:
-        return json.loads(metadata[key])
+        return json.loads(text)
     except ValueError:
-        return metadata[key]
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def _metadata_number(metadata, keys, path, *, integer=False, minimum=0.0, option=""):
+    """The first of ``keys`` present, as a finite number >= minimum; ModelError otherwise."""
+    for key in keys:
+        value = _metadata_value(metadata, key)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+            ok = math.isfinite(number) and number >= minimum and (
+                not integer or number == int(number))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            kind = "a whole number" if integer else "a number"
+            raise ModelError(f"{path}: metadata {key}={metadata[key]!r} is not {kind} >= "
+                             f"{minimum:g}. Fix the model's metadata" +
+                             (f" or give {option}." if option else "."))
+        return int(number) if integer else number
+    return None
+
+
+def _name_list(value) -> list[str] | None:
+    """Class names from a dict {"0": name}, a list of names, or None."""
+    if isinstance(value, dict):
+        try:
+            keys = sorted(value, key=lambda k: int(k))
+        except (TypeError, ValueError):
+            keys = list(value)
+        return [str(value[k]) for k in keys]
+    if isinstance(value, list | tuple) and all(not isinstance(v, dict | list) for v in value):
+        return [str(v) for v in value]
+    if isinstance(value, str) and value.strip():
+        return [value.strip()]
+    return None
+
+
+@dataclass
+class ModelOutput:
+    """One ONNX output: its channels (bands), where they are, and how they are activated."""
+
+    name: str
+    index: int
+    channels: int = 1
+    channel_axis: int | None = 1  # 1 (NCHW), 3 (NHWC) or None (rank 3: N, H, W)
+    activation: str = "none"
+    ends_in_activation: bool = False
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a model's output lies in its ``size`` px window: ``out`` px square at
+    ``offset`` (valid convolutions: the centre), the outer ``margin`` px of it not to be
+    trusted (upsampled outputs), ``downscale`` 1 or the output's integer scale."""
+
+    size: int
+    out: int
+    offset: int = 0
+    margin: int = 0
 
 
 class OnnxModel:
     """A loaded ONNX segmentation model; see the module docstring."""
 
-    def __init__(self, session, path: Path, activation: str | None = None) -> None:
-        self.session, self.path = session, path
+    def __init__(self, session, path: Path, activation: str | None = None, *,
+                 outputs=None, tile_size: int | None = None, batch_size: int = 1,
+                 graph=None) -> None:
+        self.session, self.path = session, Path(path)
+        path = self.path
         self.provider = session.get_providers()[0]
         self.metadata = dict(session.get_modelmeta().custom_metadata_map)
-        model_input = session.get_inputs()[0]
+        inputs = session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelError(f"{path}: the model has {len(inputs)} inputs "
+                             f"({', '.join(i.name for i in inputs)}); geotile runs models with "
+                             "one image input. Re-export it with a single input.")
+        model_input = inputs[0]
         self.input_name = model_input.name
-        self.input_type = np.float16 if "float16" in model_input.type else np.float32
+        if model_input.type not in _INPUT_TYPES:
+            raise ModelError(f"{path}: the model input has type {model_input.type}; geotile "
+                             "feeds images as float, float16 or integer tensors.")
+        self.input_type = _INPUT_TYPES[model_input.type]
         shape = [d if isinstance(d, int) and d > 0 else None for d in model_input.shape]
         if len(shape) != 4:
             raise ModelError(f"{path}: the model input has shape {model_input.shape}; "
@@ -163,30 +259,42 @@ class OnnxModel:
         if self.fixed_size and height != width:
             raise ModelError(f"{path}: fixed input {height}x{width} is not square; geotile "
                              "predicts square tiles.")
-        meta_size = _metadata_json(self.metadata, "tile_size") or _metadata_json(
-            self.metadata, "tiles_size")
-        self.tile_size = height if self.fixed_size else (int(meta_size) if meta_size else None)
+        meta_size = _metadata_number(self.metadata, ("tile_size", "tiles_size"), path,
+                                     integer=True, minimum=1, option="--tile-size")
+        self.tile_size = height if self.fixed_size else meta_size
         self.fixed_batch = shape[0]
-        overlap = _metadata_json(self.metadata, "tiles_overlap")
-        self.overlap_fraction = float(overlap) / 100 if overlap is not None else None
-        threshold = _metadata_json(self.metadata, "seg_thresh")
-        self.threshold = float(threshold) if threshold is not None else None
-        self.output_name = session.get_outputs()[0].name
-        self._output_rank = len(session.get_outputs()[0].shape)
-        if self._output_rank not in (3, 4):
-            raise ModelError(f"{path}: output shape {session.get_outputs()[0].shape} is not "
-                             "[N,K,H,W], [N,H,W,K] or [N,H,W].")
-        self.num_classes = self._probe_classes()
-        names = _metadata_json(self.metadata, "class_names")
-        if isinstance(names, dict):  # Deepness writes {"0": "background", ...}
-            names = [names[k] for k in sorted(names, key=int)]
-        if not names or len(names) != self.num_classes:
-            names = ["building"] if self.num_classes == 1 else [
-                f"class_{i}" for i in range(self.num_classes)]
-        self.class_names = [str(n) for n in names]
+        overlap = _metadata_number(self.metadata, ("tiles_overlap",), path, option="--overlap")
+        if overlap is not None and overlap >= 100:
+            raise ModelError(f"{path}: metadata tiles_overlap={overlap:g} is not a percentage "
+                             "below 100. Fix the model's metadata or give --overlap.")
+        self.overlap_fraction = overlap / 100 if overlap is not None else None
+        threshold = _metadata_number(self.metadata, ("seg_thresh",), path, option="--threshold")
+        self.threshold = threshold if threshold else None  # Deepness: 0 = no threshold
+        resolution = _metadata_number(self.metadata, ("resolution",), path,
+                                      option="--model-resolution")
+        self.resolution = resolution / 100 if resolution else None  # cm/px -> m/px
+        model_type = _metadata_value(self.metadata, "model_type")
+        self.model_type = str(model_type).strip().lower() if model_type else None
+        self.output_scale = 1.0
+        if self.model_type == "regressor":
+            scaling = _metadata_number(self.metadata, ("reg_output_scaling",), path,
+                                       minimum=-math.inf)
+            self.output_scale = 1.0 if scaling is None else scaling
+        if activation not in (None, *ACTIVATIONS):
+            raise ModelError(f"activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+        self.activation = activation or "auto"
+        #: raw model values, written as float32 and never clipped (no probabilities)
+        self.raw_values = self.activation == "none" or self.model_type == "regressor"
+        self.outputs = self._select_outputs(outputs, graph)
+        self._geometries: dict[int, Geometry] = {}
+        self._chunk: int | None = None  # batch limit found by the probe (fixed output batch)
+        self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._run_options = None
         self._scale: float | None = None
         self._mean = self._std = None
-        self.activation = activation or self.metadata.get("activation") or graph_activation(path)
+        probe_size = tile_size or self.tile_size or DEFAULT_TILE_SIZE
+        self.geometry(probe_size, batch_size)
+        self._name_outputs()
         # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
         # changes, costing more than a padded batch: predict keeps one shape on them
         self.steady_batches = self.provider != PROVIDERS["cpu"]
@@ -194,49 +302,198 @@ class OnnxModel:
     @classmethod
     def from_path(cls, path, *, providers: str = "auto", fp16: bool = False,
                   mean=None, std=None, scale=None, activation: str | None = None,
-                  threads: int | None = None) -> OnnxModel:
-        """Load ``path`` on the best (or the requested) execution provider."""
+                  threads: int | None = None, outputs=None, tile_size: int | None = None,
+                  batch_size: int = 1) -> OnnxModel:
+        """Load ``path`` on the best (or the requested) execution provider, and probe it once
+        at ``tile_size`` (else its own or 512 px) and ``batch_size``."""
         import onnxruntime as ort
 
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file. Check the path.")
+        graph = _load_graph(path)
         chain = _choose_providers(providers)
+        load_path = path
         if fp16:
             if chain[0] == PROVIDERS["cpu"]:
                 log.warning("--fp16 ignored: the CPU provider runs fp16 models slower, not faster")
             else:
-                path = float16_copy(path)
+                load_path = float16_copy(path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         try:
             with _quiet_stderr() if chain[0] != PROVIDERS["cpu"] else contextlib.nullcontext():
-                session = ort.InferenceSession(str(path), options, providers=chain)
+                session = ort.InferenceSession(str(load_path), options, providers=chain)
         except Exception as exc:
             raise ModelError(_explain_load_error(path, exc)) from exc
-        model = cls(session, path, activation)
+        model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
+                    batch_size=batch_size, graph=graph)
         model.set_normalization(mean, std, scale)
         return model
 
-    def _probe_classes(self) -> int:
-        shape = self.session.get_outputs()[0].shape
-        if self._output_rank == 3:
-            return 1
-        dims = (shape[1], shape[3]) if self.layout == "NCHW" else (shape[3], shape[1])
-        if isinstance(dims[0], int) and dims[0] > 0:
-            return dims[0]
-        size = self.tile_size or 64
-        batch = np.zeros((self.fixed_batch or 1, self.channels or 3, size, size), np.float32)
-        return self._raw_run(batch).shape[1]
+    # --- outputs ---------------------------------------------------------------------------
+    def _select_outputs(self, wanted, graph) -> list[ModelOutput]:
+        all_outputs = self.session.get_outputs()
+        ends = graph_activations(graph) if graph is not None else {}
+        outputs = [ModelOutput(o.name, i, ends_in_activation=ends.get(o.name, False))
+                   for i, o in enumerate(all_outputs)]
+        self.all_output_names = [o.name for o in outputs]
+        if not wanted:
+            return outputs
+        if isinstance(wanted, str):
+            wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+        by_name = {o.name: o for o in outputs}
+        chosen = []
+        for name in wanted:
+            if name not in by_name:
+                raise ModelError(f"{self.path}: no output named {name!r}; the model's outputs "
+                                 f"are {', '.join(by_name)} (--outputs).")
+            chosen.append(by_name[name])
+        return chosen
 
+    def _name_outputs(self) -> None:
+        names = _metadata_value(self.metadata, "class_names")
+        if names is None:
+            names = _metadata_value(self.metadata, "names")
+        per_output: list[list[str] | None]
+        if isinstance(names, list) and names and all(isinstance(n, dict) for n in names):
+            lists = [_name_list(n) for n in names]  # Deepness: one dict per output
+            per_output = [lists[o.index] if o.index < len(lists) else None
+                          for o in self.outputs]
+        else:
+            flat = _name_list(names)
+            single = len(self.all_output_names) == 1
+            per_output = [flat if single else None for _ in self.outputs]
+            if flat and not single and len(flat) == len(self.all_output_names) and all(
+                    o.channels == 1 for o in self.outputs):
+                per_output = [[flat[o.index]] for o in self.outputs]  # one name per output
+        several = len(self.all_output_names) > 1
+        for output, listed in zip(self.outputs, per_output, strict=True):
+            if listed and len(listed) == output.channels:
+                output.names = listed
+            elif listed and output.channels == 1 and len(listed) == 2:
+                output.names = listed[1:]  # binary: background + the foreground class
+            elif several:
+                output.names = [output.name] if output.channels == 1 else [
+                    f"{output.name}_{k + 1}" for k in range(output.channels)]
+            else:
+                output.names = [f"class_{k + 1}" for k in range(output.channels)]
+        self.class_names = [n for o in self.outputs for n in o.names]
+        self.num_classes = len(self.class_names)
+
+    def _activation_for(self, output: ModelOutput) -> str:
+        if self.activation != "auto":
+            return self.activation
+        if self.model_type:  # Deepness models give final values; it adds no activation
+            return "none"
+        declared = str(self.metadata.get("activation", "")).lower()
+        if declared in ("none", "sigmoid", "softmax"):
+            return declared
+        if output.ends_in_activation:
+            return "none"
+        return "sigmoid" if output.channels == 1 else "softmax"
+
+    # --- probing ---------------------------------------------------------------------------
+    def _session_run(self, feed: np.ndarray) -> list[np.ndarray]:
+        import onnxruntime as ort
+
+        if self._run_options is None:
+            self._run_options = ort.RunOptions()
+            self._run_options.log_severity_level = 4  # errors come back as one line
+        names = [o.name for o in self.outputs]
+        return self.session.run(names, {self.input_name: feed}, self._run_options)
+
+    def _zeros(self, batch: int, size: int) -> np.ndarray:
+        channels = self.channels or 3
+        shape = (batch, channels, size, size) if self.layout == "NCHW" else (
+            batch, size, size, channels)
+        return np.zeros(shape, self.input_type)
+
+    def _try(self, batch: int, size: int):
+        try:
+            return self._session_run(self._zeros(batch, size)), None
+        except Exception as exc:  # ONNX Runtime raises several types
+            return None, exc
+
+    def geometry(self, size: int, batch_size: int = 1) -> Geometry:
+        """Probe the model once at ``size`` px (cached): where its output lies in the window.
+        ModelError, one line with the fix, when ONNX Runtime cannot run it so."""
+        if size in self._geometries:
+            return self._geometries[size]
+        batch = self.fixed_batch or min(max(batch_size, 1), 2)
+        results, error = self._try(batch, size)
+        if batch > 1 and not self.fixed_batch and (
+                error is not None or any(r.shape[:1] != (batch,) for r in results)):
+            single, single_error = self._try(1, size)  # a batch of 1 baked into the graph
+            if single_error is None:
+                results, error, batch, self._chunk = single, None, 1, 1
+        if error is not None:
+            raise ModelError(self._explain_run_error(size, error))
+        geometries = [self._read_output(output, result, size, batch)
+                      for output, result in zip(self.outputs, results, strict=True)]
+        first = geometries[0]
+        if any(g != first for g in geometries[1:]):
+            raise ModelError(f"{self.path}: its outputs cover different parts of a {size} px "
+                             f"window; choose outputs of one size with --outputs.")
+        for output in self.outputs:
+            output.activation = self._activation_for(output)
+        self._geometries[size] = first
+        return first
+
+    def _read_output(self, output: ModelOutput, result: np.ndarray, size: int,
+                     batch: int) -> Geometry:
+        shape = tuple(result.shape)
+        what = f"{self.path}: output {output.name!r} has shape {list(shape)} for a " \
+               f"{size} px window"
+        if result.ndim == 2:
+            raise ModelError(f"{what}: it is a classifier (N, K), not a segmentation model; "
+                             "geotile predicts per-pixel outputs.")
+        if result.ndim not in (3, 4) or shape[0] != batch:
+            raise ModelError(f"{what}; geotile needs [N,K,H,W], [N,H,W,K] or [N,H,W].")
+        if result.ndim == 3:
+            candidates = [(None, shape[1:3], 1)]
+        else:
+            nchw = (1, shape[2:4], shape[1])
+            nhwc = (3, shape[1:3], shape[3])
+            candidates = [nchw, nhwc] if self.layout == "NCHW" else [nhwc, nchw]
+        for axis, (h, w), channels in candidates:
+            geometry = _geometry(size, h, w)
+            if geometry is not None:
+                output.channel_axis, output.channels = axis, int(channels)
+                return geometry
+        raise ModelError(f"{what}, neither the window nor a centred crop or an integer "
+                         "downscale of it (super-resolution and classifier outputs are not "
+                         "supported); check the export or --tile-size.")
+
+    def _explain_run_error(self, size: int, error: Exception) -> str:
+        first = _first_line(error)
+        head = f"{self.path}: ONNX Runtime cannot run the model on {size} px tiles ({first})"
+        if self.fixed_size:
+            return f"{head}. Check the export."
+        for multiple in (8, 16, 32, 64, 128, 256):
+            odd = multiple * max(1, (round(size / multiple) // 2) * 2 + 1)
+            if odd == size:
+                continue
+            if self._try(1, odd)[1] is None:
+                target = max(multiple, round(size / multiple) * multiple)
+                return (f"{head}: this network needs tile sizes that are multiples of "
+                        f"{multiple}: try --tile-size {target}.")
+        return f"{head}. Try another --tile-size (e.g. 256 or 512) or check the export."
+
+    # --- normalisation -----------------------------------------------------------------------
     def set_normalization(self, mean=None, std=None, scale=None) -> None:
         """Options override the metadata (``standardization_mean``/``_std``); None keeps it."""
+        for name, value in (("mean", mean), ("std", std), ("scale", scale)):
+            values = value if isinstance(value, list | tuple) else [value]
+            if value is not None and not all(math.isfinite(float(v)) for v in values):
+                raise InputError(f"--{name} {value}: every value must be a finite number "
+                                 f"(model {self.path.name}).")
         if mean is None:
-            mean = _metadata_json(self.metadata, "standardization_mean")
+            mean = _metadata_value(self.metadata, "standardization_mean")
         if std is None:
-            std = _metadata_json(self.metadata, "standardization_std")
+            std = _metadata_value(self.metadata, "standardization_std")
         channels = self.channels or 1
         self._mean = _per_channel(mean if mean is not None else 0.0, channels, "mean", self.path)
         self._std = _per_channel(std if std is not None else 1.0, channels, "std", self.path)
@@ -246,10 +503,12 @@ class OnnxModel:
 
     def normalization_for(self, dtype) -> Normalization:
         """The normalisation for input of ``dtype``: without a scale, uint8 is divided by 255
-        (as Deepness and most exported models expect) and other dtypes are left unscaled."""
+        (as Deepness and most exported models expect) unless the model itself takes integer
+        input (it gets raw pixels); other dtypes are left unscaled."""
         scale = self._scale
         if scale is None:
-            scale = 1 / 255 if np.dtype(dtype) == np.uint8 else 1.0
+            integer_model = np.issubdtype(self.input_type, np.integer)
+            scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not integer_model else 1.0
         return Normalization(scale, self._mean, self._std)
 
     def check_bands(self, count: int, source) -> None:
@@ -275,66 +534,180 @@ class OnnxModel:
             out /= std
         return out
 
-    def _raw_run(self, batch: np.ndarray) -> np.ndarray:
+    # --- running -----------------------------------------------------------------------------
+    def _feed(self, batch: np.ndarray) -> np.ndarray:
         feed = batch if self.layout == "NCHW" else batch.transpose(0, 2, 3, 1)
-        feed = np.ascontiguousarray(feed, dtype=self.input_type)
-        out = self.session.run([self.output_name], {self.input_name: feed})[0]
-        out = out.astype(np.float32, copy=False)
-        if out.ndim == 3:
-            return out[:, np.newaxis]
-        return out if self.layout == "NCHW" else out.transpose(0, 3, 1, 2)
+        if np.issubdtype(self.input_type, np.integer):
+            info = np.iinfo(self.input_type)
+            feed = np.clip(np.rint(feed), info.min, info.max)
+        return np.ascontiguousarray(feed, dtype=self.input_type)
+
+    def _raw_run(self, batch: np.ndarray) -> list[np.ndarray]:
+        try:
+            results = self._session_run(self._feed(batch))
+        except Exception as exc:
+            raise ModelError(f"{self.path}: ONNX Runtime failed on a batch of "
+                             f"{batch.shape[0]} ({_first_line(exc)}).") from exc
+        outs = []
+        for output, out in zip(self.outputs, results, strict=True):
+            out = np.asarray(out).astype(np.float32, copy=False)
+            if output.channel_axis is None:
+                out = out[:, np.newaxis]
+            elif output.channel_axis == 3:
+                out = out.transpose(0, 3, 1, 2)
+            outs.append(out)
+        return outs
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """float32 (N, C, H, W) normalised -> float32 (N, K, H, W) probabilities in [0, 1]."""
-        count = batch.shape[0]
-        fixed = self.fixed_batch
-        if fixed and count != fixed:
-            outputs = []
-            for start in range(0, count, fixed):
-                part = batch[start : start + fixed]
-                if part.shape[0] < fixed:
+        """float32 (N, C, s, s) normalised -> float32 (N, K, o, o): probabilities, or the
+        model's raw values (``raw_values``); o = ``geometry(s).out``."""
+        count, size = batch.shape[0], batch.shape[-1]
+        geometry = self.geometry(size, count)
+        step = self.fixed_batch or self._chunk
+        if step and count != step:
+            parts = []
+            for start in range(0, count, step):
+                part = batch[start : start + step]
+                if self.fixed_batch and part.shape[0] < step:
                     part = np.concatenate(
-                        [part, np.zeros((fixed - part.shape[0], *part.shape[1:]), part.dtype)])
-                outputs.append(self._raw_run(part))
-            out = np.concatenate(outputs)[:count]
+                        [part, np.zeros((step - part.shape[0], *part.shape[1:]), part.dtype)])
+                parts.append(self._raw_run(part))
+            outs = [np.concatenate(group)[:count] for group in zip(*parts, strict=True)]
         else:
-            out = self._raw_run(batch)
-        if self.activation != "none":
-            return _activate(out, self.num_classes)
-        return np.clip(out, 0.0, 1.0, out=out)
+            outs = self._raw_run(batch)
+        results = []
+        for output, out in zip(self.outputs, outs, strict=True):
+            total = float(out.sum(dtype=np.float64))
+            if not math.isfinite(total) and not np.isfinite(out).all():
+                raise ModelError(f"{self.path}: output {output.name!r} holds NaN or infinite "
+                                 "values. Check the normalisation (--scale, --mean, --std) "
+                                 "and the export.")
+            if output.activation in ("sigmoid", "softmax"):
+                out = _activate(out, output.activation)
+            if self.output_scale != 1.0:
+                out = out * np.float32(self.output_scale)
+            if out.shape[-1] != geometry.out:
+                out = self._upsample(out, geometry.out)
+            results.append(out)
+        return results[0] if len(results) == 1 else np.concatenate(results, axis=1)
+
+    def _upsample(self, out: np.ndarray, size: int) -> np.ndarray:
+        """Bilinear upsampling (half-pixel centres, as Resize/F.interpolate) to ``size``."""
+        key = (out.shape[-1], size)
+        if key not in self._upsample_cache:
+            self._upsample_cache[key] = _bilinear_matrix(*key)
+        matrix = self._upsample_cache[key]
+        return np.matmul(np.matmul(matrix, out), matrix.T)
 
     def describe(self) -> str:
         """One line for -v: provider, layout, size, classes."""
         size = f"{self.tile_size} px fixed" if self.fixed_size else (
             f"dynamic size (metadata {self.tile_size} px)" if self.tile_size else "dynamic size")
-        return (f"{self.path.name}: {self.provider}, {self.layout}, {self.channels} channels, "
-                f"{size}, {self.num_classes} output(s) {self.class_names}")
+        activations = ",".join(sorted({o.activation for o in self.outputs}))
+        return (f"{self.path.name}: {self.provider}, {self.layout}, {self.channels} channels "
+                f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "
+                f"{self.class_names}, activation {activations}")
 
 
+def _geometry(size: int, height, width) -> Geometry | None:
+    """How an output of ``height`` x ``width`` sits in a ``size`` px window, or None."""
+    if not isinstance(height, int) or height != width or height < 1:
+        return None
+    if height == size:
+        return Geometry(size, size)
+    if height > size:
+        return None
+    factor = size // height
+    if size % height == 0 and factor in _DOWNSCALES:
+        return Geometry(size, size, 0, factor // 2)  # upsampled: its outer half-cell guessed
+    return Geometry(size, height, (size - height) // 2, 0)
+
+
+def _bilinear_matrix(source: int, target: int) -> np.ndarray:
+    x = (np.arange(target) + 0.5) * (source / target) - 0.5
+    x = np.clip(x, 0, source - 1)
+    low = np.floor(x).astype(int)
+    high = np.minimum(low + 1, source - 1)
+    weight = x - low
+    matrix = np.zeros((target, source), np.float32)
+    rows = np.arange(target)
+    np.add.at(matrix, (rows, low), 1 - weight)
+    np.add.at(matrix, (rows, high), weight)
+    return matrix
+
+
+def _first_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if "Status Message:" in text:
+        text = text.split("Status Message:", 1)[1].strip()
+    return (text or type(exc).__name__)[:200]
+
+
+#: ops that only move, select or relabel values: a Sigmoid/Softmax before them is final
 _PASS_THROUGH_OPS = {"Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast",
-                     "Resize", "Upsample", "Slice", "Concat"}
+                     "Gather", "GatherElements", "Slice", "Split", "Flatten", "Expand", "Tile",
+                     "Resize", "Upsample", "Concat", "DepthToSpace", "SpaceToDepth"}
+_FINAL_ACTIVATIONS = {"Sigmoid", "Softmax", "HardSigmoid", "LogSoftmax"}
+
+
+def _load_graph(path: Path):
+    """The ONNX graph without its weights; ModelError for a missing external-data file."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:
+        return None  # ONNX Runtime explains what is wrong with the file
+    for tensor in proto.graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if location and not (path.parent / location).is_file():
+                raise ModelError(f"{path}: its weights are in the external file {location}, "
+                                 f"which is missing from {path.parent}. Keep {location} next to "
+                                 "the model.")
+    return proto.graph
+
+
+def graph_activations(graph) -> dict[str, bool]:
+    """Output name -> True when the graph already ends in Sigmoid/Softmax (probabilities),
+    seen through trailing shape-only ops (Gather, Squeeze, Slice, Transpose, Concat...)."""
+    producers = {out: node for node in graph.node for out in node.output}
+    initializers = {t.name for t in graph.initializer}
+    memo: dict[str, bool] = {}
+
+    def final(name: str, depth: int = 0) -> bool:
+        if name in memo:
+            return memo[name]
+        node = producers.get(name)
+        result = False
+        if node is not None and depth < 64:
+            if node.op_type in _FINAL_ACTIVATIONS:
+                result = node.op_type != "LogSoftmax"
+            elif node.op_type == "Concat":
+                data = [i for i in node.input if i and i not in initializers]
+                result = bool(data) and all(final(i, depth + 1) for i in data)
+            elif node.op_type in _PASS_THROUGH_OPS:
+                result = final(node.input[0], depth + 1)
+        memo[name] = result
+        return result
+
+    return {output.name: final(output.name) for output in graph.output}
 
 
 def graph_activation(path: Path) -> str:
-    """'none' when the graph already ends in Sigmoid/Softmax (probabilities), else the
-    activation to apply: read from the op producing the output, past layout-only ops."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    producers = {out: node for node in graph.node for out in node.output}
-    name = graph.output[0].name
-    while (node := producers.get(name)) is not None and node.op_type in _PASS_THROUGH_OPS:
-        name = node.input[0]
-    if node is not None and node.op_type in ("Sigmoid", "Softmax", "HardSigmoid"):
-        return "none"
-    return "auto"
+    """'none' when the graph's first output already ends in Sigmoid/Softmax, else 'auto'."""
+    graph = _load_graph(Path(path))
+    ends = graph_activations(graph) if graph is not None else {}
+    first = graph.output[0].name if graph is not None and graph.output else None
+    return "none" if ends.get(first) else "auto"
 
 
-def _activate(logits: np.ndarray, classes: int) -> np.ndarray:
-    if classes == 1:
-        # numerically stable sigmoid, in place
-        np.negative(logits, out=logits)
-        np.exp(logits, out=logits)
+def _activate(logits: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "sigmoid":
+        # numerically stable enough in float32: exp overflow gives 0, never NaN
+        with np.errstate(over="ignore"):
+            np.negative(logits, out=logits)
+            np.exp(logits, out=logits)
         logits += 1.0
         np.reciprocal(logits, out=logits)
         return logits

@@ -20,6 +20,7 @@ not run; nodata pixels are nodata in the output (see the output formats in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ import numpy as np
 from geotile.blending import RowBandAccumulator, WeightWindows
 from geotile.errors import InputError, ModelError
 from geotile.grid import Grid
+from geotile.model import DEFAULT_TILE_SIZE
 
 log = logging.getLogger("geotile")
 
@@ -102,8 +104,12 @@ TTA_TRANSFORMS: dict[str, list[tuple[Callable, Callable]]] = {
 
 
 def resolve_tiling(model, options: PredictOptions) -> tuple[int, int]:
-    """(tile size, overlap in px) from the options, else the model, else 256 px and 50 %."""
-    size = options.tile_size or model.tile_size or 256
+    """(tile size, overlap in px) from the options, else the model, else 512 px and 50 %.
+
+    The model is probed at that size (one line with the fix if it cannot run so); a model
+    whose output covers less than its window gets at least the overlap that covers every
+    pixel."""
+    size = options.tile_size or model.tile_size or DEFAULT_TILE_SIZE
     if model.fixed_size and size != model.tile_size:
         raise ModelError(f"{model.path.name} takes fixed {model.tile_size} px tiles; "
                          f"--tile-size {size} cannot be used (leave it out).")
@@ -113,7 +119,22 @@ def resolve_tiling(model, options: PredictOptions) -> tuple[int, int]:
     pixels = round(overlap * size) if overlap < 1 else int(overlap)
     if not 0 <= pixels < size:
         raise InputError(f"--overlap {overlap} must be smaller than the tile ({size} px)")
+    geometry = _geometry(model, size, options.batch_size)
+    needed = size - geometry.out + 2 * geometry.margin
+    if pixels < needed:
+        log.info("%s covers the centre %d px of each %d px window: overlap %d px",
+                 model.path.name, geometry.out - 2 * geometry.margin, size, needed)
+        pixels = needed
     return size, pixels
+
+
+def _geometry(model, size: int, batch_size: int):
+    """Where the model's output lies in a ``size`` px window (models without geometry, such
+    as test doubles, output the whole window)."""
+    from geotile.model import Geometry
+
+    probe = getattr(model, "geometry", None)
+    return probe(size, batch_size) if probe is not None else Geometry(size, size)
 
 
 def prepare_band(model, pixels: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -161,9 +182,11 @@ def predict_bands(
     from tqdm import tqdm
 
     size, overlap = resolve_tiling(model, options)
+    geometry = _geometry(model, size, options.batch_size)
+    offset = geometry.offset
     grid = Grid(width, height, size, overlap, "pad")
     padded_width = grid.col_offsets[-1] + size
-    windows = WeightWindows(options.blend, size)
+    windows = WeightWindows(options.blend, geometry.out, geometry.margin)
     accumulator = RowBandAccumulator(model.num_classes, size, padded_width)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
     steady = getattr(model, "steady_batches", False)
@@ -188,7 +211,7 @@ def predict_bands(
         for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
             weights = windows.get(patch.row == 0, patch.row == last_row,
                                   patch.col == 0, patch.col == last_col)
-            accumulator.add(output, weights, patch.x_off, patch.y_off)
+            accumulator.add(output, weights, patch.x_off + offset, patch.y_off + offset)
 
     blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
     pending: list = []
@@ -264,7 +287,7 @@ def encode(blended: np.ndarray, valid: np.ndarray, options: PredictOptions,
         return ids[np.newaxis]
     if options.dtype == "float32":
         return np.where(valid, blended, np.nan).astype(np.float32)
-    scaled = np.rint(np.nan_to_num(blended, nan=0.0) * 255)
+    scaled = np.rint(np.clip(np.nan_to_num(blended, nan=0.0), 0.0, 1.0) * 255)
     return scaled.astype(np.uint8)
 
 
@@ -302,11 +325,21 @@ def predict_raster(
     )
 
     options = options or PredictOptions()
+    if isinstance(model, str | os.PathLike):
+        from geotile.model import OnnxModel
+
+        model = OnnxModel.from_path(model, tile_size=options.tile_size,
+                                    batch_size=options.batch_size)
+    if getattr(model, "raw_values", False) and options.output_type == "probability" \
+            and options.dtype == "uint8":
+        # raw model values (--activation none, regressors) are not probabilities: float32
+        log.info("%s gives raw values: written as float32", model.path.name)
+        options = dataclasses.replace(options, dtype="float32")
     started = time.perf_counter()
     image_path, output_path = Path(image_path), Path(output_path)
     with open_raster(image_path) as src:
         check_pixels_readable(src)
-        indexes = list(options.bands) if options.bands else list(range(1, src.count + 1))
+        indexes = list(options.bands) if options.bands else _default_bands(src, model)
         bad = [i for i in indexes if not 1 <= i <= src.count]
         if bad:
             raise InputError(f"{image_path}: band {bad[0]} does not exist (the raster has "
@@ -352,6 +385,21 @@ def predict_raster(
     log.info("%s: %.1f MP in %.1f s (%.2f MP/s) on %s", image_path.name, megapixels, seconds,
              megapixels / seconds, model.provider)
     return summary
+
+
+def _default_bands(src, model) -> list[int]:
+    """All bands, except a last alpha band when the model takes one channel fewer (RGBA
+    -> RGB; the alpha band still masks nodata)."""
+    from rasterio.enums import ColorInterp
+
+    bands = list(range(1, src.count + 1))
+    channels = getattr(model, "channels", None)
+    if channels is not None and src.count == channels + 1 and \
+            src.colorinterp[-1] == ColorInterp.alpha:
+        log.info("%s: band %d is alpha: bands 1-%d feed the model, alpha masks nodata",
+                 src.name, src.count, channels)
+        return bands[:-1]
+    return bands
 
 
 def _describe_output(dst, options, names, threshold, model) -> None:

@@ -119,3 +119,47 @@ def conv3x3_reference(batch: np.ndarray, *, channels=3, classes=1, seed=0,
             out += np.einsum("kc,nchw->nkhw", weights[:, :, dy, dx],
                              padded[:, :, dy : dy + h, dx : dx + w])
     return _activate(out + bias.reshape(1, -1, 1, 1), activation)
+
+
+# --- models of other people's export shapes (see tests/test_model_formats.py) -------------
+def save_graph(path, nodes, inputs, outputs, initializers=(), *, metadata=None,
+               external=False) -> Path:
+    """Save a graph: ``inputs``/``outputs`` are (name, elem_type, shape) triples, values of
+    ``initializers`` numpy arrays keyed by name; ``external``: weights in <name>.data."""
+    graph = helper.make_graph(
+        nodes, "export",
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in dict(initializers).items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    for key, value in (metadata or {}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    path = Path(path)
+    if external:
+        onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=path.name + ".data", size_threshold=0)
+    else:
+        onnx.save(model, str(path))
+    return path
+
+
+def conv1x1(name_in, name_out, channels, classes, seed, prefix="c"):
+    """A 1x1 Conv node and its initializers."""
+    weights, bias = conv_weights(channels, classes, 1, seed)
+    node = helper.make_node("Conv", [name_in, f"{prefix}_W", f"{prefix}_B"], [name_out],
+                            kernel_shape=[1, 1])
+    return node, {f"{prefix}_W": weights, f"{prefix}_B": bias}
+
+
+def ort_run(path, feed: np.ndarray) -> list[np.ndarray]:
+    """All outputs of the model at ``path`` run directly by ONNX Runtime on ``feed``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: feed})
+
+
+FLOAT, UINT8, FLOAT16 = TensorProto.FLOAT, TensorProto.UINT8, TensorProto.FLOAT16

@@ -22,7 +22,7 @@ def test_layouts_sizes_and_classes(tmp_path):
     assert (nhwc.layout, nhwc.channels, nhwc.tile_size, nhwc.fixed_size) == ("NHWC", 3, 224, True)
     multi = OnnxModel.from_path(pointwise_model(tmp_path / "c.onnx", classes=4, channels=5))
     assert multi.num_classes == 4 and multi.channels == 5
-    assert multi.class_names == ["class_0", "class_1", "class_2", "class_3"]
+    assert multi.class_names == ["class_1", "class_2", "class_3", "class_4"]
 
 
 def test_activation_comes_from_the_graph(tmp_path):

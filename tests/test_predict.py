@@ -103,7 +103,7 @@ def test_float32_and_class_outputs(tmp_path, make_raster, image):
     with rasterio.open(tmp_path / "f.tif") as f, rasterio.open(tmp_path / "c.tif") as c:
         np.testing.assert_allclose(f.read(), expected, atol=1e-5)
         ids = c.read(1)
-        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == ["class_0", "class_1", "class_2"]
+        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == ["class_1", "class_2", "class_3"]
         assert c.colormap(1)[1][:3] != c.colormap(1)[2][:3]
     margin = np.sort(expected, axis=0)
     clear = (margin[-1] - margin[-2]) > 1e-4
@@ -118,7 +118,7 @@ def test_binary_class_output_uses_threshold(tmp_path, make_raster, image):
     probability = whole_image(pointwise_reference, image)[0]
     with rasterio.open(tmp_path / "c.tif") as c:
         ids = c.read(1)
-        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == ["background", "building"]
+        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == ["background", "class_1"]
     clear = np.abs(probability - 0.3) > 1e-4
     np.testing.assert_array_equal(ids[clear], (probability >= 0.3)[clear])
 

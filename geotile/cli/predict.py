@@ -42,7 +42,7 @@ def _bands(ctx, param, value):
 @output_opt("Output .tif for one IMAGE; a folder receiving <stem>.tif for several.")
 @click.option("--tile-size", type=click.IntRange(min=8), default=None,
               help="Window size in px. Default: the model's fixed size, else its metadata, "
-              "else 256.")
+              "else 512.")
 @click.option("--overlap", type=click.FloatRange(min=0), default=None,
               help="Overlap of neighbouring windows: px (>= 1) or a fraction of the tile "
               "(< 1). Default: the model's metadata, else 0.5.")
@@ -68,13 +68,20 @@ def _bands(ctx, param, value):
               "seg_thresh, else 0.5.")
 @click.option("--dtype", type=click.Choice(["uint8", "float32"]), default="uint8",
               show_default=True, help="Probability output: uint8 (p x 255) or float32.")
+@click.option("--activation", type=click.Choice(["auto", "none", "sigmoid", "softmax"]),
+              default="auto", show_default=True,
+              help="Applied to the model's outputs. auto: none when the model ends in "
+              "Sigmoid/Softmax or has Deepness model_type, else sigmoid (1 channel) or softmax; "
+              "none writes the raw values as float32, unclipped.")
+@click.option("--outputs", "model_outputs", metavar="NAMES",
+              help="Model outputs to write, by name, comma-separated (default: all, in order).")
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
 @creation_options_opt
 @overwrite_opt
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
-            tta, bands, mean, std, scale, output_type, threshold, dtype, cog, creation_options,
-            overwrite):
+            tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
+            cog, creation_options, overwrite):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one uint8
@@ -101,7 +108,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              creation_options=parse_creation_options(creation_options))
     pairs = resolve_outputs(images, output, overwrite)
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
-                                     scale=scale)
+                                     scale=scale, activation=activation, outputs=model_outputs,
+                                     tile_size=tile_size, batch_size=batch_size)
     if ctx.obj["verbose"]:
         click.echo(onnx_model.describe(), err=True)
     for image, out in pairs:
