@@ -164,18 +164,76 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
 
     from geotile.raster import open_raster
 
-    rows, crs = [], None
-    for path in tqdm([Path(p) for p in paths], disable=not progress, unit="raster"):
+    rows, crs, cell = [], None, 1.0
+    for number, path in enumerate(tqdm([Path(p) for p in paths], disable=not progress,
+                                       unit="raster")):
         with open_raster(path) as src:
-            if crs is None:
-                crs = src.crs
+            if number == 0:
+                crs, cell = src.crs, abs(src.transform.a)
             elif src.crs != crs:
                 raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
                                  f"({crs}). Reproject it with gdalwarp first.")
             labels, footprint = raster_instances(src, threshold=threshold, options=options)
             for polygon, total, count in instance_polygons(labels, footprint, src.transform):
                 rows.append((polygon, round(total / count, 4) if count else None, path.name))
-    return gpd.GeoDataFrame(
+    frame = gpd.GeoDataFrame(
         {"class_id": np.ones(len(rows), np.int64), "class": ["building"] * len(rows),
          "score": [r[1] for r in rows], "source": [r[2] for r in rows]},
         geometry=[r[0] for r in rows], crs=crs)
+    frame.attrs["cell"] = cell
+    return frame
+
+
+def vectorize_instances(
+    paths: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    options=None,
+    instance_options: InstanceOptions = InstanceOptions(),
+    overwrite: bool = False,
+    progress: bool = False,
+) -> dict:
+    """``vectorize_rasters`` with one polygon per building instance (marker watershed).
+
+    ``options`` is a :class:`geotile.vectorize.VectorizeOptions` (threshold, cleaning, CRS).
+    Each raster is split as a whole; polygons keep score (mean footprint probability) and
+    area_m2. Returns a summary (output, features, per-class counts).
+    """
+    from geotile.raster import atomic_output, check_output
+    from geotile.vectorize import WRITERS, VectorizeOptions, _write
+
+    options = options or VectorizeOptions()
+    output = Path(output)
+    writer = WRITERS.get(output.suffix.lower())
+    if writer is None:
+        raise InputError(f"{output}: unknown vector format. Use .geojson, .gpkg or .parquet.")
+    check_output(output, overwrite)
+    frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
+                           progress=progress)
+    frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0))
+    with atomic_output(output, overwrite) as tmp:
+        _write(frame, tmp, writer, output.stem)
+    log.info("%s: %d building instances from %s", output, len(frame),
+             ", ".join(Path(p).name for p in paths))
+    return {"output": str(output), "features": len(frame),
+            "per_class": {"building": len(frame)} if len(frame) else {}}
+
+
+def finish_frame(frame, options, cell: float = 1.0):
+    """Clean (in metres: holes, min area, simplify, regularise, area_m2) and reproject to
+    ``options.crs`` as the plain vectorizer does; ``crs="source"`` keeps the raster's CRS.
+    ``cell`` is the pixel size in the frame's CRS units (the regularisation grid)."""
+    from rasterio.crs import CRS
+
+    from geotile.vectorize import _cell_in, _metric_crs, _orient, clean
+
+    crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
+    if len(frame):
+        metric = _metric_crs(crs, frame)
+        frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
+    else:
+        frame["area_m2"] = np.array([], np.float64)
+    target = crs if options.crs == "source" else options.crs
+    frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
+    frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
+    return frame.reset_index(drop=True)

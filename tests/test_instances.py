@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import geopandas as gpd
 import numpy as np
 import shapely
 from rasterio.transform import from_origin
@@ -11,7 +14,7 @@ from geotile.evaluate import match_polygons
 from geotile.instances import InstanceOptions, instance_polygons, markers, split_instances
 from geotile.masks import MaskOptions, rasterize_labels
 
-from .conftest import UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN
 
 X0, Y0 = UTM_ORIGIN
 TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
@@ -98,3 +101,64 @@ def test_nodata_and_empty_inputs():
     assert (labels[:, 5:] == 0).all() and (labels[:, :5] == 1).all()
     assert split_instances(np.zeros((5, 5), np.float32)).max() == 0
     assert instance_polygons(np.zeros((5, 5), np.int32), np.zeros((5, 5)), TRANSFORM) == []
+
+
+def write_truth(path, houses):
+    gpd.GeoDataFrame({"id": range(len(houses))}, geometry=houses, crs=UTM_CRS).to_file(path)
+    return path
+
+
+def test_cli_masks_then_instances_beat_the_plain_mode(run_cli, make_raster, tmp_path):
+    houses = terraced_scene()
+    image = make_raster("image.tif", np.zeros((3, 180, 160), np.uint8), transform=TRANSFORM)
+    truth = write_truth(tmp_path / "truth.geojson", houses)
+    result = run_cli("make-masks", truth, image, "-o", tmp_path / "fbc.tif",
+                     "--channels", "footprint,boundary,contact")
+    assert result.exit_code == 0, result.output
+    # automatic: the mask's bands are described as footprint, boundary, contact
+    result = run_cli("vectorize", tmp_path / "fbc.tif", "-o", tmp_path / "inst.gpkg",
+                     "--crs", "source")
+    assert result.exit_code == 0, result.output
+    assert "26 polygons" in result.stdout
+    frame = gpd.read_file(tmp_path / "inst.gpkg")
+    assert {"class_id", "class", "score", "area_m2", "source"} <= set(frame.columns)
+    assert sorted(frame["area_m2"].round(2)) == sorted(round(h.area, 2) for h in houses)
+    assert (frame["score"] == 1.0).all() and (frame["source"] == "fbc.tif").all()
+    result = run_cli("vectorize", tmp_path / "fbc.tif", "-o", tmp_path / "plain.gpkg",
+                     "--crs", "source", "--no-instances")
+    assert result.exit_code == 0 and "8 polygons" in result.stdout
+    f1 = {}
+    for name in ("inst", "plain"):
+        result = run_cli("evaluate", tmp_path / f"{name}.gpkg", truth, "--json")
+        assert result.exit_code == 0, result.output
+        f1[name] = json.loads(result.stdout)["f1"]
+    assert f1["inst"] >= 0.95 and f1["plain"] < 0.4
+
+
+def test_cli_instances_on_probabilities_without_band_names(run_cli, make_raster, tmp_path):
+    probabilities = np.zeros((3, 20, 40), np.uint8)
+    probabilities[0, 5:15, 5:35] = 230
+    probabilities[0, 5:15, 19:21] = 150
+    probabilities[1, 5:15, 17:23] = 200
+    raster = make_raster("p.tif", probabilities, transform=TRANSFORM)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "plain.geojson")
+    assert result.exit_code == 0 and "1 polygons" in result.stdout
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.geojson", "--instances",
+                     "--crs", "source", "--min-area", "1")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "b.geojson")
+    assert len(frame) == 2
+    frame = frame.sort_values("score")
+    # the weak wall is shared: one column to each house
+    assert sorted(frame["area_m2"]) == [37.5, 37.5]
+    assert np.allclose(frame["score"], (14 * 230 + 150) / 15 / 255, atol=1e-4)
+    lefts = sorted(round(b[0] - X0, 2) for b in frame.geometry.bounds.values)
+    assert lefts == [2.5, 10.0]
+
+
+def test_cli_instances_on_an_empty_raster(run_cli, make_raster, tmp_path):
+    raster = make_raster("p.tif", np.zeros((3, 10, 10), np.float32), transform=TRANSFORM)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.geojson", "--instances")
+    assert result.exit_code == 0, result.output
+    assert "0 polygons" in result.stdout
+    assert json.loads((tmp_path / "b.geojson").read_text())["features"] == []
