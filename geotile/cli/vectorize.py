@@ -9,6 +9,47 @@ import click
 from geotile.cli.options import output_opt, overwrite_opt
 
 
+def _instance_options(command):
+    """--instances and the marker rules of geotile.instances (kept apart from the rest)."""
+    options = [
+        click.option("--instances/--no-instances", default=None,
+                     help="One polygon per building from footprint/boundary/contact bands "
+                     "(marker watershed; splits touching buildings). Default: on when the "
+                     "bands are described as footprint and boundary/contact."),
+        click.option("--marker-threshold", type=click.FloatRange(0, 1), default=0.5,
+                     show_default=True, help="--instances: markers need footprint > this."),
+        click.option("--boundary-threshold", type=click.FloatRange(0, 1), default=0.5,
+                     show_default=True, help="--instances: markers need boundary < this."),
+        click.option("--contact-threshold", type=click.FloatRange(0, 1), default=0.5,
+                     show_default=True, help="--instances: markers need contact < this."),
+        click.option("--marker-erosion", type=click.IntRange(min=0), default=1,
+                     show_default=True, help="--instances: erode markers by this many px."),
+        click.option("--min-marker", type=click.IntRange(min=1), default=4, show_default=True,
+                     help="--instances: drop markers smaller than this (px)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _vectorize_instances(rasters, output, options, overwrite, progress, instances,
+                         marker_threshold, boundary_threshold, contact_threshold, marker_erosion,
+                         min_marker):
+    """The --instances path: a summary dict, or None when the plain vectorizer applies."""
+    from geotile.instances import InstanceOptions, is_instance_raster, vectorize_instances
+
+    if instances is None:
+        instances = all(Path(r).exists() and is_instance_raster(r) for r in rasters)
+    if not instances:
+        return None
+    rules = InstanceOptions(marker_threshold=marker_threshold,
+                            boundary_threshold=boundary_threshold,
+                            contact_threshold=contact_threshold, erosion=marker_erosion,
+                            min_marker=min_marker)
+    return vectorize_instances(rasters, output, options=options, instance_options=rules,
+                               overwrite=overwrite, progress=progress)
+
+
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=Path))
 @output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet (GeoParquet), .shp or .fgb "
@@ -28,29 +69,36 @@ from geotile.cli.options import output_opt, overwrite_opt
               help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
               "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
               "GeoJSON in another CRS carries a crs member, outside RFC 7946.")
+@_instance_options
 @overwrite_opt
 @click.pass_context
 def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, regularize, crs,
-              overwrite):
+              overwrite, **instance_args):
     """Polygonize class or probability RASTERs into one vector file.
 
     One feature per connected region of a class (4-connectivity), holes kept,
     with properties class_id, class, area_m2, score (mean probability;
     probability rasters only) and source. Large rasters are processed in row
     bands and buildings cut by band seams, or crossing the edges of adjacent
-    rasters given together, are merged back into one polygon.
+    rasters given together, are merged back into one polygon. With --instances
+    (automatic for footprint/boundary/contact bands) touching buildings are
+    split by a marker watershed, one polygon per building, each raster whole.
 
     \b
     Examples:
     $ geotile vectorize probabilities.tif -o buildings.geojson --min-area 10 --regularize
     $ geotile vectorize predictions/*.tif -o city.gpkg --simplify 0.5
     $ geotile vectorize probabilities.tif -o buildings.fgb --crs EPSG:3857
+    $ geotile vectorize footprint_boundary_contact.tif -o houses.gpkg --instances
     """
     from geotile.vectorize import VectorizeOptions, vectorize_rasters
 
     options = VectorizeOptions(threshold=threshold, min_area=min_area, simplify=simplify,
                                fill_holes=fill_holes, regularize=regularize, crs=crs)
-    summary = vectorize_rasters(rasters, output, options=options, overwrite=overwrite,
-                                progress=ctx.obj["progress"])
+    summary = _vectorize_instances(rasters, output, options, overwrite, ctx.obj["progress"],
+                                   **instance_args)
+    if summary is None:
+        summary = vectorize_rasters(rasters, output, options=options, overwrite=overwrite,
+                                    progress=ctx.obj["progress"])
     if not ctx.obj["quiet"]:
         click.echo(f"{summary['output']}: {summary['features']} polygons")

@@ -1,0 +1,385 @@
+"""SpaceNet's CSV formats: label/proposal files in, proposal files out.
+
+A SpaceNet CSV holds one row per building: ``ImageId, BuildingId, PolygonWKT_Pix``
+(pixel coordinates: x = column, y = row, from the image's top-left corner) and/or
+``PolygonWKT_Geo`` (map coordinates, lon/lat in SpaceNet's releases), and ``Confidence``
+in proposals. A ``POLYGON EMPTY`` row says that an image holds no building; it is not a
+feature. Rows belong to images by ImageId = the image's stem without SpaceNet's product
+prefix (``RGB-PanSharpen_AOI_2_Vegas_img12`` -> ``AOI_2_Vegas_img12``; also ``3band_``,
+``8band_``, ``PAN_``, ``MUL_``, ``MUL-PanSharpen_``, ``Pan-Sharpen_``, ``PS-RGB_``,
+``PS-MS_``...).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import InputError
+
+log = logging.getLogger("geotile")
+
+PROPOSAL_COLUMNS = ("ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo", "Confidence")
+#: SpaceNet's image product prefixes, longest first
+PREFIXES = ("RGB-PanSharpen", "MUL-PanSharpen", "Pan-Sharpen", "PS-RGBNIR", "PS-RGB", "PS-MS",
+            "SAR-Intensity", "3band", "8band", "PAN", "MUL", "RGB")
+_PREFIX = re.compile("^(?:" + "|".join(map(re.escape, PREFIXES)) + ")_", re.IGNORECASE)
+#: SpaceNet's default CRS of PolygonWKT_Geo
+GEO_CRS = "EPSG:4326"
+
+
+def image_id(name: str | os.PathLike) -> str:
+    """SpaceNet ImageId of an image file or stem: the stem without the product prefix."""
+    stem = Path(name).name
+    for suffix in (".tif", ".tiff", ".png", ".jpg", ".vrt", ".npy", ".csv"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return _PREFIX.sub("", stem, count=1)
+
+
+def match_image(name: str | os.PathLike, ids) -> str | None:
+    """The ImageId among ``ids`` that an image belongs to: its stem, its stem without the
+    product prefix, else the longest id the stem ends with after an underscore."""
+    stem = Path(name).stem
+    for candidate in (stem, image_id(name)):
+        if candidate in ids:
+            return candidate
+    ends = [i for i in ids if stem.endswith("_" + i)]
+    return max(ends, key=len) if ends else None
+
+
+def is_spacenet_csv(path: str | os.PathLike) -> bool:
+    """A CSV whose header has ImageId and PolygonWKT_Pix or PolygonWKT_Geo."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        header = next(csv.reader(handle), [])
+    names = {h.strip() for h in header}
+    return "ImageId" in names and bool({"PolygonWKT_Pix", "PolygonWKT_Geo"} & names)
+
+
+@dataclass
+class SpaceNetTable:
+    """The rows of a SpaceNet CSV that are buildings, and every ImageId it names (images with
+    only ``POLYGON EMPTY`` rows included)."""
+
+    image_ids: np.ndarray  # per building, str
+    building_ids: np.ndarray  # per building, int
+    pixel: np.ndarray  # shapely geometries (None when the file has no pixel WKT)
+    geo: np.ndarray  # shapely geometries (None where the Geo WKT is absent or not WKT)
+    confidence: np.ndarray  # float, NaN where absent
+    images: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    def rows_of(self, image: str) -> np.ndarray:
+        return np.flatnonzero(self.image_ids == image)
+
+    @property
+    def has_geo(self) -> bool:
+        return len(self) > 0 and all(g is not None for g in self.geo)
+
+    @property
+    def has_pixel(self) -> bool:
+        return len(self) > 0 and all(g is not None for g in self.pixel)
+
+
+def _parse_wkt(text: str):
+    import shapely
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return shapely.from_wkt(text)
+    except Exception:
+        return None
+
+
+def read_csv(path: str | os.PathLike) -> SpaceNetTable:
+    """Read a SpaceNet label or proposal CSV (InputError naming the line when it is bad)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file. Check the path.")
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        fields = [f.strip() for f in reader.fieldnames or []]
+        reader.fieldnames = fields
+        if "ImageId" not in fields or not {"PolygonWKT_Pix", "PolygonWKT_Geo"} & set(fields):
+            raise InputError(f"{path}: not a SpaceNet CSV (the header needs ImageId and "
+                             "PolygonWKT_Pix or PolygonWKT_Geo).")
+        images: dict[str, None] = {}
+        ids, buildings, pixel, geo, confidence = [], [], [], [], []
+        for line, row in enumerate(reader, start=2):
+            image = (row.get("ImageId") or "").strip()
+            if not image:
+                continue
+            images.setdefault(image)
+            pix = _parse_wkt(row.get("PolygonWKT_Pix", ""))
+            if "PolygonWKT_Pix" in fields and pix is None:
+                raise InputError(f"{path}, line {line}: PolygonWKT_Pix {row['PolygonWKT_Pix']!r}"
+                                 " is not WKT. Fix or remove the row.")
+            geo_shape = _parse_wkt(row.get("PolygonWKT_Geo", ""))
+            if pix is None and geo_shape is None:
+                raise InputError(f"{path}, line {line}: PolygonWKT_Geo "
+                                 f"{row.get('PolygonWKT_Geo')!r} is not WKT. Fix or remove "
+                                 "the row.")
+            if (pix if pix is not None else geo_shape).is_empty:
+                continue  # POLYGON EMPTY: an image without buildings
+            ids.append(image)
+            buildings.append(_number(row.get("BuildingId"), int, len(buildings)))
+            pixel.append(pix)
+            geo.append(geo_shape if geo_shape is not None and not geo_shape.is_empty else None)
+            confidence.append(_number(row.get("Confidence"), float, math.nan))
+    return SpaceNetTable(np.array(ids, dtype=object), np.array(buildings, np.int64),
+                         _objects(pixel), _objects(geo), np.array(confidence, np.float64),
+                         list(images))
+
+
+def _number(text, kind, default):
+    try:
+        return kind(float(text)) if kind is int else kind(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def _objects(values: list) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def pixel_to_map(geometries, transform):
+    """Pixel-coordinate geometries (x = column, y = row) in the image's map coordinates."""
+    import shapely
+
+    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, \
+        transform.f
+    return shapely.transform(np.asarray(geometries, dtype=object), lambda xy: np.column_stack(
+        (a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f)))
+
+
+def map_to_pixel(geometries, transform):
+    """Map-coordinate geometries as pixel coordinates of the image (its inverse transform)."""
+    return pixel_to_map(geometries, ~transform)
+
+
+def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
+                images: Sequence[str | os.PathLike] | None = None):
+    """A SpaceNet CSV as :class:`geotile.labels.Labels` (fields ImageId, BuildingId,
+    Confidence).
+
+    With ``images``, each image takes the rows of its ImageId, placed by the image's
+    transform (pixel WKT; Geo WKT when the file has no pixel WKT) in the first image's CRS;
+    rows of other images are left out. Without, the Geo WKT is used (in ``labels_crs``, else
+    EPSG:4326).
+    """
+    from geotile.labels import Labels, parse_crs, to_crs
+
+    path = Path(path)
+    table = read_csv(path)
+    if images:
+        return _labels_on_images(path, table, images, labels_crs)
+    if len(table) and not table.has_geo:
+        raise InputError(f"{path}: the SpaceNet CSV has no map coordinates (PolygonWKT_Geo), "
+                         "only pixel ones: give the image(s) the ImageIds name, or score it "
+                         "against another SpaceNet CSV.")
+    crs = parse_crs(labels_crs or GEO_CRS, "--labels-crs" if labels_crs else "SpaceNet")
+    labels = Labels(table.geo, _fields(table, np.arange(len(table))), crs)
+    return to_crs(labels, crs, path)
+
+
+def _fields(table: SpaceNetTable, rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {"ImageId": table.image_ids[rows], "BuildingId": table.building_ids[rows],
+            "Confidence": table.confidence[rows]}
+
+
+def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
+    from geotile.labels import Labels, parse_crs, to_crs
+    from geotile.raster import open_raster
+
+    ids = set(table.images)
+    parts, crs, matched = [], None, []
+    for image in images:
+        found = match_image(image, ids)
+        if found is None:
+            continue
+        with open_raster(image) as src:
+            transform, image_crs = src.transform, src.crs
+        crs = crs if crs is not None else image_crs
+        rows = table.rows_of(found)
+        matched.append(found)
+        if table.has_pixel:
+            geometries = pixel_to_map(table.pixel[rows], transform)
+            part = Labels(geometries, _fields(table, rows), image_crs)
+        else:
+            geo_crs = parse_crs(labels_crs or GEO_CRS, "--labels-crs")
+            part = to_crs(Labels(table.geo[rows], _fields(table, rows), geo_crs), image_crs,
+                          path)
+        parts.append(part if part.crs == crs or len(part) == 0 else to_crs(part, crs, path))
+    if not matched:
+        example = ", ".join(sorted(ids)[:3]) or "none"
+        names = ", ".join(Path(i).stem for i in list(images)[:3])
+        raise InputError(f"{path}: no ImageId matches the images ({names}); the file names "
+                         f"e.g. {example}. SpaceNet matches ImageId to the image name without "
+                         "its product prefix (RGB-PanSharpen_AOI_2_Vegas_img12 -> "
+                         "AOI_2_Vegas_img12).")
+    log.info("%s: %d buildings on %d images", path, sum(len(p) for p in parts), len(matched))
+    geometries = np.concatenate([p.geometries for p in parts]) if parts else _objects([])
+    fields = {k: np.concatenate([p.fields[k] for p in parts]) for k in parts[0].fields}
+    return Labels(geometries, fields, crs)
+
+
+def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS) -> list[tuple]:
+    """SpaceNet proposal rows of one image from its polygons (``frame`` in the raster's CRS,
+    with a ``score`` column when known): pixel WKT via the image transform, Geo WKT in
+    ``geo_crs`` ("source": the frame's CRS). An image without polygons gets one
+    ``POLYGON EMPTY`` row (BuildingId -1)."""
+    import shapely
+
+    if len(frame) == 0:
+        return [(image, -1, "POLYGON EMPTY", "POLYGON EMPTY", 1)]
+    pixel = map_to_pixel(frame.geometry.values, transform)
+    geo = frame if geo_crs == "source" or frame.crs is None else frame.to_crs(geo_crs)
+    pixel_wkt = shapely.to_wkt(pixel, rounding_precision=6, trim=True)
+    geo_wkt = shapely.to_wkt(np.asarray(geo.geometry.values, dtype=object),
+                             rounding_precision=-1, trim=True)
+    scores = frame["score"].to_numpy(dtype=np.float64) if "score" in frame else \
+        np.ones(len(frame))
+    return [(image, number, p, g, 1.0 if math.isnan(s) else round(float(s), 4))
+            for number, (p, g, s) in enumerate(zip(pixel_wkt, geo_wkt, scores, strict=True))]
+
+
+def write_csv(rows: Sequence[tuple], output: str | os.PathLike, overwrite: bool = False) -> None:
+    """Write proposal rows (ImageId, BuildingId, PolygonWKT_Pix, PolygonWKT_Geo, Confidence)
+    atomically."""
+    from geotile.raster import atomic_output
+
+    with atomic_output(output, overwrite) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PROPOSAL_COLUMNS)
+        writer.writerows(rows)
+
+
+def vectorize_to_csv(
+    paths: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    options=None,
+    instance_options=None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Polygonize each raster on its own (ImageId from its name) into a SpaceNet proposal
+    CSV. ``options``: VectorizeOptions (threshold, cleaning; ``crs`` is the CRS of
+    PolygonWKT_Geo). ``instance_options``: split touching buildings (geotile.instances)."""
+    import dataclasses
+    import tempfile
+
+    import geopandas as gpd
+
+    from geotile.raster import check_output, open_raster
+    from geotile.vectorize import VectorizeOptions, vectorize_rasters
+
+    options = options or VectorizeOptions()
+    check_output(output, overwrite)
+    source = dataclasses.replace(options, crs="source")
+    rows: list[tuple] = []
+    for path in paths:
+        path = Path(path)
+        with open_raster(path) as src:
+            transform = src.transform
+        if instance_options is not None:
+            from geotile.instances import finish_frame, instance_frame
+
+            frame = instance_frame([path], threshold=options.threshold, options=instance_options)
+            frame = finish_frame(frame, source, frame.attrs.get("cell", 1.0))
+        else:
+            with tempfile.TemporaryDirectory(prefix="geotile-") as folder:
+                polygons = Path(folder) / "polygons.gpkg"
+                vectorize_rasters([path], polygons, options=source, progress=progress)
+                frame = gpd.read_file(polygons, engine="pyogrio")
+        rows += proposal_rows(frame, transform, image_id(path), options.crs)
+    write_csv(rows, output, overwrite)
+    buildings = sum(1 for r in rows if r[1] != -1)
+    log.info("%s: %d proposals on %d images", output, buildings, len(paths))
+    return {"output": str(output), "features": buildings,
+            "per_class": {"building": buildings} if buildings else {}}
+
+
+@dataclass
+class CsvEvaluation:
+    """SpaceNet scores of a proposal CSV against a truth CSV: per image and in total."""
+
+    scores: object  # geotile.evaluate.ObjectScores, summed over images
+    per_image: dict[str, object]
+    min_area: float
+    coordinates: str
+    mode: str = "object"
+
+    def as_dict(self) -> dict:
+        return {"mode": "object", **self.scores.as_dict(), "min_area": self.min_area,
+                "coordinates": self.coordinates, "images": len(self.per_image),
+                "per_image": {i: {k: v for k, v in s.as_dict().items() if k != "iou_threshold"}
+                              for i, s in self.per_image.items()}}
+
+    def table(self) -> str:
+        s = self.scores
+        lines = [f"Objects (SpaceNet metric, IoU > {s.iou_threshold:g}, min area "
+                 f"{self.min_area:g} px^2, {self.coordinates} coordinates): "
+                 f"{len(self.per_image)} images",
+                 f"  TP {s.tp}  FP {s.fp}  FN {s.fn}",
+                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}"]
+        if len(self.per_image) > 1:
+            lines.append(f"  {'image':<40}{'TP':>6}{'FP':>6}{'FN':>6}{'F1':>8}")
+            for name, c in self.per_image.items():
+                lines.append(f"  {name[-39:]:<40}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.f1:>8.4f}")
+        return "\n".join(lines)
+
+
+def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
+                  iou: float = 0.5, min_area: float = 20.0) -> CsvEvaluation:
+    """Score a SpaceNet proposal CSV against a truth CSV image by image, as SpaceNet's scorer
+    (solaris ``eval_iou_spacenet_csv``) does: pixel WKT (Geo when a file has no pixel WKT),
+    truth polygons of area < ``min_area`` and proposals of area <= ``min_area`` left out,
+    proposals in decreasing Confidence (file order among ties), one-to-one matches at
+    IoU > ``iou``; totals are summed over every ImageId of either file."""
+    import shapely
+
+    from geotile.evaluate import ObjectScores, match_polygons
+
+    pred, true = read_csv(prediction), read_csv(truth)
+    if (pred.has_pixel or not len(pred)) and (true.has_pixel or not len(true)):
+        coordinates, pred_shapes, true_shapes = "pixel", pred.pixel, true.pixel
+    elif (pred.has_geo or not len(pred)) and (true.has_geo or not len(true)):
+        coordinates, pred_shapes, true_shapes = "geo", pred.geo, true.geo
+    else:
+        raise InputError(f"{prediction} and {truth} share no coordinate column with a "
+                         "polygon on every row (PolygonWKT_Pix or PolygonWKT_Geo).")
+    total = ObjectScores(0, 0, 0, iou)
+    per_image = {}
+    for image in sorted(set(true.images) | set(pred.images)):
+        t = true_shapes[true.rows_of(image)]
+        if len(t):  # zero-area truth can never match and is not a false negative either
+            t = t[(shapely.area(t) >= min_area) & (shapely.area(t) > 0)]
+        rows = pred.rows_of(image)
+        rows = rows[np.argsort(-np.nan_to_num(pred.confidence[rows], nan=-np.inf),
+                               kind="stable")]
+        p = pred_shapes[rows]
+        p = p[shapely.area(p) > min_area] if len(p) else p
+        scores = match_polygons(list(p), list(t), iou)
+        per_image[image] = scores
+        total = ObjectScores(total.tp + scores.tp, total.fp + scores.fp, total.fn + scores.fn,
+                             iou, total.matches + scores.matches)
+    return CsvEvaluation(total, per_image, min_area, coordinates)

@@ -1,0 +1,164 @@
+"""Marker watershed: touching buildings come out as separate instances."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from rasterio.transform import from_origin
+from scipy import ndimage
+
+from geotile.evaluate import match_polygons
+from geotile.instances import InstanceOptions, instance_polygons, markers, split_instances
+from geotile.masks import MaskOptions, rasterize_labels
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
+
+
+def terraced_scene():
+    """Three rows of touching houses of unequal widths (shared walls), a row of semi-detached
+    pairs and a few detached buildings, in metres on a 0.5 m grid."""
+    houses = []
+    for row, top in enumerate((5.0, 25.0, 45.0)):
+        x = 4.0 + row
+        for width in (6.0, 8.0, 5.5, 7.0, 9.0, 6.5):
+            houses.append(shapely.box(X0 + x, Y0 - top - 12, X0 + x + width, Y0 - top))
+            x += width
+    for x in (5.0, 25.0, 45.0):  # semi-detached pairs, touching on a vertical wall
+        houses.append(shapely.box(X0 + x, Y0 - 80, X0 + x + 7, Y0 - 68))
+        houses.append(shapely.box(X0 + x + 7, Y0 - 80, X0 + x + 14, Y0 - 68))
+    houses.append(shapely.box(X0 + 62, Y0 - 30, X0 + 72, Y0 - 10))  # detached
+    houses.append(shapely.box(X0 + 64, Y0 - 60, X0 + 70, Y0 - 40))
+    return houses
+
+
+def perfect_probabilities(houses, shape=(180, 160)):
+    bands = rasterize_labels(houses, [1] * len(houses), shape, TRANSFORM,
+                             MaskOptions(channels=("footprint", "boundary", "contact")))
+    return bands.astype(np.float32)
+
+
+def f1_of(labels, footprint, houses):
+    polygons = [p for p, _, _ in instance_polygons(labels, footprint, TRANSFORM)]
+    return match_polygons(polygons, houses, 0.5), len(polygons)
+
+
+def test_touching_rows_become_one_polygon_per_building():
+    houses = terraced_scene()
+    footprint, boundary, contact = perfect_probabilities(houses)
+    labels = split_instances(footprint, boundary, contact)
+    assert labels.dtype == np.int32
+    scores, found = f1_of(labels, footprint, houses)
+    assert found == len(houses) == 26
+    assert scores.f1 >= 0.95 and scores.mean_iou > 0.9
+    # every pixel of the footprint belongs to a building, and nothing else does
+    assert np.array_equal(labels > 0, footprint > 0)
+    # the plain rule (connected regions of the footprint) merges the rows
+    plain, count = ndimage.label(footprint > 0.5, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+    plain_scores, _ = f1_of(plain.astype(np.int32), footprint, houses)
+    assert count == 3 + 3 + 2 and plain_scores.f1 < 0.4
+
+
+def test_soft_probabilities_split_at_the_weak_wall():
+    footprint = np.zeros((20, 40), np.float32)
+    footprint[5:15, 5:35] = 0.9
+    footprint[5:15, 19:21] = 0.6  # a shared wall: lower footprint, high boundary
+    boundary = np.zeros_like(footprint)
+    boundary[5:15, 18:22] = 0.8
+    labels = split_instances(footprint, boundary, None, options=InstanceOptions(erosion=0))
+    assert int(labels.max()) == 2
+    left, right = labels[10, 6], labels[10, 33]
+    assert left != right and {int(left), int(right)} == {1, 2}
+    assert (labels[5:15, 5:20] == left).all() and (labels[5:15, 21:35] == right).all()
+
+
+def test_buildings_without_a_marker_are_kept_and_small_markers_dropped():
+    footprint = np.zeros((30, 30), np.float32)
+    footprint[2:5, 2:20] = 1.0  # 3 px thin: the boundary band leaves no marker
+    footprint[10:25, 10:25] = 1.0
+    boundary = np.zeros_like(footprint)
+    boundary[1:6, 1:21] = 1.0
+    seeds = markers(footprint, boundary, None, options=InstanceOptions(erosion=0))
+    assert seeds.max() == 1 and seeds[3, 10] == 0
+    labels = split_instances(footprint, boundary)
+    assert labels.max() == 2 and labels[3, 10] > 0 and labels[3, 10] != labels[15, 15]
+    tiny = np.zeros((10, 10), np.float32)
+    tiny[4:6, 4:6] = 1.0
+    assert markers(tiny, options=InstanceOptions(erosion=0, min_marker=5)).max() == 0
+    assert markers(tiny, options=InstanceOptions(erosion=0, min_marker=4)).max() == 1
+
+
+def test_nodata_and_empty_inputs():
+    footprint = np.ones((10, 10), np.float32)
+    valid = np.ones((10, 10), bool)
+    valid[:, 5:] = False
+    labels = split_instances(footprint, valid=valid, options=InstanceOptions(erosion=0))
+    assert (labels[:, 5:] == 0).all() and (labels[:, :5] == 1).all()
+    assert split_instances(np.zeros((5, 5), np.float32)).max() == 0
+    assert instance_polygons(np.zeros((5, 5), np.int32), np.zeros((5, 5)), TRANSFORM) == []
+
+
+def write_truth(path, houses):
+    gpd.GeoDataFrame({"id": range(len(houses))}, geometry=houses, crs=UTM_CRS).to_file(path)
+    return path
+
+
+def test_cli_masks_then_instances_beat_the_plain_mode(run_cli, make_raster, tmp_path):
+    houses = terraced_scene()
+    image = make_raster("image.tif", np.zeros((3, 180, 160), np.uint8), transform=TRANSFORM)
+    truth = write_truth(tmp_path / "truth.geojson", houses)
+    result = run_cli("make-masks", truth, image, "-o", tmp_path / "fbc.tif",
+                     "--channels", "footprint,boundary,contact")
+    assert result.exit_code == 0, result.output
+    # automatic: the mask's bands are described as footprint, boundary, contact
+    result = run_cli("vectorize", tmp_path / "fbc.tif", "-o", tmp_path / "inst.gpkg",
+                     "--crs", "source")
+    assert result.exit_code == 0, result.output
+    assert "26 polygons" in result.stdout
+    frame = gpd.read_file(tmp_path / "inst.gpkg")
+    assert {"class_id", "class", "score", "area_m2", "source"} <= set(frame.columns)
+    assert sorted(frame["area_m2"].round(2)) == sorted(round(h.area, 2) for h in houses)
+    assert (frame["score"] == 1.0).all() and (frame["source"] == "fbc.tif").all()
+    result = run_cli("vectorize", tmp_path / "fbc.tif", "-o", tmp_path / "plain.gpkg",
+                     "--crs", "source", "--no-instances")
+    assert result.exit_code == 0 and "8 polygons" in result.stdout
+    f1 = {}
+    for name in ("inst", "plain"):
+        result = run_cli("evaluate", tmp_path / f"{name}.gpkg", truth, "--json")
+        assert result.exit_code == 0, result.output
+        f1[name] = json.loads(result.stdout)["f1"]
+    assert f1["inst"] >= 0.95 and f1["plain"] < 0.4
+
+
+def test_cli_instances_on_probabilities_without_band_names(run_cli, make_raster, tmp_path):
+    probabilities = np.zeros((3, 20, 40), np.uint8)
+    probabilities[0, 5:15, 5:35] = 230
+    probabilities[0, 5:15, 19:21] = 150
+    probabilities[1, 5:15, 17:23] = 200
+    raster = make_raster("p.tif", probabilities, transform=TRANSFORM)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "plain.geojson")
+    assert result.exit_code == 0 and "1 polygons" in result.stdout
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.geojson", "--instances",
+                     "--crs", "source", "--min-area", "1")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "b.geojson")
+    assert len(frame) == 2
+    frame = frame.sort_values("score")
+    # the weak wall is shared: one column to each house
+    assert sorted(frame["area_m2"]) == [37.5, 37.5]
+    assert np.allclose(frame["score"], (14 * 230 + 150) / 15 / 255, atol=1e-4)
+    lefts = sorted(round(b[0] - X0, 2) for b in frame.geometry.bounds.values)
+    assert lefts == [2.5, 10.0]
+
+
+def test_cli_instances_on_an_empty_raster(run_cli, make_raster, tmp_path):
+    raster = make_raster("p.tif", np.zeros((3, 10, 10), np.float32), transform=TRANSFORM)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.geojson", "--instances")
+    assert result.exit_code == 0, result.output
+    assert "0 polygons" in result.stdout
+    assert json.loads((tmp_path / "b.geojson").read_text())["features"] == []

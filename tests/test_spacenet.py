@@ -1,0 +1,194 @@
+"""SpaceNet CSVs: ImageId rules, reading (POLYGON EMPTY, pixel/geo WKT), scoring, writing."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import shapely
+from rasterio.transform import from_origin
+
+from geotile.errors import InputError
+from geotile.spacenet import (
+    evaluate_csvs,
+    image_id,
+    is_spacenet_csv,
+    match_image,
+    proposal_rows,
+    read_csv,
+    read_labels,
+    write_csv,
+)
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
+
+
+def write_rows(path, header, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def square(x, y, size):
+    return shapely.box(x, y, x + size, y + size).wkt
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("RGB-PanSharpen_AOI_2_Vegas_img12.tif", "AOI_2_Vegas_img12"),
+    ("RGB-PanSharpen_AOI_2_Vegas_img12", "AOI_2_Vegas_img12"),
+    ("MUL-PanSharpen_AOI_3_Paris_img5.tif", "AOI_3_Paris_img5"),
+    ("3band_AOI_1_RIO_img147.tif", "AOI_1_RIO_img147"),
+    ("8band_AOI_1_RIO_img147.tif", "AOI_1_RIO_img147"),
+    ("PAN_AOI_4_Shanghai_img9.tif", "AOI_4_Shanghai_img9"),
+    ("MUL_AOI_5_Khartoum_img1.tif", "AOI_5_Khartoum_img1"),
+    ("Pan-Sharpen_Atlanta_nadir10_catid_1030010003CAF100_740801_3728289.tif",
+     "Atlanta_nadir10_catid_1030010003CAF100_740801_3728289"),
+    ("AOI_2_Vegas_img12.tif", "AOI_2_Vegas_img12"),
+    ("tiles/PS-RGB_AOI_2_Vegas_img3.tif", "AOI_2_Vegas_img3"),
+])
+def test_image_id_follows_spacenet_naming(name, expected):
+    assert image_id(name) == expected
+
+
+def test_match_image_by_stem_prefix_or_suffix():
+    ids = {"AOI_2_Vegas_img12", "AOI_2_Vegas_img1", "chip_7"}
+    assert match_image("RGB-PanSharpen_AOI_2_Vegas_img12.tif", ids) == "AOI_2_Vegas_img12"
+    assert match_image("RGB-PanSharpen_AOI_2_Vegas_img1.tif", ids) == "AOI_2_Vegas_img1"
+    assert match_image("probabilities_chip_7.tif", ids) == "chip_7"
+    assert match_image("AOI_2_Vegas_img13.tif", ids) is None
+
+
+def test_read_csv_keeps_buildings_and_images_without_buildings(tmp_path):
+    path = write_rows(tmp_path / "truth.csv",
+                      ["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo"], [
+                          ["AOI_2_Vegas_img1", 0, square(0, 0, 10), "1"],
+                          ["AOI_2_Vegas_img1", 3, square(20, 0, 5), "1"],
+                          ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY", "POLYGON EMPTY"],
+                      ])
+    assert is_spacenet_csv(path)
+    table = read_csv(path)
+    assert len(table) == 2 and table.images == ["AOI_2_Vegas_img1", "AOI_2_Vegas_img2"]
+    assert list(table.building_ids) == [0, 3] and table.pixel[1].area == 25
+    assert table.has_pixel and not table.has_geo  # "1" in the Geo column is not WKT
+    assert np.isnan(table.confidence).all()
+    plain = write_rows(tmp_path / "plain.csv", ["x", "y"], [[1, 2]])
+    assert not is_spacenet_csv(plain)
+    with pytest.raises(InputError, match="not a SpaceNet CSV"):
+        read_csv(plain)
+    bad = write_rows(tmp_path / "bad.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix"],
+                     [["a", 0, square(0, 0, 2)], ["a", 1, "POLYGON ((0 0, 1"]])
+    with pytest.raises(InputError, match=r"bad.csv, line 3: PolygonWKT_Pix"):
+        read_csv(bad)
+
+
+def test_real_sample_scores_as_the_official_scorer(real_data):
+    folder = real_data / "spacenet"
+    result = evaluate_csvs(folder / "sample_preds.csv", folder / "sample_truth.csv")
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (151, 0, 0)
+    assert result.scores.f1 == 1.0 and result.coordinates == "pixel"
+    assert list(result.per_image) == ["Atlanta_nadir10_catid_1030010003CAF100_740801_3728289"]
+
+
+def sn2_pair(tmp_path):
+    """A SpaceNet 2 style truth/proposal pair over three images."""
+    truth = write_rows(tmp_path / "truth.csv",
+                       ["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo"], [
+                           ["AOI_2_Vegas_img1", 0, square(0, 0, 10), "POLYGON EMPTY"],
+                           ["AOI_2_Vegas_img1", 1, square(50, 50, 10), "POLYGON EMPTY"],
+                           ["AOI_2_Vegas_img1", 2, square(100, 100, 4), "POLYGON EMPTY"],  # 16
+                           ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY", "POLYGON EMPTY"],
+                           ["AOI_2_Vegas_img3", 0, square(0, 0, 10), "POLYGON EMPTY"],
+                       ])
+    proposals = write_rows(tmp_path / "proposals.csv",
+                           ["ImageId", "BuildingId", "PolygonWKT_Pix", "Confidence"], [
+                               # IoU 0.9 but less confident: scored after the next one
+                               ["AOI_2_Vegas_img1", 0, shapely.box(0, 0, 10, 9).wkt, 0.4],
+                               # IoU 0.6, most confident: takes the truth square
+                               ["AOI_2_Vegas_img1", 1, shapely.box(0, 0, 10, 6).wkt, 0.9],
+                               ["AOI_2_Vegas_img1", 2, square(200, 200, 6), 0.8],
+                               ["AOI_2_Vegas_img1", 3, square(100, 100, 4.2), 0.7],  # 17.6
+                               ["AOI_2_Vegas_img2", 0, square(5, 5, 8), 1],
+                               ["AOI_2_Vegas_img3", -1, "POLYGON EMPTY", 1],
+                           ])
+    return proposals, truth
+
+
+def test_sn2_scoring_empty_rows_confidence_order_and_min_area(tmp_path):
+    proposals, truth = sn2_pair(tmp_path)
+    result = evaluate_csvs(proposals, truth)
+    images = result.per_image
+    assert list(images) == ["AOI_2_Vegas_img1", "AOI_2_Vegas_img2", "AOI_2_Vegas_img3"]
+    one = images["AOI_2_Vegas_img1"]
+    # 0.9-confidence proposal matches (IoU 0.6); the better-fitting 0.4 one is then an FP;
+    # the 16 px^2 truth and 17.6 px^2 proposal are below SpaceNet's 20 px^2
+    assert (one.tp, one.fp, one.fn) == (1, 2, 1)
+    assert one.matches[0].iou == pytest.approx(0.6)
+    assert (images["AOI_2_Vegas_img2"].tp, images["AOI_2_Vegas_img2"].fp) == (0, 1)
+    assert (images["AOI_2_Vegas_img3"].fn, images["AOI_2_Vegas_img3"].fp) == (1, 0)
+    s = result.scores
+    assert (s.tp, s.fp, s.fn) == (1, 3, 2)
+    assert s.f1 == pytest.approx(2 * 0.25 * (1 / 3) / (0.25 + 1 / 3))
+    everything = evaluate_csvs(proposals, truth, min_area=0).scores
+    assert (everything.tp, everything.fp, everything.fn) == (2, 3, 2)
+    d = result.as_dict()
+    assert d["images"] == 3 and d["per_image"]["AOI_2_Vegas_img2"]["fp"] == 1
+    assert "TP 1  FP 3  FN 2" in result.table()
+
+
+def test_read_labels_places_pixel_polygons_with_the_image_transform(make_raster, tmp_path):
+    image = make_raster("RGB-PanSharpen_AOI_2_Vegas_img1.tif", np.zeros((1, 100, 100), np.uint8),
+                        transform=TRANSFORM)
+    other = make_raster("RGB-PanSharpen_AOI_2_Vegas_img9.tif", np.zeros((1, 100, 100), np.uint8))
+    truth = write_rows(tmp_path / "truth.csv",
+                       ["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo"], [
+                           ["AOI_2_Vegas_img1", 0, square(10, 20, 10), "1"],
+                           ["AOI_2_Vegas_img2", 0, square(0, 0, 10), "1"],
+                       ])
+    labels = read_labels(truth, images=[image])
+    assert len(labels) == 1 and labels.crs.to_string() == UTM_CRS
+    assert labels.fields["ImageId"].tolist() == ["AOI_2_Vegas_img1"]
+    expected = shapely.box(X0 + 5, Y0 - 15, X0 + 10, Y0 - 10)
+    assert labels.geometries[0].equals(expected)
+    with pytest.raises(InputError, match="no ImageId matches the images"):
+        read_labels(truth, images=[other])
+    with pytest.raises(InputError, match="no map coordinates"):
+        read_labels(truth)
+
+
+def test_read_labels_uses_geo_wkt_without_images(tmp_path):
+    geo = "POLYGON ((-115.3 36.2, -115.2 36.2, -115.2 36.3, -115.3 36.2))"
+    truth = write_rows(tmp_path / "truth.csv",
+                       ["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo"], [
+                           ["AOI_2_Vegas_img1", 0, square(10, 20, 10), geo],
+                           ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY", "POLYGON EMPTY"],
+                       ])
+    labels = read_labels(truth)
+    assert len(labels) == 1 and labels.crs.to_epsg() == 4326
+    assert labels.geometries[0].equals(shapely.from_wkt(geo))
+
+
+def test_proposal_rows_round_trip(tmp_path):
+    import geopandas as gpd
+
+    polygons = [shapely.box(X0 + 1, Y0 - 6, X0 + 4, Y0 - 2), shapely.box(X0 + 10, Y0 - 3,
+                                                                          X0 + 12.5, Y0 - 1)]
+    frame = gpd.GeoDataFrame({"score": [0.75, np.nan]}, geometry=polygons, crs=UTM_CRS)
+    rows = proposal_rows(frame, TRANSFORM, "AOI_2_Vegas_img1")
+    rows += proposal_rows(frame.iloc[:0], TRANSFORM, "AOI_2_Vegas_img2")
+    write_csv(rows, tmp_path / "p.csv")
+    table = read_csv(tmp_path / "p.csv")
+    assert table.images == ["AOI_2_Vegas_img1", "AOI_2_Vegas_img2"] and len(table) == 2
+    assert table.pixel[0].equals(shapely.box(2, 4, 8, 12))
+    assert list(table.confidence) == [0.75, 1.0]
+    back = gpd.GeoSeries(list(table.geo), crs=4326).to_crs(UTM_CRS)
+    for a, b in zip(back, polygons, strict=True):
+        assert a.intersection(b).area / a.union(b).area == pytest.approx(1.0, abs=1e-9)
+    header = (tmp_path / "p.csv").read_text().splitlines()[0]
+    assert header == "ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo,Confidence"
+    assert "AOI_2_Vegas_img2,-1,POLYGON EMPTY,POLYGON EMPTY,1" in (tmp_path / "p.csv").read_text()
