@@ -43,7 +43,8 @@ def three_classes(tmp_path):
 @pytest.fixture
 def one_class(tmp_path):
     return OnnxModel.from_path(pointwise_model(tmp_path / "one.onnx",
-                                               metadata={"seg_thresh": 0.3}))
+                                               metadata={"seg_thresh": 0.3,
+                                                         "class_names": {"0": "building"}}))
 
 
 # --- 1. uint8 probabilities carry scale 1/255 and offset 0 ---------------------------------
