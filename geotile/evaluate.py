@@ -506,8 +506,10 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    labels_layer: str | None = None) -> ObjectEvaluation | PixelScores:
     """Object scores (``evaluate_vectors``) for two vector files, pixel scores
     (``evaluate_rasters``) for two rasters. A raster against vectors is an error."""
+    from geotile.raster import input_exists
+
     for path in (prediction, truth):
-        if not Path(path).exists():
+        if not input_exists(path):
             raise InputError(f"{path}: no such file. Check the path.")
     kinds = is_raster(prediction), is_raster(truth)
     if kinds[0] != kinds[1]:

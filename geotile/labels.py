@@ -79,12 +79,14 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     Raises InputError when the file is missing, not vector data, has no
     geometry column or no features, or when the layer is unknown or ambiguous.
     """
-    path = Path(path)
-    if not path.exists():
+    from geotile.raster import input_exists, input_path
+
+    path = input_path(path)
+    if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
     try:
-        suffix = path.suffix.lower()
-        if suffix in GEOJSON_SUFFIXES or suffix == ".parquet":
+        suffix = Path(path).suffix.lower()
+        if isinstance(path, Path) and (suffix in GEOJSON_SUFFIXES or suffix == ".parquet"):
             if layer is not None and layer != path.stem:
                 raise InputError(f"{path}: no layer {layer!r}; the file holds one layer, "
                                  f"{path.stem!r}. Leave out --layer.")

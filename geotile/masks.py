@@ -207,7 +207,7 @@ def make_masks(
     Returns one summary dict per image (output, features burnt, positive pixels).
     """
     from geotile.labels import read_labels
-    from geotile.raster import check_output
+    from geotile.raster import check_output, input_path
 
     for output in output_paths:
         check_output(output, overwrite)
@@ -217,7 +217,7 @@ def make_masks(
     for image_path, output_path in zip(image_paths, output_paths, strict=True):
         summaries.append(
             _mask_one_image(
-                labels, by_crs, labels_path, Path(image_path), Path(output_path),
+                labels, by_crs, labels_path, input_path(image_path), Path(output_path),
                 options, class_field, class_map, overwrite, progress,
             )
         )

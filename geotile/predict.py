@@ -318,6 +318,7 @@ def predict_raster(
         atomic_output,
         check_pixels_readable,
         has_nodata,
+        input_path,
         open_raster,
         output_profile,
         read_band,
@@ -336,7 +337,7 @@ def predict_raster(
         log.info("%s gives raw values: written as float32", model.path.name)
         options = dataclasses.replace(options, dtype="float32")
     started = time.perf_counter()
-    image_path, output_path = Path(image_path), Path(output_path)
+    image_path, output_path = input_path(image_path), Path(output_path)
     with open_raster(image_path) as src:
         check_pixels_readable(src)
         indexes = list(options.bands) if options.bands else _default_bands(src, model)

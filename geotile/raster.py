@@ -17,7 +17,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -46,9 +46,54 @@ _BASE_PROFILE: dict[str, Any] = {
 }
 
 
-def _is_local(path: str | os.PathLike) -> bool:
+def is_virtual_path(path: str | os.PathLike) -> bool:
+    """True for GDAL virtual and remote paths (/vsizip/..., /vsicurl/..., s3://, https://)."""
     text = os.fspath(path)
-    return not (text.startswith("/vsi") or "://" in text)
+    return text.startswith("/vsi") or "://" in text
+
+
+def _is_local(path: str | os.PathLike) -> bool:
+    return not is_virtual_path(path)
+
+
+class VirtualPath(str):
+    """A GDAL virtual or remote path, kept as written (a Path would collapse the "//" of
+    /vsicurl/https://...), with the Path attributes geotile uses for names."""
+
+    __slots__ = ()
+
+    @property
+    def _last(self) -> PurePosixPath:
+        return PurePosixPath(self.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+
+    @property
+    def name(self) -> str:
+        return self._last.name
+
+    @property
+    def stem(self) -> str:
+        return self._last.stem
+
+    @property
+    def suffix(self) -> str:
+        return self._last.suffix
+
+    def exists(self) -> bool:
+        return True  # GDAL checks when it opens the file
+
+    def __fspath__(self) -> str:
+        return str(self)
+
+
+def input_path(path: str | os.PathLike) -> Path | VirtualPath:
+    """``path`` as a Path, or as a VirtualPath for a GDAL virtual/remote path."""
+    text = os.fspath(path)
+    return VirtualPath(text) if is_virtual_path(text) else Path(text)
+
+
+def input_exists(path: str | os.PathLike) -> bool:
+    """False only for a local file that does not exist (GDAL itself checks virtual paths)."""
+    return not _is_local(path) or Path(path).exists()
 
 
 def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:

@@ -141,9 +141,10 @@ def tile_rasters(
     patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
     """
     from geotile.output_folder import staged_folder
+    from geotile.raster import input_path
 
-    images = [Path(p) for p in images]
-    masks = [Path(p) for p in masks] if masks else None
+    images = [input_path(p) for p in images]
+    masks = [input_path(p) for p in masks] if masks else None
     if masks is not None and len(masks) != len(images):
         raise InputError(
             f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "

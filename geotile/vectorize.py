@@ -459,12 +459,12 @@ def check_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
     twice, no two rasters overlapping (their buildings would be counted twice)."""
     import shapely
 
-    from geotile.raster import _is_local, open_raster
+    from geotile.raster import _is_local, input_path, open_raster
 
     seen: dict[str, Path] = {}
     footprints, checked, crs = [], [], None
     for position, path in enumerate(paths):
-        path = Path(path)
+        path = input_path(path)
         key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
         if key in seen:
             raise InputError(f"{path}: given twice (as {seen[key]} too); its buildings would "

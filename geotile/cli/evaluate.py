@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import json_opt, labels_crs_opt, overwrite_opt
+from geotile.cli.options import INPUT_PATH, json_opt, labels_crs_opt, overwrite_opt
 
 
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
-@click.argument("prediction", type=click.Path(path_type=Path))
-@click.argument("truth", type=click.Path(path_type=Path))
+@click.argument("prediction", type=INPUT_PATH)
+@click.argument("truth", type=INPUT_PATH)
 @click.option("--iou", type=click.FloatRange(0, 1, max_open=True), default=0.5,
               show_default=True,
               help="Vectors: a prediction matches a truth polygon when IoU > this.")
@@ -33,7 +33,7 @@ from geotile.cli.options import json_opt, labels_crs_opt, overwrite_opt
               "them as unmatchable).")
 @click.option("--report", type=click.Path(path_type=Path), metavar="FILE.png|FILE.html",
               help="Vectors: draw TP (green), FP (red) and FN (yellow) polygons.")
-@click.option("--image", type=click.Path(path_type=Path),
+@click.option("--image", type=INPUT_PATH,
               help="Image drawn under --report (else a blank background).")
 @json_opt
 @overwrite_opt

@@ -6,12 +6,18 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import labels_crs_opt, output_opt, overwrite_opt, resolve_outputs
+from geotile.cli.options import (
+    INPUT_PATH,
+    labels_crs_opt,
+    output_opt,
+    overwrite_opt,
+    resolve_outputs,
+)
 
 
 @click.command("make-masks", short_help="Rasterize footprints into masks on each image's grid.")
-@click.argument("labels", type=click.Path(path_type=Path))
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("labels", type=INPUT_PATH)
+@click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Mask .tif for one IMAGE; a folder receiving <stem>.tif for several.")
 @click.option("--class-field", metavar="FIELD", help="Attribute holding the class (name or id).")
 @click.option(

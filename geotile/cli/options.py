@@ -45,6 +45,23 @@ labels_crs_opt = click.option(
 )
 
 
+class InputPath(click.ParamType):
+    """A file to read: a local path (pathlib.Path), or a GDAL virtual or remote path
+    (/vsizip/..., /vsicurl/https://..., s3://...) kept as the user wrote it (a Path would
+    collapse its "//")."""
+
+    name = "path"
+
+    def convert(self, value, param, ctx):
+        from geotile.raster import input_path
+
+        return input_path(value)
+
+
+#: the type of every argument naming an input file
+INPUT_PATH = InputPath()
+
+
 def output_opt(help_text: str):
     """The required -o/--output option."""
     return click.option(
@@ -64,7 +81,7 @@ def resolve_outputs(
     from geotile.raster import check_output
 
     if len(inputs) == 1 and not output.is_dir():
-        pairs = [(Path(inputs[0]), output)]
+        pairs = [(inputs[0], output)]
     else:
         if output.exists() and not output.is_dir():
             raise InputError(f"{output}: several inputs need a folder as output, not a file.")
@@ -75,7 +92,7 @@ def resolve_outputs(
                 f"inputs share the file name {sorted(duplicates)[0]!r}: their outputs in "
                 f"{output} would collide. Run them separately."
             )
-        pairs = [(Path(p), output / f"{Path(p).stem}{suffix}") for p in inputs]
+        pairs = [(p, output / f"{Path(p).stem}{suffix}") for p in inputs]
     for _, out in pairs:
         check_output(out, overwrite)
     return pairs

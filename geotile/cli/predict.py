@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from geotile.cli.options import (
+    INPUT_PATH,
     creation_options_opt,
     output_opt,
     overwrite_opt,
@@ -37,8 +36,8 @@ def _bands(ctx, param, value):
 
 
 @click.command("predict", short_help="Run an ONNX model over whole images, blended windows.")
-@click.argument("model", type=click.Path(path_type=Path))
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("model", type=INPUT_PATH)
+@click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Output .tif for one IMAGE; a folder receiving <stem>.tif for several.")
 @click.option("--tile-size", type=click.IntRange(min=8), default=None,
               help="Window size in px. Default: the model's fixed size, else its metadata, "

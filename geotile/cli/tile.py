@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from geotile.cli.options import output_opt
+from geotile.cli.options import INPUT_PATH, output_opt
 
 
 def _parse_split(ctx, param, value):
@@ -19,9 +17,9 @@ def _parse_split(ctx, param, value):
 
 
 @click.command("tile", short_help="Cut images (+ masks) into patches with an index.csv.")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Output folder: images/, masks/ and index.csv.")
-@click.option("--masks", "masks", multiple=True, type=click.Path(path_type=Path),
+@click.option("--masks", "masks", multiple=True, type=INPUT_PATH,
               help="Mask of an IMAGE; repeat once per image, in the same order.")
 @click.option("--size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Patch size in pixels.")

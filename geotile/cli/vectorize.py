@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import output_opt, overwrite_opt
+from geotile.cli.options import INPUT_PATH, output_opt, overwrite_opt
 
 
 def _instance_options(command):
@@ -51,7 +51,7 @@ def _vectorize_instances(rasters, output, options, overwrite, progress, instance
 
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
-@click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("rasters", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet (GeoParquet), .shp or .fgb "
             "(FlatGeobuf).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
