@@ -47,3 +47,15 @@ def test_public_api_names_resolve():
 
     for name in geotile.__all__:
         assert getattr(geotile, name) is not None, name
+
+
+def test_every_option_and_command_has_help_text():
+    import click
+
+    from geotile.cli.main import cli
+
+    missing = [f"{name} {'/'.join(p.opts)}" for name, command in cli.commands.items()
+               for p in command.params
+               if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip()]
+    missing += [name for name, command in cli.commands.items() if not command.help]
+    assert missing == []
