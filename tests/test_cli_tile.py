@@ -94,3 +94,16 @@ def test_output_that_is_a_file_is_one_line(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("tile", image, "-o", tmp_path / "out", "--overwrite"), "out",
                           "not a folder")
     assert (tmp_path / "out").read_text() == "mine"
+
+
+def test_split_with_overlap_has_no_leak(run_cli, make_raster, tmp_path):
+    from .test_tiling import _assert_splits_share_no_pixel, read_index
+
+    image = make_raster("img.tif", np.ones((3, 600, 500), np.uint8))
+    result = run_cli("tile", image, "--size", "64", "--overlap", "24", "--edge", "shift",
+                     "--split", "0.7,0.15,0.15", "--seed", "1", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    rows = read_index(tmp_path / "out")
+    _assert_splits_share_no_pixel(rows)
+    assert {r["split"] for r in rows} == {"train", "val", "test"}
+    assert "in the gaps between splits left out" in result.stdout

@@ -36,7 +36,9 @@ def _parse_split(ctx, param, value):
 @click.option("--max-nodata", type=click.FloatRange(0, 1), default=None,
               help="Drop patches with a larger fraction of nodata pixels.")
 @click.option("--split", callback=_parse_split, metavar="TRAIN,VAL,TEST",
-              help="Assign splits by these fractions, e.g. 0.8,0.1,0.1.")
+              help="Assign train/val/test splits by these fractions, e.g. 0.8,0.1,0.1, by "
+              "spatial blocks: patches that would share pixels with another split are left "
+              "out (see below).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--overwrite", is_flag=True,
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
@@ -54,6 +56,16 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     the window's transform. With --edge shift (default) every pixel is covered
     and no patch is padded. A 900 px SpaceNet tile gives 16 patches at --size
     224 --edge drop and 25 with --edge shift.
+
+    --split assigns whole spatial blocks of patches (a few patches a side) to
+    train, val or test, never single patches: overlapping patches (--overlap,
+    shifted edge patches) would otherwise put the same pixels in training and
+    in evaluation. Patches whose window reaches into a block of another split
+    lie in the gap between the splits and are left out (counted in the
+    summary), so no val or test patch shares a pixel with a train patch. The
+    proportions of the kept patches stay close to those asked (within a few
+    patches on small inputs); the same --seed gives the same splits, and
+    --skip-empty/--max-nodata never move a patch to another split.
 
     \b
     Examples:
@@ -73,6 +85,8 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
             parts.append(f"{summary.skipped_empty} empty skipped")
         if summary.skipped_nodata:
             parts.append(f"{summary.skipped_nodata} mostly nodata skipped")
+        if summary.excluded_gap:
+            parts.append(f"{summary.excluded_gap} in the gaps between splits left out")
         if summary.per_split:
             parts.append(", ".join(f"{k} {v}" for k, v in sorted(summary.per_split.items())))
         click.echo("; ".join(parts))
