@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import hashlib
 import logging
 import math
@@ -210,9 +211,76 @@ def iter_patches(src, mask_src, grid: Grid) -> Iterator[PatchData]:
             )
 
 
+#: files in a masks folder that are never masks (GDAL side-cars)
+_SIDECARS = (".aux.xml", ".ovr", ".msk", ".xml", ".json", ".txt", ".csv")
+
+
+def pair_masks(images: Sequence[Path], masks) -> list[Path] | None:
+    """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
+    images by file stem: ``<stem>.*``, else ``<stem>_mask.*``), or one file per image
+    (paired by stem when the names match the images one to one, else in order)."""
+    if not masks:
+        return None
+    if isinstance(masks, (str, os.PathLike)):
+        masks = [masks]
+    masks = [Path(m) for m in masks]
+    if len(masks) == 1 and len(images) >= 1:
+        single = masks[0]
+        if single.is_dir():
+            files = [p for p in single.iterdir() if p.is_file()]
+            return _pair_by_stem(images, files, f"{single}")
+        if not single.exists() and glob.has_magic(str(single)):
+            files = [Path(p) for p in sorted(glob.glob(str(single))) if Path(p).is_file()]
+            if not files:
+                raise InputError(f"--masks {single}: the pattern matches no file. Check it "
+                                 "(quote it, so that the shell does not expand it).")
+            return _pair_by_stem(images, files, f"the files matching {single}")
+    if len(masks) != len(images):
+        raise InputError(
+            f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
+            "or a folder or a pattern ('masks/*.tif') of masks named after the images."
+        )
+    by_stem = {m.stem: m for m in masks}
+    if len(by_stem) == len(masks) and set(by_stem) == {p.stem for p in images}:
+        return [by_stem[p.stem] for p in images]
+    return masks
+
+
+def _pair_by_stem(images: Sequence[Path], files: list[Path], where: str) -> list[Path]:
+    files = [f for f in files if not f.name.startswith(".")
+             and not f.name.lower().endswith(_SIDECARS)]
+    own = {_resolved(p) for p in images}
+    paired = []
+    for image in images:
+        found = []
+        for stem in (image.stem, f"{image.stem}_mask", f"{image.stem}-mask"):
+            found = sorted(f for f in files if f.stem == stem and _resolved(f) not in own)
+            if found:
+                break
+        if not found:
+            raise InputError(
+                f"{image}: no mask named {image.stem}.* (or {image.stem}_mask.*) in {where}. "
+                "Name each mask after its image (make-masks does), or give --masks files."
+            )
+        if len(found) > 1:
+            raise InputError(
+                f"{image}: several masks match in {where} ({', '.join(f.name for f in found)}). "
+                "Keep one, or give the mask file with --masks."
+            )
+        paired.append(found[0])
+    return paired
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
 def tile_rasters(
     images: Sequence[str | os.PathLike],
-    masks: Sequence[str | os.PathLike] | None,
+    masks: str | os.PathLike | Sequence[str | os.PathLike] | None,
     outdir: str | os.PathLike,
     *,
     options: TileOptions = TileOptions(),
@@ -221,6 +289,9 @@ def tile_rasters(
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
+    ``masks``: one file per image, or a folder or glob pattern of masks named after the
+    images (see :func:`pair_masks`).
+
     ``outdir`` is new, empty, or an earlier output of this function (replaced only with
     ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
     patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
@@ -228,12 +299,7 @@ def tile_rasters(
     from geotile.output_folder import staged_folder
 
     images = [Path(p) for p in images]
-    masks = [Path(p) for p in masks] if masks else None
-    if masks is not None and len(masks) != len(images):
-        raise InputError(
-            f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
-            "in the same order."
-        )
+    masks = pair_masks(images, masks)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
     stems = [p.stem for p in images]

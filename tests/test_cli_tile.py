@@ -107,3 +107,18 @@ def test_split_with_overlap_has_no_leak(run_cli, make_raster, tmp_path):
     _assert_splits_share_no_pixel(rows)
     assert {r["split"] for r in rows} == {"train", "val", "test"}
     assert "in the gaps between splits left out" in result.stdout
+
+
+def test_masks_folder_or_pattern(run_cli, make_raster, tmp_path):
+    (tmp_path / "masks").mkdir()
+    images = [make_raster(f"{s}.tif", np.ones((3, 50, 50), np.uint8)) for s in ("a", "b")]
+    for s in ("a", "b"):
+        make_raster(f"masks/{s}.tif", np.ones((50, 50), np.uint8))
+    for n, masks in enumerate((tmp_path / "masks", f"{tmp_path}/masks/*.tif")):
+        result = run_cli("tile", *images, "--masks", masks, "--size", "50", "-o",
+                         tmp_path / f"out{n}")
+        assert result.exit_code == 0, result.output
+        assert len(list((tmp_path / f"out{n}" / "masks").iterdir())) == 2
+    (tmp_path / "masks" / "b.tif").unlink()
+    assert_one_line_error(run_cli("tile", *images, "--masks", tmp_path / "masks", "-o",
+                                  tmp_path / "out"), "b.tif", "no mask named b.*")

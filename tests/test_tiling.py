@@ -424,3 +424,46 @@ def test_index_bounds_are_the_envelope_of_the_patch(tmp_path, kind):
         got = tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy"))
         assert got == pytest.approx((min(xs), min(ys), max(xs), max(ys)))
         assert got[0] < got[2] and got[1] < got[3]
+
+
+def _image_and_mask(make_raster, folder, stem, value):
+    folder.mkdir(exist_ok=True)
+    image = make_raster(f"{stem}.tif", np.full((1, 40, 40), value, np.uint8))
+    mask = make_raster(f"{folder.name}/{stem}.tif", np.full((40, 40), value % 2, np.uint8))
+    return image, mask
+
+
+@pytest.mark.parametrize("how", ["folder", "glob", "files in another order"])
+def test_masks_pair_with_images_by_stem(make_raster, tmp_path, how):
+    folder = tmp_path / "masks"
+    a, mask_a = _image_and_mask(make_raster, folder, "a", 1)
+    b, mask_b = _image_and_mask(make_raster, folder, "b", 2)
+    make_raster("masks/other.tif", np.zeros((10, 10), np.uint8))  # a mask of no image here
+    masks = {"folder": folder, "glob": str(folder / "*.tif"),
+             "files in another order": [mask_b, mask_a]}[how]
+    tile_rasters([a, b], masks, tmp_path / "out", options=TileOptions(size=40))
+    for row in read_index(tmp_path / "out"):
+        with rasterio.open(tmp_path / "out" / row["mask"]) as m:
+            assert m.read(1)[0, 0] == (1 if row["source"] == "a.tif" else 0)
+
+
+def test_masks_folder_errors_are_one_line(make_raster, tmp_path):
+    folder = tmp_path / "masks"
+    a, _ = _image_and_mask(make_raster, folder, "a", 1)
+    b = make_raster("b.tif", np.ones((1, 40, 40), np.uint8))
+    with pytest.raises(InputError, match=r"b\.tif: no mask named b\.\* .*in .*masks"):
+        tile_rasters([a, b], folder, tmp_path / "out")
+    with pytest.raises(InputError, match=r"matches no file"):
+        tile_rasters([a], str(tmp_path / "nothing" / "*.tif"), tmp_path / "out")
+    make_raster("masks/a.png", np.ones((40, 40), np.uint8), driver="PNG")
+    with pytest.raises(InputError, match=r"a\.tif: several masks match.*a\.png.*a\.tif"):
+        tile_rasters([a], folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_masks_folder_holding_the_images_does_not_pair_an_image_with_itself(make_raster,
+                                                                              tmp_path):
+    a = make_raster("a.tif", np.ones((1, 40, 40), np.uint8))
+    make_raster("a_mask.tif", np.ones((40, 40), np.uint8))
+    tile_rasters([a], tmp_path, tmp_path / "out", options=TileOptions(size=40))
+    assert read_index(tmp_path / "out")[0]["mask"] == "masks/a_0_0.tif"

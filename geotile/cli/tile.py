@@ -22,7 +22,9 @@ def _parse_split(ctx, param, value):
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @output_opt("Output folder: images/, masks/ and index.csv.")
 @click.option("--masks", "masks", multiple=True, type=click.Path(path_type=Path),
-              help="Mask of an IMAGE; repeat once per image, in the same order.")
+              help="Masks: a folder or a quoted pattern ('masks/*.tif') whose files are "
+              "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*), or one file per "
+              "IMAGE (repeat --masks; paired by name when the names match, else in order).")
 @click.option("--size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Patch size in pixels.")
 @click.option("--overlap", type=click.IntRange(min=0), default=0, show_default=True,
@@ -70,6 +72,7 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     \b
     Examples:
     $ geotile tile tile.tif --masks mask.tif --size 256 -o patches/
+    $ geotile tile images/*.tif --masks masks/ --size 256 -o patches/
     $ geotile tile a.tif b.tif --masks a_mask.tif --masks b_mask.tif --size 224 --edge drop \\
           --skip-empty --split 0.8,0.1,0.1 --seed 42 -o patches/
     """
