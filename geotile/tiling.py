@@ -40,6 +40,8 @@ log = logging.getLogger("geotile")
 
 FORMATS = ("tif", "png", "npy")
 SPLIT_NAMES = ("train", "val", "test")
+_RESERVED_PROFILE_KEYS = {"driver", "width", "height", "count", "dtype", "crs", "transform",
+                          "nodata"}
 #: split planning: blocks wanted for the smallest split, and the weight of keeping a block's
 #: patches (joining its neighbours' split) against the split's deficit; chosen on 900 to
 #: 6000 px rasters for proportions within about 0.02 with the fewest patches in the gaps
@@ -63,6 +65,8 @@ class TileOptions:
     max_nodata: float | None = None
     split: tuple[float, ...] | None = None
     seed: int = 0
+    #: GDAL GeoTIFF creation options of the patches (``--co KEY=VALUE``), tif only
+    creation_options: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -74,6 +78,32 @@ class TileOptions:
                 raise InputError(f"--split fractions must sum to 1, got {sum(self.split):g}")
         if self.max_nodata is not None and not 0 <= self.max_nodata <= 1:
             raise InputError("--max-nodata is a fraction between 0 and 1")
+        if self.creation_options and self.fmt != "tif":
+            raise InputError("--co sets GeoTIFF creation options: use it with --format tif")
+        reserved = {k for k in self.creation_options if k.lower() in _RESERVED_PROFILE_KEYS}
+        if reserved:
+            raise InputError(
+                f"--co {sorted(reserved)[0].upper()}: not a creation option (the patches take "
+                "it from the image). Give GDAL GeoTIFF options like COMPRESS=DEFLATE."
+            )
+        _check_block_options(self.creation_options)
+
+
+def _check_block_options(options: dict[str, str]) -> None:
+    """BLOCKXSIZE (tiles only) and, for tiled patches, BLOCKYSIZE are multiples of 16:
+    GDAL would silently change other values."""
+    lowered = {k.lower(): str(v) for k, v in options.items()}
+    tiled = lowered.get("tiled", "NO").upper() in ("YES", "TRUE", "ON", "1")
+    for key in ("blockxsize", "blockysize"):
+        if key not in lowered:
+            continue
+        value = lowered[key]
+        if not value.isdigit() or int(value) == 0 or (
+                (tiled or key == "blockxsize") and int(value) % 16):
+            raise InputError(
+                f"--co {key.upper()}={value}: GeoTIFF tiles are a positive multiple of 16 px "
+                "wide and high (with --co TILED=YES), e.g. --co BLOCKXSIZE=256."
+            )
 
 
 @dataclass
@@ -86,6 +116,12 @@ class TileSummary:
     skipped_nodata: int = 0
     excluded_gap: int = 0
     per_split: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The summary as JSON-ready values."""
+        return {"outdir": str(self.outdir), "written": self.written,
+                "skipped_empty": self.skipped_empty, "skipped_nodata": self.skipped_nodata,
+                "excluded_gap": self.excluded_gap, "per_split": dict(self.per_split)}
 
 
 @dataclass(frozen=True)
@@ -359,7 +395,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                 f"{image}: {src.width}x{src.height} px is smaller than the {options.size} px "
                 "patch, so --edge drop leaves no patch. Use --edge pad or a smaller --size."
             )
-        writers = PatchWriter(src, outdir, options.fmt, mask_src)
+        writers = PatchWriter(src, outdir, options.fmt, mask_src,
+                              creation_options=options.creation_options)
+        writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = []
@@ -428,15 +466,37 @@ def _check_same_grid(src, mask_src) -> None:
         )
 
 
+@contextlib.contextmanager
+def _gdal_warnings():
+    """Collect the warnings GDAL reports (through rasterio's logger) in the block."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                messages.append(record.getMessage().replace("CPLE_", "").strip())
+
+    logger = logging.getLogger("rasterio._env")
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 class PatchWriter:
     """Writes image/mask patch pairs in one format, with the georeference of the window."""
 
-    def __init__(self, src, outdir: Path, fmt: str, mask_src=None, templates: bool = True
-                 ) -> None:
+    def __init__(self, src, outdir: Path, fmt: str, mask_src=None, templates: bool = True,
+                 creation_options: dict[str, str] | None = None) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
+        self.creation_options = dict(creation_options or {})
         self.image_profile = self._profile(src, src.count, src.dtypes[0], src.nodata)
         # uncompressed GeoTIFF patches of one shape: written from GDAL's bytes once checked
-        use_templates = fmt == "tif" and templates
+        use_templates = fmt == "tif" and templates and not self.creation_options
         self.image_template = TiffTemplate() if use_templates else None
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
@@ -446,9 +506,52 @@ class PatchWriter:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
         if self.fmt == "tif":
             profile.update(driver="GTiff", crs=like.crs, nodata=nodata, interleave="pixel")
+            profile.update({k.lower(): v for k, v in self.creation_options.items()})
         elif self.fmt == "png":
             profile.update(driver="PNG", nodata=None)
         return profile
+
+    def check_creation_options(self, size: int) -> None:
+        """Write and read back a probe patch when creation options are given, so that
+        options GDAL refuses fail in one line before any work."""
+        if not self.creation_options:
+            return
+        from rasterio.windows import Window
+
+        from geotile.grid import Patch
+
+        probe = Patch(0, 0, 0, 0, size, size, size, size)
+        text = " ".join(f"--co {k.upper()}={v}" for k, v in self.creation_options.items())
+        profiles = [self.image_profile] + ([self.mask_profile] if self.has_mask else [])
+        for number, profile in enumerate(profiles):
+            path = self.outdir / f".probe-{number}.tif"
+            array = np.zeros((profile["count"], size, size), profile["dtype"])
+            try:
+                with _gdal_warnings() as warned:
+                    self._write(array, probe, path, profile, None)
+                if warned:  # GDAL ignores options it does not know: say so instead
+                    raise InputError(warned[0])
+                import rasterio
+
+                with rasterio.open(path) as back:
+                    back.read(window=Window(0, 0, size, size))
+            except OSError as exc:
+                if exc.errno is not None:  # a real I/O error (full disk, ...), not GDAL's
+                    raise
+                raise self._refused(text, profile, exc) from exc
+            except Exception as exc:  # GDAL/rasterio errors: the options do not fit
+                raise self._refused(text, profile, exc) from exc
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+    @staticmethod
+    def _refused(text: str, profile: dict, exc: Exception) -> InputError:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return InputError(
+            f"{text}: GDAL cannot write {profile['dtype']} GeoTIFF patches with these "
+            f"creation options ({reason}). Check the options of GDAL's GTiff driver."
+        )
 
     def names(self, name: str) -> tuple[str, str | None]:
         image = f"images/{name}.{self.fmt}"
@@ -478,6 +581,11 @@ class PatchWriter:
         def gdal_write() -> None:
             with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path, "w", **profile) as dst:
                 dst.write(array)
+            if self.fmt == "tif":
+                # GDAL reports a full disk at close only on stderr: check every block landed
+                from geotile.raster import verify_geotiff
+
+                verify_geotiff(path)
 
         if template is not None and transform.is_rectilinear:
             template.write(path, array, (transform.c, transform.f), gdal_write)

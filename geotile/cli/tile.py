@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import output_opt
+from geotile.cli.options import creation_options_opt, json_opt, output_opt
 
 
 def _parse_split(ctx, param, value):
@@ -46,9 +46,11 @@ def _parse_split(ctx, param, value):
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
               "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced; a folder holding "
               "other files is refused.")
+@creation_options_opt
+@json_opt
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
-         seed, overwrite):
+         seed, overwrite, creation_options, as_json):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -76,13 +78,19 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     $ geotile tile a.tif b.tif --masks a_mask.tif --masks b_mask.tif --size 224 --edge drop \\
           --skip-empty --split 0.8,0.1,0.1 --seed 42 -o patches/
     """
+    import json
+
+    from geotile.raster import parse_creation_options
     from geotile.tiling import TileOptions, tile_rasters
 
     options = TileOptions(size=size, overlap=overlap, edge=edge, fmt=fmt, skip_empty=skip_empty,
-                          max_nodata=max_nodata, split=split, seed=seed)
+                          max_nodata=max_nodata, split=split, seed=seed,
+                          creation_options=parse_creation_options(creation_options))
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"])
-    if not ctx.obj["quiet"]:
+    if as_json:
+        click.echo(json.dumps(summary.to_dict()))
+    elif not ctx.obj["quiet"]:
         parts = [f"{summary.written} patches -> {summary.outdir}"]
         if summary.skipped_empty:
             parts.append(f"{summary.skipped_empty} empty skipped")
