@@ -30,6 +30,7 @@ A raster smaller than the patch along an axis cannot hold a shifted patch;
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -170,3 +171,32 @@ class Grid:
     def __iter__(self) -> Iterator[Patch]:
         for patches in self.rows():
             yield from patches
+
+    # Blocks: ``per_block`` x ``per_block`` consecutive grid positions. Block (i, j) covers
+    # the pixels from the first offset of its positions to the first offset of the next
+    # block (the last block runs on past the raster), so blocks never share a pixel.
+
+    def block_shape(self, per_block: int) -> tuple[int, int]:
+        """(block rows, block columns) for blocks of ``per_block`` grid positions a side."""
+        rows, cols = self.shape
+        return -(-rows // per_block), -(-cols // per_block)
+
+    def block_ranges(self, per_block: int) -> tuple[list[range], list[range]]:
+        """For every grid row and every grid column: the block rows (columns) its patches'
+        windows cover; the first is the patch's own block."""
+        return (_block_ranges(self.row_offsets, self.size, per_block),
+                _block_ranges(self.col_offsets, self.size, per_block))
+
+    def blocks_touched(self, patch: Patch, per_block: int) -> tuple[range, range]:
+        """(block rows, block columns) whose pixels the patch's window covers."""
+        rows, cols = self.block_ranges(per_block)
+        return rows[patch.row], cols[patch.col]
+
+
+def _block_ranges(offsets: list[int], size: int, per_block: int) -> list[range]:
+    starts = offsets[::per_block]
+    ranges = []
+    for index, off in enumerate(offsets):
+        home = index // per_block
+        ranges.append(range(home, max(home, bisect.bisect_left(starts, off + size) - 1) + 1))
+    return ranges

@@ -94,3 +94,119 @@ def test_output_that_is_a_file_is_one_line(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("tile", image, "-o", tmp_path / "out", "--overwrite"), "out",
                           "not a folder")
     assert (tmp_path / "out").read_text() == "mine"
+
+
+def test_split_with_overlap_has_no_leak(run_cli, make_raster, tmp_path):
+    from .test_tiling import _assert_splits_share_no_pixel, read_index
+
+    image = make_raster("img.tif", np.ones((3, 600, 500), np.uint8))
+    result = run_cli("tile", image, "--size", "64", "--overlap", "24", "--edge", "shift",
+                     "--split", "0.7,0.15,0.15", "--seed", "1", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    rows = read_index(tmp_path / "out")
+    _assert_splits_share_no_pixel(rows)
+    assert {r["split"] for r in rows} == {"train", "val", "test"}
+    assert "in the gaps between splits left out" in result.stdout
+
+
+def test_masks_folder_or_pattern(run_cli, make_raster, tmp_path):
+    (tmp_path / "masks").mkdir()
+    images = [make_raster(f"{s}.tif", np.ones((3, 50, 50), np.uint8)) for s in ("a", "b")]
+    for s in ("a", "b"):
+        make_raster(f"masks/{s}.tif", np.ones((50, 50), np.uint8))
+    for n, masks in enumerate((tmp_path / "masks", f"{tmp_path}/masks/*.tif")):
+        result = run_cli("tile", *images, "--masks", masks, "--size", "50", "-o",
+                         tmp_path / f"out{n}")
+        assert result.exit_code == 0, result.output
+        assert len(list((tmp_path / f"out{n}" / "masks").iterdir())) == 2
+    (tmp_path / "masks" / "b.tif").unlink()
+    assert_one_line_error(run_cli("tile", *images, "--masks", tmp_path / "masks", "-o",
+                                  tmp_path / "out"), "b.tif", "no mask named b.*")
+
+
+def test_creation_options_and_json_summary(run_cli, make_raster, tmp_path):
+    import json
+
+    import rasterio
+
+    array = np.arange(3 * 100 * 100, dtype=np.uint16).reshape(3, 100, 100)
+    image = make_raster("img.tif", array)
+    result = run_cli("tile", image, "--size", "50", "--co", "COMPRESS=DEFLATE", "--co",
+                     "PREDICTOR=2", "--split", "0.5,0.5", "--json", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["written"] + summary["excluded_gap"] == 4
+    assert summary["outdir"] == str(tmp_path / "out")
+    assert sum(summary["per_split"].values()) == summary["written"]
+    for patch in (tmp_path / "out" / "images").iterdir():
+        with rasterio.open(patch) as src:
+            assert src.compression.name == "deflate"
+            x, y = src.transform.c, src.transform.f
+            col, row = int((x - 740000) / 0.5), int((3735000 - y) / 0.5)
+            np.testing.assert_array_equal(src.read(), array[:, row:row + 50, col:col + 50])
+
+
+def test_bad_creation_options_are_one_line(run_cli, make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.float32))
+    for options, fragment in ((["--co", "COMPRESS=JPEG"], "COMPRESS=JPEG"),
+                              (["--co", "TILED=YES", "--co", "BLOCKXSIZE=7"], "BLOCKXSIZE=7"),
+                              (["--co", "BLOCKXSIZE=7"], "BLOCKXSIZE=7"),
+                              (["--co", "TILED=YES", "--co", "BLOCKYSIZE=7"], "BLOCKYSIZE=7"),
+                              (["--co", "COMPRESS=NOPE"], "COMPRESS=NOPE"),
+                              (["--co", "NOEQUALS"], "KEY=VALUE"),
+                              (["--co", "DTYPE=uint8"], "DTYPE"),
+                              (["--co", "COMPRESS=LZW", "--format", "npy"], "--format tif")):
+        result = run_cli("tile", image, "--size", "50", *options, "-o", tmp_path / "out")
+        assert_one_line_error(result, fragment)
+        assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
+
+
+def test_full_disk_is_one_line_and_nothing_half_written(run_cli, make_raster, tmp_path,
+                                                        monkeypatch):
+    import errno
+
+    import geotile.tiling as tiling
+
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    assert run_cli("tile", image, "--size", "50", "-o", tmp_path / "out").exit_code == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    real_write, calls = tiling.PatchWriter._write, []
+
+    def full_disk(self, *args):
+        calls.append(1)
+        if len(calls) > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, *args)
+
+    monkeypatch.setattr(tiling.PatchWriter, "_write", full_disk)
+    for fmt in ("tif", "npy"):
+        calls.clear()
+        for out, extra in ((tmp_path / "new", ()), (tmp_path / "out", ("--overwrite",))):
+            result = run_cli("tile", image, "--size", "20", "--format", fmt, "-o", out, *extra)
+            assert_one_line_error(result, str(out), "no space left")
+            calls.clear()
+        assert not (tmp_path / "new").exists()
+        assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "out"]
+
+
+def test_read_only_output_folder_is_one_line(run_cli, make_raster, tmp_path, monkeypatch):
+    import errno
+    import pathlib
+
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    real_mkdir = pathlib.Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if tmp_path / "ro" in (self, *self.parents):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", read_only)
+    result = run_cli("tile", image, "-o", tmp_path / "ro" / "out")
+    assert_one_line_error(result, "not writable", "Read-only file system")
+    real_mkdir(tmp_path / "ro")
+    result = run_cli("tile", image, "-o", tmp_path / "ro")
+    assert_one_line_error(result, "ro: the output folder is not writable")
+    assert list((tmp_path / "ro").iterdir()) == []

@@ -79,3 +79,28 @@ def test_patch_bounds_are_the_envelope_of_four_corners():
     assert patch.bounds(Affine.identity()) == (20, 10, 30, 20)  # pixel coordinates
     minx, miny, maxx, maxy = patch.bounds(Affine.rotation(90))
     assert (minx, miny, maxx, maxy) == pytest.approx((-20, 20, -10, 30))
+
+
+@given(
+    length=st.integers(1, 400),
+    size=st.integers(4, 80),
+    overlap_fraction=st.floats(0, 0.9),
+    edge=st.sampled_from(["shift", "pad", "drop"]),
+    per_block=st.integers(1, 5),
+)
+def test_blocks_touched_cover_the_patch_and_nothing_else(length, size, overlap_fraction, edge,
+                                                         per_block):
+    overlap = min(size - 1, int(size * overlap_fraction))
+    grid = Grid(length, size, size, overlap, edge)
+    starts = grid.col_offsets[::per_block]
+    if not starts:
+        return
+    for patch in grid.row(0):
+        _, cols = grid.blocks_touched(patch, per_block)
+        assert cols[0] == patch.col // per_block
+        for block in range(len(starts)):
+            lo = starts[block]
+            hi = starts[block + 1] if block + 1 < len(starts) else math.inf
+            touches = lo < patch.x_off + size and patch.x_off < hi
+            assert touches == (block in cols)
+    assert grid.block_shape(per_block)[1] == len(starts)

@@ -10,7 +10,7 @@ import rasterio
 from rasterio.windows import from_bounds
 
 from geotile.errors import InputError, OutputExistsError
-from geotile.tiling import TileOptions, assign_split, tile_rasters
+from geotile.tiling import TileOptions, tile_rasters
 
 
 def read_index(outdir):
@@ -134,23 +134,76 @@ def test_real_alpha_band_counts_as_nodata(real_data, tmp_path):
         assert float(row["nodata_fraction"]) == pytest.approx(expected, abs=1e-6)
 
 
-def test_split_is_deterministic_and_proportional(spacenet_like, tmp_path):
+def _windows_by_split(rows):
+    by_split = {}
+    for r in rows:
+        x, y = int(r["x_off"]), int(r["y_off"])
+        by_split.setdefault((r["split"], r["source"]), []).append(
+            (x, y, x + int(r["width"]), y + int(r["height"])))
+    return by_split
+
+
+def _assert_splits_share_no_pixel(rows):
+    by_split = _windows_by_split(rows)
+    for (split_a, source_a), windows_a in by_split.items():
+        for (split_b, source_b), windows_b in by_split.items():
+            if split_a >= split_b or source_a != source_b:
+                continue
+            a = np.array(windows_a)[:, None, :]
+            b = np.array(windows_b)[None, :, :]
+            overlap = ((a[..., 0] < b[..., 2]) & (b[..., 0] < a[..., 2])
+                       & (a[..., 1] < b[..., 3]) & (b[..., 1] < a[..., 3]))
+            assert not overlap.any(), (split_a, split_b, int(overlap.sum()))
+
+
+@pytest.mark.parametrize(("size", "overlap", "edge", "split"), [
+    (64, 16, "shift", (0.7, 0.15, 0.15)),
+    (32, 0, "shift", (0.8, 0.1, 0.1)),
+    (100, 50, "pad", (0.8, 0.2)),
+    (64, 32, "shift", (0.6, 0.2, 0.2)),
+])
+def test_splits_share_no_pixel_and_keep_proportions(spacenet_like, make_raster, tmp_path, size,
+                                                     overlap, edge, split):
+    """No val/test patch shares a pixel with a train patch (nor val with test), with
+    --overlap and shifted edge patches; the proportions stay close to those asked."""
+    image, _ = spacenet_like
+    second = make_raster("second.tif", np.ones((3, 700, 500), np.uint16))
+    options = TileOptions(size=size, overlap=overlap, edge=edge, split=split, seed=7)
+    summary = tile_rasters([image, second], None, tmp_path / "a", options=options)
+    rows = read_index(tmp_path / "a")
+    _assert_splits_share_no_pixel(rows)
+    counts = {name: sum(r["split"] == name for r in rows) for name in ("train", "val", "test")}
+    assert summary.per_split == {k: v for k, v in counts.items() if v}
+    for name, fraction in zip(("train", "val", "test"), split, strict=False):
+        assert counts[name] / len(rows) == pytest.approx(fraction, abs=0.05)
+    from geotile.grid import Grid
+    total = len(Grid(900, 900, size, overlap, edge)) + len(Grid(500, 700, size, overlap, edge))
+    assert summary.written + summary.excluded_gap == total == len(rows) + summary.excluded_gap
+    assert summary.excluded_gap < 0.25 * total
+    # deterministic for a seed, another seed gives other splits
+    tile_rasters([image, second], None, tmp_path / "b", options=options)
+    assert read_index(tmp_path / "b") == rows
+    other = TileOptions(size=size, overlap=overlap, edge=edge, split=split, seed=8)
+    tile_rasters([image, second], None, tmp_path / "c", options=other)
+    assert [r["split"] for r in read_index(tmp_path / "c")] != [r["split"] for r in rows]
+
+
+def test_filtering_does_not_move_a_patch_to_another_split(spacenet_like, tmp_path):
     image, mask = spacenet_like
-    options = TileOptions(size=32, split=(0.8, 0.1, 0.1), seed=7)
-    tile_rasters([image], [mask], tmp_path / "a", options=options)
-    tile_rasters([image], [mask], tmp_path / "b", options=options)
-    a, b = read_index(tmp_path / "a"), read_index(tmp_path / "b")
-    assert [r["split"] for r in a] == [r["split"] for r in b]
-    counts = {name: sum(r["split"] == name for r in a) for name in ("train", "val", "test")}
-    assert len(a) == 29 * 29  # ceil((900 - 32) / 32) + 1 = 29 per axis
-    assert abs(counts["train"] / len(a) - 0.8) < 0.05 and counts["val"] > 0 and counts["test"] > 0
-    # filtering does not move a patch to another split
-    assert assign_split((0.8, 0.1, 0.1), 7, "tile", 3, 4) == next(
-        r["split"] for r in a if (r["row"], r["col"]) == ("3", "4")
-    )
-    other_seed = [assign_split((0.8, 0.1, 0.1), 8, "tile", int(r["row"]), int(r["col"]))
-                  for r in a]
-    assert other_seed != [r["split"] for r in a]
+    options = {"size": 64, "overlap": 16, "split": (0.8, 0.1, 0.1), "seed": 3}
+    tile_rasters([image], [mask], tmp_path / "all", options=TileOptions(**options))
+    tile_rasters([image], [mask], tmp_path / "some",
+                 options=TileOptions(max_nodata=0.0, skip_empty=True, **options))
+    every = {(r["row"], r["col"]): r["split"] for r in read_index(tmp_path / "all")}
+    for r in read_index(tmp_path / "some"):
+        assert every[(r["row"], r["col"])] == r["split"]
+
+
+def test_one_split_keeps_every_patch(spacenet_like, tmp_path):
+    image, _ = spacenet_like
+    summary = tile_rasters([image], None, tmp_path / "a",
+                           options=TileOptions(size=64, overlap=32, split=(1.0,)))
+    assert summary.excluded_gap == 0 and summary.per_split == {"train": summary.written}
 
 
 def test_bad_inputs(spacenet_like, make_raster, real_data, tmp_path):
@@ -371,3 +424,46 @@ def test_index_bounds_are_the_envelope_of_the_patch(tmp_path, kind):
         got = tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy"))
         assert got == pytest.approx((min(xs), min(ys), max(xs), max(ys)))
         assert got[0] < got[2] and got[1] < got[3]
+
+
+def _image_and_mask(make_raster, folder, stem, value):
+    folder.mkdir(exist_ok=True)
+    image = make_raster(f"{stem}.tif", np.full((1, 40, 40), value, np.uint8))
+    mask = make_raster(f"{folder.name}/{stem}.tif", np.full((40, 40), value % 2, np.uint8))
+    return image, mask
+
+
+@pytest.mark.parametrize("how", ["folder", "glob", "files in another order"])
+def test_masks_pair_with_images_by_stem(make_raster, tmp_path, how):
+    folder = tmp_path / "masks"
+    a, mask_a = _image_and_mask(make_raster, folder, "a", 1)
+    b, mask_b = _image_and_mask(make_raster, folder, "b", 2)
+    make_raster("masks/other.tif", np.zeros((10, 10), np.uint8))  # a mask of no image here
+    masks = {"folder": folder, "glob": str(folder / "*.tif"),
+             "files in another order": [mask_b, mask_a]}[how]
+    tile_rasters([a, b], masks, tmp_path / "out", options=TileOptions(size=40))
+    for row in read_index(tmp_path / "out"):
+        with rasterio.open(tmp_path / "out" / row["mask"]) as m:
+            assert m.read(1)[0, 0] == (1 if row["source"] == "a.tif" else 0)
+
+
+def test_masks_folder_errors_are_one_line(make_raster, tmp_path):
+    folder = tmp_path / "masks"
+    a, _ = _image_and_mask(make_raster, folder, "a", 1)
+    b = make_raster("b.tif", np.ones((1, 40, 40), np.uint8))
+    with pytest.raises(InputError, match=r"b\.tif: no mask named b\.\* .*in .*masks"):
+        tile_rasters([a, b], folder, tmp_path / "out")
+    with pytest.raises(InputError, match=r"matches no file"):
+        tile_rasters([a], str(tmp_path / "nothing" / "*.tif"), tmp_path / "out")
+    make_raster("masks/a.png", np.ones((40, 40), np.uint8), driver="PNG")
+    with pytest.raises(InputError, match=r"a\.tif: several masks match.*a\.png.*a\.tif"):
+        tile_rasters([a], folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_masks_folder_holding_the_images_does_not_pair_an_image_with_itself(make_raster,
+                                                                              tmp_path):
+    a = make_raster("a.tif", np.ones((1, 40, 40), np.uint8))
+    make_raster("a_mask.tif", np.ones((40, 40), np.uint8))
+    tile_rasters([a], tmp_path, tmp_path / "out", options=TileOptions(size=40))
+    assert read_index(tmp_path / "out")[0]["mask"] == "masks/a_0_0.tif"

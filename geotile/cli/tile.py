@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geotile.cli.options import INPUT_PATH, output_opt
+from geotile.cli.options import INPUT_PATH, creation_options_opt, json_opt, output_opt
 
 
 def _parse_split(ctx, param, value):
@@ -20,7 +20,9 @@ def _parse_split(ctx, param, value):
 @click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Output folder: images/, masks/ and index.csv.")
 @click.option("--masks", "masks", multiple=True, type=INPUT_PATH,
-              help="Mask of an IMAGE; repeat once per image, in the same order.")
+              help="Masks: a folder or a quoted pattern ('masks/*.tif') whose files are "
+              "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*), or one file per "
+              "IMAGE (repeat --masks; paired by name when the names match, else in order).")
 @click.option("--size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Patch size in pixels.")
 @click.option("--overlap", type=click.IntRange(min=0), default=0, show_default=True,
@@ -34,15 +36,19 @@ def _parse_split(ctx, param, value):
 @click.option("--max-nodata", type=click.FloatRange(0, 1), default=None,
               help="Drop patches with a larger fraction of nodata pixels.")
 @click.option("--split", callback=_parse_split, metavar="TRAIN,VAL,TEST",
-              help="Assign splits by these fractions, e.g. 0.8,0.1,0.1.")
+              help="Assign train/val/test splits by these fractions, e.g. 0.8,0.1,0.1, by "
+              "spatial blocks: patches that would share pixels with another split are left "
+              "out (see below).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--overwrite", is_flag=True,
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
               "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced; a folder holding "
               "other files is refused.")
+@creation_options_opt
+@json_opt
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
-         seed, overwrite):
+         seed, overwrite, creation_options, as_json):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -53,24 +59,43 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     and no patch is padded. A 900 px SpaceNet tile gives 16 patches at --size
     224 --edge drop and 25 with --edge shift.
 
+    --split assigns whole spatial blocks of patches (a few patches a side) to
+    train, val or test, never single patches: overlapping patches (--overlap,
+    shifted edge patches) would otherwise put the same pixels in training and
+    in evaluation. Patches whose window reaches into a block of another split
+    lie in the gap between the splits and are left out (counted in the
+    summary), so no val or test patch shares a pixel with a train patch. The
+    proportions of the kept patches stay close to those asked (within a few
+    patches on small inputs); the same --seed gives the same splits, and
+    --skip-empty/--max-nodata never move a patch to another split.
+
     \b
     Examples:
     $ geotile tile tile.tif --masks mask.tif --size 256 -o patches/
+    $ geotile tile images/*.tif --masks masks/ --size 256 -o patches/
     $ geotile tile a.tif b.tif --masks a_mask.tif --masks b_mask.tif --size 224 --edge drop \\
           --skip-empty --split 0.8,0.1,0.1 --seed 42 -o patches/
     """
+    import json
+
+    from geotile.raster import parse_creation_options
     from geotile.tiling import TileOptions, tile_rasters
 
     options = TileOptions(size=size, overlap=overlap, edge=edge, fmt=fmt, skip_empty=skip_empty,
-                          max_nodata=max_nodata, split=split, seed=seed)
+                          max_nodata=max_nodata, split=split, seed=seed,
+                          creation_options=parse_creation_options(creation_options))
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"])
-    if not ctx.obj["quiet"]:
+    if as_json:
+        click.echo(json.dumps(summary.to_dict()))
+    elif not ctx.obj["quiet"]:
         parts = [f"{summary.written} patches -> {summary.outdir}"]
         if summary.skipped_empty:
             parts.append(f"{summary.skipped_empty} empty skipped")
         if summary.skipped_nodata:
             parts.append(f"{summary.skipped_nodata} mostly nodata skipped")
+        if summary.excluded_gap:
+            parts.append(f"{summary.excluded_gap} in the gaps between splits left out")
         if summary.per_split:
             parts.append(", ".join(f"{k} {v}" for k, v in sorted(summary.per_split.items())))
         click.echo("; ".join(parts))
