@@ -75,7 +75,7 @@ def make_masks(
         if class_field is None:
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map)
-    pairs = resolve_outputs(images, output, overwrite)
+    pairs = resolve_outputs(images, output, overwrite, protected=[labels])
     summaries = run(
         labels,
         [image for image, _ in pairs],
