@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import labels_crs_opt, output_opt, overwrite_opt, resolve_outputs
+from geotile.cli.options import (
+    creation_options_opt,
+    json_opt,
+    labels_crs_opt,
+    output_opt,
+    overwrite_opt,
+    resolve_outputs,
+)
 
 
 @click.command("make-masks", short_help="Rasterize footprints into masks on each image's grid.")
@@ -38,11 +45,13 @@ from geotile.cli.options import labels_crs_opt, output_opt, overwrite_opt, resol
 @click.option("--layer", metavar="NAME",
               help="Layer of LABELS to read when the file has several (GeoPackage...).")
 @labels_crs_opt
+@creation_options_opt
+@json_opt
 @overwrite_opt
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
-    boundary_width, contact_spacing, layer, labels_crs, overwrite,
+    boundary_width, contact_spacing, layer, labels_crs, creation_options, as_json, overwrite,
 ):
     """Rasterize LABELS (footprint polygons) into one mask per IMAGE.
 
@@ -52,6 +61,12 @@ def make_masks(
     (--all-touched: when the polygon touches it). Where polygons overlap, the
     later feature in LABELS wins. Labels in another CRS are reprojected; invalid
     polygons are repaired. LABELS is read once however many images are given.
+    Where the image is nodata (nodata value, mask or alpha band) the mask is
+    255, declared as its nodata value, for losses to ignore.
+
+    \b
+    --json keys: labels, classes (names by id, 0 = background), masks [{image,
+    output, features, positive_pixels, ignored_pixels, classes}].
 
     \b
     Examples:
@@ -60,6 +75,8 @@ def make_masks(
     $ geotile make-masks footprints.geojson tile.tif -o mask.tif \\
           --channels footprint,boundary,contact
     """
+    import json
+
     from geotile.labels import read_class_map
     from geotile.masks import MaskOptions
     from geotile.masks import make_masks as run
@@ -85,12 +102,18 @@ def make_masks(
         class_map=mapping,
         labels_crs=labels_crs,
         layer=layer,
+        creation_options=creation_options,
         overwrite=overwrite,
         progress=ctx.obj["progress"],
     )
-    if not ctx.obj["quiet"]:
+    if as_json:
+        click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
+                               "masks": summaries}, indent=2))
+    elif not ctx.obj["quiet"]:
         for summary in summaries:
+            ignored = summary["ignored_pixels"]
             click.echo(
                 f"{summary['output']}: {summary['features']} features, "
                 f"{summary['positive_pixels']} positive pixels"
+                + (f", {ignored} ignored (nodata in the image)" if ignored else "")
             )
