@@ -211,10 +211,19 @@ def make_masks(
     ["COMPRESS=ZSTD"]), checked before any work. Where the image is nodata the
     mask is ``IGNORE`` (255), declared as the mask's nodata value.
 
+    ``image_paths`` / ``output_paths`` are lists of paths, or one path each.
     Returns one summary dict per image (output, features burnt, positive pixels).
     """
     from geotile.labels import read_labels
     from geotile.raster import check_output
+
+    image_paths, output_paths = _path_list(image_paths), _path_list(output_paths)
+    if len(image_paths) != len(output_paths):
+        raise InputError(
+            f"{len(image_paths)} image{'s' if len(image_paths) != 1 else ''} but "
+            f"{len(output_paths)} output{'s' if len(output_paths) != 1 else ''}: give one "
+            "output path per image."
+        )
 
     co = mask_creation_options(creation_options, len(options.channels))
     for output in output_paths:
@@ -230,6 +239,13 @@ def make_masks(
             )
         )
     return summaries
+
+
+def _path_list(paths) -> list:
+    """A list of paths from a list, or from one path (a string is one path, not letters)."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [paths]
+    return list(paths)
 
 
 def mask_creation_options(creation_options, count: int) -> dict:

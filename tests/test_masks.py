@@ -301,3 +301,20 @@ def test_class_255_with_nodata_is_an_error(make_raster, tmp_path):
     with pytest.raises(InputError, match=r"class id 255.*ignore value.*img.tif"):
         make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
     assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize("kind", [str, lambda p: p])
+def test_a_bare_path_is_one_image(make_raster, tmp_path, kind):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 2)])
+    out = tmp_path / "m.tif"
+    (summary,) = make_masks(str(labels), kind(image), kind(out))
+    assert summary["output"] == str(out) and read(out)[0][0].sum() == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "l.geojson", "m.tif"]
+
+
+def test_images_and_outputs_must_pair_up(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 2)])
+    with pytest.raises(InputError, match=r"1 image.*2 outputs"):
+        make_masks(labels, [image], [tmp_path / "a.tif", tmp_path / "b.tif"])
