@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
@@ -125,7 +126,13 @@ def parse_crs(value, option: str):
 
 
 def _read_geojson(path: Path) -> Labels | None:
-    text = path.read_bytes()
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # GDAL reads such files too; names may show odd letters
+        text = raw.decode("latin-1")
+        _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
+              "Check text fields with accents.")
     document = json.loads(text)
     kind = document.get("type") if isinstance(document, dict) else None
     if kind == "FeatureCollection":
@@ -137,21 +144,100 @@ def _read_geojson(path: Path) -> Labels | None:
         features = [{"type": "Feature", "properties": {}, "geometry": document}]
     else:
         raise ValueError(f"a GeoJSON object of type {kind!r} holds no features")
+    features = [f if isinstance(f, dict) else {} for f in features]
     shapes = [f.get("geometry") for f in features]
     geometries = np.empty(len(features), dtype=object)
     if kind == "FeatureCollection" and all(s is not None for s in shapes):
-        parts = shapely.get_parts(shapely.from_geojson(text)) if features else []
+        try:
+            parts = shapely.get_parts(shapely.from_geojson(text)) if features else []
+        except shapely.errors.GEOSException:  # a broken feature: read them one by one
+            parts = []
         if len(parts) == len(features):  # GEOS read the whole collection in one pass
             geometries[:] = list(parts)
             shapes = None
     if shapes is not None:
-        present = [i for i, s in enumerate(shapes) if s is not None]
-        if present:
-            geometries[present] = shapely.from_geojson([json.dumps(shapes[i]) for i in present])
-    properties = [f.get("properties") or {} for f in features]
+        _geojson_geometries(shapes, features, geometries, path)
+    properties = [f.get("properties") if isinstance(f.get("properties"), dict) else {}
+                  for f in features]
     names = list(dict.fromkeys(k for p in properties for k in p))
     fields = {name: _column([p.get(name) for p in properties]) for name in names}
     return Labels(geometries, fields, _geojson_crs(document.get("crs")))
+
+
+def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Path) -> None:
+    """Parse each feature's geometry into ``out``: unclosed rings are closed, geometries
+    GEOS cannot read are left None; one warning names the features of each kind."""
+    present = [i for i, s in enumerate(shapes) if s is not None]
+    if not present:
+        return
+    out[present] = shapely.from_geojson([json.dumps(shapes[i]) for i in present],
+                                        on_invalid="ignore")
+    closed, skipped, reason = [], [], ""
+    for i in present:
+        if out[i] is not None:
+            continue
+        fixed = _close_rings(shapes[i])
+        geom = None if fixed is None else shapely.from_geojson(json.dumps(fixed),
+                                                               on_invalid="ignore")
+        if geom is not None:
+            out[i] = geom
+            closed.append(i)
+            continue
+        skipped.append(i)
+        if not reason:
+            try:
+                shapely.from_geojson(json.dumps(fixed if fixed is not None else shapes[i]))
+                reason = "not a geometry"
+            except Exception as exc:  # GEOS's parse or ring errors
+                reason = str(exc).splitlines()[0]
+
+    def label(i: int) -> str:
+        fid = features[i].get("id")
+        return f"feature {i}" + (f" (id {fid!r})" if fid is not None else "")
+
+    if closed:
+        _warn(f"{path}: {_count(closed)} had rings that were not closed and were closed: "
+              f"{_names(closed, label)} (numbered from 0, as ogrinfo does).", depth=1)
+    if skipped:
+        _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read were skipped: "
+              f"{_names(skipped, label)} (numbered from 0, as ogrinfo does; {reason}).",
+              depth=1)
+
+
+def _close_rings(shape):
+    """A Polygon/MultiPolygon GeoJSON geometry with each ring closed, or None when it is
+    not one or nothing was open."""
+    def close(ring):
+        if not isinstance(ring, list) or len(ring) < 3 or ring[0] == ring[-1]:
+            return ring, False
+        return [*ring, ring[0]], True
+
+    try:
+        kind, coords = shape.get("type"), shape.get("coordinates")
+        polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else None
+        if not isinstance(polygons, list) or not all(isinstance(p, list) for p in polygons):
+            return None
+        rings = [[close(r) for r in polygon] for polygon in polygons]
+    except (AttributeError, TypeError):
+        return None
+    if not any(changed for polygon in rings for _, changed in polygon):
+        return None
+    fixed = [[r for r, _ in polygon] for polygon in rings]
+    return {"type": kind, "coordinates": fixed[0] if kind == "Polygon" else fixed}
+
+
+def _count(indices: list) -> str:
+    return f"{len(indices)} feature{'s' if len(indices) != 1 else ''}"
+
+
+def _names(indices: list, label, limit: int = 5) -> str:
+    shown = ", ".join(label(i) for i in indices[:limit])
+    return shown + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
+
+
+def _warn(message: str, depth: int = 0) -> None:
+    """A GeotileWarning attributed to read_labels' caller (``depth``: extra frames)."""
+    warnings.warn(message, GeotileWarning, stacklevel=4 + depth)
 
 
 def _geojson_crs(member):
@@ -210,13 +296,62 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
 def _read_ogr(path: Path, layer: str | None = None) -> Labels | None:
     from pyogrio.raw import read
 
-    meta, _, wkb, field_data = read(path, layer=_choose_layer(path, layer))
+    chosen = _choose_layer(path, layer)
+    try:
+        meta, fids, wkb, field_data = read(path, layer=chosen, return_fids=True)
+    except UnicodeDecodeError:  # text fields in another encoding, as GDAL would show them
+        meta, fids, wkb, field_data = read(path, layer=chosen, return_fids=True,
+                                           encoding="latin-1")
+        _warn(f"{path}: text fields are not UTF-8; read them as Latin-1. Check text fields "
+              "with accents.")
+    fields = {name: np.asarray(data)
+              for name, data in zip(meta["fields"], field_data, strict=True)}
     if wkb is None or meta.get("geometry_type") is None:
+        _csv_hint(path, fields)
         return None
     crs = parse_crs(meta["crs"], str(path)) if meta.get("crs") else None
-    return Labels(shapely.from_wkb(wkb),
-                  {name: np.asarray(data) for name, data in zip(meta["fields"], field_data,
-                                                                 strict=True)}, crs)
+    geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+    broken = np.array([i for i, (g, w) in enumerate(zip(geometries, wkb, strict=True))
+                       if g is None and w is not None], dtype=np.int64)
+    if len(broken):
+        fixed = shapely.from_wkb(wkb[broken], on_invalid="fix")
+        geometries[broken] = fixed
+        repaired = [int(i) for i, g in zip(broken, fixed, strict=True) if g is not None]
+        skipped = [int(i) for i, g in zip(broken, fixed, strict=True) if g is None]
+
+        def label(i: int) -> str:
+            return f"FID {fids[i]}" if fids is not None else f"feature {i}"
+
+        if repaired:
+            _warn(f"{path}: {_count(repaired)} with geometry GEOS cannot read as it is "
+                  f"(e.g. unclosed rings) were repaired: {_names(repaired, label)}.")
+        if skipped:
+            _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read were "
+                  f"skipped: {_names(skipped, label)}.")
+    return Labels(geometries, fields, crs)
+
+
+def _csv_hint(path: Path, fields: dict) -> None:
+    """A CSV whose geometry is WKT text (SpaceNet's PolygonWKT_Geo / PolygonWKT_Pix): say
+    which GDAL open option reads it."""
+    def looks_wkt(name, values) -> bool:
+        first = next((v for v in values if isinstance(v, str) and v.strip()), "")
+        return "wkt" in name.lower() or first.lstrip().upper().startswith(
+            ("POLYGON", "MULTIPOLYGON"))
+
+    columns = [name for name, values in fields.items() if looks_wkt(name, values)]
+    if not columns:
+        return
+    column = next((c for c in columns if "geo" in c.lower()), columns[0])
+    crs = " -a_srs EPSG:4326" if column == "PolygonWKT_Geo" else " -a_srs EPSG:xxxx"
+    raise InputError(
+        f"{path}: the polygons are WKT text in column{'s' if len(columns) > 1 else ''} "
+        f"{', '.join(columns)}, which GDAL reads only when told which one (open option "
+        f"GEOM_POSSIBLE_NAMES={column}). Convert it: ogr2ogr -oo GEOM_POSSIBLE_NAMES={column} "
+        f"-oo KEEP_GEOM_COLUMNS=NO{crs} labels.gpkg {path}"
+        + (" (PolygonWKT_Pix is in pixels, PolygonWKT_Geo in lon/lat)." if column ==
+           "PolygonWKT_Geo" else ".")
+    )
 
 
 def _read_parquet(path: Path) -> Labels | None:

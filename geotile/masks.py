@@ -22,6 +22,7 @@ neighbourhood operations, so band seams are exact and memory stays bounded.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -39,6 +40,8 @@ log = logging.getLogger("geotile")
 
 CHANNELS = ("footprint", "boundary", "contact")
 BAND_ROWS = 1024
+#: mask value (declared as nodata) where the image is nodata: training losses ignore it
+IGNORE = 255
 
 
 @dataclass(frozen=True)
@@ -197,18 +200,32 @@ def make_masks(
     class_map: dict[str, int] | None = None,
     labels_crs: str | None = None,
     layer: str | None = None,
+    creation_options: dict | Sequence[str] | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
 
-    ``layer`` names the layer of a multi-layer labels file (GeoPackage...).
+    ``layer`` names the layer of a multi-layer labels file (GeoPackage...);
+    ``creation_options`` are GeoTIFF creation options ({"compress": "zstd"} or
+    ["COMPRESS=ZSTD"]), checked before any work. Where the image is nodata the
+    mask is ``IGNORE`` (255), declared as the mask's nodata value.
 
+    ``image_paths`` / ``output_paths`` are lists of paths, or one path each.
     Returns one summary dict per image (output, features burnt, positive pixels).
     """
     from geotile.labels import read_labels
     from geotile.raster import check_output, input_path
 
+    image_paths, output_paths = _path_list(image_paths), _path_list(output_paths)
+    if len(image_paths) != len(output_paths):
+        raise InputError(
+            f"{len(image_paths)} image{'s' if len(image_paths) != 1 else ''} but "
+            f"{len(output_paths)} output{'s' if len(output_paths) != 1 else ''}: give one "
+            "output path per image."
+        )
+
+    co = mask_creation_options(creation_options, len(options.channels))
     for output in output_paths:
         check_output(output, overwrite)
     labels = read_labels(labels_path, labels_crs, layer=layer)
@@ -218,20 +235,99 @@ def make_masks(
         summaries.append(
             _mask_one_image(
                 labels, by_crs, labels_path, input_path(image_path), Path(output_path),
-                options, class_field, class_map, overwrite, progress,
+                options, class_field, class_map, overwrite, progress, co,
             )
         )
     return summaries
 
 
+def _path_list(paths) -> list:
+    """A list of paths from a list, or from one path (a string is one path, not letters)."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [paths]
+    return list(paths)
+
+
+def mask_creation_options(creation_options, count: int) -> dict:
+    """GeoTIFF creation options for masks (a dict or ["KEY=VALUE", ...]), checked: lossy
+    codecs would change class ids; InputError in one line naming the option."""
+    from geotile.raster import parse_creation_options
+
+    if not creation_options:
+        return {}
+    if isinstance(creation_options, dict):
+        options = {str(k).lower(): str(v) for k, v in creation_options.items()}
+    else:
+        options = parse_creation_options(list(creation_options))
+    codec = options.get("compress", "").lower()
+    if codec == "jpeg" or (codec == "webp" and options.get("webp_lossless", "").upper()
+                           not in ("YES", "TRUE", "ON", "1")):
+        raise InputError(f"--co COMPRESS={options['compress']}: lossy compression changes class "
+                         "ids in masks. Use COMPRESS=DEFLATE, ZSTD, LZW or PACKBITS.")
+    try:
+        from geotile.raster import check_creation_options
+    except ImportError:  # GDAL's full check where geotile.raster has it; the basics here
+        check_creation_options = _check_creation_options
+    check_creation_options(options, dtype="uint8", count=count)
+    return options
+
+
+def _check_creation_options(options: dict, *, dtype: str, count: int) -> None:
+    """Block sizes that are multiples of 16, then a tiny trial GeoTIFF in memory: GDAL's
+    errors and its warnings about option names and values are one line."""
+    import rasterio
+    from rasterio.io import MemoryFile
+
+    for key in ("blockxsize", "blockysize"):
+        value = options.get(key)
+        if value is not None and (not value.isdigit() or int(value) == 0 or int(value) % 16):
+            raise InputError(f"--co {key.upper()}={value}: block sizes must be a multiple of 16 "
+                             "(e.g. 256 or 512).")
+    profile = {"driver": "GTiff", "width": 32, "height": 32, "count": count, "dtype": dtype,
+               "tiled": True, "blockxsize": 16, "blockysize": 16, "crs": "EPSG:3857",
+               "transform": rasterio.transform.from_origin(0, 32, 1, 1), **options}
+    complaints: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                complaints.append(record.getMessage())
+
+    gdal_log = logging.getLogger("rasterio._env")
+    handler, propagate = Collect(), gdal_log.propagate
+    gdal_log.addHandler(handler)
+    gdal_log.propagate = False
+    try:
+        with MemoryFile() as memory, memory.open(**profile) as dst:
+            dst.write(np.zeros((count, 32, 32), dtype))
+    except (rasterio.errors.RasterioError, ValueError, TypeError) as exc:
+        complaints.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    finally:
+        gdal_log.removeHandler(handler)
+        gdal_log.propagate = propagate
+    if complaints:
+        problem = complaints[0].split(" in ", 1)[-1] if complaints[0].startswith("CPLE_") \
+            else complaints[0]
+        named = [k for k in options if k.upper() in problem.upper()] or list(options)
+        shown = ", ".join(f"--co {k.upper()}={options[k]}" for k in named)
+        raise InputError(f"{shown}: GDAL's GeoTIFF driver refuses it ({problem}). Fix or "
+                         "remove it; see https://gdal.org/drivers/raster/gtiff.html")
+
+
 def _mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
-    overwrite, progress,
+    overwrite, progress, creation_options,
 ) -> dict:
     import rasterio
 
     from geotile.labels import grid_envelope, select_bounds
-    from geotile.raster import atomic_output, check_pixels_readable, open_raster, output_profile
+    from geotile.raster import (
+        atomic_output,
+        check_pixels_readable,
+        has_nodata,
+        open_raster,
+        output_profile,
+    )
 
     with open_raster(image_path) as src:
         check_pixels_readable(src)
@@ -245,6 +341,12 @@ def _mask_one_image(
         if key not in by_crs:  # reproject once per distinct CRS, not per image
             by_crs[key] = prepare_labels(labels, src.crs, labels_path, class_field, class_map)
         frame, names = by_crs[key]
+        ignore = has_nodata(src)
+        if ignore and len(frame) and (frame.fields["class_id"] == IGNORE).any():
+            raise InputError(
+                f"{labels_path}: class id {IGNORE} is the ignore value of masks where "
+                f"{image_path.name} is nodata. Use ids 1..{IGNORE - 1} (--class-map)."
+            )
         extent = grid_envelope(src.transform, src.width, src.height)
         on_image = select_bounds(frame, extent)
         if len(on_image) == 0:
@@ -257,7 +359,9 @@ def _mask_one_image(
                 GeotileWarning,
                 stacklevel=2,
             )
-        profile = output_profile(src, count=len(options.channels), dtype="uint8", nodata=None)
+        profile = output_profile(src, count=len(options.channels), dtype="uint8",
+                                 nodata=IGNORE if ignore else None,
+                                 creation_options=creation_options)
         with (
             atomic_output(output_path, overwrite) as tmp,
             rasterio.open(tmp, "w", **profile) as dst,
@@ -269,23 +373,26 @@ def _mask_one_image(
             )
             for index, channel in enumerate(options.channels, start=1):
                 dst.set_band_description(index, channel)
-            positives = _burn_bands(src, dst, on_image, options, progress)
-    log.info("%s: %d features, %d positive pixels -> %s", image_path.name, len(on_image),
-             positives, output_path)
+            positives, ignored = _burn_bands(src, dst, on_image, options, progress, ignore)
+    log.info("%s: %d features, %d positive pixels, %d ignored -> %s", image_path.name,
+             len(on_image), positives, ignored, output_path)
     return {"image": str(image_path), "output": str(output_path), "features": len(on_image),
-            "positive_pixels": positives}
+            "positive_pixels": positives, "ignored_pixels": ignored,
+            "classes": json.loads(_class_names_json(names))}
 
 
-def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool) -> int:
-    """Burn ``labels`` into ``dst`` (on ``src``'s grid) by row bands with a halo; returns the
-    positive footprint pixels."""
+def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
+                ignore: bool = False) -> tuple[int, int]:
+    """Burn ``labels`` into ``dst`` (on ``src``'s grid) by row bands with a halo, ``IGNORE``
+    where ``src`` is nodata when ``ignore``; returns (positive footprint pixels, ignored
+    pixels)."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
     from tqdm import tqdm
 
     from geotile.labels import grid_envelope, select_bounds
 
-    halo, positives = options.halo, 0
+    halo, positives, ignored = options.halo, 0, 0
     starts = range(0, src.height, BAND_ROWS)
     # GDAL compresses and writes a band (without the GIL) while the next is burnt
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-writer")
@@ -306,21 +413,23 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool) -> int:
                 options,
             )
             bands = bands[:, above : above + rows]
+            if ignore:
+                valid = src.dataset_mask(window=Window(0, top, src.width, rows)) > 0
+                bands[:, ~valid] = IGNORE
+                ignored += int(valid.size - np.count_nonzero(valid))
             if len(writes) >= 2:  # at most two bands in memory waiting to be written
                 writes.pop(0).result()
             writes.append(writer.submit(dst.write, bands, window=Window(0, top, src.width,
                                                                         rows)))
-            positives += int(np.count_nonzero(bands[0]))
+            positives += int(np.count_nonzero((bands[0] != 0) & (bands[0] != IGNORE)))
         for write in writes:
             write.result()
     finally:  # never leave a write running on a closed dataset
         writer.shutdown(wait=True, cancel_futures=True)
-    return positives
+    return positives, ignored
 
 
 def _class_names_json(names: dict[int, str]) -> str:
-    import json
-
     top = max(names) if names else 1
     return json.dumps(["background"] + [names.get(i, str(i)) for i in range(1, top + 1)])
 

@@ -135,3 +135,87 @@ def test_no_overlap_warns_on_one_line(run_cli, make_raster, tmp_path):
     assert "Warning: " in result.stderr and "--labels-crs" in result.stderr
     with rasterio.open(tmp_path / "m.tif") as src:
         assert src.read(1).sum() == 0
+
+
+def test_output_with_trailing_slash_is_a_folder(run_cli, scene, tmp_path):
+    image, labels = scene
+    result = run_cli("make-masks", labels, image, "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "masks").is_dir()
+    with rasterio.open(tmp_path / "masks" / "img.tif") as src:
+        assert src.read(1)[2:12, 2:12].all()
+
+
+@pytest.mark.parametrize("name", ["mask.geojson", "mask.png", "mask"])
+def test_output_must_be_named_tif(run_cli, scene, tmp_path, name):
+    image, labels = scene
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", tmp_path / name),
+                          name, ".tif")
+    assert not (tmp_path / name).exists()
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.TIFF")
+    assert result.exit_code == 0, result.output
+
+
+def test_never_writes_over_an_input(run_cli, scene, tmp_path):
+    image, labels = scene
+    before = image.read_bytes(), labels.read_bytes()
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", image, "--overwrite"),
+                          "img.tif", "input")
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", labels, "--overwrite"),
+                          "labels.geojson")
+    # several images into their own folder: <stem>.tif would be the images themselves
+    other = tmp_path / "other.tif"
+    other.write_bytes(image.read_bytes())
+    assert_one_line_error(run_cli("make-masks", labels, image, other, "-o", tmp_path,
+                                  "--overwrite"), "img.tif", "input")
+    assert (image.read_bytes(), labels.read_bytes()) == before
+
+
+def test_labels_named_tif_are_never_overwritten(run_cli, scene, tmp_path):
+    image, labels = scene
+    odd = tmp_path / "labels.tif"
+    odd.write_bytes(labels.read_bytes())
+    assert_one_line_error(run_cli("make-masks", odd, image, "-o", odd, "--overwrite"),
+                          "labels.tif", "input")
+    assert odd.read_bytes() == labels.read_bytes()
+
+
+def test_creation_options_are_applied(run_cli, scene, tmp_path):
+    image, labels = scene
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--co", "COMPRESS=ZSTD",
+                     "--co", "BLOCKXSIZE=32", "--co", "BLOCKYSIZE=32")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        assert src.compression.name.lower() == "zstd" and src.block_shapes[0] == (32, 32)
+        assert src.read(1)[2:12, 2:12].all()
+
+
+@pytest.mark.parametrize("option, fragment", [
+    ("BLOCKXSIZE=7", "BLOCKXSIZE=7"),
+    ("COMPRESS=JPEG", "COMPRESS=JPEG"),
+    ("COMPRESS", "KEY=VALUE"),
+    ("FOO=BAR", "--co FOO=BAR"),
+    ("COMPRESS=NOPE", "--co COMPRESS=NOPE"),
+])
+def test_bad_creation_options_are_one_line(run_cli, scene, tmp_path, option, fragment):
+    image, labels = scene
+    out = tmp_path / "m.tif"
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", out, "--co", option),
+                          fragment)
+    assert not out.exists()
+
+
+def test_json_summary(run_cli, scene, make_raster, tmp_path):
+    import json
+
+    image, labels = scene
+    other = make_raster("other.tif", np.zeros((30, 30), np.uint8), nodata=0)
+    result = run_cli("make-masks", labels, image, other, "-o", tmp_path / "masks", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    first, second = summary["masks"]
+    assert first["output"] == str(tmp_path / "masks" / "img.tif")
+    assert (first["features"], first["positive_pixels"], first["ignored_pixels"]) == (1, 100, 0)
+    assert second["ignored_pixels"] == 900 and second["positive_pixels"] == 0
+    assert summary["classes"] == ["background", "building"]

@@ -158,3 +158,121 @@ def test_class_map_ids_must_be_integers_1_to_255(run_cli, image, tmp_path, bad):
     with pytest.raises(InputError, match=r"'house'.*1\.\.255"):
         make_masks(labels, [image], [tmp_path / "m.tif"], class_field="kind",
                    class_map={"house": bad})
+
+
+# --- item: label files with a bad encoding or broken features ------------------------------
+
+def ring(col, row, size=2, close=True):
+    """The exterior ring of box(col, row, size) as GeoJSON coordinates."""
+    coords = [list(c) for c in box(col, row, size).exterior.coords]
+    return coords if close else coords[:-1]
+
+
+def geojson_bytes(features, encoding="utf-8"):
+    document = {"type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32616"}},
+                "features": [{"type": "Feature", "properties": p, "geometry": g}
+                             for p, g in features]}
+    return json.dumps(document, ensure_ascii=False).encode(encoding)
+
+
+def test_latin1_geojson_is_read_with_a_warning(run_cli, image, tmp_path):
+    from geotile.errors import GeotileWarning
+
+    path = tmp_path / "latin.geojson"
+    path.write_bytes(geojson_bytes([({"owner": "Müller", "kind": "Gebäude"},
+                                     {"type": "Polygon", "coordinates": [ring(0, 0)]})],
+                                   encoding="latin-1"))
+    with pytest.warns(GeotileWarning, match=r"latin.geojson.*not UTF-8.*Latin-1"):
+        labels = read_labels(path)
+    assert list(labels.fields["owner"]) == ["Müller"]
+    assert labels.geometries[0].equals(box(0, 0))
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif", "--class-field",
+                     "kind")
+    assert result.exit_code == 0, result.output
+    assert "Latin-1" in result.stderr
+    assert mask_of(tmp_path / "m.tif")[:4, :4].all()
+
+
+def test_unclosed_ring_is_closed_with_a_warning_naming_the_feature(image, tmp_path):
+    from geotile.errors import GeotileWarning
+
+    path = tmp_path / "open.geojson"
+    path.write_bytes(geojson_bytes([
+        ({"name": "good"}, {"type": "Polygon", "coordinates": [ring(0, 0)]}),
+        ({"name": "open"}, {"type": "Polygon", "coordinates": [ring(4, 4, close=False)]}),
+    ]))
+    with pytest.warns(GeotileWarning, match=r"open.geojson: 1 feature .*not closed.*feature 1"):
+        labels = read_labels(path)
+    assert len(labels) == 2 and labels.geometries[1].equals(box(4, 4))
+    with pytest.warns(GeotileWarning):
+        make_masks(path, [image], [tmp_path / "m.tif"])
+    mask = mask_of(tmp_path / "m.tif")
+    assert mask[:4, :4].all() and mask[8:12, 8:12].all() and mask.sum() == 32
+
+
+def test_broken_features_are_skipped_and_named(run_cli, image, tmp_path):
+    from geotile.errors import GeotileWarning
+
+    path = tmp_path / "broken.geojson"
+    path.write_bytes(geojson_bytes([
+        ({"name": "good"}, {"type": "Polygon", "coordinates": [ring(0, 0)]}),
+        ({"name": "text"}, {"type": "Polygon", "coordinates": "nonsense"}),
+        ({"name": "line"}, {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}),
+        ({"name": "also good"}, {"type": "Polygon", "coordinates": [ring(4, 4)]}),
+    ]))
+    with pytest.warns(GeotileWarning, match=r"broken.geojson: 2 features.*skipped.*feature 1"):
+        labels = read_labels(path)
+    assert len(labels) == 4 and shapely.is_missing(labels.geometries).tolist() == [
+        False, True, True, False]
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    warning_lines = [line for line in result.stderr.splitlines() if "Warning" in line]
+    assert len(warning_lines) == 1 and "feature 1" in warning_lines[0]
+    assert mask_of(tmp_path / "m.tif").sum() == 32
+
+
+def test_unreadable_wkb_in_a_geopackage_is_skipped(tmp_path):
+    import struct
+
+    from pyogrio.raw import write
+
+    from geotile.errors import GeotileWarning
+
+    good = shapely.to_wkb(box(0, 0))
+    open_ring = struct.pack("<BIII", 1, 3, 1, 4) + b"".join(
+        struct.pack("<dd", *xy) for xy in ring(4, 4, close=False))
+    path = tmp_path / "bad.gpkg"
+    write(path, np.array([good, open_ring], dtype=object), [np.array(["a", "b"])],
+          fields=["name"], geometry_type="Polygon", crs=UTM_CRS, driver="GPKG")
+    with pytest.warns(GeotileWarning) as caught:
+        labels = read_labels(path)
+    messages = sorted(str(w.message) for w in caught)
+    assert any("bad.gpkg: 1 feature " in m and "FID 2" in m and "repaired" in m
+               for m in messages), messages
+    assert len(labels) == 2 and labels.geometries[0].equals(box(0, 0))
+    assert labels.geometries[1].equals(box(4, 4))
+
+
+def test_spacenet_csv_gets_a_hint_about_its_wkt_columns(run_cli, image, tmp_path):
+    path = tmp_path / "summary.csv"
+    path.write_text(
+        "ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo\n"
+        'img,1,"POLYGON ((0 0 0,4 0 0,4 4 0,0 0 0))",'
+        '"POLYGON ((-84.1 33.1 0,-84.0 33.1 0,-84.0 33.0 0,-84.1 33.1 0))"\n'
+    )
+    assert_one_line_error(run_cli("make-masks", path, image, "-o", tmp_path / "m.tif"),
+                          "summary.csv", "PolygonWKT_Geo", "GEOM_POSSIBLE_NAMES=PolygonWKT_Geo")
+    with pytest.raises(InputError, match="PolygonWKT_Pix"):
+        read_labels(path)
+
+
+def test_latin1_csv_with_wkt_is_read_with_a_warning(tmp_path):
+    from geotile.errors import GeotileWarning
+
+    path = tmp_path / "plain.csv"
+    path.write_bytes(f'WKT,owner\n"{box(0, 0).wkt}",Müller\n'.encode("latin-1"))
+    with pytest.warns(GeotileWarning, match=r"plain.csv.*not UTF-8.*Latin-1"):
+        labels = read_labels(path, labels_crs=UTM_CRS)
+    assert list(labels.fields["owner"]) == ["Müller"]
+    assert labels.geometries[0].equals(box(0, 0))

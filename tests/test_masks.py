@@ -255,3 +255,66 @@ def test_rotated_sheared_and_south_up_rasters_keep_every_building(
     assert expected[:8, :8].any() and expected[-8:, -8:].any()
     assert expected[:8, -8:].any() and expected[-8:, :8].any()
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_masks_are_ignore_255_where_the_image_is_nodata(make_raster, tmp_path):
+    pixels = np.full((3, 20, 20), 50, np.uint8)
+    pixels[:, :, :5] = 0  # nodata strip on the left
+    image = make_raster("img.tif", pixels, nodata=0)
+    building = square(X0 + 1, Y0 - 1, 4)  # cols 2..9: half in the nodata strip
+    labels = write_labels(tmp_path / "l.geojson", [building])
+    options = MaskOptions(channels=("footprint", "boundary"))
+    (summary,) = make_masks(labels, [image], [tmp_path / "m.tif"], options=options)
+    with rasterio.open(tmp_path / "m.tif") as src:
+        mask = src.read()
+        assert src.nodata == 255
+    expected = reference_mask([building], [1], from_origin(X0, Y0, 0.5, 0.5), 20, 20)
+    assert (mask[:, :, :5] == 255).all()
+    np.testing.assert_array_equal(mask[0, :, 5:], expected[:, 5:])
+    assert mask[0, 2:10, 5:10].all() and set(np.unique(mask[0])) == {0, 1, 255}
+    assert summary["ignored_pixels"] == 100 and summary["positive_pixels"] == 40
+
+
+def test_alpha_band_is_nodata_and_images_without_nodata_have_none(make_raster, tmp_path):
+    from rasterio.enums import ColorInterp
+
+    rgba = np.full((4, 20, 20), 80, np.uint8)
+    rgba[3, 10:] = 0  # transparent lower half
+    image = make_raster("rgba.tif", rgba, photometric="RGB")
+    with rasterio.open(image, "r+") as dst:
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                           ColorInterp.alpha]
+    plain = make_raster("plain.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 10)])
+    make_masks(labels, [image, plain], [tmp_path / "a.tif", tmp_path / "p.tif"])
+    with rasterio.open(tmp_path / "a.tif") as src:
+        mask = src.read(1)
+        assert src.nodata == 255
+    assert (mask[10:] == 255).all() and (mask[:10] == 1).all()
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert src.nodata is None and src.read(1).max() == 1
+
+
+def test_class_255_with_nodata_is_an_error(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((10, 10), np.uint8), nodata=0)
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 2)], cls=[255])
+    with pytest.raises(InputError, match=r"class id 255.*ignore value.*img.tif"):
+        make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize("kind", [str, lambda p: p])
+def test_a_bare_path_is_one_image(make_raster, tmp_path, kind):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 2)])
+    out = tmp_path / "m.tif"
+    (summary,) = make_masks(str(labels), kind(image), kind(out))
+    assert summary["output"] == str(out) and read(out)[0][0].sum() == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "l.geojson", "m.tif"]
+
+
+def test_images_and_outputs_must_pair_up(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 2)])
+    with pytest.raises(InputError, match=r"1 image.*2 outputs"):
+        make_masks(labels, [image], [tmp_path / "a.tif", tmp_path / "b.tif"])

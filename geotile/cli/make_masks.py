@@ -8,6 +8,8 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    creation_options_opt,
+    json_opt,
     labels_crs_opt,
     output_opt,
     overwrite_opt,
@@ -44,11 +46,13 @@ from geotile.cli.options import (
 @click.option("--layer", metavar="NAME",
               help="Layer of LABELS to read when the file has several (GeoPackage...).")
 @labels_crs_opt
+@creation_options_opt
+@json_opt
 @overwrite_opt
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
-    boundary_width, contact_spacing, layer, labels_crs, overwrite,
+    boundary_width, contact_spacing, layer, labels_crs, creation_options, as_json, overwrite,
 ):
     """Rasterize LABELS (footprint polygons) into one mask per IMAGE.
 
@@ -58,6 +62,12 @@ def make_masks(
     (--all-touched: when the polygon touches it). Where polygons overlap, the
     later feature in LABELS wins. Labels in another CRS are reprojected; invalid
     polygons are repaired. LABELS is read once however many images are given.
+    Where the image is nodata (nodata value, mask or alpha band) the mask is
+    255, declared as its nodata value, for losses to ignore.
+
+    \b
+    --json keys: labels, classes (names by id, 0 = background), masks [{image,
+    output, features, positive_pixels, ignored_pixels, classes}].
 
     \b
     Examples:
@@ -66,6 +76,8 @@ def make_masks(
     $ geotile make-masks footprints.geojson tile.tif -o mask.tif \\
           --channels footprint,boundary,contact
     """
+    import json
+
     from geotile.labels import read_class_map
     from geotile.masks import MaskOptions
     from geotile.masks import make_masks as run
@@ -81,7 +93,7 @@ def make_masks(
         if class_field is None:
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map)
-    pairs = resolve_outputs(images, output, overwrite)
+    pairs = resolve_outputs(images, output, overwrite, protected=[labels])
     summaries = run(
         labels,
         [image for image, _ in pairs],
@@ -91,12 +103,18 @@ def make_masks(
         class_map=mapping,
         labels_crs=labels_crs,
         layer=layer,
+        creation_options=creation_options,
         overwrite=overwrite,
         progress=ctx.obj["progress"],
     )
-    if not ctx.obj["quiet"]:
+    if as_json:
+        click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
+                               "masks": summaries}, indent=2))
+    elif not ctx.obj["quiet"]:
         for summary in summaries:
+            ignored = summary["ignored_pixels"]
             click.echo(
                 f"{summary['output']}: {summary['features']} features, "
                 f"{summary['positive_pixels']} positive pixels"
+                + (f", {ignored} ignored (nodata in the image)" if ignored else "")
             )

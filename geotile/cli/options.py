@@ -10,6 +10,7 @@ Who uses what:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -62,26 +63,48 @@ class InputPath(click.ParamType):
 INPUT_PATH = InputPath()
 
 
+class OutputPath(type(Path())):
+    """A Path that remembers a trailing separator (``-o masks/``): the user meant a folder."""
+
+    names_folder = False
+
+    def __new__(cls, *args):
+        self = super().__new__(cls, *args)
+        self.names_folder = bool(args) and str(args[-1]).endswith(("/", os.sep))
+        return self
+
+
 def output_opt(help_text: str):
     """The required -o/--output option."""
     return click.option(
-        "-o", "--output", required=True, type=click.Path(path_type=Path), help=help_text
+        "-o", "--output", required=True, type=click.Path(path_type=OutputPath), help=help_text
     )
 
 
 def resolve_outputs(
-    inputs: tuple[Path, ...] | list[Path], output: Path, overwrite: bool, suffix: str = ".tif"
+    inputs: tuple[Path, ...] | list[Path], output: Path, overwrite: bool, suffix: str = ".tif",
+    protected: tuple | list = (),
 ) -> list[tuple[Path, Path]]:
-    """Pair each input with its output: one input -> ``output`` is the file; several ->
-    ``output`` is a folder receiving ``<stem><suffix>`` per input.
+    """Pair each input with its output: one input -> ``output`` is the file (named with
+    ``suffix``; .tif also takes .tiff), unless it is a folder or ends with a separator;
+    several -> ``output`` is a folder receiving ``<stem><suffix>`` per input.
 
-    Existing outputs are refused here, before any work, unless ``overwrite``.
+    Existing outputs are refused here, before any work, unless ``overwrite``; an output
+    that is one of the inputs (or of ``protected``, e.g. the labels) is always refused.
     """
     from geotile.errors import InputError
-    from geotile.raster import check_output
+    from geotile.raster import check_output, input_path
 
-    if len(inputs) == 1 and not output.is_dir():
-        pairs = [(inputs[0], output)]
+    as_folder = output.is_dir() or getattr(output, "names_folder", False) \
+        or str(output).endswith(("/", os.sep))
+    if len(inputs) == 1 and not as_folder:
+        allowed = (".tif", ".tiff") if suffix.lower() in (".tif", ".tiff") else (suffix.lower(),)
+        if output.suffix.lower() not in allowed:
+            raise InputError(
+                f"{output}: the output is {'a GeoTIFF' if '.tif' in allowed else suffix}; "
+                f"name it {' or '.join(allowed)} (or end it with / for a folder)."
+            )
+        pairs = [(inputs[0], Path(output))]
     else:
         if output.exists() and not output.is_dir():
             raise InputError(f"{output}: several inputs need a folder as output, not a file.")
@@ -92,7 +115,26 @@ def resolve_outputs(
                 f"inputs share the file name {sorted(duplicates)[0]!r}: their outputs in "
                 f"{output} would collide. Run them separately."
             )
-        pairs = [(p, output / f"{Path(p).stem}{suffix}") for p in inputs]
+        pairs = [(p, Path(output) / f"{Path(p).stem}{suffix}") for p in inputs]
+    sources = [input_path(p) for p in (*inputs, *protected)]
+    for _, out in pairs:
+        source = next((p for p in sources if _same_file(p, out)), None)
+        if source is not None:
+            raise InputError(
+                f"{out}: this output is the input {source}; geotile never writes over its "
+                "inputs. Choose another output name or folder."
+            )
     for _, out in pairs:
         check_output(out, overwrite)
     return pairs
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if not isinstance(a, Path):
+        return False  # a GDAL virtual path is never a local output
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
