@@ -20,13 +20,14 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import class_ids, raster_kind
 
 log = logging.getLogger("geotile")
@@ -274,12 +275,27 @@ def vectorize_rasters(
     is in ``options.crs``: by default EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS
     for every other format. Returns a summary (output, features, per-class counts).
     """
+    from rasterio.errors import NotGeoreferencedWarning
+
     output = Path(output)
     writer = check_vector_output(output, overwrite)
     target = parse_crs(options.crs)
-    paths = check_inputs(paths)
-    _check_not_an_input(output, writer, paths)
-    frame, crs = polygonize_rasters(paths, options, progress)
+    with warnings.catch_warnings():  # rasters without a CRS: geotile's one warning says it
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        paths, crs = check_inputs(paths)
+        _check_not_an_input(output, writer, paths)
+        if crs is None and not (target is None or isinstance(target, str)):
+            raise InputError(f"{paths[0]}: the raster has no CRS, so its polygons cannot be "
+                             f"reprojected to --crs {options.crs}. Assign one with "
+                             "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+        if crs is None:
+            caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
+                      if writer == "GeoJSON" else "")
+            warnings.warn(f"{paths[0]}: the raster has no CRS; polygons are in its own "
+                          "coordinates (pixels when it has no geotransform), areas and "
+                          f"lengths in those units, and the output carries no CRS{caveat}.",
+                          GeotileWarning, stacklevel=2)
+        frame, crs = polygonize_rasters(paths, options, progress)
     if target is None:
         target = "EPSG:4326" if writer == "GeoJSON" else crs
     elif isinstance(target, str):  # "source"
@@ -338,7 +354,9 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
-    if len(frame):
+    if len(frame) and crs is None:  # the raster's own units
+        frame = clean(frame, options, cell)
+    elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
     return frame, crs
@@ -454,9 +472,10 @@ def _feature_count(path: Path, writer: str) -> int:
     return int(pyogrio.read_info(path)["features"])
 
 
-def check_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """The rasters as paths, after reading their headers: one CRS for all, no raster given
-    twice, no two rasters overlapping (their buildings would be counted twice)."""
+def check_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[Path], object]:
+    """``(paths, crs)`` of the rasters after reading their headers: one CRS for all (or none
+    for all), no raster given twice, no two rasters overlapping (their buildings would be
+    counted twice)."""
     import shapely
 
     from geotile.raster import _is_local, open_raster
@@ -474,15 +493,16 @@ def check_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
             if position == 0:
                 crs = src.crs
             elif src.crs != crs:
-                raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
-                                 f"({crs}). Reproject it with gdalwarp first.")
+                raise InputError(f"{path}: CRS {src.crs or '(none)'} differs from the first "
+                                 f"raster's ({crs or 'none'}). Reproject (or assign a CRS "
+                                 "with gdal_edit.py -a_srs) first.")
             t = src.transform
-            corners = [t * xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),
+            corners = [t @ xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),
                                          (0, src.height))]
             footprints.append((shapely.Polygon(corners), abs(t.a * t.e - t.b * t.d)))
         checked.append(path)
     _check_overlaps(checked, footprints)
-    return checked
+    return checked, crs
 
 
 def _check_overlaps(paths: list[Path], footprints: list) -> None:
@@ -549,5 +569,7 @@ def _write(frame, path: Path, writer: str, layer: str) -> None:
     options = {}
     if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
         options["RFC7946"] = "YES"
-    frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
-                  layer_options=options or None)
+    with warnings.catch_warnings():  # no CRS: vectorize has warned about it already
+        warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
+        frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
+                      layer_options=options or None)

@@ -3,6 +3,8 @@ without a CRS, tags) and what it writes (formats, CRSs, failures)."""
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -130,8 +132,6 @@ def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, s
 
 
 def test_geojson_is_rfc7946_lon_lat_and_crs_overrides(make_raster, tmp_path):
-    import json
-
     path = _square(make_raster, "a.tif", X0, Y0)
     vectorize_rasters([path], tmp_path / "b.geojson")
     raw = json.loads((tmp_path / "b.geojson").read_text())
@@ -226,3 +226,63 @@ def test_output_may_not_be_an_input(make_raster, tmp_path):
     path = _square(make_raster, "a.gpkg", X0, Y0, size=20)
     with pytest.raises(InputError, match=r"a\.gpkg: .*input"):
         vectorize_rasters([path], path, overwrite=True)
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+@pytest.mark.parametrize("georeferenced", [False, True])
+def test_raster_without_crs_vectorizes_in_its_own_coordinates(make_raster, tmp_path,
+                                                              georeferenced):
+    import warnings
+
+    from rasterio.transform import Affine
+
+    from geotile.errors import GeotileWarning
+
+    transform = from_origin(1000, 2000, 2, 2) if georeferenced else Affine.identity()
+    classes = np.zeros((20, 30), np.uint8)
+    classes[4:8, 10:20] = 1
+    path = make_raster("n.tif", classes, crs=None, transform=transform)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = vectorize_rasters([path], tmp_path / "n.gpkg", options=VectorizeOptions(
+            regularize=True, simplify=0.5))
+    assert summary["features"] == 1
+    shown = [w for w in caught if not issubclass(w.category, DeprecationWarning)
+             and not issubclass(w.category, PendingDeprecationWarning)]
+    assert [w.category for w in shown] == [GeotileWarning]
+    assert "n.tif" in str(shown[0].message) and "no CRS" in str(shown[0].message)
+    found = gpd.read_file(tmp_path / "n.gpkg")
+    assert found.crs is None
+    scale = 2 if georeferenced else 1
+    x0, y0 = (1000, 2000) if georeferenced else (0, 0)
+    ys = sorted([y0 - 4 * scale, y0 - 8 * scale]) if georeferenced else [4, 8]
+    box = shapely.box(x0 + 10 * scale, ys[0], x0 + 20 * scale, ys[1])
+    assert found.geometry[0].symmetric_difference(box).area < 1e-6
+    assert found["area_m2"][0] == pytest.approx(40 * scale**2)
+    with pytest.warns(GeotileWarning, match="GeoJSON readers"):
+        vectorize_rasters([path], tmp_path / "n.geojson")
+    raw = json.loads((tmp_path / "n.geojson").read_text())
+    assert "crs" not in raw
+    ring = shapely.Polygon(raw["features"][0]["geometry"]["coordinates"][0])
+    assert ring.symmetric_difference(box).area < 1e-6
+
+
+def test_raster_without_crs_cannot_be_reprojected(make_raster, tmp_path, run_cli):
+    classes = np.zeros((10, 10), np.uint8)
+    classes[2:5, 2:5] = 1
+    path = make_raster("n.tif", classes, crs=None)
+    with pytest.raises(InputError, match=r"n\.tif: .*no CRS.*EPSG:3857"):
+        vectorize_rasters([path], tmp_path / "n.gpkg", options=VectorizeOptions(crs="EPSG:3857"))
+    result = run_cli("vectorize", path, "-o", tmp_path / "n.fgb")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Warning:") and "n.tif" in lines[0]
+    assert "1 polygons" in result.stdout
+
+
+def test_mixing_rasters_with_and_without_crs_is_one_line(make_raster, tmp_path):
+    a = _square(make_raster, "a.tif", X0, Y0)
+    classes = np.zeros((20, 20), np.uint8)
+    b = make_raster("b.tif", classes, crs=None, transform=from_origin(X0 + 20, Y0, 1, 1))
+    with pytest.raises(InputError, match=r"b\.tif: CRS \(none\) differs"):
+        vectorize_rasters([a, b], tmp_path / "m.gpkg")
