@@ -452,7 +452,7 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         _check_same_grid(pred, true, prediction, truth)
         pred_kind, true_kind = raster_kind(pred), raster_kind(true)
         if threshold is None:
-            threshold = float(pred.tags().get("GEOTILE_THRESHOLD", 0.5))
+            threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
         check_pred, check_true = has_nodata(pred), has_nodata(true)

@@ -328,8 +328,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             kind = raster_kind(src)
             kinds.append(kind.kind)
             names = names or kind.names
-            threshold = options.threshold if options.threshold is not None else float(
-                src.tags().get("GEOTILE_THRESHOLD", 0.5))
+            threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
+                             if t is not None)
             check = has_nodata(src)
             starts = range(0, src.height, BAND_ROWS)
             for top in tqdm(starts, disable=not progress, desc=path.name, unit="band"):

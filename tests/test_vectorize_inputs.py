@@ -286,3 +286,91 @@ def test_mixing_rasters_with_and_without_crs_is_one_line(make_raster, tmp_path):
     b = make_raster("b.tif", classes, crs=None, transform=from_origin(X0 + 20, Y0, 1, 1))
     with pytest.raises(InputError, match=r"b\.tif: CRS \(none\) differs"):
         vectorize_rasters([a, b], tmp_path / "m.gpkg")
+
+
+def _probability(make_raster, name, bands, *, tags=None, descriptions=None, **kwargs):
+    import rasterio
+
+    path = make_raster(name, bands, transform=from_origin(X0, Y0, 1, 1), **kwargs)
+    with rasterio.open(path, "r+") as dst:
+        if tags:
+            dst.update_tags(**tags)
+        for band, text in enumerate(descriptions or [], start=1):
+            dst.set_band_description(band, text)
+    return path
+
+
+def test_single_class_probability_takes_its_name(make_raster, tmp_path):
+    p = np.zeros((1, 20, 20), np.uint8)
+    p[0, 2:8, 2:8] = 230
+    tagged = _probability(make_raster, "t.tif", p, tags={
+        "GEOTILE_OUTPUT": "probability", "GEOTILE_SCALE": "255",
+        "GEOTILE_CLASS_NAMES": '["roof"]'})
+    described = _probability(make_raster, "d.tif", (p / 255).astype("float32"),
+                             descriptions=["roof"])
+    by_id = _probability(make_raster, "i.tif", p, tags={
+        "GEOTILE_OUTPUT": "probability", "GEOTILE_CLASS_NAMES": '["background", "roof"]'})
+    for path in (tagged, described, by_id):
+        vectorize_rasters([path], tmp_path / f"{path.stem}.gpkg")
+        found = gpd.read_file(tmp_path / f"{path.stem}.gpkg")
+        assert list(found["class"]) == ["roof"] and list(found["class_id"]) == [1]
+        assert found["score"][0] == pytest.approx(230 / 255, abs=1e-3)
+
+
+def test_multiclass_names_from_band_descriptions(make_raster, tmp_path):
+    p = np.zeros((3, 20, 20), np.float32)
+    p[0] = 0.5
+    p[1, 2:8, 2:8] = 0.9
+    p[2, 10:18, 10:18] = 0.8
+    path = _probability(make_raster, "m.tif", p, descriptions=["background", "house", "shed"])
+    vectorize_rasters([path], tmp_path / "m.gpkg")
+    found = gpd.read_file(tmp_path / "m.gpkg").sort_values("class_id")
+    assert list(found["class"]) == ["house", "shed"] and list(found["class_id"]) == [1, 2]
+
+
+def test_threshold_comes_from_option_then_tag_then_half(make_raster, tmp_path):
+    p = np.zeros((1, 20, 20), np.float32)
+    p[0, 2:8, 2:8] = 0.7
+    p[0, 10:18, 10:18] = 0.9
+    dataset = _probability(make_raster, "a.tif", p, tags={"GEOTILE_THRESHOLD": "0.8"})
+    band = _probability(make_raster, "b.tif", p)
+    import rasterio
+
+    with rasterio.open(band, "r+") as dst:
+        dst.update_tags(1, GEOTILE_THRESHOLD="0.8")
+    untagged = _probability(make_raster, "c.tif", p)
+    for path, threshold, expected in ((dataset, None, [64]), (band, None, [64]),
+                                      (dataset, 0.6, [36, 64]), (untagged, None, [36, 64])):
+        out = tmp_path / f"{path.stem}{threshold}.gpkg"
+        vectorize_rasters([path], out, options=VectorizeOptions(threshold=threshold))
+        assert sorted(gpd.read_file(out)["area_m2"]) == expected
+
+
+def test_uint8_band_scaled_to_probabilities_is_a_probability_raster(make_raster, tmp_path):
+    import rasterio
+
+    p = np.zeros((20, 20), np.uint8)
+    p[2:8, 2:8] = 100  # 0.39
+    p[10:18, 10:18] = 200  # 0.78
+    path = make_raster("s.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    with rasterio.open(path, "r+") as dst:
+        dst.scales = (1 / 255,)
+    vectorize_rasters([path], tmp_path / "s.gpkg")
+    found = gpd.read_file(tmp_path / "s.gpkg")
+    assert list(found["class_id"]) == [1] and list(found["area_m2"]) == [64]
+    assert found["score"][0] == pytest.approx(200 / 255, abs=1e-3)
+
+
+@pytest.mark.parametrize(("key", "value", "fragment"), [
+    ("GEOTILE_THRESHOLD", "abc", "GEOTILE_THRESHOLD"),
+    ("GEOTILE_THRESHOLD", "1.5", "GEOTILE_THRESHOLD"),
+    ("GEOTILE_CLASS_NAMES", "[building", "GEOTILE_CLASS_NAMES"),
+    ("GEOTILE_SCALE", "zero", "GEOTILE_SCALE"),
+    ("GEOTILE_SCALE", "0", "GEOTILE_SCALE"),
+])
+def test_bad_tags_are_one_line(run_cli, make_raster, tmp_path, key, value, fragment):
+    p = np.zeros((1, 20, 20), np.uint8)
+    path = _probability(make_raster, "t.tif", p, tags={"GEOTILE_OUTPUT": "probability",
+                                                       key: value})
+    assert_one_line_error(run_cli("vectorize", path, "-o", tmp_path / "t.gpkg"), "t.tif",
+                          fragment)
