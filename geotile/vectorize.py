@@ -306,7 +306,9 @@ def vectorize_rasters(
     write_vector(frame, output, writer, overwrite)
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(p.name for p in paths))
-    return {"output": str(output), "features": len(frame), "per_class": counts}
+    return {"output": str(output), "features": len(frame), "per_class": counts,
+            "crs": frame.crs.to_string() if frame.crs is not None else None,
+            "sources": [p.name for p in paths]}
 
 
 def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):

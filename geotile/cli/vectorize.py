@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import output_opt, overwrite_opt
+from geotile.cli.options import json_opt, output_opt, overwrite_opt
 
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
@@ -28,10 +28,11 @@ from geotile.cli.options import output_opt, overwrite_opt
               help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
               "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
               "GeoJSON in another CRS carries a crs member, outside RFC 7946.")
+@json_opt
 @overwrite_opt
 @click.pass_context
 def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, regularize, crs,
-              overwrite):
+              as_json, overwrite):
     """Polygonize class or probability RASTERs into one vector file.
 
     One feature per connected region of a class (4-connectivity), holes kept,
@@ -39,6 +40,10 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, r
     probability rasters only) and source. Large rasters are processed in row
     bands and buildings cut by band seams, or crossing the edges of adjacent
     rasters given together, are merged back into one polygon.
+
+    \b
+    --json keys: output, features, per_class {class: count}, crs (of the
+    output; null without one), sources (raster file names).
 
     \b
     Examples:
@@ -52,5 +57,9 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, r
                                fill_holes=fill_holes, regularize=regularize, crs=crs)
     summary = vectorize_rasters(rasters, output, options=options, overwrite=overwrite,
                                 progress=ctx.obj["progress"])
-    if not ctx.obj["quiet"]:
+    if as_json:
+        import json
+
+        click.echo(json.dumps(summary, indent=2))
+    elif not ctx.obj["quiet"]:
         click.echo(f"{summary['output']}: {summary['features']} polygons")
