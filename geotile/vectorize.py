@@ -261,15 +261,15 @@ def _fill_small_holes(polygon, max_area: float):
 
 
 def vectorize_rasters(
-    paths: Sequence[str | os.PathLike],
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
     output: str | os.PathLike,
     *,
     options: VectorizeOptions = VectorizeOptions(),
     overwrite: bool = False,
     progress: bool = False,
 ) -> dict:
-    """Polygonize rasters into one vector file (GeoJSON, GeoPackage, GeoParquet, Shapefile
-    or FlatGeobuf; see :data:`WRITERS`).
+    """Polygonize rasters (one path or a sequence of paths) into one vector file (GeoJSON,
+    GeoPackage, GeoParquet, Shapefile or FlatGeobuf; see :data:`WRITERS`).
 
     Buildings crossing band seams or the edges of adjacent rasters are merged. The output
     is in ``options.crs``: by default EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS
@@ -474,7 +474,8 @@ def _feature_count(path: Path, writer: str) -> int:
     return int(pyogrio.read_info(path)["features"])
 
 
-def check_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[Path], object]:
+def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
+                 ) -> tuple[list[Path], object]:
     """``(paths, crs)`` of the rasters after reading their headers: one CRS for all (or none
     for all), no raster given twice, no two rasters overlapping (their buildings would be
     counted twice)."""
@@ -482,6 +483,10 @@ def check_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[Path], object
 
     from geotile.raster import _is_local, open_raster
 
+    if isinstance(paths, (str, bytes, os.PathLike)):  # one path, not its characters
+        paths = [os.fsdecode(paths)]
+    if not paths:
+        raise InputError("no raster to vectorize: give at least one.")
     seen: dict[str, Path] = {}
     footprints, checked, crs = [], [], None
     for position, path in enumerate(paths):

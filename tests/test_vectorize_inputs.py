@@ -374,3 +374,12 @@ def test_bad_tags_are_one_line(run_cli, make_raster, tmp_path, key, value, fragm
                                                        key: value})
     assert_one_line_error(run_cli("vectorize", path, "-o", tmp_path / "t.gpkg"), "t.tif",
                           fragment)
+
+
+def test_a_bare_path_is_one_raster(make_raster, tmp_path):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    for given, name in ((str(path), "s.gpkg"), (path, "p.gpkg")):
+        summary = vectorize_rasters(given, tmp_path / name)
+        assert summary["features"] == 1 and summary["sources"] == ["a.tif"]
+    with pytest.raises(InputError, match="no raster"):
+        vectorize_rasters([], tmp_path / "e.gpkg")
