@@ -33,6 +33,8 @@ from geotile.raster_kinds import class_ids, raster_kind
 log = logging.getLogger("geotile")
 
 BAND_ROWS = 2048
+#: above this many classes in a band, one labelling pass (scikit-image) beats one per class
+FEW_CLASSES = 8
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
 #: output suffix -> GDAL driver ("parquet": GeoParquet through pyarrow)
 WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet": "parquet",
@@ -71,26 +73,50 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
     Returns a list of ``(polygon, class_id, score_sum, pixel_count, on_edge)``,
     ``on_edge`` meaning the region touches the array's border rows or columns.
     """
-    from rasterio.features import shapes
+    classes = np.unique(ids)
+    classes = classes[classes != 0]
+    if len(classes) > FEW_CLASSES and _has_skimage():  # one labelling pass for all classes
+        from skimage.measure import label as label_regions
+
+        labels = label_regions(ids, background=0, connectivity=1).astype(np.int32, copy=False)
+        class_of = np.zeros(int(labels.max()) + 1, np.int64)
+        class_of[labels.ravel()] = ids.ravel()
+        return _regions(labels, class_of, score, transform)
     from scipy import ndimage
 
     regions = []
-    for class_id in np.unique(ids):
-        if class_id == 0:
-            continue
+    for class_id in classes:
         labels, count = ndimage.label(ids == class_id, structure=FOUR_CONNECTED)
-        labels = labels.astype(np.int32, copy=False)
-        sums = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count + 1)
-        counts = np.bincount(labels.ravel(), minlength=count + 1)
-        edge = np.zeros(count + 1, bool)
-        for line in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-            edge[line] = True
-        found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=transform))
-        polygons = polygons_from_geojson([geometry for geometry, _ in found])
-        for polygon, (_, label) in zip(polygons, found, strict=True):
-            label = int(label)
-            regions.append((polygon, int(class_id), float(sums[label]), int(counts[label]),
-                            bool(edge[label])))
+        class_of = np.full(count + 1, int(class_id), np.int64)
+        regions += _regions(labels.astype(np.int32, copy=False), class_of, score, transform)
+    return regions
+
+
+def _has_skimage() -> bool:
+    try:
+        import skimage.measure  # noqa: F401
+    except ImportError:  # pragma: no cover - a dependency since the instances work
+        return False
+    return True
+
+
+def _regions(labels: np.ndarray, class_of: np.ndarray, score: np.ndarray, transform):
+    """Polygons, classes, score sums, pixel counts and edge flags of labelled regions."""
+    from rasterio.features import shapes
+
+    count = len(class_of) - 1
+    sums = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count + 1)
+    counts = np.bincount(labels.ravel(), minlength=count + 1)
+    edge = np.zeros(count + 1, bool)
+    for line in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        edge[line] = True
+    found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=transform))
+    polygons = polygons_from_geojson([geometry for geometry, _ in found])
+    regions = []
+    for polygon, (_, label) in zip(polygons, found, strict=True):
+        label = int(label)
+        regions.append((polygon, int(class_of[label]), float(sums[label]), int(counts[label]),
+                        bool(edge[label])))
     return regions
 
 

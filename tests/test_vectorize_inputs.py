@@ -383,3 +383,24 @@ def test_a_bare_path_is_one_raster(make_raster, tmp_path):
         assert summary["features"] == 1 and summary["sources"] == ["a.tif"]
     with pytest.raises(InputError, match="no raster"):
         vectorize_rasters([], tmp_path / "e.gpkg")
+
+
+def test_many_classes_label_in_one_pass_with_the_same_result(make_raster, tmp_path,
+                                                             monkeypatch):
+    import geotile.vectorize as module
+
+    rng = np.random.default_rng(3)
+    classes = rng.integers(0, 40, (6, 8)).repeat(5, axis=0).repeat(5, axis=1).astype("int16")
+    classes[::7, ::3] = 1000  # specks touching their neighbours diagonally only, or not
+    path = make_raster("m.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    results = []
+    for few in (8, 10_000):
+        monkeypatch.setattr(module, "FEW_CLASSES", few)
+        out = tmp_path / f"m{few}.gpkg"
+        vectorize_rasters([path], out, options=SOURCE)
+        found = gpd.read_file(out)
+        results.append(sorted(zip(found["class_id"], found.geometry.area.round(6),
+                                  found.geometry.centroid.x.round(6),
+                                  found.geometry.centroid.y.round(6), strict=True)))
+    assert results[0] == results[1] and len(results[0]) > 40
+    assert {r[0] for r in results[0]} == set(np.unique(classes)) - {0}
