@@ -235,11 +235,30 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None) -> gp
 
 def _scoring_order(frame: gpd.GeoDataFrame, conf_field: str | None, source) -> gpd.GeoDataFrame:
     if conf_field and conf_field in frame.columns:
-        if not np.issubdtype(frame[conf_field].dtype, np.number):
-            raise InputError(f"{source}: field {conf_field!r} is not numeric; give the "
-                             "confidence field with --conf-field, or --conf-field ''.")
+        order = _confidences(frame[conf_field], conf_field, source)
+        frame = frame.assign(**{conf_field: order}) if order is not frame[conf_field] else frame
         frame = frame.sort_values(conf_field, ascending=False, kind="stable", na_position="last")
     return frame.reset_index(drop=True)
+
+
+def _confidences(values, conf_field: str, source):
+    """The confidence column as numbers: numeric columns as they are, text holding numbers
+    ("0.9") parsed; any other value is an InputError naming it."""
+    import pandas as pd
+    from pandas.api import types
+
+    if types.is_numeric_dtype(values.dtype) and not types.is_bool_dtype(values.dtype):
+        return values
+    numbers = pd.to_numeric(values.map(lambda v: v.strip() if isinstance(v, str) else v),
+                            errors="coerce")
+    bad = values[numbers.isna() & values.notna()]
+    if len(bad) or not types.is_numeric_dtype(numbers.dtype) or \
+            types.is_bool_dtype(values.dtype):
+        example = bad.iloc[0] if len(bad) else values.dropna().iloc[0]
+        raise InputError(f"{source}: field {conf_field!r} holds {example!r}, not a number; "
+                         "give the confidence field with --conf-field, or --conf-field '' to "
+                         "score in file order.")
+    return numbers.astype(float)
 
 
 def _same_crs(prediction_frame, truth_frame, prediction, truth):
@@ -458,7 +477,7 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         _check_same_grid(pred, true, prediction, truth)
         pred_kind, true_kind = raster_kind(pred), raster_kind(true)
         if threshold is None:
-            threshold = float(pred.tags().get("GEOTILE_THRESHOLD", 0.5))
+            threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
         check_pred, check_true = has_nodata(pred), has_nodata(true)

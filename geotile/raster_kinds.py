@@ -17,29 +17,87 @@ from geotile.errors import InputError
 
 @dataclass(frozen=True)
 class RasterKind:
-    """How to read a raster: class ids or probabilities (x scale), and class names."""
+    """How to read a raster: class ids or probabilities (x scale), class names indexed by
+    class id (0 background) and the threshold the raster declares (None: not declared)."""
 
     kind: str
     scale: float
     names: list[str] | None
+    threshold: float | None = None
 
 
 def raster_kind(src) -> RasterKind:
-    """Tell class rasters from probability rasters (geotile's tags, else dtype and bands)."""
-    tags = src.tags()
-    names = json.loads(tags["GEOTILE_CLASS_NAMES"]) if "GEOTILE_CLASS_NAMES" in tags else None
+    """Tell class rasters from probability rasters and read their names and threshold.
+
+    geotile's tags decide (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES,
+    GEOTILE_THRESHOLD, on the dataset or band 1); without them the dtype, a GDAL scale
+    (uint8 x 1/255 are probabilities) and the band count. Probability rasters without
+    GEOTILE_CLASS_NAMES take their names from the band descriptions. A tag that cannot
+    be read is an InputError naming the file.
+    """
+    tags = {**src.tags(1), **src.tags()}
+    names = _names_tag(src, tags)
+    threshold = _number_tag(src, tags, "GEOTILE_THRESHOLD", 0.0, 1.0)
     output = tags.get("GEOTILE_OUTPUT")
     floating = np.dtype(src.dtypes[0]).kind == "f"
+    gdal_scale = src.scales[0] if src.scales and src.scales[0] not in (0, 1) else None
     if output in ("class", "mask"):
-        return RasterKind("class", 1.0, names)
-    if output == "probability":
-        return RasterKind("probability", float(tags.get("GEOTILE_SCALE", 1 if floating else 255)),
-                          names)
-    if floating:
-        return RasterKind("probability", 1.0, names)
-    if src.count > 1 and src.dtypes[0] == "uint8":
-        return RasterKind("probability", 255.0, names)
-    return RasterKind("class", 1.0, names)
+        return RasterKind("class", 1.0, names, threshold)
+    if output == "probability" or floating or gdal_scale is not None or (
+            src.count > 1 and src.dtypes[0] == "uint8"):
+        default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
+        scale = _number_tag(src, tags, "GEOTILE_SCALE", 0.0, None) or default
+        names = names or _descriptions(src)
+        if names and src.count == 1 and len(names) == 1:  # the one band is class 1
+            names = ["background", *names]
+        return RasterKind("probability", float(scale), names, threshold)
+    return RasterKind("class", 1.0, names, threshold)
+
+
+def _names_tag(src, tags) -> list[str] | None:
+    """GEOTILE_CLASS_NAMES: a JSON list (index = class id, or band for probabilities) or
+    a JSON object {"id": name}."""
+    text = tags.get("GEOTILE_CLASS_NAMES")
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+        if isinstance(value, dict):
+            top = max(int(k) for k in value) if value else -1
+            value = [str(value.get(str(i), i)) for i in range(top + 1)]
+        if not isinstance(value, list):
+            raise ValueError("not a list")
+        return [str(v) for v in value] or None
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{src.name}: tag GEOTILE_CLASS_NAMES={text!r} is not a JSON list of "
+                         "names. Fix it (gdal_edit.py -mo) or remove it.") from exc
+
+
+def _number_tag(src, tags, key: str, low: float, high: float | None) -> float | None:
+    """A numeric tag in (low, high] (``low`` excluded unless it is 0 for thresholds)."""
+    text = tags.get(key)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    strict_low = key == "GEOTILE_SCALE"
+    ok = np.isfinite(value) and (value > low if strict_low else value >= low) and (
+        high is None or value <= high)
+    if not ok:
+        wanted = f"a number in [{low:g}, {high:g}]" if high is not None else "a positive number"
+        raise InputError(f"{src.name}: tag {key}={text!r} is not {wanted}. Fix it "
+                         "(gdal_edit.py -mo) or remove it.")
+    return value
+
+
+def _descriptions(src) -> list[str] | None:
+    """Band descriptions as class names, when every band has one."""
+    descriptions = list(src.descriptions or [])
+    if descriptions and all(descriptions):
+        return [str(d) for d in descriptions]
+    return None
 
 
 #: largest class id a class raster may hold (ids travel as int32)

@@ -20,18 +20,21 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import class_ids, raster_kind
 
 log = logging.getLogger("geotile")
 
 BAND_ROWS = 2048
+#: above this many classes in a band, one labelling pass (scikit-image) beats one per class
+FEW_CLASSES = 8
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
 #: output suffix -> GDAL driver ("parquet": GeoParquet through pyarrow)
 WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet": "parquet",
@@ -70,26 +73,50 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
     Returns a list of ``(polygon, class_id, score_sum, pixel_count, on_edge)``,
     ``on_edge`` meaning the region touches the array's border rows or columns.
     """
-    from rasterio.features import shapes
+    classes = np.unique(ids)
+    classes = classes[classes != 0]
+    if len(classes) > FEW_CLASSES and _has_skimage():  # one labelling pass for all classes
+        from skimage.measure import label as label_regions
+
+        labels = label_regions(ids, background=0, connectivity=1).astype(np.int32, copy=False)
+        class_of = np.zeros(int(labels.max()) + 1, np.int64)
+        class_of[labels.ravel()] = ids.ravel()
+        return _regions(labels, class_of, score, transform)
     from scipy import ndimage
 
     regions = []
-    for class_id in np.unique(ids):
-        if class_id == 0:
-            continue
+    for class_id in classes:
         labels, count = ndimage.label(ids == class_id, structure=FOUR_CONNECTED)
-        labels = labels.astype(np.int32, copy=False)
-        sums = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count + 1)
-        counts = np.bincount(labels.ravel(), minlength=count + 1)
-        edge = np.zeros(count + 1, bool)
-        for line in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-            edge[line] = True
-        found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=transform))
-        polygons = polygons_from_geojson([geometry for geometry, _ in found])
-        for polygon, (_, label) in zip(polygons, found, strict=True):
-            label = int(label)
-            regions.append((polygon, int(class_id), float(sums[label]), int(counts[label]),
-                            bool(edge[label])))
+        class_of = np.full(count + 1, int(class_id), np.int64)
+        regions += _regions(labels.astype(np.int32, copy=False), class_of, score, transform)
+    return regions
+
+
+def _has_skimage() -> bool:
+    try:
+        import skimage.measure  # noqa: F401
+    except ImportError:  # pragma: no cover - a dependency since the instances work
+        return False
+    return True
+
+
+def _regions(labels: np.ndarray, class_of: np.ndarray, score: np.ndarray, transform):
+    """Polygons, classes, score sums, pixel counts and edge flags of labelled regions."""
+    from rasterio.features import shapes
+
+    count = len(class_of) - 1
+    sums = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count + 1)
+    counts = np.bincount(labels.ravel(), minlength=count + 1)
+    edge = np.zeros(count + 1, bool)
+    for line in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        edge[line] = True
+    found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=transform))
+    polygons = polygons_from_geojson([geometry for geometry, _ in found])
+    regions = []
+    for polygon, (_, label) in zip(polygons, found, strict=True):
+        label = int(label)
+        regions.append((polygon, int(class_of[label]), float(sums[label]), int(counts[label]),
+                        bool(edge[label])))
     return regions
 
 
@@ -260,26 +287,41 @@ def _fill_small_holes(polygon, max_area: float):
 
 
 def vectorize_rasters(
-    paths: Sequence[str | os.PathLike],
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
     output: str | os.PathLike,
     *,
     options: VectorizeOptions = VectorizeOptions(),
     overwrite: bool = False,
     progress: bool = False,
 ) -> dict:
-    """Polygonize rasters into one vector file (GeoJSON, GeoPackage, GeoParquet, Shapefile
-    or FlatGeobuf; see :data:`WRITERS`).
+    """Polygonize rasters (one path or a sequence of paths) into one vector file (GeoJSON,
+    GeoPackage, GeoParquet, Shapefile or FlatGeobuf; see :data:`WRITERS`).
 
     Buildings crossing band seams or the edges of adjacent rasters are merged. The output
     is in ``options.crs``: by default EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS
     for every other format. Returns a summary (output, features, per-class counts).
     """
+    from rasterio.errors import NotGeoreferencedWarning
+
     output = Path(output)
     writer = check_vector_output(output, overwrite)
     target = parse_crs(options.crs)
-    paths = check_inputs(paths)
-    _check_not_an_input(output, writer, paths)
-    frame, crs = polygonize_rasters(paths, options, progress)
+    with warnings.catch_warnings():  # rasters without a CRS: geotile's one warning says it
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        paths, crs = check_inputs(paths)
+        _check_not_an_input(output, writer, paths)
+        if crs is None and not (target is None or isinstance(target, str)):
+            raise InputError(f"{paths[0]}: the raster has no CRS, so its polygons cannot be "
+                             f"reprojected to --crs {options.crs}. Assign one with "
+                             "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+        if crs is None:
+            caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
+                      if writer == "GeoJSON" else "")
+            warnings.warn(f"{paths[0]}: the raster has no CRS; polygons are in its own "
+                          "coordinates (pixels when it has no geotransform), areas and "
+                          f"lengths in those units, and the output carries no CRS{caveat}.",
+                          GeotileWarning, stacklevel=2)
+        frame, crs = polygonize_rasters(paths, options, progress)
     if target is None:
         target = "EPSG:4326" if writer == "GeoJSON" else crs
     elif isinstance(target, str):  # "source"
@@ -290,7 +332,9 @@ def vectorize_rasters(
     write_vector(frame, output, writer, overwrite)
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(p.name for p in paths))
-    return {"output": str(output), "features": len(frame), "per_class": counts}
+    return {"output": str(output), "features": len(frame), "per_class": counts,
+            "crs": frame.crs.to_string() if frame.crs is not None else None,
+            "sources": [p.name for p in paths]}
 
 
 def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
@@ -312,8 +356,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             kind = raster_kind(src)
             kinds.append(kind.kind)
             names = names or kind.names
-            threshold = options.threshold if options.threshold is not None else float(
-                src.tags().get("GEOTILE_THRESHOLD", 0.5))
+            threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
+                             if t is not None)
             check = has_nodata(src)
             starts = range(0, src.height, BAND_ROWS)
             for top in tqdm(starts, disable=not progress, desc=path.name, unit="band"):
@@ -338,7 +382,9 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
-    if len(frame):
+    if len(frame) and crs is None:  # the raster's own units
+        frame = clean(frame, options, cell)
+    elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
     return frame, crs
@@ -454,13 +500,19 @@ def _feature_count(path: Path, writer: str) -> int:
     return int(pyogrio.read_info(path)["features"])
 
 
-def check_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """The rasters as paths, after reading their headers: one CRS for all, no raster given
-    twice, no two rasters overlapping (their buildings would be counted twice)."""
+def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
+                 ) -> tuple[list[Path], object]:
+    """``(paths, crs)`` of the rasters after reading their headers: one CRS for all (or none
+    for all), no raster given twice, no two rasters overlapping (their buildings would be
+    counted twice)."""
     import shapely
 
     from geotile.raster import _is_local, input_path, open_raster
 
+    if isinstance(paths, (str, bytes, os.PathLike)):  # one path, not its characters
+        paths = [os.fsdecode(paths)]
+    if not paths:
+        raise InputError("no raster to vectorize: give at least one.")
     seen: dict[str, Path] = {}
     footprints, checked, crs = [], [], None
     for position, path in enumerate(paths):
@@ -474,15 +526,16 @@ def check_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
             if position == 0:
                 crs = src.crs
             elif src.crs != crs:
-                raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
-                                 f"({crs}). Reproject it with gdalwarp first.")
+                raise InputError(f"{path}: CRS {src.crs or '(none)'} differs from the first "
+                                 f"raster's ({crs or 'none'}). Reproject (or assign a CRS "
+                                 "with gdal_edit.py -a_srs) first.")
             t = src.transform
-            corners = [t * xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),
+            corners = [t @ xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),
                                          (0, src.height))]
             footprints.append((shapely.Polygon(corners), abs(t.a * t.e - t.b * t.d)))
         checked.append(path)
     _check_overlaps(checked, footprints)
-    return checked
+    return checked, crs
 
 
 def _check_overlaps(paths: list[Path], footprints: list) -> None:
@@ -549,5 +602,7 @@ def _write(frame, path: Path, writer: str, layer: str) -> None:
     options = {}
     if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
         options["RFC7946"] = "YES"
-    frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
-                  layer_options=options or None)
+    with warnings.catch_warnings():  # no CRS: vectorize has warned about it already
+        warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
+        frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
+                      layer_options=options or None)

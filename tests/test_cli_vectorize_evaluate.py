@@ -55,3 +55,49 @@ def test_errors(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("vectorize", tmp_path / "no.tif", "-o", tmp_path / "x.gpkg"),
                           "no.tif", "no such file")
     assert_one_line_error(run_cli("evaluate", tmp_path / "no.geojson", out), "no.geojson")
+
+
+def _pred_and_truth(tmp_path, confs):
+    """Two predictions on one truth square: the first fits worse (IoU 0.6), the second
+    exactly; whichever is scored first takes the truth."""
+    square = shapely.box(X0, Y0, X0 + 10, Y0 + 10)
+    truth = gpd.GeoDataFrame(geometry=[square], crs=UTM_CRS)
+    truth.to_file(tmp_path / "truth.gpkg")
+    pred = gpd.GeoDataFrame({"conf": confs},
+                            geometry=[shapely.box(X0, Y0, X0 + 6, Y0 + 10), square], crs=UTM_CRS)
+    pred.to_file(tmp_path / "pred.gpkg")
+    return tmp_path / "pred.gpkg", tmp_path / "truth.gpkg"
+
+
+def test_evaluate_reads_numbers_stored_as_text_as_confidences(run_cli, tmp_path):
+    pred, truth = _pred_and_truth(tmp_path, ["0.2", " 0.9 "])
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["mean_iou"]) == (1, 1, 1.0)
+    pred, truth = _pred_and_truth(tmp_path, ["0.9", None])  # missing scores last
+    scores = json.loads(run_cli("evaluate", pred, truth, "--json").stdout)
+    assert scores["mean_iou"] == 0.6
+
+
+def test_evaluate_text_confidence_is_one_line(run_cli, tmp_path):
+    pred, truth = _pred_and_truth(tmp_path, ["high", "0.9"])
+    assert_one_line_error(run_cli("evaluate", pred, truth), "pred.gpkg", "conf", "high",
+                          "--conf-field")
+    result = run_cli("evaluate", pred, truth, "--conf-field", "")
+    assert result.exit_code == 0, result.output
+
+
+def test_vectorize_json_summary(run_cli, make_raster, tmp_path):
+    classes = np.zeros((40, 40), np.uint8)
+    classes[4:14, 4:14] = 1
+    classes[20:36, 22:30] = 2
+    raster = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary == {"output": str(tmp_path / "b.gpkg"), "features": 2,
+                       "per_class": {"building": 1, "2": 1}, "crs": "EPSG:32616",
+                       "sources": ["c.tif"]}
+    result = run_cli("vectorize", raster, "-o", tmp_path / "q.gpkg", "--json", "-q")
+    assert json.loads(result.stdout)["features"] == 2

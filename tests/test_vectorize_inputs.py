@@ -3,6 +3,8 @@ without a CRS, tags) and what it writes (formats, CRSs, failures)."""
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -130,8 +132,6 @@ def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, s
 
 
 def test_geojson_is_rfc7946_lon_lat_and_crs_overrides(make_raster, tmp_path):
-    import json
-
     path = _square(make_raster, "a.tif", X0, Y0)
     vectorize_rasters([path], tmp_path / "b.geojson")
     raw = json.loads((tmp_path / "b.geojson").read_text())
@@ -226,3 +226,181 @@ def test_output_may_not_be_an_input(make_raster, tmp_path):
     path = _square(make_raster, "a.gpkg", X0, Y0, size=20)
     with pytest.raises(InputError, match=r"a\.gpkg: .*input"):
         vectorize_rasters([path], path, overwrite=True)
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+@pytest.mark.parametrize("georeferenced", [False, True])
+def test_raster_without_crs_vectorizes_in_its_own_coordinates(make_raster, tmp_path,
+                                                              georeferenced):
+    import warnings
+
+    from rasterio.transform import Affine
+
+    from geotile.errors import GeotileWarning
+
+    transform = from_origin(1000, 2000, 2, 2) if georeferenced else Affine.identity()
+    classes = np.zeros((20, 30), np.uint8)
+    classes[4:8, 10:20] = 1
+    path = make_raster("n.tif", classes, crs=None, transform=transform)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = vectorize_rasters([path], tmp_path / "n.gpkg", options=VectorizeOptions(
+            regularize=True, simplify=0.5))
+    assert summary["features"] == 1
+    shown = [w for w in caught if not issubclass(w.category, DeprecationWarning)
+             and not issubclass(w.category, PendingDeprecationWarning)]
+    assert [w.category for w in shown] == [GeotileWarning]
+    assert "n.tif" in str(shown[0].message) and "no CRS" in str(shown[0].message)
+    found = gpd.read_file(tmp_path / "n.gpkg")
+    assert found.crs is None
+    scale = 2 if georeferenced else 1
+    x0, y0 = (1000, 2000) if georeferenced else (0, 0)
+    ys = sorted([y0 - 4 * scale, y0 - 8 * scale]) if georeferenced else [4, 8]
+    box = shapely.box(x0 + 10 * scale, ys[0], x0 + 20 * scale, ys[1])
+    assert found.geometry[0].symmetric_difference(box).area < 1e-6
+    assert found["area_m2"][0] == pytest.approx(40 * scale**2)
+    with pytest.warns(GeotileWarning, match="GeoJSON readers"):
+        vectorize_rasters([path], tmp_path / "n.geojson")
+    raw = json.loads((tmp_path / "n.geojson").read_text())
+    assert "crs" not in raw
+    ring = shapely.Polygon(raw["features"][0]["geometry"]["coordinates"][0])
+    assert ring.symmetric_difference(box).area < 1e-6
+
+
+def test_raster_without_crs_cannot_be_reprojected(make_raster, tmp_path, run_cli):
+    classes = np.zeros((10, 10), np.uint8)
+    classes[2:5, 2:5] = 1
+    path = make_raster("n.tif", classes, crs=None)
+    with pytest.raises(InputError, match=r"n\.tif: .*no CRS.*EPSG:3857"):
+        vectorize_rasters([path], tmp_path / "n.gpkg", options=VectorizeOptions(crs="EPSG:3857"))
+    result = run_cli("vectorize", path, "-o", tmp_path / "n.fgb")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Warning:") and "n.tif" in lines[0]
+    assert "1 polygons" in result.stdout
+
+
+def test_mixing_rasters_with_and_without_crs_is_one_line(make_raster, tmp_path):
+    a = _square(make_raster, "a.tif", X0, Y0)
+    classes = np.zeros((20, 20), np.uint8)
+    b = make_raster("b.tif", classes, crs=None, transform=from_origin(X0 + 20, Y0, 1, 1))
+    with pytest.raises(InputError, match=r"b\.tif: CRS \(none\) differs"):
+        vectorize_rasters([a, b], tmp_path / "m.gpkg")
+
+
+def _probability(make_raster, name, bands, *, tags=None, descriptions=None, **kwargs):
+    import rasterio
+
+    path = make_raster(name, bands, transform=from_origin(X0, Y0, 1, 1), **kwargs)
+    with rasterio.open(path, "r+") as dst:
+        if tags:
+            dst.update_tags(**tags)
+        for band, text in enumerate(descriptions or [], start=1):
+            dst.set_band_description(band, text)
+    return path
+
+
+def test_single_class_probability_takes_its_name(make_raster, tmp_path):
+    p = np.zeros((1, 20, 20), np.uint8)
+    p[0, 2:8, 2:8] = 230
+    tagged = _probability(make_raster, "t.tif", p, tags={
+        "GEOTILE_OUTPUT": "probability", "GEOTILE_SCALE": "255",
+        "GEOTILE_CLASS_NAMES": '["roof"]'})
+    described = _probability(make_raster, "d.tif", (p / 255).astype("float32"),
+                             descriptions=["roof"])
+    by_id = _probability(make_raster, "i.tif", p, tags={
+        "GEOTILE_OUTPUT": "probability", "GEOTILE_CLASS_NAMES": '["background", "roof"]'})
+    for path in (tagged, described, by_id):
+        vectorize_rasters([path], tmp_path / f"{path.stem}.gpkg")
+        found = gpd.read_file(tmp_path / f"{path.stem}.gpkg")
+        assert list(found["class"]) == ["roof"] and list(found["class_id"]) == [1]
+        assert found["score"][0] == pytest.approx(230 / 255, abs=1e-3)
+
+
+def test_multiclass_names_from_band_descriptions(make_raster, tmp_path):
+    p = np.zeros((3, 20, 20), np.float32)
+    p[0] = 0.5
+    p[1, 2:8, 2:8] = 0.9
+    p[2, 10:18, 10:18] = 0.8
+    path = _probability(make_raster, "m.tif", p, descriptions=["background", "house", "shed"])
+    vectorize_rasters([path], tmp_path / "m.gpkg")
+    found = gpd.read_file(tmp_path / "m.gpkg").sort_values("class_id")
+    assert list(found["class"]) == ["house", "shed"] and list(found["class_id"]) == [1, 2]
+
+
+def test_threshold_comes_from_option_then_tag_then_half(make_raster, tmp_path):
+    p = np.zeros((1, 20, 20), np.float32)
+    p[0, 2:8, 2:8] = 0.7
+    p[0, 10:18, 10:18] = 0.9
+    dataset = _probability(make_raster, "a.tif", p, tags={"GEOTILE_THRESHOLD": "0.8"})
+    band = _probability(make_raster, "b.tif", p)
+    import rasterio
+
+    with rasterio.open(band, "r+") as dst:
+        dst.update_tags(1, GEOTILE_THRESHOLD="0.8")
+    untagged = _probability(make_raster, "c.tif", p)
+    for path, threshold, expected in ((dataset, None, [64]), (band, None, [64]),
+                                      (dataset, 0.6, [36, 64]), (untagged, None, [36, 64])):
+        out = tmp_path / f"{path.stem}{threshold}.gpkg"
+        vectorize_rasters([path], out, options=VectorizeOptions(threshold=threshold))
+        assert sorted(gpd.read_file(out)["area_m2"]) == expected
+
+
+def test_uint8_band_scaled_to_probabilities_is_a_probability_raster(make_raster, tmp_path):
+    import rasterio
+
+    p = np.zeros((20, 20), np.uint8)
+    p[2:8, 2:8] = 100  # 0.39
+    p[10:18, 10:18] = 200  # 0.78
+    path = make_raster("s.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    with rasterio.open(path, "r+") as dst:
+        dst.scales = (1 / 255,)
+    vectorize_rasters([path], tmp_path / "s.gpkg")
+    found = gpd.read_file(tmp_path / "s.gpkg")
+    assert list(found["class_id"]) == [1] and list(found["area_m2"]) == [64]
+    assert found["score"][0] == pytest.approx(200 / 255, abs=1e-3)
+
+
+@pytest.mark.parametrize(("key", "value", "fragment"), [
+    ("GEOTILE_THRESHOLD", "abc", "GEOTILE_THRESHOLD"),
+    ("GEOTILE_THRESHOLD", "1.5", "GEOTILE_THRESHOLD"),
+    ("GEOTILE_CLASS_NAMES", "[building", "GEOTILE_CLASS_NAMES"),
+    ("GEOTILE_SCALE", "zero", "GEOTILE_SCALE"),
+    ("GEOTILE_SCALE", "0", "GEOTILE_SCALE"),
+])
+def test_bad_tags_are_one_line(run_cli, make_raster, tmp_path, key, value, fragment):
+    p = np.zeros((1, 20, 20), np.uint8)
+    path = _probability(make_raster, "t.tif", p, tags={"GEOTILE_OUTPUT": "probability",
+                                                       key: value})
+    assert_one_line_error(run_cli("vectorize", path, "-o", tmp_path / "t.gpkg"), "t.tif",
+                          fragment)
+
+
+def test_a_bare_path_is_one_raster(make_raster, tmp_path):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    for given, name in ((str(path), "s.gpkg"), (path, "p.gpkg")):
+        summary = vectorize_rasters(given, tmp_path / name)
+        assert summary["features"] == 1 and summary["sources"] == ["a.tif"]
+    with pytest.raises(InputError, match="no raster"):
+        vectorize_rasters([], tmp_path / "e.gpkg")
+
+
+def test_many_classes_label_in_one_pass_with_the_same_result(make_raster, tmp_path,
+                                                             monkeypatch):
+    import geotile.vectorize as module
+
+    rng = np.random.default_rng(3)
+    classes = rng.integers(0, 40, (6, 8)).repeat(5, axis=0).repeat(5, axis=1).astype("int16")
+    classes[::7, ::3] = 1000  # specks touching their neighbours diagonally only, or not
+    path = make_raster("m.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    results = []
+    for few in (8, 10_000):
+        monkeypatch.setattr(module, "FEW_CLASSES", few)
+        out = tmp_path / f"m{few}.gpkg"
+        vectorize_rasters([path], out, options=SOURCE)
+        found = gpd.read_file(out)
+        results.append(sorted(zip(found["class_id"], found.geometry.area.round(6),
+                                  found.geometry.centroid.x.round(6),
+                                  found.geometry.centroid.y.round(6), strict=True)))
+    assert results[0] == results[1] and len(results[0]) > 40
+    assert {r[0] for r in results[0]} == set(np.unique(classes)) - {0}

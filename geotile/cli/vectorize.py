@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from geotile.cli.options import INPUT_PATH, output_opt, overwrite_opt
+from geotile.cli.options import INPUT_PATH, json_opt, output_opt, overwrite_opt
 
 
 def _instance_options(command):
@@ -37,9 +35,10 @@ def _vectorize_instances(rasters, output, options, overwrite, progress, instance
                          min_marker):
     """The --instances path: a summary dict, or None when the plain vectorizer applies."""
     from geotile.instances import InstanceOptions, is_instance_raster, vectorize_instances
+    from geotile.raster import input_exists
 
     if instances is None:
-        instances = all(Path(r).exists() and is_instance_raster(r) for r in rasters)
+        instances = all(input_exists(r) and is_instance_raster(r) for r in rasters)
     if not instances:
         return None
     rules = InstanceOptions(marker_threshold=marker_threshold,
@@ -70,10 +69,11 @@ def _vectorize_instances(rasters, output, options, overwrite, progress, instance
               "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
               "GeoJSON in another CRS carries a crs member, outside RFC 7946.")
 @_instance_options
+@json_opt
 @overwrite_opt
 @click.pass_context
 def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, regularize, crs,
-              overwrite, **instance_args):
+              as_json, overwrite, **instance_args):
     """Polygonize class or probability RASTERs into one vector file.
 
     One feature per connected region of a class (4-connectivity), holes kept,
@@ -83,6 +83,10 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, r
     rasters given together, are merged back into one polygon. With --instances
     (automatic for footprint/boundary/contact bands) touching buildings are
     split by a marker watershed, one polygon per building, each raster whole.
+
+    \b
+    --json keys: output, features, per_class {class: count}, crs (of the
+    output; null without one), sources (raster file names).
 
     \b
     Examples:
@@ -100,5 +104,9 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, r
     if summary is None:
         summary = vectorize_rasters(rasters, output, options=options, overwrite=overwrite,
                                     progress=ctx.obj["progress"])
-    if not ctx.obj["quiet"]:
+    if as_json:
+        import json
+
+        click.echo(json.dumps(summary, indent=2, default=str))
+    elif not ctx.obj["quiet"]:
         click.echo(f"{summary['output']}: {summary['features']} polygons")
