@@ -279,13 +279,14 @@ def predict_raster(
 ) -> dict:
     """Predict ``image_path`` with ``model`` into a GeoTIFF on the image's grid.
 
-    Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_SCALE):
+    Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_THRESHOLD, GEOTILE_SCALE;
+    class names as band descriptions or category names):
 
-    - probability, uint8: one band per class, round(p * 255); nodata in an
-      internal mask band;
+    - probability, uint8: one band per class, round(p * 255), GDAL scale 1/255 (readers
+      that apply it see 0-1); nodata in an internal mask band;
     - probability, float32: p in [0, 1]; nodata NaN;
     - class: uint8 ids (K = 1: p >= threshold -> 1; K > 1: argmax), nodata 255,
-      with a colour table.
+      with a colour table, category names and a raster attribute table (PAM sidecar).
 
     Returns a summary dict (output, seconds, megapixels, MP/s, provider).
     """
@@ -359,8 +360,10 @@ def _describe_output(dst, options, names, threshold, model) -> None:
     that GIS clients (QGIS, gdalinfo) and geotile's own readers see what the bands hold."""
     from rasterio.enums import ColorInterp
 
+    # the threshold used (class output) or declared (--threshold, else the model's
+    # seg_thresh, else 0.5) travels with the raster to vectorize and evaluate
     tags = {"GEOTILE_OUTPUT": options.output_type, "GEOTILE_CLASS_NAMES": json.dumps(names),
-            "GEOTILE_MODEL": model.path.name}
+            "GEOTILE_MODEL": model.path.name, "GEOTILE_THRESHOLD": repr(float(threshold))}
     if options.output_type == "probability":
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
         for band, name in enumerate(names, start=1):
@@ -371,7 +374,6 @@ def _describe_output(dst, options, names, threshold, model) -> None:
             dst.scales = [1 / 255] * dst.count
             dst.offsets = [0.0] * dst.count
     else:
-        tags["GEOTILE_THRESHOLD"] = f"{threshold:g}"
         dst.set_band_description(1, "class")
         dst.write_colormap(1, _colours(len(names)))
     dst.update_tags(**tags)

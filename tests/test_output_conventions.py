@@ -3,6 +3,7 @@ interpretation, band descriptions, category names, tags, creation options, --jso
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -163,3 +164,32 @@ def test_a_stray_sidecar_is_not_adopted(tmp_path, image, three_classes):
         predict_raster(three_classes, image, tmp_path / "c.tif")
     assert not (tmp_path / "c.tif").exists()
     assert "MDI" in stray.read_text()
+
+
+# --- 4. the threshold and the class names travel as tags ----------------------------------
+@pytest.mark.parametrize(("threshold", "expected"), [(None, "0.3"), (0.7, "0.7")])
+@pytest.mark.parametrize("output_type", ["probability", "class"])
+def test_threshold_travels_as_a_tag(tmp_path, image, one_class, threshold, expected,
+                                    output_type):
+    from geotile.raster_kinds import raster_kind
+
+    out = tmp_path / "o.tif"
+    predict_raster(one_class, image, out,
+                   options=PredictOptions(output_type=output_type, threshold=threshold))
+    with rasterio.open(out) as dst:
+        tags = dst.tags()
+        kind = raster_kind(dst)
+    assert tags["GEOTILE_THRESHOLD"] == expected
+    assert kind.kind == output_type
+    if output_type == "probability":
+        assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["building"] == kind.names
+        assert kind.scale == 255
+    else:
+        assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building"]
+
+
+def test_default_threshold_is_recorded(tmp_path, image, three_classes):
+    out = tmp_path / "p.tif"
+    predict_raster(three_classes, image, out)
+    with rasterio.open(out) as dst:
+        assert dst.tags()["GEOTILE_THRESHOLD"] == "0.5"
