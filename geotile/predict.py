@@ -73,6 +73,11 @@ class PredictOptions:
             raise InputError(f"--tta must be one of {', '.join(TTA_TRANSFORMS)}")
         if self.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
+        if self.creation_options:  # checked before any work
+            from geotile.raster import check_creation_options
+
+            check_creation_options(self.creation_options, cog=self.cog,
+                                   dtype="uint8" if self.output_type == "class" else self.dtype)
 
 
 # --- test-time augmentation: (forward, inverse) on the last two axes --------------------
@@ -294,6 +299,7 @@ def predict_raster(
 
     from geotile.raster import (
         atomic_output,
+        check_creation_options,
         check_pixels_readable,
         has_nodata,
         open_raster,
@@ -324,12 +330,16 @@ def predict_raster(
             count, dtype = classes, options.dtype
             nodata = float("nan") if dtype == "float32" else None
             names = model.class_names
+        # a COG gets --co in write_cog; its intermediate GeoTIFF has the defaults
         profile = output_profile(src, count=count, dtype=dtype, nodata=nodata,
-                                 creation_options=options.creation_options)
+                                 creation_options=None if options.cog
+                                 else options.creation_options)
 
         def read(top, rows, padded_width):
             return read_band(src, top, rows, padded_width, indexes, check_nodata)
 
+        if options.cog and options.creation_options:  # now that the band count is known
+            check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True)
         with atomic_output(output_path, overwrite) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
@@ -339,7 +349,8 @@ def predict_raster(
                                           progress, image_path.name)
                     _write_bands(dst, bands, options, threshold, check_nodata)
                 if options.cog:
-                    write_cog(target, final_tmp)
+                    write_cog(target, final_tmp, options.creation_options,
+                              overview_resampling=_overview_resampling(options))
                 _write_sidecar(final_tmp, options, names)
             finally:
                 if options.cog:
@@ -386,6 +397,11 @@ def _write_sidecar(path: Path, options, names) -> None:
 
     if options.output_type == "class":
         write_categories(path, names, _colours(len(names)))
+
+
+def _overview_resampling(options) -> str:
+    """Class ids are never averaged: their overviews keep the most frequent class."""
+    return "mode" if options.output_type == "class" else "average"
 
 
 def _colours(count: int) -> dict[int, tuple[int, int, int, int]]:

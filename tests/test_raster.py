@@ -104,3 +104,17 @@ def test_atomic_directory_replaces_whole_folder(tmp_path):
         (tmp / "new.txt").write_text("y")
     assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["patches"]
+
+
+def test_output_profile_checks_creation_options():
+    with pytest.raises(InputError, match=r"BLOCKXSIZE=7.*multiple of 16"):
+        output_profile(None, count=1, dtype="uint8", width=10, height=10,
+                       creation_options={"blockxsize": "7"})
+    with pytest.raises(InputError, match=r"COMPRESS=JPEG.*uint8"):
+        output_profile(None, count=1, dtype="float32", width=10, height=10,
+                       creation_options={"compress": "JPEG"})
+    # another compression replaces the default one, levels and predictor included
+    profile = output_profile(None, count=3, dtype="uint8", width=10, height=10,
+                             creation_options={"compress": "JPEG"})
+    assert profile["compress"] == "JPEG" and "zlevel" not in profile
+    assert "predictor" not in profile
