@@ -73,6 +73,10 @@ class PredictOptions:
             raise InputError(f"--tta must be one of {', '.join(TTA_TRANSFORMS)}")
         if self.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
+        overlap = self.overlap
+        if overlap is not None and not (0 <= overlap < 1 or float(overlap).is_integer()):
+            raise InputError(f"--overlap {overlap}: give a fraction below 1 of the tile "
+                             "(e.g. 0.25) or whole pixels (e.g. 32).")
         if self.creation_options:  # checked before any work
             from geotile.raster import check_creation_options
 
@@ -358,7 +362,7 @@ def predict_raster(
                     Path(f"{target}.aux.xml").unlink(missing_ok=True)
         seconds = time.perf_counter() - started
         megapixels = src.width * src.height / 1e6
-    summary = {"output": str(output_path), "seconds": round(seconds, 3),
+    summary = {"image": str(image_path), "output": str(output_path), "seconds": round(seconds, 3),
                "megapixels": round(megapixels, 3), "mp_per_s": round(megapixels / seconds, 3),
                "provider": model.provider}
     log.info("%s: %.1f MP in %.1f s (%.2f MP/s) on %s", image_path.name, megapixels, seconds,

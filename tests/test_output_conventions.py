@@ -279,3 +279,41 @@ def test_webp_needs_three_or_four_bands(tmp_path, image, one_class, three_classe
     with pytest.raises(InputError, match=r"COMPRESS=WEBP needs 3 or 4 bands, not 1"):
         predict_raster(one_class, image, tmp_path / "one.tif", options=options)
     assert not (tmp_path / "one.tif").exists()
+
+
+# --- 6. --overlap is a fraction below 1 or whole pixels; --json ---------------------------
+@pytest.mark.parametrize("overlap", ["1.5", "16.5", "-0.2", "nan"])
+def test_overlap_must_be_a_fraction_or_whole_pixels(run_cli, tmp_path, image, overlap):
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--overlap", overlap)
+    assert result.exit_code == 2, result.output
+    assert "--overlap" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("overlap", ["0.25", "16", "16.0", "0"])
+def test_good_overlaps(run_cli, tmp_path, image, overlap):
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--overlap", overlap,
+                     "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+
+
+def test_fractional_pixels_are_refused_in_the_api():
+    from geotile.errors import InputError
+
+    with pytest.raises(InputError, match=r"overlap 1\.5.*fraction below 1.*whole pixels"):
+        PredictOptions(overlap=1.5)
+
+
+def test_json_summary(run_cli, tmp_path, make_raster):
+    model = pointwise_model(tmp_path / "m.onnx")
+    a = make_raster("a.tif", np.zeros((3, 30, 40), np.uint8))
+    b = make_raster("b.tif", np.zeros((3, 20, 20), np.uint8))
+    result = run_cli("predict", model, a, b, "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    summaries = json.loads(result.stdout)
+    assert [s["output"] for s in summaries] == [str(tmp_path / "out" / "a.tif"),
+                                                str(tmp_path / "out" / "b.tif")]
+    assert summaries[0]["image"] == str(a) and summaries[0]["megapixels"] == 0.001
+    assert "provider" in summaries[0] and "MP/s" not in result.stdout
