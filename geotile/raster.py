@@ -300,9 +300,16 @@ def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) 
 
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> None:
-    """Raise OutputExistsError before any work when ``path`` exists and may not be replaced."""
-    if Path(path).exists() and not overwrite:
+    """Raise OutputExistsError before any work when ``path`` exists and may not be replaced,
+    or when a stray GDAL sidecar (``path.aux.xml``) would be merged into the new output."""
+    if overwrite:
+        return
+    if Path(path).exists():
         raise OutputExistsError(f"{path}: already exists. Pass --overwrite to replace it.")
+    sidecar = pam_sidecar(path)
+    if sidecar.exists():
+        raise OutputExistsError(f"{sidecar}: a GDAL sidecar is in the way (GDAL would read it "
+                                f"as part of {Path(path).name}). Remove it or pass --overwrite.")
 
 
 def _temporary_sibling(path: Path) -> Path:
@@ -454,9 +461,6 @@ def atomic_output(
     final = Path(path)
     check_output(final, overwrite)
     sidecar = pam_sidecar(final)
-    if sidecar.exists() and not overwrite:
-        raise OutputExistsError(f"{sidecar}: a GDAL sidecar is in the way (GDAL would read it "
-                                f"as part of {final.name}). Remove it or pass --overwrite.")
     _writable_folder(final)
     tmp = _temporary_sibling(final)
     tmp_sidecar = pam_sidecar(tmp)

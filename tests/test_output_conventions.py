@@ -317,3 +317,11 @@ def test_json_summary(run_cli, tmp_path, make_raster):
                                                 str(tmp_path / "out" / "b.tif")]
     assert summaries[0]["image"] == str(a) and summaries[0]["megapixels"] == 0.001
     assert "provider" in summaries[0] and "MP/s" not in result.stdout
+
+
+def test_a_stray_sidecar_is_refused_before_any_work(run_cli, tmp_path, image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    (tmp_path / "o.tif.aux.xml").write_text("<PAMDataset/>")
+    result = run_cli("predict", tmp_path / "missing.onnx", image, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "o.tif.aux.xml", "--overwrite")
