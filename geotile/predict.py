@@ -80,8 +80,9 @@ class PredictOptions:
         if self.creation_options:  # checked before any work
             from geotile.raster import check_creation_options
 
-            check_creation_options(self.creation_options, cog=self.cog,
-                                   dtype="uint8" if self.output_type == "class" else self.dtype)
+            classes = self.output_type == "class"
+            check_creation_options(self.creation_options, cog=self.cog, categorical=classes,
+                                   dtype="uint8" if classes else self.dtype)
 
 
 # --- test-time augmentation: (forward, inverse) on the last two axes --------------------
@@ -337,13 +338,15 @@ def predict_raster(
         # a COG gets --co in write_cog; its intermediate GeoTIFF has the defaults
         profile = output_profile(src, count=count, dtype=dtype, nodata=nodata,
                                  creation_options=None if options.cog
-                                 else options.creation_options)
+                                 else options.creation_options,
+                                 categorical=options.output_type == "class")
 
         def read(top, rows, padded_width):
             return read_band(src, top, rows, padded_width, indexes, check_nodata)
 
         if options.cog and options.creation_options:  # now that the band count is known
-            check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True)
+            check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
+                                   categorical=options.output_type == "class")
         with atomic_output(output_path, overwrite) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:

@@ -110,6 +110,7 @@ def output_profile(
     nodata: float | None = None,
     compression: str = "deflate",
     creation_options: dict[str, Any] | None = None,
+    categorical: bool = False,
     **grid: Any,
 ) -> dict[str, Any]:
     """A tiled, compressed GeoTIFF profile on the grid of ``like`` (or of ``grid`` keys).
@@ -117,10 +118,11 @@ def output_profile(
     ``grid`` may give or override width, height, transform and crs. Creation
     options (``--co KEY=VALUE``) are checked (:func:`check_creation_options`) and
     applied last; a COMPRESS among them replaces the default compression.
+    ``categorical``: the bands hold class ids (masks), which lossy codecs would change.
     """
     options = {key.lower(): value for key, value in (creation_options or {}).items()}
     if options:
-        check_creation_options(options, dtype=dtype, count=count)
+        check_creation_options(options, dtype=dtype, count=count, categorical=categorical)
     profile = dict(_BASE_PROFILE)
     if "compress" in options:
         profile["compress"] = str(options["compress"]).lower()
@@ -165,14 +167,20 @@ def _shown(key: str, value: Any) -> str:
 
 
 def check_creation_options(
-    options: dict[str, Any], *, dtype: str, count: int | None = None, cog: bool = False
+    options: dict[str, Any],
+    *,
+    dtype: str,
+    count: int | None = None,
+    cog: bool = False,
+    categorical: bool = False,
 ) -> None:
     """Raise a one-line InputError for creation options GDAL would refuse, ignore or fail on
     at close, before any work: block sizes that are not multiples of 16, JPEG/WEBP on data
     that is not uint8, SPARSE_OK (geotile verifies every block), then whatever GDAL's own
     validation of a tiny trial file (in memory) reports: unknown names and values.
     ``cog`` checks them against the COG driver (after :func:`cog_creation_options`);
-    ``count`` None: the number of bands is not known yet.
+    ``count`` None: the number of bands is not known yet. ``categorical`` (class ids,
+    masks): lossy codecs are refused.
     """
     options = {key.lower(): value for key, value in options.items()}
     if not options:
@@ -195,6 +203,10 @@ def check_creation_options(
         raise InputError(f"{_shown('compress', options['compress'])} works only with uint8 "
                          f"output, not {dtype}; use --dtype uint8, or COMPRESS=DEFLATE, ZSTD "
                          "or LZW.")
+    if categorical and (codec in _BYTE_CODECS or "max_z_error" in options):
+        key = "compress" if codec in _BYTE_CODECS else "max_z_error"
+        raise InputError(f"{_shown(key, options[key])}: lossy compression would change class "
+                         "ids; use COMPRESS=DEFLATE, ZSTD or LZW for class rasters.")
     if codec == "webp" and count not in (None, 3, 4):
         raise InputError(f"{_shown('compress', options['compress'])} needs 3 or 4 bands, not "
                          f"{count}; use COMPRESS=DEFLATE, ZSTD, LZW or JPEG.")

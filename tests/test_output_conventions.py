@@ -325,3 +325,15 @@ def test_a_stray_sidecar_is_refused_before_any_work(run_cli, tmp_path, image):
     (tmp_path / "o.tif.aux.xml").write_text("<PAMDataset/>")
     result = run_cli("predict", tmp_path / "missing.onnx", image, "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "o.tif.aux.xml", "--overwrite")
+
+
+@pytest.mark.parametrize("codec", ["JPEG", "WEBP"])
+@pytest.mark.parametrize("cog", [[], ["--cog"]])
+def test_lossy_compression_of_class_ids_is_refused(run_cli, tmp_path, image, codec, cog):
+    from .test_cli_make_masks import assert_one_line_error
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    result = run_cli("predict", model, image, "-o", tmp_path / "c.tif", "--output-type",
+                     "class", "--co", f"COMPRESS={codec}", *cog)
+    assert_one_line_error(result, f"COMPRESS={codec}", "lossy", "class")
+    assert not (tmp_path / "c.tif").exists()

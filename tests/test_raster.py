@@ -135,3 +135,9 @@ def test_write_categories_merges_with_gdal_sidecar(make_raster):
     with rasterio.open(path) as src:
         assert src.tags(1)["KEEP"] == "yes"
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_output_profile_keeps_class_ids_lossless():
+    with pytest.raises(InputError, match=r"COMPRESS=JPEG: lossy compression would change"):
+        output_profile(None, count=1, dtype="uint8", width=10, height=10, categorical=True,
+                       creation_options={"compress": "JPEG"})
