@@ -123,6 +123,7 @@ def output_profile(
     options = {key.lower(): value for key, value in (creation_options or {}).items()}
     if options:
         check_creation_options(options, dtype=dtype, count=count, categorical=categorical)
+        options = gtiff_creation_options(options)
     profile = dict(_BASE_PROFILE)
     if "compress" in options:
         profile["compress"] = str(options["compress"]).lower()
@@ -158,6 +159,9 @@ def parse_creation_options(pairs: tuple[str, ...] | list[str]) -> dict[str, str]
 
 _DRIVER_DOCS = {"GTiff": "https://gdal.org/drivers/raster/gtiff.html#creation-options",
                 "COG": "https://gdal.org/drivers/raster/cog.html#creation-options"}
+#: overview resamplings of the COG driver
+_RESAMPLINGS = ("nearest", "average", "bilinear", "cubic", "cubicspline", "lanczos", "mode",
+                "rms", "gauss")
 #: compressions that hold 8-bit samples only
 _BYTE_CODECS = ("jpeg", "webp")
 
@@ -192,9 +196,9 @@ def check_creation_options(
     for key in ("blockxsize", "blockysize", "blocksize"):
         if key in options:
             value = str(options[key]).strip()
-            if not value.isdigit() or int(value) == 0 or int(value) % 16:
+            if not value.isdigit() or not 16 <= int(value) <= 4096 or int(value) % 16:
                 raise InputError(f"{_shown(key, options[key])}: block sizes must be a "
-                                 "multiple of 16 (e.g. 256 or 512).")
+                                 "multiple of 16 from 16 to 4096 (e.g. 256 or 512).")
     if str(options.get("photometric", "minisblack")).lower() != "minisblack":
         raise InputError(f"{_shown('photometric', options['photometric'])}: geotile writes "
                          "data bands, not pictures (PHOTOMETRIC=MINISBLACK). Remove the option.")
@@ -212,14 +216,31 @@ def check_creation_options(
                          f"{count}; use COMPRESS=DEFLATE, ZSTD, LZW or JPEG.")
     if count is None:
         count = 3 if codec == "webp" else 1
+    for key in ("overview_resampling", "resampling"):
+        if key in options and str(options[key]).lower() not in _RESAMPLINGS:
+            raise InputError(f"{_shown(key, options[key])}: not a resampling GDAL's COG "
+                             f"driver knows; use one of {', '.join(_RESAMPLINGS).upper()}.")
     driver = "COG" if cog else "GTiff"
-    final = cog_creation_options(options) if cog else options
+    final = cog_creation_options(options) if cog else gtiff_creation_options(options)
     problem = _trial_write(final, dtype=dtype, count=count, cog=cog)
     if problem is not None:
         named = [key for key in options if key.upper() in problem.upper()] or list(options)
         shown = ", ".join(_shown(key, options[key]) for key in named)
-        raise InputError(f"{shown}: GDAL's {driver} driver refuses it ({problem}). Fix or "
-                         f"remove it; see {_DRIVER_DOCS[driver]}")
+        hint = ""
+        if not cog and all(_trial_write(cog_creation_options({k: options[k]}), dtype=dtype,
+                                        count=count, cog=True) is None for k in named):
+            hint = " (a COG option: add --cog)"
+        raise InputError(f"{shown}: GDAL's {driver} driver refuses it ({problem}){hint}. Fix "
+                         f"or remove it; see {_DRIVER_DOCS[driver]}")
+
+
+def gtiff_creation_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The COG driver's BLOCKSIZE=N in GeoTIFF names (BLOCKXSIZE=BLOCKYSIZE=N)."""
+    out = {key: value for key, value in options.items() if key != "blocksize"}
+    if "blocksize" in options:
+        out.setdefault("blockxsize", options["blocksize"])
+        out.setdefault("blockysize", options["blocksize"])
+    return out
 
 
 def cog_creation_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -265,10 +286,7 @@ def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) 
                                                     "rasterio._io", "rasterio._base")]
     saved = [(lg.level, lg.propagate) for lg in loggers]
     stem = f"/vsimem/geotile-check-{uuid.uuid4().hex}"
-    size = 16
-    for key in ("blockxsize", "blockysize", "blocksize"):
-        if str(options.get(key, "")).isdigit():
-            size = max(size, int(options[key]))
+    size = 16  # blocks may be larger than the raster
     profile = {"driver": "GTiff", "width": size, "height": size, "count": count,
                "dtype": dtype, "crs": "EPSG:3857", "transform": from_origin(0, size, 1, 1)}
     if not cog:

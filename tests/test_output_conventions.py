@@ -337,3 +337,19 @@ def test_lossy_compression_of_class_ids_is_refused(run_cli, tmp_path, image, cod
                      "class", "--co", f"COMPRESS={codec}", *cog)
     assert_one_line_error(result, f"COMPRESS={codec}", "lossy", "class")
     assert not (tmp_path / "c.tif").exists()
+
+
+def test_blocksize_works_without_cog_and_cog_options_say_so(run_cli, tmp_path, image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "p.tif"
+    assert run_cli("predict", model, image, "-o", out, "--co", "BLOCKSIZE=32").exit_code == 0
+    with rasterio.open(out) as dst:
+        assert dst.block_shapes[0] == (32, 32)
+    result = run_cli("predict", model, image, "-o", tmp_path / "q.tif", "--co",
+                     "OVERVIEW_RESAMPLING=NEAREST")
+    assert_one_line_error(result, "OVERVIEW_RESAMPLING=NEAREST", "add --cog")
+    result = run_cli("predict", model, image, "-o", tmp_path / "q.tif", "--cog", "--co",
+                     "OVERVIEW_RESAMPLING=foo")
+    assert_one_line_error(result, "OVERVIEW_RESAMPLING=foo", "NEAREST")
