@@ -75,6 +75,16 @@ class PredictOptions:
             raise InputError(f"--tta must be one of {', '.join(TTA_TRANSFORMS)}")
         if self.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
+        overlap = self.overlap
+        if overlap is not None and not (0 <= overlap < 1 or float(overlap).is_integer()):
+            raise InputError(f"--overlap {overlap}: give a fraction below 1 of the tile "
+                             "(e.g. 0.25) or whole pixels (e.g. 32).")
+        if self.creation_options:  # checked before any work
+            from geotile.raster import check_creation_options
+
+            classes = self.output_type == "class"
+            check_creation_options(self.creation_options, cog=self.cog, categorical=classes,
+                                   dtype="uint8" if classes else self.dtype)
 
 
 # --- test-time augmentation: (forward, inverse) on the last two axes --------------------
@@ -302,13 +312,14 @@ def predict_raster(
 ) -> dict:
     """Predict ``image_path`` with ``model`` into a GeoTIFF on the image's grid.
 
-    Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_SCALE):
+    Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_THRESHOLD, GEOTILE_SCALE;
+    class names as band descriptions or category names):
 
-    - probability, uint8: one band per class, round(p * 255); nodata in an
-      internal mask band;
+    - probability, uint8: one band per class, round(p * 255), GDAL scale 1/255 (readers
+      that apply it see 0-1); nodata in an internal mask band;
     - probability, float32: p in [0, 1]; nodata NaN;
     - class: uint8 ids (K = 1: p >= threshold -> 1; K > 1: argmax), nodata 255,
-      with a colour table.
+      with a colour table, category names and a raster attribute table (PAM sidecar).
 
     Returns a summary dict (output, seconds, megapixels, MP/s, provider).
     """
@@ -316,6 +327,7 @@ def predict_raster(
 
     from geotile.raster import (
         atomic_output,
+        check_creation_options,
         check_pixels_readable,
         has_nodata,
         input_path,
@@ -357,12 +369,18 @@ def predict_raster(
             count, dtype = classes, options.dtype
             nodata = float("nan") if dtype == "float32" else None
             names = model.class_names
+        # a COG gets --co in write_cog; its intermediate GeoTIFF has the defaults
         profile = output_profile(src, count=count, dtype=dtype, nodata=nodata,
-                                 creation_options=options.creation_options)
+                                 creation_options=None if options.cog
+                                 else options.creation_options,
+                                 categorical=options.output_type == "class")
 
         def read(top, rows, padded_width):
             return read_band(src, top, rows, padded_width, indexes, check_nodata)
 
+        if options.cog and options.creation_options:  # now that the band count is known
+            check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
+                                   categorical=options.output_type == "class")
         with atomic_output(output_path, overwrite) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
@@ -372,7 +390,8 @@ def predict_raster(
                                           progress, image_path.name)
                     _write_bands(dst, bands, options, threshold, check_nodata)
                 if options.cog:
-                    write_cog(target, final_tmp)
+                    write_cog(target, final_tmp, options.creation_options,
+                              overview_resampling=_overview_resampling(options))
                 _write_sidecar(final_tmp, options, names)
             finally:
                 if options.cog:
@@ -380,7 +399,7 @@ def predict_raster(
                     Path(f"{target}.aux.xml").unlink(missing_ok=True)
         seconds = time.perf_counter() - started
         megapixels = src.width * src.height / 1e6
-    summary = {"output": str(output_path), "seconds": round(seconds, 3),
+    summary = {"image": str(image_path), "output": str(output_path), "seconds": round(seconds, 3),
                "megapixels": round(megapixels, 3), "mp_per_s": round(megapixels / seconds, 3),
                "provider": model.provider}
     log.info("%s: %.1f MP in %.1f s (%.2f MP/s) on %s", image_path.name, megapixels, seconds,
@@ -408,8 +427,10 @@ def _describe_output(dst, options, names, threshold, model) -> None:
     that GIS clients (QGIS, gdalinfo) and geotile's own readers see what the bands hold."""
     from rasterio.enums import ColorInterp
 
+    # the threshold used (class output) or declared (--threshold, else the model's
+    # seg_thresh, else 0.5) travels with the raster to vectorize and evaluate
     tags = {"GEOTILE_OUTPUT": options.output_type, "GEOTILE_CLASS_NAMES": json.dumps(names),
-            "GEOTILE_MODEL": model.path.name}
+            "GEOTILE_MODEL": model.path.name, "GEOTILE_THRESHOLD": repr(float(threshold))}
     if options.output_type == "probability":
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
         for band, name in enumerate(names, start=1):
@@ -420,7 +441,6 @@ def _describe_output(dst, options, names, threshold, model) -> None:
             dst.scales = [1 / 255] * dst.count
             dst.offsets = [0.0] * dst.count
     else:
-        tags["GEOTILE_THRESHOLD"] = f"{threshold:g}"
         dst.set_band_description(1, "class")
         dst.write_colormap(1, _colours(len(names)))
     dst.update_tags(**tags)
@@ -433,6 +453,11 @@ def _write_sidecar(path: Path, options, names) -> None:
 
     if options.output_type == "class":
         write_categories(path, names, _colours(len(names)))
+
+
+def _overview_resampling(options) -> str:
+    """Class ids are never averaged: their overviews keep the most frequent class."""
+    return "mode" if options.output_type == "class" else "average"
 
 
 def _colours(count: int) -> dict[int, tuple[int, int, int, int]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -154,15 +155,25 @@ def output_profile(
     nodata: float | None = None,
     compression: str = "deflate",
     creation_options: dict[str, Any] | None = None,
+    categorical: bool = False,
     **grid: Any,
 ) -> dict[str, Any]:
     """A tiled, compressed GeoTIFF profile on the grid of ``like`` (or of ``grid`` keys).
 
     ``grid`` may give or override width, height, transform and crs. Creation
-    options (``--co KEY=VALUE``) are applied last.
+    options (``--co KEY=VALUE``) are checked (:func:`check_creation_options`) and
+    applied last; a COMPRESS among them replaces the default compression.
+    ``categorical``: the bands hold class ids (masks), which lossy codecs would change.
     """
+    options = {key.lower(): value for key, value in (creation_options or {}).items()}
+    if options:
+        check_creation_options(options, dtype=dtype, count=count, categorical=categorical)
+        options = gtiff_creation_options(options)
     profile = dict(_BASE_PROFILE)
-    profile.update(COMPRESSION_PROFILES[compression])
+    if "compress" in options:
+        profile["compress"] = str(options["compress"]).lower()
+    else:
+        profile.update(COMPRESSION_PROFILES[compression])
     if like is not None:
         base = like.profile if hasattr(like, "profile") else like
         for key in ("width", "height", "transform", "crs"):
@@ -174,10 +185,9 @@ def output_profile(
         profile["predictor"] = 3 if np.dtype(dtype).kind == "f" else 2
     # Small rasters: blocks larger than the image are legal but wasteful.
     for key, dim in (("blockxsize", "width"), ("blockysize", "height")):
-        if dim in profile and profile[dim] < profile[key]:
+        if dim in profile and profile[dim] < profile[key] and key not in options:
             profile[key] = max(16, -(-profile[dim] // 16) * 16)
-    for key, value in (creation_options or {}).items():
-        profile[key.lower()] = value
+    profile.update(options)
     return profile
 
 
@@ -186,16 +196,195 @@ def parse_creation_options(pairs: tuple[str, ...] | list[str]) -> dict[str, str]
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise InputError(f"creation option {pair!r} is not KEY=VALUE (e.g. COMPRESS=ZSTD)")
         options[key.strip().lower()] = value.strip()
     return options
 
 
+_DRIVER_DOCS = {"GTiff": "https://gdal.org/drivers/raster/gtiff.html#creation-options",
+                "COG": "https://gdal.org/drivers/raster/cog.html#creation-options"}
+#: overview resamplings of the COG driver
+_RESAMPLINGS = ("nearest", "average", "bilinear", "cubic", "cubicspline", "lanczos", "mode",
+                "rms", "gauss")
+#: compressions that hold 8-bit samples only
+_BYTE_CODECS = ("jpeg", "webp")
+
+
+def _shown(key: str, value: Any) -> str:
+    return f"--co {key.upper()}={value}"
+
+
+def check_creation_options(
+    options: dict[str, Any],
+    *,
+    dtype: str,
+    count: int | None = None,
+    cog: bool = False,
+    categorical: bool = False,
+) -> None:
+    """Raise a one-line InputError for creation options GDAL would refuse, ignore or fail on
+    at close, before any work: block sizes that are not multiples of 16, JPEG/WEBP on data
+    that is not uint8, SPARSE_OK (geotile verifies every block), then whatever GDAL's own
+    validation of a tiny trial file (in memory) reports: unknown names and values.
+    ``cog`` checks them against the COG driver (after :func:`cog_creation_options`);
+    ``count`` None: the number of bands is not known yet. ``categorical`` (class ids,
+    masks): lossy codecs are refused.
+    """
+    options = {key.lower(): value for key, value in options.items()}
+    if not options:
+        return
+    if "sparse_ok" in options:
+        raise InputError(f"{_shown('sparse_ok', options['sparse_ok'])}: not supported; geotile "
+                         "checks that every block of its outputs was written, which sparse "
+                         "files leave out. Remove the option.")
+    for key in ("blockxsize", "blockysize", "blocksize"):
+        if key in options:
+            value = str(options[key]).strip()
+            if not value.isdigit() or not 16 <= int(value) <= 4096 or int(value) % 16:
+                raise InputError(f"{_shown(key, options[key])}: block sizes must be a "
+                                 "multiple of 16 from 16 to 4096 (e.g. 256 or 512).")
+    if str(options.get("photometric", "minisblack")).lower() != "minisblack":
+        raise InputError(f"{_shown('photometric', options['photometric'])}: geotile writes "
+                         "data bands, not pictures (PHOTOMETRIC=MINISBLACK). Remove the option.")
+    codec = str(options.get("compress", "")).lower()
+    if codec in _BYTE_CODECS and np.dtype(dtype) != np.uint8:
+        raise InputError(f"{_shown('compress', options['compress'])} works only with uint8 "
+                         f"output, not {dtype}; use --dtype uint8, or COMPRESS=DEFLATE, ZSTD "
+                         "or LZW.")
+    if categorical and (codec in _BYTE_CODECS or "max_z_error" in options):
+        key = "compress" if codec in _BYTE_CODECS else "max_z_error"
+        raise InputError(f"{_shown(key, options[key])}: lossy compression would change class "
+                         "ids; use COMPRESS=DEFLATE, ZSTD or LZW for class rasters.")
+    if codec == "webp" and count not in (None, 3, 4):
+        raise InputError(f"{_shown('compress', options['compress'])} needs 3 or 4 bands, not "
+                         f"{count}; use COMPRESS=DEFLATE, ZSTD, LZW or JPEG.")
+    if count is None:
+        count = 3 if codec == "webp" else 1
+    for key in ("overview_resampling", "resampling"):
+        if key in options and str(options[key]).lower() not in _RESAMPLINGS:
+            raise InputError(f"{_shown(key, options[key])}: not a resampling GDAL's COG "
+                             f"driver knows; use one of {', '.join(_RESAMPLINGS).upper()}.")
+    driver = "COG" if cog else "GTiff"
+    final = cog_creation_options(options) if cog else gtiff_creation_options(options)
+    problem = _trial_write(final, dtype=dtype, count=count, cog=cog)
+    if problem is not None:
+        named = [key for key in options if key.upper() in problem.upper()] or list(options)
+        shown = ", ".join(_shown(key, options[key]) for key in named)
+        hint = ""
+        if not cog and all(_trial_write(cog_creation_options({k: options[k]}), dtype=dtype,
+                                        count=count, cog=True) is None for k in named):
+            hint = " (a COG option: add --cog)"
+        raise InputError(f"{shown}: GDAL's {driver} driver refuses it ({problem}){hint}. Fix "
+                         f"or remove it; see {_DRIVER_DOCS[driver]}")
+
+
+def gtiff_creation_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The COG driver's BLOCKSIZE=N in GeoTIFF names (BLOCKXSIZE=BLOCKYSIZE=N)."""
+    out = {key: value for key, value in options.items() if key != "blocksize"}
+    if "blocksize" in options:
+        out.setdefault("blockxsize", options["blocksize"])
+        out.setdefault("blockysize", options["blocksize"])
+    return out
+
+
+def cog_creation_options(options: dict[str, Any]) -> dict[str, Any]:
+    """GeoTIFF creation options in the COG driver's names: BLOCKXSIZE/BLOCKYSIZE ->
+    BLOCKSIZE (square), ZLEVEL/ZSTD_LEVEL -> LEVEL, JPEG_QUALITY/WEBP_LEVEL -> QUALITY,
+    PREDICTOR 1/2/3 -> NO/STANDARD/FLOATING_POINT; TILED goes (COGs are always tiled)."""
+    out: dict[str, Any] = {}
+    sizes = {key: options[key] for key in ("blockxsize", "blockysize") if key in options}
+    if len(set(map(str, sizes.values()))) > 1:
+        raise InputError(f"{', '.join(_shown(k, v) for k, v in sizes.items())}: COG blocks "
+                         "are square; give one size (--co BLOCKSIZE=N).")
+    for key, value in options.items():
+        if key in ("blockxsize", "blockysize"):
+            out["blocksize"] = value
+        elif key in ("zlevel", "zstd_level"):
+            out["level"] = value
+        elif key in ("jpeg_quality", "webp_level"):
+            out["quality"] = value
+        elif key == "predictor":
+            out[key] = {"1": "NO", "2": "STANDARD", "3": "FLOATING_POINT"}.get(str(value), value)
+        elif key == "tiled" and str(value).upper() in ("YES", "TRUE", "ON", "1"):
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) -> str | None:
+    """Write a tiny raster in memory with ``options``; GDAL's first complaint, or None."""
+    import logging
+
+    from rasterio.shutil import copy, delete
+    from rasterio.transform import from_origin
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            complaints.append(record.getMessage().splitlines()[0] if record.getMessage()
+                              else "refused")
+
+    complaints: list[str] = []
+    handler = Collect(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in ("rasterio._env", "rasterio._err",
+                                                    "rasterio._io", "rasterio._base")]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    stem = f"/vsimem/geotile-check-{uuid.uuid4().hex}"
+    size = 16  # blocks may be larger than the raster
+    profile = {"driver": "GTiff", "width": size, "height": size, "count": count,
+               "dtype": dtype, "crs": "EPSG:3857", "transform": from_origin(0, size, 1, 1)}
+    if not cog:
+        profile.update(tiled=True, blockxsize=16, blockysize=16)
+        profile.update(options)
+    written = []
+    try:
+        for lg in loggers:
+            lg.addHandler(handler)
+            lg.setLevel(logging.WARNING)
+            lg.propagate = False
+        with rasterio.Env():
+            written.append(f"{stem}.tif")
+            with rasterio.open(written[-1], "w", **profile) as dst:
+                dst.write(np.zeros((count, size, size), dtype))
+            if cog:
+                written.append(f"{stem}.cog.tif")
+                copy(written[0], written[-1], driver="COG", **options)
+            with rasterio.open(written[-1]) as src:
+                src.read()
+    except Exception as exc:  # GDAL refused the options: say why, in one line
+        causes = []
+        while exc is not None and len(causes) < 8:
+            causes.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            exc = exc.__cause__ or exc.__context__
+        specific = [c for c in causes if "see previous exception" not in c.lower()]
+        complaints.append((specific or causes)[-1])
+    finally:
+        for lg, (level, propagate) in zip(loggers, saved, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
+        for path in written:
+            with contextlib.suppress(Exception):
+                delete(path)
+    if not complaints:
+        return None
+    problem = re.sub(r"^CPLE_\w+ in ", "", complaints[0])
+    problem = re.sub(r"(/vsimem/)?geotile-check-\w+(\.cog)?\.tif: ", "", problem)
+    return problem.strip().rstrip(".") or "refused"
+
+
 def check_output(path: str | os.PathLike, overwrite: bool) -> None:
-    """Raise OutputExistsError before any work when ``path`` exists and may not be replaced."""
-    if Path(path).exists() and not overwrite:
+    """Raise OutputExistsError before any work when ``path`` exists and may not be replaced,
+    or when a stray GDAL sidecar (``path.aux.xml``) would be merged into the new output."""
+    if overwrite:
+        return
+    if Path(path).exists():
         raise OutputExistsError(f"{path}: already exists. Pass --overwrite to replace it.")
+    sidecar = pam_sidecar(path)
+    if sidecar.exists():
+        raise OutputExistsError(f"{sidecar}: a GDAL sidecar is in the way (GDAL would read it "
+                                f"as part of {Path(path).name}). Remove it or pass --overwrite.")
 
 
 def _temporary_sibling(path: Path) -> Path:
@@ -347,9 +536,6 @@ def atomic_output(
     final = Path(path)
     check_output(final, overwrite)
     sidecar = pam_sidecar(final)
-    if sidecar.exists() and not overwrite:
-        raise OutputExistsError(f"{sidecar}: a GDAL sidecar is in the way (GDAL would read it "
-                                f"as part of {final.name}). Remove it or pass --overwrite.")
     _writable_folder(final)
     tmp = _temporary_sibling(final)
     tmp_sidecar = pam_sidecar(tmp)
@@ -395,12 +581,26 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_cog(src_path: str | os.PathLike, dst_path: str | os.PathLike, **options: Any) -> None:
-    """Copy a finished GeoTIFF to a Cloud Optimised GeoTIFF (overviews, tiled, compressed)."""
+def write_cog(
+    src_path: str | os.PathLike,
+    dst_path: str | os.PathLike,
+    creation_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> None:
+    """Copy a finished GeoTIFF to a Cloud Optimised GeoTIFF (overviews, tiled, compressed).
+
+    ``creation_options`` (``--co``, GeoTIFF or COG names, :func:`cog_creation_options`)
+    win over the defaults and over ``options``.
+    """
     from rasterio.shutil import copy
 
-    settings = {"compress": "deflate", "num_threads": "ALL_CPUS", "overview_resampling": "average"}
+    settings = {"compress": "deflate", "predictor": "YES", "num_threads": "ALL_CPUS",
+                "overview_resampling": "average"}
     settings.update(options)
+    user = cog_creation_options({k.lower(): v for k, v in (creation_options or {}).items()})
+    if "compress" in user:  # another codec: its own level and predictor defaults
+        settings.pop("predictor", None)
+    settings.update(user)
     copy(src_path, dst_path, driver="COG", **settings)
 
 

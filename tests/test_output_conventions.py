@@ -3,6 +3,7 @@ interpretation, band descriptions, category names, tags, creation options, --jso
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -164,3 +165,192 @@ def test_a_stray_sidecar_is_not_adopted(tmp_path, image, three_classes):
         predict_raster(three_classes, image, tmp_path / "c.tif")
     assert not (tmp_path / "c.tif").exists()
     assert "MDI" in stray.read_text()
+
+
+# --- 4. the threshold and the class names travel as tags ----------------------------------
+@pytest.mark.parametrize(("threshold", "expected"), [(None, "0.3"), (0.7, "0.7")])
+@pytest.mark.parametrize("output_type", ["probability", "class"])
+def test_threshold_travels_as_a_tag(tmp_path, image, one_class, threshold, expected,
+                                    output_type):
+    from geotile.raster_kinds import raster_kind
+
+    out = tmp_path / "o.tif"
+    predict_raster(one_class, image, out,
+                   options=PredictOptions(output_type=output_type, threshold=threshold))
+    with rasterio.open(out) as dst:
+        tags = dst.tags()
+        kind = raster_kind(dst)
+    assert tags["GEOTILE_THRESHOLD"] == expected
+    assert kind.kind == output_type
+    if output_type == "probability":
+        assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["building"] == kind.names
+        assert kind.scale == 255
+    else:
+        assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building"]
+
+
+def test_default_threshold_is_recorded(tmp_path, image, three_classes):
+    out = tmp_path / "p.tif"
+    predict_raster(three_classes, image, out)
+    with rasterio.open(out) as dst:
+        assert dst.tags()["GEOTILE_THRESHOLD"] == "0.5"
+
+
+# --- 5. --co works with --cog, and is checked before any work -----------------------------
+@pytest.mark.parametrize("blocks", [["BLOCKSIZE=128"], ["BLOCKXSIZE=128", "BLOCKYSIZE=128"]])
+def test_creation_options_reach_the_cog(run_cli, tmp_path, image, blocks):
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    out = tmp_path / "p.tif"
+    args = [a for b in blocks for a in ("--co", b)]
+    result = run_cli("predict", model, image, "-o", out, "--cog", "--co", "COMPRESS=ZSTD", *args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as dst:
+        assert dst.compression.name == "zstd"
+        assert dst.block_shapes[0] == (128, 128)
+        assert dst.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert dst.scales == (1 / 255,) * 3
+
+
+def test_cog_class_overviews_keep_class_ids(tmp_path, make_raster, three_classes):
+    pixels = np.random.default_rng(2).integers(0, 256, (3, 600, 600), dtype=np.uint8)
+    image = make_raster("big.tif", pixels)
+    out = tmp_path / "c.tif"
+    predict_raster(three_classes, image, out,
+                   options=PredictOptions(output_type="class", cog=True,
+                                          creation_options={"blocksize": "128"}))
+    with rasterio.open(out) as dst:
+        assert dst.overviews(1)[0] == 2
+        full = dst.read(1)
+        overview = dst.read(1, out_shape=(300, 300))
+    # nearest/mode overviews hold one of the ids of their 2x2 pixels, never an average
+    blocks = full.reshape(300, 2, 300, 2).transpose(0, 2, 1, 3).reshape(300, 300, 4)
+    assert (blocks == overview[:, :, np.newaxis]).any(axis=2).all()
+
+
+def test_jpeg_compression_of_uint8_probabilities(run_cli, tmp_path, image):
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    out = tmp_path / "p.tif"
+    result = run_cli("predict", model, image, "-o", out, "--co", "COMPRESS=JPEG")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as dst:
+        assert dst.compression.name == "jpeg" and dst.read().shape == (3, 40, 50)
+
+
+@pytest.mark.parametrize(
+    ("options", "fragments"),
+    [(["BLOCKXSIZE=7"], ["BLOCKXSIZE=7", "multiple of 16"]),
+     (["BLOCKYSIZE=abc"], ["BLOCKYSIZE=abc", "multiple of 16"]),
+     (["COMPRESS=JPEG", "--dtype", "float32"], ["COMPRESS=JPEG", "uint8"]),
+     (["COMPRESS=WEBP", "--dtype", "float32"], ["COMPRESS=WEBP", "uint8"]),
+     (["COMPRESS=NOPE"], ["COMPRESS=NOPE", "gdal.org"]),
+     (["FOO=bar"], ["FOO=bar", "gdal.org"]),
+     (["BIGTIFF=maybe"], ["BIGTIFF=maybe"]),
+     (["PREDICTOR=3"], ["PREDICTOR=3"]),
+     (["SPARSE_OK=TRUE"], ["SPARSE_OK", "Remove"]),
+     (["FOO=bar", "--cog"], ["FOO=bar", "COG"]),
+     (["COMPRESS=NOPE", "--cog"], ["COMPRESS=NOPE", "COG"]),
+     (["BLOCKXSIZE=256", "--co", "BLOCKYSIZE=512", "--cog"], ["BLOCKXSIZE", "square"])],
+)
+def test_bad_creation_options_are_one_line_before_any_work(run_cli, tmp_path, image, options,
+                                                          fragments):
+    from .test_cli_make_masks import assert_one_line_error
+
+    # the model does not exist: the options are refused before it is even opened
+    result = run_cli("predict", tmp_path / "missing.onnx", image, "-o", tmp_path / "o.tif",
+                     "--co", *options)
+    assert_one_line_error(result, *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
+
+
+def test_sparse_ok_is_refused_in_the_api(tmp_path):
+    from geotile.errors import InputError
+
+    with pytest.raises(InputError, match="SPARSE_OK"):
+        PredictOptions(creation_options={"sparse_ok": "TRUE"})
+
+
+@pytest.mark.parametrize("cog", [False, True])
+def test_webp_needs_three_or_four_bands(tmp_path, image, one_class, three_classes, cog):
+    from geotile.errors import InputError
+
+    options = PredictOptions(cog=cog, creation_options={"compress": "WEBP"})
+    predict_raster(three_classes, image, tmp_path / "three.tif", options=options)
+    with rasterio.open(tmp_path / "three.tif") as dst:
+        assert dst.compression.name == "webp"
+    with pytest.raises(InputError, match=r"COMPRESS=WEBP needs 3 or 4 bands, not 1"):
+        predict_raster(one_class, image, tmp_path / "one.tif", options=options)
+    assert not (tmp_path / "one.tif").exists()
+
+
+# --- 6. --overlap is a fraction below 1 or whole pixels; --json ---------------------------
+@pytest.mark.parametrize("overlap", ["1.5", "16.5", "-0.2", "nan"])
+def test_overlap_must_be_a_fraction_or_whole_pixels(run_cli, tmp_path, image, overlap):
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--overlap", overlap)
+    assert result.exit_code == 2, result.output
+    assert "--overlap" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("overlap", ["0.25", "16", "16.0", "0"])
+def test_good_overlaps(run_cli, tmp_path, image, overlap):
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--overlap", overlap,
+                     "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+
+
+def test_fractional_pixels_are_refused_in_the_api():
+    from geotile.errors import InputError
+
+    with pytest.raises(InputError, match=r"overlap 1\.5.*fraction below 1.*whole pixels"):
+        PredictOptions(overlap=1.5)
+
+
+def test_json_summary(run_cli, tmp_path, make_raster):
+    model = pointwise_model(tmp_path / "m.onnx")
+    a = make_raster("a.tif", np.zeros((3, 30, 40), np.uint8))
+    b = make_raster("b.tif", np.zeros((3, 20, 20), np.uint8))
+    result = run_cli("predict", model, a, b, "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    summaries = json.loads(result.stdout)
+    assert [s["output"] for s in summaries] == [str(tmp_path / "out" / "a.tif"),
+                                                str(tmp_path / "out" / "b.tif")]
+    assert summaries[0]["image"] == str(a) and summaries[0]["megapixels"] == 0.001
+    assert "provider" in summaries[0] and "MP/s" not in result.stdout
+
+
+def test_a_stray_sidecar_is_refused_before_any_work(run_cli, tmp_path, image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    (tmp_path / "o.tif.aux.xml").write_text("<PAMDataset/>")
+    result = run_cli("predict", tmp_path / "missing.onnx", image, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "o.tif.aux.xml", "--overwrite")
+
+
+@pytest.mark.parametrize("codec", ["JPEG", "WEBP"])
+@pytest.mark.parametrize("cog", [[], ["--cog"]])
+def test_lossy_compression_of_class_ids_is_refused(run_cli, tmp_path, image, codec, cog):
+    from .test_cli_make_masks import assert_one_line_error
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    result = run_cli("predict", model, image, "-o", tmp_path / "c.tif", "--output-type",
+                     "class", "--co", f"COMPRESS={codec}", *cog)
+    assert_one_line_error(result, f"COMPRESS={codec}", "lossy", "class")
+    assert not (tmp_path / "c.tif").exists()
+
+
+def test_blocksize_works_without_cog_and_cog_options_say_so(run_cli, tmp_path, image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "p.tif"
+    assert run_cli("predict", model, image, "-o", out, "--co", "BLOCKSIZE=32").exit_code == 0
+    with rasterio.open(out) as dst:
+        assert dst.block_shapes[0] == (32, 32)
+    result = run_cli("predict", model, image, "-o", tmp_path / "q.tif", "--co",
+                     "OVERVIEW_RESAMPLING=NEAREST")
+    assert_one_line_error(result, "OVERVIEW_RESAMPLING=NEAREST", "add --cog")
+    result = run_cli("predict", model, image, "-o", tmp_path / "q.tif", "--cog", "--co",
+                     "OVERVIEW_RESAMPLING=foo")
+    assert_one_line_error(result, "OVERVIEW_RESAMPLING=foo", "NEAREST")

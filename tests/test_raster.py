@@ -104,3 +104,40 @@ def test_atomic_directory_replaces_whole_folder(tmp_path):
         (tmp / "new.txt").write_text("y")
     assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["patches"]
+
+
+def test_output_profile_checks_creation_options():
+    with pytest.raises(InputError, match=r"BLOCKXSIZE=7.*multiple of 16"):
+        output_profile(None, count=1, dtype="uint8", width=10, height=10,
+                       creation_options={"blockxsize": "7"})
+    with pytest.raises(InputError, match=r"COMPRESS=JPEG.*uint8"):
+        output_profile(None, count=1, dtype="float32", width=10, height=10,
+                       creation_options={"compress": "JPEG"})
+    # another compression replaces the default one, levels and predictor included
+    profile = output_profile(None, count=3, dtype="uint8", width=10, height=10,
+                             creation_options={"compress": "JPEG"})
+    assert profile["compress"] == "JPEG" and "zlevel" not in profile
+    assert "predictor" not in profile
+
+
+def test_write_categories_merges_with_gdal_sidecar(make_raster):
+    from geotile.raster import pam_sidecar, write_categories
+
+    path = make_raster("ids.tif", np.array([[0, 1], [2, 1]], np.uint8))
+    pam_sidecar(path).write_text('<PAMDataset><PAMRasterBand band="1"><Metadata>'
+                                 '<MDI key="KEEP">yes</MDI></Metadata></PAMRasterBand>'
+                                 '</PAMDataset>')
+    write_categories(path, ["background", "building", "road"],
+                     {0: (0, 0, 0, 0), 1: (230, 25, 75, 255), 2: (60, 180, 75, 255)})
+    write_categories(path, ["background", "building", "road"])  # again: replaced, not doubled
+    text = pam_sidecar(path).read_text()
+    assert text.count("<CategoryNames>") == 1 and text.count("<GDALRasterAttributeTable") == 1
+    with rasterio.open(path) as src:
+        assert src.tags(1)["KEEP"] == "yes"
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_output_profile_keeps_class_ids_lossless():
+    with pytest.raises(InputError, match=r"COMPRESS=JPEG: lossy compression would change"):
+        output_profile(None, count=1, dtype="uint8", width=10, height=10, categorical=True,
+                       creation_options={"compress": "JPEG"})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from geotile.cli.options import (
     INPUT_PATH,
     creation_options_opt,
+    json_opt,
     output_opt,
     overwrite_opt,
     resolve_outputs,
@@ -21,6 +24,15 @@ def _floats(ctx, param, value):
     except ValueError:
         raise click.BadParameter("give numbers separated by commas, e.g. 0.485,0.456,0.406") \
             from None
+
+
+def _overlap(ctx, param, value):
+    if value is None:
+        return None
+    if not (0 <= value < 1 or value.is_integer()):  # NaN fails both
+        raise click.BadParameter(f"{value:g} is neither a fraction below 1 of the tile "
+                                 "(e.g. 0.25) nor whole pixels (e.g. 32).")
+    return value
 
 
 def _bands(ctx, param, value):
@@ -42,7 +54,7 @@ def _bands(ctx, param, value):
 @click.option("--tile-size", type=click.IntRange(min=8), default=None,
               help="Window size in px. Default: the model's fixed size, else its metadata, "
               "else 512.")
-@click.option("--overlap", type=click.FloatRange(min=0), default=None,
+@click.option("--overlap", type=click.FloatRange(min=0), default=None, callback=_overlap,
               help="Overlap of neighbouring windows: px (>= 1) or a fraction of the tile "
               "(< 1). Default: the model's metadata, else 0.5.")
 @click.option("--blend", type=click.Choice(["bilinear", "hann", "uniform"]), default="bilinear",
@@ -77,10 +89,11 @@ def _bands(ctx, param, value):
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
 @creation_options_opt
 @overwrite_opt
+@json_opt
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
-            cog, creation_options, overwrite):
+            cog, creation_options, overwrite, as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one uint8
@@ -111,10 +124,14 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                                      tile_size=tile_size, batch_size=batch_size)
     if ctx.obj["verbose"]:
         click.echo(onnx_model.describe(), err=True)
+    summaries = []
     for image, out in pairs:
         summary = predict_raster(onnx_model, image, out, options=options, overwrite=overwrite,
                                  progress=ctx.obj["progress"])
-        if not ctx.obj["quiet"]:
+        summaries.append(summary)
+        if not ctx.obj["quiet"] and not as_json:
             click.echo(f"{summary['output']}: {summary['megapixels']} MP in "
                        f"{summary['seconds']} s ({summary['mp_per_s']} MP/s, "
                        f"{summary['provider']})")
+    if as_json:
+        click.echo(json.dumps(summaries, indent=2))
