@@ -288,6 +288,7 @@ class OnnxModel:
         self.outputs = self._select_outputs(outputs, graph)
         self._geometries: dict[int, Geometry] = {}
         self._chunk: int | None = None  # batch limit found by the probe (fixed output batch)
+        self._probed_batch = 0
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
         self._run_options = None
         self._scale: float | None = None
@@ -420,9 +421,9 @@ class OnnxModel:
     def geometry(self, size: int, batch_size: int = 1) -> Geometry:
         """Probe the model once at ``size`` px (cached): where its output lies in the window.
         ModelError, one line with the fix, when ONNX Runtime cannot run it so."""
-        if size in self._geometries:
-            return self._geometries[size]
         batch = self.fixed_batch or min(max(batch_size, 1), 2)
+        if size in self._geometries and (self._chunk or batch <= self._probed_batch):
+            return self._geometries[size]
         results, error = self._try(batch, size)
         if batch > 1 and not self.fixed_batch and (
                 error is not None or any(r.shape[:1] != (batch,) for r in results)):
@@ -440,6 +441,7 @@ class OnnxModel:
         for output in self.outputs:
             output.activation = self._activation_for(output)
         self._geometries[size] = first
+        self._probed_batch = max(self._probed_batch, batch)
         return first
 
     def _read_output(self, output: ModelOutput, result: np.ndarray, size: int,

@@ -92,3 +92,161 @@ def test_deepness_model_type_means_final_values(tmp_path, make_raster, image):
     with rasterio.open(tmp_path / "r.tif") as out:
         assert out.dtypes == ("float32",)  # raw values x reg_output_scaling, never clipped
         np.testing.assert_allclose(out.read(), whole(regressor, image)[0][0] * 10, atol=1e-3)
+
+
+# --- 2. non-finite values --------------------------------------------------------------------
+def test_non_finite_outputs_and_options_are_one_line(tmp_path, run_cli, make_raster, image):
+    from geotile.errors import ModelError
+
+    from .test_cli_make_masks import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=5)
+    path = save_graph(tmp_path / "nan.onnx", [conv, helper.make_node("Log", ["logits"],
+                                                                     ["output"])],
+                      nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    assert np.isnan(whole(path, image)[0]).any()  # log of negative logits
+    with pytest.raises(ModelError, match=r"nan\.onnx.*NaN or infinite"):
+        predict_array(OnnxModel.from_path(path), image, options=PredictOptions(tile_size=64))
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "nan.onnx", "NaN or infinite")
+    good = logits_model(tmp_path / "good.onnx")
+    for option, value in (("--mean", "0,nan,0"), ("--std", "inf"), ("--scale", "nan")):
+        assert_one_line_error(run_cli("predict", good, tif, "-o", tmp_path / "o.tif", option,
+                                      value), option, "finite", "good.onnx")
+    assert not (tmp_path / "o.tif").exists()
+
+
+# --- 3. output layouts and batches -----------------------------------------------------------
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x.astype(np.float64)))
+
+
+def test_nchw_model_with_nhwc_output_gives_one_band(tmp_path, image):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=6)
+    nodes = [conv, helper.make_node("Transpose", ["logits"], ["output"], perm=[0, 2, 3, 1])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", "H", "W", 1])], weights)
+    model = OnnxModel.from_path(path)
+    assert model.num_classes == 1
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    expected = sigmoid(whole(path, image)[0][..., 0])
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [3, 8])
+def test_batch_of_one_baked_into_the_graph_runs_at_any_batch_size(tmp_path, image, batch_size):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=7)
+    # a traced export: the output reshaped to batch 1 although the input batch is dynamic
+    nodes = [conv, helper.make_node("Reshape", ["logits", "shape"], ["output"])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, [1, 1, "H", "W"])],
+                      {**weights, "shape": np.array([1, -1, 0, 0], np.int64)})
+    model = OnnxModel.from_path(path)  # probed at batch 1: larger batches probed on use
+    out = predict_array(model, image, options=PredictOptions(tile_size=64,
+                                                             batch_size=batch_size))
+    np.testing.assert_allclose(out, sigmoid(whole(path, image)[0][0]), atol=1e-5)
+
+
+# --- 4. several outputs ----------------------------------------------------------------------
+def two_outputs(path, **kw):
+    mask, w1 = conv1x1("input", "mask_logits", 3, 1, seed=8, prefix="a")
+    edges, w2 = conv1x1("input", "edges", 3, 2, seed=9, prefix="b")
+    nodes = [mask, edges, helper.make_node("Sigmoid", ["mask_logits"], ["mask"])]
+    return save_graph(path, nodes, nchw_in(), [("mask", FLOAT, ["N", 1, "H", "W"]),
+                                               ("edges", FLOAT, ["N", 2, "H", "W"])],
+                      {**w1, **w2}, **kw)
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def test_every_output_becomes_bands_named_from_metadata(tmp_path, run_cli, make_raster,
+                                                        image):
+    names = [{"0": "building"}, {"0": "background", "1": "edge"}]
+    path = two_outputs(tmp_path / "m.onnx", metadata={"class_names": names})
+    mask, edges = (o[0] for o in whole(path, image))
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "all.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "all.tif") as out:
+        assert out.descriptions == ("building", "background", "edge")
+        np.testing.assert_allclose(out.read(), np.concatenate([mask, softmax(edges)]),
+                                   atol=1e-5)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "edges.tif", "--dtype", "float32",
+                     "--outputs", "edges", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "edges.tif") as out:
+        assert out.descriptions == ("background", "edge")
+        np.testing.assert_allclose(out.read(), softmax(edges), atol=1e-5)
+    unnamed = OnnxModel.from_path(two_outputs(tmp_path / "u.onnx"))
+    assert unnamed.class_names == ["mask", "edges_1", "edges_2"]  # neutral: no "building"
+
+
+# --- 5. outputs smaller than the window ------------------------------------------------------
+def test_valid_convolution_output_covers_the_window_centre(tmp_path, image):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
+    nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["output"])]
+    consts = {"starts": np.array([14, 14]), "ends": np.array([-14, -14]),
+              "axes": np.array([2, 3])}
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "h", "w"])], {**weights, **consts})
+    model = OnnxModel.from_path(path)
+    assert model.geometry(512).out == 484 and model.geometry(512).offset == 14
+    out = predict_array(model, image, options=PredictOptions(tile_size=128, overlap=0))
+    # the model's own output for the whole image covers the image less 14 px on each side
+    expected = sigmoid(whole(path, image)[0][0])
+    np.testing.assert_allclose(out[:, 14:-14, 14:-14], expected, atol=1e-5)
+    assert np.isnan(out[:, :14]).all()  # never the centre of a window: no prediction
+
+
+def resize_reference(values: np.ndarray, factor: int, folder) -> np.ndarray:
+    """(1, K, h, w) upsampled by ONNX Runtime's own Resize (linear, half-pixel)."""
+    import onnxruntime as ort
+
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
+                              coordinate_transformation_mode="half_pixel")]
+    path = save_graph(folder / "resize.onnx", nodes,
+                      [("x", FLOAT, [1, values.shape[1], "h", "w"])],
+                      [("y", FLOAT, None)],
+                      {"scales": np.array([1, 1, factor, factor], np.float32)})
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": values.astype(np.float32)})[0]
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_downscaled_output_is_upsampled_before_blending(tmp_path, factor):
+    pixels = np.random.default_rng(11).integers(0, 256, (3, 128, 128), dtype=np.uint8)
+    conv, weights = conv1x1("input", "logits", 3, 2, seed=11)
+    nodes = [conv, helper.make_node("AveragePool", ["logits"], ["output"],
+                                    kernel_shape=[factor, factor], strides=[factor, factor])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 2, "h", "w"])], weights)
+    out = predict_array(OnnxModel.from_path(path), pixels,
+                        options=PredictOptions(tile_size=64))
+    coarse = whole(path, pixels)[0]
+    expected = resize_reference(softmax(coarse[0])[np.newaxis], factor, tmp_path)[0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_cli,
+                                                                  make_raster, image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=12)
+    superres = save_graph(tmp_path / "sr.onnx", [conv, helper.make_node(
+        "Resize", ["logits", "", "scales"], ["output"], mode="nearest")], nchw_in(),
+        [("output", FLOAT, None)], {**weights, "scales": np.array([1, 1, 2, 2], np.float32)})
+    conv, weights = conv1x1("input", "logits", 3, 5, seed=12)
+    classifier = save_graph(tmp_path / "cls.onnx", [
+        conv, helper.make_node("GlobalAveragePool", ["logits"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["output"])], nchw_in(),
+        [("output", FLOAT, ["N", 5])], weights)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", superres, tif, "-o", tmp_path / "o.tif"),
+                          "sr.onnx", "super-resolution")
+    assert_one_line_error(run_cli("predict", classifier, tif, "-o", tmp_path / "o.tif"),
+                          "cls.onnx", "classifier")
