@@ -119,7 +119,8 @@ def test_non_finite_outputs_and_options_are_one_line(tmp_path, run_cli, make_ras
 
 # --- 3. output layouts and batches -----------------------------------------------------------
 def sigmoid(x):
-    return 1 / (1 + np.exp(-x.astype(np.float64)))
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x.astype(np.float64)))
 
 
 def test_nchw_model_with_nhwc_output_gives_one_band(tmp_path, image):
@@ -250,3 +251,148 @@ def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_
                           "sr.onnx", "super-resolution")
     assert_one_line_error(run_cli("predict", classifier, tif, "-o", tmp_path / "o.tif"),
                           "cls.onnx", "classifier")
+
+
+# --- 6. Deepness metadata, in all its documented forms ---------------------------------------
+@pytest.mark.parametrize(("key", "value", "classes", "names"), [
+    ("class_names", "{0: 'road', 1: 'tree'}", 2, ["road", "tree"]),  # a Python literal
+    ("class_names", '[{"0": "road", "1": "tree"}]', 2, ["road", "tree"]),  # one per output
+    ("names", "{0: 'road', 1: 'tree'}", 2, ["road", "tree"]),
+    ("class_names", '{"0": "background", "1": "roof"}', 1, ["roof"]),  # binary: foreground
+    ("class_names", '["a", "b", "c"]', 2, ["class_1", "class_2"]),  # does not fit: neutral
+])
+def test_class_names_forms(tmp_path, key, value, classes, names):
+    path = logits_model(tmp_path / "m.onnx", classes=classes, metadata={key: value})
+    assert OnnxModel.from_path(path).class_names == names
+
+
+def test_sizes_overlap_resolution_normalisation_and_threshold(tmp_path, image):
+    from geotile.predict import resolve_tiling
+
+    metadata = {"tile_size": "96", "tiles_overlap": "25", "resolution": "50",
+                "standardization_mean": "[0.5, 0.5, 0.5]", "standardization_std": "[0.25]",
+                "seg_thresh": "0"}
+    model = OnnxModel.from_path(logits_model(tmp_path / "m.onnx", metadata=metadata))
+    assert (model.tile_size, model.overlap_fraction, model.resolution) == (96, 0.25, 0.5)
+    assert model.threshold is None  # Deepness: 0 means no threshold
+    assert resolve_tiling(model, PredictOptions()) == (96, 24)
+    np.testing.assert_allclose(model.prepare(np.full((1, 3, 1, 1), 255, np.uint8)), 2.0)
+    plain = OnnxModel.from_path(logits_model(tmp_path / "p.onnx"))
+    assert resolve_tiling(plain, PredictOptions()) == (512, 256)  # dynamic, no metadata
+
+
+@pytest.mark.parametrize(("key", "value"), [("tile_size", "abc"), ("tiles_size", "-3"),
+                                            ("tiles_overlap", "150"), ("resolution", "x")])
+def test_bad_metadata_is_one_line(tmp_path, run_cli, make_raster, image, key, value):
+    from .test_cli_make_masks import assert_one_line_error
+
+    path = logits_model(tmp_path / "m.onnx", metadata={key: value})
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "m.onnx", key, value)
+
+
+# --- 7. inputs -------------------------------------------------------------------------------
+def cast_model(path, elem_type):
+    """A model whose input is ``elem_type`` (uint8, float16), cast to float inside."""
+    conv, weights = conv1x1("float_input", "output", 3, 1, seed=13)
+    nodes = [helper.make_node("Cast", ["input"], ["float_input"], to=FLOAT), conv]
+    return save_graph(path, nodes, [("input", elem_type, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+
+
+def test_integer_and_float16_inputs_get_what_they_expect(tmp_path, image):
+    from .onnx_models import FLOAT16, UINT8
+
+    raw = cast_model(tmp_path / "u8.onnx", UINT8)
+    out = predict_array(OnnxModel.from_path(raw), image, options=PredictOptions(tile_size=64))
+    expected = sigmoid(ort_run(raw, image[np.newaxis])[0][0])  # raw pixels, no / 255
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    half = cast_model(tmp_path / "f16.onnx", FLOAT16)
+    out = predict_array(OnnxModel.from_path(half), image, options=PredictOptions(tile_size=64))
+    feed = (image[np.newaxis].astype(np.float32) / 255).astype(np.float16)
+    np.testing.assert_allclose(out, sigmoid(ort_run(half, feed)[0][0]), atol=1e-3)
+
+
+def test_two_input_models_are_refused_in_one_line(tmp_path, run_cli, make_raster, image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=14)
+    path = save_graph(tmp_path / "two.onnx", [conv, helper.make_node(
+        "Add", ["logits", "prior"], ["output"])], [*nchw_in(), *nchw_in("prior", 1)],
+        [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "two.onnx", "2 inputs")
+
+
+def test_rgba_alpha_feeds_rgb_and_masks_nodata(tmp_path, run_cli, image):
+    from rasterio.enums import ColorInterp
+
+    from .conftest import write_raster
+
+    alpha = np.full(image.shape[1:], 255, np.uint8)
+    alpha[:, :40] = 0
+    tif = write_raster(tmp_path / "rgba.tif", np.concatenate([image, alpha[np.newaxis]]),
+                       photometric="RGB")
+    with rasterio.open(tif, "r+") as dst:
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                           ColorInterp.alpha]
+    path = logits_model(tmp_path / "m.onnx")
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        values = out.read(1)
+    assert np.isnan(values[:, :40]).all()
+    expected = sigmoid(whole(path, image)[0][0, 0])
+    np.testing.assert_allclose(values[:, 41:], expected[:, 41:], atol=1e-5)
+
+
+def test_external_weights_load_and_a_missing_file_is_one_line(tmp_path, run_cli, make_raster,
+                                                              image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    path = logits_model(tmp_path / "m.onnx", external=True)
+    assert (tmp_path / "m.onnx.data").is_file()
+    out = predict_array(OnnxModel.from_path(path), image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, sigmoid(whole(path, image)[0][0]), atol=1e-5)
+    (tmp_path / "m.onnx.data").unlink()
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "m.onnx", "external file m.onnx.data", "missing")
+
+
+# --- 8. probe at load ------------------------------------------------------------------------
+def stride32_model(path):
+    """A U-Net-like skip: pooled by 32, upsampled by 32, added to the full resolution, so
+    only tile sizes that are multiples of 32 run."""
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=15)
+    nodes = [conv,
+             helper.make_node("MaxPool", ["logits"], ["pooled"], kernel_shape=[32, 32],
+                              strides=[32, 32]),
+             helper.make_node("Resize", ["pooled", "", "scales"], ["up"], mode="nearest"),
+             helper.make_node("Add", ["logits", "up"], ["output"])]
+    return save_graph(path, nodes, nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "scales": np.array([1, 1, 32, 32], np.float32)})
+
+
+def test_probe_turns_runtime_failures_into_one_line_with_the_fix(tmp_path, run_cli,
+                                                                 make_raster, image, capfd):
+    from geotile.errors import ModelError
+
+    from .test_cli_make_masks import assert_one_line_error
+
+    path = stride32_model(tmp_path / "unet.onnx")
+    capfd.readouterr()
+    with pytest.raises(ModelError, match=r"unet\.onnx.*multiples of 32: try --tile-size 256"):
+        OnnxModel.from_path(path, tile_size=250, batch_size=4)
+    assert capfd.readouterr().err == ""  # no ONNX Runtime error dump on stderr
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif",
+                                  "--tile-size", "250"),
+                          "unet.onnx", "250 px", "try --tile-size 256")
+    model = OnnxModel.from_path(path)  # the default 512 px runs
+    with pytest.raises(ModelError, match="try --tile-size 96"):
+        predict_array(model, image, options=PredictOptions(tile_size=100))
+    assert not (tmp_path / "o.tif").exists()
