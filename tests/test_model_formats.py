@@ -3,6 +3,8 @@ with ONNX Runtime run directly) or be refused in one line."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rasterio
@@ -396,3 +398,71 @@ def test_probe_turns_runtime_failures_into_one_line_with_the_fix(tmp_path, run_c
     with pytest.raises(ModelError, match="try --tile-size 96"):
         predict_array(model, image, options=PredictOptions(tile_size=100))
     assert not (tmp_path / "o.tif").exists()
+
+
+# --- whole exports: an smp-style U-Net and a Keras (tf2onnx) NHWC U-Net --------------------
+def test_smp_style_unet_matches_the_whole_window(tmp_path, make_raster):
+    from .onnx_models import unet_model
+
+    pixels = np.random.default_rng(21).integers(0, 256, (3, 128, 128), dtype=np.uint8)
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    path = unet_model(tmp_path / "smp.onnx", metadata={
+        "standardization_mean": mean, "standardization_std": std,
+        "class_names": {"0": "background", "1": "building"}})
+    tif = make_raster("img.tif", pixels)
+    predict_raster(path, tif, tmp_path / "p.tif",
+                   options=PredictOptions(tile_size=128, dtype="float32"))
+    feed = (pixels[np.newaxis] / 255 - np.reshape(mean, (1, 3, 1, 1))) / np.reshape(
+        std, (1, 3, 1, 1))
+    logits = ort_run(path, feed.astype(np.float32))[0][0]
+    with rasterio.open(tmp_path / "p.tif") as out:
+        assert out.descriptions == ("background", "building")
+        np.testing.assert_allclose(out.read(), softmax(logits), atol=1e-5)
+
+
+def test_keras_nhwc_unet_with_final_softmax_matches_the_whole_window(tmp_path, make_raster):
+    from .onnx_models import unet_model
+
+    pixels = np.random.default_rng(22).integers(0, 256, (3, 96, 96), dtype=np.uint8)
+    path = unet_model(tmp_path / "keras.onnx", layout="NHWC", size=96, classes=3,
+                      final="softmax", metadata={"names": "{0: 'bg', 1: 'road', 2: 'roof'}"})
+    model = OnnxModel.from_path(path)
+    assert (model.layout, model.tile_size, model.num_classes) == ("NHWC", 96, 3)
+    tif = make_raster("img.tif", pixels)
+    predict_raster(str(path), tif, tmp_path / "p.tif", options=PredictOptions(dtype="float32"))
+    feed = (pixels.transpose(1, 2, 0)[np.newaxis] / 255).astype(np.float32)
+    expected = ort_run(path, feed)[0][0].transpose(2, 0, 1)  # already probabilities
+    with rasterio.open(tmp_path / "p.tif") as out:
+        assert out.descriptions == ("bg", "road", "roof")
+        np.testing.assert_allclose(out.read(), expected, atol=1e-5)
+
+
+# --- 9. resolution ---------------------------------------------------------------------------
+def test_windows_are_resampled_to_the_model_resolution(tmp_path, run_cli, make_raster):
+    pixels = np.zeros((3, 200, 200), np.uint8)
+    pixels[:, :, 100:] = 255  # two flat halves: the values away from the edge are exact
+    tif = make_raster("img.tif", pixels)  # 0.5 m pixels
+    path = logits_model(tmp_path / "m.onnx", metadata={"resolution": 100})  # 1 m (cm/px)
+    model = OnnxModel.from_path(path)
+    seen = []
+    run = model.run
+    model.run = lambda batch: seen.append(batch.shape[0]) or run(batch)
+    options = PredictOptions(tile_size=64, dtype="float32")
+    predict_raster(model, tif, tmp_path / "o.tif", options=options)
+    assert sum(seen) == 9  # 100 x 100 model pixels at 64 px / 32 px stride: 3 x 3 windows
+    with rasterio.open(tif) as src, rasterio.open(tmp_path / "o.tif") as out:
+        assert (out.shape, out.transform) == (src.shape, src.transform)
+        values = out.read(1)
+    expected = sigmoid(whole(path, pixels)[0][0, 0])
+    away = np.r_[0:95, 105:200]
+    np.testing.assert_allclose(values[:, away], expected[:, away], atol=1e-4)
+    assert np.isfinite(values).all()
+    assert not list(tmp_path.glob("*model-grid*")) and not list(tmp_path.glob(".*"))
+    seen.clear()
+    native = dataclasses.replace(options, model_resolution="native")
+    predict_raster(model, tif, tmp_path / "n.tif", options=native)
+    assert sum(seen) == 36  # 200 x 200 image pixels: 6 x 6 windows
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "v.tif",
+                     "--model-resolution", "2", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "0.5 m pixels, the model expects 2 m" in result.stderr
