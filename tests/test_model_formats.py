@@ -253,6 +253,17 @@ def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_
                           "sr.onnx", "super-resolution")
     assert_one_line_error(run_cli("predict", classifier, tif, "-o", tmp_path / "o.tif"),
                           "cls.onnx", "classifier")
+    conv, weights = conv1x1("input", "logits", 3, 3, seed=12)
+    ids = save_graph(tmp_path / "ids.onnx", [conv, helper.make_node(
+        "ArgMax", ["logits"], ["output"], axis=1, keepdims=0)], nchw_in(),
+        [("output", helper.TensorProto.INT64, ["N", "H", "W"])], weights)
+    assert_one_line_error(run_cli("predict", ids, tif, "-o", tmp_path / "o.tif"),
+                          "ids.onnx", "int64", "before ArgMax")
+    from .onnx_models import pointwise_model
+
+    fixed = pointwise_model(tmp_path / "fixed.onnx", size=224)
+    assert_one_line_error(run_cli("predict", fixed, tif, "-o", tmp_path / "o.tif",
+                                  "--tile-size", "256"), "fixed 224 px")
 
 
 # --- 6. Deepness metadata, in all its documented forms ---------------------------------------
