@@ -288,11 +288,14 @@ class OnnxModel:
         self.outputs = self._select_outputs(outputs, graph)
         self._geometries: dict[int, Geometry] = {}
         self._chunk: int | None = None  # batch limit found by the probe (fixed output batch)
+        self._probed_batch = 0
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
         self._run_options = None
         self._scale: float | None = None
         self._mean = self._std = None
-        probe_size = tile_size or self.tile_size or DEFAULT_TILE_SIZE
+        # a fixed-size model is probed at its size (predict refuses any other in one line)
+        probe_size = self.tile_size if self.fixed_size else (
+            tile_size or self.tile_size or DEFAULT_TILE_SIZE)
         self.geometry(probe_size, batch_size)
         self._name_outputs()
         # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
@@ -420,9 +423,13 @@ class OnnxModel:
     def geometry(self, size: int, batch_size: int = 1) -> Geometry:
         """Probe the model once at ``size`` px (cached): where its output lies in the window.
         ModelError, one line with the fix, when ONNX Runtime cannot run it so."""
-        if size in self._geometries:
+        # GPU providers (TensorRT above all) re-plan for larger shapes: probe those at the
+        # batch size that will run; the CPU needs only 2 to find a batch of 1 baked in
+        wanted = max(batch_size, 1)
+        batch = self.fixed_batch or (wanted if self.provider != PROVIDERS["cpu"] else min(
+            wanted, 2))
+        if size in self._geometries and (self._chunk or batch <= self._probed_batch):
             return self._geometries[size]
-        batch = self.fixed_batch or min(max(batch_size, 1), 2)
         results, error = self._try(batch, size)
         if batch > 1 and not self.fixed_batch and (
                 error is not None or any(r.shape[:1] != (batch,) for r in results)):
@@ -440,6 +447,7 @@ class OnnxModel:
         for output in self.outputs:
             output.activation = self._activation_for(output)
         self._geometries[size] = first
+        self._probed_batch = max(self._probed_batch, batch)
         return first
 
     def _read_output(self, output: ModelOutput, result: np.ndarray, size: int,
@@ -447,6 +455,10 @@ class OnnxModel:
         shape = tuple(result.shape)
         what = f"{self.path}: output {output.name!r} has shape {list(shape)} for a " \
                f"{size} px window"
+        if not np.issubdtype(result.dtype, np.floating):
+            raise ModelError(f"{what} of type {result.dtype}: class ids or masks cannot be "
+                             "blended across windows. Export the model's scores (before ArgMax "
+                             "or thresholding).")
         if result.ndim == 2:
             raise ModelError(f"{what}: it is a classifier (N, K), not a segmentation model; "
                              "geotile predicts per-pixel outputs.")
@@ -577,7 +589,8 @@ class OnnxModel:
             outs = self._raw_run(batch)
         results = []
         for output, out in zip(self.outputs, outs, strict=True):
-            total = float(out.sum(dtype=np.float64))
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = float(out.sum())
             if not math.isfinite(total) and not np.isfinite(out).all():
                 raise ModelError(f"{self.path}: output {output.name!r} holds NaN or infinite "
                                  "values. Check the normalisation (--scale, --mean, --std) "

@@ -20,9 +20,11 @@ not run; nodata pixels are nodata in the output (see the output formats in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -65,8 +67,14 @@ class PredictOptions:
     dtype: str = "uint8"
     cog: bool = False
     creation_options: dict = field(default_factory=dict)
+    #: model pixel size in metres; None: the model's metadata; "native": never resample
+    model_resolution: float | str | None = None
 
     def __post_init__(self) -> None:
+        res = self.model_resolution
+        if res is not None and res != "native" and not (
+                isinstance(res, int | float) and math.isfinite(res) and res > 0):
+            raise InputError(f"--model-resolution {res}: give metres per pixel (> 0) or native")
         if self.output_type not in OUTPUT_TYPES:
             raise InputError(f"output type must be one of {OUTPUT_TYPES}")
         if self.dtype not in DTYPES:
@@ -386,9 +394,15 @@ def predict_raster(
             try:
                 with rasterio.open(target, "w", **profile) as dst:
                     _describe_output(dst, options, names, threshold, model)
-                    bands = predict_bands(model, read, src.width, src.height, options,
-                                          progress, image_path.name)
-                    _write_bands(dst, bands, options, threshold, check_nodata)
+                    pixel = _model_pixel(model, src, options)
+                    if pixel is None:
+                        bands = predict_bands(model, read, src.width, src.height, options,
+                                              progress, image_path.name)
+                    else:
+                        bands = _resampled_bands(model, src, indexes, check_nodata, options,
+                                                 progress, pixel, final_tmp)
+                    with contextlib.closing(bands):
+                        _write_bands(dst, bands, options, threshold, check_nodata)
                 if options.cog:
                     write_cog(target, final_tmp, options.creation_options,
                               overview_resampling=_overview_resampling(options))
@@ -405,6 +419,79 @@ def predict_raster(
     log.info("%s: %.1f MP in %.1f s (%.2f MP/s) on %s", image_path.name, megapixels, seconds,
              megapixels / seconds, model.provider)
     return summary
+
+
+def _model_pixel(model, src, options) -> float | None:
+    """The model's pixel size in the raster's CRS units when windows must be resampled to it
+    (``--model-resolution`` M, else the model's ``resolution``), else None."""
+    wanted = options.model_resolution
+    metres = None if wanted == "native" else (
+        float(wanted) if wanted is not None else getattr(model, "resolution", None))
+    if not metres:
+        return None
+    name = Path(src.name).name
+    if src.crs is None or src.crs.is_geographic:
+        log.info("%s: pixel size not in metres: not resampled to the model's %g m", name, metres)
+        return None
+    try:
+        unit = float(src.crs.linear_units_factor[1])
+    except Exception:  # rasterio raises CRSError for CRSs without linear units
+        unit = 1.0
+    image = (abs(src.res[0]) + abs(src.res[1])) / 2 * unit
+    if abs(image / metres - 1) < 0.02:
+        log.info("%s: %g m pixels, as the model expects", name, image)
+        return None
+    log.info("%s: %g m pixels, the model expects %g m: windows are read resampled to %g m "
+             "and the result is written back on the image grid (--model-resolution native "
+             "turns this off)", name, image, metres, metres)
+    return metres / unit
+
+
+def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside):
+    """Like :func:`predict_bands`, with the model run on the raster resampled to ``pixel``
+    (CRS units); its result, kept in a float32 file next to ``beside``, is resampled back
+    (bilinear) and yielded by row bands on the raster's own grid."""
+    import rasterio
+    from affine import Affine
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+    from rasterio.windows import Window
+
+    from geotile.raster import output_profile, read_band
+
+    width = max(1, round(src.width * abs(src.res[0]) / pixel))
+    height = max(1, round(src.height * abs(src.res[1]) / pixel))
+    transform = src.transform * Affine.scale(src.width / width, src.height / height)
+    down = width < src.width
+    temp = beside.with_name(beside.name + ".model-grid.tif")
+    try:
+        with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
+                       resampling=Resampling.average if down else Resampling.bilinear) as vrt:
+            def read(top, rows, padded_width):
+                return read_band(vrt, top, rows, padded_width, indexes, check_nodata)
+
+            profile = output_profile(vrt, count=model.num_classes, dtype="float32",
+                                     nodata=float("nan"))
+            with rasterio.open(temp, "w", **profile) as grid:
+                for top, blended, valid in predict_bands(model, read, width, height, options,
+                                                         progress, Path(src.name).name):
+                    window = Window(0, top, width, blended.shape[1])
+                    grid.write(np.where(valid, blended, np.nan).astype(np.float32),
+                               window=window)
+        with rasterio.open(temp) as grid, WarpedVRT(
+                grid, crs=src.crs, transform=src.transform, width=src.width,
+                height=src.height, resampling=Resampling.bilinear, src_nodata=float("nan"),
+                nodata=float("nan")) as back:
+            step = 256
+            for top in range(0, src.height, step):
+                window = Window(0, top, src.width, min(step, src.height - top))
+                values = back.read(window=window, masked=False).astype(np.float32)
+                valid = np.isfinite(values).all(axis=0)
+                if check_nodata:
+                    valid &= src.dataset_mask(window=window) > 0
+                yield top, values, valid
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _default_bands(src, model) -> list[int]:

@@ -163,3 +163,53 @@ def ort_run(path, feed: np.ndarray) -> list[np.ndarray]:
 
 
 FLOAT, UINT8, FLOAT16 = TensorProto.FLOAT, TensorProto.UINT8, TensorProto.FLOAT16
+
+
+def unet_model(path, *, layout="NCHW", size=None, classes=2, final=None, metadata=None,
+               seed=20) -> Path:
+    """A tiny U-Net as segmentation_models_pytorch (NCHW, logits) or Keras via tf2onnx (NHWC,
+    final Softmax over the last axis) export it: conv3x3-relu, maxpool, conv3x3-relu,
+    upsample x2, concat with the skip, conv1x1."""
+    rng = np.random.default_rng(seed)
+
+    def weights(name, out, inp, k):
+        return {f"{name}_W": rng.normal(0, 0.5, (out, inp, k, k)).astype(np.float32),
+                f"{name}_B": rng.normal(0, 0.1, out).astype(np.float32)}
+
+    inits = {**weights("e1", 8, 3, 3), **weights("e2", 8, 8, 3), **weights("head", classes,
+                                                                          16, 1),
+             "scales": np.array([1, 1, 2, 2], np.float32)}
+    x = "input"
+    nodes = []
+    if layout == "NHWC":
+        nodes.append(helper.make_node("Transpose", [x], ["x_nchw"], perm=[0, 3, 1, 2]))
+        x = "x_nchw"
+    nodes += [
+        helper.make_node("Conv", [x, "e1_W", "e1_B"], ["e1"], kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["e1"], ["skip"]),
+        helper.make_node("MaxPool", ["skip"], ["down"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["down", "e2_W", "e2_B"], ["e2"], kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["e2"], ["deep"]),
+        helper.make_node("Resize", ["deep", "", "scales"], ["up"], mode="linear",
+                         coordinate_transformation_mode="half_pixel"),
+        helper.make_node("Concat", ["up", "skip"], ["cat"], axis=1),
+        helper.make_node("Conv", ["cat", "head_W", "head_B"], ["logits"], kernel_shape=[1, 1]),
+    ]
+    current = "logits"
+    if layout == "NHWC":
+        nodes.append(helper.make_node("Transpose", [current], ["logits_nhwc"],
+                                      perm=[0, 2, 3, 1]))
+        current = "logits_nhwc"
+    if final == "softmax":
+        nodes.append(helper.make_node("Softmax", [current], ["prob"],
+                                      axis=3 if layout == "NHWC" else 1))
+        current = "prob"
+    nodes.append(helper.make_node("Identity", [current], ["output"]))
+    h = w = size or None
+    dims = [h or "H", w or "W"]
+    shape_in = ["N", 3, *dims] if layout == "NCHW" else ["N", *dims, 3]
+    shape_out = ["N", classes, *dims] if layout == "NCHW" else ["N", *dims, classes]
+    return save_graph(path, nodes, [("input", FLOAT, shape_in)],
+                      [("output", FLOAT, shape_out)], inits, metadata=metadata)

@@ -3,6 +3,8 @@ with ONNX Runtime run directly) or be refused in one line."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rasterio
@@ -92,3 +94,386 @@ def test_deepness_model_type_means_final_values(tmp_path, make_raster, image):
     with rasterio.open(tmp_path / "r.tif") as out:
         assert out.dtypes == ("float32",)  # raw values x reg_output_scaling, never clipped
         np.testing.assert_allclose(out.read(), whole(regressor, image)[0][0] * 10, atol=1e-3)
+
+
+# --- 2. non-finite values --------------------------------------------------------------------
+def test_non_finite_outputs_and_options_are_one_line(tmp_path, run_cli, make_raster, image):
+    from geotile.errors import ModelError
+
+    from .test_cli_make_masks import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=5)
+    path = save_graph(tmp_path / "nan.onnx", [conv, helper.make_node("Log", ["logits"],
+                                                                     ["output"])],
+                      nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    assert np.isnan(whole(path, image)[0]).any()  # log of negative logits
+    with pytest.raises(ModelError, match=r"nan\.onnx.*NaN or infinite"):
+        predict_array(OnnxModel.from_path(path), image, options=PredictOptions(tile_size=64))
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "nan.onnx", "NaN or infinite")
+    good = logits_model(tmp_path / "good.onnx")
+    for option, value in (("--mean", "0,nan,0"), ("--std", "inf"), ("--scale", "nan")):
+        assert_one_line_error(run_cli("predict", good, tif, "-o", tmp_path / "o.tif", option,
+                                      value), option, "finite", "good.onnx")
+    assert not (tmp_path / "o.tif").exists()
+
+
+# --- 3. output layouts and batches -----------------------------------------------------------
+def sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x.astype(np.float64)))
+
+
+def test_nchw_model_with_nhwc_output_gives_one_band(tmp_path, image):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=6)
+    nodes = [conv, helper.make_node("Transpose", ["logits"], ["output"], perm=[0, 2, 3, 1])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", "H", "W", 1])], weights)
+    model = OnnxModel.from_path(path)
+    assert model.num_classes == 1
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    expected = sigmoid(whole(path, image)[0][..., 0])
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [3, 8])
+def test_batch_of_one_baked_into_the_graph_runs_at_any_batch_size(tmp_path, image, batch_size):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=7)
+    # a traced export: the output reshaped to batch 1 although the input batch is dynamic
+    nodes = [conv, helper.make_node("Reshape", ["logits", "shape"], ["output"])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, [1, 1, "H", "W"])],
+                      {**weights, "shape": np.array([1, -1, 0, 0], np.int64)})
+    model = OnnxModel.from_path(path)  # probed at batch 1: larger batches probed on use
+    out = predict_array(model, image, options=PredictOptions(tile_size=64,
+                                                             batch_size=batch_size))
+    np.testing.assert_allclose(out, sigmoid(whole(path, image)[0][0]), atol=1e-5)
+
+
+# --- 4. several outputs ----------------------------------------------------------------------
+def two_outputs(path, **kw):
+    mask, w1 = conv1x1("input", "mask_logits", 3, 1, seed=8, prefix="a")
+    edges, w2 = conv1x1("input", "edges", 3, 2, seed=9, prefix="b")
+    nodes = [mask, edges, helper.make_node("Sigmoid", ["mask_logits"], ["mask"])]
+    return save_graph(path, nodes, nchw_in(), [("mask", FLOAT, ["N", 1, "H", "W"]),
+                                               ("edges", FLOAT, ["N", 2, "H", "W"])],
+                      {**w1, **w2}, **kw)
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def test_every_output_becomes_bands_named_from_metadata(tmp_path, run_cli, make_raster,
+                                                        image):
+    names = [{"0": "building"}, {"0": "background", "1": "edge"}]
+    path = two_outputs(tmp_path / "m.onnx", metadata={"class_names": names})
+    mask, edges = (o[0] for o in whole(path, image))
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "all.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "all.tif") as out:
+        assert out.descriptions == ("building", "background", "edge")
+        np.testing.assert_allclose(out.read(), np.concatenate([mask, softmax(edges)]),
+                                   atol=1e-5)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "edges.tif", "--dtype", "float32",
+                     "--outputs", "edges", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "edges.tif") as out:
+        assert out.descriptions == ("background", "edge")
+        np.testing.assert_allclose(out.read(), softmax(edges), atol=1e-5)
+    unnamed = OnnxModel.from_path(two_outputs(tmp_path / "u.onnx"))
+    assert unnamed.class_names == ["mask", "edges_1", "edges_2"]  # neutral: no "building"
+
+
+# --- 5. outputs smaller than the window ------------------------------------------------------
+def test_valid_convolution_output_covers_the_window_centre(tmp_path, image):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
+    nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["output"])]
+    consts = {"starts": np.array([14, 14]), "ends": np.array([-14, -14]),
+              "axes": np.array([2, 3])}
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "h", "w"])], {**weights, **consts})
+    model = OnnxModel.from_path(path)
+    assert model.geometry(512).out == 484 and model.geometry(512).offset == 14
+    out = predict_array(model, image, options=PredictOptions(tile_size=128, overlap=0))
+    # the model's own output for the whole image covers the image less 14 px on each side
+    expected = sigmoid(whole(path, image)[0][0])
+    np.testing.assert_allclose(out[:, 14:-14, 14:-14], expected, atol=1e-5)
+    assert np.isnan(out[:, :14]).all()  # never the centre of a window: no prediction
+
+
+def resize_reference(values: np.ndarray, factor: int, folder) -> np.ndarray:
+    """(1, K, h, w) upsampled by ONNX Runtime's own Resize (linear, half-pixel)."""
+    import onnxruntime as ort
+
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
+                              coordinate_transformation_mode="half_pixel")]
+    path = save_graph(folder / "resize.onnx", nodes,
+                      [("x", FLOAT, [1, values.shape[1], "h", "w"])],
+                      [("y", FLOAT, None)],
+                      {"scales": np.array([1, 1, factor, factor], np.float32)})
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": values.astype(np.float32)})[0]
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_downscaled_output_is_upsampled_before_blending(tmp_path, factor):
+    pixels = np.random.default_rng(11).integers(0, 256, (3, 128, 128), dtype=np.uint8)
+    conv, weights = conv1x1("input", "logits", 3, 2, seed=11)
+    nodes = [conv, helper.make_node("AveragePool", ["logits"], ["output"],
+                                    kernel_shape=[factor, factor], strides=[factor, factor])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 2, "h", "w"])], weights)
+    out = predict_array(OnnxModel.from_path(path), pixels,
+                        options=PredictOptions(tile_size=64))
+    coarse = whole(path, pixels)[0]
+    expected = resize_reference(softmax(coarse[0])[np.newaxis], factor, tmp_path)[0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_cli,
+                                                                  make_raster, image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=12)
+    superres = save_graph(tmp_path / "sr.onnx", [conv, helper.make_node(
+        "Resize", ["logits", "", "scales"], ["output"], mode="nearest")], nchw_in(),
+        [("output", FLOAT, None)], {**weights, "scales": np.array([1, 1, 2, 2], np.float32)})
+    conv, weights = conv1x1("input", "logits", 3, 5, seed=12)
+    classifier = save_graph(tmp_path / "cls.onnx", [
+        conv, helper.make_node("GlobalAveragePool", ["logits"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["output"])], nchw_in(),
+        [("output", FLOAT, ["N", 5])], weights)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", superres, tif, "-o", tmp_path / "o.tif"),
+                          "sr.onnx", "super-resolution")
+    assert_one_line_error(run_cli("predict", classifier, tif, "-o", tmp_path / "o.tif"),
+                          "cls.onnx", "classifier")
+    conv, weights = conv1x1("input", "logits", 3, 3, seed=12)
+    ids = save_graph(tmp_path / "ids.onnx", [conv, helper.make_node(
+        "ArgMax", ["logits"], ["output"], axis=1, keepdims=0)], nchw_in(),
+        [("output", helper.TensorProto.INT64, ["N", "H", "W"])], weights)
+    assert_one_line_error(run_cli("predict", ids, tif, "-o", tmp_path / "o.tif"),
+                          "ids.onnx", "int64", "before ArgMax")
+    from .onnx_models import pointwise_model
+
+    fixed = pointwise_model(tmp_path / "fixed.onnx", size=224)
+    assert_one_line_error(run_cli("predict", fixed, tif, "-o", tmp_path / "o.tif",
+                                  "--tile-size", "256"), "fixed 224 px")
+
+
+# --- 6. Deepness metadata, in all its documented forms ---------------------------------------
+@pytest.mark.parametrize(("key", "value", "classes", "names"), [
+    ("class_names", "{0: 'road', 1: 'tree'}", 2, ["road", "tree"]),  # a Python literal
+    ("class_names", '[{"0": "road", "1": "tree"}]', 2, ["road", "tree"]),  # one per output
+    ("names", "{0: 'road', 1: 'tree'}", 2, ["road", "tree"]),
+    ("class_names", '{"0": "background", "1": "roof"}', 1, ["roof"]),  # binary: foreground
+    ("class_names", '["a", "b", "c"]', 2, ["class_1", "class_2"]),  # does not fit: neutral
+])
+def test_class_names_forms(tmp_path, key, value, classes, names):
+    path = logits_model(tmp_path / "m.onnx", classes=classes, metadata={key: value})
+    assert OnnxModel.from_path(path).class_names == names
+
+
+def test_sizes_overlap_resolution_normalisation_and_threshold(tmp_path, image):
+    from geotile.predict import resolve_tiling
+
+    metadata = {"tile_size": "96", "tiles_overlap": "25", "resolution": "50",
+                "standardization_mean": "[0.5, 0.5, 0.5]", "standardization_std": "[0.25]",
+                "seg_thresh": "0"}
+    model = OnnxModel.from_path(logits_model(tmp_path / "m.onnx", metadata=metadata))
+    assert (model.tile_size, model.overlap_fraction, model.resolution) == (96, 0.25, 0.5)
+    assert model.threshold is None  # Deepness: 0 means no threshold
+    assert resolve_tiling(model, PredictOptions()) == (96, 24)
+    np.testing.assert_allclose(model.prepare(np.full((1, 3, 1, 1), 255, np.uint8)), 2.0)
+    plain = OnnxModel.from_path(logits_model(tmp_path / "p.onnx"))
+    assert resolve_tiling(plain, PredictOptions()) == (512, 256)  # dynamic, no metadata
+
+
+@pytest.mark.parametrize(("key", "value"), [("tile_size", "abc"), ("tiles_size", "-3"),
+                                            ("tiles_overlap", "150"), ("resolution", "x")])
+def test_bad_metadata_is_one_line(tmp_path, run_cli, make_raster, image, key, value):
+    from .test_cli_make_masks import assert_one_line_error
+
+    path = logits_model(tmp_path / "m.onnx", metadata={key: value})
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "m.onnx", key, value)
+
+
+# --- 7. inputs -------------------------------------------------------------------------------
+def cast_model(path, elem_type):
+    """A model whose input is ``elem_type`` (uint8, float16), cast to float inside."""
+    conv, weights = conv1x1("float_input", "output", 3, 1, seed=13)
+    nodes = [helper.make_node("Cast", ["input"], ["float_input"], to=FLOAT), conv]
+    return save_graph(path, nodes, [("input", elem_type, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+
+
+def test_integer_and_float16_inputs_get_what_they_expect(tmp_path, image):
+    from .onnx_models import FLOAT16, UINT8
+
+    raw = cast_model(tmp_path / "u8.onnx", UINT8)
+    out = predict_array(OnnxModel.from_path(raw), image, options=PredictOptions(tile_size=64))
+    expected = sigmoid(ort_run(raw, image[np.newaxis])[0][0])  # raw pixels, no / 255
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    half = cast_model(tmp_path / "f16.onnx", FLOAT16)
+    out = predict_array(OnnxModel.from_path(half), image, options=PredictOptions(tile_size=64))
+    feed = (image[np.newaxis].astype(np.float32) / 255).astype(np.float16)
+    np.testing.assert_allclose(out, sigmoid(ort_run(half, feed)[0][0]), atol=1e-3)
+
+
+def test_two_input_models_are_refused_in_one_line(tmp_path, run_cli, make_raster, image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=14)
+    path = save_graph(tmp_path / "two.onnx", [conv, helper.make_node(
+        "Add", ["logits", "prior"], ["output"])], [*nchw_in(), *nchw_in("prior", 1)],
+        [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "two.onnx", "2 inputs")
+
+
+def test_rgba_alpha_feeds_rgb_and_masks_nodata(tmp_path, run_cli, image):
+    from rasterio.enums import ColorInterp
+
+    from .conftest import write_raster
+
+    alpha = np.full(image.shape[1:], 255, np.uint8)
+    alpha[:, :40] = 0
+    tif = write_raster(tmp_path / "rgba.tif", np.concatenate([image, alpha[np.newaxis]]),
+                       photometric="RGB")
+    with rasterio.open(tif, "r+") as dst:
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                           ColorInterp.alpha]
+    path = logits_model(tmp_path / "m.onnx")
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        values = out.read(1)
+    assert np.isnan(values[:, :40]).all()
+    expected = sigmoid(whole(path, image)[0][0, 0])
+    np.testing.assert_allclose(values[:, 41:], expected[:, 41:], atol=1e-5)
+
+
+def test_external_weights_load_and_a_missing_file_is_one_line(tmp_path, run_cli, make_raster,
+                                                              image):
+    from .test_cli_make_masks import assert_one_line_error
+
+    path = logits_model(tmp_path / "m.onnx", external=True)
+    assert (tmp_path / "m.onnx.data").is_file()
+    out = predict_array(OnnxModel.from_path(path), image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, sigmoid(whole(path, image)[0][0]), atol=1e-5)
+    (tmp_path / "m.onnx.data").unlink()
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "m.onnx", "external file m.onnx.data", "missing")
+
+
+# --- 8. probe at load ------------------------------------------------------------------------
+def stride32_model(path):
+    """A U-Net-like skip: pooled by 32, upsampled by 32, added to the full resolution, so
+    only tile sizes that are multiples of 32 run."""
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=15)
+    nodes = [conv,
+             helper.make_node("MaxPool", ["logits"], ["pooled"], kernel_shape=[32, 32],
+                              strides=[32, 32]),
+             helper.make_node("Resize", ["pooled", "", "scales"], ["up"], mode="nearest"),
+             helper.make_node("Add", ["logits", "up"], ["output"])]
+    return save_graph(path, nodes, nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "scales": np.array([1, 1, 32, 32], np.float32)})
+
+
+def test_probe_turns_runtime_failures_into_one_line_with_the_fix(tmp_path, run_cli,
+                                                                 make_raster, image, capfd):
+    from geotile.errors import ModelError
+
+    from .test_cli_make_masks import assert_one_line_error
+
+    path = stride32_model(tmp_path / "unet.onnx")
+    capfd.readouterr()
+    with pytest.raises(ModelError, match=r"unet\.onnx.*multiples of 32: try --tile-size 256"):
+        OnnxModel.from_path(path, tile_size=250, batch_size=4)
+    assert capfd.readouterr().err == ""  # no ONNX Runtime error dump on stderr
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif",
+                                  "--tile-size", "250"),
+                          "unet.onnx", "250 px", "try --tile-size 256")
+    model = OnnxModel.from_path(path)  # the default 512 px runs
+    with pytest.raises(ModelError, match="try --tile-size 96"):
+        predict_array(model, image, options=PredictOptions(tile_size=100))
+    assert not (tmp_path / "o.tif").exists()
+
+
+# --- whole exports: an smp-style U-Net and a Keras (tf2onnx) NHWC U-Net --------------------
+def test_smp_style_unet_matches_the_whole_window(tmp_path, make_raster):
+    from .onnx_models import unet_model
+
+    pixels = np.random.default_rng(21).integers(0, 256, (3, 128, 128), dtype=np.uint8)
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    path = unet_model(tmp_path / "smp.onnx", metadata={
+        "standardization_mean": mean, "standardization_std": std,
+        "class_names": {"0": "background", "1": "building"}})
+    tif = make_raster("img.tif", pixels)
+    predict_raster(path, tif, tmp_path / "p.tif",
+                   options=PredictOptions(tile_size=128, dtype="float32"))
+    feed = (pixels[np.newaxis] / 255 - np.reshape(mean, (1, 3, 1, 1))) / np.reshape(
+        std, (1, 3, 1, 1))
+    logits = ort_run(path, feed.astype(np.float32))[0][0]
+    with rasterio.open(tmp_path / "p.tif") as out:
+        assert out.descriptions == ("background", "building")
+        np.testing.assert_allclose(out.read(), softmax(logits), atol=1e-5)
+
+
+def test_keras_nhwc_unet_with_final_softmax_matches_the_whole_window(tmp_path, make_raster):
+    from .onnx_models import unet_model
+
+    pixels = np.random.default_rng(22).integers(0, 256, (3, 96, 96), dtype=np.uint8)
+    path = unet_model(tmp_path / "keras.onnx", layout="NHWC", size=96, classes=3,
+                      final="softmax", metadata={"names": "{0: 'bg', 1: 'road', 2: 'roof'}"})
+    model = OnnxModel.from_path(path)
+    assert (model.layout, model.tile_size, model.num_classes) == ("NHWC", 96, 3)
+    tif = make_raster("img.tif", pixels)
+    predict_raster(str(path), tif, tmp_path / "p.tif", options=PredictOptions(dtype="float32"))
+    feed = (pixels.transpose(1, 2, 0)[np.newaxis] / 255).astype(np.float32)
+    expected = ort_run(path, feed)[0][0].transpose(2, 0, 1)  # already probabilities
+    with rasterio.open(tmp_path / "p.tif") as out:
+        assert out.descriptions == ("bg", "road", "roof")
+        np.testing.assert_allclose(out.read(), expected, atol=1e-5)
+
+
+# --- 9. resolution ---------------------------------------------------------------------------
+def test_windows_are_resampled_to_the_model_resolution(tmp_path, run_cli, make_raster):
+    pixels = np.zeros((3, 200, 200), np.uint8)
+    pixels[:, :, 100:] = 255  # two flat halves: the values away from the edge are exact
+    tif = make_raster("img.tif", pixels)  # 0.5 m pixels
+    path = logits_model(tmp_path / "m.onnx", metadata={"resolution": 100})  # 1 m (cm/px)
+    model = OnnxModel.from_path(path)
+    seen = []
+    run = model.run
+    model.run = lambda batch: seen.append(batch.shape[0]) or run(batch)
+    options = PredictOptions(tile_size=64, dtype="float32")
+    predict_raster(model, tif, tmp_path / "o.tif", options=options)
+    assert sum(seen) == 9  # 100 x 100 model pixels at 64 px / 32 px stride: 3 x 3 windows
+    with rasterio.open(tif) as src, rasterio.open(tmp_path / "o.tif") as out:
+        assert (out.shape, out.transform) == (src.shape, src.transform)
+        values = out.read(1)
+    expected = sigmoid(whole(path, pixels)[0][0, 0])
+    away = np.r_[0:95, 105:200]
+    np.testing.assert_allclose(values[:, away], expected[:, away], atol=1e-4)
+    assert np.isfinite(values).all()
+    assert not list(tmp_path.glob("*model-grid*")) and not list(tmp_path.glob(".*"))
+    seen.clear()
+    native = dataclasses.replace(options, model_resolution="native")
+    predict_raster(model, tif, tmp_path / "n.tif", options=native)
+    assert sum(seen) == 36  # 200 x 200 image pixels: 6 x 6 windows
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "v.tif",
+                     "--model-resolution", "2", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "0.5 m pixels, the model expects 2 m" in result.stderr

@@ -35,6 +35,18 @@ def _overlap(ctx, param, value):
     return value
 
 
+def _resolution(ctx, param, value):
+    if value is None or value == "native":
+        return value
+    try:
+        metres = float(value)
+    except ValueError:
+        raise click.BadParameter("give metres per pixel, e.g. 0.3, or native") from None
+    if not metres > 0 or metres == float("inf"):
+        raise click.BadParameter("give metres per pixel (> 0), or native")
+    return metres
+
+
 def _bands(ctx, param, value):
     if value is None:
         return None
@@ -86,6 +98,10 @@ def _bands(ctx, param, value):
               "none writes the raw values as float32, unclipped.")
 @click.option("--outputs", "model_outputs", metavar="NAMES",
               help="Model outputs to write, by name, comma-separated (default: all, in order).")
+@click.option("--model-resolution", callback=_resolution, metavar="M|native",
+              help="The model's pixel size in metres: windows are read resampled to it and the "
+              "result written back on the image grid. Default: the model's resolution "
+              "metadata; native: never resample.")
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
 @creation_options_opt
 @overwrite_opt
@@ -93,7 +109,7 @@ def _bands(ctx, param, value):
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
-            cog, creation_options, overwrite, as_json):
+            model_resolution, cog, creation_options, overwrite, as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one uint8
@@ -117,7 +133,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend,
                              batch_size=batch_size, tta=tta, bands=bands,
                              output_type=output_type, threshold=threshold, dtype=dtype, cog=cog,
-                             creation_options=parse_creation_options(creation_options))
+                             creation_options=parse_creation_options(creation_options),
+                             model_resolution=model_resolution)
     pairs = resolve_outputs(images, output, overwrite)
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
