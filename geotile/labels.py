@@ -69,17 +69,24 @@ class Labels:
         return gpd.GeoDataFrame(dict(self.fields), geometry=list(self.geometries), crs=self.crs)
 
 
-def read_labels(path: str | os.PathLike, labels_crs: str | None = None) -> Labels:
+def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
+                images=None) -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
     coordinates are reinterpreted, not transformed). Raises InputError when
     the file is missing, not vector data, has no geometry column or no
-    features.
+    features. A SpaceNet CSV is read by :func:`geotile.spacenet.read_labels` (``images``:
+    the images its ImageIds name, to place pixel coordinates).
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file. Check the path.")
+    if path.suffix.lower() == ".csv":
+        from geotile import spacenet
+
+        if spacenet.is_spacenet_csv(path):
+            return spacenet.read_labels(path, labels_crs, images)
     try:
         suffix = path.suffix.lower()
         if suffix in GEOJSON_SUFFIXES:

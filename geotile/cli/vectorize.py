@@ -35,24 +35,31 @@ def _instance_options(command):
 def _vectorize_instances(rasters, output, options, overwrite, progress, instances,
                          marker_threshold, boundary_threshold, contact_threshold, marker_erosion,
                          min_marker):
-    """The --instances path: a summary dict, or None when the plain vectorizer applies."""
+    """--instances and SpaceNet CSV output (-o x.csv): a summary dict, or None when the plain
+    vectorizer applies."""
     from geotile.instances import InstanceOptions, is_instance_raster, vectorize_instances
 
     if instances is None:
         instances = all(Path(r).exists() and is_instance_raster(r) for r in rasters)
-    if not instances:
-        return None
     rules = InstanceOptions(marker_threshold=marker_threshold,
                             boundary_threshold=boundary_threshold,
                             contact_threshold=contact_threshold, erosion=marker_erosion,
-                            min_marker=min_marker)
+                            min_marker=min_marker) if instances else None
+    if Path(output).suffix.lower() == ".csv":
+        from geotile.spacenet import vectorize_to_csv
+
+        return vectorize_to_csv(rasters, output, options=options, instance_options=rules,
+                                overwrite=overwrite, progress=progress)
+    if rules is None:
+        return None
     return vectorize_instances(rasters, output, options=options, instance_options=rules,
                                overwrite=overwrite, progress=progress)
 
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=Path))
-@output_opt("Vector file: .geojson (RFC 7946), .gpkg or .parquet.")
+@output_opt("Vector file: .geojson (RFC 7946), .gpkg or .parquet; .csv: SpaceNet proposals "
+            "(ImageId from each raster's name, pixel and --crs WKT, Confidence).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
