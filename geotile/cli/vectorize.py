@@ -87,7 +87,7 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, r
     bands and buildings cut by band seams, or crossing the edges of adjacent
     rasters given together, are merged back into one polygon. With --instances
     (automatic for footprint/boundary/contact bands) touching buildings are
-    split by a marker watershed, one polygon per building, each raster whole.
+    split by a marker watershed, one polygon per building (seams joined too).
 
     \b
     Examples:
