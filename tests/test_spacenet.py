@@ -106,7 +106,10 @@ def sn2_pair(tmp_path):
                            ["AOI_2_Vegas_img1", 1, square(50, 50, 10), "POLYGON EMPTY"],
                            ["AOI_2_Vegas_img1", 2, square(100, 100, 4), "POLYGON EMPTY"],  # 16
                            ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY", "POLYGON EMPTY"],
-                           ["AOI_2_Vegas_img3", 0, square(0, 0, 10), "POLYGON EMPTY"],
+                           # SpaceNet 2's truth files carry a z of 0
+                           ["AOI_2_Vegas_img3", 0,
+                            "POLYGON Z ((0 0 0, 10 0 0, 10 10 0, 0 10 0, 0 0 0))",
+                            "POLYGON EMPTY"],
                        ])
     proposals = write_rows(tmp_path / "proposals.csv",
                            ["ImageId", "BuildingId", "PolygonWKT_Pix", "Confidence"], [
@@ -230,7 +233,8 @@ def test_cli_make_masks_from_a_spacenet_csv(run_cli, make_raster, tmp_path):
     truth = write_rows(tmp_path / "truth.csv",
                        ["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo"], [
                            ["AOI_2_Vegas_img1", 0, shapely.box(2, 3, 12, 8).wkt, "1"],
-                           ["AOI_2_Vegas_img1", 1, shapely.box(30, 20, 40, 35).wkt, "1"],
+                           ["AOI_2_Vegas_img1", 1,
+                            "POLYGON Z ((30 20 0, 40 20 0, 40 35 0, 30 35 0, 30 20 0))", "1"],
                            ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY", "POLYGON EMPTY"],
                            ["AOI_2_Vegas_img7", 0, shapely.box(0, 0, 40, 40).wkt, "1"],
                        ])
