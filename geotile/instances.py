@@ -70,10 +70,10 @@ def markers(footprint: np.ndarray, boundary: np.ndarray | None = None,
     labels, count = ndimage.label(seeds, structure=FOUR_CONNECTED)
     if count and options.min_marker > 1:
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
-        small = sizes < options.min_marker
-        small[0] = True
-        labels[small[labels]] = 0
-        labels, _ = ndimage.label(labels > 0, structure=FOUR_CONNECTED)
+        keep = sizes >= options.min_marker
+        keep[0] = False
+        if not keep[1:].all():  # renumber the kept markers 1..K through a lookup table
+            labels = (np.cumsum(keep) * keep).astype(np.int32)[labels]
     return labels.astype(np.int32, copy=False)
 
 
@@ -88,7 +88,7 @@ def split_instances(footprint: np.ndarray, boundary: np.ndarray | None = None,
     from scipy import ndimage
     from skimage.segmentation import watershed
 
-    footprint = np.nan_to_num(np.asarray(footprint, np.float32))
+    footprint = _finite(np.asarray(footprint, np.float32))
     mask = footprint >= threshold
     if valid is not None:
         mask &= valid
@@ -101,6 +101,23 @@ def split_instances(footprint: np.ndarray, boundary: np.ndarray | None = None,
         start = int(labels.max())
         labels[orphans > 0] = orphans[orphans > 0] + start
     return labels
+
+
+def _scaled(values: np.ndarray, scale: np.float32) -> np.ndarray:
+    """Raster values as float32 probabilities (one pass for integer rasters)."""
+    if values.dtype == np.uint8 and scale == 255:
+        return (np.arange(256, dtype=np.float32) / scale)[values]
+    probabilities = values.astype(np.float32)
+    if scale != 1:
+        probabilities /= scale
+    return probabilities
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """NaN (and infinities) as 0, without a copy when there are none."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    return values
 
 
 def instance_polygons(labels: np.ndarray, footprint: np.ndarray, transform, *,
@@ -217,8 +234,7 @@ def raster_instance_regions(src, *, threshold: float | None = None,
         first = top - above
         values, valid = read_band(src, first, rows + above + below, src.width, indexes=order,
                                   check_nodata=check)
-        bands = dict(zip(present, np.nan_to_num(values.astype(np.float32) / scale),
-                         strict=True))
+        bands = dict(zip(present, _finite(_scaled(values, scale)), strict=True))
         local = split_instances(bands["footprint"], bands.get("boundary"),
                                 bands.get("contact"), threshold=threshold, valid=valid,
                                 options=options)
@@ -247,7 +263,8 @@ def raster_instance_regions(src, *, threshold: float | None = None,
             else:
                 piece[0].append(polygon)
         next_id += int(local.max(initial=0))
-        previous = (labels, first)
+        shared = max(0, above + rows - HALO)  # the rows the next band will see again
+        previous = (labels[shared:], first + shared)
     return _unite(pieces, links)
 
 
