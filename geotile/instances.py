@@ -11,6 +11,11 @@ contact probabilities (the SpaceNet winners' post-processing).
 
 Band roles come from the raster's band descriptions (``footprint``, ``boundary``,
 ``contact``, as written by make-masks and by predict for such a model), else bands 1-3.
+
+Rasters are split by row bands with rows of context above and below; a building crossing
+a band seam is joined by pairing the labels the two bands give the rows they share, so a
+wall on the seam still separates two houses. Across the edge between adjacent rasters,
+instances sharing an edge segment are joined (as the plain vectorizer joins regions).
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from geotile.errors import InputError
 log = logging.getLogger("geotile")
 
 ROLES = ("footprint", "boundary", "contact")
+#: rows per band and rows of context above and below it (a building taller than the context
+#: may be split differently on the two sides of a seam)
+BAND_ROWS = 2048
+HALO = 256
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)
 
 
@@ -61,10 +70,10 @@ def markers(footprint: np.ndarray, boundary: np.ndarray | None = None,
     labels, count = ndimage.label(seeds, structure=FOUR_CONNECTED)
     if count and options.min_marker > 1:
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
-        small = sizes < options.min_marker
-        small[0] = True
-        labels[small[labels]] = 0
-        labels, _ = ndimage.label(labels > 0, structure=FOUR_CONNECTED)
+        keep = sizes >= options.min_marker
+        keep[0] = False
+        if not keep[1:].all():  # renumber the kept markers 1..K through a lookup table
+            labels = (np.cumsum(keep) * keep).astype(np.int32)[labels]
     return labels.astype(np.int32, copy=False)
 
 
@@ -79,7 +88,7 @@ def split_instances(footprint: np.ndarray, boundary: np.ndarray | None = None,
     from scipy import ndimage
     from skimage.segmentation import watershed
 
-    footprint = np.nan_to_num(np.asarray(footprint, np.float32))
+    footprint = _finite(np.asarray(footprint, np.float32))
     mask = footprint >= threshold
     if valid is not None:
         mask &= valid
@@ -94,8 +103,27 @@ def split_instances(footprint: np.ndarray, boundary: np.ndarray | None = None,
     return labels
 
 
-def instance_polygons(labels: np.ndarray, footprint: np.ndarray, transform):
-    """One polygon per instance: list of ``(polygon, score_sum, pixel_count)`` in map units."""
+def _scaled(values: np.ndarray, scale: np.float32) -> np.ndarray:
+    """Raster values as float32 probabilities (one pass for integer rasters)."""
+    if values.dtype == np.uint8 and scale == 255:
+        return (np.arange(256, dtype=np.float32) / scale)[values]
+    probabilities = values.astype(np.float32)
+    if scale != 1:
+        probabilities /= scale
+    return probabilities
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """NaN (and infinities) as 0, without a copy when there are none."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    return values
+
+
+def instance_polygons(labels: np.ndarray, footprint: np.ndarray, transform, *,
+                      with_labels: bool = False):
+    """One polygon per instance: list of ``(polygon, score_sum, pixel_count)`` in map units
+    (``(label, polygon, score_sum, pixel_count)`` with ``with_labels``)."""
     from rasterio.features import shapes
 
     from geotile.vectorize import polygons_from_geojson
@@ -108,8 +136,9 @@ def instance_polygons(labels: np.ndarray, footprint: np.ndarray, transform):
     pixels = np.bincount(labels.ravel(), minlength=count + 1)
     found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=transform))
     polygons = polygons_from_geojson([geometry for geometry, _ in found])
-    return [(polygon, float(sums[int(value)]), int(pixels[int(value)]))
-            for polygon, (_, value) in zip(polygons, found, strict=True)]
+    result = [(int(value), polygon, float(sums[int(value)]), int(pixels[int(value)]))
+              for polygon, (_, value) in zip(polygons, found, strict=True)]
+    return result if with_labels else [r[1:] for r in result]
 
 
 def band_roles(src, required: bool = False) -> dict[str, int] | None:
@@ -127,26 +156,6 @@ def band_roles(src, required: bool = False) -> dict[str, int] | None:
     return {role: index for index, role in enumerate(ROLES[: src.count], start=1)}
 
 
-def raster_instances(src, *, threshold: float | None = None,
-                     options: InstanceOptions = InstanceOptions(), roles=None):
-    """(labels, footprint probability) of a whole open raster."""
-    from geotile.raster import has_nodata, read_band
-    from geotile.raster_kinds import raster_kind
-
-    roles = roles or band_roles(src, required=True)
-    if threshold is None:
-        threshold = float(src.tags().get("GEOTILE_THRESHOLD", 0.5))
-    kind = raster_kind(src)
-    order = [roles[r] for r in ROLES if r in roles]
-    values, valid = read_band(src, 0, src.height, src.width, indexes=order,
-                              check_nodata=has_nodata(src))
-    probabilities = np.nan_to_num(values.astype(np.float32) / np.float32(kind.scale))
-    bands = dict(zip([r for r in ROLES if r in roles], probabilities, strict=True))
-    labels = split_instances(bands["footprint"], bands.get("boundary"), bands.get("contact"),
-                             threshold=threshold, valid=valid, options=options)
-    return labels, bands["footprint"]
-
-
 def is_instance_raster(path: str | os.PathLike) -> bool:
     """Whether the raster's bands are described as footprint + boundary and/or contact."""
     from geotile.raster import open_raster
@@ -155,16 +164,179 @@ def is_instance_raster(path: str | os.PathLike) -> bool:
         return band_roles(src) is not None
 
 
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, item: int) -> int:
+        parent = self.parent.setdefault(item, item)
+        if parent != item:
+            parent = self.parent[item] = self.find(parent)
+        return parent
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _mutual_best_pairs(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
+    """Label pairs (a, b) over the same pixels where each is the other's most frequent
+    partner: the same building seen from two overlapping bands."""
+    both = (a > 0) & (b > 0)
+    if not both.any():
+        return []
+    pairs, counts = np.unique(np.stack([a[both], b[both]]), axis=1, return_counts=True)
+    best_a: dict[int, tuple[int, int]] = {}
+    best_b: dict[int, tuple[int, int]] = {}
+    for (x, y), n in zip(pairs.T.tolist(), counts.tolist(), strict=True):
+        if n > best_a.get(x, (0, 0))[1]:
+            best_a[x] = (y, n)
+        if n > best_b.get(y, (0, 0))[1]:
+            best_b[y] = (x, n)
+    return [(x, y) for x, (y, _) in best_a.items() if best_b[y][0] == x]
+
+
+def raster_instance_regions(src, *, threshold: float | None = None,
+                            options: InstanceOptions = InstanceOptions(), roles=None,
+                            progress: bool = False) -> list[tuple]:
+    """Instances of an open raster, split by row bands of BAND_ROWS with HALO rows of context
+    above and below (memory bounded by the band, not the raster).
+
+    A building crossing a band seam is one instance: the labels of two neighbouring bands
+    over their shared rows are paired (mutual best overlap) and the paired parts united.
+    Returns ``(polygon, score_sum, pixel_count, on_border)`` per instance, ``on_border``
+    meaning it touches the raster's outer edge.
+    """
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+    from tqdm import tqdm
+
+    from geotile.raster import has_nodata, read_band
+    from geotile.raster_kinds import raster_kind
+
+    roles = roles or band_roles(src, required=True)
+    present = [r for r in ROLES if r in roles]
+    order = [roles[r] for r in present]
+    if threshold is None:
+        threshold = float(src.tags().get("GEOTILE_THRESHOLD", 0.5))
+    scale = np.float32(raster_kind(src).scale)
+    check = has_nodata(src)
+    links = _UnionFind()
+    pieces: dict[int, list] = {}  # global id -> [polygons, score sum, pixel count, on border]
+    previous = None  # (global labels of the previous extended band, its first row)
+    next_id = 0
+    starts = range(0, src.height, BAND_ROWS)
+    for top in tqdm(starts, disable=not progress or len(starts) < 2, desc=Path(src.name).name,
+                    unit="band"):
+        rows = min(BAND_ROWS, src.height - top)
+        above, below = min(HALO, top), min(HALO, src.height - top - rows)
+        first = top - above
+        values, valid = read_band(src, first, rows + above + below, src.width, indexes=order,
+                                  check_nodata=check)
+        bands = dict(zip(present, _finite(_scaled(values, scale)), strict=True))
+        local = split_instances(bands["footprint"], bands.get("boundary"),
+                                bands.get("contact"), threshold=threshold, valid=valid,
+                                options=options)
+        labels = np.where(local > 0, local + next_id, 0)
+        if previous is not None:
+            prev_labels, prev_first = previous
+            overlap = prev_labels[first - prev_first:]
+            for a, b in _mutual_best_pairs(overlap, labels[: overlap.shape[0]]):
+                links.union(a, b)
+        core = np.ascontiguousarray(local[above: above + rows])
+        border = np.zeros(int(local.max(initial=0)) + 1, bool)
+        edges = [core[:, 0], core[:, -1]]
+        if top == 0:
+            edges.append(core[0])
+        if top + rows == src.height:
+            edges.append(core[-1])
+        for line in edges:
+            border[line] = True
+        transform = window_transform(Window(0, top, src.width, rows), src.transform)
+        footprint = bands["footprint"][above: above + rows]
+        for label, polygon, total, count in instance_polygons(core, footprint, transform,
+                                                              with_labels=True):
+            piece = pieces.get(label + next_id)
+            if piece is None:  # the sums are per label: count them once per band
+                pieces[label + next_id] = [[polygon], total, count, bool(border[label])]
+            else:
+                piece[0].append(polygon)
+        next_id += int(local.max(initial=0))
+        shared = max(0, above + rows - HALO)  # the rows the next band will see again
+        previous = (labels[shared:], first + shared)
+    return _unite(pieces, links)
+
+
+def _unite(pieces: dict[int, list], links: _UnionFind) -> list[tuple]:
+    """One polygon per linked group of pieces; parts that do not touch stay apart, sharing
+    the group's score and its pixels by area."""
+    import shapely
+
+    groups: dict[int, list] = {}
+    for gid, piece in pieces.items():
+        groups.setdefault(links.find(gid), []).append(piece)
+    regions = []
+    for members in groups.values():
+        polygons = [p for m in members for p in m[0]]
+        total = sum(m[1] for m in members)
+        count = sum(m[2] for m in members)
+        border = any(m[3] for m in members)
+        if len(polygons) == 1:
+            regions.append((polygons[0], total, count, border))
+            continue
+        # simplify(0) drops the collinear vertices left where the seams were
+        parts = list(shapely.get_parts(shapely.simplify(shapely.union_all(polygons), 0)))
+        area = sum(p.area for p in parts) or 1.0
+        for part in parts:
+            share = part.area / area
+            regions.append((part, total * share, max(1, round(count * share)), border))
+    return regions
+
+
+def merge_across_rasters(regions: list[tuple]) -> list[tuple]:
+    """Unite instances of different rasters that share an edge of positive length (a building
+    cut by the edge between adjacent rasters). ``regions``: (polygon, sum, count, on_border,
+    source); instances of one raster are never joined."""
+    import shapely
+
+    edge = [i for i, r in enumerate(regions) if r[3]]
+    if len(edge) < 2:
+        return regions
+    polygons = np.array([regions[i][0] for i in edge], dtype=object)
+    tree = shapely.STRtree(polygons)
+    left, right = tree.query(polygons, predicate="touches")
+    links = _UnionFind()
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        a, b = edge[i], edge[j]
+        if a < b and regions[a][4] != regions[b][4] and \
+                shapely.length(shapely.intersection(polygons[i], polygons[j])) > 0:
+            links.union(a, b)
+    groups: dict[int, list[int]] = {}
+    for index in range(len(regions)):
+        groups.setdefault(links.find(index), []).append(index)
+    merged = []
+    for members in groups.values():
+        if len(members) == 1:
+            merged.append(regions[members[0]])
+            continue
+        union = shapely.simplify(shapely.union_all([regions[m][0] for m in members]), 0)
+        merged.append((union, sum(regions[m][1] for m in members),
+                       sum(regions[m][2] for m in members), True, regions[members[0]][4]))
+    return merged
+
+
 def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | None = None,
                    options: InstanceOptions = InstanceOptions(), progress: bool = False):
-    """A GeoDataFrame (raster CRS) of the instances of each raster: class_id, class, score,
+    """A GeoDataFrame (raster CRS) of the building instances of the rasters (by row bands;
+    buildings crossing the edges of adjacent rasters united): class_id, class, score,
     source; one row per building."""
     import geopandas as gpd
     from tqdm import tqdm
 
     from geotile.raster import open_raster
 
-    rows, crs, cell = [], None, 1.0
+    regions, crs, cell = [], None, 1.0
     for number, path in enumerate(tqdm([Path(p) for p in paths], disable=not progress,
                                        unit="raster")):
         with open_raster(path) as src:
@@ -173,13 +345,15 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
             elif src.crs != crs:
                 raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
                                  f"({crs}). Reproject it with gdalwarp first.")
-            labels, footprint = raster_instances(src, threshold=threshold, options=options)
-            for polygon, total, count in instance_polygons(labels, footprint, src.transform):
-                rows.append((polygon, round(total / count, 4) if count else None, path.name))
+            regions += [(*r, path.name) for r in
+                        raster_instance_regions(src, threshold=threshold, options=options)]
+    if len(paths) > 1:
+        regions = merge_across_rasters(regions)
     frame = gpd.GeoDataFrame(
-        {"class_id": np.ones(len(rows), np.int64), "class": ["building"] * len(rows),
-         "score": [r[1] for r in rows], "source": [r[2] for r in rows]},
-        geometry=[r[0] for r in rows], crs=crs)
+        {"class_id": np.ones(len(regions), np.int64), "class": ["building"] * len(regions),
+         "score": [round(r[1] / r[2], 4) if r[2] else None for r in regions],
+         "source": [r[4] for r in regions]},
+        geometry=[r[0] for r in regions], crs=crs)
     frame.attrs["cell"] = cell
     return frame
 
@@ -196,8 +370,8 @@ def vectorize_instances(
     """``vectorize_rasters`` with one polygon per building instance (marker watershed).
 
     ``options`` is a :class:`geotile.vectorize.VectorizeOptions` (threshold, cleaning, CRS).
-    Each raster is split as a whole; polygons keep score (mean footprint probability) and
-    area_m2. Returns a summary (output, features, per-class counts).
+    Rasters are processed by row bands (seams joined); polygons keep score (mean footprint
+    probability) and area_m2. Returns a summary (output, features, per-class counts).
     """
     from geotile.raster import atomic_output, check_output
     from geotile.vectorize import WRITERS, VectorizeOptions, _write

@@ -71,7 +71,7 @@ class Labels:
 
 
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
-                layer: str | None = None) -> Labels:
+                layer: str | None = None, images=None) -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
@@ -79,12 +79,19 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     of a multi-layer file; without it the file's one polygon/line layer is read.
     Raises InputError when the file is missing, not vector data, has no
     geometry column or no features, or when the layer is unknown or ambiguous.
+    A SpaceNet CSV is read by :func:`geotile.spacenet.read_labels` (``images``:
+    the images its ImageIds name, to place pixel coordinates).
     """
     from geotile.raster import input_exists, input_path
 
     path = input_path(path)
     if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
+    if path.suffix.lower() == ".csv":
+        from geotile import spacenet
+
+        if spacenet.is_spacenet_csv(path):
+            return spacenet.read_labels(path, labels_crs, images)
     try:
         suffix = Path(path).suffix.lower()
         if isinstance(path, Path) and (suffix in GEOJSON_SUFFIXES or suffix == ".parquet"):

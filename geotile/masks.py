@@ -182,7 +182,8 @@ def prepare_labels(
     if invalid:
         log.info("%s: repaired %d invalid geometries", source, invalid)
     labels = labels.take(~shapely.is_empty(labels.geometries))
-    if len(labels) == 0:
+    # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
+    if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields):
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     check_geographic_coordinates(labels, source)
     if crs is not None:
@@ -228,7 +229,7 @@ def make_masks(
     co = mask_creation_options(creation_options, len(options.channels))
     for output in output_paths:
         check_output(output, overwrite)
-    labels = read_labels(labels_path, labels_crs, layer=layer)
+    labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths)
     by_crs: dict = {}
     summaries = []
     for image_path, output_path in zip(image_paths, output_paths, strict=True):

@@ -10,8 +10,15 @@ import shapely
 from rasterio.transform import from_origin
 from scipy import ndimage
 
+from geotile import instances as instances_module
 from geotile.evaluate import match_polygons
-from geotile.instances import InstanceOptions, instance_polygons, markers, split_instances
+from geotile.instances import (
+    InstanceOptions,
+    instance_frame,
+    instance_polygons,
+    markers,
+    split_instances,
+)
 from geotile.masks import MaskOptions, rasterize_labels
 
 from .conftest import UTM_CRS, UTM_ORIGIN
@@ -162,3 +169,51 @@ def test_cli_instances_on_an_empty_raster(run_cli, make_raster, tmp_path):
     assert result.exit_code == 0, result.output
     assert "0 polygons" in result.stdout
     assert json.loads((tmp_path / "b.geojson").read_text())["features"] == []
+
+
+def write_probabilities(make_raster, name, houses, shape, transform):
+    bands = rasterize_labels(houses, [1] * len(houses), shape, transform,
+                             MaskOptions(channels=("footprint", "boundary", "contact")))
+    return make_raster(name, bands.astype(np.float32), transform=transform)
+
+
+def normalized(geometries):
+    return sorted(shapely.normalize(g).wkt for g in geometries)
+
+
+def test_row_bands_give_the_whole_raster_result(monkeypatch, make_raster):
+    houses = terraced_scene()
+    houses.append(shapely.box(X0 + 40, Y0 - 66, X0 + 60, Y0 - 58))  # 16 px: one band
+    path = write_probabilities(make_raster, "p.tif", houses, (180, 160), TRANSFORM)
+    whole = instance_frame([path])
+    monkeypatch.setattr(instances_module, "BAND_ROWS", 16)
+    monkeypatch.setattr(instances_module, "HALO", 8)
+    banded = instance_frame([path])
+    assert len(banded) == len(whole) == len(houses)
+    assert normalized(banded.geometry) == normalized(whole.geometry) == normalized(houses)
+    assert (banded["score"] == 1.0).all()
+
+
+def test_houses_stacked_on_a_band_seam_stay_apart(monkeypatch, make_raster):
+    monkeypatch.setattr(instances_module, "BAND_ROWS", 16)
+    monkeypatch.setattr(instances_module, "HALO", 8)
+    # a shared wall exactly on the seam at row 32, and a tall house across three seams
+    houses = [shapely.box(X0 + 2, Y0 - 16, X0 + 10, Y0 - 10),
+              shapely.box(X0 + 2, Y0 - 22, X0 + 10, Y0 - 16),
+              shapely.box(X0 + 14, Y0 - 28, X0 + 18, Y0 - 2)]
+    path = write_probabilities(make_raster, "p.tif", houses, (64, 40), TRANSFORM)
+    found = instance_frame([path])
+    assert normalized(found.geometry) == normalized(houses)
+
+
+def test_building_across_adjacent_rasters_is_one(make_raster):
+    # B crosses the edge x = X0 + 20 between the rasters and touches A inside the left one
+    houses = [shapely.box(X0 + 8, Y0 - 12, X0 + 14, Y0 - 4),
+              shapely.box(X0 + 14, Y0 - 12, X0 + 26, Y0 - 4),
+              shapely.box(X0 + 30, Y0 - 12, X0 + 36, Y0 - 4)]
+    left = write_probabilities(make_raster, "a.tif", houses, (40, 40), TRANSFORM)
+    right = write_probabilities(make_raster, "b.tif", houses, (40, 40),
+                                from_origin(X0 + 20, Y0, 0.5, 0.5))
+    found = instance_frame([left, right])
+    assert normalized(found.geometry) == normalized(houses)
+    assert sorted(found["source"]) == ["a.tif", "a.tif", "b.tif"]

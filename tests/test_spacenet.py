@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 
+import geopandas as gpd
 import numpy as np
 import pytest
+import rasterio
 import shapely
 from rasterio.transform import from_origin
 
@@ -103,7 +106,10 @@ def sn2_pair(tmp_path):
                            ["AOI_2_Vegas_img1", 1, square(50, 50, 10), "POLYGON EMPTY"],
                            ["AOI_2_Vegas_img1", 2, square(100, 100, 4), "POLYGON EMPTY"],  # 16
                            ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY", "POLYGON EMPTY"],
-                           ["AOI_2_Vegas_img3", 0, square(0, 0, 10), "POLYGON EMPTY"],
+                           # SpaceNet 2's truth files carry a z of 0
+                           ["AOI_2_Vegas_img3", 0,
+                            "POLYGON Z ((0 0 0, 10 0 0, 10 10 0, 0 10 0, 0 0 0))",
+                            "POLYGON EMPTY"],
                        ])
     proposals = write_rows(tmp_path / "proposals.csv",
                            ["ImageId", "BuildingId", "PolygonWKT_Pix", "Confidence"], [
@@ -174,8 +180,6 @@ def test_read_labels_uses_geo_wkt_without_images(tmp_path):
 
 
 def test_proposal_rows_round_trip(tmp_path):
-    import geopandas as gpd
-
     polygons = [shapely.box(X0 + 1, Y0 - 6, X0 + 4, Y0 - 2), shapely.box(X0 + 10, Y0 - 3,
                                                                           X0 + 12.5, Y0 - 1)]
     frame = gpd.GeoDataFrame({"score": [0.75, np.nan]}, geometry=polygons, crs=UTM_CRS)
@@ -192,3 +196,113 @@ def test_proposal_rows_round_trip(tmp_path):
     header = (tmp_path / "p.csv").read_text().splitlines()[0]
     assert header == "ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo,Confidence"
     assert "AOI_2_Vegas_img2,-1,POLYGON EMPTY,POLYGON EMPTY,1" in (tmp_path / "p.csv").read_text()
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def test_cli_evaluate_two_csvs(run_cli, tmp_path):
+    proposals, truth = sn2_pair(tmp_path)
+    result = run_cli("evaluate", proposals, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"], scores["min_area"]) == (1, 3, 2, 20.0)
+    assert scores["per_image"]["AOI_2_Vegas_img3"]["fn"] == 1
+    result = run_cli("evaluate", proposals, truth, "--json", "--min-area", "0")
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 3, 2)
+    result = run_cli("evaluate", proposals, truth)
+    assert result.exit_code == 0 and "TP 1  FP 3  FN 2" in result.stdout
+    assert "AOI_2_Vegas_img2" in result.stdout
+
+
+def test_cli_evaluate_real_sample_csvs(run_cli, real_data):
+    folder = real_data / "spacenet"
+    result = run_cli("evaluate", folder / "sample_preds.csv", folder / "sample_truth.csv",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"], scores["f1"]) == (151, 0, 0, 1.0)
+
+
+def test_cli_make_masks_from_a_spacenet_csv(run_cli, make_raster, tmp_path):
+    zeros = np.zeros((1, 40, 50), np.uint8)
+    one = make_raster("RGB-PanSharpen_AOI_2_Vegas_img1.tif", zeros, transform=TRANSFORM)
+    two = make_raster("RGB-PanSharpen_AOI_2_Vegas_img2.tif", zeros,
+                      transform=from_origin(X0 + 100, Y0, 0.5, 0.5))
+    truth = write_rows(tmp_path / "truth.csv",
+                       ["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo"], [
+                           ["AOI_2_Vegas_img1", 0, shapely.box(2, 3, 12, 8).wkt, "1"],
+                           ["AOI_2_Vegas_img1", 1,
+                            "POLYGON Z ((30 20 0, 40 20 0, 40 35 0, 30 35 0, 30 20 0))", "1"],
+                           ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY", "POLYGON EMPTY"],
+                           ["AOI_2_Vegas_img7", 0, shapely.box(0, 0, 40, 40).wkt, "1"],
+                       ])
+    result = run_cli("make-masks", truth, one, two, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / f"{one.stem}.tif") as src:
+        mask = src.read(1)
+    expected = np.zeros((40, 50), np.uint8)
+    expected[3:8, 2:12] = 1
+    expected[20:35, 30:40] = 1
+    assert np.array_equal(mask, expected)
+    with rasterio.open(tmp_path / "masks" / f"{two.stem}.tif") as src:
+        assert not src.read(1).any()
+    other = make_raster("RGB-PanSharpen_AOI_9_X_img1.tif", zeros)
+    result = run_cli("make-masks", truth, other, "-o", tmp_path / "x.tif")
+    assert result.exit_code == 1 and "no ImageId matches" in result.stderr
+
+
+def test_cli_vectorize_writes_proposals_that_read_back(run_cli, make_raster, tmp_path):
+    classes = np.zeros((40, 50), np.uint8)
+    classes[3:8, 2:12] = 1
+    classes[20:35, 30:40] = 1
+    raster = make_raster("RGB-PanSharpen_AOI_2_Vegas_img1.tif", classes, transform=TRANSFORM)
+    empty = make_raster("RGB-PanSharpen_AOI_2_Vegas_img2.tif", np.zeros((40, 50), np.uint8))
+    out = tmp_path / "proposals.csv"
+    result = run_cli("vectorize", raster, empty, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "2 polygons" in result.stdout
+    table = read_csv(out)
+    assert table.images == ["AOI_2_Vegas_img1", "AOI_2_Vegas_img2"]
+    pixel = sorted(table.pixel, key=lambda g: g.bounds)
+    assert pixel[0].equals(shapely.box(2, 3, 12, 8)) and pixel[1].equals(
+        shapely.box(30, 20, 40, 35))
+    assert list(table.confidence) == [1.0, 1.0]
+    # the geographic WKT (EPSG:4326) lands on the same ground
+    geo = gpd.GeoSeries(list(table.geo), crs=4326).to_crs(UTM_CRS)
+    truth = gpd.GeoSeries([shapely.box(X0 + 1, Y0 - 4, X0 + 6, Y0 - 1.5),
+                           shapely.box(X0 + 15, Y0 - 17.5, X0 + 20, Y0 - 10)], crs=UTM_CRS)
+    for polygon in geo:
+        assert max(polygon.intersection(t).area / polygon.union(t).area
+                   for t in truth) == pytest.approx(1.0, abs=1e-9)
+    # read back as labels: the same mask, and a perfect score against itself
+    result = run_cli("make-masks", out, raster, "-o", tmp_path / "back.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "back.tif") as src:
+        assert np.array_equal(src.read(1), classes)
+    result = run_cli("evaluate", out, out, "--json")
+    assert json.loads(result.stdout)["f1"] == 1.0
+    assert run_cli("vectorize", raster, "-o", out).exit_code == 1  # exists: no overwrite
+
+
+def test_cli_vectorize_instances_to_csv_and_geo_evaluation(run_cli, make_raster, tmp_path):
+    bands = np.zeros((3, 20, 40), np.float32)
+    bands[0, 5:15, 5:35] = 0.9
+    bands[1, 5:15, 18:22] = 0.8
+    raster = make_raster("PS-RGB_AOI_2_Vegas_img5.tif", bands, transform=TRANSFORM)
+    out = tmp_path / "p.csv"
+    result = run_cli("vectorize", raster, "-o", out, "--instances")
+    assert result.exit_code == 0, result.output
+    table = read_csv(out)
+    assert len(table) == 2 and set(table.image_ids) == {"AOI_2_Vegas_img5"}
+    assert sorted(g.area for g in table.pixel) == [150.0, 150.0]
+    assert np.allclose(table.confidence, 0.9)
+    # a GeoJSON prediction against the CSV's geographic WKT
+    truth = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 2.5, Y0 - 7.5, X0 + 10, Y0 - 2.5),
+                                       shapely.box(X0 + 10, Y0 - 7.5, X0 + 17.5, Y0 - 2.5)],
+                             crs=UTM_CRS)
+    truth.to_file(tmp_path / "t.geojson")
+    result = run_cli("evaluate", out, tmp_path / "t.geojson", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tp"] == 2

@@ -9,6 +9,25 @@ import click
 from geotile.cli.options import INPUT_PATH, json_opt, labels_crs_opt, overwrite_opt
 
 
+def _is_spacenet(path) -> bool:
+    from geotile.spacenet import is_spacenet_csv
+
+    return is_spacenet_csv(path)
+
+
+def _spacenet_csvs(prediction, truth, iou, min_area, as_json) -> bool:
+    """Two SpaceNet CSVs: score them image by image as SpaceNet does; False otherwise."""
+    if not (_is_spacenet(prediction) and _is_spacenet(truth)):
+        return False
+    from geotile.evaluate import dumps
+    from geotile.spacenet import evaluate_csvs
+
+    result = evaluate_csvs(prediction, truth, iou=iou,
+                           min_area=20.0 if min_area is None else min_area)
+    click.echo(dumps(result) if as_json else result.table())
+    return True
+
+
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
 @click.argument("prediction", type=INPUT_PATH)
 @click.argument("truth", type=INPUT_PATH)
@@ -35,11 +54,14 @@ from geotile.cli.options import INPUT_PATH, json_opt, labels_crs_opt, overwrite_
               help="Vectors: draw TP (green), FP (red) and FN (yellow) polygons.")
 @click.option("--image", type=INPUT_PATH,
               help="Image drawn under --report (else a blank background).")
+@click.option("--min-area", type=click.FloatRange(min=0), default=None, metavar="PX2",
+              help="Two SpaceNet CSVs: leave out truth polygons under this area and proposals "
+              "not above it, in px^2 (default 20, SpaceNet's rule).")
 @json_opt
 @overwrite_opt
 @click.pass_context
 def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, layer, labels_crs,
-             prediction_crs, repair_truth, report, image, as_json, overwrite):
+             prediction_crs, repair_truth, report, image, as_json, overwrite, min_area):
     """Score PREDICTION against TRUTH: two vector files, or two rasters.
 
     \b
@@ -48,6 +70,10 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     the remaining truth polygon of highest IoU; IoU > --iou is a true
     positive (TP), else a false positive (FP); unmatched truth polygons are
     false negatives (FN). PREDICTION is reprojected to TRUTH's CRS.
+    Two SpaceNet CSVs (ImageId, BuildingId, PolygonWKT_Pix/_Geo, Confidence):
+    the same metric image by image in pixel coordinates, with SpaceNet's
+    --min-area rule, per-image and total scores. A SpaceNet CSV against a
+    vector file is read through its PolygonWKT_Geo column.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction), nodata left
     out. Probability rasters are thresholded (one band) or argmaxed.
@@ -68,6 +94,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     """
     from geotile.evaluate import dumps, evaluate_files, is_raster
     from geotile.raster import check_output
+
+    if _spacenet_csvs(prediction, truth, iou, min_area, as_json):
+        return
+    if conf_field == "conf" and _is_spacenet(prediction):
+        conf_field = "Confidence"
 
     if report is not None:
         if report.suffix.lower() not in (".png", ".html", ".htm"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from geotile.cli.options import INPUT_PATH, json_opt, output_opt, overwrite_opt
@@ -33,18 +35,24 @@ def _instance_options(command):
 def _vectorize_instances(rasters, output, options, overwrite, progress, instances,
                          marker_threshold, boundary_threshold, contact_threshold, marker_erosion,
                          min_marker):
-    """The --instances path: a summary dict, or None when the plain vectorizer applies."""
+    """--instances and SpaceNet CSV output (-o x.csv): a summary dict, or None when the plain
+    vectorizer applies."""
     from geotile.instances import InstanceOptions, is_instance_raster, vectorize_instances
     from geotile.raster import input_exists
 
     if instances is None:
         instances = all(input_exists(r) and is_instance_raster(r) for r in rasters)
-    if not instances:
-        return None
     rules = InstanceOptions(marker_threshold=marker_threshold,
                             boundary_threshold=boundary_threshold,
                             contact_threshold=contact_threshold, erosion=marker_erosion,
-                            min_marker=min_marker)
+                            min_marker=min_marker) if instances else None
+    if Path(output).suffix.lower() == ".csv":
+        from geotile.spacenet import vectorize_to_csv
+
+        return vectorize_to_csv(rasters, output, options=options, instance_options=rules,
+                                overwrite=overwrite, progress=progress)
+    if rules is None:
+        return None
     return vectorize_instances(rasters, output, options=options, instance_options=rules,
                                overwrite=overwrite, progress=progress)
 
@@ -52,7 +60,8 @@ def _vectorize_instances(rasters, output, options, overwrite, progress, instance
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet (GeoParquet), .shp or .fgb "
-            "(FlatGeobuf).")
+            "(FlatGeobuf); .csv: SpaceNet proposals (ImageId from each raster's name, pixel "
+            "and geographic WKT, Confidence).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
@@ -82,7 +91,7 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, r
     bands and buildings cut by band seams, or crossing the edges of adjacent
     rasters given together, are merged back into one polygon. With --instances
     (automatic for footprint/boundary/contact bands) touching buildings are
-    split by a marker watershed, one polygon per building, each raster whole.
+    split by a marker watershed, one polygon per building (seams joined too).
 
     \b
     --json keys: output, features, per_class {class: count}, crs (of the
