@@ -310,7 +310,7 @@ def vectorize_to_csv(
                 polygons = Path(folder) / "polygons.gpkg"
                 vectorize_rasters([path], polygons, options=source, progress=progress)
                 frame = gpd.read_file(polygons, engine="pyogrio")
-        rows += proposal_rows(frame, transform, image_id(path), options.crs)
+        rows += proposal_rows(frame, transform, image_id(path), options.crs or "EPSG:4326")
     write_csv(rows, output, overwrite)
     buildings = sum(1 for r in rows if r[1] != -1)
     log.info("%s: %d proposals on %d images", output, buildings, len(paths))

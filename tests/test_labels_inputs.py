@@ -254,16 +254,17 @@ def test_unreadable_wkb_in_a_geopackage_is_skipped(tmp_path):
     assert labels.geometries[1].equals(box(4, 4))
 
 
-def test_spacenet_csv_gets_a_hint_about_its_wkt_columns(run_cli, image, tmp_path):
+def test_csv_with_unnamed_wkt_columns_gets_a_hint(run_cli, image, tmp_path):
+    # SpaceNet's own CSVs are read (tests/test_spacenet.py); other WKT columns get the fix
     path = tmp_path / "summary.csv"
     path.write_text(
-        "ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo\n"
-        'img,1,"POLYGON ((0 0 0,4 0 0,4 4 0,0 0 0))",'
-        '"POLYGON ((-84.1 33.1 0,-84.0 33.1 0,-84.0 33.0 0,-84.1 33.1 0))"\n'
+        "id,outline_px,outline_geo\n"
+        '1,"POLYGON ((0 0,4 0,4 4,0 0))",'
+        '"POLYGON ((-84.1 33.1,-84.0 33.1,-84.0 33.0,-84.1 33.1))"\n'
     )
     assert_one_line_error(run_cli("make-masks", path, image, "-o", tmp_path / "m.tif"),
-                          "summary.csv", "PolygonWKT_Geo", "GEOM_POSSIBLE_NAMES=PolygonWKT_Geo")
-    with pytest.raises(InputError, match="PolygonWKT_Pix"):
+                          "summary.csv", "outline_geo", "GEOM_POSSIBLE_NAMES=outline_geo")
+    with pytest.raises(InputError, match="outline_px"):
         read_labels(path)
 
 

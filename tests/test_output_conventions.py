@@ -183,7 +183,8 @@ def test_threshold_travels_as_a_tag(tmp_path, image, one_class, threshold, expec
     assert tags["GEOTILE_THRESHOLD"] == expected
     assert kind.kind == output_type
     if output_type == "probability":
-        assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["building"] == kind.names
+        assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["building"]
+        assert kind.names == ["background", "building"]  # indexed by class id
         assert kind.scale == 255
     else:
         assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building"]
