@@ -221,6 +221,22 @@ def _block_size(grids: Sequence[Grid], smallest: float) -> int:
     return best
 
 
+def _fractions(data: PatchData, ignore_value) -> tuple[float, float | None]:
+    """The patch's nodata fraction (image nodata, or the mask's ignore value: 255 where
+    make-masks found no image or an unknown label) and its positive (building) fraction."""
+    invalid = ~data.valid
+    if data.mask is None:
+        return float(np.count_nonzero(invalid)) / invalid.size, None
+    labels = data.mask[0]
+    positive = labels != 0
+    if ignore_value is not None:
+        ignored = labels == ignore_value
+        invalid = invalid | ignored
+        positive &= ~ignored
+    return (float(np.count_nonzero(invalid)) / invalid.size,
+            float(np.count_nonzero(positive)) / positive.size)
+
+
 def iter_patches(src, mask_src, grid: Grid) -> Iterator[PatchData]:
     """Yield the patches of ``grid`` row by row, reading one band of rows at a time.
 
@@ -404,15 +420,13 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                               creation_options=options.creation_options)
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
+        ignore_value = mask_src.nodata if mask_src is not None else None
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = []
             for data in tqdm(iter_patches(src, mask_src, grid), total=len(grid),
                              disable=not progress, desc=image.name, unit="patch"):
                 patch = data.patch
-                nodata_fraction = 1.0 - np.count_nonzero(data.valid) / data.valid.size
-                positive = None
-                if data.mask is not None:
-                    positive = float(np.count_nonzero(data.mask[0])) / data.mask[0].size
+                nodata_fraction, positive = _fractions(data, ignore_value)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
                     dropped_nodata += 1
                     continue

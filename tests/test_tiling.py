@@ -467,3 +467,23 @@ def test_masks_folder_holding_the_images_does_not_pair_an_image_with_itself(make
     make_raster("a_mask.tif", np.ones((40, 40), np.uint8))
     tile_rasters([a], tmp_path, tmp_path / "out", options=TileOptions(size=40))
     assert read_index(tmp_path / "out")[0]["mask"] == "masks/a_0_0.tif"
+
+
+def test_mask_ignore_value_is_nodata_not_positive(make_raster, tmp_path):
+    # make-masks writes 255 (declared nodata) where the image is nodata or the label unknown
+    image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))
+    labels = np.zeros((64, 64), np.uint8)
+    labels[:, :16] = 255  # ignored: left quarter of the top-left and bottom-left patches
+    labels[40, 40] = 1  # the bottom-right patch has one building pixel
+    mask = make_raster("mask.tif", labels, nodata=255)
+    tile_rasters([image], [mask], tmp_path / "a", options=TileOptions(size=32))
+    rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "a")}
+    assert float(rows["0", "0"]["nodata_fraction"]) == 0.5
+    assert float(rows["0", "0"]["positive_fraction"]) == 0
+    assert float(rows["1", "1"]["positive_fraction"]) == pytest.approx(1 / 32**2, abs=1e-6)
+    summary = tile_rasters([image], [mask], tmp_path / "b",
+                           options=TileOptions(size=32, skip_empty=True))
+    assert summary.written == 1  # an ignored-only patch is empty, not a building
+    summary = tile_rasters([image], [mask], tmp_path / "c",
+                           options=TileOptions(size=32, max_nodata=0.25))
+    assert summary.written == 2 and summary.skipped_nodata == 2
