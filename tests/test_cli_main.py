@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from geotile import __version__
 from geotile.cli.main import COMMANDS, cli
 
@@ -59,3 +61,16 @@ def test_every_option_and_command_has_help_text():
                if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip()]
     missing += [name for name, command in cli.commands.items() if not command.help]
     assert missing == []
+
+
+@pytest.mark.parametrize("args", [
+    ["tile", "x.tif"],  # missing -o
+    ["predict", "--bogus"],
+    ["nosuch"],
+    ["tile", "x.tif", "-o", "out", "--size", "abc"],
+])
+def test_usage_errors_are_one_line_and_exit_1(run_cli, args):
+    result = run_cli(*args)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "--help" in lines[0]

@@ -65,6 +65,8 @@ class GeotileGroup(click.Group):
                 return super().invoke(ctx)
         except GeotileError as exc:
             raise click.ClickException(str(exc)) from exc
+        except click.UsageError as exc:
+            raise click.ClickException(_one_line_usage(exc)) from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; no output was left half-written.") from None
         except OSError as exc:  # full disk, read-only folder, ... outside the atomic writers
@@ -72,6 +74,13 @@ class GeotileGroup(click.Group):
             raise click.ClickException(
                 f"{where}: {exc.strerror or exc}. Free space or choose another output folder."
             ) from exc
+
+
+def _one_line_usage(exc: click.UsageError) -> str:
+    """A usage error as one line (bad input: exit status 1 like every other), with where
+    to read more instead of Click's usage block."""
+    command = exc.ctx.command_path if exc.ctx is not None else "geotile"
+    return f"{exc.format_message()} (see '{command} --help')"
 
 
 def hoist_group_flags(args: list[str]) -> list[str]:
