@@ -140,9 +140,11 @@ def merge_edge_regions(regions):
     """Union the edge-touching regions of each class; returns merged region tuples."""
     import shapely
 
+    by_class: dict[int, list] = {}
+    for region in regions:
+        by_class.setdefault(region[1], []).append(region)
     merged = []
-    for class_id in sorted({r[1] for r in regions}):
-        members = [r for r in regions if r[1] == class_id]
+    for class_id, members in sorted(by_class.items()):
         union = shapely.union_all([r[0] for r in members])
         parts = list(shapely.get_parts(union))
         tree = shapely.STRtree(parts)
@@ -331,10 +333,10 @@ def vectorize_rasters(
     frame = frame.reset_index(drop=True)
     write_vector(frame, output, writer, overwrite)
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
-    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(p.name for p in paths))
+    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(_name, paths)))
     return {"output": str(output), "features": len(frame), "per_class": counts,
             "crs": frame.crs.to_string() if frame.crs is not None else None,
-            "sources": [p.name for p in paths]}
+            "sources": [_name(p) for p in paths]}
 
 
 def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
@@ -360,13 +362,13 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                              if t is not None)
             check = has_nodata(src)
             starts = range(0, src.height, BAND_ROWS)
-            for top in tqdm(starts, disable=not progress, desc=path.name, unit="band"):
+            for top in tqdm(starts, disable=not progress, desc=_name(path), unit="band"):
                 rows = min(BAND_ROWS, src.height - top)
                 values, valid = read_band(src, top, rows, src.width, check_nodata=check)
                 ids, score = class_ids(values, valid, kind, threshold, path)
                 band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
                 for region in polygonize_array(ids, score, band_transform):
-                    (edge_regions if region[4] else finished).append((*region, path.name))
+                    (edge_regions if region[4] else finished).append((*region, _name(path)))
     merged = merge_edge_regions([r[:5] for r in edge_regions])
     source_of = _sources_for(merged, edge_regions)
     rows = finished + [(*m, source_of[i]) for i, m in enumerate(merged)]
@@ -501,8 +503,9 @@ def _feature_count(path: Path, writer: str) -> int:
 
 
 def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
-                 ) -> tuple[list[Path], object]:
-    """``(paths, crs)`` of the rasters after reading their headers: one CRS for all (or none
+                 ) -> tuple[list, object]:
+    """``(paths, crs)`` of the rasters after reading their headers (local paths as Path,
+    GDAL virtual and remote paths as the strings given): one CRS for all (or none
     for all), no raster given twice, no two rasters overlapping (their buildings would be
     counted twice)."""
     import shapely
@@ -516,7 +519,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     seen: dict[str, Path] = {}
     footprints, checked, crs = [], [], None
     for position, path in enumerate(paths):
-        path = Path(path)
+        path = Path(path) if _is_local(path) else os.fspath(path)  # /vsi..., s3://: as given
         key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
         if key in seen:
             raise InputError(f"{path}: given twice (as {seen[key]} too); its buildings would "
@@ -557,6 +560,11 @@ def _check_overlaps(paths: list[Path], footprints: list) -> None:
                 f"{paths[i]} and {paths[j]} overlap (by about {pixels:.0f} pixels); buildings "
                 "there would be counted twice. Give rasters that only touch (or crop one with "
                 "gdal_translate -projwin first).")
+
+
+def _name(path) -> str:
+    """A raster's file name (the last part of a GDAL virtual path too)."""
+    return os.path.basename(os.fspath(path).rstrip("/"))
 
 
 def _sources_for(merged, edge_regions) -> list[str]:

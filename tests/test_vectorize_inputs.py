@@ -404,3 +404,19 @@ def test_many_classes_label_in_one_pass_with_the_same_result(make_raster, tmp_pa
                                   found.geometry.centroid.y.round(6), strict=True)))
     assert results[0] == results[1] and len(results[0]) > 40
     assert {r[0] for r in results[0]} == set(np.unique(classes)) - {0}
+
+
+def test_gdal_virtual_paths_reach_gdal_unchanged(run_cli, make_raster, tmp_path):
+    import zipfile
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    with zipfile.ZipFile(tmp_path / "r.zip", "w") as archive:
+        archive.write(path, "a.tif")
+    virtual = f"/vsizip/{tmp_path / 'r.zip'}/a.tif"  # /vsizip//tmp/...: a double slash
+    summary = vectorize_rasters([virtual], tmp_path / "v.gpkg")
+    assert summary["features"] == 1 and summary["sources"] == ["a.tif"]
+    result = run_cli("vectorize", virtual, "-o", tmp_path / "c.gpkg", "--json")
+    assert result.exit_code == 0, result.output
+    assert gpd.read_file(tmp_path / "c.gpkg")["source"][0] == "a.tif"
+    missing = f"/vsizip/{tmp_path / 'r.zip'}/b.tif"
+    assert_one_line_error(run_cli("vectorize", missing, "-o", tmp_path / "m.gpkg"), missing)

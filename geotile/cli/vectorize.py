@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from geotile.cli.options import json_opt, output_opt, overwrite_opt
 
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
-@click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("rasters", nargs=-1, required=True, type=click.Path())  # /vsi...: as given
 @output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet (GeoParquet), .shp or .fgb "
             "(FlatGeobuf).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
