@@ -255,9 +255,18 @@ def _fit_rectangle(rectangle, area: float):
 
 
 def _metric_crs(crs, frame):
+    """The raster's CRS when projected in metres, else the local UTM zone (a Lambert
+    azimuthal equal-area projection at the data's centre where no zone fits)."""
     if crs is not None and crs.is_projected and crs.linear_units_factor[1] == 1.0:
         return crs
-    return frame.estimate_utm_crs()
+    try:
+        return frame.estimate_utm_crs()
+    except RuntimeError:  # e.g. longitudes past 180
+        from pyproj import CRS
+
+        centre = frame.to_crs(4326).geometry.union_all().centroid
+        return CRS.from_dict({"proj": "laea", "lat_0": centre.y, "lon_0": centre.x,
+                              "datum": "WGS84", "units": "m"})
 
 
 def clean(frame, options: VectorizeOptions, cell: float):
@@ -352,7 +361,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     finished, edge_regions, kinds = [], [], []
     names = None
     with open_raster(paths[0]) as first:
-        crs, cell = first.crs, abs(first.transform.a)
+        crs, cell = first.crs, float(np.sqrt(abs(first.transform.determinant)))
     for path in paths:
         with open_raster(path) as src:
             kind = raster_kind(src)
@@ -499,7 +508,7 @@ def _feature_count(path: Path, writer: str) -> int:
         return pq.read_metadata(path).num_rows
     import pyogrio
 
-    return int(pyogrio.read_info(path)["features"])
+    return int(pyogrio.read_info(path, force_feature_count=True)["features"])
 
 
 def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
