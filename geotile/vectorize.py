@@ -10,9 +10,17 @@ band or in an adjacent raster: they are merged by a union per class at the end
 which also joins buildings across the edges of a mosaic of orthotiles.
 
 Cleaning works in metres (the raster's CRS when it is projected in metres,
-else a local UTM zone): fill small holes, drop small polygons, simplify
-(topology-preserving), and optionally regularise outlines to the building's
-dominant direction (right angles, straight walls).
+else a local UTM zone; rasters without a CRS in their own units): fill small
+holes, drop small polygons, simplify (topology-preserving), and optionally
+regularise outlines to the building's dominant direction (right angles,
+straight walls).
+
+Inputs are checked first (:func:`check_inputs`): one CRS, no raster twice, no two
+rasters overlapping. Class ids stay exact whatever the raster's integer type. The
+output (:data:`WRITERS`) is in EPSG:4326 for GeoJSON (RFC 7946) and in the
+rasters' CRS for other formats unless ``crs`` says otherwise; it is written in a
+temporary folder, its features counted back, then moved into place without
+replacing anything that appeared meanwhile (:func:`write_vector`).
 """
 
 from __future__ import annotations
