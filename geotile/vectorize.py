@@ -539,8 +539,9 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
         path = Path(path) if _is_local(path) else os.fspath(path)  # /vsi..., s3://: as given
         key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
         if key in seen:
-            raise InputError(f"{path}: given twice (as {seen[key]} too); its buildings would "
-                             "be counted twice. Give each raster once.")
+            also = "" if os.fspath(seen[key]) == os.fspath(path) else f" (as {seen[key]} too)"
+            raise InputError(f"{path}: given twice{also}; its buildings would be counted "
+                             "twice. Give each raster once.")
         seen[key] = path
         with open_raster(path) as src:
             if position == 0:
