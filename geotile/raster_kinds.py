@@ -1,8 +1,9 @@
 """Reading predict's rasters back: class rasters or probability rasters, and class ids.
 
 Shared by vectorize (polygons per class) and evaluate (pixel scores): geotile's own
-tags (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES) say what a raster holds;
-without them the dtype and band count decide.
+tags (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES, GEOTILE_THRESHOLD) say what a
+raster holds; without them the dtype, a GDAL scale, the band count and the band
+descriptions decide. Class names are indexed by class id (0 background).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def raster_kind(src) -> RasterKind:
     """
     tags = {**src.tags(1), **src.tags()}
     names = _names_tag(src, tags)
-    threshold = _number_tag(src, tags, "GEOTILE_THRESHOLD", 0.0, 1.0)
+    threshold = _number_tag(src, tags, "GEOTILE_THRESHOLD", 0.0, 1.0, low_open=False)
     output = tags.get("GEOTILE_OUTPUT")
     floating = np.dtype(src.dtypes[0]).kind == "f"
     gdal_scale = src.scales[0] if src.scales and src.scales[0] not in (0, 1) else None
@@ -46,7 +47,7 @@ def raster_kind(src) -> RasterKind:
     if output == "probability" or floating or gdal_scale is not None or (
             src.count > 1 and src.dtypes[0] == "uint8"):
         default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
-        scale = _number_tag(src, tags, "GEOTILE_SCALE", 0.0, None) or default
+        scale = _number_tag(src, tags, "GEOTILE_SCALE", 0.0, None, low_open=True) or default
         names = names or _descriptions(src)
         if names and src.count == 1 and len(names) == 1:  # the one band is class 1
             names = ["background", *names]
@@ -73,8 +74,10 @@ def _names_tag(src, tags) -> list[str] | None:
                          "names. Fix it (gdal_edit.py -mo) or remove it.") from exc
 
 
-def _number_tag(src, tags, key: str, low: float, high: float | None) -> float | None:
-    """A numeric tag in (low, high] (``low`` excluded unless it is 0 for thresholds)."""
+def _number_tag(src, tags, key: str, low: float, high: float | None, *,
+                low_open: bool) -> float | None:
+    """A numeric tag between ``low`` (excluded when ``low_open``) and ``high`` (None: no
+    bound), or None when absent; anything else is an InputError."""
     text = tags.get(key)
     if text is None:
         return None
@@ -82,8 +85,7 @@ def _number_tag(src, tags, key: str, low: float, high: float | None) -> float | 
         value = float(text)
     except ValueError:
         value = float("nan")
-    strict_low = key == "GEOTILE_SCALE"
-    ok = np.isfinite(value) and (value > low if strict_low else value >= low) and (
+    ok = np.isfinite(value) and (value > low if low_open else value >= low) and (
         high is None or value <= high)
     if not ok:
         wanted = f"a number in [{low:g}, {high:g}]" if high is not None else "a positive number"

@@ -10,9 +10,17 @@ band or in an adjacent raster: they are merged by a union per class at the end
 which also joins buildings across the edges of a mosaic of orthotiles.
 
 Cleaning works in metres (the raster's CRS when it is projected in metres,
-else a local UTM zone): fill small holes, drop small polygons, simplify
-(topology-preserving), and optionally regularise outlines to the building's
-dominant direction (right angles, straight walls).
+else a local UTM zone; rasters without a CRS in their own units): fill small
+holes, drop small polygons, simplify (topology-preserving), and optionally
+regularise outlines to the building's dominant direction (right angles,
+straight walls).
+
+Inputs are checked first (:func:`check_inputs`): one CRS, no raster twice, no two
+rasters overlapping. Class ids stay exact whatever the raster's integer type. The
+output (:data:`WRITERS`) is in EPSG:4326 for GeoJSON (RFC 7946) and in the
+rasters' CRS for other formats unless ``crs`` says otherwise; it is written in a
+temporary folder, its features counted back, then moved into place without
+replacing anything that appeared meanwhile (:func:`write_vector`).
 """
 
 from __future__ import annotations
@@ -140,9 +148,11 @@ def merge_edge_regions(regions):
     """Union the edge-touching regions of each class; returns merged region tuples."""
     import shapely
 
+    by_class: dict[int, list] = {}
+    for region in regions:
+        by_class.setdefault(region[1], []).append(region)
     merged = []
-    for class_id in sorted({r[1] for r in regions}):
-        members = [r for r in regions if r[1] == class_id]
+    for class_id, members in sorted(by_class.items()):
         union = shapely.union_all([r[0] for r in members])
         parts = list(shapely.get_parts(union))
         tree = shapely.STRtree(parts)
@@ -253,9 +263,18 @@ def _fit_rectangle(rectangle, area: float):
 
 
 def _metric_crs(crs, frame):
+    """The raster's CRS when projected in metres, else the local UTM zone (a Lambert
+    azimuthal equal-area projection at the data's centre where no zone fits)."""
     if crs is not None and crs.is_projected and crs.linear_units_factor[1] == 1.0:
         return crs
-    return frame.estimate_utm_crs()
+    try:
+        return frame.estimate_utm_crs()
+    except RuntimeError:  # e.g. longitudes past 180
+        from pyproj import CRS
+
+        centre = frame.to_crs(4326).geometry.union_all().centroid
+        return CRS.from_dict({"proj": "laea", "lat_0": centre.y, "lon_0": centre.x,
+                              "datum": "WGS84", "units": "m"})
 
 
 def clean(frame, options: VectorizeOptions, cell: float):
@@ -331,10 +350,10 @@ def vectorize_rasters(
     frame = frame.reset_index(drop=True)
     write_vector(frame, output, writer, overwrite)
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
-    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(p.name for p in paths))
+    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(_name, paths)))
     return {"output": str(output), "features": len(frame), "per_class": counts,
             "crs": frame.crs.to_string() if frame.crs is not None else None,
-            "sources": [p.name for p in paths]}
+            "sources": [_name(p) for p in paths]}
 
 
 def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
@@ -350,7 +369,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     finished, edge_regions, kinds = [], [], []
     names = None
     with open_raster(paths[0]) as first:
-        crs, cell = first.crs, abs(first.transform.a)
+        crs, cell = first.crs, float(np.sqrt(abs(first.transform.determinant)))
     for path in paths:
         with open_raster(path) as src:
             kind = raster_kind(src)
@@ -360,13 +379,13 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                              if t is not None)
             check = has_nodata(src)
             starts = range(0, src.height, BAND_ROWS)
-            for top in tqdm(starts, disable=not progress, desc=path.name, unit="band"):
+            for top in tqdm(starts, disable=not progress, desc=_name(path), unit="band"):
                 rows = min(BAND_ROWS, src.height - top)
                 values, valid = read_band(src, top, rows, src.width, check_nodata=check)
                 ids, score = class_ids(values, valid, kind, threshold, path)
                 band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
                 for region in polygonize_array(ids, score, band_transform):
-                    (edge_regions if region[4] else finished).append((*region, path.name))
+                    (edge_regions if region[4] else finished).append((*region, _name(path)))
     merged = merge_edge_regions([r[:5] for r in edge_regions])
     source_of = _sources_for(merged, edge_regions)
     rows = finished + [(*m, source_of[i]) for i, m in enumerate(merged)]
@@ -497,12 +516,13 @@ def _feature_count(path: Path, writer: str) -> int:
         return pq.read_metadata(path).num_rows
     import pyogrio
 
-    return int(pyogrio.read_info(path)["features"])
+    return int(pyogrio.read_info(path, force_feature_count=True)["features"])
 
 
 def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
-                 ) -> tuple[list[Path], object]:
-    """``(paths, crs)`` of the rasters after reading their headers: one CRS for all (or none
+                 ) -> tuple[list, object]:
+    """``(paths, crs)`` of the rasters after reading their headers (local paths as Path,
+    GDAL virtual and remote paths as the strings given): one CRS for all (or none
     for all), no raster given twice, no two rasters overlapping (their buildings would be
     counted twice)."""
     import shapely
@@ -519,8 +539,9 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
         path = input_path(path)
         key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
         if key in seen:
-            raise InputError(f"{path}: given twice (as {seen[key]} too); its buildings would "
-                             "be counted twice. Give each raster once.")
+            also = "" if os.fspath(seen[key]) == os.fspath(path) else f" (as {seen[key]} too)"
+            raise InputError(f"{path}: given twice{also}; its buildings would be counted "
+                             "twice. Give each raster once.")
         seen[key] = path
         with open_raster(path) as src:
             if position == 0:
@@ -557,6 +578,11 @@ def _check_overlaps(paths: list[Path], footprints: list) -> None:
                 f"{paths[i]} and {paths[j]} overlap (by about {pixels:.0f} pixels); buildings "
                 "there would be counted twice. Give rasters that only touch (or crop one with "
                 "gdal_translate -projwin first).")
+
+
+def _name(path) -> str:
+    """A raster's file name (the last part of a GDAL virtual path too)."""
+    return os.path.basename(os.fspath(path).rstrip("/"))
 
 
 def _sources_for(merged, edge_regions) -> list[str]:

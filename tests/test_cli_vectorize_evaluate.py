@@ -101,3 +101,20 @@ def test_vectorize_json_summary(run_cli, make_raster, tmp_path):
                        "sources": ["c.tif"]}
     result = run_cli("vectorize", raster, "-o", tmp_path / "q.gpkg", "--json", "-q")
     assert json.loads(result.stdout)["features"] == 2
+
+
+def test_predict_then_vectorize_keeps_the_class_name(run_cli, make_raster, tmp_path):
+    from .onnx_models import pointwise_model
+
+    model = pointwise_model(tmp_path / "m.onnx", metadata={"class_names": ["roof"]})
+    image = make_raster("i.tif", np.random.default_rng(0).integers(0, 255, (3, 40, 40))
+                        .astype(np.uint8), transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    result = run_cli("vectorize", tmp_path / "p.tif", "-o", tmp_path / "b.gpkg", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["features"] > 0 and set(summary["per_class"]) == {"roof"}
+    found = gpd.read_file(tmp_path / "b.gpkg")
+    assert set(found["class"]) == {"roof"} and set(found["class_id"]) == {1}
+    assert found.crs.to_epsg() == 32616

@@ -404,3 +404,50 @@ def test_many_classes_label_in_one_pass_with_the_same_result(make_raster, tmp_pa
                                   found.geometry.centroid.y.round(6), strict=True)))
     assert results[0] == results[1] and len(results[0]) > 40
     assert {r[0] for r in results[0]} == set(np.unique(classes)) - {0}
+
+
+def test_gdal_virtual_paths_reach_gdal_unchanged(run_cli, make_raster, tmp_path):
+    import zipfile
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    with zipfile.ZipFile(tmp_path / "r.zip", "w") as archive:
+        archive.write(path, "a.tif")
+    virtual = f"/vsizip/{tmp_path / 'r.zip'}/a.tif"  # /vsizip//tmp/...: a double slash
+    summary = vectorize_rasters([virtual], tmp_path / "v.gpkg")
+    assert summary["features"] == 1 and summary["sources"] == ["a.tif"]
+    result = run_cli("vectorize", virtual, "-o", tmp_path / "c.gpkg", "--json")
+    assert result.exit_code == 0, result.output
+    assert gpd.read_file(tmp_path / "c.gpkg")["source"][0] == "a.tif"
+    missing = f"/vsizip/{tmp_path / 'r.zip'}/b.tif"
+    assert_one_line_error(run_cli("vectorize", missing, "-o", tmp_path / "m.gpkg"), missing)
+
+
+def test_empty_outputs_in_every_format(make_raster, tmp_path):
+    path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
+    for suffix in (".geojson", ".gpkg", ".parquet", ".shp", ".fgb"):
+        summary = vectorize_rasters([path], tmp_path / f"e{suffix}")
+        assert summary["features"] == 0 and (tmp_path / f"e{suffix}").exists()
+
+
+def test_geographic_raster_across_the_antimeridian(make_raster, tmp_path):
+    classes = np.zeros((30, 30), np.uint8)
+    classes[5:15, 5:15] = 1
+    step = 0.0001
+    path = make_raster("g.tif", classes, crs="EPSG:4326",
+                       transform=from_origin(179.9995, 10, step, step))
+    vectorize_rasters([path], tmp_path / "g.gpkg", options=VectorizeOptions(regularize=True))
+    area = gpd.read_file(tmp_path / "g.gpkg")["area_m2"][0]
+    assert area == pytest.approx(100 * 11.13 * 10.96, rel=0.02)
+
+
+def test_rotated_raster_regularizes_on_its_pixel_size(make_raster, tmp_path):
+    from rasterio.transform import Affine
+
+    classes = np.zeros((30, 30), np.uint8)
+    classes[5:15, 5:25] = 1
+    transform = Affine(0.0, 1.0, X0, 1.0, 0.0, Y0)  # axes swapped: transform.a is 0
+    path = make_raster("r.tif", classes, transform=transform)
+    vectorize_rasters([path], tmp_path / "r.gpkg", options=VectorizeOptions(regularize=True))
+    found = gpd.read_file(tmp_path / "r.gpkg")
+    assert found["area_m2"][0] == pytest.approx(200)
+    assert len(found.geometry[0].exterior.coords) == 5

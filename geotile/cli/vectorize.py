@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from geotile.cli.options import INPUT_PATH, json_opt, output_opt, overwrite_opt
