@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from geotile.cli.options import INPUT_PATH, json_opt, output_opt, overwrite_opt
