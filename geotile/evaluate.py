@@ -273,7 +273,8 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
         raise InputError(f"{missing}: the file declares no CRS while the other one does. "
                          f"Pass {option} EPSG:xxxx to say what its coordinates are in.")
     if prediction_frame.crs is not None and prediction_frame.crs != truth_frame.crs:
-        log.info("reprojecting %s to the truth's CRS %s", prediction, truth_frame.crs)
+        log.info("reprojecting %s to the truth's CRS %s", prediction,
+                 truth_frame.crs.to_string())
         prediction_frame = prediction_frame.to_crs(truth_frame.crs)
     return prediction_frame
 
@@ -788,8 +789,13 @@ class ManyEvaluation:
                 f"predicted, {sum(r['truths'] for r in rows.values())} true",
                 f"  TP {s.tp}  FP {s.fp}  FN {s.fn}",
                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
-                f"mean IoU of matches {s.mean_iou:.4f}",
-                *image_table(rows)]
+                f"mean IoU of matches {s.mean_iou:.4f}"]
+            if self.per_class:
+                lines.append("  per class (all images):")
+                lines += image_table({n: c.as_dict() for n, c in self.per_class.items()})
+                lines[-len(self.per_class) - 1] = lines[-len(self.per_class) - 1].replace(
+                    "image", "class", 1)
+            lines += image_table(rows)
         else:
             f = foreground(self.scores)
             lines = [f"Pixels over {len(rows)} images, classes other than 0 pooled: "

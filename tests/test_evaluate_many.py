@@ -313,3 +313,23 @@ def test_real_spacenet_csvs_and_folders(real_data, tmp_path, run_cli):
     many = evaluate_folders(pred, truth).scores
     assert (many.tp, many.fp, many.fn) == (2 * single.tp, 2 * single.fp, 2 * single.fn)
     assert many.f1 == pytest.approx(single.f1)
+
+
+def test_per_class_totals_over_folders(tmp_path, run_cli):
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    write_vector(truth / "a.geojson", [box(0, 0), box(30, 0)], kind=["house", "shed"])
+    write_vector(pred / "a.geojson", [box(0, 0), box(30, 0)], kind=["house", "house"])
+    write_vector(truth / "b.geojson", [box(0, 0)], kind=["shed"])
+    write_vector(pred / "b.geojson", [box(0, 0)], kind=["shed"])
+    result = evaluate_folders(pred, truth, class_field="kind")
+    house, shed = result.per_class["house"], result.per_class["shed"]
+    assert (house.tp, house.fp, house.fn) == (1, 1, 0)
+    assert (shed.tp, shed.fp, shed.fn) == (1, 0, 1)
+    d = json.loads(run_cli("evaluate", pred, truth, "--class-field", "kind", "--json").stdout)
+    assert d["per_class"]["shed"]["fn"] == 1 and d["per_image"]["b"]["tp"] == 1
+    text = run_cli("evaluate", pred, truth, "--class-field", "kind").stdout
+    assert "per class (all images)" in text and "class" in text
+    report = run_cli("evaluate", pred, truth, "--report", tmp_path / "r.png")
+    assert report.exit_code == 2 and "--errors" in report.stderr
