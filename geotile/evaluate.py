@@ -173,6 +173,7 @@ class ObjectEvaluation:
     truth: gpd.GeoDataFrame
     per_class: dict[str, ObjectScores] = field(default_factory=dict)
     mode: str = "object"
+    conf_field: str | None = None
 
     def outcomes(self) -> tuple[np.ndarray, np.ndarray]:
         """(prediction is TP, truth is matched) boolean arrays, by row position."""
@@ -272,9 +273,34 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
         raise InputError(f"{missing}: the file declares no CRS while the other one does. "
                          f"Pass {option} EPSG:xxxx to say what its coordinates are in.")
     if prediction_frame.crs is not None and prediction_frame.crs != truth_frame.crs:
-        log.info("reprojecting %s to the truth's CRS %s", prediction, truth_frame.crs)
+        log.info("reprojecting %s to the truth's CRS %s", prediction,
+                 truth_frame.crs.to_string())
         prediction_frame = prediction_frame.to_crs(truth_frame.crs)
     return prediction_frame
+
+
+def square_metres(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Polygon areas in m^2: in the frame's CRS when projected, in its UTM zone when
+    geographic, in the coordinates' own units without a CRS."""
+    if len(frame) and frame.crs is not None and frame.crs.is_geographic:
+        frame = frame.to_crs(frame.estimate_utm_crs())
+    return np.asarray(frame.geometry.area, dtype=np.float64)
+
+
+def _apply_min_area(pred_frame, truth_frame, min_area: float):
+    """SpaceNet's minimum-area rule (in m^2 here): truth polygons of area < ``min_area`` and
+    predictions of area <= ``min_area`` are left out of the scores."""
+    if min_area <= 0:
+        return pred_frame, truth_frame
+    kept_truth = truth_frame[square_metres(truth_frame) >= min_area] if len(truth_frame) \
+        else truth_frame
+    kept_pred = pred_frame[square_metres(pred_frame) > min_area] if len(pred_frame) \
+        else pred_frame
+    dropped = len(truth_frame) - len(kept_truth), len(pred_frame) - len(kept_pred)
+    if any(dropped):
+        log.info("--min-area %g m^2 leaves out %d truth and %d predicted polygons", min_area,
+                 *dropped)
+    return kept_pred, kept_truth
 
 
 def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
@@ -282,16 +308,19 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      conf_field: str | None = "conf", labels_crs: str | None = None,
                      prediction_crs: str | None = None,
                      repair_truth: bool = False,
-                     labels_layer: str | None = None) -> ObjectEvaluation:
+                     labels_layer: str | None = None,
+                     min_area: float = 0.0) -> ObjectEvaluation:
     """SpaceNet object scores of two vector files; also per class with ``class_field``.
 
     The prediction is reprojected to the truth's CRS when they differ. ``labels_crs`` /
     ``prediction_crs`` override the CRS the truth / prediction files declare;
-    ``labels_layer`` names the truth's layer in a multi-layer file.
+    ``labels_layer`` names the truth's layer in a multi-layer file. ``min_area`` (m^2):
+    truth polygons smaller and predictions not larger are left out (SpaceNet's rule).
     """
     truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)
     pred_frame = _scoring_order(pred_frame, conf_field, prediction)
     truth_frame = truth_frame.reset_index(drop=True)
     if len(pred_frame) == 0:
@@ -311,7 +340,7 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             per_class[name] = match_polygons(pred_frame.geometry.values[pred_class == name],
                                              truth_frame.geometry.values[true_class == name],
                                              iou, repair_truth=repair_truth)
-    return ObjectEvaluation(scores, pred_frame, truth_frame, per_class)
+    return ObjectEvaluation(scores, pred_frame, truth_frame, per_class, conf_field=conf_field)
 
 
 def _class_labels(frame, class_field: str) -> np.ndarray:
@@ -522,7 +551,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    labels_crs: str | None = None, prediction_crs: str | None = None,
                    repair_truth: bool = False,
                    progress: bool = False,
-                   labels_layer: str | None = None) -> ObjectEvaluation | PixelScores:
+                   labels_layer: str | None = None,
+                   min_area: float = 0.0) -> ObjectEvaluation | PixelScores:
     """Object scores (``evaluate_vectors``) for two vector files, pixel scores
     (``evaluate_rasters``) for two rasters. A raster against vectors is an error."""
     from geotile.raster import input_exists
@@ -540,13 +570,382 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     if kinds[0]:
         if labels_layer is not None:
             raise InputError(f"{truth} is a raster: --layer names a layer of vector truth.")
+        if min_area > 0:
+            raise InputError(f"{truth} is a raster: --min-area leaves out small polygons; "
+                             "it applies to vector files and SpaceNet CSVs.")
         return evaluate_rasters(prediction, truth, threshold=threshold, progress=progress)
     return evaluate_vectors(prediction, truth, iou=iou, class_field=class_field,
                             conf_field=conf_field, labels_crs=labels_crs,
                             prediction_crs=prediction_crs, repair_truth=repair_truth,
-                            labels_layer=labels_layer)
+                            labels_layer=labels_layer, min_area=min_area)
 
 
 def dumps(result: ObjectEvaluation | PixelScores) -> str:
     """The result as indented JSON (the keys the --help text documents)."""
     return json.dumps(result.as_dict(), indent=2)
+
+
+# ----------------------------------------------------------------------------- many images
+
+
+@dataclass
+class FilePairs:
+    """Files of two folders paired by name: ``pairs`` {image: (prediction, truth)}."""
+
+    kind: str  # "vector" or "raster"
+    pairs: dict[str, tuple[Path, Path]]
+    unpaired_prediction: list[Path] = field(default_factory=list)
+    unpaired_truth: list[Path] = field(default_factory=list)
+
+
+def _folder_files(folder: Path) -> dict[str, list[Path]]:
+    """The rasters and vector files of a folder (not of its subfolders), by extension."""
+    found: dict[str, list[Path]] = {"raster": [], "vector": []}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        if suffix in RASTER_SUFFIXES:
+            found["raster"].append(path)
+        elif suffix in VECTOR_SUFFIXES:
+            found["vector"].append(path)
+    return found
+
+
+def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
+    stems: dict[str, Path] = {}
+    for path in files:
+        if path.stem in stems:
+            raise InputError(f"{folder}: {stems[path.stem].name} and {path.name} share the name "
+                             f"{path.stem!r}; keep one file per image in the folder.")
+        stems[path.stem] = path
+    return stems
+
+
+def _image_name(a: str, b: str) -> str | None:
+    """The image two stems name (SpaceNet's rules: product prefixes dropped, and
+    ``buildings_AOI_2_Vegas_img1`` names ``AOI_2_Vegas_img1``), None when they differ."""
+    from geotile.spacenet import image_id
+
+    a, b = image_id(a), image_id(b)
+    if a == b or a.endswith("_" + b):
+        return b
+    return a if b.endswith("_" + a) else None
+
+
+def _names(paths, limit: int = 5) -> str:
+    names = [Path(p).name for p in paths]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
+                                       else "")
+
+
+def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> FilePairs:
+    """Pair the files of two folders by stem (``pred/<stem>.geojson`` with
+    ``truth/<stem>.geojson``, rasters with rasters), else by SpaceNet image id. The truth
+    folder decides the kind (vector files or rasters). Files without a partner are left out
+    with one warning; two folders without any pair are an InputError."""
+    prediction, truth = Path(prediction), Path(truth)
+    true_files, pred_files = _folder_files(truth), _folder_files(prediction)
+    if true_files["raster"] and true_files["vector"]:
+        raise InputError(f"{truth}: holds both rasters and vector files; put the truth of one "
+                         "kind in a folder of its own.")
+    kind = "vector" if true_files["vector"] else "raster"
+    for folder, files in ((truth, true_files), (prediction, pred_files)):
+        if not files["raster"] and not files["vector"]:
+            raise InputError(f"{folder}: no raster or vector file in the folder "
+                             f"({', '.join(VECTOR_SUFFIXES + RASTER_SUFFIXES)}). Check the path.")
+    if not pred_files[kind]:
+        other = "rasters" if kind == "vector" else "vector files"
+        raise InputError(
+            f"{prediction} holds {other} but {truth} holds {kind}s: compare like with like "
+            "(`geotile vectorize` the rasters for object scores, or `geotile make-masks` the "
+            "labels for pixel scores).")
+    preds, trues = _by_stem(pred_files[kind], prediction), _by_stem(true_files[kind], truth)
+    pairs = {stem: (preds[stem], trues[stem]) for stem in trues if stem in preds}
+    rest_pred = [s for s in preds if s not in pairs]
+    rest_true = [s for s in trues if s not in pairs]
+    for t in list(rest_true):
+        found = [(p, name) for p in rest_pred if (name := _image_name(p, t)) is not None]
+        if not found:
+            continue
+        p, name = found[0]
+        rivals = [u for u in rest_true if _image_name(p, u) is not None]
+        if len(found) > 1 or len(rivals) > 1 or name in pairs:
+            clash = [preds[q] for q, _ in found] + [trues[u] for u in rivals]
+            raise InputError(f"{_names(clash)} name the same image ({name}); pair each "
+                             "prediction with its truth by giving both the same file name.")
+        pairs[name] = (preds[p], trues[t])
+        rest_pred.remove(p)
+        rest_true.remove(t)
+    unpaired_pred = [preds[s] for s in rest_pred]
+    unpaired_true = [trues[s] for s in rest_true]
+    if not pairs:
+        raise InputError(
+            f"{prediction} and {truth}: no file of one has the name of a file of the other "
+            f"(e.g. {_names(preds.values(), 2)} vs {_names(trues.values(), 2)}); name each "
+            "prediction after its truth file (same stem).")
+    if unpaired_pred or unpaired_true:
+        parts = [f"{len(files)} in {folder} ({_names(files)})" for folder, files in
+                 ((prediction, unpaired_pred), (truth, unpaired_true)) if files]
+        log.warning("left out, no file of the same name in the other folder: %s",
+                    "; ".join(parts))
+    return FilePairs(kind, dict(sorted(pairs.items())), unpaired_pred, unpaired_true)
+
+
+def foreground(scores: PixelScores) -> dict:
+    """Pixel TP, FP, FN, precision, recall, F1 and IoU of the classes other than 0, pooled
+    (for a binary raster: the positive class)."""
+    c = scores.confusion
+    tp = int(np.trace(c[1:, 1:])) if c.shape[0] > 1 else 0
+    fp, fn = int(c[:, 1:].sum()) - tp, int(c[1:, :].sum()) - tp
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision * recall else 0.0,
+            "iou": tp / (tp + fp + fn) if tp + fp + fn else 0.0}
+
+
+def image_table(rows: dict[str, dict], iou: bool = False) -> list[str]:
+    """Lines of a per-image table (TP, FP, FN, precision, recall, F1[, IoU])."""
+    counts = [max(r["tp"], r["fp"], r["fn"]) for r in rows.values()]
+    w = max(6, len(str(max(counts, default=0))) + 2)
+    lines = [f"  {'image':<40}{'TP':>{w}}{'FP':>{w}}{'FN':>{w}}{'prec.':>8}{'recall':>8}"
+             f"{'F1':>8}" + (f"{'IoU':>8}" if iou else "")]
+    for name, r in rows.items():
+        lines.append(f"  {name[-39:]:<40}{r['tp']:>{w}}{r['fp']:>{w}}{r['fn']:>{w}}"
+                     f"{r['precision']:>8.4f}{r['recall']:>8.4f}{r['f1']:>8.4f}"
+                     + (f"{r['iou']:>8.4f}" if iou else ""))
+    return lines
+
+
+def _sum_scores(parts, iou: float) -> ObjectScores:
+    parts = list(parts)
+    return ObjectScores(sum(p.tp for p in parts), sum(p.fp for p in parts),
+                        sum(p.fn for p in parts), iou, [m for p in parts for m in p.matches])
+
+
+@dataclass
+class ManyEvaluation:
+    """Scores of many images (pairs of files): per image and in total, the total from the
+    summed counts (TP, FP, FN; pixels: the summed confusion matrix), as SpaceNet totals."""
+
+    per_image: dict[str, ObjectEvaluation | PixelScores]
+    files: dict[str, tuple[str, str]]
+    mode: str
+    iou: float = 0.5
+    min_area: float = 0.0
+    unpaired: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def scores(self) -> ObjectScores | PixelScores:
+        parts = list(self.per_image.values())
+        if self.mode == "object":
+            return _sum_scores((p.scores for p in parts), self.iou)
+        total = np.zeros((2, 2), np.int64)
+        for part in parts:
+            total = _add(total, part.confusion)
+        return PixelScores(total, next((p.class_names for p in parts if p.class_names), None))
+
+    @property
+    def per_class(self) -> dict[str, ObjectScores]:
+        if self.mode != "object":
+            return {}
+        names = sorted({n for p in self.per_image.values() for n in p.per_class})
+        return {n: _sum_scores((p.per_class[n] for p in self.per_image.values()
+                                if n in p.per_class), self.iou) for n in names}
+
+    def rows(self) -> dict[str, dict]:
+        rows = {}
+        for name, part in self.per_image.items():
+            pred, true = self.files[name]
+            if self.mode == "object":
+                row = {k: v for k, v in part.as_dict().items()
+                       if k not in ("mode", "iou_threshold", "per_class")}
+            else:
+                row = {**foreground(part), "accuracy": part.accuracy,
+                       "mean_iou": part.as_dict()["mean_iou"], "pixels": part.pixels}
+            rows[name] = {"prediction": pred, "truth": true, **row}
+        return rows
+
+    def as_dict(self) -> dict:
+        total = self.scores.as_dict()
+        if self.mode == "object":
+            total["min_area"] = self.min_area
+            if self.per_class:
+                total["per_class"] = {n: s.as_dict() for n, s in self.per_class.items()}
+        else:
+            total["foreground"] = foreground(self.scores)
+        return {**total, "images": len(self.per_image), "per_image": self.rows(),
+                "unpaired": self.unpaired}
+
+    def table(self) -> str:
+        rows = self.rows()
+        if self.mode == "object":
+            s = self.scores
+            area = f", min area {self.min_area:g} m^2" if self.min_area else ""
+            lines = [
+                f"Objects (SpaceNet metric, IoU > {s.iou_threshold:g}{area}): "
+                f"{len(rows)} images, {sum(r['predictions'] for r in rows.values())} "
+                f"predicted, {sum(r['truths'] for r in rows.values())} true",
+                f"  TP {s.tp}  FP {s.fp}  FN {s.fn}",
+                f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
+                f"mean IoU of matches {s.mean_iou:.4f}"]
+            if self.per_class:
+                lines.append("  per class (all images):")
+                lines += image_table({n: c.as_dict() for n, c in self.per_class.items()})
+                lines[-len(self.per_class) - 1] = lines[-len(self.per_class) - 1].replace(
+                    "image", "class", 1)
+            lines += image_table(rows)
+        else:
+            f = foreground(self.scores)
+            lines = [f"Pixels over {len(rows)} images, classes other than 0 pooled: "
+                     f"TP {f['tp']}  FP {f['fp']}  FN {f['fn']}",
+                     f"  precision {f['precision']:.4f}  recall {f['recall']:.4f}  "
+                     f"F1 {f['f1']:.4f}  IoU {f['iou']:.4f}",
+                     *image_table(rows, iou=True), "Total:", self.scores.table()]
+        if self.unpaired.get("prediction") or self.unpaired.get("truth"):
+            lines.append(f"  left out (no partner): {len(self.unpaired['prediction'])} "
+                         f"predictions, {len(self.unpaired['truth'])} truths")
+        return "\n".join(lines)
+
+
+def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
+                     iou: float = 0.5, threshold: float | None = None,
+                     class_field: str | None = None, conf_field: str | None = "conf",
+                     labels_crs: str | None = None, prediction_crs: str | None = None,
+                     repair_truth: bool = False, labels_layer: str | None = None,
+                     min_area: float = 0.0, progress: bool = False,
+                     pairs: FilePairs | None = None) -> ManyEvaluation:
+    """Score each file of the ``prediction`` folder against the file of the ``truth`` folder
+    of the same name (``pair_folders``): object scores for vector files, pixel scores for
+    rasters; per image and in total."""
+    from tqdm import tqdm
+
+    pairs = pairs or pair_folders(prediction, truth)
+    if pairs.kind == "raster" and min_area > 0:
+        raise InputError(f"{truth} holds rasters: --min-area leaves out small polygons; it "
+                         "applies to vector files and SpaceNet CSVs.")
+    if pairs.kind == "raster" and labels_layer is not None:
+        raise InputError(f"{truth} holds rasters: --layer names a layer of vector truth.")
+    per_image: dict = {}
+    for name, (pred, true) in tqdm(pairs.pairs.items(), disable=not progress, unit="image",
+                                   desc="evaluate"):
+        if pairs.kind == "vector":
+            per_image[name] = evaluate_vectors(
+                pred, true, iou=iou, class_field=class_field, conf_field=conf_field,
+                labels_crs=labels_crs, prediction_crs=prediction_crs,
+                repair_truth=repair_truth, labels_layer=labels_layer, min_area=min_area)
+        else:
+            per_image[name] = evaluate_rasters(pred, true, threshold=threshold)
+    files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
+    unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
+                "truth": [str(t) for t in pairs.unpaired_truth]}
+    return ManyEvaluation(per_image, files, "object" if pairs.kind == "vector" else "pixel",
+                          iou, min_area, unpaired)
+
+
+# ----------------------------------------------------------------------------- errors file
+
+#: formats --errors writes (single files)
+ERRORS_SUFFIXES = (".gpkg", ".geojson", ".fgb")
+
+
+def _best_ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each geometry of ``a``, its highest IoU with any geometry of ``b`` (0 if none)."""
+    import shapely
+
+    best = np.zeros(len(a))
+    if not len(a) or not len(b):
+        return best
+    a, b = _repaired(_geometry_array(a)), _repaired(_geometry_array(b))
+    ok_a = shapely.is_valid(a) & ~shapely.is_empty(a)
+    ok_b = np.flatnonzero(shapely.is_valid(b) & ~shapely.is_empty(b))
+    query = np.flatnonzero(ok_a)
+    q, t = shapely.STRtree(b[ok_b]).query(a[query], predicate="intersects")
+    ai, bi = query[q], ok_b[t]
+    inter = shapely.area(shapely.intersection(a[ai], b[bi]))
+    union = shapely.area(shapely.union(a[ai], b[bi]))
+    np.maximum.at(best, ai, np.divide(inter, union, out=np.zeros_like(inter), where=union > 0))
+    return best
+
+
+def outcome_frame(predicted, truth, scores: ObjectScores, *, image: str = "",
+                  confidence=None, crs=None, shown=None) -> gpd.GeoDataFrame:
+    """TP and FP (the predicted polygons) and FN (the missed truth polygons) of one image:
+    fields image, kind, iou (of the match; empty for FP and FN), best_iou (highest IoU with
+    any polygon of the other side) and confidence. ``shown``: (predicted, truth) geometries
+    to write instead of the scored ones (same order; e.g. map rather than pixel ones)."""
+    import geopandas as gpd
+
+    predicted, truth = _geometry_array(predicted), _geometry_array(truth)
+    is_tp = np.zeros(len(predicted), dtype=bool)
+    matched = np.zeros(len(truth), dtype=bool)
+    match_iou = np.full(len(predicted), np.nan)
+    for m in scores.matches:
+        is_tp[m.pred], matched[m.truth], match_iou[m.pred] = True, True, m.iou
+    missed = ~matched
+    conf = np.full(len(predicted), np.nan) if confidence is None else \
+        np.asarray(confidence, dtype=np.float64)
+    draw_pred, draw_true = shown if shown is not None else (predicted, truth)
+    geometry = list(_geometry_array(draw_pred)) + list(_geometry_array(draw_true)[missed])
+    return gpd.GeoDataFrame({
+        "image": [image] * len(geometry),
+        "kind": np.where(is_tp, "TP", "FP").tolist() + ["FN"] * int(missed.sum()),
+        "iou": np.concatenate([match_iou, np.full(int(missed.sum()), np.nan)]),
+        "best_iou": np.concatenate([_best_ious(predicted, truth),
+                                    _best_ious(truth[missed], predicted)]),
+        "confidence": np.concatenate([conf, np.full(int(missed.sum()), np.nan)]),
+    }, geometry=geometry, crs=crs)
+
+
+def _evaluation_frame(evaluation: ObjectEvaluation, image: str = "") -> gpd.GeoDataFrame:
+    pred = evaluation.prediction
+    conf = None
+    if evaluation.conf_field and evaluation.conf_field in pred.columns:
+        conf = np.asarray(pred[evaluation.conf_field], dtype=np.float64)
+    return outcome_frame(pred.geometry.values, evaluation.truth.geometry.values,
+                         evaluation.scores, image=image, confidence=conf,
+                         crs=evaluation.truth.crs)
+
+
+def errors_frame(result) -> gpd.GeoDataFrame:
+    """The TP / FP / FN polygons of an object evaluation (one pair of files, folders or
+    SpaceNet CSVs) as one frame in the truth's CRS (the first truth file's, for folders)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    if getattr(result, "mode", None) != "object":
+        raise InputError("--errors writes object matches (TP/FP/FN polygons): evaluate vector "
+                         "files or SpaceNet CSVs, not rasters.")
+    if isinstance(result, ObjectEvaluation):
+        return _evaluation_frame(result)
+    if isinstance(result, ManyEvaluation):
+        frames = [_evaluation_frame(e, name) for name, e in result.per_image.items()]
+        crs = next((f.crs for f in frames if f.crs is not None), None)
+        frames = [f.to_crs(crs) if f.crs is not None and f.crs != crs else f for f in frames]
+    else:  # SpaceNet CSVs
+        frames = result.outcome_frames()
+        crs = frames[0].crs if frames else None
+    if not frames:
+        return gpd.GeoDataFrame({"image": [], "kind": [], "iou": [], "best_iou": [],
+                                 "confidence": []}, geometry=[], crs=crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+
+
+def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> int:
+    """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", .geojson or .fgb)
+    atomically; returns the number of polygons written."""
+    from geotile.raster import atomic_output
+
+    output = Path(output)
+    if output.suffix.lower() not in ERRORS_SUFFIXES:
+        raise InputError(f"{output}: --errors writes {', '.join(ERRORS_SUFFIXES)}; rename it.")
+    frame = errors_frame(result)
+    with atomic_output(output, overwrite) as tmp:
+        options = {"layer": "errors"} if output.suffix.lower() == ".gpkg" else {}
+        frame.to_file(tmp, engine="pyogrio", geometry_type="Unknown" if not len(frame) else None,
+                      **options)
+    counts = frame["kind"].value_counts().to_dict() if len(frame) else {}
+    log.info("%s: %d TP, %d FP, %d FN polygons", output, counts.get("TP", 0),
+             counts.get("FP", 0), counts.get("FN", 0))
+    return len(frame)

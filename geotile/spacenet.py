@@ -327,6 +327,26 @@ class CsvEvaluation:
     min_area: float
     coordinates: str
     mode: str = "object"
+    #: the two tables and, per image, the rows scored (proposals in scoring order, truth)
+    tables: tuple | None = None
+    rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def outcome_frames(self) -> list:
+        """Per image, TP/FP/FN polygons (geotile.evaluate.outcome_frame): map coordinates
+        (PolygonWKT_Geo, EPSG:4326) when both files have them, else pixel ones (no CRS)."""
+        from geotile.evaluate import outcome_frame
+
+        pred, true = self.tables
+        geo = (pred.has_geo or not len(pred)) and (true.has_geo or not len(true))
+        scored = (lambda t: t.pixel) if self.coordinates == "pixel" else (lambda t: t.geo)
+        frames = []
+        for image, scores in self.per_image.items():
+            p_rows, t_rows = self.rows[image]
+            shown = (pred.geo[p_rows], true.geo[t_rows]) if geo else None
+            frames.append(outcome_frame(scored(pred)[p_rows], scored(true)[t_rows], scores,
+                                        image=image, confidence=pred.confidence[p_rows],
+                                        crs=GEO_CRS if geo else None, shown=shown))
+        return frames
 
     def as_dict(self) -> dict:
         return {"mode": "object", **self.scores.as_dict(), "min_area": self.min_area,
@@ -342,9 +362,9 @@ class CsvEvaluation:
                  f"  TP {s.tp}  FP {s.fp}  FN {s.fn}",
                  f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}"]
         if len(self.per_image) > 1:
-            lines.append(f"  {'image':<40}{'TP':>6}{'FP':>6}{'FN':>6}{'F1':>8}")
-            for name, c in self.per_image.items():
-                lines.append(f"  {name[-39:]:<40}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.f1:>8.4f}")
+            from geotile.evaluate import image_table
+
+            lines += image_table({i: c.as_dict() for i, c in self.per_image.items()})
         return "\n".join(lines)
 
 
@@ -367,19 +387,25 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     else:
         raise InputError(f"{prediction} and {truth} share no coordinate column with a "
                          "polygon on every row (PolygonWKT_Pix or PolygonWKT_Geo).")
+    if coordinates == "geo" and min_area > 0:
+        log.warning("%s / %s: no pixel coordinates (PolygonWKT_Pix); the %g px^2 minimum-area "
+                    "rule is not applied", prediction, truth, min_area)
+        min_area = 0.0
     total = ObjectScores(0, 0, 0, iou)
-    per_image = {}
+    per_image, kept = {}, {}
     for image in sorted(set(true.images) | set(pred.images)):
-        t = true_shapes[true.rows_of(image)]
-        if len(t):  # zero-area truth can never match and is not a false negative either
-            t = t[(shapely.area(t) >= min_area) & (shapely.area(t) > 0)]
+        t_rows = true.rows_of(image)
+        if len(t_rows):  # zero-area truth can never match and is not a false negative either
+            area = shapely.area(true_shapes[t_rows])
+            t_rows = t_rows[(area >= min_area) & (area > 0)]
         rows = pred.rows_of(image)
         rows = rows[np.argsort(-np.nan_to_num(pred.confidence[rows], nan=-np.inf),
                                kind="stable")]
-        p = pred_shapes[rows]
-        p = p[shapely.area(p) > min_area] if len(p) else p
-        scores = match_polygons(list(p), list(t), iou)
+        rows = rows[shapely.area(pred_shapes[rows]) > min_area] if len(rows) else rows
+        scores = match_polygons(list(pred_shapes[rows]), list(true_shapes[t_rows]), iou)
         per_image[image] = scores
+        kept[image] = rows, t_rows
         total = ObjectScores(total.tp + scores.tp, total.fp + scores.fp, total.fn + scores.fn,
                              iou, total.matches + scores.matches)
-    return CsvEvaluation(total, per_image, min_area, coordinates)
+    return CsvEvaluation(total, per_image, min_area, coordinates, tables=(pred, true),
+                         rows=kept)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from geotile.cli.options import INPUT_PATH, json_opt, labels_crs_opt, overwrite_opt
+from geotile.errors import InputError
 
 
 def _is_spacenet(path) -> bool:
@@ -15,17 +16,14 @@ def _is_spacenet(path) -> bool:
     return is_spacenet_csv(path)
 
 
-def _spacenet_csvs(prediction, truth, iou, min_area, as_json) -> bool:
-    """Two SpaceNet CSVs: score them image by image as SpaceNet does; False otherwise."""
-    if not (_is_spacenet(prediction) and _is_spacenet(truth)):
-        return False
-    from geotile.evaluate import dumps
-    from geotile.spacenet import evaluate_csvs
-
-    result = evaluate_csvs(prediction, truth, iou=iou,
-                           min_area=20.0 if min_area is None else min_area)
-    click.echo(dumps(result) if as_json else result.table())
-    return True
+def _folders(prediction, truth) -> bool:
+    """Two folders: True; a folder and a file: a one-line error."""
+    dirs = [isinstance(p, Path) and p.is_dir() for p in (prediction, truth)]
+    if dirs[0] != dirs[1]:
+        folder, other = (prediction, truth) if dirs[0] else (truth, prediction)
+        raise InputError(f"{folder} is a folder but {other} is not: give two folders (files "
+                         "paired by name), two files or two SpaceNet CSVs.")
+    return dirs[0]
 
 
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
@@ -54,15 +52,23 @@ def _spacenet_csvs(prediction, truth, iou, min_area, as_json) -> bool:
               help="Vectors: draw TP (green), FP (red) and FN (yellow) polygons.")
 @click.option("--image", type=INPUT_PATH,
               help="Image drawn under --report (else a blank background).")
-@click.option("--min-area", type=click.FloatRange(min=0), default=None, metavar="PX2",
-              help="Two SpaceNet CSVs: leave out truth polygons under this area and proposals "
-              "not above it, in px^2 (default 20, SpaceNet's rule).")
+@click.option("--min-area", type=click.FloatRange(min=0), default=None, metavar="AREA",
+              help="SpaceNet's minimum-area rule: leave out truth polygons smaller than AREA "
+              "and predictions not larger. Two SpaceNet CSVs: AREA in px^2 (pixel WKT), "
+              "default 20 as SpaceNet scores. Vector files and folders: AREA in m^2 "
+              "(measured in the truth's CRS, in its UTM zone when geographic), default 0.")
+@click.option("--errors", "errors", type=click.Path(path_type=Path),
+              metavar="FILE.gpkg|.geojson|.fgb",
+              help="Vectors and SpaceNet CSVs: write the TP and FP (predicted) and FN (missed "
+              "truth) polygons with fields image, kind (TP/FP/FN), iou (of the match), "
+              "best_iou and confidence, in the truth's CRS, for QGIS.")
 @json_opt
 @overwrite_opt
 @click.pass_context
 def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, layer, labels_crs,
-             prediction_crs, repair_truth, report, image, as_json, overwrite, min_area):
-    """Score PREDICTION against TRUTH: two vector files, or two rasters.
+             prediction_crs, repair_truth, report, image, as_json, overwrite, min_area, errors):
+    """Score PREDICTION against TRUTH: two vector files, two rasters, two
+    SpaceNet CSVs, or two folders of them.
 
     \b
     Two vector files: the SpaceNet building metric, as solaris scores it.
@@ -77,6 +83,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction), nodata left
     out. Probability rasters are thresholded (one band) or argmaxed.
+    Two folders: each file of PREDICTION is scored against the file of TRUTH
+    with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
+    rasters; else SpaceNet's image ids); files without a partner are left
+    out with one warning. Scores per image and in total (summed TP, FP, FN
+    or confusion matrix, as SpaceNet totals).
 
     \b
     --json keys. Objects: mode ("object"), tp, fp, fn, precision, recall,
@@ -85,37 +96,75 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     f1, mean_iou, iou_threshold}}. Pixels: mode ("pixel"), classes [{class_id,
     class, iou, precision, recall, f1, support (truth pixels), predicted}],
     confusion_matrix, accuracy, mean_iou (over classes present), pixels.
+    Several images (folders, CSVs): the totals as above, plus images,
+    min_area, per_image {image: {tp, fp, fn, precision, recall, f1, ...}};
+    folders also unpaired {prediction: [...], truth: [...]} and, for
+    pixels, foreground (classes other than 0 pooled: tp, fp, fn, ...).
 
     \b
     Examples:
     $ geotile evaluate buildings.geojson footprints.geojson
     $ geotile evaluate classes.tif mask.tif --json
     $ geotile evaluate buildings.geojson footprints.geojson --report check.png --image tile.tif
+    $ geotile evaluate predictions/ truth/ --errors errors.gpkg
+    $ geotile evaluate proposals.csv truth.csv --json
     """
-    from geotile.evaluate import dumps, evaluate_files, is_raster
+    from geotile.evaluate import ERRORS_SUFFIXES, dumps, evaluate_files, is_raster
     from geotile.raster import check_output
 
-    if _spacenet_csvs(prediction, truth, iou, min_area, as_json):
-        return
-    if conf_field == "conf" and _is_spacenet(prediction):
-        conf_field = "Confidence"
-
+    folders = _folders(prediction, truth)
+    csvs = not folders and _is_spacenet(prediction) and _is_spacenet(truth)
+    if errors is not None:
+        if errors.suffix.lower() not in ERRORS_SUFFIXES:
+            raise click.BadParameter(f"give a {', '.join(ERRORS_SUFFIXES)} file.",
+                                     param_hint="--errors")
+        if not folders and not csvs and prediction.exists() and is_raster(prediction):
+            raise click.UsageError("--errors writes object matches; give vector files.")
+        check_output(errors, overwrite)
     if report is not None:
         if report.suffix.lower() not in (".png", ".html", ".htm"):
             raise click.BadParameter("give a .png or .html file.", param_hint="--report")
+        if folders or csvs:
+            raise click.UsageError("--report draws one image's matches; give two vector "
+                                   "files (--errors FILE.gpkg shows many images in QGIS).")
         if prediction.exists() and is_raster(prediction):
             raise click.UsageError("--report draws object matches; give two vector files.")
         check_output(report, overwrite)
     elif image is not None:
         raise click.UsageError("--image is drawn under --report; give --report too.")
-    result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
-                            class_field=class_field, conf_field=conf_field or None,
-                            labels_crs=labels_crs, labels_layer=layer,
-                            prediction_crs=prediction_crs,
-                            repair_truth=repair_truth,
-                            progress=bool(ctx.obj and ctx.obj.get("progress")))
+    if conf_field == "conf" and _is_spacenet(prediction):
+        conf_field = "Confidence"
+    progress = bool(ctx.obj and ctx.obj.get("progress"))
+    if csvs:
+        from geotile.spacenet import evaluate_csvs
+
+        result = evaluate_csvs(prediction, truth, iou=iou,
+                               min_area=20.0 if min_area is None else min_area)
+    elif folders:
+        from geotile.evaluate import evaluate_folders, pair_folders
+
+        pairs = pair_folders(prediction, truth)
+        if errors is not None and pairs.kind == "raster":
+            raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
+                             "polygons) of vector files or SpaceNet CSVs.")
+        result = evaluate_folders(prediction, truth, iou=iou, threshold=threshold,
+                                  class_field=class_field, conf_field=conf_field or None,
+                                  labels_crs=labels_crs, labels_layer=layer,
+                                  prediction_crs=prediction_crs, repair_truth=repair_truth,
+                                  min_area=min_area or 0.0, progress=progress, pairs=pairs)
+    else:
+        result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
+                                class_field=class_field, conf_field=conf_field or None,
+                                labels_crs=labels_crs, labels_layer=layer,
+                                prediction_crs=prediction_crs,
+                                repair_truth=repair_truth, progress=progress,
+                                min_area=min_area or 0.0)
     if report is not None:
         from geotile.report import write_report
 
         write_report(result, report, image, overwrite=overwrite)
+    if errors is not None:
+        from geotile.evaluate import write_errors
+
+        write_errors(result, errors, overwrite=overwrite)
     click.echo(dumps(result) if as_json else result.table())

@@ -1,0 +1,335 @@
+"""evaluate over many images: folder pairs (vectors, rasters), per-image and total scores,
+--min-area, and the --errors file of TP/FP/FN polygons."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from geotile.errors import InputError
+from geotile.evaluate import evaluate_folders, evaluate_vectors, pair_folders, write_errors
+from geotile.spacenet import evaluate_csvs
+
+from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
+from .test_spacenet import sn2_pair, write_rows
+
+X0, Y0 = UTM_ORIGIN
+
+
+def box(x, y, w=10.0, h=10.0):
+    """A w x h m box x, y metres east / south of the UTM origin."""
+    return shapely.box(X0 + x, Y0 - y - h, X0 + x + w, Y0 - y)
+
+
+def write_vector(path, geometries, crs=UTM_CRS, **fields):
+    frame = gpd.GeoDataFrame(fields, geometry=list(geometries), crs=UTM_CRS)
+    frame.to_crs(crs).to_file(path, engine="pyogrio")
+    return path
+
+
+def vector_folders(tmp_path):
+    """Predictions and truth for four images with known outcomes (TP, FP, FN):
+    a (2, 1, 1), b (0, 1, 2), c (1, 0, 0, prediction in EPSG:4326), d (0, 0, 1, no prediction
+    polygon); plus one unpaired file in each folder."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    # a: exact (IoU 1), shifted 2 m (IoU 80/120), far away (FP); the 4th truth is missed
+    write_vector(truth / "a.geojson", [box(0, 0), box(30, 0), box(60, 0), box(90, 0)][:3])
+    write_vector(pred / "a.geojson", [box(0, 0), box(32, 0), box(200, 200)],
+                 conf=[0.9, 0.8, 0.7])
+    # b: one prediction overlapping a truth box by 3 m (IoU 30/170): FP, both truths FN
+    write_vector(truth / "b.geojson", [box(0, 0), box(50, 50)])
+    write_vector(pred / "b.geojson", [box(7, 0)], conf=[0.6])
+    write_vector(truth / "c.geojson", [box(10, 10)])
+    write_vector(pred / "c.geojson", [box(10, 10)], crs="EPSG:4326", conf=[0.5])
+    write_vector(truth / "d.geojson", [box(0, 0)])
+    (pred / "d.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    write_vector(pred / "extra.geojson", [box(0, 0)], conf=[1.0])
+    write_vector(truth / "lonely.geojson", [box(0, 0)])
+    return pred, truth
+
+
+EXPECTED = {"a": (2, 1, 1), "b": (0, 1, 2), "c": (1, 0, 0), "d": (0, 0, 1)}
+
+
+def test_folder_pair_scores_per_image_and_summed(tmp_path, caplog):
+    pred, truth = vector_folders(tmp_path)
+    with caplog.at_level("WARNING", logger="geotile"):
+        result = evaluate_folders(pred, truth)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "extra.geojson" in warnings[0] and "lonely.geojson" in warnings[0]
+    assert list(result.per_image) == ["a", "b", "c", "d"]
+    for name, counts in EXPECTED.items():
+        s = result.per_image[name].scores
+        assert (s.tp, s.fp, s.fn) == counts, name
+    total = result.scores
+    assert (total.tp, total.fp, total.fn) == (3, 2, 4)
+    assert total.precision == pytest.approx(3 / 5) and total.recall == pytest.approx(3 / 7)
+    assert total.f1 == pytest.approx(2 * 3 / (2 * 3 + 2 + 4))
+    ious = sorted(m.iou for m in total.matches)
+    assert ious == pytest.approx([80 / 120, 1.0, 1.0], abs=1e-6)
+    d = result.as_dict()
+    assert d["images"] == 4 and (d["tp"], d["fp"], d["fn"]) == (3, 2, 4)
+    assert d["per_image"]["b"]["fn"] == 2 and d["per_image"]["a"]["precision"] == 2 / 3
+    assert d["unpaired"] == {"prediction": [str(pred / "extra.geojson")],
+                             "truth": [str(truth / "lonely.geojson")]}
+    # the per-image scores are those of scoring each pair on its own
+    alone = evaluate_vectors(pred / "a.geojson", truth / "a.geojson").scores
+    assert d["per_image"]["a"]["f1"] == alone.f1
+
+
+def test_cli_folders_text_json_and_errors_file(run_cli, tmp_path):
+    pred, truth = vector_folders(tmp_path)
+    errors = tmp_path / "errors.gpkg"
+    result = run_cli("evaluate", pred, truth, "--errors", errors)
+    assert result.exit_code == 0, result.output
+    assert "4 images" in result.stdout and "TP 3  FP 2  FN 4" in result.stdout
+    lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[4:]}
+    assert lines["a"][:3] == ["2", "1", "1"] and lines["b"][:3] == ["0", "1", "2"]
+    assert "extra.geojson" in result.stderr and "lonely.geojson" in result.stderr
+
+    frame = gpd.read_file(errors, layer="errors", engine="pyogrio")
+    assert frame.crs.to_epsg() == 32616
+    counts = frame.groupby(["image", "kind"]).size().to_dict()
+    assert counts == {("a", "TP"): 2, ("a", "FP"): 1, ("a", "FN"): 1, ("b", "FP"): 1,
+                      ("b", "FN"): 2, ("c", "TP"): 1, ("d", "FN"): 1}
+    tp = frame[frame.kind == "TP"].sort_values("iou")
+    assert tp.iou.tolist() == pytest.approx([80 / 120, 1.0, 1.0], abs=1e-6)
+    assert frame[frame.kind != "TP"].iou.isna().all()
+    fp_b = frame[(frame.image == "b") & (frame.kind == "FP")].iloc[0]
+    assert fp_b.best_iou == pytest.approx(30 / 170) and fp_b.confidence == pytest.approx(0.6)
+    assert fp_b.geometry.equals_exact(box(7, 0), 1e-6)
+    missed = frame[(frame.image == "a") & (frame.kind == "FN")].iloc[0]
+    assert missed.geometry.equals_exact(box(60, 0), 1e-6) and missed.best_iou == 0
+    c = frame[frame.image == "c"].iloc[0]  # the EPSG:4326 prediction, in the truth's CRS
+    assert c.geometry.symmetric_difference(box(10, 10)).area < 1e-3
+
+    # never replaced without --overwrite; replaced atomically with it
+    before = errors.read_bytes()
+    again = run_cli("evaluate", pred, truth, "--errors", errors)
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1 and errors.read_bytes() == before
+    assert run_cli("evaluate", pred, truth, "--errors", errors, "--overwrite").exit_code == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+    result = run_cli("evaluate", pred, truth, "--json")
+    d = json.loads(result.stdout)
+    assert (d["tp"], d["fp"], d["fn"], d["images"]) == (3, 2, 4, 4)
+    assert {k: (v["tp"], v["fp"], v["fn"]) for k, v in d["per_image"].items()} == EXPECTED
+    assert sum(v["tp"] for v in d["per_image"].values()) == d["tp"]
+
+
+def test_errors_file_geojson_and_bad_suffix(run_cli, tmp_path):
+    pred, truth = vector_folders(tmp_path)
+    out = tmp_path / "errors.geojson"
+    assert run_cli("evaluate", pred / "a.geojson", truth / "a.geojson", "--errors",
+                   out).exit_code == 0
+    frame = gpd.read_file(out, engine="pyogrio")
+    assert sorted(frame.kind) == ["FN", "FP", "TP", "TP"] and set(frame.image) == {""}
+    bad = run_cli("evaluate", pred, truth, "--errors", tmp_path / "errors.shp")
+    assert bad.exit_code == 2 and ".gpkg" in bad.stderr
+
+
+def test_spacenet_names_pair_and_clashes_are_one_line(tmp_path, run_cli):
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    write_vector(pred / "RGB-PanSharpen_AOI_2_Vegas_img1.geojson", [box(0, 0)])
+    write_vector(truth / "buildings_AOI_2_Vegas_img1.geojson", [box(0, 0)])
+    write_vector(pred / "AOI_2_Vegas_img11.geojson", [box(0, 0)])
+    write_vector(truth / "buildings_AOI_2_Vegas_img11.geojson", [box(50, 0)])
+    pairs = pair_folders(pred, truth)
+    assert list(pairs.pairs) == ["AOI_2_Vegas_img1", "AOI_2_Vegas_img11"]
+    assert pairs.pairs["AOI_2_Vegas_img1"][1].name == "buildings_AOI_2_Vegas_img1.geojson"
+    result = evaluate_folders(pred, truth)
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (1, 1, 1)
+
+    write_vector(pred / "PS-RGB_AOI_2_Vegas_img1.geojson", [box(0, 0)])
+    with pytest.raises(InputError, match="name the same image"):
+        pair_folders(pred, truth)
+    (pred / "PS-RGB_AOI_2_Vegas_img1.geojson").unlink()
+    write_vector(pred / "AOI_2_Vegas_img11.gpkg", [box(0, 0)])
+    with pytest.raises(InputError, match="share the name 'AOI_2_Vegas_img11'"):
+        pair_folders(pred, truth)
+
+
+@pytest.mark.parametrize("case", ["no pair", "rasters vs vectors", "folder vs file",
+                                  "empty folder", "mixed truth"])
+def test_mismatched_inputs_are_one_line_errors(tmp_path, run_cli, case):
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    write_vector(truth / "a.geojson", [box(0, 0)])
+    args, expected = (pred, truth), None
+    if case == "no pair":
+        write_vector(pred / "b.geojson", [box(0, 0)])
+        expected = "no file of one has the name of a file of the other"
+    elif case == "rasters vs vectors":
+        write_raster(pred / "a.tif", np.zeros((8, 8), np.uint8))
+        expected = "compare like with like"
+    elif case == "folder vs file":
+        args, expected = (pred, truth / "a.geojson"), "is a folder but"
+    elif case == "empty folder":
+        expected = "no raster or vector file in the folder"
+    else:
+        write_vector(pred / "a.geojson", [box(0, 0)])
+        write_raster(truth / "b.tif", np.zeros((8, 8), np.uint8))
+        expected = "holds both rasters and vector files"
+    result = run_cli("evaluate", *args)
+    assert result.exit_code == 1, result.output
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_raster_folders_sum_the_confusion_matrices(tmp_path, run_cli):
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    t1 = np.zeros((10, 10), np.uint8)
+    t1[:5] = 1  # 50 positive pixels
+    p1 = np.zeros((10, 10), np.uint8)
+    p1[:4] = 1  # 40 TP, 10 FN
+    p1[9, :3] = 1  # 3 FP
+    t2 = np.zeros((10, 10), np.uint8)
+    p2 = np.zeros((10, 10), np.uint8)
+    p2[0, :7] = 1  # 7 FP, nothing true
+    for folder, a, b in ((truth, t1, t2), (pred, p1, p2)):
+        write_raster(folder / "one.tif", a)
+        write_raster(folder / "two.tif", b)
+    result = evaluate_folders(pred, truth)
+    rows = result.rows()
+    assert (rows["one"]["tp"], rows["one"]["fp"], rows["one"]["fn"]) == (40, 3, 10)
+    assert (rows["two"]["tp"], rows["two"]["fp"], rows["two"]["fn"]) == (0, 7, 0)
+    assert result.scores.confusion.tolist() == [[47 + 93, 3 + 7], [10, 40]]
+    cli = run_cli("evaluate", pred, truth, "--json")
+    d = json.loads(cli.stdout)
+    assert d["mode"] == "pixel" and d["images"] == 2
+    assert (d["foreground"]["tp"], d["foreground"]["fp"], d["foreground"]["fn"]) == (40, 10, 10)
+    assert d["confusion_matrix"] == [[140, 10], [10, 40]]
+    text = run_cli("evaluate", pred, truth).stdout
+    assert "TP 40  FP 10  FN 10" in text and "Confusion matrix" in text
+    errors = run_cli("evaluate", pred, truth, "--errors", tmp_path / "e.gpkg")
+    assert errors.exit_code == 1 and "holds rasters" in errors.stderr
+    assert not (tmp_path / "e.gpkg").exists()
+    area = run_cli("evaluate", pred, truth, "--min-area", "5")
+    assert area.exit_code == 1 and "--min-area" in area.stderr
+
+
+def test_min_area_in_square_metres_for_vectors(tmp_path, run_cli):
+    truth = write_vector(tmp_path / "truth.geojson", [box(0, 0), box(50, 0, 2, 2)])  # 100, 4
+    pred = write_vector(tmp_path / "pred.geojson", [box(0, 0), box(50, 0, 2, 2),
+                                                    box(80, 0, 2, 3)])  # 100, 4, 6 m^2
+    plain = evaluate_vectors(pred, truth).scores
+    assert (plain.tp, plain.fp, plain.fn) == (2, 1, 0)
+    ruled = evaluate_vectors(pred, truth, min_area=5).scores
+    assert (ruled.tp, ruled.fp, ruled.fn) == (1, 1, 0)  # the 4 m^2 pair is left out
+    edge = evaluate_vectors(pred, truth, min_area=6).scores
+    assert (edge.tp, edge.fp, edge.fn) == (1, 0, 0)  # proposals of area <= 6 out
+    # a geographic CRS: areas measured in metres, not square degrees
+    geo_truth = write_vector(tmp_path / "geo.geojson", [box(0, 0), box(50, 0, 2, 2)],
+                             crs="EPSG:4326")
+    geo = evaluate_vectors(pred, geo_truth, min_area=5).scores
+    assert (geo.tp, geo.fp, geo.fn) == (1, 1, 0)
+    d = json.loads(run_cli("evaluate", pred, truth, "--min-area", "5", "--json").stdout)
+    assert (d["tp"], d["fp"], d["fn"]) == (1, 1, 0)
+    assert "m^2" in run_cli("evaluate", "--help").stdout
+
+
+def test_geo_only_csvs_do_not_drop_every_building(tmp_path, caplog):
+    """Without pixel WKT the px^2 rule cannot apply: 20 (square degrees) dropped everything."""
+    geo = shapely.box(-115.30, 36.20, -115.2999, 36.2001).wkt
+    truth = write_rows(tmp_path / "truth.csv", ["ImageId", "BuildingId", "PolygonWKT_Geo"],
+                       [["AOI_2_Vegas_img1", 0, geo]])
+    proposals = write_rows(tmp_path / "proposals.csv",
+                           ["ImageId", "BuildingId", "PolygonWKT_Geo", "Confidence"],
+                           [["AOI_2_Vegas_img1", 0, geo, 1.0]])
+    with caplog.at_level("WARNING", logger="geotile"):
+        result = evaluate_csvs(proposals, truth)
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (1, 0, 0)
+    assert result.coordinates == "geo" and "not applied" in caplog.text
+
+
+def test_csv_pair_errors_file(tmp_path, run_cli):
+    proposals, truth = sn2_pair(tmp_path)
+    out = tmp_path / "errors.gpkg"
+    result = run_cli("evaluate", proposals, truth, "--errors", out)
+    assert result.exit_code == 0, result.output
+    assert "TP 1  FP 3  FN 2" in result.stdout and "recall" in result.stdout
+    frame = gpd.read_file(out, engine="pyogrio")
+    assert frame.crs is None  # pixel coordinates: the truth has no Geo WKT
+    counts = frame.groupby(["image", "kind"]).size().to_dict()
+    assert counts == {("AOI_2_Vegas_img1", "TP"): 1, ("AOI_2_Vegas_img1", "FP"): 2,
+                      ("AOI_2_Vegas_img1", "FN"): 1, ("AOI_2_Vegas_img2", "FP"): 1,
+                      ("AOI_2_Vegas_img3", "FN"): 1}
+    tp = frame[frame.kind == "TP"].iloc[0]
+    assert tp.iou == pytest.approx(0.6) and tp.confidence == pytest.approx(0.9)
+    assert tp.geometry.equals(shapely.box(0, 0, 10, 6))
+    near = frame[(frame.kind == "FP") & (frame.confidence == 0.4)].iloc[0]
+    assert np.isnan(near.iou) and near.best_iou == pytest.approx(0.9)
+
+
+def test_csv_errors_in_map_coordinates_when_both_have_geo(tmp_path):
+    geo = [shapely.box(-115.3, 36.2, -115.2999, 36.2001), shapely.box(-115.1, 36.2, -115.0999,
+                                                                      36.2001)]
+    header = ["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo"]
+    truth = write_rows(tmp_path / "truth.csv", header,
+                       [["img1", 0, shapely.box(0, 0, 10, 10).wkt, geo[0].wkt]])
+    proposals = write_rows(tmp_path / "proposals.csv", [*header, "Confidence"], [
+        ["img1", 0, shapely.box(0, 0, 10, 10).wkt, geo[0].wkt, 0.9],
+        ["img1", 1, shapely.box(50, 0, 60, 10).wkt, geo[1].wkt, 0.8]])
+    write_errors(evaluate_csvs(proposals, truth), tmp_path / "e.gpkg")
+    frame = gpd.read_file(tmp_path / "e.gpkg", engine="pyogrio")
+    assert frame.crs.to_epsg() == 4326 and frame.kind.tolist() == ["TP", "FP"]
+    assert frame.geometry.iloc[1].equals(geo[1]) and frame.iou.iloc[0] == 1.0
+
+
+def test_real_spacenet_csvs_and_folders(real_data, tmp_path, run_cli):
+    folder = real_data / "spacenet"
+    out = tmp_path / "errors.gpkg"
+    result = run_cli("evaluate", folder / "sample_preds.csv", folder / "sample_truth.csv",
+                     "--errors", out, "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert (d["tp"], d["fp"], d["fn"], d["min_area"]) == (151, 0, 0, 20.0)
+    frame = gpd.read_file(out, engine="pyogrio")
+    assert len(frame) == 151 and set(frame.kind) == {"TP"} and (frame.iou > 0.5).all()
+    assert frame.crs is None  # pixel coordinates: the proposals carry no PolygonWKT_Geo
+
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    shutil.copy(folder / "pred.geojson", pred / "tile.geojson")
+    shutil.copy(folder / "gt.geojson", truth / "tile.geojson")
+    shutil.copy(folder / "gt.geojson", truth / "tile2.geojson")
+    shutil.copy(folder / "pred.geojson", pred / "tile2.geojson")
+    single = evaluate_vectors(folder / "pred.geojson", folder / "gt.geojson").scores
+    many = evaluate_folders(pred, truth).scores
+    assert (many.tp, many.fp, many.fn) == (2 * single.tp, 2 * single.fp, 2 * single.fn)
+    assert many.f1 == pytest.approx(single.f1)
+
+
+def test_per_class_totals_over_folders(tmp_path, run_cli):
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    write_vector(truth / "a.geojson", [box(0, 0), box(30, 0)], kind=["house", "shed"])
+    write_vector(pred / "a.geojson", [box(0, 0), box(30, 0)], kind=["house", "house"])
+    write_vector(truth / "b.geojson", [box(0, 0)], kind=["shed"])
+    write_vector(pred / "b.geojson", [box(0, 0)], kind=["shed"])
+    result = evaluate_folders(pred, truth, class_field="kind")
+    house, shed = result.per_class["house"], result.per_class["shed"]
+    assert (house.tp, house.fp, house.fn) == (1, 1, 0)
+    assert (shed.tp, shed.fp, shed.fn) == (1, 0, 1)
+    d = json.loads(run_cli("evaluate", pred, truth, "--class-field", "kind", "--json").stdout)
+    assert d["per_class"]["shed"]["fn"] == 1 and d["per_image"]["b"]["tp"] == 1
+    text = run_cli("evaluate", pred, truth, "--class-field", "kind").stdout
+    assert "per class (all images)" in text and "class" in text
+    report = run_cli("evaluate", pred, truth, "--report", tmp_path / "r.png")
+    assert report.exit_code == 2 and "--errors" in report.stderr
