@@ -215,8 +215,15 @@ def predict_bands(
         except BaseException as exc:  # handed to the main thread, raised there
             bands.put(exc)
 
-    def blend(chunk, outputs) -> None:
+    inner = slice(offset, offset + geometry.out)
+
+    def blend(chunk, outputs, valid) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = math.isfinite(float(outputs.sum()))
         for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
+            if not finite:
+                output = _finite_where_valid(
+                    model, output, valid[inner, patch.x_off + offset :][:, : geometry.out])
             weights = windows.get(patch.row == 0, patch.row == last_row,
                                   patch.col == 0, patch.col == last_col)
             accumulator.add(output, weights, patch.x_off + offset, patch.y_off + offset)
@@ -240,7 +247,7 @@ def predict_bands(
                         (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
                 outputs = run_model(model, batch, options.tta)
                 # blended in a second thread while the model runs the next batch
-                pending.append(blender.submit(blend, chunk, outputs))
+                pending.append(blender.submit(blend, chunk, outputs, valid))
             for future in pending:
                 future.result()
             pending.clear()
@@ -259,6 +266,16 @@ def predict_bands(
                 bands.get_nowait()
             except queue.Empty:
                 thread.join(timeout=0.05)
+
+
+def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``output`` with NaN/inf at nodata pixels set to 0 (never written); ModelError when a
+    valid pixel has one (a model computing 0/0 on zeroed nodata stays usable)."""
+    bad = ~np.isfinite(output).all(axis=0)
+    if (bad & valid).any():
+        raise ModelError(f"{model.path}: the model outputs NaN or infinite values. Check the "
+                         "normalisation (--scale, --mean, --std) and the export.")
+    return np.where(bad, np.float32(0), output)
 
 
 def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,

@@ -477,3 +477,29 @@ def test_windows_are_resampled_to_the_model_resolution(tmp_path, run_cli, make_r
                      "--model-resolution", "2", "--tile-size", "64")
     assert result.exit_code == 0, result.output
     assert "0.5 m pixels, the model expects 2 m" in result.stderr
+
+
+def test_zero_division_on_nodata_pixels_is_not_an_error(tmp_path, make_raster, image):
+    """A vegetation index (2G - R - B) / (2G + R + B), as Deepness's own test regressor: its
+    0/0 on the zeroed nodata pixels is never written, so the model stays usable."""
+    nodes = [helper.make_node("Split", ["input"], ["r", "g", "b"], axis=1),
+             helper.make_node("Add", ["g", "g"], ["g2"]),
+             helper.make_node("Sub", ["g2", "r"], ["d1"]),
+             helper.make_node("Sub", ["d1", "b"], ["num"]),
+             helper.make_node("Add", ["g2", "r"], ["s1"]),
+             helper.make_node("Add", ["s1", "b"], ["den"]),
+             helper.make_node("Div", ["num", "den"], ["output"])]
+    path = save_graph(tmp_path / "exg.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])],
+                      metadata={"model_type": "Regressor"})
+    pixels = np.maximum(image, 1)
+    pixels[:, 50:80, 60:90] = 0  # nodata
+    tif = make_raster("img.tif", pixels, nodata=0)
+    predict_raster(path, tif, tmp_path / "o.tif", options=PredictOptions(tile_size=64))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        values = out.read(1)
+    assert np.isnan(values[50:80, 60:90]).all()
+    expected = whole(path, pixels)[0][0, 0]
+    valid = np.ones(values.shape, bool)
+    valid[50:80, 60:90] = False
+    np.testing.assert_allclose(values[valid], expected[valid], atol=1e-5)
