@@ -263,6 +263,10 @@ class OnnxModel:
                                      integer=True, minimum=1, option="--tile-size")
         self.tile_size = height if self.fixed_size else meta_size
         self.fixed_batch = shape[0]
+        # every output declares the input's own symbolic batch: no need to probe it at 2
+        batch_name = model_input.shape[0]
+        self._batch_declared = isinstance(batch_name, str) and bool(batch_name) and all(
+            o.shape and o.shape[0] == batch_name for o in session.get_outputs())
         overlap = _metadata_number(self.metadata, ("tiles_overlap",), path, option="--overlap")
         if overlap is not None and overlap >= 100:
             raise ModelError(f"{path}: metadata tiles_overlap={overlap:g} is not a percentage "
@@ -427,7 +431,7 @@ class OnnxModel:
         # batch size that will run; the CPU needs only 2 to find a batch of 1 baked in
         wanted = max(batch_size, 1)
         batch = self.fixed_batch or (wanted if self.provider != PROVIDERS["cpu"] else min(
-            wanted, 2))
+            wanted, 1 if self._batch_declared else 2))
         if size in self._geometries and (self._chunk or batch <= self._probed_batch):
             return self._geometries[size]
         results, error = self._try(batch, size)
@@ -577,17 +581,19 @@ class OnnxModel:
         count, size = batch.shape[0], batch.shape[-1]
         geometry = self.geometry(size, count)
         step = self.fixed_batch or self._chunk
-        if step and count != step:
-            parts = []
-            for start in range(0, count, step):
-                part = batch[start : start + step]
-                if self.fixed_batch and part.shape[0] < step:
-                    part = np.concatenate(
-                        [part, np.zeros((step - part.shape[0], *part.shape[1:]), part.dtype)])
-                parts.append(self._raw_run(part))
-            outs = [np.concatenate(group)[:count] for group in zip(*parts, strict=True)]
-        else:
-            outs = self._raw_run(batch)
+        try:
+            outs = self._run_in_steps(batch, step)
+            whole = all(out.shape[0] == count for out in outs)
+        except ModelError:
+            if step == 1 or self.fixed_batch or count == 1:
+                raise
+            whole = False
+        if not whole:
+            if step == 1 or self.fixed_batch or count == 1:
+                raise ModelError(f"{self.path}: the model returned outputs of another batch "
+                                 f"size than its input ({count}); check the export.")
+            self._chunk = 1  # a batch of 1 baked into the graph: run one window at a time
+            outs = self._run_in_steps(batch, 1)
         results = []
         for output, out in zip(self.outputs, outs, strict=True):
             if output.activation in ("sigmoid", "softmax"):
@@ -598,6 +604,19 @@ class OnnxModel:
                 out = self._upsample(out, geometry.out)
             results.append(out)
         return results[0] if len(results) == 1 else np.concatenate(results, axis=1)
+
+    def _run_in_steps(self, batch: np.ndarray, step: int | None) -> list[np.ndarray]:
+        count = batch.shape[0]
+        if not step or count == step:
+            return self._raw_run(batch)
+        parts = []
+        for start in range(0, count, step):
+            part = batch[start : start + step]
+            if self.fixed_batch and part.shape[0] < step:
+                part = np.concatenate(
+                    [part, np.zeros((step - part.shape[0], *part.shape[1:]), part.dtype)])
+            parts.append(self._raw_run(part))
+        return [np.concatenate(group)[:count] for group in zip(*parts, strict=True)]
 
     def _upsample(self, out: np.ndarray, size: int) -> np.ndarray:
         """Bilinear upsampling (half-pixel centres, as Resize/F.interpolate) to ``size``."""

@@ -399,8 +399,12 @@ def predict_raster(
                     else:
                         bands = _resampled_bands(model, src, indexes, check_nodata, options,
                                                  progress, pixel, final_tmp)
+                    # a valid-convolution model leaves the raster's outer margin unpredicted:
+                    # masked as nodata, never written as 0
+                    margin = _geometry(model, resolve_tiling(model, options)[0],
+                                       options.batch_size).offset > 0
                     with contextlib.closing(bands):
-                        _write_bands(dst, bands, options, threshold, check_nodata)
+                        _write_bands(dst, bands, options, threshold, check_nodata or margin)
                 if options.cog:
                     write_cog(target, final_tmp)
             finally:

@@ -503,3 +503,30 @@ def test_zero_division_on_nodata_pixels_is_not_an_error(tmp_path, make_raster, i
     valid = np.ones(values.shape, bool)
     valid[50:80, 60:90] = False
     np.testing.assert_allclose(values[valid], expected[valid], atol=1e-5)
+
+
+def test_batch_of_one_hidden_behind_a_symbolic_output_batch(tmp_path, image):
+    """The output declares the input's batch name, yet the graph makes it 1: found on use."""
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=16)
+    nodes = [conv, helper.make_node("Reshape", ["logits", "shape"], ["output"])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "shape": np.array([1, -1, 0, 0], np.int64)})
+    out = predict_array(OnnxModel.from_path(path), image,
+                        options=PredictOptions(tile_size=64, batch_size=4))
+    np.testing.assert_allclose(out, sigmoid(whole(path, image)[0][0]), atol=1e-5)
+
+
+def test_valid_convolution_margin_is_nodata_in_uint8_output(tmp_path, make_raster, image):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
+    nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["output"])]
+    consts = {"starts": np.array([14, 14]), "ends": np.array([-14, -14]),
+              "axes": np.array([2, 3])}
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "h", "w"])], {**weights, **consts})
+    tif = make_raster("img.tif", image)  # no nodata at all
+    predict_raster(path, tif, tmp_path / "o.tif", options=PredictOptions(tile_size=128))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        mask = out.read_masks(1)
+    assert (mask[:14] == 0).all() and (mask[:, :14] == 0).all()
+    assert (mask[14:, 14:] == 255).all()
