@@ -300,7 +300,17 @@ class OnnxModel:
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
-        self.geometry(probe_size, batch_size)
+        try:
+            self.geometry(probe_size, batch_size)
+        except ModelError as exc:
+            suggested = getattr(exc, "suggested_size", None)
+            if tile_size or self.tile_size or suggested is None:
+                raise
+            # nobody chose the size: take one that suits the network
+            log.info("%s does not run on %d px tiles: using %d px", path.name, probe_size,
+                     suggested)
+            self.tile_size = suggested
+            self.geometry(suggested, batch_size)
         self._name_outputs()
         # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
         # changes, costing more than a padded batch: predict keeps one shape on them
@@ -441,7 +451,7 @@ class OnnxModel:
             if single_error is None:
                 results, error, batch, self._chunk = single, None, 1, 1
         if error is not None:
-            raise ModelError(self._explain_run_error(size, error))
+            raise self._explain_run_error(size, error)
         geometries = [self._read_output(output, result, size, batch)
                       for output, result in zip(self.outputs, results, strict=True)]
         first = geometries[0]
@@ -483,20 +493,28 @@ class OnnxModel:
                          "downscale of it (super-resolution and classifier outputs are not "
                          "supported); check the export or --tile-size.")
 
-    def _explain_run_error(self, size: int, error: Exception) -> str:
+    def _explain_run_error(self, size: int, error: Exception) -> ModelError:
+        """One line naming the model and the fix; ``suggested_size`` holds a size that runs."""
         first = _first_line(error)
         head = f"{self.path}: ONNX Runtime cannot run the model on {size} px tiles ({first})"
         if self.fixed_size:
-            return f"{head}. Check the export."
+            return ModelError(f"{head}. Check the export.")
         for multiple in (8, 16, 32, 64, 128, 256):
             odd = multiple * max(1, (round(size / multiple) // 2) * 2 + 1)
-            if odd == size:
+            target = max(multiple, round(size / multiple) * multiple)
+            if odd == size or target == size:
                 continue
-            if self._try(1, odd)[1] is None:
-                target = max(multiple, round(size / multiple) * multiple)
-                return (f"{head}: this network needs tile sizes that are multiples of "
-                        f"{multiple}: try --tile-size {target}.")
-        return f"{head}. Try another --tile-size (e.g. 256 or 512) or check the export."
+            if self._try(1, odd)[1] is None and self._try(1, target)[1] is None:
+                exc = ModelError(f"{head}: this network needs tile sizes that are multiples "
+                                 f"of {multiple}: try --tile-size {target}.")
+                exc.suggested_size = target
+                return exc
+        for target in (256, 512, 384, 224, 320, 448, 128, 1024):
+            if target != size and self._try(1, target)[1] is None:
+                exc = ModelError(f"{head}: try --tile-size {target}.")
+                exc.suggested_size = target
+                return exc
+        return ModelError(f"{head}. Try another --tile-size or check the export.")
 
     # --- normalisation -----------------------------------------------------------------------
     def set_normalization(self, mean=None, std=None, scale=None) -> None:

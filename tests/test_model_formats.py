@@ -530,3 +530,17 @@ def test_valid_convolution_margin_is_nodata_in_uint8_output(tmp_path, make_raste
         mask = out.read_masks(1)
     assert (mask[:14] == 0).all() and (mask[:, :14] == 0).all()
     assert (mask[14:, 14:] == 255).all()
+
+
+def test_dynamic_model_without_metadata_gets_a_size_that_runs(tmp_path, image):
+    from geotile.errors import ModelError
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=17)
+    bias = np.random.default_rng(17).normal(0, 1, (1, 1, 256, 256)).astype(np.float32)
+    nodes = [conv, helper.make_node("Add", ["logits", "prior"], ["output"])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])], {**weights, "prior": bias})
+    model = OnnxModel.from_path(path)  # 512 px fails: 256 px is taken
+    assert model.tile_size == 256
+    with pytest.raises(ModelError, match=r"m\.onnx.*512 px.*try --tile-size 256"):
+        predict_array(model, image, options=PredictOptions(tile_size=512))
