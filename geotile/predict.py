@@ -111,7 +111,7 @@ TTA_TRANSFORMS: dict[str, list[tuple[Callable, Callable]]] = {
 }
 
 
-def resolve_tiling(model, options: PredictOptions) -> tuple[int, int]:
+def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple[int, int]:
     """(tile size, overlap in px) from the options, else the model, else 512 px and 50 %.
 
     The model is probed at that size (one line with the fix if it cannot run so); a model
@@ -130,8 +130,9 @@ def resolve_tiling(model, options: PredictOptions) -> tuple[int, int]:
     geometry = _geometry(model, size, options.batch_size)
     needed = size - geometry.out + 2 * geometry.margin
     if pixels < needed:
-        log.info("%s covers the centre %d px of each %d px window: overlap %d px",
-                 model.path.name, geometry.out - 2 * geometry.margin, size, needed)
+        if not quiet:
+            log.info("%s covers the centre %d px of each %d px window: overlap %d px",
+                     model.path.name, geometry.out - 2 * geometry.margin, size, needed)
         pixels = needed
     return size, pixels
 
@@ -401,7 +402,7 @@ def predict_raster(
                                                  progress, pixel, final_tmp)
                     # a valid-convolution model leaves the raster's outer margin unpredicted:
                     # masked as nodata, never written as 0
-                    margin = _geometry(model, resolve_tiling(model, options)[0],
+                    margin = _geometry(model, resolve_tiling(model, options, quiet=True)[0],
                                        options.batch_size).offset > 0
                     with contextlib.closing(bands):
                         _write_bands(dst, bands, options, threshold, check_nodata or margin)
