@@ -16,6 +16,14 @@ Nodata input pixels (nodata value, mask or alpha band) are zeroed after
 normalisation, never fed as raw values; patches that are entirely nodata are
 not run; nodata pixels are nodata in the output (see the output formats in
 :func:`predict_raster`).
+
+The model is probed once per tile size (:meth:`OnnxModel.geometry`): an output
+smaller than its window (valid convolutions) is blended where it lies, in the
+window's centre, with at least the overlap that covers every pixel; an
+upsampled (integer-downscaled) output leaves its outer half-cell to the
+neighbouring window. A model that declares its pixel size (``resolution``, or
+``--model-resolution``) runs on the raster resampled to it, and its result is
+resampled back onto the raster's grid.
 """
 
 from __future__ import annotations
