@@ -263,6 +263,10 @@ class OnnxModel:
                                      integer=True, minimum=1, option="--tile-size")
         self.tile_size = height if self.fixed_size else meta_size
         self.fixed_batch = shape[0]
+        # every output declares the input's own symbolic batch: no need to probe it at 2
+        batch_name = model_input.shape[0]
+        self._batch_declared = isinstance(batch_name, str) and bool(batch_name) and all(
+            o.shape and o.shape[0] == batch_name for o in session.get_outputs())
         overlap = _metadata_number(self.metadata, ("tiles_overlap",), path, option="--overlap")
         if overlap is not None and overlap >= 100:
             raise ModelError(f"{path}: metadata tiles_overlap={overlap:g} is not a percentage "
@@ -296,7 +300,17 @@ class OnnxModel:
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
-        self.geometry(probe_size, batch_size)
+        try:
+            self.geometry(probe_size, batch_size)
+        except ModelError as exc:
+            suggested = getattr(exc, "suggested_size", None)
+            if tile_size or self.tile_size or suggested is None:
+                raise
+            # nobody chose the size: take one that suits the network
+            log.info("%s does not run on %d px tiles: using %d px", path.name, probe_size,
+                     suggested)
+            self.tile_size = suggested
+            self.geometry(suggested, batch_size)
         self._name_outputs()
         # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
         # changes, costing more than a padded batch: predict keeps one shape on them
@@ -427,7 +441,7 @@ class OnnxModel:
         # batch size that will run; the CPU needs only 2 to find a batch of 1 baked in
         wanted = max(batch_size, 1)
         batch = self.fixed_batch or (wanted if self.provider != PROVIDERS["cpu"] else min(
-            wanted, 2))
+            wanted, 1 if self._batch_declared else 2))
         if size in self._geometries and (self._chunk or batch <= self._probed_batch):
             return self._geometries[size]
         results, error = self._try(batch, size)
@@ -437,7 +451,7 @@ class OnnxModel:
             if single_error is None:
                 results, error, batch, self._chunk = single, None, 1, 1
         if error is not None:
-            raise ModelError(self._explain_run_error(size, error))
+            raise self._explain_run_error(size, error)
         geometries = [self._read_output(output, result, size, batch)
                       for output, result in zip(self.outputs, results, strict=True)]
         first = geometries[0]
@@ -479,20 +493,28 @@ class OnnxModel:
                          "downscale of it (super-resolution and classifier outputs are not "
                          "supported); check the export or --tile-size.")
 
-    def _explain_run_error(self, size: int, error: Exception) -> str:
+    def _explain_run_error(self, size: int, error: Exception) -> ModelError:
+        """One line naming the model and the fix; ``suggested_size`` holds a size that runs."""
         first = _first_line(error)
         head = f"{self.path}: ONNX Runtime cannot run the model on {size} px tiles ({first})"
         if self.fixed_size:
-            return f"{head}. Check the export."
+            return ModelError(f"{head}. Check the export.")
         for multiple in (8, 16, 32, 64, 128, 256):
             odd = multiple * max(1, (round(size / multiple) // 2) * 2 + 1)
-            if odd == size:
+            target = max(multiple, round(size / multiple) * multiple)
+            if odd == size or target == size:
                 continue
-            if self._try(1, odd)[1] is None:
-                target = max(multiple, round(size / multiple) * multiple)
-                return (f"{head}: this network needs tile sizes that are multiples of "
-                        f"{multiple}: try --tile-size {target}.")
-        return f"{head}. Try another --tile-size (e.g. 256 or 512) or check the export."
+            if self._try(1, odd)[1] is None and self._try(1, target)[1] is None:
+                exc = ModelError(f"{head}: this network needs tile sizes that are multiples "
+                                 f"of {multiple}: try --tile-size {target}.")
+                exc.suggested_size = target
+                return exc
+        for target in (256, 512, 384, 224, 320, 448, 128, 1024):
+            if target != size and self._try(1, target)[1] is None:
+                exc = ModelError(f"{head}: try --tile-size {target}.")
+                exc.suggested_size = target
+                return exc
+        return ModelError(f"{head}. Try another --tile-size or check the export.")
 
     # --- normalisation -----------------------------------------------------------------------
     def set_normalization(self, mean=None, std=None, scale=None) -> None:
@@ -572,29 +594,26 @@ class OnnxModel:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, C, s, s) normalised -> float32 (N, K, o, o): probabilities, or the
-        model's raw values (``raw_values``); o = ``geometry(s).out``."""
+        model's raw values (``raw_values``); o = ``geometry(s).out``. NaN/inf are passed on
+        (predict refuses them where the input is valid)."""
         count, size = batch.shape[0], batch.shape[-1]
         geometry = self.geometry(size, count)
         step = self.fixed_batch or self._chunk
-        if step and count != step:
-            parts = []
-            for start in range(0, count, step):
-                part = batch[start : start + step]
-                if self.fixed_batch and part.shape[0] < step:
-                    part = np.concatenate(
-                        [part, np.zeros((step - part.shape[0], *part.shape[1:]), part.dtype)])
-                parts.append(self._raw_run(part))
-            outs = [np.concatenate(group)[:count] for group in zip(*parts, strict=True)]
-        else:
-            outs = self._raw_run(batch)
+        try:
+            outs = self._run_in_steps(batch, step)
+            whole = all(out.shape[0] == count for out in outs)
+        except ModelError:
+            if step == 1 or self.fixed_batch or count == 1:
+                raise
+            whole = False
+        if not whole:
+            if step == 1 or self.fixed_batch or count == 1:
+                raise ModelError(f"{self.path}: the model returned outputs of another batch "
+                                 f"size than its input ({count}); check the export.")
+            self._chunk = 1  # a batch of 1 baked into the graph: run one window at a time
+            outs = self._run_in_steps(batch, 1)
         results = []
         for output, out in zip(self.outputs, outs, strict=True):
-            with np.errstate(over="ignore", invalid="ignore"):
-                total = float(out.sum())
-            if not math.isfinite(total) and not np.isfinite(out).all():
-                raise ModelError(f"{self.path}: output {output.name!r} holds NaN or infinite "
-                                 "values. Check the normalisation (--scale, --mean, --std) "
-                                 "and the export.")
             if output.activation in ("sigmoid", "softmax"):
                 out = _activate(out, output.activation)
             if self.output_scale != 1.0:
@@ -603,6 +622,19 @@ class OnnxModel:
                 out = self._upsample(out, geometry.out)
             results.append(out)
         return results[0] if len(results) == 1 else np.concatenate(results, axis=1)
+
+    def _run_in_steps(self, batch: np.ndarray, step: int | None) -> list[np.ndarray]:
+        count = batch.shape[0]
+        if not step or count == step:
+            return self._raw_run(batch)
+        parts = []
+        for start in range(0, count, step):
+            part = batch[start : start + step]
+            if self.fixed_batch and part.shape[0] < step:
+                part = np.concatenate(
+                    [part, np.zeros((step - part.shape[0], *part.shape[1:]), part.dtype)])
+            parts.append(self._raw_run(part))
+        return [np.concatenate(group)[:count] for group in zip(*parts, strict=True)]
 
     def _upsample(self, out: np.ndarray, size: int) -> np.ndarray:
         """Bilinear upsampling (half-pixel centres, as Resize/F.interpolate) to ``size``."""

@@ -16,6 +16,14 @@ Nodata input pixels (nodata value, mask or alpha band) are zeroed after
 normalisation, never fed as raw values; patches that are entirely nodata are
 not run; nodata pixels are nodata in the output (see the output formats in
 :func:`predict_raster`).
+
+The model is probed once per tile size (:meth:`OnnxModel.geometry`): an output
+smaller than its window (valid convolutions) is blended where it lies, in the
+window's centre, with at least the overlap that covers every pixel; an
+upsampled (integer-downscaled) output leaves its outer half-cell to the
+neighbouring window. A model that declares its pixel size (``resolution``, or
+``--model-resolution``) runs on the raster resampled to it, and its result is
+resampled back onto the raster's grid.
 """
 
 from __future__ import annotations
@@ -121,7 +129,7 @@ TTA_TRANSFORMS: dict[str, list[tuple[Callable, Callable]]] = {
 }
 
 
-def resolve_tiling(model, options: PredictOptions) -> tuple[int, int]:
+def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple[int, int]:
     """(tile size, overlap in px) from the options, else the model, else 512 px and 50 %.
 
     The model is probed at that size (one line with the fix if it cannot run so); a model
@@ -140,8 +148,9 @@ def resolve_tiling(model, options: PredictOptions) -> tuple[int, int]:
     geometry = _geometry(model, size, options.batch_size)
     needed = size - geometry.out + 2 * geometry.margin
     if pixels < needed:
-        log.info("%s covers the centre %d px of each %d px window: overlap %d px",
-                 model.path.name, geometry.out - 2 * geometry.margin, size, needed)
+        if not quiet:
+            log.info("%s covers the centre %d px of each %d px window: overlap %d px",
+                     model.path.name, geometry.out - 2 * geometry.margin, size, needed)
         pixels = needed
     return size, pixels
 
@@ -225,8 +234,15 @@ def predict_bands(
         except BaseException as exc:  # handed to the main thread, raised there
             bands.put(exc)
 
-    def blend(chunk, outputs) -> None:
+    inner = slice(offset, offset + geometry.out)
+
+    def blend(chunk, outputs, valid) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = math.isfinite(float(outputs.sum()))
         for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
+            if not finite:
+                output = _finite_where_valid(
+                    model, output, valid[inner, patch.x_off + offset :][:, : geometry.out])
             weights = windows.get(patch.row == 0, patch.row == last_row,
                                   patch.col == 0, patch.col == last_col)
             accumulator.add(output, weights, patch.x_off + offset, patch.y_off + offset)
@@ -250,7 +266,7 @@ def predict_bands(
                         (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
                 outputs = run_model(model, batch, options.tta)
                 # blended in a second thread while the model runs the next batch
-                pending.append(blender.submit(blend, chunk, outputs))
+                pending.append(blender.submit(blend, chunk, outputs, valid))
             for future in pending:
                 future.result()
             pending.clear()
@@ -269,6 +285,16 @@ def predict_bands(
                 bands.get_nowait()
             except queue.Empty:
                 thread.join(timeout=0.05)
+
+
+def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``output`` with NaN/inf at nodata pixels set to 0 (never written); ModelError when a
+    valid pixel has one (a model computing 0/0 on zeroed nodata stays usable)."""
+    bad = ~np.isfinite(output).all(axis=0)
+    if (bad & valid).any():
+        raise ModelError(f"{model.path}: the model outputs NaN or infinite values. Check the "
+                         "normalisation (--scale, --mean, --std) and the export.")
+    return np.where(bad, np.float32(0), output)
 
 
 def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
@@ -401,8 +427,12 @@ def predict_raster(
                     else:
                         bands = _resampled_bands(model, src, indexes, check_nodata, options,
                                                  progress, pixel, final_tmp)
+                    # a valid-convolution model leaves the raster's outer margin unpredicted:
+                    # masked as nodata, never written as 0
+                    margin = _geometry(model, resolve_tiling(model, options, quiet=True)[0],
+                                       options.batch_size).offset > 0
                     with contextlib.closing(bands):
-                        _write_bands(dst, bands, options, threshold, check_nodata)
+                        _write_bands(dst, bands, options, threshold, check_nodata or margin)
                 if options.cog:
                     write_cog(target, final_tmp, options.creation_options,
                               overview_resampling=_overview_resampling(options))

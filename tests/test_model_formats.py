@@ -477,3 +477,70 @@ def test_windows_are_resampled_to_the_model_resolution(tmp_path, run_cli, make_r
                      "--model-resolution", "2", "--tile-size", "64")
     assert result.exit_code == 0, result.output
     assert "0.5 m pixels, the model expects 2 m" in result.stderr
+
+
+def test_zero_division_on_nodata_pixels_is_not_an_error(tmp_path, make_raster, image):
+    """A vegetation index (2G - R - B) / (2G + R + B), as Deepness's own test regressor: its
+    0/0 on the zeroed nodata pixels is never written, so the model stays usable."""
+    nodes = [helper.make_node("Split", ["input"], ["r", "g", "b"], axis=1),
+             helper.make_node("Add", ["g", "g"], ["g2"]),
+             helper.make_node("Sub", ["g2", "r"], ["d1"]),
+             helper.make_node("Sub", ["d1", "b"], ["num"]),
+             helper.make_node("Add", ["g2", "r"], ["s1"]),
+             helper.make_node("Add", ["s1", "b"], ["den"]),
+             helper.make_node("Div", ["num", "den"], ["output"])]
+    path = save_graph(tmp_path / "exg.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])],
+                      metadata={"model_type": "Regressor"})
+    pixels = np.maximum(image, 1)
+    pixels[:, 50:80, 60:90] = 0  # nodata
+    tif = make_raster("img.tif", pixels, nodata=0)
+    predict_raster(path, tif, tmp_path / "o.tif", options=PredictOptions(tile_size=64))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        values = out.read(1)
+    assert np.isnan(values[50:80, 60:90]).all()
+    expected = whole(path, pixels)[0][0, 0]
+    valid = np.ones(values.shape, bool)
+    valid[50:80, 60:90] = False
+    np.testing.assert_allclose(values[valid], expected[valid], atol=1e-5)
+
+
+def test_batch_of_one_hidden_behind_a_symbolic_output_batch(tmp_path, image):
+    """The output declares the input's batch name, yet the graph makes it 1: found on use."""
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=16)
+    nodes = [conv, helper.make_node("Reshape", ["logits", "shape"], ["output"])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "shape": np.array([1, -1, 0, 0], np.int64)})
+    out = predict_array(OnnxModel.from_path(path), image,
+                        options=PredictOptions(tile_size=64, batch_size=4))
+    np.testing.assert_allclose(out, sigmoid(whole(path, image)[0][0]), atol=1e-5)
+
+
+def test_valid_convolution_margin_is_nodata_in_uint8_output(tmp_path, make_raster, image):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
+    nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["output"])]
+    consts = {"starts": np.array([14, 14]), "ends": np.array([-14, -14]),
+              "axes": np.array([2, 3])}
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "h", "w"])], {**weights, **consts})
+    tif = make_raster("img.tif", image)  # no nodata at all
+    predict_raster(path, tif, tmp_path / "o.tif", options=PredictOptions(tile_size=128))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        mask = out.read_masks(1)
+    assert (mask[:14] == 0).all() and (mask[:, :14] == 0).all()
+    assert (mask[14:, 14:] == 255).all()
+
+
+def test_dynamic_model_without_metadata_gets_a_size_that_runs(tmp_path, image):
+    from geotile.errors import ModelError
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=17)
+    bias = np.random.default_rng(17).normal(0, 1, (1, 1, 256, 256)).astype(np.float32)
+    nodes = [conv, helper.make_node("Add", ["logits", "prior"], ["output"])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])], {**weights, "prior": bias})
+    model = OnnxModel.from_path(path)  # 512 px fails: 256 px is taken
+    assert model.tile_size == 256
+    with pytest.raises(ModelError, match=r"m\.onnx.*512 px.*try --tile-size 256"):
+        predict_array(model, image, options=PredictOptions(tile_size=512))
