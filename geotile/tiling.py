@@ -251,15 +251,20 @@ def iter_patches(src, mask_src, grid: Grid) -> Iterator[PatchData]:
 _SIDECARS = (".aux.xml", ".ovr", ".msk", ".xml", ".json", ".txt", ".csv")
 
 
+def _as_paths(paths) -> list:
+    """A bare path (str, bytes or PathLike) is one path, not a sequence of characters."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [os.fsdecode(paths) if isinstance(paths, bytes) else paths]
+    return list(paths)
+
+
 def pair_masks(images: Sequence[Path], masks) -> list[Path] | None:
     """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
     images by file stem: ``<stem>.*``, else ``<stem>_mask.*``), or one file per image
     (paired by stem when the names match the images one to one, else in order)."""
     if not masks:
         return None
-    if isinstance(masks, (str, os.PathLike)):
-        masks = [masks]
-    masks = [Path(m) for m in masks]
+    masks = [Path(m) for m in _as_paths(masks)]
     if len(masks) == 1 and len(images) >= 1:
         single = masks[0]
         if single.is_dir():
@@ -315,7 +320,7 @@ def _resolved(path: Path) -> Path:
 
 
 def tile_rasters(
-    images: Sequence[str | os.PathLike],
+    images: str | os.PathLike | Sequence[str | os.PathLike],
     masks: str | os.PathLike | Sequence[str | os.PathLike] | None,
     outdir: str | os.PathLike,
     *,
@@ -325,8 +330,8 @@ def tile_rasters(
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
-    ``masks``: one file per image, or a folder or glob pattern of masks named after the
-    images (see :func:`pair_masks`).
+    ``images``: one path or a sequence of paths. ``masks``: one file per image, or a folder
+    or glob pattern of masks named after the images (see :func:`pair_masks`).
 
     ``outdir`` is new, empty, or an earlier output of this function (replaced only with
     ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
@@ -334,7 +339,7 @@ def tile_rasters(
     """
     from geotile.output_folder import staged_folder
 
-    images = [Path(p) for p in images]
+    images = [Path(p) for p in _as_paths(images)]
     masks = pair_masks(images, masks)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")

@@ -467,3 +467,14 @@ def test_masks_folder_holding_the_images_does_not_pair_an_image_with_itself(make
     make_raster("a_mask.tif", np.ones((40, 40), np.uint8))
     tile_rasters([a], tmp_path, tmp_path / "out", options=TileOptions(size=40))
     assert read_index(tmp_path / "out")[0]["mask"] == "masks/a_0_0.tif"
+
+
+@pytest.mark.parametrize("as_type", [str, lambda p: p])
+def test_a_bare_path_is_one_image_not_its_characters(make_raster, tmp_path, as_type):
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    mask = make_raster("img_mask.tif", np.ones((40, 40), np.uint8))
+    summary = tile_rasters(as_type(image), as_type(mask), tmp_path / "out",
+                           options=TileOptions(size=20))
+    assert summary.written == 4
+    assert {r["source"] for r in read_index(tmp_path / "out")} == {"img.tif"}
+    assert len(list((tmp_path / "out" / "masks").iterdir())) == 4
