@@ -351,7 +351,7 @@ def tile_rasters(
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed)
     summary = TileSummary(Path(outdir))
-    with staged_folder(outdir, overwrite) as tmp:
+    with staged_folder(outdir, overwrite, inputs=[*images, *(masks or [])]) as tmp:
         (tmp / "images").mkdir()
         if masks is not None:
             (tmp / "masks").mkdir()
@@ -563,11 +563,28 @@ class PatchWriter:
         return image, (f"masks/{name}.{self.fmt}" if self.has_mask else None)
 
     def write(self, data: PatchData, image_rel: str, mask_rel: str | None) -> None:
-        self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile,
-                    self.image_template)
-        if mask_rel is not None:
-            self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile,
-                        self.mask_template)
+        """Write one patch pair; a GDAL failure is an InputError naming the patch."""
+        from rasterio.errors import RasterioError
+
+        try:
+            from rasterio._err import CPLE_BaseError
+        except ImportError:  # pragma: no cover - rasterio moved it
+            CPLE_BaseError = RasterioError
+
+        current = image_rel
+        try:
+            self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile,
+                        self.image_template)
+            if mask_rel is not None:
+                current = mask_rel
+                self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile,
+                            self.mask_template)
+        except OSError:
+            raise  # full disk, read-only folder: the output folder reports it
+        except (RasterioError, CPLE_BaseError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{current}: GDAL could not write the patch ({reason}); nothing "
+                             "was written. Check the output folder and the options.") from exc
 
     def _write(self, array: np.ndarray, patch: Patch, path: Path, profile: dict,
                template: TiffTemplate | None) -> None:
@@ -590,7 +607,7 @@ class PatchWriter:
                 # GDAL reports a full disk at close only on stderr: check every block landed
                 from geotile.raster import verify_geotiff
 
-                verify_geotiff(path)
+                verify_geotiff(path, shown_as=path.relative_to(self.outdir))
 
         if template is not None and transform.is_rectilinear:
             template.write(path, array, (transform.c, transform.f), gdal_write)

@@ -478,3 +478,27 @@ def test_a_bare_path_is_one_image_not_its_characters(make_raster, tmp_path, as_t
     assert summary.written == 4
     assert {r["source"] for r in read_index(tmp_path / "out")} == {"img.tif"}
     assert len(list((tmp_path / "out" / "masks").iterdir())) == 4
+
+
+def test_failed_run_removes_the_folders_it_made(make_raster, tmp_path, monkeypatch):
+    import geotile.tiling as tiling
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+
+    def broken(self, *args):
+        raise rasterio.errors.RasterioError("simulated GDAL failure")
+
+    monkeypatch.setattr(tiling.PatchWriter, "_write", broken)
+    with pytest.raises(InputError, match=r"img_0_0\.tif.*simulated GDAL failure"):
+        tile_rasters([image], None, tmp_path / "a" / "b" / "out", options=TileOptions(size=20))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
+
+
+def test_overwrite_never_removes_an_input(make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    out = tmp_path / "out"
+    tile_rasters([image], None, out, options=TileOptions(size=20))
+    patch = out / "images" / "img_0_0.tif"
+    with pytest.raises(InputError, match=r"img_0_0\.tif: an input is among the files"):
+        tile_rasters([patch], None, out, options=TileOptions(size=10), overwrite=True)
+    assert patch.exists() and len(read_index(out)) == 4
