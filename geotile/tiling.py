@@ -601,13 +601,13 @@ class PatchWriter:
         profile["transform"] = transform
 
         def gdal_write() -> None:
-            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path, "w", **profile) as dst:
-                dst.write(array)
-            if self.fmt == "tif":
-                # GDAL reports a full disk at close only on stderr: check every block landed
-                from geotile.raster import verify_geotiff
-
-                verify_geotiff(path, shown_as=path.relative_to(self.outdir))
+            # GDAL writes the file in memory and Python writes its bytes: a full disk then
+            # raises OSError here (GDAL would report it at close only on stderr)
+            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.MemoryFile() as memory:
+                with memory.open(**profile) as dst:
+                    dst.write(array)
+                data = memory.read()
+            path.write_bytes(data)
 
         if template is not None and transform.is_rectilinear:
             template.write(path, array, (transform.c, transform.f), gdal_write)
