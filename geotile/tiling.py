@@ -63,14 +63,23 @@ class TileOptions:
     fmt: str = "tif"
     skip_empty: bool = False
     max_nodata: float | None = None
+    #: train/val/test fractions: a tuple, a list or text like "0.8,0.1,0.1"
     split: tuple[float, ...] | None = None
     seed: int = 0
-    #: GDAL GeoTIFF creation options of the patches (``--co KEY=VALUE``), tif only
+    #: GDAL GeoTIFF creation options of the patches (``--co KEY=VALUE``), tif only: a dict,
+    #: or "KEY=VALUE" text or a list of them
     creation_options: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
             raise InputError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        object.__setattr__(self, "split", _as_fractions(self.split))
+        if not isinstance(self.creation_options, dict):
+            from geotile.raster import parse_creation_options
+
+            pairs = self.creation_options
+            pairs = [pairs] if isinstance(pairs, str) else list(pairs)
+            object.__setattr__(self, "creation_options", parse_creation_options(pairs))
         if self.split is not None:
             if not 1 <= len(self.split) <= 3 or any(f < 0 for f in self.split):
                 raise InputError("--split takes 1 to 3 non-negative fractions, e.g. 0.8,0.1,0.1")
@@ -87,6 +96,20 @@ class TileOptions:
                 "it from the image). Give GDAL GeoTIFF options like COMPRESS=DEFLATE."
             )
         _check_block_options(self.creation_options)
+
+
+def _as_fractions(split) -> tuple[float, ...] | None:
+    """``"0.8,0.1,0.1"``, a number or a sequence of numbers -> a tuple of floats."""
+    if split is None:
+        return None
+    try:
+        if isinstance(split, str):
+            return tuple(float(part) for part in split.split(","))
+        if isinstance(split, (int, float)):
+            return (float(split),)
+        return tuple(float(part) for part in split)
+    except (TypeError, ValueError):
+        raise InputError(f"--split {split!r}: give fractions like 0.8,0.1,0.1") from None
 
 
 def _check_block_options(options: dict[str, str]) -> None:

@@ -502,3 +502,15 @@ def test_overwrite_never_removes_an_input(make_raster, tmp_path):
     with pytest.raises(InputError, match=r"img_0_0\.tif: an input is among the files"):
         tile_rasters([patch], None, out, options=TileOptions(size=10), overwrite=True)
     assert patch.exists() and len(read_index(out)) == 4
+
+
+def test_options_take_text_and_lists_as_the_cli_does():
+    assert TileOptions(split="0.8,0.2").split == (0.8, 0.2)
+    assert TileOptions(split=[0.5, 0.5]).split == (0.5, 0.5)
+    assert TileOptions(split=1.0).split == (1.0,)
+    assert TileOptions(creation_options="COMPRESS=DEFLATE").creation_options == {
+        "compress": "DEFLATE"}
+    assert TileOptions(creation_options=["COMPRESS=ZSTD", "ZSTD_LEVEL=3"]).creation_options == {
+        "compress": "ZSTD", "zstd_level": "3"}
+    with pytest.raises(InputError, match="fractions"):
+        TileOptions(split="0.8,abc")
