@@ -58,7 +58,8 @@ class TileOptions:
     """How images are cut into patches."""
 
     size: int = 256
-    overlap: int = 0
+    #: overlap in whole pixels, or a fraction of ``size`` below 1 (0.25 -> size / 4)
+    overlap: int | float = 0
     edge: str = "shift"
     fmt: str = "tif"
     skip_empty: bool = False
@@ -74,6 +75,7 @@ class TileOptions:
         if self.fmt not in FORMATS:
             raise InputError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
         object.__setattr__(self, "split", _as_fractions(self.split))
+        object.__setattr__(self, "overlap", _overlap_pixels(self.overlap, self.size))
         if not isinstance(self.creation_options, dict):
             from geotile.raster import parse_creation_options
 
@@ -96,6 +98,17 @@ class TileOptions:
                 "it from the image). Give GDAL GeoTIFF options like COMPRESS=DEFLATE."
             )
         _check_block_options(self.creation_options)
+
+
+def _overlap_pixels(overlap, size: int) -> int:
+    """Whole pixels, or a fraction of the patch below 1, as pixels."""
+    value = float(overlap)
+    if 0 < value < 1:
+        return round(value * size)
+    if value < 0 or value != int(value):
+        raise InputError(f"--overlap {overlap:g}: give whole pixels (e.g. 64) or a fraction "
+                         "of the patch size below 1 (e.g. 0.25).")
+    return int(value)
 
 
 def _as_fractions(split) -> tuple[float, ...] | None:

@@ -235,3 +235,21 @@ def test_full_disk_under_gdal_and_template_writes(run_cli, make_raster, tmp_path
     assert_one_line_error(result, "out", "no space left")
     assert len(calls) > 12
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
+
+
+def test_overlap_in_pixels_or_as_a_fraction(run_cli, make_raster, tmp_path):
+    from .test_tiling import read_index
+
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    result = run_cli("tile", image, "--size", "40", "--overlap", "0.25", "--edge", "drop",
+                     "-o", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    assert sorted({int(r["x_off"]) for r in read_index(tmp_path / "a")}) == [0, 30, 60]
+    result = run_cli("tile", image, "--size", "40", "--overlap", "10", "--edge", "drop",
+                     "-o", tmp_path / "b")
+    assert sorted({int(r["x_off"]) for r in read_index(tmp_path / "b")}) == [0, 30, 60]
+    assert_one_line_error(run_cli("tile", image, "--overlap", "1.5", "-o", tmp_path / "c"),
+                          "--overlap 1.5", "whole pixels")
+    assert_one_line_error(run_cli("tile", image, "--size", "40", "--overlap", "40", "-o",
+                                  tmp_path / "c"), "overlap")
+    assert not (tmp_path / "c").exists()
