@@ -164,27 +164,27 @@ def _os_error(exc: OSError, final: Path) -> InputError:
 
 @contextlib.contextmanager
 def staged_folder(path: str | os.PathLike, overwrite: bool = False,
-                  tool: str = "geotile tile") -> Iterator[Path]:
+                  tool: str = "geotile tile", inputs=()) -> Iterator[Path]:
     """Yield a staging folder; when the block succeeds its files are published in ``path``.
 
     Refuses (before any work) a folder holding files geotile did not write, and an earlier
     geotile output unless ``overwrite``. On success the earlier output's files are removed,
     the new ones moved in and listed in the marker. On any error or interrupt nothing in
-    ``path`` changes and the staging folder is removed (a folder geotile made is removed too).
+    ``path`` changes and the staging folder is removed (folders geotile made are removed
+    too). ``inputs`` (paths this run reads) are never among the files replaced.
     """
     from geotile._version import __version__
 
     final = Path(path)
-    _check_folder(final, overwrite)
-    created = not final.exists()
+    old = _check_folder(final, overwrite)
+    _check_inputs_kept(final, old, inputs)
+    made = [p for p in (final, *final.parents) if not p.exists()]  # removed again on failure
     try:
         final.mkdir(parents=True, exist_ok=True)
         staging = final / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}{STAGING_SUFFIX}"
         staging.mkdir()
     except OSError as exc:
-        if created:
-            with contextlib.suppress(OSError):
-                final.rmdir()
+        _remove_empty(made)
         raise _os_error(exc, final) from exc
     try:
         yield staging
@@ -203,12 +203,29 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
                     if not staging.exists():
                         break
                     time.sleep(0.05)
-                if created:
-                    with contextlib.suppress(OSError):
-                        final.rmdir()  # only when empty: nothing was published
+                _remove_empty(made)  # only folders left empty: nothing was published
         except KeyboardInterrupt:
             raise Interrupted(f"{final}: interrupted; nothing was written there (the "
                               "temporary files were removed).") from None
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _check_inputs_kept(final: Path, old: set[str], inputs) -> None:
+    """Refuse to replace an earlier output that holds one of this run's inputs."""
+    if not old or not inputs:
+        return
+    replaced = {(final / name).resolve() for name in old}
+    for given in inputs:
+        if Path(given).resolve() in replaced:
+            raise InputError(
+                f"{given}: an input is among the files --overwrite would replace in {final}. "
+                "Give another output folder."
+            )
 
 
 def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:

@@ -58,19 +58,30 @@ class TileOptions:
     """How images are cut into patches."""
 
     size: int = 256
-    overlap: int = 0
+    #: overlap in whole pixels, or a fraction of ``size`` below 1 (0.25 -> size / 4)
+    overlap: int | float = 0
     edge: str = "shift"
     fmt: str = "tif"
     skip_empty: bool = False
     max_nodata: float | None = None
+    #: train/val/test fractions: a tuple, a list or text like "0.8,0.1,0.1"
     split: tuple[float, ...] | None = None
     seed: int = 0
-    #: GDAL GeoTIFF creation options of the patches (``--co KEY=VALUE``), tif only
+    #: GDAL GeoTIFF creation options of the patches (``--co KEY=VALUE``), tif only: a dict,
+    #: or "KEY=VALUE" text or a list of them
     creation_options: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
             raise InputError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        object.__setattr__(self, "split", _as_fractions(self.split))
+        object.__setattr__(self, "overlap", _overlap_pixels(self.overlap, self.size))
+        if not isinstance(self.creation_options, dict):
+            from geotile.raster import parse_creation_options
+
+            pairs = self.creation_options
+            pairs = [pairs] if isinstance(pairs, str) else list(pairs)
+            object.__setattr__(self, "creation_options", parse_creation_options(pairs))
         if self.split is not None:
             if not 1 <= len(self.split) <= 3 or any(f < 0 for f in self.split):
                 raise InputError("--split takes 1 to 3 non-negative fractions, e.g. 0.8,0.1,0.1")
@@ -87,6 +98,31 @@ class TileOptions:
                 "it from the image). Give GDAL GeoTIFF options like COMPRESS=DEFLATE."
             )
         _check_block_options(self.creation_options)
+
+
+def _overlap_pixels(overlap, size: int) -> int:
+    """Whole pixels, or a fraction of the patch below 1, as pixels."""
+    value = float(overlap)
+    if 0 < value < 1:
+        return round(value * size)
+    if value < 0 or value != int(value):
+        raise InputError(f"--overlap {overlap:g}: give whole pixels (e.g. 64) or a fraction "
+                         "of the patch size below 1 (e.g. 0.25).")
+    return int(value)
+
+
+def _as_fractions(split) -> tuple[float, ...] | None:
+    """``"0.8,0.1,0.1"``, a number or a sequence of numbers -> a tuple of floats."""
+    if split is None:
+        return None
+    try:
+        if isinstance(split, str):
+            return tuple(float(part) for part in split.split(","))
+        if isinstance(split, (int, float)):
+            return (float(split),)
+        return tuple(float(part) for part in split)
+    except (TypeError, ValueError):
+        raise InputError(f"--split {split!r}: give fractions like 0.8,0.1,0.1") from None
 
 
 def _check_block_options(options: dict[str, str]) -> None:
@@ -267,17 +303,22 @@ def iter_patches(src, mask_src, grid: Grid) -> Iterator[PatchData]:
 _SIDECARS = (".aux.xml", ".ovr", ".msk", ".xml", ".json", ".txt", ".csv")
 
 
+def _as_paths(paths) -> list:
+    """A bare path (str, bytes or PathLike) is one path, not a sequence of characters."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [os.fsdecode(paths) if isinstance(paths, bytes) else paths]
+    return list(paths)
+
+
 def pair_masks(images: Sequence[Path], masks) -> list[Path] | None:
     """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
     images by file stem: ``<stem>.*``, else ``<stem>_mask.*``), or one file per image
     (paired by stem when the names match the images one to one, else in order)."""
     if not masks:
         return None
-    if isinstance(masks, (str, os.PathLike)):
-        masks = [masks]
     from geotile.raster import input_path
 
-    masks = [input_path(m) for m in masks]
+    masks = [input_path(m) for m in _as_paths(masks)]
     if len(masks) == 1 and len(images) >= 1 and isinstance(masks[0], Path):
         single = masks[0]
         if single.is_dir():
@@ -335,7 +376,7 @@ def _resolved(path: Path) -> Path:
 
 
 def tile_rasters(
-    images: Sequence[str | os.PathLike],
+    images: str | os.PathLike | Sequence[str | os.PathLike],
     masks: str | os.PathLike | Sequence[str | os.PathLike] | None,
     outdir: str | os.PathLike,
     *,
@@ -345,8 +386,8 @@ def tile_rasters(
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
-    ``masks``: one file per image, or a folder or glob pattern of masks named after the
-    images (see :func:`pair_masks`).
+    ``images``: one path or a sequence of paths. ``masks``: one file per image, or a folder
+    or glob pattern of masks named after the images (see :func:`pair_masks`).
 
     ``outdir`` is new, empty, or an earlier output of this function (replaced only with
     ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
@@ -355,7 +396,7 @@ def tile_rasters(
     from geotile.output_folder import staged_folder
     from geotile.raster import input_path
 
-    images = [input_path(p) for p in images]
+    images = [input_path(p) for p in _as_paths(images)]
     masks = pair_masks(images, masks)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
@@ -367,7 +408,7 @@ def tile_rasters(
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed)
     summary = TileSummary(Path(outdir))
-    with staged_folder(outdir, overwrite) as tmp:
+    with staged_folder(outdir, overwrite, inputs=[*images, *(masks or [])]) as tmp:
         (tmp / "images").mkdir()
         if masks is not None:
             (tmp / "masks").mkdir()
@@ -577,11 +618,28 @@ class PatchWriter:
         return image, (f"masks/{name}.{self.fmt}" if self.has_mask else None)
 
     def write(self, data: PatchData, image_rel: str, mask_rel: str | None) -> None:
-        self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile,
-                    self.image_template)
-        if mask_rel is not None:
-            self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile,
-                        self.mask_template)
+        """Write one patch pair; a GDAL failure is an InputError naming the patch."""
+        from rasterio.errors import RasterioError
+
+        try:
+            from rasterio._err import CPLE_BaseError
+        except ImportError:  # pragma: no cover - rasterio moved it
+            CPLE_BaseError = RasterioError
+
+        current = image_rel
+        try:
+            self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile,
+                        self.image_template)
+            if mask_rel is not None:
+                current = mask_rel
+                self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile,
+                            self.mask_template)
+        except OSError:
+            raise  # full disk, read-only folder: the output folder reports it
+        except (RasterioError, CPLE_BaseError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{current}: GDAL could not write the patch ({reason}); nothing "
+                             "was written. Check the output folder and the options.") from exc
 
     def _write(self, array: np.ndarray, patch: Patch, path: Path, profile: dict,
                template: TiffTemplate | None) -> None:
@@ -598,13 +656,13 @@ class PatchWriter:
         profile["transform"] = transform
 
         def gdal_write() -> None:
-            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path, "w", **profile) as dst:
-                dst.write(array)
-            if self.fmt == "tif":
-                # GDAL reports a full disk at close only on stderr: check every block landed
-                from geotile.raster import verify_geotiff
-
-                verify_geotiff(path)
+            # GDAL writes the file in memory and Python writes its bytes: a full disk then
+            # raises OSError here (GDAL would report it at close only on stderr)
+            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.MemoryFile() as memory:
+                with memory.open(**profile) as dst:
+                    dst.write(array)
+                data = memory.read()
+            path.write_bytes(data)
 
         if template is not None and transform.is_rectilinear:
             template.write(path, array, (transform.c, transform.f), gdal_write)

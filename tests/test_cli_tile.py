@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from .test_cli_make_masks import assert_one_line_error
 
@@ -210,3 +211,45 @@ def test_read_only_output_folder_is_one_line(run_cli, make_raster, tmp_path, mon
     result = run_cli("tile", image, "-o", tmp_path / "ro")
     assert_one_line_error(result, "ro: the output folder is not writable")
     assert list((tmp_path / "ro").iterdir()) == []
+
+
+@pytest.mark.parametrize("options", [(), ("--co", "COMPRESS=DEFLATE"), ("--format", "png")])
+def test_full_disk_under_gdal_and_template_writes(run_cli, make_raster, tmp_path, monkeypatch,
+                                                  options):
+    """The bytes of GDAL-made (and template) patches are written by Python, so a full disk
+    fails the run even where GDAL would only have printed an error at close."""
+    import errno
+    import pathlib
+
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    real, calls = pathlib.Path.write_bytes, []
+
+    def full_disk(self, data):
+        calls.append(self.name)
+        if len(calls) > 12:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", full_disk)
+    result = run_cli("tile", image, "--size", "10", *options, "-o", tmp_path / "out")
+    assert_one_line_error(result, "out", "no space left")
+    assert len(calls) > 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
+
+
+def test_overlap_in_pixels_or_as_a_fraction(run_cli, make_raster, tmp_path):
+    from .test_tiling import read_index
+
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    result = run_cli("tile", image, "--size", "40", "--overlap", "0.25", "--edge", "drop",
+                     "-o", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    assert sorted({int(r["x_off"]) for r in read_index(tmp_path / "a")}) == [0, 30, 60]
+    result = run_cli("tile", image, "--size", "40", "--overlap", "10", "--edge", "drop",
+                     "-o", tmp_path / "b")
+    assert sorted({int(r["x_off"]) for r in read_index(tmp_path / "b")}) == [0, 30, 60]
+    assert_one_line_error(run_cli("tile", image, "--overlap", "1.5", "-o", tmp_path / "c"),
+                          "--overlap 1.5", "whole pixels")
+    assert_one_line_error(run_cli("tile", image, "--size", "40", "--overlap", "40", "-o",
+                                  tmp_path / "c"), "overlap")
+    assert not (tmp_path / "c").exists()

@@ -487,3 +487,50 @@ def test_mask_ignore_value_is_nodata_not_positive(make_raster, tmp_path):
     summary = tile_rasters([image], [mask], tmp_path / "c",
                            options=TileOptions(size=32, max_nodata=0.25))
     assert summary.written == 2 and summary.skipped_nodata == 2
+
+
+@pytest.mark.parametrize("as_type", [str, lambda p: p])
+def test_a_bare_path_is_one_image_not_its_characters(make_raster, tmp_path, as_type):
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    mask = make_raster("img_mask.tif", np.ones((40, 40), np.uint8))
+    summary = tile_rasters(as_type(image), as_type(mask), tmp_path / "out",
+                           options=TileOptions(size=20))
+    assert summary.written == 4
+    assert {r["source"] for r in read_index(tmp_path / "out")} == {"img.tif"}
+    assert len(list((tmp_path / "out" / "masks").iterdir())) == 4
+
+
+def test_failed_run_removes_the_folders_it_made(make_raster, tmp_path, monkeypatch):
+    import geotile.tiling as tiling
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+
+    def broken(self, *args):
+        raise rasterio.errors.RasterioError("simulated GDAL failure")
+
+    monkeypatch.setattr(tiling.PatchWriter, "_write", broken)
+    with pytest.raises(InputError, match=r"img_0_0\.tif.*simulated GDAL failure"):
+        tile_rasters([image], None, tmp_path / "a" / "b" / "out", options=TileOptions(size=20))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
+
+
+def test_overwrite_never_removes_an_input(make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    out = tmp_path / "out"
+    tile_rasters([image], None, out, options=TileOptions(size=20))
+    patch = out / "images" / "img_0_0.tif"
+    with pytest.raises(InputError, match=r"img_0_0\.tif: an input is among the files"):
+        tile_rasters([patch], None, out, options=TileOptions(size=10), overwrite=True)
+    assert patch.exists() and len(read_index(out)) == 4
+
+
+def test_options_take_text_and_lists_as_the_cli_does():
+    assert TileOptions(split="0.8,0.2").split == (0.8, 0.2)
+    assert TileOptions(split=[0.5, 0.5]).split == (0.5, 0.5)
+    assert TileOptions(split=1.0).split == (1.0,)
+    assert TileOptions(creation_options="COMPRESS=DEFLATE").creation_options == {
+        "compress": "DEFLATE"}
+    assert TileOptions(creation_options=["COMPRESS=ZSTD", "ZSTD_LEVEL=3"]).creation_options == {
+        "compress": "ZSTD", "zstd_level": "3"}
+    with pytest.raises(InputError, match="fractions"):
+        TileOptions(split="0.8,abc")

@@ -25,8 +25,9 @@ def _parse_split(ctx, param, value):
               "IMAGE (repeat --masks; paired by name when the names match, else in order).")
 @click.option("--size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Patch size in pixels.")
-@click.option("--overlap", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Overlap between neighbouring patches in pixels.")
+@click.option("--overlap", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Overlap between neighbouring patches: whole pixels (64) or a fraction "
+              "of --size below 1 (0.25).")
 @click.option("--edge", type=click.Choice(["shift", "pad", "drop"]), default="shift",
               show_default=True,
               help="Last patch of a row/column: shifted inside, padded with nodata, or dropped.")
