@@ -21,8 +21,9 @@ Candidate pairs come from an STRtree query and IoUs are computed vectorised,
 so 10,000 x 10,000 polygons take seconds; the greedy pass is exactly solaris'.
 
 Pixel metrics compare two rasters on the same grid, streamed by row bands,
-excluding nodata: a confusion matrix C (rows: truth, columns: prediction) and,
-per class c, TP = C[c, c], FP = column sum - TP, FN = row sum - TP,
+excluding nodata and the ignore value 255 of a uint8 truth (make-masks writes it where
+the label is unknown or the image is nodata): a confusion matrix C (rows: truth,
+columns: prediction) and, per class c, TP = C[c, c], FP = column sum - TP, FN = row sum - TP,
 IoU = TP / (TP + FP + FN), precision, recall and F1.
 """
 
@@ -48,6 +49,8 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".kml", ".gml")
 #: pixels per row band when streaming two rasters (about 16 MP)
 BAND_PIXELS = 1 << 24
+#: the ignore value of masks (make-masks): truth pixels holding it are left out
+IGNORE = 255
 
 
 # ----------------------------------------------------------------------------- objects
@@ -473,6 +476,11 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) 
     return class_ids(values, valid, kind, threshold)[0]
 
 
+def _not_ignored(truth: np.ndarray) -> np.ndarray | bool:
+    """False where a uint8 truth band holds the ignore value (declared nodata or not)."""
+    return truth != IGNORE if truth.dtype == np.uint8 else True
+
+
 def _check_same_grid(pred, true, prediction, truth) -> None:
     same = ((pred.width, pred.height) == (true.width, true.height) and pred.crs == true.crs
             and pred.transform.almost_equals(true.transform))
@@ -495,7 +503,8 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     The prediction may be a class raster or a probability raster (formats.md): one band is
     thresholded (``threshold``, default the raster's GEOTILE_THRESHOLD tag, else 0.5),
     several are argmaxed. Band 1 of the truth holds class ids. Pixels that are nodata in
-    either raster are left out. Streams by row bands of about BAND_PIXELS pixels.
+    either raster, or 255 (the ignore value) in a uint8 truth, are left out. Streams by
+    row bands of about BAND_PIXELS pixels.
     """
     from tqdm import tqdm
 
@@ -517,7 +526,7 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             p_values, p_valid = read_band(pred, top, height, pred.width, check_nodata=check_pred)
             t_values, t_valid = read_band(true, top, height, true.width, indexes=[1],
                                           check_nodata=check_true)
-            keep = p_valid & t_valid
+            keep = p_valid & t_valid & _not_ignored(t_values[0])
             p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
             t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
             confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))

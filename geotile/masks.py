@@ -204,8 +204,12 @@ def make_masks(
     creation_options: dict | Sequence[str] | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    palette: str | os.PathLike | dict | None = None,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
+
+    ``labels_path`` may also be a label raster (class indices, or RGB colours with
+    ``palette``: a JSON file, a dict or ``"potsdam"``): see geotile.label_rasters.
 
     ``layer`` names the layer of a multi-layer labels file (GeoPackage...);
     ``creation_options`` are GeoTIFF creation options ({"compress": "zstd"} or
@@ -229,6 +233,12 @@ def make_masks(
     co = mask_creation_options(creation_options, len(options.channels))
     for output in output_paths:
         check_output(output, overwrite)
+    if _label_raster(labels_path, options, class_field, palette):
+        from geotile.label_rasters import make_masks_from_raster
+
+        return make_masks_from_raster(labels_path, image_paths, output_paths, palette=palette,
+                                      class_map=class_map, creation_options=co,
+                                      overwrite=overwrite, progress=progress)
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths)
     by_crs: dict = {}
     summaries = []
@@ -240,6 +250,22 @@ def make_masks(
             )
         )
     return summaries
+
+
+def _label_raster(labels_path, options: MaskOptions, class_field, palette) -> bool:
+    """True when LABELS is a label raster (geotile.label_rasters); InputError when the
+    options given are for the other kind of labels."""
+    from geotile.label_rasters import is_label_raster
+
+    if not is_label_raster(labels_path):
+        if palette is not None:
+            raise InputError(f"{labels_path}: --palette maps the colours of a label raster; "
+                             "these are vector labels. Leave out --palette.")
+        return False
+    if options.channels != ("footprint",) or class_field is not None:
+        raise InputError(f"{labels_path}: a label raster gives class ids only; leave out "
+                         "--channels boundary/contact and --class-field (vector labels).")
+    return True
 
 
 def _path_list(paths) -> list:

@@ -65,14 +65,17 @@ def _write_errors() -> tuple[type[BaseException], ...]:
 
 @dataclass(frozen=True)
 class VectorizeOptions:
-    """Cleaning options; areas in m2 and lengths in metres."""
+    """Cleaning options; areas in m2 and lengths in metres. ``min_area`` and ``simplify``
+    may be per class ({class name or id: value, "*": default}, :func:`parse_per_class`);
+    ``classes`` (names or ids) keeps only those classes."""
 
     threshold: float | None = None
-    min_area: float = 0.0
-    simplify: float = 0.0
+    min_area: float | dict[str, float] = 0.0
+    simplify: float | dict[str, float] = 0.0
     fill_holes: float = 0.0
     regularize: bool = False
     crs: str | None = None  # None: EPSG:4326 for GeoJSON, else the source CRS; "source"; a CRS
+    classes: tuple[str, ...] | None = None
 
 
 def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
@@ -288,13 +291,17 @@ def clean(frame, options: VectorizeOptions, cell: float):
     if options.regularize:
         frame = frame.set_geometry([regularize_polygon(g, cell) for g in frame.geometry],
                                    crs=frame.crs)
-    if options.simplify > 0:
-        frame = frame.set_geometry(
-            shapely.simplify(frame.geometry.values, options.simplify, preserve_topology=True),
-            crs=frame.crs)
+    tolerance = per_class_values(options.simplify, frame)
+    if np.any(tolerance > 0):
+        simplified = np.asarray(frame.geometry.values, dtype=object)
+        some = tolerance > 0
+        simplified[some] = shapely.simplify(simplified[some], tolerance[some],
+                                            preserve_topology=True)
+        frame = frame.set_geometry(list(simplified), crs=frame.crs)
     frame["area_m2"] = frame.geometry.area.round(2)
-    if options.min_area > 0:
-        frame = frame[frame["area_m2"] >= options.min_area]
+    smallest = per_class_values(options.min_area, frame)
+    if np.any(smallest > 0):
+        frame = frame[frame["area_m2"].to_numpy() >= smallest]
     return frame
 
 
@@ -375,6 +382,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             kind = raster_kind(src)
             kinds.append(kind.kind)
             names = names or kind.names
+            keep = kept_class_ids(options, kind.names, path)
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
             check = has_nodata(src)
@@ -383,6 +391,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                 rows = min(BAND_ROWS, src.height - top)
                 values, valid = read_band(src, top, rows, src.width, check_nodata=check)
                 ids, score = class_ids(values, valid, kind, threshold, path)
+                if keep is not None:  # --classes: the others are background
+                    ids = np.where(np.isin(ids, keep), ids, 0).astype(ids.dtype)
                 band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
                 for region in polygonize_array(ids, score, band_transform):
                     (edge_regions if region[4] else finished).append((*region, _name(path)))
@@ -632,3 +642,65 @@ def _write(frame, path: Path, writer: str, layer: str) -> None:
         warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
         frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
                       layer_options=options or None)
+
+
+# ----------------------------------------------------------------------------- per class
+
+
+def parse_per_class(text: str | float | None, option: str = "--min-area") -> float | dict:
+    """``"10"`` -> 10.0; ``"car=2,building=10"`` -> {"car": 2.0, "building": 10.0};
+    ``"5,car=2"`` -> {"*": 5.0, "car": 2.0} (5 for every other class). Values >= 0; keys
+    are class names or ids. InputError in one line otherwise."""
+    if text is None:
+        return 0.0
+    if isinstance(text, (int, float)):
+        return float(text)
+    values: dict[str, float] = {}
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        key, _, number = part.rpartition("=")
+        key = key.strip() or "*"
+        try:
+            value = float(number)
+        except ValueError:
+            value = float("nan")
+        if not np.isfinite(value) or value < 0 or key in values:
+            raise InputError(f"{option} {text}: give a number >= 0 for all classes, or "
+                             "class=number pairs (e.g. car=2,building=10), each class once.")
+        values[key] = value
+    if not values:
+        raise InputError(f"{option} {text!r}: give a number or class=number pairs.")
+    return values["*"] if list(values) == ["*"] else values
+
+
+def per_class_values(value: float | dict, frame) -> np.ndarray:
+    """The value for each row of ``frame`` (by its ``class`` name, else ``class_id``)."""
+    if not isinstance(value, dict):
+        return np.full(len(frame), float(value))
+    default = value.get("*", 0.0)
+    names = frame["class"].astype(str).tolist() if "class" in frame else [""] * len(frame)
+    ids = frame["class_id"].astype(str).tolist() if "class_id" in frame else [""] * len(frame)
+    return np.array([value.get(n, value.get(i, default)) for n, i in zip(names, ids,
+                                                                        strict=True)], float)
+
+
+def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> np.ndarray | None:
+    """Class ids to keep for ``options.classes`` (names or ids) in a raster with ``names``
+    (None: every class); also checks that per-class keys name known classes."""
+    known = {str(n): i for i, n in enumerate(names or [])} or {"building": 1}
+    for option, value in (("--min-area", options.min_area), ("--simplify", options.simplify)):
+        if isinstance(value, dict):
+            _check_class_names([k for k in value if k != "*"], known, option, path)
+    if not options.classes:
+        return None
+    _check_class_names(options.classes, known, "--classes", path)
+    return np.array(sorted({known[c] if c in known else int(c) for c in options.classes}))
+
+
+def _check_class_names(keys, known: dict[str, int], option: str, path) -> None:
+    bad = [k for k in keys if k not in known and not str(k).isdigit()]
+    if bad:
+        raise InputError(f"{option}: no class {bad[0]!r} in {Path(str(path)).name} (its classes: "
+                         f"{', '.join(n for n, i in known.items() if i)}). Use these names or "
+                         "class ids.")

@@ -43,6 +43,10 @@ from geotile.cli.options import (
     "--contact-spacing", type=click.IntRange(min=1), default=10, show_default=True,
     help="Gaps narrower than this (px) between two buildings are marked as contact.",
 )
+@click.option("--palette", metavar="potsdam|FILE.json",
+              help="LABELS is a colour-coded label raster: built-in 'potsdam' (ISPRS classes "
+              'impervious_surfaces..clutter = 1..6) or a JSON file {"building": [0, 0, 255], '
+              "...} (ids 1..K in file order; 'background' is 0). Unknown colours become 255.")
 @click.option("--layer", metavar="NAME",
               help="Layer of LABELS to read when the file has several (GeoPackage...).")
 @labels_crs_opt
@@ -52,9 +56,10 @@ from geotile.cli.options import (
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
-    boundary_width, contact_spacing, layer, labels_crs, creation_options, as_json, overwrite,
+    boundary_width, contact_spacing, palette, layer, labels_crs, creation_options, as_json,
+    overwrite,
 ):
-    """Rasterize LABELS (footprint polygons) into one mask per IMAGE.
+    """Rasterize LABELS (footprint polygons or a label raster) into one mask per IMAGE.
 
     The mask has exactly the grid of its image (width, height, transform, CRS),
     one uint8 band per channel: 0 background, 1 building (or 1..N class ids with
@@ -64,6 +69,13 @@ def make_masks(
     polygons are repaired. LABELS is read once however many images are given.
     Where the image is nodata (nodata value, mask or alpha band) the mask is
     255, declared as its nodata value, for losses to ignore.
+
+    LABELS may be a label raster: class indices (one band; names from its
+    GEOTILE_CLASS_NAMES tag or --class-map) or RGB colours with --palette
+    (class ids 1..K in palette order). It is aligned to each IMAGE's grid:
+    copied exactly on the same grid, else nearest neighbour. Colours not in
+    the palette, label nodata and pixels outside the label raster become 255
+    (declared nodata); unknown colours are reported with pixel counts.
 
     \b
     --json keys: labels, classes (names by id, 0 = background), masks [{image,
@@ -75,6 +87,8 @@ def make_masks(
     $ geotile make-masks roofs.gpkg tiles/*.tif -o masks/ --class-field roof_type
     $ geotile make-masks footprints.geojson tile.tif -o mask.tif \\
           --channels footprint,boundary,contact
+    $ geotile make-masks top_potsdam_2_10_label.tif top_potsdam_2_10_RGB.tif \\
+          -o mask.tif --palette potsdam
     """
     import json
 
@@ -90,7 +104,7 @@ def make_masks(
     )
     mapping = None
     if class_map is not None:
-        if class_field is None:
+        if class_field is None and not _is_label_raster(labels):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map)
     pairs = resolve_outputs(images, output, overwrite, protected=[labels])
@@ -106,15 +120,31 @@ def make_masks(
         creation_options=creation_options,
         overwrite=overwrite,
         progress=ctx.obj["progress"],
+        palette=palette,
     )
     if as_json:
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
         for summary in summaries:
+            if summary.get("features") is None:  # from a label raster
+                _echo_label_raster(summary)
+                continue
             ignored = summary["ignored_pixels"]
             click.echo(
                 f"{summary['output']}: {summary['features']} features, "
                 f"{summary['positive_pixels']} positive pixels"
                 + (f", {ignored} ignored (nodata in the image)" if ignored else "")
             )
+
+
+def _is_label_raster(labels) -> bool:
+    from geotile.label_rasters import is_label_raster
+
+    return is_label_raster(labels)
+
+
+def _echo_label_raster(summary: dict) -> None:
+    ignored, unknown = summary["ignored_pixels"], summary["unknown_pixels"]
+    click.echo(f"{summary['output']}: {summary['positive_pixels']} labelled pixels"
+               + (f", {ignored} ignored ({unknown} of unknown colours)" if ignored else ""))

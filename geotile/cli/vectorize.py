@@ -57,6 +57,28 @@ def _vectorize_instances(rasters, output, options, overwrite, progress, instance
                                overwrite=overwrite, progress=progress)
 
 
+def _per_class(value, option: str):
+    """--min-area / --simplify: a number, or class=number pairs (usage error otherwise)."""
+    from geotile.errors import InputError
+    from geotile.vectorize import parse_per_class
+
+    try:
+        return parse_per_class(value, option)
+    except InputError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1], param_hint=option) from None
+
+
+def _class_list(value) -> tuple[str, ...] | None:
+    """--classes building,tree -> ("building", "tree")."""
+    if value is None:
+        return None
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not names:
+        raise click.BadParameter("give class names or ids, e.g. building,tree.",
+                                 param_hint="--classes")
+    return names
+
+
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet (GeoParquet), .shp or .fgb "
@@ -65,10 +87,17 @@ def _vectorize_instances(rasters, output, options, overwrite, progress, instance
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
-@click.option("--min-area", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Drop polygons smaller than this (m2).")
-@click.option("--simplify", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Simplification tolerance in metres (topology-preserving).")
+@click.option("--min-area", default="0", show_default=True, metavar="M2|CLASS=M2,...",
+              callback=lambda ctx, param, value: _per_class(value, "--min-area"),
+              help="Drop polygons smaller than this (m2); per class: car=2,building=10 "
+              "(a plain number first is the default for the others: 5,car=2).")
+@click.option("--simplify", default="0", show_default=True, metavar="M|CLASS=M,...",
+              callback=lambda ctx, param, value: _per_class(value, "--simplify"),
+              help="Simplification tolerance in metres (topology-preserving); per class as "
+              "--min-area: building=0.5,tree=1.")
+@click.option("--classes", metavar="NAMES",
+              callback=lambda ctx, param, value: _class_list(value),
+              help="Keep only these classes (names or ids, comma-separated): building,tree.")
 @click.option("--fill-holes", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Fill holes smaller than this (m2).")
 @click.option("--regularize", is_flag=True,
@@ -81,8 +110,8 @@ def _vectorize_instances(rasters, output, options, overwrite, progress, instance
 @json_opt
 @overwrite_opt
 @click.pass_context
-def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, regularize, crs,
-              as_json, overwrite, **instance_args):
+def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill_holes, regularize,
+              crs, as_json, overwrite, **instance_args):
     """Polygonize class or probability RASTERs into one vector file.
 
     One feature per connected region of a class (4-connectivity), holes kept,
@@ -103,11 +132,14 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, fill_holes, r
     $ geotile vectorize predictions/*.tif -o city.gpkg --simplify 0.5
     $ geotile vectorize probabilities.tif -o buildings.fgb --crs EPSG:3857
     $ geotile vectorize footprint_boundary_contact.tif -o houses.gpkg --instances
+    $ geotile vectorize classes.tif -o landcover.gpkg --classes building,tree \\
+          --min-area car=2,building=10 --simplify 0.5
     """
     from geotile.vectorize import VectorizeOptions, vectorize_rasters
 
     options = VectorizeOptions(threshold=threshold, min_area=min_area, simplify=simplify,
-                               fill_holes=fill_holes, regularize=regularize, crs=crs)
+                               fill_holes=fill_holes, regularize=regularize, crs=crs,
+                               classes=classes)
     summary = _vectorize_instances(rasters, output, options, overwrite, ctx.obj["progress"],
                                    **instance_args)
     if summary is None:

@@ -1,0 +1,435 @@
+"""Label rasters (class indices or colour-coded RGB) as masks on each image's grid.
+
+A label raster is either
+
+- **class indices**: one integer band, 0 background, 1..254 class ids; 255 and the
+  raster's nodata are the ignore value. Names come from the raster's
+  GEOTILE_CLASS_NAMES tag, else from a class map {"building": 1, ...}, else the ids;
+- **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
+  k-th entry is class id k (1..K, in the palette's order); an entry named
+  ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
+  / Vaihingen palette (:data:`POTSDAM`): impervious_surfaces 1, building 2,
+  low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red).
+
+Colours outside the palette are reported in one warning with their pixel counts and
+written as ``IGNORE`` (255), as are pixels where the image or the label raster is
+nodata, or that the label raster does not cover; 255 is declared as the mask's nodata.
+
+Alignment: on the image's own grid (same CRS, pixel size and an origin a whole number
+of pixels away, the common case) pixels are copied exactly; otherwise each image pixel
+takes the label pixel under its centre (nearest neighbour, GDAL's warper). Colours are
+looked up after sampling, so no colour is ever blended. Work goes by row bands of the
+image: memory does not grow with its size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import GeotileWarning, InputError
+
+log = logging.getLogger("geotile")
+
+IGNORE = 255
+BAND_ROWS = 1024
+#: ISPRS 2D semantic labelling (Potsdam, Vaihingen) colours, in class id order 1..6
+POTSDAM = {
+    "impervious_surfaces": (255, 255, 255),
+    "building": (0, 0, 255),
+    "low_vegetation": (0, 255, 255),
+    "tree": (0, 255, 0),
+    "car": (255, 255, 0),
+    "clutter": (255, 0, 0),
+}
+PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM}
+#: file name endings read as rasters without opening them (anything else: GDAL decides)
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg", ".jpeg", ".bmp",
+                   ".gif", ".webp")
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".kml", ".gml",
+                   ".csv", ".zip")
+
+
+def is_label_raster(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a raster (by its ending, else by whether GDAL opens it as one)."""
+    suffix = Path(str(path)).suffix.lower()
+    if suffix in RASTER_SUFFIXES:
+        return True
+    if suffix in VECTOR_SUFFIXES:
+        return False
+    import rasterio
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with rasterio.open(path):
+                return True
+    except Exception:
+        return False
+
+
+def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
+    """A palette as ``{name: colour code}`` (code = r << 16 | g << 8 | b), in class order.
+
+    ``palette``: a built-in name (``potsdam``), a JSON file {"name": [r, g, b] or
+    "#rrggbb", ...} or such a dict. InputError naming the file otherwise.
+    """
+    source = palette
+    if isinstance(palette, (str, os.PathLike)) and str(palette).lower() in PALETTES:
+        palette = PALETTES[str(palette).lower()]
+    elif isinstance(palette, (str, os.PathLike)):
+        path = Path(palette)
+        if not path.exists():
+            raise InputError(f"--palette {palette}: no such file, and not a built-in palette "
+                             f"({', '.join(PALETTES)}). Give a JSON file "
+                             '{"building": [0, 0, 255], ...}.')
+        try:
+            palette = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f'{path}: not a JSON palette like {{"building": [0, 0, 255]}} '
+                             f"({exc}).") from exc
+    if not isinstance(palette, dict) or not palette:
+        raise InputError(f'{source}: a palette is a JSON object {{"building": [0, 0, 255], '
+                         "...}}, one colour per class.")
+    codes: dict[str, int] = {}
+    for name, colour in palette.items():
+        rgb = _rgb(colour)
+        if rgb is None:
+            raise InputError(f"{source}: class {name!r} has colour {colour!r}; give [r, g, b] "
+                             "with integers 0..255, or \"#rrggbb\".")
+        code = rgb[0] << 16 | rgb[1] << 8 | rgb[2]
+        if code in codes.values():
+            other = next(n for n, c in codes.items() if c == code)
+            raise InputError(f"{source}: classes {other!r} and {name!r} have the same colour "
+                             f"{list(rgb)}; each class needs its own colour.")
+        codes[str(name)] = code
+    ids = _palette_ids(list(codes))
+    if max(ids.values()) >= IGNORE:
+        raise InputError(f"{source}: {len(codes)} classes; a mask holds ids 1..{IGNORE - 1}.")
+    return codes
+
+
+def _rgb(colour) -> tuple[int, int, int] | None:
+    if isinstance(colour, str) and colour.startswith("#") and len(colour) == 7:
+        try:
+            return tuple(int(colour[i: i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        except ValueError:
+            return None
+    if isinstance(colour, (list, tuple)) and len(colour) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in colour):
+        return tuple(colour)  # type: ignore[return-value]
+    return None
+
+
+def _palette_ids(names: list[str]) -> dict[str, int]:
+    """Class ids of palette names: 1..K in order, ``background`` is 0 and takes no number."""
+    ids, k = {}, 0
+    for name in names:
+        if name.lower() == "background":
+            ids[name] = 0
+        else:
+            k += 1
+            ids[name] = k
+    return ids
+
+
+def palette_class_names(codes: dict[str, int]) -> list[str]:
+    """Names indexed by class id (0 background) for a palette from :func:`read_palette`."""
+    ids = _palette_ids(list(codes))
+    names = ["background"] * (max(ids.values()) + 1)
+    for name, class_id in ids.items():
+        names[class_id] = name
+    return names
+
+
+def colour_lookup(codes: dict[str, int]) -> np.ndarray:
+    """A 2**24 table from colour code to class id; colours outside the palette: IGNORE."""
+    table = np.full(1 << 24, IGNORE, np.uint8)
+    for name, class_id in _palette_ids(list(codes)).items():
+        table[codes[name]] = class_id
+    return table
+
+
+def colours_to_ids(rgb: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, colour codes) of a (3, ...) uint8 array through :func:`colour_lookup`'s table."""
+    code = (rgb[0].astype(np.uint32) << 16) | (rgb[1].astype(np.uint32) << 8) | rgb[2]
+    return table[code], code
+
+
+# ----------------------------------------------------------------------------- alignment
+
+
+def _offset(label, image) -> tuple[int, int] | None:
+    """(row, col) of the image's origin in the label raster's pixels when both share a
+    grid (same CRS, pixel size and axes; origins a whole number of pixels apart), else None."""
+    a, b = label.transform, image.transform
+    same_crs = label.crs is None or image.crs is None or label.crs == image.crs
+    if not same_crs or (a.b, a.d, b.b, b.d) != (0, 0, 0, 0):
+        return None
+    if not (np.isclose(a.a, b.a, rtol=1e-9, atol=0) and np.isclose(a.e, b.e, rtol=1e-9, atol=0)):
+        return None
+    col, row = (b.c - a.c) / a.a, (b.f - a.f) / a.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return round(row), round(col)
+
+
+def _copy_band(label, offset, top, rows, width, indexes) -> tuple[np.ndarray, np.ndarray]:
+    """Label pixels (bands, rows, width) and their validity for image rows [top, top+rows)
+    on the same grid shifted by ``offset``; outside the label raster: invalid."""
+    from rasterio.windows import Window
+
+    from geotile.raster import read_window
+
+    row0, col0 = top + offset[0], offset[1]
+    r1, r2 = max(row0, 0), min(row0 + rows, label.height)
+    c1, c2 = max(col0, 0), min(col0 + width, label.width)
+    values = np.zeros((len(indexes), rows, width), label.dtypes[0])
+    valid = np.zeros((rows, width), bool)
+    if r1 < r2 and c1 < c2:
+        window = Window(c1, r1, c2 - c1, r2 - r1)
+        inner = np.s_[r1 - row0: r2 - row0, c1 - col0: c2 - col0]
+        values[(slice(None), *inner)] = read_window(label, window, indexes)
+        valid[inner] = label.dataset_mask(window=window) > 0
+    return values, valid
+
+
+def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray]:
+    """Label pixels under the centres of image rows [top, top+rows) (nearest neighbour):
+    GDAL warps an array of source pixel numbers, whose pixels are then gathered."""
+    from rasterio.crs import CRS
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject, transform_bounds
+    from rasterio.windows import Window, from_bounds
+    from rasterio.windows import transform as window_transform
+
+    from geotile.raster import read_window
+
+    width = image.width
+    dst_transform = window_transform(Window(0, top, width, rows), image.transform)
+    values = np.zeros((len(indexes), rows, width), label.dtypes[0])
+    valid = np.zeros((rows, width), bool)
+    # no CRS on either side: both in the same (unnamed) coordinates
+    src_crs = label.crs or image.crs or CRS.from_epsg(3857)
+    dst_crs = image.crs or src_crs
+    left, bottom, right, topy = rasterio_bounds(dst_transform, width, rows)
+    if src_crs != dst_crs:
+        left, bottom, right, topy = transform_bounds(dst_crs, src_crs, left, bottom, right,
+                                                     topy, densify_pts=21)
+    window = from_bounds(left, bottom, right, topy, label.transform)
+    c1 = max(int(np.floor(window.col_off)) - 2, 0)
+    r1 = max(int(np.floor(window.row_off)) - 2, 0)
+    c2 = min(int(np.ceil(window.col_off + window.width)) + 2, label.width)
+    r2 = min(int(np.ceil(window.row_off + window.height)) + 2, label.height)
+    if c1 >= c2 or r1 >= r2:
+        return values, valid
+    window = Window(c1, r1, c2 - c1, r2 - r1)
+    numbers = np.arange((r2 - r1) * (c2 - c1), dtype=np.int32).reshape(r2 - r1, c2 - c1)
+    picked = np.full((rows, width), -1, np.int32)
+    reproject(numbers, picked, src_transform=window_transform(window, label.transform),
+              src_crs=src_crs, dst_transform=dst_transform, dst_crs=dst_crs,
+              src_nodata=-1, dst_nodata=-1, resampling=Resampling.nearest)
+    hit = picked >= 0
+    source = read_window(label, window, indexes).reshape(len(indexes), -1)
+    source_valid = (label.dataset_mask(window=window) > 0).ravel()
+    values[:, hit] = source[:, picked[hit]]
+    valid[hit] = source_valid[picked[hit]]
+    return values, valid
+
+
+def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of a grid, whatever the signs of its pixel size."""
+    xs = [transform.c, transform.c + transform.a * width + transform.b * height,
+          transform.c + transform.a * width, transform.c + transform.b * height]
+    ys = [transform.f, transform.f + transform.d * width + transform.e * height,
+          transform.f + transform.d * width, transform.f + transform.e * height]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
+    """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
+    if palette is not None:
+        if label.count < 3 or label.dtypes[0] != "uint8":
+            raise InputError(f"{labels_path}: --palette maps RGB colours, but the raster has "
+                             f"{label.count} {label.dtypes[0]} band(s). Leave out --palette "
+                             "for a raster of class indices.")
+        return [1, 2, 3], "colour"
+    if label.count >= 3 and label.dtypes[0] == "uint8":
+        raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
+                         "Give --palette potsdam or --palette palette.json "
+                         '({"building": [0, 0, 255], ...}).')
+    if label.count != 1 and not (label.count == 2 and 2 in _alpha_bands(label)):
+        raise InputError(f"{labels_path}: a label raster has one band of class ids, or three "
+                         f"(RGB) with --palette; this one has {label.count}.")
+    if np.dtype(label.dtypes[0]).kind not in "uif":
+        raise InputError(f"{labels_path}: class ids of type {label.dtypes[0]}; give integers.")
+    return [1], "index"
+
+
+def _alpha_bands(src) -> list[int]:
+    from rasterio.enums import ColorInterp
+
+    return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]
+
+
+def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray:
+    """Class ids (uint8) of an index band; 255 and invalid pixels are IGNORE."""
+    band = values[0]
+    if band.dtype.kind == "f":
+        band = np.where(valid & np.isfinite(band), band, 0)
+        if not np.array_equal(band, np.round(band)):
+            raise InputError(f"{labels_path}: class ids are not whole numbers. Give a raster "
+                             "of integer class ids (or RGB colours with --palette).")
+    band = np.where(valid, band, IGNORE)
+    if band.size and (band.min() < 0 or band.max() > IGNORE):
+        bad = int(band.min() if band.min() < 0 else band.max())
+        raise InputError(f"{labels_path}: class id {bad} does not fit a mask (ids 0..254, 255 "
+                         f"= ignore). If {bad} marks no data, declare it (gdal_edit.py "
+                         f"-a_nodata {bad}).")
+    return band.astype(np.uint8)
+
+
+def make_masks_from_raster(
+    labels_path: str | os.PathLike,
+    image_paths: Sequence[str | os.PathLike],
+    output_paths: Sequence[str | os.PathLike],
+    *,
+    palette: str | os.PathLike | dict | None = None,
+    class_map: dict[str, int] | None = None,
+    creation_options: dict | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> list[dict]:
+    """One mask per image from a label raster (see the module's docstring); checked
+    creation options (``mask_creation_options``) and outputs are the caller's. Returns
+    one summary dict per image."""
+    from geotile.raster import check_pixels_readable, input_path, open_raster
+
+    codes = read_palette(palette) if palette is not None else None
+    with open_raster(input_path(labels_path)) as label:
+        check_pixels_readable(label)
+        indexes, _ = label_raster_kind(label, labels_path, codes)
+        names = _index_names(label, class_map) if codes is None else palette_class_names(codes)
+        table = colour_lookup(codes) if codes is not None else None
+        unknown: dict[int, int] = {}
+        summaries = [
+            _mask_one(label, labels_path, input_path(image), Path(output), indexes, table,
+                      names, unknown, creation_options, overwrite, progress)
+            for image, output in zip(image_paths, output_paths, strict=True)
+        ]
+    if unknown:
+        _warn_unknown(labels_path, unknown, len(summaries))
+    return summaries
+
+
+def _index_names(label, class_map) -> list[str] | None:
+    """Names by class id of an index raster: its GEOTILE_CLASS_NAMES tag, else the class
+    map, else None (names are the ids found)."""
+    from geotile.raster_kinds import raster_kind
+
+    names = raster_kind(label).names
+    if names:
+        return names
+    if class_map:
+        top = max(class_map.values())
+        by_id = {v: k for k, v in class_map.items()}
+        return ["background"] + [by_id.get(i, str(i)) for i in range(1, top + 1)]
+    return None
+
+
+def _warn_unknown(labels_path, unknown: dict[int, int], images: int) -> None:
+    total = sum(unknown.values())
+    ranked = sorted(unknown.items(), key=lambda item: -item[1])
+    shown = ", ".join(f"[{c >> 16}, {c >> 8 & 255}, {c & 255}]: {n} px" for c, n in ranked[:8])
+    more = f" and {len(ranked) - 8} more" if len(ranked) > 8 else ""
+    where = f" over {images} masks" if images > 1 else ""
+    warnings.warn(f"{labels_path}: {total} pixels{where} have {len(ranked)} colour(s) not in "
+                  f"the palette ({shown}{more}); they are written as the ignore value "
+                  f"{IGNORE}. Add the colours to the palette if they are classes.",
+                  GeotileWarning, stacklevel=3)
+
+
+def _mask_one(label, labels_path, image_path, output_path, indexes, table, names, unknown,
+              creation_options, overwrite, progress) -> dict:
+    import rasterio
+    from rasterio.windows import Window
+    from tqdm import tqdm
+
+    from geotile.raster import (
+        atomic_output,
+        check_pixels_readable,
+        has_nodata,
+        open_raster,
+        output_profile,
+    )
+
+    with open_raster(image_path) as image:
+        check_pixels_readable(image)
+        if (label.crs is None) != (image.crs is None) and _offset(label, image) is None and not (
+                label.transform.is_identity and (label.width, label.height)
+                == (image.width, image.height)):
+            missing = labels_path if label.crs is None else image_path
+            raise InputError(f"{missing}: the raster has no CRS, so the label raster cannot be "
+                             "placed on the image. Assign one with `gdal_edit.py -a_srs "
+                             "EPSG:xxxx`, or give a label raster on the image's pixel grid.")
+        if label.transform.is_identity and (label.width, label.height) == (
+                image.width, image.height) and label.crs is None:
+            offset: tuple[int, int] | None = (0, 0)  # a plain mask of the image's pixels
+        else:
+            offset = _offset(label, image)
+        image_nodata = has_nodata(image)
+        profile = output_profile(image, count=1, dtype="uint8", nodata=IGNORE,
+                                 creation_options=creation_options)
+        counts = np.zeros(256, np.int64)
+        seen: dict[int, int] = {}
+        with (
+            atomic_output(output_path, overwrite) as tmp,
+            rasterio.open(tmp, "w", **profile) as dst,
+        ):
+            dst.set_band_description(1, "footprint")
+            for top in tqdm(range(0, image.height, BAND_ROWS), disable=not progress,
+                            desc=Path(image_path).name, unit="band"):
+                rows = min(BAND_ROWS, image.height - top)
+                if offset is not None:
+                    values, valid = _copy_band(label, offset, top, rows, image.width, indexes)
+                else:
+                    values, valid = _warp_band(label, image, top, rows, indexes)
+                if table is not None:
+                    ids, code = colours_to_ids(values, table)
+                    bad = valid & (ids == IGNORE)
+                    if bad.any():
+                        found, number = np.unique(code[bad], return_counts=True)
+                        for c, n in zip(found.tolist(), number.tolist(), strict=True):
+                            seen[c] = seen.get(c, 0) + n
+                    ids[~valid] = IGNORE
+                else:
+                    ids = _index_ids(values, valid, labels_path)
+                if image_nodata:
+                    ids[image.dataset_mask(window=Window(0, top, image.width, rows)) == 0] = IGNORE
+                counts += np.bincount(ids.ravel(), minlength=256)
+                dst.write(ids, 1, window=Window(0, top, image.width, rows))
+            top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
+            class_names = names or ["background"] + [str(i) for i in range(1, top_id + 1)]
+            dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES=json.dumps(class_names),
+                            GEOTILE_LABELS=Path(str(labels_path)).name)
+    for c, n in seen.items():
+        unknown[c] = unknown.get(c, 0) + n
+    unknown_pixels = sum(seen.values())
+    positives = int(counts[1:IGNORE].sum())
+    log.info("%s: %d labelled pixels, %d ignored (%d of unknown colours) -> %s",
+             Path(image_path).name, positives, int(counts[IGNORE]), unknown_pixels, output_path)
+    return {"image": str(image_path), "output": str(output_path), "features": None,
+            "positive_pixels": positives, "ignored_pixels": int(counts[IGNORE]),
+            "unknown_pixels": unknown_pixels,
+            "class_pixels": {class_names[i] if i < len(class_names) else str(i): int(counts[i])
+                             for i in range(IGNORE) if counts[i]},
+            "classes": class_names, "aligned": "copy" if offset is not None else "nearest"}

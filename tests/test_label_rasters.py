@@ -1,0 +1,241 @@
+"""make-masks from label rasters: Potsdam palette, palette files, class indices, alignment."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from geotile.errors import GeotileWarning, InputError
+from geotile.label_rasters import POTSDAM, read_palette
+from geotile.masks import make_masks
+from tests.conftest import UTM_ORIGIN, write_raster
+
+COLOURS = np.array(list(POTSDAM.values()), np.uint8)  # class id k = row k - 1
+
+
+def _scene(rng, shape=(300, 260)) -> np.ndarray:
+    """Class ids 1..6 in blocks (as Potsdam's regions) with some single-pixel noise."""
+    ids = rng.integers(1, 7, (shape[0] // 10 + 1, shape[1] // 10 + 1)).repeat(10, 0).repeat(10, 1)
+    ids = ids[: shape[0], : shape[1]].astype(np.uint8)
+    noise = rng.random(shape) < 0.02
+    ids[noise] = rng.integers(1, 7, int(noise.sum()))
+    return ids
+
+
+def _paint(ids: np.ndarray) -> np.ndarray:
+    return np.moveaxis(COLOURS[ids - 1], -1, 0).copy()
+
+
+def _read(path):
+    with rasterio.open(path) as src:
+        return src.read(1), src.nodata, src.tags(), src.profile
+
+
+def test_potsdam_palette_same_grid_is_exact(tmp_path, run_cli):
+    rng = np.random.default_rng(1)
+    ids = _scene(rng)
+    labels = write_raster(tmp_path / "top_potsdam_2_10_label.tif", _paint(ids))
+    image = write_raster(tmp_path / "top_potsdam_2_10_RGB.tif",
+                         rng.integers(0, 255, (3, *ids.shape), dtype=np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--palette", "potsdam", "--json")
+    assert result.exit_code == 0, result.output
+    mask, nodata, tags, profile = _read(tmp_path / "mask.tif")
+    np.testing.assert_array_equal(mask, ids)
+    assert nodata == 255
+    names = json.loads(tags["GEOTILE_CLASS_NAMES"])
+    assert names == ["background", "impervious_surfaces", "building", "low_vegetation", "tree",
+                     "car", "clutter"]
+    assert tags["GEOTILE_OUTPUT"] == "mask"
+    with rasterio.open(image) as src:
+        assert (profile["transform"], profile["crs"]) == (src.transform, src.crs)
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["unknown_pixels"] == 0 and summary["ignored_pixels"] == 0
+    assert summary["class_pixels"]["car"] == int((ids == 5).sum())
+
+
+def test_unknown_colours_counted_warned_and_ignored(tmp_path):
+    rng = np.random.default_rng(2)
+    ids = _scene(rng, (120, 100))
+    rgb = _paint(ids)
+    rgb[:, 5:9, 5:10] = np.array([0, 0, 0], np.uint8)[:, None, None]  # 20 px black
+    rgb[:, 50, 20:23] = np.array([10, 20, 30], np.uint8)[:, None]  # 3 px
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 120, 100), np.uint8))
+    with pytest.warns(GeotileWarning) as caught:
+        [summary] = make_masks(labels, [image], [tmp_path / "mask.tif"], palette="potsdam")
+    messages = [str(w.message) for w in caught if issubclass(w.category, GeotileWarning)]
+    assert len(messages) == 1
+    assert "23 pixels" in messages[0] and "[0, 0, 0]: 20 px" in messages[0]
+    assert "[10, 20, 30]: 3 px" in messages[0]
+    mask = _read(tmp_path / "mask.tif")[0]
+    expected = ids.copy()
+    expected[5:9, 5:10] = 255
+    expected[50, 20:23] = 255
+    np.testing.assert_array_equal(mask, expected)
+    assert summary["unknown_pixels"] == 23 and summary["ignored_pixels"] == 23
+
+
+def test_image_nodata_and_label_outside_are_ignored(tmp_path):
+    rng = np.random.default_rng(3)
+    ids = _scene(rng, (80, 60))
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids))
+    # image shifted 10 px right and 5 px down from the label raster, 20 px wider
+    pixels = rng.integers(1, 255, (3, 80, 80), dtype=np.uint8)
+    pixels[:, 70:, :] = 0
+    image = write_raster(tmp_path / "image.tif", pixels, nodata=0,
+                         transform=from_origin(UTM_ORIGIN[0] + 5, UTM_ORIGIN[1] - 2.5, 0.5, 0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        [summary] = make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    mask = _read(tmp_path / "mask.tif")[0]
+    expected = np.full((80, 80), 255, np.uint8)
+    expected[:75, :50] = ids[5:, 10:]
+    expected[70:] = 255
+    np.testing.assert_array_equal(mask, expected)
+    assert summary["aligned"] == "copy"
+    assert summary["unknown_pixels"] == 0
+
+
+def test_other_grid_nearest_neighbour(tmp_path):
+    rng = np.random.default_rng(4)
+    ids = _scene(rng, (200, 200))
+    lx, ly = UTM_ORIGIN
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids),
+                          transform=from_origin(lx, ly, 0.5, 0.5))
+    # coarser image grid (0.75 m) offset by a fraction of a pixel, inside the labels
+    ix, iy = lx + 3.1, ly - 2.3
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 120, 110), np.uint8),
+                         transform=from_origin(ix, iy, 0.75, 0.75))
+    [summary] = make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    rows, cols = np.mgrid[0:120, 0:110]
+    x = ix + (cols + 0.5) * 0.75
+    y = iy - (rows + 0.5) * 0.75
+    expected = ids[np.floor((ly - y) / 0.5).astype(int), np.floor((x - lx) / 0.5).astype(int)]
+    mask = _read(tmp_path / "mask.tif")[0]
+    np.testing.assert_array_equal(mask, expected)
+    assert summary["aligned"] == "nearest"
+
+
+def test_other_crs_nearest_neighbour_keeps_palette_ids(tmp_path):
+    rng = np.random.default_rng(5)
+    ids = _scene(rng, (100, 100))
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids))
+    with rasterio.open(labels) as src:
+        from rasterio.warp import calculate_default_transform
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:3857", src.width, src.height, *src.bounds)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, height, width), np.uint8),
+                         crs="EPSG:3857", transform=transform)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeotileWarning)  # no colour is ever blended
+        make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    mask = _read(tmp_path / "mask.tif")[0]
+    inside = mask != 255
+    assert inside.mean() > 0.9
+    assert set(np.unique(mask[inside])) <= set(range(1, 7))
+
+
+def test_palette_file_order_and_background(tmp_path):
+    palette = tmp_path / "palette.json"
+    palette.write_text(json.dumps({"background": [0, 0, 0], "road": "#808080",
+                                   "building": [255, 0, 0]}))
+    rgb = np.zeros((3, 4, 4), np.uint8)
+    rgb[:, 0] = 128
+    rgb[0, 1] = 255
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((1, 4, 4), np.uint8))
+    make_masks(labels, image, tmp_path / "mask.tif", palette=palette)
+    mask, _, tags, _ = _read(tmp_path / "mask.tif")
+    np.testing.assert_array_equal(mask[:, 0], [1, 2, 0, 0])
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "road", "building"]
+    assert list(read_palette("potsdam")) == list(POTSDAM)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"building": [0, 0, 256]}', "colour"),
+    ('{"a": [1, 2, 3], "b": [1, 2, 3]}', "same colour"),
+    ("[1, 2]", "palette is a JSON object"),
+])
+def test_bad_palettes(tmp_path, content, message):
+    palette = tmp_path / "palette.json"
+    palette.write_text(content)
+    with pytest.raises(InputError, match=message):
+        read_palette(palette)
+
+
+def test_index_raster_with_nodata_and_class_map(tmp_path, run_cli):
+    ids = np.array([[0, 1, 2, 3], [3, 2, 1, 9], [255, 1, 1, 1]], np.uint16)
+    labels = write_raster(tmp_path / "index.tif", ids, nodata=9)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 3, 4), np.uint8))
+    class_map = tmp_path / "classes.json"
+    class_map.write_text('{"building": 1, "road": 2, "water": 3}')
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--class-map", class_map)
+    assert result.exit_code == 0, result.output
+    mask, nodata, tags, _ = _read(tmp_path / "mask.tif")
+    expected = ids.astype(np.uint8)
+    expected[1, 3] = 255
+    np.testing.assert_array_equal(mask, expected)
+    assert nodata == 255
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building", "road", "water"]
+    assert "ignored" in result.stdout
+
+
+def test_pixel_mask_without_crs_on_image_grid(tmp_path):
+    """A plain PNG-like index mask (no georeference) of the image's size is the image's grid."""
+    ids = np.random.default_rng(6).integers(0, 4, (30, 40)).astype(np.uint8)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 30, 40), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "mask_in.tif", ids, crs=None,
+                              transform=rasterio.Affine.identity())
+        make_masks(labels, image, tmp_path / "mask.tif")
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], ids)
+
+
+def test_cli_errors_are_one_line(tmp_path, run_cli):
+    rgb = _paint(_scene(np.random.default_rng(7), (20, 20)))
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 20, 20), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 1 and "--palette potsdam" in result.stderr
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--palette", "nope")
+    assert result.exit_code == 1 and "not a built-in palette" in result.stderr
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--palette", "potsdam", "--channels", "footprint,boundary")
+    assert result.exit_code == 1 and "label raster" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mask.tif").exists()
+    vector = tmp_path / "labels.geojson"
+    vector.write_text('{"type": "FeatureCollection", "features": []}')
+    result = run_cli("make-masks", vector, image, "-o", tmp_path / "mask.tif",
+                     "--palette", "potsdam")
+    assert result.exit_code == 1 and "--palette" in result.stderr
+
+
+def test_large_image_streams_in_bands(tmp_path, monkeypatch):
+    """Band seams (copy and nearest paths) are exact."""
+    import geotile.label_rasters as lr
+
+    monkeypatch.setattr(lr, "BAND_ROWS", 7)
+    rng = np.random.default_rng(8)
+    ids = _scene(rng, (60, 50))
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids))
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 60, 50), np.uint8))
+    make_masks(labels, image, tmp_path / "a.tif", palette="potsdam")
+    np.testing.assert_array_equal(_read(tmp_path / "a.tif")[0], ids)
+    lx, ly = UTM_ORIGIN
+    image2 = write_raster(tmp_path / "image2.tif", np.ones((3, 30, 25), np.uint8),
+                          transform=from_origin(lx + 0.1, ly - 0.1, 1.0, 1.0))
+    make_masks(labels, image2, tmp_path / "b.tif", palette="potsdam")
+    rows, cols = np.mgrid[0:30, 0:25]
+    expected = ids[np.floor((0.1 + rows + 0.5) / 0.5).astype(int),
+                   np.floor((0.1 + cols + 0.5) / 0.5).astype(int)]
+    np.testing.assert_array_equal(_read(tmp_path / "b.tif")[0], expected)

@@ -1,0 +1,176 @@
+"""Multi-class rasters: vectorize with names, per-class cleaning, --classes; pixel scores."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+
+from geotile.errors import InputError
+from geotile.evaluate import evaluate_rasters
+from geotile.label_rasters import POTSDAM
+from geotile.vectorize import VectorizeOptions, parse_per_class, vectorize_rasters
+from tests.conftest import write_raster
+
+NAMES = ["background", *POTSDAM]  # impervious_surfaces 1 .. clutter 6
+
+
+def _class_raster(path, ids, nodata=None):
+    write_raster(path, ids, nodata=nodata)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES=json.dumps(NAMES))
+    return path
+
+
+def _scene() -> np.ndarray:
+    """0.5 m pixels: one square per class; car 2x2 px (1 m2) and 4x4 px (4 m2)."""
+    ids = np.zeros((60, 60), np.uint8)
+    ids[2:12, 2:12] = 1      # 25 m2
+    ids[2:22, 20:40] = 2     # building, 100 m2
+    ids[30:36, 2:8] = 3      # 9 m2
+    ids[30:40, 20:30] = 4    # tree, 25 m2
+    ids[45:47, 45:47] = 5    # car, 1 m2
+    ids[50:54, 50:54] = 5    # car, 4 m2
+    ids[45:55, 2:12] = 6     # 25 m2
+    return ids
+
+
+def test_every_class_with_its_name(tmp_path):
+    raster = _class_raster(tmp_path / "classes.tif", _scene())
+    summary = vectorize_rasters(raster, tmp_path / "out.gpkg")
+    frame = gpd.read_file(tmp_path / "out.gpkg")
+    assert summary["per_class"] == {"impervious_surfaces": 1, "building": 1, "low_vegetation": 1,
+                                    "tree": 1, "car": 2, "clutter": 1}
+    assert dict(zip(frame["class"], frame["class_id"], strict=True))["tree"] == 4
+    assert sorted(frame.loc[frame["class"] == "car", "area_m2"]) == [1.0, 4.0]
+
+
+def test_per_class_min_area_simplify_and_classes_cli(tmp_path, run_cli):
+    raster = _class_raster(tmp_path / "classes.tif", _scene())
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--min-area",
+                     "car=2,building=200", "--json")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "a.gpkg")
+    assert "building" not in set(frame["class"])
+    assert sorted(frame.loc[frame["class"] == "car", "area_m2"]) == [4.0]
+    assert (frame["class"] == "tree").sum() == 1
+
+    # a plain number first is the default for the other classes; ids work as keys
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--min-area", "30,5=0")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "b.gpkg")
+    assert sorted(frame["class"]) == ["building", "car", "car"]
+
+    result = run_cli("vectorize", raster, "-o", tmp_path / "c.gpkg", "--classes", "building,tree")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "c.gpkg")
+    assert sorted(frame["class"]) == ["building", "tree"]
+    assert json.loads(run_cli("vectorize", raster, "-o", tmp_path / "d.geojson", "--classes",
+                              "car", "--json").stdout)["per_class"] == {"car": 2}
+
+
+def test_per_class_simplify(tmp_path):
+    ids = np.zeros((80, 80), np.uint8)
+    yy, xx = np.mgrid[0:80, 0:80]
+    ids[(yy - 20) ** 2 + (xx - 20) ** 2 < 15 ** 2] = 2  # building disc
+    ids[(yy - 60) ** 2 + (xx - 60) ** 2 < 15 ** 2] = 4  # tree disc
+    raster = _class_raster(tmp_path / "discs.tif", ids)
+    plain = gpd.read_file(vectorize_rasters(raster, tmp_path / "p.gpkg")["output"])
+    options = VectorizeOptions(simplify=parse_per_class("tree=2"))
+    simple = gpd.read_file(vectorize_rasters(raster, tmp_path / "s.gpkg", options=options)[
+        "output"])
+
+    def vertices(frame, name):
+        geometry = frame.loc[frame["class"] == name].geometry.iloc[0]
+        return len(geometry.exterior.coords)
+
+    assert vertices(simple, "building") == vertices(plain, "building")
+    assert vertices(simple, "tree") < vertices(plain, "tree") // 2
+
+
+def test_unknown_class_names_are_one_line_errors(tmp_path, run_cli):
+    raster = _class_raster(tmp_path / "classes.tif", _scene())
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--classes", "house")
+    assert result.exit_code == 1
+    assert "--classes: no class 'house'" in result.stderr and "building" in result.stderr
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--min-area", "cars=2")
+    assert result.exit_code == 1 and "no class 'cars'" in result.stderr
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--min-area", "car=-1")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert not (tmp_path / "a.gpkg").exists()
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("10", 10.0), ("car=2,building=10", {"car": 2.0, "building": 10.0}),
+    ("5, car=2", {"*": 5.0, "car": 2.0}), (0.5, 0.5),
+])
+def test_parse_per_class(text, parsed):
+    assert parse_per_class(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["car=", "car=x", "=", "car=1,car=2", "-1", ","])
+def test_parse_per_class_rejects(text):
+    with pytest.raises(InputError):
+        parse_per_class(text)
+
+
+# ----------------------------------------------------------------------------- pixel scores
+
+
+def _numpy_confusion(truth, prediction, keep, n):
+    matrix = np.zeros((n, n), np.int64)
+    np.add.at(matrix, (truth[keep], prediction[keep]), 1)
+    return matrix
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_per_class_iou_equals_numpy_confusion_with_ignore_excluded(tmp_path, run_cli, declared):
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, 7, (90, 70)).astype(np.uint8)
+    prediction = np.where(rng.random(truth.shape) < 0.7, truth,
+                          rng.integers(0, 7, truth.shape)).astype(np.uint8)
+    truth[rng.random(truth.shape) < 0.1] = 255  # unknown label / image nodata
+    truth_path = _class_raster(tmp_path / "truth.tif", truth, nodata=255 if declared else None)
+    pred_path = _class_raster(tmp_path / "pred.tif", prediction)
+    keep = truth != 255
+    expected = _numpy_confusion(truth, prediction, keep, 7)
+
+    scores = evaluate_rasters(pred_path, truth_path)
+    np.testing.assert_array_equal(scores.confusion, expected)
+    result = run_cli("evaluate", pred_path, truth_path, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["confusion_matrix"] == expected.tolist()
+    assert report["pixels"] == int(keep.sum())
+    for row in report["classes"]:
+        k = row["class_id"]
+        tp, fp, fn = expected[k, k], expected[:, k].sum() - expected[k, k], \
+            expected[k].sum() - expected[k, k]
+        assert row["class"] == NAMES[k]
+        assert row["iou"] == pytest.approx(tp / (tp + fp + fn))
+        assert row["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+        assert row["support"] == expected[k].sum()
+    table = run_cli("evaluate", pred_path, truth_path).stdout
+    assert "low_vegetation" in table and "Confusion matrix" in table
+
+
+def test_masks_from_label_raster_evaluate_against_themselves(tmp_path):
+    """make-masks' ignore value (unknown colours) is left out of the scores."""
+    from geotile.masks import make_masks
+
+    rng = np.random.default_rng(12)
+    ids = rng.integers(1, 7, (40, 40)).astype(np.uint8)
+    colours = np.array(list(POTSDAM.values()), np.uint8)
+    rgb = np.moveaxis(colours[ids - 1], -1, 0).copy()
+    rgb[:, :5] = 0  # black: not in the palette
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 40), np.uint8))
+    with pytest.warns(UserWarning, match="200 pixels"):
+        make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    prediction = _class_raster(tmp_path / "pred.tif", ids)
+    scores = evaluate_rasters(prediction, tmp_path / "mask.tif")
+    assert scores.pixels == 35 * 40 and scores.accuracy == 1.0
+    assert [c["class"] for c in scores.classes()][1:] == list(POTSDAM)
