@@ -52,6 +52,9 @@ class MaskOptions:
     all_touched: bool = False
     boundary_width: int = 3
     contact_spacing: int = 10
+    #: metres: LineString labels (roads) are buffered by half of it (:func:`buffer_lines`)
+    line_width: float | None = None
+    line_cap: str = "round"
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
@@ -167,14 +170,17 @@ def prepare_labels(
     source: str | os.PathLike,
     class_field: str | None = None,
     class_map: dict[str, int] | None = None,
+    line_width: float | None = None,
+    line_cap: str = "round",
 ):
     """Repair, class and reproject labels once; returns (Labels with a ``class_id`` field,
-    class names)."""
+    class names). Lines become polygons ``line_width`` metres wide (:func:`buffer_lines`)."""
     import shapely
 
     from geotile.labels import check_geographic_coordinates, class_ids, repair_polygons, to_crs
 
     labels = labels.take(~shapely.is_missing(labels.geometries))
+    labels = buffer_lines(labels, crs, source, line_width, line_cap)
     ids, names = class_ids(labels, class_field, class_map, source)
     invalid = int((~shapely.is_valid(labels.geometries)).sum())
     labels = labels.replace(geometries=repair_polygons(labels.geometries),
@@ -189,6 +195,67 @@ def prepare_labels(
     if crs is not None:
         labels = to_crs(labels, crs, source)
     return labels, names
+
+
+LINEAR = ("LineString", "MultiLineString", "LinearRing")
+
+
+def buffer_lines(labels, crs, source, width: float | None, cap: str = "round"):
+    """Labels whose LineStrings are replaced by polygons ``width`` metres wide (buffered by
+    ``width / 2`` with ``cap`` "round" or "flat" ends, round joins, as solaris and the
+    SpaceNet road masks do), in the labels' CRS.
+
+    The buffer is drawn in metres: the raster's CRS (``crs``) or the labels' when projected
+    in metres, else the local UTM zone; with no CRS at all, in the labels' own units.
+    Without ``width`` lines cannot be burnt: an InputError when every feature is a line,
+    else one warning that they are left out.
+    """
+    import shapely
+
+    from geotile.labels import to_crs
+
+    kinds = shapely.get_type_id(labels.geometries)
+    lines = np.isin(kinds, [1, 2, 5])  # LineString, LinearRing, MultiLineString
+    if not lines.any():
+        return labels
+    if width is None:
+        if lines.all():
+            raise InputError(f"{source}: the features are lines (roads?), which have no area "
+                             "to burn. Give --line-width M to burn them M metres wide.")
+        warnings.warn(f"{source}: {int(lines.sum())} line features were left out (no "
+                      "--line-width); give --line-width M to burn them M metres wide.",
+                      GeotileWarning, stacklevel=3)
+        return labels
+    if not width > 0 or cap not in ("round", "flat"):
+        raise InputError(f"--line-width {width} --line-cap {cap}: give a width > 0 metres and "
+                         "a cap of round or flat.")
+    part = labels.take(lines)
+    metric = _metric_crs_for(part, crs)
+    if metric is not None and part.crs is not None:
+        part = to_crs(part, metric, source)
+    buffered = shapely.buffer(part.geometries, width / 2, cap_style=cap, join_style="round")
+    part = part.replace(geometries=buffered)
+    if metric is not None and labels.crs is not None:
+        part = to_crs(part, labels.crs, source)
+    geometries = labels.geometries.copy()
+    geometries[lines] = part.geometries
+    return labels.replace(geometries=geometries)
+
+
+def _metric_crs_for(labels, crs):
+    """A CRS in metres to buffer ``labels`` in: ``crs`` (the raster's) or the labels' own
+    when projected in metres, else their UTM zone; None when the labels have no CRS."""
+    from geotile.labels import parse_crs
+
+    if labels.crs is None:
+        return None
+    for candidate in (crs, labels.crs):
+        if candidate is not None:
+            candidate = parse_crs(candidate, "the CRS")
+            if candidate.is_projected and candidate.linear_units_factor[1] == 1.0:
+                return candidate
+    frame = labels.to_frame()
+    return parse_crs(frame.estimate_utm_crs().to_wkt(), "the UTM zone")
 
 
 def make_masks(
@@ -366,7 +433,8 @@ def _mask_one_image(
             )
         key = src.crs.to_wkt() if src.crs else None
         if key not in by_crs:  # reproject once per distinct CRS, not per image
-            by_crs[key] = prepare_labels(labels, src.crs, labels_path, class_field, class_map)
+            by_crs[key] = prepare_labels(labels, src.crs, labels_path, class_field, class_map,
+                                         options.line_width, options.line_cap)
         frame, names = by_crs[key]
         ignore = has_nodata(src)
         if ignore and len(frame) and (frame.fields["class_id"] == IGNORE).any():

@@ -17,6 +17,19 @@ from geotile.cli.options import (
 )
 
 
+def _line_options(command):
+    """--line-width and --line-cap: LineString labels (roads) burnt with a width."""
+    command = click.option(
+        "--line-cap", type=click.Choice(["round", "flat"]), default="round", show_default=True,
+        help="Ends of burnt lines: round (solaris, SpaceNet roads) or flat (cut at the end).",
+    )(command)
+    return click.option(
+        "--line-width", type=click.FloatRange(min=0, min_open=True), default=None,
+        metavar="M", help="Burn LineString labels (roads) M metres wide (buffered by M/2). "
+        "Without it a file of lines is an error and lines among polygons are left out.",
+    )(command)
+
+
 @click.command("make-masks", short_help="Rasterize footprints into masks on each image's grid.")
 @click.argument("labels", type=INPUT_PATH)
 @click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
@@ -49,6 +62,7 @@ from geotile.cli.options import (
               "...} (ids 1..K in file order; 'background' is 0). Unknown colours become 255.")
 @click.option("--layer", metavar="NAME",
               help="Layer of LABELS to read when the file has several (GeoPackage...).")
+@_line_options
 @labels_crs_opt
 @creation_options_opt
 @json_opt
@@ -57,7 +71,7 @@ from geotile.cli.options import (
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
     boundary_width, contact_spacing, palette, layer, labels_crs, creation_options, as_json,
-    overwrite,
+    overwrite, **line_args,
 ):
     """Rasterize LABELS (footprint polygons or a label raster) into one mask per IMAGE.
 
@@ -89,6 +103,7 @@ def make_masks(
           --channels footprint,boundary,contact
     $ geotile make-masks top_potsdam_2_10_label.tif top_potsdam_2_10_RGB.tif \\
           -o mask.tif --palette potsdam
+    $ geotile make-masks roads.geojson tile.tif -o roads.tif --line-width 4
     """
     import json
 
@@ -101,6 +116,7 @@ def make_masks(
         all_touched=all_touched,
         boundary_width=boundary_width,
         contact_spacing=contact_spacing,
+        **line_args,
     )
     mapping = None
     if class_map is not None:
