@@ -183,7 +183,9 @@ def prepare_labels(
         log.info("%s: repaired %d invalid geometries", source, invalid)
     labels = labels.take(~shapely.is_empty(labels.geometries))
     # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
-    if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields):
+    # (nor one read only near the images: make_masks warns per image)
+    if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
+            and labels.extent is None:
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     check_geographic_coordinates(labels, source)
     if crs is not None:
@@ -229,7 +231,9 @@ def make_masks(
     co = mask_creation_options(creation_options, len(options.channels))
     for output in output_paths:
         check_output(output, overwrite)
-    labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths)
+    # only the features near the images are read (grouped boxes pushed down to the index)
+    labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
+                         regions=_regions(image_paths), class_field=class_field)
     by_crs: dict = {}
     summaries = []
     for image_path, output_path in zip(image_paths, output_paths, strict=True):
@@ -240,6 +244,17 @@ def make_masks(
             )
         )
     return summaries
+
+
+def _regions(image_paths) -> list | None:
+    """The images' extents for read_labels; None (read all) when one cannot be opened:
+    the per-image loop then names the problem."""
+    from geotile.labels import image_regions
+
+    try:
+        return image_regions(image_paths)
+    except InputError:
+        return None
 
 
 def _path_list(paths) -> list:
@@ -353,7 +368,7 @@ def _mask_one_image(
         if len(on_image) == 0:
             warnings.warn(
                 f"{labels_path}: no feature overlaps {image_path.name} (labels span "
-                f"{_fmt_bounds(frame.total_bounds)}, the image {_fmt_bounds(extent)} in "
+                f"{_labels_span(frame, labels)}, the image {_fmt_bounds(extent)} in "
                 f"{src.crs.to_string() if src.crs else 'no CRS'}); the mask is all zeros. "
                 "The labels' CRS may be wrong or missing (fix with --labels-crs) or the file "
                 "may belong to another image.",
@@ -433,6 +448,14 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
 def _class_names_json(names: dict[int, str]) -> str:
     top = max(names) if names else 1
     return json.dumps(["background"] + [names.get(i, str(i)) for i in range(1, top + 1)])
+
+
+def _labels_span(frame, labels) -> str:
+    """The labels' bounds for a message: those read, else the whole file's in its CRS."""
+    if len(frame) or labels.extent is None:
+        return _fmt_bounds(frame.total_bounds)
+    crs = labels.crs.to_string() if labels.crs is not None else "no CRS"
+    return f"{_fmt_bounds(labels.extent)} in {crs}"
 
 
 def _fmt_bounds(bounds) -> str:
