@@ -28,6 +28,10 @@ POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
 #: the CRS of GeoJSON without a ``crs`` member (RFC 7946), as GDAL reads it
 GEOJSON_DEFAULT_CRS = "EPSG:4326"
+#: GeoJSON files larger than this are streamed in chunks when only some regions are needed
+STREAM_BYTES = 16 * 2**20
+#: features per chunk of a streamed GeoJSON
+CHUNK_FEATURES = 20_000
 
 
 @dataclass
@@ -39,6 +43,11 @@ class Labels:
     geometries: np.ndarray
     fields: dict[str, np.ndarray] = field(default_factory=dict)
     crs: Any = None
+    #: set when only the features near some regions were read (:func:`read_labels`
+    #: ``regions``): (minx, miny, maxx, maxy) of the whole file, and the distinct values of
+    #: the requested fields over the whole file (so class names get the same ids)
+    extent: tuple | None = None
+    values: dict[str, list] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.geometries)
@@ -55,13 +64,13 @@ class Labels:
     def take(self, index) -> Labels:
         """The features at ``index`` (positions or a boolean mask), in that order."""
         return Labels(self.geometries[index], {k: v[index] for k, v in self.fields.items()},
-                      self.crs)
+                      self.crs, self.extent, self.values)
 
     def replace(self, geometries=None, crs=None, **fields) -> Labels:
         """A copy with other geometries (same length), CRS or extra fields."""
         return Labels(self.geometries if geometries is None else geometries,
                       {**self.fields, **{k: np.asarray(v) for k, v in fields.items()}},
-                      self.crs if crs is None else crs)
+                      self.crs if crs is None else crs, self.extent, self.values)
 
     def to_frame(self):
         """A GeoDataFrame of the same features."""
@@ -71,7 +80,8 @@ class Labels:
 
 
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
-                layer: str | None = None, images=None) -> Labels:
+                layer: str | None = None, images=None, regions=None,
+                class_field: str | None = None) -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
@@ -81,6 +91,13 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     geometry column or no features, or when the layer is unknown or ambiguous.
     A SpaceNet CSV is read by :func:`geotile.spacenet.read_labels` (``images``:
     the images its ImageIds name, to place pixel coordinates).
+
+    ``regions`` (a list of ``(crs, (minx, miny, maxx, maxy))``, e.g. the images' extents
+    from :func:`image_regions`) reads only the features near them (a superset of those
+    intersecting them): nearby regions are grouped and each group's box, in the labels'
+    CRS, is pushed down to the format's spatial index (GeoPackage R-tree, FlatGeobuf,
+    Shapefile .qix, GeoParquet bbox covering); a large GeoJSON is streamed in chunks.
+    The result then has ``extent`` (the whole file's) and, for ``class_field``, ``values``.
     """
     from geotile.raster import input_exists, input_path
 
@@ -92,15 +109,21 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
 
         if spacenet.is_spacenet_csv(path):
             return spacenet.read_labels(path, labels_crs, images)
+    override = parse_crs(labels_crs, "--labels-crs") if labels_crs is not None else None
     try:
         suffix = Path(path).suffix.lower()
         if isinstance(path, Path) and (suffix in GEOJSON_SUFFIXES or suffix == ".parquet"):
             if layer is not None and layer != path.stem:
                 raise InputError(f"{path}: no layer {layer!r}; the file holds one layer, "
                                  f"{path.stem!r}. Leave out --layer.")
-            labels = _read_geojson(path) if suffix in GEOJSON_SUFFIXES else _read_parquet(path)
+            if suffix == ".parquet":
+                labels = _read_parquet(path, regions, override, class_field)
+            elif regions is not None and path.stat().st_size > STREAM_BYTES:
+                labels = _stream_geojson(path, regions, override, class_field)
+            else:
+                labels = _read_geojson(path)
         else:
-            labels = _read_ogr(path, layer)
+            labels = _read_ogr(path, layer, regions, override, class_field)
     except InputError:
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
@@ -111,9 +134,9 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         ) from exc
     if labels is None:
         raise InputError(f"{path}: the file has no geometries. Give a file of polygons.")
-    if len(labels) == 0:
+    if len(labels) == 0 and labels.extent is None:
         raise InputError(f"{path}: the file holds no features. Check that it is the right file.")
-    if shapely.is_missing(labels.geometries).all():
+    if len(labels) and shapely.is_missing(labels.geometries).all():
         raise InputError(f"{path}: no feature has a geometry. Give a file of polygons.")
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")
@@ -171,9 +194,11 @@ def _read_geojson(path: Path) -> Labels | None:
     return Labels(geometries, fields, _geojson_crs(document.get("crs")))
 
 
-def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Path) -> None:
+def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Path,
+                        offset: int = 0) -> None:
     """Parse each feature's geometry into ``out``: unclosed rings are closed, geometries
-    GEOS cannot read are left None; one warning names the features of each kind."""
+    GEOS cannot read are left None; one warning names the features of each kind
+    (numbered from ``offset``: the chunk's first feature in the file)."""
     present = [i for i, s in enumerate(shapes) if s is not None]
     if not present:
         return
@@ -200,7 +225,7 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
 
     def label(i: int) -> str:
         fid = features[i].get("id")
-        return f"feature {i}" + (f" (id {fid!r})" if fid is not None else "")
+        return f"feature {i + offset}" + (f" (id {fid!r})" if fid is not None else "")
 
     if closed:
         _warn(f"{path}: {_count(closed)} had rings that were not closed and were closed: "
@@ -300,23 +325,51 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     return shaped[0] if shaped else None
 
 
-def _read_ogr(path: Path, layer: str | None = None) -> Labels | None:
+def _ogr_read(path: Path, layer: str | None, **kwargs):
+    """pyogrio's raw read (meta, fids, wkb, fields), retried as Latin-1 (with a warning)
+    when text fields are not UTF-8."""
     from pyogrio.raw import read
 
-    chosen = _choose_layer(path, layer)
     try:
-        meta, fids, wkb, field_data = read(path, layer=chosen, return_fids=True)
+        return read(path, layer=layer, return_fids=True, **kwargs)
     except UnicodeDecodeError:  # text fields in another encoding, as GDAL would show them
-        meta, fids, wkb, field_data = read(path, layer=chosen, return_fids=True,
-                                           encoding="latin-1")
+        result = read(path, layer=layer, return_fids=True, encoding="latin-1", **kwargs)
         _warn(f"{path}: text fields are not UTF-8; read them as Latin-1. Check text fields "
-              "with accents.")
+              "with accents.", depth=1)
+        return result
+
+
+def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
+              class_field: str | None = None) -> Labels | None:
+    chosen = _choose_layer(path, layer)
+    boxes, info = None, None
+    if regions is not None:
+        from pyogrio import read_info
+
+        info = read_info(path, layer=chosen)
+        file_crs = override or (parse_crs(info["crs"], str(path)) if info.get("crs") else None)
+        if info.get("geometry_type") is not None:
+            boxes = region_boxes(regions, file_crs)
+    if boxes is None:
+        meta, fids, wkb, field_data = _ogr_read(path, chosen)
+    else:
+        meta, fids, wkb, field_data = _read_boxes(path, chosen, boxes)
     fields = {name: np.asarray(data)
               for name, data in zip(meta["fields"], field_data, strict=True)}
     if wkb is None or meta.get("geometry_type") is None:
         _csv_hint(path, fields)
         return None
     crs = parse_crs(meta["crs"], str(path)) if meta.get("crs") else None
+    extent, values = None, {}
+    if boxes is not None:
+        from pyogrio import read_info
+
+        whole = read_info(path, layer=chosen, force_feature_count=True,
+                          force_total_bounds=True)
+        if whole["features"] or len(wkb):
+            extent = tuple(float(v) for v in whole["total_bounds"])
+        if class_field is not None and class_field in fields:
+            values[class_field] = _distinct(path, chosen, class_field)
     geometries = shapely.from_wkb(wkb, on_invalid="ignore")
     broken = np.array([i for i, (g, w) in enumerate(zip(geometries, wkb, strict=True))
                        if g is None and w is not None], dtype=np.int64)
@@ -335,7 +388,296 @@ def _read_ogr(path: Path, layer: str | None = None) -> Labels | None:
         if skipped:
             _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read were "
                   f"skipped: {_names(skipped, label)}.")
-    return Labels(geometries, fields, crs)
+    return Labels(geometries, fields, crs, extent, values)
+
+
+def _read_boxes(path: Path, layer: str | None, boxes: list):
+    """pyogrio's raw read of the features intersecting any of ``boxes`` (one spatial-index
+    query per box), once each, in file (FID) order."""
+    parts = [_ogr_read(path, layer, bbox=tuple(box)) for box in boxes]
+    meta = parts[0][0]
+    if len(parts) == 1:
+        return parts[0]
+    fids = np.concatenate([part[1] for part in parts])
+    _, first = np.unique(fids, return_index=True)  # sorted by FID, each once
+    wkb = np.concatenate([part[2] for part in parts])[first]
+    columns = [np.concatenate([part[3][i] for part in parts])[first]
+               for i in range(len(meta["fields"]))]
+    return meta, fids[first], wkb, columns
+
+
+def _distinct(path: Path, layer: str | None, name: str) -> list:
+    """The distinct values of field ``name`` over the whole file (one column read)."""
+    _, _, _, (column,) = _ogr_read(path, layer, columns=[name], read_geometry=False)
+    return list(dict.fromkeys(v for v in column.tolist() if v is not None))
+
+
+def image_regions(images) -> list[tuple]:
+    """``(crs, (minx, miny, maxx, maxy))`` of each raster (all four corners), for
+    :func:`read_labels`' ``regions``."""
+    from geotile.raster import input_path, open_raster
+
+    regions = []
+    for image in images:
+        with open_raster(input_path(image)) as src:
+            regions.append((src.crs, grid_envelope(src.transform, src.width, src.height)))
+    return regions
+
+
+def region_boxes(regions, crs, margin: float = 0.01) -> list | None:
+    """Boxes in ``crs`` that cover ``regions`` (each grown by ``margin`` of its size, as
+    densified edges are curves in another CRS), nearby ones grouped into one box: the
+    bbox filters to push down. None (read everything) when a CRS is missing."""
+    boxes = []
+    for region_crs, bounds in regions:
+        if (region_crs is None) != (crs is None):
+            return None
+        if region_crs is not None and parse_crs(region_crs, "the raster's CRS") != crs:
+            from rasterio.warp import transform_bounds
+
+            try:
+                bounds = transform_bounds(region_crs, crs, *bounds, densify_pts=21)
+            except Exception:  # outside the CRS' area of use: do not filter
+                return None
+            if not np.all(np.isfinite(bounds)):
+                return None
+        minx, miny, maxx, maxy = bounds
+        grow_x = (maxx - minx) * margin + 1e-9 * max(1.0, abs(minx), abs(maxx))
+        grow_y = (maxy - miny) * margin + 1e-9 * max(1.0, abs(miny), abs(maxy))
+        boxes.append([minx - grow_x, miny - grow_y, maxx + grow_x, maxy + grow_y])
+    return group_boxes(boxes) if boxes else None
+
+
+def group_boxes(boxes: list) -> list:
+    """Merge boxes that overlap or lie within half their size of each other (repeatedly,
+    so chains of neighbouring tiles become one box); returns the merged boxes."""
+    merged = [list(map(float, box)) for box in boxes]
+    changed = True
+    while changed and len(merged) > 1:
+        changed = False
+        tree = shapely.STRtree([shapely.box(*_grown(box)) for box in merged])
+        parent = list(range(len(merged)))
+
+        left, right = tree.query([shapely.box(*_grown(box)) for box in merged],
+                                 predicate="intersects")
+        for a, b in zip(left.tolist(), right.tolist(), strict=True):
+            ra, rb = _root(parent, a), _root(parent, b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+                changed = True
+        groups: dict[int, list] = {}
+        for i, box in enumerate(merged):
+            group = groups.setdefault(_root(parent, i), list(box))
+            group[:] = [min(group[0], box[0]), min(group[1], box[1]),
+                        max(group[2], box[2]), max(group[3], box[3])]
+        merged = list(groups.values())
+    return merged
+
+
+def _root(parent: list, i: int) -> int:
+    """Union-find: the representative of ``i`` (paths halved on the way)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _grown(box) -> tuple:
+    """``box`` grown by a quarter of its size on each side (two such boxes meet when their
+    gap is under half their mean size)."""
+    minx, miny, maxx, maxy = box
+    dx, dy = (maxx - minx) / 4, (maxy - miny) / 4
+    return minx - dx, miny - dy, maxx + dx, maxy + dy
+
+
+def _stream_geojson(path: Path, regions, override, class_field: str | None) -> Labels | None:
+    """The features of a (large) GeoJSON FeatureCollection near ``regions``, read in chunks
+    of CHUNK_FEATURES so that the file is never held whole; same results, repairs and
+    warnings as :func:`_read_geojson`, numbered over the whole file."""
+    reader = _GeoJSONStream(path)
+    try:
+        return reader.read(regions, override, class_field)
+    except _NotUTF8:
+        _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
+              "Check text fields with accents.", depth=1)
+        return _GeoJSONStream(path, "latin-1").read(regions, override, class_field)
+
+
+class _NotUTF8(Exception):
+    pass
+
+
+class _GeoJSONStream:
+    """A FeatureCollection read member by member, features one by one (json's C scanner),
+    from a text buffer refilled from the file."""
+
+    BLOCK = 4 * 2**20
+
+    def __init__(self, path: Path, encoding: str = "utf-8-sig") -> None:
+        import codecs
+        import re
+
+        self.path, self.encoding = path, encoding
+        self.decoder = codecs.getincrementaldecoder(encoding)()
+        self.json = json.JSONDecoder()
+        self.space = re.compile(r"[ \t\n\r]*")
+        self.buffer, self.pos, self.eof = "", 0, False
+
+    def _fill(self) -> bool:
+        """Read another block onto the buffer (dropping what was consumed); False at EOF."""
+        if self.eof:
+            return False
+        data = self.handle.read(self.BLOCK)
+        try:
+            text = self.decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise _NotUTF8() from exc
+        self.buffer = self.buffer[self.pos:] + text
+        self.pos = 0
+        self.eof = not data
+        return True
+
+    def _skip(self) -> str:
+        """Skip whitespace; the next character ('' at the end)."""
+        while True:
+            self.pos = self.space.match(self.buffer, self.pos).end()
+            if self.pos < len(self.buffer) or not self._fill():
+                return self.buffer[self.pos:self.pos + 1]
+
+    def _value(self):
+        """The next JSON value, reading more of the file until it is complete."""
+        self._skip()
+        while True:
+            try:
+                value, end = self.json.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError:
+                if self._fill():
+                    continue
+                raise
+            if end == len(self.buffer) and not self.eof and not isinstance(value, (dict, list,
+                                                                                      str)):
+                self._fill()  # a number may continue in the next block
+                continue
+            self.start, self.pos = self.pos, end
+            return value
+
+    def _expect(self, chars: str) -> str:
+        char = self._skip()
+        if not char or char not in chars:
+            raise ValueError(f"expected {' or '.join(repr(c) for c in chars)} at character "
+                             f"{self.pos} of the GeoJSON text")
+        self.pos += 1
+        return char
+
+    def read(self, regions, override, class_field) -> Labels | None:
+        with open(self.path, "rb") as self.handle:
+            members: dict = {}
+            state = _StreamState(class_field)
+            self._expect("{")
+            if self._skip() != "}":
+                while True:
+                    key = self._value()
+                    self._expect(":")
+                    if key == "features" and members.get("type", "FeatureCollection") == \
+                            "FeatureCollection" and self._skip() == "[":
+                        crs = override or _geojson_crs(members.get("crs"))
+                        boxes = region_boxes(regions, crs)
+                        if "crs" not in members and boxes is not None:
+                            state.deferred = True  # a crs member may still follow
+                        self._features(state, boxes)
+                        members[key] = None
+                    else:
+                        members[key] = self._value()
+                    if self._expect(",}") == "}":
+                        break
+        if members.get("type") != "FeatureCollection" or "features" not in members:
+            return _read_geojson(self.path)  # a lone Feature or geometry: small anyway
+        if state.deferred and "crs" in members and override is None:
+            return _read_geojson(self.path)  # the CRS came after the features: rare
+        return state.labels(override or _geojson_crs(members.get("crs")), class_field)
+
+    def _features(self, state, boxes) -> None:
+        self._expect("[")
+        if self._skip() == "]":
+            self.pos += 1
+            return
+        chunk: list = []
+        texts: list = []
+        while True:
+            chunk.append(self._value())
+            texts.append(self.buffer[self.start:self.pos])
+            if len(chunk) >= CHUNK_FEATURES:
+                state.add(chunk, boxes, self.path, texts)
+                chunk, texts = [], []
+            if self._expect(",]") == "]":
+                break
+        state.add(chunk, boxes, self.path, texts)
+
+
+class _StreamState:
+    """What a streamed GeoJSON keeps: the features near the boxes, field names and
+    ``class_field`` values over all, the total bounds, the count."""
+
+    def __init__(self, class_field: str | None) -> None:
+        self.class_field = class_field
+        self.count, self.deferred = 0, False
+        self.geometries: list = []
+        self.properties: list = []
+        self.names: dict = {}
+        self.values: dict = {}
+        self.bounds = [np.inf, np.inf, -np.inf, -np.inf]
+
+    def add(self, chunk: list, boxes, path: Path, texts: list) -> None:
+        features = [f if isinstance(f, dict) else {} for f in chunk]
+        shapes = [f.get("geometry") for f in features]
+        geometries = np.empty(len(features), dtype=object)
+        parts: Any = []
+        if all(s is not None for s in shapes) and all(isinstance(f, dict) for f in chunk):
+            try:  # GEOS reads the chunk's text as one collection, as _read_geojson does
+                parts = shapely.get_parts(shapely.from_geojson(
+                    '{"type": "FeatureCollection", "features": [' + ",".join(texts) + "]}"))
+            except shapely.errors.GEOSException:  # a broken feature: one by one
+                parts = []
+        if len(parts) == len(features):
+            geometries[:] = list(parts)
+        elif any(s is not None for s in shapes):
+            _geojson_geometries(shapes, features, geometries, path, offset=self.count)
+        properties = [f.get("properties") if isinstance(f.get("properties"), dict) else {}
+                      for f in features]
+        for p in properties:
+            self.names.update(dict.fromkeys(p))
+            if self.class_field is not None:
+                self.values[p.get(self.class_field)] = None
+        bounds = shapely.bounds(geometries)
+        if len(bounds):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no geometry
+                self.bounds = [min(self.bounds[0], np.nanmin(bounds[:, 0], initial=np.inf)),
+                               min(self.bounds[1], np.nanmin(bounds[:, 1], initial=np.inf)),
+                               max(self.bounds[2], np.nanmax(bounds[:, 2], initial=-np.inf)),
+                               max(self.bounds[3], np.nanmax(bounds[:, 3], initial=-np.inf))]
+        if boxes is None:
+            keep = np.ones(len(features), dtype=bool)
+        else:
+            keep = np.zeros(len(features), dtype=bool)
+            for box in boxes:
+                keep |= shapely.intersects(geometries, shapely.box(*box))
+        self.geometries.extend(geometries[keep].tolist())
+        self.properties.extend(p for p, k in zip(properties, keep, strict=True) if k)
+        self.count += len(features)
+
+    def labels(self, crs, class_field) -> Labels | None:
+        if not self.count:
+            return Labels(np.empty(0, dtype=object), {}, crs)
+        geometries = np.empty(len(self.geometries), dtype=object)
+        geometries[:] = self.geometries
+        fields = {name: _column([p.get(name) for p in self.properties]) for name in self.names}
+        extent = tuple(float(v) for v in self.bounds) if self.count else None
+        values = {}
+        if class_field is not None and class_field in self.names:
+            values[class_field] = [v for v in self.values if v is not None]
+        return Labels(geometries, fields, crs, extent, values)
+
 
 
 def _csv_hint(path: Path, fields: dict) -> None:
@@ -361,17 +703,60 @@ def _csv_hint(path: Path, fields: dict) -> None:
     )
 
 
-def _read_parquet(path: Path) -> Labels | None:
+def _read_parquet(path: Path, regions=None, override=None,
+                  class_field: str | None = None) -> Labels | None:
     import geopandas as gpd
 
-    frame = gpd.read_parquet(path)
+    boxes = None if regions is None else region_boxes(regions, override or _parquet_crs(path))
+    frame = None
+    if boxes is not None:
+        envelope = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                    max(b[2] for b in boxes), max(b[3] for b in boxes))
+        try:  # row groups outside the box are skipped (GeoParquet bbox covering column)
+            frame = gpd.read_parquet(path, bbox=envelope)
+        except ValueError:  # no covering column: read it all, select below
+            frame = None
+    if frame is None:
+        frame = gpd.read_parquet(path)
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         return None
+    extent, values = None, {}
+    if boxes is not None:
+        import pyarrow.parquet as pq
+
+        whole = pq.ParquetFile(path)
+        if whole.metadata.num_rows:
+            meta = json.loads(whole.schema_arrow.metadata[b"geo"])
+            bbox = meta["columns"][meta["primary_column"]].get("bbox")
+            extent = tuple(bbox) if bbox else tuple(frame.total_bounds)
+        if class_field is not None and class_field in frame.columns:
+            column = whole.read(columns=[class_field]).column(0).to_pylist()
+            values[class_field] = list(dict.fromkeys(v for v in column if v is not None))
+        keep = np.zeros(len(frame), dtype=bool)
+        for box in boxes:
+            keep |= np.asarray(frame.geometry.intersects(shapely.box(*box)))
+        frame = frame[keep]
     geometries = np.empty(len(frame), dtype=object)
     geometries[:] = list(frame.geometry.values)
     fields = {str(name): frame[name].to_numpy() for name in frame.columns
               if name != frame.geometry.name}
-    return Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None)
+    return Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
+                  extent, values)
+
+
+def _parquet_crs(path: Path):
+    """The CRS of a GeoParquet file's primary geometry column, from its metadata."""
+    import pyarrow.parquet as pq
+
+    meta = json.loads(pq.read_schema(path).metadata[b"geo"])
+    column = meta["columns"][meta["primary_column"]]
+    if "crs" in column and column["crs"] is None:
+        return None
+    if "crs" not in column:
+        return parse_crs("OGC:CRS84", str(path))
+    from pyproj import CRS
+
+    return parse_crs(CRS.from_json_dict(column["crs"]).to_wkt(), str(path))
 
 
 def repair_polygons(geometries: np.ndarray) -> np.ndarray:
@@ -440,7 +825,8 @@ def check_geographic_coordinates(labels, source: str | os.PathLike) -> None:
     """
     if labels.crs is None or not labels.crs.is_geographic:
         return
-    minx, miny, maxx, maxy = labels.total_bounds
+    extent = getattr(labels, "extent", None)
+    minx, miny, maxx, maxy = extent if extent is not None else labels.total_bounds
     if min(minx, miny) < -180.5 or maxx > 360.5 or maxy > 90.5:
         raise InputError(
             f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "
@@ -468,6 +854,8 @@ def class_ids(
         raise InputError(f"{source}: no field {class_field!r}. "
                          f"Fields: {', '.join(labels.fields) or 'none'}.")
     values = list(labels.fields[class_field])
+    # only part of the file was read: ids from the names of the whole file, as a full read
+    everything = values + list(labels.values.get(class_field, []))
     missing_values = sum(v is None or (isinstance(v, float) and np.isnan(v)) for v in values)
     if missing_values:
         raise InputError(
@@ -477,7 +865,7 @@ def class_ids(
     if class_map is not None:
         class_map = check_class_map(class_map, "--class-map")
     numbers = [_number(v) for v in values]
-    if class_map is None and all(n is not None for n in numbers):
+    if class_map is None and all(_number(v) is not None for v in everything):
         fractional = next((v for v, n in zip(values, numbers, strict=True)
                            if not float(n).is_integer()), None)
         if fractional is not None:
@@ -486,10 +874,12 @@ def class_ids(
                 "class id 1..255. Map the classes with --class-map."
             )
         ids = [int(n) for n in numbers]
-        names = {i: str(i) for i in sorted(set(ids))}
+        every = {int(n) for n in map(_number, everything) if float(n).is_integer()}
+        names = {i: str(i) for i in sorted(set(ids) | every)}
     else:
         keys = [_class_key(v) for v in values]
-        mapping = class_map or {name: i + 1 for i, name in enumerate(sorted(set(keys)))}
+        mapping = class_map or {name: i + 1 for i, name in
+                                enumerate(sorted({_class_key(v) for v in everything}))}
         missing = sorted(set(keys) - set(mapping))
         if missing:
             raise InputError(

@@ -189,7 +189,9 @@ def prepare_labels(
         log.info("%s: repaired %d invalid geometries", source, invalid)
     labels = labels.take(~shapely.is_empty(labels.geometries))
     # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
-    if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields):
+    # (nor one read only near the images: make_masks warns per image)
+    if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
+            and labels.extent is None:
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     check_geographic_coordinates(labels, source)
     if crs is not None:
@@ -306,7 +308,9 @@ def make_masks(
         return make_masks_from_raster(labels_path, image_paths, output_paths, palette=palette,
                                       class_map=class_map, creation_options=co,
                                       overwrite=overwrite, progress=progress)
-    labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths)
+    # only the features near the images are read (grouped boxes pushed down to the index)
+    labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
+                         regions=_regions(image_paths), class_field=class_field)
     by_crs: dict = {}
     summaries = []
     for image_path, output_path in zip(image_paths, output_paths, strict=True):
@@ -333,6 +337,17 @@ def _label_raster(labels_path, options: MaskOptions, class_field, palette) -> bo
         raise InputError(f"{labels_path}: a label raster gives class ids only; leave out "
                          "--channels boundary/contact and --class-field (vector labels).")
     return True
+
+
+def _regions(image_paths) -> list | None:
+    """The images' extents for read_labels; None (read all) when one cannot be opened:
+    the per-image loop then names the problem."""
+    from geotile.labels import image_regions
+
+    try:
+        return image_regions(image_paths)
+    except InputError:
+        return None
 
 
 def _path_list(paths) -> list:
@@ -447,7 +462,7 @@ def _mask_one_image(
         if len(on_image) == 0:
             warnings.warn(
                 f"{labels_path}: no feature overlaps {image_path.name} (labels span "
-                f"{_fmt_bounds(frame.total_bounds)}, the image {_fmt_bounds(extent)} in "
+                f"{_labels_span(frame, labels)}, the image {_fmt_bounds(extent)} in "
                 f"{src.crs.to_string() if src.crs else 'no CRS'}); the mask is all zeros. "
                 "The labels' CRS may be wrong or missing (fix with --labels-crs) or the file "
                 "may belong to another image.",
@@ -527,6 +542,14 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
 def _class_names_json(names: dict[int, str]) -> str:
     top = max(names) if names else 1
     return json.dumps(["background"] + [names.get(i, str(i)) for i in range(1, top + 1)])
+
+
+def _labels_span(frame, labels) -> str:
+    """The labels' bounds for a message: those read, else the whole file's in its CRS."""
+    if len(frame) or labels.extent is None:
+        return _fmt_bounds(frame.total_bounds)
+    crs = labels.crs.to_string() if labels.crs is not None else "no CRS"
+    return f"{_fmt_bounds(labels.extent)} in {crs}"
 
 
 def _fmt_bounds(bounds) -> str:
