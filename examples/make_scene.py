@@ -2,15 +2,21 @@
 
 The scene is an RGB uint8 GeoTIFF in UTM zone 16N at 0.4 m/px: grass with
 texture, a road network, trees with shadows, and buildings (rotated rectangles
-and L-shapes) with varied roof colours, gable shading and cast shadows. The
-footprints are written as GeoJSON in the raster's CRS. Deterministic per seed.
+and L-shapes) with varied roof colours, gable shading and cast shadows. With
+``--terraced N`` it also draws N rows of 2-6 touching houses (terraced and
+semi-detached: shared walls, one ridge along the row, each house its own roof
+colour, a thin dark line on every party wall), the case a plain threshold
+merges into one polygon. The footprints are written as GeoJSON in the raster's
+CRS. Deterministic per seed (and --terraced 0 gives the scenes made before
+the option existed).
 
-    python examples/make_scene.py --seed 7 --size 1600 -o examples/data/scene
+    python examples/make_scene.py --seed 7 --size 1600 --terraced 10 -o examples/data/scene
 """
 
 from __future__ import annotations
 
 import argparse
+from itertools import pairwise
 from pathlib import Path
 
 import geopandas as gpd
@@ -49,8 +55,26 @@ def _building(rng, cx, cy):
     return affinity.translate(shape, cx, cy)
 
 
-def make_scene(seed: int, size: int):
-    """Return (rgb uint8 (3, size, size), transform, list of footprint polygons)."""
+def _terraced_row(rng, cx, cy):
+    """2-6 touching houses along a rotated axis: (houses, party walls, ridge line)."""
+    count = int(rng.integers(2, 7))
+    widths = rng.uniform(5.5, 8.5, count)
+    depth = rng.uniform(8, 11)
+    edges = np.concatenate([[0.0], np.cumsum(widths)]) - widths.sum() / 2
+    houses = [shapely.box(a, -depth / 2, b, depth / 2) for a, b in pairwise(edges)]
+    walls = [shapely.LineString([(x, -depth / 2), (x, depth / 2)]) for x in edges[1:-1]]
+    ridge = shapely.LineString([(edges[0], 0), (edges[-1], 0)])
+    angle = rng.uniform(0, 180)
+
+    def place(geometry):
+        return affinity.translate(affinity.rotate(geometry, angle, origin=(0, 0)), cx, cy)
+
+    return [place(h) for h in houses], [place(w) for w in walls], place(ridge)
+
+
+def make_scene(seed: int, size: int, terraced: int = 0):
+    """Return (rgb uint8 (3, size, size), transform, list of footprint polygons); ``terraced``
+    rows of touching houses are drawn first (their footprints come first)."""
     rng = np.random.default_rng(seed)
     transform = from_origin(*ORIGIN, PIXEL, PIXEL)
     shape = (size, size)
@@ -72,8 +96,27 @@ def make_scene(seed: int, size: int):
     road_mask = rasterize(roads, out_shape=shape, transform=transform).astype(bool)
     image[:, road_mask] = np.array([105, 105, 108])[:, None] + rng.normal(0, 4, road_mask.sum())
     road_union = shapely.union_all(roads)
-    # buildings, not on roads and not overlapping each other
+    # terraced rows, then single buildings, not on roads and not overlapping each other
     footprints: list = []
+    ridges: list = []  # per footprint: the ridge line of its row (None: its own long axis)
+    walls: list = []
+    rows = 0
+    for _ in range(terraced * 20):  # up to 20 tries per row
+        if rows == terraced:
+            break
+        cx = ORIGIN[0] + rng.uniform(25, extent - 25)
+        cy = ORIGIN[1] - rng.uniform(25, extent - 25)
+        houses, party_walls, ridge = _terraced_row(rng, cx, cy)
+        row = shapely.union_all(houses)
+        if row.buffer(2).intersects(road_union):
+            continue
+        if footprints and shapely.STRtree(footprints).query(row.buffer(3),
+                                                            predicate="intersects").size:
+            continue
+        footprints.extend(houses)
+        ridges.extend([ridge] * len(houses))
+        walls.extend(party_walls)
+        rows += 1
     for _ in range(int((size / 100) ** 2 * 2.2)):
         cx = ORIGIN[0] + rng.uniform(10, extent - 10)
         cy = ORIGIN[1] - rng.uniform(10, extent - 10)
@@ -84,6 +127,7 @@ def make_scene(seed: int, size: int):
                                                             predicate="intersects").size:
             continue
         footprints.append(candidate)
+        ridges.append(None)
     # cast shadows towards the south-east, then roofs on top
     shadows = [affinity.translate(poly, 1.6, -1.2) for poly in footprints]
     if shadows:
@@ -100,16 +144,25 @@ def make_scene(seed: int, size: int):
             colour = np.array(ROOF_COLOURS[rng.integers(len(ROOF_COLOURS))], float)
             colour *= rng.uniform(0.85, 1.15)
             # gable: the two halves of the roof along its long axis are lit differently
-            coords = np.asarray(poly.minimum_rotated_rectangle.exterior.coords)[:3]
-            edges = np.diff(coords, axis=0)
-            long_edge = edges[np.argmax(np.hypot(*edges.T))]
+            if ridges[k] is None:
+                coords = np.asarray(poly.minimum_rotated_rectangle.exterior.coords)[:3]
+                edges = np.diff(coords, axis=0)
+                long_edge = edges[np.argmax(np.hypot(*edges.T))]
+                centre = np.array(poly.centroid.coords[0])
+            else:  # a terraced house: one ridge along the whole row
+                ends = np.asarray(ridges[k].coords)
+                long_edge, centre = ends[1] - ends[0], ends[0]
             normal = np.array([-long_edge[1], long_edge[0]]) / np.hypot(*long_edge)
             xs, ys = transform * (c + 0.5, r + 0.5)
-            side = (xs - poly.centroid.x) * normal[0] + (ys - poly.centroid.y) * normal[1]
+            side = (xs - centre[0]) * normal[0] + (ys - centre[1]) * normal[1]
             shade = np.where(side > 0, 1.12, 0.82)
             texture = rng.normal(0, 5, r.size)
             for band in range(3):
                 image[band, r, c] = colour[band] * shade + texture
+        if walls:  # party walls: a thin darker line between touching roofs
+            wall_mask = rasterize([w.buffer(0.25) for w in walls], out_shape=shape,
+                                  transform=transform, all_touched=True).astype(bool)
+            image[:, wall_mask & (ids > 0)] *= 0.6
     # trees: dark green blobs with shadows, never on buildings
     building_mask = rasterize(footprints, out_shape=shape, transform=transform).astype(bool) \
         if footprints else np.zeros(shape, bool)
@@ -123,9 +176,9 @@ def make_scene(seed: int, size: int):
     return np.clip(image, 0, 255).astype(np.uint8), transform, footprints
 
 
-def write_scene(seed: int, size: int, stem: Path) -> tuple[Path, Path]:
+def write_scene(seed: int, size: int, stem: Path, terraced: int = 0) -> tuple[Path, Path]:
     """Write <stem>.tif and <stem>_footprints.geojson; return both paths."""
-    image, transform, footprints = make_scene(seed, size)
+    image, transform, footprints = make_scene(seed, size, terraced)
     stem.parent.mkdir(parents=True, exist_ok=True)
     tif, geojson = stem.with_suffix(".tif"), stem.with_name(stem.name + "_footprints.geojson")
     profile = {"driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
@@ -146,10 +199,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--size", type=int, default=1600)
+    parser.add_argument("--terraced", type=int, default=0, metavar="N",
+                        help="also draw N rows of touching houses (default 0; the bundled "
+                        "held-out scene has 10)")
     parser.add_argument("-o", "--output", type=Path, default=Path("examples/data/scene"),
                         help="path stem: writes <stem>.tif and <stem>_footprints.geojson")
     args = parser.parse_args()
-    tif, geojson = write_scene(args.seed, args.size, args.output)
+    tif, geojson = write_scene(args.seed, args.size, args.output, args.terraced)
     print(f"{tif}\n{geojson}")
 
 

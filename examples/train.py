@@ -1,10 +1,14 @@
 """Train the bundled building-segmentation U-Net and export it to ONNX.
 
 Training data are made the way a user would make them: synthetic scenes from
-make_scene.py (seeds other than the bundled held-out scene's), rasterised with
-`geotile make-masks` and cut with `geotile tile`. The recipe follows the
-SpaceNet building reports: a U-Net, BCE + Jaccard loss, Adam, flips and
-rotations. Needs PyTorch, the CPU build is enough:
+make_scene.py (seeds other than the bundled held-out scene's, with terraced
+rows of touching houses), rasterised with `geotile make-masks --channels ...`
+and cut with `geotile tile`. The recipe follows the SpaceNet building reports
+and winners: a U-Net with one sigmoid output channel per mask channel
+(footprint, boundary, contact by default), BCE + Jaccard loss per channel,
+Adam, flips and rotations. The channel names go into the ONNX metadata, so
+`geotile predict` names the bands and `geotile vectorize` splits touching
+buildings (--instances) on its own. Needs PyTorch, the CPU build is enough:
 `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`.
 
     python examples/train.py --out my_unet.onnx
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +39,7 @@ sys.path.insert(0, str(HERE))
 from make_scene import write_scene  # noqa: E402
 
 MEAN, STD = [0.45, 0.45, 0.42], [0.2, 0.2, 0.2]  # in [0, 1] units, as Deepness expects
+CHANNELS = ("footprint", "boundary", "contact")  # what geotile make-masks can burn
 
 
 def block(cin: int, cout: int) -> nn.Sequential:
@@ -44,9 +50,10 @@ def block(cin: int, cout: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
-    """A 4-level U-Net (16-32-64-128 channels) ending in a sigmoid: ~0.5 M parameters."""
+    """A 4-level U-Net (16-32-64-128 channels) ending in one sigmoid per output channel:
+    ~0.5 M parameters."""
 
-    def __init__(self, widths=(16, 32, 64, 128)) -> None:
+    def __init__(self, widths=(16, 32, 64, 128), outputs: int = 1) -> None:
         super().__init__()
         self.down = nn.ModuleList()
         cin = 3
@@ -59,7 +66,7 @@ class UNet(nn.Module):
             self.up.append(nn.ConvTranspose2d(cin, width, 2, stride=2))
             self.merge.append(block(2 * width, width))
             cin = width
-        self.head = nn.Conv2d(cin, 1, 1)
+        self.head = nn.Conv2d(cin, outputs, 1)
 
     def forward(self, x):
         skips = []
@@ -73,17 +80,27 @@ class UNet(nn.Module):
         return torch.sigmoid(self.head(x))
 
 
+def geotile_command() -> list[str]:
+    """The `geotile` beside this Python, else the one on PATH, else `python -m geotile`."""
+    beside = Path(sys.executable).with_name("geotile")
+    if beside.exists():
+        return [str(beside)]
+    on_path = shutil.which("geotile")
+    return [on_path] if on_path else [sys.executable, "-m", "geotile"]
+
+
 def geotile(*args) -> None:
-    command = [str(Path(sys.executable).with_name("geotile")), "-q", *map(str, args)]
-    subprocess.run(command, check=True)
+    subprocess.run([*geotile_command(), "-q", *map(str, args)], check=True)
 
 
-def make_patches(work: Path, seeds: list[int], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scenes -> geotile make-masks -> geotile tile -> arrays (N, 3, s, s), (N, 1, s, s)."""
+def make_patches(work: Path, seeds: list[int], size: int, channels: list[str],
+                 terraced: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scenes -> geotile make-masks -> geotile tile -> arrays (N, 3, s, s), (N, C, s, s)."""
     images, masks = [], []
     for seed in seeds:
-        tif, footprints = write_scene(seed, 1024, work / f"scene_{seed}")
-        geotile("make-masks", footprints, tif, "-o", work / f"mask_{seed}.tif", "--overwrite")
+        tif, footprints = write_scene(seed, 1024, work / f"scene_{seed}", terraced)
+        geotile("make-masks", footprints, tif, "-o", work / f"mask_{seed}.tif",
+                "--channels", ",".join(channels), "--overwrite")
         out = work / f"patches_{seed}"
         geotile("tile", tif, "--masks", work / f"mask_{seed}.tif", "--size", size,
                 "--overlap", size // 4, "-o", out, "--overwrite")
@@ -105,25 +122,82 @@ def augment(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 
 def loss_fn(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    bce = nn.functional.binary_cross_entropy(p.clamp(1e-6, 1 - 1e-6), y)
-    intersection = (p * y).sum()
-    jaccard = (intersection + 1) / (p.sum() + y.sum() - intersection + 1)
-    return bce + (1 - jaccard)
+    """BCE + (1 - soft Jaccard), each channel on its own, summed over channels."""
+    total = p.new_zeros(())
+    for c in range(p.shape[1]):
+        pc, yc = p[:, c], y[:, c]
+        bce = nn.functional.binary_cross_entropy(pc.clamp(1e-6, 1 - 1e-6), yc)
+        intersection = (pc * yc).sum()
+        jaccard = (intersection + 1) / (pc.sum() + yc.sum() - intersection + 1)
+        total = total + bce + (1 - jaccard)
+    return total
 
 
-def export(model: nn.Module, path: Path, tile_size: int) -> None:
+def load_exported(model: UNet, path: Path) -> None:
+    """Start from the weights of a model this script exported (same widths): its convolutions
+    carry the BatchNorms folded in, so every BatchNorm here becomes the identity plus that
+    bias, and stays frozen (see ``freeze_norms``). Output channels beyond the exported
+    model's keep their fresh initialisation."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    nodes = [n for n in proto.graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    def convs(module):
+        return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+    layers = [c for block in model.down for c in convs(block)]  # in forward (graph) order
+    for up, merge in zip(model.up, model.merge, strict=True):
+        layers += [up, *convs(merge)]
+    layers.append(model.head)
+    norms = {id(m): None for m in layers}
+    for module in model.modules():  # the BatchNorm after each convolution of a block
+        if isinstance(module, nn.Sequential):
+            for conv, norm in zip(list(module)[0::3], list(module)[1::3], strict=True):
+                norms[id(conv)] = norm
+    if len(nodes) != len(layers):
+        sys.exit(f"{path}: {len(nodes)} convolutions, this U-Net has {len(layers)}")
+    with torch.no_grad():
+        for node, layer in zip(nodes, layers, strict=True):
+            weight = torch.from_numpy(weights[node.input[1]].copy())
+            bias = torch.from_numpy(weights[node.input[2]].copy())
+            if weight.shape[1:] != layer.weight.shape[1:]:
+                sys.exit(f"{path}: layer shapes differ from this U-Net's")
+            layer.weight[: len(weight)] = weight
+            norm = norms[id(layer)]
+            if norm is None:
+                layer.bias[: len(bias)] = bias
+            else:
+                norm.weight.fill_(1.0)
+                norm.bias.copy_(bias)
+                norm.running_mean.zero_()
+                norm.running_var.fill_(1.0 - norm.eps)
+
+
+def freeze_norms(model: nn.Module) -> None:
+    """BatchNorms use their stored statistics (after ``load_exported``), even in training."""
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+
+
+def export(model: nn.Module, path: Path, tile_size: int, channels: list[str]) -> None:
     import onnx
 
     model.eval()
     tmp = path.with_suffix(".tmp.onnx")
     torch.onnx.export(model, torch.zeros(1, 3, tile_size, tile_size), str(tmp),
-                      input_names=["image"], output_names=["building"], opset_version=17,
+                      input_names=["image"], output_names=["buildings"], opset_version=17,
                       dynamic_axes={"image": {0: "N", 2: "H", 3: "W"},
-                                    "building": {0: "N", 2: "H", 3: "W"}},
+                                    "buildings": {0: "N", 2: "H", 3: "W"}},
                       dynamo=False)
     proto = onnx.load(str(tmp))
     proto.ir_version = 8  # readable by ONNX Runtime 1.14 and newer
-    metadata = {"model_type": "Segmentor", "class_names": {"0": "building"},
+    names = {str(i): name for i, name in enumerate(channels)}
+    if channels == ["footprint"]:
+        names = {"0": "building"}
+    metadata = {"model_type": "Segmentor", "class_names": names,
                 "tile_size": tile_size, "tiles_overlap": 50, "resolution": 40,
                 "standardization_mean": MEAN, "standardization_std": STD, "seg_thresh": 0.5,
                 "activation": "none"}
@@ -146,29 +220,51 @@ def main() -> None:
                         "removed at the end; a folder given here is kept)")
     parser.add_argument("--scenes", type=int, default=6, help="training scenes (default 6)")
     parser.add_argument("--epochs", type=int, default=12, help="epochs (default 12)")
+    parser.add_argument("--channels", default=",".join(CHANNELS),
+                        help="mask channels to learn, one sigmoid output each, from "
+                        f"{','.join(CHANNELS)} (default: all three; footprint alone gives a "
+                        "one-class 'building' model)")
+    parser.add_argument("--terraced", type=int, default=6, metavar="N",
+                        help="rows of touching houses per 1024 px training scene (default 6)")
+    parser.add_argument("--init", type=Path, default=None, metavar="ONNX",
+                        help="fine-tune from a model this script exported (e.g. a one-channel "
+                        "one: its footprint head seeds channel 1) instead of from scratch")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
+    parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1),
+                        help="PyTorch CPU threads (default: up to 4)")
     parser.add_argument("--crop", type=int, default=128, help="random crop in px (default 128)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed (default 0)")
     args = parser.parse_args()
+    channels = [c.strip() for c in args.channels.split(",") if c.strip()]
+    if not channels or any(c not in CHANNELS for c in channels) or len(set(channels)) < len(
+            channels):
+        parser.error(f"--channels {args.channels!r}: give distinct names from "
+                     f"{','.join(CHANNELS)}")
     if args.out.exists() and not args.overwrite:
         parser.error(f"{args.out} exists: give another --out, or --overwrite to replace it")
     temporary_work = args.work is None
     if temporary_work:
         args.work = Path(tempfile.mkdtemp(prefix="geotile-train-"))
     torch.manual_seed(args.seed)
-    torch.set_num_threads(2)
+    torch.set_num_threads(max(1, args.threads))
     args.work.mkdir(parents=True, exist_ok=True)
     seeds = [100 + i for i in range(args.scenes)]  # the bundled scene uses seed 7
-    images, masks = make_patches(args.work, seeds, 256)
+    images, masks = make_patches(args.work, seeds, 256, channels, args.terraced)
     print(f"{len(images)} patches of 256 px from {len(seeds)} scenes")
     x_all = torch.from_numpy(images).float() / 255
     x_all = (x_all - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
-    y_all = torch.from_numpy(masks[:, :1]).float()
-    model = UNet()
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    masks = np.where(masks > 1, 0, masks)  # 255: ignore (padding), not a building
+    y_all = torch.from_numpy(masks[:, : len(channels)]).float()
+    model = UNet(outputs=len(channels))
+    if args.init is not None:
+        load_exported(model, args.init)
+    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, args.epochs)
     started = time.time()
     for epoch in range(args.epochs):
         model.train()
+        if args.init is not None:
+            freeze_norms(model)
         order = torch.randperm(len(x_all))
         total = 0.0
         for start in range(0, len(order), 16):
@@ -186,7 +282,7 @@ def main() -> None:
         print(f"epoch {epoch + 1}/{args.epochs}: loss {total / len(order):.4f} "
               f"({time.time() - started:.0f} s)", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    export(model, args.out, 256)
+    export(model, args.out, 256, channels)
     print(f"{args.out}: {args.out.stat().st_size / 1e6:.2f} MB, {time.time() - started:.0f} s")
     if temporary_work:
         shutil.rmtree(args.work, ignore_errors=True)

@@ -34,6 +34,31 @@ def test_scene_is_deterministic_and_buildings_are_where_the_footprints_say():
     assert green_dominant[inside].mean() < 0.2
 
 
+def test_terraced_rows_are_touching_houses_with_visible_party_walls():
+    _, _, plain = make_scene(3, 400)
+    image, transform, footprints = make_scene(3, 400, terraced=3)
+    # the default draws no rows: no two buildings touch
+    assert not any(a.distance(b) < 2 for i, a in enumerate(plain) for b in plain[i + 1 :])
+    rows = [(i, j) for i in range(len(footprints)) for j in range(i + 1, len(footprints))
+            if footprints[i].intersection(footprints[j]).length > 3]  # a shared wall, >= 3 m
+    assert len(rows) >= 3  # at least one pair per row
+    for i, j in rows:
+        assert footprints[i].intersection(footprints[j]).area < 1e-6  # touching, not overlapping
+    # every house is its own footprint: masks burn a boundary on each shared wall
+    ids = rasterize(zip(footprints, range(1, len(footprints) + 1), strict=True),
+                    out_shape=(400, 400), transform=transform)
+    assert len(np.unique(ids)) == len(footprints) + 1
+    # the party wall is darker than the roofs on either side
+    i, j = rows[0]
+    wall = footprints[i].intersection(footprints[j])
+    on_wall = rasterize([wall.buffer(0.2)], out_shape=(400, 400), transform=transform,
+                        all_touched=True).astype(bool) & (ids > 0)
+    roofs = np.isin(ids, [i + 1, j + 1]) & ~rasterize([wall.buffer(1.2)], out_shape=(400, 400),
+                                                     transform=transform).astype(bool)
+    brightness = image.astype(float).sum(0)
+    assert brightness[on_wall].mean() < 0.85 * brightness[roofs].mean()
+
+
 def test_bundled_data_matches_its_grid():
     with rasterio.open(EXAMPLES / "data" / "scene.tif") as src:
         assert src.count == 3 and src.dtypes[0] == "uint8" and src.crs.to_epsg() == 32616
@@ -42,6 +67,12 @@ def test_bundled_data_matches_its_grid():
 
     frame = gpd.read_file(EXAMPLES / "data" / "scene_footprints.geojson")
     assert frame.crs.to_epsg() == 32616 and frame.geometry.within(bounds).all()
+    # the held-out scene includes terraced rows: houses sharing a wall
+    geometries = list(frame.geometry)
+    tree = shapely.STRtree(geometries)
+    shared = {(i, int(j)) for i, g in enumerate(geometries) for j in tree.query(g)
+              if j > i and g.intersection(geometries[j]).length > 3}
+    assert len(shared) >= 10
 
 
 MODEL = EXAMPLES / "models" / "buildings_unet.onnx"
