@@ -72,7 +72,7 @@ class PredictOptions:
     bands: tuple[int, ...] | None = None
     output_type: str = "probability"
     threshold: float | None = None
-    dtype: str = "uint8"
+    dtype: str = "float32"
     cog: bool = False
     creation_options: dict = field(default_factory=dict)
     #: model pixel size in metres; None: the model's metadata; "native": never resample

@@ -82,7 +82,7 @@ def test_raster_output_grid_and_uint8_values(tmp_path, make_raster, image):
     path = make_raster("img.tif", image)
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
     out = tmp_path / "prob.tif"
-    predict_raster(model, path, out, options=PredictOptions(tile_size=64))
+    predict_raster(model, path, out, options=PredictOptions(tile_size=64, dtype="uint8"))
     with rasterio.open(path) as src, rasterio.open(out) as dst:
         assert (dst.width, dst.height, dst.transform, dst.crs) == \
             (src.width, src.height, src.transform, src.crs)
@@ -90,6 +90,17 @@ def test_raster_output_grid_and_uint8_values(tmp_path, make_raster, image):
         values = dst.read(1).astype(int)
     expected = np.rint(whole_image(pointwise_reference, image)[0] * 255)
     assert np.abs(values - expected).max() <= 1
+
+
+def test_default_output_is_the_models_float32_values(tmp_path, make_raster, image):
+    # third-party models come out as the model gives them (within 1e-4), no option needed
+    path = make_raster("img.tif", image)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", classes=2))
+    predict_raster(model, path, tmp_path / "p.tif", options=PredictOptions(tile_size=64))
+    with rasterio.open(tmp_path / "p.tif") as dst:
+        assert dst.dtypes == ("float32", "float32")
+        np.testing.assert_allclose(dst.read(), whole_image(pointwise_reference, image,
+                                                           classes=2), atol=1e-5)
 
 
 def test_float32_and_class_outputs(tmp_path, make_raster, image):

@@ -89,8 +89,9 @@ def _bands(ctx, param, value):
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Class output of a one-class model: p >= threshold. Default: the model's "
               "seg_thresh, else 0.5.")
-@click.option("--dtype", type=click.Choice(["uint8", "float32"]), default="uint8",
-              show_default=True, help="Probability output: uint8 (p x 255) or float32.")
+@click.option("--dtype", type=click.Choice(["float32", "uint8"]), default="float32",
+              show_default=True, help="Probability output: float32 (the model's values, "
+              "exact) or uint8 (p x 255 with GDAL scale 1/255: a quarter of the size).")
 @click.option("--activation", type=click.Choice(["auto", "none", "sigmoid", "softmax"]),
               default="auto", show_default=True,
               help="Applied to the model's outputs. auto: none when the model ends in "
@@ -112,9 +113,10 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
             model_resolution, cog, creation_options, overwrite, as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
-    The output has exactly the image's grid. By default it holds one uint8
-    band per class, probability x 255; --dtype float32 writes probabilities,
-    --output-type class writes class ids with a colour table. Nodata input
+    The output has exactly the image's grid. By default it holds one float32
+    band per class (per output channel), the model's values; --dtype uint8
+    writes probability x 255 (scale 1/255), --output-type class writes class
+    ids with a colour table and category names. Nodata input
     pixels are nodata in the output. Input layout (NCHW/NHWC), tile size,
     class names and normalisation are read from the model and its metadata;
     options override them. Several IMAGEs share one model session.
