@@ -76,3 +76,13 @@ def run_cli():
         return runner.invoke(cli, [str(a) for a in args], catch_exceptions=True)
 
     return invoke
+
+
+def assert_one_line_error(result, *fragments):
+    """A CLI result that failed with exit 1 and one line on stderr holding each fragment."""
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

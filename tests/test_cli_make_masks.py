@@ -8,7 +8,7 @@ import pytest
 import rasterio
 import shapely
 
-from .conftest import UTM_CRS, UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
 
 X0, Y0 = UTM_ORIGIN
 
@@ -21,15 +21,6 @@ def scene(make_raster, tmp_path):
         labels
     )
     return image, labels
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_writes_mask_and_summary(run_cli, scene, tmp_path):
