@@ -553,6 +553,12 @@ def atomic_output(
     except KeyboardInterrupt:
         raise Interrupted(f"{final}: interrupted; nothing was written under that name "
                           "(the temporary file was removed).") from None
+    except OSError as exc:
+        if exc.filename not in (None, os.fspath(tmp)):
+            raise
+        # a full disk or a vanished folder while writing: name the output, not the temp file
+        raise InputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was "
+                         "left under that name. Free space or choose another folder.") from exc
     finally:
         for leftover in (tmp, tmp_sidecar):
             with contextlib.suppress(FileNotFoundError):

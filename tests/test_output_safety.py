@@ -175,3 +175,22 @@ def test_a_command_leaves_no_global_state(run_cli, make_raster, tmp_path):
     after = (warnings.showwarning, list(logger.handlers), logger.level,
              os.environ.get("GDAL_CACHEMAX"), list(warnings.filters))
     assert after == before
+
+
+@pytest.mark.parametrize("report", ["r.png", "r.html"])
+def test_full_disk_fails_evaluate_report_naming_the_file(run_cli, make_raster, tmp_path, report):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    image = _noise_image(make_raster, 400)
+    x0, y0 = UTM_ORIGIN
+    frame = gpd.GeoDataFrame(geometry=[box(x0 + 10 * i, y0 - 20, x0 + 10 * i + 6, y0 - 14)
+                                       for i in range(15)], crs=UTM_CRS)
+    frame.to_file(tmp_path / "truth.geojson")
+    with _tiny_disk(tmp_path, "16k") as disk:
+        result = run_cli("evaluate", tmp_path / "truth.geojson", tmp_path / "truth.geojson",
+                         "--report", disk / report, "--image", image)
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(disk / report) in lines[0] and "space" in lines[0]
+        assert list(disk.iterdir()) == []
