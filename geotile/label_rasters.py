@@ -29,6 +29,7 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -158,8 +159,12 @@ def colour_lookup(codes: dict[str, int]) -> np.ndarray:
 
 def colours_to_ids(rgb: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ids, colour codes) of a (3, ...) uint8 array through :func:`colour_lookup`'s table."""
-    code = (rgb[0].astype(np.uint32) << 16) | (rgb[1].astype(np.uint32) << 8) | rgb[2]
-    return table[code], code
+    code = rgb[0].astype(np.uint32)
+    code <<= 8
+    code |= rgb[1]
+    code <<= 8
+    code |= rgb[2]
+    return np.take(table, code), code
 
 
 # ----------------------------------------------------------------------------- alignment
@@ -180,9 +185,11 @@ def _offset(label, image) -> tuple[int, int] | None:
     return round(row), round(col)
 
 
-def _copy_band(label, offset, top, rows, width, indexes) -> tuple[np.ndarray, np.ndarray]:
+def _copy_band(label, offset, top, rows, width, indexes,
+               check: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Label pixels (bands, rows, width) and their validity for image rows [top, top+rows)
-    on the same grid shifted by ``offset``; outside the label raster: invalid."""
+    on the same grid shifted by ``offset``; outside the label raster (and label nodata when
+    ``check``): invalid."""
     from rasterio.windows import Window
 
     from geotile.raster import read_window
@@ -196,7 +203,7 @@ def _copy_band(label, offset, top, rows, width, indexes) -> tuple[np.ndarray, np
         window = Window(c1, r1, c2 - c1, r2 - r1)
         inner = np.s_[r1 - row0: r2 - row0, c1 - col0: c2 - col0]
         values[(slice(None), *inner)] = read_window(label, window, indexes)
-        valid[inner] = label.dataset_mask(window=window) > 0
+        valid[inner] = label.dataset_mask(window=window) > 0 if check else True
     return values, valid
 
 
@@ -391,32 +398,48 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, table, names
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
         seen: dict[int, int] = {}
+        check_label = has_nodata(label)
+        # GDAL compresses and writes a band (without the GIL) while the next is read
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-writer")
+        writes: list = []
         with (
             atomic_output(output_path, overwrite) as tmp,
             rasterio.open(tmp, "w", **profile) as dst,
         ):
             dst.set_band_description(1, "footprint")
-            for top in tqdm(range(0, image.height, BAND_ROWS), disable=not progress,
-                            desc=Path(image_path).name, unit="band"):
-                rows = min(BAND_ROWS, image.height - top)
-                if offset is not None:
-                    values, valid = _copy_band(label, offset, top, rows, image.width, indexes)
-                else:
-                    values, valid = _warp_band(label, image, top, rows, indexes)
-                if table is not None:
-                    ids, code = colours_to_ids(values, table)
-                    bad = valid & (ids == IGNORE)
-                    if bad.any():
-                        found, number = np.unique(code[bad], return_counts=True)
-                        for c, n in zip(found.tolist(), number.tolist(), strict=True):
-                            seen[c] = seen.get(c, 0) + n
-                    ids[~valid] = IGNORE
-                else:
-                    ids = _index_ids(values, valid, labels_path)
-                if image_nodata:
-                    ids[image.dataset_mask(window=Window(0, top, image.width, rows)) == 0] = IGNORE
-                counts += np.bincount(ids.ravel(), minlength=256)
-                dst.write(ids, 1, window=Window(0, top, image.width, rows))
+            try:
+                for top in tqdm(range(0, image.height, BAND_ROWS), disable=not progress,
+                                desc=Path(image_path).name, unit="band"):
+                    rows = min(BAND_ROWS, image.height - top)
+                    if offset is not None:
+                        values, valid = _copy_band(label, offset, top, rows, image.width,
+                                                   indexes, check_label)
+                    else:
+                        values, valid = _warp_band(label, image, top, rows, indexes)
+                    everywhere = bool(valid.all())
+                    if table is not None:
+                        ids, code = colours_to_ids(values, table)
+                        bad = ids == IGNORE
+                        if not everywhere:
+                            bad &= valid
+                            ids[~valid] = IGNORE
+                        if bad.any():
+                            found, number = np.unique(code[bad], return_counts=True)
+                            for c, n in zip(found.tolist(), number.tolist(), strict=True):
+                                seen[c] = seen.get(c, 0) + n
+                    else:
+                        ids = _index_ids(values, valid, labels_path)
+                    window = Window(0, top, image.width, rows)
+                    if image_nodata:
+                        ids[image.dataset_mask(window=window) == 0] = IGNORE
+                    counts += np.bincount(ids.ravel(), minlength=256)
+                    if len(writes) >= 2:  # at most two bands waiting to be written
+                        writes.pop(0).result()
+                    writes.append(writer.submit(dst.write, ids, 1, window=window))
+                for write in writes:
+                    write.result()
+            finally:  # never leave a write running on a closed dataset
+                writer.shutdown(wait=True, cancel_futures=True)
             top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
             class_names = names or ["background"] + [str(i) for i in range(1, top_id + 1)]
             dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES=json.dumps(class_names),

@@ -239,3 +239,41 @@ def test_large_image_streams_in_bands(tmp_path, monkeypatch):
     expected = ids[np.floor((0.1 + rows + 0.5) / 0.5).astype(int),
                    np.floor((0.1 + cols + 0.5) / 0.5).astype(int)]
     np.testing.assert_array_equal(_read(tmp_path / "b.tif")[0], expected)
+
+
+def test_label_tiff_without_georeference_on_georeferenced_image(tmp_path):
+    """ISPRS ships label TIFFs without a geotransform beside georeferenced RGB tiles."""
+    rng = np.random.default_rng(9)
+    ids = _scene(rng, (50, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "top_potsdam_2_10_label.tif", _paint(ids), crs=None,
+                              transform=rasterio.Affine.identity())
+    image = write_raster(tmp_path / "top_potsdam_2_10_RGB.tif", np.ones((3, 50, 40), np.uint8))
+    make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    mask, _, _, profile = _read(tmp_path / "mask.tif")
+    np.testing.assert_array_equal(mask, ids)
+    assert profile["crs"] == "EPSG:32616"
+    other = write_raster(tmp_path / "other.tif", np.ones((3, 50, 41), np.uint8))
+    with pytest.raises(InputError, match="no CRS"):
+        make_masks(labels, other, tmp_path / "other_mask.tif", palette="potsdam")
+
+
+def test_tile_counts_the_ignore_value_as_nodata(tmp_path, run_cli):
+    rng = np.random.default_rng(10)
+    ids = _scene(rng, (64, 64))
+    rgb = _paint(ids)
+    rgb[:, :16, :] = 0  # unknown colour: the top quarter is ignored
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 64, 64), np.uint8))
+    with pytest.warns(GeotileWarning):
+        make_masks(labels, image, tmp_path / "image_mask.tif", palette="potsdam")
+    result = run_cli("tile", image, "--masks", tmp_path / "image_mask.tif", "--size", "32",
+                     "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    import csv
+
+    with open(tmp_path / "patches" / "index.csv") as f:
+        rows = {(int(r["row"]), int(r["col"])): r for r in csv.DictReader(f)}
+    assert float(rows[(0, 0)]["nodata_fraction"]) == pytest.approx(0.5)
+    assert float(rows[(1, 0)]["nodata_fraction"]) == 0
