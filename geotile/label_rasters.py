@@ -250,6 +250,25 @@ def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray
     return values, valid
 
 
+def _band_rows(label, image) -> int:
+    """Image rows per band when warping, fewer where the label raster is finer than the
+    image, so that a band's label pixels stay about BAND_ROWS x the image's width."""
+    from rasterio.crs import CRS
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = rasterio_bounds(image.transform, image.width, image.height)
+    src_crs = label.crs or image.crs or CRS.from_epsg(3857)
+    if image.crs is not None and src_crs != image.crs:
+        try:
+            left, bottom, right, top = transform_bounds(image.crs, src_crs, left, bottom,
+                                                        right, top, densify_pts=21)
+        except Exception:  # bounds outside the label CRS's area: the default is fine
+            return BAND_ROWS
+    cell = abs(label.transform.a * label.transform.e - label.transform.b * label.transform.d)
+    ratio = (right - left) * (top - bottom) / cell / max(1, image.width * image.height)
+    return max(1, min(BAND_ROWS, int(BAND_ROWS / max(ratio, 1e-9))))
+
+
 def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, float, float]:
     """(left, bottom, right, top) of a grid, whatever the signs of its pixel size."""
     xs = [transform.c, transform.c + transform.a * width + transform.b * height,
@@ -407,10 +426,11 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, table, names
             rasterio.open(tmp, "w", **profile) as dst,
         ):
             dst.set_band_description(1, "footprint")
+            step = BAND_ROWS if offset is not None else _band_rows(label, image)
             try:
-                for top in tqdm(range(0, image.height, BAND_ROWS), disable=not progress,
+                for top in tqdm(range(0, image.height, step), disable=not progress,
                                 desc=Path(image_path).name, unit="band"):
-                    rows = min(BAND_ROWS, image.height - top)
+                    rows = min(step, image.height - top)
                     if offset is not None:
                         values, valid = _copy_band(label, offset, top, rows, image.width,
                                                    indexes, check_label)

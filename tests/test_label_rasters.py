@@ -277,3 +277,22 @@ def test_tile_counts_the_ignore_value_as_nodata(tmp_path, run_cli):
         rows = {(int(r["row"]), int(r["col"])): r for r in csv.DictReader(f)}
     assert float(rows[(0, 0)]["nodata_fraction"]) == pytest.approx(0.5)
     assert float(rows[(1, 0)]["nodata_fraction"]) == 0
+
+
+def test_finer_label_raster_warps_in_smaller_bands(tmp_path, monkeypatch):
+    import geotile.label_rasters as lr
+
+    monkeypatch.setattr(lr, "BAND_ROWS", 16)
+    rng = np.random.default_rng(13)
+    ids = _scene(rng, (160, 160))
+    lx, ly = UTM_ORIGIN
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids))  # 0.5 m
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 39, 39), np.uint8),
+                         transform=from_origin(lx + 0.3, ly - 0.3, 2.0, 2.0))
+    with rasterio.open(labels) as label, rasterio.open(image) as src:
+        assert lr._band_rows(label, src) == 1  # 16 label pixels per image pixel
+    make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    rows, cols = np.mgrid[0:39, 0:39]
+    expected = ids[np.floor((0.3 + (rows + 0.5) * 2) / 0.5).astype(int),
+                   np.floor((0.3 + (cols + 0.5) * 2) / 0.5).astype(int)]
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
