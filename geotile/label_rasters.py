@@ -149,22 +149,36 @@ def palette_class_names(codes: dict[str, int]) -> list[str]:
     return names
 
 
-def colour_lookup(codes: dict[str, int]) -> np.ndarray:
-    """A 2**24 table from colour code to class id; colours outside the palette: IGNORE."""
+#: palettes up to this many colours are matched colour by colour, larger ones by a table
+FEW_COLOURS = 24
+
+
+def colour_lookup(codes: dict[str, int]) -> dict[int, int] | np.ndarray:
+    """Colour code -> class id: a dict for a few colours, else a 2**24 table (IGNORE for
+    colours outside the palette)."""
+    ids = _palette_ids(list(codes))
+    if len(codes) <= FEW_COLOURS:
+        return {codes[name]: class_id for name, class_id in ids.items()}
     table = np.full(1 << 24, IGNORE, np.uint8)
-    for name, class_id in _palette_ids(list(codes)).items():
+    for name, class_id in ids.items():
         table[codes[name]] = class_id
     return table
 
 
-def colours_to_ids(rgb: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, colour codes) of a (3, ...) uint8 array through :func:`colour_lookup`'s table."""
+def colours_to_ids(rgb: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, colour codes) of a (3, ...) uint8 array through :func:`colour_lookup`'s
+    mapping; colours outside the palette are IGNORE."""
     code = rgb[0].astype(np.uint32)
     code <<= 8
     code |= rgb[1]
     code <<= 8
     code |= rgb[2]
-    return np.take(table, code), code
+    if isinstance(table, np.ndarray):
+        return np.take(table, code), code
+    ids = np.full(code.shape, IGNORE, np.uint8)
+    for colour, class_id in table.items():  # a few compares beat a random-access table
+        np.copyto(ids, np.uint8(class_id), where=code == colour)
+    return ids, code
 
 
 # ----------------------------------------------------------------------------- alignment

@@ -296,3 +296,20 @@ def test_finer_label_raster_warps_in_smaller_bands(tmp_path, monkeypatch):
     expected = ids[np.floor((0.3 + (rows + 0.5) * 2) / 0.5).astype(int),
                    np.floor((0.3 + (cols + 0.5) * 2) / 0.5).astype(int)]
     np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+
+
+def test_large_palette_uses_the_table(tmp_path, monkeypatch):
+    import geotile.label_rasters as lr
+
+    monkeypatch.setattr(lr, "FEW_COLOURS", 2)
+    rng = np.random.default_rng(14)
+    ids = _scene(rng, (40, 30))
+    rgb = _paint(ids)
+    rgb[:, 0, :4] = 7
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 30), np.uint8))
+    with pytest.warns(GeotileWarning, match=r"\[7, 7, 7\]: 4 px"):
+        make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    expected = ids.copy()
+    expected[0, :4] = 255
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
