@@ -9,7 +9,9 @@ A label raster is either
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
   / Vaihingen palette (:data:`POTSDAM`): impervious_surfaces 1, building 2,
-  low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red).
+  low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red). An entry
+  named ``ignore`` (or ``nodata``, ``void``) marks a colour to ignore (255) silently,
+  e.g. the black eroded boundaries of ISPRS's "noBoundary" labels.
 
 Colours outside the palette are reported in one warning with their pixel counts and
 written as ``IGNORE`` (255), as are pixels where the image or the label raster is
@@ -50,6 +52,8 @@ POTSDAM = {
     "clutter": (255, 0, 0),
 }
 PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM}
+#: palette names whose colour marks pixels to ignore (IGNORE, no warning)
+IGNORE_NAMES = ("ignore", "nodata", "void")
 #: file name endings read as rasters without opening them (anything else: GDAL decides)
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg", ".jpeg", ".bmp",
                    ".gif", ".webp")
@@ -111,7 +115,7 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
                              f"{list(rgb)}; each class needs its own colour.")
         codes[str(name)] = code
     ids = _palette_ids(list(codes))
-    if max(ids.values()) >= IGNORE:
+    if max((i for i in ids.values() if i != IGNORE), default=0) >= IGNORE:
         raise InputError(f"{source}: {len(codes)} classes; a mask holds ids 1..{IGNORE - 1}.")
     return codes
 
@@ -129,11 +133,14 @@ def _rgb(colour) -> tuple[int, int, int] | None:
 
 
 def _palette_ids(names: list[str]) -> dict[str, int]:
-    """Class ids of palette names: 1..K in order, ``background`` is 0 and takes no number."""
+    """Class ids of palette names: 1..K in order; ``background`` is 0 and ``ignore``
+    (or ``nodata``, ``void``) is IGNORE, neither taking a number."""
     ids, k = {}, 0
     for name in names:
         if name.lower() == "background":
             ids[name] = 0
+        elif name.lower() in IGNORE_NAMES:
+            ids[name] = IGNORE
         else:
             k += 1
             ids[name] = k
@@ -142,11 +149,16 @@ def _palette_ids(names: list[str]) -> dict[str, int]:
 
 def palette_class_names(codes: dict[str, int]) -> list[str]:
     """Names indexed by class id (0 background) for a palette from :func:`read_palette`."""
-    ids = _palette_ids(list(codes))
-    names = ["background"] * (max(ids.values()) + 1)
+    ids = {n: i for n, i in _palette_ids(list(codes)).items() if i != IGNORE}
+    names = ["background"] * (max(ids.values(), default=0) + 1)
     for name, class_id in ids.items():
         names[class_id] = name
     return names
+
+
+def ignored_colours(codes: dict[str, int]) -> list[int]:
+    """Colour codes the palette itself names ``ignore`` (written as IGNORE, no warning)."""
+    return [codes[n] for n, i in _palette_ids(list(codes)).items() if i == IGNORE]
 
 
 #: palettes up to this many colours are matched colour by colour, larger ones by a table
@@ -360,10 +372,12 @@ def make_masks_from_raster(
         indexes, _ = label_raster_kind(label, labels_path, codes)
         names = _index_names(label, class_map) if codes is None else palette_class_names(codes)
         table = colour_lookup(codes) if codes is not None else None
+        ignore_codes = ignored_colours(codes) if codes is not None else []
         unknown: dict[int, int] = {}
         summaries = [
-            _mask_one(label, labels_path, input_path(image), Path(output), indexes, table,
-                      names, unknown, creation_options, overwrite, progress)
+            _mask_one(label, labels_path, input_path(image), Path(output), indexes,
+                      (table, ignore_codes), names, unknown, creation_options, overwrite,
+                      progress)
             for image, output in zip(image_paths, output_paths, strict=True)
         ]
     if unknown:
@@ -398,7 +412,7 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int) -> None:
                   GeotileWarning, stacklevel=3)
 
 
-def _mask_one(label, labels_path, image_path, output_path, indexes, table, names, unknown,
+def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
               creation_options, overwrite, progress) -> dict:
     import rasterio
     from rasterio.windows import Window
@@ -412,6 +426,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, table, names
         output_profile,
     )
 
+    table, ignore_codes = lookup
     with open_raster(image_path) as image:
         check_pixels_readable(image)
         if (label.crs is None) != (image.crs is None) and _offset(label, image) is None and not (
@@ -454,6 +469,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, table, names
                     if table is not None:
                         ids, code = colours_to_ids(values, table)
                         bad = ids == IGNORE
+                        for colour in ignore_codes:  # the palette's own ignore colours
+                            bad &= code != colour
                         if not everywhere:
                             bad &= valid
                             ids[~valid] = IGNORE

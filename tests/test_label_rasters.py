@@ -313,3 +313,24 @@ def test_large_palette_uses_the_table(tmp_path, monkeypatch):
     expected = ids.copy()
     expected[0, :4] = 255
     np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+
+
+def test_palette_ignore_colour_is_silent(tmp_path):
+    palette = tmp_path / "palette.json"
+    palette.write_text(json.dumps({**{k: list(v) for k, v in POTSDAM.items()},
+                                   "ignore": [0, 0, 0]}))
+    rng = np.random.default_rng(15)
+    ids = _scene(rng, (30, 30))
+    rgb = _paint(ids)
+    rgb[:, 10, :] = 0  # eroded boundary (ISPRS noBoundary labels)
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 30, 30), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeotileWarning)
+        [summary] = make_masks(labels, image, tmp_path / "mask.tif", palette=palette)
+    mask, _, tags, _ = _read(tmp_path / "mask.tif")
+    expected = ids.copy()
+    expected[10] = 255
+    np.testing.assert_array_equal(mask, expected)
+    assert summary["unknown_pixels"] == 0 and summary["ignored_pixels"] == 30
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"])[1:] == list(POTSDAM)

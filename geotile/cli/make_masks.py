@@ -46,7 +46,8 @@ from geotile.cli.options import (
 @click.option("--palette", metavar="potsdam|FILE.json",
               help="LABELS is a colour-coded label raster: built-in 'potsdam' (ISPRS classes "
               'impervious_surfaces..clutter = 1..6) or a JSON file {"building": [0, 0, 255], '
-              "...} (ids 1..K in file order; 'background' is 0). Unknown colours become 255.")
+              "...} (ids 1..K in file order; 'background' is 0, 'ignore' is 255). Unknown "
+              "colours become 255 too, with a warning.")
 @click.option("--layer", metavar="NAME",
               help="Layer of LABELS to read when the file has several (GeoPackage...).")
 @labels_crs_opt
