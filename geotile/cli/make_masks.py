@@ -25,7 +25,8 @@ from geotile.cli.options import (
 @click.option(
     "--class-map",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='JSON file {"building": 1, ...} mapping class names to ids 1..255.',
+    help='JSON file {"building": 1, ...} mapping class names to ids 1..255 (with a label '
+    "raster of class indices: the names of its ids).",
 )
 @click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")
 @click.option(
@@ -80,7 +81,9 @@ def make_masks(
 
     \b
     --json keys: labels, classes (names by id, 0 = background), masks [{image,
-    output, features, positive_pixels, ignored_pixels, classes}].
+    output, features, positive_pixels, ignored_pixels, classes}]; from a label
+    raster features is null and masks also hold unknown_pixels, class_pixels
+    {class: pixels} and aligned ("copy" or "nearest").
 
     \b
     Examples:
