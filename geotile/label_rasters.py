@@ -9,7 +9,9 @@ A label raster is either
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
   / Vaihingen palette (:data:`POTSDAM`): impervious_surfaces 1, building 2,
-  low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red).
+  low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red). An entry
+  named ``ignore`` (or ``nodata``, ``void``) marks a colour to ignore (255) silently,
+  e.g. the black eroded boundaries of ISPRS's "noBoundary" labels.
 
 Colours outside the palette are reported in one warning with their pixel counts and
 written as ``IGNORE`` (255), as are pixels where the image or the label raster is
@@ -29,6 +31,7 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +52,8 @@ POTSDAM = {
     "clutter": (255, 0, 0),
 }
 PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM}
+#: palette names whose colour marks pixels to ignore (IGNORE, no warning)
+IGNORE_NAMES = ("ignore", "nodata", "void")
 #: file name endings read as rasters without opening them (anything else: GDAL decides)
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg", ".jpeg", ".bmp",
                    ".gif", ".webp")
@@ -110,7 +115,7 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
                              f"{list(rgb)}; each class needs its own colour.")
         codes[str(name)] = code
     ids = _palette_ids(list(codes))
-    if max(ids.values()) >= IGNORE:
+    if max((i for i in ids.values() if i != IGNORE), default=0) >= IGNORE:
         raise InputError(f"{source}: {len(codes)} classes; a mask holds ids 1..{IGNORE - 1}.")
     return codes
 
@@ -128,11 +133,14 @@ def _rgb(colour) -> tuple[int, int, int] | None:
 
 
 def _palette_ids(names: list[str]) -> dict[str, int]:
-    """Class ids of palette names: 1..K in order, ``background`` is 0 and takes no number."""
+    """Class ids of palette names: 1..K in order; ``background`` is 0 and ``ignore``
+    (or ``nodata``, ``void``) is IGNORE, neither taking a number."""
     ids, k = {}, 0
     for name in names:
         if name.lower() == "background":
             ids[name] = 0
+        elif name.lower() in IGNORE_NAMES:
+            ids[name] = IGNORE
         else:
             k += 1
             ids[name] = k
@@ -141,25 +149,48 @@ def _palette_ids(names: list[str]) -> dict[str, int]:
 
 def palette_class_names(codes: dict[str, int]) -> list[str]:
     """Names indexed by class id (0 background) for a palette from :func:`read_palette`."""
-    ids = _palette_ids(list(codes))
-    names = ["background"] * (max(ids.values()) + 1)
+    ids = {n: i for n, i in _palette_ids(list(codes)).items() if i != IGNORE}
+    names = ["background"] * (max(ids.values(), default=0) + 1)
     for name, class_id in ids.items():
         names[class_id] = name
     return names
 
 
-def colour_lookup(codes: dict[str, int]) -> np.ndarray:
-    """A 2**24 table from colour code to class id; colours outside the palette: IGNORE."""
+def ignored_colours(codes: dict[str, int]) -> list[int]:
+    """Colour codes the palette itself names ``ignore`` (written as IGNORE, no warning)."""
+    return [codes[n] for n, i in _palette_ids(list(codes)).items() if i == IGNORE]
+
+
+#: palettes up to this many colours are matched colour by colour, larger ones by a table
+FEW_COLOURS = 24
+
+
+def colour_lookup(codes: dict[str, int]) -> dict[int, int] | np.ndarray:
+    """Colour code -> class id: a dict for a few colours, else a 2**24 table (IGNORE for
+    colours outside the palette)."""
+    ids = _palette_ids(list(codes))
+    if len(codes) <= FEW_COLOURS:
+        return {codes[name]: class_id for name, class_id in ids.items()}
     table = np.full(1 << 24, IGNORE, np.uint8)
-    for name, class_id in _palette_ids(list(codes)).items():
+    for name, class_id in ids.items():
         table[codes[name]] = class_id
     return table
 
 
-def colours_to_ids(rgb: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, colour codes) of a (3, ...) uint8 array through :func:`colour_lookup`'s table."""
-    code = (rgb[0].astype(np.uint32) << 16) | (rgb[1].astype(np.uint32) << 8) | rgb[2]
-    return table[code], code
+def colours_to_ids(rgb: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, colour codes) of a (3, ...) uint8 array through :func:`colour_lookup`'s
+    mapping; colours outside the palette are IGNORE."""
+    code = rgb[0].astype(np.uint32)
+    code <<= 8
+    code |= rgb[1]
+    code <<= 8
+    code |= rgb[2]
+    if isinstance(table, np.ndarray):
+        return np.take(table, code), code
+    ids = np.full(code.shape, IGNORE, np.uint8)
+    for colour, class_id in table.items():  # a few compares beat a random-access table
+        np.copyto(ids, np.uint8(class_id), where=code == colour)
+    return ids, code
 
 
 # ----------------------------------------------------------------------------- alignment
@@ -180,9 +211,11 @@ def _offset(label, image) -> tuple[int, int] | None:
     return round(row), round(col)
 
 
-def _copy_band(label, offset, top, rows, width, indexes) -> tuple[np.ndarray, np.ndarray]:
+def _copy_band(label, offset, top, rows, width, indexes,
+               check: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Label pixels (bands, rows, width) and their validity for image rows [top, top+rows)
-    on the same grid shifted by ``offset``; outside the label raster: invalid."""
+    on the same grid shifted by ``offset``; outside the label raster (and label nodata when
+    ``check``): invalid."""
     from rasterio.windows import Window
 
     from geotile.raster import read_window
@@ -196,7 +229,7 @@ def _copy_band(label, offset, top, rows, width, indexes) -> tuple[np.ndarray, np
         window = Window(c1, r1, c2 - c1, r2 - r1)
         inner = np.s_[r1 - row0: r2 - row0, c1 - col0: c2 - col0]
         values[(slice(None), *inner)] = read_window(label, window, indexes)
-        valid[inner] = label.dataset_mask(window=window) > 0
+        valid[inner] = label.dataset_mask(window=window) > 0 if check else True
     return values, valid
 
 
@@ -241,6 +274,25 @@ def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray
     values[:, hit] = source[:, picked[hit]]
     valid[hit] = source_valid[picked[hit]]
     return values, valid
+
+
+def _band_rows(label, image) -> int:
+    """Image rows per band when warping, fewer where the label raster is finer than the
+    image, so that a band's label pixels stay about BAND_ROWS x the image's width."""
+    from rasterio.crs import CRS
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = rasterio_bounds(image.transform, image.width, image.height)
+    src_crs = label.crs or image.crs or CRS.from_epsg(3857)
+    if image.crs is not None and src_crs != image.crs:
+        try:
+            left, bottom, right, top = transform_bounds(image.crs, src_crs, left, bottom,
+                                                        right, top, densify_pts=21)
+        except Exception:  # bounds outside the label CRS's area: the default is fine
+            return BAND_ROWS
+    cell = abs(label.transform.a * label.transform.e - label.transform.b * label.transform.d)
+    ratio = (right - left) * (top - bottom) / cell / max(1, image.width * image.height)
+    return max(1, min(BAND_ROWS, int(BAND_ROWS / max(ratio, 1e-9))))
 
 
 def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, float, float]:
@@ -320,10 +372,12 @@ def make_masks_from_raster(
         indexes, _ = label_raster_kind(label, labels_path, codes)
         names = _index_names(label, class_map) if codes is None else palette_class_names(codes)
         table = colour_lookup(codes) if codes is not None else None
+        ignore_codes = ignored_colours(codes) if codes is not None else []
         unknown: dict[int, int] = {}
         summaries = [
-            _mask_one(label, labels_path, input_path(image), Path(output), indexes, table,
-                      names, unknown, creation_options, overwrite, progress)
+            _mask_one(label, labels_path, input_path(image), Path(output), indexes,
+                      (table, ignore_codes), names, unknown, creation_options, overwrite,
+                      progress)
             for image, output in zip(image_paths, output_paths, strict=True)
         ]
     if unknown:
@@ -358,7 +412,7 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int) -> None:
                   GeotileWarning, stacklevel=3)
 
 
-def _mask_one(label, labels_path, image_path, output_path, indexes, table, names, unknown,
+def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
               creation_options, overwrite, progress) -> dict:
     import rasterio
     from rasterio.windows import Window
@@ -372,6 +426,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, table, names
         output_profile,
     )
 
+    table, ignore_codes = lookup
     with open_raster(image_path) as image:
         check_pixels_readable(image)
         if (label.crs is None) != (image.crs is None) and _offset(label, image) is None and not (
@@ -391,32 +446,51 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, table, names
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
         seen: dict[int, int] = {}
+        check_label = has_nodata(label)
+        # GDAL compresses and writes a band (without the GIL) while the next is read
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-writer")
+        writes: list = []
         with (
             atomic_output(output_path, overwrite) as tmp,
             rasterio.open(tmp, "w", **profile) as dst,
         ):
             dst.set_band_description(1, "footprint")
-            for top in tqdm(range(0, image.height, BAND_ROWS), disable=not progress,
-                            desc=Path(image_path).name, unit="band"):
-                rows = min(BAND_ROWS, image.height - top)
-                if offset is not None:
-                    values, valid = _copy_band(label, offset, top, rows, image.width, indexes)
-                else:
-                    values, valid = _warp_band(label, image, top, rows, indexes)
-                if table is not None:
-                    ids, code = colours_to_ids(values, table)
-                    bad = valid & (ids == IGNORE)
-                    if bad.any():
-                        found, number = np.unique(code[bad], return_counts=True)
-                        for c, n in zip(found.tolist(), number.tolist(), strict=True):
-                            seen[c] = seen.get(c, 0) + n
-                    ids[~valid] = IGNORE
-                else:
-                    ids = _index_ids(values, valid, labels_path)
-                if image_nodata:
-                    ids[image.dataset_mask(window=Window(0, top, image.width, rows)) == 0] = IGNORE
-                counts += np.bincount(ids.ravel(), minlength=256)
-                dst.write(ids, 1, window=Window(0, top, image.width, rows))
+            step = BAND_ROWS if offset is not None else _band_rows(label, image)
+            try:
+                for top in tqdm(range(0, image.height, step), disable=not progress,
+                                desc=Path(image_path).name, unit="band"):
+                    rows = min(step, image.height - top)
+                    if offset is not None:
+                        values, valid = _copy_band(label, offset, top, rows, image.width,
+                                                   indexes, check_label)
+                    else:
+                        values, valid = _warp_band(label, image, top, rows, indexes)
+                    everywhere = bool(valid.all())
+                    if table is not None:
+                        ids, code = colours_to_ids(values, table)
+                        bad = ids == IGNORE
+                        for colour in ignore_codes:  # the palette's own ignore colours
+                            bad &= code != colour
+                        if not everywhere:
+                            bad &= valid
+                            ids[~valid] = IGNORE
+                        if bad.any():
+                            found, number = np.unique(code[bad], return_counts=True)
+                            for c, n in zip(found.tolist(), number.tolist(), strict=True):
+                                seen[c] = seen.get(c, 0) + n
+                    else:
+                        ids = _index_ids(values, valid, labels_path)
+                    window = Window(0, top, image.width, rows)
+                    if image_nodata:
+                        ids[image.dataset_mask(window=window) == 0] = IGNORE
+                    counts += np.bincount(ids.ravel(), minlength=256)
+                    if len(writes) >= 2:  # at most two bands waiting to be written
+                        writes.pop(0).result()
+                    writes.append(writer.submit(dst.write, ids, 1, window=window))
+                for write in writes:
+                    write.result()
+            finally:  # never leave a write running on a closed dataset
+                writer.shutdown(wait=True, cancel_futures=True)
             top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
             class_names = names or ["background"] + [str(i) for i in range(1, top_id + 1)]
             dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES=json.dumps(class_names),

@@ -678,28 +678,35 @@ def per_class_values(value: float | dict, frame) -> np.ndarray:
     """The value for each row of ``frame`` (by its ``class`` name, else ``class_id``)."""
     if not isinstance(value, dict):
         return np.full(len(frame), float(value))
+    value = {_class_key(k): v for k, v in value.items()}
     default = value.get("*", 0.0)
     names = frame["class"].astype(str).tolist() if "class" in frame else [""] * len(frame)
     ids = frame["class_id"].astype(str).tolist() if "class_id" in frame else [""] * len(frame)
-    return np.array([value.get(n, value.get(i, default)) for n, i in zip(names, ids,
-                                                                        strict=True)], float)
+    return np.array([value.get(_class_key(n), value.get(i, default))
+                     for n, i in zip(names, ids, strict=True)], float)
+
+
+def _class_key(name) -> str:
+    """Class names compare without case, and with spaces or hyphens as underscores."""
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> np.ndarray | None:
     """Class ids to keep for ``options.classes`` (names or ids) in a raster with ``names``
     (None: every class); also checks that per-class keys name known classes."""
-    known = {str(n): i for i, n in enumerate(names or [])} or {"building": 1}
+    known = {_class_key(n): i for i, n in enumerate(names or [])} or {"building": 1}
     for option, value in (("--min-area", options.min_area), ("--simplify", options.simplify)):
         if isinstance(value, dict):
             _check_class_names([k for k in value if k != "*"], known, option, path)
     if not options.classes:
         return None
     _check_class_names(options.classes, known, "--classes", path)
-    return np.array(sorted({known[c] if c in known else int(c) for c in options.classes}))
+    return np.array(sorted({known[_class_key(c)] if _class_key(c) in known
+                            else int(c) for c in options.classes}))
 
 
 def _check_class_names(keys, known: dict[str, int], option: str, path) -> None:
-    bad = [k for k in keys if k not in known and not str(k).isdigit()]
+    bad = [k for k in keys if _class_key(k) not in known and not str(k).isdigit()]
     if bad:
         raise InputError(f"{option}: no class {bad[0]!r} in {Path(str(path)).name} (its classes: "
                          f"{', '.join(n for n, i in known.items() if i)}). Use these names or "

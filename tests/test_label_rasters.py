@@ -239,3 +239,98 @@ def test_large_image_streams_in_bands(tmp_path, monkeypatch):
     expected = ids[np.floor((0.1 + rows + 0.5) / 0.5).astype(int),
                    np.floor((0.1 + cols + 0.5) / 0.5).astype(int)]
     np.testing.assert_array_equal(_read(tmp_path / "b.tif")[0], expected)
+
+
+def test_label_tiff_without_georeference_on_georeferenced_image(tmp_path):
+    """ISPRS ships label TIFFs without a geotransform beside georeferenced RGB tiles."""
+    rng = np.random.default_rng(9)
+    ids = _scene(rng, (50, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "top_potsdam_2_10_label.tif", _paint(ids), crs=None,
+                              transform=rasterio.Affine.identity())
+    image = write_raster(tmp_path / "top_potsdam_2_10_RGB.tif", np.ones((3, 50, 40), np.uint8))
+    make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    mask, _, _, profile = _read(tmp_path / "mask.tif")
+    np.testing.assert_array_equal(mask, ids)
+    assert profile["crs"] == "EPSG:32616"
+    other = write_raster(tmp_path / "other.tif", np.ones((3, 50, 41), np.uint8))
+    with pytest.raises(InputError, match="no CRS"):
+        make_masks(labels, other, tmp_path / "other_mask.tif", palette="potsdam")
+
+
+def test_tile_counts_the_ignore_value_as_nodata(tmp_path, run_cli):
+    rng = np.random.default_rng(10)
+    ids = _scene(rng, (64, 64))
+    rgb = _paint(ids)
+    rgb[:, :16, :] = 0  # unknown colour: the top quarter is ignored
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 64, 64), np.uint8))
+    with pytest.warns(GeotileWarning):
+        make_masks(labels, image, tmp_path / "image_mask.tif", palette="potsdam")
+    result = run_cli("tile", image, "--masks", tmp_path / "image_mask.tif", "--size", "32",
+                     "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    import csv
+
+    with open(tmp_path / "patches" / "index.csv") as f:
+        rows = {(int(r["row"]), int(r["col"])): r for r in csv.DictReader(f)}
+    assert float(rows[(0, 0)]["nodata_fraction"]) == pytest.approx(0.5)
+    assert float(rows[(1, 0)]["nodata_fraction"]) == 0
+
+
+def test_finer_label_raster_warps_in_smaller_bands(tmp_path, monkeypatch):
+    import geotile.label_rasters as lr
+
+    monkeypatch.setattr(lr, "BAND_ROWS", 16)
+    rng = np.random.default_rng(13)
+    ids = _scene(rng, (160, 160))
+    lx, ly = UTM_ORIGIN
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids))  # 0.5 m
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 39, 39), np.uint8),
+                         transform=from_origin(lx + 0.3, ly - 0.3, 2.0, 2.0))
+    with rasterio.open(labels) as label, rasterio.open(image) as src:
+        assert lr._band_rows(label, src) == 1  # 16 label pixels per image pixel
+    make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    rows, cols = np.mgrid[0:39, 0:39]
+    expected = ids[np.floor((0.3 + (rows + 0.5) * 2) / 0.5).astype(int),
+                   np.floor((0.3 + (cols + 0.5) * 2) / 0.5).astype(int)]
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+
+
+def test_large_palette_uses_the_table(tmp_path, monkeypatch):
+    import geotile.label_rasters as lr
+
+    monkeypatch.setattr(lr, "FEW_COLOURS", 2)
+    rng = np.random.default_rng(14)
+    ids = _scene(rng, (40, 30))
+    rgb = _paint(ids)
+    rgb[:, 0, :4] = 7
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 30), np.uint8))
+    with pytest.warns(GeotileWarning, match=r"\[7, 7, 7\]: 4 px"):
+        make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    expected = ids.copy()
+    expected[0, :4] = 255
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+
+
+def test_palette_ignore_colour_is_silent(tmp_path):
+    palette = tmp_path / "palette.json"
+    palette.write_text(json.dumps({**{k: list(v) for k, v in POTSDAM.items()},
+                                   "ignore": [0, 0, 0]}))
+    rng = np.random.default_rng(15)
+    ids = _scene(rng, (30, 30))
+    rgb = _paint(ids)
+    rgb[:, 10, :] = 0  # eroded boundary (ISPRS noBoundary labels)
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 30, 30), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeotileWarning)
+        [summary] = make_masks(labels, image, tmp_path / "mask.tif", palette=palette)
+    mask, _, tags, _ = _read(tmp_path / "mask.tif")
+    expected = ids.copy()
+    expected[10] = 255
+    np.testing.assert_array_equal(mask, expected)
+    assert summary["unknown_pixels"] == 0 and summary["ignored_pixels"] == 30
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"])[1:] == list(POTSDAM)

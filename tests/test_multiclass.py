@@ -174,3 +174,12 @@ def test_masks_from_label_raster_evaluate_against_themselves(tmp_path):
     scores = evaluate_rasters(prediction, tmp_path / "mask.tif")
     assert scores.pixels == 35 * 40 and scores.accuracy == 1.0
     assert [c["class"] for c in scores.classes()][1:] == list(POTSDAM)
+
+
+def test_class_names_match_without_case_or_spaces(tmp_path, run_cli):
+    raster = _class_raster(tmp_path / "classes.tif", _scene())
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--classes",
+                     "Low Vegetation,impervious-surfaces", "--min-area", "low vegetation=10")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "a.gpkg")
+    assert sorted(frame["class"]) == ["impervious_surfaces"]

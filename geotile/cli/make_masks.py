@@ -38,7 +38,8 @@ def _line_options(command):
 @click.option(
     "--class-map",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='JSON file {"building": 1, ...} mapping class names to ids 1..255.',
+    help='JSON file {"building": 1, ...} mapping class names to ids 1..255 (with a label '
+    "raster of class indices: the names of its ids).",
 )
 @click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")
 @click.option(
@@ -59,7 +60,8 @@ def _line_options(command):
 @click.option("--palette", metavar="potsdam|FILE.json",
               help="LABELS is a colour-coded label raster: built-in 'potsdam' (ISPRS classes "
               'impervious_surfaces..clutter = 1..6) or a JSON file {"building": [0, 0, 255], '
-              "...} (ids 1..K in file order; 'background' is 0). Unknown colours become 255.")
+              "...} (ids 1..K in file order; 'background' is 0, 'ignore' is 255). Unknown "
+              "colours become 255 too, with a warning.")
 @click.option("--layer", metavar="NAME",
               help="Layer of LABELS to read when the file has several (GeoPackage...).")
 @_line_options
@@ -93,7 +95,9 @@ def make_masks(
 
     \b
     --json keys: labels, classes (names by id, 0 = background), masks [{image,
-    output, features, positive_pixels, ignored_pixels, classes}].
+    output, features, positive_pixels, ignored_pixels, classes}]; from a label
+    raster features is null and masks also hold unknown_pixels, class_pixels
+    {class: pixels} and aligned ("copy" or "nearest").
 
     \b
     Examples:
