@@ -51,7 +51,7 @@ def one_class(tmp_path):
 # --- 1. uint8 probabilities carry scale 1/255 and offset 0 ---------------------------------
 def test_uint8_probabilities_have_scale_and_offset(tmp_path, image, three_classes):
     out = tmp_path / "p.tif"
-    predict_raster(three_classes, image, out)
+    predict_raster(three_classes, image, out, options=PredictOptions(dtype="uint8"))
     with rasterio.open(out) as dst:
         assert dst.scales == (1 / 255,) * 3 and dst.offsets == (0.0,) * 3
         raw = dst.read().astype(np.float64)
@@ -176,7 +176,8 @@ def test_threshold_travels_as_a_tag(tmp_path, image, one_class, threshold, expec
 
     out = tmp_path / "o.tif"
     predict_raster(one_class, image, out,
-                   options=PredictOptions(output_type=output_type, threshold=threshold))
+                   options=PredictOptions(output_type=output_type, threshold=threshold,
+                                          dtype="uint8"))
     with rasterio.open(out) as dst:
         tags = dst.tags()
         kind = raster_kind(dst)
@@ -203,7 +204,8 @@ def test_creation_options_reach_the_cog(run_cli, tmp_path, image, blocks):
     model = pointwise_model(tmp_path / "m.onnx", classes=3)
     out = tmp_path / "p.tif"
     args = [a for b in blocks for a in ("--co", b)]
-    result = run_cli("predict", model, image, "-o", out, "--cog", "--co", "COMPRESS=ZSTD", *args)
+    result = run_cli("predict", model, image, "-o", out, "--cog", "--co", "COMPRESS=ZSTD",
+                     "--dtype", "uint8", *args)
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as dst:
         assert dst.compression.name == "zstd"
@@ -231,7 +233,8 @@ def test_cog_class_overviews_keep_class_ids(tmp_path, make_raster, three_classes
 def test_jpeg_compression_of_uint8_probabilities(run_cli, tmp_path, image):
     model = pointwise_model(tmp_path / "m.onnx", classes=3)
     out = tmp_path / "p.tif"
-    result = run_cli("predict", model, image, "-o", out, "--co", "COMPRESS=JPEG")
+    result = run_cli("predict", model, image, "-o", out, "--co", "COMPRESS=JPEG",
+                     "--dtype", "uint8")
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as dst:
         assert dst.compression.name == "jpeg" and dst.read().shape == (3, 40, 50)
@@ -246,7 +249,7 @@ def test_jpeg_compression_of_uint8_probabilities(run_cli, tmp_path, image):
      (["COMPRESS=NOPE"], ["COMPRESS=NOPE", "gdal.org"]),
      (["FOO=bar"], ["FOO=bar", "gdal.org"]),
      (["BIGTIFF=maybe"], ["BIGTIFF=maybe"]),
-     (["PREDICTOR=3"], ["PREDICTOR=3"]),
+     (["PREDICTOR=3", "--dtype", "uint8"], ["PREDICTOR=3"]),
      (["SPARSE_OK=TRUE"], ["SPARSE_OK", "Remove"]),
      (["FOO=bar", "--cog"], ["FOO=bar", "COG"]),
      (["COMPRESS=NOPE", "--cog"], ["COMPRESS=NOPE", "COG"]),
@@ -254,7 +257,7 @@ def test_jpeg_compression_of_uint8_probabilities(run_cli, tmp_path, image):
 )
 def test_bad_creation_options_are_one_line_before_any_work(run_cli, tmp_path, image, options,
                                                           fragments):
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     # the model does not exist: the options are refused before it is even opened
     result = run_cli("predict", tmp_path / "missing.onnx", image, "-o", tmp_path / "o.tif",
@@ -274,7 +277,7 @@ def test_sparse_ok_is_refused_in_the_api(tmp_path):
 def test_webp_needs_three_or_four_bands(tmp_path, image, one_class, three_classes, cog):
     from geotile.errors import InputError
 
-    options = PredictOptions(cog=cog, creation_options={"compress": "WEBP"})
+    options = PredictOptions(cog=cog, creation_options={"compress": "WEBP"}, dtype="uint8")
     predict_raster(three_classes, image, tmp_path / "three.tif", options=options)
     with rasterio.open(tmp_path / "three.tif") as dst:
         assert dst.compression.name == "webp"
@@ -322,7 +325,7 @@ def test_json_summary(run_cli, tmp_path, make_raster):
 
 
 def test_a_stray_sidecar_is_refused_before_any_work(run_cli, tmp_path, image):
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     (tmp_path / "o.tif.aux.xml").write_text("<PAMDataset/>")
     result = run_cli("predict", tmp_path / "missing.onnx", image, "-o", tmp_path / "o.tif")
@@ -332,7 +335,7 @@ def test_a_stray_sidecar_is_refused_before_any_work(run_cli, tmp_path, image):
 @pytest.mark.parametrize("codec", ["JPEG", "WEBP"])
 @pytest.mark.parametrize("cog", [[], ["--cog"]])
 def test_lossy_compression_of_class_ids_is_refused(run_cli, tmp_path, image, codec, cog):
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     model = pointwise_model(tmp_path / "m.onnx", classes=3)
     result = run_cli("predict", model, image, "-o", tmp_path / "c.tif", "--output-type",
@@ -342,7 +345,7 @@ def test_lossy_compression_of_class_ids_is_refused(run_cli, tmp_path, image, cod
 
 
 def test_blocksize_works_without_cog_and_cog_options_say_so(run_cli, tmp_path, image):
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     model = pointwise_model(tmp_path / "m.onnx")
     out = tmp_path / "p.tif"
