@@ -17,6 +17,7 @@ import csv
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -175,6 +176,10 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
     """
     from geotile._version import __version__
 
+    text = os.fspath(path)
+    if text.startswith("/vsi") or re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", text):
+        raise InputError(f"{text}: patches are written to a local folder, not to a GDAL "
+                         "virtual or cloud path. Give a local folder and copy it afterwards.")
     final = Path(path)
     old = _check_folder(final, overwrite)
     _check_inputs_kept(final, old, inputs)

@@ -288,25 +288,34 @@ _SIDECARS = (".aux.xml", ".ovr", ".msk", ".xml", ".json", ".txt", ".csv")
 
 
 def _as_paths(paths) -> list:
-    """A bare path (str, bytes or PathLike) is one path, not a sequence of characters."""
+    """A bare path (str, bytes or PathLike) is one path, not a sequence of characters.
+    Local paths become Paths; GDAL virtual and cloud paths (/vsizip/..., s3://...) stay
+    the text they are, so that they reach GDAL unchanged."""
     if isinstance(paths, (str, bytes, os.PathLike)):
-        return [os.fsdecode(paths) if isinstance(paths, bytes) else paths]
-    return list(paths)
+        paths = [paths]
+    return [_source(p) for p in paths]
 
 
-def pair_masks(images: Sequence[Path], masks) -> list[Path] | None:
+def _source(path) -> str | Path:
+    text = os.fsdecode(path)
+    if text.startswith("/vsi") or "://" in text:
+        return text
+    return Path(text)
+
+
+def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
     """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
     images by file stem: ``<stem>.*``, else ``<stem>_mask.*``), or one file per image
     (paired by stem when the names match the images one to one, else in order)."""
     if not masks:
         return None
-    masks = [Path(m) for m in _as_paths(masks)]
+    masks = _as_paths(masks)
     if len(masks) == 1 and len(images) >= 1:
         single = masks[0]
-        if single.is_dir():
+        if isinstance(single, Path) and single.is_dir():
             files = [p for p in single.iterdir() if p.is_file()]
             return _pair_by_stem(images, files, f"{single}")
-        if not single.exists() and glob.has_magic(str(single)):
+        if isinstance(single, Path) and not single.exists() and glob.has_magic(str(single)):
             files = [Path(p) for p in sorted(glob.glob(str(single))) if Path(p).is_file()]
             if not files:
                 raise InputError(f"--masks {single}: the pattern matches no file. Check it "
@@ -317,26 +326,28 @@ def pair_masks(images: Sequence[Path], masks) -> list[Path] | None:
             f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
             "or a folder or a pattern ('masks/*.tif') of masks named after the images."
         )
-    by_stem = {m.stem: m for m in masks}
-    if len(by_stem) == len(masks) and set(by_stem) == {p.stem for p in images}:
-        return [by_stem[p.stem] for p in images]
+    by_stem = {Path(m).stem: m for m in masks}
+    if len(by_stem) == len(masks) and set(by_stem) == {Path(p).stem for p in images}:
+        return [by_stem[Path(p).stem] for p in images]
     return masks
 
 
-def _pair_by_stem(images: Sequence[Path], files: list[Path], where: str) -> list[Path]:
+def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -> list[Path]:
     files = [f for f in files if not f.name.startswith(".")
              and not f.name.lower().endswith(_SIDECARS)]
     own = {_resolved(p) for p in images}
     paired = []
     for image in images:
         found = []
-        for stem in (image.stem, f"{image.stem}_mask", f"{image.stem}-mask"):
+        base = Path(image).stem
+        for stem in (base, f"{base}_mask", f"{base}-mask"):
             found = sorted(f for f in files if f.stem == stem and _resolved(f) not in own)
             if found:
                 break
         if not found:
             raise InputError(
-                f"{image}: no mask named {image.stem}.* (or {image.stem}_mask.*) in {where}. "
+                f"{image}: no mask named {Path(image).stem}.* (or {Path(image).stem}_mask.*) "
+                f"in {where}. "
                 "Name each mask after its image (make-masks does), or give --masks files."
             )
         if len(found) > 1:
@@ -348,7 +359,9 @@ def _pair_by_stem(images: Sequence[Path], files: list[Path], where: str) -> list
     return paired
 
 
-def _resolved(path: Path) -> Path:
+def _resolved(path) -> Path | str:
+    if not isinstance(path, Path):
+        return path
     try:
         return path.resolve()
     except OSError:
@@ -375,11 +388,11 @@ def tile_rasters(
     """
     from geotile.output_folder import staged_folder
 
-    images = [Path(p) for p in _as_paths(images)]
+    images = _as_paths(images)
     masks = pair_masks(images, masks)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
-    stems = [p.stem for p in images]
+    stems = [Path(p).stem for p in images]
     if len(set(stems)) != len(stems):
         raise InputError("images share a file name: their patches would collide. Rename them.")
     plan = None
@@ -401,7 +414,7 @@ def tile_rasters(
     return summary
 
 
-def _grid_of(image: Path, options: TileOptions) -> Grid:
+def _grid_of(image: str | Path, options: TileOptions) -> Grid:
     from geotile.raster import open_raster
 
     with open_raster(image) as src:
@@ -411,6 +424,7 @@ def _grid_of(image: Path, options: TileOptions) -> Grid:
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number) -> None:
     from tqdm import tqdm
 
+    label = Path(image)  # its name and stem (``image`` itself may be a GDAL virtual path)
     from geotile.raster import check_pixels_readable, open_raster
 
     with open_raster(image) as src, (
@@ -443,7 +457,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = []
             for data in tqdm(iter_patches(src, mask_src, grid), total=len(grid),
-                             disable=not progress, desc=image.name, unit="patch"):
+                             disable=not progress, desc=label.name, unit="patch"):
                 patch = data.patch
                 nodata_fraction = 1.0 - np.count_nonzero(data.valid) / data.valid.size
                 positive = None
@@ -462,14 +476,14 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                         summary.excluded_gap += 1
                         continue
                     summary.per_split[split] = summary.per_split.get(split, 0) + 1
-                name = f"{image.stem}_{patch.row}_{patch.col}"
+                name = f"{label.stem}_{patch.row}_{patch.col}"
                 image_rel, mask_rel = writers.names(name)
                 pending.append(pool.submit(writers.write, data, image_rel, mask_rel))
                 if len(pending) > 64:  # keep memory bounded while the pool catches up
                     pending.pop(0).result()
                 minx, miny, maxx, maxy = patch.bounds(src.transform)
                 writer.writerow([
-                    image_rel, mask_rel or "", image.name, patch.row, patch.col, patch.x_off,
+                    image_rel, mask_rel or "", label.name, patch.row, patch.col, patch.x_off,
                     patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),
                     _fmt(maxy), "" if positive is None else f"{positive:.6f}",
                     f"{nodata_fraction:.6f}", split,
@@ -485,7 +499,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                 "(the raster holds no or almost no valid pixels). Check the file or raise "
                 "--max-nodata."
             )
-        log.info("%s: %d patches kept of %d (%d mostly nodata)", image.name, kept, len(grid),
+        log.info("%s: %d patches kept of %d (%d mostly nodata)", label.name, kept, len(grid),
                  dropped_nodata)
 
 

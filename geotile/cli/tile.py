@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from geotile.cli.options import creation_options_opt, json_opt, output_opt
@@ -19,9 +17,9 @@ def _parse_split(ctx, param, value):
 
 
 @click.command("tile", short_help="Cut images (+ masks) into patches with an index.csv.")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path())
 @output_opt("Output folder: images/, masks/ and index.csv.")
-@click.option("--masks", "masks", multiple=True, type=click.Path(path_type=Path),
+@click.option("--masks", "masks", multiple=True, type=click.Path(),
               help="Masks: a folder or a quoted pattern ('masks/*.tif') whose files are "
               "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*), or one file per "
               "IMAGE (repeat --masks; paired by name when the names match, else in order).")
