@@ -76,6 +76,9 @@ class TileOptions:
             raise InputError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
         object.__setattr__(self, "split", _as_fractions(self.split))
         object.__setattr__(self, "overlap", _overlap_pixels(self.overlap, self.size))
+        if self.overlap >= self.size:
+            raise InputError(f"--overlap {self.overlap} px must be smaller than the patch size "
+                             f"(--size {self.size}).")
         if not isinstance(self.creation_options, dict):
             from geotile.raster import parse_creation_options
 
@@ -602,7 +605,13 @@ class PatchWriter:
 
     @staticmethod
     def _refused(text: str, profile: dict, exc: Exception) -> InputError:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reasons = []
+        cause: BaseException | None = exc
+        while cause is not None and len(reasons) < 10:  # GDAL's own message is a cause
+            if str(cause) and "previous exception" not in str(cause):
+                reasons.append(str(cause).splitlines()[0])
+            cause = cause.__cause__ or cause.__context__
+        reason = reasons[-1] if reasons else type(exc).__name__
         return InputError(
             f"{text}: GDAL cannot write {profile['dtype']} GeoTIFF patches with these "
             f"creation options ({reason}). Check the options of GDAL's GTiff driver."

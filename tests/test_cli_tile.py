@@ -251,7 +251,7 @@ def test_overlap_in_pixels_or_as_a_fraction(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("tile", image, "--overlap", "1.5", "-o", tmp_path / "c"),
                           "--overlap 1.5", "whole pixels")
     assert_one_line_error(run_cli("tile", image, "--size", "40", "--overlap", "40", "-o",
-                                  tmp_path / "c"), "overlap")
+                                  tmp_path / "c"), "--overlap 40 px", "--size 40")
     assert not (tmp_path / "c").exists()
 
 
