@@ -86,7 +86,8 @@ class TileOptions:
             pairs = [pairs] if isinstance(pairs, str) else list(pairs)
             object.__setattr__(self, "creation_options", parse_creation_options(pairs))
         if self.split is not None:
-            if not 1 <= len(self.split) <= 3 or any(f < 0 for f in self.split):
+            if not 1 <= len(self.split) <= 3 or not all(
+                    math.isfinite(f) and f >= 0 for f in self.split):
                 raise InputError("--split takes 1 to 3 non-negative fractions, e.g. 0.8,0.1,0.1")
             if abs(sum(self.split) - 1) > 1e-6:
                 raise InputError(f"--split fractions must sum to 1, got {sum(self.split):g}")
@@ -108,7 +109,7 @@ def _overlap_pixels(overlap, size: int) -> int:
     value = float(overlap)
     if 0 < value < 1:
         return round(value * size)
-    if value < 0 or value != int(value):
+    if not math.isfinite(value) or value < 0 or value != int(value):
         raise InputError(f"--overlap {overlap:g}: give whole pixels (e.g. 64) or a fraction "
                          "of the patch size below 1 (e.g. 0.25).")
     return int(value)

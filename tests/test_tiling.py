@@ -514,3 +514,9 @@ def test_options_take_text_and_lists_as_the_cli_does():
         "compress": "ZSTD", "zstd_level": "3"}
     with pytest.raises(InputError, match="fractions"):
         TileOptions(split="0.8,abc")
+    for split in ("nan", "1,nan", "inf,-inf"):
+        with pytest.raises(InputError, match="non-negative fractions"):
+            TileOptions(split=split)
+    for overlap in (float("nan"), float("inf"), 1.5):
+        with pytest.raises(InputError, match="whole pixels"):
+            TileOptions(overlap=overlap)
