@@ -74,7 +74,10 @@ def _safe_relative(name: str) -> bool:
 def _all_entries(folder: Path) -> tuple[set[str], set[str]]:
     """(files, folders) under ``folder`` as relative POSIX paths; staging folders skipped."""
     files, folders = set(), set()
-    for root, dirs, names in os.walk(folder):
+    def fail(error: OSError) -> None:
+        raise error  # a folder that cannot be listed is not known to be geotile's
+
+    for root, dirs, names in os.walk(folder, onerror=fail):
         rel_root = Path(root).relative_to(folder)
         if rel_root == Path("."):
             dirs[:] = [d for d in dirs if not _is_staging(d)]
@@ -155,9 +158,13 @@ def _os_error(exc: OSError, final: Path) -> InputError:
     if exc.errno == errno.ENOSPC:
         return InputError(f"{final}: no space left on the device; nothing was written there. "
                           "Free space and run again.")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno == errno.EROFS:
         return InputError(f"{final}: the output folder is not writable ({exc.strerror}). "
-                          "Choose another output folder or fix its permissions.")
+                          "Choose another output folder.")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return InputError(f"{final}: the output folder is not writable or not readable "
+                          f"({exc.strerror}). Choose another output folder or fix its "
+                          "permissions.")
     where = exc.filename or final
     return InputError(f"{where}: {exc.strerror or exc}; nothing was written in {final}. "
                       "Check the output folder and run again.")
@@ -181,7 +188,10 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
         raise InputError(f"{text}: patches are written to a local folder, not to a GDAL "
                          "virtual or cloud path. Give a local folder and copy it afterwards.")
     final = Path(path)
-    old = _check_folder(final, overwrite)
+    try:
+        old = _check_folder(final, overwrite)
+    except OSError as exc:
+        raise _os_error(exc, final) from exc
     _check_inputs_kept(final, old, inputs)
     made = [p for p in (final, *final.parents) if not p.exists()]  # removed again on failure
     try:

@@ -14,6 +14,10 @@ pixels in train and in val/test. A patch whose window reaches into a block of an
 split lies in the gap between the splits and is left out, so no two patches of different
 splits share a pixel. Blocks are assigned from the unfiltered grid, so filtering
 (``skip_empty``, ``max_nodata``) never moves a patch to another split.
+
+The output folder is new, empty or an earlier output of this function; patches are
+written to a staging folder and published when all are written, and ``overwrite``
+replaces only the files geotile wrote (:mod:`geotile.output_folder`).
 """
 
 from __future__ import annotations

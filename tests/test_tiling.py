@@ -520,3 +520,22 @@ def test_options_take_text_and_lists_as_the_cli_does():
     for overlap in (float("nan"), float("inf"), 1.5):
         with pytest.raises(InputError, match="whole pixels"):
             TileOptions(overlap=overlap)
+
+
+def test_a_folder_that_cannot_be_listed_is_refused(make_raster, tmp_path, monkeypatch):
+    import errno
+
+    import geotile.output_folder as output_folder
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "index.csv").write_text("the user's")
+
+    def unreadable(top, onerror=None, **kwargs):
+        onerror(PermissionError(errno.EACCES, "Permission denied", str(top)))
+        return iter(())
+
+    monkeypatch.setattr(output_folder.os, "walk", unreadable)
+    with pytest.raises(InputError, match="out: the output folder is not writable"):
+        tile_rasters([image], None, tmp_path / "out", overwrite=True)
+    assert (tmp_path / "out" / "index.csv").read_text() == "the user's"
