@@ -29,6 +29,7 @@ import hashlib
 import logging
 import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 from geotile.grid import Grid, Patch
 from geotile.tiff_template import TiffTemplate
 
@@ -234,8 +235,10 @@ class SplitPlan:
                                 counts[s] += others <= {s}
                     total = sum(kept)
                     candidates = [s for s in active if counts[s]] or active
-                    choice = max(candidates, key=lambda s: fractions[s] * total - kept[s]
-                                 + SPLIT_CLUSTER * counts[s] + nudge * _unit(seed, key, br, bc, s))
+                    scores = {s: fractions[s] * (total + counts[s]) - kept[s]  # below share
+                              + SPLIT_CLUSTER * counts[s] + nudge * _unit(seed, key, br, bc, s)
+                              for s in candidates}
+                    choice = max(candidates, key=scores.__getitem__)
                     blocks[(br, bc)] = choice
                     kept[choice] += counts[choice]
             plan_blocks.append(blocks)
@@ -419,6 +422,15 @@ def tile_rasters(
                 mask = masks[number] if masks is not None else None
                 _tile_one(image, mask, tmp, writer, options, summary, progress,
                           plan, number)
+    if options.split is not None:
+        empty = [name for name, fraction in zip(SPLIT_NAMES, options.split, strict=False)
+                 if fraction > 0 and not summary.per_split.get(name)]
+        if empty:
+            warnings.warn(
+                f"no patch in {' and '.join(empty)}: the images hold too few patches for "
+                f"--split {','.join(f'{f:g}' for f in options.split)} (splits go by spatial "
+                "blocks). Give more or larger images, a smaller --size, or other fractions.",
+                GeotileWarning, stacklevel=2)
     return summary
 
 

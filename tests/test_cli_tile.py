@@ -282,3 +282,11 @@ def test_output_folder_must_be_local(run_cli, make_raster, tmp_path, monkeypatch
         assert_one_line_error(run_cli("tile", image, "-o", output), "local folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
     assert not __import__("pathlib").Path("/vsis3").exists()
+
+
+def test_a_split_left_without_patches_is_said(run_cli, make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    result = run_cli("tile", image, "--size", "50", "--split", "0.9,0.05,0.05", "-o",
+                     tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "no patch in" in result.stderr and "too few patches" in result.stderr
