@@ -201,11 +201,16 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
     except OSError as exc:
         _remove_empty(made)
         raise _os_error(exc, final) from exc
+    published = False
     try:
         yield staging
-        with signals_deferred():
+        with signals_deferred():  # Ctrl-C waits until the files are in place
             _publish(staging, final, overwrite, {"written_by": tool, "version": __version__})
+            published = True
     except KeyboardInterrupt:
+        if published:
+            raise Interrupted(f"{final}: interrupted after the output was written completely "
+                              "(it is in place).") from None
         raise Interrupted(f"{final}: interrupted; nothing was written there (the temporary "
                           "files were removed).") from None
     except OSError as exc:

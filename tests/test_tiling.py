@@ -539,3 +539,26 @@ def test_a_folder_that_cannot_be_listed_is_refused(make_raster, tmp_path, monkey
     with pytest.raises(InputError, match="out: the output folder is not writable"):
         tile_rasters([image], None, tmp_path / "out", overwrite=True)
     assert (tmp_path / "out" / "index.csv").read_text() == "the user's"
+
+
+def test_ctrl_c_while_publishing_waits_and_says_the_output_is_complete(make_raster, tmp_path,
+                                                                        monkeypatch):
+    import os
+    import signal
+
+    import geotile.output_folder as output_folder
+    from geotile.errors import Interrupted
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    real_move = output_folder._move
+
+    def move_hit_by_ctrl_c(source, target):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_move(source, target)
+
+    monkeypatch.setattr(output_folder, "_move", move_hit_by_ctrl_c)
+    with pytest.raises(Interrupted, match="after the output was written completely"):
+        tile_rasters([image], None, tmp_path / "out", options=TileOptions(size=20))
+    assert len(read_index(tmp_path / "out")) == 4
+    assert len(list((tmp_path / "out" / "images").iterdir())) == 4
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")] == []
