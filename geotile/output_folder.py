@@ -17,6 +17,7 @@ import csv
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -73,7 +74,10 @@ def _safe_relative(name: str) -> bool:
 def _all_entries(folder: Path) -> tuple[set[str], set[str]]:
     """(files, folders) under ``folder`` as relative POSIX paths; staging folders skipped."""
     files, folders = set(), set()
-    for root, dirs, names in os.walk(folder):
+    def fail(error: OSError) -> None:
+        raise error  # a folder that cannot be listed is not known to be geotile's
+
+    for root, dirs, names in os.walk(folder, onerror=fail):
         rel_root = Path(root).relative_to(folder)
         if rel_root == Path("."):
             dirs[:] = [d for d in dirs if not _is_staging(d)]
@@ -154,9 +158,13 @@ def _os_error(exc: OSError, final: Path) -> InputError:
     if exc.errno == errno.ENOSPC:
         return InputError(f"{final}: no space left on the device; nothing was written there. "
                           "Free space and run again.")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno == errno.EROFS:
         return InputError(f"{final}: the output folder is not writable ({exc.strerror}). "
-                          "Choose another output folder or fix its permissions.")
+                          "Choose another output folder.")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return InputError(f"{final}: the output folder is not writable or not readable "
+                          f"({exc.strerror}). Choose another output folder or fix its "
+                          "permissions.")
     where = exc.filename or final
     return InputError(f"{where}: {exc.strerror or exc}; nothing was written in {final}. "
                       "Check the output folder and run again.")
@@ -175,8 +183,15 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
     """
     from geotile._version import __version__
 
+    text = os.fspath(path)
+    if text.startswith("/vsi") or re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", text):
+        raise InputError(f"{text}: patches are written to a local folder, not to a GDAL "
+                         "virtual or cloud path. Give a local folder and copy it afterwards.")
     final = Path(path)
-    old = _check_folder(final, overwrite)
+    try:
+        old = _check_folder(final, overwrite)
+    except OSError as exc:
+        raise _os_error(exc, final) from exc
     _check_inputs_kept(final, old, inputs)
     made = [p for p in (final, *final.parents) if not p.exists()]  # removed again on failure
     try:
@@ -186,11 +201,16 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
     except OSError as exc:
         _remove_empty(made)
         raise _os_error(exc, final) from exc
+    published = False
     try:
         yield staging
-        with signals_deferred():
+        with signals_deferred():  # Ctrl-C waits until the files are in place
             _publish(staging, final, overwrite, {"written_by": tool, "version": __version__})
+            published = True
     except KeyboardInterrupt:
+        if published:
+            raise Interrupted(f"{final}: interrupted after the output was written completely "
+                              "(it is in place).") from None
         raise Interrupted(f"{final}: interrupted; nothing was written there (the temporary "
                           "files were removed).") from None
     except OSError as exc:

@@ -14,6 +14,10 @@ pixels in train and in val/test. A patch whose window reaches into a block of an
 split lies in the gap between the splits and is left out, so no two patches of different
 splits share a pixel. Blocks are assigned from the unfiltered grid, so filtering
 (``skip_empty``, ``max_nodata``) never moves a patch to another split.
+
+The output folder is new, empty or an earlier output of this function; patches are
+written to a staging folder and published when all are written, and ``overwrite``
+replaces only the files geotile wrote (:mod:`geotile.output_folder`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import hashlib
 import logging
 import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 from geotile.grid import Grid, Patch
 from geotile.tiff_template import TiffTemplate
 
@@ -76,6 +81,9 @@ class TileOptions:
             raise InputError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
         object.__setattr__(self, "split", _as_fractions(self.split))
         object.__setattr__(self, "overlap", _overlap_pixels(self.overlap, self.size))
+        if self.overlap >= self.size:
+            raise InputError(f"--overlap {self.overlap} px must be smaller than the patch size "
+                             f"(--size {self.size}).")
         if not isinstance(self.creation_options, dict):
             from geotile.raster import parse_creation_options
 
@@ -83,7 +91,8 @@ class TileOptions:
             pairs = [pairs] if isinstance(pairs, str) else list(pairs)
             object.__setattr__(self, "creation_options", parse_creation_options(pairs))
         if self.split is not None:
-            if not 1 <= len(self.split) <= 3 or any(f < 0 for f in self.split):
+            if not 1 <= len(self.split) <= 3 or not all(
+                    math.isfinite(f) and f >= 0 for f in self.split):
                 raise InputError("--split takes 1 to 3 non-negative fractions, e.g. 0.8,0.1,0.1")
             if abs(sum(self.split) - 1) > 1e-6:
                 raise InputError(f"--split fractions must sum to 1, got {sum(self.split):g}")
@@ -105,7 +114,7 @@ def _overlap_pixels(overlap, size: int) -> int:
     value = float(overlap)
     if 0 < value < 1:
         return round(value * size)
-    if value < 0 or value != int(value):
+    if not math.isfinite(value) or value < 0 or value != int(value):
         raise InputError(f"--overlap {overlap:g}: give whole pixels (e.g. 64) or a fraction "
                          "of the patch size below 1 (e.g. 0.25).")
     return int(value)
@@ -226,8 +235,10 @@ class SplitPlan:
                                 counts[s] += others <= {s}
                     total = sum(kept)
                     candidates = [s for s in active if counts[s]] or active
-                    choice = max(candidates, key=lambda s: fractions[s] * total - kept[s]
-                                 + SPLIT_CLUSTER * counts[s] + nudge * _unit(seed, key, br, bc, s))
+                    scores = {s: fractions[s] * (total + counts[s]) - kept[s]  # below share
+                              + SPLIT_CLUSTER * counts[s] + nudge * _unit(seed, key, br, bc, s)
+                              for s in candidates}
+                    choice = max(candidates, key=scores.__getitem__)
                     blocks[(br, bc)] = choice
                     kept[choice] += counts[choice]
             plan_blocks.append(blocks)
@@ -304,27 +315,33 @@ _SIDECARS = (".aux.xml", ".ovr", ".msk", ".xml", ".json", ".txt", ".csv")
 
 
 def _as_paths(paths) -> list:
-    """A bare path (str, bytes or PathLike) is one path, not a sequence of characters."""
+    """A bare path (str, bytes or PathLike) is one path, not a sequence of characters.
+    Local paths become Paths; GDAL virtual and cloud paths (/vsizip/..., s3://...) stay
+    the text they are, so that they reach GDAL unchanged."""
     if isinstance(paths, (str, bytes, os.PathLike)):
-        return [os.fsdecode(paths) if isinstance(paths, bytes) else paths]
-    return list(paths)
+        paths = [paths]
+    return [_source(p) for p in paths]
 
 
-def pair_masks(images: Sequence[Path], masks) -> list[Path] | None:
+def _source(path):
+    from geotile.raster import input_path
+
+    return input_path(os.fsdecode(path))
+
+
+def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
     """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
     images by file stem: ``<stem>.*``, else ``<stem>_mask.*``), or one file per image
     (paired by stem when the names match the images one to one, else in order)."""
     if not masks:
         return None
-    from geotile.raster import input_path
-
-    masks = [input_path(m) for m in _as_paths(masks)]
-    if len(masks) == 1 and len(images) >= 1 and isinstance(masks[0], Path):
+    masks = _as_paths(masks)
+    if len(masks) == 1 and len(images) >= 1:
         single = masks[0]
-        if single.is_dir():
+        if isinstance(single, Path) and single.is_dir():
             files = [p for p in single.iterdir() if p.is_file()]
             return _pair_by_stem(images, files, f"{single}")
-        if not single.exists() and glob.has_magic(str(single)):
+        if isinstance(single, Path) and not single.exists() and glob.has_magic(str(single)):
             files = [Path(p) for p in sorted(glob.glob(str(single))) if Path(p).is_file()]
             if not files:
                 raise InputError(f"--masks {single}: the pattern matches no file. Check it "
@@ -335,26 +352,28 @@ def pair_masks(images: Sequence[Path], masks) -> list[Path] | None:
             f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
             "or a folder or a pattern ('masks/*.tif') of masks named after the images."
         )
-    by_stem = {m.stem: m for m in masks}
-    if len(by_stem) == len(masks) and set(by_stem) == {p.stem for p in images}:
-        return [by_stem[p.stem] for p in images]
+    by_stem = {Path(m).stem: m for m in masks}
+    if len(by_stem) == len(masks) and set(by_stem) == {Path(p).stem for p in images}:
+        return [by_stem[Path(p).stem] for p in images]
     return masks
 
 
-def _pair_by_stem(images: Sequence[Path], files: list[Path], where: str) -> list[Path]:
+def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -> list[Path]:
     files = [f for f in files if not f.name.startswith(".")
              and not f.name.lower().endswith(_SIDECARS)]
     own = {_resolved(p) for p in images}
     paired = []
     for image in images:
         found = []
-        for stem in (image.stem, f"{image.stem}_mask", f"{image.stem}-mask"):
+        base = Path(image).stem
+        for stem in (base, f"{base}_mask", f"{base}-mask"):
             found = sorted(f for f in files if f.stem == stem and _resolved(f) not in own)
             if found:
                 break
         if not found:
             raise InputError(
-                f"{image}: no mask named {image.stem}.* (or {image.stem}_mask.*) in {where}. "
+                f"{image}: no mask named {Path(image).stem}.* (or {Path(image).stem}_mask.*) "
+                f"in {where}. "
                 "Name each mask after its image (make-masks does), or give --masks files."
             )
         if len(found) > 1:
@@ -394,13 +413,12 @@ def tile_rasters(
     patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
     """
     from geotile.output_folder import staged_folder
-    from geotile.raster import input_path
 
-    images = [input_path(p) for p in _as_paths(images)]
+    images = _as_paths(images)
     masks = pair_masks(images, masks)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
-    stems = [p.stem for p in images]
+    stems = [Path(p).stem for p in images]
     if len(set(stems)) != len(stems):
         raise InputError("images share a file name: their patches would collide. Rename them.")
     plan = None
@@ -419,10 +437,19 @@ def tile_rasters(
                 mask = masks[number] if masks is not None else None
                 _tile_one(image, mask, tmp, writer, options, summary, progress,
                           plan, number)
+    if options.split is not None:
+        empty = [name for name, fraction in zip(SPLIT_NAMES, options.split, strict=False)
+                 if fraction > 0 and not summary.per_split.get(name)]
+        if empty:
+            warnings.warn(
+                f"no patch in {' and '.join(empty)}: the images hold too few patches for "
+                f"--split {','.join(f'{f:g}' for f in options.split)} (splits go by spatial "
+                "blocks). Give more or larger images, a smaller --size, or other fractions.",
+                GeotileWarning, stacklevel=2)
     return summary
 
 
-def _grid_of(image: Path, options: TileOptions) -> Grid:
+def _grid_of(image: str | Path, options: TileOptions) -> Grid:
     from geotile.raster import open_raster
 
     with open_raster(image) as src:
@@ -432,6 +459,7 @@ def _grid_of(image: Path, options: TileOptions) -> Grid:
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number) -> None:
     from tqdm import tqdm
 
+    label = Path(image)  # its name and stem (``image`` itself may be a GDAL virtual path)
     from geotile.raster import check_pixels_readable, open_raster
 
     with open_raster(image) as src, (
@@ -465,7 +493,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = []
             for data in tqdm(iter_patches(src, mask_src, grid), total=len(grid),
-                             disable=not progress, desc=image.name, unit="patch"):
+                             disable=not progress, desc=label.name, unit="patch"):
                 patch = data.patch
                 nodata_fraction, positive = _fractions(data, ignore_value)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
@@ -481,14 +509,14 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                         summary.excluded_gap += 1
                         continue
                     summary.per_split[split] = summary.per_split.get(split, 0) + 1
-                name = f"{image.stem}_{patch.row}_{patch.col}"
+                name = f"{label.stem}_{patch.row}_{patch.col}"
                 image_rel, mask_rel = writers.names(name)
                 pending.append(pool.submit(writers.write, data, image_rel, mask_rel))
                 if len(pending) > 64:  # keep memory bounded while the pool catches up
                     pending.pop(0).result()
                 minx, miny, maxx, maxy = patch.bounds(src.transform)
                 writer.writerow([
-                    image_rel, mask_rel or "", image.name, patch.row, patch.col, patch.x_off,
+                    image_rel, mask_rel or "", label.name, patch.row, patch.col, patch.x_off,
                     patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),
                     _fmt(maxy), "" if positive is None else f"{positive:.6f}",
                     f"{nodata_fraction:.6f}", split,
@@ -504,7 +532,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                 "(the raster holds no or almost no valid pixels). Check the file or raise "
                 "--max-nodata."
             )
-        log.info("%s: %d patches kept of %d (%d mostly nodata)", image.name, kept, len(grid),
+        log.info("%s: %d patches kept of %d (%d mostly nodata)", label.name, kept, len(grid),
                  dropped_nodata)
 
 
@@ -607,7 +635,13 @@ class PatchWriter:
 
     @staticmethod
     def _refused(text: str, profile: dict, exc: Exception) -> InputError:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reasons = []
+        cause: BaseException | None = exc
+        while cause is not None and len(reasons) < 10:  # GDAL's own message is a cause
+            if str(cause) and "previous exception" not in str(cause):
+                reasons.append(str(cause).splitlines()[0])
+            cause = cause.__cause__ or cause.__context__
+        reason = reasons[-1] if reasons else type(exc).__name__
         return InputError(
             f"{text}: GDAL cannot write {profile['dtype']} GeoTIFF patches with these "
             f"creation options ({reason}). Check the options of GDAL's GTiff driver."

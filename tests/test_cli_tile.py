@@ -251,5 +251,42 @@ def test_overlap_in_pixels_or_as_a_fraction(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("tile", image, "--overlap", "1.5", "-o", tmp_path / "c"),
                           "--overlap 1.5", "whole pixels")
     assert_one_line_error(run_cli("tile", image, "--size", "40", "--overlap", "40", "-o",
-                                  tmp_path / "c"), "overlap")
+                                  tmp_path / "c"), "--overlap 40 px", "--size 40")
     assert not (tmp_path / "c").exists()
+
+
+def test_gdal_virtual_paths_reach_gdal_unchanged(run_cli, make_raster, tmp_path):
+    import zipfile
+
+    from .test_tiling import read_index
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    mask = make_raster("img_mask.tif", np.ones((40, 40), np.uint8))
+    with zipfile.ZipFile(tmp_path / "data.zip", "w") as archive:
+        archive.write(image, "img.tif")
+        archive.write(mask, "img_mask.tif")
+    inside = f"/vsizip/{tmp_path}/data.zip"
+    result = run_cli("tile", f"{inside}/img.tif", "--masks", f"{inside}/img_mask.tif",
+                     "--size", "20", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    rows = read_index(tmp_path / "out")
+    assert len(rows) == 4 and rows[0]["source"] == "img.tif"
+    assert_one_line_error(run_cli("tile", f"{inside}/gone.tif", "-o", tmp_path / "x"),
+                          "gone.tif")
+
+
+def test_output_folder_must_be_local(run_cli, make_raster, tmp_path, monkeypatch):
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    monkeypatch.chdir(tmp_path)
+    for output in ("s3://bucket/patches", "/vsis3/bucket/patches"):
+        assert_one_line_error(run_cli("tile", image, "-o", output), "local folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
+    assert not __import__("pathlib").Path("/vsis3").exists()
+
+
+def test_a_split_left_without_patches_is_said(run_cli, make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    result = run_cli("tile", image, "--size", "50", "--split", "0.9,0.05,0.05", "-o",
+                     tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "no patch in" in result.stderr and "too few patches" in result.stderr

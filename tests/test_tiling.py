@@ -534,3 +534,51 @@ def test_options_take_text_and_lists_as_the_cli_does():
         "compress": "ZSTD", "zstd_level": "3"}
     with pytest.raises(InputError, match="fractions"):
         TileOptions(split="0.8,abc")
+    for split in ("nan", "1,nan", "inf,-inf"):
+        with pytest.raises(InputError, match="non-negative fractions"):
+            TileOptions(split=split)
+    for overlap in (float("nan"), float("inf"), 1.5):
+        with pytest.raises(InputError, match="whole pixels"):
+            TileOptions(overlap=overlap)
+
+
+def test_a_folder_that_cannot_be_listed_is_refused(make_raster, tmp_path, monkeypatch):
+    import errno
+
+    import geotile.output_folder as output_folder
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "index.csv").write_text("the user's")
+
+    def unreadable(top, onerror=None, **kwargs):
+        onerror(PermissionError(errno.EACCES, "Permission denied", str(top)))
+        return iter(())
+
+    monkeypatch.setattr(output_folder.os, "walk", unreadable)
+    with pytest.raises(InputError, match="out: the output folder is not writable"):
+        tile_rasters([image], None, tmp_path / "out", overwrite=True)
+    assert (tmp_path / "out" / "index.csv").read_text() == "the user's"
+
+
+def test_ctrl_c_while_publishing_waits_and_says_the_output_is_complete(make_raster, tmp_path,
+                                                                        monkeypatch):
+    import os
+    import signal
+
+    import geotile.output_folder as output_folder
+    from geotile.errors import Interrupted
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    real_move = output_folder._move
+
+    def move_hit_by_ctrl_c(source, target):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_move(source, target)
+
+    monkeypatch.setattr(output_folder, "_move", move_hit_by_ctrl_c)
+    with pytest.raises(Interrupted, match="after the output was written completely"):
+        tile_rasters([image], None, tmp_path / "out", options=TileOptions(size=20))
+    assert len(read_index(tmp_path / "out")) == 4
+    assert len(list((tmp_path / "out" / "images").iterdir())) == 4
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")] == []

@@ -18,7 +18,8 @@ def _parse_split(ctx, param, value):
 
 @click.command("tile", short_help="Cut images (+ masks) into patches with an index.csv.")
 @click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
-@output_opt("Output folder: images/, masks/ and index.csv.")
+@output_opt("Output folder, new or empty (or an earlier tile output, with --overwrite): "
+            "receives images/, masks/, index.csv and .geotile-tile.json.")
 @click.option("--masks", "masks", multiple=True, type=INPUT_PATH,
               help="Masks: a folder or a quoted pattern ('masks/*.tif') whose files are "
               "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*), or one file per "
