@@ -28,6 +28,32 @@ def _spacenet_csvs(prediction, truth, iou, min_area, as_json) -> bool:
     return True
 
 
+def _line_files(prediction, truth, buffer, labels_crs, prediction_crs, layer, as_json) -> bool:
+    """Two files of lines (centrelines): length-weighted precision / recall within --buffer;
+    False when neither is lines."""
+    from geotile.errors import InputError
+    from geotile.line_metrics import evaluate_lines, is_line_file
+
+    lines = is_line_file(prediction), is_line_file(truth, layer)
+    if not any(lines):
+        return False
+    if not all(lines):
+        line, other = (prediction, truth) if lines[0] else (truth, prediction)
+        raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
+                         "with centrelines (`geotile vectorize --lines` makes them).")
+    result = evaluate_lines(prediction, truth, buffer=buffer, labels_crs=labels_crs,
+                            prediction_crs=prediction_crs, labels_layer=layer)
+    click.echo(result.dumps() if as_json else result.table())
+    return True
+
+
+def _line_options(command):
+    return click.option(
+        "--buffer", type=click.FloatRange(min=0, min_open=True), default=2.0,
+        show_default=True, metavar="M", help="Lines: predicted and true centrelines match "
+        "where they lie within M metres of each other.")(command)
+
+
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
 @click.argument("prediction", type=INPUT_PATH)
 @click.argument("truth", type=INPUT_PATH)
@@ -57,11 +83,13 @@ def _spacenet_csvs(prediction, truth, iou, min_area, as_json) -> bool:
 @click.option("--min-area", type=click.FloatRange(min=0), default=None, metavar="PX2",
               help="Two SpaceNet CSVs: leave out truth polygons under this area and proposals "
               "not above it, in px^2 (default 20, SpaceNet's rule).")
+@_line_options
 @json_opt
 @overwrite_opt
 @click.pass_context
 def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, layer, labels_crs,
-             prediction_crs, repair_truth, report, image, as_json, overwrite, min_area):
+             prediction_crs, repair_truth, report, image, as_json, overwrite, min_area,
+             buffer):
     """Score PREDICTION against TRUTH: two vector files, or two rasters.
 
     \b
@@ -74,6 +102,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     the same metric image by image in pixel coordinates, with SpaceNet's
     --min-area rule, per-image and total scores. A SpaceNet CSV against a
     vector file is read through its PolygonWKT_Geo column.
+    Two files of lines (centrelines, e.g. from `vectorize --lines`): length-
+    weighted precision (predicted length within --buffer metres of the truth),
+    recall (true length within --buffer of the prediction) and F1.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction), nodata left
     out. Probability rasters are thresholded (one band) or argmaxed.
@@ -85,17 +116,23 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     f1, mean_iou, iou_threshold}}. Pixels: mode ("pixel"), classes [{class_id,
     class, iou, precision, recall, f1, support (truth pixels), predicted}],
     confusion_matrix, accuracy, mean_iou (over classes present), pixels.
+    Lines: mode ("line"), buffer_m, precision, recall, f1, predicted_length_m,
+    true_length_m, matched_predicted_length_m, matched_true_length_m,
+    predictions, truths.
 
     \b
     Examples:
     $ geotile evaluate buildings.geojson footprints.geojson
     $ geotile evaluate classes.tif mask.tif --json
     $ geotile evaluate buildings.geojson footprints.geojson --report check.png --image tile.tif
+    $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     """
     from geotile.evaluate import dumps, evaluate_files, is_raster
     from geotile.raster import check_output
 
     if _spacenet_csvs(prediction, truth, iou, min_area, as_json):
+        return
+    if _line_files(prediction, truth, buffer, labels_crs, prediction_crs, layer, as_json):
         return
     if conf_field == "conf" and _is_spacenet(prediction):
         conf_field = "Confidence"
