@@ -337,3 +337,33 @@ def test_roads_burnt_and_vectorized_back_match_within_2_m(run_cli, make_raster, 
         metrics = json.loads(result.stdout)
         assert metrics["buffer_m"] == 2.0
         assert metrics["precision"] >= 0.95 and metrics["recall"] >= 0.95, (raster, metrics)
+
+
+def test_specks_shorter_than_min_length_are_dropped(run_cli, make_raster, tmp_path):
+    probability = np.zeros((60, 60), np.float32)
+    probability[10:14, 10:16] = 0.8  # a 3 x 2 m speck: its skeleton is about 1 m long
+    probability[40:44, 5:55] = 0.8  # a 25 m road
+    raster = make_raster("specks.tif", probability)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--lines")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "a.gpkg")) == 1
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--lines",
+                     "--min-length", 0)
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "b.gpkg")) == 2
+
+
+def test_lines_of_a_raster_without_crs_are_in_its_units_with_one_warning(make_raster,
+                                                                          tmp_path):
+    from geotile.errors import GeotileWarning
+    from geotile.lines import vectorize_lines
+
+    mask = np.zeros((50, 50), np.uint8)
+    mask[20:24, 5:45] = 1
+    raster = make_raster("plain.tif", mask, crs=None, transform=from_origin(0, 50, 1, 1))
+    with pytest.warns(GeotileWarning, match="no CRS"):
+        summary = vectorize_lines(raster, tmp_path / "plain.gpkg")
+    frame = gpd.read_file(tmp_path / "plain.gpkg")
+    assert summary["crs"] is None and frame.crs is None
+    assert "score" not in frame.columns  # a class raster has no probabilities
+    assert 34 <= frame["length_m"].iloc[0] <= 40
