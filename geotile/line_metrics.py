@@ -108,8 +108,9 @@ def _length_within(lines: np.ndarray, others: np.ndarray, buffer: float) -> floa
     return float(shapely.length(shapely.intersection(lines, zone)).sum())
 
 
-def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool:
-    """Whether ``path`` is a vector file of lines (LineString / MultiLineString features)."""
+def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | None:
+    """Whether ``path`` is a vector file of lines (LineString / MultiLineString features);
+    None when it is a vector file without features (an empty prediction)."""
     from geotile.evaluate import is_raster
     from geotile.raster import input_exists
 
@@ -122,7 +123,10 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool:
             warnings.simplefilter("ignore")
             if layer is None and len(pyogrio.list_layers(path)) > 1:
                 return False  # the layer is not chosen yet: the other scores say so
-            kind = str(pyogrio.read_info(path, layer=layer).get("geometry_type") or "")
+            info = pyogrio.read_info(path, layer=layer)
+        kind = str(info.get("geometry_type") or "")
+        if info.get("features") == 0:
+            return None
     except Exception:  # not readable by GDAL here (GeoParquet...): read it below
         kind = "Unknown"
     if "LineString" in kind:
@@ -130,23 +134,24 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool:
     if kind not in ("Unknown", "Geometry", ""):
         return False
     try:
-        return _all_lines(_read(path, None, layer))
+        frame = _read(path, None, layer)
     except InputError:
         return False
+    return _all_lines(frame) if len(frame) else None
 
 
 def _all_lines(frame) -> bool:
     import shapely
 
     kinds = shapely.get_type_id(frame.geometry.values)
-    return bool(len(kinds)) and bool(np.isin(kinds, LINE_TYPES).all())
+    return bool(np.isin(kinds, LINE_TYPES).all())
 
 
 def _read(path, crs: str | None, layer: str | None):
-    from geotile.labels import read_labels
+    """The features of a vector file; a file without features is an empty frame."""
+    from geotile.evaluate import _read_vector
 
-    frame = read_labels(path, crs, layer=layer).to_frame()
-    return frame[frame.geometry.notna()]
+    return _read_vector(path, crs, layer)
 
 
 def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,

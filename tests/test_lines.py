@@ -367,3 +367,16 @@ def test_lines_of_a_raster_without_crs_are_in_its_units_with_one_warning(make_ra
     assert summary["crs"] is None and frame.crs is None
     assert "score" not in frame.columns  # a class raster has no probabilities
     assert 34 <= frame["length_m"].iloc[0] <= 40
+
+
+def test_an_empty_prediction_scores_zero_recall(run_cli, make_raster, tmp_path):
+    raster, truth = probability_scene(make_raster)
+    truth_file = write_lines(tmp_path / "truth.geojson", truth)
+    empty = tmp_path / "empty.geojson"
+    result = run_cli("vectorize", raster, "-o", empty, "--lines", "--threshold", 0.99)
+    assert result.exit_code == 0, result.output
+    result = run_cli("evaluate", empty, truth_file, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["mode"], scores["recall"], scores["predictions"]) == ("line", 0.0, 0)
+    assert scores["true_length_m"] == pytest.approx(80.0)

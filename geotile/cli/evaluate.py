@@ -34,10 +34,10 @@ def _line_files(prediction, truth, buffer, labels_crs, prediction_crs, layer, as
     from geotile.errors import InputError
     from geotile.line_metrics import evaluate_lines, is_line_file
 
-    lines = is_line_file(prediction), is_line_file(truth, layer)
+    lines = is_line_file(prediction), is_line_file(truth, layer)  # None: no features
     if not any(lines):
         return False
-    if not all(lines):
+    if False in lines:
         line, other = (prediction, truth) if lines[0] else (truth, prediction)
         raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
                          "with centrelines (`geotile vectorize --lines` makes them).")
