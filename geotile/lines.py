@@ -1,18 +1,20 @@
 """Road centrelines from probability (or class) rasters: threshold -> skeleton -> lines.
 
 Strategy, per raster, by row bands with a halo (bounded memory): read a band
-with ``halo`` rows of context above and below -> class ids (threshold or
+with ``halo`` pixels of context on every side -> class ids (threshold or
 argmax, :func:`geotile.raster_kinds.class_ids`) -> skeleton of each class
-(:func:`skimage.morphology.skeletonize`; past the raster's edges the mask is
-mirrored, so skeletons run to the edge instead of stopping half a road width
-short) -> one segment between the centres of
+(:func:`skimage.morphology.skeletonize`) -> one segment between the centres of
 every two 8-adjacent skeleton pixels (a diagonal only where no orthogonal
-path joins them, so staircases do not form triangles). Each band emits the
-segments that start in its own rows, and pixel centres are computed from
-global indices, so the segments of all bands fit exactly and are merged into
-paths between junctions and free ends (GEOS's line merger). Free ends on the
-edges of adjacent rasters given together, at most ``JOIN_PIXELS`` apart, are
-joined.
+path joins them, so staircases do not form triangles). Rasters given together
+on one pixel grid (a mosaic of adjacent tiles) lend each other their pixels
+as context, and past the mosaic's edges the nearest pixel is repeated, so
+skeletons run across tile edges and up to the outer edge instead of stopping
+half a road width short. Each band emits the segments that start in its own
+pixels, with pixel centres computed from the grid's indices, so the segments
+of all bands and tiles fit exactly; they are merged into paths between
+junctions and free ends (GEOS's line merger). Rasters on different grids are
+skeletonized apart and their free ends on the edges, at most ``JOIN_PIXELS``
+apart, are joined.
 
 Then, in metres: spurs (paths from a junction to a free end), isolated
 paths and small loops shorter than ``min_length`` are pruned, repeatedly,
@@ -20,11 +22,11 @@ and lines are simplified (at least one pixel, to remove pixel staircases).
 Each line carries ``length_m`` (after simplification) and ``score`` (mean
 probability of its skeleton pixels).
 
-Limits: adjacent rasters are skeletonized apart (each mirrored past its
-edges), so a centreline may bend by a pixel or two where it crosses from one
-raster to the next; a band's skeleton equals the whole raster's only where
-roads are narrower than about the halo (``halo`` px, default 256); segments
-are held in memory (proportional to road length, not to the raster's area).
+Limits: a band's skeleton equals the whole mosaic's only where roads are
+narrower than about the halo (``halo`` px, default 256); segments and their
+pixels' scores are held in memory (proportional to road length, not to the
+rasters' area); each band looks for its neighbours among all the rasters
+given (fine for hundreds of tiles, not for a country).
 """
 
 from __future__ import annotations
@@ -59,33 +61,41 @@ class LineOptions:
     halo: int = 256
 
 
-def skeleton_segments(mask: np.ndarray, core: slice, pad_top: bool, pad_bottom: bool,
-                      halo: int) -> np.ndarray:
-    """Segments between 8-adjacent skeleton pixels of ``mask`` (rows, cols) bool, as
-    ``(n, 2, 2)`` (row, col) pixel indices, for the segments starting in rows ``core``.
+@dataclass
+class _Source:
+    """A raster's reading rules and its place (pixel offset) on its group's grid."""
 
-    The mask is mirrored by ``halo`` px at its sides (and at its top /
-    bottom when ``pad_top`` / ``pad_bottom``: the raster's own edges) before skeletonizing.
-    """
-    from skimage.morphology import skeletonize
+    path: Path
+    index: int
+    kind: object
+    threshold: float
+    check_nodata: bool
+    width: int
+    height: int
+    transform: object
+    col: int = 0
+    row: int = 0
 
-    top, bottom = (halo if pad_top else 0), (halo if pad_bottom else 0)
-    padded = np.pad(mask, ((top, bottom), (halo, halo)), mode="symmetric")
-    skeleton = skeletonize(padded)[top:top + mask.shape[0], halo:halo + mask.shape[1]]
-    return pixel_segments(skeleton, core)
 
-
-def pixel_segments(skeleton: np.ndarray, core: slice) -> np.ndarray:
+def pixel_segments(skeleton: np.ndarray, core: slice, cols: slice | None = None,
+                   known: np.ndarray | None = None) -> np.ndarray:
     """``(n, 2, 2)`` (row, col) pairs of 8-adjacent True pixels whose first pixel lies in
-    rows ``core``; a diagonal pair only when neither orthogonal pixel between them is set."""
+    rows ``core`` (and columns ``cols``) and whose second pixel is ``known`` (default: all);
+    a diagonal pair only when neither orthogonal pixel between them is set."""
     s = np.pad(skeleton, 1)  # a frame of False: neighbours past the edge are background
+    if known is not None:
+        s_known = np.pad(known, 1)
     rows = np.arange(s.shape[0])[:, None]
-    in_core = (rows >= core.start + 1) & (rows < core.stop + 1)
-    here = s & in_core
+    first = s & (rows >= core.start + 1) & (rows < core.stop + 1)
+    if cols is not None:
+        columns = np.arange(s.shape[1])[None, :]
+        first &= (columns >= cols.start + 1) & (columns < cols.stop + 1)
     found = []
     centre = np.s_[1:-1, 1:-1]
 
     def pairs(keep: np.ndarray, dr: int, dc: int) -> None:
+        if known is not None:
+            keep = keep & s_known[1 + dr:s.shape[0] - 1 + dr, 1 + dc:s.shape[1] - 1 + dc]
         r, c = np.nonzero(keep)
         found.append(np.stack([np.column_stack([r, c]), np.column_stack([r + dr, c + dc])],
                               axis=1))
@@ -93,13 +103,96 @@ def pixel_segments(skeleton: np.ndarray, core: slice) -> np.ndarray:
     right = s[1:-1, 2:]
     down = s[2:, 1:-1]
     left = s[1:-1, :-2]
-    core_centre = here[centre]
+    core_centre = first[centre]
     pairs(core_centre & right, 0, 1)
     pairs(core_centre & down, 1, 0)
     pairs(core_centre & s[2:, 2:] & ~right & ~down, 1, 1)
     pairs(core_centre & s[2:, :-2] & ~left & ~down, 1, -1)
-    segments = np.concatenate(found) if found else np.empty((0, 2, 2), np.int64)
-    return segments
+    return np.concatenate(found) if found else np.empty((0, 2, 2), np.int64)
+
+
+def _groups(sources: list[_Source]) -> list[list[_Source]]:
+    """Rasters on one pixel grid (same pixel size and orientation, whole-pixel offsets)
+    form one group, read with each other's pixels as context; otherwise one group each."""
+    reference = sources[0].transform
+    for source in sources:
+        t = source.transform
+        if not np.allclose((t.a, t.b, t.d, t.e), (reference.a, reference.b, reference.d,
+                                                   reference.e), rtol=1e-9, atol=0):
+            return [[s] for s in sources]
+        col, row = ~reference * (t.c, t.f)
+        if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+            return [[s] for s in sources]
+        source.col, source.row = round(col), round(row)
+    return [sources]
+
+
+def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int):
+    """Class ids, scores and the owning raster (-1: no raster) of grid rows [r0, r1) and
+    columns [c0, c1), read from every raster of ``group`` that covers part of them."""
+    from rasterio.windows import Window
+
+    from geotile.raster import open_raster, read_window
+
+    shape = (r1 - r0, c1 - c0)
+    ids = np.zeros(shape, np.int32)
+    score = np.zeros(shape, np.float32)
+    owner = np.full(shape, -1, np.int32)
+    for source in group:
+        top, bottom = max(r0, source.row), min(r1, source.row + source.height)
+        left, right = max(c0, source.col), min(c1, source.col + source.width)
+        if top >= bottom or left >= right:
+            continue
+        window = Window(left - source.col, top - source.row, right - left, bottom - top)
+        with open_raster(source.path) as src:
+            values = read_window(src, window)
+            valid = (src.dataset_mask(window=window) > 0 if source.check_nodata
+                     else np.ones(values.shape[-2:], bool))
+        part_ids, part_score = class_ids(values, valid, source.kind, source.threshold,
+                                         source.path)
+        place = np.s_[top - r0:bottom - r0, left - c0:right - c0]
+        ids[place], score[place], owner[place] = part_ids, part_score, source.index
+    return ids, score, owner
+
+
+def _band_segments(group, source, top: int, rows: int, halo: int):
+    """``[(class_id, segments (n, 2, 2) grid (row, col), scores (n, 2), owners (n, 2))]``
+    of the skeleton segments starting in rows [top, top + rows) of ``source``."""
+    from skimage.morphology import skeletonize
+
+    r0, c0 = source.row + top - halo, source.col - halo
+    ids, score, owner = _context(group, r0, source.row + top + rows + halo, c0,
+                                 source.col + source.width + halo)
+    known = owner >= 0
+    filled = ids if known.all() else _fill_unknown(ids, known)
+    core, cols = slice(halo, halo + rows), slice(halo, halo + source.width)
+    found = []
+    for class_id in np.unique(ids[core, cols]):
+        if class_id == 0:
+            continue
+        skeleton = skeletonize(filled == class_id)
+        segments = pixel_segments(skeleton, core, cols, known)
+        if len(segments):
+            r, c = segments[..., 0], segments[..., 1]
+            found.append((int(class_id), segments + np.array([r0, c0]), score[r, c], owner[r, c]))
+    return found
+
+
+def _fill_unknown(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``ids`` where no raster covers the pixel replaced by the nearest covered pixel's (so
+    roads run on past the mosaic's edges); a rectangle of covered pixels is padded."""
+    rows, cols = np.flatnonzero(known.any(axis=1)), np.flatnonzero(known.any(axis=0))
+    if not len(rows):
+        return ids
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if known[r0:r1, c0:c1].all():
+        return np.pad(ids[r0:r1, c0:c1], ((r0, ids.shape[0] - r1), (c0, ids.shape[1] - c1)),
+                      mode="edge")
+    from scipy import ndimage
+
+    nearest = ndimage.distance_transform_edt(~known, return_distances=False,
+                                             return_indices=True)
+    return ids[nearest[0], nearest[1]]
 
 
 def centrelines(paths: list[Path], options: LineOptions, progress: bool = False):
@@ -110,55 +203,46 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     import shapely
     from tqdm import tqdm
 
-    from geotile.raster import has_nodata, open_raster, read_band
+    from geotile.raster import has_nodata, open_raster
 
-    by_class: dict[int, list[np.ndarray]] = {}
-    pixels: dict[tuple, tuple[float, int]] = {}  # (class, x, y) -> (score, raster index)
-    names, kinds, cell, outlines = None, [], 1.0, []
-    crs = None
+    sources: list[_Source] = []
+    names, kinds, cell, outlines, crs = None, [], 0.0, [], None
     for index, path in enumerate(paths):
         with open_raster(path) as src:
             crs, t = src.crs, src.transform
-            cell = max(abs(t.a), abs(t.e), cell if index else 0.0)
+            cell = max(abs(t.a), abs(t.e), cell)
             kind = raster_kind(src)
             kinds.append(kind.kind)
             names = names or kind.names
             threshold = next(x for x in (options.threshold, kind.threshold, 0.5)
                              if x is not None)
-            check = has_nodata(src)
+            sources.append(_Source(path, index, kind, threshold, has_nodata(src), src.width,
+                                   src.height, t))
             outlines.append(shapely.Polygon([t * xy for xy in ((0, 0), (src.width, 0), (
                 src.width, src.height), (0, src.height))]).exterior)
-            for top in tqdm(range(0, src.height, BAND_ROWS), disable=not progress,
-                            desc=path.name, unit="band"):
-                rows = min(BAND_ROWS, src.height - top)
-                above = min(options.halo, top)
-                below = min(options.halo, src.height - top - rows)
-                height = above + rows + below
-                values, valid = read_band(src, top - above, height, src.width,
-                                          check_nodata=check)
-                ids, score = class_ids(values, valid, kind, threshold, path)
-                for class_id in np.unique(ids[above:above + rows]):
-                    if class_id == 0:
-                        continue
-                    segments = skeleton_segments(ids == class_id, slice(above, above + rows),
-                                                 top == 0, top + rows == src.height,
-                                                 options.halo)
-                    if not len(segments):
-                        continue
-                    r, c = segments[..., 0], segments[..., 1]
-                    values_at = score[r, c]
-                    r = r + (top - above)
-                    x = t.a * (c + 0.5) + t.b * (r + 0.5) + t.c
-                    y = t.d * (c + 0.5) + t.e * (r + 0.5) + t.f
-                    xy = np.stack([x, y], axis=-1)
-                    by_class.setdefault(int(class_id), []).append(xy)
-                    for (px, py), p in zip(xy.reshape(-1, 2).tolist(),
-                                           values_at.ravel().tolist(), strict=True):
-                        pixels[(int(class_id), px, py)] = (p, index)
+    groups = _groups(sources)
+    by_class: dict[int, list[np.ndarray]] = {}
+    pixels: dict[tuple, tuple[float, int]] = {}  # (class, x, y) -> (score, raster index)
+    for group in groups:
+        t = group[0].transform  # the group's grid: every pixel centre computed alike
+        for source in group:
+            for top in tqdm(range(0, source.height, BAND_ROWS), disable=not progress,
+                            desc=source.path.name, unit="band"):
+                rows = min(BAND_ROWS, source.height - top)
+                for class_id, segments, values, owners in _band_segments(
+                        group, source, top, rows, options.halo):
+                    r, c = segments[..., 0] + 0.5, segments[..., 1] + 0.5
+                    xy = np.stack([t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f], axis=-1)
+                    by_class.setdefault(class_id, []).append(xy)
+                    for (px, py), p, o in zip(xy.reshape(-1, 2).tolist(),
+                                              values.ravel().tolist(), owners.ravel().tolist(),
+                                              strict=True):
+                        pixels[(class_id, px, py)] = (p, o)
     frames = []
     for class_id, parts in sorted(by_class.items()):
         lines = _merge(shapely.linestrings(np.concatenate(parts)))
-        lines = _join_raster_edges(lines, class_id, pixels, outlines, cell)
+        if len(groups) > 1:
+            lines = _join_raster_edges(lines, class_id, pixels, outlines, cell)
         lines = prune(lines, options.min_length, _length_function(crs, lines))
         if not len(lines):
             continue

@@ -217,10 +217,14 @@ def test_band_seams_leave_no_trace(make_raster, tmp_path, monkeypatch):
     assert a.geometry.union_all().equals(b.geometry.union_all())
 
 
-def test_lines_are_joined_across_adjacent_rasters(make_raster, tmp_path):
+@pytest.mark.parametrize("degrees", [0, 30, 45, 80])
+def test_lines_are_joined_across_adjacent_rasters(make_raster, tmp_path, degrees):
     from geotile.lines import vectorize_lines
 
-    road = shapely.LineString([(X0 + 10, Y0 - 20), (X0 + 90, Y0 - 60)])
+    a = np.radians(degrees)
+    centre = (X0 + 50, Y0 - 50)
+    road = shapely.LineString([(centre[0] - 45 * np.cos(a), centre[1] - 45 * np.sin(a)),
+                               (centre[0] + 45 * np.cos(a), centre[1] + 45 * np.sin(a))])
     raster, _ = probability_scene(make_raster, lines=[road])
     with rasterio.open(raster) as src:
         array, transform = src.read(1), src.transform
@@ -231,6 +235,26 @@ def test_lines_are_joined_across_adjacent_rasters(make_raster, tmp_path):
     assert summary["features"] == 1
     line = gpd.read_file(tmp_path / "joined.gpkg").geometry.iloc[0]
     assert line.hausdorff_distance(road) < 1.0
+
+
+def test_a_mosaic_of_tiles_gives_the_lines_of_the_whole(make_raster, tmp_path):
+    from geotile.lines import vectorize_lines
+
+    roads = [shapely.LineString([(X0 + 10, Y0 - 10), (X0 + 90, Y0 - 90)]),
+             shapely.LineString([(X0 + 50, Y0 - 5), (X0 + 50, Y0 - 95)]),
+             shapely.LineString([(X0 + 5, Y0 - 31.6), (X0 + 95, Y0 - 31.6)])]
+    raster, _ = probability_scene(make_raster, lines=roads)
+    whole = vectorize_lines(raster, tmp_path / "whole.gpkg")
+    with rasterio.open(raster) as src:
+        array, transform = src.read(1), src.transform
+    tiles = [make_raster(f"tile_{r}_{c}.tif", array[r:r + 100, c:c + 100],
+                         transform=transform * transform.translation(c, r))
+             for r in (100, 0) for c in (100, 0)]  # any order
+    mosaic = vectorize_lines(tiles, tmp_path / "mosaic.gpkg")
+    assert mosaic["features"] == whole["features"]
+    a, b = gpd.read_file(tmp_path / "whole.gpkg"), gpd.read_file(tmp_path / "mosaic.gpkg")
+    assert a.geometry.union_all().hausdorff_distance(b.geometry.union_all()) < 1e-6
+    assert sorted(a["length_m"]) == pytest.approx(sorted(b["length_m"]))
 
 
 # ----------------------------------------------------------------------------- line metrics
@@ -380,3 +404,19 @@ def test_an_empty_prediction_scores_zero_recall(run_cli, make_raster, tmp_path):
     scores = json.loads(result.stdout)
     assert (scores["mode"], scores["recall"], scores["predictions"]) == ("line", 0.0, 0)
     assert scores["true_length_m"] == pytest.approx(80.0)
+
+
+def test_rasters_on_different_grids_are_joined_at_their_edges(make_raster, tmp_path):
+    from geotile.lines import vectorize_lines
+
+    road = shapely.LineString([(X0 + 10, Y0 - 30), (X0 + 90, Y0 - 70)])
+    raster, _ = probability_scene(make_raster, lines=[road])
+    with rasterio.open(raster) as src:
+        array, transform = src.read(1), src.transform
+    left = make_raster("left.tif", array[:, :100], transform=transform)
+    # half a pixel off the left raster's grid: each is skeletonized on its own
+    right = make_raster("right.tif", array[:, 100:],
+                        transform=transform * transform.translation(100.5, 0))
+    summary = vectorize_lines([left, right], tmp_path / "joined.gpkg")
+    assert summary["features"] == 1
+    assert summary["sources"] == ["left.tif", "right.tif"]
