@@ -437,7 +437,8 @@ def vectorize_lines(
     )
 
     if options.min_length < 0 or options.simplify < 0 or options.halo < 1:
-        raise InputError("--min-length and --simplify must be >= 0 metres.")
+        raise InputError("--min-length and --simplify must be >= 0 metres and the halo at "
+                         "least 1 px.")
     output = Path(output)
     writer = check_vector_output(output, overwrite)
     target = parse_crs(options.crs)
