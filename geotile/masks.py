@@ -180,8 +180,11 @@ def prepare_labels(
     from geotile.labels import check_geographic_coordinates, class_ids, repair_polygons, to_crs
 
     labels = labels.take(~shapely.is_missing(labels.geometries))
+    roads = len(labels) and np.isin(shapely.get_type_id(labels.geometries), [1, 2, 5]).all()
     labels = buffer_lines(labels, crs, source, line_width, line_cap)
     ids, names = class_ids(labels, class_field, class_map, source)
+    if roads and class_field is None:
+        names = {1: "road"}
     invalid = int((~shapely.is_valid(labels.geometries)).sum())
     labels = labels.replace(geometries=repair_polygons(labels.geometries),
                             class_id=np.asarray(ids, dtype=np.int64))

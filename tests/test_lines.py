@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -92,3 +94,329 @@ def test_lines_among_polygons_without_width_are_left_out_with_a_warning(make_ras
     with pytest.warns(GeotileWarning, match="1 line features were left out"):
         summary = make_masks(labels, image, tmp_path / "mask.tif")
     assert summary[0]["positive_pixels"] == 16
+
+
+def test_roads_burnt_from_lines_are_named_road(make_raster, tmp_path):
+    from geotile.masks import MaskOptions, make_masks
+
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_lines(tmp_path / "roads.geojson",
+                         [shapely.LineString([(X0 + 1, Y0 - 5), (X0 + 9, Y0 - 5)])])
+    summary = make_masks(labels, image, tmp_path / "mask.tif",
+                         options=MaskOptions(line_width=2))
+    assert summary[0]["classes"] == ["background", "road"]
+
+
+# ----------------------------------------------------------------------------- centrelines
+
+
+def test_pixel_segments_follow_a_staircase_without_triangles():
+    from geotile.lines import pixel_segments
+
+    skeleton = np.zeros((5, 6), bool)
+    for r, c in [(0, 0), (1, 1), (1, 2), (2, 3), (3, 3), (4, 4)]:
+        skeleton[r, c] = True
+    pairs = {tuple(map(tuple, s)) for s in pixel_segments(skeleton, slice(0, 5)).tolist()}
+    assert pairs == {((0, 0), (1, 1)), ((1, 1), (1, 2)), ((1, 2), (2, 3)), ((2, 3), (3, 3)),
+                     ((3, 3), (4, 4))}
+    # rows 0..1 only: segments starting in those rows (their second pixel may lie below)
+    assert len(pixel_segments(skeleton, slice(0, 2))) == 3
+
+
+def test_pixel_segments_drop_a_diagonal_shortcut_of_an_orthogonal_corner():
+    from geotile.lines import pixel_segments
+
+    skeleton = np.zeros((3, 3), bool)
+    skeleton[0, 0] = skeleton[0, 1] = skeleton[1, 1] = True  # an L: no (0,0)-(1,1) edge
+    pairs = {tuple(map(tuple, s)) for s in pixel_segments(skeleton, slice(0, 3)).tolist()}
+    assert pairs == {((0, 0), (0, 1)), ((0, 1), (1, 1))}
+
+
+def test_prune_removes_short_spurs_and_joins_what_remains():
+    from geotile.lines import prune
+
+    road = [shapely.LineString([(0, 0), (10, 0)]), shapely.LineString([(10, 0), (15, 0)]),
+            shapely.LineString([(15, 0), (20, 0)])]
+    spur = shapely.LineString([(10, 0), (10, 2)])
+    side = shapely.LineString([(15, 0), (15, 8)])
+    specks = shapely.LineString([(30, 30), (31, 30)])
+    lines = np.array([*road, spur, side, specks], dtype=object)
+    kept = prune(lines, 3.0)
+    # the spur and the speck go; the road is cut only where the long side road meets it
+    assert sorted(round(g.length, 6) for g in kept) == [5.0, 8.0, 15.0]
+    assert shapely.union_all(kept).equals(shapely.union_all([*road, side]))
+    assert len(prune(lines, 0.5)) == 6  # all longer than 0.5: nothing goes
+
+
+def probability_scene(make_raster, name="roads.tif", lines=None, size=200, **kwargs):
+    """A float32 road probability raster (0.9 on 4 m wide roads, 0.05 elsewhere)."""
+    from rasterio.features import rasterize
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    lines = lines or [shapely.LineString([(X0 + 10, Y0 - 50), (X0 + 90, Y0 - 50)])]
+    burnt = rasterize([(g.buffer(2), 1) for g in lines],
+                      out_shape=(size, size), transform=transform)
+    probability = np.where(burnt > 0, 0.9, 0.05).astype(np.float32)
+    return make_raster(name, probability, transform=transform, **kwargs), lines
+
+
+def test_vectorize_lines_gives_the_centreline_with_length_and_score(run_cli, make_raster,
+                                                                      tmp_path):
+    raster, (truth,) = probability_scene(make_raster)
+    out = tmp_path / "lines.gpkg"
+    result = run_cli("vectorize", raster, "-o", out, "--lines")
+    assert result.exit_code == 0, result.output
+    assert "1 lines" in result.stdout
+    frame = gpd.read_file(out)
+    assert list(frame.columns) == ["class_id", "class", "length_m", "score", "source",
+                                   "geometry"]
+    assert frame.crs.to_string() == UTM_CRS  # .gpkg: the raster's CRS
+    line = frame.geometry.iloc[0]
+    assert line.geom_type == "LineString"
+    assert frame["score"].iloc[0] == pytest.approx(0.9)
+    assert abs(frame["length_m"].iloc[0] - truth.length) < 1.5  # pixel centres
+    assert line.hausdorff_distance(truth) < 1.0
+    assert frame["source"].iloc[0] == "roads.tif" and frame["class"].iloc[0] == "road"
+
+
+def test_vectorize_lines_geojson_is_lonlat_and_threshold_applies(run_cli, make_raster,
+                                                                  tmp_path):
+    raster, _ = probability_scene(make_raster)
+    out = tmp_path / "lines.geojson"
+    result = run_cli("vectorize", raster, "-o", out, "--lines", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["features"] == 1 and summary["crs"] == "EPSG:4326"
+    assert gpd.read_file(out).crs.to_epsg() == 4326
+    strict = tmp_path / "none.gpkg"
+    result = run_cli("vectorize", raster, "-o", strict, "--lines", "--threshold", 0.95)
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(strict)) == 0
+
+
+def test_lines_and_polygon_options_are_a_usage_error(run_cli, make_raster, tmp_path):
+    raster, _ = probability_scene(make_raster)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "x.gpkg", "--lines",
+                     "--regularize")
+    assert result.exit_code == 1 and "--lines" in result.stderr
+
+
+def test_band_seams_leave_no_trace(make_raster, tmp_path, monkeypatch):
+    from geotile import lines as module
+
+    roads = [shapely.LineString([(X0 + 10, Y0 - 10), (X0 + 90, Y0 - 90)]),
+             shapely.LineString([(X0 + 50, Y0 - 5), (X0 + 50, Y0 - 95)]),
+             shapely.LineString([(X0 + 5, Y0 - 31.6), (X0 + 95, Y0 - 31.6)])]
+    raster, _ = probability_scene(make_raster, lines=roads)
+    whole = module.vectorize_lines(raster, tmp_path / "whole.gpkg")
+    monkeypatch.setattr(module, "BAND_ROWS", 16)  # seams every 8 m, a road along one
+    banded = module.vectorize_lines(raster, tmp_path / "banded.gpkg",
+                                    options=module.LineOptions(halo=40))
+    assert banded["features"] == whole["features"] >= 9  # 3 roads, 3 crossings
+    a, b = gpd.read_file(tmp_path / "whole.gpkg"), gpd.read_file(tmp_path / "banded.gpkg")
+    assert a.geometry.union_all().equals(b.geometry.union_all())
+
+
+@pytest.mark.parametrize("degrees", [0, 30, 45, 80])
+def test_lines_are_joined_across_adjacent_rasters(make_raster, tmp_path, degrees):
+    from geotile.lines import vectorize_lines
+
+    a = np.radians(degrees)
+    centre = (X0 + 50, Y0 - 50)
+    road = shapely.LineString([(centre[0] - 45 * np.cos(a), centre[1] - 45 * np.sin(a)),
+                               (centre[0] + 45 * np.cos(a), centre[1] + 45 * np.sin(a))])
+    raster, _ = probability_scene(make_raster, lines=[road])
+    with rasterio.open(raster) as src:
+        array, transform = src.read(1), src.transform
+    left = make_raster("left.tif", array[:, :100], transform=transform)
+    right = make_raster("right.tif", array[:, 100:],
+                        transform=transform * transform.translation(100, 0))
+    summary = vectorize_lines([left, right], tmp_path / "joined.gpkg")
+    assert summary["features"] == 1
+    line = gpd.read_file(tmp_path / "joined.gpkg").geometry.iloc[0]
+    assert line.hausdorff_distance(road) < 1.0
+
+
+def test_a_mosaic_of_tiles_gives_the_lines_of_the_whole(make_raster, tmp_path):
+    from geotile.lines import vectorize_lines
+
+    roads = [shapely.LineString([(X0 + 10, Y0 - 10), (X0 + 90, Y0 - 90)]),
+             shapely.LineString([(X0 + 50, Y0 - 5), (X0 + 50, Y0 - 95)]),
+             shapely.LineString([(X0 + 5, Y0 - 31.6), (X0 + 95, Y0 - 31.6)])]
+    raster, _ = probability_scene(make_raster, lines=roads)
+    whole = vectorize_lines(raster, tmp_path / "whole.gpkg")
+    with rasterio.open(raster) as src:
+        array, transform = src.read(1), src.transform
+    tiles = [make_raster(f"tile_{r}_{c}.tif", array[r:r + 100, c:c + 100],
+                         transform=transform * transform.translation(c, r))
+             for r in (100, 0) for c in (100, 0)]  # any order
+    mosaic = vectorize_lines(tiles, tmp_path / "mosaic.gpkg")
+    assert mosaic["features"] == whole["features"]
+    a, b = gpd.read_file(tmp_path / "whole.gpkg"), gpd.read_file(tmp_path / "mosaic.gpkg")
+    assert a.geometry.union_all().hausdorff_distance(b.geometry.union_all()) < 1e-6
+    assert sorted(a["length_m"]) == pytest.approx(sorted(b["length_m"]))
+
+
+# ----------------------------------------------------------------------------- line metrics
+
+
+def test_line_scores_are_length_weighted_within_the_buffer():
+    from geotile.line_metrics import line_scores
+
+    truth = [shapely.LineString([(0, 0), (100, 0)])]
+    near = [shapely.LineString([(0, 1.5), (100, 1.5)])]
+    assert line_scores(near, truth, 2.0).as_dict()["precision"] == 1.0
+    far = line_scores([shapely.LineString([(0, 3), (100, 3)])], truth, 2.0)
+    assert far.precision == far.recall == far.f1 == 0.0
+    # half of the prediction runs beyond the truth's end, and misses half of the truth
+    scores = line_scores([shapely.LineString([(50, 0), (150, 0)])], truth, 2.0)
+    assert scores.precision == pytest.approx(52 / 100)  # 50..102 lies within 2 m
+    assert scores.recall == pytest.approx(52 / 100)  # 48..100
+    assert scores.f1 == pytest.approx(0.52)
+    empty = line_scores([], truth, 2.0)
+    assert (empty.precision, empty.recall, empty.predictions) == (0.0, 0.0, 0)
+
+
+def test_evaluate_two_line_files_reports_precision_recall_f1(run_cli, tmp_path):
+    truth = write_lines(tmp_path / "truth.gpkg", [
+        shapely.LineString([(X0, Y0), (X0 + 100, Y0)]),
+        shapely.LineString([(X0, Y0 - 50), (X0 + 100, Y0 - 50)])])
+    found = gpd.GeoDataFrame(geometry=[shapely.LineString([(X0, Y0 + 1), (X0 + 100, Y0 + 1)])],
+                             crs=UTM_CRS).to_crs(4326)
+    found.to_file(tmp_path / "found.geojson")
+    result = run_cli("evaluate", tmp_path / "found.geojson", truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["mode"] == "line" and scores["buffer_m"] == 2.0
+    assert scores["precision"] == pytest.approx(1.0, abs=1e-4)
+    assert scores["recall"] == pytest.approx(0.5, abs=1e-4)
+    assert scores["f1"] == pytest.approx(2 / 3, abs=1e-4)
+    assert scores["true_length_m"] == pytest.approx(200.0)
+    assert (scores["predictions"], scores["truths"]) == (1, 2)
+    narrow = run_cli("evaluate", tmp_path / "found.geojson", truth, "--buffer", 0.5)
+    assert narrow.exit_code == 0, narrow.output
+    assert "Lines (length within 0.5 m)" in narrow.stdout
+    assert "precision 0.0000  recall 0.0000" in narrow.stdout
+
+
+def test_lines_against_polygons_is_a_one_line_error(run_cli, tmp_path):
+    lines = write_lines(tmp_path / "lines.geojson",
+                        [shapely.LineString([(X0, Y0), (X0 + 10, Y0)])])
+    polygons = write_lines(tmp_path / "polygons.geojson",
+                           [shapely.box(X0, Y0 - 10, X0 + 10, Y0)])
+    result = run_cli("evaluate", lines, polygons)
+    assert result.exit_code == 1
+    assert "holds lines but" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def road_network(x0, y0, size_m):
+    """A grid of streets, a diagonal avenue and two curved roads, inside a square."""
+    s = size_m
+    roads = []
+    for f in (0.15, 0.5, 0.85):
+        roads.append(shapely.LineString([(x0 + 0.05 * s, y0 - f * s), (x0 + 0.95 * s, y0 - f * s)]))
+        roads.append(shapely.LineString([(x0 + f * s, y0 - 0.05 * s), (x0 + f * s, y0 - 0.95 * s)]))
+    roads.append(shapely.LineString([(x0 + 0.15 * s, y0 - 0.15 * s),
+                                     (x0 + 0.85 * s, y0 - 0.85 * s)]))
+    t = np.linspace(0, np.pi, 60)
+    roads.append(shapely.LineString(np.column_stack([x0 + 0.5 * s + 0.3 * s * np.cos(t),
+                                                     y0 - 0.5 * s + 0.25 * s * np.sin(t)])))
+    t = np.linspace(0, 2 * np.pi, 80)
+    roads.append(shapely.LineString(np.column_stack([x0 + 0.05 * s + 0.9 * s * t / (2 * np.pi),
+                                                     y0 - 0.7 * s + 0.06 * s * np.sin(t)])))
+    return roads
+
+
+@pytest.mark.parametrize("crs", [UTM_CRS, "EPSG:4326"])
+def test_roads_burnt_and_vectorized_back_match_within_2_m(run_cli, make_raster, tmp_path,
+                                                          crs):
+    size = 400  # px of 0.5 m: 200 m
+    if crs == UTM_CRS:
+        transform, x0, y0, s = from_origin(X0, Y0, 0.5, 0.5), X0, Y0, 200.0
+    else:  # 0.5 m pixels near the equator, as SpaceNet's lon/lat road tiles
+        cell = 0.5 / 111_320
+        transform, x0, y0, s = from_origin(10.0, 1.0, cell, cell), 10.0, 1.0, size * cell
+    image = make_raster("tile.tif", np.zeros((3, size, size), np.uint8), crs=crs,
+                        transform=transform)
+    truth = write_lines(tmp_path / "roads.geojson", road_network(x0, y0, s), crs=crs)
+    mask = tmp_path / "mask.tif"
+    result = run_cli("make-masks", truth, image, "-o", mask, "--line-width", 4)
+    assert result.exit_code == 0, result.output
+    # a blurred copy stands in for a network's probabilities
+    from scipy import ndimage
+
+    with rasterio.open(mask) as src:
+        probability = ndimage.gaussian_filter(src.read(1).astype(np.float32), 2)
+    scores = make_raster("scores.tif", probability, crs=crs, transform=transform)
+    for raster in (mask, scores):
+        lines = tmp_path / f"{raster.stem}.gpkg"
+        result = run_cli("vectorize", raster, "-o", lines, "--lines")
+        assert result.exit_code == 0, result.output
+        result = run_cli("evaluate", lines, truth, "--json")
+        assert result.exit_code == 0, result.output
+        metrics = json.loads(result.stdout)
+        assert metrics["buffer_m"] == 2.0
+        assert metrics["precision"] >= 0.95 and metrics["recall"] >= 0.95, (raster, metrics)
+
+
+def test_specks_shorter_than_min_length_are_dropped(run_cli, make_raster, tmp_path):
+    probability = np.zeros((60, 60), np.float32)
+    probability[10:14, 10:16] = 0.8  # a 3 x 2 m speck: its skeleton is about 1 m long
+    probability[40:44, 5:55] = 0.8  # a 25 m road
+    raster = make_raster("specks.tif", probability)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--lines")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "a.gpkg")) == 1
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--lines",
+                     "--min-length", 0)
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "b.gpkg")) == 2
+
+
+def test_lines_of_a_raster_without_crs_are_in_its_units_with_one_warning(make_raster,
+                                                                          tmp_path):
+    from geotile.errors import GeotileWarning
+    from geotile.lines import vectorize_lines
+
+    mask = np.zeros((50, 50), np.uint8)
+    mask[20:24, 5:45] = 1
+    raster = make_raster("plain.tif", mask, crs=None, transform=from_origin(0, 50, 1, 1))
+    with pytest.warns(GeotileWarning, match="no CRS"):
+        summary = vectorize_lines(raster, tmp_path / "plain.gpkg")
+    frame = gpd.read_file(tmp_path / "plain.gpkg")
+    assert summary["crs"] is None and frame.crs is None
+    assert "score" not in frame.columns  # a class raster has no probabilities
+    assert 34 <= frame["length_m"].iloc[0] <= 40
+
+
+def test_an_empty_prediction_scores_zero_recall(run_cli, make_raster, tmp_path):
+    raster, truth = probability_scene(make_raster)
+    truth_file = write_lines(tmp_path / "truth.geojson", truth)
+    empty = tmp_path / "empty.geojson"
+    result = run_cli("vectorize", raster, "-o", empty, "--lines", "--threshold", 0.99)
+    assert result.exit_code == 0, result.output
+    result = run_cli("evaluate", empty, truth_file, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["mode"], scores["recall"], scores["predictions"]) == ("line", 0.0, 0)
+    assert scores["true_length_m"] == pytest.approx(80.0)
+
+
+def test_rasters_on_different_grids_are_joined_at_their_edges(make_raster, tmp_path):
+    from geotile.lines import vectorize_lines
+
+    road = shapely.LineString([(X0 + 10, Y0 - 30), (X0 + 90, Y0 - 70)])
+    raster, _ = probability_scene(make_raster, lines=[road])
+    with rasterio.open(raster) as src:
+        array, transform = src.read(1), src.transform
+    left = make_raster("left.tif", array[:, :100], transform=transform)
+    # half a pixel off the left raster's grid: each is skeletonized on its own
+    right = make_raster("right.tif", array[:, 100:],
+                        transform=transform * transform.translation(100.5, 0))
+    summary = vectorize_lines([left, right], tmp_path / "joined.gpkg")
+    assert summary["features"] == 1
+    assert summary["sources"] == ["left.tif", "right.tif"]

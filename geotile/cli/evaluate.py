@@ -26,6 +26,32 @@ def _folders(prediction, truth) -> bool:
     return dirs[0]
 
 
+def _line_files(prediction, truth, buffer, labels_crs, prediction_crs, layer, as_json) -> bool:
+    """Two files of lines (centrelines): length-weighted precision / recall within --buffer;
+    False when neither is lines."""
+    from geotile.errors import InputError
+    from geotile.line_metrics import evaluate_lines, is_line_file
+
+    lines = is_line_file(prediction), is_line_file(truth, layer)  # None: no features
+    if not any(lines):
+        return False
+    if False in lines:
+        line, other = (prediction, truth) if lines[0] else (truth, prediction)
+        raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
+                         "with centrelines (`geotile vectorize --lines` makes them).")
+    result = evaluate_lines(prediction, truth, buffer=buffer, labels_crs=labels_crs,
+                            prediction_crs=prediction_crs, labels_layer=layer)
+    click.echo(result.dumps() if as_json else result.table())
+    return True
+
+
+def _line_options(command):
+    return click.option(
+        "--buffer", type=click.FloatRange(min=0, min_open=True), default=2.0,
+        show_default=True, metavar="M", help="Lines: predicted and true centrelines match "
+        "where they lie within M metres of each other.")(command)
+
+
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
 @click.argument("prediction", type=INPUT_PATH)
 @click.argument("truth", type=INPUT_PATH)
@@ -62,13 +88,15 @@ def _folders(prediction, truth) -> bool:
               help="Vectors and SpaceNet CSVs: write the TP and FP (predicted) and FN (missed "
               "truth) polygons with fields image, kind (TP/FP/FN), iou (of the match), "
               "best_iou and confidence, in the truth's CRS, for QGIS.")
+@_line_options
 @json_opt
 @overwrite_opt
 @click.pass_context
 def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, layer, labels_crs,
-             prediction_crs, repair_truth, report, image, as_json, overwrite, min_area, errors):
-    """Score PREDICTION against TRUTH: two vector files, two rasters, two
-    SpaceNet CSVs, or two folders of them.
+             prediction_crs, repair_truth, report, image, as_json, overwrite, min_area, errors,
+             buffer):
+    """Score PREDICTION against TRUTH: two vector files (polygons or lines), two
+    rasters, two SpaceNet CSVs, or two folders of them.
 
     \b
     Two vector files: the SpaceNet building metric, as solaris scores it.
@@ -80,6 +108,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     the same metric image by image in pixel coordinates, with SpaceNet's
     --min-area rule, per-image and total scores. A SpaceNet CSV against a
     vector file is read through its PolygonWKT_Geo column.
+    Two files of lines (centrelines, e.g. from `vectorize --lines`): length-
+    weighted precision (predicted length within --buffer metres of the truth),
+    recall (true length within --buffer of the prediction) and F1.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction), nodata left
     out. Probability rasters are thresholded (one band) or argmaxed.
@@ -100,6 +131,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     min_area, per_image {image: {tp, fp, fn, precision, recall, f1, ...}};
     folders also unpaired {prediction: [...], truth: [...]} and, for
     pixels, foreground (classes other than 0 pooled: tp, fp, fn, ...).
+    Lines: mode ("line"), buffer_m, precision, recall, f1, predicted_length_m,
+    true_length_m, matched_predicted_length_m, matched_true_length_m,
+    predictions, truths.
 
     \b
     Examples:
@@ -108,6 +142,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     $ geotile evaluate buildings.geojson footprints.geojson --report check.png --image tile.tif
     $ geotile evaluate predictions/ truth/ --errors errors.gpkg
     $ geotile evaluate proposals.csv truth.csv --json
+    $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     """
     from geotile.evaluate import ERRORS_SUFFIXES, dumps, evaluate_files, is_raster
     from geotile.raster import check_output
@@ -121,6 +156,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         if not folders and not csvs and prediction.exists() and is_raster(prediction):
             raise click.UsageError("--errors writes object matches; give vector files.")
         check_output(errors, overwrite)
+    if not folders and not csvs and _line_files(prediction, truth, buffer, labels_crs,
+                                                prediction_crs, layer, as_json):
+        return
     if report is not None:
         if report.suffix.lower() not in (".png", ".html", ".htm"):
             raise click.BadParameter("give a .png or .html file.", param_hint="--report")

@@ -79,6 +79,34 @@ def _class_list(value) -> tuple[str, ...] | None:
     return names
 
 
+def _line_options(command):
+    """--lines and --min-length: road centrelines (geotile.lines)."""
+    command = click.option(
+        "--min-length", type=click.FloatRange(min=0), default=3.0, show_default=True,
+        metavar="M", help="--lines: prune spurs, isolated lines and loops shorter than M "
+        "metres.")(command)
+    return click.option(
+        "--lines", is_flag=True, help="Road centrelines instead of polygons: skeleton of the "
+        "thresholded raster, spurs pruned, simplified (--simplify, at least one pixel); "
+        "properties class_id, class, length_m, score, source.")(command)
+
+
+def _vectorize_lines(rasters, output, options, overwrite, progress, args):
+    """--lines: the summary of geotile.lines.vectorize_lines, or None without --lines."""
+    lines, min_length = args.pop("lines"), args.pop("min_length")
+    if not lines:
+        return None
+    if args.get("instances") or options.regularize or options.min_area or options.fill_holes:
+        raise click.UsageError("--lines makes centrelines: --instances, --regularize, "
+                               "--min-area and --fill-holes apply to polygons only.")
+    from geotile.lines import LineOptions, vectorize_lines
+
+    rules = LineOptions(threshold=options.threshold, min_length=min_length,
+                        simplify=options.simplify, crs=options.crs)
+    return vectorize_lines(rasters, output, options=rules, overwrite=overwrite,
+                           progress=progress)
+
+
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet (GeoParquet), .shp or .fgb "
@@ -107,6 +135,7 @@ def _class_list(value) -> tuple[str, ...] | None:
               "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
               "GeoJSON in another CRS carries a crs member, outside RFC 7946.")
 @_instance_options
+@_line_options
 @json_opt
 @overwrite_opt
 @click.pass_context
@@ -134,14 +163,18 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     $ geotile vectorize footprint_boundary_contact.tif -o houses.gpkg --instances
     $ geotile vectorize classes.tif -o landcover.gpkg --classes building,tree \\
           --min-area car=2,building=10 --simplify 0.5
+    $ geotile vectorize roads.tif -o centrelines.gpkg --lines --min-length 5
     """
     from geotile.vectorize import VectorizeOptions, vectorize_rasters
 
     options = VectorizeOptions(threshold=threshold, min_area=min_area, simplify=simplify,
                                fill_holes=fill_holes, regularize=regularize, crs=crs,
                                classes=classes)
-    summary = _vectorize_instances(rasters, output, options, overwrite, ctx.obj["progress"],
-                                   **instance_args)
+    summary = _vectorize_lines(rasters, output, options, overwrite, ctx.obj["progress"],
+                               instance_args)
+    if summary is None:
+        summary = _vectorize_instances(rasters, output, options, overwrite,
+                                       ctx.obj["progress"], **instance_args)
     if summary is None:
         summary = vectorize_rasters(rasters, output, options=options, overwrite=overwrite,
                                     progress=ctx.obj["progress"])
@@ -150,4 +183,6 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
 
         click.echo(json.dumps(summary, indent=2, default=str))
     elif not ctx.obj["quiet"]:
-        click.echo(f"{summary['output']}: {summary['features']} polygons")
+        click.echo(f"{summary['output']}: {summary['features']} "
+                   + (f"lines, {summary['length_m']:g} m" if "length_m" in summary
+                      else "polygons"))

@@ -1,0 +1,177 @@
+"""Centreline scores: length-weighted precision and recall within a buffer.
+
+As road benchmarks report them (e.g. the "completeness / correctness" of
+Wiedemann et al., used by the DeepGlobe and SpaceNet road papers): precision is
+the fraction of predicted length lying within ``buffer`` metres of a true
+line, recall the fraction of true length within ``buffer`` metres of a
+predicted line, F1 their harmonic mean. Lengths are measured in metres (the
+truth's CRS when projected in metres, else its UTM zone; files without a CRS
+in their own units).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from geotile.errors import InputError
+
+log = logging.getLogger("geotile")
+
+#: shapely type ids of LineString, LinearRing and MultiLineString
+LINE_TYPES = (1, 2, 5)
+
+
+@dataclass(frozen=True)
+class LineScores:
+    """Lengths (metres) predicted and true, and how much of each lies within ``buffer``."""
+
+    buffer: float
+    predicted_length: float
+    true_length: float
+    matched_predicted_length: float
+    matched_true_length: float
+    predictions: int = 0
+    truths: int = 0
+    mode: str = "line"
+
+    @property
+    def precision(self) -> float:
+        return (self.matched_predicted_length / self.predicted_length
+                if self.predicted_length else 0.0)
+
+    @property
+    def recall(self) -> float:
+        return self.matched_true_length / self.true_length if self.true_length else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict:
+        return {"mode": "line", "buffer_m": self.buffer, "precision": round(self.precision, 6),
+                "recall": round(self.recall, 6), "f1": round(self.f1, 6),
+                "predicted_length_m": round(self.predicted_length, 3),
+                "true_length_m": round(self.true_length, 3),
+                "matched_predicted_length_m": round(self.matched_predicted_length, 3),
+                "matched_true_length_m": round(self.matched_true_length, 3),
+                "predictions": self.predictions, "truths": self.truths}
+
+    def table(self) -> str:
+        return "\n".join([
+            f"Lines (length within {self.buffer:g} m): {self.predictions} predicted "
+            f"({self.predicted_length:.1f} m), {self.truths} true ({self.true_length:.1f} m)",
+            f"  precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}",
+        ])
+
+    def dumps(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+
+def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
+    """Scores of two sequences of line geometries in the same metric CRS."""
+    import shapely
+
+    if not buffer > 0:
+        raise InputError(f"--buffer {buffer}: give a distance > 0 metres.")
+    predicted = _lines(predicted)
+    truth = _lines(truth)
+    pred_length = float(shapely.length(predicted).sum())
+    true_length = float(shapely.length(truth).sum())
+    return LineScores(buffer, pred_length, true_length,
+                      _length_within(predicted, truth, buffer),
+                      _length_within(truth, predicted, buffer), len(predicted), len(truth))
+
+
+def _lines(geometries) -> np.ndarray:
+    import shapely
+
+    array = np.asarray(list(geometries), dtype=object)
+    array = array[~shapely.is_missing(array)] if len(array) else array
+    return array[~shapely.is_empty(array)] if len(array) else array
+
+
+def _length_within(lines: np.ndarray, others: np.ndarray, buffer: float) -> float:
+    """Length of ``lines`` within ``buffer`` of ``others``."""
+    import shapely
+
+    if not len(lines) or not len(others):
+        return 0.0
+    zone = shapely.union_all(shapely.buffer(others, buffer))
+    shapely.prepare(zone)
+    return float(shapely.length(shapely.intersection(lines, zone)).sum())
+
+
+def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | None:
+    """Whether ``path`` is a vector file of lines (LineString / MultiLineString features);
+    None when it is a vector file without features (an empty prediction)."""
+    from geotile.evaluate import is_raster
+    from geotile.raster import input_exists
+
+    if not input_exists(path) or is_raster(path):
+        return False
+    try:
+        import pyogrio
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if layer is None and len(pyogrio.list_layers(path)) > 1:
+                return False  # the layer is not chosen yet: the other scores say so
+            info = pyogrio.read_info(path, layer=layer)
+        kind = str(info.get("geometry_type") or "")
+        if info.get("features") == 0:
+            return None
+    except Exception:  # not readable by GDAL here (GeoParquet...): read it below
+        kind = "Unknown"
+    if "LineString" in kind:
+        return True
+    if kind not in ("Unknown", "Geometry", ""):
+        return False
+    try:
+        frame = _read(path, None, layer)
+    except InputError:
+        return False
+    return _all_lines(frame) if len(frame) else None
+
+
+def _all_lines(frame) -> bool:
+    import shapely
+
+    kinds = shapely.get_type_id(frame.geometry.values)
+    return bool(np.isin(kinds, LINE_TYPES).all())
+
+
+def _read(path, crs: str | None, layer: str | None):
+    """The features of a vector file; a file without features is an empty frame."""
+    from geotile.evaluate import _read_vector
+
+    return _read_vector(path, crs, layer)
+
+
+def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
+                   buffer: float = 2.0, labels_crs: str | None = None,
+                   prediction_crs: str | None = None,
+                   labels_layer: str | None = None) -> LineScores:
+    """:func:`line_scores` of two line files; the prediction is reprojected to the truth's
+    CRS, both measured in metres (the truth's CRS or its UTM zone)."""
+    truth_frame = _read(truth, labels_crs, labels_layer)
+    pred_frame = _read(prediction, prediction_crs, None)
+    for path, frame in ((prediction, pred_frame), (truth, truth_frame)):
+        if not _all_lines(frame):
+            raise InputError(f"{path}: not every feature is a line; line scores compare two "
+                             "files of LineStrings (centrelines).")
+    from geotile.evaluate import _same_crs
+
+    pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    crs = truth_frame.crs
+    if crs is not None and not (crs.is_projected and crs.axis_info[0].unit_name == "metre"):
+        metric = truth_frame.estimate_utm_crs()
+        truth_frame, pred_frame = truth_frame.to_crs(metric), pred_frame.to_crs(metric)
+        log.info("measuring lengths in %s", metric.to_string())
+    return line_scores(pred_frame.geometry.values, truth_frame.geometry.values, buffer)

@@ -1,0 +1,470 @@
+"""Road centrelines from probability (or class) rasters: threshold -> skeleton -> lines.
+
+Strategy, per raster, by row bands with a halo (bounded memory): read a band
+with ``halo`` pixels of context on every side -> class ids (threshold or
+argmax, :func:`geotile.raster_kinds.class_ids`) -> skeleton of each class
+(:func:`skimage.morphology.skeletonize`) -> one segment between the centres of
+every two 8-adjacent skeleton pixels (a diagonal only where no orthogonal
+path joins them, so staircases do not form triangles). Rasters given together
+on one pixel grid (a mosaic of adjacent tiles) lend each other their pixels
+as context, and past the mosaic's edges the nearest pixel is repeated, so
+skeletons run across tile edges and up to the outer edge instead of stopping
+half a road width short. Each band emits the segments that start in its own
+pixels, with pixel centres computed from the grid's indices, so the segments
+of all bands and tiles fit exactly; they are merged into paths between
+junctions and free ends (GEOS's line merger). Rasters on different grids are
+skeletonized apart and their free ends on the edges, at most ``JOIN_PIXELS``
+apart, are joined.
+
+Then, in metres: spurs (paths from a junction to a free end), isolated
+paths and small loops shorter than ``min_length`` are pruned, repeatedly,
+and lines are simplified (at least one pixel, to remove pixel staircases).
+Each line carries ``length_m`` (after simplification) and ``score`` (mean
+probability of its skeleton pixels).
+
+Limits: a band's skeleton equals the whole mosaic's only where roads are
+narrower than about the halo (``halo`` px, default 256); segments and their
+pixels' scores are held in memory (proportional to road length, not to the
+rasters' area); each band looks for its neighbours among all the rasters
+given (fine for hundreds of tiles, not for a country).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import GeotileWarning, InputError
+from geotile.raster_kinds import class_ids, raster_kind
+
+log = logging.getLogger("geotile")
+
+BAND_ROWS = 2048
+#: free ends on the edges of adjacent rasters at most this many pixels apart are joined
+JOIN_PIXELS = 4
+
+
+@dataclass(frozen=True)
+class LineOptions:
+    """How road rasters become centrelines; lengths in metres."""
+
+    threshold: float | None = None
+    min_length: float = 3.0
+    simplify: float = 0.0  # 0: one pixel
+    crs: str | None = None  # as VectorizeOptions.crs
+    halo: int = 256
+
+
+@dataclass
+class _Source:
+    """A raster's reading rules and its place (pixel offset) on its group's grid."""
+
+    path: Path
+    index: int
+    kind: object
+    threshold: float
+    check_nodata: bool
+    width: int
+    height: int
+    transform: object
+    col: int = 0
+    row: int = 0
+
+
+def pixel_segments(skeleton: np.ndarray, core: slice, cols: slice | None = None,
+                   known: np.ndarray | None = None) -> np.ndarray:
+    """``(n, 2, 2)`` (row, col) pairs of 8-adjacent True pixels whose first pixel lies in
+    rows ``core`` (and columns ``cols``) and whose second pixel is ``known`` (default: all);
+    a diagonal pair only when neither orthogonal pixel between them is set."""
+    s = np.pad(skeleton, 1)  # a frame of False: neighbours past the edge are background
+    if known is not None:
+        s_known = np.pad(known, 1)
+    rows = np.arange(s.shape[0])[:, None]
+    first = s & (rows >= core.start + 1) & (rows < core.stop + 1)
+    if cols is not None:
+        columns = np.arange(s.shape[1])[None, :]
+        first &= (columns >= cols.start + 1) & (columns < cols.stop + 1)
+    found = []
+    centre = np.s_[1:-1, 1:-1]
+
+    def pairs(keep: np.ndarray, dr: int, dc: int) -> None:
+        if known is not None:
+            keep = keep & s_known[1 + dr:s.shape[0] - 1 + dr, 1 + dc:s.shape[1] - 1 + dc]
+        r, c = np.nonzero(keep)
+        found.append(np.stack([np.column_stack([r, c]), np.column_stack([r + dr, c + dc])],
+                              axis=1))
+
+    right = s[1:-1, 2:]
+    down = s[2:, 1:-1]
+    left = s[1:-1, :-2]
+    core_centre = first[centre]
+    pairs(core_centre & right, 0, 1)
+    pairs(core_centre & down, 1, 0)
+    pairs(core_centre & s[2:, 2:] & ~right & ~down, 1, 1)
+    pairs(core_centre & s[2:, :-2] & ~left & ~down, 1, -1)
+    return np.concatenate(found) if found else np.empty((0, 2, 2), np.int64)
+
+
+def _groups(sources: list[_Source]) -> list[list[_Source]]:
+    """Rasters on one pixel grid (same pixel size and orientation, whole-pixel offsets)
+    form one group, read with each other's pixels as context; otherwise one group each."""
+    reference = sources[0].transform
+    for source in sources:
+        t = source.transform
+        if not np.allclose((t.a, t.b, t.d, t.e), (reference.a, reference.b, reference.d,
+                                                   reference.e), rtol=1e-9, atol=0):
+            return [[s] for s in sources]
+        col, row = ~reference * (t.c, t.f)
+        if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+            return [[s] for s in sources]
+        source.col, source.row = round(col), round(row)
+    return [sources]
+
+
+def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int):
+    """Class ids, scores and the owning raster (-1: no raster) of grid rows [r0, r1) and
+    columns [c0, c1), read from every raster of ``group`` that covers part of them."""
+    from rasterio.windows import Window
+
+    from geotile.raster import open_raster, read_window
+
+    shape = (r1 - r0, c1 - c0)
+    ids = np.zeros(shape, np.int32)
+    score = np.zeros(shape, np.float32)
+    owner = np.full(shape, -1, np.int32)
+    for source in group:
+        top, bottom = max(r0, source.row), min(r1, source.row + source.height)
+        left, right = max(c0, source.col), min(c1, source.col + source.width)
+        if top >= bottom or left >= right:
+            continue
+        window = Window(left - source.col, top - source.row, right - left, bottom - top)
+        with open_raster(source.path) as src:
+            values = read_window(src, window)
+            valid = (src.dataset_mask(window=window) > 0 if source.check_nodata
+                     else np.ones(values.shape[-2:], bool))
+        part_ids, part_score = class_ids(values, valid, source.kind, source.threshold,
+                                         source.path)
+        place = np.s_[top - r0:bottom - r0, left - c0:right - c0]
+        ids[place], score[place], owner[place] = part_ids, part_score, source.index
+    return ids, score, owner
+
+
+def _band_segments(group, source, top: int, rows: int, halo: int):
+    """``[(class_id, segments (n, 2, 2) grid (row, col), scores (n, 2), owners (n, 2))]``
+    of the skeleton segments starting in rows [top, top + rows) of ``source``."""
+    from skimage.morphology import skeletonize
+
+    r0, c0 = source.row + top - halo, source.col - halo
+    ids, score, owner = _context(group, r0, source.row + top + rows + halo, c0,
+                                 source.col + source.width + halo)
+    known = owner >= 0
+    filled = ids if known.all() else _fill_unknown(ids, known)
+    core, cols = slice(halo, halo + rows), slice(halo, halo + source.width)
+    found = []
+    for class_id in np.unique(ids[core, cols]):
+        if class_id == 0:
+            continue
+        skeleton = skeletonize(filled == class_id)
+        segments = pixel_segments(skeleton, core, cols, known)
+        if len(segments):
+            r, c = segments[..., 0], segments[..., 1]
+            found.append((int(class_id), segments + np.array([r0, c0]), score[r, c], owner[r, c]))
+    return found
+
+
+def _fill_unknown(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``ids`` where no raster covers the pixel replaced by the nearest covered pixel's (so
+    roads run on past the mosaic's edges); a rectangle of covered pixels is padded."""
+    rows, cols = np.flatnonzero(known.any(axis=1)), np.flatnonzero(known.any(axis=0))
+    if not len(rows):
+        return ids
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if known[r0:r1, c0:c1].all():
+        return np.pad(ids[r0:r1, c0:c1], ((r0, ids.shape[0] - r1), (c0, ids.shape[1] - c1)),
+                      mode="edge")
+    from scipy import ndimage
+
+    nearest = ndimage.distance_transform_edt(~known, return_distances=False,
+                                             return_indices=True)
+    return ids[nearest[0], nearest[1]]
+
+
+def centrelines(paths: list[Path], options: LineOptions, progress: bool = False):
+    """Pruned centrelines of checked rasters (:func:`geotile.vectorize.check_inputs`):
+    ``(GeoDataFrame in the rasters' CRS with class_id, class, length_m, score, source;
+    crs)``; lengths in metres (the rasters' units when they have no CRS)."""
+    import geopandas as gpd
+    import shapely
+    from tqdm import tqdm
+
+    from geotile.raster import has_nodata, open_raster
+
+    sources: list[_Source] = []
+    names, kinds, cell, outlines, crs = None, [], 0.0, [], None
+    for index, path in enumerate(paths):
+        with open_raster(path) as src:
+            crs, t = src.crs, src.transform
+            cell = max(abs(t.a), abs(t.e), cell)
+            kind = raster_kind(src)
+            kinds.append(kind.kind)
+            names = names or kind.names
+            threshold = next(x for x in (options.threshold, kind.threshold, 0.5)
+                             if x is not None)
+            sources.append(_Source(path, index, kind, threshold, has_nodata(src), src.width,
+                                   src.height, t))
+            outlines.append(shapely.Polygon([t * xy for xy in ((0, 0), (src.width, 0), (
+                src.width, src.height), (0, src.height))]).exterior)
+    groups = _groups(sources)
+    by_class: dict[int, list[np.ndarray]] = {}
+    pixels: dict[tuple, tuple[float, int]] = {}  # (class, x, y) -> (score, raster index)
+    for group in groups:
+        t = group[0].transform  # the group's grid: every pixel centre computed alike
+        for source in group:
+            for top in tqdm(range(0, source.height, BAND_ROWS), disable=not progress,
+                            desc=source.path.name, unit="band"):
+                rows = min(BAND_ROWS, source.height - top)
+                for class_id, segments, values, owners in _band_segments(
+                        group, source, top, rows, options.halo):
+                    r, c = segments[..., 0] + 0.5, segments[..., 1] + 0.5
+                    xy = np.stack([t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f], axis=-1)
+                    by_class.setdefault(class_id, []).append(xy)
+                    for (px, py), p, o in zip(xy.reshape(-1, 2).tolist(),
+                                              values.ravel().tolist(), owners.ravel().tolist(),
+                                              strict=True):
+                        pixels[(class_id, px, py)] = (p, o)
+    frames = []
+    for class_id, parts in sorted(by_class.items()):
+        lines = _merge(shapely.linestrings(np.concatenate(parts)))
+        if len(groups) > 1:
+            lines = _join_raster_edges(lines, class_id, pixels, outlines, cell)
+        lines = prune(lines, options.min_length, _length_function(crs, lines))
+        if not len(lines):
+            continue
+        frames.append(_line_frame(lines, class_id, pixels, paths))
+    columns = {"class_id": np.empty(0, np.int64), "score": [], "source": []}
+    frame = (gpd.pd.concat(frames, ignore_index=True) if frames
+             else gpd.GeoDataFrame(columns, geometry=[], crs=None))
+    frame = frame.set_crs(crs, allow_override=True) if crs is not None else frame
+    if all(k == "class" for k in kinds):
+        frame = frame.drop(columns="score")
+    frame.insert(1, "class", [_road_class_name(names, c) for c in frame["class_id"]])
+    frame = _simplify_and_measure(frame, crs, cell, options)
+    return frame.reset_index(drop=True), crs
+
+
+def _road_class_name(names, class_id: int) -> str:
+    from geotile.vectorize import _class_name
+
+    if not names and class_id == 1:
+        return "road"
+    return _class_name(names, class_id)
+
+
+def _merge(lines) -> np.ndarray:
+    """Paths between junctions and free ends (closed lines for loops)."""
+    import shapely
+
+    if len(lines) == 0:
+        return np.empty(0, dtype=object)
+    merged = shapely.line_merge(shapely.multilinestrings(lines))
+    return np.asarray(shapely.get_parts(merged), dtype=object)
+
+
+def _end_degrees(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(start points, end points, {point: number of line ends there})."""
+    import shapely
+
+    starts = shapely.get_coordinates(shapely.get_point(lines, 0))
+    ends = shapely.get_coordinates(shapely.get_point(lines, -1))
+    degree: dict = {}
+    for point in map(tuple, np.concatenate([starts, ends]).tolist()):
+        degree[point] = degree.get(point, 0) + 1
+    return starts, ends, degree
+
+
+def prune(lines: np.ndarray, min_length: float, length=None) -> np.ndarray:
+    """Remove, until none is left, paths shorter than ``min_length`` that are spurs (one
+    free end), isolated (two free ends) or loops; paths between junctions stay.
+    ``length`` measures an array of lines (default: planar length)."""
+    import shapely
+
+    length = length or shapely.length
+    lines = _merge(lines)
+    for _ in range(100):
+        if not len(lines) or min_length <= 0:
+            return lines
+        starts, ends, degree = _end_degrees(lines)
+        short = length(lines) < min_length
+        free_start = np.array([degree[tuple(p)] == 1 for p in starts.tolist()])
+        free_end = np.array([degree[tuple(p)] == 1 for p in ends.tolist()])
+        closed = (starts == ends).all(axis=1)
+        drop = short & (free_start | free_end | closed)
+        if not drop.any():
+            return lines
+        lines = _merge(lines[~drop])
+    return lines
+
+
+def _join_raster_edges(lines: np.ndarray, class_id: int, pixels: dict, outlines: list,
+                       cell: float):
+    """Join free ends of lines from different rasters, each within a pixel of its raster's
+    outline and at most ``JOIN_PIXELS`` pixels apart (roads crossing the edge between
+    adjacent rasters, whose skeletons bend a little near the cut), nearest pairs first;
+    then merge again."""
+    import shapely
+
+    if len(outlines) < 2 or not len(lines):
+        return lines
+    degree = _end_degrees(lines)[2]
+    free = [p for p, d in degree.items() if d == 1]
+    raster = np.array([pixels[(class_id, *p)][1] if (class_id, *p) in pixels else -1
+                       for p in free], dtype=np.int64)
+    points = shapely.points(np.array(free).reshape(-1, 2))
+    near = np.array([r >= 0 and shapely.distance(point, outlines[r]) <= cell * 1.0001
+                     for point, r in zip(points, raster, strict=True)], dtype=bool)
+    index = np.flatnonzero(near)
+    if len(index) < 2:
+        return lines
+    tree = shapely.STRtree(points[index])
+    left, right = tree.query(points[index], predicate="dwithin",
+                             distance=JOIN_PIXELS * cell * 1.0001)
+    left, right = index[left], index[right]
+    order = np.argsort(shapely.distance(points[left], points[right]), kind="stable")
+    used, joins = set(), []
+    for i, j in zip(left[order], right[order], strict=True):
+        if i >= j or i in used or j in used or raster[i] == raster[j]:
+            continue
+        used.update((i, j))
+        joins.append(shapely.LineString([free[i], free[j]]))
+    if not joins:
+        return lines
+    return _merge(np.concatenate([lines, np.asarray(joins, dtype=object)]))
+
+
+def _length_function(crs, lines):
+    """Lengths in metres: planar in a metric CRS (or without a CRS), else in the UTM zone."""
+    import shapely
+
+    if crs is None or (crs.is_projected and crs.linear_units_factor[1] == 1.0):
+        return shapely.length
+    metric = _metric(crs, lines)
+
+    def length(geometries):
+        import geopandas as gpd
+
+        return gpd.GeoSeries(geometries, crs=crs).to_crs(metric).length.to_numpy()
+
+    return length
+
+
+def _metric(crs, lines):
+    import geopandas as gpd
+
+    if crs.is_projected and crs.linear_units_factor[1] == 1.0:
+        return crs
+    return gpd.GeoSeries(lines, crs=crs).estimate_utm_crs()
+
+
+def _line_frame(lines: np.ndarray, class_id: int, pixels: dict, paths: list[Path]):
+    """A frame of ``lines`` with class_id, score (mean over skeleton pixels) and source
+    (the raster of the first pixel)."""
+    import geopandas as gpd
+    import shapely
+
+    scores, sources = [], []
+    for line in lines:
+        coords = shapely.get_coordinates(line).tolist()
+        if len(coords) > 2 and coords[0] == coords[-1]:
+            coords = coords[:-1]
+        found = [pixels.get((class_id, x, y)) for x, y in coords]
+        found = [f for f in found if f is not None]
+        scores.append(round(float(np.mean([f[0] for f in found])), 4) if found else None)
+        sources.append(paths[found[0][1]].name if found else "")
+    return gpd.GeoDataFrame({"class_id": np.full(len(lines), class_id, np.int64),
+                             "score": scores, "source": sources}, geometry=list(lines))
+
+
+def _simplify_and_measure(frame, crs, cell: float, options: LineOptions):
+    """Simplify (at least one pixel) and measure length_m in metres."""
+    import shapely
+
+    if not len(frame):
+        frame.insert(2, "length_m", np.empty(0))
+        return frame
+    metric = crs if crs is None else _metric(crs, frame.geometry.values)
+    work = frame if crs is None or metric == crs else frame.to_crs(metric)
+    pixel = cell if crs is None or metric == crs else _pixel_in_metres(crs, cell, frame)
+    tolerance = options.simplify if options.simplify > 0 else pixel
+    simplified = shapely.simplify(work.geometry.values, tolerance)
+    work = work.set_geometry(list(simplified), crs=work.crs)
+    frame = work if crs is None or metric == crs else work.to_crs(crs)
+    frame.insert(2, "length_m", np.round(shapely.length(simplified), 2))
+    return frame
+
+
+def _pixel_in_metres(crs, cell: float, frame) -> float:
+    if crs.is_projected:
+        return cell * crs.linear_units_factor[1]
+    lat = float(frame.to_crs(4326).geometry.union_all().centroid.y)
+    return cell * 111_320 * max(np.cos(np.radians(lat)), 0.1)
+
+
+def vectorize_lines(
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    options: LineOptions = LineOptions(),
+    overwrite: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Road centrelines of rasters (one path or several adjacent ones) into one vector file,
+    written as :func:`geotile.vectorize.vectorize_rasters` writes polygons (same formats and
+    CRS defaults). Returns a summary (output, features, length_m, per-class counts, crs)."""
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from geotile.vectorize import (
+        _check_not_an_input,
+        check_inputs,
+        check_vector_output,
+        parse_crs,
+        write_vector,
+    )
+
+    if options.min_length < 0 or options.simplify < 0 or options.halo < 1:
+        raise InputError("--min-length and --simplify must be >= 0 metres and the halo at "
+                         "least 1 px.")
+    output = Path(output)
+    writer = check_vector_output(output, overwrite)
+    target = parse_crs(options.crs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        paths, crs = check_inputs(paths)
+        _check_not_an_input(output, writer, paths)
+        if crs is None and not (target is None or isinstance(target, str)):
+            raise InputError(f"{paths[0]}: the raster has no CRS, so its lines cannot be "
+                             f"reprojected to --crs {options.crs}. Assign one with "
+                             "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+        if crs is None:
+            warnings.warn(f"{paths[0]}: the raster has no CRS; lines are in its own "
+                          "coordinates (pixels when it has no geotransform), lengths in those "
+                          "units, and the output carries no CRS.", GeotileWarning,
+                          stacklevel=2)
+        frame, crs = centrelines(paths, options, progress)
+    if target is None:
+        target = "EPSG:4326" if writer == "GeoJSON" else crs
+    elif isinstance(target, str):  # "source"
+        target = crs
+    frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
+    write_vector(frame, output, writer, overwrite)
+    log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))
+    return {"output": str(output), "features": len(frame),
+            "length_m": round(float(frame["length_m"].sum()), 2) if len(frame) else 0.0,
+            "per_class": frame["class"].value_counts().to_dict() if len(frame) else {},
+            "crs": frame.crs.to_string() if frame.crs is not None else None,
+            "sources": [p.name for p in paths]}
