@@ -1,0 +1,295 @@
+"""Labels at city scale: only the features near the images are read (bbox pushed down to
+the format's spatial index, large GeoJSON streamed in chunks), masks unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+import geotile.labels as labels_module
+from geotile.errors import GeotileWarning, InputError
+from geotile.labels import group_boxes, image_regions, read_labels, region_boxes, select_bounds
+from geotile.masks import make_masks
+
+from .conftest import UTM_CRS, write_raster
+
+X0, Y0 = 500000.0, 4000000.0  # upper-left corner of the labels' area, EPSG:32616
+SIDE = 2000.0  # metres: the area of labels
+CLASSES = ("house", "shed", "garage", "barn")
+
+
+def city(n: int = 1500, seed: int = 0) -> gpd.GeoDataFrame:
+    """``n`` small rotated rectangles over a 2 km square, four class names, some overlapping."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(5, SIDE - 5, (n, 2))
+    polygons = [shapely.affinity.rotate(shapely.box(X0 + x - a, Y0 - y - b, X0 + x + a,
+                                                    Y0 - y + b), t)
+                for (x, y), (a, b), t in zip(centres, rng.uniform(1, 6, (n, 2)),
+                                             rng.uniform(0, 90, n), strict=True)]
+    return gpd.GeoDataFrame({"name": [f"b{i}" for i in range(n)],
+                             "kind": [CLASSES[i] for i in rng.integers(0, 4, n)]},
+                            geometry=polygons, crs=UTM_CRS)
+
+
+def tile(tmp_path, name: str, col: float, row: float, size: int = 120, pixel: float = 1.0):
+    """A ``size`` px image whose upper-left corner is (col, row) metres into the area."""
+    return write_raster(tmp_path / name, np.full((size, size), 7, np.uint8),
+                        transform=from_origin(X0 + col, Y0 - row, pixel, pixel))
+
+
+@pytest.fixture
+def images(tmp_path):
+    # two nearby tiles (one group) and one far away (its own group)
+    return [tile(tmp_path, "a.tif", 100, 100), tile(tmp_path, "b.tif", 220, 130),
+            tile(tmp_path, "c.tif", 1700, 1600)]
+
+
+def masks_of(paths) -> list[np.ndarray]:
+    out = []
+    for path in paths:
+        with rasterio.open(path) as src:
+            out.append(src.read())
+    return out
+
+
+def full_read_masks(monkeypatch, labels, images, folder, **kwargs) -> list[np.ndarray]:
+    """The masks as before push-down: every feature read."""
+    with monkeypatch.context() as patch:
+        patch.setattr("geotile.masks._regions", lambda paths: None)
+        outputs = [folder / f"full_{p.name}" for p in images]
+        make_masks(labels, images, outputs, **kwargs)
+    return masks_of(outputs)
+
+
+class Spy:
+    """Counts pyogrio raw reads, their bbox and the features they returned."""
+
+    def __init__(self, monkeypatch):
+        import pyogrio.raw
+
+        self.calls: list[tuple] = []
+        real = pyogrio.raw.read
+
+        def read(path, *args, **kwargs):
+            result = real(path, *args, **kwargs)
+            if kwargs.get("read_geometry", True):
+                self.calls.append((kwargs.get("bbox"), len(result[2])))
+            return result
+
+        monkeypatch.setattr(pyogrio.raw, "read", read)
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb", ".shp"])
+def test_indexed_formats_read_only_the_images_boxes_and_masks_are_unchanged(
+        tmp_path, monkeypatch, images, suffix):
+    frame = city()
+    path = tmp_path / f"city{suffix}"
+    frame.to_file(path)
+    expected = full_read_masks(monkeypatch, path, images, tmp_path, class_field="kind")
+    spy = Spy(monkeypatch)
+    outputs = [tmp_path / f"m_{p.name}" for p in images]
+    summaries = make_masks(path, images, outputs, class_field="kind")
+    # one bbox query per group of nearby images: a+b together, c alone
+    assert len(spy.calls) == 2 and all(bbox is not None for bbox, _ in spy.calls)
+    read = sum(count for _, count in spy.calls)
+    assert 0 < read < len(frame) // 10
+    for got, want in zip(masks_of(outputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert sum(s["positive_pixels"] for s in summaries) > 0
+    # class ids come from all four names of the file, as a whole read gives them
+    assert summaries[0]["classes"] == ["background", "barn", "garage", "house", "shed"]
+
+
+def test_labels_in_another_crs_are_read_through_a_transformed_box(tmp_path, monkeypatch,
+                                                                  images):
+    path = tmp_path / "city_lonlat.gpkg"
+    city().to_crs("EPSG:4326").to_file(path)
+    expected = full_read_masks(monkeypatch, path, images, tmp_path)
+    spy = Spy(monkeypatch)
+    outputs = [tmp_path / f"m_{p.name}" for p in images]
+    make_masks(path, images, outputs)
+    assert all(bbox is not None for bbox, _ in spy.calls)
+    assert all(-180 < bbox[0] < bbox[2] < 180 for bbox, _ in spy.calls)  # degrees
+    assert sum(count for _, count in spy.calls) < 1500 // 10
+    for got, want in zip(masks_of(outputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_read_boxes_returns_each_feature_once_in_file_order(tmp_path):
+    frame = city(300)
+    path = tmp_path / "city.gpkg"
+    frame.to_file(path)
+    regions = [(rasterio.crs.CRS.from_user_input(UTM_CRS), (X0, Y0 - 1200, X0 + 1200, Y0)),
+               (rasterio.crs.CRS.from_user_input(UTM_CRS), (X0 + 800, Y0 - 2000, X0 + 2000,
+                                                            Y0 - 800))]
+    part = read_labels(path, regions=regions)
+    names = list(part.fields["name"])
+    assert len(names) == len(set(names))
+    assert names == sorted(names, key=lambda n: int(n[1:]))
+    whole = read_labels(path)
+    want = set()
+    for _, bounds in regions:
+        want |= set(select_bounds(whole, bounds).fields["name"])
+    assert want <= set(names)
+    assert part.extent == pytest.approx(tuple(frame.total_bounds))
+
+
+def test_group_boxes_merges_neighbours_and_keeps_distant_ones_apart():
+    boxes = [[0, 0, 10, 10], [12, 0, 22, 10], [24, 0, 34, 10], [500, 500, 510, 510]]
+    groups = sorted(group_boxes(boxes))
+    assert groups == [[0.0, 0.0, 34.0, 10.0], [500.0, 500.0, 510.0, 510.0]]
+    assert group_boxes([[0, 0, 1, 1]]) == [[0.0, 0.0, 1.0, 1.0]]
+
+
+def test_region_boxes_cover_the_four_corners_of_a_rotated_image(tmp_path):
+    transform = rasterio.Affine.rotation(30) * rasterio.Affine.scale(1, -1)
+    transform = rasterio.Affine.translation(X0, Y0) * transform
+    path = write_raster(tmp_path / "rot.tif", np.zeros((50, 50), np.uint8),
+                        transform=transform)
+    [(crs, bounds)] = image_regions([path])
+    with rasterio.open(path) as src:
+        corners = [src.transform * (c, r) for c in (0, 50) for r in (0, 50)]
+    [box] = region_boxes([(crs, bounds)], crs)
+    for x, y in corners:
+        assert box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+def write_collection(path, frame: gpd.GeoDataFrame, extra: str = "") -> None:
+    features = [{"type": "Feature", "id": i, "properties": {"name": n, "kind": k},
+                 "geometry": json.loads(shapely.to_geojson(g))}
+                for i, (n, k, g) in enumerate(zip(frame["name"], frame["kind"],
+                                                  frame.geometry, strict=True))]
+    document = {"type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32616"}},
+                "features": features}
+    path.write_text(json.dumps(document, indent=1) + extra)
+
+
+@pytest.fixture
+def streamed(monkeypatch):
+    """Every GeoJSON counts as large, in chunks of 7 features and 1 kB blocks."""
+    monkeypatch.setattr(labels_module, "STREAM_BYTES", 0)
+    monkeypatch.setattr(labels_module, "CHUNK_FEATURES", 7)
+    monkeypatch.setattr(labels_module._GeoJSONStream, "BLOCK", 1024)
+
+
+def test_chunked_geojson_read_equals_the_whole_read(tmp_path, images, streamed):
+    frame = city(400)
+    path = tmp_path / "city.geojson"
+    write_collection(path, frame)
+    regions = image_regions(images)
+    part = read_labels(path, regions=regions, class_field="kind")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(labels_module, "STREAM_BYTES", 10**12)
+        whole = read_labels(path)
+    want = np.zeros(len(whole), dtype=bool)
+    for box in region_boxes(regions, whole.crs):
+        want |= shapely.intersects(whole.geometries, shapely.box(*box))
+    expected = whole.take(want)
+    assert 0 < len(part) < len(whole) // 4
+    assert list(part.fields["name"]) == list(expected.fields["name"])
+    assert all(a.equals_exact(b, 0) for a, b in zip(part.geometries, expected.geometries,
+                                                    strict=True))
+    assert part.crs == whole.crs
+    assert sorted(part.values["kind"]) == sorted(CLASSES)
+    assert part.extent == pytest.approx(tuple(whole.total_bounds))
+
+
+def test_streamed_geojson_never_holds_the_whole_file(tmp_path, images, monkeypatch):
+    path = tmp_path / "city.geojson"
+    write_collection(path, city(3000))
+    monkeypatch.setattr(labels_module, "STREAM_BYTES", 0)
+    monkeypatch.setattr(labels_module._GeoJSONStream, "BLOCK", 64 * 1024)
+    largest = []
+    real = labels_module._GeoJSONStream._fill
+
+    def fill(self):
+        done = real(self)
+        largest.append(len(self.buffer))
+        return done
+
+    monkeypatch.setattr(labels_module._GeoJSONStream, "_fill", fill)
+    monkeypatch.setattr(labels_module, "_read_geojson", None)  # the whole-file reader
+    read_labels(path, regions=image_regions(images))
+    assert len(largest) > 10
+    assert max(largest) < 3 * 64 * 1024 < path.stat().st_size / 5
+
+
+def test_streamed_geojson_masks_equal_the_whole_read(tmp_path, monkeypatch, images, streamed):
+    path = tmp_path / "city.geojson"
+    write_collection(path, city(800))
+    expected = full_read_masks(monkeypatch, path, images, tmp_path, class_field="kind")
+    outputs = [tmp_path / f"m_{p.name}" for p in images]
+    summaries = make_masks(path, images, outputs, class_field="kind")
+    for got, want in zip(masks_of(outputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert summaries[0]["classes"] == ["background", "barn", "garage", "house", "shed"]
+
+
+def test_streamed_geojson_repairs_and_warnings_are_numbered_over_the_file(
+        tmp_path, images, streamed):
+    frame = city(30)
+    path = tmp_path / "city.geojson"
+    write_collection(path, frame)
+    document = json.loads(path.read_text())
+    ring = document["features"][20]["geometry"]["coordinates"][0]
+    document["features"][20]["geometry"]["coordinates"][0] = ring[:-1]  # unclosed
+    document["features"][3]["properties"]["name"] = "Müller"
+    path.write_bytes(json.dumps(document, ensure_ascii=False).encode("latin-1"))
+    regions = [(rasterio.crs.CRS.from_user_input(UTM_CRS), (X0, Y0 - SIDE, X0 + SIDE, Y0))]
+    with pytest.warns(GeotileWarning) as caught:
+        part = read_labels(path, regions=regions)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "not UTF-8" in messages and "Latin-1" in messages
+    assert "not closed" in messages and "feature 20 (id 20)" in messages
+    assert len(part) == 30 and part.fields["name"][3] == "Müller"
+    assert part.geometries[20].equals(frame.geometry[20])
+
+
+def test_streamed_geojson_with_projected_coordinates_as_lonlat_is_still_refused(
+        tmp_path, images, streamed):
+    path = tmp_path / "nocrs.geojson"
+    frame = city(20)
+    write_collection(path, frame)
+    document = json.loads(path.read_text())
+    del document["crs"]  # UTM metres declared as RFC 7946 lon/lat
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match="not longitude/latitude"):
+        make_masks(path, images[:1], [tmp_path / "m.tif"])
+
+
+def test_images_away_from_the_labels_give_empty_masks_with_a_warning(tmp_path, monkeypatch):
+    path = tmp_path / "city.gpkg"
+    city(50).to_file(path)
+    far = tile(tmp_path, "far.tif", 9000, 9000)
+    spy = Spy(monkeypatch)
+    with pytest.warns(GeotileWarning, match="no feature overlaps far.tif"):
+        [summary] = make_masks(path, [far], [tmp_path / "m.tif"])
+    assert spy.calls and spy.calls[0][1] == 0
+    assert summary["features"] == 0 and summary["positive_pixels"] == 0
+
+
+def test_empty_file_is_still_an_error(tmp_path, images):
+    path = tmp_path / "empty.gpkg"
+    city(3).iloc[:0].to_file(path)
+    with pytest.raises(InputError, match="no features"):
+        make_masks(path, images[:1], [tmp_path / "m.tif"])
+
+
+def test_geoparquet_with_bbox_covering(tmp_path, monkeypatch, images):
+    path = tmp_path / "city.parquet"
+    city().to_parquet(path, write_covering_bbox=True, row_group_size=100)
+    expected = full_read_masks(monkeypatch, path, images, tmp_path, class_field="kind")
+    outputs = [tmp_path / f"m_{p.name}" for p in images]
+    summaries = make_masks(path, images, outputs, class_field="kind")
+    for got, want in zip(masks_of(outputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert summaries[0]["classes"] == ["background", "barn", "garage", "house", "shed"]
+    part = read_labels(path, regions=image_regions(images), class_field="kind")
+    assert len(part) < 1500 // 10
