@@ -84,6 +84,20 @@ class Spy:
 
         monkeypatch.setattr(pyogrio.raw, "read", read)
 
+    @staticmethod
+    def sqlite(monkeypatch):
+        """Records the R-tree queries of the GeoPackage reader."""
+        spy = type("SqlSpy", (), {"queries": []})()
+        real = labels_module._gpkg_query
+
+        def query(db, *args):
+            db.set_trace_callback(lambda sql: spy.queries.append(sql) if "rtree" in sql and
+                                  " IN (SELECT id" in sql else None)
+            return real(db, *args)
+
+        monkeypatch.setattr(labels_module, "_gpkg_query", query)
+        return spy
+
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".fgb", ".shp"])
 def test_indexed_formats_read_only_the_images_boxes_and_masks_are_unchanged(
@@ -93,6 +107,12 @@ def test_indexed_formats_read_only_the_images_boxes_and_masks_are_unchanged(
     frame.to_file(path)
     expected = full_read_masks(monkeypatch, path, images, tmp_path, class_field="kind")
     spy = Spy(monkeypatch)
+    if suffix == ".gpkg":  # read from SQLite through the R-tree; pyogrio's path as well
+        sql = Spy.sqlite(monkeypatch)
+        part = read_labels(path, regions=image_regions(images))
+        assert spy.calls == [] and len(sql.queries) == 1  # one query, both groups' boxes
+        assert 0 < len(part) < len(frame) // 10
+        monkeypatch.setattr(labels_module, "_read_gpkg_boxes", lambda *a: None)
     outputs = [tmp_path / f"m_{p.name}" for p in images]
     summaries = make_masks(path, images, outputs, class_field="kind")
     # one bbox query per group of nearby images: a+b together, c alone
@@ -264,14 +284,14 @@ def test_streamed_geojson_with_projected_coordinates_as_lonlat_is_still_refused(
         make_masks(path, images[:1], [tmp_path / "m.tif"])
 
 
-def test_images_away_from_the_labels_give_empty_masks_with_a_warning(tmp_path, monkeypatch):
-    path = tmp_path / "city.gpkg"
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb"])
+def test_images_away_from_the_labels_give_empty_masks_with_a_warning(tmp_path, suffix):
+    path = tmp_path / f"city{suffix}"
     city(50).to_file(path)
     far = tile(tmp_path, "far.tif", 9000, 9000)
-    spy = Spy(monkeypatch)
-    with pytest.warns(GeotileWarning, match="no feature overlaps far.tif"):
+    with pytest.warns(GeotileWarning, match=r"no feature overlaps far.tif \(labels span "
+                      r"\(500\d+.* in EPSG:32616"):
         [summary] = make_masks(path, [far], [tmp_path / "m.tif"])
-    assert spy.calls and spy.calls[0][1] == 0
     assert summary["features"] == 0 and summary["positive_pixels"] == 0
 
 
@@ -293,3 +313,39 @@ def test_geoparquet_with_bbox_covering(tmp_path, monkeypatch, images):
     assert summaries[0]["classes"] == ["background", "barn", "garage", "house", "shed"]
     part = read_labels(path, regions=image_regions(images), class_field="kind")
     assert len(part) < 1500 // 10
+
+
+def test_geopackage_from_sqlite_equals_pyogrio(tmp_path, monkeypatch, images):
+    frame = city()
+    frame["storeys"] = np.arange(len(frame)) % 4
+    frame["height"] = np.arange(len(frame)) * 0.5
+    path = tmp_path / "city.gpkg"
+    frame.to_file(path)
+    regions = image_regions(images)
+    fast = read_labels(path, regions=regions, class_field="kind")
+    monkeypatch.setattr(labels_module, "_read_gpkg_boxes", lambda *a: None)
+    slow = read_labels(path, regions=regions, class_field="kind")
+    assert fast.crs == slow.crs
+    assert fast.extent == pytest.approx(slow.extent)
+    assert sorted(fast.values["kind"]) == sorted(slow.values["kind"]) == sorted(CLASSES)
+    assert list(fast.fields) == list(slow.fields)
+    for name in slow.fields:
+        assert list(fast.fields[name]) == list(slow.fields[name]), name
+    assert all(a.equals_exact(b, 0) for a, b in zip(fast.geometries, slow.geometries,
+                                                    strict=True))
+
+
+def test_geopackage_without_rtree_or_with_several_layers_goes_through_pyogrio(
+        tmp_path, monkeypatch, images):
+    frame = city(300)
+    plain = tmp_path / "plain.gpkg"
+    frame.to_file(plain, SPATIAL_INDEX="NO")
+    layered = tmp_path / "layered.gpkg"
+    frame.to_file(layered, layer="buildings")
+    frame.iloc[:5].to_file(layered, layer="other")
+    spy = Spy(monkeypatch)
+    regions = image_regions(images)
+    a = read_labels(plain, regions=regions)
+    b = read_labels(layered, layer="buildings", regions=regions)
+    assert len(spy.calls) == 4 and all(bbox is not None for bbox, _ in spy.calls)
+    assert list(a.fields["name"]) == list(b.fields["name"]) and 0 < len(a) < 100
