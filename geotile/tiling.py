@@ -342,8 +342,12 @@ def tile_rasters(
     options: TileOptions = TileOptions(),
     overwrite: bool = False,
     progress: bool = False,
+    annotations=None,
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
+
+    ``annotations`` (a :class:`geotile.annotations.AnnotationOptions`) also writes each
+    patch's labels clipped to it, and COCO or YOLO-seg annotations.
 
     ``masks``: one file per image, or a folder or glob pattern of masks named after the
     images (see :func:`pair_masks`).
@@ -378,6 +382,10 @@ def tile_rasters(
                 mask = masks[number] if masks is not None else None
                 _tile_one(image, mask, tmp, writer, options, summary, progress,
                           plan, number)
+        if annotations is not None:  # per-patch labels, published with the patches
+            from geotile.annotations import write_patch_labels
+
+            write_patch_labels(tmp, images, annotations)
     return summary
 
 

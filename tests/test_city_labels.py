@@ -349,3 +349,132 @@ def test_geopackage_without_rtree_or_with_several_layers_goes_through_pyogrio(
     b = read_labels(layered, layer="buildings", regions=regions)
     assert len(spy.calls) == 4 and all(bbox is not None for bbox, _ in spy.calls)
     assert list(a.fields["name"]) == list(b.fields["name"]) and 0 < len(a) < 100
+
+
+# ---- tile --labels: per-patch labels, COCO and YOLO-seg ----
+
+def annotated_scene(tmp_path):
+    """A 300 x 250 px image (1 m), labels crossing patch edges, and its mask."""
+    frame = city(3000)
+    frame = frame[frame.intersects(shapely.box(X0, Y0 - 250, X0 + 300, Y0))].reset_index(
+        drop=True)
+    frame = gpd.GeoDataFrame(pd_concat(frame, gpd.GeoDataFrame(
+        {"name": ["sliver"], "kind": ["barn"]},
+        geometry=[shapely.box(X0 + 99.7, Y0 - 60, X0 + 110, Y0 - 50)], crs=UTM_CRS)),
+        crs=UTM_CRS)
+    labels = tmp_path / "labels.geojson"
+    write_collection(labels, frame)
+    image = tile(tmp_path, "scene.tif", 0, 0, size=300)
+    mask = tmp_path / "scene_mask.tif"
+    make_masks(labels, [image], [mask], class_field="kind")
+    return frame, labels, image, mask
+
+
+def pd_concat(a, b):
+    import pandas as pd
+
+    return pd.concat([a, b], ignore_index=True)
+
+
+def index_rows(folder):
+    import csv
+
+    with (folder / "index.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_tile_labels_geojson_burns_back_to_the_mask_patches(run_cli, tmp_path):
+    from rasterio.features import rasterize
+
+    _, labels, image, mask = annotated_scene(tmp_path)
+    out = tmp_path / "patches"
+    result = run_cli("tile", image, "--masks", mask, "--labels", labels, "--class-field",
+                     "kind", "--size", "100", "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = index_rows(out)
+    assert len(rows) == 9
+    for row in rows:
+        stem = row["image"].split("/")[-1].rsplit(".", 1)[0]
+        vector = gpd.read_file(out / "labels" / f"{stem}.geojson")
+        with rasterio.open(out / row["mask"]) as src:
+            want, transform, crs = src.read(1), src.transform, src.crs
+        assert vector.crs == crs
+        burnt = rasterize(zip(vector.geometry, vector["class_id"], strict=True),
+                          out_shape=want.shape, transform=transform, dtype="uint8") \
+            if len(vector) else np.zeros_like(want)
+        np.testing.assert_array_equal(burnt, want)
+    # the output (labels included) is geotile's: --overwrite replaces it
+    again = run_cli("tile", image, "--labels", labels, "--size", "100", "-o", out,
+                    "--overwrite")
+    assert again.exit_code == 0, again.output
+
+
+def test_tile_coco_annotations(run_cli, tmp_path):
+    frame, labels, image, _ = annotated_scene(tmp_path)
+    out = tmp_path / "coco"
+    result = run_cli("tile", image, "--labels", labels, "--class-field", "kind",
+                     "--annotations", "coco", "--size", "100", "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = json.loads((out / "annotations.json").read_text())
+    rows = index_rows(out)
+    assert [(i["id"], i["file_name"]) for i in coco["images"]] == \
+        [(n, r["image"]) for n, r in enumerate(rows, start=1)]
+    assert {c["name"]: c["id"] for c in coco["categories"]} == \
+        {"barn": 1, "garage": 2, "house": 3, "shed": 4}
+    images = {i["id"]: (i, rows[i["id"] - 1]) for i in coco["images"]}
+    assert len(coco["annotations"]) > 20
+    ids = [a["id"] for a in coco["annotations"]]
+    assert len(set(ids)) == len(ids)
+    for annotation in coco["annotations"]:
+        info, row = images[annotation["image_id"]]
+        assert annotation["category_id"] in {1, 2, 3, 4} and annotation["iscrowd"] == 0
+        for polygon in annotation["segmentation"]:
+            xy = np.asarray(polygon).reshape(-1, 2)
+            assert len(xy) >= 3
+            assert (xy >= 0).all() and (xy[:, 0] <= info["width"]).all() and \
+                (xy[:, 1] <= info["height"]).all()
+        x, y, w, h = annotation["bbox"]
+        assert min(x, y) >= 0
+        assert x + w <= info["width"] + 1e-9 and y + h <= info["height"] + 1e-9
+    # areas: each patch's instances equal the labels clipped to the patch (1 m pixels)
+    for image_id, (_, row) in images.items():
+        patch = shapely.box(float(row["minx"]), float(row["miny"]), float(row["maxx"]),
+                            float(row["maxy"]))
+        clipped = sorted(a for a in shapely.area(shapely.intersection(
+            frame.geometry.values, patch)) if a > 0)
+        got = sorted(a["area"] for a in coco["annotations"] if a["image_id"] == image_id)
+        assert got == pytest.approx(clipped, rel=0.01)
+
+
+def test_tile_yolo_annotations_and_min_area(run_cli, tmp_path):
+    _, labels, image, _ = annotated_scene(tmp_path)
+    out = tmp_path / "yolo"
+    result = run_cli("tile", image, "--labels", labels, "--class-field", "kind",
+                     "--annotations", "yolo", "--size", "100", "-o", out, "--min-area", "5")
+    assert result.exit_code == 0, result.output
+    assert (out / "labels" / "classes.txt").read_text().split() == \
+        ["barn", "garage", "house", "shed"]
+    lines = []
+    for row in index_rows(out):
+        stem = row["image"].split("/")[-1].rsplit(".", 1)[0]
+        lines += (out / "labels" / f"{stem}.txt").read_text().splitlines()
+    assert len(lines) > 20
+    for line in lines:
+        values = line.split()
+        assert values[0] in {"0", "1", "2", "3"}
+        coords = np.array(values[1:], dtype=float)
+        assert len(coords) >= 6 and len(coords) % 2 == 0
+        assert ((coords >= 0) & (coords <= 1)).all()
+    # the sliver (0.3 px of the first patch) is dropped, its 10 px part in the next kept
+    first = gpd.read_file(out / "labels" / "scene_0_0.geojson")
+    assert not any(g.bounds[2] == X0 + 100 and g.bounds[0] >= X0 + 99.7 - 1e-9
+                   for g in first.geometry)
+    second = gpd.read_file(out / "labels" / "scene_0_1.geojson")
+    assert any(abs(g.bounds[0] - (X0 + 100)) < 1e-6 and abs(g.bounds[2] - (X0 + 110)) < 1e-6
+               for g in second.geometry)
+
+
+def test_tile_annotations_need_labels(run_cli, tmp_path):
+    image = tile(tmp_path, "scene.tif", 0, 0, size=100)
+    result = run_cli("tile", image, "--annotations", "coco", "-o", tmp_path / "o")
+    assert result.exit_code == 2 and "--labels" in result.output
