@@ -460,11 +460,15 @@ def _gpkg_query(db, path: Path, layer, regions, override, class_field) -> Labels
     if any(g is None and w is not None for g, w in zip(geometries, wkb, strict=True)):
         return None  # broken or curved geometries: GDAL's reader repairs and names them
     fields = {name: _column([row[2 + j] for row in rows]) for j, name in enumerate(names)}
-    count, *bounds = db.execute(f'SELECT count(*), min(minx), min(miny), max(maxx), max(maxy) '
-                                f'FROM "{rtree}"').fetchone()
-    if not db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]:
+    if not rows and db.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]:
         return Labels(np.empty(0, dtype=object), {}, crs)
-    extent = tuple(float(v) for v in bounds) if count else (np.nan,) * 4
+    # the extent GDAL reports (gpkg_contents), else the R-tree's (a scan of its leaves)
+    bounds = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE "
+                        "table_name = ?", (table,)).fetchone()
+    if any(v is None for v in bounds):
+        bounds = db.execute(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM '
+                            f'"{rtree}"').fetchone()
+    extent = tuple(np.nan if v is None else float(v) for v in bounds)
     values = {}
     if class_field is not None and class_field in names:
         values[class_field] = [r[0] for r in db.execute(
