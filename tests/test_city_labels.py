@@ -295,6 +295,13 @@ def test_images_away_from_the_labels_give_empty_masks_with_a_warning(tmp_path, s
     assert summary["features"] == 0 and summary["positive_pixels"] == 0
 
 
+def test_points_near_the_images_are_still_not_footprints(tmp_path, images):
+    path = tmp_path / "points.gpkg"
+    gpd.GeoDataFrame(geometry=city(200).centroid, crs=UTM_CRS).to_file(path)
+    with pytest.raises(InputError, match="no feature is a polygon"):
+        make_masks(path, images, [tmp_path / f"m{i}.tif" for i in range(3)])
+
+
 def test_empty_file_is_still_an_error(tmp_path, images):
     path = tmp_path / "empty.gpkg"
     city(3).iloc[:0].to_file(path)
