@@ -10,6 +10,7 @@ Appends a section to RESULTS.md (``--output``) and checks that the masks are equ
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 from pathlib import Path
@@ -125,6 +126,7 @@ def main() -> None:
             times.setdefault((kind, name), []).append(seconds)
             rss.setdefault((kind, name), []).append(peak)
             print(f"{kind}: {name} {seconds:.2f} s {peak:.0f} MB", flush=True)
+    load = os.getloadavg()[0]
     equal = same_masks(out)
     size_mb = {p.suffix: p.stat().st_size / 2**20 for p in (geojson, gpkg)}
     lines = ["", f"## City-scale labels: {args.features:,} footprints, one 2000 px tile", "",
@@ -133,7 +135,9 @@ def main() -> None:
              f"{CRS}, GeoJSON ({size_mb['.geojson']:.0f} MB) and GeoPackage with R-tree "
              f"({size_mb['.gpkg']:.0f} MB); tile 2000 x 2000 px at 0.3 m in the middle. "
              f"Medians of {args.repeat} alternating runs, each a fresh process; peak RSS is "
-             "the process's VmHWM.", "",
+             f"the process's VmHWM. Load average at the end: {load:.1f} on "
+             f"{os.cpu_count()} cores (other work was running: times are noisy, memory "
+             "is not).", "",
              "| labels | implementation | median s | min-max s | peak RSS MB | geotile / this "
              "(time) | geotile / this (memory) |", "|---|---|---|---|---|---|---|"]
     for kind, name, _ in rows:

@@ -341,6 +341,10 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
 
 def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
               class_field: str | None = None) -> Labels | None:
+    if regions is not None and isinstance(path, Path) and path.suffix.lower() == ".gpkg":
+        labels = _read_gpkg_boxes(path, layer, regions, override, class_field)
+        if labels is not None:
+            return labels
     chosen = _choose_layer(path, layer)
     boxes, info = None, None
     if regions is not None:
@@ -388,6 +392,87 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         if skipped:
             _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read were "
                   f"skipped: {_names(skipped, label)}.")
+    return Labels(geometries, fields, crs, extent, values)
+
+
+#: bytes of a GeoPackage geometry header's envelope, by its envelope indicator
+_GPKG_ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def _read_gpkg_boxes(path: Path, layer: str | None, regions, override,
+                     class_field: str | None) -> Labels | None:
+    """The features of a one-layer GeoPackage near ``regions``, straight from SQLite through
+    its R-tree (no GDAL to load: the whole command then costs what gdal_rasterize does).
+    None when the file is anything else (several layers, no R-tree, extended or curved
+    geometries, text that is not UTF-8...): pyogrio reads it then."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return _gpkg_query(db, path, layer, regions, override, class_field)
+    except (sqlite3.Error, ValueError, KeyError, IndexError):
+        return None
+    finally:
+        db.close()
+
+
+def _gpkg_query(db, path: Path, layer, regions, override, class_field) -> Labels | None:
+    contents = db.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall()
+    if len(contents) != 1 or contents[0][1] != "features" or layer not in (None, contents[0][0]):
+        return None
+    table = contents[0][0]
+    column, srs_id = db.execute("SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE "
+                                "table_name = ?", (table,)).fetchone()
+    rtree = f"rtree_{table}_{column}"
+    if not db.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (rtree,)).fetchone()[0]:
+        return None
+    crs = None
+    if srs_id not in (0, -1):
+        org, code, definition = db.execute(
+            "SELECT organization, organization_coordsys_id, definition FROM "
+            "gpkg_spatial_ref_sys WHERE srs_id = ?", (srs_id,)).fetchone()
+        crs = parse_crs(f"EPSG:{code}" if str(org).upper() == "EPSG" else definition, str(path))
+    boxes = region_boxes(regions, override or crs)
+    if boxes is None:
+        return None
+    columns = db.execute(f'PRAGMA table_info("{table}")').fetchall()
+    pk = next(c[1] for c in columns if c[5] == 1)
+    names = [c[1] for c in columns if c[1] not in (pk, column)]
+    where = " OR ".join(["(minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"] * len(boxes))
+    selected = ", ".join(f'"{n}"' for n in [pk, column, *names])
+    rows = db.execute(f'SELECT {selected} FROM "{table}" WHERE "{pk}" IN (SELECT id FROM '
+                      f'"{rtree}" WHERE {where}) ORDER BY "{pk}"',
+                      [v for b in boxes for v in (b[2], b[0], b[3], b[1])]).fetchall()
+    wkb = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):
+        blob = row[1]
+        if blob is None:
+            wkb[i] = None
+            continue
+        flags = blob[3]
+        if blob[:2] != b"GP" or flags & 0x20:  # not a GeoPackage blob, or an extended type
+            return None
+        wkb[i] = bytes(blob[8 + _GPKG_ENVELOPE[(flags >> 1) & 7]:])
+    geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+    if any(g is None and w is not None for g, w in zip(geometries, wkb, strict=True)):
+        return None  # broken or curved geometries: GDAL's reader repairs and names them
+    fields = {name: _column([row[2 + j] for row in rows]) for j, name in enumerate(names)}
+    if not rows and db.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]:
+        return Labels(np.empty(0, dtype=object), {}, crs)
+    # the extent GDAL reports (gpkg_contents), else the R-tree's (a scan of its leaves)
+    bounds = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE "
+                        "table_name = ?", (table,)).fetchone()
+    if any(v is None for v in bounds):
+        bounds = db.execute(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM '
+                            f'"{rtree}"').fetchone()
+    extent = tuple(np.nan if v is None else float(v) for v in bounds)
+    values = {}
+    if class_field is not None and class_field in names:
+        values[class_field] = [r[0] for r in db.execute(
+            f'SELECT DISTINCT "{class_field}" FROM "{table}"') if r[0] is not None]
     return Labels(geometries, fields, crs, extent, values)
 
 

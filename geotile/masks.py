@@ -179,6 +179,7 @@ def prepare_labels(
 
     from geotile.labels import check_geographic_coordinates, class_ids, repair_polygons, to_crs
 
+    read_some = len(labels) > 0
     labels = labels.take(~shapely.is_missing(labels.geometries))
     roads = len(labels) and np.isin(shapely.get_type_id(labels.geometries), [1, 2, 5]).all()
     labels = buffer_lines(labels, crs, source, line_width, line_cap)
@@ -192,9 +193,9 @@ def prepare_labels(
         log.info("%s: repaired %d invalid geometries", source, invalid)
     labels = labels.take(~shapely.is_empty(labels.geometries))
     # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
-    # (nor one read only near the images: make_masks warns per image)
+    # (nor one read only near the images that found nothing there: make_masks warns)
     if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
-            and labels.extent is None:
+            and (labels.extent is None or read_some):
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     check_geographic_coordinates(labels, source)
     if crs is not None:

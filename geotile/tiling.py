@@ -402,11 +402,14 @@ def tile_rasters(
     options: TileOptions = TileOptions(),
     overwrite: bool = False,
     progress: bool = False,
+    annotations=None,
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
     ``images``: one path or a sequence of paths. ``masks``: one file per image, or a folder
     or glob pattern of masks named after the images (see :func:`pair_masks`).
+    ``annotations`` (a :class:`geotile.annotations.AnnotationOptions`) also writes each
+    patch's labels clipped to it, and COCO or YOLO-seg annotations.
 
     ``outdir`` is new, empty, or an earlier output of this function (replaced only with
     ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
@@ -437,6 +440,10 @@ def tile_rasters(
                 mask = masks[number] if masks is not None else None
                 _tile_one(image, mask, tmp, writer, options, summary, progress,
                           plan, number)
+        if annotations is not None:  # per-patch labels, published with the patches
+            from geotile.annotations import write_patch_labels
+
+            write_patch_labels(tmp, images, annotations)
     if options.split is not None:
         empty = [name for name, fraction in zip(SPLIT_NAMES, options.split, strict=False)
                  if fraction > 0 and not summary.per_split.get(name)]

@@ -46,11 +46,23 @@ def _parse_split(ctx, param, value):
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
               "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced; a folder holding "
               "other files is refused.")
+@click.option("--labels", "labels", type=INPUT_PATH,
+              help="Vector labels: write each patch's labels clipped to it as GeoJSON in the "
+              "patch's CRS, OUTPUT/labels/<patch>.geojson.")
+@click.option("--annotations", type=click.Choice(["coco", "yolo"]),
+              help="With --labels: also write COCO instances (OUTPUT/annotations.json, pixel "
+              "coordinates, image ids = index.csv row numbers) or YOLO-seg text files "
+              "(OUTPUT/labels/<patch>.txt).")
+@click.option("--min-area", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="With --labels: drop clipped parts smaller than this many pixels.")
+@click.option("--class-field", metavar="FIELD",
+              help="With --labels: attribute holding the class (name or id).")
 @creation_options_opt
 @json_opt
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
-         seed, overwrite, creation_options, as_json):
+         seed, overwrite, creation_options, as_json, labels, annotations, min_area,
+         class_field):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -86,8 +98,16 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     options = TileOptions(size=size, overlap=overlap, edge=edge, fmt=fmt, skip_empty=skip_empty,
                           max_nodata=max_nodata, split=split, seed=seed,
                           creation_options=parse_creation_options(creation_options))
+    if annotations is not None and labels is None:
+        raise click.UsageError("--annotations needs --labels")
+    annotate = None
+    if labels is not None:
+        from geotile.annotations import AnnotationOptions
+
+        annotate = AnnotationOptions(labels, annotations, min_area, class_field)
     summary = tile_rasters(images, list(masks) or None, output, options=options,
-                           overwrite=overwrite, progress=ctx.obj["progress"])
+                           overwrite=overwrite, progress=ctx.obj["progress"],
+                           annotations=annotate)
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
     elif not ctx.obj["quiet"]:

@@ -1,0 +1,170 @@
+"""Per-patch instance labels for the patches of ``geotile tile``.
+
+Beside the image patches (``images/<stem>_<row>_<col>.<ext>``), ``labels/`` receives
+each patch's labels clipped to the patch: GeoJSON in the patch's CRS (the vector tiles of
+solaris; properties ``class_id`` and ``class``), and with ``annotations="yolo"`` a YOLO-seg
+text file per patch (``<class index> x1 y1 x2 y2 ...``, 0-based class index = class id - 1,
+coordinates as fractions of the patch size; ``labels/classes.txt`` names the indices).
+``annotations="coco"`` writes ``annotations.json``: COCO instances for the whole patch set,
+polygons in patch pixel coordinates, categories from the class names, image ids the patch's
+row number in index.csv (1 = first patch) and file names its ``image`` column.
+
+Buildings cut by a patch edge are clipped; parts smaller than ``min_area`` pixels are
+dropped. Labels are read once, only near the images (see :func:`geotile.labels.read_labels`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from geotile.errors import InputError
+
+KINDS = ("coco", "yolo")
+
+
+@dataclass(frozen=True)
+class AnnotationOptions:
+    """Where the labels come from and which annotations to write."""
+
+    labels: str | os.PathLike
+    annotations: str | None = None
+    min_area: float = 0.0
+    class_field: str | None = None
+    class_map: dict[str, int] | None = None
+    labels_crs: str | None = None
+    layer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.annotations is not None and self.annotations not in KINDS:
+            raise InputError(f"--annotations must be one of {', '.join(KINDS)}, "
+                             f"got {self.annotations!r}")
+        if self.min_area < 0:
+            raise InputError("--min-area is an area in pixels, at least 0")
+
+
+def write_patch_labels(folder: Path, images: Sequence[Path], options: AnnotationOptions) -> int:
+    """Write the labels of every patch listed in ``folder``/index.csv (patches of
+    ``images``); returns the number of instances written."""
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+
+    from geotile.labels import grid_envelope, image_regions, read_labels, select_bounds
+    from geotile.masks import prepare_labels
+    from geotile.raster import open_raster
+
+    folder = Path(folder)
+    with (folder / "index.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    labels = read_labels(options.labels, options.labels_crs, layer=options.layer,
+                         images=list(images), regions=image_regions(images),
+                         class_field=options.class_field)
+    (folder / "labels").mkdir(exist_ok=True)
+    by_source = {Path(image).name: Path(image) for image in images}
+    coco_images, coco_annotations, categories = [], [], {}
+    prepared: dict = {}
+    count = 0
+    for number, row in enumerate(rows, start=1):
+        image = by_source[row["source"]]
+        with open_raster(image) as src:
+            crs, transform = src.crs, src.transform
+        key = crs.to_wkt() if crs else None
+        if key not in prepared:
+            prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
+                                           options.class_map)
+        frame, names = prepared[key]
+        categories.update(names)
+        x_off, y_off = int(row["x_off"]), int(row["y_off"])
+        width, height = int(row["width"]), int(row["height"])
+        patch_transform = window_transform(Window(x_off, y_off, width, height), transform)
+        near = select_bounds(frame, grid_envelope(patch_transform, width, height))
+        instances = clip_to_patch(near.geometries, near.fields["class_id"], patch_transform,
+                                  width, height, options.min_area)
+        stem = Path(row["image"]).stem
+        _write_geojson(folder / "labels" / f"{stem}.geojson", instances, patch_transform,
+                       crs, names)
+        if options.annotations == "yolo":
+            _write_yolo(folder / "labels" / f"{stem}.txt", instances, width, height)
+        if options.annotations == "coco":
+            coco_images.append({"id": number, "file_name": row["image"], "width": width,
+                                "height": height})
+            for pixels, class_id in instances:
+                coco_annotations.append(_coco_annotation(len(coco_annotations) + 1, number,
+                                                         pixels, class_id))
+        count += len(instances)
+    if options.annotations == "yolo":
+        top = max(categories) if categories else 1
+        (folder / "labels" / "classes.txt").write_text(
+            "".join(f"{categories.get(i, str(i))}\n" for i in range(1, top + 1)))
+    if options.annotations == "coco":
+        document = {"images": coco_images, "annotations": coco_annotations,
+                    "categories": [{"id": i, "name": n, "supercategory": "none"}
+                                   for i, n in sorted(categories.items())]}
+        (folder / "annotations.json").write_text(json.dumps(document))
+    return count
+
+
+def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: int,
+                  min_area: float = 0.0) -> list[tuple]:
+    """(Polygon/MultiPolygon in patch pixel coordinates, class id) of each geometry clipped
+    to the patch, in input order; parts under ``min_area`` px and empty results dropped."""
+    if len(geometries) == 0:
+        return []
+    inverse = ~patch_transform
+    pixels = shapely.transform(np.asarray(geometries, dtype=object), lambda xy: np.column_stack(
+        inverse * (xy[:, 0], xy[:, 1])))
+    clipped = shapely.intersection(pixels, shapely.box(0, 0, width, height))
+    out = []
+    for geom, class_id in zip(clipped, class_ids, strict=True):
+        parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon"
+                 and p.area > 0 and p.area >= min_area]
+        if parts:
+            out.append((parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts),
+                        int(class_id)))
+    return out
+
+
+def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
+    """The instances back in map coordinates of the patch's CRS (named in a crs member)."""
+    features = []
+    for pixels, class_id in instances:
+        geom = shapely.transform(pixels, lambda xy: np.column_stack(
+            patch_transform * (xy[:, 0], xy[:, 1])))
+        features.append({"type": "Feature",
+                         "properties": {"class_id": class_id,
+                                        "class": names.get(class_id, str(class_id))},
+                         "geometry": json.loads(shapely.to_geojson(geom))})
+    document: dict = {"type": "FeatureCollection"}
+    if crs is not None:
+        epsg = crs.to_epsg()
+        name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else crs.to_wkt()
+        document["crs"] = {"type": "name", "properties": {"name": name}}
+    document["features"] = features
+    path.write_text(json.dumps(document))
+
+
+def _write_yolo(path: Path, instances, width: int, height: int) -> None:
+    lines = []
+    for pixels, class_id in instances:
+        for polygon in shapely.get_parts(pixels):
+            ring = np.asarray(polygon.exterior.coords)[:-1]
+            coords = np.clip(ring / (width, height), 0, 1).ravel()
+            lines.append(" ".join([str(class_id - 1), *(f"{v:.6f}" for v in coords)]))
+    path.write_text("".join(f"{line}\n" for line in lines))
+
+
+def _coco_annotation(annotation_id: int, image_id: int, pixels, class_id: int) -> dict:
+    minx, miny, maxx, maxy = pixels.bounds
+    segmentation = [[round(float(v), 3) for v in np.asarray(p.exterior.coords)[:-1].ravel()]
+                    for p in shapely.get_parts(pixels)]
+    return {"id": annotation_id, "image_id": image_id, "category_id": class_id,
+            "segmentation": segmentation, "area": float(pixels.area),
+            "bbox": [float(minx), float(miny), float(maxx - minx), float(maxy - miny)],
+            "iscrowd": 0}

@@ -1,0 +1,487 @@
+"""Labels at city scale: only the features near the images are read (bbox pushed down to
+the format's spatial index, large GeoJSON streamed in chunks), masks unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+import geotile.labels as labels_module
+from geotile.errors import GeotileWarning, InputError
+from geotile.labels import group_boxes, image_regions, read_labels, region_boxes, select_bounds
+from geotile.masks import make_masks
+
+from .conftest import UTM_CRS, write_raster
+
+X0, Y0 = 500000.0, 4000000.0  # upper-left corner of the labels' area, EPSG:32616
+SIDE = 2000.0  # metres: the area of labels
+CLASSES = ("house", "shed", "garage", "barn")
+
+
+def city(n: int = 1500, seed: int = 0) -> gpd.GeoDataFrame:
+    """``n`` small rotated rectangles over a 2 km square, four class names, some overlapping."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(5, SIDE - 5, (n, 2))
+    polygons = [shapely.affinity.rotate(shapely.box(X0 + x - a, Y0 - y - b, X0 + x + a,
+                                                    Y0 - y + b), t)
+                for (x, y), (a, b), t in zip(centres, rng.uniform(1, 6, (n, 2)),
+                                             rng.uniform(0, 90, n), strict=True)]
+    return gpd.GeoDataFrame({"name": [f"b{i}" for i in range(n)],
+                             "kind": [CLASSES[i] for i in rng.integers(0, 4, n)]},
+                            geometry=polygons, crs=UTM_CRS)
+
+
+def tile(tmp_path, name: str, col: float, row: float, size: int = 120, pixel: float = 1.0):
+    """A ``size`` px image whose upper-left corner is (col, row) metres into the area."""
+    return write_raster(tmp_path / name, np.full((size, size), 7, np.uint8),
+                        transform=from_origin(X0 + col, Y0 - row, pixel, pixel))
+
+
+@pytest.fixture
+def images(tmp_path):
+    # two nearby tiles (one group) and one far away (its own group)
+    return [tile(tmp_path, "a.tif", 100, 100), tile(tmp_path, "b.tif", 220, 130),
+            tile(tmp_path, "c.tif", 1700, 1600)]
+
+
+def masks_of(paths) -> list[np.ndarray]:
+    out = []
+    for path in paths:
+        with rasterio.open(path) as src:
+            out.append(src.read())
+    return out
+
+
+def full_read_masks(monkeypatch, labels, images, folder, **kwargs) -> list[np.ndarray]:
+    """The masks as before push-down: every feature read."""
+    with monkeypatch.context() as patch:
+        patch.setattr("geotile.masks._regions", lambda paths: None)
+        outputs = [folder / f"full_{p.name}" for p in images]
+        make_masks(labels, images, outputs, **kwargs)
+    return masks_of(outputs)
+
+
+class Spy:
+    """Counts pyogrio raw reads, their bbox and the features they returned."""
+
+    def __init__(self, monkeypatch):
+        import pyogrio.raw
+
+        self.calls: list[tuple] = []
+        real = pyogrio.raw.read
+
+        def read(path, *args, **kwargs):
+            result = real(path, *args, **kwargs)
+            if kwargs.get("read_geometry", True):
+                self.calls.append((kwargs.get("bbox"), len(result[2])))
+            return result
+
+        monkeypatch.setattr(pyogrio.raw, "read", read)
+
+    @staticmethod
+    def sqlite(monkeypatch):
+        """Records the R-tree queries of the GeoPackage reader."""
+        spy = type("SqlSpy", (), {"queries": []})()
+        real = labels_module._gpkg_query
+
+        def query(db, *args):
+            db.set_trace_callback(lambda sql: spy.queries.append(sql) if "rtree" in sql and
+                                  " IN (SELECT id" in sql else None)
+            return real(db, *args)
+
+        monkeypatch.setattr(labels_module, "_gpkg_query", query)
+        return spy
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb", ".shp"])
+def test_indexed_formats_read_only_the_images_boxes_and_masks_are_unchanged(
+        tmp_path, monkeypatch, images, suffix):
+    frame = city()
+    path = tmp_path / f"city{suffix}"
+    frame.to_file(path)
+    expected = full_read_masks(monkeypatch, path, images, tmp_path, class_field="kind")
+    spy = Spy(monkeypatch)
+    if suffix == ".gpkg":  # read from SQLite through the R-tree; pyogrio's path as well
+        sql = Spy.sqlite(monkeypatch)
+        part = read_labels(path, regions=image_regions(images))
+        assert spy.calls == [] and len(sql.queries) == 1  # one query, both groups' boxes
+        assert 0 < len(part) < len(frame) // 10
+        monkeypatch.setattr(labels_module, "_read_gpkg_boxes", lambda *a: None)
+    outputs = [tmp_path / f"m_{p.name}" for p in images]
+    summaries = make_masks(path, images, outputs, class_field="kind")
+    # one bbox query per group of nearby images: a+b together, c alone
+    assert len(spy.calls) == 2 and all(bbox is not None for bbox, _ in spy.calls)
+    read = sum(count for _, count in spy.calls)
+    assert 0 < read < len(frame) // 10
+    for got, want in zip(masks_of(outputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert sum(s["positive_pixels"] for s in summaries) > 0
+    # class ids come from all four names of the file, as a whole read gives them
+    assert summaries[0]["classes"] == ["background", "barn", "garage", "house", "shed"]
+
+
+def test_labels_in_another_crs_are_read_through_a_transformed_box(tmp_path, monkeypatch,
+                                                                  images):
+    path = tmp_path / "city_lonlat.gpkg"
+    city().to_crs("EPSG:4326").to_file(path)
+    expected = full_read_masks(monkeypatch, path, images, tmp_path)
+    spy = Spy(monkeypatch)
+    outputs = [tmp_path / f"m_{p.name}" for p in images]
+    make_masks(path, images, outputs)
+    assert all(bbox is not None for bbox, _ in spy.calls)
+    assert all(-180 < bbox[0] < bbox[2] < 180 for bbox, _ in spy.calls)  # degrees
+    assert sum(count for _, count in spy.calls) < 1500 // 10
+    for got, want in zip(masks_of(outputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_read_boxes_returns_each_feature_once_in_file_order(tmp_path):
+    frame = city(300)
+    path = tmp_path / "city.gpkg"
+    frame.to_file(path)
+    regions = [(rasterio.crs.CRS.from_user_input(UTM_CRS), (X0, Y0 - 1200, X0 + 1200, Y0)),
+               (rasterio.crs.CRS.from_user_input(UTM_CRS), (X0 + 800, Y0 - 2000, X0 + 2000,
+                                                            Y0 - 800))]
+    part = read_labels(path, regions=regions)
+    names = list(part.fields["name"])
+    assert len(names) == len(set(names))
+    assert names == sorted(names, key=lambda n: int(n[1:]))
+    whole = read_labels(path)
+    want = set()
+    for _, bounds in regions:
+        want |= set(select_bounds(whole, bounds).fields["name"])
+    assert want <= set(names)
+    assert part.extent == pytest.approx(tuple(frame.total_bounds))
+
+
+def test_group_boxes_merges_neighbours_and_keeps_distant_ones_apart():
+    boxes = [[0, 0, 10, 10], [12, 0, 22, 10], [24, 0, 34, 10], [500, 500, 510, 510]]
+    groups = sorted(group_boxes(boxes))
+    assert groups == [[0.0, 0.0, 34.0, 10.0], [500.0, 500.0, 510.0, 510.0]]
+    assert group_boxes([[0, 0, 1, 1]]) == [[0.0, 0.0, 1.0, 1.0]]
+
+
+def test_region_boxes_cover_the_four_corners_of_a_rotated_image(tmp_path):
+    transform = rasterio.Affine.rotation(30) * rasterio.Affine.scale(1, -1)
+    transform = rasterio.Affine.translation(X0, Y0) * transform
+    path = write_raster(tmp_path / "rot.tif", np.zeros((50, 50), np.uint8),
+                        transform=transform)
+    [(crs, bounds)] = image_regions([path])
+    with rasterio.open(path) as src:
+        corners = [src.transform * (c, r) for c in (0, 50) for r in (0, 50)]
+    [box] = region_boxes([(crs, bounds)], crs)
+    for x, y in corners:
+        assert box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+def write_collection(path, frame: gpd.GeoDataFrame, extra: str = "") -> None:
+    features = [{"type": "Feature", "id": i, "properties": {"name": n, "kind": k},
+                 "geometry": json.loads(shapely.to_geojson(g))}
+                for i, (n, k, g) in enumerate(zip(frame["name"], frame["kind"],
+                                                  frame.geometry, strict=True))]
+    document = {"type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32616"}},
+                "features": features}
+    path.write_text(json.dumps(document, indent=1) + extra)
+
+
+@pytest.fixture
+def streamed(monkeypatch):
+    """Every GeoJSON counts as large, in chunks of 7 features and 1 kB blocks."""
+    monkeypatch.setattr(labels_module, "STREAM_BYTES", 0)
+    monkeypatch.setattr(labels_module, "CHUNK_FEATURES", 7)
+    monkeypatch.setattr(labels_module._GeoJSONStream, "BLOCK", 1024)
+
+
+def test_chunked_geojson_read_equals_the_whole_read(tmp_path, images, streamed):
+    frame = city(400)
+    path = tmp_path / "city.geojson"
+    write_collection(path, frame)
+    regions = image_regions(images)
+    part = read_labels(path, regions=regions, class_field="kind")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(labels_module, "STREAM_BYTES", 10**12)
+        whole = read_labels(path)
+    want = np.zeros(len(whole), dtype=bool)
+    for box in region_boxes(regions, whole.crs):
+        want |= shapely.intersects(whole.geometries, shapely.box(*box))
+    expected = whole.take(want)
+    assert 0 < len(part) < len(whole) // 4
+    assert list(part.fields["name"]) == list(expected.fields["name"])
+    assert all(a.equals_exact(b, 0) for a, b in zip(part.geometries, expected.geometries,
+                                                    strict=True))
+    assert part.crs == whole.crs
+    assert sorted(part.values["kind"]) == sorted(CLASSES)
+    assert part.extent == pytest.approx(tuple(whole.total_bounds))
+
+
+def test_streamed_geojson_never_holds_the_whole_file(tmp_path, images, monkeypatch):
+    path = tmp_path / "city.geojson"
+    write_collection(path, city(3000))
+    monkeypatch.setattr(labels_module, "STREAM_BYTES", 0)
+    monkeypatch.setattr(labels_module._GeoJSONStream, "BLOCK", 64 * 1024)
+    largest = []
+    real = labels_module._GeoJSONStream._fill
+
+    def fill(self):
+        done = real(self)
+        largest.append(len(self.buffer))
+        return done
+
+    monkeypatch.setattr(labels_module._GeoJSONStream, "_fill", fill)
+    monkeypatch.setattr(labels_module, "_read_geojson", None)  # the whole-file reader
+    read_labels(path, regions=image_regions(images))
+    assert len(largest) > 10
+    assert max(largest) < 3 * 64 * 1024 < path.stat().st_size / 5
+
+
+def test_streamed_geojson_masks_equal_the_whole_read(tmp_path, monkeypatch, images, streamed):
+    path = tmp_path / "city.geojson"
+    write_collection(path, city(800))
+    expected = full_read_masks(monkeypatch, path, images, tmp_path, class_field="kind")
+    outputs = [tmp_path / f"m_{p.name}" for p in images]
+    summaries = make_masks(path, images, outputs, class_field="kind")
+    for got, want in zip(masks_of(outputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert summaries[0]["classes"] == ["background", "barn", "garage", "house", "shed"]
+
+
+def test_streamed_geojson_repairs_and_warnings_are_numbered_over_the_file(
+        tmp_path, images, streamed):
+    frame = city(30)
+    path = tmp_path / "city.geojson"
+    write_collection(path, frame)
+    document = json.loads(path.read_text())
+    ring = document["features"][20]["geometry"]["coordinates"][0]
+    document["features"][20]["geometry"]["coordinates"][0] = ring[:-1]  # unclosed
+    document["features"][3]["properties"]["name"] = "Müller"
+    path.write_bytes(json.dumps(document, ensure_ascii=False).encode("latin-1"))
+    regions = [(rasterio.crs.CRS.from_user_input(UTM_CRS), (X0, Y0 - SIDE, X0 + SIDE, Y0))]
+    with pytest.warns(GeotileWarning) as caught:
+        part = read_labels(path, regions=regions)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "not UTF-8" in messages and "Latin-1" in messages
+    assert "not closed" in messages and "feature 20 (id 20)" in messages
+    assert len(part) == 30 and part.fields["name"][3] == "Müller"
+    assert part.geometries[20].equals(frame.geometry[20])
+
+
+def test_streamed_geojson_with_projected_coordinates_as_lonlat_is_still_refused(
+        tmp_path, images, streamed):
+    path = tmp_path / "nocrs.geojson"
+    frame = city(20)
+    write_collection(path, frame)
+    document = json.loads(path.read_text())
+    del document["crs"]  # UTM metres declared as RFC 7946 lon/lat
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match="not longitude/latitude"):
+        make_masks(path, images[:1], [tmp_path / "m.tif"])
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb"])
+def test_images_away_from_the_labels_give_empty_masks_with_a_warning(tmp_path, suffix):
+    path = tmp_path / f"city{suffix}"
+    city(50).to_file(path)
+    far = tile(tmp_path, "far.tif", 9000, 9000)
+    with pytest.warns(GeotileWarning, match=r"no feature overlaps far.tif \(labels span "
+                      r"\(500\d+.* in EPSG:32616"):
+        [summary] = make_masks(path, [far], [tmp_path / "m.tif"])
+    assert summary["features"] == 0 and summary["positive_pixels"] == 0
+
+
+def test_points_near_the_images_are_still_not_footprints(tmp_path, images):
+    path = tmp_path / "points.gpkg"
+    gpd.GeoDataFrame(geometry=city(200).centroid, crs=UTM_CRS).to_file(path)
+    with pytest.raises(InputError, match="no feature is a polygon"):
+        make_masks(path, images, [tmp_path / f"m{i}.tif" for i in range(3)])
+
+
+def test_empty_file_is_still_an_error(tmp_path, images):
+    path = tmp_path / "empty.gpkg"
+    city(3).iloc[:0].to_file(path)
+    with pytest.raises(InputError, match="no features"):
+        make_masks(path, images[:1], [tmp_path / "m.tif"])
+
+
+def test_geoparquet_with_bbox_covering(tmp_path, monkeypatch, images):
+    path = tmp_path / "city.parquet"
+    city().to_parquet(path, write_covering_bbox=True, row_group_size=100)
+    expected = full_read_masks(monkeypatch, path, images, tmp_path, class_field="kind")
+    outputs = [tmp_path / f"m_{p.name}" for p in images]
+    summaries = make_masks(path, images, outputs, class_field="kind")
+    for got, want in zip(masks_of(outputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert summaries[0]["classes"] == ["background", "barn", "garage", "house", "shed"]
+    part = read_labels(path, regions=image_regions(images), class_field="kind")
+    assert len(part) < 1500 // 10
+
+
+def test_geopackage_from_sqlite_equals_pyogrio(tmp_path, monkeypatch, images):
+    frame = city()
+    frame["storeys"] = np.arange(len(frame)) % 4
+    frame["height"] = np.arange(len(frame)) * 0.5
+    path = tmp_path / "city.gpkg"
+    frame.to_file(path)
+    regions = image_regions(images)
+    fast = read_labels(path, regions=regions, class_field="kind")
+    monkeypatch.setattr(labels_module, "_read_gpkg_boxes", lambda *a: None)
+    slow = read_labels(path, regions=regions, class_field="kind")
+    assert fast.crs == slow.crs
+    assert fast.extent == pytest.approx(slow.extent)
+    assert sorted(fast.values["kind"]) == sorted(slow.values["kind"]) == sorted(CLASSES)
+    assert list(fast.fields) == list(slow.fields)
+    for name in slow.fields:
+        assert list(fast.fields[name]) == list(slow.fields[name]), name
+    assert all(a.equals_exact(b, 0) for a, b in zip(fast.geometries, slow.geometries,
+                                                    strict=True))
+
+
+def test_geopackage_without_rtree_or_with_several_layers_goes_through_pyogrio(
+        tmp_path, monkeypatch, images):
+    frame = city(300)
+    plain = tmp_path / "plain.gpkg"
+    frame.to_file(plain, SPATIAL_INDEX="NO")
+    layered = tmp_path / "layered.gpkg"
+    frame.to_file(layered, layer="buildings")
+    frame.iloc[:5].to_file(layered, layer="other")
+    spy = Spy(monkeypatch)
+    regions = image_regions(images)
+    a = read_labels(plain, regions=regions)
+    b = read_labels(layered, layer="buildings", regions=regions)
+    assert len(spy.calls) == 4 and all(bbox is not None for bbox, _ in spy.calls)
+    assert list(a.fields["name"]) == list(b.fields["name"]) and 0 < len(a) < 100
+
+
+# ---- tile --labels: per-patch labels, COCO and YOLO-seg ----
+
+def annotated_scene(tmp_path):
+    """A 300 x 250 px image (1 m), labels crossing patch edges, and its mask."""
+    frame = city(3000)
+    frame = frame[frame.intersects(shapely.box(X0, Y0 - 250, X0 + 300, Y0))].reset_index(
+        drop=True)
+    frame = gpd.GeoDataFrame(pd_concat(frame, gpd.GeoDataFrame(
+        {"name": ["sliver"], "kind": ["barn"]},
+        geometry=[shapely.box(X0 + 99.7, Y0 - 60, X0 + 110, Y0 - 50)], crs=UTM_CRS)),
+        crs=UTM_CRS)
+    labels = tmp_path / "labels.geojson"
+    write_collection(labels, frame)
+    image = tile(tmp_path, "scene.tif", 0, 0, size=300)
+    mask = tmp_path / "scene_mask.tif"
+    make_masks(labels, [image], [mask], class_field="kind")
+    return frame, labels, image, mask
+
+
+def pd_concat(a, b):
+    import pandas as pd
+
+    return pd.concat([a, b], ignore_index=True)
+
+
+def index_rows(folder):
+    import csv
+
+    with (folder / "index.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_tile_labels_geojson_burns_back_to_the_mask_patches(run_cli, tmp_path):
+    from rasterio.features import rasterize
+
+    _, labels, image, mask = annotated_scene(tmp_path)
+    out = tmp_path / "patches"
+    result = run_cli("tile", image, "--masks", mask, "--labels", labels, "--class-field",
+                     "kind", "--size", "100", "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = index_rows(out)
+    assert len(rows) == 9
+    for row in rows:
+        stem = row["image"].split("/")[-1].rsplit(".", 1)[0]
+        vector = gpd.read_file(out / "labels" / f"{stem}.geojson")
+        with rasterio.open(out / row["mask"]) as src:
+            want, transform, crs = src.read(1), src.transform, src.crs
+        assert vector.crs == crs
+        burnt = rasterize(zip(vector.geometry, vector["class_id"], strict=True),
+                          out_shape=want.shape, transform=transform, dtype="uint8") \
+            if len(vector) else np.zeros_like(want)
+        np.testing.assert_array_equal(burnt, want)
+    # the output (labels included) is geotile's: --overwrite replaces it
+    again = run_cli("tile", image, "--labels", labels, "--size", "100", "-o", out,
+                    "--overwrite")
+    assert again.exit_code == 0, again.output
+
+
+def test_tile_coco_annotations(run_cli, tmp_path):
+    frame, labels, image, _ = annotated_scene(tmp_path)
+    out = tmp_path / "coco"
+    result = run_cli("tile", image, "--labels", labels, "--class-field", "kind",
+                     "--annotations", "coco", "--size", "100", "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = json.loads((out / "annotations.json").read_text())
+    rows = index_rows(out)
+    assert [(i["id"], i["file_name"]) for i in coco["images"]] == \
+        [(n, r["image"]) for n, r in enumerate(rows, start=1)]
+    assert {c["name"]: c["id"] for c in coco["categories"]} == \
+        {"barn": 1, "garage": 2, "house": 3, "shed": 4}
+    images = {i["id"]: (i, rows[i["id"] - 1]) for i in coco["images"]}
+    assert len(coco["annotations"]) > 20
+    ids = [a["id"] for a in coco["annotations"]]
+    assert len(set(ids)) == len(ids)
+    for annotation in coco["annotations"]:
+        info, row = images[annotation["image_id"]]
+        assert annotation["category_id"] in {1, 2, 3, 4} and annotation["iscrowd"] == 0
+        for polygon in annotation["segmentation"]:
+            xy = np.asarray(polygon).reshape(-1, 2)
+            assert len(xy) >= 3
+            assert (xy >= 0).all() and (xy[:, 0] <= info["width"]).all() and \
+                (xy[:, 1] <= info["height"]).all()
+        x, y, w, h = annotation["bbox"]
+        assert min(x, y) >= 0
+        assert x + w <= info["width"] + 1e-9 and y + h <= info["height"] + 1e-9
+    # areas: each patch's instances equal the labels clipped to the patch (1 m pixels)
+    for image_id, (_, row) in images.items():
+        patch = shapely.box(float(row["minx"]), float(row["miny"]), float(row["maxx"]),
+                            float(row["maxy"]))
+        clipped = sorted(a for a in shapely.area(shapely.intersection(
+            frame.geometry.values, patch)) if a > 0)
+        got = sorted(a["area"] for a in coco["annotations"] if a["image_id"] == image_id)
+        assert got == pytest.approx(clipped, rel=0.01)
+
+
+def test_tile_yolo_annotations_and_min_area(run_cli, tmp_path):
+    _, labels, image, _ = annotated_scene(tmp_path)
+    out = tmp_path / "yolo"
+    result = run_cli("tile", image, "--labels", labels, "--class-field", "kind",
+                     "--annotations", "yolo", "--size", "100", "-o", out, "--min-area", "5")
+    assert result.exit_code == 0, result.output
+    assert (out / "labels" / "classes.txt").read_text().split() == \
+        ["barn", "garage", "house", "shed"]
+    lines = []
+    for row in index_rows(out):
+        stem = row["image"].split("/")[-1].rsplit(".", 1)[0]
+        lines += (out / "labels" / f"{stem}.txt").read_text().splitlines()
+    assert len(lines) > 20
+    for line in lines:
+        values = line.split()
+        assert values[0] in {"0", "1", "2", "3"}
+        coords = np.array(values[1:], dtype=float)
+        assert len(coords) >= 6 and len(coords) % 2 == 0
+        assert ((coords >= 0) & (coords <= 1)).all()
+    # the sliver (0.3 px of the first patch) is dropped, its 10 px part in the next kept
+    first = gpd.read_file(out / "labels" / "scene_0_0.geojson")
+    assert not any(g.bounds[2] == X0 + 100 and g.bounds[0] >= X0 + 99.7 - 1e-9
+                   for g in first.geometry)
+    second = gpd.read_file(out / "labels" / "scene_0_1.geojson")
+    assert any(abs(g.bounds[0] - (X0 + 100)) < 1e-6 and abs(g.bounds[2] - (X0 + 110)) < 1e-6
+               for g in second.geometry)
+
+
+def test_tile_annotations_need_labels(run_cli, tmp_path):
+    image = tile(tmp_path, "scene.tif", 0, 0, size=100)
+    result = run_cli("tile", image, "--annotations", "coco", "-o", tmp_path / "o")
+    assert result.exit_code == 2 and "--labels" in result.output
