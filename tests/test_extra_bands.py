@@ -153,3 +153,40 @@ def test_tile_stacks_extra_bands(rgb, make_raster, tmp_path, run_cli):
             data = patch.read()
         np.testing.assert_array_equal(data[:3], pixels[:, y : y + 64, x : x + 64])
         np.testing.assert_array_equal(data[3], heights[y : y + 64, x : x + 64])
+
+
+def test_extra_raster_without_crs_is_one_line(rgb, make_raster, tmp_path, run_cli):
+    dsm = make_raster("ndsm.tif", np.ones((HEIGHT // 2, WIDTH // 2), np.float32), crs=None)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, rgb, "--extra-bands", dsm, "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "ndsm.tif", "no CRS", "cannot be placed")
+
+
+def test_folder_of_extra_rasters_is_paired_by_name(make_raster, tmp_path, run_cli):
+    rng = np.random.default_rng(6)
+    images, heights = [], {}
+    for stem in ("a", "b"):
+        images.append(make_raster(f"{stem}.tif", rng.integers(0, 256, (3, 64, 64), np.uint8)))
+        heights[stem] = rng.uniform(0, 3, (64, 64)).astype(np.float32)
+    (tmp_path / "ndsm").mkdir()
+    for stem, values in heights.items():
+        make_raster(f"ndsm/{stem}_ndsm.tif", values)
+    result = run_cli("tile", *images, "--extra-bands", tmp_path / "ndsm", "--size", 64,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for stem, values in heights.items():
+        with rasterio.open(tmp_path / "out" / "images" / f"{stem}_0_0.tif") as patch:
+            np.testing.assert_array_equal(patch.read(4), values)
+    result = run_cli("tile", *images, "--extra-bands", tmp_path / "ndsm" / "a_ndsm.tif",
+                     "-o", tmp_path / "out2")
+    assert_one_line_error(result, "2 images but 1 --extra-bands")
+
+
+def test_nearest_resampling_keeps_class_values(rgb, make_raster):
+    transform = from_origin(*UTM_ORIGIN, 1.5, 1.5)  # not a multiple: bilinear would blend
+    classes = np.random.default_rng(8).integers(1, 6, (HEIGHT // 3, WIDTH // 3), np.uint8)
+    dsm = make_raster("classes.tif", classes, transform=transform)
+    with rasterio.open(rgb) as src, ExtraBands(dsm, src, "nearest") as extra:
+        pixels, _ = extra.read(0, HEIGHT, WIDTH)
+    expected = np.repeat(np.repeat(classes, 3, 0), 3, 1)  # 159 px wide: the image is 160
+    np.testing.assert_array_equal(pixels[0, :, : expected.shape[1]], expected)
