@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.no_georef import quiet_rasterio
 
 log = logging.getLogger("geotile")
 
@@ -264,6 +265,7 @@ def _metric_crs_for(labels, crs):
     return parse_crs(frame.estimate_utm_crs().to_wkt(), "the UTM zone")
 
 
+@quiet_rasterio()  # no georeferencing: placed in pixels only when the labels have no CRS
 def make_masks(
     labels_path: str | os.PathLike,
     image_paths: Sequence[str | os.PathLike],

@@ -199,12 +199,14 @@ def predict_bands(
     options: PredictOptions,
     progress: bool = False,
     name: str = "",
+    prepare: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """The streaming core: yield ``(top, probabilities (K, rows, width), valid (rows, width))``
     for consecutive finished row bands.
 
     ``read_band(top, rows, padded_width)`` returns pixels (C, rows, padded_width) and a valid
-    mask, padded past the raster. Reading runs one band ahead in a thread.
+    mask, padded past the raster. Reading runs one band ahead in a thread. ``prepare(pixels,
+    valid)`` normalises them (default :func:`prepare_band`).
     """
     from tqdm import tqdm
 
@@ -229,7 +231,9 @@ def predict_bands(
                     return
                 pixels, valid = read_band(patches[0].y_off, size, padded_width)
                 # normalised here, in the reader thread, once per band (not per overlap)
-                bands.put((patches, prepare_band(model, pixels, valid), valid))
+                normalised = prepare(pixels, valid) if prepare is not None \
+                    else prepare_band(model, pixels, valid)
+                bands.put((patches, normalised, valid))
             bands.put(None)
         except BaseException as exc:  # handed to the main thread, raised there
             bands.put(exc)
@@ -343,8 +347,14 @@ def predict_raster(
     options: PredictOptions | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    extra_bands: str | os.PathLike | None = None,
+    extra_resampling: str = "bilinear",
 ) -> dict:
     """Predict ``image_path`` with ``model`` into a GeoTIFF on the image's grid.
+
+    ``extra_bands``: a raster whose bands are stacked after the image's (an nDSM for RGB +
+    height models), read on the image's grid (``extra_resampling`` when the grids differ,
+    see :mod:`geotile.extra_bands`).
 
     Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_THRESHOLD, GEOTILE_SCALE;
     class names as band descriptions or category names):
@@ -367,7 +377,6 @@ def predict_raster(
         input_path,
         open_raster,
         output_profile,
-        read_band,
         write_cog,
     )
 
@@ -384,14 +393,20 @@ def predict_raster(
         options = dataclasses.replace(options, dtype="float32")
     started = time.perf_counter()
     image_path, output_path = input_path(image_path), Path(output_path)
-    with open_raster(image_path) as src:
+    from geotile.no_georef import quiet_rasterio, warn_if_not_georeferenced
+
+    with quiet_rasterio(), open_raster(image_path) as src, _extra(
+            extra_bands, src, extra_resampling) as extra:
         check_pixels_readable(src)
-        indexes = list(options.bands) if options.bands else _default_bands(src, model)
+        warn_if_not_georeferenced(src, "the predictions")
+        added = extra.count if extra is not None else 0
+        indexes = list(options.bands) if options.bands else _default_bands(src, model, added)
         bad = [i for i in indexes if not 1 <= i <= src.count]
         if bad:
             raise InputError(f"{image_path}: band {bad[0]} does not exist (the raster has "
                              f"{src.count}). Choose --bands between 1 and {src.count}.")
-        model.check_bands(len(indexes), image_path)
+        source = image_path if extra is None else f"{image_path} + {extra.path.name}"
+        model.check_bands(len(indexes) + added, source)
         check_nodata = has_nodata(src)
         classes = model.num_classes
         threshold = options.threshold if options.threshold is not None else (
@@ -409,8 +424,7 @@ def predict_raster(
                                  else options.creation_options,
                                  categorical=options.output_type == "class")
 
-        def read(top, rows, padded_width):
-            return read_band(src, top, rows, padded_width, indexes, check_nodata)
+        read, prepare = _stacked_reader(model, src, indexes, check_nodata, extra)
 
         if options.cog and options.creation_options:  # now that the band count is known
             check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
@@ -423,10 +437,11 @@ def predict_raster(
                     pixel = _model_pixel(model, src, options)
                     if pixel is None:
                         bands = predict_bands(model, read, src.width, src.height, options,
-                                              progress, image_path.name)
+                                              progress, image_path.name, prepare)
                     else:
                         bands = _resampled_bands(model, src, indexes, check_nodata, options,
-                                                 progress, pixel, final_tmp)
+                                                 progress, pixel, final_tmp,
+                                                 (extra_bands, extra_resampling))
                     # a valid-convolution model leaves the raster's outer margin unpredicted:
                     # masked as nodata, never written as 0
                     margin = _geometry(model, resolve_tiling(model, options, quiet=True)[0],
@@ -449,6 +464,39 @@ def predict_raster(
     log.info("%s: %.1f MP in %.1f s (%.2f MP/s) on %s", image_path.name, megapixels, seconds,
              megapixels / seconds, model.provider)
     return summary
+
+
+def _extra(path, src, resampling):
+    """The ExtraBands of ``path`` on ``src``'s grid, or a null context without one."""
+    if path is None:
+        return contextlib.nullcontext()
+    from geotile.extra_bands import ExtraBands
+
+    return ExtraBands(path, src, resampling)
+
+
+def _stacked_reader(model, src, indexes, check_nodata, extra):
+    """``(read, prepare)`` for :func:`predict_bands`: the image's bands, then those of
+    ``extra`` (each scaled by the model's default for its own dtype), nodata where either is.
+    Without ``extra``: plain reads, and prepare None (the default)."""
+    from geotile.raster import read_band
+
+    if extra is None:
+        def read(top, rows, padded_width):
+            return read_band(src, top, rows, padded_width, indexes, check_nodata)
+
+        return read, None
+    from geotile.extra_bands import scaled, standardise
+
+    def read_stacked(top, rows, padded_width):
+        pixels, valid = read_band(src, top, rows, padded_width, indexes, check_nodata)
+        more, more_valid = extra.read(top, rows, padded_width)
+        return np.concatenate([scaled(model, pixels), scaled(model, more)]), valid & more_valid
+
+    def prepare(pixels, valid):
+        return standardise(model, pixels, valid)
+
+    return read_stacked, prepare
 
 
 def _model_pixel(model, src, options) -> float | None:
@@ -477,17 +525,19 @@ def _model_pixel(model, src, options) -> float | None:
     return metres / unit
 
 
-def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside):
+def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside,
+                     extra_bands=(None, "bilinear")):
     """Like :func:`predict_bands`, with the model run on the raster resampled to ``pixel``
     (CRS units); its result, kept in a float32 file next to ``beside``, is resampled back
-    (bilinear) and yielded by row bands on the raster's own grid."""
+    (bilinear) and yielded by row bands on the raster's own grid. ``extra_bands``: (path,
+    resampling) of extra bands, read on the model's grid."""
     import rasterio
     from affine import Affine
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
     from rasterio.windows import Window
 
-    from geotile.raster import output_profile, read_band
+    from geotile.raster import output_profile
 
     width = max(1, round(src.width * abs(src.res[0]) / pixel))
     height = max(1, round(src.height * abs(src.res[1]) / pixel))
@@ -496,15 +546,16 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     temp = beside.with_name(beside.name + ".model-grid.tif")
     try:
         with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
-                       resampling=Resampling.average if down else Resampling.bilinear) as vrt:
-            def read(top, rows, padded_width):
-                return read_band(vrt, top, rows, padded_width, indexes, check_nodata)
+                       resampling=Resampling.average if down else Resampling.bilinear) as vrt, \
+                _extra(extra_bands[0], vrt, extra_bands[1]) as extra:
+            read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra)
 
             profile = output_profile(vrt, count=model.num_classes, dtype="float32",
                                      nodata=float("nan"))
             with rasterio.open(temp, "w", **profile) as grid:
                 for top, blended, valid in predict_bands(model, read, width, height, options,
-                                                         progress, Path(src.name).name):
+                                                         progress, Path(src.name).name,
+                                                         prepare):
                     window = Window(0, top, width, blended.shape[1])
                     grid.write(np.where(valid, blended, np.nan).astype(np.float32),
                                window=window)
@@ -524,13 +575,14 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
         temp.unlink(missing_ok=True)
 
 
-def _default_bands(src, model) -> list[int]:
+def _default_bands(src, model, extra: int = 0) -> list[int]:
     """All bands, except a last alpha band when the model takes one channel fewer (RGBA
-    -> RGB; the alpha band still masks nodata)."""
+    -> RGB; the alpha band still masks nodata); ``extra`` channels come from elsewhere."""
     from rasterio.enums import ColorInterp
 
     bands = list(range(1, src.count + 1))
     channels = getattr(model, "channels", None)
+    channels = channels - extra if channels is not None else None
     if channels is not None and src.count == channels + 1 and \
             src.colorinterp[-1] == ColorInterp.alpha:
         log.info("%s: band %d is alpha: bands 1-%d feed the model, alpha masks nodata",

@@ -284,11 +284,12 @@ def _fractions(data: PatchData, ignore_value) -> tuple[float, float | None]:
             float(np.count_nonzero(positive)) / positive.size)
 
 
-def iter_patches(src, mask_src, grid: Grid) -> Iterator[PatchData]:
+def iter_patches(src, mask_src, grid: Grid, extra=None) -> Iterator[PatchData]:
     """Yield the patches of ``grid`` row by row, reading one band of rows at a time.
 
     Parts of padded patches outside the raster are filled with the raster's
-    nodata value (0 without one) and marked invalid.
+    nodata value (0 without one) and marked invalid. ``extra``
+    (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the image's.
     """
     from geotile.raster import has_nodata, read_band
 
@@ -297,6 +298,10 @@ def iter_patches(src, mask_src, grid: Grid) -> Iterator[PatchData]:
     for patches in grid.rows():
         top = patches[0].y_off
         pixels, valid = read_band(src, top, grid.size, band_width, check_nodata=check_nodata)
+        if extra is not None:
+            more, more_valid = extra.read(top, grid.size, band_width)
+            pixels = np.concatenate([pixels, more.astype(np.result_type(pixels, more))])
+            valid &= more_valid
         labels = None
         if mask_src is not None:
             labels, _ = read_band(mask_src, top, grid.size, band_width, check_nodata=False)
@@ -403,6 +408,8 @@ def tile_rasters(
     overwrite: bool = False,
     progress: bool = False,
     annotations=None,
+    extra_bands=None,
+    extra_resampling: str = "bilinear",
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
@@ -414,11 +421,15 @@ def tile_rasters(
     ``outdir`` is new, empty, or an earlier output of this function (replaced only with
     ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
     patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
+    ``extra_bands``: rasters (one per image, or a folder) whose bands are stacked after the
+    image's (see :mod:`geotile.extra_bands`).
     """
+    from geotile.extra_bands import pair_extra_bands
     from geotile.output_folder import staged_folder
 
     images = _as_paths(images)
     masks = pair_masks(images, masks)
+    extras = pair_extra_bands(images, extra_bands)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
     stems = [Path(p).stem for p in images]
@@ -439,7 +450,7 @@ def tile_rasters(
             for number, image in enumerate(images):
                 mask = masks[number] if masks is not None else None
                 _tile_one(image, mask, tmp, writer, options, summary, progress,
-                          plan, number)
+                          plan, number, extras and (extras[number], extra_resampling))
         if annotations is not None:  # per-patch labels, published with the patches
             from geotile.annotations import write_patch_labels
 
@@ -457,33 +468,42 @@ def tile_rasters(
 
 
 def _grid_of(image: str | Path, options: TileOptions) -> Grid:
+    from geotile.no_georef import quiet_rasterio
     from geotile.raster import open_raster
 
-    with open_raster(image) as src:
+    with quiet_rasterio(), open_raster(image) as src:
         return Grid(src.width, src.height, options.size, options.overlap, options.edge)
 
 
-def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number) -> None:
+def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
+              extra=None) -> None:
     from tqdm import tqdm
 
     label = Path(image)  # its name and stem (``image`` itself may be a GDAL virtual path)
+    from geotile.extra_bands import ExtraBands
+    from geotile.no_georef import quiet_rasterio, warn_if_not_georeferenced
     from geotile.raster import check_pixels_readable, open_raster
 
-    with open_raster(image) as src, (
+    with quiet_rasterio(), open_raster(image) as src, (
         open_raster(mask) if mask else contextlib.nullcontext()
-    ) as mask_src:
+    ) as mask_src, (ExtraBands(extra[0], src, extra[1]) if extra
+                    else contextlib.nullcontext()) as extra_src:
         check_pixels_readable(src)
+        warn_if_not_georeferenced(src, "the patches and their index.csv bounds", stacklevel=4)
         if mask_src is not None:
             check_pixels_readable(mask_src)
             _check_same_grid(src, mask_src)
-        if options.fmt == "png" and np.dtype(src.dtypes[0]) not in (np.uint8, np.uint16):
+        count, dtype = src.count, np.dtype(src.dtypes[0])
+        if extra_src is not None:  # the patches hold both rasters' bands
+            count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
+        if options.fmt == "png" and dtype not in (np.uint8, np.uint16):
             raise InputError(
-                f"{image}: PNG holds only uint8/uint16 pixels, this raster is {src.dtypes[0]}. "
+                f"{image}: PNG holds only uint8/uint16 pixels, this raster is {dtype}. "
                 "Use --format tif or --format npy."
             )
-        if options.fmt == "png" and src.count > 4:
+        if options.fmt == "png" and count > 4:
             raise InputError(
-                f"{image}: PNG holds 1 to 4 bands, this raster has {src.count}. "
+                f"{image}: PNG holds 1 to 4 bands, this raster has {count}. "
                 "Use --format tif or --format npy."
             )
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
@@ -494,12 +514,14 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             )
         writers = PatchWriter(src, outdir, options.fmt, mask_src,
                               creation_options=options.creation_options)
+        if extra_src is not None:
+            writers.image_profile = writers._profile(src, count, dtype.name, src.nodata)
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         ignore_value = mask_src.nodata if mask_src is not None else None
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = []
-            for data in tqdm(iter_patches(src, mask_src, grid), total=len(grid),
+            for data in tqdm(iter_patches(src, mask_src, grid, extra_src), total=len(grid),
                              disable=not progress, desc=label.name, unit="patch"):
                 patch = data.patch
                 nodata_fraction, positive = _fractions(data, ignore_value)

@@ -103,6 +103,13 @@ def _bands(ctx, param, value):
               help="The model's pixel size in metres: windows are read resampled to it and the "
               "result written back on the image grid. Default: the model's resolution "
               "metadata; native: never resample.")
+@click.option("--extra-bands", "extra_bands", multiple=True, metavar="RASTER",
+              help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands, read on "
+              "the image grid (exactly when the grids match, else resampled/reprojected). "
+              "One per IMAGE (repeat), or a folder of rasters named after the IMAGEs.")
+@click.option("--extra-resampling", type=click.Choice(["bilinear", "nearest", "cubic", "average"]),
+              default="bilinear", show_default=True,
+              help="Resampling of --extra-bands onto the image grid (nearest for classes).")
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
 @creation_options_opt
 @overwrite_opt
@@ -110,7 +117,8 @@ def _bands(ctx, param, value):
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
-            model_resolution, cog, creation_options, overwrite, as_json):
+            model_resolution, extra_bands, extra_resampling, cog, creation_options, overwrite,
+            as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
@@ -127,7 +135,12 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     $ geotile predict unet.onnx tiles/*.tif -o predictions/ --tta flip --batch-size 16
     $ geotile predict unet.onnx spacenet_pan.tif --bands 1,1,1 --scale 0.00390625 \\
           -o buildings.tif --output-type class
+    $ geotile predict rgb_ndsm.onnx top.tif --extra-bands ndsm.tif -o classes.tif
+
+    An IMAGE without georeferencing (a plain JPEG/PNG) is predicted in pixel
+    coordinates, with one warning; the output then carries no CRS.
     """
+    from geotile.extra_bands import pair_extra_bands
     from geotile.model import OnnxModel
     from geotile.predict import PredictOptions, predict_raster
     from geotile.raster import parse_creation_options
@@ -138,15 +151,17 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              creation_options=parse_creation_options(creation_options),
                              model_resolution=model_resolution)
     pairs = resolve_outputs(images, output, overwrite)
+    extras = pair_extra_bands([image for image, _ in pairs], extra_bands) or [None] * len(pairs)
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
                                      tile_size=tile_size, batch_size=batch_size)
     if ctx.obj["verbose"]:
         click.echo(onnx_model.describe(), err=True)
     summaries = []
-    for image, out in pairs:
+    for (image, out), extra in zip(pairs, extras, strict=True):
         summary = predict_raster(onnx_model, image, out, options=options, overwrite=overwrite,
-                                 progress=ctx.obj["progress"])
+                                 progress=ctx.obj["progress"], extra_bands=extra,
+                                 extra_resampling=extra_resampling)
         summaries.append(summary)
         if not ctx.obj["quiet"] and not as_json:
             click.echo(f"{summary['output']}: {summary['megapixels']} MP in "

@@ -42,6 +42,13 @@ def _parse_split(ctx, param, value):
               "spatial blocks: patches that would share pixels with another split are left "
               "out (see below).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option("--extra-bands", "extra_bands", multiple=True, type=INPUT_PATH, metavar="RASTER",
+              help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands in the "
+              "patches, read on the image grid (exactly when the grids match, else resampled "
+              "or reprojected). One per IMAGE (repeat), or a folder named after the IMAGEs.")
+@click.option("--extra-resampling", type=click.Choice(["bilinear", "nearest", "cubic", "average"]),
+              default="bilinear", show_default=True,
+              help="Resampling of --extra-bands onto the image grid (nearest for classes).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
               "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced; a folder holding "
@@ -61,8 +68,8 @@ def _parse_split(ctx, param, value):
 @json_opt
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
-         seed, overwrite, creation_options, as_json, labels, annotations, min_area,
-         class_field):
+         seed, extra_bands, extra_resampling, overwrite, creation_options, as_json, labels,
+         annotations, min_area, class_field):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -89,6 +96,11 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     $ geotile tile images/*.tif --masks masks/ --size 256 -o patches/
     $ geotile tile a.tif b.tif --masks a_mask.tif --masks b_mask.tif --size 224 --edge drop \\
           --skip-empty --split 0.8,0.1,0.1 --seed 42 -o patches/
+    $ geotile tile top.tif --extra-bands ndsm.tif --masks mask.tif -o patches/
+
+    An IMAGE without georeferencing (a plain JPEG/PNG) is cut in pixel
+    coordinates, with one warning: index.csv bounds are pixels (x right, y
+    down) and the patches carry no CRS.
     """
     import json
 
@@ -107,7 +119,8 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
         annotate = AnnotationOptions(labels, annotations, min_area, class_field)
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"],
-                           annotations=annotate)
+                           annotations=annotate, extra_bands=list(extra_bands) or None,
+                           extra_resampling=extra_resampling)
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
     elif not ctx.obj["quiet"]:

@@ -1,0 +1,153 @@
+"""Extra bands from a second raster, stacked after an image's bands (RGB + nDSM models).
+
+``predict --extra-bands dsm.tif`` and ``tile --extra-bands dsm.tif`` read every band of
+the other raster on the image's grid: exactly (no resampling) when the grids are the same,
+else warped onto it (bilinear by default, as heights and other continuous values want;
+``nearest`` for classes), reprojected when its CRS differs. Pixels the other raster does
+not cover, or where it is nodata, are nodata in the stack. Reading is by row bands, as
+the image itself is read, so memory does not grow with the raster.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import InputError
+
+RESAMPLING = ("bilinear", "nearest", "cubic", "average")
+
+
+def same_grid(a, b) -> bool:
+    """True when ``a`` and ``b`` (datasets or VRTs) have the same pixel grid and CRS."""
+    return ((a.width, a.height) == (b.width, b.height) and a.crs == b.crs
+            and a.transform.almost_equals(b.transform))
+
+
+class ExtraBands:
+    """All bands of the raster ``path`` on the grid of ``like`` (width, height, transform,
+    crs). Use as a context manager; :meth:`read` reads a band of rows as
+    :func:`geotile.raster.read_band` does."""
+
+    def __init__(self, path: str | os.PathLike, like, resampling: str = "bilinear") -> None:
+        from rasterio.enums import Resampling
+        from rasterio.vrt import WarpedVRT
+
+        from geotile.no_georef import quiet_rasterio
+        from geotile.raster import check_pixels_readable, has_nodata, input_path, open_raster
+
+        if resampling not in RESAMPLING:
+            raise InputError(f"--extra-resampling must be one of {', '.join(RESAMPLING)}")
+        self.path = input_path(path)
+        with quiet_rasterio():
+            self._src = open_raster(self.path)
+        try:
+            check_pixels_readable(self._src)
+            src = self._src
+            self.count, self.dtype = src.count, np.dtype(src.dtypes[0])
+            self.exact = same_grid(src, like)
+            self._vrt, self._alpha = None, False
+            if self.exact:
+                self._reader, self.check_nodata = src, has_nodata(src)
+                return
+            if (src.crs is None) != (like.crs is None):
+                missing = self.path if src.crs is None else Path(str(like.name)).name
+                raise InputError(
+                    f"{missing}: the raster has no CRS, so --extra-bands {self.path.name} "
+                    "cannot be placed on the image grid. Assign one with `gdal_edit.py "
+                    "-a_srs EPSG:xxxx`, or give a raster on the image's exact grid.")
+            if src.crs is None and (src.transform.is_identity or like.transform.is_identity):
+                raise InputError(
+                    f"{self.path}: neither raster is georeferenced and their sizes differ "
+                    f"({src.width}x{src.height} vs {like.width}x{like.height}), so "
+                    "--extra-bands cannot be aligned. Give a raster of the image's size.")
+            # outside the other raster's extent: nodata (an alpha band when it has none)
+            self._alpha = not has_nodata(src)
+            with quiet_rasterio():
+                self._vrt = WarpedVRT(src, crs=like.crs, transform=like.transform,
+                                      width=like.width, height=like.height,
+                                      resampling=Resampling[resampling], add_alpha=self._alpha)
+            # the VRT's own mask flags ignore its alpha band: it is read as a band
+            self._reader, self.check_nodata = self._vrt, not self._alpha
+        except BaseException:
+            self.close()
+            raise
+
+    def read(self, top: int, rows: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(pixels (count, rows, width), valid (rows, width))`` of rows ``top``..., padded
+        past the grid's edges (invalid there)."""
+        from geotile.raster import read_band
+
+        indexes = list(range(1, self.count + 1 + self._alpha))
+        pixels, valid = read_band(self._reader, top, rows, width, indexes, self.check_nodata)
+        if self._alpha:
+            valid = valid & (pixels[-1] > 0)
+            pixels = pixels[:-1]
+        return pixels, valid
+
+    def close(self) -> None:
+        if getattr(self, "_vrt", None) is not None:
+            self._vrt.close()
+        self._src.close()
+
+    def __enter__(self) -> ExtraBands:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def pair_extra_bands(images: Sequence, extra) -> list | None:
+    """The extra-bands raster of each image: one file per image (in order), or a folder of
+    files named after the images (``<stem>.*``, ``<stem>_dsm.*``...)."""
+    if not extra:
+        return None
+    from geotile.raster import input_path
+
+    paths = [input_path(p) for p in
+             ([extra] if isinstance(extra, str | os.PathLike) else list(extra))]
+    if len(paths) == 1 and isinstance(paths[0], Path) and paths[0].is_dir():
+        folder = paths[0]
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and not p.name.lower().endswith((".aux.xml", ".ovr", ".msk")))
+        paired = []
+        for image in images:
+            stem = Path(image).stem
+            found = [f for f in files if f.stem == stem or f.stem.startswith(f"{stem}_")]
+            if len(found) != 1:
+                raise InputError(
+                    f"{image}: {len(found) or 'no'} extra-bands raster(s) named {stem}.* or "
+                    f"{stem}_*.* in {folder}. Give one file per image with --extra-bands.")
+            paired.append(found[0])
+        return paired
+    if len(paths) != len(images):
+        raise InputError(f"{len(images)} images but {len(paths)} --extra-bands rasters: give "
+                         "one per image (in the same order), or a folder named after them.")
+    for path in paths:
+        if isinstance(path, Path) and not path.exists():
+            raise InputError(f"--extra-bands {path}: no such file. Check the path.")
+    return paths
+
+
+def scaled(model, pixels: np.ndarray) -> np.ndarray:
+    """float32 ``pixels`` times the model's scale for their dtype (1/255 for uint8 unless
+    --scale is given), so that uint8 RGB and float heights each get their own default."""
+    norm = model.normalization_for(pixels.dtype)
+    out = pixels.astype(np.float32)
+    if norm.scale != 1.0:
+        out *= np.float32(norm.scale)
+    return out
+
+
+def standardise(model, stacked: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per-channel ``(x - mean) / std`` of already scaled float32 (C, rows, cols); nodata
+    pixels become 0, as :func:`geotile.predict.prepare_band` does."""
+    norm = model.normalization_for(np.float32)
+    if any(norm.mean) or any(s != 1.0 for s in norm.std):
+        stacked -= np.asarray(norm.mean, np.float32).reshape(-1, 1, 1)
+        stacked /= np.asarray(norm.std, np.float32).reshape(-1, 1, 1)
+    stacked *= valid
+    return stacked

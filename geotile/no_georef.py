@@ -1,0 +1,43 @@
+"""Rasters without georeferencing (plain JPEG/PNG photos, as in the Kaggle Harvey set).
+
+``tile`` and ``predict`` work on them in pixel coordinates: patches, index.csv bounds and
+the probability raster use the raster's own coordinates (pixels, x right and y down, when it
+has no geotransform) and carry no CRS. Each command says so in one GeotileWarning per image;
+rasterio's NotGeoreferencedWarning (raised when such a raster is opened, and when an output
+with the identity transform is written) is not shown in its place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from geotile.errors import GeotileWarning
+
+
+@contextlib.contextmanager
+def quiet_rasterio() -> Iterator[None]:
+    """Hide rasterio's NotGeoreferencedWarning in the block (geotile warns in its place)."""
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        yield
+
+
+def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
+    """One GeotileWarning when ``src`` has no CRS (``outputs`` names what is affected, e.g.
+    "the patches and index.csv bounds"); True when it warned."""
+    if src.crs is not None:
+        return False
+    name = Path(str(src.name)).name
+    if src.transform.is_identity:
+        text = (f"{name}: the raster has no georeferencing; {outputs} are in pixel "
+                "coordinates (x right, y down) and carry no CRS.")
+    else:
+        text = (f"{name}: the raster has no CRS; {outputs} are in its own coordinates "
+                "(its geotransform) and carry no CRS.")
+    warnings.warn(text, GeotileWarning, stacklevel=stacklevel)
+    return True

@@ -1,0 +1,192 @@
+"""--extra-bands: the bands of a second raster (an nDSM) stacked after the image's bands, on
+the image's grid: exact on the same grid, resampled on another, reprojected from another
+CRS; a missing file is one line."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import rasterio
+from pyproj import Transformer
+from rasterio.transform import from_origin
+
+from geotile.errors import InputError
+from geotile.extra_bands import ExtraBands
+from tests.conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+from tests.onnx_models import pointwise_model, pointwise_reference
+
+HEIGHT, WIDTH = 120, 160  # 0.5 m pixels from UTM_ORIGIN (conftest's default grid)
+
+
+@pytest.fixture
+def rgb(make_raster):
+    rng = np.random.default_rng(3)
+    return make_raster("rgb.tif", rng.integers(0, 256, (3, HEIGHT, WIDTH), dtype=np.uint8))
+
+
+def _centres(transform, height, width):
+    """Map x, y of the pixel centres of a grid."""
+    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    x, y = transform * (cols, rows)
+    return np.asarray(x), np.asarray(y)
+
+
+def _image_centres():
+    return _centres(from_origin(*UTM_ORIGIN, 0.5, 0.5), HEIGHT, WIDTH)
+
+
+def _ramp(x, y):
+    """A plane in UTM metres (bilinear resampling reproduces it exactly), 0-2 m high."""
+    return 0.02 * (x - UTM_ORIGIN[0]) + 0.01 * (UTM_ORIGIN[1] - y)
+
+
+def _predicted_with(tmp_path, run_cli, rgb, extra, *more):
+    model = pointwise_model(tmp_path / "rgb_ndsm.onnx", channels=4, activation="sigmoid")
+    out = tmp_path / "prob.tif"
+    result = run_cli("predict", model, rgb, "--extra-bands", extra, "-o", out,
+                     "--tile-size", 64, "--overlap", 16, *more)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        return src.read(1), src.read_masks(1) > 0 if src.nodata is None else \
+            np.isfinite(src.read(1))
+
+
+def _reference(rgb, heights):
+    with rasterio.open(rgb) as src:
+        pixels = src.read().astype(np.float32) / 255
+    stack = np.concatenate([pixels, heights[np.newaxis].astype(np.float32)])
+    return pointwise_reference(stack[np.newaxis], channels=4)[0, 0]
+
+
+def test_same_grid_is_stacked_exactly(rgb, make_raster, tmp_path, run_cli):
+    heights = np.random.default_rng(4).uniform(0, 3, (HEIGHT, WIDTH)).astype(np.float32)
+    dsm = make_raster("ndsm.tif", heights)
+    with rasterio.open(rgb) as src, ExtraBands(dsm, src) as extra:
+        assert extra.exact
+        pixels, valid = extra.read(0, HEIGHT, WIDTH + 8)
+    np.testing.assert_array_equal(pixels[0, :, :WIDTH], heights)  # no resampling at all
+    assert valid[:, :WIDTH].all() and not valid[:, WIDTH:].any()
+    predicted, _ = _predicted_with(tmp_path, run_cli, rgb, dsm)
+    np.testing.assert_allclose(predicted, _reference(rgb, heights), atol=1e-6)
+
+
+def test_coarser_raster_is_resampled_bilinear(rgb, make_raster, tmp_path, run_cli):
+    # 1 m pixels over the same area (half the image's resolution)
+    transform = from_origin(*UTM_ORIGIN, 1.0, 1.0)
+    x, y = _centres(transform, HEIGHT // 2, WIDTH // 2)
+    dsm = make_raster("ndsm.tif", _ramp(x, y).astype(np.float32), transform=transform)
+    expected = _ramp(*_image_centres())
+    with rasterio.open(rgb) as src, ExtraBands(dsm, src) as extra:
+        assert not extra.exact
+        pixels, valid = extra.read(0, HEIGHT, WIDTH)
+    inner = (slice(1, -1), slice(1, -1))  # the outer half pixel is extrapolated by GDAL
+    np.testing.assert_allclose(pixels[0][inner], expected[inner], atol=1e-4)
+    assert valid.all()
+    predicted, _ = _predicted_with(tmp_path, run_cli, rgb, dsm)
+    np.testing.assert_allclose(predicted[inner], _reference(rgb, expected)[inner], atol=1e-4)
+
+
+def test_other_crs_is_reprojected(rgb, make_raster, tmp_path):
+    # the nDSM in longitude/latitude, a plane in degrees, covering the image with a margin
+    to_lonlat = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
+    lon0, lat0 = to_lonlat.transform(UTM_ORIGIN[0] - 20, UTM_ORIGIN[1] + 20)
+    step = 0.5 / 111_000  # about 0.5 m
+    transform = from_origin(lon0, lat0, step, step)
+    x, y = _centres(transform, 200, 240)
+
+    def plane(lon, lat):
+        return 2000 * (lon - lon0) + 1000 * (lat0 - lat)
+
+    dsm = make_raster("ndsm_wgs84.tif", plane(x, y).astype(np.float32), crs="EPSG:4326",
+                      transform=transform)
+    expected = plane(*to_lonlat.transform(*_image_centres()))
+    with rasterio.open(rgb) as src, ExtraBands(dsm, src) as extra:
+        assert not extra.exact
+        pixels, valid = extra.read(0, HEIGHT, WIDTH)
+    assert valid.all()
+    # GDAL's warper approximates the transformation within 1/8 pixel: ~1.5e-3 of this plane
+    np.testing.assert_allclose(pixels[0], expected, atol=2e-3)
+
+
+def test_area_outside_the_extra_raster_is_nodata(rgb, make_raster, tmp_path, run_cli):
+    # covers the left half of the image only
+    dsm = make_raster("ndsm.tif", np.ones((HEIGHT, WIDTH // 2), np.float32))
+    _, valid = _predicted_with(tmp_path, run_cli, rgb, dsm)
+    assert valid[:, : WIDTH // 2].all() and not valid[:, WIDTH // 2 :].any()
+
+
+def test_missing_extra_raster_is_one_line(rgb, tmp_path, run_cli):
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, rgb, "--extra-bands", tmp_path / "nope.tif",
+                     "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "nope.tif", "no such file")
+    with pytest.raises(InputError, match=r"nope\.tif"):
+        from geotile.predict import predict_raster
+
+        predict_raster(model, rgb, tmp_path / "p.tif", extra_bands=tmp_path / "nope.tif")
+    assert not (tmp_path / "p.tif").exists()
+
+
+def test_band_count_names_both_rasters(rgb, make_raster, tmp_path, run_cli):
+    dsm = make_raster("ndsm.tif", np.ones((2, HEIGHT, WIDTH), np.float32))
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, rgb, "--extra-bands", dsm, "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "rgb.tif + ndsm.tif", "5 band(s)", "4 channels")
+
+
+def test_tile_stacks_extra_bands(rgb, make_raster, tmp_path, run_cli):
+    heights = np.random.default_rng(5).uniform(0, 3, (HEIGHT, WIDTH)).astype(np.float32)
+    dsm = make_raster("ndsm.tif", heights)
+    result = run_cli("tile", rgb, "--extra-bands", dsm, "--size", 64, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(rgb) as src:
+        pixels = src.read()
+    with (tmp_path / "out" / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+            assert patch.count == 4 and patch.dtypes[0] == "float32"
+            data = patch.read()
+        np.testing.assert_array_equal(data[:3], pixels[:, y : y + 64, x : x + 64])
+        np.testing.assert_array_equal(data[3], heights[y : y + 64, x : x + 64])
+
+
+def test_extra_raster_without_crs_is_one_line(rgb, make_raster, tmp_path, run_cli):
+    dsm = make_raster("ndsm.tif", np.ones((HEIGHT // 2, WIDTH // 2), np.float32), crs=None)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, rgb, "--extra-bands", dsm, "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "ndsm.tif", "no CRS", "cannot be placed")
+
+
+def test_folder_of_extra_rasters_is_paired_by_name(make_raster, tmp_path, run_cli):
+    rng = np.random.default_rng(6)
+    images, heights = [], {}
+    for stem in ("a", "b"):
+        images.append(make_raster(f"{stem}.tif", rng.integers(0, 256, (3, 64, 64), np.uint8)))
+        heights[stem] = rng.uniform(0, 3, (64, 64)).astype(np.float32)
+    (tmp_path / "ndsm").mkdir()
+    for stem, values in heights.items():
+        make_raster(f"ndsm/{stem}_ndsm.tif", values)
+    result = run_cli("tile", *images, "--extra-bands", tmp_path / "ndsm", "--size", 64,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for stem, values in heights.items():
+        with rasterio.open(tmp_path / "out" / "images" / f"{stem}_0_0.tif") as patch:
+            np.testing.assert_array_equal(patch.read(4), values)
+    result = run_cli("tile", *images, "--extra-bands", tmp_path / "ndsm" / "a_ndsm.tif",
+                     "-o", tmp_path / "out2")
+    assert_one_line_error(result, "2 images but 1 --extra-bands")
+
+
+def test_nearest_resampling_keeps_class_values(rgb, make_raster):
+    transform = from_origin(*UTM_ORIGIN, 1.5, 1.5)  # not a multiple: bilinear would blend
+    classes = np.random.default_rng(8).integers(1, 6, (HEIGHT // 3, WIDTH // 3), np.uint8)
+    dsm = make_raster("classes.tif", classes, transform=transform)
+    with rasterio.open(rgb) as src, ExtraBands(dsm, src, "nearest") as extra:
+        pixels, _ = extra.read(0, HEIGHT, WIDTH)
+    expected = np.repeat(np.repeat(classes, 3, 0), 3, 1)  # 159 px wide: the image is 160
+    np.testing.assert_array_equal(pixels[0, :, : expected.shape[1]], expected)

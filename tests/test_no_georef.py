@@ -1,0 +1,168 @@
+"""Images without georeferencing (plain JPEG/PNG, as in the Kaggle Harvey set): tile,
+predict and vectorize work in pixel coordinates with one warning; outputs carry no CRS."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from geotile.errors import GeotileWarning
+from tests.conftest import assert_one_line_error
+from tests.onnx_models import pointwise_model, pointwise_reference
+
+HEIGHT, WIDTH = 300, 400
+
+
+def _plain(path, array, driver):
+    """A plain image file (no CRS, no geotransform), as a camera or a dataset ships it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: "no geotransform" on writing
+        with rasterio.open(path, "w", driver=driver, width=array.shape[2],
+                           height=array.shape[1], count=array.shape[0],
+                           dtype=array.dtype.name) as dst:
+            dst.write(array)
+    return path
+
+
+def _read(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path) as src:
+            return src.read(), src.crs, src.transform
+
+
+@pytest.fixture
+def harvey(tmp_path):
+    """A 300 x 400 RGB JPEG and its PNG index mask (classes 0-3)."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    smooth = np.stack([(xx * 0.6) % 256, (yy * 0.8) % 256, ((xx + yy) * 0.3) % 256])
+    image = (smooth + rng.integers(0, 20, smooth.shape)).clip(0, 255).astype(np.uint8)
+    mask = rng.integers(0, 4, (1, HEIGHT, WIDTH), dtype=np.uint8)
+    return (_plain(tmp_path / "scene.jpg", image, "JPEG"),
+            _plain(tmp_path / "scene_mask.png", mask, "PNG"))
+
+
+def _warning_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("Warning:")]
+
+
+def test_tile_jpeg_with_png_mask_in_pixel_coordinates(harvey, tmp_path, run_cli):
+    image, mask = harvey
+    result = run_cli("tile", image, "--masks", mask, "--size", 128, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    lines = _warning_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert "scene.jpg" in lines[0] and "no georeferencing" in lines[0]
+    assert "pixel coordinates" in lines[0]
+    pixels, _, _ = _read(image)  # the decoded JPEG: patches hold exactly these values
+    labels, _, _ = _read(mask)
+    with (tmp_path / "out" / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 12  # 3 x 4 patches of 128 px, edges shifted inside
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        window = (slice(None), slice(y, y + 128), slice(x, x + 128))
+        patch, crs, transform = _read(tmp_path / "out" / row["image"])
+        assert crs is None
+        assert transform == Affine.translation(x, y)  # pixel coordinates, y down
+        np.testing.assert_array_equal(patch, pixels[window])
+        patch_mask, _, _ = _read(tmp_path / "out" / row["mask"])
+        np.testing.assert_array_equal(patch_mask, labels[window])
+        bounds = [float(row[k]) for k in ("minx", "miny", "maxx", "maxy")]
+        assert bounds == [x, y, x + 128, y + 128]
+
+
+def test_tile_library_warns_once_and_hides_rasterio(harvey, tmp_path):
+    from geotile.tiling import TileOptions, tile_rasters
+
+    image, mask = harvey
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tile_rasters(image, mask, tmp_path / "out", options=TileOptions(size=128, fmt="png"))
+    shown = [w for w in caught if issubclass(w.category, UserWarning)]  # not affine's
+    assert [w.category for w in shown] == [GeotileWarning], [str(w.message) for w in shown]
+
+
+def test_predict_jpeg_equals_reference_without_crs(harvey, tmp_path, run_cli):
+    image, _ = harvey
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    out = tmp_path / "prob.tif"
+    result = run_cli("predict", model, image, "-o", out, "--tile-size", 128, "--overlap", 32)
+    assert result.exit_code == 0, result.output
+    lines = _warning_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert "scene.jpg" in lines[0] and "no georeferencing" in lines[0]
+    pixels, _, _ = _read(image)
+    probabilities, crs, transform = _read(out)
+    assert crs is None and transform.is_identity
+    assert probabilities.shape == (1, HEIGHT, WIDTH)
+    expected = pointwise_reference(pixels[np.newaxis].astype(np.float32) / 255)[0]
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+
+
+def test_predict_library_warns_once(harvey, tmp_path):
+    from geotile.predict import predict_raster
+
+    image, _ = harvey
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predict_raster(model, image, tmp_path / "p.tif")
+    shown = [w for w in caught if issubclass(w.category, UserWarning)]  # not affine's
+    assert [w.category for w in shown] == [GeotileWarning], [str(w.message) for w in shown]
+
+
+def test_vectorize_prediction_in_pixel_coordinates(harvey, tmp_path, run_cli):
+    import geopandas as gpd
+
+    image, _ = harvey
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    prob = tmp_path / "prob.tif"
+    assert run_cli("predict", model, image, "-o", prob).exit_code == 0
+    out = tmp_path / "polygons.gpkg"
+    result = run_cli("vectorize", prob, "-o", out)
+    assert result.exit_code == 0, result.output
+    lines = _warning_lines(result.stderr)
+    assert len(lines) == 1 and "no CRS" in lines[0], result.stderr
+    frame = gpd.read_file(out)
+    assert frame.crs is None and len(frame) > 0
+    minx, miny, maxx, maxy = frame.total_bounds
+    assert minx >= 0 and miny >= 0 and maxx <= WIDTH and maxy <= HEIGHT
+
+
+def test_make_masks_georeferenced_labels_on_plain_image_is_one_line(harvey, tmp_path,
+                                                                     run_cli):
+    image, _ = harvey
+    labels = tmp_path / "labels.geojson"  # GeoJSON: longitude/latitude (RFC 7946)
+    labels.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                      '"properties": {}, "geometry": {"type": "Polygon", "coordinates": '
+                      '[[[10, 10], [50, 10], [50, 50], [10, 50], [10, 10]]]}}]}')
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, "scene.jpg", "no CRS", "cannot be placed")
+    assert not (tmp_path / "mask.tif").exists()
+
+
+def test_make_masks_labels_without_crs_in_pixel_coordinates(harvey, tmp_path, run_cli):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    image, _ = harvey
+    labels = tmp_path / "labels.gpkg"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyogrio: "'crs' was not provided"
+        gpd.GeoDataFrame(geometry=[box(10, 20, 50, 60)], crs=None).to_file(labels)
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", labels, image, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "Dataset has no geotransform" not in result.stderr
+    mask, crs, _ = _read(out)
+    expected = np.zeros((HEIGHT, WIDTH), np.uint8)
+    expected[20:60, 10:50] = 1  # x 10-50, y 20-60 in pixels (y down)
+    assert crs is None
+    np.testing.assert_array_equal(mask[0], expected)
