@@ -48,6 +48,9 @@ from geotile.blending import RowBandAccumulator, WeightWindows
 from geotile.errors import InputError, ModelError
 from geotile.grid import Grid
 from geotile.model import DEFAULT_TILE_SIZE
+from geotile.resume import REPLACE, SKIP
+from geotile.resume import TAG as COMPLETE_TAG
+from geotile.resume import plan as resume_plan
 
 log = logging.getLogger("geotile")
 
@@ -343,8 +346,14 @@ def predict_raster(
     options: PredictOptions | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    resume: bool = False,
+    settings: dict | None = None,
 ) -> dict:
     """Predict ``image_path`` with ``model`` into a GeoTIFF on the image's grid.
+
+    ``resume``: an output already complete for the same settings is skipped (summary key
+    ``skipped``), see geotile.resume; ``settings`` (the CLI's options) replace the
+    options and model description in its completion digest.
 
     Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_THRESHOLD, GEOTILE_SCALE;
     class names as band descriptions or category names):
@@ -384,6 +393,14 @@ def predict_raster(
         options = dataclasses.replace(options, dtype="float32")
     started = time.perf_counter()
     image_path, output_path = input_path(image_path), Path(output_path)
+    complete = _completion(model, options, settings, image_path)
+    if resume:
+        action = resume_plan(output_path, complete)
+        if action == SKIP:
+            return {"image": str(image_path), "output": str(output_path), "skipped": True,
+                    "seconds": 0.0, "megapixels": 0.0, "mp_per_s": 0.0,
+                    "provider": model.provider}
+        overwrite = overwrite or action == REPLACE
     with open_raster(image_path) as src:
         check_pixels_readable(src)
         indexes = list(options.bands) if options.bands else _default_bands(src, model)
@@ -420,6 +437,7 @@ def predict_raster(
             try:
                 with rasterio.open(target, "w", **profile) as dst:
                     _describe_output(dst, options, names, threshold, model)
+                    dst.update_tags(**{COMPLETE_TAG: complete})
                     pixel = _model_pixel(model, src, options)
                     if pixel is None:
                         bands = predict_bands(model, read, src.width, src.height, options,
@@ -449,6 +467,17 @@ def predict_raster(
     log.info("%s: %.1f MP in %.1f s (%.2f MP/s) on %s", image_path.name, megapixels, seconds,
              megapixels / seconds, model.provider)
     return summary
+
+
+def _completion(model, options, settings, image_path) -> str:
+    """The completion digest of one prediction (geotile.resume)."""
+    from geotile.resume import digest
+
+    if settings is None:
+        settings = {"options": dataclasses.asdict(options), "model": model.describe(),
+                    "normalise": [repr(getattr(model, k, None))
+                                  for k in ("_mean", "_std", "_scale")]}
+    return digest("predict", settings, [model.path, image_path])
 
 
 def _model_pixel(model, src, options) -> float | None:

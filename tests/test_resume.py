@@ -1,0 +1,147 @@
+"""--resume: finished outputs are skipped, partial and stale ones redone, byte-identically."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import rasterio
+
+from geotile import resume
+
+from .onnx_models import conv3x3_model
+
+
+def _images(make_raster, n=3):
+    rng = np.random.default_rng(0)
+    return [make_raster(f"img{i}.tif", rng.integers(0, 255, (3, 40 + 5 * i, 50), np.uint8))
+            for i in range(n)]
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture()
+def predict_setup(tmp_path, make_raster):
+    model = conv3x3_model(tmp_path / "m.onnx")
+    images = _images(make_raster)
+    return model, images
+
+
+def _predict(run_cli, model, images, out, *extra):
+    return run_cli("predict", model, *images, "-o", out, "--tile-size", "32", *extra)
+
+
+def test_killed_predict_resumes_byte_identical(run_cli, predict_setup, tmp_path, monkeypatch):
+    model, images = predict_setup
+    clean = tmp_path / "clean"
+    assert _predict(run_cli, model, images, clean).exit_code == 0
+    expected = _files(clean)
+    assert len(expected) == 3
+    # no timestamp in the TIFF: two clean runs give the same bytes
+    again = tmp_path / "again"
+    assert _predict(run_cli, model, images, again).exit_code == 0
+    assert _files(again) == expected
+    with rasterio.open(clean / "img0.tif") as src:
+        assert "TIFFTAG_DATETIME" not in src.tags()
+        assert len(src.tags()[resume.TAG]) == 32
+
+    # a run killed while writing the second image: the first is complete, the second left
+    # a temporary file (as SIGKILL would), the third never started
+    out = tmp_path / "out"
+    import geotile.predict as predict_module
+
+    real = predict_module._write_bands
+    calls = []
+
+    def dies_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit(137)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predict_module, "_write_bands", dies_on_second)
+    assert _predict(run_cli, model, images, out).exit_code != 0
+    monkeypatch.setattr(predict_module, "_write_bands", real)
+    assert sorted(p.name for p in out.iterdir()) == ["img0.tif"]
+    leftover = out / ".img1.0123abcd.tmp.tif"
+    leftover.write_bytes(b"half a tiff")
+    (out / ".img1.0123abcd.tmp.tif.aux.xml").write_bytes(b"<PAMDataset/>")
+    mine = out / ".img1.notgeotile.tmp.tif"  # not geotile's name: kept
+    mine.write_bytes(b"user")
+    first = os.stat(out / "img0.tif")
+
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "img0.tif: complete from an earlier run, skipped (--resume)" in result.output
+    after = os.stat(out / "img0.tif")
+    assert (after.st_ino, after.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
+    mine.unlink()
+    assert _files(out) == expected
+
+    # a second --resume skips everything
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.output.count("skipped (--resume)") == 3
+    assert _files(out) == expected
+
+
+def test_resume_redoes_outputs_of_other_options_or_changed_inputs(run_cli, predict_setup,
+                                                                  tmp_path):
+    model, images = predict_setup
+    out = tmp_path / "out"
+    assert _predict(run_cli, model, images, out, "--dtype", "uint8").exit_code == 0
+    old = {name: os.stat(out / name).st_mtime_ns for name in _files(out)}
+    # other options: every output is redone (geotile wrote them, so they may be replaced)
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output
+    with rasterio.open(out / "img0.tif") as src:
+        assert src.dtypes[0] == "float32"
+    # a changed input: only its output is redone
+    with rasterio.open(images[1], "r+") as dst:
+        dst.write(np.full((3, 45, 50), 7, np.uint8))
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.output.count("skipped (--resume)") == 2
+    assert "img1.tif: complete" not in result.output
+    reference = tmp_path / "ref.tif"
+    assert _predict(run_cli, model, [images[1]], reference).exit_code == 0
+    assert (out / "img1.tif").read_bytes() == reference.read_bytes()
+    assert os.stat(out / "img0.tif").st_mtime_ns != old["img0.tif"]
+
+
+def test_resume_never_replaces_foreign_files(run_cli, predict_setup, tmp_path):
+    from .conftest import assert_one_line_error
+
+    model, images = predict_setup
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img1.tif").write_bytes(b"someone else's")
+    assert_one_line_error(_predict(run_cli, model, images, out, "--resume"),
+                          "img1.tif", "not written by geotile")
+    assert (out / "img1.tif").read_bytes() == b"someone else's"
+    # a GeoTIFF without geotile tags is not geotile's either
+    assert_one_line_error(_predict(run_cli, model, [images[0]], out / "img1.tif", "--resume"),
+                          "not written by geotile")
+
+
+def test_resume_and_overwrite_exclude_each_other(run_cli, predict_setup, tmp_path):
+    from .conftest import assert_one_line_error
+
+    model, images = predict_setup
+    assert_one_line_error(_predict(run_cli, model, images, tmp_path / "o", "--resume",
+                                   "--overwrite"), "--resume and --overwrite")
+
+
+def test_remove_temporaries_only_geotile_names(tmp_path):
+    final = tmp_path / "a.tif"
+    ours = [".a.0123abcd.tmp.tif", ".a.0123abcd.tmp.tif.aux.xml", ".a.0123abcd.tmp.tif.gtiff",
+            ".a.0123abcd.tmp.tif.model-grid.tif", ".a.0123abcd.tmp.tif.aux.xml.part"]
+    theirs = ["a.tif", ".a.tmp.tif", ".ab.0123abcd.tmp.tif", ".a.0123abcd.tmp.png",
+              "x.a.0123abcd.tmp.tif", ".a.0123ABCX.tmp.tif"]
+    for name in ours + theirs:
+        (tmp_path / name).write_bytes(b"x")
+    removed = resume.remove_temporaries(final)
+    assert sorted(p.name for p in removed) == sorted(ours)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)
