@@ -40,7 +40,10 @@ def identity(path: str | os.PathLike) -> list:
     text = os.fspath(path)
     if is_virtual_path(text):
         return [text]
-    stat = os.stat(text)
+    try:
+        stat = os.stat(text)
+    except OSError:  # missing: the command reports it when it opens the file
+        return [os.path.abspath(text)]
     return [os.path.abspath(text), stat.st_size, stat.st_mtime_ns]
 
 

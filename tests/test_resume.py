@@ -145,3 +145,71 @@ def test_remove_temporaries_only_geotile_names(tmp_path):
     removed = resume.remove_temporaries(final)
     assert sorted(p.name for p in removed) == sorted(ours)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)
+
+
+@pytest.fixture()
+def masks_setup(tmp_path, make_raster):
+    import geopandas as gpd
+    import shapely
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    images = [make_raster(f"img{i}.tif", np.zeros((3, 30, 30), np.uint8)) for i in range(3)]
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(x0 + 1, y0 - 6, x0 + 6, y0 - 1)],
+                     crs=UTM_CRS).to_file(labels)
+    return labels, images
+
+
+def test_killed_make_masks_resumes_byte_identical(run_cli, masks_setup, tmp_path, monkeypatch):
+    import json
+
+    import geotile.masks as masks_module
+
+    labels, images = masks_setup
+    clean = tmp_path / "clean"
+    args = ("make-masks", labels, *images, "--channels", "footprint,boundary")
+    assert run_cli(*args, "-o", clean).exit_code == 0
+    expected = _files(clean)
+
+    out = tmp_path / "out"
+    real, calls = masks_module._burn_bands, []
+
+    def dies_on_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit(137)
+        return real(*a, **k)
+
+    monkeypatch.setattr(masks_module, "_burn_bands", dies_on_second)
+    assert run_cli(*args, "-o", out).exit_code != 0
+    monkeypatch.setattr(masks_module, "_burn_bands", real)
+    assert sorted(p.name for p in out.iterdir()) == ["img0.tif"]
+    (out / ".img1.89abcdef.tmp.tif").write_bytes(b"partial")
+    first = os.stat(out / "img0.tif")
+    result = run_cli(*args, "-o", out, "--resume", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [m.get("skipped", False) for m in summary["masks"]] == [True, False, False]
+    assert summary["classes"] == summary["masks"][1]["classes"] == ["background", "building"]
+    assert os.stat(out / "img0.tif").st_mtime_ns == first.st_mtime_ns
+    assert _files(out) == expected
+    # other options: redone
+    result = run_cli("make-masks", labels, *images, "-o", out, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output
+    with rasterio.open(out / "img2.tif") as src:
+        assert src.count == 1
+
+
+def test_make_masks_from_a_label_raster_resumes(run_cli, make_raster, tmp_path):
+    images = [make_raster(f"img{i}.tif", np.zeros((3, 20, 20), np.uint8)) for i in range(2)]
+    label = make_raster("label.tif", np.eye(20, dtype=np.uint8)[np.newaxis] * 2)
+    out = tmp_path / "out"
+    assert run_cli("make-masks", label, *images, "-o", out).exit_code == 0
+    expected = _files(out)
+    (out / "img1.tif").unlink()
+    result = run_cli("make-masks", label, *images, "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == 1
+    assert _files(out) == expected
