@@ -213,3 +213,97 @@ def test_make_masks_from_a_label_raster_resumes(run_cli, make_raster, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.count("skipped (--resume)") == 1
     assert _files(out) == expected
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+_KILL_AFTER_TWO = """
+import os, signal, sys
+import geotile.tiling as tiling
+real, calls = tiling._tile_one, []
+def dies(*a, **k):
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **k)
+tiling._tile_one = dies
+from geotile.cli.main import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_tile_killed_by_sigkill_resumes_byte_identical(make_raster, run_cli, tmp_path,
+                                                       monkeypatch):
+    import subprocess
+    import sys
+
+    import geotile.tiling as tiling
+
+    rng = np.random.default_rng(1)
+    images = [make_raster(f"img{i}.tif", rng.integers(0, 255, (3, 64, 64), np.uint8))
+              for i in range(3)]
+    masks = [make_raster(f"img{i}_mask.tif", (rng.random((1, 64, 64)) > 0.7).astype(np.uint8))
+             for i in range(3)]
+    args = ["tile", *map(str, images), *[f"--masks={m}" for m in masks], "--size", "16",
+            "--overlap", "4", "--split", "0.5,0.25,0.25", "--skip-empty"]
+    clean = tmp_path / "clean"
+    assert run_cli(*args, "-o", clean).exit_code == 0
+    expected = _tree(clean)
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", _KILL_AFTER_TWO, *args, "-o", str(out)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    # nothing published; the killed run's staging folder is removed by --resume
+    staging = [p.name for p in out.iterdir()]
+    assert len(staging) == 1 and staging[0].startswith(".geotile-tile-"), staging
+    parts = tmp_path / ".out.geotile-tile-parts.tmp"
+    finished = parts / "img0" / "images" / "img0_0_0.tif"
+    inode = os.stat(finished).st_ino
+
+    cut = []
+    real = tiling._tile_one
+    monkeypatch.setattr(tiling, "_tile_one", lambda image, *a: (cut.append(image.name),
+                                                                real(image, *a)))
+    result = run_cli(*args, "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert cut == ["img2.tif"]  # the two finished images were not cut again
+    assert os.stat(out / "images" / "img0_0_0.tif").st_ino == inode
+    assert not parts.exists()
+    assert not (out / staging[0]).exists()
+    marker = _tree(out).pop(".geotile-tile.json")
+    assert marker == expected[".geotile-tile.json"]
+    assert _tree(out) == expected
+
+    # complete: a second --resume leaves it as it is, and says what it holds
+    before = os.stat(out / "index.csv").st_mtime_ns
+    again = run_cli(*args, "-o", out, "--resume", "--json")
+    assert again.exit_code == 0, again.output
+    assert cut == ["img2.tif"]
+    assert os.stat(out / "index.csv").st_mtime_ns == before
+    import json
+
+    assert json.loads(again.stdout)["written"] == expected["index.csv"].count(b"\n") - 1
+
+
+def test_tile_resume_with_other_options_redoes_and_refuses_overwrite(make_raster, run_cli,
+                                                                     tmp_path):
+    from .conftest import assert_one_line_error
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    out = tmp_path / "out"
+    assert run_cli("tile", image, "--size", "20", "-o", out).exit_code == 0
+    result = run_cli("tile", image, "--size", "10", "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert len((out / "index.csv").read_text().splitlines()) == 1 + 16
+    assert_one_line_error(run_cli("tile", image, "-o", out, "--resume", "--overwrite"),
+                          "--resume and --overwrite")
+    # a folder holding files geotile did not write is still refused
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert_one_line_error(run_cli("tile", image, "-o", other, "--resume"), "did not write")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from geotile.cli.options import INPUT_PATH, creation_options_opt, json_opt, output_opt
+from geotile.cli.options import (
+    INPUT_PATH,
+    check_resume,
+    creation_options_opt,
+    json_opt,
+    output_opt,
+)
 
 
 def _parse_split(ctx, param, value):
@@ -45,11 +51,15 @@ def _parse_split(ctx, param, value):
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
               "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced; a folder holding "
               "other files is refused.")
+@click.option("--resume", is_flag=True,
+              help="Continue a run that was killed: images it finished are not cut again; "
+              "an OUTPUT complete for the same options and inputs is left as it is. Not with "
+              "--overwrite.")
 @creation_options_opt
 @json_opt
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
-         seed, overwrite, creation_options, as_json):
+         seed, overwrite, resume, creation_options, as_json):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -85,8 +95,9 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     options = TileOptions(size=size, overlap=overlap, edge=edge, fmt=fmt, skip_empty=skip_empty,
                           max_nodata=max_nodata, split=split, seed=seed,
                           creation_options=parse_creation_options(creation_options))
+    check_resume(overwrite, resume)
     summary = tile_rasters(images, list(masks) or None, output, options=options,
-                           overwrite=overwrite, progress=ctx.obj["progress"])
+                           overwrite=overwrite, progress=ctx.obj["progress"], resume=resume)
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
     elif not ctx.obj["quiet"]:
