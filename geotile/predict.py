@@ -395,7 +395,7 @@ def predict_raster(
     image_path, output_path = input_path(image_path), Path(output_path)
     complete = _completion(model, options, settings, image_path)
     if resume:
-        action = resume_plan(output_path, complete)
+        action = resume_plan(output_path, complete, sidecar=options.output_type == "class")
         if action == SKIP:
             return {"image": str(image_path), "output": str(output_path), "skipped": True,
                     "seconds": 0.0, "megapixels": 0.0, "mp_per_s": 0.0,

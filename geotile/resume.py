@@ -85,16 +85,20 @@ def read_tags(path: str | os.PathLike) -> dict[str, str] | None:
         return None
 
 
-def plan(output: str | os.PathLike, wanted: str) -> str:
+def plan(output: str | os.PathLike, wanted: str, sidecar: bool = False) -> str:
     """What ``--resume`` does with ``output``: SKIP (complete, tag == ``wanted``), WRITE
     (absent) or REPLACE (geotile wrote it, but not complete for these options). Raises
-    OutputExistsError for a file geotile did not write."""
+    OutputExistsError for a file geotile did not write. ``sidecar``: the output is complete
+    only with its PAM sidecar (category names), which atomic_output moves in after it."""
+    from geotile.raster import pam_sidecar
+
     final = Path(output)
     remove_temporaries(final)
     if not final.exists():
         return WRITE
     tags = read_tags(final)
-    if tags is not None and tags.get(TAG) == wanted:
+    if tags is not None and tags.get(TAG) == wanted and (
+            not sidecar or pam_sidecar(final).is_file()):
         return SKIP
     if tags is None or not any(key.startswith("GEOTILE_") for key in tags):
         raise OutputExistsError(f"{final}: exists and was not written by geotile, so --resume "

@@ -307,3 +307,54 @@ def test_tile_resume_with_other_options_redoes_and_refuses_overwrite(make_raster
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     assert_one_line_error(run_cli("tile", image, "-o", other, "--resume"), "did not write")
+
+
+@pytest.mark.parametrize("extra", [("--cog",), ("--output-type", "class"),
+                                   ("--dtype", "uint8", "--cog", "--co", "COMPRESS=ZSTD")])
+def test_predict_resume_cog_and_class_outputs(run_cli, predict_setup, tmp_path, extra):
+    model, images = predict_setup
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert _predict(run_cli, model, images, clean, *extra).exit_code == 0
+    expected = _files(clean)
+    assert _predict(run_cli, model, images[:1], out / "img0.tif", *extra).exit_code == 0
+    if "class" in extra:  # killed between the raster and its sidecar: redone
+        (out / "img0.tif.aux.xml").unlink()
+    result = _predict(run_cli, model, images, out, *extra, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == (0 if "class" in extra else 1)
+    assert _files(out) == expected
+
+
+_KILL_PREDICT = """
+import os, signal, sys
+import geotile.predict as predict
+real, calls = predict._write_bands, []
+def dies(*a, **k):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **k)
+predict._write_bands = dies
+from geotile.cli.main import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_predict_killed_by_sigkill_resumes(run_cli, predict_setup, tmp_path):
+    import subprocess
+    import sys
+
+    model, images = predict_setup
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert _predict(run_cli, model, images, clean).exit_code == 0
+    args = ["predict", str(model), *map(str, images), "--tile-size", "32", "-o", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", _KILL_PREDICT, *args], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    left = sorted(p.name for p in out.iterdir())
+    assert left[-1] == "img0.tif" and any(".tmp.tif" in name for name in left), left
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == 1
+    assert _files(out) == _files(clean)  # the temporary file is gone too
