@@ -399,8 +399,9 @@ def tile_rasters(
     ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
     patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
 
-    Each image is cut into a folder of its own beside ``outdir`` (``.<name>.geotile-tile-parts
-    .tmp``), finished by a completion record written last; the folder goes when the run ends.
+    Each image is cut into a folder of its own in ``outdir/.geotile-tile-parts.tmp``, finished
+    by a completion record written last; the folder goes when the run ends (and, without
+    ``resume``, when it fails).
     ``resume``: a run killed before it ended keeps the images it finished, and an ``outdir``
     complete for the same options and inputs (its marker's digest) is left as it is.
     """
@@ -458,9 +459,13 @@ def tile_rasters(
     return summary
 
 
+#: where each image is cut first, inside the output folder (a staging name: never taken for
+#: a file of the user's, never published)
+PARTS = ".geotile-tile-parts.tmp"
+
+
 def _parts_folder(outdir) -> Path:
-    final = Path(outdir).resolve()
-    return final.parent / f".{final.name}.geotile-tile-parts.tmp"
+    return Path(outdir) / PARTS
 
 
 def _part_digests(images, masks, options: TileOptions) -> list[str]:
@@ -479,7 +484,8 @@ def _remove_staging(outdir: Path) -> None:
 
     if outdir.is_dir():
         for entry in outdir.iterdir():
-            if _is_staging(entry.name) and entry.is_dir() and not entry.is_symlink():
+            if _is_staging(entry.name) and entry.name != PARTS and entry.is_dir() \
+                    and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
 
 
