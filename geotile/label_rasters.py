@@ -360,10 +360,11 @@ def make_masks_from_raster(
     creation_options: dict | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    complete: Sequence[str] | None = None,
 ) -> list[dict]:
     """One mask per image from a label raster (see the module's docstring); checked
     creation options (``mask_creation_options``) and outputs are the caller's. Returns
-    one summary dict per image."""
+    one summary dict per image. ``complete``: the masks' completion tags (geotile.resume)."""
     from geotile.raster import check_pixels_readable, input_path, open_raster
 
     codes = read_palette(palette) if palette is not None else None
@@ -377,8 +378,9 @@ def make_masks_from_raster(
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
                       (table, ignore_codes), names, unknown, creation_options, overwrite,
-                      progress)
-            for image, output in zip(image_paths, output_paths, strict=True)
+                      progress, tag)
+            for image, output, tag in zip(image_paths, output_paths,
+                                          complete or [None] * len(image_paths), strict=True)
         ]
     if unknown:
         _warn_unknown(labels_path, unknown, len(summaries))
@@ -413,7 +415,7 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int) -> None:
 
 
 def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
-              creation_options, overwrite, progress) -> dict:
+              creation_options, overwrite, progress, complete=None) -> dict:
     import rasterio
     from rasterio.windows import Window
     from tqdm import tqdm
@@ -494,7 +496,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
             top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
             class_names = names or ["background"] + [str(i) for i in range(1, top_id + 1)]
             dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES=json.dumps(class_names),
-                            GEOTILE_LABELS=Path(str(labels_path)).name)
+                            GEOTILE_LABELS=Path(str(labels_path)).name,
+                            **({"GEOTILE_COMPLETE": complete} if complete else {}))
     for c, n in seen.items():
         unknown[c] = unknown.get(c, 0) + n
     unknown_pixels = sum(seen.values())

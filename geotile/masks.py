@@ -22,6 +22,7 @@ neighbourhood operations, so band seams are exact and memory stays bounded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -36,6 +37,10 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.no_georef import quiet_rasterio
+from geotile.resume import REPLACE, SKIP
+from geotile.resume import TAG as COMPLETE_TAG
+from geotile.resume import digest as resume_digest
+from geotile.resume import plan as resume_plan
 
 log = logging.getLogger("geotile")
 
@@ -280,6 +285,8 @@ def make_masks(
     overwrite: bool = False,
     progress: bool = False,
     palette: str | os.PathLike | dict | None = None,
+    resume: bool = False,
+    settings: dict | None = None,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
 
@@ -293,6 +300,10 @@ def make_masks(
 
     ``image_paths`` / ``output_paths`` are lists of paths, or one path each.
     Returns one summary dict per image (output, features burnt, positive pixels).
+
+    ``resume``: masks already complete for the same settings are skipped (summary key
+    ``skipped``), see geotile.resume; ``settings`` (the CLI's options) replace the
+    arguments in their completion digest.
     """
     from geotile.labels import read_labels
     from geotile.raster import check_output, input_path
@@ -306,27 +317,65 @@ def make_masks(
         )
 
     co = mask_creation_options(creation_options, len(options.channels))
-    for output in output_paths:
-        check_output(output, overwrite)
+    if settings is None:
+        settings = {"options": dataclasses.asdict(options), "class_field": class_field,
+                    "class_map": class_map, "labels_crs": labels_crs, "layer": layer,
+                    "creation_options": co, "palette": palette}
+    extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
+    complete = [resume_digest("make-masks", settings, [labels_path, *extra, image])
+                for image in image_paths]
+    overwrites = [overwrite] * len(output_paths)
+    skipped: dict[int, dict] = {}
+    if resume:
+        plans = [resume_plan(out, tag) for out, tag in zip(output_paths, complete, strict=True)]
+        skipped = {i: _skipped(image_paths[i], output_paths[i])
+                   for i, action in enumerate(plans) if action == SKIP}
+        todo = [i for i in range(len(plans)) if i not in skipped]
+        overwrites = [overwrite or plans[i] == REPLACE for i in todo]
+        image_paths, output_paths, complete = ([seq[i] for i in todo]
+                                               for seq in (image_paths, output_paths, complete))
+        if not todo:
+            return list(skipped.values())
+    for output, replace in zip(output_paths, overwrites, strict=True):
+        check_output(output, replace)
     if _label_raster(labels_path, options, class_field, palette):
         from geotile.label_rasters import make_masks_from_raster
 
-        return make_masks_from_raster(labels_path, image_paths, output_paths, palette=palette,
-                                      class_map=class_map, creation_options=co,
-                                      overwrite=overwrite, progress=progress)
+        summaries = make_masks_from_raster(labels_path, image_paths, output_paths,
+                                           palette=palette, class_map=class_map,
+                                           creation_options=co, overwrite=any(overwrites),
+                                           progress=progress, complete=complete)
+        return _in_order(skipped, summaries)
     # only the features near the images are read (grouped boxes pushed down to the index)
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
                          regions=_regions(image_paths), class_field=class_field)
     by_crs: dict = {}
     summaries = []
-    for image_path, output_path in zip(image_paths, output_paths, strict=True):
+    for image_path, output_path, replace, tag in zip(image_paths, output_paths, overwrites,
+                                                     complete, strict=True):
         summaries.append(
             _mask_one_image(
                 labels, by_crs, labels_path, input_path(image_path), Path(output_path),
-                options, class_field, class_map, overwrite, progress, co,
+                options, class_field, class_map, replace, progress, co, tag,
             )
         )
-    return summaries
+    return _in_order(skipped, summaries)
+
+
+def _skipped(image, output) -> dict:
+    """The summary of a mask complete from an earlier run (--resume)."""
+    from geotile.resume import read_tags
+
+    tags = read_tags(output) or {}
+    return {"image": str(image), "output": str(output), "skipped": True,
+            "classes": json.loads(tags.get("GEOTILE_CLASS_NAMES", "null"))}
+
+
+def _in_order(skipped: dict[int, dict], summaries: list[dict]) -> list[dict]:
+    """Summaries of skipped and written masks, in the order of the images."""
+    done = iter(summaries)
+    return [skipped[i] if i in skipped else next(done)
+            for i in range(len(skipped) + len(summaries))]
 
 
 def _label_raster(labels_path, options: MaskOptions, class_field, palette) -> bool:
@@ -431,7 +480,7 @@ def _check_creation_options(options: dict, *, dtype: str, count: int) -> None:
 
 def _mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
-    overwrite, progress, creation_options,
+    overwrite, progress, creation_options, complete=None,
 ) -> dict:
     import rasterio
 
@@ -486,6 +535,7 @@ def _mask_one_image(
                 GEOTILE_OUTPUT="mask",
                 GEOTILE_CLASS_NAMES=_class_names_json(names),
                 GEOTILE_LABELS=Path(labels_path).name,
+                **({COMPLETE_TAG: complete} if complete else {}),
             )
             for index, channel in enumerate(options.channels, start=1):
                 dst.set_band_description(index, channel)

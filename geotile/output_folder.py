@@ -172,14 +172,16 @@ def _os_error(exc: OSError, final: Path) -> InputError:
 
 @contextlib.contextmanager
 def staged_folder(path: str | os.PathLike, overwrite: bool = False,
-                  tool: str = "geotile tile", inputs=()) -> Iterator[Path]:
+                  tool: str = "geotile tile", inputs=(), about: dict | None = None,
+                  ) -> Iterator[Path]:
     """Yield a staging folder; when the block succeeds its files are published in ``path``.
 
     Refuses (before any work) a folder holding files geotile did not write, and an earlier
     geotile output unless ``overwrite``. On success the earlier output's files are removed,
     the new ones moved in and listed in the marker. On any error or interrupt nothing in
     ``path`` changes and the staging folder is removed (folders geotile made are removed
-    too). ``inputs`` (paths this run reads) are never among the files replaced.
+    too). ``inputs`` (paths this run reads) are never among the files replaced. ``about``:
+    more keys for the marker, read when the block ends (so it may be filled meanwhile).
     """
     from geotile._version import __version__
 
@@ -205,7 +207,8 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
     try:
         yield staging
         with signals_deferred():  # Ctrl-C waits until the files are in place
-            _publish(staging, final, overwrite, {"written_by": tool, "version": __version__})
+            _publish(staging, final, overwrite,
+                     {"written_by": tool, "version": __version__, **(about or {})})
             published = True
     except KeyboardInterrupt:
         if published:

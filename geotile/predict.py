@@ -48,6 +48,9 @@ from geotile.blending import RowBandAccumulator, WeightWindows
 from geotile.errors import InputError, ModelError
 from geotile.grid import Grid
 from geotile.model import DEFAULT_TILE_SIZE
+from geotile.resume import REPLACE, SKIP
+from geotile.resume import TAG as COMPLETE_TAG
+from geotile.resume import plan as resume_plan
 
 log = logging.getLogger("geotile")
 
@@ -349,12 +352,17 @@ def predict_raster(
     progress: bool = False,
     extra_bands: str | os.PathLike | None = None,
     extra_resampling: str = "bilinear",
+    resume: bool = False,
+    settings: dict | None = None,
 ) -> dict:
     """Predict ``image_path`` with ``model`` into a GeoTIFF on the image's grid.
 
     ``extra_bands``: a raster whose bands are stacked after the image's (an nDSM for RGB +
     height models), read on the image's grid (``extra_resampling`` when the grids differ,
     see :mod:`geotile.extra_bands`).
+    ``resume``: an output already complete for the same settings is skipped (summary key
+    ``skipped``), see geotile.resume; ``settings`` (the CLI's options) replace the
+    options and model description in its completion digest.
 
     Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_THRESHOLD, GEOTILE_SCALE;
     class names as band descriptions or category names):
@@ -393,6 +401,14 @@ def predict_raster(
         options = dataclasses.replace(options, dtype="float32")
     started = time.perf_counter()
     image_path, output_path = input_path(image_path), Path(output_path)
+    complete = _completion(model, options, settings, image_path, extra_bands)
+    if resume:
+        action = resume_plan(output_path, complete, sidecar=options.output_type == "class")
+        if action == SKIP:
+            return {"image": str(image_path), "output": str(output_path), "skipped": True,
+                    "seconds": 0.0, "megapixels": 0.0, "mp_per_s": 0.0,
+                    "provider": model.provider}
+        overwrite = overwrite or action == REPLACE
     from geotile.no_georef import quiet_rasterio, warn_if_not_georeferenced
 
     with quiet_rasterio(), open_raster(image_path) as src, _extra(
@@ -434,6 +450,7 @@ def predict_raster(
             try:
                 with rasterio.open(target, "w", **profile) as dst:
                     _describe_output(dst, options, names, threshold, model)
+                    dst.update_tags(**{COMPLETE_TAG: complete})
                     pixel = _model_pixel(model, src, options)
                     if pixel is None:
                         bands = predict_bands(model, read, src.width, src.height, options,
@@ -497,6 +514,18 @@ def _stacked_reader(model, src, indexes, check_nodata, extra):
         return standardise(model, pixels, valid)
 
     return read_stacked, prepare
+
+
+def _completion(model, options, settings, image_path, extra_bands=None) -> str:
+    """The completion digest of one prediction (geotile.resume)."""
+    from geotile.resume import digest
+
+    if settings is None:
+        settings = {"options": dataclasses.asdict(options), "model": model.describe(),
+                    "normalise": [repr(getattr(model, k, None))
+                                  for k in ("_mean", "_std", "_scale")]}
+    inputs = [model.path, image_path, *([extra_bands] if extra_bands is not None else [])]
+    return digest("predict", settings, inputs)
 
 
 def _model_pixel(model, src, options) -> float | None:

@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import glob
 import hashlib
+import json
 import logging
 import math
 import os
+import shutil
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +42,8 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.grid import Grid, Patch
+from geotile.resume import digest as resume_digest
+from geotile.resume import identity as resume_identity
 from geotile.tiff_template import TiffTemplate
 
 log = logging.getLogger("geotile")
@@ -410,6 +415,7 @@ def tile_rasters(
     annotations=None,
     extra_bands=None,
     extra_resampling: str = "bilinear",
+    resume: bool = False,
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
@@ -423,6 +429,12 @@ def tile_rasters(
     patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
     ``extra_bands``: rasters (one per image, or a folder) whose bands are stacked after the
     image's (see :mod:`geotile.extra_bands`).
+
+    Each image is cut into a folder of its own in ``outdir/.geotile-tile-parts.tmp``, finished
+    by a completion record written last; the folder goes when the run ends (and, without
+    ``resume``, when it fails).
+    ``resume``: a run killed before it ended keeps the images it finished, and an ``outdir``
+    complete for the same options and inputs (its marker's digest) is left as it is.
     """
     from geotile.extra_bands import pair_extra_bands
     from geotile.output_folder import staged_folder
@@ -440,21 +452,47 @@ def tile_rasters(
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed)
     summary = TileSummary(Path(outdir))
-    with staged_folder(outdir, overwrite, inputs=[*images, *(masks or [])]) as tmp:
-        (tmp / "images").mkdir()
-        if masks is not None:
-            (tmp / "masks").mkdir()
-        with (tmp / "index.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(INDEX_COLUMNS)
-            for number, image in enumerate(images):
-                mask = masks[number] if masks is not None else None
-                _tile_one(image, mask, tmp, writer, options, summary, progress,
-                          plan, number, extras and (extras[number], extra_resampling))
-        if annotations is not None:  # per-patch labels, published with the patches
-            from geotile.annotations import write_patch_labels
+    digests = _part_digests(images, masks, extras, options)
+    run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)}, [])
+    if resume:
+        finished = _finished_run(Path(outdir), run_digest)
+        if finished is not None:
+            return finished
+        overwrite = overwrite or _holds_geotile_output(Path(outdir))
+        _remove_staging(Path(outdir))
+    parts = _parts_folder(outdir)
+    made = [p for p in parts.parents if not p.exists()]  # removed again on failure
+    if not resume:  # left by a killed run: start afresh
+        shutil.rmtree(parts, ignore_errors=True)
+    about: dict = {}
+    try:
+        with staged_folder(outdir, overwrite, inputs=[*images, *(masks or [])],
+                           about=about) as tmp:
+            (tmp / "images").mkdir()
+            if masks is not None:
+                (tmp / "masks").mkdir()
+            with (tmp / "index.csv").open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(INDEX_COLUMNS)
+                for number, image in enumerate(images):
+                    mask = masks[number] if masks is not None else None
+                    extra = extras and (extras[number], extra_resampling)
+                    _tile_part(image, mask, tmp, parts / Path(image).stem, digests[number],
+                               writer, options, summary, progress, plan, number, extra)
+            if annotations is not None:  # per-patch labels, published with the patches
+                from geotile.annotations import write_patch_labels
 
-            write_patch_labels(tmp, images, annotations)
+                write_patch_labels(tmp, images, annotations)
+            counts = {k: v for k, v in summary.to_dict().items() if k != "outdir"}
+            about.update(complete=run_digest, summary=counts)
+    except BaseException:
+        if not resume:
+            shutil.rmtree(parts, ignore_errors=True)
+            for folder in made:  # deepest first; only when left empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
+    shutil.rmtree(parts, ignore_errors=True)
     if options.split is not None:
         empty = [name for name, fraction in zip(SPLIT_NAMES, options.split, strict=False)
                  if fraction > 0 and not summary.per_split.get(name)]
@@ -465,6 +503,103 @@ def tile_rasters(
                 "blocks). Give more or larger images, a smaller --size, or other fractions.",
                 GeotileWarning, stacklevel=2)
     return summary
+
+
+#: where each image is cut first, inside the output folder (a staging name: never taken for
+#: a file of the user's, never published)
+PARTS = ".geotile-tile-parts.tmp"
+
+
+def _parts_folder(outdir) -> Path:
+    return Path(outdir) / PARTS
+
+
+def _part_digests(images, masks, extras, options: TileOptions) -> list[str]:
+    """The completion digest of each image's patches (a split depends on every image)."""
+    settings: dict = {"options": dataclasses.asdict(options), "masks": masks is not None}
+    if options.split is not None:
+        settings["split_over"] = [resume_identity(p) for p in images]
+    return [resume_digest("tile", settings,
+                          [image, *([masks[i]] if masks is not None else []),
+                           *([extras[i]] if extras else [])])
+            for i, image in enumerate(images)]
+
+
+def _remove_staging(outdir: Path) -> None:
+    """Remove the staging folders a killed run left in ``outdir`` (geotile's names only)."""
+    from geotile.output_folder import _is_staging
+
+    if outdir.is_dir():
+        for entry in outdir.iterdir():
+            if _is_staging(entry.name) and entry.name != PARTS and entry.is_dir() \
+                    and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _holds_geotile_output(outdir: Path) -> bool:
+    from geotile.output_folder import geotile_files
+
+    return outdir.is_dir() and bool(geotile_files(outdir)[0])
+
+
+def _finished_run(outdir: Path, run_digest: str) -> TileSummary | None:
+    """The summary of ``outdir`` when its marker says it is complete for ``run_digest``."""
+    from geotile.output_folder import MARKER
+
+    try:
+        about = json.loads((outdir / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(about, dict) or about.get("complete") != run_digest or not all(
+            (outdir / name).is_file() for name in about.get("files", [])):
+        return None
+    counts = {k: v for k, v in about.get("summary", {}).items() if k != "outdir"}
+    return TileSummary(outdir, **counts)
+
+
+class _Rows(list):
+    """Collects index rows (a csv writer's writerow)."""
+
+    def writerow(self, row) -> None:
+        self.append(list(row))
+
+
+def _tile_part(image, mask, staging, part, complete, writer, options, summary, progress, plan,
+               number, extra=None) -> None:
+    """Cut one image into ``part`` (unless a completion record equal to ``complete`` says it
+    already was), then link its patches into ``staging`` and add its rows and counts."""
+    record = part / "complete.json"
+    done = None
+    with contextlib.suppress(OSError, ValueError):
+        done = json.loads(record.read_text())
+    if not isinstance(done, dict) or done.get("complete") != complete:
+        shutil.rmtree(part, ignore_errors=True)
+        for sub in ("images", "masks") if mask is not None else ("images",):
+            (part / sub).mkdir(parents=True)
+        rows, counts = _Rows(), TileSummary(part)
+        _tile_one(image, mask, part, rows, options, counts, progress, plan, number, extra)
+        done = {"complete": complete, "rows": rows, "summary": counts.to_dict()}
+        (part / "complete.json.part").write_text(json.dumps(done))
+        os.replace(part / "complete.json.part", record)  # last: the part is complete
+    for row in done["rows"]:
+        for name in row[:2]:
+            if name:
+                _link(part / name, staging / name)
+        writer.writerow(row)
+    counts = done["summary"]
+    summary.written += counts["written"]
+    summary.skipped_empty += counts["skipped_empty"]
+    summary.skipped_nodata += counts["skipped_nodata"]
+    summary.excluded_gap += counts["excluded_gap"]
+    for key, value in counts["per_split"].items():
+        summary.per_split[key] = summary.per_split.get(key, 0) + value
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # no hard links here
+        shutil.copy2(source, target)
 
 
 def _grid_of(image: str | Path, options: TileOptions) -> Grid:

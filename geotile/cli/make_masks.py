@@ -8,12 +8,15 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    check_resume,
     creation_options_opt,
     json_opt,
     labels_crs_opt,
     output_opt,
     overwrite_opt,
     resolve_outputs,
+    resume_opt,
+    run_settings,
 )
 
 
@@ -69,11 +72,12 @@ def _line_options(command):
 @creation_options_opt
 @json_opt
 @overwrite_opt
+@resume_opt
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
     boundary_width, contact_spacing, palette, layer, labels_crs, creation_options, as_json,
-    overwrite, **line_args,
+    overwrite, resume, **line_args,
 ):
     """Rasterize LABELS (footprint polygons or a label raster) into one mask per IMAGE.
 
@@ -127,7 +131,9 @@ def make_masks(
         if class_field is None and not _is_label_raster(labels):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map)
-    pairs = resolve_outputs(images, output, overwrite, protected=[labels])
+    check_resume(overwrite, resume)
+    pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels])
+    settings = {**run_settings(ctx, "labels", "images"), "class_map": mapping}
     summaries = run(
         labels,
         [image for image, _ in pairs],
@@ -141,12 +147,18 @@ def make_masks(
         overwrite=overwrite,
         progress=ctx.obj["progress"],
         palette=palette,
+        resume=resume,
+        settings=settings,
     )
     if as_json:
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
         for summary in summaries:
+            if summary.get("skipped"):
+                click.echo(f"{summary['output']}: complete from an earlier run, skipped "
+                           "(--resume)")
+                continue
             if summary.get("features") is None:  # from a label raster
                 _echo_label_raster(summary)
                 continue

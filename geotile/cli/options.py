@@ -19,6 +19,35 @@ overwrite_opt = click.option(
     "--overwrite", is_flag=True, default=False, help="Replace existing outputs."
 )
 
+resume_opt = click.option(
+    "--resume", is_flag=True, default=False,
+    help="Skip outputs complete from an earlier run with the same options and inputs "
+    "(their GEOTILE_COMPLETE tag); redo the others, replacing only files geotile wrote. "
+    "Not with --overwrite.",
+)
+
+
+def check_resume(overwrite: bool, resume: bool) -> None:
+    """--resume keeps finished outputs, --overwrite redoes them all: not both."""
+    if overwrite and resume:
+        raise click.UsageError("--resume and --overwrite exclude each other: --resume keeps "
+                               "the outputs an earlier run finished, --overwrite redoes them "
+                               "all. Give one.")
+
+
+#: parameters that never change an output's bytes (left out of its completion digest)
+_NOT_SETTINGS = ("output", "overwrite", "resume", "as_json")
+
+
+def run_settings(ctx: click.Context, *inputs: str) -> dict:
+    """The command's parameters that decide its outputs, for the completion digest
+    (geotile.resume): all but the output, --overwrite, --resume, --json and ``inputs``
+    (input files, which enter the digest by identity)."""
+    return {"command": ctx.command.name, **{
+        key: value for key, value in ctx.params.items()
+        if key not in _NOT_SETTINGS and key not in inputs}}
+
+
 creation_options_opt = click.option(
     "--co",
     "creation_options",

@@ -8,11 +8,14 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    check_resume,
     creation_options_opt,
     json_opt,
     output_opt,
     overwrite_opt,
     resolve_outputs,
+    resume_opt,
+    run_settings,
 )
 
 
@@ -113,12 +116,13 @@ def _bands(ctx, param, value):
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
 @creation_options_opt
 @overwrite_opt
+@resume_opt
 @json_opt
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
             model_resolution, extra_bands, extra_resampling, cog, creation_options, overwrite,
-            as_json):
+            resume, as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
@@ -150,8 +154,10 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              output_type=output_type, threshold=threshold, dtype=dtype, cog=cog,
                              creation_options=parse_creation_options(creation_options),
                              model_resolution=model_resolution)
-    pairs = resolve_outputs(images, output, overwrite)
+    check_resume(overwrite, resume)
+    pairs = resolve_outputs(images, output, overwrite or resume)
     extras = pair_extra_bands([image for image, _ in pairs], extra_bands) or [None] * len(pairs)
+    settings = run_settings(ctx, "model", "images")
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
                                      tile_size=tile_size, batch_size=batch_size)
@@ -161,9 +167,12 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     for (image, out), extra in zip(pairs, extras, strict=True):
         summary = predict_raster(onnx_model, image, out, options=options, overwrite=overwrite,
                                  progress=ctx.obj["progress"], extra_bands=extra,
-                                 extra_resampling=extra_resampling)
+                                 extra_resampling=extra_resampling, resume=resume,
+                                 settings=settings)
         summaries.append(summary)
-        if not ctx.obj["quiet"] and not as_json:
+        if summary.get("skipped") and not ctx.obj["quiet"] and not as_json:
+            click.echo(f"{summary['output']}: complete from an earlier run, skipped (--resume)")
+        elif not ctx.obj["quiet"] and not as_json:
             click.echo(f"{summary['output']}: {summary['megapixels']} MP in "
                        f"{summary['seconds']} s ({summary['mp_per_s']} MP/s, "
                        f"{summary['provider']})")

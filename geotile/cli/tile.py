@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from geotile.cli.options import INPUT_PATH, creation_options_opt, json_opt, output_opt
+from geotile.cli.options import (
+    INPUT_PATH,
+    check_resume,
+    creation_options_opt,
+    json_opt,
+    output_opt,
+)
 
 
 def _parse_split(ctx, param, value):
@@ -64,12 +70,16 @@ def _parse_split(ctx, param, value):
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
               help="With --labels: attribute holding the class (name or id).")
+@click.option("--resume", is_flag=True,
+              help="Continue a run that was killed: images it finished are not cut again; "
+              "an OUTPUT complete for the same options and inputs is left as it is. Not with "
+              "--overwrite.")
 @creation_options_opt
 @json_opt
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
-         seed, extra_bands, extra_resampling, overwrite, creation_options, as_json, labels,
-         annotations, min_area, class_field):
+         seed, extra_bands, extra_resampling, overwrite, resume, creation_options, as_json,
+         labels, annotations, min_area, class_field):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -110,6 +120,7 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     options = TileOptions(size=size, overlap=overlap, edge=edge, fmt=fmt, skip_empty=skip_empty,
                           max_nodata=max_nodata, split=split, seed=seed,
                           creation_options=parse_creation_options(creation_options))
+    check_resume(overwrite, resume)
     if annotations is not None and labels is None:
         raise click.UsageError("--annotations needs --labels")
     annotate = None
@@ -120,7 +131,7 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"],
                            annotations=annotate, extra_bands=list(extra_bands) or None,
-                           extra_resampling=extra_resampling)
+                           extra_resampling=extra_resampling, resume=resume)
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
     elif not ctx.obj["quiet"]:

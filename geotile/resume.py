@@ -1,0 +1,129 @@
+"""Resumable runs: a completion tag in every raster output, and the checks of ``--resume``.
+
+Every GeoTIFF that predict and make-masks write carries ``GEOTILE_COMPLETE=<digest>``, a
+hash of the command, of everything that decides the output's bytes (its options), of the
+inputs' identity (path, size, modification time) and of geotile's version. The tag is in
+the TIFF directory, which GDAL writes last, at close, and the file only appears under its
+final name after it was verified and renamed (:func:`geotile.raster.atomic_output`): a
+tagged file under its final name is complete.
+
+With ``--resume`` (:func:`plan`), an output whose tag equals the digest of this run is
+skipped; one that geotile wrote but with another digest (other options, changed inputs,
+another version) or without the tag is redone; a file geotile did not write is never
+replaced (one-line error). Temporary files that a killed run left beside the outputs
+(geotile's own names only, see :func:`remove_temporaries`) are removed first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from geotile.errors import OutputExistsError
+
+#: the GeoTIFF metadata tag that marks a complete output
+TAG = "GEOTILE_COMPLETE"
+
+#: what :func:`plan` decides for one output
+SKIP, WRITE, REPLACE = "skip", "write", "replace"
+
+
+def identity(path: str | os.PathLike) -> list:
+    """``[path, size, mtime_ns]`` of a local file; ``[path]`` for a virtual/remote one."""
+    from geotile.raster import is_virtual_path
+
+    text = os.fspath(path)
+    if is_virtual_path(text):
+        return [text]
+    try:
+        stat = os.stat(text)
+    except OSError:  # missing: the command reports it when it opens the file
+        return [os.path.abspath(text)]
+    return [os.path.abspath(text), stat.st_size, stat.st_mtime_ns]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON data (paths as text, tuples as lists, sets sorted)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def digest(command: str, options: Mapping[str, Any], inputs: Iterable[str | os.PathLike]) -> str:
+    """The completion digest of one output: ``command``, its ``options`` (JSON-able, paths
+    and tuples allowed), the identity of each input file and geotile's version."""
+    from geotile._version import __version__
+
+    data = {"command": command, "options": _plain(options),
+            "inputs": [identity(p) for p in inputs], "version": __version__}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def read_tags(path: str | os.PathLike) -> dict[str, str] | None:
+    """The default-domain tags of a raster, or None when it is not one GDAL can open."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(path) as src:
+            return src.tags()
+    except RasterioError:
+        return None
+
+
+def plan(output: str | os.PathLike, wanted: str, sidecar: bool = False) -> str:
+    """What ``--resume`` does with ``output``: SKIP (complete, tag == ``wanted``), WRITE
+    (absent) or REPLACE (geotile wrote it, but not complete for these options). Raises
+    OutputExistsError for a file geotile did not write. ``sidecar``: the output is complete
+    only with its PAM sidecar (category names), which atomic_output moves in after it."""
+    from geotile.raster import pam_sidecar
+
+    final = Path(output)
+    remove_temporaries(final)
+    if not final.exists():
+        return WRITE
+    tags = read_tags(final)
+    if tags is not None and tags.get(TAG) == wanted and (
+            not sidecar or pam_sidecar(final).is_file()):
+        return SKIP
+    if tags is None or not any(key.startswith("GEOTILE_") for key in tags):
+        raise OutputExistsError(f"{final}: exists and was not written by geotile, so --resume "
+                                "will not replace it. Move it away, or pass --overwrite "
+                                "(without --resume) to replace it.")
+    return REPLACE
+
+
+def _temporary_pattern(final: Path) -> re.Pattern:
+    # geotile.raster._temporary_sibling: .<stem>.<8 hex>.tmp<suffix>, plus what geotile
+    # writes beside it (.aux.xml, .gtiff, .model-grid.tif, .part)
+    return re.compile(rf"\.{re.escape(final.stem)}\.[0-9a-f]{{8}}\.tmp"
+                      rf"{re.escape(final.suffix)}(\.[A-Za-z0-9_.-]+)?")
+
+
+def remove_temporaries(output: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files a killed geotile run left beside ``output`` (its own
+    names only: ``.<stem>.<8 hex>.tmp<suffix>[...]``); returns what was removed."""
+    final = Path(output)
+    if not final.parent.is_dir():
+        return []
+    pattern = _temporary_pattern(final)
+    removed = []
+    for entry in final.parent.iterdir():
+        if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed

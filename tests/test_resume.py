@@ -1,0 +1,360 @@
+"""--resume: finished outputs are skipped, partial and stale ones redone, byte-identically."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import rasterio
+
+from geotile import resume
+
+from .onnx_models import conv3x3_model
+
+
+def _images(make_raster, n=3):
+    rng = np.random.default_rng(0)
+    return [make_raster(f"img{i}.tif", rng.integers(0, 255, (3, 40 + 5 * i, 50), np.uint8))
+            for i in range(n)]
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture()
+def predict_setup(tmp_path, make_raster):
+    model = conv3x3_model(tmp_path / "m.onnx")
+    images = _images(make_raster)
+    return model, images
+
+
+def _predict(run_cli, model, images, out, *extra):
+    return run_cli("predict", model, *images, "-o", out, "--tile-size", "32", *extra)
+
+
+def test_killed_predict_resumes_byte_identical(run_cli, predict_setup, tmp_path, monkeypatch):
+    model, images = predict_setup
+    clean = tmp_path / "clean"
+    assert _predict(run_cli, model, images, clean).exit_code == 0
+    expected = _files(clean)
+    assert len(expected) == 3
+    # no timestamp in the TIFF: two clean runs give the same bytes
+    again = tmp_path / "again"
+    assert _predict(run_cli, model, images, again).exit_code == 0
+    assert _files(again) == expected
+    with rasterio.open(clean / "img0.tif") as src:
+        assert "TIFFTAG_DATETIME" not in src.tags()
+        assert len(src.tags()[resume.TAG]) == 32
+
+    # a run killed while writing the second image: the first is complete, the second left
+    # a temporary file (as SIGKILL would), the third never started
+    out = tmp_path / "out"
+    import geotile.predict as predict_module
+
+    real = predict_module._write_bands
+    calls = []
+
+    def dies_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit(137)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predict_module, "_write_bands", dies_on_second)
+    assert _predict(run_cli, model, images, out).exit_code != 0
+    monkeypatch.setattr(predict_module, "_write_bands", real)
+    assert sorted(p.name for p in out.iterdir()) == ["img0.tif"]
+    leftover = out / ".img1.0123abcd.tmp.tif"
+    leftover.write_bytes(b"half a tiff")
+    (out / ".img1.0123abcd.tmp.tif.aux.xml").write_bytes(b"<PAMDataset/>")
+    mine = out / ".img1.notgeotile.tmp.tif"  # not geotile's name: kept
+    mine.write_bytes(b"user")
+    first = os.stat(out / "img0.tif")
+
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "img0.tif: complete from an earlier run, skipped (--resume)" in result.output
+    after = os.stat(out / "img0.tif")
+    assert (after.st_ino, after.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
+    mine.unlink()
+    assert _files(out) == expected
+
+    # a second --resume skips everything
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.output.count("skipped (--resume)") == 3
+    assert _files(out) == expected
+
+
+def test_resume_redoes_outputs_of_other_options_or_changed_inputs(run_cli, predict_setup,
+                                                                  tmp_path):
+    model, images = predict_setup
+    out = tmp_path / "out"
+    assert _predict(run_cli, model, images, out, "--dtype", "uint8").exit_code == 0
+    old = {name: os.stat(out / name).st_mtime_ns for name in _files(out)}
+    # other options: every output is redone (geotile wrote them, so they may be replaced)
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output
+    with rasterio.open(out / "img0.tif") as src:
+        assert src.dtypes[0] == "float32"
+    # a changed input: only its output is redone
+    with rasterio.open(images[1], "r+") as dst:
+        dst.write(np.full((3, 45, 50), 7, np.uint8))
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.output.count("skipped (--resume)") == 2
+    assert "img1.tif: complete" not in result.output
+    reference = tmp_path / "ref.tif"
+    assert _predict(run_cli, model, [images[1]], reference).exit_code == 0
+    assert (out / "img1.tif").read_bytes() == reference.read_bytes()
+    assert os.stat(out / "img0.tif").st_mtime_ns != old["img0.tif"]
+
+
+def test_resume_never_replaces_foreign_files(run_cli, predict_setup, tmp_path):
+    from .conftest import assert_one_line_error
+
+    model, images = predict_setup
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img1.tif").write_bytes(b"someone else's")
+    assert_one_line_error(_predict(run_cli, model, images, out, "--resume"),
+                          "img1.tif", "not written by geotile")
+    assert (out / "img1.tif").read_bytes() == b"someone else's"
+    # a GeoTIFF without geotile tags is not geotile's either
+    assert_one_line_error(_predict(run_cli, model, [images[0]], out / "img1.tif", "--resume"),
+                          "not written by geotile")
+
+
+def test_resume_and_overwrite_exclude_each_other(run_cli, predict_setup, tmp_path):
+    from .conftest import assert_one_line_error
+
+    model, images = predict_setup
+    assert_one_line_error(_predict(run_cli, model, images, tmp_path / "o", "--resume",
+                                   "--overwrite"), "--resume and --overwrite")
+
+
+def test_remove_temporaries_only_geotile_names(tmp_path):
+    final = tmp_path / "a.tif"
+    ours = [".a.0123abcd.tmp.tif", ".a.0123abcd.tmp.tif.aux.xml", ".a.0123abcd.tmp.tif.gtiff",
+            ".a.0123abcd.tmp.tif.model-grid.tif", ".a.0123abcd.tmp.tif.aux.xml.part"]
+    theirs = ["a.tif", ".a.tmp.tif", ".ab.0123abcd.tmp.tif", ".a.0123abcd.tmp.png",
+              "x.a.0123abcd.tmp.tif", ".a.0123ABCX.tmp.tif"]
+    for name in ours + theirs:
+        (tmp_path / name).write_bytes(b"x")
+    removed = resume.remove_temporaries(final)
+    assert sorted(p.name for p in removed) == sorted(ours)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)
+
+
+@pytest.fixture()
+def masks_setup(tmp_path, make_raster):
+    import geopandas as gpd
+    import shapely
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    images = [make_raster(f"img{i}.tif", np.zeros((3, 30, 30), np.uint8)) for i in range(3)]
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(x0 + 1, y0 - 6, x0 + 6, y0 - 1)],
+                     crs=UTM_CRS).to_file(labels)
+    return labels, images
+
+
+def test_killed_make_masks_resumes_byte_identical(run_cli, masks_setup, tmp_path, monkeypatch):
+    import json
+
+    import geotile.masks as masks_module
+
+    labels, images = masks_setup
+    clean = tmp_path / "clean"
+    args = ("make-masks", labels, *images, "--channels", "footprint,boundary")
+    assert run_cli(*args, "-o", clean).exit_code == 0
+    expected = _files(clean)
+
+    out = tmp_path / "out"
+    real, calls = masks_module._burn_bands, []
+
+    def dies_on_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit(137)
+        return real(*a, **k)
+
+    monkeypatch.setattr(masks_module, "_burn_bands", dies_on_second)
+    assert run_cli(*args, "-o", out).exit_code != 0
+    monkeypatch.setattr(masks_module, "_burn_bands", real)
+    assert sorted(p.name for p in out.iterdir()) == ["img0.tif"]
+    (out / ".img1.89abcdef.tmp.tif").write_bytes(b"partial")
+    first = os.stat(out / "img0.tif")
+    result = run_cli(*args, "-o", out, "--resume", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [m.get("skipped", False) for m in summary["masks"]] == [True, False, False]
+    assert summary["classes"] == summary["masks"][1]["classes"] == ["background", "building"]
+    assert os.stat(out / "img0.tif").st_mtime_ns == first.st_mtime_ns
+    assert _files(out) == expected
+    # other options: redone
+    result = run_cli("make-masks", labels, *images, "-o", out, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output
+    with rasterio.open(out / "img2.tif") as src:
+        assert src.count == 1
+
+
+def test_make_masks_from_a_label_raster_resumes(run_cli, make_raster, tmp_path):
+    images = [make_raster(f"img{i}.tif", np.zeros((3, 20, 20), np.uint8)) for i in range(2)]
+    label = make_raster("label.tif", np.eye(20, dtype=np.uint8)[np.newaxis] * 2)
+    out = tmp_path / "out"
+    assert run_cli("make-masks", label, *images, "-o", out).exit_code == 0
+    expected = _files(out)
+    (out / "img1.tif").unlink()
+    result = run_cli("make-masks", label, *images, "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == 1
+    assert _files(out) == expected
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+_KILL_AFTER_TWO = """
+import os, signal, sys
+import geotile.tiling as tiling
+real, calls = tiling._tile_one, []
+def dies(*a, **k):
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **k)
+tiling._tile_one = dies
+from geotile.cli.main import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_tile_killed_by_sigkill_resumes_byte_identical(make_raster, run_cli, tmp_path,
+                                                       monkeypatch):
+    import subprocess
+    import sys
+
+    import geotile.tiling as tiling
+
+    rng = np.random.default_rng(1)
+    images = [make_raster(f"img{i}.tif", rng.integers(0, 255, (3, 64, 64), np.uint8))
+              for i in range(3)]
+    masks = [make_raster(f"img{i}_mask.tif", (rng.random((1, 64, 64)) > 0.7).astype(np.uint8))
+             for i in range(3)]
+    args = ["tile", *map(str, images), *[f"--masks={m}" for m in masks], "--size", "16",
+            "--overlap", "4", "--split", "0.5,0.25,0.25", "--skip-empty"]
+    clean = tmp_path / "clean"
+    assert run_cli(*args, "-o", clean).exit_code == 0
+    expected = _tree(clean)
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", _KILL_AFTER_TWO, *args, "-o", str(out)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    # nothing published; the killed run's staging folder is removed by --resume
+    staging = [p.name for p in out.iterdir() if p.name != ".geotile-tile-parts.tmp"]
+    assert len(staging) == 1 and staging[0].startswith(".geotile-tile-"), staging
+    parts = out / ".geotile-tile-parts.tmp"
+    finished = parts / "img0" / "images" / "img0_0_0.tif"
+    inode = os.stat(finished).st_ino
+
+    cut = []
+    real = tiling._tile_one
+    monkeypatch.setattr(tiling, "_tile_one", lambda image, *a: (cut.append(image.name),
+                                                                real(image, *a)))
+    result = run_cli(*args, "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert cut == ["img2.tif"]  # the two finished images were not cut again
+    assert os.stat(out / "images" / "img0_0_0.tif").st_ino == inode
+    assert not parts.exists()
+    assert not (out / staging[0]).exists()
+    marker = _tree(out).pop(".geotile-tile.json")
+    assert marker == expected[".geotile-tile.json"]
+    assert _tree(out) == expected
+
+    # complete: a second --resume leaves it as it is, and says what it holds
+    before = os.stat(out / "index.csv").st_mtime_ns
+    again = run_cli(*args, "-o", out, "--resume", "--json")
+    assert again.exit_code == 0, again.output
+    assert cut == ["img2.tif"]
+    assert os.stat(out / "index.csv").st_mtime_ns == before
+    import json
+
+    assert json.loads(again.stdout)["written"] == expected["index.csv"].count(b"\n") - 1
+
+
+def test_tile_resume_with_other_options_redoes_and_refuses_overwrite(make_raster, run_cli,
+                                                                     tmp_path):
+    from .conftest import assert_one_line_error
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    out = tmp_path / "out"
+    assert run_cli("tile", image, "--size", "20", "-o", out).exit_code == 0
+    result = run_cli("tile", image, "--size", "10", "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert len((out / "index.csv").read_text().splitlines()) == 1 + 16
+    assert_one_line_error(run_cli("tile", image, "-o", out, "--resume", "--overwrite"),
+                          "--resume and --overwrite")
+    # a folder holding files geotile did not write is still refused
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert_one_line_error(run_cli("tile", image, "-o", other, "--resume"), "did not write")
+
+
+@pytest.mark.parametrize("extra", [("--cog",), ("--output-type", "class"),
+                                   ("--dtype", "uint8", "--cog", "--co", "COMPRESS=ZSTD")])
+def test_predict_resume_cog_and_class_outputs(run_cli, predict_setup, tmp_path, extra):
+    model, images = predict_setup
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert _predict(run_cli, model, images, clean, *extra).exit_code == 0
+    expected = _files(clean)
+    assert _predict(run_cli, model, images[:1], out / "img0.tif", *extra).exit_code == 0
+    if "class" in extra:  # killed between the raster and its sidecar: redone
+        (out / "img0.tif.aux.xml").unlink()
+    result = _predict(run_cli, model, images, out, *extra, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == (0 if "class" in extra else 1)
+    assert _files(out) == expected
+
+
+_KILL_PREDICT = """
+import os, signal, sys
+import geotile.predict as predict
+real, calls = predict._write_bands, []
+def dies(*a, **k):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **k)
+predict._write_bands = dies
+from geotile.cli.main import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_predict_killed_by_sigkill_resumes(run_cli, predict_setup, tmp_path):
+    import subprocess
+    import sys
+
+    model, images = predict_setup
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert _predict(run_cli, model, images, clean).exit_code == 0
+    args = ["predict", str(model), *map(str, images), "--tile-size", "32", "-o", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", _KILL_PREDICT, *args], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    left = sorted(p.name for p in out.iterdir())
+    assert left[-1] == "img0.tif" and any(".tmp.tif" in name for name in left), left
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == 1
+    assert _files(out) == _files(clean)  # the temporary file is gone too
