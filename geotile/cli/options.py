@@ -103,6 +103,20 @@ class OutputPath(type(Path())):
         return self
 
 
+def extra_bands_opts(command):
+    """--extra-bands and --extra-resampling (predict, tile): a second raster's bands stacked
+    after the image's (geotile.extra_bands)."""
+    command = click.option(
+        "--extra-resampling", type=click.Choice(["bilinear", "nearest", "cubic", "average"]),
+        default="bilinear", show_default=True,
+        help="Resampling of --extra-bands onto the image grid (nearest for classes).")(command)
+    return click.option(
+        "--extra-bands", "extra_bands", multiple=True, type=INPUT_PATH, metavar="RASTER",
+        help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands, read on the "
+        "image grid (exactly when the grids match, else resampled or reprojected). One per "
+        "IMAGE (repeat), or a folder of rasters named after the IMAGEs.")(command)
+
+
 def output_opt(help_text: str):
     """The required -o/--output option."""
     return click.option(

@@ -10,6 +10,7 @@ from geotile.cli.options import (
     INPUT_PATH,
     check_resume,
     creation_options_opt,
+    extra_bands_opts,
     json_opt,
     output_opt,
     overwrite_opt,
@@ -106,13 +107,7 @@ def _bands(ctx, param, value):
               help="The model's pixel size in metres: windows are read resampled to it and the "
               "result written back on the image grid. Default: the model's resolution "
               "metadata; native: never resample.")
-@click.option("--extra-bands", "extra_bands", multiple=True, metavar="RASTER",
-              help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands, read on "
-              "the image grid (exactly when the grids match, else resampled/reprojected). "
-              "One per IMAGE (repeat), or a folder of rasters named after the IMAGEs.")
-@click.option("--extra-resampling", type=click.Choice(["bilinear", "nearest", "cubic", "average"]),
-              default="bilinear", show_default=True,
-              help="Resampling of --extra-bands onto the image grid (nearest for classes).")
+@extra_bands_opts
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
 @creation_options_opt
 @overwrite_opt

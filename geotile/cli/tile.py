@@ -8,6 +8,7 @@ from geotile.cli.options import (
     INPUT_PATH,
     check_resume,
     creation_options_opt,
+    extra_bands_opts,
     json_opt,
     output_opt,
 )
@@ -48,13 +49,7 @@ def _parse_split(ctx, param, value):
               "spatial blocks: patches that would share pixels with another split are left "
               "out (see below).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
-@click.option("--extra-bands", "extra_bands", multiple=True, type=INPUT_PATH, metavar="RASTER",
-              help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands in the "
-              "patches, read on the image grid (exactly when the grids match, else resampled "
-              "or reprojected). One per IMAGE (repeat), or a folder named after the IMAGEs.")
-@click.option("--extra-resampling", type=click.Choice(["bilinear", "nearest", "cubic", "average"]),
-              default="bilinear", show_default=True,
-              help="Resampling of --extra-bands onto the image grid (nearest for classes).")
+@extra_bands_opts
 @click.option("--overwrite", is_flag=True,
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
               "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced; a folder holding "
