@@ -72,9 +72,22 @@ def _terraced_row(rng, cx, cy):
     return [place(h) for h in houses], [place(w) for w in walls], place(ridge)
 
 
+#: the land-cover classes of --landcover, in the ISPRS Potsdam colours (geotile's
+#: `--palette potsdam`): grass is low vegetation, roads are impervious surfaces
+LANDCOVER = {"impervious_surfaces": (255, 255, 255), "building": (0, 0, 255),
+             "low_vegetation": (0, 255, 255), "tree": (0, 255, 0)}
+
+
 def make_scene(seed: int, size: int, terraced: int = 0):
     """Return (rgb uint8 (3, size, size), transform, list of footprint polygons); ``terraced``
     rows of touching houses are drawn first (their footprints come first)."""
+    image, transform, footprints, _ = draw_scene(seed, size, terraced)
+    return image, transform, footprints
+
+
+def draw_scene(seed: int, size: int, terraced: int = 0):
+    """make_scene's (image, transform, footprints) and the scene's layers: {"road": mask,
+    "tree": mask, "building": mask, "centrelines": the road centre LineStrings}."""
     rng = np.random.default_rng(seed)
     transform = from_origin(*ORIGIN, PIXEL, PIXEL)
     shape = (size, size)
@@ -83,16 +96,17 @@ def make_scene(seed: int, size: int, terraced: int = 0):
     base = np.array([85, 115, 60], float)[:, None, None]
     image = base + 18 * _smooth_noise(rng, shape, 24)[None] + rng.normal(0, 6, (3, *shape))
     # roads: a few straight streets
-    roads = []
+    centrelines = []
     for _ in range(max(2, size // 500)):
         x = rng.uniform(0, extent)
-        roads.append(shapely.LineString([(ORIGIN[0] + x, ORIGIN[1]),
-                                         (ORIGIN[0] + x + rng.uniform(-40, 40),
-                                          ORIGIN[1] - extent)]).buffer(4))
+        centrelines.append(shapely.LineString([(ORIGIN[0] + x, ORIGIN[1]),
+                                               (ORIGIN[0] + x + rng.uniform(-40, 40),
+                                                ORIGIN[1] - extent)]))
         y = rng.uniform(0, extent)
-        roads.append(shapely.LineString([(ORIGIN[0], ORIGIN[1] - y),
-                                         (ORIGIN[0] + extent,
-                                          ORIGIN[1] - y + rng.uniform(-40, 40))]).buffer(4))
+        centrelines.append(shapely.LineString([(ORIGIN[0], ORIGIN[1] - y),
+                                               (ORIGIN[0] + extent,
+                                                ORIGIN[1] - y + rng.uniform(-40, 40))]))
+    roads = [line.buffer(4) for line in centrelines]  # 8 m wide streets
     road_mask = rasterize(roads, out_shape=shape, transform=transform).astype(bool)
     image[:, road_mask] = np.array([105, 105, 108])[:, None] + rng.normal(0, 4, road_mask.sum())
     road_union = shapely.union_all(roads)
@@ -173,12 +187,37 @@ def make_scene(seed: int, size: int, terraced: int = 0):
         ~building_mask & ~road_mask
     image[:, tree_mask] = np.array([40, 70, 35])[:, None] + rng.normal(0, 8, tree_mask.sum())
     image += rng.normal(0, 3, image.shape)
-    return np.clip(image, 0, 255).astype(np.uint8), transform, footprints
+    layers = {"road": road_mask & ~building_mask, "tree": tree_mask, "building": building_mask,
+              "centrelines": centrelines}
+    return np.clip(image, 0, 255).astype(np.uint8), transform, footprints, layers
 
 
-def write_scene(seed: int, size: int, stem: Path, terraced: int = 0) -> tuple[Path, Path]:
-    """Write <stem>.tif and <stem>_footprints.geojson; return both paths."""
-    image, transform, footprints = make_scene(seed, size, terraced)
+def write_layers(stem: Path, transform, layers: dict) -> tuple[Path, Path]:
+    """Write <stem>_landcover.tif (an RGB label raster in the Potsdam colours: roads, buildings,
+    grass, trees) and <stem>_roads.geojson (road centrelines, 8 m wide streets)."""
+    labels = np.empty((3, *layers["road"].shape), np.uint8)
+    labels[:] = np.array(LANDCOVER["low_vegetation"], np.uint8)[:, None, None]
+    for name, key in (("impervious_surfaces", "road"), ("tree", "tree"),
+                      ("building", "building")):
+        labels[:, layers[key]] = np.array(LANDCOVER[name], np.uint8)[:, None]
+    landcover = stem.with_name(stem.name + "_landcover.tif")
+    height, width = layers["road"].shape
+    with rasterio.open(landcover, "w", driver="GTiff", width=width, height=height, count=3,
+                       dtype="uint8", crs=CRS, transform=transform, compress="deflate") as dst:
+        dst.write(labels)
+    roads = stem.with_name(stem.name + "_roads.geojson")
+    if roads.exists():
+        roads.unlink()
+    gpd.GeoDataFrame({"class": ["road"] * len(layers["centrelines"])},
+                     geometry=layers["centrelines"], crs=CRS).to_file(roads, driver="GeoJSON")
+    return landcover, roads
+
+
+def write_scene(seed: int, size: int, stem: Path, terraced: int = 0,
+                landcover: bool = False) -> tuple[Path, Path]:
+    """Write <stem>.tif and <stem>_footprints.geojson (and with ``landcover`` the layers of
+    :func:`write_layers`); return the first two paths."""
+    image, transform, footprints, layers = draw_scene(seed, size, terraced)
     stem.parent.mkdir(parents=True, exist_ok=True)
     tif, geojson = stem.with_suffix(".tif"), stem.with_name(stem.name + "_footprints.geojson")
     profile = {"driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
@@ -192,6 +231,8 @@ def write_scene(seed: int, size: int, stem: Path, terraced: int = 0) -> tuple[Pa
     if geojson.exists():
         geojson.unlink()
     frame.to_file(geojson, driver="GeoJSON")
+    if landcover:
+        write_layers(stem, transform, layers)
     return tif, geojson
 
 
@@ -202,11 +243,16 @@ def main() -> None:
     parser.add_argument("--terraced", type=int, default=0, metavar="N",
                         help="also draw N rows of touching houses (default 0; the bundled "
                         "held-out scene has 10)")
+    parser.add_argument("--landcover", action="store_true",
+                        help="also write <stem>_landcover.tif (an RGB label raster in the ISPRS "
+                        "Potsdam colours) and <stem>_roads.geojson (road centrelines)")
     parser.add_argument("-o", "--output", type=Path, default=Path("examples/data/scene"),
                         help="path stem: writes <stem>.tif and <stem>_footprints.geojson")
     args = parser.parse_args()
-    tif, geojson = write_scene(args.seed, args.size, args.output, args.terraced)
+    tif, geojson = write_scene(args.seed, args.size, args.output, args.terraced, args.landcover)
     print(f"{tif}\n{geojson}")
+    if args.landcover:
+        print(f"{args.output}_landcover.tif\n{args.output}_roads.geojson")
 
 
 if __name__ == "__main__":
