@@ -44,6 +44,8 @@ def raster_kind(src) -> RasterKind:
     gdal_scale = src.scales[0] if src.scales and src.scales[0] not in (0, 1) else None
     if output in ("class", "mask"):
         return RasterKind("class", 1.0, names, threshold)
+    if output is None and names is None:
+        _refuse_colour_image(src)
     if output == "probability" or floating or gdal_scale is not None or (
             src.count > 1 and src.dtypes[0] == "uint8"):
         default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
@@ -53,6 +55,25 @@ def raster_kind(src) -> RasterKind:
             names = ["background", *names]
         return RasterKind("probability", float(scale), names, threshold)
     return RasterKind("class", 1.0, names, threshold)
+
+
+def _refuse_colour_image(src) -> None:
+    """An untagged raster that is plainly a photograph (RGB with a lossy codec, YCbCr or an
+    alpha band: an orthotile, never a prediction) is an InputError: read as class
+    probabilities it would give polygons of colours. A plain 3-band uint8 raster stays
+    ambiguous (GDAL marks any such file RGB) and is read as probabilities."""
+    from rasterio.enums import ColorInterp
+
+    colours = {ColorInterp.red, ColorInterp.green, ColorInterp.blue}
+    if src.count < 3 or not colours <= set(src.colorinterp):
+        return
+    structure = src.tags(ns="IMAGE_STRUCTURE")
+    lossy = structure.get("COMPRESSION", "").upper() in ("JPEG", "YCBCR JPEG", "WEBP", "JXL")
+    photo = lossy or structure.get("SOURCE_COLOR_SPACE", "").upper() == "YCBCR" \
+        or ColorInterp.alpha in src.colorinterp
+    if photo:
+        raise InputError(f"{src.name}: an RGB image, not a prediction. Give the output of "
+                         "`geotile predict` (probabilities or classes), or a mask.")
 
 
 def _names_tag(src, tags) -> list[str] | None:

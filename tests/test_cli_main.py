@@ -74,3 +74,19 @@ def test_usage_errors_are_one_line_and_exit_1(run_cli, args):
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "--help" in lines[0]
+
+
+def test_an_unforeseen_gdal_error_is_one_line(run_cli, make_raster, tmp_path, monkeypatch):
+    import numpy as np
+    from rasterio._err import CPLE_AppDefinedError
+
+    import geotile.vectorize
+
+    def failing(*args, **kwargs):
+        raise CPLE_AppDefinedError(1, 1, "TIFFReadEncodedTile() failed.\nsecond line")
+
+    monkeypatch.setattr(geotile.vectorize, "vectorize_rasters", failing)
+    raster = make_raster("c.tif", np.ones((8, 8), np.uint8))
+    result = run_cli("vectorize", raster, "-o", tmp_path / "v.gpkg")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: GDAL: TIFFReadEncodedTile() failed."

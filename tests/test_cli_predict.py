@@ -7,8 +7,8 @@ import re
 import numpy as np
 import rasterio
 
+from .conftest import assert_one_line_error
 from .onnx_models import pointwise_model
-from .test_cli_make_masks import assert_one_line_error
 
 
 def test_predict_several_images_into_a_folder(run_cli, make_raster, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .test_cli_make_masks import assert_one_line_error
+from .conftest import assert_one_line_error
 
 
 def test_tile_with_split_prints_summary(run_cli, make_raster, tmp_path):
@@ -279,7 +279,7 @@ def test_output_folder_must_be_local(run_cli, make_raster, tmp_path, monkeypatch
     image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
     monkeypatch.chdir(tmp_path)
     for output in ("s3://bucket/patches", "/vsis3/bucket/patches"):
-        assert_one_line_error(run_cli("tile", image, "-o", output), "local folder")
+        assert_one_line_error(run_cli("tile", image, "-o", output), output, "local")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
     assert not __import__("pathlib").Path("/vsis3").exists()
 

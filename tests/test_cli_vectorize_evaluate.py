@@ -9,8 +9,7 @@ import numpy as np
 import shapely
 from rasterio.transform import from_origin
 
-from .conftest import UTM_CRS, UTM_ORIGIN
-from .test_cli_make_masks import assert_one_line_error
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
 
 X0, Y0 = UTM_ORIGIN
 

@@ -100,7 +100,7 @@ def test_deepness_model_type_means_final_values(tmp_path, make_raster, image):
 def test_non_finite_outputs_and_options_are_one_line(tmp_path, run_cli, make_raster, image):
     from geotile.errors import ModelError
 
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     conv, weights = conv1x1("input", "logits", 3, 1, seed=5)
     path = save_graph(tmp_path / "nan.onnx", [conv, helper.make_node("Log", ["logits"],
@@ -237,7 +237,7 @@ def test_downscaled_output_is_upsampled_before_blending(tmp_path, factor):
 
 def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_cli,
                                                                   make_raster, image):
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     conv, weights = conv1x1("input", "logits", 3, 1, seed=12)
     superres = save_graph(tmp_path / "sr.onnx", [conv, helper.make_node(
@@ -297,7 +297,7 @@ def test_sizes_overlap_resolution_normalisation_and_threshold(tmp_path, image):
 @pytest.mark.parametrize(("key", "value"), [("tile_size", "abc"), ("tiles_size", "-3"),
                                             ("tiles_overlap", "150"), ("resolution", "x")])
 def test_bad_metadata_is_one_line(tmp_path, run_cli, make_raster, image, key, value):
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     path = logits_model(tmp_path / "m.onnx", metadata={key: value})
     tif = make_raster("img.tif", image)
@@ -328,7 +328,7 @@ def test_integer_and_float16_inputs_get_what_they_expect(tmp_path, image):
 
 
 def test_two_input_models_are_refused_in_one_line(tmp_path, run_cli, make_raster, image):
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     conv, weights = conv1x1("input", "logits", 3, 1, seed=14)
     path = save_graph(tmp_path / "two.onnx", [conv, helper.make_node(
@@ -364,7 +364,7 @@ def test_rgba_alpha_feeds_rgb_and_masks_nodata(tmp_path, run_cli, image):
 
 def test_external_weights_load_and_a_missing_file_is_one_line(tmp_path, run_cli, make_raster,
                                                               image):
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     path = logits_model(tmp_path / "m.onnx", external=True)
     assert (tmp_path / "m.onnx.data").is_file()
@@ -394,7 +394,7 @@ def test_probe_turns_runtime_failures_into_one_line_with_the_fix(tmp_path, run_c
                                                                  make_raster, image, capfd):
     from geotile.errors import ModelError
 
-    from .test_cli_make_masks import assert_one_line_error
+    from .conftest import assert_one_line_error
 
     path = stride32_model(tmp_path / "unet.onnx")
     capfd.readouterr()

@@ -14,8 +14,7 @@ from rasterio.transform import from_origin
 from geotile.errors import InputError
 from geotile.vectorize import VectorizeOptions, vectorize_rasters
 
-from .conftest import UTM_ORIGIN
-from .test_cli_make_masks import assert_one_line_error
+from .conftest import UTM_ORIGIN, assert_one_line_error
 
 X0, Y0 = UTM_ORIGIN
 SOURCE = VectorizeOptions(crs="source")
@@ -451,3 +450,16 @@ def test_rotated_raster_regularizes_on_its_pixel_size(make_raster, tmp_path):
     found = gpd.read_file(tmp_path / "r.gpkg")
     assert found["area_m2"][0] == pytest.approx(200)
     assert len(found.geometry[0].exterior.coords) == 5
+
+
+def test_an_rgb_image_is_not_taken_for_probabilities(run_cli, make_raster, tmp_path):
+    # an orthotile given by mistake (JPEG in YCbCr, as aerial orthophotos ship): read as
+    # 3-class probabilities it gave polygons of colours
+    rgb = np.random.default_rng(0).integers(0, 255, (3, 32, 32), dtype=np.uint8)
+    image = make_raster("ortho.tif", rgb, compress="jpeg", photometric="ycbcr", tiled=True,
+                        blockxsize=16, blockysize=16)
+    result = run_cli("vectorize", image, "-o", tmp_path / "v.gpkg")
+    assert_one_line_error(result, "ortho.tif", "RGB image")
+    assert not (tmp_path / "v.gpkg").exists()
+    result = run_cli("evaluate", image, image)
+    assert_one_line_error(result, "ortho.tif", "RGB image")

@@ -90,3 +90,15 @@ def test_missing_remote_file_is_one_line(served, tmp_path, run_cli):
     message = result.output.strip()
     assert len(message.splitlines()) == 1 and f"{base}/absent.tif" in message
     assert not (tmp_path / "p.tif").exists()
+
+
+@pytest.mark.parametrize("output", ["s3://bucket/m.tif", "/vsis3/bucket/m.tif",
+                                    "https://example.com/m.tif"])
+def test_remote_outputs_are_refused_in_one_line(tmp_path, run_cli, output, monkeypatch):
+    image, labels = _scene(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("make-masks", labels, image, "-o", output)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and output in lines[0] and "local" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["footprints.geojson", "scene.tif"]

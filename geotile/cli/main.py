@@ -74,6 +74,19 @@ class GeotileGroup(click.Group):
             raise click.ClickException(
                 f"{where}: {exc.strerror or exc}. Free space or choose another output folder."
             ) from exc
+        except Exception as exc:
+            if not _is_gdal_error(exc):
+                raise
+            # a GDAL failure no check foresaw: one line, never a traceback
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise click.ClickException(f"GDAL: {message}") from exc
+
+
+def _is_gdal_error(exc: Exception) -> bool:
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+
+    return isinstance(exc, (RasterioError, CPLE_BaseError))
 
 
 def _one_line_usage(exc: click.UsageError) -> str:

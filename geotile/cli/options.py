@@ -96,10 +96,12 @@ class OutputPath(type(Path())):
     """A Path that remembers a trailing separator (``-o masks/``): the user meant a folder."""
 
     names_folder = False
+    as_written = ""
 
     def __new__(cls, *args):
         self = super().__new__(cls, *args)
         self.names_folder = bool(args) and str(args[-1]).endswith(("/", os.sep))
+        self.as_written = str(args[-1]) if args else ""
         return self
 
 
@@ -117,10 +119,25 @@ def extra_bands_opts(command):
         "IMAGE (repeat), or a folder of rasters named after the IMAGEs.")(command)
 
 
+def _local_output(ctx, param, value):
+    """Outputs are local files (written beside their final name, then renamed into place):
+    a GDAL virtual or cloud path is refused in one line, before any work."""
+    import re
+
+    # a drive letter ("C:/") is one letter; the Path has collapsed "s3://" to "s3:/"
+    written = getattr(value, "as_written", "") or str(value)
+    if value is not None and re.match(r"(/vsi|[A-Za-z][A-Za-z0-9+.-]+:/)", written):
+        raise click.BadParameter(
+            f"{written}: geotile writes local files (atomically, then renamed into place); "
+            "write to a local path and copy it (e.g. `aws s3 cp`, `gcloud storage cp`).")
+    return value
+
+
 def output_opt(help_text: str):
-    """The required -o/--output option."""
+    """The required -o/--output option (a local path)."""
     return click.option(
-        "-o", "--output", required=True, type=click.Path(path_type=OutputPath), help=help_text
+        "-o", "--output", required=True, type=click.Path(path_type=OutputPath),
+        callback=_local_output, help=help_text
     )
 
 
