@@ -22,7 +22,7 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -345,6 +345,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     from rasterio.windows import transform as window_transform
     from tqdm import tqdm
 
+    from geotile.instances import band_roles
     from geotile.raster import has_nodata, open_raster, read_band
 
     finished, edge_regions, kinds = [], [], []
@@ -354,6 +355,11 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     for path in paths:
         with open_raster(path) as src:
             kind = raster_kind(src)
+            indexes = None
+            roles = band_roles(src) if kind.kind == "probability" else None
+            if roles:  # footprint/boundary/contact: the plain mode thresholds the footprint
+                indexes, kind = [roles["footprint"]], replace(kind, names=["background",
+                                                                           "footprint"])
             kinds.append(kind.kind)
             names = names or kind.names
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
@@ -362,7 +368,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             starts = range(0, src.height, BAND_ROWS)
             for top in tqdm(starts, disable=not progress, desc=path.name, unit="band"):
                 rows = min(BAND_ROWS, src.height - top)
-                values, valid = read_band(src, top, rows, src.width, check_nodata=check)
+                values, valid = read_band(src, top, rows, src.width, indexes=indexes,
+                                          check_nodata=check)
                 ids, score = class_ids(values, valid, kind, threshold, path)
                 band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
                 for region in polygonize_array(ids, score, band_transform):
