@@ -30,7 +30,7 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -371,6 +371,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     from rasterio.windows import transform as window_transform
     from tqdm import tqdm
 
+    from geotile.instances import band_roles
     from geotile.raster import has_nodata, open_raster, read_band
 
     finished, edge_regions, kinds = [], [], []
@@ -380,6 +381,11 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     for path in paths:
         with open_raster(path) as src:
             kind = raster_kind(src)
+            indexes = None
+            roles = band_roles(src) if kind.kind == "probability" else None
+            if roles:  # footprint/boundary/contact: the plain mode thresholds the footprint
+                indexes, kind = [roles["footprint"]], replace(kind, names=["background",
+                                                                           "footprint"])
             kinds.append(kind.kind)
             names = names or kind.names
             keep = kept_class_ids(options, kind.names, path)
@@ -389,7 +395,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             starts = range(0, src.height, BAND_ROWS)
             for top in tqdm(starts, disable=not progress, desc=_name(path), unit="band"):
                 rows = min(BAND_ROWS, src.height - top)
-                values, valid = read_band(src, top, rows, src.width, check_nodata=check)
+                values, valid = read_band(src, top, rows, src.width, indexes=indexes,
+                                          check_nodata=check)
                 ids, score = class_ids(values, valid, kind, threshold, path)
                 if keep is not None:  # --classes: the others are background
                     ids = np.where(np.isin(ids, keep), ids, 0).astype(ids.dtype)

@@ -217,3 +217,27 @@ def test_building_across_adjacent_rasters_is_one(make_raster):
     found = instance_frame([left, right])
     assert normalized(found.geometry) == normalized(houses)
     assert sorted(found["source"]) == ["a.tif", "a.tif", "b.tif"]
+
+
+def test_cli_plain_mode_on_predicted_footprint_boundary_contact_uses_the_footprint(
+        run_cli, make_raster, tmp_path):
+    """--no-instances on predict's three named probability bands thresholds the footprint
+    band (one polygon per row), never an argmax of footprint against boundary/contact."""
+    import rasterio
+
+    houses = terraced_scene()
+    bands = perfect_probabilities(houses) * np.float32(0.9)
+    bands[1:] = np.maximum(bands[1:], np.float32(0.05))  # outside: boundary/contact win argmax
+    raster = make_raster("p.tif", bands, transform=TRANSFORM)
+    with rasterio.open(raster, "r+") as dst:
+        for index, name in enumerate(("footprint", "boundary", "contact"), start=1):
+            dst.set_band_description(index, name)
+        dst.update_tags(GEOTILE_OUTPUT="probability")
+    result = run_cli("vectorize", raster, "-o", tmp_path / "plain.gpkg", "--crs", "source",
+                     "--no-instances")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "plain.gpkg")
+    assert len(frame) == 8  # 3 rows + 3 pairs + 2 detached
+    assert shapely.union_all(frame.geometry).symmetric_difference(
+        shapely.union_all(houses)).area < 0.01 * shapely.union_all(houses).area
+    assert set(frame["class"]) == {"footprint"}
