@@ -143,6 +143,9 @@ def load_exported(model: UNet, path: Path) -> None:
 
     proto = onnx.load(str(path))
     weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    for node in proto.graph.node:  # equal weights are shared through Identity nodes
+        if node.op_type == "Identity" and node.input[0] in weights:
+            weights[node.output[0]] = weights[node.input[0]]
     nodes = [n for n in proto.graph.node if n.op_type in ("Conv", "ConvTranspose")]
     def convs(module):
         return [m for m in module.modules() if isinstance(m, nn.Conv2d)]

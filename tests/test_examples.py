@@ -147,3 +147,30 @@ def test_bundled_model_splits_a_terraced_row_of_the_held_out_scene():
         if ids[np.argmax(counts)] and (best & inside).sum() > 0.5 * (best | inside).sum():
             found += 1  # one instance matches the house with IoU > 0.5, as SpaceNet counts
     assert found >= len(houses) - 1
+
+
+def test_train_exports_one_sigmoid_channel_per_mask_channel_and_fine_tunes(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from train import UNet, export, load_exported
+
+    from geotile.model import OnnxModel
+    from geotile.predict import predict_array
+
+    torch.manual_seed(0)
+    model = UNet(widths=(16, 32, 64, 128), outputs=3)
+    path = tmp_path / "fbc.onnx"
+    export(model, path, 256, ["footprint", "boundary", "contact"])
+    loaded = OnnxModel.from_path(path)
+    assert loaded.class_names == ["footprint", "boundary", "contact"]
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype=np.uint8)
+    probabilities = predict_array(loaded, pixels)
+    assert probabilities.shape == (3, 64, 64)
+    assert np.nanmin(probabilities) >= 0 and np.nanmax(probabilities) <= 1
+    # --init: the exported weights come back exactly (BatchNorms folded, then frozen)
+    again = UNet(outputs=3)
+    load_exported(again, path)
+    again.eval()
+    x = torch.from_numpy(np.random.default_rng(1).normal(0, 1, (1, 3, 32, 32)).astype("f4"))
+    model.eval()
+    np.testing.assert_allclose(again(x).detach().numpy(), model(x).detach().numpy(), atol=1e-5)
