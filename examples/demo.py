@@ -22,7 +22,6 @@ FOOTPRINTS = HERE / "data" / "scene_footprints.geojson"
 MODEL = HERE / "models" / "buildings_unet.onnx"
 #: the bundled model's boundary channel is faint on party walls (a dark line one or two px
 #: wide): markers must stay below this boundary probability (vectorize's default is 0.5)
-BOUNDARY_THRESHOLD = 0.1
 
 
 def geotile_command() -> list[str]:
@@ -66,7 +65,7 @@ def main() -> None:
     # bands footprint/boundary/contact: vectorize splits touching buildings (--instances)
     # on its own; --no-instances is the plain threshold, for comparison
     geotile("vectorize", out / "probabilities.tif", "-o", out / "buildings.geojson",
-            "--instances", "--boundary-threshold", BOUNDARY_THRESHOLD, "--min-area", 10,
+            "--instances", "--min-area", 10,
             "--regularize", "--overwrite")
     geotile("vectorize", out / "probabilities.tif", "-o", out / "buildings_plain.geojson",
             "--no-instances", "--min-area", 10, "--regularize", "--overwrite")

@@ -156,6 +156,30 @@ def band_roles(src, required: bool = False) -> dict[str, int] | None:
     return {role: index for index, role in enumerate(ROLES[: src.count], start=1)}
 
 
+def declared_thresholds(path: str | os.PathLike) -> dict[str, float]:
+    """The marker thresholds a raster declares (predict writes the model's
+    ``<role>_thresh`` metadata as GEOTILE_<ROLE>_THRESHOLD tags), as InstanceOptions
+    fields: {"boundary_threshold": 0.1, ...}; InputError for a tag that is not 0-1."""
+    from geotile.raster import open_raster
+
+    with open_raster(path) as src:
+        tags = src.tags()
+    declared = {}
+    for role in ("marker", "boundary", "contact"):
+        text = tags.get(f"GEOTILE_{role.upper()}_THRESHOLD")
+        if text is None:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0 <= value <= 1:
+            raise InputError(f"{path}: tag GEOTILE_{role.upper()}_THRESHOLD={text!r} is not a "
+                             f"probability (0-1). Give --{role}-threshold or fix the tag.")
+        declared[f"{role}_threshold"] = value
+    return declared
+
+
 def is_instance_raster(path: str | os.PathLike) -> bool:
     """Whether the raster's bands are described as footprint + boundary and/or contact."""
     from geotile.raster import open_raster

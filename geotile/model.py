@@ -162,6 +162,10 @@ def _metadata_value(metadata: dict[str, str], key: str):
         return text
 
 
+#: the bands of an instance model whose marker thresholds metadata may declare
+INSTANCE_ROLES = ("marker", "boundary", "contact")
+
+
 def _metadata_number(metadata, keys, path, *, integer=False, minimum=0.0, option=""):
     """The first of ``keys`` present, as a finite number >= minimum; ModelError otherwise."""
     for key in keys:
@@ -274,6 +278,16 @@ class OnnxModel:
         self.overlap_fraction = overlap / 100 if overlap is not None else None
         threshold = _metadata_number(self.metadata, ("seg_thresh",), path, option="--threshold")
         self.threshold = threshold if threshold else None  # Deepness: 0 = no threshold
+        #: marker rules of the instance split the model declares (geotile.instances), written
+        #: on predict's output for vectorize: {"marker"|"boundary"|"contact": probability}
+        self.instance_thresholds = {
+            role: value for role in INSTANCE_ROLES
+            if (value := _metadata_number(self.metadata, (f"{role}_thresh",), path)) is not None}
+        bad = {k: v for k, v in self.instance_thresholds.items() if v > 1}
+        if bad:
+            raise ModelError(f"{path}: metadata {next(iter(bad))}_thresh="
+                             f"{next(iter(bad.values())):g} is not a probability (0-1). Fix "
+                             "the model's metadata.")
         resolution = _metadata_number(self.metadata, ("resolution",), path,
                                       option="--model-resolution")
         self.resolution = resolution / 100 if resolution else None  # cm/px -> m/px

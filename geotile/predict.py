@@ -629,6 +629,8 @@ def _describe_output(dst, options, names, threshold, model) -> None:
     # seg_thresh, else 0.5) travels with the raster to vectorize and evaluate
     tags = {"GEOTILE_OUTPUT": options.output_type, "GEOTILE_CLASS_NAMES": json.dumps(names),
             "GEOTILE_MODEL": model.path.name, "GEOTILE_THRESHOLD": repr(float(threshold))}
+    for role, value in getattr(model, "instance_thresholds", {}).items():
+        tags[f"GEOTILE_{role.upper()}_THRESHOLD"] = repr(float(value))  # for --instances
     if options.output_type == "probability":
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
         for band, name in enumerate(names, start=1):

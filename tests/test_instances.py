@@ -241,3 +241,40 @@ def test_cli_plain_mode_on_predicted_footprint_boundary_contact_uses_the_footpri
     assert shapely.union_all(frame.geometry).symmetric_difference(
         shapely.union_all(houses)).area < 0.01 * shapely.union_all(houses).area
     assert set(frame["class"]) == {"footprint"}
+
+
+def test_the_models_boundary_threshold_travels_to_vectorize(run_cli, make_raster, tmp_path):
+    # a faint party wall (boundary 0.2): markers must stay below the model's declared 0.1
+    import onnx
+    from onnx import TensorProto, helper
+
+    from .onnx_models import IR_VERSION, OPSET
+
+    image = np.zeros((3, 20, 40), np.uint8)
+    image[0, 5:15, 5:35] = 255  # red: the footprint
+    image[1, 5:15, 19:21] = 51  # green: a faint wall (0.2)
+    raster = make_raster("img.tif", image, transform=TRANSFORM)
+    # identity model: input channels are the footprint/boundary/contact probabilities
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, "H", "W"])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    proto.ir_version = IR_VERSION
+    metadata = {"class_names": json.dumps({"0": "footprint", "1": "boundary", "2": "contact"}),
+                "activation": "none", "boundary_thresh": "0.1"}
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, tmp_path / "m.onnx")
+    probabilities = tmp_path / "p.tif"
+    result = run_cli("predict", tmp_path / "m.onnx", raster, "-o", probabilities,
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    result = run_cli("vectorize", probabilities, "-o", tmp_path / "declared.gpkg",
+                     "--min-area", "1")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "declared.gpkg")) == 2  # wall 0.2 >= 0.1: a cut
+    result = run_cli("vectorize", probabilities, "-o", tmp_path / "given.gpkg",
+                     "--min-area", "1", "--boundary-threshold", "0.5")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "given.gpkg")) == 1  # the option wins: 0.2 < 0.5

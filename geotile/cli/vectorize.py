@@ -16,12 +16,15 @@ def _instance_options(command):
                      help="One polygon per building from footprint/boundary/contact bands "
                      "(marker watershed; splits touching buildings). Default: on when the "
                      "bands are described as footprint and boundary/contact."),
-        click.option("--marker-threshold", type=click.FloatRange(0, 1), default=0.5,
-                     show_default=True, help="--instances: markers need footprint > this."),
-        click.option("--boundary-threshold", type=click.FloatRange(0, 1), default=0.5,
-                     show_default=True, help="--instances: markers need boundary < this."),
-        click.option("--contact-threshold", type=click.FloatRange(0, 1), default=0.5,
-                     show_default=True, help="--instances: markers need contact < this."),
+        click.option("--marker-threshold", type=click.FloatRange(0, 1), default=None,
+                     help="--instances: markers need footprint > this. "
+                     "Default: the raster's tag (from the model), else 0.5."),
+        click.option("--boundary-threshold", type=click.FloatRange(0, 1), default=None,
+                     help="--instances: markers need boundary < this. "
+                     "Default: the raster's tag (from the model), else 0.5."),
+        click.option("--contact-threshold", type=click.FloatRange(0, 1), default=None,
+                     help="--instances: markers need contact < this. "
+                     "Default: the raster's tag (from the model), else 0.5."),
         click.option("--marker-erosion", type=click.IntRange(min=0), default=1,
                      show_default=True, help="--instances: erode markers by this many px."),
         click.option("--min-marker", type=click.IntRange(min=1), default=4, show_default=True,
@@ -37,15 +40,25 @@ def _vectorize_instances(rasters, output, options, overwrite, progress, instance
                          min_marker):
     """--instances and SpaceNet CSV output (-o x.csv): a summary dict, or None when the plain
     vectorizer applies."""
-    from geotile.instances import InstanceOptions, is_instance_raster, vectorize_instances
+    from geotile.instances import (
+        InstanceOptions,
+        declared_thresholds,
+        is_instance_raster,
+        vectorize_instances,
+    )
     from geotile.raster import input_exists
 
     if instances is None:
         instances = all(input_exists(r) and is_instance_raster(r) for r in rasters)
-    rules = InstanceOptions(marker_threshold=marker_threshold,
-                            boundary_threshold=boundary_threshold,
-                            contact_threshold=contact_threshold, erosion=marker_erosion,
-                            min_marker=min_marker) if instances else None
+    rules = None
+    if instances:
+        given = {"marker_threshold": marker_threshold, "boundary_threshold": boundary_threshold,
+                 "contact_threshold": contact_threshold}
+        # one owner: an option given wins, else what the raster declares (the model's)
+        declared = declared_thresholds(rasters[0]) if input_exists(rasters[0]) else {}
+        rules = InstanceOptions(**{**declared, **{k: v for k, v in given.items()
+                                                  if v is not None}},
+                                erosion=marker_erosion, min_marker=min_marker)
     if Path(output).suffix.lower() == ".csv":
         from geotile.spacenet import vectorize_to_csv
 
