@@ -423,9 +423,11 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     from geotile.raster import (
         atomic_output,
         check_pixels_readable,
+        class_colours,
         has_nodata,
         open_raster,
         output_profile,
+        write_categories,
     )
 
     table, ignore_codes = lookup
@@ -452,52 +454,53 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         # GDAL compresses and writes a band (without the GIL) while the next is read
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-writer")
         writes: list = []
-        with (
-            atomic_output(output_path, overwrite) as tmp,
-            rasterio.open(tmp, "w", **profile) as dst,
-        ):
-            dst.set_band_description(1, "footprint")
-            step = BAND_ROWS if offset is not None else _band_rows(label, image)
-            try:
-                for top in tqdm(range(0, image.height, step), disable=not progress,
-                                desc=Path(image_path).name, unit="band"):
-                    rows = min(step, image.height - top)
-                    if offset is not None:
-                        values, valid = _copy_band(label, offset, top, rows, image.width,
-                                                   indexes, check_label)
-                    else:
-                        values, valid = _warp_band(label, image, top, rows, indexes)
-                    everywhere = bool(valid.all())
-                    if table is not None:
-                        ids, code = colours_to_ids(values, table)
-                        bad = ids == IGNORE
-                        for colour in ignore_codes:  # the palette's own ignore colours
-                            bad &= code != colour
-                        if not everywhere:
-                            bad &= valid
-                            ids[~valid] = IGNORE
-                        if bad.any():
-                            found, number = np.unique(code[bad], return_counts=True)
-                            for c, n in zip(found.tolist(), number.tolist(), strict=True):
-                                seen[c] = seen.get(c, 0) + n
-                    else:
-                        ids = _index_ids(values, valid, labels_path)
-                    window = Window(0, top, image.width, rows)
-                    if image_nodata:
-                        ids[image.dataset_mask(window=window) == 0] = IGNORE
-                    counts += np.bincount(ids.ravel(), minlength=256)
-                    if len(writes) >= 2:  # at most two bands waiting to be written
-                        writes.pop(0).result()
-                    writes.append(writer.submit(dst.write, ids, 1, window=window))
-                for write in writes:
-                    write.result()
-            finally:  # never leave a write running on a closed dataset
-                writer.shutdown(wait=True, cancel_futures=True)
-            top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
-            class_names = names or ["background"] + [str(i) for i in range(1, top_id + 1)]
-            dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES=json.dumps(class_names),
-                            GEOTILE_LABELS=Path(str(labels_path)).name,
-                            **({"GEOTILE_COMPLETE": complete} if complete else {}))
+        with atomic_output(output_path, overwrite) as tmp:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.set_band_description(1, "footprint")
+                step = BAND_ROWS if offset is not None else _band_rows(label, image)
+                try:
+                    for top in tqdm(range(0, image.height, step), disable=not progress,
+                                    desc=Path(image_path).name, unit="band"):
+                        rows = min(step, image.height - top)
+                        if offset is not None:
+                            values, valid = _copy_band(label, offset, top, rows, image.width,
+                                                       indexes, check_label)
+                        else:
+                            values, valid = _warp_band(label, image, top, rows, indexes)
+                        everywhere = bool(valid.all())
+                        if table is not None:
+                            ids, code = colours_to_ids(values, table)
+                            bad = ids == IGNORE
+                            for colour in ignore_codes:  # the palette's own ignore colours
+                                bad &= code != colour
+                            if not everywhere:
+                                bad &= valid
+                                ids[~valid] = IGNORE
+                            if bad.any():
+                                found, number = np.unique(code[bad], return_counts=True)
+                                for c, n in zip(found.tolist(), number.tolist(), strict=True):
+                                    seen[c] = seen.get(c, 0) + n
+                        else:
+                            ids = _index_ids(values, valid, labels_path)
+                        window = Window(0, top, image.width, rows)
+                        if image_nodata:
+                            ids[image.dataset_mask(window=window) == 0] = IGNORE
+                        counts += np.bincount(ids.ravel(), minlength=256)
+                        if len(writes) >= 2:  # at most two bands waiting to be written
+                            writes.pop(0).result()
+                        writes.append(writer.submit(dst.write, ids, 1, window=window))
+                    for write in writes:
+                        write.result()
+                finally:  # never leave a write running on a closed dataset
+                    writer.shutdown(wait=True, cancel_futures=True)
+                top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
+                class_names = names or ["background"] + [str(i) for i in range(1, top_id + 1)]
+                dst.update_tags(GEOTILE_OUTPUT="mask",
+                                GEOTILE_CLASS_NAMES=json.dumps(class_names),
+                                GEOTILE_LABELS=Path(str(labels_path)).name,
+                                **({"GEOTILE_COMPLETE": complete} if complete else {}))
+            # the class ids named for GIS clients (gdalinfo "Categories:", QGIS)
+            write_categories(tmp, class_names, class_colours(len(class_names)))
     for c, n in seen.items():
         unknown[c] = unknown.get(c, 0) + n
     unknown_pixels = sum(seen.values())

@@ -327,7 +327,8 @@ def make_masks(
     overwrites = [overwrite] * len(output_paths)
     skipped: dict[int, dict] = {}
     if resume:
-        plans = [resume_plan(out, tag) for out, tag in zip(output_paths, complete, strict=True)]
+        plans = [resume_plan(out, tag, sidecar=True)  # complete with its category names
+                 for out, tag in zip(output_paths, complete, strict=True)]
         skipped = {i: _skipped(image_paths[i], output_paths[i])
                    for i, action in enumerate(plans) if action == SKIP}
         todo = [i for i in range(len(plans)) if i not in skipped]
@@ -488,9 +489,11 @@ def _mask_one_image(
     from geotile.raster import (
         atomic_output,
         check_pixels_readable,
+        class_colours,
         has_nodata,
         open_raster,
         output_profile,
+        write_categories,
     )
 
     with open_raster(image_path) as src:
@@ -527,19 +530,20 @@ def _mask_one_image(
         profile = output_profile(src, count=len(options.channels), dtype="uint8",
                                  nodata=IGNORE if ignore else None,
                                  creation_options=creation_options)
-        with (
-            atomic_output(output_path, overwrite) as tmp,
-            rasterio.open(tmp, "w", **profile) as dst,
-        ):
-            dst.update_tags(
-                GEOTILE_OUTPUT="mask",
-                GEOTILE_CLASS_NAMES=_class_names_json(names),
-                GEOTILE_LABELS=Path(labels_path).name,
-                **({COMPLETE_TAG: complete} if complete else {}),
-            )
-            for index, channel in enumerate(options.channels, start=1):
-                dst.set_band_description(index, channel)
-            positives, ignored = _burn_bands(src, dst, on_image, options, progress, ignore)
+        with atomic_output(output_path, overwrite) as tmp:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.update_tags(
+                    GEOTILE_OUTPUT="mask",
+                    GEOTILE_CLASS_NAMES=_class_names_json(names),
+                    GEOTILE_LABELS=Path(labels_path).name,
+                    **({COMPLETE_TAG: complete} if complete else {}),
+                )
+                for index, channel in enumerate(options.channels, start=1):
+                    dst.set_band_description(index, channel)
+                positives, ignored = _burn_bands(src, dst, on_image, options, progress, ignore)
+            # band 1's class ids named for GIS clients (gdalinfo "Categories:", QGIS)
+            write_categories(tmp, json.loads(_class_names_json(names)),
+                             class_colours(len(json.loads(_class_names_json(names)))))
     log.info("%s: %d features, %d positive pixels, %d ignored -> %s", image_path.name,
              len(on_image), positives, ignored, output_path)
     return {"image": str(image_path), "output": str(output_path), "features": len(on_image),

@@ -58,11 +58,6 @@ OUTPUT_TYPES = ("probability", "class")
 DTYPES = ("uint8", "float32")
 CLASS_NODATA = 255
 #: colour table of class outputs: id -> RGBA (0 = background, transparent)
-PALETTE = [(0, 0, 0, 0), (230, 25, 75, 255), (60, 180, 75, 255), (255, 225, 25, 255),
-           (0, 130, 200, 255), (245, 130, 48, 255), (145, 30, 180, 255), (70, 240, 240, 255),
-           (240, 50, 230, 255), (210, 245, 60, 255), (250, 190, 212, 255)]
-
-
 @dataclass(frozen=True)
 class PredictOptions:
     """How a model is run over an image. None means: from the model, else the default."""
@@ -661,7 +656,9 @@ def _overview_resampling(options) -> str:
 
 
 def _colours(count: int) -> dict[int, tuple[int, int, int, int]]:
-    return {i: PALETTE[i % len(PALETTE)] for i in range(count)}
+    from geotile.raster import class_colours
+
+    return class_colours(count)
 
 
 def _write_bands(dst, bands, options, threshold, check_nodata) -> None:

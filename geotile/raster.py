@@ -464,6 +464,18 @@ def pam_sidecar(path: str | os.PathLike) -> Path:
     return Path(f"{os.fspath(path)}.aux.xml")
 
 
+#: colours of class ids 0, 1, 2... (0 transparent), for colour tables and attribute tables
+CLASS_PALETTE = [(0, 0, 0, 0), (230, 25, 75, 255), (60, 180, 75, 255), (255, 225, 25, 255),
+                 (0, 130, 200, 255), (245, 130, 48, 255), (145, 30, 180, 255),
+                 (70, 240, 240, 255), (240, 50, 230, 255), (210, 245, 60, 255),
+                 (250, 190, 212, 255)]
+
+
+def class_colours(count: int) -> dict[int, tuple[int, int, int, int]]:
+    """The colours of class ids 0..count-1."""
+    return {i: CLASS_PALETTE[i % len(CLASS_PALETTE)] for i in range(count)}
+
+
 def write_categories(
     path: str | os.PathLike,
     names: list[str],

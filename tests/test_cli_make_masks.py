@@ -37,7 +37,9 @@ def test_several_images_go_to_a_folder(run_cli, scene, make_raster, tmp_path):
     other = make_raster("other.tif", np.zeros((30, 30), np.uint8))
     result = run_cli("make-masks", labels, image, other, "-o", tmp_path / "masks")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["img.tif", "other.tif"]
+    # each mask with its PAM sidecar: the class ids' names and colours (gdalinfo, QGIS)
+    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == [
+        "img.tif", "img.tif.aux.xml", "other.tif", "other.tif.aux.xml"]
 
 
 def test_channels_make_three_bands(run_cli, scene, tmp_path):

@@ -73,3 +73,19 @@ def test_road_centrelines_round_trip(scene, run_cli):
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     assert scores["precision"] >= 0.95 and scores["recall"] >= 0.95
+
+
+def test_masks_name_their_classes_for_gis_clients(scene, run_cli):
+    # gdalinfo "Categories:" and QGIS read the PAM sidecar: every mask names its class ids
+    import xml.etree.ElementTree as ET
+
+    folder, tif, _ = scene
+    for labels, options in (("s_landcover.tif", ["--palette", "potsdam"]),
+                            ("s_footprints.geojson", [])):
+        out = folder / f"named_{labels}.tif"
+        assert run_cli("make-masks", folder / labels, tif, "-o", out, *options).exit_code == 0
+        with rasterio.open(out) as src:
+            names = json.loads(src.tags()["GEOTILE_CLASS_NAMES"])
+        band = ET.parse(f"{out}.aux.xml").getroot().find("PAMRasterBand[@band='1']")
+        assert [c.text for c in band.find("CategoryNames")] == names
+        assert names[:2] == ["background", "impervious_surfaces" if options else "building"]

@@ -310,7 +310,8 @@ def test_a_bare_path_is_one_image(make_raster, tmp_path, kind):
     out = tmp_path / "m.tif"
     (summary,) = make_masks(str(labels), kind(image), kind(out))
     assert summary["output"] == str(out) and read(out)[0][0].sum() == 16
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "l.geojson", "m.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "l.geojson", "m.tif",
+                                                          "m.tif.aux.xml"]
 
 
 def test_images_and_outputs_must_pair_up(make_raster, tmp_path):

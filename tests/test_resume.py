@@ -185,7 +185,7 @@ def test_killed_make_masks_resumes_byte_identical(run_cli, masks_setup, tmp_path
     monkeypatch.setattr(masks_module, "_burn_bands", dies_on_second)
     assert run_cli(*args, "-o", out).exit_code != 0
     monkeypatch.setattr(masks_module, "_burn_bands", real)
-    assert sorted(p.name for p in out.iterdir()) == ["img0.tif"]
+    assert sorted(p.name for p in out.iterdir()) == ["img0.tif", "img0.tif.aux.xml"]
     (out / ".img1.89abcdef.tmp.tif").write_bytes(b"partial")
     first = os.stat(out / "img0.tif")
     result = run_cli(*args, "-o", out, "--resume", "--json")
@@ -208,7 +208,8 @@ def test_make_masks_from_a_label_raster_resumes(run_cli, make_raster, tmp_path):
     out = tmp_path / "out"
     assert run_cli("make-masks", label, *images, "-o", out).exit_code == 0
     expected = _files(out)
-    (out / "img1.tif").unlink()
+    (out / "img1.tif").unlink()  # as a kill before its move into place left it
+    (out / "img1.tif.aux.xml").unlink()
     result = run_cli("make-masks", label, *images, "-o", out, "--resume")
     assert result.exit_code == 0, result.output
     assert result.output.count("skipped (--resume)") == 1
