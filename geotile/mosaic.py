@@ -168,8 +168,8 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     cols = touching(grid.col_offsets, tile.col, tile.width)
     x0 = grid.col_offsets[cols[0]]
     region_width = grid.col_offsets[cols[-1]] + size - x0
-    sums = np.zeros((model.num_classes, tile.height, tile.width), np.float32)
-    weights_sum = np.zeros((tile.height, tile.width), np.float32)
+    # a band of `out` rows of the tile: rows above the next grid row's output are final
+    band = _Band(model.num_classes, out, tile.width)
     inner = slice(offset, offset + out)
     bar = tqdm(total=len(rows) * len(cols), disable=not progress, desc=tile.path.name,
                unit="patch")
@@ -177,8 +177,17 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         sources: dict = {}
         stack.callback(lambda: [s.close() for s in sources.values()])
         stack.callback(bar.close)
+
+        def finished(end: int):
+            top, blended = band.pop(end)
+            _, valid = mosaic.read(sources, tile.col, tile.row + top, tile.width, end - top,
+                                   indexes)
+            return top, blended, valid
+
         for r in rows:
             y = grid.row_offsets[r]
+            if y + offset - tile.row > band.top:
+                yield finished(min(y + offset - tile.row, tile.height))
             pixels, valid = mosaic.read(sources, x0, y, region_width, size, indexes)
             pixels = prepare_band(model, pixels, valid)
             patches = [grid.patch(r, c) for c in cols]
@@ -200,20 +209,45 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
                         output = _finite_where_valid(model, output, valid[inner, px : px + out])
                     weights = windows.get(patch.row == 0, patch.row == last_row,
                                           patch.col == 0, patch.col == last_col)
-                    _add_clipped(sums, weights_sum, output, weights,
-                                 patch.x_off + offset - tile.col,
-                                 patch.y_off + offset - tile.row)
+                    band.add(output, weights, patch.x_off + offset - tile.col,
+                             patch.y_off + offset - tile.row)
             bar.update(len(patches))
+        if band.top < tile.height:
+            yield finished(tile.height)
+
+
+class _Band:
+    """Weighted sums of a band of rows of one tile (tile coordinates); windows are clipped
+    to the tile and the band."""
+
+    def __init__(self, classes: int, height: int, width: int) -> None:
+        self.sums = np.zeros((classes, height, width), np.float32)
+        self.weights = np.zeros((height, width), np.float32)
+        self.top = 0
+
+    def add(self, output: np.ndarray, weights: np.ndarray, x: int, y: int) -> None:
+        _add_clipped(self.sums, self.weights, output, weights, x, y - self.top)
+
+    def pop(self, end: int) -> tuple[int, np.ndarray]:
+        """(top, blended rows [top, end) as (K, rows, width)); NaN where nothing was added
+        (rows past the band: a valid-convolution model's unpredicted margin)."""
+        top, n = self.top, end - self.top
+        k = min(n, self.weights.shape[0])
+        blended = np.full((self.sums.shape[0], n, self.sums.shape[2]), np.nan, np.float32)
+        weights = self.weights[:k]
         with np.errstate(invalid="ignore", divide="ignore"):
-            blended = sums / weights_sum
-        blended[:, weights_sum == 0] = np.nan
-        del sums
-        _, valid = mosaic.read(sources, tile.col, tile.row, tile.width, tile.height, indexes)
-    yield 0, blended, valid
+            blended[:, :k] = self.sums[:, :k] / weights
+        blended[:, :k][:, weights == 0] = np.nan
+        self.sums[:, : self.sums.shape[1] - k] = self.sums[:, k:].copy()
+        self.sums[:, self.sums.shape[1] - k :] = 0
+        self.weights[: self.weights.shape[0] - k] = self.weights[k:].copy()
+        self.weights[self.weights.shape[0] - k :] = 0
+        self.top = end
+        return top, blended
 
 
 def _add_clipped(sums, weights_sum, output, weights, x: int, y: int) -> None:
-    """Add a weighted window at tile offset (x, y), clipped to the tile."""
+    """Add a weighted window at offset (x, y) of ``sums``, clipped to it."""
     height, width = weights_sum.shape
     size_y, size_x = weights.shape
     top, left = max(0, -y), max(0, -x)
