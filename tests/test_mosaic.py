@@ -163,3 +163,35 @@ def test_nodata_and_gaps_in_the_mosaic(tmp_path, scene):
     expected = whole[:, row : row + height, col : col + width]
     assert not np.isnan(got).any()
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kwargs", [{"dtype": "uint8"}, {"output_type": "class", "threshold": 0.3}])
+def test_mosaic_uint8_and_class_outputs_equal_the_merged_scene(tmp_path, scene, kwargs):
+    merged, _, tiles = scene
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx", activation="sigmoid"))
+    options = PredictOptions(tile_size=32, **kwargs)
+    predict_raster(model, merged, tmp_path / "merged_out.tif", options=options)
+    whole, _, _ = _read(tmp_path / "merged_out.tif")
+    mosaic = open_mosaic([t[0] for t in tiles])
+    for path, col, row, width, height in tiles:
+        predict_raster(model, path, tmp_path / path.name, options=options, mosaic=mosaic)
+        got, _, _ = _read(tmp_path / path.name)
+        expected = whole[:, row : row + height, col : col + width]
+        assert got.dtype == np.uint8
+        assert np.abs(got.astype(int) - expected).max() <= (1 if "dtype" in kwargs else 0)
+
+
+def test_mosaic_resume_skips_finished_tiles_and_redoes_after_a_neighbour_changes(tmp_path,
+                                                                                  scene):
+    _, pixels, tiles = scene
+    model = pointwise_model(tmp_path / "m.onnx")
+    args = ["predict", str(model), *[str(t[0]) for t in tiles], "-o", str(tmp_path / "out"),
+            "--mosaic", "--tile-size", "32", "--resume"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and again.output.count("skipped (--resume)") == 9
+    path, col, row, _, _ = tiles[4]  # the centre tile changes: every tile is redone
+    _write(path, 255 - pixels[:, row : row + 37 + 7, col : col + 38], col, row)
+    redone = CliRunner().invoke(cli, args)
+    assert redone.exit_code == 0 and "skipped" not in redone.output
