@@ -52,14 +52,17 @@ class Mosaic:
         raise InputError(f"{path} is not one of the mosaic's tiles.")
 
     def read(self, sources: dict, x0: int, y0: int, width: int, height: int,
-             indexes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+             indexes: list[int], pixels_too: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
         """Pixels (C, height, width) and valid mask of a mosaic region, read from every tile
-        it overlaps (later tiles win where tiles overlap); outside every tile: invalid."""
+        it overlaps (later tiles win where tiles overlap); outside every tile: invalid.
+        ``sources`` caches the open tiles; ``pixels_too=False``: the mask only (pixels None).
+        """
         from rasterio.windows import Window
 
         from geotile.raster import has_nodata, read_window
 
-        pixels = valid = None
+        pixels = None
+        valid = np.zeros((height, width), bool)
         for tile in self.tiles:
             left, top = max(x0, tile.col), max(y0, tile.row)
             right = min(x0 + width, tile.col + tile.width)
@@ -70,17 +73,17 @@ class Mosaic:
             if src is None:
                 src = sources[tile.path] = _open(tile.path)
             window = Window(left - tile.col, top - tile.row, right - left, bottom - top)
-            part = read_window(src, window, indexes)
-            if pixels is None:
-                pixels = np.zeros((len(indexes), height, width), part.dtype)
-                valid = np.zeros((height, width), bool)
             mask = src.dataset_mask(window=window) > 0 if has_nodata(src) \
-                else np.ones(part.shape[1:], bool)
+                else np.ones((bottom - top, right - left), bool)
             rows, cols = slice(top - y0, bottom - y0), slice(left - x0, right - x0)
-            pixels[:, rows, cols] = np.where(mask, part, pixels[:, rows, cols])
             valid[rows, cols] |= mask
-        if pixels is None:
-            raise InputError("a window of the mosaic touches no tile")  # never for a tile's own
+            if pixels_too:
+                part = read_window(src, window, indexes)
+                if pixels is None:
+                    pixels = np.zeros((len(indexes), height, width), part.dtype)
+                pixels[:, rows, cols] = np.where(mask, part, pixels[:, rows, cols])
+        if pixels is None and pixels_too:  # no tile here: read as nodata
+            pixels = np.zeros((len(indexes), height, width), np.uint8)
         return pixels, valid
 
 
@@ -181,7 +184,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         def finished(end: int):
             top, blended = band.pop(end)
             _, valid = mosaic.read(sources, tile.col, tile.row + top, tile.width, end - top,
-                                   indexes)
+                                   indexes, pixels_too=False)
             return top, blended, valid
 
         for r in rows:
