@@ -195,3 +195,17 @@ def test_mosaic_resume_skips_finished_tiles_and_redoes_after_a_neighbour_changes
     _write(path, 255 - pixels[:, row : row + 37 + 7, col : col + 38], col, row)
     redone = CliRunner().invoke(cli, args)
     assert redone.exit_code == 0 and "skipped" not in redone.output
+
+
+def test_mosaic_refuses_resampling_and_extra_bands_in_one_line(tmp_path, scene):
+    _, _, tiles = scene
+    model = pointwise_model(tmp_path / "m.onnx")
+    paths = [str(t[0]) for t in tiles[:2]]
+    result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "o"),
+                                      "--mosaic", "--model-resolution", "1.0"])
+    assert result.exit_code == 1 and "--model-resolution native" in result.output
+    assert "Traceback" not in result.output and not list((tmp_path / "o").glob("*.tif"))
+    result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "p"),
+                                      "--mosaic", "--extra-bands", paths[0], "--extra-bands",
+                                      paths[1]])
+    assert result.exit_code == 1 and "cannot be combined with --extra-bands" in result.output
