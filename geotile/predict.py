@@ -349,8 +349,12 @@ def predict_raster(
     extra_resampling: str = "bilinear",
     resume: bool = False,
     settings: dict | None = None,
+    mosaic=None,
 ) -> dict:
     """Predict ``image_path`` with ``model`` into a GeoTIFF on the image's grid.
+
+    ``mosaic``: a :class:`geotile.mosaic.Mosaic` holding ``image_path``: windows are those of
+    the whole mosaic, reading from the neighbouring tiles (see :mod:`geotile.mosaic`).
 
     ``extra_bands``: a raster whose bands are stacked after the image's (an nDSM for RGB +
     height models), read on the image's grid (``extra_resampling`` when the grids differ,
@@ -396,7 +400,8 @@ def predict_raster(
         options = dataclasses.replace(options, dtype="float32")
     started = time.perf_counter()
     image_path, output_path = input_path(image_path), Path(output_path)
-    complete = _completion(model, options, settings, image_path, extra_bands)
+    complete = _completion(model, options, settings, image_path, extra_bands,
+                           mosaic.paths if mosaic is not None else ())
     if resume:
         action = resume_plan(output_path, complete, sidecar=options.output_type == "class")
         if action == SKIP:
@@ -447,7 +452,16 @@ def predict_raster(
                     _describe_output(dst, options, names, threshold, model)
                     dst.update_tags(**{COMPLETE_TAG: complete})
                     pixel = _model_pixel(model, src, options)
-                    if pixel is None:
+                    if mosaic is not None:
+                        from geotile.mosaic import predict_tile
+
+                        if pixel is not None or extra is not None:
+                            raise InputError(f"{image_path}: --mosaic cannot resample to the "
+                                             "model's resolution nor add --extra-bands; give "
+                                             "--model-resolution native, or drop --mosaic.")
+                        bands = predict_tile(model, mosaic, image_path, options, indexes,
+                                             progress)
+                    elif pixel is None:
                         bands = predict_bands(model, read, src.width, src.height, options,
                                               progress, image_path.name, prepare)
                     else:
@@ -511,7 +525,7 @@ def _stacked_reader(model, src, indexes, check_nodata, extra):
     return read_stacked, prepare
 
 
-def _completion(model, options, settings, image_path, extra_bands=None) -> str:
+def _completion(model, options, settings, image_path, extra_bands=None, mosaic=()) -> str:
     """The completion digest of one prediction (geotile.resume)."""
     from geotile.resume import digest
 
@@ -519,7 +533,8 @@ def _completion(model, options, settings, image_path, extra_bands=None) -> str:
         settings = {"options": dataclasses.asdict(options), "model": model.describe(),
                     "normalise": [repr(getattr(model, k, None))
                                   for k in ("_mean", "_std", "_scale")]}
-    inputs = [model.path, image_path, *([extra_bands] if extra_bands is not None else [])]
+    inputs = [model.path, image_path, *([extra_bands] if extra_bands is not None else []),
+              *mosaic]
     return digest("predict", settings, inputs)
 
 

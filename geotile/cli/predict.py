@@ -108,6 +108,9 @@ def _bands(ctx, param, value):
               "result written back on the image grid. Default: the model's resolution "
               "metadata; native: never resample.")
 @extra_bands_opts
+@click.option("--mosaic", is_flag=True,
+              help="The IMAGEs are adjacent tiles on one pixel grid: predict them as one "
+              "seamless surface (windows read across file edges), one output per tile.")
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
 @creation_options_opt
 @overwrite_opt
@@ -116,8 +119,8 @@ def _bands(ctx, param, value):
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
-            model_resolution, extra_bands, extra_resampling, cog, creation_options, overwrite,
-            resume, as_json):
+            model_resolution, extra_bands, extra_resampling, mosaic, cog, creation_options,
+            overwrite, resume, as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
@@ -135,12 +138,14 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     $ geotile predict unet.onnx spacenet_pan.tif --bands 1,1,1 --scale 0.00390625 \\
           -o buildings.tif --output-type class
     $ geotile predict rgb_ndsm.onnx top.tif --extra-bands ndsm.tif -o classes.tif
+    $ geotile predict unet.onnx tiles/*.tif -o predictions/ --mosaic
 
     An IMAGE without georeferencing (a plain JPEG/PNG) is predicted in pixel
     coordinates, with one warning; the output then carries no CRS.
     """
     from geotile.extra_bands import pair_extra_bands
     from geotile.model import OnnxModel
+    from geotile.mosaic import open_mosaic
     from geotile.predict import PredictOptions, predict_raster
     from geotile.raster import parse_creation_options
 
@@ -151,6 +156,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              model_resolution=model_resolution)
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume)
+    if mosaic and extra_bands:
+        raise click.UsageError("--mosaic cannot be combined with --extra-bands.")
+    grid = open_mosaic([image for image, _ in pairs]) if mosaic else None
     extras = pair_extra_bands([image for image, _ in pairs], extra_bands) or [None] * len(pairs)
     settings = run_settings(ctx, "model", "images")
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
@@ -163,7 +171,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         summary = predict_raster(onnx_model, image, out, options=options, overwrite=overwrite,
                                  progress=ctx.obj["progress"], extra_bands=extra,
                                  extra_resampling=extra_resampling, resume=resume,
-                                 settings=settings)
+                                 settings=settings, mosaic=grid)
         summaries.append(summary)
         if summary.get("skipped") and not ctx.obj["quiet"] and not as_json:
             click.echo(f"{summary['output']}: complete from an earlier run, skipped (--resume)")

@@ -1,0 +1,263 @@
+"""Many adjacent orthotiles on one pixel grid, predicted as one seamless surface.
+
+A :class:`Mosaic` places each tile on a common pixel grid (same CRS, same pixel size,
+origins whole pixels apart). :func:`predict_tile` predicts one tile with the windows of
+the *whole mosaic's* grid (anchored at the mosaic origin, with the mosaic's borders),
+reading pixels from the neighbouring tiles where a window straddles a file edge, and
+blends only the windows that touch the tile into a tile-sized accumulator. The result
+equals predicting the merged scene and cutting it; memory is bounded per tile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import InputError
+
+_TOLERANCE = 1e-6  # of a pixel: origins closer than this to whole pixels are on the grid
+
+
+@dataclass(frozen=True)
+class MosaicTile:
+    path: Path
+    col: int  # tile origin in mosaic pixels
+    row: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Mosaic:
+    """Tiles placed on one pixel grid; ``width`` x ``height`` px from the top-left tile."""
+
+    tiles: tuple[MosaicTile, ...]
+    width: int
+    height: int
+
+    @property
+    def paths(self) -> list[Path]:
+        return [t.path for t in self.tiles]
+
+    def tile(self, path: str | os.PathLike) -> MosaicTile:
+        for t in self.tiles:
+            if os.fspath(t.path) == os.fspath(path):
+                return t
+        raise InputError(f"{path} is not one of the mosaic's tiles.")
+
+    def read(self, sources: dict, x0: int, y0: int, width: int, height: int,
+             indexes: list[int], pixels_too: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+        """Pixels (C, height, width) and valid mask of a mosaic region, read from every tile
+        it overlaps (later tiles win where tiles overlap); outside every tile: invalid.
+        ``sources`` caches the open tiles; ``pixels_too=False``: the mask only (pixels None).
+        """
+        from rasterio.windows import Window
+
+        from geotile.raster import has_nodata, read_window
+
+        pixels = None
+        valid = np.zeros((height, width), bool)
+        for tile in self.tiles:
+            left, top = max(x0, tile.col), max(y0, tile.row)
+            right = min(x0 + width, tile.col + tile.width)
+            bottom = min(y0 + height, tile.row + tile.height)
+            if left >= right or top >= bottom:
+                continue
+            src = sources.get(tile.path)
+            if src is None:
+                src = sources[tile.path] = _open(tile.path)
+            window = Window(left - tile.col, top - tile.row, right - left, bottom - top)
+            mask = src.dataset_mask(window=window) > 0 if has_nodata(src) \
+                else np.ones((bottom - top, right - left), bool)
+            rows, cols = slice(top - y0, bottom - y0), slice(left - x0, right - x0)
+            valid[rows, cols] |= mask
+            if pixels_too:
+                part = read_window(src, window, indexes)
+                if pixels is None:
+                    pixels = np.zeros((len(indexes), height, width), part.dtype)
+                pixels[:, rows, cols] = np.where(mask, part, pixels[:, rows, cols])
+        if pixels is None and pixels_too:  # no tile here: read as nodata
+            pixels = np.zeros((len(indexes), height, width), np.uint8)
+        return pixels, valid
+
+
+def _open(path):
+    from geotile.raster import open_raster
+
+    return open_raster(path)
+
+
+def open_mosaic(paths: Sequence[str | os.PathLike]) -> Mosaic:
+    """Place ``paths`` on one pixel grid, or raise InputError naming the tile off the grid
+    and the gdalwarp fix."""
+    from geotile.raster import input_path
+
+    first = None
+    placed = []
+    for path in map(input_path, paths):
+        with _open(path) as src:
+            transform, crs = src.transform, src.crs
+            if first is None:
+                first = (path, transform, crs, src.count)
+            ref_path, ref, ref_crs, ref_count = first
+            fix = (f"put all tiles on one grid, e.g. gdalwarp -t_srs {ref_crs or 'EPSG:...'} "
+                   f"-tr {abs(ref.a):g} {abs(ref.e):g} -tap, or predict without --mosaic.")
+            if crs != ref_crs:
+                raise InputError(f"{path}: CRS {crs} differs from {ref_path.name}'s "
+                                 f"({ref_crs}); {fix}")
+            if not all(math.isclose(getattr(transform, k), getattr(ref, k), rel_tol=1e-9,
+                                    abs_tol=1e-12) for k in "abde"):
+                raise InputError(f"{path}: pixel size {transform.a:g} x {transform.e:g} "
+                                 f"differs from {ref_path.name}'s ({ref.a:g} x {ref.e:g}); "
+                                 f"{fix}")
+            col, row = ~ref * (transform.c, transform.f)
+            if abs(col - round(col)) > _TOLERANCE or abs(row - round(row)) > _TOLERANCE:
+                raise InputError(f"{path}: origin is not a whole number of pixels from "
+                                 f"{ref_path.name}'s ({col:.3f}, {row:.3f} px); {fix}")
+            if src.count != ref_count:
+                raise InputError(f"{path}: {src.count} bands, {ref_path.name} has "
+                                 f"{ref_count}; a mosaic's tiles need the same bands.")
+            placed.append((path, round(col), round(row), src.width, src.height))
+    if not placed:
+        raise InputError("--mosaic needs at least one image.")
+    left = min(p[1] for p in placed)
+    top = min(p[2] for p in placed)
+    tiles = tuple(MosaicTile(p, c - left, r - top, w, h) for p, c, r, w, h in placed)
+    width = max(t.col + t.width for t in tiles)
+    height = max(t.row + t.height for t in tiles)
+    return Mosaic(tiles, width, height)
+
+
+def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
+                 progress: bool = False) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Like :func:`geotile.predict.predict_bands` for one tile of ``mosaic``: yields
+    ``(top, probabilities (K, rows, width), valid (rows, width))`` on the tile's grid,
+    predicted with the windows of the whole mosaic."""
+    from tqdm import tqdm
+
+    from geotile.blending import WeightWindows
+    from geotile.grid import Grid
+    from geotile.predict import (
+        _finite_where_valid,
+        _geometry,
+        prepare_band,
+        resolve_tiling,
+        run_model,
+        steady_batch_size,
+    )
+
+    tile = mosaic.tile(path)
+    size, overlap = resolve_tiling(model, options, quiet=True)
+    geometry = _geometry(model, size, options.batch_size)
+    offset, out = geometry.offset, geometry.out
+    grid = Grid(mosaic.width, mosaic.height, size, overlap, "pad")
+    windows = WeightWindows(options.blend, out, geometry.margin)
+    last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
+    steady = getattr(model, "steady_batches", False)
+    batch_size = steady_batch_size(grid.shape[1], options.batch_size) if steady \
+        else options.batch_size
+
+    def touching(offsets, start, length):  # windows whose output reaches [start, start+length)
+        return [i for i, o in enumerate(offsets)
+                if o + offset < start + length and o + offset + out > start]
+
+    rows = touching(grid.row_offsets, tile.row, tile.height)
+    cols = touching(grid.col_offsets, tile.col, tile.width)
+    x0 = grid.col_offsets[cols[0]]
+    region_width = grid.col_offsets[cols[-1]] + size - x0
+    # a band of `out` rows of the tile: rows above the next grid row's output are final
+    band = _Band(model.num_classes, out, tile.width)
+    inner = slice(offset, offset + out)
+    bar = tqdm(total=len(rows) * len(cols), disable=not progress, desc=tile.path.name,
+               unit="patch")
+    with contextlib.ExitStack() as stack:
+        sources: dict = {}
+        stack.callback(lambda: [s.close() for s in sources.values()])
+        stack.callback(bar.close)
+
+        def finished(end: int):
+            top, blended = band.pop(end)
+            _, valid = mosaic.read(sources, tile.col, tile.row + top, tile.width, end - top,
+                                   indexes, pixels_too=False)
+            return top, blended, valid
+
+        for r in rows:
+            y = grid.row_offsets[r]
+            if y + offset - tile.row > band.top:
+                yield finished(min(y + offset - tile.row, tile.height))
+            pixels, valid = mosaic.read(sources, x0, y, region_width, size, indexes)
+            pixels = prepare_band(model, pixels, valid)
+            patches = [grid.patch(r, c) for c in cols]
+            runnable = [p for p in patches
+                        if valid[:, p.x_off - x0 : p.x_off - x0 + size].any()]
+            for start in range(0, len(runnable), batch_size):
+                chunk = runnable[start : start + batch_size]
+                batch = np.stack([pixels[:, :, p.x_off - x0 : p.x_off - x0 + size]
+                                  for p in chunk])
+                if steady and len(chunk) < batch_size:
+                    batch = np.concatenate([batch, np.zeros(
+                        (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
+                outputs = run_model(model, batch, options.tta)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    finite = math.isfinite(float(outputs.sum()))
+                for patch, output in zip(chunk, outputs, strict=False):
+                    px = patch.x_off - x0 + offset
+                    if not finite:
+                        output = _finite_where_valid(model, output, valid[inner, px : px + out])
+                    weights = windows.get(patch.row == 0, patch.row == last_row,
+                                          patch.col == 0, patch.col == last_col)
+                    band.add(output, weights, patch.x_off + offset - tile.col,
+                             patch.y_off + offset - tile.row)
+            bar.update(len(patches))
+        if band.top < tile.height:
+            yield finished(tile.height)
+
+
+class _Band:
+    """Weighted sums of a band of rows of one tile (tile coordinates); windows are clipped
+    to the tile and the band."""
+
+    def __init__(self, classes: int, height: int, width: int) -> None:
+        self.sums = np.zeros((classes, height, width), np.float32)
+        self.weights = np.zeros((height, width), np.float32)
+        self.top = 0
+
+    def add(self, output: np.ndarray, weights: np.ndarray, x: int, y: int) -> None:
+        _add_clipped(self.sums, self.weights, output, weights, x, y - self.top)
+
+    def pop(self, end: int) -> tuple[int, np.ndarray]:
+        """(top, blended rows [top, end) as (K, rows, width)); NaN where nothing was added
+        (rows past the band: a valid-convolution model's unpredicted margin)."""
+        top, n = self.top, end - self.top
+        k = min(n, self.weights.shape[0])
+        blended = np.full((self.sums.shape[0], n, self.sums.shape[2]), np.nan, np.float32)
+        weights = self.weights[:k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            blended[:, :k] = self.sums[:, :k] / weights
+        blended[:, :k][:, weights == 0] = np.nan
+        self.sums[:, : self.sums.shape[1] - k] = self.sums[:, k:].copy()
+        self.sums[:, self.sums.shape[1] - k :] = 0
+        self.weights[: self.weights.shape[0] - k] = self.weights[k:].copy()
+        self.weights[self.weights.shape[0] - k :] = 0
+        self.top = end
+        return top, blended
+
+
+def _add_clipped(sums, weights_sum, output, weights, x: int, y: int) -> None:
+    """Add a weighted window at offset (x, y) of ``sums``, clipped to it."""
+    height, width = weights_sum.shape
+    size_y, size_x = weights.shape
+    top, left = max(0, -y), max(0, -x)
+    bottom, right = min(size_y, height - y), min(size_x, width - x)
+    if top >= bottom or left >= right:
+        return
+    w = weights[top:bottom, left:right]
+    region = sums[:, y + top : y + bottom, x + left : x + right]
+    region += output[:, top:bottom, left:right] * w
+    weights_sum[y + top : y + bottom, x + left : x + right] += w

@@ -1,0 +1,211 @@
+"""predict --mosaic: adjacent tiles on one pixel grid predicted as one seamless surface."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import onnx
+import pytest
+import rasterio
+from click.testing import CliRunner
+from onnx import TensorProto, helper, numpy_helper
+from rasterio.transform import from_origin
+
+from geotile.cli.main import cli
+from geotile.errors import InputError
+from geotile.model import OnnxModel
+from geotile.mosaic import open_mosaic
+from geotile.predict import PredictOptions, predict_raster
+from geotile.vectorize import VectorizeOptions, vectorize_rasters
+
+from .onnx_models import conv3x3_model, conv_weights, pointwise_model
+
+X0, Y0, PIXEL = 400000.0, 5800000.0, 0.5
+COLS, ROWS = [0, 45, 83, 130], [0, 37, 81, 120]  # uneven tiles, not multiples of the stride
+
+
+def _write(path, pixels, col=0, row=0, crs="EPSG:32633", pixel=PIXEL, nodata=None):
+    transform = from_origin(X0 + col * pixel, Y0 - row * pixel, pixel, pixel)
+    with rasterio.open(path, "w", driver="GTiff", width=pixels.shape[2], height=pixels.shape[1],
+                       count=pixels.shape[0], dtype=pixels.dtype, crs=crs,
+                       transform=transform, nodata=nodata) as dst:
+        dst.write(pixels)
+    return path
+
+
+@pytest.fixture
+def scene(tmp_path):
+    """(merged scene path, scene pixels, [(tile path, col, row, width, height)])."""
+    pixels = np.random.default_rng(3).integers(1, 256, (3, ROWS[-1], COLS[-1]), np.uint8)
+    merged = _write(tmp_path / "scene.tif", pixels)
+    (tmp_path / "tiles").mkdir()
+    tiles = []
+    for i in range(3):
+        for j in range(3):
+            part = pixels[:, ROWS[i] : ROWS[i + 1], COLS[j] : COLS[j + 1]]
+            path = _write(tmp_path / "tiles" / f"t{i}{j}.tif", part, COLS[j], ROWS[i])
+            tiles.append((path, COLS[j], ROWS[i], part.shape[2], part.shape[1]))
+    return merged, pixels, tiles
+
+
+def _read(path):
+    with rasterio.open(path) as src:
+        return src.read(), src.transform, src.crs
+
+
+def valid_conv_model(path):
+    """A 3x3 convolution without padding: the output is 2 px smaller than the window."""
+    weights, bias = conv_weights(3, 1, 3, 5)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["input", "W", "B"], ["output"], kernel_shape=[3, 3])],
+        "valid", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, 30, 30])],
+        [numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "B")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("make_model", [pointwise_model, conv3x3_model, valid_conv_model])
+def test_mosaic_equals_merged_scene_cut(tmp_path, scene, make_model):
+    merged, _, tiles = scene
+    model = OnnxModel.from_path(make_model(tmp_path / "m.onnx"))
+    options = PredictOptions(tile_size=32, batch_size=3)
+    predict_raster(model, merged, tmp_path / "merged_out.tif", options=options)
+    whole, _, _ = _read(tmp_path / "merged_out.tif")
+    mosaic = open_mosaic([t[0] for t in tiles])
+    assert (mosaic.width, mosaic.height) == (COLS[-1], ROWS[-1])
+    edge_differs = []
+    for path, col, row, width, height in tiles:
+        out = tmp_path / "mosaic" / path.name
+        out.parent.mkdir(exist_ok=True)
+        predict_raster(model, path, out, options=options, mosaic=mosaic)
+        got, transform, crs = _read(out)
+        with rasterio.open(path) as src:
+            assert transform == src.transform and crs == src.crs
+        assert got.shape == (1, height, width) and got.dtype == np.float32
+        expected = whole[:, row : row + height, col : col + width]
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+        single = tmp_path / "single" / path.name
+        single.parent.mkdir(exist_ok=True)
+        predict_raster(model, path, single, options=options)
+        alone, _, _ = _read(single)
+        edge_differs.append(not np.allclose(alone, expected, atol=1e-3, equal_nan=True))
+    # per-tile predict differs along the tile edges for the 3x3 convs (context cut off; the
+    # valid convolution leaves each tile's margin unpredicted)
+    assert all(edge_differs) == (make_model is not pointwise_model)
+
+
+def test_cli_mosaic_and_vectorize_gives_one_polygon_per_building(tmp_path):
+    """A building straddling the corner of four tiles is one polygon."""
+    pixels = np.zeros((3, 80, 80), np.uint8)
+    pixels[:, 30:50, 25:55] = 255  # crosses the tile edges at 40 px both ways
+    pixels[:, 5:12, 5:12] = 255  # inside one tile
+    (tmp_path / "tiles").mkdir()
+    paths = []
+    for r in (0, 40):
+        for c in (0, 40):
+            paths.append(str(_write(tmp_path / "tiles" / f"t{r}_{c}.tif",
+                                    pixels[:, r : r + 40, c : c + 40], c, r)))
+    model = pointwise_model(tmp_path / "m.onnx", seed=1)  # ground -0.65, buildings 0.85
+    result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o",
+                                      str(tmp_path / "pred"), "--mosaic", "--tile-size", "32",
+                                      "--output-type", "class"])
+    assert result.exit_code == 0, result.output
+    outputs = sorted((tmp_path / "pred").glob("*.tif"))
+    assert [p.name for p in outputs] == sorted(p.split("/")[-1] for p in paths)
+    with rasterio.open(outputs[0]) as src:
+        ids = src.read(1)
+    assert ids[5, 5] == 1 and ids[20, 20] == 0
+    vectorize_rasters(outputs, tmp_path / "b.gpkg", options=VectorizeOptions())
+    found = gpd.read_file(tmp_path / "b.gpkg")
+    areas = sorted(found.geometry.area)
+    assert len(found) == 2
+    assert areas == pytest.approx([7 * 7 * PIXEL**2, 20 * 30 * PIXEL**2])
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"crs": "EPSG:32632"}, "CRS"),
+    ({"pixel": 0.25}, "pixel size"),
+    ({"col": 10.5}, "whole number of pixels"),
+])
+def test_tiles_off_the_grid_are_refused_with_the_gdalwarp_fix(tmp_path, kwargs, message):
+    a = _write(tmp_path / "a.tif", np.zeros((3, 10, 10), np.uint8))
+    b = _write(tmp_path / "b.tif", np.zeros((3, 10, 10), np.uint8), **{"col": 10, **kwargs})
+    with pytest.raises(InputError, match=message) as info:
+        open_mosaic([a, b])
+    text = str(info.value)
+    assert "b.tif" in text and "gdalwarp" in text and "\n" not in text
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = CliRunner().invoke(cli, ["predict", str(model), str(a), str(b), "-o",
+                                      str(tmp_path / "out"), "--mosaic"])
+    assert result.exit_code == 1 and "gdalwarp" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_nodata_and_gaps_in_the_mosaic(tmp_path, scene):
+    """A missing neighbour and nodata pixels are invalid context, as in the merged scene."""
+    _, pixels, tiles = scene
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
+    options = PredictOptions(tile_size=32)
+    kept = [t for t in tiles if t[0].name != "t11.tif"]  # the centre tile is missing
+    holed = pixels.copy()
+    _, col, row, width, height = next(t for t in tiles if t[0].name == "t11.tif")
+    holed[:, row : row + height, col : col + width] = 0
+    whole_path = _write(tmp_path / "holed.tif", holed, nodata=0)
+    predict_raster(model, whole_path, tmp_path / "holed_out.tif", options=options)
+    whole, _, _ = _read(tmp_path / "holed_out.tif")
+    mosaic = open_mosaic([t[0] for t in kept])
+    path, col, row, width, height = kept[1]  # t01: above the gap
+    predict_raster(model, path, tmp_path / "t01.tif", options=options, mosaic=mosaic)
+    got, _, _ = _read(tmp_path / "t01.tif")
+    expected = whole[:, row : row + height, col : col + width]
+    assert not np.isnan(got).any()
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kwargs", [{"dtype": "uint8"}, {"output_type": "class", "threshold": 0.3}])
+def test_mosaic_uint8_and_class_outputs_equal_the_merged_scene(tmp_path, scene, kwargs):
+    merged, _, tiles = scene
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx", activation="sigmoid"))
+    options = PredictOptions(tile_size=32, **kwargs)
+    predict_raster(model, merged, tmp_path / "merged_out.tif", options=options)
+    whole, _, _ = _read(tmp_path / "merged_out.tif")
+    mosaic = open_mosaic([t[0] for t in tiles])
+    for path, col, row, width, height in tiles:
+        predict_raster(model, path, tmp_path / path.name, options=options, mosaic=mosaic)
+        got, _, _ = _read(tmp_path / path.name)
+        expected = whole[:, row : row + height, col : col + width]
+        assert got.dtype == np.uint8
+        assert np.abs(got.astype(int) - expected).max() <= (1 if "dtype" in kwargs else 0)
+
+
+def test_mosaic_resume_skips_finished_tiles_and_redoes_after_a_neighbour_changes(tmp_path,
+                                                                                  scene):
+    _, pixels, tiles = scene
+    model = pointwise_model(tmp_path / "m.onnx")
+    args = ["predict", str(model), *[str(t[0]) for t in tiles], "-o", str(tmp_path / "out"),
+            "--mosaic", "--tile-size", "32", "--resume"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and again.output.count("skipped (--resume)") == 9
+    path, col, row, _, _ = tiles[4]  # the centre tile changes: every tile is redone
+    _write(path, 255 - pixels[:, row : row + 37 + 7, col : col + 38], col, row)
+    redone = CliRunner().invoke(cli, args)
+    assert redone.exit_code == 0 and "skipped" not in redone.output
+
+
+def test_mosaic_refuses_resampling_and_extra_bands_in_one_line(tmp_path, scene):
+    _, _, tiles = scene
+    model = pointwise_model(tmp_path / "m.onnx")
+    paths = [str(t[0]) for t in tiles[:2]]
+    result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "o"),
+                                      "--mosaic", "--model-resolution", "1.0"])
+    assert result.exit_code == 1 and "--model-resolution native" in result.output
+    assert "Traceback" not in result.output and not list((tmp_path / "o").glob("*.tif"))
+    result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "p"),
+                                      "--mosaic", "--extra-bands", paths[0], "--extra-bands",
+                                      paths[1]])
+    assert result.exit_code == 1 and "cannot be combined with --extra-bands" in result.output
