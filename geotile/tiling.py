@@ -339,6 +339,25 @@ def _source(path):
     return input_path(os.fsdecode(path))
 
 
+def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSummary:
+    """Tile with colour label rasters as masks: class-id masks are made on each image's
+    grid in a temporary folder (geotile.label_rasters), then tiled as usual."""
+    import tempfile
+
+    from geotile.label_rasters import make_masks_from_raster
+
+    if masks is None:
+        raise InputError("--palette maps the colours of label rasters given as --masks; "
+                         "give --masks.")
+    with tempfile.TemporaryDirectory(prefix="geotile-masks-") as folder:
+        converted = []
+        for image, label in zip(images, masks, strict=True):
+            target = Path(folder) / f"{Path(image).stem}.tif"
+            make_masks_from_raster(label, [image], [target], palette=palette)
+            converted.append(target)
+        return tile_rasters(images, converted, outdir, **tile_args)
+
+
 def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
     """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
     images by file stem: ``<stem>.*``, else ``<stem>_mask.*``), or one file per image
@@ -416,6 +435,7 @@ def tile_rasters(
     extra_bands=None,
     extra_resampling: str = "bilinear",
     resume: bool = False,
+    palette=None,
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
@@ -435,12 +455,19 @@ def tile_rasters(
     ``resume``, when it fails).
     ``resume``: a run killed before it ended keeps the images it finished, and an ``outdir``
     complete for the same options and inputs (its marker's digest) is left as it is.
+    ``palette`` (``potsdam`` or a palette file/dict): the masks are colour label rasters,
+    turned into class-id masks on each image's grid first (as ``make-masks --palette``).
     """
     from geotile.extra_bands import pair_extra_bands
     from geotile.output_folder import staged_folder
 
     images = _as_paths(images)
     masks = pair_masks(images, masks)
+    if palette is not None:
+        return _tile_label_rasters(images, masks, outdir, palette, options=options,
+                                   overwrite=overwrite, progress=progress,
+                                   annotations=annotations, extra_bands=extra_bands,
+                                   extra_resampling=extra_resampling, resume=resume)
     extras = pair_extra_bands(images, extra_bands)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")

@@ -89,3 +89,24 @@ def test_masks_name_their_classes_for_gis_clients(scene, run_cli):
         band = ET.parse(f"{out}.aux.xml").getroot().find("PAMRasterBand[@band='1']")
         assert [c.text for c in band.find("CategoryNames")] == names
         assert names[:2] == ["background", "impervious_surfaces" if options else "building"]
+
+
+def test_tile_takes_colour_label_rasters_as_masks(scene, run_cli):
+    # `tile --masks LABELS --palette` gives the mask patches make-masks + tile give
+    folder, tif, _ = scene
+    labels = folder / "s_landcover.tif"
+    mask = folder / "palette_mask.tif"
+    assert run_cli("make-masks", labels, tif, "-o", mask, "--palette", "potsdam").exit_code == 0
+    assert run_cli("tile", tif, "--masks", mask, "--size", "256", "-o",
+                   folder / "two_steps").exit_code == 0
+    result = run_cli("tile", tif, "--masks", labels, "--palette", "potsdam", "--size", "256",
+                     "-o", folder / "one_step")
+    assert result.exit_code == 0, result.output
+    two = sorted((folder / "two_steps" / "masks").iterdir())
+    one = sorted((folder / "one_step" / "masks").iterdir())
+    assert [p.name for p in one] == [p.name for p in two] and len(one) == 9
+    for a, b in zip(one, two, strict=True):
+        with rasterio.open(a) as x, rasterio.open(b) as y:
+            np.testing.assert_array_equal(x.read(), y.read())
+    assert (folder / "one_step" / "index.csv").read_text() == \
+        (folder / "two_steps" / "index.csv").read_text()

@@ -50,6 +50,10 @@ def _parse_split(ctx, param, value):
               "out (see below).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @extra_bands_opts
+@click.option("--palette", metavar="potsdam|FILE.json",
+              help="The --masks are colour-coded label rasters (ISPRS 'potsdam', or a JSON "
+              "palette as make-masks takes): class-id masks are made on each IMAGE's grid "
+              "first (unknown colours 255, the ignore value).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
               "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced; a folder holding "
@@ -74,7 +78,7 @@ def _parse_split(ctx, param, value):
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
          seed, extra_bands, extra_resampling, overwrite, resume, creation_options, as_json,
-         labels, annotations, min_area, class_field):
+         labels, annotations, min_area, class_field, palette):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -126,7 +130,7 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"],
                            annotations=annotate, extra_bands=list(extra_bands) or None,
-                           extra_resampling=extra_resampling, resume=resume)
+                           extra_resampling=extra_resampling, resume=resume, palette=palette)
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
     elif not ctx.obj["quiet"]:
