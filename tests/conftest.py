@@ -78,9 +78,10 @@ def run_cli():
     return invoke
 
 
-def assert_one_line_error(result, *fragments):
-    """A CLI result that failed with exit 1 and one line on stderr holding each fragment."""
-    assert result.exit_code == 1, result.output
+def assert_one_line_error(result, *fragments, code: int = 1):
+    """A CLI result that failed with exit ``code`` (1 bad input, 2 bad usage) and one line
+    on stderr holding each fragment."""
+    assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr

@@ -484,4 +484,4 @@ def test_tile_yolo_annotations_and_min_area(run_cli, tmp_path):
 def test_tile_annotations_need_labels(run_cli, tmp_path):
     image = tile(tmp_path, "scene.tif", 0, 0, size=100)
     result = run_cli("tile", image, "--annotations", "coco", "-o", tmp_path / "o")
-    assert result.exit_code == 1 and "--labels" in result.output
+    assert result.exit_code == 2 and "--labels" in result.output

@@ -69,9 +69,9 @@ def test_every_option_and_command_has_help_text():
     ["nosuch"],
     ["tile", "x.tif", "-o", "out", "--size", "abc"],
 ])
-def test_usage_errors_are_one_line_and_exit_1(run_cli, args):
+def test_usage_errors_are_one_line_and_exit_2(run_cli, args):
     result = run_cli(*args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad usage: Click's convention, in one line
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "--help" in lines[0]
 

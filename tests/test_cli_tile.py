@@ -279,7 +279,7 @@ def test_output_folder_must_be_local(run_cli, make_raster, tmp_path, monkeypatch
     image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
     monkeypatch.chdir(tmp_path)
     for output in ("s3://bucket/patches", "/vsis3/bucket/patches"):
-        assert_one_line_error(run_cli("tile", image, "-o", output), output, "local")
+        assert_one_line_error(run_cli("tile", image, "-o", output), output, "local", code=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
     assert not __import__("pathlib").Path("/vsis3").exists()
 

@@ -134,7 +134,7 @@ def test_errors_file_geojson_and_bad_suffix(run_cli, tmp_path):
     frame = gpd.read_file(out, engine="pyogrio")
     assert sorted(frame.kind) == ["FN", "FP", "TP", "TP"] and set(frame.image) == {""}
     bad = run_cli("evaluate", pred, truth, "--errors", tmp_path / "errors.shp")
-    assert bad.exit_code == 1 and ".gpkg" in bad.stderr
+    assert bad.exit_code == 2 and ".gpkg" in bad.stderr
 
 
 def test_spacenet_names_pair_and_clashes_are_one_line(tmp_path, run_cli):
@@ -332,4 +332,4 @@ def test_per_class_totals_over_folders(tmp_path, run_cli):
     text = run_cli("evaluate", pred, truth, "--class-field", "kind").stdout
     assert "per class (all images)" in text and "class" in text
     report = run_cli("evaluate", pred, truth, "--report", tmp_path / "r.png")
-    assert report.exit_code == 1 and "--errors" in report.stderr
+    assert report.exit_code == 2 and "--errors" in report.stderr

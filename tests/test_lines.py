@@ -198,7 +198,7 @@ def test_lines_and_polygon_options_are_a_usage_error(run_cli, make_raster, tmp_p
     raster, _ = probability_scene(make_raster)
     result = run_cli("vectorize", raster, "-o", tmp_path / "x.gpkg", "--lines",
                      "--regularize")
-    assert result.exit_code == 1 and "--lines" in result.stderr
+    assert result.exit_code == 2 and "--lines" in result.stderr
 
 
 def test_band_seams_leave_no_trace(make_raster, tmp_path, monkeypatch):

@@ -208,4 +208,4 @@ def test_mosaic_refuses_resampling_and_extra_bands_in_one_line(tmp_path, scene):
     result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "p"),
                                       "--mosaic", "--extra-bands", paths[0], "--extra-bands",
                                       paths[1]])
-    assert result.exit_code == 1 and "cannot be combined with --extra-bands" in result.output
+    assert result.exit_code == 2 and "cannot be combined with --extra-bands" in result.output

@@ -99,7 +99,7 @@ def test_unknown_class_names_are_one_line_errors(tmp_path, run_cli):
     result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--min-area", "cars=2")
     assert result.exit_code == 1 and "no class 'cars'" in result.stderr
     result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--min-area", "car=-1")
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
     assert not (tmp_path / "a.gpkg").exists()
 
 

@@ -291,7 +291,7 @@ def test_webp_needs_three_or_four_bands(tmp_path, image, one_class, three_classe
 def test_overlap_must_be_a_fraction_or_whole_pixels(run_cli, tmp_path, image, overlap):
     model = pointwise_model(tmp_path / "m.onnx")
     result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--overlap", overlap)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # bad usage
     assert "--overlap" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.tif").exists()
 

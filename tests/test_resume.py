@@ -131,7 +131,7 @@ def test_resume_and_overwrite_exclude_each_other(run_cli, predict_setup, tmp_pat
 
     model, images = predict_setup
     assert_one_line_error(_predict(run_cli, model, images, tmp_path / "o", "--resume",
-                                   "--overwrite"), "--resume and --overwrite")
+                                   "--overwrite"), "--resume and --overwrite", code=2)
 
 
 def test_remove_temporaries_only_geotile_names(tmp_path):
@@ -302,7 +302,7 @@ def test_tile_resume_with_other_options_redoes_and_refuses_overwrite(make_raster
     assert result.exit_code == 0, result.output
     assert len((out / "index.csv").read_text().splitlines()) == 1 + 16
     assert_one_line_error(run_cli("tile", image, "-o", out, "--resume", "--overwrite"),
-                          "--resume and --overwrite")
+                          "--resume and --overwrite", code=2)
     # a folder holding files geotile did not write is still refused
     other = tmp_path / "other"
     other.mkdir()

@@ -98,7 +98,7 @@ def test_remote_outputs_are_refused_in_one_line(tmp_path, run_cli, output, monke
     image, labels = _scene(tmp_path)
     monkeypatch.chdir(tmp_path)
     result = run_cli("make-masks", labels, image, "-o", output)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad usage, refused before any work
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and output in lines[0] and "local" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["footprints.geojson", "scene.tif"]

@@ -66,7 +66,7 @@ class GeotileGroup(click.Group):
         except GeotileError as exc:
             raise click.ClickException(str(exc)) from exc
         except click.UsageError as exc:
-            raise click.ClickException(_one_line_usage(exc)) from None
+            raise _OneLineUsageError(_one_line_usage(exc)) from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; no output was left half-written.") from None
         except OSError as exc:  # full disk, read-only folder, ... outside the atomic writers
@@ -89,9 +89,15 @@ def _is_gdal_error(exc: Exception) -> bool:
     return isinstance(exc, (RasterioError, CPLE_BaseError))
 
 
+class _OneLineUsageError(click.ClickException):
+    """Bad usage: one line, exit status 2 (Click's convention, as the CLI contract says)."""
+
+    exit_code = 2
+
+
 def _one_line_usage(exc: click.UsageError) -> str:
-    """A usage error as one line (bad input: exit status 1 like every other), with where
-    to read more instead of Click's usage block."""
+    """A usage error as one line, with where to read more instead of Click's usage
+    block."""
     command = exc.ctx.command_path if exc.ctx is not None else "geotile"
     return f"{exc.format_message()} (see '{command} --help')"
 
