@@ -26,3 +26,7 @@ def test_smoke_run_writes_a_row_per_stage(tmp_path):
         assert float(cells[2]) > 0  # median seconds
         assert float(cells[5]) > 10  # peak RSS of a Python process, in MB
     assert re.search(r"fitted exponent -?\d+\.\d+", text)
+    # the peers' outputs are checked against geotile's: same features, patches, mask
+    vectorize = next(line for line in text.splitlines() if "vectorize outputs" in line)
+    assert vectorize.endswith("(equal)")
+    assert "rasterio shapes" in vectorize
