@@ -74,3 +74,14 @@ def test_usage_errors_are_one_line_and_exit_1(run_cli, args):
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "--help" in lines[0]
+
+
+def test_gdal_block_cache_is_128_megabytes_not_128_bytes():
+    """rasterio takes an int GDAL_CACHEMAX as bytes: 128 made rasterize 10x slower."""
+    import rasterio
+    from rasterio._env import get_gdal_config
+
+    from geotile.cli.main import GDAL_SETTINGS
+
+    with rasterio.Env(**GDAL_SETTINGS):
+        assert get_gdal_config("GDAL_CACHEMAX") == 128 * 2**20
