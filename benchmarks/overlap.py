@@ -56,19 +56,37 @@ def measure(model: Path, image: Path, truth: Path, truth_mask: Path, size: int,
     pixels = json.loads(geotile("evaluate", probabilities, truth_mask, "--json"))
     foreground = [c for c in pixels["classes"] if c["class_id"] != 0]
     return {"size": size, "overlap": overlap, "seconds": statistics.median(times),
+            "probabilities": probabilities,
             "f1": objects["f1"], "precision": objects["precision"],
             "recall": objects["recall"], "iou": foreground[0]["iou"] if foreground else 0.0,
             "predictions": objects["predictions"], "truths": objects["truths"]}
 
 
+def compare(rows: list[dict]) -> None:
+    """Add to each row how far its probabilities are from the first row's (the reference):
+    the largest difference and the pixels whose class (p >= 0.5) changes."""
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(rows[0]["probabilities"]) as src:
+        reference = src.read(1)
+    for row in rows:
+        with rasterio.open(row["probabilities"]) as src:
+            values = src.read(1)
+        row["max_diff"] = float(np.abs(values - reference).max())
+        row["flipped"] = int(((values >= 0.5) != (reference >= 0.5)).sum())
+
+
 def table(rows: list[dict]) -> list[str]:
     lines = ["| tile px | overlap | windows per pixel | predict s | object F1 | precision | "
-             "recall | pixel IoU | polygons (truth) |", "|---|---|---|---|---|---|---|---|---|"]
+             "recall | pixel IoU | polygons (truth) | max abs p diff vs first row | "
+             "pixels flipped vs first row |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['size']} | {r['overlap'] * 100:g} % | "
                      f"{windows_per_pixel(r['overlap']):.2f} | {r['seconds']:.2f} | "
                      f"{r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-                     f"{r['iou']:.3f} | {r['predictions']} ({r['truths']}) |")
+                     f"{r['iou']:.4f} | {r['predictions']} ({r['truths']}) | "
+                     f"{r.get('max_diff', float('nan')):.3f} | {r.get('flipped', '')} |")
     return lines
 
 
@@ -108,13 +126,18 @@ def main(argv: list[str] | None = None) -> None:
                           args.work, args.repeat, args.providers)
             rows.append(row)
             print(table([row])[-1], flush=True)
+    compare(rows)
+    pixels = rows[0]["probabilities"]
+    with __import__("rasterio").open(pixels) as src:
+        total = src.width * src.height
     lines = [SECTION, "",
              f"`python -m benchmarks.overlap`: {args.model.name} on {args.image.name} (held-out "
              f"scene), truth {args.truth.name}; predict --providers {args.providers}, default "
              f"blending; vectorize and evaluate with their defaults (object F1: IoU > 0.5). "
              f"Predict time is the median of {args.repeat} run(s), a fresh process each "
              f"(start-up included); {os.cpu_count()} cores, load average "
-             f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after.", "",
+             f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after. The last two columns "
+             f"compare each probability raster with the first row's ({total} pixels).", "",
              *table(rows), ""]
     write_section(args.output, lines)
     print(f"wrote {args.output}")
