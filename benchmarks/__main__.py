@@ -143,8 +143,9 @@ def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Cas
         Case("vectorize", "geotile vectorize",
              [*GEOTILE, "vectorize", mask, "-o", out / "v.gpkg", "--crs", "source",
               "--overwrite"], mp, geotile=True),
-        Case("vectorize", "rasterio shapes + GeoPackage",
-             [PY, "-m", "benchmarks.peers", "shapes_gpkg", mask, out / "v_rio.gpkg"], mp),
+        Case("vectorize", "rasterio shapes + GeoPackage script (4-connected)",
+             [PY, "-m", "benchmarks.peers", "shapes_gpkg", mask, out / "v_rio" / "v.gpkg"], mp,
+             fresh_dir=out / "v_rio"),
     ]
     if shutil.which("gdal_rasterize"):
         with __import__("rasterio").open(tif) as src:
@@ -169,12 +170,17 @@ def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Cas
         cases.append(Case(stage, "gdal_rasterize per tile", ["sh", "-c", " && ".join(loop)], mp,
                           fresh_dir=out / "mt_gdal"))
     if (retile := gdal_python_tool("gdal_retile.py")) is not None:
-        cases.append(Case("tile", "gdal_retile.py (256 px)",
-                          [*retile, "-q", "-ps", "256", "256", "-targetDir", out / "t_gdal", tif],
-                          mp, fresh_dir=out / "t_gdal"))
+        # geotile's patches: GeoTIFF, uncompressed, pixel-interleaved strips (no --co given)
+        cases.append(Case("tile", "gdal_retile.py (256 px, same creation options)",
+                          [*retile, "-q", "-ps", "256", "256", "-of", "GTiff", "-co",
+                           "COMPRESS=NONE", "-co", "INTERLEAVE=PIXEL", "-co", "TILED=NO",
+                           "-targetDir", out / "t_gdal", tif], mp, fresh_dir=out / "t_gdal"))
     if (polygonize := gdal_python_tool("gdal_polygonize.py")) is not None:
-        cases.append(Case("vectorize", "gdal_polygonize.py",
-                          [*polygonize, "-q", mask, "-f", "GPKG", out / "v_gdal.gpkg"], mp))
+        # as its users run it on a class raster: the raster as its own -mask (background is
+        # not polygonised), 4-connected (its default, as geotile), GeoPackage out
+        cases.append(Case("vectorize", "gdal_polygonize.py -mask (4-connected, GPKG)",
+                          [*polygonize, "-q", mask, "-mask", mask, "-f", "GPKG",
+                           out / "v_gdal" / "v.gpkg"], mp, fresh_dir=out / "v_gdal"))
     for label, model, image_size in (("tiny convnet", models.tiny_convnet(out / "tiny.onnx"),
                                       size),
                                      ("ResNet18 U-Net", models.resnet18_unet(out / "r18.onnx")[0],
@@ -260,6 +266,68 @@ def gpu_cases(size: int, batch: int, out: Path) -> list[Case]:
     return cases
 
 
+def feature_count(path: Path) -> int | None:
+    """Features in a vector file's first layer; None when the file is absent."""
+    if not path.exists():
+        return None
+    import pyogrio
+
+    return int(pyogrio.read_info(path)["features"])
+
+
+def patch_layout(folder: Path) -> tuple[int, tuple | None]:
+    """(number of .tif patches, (compression, tiled, interleave, dtype, count) of one)."""
+    import rasterio
+
+    patches = sorted(folder.rglob("*.tif"))
+    if not patches:
+        return 0, None
+    with rasterio.open(patches[0]) as src:
+        layout = (src.compression and src.compression.value, src.profile.get("tiled", False),
+                  src.interleaving and src.interleaving.value,
+                  src.dtypes[0], src.count)
+    return len(patches), layout
+
+
+def check_outputs(out: Path) -> list[str]:
+    """One line per stage: do geotile's and the peers' outputs agree (what makes it fair)."""
+    import rasterio
+
+    lines = []
+    counts = {name: feature_count(path) for name, path in
+              (("geotile", out / "v.gpkg"), ("gdal_polygonize.py -mask", out / "v_gdal" /
+                                              "v.gpkg"),
+               ("rasterio shapes", out / "v_rio" / "v.gpkg"))}
+    present = {k: v for k, v in counts.items() if v is not None}
+    if present:
+        same = "equal" if len(set(present.values())) == 1 else "DIFFERENT"
+        lines.append("- vectorize outputs, features: " + ", ".join(
+            f"{k} {v}" for k, v in present.items()) + f" ({same})")
+    tiles = {name: patch_layout(out / folder) for name, folder in
+             (("geotile", "t"), ("gdal_retile.py", "t_gdal"))}
+    tiles = {k: v for k, v in tiles.items() if v[0]}
+    if tiles:
+        same = "equal" if len(set(tiles.values())) == 1 else "DIFFERENT"
+        lines.append("- tile outputs, patches and (compression, tiled, interleave, dtype, "
+                     "bands): " + ", ".join(f"{k} {n} {layout}" for k, (n, layout) in
+                                            tiles.items()) + f" ({same})")
+    masks = [out / "m.tif", out / "m_gdal.tif"]
+    if all(m.exists() for m in masks):
+        arrays = []
+        for m in masks:
+            with rasterio.open(m) as src:
+                arrays.append(src.read(1))
+        same = "equal" if np.array_equal(*arrays) else \
+            f"{int((arrays[0] != arrays[1]).sum())} pixels differ"
+        lines.append(f"- make-masks vs gdal_rasterize, mask pixels: {same}")
+    return lines
+
+
+def load() -> str:
+    """The 1-minute load average and the core count, e.g. '4.3 on 2 cores'."""
+    return f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def machine() -> str:
     import onnxruntime
     import rasterio
@@ -279,19 +347,21 @@ def table(cases: list[Case], ratios: bool = True) -> list[str]:
     gpu = any(c.gpu_busy for c in cases)
     extra = " GPU busy % | GPU MB |" if gpu else ""
     lines = ["| stage | implementation | median s | min-max s | throughput | peak RSS MB | "
-             f"geotile / this |{extra}", "|---|---|---|---|---|---|---|" + "---|" * gpu * 2]
+             f"geotile / this | geotile / this (min) |{extra}",
+             "|---|---|---|---|---|---|---|---|" + "---|" * gpu * 2]
     for stage in dict.fromkeys(c.stage for c in cases):
         group = [c for c in cases if c.stage == stage]
         ours = next((c for c in group if c.geotile), None) if ratios else None
         for case in group:
             median = statistics.median(case.times)
-            ratio = "" if ours is None or case is ours else \
-                f"{statistics.median(ours.times) / median:.2f}"
+            ratio, ratio_min = ("", "") if ours is None or case is ours else \
+                (f"{statistics.median(ours.times) / median:.2f}",
+                 f"{min(ours.times) / min(case.times):.2f}")
             gpu_cells = f" {statistics.median(case.gpu_busy):.0f} | {max(case.gpu_mb):.0f} |" \
                 if gpu else ""
             lines.append(f"| {stage} | {case.name} | {median:.2f} | {min(case.times):.2f}-"
                          f"{max(case.times):.2f} | {case.units / median:.2f} {case.unit} | "
-                         f"{max(case.rss):.0f} | {ratio} |{gpu_cells}")
+                         f"{max(case.rss):.0f} | {ratio} | {ratio_min} |{gpu_cells}")
     return lines
 
 
@@ -319,6 +389,9 @@ def main() -> None:
                         "bare loop, with NVML utilisation; needs a GPU and nvidia-ml-py")
     parser.add_argument("--batch-size", type=int, default=16, help="--gpu: patches per batch")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--stages", default="",
+                        help="comma-separated stage prefixes to run (e.g. make-masks,tile,"
+                        "vectorize); scaling is skipped then. Default: all")
     args = parser.parse_args()
     out = inputs.WORK / "out"
     out.mkdir(parents=True, exist_ok=True)
@@ -348,16 +421,25 @@ def main() -> None:
         cases = make_cases(6000, 10_000, 2048, out)
         scaling = scaling_cases([2000, 4000, 8000], out)
         repeat = args.repeat
+    if args.stages:
+        wanted = tuple(args.stages.split(","))
+        cases = [c for c in cases if c.stage.startswith(wanted)]
+        scaling = []
+    load_before = load()
     run(cases, repeat)
     run(scaling, 1 if args.smoke else 2)
     lines = [f"# geotile benchmarks{' (smoke run)' if args.smoke else ''}", "",
-             f"Machine: {machine()}.", "",
+             f"Machine: {machine()}. Load average (1 min): {load_before} before, {load()} "
+             "after.", "",
              f"Medians of {repeat} alternating runs; each run is a fresh process (start-up "
              "included). `geotile / this` is geotile's median divided by this "
-             "implementation's: below 1 means geotile is faster.", "", *table(cases), "",
-             "## Scaling (time vs pixels: exponent 1 = linear)", "",
-             *table(scaling, ratios=False), ""]
-    for stage in ("scaling: predict", "scaling: vectorize"):
+             "implementation's (below 1: geotile is faster); `(min)` divides the fastest "
+             "runs, the least disturbed by other load.", "", *table(cases), "",
+             "Outputs compared after the runs:", "", *check_outputs(out), ""]
+    if scaling:
+        lines += ["## Scaling (time vs pixels: exponent 1 = linear)", "",
+                  *table(scaling, ratios=False), ""]
+    for stage in ("scaling: predict", "scaling: vectorize") if scaling else ():
         start_up = start_up_seconds(scaling, stage)
         measured = [c for c in scaling if c.stage == stage][1:]
         lines.append(f"- {stage}: fitted exponent {scaling_exponent(measured, stage):.2f} "

@@ -116,7 +116,7 @@ def shapes_gpkg(raster: str, output: str) -> None:
     with rasterio.open(raster) as src:
         data = src.read(1)
         polygons = [shapely.geometry.shape(g) for g, v in
-                    shapes(data, mask=data > 0, transform=src.transform)]
+                    shapes(data, mask=data > 0, connectivity=4, transform=src.transform)]
         crs = src.crs
     gpd.GeoDataFrame(geometry=polygons, crs=crs).to_file(output, driver="GPKG")
 

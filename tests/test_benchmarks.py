@@ -26,3 +26,39 @@ def test_smoke_run_writes_a_row_per_stage(tmp_path):
         assert float(cells[2]) > 0  # median seconds
         assert float(cells[5]) > 10  # peak RSS of a Python process, in MB
     assert re.search(r"fitted exponent -?\d+\.\d+", text)
+    # the peers' outputs are checked against geotile's: same features, patches, mask
+    vectorize = next(line for line in text.splitlines() if "vectorize outputs" in line)
+    assert vectorize.endswith("(equal)")
+    assert "rasterio shapes" in vectorize
+
+
+def test_overlap_study_scores_each_setting_and_keeps_the_rest_of_results(tmp_path):
+    import rasterio
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+
+    from benchmarks import overlap
+
+    with rasterio.open(ROOT / "examples/data/scene.tif") as src:  # a 256 px corner
+        window = Window(0, 0, 256, 256)
+        profile = dict(src.profile, width=256, height=256,
+                       transform=window_transform(window, src.transform))
+        with rasterio.open(tmp_path / "crop.tif", "w", **profile) as dst:
+            dst.write(src.read(window=window))
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# benchmarks\n\n## Overlap and tile size\n\nold\n\n## Other\n\nkeep\n")
+    overlap.main(["--image", str(tmp_path / "crop.tif"), "--sizes", "128",
+                  "--overlaps", "0.5,0.25", "--work", str(tmp_path / "work"),
+                  "--output", str(results)])
+    text = results.read_text()
+    assert text.count("## Overlap and tile size") == 1 and "old" not in text
+    assert text.endswith("## Other\n\nkeep\n")
+    rows = [line for line in text.splitlines() if line.startswith("| 128 |")]
+    assert [row.split("|")[2].strip() for row in rows] == ["50 %", "25 %"]
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert cells[2] in ("4.00", "1.78")  # windows per pixel
+        assert float(cells[3]) > 0  # predict seconds
+        # the crop holds a few of the scene's footprints: F1 is low by construction here
+        assert 0 < float(cells[4]) <= 1 and 0.3 < float(cells[5]) <= 1  # F1, precision
+        assert 0.5 < float(cells[7]) <= 1  # pixel IoU

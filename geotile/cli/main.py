@@ -36,7 +36,7 @@ _GROUP_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"}
 #: GDAL settings for every command: commands stream by strips and write whole blocks, so a
 #: small block cache keeps memory independent of the raster's size (GDAL's default is 5 %
 #: of RAM). Scoped to the command with rasterio.Env; a user's own setting wins.
-GDAL_SETTINGS = {"GDAL_CACHEMAX": 128}
+GDAL_SETTINGS = {"GDAL_CACHEMAX": 128 * 2**20}  # bytes: rasterio reads an int as bytes
 
 
 class GeotileGroup(click.Group):
