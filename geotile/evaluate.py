@@ -509,11 +509,12 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     from tqdm import tqdm
 
     from geotile.raster import has_nodata, open_raster, read_band
-    from geotile.raster_kinds import raster_kind
+    from geotile.raster_kinds import plain_bands, raster_kind
 
     with open_raster(prediction) as pred, open_raster(truth) as true:
         _check_same_grid(pred, true, prediction, truth)
-        pred_kind, true_kind = raster_kind(pred), raster_kind(true)
+        (p_indexes, pred_kind), true_kind = plain_bands(pred, raster_kind(pred)), \
+            raster_kind(true)
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names
@@ -523,7 +524,8 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         for top in tqdm(range(0, pred.height, rows), disable=not progress, unit="band",
                         desc="evaluate"):
             height = min(rows, pred.height - top)
-            p_values, p_valid = read_band(pred, top, height, pred.width, check_nodata=check_pred)
+            p_values, p_valid = read_band(pred, top, height, pred.width, indexes=p_indexes,
+                                         check_nodata=check_pred)
             t_values, t_valid = read_band(true, top, height, true.width, indexes=[1],
                                           check_nodata=check_true)
             keep = p_valid & t_valid & _not_ignored(t_values[0])

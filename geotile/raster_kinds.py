@@ -9,7 +9,7 @@ descriptions decide. Class names are indexed by class id (0 background).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -55,6 +55,21 @@ def raster_kind(src) -> RasterKind:
             names = ["background", *names]
         return RasterKind("probability", float(scale), names, threshold)
     return RasterKind("class", 1.0, names, threshold)
+
+
+def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:
+    """The bands to read, and how, when a raster is read plainly (not split into
+    instances): a footprint/boundary/contact probability raster is its footprint band,
+    thresholded (an argmax against boundary and contact would be nonsense); any other
+    raster is all its bands (None)."""
+    if kind.kind != "probability":
+        return None, kind
+    from geotile.instances import band_roles
+
+    roles = band_roles(src)
+    if not roles:
+        return None, kind
+    return [roles["footprint"]], replace(kind, names=["background", "footprint"])
 
 
 def _refuse_colour_image(src) -> None:

@@ -30,13 +30,13 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import class_ids, raster_kind
+from geotile.raster_kinds import class_ids, plain_bands, raster_kind
 
 log = logging.getLogger("geotile")
 
@@ -371,7 +371,6 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     from rasterio.windows import transform as window_transform
     from tqdm import tqdm
 
-    from geotile.instances import band_roles
     from geotile.raster import has_nodata, open_raster, read_band
 
     finished, edge_regions, kinds = [], [], []
@@ -381,11 +380,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     for path in paths:
         with open_raster(path) as src:
             kind = raster_kind(src)
-            indexes = None
-            roles = band_roles(src) if kind.kind == "probability" else None
-            if roles:  # footprint/boundary/contact: the plain mode thresholds the footprint
-                indexes, kind = [roles["footprint"]], replace(kind, names=["background",
-                                                                           "footprint"])
+            indexes, kind = plain_bands(src, kind)
             kinds.append(kind.kind)
             names = names or kind.names
             keep = kept_class_ids(options, kind.names, path)

@@ -278,3 +278,22 @@ def test_the_models_boundary_threshold_travels_to_vectorize(run_cli, make_raster
                      "--min-area", "1", "--boundary-threshold", "0.5")
     assert result.exit_code == 0, result.output
     assert len(gpd.read_file(tmp_path / "given.gpkg")) == 1  # the option wins: 0.2 < 0.5
+
+
+def test_pixel_evaluate_of_footprint_boundary_contact_reads_the_footprint(make_raster):
+    # an argmax against boundary/contact would score the walls and contacts as classes
+    from geotile.evaluate import evaluate_rasters
+
+    probabilities = np.zeros((3, 20, 40), np.float32)
+    probabilities[0, 5:15, 5:35] = 0.9
+    probabilities[1, 5:15, 5:35] = 0.95  # boundary higher than footprint everywhere
+    raster = make_raster("p.tif", probabilities, transform=TRANSFORM)
+    import rasterio
+
+    with rasterio.open(raster, "r+") as dst:
+        for band, name in enumerate(("footprint", "boundary", "contact"), start=1):
+            dst.set_band_description(band, name)
+    truth = np.zeros((20, 40), np.uint8)
+    truth[5:15, 5:35] = 1
+    scores = evaluate_rasters(raster, make_raster("t.tif", truth, transform=TRANSFORM))
+    assert scores.confusion.tolist() == [[500, 0], [0, 300]]
