@@ -30,6 +30,7 @@ _EXPORTS = {
     "PredictOptions": "geotile.predict",
     "predict_array": "geotile.predict",
     "predict_raster": "geotile.predict",
+    "predict_rasters": "geotile.distributed",
     "VectorizeOptions": "geotile.vectorize",
     "polygonize_array": "geotile.vectorize",
     "regularize_polygon": "geotile.vectorize",

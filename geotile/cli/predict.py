@@ -112,12 +112,18 @@ def _bands(ctx, param, value):
 @creation_options_opt
 @overwrite_opt
 @resume_opt
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Predict the images in parallel on a local dask cluster of N worker "
+              "processes (one model session each). Needs geotile[dask].")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Predict the images on a running dask scheduler, e.g. tcp://host:8786; "
+              "paths must be reachable from every worker. Needs geotile[dask].")
 @json_opt
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
             model_resolution, extra_bands, extra_resampling, cog, creation_options, overwrite,
-            resume, as_json):
+            resume, workers, scheduler, as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
@@ -152,7 +158,22 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume)
     extras = pair_extra_bands([image for image, _ in pairs], extra_bands) or [None] * len(pairs)
-    settings = run_settings(ctx, "model", "images")
+    settings = run_settings(ctx, "model", "images", "workers", "scheduler")
+    if workers or scheduler:
+        from geotile.distributed import predict_rasters
+
+        summaries = predict_rasters(
+            model, [image for image, _ in pairs], [out for _, out in pairs], options=options,
+            model_options={"providers": providers, "fp16": fp16, "mean": mean, "std": std,
+                           "scale": scale, "activation": activation, "outputs": model_outputs},
+            workers=workers, scheduler=scheduler, overwrite=overwrite, resume=resume,
+            extra_bands=extras, extra_resampling=extra_resampling, settings=settings,
+            progress=ctx.obj["progress"])
+        for summary in summaries:
+            _report(ctx, summary, as_json)
+        if as_json:
+            click.echo(json.dumps(summaries, indent=2))
+        return
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
                                      tile_size=tile_size, batch_size=batch_size)
@@ -165,11 +186,15 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                                  extra_resampling=extra_resampling, resume=resume,
                                  settings=settings)
         summaries.append(summary)
-        if summary.get("skipped") and not ctx.obj["quiet"] and not as_json:
-            click.echo(f"{summary['output']}: complete from an earlier run, skipped (--resume)")
-        elif not ctx.obj["quiet"] and not as_json:
-            click.echo(f"{summary['output']}: {summary['megapixels']} MP in "
-                       f"{summary['seconds']} s ({summary['mp_per_s']} MP/s, "
-                       f"{summary['provider']})")
+        _report(ctx, summary, as_json)
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
+
+
+def _report(ctx, summary: dict, as_json: bool) -> None:
+    if summary.get("skipped") and not ctx.obj["quiet"] and not as_json:
+        click.echo(f"{summary['output']}: complete from an earlier run, skipped (--resume)")
+    elif not ctx.obj["quiet"] and not as_json:
+        click.echo(f"{summary['output']}: {summary['megapixels']} MP in "
+                   f"{summary['seconds']} s ({summary['mp_per_s']} MP/s, "
+                   f"{summary['provider']})")
