@@ -11,9 +11,10 @@ dask is optional: ``pip install 'geotile[dask]'``.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Sequence
 
-from geotile.errors import InputError
+from geotile.errors import GeotileError, InputError
 
 #: per worker process: (model path, options) -> OnnxModel
 _MODELS: dict = {}
@@ -38,11 +39,26 @@ def _worker_model(model_path, model_options: dict):
     return model
 
 
-def _predict_task(model_path, model_options, image, output, kwargs) -> dict:
+def _predict_task(model_path, model_options, image, output, kwargs, stop: str) -> dict | None:
+    from distributed import Event
+
     from geotile.predict import predict_raster
 
+    if Event(stop).is_set():  # another image failed: start nothing new
+        return None
     model = _worker_model(model_path, model_options)
     return predict_raster(model, image, output, **kwargs)
+
+
+def _shared(path, remote: bool):
+    """``path`` as text; a local one made absolute for workers on other machines (their
+    working folder is not ours; shared storage is mounted at the same place)."""
+    from geotile.raster import is_virtual_path
+
+    if path is None:
+        return None
+    text = os.fspath(path)
+    return os.path.abspath(text) if remote and not is_virtual_path(text) else text
 
 
 def _client(workers: int | None, scheduler: str | None):
@@ -63,7 +79,7 @@ def _client(workers: int | None, scheduler: str | None):
             raise InputError(f"{scheduler}: no dask scheduler answers ({exc}). Start one with "
                              "`dask scheduler` and workers with `dask worker ADDRESS`.") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=None, silence_logs=logging.CRITICAL)
     return Client(cluster), cluster
 
 
@@ -89,8 +105,9 @@ def predict_rasters(
     ``scheduler``: the address of a running scheduler (e.g. ``tcp://host:8786``).
     ``model_options``: keyword arguments of :meth:`OnnxModel.from_path` (providers,
     mean, std, ...). Other arguments as in :func:`geotile.predict.predict_raster`.
-    The first failing image raises its error (the others are cancelled; finished
-    outputs are kept). Returns the summaries in the order of ``images``.
+    The first failing image raises its error: images not yet started are skipped,
+    those running finish, finished outputs are kept. Returns the summaries in the order
+    of ``images``.
     """
     from tqdm import tqdm
 
@@ -107,23 +124,32 @@ def predict_rasters(
         model_options.setdefault("batch_size", options.batch_size)
     client, cluster = _client(workers, scheduler)
     try:
-        from distributed import as_completed
+        from distributed import Event, as_completed, wait
 
+        stop = f"geotile-stop-{uuid.uuid4().hex}"
         futures = []
+        remote = scheduler is not None
         for image, output, extra in zip(images, outputs, extra_bands, strict=True):
             kwargs = {"options": options, "overwrite": overwrite, "progress": False,
-                      "extra_bands": extra, "extra_resampling": extra_resampling,
-                      "resume": resume, "settings": settings}
-            futures.append(client.submit(_predict_task, os.fspath(model_path), model_options,
-                                         os.fspath(image), os.fspath(output), kwargs,
-                                         pure=False))
+                      "extra_bands": _shared(extra, remote),
+                      "extra_resampling": extra_resampling, "resume": resume,
+                      "settings": settings}
+            futures.append(client.submit(_predict_task, _shared(model_path, remote),
+                                         model_options, _shared(image, remote),
+                                         _shared(output, remote), kwargs, stop, pure=False))
         index = {future.key: i for i, future in enumerate(futures)}
         summaries: list = [None] * len(futures)
         with tqdm(total=len(futures), disable=not progress, unit="image") as bar:
             for future in as_completed(futures):
                 try:
                     summaries[index[future.key]] = future.result()
-                except BaseException:
+                except GeotileError:
+                    # images not started are skipped; those running finish (outputs are
+                    # atomic, none is killed half-written), then the first error is raised
+                    Event(stop, client=client).set()
+                    wait(futures)
+                    raise
+                except BaseException:  # Ctrl-C: stop everything now
                     client.cancel(futures)
                     raise
                 bar.update()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import rasterio
 
 from .conftest import assert_one_line_error
 from .onnx_models import pointwise_model
@@ -55,26 +56,34 @@ def test_workers_and_scheduler_outputs_match_a_single_process_run(run_cli, make_
     assert all(count <= 1 for count in _worker_sessions(cluster).values())
 
 
-def test_library_api_returns_summaries_in_order(make_raster, tmp_path, cluster):
+def test_library_api_returns_summaries_in_order(make_raster, tmp_path, cluster, monkeypatch):
     from geotile import PredictOptions, predict_rasters
 
-    model = pointwise_model(tmp_path / "m.onnx")
-    images = _images(make_raster, 3)
-    outputs = [tmp_path / f"out{i}.tif" for i in range(3)]
-    summaries = predict_rasters(model, images, outputs, options=PredictOptions(tile_size=32),
+    pointwise_model(tmp_path / "m.onnx")
+    images = [image.name for image in _images(make_raster, 3)]
+    outputs = [f"out{i}.tif" for i in range(3)]
+    # relative paths are ours, not the workers' (their working folder differs)
+    monkeypatch.chdir(tmp_path)
+    summaries = predict_rasters("m.onnx", images, outputs, options=PredictOptions(tile_size=32),
                                 scheduler=cluster.scheduler_address)
-    assert [s["output"] for s in summaries] == [str(o) for o in outputs]
-    assert all(o.is_file() for o in outputs)
+    assert [s["output"] for s in summaries] == [str(tmp_path / o) for o in outputs]
+    assert all((tmp_path / o).is_file() for o in outputs)
 
 
 def test_error_in_one_image_is_one_line(run_cli, make_raster, tmp_path, cluster):
     model = pointwise_model(tmp_path / "m.onnx")
     images = _images(make_raster, 3)
     bad = make_raster("pan.tif", np.zeros((1, 20, 20), np.uint16))
-    result = run_cli("predict", model, *images, bad, "--tile-size", "32", "-o", tmp_path / "out",
+    result = run_cli("predict", model, bad, *images, "--tile-size", "32", "-o", tmp_path / "out",
                      "--scheduler", cluster.scheduler_address)
     assert_one_line_error(result, "pan.tif", "--bands 1,1,1")
-    assert not (tmp_path / "out" / "pan.tif").exists()
+    # no output for the bad image, no temporary file left: only complete outputs
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert written <= {image.name for image in images}
+    for name in written:
+        with rasterio.open(tmp_path / "out" / name) as dst, \
+                rasterio.open(tmp_path / name) as src:
+            assert dst.read().shape == (1, *src.shape)
 
 
 def test_workers_and_scheduler_together_are_refused(run_cli, make_raster, tmp_path):
