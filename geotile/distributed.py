@@ -39,15 +39,26 @@ def _worker_model(model_path, model_options: dict):
     return model
 
 
-def _predict_task(model_path, model_options, image, output, kwargs, stop: str) -> dict | None:
+def _task(stop: str, func, *args):
+    """Run ``func(*args)`` on a worker, unless another task failed already."""
     from distributed import Event
-
-    from geotile.predict import predict_raster
 
     if Event(stop).is_set():  # another image failed: start nothing new
         return None
+    return func(*args)
+
+
+def _predict_one(model_path, model_options, image, output, kwargs) -> dict:
+    from geotile.predict import predict_raster
+
     model = _worker_model(model_path, model_options)
     return predict_raster(model, image, output, **kwargs)
+
+
+def _mask_one(labels, image, output, kwargs) -> dict:
+    from geotile.masks import make_masks
+
+    return make_masks(labels, [image], [output], **kwargs)[0]
 
 
 def _shared(path, remote: bool):
@@ -109,8 +120,6 @@ def predict_rasters(
     those running finish, finished outputs are kept. Returns the summaries in the order
     of ``images``.
     """
-    from tqdm import tqdm
-
     if len(images) != len(outputs):
         raise ValueError("one output per image")
     extra_bands = list(extra_bands) if extra_bands else [None] * len(images)
@@ -122,30 +131,59 @@ def predict_rasters(
     if options is not None:
         model_options.setdefault("tile_size", options.tile_size)
         model_options.setdefault("batch_size", options.batch_size)
+    remote = scheduler is not None
+    calls = [(_predict_one, _shared(model_path, remote), model_options,
+              _shared(image, remote), _shared(output, remote),
+              {"options": options, "overwrite": overwrite, "progress": False,
+               "extra_bands": _shared(extra, remote), "extra_resampling": extra_resampling,
+               "resume": resume, "settings": settings})
+             for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
+    return _run(calls, workers, scheduler, progress)
+
+
+def make_masks_on_cluster(
+    labels_path: str | os.PathLike,
+    images: Sequence[str | os.PathLike],
+    outputs: Sequence[str | os.PathLike],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    **kwargs,
+) -> list[dict]:
+    """:func:`geotile.masks.make_masks` with one task per image on a dask cluster
+    (``workers``/``scheduler`` as in :func:`predict_rasters`); each task reads the labels
+    near its image. ``kwargs``: those of make_masks. Summaries in the order of ``images``.
+    """
+    if len(images) != len(outputs):
+        raise ValueError("one output per image")
+    remote = scheduler is not None
+    kwargs = {**kwargs, "progress": False}
+    calls = [(_mask_one, _shared(labels_path, remote), _shared(image, remote),
+              _shared(output, remote), kwargs)
+             for image, output in zip(images, outputs, strict=True)]
+    return _run(calls, workers, scheduler, progress)
+
+
+def _run(calls: list[tuple], workers, scheduler, progress: bool) -> list:
+    """Run each ``(func, *args)`` of ``calls`` as one task; results in order. The first
+    GeotileError is raised once the tasks already running have finished (their outputs
+    are atomic: none is killed half-written); tasks not started are skipped."""
+    from tqdm import tqdm
+
     client, cluster = _client(workers, scheduler)
     try:
         from distributed import Event, as_completed, wait
 
         stop = f"geotile-stop-{uuid.uuid4().hex}"
-        futures = []
-        remote = scheduler is not None
-        for image, output, extra in zip(images, outputs, extra_bands, strict=True):
-            kwargs = {"options": options, "overwrite": overwrite, "progress": False,
-                      "extra_bands": _shared(extra, remote),
-                      "extra_resampling": extra_resampling, "resume": resume,
-                      "settings": settings}
-            futures.append(client.submit(_predict_task, _shared(model_path, remote),
-                                         model_options, _shared(image, remote),
-                                         _shared(output, remote), kwargs, stop, pure=False))
+        futures = [client.submit(_task, stop, *call, pure=False) for call in calls]
         index = {future.key: i for i, future in enumerate(futures)}
-        summaries: list = [None] * len(futures)
+        results: list = [None] * len(futures)
         with tqdm(total=len(futures), disable=not progress, unit="image") as bar:
             for future in as_completed(futures):
                 try:
-                    summaries[index[future.key]] = future.result()
+                    results[index[future.key]] = future.result()
                 except GeotileError:
-                    # images not started are skipped; those running finish (outputs are
-                    # atomic, none is killed half-written), then the first error is raised
                     Event(stop, client=client).set()
                     wait(futures)
                     raise
@@ -153,7 +191,7 @@ def predict_rasters(
                     client.cancel(futures)
                     raise
                 bar.update()
-        return summaries
+        return results
     finally:
         client.close()
         if cluster is not None:

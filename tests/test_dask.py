@@ -104,3 +104,41 @@ def test_without_dask_the_options_say_how_to_install_it(run_cli, make_raster, tm
     image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
     result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--workers", "2")
     assert_one_line_error(result, "pip install 'geotile[dask]'")
+
+
+def test_make_masks_on_workers_matches_a_single_process_run(run_cli, make_raster, tmp_path,
+                                                           cluster):
+    import json
+
+    from rasterio.transform import from_origin
+
+    # 4 adjacent 30 x 30 m tiles (1 m pixels, UTM 32N) and two classes of footprints
+    images = []
+    for i in range(4):
+        x0, y0 = 500000 + 30 * (i % 2), 5000060 - 30 * (i // 2)
+        images.append(make_raster(f"t{i}.tif", np.full((3, 30, 30), 100, np.uint8),
+                                  crs="EPSG:32632", transform=from_origin(x0, y0, 1, 1)))
+    features = [
+        {"type": "Feature", "properties": {"kind": kind},
+         "geometry": {"type": "Polygon", "coordinates": [[
+             [x, y], [x + 20, y], [x + 20, y + 12], [x, y + 12], [x, y]]]}}
+        for kind, x, y in (("house", 500005, 5000040), ("shed", 500025, 5000015),
+                           ("house", 500040, 5000045))]
+    labels = tmp_path / "labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": features,
+                                  "crs": {"type": "name", "properties": {
+                                      "name": "urn:ogc:def:crs:EPSG::32632"}}}))
+    args = ("make-masks", labels, *images, "--class-field", "kind",
+            "--channels", "footprint,boundary", "-o")
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    on_workers = run_cli(*args, tmp_path / "sched", "--scheduler", cluster.scheduler_address)
+    assert on_workers.exit_code == 0, on_workers.output
+    assert on_workers.output == single.output.replace("single", "sched")
+    burnt = 0
+    for image in images:
+        expected = (tmp_path / "single" / image.name).read_bytes()
+        assert (tmp_path / "sched" / image.name).read_bytes() == expected
+        with rasterio.open(tmp_path / "sched" / image.name) as dst:
+            burnt += int((dst.read(1) > 0).sum())
+    assert burnt > 0

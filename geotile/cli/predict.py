@@ -9,6 +9,7 @@ import click
 from geotile.cli.options import (
     INPUT_PATH,
     check_resume,
+    cluster_opts,
     creation_options_opt,
     extra_bands_opts,
     json_opt,
@@ -112,12 +113,7 @@ def _bands(ctx, param, value):
 @creation_options_opt
 @overwrite_opt
 @resume_opt
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Predict the images in parallel on a local dask cluster of N worker "
-              "processes (one model session each). Needs geotile[dask].")
-@click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="Predict the images on a running dask scheduler, e.g. tcp://host:8786; "
-              "paths must be reachable from every worker. Needs geotile[dask].")
+@cluster_opts
 @json_opt
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
