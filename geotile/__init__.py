@@ -31,6 +31,7 @@ _EXPORTS = {
     "predict_array": "geotile.predict",
     "predict_raster": "geotile.predict",
     "predict_rasters": "geotile.distributed",
+    "make_masks_on_cluster": "geotile.distributed",
     "VectorizeOptions": "geotile.vectorize",
     "polygonize_array": "geotile.vectorize",
     "regularize_polygon": "geotile.vectorize",

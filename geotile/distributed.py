@@ -85,7 +85,10 @@ def _client(workers: int | None, scheduler: str | None):
         raise InputError(DASK_MISSING) from None
     if scheduler:
         try:
-            return Client(scheduler, timeout="20s"), None
+            return Client(scheduler), None  # timeout: distributed.comm.timeouts.connect
+        except ValueError as exc:
+            raise InputError(f"--scheduler {scheduler}: {exc}. Give the scheduler's address, "
+                             "e.g. tcp://host:8786.") from None
         except OSError as exc:
             raise InputError(f"{scheduler}: no dask scheduler answers ({exc}). Start one with "
                              "`dask scheduler` and workers with `dask worker ADDRESS`.") from None

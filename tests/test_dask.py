@@ -95,6 +95,21 @@ def test_workers_and_scheduler_together_are_refused(run_cli, make_raster, tmp_pa
     assert not (tmp_path / "o.tif").exists()
 
 
+def test_unreachable_or_malformed_scheduler_is_one_line(run_cli, make_raster, tmp_path):
+    import dask
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = run_cli("predict", model, image, "-o", tmp_path / "o.tif",
+                         "--scheduler", "tcp://127.0.0.1:1")
+    assert_one_line_error(result, "tcp://127.0.0.1:1", "no dask scheduler answers",
+                          "dask worker")
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--scheduler", "head")
+    assert_one_line_error(result, "--scheduler head", "tcp://host:8786")
+    assert not (tmp_path / "o.tif").exists()
+
+
 def test_without_dask_the_options_say_how_to_install_it(run_cli, make_raster, tmp_path,
                                                         monkeypatch):
     import sys
