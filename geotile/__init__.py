@@ -30,6 +30,8 @@ _EXPORTS = {
     "PredictOptions": "geotile.predict",
     "predict_array": "geotile.predict",
     "predict_raster": "geotile.predict",
+    "predict_rasters": "geotile.distributed",
+    "make_masks_on_cluster": "geotile.distributed",
     "VectorizeOptions": "geotile.vectorize",
     "polygonize_array": "geotile.vectorize",
     "regularize_polygon": "geotile.vectorize",

@@ -9,6 +9,7 @@ import click
 from geotile.cli.options import (
     INPUT_PATH,
     check_resume,
+    cluster_opts,
     creation_options_opt,
     json_opt,
     labels_crs_opt,
@@ -73,11 +74,12 @@ def _line_options(command):
 @json_opt
 @overwrite_opt
 @resume_opt
+@cluster_opts
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
     boundary_width, contact_spacing, palette, layer, labels_crs, creation_options, as_json,
-    overwrite, resume, **line_args,
+    overwrite, resume, workers, scheduler, **line_args,
 ):
     """Rasterize LABELS (footprint polygons or a label raster) into one mask per IMAGE.
 
@@ -133,7 +135,14 @@ def make_masks(
         mapping = read_class_map(class_map)
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels])
-    settings = {**run_settings(ctx, "labels", "images"), "class_map": mapping}
+    settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler"),
+                "class_map": mapping}
+    if workers or scheduler:
+        from functools import partial
+
+        from geotile.distributed import make_masks_on_cluster
+
+        run = partial(make_masks_on_cluster, workers=workers, scheduler=scheduler)
     summaries = run(
         labels,
         [image for image, _ in pairs],

@@ -198,3 +198,15 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def cluster_opts(func):
+    """--workers N / --scheduler ADDRESS: one task per image on dask (geotile.distributed)."""
+    func = click.option(
+        "--scheduler", metavar="ADDRESS", default=None,
+        help="Run the images on a running dask scheduler, e.g. tcp://host:8786; paths must "
+        "be reachable from every worker. Needs geotile[dask].")(func)
+    return click.option(
+        "--workers", type=click.IntRange(min=1), default=None,
+        help="Run the images in parallel on a local dask cluster of N worker processes "
+        "(predict: one model session each). Needs geotile[dask].")(func)

@@ -9,6 +9,7 @@ import click
 from geotile.cli.options import (
     INPUT_PATH,
     check_resume,
+    cluster_opts,
     creation_options_opt,
     extra_bands_opts,
     json_opt,
@@ -115,12 +116,13 @@ def _bands(ctx, param, value):
 @creation_options_opt
 @overwrite_opt
 @resume_opt
+@cluster_opts
 @json_opt
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
             model_resolution, extra_bands, extra_resampling, mosaic, cog, creation_options,
-            overwrite, resume, as_json):
+            overwrite, resume, workers, scheduler, as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
@@ -158,9 +160,26 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     pairs = resolve_outputs(images, output, overwrite or resume)
     if mosaic and extra_bands:
         raise click.UsageError("--mosaic cannot be combined with --extra-bands.")
+    if mosaic and (workers or scheduler):
+        raise click.UsageError("--mosaic runs in one process: leave out --workers/--scheduler.")
     grid = open_mosaic([image for image, _ in pairs]) if mosaic else None
     extras = pair_extra_bands([image for image, _ in pairs], extra_bands) or [None] * len(pairs)
-    settings = run_settings(ctx, "model", "images")
+    settings = run_settings(ctx, "model", "images", "workers", "scheduler")
+    if workers or scheduler:
+        from geotile.distributed import predict_rasters
+
+        summaries = predict_rasters(
+            model, [image for image, _ in pairs], [out for _, out in pairs], options=options,
+            model_options={"providers": providers, "fp16": fp16, "mean": mean, "std": std,
+                           "scale": scale, "activation": activation, "outputs": model_outputs},
+            workers=workers, scheduler=scheduler, overwrite=overwrite, resume=resume,
+            extra_bands=extras, extra_resampling=extra_resampling, settings=settings,
+            progress=ctx.obj["progress"])
+        for summary in summaries:
+            _report(ctx, summary, as_json)
+        if as_json:
+            click.echo(json.dumps(summaries, indent=2))
+        return
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
                                      tile_size=tile_size, batch_size=batch_size)
@@ -173,11 +192,15 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                                  extra_resampling=extra_resampling, resume=resume,
                                  settings=settings, mosaic=grid)
         summaries.append(summary)
-        if summary.get("skipped") and not ctx.obj["quiet"] and not as_json:
-            click.echo(f"{summary['output']}: complete from an earlier run, skipped (--resume)")
-        elif not ctx.obj["quiet"] and not as_json:
-            click.echo(f"{summary['output']}: {summary['megapixels']} MP in "
-                       f"{summary['seconds']} s ({summary['mp_per_s']} MP/s, "
-                       f"{summary['provider']})")
+        _report(ctx, summary, as_json)
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
+
+
+def _report(ctx, summary: dict, as_json: bool) -> None:
+    if summary.get("skipped") and not ctx.obj["quiet"] and not as_json:
+        click.echo(f"{summary['output']}: complete from an earlier run, skipped (--resume)")
+    elif not ctx.obj["quiet"] and not as_json:
+        click.echo(f"{summary['output']}: {summary['megapixels']} MP in "
+                   f"{summary['seconds']} s ({summary['mp_per_s']} MP/s, "
+                   f"{summary['provider']})")

@@ -1,0 +1,201 @@
+"""Predict many rasters on a dask.distributed cluster: one task per image.
+
+Each worker process loads the ONNX model once (one ONNX Runtime session per worker,
+cached by model path and options) and runs :func:`geotile.predict.predict_raster` on
+its images; inputs and outputs are paths every worker can reach (shared storage or
+GDAL virtual paths). Outputs are written atomically by the worker, so each is
+byte-identical to a single-process run, and those finished before an error are kept.
+dask is optional: ``pip install 'geotile[dask]'``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+
+from geotile.errors import GeotileError, InputError
+
+#: per worker process: (model path, options) -> OnnxModel
+_MODELS: dict = {}
+
+DASK_MISSING = "--workers/--scheduler need dask: pip install 'geotile[dask]'"
+
+
+def _model_key(model_path, model_options: dict) -> tuple:
+    return (os.fspath(model_path),
+            tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                         for k, v in model_options.items())))
+
+
+def _worker_model(model_path, model_options: dict):
+    """The worker's cached OnnxModel for ``model_path`` and ``model_options``."""
+    key = _model_key(model_path, model_options)
+    model = _MODELS.get(key)
+    if model is None:
+        from geotile.model import OnnxModel
+
+        model = _MODELS[key] = OnnxModel.from_path(model_path, **model_options)
+    return model
+
+
+def _task(stop: str, func, *args):
+    """Run ``func(*args)`` on a worker, unless another task failed already."""
+    from distributed import Event
+
+    if Event(stop).is_set():  # another image failed: start nothing new
+        return None
+    return func(*args)
+
+
+def _predict_one(model_path, model_options, image, output, kwargs) -> dict:
+    from geotile.predict import predict_raster
+
+    model = _worker_model(model_path, model_options)
+    return predict_raster(model, image, output, **kwargs)
+
+
+def _mask_one(labels, image, output, kwargs) -> dict:
+    from geotile.masks import make_masks
+
+    return make_masks(labels, [image], [output], **kwargs)[0]
+
+
+def _shared(path, remote: bool):
+    """``path`` as text; a local one made absolute for workers on other machines (their
+    working folder is not ours; shared storage is mounted at the same place)."""
+    from geotile.raster import is_virtual_path
+
+    if path is None:
+        return None
+    text = os.fspath(path)
+    return os.path.abspath(text) if remote and not is_virtual_path(text) else text
+
+
+def _client(workers: int | None, scheduler: str | None):
+    """A dask Client (and the LocalCluster it owns, or None)."""
+    if workers and scheduler:
+        raise InputError("give --workers (a local cluster) or --scheduler (a running one), "
+                         "not both.")
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError(DASK_MISSING) from None
+    if scheduler:
+        try:
+            return Client(scheduler), None  # timeout: distributed.comm.timeouts.connect
+        except ValueError as exc:
+            raise InputError(f"--scheduler {scheduler}: {exc}. Give the scheduler's address, "
+                             "e.g. tcp://host:8786.") from None
+        except OSError as exc:
+            raise InputError(f"{scheduler}: no dask scheduler answers ({exc}). Start one with "
+                             "`dask scheduler` and workers with `dask worker ADDRESS`.") from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.CRITICAL)
+    return Client(cluster), cluster
+
+
+def predict_rasters(
+    model_path: str | os.PathLike,
+    images: Sequence[str | os.PathLike],
+    outputs: Sequence[str | os.PathLike],
+    *,
+    options=None,
+    model_options: dict | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    extra_bands: Sequence | None = None,
+    extra_resampling: str = "bilinear",
+    settings: dict | None = None,
+    progress: bool = False,
+) -> list[dict]:
+    """Predict each of ``images`` into the matching ``outputs`` path on a dask cluster.
+
+    ``workers``: start a LocalCluster of that many single-threaded worker processes;
+    ``scheduler``: the address of a running scheduler (e.g. ``tcp://host:8786``).
+    ``model_options``: keyword arguments of :meth:`OnnxModel.from_path` (providers,
+    mean, std, ...). Other arguments as in :func:`geotile.predict.predict_raster`.
+    The first failing image raises its error: images not yet started are skipped,
+    those running finish, finished outputs are kept. Returns the summaries in the order
+    of ``images``.
+    """
+    if len(images) != len(outputs):
+        raise ValueError("one output per image")
+    extra_bands = list(extra_bands) if extra_bands else [None] * len(images)
+    model_options = dict(model_options or {})
+    threads = None
+    if workers:  # share the machine's cores between the local workers
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    model_options.setdefault("threads", threads)
+    if options is not None:
+        model_options.setdefault("tile_size", options.tile_size)
+        model_options.setdefault("batch_size", options.batch_size)
+    remote = scheduler is not None
+    calls = [(_predict_one, _shared(model_path, remote), model_options,
+              _shared(image, remote), _shared(output, remote),
+              {"options": options, "overwrite": overwrite, "progress": False,
+               "extra_bands": _shared(extra, remote), "extra_resampling": extra_resampling,
+               "resume": resume, "settings": settings})
+             for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
+    return _run(calls, workers, scheduler, progress)
+
+
+def make_masks_on_cluster(
+    labels_path: str | os.PathLike,
+    images: Sequence[str | os.PathLike],
+    outputs: Sequence[str | os.PathLike],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    **kwargs,
+) -> list[dict]:
+    """:func:`geotile.masks.make_masks` with one task per image on a dask cluster
+    (``workers``/``scheduler`` as in :func:`predict_rasters`); each task reads the labels
+    near its image. ``kwargs``: those of make_masks. Summaries in the order of ``images``.
+    """
+    if len(images) != len(outputs):
+        raise ValueError("one output per image")
+    remote = scheduler is not None
+    kwargs = {**kwargs, "progress": False}
+    calls = [(_mask_one, _shared(labels_path, remote), _shared(image, remote),
+              _shared(output, remote), kwargs)
+             for image, output in zip(images, outputs, strict=True)]
+    return _run(calls, workers, scheduler, progress)
+
+
+def _run(calls: list[tuple], workers, scheduler, progress: bool) -> list:
+    """Run each ``(func, *args)`` of ``calls`` as one task; results in order. The first
+    GeotileError is raised once the tasks already running have finished (their outputs
+    are atomic: none is killed half-written); tasks not started are skipped."""
+    from tqdm import tqdm
+
+    client, cluster = _client(workers, scheduler)
+    try:
+        from distributed import Event, as_completed, wait
+
+        stop = f"geotile-stop-{uuid.uuid4().hex}"
+        futures = [client.submit(_task, stop, *call, pure=False) for call in calls]
+        index = {future.key: i for i, future in enumerate(futures)}
+        results: list = [None] * len(futures)
+        with tqdm(total=len(futures), disable=not progress, unit="image") as bar:
+            for future in as_completed(futures):
+                try:
+                    results[index[future.key]] = future.result()
+                except GeotileError:
+                    Event(stop, client=client).set()
+                    wait(futures)
+                    raise
+                except BaseException:  # Ctrl-C: stop everything now
+                    client.cancel(futures)
+                    raise
+                bar.update()
+        return results
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,159 @@
+"""`geotile predict --workers/--scheduler`: images predicted on a dask.distributed cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+
+from .conftest import assert_one_line_error
+from .onnx_models import pointwise_model
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import logging
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        yield cluster
+
+
+def _images(make_raster, count=4):
+    rng = np.random.default_rng(0)
+    return [make_raster(f"img{i}.tif", rng.integers(0, 256, (3, 40 + 7 * i, 50), np.uint8))
+            for i in range(count)]
+
+
+def _worker_sessions(cluster) -> dict:
+    from geotile import distributed as gd
+
+    with distributed.Client(cluster) as client:
+        return client.run(lambda: len(gd._MODELS))
+
+
+def test_workers_and_scheduler_outputs_match_a_single_process_run(run_cli, make_raster,
+                                                                  tmp_path, cluster):
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster)
+    args = ("predict", model, *images, "--tile-size", "32", "--dtype", "uint8", "-o")
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    on_workers = run_cli(*args, tmp_path / "workers", "--workers", "2")
+    assert on_workers.exit_code == 0, on_workers.output
+    on_scheduler = run_cli(*args, tmp_path / "sched", "--scheduler", cluster.scheduler_address)
+    assert on_scheduler.exit_code == 0, on_scheduler.output
+    for image in images:
+        expected = (tmp_path / "single" / image.name).read_bytes()
+        assert (tmp_path / "workers" / image.name).read_bytes() == expected
+        assert (tmp_path / "sched" / image.name).read_bytes() == expected
+    # one line per image, as without dask
+    assert sorted(line.split(":")[0] for line in on_scheduler.output.splitlines()) == \
+        sorted(str(tmp_path / "sched" / image.name) for image in images)
+    # one ONNX Runtime session per worker process, whatever the number of images
+    assert all(count <= 1 for count in _worker_sessions(cluster).values())
+
+
+def test_library_api_returns_summaries_in_order(make_raster, tmp_path, cluster, monkeypatch):
+    from geotile import PredictOptions, predict_rasters
+
+    pointwise_model(tmp_path / "m.onnx")
+    images = [image.name for image in _images(make_raster, 3)]
+    outputs = [f"out{i}.tif" for i in range(3)]
+    # relative paths are ours, not the workers' (their working folder differs)
+    monkeypatch.chdir(tmp_path)
+    summaries = predict_rasters("m.onnx", images, outputs, options=PredictOptions(tile_size=32),
+                                scheduler=cluster.scheduler_address)
+    assert [s["output"] for s in summaries] == [str(tmp_path / o) for o in outputs]
+    assert all((tmp_path / o).is_file() for o in outputs)
+
+
+def test_error_in_one_image_is_one_line(run_cli, make_raster, tmp_path, cluster):
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 3)
+    bad = make_raster("pan.tif", np.zeros((1, 20, 20), np.uint16))
+    result = run_cli("predict", model, bad, *images, "--tile-size", "32", "-o", tmp_path / "out",
+                     "--scheduler", cluster.scheduler_address)
+    assert_one_line_error(result, "pan.tif", "--bands 1,1,1")
+    # no output for the bad image, no temporary file left: only complete outputs
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert written <= {image.name for image in images}
+    for name in written:
+        with rasterio.open(tmp_path / "out" / name) as dst, \
+                rasterio.open(tmp_path / name) as src:
+            assert dst.read().shape == (1, *src.shape)
+
+
+def test_workers_and_scheduler_together_are_refused(run_cli, make_raster, tmp_path):
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--workers", "2",
+                     "--scheduler", "tcp://127.0.0.1:8786")
+    assert_one_line_error(result, "--workers", "--scheduler", "not both")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_unreachable_or_malformed_scheduler_is_one_line(run_cli, make_raster, tmp_path):
+    import dask
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = run_cli("predict", model, image, "-o", tmp_path / "o.tif",
+                         "--scheduler", "tcp://127.0.0.1:1")
+    assert_one_line_error(result, "tcp://127.0.0.1:1", "no dask scheduler answers",
+                          "dask worker")
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--scheduler", "head")
+    assert_one_line_error(result, "--scheduler head", "tcp://host:8786")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_without_dask_the_options_say_how_to_install_it(run_cli, make_raster, tmp_path,
+                                                        monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--workers", "2")
+    assert_one_line_error(result, "pip install 'geotile[dask]'")
+
+
+def test_make_masks_on_workers_matches_a_single_process_run(run_cli, make_raster, tmp_path,
+                                                           cluster):
+    import json
+
+    from rasterio.transform import from_origin
+
+    # 4 adjacent 30 x 30 m tiles (1 m pixels, UTM 32N) and two classes of footprints
+    images = []
+    for i in range(4):
+        x0, y0 = 500000 + 30 * (i % 2), 5000060 - 30 * (i // 2)
+        images.append(make_raster(f"t{i}.tif", np.full((3, 30, 30), 100, np.uint8),
+                                  crs="EPSG:32632", transform=from_origin(x0, y0, 1, 1)))
+    features = [
+        {"type": "Feature", "properties": {"kind": kind},
+         "geometry": {"type": "Polygon", "coordinates": [[
+             [x, y], [x + 20, y], [x + 20, y + 12], [x, y + 12], [x, y]]]}}
+        for kind, x, y in (("house", 500005, 5000040), ("shed", 500025, 5000015),
+                           ("house", 500040, 5000045))]
+    labels = tmp_path / "labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": features,
+                                  "crs": {"type": "name", "properties": {
+                                      "name": "urn:ogc:def:crs:EPSG::32632"}}}))
+    args = ("make-masks", labels, *images, "--class-field", "kind",
+            "--channels", "footprint,boundary", "-o")
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    on_workers = run_cli(*args, tmp_path / "sched", "--scheduler", cluster.scheduler_address)
+    assert on_workers.exit_code == 0, on_workers.output
+    assert on_workers.output == single.output.replace("single", "sched")
+    burnt = 0
+    for image in images:
+        expected = (tmp_path / "single" / image.name).read_bytes()
+        assert (tmp_path / "sched" / image.name).read_bytes() == expected
+        with rasterio.open(tmp_path / "sched" / image.name) as dst:
+            burnt += int((dst.read(1) > 0).sum())
+    assert burnt > 0
