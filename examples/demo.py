@@ -20,8 +20,6 @@ HERE = Path(__file__).resolve().parent
 SCENE = HERE / "data" / "scene.tif"
 FOOTPRINTS = HERE / "data" / "scene_footprints.geojson"
 MODEL = HERE / "models" / "buildings_unet.onnx"
-#: the bundled model's boundary channel is faint on party walls (a dark line one or two px
-#: wide): markers must stay below this boundary probability (vectorize's default is 0.5)
 
 
 def geotile_command() -> list[str]:

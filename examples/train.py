@@ -36,6 +36,7 @@ from torch import nn
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from demo import geotile_command  # noqa: E402
 from make_scene import write_scene  # noqa: E402
 
 MEAN, STD = [0.45, 0.45, 0.42], [0.2, 0.2, 0.2]  # in [0, 1] units, as Deepness expects
@@ -78,15 +79,6 @@ class UNet(nn.Module):
         for up, merge in zip(self.up, self.merge, strict=True):
             x = merge(torch.cat([up(x), skips.pop()], dim=1))
         return torch.sigmoid(self.head(x))
-
-
-def geotile_command() -> list[str]:
-    """The `geotile` beside this Python, else the one on PATH, else `python -m geotile`."""
-    beside = Path(sys.executable).with_name("geotile")
-    if beside.exists():
-        return [str(beside)]
-    on_path = shutil.which("geotile")
-    return [on_path] if on_path else [sys.executable, "-m", "geotile"]
 
 
 def geotile(*args) -> None:
