@@ -5,7 +5,7 @@
 - :func:`read_window` reads pixels, reporting corrupt data the same way;
 - :func:`output_profile` builds tiled, compressed GeoTIFF profiles (profiles
   are data, looked up by name, returned as copies);
-- :func:`atomic_output` / :func:`atomic_directory` write under a temporary name
+- :func:`atomic_output` writes under a temporary name
   in the destination folder and rename when complete, so a failed or
   interrupted run never leaves a half-written file under the final name.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -99,7 +98,7 @@ def input_exists(path: str | os.PathLike) -> bool:
 
 def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
     """Open a raster for reading, or raise InputError naming the file and the fix."""
-    if _is_local(path) and not Path(path).exists():
+    if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
     try:
         return rasterio.open(path)
@@ -575,28 +574,6 @@ def atomic_output(
         for leftover in (tmp, tmp_sidecar):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
-
-
-@contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Like :func:`atomic_output` for a folder: fill the yielded folder; it then replaces ``path``.
-    """
-    final = Path(path)
-    check_output(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.mkdir()
-    try:
-        yield tmp
-        if final.exists():
-            old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_cog(

@@ -328,15 +328,11 @@ def _as_paths(paths) -> list:
     """A bare path (str, bytes or PathLike) is one path, not a sequence of characters.
     Local paths become Paths; GDAL virtual and cloud paths (/vsizip/..., s3://...) stay
     the text they are, so that they reach GDAL unchanged."""
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        paths = [paths]
-    return [_source(p) for p in paths]
-
-
-def _source(path):
     from geotile.raster import input_path
 
-    return input_path(os.fsdecode(path))
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    return [input_path(os.fsdecode(p)) for p in paths]
 
 
 def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSummary:

@@ -8,7 +8,6 @@ import rasterio
 
 from geotile.errors import InputError, OutputExistsError
 from geotile.raster import (
-    atomic_directory,
     atomic_output,
     check_pixels_readable,
     open_raster,
@@ -94,16 +93,6 @@ def test_atomic_output_refuses_existing_without_overwrite(tmp_path):
     with pytest.raises(OutputExistsError, match="--overwrite"), atomic_output(final):
         pass
     assert final.read_text() == "old"
-
-
-def test_atomic_directory_replaces_whole_folder(tmp_path):
-    final = tmp_path / "patches"
-    final.mkdir()
-    (final / "stale.txt").write_text("x")
-    with atomic_directory(final, overwrite=True) as tmp:
-        (tmp / "new.txt").write_text("y")
-    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["patches"]
 
 
 def test_output_profile_checks_creation_options():
