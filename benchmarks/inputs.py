@@ -48,19 +48,21 @@ def scene(size: int, buildings: int, seed: int = 0) -> tuple[Path, Path, Path]:
     return tif, labels, mask
 
 
-def blank(size: int) -> Path:
-    """A ``size`` px RGB uint8 raster of smooth noise (memory benchmarks), written by bands."""
-    path = WORK / f"blank_{size}.tif"
+def blank(size: int, height: int | None = None) -> Path:
+    """A ``size`` px (``size`` x ``height``) RGB uint8 raster of noise (memory benchmarks),
+    written by bands."""
+    height = size if height is None else height
+    path = WORK / (f"blank_{size}.tif" if height == size else f"blank_{size}x{height}.tif")
     if path.exists():
         return path
     WORK.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
-    profile = {"driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
+    profile = {"driver": "GTiff", "width": size, "height": height, "count": 3, "dtype": "uint8",
                "crs": CRS, "transform": from_origin(500000, 3700000, 0.3, 0.3), "tiled": True,
                "compress": "deflate", "bigtiff": "IF_SAFER"}
     with rasterio.open(path, "w", **profile) as dst:
-        for top in range(0, size, 2048):
-            rows = min(2048, size - top)
+        for top in range(0, height, 1024):
+            rows = min(1024, height - top)
             dst.write(rng.integers(0, 255, (3, rows, size), dtype=np.uint8),
                       window=((top, top + rows), (0, size)))
     return path

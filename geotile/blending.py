@@ -105,15 +105,25 @@ class RowBandAccumulator:
 
     def pop(self, end: int) -> np.ndarray:
         """Blended rows ``[top, end)`` as (K, rows, width) float32; NaN where nothing was added."""
+        return divide(*self.pop_sums(end))
+
+    def pop_sums(self, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """The weighted sums (K, rows, width) and weights (rows, width) of rows ``[top, end)``,
+        not yet divided (a strip adds the sums carried from its neighbour first)."""
         n = end - self.top
-        weights = self.weights[:n]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            blended = self.sums[:, :n] / weights
-        blended[:, weights == 0] = np.nan
+        sums, weights = self.sums[:, :n].copy(), self.weights[:n].copy()
         # slide the band: rows below `end` move up, the freed rows start empty
         self.sums[:, :-n] = self.sums[:, n:].copy()
         self.sums[:, -n:] = 0
         self.weights[:-n] = self.weights[n:].copy()
         self.weights[-n:] = 0
         self.top = end
-        return blended
+        return sums, weights
+
+
+def divide(sums: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Blended values: ``sums / weights``, NaN where nothing was added."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        blended = sums / weights
+    blended[:, weights == 0] = np.nan
+    return blended

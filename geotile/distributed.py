@@ -133,7 +133,7 @@ def predict_rasters(
     model_options.setdefault("threads", threads)
     if options is not None:
         model_options.setdefault("tile_size", options.tile_size)
-        model_options.setdefault("batch_size", options.batch_size)
+        model_options.setdefault("batch_size", options.batch_size or 1)
     remote = scheduler is not None
     calls = [(_predict_one, _shared(model_path, remote), model_options,
               _shared(image, remote), _shared(output, remote),

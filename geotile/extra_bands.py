@@ -76,13 +76,15 @@ class ExtraBands:
             self.close()
             raise
 
-    def read(self, top: int, rows: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(pixels (count, rows, width), valid (rows, width))`` of rows ``top``..., padded
-        past the grid's edges (invalid there)."""
-        from geotile.raster import read_band
+    def read(self, top: int, rows: int, width: int, left: int = 0
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """``(pixels (count, rows, width), valid (rows, width))`` of the block at (``left``,
+        ``top``), padded past the grid's edges (invalid there)."""
+        from geotile.raster import read_block
 
         indexes = list(range(1, self.count + 1 + self._alpha))
-        pixels, valid = read_band(self._reader, top, rows, width, indexes, self.check_nodata)
+        pixels, valid = read_block(self._reader, left, top, width, rows, indexes,
+                                   self.check_nodata)
         if self._alpha:
             valid = valid & (pixels[-1] > 0)
             pixels = pixels[:-1]

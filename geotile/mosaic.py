@@ -16,10 +16,14 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geotile.errors import InputError
+
+if TYPE_CHECKING:
+    from rasterio.windows import Window
 
 _TOLERANCE = 1e-6  # of a pixel: origins closer than this to whole pixels are on the grid
 
@@ -135,10 +139,11 @@ def open_mosaic(paths: Sequence[str | os.PathLike]) -> Mosaic:
 
 
 def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
-                 progress: bool = False) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Like :func:`geotile.predict.predict_bands` for one tile of ``mosaic``: yields
-    ``(top, probabilities (K, rows, width), valid (rows, width))`` on the tile's grid,
-    predicted with the windows of the whole mosaic."""
+                 progress: bool = False) -> Iterator[tuple[Window, np.ndarray, np.ndarray]]:
+    """Like :func:`geotile.predict.predict_blocks` for one tile of ``mosaic``: yields
+    ``(window, probabilities (K, rows, width), valid (rows, width))`` of bands of rows on
+    the tile's grid, predicted with the windows of the whole mosaic."""
+    from rasterio.windows import Window
     from tqdm import tqdm
 
     from geotile.blending import WeightWindows
@@ -146,6 +151,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     from geotile.predict import (
         _finite_where_valid,
         _geometry,
+        batch_size_for,
         prepare_band,
         resolve_tiling,
         run_model,
@@ -154,14 +160,14 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
 
     tile = mosaic.tile(path)
     size, overlap = resolve_tiling(model, options, quiet=True)
-    geometry = _geometry(model, size, options.batch_size)
+    per_run = batch_size_for(model, size, options)
+    geometry = _geometry(model, size, per_run)
     offset, out = geometry.offset, geometry.out
     grid = Grid(mosaic.width, mosaic.height, size, overlap, "pad")
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
     steady = getattr(model, "steady_batches", False)
-    batch_size = steady_batch_size(grid.shape[1], options.batch_size) if steady \
-        else options.batch_size
+    batch_size = steady_batch_size(grid.shape[1], per_run) if steady else per_run
 
     def touching(offsets, start, length):  # windows whose output reaches [start, start+length)
         return [i for i, o in enumerate(offsets)
@@ -185,7 +191,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             top, blended = band.pop(end)
             _, valid = mosaic.read(sources, tile.col, tile.row + top, tile.width, end - top,
                                    indexes, pixels_too=False)
-            return top, blended, valid
+            return Window(0, top, tile.width, end - top), blended, valid
 
         for r in rows:
             y = grid.row_offsets[r]

@@ -34,13 +34,12 @@ import json
 import logging
 import math
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -51,10 +50,17 @@ from geotile.model import DEFAULT_TILE_SIZE
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import plan as resume_plan
+from geotile.streaming import DEFAULT_BLOCK_SIZE
+
+if TYPE_CHECKING:
+    from rasterio.windows import Window
 
 log = logging.getLogger("geotile")
 
 OUTPUT_TYPES = ("probability", "class")
+#: pixels per model run on CPU when --batch-size is not given (8 windows of 512 px)
+BATCH_PIXELS = 8 * 512 * 512
+CPU_PROVIDER = "CPUExecutionProvider"
 DTYPES = ("uint8", "float32")
 CLASS_NODATA = 255
 #: colour table of class outputs: id -> RGBA (0 = background, transparent)
@@ -65,7 +71,8 @@ class PredictOptions:
     tile_size: int | None = None
     overlap: float | None = None  # pixels when >= 1, else a fraction of the tile
     blend: str = "bilinear"
-    batch_size: int = 8
+    #: windows per model run; None: as many as make BATCH_PIXELS (see batch_size_for)
+    batch_size: int | None = None
     tta: str = "none"
     bands: tuple[int, ...] | None = None
     output_type: str = "probability"
@@ -75,6 +82,8 @@ class PredictOptions:
     creation_options: dict = field(default_factory=dict)
     #: model pixel size in metres; None: the model's metadata; "native": never resample
     model_resolution: float | str | None = None
+    #: predict works in vertical strips of this many px (memory: a band of one strip)
+    block_size: int = DEFAULT_BLOCK_SIZE
 
     def __post_init__(self) -> None:
         res = self.model_resolution
@@ -87,8 +96,10 @@ class PredictOptions:
             raise InputError(f"dtype must be one of {DTYPES}")
         if self.tta not in TTA_TRANSFORMS:
             raise InputError(f"--tta must be one of {', '.join(TTA_TRANSFORMS)}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
+        if self.block_size < 1:
+            raise InputError("--block-size must be at least 1 px")
         overlap = self.overlap
         if overlap is not None and not (0 <= overlap < 1 or float(overlap).is_integer()):
             raise InputError(f"--overlap {overlap}: give a fraction below 1 of the tile "
@@ -143,7 +154,7 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
     pixels = round(overlap * size) if overlap < 1 else int(overlap)
     if not 0 <= pixels < size:
         raise InputError(f"--overlap {overlap} must be smaller than the tile ({size} px)")
-    geometry = _geometry(model, size, options.batch_size)
+    geometry = _geometry(model, size, batch_size_for(model, size, options))
     needed = size - geometry.out + 2 * geometry.margin
     if pixels < needed:
         if not quiet:
@@ -151,6 +162,17 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
                      model.path.name, geometry.out - 2 * geometry.margin, size, needed)
         pixels = needed
     return size, pixels
+
+
+def batch_size_for(model, size: int, options: PredictOptions) -> int:
+    """``--batch-size``, else as many windows as make about BATCH_PIXELS (8 windows of
+    512 px on CPU, where a batch's activations live in the process's memory; 4x that on a
+    GPU), at least 1: memory then follows the pixels per batch, not the tile size."""
+    if options.batch_size is not None:
+        return options.batch_size
+    budget = BATCH_PIXELS if getattr(model, "provider", CPU_PROVIDER) == CPU_PROVIDER \
+        else 4 * BATCH_PIXELS
+    return max(1, min(32, budget // (size * size)))
 
 
 def _geometry(model, size: int, batch_size: int):
@@ -189,104 +211,116 @@ def steady_batch_size(patches_per_row: int, batch_size: int) -> int:
     return -(-patches_per_row // batches)
 
 
-def predict_bands(
+def predict_blocks(
     model,
-    read_band: Callable[[int, int, int], tuple[np.ndarray, np.ndarray]],
+    read: Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray]],
     width: int,
     height: int,
     options: PredictOptions,
     progress: bool = False,
     name: str = "",
     prepare: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """The streaming core: yield ``(top, probabilities (K, rows, width), valid (rows, width))``
-    for consecutive finished row bands.
+    align: int = 1,
+) -> Iterator[tuple[Window, np.ndarray, np.ndarray]]:
+    """The streaming core: yield ``(window, probabilities (K, rows, cols), valid (rows,
+    cols))`` for finished blocks: strip by strip (``options.block_size`` px wide, a multiple
+    of ``align``), each strip top to bottom.
 
-    ``read_band(top, rows, padded_width)`` returns pixels (C, rows, padded_width) and a valid
-    mask, padded past the raster. Reading runs one band ahead in a thread. ``prepare(pixels,
-    valid)`` normalises them (default :func:`prepare_band`).
-    """
+    ``read(left, top, cols, rows)`` returns pixels (C, rows, cols) and a valid mask, padded
+    past the raster. Reading runs one band ahead in a thread. ``prepare(pixels, valid)``
+    normalises them (default :func:`prepare_band`). Memory holds a band of one strip, and
+    the sums carried across strip edges (the raster's height x one window)."""
+    from rasterio.windows import Window
     from tqdm import tqdm
 
-    size, overlap = resolve_tiling(model, options)
-    geometry = _geometry(model, size, options.batch_size)
-    offset = geometry.offset
-    grid = Grid(width, height, size, overlap, "pad")
-    padded_width = grid.col_offsets[-1] + size
-    windows = WeightWindows(options.blend, geometry.out, geometry.margin)
-    accumulator = RowBandAccumulator(model.num_classes, size, padded_width)
-    last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
-    steady = getattr(model, "steady_batches", False)
-    batch_size = steady_batch_size(grid.shape[1], options.batch_size) if steady \
-        else options.batch_size
-    bands: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
+    from geotile.blending import divide
+    from geotile.streaming import StripCarry, background, column_strips
 
-    def reader() -> None:
-        try:
-            for patches in grid.rows():
-                if stop.is_set():
-                    return
-                pixels, valid = read_band(patches[0].y_off, size, padded_width)
+    size, overlap = resolve_tiling(model, options)
+    per_run = batch_size_for(model, size, options)
+    geometry = _geometry(model, size, per_run)
+    offset, out = geometry.offset, geometry.out
+    grid = Grid(width, height, size, overlap, "pad")
+    windows = WeightWindows(options.blend, out, geometry.margin)
+    last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
+    strips = column_strips([x + offset for x in grid.col_offsets], width,
+                           max(options.block_size, size), align)
+    carry = StripCarry(model.num_classes, height, out) if len(strips) > 1 else None
+    steady = getattr(model, "steady_batches", False)
+    inner = slice(offset, offset + out)
+
+    def extent(strip) -> tuple[int, int]:  # the columns read for a strip
+        first = grid.col_offsets[strip.cols[0]]
+        left = min(first, strip.left)
+        return left, max(grid.col_offsets[strip.cols[-1]] + size, strip.right) - left
+
+    def bands():
+        for strip in strips:
+            left, cols = extent(strip)
+            for row, top in enumerate(grid.row_offsets):
+                pixels, valid = read(left, top, cols, size)
                 # normalised here, in the reader thread, once per band (not per overlap)
                 normalised = prepare(pixels, valid) if prepare is not None \
                     else prepare_band(model, pixels, valid)
-                bands.put((patches, normalised, valid))
-            bands.put(None)
-        except BaseException as exc:  # handed to the main thread, raised there
-            bands.put(exc)
+                yield strip, row, left, normalised, valid
 
-    inner = slice(offset, offset + geometry.out)
-
-    def blend(chunk, outputs, valid) -> None:
+    def blend(accumulator, chunk, outputs, valid, left, strip) -> None:
         with np.errstate(over="ignore", invalid="ignore"):
             finite = math.isfinite(float(outputs.sum()))
         for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
+            x = patch.x_off - left + offset
             if not finite:
-                output = _finite_where_valid(
-                    model, output, valid[inner, patch.x_off + offset :][:, : geometry.out])
+                output = _finite_where_valid(model, output, valid[inner, x : x + out])
             weights = windows.get(patch.row == 0, patch.row == last_row,
                                   patch.col == 0, patch.col == last_col)
-            accumulator.add(output, weights, patch.x_off + offset, patch.y_off + offset)
+            accumulator.add(output, weights, patch.x_off + offset - strip.left,
+                            patch.y_off + offset)
 
     blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
-    pending: list = []
-    thread = threading.Thread(target=reader, daemon=True, name="geotile-reader")
-    thread.start()
     bar = tqdm(total=len(grid), disable=not progress, desc=name, unit="patch")
+    reader = background(bands(), depth=2)
+    accumulator = None
     try:
-        while (item := bands.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            patches, pixels, valid = item
-            runnable = [p for p in patches if valid[:, p.x_off : p.x_off + size].any()]
+        for strip, row, left, pixels, valid in reader:
+            if row == 0:
+                span = max(grid.col_offsets[strip.cols[-1]] + offset + out, strip.right)
+                accumulator = RowBandAccumulator(model.num_classes, size, span - strip.left)
+                batch_size = steady_batch_size(len(strip.cols), per_run) if steady \
+                    else per_run
+            patches = [grid.patch(row, col) for col in strip.cols]
+            runnable = [p for p in patches
+                        if valid[:, p.x_off - left : p.x_off - left + size].any()]
+            pending = []
             for start in range(0, len(runnable), batch_size):
                 chunk = runnable[start : start + batch_size]
-                batch = np.stack([pixels[:, :, p.x_off : p.x_off + size] for p in chunk])
+                batch = np.stack([pixels[:, :, p.x_off - left : p.x_off - left + size]
+                                  for p in chunk])
                 if steady and len(chunk) < batch_size:
                     batch = np.concatenate([batch, np.zeros(
                         (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
                 outputs = run_model(model, batch, options.tta)
                 # blended in a second thread while the model runs the next batch
-                pending.append(blender.submit(blend, chunk, outputs, valid))
+                pending.append(blender.submit(blend, accumulator, chunk, outputs, valid,
+                                              left, strip))
             for future in pending:
                 future.result()
-            pending.clear()
             bar.update(len(patches))
-            row = patches[0].row
-            top = patches[0].y_off
+            top = grid.row_offsets[row]
             end = height if row == last_row else grid.row_offsets[row + 1]
-            blended = accumulator.pop(end)
-            yield top, blended[:, :, :width], valid[: end - top, :width]
+            sums, weights = accumulator.pop_sums(end)
+            core = strip.right - strip.left
+            if carry is not None:
+                if strip.index > 0:
+                    carry.take(sums, weights, top)
+                if strip.index < len(strips) - 1:
+                    carry.give(sums[:, :, core:], weights[:, core:], top)
+            core_valid = valid[: end - top, strip.left - left : strip.right - left]
+            yield (Window(strip.left, top, core, end - top),
+                   divide(sums[:, :, :core], weights[:, :core]), core_valid)
     finally:
-        stop.set()
+        reader.close()
         blender.shutdown(wait=True, cancel_futures=True)
         bar.close()
-        while thread.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                bands.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.05)
 
 
 def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -307,16 +341,15 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
     if valid is None:
         valid = np.ones((height, width), bool)
 
-    def read(top, rows, padded_width):
-        part = pixels[:, top : top + rows]
-        mask = valid[top : top + rows]
-        pad = ((0, rows - part.shape[1]), (0, padded_width - width))
+    def read(left, top, cols, rows):
+        part = pixels[:, top : top + rows, left : left + cols]
+        mask = valid[top : top + rows, left : left + cols]
+        pad = ((0, rows - part.shape[1]), (0, cols - part.shape[2]))
         return np.pad(part, ((0, 0), *pad)), np.pad(mask, pad, constant_values=False)
 
     out = np.empty((model.num_classes, height, width), np.float32)
-    for top, blended, band_valid in predict_bands(model, read, width, height, options):
-        rows = blended.shape[1]
-        out[:, top : top + rows] = np.where(band_valid, blended, np.nan)
+    for window, blended, band_valid in predict_blocks(model, read, width, height, options):
+        out[(slice(None), *window.toslices())] = np.where(band_valid, blended, np.nan)
     return out
 
 
@@ -392,7 +425,7 @@ def predict_raster(
         from geotile.model import OnnxModel
 
         model = OnnxModel.from_path(model, tile_size=options.tile_size,
-                                    batch_size=options.batch_size)
+                                    batch_size=options.batch_size or 1)
     if getattr(model, "raw_values", False) and options.output_type == "probability" \
             and options.dtype == "uint8":
         # raw model values (--activation none, regressors) are not probabilities: float32
@@ -462,16 +495,19 @@ def predict_raster(
                         bands = predict_tile(model, mosaic, image_path, options, indexes,
                                              progress)
                     elif pixel is None:
-                        bands = predict_bands(model, read, src.width, src.height, options,
-                                              progress, image_path.name, prepare)
+                        bands = predict_blocks(model, read, src.width, src.height, options,
+                                               progress, image_path.name, prepare,
+                                               _block_width(dst))
                     else:
                         bands = _resampled_bands(model, src, indexes, check_nodata, options,
                                                  progress, pixel, final_tmp,
-                                                 (extra_bands, extra_resampling))
+                                                 (extra_bands, extra_resampling),
+                                                 _block_width(dst))
                     # a valid-convolution model leaves the raster's outer margin unpredicted:
                     # masked as nodata, never written as 0
-                    margin = _geometry(model, resolve_tiling(model, options, quiet=True)[0],
-                                       options.batch_size).offset > 0
+                    size = resolve_tiling(model, options, quiet=True)[0]
+                    margin = _geometry(model, size, batch_size_for(model, size, options)
+                                       ).offset > 0
                     with contextlib.closing(bands):
                         _write_bands(dst, bands, options, threshold, check_nodata or margin)
                 if options.cog:
@@ -502,21 +538,21 @@ def _extra(path, src, resampling):
 
 
 def _stacked_reader(model, src, indexes, check_nodata, extra):
-    """``(read, prepare)`` for :func:`predict_bands`: the image's bands, then those of
+    """``(read, prepare)`` for :func:`predict_blocks`: the image's bands, then those of
     ``extra`` (each scaled by the model's default for its own dtype), nodata where either is.
     Without ``extra``: plain reads, and prepare None (the default)."""
-    from geotile.raster import read_band
+    from geotile.raster import read_block
 
     if extra is None:
-        def read(top, rows, padded_width):
-            return read_band(src, top, rows, padded_width, indexes, check_nodata)
+        def read(left, top, cols, rows):
+            return read_block(src, left, top, cols, rows, indexes, check_nodata)
 
         return read, None
     from geotile.extra_bands import scaled, standardise
 
-    def read_stacked(top, rows, padded_width):
-        pixels, valid = read_band(src, top, rows, padded_width, indexes, check_nodata)
-        more, more_valid = extra.read(top, rows, padded_width)
+    def read_stacked(left, top, cols, rows):
+        pixels, valid = read_block(src, left, top, cols, rows, indexes, check_nodata)
+        more, more_valid = extra.read(top, rows, cols, left)
         return np.concatenate([scaled(model, pixels), scaled(model, more)]), valid & more_valid
 
     def prepare(pixels, valid):
@@ -565,11 +601,12 @@ def _model_pixel(model, src, options) -> float | None:
 
 
 def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside,
-                     extra_bands=(None, "bilinear")):
-    """Like :func:`predict_bands`, with the model run on the raster resampled to ``pixel``
+                     extra_bands=(None, "bilinear"), align: int = 1):
+    """Like :func:`predict_blocks`, with the model run on the raster resampled to ``pixel``
     (CRS units); its result, kept in a float32 file next to ``beside``, is resampled back
     (bilinear) and yielded by row bands on the raster's own grid. ``extra_bands``: (path,
-    resampling) of extra bands, read on the model's grid."""
+    resampling) of extra bands, read on the model's grid; ``align``: the output's block
+    width, which strips are a multiple of."""
     import rasterio
     from affine import Affine
     from rasterio.enums import Resampling
@@ -592,10 +629,9 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
             profile = output_profile(vrt, count=model.num_classes, dtype="float32",
                                      nodata=float("nan"))
             with rasterio.open(temp, "w", **profile) as grid:
-                for top, blended, valid in predict_bands(model, read, width, height, options,
-                                                         progress, Path(src.name).name,
-                                                         prepare):
-                    window = Window(0, top, width, blended.shape[1])
+                for window, blended, valid in predict_blocks(
+                        model, read, width, height, options, progress, Path(src.name).name,
+                        prepare, _block_width(grid)):
                     grid.write(np.where(valid, blended, np.nan).astype(np.float32),
                                window=window)
         with rasterio.open(temp) as grid, WarpedVRT(
@@ -603,13 +639,16 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                 height=src.height, resampling=Resampling.bilinear, src_nodata=float("nan"),
                 nodata=float("nan")) as back:
             step = 256
-            for top in range(0, src.height, step):
-                window = Window(0, top, src.width, min(step, src.height - top))
+            strip = max(align, -(-options.block_size // align) * align)
+            for left, top in ((x, y) for x in range(0, src.width, strip)
+                              for y in range(0, src.height, step)):
+                window = Window(left, top, min(strip, src.width - left),
+                                min(step, src.height - top))
                 values = back.read(window=window, masked=False).astype(np.float32)
                 valid = np.isfinite(values).all(axis=0)
                 if check_nodata:
                     valid &= src.dataset_mask(window=window) > 0
-                yield top, values, valid
+                yield window, values, valid
     finally:
         temp.unlink(missing_ok=True)
 
@@ -676,60 +715,56 @@ def _colours(count: int) -> dict[int, tuple[int, int, int, int]]:
     return class_colours(count)
 
 
-def _write_bands(dst, bands, options, threshold, check_nodata) -> None:
-    """Encode and write finished bands in a background thread (GDAL releases the GIL).
+def _block_width(dst) -> int:
+    """The column alignment of strips written to ``dst``: its block width when tiled; a
+    whole row when striped (strips would rewrite each compressed strip)."""
+    cols = dst.block_shapes[0][1]
+    return cols if cols < dst.width else max(dst.width, 1)
 
-    Rows are gathered into whole rows of output blocks before writing, so each
-    compressed tile is written once, complete: no partial tiles wait in GDAL's
-    block cache (whose memory would grow with the raster) or get re-encoded.
+
+def _write_bands(dst, bands, options, threshold, check_nodata) -> None:
+    """Encode and write finished blocks in a background thread (GDAL releases the GIL).
+
+    Blocks come strip by strip, top to bottom; rows of a strip are gathered into whole
+    rows of output blocks before writing, so each compressed tile is written once,
+    complete: no partial tiles wait in GDAL's block cache (whose memory would grow with
+    the raster) or get re-encoded.
     """
     from rasterio.windows import Window
 
-    pending: queue.Queue = queue.Queue(maxsize=2)
-    failure: list[BaseException] = []
+    from geotile.streaming import BackgroundWriter
+
     mask_band = options.output_type == "probability" and options.dtype == "uint8"
     block_rows = dst.block_shapes[0][0]
 
+    def write(window, blended, valid):
+        dst.write(encode(blended, valid, options, threshold), window=window)
+        if mask_band and check_nodata:
+            keep = valid & ~np.isnan(blended[0])
+            dst.write_mask(keep.astype(np.uint8) * 255, window=window)
+
     def flush(parts, last: bool):
-        top = parts[0][0]
+        """Write the whole block rows of consecutive parts of one strip; the rest stays."""
+        first = parts[0][0]
         blended = np.concatenate([p[1] for p in parts], axis=1)
         valid = np.concatenate([p[2] for p in parts], axis=0)
         rows = blended.shape[1] if last else blended.shape[1] // block_rows * block_rows
-        window = Window(0, top, blended.shape[2], rows)
-        dst.write(encode(blended[:, :rows], valid[:rows], options, threshold), window=window)
-        if mask_band and check_nodata:
-            keep = valid[:rows] & ~np.isnan(blended[0, :rows])
-            dst.write_mask(keep.astype(np.uint8) * 255, window=window)
+        window = Window(first.col_off, first.row_off, first.width, rows)
+        writer.submit(write, window, blended[:, :rows], valid[:rows])
         if rows == blended.shape[1]:
             return []
-        return [(top + rows, blended[:, rows:], valid[rows:])]
+        rest = Window(first.col_off, first.row_off + rows, first.width,
+                      blended.shape[1] - rows)
+        return [(rest, blended[:, rows:], valid[rows:])]
 
-    def writer() -> None:
-        parts: list = []
-        while (item := pending.get()) is not None:
-            if failure:
-                continue
-            try:
-                parts.append(item)
-                if sum(p[1].shape[1] for p in parts) >= block_rows:
-                    parts = flush(parts, last=False)
-            except BaseException as exc:
-                failure.append(exc)
-        if parts and not failure:
-            try:
-                flush(parts, last=True)
-            except BaseException as exc:
-                failure.append(exc)
-
-    thread = threading.Thread(target=writer, daemon=True, name="geotile-writer")
-    thread.start()
-    try:
+    parts: list = []
+    with BackgroundWriter(depth=2) as writer:
         for item in bands:
-            if failure:
-                break
-            pending.put(item)
-    finally:
-        pending.put(None)
-        thread.join()
-    if failure:
-        raise failure[0]
+            if parts and (item[0].col_off, item[0].width) != (parts[0][0].col_off,
+                                                              parts[0][0].width):
+                parts = flush(parts, last=True)  # a new strip: the last one is complete
+            parts.append(item)
+            if sum(p[1].shape[1] for p in parts) >= block_rows:
+                parts = flush(parts, last=False)
+        if parts:
+            flush(parts, last=True)

@@ -614,8 +614,22 @@ def read_band(
     indexes: list[int] | None = None,
     check_nodata: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read rows ``[top, top + height)`` of the full raster width, padded to ``height`` x
-    ``width`` past the raster's edges.
+    """Rows ``[top, top + height)`` of the full raster width: :func:`read_block` from
+    column 0, padded to ``width``."""
+    return read_block(src, 0, top, width, height, indexes, check_nodata)
+
+
+def read_block(
+    src: rasterio.io.DatasetReader,
+    left: int,
+    top: int,
+    width: int,
+    height: int,
+    indexes: list[int] | None = None,
+    check_nodata: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read the ``width`` x ``height`` block at (``left``, ``top``), padded past the
+    raster's edges.
 
     Returns ``(pixels (bands, height, width), valid (height, width) bool)``; padding
     is filled with the nodata value (0 without one) and is invalid, as are nodata
@@ -623,22 +637,29 @@ def read_band(
     """
     from rasterio.windows import Window
 
-    rows = max(0, min(height, src.height - top))
-    window = Window(0, top, src.width, rows)
-    pad = ((0, height - rows), (0, width - src.width))
+    x0, y0 = max(0, left), max(0, top)
+    cols = max(0, min(left + width, src.width) - x0)
+    rows = max(0, min(top + height, src.height) - y0)
+    window = Window(x0, y0, cols, rows)
+    pad = ((y0 - top, height - rows - (y0 - top)), (x0 - left, width - cols - (x0 - left)))
     fill = src.nodata if src.nodata is not None else 0
-    pixels = read_window(src, window, indexes if indexes is not None else None)
+    if rows and cols:
+        pixels = read_window(src, window, indexes if indexes is not None else None)
+    else:
+        count = len(indexes) if indexes is not None else src.count
+        pixels = np.zeros((count, rows, cols), src.dtypes[0])
     if pixels.ndim == 2:
         pixels = pixels[np.newaxis]
-    if any(p for _, p in pad):
+    padded = any(p for side in pad for p in side)
+    if padded:
         pixels = np.pad(pixels, ((0, 0), *pad), constant_values=fill)
-    if check_nodata:
+    if check_nodata and rows and cols:
         try:
             valid = src.dataset_mask(window=window) > 0
         except RasterioError as exc:
             raise InputError(f"{src.name}: the nodata mask cannot be read ({exc}).") from exc
     else:
-        valid = np.ones((rows, src.width), bool)
-    if any(p for _, p in pad):
+        valid = np.ones((rows, cols), bool)
+    if padded:
         valid = np.pad(valid, pad, constant_values=False)
     return pixels, valid

@@ -19,6 +19,7 @@ from geotile.cli.options import (
     resume_opt,
     run_settings,
 )
+from geotile.streaming import DEFAULT_BLOCK_SIZE
 
 
 def _floats(ctx, param, value):
@@ -76,7 +77,9 @@ def _bands(ctx, param, value):
               "(< 1). Default: the model's metadata, else 0.5.")
 @click.option("--blend", type=click.Choice(["bilinear", "hann", "uniform"]), default="bilinear",
               show_default=True, help="Weight window for blending overlapping predictions.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Windows per model run. Default: about 2 MP of windows on CPU (8 of 512 "
+              "px, 2 of 1024 px), 8 MP on a GPU.")
 @click.option("--providers", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]),
               default="auto", show_default=True,
               help="ONNX Runtime execution provider; auto takes the best that loads.")
@@ -112,6 +115,10 @@ def _bands(ctx, param, value):
 @click.option("--mosaic", is_flag=True,
               help="The IMAGEs are adjacent tiles on one pixel grid: predict them as one "
               "seamless surface (windows read across file edges), one output per tile.")
+@click.option("--block-size", type=click.IntRange(min=64), default=DEFAULT_BLOCK_SIZE,
+              show_default=True,
+              help="Width in px of the vertical strips an image is predicted in: memory "
+              "follows it (and the tile size), never the image's width.")
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
 @creation_options_opt
 @overwrite_opt
@@ -121,8 +128,8 @@ def _bands(ctx, param, value):
 @click.pass_context
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
-            model_resolution, extra_bands, extra_resampling, mosaic, cog, creation_options,
-            overwrite, resume, workers, scheduler, as_json):
+            model_resolution, extra_bands, extra_resampling, mosaic, block_size, cog,
+            creation_options, overwrite, resume, workers, scheduler, as_json):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
@@ -155,7 +162,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              batch_size=batch_size, tta=tta, bands=bands,
                              output_type=output_type, threshold=threshold, dtype=dtype, cog=cog,
                              creation_options=parse_creation_options(creation_options),
-                             model_resolution=model_resolution)
+                             model_resolution=model_resolution, block_size=block_size)
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume)
     if mosaic and extra_bands:
@@ -182,7 +189,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         return
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
-                                     tile_size=tile_size, batch_size=batch_size)
+                                     tile_size=tile_size, batch_size=batch_size or 1)
     if ctx.obj["verbose"]:
         click.echo(onnx_model.describe(), err=True)
     summaries = []

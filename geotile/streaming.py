@@ -1,0 +1,199 @@
+"""The one streaming layer: blocks of a raster, and a bounded reader/writer pipeline.
+
+Every command walks a raster by blocks so that memory depends on the block, never on the
+raster's size:
+
+- :func:`row_blocks` cuts a height into bands of rows with halo rows of context (masks,
+  vectorize, evaluate, instances, lines), :func:`blocks` a raster into 2-D windows;
+- :func:`column_strips` splits a window grid into vertical strips (predict): windows are
+  blended strip by strip, and the sums a strip's windows leave past its right edge are
+  carried into the next strip (:class:`StripCarry`), so no window runs twice;
+- :func:`background` runs a producer (reads, decoding) one or two items ahead in a thread,
+  :class:`BackgroundWriter` runs writes (GDAL compresses without the GIL) behind the main
+  thread. Both hold a bounded number of items and hand errors back to the caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: rows per band for the row-band commands (masks, vectorize, evaluate...)
+DEFAULT_BAND_ROWS = 1024
+#: strip width of predict, px: bounds predict's memory whatever the raster's width
+DEFAULT_BLOCK_SIZE = 8192
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    """Rows ``[top, top + rows)`` to produce, read with ``above``/``below`` halo rows."""
+
+    top: int
+    rows: int
+    above: int
+    below: int
+
+    @property
+    def read_top(self) -> int:
+        return self.top - self.above
+
+    @property
+    def read_rows(self) -> int:
+        return self.above + self.rows + self.below
+
+    @property
+    def core(self) -> slice:
+        """The produced rows within the rows read."""
+        return slice(self.above, self.above + self.rows)
+
+
+def row_blocks(height: int, rows: int, halo: int = 0) -> list[RowBlock]:
+    """Bands of ``rows`` rows covering ``height``, each with up to ``halo`` rows of context
+    above and below (clipped to the raster)."""
+    if rows < 1:
+        raise ValueError(f"band rows must be at least 1, not {rows}")
+    return [RowBlock(top, min(rows, height - top), min(halo, top),
+                     min(halo, max(0, height - top - rows)))
+            for top in range(0, height, rows)]
+
+
+def blocks(width: int, height: int, size: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(col_off, row_off, cols, rows)`` of ``size`` px blocks covering the raster, row
+    by row."""
+    for top in range(0, height, size):
+        for left in range(0, width, size):
+            yield left, top, min(size, width - left), min(size, height - top)
+
+
+@dataclass(frozen=True)
+class Strip:
+    """Output columns ``[left, right)`` and the window columns (grid indexes) blended in
+    them; windows start (their output's first column) inside ``[left, right)``."""
+
+    index: int
+    left: int
+    right: int
+    cols: range
+
+
+def column_strips(starts: list[int], width: int, block: int, align: int = 1) -> list[Strip]:
+    """Strips of about ``block`` px (a multiple of ``align``, the output's block width, so
+    each output block is written once) over windows whose outputs start at ``starts``.
+
+    ``block`` must be at least a window's output and more than the stride, so every strip
+    holds windows and a strip's windows only reach into the next strip."""
+    block = max(align, -(-block // align) * align)
+    bounds = [0]
+    for edge in range(block, width, block):
+        if starts[-1] >= edge:  # a strip without windows of its own joins the one before
+            bounds.append(edge)
+    bounds.append(width)
+    strips, first = [], 0
+    for index, (left, right) in enumerate(itertools.pairwise(bounds)):
+        last = right == width
+        end = len(starts) if last else next(i for i, s in enumerate(starts) if s >= right)
+        strips.append(Strip(index, left, right, range(first, end)))
+        first = end
+    return strips
+
+
+class StripCarry:
+    """Weighted sums that a strip's windows leave right of its edge, for the next strip:
+    (classes, height, width) sums and (height, width) weights, ``width`` = one window's
+    output. Rows are handed over in order, so one buffer serves every strip boundary."""
+
+    def __init__(self, classes: int, height: int, width: int) -> None:
+        import numpy as np
+
+        self.sums = np.zeros((classes, height, width), np.float32)
+        self.weights = np.zeros((height, width), np.float32)
+
+    def take(self, sums, weights, top: int) -> None:
+        """Add the carried sums of rows ``[top, top + n)`` to a strip's first columns."""
+        n, cols = weights.shape[0], min(weights.shape[1], self.weights.shape[1])
+        sums[:, :, :cols] += self.sums[:, top : top + n, :cols]
+        weights[:, :cols] += self.weights[top : top + n, :cols]
+
+    def give(self, sums, weights, top: int) -> None:
+        """Keep a strip's sums past its core (the columns given) for the next strip."""
+        n, cols = weights.shape[0], min(weights.shape[1], self.weights.shape[1])
+        self.sums[:, top : top + n] = 0
+        self.weights[top : top + n] = 0
+        self.sums[:, top : top + n, :cols] = sums[:, :, :cols]
+        self.weights[top : top + n, :cols] = weights[:, :cols]
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+
+
+def background(items: Iterable[T], depth: int = 2, name: str = "geotile-reader"
+               ) -> Iterator[T]:
+    """Iterate ``items`` in a thread, at most ``depth`` items ahead; an exception raised
+    there is raised here. Closing the iterator early stops the thread."""
+    pending: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                pending.put(item)
+            pending.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            pending.put(_Failure(exc))
+
+    thread = threading.Thread(target=run, daemon=True, name=name)
+    thread.start()
+    try:
+        while (item := pending.get()) is not _DONE:
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                pending.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+class BackgroundWriter:
+    """Run calls in order in one thread, at most ``depth`` waiting; the first error is
+    raised by :meth:`submit` or on leaving the ``with`` block (later calls are dropped).
+    Leaving always waits for the running call: no write outlives its dataset."""
+
+    def __init__(self, depth: int = 2, name: str = "geotile-writer") -> None:
+        self.depth = depth
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: list[Future] = []
+
+    def submit(self, fn: Callable, *args, **kwargs) -> None:
+        while len(self._pending) >= self.depth:
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(fn, *args, **kwargs))
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for future in self._pending:
+                    future.result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pending.clear()

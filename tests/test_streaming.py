@@ -1,0 +1,171 @@
+"""The streaming layer: blocks, strips with carried sums, the reader/writer pipeline, and
+predict's results independent of the block size."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import rasterio
+from onnx import helper
+
+from geotile.grid import Grid
+from geotile.model import OnnxModel
+from geotile.predict import PredictOptions, predict_array, predict_blocks, predict_raster
+from geotile.streaming import (
+    BackgroundWriter,
+    background,
+    blocks,
+    column_strips,
+    row_blocks,
+)
+
+from .onnx_models import FLOAT, conv1x1, conv3x3_model, save_graph
+
+
+@pytest.fixture(scope="module")
+def image():
+    return np.random.default_rng(3).integers(0, 256, (3, 211, 397), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(("width", "size", "overlap", "block", "align"),
+                         [(397, 64, 32, 100, 1), (397, 48, 12, 96, 32), (1000, 100, 30, 128, 64),
+                          (130, 64, 32, 128, 1), (5000, 512, 256, 1024, 512)])
+def test_column_strips_partition_windows_and_columns(width, size, overlap, block, align):
+    grid = Grid(width, 50, size, overlap, "pad")
+    starts = grid.col_offsets
+    strips = column_strips(starts, width, block, align)
+    assert strips[0].left == 0 and strips[-1].right == width
+    assert [s.right for s in strips[:-1]] == [s.left for s in strips[1:]]
+    assert all(s.left % align == 0 for s in strips)
+    windows = [c for s in strips for c in s.cols]
+    assert windows == list(range(len(starts)))  # every window in exactly one strip, in order
+    for strip in strips:
+        assert len(strip.cols) > 0
+        assert all(strip.left <= starts[c] < strip.right or strip.right == width
+                   for c in strip.cols)
+
+
+def test_row_blocks_cover_rows_with_clipped_halos():
+    parts = row_blocks(100, 30, halo=7)
+    assert [(b.top, b.rows) for b in parts] == [(0, 30), (30, 30), (60, 30), (90, 10)]
+    assert (parts[0].above, parts[0].below, parts[-1].above, parts[-1].below) == (0, 7, 7, 0)
+    assert parts[1].read_top == 23 and parts[1].read_rows == 44 and parts[1].core == slice(7, 37)
+    covered = np.zeros((9, 7), int)
+    for left, top, cols, rows in blocks(7, 9, 4):
+        covered[top : top + rows, left : left + cols] += 1
+    assert (covered == 1).all()
+
+
+@pytest.mark.parametrize(("tile", "overlap", "block"),
+                         [(64, 32, 64), (48, 12, 100), (64, 0.75, 130), (100, 30, 128)])
+def test_strips_give_the_whole_width_result(tmp_path, image, tile, overlap, block):
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx", classes=2))
+    whole = predict_array(model, image, options=PredictOptions(tile_size=tile, overlap=overlap,
+                                                               block_size=10**6))
+    strips = predict_array(model, image, options=PredictOptions(tile_size=tile, overlap=overlap,
+                                                                block_size=block))
+    assert np.isfinite(whole).all()
+    np.testing.assert_allclose(strips, whole, atol=2e-6)
+
+
+def test_strips_keep_a_valid_convolution_models_centre(tmp_path, image):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
+    nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["output"])]
+    consts = {"starts": np.array([6, 6]), "ends": np.array([-6, -6]), "axes": np.array([2, 3])}
+    path = save_graph(tmp_path / "v.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 1, "h", "w"])], {**weights, **consts})
+    model = OnnxModel.from_path(path)
+    options = {"tile_size": 64, "overlap": 20}
+    whole = predict_array(model, image, options=PredictOptions(**options, block_size=10**6))
+    strips = predict_array(model, image, options=PredictOptions(**options, block_size=64))
+    np.testing.assert_array_equal(np.isnan(strips), np.isnan(whole))
+    assert np.isnan(whole[:, :6]).all() and np.isfinite(whole[:, 6:-6, 6:-6]).all()
+    np.testing.assert_allclose(strips, whole, atol=2e-6)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_strip_output_equals_the_whole_width_output(tmp_path, make_raster, image, dtype):
+    model = conv3x3_model(tmp_path / "m.onnx")
+    src = make_raster("scene.tif", image)
+    paths = {}
+    for block in (10**6, 64):
+        paths[block] = tmp_path / f"out{block}.tif"
+        predict_raster(model, src, paths[block], options=PredictOptions(
+            tile_size=64, block_size=block, dtype=dtype,
+            creation_options={"blockxsize": 32, "blockysize": 32}))
+    with rasterio.open(paths[64]) as strips, rasterio.open(paths[10**6]) as whole:
+        assert strips.transform == whole.transform and strips.crs == whole.crs
+        np.testing.assert_allclose(strips.read(), whole.read(), atol=1 if dtype == "uint8"
+                                   else 2e-6)
+        np.testing.assert_array_equal(strips.dataset_mask(), whole.dataset_mask())
+    # a rewritten compressed block is appended to the file: sizes would differ
+    assert paths[64].stat().st_size <= paths[10**6].stat().st_size * 1.02
+
+
+def test_strips_are_aligned_to_the_output_blocks(tmp_path, image):
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
+
+    def read(left, top, cols, rows):
+        part = image[:, top : top + rows, left : left + cols]
+        pad = ((0, 0), (0, rows - part.shape[1]), (0, cols - part.shape[2]))
+        return np.pad(part, pad), np.pad(np.ones(part.shape[1:], bool), pad[1:])
+
+    found = [w for w, _, _ in predict_blocks(model, read, 397, 211, PredictOptions(
+        tile_size=48, overlap=12, block_size=70), align=32)]
+    lefts = sorted({w.col_off for w in found})
+    assert len(lefts) > 3 and all(left % 32 == 0 for left in lefts)
+    covered = np.zeros((211, 397), int)
+    for w in found:
+        covered[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width] += 1
+    assert (covered == 1).all()
+
+
+def test_background_hands_errors_back_and_stops_early():
+    def failing():
+        yield 1
+        raise ValueError("broken read")
+
+    with pytest.raises(ValueError, match="broken read"):
+        list(background(failing()))
+    produced = []
+
+    def endless():
+        for i in range(10**6):
+            produced.append(i)
+            yield i
+
+    reader = background(endless(), depth=2)
+    assert next(reader) == 0
+    reader.close()
+    count = len(produced)
+    assert count <= 5 and not any(t.name == "geotile-reader" and t.is_alive()
+                                  for t in threading.enumerate())
+
+
+def test_background_writer_raises_the_first_error_and_waits():
+    done = []
+
+    def write(i):
+        if i == 1:
+            raise OSError("disk full")
+        done.append(i)
+
+    with pytest.raises(OSError, match="disk full"), BackgroundWriter(depth=1) as writer:
+        for i in range(5):
+            writer.submit(write, i)
+    assert done == [0]
+
+
+@pytest.mark.parametrize(("tile", "batch", "expected"),
+                         [(512, None, 8), (1024, None, 2), (2048, None, 1), (1024, 5, 5)])
+def test_batches_hold_a_bounded_number_of_pixels(tmp_path, tile, batch, expected):
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
+    sizes = []
+    run = model.run
+    model.run = lambda windows: sizes.append(len(windows)) or run(windows)
+    pixels = np.zeros((3, 1, 10 * tile), np.uint8)
+    predict_array(model, pixels, options=PredictOptions(tile_size=tile, overlap=0,
+                                                        batch_size=batch, block_size=10**6))
+    assert max(sizes) == expected and sum(sizes) == 10
