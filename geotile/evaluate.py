@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.errors import InputError
+from geotile.streaming import DEFAULT_BLOCK_SIZE
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -47,8 +48,6 @@ log = logging.getLogger("geotile")
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".kml", ".gml")
-#: pixels per row band when streaming two rasters (about 16 MP)
-BAND_PIXELS = 1 << 24
 #: the ignore value of masks (make-masks): truth pixels holding it are left out
 IGNORE = 255
 
@@ -497,19 +496,21 @@ def _check_same_grid(pred, true, prediction, truth) -> None:
 
 
 def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
-                     threshold: float | None = None, progress: bool = False) -> PixelScores:
+                     threshold: float | None = None, progress: bool = False,
+                     block_size: int = DEFAULT_BLOCK_SIZE) -> PixelScores:
     """Pixel scores of a prediction raster against a truth class raster on the same grid.
 
     The prediction may be a class raster or a probability raster (formats.md): one band is
     thresholded (``threshold``, default the raster's GEOTILE_THRESHOLD tag, else 0.5),
     several are argmaxed. Band 1 of the truth holds class ids. Pixels that are nodata in
     either raster, or 255 (the ignore value) in a uint8 truth, are left out. Streams by
-    row bands of about BAND_PIXELS pixels.
+    ``block_size`` px blocks (read a block ahead, see geotile.streaming).
     """
     from tqdm import tqdm
 
-    from geotile.raster import has_nodata, open_raster, read_band
+    from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import plain_bands, raster_kind
+    from geotile.streaming import background, blocks, is_striped
 
     with open_raster(prediction) as pred, open_raster(truth) as true:
         _check_same_grid(pred, true, prediction, truth)
@@ -520,14 +521,16 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         names = true_kind.names or pred_kind.names
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
         check_pred, check_true = has_nodata(pred), has_nodata(true)
-        rows = max(1, BAND_PIXELS // pred.width)
-        for top in tqdm(range(0, pred.height, rows), disable=not progress, unit="band",
-                        desc="evaluate"):
-            height = min(rows, pred.height - top)
-            p_values, p_valid = read_band(pred, top, height, pred.width, indexes=p_indexes,
-                                         check_nodata=check_pred)
-            t_values, t_valid = read_band(true, top, height, true.width, indexes=[1],
-                                          check_nodata=check_true)
+
+        def read(parts):
+            for left, top, cols, rows in parts:
+                yield (read_block(pred, left, top, cols, rows, p_indexes, check_pred),
+                       read_block(true, left, top, cols, rows, [1], check_true))
+
+        parts = list(blocks(pred.width, pred.height, block_size, is_striped(pred, true)))
+        for (p_values, p_valid), (t_values, t_valid) in tqdm(
+                background(read(parts)), total=len(parts), disable=not progress,
+                unit="block", desc="evaluate"):
             keep = p_valid & t_valid & _not_ignored(t_values[0])
             p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
             t_ids = _ids(t_values, keep, true_kind, 0.5, truth)

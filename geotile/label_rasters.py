@@ -31,12 +31,12 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.streaming import BackgroundWriter
 
 log = logging.getLogger("geotile")
 
@@ -451,14 +451,12 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         counts = np.zeros(256, np.int64)
         seen: dict[int, int] = {}
         check_label = has_nodata(label)
-        # GDAL compresses and writes a band (without the GIL) while the next is read
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-writer")
-        writes: list = []
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.set_band_description(1, "footprint")
                 step = BAND_ROWS if offset is not None else _band_rows(label, image)
-                try:
+                # GDAL compresses and writes a band (without the GIL) while the next is read
+                with BackgroundWriter() as writer:
                     for top in tqdm(range(0, image.height, step), disable=not progress,
                                     desc=Path(image_path).name, unit="band"):
                         rows = min(step, image.height - top)
@@ -486,13 +484,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                         if image_nodata:
                             ids[image.dataset_mask(window=window) == 0] = IGNORE
                         counts += np.bincount(ids.ravel(), minlength=256)
-                        if len(writes) >= 2:  # at most two bands waiting to be written
-                            writes.pop(0).result()
-                        writes.append(writer.submit(dst.write, ids, 1, window=window))
-                    for write in writes:
-                        write.result()
-                finally:  # never leave a write running on a closed dataset
-                    writer.shutdown(wait=True, cancel_futures=True)
+                        writer.submit(dst.write, ids, 1, window=window)
                 top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
                 class_names = names or ["background"] + [str(i) for i in range(1, top_id + 1)]
                 dst.update_tags(GEOTILE_OUTPUT="mask",

@@ -64,12 +64,24 @@ def row_blocks(height: int, rows: int, halo: int = 0) -> list[RowBlock]:
             for top in range(0, height, rows)]
 
 
-def blocks(width: int, height: int, size: int) -> Iterator[tuple[int, int, int, int]]:
+def blocks(width: int, height: int, size: int, full_rows: bool = False
+           ) -> Iterator[tuple[int, int, int, int]]:
     """``(col_off, row_off, cols, rows)`` of ``size`` px blocks covering the raster, row
-    by row."""
+    by row. ``full_rows`` (a striped source, whose strips a narrower block would decode
+    again for each block): bands of whole rows holding about ``size`` x ``size`` pixels."""
+    if full_rows:
+        rows = max(1, size * size // max(width, 1))
+        for top in range(0, height, rows):
+            yield 0, top, width, min(rows, height - top)
+        return
     for top in range(0, height, size):
         for left in range(0, width, size):
             yield left, top, min(size, width - left), min(size, height - top)
+
+
+def is_striped(*sources) -> bool:
+    """True when a source's blocks are whole rows (a striped GeoTIFF, a JPEG...)."""
+    return any(src.block_shapes[0][1] >= src.width for src in sources)
 
 
 @dataclass(frozen=True)

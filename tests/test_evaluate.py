@@ -9,11 +9,11 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-import geotile.evaluate as evaluate_module
 from geotile.errors import InputError
 from geotile.evaluate import (
     confusion_matrix,
     evaluate_files,
+    evaluate_rasters,
     match_polygons,
     pixel_scores,
 )
@@ -274,18 +274,20 @@ def test_pixel_scores_on_arrays():
     assert confusion_matrix(np.zeros(3), np.zeros(3)).shape == (2, 2)
 
 
-def test_pixel_scores_of_rasters_match_numpy(make_raster, monkeypatch):
+@pytest.mark.parametrize(("block", "tiled"), [(16, True), (16, False), (10**6, True)])
+def test_pixel_scores_of_rasters_match_numpy(make_raster, block, tiled):
     rng = np.random.default_rng(3)
     truth = rng.integers(0, 3, (70, 90)).astype(np.uint8)
     pred = np.where(rng.random((70, 90)) < 0.8, truth, rng.integers(0, 3, (70, 90))).astype(
         np.uint8)
     pred[:3, :] = 255  # nodata
-    t = make_raster("t.tif", truth)
+    t = make_raster("t.tif", truth, **({"tiled": True, "blockxsize": 16, "blockysize": 16}
+                                       if tiled else {}))
     p = make_raster("p.tif", pred, nodata=255)
-    monkeypatch.setattr(evaluate_module, "BAND_PIXELS", 90 * 8)  # 9 row bands
-    result = evaluate_files(p, t)
+    result = evaluate_rasters(p, t, block_size=block)  # 16 px: 30 blocks (or 11 row bands)
     assert result.confusion.tolist() == numpy_confusion(truth[3:], pred[3:], 3).tolist()
     assert result.pixels == 67 * 90
+    assert evaluate_files(p, t).confusion.tolist() == result.confusion.tolist()
 
 
 def test_probability_rasters(make_raster, tmp_path):

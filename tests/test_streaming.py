@@ -56,6 +56,8 @@ def test_row_blocks_cover_rows_with_clipped_halos():
     for left, top, cols, rows in blocks(7, 9, 4):
         covered[top : top + rows, left : left + cols] += 1
     assert (covered == 1).all()
+    bands = list(blocks(50, 9, 10, full_rows=True))  # a striped source: whole rows, ~100 px
+    assert bands == [(0, 0, 50, 2), (0, 2, 50, 2), (0, 4, 50, 2), (0, 6, 50, 2), (0, 8, 50, 1)]
 
 
 @pytest.mark.parametrize(("tile", "overlap", "block"),
