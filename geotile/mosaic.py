@@ -147,7 +147,6 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     from tqdm import tqdm
 
     from geotile.blending import WeightWindows
-    from geotile.grid import Grid
     from geotile.predict import (
         _finite_where_valid,
         _geometry,
@@ -156,6 +155,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         resolve_tiling,
         run_model,
         steady_batch_size,
+        window_grid,
     )
 
     tile = mosaic.tile(path)
@@ -163,7 +163,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     per_run = batch_size_for(model, size, options)
     geometry = _geometry(model, size, per_run)
     offset, out = geometry.offset, geometry.out
-    grid = Grid(mosaic.width, mosaic.height, size, overlap, "pad")
+    grid = window_grid(mosaic.width, mosaic.height, size, overlap, geometry)
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
     steady = getattr(model, "steady_batches", False)

@@ -143,9 +143,10 @@ def test_nodata_in_is_nodata_out_and_never_run(tmp_path, make_raster, monkeypatc
     seen = []
     original = model.run
     monkeypatch.setattr(model, "run", lambda batch: seen.append(batch.shape[0]) or original(batch))
-    predict_raster(model, path, tmp_path / "u8.tif", options=PredictOptions(tile_size=64))
+    predict_raster(model, path, tmp_path / "u8.tif", options=PredictOptions(tile_size=64,
+                                                                          overlap=32))
     predict_raster(model, path, tmp_path / "f32.tif",
-                   options=PredictOptions(tile_size=64, dtype="float32"))
+                   options=PredictOptions(tile_size=64, overlap=32, dtype="float32"))
     # 64 px tiles at 32 px stride start at x = 0, 32, ..., 160: the patches at x = 0 and 32
     # hold only nodata and are skipped; 4 of 6 columns x 6 rows run, in each of the 2 runs
     assert sum(seen) == 2 * 6 * 4

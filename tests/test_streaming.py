@@ -161,7 +161,7 @@ def test_background_writer_raises_the_first_error_and_waits():
 
 
 @pytest.mark.parametrize(("tile", "batch", "expected"),
-                         [(512, None, 8), (1024, None, 2), (2048, None, 1), (1024, 5, 5)])
+                         [(256, None, 8), (512, None, 2), (1024, None, 1), (1024, 5, 5)])
 def test_batches_hold_a_bounded_number_of_pixels(tmp_path, tile, batch, expected):
     model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
     sizes = []

@@ -74,12 +74,12 @@ def _bands(ctx, param, value):
               "else 512.")
 @click.option("--overlap", type=click.FloatRange(min=0), default=None, callback=_overlap,
               help="Overlap of neighbouring windows: px (>= 1) or a fraction of the tile "
-              "(< 1). Default: the model's metadata, else 0.5.")
+              "(< 1). Default: the model's metadata, else 0.25.")
 @click.option("--blend", type=click.Choice(["bilinear", "hann", "uniform"]), default="bilinear",
               show_default=True, help="Weight window for blending overlapping predictions.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Windows per model run. Default: about 2 MP of windows on CPU (8 of 512 "
-              "px, 2 of 1024 px), 8 MP on a GPU.")
+              help="Windows per model run. Default: 0.5 MP of windows on CPU (2 of 512 px, "
+              "8 of 256 px; memory follows it, speed does not), 4 MP on a GPU (16 of 512 px).")
 @click.option("--providers", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]),
               default="auto", show_default=True,
               help="ONNX Runtime execution provider; auto takes the best that loads.")
