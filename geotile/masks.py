@@ -492,7 +492,6 @@ def _mask_one_image(
         class_colours,
         has_nodata,
         open_raster,
-        output_profile,
         write_categories,
     )
 
@@ -527,9 +526,7 @@ def _mask_one_image(
                 GeotileWarning,
                 stacklevel=2,
             )
-        profile = output_profile(src, count=len(options.channels), dtype="uint8",
-                                 nodata=IGNORE if ignore else None,
-                                 creation_options=creation_options)
+        profile = mask_profile(src, len(options.channels), ignore, creation_options)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.update_tags(
@@ -551,6 +548,18 @@ def _mask_one_image(
             "classes": json.loads(_class_names_json(names))}
 
 
+def mask_profile(src, count: int, ignore: bool, creation_options: dict) -> dict:
+    """The GeoTIFF profile of a mask on ``src``'s grid: DEFLATE without a predictor unless
+    asked (horizontal differencing makes class ids larger and slower to compress)."""
+    from geotile.raster import output_profile
+
+    profile = output_profile(src, count=count, dtype="uint8", nodata=IGNORE if ignore else None,
+                             creation_options=creation_options)
+    if "predictor" in profile and "predictor" not in (creation_options or {}):
+        profile["predictor"] = 1
+    return profile
+
+
 def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
                 ignore: bool = False) -> tuple[int, int]:
     """Burn ``labels`` into ``dst`` (on ``src``'s grid) by row bands with a halo, ``IGNORE``
@@ -558,7 +567,6 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     pixels)."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
-    from tqdm import tqdm
 
     from geotile.labels import grid_envelope, select_bounds
 
@@ -568,7 +576,7 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-writer")
     writes: list = []
     try:
-        for top in tqdm(starts, disable=not progress, desc=Path(src.name).name, unit="band"):
+        for top in _progress(starts, progress, Path(src.name).name):
             rows = min(BAND_ROWS, src.height - top)
             above = min(halo, top)
             below = min(halo, src.height - top - rows)
@@ -597,6 +605,15 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     finally:  # never leave a write running on a closed dataset
         writer.shutdown(wait=True, cancel_futures=True)
     return positives, ignored
+
+
+def _progress(items, progress: bool, desc: str):
+    """``items`` with a tqdm bar when ``progress`` (tqdm is imported only then)."""
+    if not progress:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="band")
 
 
 def _class_names_json(names: dict[int, str]) -> str:
