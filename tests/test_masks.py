@@ -12,7 +12,7 @@ import shapely
 from rasterio.transform import from_origin
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.masks import MaskOptions, make_masks, rasterize_labels
+from geotile.masks import MaskOptions, geojson_dicts, make_masks, rasterize_labels
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 
@@ -335,3 +335,18 @@ def test_masks_are_deflated_without_a_predictor_unless_asked(make_raster, tmp_pa
     assert structures[0]["COMPRESSION"] == "DEFLATE"
     assert structures[0].get("PREDICTOR", "1") == "1"
     assert structures[1]["PREDICTOR"] == "2"
+
+
+@pytest.mark.parametrize("kinds", ["polygons", "mixed", "lines"])
+def test_geojson_dicts_keep_every_coordinate(kinds):
+    holed = shapely.box(0.1, 0.2, 10.3, 10.7).difference(shapely.box(2.25, 2.5, 3.125, 3.75))
+    geometries = [shapely.box(500000.123456789, 3700000.987654321, 500010.1, 3700010.2), holed]
+    if kinds == "mixed":
+        geometries += [shapely.MultiPolygon([shapely.box(20, 20, 21, 21), holed]),
+                       shapely.Polygon()]
+    if kinds == "lines":
+        geometries.append(shapely.LineString([(0, 0), (1.5, 2.5)]))
+    dicts = geojson_dicts(geometries)
+    assert len(dicts) == len(geometries)
+    for shape, geometry in zip(dicts, geometries, strict=True):
+        assert shapely.equals_exact(shapely.geometry.shape(shape), geometry, tolerance=0)
