@@ -880,16 +880,16 @@ def repair_polygons(geometries: np.ndarray) -> np.ndarray:
     does; line or point remnants of collapsed rings are dropped; features with
     no polygonal area become empty geometries (so positions are kept).
     """
-    fixed = shapely.make_valid(np.asarray(geometries, dtype=object))
-    parts = np.empty(len(fixed), dtype=object)
-    for index, geom in enumerate(fixed):
-        if geom is None or geom.is_empty:
-            parts[index] = shapely.Polygon()
-        elif geom.geom_type in POLYGONAL:
-            parts[index] = geom
-        else:
-            polys = [g for g in shapely.get_parts(geom) if g.geom_type in POLYGONAL]
-            parts[index] = shapely.union_all(polys) if polys else shapely.Polygon()
+    parts = np.empty(len(geometries), dtype=object)
+    parts[:] = list(geometries)
+    broken = ~shapely.is_valid(parts)  # valid ones are kept as they are (make_valid copies)
+    parts[broken] = shapely.make_valid(parts[broken])
+    polygonal = np.isin(shapely.get_type_id(parts), [3, 6]) & ~shapely.is_empty(parts)
+    for index in np.flatnonzero(~polygonal).tolist():
+        geom = parts[index]
+        polys = [] if geom is None else [g for g in shapely.get_parts(geom)
+                                         if g.geom_type in POLYGONAL and not g.is_empty]
+        parts[index] = shapely.union_all(polys) if polys else shapely.Polygon()
     return parts
 
 
