@@ -177,7 +177,11 @@ def _read_geojson(path: Path) -> Labels | None:
     features = [f if isinstance(f, dict) else {} for f in features]
     shapes = [f.get("geometry") for f in features]
     geometries = np.empty(len(features), dtype=object)
-    if kind == "FeatureCollection" and all(s is not None for s in shapes):
+    polygons = _polygons(shapes) if kind == "FeatureCollection" else None
+    if polygons is not None:  # every feature a 2D Polygon: built without parsing twice
+        geometries[:] = list(polygons)
+        shapes = None
+    elif kind == "FeatureCollection" and all(s is not None for s in shapes):
         try:
             parts = shapely.get_parts(shapely.from_geojson(text)) if features else []
         except shapely.errors.GEOSException:  # a broken feature: read them one by one
@@ -192,6 +196,31 @@ def _read_geojson(path: Path) -> Labels | None:
     names = list(dict.fromkeys(k for p in properties for k in p))
     fields = {name: _column([p.get(name) for p in properties]) for name in names}
     return Labels(geometries, fields, _geojson_crs(document.get("crs")))
+
+
+def _polygons(shapes: list) -> np.ndarray | None:
+    """Shapely Polygons from parsed GeoJSON geometries, built from one coordinate array;
+    None unless every geometry is a 2D Polygon whose rings are closed (GEOS reads, closes or
+    skips the others, with warnings)."""
+    sizes, counts, points = [], [], []
+    try:
+        for shape in shapes:
+            if shape.get("type") != "Polygon":
+                return None
+            rings = shape["coordinates"]
+            counts.append(len(rings))
+            for ring in rings:
+                if len(ring) < 4 or ring[0] != ring[-1]:
+                    return None
+                sizes.append(len(ring))
+                points.extend(ring)
+        coords = np.array(points, dtype=np.float64)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    if not shapes or coords.ndim != 2 or coords.shape[1] != 2:
+        return None
+    offsets = (np.cumsum([0, *sizes]), np.cumsum([0, *counts]))
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)
 
 
 def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Path,
@@ -851,16 +880,16 @@ def repair_polygons(geometries: np.ndarray) -> np.ndarray:
     does; line or point remnants of collapsed rings are dropped; features with
     no polygonal area become empty geometries (so positions are kept).
     """
-    fixed = shapely.make_valid(np.asarray(geometries, dtype=object))
-    parts = np.empty(len(fixed), dtype=object)
-    for index, geom in enumerate(fixed):
-        if geom is None or geom.is_empty:
-            parts[index] = shapely.Polygon()
-        elif geom.geom_type in POLYGONAL:
-            parts[index] = geom
-        else:
-            polys = [g for g in shapely.get_parts(geom) if g.geom_type in POLYGONAL]
-            parts[index] = shapely.union_all(polys) if polys else shapely.Polygon()
+    parts = np.empty(len(geometries), dtype=object)
+    parts[:] = list(geometries)
+    broken = ~shapely.is_valid(parts)  # valid ones are kept as they are (make_valid copies)
+    parts[broken] = shapely.make_valid(parts[broken])
+    polygonal = np.isin(shapely.get_type_id(parts), [3, 6]) & ~shapely.is_empty(parts)
+    for index in np.flatnonzero(~polygonal).tolist():
+        geom = parts[index]
+        polys = [] if geom is None else [g for g in shapely.get_parts(geom)
+                                         if g.geom_type in POLYGONAL and not g.is_empty]
+        parts[index] = shapely.union_all(polys) if polys else shapely.Polygon()
     return parts
 
 

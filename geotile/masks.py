@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -100,14 +101,8 @@ def rasterize_labels(
     geometries = geojson_dicts(geometries)
     for index, channel in enumerate(options.channels):
         if channel == "footprint":
-            bands[index] = rasterize(
-                zip(geometries, classes, strict=True),
-                out_shape=shape,
-                transform=transform,
-                all_touched=options.all_touched,
-                fill=0,
-                dtype="uint8",
-            )
+            rasterize(zip(geometries, classes, strict=True), out=bands[index],
+                      transform=transform, all_touched=options.all_touched)
     if "boundary" in options.channels or "contact" in options.channels:
         instances = rasterize(
             zip(geometries, range(1, len(geometries) + 1), strict=True),
@@ -129,18 +124,35 @@ def rasterize_labels(
 
 
 def geojson_dicts(geometries: Sequence) -> list[dict]:
-    """Shapely geometries as GeoJSON-like dicts, converted in bulk by GEOS's GeoJSON writer.
+    """Shapely geometries as GeoJSON-like dicts, with exactly their coordinates.
 
     rasterio's rasterize takes dicts 3x faster than shapely objects (whose
-    ``__geo_interface__`` builds them in Python); coordinates round-trip exactly.
+    ``__geo_interface__`` builds them in Python). Polygons and MultiPolygons are cut from
+    one ragged coordinate array; other geometries go through GEOS's GeoJSON writer.
     """
-    import json
-
     import shapely
 
     array = np.empty(len(geometries), dtype=object)
     array[:] = list(geometries)
+    kinds = shapely.get_type_id(array)
+    if len(array) and np.isin(kinds, [3, 6]).all():
+        return _polygon_dicts(kinds == 6, *shapely.to_ragged_array(array))
     return json.loads("[" + ",".join(shapely.to_geojson(array)) + "]")
+
+
+def _polygon_dicts(multi: np.ndarray, kind, coords: np.ndarray, offsets: tuple) -> list[dict]:
+    """GeoJSON-like dicts from shapely's ragged (Multi)Polygon arrays (``multi``: which
+    geometries were MultiPolygons, when Polygons were promoted)."""
+    points = coords.tolist()
+    rings = offsets[0].tolist()
+    polygons = [[points[rings[r] : rings[r + 1]] for r in range(first, last)]
+                for first, last in pairwise(offsets[1].tolist())]
+    if kind.name == "POLYGON":
+        return [{"type": "Polygon", "coordinates": polygon} for polygon in polygons]
+    parts = pairwise(offsets[2].tolist())
+    return [{"type": "MultiPolygon", "coordinates": polygons[first:last]} if many
+            else {"type": "Polygon", "coordinates": polygons[first]}
+            for many, (first, last) in zip(multi.tolist(), parts, strict=False)]
 
 
 def boundary_band(instances: np.ndarray, width: int) -> np.ndarray:
@@ -492,7 +504,6 @@ def _mask_one_image(
         class_colours,
         has_nodata,
         open_raster,
-        output_profile,
         write_categories,
     )
 
@@ -527,9 +538,7 @@ def _mask_one_image(
                 GeotileWarning,
                 stacklevel=2,
             )
-        profile = output_profile(src, count=len(options.channels), dtype="uint8",
-                                 nodata=IGNORE if ignore else None,
-                                 creation_options=creation_options)
+        profile = mask_profile(src, len(options.channels), ignore, creation_options)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.update_tags(
@@ -551,6 +560,18 @@ def _mask_one_image(
             "classes": json.loads(_class_names_json(names))}
 
 
+def mask_profile(src, count: int, ignore: bool, creation_options: dict) -> dict:
+    """The GeoTIFF profile of a mask on ``src``'s grid: DEFLATE without a predictor unless
+    asked (horizontal differencing makes class ids larger and slower to compress)."""
+    from geotile.raster import output_profile
+
+    profile = output_profile(src, count=count, dtype="uint8", nodata=IGNORE if ignore else None,
+                             creation_options=creation_options)
+    if "predictor" in profile and "predictor" not in (creation_options or {}):
+        profile["predictor"] = 1
+    return profile
+
+
 def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
                 ignore: bool = False) -> tuple[int, int]:
     """Burn ``labels`` into ``dst`` (on ``src``'s grid) by row bands with a halo, ``IGNORE``
@@ -558,7 +579,6 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     pixels)."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
-    from tqdm import tqdm
 
     from geotile.labels import grid_envelope, select_bounds
 
@@ -568,7 +588,7 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-writer")
     writes: list = []
     try:
-        for top in tqdm(starts, disable=not progress, desc=Path(src.name).name, unit="band"):
+        for top in _progress(starts, progress, Path(src.name).name):
             rows = min(BAND_ROWS, src.height - top)
             above = min(halo, top)
             below = min(halo, src.height - top - rows)
@@ -597,6 +617,15 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     finally:  # never leave a write running on a closed dataset
         writer.shutdown(wait=True, cancel_futures=True)
     return positives, ignored
+
+
+def _progress(items, progress: bool, desc: str):
+    """``items`` with a tqdm bar when ``progress`` (tqdm is imported only then)."""
+    if not progress:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="band")
 
 
 def _class_names_json(names: dict[int, str]) -> str:

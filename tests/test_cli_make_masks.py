@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -28,6 +31,24 @@ def test_writes_mask_and_summary(run_cli, scene, tmp_path):
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
     assert result.exit_code == 0, result.output
     assert "1 features, 100 positive pixels" in result.stdout
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        assert src.read(1)[2:12, 2:12].all()
+
+
+def test_a_quiet_run_imports_only_what_it_needs(scene, tmp_path):
+    """Start-up counts for one mask: no progress bars, pandas stack or ONNX Runtime."""
+    image, labels = scene
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['geotile', '-q', 'make-masks', {str(labels)!r}, {str(image)!r}, '-o', "
+        f"{str(tmp_path / 'mask.tif')!r}]\n"
+        "try:\n    runpy.run_module('geotile', run_name='__main__')\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & {'tqdm', 'geopandas', "
+        "'pandas', 'pyproj', 'onnxruntime', 'dask', 'scipy', 'pyogrio'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "LOADED []" in out.stdout
     with rasterio.open(tmp_path / "mask.tif") as src:
         assert src.read(1)[2:12, 2:12].all()
 

@@ -121,3 +121,20 @@ def test_make_masks_from_geojson_imports_no_pandas(tmp_path, make_raster):
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "m.tif").exists()
+
+
+def test_repair_polygons_keeps_valid_ones_and_the_polygonal_part_of_others():
+    from geotile.labels import repair_polygons
+
+    square = shapely.box(0, 0, 2, 2)
+    bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])
+    collapsed = shapely.Polygon([(0, 0), (1, 1), (2, 2), (0, 0)])
+    mixed = shapely.GeometryCollection([square, shapely.LineString([(5, 5), (6, 6)])])
+    empty_multi = shapely.MultiPolygon()
+    repaired = repair_polygons(
+        np.array([square, bowtie, collapsed, None, mixed, empty_multi], dtype=object))
+    assert shapely.equals_exact(repaired[0], square, tolerance=0)
+    assert repaired[1].geom_type == "MultiPolygon" and repaired[1].area == 2
+    assert [g.wkt for g in repaired[[2, 3, 5]]] == ["POLYGON EMPTY"] * 3
+    assert repaired[4].equals(square) and repaired[4].geom_type == "Polygon"
+    assert shapely.is_valid(repaired).all()

@@ -268,3 +268,29 @@ def test_latin1_csv_with_wkt_is_read_with_a_warning(tmp_path):
         labels = read_labels(path, labels_crs=UTM_CRS)
     assert list(labels.fields["owner"]) == ["Müller"]
     assert labels.geometries[0].equals(box(0, 0))
+
+
+@pytest.mark.parametrize("kind", ["polygons", "3d", "mixed"])
+def test_geojson_geometries_are_read_exactly(tmp_path, kind):
+    """Every coordinate as GEOS reads it: holes, z values, MultiPolygons among Polygons."""
+    holed = {"type": "Polygon", "coordinates": [
+        [[500000.123456789, 3700000.1], [500010.3, 3700000.1], [500010.3, 3700010.987654321],
+         [500000.123456789, 3700000.1]],
+        [[500002.5, 3700002.25], [500003.5, 3700002.25], [500003.5, 3700003.125],
+         [500002.5, 3700002.25]]]}
+    shapes = [holed, {"type": "Polygon", "coordinates": []}]
+    if kind == "3d":
+        shapes.append({"type": "Polygon", "coordinates": [[[0, 0, 1], [1, 0, 2], [1, 1, 3],
+                                                           [0, 0, 1]]]})
+    if kind == "mixed":
+        shapes.append({"type": "MultiPolygon", "coordinates": [holed["coordinates"]]})
+    document = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"n": i}, "geometry": shape}
+        for i, shape in enumerate(shapes)]}
+    path = tmp_path / "labels.geojson"
+    path.write_text(json.dumps(document))
+    labels = read_labels(path)
+    expected = shapely.from_geojson([json.dumps(shape) for shape in shapes])
+    assert shapely.equals_exact(labels.geometries, expected, tolerance=0).all()
+    assert (shapely.has_z(labels.geometries) == shapely.has_z(expected)).all()
+    assert labels.fields["n"].tolist() == list(range(len(shapes)))
