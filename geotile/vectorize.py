@@ -179,8 +179,11 @@ def polygons_from_geojson(geometries: list[dict]) -> np.ndarray:
     if not geometries:
         return np.empty(0, dtype=object)
     rings = [ring for geometry in geometries for ring in geometry["coordinates"]]
-    coords = np.array(list(itertools.chain.from_iterable(rings)), dtype=np.float64)
-    ring_offsets = np.concatenate([[0], np.cumsum([len(ring) for ring in rings])])
+    ring_offsets = np.concatenate([[0], np.cumsum(np.fromiter(map(len, rings), np.int64,
+                                                             len(rings)))])
+    chain = itertools.chain.from_iterable
+    coords = np.fromiter(chain(chain(rings)), np.float64, 2 * int(ring_offsets[-1]))
+    coords = coords.reshape(-1, 2)
     polygon_offsets = np.concatenate(
         [[0], np.cumsum([len(geometry["coordinates"]) for geometry in geometries])])
     return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords,
@@ -670,9 +673,9 @@ def _class_name(names, class_id: int) -> str:
 
 def _orient(geometries):
     """Counter-clockwise exteriors, clockwise holes (RFC 7946's right-hand rule)."""
-    from shapely.geometry.polygon import orient
+    import shapely
 
-    return [orient(g, 1.0) if g.geom_type == "Polygon" else g for g in geometries]
+    return shapely.orient_polygons(np.asarray(geometries, dtype=object), exterior_cw=False)
 
 
 def _write(frame, path: Path, writer: str, layer: str) -> None:
