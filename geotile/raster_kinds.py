@@ -168,7 +168,7 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
 
 def _checked_class_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:
     if band.dtype == np.uint8:
-        return np.where(valid, band, 0).astype(np.uint8)
+        return np.where(valid, band, np.uint8(0))
     if band.dtype.kind == "f":
         band = np.where(valid & np.isfinite(band), band, 0)
         if not np.array_equal(band, np.round(band)):

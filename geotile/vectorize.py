@@ -441,8 +441,9 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                 if keep is not None:  # --classes: the others are background
                     ids = np.where(np.isin(ids, keep), ids, 0).astype(ids.dtype)
                 band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
+                name = _name(path)
                 for region in polygonize_array(ids, score, band_transform):
-                    (edge_regions if region[4] else finished).append((*region, _name(path)))
+                    (edge_regions if region[4] else finished).append((*region, name))
     merged = merge_edge_regions([r[:5] for r in edge_regions])
     source_of = _sources_for(merged, edge_regions)
     rows = finished + [(*m, source_of[i]) for i, m in enumerate(merged)]
