@@ -148,12 +148,12 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
 
     Class rasters: ids exactly as they are (uint8 stays uint8, wider types become int32;
     0 is background; ids outside 0..MAX_CLASS_ID or with fractions are an InputError
-    naming ``source``), score 1. Probabilities: one band -> p >= threshold is class 1;
-    several -> argmax (index 0 is background); score = p.
+    naming ``source``), score 1 (a read-only view). Probabilities: one band ->
+    p >= threshold is class 1; several -> argmax (index 0 is background); score = p.
     """
     if kind.kind == "class":
         ids = _checked_class_ids(values[0], valid, source)
-        return ids, np.ones(ids.shape, np.float32)
+        return ids, np.broadcast_to(np.float32(1), ids.shape)  # read-only, no memory
     probabilities = np.nan_to_num(values.astype(np.float32) / np.float32(kind.scale))
     if probabilities.shape[0] == 1:
         ids = (probabilities[0] >= threshold).astype(np.uint8)
@@ -168,7 +168,7 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
 
 def _checked_class_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:
     if band.dtype == np.uint8:
-        return np.where(valid, band, 0).astype(np.uint8)
+        return np.where(valid, band, np.uint8(0))
     if band.dtype.kind == "f":
         band = np.where(valid & np.isfinite(band), band, 0)
         if not np.array_equal(band, np.round(band)):

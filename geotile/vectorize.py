@@ -78,13 +78,17 @@ class VectorizeOptions:
     classes: tuple[str, ...] | None = None
 
 
-def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
+def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform):
     """Connected regions of each class as polygons.
 
     Returns a list of ``(polygon, class_id, score_sum, pixel_count, on_edge)``,
     ``on_edge`` meaning the region touches the array's border rows or columns.
+    ``score`` None (a class raster): every pixel scores 1, and GDAL's polygonizer
+    finds the regions of each class by itself, in one pass.
     """
-    classes = np.unique(ids)
+    if score is None:
+        return _class_regions(ids, transform)
+    classes = np.flatnonzero(_class_counts(ids))
     classes = classes[classes != 0]
     if len(classes) > FEW_CLASSES and _has_skimage():  # one labelling pass for all classes
         from skimage.measure import label as label_regions
@@ -101,6 +105,42 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray, transform):
         class_of = np.full(count + 1, int(class_id), np.int64)
         regions += _regions(labels.astype(np.int32, copy=False), class_of, score, transform)
     return regions
+
+
+def _class_counts(ids: np.ndarray) -> np.ndarray:
+    """Pixels of each class id (index: the id); ids are whole numbers >= 0."""
+    return np.bincount(ids.ravel(), minlength=1) if ids.size else np.zeros(1, np.int64)
+
+
+def _class_regions(ids: np.ndarray, transform):
+    """:func:`polygonize_array` of a class raster: regions straight from GDAL (4-connected,
+    one value each), pixel counts from their areas, edge flags from their pixel bounds."""
+    import shapely
+    from rasterio.features import shapes
+
+    if ids.dtype not in (np.uint8, np.uint16, np.int16, np.int32):
+        ids = ids.astype(np.int32)
+    found = list(shapes(ids, mask=ids > 0, connectivity=4, transform=transform))
+    polygons = polygons_from_geojson([geometry for geometry, _ in found])
+    counts = np.rint(shapely.area(polygons) / abs(transform.determinant)).astype(np.int64)
+    edge = _touches_border(polygons, ids.shape, transform)
+    return [(polygon, int(value), float(count), int(count), bool(on_edge))
+            for polygon, (_, value), count, on_edge in zip(polygons, found, counts, edge,
+                                                             strict=True)]
+
+
+def _touches_border(polygons: np.ndarray, shape: tuple[int, int], transform) -> np.ndarray:
+    """Whether each pixel-edged polygon reaches the first or last row or column of an
+    array of ``shape`` georeferenced by ``transform``."""
+    import shapely
+
+    if not len(polygons):
+        return np.zeros(0, bool)
+    coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons),
+                                            return_index=True)
+    cols, rows = ~transform * (coords[:, 0], coords[:, 1])
+    near = ((rows < 0.5) | (rows > shape[0] - 0.5) | (cols < 0.5) | (cols > shape[1] - 0.5))
+    return np.bincount(index, weights=near, minlength=len(polygons)) > 0
 
 
 def _has_skimage() -> bool:
@@ -139,8 +179,11 @@ def polygons_from_geojson(geometries: list[dict]) -> np.ndarray:
     if not geometries:
         return np.empty(0, dtype=object)
     rings = [ring for geometry in geometries for ring in geometry["coordinates"]]
-    coords = np.array(list(itertools.chain.from_iterable(rings)), dtype=np.float64)
-    ring_offsets = np.concatenate([[0], np.cumsum([len(ring) for ring in rings])])
+    ring_offsets = np.concatenate([[0], np.cumsum(np.fromiter(map(len, rings), np.int64,
+                                                             len(rings)))])
+    chain = itertools.chain.from_iterable
+    coords = np.fromiter(chain(chain(rings)), np.float64, 2 * int(ring_offsets[-1]))
+    coords = coords.reshape(-1, 2)
     polygon_offsets = np.concatenate(
         [[0], np.cumsum([len(geometry["coordinates"]) for geometry in geometries])])
     return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords,
@@ -393,11 +436,14 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                 values, valid = read_band(src, top, rows, src.width, indexes=indexes,
                                           check_nodata=check)
                 ids, score = class_ids(values, valid, kind, threshold, path)
+                if kind.kind == "class":  # score 1 everywhere: no per-region sums needed
+                    score = None
                 if keep is not None:  # --classes: the others are background
                     ids = np.where(np.isin(ids, keep), ids, 0).astype(ids.dtype)
                 band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
+                name = _name(path)
                 for region in polygonize_array(ids, score, band_transform):
-                    (edge_regions if region[4] else finished).append((*region, _name(path)))
+                    (edge_regions if region[4] else finished).append((*region, name))
     merged = merge_edge_regions([r[:5] for r in edge_regions])
     source_of = _sources_for(merged, edge_regions)
     rows = finished + [(*m, source_of[i]) for i, m in enumerate(merged)]
@@ -628,9 +674,9 @@ def _class_name(names, class_id: int) -> str:
 
 def _orient(geometries):
     """Counter-clockwise exteriors, clockwise holes (RFC 7946's right-hand rule)."""
-    from shapely.geometry.polygon import orient
+    import shapely
 
-    return [orient(g, 1.0) if g.geom_type == "Polygon" else g for g in geometries]
+    return shapely.orient_polygons(np.asarray(geometries, dtype=object), exterior_cw=False)
 
 
 def _write(frame, path: Path, writer: str, layer: str) -> None:

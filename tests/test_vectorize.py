@@ -172,3 +172,28 @@ def test_polygons_from_geojson_equal_shapely_shape():
     assert all(a.equals_exact(shape(g), 0) for a, g in zip(built, geometries, strict=True))
     assert len(built[1].interiors) == 1
     assert len(polygons_from_geojson([])) == 0
+
+
+@pytest.mark.parametrize("classes", [2, 12])  # below and above FEW_CLASSES
+def test_class_regions_equal_labelled_regions(classes):
+    """score None (class rasters): GDAL's own regions equal the labelled ones, with the
+    same classes, pixel counts and edge flags, on a rotated transform too."""
+    from affine import Affine
+
+    from geotile.vectorize import polygonize_array
+
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, classes + 1, (40, 50)).astype(np.uint8)
+    ids[5:15, 10:30] = 1  # one big region with a hole of another class
+    ids[8:10, 15:18] = 2
+    for transform in (from_origin(X0, Y0, 0.5, 0.5),
+                      Affine.rotation(30) * Affine.scale(2, -2)):
+        labelled = polygonize_array(ids, np.ones(ids.shape, np.float32), transform)
+        fast = polygonize_array(ids, None, transform)
+
+        def key(region):
+            polygon, class_id, total, count, edge = region
+            return (shapely.normalize(polygon).wkb, class_id, total, count, edge)
+
+        assert sorted(map(key, fast)) == sorted(map(key, labelled))
+        assert any(r[4] for r in fast) and not all(r[4] for r in fast)
