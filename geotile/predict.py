@@ -261,7 +261,12 @@ def predict_blocks(
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
     strips = column_strips([x + offset for x in grid.col_offsets], width,
                            max(options.block_size, size), align)
-    carry = StripCarry(model.num_classes, height, out) if len(strips) > 1 else None
+
+    def span(strip) -> int:  # the columns a strip's windows reach, from its left edge
+        return max(grid.col_offsets[strip.cols[-1]] + offset + out, strip.right) - strip.left
+
+    carried = max((span(s) - (s.right - s.left) for s in strips[:-1]), default=0)
+    carry = StripCarry(model.num_classes, height, carried) if carried else None
     steady = getattr(model, "steady_batches", False)
     inner = slice(offset, offset + out)
 
@@ -299,8 +304,7 @@ def predict_blocks(
     try:
         for strip, row, left, pixels, valid in reader:
             if row == 0:
-                span = max(grid.col_offsets[strip.cols[-1]] + offset + out, strip.right)
-                accumulator = RowBandAccumulator(model.num_classes, size, span - strip.left)
+                accumulator = RowBandAccumulator(model.num_classes, size, span(strip))
                 batch_size = steady_batch_size(len(strip.cols), per_run) if steady \
                     else per_run
             patches = [grid.patch(row, col) for col in strip.cols]

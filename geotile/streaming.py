@@ -28,7 +28,7 @@ T = TypeVar("T")
 #: rows per band for the row-band commands (masks, vectorize, evaluate...)
 DEFAULT_BAND_ROWS = 1024
 #: strip width of predict, px: bounds predict's memory whatever the raster's width
-DEFAULT_BLOCK_SIZE = 8192
+DEFAULT_BLOCK_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,9 @@ def column_strips(starts: list[int], width: int, block: int, align: int = 1) -> 
 
 class StripCarry:
     """Weighted sums that a strip's windows leave right of its edge, for the next strip:
-    (classes, height, width) sums and (height, width) weights, ``width`` = one window's
-    output. Rows are handed over in order, so one buffer serves every strip boundary."""
+    (classes, height, width) sums and (height, width) weights, ``width`` at most one
+    window's output. Rows are handed over in order, so one buffer serves every strip
+    boundary."""
 
     def __init__(self, classes: int, height: int, width: int) -> None:
         import numpy as np
