@@ -18,7 +18,7 @@ import rasterio
 from affine import Affine
 
 from geotile.errors import InputError
-from geotile.raster import atomic_output, check_output, pam_sidecar, write_cog
+from geotile.raster import atomic_output, check_output, open_raster, pam_sidecar, write_cog
 from geotile.resume import TAG as COMPLETE_TAG
 
 #: what --merge writes, by suffix
@@ -77,10 +77,7 @@ def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False) -> 
     if not paths:
         raise InputError("no raster to merge.")
     output = check_merge_output(output, paths, overwrite)
-    with rasterio.open(paths[0]) as first:
-        sources = [_describe(first)]
-    sources += [_open_describe(p) for p in paths[1:]]
-    _check_grid(sources)
+    sources = check_grid(paths)
     root = _vrt_xml(sources, output.parent, paths[0])
     if output.suffix.lower() == ".vrt":
         with atomic_output(output, overwrite, verify=_verify_vrt) as tmp:
@@ -89,8 +86,17 @@ def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False) -> 
     return _write_cog(root, output, overwrite, _resampling(paths[0]))
 
 
+def check_grid(paths, bands: bool = True) -> list[_Source]:
+    """Raise one InputError line unless ``paths`` lie on one pixel grid (CRS, pixel size,
+    whole-pixel offsets) and, with ``bands``, share the band count and type; their
+    descriptions otherwise."""
+    sources = [_open_describe(p) for p in paths]
+    _check_grid(sources, bands)
+    return sources
+
+
 def _open_describe(path) -> _Source:
-    with rasterio.open(path) as src:
+    with open_raster(path) as src:
         return _describe(src)
 
 
@@ -100,7 +106,7 @@ def _describe(src) -> _Source:
                    block=tuple(src.block_shapes[0]))
 
 
-def _check_grid(sources: list[_Source]) -> None:
+def _check_grid(sources: list[_Source], bands: bool = True) -> None:
     """One line unless every source shares the CRS, pixel size and pixel grid of the first."""
     first = sources[0]
     fix = "reproject or resample them onto one grid first (gdalwarp -tap -tr)"
@@ -119,7 +125,7 @@ def _check_grid(sources: list[_Source]) -> None:
         if not _aligned(t, t0):
             raise InputError(f"{src.path}: not aligned with {first.path} (offset of a "
                              f"fraction of a pixel); {fix}.")
-        if (src.count, src.dtype) != (first.count, first.dtype):
+        if bands and (src.count, src.dtype) != (first.count, first.dtype):
             raise InputError(f"{src.path}: {src.count} {src.dtype} bands, {first.path} has "
                              f"{first.count} {first.dtype}; merge outputs of one run.")
 

@@ -200,6 +200,39 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def merge_opt(command):
+    """--merge PATH (predict, make-masks): one mosaic of the outputs (geotile.merge)."""
+    return click.option(
+        "--merge", type=click.Path(path_type=OutputPath), callback=_local_output,
+        metavar="PATH.vrt|PATH.tif",
+        help="Also write one mosaic of the outputs (all on one pixel grid): a GDAL VRT "
+        "(.vrt, referencing them) or a Cloud Optimised GeoTIFF (.tif). --overwrite "
+        "replaces it.")(command)
+
+
+def check_merge(merge, pairs, overwrite: bool, protected=()) -> None:
+    """--merge: refuse, before any work, a PATH that is an input or output, exists without
+    --overwrite, or inputs whose grids cannot make one mosaic (outputs share them)."""
+    if merge is None:
+        return
+    from geotile.merge import check_grid, check_merge_output
+
+    inputs = [image for image, _ in pairs]
+    check_merge_output(merge, [*inputs, *(out for _, out in pairs), *protected], overwrite)
+    check_grid(inputs, bands=False)
+
+
+def write_merge(ctx, merge, pairs, overwrite: bool, as_json: bool) -> None:
+    """--merge: the mosaic of the written outputs."""
+    if merge is None:
+        return
+    from geotile.merge import merge_rasters
+
+    merge_rasters([out for _, out in pairs], merge, overwrite=overwrite)
+    if not ctx.obj["quiet"] and not as_json:
+        click.echo(f"{merge}: mosaic of {len(pairs)} outputs")
+
+
 def cluster_opts(func):
     """--workers N / --scheduler ADDRESS: one task per image on dask (geotile.distributed)."""
     func = click.option(
