@@ -87,7 +87,7 @@ def _cut(tmp_path, scene, folder="tiles", tags=None, nodata=None, colours=None, 
                                 transform=tile, nodata=nodata)
             with rasterio.open(path, "r+") as dst:
                 dst.update_tags(**(tags or {}))
-                dst.descriptions = ("first", "second")
+                dst.descriptions = ("first", "second", "third")[:len(scene)]
                 if colours:
                     dst.write_colormap(1, colours)
             paths.append(path)
@@ -184,6 +184,7 @@ def test_misaligned_tiles_refused_in_one_line(tmp_path, run_cli):
 
     assert_one_line_error(result, "t22.tif", "not aligned", "gdalwarp")
     assert not (tmp_path / "masks.vrt").exists()
+    assert not (tmp_path / "masks").exists()  # refused before any work
 
 
 def test_make_masks_folder_to_merged_vrt(tmp_path, run_cli, monkeypatch):
@@ -216,3 +217,41 @@ def test_merge_path_may_not_be_an_output(tmp_path, run_cli):
 
     assert_one_line_error(result, "t00.tif")
     assert not (tmp_path / "masks").exists()
+
+
+def test_predict_pattern_merged_cog_equals_the_whole_scene(tmp_path, run_cli):
+    from tests.onnx_models import pointwise_model
+
+    scene = np.stack([_scene()[0], _scene()[0][::-1], _scene()[1] * 40])
+    _cut(tmp_path, scene)
+    whole = write_raster(tmp_path / "whole.tif", scene)
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    common = ("--output-type", "class", "--tile-size", "64", "--overlap", "0")
+    result = run_cli("predict", model, str(tmp_path / "tiles" / "t*.tif"), "-o",
+                     tmp_path / "pred", "--merge", tmp_path / "city.tif", *common)
+    assert result.exit_code == 0, result.output
+    assert "city.tif: mosaic of 9 outputs" in result.output
+    reference = run_cli("predict", model, whole, "-o", tmp_path / "whole_pred.tif", *common)
+    assert reference.exit_code == 0, reference.output
+    with rasterio.open(tmp_path / "city.tif") as merged, \
+            rasterio.open(tmp_path / "whole_pred.tif") as src:
+        assert merged.transform == src.transform and merged.crs == src.crs
+        classes = merged.read(1)
+        np.testing.assert_array_equal(classes, src.read(1))
+        assert len(np.unique(classes)) > 1  # not a constant picture
+        assert merged.tags()["GEOTILE_OUTPUT"] == "class" and merged.overviews(1)
+        assert merged.colormap(1)[1] == src.colormap(1)[1]
+
+
+def test_vectorize_and_tile_take_folders(tmp_path, run_cli):
+    scene = np.zeros((1, 3 * TH, 3 * TW), "uint8")
+    scene[0, 10:50, 230:250] = 1  # one building across tiles t00 and t01
+    _cut(tmp_path, scene)
+    result = run_cli("vectorize", tmp_path / "tiles", "-o", tmp_path / "b.gpkg")
+    assert result.exit_code == 0, result.output
+    polygons = gpd.read_file(tmp_path / "b.gpkg")
+    assert len(polygons) == 1 and polygons.area.sum() == pytest.approx(40 * 20 * 0.25)
+    result = run_cli("tile", str(tmp_path / "tiles" / "t0?.tif"), "--size", "100",
+                     "-o", tmp_path / "patches", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["written"] == 3 * 2 * 3  # 3 tiles of 2 x 3 patches
