@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -255,3 +256,21 @@ def test_vectorize_and_tile_take_folders(tmp_path, run_cli):
                      "-o", tmp_path / "patches", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["written"] == 3 * 2 * 3  # 3 tiles of 2 x 3 patches
+
+
+def test_resume_replaces_a_mosaic_geotile_wrote_only(tmp_path, run_cli, monkeypatch):
+    _cut(tmp_path, _scene())
+    _labels(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ("make-masks", "labels.geojson", "tiles", "-o", "masks", "--merge", "masks.vrt")
+    assert run_cli(*args).exit_code == 0
+    again = run_cli(*args, "--resume")
+    assert again.exit_code == 0, again.output
+    assert "masks.vrt: mosaic of 9 outputs" in again.output
+    with rasterio.open("masks.vrt") as merged:
+        assert merged.read(1).sum() == 70 * 80
+    Path("masks.vrt").write_text("someone else's file")
+    from tests.conftest import assert_one_line_error
+
+    assert_one_line_error(run_cli(*args, "--resume"), "masks.vrt", "--overwrite")
+    assert Path("masks.vrt").read_text() == "someone else's file"

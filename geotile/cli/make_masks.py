@@ -145,7 +145,7 @@ def make_masks(
         mapping = read_class_map(class_map)
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels])
-    check_merge(merge, pairs, overwrite, protected=[labels])
+    replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resume)
     settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler"),
                 "class_map": mapping}
     if workers or scheduler:
@@ -188,7 +188,7 @@ def make_masks(
                 f"{summary['positive_pixels']} positive pixels"
                 + (f", {ignored} ignored (nodata in the image)" if ignored else "")
             )
-    write_merge(ctx, merge, pairs, overwrite, as_json)
+    write_merge(ctx, merge, pairs, replace_merge, as_json)
 
 
 def _is_label_raster(labels) -> bool:

@@ -207,28 +207,31 @@ def merge_opt(command):
         metavar="PATH.vrt|PATH.tif",
         help="Also write one mosaic of the outputs (all on one pixel grid): a GDAL VRT "
         "(.vrt, referencing them) or a Cloud Optimised GeoTIFF (.tif). --overwrite "
-        "replaces it.")(command)
+        "replaces it, --resume too when geotile wrote it.")(command)
 
 
-def check_merge(merge, pairs, overwrite: bool, protected=()) -> None:
+def check_merge(merge, pairs, overwrite: bool, protected=(), resume: bool = False) -> bool:
     """--merge: refuse, before any work, a PATH that is an input or output, exists without
-    --overwrite, or inputs whose grids cannot make one mosaic (outputs share them)."""
+    --overwrite, or inputs whose grids cannot make one mosaic (outputs share them). Whether
+    an existing PATH is replaced: with --overwrite, or with --resume when geotile wrote it."""
     if merge is None:
-        return
-    from geotile.merge import check_grid, check_merge_output
+        return overwrite
+    from geotile.merge import check_grid, check_merge_output, written_by_geotile
 
+    replace = overwrite or (resume and merge.exists() and written_by_geotile(merge))
     inputs = [image for image, _ in pairs]
-    check_merge_output(merge, [*inputs, *(out for _, out in pairs), *protected], overwrite)
+    check_merge_output(merge, [*inputs, *(out for _, out in pairs), *protected], replace)
     check_grid(inputs, bands=False)
+    return replace
 
 
-def write_merge(ctx, merge, pairs, overwrite: bool, as_json: bool) -> None:
-    """--merge: the mosaic of the written outputs."""
+def write_merge(ctx, merge, pairs, replace: bool, as_json: bool) -> None:
+    """--merge: the mosaic of the written outputs (``replace``: from :func:`check_merge`)."""
     if merge is None:
         return
     from geotile.merge import merge_rasters
 
-    merge_rasters([out for _, out in pairs], merge, overwrite=overwrite)
+    merge_rasters([out for _, out in pairs], merge, overwrite=replace)
     if not ctx.obj["quiet"] and not as_json:
         click.echo(f"{merge}: mosaic of {len(pairs)} outputs")
 

@@ -174,7 +174,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              model_resolution=model_resolution, block_size=block_size)
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume)
-    check_merge(merge, pairs, overwrite, protected=[model])
+    replace_merge = check_merge(merge, pairs, overwrite, protected=[model], resume=resume)
     if mosaic and extra_bands:
         raise click.UsageError("--mosaic cannot be combined with --extra-bands.")
     if mosaic and (workers or scheduler):
@@ -196,7 +196,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
             _report(ctx, summary, as_json)
         if as_json:
             click.echo(json.dumps(summaries, indent=2))
-        write_merge(ctx, merge, pairs, overwrite, as_json)
+        write_merge(ctx, merge, pairs, replace_merge, as_json)
         return
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
@@ -213,7 +213,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         _report(ctx, summary, as_json)
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
-    write_merge(ctx, merge, pairs, overwrite, as_json)
+    write_merge(ctx, merge, pairs, replace_merge, as_json)
 
 
 def _report(ctx, summary: dict, as_json: bool) -> None:
