@@ -36,7 +36,7 @@ def check_resume(overwrite: bool, resume: bool) -> None:
 
 
 #: parameters that never change an output's bytes (left out of its completion digest)
-_NOT_SETTINGS = ("output", "overwrite", "resume", "as_json")
+_NOT_SETTINGS = ("output", "overwrite", "resume", "as_json", "merge")
 
 
 def run_settings(ctx: click.Context, *inputs: str) -> dict:
