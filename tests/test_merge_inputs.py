@@ -142,11 +142,16 @@ def test_class_overviews_take_the_mode_probabilities_the_mean(tmp_path):
         assert set(np.unique(overview)) == {expected}, name
 
 
-def test_float_scene_with_nan_free_nodata(tmp_path):
-    scene = _scene("float32", nodata=-1.0) / 7
-    scene[scene < 0] = -1.0
-    paths, transform = _cut(tmp_path, scene.astype("float32"), nodata=-1.0)
-    _assert_scene(merge_rasters(paths, tmp_path / "m.vrt"), scene.astype("float32"), transform)
+@pytest.mark.parametrize("nodata", [-1.0, float("nan")])
+def test_float_scene_with_nodata(tmp_path, nodata):
+    scene = (_scene("float32") / 7).astype("float32")
+    scene[:, :4, :4] = nodata
+    paths, transform = _cut(tmp_path, scene, nodata=nodata)
+    for name in ("m.vrt", "m.tif"):
+        with rasterio.open(merge_rasters(paths, tmp_path / name)) as merged:
+            assert merged.transform.almost_equals(transform)
+            np.testing.assert_array_equal(merged.read(), scene)  # NaN equals NaN here
+            assert np.isnan(merged.nodata) if np.isnan(nodata) else merged.nodata == nodata
 
 
 def test_merge_refuses_existing_output_and_an_input(tmp_path):

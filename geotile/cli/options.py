@@ -6,6 +6,7 @@ Who uses what:
 - threshold_opt: predict (class output), vectorize (probability input)
 - json_opt: evaluate (and any command printing a summary)
 - labels_crs_opt: make-masks, evaluate
+- merge_opt, check_merge, write_merge: predict, make-masks (--merge)
 """
 
 from __future__ import annotations
