@@ -8,16 +8,19 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    check_merge,
     check_resume,
     cluster_opts,
     creation_options_opt,
     json_opt,
     labels_crs_opt,
+    merge_opt,
     output_opt,
     overwrite_opt,
     resolve_outputs,
     resume_opt,
     run_settings,
+    write_merge,
 )
 
 
@@ -71,6 +74,7 @@ def _line_options(command):
 @_line_options
 @labels_crs_opt
 @creation_options_opt
+@merge_opt
 @json_opt
 @overwrite_opt
 @resume_opt
@@ -79,7 +83,7 @@ def _line_options(command):
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
     boundary_width, contact_spacing, palette, layer, labels_crs, creation_options, as_json,
-    overwrite, resume, workers, scheduler, **line_args,
+    overwrite, resume, workers, scheduler, merge, **line_args,
 ):
     """Rasterize LABELS (footprint polygons or a label raster) into one mask per IMAGE.
 
@@ -114,7 +118,13 @@ def make_masks(
     $ geotile make-masks top_potsdam_2_10_label.tif top_potsdam_2_10_RGB.tif \\
           -o mask.tif --palette potsdam
     $ geotile make-masks roads.geojson tile.tif -o roads.tif --line-width 4
+    $ geotile make-masks footprints.geojson city/ -o masks/ --merge masks.vrt
+
+    An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
+    from geotile.input_files import expand_inputs
+
+    images = expand_inputs(images)
     import json
 
     from geotile.labels import read_class_map
@@ -135,6 +145,7 @@ def make_masks(
         mapping = read_class_map(class_map)
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels])
+    replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resume)
     settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler"),
                 "class_map": mapping}
     if workers or scheduler:
@@ -177,6 +188,7 @@ def make_masks(
                 f"{summary['positive_pixels']} positive pixels"
                 + (f", {ignored} ignored (nodata in the image)" if ignored else "")
             )
+    write_merge(ctx, merge, pairs, replace_merge, as_json)
 
 
 def _is_label_raster(labels) -> bool:

@@ -6,6 +6,7 @@ Who uses what:
 - threshold_opt: predict (class output), vectorize (probability input)
 - json_opt: evaluate (and any command printing a summary)
 - labels_crs_opt: make-masks, evaluate
+- merge_opt, check_merge, write_merge: predict, make-masks (--merge)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def check_resume(overwrite: bool, resume: bool) -> None:
 
 
 #: parameters that never change an output's bytes (left out of its completion digest)
-_NOT_SETTINGS = ("output", "overwrite", "resume", "as_json")
+_NOT_SETTINGS = ("output", "overwrite", "resume", "as_json", "merge")
 
 
 def run_settings(ctx: click.Context, *inputs: str) -> dict:
@@ -198,6 +199,42 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def merge_opt(command):
+    """--merge PATH (predict, make-masks): one mosaic of the outputs (geotile.merge)."""
+    return click.option(
+        "--merge", type=click.Path(path_type=OutputPath), callback=_local_output,
+        metavar="PATH.vrt|PATH.tif",
+        help="Also write one mosaic of the outputs (all on one pixel grid): a GDAL VRT "
+        "(.vrt, referencing them) or a Cloud Optimised GeoTIFF (.tif). --overwrite "
+        "replaces it, --resume too when geotile wrote it.")(command)
+
+
+def check_merge(merge, pairs, overwrite: bool, protected=(), resume: bool = False) -> bool:
+    """--merge: refuse, before any work, a PATH that is an input or output, exists without
+    --overwrite, or inputs whose grids cannot make one mosaic (outputs share them). Whether
+    an existing PATH is replaced: with --overwrite, or with --resume when geotile wrote it."""
+    if merge is None:
+        return overwrite
+    from geotile.merge import check_grid, check_merge_output, written_by_geotile
+
+    replace = overwrite or (resume and merge.exists() and written_by_geotile(merge))
+    inputs = [image for image, _ in pairs]
+    check_merge_output(merge, [*inputs, *(out for _, out in pairs), *protected], replace)
+    check_grid(inputs, bands=False)
+    return replace
+
+
+def write_merge(ctx, merge, pairs, replace: bool, as_json: bool) -> None:
+    """--merge: the mosaic of the written outputs (``replace``: from :func:`check_merge`)."""
+    if merge is None:
+        return
+    from geotile.merge import merge_rasters
+
+    merge_rasters([out for _, out in pairs], merge, overwrite=replace)
+    if not ctx.obj["quiet"] and not as_json:
+        click.echo(f"{merge}: mosaic of {len(pairs)} outputs")
 
 
 def cluster_opts(func):

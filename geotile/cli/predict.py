@@ -8,16 +8,19 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    check_merge,
     check_resume,
     cluster_opts,
     creation_options_opt,
     extra_bands_opts,
     json_opt,
+    merge_opt,
     output_opt,
     overwrite_opt,
     resolve_outputs,
     resume_opt,
     run_settings,
+    write_merge,
 )
 from geotile.streaming import DEFAULT_BLOCK_SIZE
 
@@ -120,6 +123,7 @@ def _bands(ctx, param, value):
               help="Width in px of the vertical strips an image is predicted in: memory "
               "follows it (and the tile size), never the image's width.")
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimised GeoTIFF.")
+@merge_opt
 @creation_options_opt
 @overwrite_opt
 @resume_opt
@@ -129,7 +133,7 @@ def _bands(ctx, param, value):
 def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, providers, fp16,
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
             model_resolution, extra_bands, extra_resampling, mosaic, block_size, cog,
-            creation_options, overwrite, resume, workers, scheduler, as_json):
+            creation_options, overwrite, resume, workers, scheduler, as_json, merge):
     """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
@@ -151,7 +155,12 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
 
     An IMAGE without georeferencing (a plain JPEG/PNG) is predicted in pixel
     coordinates, with one warning; the output then carries no CRS.
+
+    An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
+    from geotile.input_files import expand_inputs
+
+    images = expand_inputs(images)
     from geotile.extra_bands import pair_extra_bands
     from geotile.model import OnnxModel
     from geotile.mosaic import open_mosaic
@@ -165,6 +174,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              model_resolution=model_resolution, block_size=block_size)
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume)
+    replace_merge = check_merge(merge, pairs, overwrite, protected=[model], resume=resume)
     if mosaic and extra_bands:
         raise click.UsageError("--mosaic cannot be combined with --extra-bands.")
     if mosaic and (workers or scheduler):
@@ -186,6 +196,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
             _report(ctx, summary, as_json)
         if as_json:
             click.echo(json.dumps(summaries, indent=2))
+        write_merge(ctx, merge, pairs, replace_merge, as_json)
         return
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
@@ -202,6 +213,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         _report(ctx, summary, as_json)
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
+    write_merge(ctx, merge, pairs, replace_merge, as_json)
 
 
 def _report(ctx, summary: dict, as_json: bool) -> None:

@@ -109,8 +109,12 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
 
     An IMAGE without georeferencing (a plain JPEG/PNG) is cut in pixel
     coordinates, with one warning: index.csv bounds are pixels (x right, y
-    down) and the patches carry no CRS.
+    down) and the patches carry no CRS. An IMAGE may be a folder (its rasters)
+    or a quoted pattern ('city/*.tif').
     """
+    from geotile.input_files import expand_inputs
+
+    images = expand_inputs(images)
     import json
 
     from geotile.raster import parse_creation_options

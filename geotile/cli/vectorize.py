@@ -177,7 +177,13 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     $ geotile vectorize classes.tif -o landcover.gpkg --classes building,tree \\
           --min-area car=2,building=10 --simplify 0.5
     $ geotile vectorize roads.tif -o centrelines.gpkg --lines --min-length 5
+    $ geotile vectorize predictions/ -o city.gpkg
+
+    A RASTER may be a folder (its rasters) or a quoted pattern ('predictions/*.tif').
     """
+    from geotile.input_files import expand_inputs
+
+    rasters = expand_inputs(rasters)
     from geotile.vectorize import VectorizeOptions, vectorize_rasters
 
     options = VectorizeOptions(threshold=threshold, min_area=min_area, simplify=simplify,

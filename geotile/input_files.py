@@ -1,0 +1,64 @@
+"""Input arguments that name many rasters: a folder (its raster files) or a glob pattern.
+
+A city arrives as a folder of hundreds of orthotiles, more than a shell command line holds:
+``geotile predict model.onnx city/`` or ``'city/*.tif'`` (quoted) is expanded here.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from geotile.errors import InputError
+from geotile.raster import input_path, is_virtual_path
+
+#: file suffixes taken from a folder (case-insensitive)
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".png", ".jpg", ".jpeg")
+
+
+def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The files of ``folder`` (not recursing) with one of ``suffixes``, sorted by name."""
+    wanted = tuple(s.lower() for s in suffixes)
+    files = sorted((p for p in folder.iterdir()
+                    if p.is_file() and p.suffix.lower() in wanted), key=lambda p: p.name)
+    if not files:
+        raise InputError(f"{folder}: the folder holds no raster files "
+                         f"({' '.join(wanted)}). Check the path.")
+    return files
+
+
+def _pattern_files(pattern: str) -> list[Path]:
+    """The files matching a glob ``pattern``, sorted."""
+    files = [Path(p) for p in sorted(glob.glob(pattern)) if Path(p).is_file()]
+    if not files:
+        raise InputError(f"{pattern}: no file matches this pattern. Check the path.")
+    return files
+
+
+def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list:
+    """One argument as a list of inputs: a folder's raster files, a pattern's matches, or
+    the argument itself (a file, a GDAL virtual or remote path)."""
+    text = os.fspath(path)
+    if is_virtual_path(text):
+        return [input_path(text)]
+    local = Path(text)
+    if local.is_dir():
+        return _folder_files(local, suffixes)
+    if not local.exists() and glob.has_magic(text):
+        return _pattern_files(text)
+    return [local]
+
+
+def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list:
+    """``paths`` with folders and glob patterns expanded (see :func:`expand_one`), in order,
+    without duplicates (the first kept)."""
+    seen: set[str] = set()
+    result = []
+    for path in paths:
+        for item in expand_one(path, suffixes):
+            key = os.fspath(item) if is_virtual_path(item) else os.path.normpath(item)
+            if key not in seen:
+                seen.add(key)
+                result.append(item)
+    return result

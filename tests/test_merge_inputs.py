@@ -1,0 +1,282 @@
+"""Folder and glob inputs (geotile.input_files) and --merge mosaics (geotile.merge)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+from shapely.geometry import box
+
+from geotile.errors import InputError, OutputExistsError
+from geotile.input_files import expand_inputs
+from geotile.merge import merge_rasters
+from tests.conftest import UTM_CRS, UTM_ORIGIN, write_raster
+
+# ---------------------------------------------------------------- folder and glob inputs
+
+
+def _touch(folder, *names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"")
+    return folder
+
+
+def test_folder_becomes_its_raster_files_sorted_not_recursing(tmp_path):
+    folder = _touch(tmp_path / "city", "b.TIF", "a.tif", "c.jp2", "notes.txt", "d.JPEG")
+    _touch(folder / "sub", "e.tif")
+    assert [p.name for p in expand_inputs([folder])] == ["a.tif", "b.TIF", "c.jp2", "d.JPEG"]
+
+
+def test_empty_folder_is_an_error_naming_it_and_the_suffixes(tmp_path):
+    folder = _touch(tmp_path / "empty", "readme.txt")
+    with pytest.raises(InputError, match=r"empty.*\.tif .*\.jp2"):
+        expand_inputs([folder])
+
+
+def test_pattern_expanded_sorted_and_no_match_is_an_error(tmp_path):
+    _touch(tmp_path, "t2.tif", "t1.tif", "t10.png")
+    assert [p.name for p in expand_inputs([str(tmp_path / "t?.tif")])] == ["t1.tif", "t2.tif"]
+    with pytest.raises(InputError, match=r"x\*\.tif"):
+        expand_inputs([str(tmp_path / "x*.tif")])
+
+
+def test_existing_file_with_brackets_virtual_paths_and_duplicates_pass(tmp_path):
+    odd = _touch(tmp_path, "tile[1].tif", "a.tif") / "tile[1].tif"
+    zipped, remote = "/vsizip/city.zip/a.tif", "s3://bucket/city/*.tif"
+    result = expand_inputs([odd, zipped, remote, tmp_path / "a.tif", str(tmp_path), odd])
+    assert [str(p) for p in result] == [str(odd), zipped, remote, str(tmp_path / "a.tif")]
+
+
+# ---------------------------------------------------------------------------- mosaics
+
+
+#: tile size: the 3 x 3 scene (600 x 720) is larger than a COG block, so it has overviews
+TH, TW = 200, 240
+
+
+def _scene(dtype="uint8", nodata=None):
+    """A 2-band scene of 3 x 3 tiles with varied values."""
+    rows, cols = np.mgrid[0:3 * TH, 0:3 * TW]
+    scene = np.stack([(rows * 7 + cols * 3) % 200, (rows + cols) % 5]).astype(dtype)
+    if nodata is not None:
+        scene[:, :4, :4] = nodata
+    return scene
+
+
+def _cut(tmp_path, scene, folder="tiles", tags=None, nodata=None, colours=None, shift=0.0):
+    """Cut ``scene`` into 3 x 3 GeoTIFF tiles (the last one moved by ``shift`` pixels)."""
+    out = tmp_path / folder
+    out.mkdir()
+    transform = from_origin(*UTM_ORIGIN, 0.5, 0.5)
+    paths = []
+    for i in range(3):
+        for j in range(3):
+            window = Window(j * TW, i * TH, TW, TH)
+            tile = rasterio.windows.transform(window, transform)
+            if (i, j) == (2, 2):
+                tile = tile * rasterio.Affine.translation(shift, 0)
+            path = write_raster(out / f"t{i}{j}.tif", scene[:, window.toslices()[0],
+                                                          window.toslices()[1]],
+                                transform=tile, nodata=nodata)
+            with rasterio.open(path, "r+") as dst:
+                dst.update_tags(**(tags or {}))
+                dst.descriptions = ("first", "second", "third")[:len(scene)]
+                if colours:
+                    dst.write_colormap(1, colours)
+            paths.append(path)
+    return paths, transform
+
+
+def _assert_scene(path, scene, transform):
+    with rasterio.open(path) as merged:
+        assert merged.crs == rasterio.crs.CRS.from_user_input(UTM_CRS)
+        assert merged.transform.almost_equals(transform)
+        np.testing.assert_array_equal(merged.read(), scene)
+        return merged.profile, merged.tags(), merged.descriptions
+
+
+def test_vrt_and_cog_read_back_the_scene(tmp_path):
+    scene = _scene(nodata=255)
+    tags = {"GEOTILE_OUTPUT": "class", "GEOTILE_CLASS_NAMES": '["a", "b"]',
+            "GEOTILE_COMPLETE": "digest-of-one-tile", "OTHER": "x"}
+    colours = {0: (0, 0, 0, 0), 1: (230, 25, 75, 255)}
+    paths, transform = _cut(tmp_path, scene, tags=tags, nodata=255, colours=colours)
+
+    vrt = merge_rasters(paths[::-1], tmp_path / "merged.vrt")
+    profile, vrt_tags, descriptions = _assert_scene(vrt, scene, transform)
+    assert profile["nodata"] == 255 and profile["count"] == 2 and profile["dtype"] == "uint8"
+    assert vrt_tags == {"GEOTILE_OUTPUT": "class", "GEOTILE_CLASS_NAMES": '["a", "b"]'}
+    assert descriptions == ("first", "second")
+    with rasterio.open(vrt) as src:
+        assert src.colormap(1)[1] == (230, 25, 75, 255)
+    names = [e.text for e in ET.parse(vrt).getroot().iter("SourceFilename")]
+    assert "tiles/t22.tif" in names  # relative to the VRT
+
+    cog = merge_rasters(paths, tmp_path / "merged.tif")
+    profile, cog_tags, descriptions = _assert_scene(cog, scene, transform)
+    assert profile["nodata"] == 255 and cog_tags["GEOTILE_OUTPUT"] == "class"
+    assert descriptions == ("first", "second")
+    with rasterio.open(cog) as src:
+        assert src.overviews(1) and src.colormap(1)[1] == (230, 25, 75, 255)
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_class_overviews_take_the_mode_probabilities_the_mean(tmp_path):
+    scene = np.zeros((1, 3 * TH, 3 * TW), "uint8")
+    scene[0, ::2, ::2] = 4  # one pixel of each 2 x 2 block: its mode is 0, its mean 1
+    for name, output, expected in (("classes", "class", 0), ("probabilities", "probability", 1)):
+        paths, _ = _cut(tmp_path, np.concatenate([scene, scene]), folder=name,
+                        tags={"GEOTILE_OUTPUT": output})
+        merged = merge_rasters(paths, tmp_path / f"{name}.tif")
+        with rasterio.open(merged) as src:
+            overview = src.read(1, out_shape=(3 * TH // 2, 3 * TW // 2))
+        assert set(np.unique(overview)) == {expected}, name
+
+
+@pytest.mark.parametrize("nodata", [-1.0, float("nan")])
+def test_float_scene_with_nodata(tmp_path, nodata):
+    scene = (_scene("float32") / 7).astype("float32")
+    scene[:, :4, :4] = nodata
+    paths, transform = _cut(tmp_path, scene, nodata=nodata)
+    for name in ("m.vrt", "m.tif"):
+        with rasterio.open(merge_rasters(paths, tmp_path / name)) as merged:
+            assert merged.transform.almost_equals(transform)
+            np.testing.assert_array_equal(merged.read(), scene)  # NaN equals NaN here
+            assert np.isnan(merged.nodata) if np.isnan(nodata) else merged.nodata == nodata
+
+
+def test_merge_refuses_existing_output_and_an_input(tmp_path):
+    paths, _ = _cut(tmp_path, _scene())
+    (tmp_path / "m.vrt").write_text("old")
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        merge_rasters(paths, tmp_path / "m.vrt")
+    merge_rasters(paths, tmp_path / "m.vrt", overwrite=True)
+    with pytest.raises(InputError, match="one of the inputs"):
+        merge_rasters(paths, paths[3], overwrite=True)
+
+
+def test_other_crs_refused(tmp_path):
+    paths, _ = _cut(tmp_path, _scene())
+    other = write_raster(tmp_path / "other.tif", _scene()[:, :30, :40], crs="EPSG:32617")
+    with pytest.raises(InputError, match="gdalwarp"):
+        merge_rasters([*paths, other], tmp_path / "m.vrt")
+
+
+# -------------------------------------------------------------------------------- CLI
+
+
+def _labels(tmp_path):
+    x0, y0 = UTM_ORIGIN
+    path = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[box(x0 + 10, y0 - 40, x0 + 50, y0 - 5)],
+                     crs=UTM_CRS).to_file(path)
+    return path
+
+
+def test_misaligned_tiles_refused_in_one_line(tmp_path, run_cli):
+    _cut(tmp_path, _scene(), shift=0.5)
+    result = run_cli("make-masks", _labels(tmp_path), tmp_path / "tiles", "-o",
+                     tmp_path / "masks", "--merge", tmp_path / "masks.vrt")
+    from tests.conftest import assert_one_line_error
+
+    assert_one_line_error(result, "t22.tif", "not aligned", "gdalwarp")
+    assert not (tmp_path / "masks.vrt").exists()
+    assert not (tmp_path / "masks").exists()  # refused before any work
+
+
+def test_make_masks_folder_to_merged_vrt(tmp_path, run_cli, monkeypatch):
+    scene = _scene()
+    _cut(tmp_path, scene)
+    labels = _labels(tmp_path)
+    whole = write_raster(tmp_path / "whole.tif", scene)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("make-masks", "labels.geojson", "tiles/", "-o", "masks/",
+                     "--merge", "masks.vrt")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "masks").glob("*.tif")) == \
+        [f"t{i}{j}.tif" for i in range(3) for j in range(3)]
+    reference = run_cli("make-masks", labels, whole, "-o", tmp_path / "whole_mask.tif")
+    assert reference.exit_code == 0, reference.output
+    with rasterio.open(tmp_path / "masks.vrt") as merged, \
+            rasterio.open(tmp_path / "whole_mask.tif") as src:
+        assert merged.transform == src.transform and merged.crs == src.crs
+        mask = merged.read(1)
+        np.testing.assert_array_equal(mask, src.read(1))
+        assert mask.sum() == 70 * 80  # 40 x 35 m at 0.5 m, across tiles
+        assert json.loads(merged.tags()["GEOTILE_CLASS_NAMES"])
+
+
+def test_merge_path_may_not_be_an_output(tmp_path, run_cli):
+    _cut(tmp_path, _scene())
+    result = run_cli("make-masks", _labels(tmp_path), str(tmp_path / "tiles" / "t*.tif"),
+                     "-o", tmp_path / "masks", "--merge", tmp_path / "masks" / "t00.tif")
+    from tests.conftest import assert_one_line_error
+
+    assert_one_line_error(result, "t00.tif")
+    assert not (tmp_path / "masks").exists()
+
+
+def test_predict_pattern_merged_cog_equals_the_whole_scene(tmp_path, run_cli):
+    from tests.onnx_models import pointwise_model
+
+    scene = np.stack([_scene()[0], _scene()[0][::-1], _scene()[1] * 40])
+    _cut(tmp_path, scene)
+    whole = write_raster(tmp_path / "whole.tif", scene)
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    common = ("--output-type", "class", "--tile-size", "64", "--overlap", "0")
+    result = run_cli("predict", model, str(tmp_path / "tiles" / "t*.tif"), "-o",
+                     tmp_path / "pred", "--merge", tmp_path / "city.tif", *common)
+    assert result.exit_code == 0, result.output
+    assert "city.tif: mosaic of 9 outputs" in result.output
+    reference = run_cli("predict", model, whole, "-o", tmp_path / "whole_pred.tif", *common)
+    assert reference.exit_code == 0, reference.output
+    with rasterio.open(tmp_path / "city.tif") as merged, \
+            rasterio.open(tmp_path / "whole_pred.tif") as src:
+        assert merged.transform == src.transform and merged.crs == src.crs
+        classes = merged.read(1)
+        np.testing.assert_array_equal(classes, src.read(1))
+        assert len(np.unique(classes)) > 1  # not a constant picture
+        assert merged.tags()["GEOTILE_OUTPUT"] == "class" and merged.overviews(1)
+        assert merged.colormap(1)[1] == src.colormap(1)[1]
+
+
+def test_vectorize_and_tile_take_folders(tmp_path, run_cli):
+    scene = np.zeros((1, 3 * TH, 3 * TW), "uint8")
+    scene[0, 10:50, 230:250] = 1  # one building across tiles t00 and t01
+    _cut(tmp_path, scene)
+    result = run_cli("vectorize", tmp_path / "tiles", "-o", tmp_path / "b.gpkg")
+    assert result.exit_code == 0, result.output
+    polygons = gpd.read_file(tmp_path / "b.gpkg")
+    assert len(polygons) == 1 and polygons.area.sum() == pytest.approx(40 * 20 * 0.25)
+    result = run_cli("tile", str(tmp_path / "tiles" / "t0?.tif"), "--size", "100",
+                     "-o", tmp_path / "patches", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["written"] == 3 * 2 * 3  # 3 tiles of 2 x 3 patches
+
+
+def test_resume_replaces_a_mosaic_geotile_wrote_only(tmp_path, run_cli, monkeypatch):
+    _cut(tmp_path, _scene())
+    _labels(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ("make-masks", "labels.geojson", "tiles", "-o", "masks", "--merge", "masks.vrt")
+    assert run_cli(*args[:-2]).exit_code == 0
+    again = run_cli(*args, "--resume")  # --merge never changes the per-image outputs
+    assert again.exit_code == 0, again.output
+    assert again.output.count("skipped (--resume)") == 9
+    assert "masks.vrt: mosaic of 9 outputs" in again.output
+    with rasterio.open("masks.vrt") as merged:
+        assert merged.read(1).sum() == 70 * 80
+    Path("masks.vrt").write_text("someone else's file")
+    from tests.conftest import assert_one_line_error
+
+    assert_one_line_error(run_cli(*args, "--resume"), "masks.vrt", "--overwrite")
+    assert Path("masks.vrt").read_text() == "someone else's file"
