@@ -51,14 +51,7 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
 
 
 def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list:
-    """``paths`` with folders and glob patterns expanded (see :func:`expand_one`), in order,
-    without duplicates (the first kept)."""
-    seen: set[str] = set()
-    result = []
-    for path in paths:
-        for item in expand_one(path, suffixes):
-            key = os.fspath(item) if is_virtual_path(item) else os.path.normpath(item)
-            if key not in seen:
-                seen.add(key)
-                result.append(item)
-    return result
+    """``paths`` with folders and glob patterns expanded (see :func:`expand_one`), in order.
+    A file named twice stays twice, so that commands refuse it as before: the same raster
+    twice is a mistake to report, never to hide."""
+    return [item for path in paths for item in expand_one(path, suffixes)]

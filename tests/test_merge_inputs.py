@@ -51,8 +51,10 @@ def test_pattern_expanded_sorted_and_no_match_is_an_error(tmp_path):
 def test_existing_file_with_brackets_virtual_paths_and_duplicates_pass(tmp_path):
     odd = _touch(tmp_path, "tile[1].tif", "a.tif") / "tile[1].tif"
     zipped, remote = "/vsizip/city.zip/a.tif", "s3://bucket/city/*.tif"
-    result = expand_inputs([odd, zipped, remote, tmp_path / "a.tif", str(tmp_path), odd])
-    assert [str(p) for p in result] == [str(odd), zipped, remote, str(tmp_path / "a.tif")]
+    result = expand_inputs([odd, zipped, remote, str(tmp_path), odd])
+    # a file named twice stays twice: the commands refuse it in one line
+    assert [str(p) for p in result] == [str(odd), zipped, remote, str(tmp_path / "a.tif"),
+                                        str(odd), str(odd)]
 
 
 # ---------------------------------------------------------------------------- mosaics
@@ -222,6 +224,10 @@ def test_merge_path_may_not_be_an_output(tmp_path, run_cli):
     from tests.conftest import assert_one_line_error
 
     assert_one_line_error(result, "t00.tif")
+    assert not (tmp_path / "masks").exists()
+    inside = run_cli("make-masks", _labels(tmp_path), str(tmp_path / "tiles"),
+                     "-o", tmp_path / "masks", "--merge", tmp_path / "masks" / "city.vrt")
+    assert_one_line_error(inside, "city.vrt", "beside the outputs' folder")
     assert not (tmp_path / "masks").exists()
 
 

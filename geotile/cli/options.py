@@ -220,6 +220,13 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: bool = Fals
     from geotile.merge import check_grid, check_merge_output, written_by_geotile
 
     replace = overwrite or (resume and merge.exists() and written_by_geotile(merge))
+    folders = {Path(out).parent.resolve() for _, out in pairs}
+    if len(pairs) > 1 and Path(merge).parent.resolve() in folders:
+        from geotile.errors import InputError
+
+        raise InputError(f"{merge}: write the mosaic beside the outputs' folder, not in it "
+                         "(a later run over that folder would read it as one more tile), "
+                         f"e.g. --merge {Path(merge).parent.parent / Path(merge).name}.")
     inputs = [image for image, _ in pairs]
     check_merge_output(merge, [*inputs, *(out for _, out in pairs), *protected], replace)
     check_grid(inputs, bands=False)
