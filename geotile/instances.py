@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import InputError
+from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
 
 ROLES = ("footprint", "boundary", "contact")
-#: rows per band and rows of context above and below it (a building taller than the context
-#: may be split differently on the two sides of a seam)
-BAND_ROWS = 2048
+#: rows of context above and below a band (a building taller than the context may be split
+#: differently on the two sides of a seam)
 HALO = 256
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)
 
@@ -49,6 +49,9 @@ class InstanceOptions:
     contact_threshold: float = 0.5
     erosion: int = 1
     min_marker: int = 4
+    #: rows per band and rows of context above and below it (memory: a band's rows)
+    band_rows: int = DEFAULT_BAND_ROWS
+    halo: int = HALO
 
 
 def markers(footprint: np.ndarray, boundary: np.ndarray | None = None,
@@ -224,8 +227,9 @@ def _mutual_best_pairs(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
 def raster_instance_regions(src, *, threshold: float | None = None,
                             options: InstanceOptions = InstanceOptions(), roles=None,
                             progress: bool = False) -> list[tuple]:
-    """Instances of an open raster, split by row bands of BAND_ROWS with HALO rows of context
-    above and below (memory bounded by the band, not the raster).
+    """Instances of an open raster, split by row bands of ``options.band_rows`` with
+    ``options.halo`` rows of context above and below (memory bounded by the band, not the
+    raster).
 
     A building crossing a band seam is one instance: the labels of two neighbouring bands
     over their shared rows are paired (mutual best overlap) and the paired parts united.
@@ -250,13 +254,11 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     pieces: dict[int, list] = {}  # global id -> [polygons, score sum, pixel count, on border]
     previous = None  # (global labels of the previous extended band, its first row)
     next_id = 0
-    starts = range(0, src.height, BAND_ROWS)
-    for top in tqdm(starts, disable=not progress or len(starts) < 2, desc=Path(src.name).name,
-                    unit="band"):
-        rows = min(BAND_ROWS, src.height - top)
-        above, below = min(HALO, top), min(HALO, src.height - top - rows)
-        first = top - above
-        values, valid = read_band(src, first, rows + above + below, src.width, indexes=order,
+    parts = row_blocks(src.height, options.band_rows, options.halo)
+    for part in tqdm(parts, disable=not progress or len(parts) < 2, desc=Path(src.name).name,
+                     unit="band"):
+        top, rows, above, first = part.top, part.rows, part.above, part.read_top
+        values, valid = read_band(src, first, part.read_rows, src.width, indexes=order,
                                   check_nodata=check)
         bands = dict(zip(present, _finite(_scaled(values, scale)), strict=True))
         local = split_instances(bands["footprint"], bands.get("boundary"),
@@ -287,7 +289,7 @@ def raster_instance_regions(src, *, threshold: float | None = None,
             else:
                 piece[0].append(polygon)
         next_id += int(local.max(initial=0))
-        shared = max(0, above + rows - HALO)  # the rows the next band will see again
+        shared = max(0, above + rows - options.halo)  # the rows the next band sees again
         previous = (labels[shared:], first + shared)
     return _unite(pieces, links)
 

@@ -36,12 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.streaming import BackgroundWriter
+from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 
 log = logging.getLogger("geotile")
 
 IGNORE = 255
-BAND_ROWS = 1024
 #: ISPRS 2D semantic labelling (Potsdam, Vaihingen) colours, in class id order 1..6
 POTSDAM = {
     "impervious_surfaces": (255, 255, 255),
@@ -276,9 +275,9 @@ def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray
     return values, valid
 
 
-def _band_rows(label, image) -> int:
+def _band_rows(label, image, rows: int) -> int:
     """Image rows per band when warping, fewer where the label raster is finer than the
-    image, so that a band's label pixels stay about BAND_ROWS x the image's width."""
+    image, so that a band's label pixels stay about ``rows`` x the image's width."""
     from rasterio.crs import CRS
     from rasterio.warp import transform_bounds
 
@@ -289,10 +288,10 @@ def _band_rows(label, image) -> int:
             left, bottom, right, top = transform_bounds(image.crs, src_crs, left, bottom,
                                                         right, top, densify_pts=21)
         except Exception:  # bounds outside the label CRS's area: the default is fine
-            return BAND_ROWS
+            return rows
     cell = abs(label.transform.a * label.transform.e - label.transform.b * label.transform.d)
     ratio = (right - left) * (top - bottom) / cell / max(1, image.width * image.height)
-    return max(1, min(BAND_ROWS, int(BAND_ROWS / max(ratio, 1e-9))))
+    return max(1, min(rows, int(rows / max(ratio, 1e-9))))
 
 
 def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, float, float]:
@@ -361,10 +360,12 @@ def make_masks_from_raster(
     overwrite: bool = False,
     progress: bool = False,
     complete: Sequence[str] | None = None,
+    band_rows: int = DEFAULT_BAND_ROWS,
 ) -> list[dict]:
     """One mask per image from a label raster (see the module's docstring); checked
     creation options (``mask_creation_options``) and outputs are the caller's. Returns
-    one summary dict per image. ``complete``: the masks' completion tags (geotile.resume)."""
+    one summary dict per image. ``complete``: the masks' completion tags (geotile.resume);
+    ``band_rows``: image rows per band (fewer where the labels are finer)."""
     from geotile.raster import check_pixels_readable, input_path, open_raster
 
     codes = read_palette(palette) if palette is not None else None
@@ -378,7 +379,7 @@ def make_masks_from_raster(
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
                       (table, ignore_codes), names, unknown, creation_options, overwrite,
-                      progress, tag)
+                      progress, tag, band_rows)
             for image, output, tag in zip(image_paths, output_paths,
                                           complete or [None] * len(image_paths), strict=True)
         ]
@@ -415,7 +416,8 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int) -> None:
 
 
 def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
-              creation_options, overwrite, progress, complete=None) -> dict:
+              creation_options, overwrite, progress, complete=None,
+              band_rows: int = DEFAULT_BAND_ROWS) -> dict:
     import rasterio
     from rasterio.windows import Window
     from tqdm import tqdm
@@ -454,7 +456,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.set_band_description(1, "footprint")
-                step = BAND_ROWS if offset is not None else _band_rows(label, image)
+                step = band_rows if offset is not None else _band_rows(label, image, band_rows)
                 # GDAL compresses and writes a band (without the GIL) while the next is read
                 with BackgroundWriter() as writer:
                     for top in tqdm(range(0, image.height, step), disable=not progress,

@@ -42,10 +42,10 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import class_ids, raster_kind
+from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
 
-BAND_ROWS = 2048
 #: free ends on the edges of adjacent rasters at most this many pixels apart are joined
 JOIN_PIXELS = 4
 
@@ -59,6 +59,8 @@ class LineOptions:
     simplify: float = 0.0  # 0: one pixel
     crs: str | None = None  # as VectorizeOptions.crs
     halo: int = 256
+    #: rows per band (memory: a band of the raster's width, with the halo)
+    band_rows: int = DEFAULT_BAND_ROWS
 
 
 @dataclass
@@ -226,9 +228,9 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     for group in groups:
         t = group[0].transform  # the group's grid: every pixel centre computed alike
         for source in group:
-            for top in tqdm(range(0, source.height, BAND_ROWS), disable=not progress,
-                            desc=source.path.name, unit="band"):
-                rows = min(BAND_ROWS, source.height - top)
+            for part in tqdm(row_blocks(source.height, options.band_rows),
+                             disable=not progress, desc=source.path.name, unit="band"):
+                top, rows = part.top, part.rows
                 for class_id, segments, values, owners in _band_segments(
                         group, source, top, rows, options.halo):
                     r, c = segments[..., 0] + 0.5, segments[..., 1] + 0.5

@@ -29,7 +29,6 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -42,11 +41,11 @@ from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
 from geotile.resume import plan as resume_plan
+from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter, row_blocks
 
 log = logging.getLogger("geotile")
 
 CHANNELS = ("footprint", "boundary", "contact")
-BAND_ROWS = 1024
 #: mask value (declared as nodata) where the image is nodata: training losses ignore it
 IGNORE = 255
 
@@ -62,6 +61,8 @@ class MaskOptions:
     #: metres: LineString labels (roads) are buffered by half of it (:func:`buffer_lines`)
     line_width: float | None = None
     line_cap: str = "round"
+    #: rows per band (memory: a band of the image's width, with the halo)
+    band_rows: int = DEFAULT_BAND_ROWS
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
@@ -357,7 +358,8 @@ def make_masks(
         summaries = make_masks_from_raster(labels_path, image_paths, output_paths,
                                            palette=palette, class_map=class_map,
                                            creation_options=co, overwrite=any(overwrites),
-                                           progress=progress, complete=complete)
+                                           progress=progress, complete=complete,
+                                           band_rows=options.band_rows)
         return _in_order(skipped, summaries)
     # only the features near the images are read (grouped boxes pushed down to the index)
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
@@ -582,17 +584,13 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
 
     from geotile.labels import grid_envelope, select_bounds
 
-    halo, positives, ignored = options.halo, 0, 0
-    starts = range(0, src.height, BAND_ROWS)
+    positives, ignored = 0, 0
+    parts = row_blocks(src.height, options.band_rows, options.halo)
     # GDAL compresses and writes a band (without the GIL) while the next is burnt
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-writer")
-    writes: list = []
-    try:
-        for top in _progress(starts, progress, Path(src.name).name):
-            rows = min(BAND_ROWS, src.height - top)
-            above = min(halo, top)
-            below = min(halo, src.height - top - rows)
-            window = Window(0, top - above, src.width, rows + above + below)
+    with BackgroundWriter() as writer:
+        for part in _progress(parts, progress, Path(src.name).name):
+            window = Window(0, part.read_top, src.width, part.read_rows)
+            core = Window(0, part.top, src.width, part.rows)
             band_labels = select_bounds(labels, grid_envelope(
                 src.transform, window.width, window.height, window.col_off, window.row_off))
             bands = rasterize_labels(
@@ -602,20 +600,13 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
                 window_transform(window, src.transform),
                 options,
             )
-            bands = bands[:, above : above + rows]
+            bands = bands[:, part.core]
             if ignore:
-                valid = src.dataset_mask(window=Window(0, top, src.width, rows)) > 0
+                valid = src.dataset_mask(window=core) > 0
                 bands[:, ~valid] = IGNORE
                 ignored += int(valid.size - np.count_nonzero(valid))
-            if len(writes) >= 2:  # at most two bands in memory waiting to be written
-                writes.pop(0).result()
-            writes.append(writer.submit(dst.write, bands, window=Window(0, top, src.width,
-                                                                        rows)))
+            writer.submit(dst.write, bands, window=core)
             positives += int(np.count_nonzero((bands[0] != 0) & (bands[0] != IGNORE)))
-        for write in writes:
-            write.result()
-    finally:  # never leave a write running on a closed dataset
-        writer.shutdown(wait=True, cancel_futures=True)
     return positives, ignored
 
 

@@ -25,8 +25,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-#: rows per band for the row-band commands (masks, vectorize, evaluate...)
-DEFAULT_BAND_ROWS = 1024
+#: rows per band for the row-band commands (make-masks, vectorize: instances, lines)
+DEFAULT_BAND_ROWS = 2048
 #: strip width of predict, px: bounds predict's memory whatever the raster's width
 DEFAULT_BLOCK_SIZE = 4096
 

@@ -37,10 +37,10 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import class_ids, plain_bands, raster_kind
+from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
 
-BAND_ROWS = 2048
 #: above this many classes in a band, one labelling pass (scikit-image) beats one per class
 FEW_CLASSES = 8
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
@@ -76,6 +76,8 @@ class VectorizeOptions:
     regularize: bool = False
     crs: str | None = None  # None: EPSG:4326 for GeoJSON, else the source CRS; "source"; a CRS
     classes: tuple[str, ...] | None = None
+    #: rows per band (memory: a band of the raster's width); regions are joined at seams
+    band_rows: int = DEFAULT_BAND_ROWS
 
 
 def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform):
@@ -430,9 +432,9 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
             check = has_nodata(src)
-            starts = range(0, src.height, BAND_ROWS)
-            for top in tqdm(starts, disable=not progress, desc=_name(path), unit="band"):
-                rows = min(BAND_ROWS, src.height - top)
+            for part in tqdm(row_blocks(src.height, options.band_rows),
+                             disable=not progress, desc=_name(path), unit="band"):
+                top, rows = part.top, part.rows
                 values, valid = read_band(src, top, rows, src.width, indexes=indexes,
                                           check_nodata=check)
                 ids, score = class_ids(values, valid, kind, threshold, path)

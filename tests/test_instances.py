@@ -10,7 +10,6 @@ import shapely
 from rasterio.transform import from_origin
 from scipy import ndimage
 
-from geotile import instances as instances_module
 from geotile.evaluate import match_polygons
 from geotile.instances import (
     InstanceOptions,
@@ -181,28 +180,24 @@ def normalized(geometries):
     return sorted(shapely.normalize(g).wkt for g in geometries)
 
 
-def test_row_bands_give_the_whole_raster_result(monkeypatch, make_raster):
+def test_row_bands_give_the_whole_raster_result(make_raster):
     houses = terraced_scene()
     houses.append(shapely.box(X0 + 40, Y0 - 66, X0 + 60, Y0 - 58))  # 16 px: one band
     path = write_probabilities(make_raster, "p.tif", houses, (180, 160), TRANSFORM)
     whole = instance_frame([path])
-    monkeypatch.setattr(instances_module, "BAND_ROWS", 16)
-    monkeypatch.setattr(instances_module, "HALO", 8)
-    banded = instance_frame([path])
+    banded = instance_frame([path], options=InstanceOptions(band_rows=16, halo=8))
     assert len(banded) == len(whole) == len(houses)
     assert normalized(banded.geometry) == normalized(whole.geometry) == normalized(houses)
     assert (banded["score"] == 1.0).all()
 
 
-def test_houses_stacked_on_a_band_seam_stay_apart(monkeypatch, make_raster):
-    monkeypatch.setattr(instances_module, "BAND_ROWS", 16)
-    monkeypatch.setattr(instances_module, "HALO", 8)
+def test_houses_stacked_on_a_band_seam_stay_apart(make_raster):
     # a shared wall exactly on the seam at row 32, and a tall house across three seams
     houses = [shapely.box(X0 + 2, Y0 - 16, X0 + 10, Y0 - 10),
               shapely.box(X0 + 2, Y0 - 22, X0 + 10, Y0 - 16),
               shapely.box(X0 + 14, Y0 - 28, X0 + 18, Y0 - 2)]
     path = write_probabilities(make_raster, "p.tif", houses, (64, 40), TRANSFORM)
-    found = instance_frame([path])
+    found = instance_frame([path], options=InstanceOptions(band_rows=16, halo=8))
     assert normalized(found.geometry) == normalized(houses)
 
 

@@ -12,7 +12,7 @@ from rasterio.transform import from_origin
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_rasters import POTSDAM, read_palette
-from geotile.masks import make_masks
+from geotile.masks import MaskOptions, make_masks
 from tests.conftest import UTM_ORIGIN, write_raster
 
 COLOURS = np.array(list(POTSDAM.values()), np.uint8)  # class id k = row k - 1
@@ -220,21 +220,19 @@ def test_cli_errors_are_one_line(tmp_path, run_cli):
     assert result.exit_code == 1 and "--palette" in result.stderr
 
 
-def test_large_image_streams_in_bands(tmp_path, monkeypatch):
+def test_large_image_streams_in_bands(tmp_path):
     """Band seams (copy and nearest paths) are exact."""
-    import geotile.label_rasters as lr
-
-    monkeypatch.setattr(lr, "BAND_ROWS", 7)
+    bands = MaskOptions(band_rows=7)
     rng = np.random.default_rng(8)
     ids = _scene(rng, (60, 50))
     labels = write_raster(tmp_path / "labels.tif", _paint(ids))
     image = write_raster(tmp_path / "image.tif", np.ones((3, 60, 50), np.uint8))
-    make_masks(labels, image, tmp_path / "a.tif", palette="potsdam")
+    make_masks(labels, image, tmp_path / "a.tif", palette="potsdam", options=bands)
     np.testing.assert_array_equal(_read(tmp_path / "a.tif")[0], ids)
     lx, ly = UTM_ORIGIN
     image2 = write_raster(tmp_path / "image2.tif", np.ones((3, 30, 25), np.uint8),
                           transform=from_origin(lx + 0.1, ly - 0.1, 1.0, 1.0))
-    make_masks(labels, image2, tmp_path / "b.tif", palette="potsdam")
+    make_masks(labels, image2, tmp_path / "b.tif", palette="potsdam", options=bands)
     rows, cols = np.mgrid[0:30, 0:25]
     expected = ids[np.floor((0.1 + rows + 0.5) / 0.5).astype(int),
                    np.floor((0.1 + cols + 0.5) / 0.5).astype(int)]
@@ -279,10 +277,9 @@ def test_tile_counts_the_ignore_value_as_nodata(tmp_path, run_cli):
     assert float(rows[(1, 0)]["nodata_fraction"]) == 0
 
 
-def test_finer_label_raster_warps_in_smaller_bands(tmp_path, monkeypatch):
+def test_finer_label_raster_warps_in_smaller_bands(tmp_path):
     import geotile.label_rasters as lr
 
-    monkeypatch.setattr(lr, "BAND_ROWS", 16)
     rng = np.random.default_rng(13)
     ids = _scene(rng, (160, 160))
     lx, ly = UTM_ORIGIN
@@ -290,8 +287,9 @@ def test_finer_label_raster_warps_in_smaller_bands(tmp_path, monkeypatch):
     image = write_raster(tmp_path / "image.tif", np.ones((3, 39, 39), np.uint8),
                          transform=from_origin(lx + 0.3, ly - 0.3, 2.0, 2.0))
     with rasterio.open(labels) as label, rasterio.open(image) as src:
-        assert lr._band_rows(label, src) == 1  # 16 label pixels per image pixel
-    make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+        assert lr._band_rows(label, src, 16) == 1  # 16 label pixels per image pixel
+    make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam",
+               options=MaskOptions(band_rows=16))
     rows, cols = np.mgrid[0:39, 0:39]
     expected = ids[np.floor((0.3 + (rows + 0.5) * 2) / 0.5).astype(int),
                    np.floor((0.3 + (cols + 0.5) * 2) / 0.5).astype(int)]

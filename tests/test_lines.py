@@ -201,7 +201,7 @@ def test_lines_and_polygon_options_are_a_usage_error(run_cli, make_raster, tmp_p
     assert result.exit_code == 2 and "--lines" in result.stderr
 
 
-def test_band_seams_leave_no_trace(make_raster, tmp_path, monkeypatch):
+def test_band_seams_leave_no_trace(make_raster, tmp_path):
     from geotile import lines as module
 
     roads = [shapely.LineString([(X0 + 10, Y0 - 10), (X0 + 90, Y0 - 90)]),
@@ -209,9 +209,9 @@ def test_band_seams_leave_no_trace(make_raster, tmp_path, monkeypatch):
              shapely.LineString([(X0 + 5, Y0 - 31.6), (X0 + 95, Y0 - 31.6)])]
     raster, _ = probability_scene(make_raster, lines=roads)
     whole = module.vectorize_lines(raster, tmp_path / "whole.gpkg")
-    monkeypatch.setattr(module, "BAND_ROWS", 16)  # seams every 8 m, a road along one
+    # seams every 8 m, a road along one
     banded = module.vectorize_lines(raster, tmp_path / "banded.gpkg",
-                                    options=module.LineOptions(halo=40))
+                                    options=module.LineOptions(halo=40, band_rows=16))
     assert banded["features"] == whole["features"] >= 9  # 3 roads, 3 crossings
     a, b = gpd.read_file(tmp_path / "whole.gpkg"), gpd.read_file(tmp_path / "banded.gpkg")
     assert a.geometry.union_all().equals(b.geometry.union_all())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import geopandas as gpd
@@ -182,9 +183,7 @@ def test_boundary_and_contact_channels():
     assert footprint.sum() == 200 + 200 + 70
 
 
-def test_band_seams_are_exact(monkeypatch, make_raster, tmp_path):
-    import geotile.masks as masks
-
+def test_band_seams_are_exact(make_raster, tmp_path):
     rng = np.random.default_rng(3)
     geometries = [square(X0 + x, Y0 - y, s) for x, y, s in rng.uniform(0, 60, (40, 3)) / [1, 1, 6]]
     image = make_raster("img.tif", np.zeros((150, 130), np.uint8))
@@ -192,8 +191,8 @@ def test_band_seams_are_exact(monkeypatch, make_raster, tmp_path):
     channels = ("footprint", "boundary", "contact")
     options = MaskOptions(channels=channels, boundary_width=3, contact_spacing=8)
     make_masks(labels, [image], [tmp_path / "whole.tif"], options=options)
-    monkeypatch.setattr(masks, "BAND_ROWS", 16)
-    make_masks(labels, [image], [tmp_path / "bands.tif"], options=options)
+    make_masks(labels, [image], [tmp_path / "bands.tif"],
+               options=dataclasses.replace(options, band_rows=16))
     whole, bands = read(tmp_path / "whole.tif")[0], read(tmp_path / "bands.tif")[0]
     assert whole[1].sum() > 0 and whole[2].sum() > 0
     np.testing.assert_array_equal(whole, bands)
@@ -230,14 +229,11 @@ def test_many_images_read_labels_once(monkeypatch, make_raster, tmp_path):
 @pytest.mark.parametrize("band_rows", [1024, 7])
 @pytest.mark.parametrize("kind", ["rotated", "sheared", "south-up"])
 def test_rotated_sheared_and_south_up_rasters_keep_every_building(
-    monkeypatch, make_raster, tmp_path, kind, band_rows
+    make_raster, tmp_path, kind, band_rows
 ):
     """Labels are selected by the envelope of the raster's four corners, not two of them."""
     from rasterio.transform import Affine
 
-    import geotile.masks as masks
-
-    monkeypatch.setattr(masks, "BAND_ROWS", band_rows)
     transform = {
         "rotated": Affine.translation(X0, Y0) * Affine.rotation(30) * Affine.scale(0.5, -0.5),
         "sheared": Affine(0.5, 0.3, X0, 0.2, -0.5, Y0),
@@ -249,7 +245,7 @@ def test_rotated_sheared_and_south_up_rasters_keep_every_building(
     centres = [transform * (c, r) for c in (3, width / 2, width - 3) for r in (3, height - 3)]
     geometries = [shapely.Point(x, y).buffer(1.2) for x, y in centres]
     labels = write_labels(tmp_path / "l.geojson", geometries)
-    make_masks(labels, [image], [tmp_path / "m.tif"])
+    make_masks(labels, [image], [tmp_path / "m.tif"], options=MaskOptions(band_rows=band_rows))
     mask = read(tmp_path / "m.tif")[0][0]
     expected = reference_mask(geometries, [1] * len(geometries), transform, height, width)
     assert expected[:8, :8].any() and expected[-8:, -8:].any()

@@ -12,7 +12,6 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
-import geotile.vectorize as vectorize_module
 from geotile.errors import InputError
 from geotile.vectorize import VectorizeOptions, regularize_polygon, vectorize_rasters
 
@@ -48,8 +47,7 @@ def test_real_spacenet_round_trip(real_data, make_raster, tmp_path):
     assert len(found) in (43, 44)  # one footprint is two parts touching at a corner
 
 
-def test_building_cut_by_band_seams_is_one_polygon(monkeypatch, make_raster, tmp_path):
-    monkeypatch.setattr(vectorize_module, "BAND_ROWS", 16)
+def test_building_cut_by_band_seams_is_one_polygon(make_raster, tmp_path):
     probability = np.zeros((60, 50), np.uint8)
     probability[5:50, 10:40] = 230  # crosses the seams at rows 16, 32 and 48
     probability[20:30, 20:30] = 10  # a hole across a seam
@@ -57,7 +55,8 @@ def test_building_cut_by_band_seams_is_one_polygon(monkeypatch, make_raster, tmp
     with rasterio.open(path, "r+") as dst:
         dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="255",
                         GEOTILE_CLASS_NAMES='["building"]')
-    vectorize_rasters([path], tmp_path / "b.gpkg", options=VectorizeOptions(crs="source"))
+    vectorize_rasters([path], tmp_path / "b.gpkg",
+                      options=VectorizeOptions(crs="source", band_rows=16))
     found = gpd.read_file(tmp_path / "b.gpkg")
     assert len(found) == 1
     polygon = found.geometry[0]
