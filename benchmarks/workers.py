@@ -25,6 +25,7 @@ ROOT = HERE.parent
 MODEL = ROOT / "examples/models/buildings_unet.onnx"
 SECTION = "## Dask workers (issue 15)"
 WORKERS = (None, 1, 2, 4)  # None: no dask, one process
+SMOKE_WORKERS = (None, 2)
 
 
 @dataclass
@@ -46,12 +47,14 @@ def label(workers: int | None) -> str:
     return "single process" if workers is None else f"--workers {workers}"
 
 
-def make_cases(tiles: list[Path], labels: Path, tile_px: int, out: Path) -> list[WorkerCase]:
-    """predict and make-masks over ``tiles`` at each worker count, each into its folder."""
+def make_cases(tiles: list[Path], labels: Path, tile_px: int, out: Path,
+               counts: tuple = WORKERS) -> list[WorkerCase]:
+    """predict and make-masks over ``tiles`` at each worker count of ``counts`` (None: no
+    dask), each into its own folder."""
     mp = len(tiles) * tile_px * tile_px / 1e6
     cases = []
     for stage, head in (("predict", ["predict", MODEL]), ("make-masks", ["make-masks", labels])):
-        for workers in WORKERS:
+        for workers in counts:
             folder = out / f"{stage}_{workers or 0}"
             option = [] if workers is None else ["--workers", workers]
             command = [*GEOTILE, *head, *tiles, "-o", folder, "--overwrite", *option]
@@ -107,13 +110,15 @@ def table(cases: list[WorkerCase]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="256 px tiles, one repetition")
+    parser.add_argument("--smoke", action="store_true",
+                        help="256 px tiles, one repetition, single process and --workers 2")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     repeat = 1 if args.smoke else args.repeat
     tiles, labels, tile_px = city(args.smoke)
-    cases = make_cases(tiles, labels, tile_px, inputs.WORK / "workers")
+    folder = inputs.WORK / ("workers_smoke" if args.smoke else "workers")
+    cases = make_cases(tiles, labels, tile_px, folder, SMOKE_WORKERS if args.smoke else WORKERS)
     load_before = load()
     run(cases, repeat)
     # a smoke run gets its own heading: the measured section is kept
