@@ -70,28 +70,34 @@ class GpuMonitor:
 
 
 def run_once(command: list[str], gpu: GpuMonitor | None = None) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one command's largest process.
+    """(seconds, peak RSS in MB) of one command's largest process."""
+    seconds, peaks = run_tree(command, gpu)
+    return seconds, max(peaks.values(), default=0) / 1024
 
-    The peak is the child's own VmHWM, polled from /proc: rusage's ru_maxrss would
+
+def run_tree(command: list[str], gpu: GpuMonitor | None = None) -> tuple[float, dict[int, int]]:
+    """(seconds, {pid: peak RSS in kB}) of one command and every process it started.
+
+    Each peak is the process's own VmHWM, polled from /proc: rusage's ru_maxrss would
     also count the benchmark parent's memory, which the child inherits at fork.
     """
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak_kb = 0
+    peaks: dict[int, int] = {}
     if gpu is not None:
         gpu.start()
     while process.poll() is None:
         if gpu is not None:
             gpu.sample()
-        # the largest process of the tree (a shell loop's children count, not the shell)
-        peak_kb = max([peak_kb, *(high_water_kb(pid) for pid in process_tree(process.pid))])
+        for pid in process_tree(process.pid):
+            peaks[pid] = max(peaks.get(pid, 0), high_water_kb(pid))
         time.sleep(0.01)
     seconds = time.perf_counter() - started
     error = process.stderr.read().decode(errors="replace").strip().splitlines()
     process.stderr.close()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])}... failed: {error[-1] if error else ''}")
-    return seconds, peak_kb / 1024
+    return seconds, peaks
 
 
 def process_tree(pid: int) -> list[int]:

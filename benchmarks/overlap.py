@@ -90,12 +90,12 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def write_section(results: Path, lines: list[str]) -> None:
-    """Replace (or append) the "Overlap and tile size" section of ``results``."""
+def write_section(results: Path, lines: list[str], section: str = SECTION) -> None:
+    """Replace (or append) ``section`` (its heading line) of ``results`` by ``lines``."""
     text = results.read_text() if results.exists() else ""
-    start = text.find(SECTION)
+    start = text.find(section + "\n")
     if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
+        end = text.find("\n## ", start + len(section))
         text = text[:start] + "\n".join(lines) + "\n" + (text[end + 1:] if end >= 0 else "")
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + "\n".join(lines) + "\n"

@@ -62,3 +62,27 @@ def test_overlap_study_scores_each_setting_and_keeps_the_rest_of_results(tmp_pat
         # the crop holds a few of the scene's footprints: F1 is low by construction here
         assert 0 < float(cells[4]) <= 1 and 0.3 < float(cells[5]) <= 1  # F1, precision
         assert 0.5 < float(cells[7]) <= 1  # pixel IoU
+
+
+def test_workers_smoke_run_checks_outputs_and_keeps_the_measured_section(tmp_path):
+    import pytest
+
+    pytest.importorskip("distributed")
+    from benchmarks import workers
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# benchmarks\n\n## Dask workers (issue 15)\n\nmeasured\n\n"
+                       "## Dask workers (issue 15) (smoke run)\n\nold\n")
+    workers.main(["--smoke", "--output", str(results)])
+    text = results.read_text()
+    assert "measured" in text and "old" not in text
+    rows = [line.split("|")[1:-1] for line in text.splitlines()
+            if line.startswith(("| predict |", "| make-masks |"))]
+    assert [(r[0].strip(), r[1].strip()) for r in rows] == [
+        ("predict", "single process"), ("predict", "--workers 2"),
+        ("make-masks", "single process"), ("make-masks", "--workers 2")]
+    for cells in rows:
+        assert float(cells[2]) > 0 and float(cells[6]) > 10  # seconds; RSS of a Python
+        assert float(cells[7]) >= float(cells[6])  # the tree holds the largest process
+    assert rows[1][8].strip() == "identical (8 files)"  # one probability raster per tile
+    assert rows[3][8].strip().startswith("identical")
