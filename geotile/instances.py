@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import InputError
+from geotile.raster_kinds import ROLES, band_roles
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
 
-ROLES = ("footprint", "boundary", "contact")
 #: rows of context above and below a band (a building taller than the context may be split
 #: differently on the two sides of a seam)
 HALO = 256
@@ -142,21 +142,6 @@ def instance_polygons(labels: np.ndarray, footprint: np.ndarray, transform, *,
     result = [(int(value), polygon, float(sums[int(value)]), int(pixels[int(value)]))
               for polygon, (_, value) in zip(polygons, found, strict=True)]
     return result if with_labels else [r[1:] for r in result]
-
-
-def band_roles(src, required: bool = False) -> dict[str, int] | None:
-    """Band index (1-based) of each role present, from the band descriptions.
-
-    Without descriptions naming a footprint and a boundary or contact band: ``None``, or,
-    with ``required``, bands 1-3 in that order (as many as the raster has).
-    """
-    names = [(d or "").strip().lower() for d in src.descriptions]
-    roles = {role: names.index(role) + 1 for role in ROLES if role in names}
-    if "footprint" in roles and len(roles) > 1:
-        return roles
-    if not required:
-        return None
-    return {role: index for index, role in enumerate(ROLES[: src.count], start=1)}
 
 
 def declared_thresholds(path: str | os.PathLike) -> dict[str, float]:

@@ -55,6 +55,11 @@ class Mosaic:
                 return t
         raise InputError(f"{path} is not one of the mosaic's tiles.")
 
+    def predict(self, model, path, options, indexes: list[int], progress: bool = False):
+        """:func:`predict_tile` of the tile ``path`` (predict.py calls this, importing
+        nothing from here)."""
+        return predict_tile(model, self, path, options, indexes, progress)
+
     def read(self, sources: dict, x0: int, y0: int, width: int, height: int,
              indexes: list[int], pixels_too: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
         """Pixels (C, height, width) and valid mask of a mosaic region, read from every tile

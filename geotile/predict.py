@@ -506,14 +506,11 @@ def predict_raster(
                     dst.update_tags(**{COMPLETE_TAG: complete})
                     pixel = _model_pixel(model, src, options)
                     if mosaic is not None:
-                        from geotile.mosaic import predict_tile
-
                         if pixel is not None or extra is not None:
                             raise InputError(f"{image_path}: --mosaic cannot resample to the "
                                              "model's resolution nor add --extra-bands; give "
                                              "--model-resolution native, or drop --mosaic.")
-                        bands = predict_tile(model, mosaic, image_path, options, indexes,
-                                             progress)
+                        bands = mosaic.predict(model, image_path, options, indexes, progress)
                     elif pixel is None:
                         bands = predict_blocks(model, read, src.width, src.height, options,
                                                progress, image_path.name, prepare,

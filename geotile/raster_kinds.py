@@ -64,12 +64,29 @@ def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:
     raster is all its bands (None)."""
     if kind.kind != "probability":
         return None, kind
-    from geotile.instances import band_roles
-
     roles = band_roles(src)
     if not roles:
         return None, kind
     return [roles["footprint"]], replace(kind, names=["background", "footprint"])
+
+
+#: the bands of an instance model's output, in their usual order (geotile.instances)
+ROLES = ("footprint", "boundary", "contact")
+
+
+def band_roles(src, required: bool = False) -> dict[str, int] | None:
+    """Band index (1-based) of each role present, from the band descriptions.
+
+    Without descriptions naming a footprint and a boundary or contact band: ``None``, or,
+    with ``required``, bands 1-3 in that order (as many as the raster has).
+    """
+    names = [(d or "").strip().lower() for d in src.descriptions]
+    roles = {role: names.index(role) + 1 for role in ROLES if role in names}
+    if "footprint" in roles and len(roles) > 1:
+        return roles
+    if not required:
+        return None
+    return {role: index for index, role in enumerate(ROLES[: src.count], start=1)}
 
 
 def _refuse_colour_image(src) -> None:
