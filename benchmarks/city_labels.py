@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.__main__ import GEOTILE, HERE, machine, run_once
+from benchmarks.__main__ import GEOTILE, HERE, compile_geotile, machine, run_once
 from benchmarks.inputs import WORK
 
 CRS = "EPSG:32616"
@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--no-write", action="store_true", help="print, do not append")
     args = parser.parse_args()
+    compile_geotile()
     out = WORK / "out_city"
     out.mkdir(parents=True, exist_ok=True)
     geojson, gpkg, tif = make_inputs(args.features)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from benchmarks import inputs, models
-from benchmarks.__main__ import GEOTILE, machine, run_once
+from benchmarks.__main__ import GEOTILE, compile_geotile, machine, run_once
 
 HERE = Path(__file__).parent
 TARGETS_MB = {"20000 x 20000, --tile-size 1024": 1500, "100000 x 4000, default tile": 1000}
@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="append the results to this Markdown file")
     args = parser.parse_args()
+    compile_geotile()
     out = inputs.WORK / "memory"
     out.mkdir(parents=True, exist_ok=True)
     model = models.tiny_convnet(out / "tiny.onnx")

@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=HERE / "work" / "overlap")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
+    from benchmarks.__main__ import compile_geotile
+
+    compile_geotile()
     args.work.mkdir(parents=True, exist_ok=True)
     truth_mask = args.work / "truth_mask.tif"
     geotile("make-masks", args.truth, args.image, "-o", truth_mask, "--overwrite")

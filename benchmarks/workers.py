@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import inputs
-from benchmarks.__main__ import GEOTILE, HERE, Case, load, machine, run_tree
+from benchmarks.__main__ import GEOTILE, HERE, Case, compile_geotile, load, machine, run_tree
 from benchmarks.overlap import write_section
 
 ROOT = HERE.parent
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
+    compile_geotile()
     repeat = 1 if args.smoke else args.repeat
     tiles, labels, tile_px = city(args.smoke)
     folder = inputs.WORK / ("workers_smoke" if args.smoke else "workers")
