@@ -526,15 +526,16 @@ def _distinct(path: Path, layer: str | None, name: str) -> list:
     return list(dict.fromkeys(v for v in column.tolist() if v is not None))
 
 
-def image_regions(images) -> list[tuple]:
-    """``(crs, (minx, miny, maxx, maxy))`` of each raster (all four corners), for
-    :func:`read_labels`' ``regions``."""
+def image_regions(images, margin: int = 0) -> list[tuple]:
+    """``(crs, (minx, miny, maxx, maxy))`` of each raster (all four corners, grown by
+    ``margin`` px), for :func:`read_labels`' ``regions``."""
     from geotile.raster import input_path, open_raster
 
     regions = []
     for image in images:
         with open_raster(input_path(image)) as src:
-            regions.append((src.crs, grid_envelope(src.transform, src.width, src.height)))
+            regions.append((src.crs, grid_envelope(src.transform, src.width + 2 * margin,
+                                                   src.height + 2 * margin, -margin, -margin)))
     return regions
 
 

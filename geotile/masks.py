@@ -363,7 +363,8 @@ def make_masks(
         return _in_order(skipped, summaries)
     # only the features near the images are read (grouped boxes pushed down to the index)
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
-                         regions=_regions(image_paths), class_field=class_field)
+                         regions=_regions(image_paths, options.halo),
+                         class_field=class_field)
     by_crs: dict = {}
     summaries = []
     for image_path, output_path, replace, tag in zip(image_paths, output_paths, overwrites,
@@ -409,13 +410,13 @@ def _label_raster(labels_path, options: MaskOptions, class_field, palette) -> bo
     return True
 
 
-def _regions(image_paths) -> list | None:
-    """The images' extents for read_labels; None (read all) when one cannot be opened:
-    the per-image loop then names the problem."""
+def _regions(image_paths, margin: int = 0) -> list | None:
+    """The images' extents (grown by ``margin`` px, the halo) for read_labels; None (read
+    all) when one cannot be opened: the per-image loop then names the problem."""
     from geotile.labels import image_regions
 
     try:
-        return image_regions(image_paths)
+        return image_regions(image_paths, margin)
     except InputError:
         return None
 
@@ -529,7 +530,10 @@ def _mask_one_image(
                 f"{image_path.name} is nodata. Use ids 1..{IGNORE - 1} (--class-map)."
             )
         extent = grid_envelope(src.transform, src.width, src.height)
-        on_image = select_bounds(frame, extent)
+        halo = options.halo  # features this close to the image shape its boundary/contact
+        near = select_bounds(frame, grid_envelope(src.transform, src.width + 2 * halo,
+                                                  src.height + 2 * halo, -halo, -halo))
+        on_image = select_bounds(near, extent) if halo else near
         if len(on_image) == 0:
             warnings.warn(
                 f"{labels_path}: no feature overlaps {image_path.name} (labels span "
@@ -551,7 +555,7 @@ def _mask_one_image(
                 )
                 for index, channel in enumerate(options.channels, start=1):
                     dst.set_band_description(index, channel)
-                positives, ignored = _burn_bands(src, dst, on_image, options, progress, ignore)
+                positives, ignored = _burn_bands(src, dst, near, options, progress, ignore)
             # band 1's class ids named for GIS clients (gdalinfo "Categories:", QGIS)
             write_categories(tmp, json.loads(_class_names_json(names)),
                              class_colours(len(json.loads(_class_names_json(names)))))
@@ -584,23 +588,26 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
 
     from geotile.labels import grid_envelope, select_bounds
 
-    positives, ignored = 0, 0
-    parts = row_blocks(src.height, options.band_rows, options.halo)
+    positives, ignored, halo = 0, 0, options.halo
+    parts = row_blocks(src.height, options.band_rows)
     # GDAL compresses and writes a band (without the GIL) while the next is burnt
     with BackgroundWriter() as writer:
         for part in _progress(parts, progress, Path(src.name).name):
-            window = Window(0, part.read_top, src.width, part.read_rows)
+            # the halo reaches past the raster's edges too: the labels go on beyond them, so
+            # a tile's boundary and contact pixels are those of the scene it was cut from
+            window = Window(-halo, part.top - halo, src.width + 2 * halo, part.rows + 2 * halo)
             core = Window(0, part.top, src.width, part.rows)
             band_labels = select_bounds(labels, grid_envelope(
                 src.transform, window.width, window.height, window.col_off, window.row_off))
             bands = rasterize_labels(
                 band_labels.geometries,
                 band_labels.fields["class_id"].tolist(),
-                (int(window.height), src.width),
+                (int(window.height), int(window.width)),
                 window_transform(window, src.transform),
                 options,
             )
-            bands = bands[:, part.core]
+            bands = np.ascontiguousarray(bands[:, halo : halo + part.rows,
+                                               halo : halo + src.width])
             if ignore:
                 valid = src.dataset_mask(window=core) > 0
                 bands[:, ~valid] = IGNORE

@@ -61,7 +61,7 @@ def masks_of(paths) -> list[np.ndarray]:
 def full_read_masks(monkeypatch, labels, images, folder, **kwargs) -> list[np.ndarray]:
     """The masks as before push-down: every feature read."""
     with monkeypatch.context() as patch:
-        patch.setattr("geotile.masks._regions", lambda paths: None)
+        patch.setattr("geotile.masks._regions", lambda paths, margin=0: None)
         outputs = [folder / f"full_{p.name}" for p in images]
         make_masks(labels, images, outputs, **kwargs)
     return masks_of(outputs)

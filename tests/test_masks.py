@@ -346,3 +346,32 @@ def test_geojson_dicts_keep_every_coordinate(kinds):
     assert len(dicts) == len(geometries)
     for shape, geometry in zip(dicts, geometries, strict=True):
         assert shapely.equals_exact(shapely.geometry.shape(shape), geometry, tolerance=0)
+
+
+@pytest.mark.parametrize("channels", [("footprint", "boundary", "contact"), ("footprint",)])
+def test_adjacent_tiles_get_the_whole_scenes_mask(make_raster, tmp_path, channels):
+    """A city of adjacent tiles: each tile's mask is the whole scene's mask cut to the tile,
+    with boundary and contact computed from the labels beyond the tile's edges (a building
+    cut by a tile edge has no boundary along the cut, touching buildings across it keep
+    their contact)."""
+    rng = np.random.default_rng(21)
+    geometries = [square(X0 + x, Y0 - y, s) for x, y, s in rng.uniform(0, 60, (50, 3)) / [1, 1, 5]]
+    geometries += [square(X0 + 12, Y0 - 2, 6), square(X0 + 18, Y0 - 2, 6)]  # touch at x = 18
+    labels = write_labels(tmp_path / "l.geojson", geometries)
+    options = MaskOptions(channels=channels, boundary_width=3, contact_spacing=8)
+    whole = make_raster("whole.tif", np.zeros((120, 120), np.uint8))  # 0.5 m pixels
+    make_masks(labels, [whole], [tmp_path / "whole_mask.tif"], options=options)
+    expected = read(tmp_path / "whole_mask.tif")[0]
+    tiles, outputs = [], []
+    for row in range(3):
+        for col in range(3):  # 40 px tiles: edges at x = 20 m and 40 m, y = -20 m, -40 m
+            tiles.append(make_raster(f"t{row}{col}.tif", np.zeros((40, 40), np.uint8),
+                                     transform=from_origin(X0 + 20 * col, Y0 - 20 * row,
+                                                           0.5, 0.5)))
+            outputs.append(tmp_path / "masks" / f"t{row}{col}.tif")
+    make_masks(labels, tiles, outputs, options=options)
+    for path in outputs:
+        row, col = int(path.stem[1]), int(path.stem[2])
+        part = expected[:, 40 * row : 40 * row + 40, 40 * col : 40 * col + 40]
+        np.testing.assert_array_equal(read(path)[0], part, err_msg=path.name)
+    assert expected[0].any() and (len(channels) == 1 or expected[1:].any(axis=(1, 2)).all())
