@@ -158,7 +158,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         batch_size_for,
         prepare_band,
         resolve_tiling,
-        run_model,
+        run_row,
         steady_batch_size,
         window_grid,
     )
@@ -205,16 +205,8 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             pixels, valid = mosaic.read(sources, x0, y, region_width, size, indexes)
             pixels = prepare_band(model, pixels, valid)
             patches = [grid.patch(r, c) for c in cols]
-            runnable = [p for p in patches
-                        if valid[:, p.x_off - x0 : p.x_off - x0 + size].any()]
-            for start in range(0, len(runnable), batch_size):
-                chunk = runnable[start : start + batch_size]
-                batch = np.stack([pixels[:, :, p.x_off - x0 : p.x_off - x0 + size]
-                                  for p in chunk])
-                if steady and len(chunk) < batch_size:
-                    batch = np.concatenate([batch, np.zeros(
-                        (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
-                outputs = run_model(model, batch, options.tta)
+            for chunk, outputs in run_row(model, patches, pixels, valid, x0, size, batch_size,
+                                          steady, options.tta):
                 with np.errstate(over="ignore", invalid="ignore"):
                     finite = math.isfinite(float(outputs.sum()))
                 for patch, output in zip(chunk, outputs, strict=False):

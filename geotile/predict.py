@@ -221,6 +221,22 @@ def window_grid(width: int, height: int, size: int, overlap: int, geometry) -> G
     return Grid(width + beyond, height + beyond, size, overlap, "shift")
 
 
+def run_row(model, patches, pixels: np.ndarray, valid: np.ndarray, left: int, size: int,
+            batch_size: int, steady: bool, tta: str):
+    """Run a row of windows read from ``pixels`` (normalised, starting at column ``left``)
+    in batches, skipping windows with no valid pixel; yields ``(patches, outputs)`` per
+    batch. ``steady``: batches padded to one shape (GPU providers re-plan on a new one)."""
+    runnable = [p for p in patches if valid[:, p.x_off - left : p.x_off - left + size].any()]
+    for start in range(0, len(runnable), batch_size):
+        chunk = runnable[start : start + batch_size]
+        batch = np.stack([pixels[:, :, p.x_off - left : p.x_off - left + size]
+                          for p in chunk])
+        if steady and len(chunk) < batch_size:
+            batch = np.concatenate([batch, np.zeros(
+                (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
+        yield chunk, run_model(model, batch, tta)
+
+
 def steady_batch_size(patches_per_row: int, batch_size: int) -> int:
     """The size of equal batches covering a row of patches in as few batches as
     ``batch_size`` allows: 46 patches at 16 -> 3 batches of 16 (2 padding), 23 -> 2 of 12."""
@@ -309,17 +325,9 @@ def predict_blocks(
                 batch_size = steady_batch_size(len(strip.cols), per_run) if steady \
                     else per_run
             patches = [grid.patch(row, col) for col in strip.cols]
-            runnable = [p for p in patches
-                        if valid[:, p.x_off - left : p.x_off - left + size].any()]
             pending = []
-            for start in range(0, len(runnable), batch_size):
-                chunk = runnable[start : start + batch_size]
-                batch = np.stack([pixels[:, :, p.x_off - left : p.x_off - left + size]
-                                  for p in chunk])
-                if steady and len(chunk) < batch_size:
-                    batch = np.concatenate([batch, np.zeros(
-                        (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
-                outputs = run_model(model, batch, options.tta)
+            for chunk, outputs in run_row(model, patches, pixels, valid, left, size,
+                                          batch_size, steady, options.tta):
                 # blended in a second thread while the model runs the next batch
                 pending.append(blender.submit(blend, accumulator, chunk, outputs, valid,
                                               left, strip))
