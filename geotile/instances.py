@@ -239,7 +239,7 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     pieces: dict[int, list] = {}  # global id -> [polygons, score sum, pixel count, on border]
     previous = None  # (global labels of the previous extended band, its first row)
     next_id = 0
-    parts = row_blocks(src.height, options.band_rows, options.halo)
+    parts = row_blocks(src.height, options.band_rows, options.halo, src.width)
     for part in tqdm(parts, disable=not progress or len(parts) < 2, desc=Path(src.name).name,
                      unit="band"):
         top, rows, above, first = part.top, part.rows, part.above, part.read_top

@@ -37,6 +37,7 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
+from geotile.streaming import band_rows as streamed_band_rows
 
 log = logging.getLogger("geotile")
 
@@ -456,7 +457,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.set_band_description(1, "footprint")
-                step = band_rows if offset is not None else _band_rows(label, image, band_rows)
+                rows = streamed_band_rows(image.width, band_rows)
+                step = rows if offset is not None else _band_rows(label, image, rows)
                 # GDAL compresses and writes a band (without the GIL) while the next is read
                 with BackgroundWriter() as writer:
                     for top in tqdm(range(0, image.height, step), disable=not progress,

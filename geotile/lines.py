@@ -228,7 +228,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     for group in groups:
         t = group[0].transform  # the group's grid: every pixel centre computed alike
         for source in group:
-            for part in tqdm(row_blocks(source.height, options.band_rows),
+            for part in tqdm(row_blocks(source.height, options.band_rows, 0, source.width),
                              disable=not progress, desc=source.path.name, unit="band"):
                 top, rows = part.top, part.rows
                 for class_id, segments, values, owners in _band_segments(

@@ -589,7 +589,7 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     from geotile.labels import grid_envelope, select_bounds
 
     positives, ignored, halo = 0, 0, options.halo
-    parts = row_blocks(src.height, options.band_rows)
+    parts = row_blocks(src.height, options.band_rows, 0, src.width)
     # GDAL compresses and writes a band (without the GIL) while the next is burnt
     with BackgroundWriter() as writer:
         for part in _progress(parts, progress, Path(src.name).name):

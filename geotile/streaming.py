@@ -25,8 +25,11 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-#: rows per band for the row-band commands (make-masks, vectorize: instances, lines)
+#: rows per band for the row-band commands (make-masks, vectorize: instances, lines), at most
 DEFAULT_BAND_ROWS = 2048
+#: pixels per band at most: a wide raster gets fewer rows (never fewer than MIN_BAND_ROWS)
+BAND_PIXELS = 2048 * 8192
+MIN_BAND_ROWS = 64
 #: strip width of predict, px: bounds predict's memory whatever the raster's width
 DEFAULT_BLOCK_SIZE = 4096
 
@@ -54,11 +57,20 @@ class RowBlock:
         return slice(self.above, self.above + self.rows)
 
 
-def row_blocks(height: int, rows: int, halo: int = 0) -> list[RowBlock]:
-    """Bands of ``rows`` rows covering ``height``, each with up to ``halo`` rows of context
-    above and below (clipped to the raster)."""
+def band_rows(width: int, rows: int) -> int:
+    """Rows per band for a raster ``width`` px wide: ``rows`` at most, fewer where a band
+    would hold more than BAND_PIXELS (so memory does not grow with the width), never fewer
+    than MIN_BAND_ROWS."""
+    return max(1, min(rows, max(MIN_BAND_ROWS, BAND_PIXELS // max(width, 1))))
+
+
+def row_blocks(height: int, rows: int, halo: int = 0, width: int = 0) -> list[RowBlock]:
+    """Bands of ``rows`` rows covering ``height`` (fewer on a raster ``width`` px wide, see
+    :func:`band_rows`), each with up to ``halo`` rows of context above and below (clipped
+    to the raster)."""
     if rows < 1:
         raise ValueError(f"band rows must be at least 1, not {rows}")
+    rows = band_rows(width, rows) if width else rows
     return [RowBlock(top, min(rows, height - top), min(halo, top),
                      min(halo, max(0, height - top - rows)))
             for top in range(0, height, rows)]

@@ -432,7 +432,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
             check = has_nodata(src)
-            for part in tqdm(row_blocks(src.height, options.band_rows),
+            for part in tqdm(row_blocks(src.height, options.band_rows, 0, src.width),
                              disable=not progress, desc=_name(path), unit="band"):
                 top, rows = part.top, part.rows
                 values, valid = read_band(src, top, rows, src.width, indexes=indexes,

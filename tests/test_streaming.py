@@ -56,6 +56,11 @@ def test_row_blocks_cover_rows_with_clipped_halos():
     for left, top, cols, rows in blocks(7, 9, 4):
         covered[top : top + rows, left : left + cols] += 1
     assert (covered == 1).all()
+    # a wide raster: fewer rows per band, so a band's pixels stay bounded
+    assert [b.rows for b in row_blocks(500, 2048, width=100_000)][:2] == [167, 167]
+    assert row_blocks(500, 2048, width=6000)[0].rows == 500
+    assert row_blocks(500, 16, width=100_000)[0].rows == 16  # a smaller choice stands
+    assert row_blocks(500, 2048, width=10**7)[0].rows == 64
     bands = list(blocks(50, 9, 10, full_rows=True))  # a striped source: whole rows, ~100 px
     assert bands == [(0, 0, 50, 2), (0, 2, 50, 2), (0, 4, 50, 2), (0, 6, 50, 2), (0, 8, 50, 1)]
 
