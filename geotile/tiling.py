@@ -290,26 +290,34 @@ def _fractions(data: PatchData, ignore_value) -> tuple[float, float | None]:
 
 
 def iter_patches(src, mask_src, grid: Grid, extra=None) -> Iterator[PatchData]:
-    """Yield the patches of ``grid`` row by row, reading one band of rows at a time.
+    """Yield the patches of ``grid`` row by row, reading one band of rows at a time (the
+    next band is read in a thread while this one's patches are written).
 
     Parts of padded patches outside the raster are filled with the raster's
     nodata value (0 without one) and marked invalid. ``extra``
     (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the image's.
     """
     from geotile.raster import has_nodata, read_band
+    from geotile.streaming import background
 
     check_nodata = has_nodata(src)
     band_width = max(src.width, grid.col_offsets[-1] + grid.size)
-    for patches in grid.rows():
-        top = patches[0].y_off
-        pixels, valid = read_band(src, top, grid.size, band_width, check_nodata=check_nodata)
-        if extra is not None:
-            more, more_valid = extra.read(top, grid.size, band_width)
-            pixels = np.concatenate([pixels, more.astype(np.result_type(pixels, more))])
-            valid &= more_valid
-        labels = None
-        if mask_src is not None:
-            labels, _ = read_band(mask_src, top, grid.size, band_width, check_nodata=False)
+
+    def bands():
+        for patches in grid.rows():
+            top = patches[0].y_off
+            pixels, valid = read_band(src, top, grid.size, band_width,
+                                      check_nodata=check_nodata)
+            if extra is not None:
+                more, more_valid = extra.read(top, grid.size, band_width)
+                pixels = np.concatenate([pixels, more.astype(np.result_type(pixels, more))])
+                valid &= more_valid
+            labels = None
+            if mask_src is not None:
+                labels, _ = read_band(mask_src, top, grid.size, band_width, check_nodata=False)
+            yield patches, pixels, valid, labels
+
+    for patches, pixels, valid, labels in background(bands(), depth=1):
         for patch in patches:
             cols = slice(patch.x_off, patch.x_off + grid.size)
             yield PatchData(
