@@ -86,3 +86,17 @@ def test_workers_smoke_run_checks_outputs_and_keeps_the_measured_section(tmp_pat
         assert float(cells[7]) >= float(cells[6])  # the tree holds the largest process
     assert rows[1][8].strip() == "identical (8 files)"  # one probability raster per tile
     assert rows[3][8].strip().startswith("identical")
+
+
+def test_memory_smoke_run_measures_each_command(tmp_path):
+    output = tmp_path / "memory.md"
+    subprocess.run([sys.executable, "-m", "benchmarks.memory", "--smoke", "--output",
+                    str(output)], cwd=ROOT, check=True, capture_output=True, timeout=300)
+    rows = [line for line in output.read_text().splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+    assert [row.split("|")[1].split()[0] for row in rows] == ["predict", "make-masks",
+                                                               "vectorize"]
+    assert "--channels footprint,boundary,contact" in rows[1] and "--no-instances" in rows[2]
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert float(cells[3]) > 0 and float(cells[4]) > 10  # MP/s; peak RSS in MB
