@@ -61,7 +61,9 @@ def cases(smoke: bool, out: Path, model: Path) -> list[tuple[str, str, tuple[int
               for c, n, size, extra in predict],
             ("make-masks", f"make-masks {shape}, footprint/boundary/contact", wide, masks),
             ("vectorize", f"vectorize {shape} (its mask, footprints)", wide,
-             ["vectorize", mask, "-o", out / "v.gpkg", "--no-instances", "--overwrite"])]
+             ["vectorize", mask, "-o", out / "v.gpkg", "--no-instances", "--overwrite"]),
+            ("vectorize", f"vectorize {shape} (its mask, instances)", wide,
+             ["vectorize", mask, "-o", out / "v.gpkg", "--instances", "--overwrite"])]
 
 
 def _options(arguments: list) -> str:

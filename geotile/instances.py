@@ -30,7 +30,7 @@ import numpy as np
 
 from geotile.errors import InputError
 from geotile.raster_kinds import ROLES, band_roles
-from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
+from geotile.streaming import DEFAULT_BAND_ROWS, DEFAULT_BLOCK_SIZE, row_blocks
 
 log = logging.getLogger("geotile")
 
@@ -49,8 +49,9 @@ class InstanceOptions:
     contact_threshold: float = 0.5
     erosion: int = 1
     min_marker: int = 4
-    #: rows per band and rows of context above and below it (memory: a band's rows)
+    #: rows and columns per block, and px of context around it (memory: one block)
     band_rows: int = DEFAULT_BAND_ROWS
+    block_cols: int = DEFAULT_BLOCK_SIZE
     halo: int = HALO
 
 
@@ -212,12 +213,12 @@ def _mutual_best_pairs(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
 def raster_instance_regions(src, *, threshold: float | None = None,
                             options: InstanceOptions = InstanceOptions(), roles=None,
                             progress: bool = False) -> list[tuple]:
-    """Instances of an open raster, split by row bands of ``options.band_rows`` with
-    ``options.halo`` rows of context above and below (memory bounded by the band, not the
-    raster).
+    """Instances of an open raster, split into blocks of ``options.band_rows`` rows by
+    ``options.block_cols`` columns, each read with ``options.halo`` px of context on every
+    side (memory bounded by the block, whatever the raster's size).
 
-    A building crossing a band seam is one instance: the labels of two neighbouring bands
-    over their shared rows are paired (mutual best overlap) and the paired parts united.
+    A building crossing a block edge is one instance: the labels of two neighbouring blocks
+    over the pixels both read are paired (mutual best overlap) and the paired parts united.
     Returns ``(polygon, score_sum, pixel_count, on_border)`` per instance, ``on_border``
     meaning it touches the raster's outer edge.
     """
@@ -225,7 +226,7 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     from rasterio.windows import transform as window_transform
     from tqdm import tqdm
 
-    from geotile.raster import has_nodata, read_band
+    from geotile.raster import has_nodata, read_block
     from geotile.raster_kinds import raster_kind
 
     roles = roles or band_roles(src, required=True)
@@ -237,46 +238,85 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     check = has_nodata(src)
     links = _UnionFind()
     pieces: dict[int, list] = {}  # global id -> [polygons, score sum, pixel count, on border]
-    previous = None  # (global labels of the previous extended band, its first row)
+    above = None  # (global labels of the previous band's last rows, core columns; first row)
     next_id = 0
-    parts = row_blocks(src.height, options.band_rows, options.halo, src.width)
-    for part in tqdm(parts, disable=not progress or len(parts) < 2, desc=Path(src.name).name,
-                     unit="band"):
-        top, rows, above, first = part.top, part.rows, part.above, part.read_top
-        values, valid = read_band(src, first, part.read_rows, src.width, indexes=order,
-                                  check_nodata=check)
-        bands = dict(zip(present, _finite(_scaled(values, scale)), strict=True))
-        local = split_instances(bands["footprint"], bands.get("boundary"),
-                                bands.get("contact"), threshold=threshold, valid=valid,
-                                options=options)
-        labels = np.where(local > 0, local + next_id, 0)
-        if previous is not None:
-            prev_labels, prev_first = previous
-            overlap = prev_labels[first - prev_first:]
-            for a, b in _mutual_best_pairs(overlap, labels[: overlap.shape[0]]):
-                links.union(a, b)
-        core = np.ascontiguousarray(local[above: above + rows])
-        border = np.zeros(int(local.max(initial=0)) + 1, bool)
-        edges = [core[:, 0], core[:, -1]]
-        if top == 0:
-            edges.append(core[0])
-        if top + rows == src.height:
-            edges.append(core[-1])
-        for line in edges:
-            border[line] = True
-        transform = window_transform(Window(0, top, src.width, rows), src.transform)
-        footprint = bands["footprint"][above: above + rows]
-        for label, polygon, total, count in instance_polygons(core, footprint, transform,
-                                                              with_labels=True):
-            piece = pieces.get(label + next_id)
-            if piece is None:  # the sums are per label: count them once per band
-                pieces[label + next_id] = [[polygon], total, count, bool(border[label])]
-            else:
-                piece[0].append(polygon)
-        next_id += int(local.max(initial=0))
-        shared = max(0, above + rows - options.halo)  # the rows the next band sees again
-        previous = (labels[shared:], first + shared)
+    bands = row_blocks(src.height, options.band_rows, options.halo)
+    columns = row_blocks(src.width, options.block_cols, options.halo)  # the same, across
+    bar = tqdm(total=len(bands) * len(columns), disable=not progress or len(bands) * len(
+        columns) < 2, desc=Path(src.name).name, unit="block")
+    for index, band in enumerate(bands):
+        # the rows the next band reads again: kept (core columns) to pair its labels with
+        end = band.read_top + band.read_rows
+        shared = end if index + 1 == len(bands) else bands[index + 1].read_top
+        # int32 while any label the band can make fits (a full-width array: half the memory)
+        wide = next_id + band.read_rows * src.width >= np.iinfo(np.int32).max
+        below = np.zeros((end - shared, src.width), np.int64 if wide else np.int32)
+        left = None  # (global labels of the block to the left, its first column)
+        for column in columns:
+            values, valid = read_block(src, column.read_top, band.read_top, column.read_rows,
+                                       band.read_rows, order, check)
+            channels = dict(zip(present, _finite(_scaled(values, scale)), strict=True))
+            local = split_instances(channels["footprint"], channels.get("boundary"),
+                                    channels.get("contact"), threshold=threshold, valid=valid,
+                                    options=options)
+            labels = np.where(local > 0, local + next_id, 0)
+            # labels are paired where both blocks see the building with context on every
+            # side: the middle half of what both read, around the seam (a block's label in
+            # its outer halo may run into a neighbour it cannot see the marker of)
+            if left is not None:  # the columns both blocks read; the seam at column.top
+                previous, first = left
+                near = _around_seam(column.above)
+                both = previous[:, column.read_top - first :][:, near]
+                _link(links, both, labels[:, near])
+            core_cols = slice(column.above, column.above + column.rows)
+            if above is not None:  # the rows both bands read, over this block's core columns
+                previous, first = above
+                near = _around_seam(band.above)
+                both = previous[band.read_top - first :][near, column.top : column.top +
+                                                         column.rows]
+                _link(links, both, labels[near, core_cols])
+            below[:, column.top : column.top + column.rows] = \
+                labels[shared - band.read_top :, core_cols]
+            core = np.ascontiguousarray(local[band.core, core_cols])
+            border = np.zeros(int(local.max(initial=0)) + 1, bool)
+            edges = [core[0]] if band.top == 0 else []
+            if band.top + band.rows == src.height:
+                edges.append(core[-1])
+            if column.top == 0:
+                edges.append(core[:, 0])
+            if column.top + column.rows == src.width:
+                edges.append(core[:, -1])
+            for line in edges:
+                border[line] = True
+            transform = window_transform(Window(column.top, band.top, column.rows, band.rows),
+                                         src.transform)
+            footprint = channels["footprint"][band.core, core_cols]
+            for label, polygon, total, count in instance_polygons(core, footprint, transform,
+                                                                  with_labels=True):
+                piece = pieces.get(label + next_id)
+                if piece is None:  # the sums are per label: count them once per block
+                    pieces[label + next_id] = [[polygon], total, count, bool(border[label])]
+                else:
+                    piece[0].append(polygon)
+            next_id += int(local.max(initial=0))
+            left = (labels, column.read_top)
+            bar.update()
+        above = (below, shared)
+    bar.close()
     return _unite(pieces, links)
+
+
+def _around_seam(context: int) -> slice:
+    """Within what two blocks both read (``context`` px on each side of their seam), the
+    middle half around the seam."""
+    half = (context + 1) // 2
+    return slice(context - half, context + half)
+
+
+def _link(links: _UnionFind, a: np.ndarray, b: np.ndarray) -> None:
+    """Unite the labels of two blocks that are the same building over the pixels both read."""
+    for x, y in _mutual_best_pairs(a, b):
+        links.union(x, y)
 
 
 def _unite(pieces: dict[int, list], links: _UnionFind) -> list[tuple]:

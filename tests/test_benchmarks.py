@@ -95,8 +95,9 @@ def test_memory_smoke_run_measures_each_command(tmp_path):
     rows = [line for line in output.read_text().splitlines()
             if line.startswith("| ") and "---" not in line][1:]
     assert [row.split("|")[1].split()[0] for row in rows] == ["predict", "make-masks",
-                                                               "vectorize"]
+                                                               "vectorize", "vectorize"]
     assert "--channels footprint,boundary,contact" in rows[1] and "--no-instances" in rows[2]
+    assert "--instances" in rows[3]
     for row in rows:
         cells = [c.strip() for c in row.split("|")[1:-1]]
         assert float(cells[3]) > 0 and float(cells[4]) > 10  # MP/s; peak RSS in MB

@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 from rasterio.transform import from_origin
 from scipy import ndimage
@@ -180,12 +181,14 @@ def normalized(geometries):
     return sorted(shapely.normalize(g).wkt for g in geometries)
 
 
-def test_row_bands_give_the_whole_raster_result(make_raster):
+@pytest.mark.parametrize("block_cols", [4096, 16, 24])
+def test_blocks_give_the_whole_raster_result(make_raster, block_cols):
     houses = terraced_scene()
     houses.append(shapely.box(X0 + 40, Y0 - 66, X0 + 60, Y0 - 58))  # 16 px: one band
     path = write_probabilities(make_raster, "p.tif", houses, (180, 160), TRANSFORM)
     whole = instance_frame([path])
-    banded = instance_frame([path], options=InstanceOptions(band_rows=16, halo=8))
+    banded = instance_frame([path], options=InstanceOptions(band_rows=16, halo=8,
+                                                            block_cols=block_cols))
     assert len(banded) == len(whole) == len(houses)
     assert normalized(banded.geometry) == normalized(whole.geometry) == normalized(houses)
     assert (banded["score"] == 1.0).all()
@@ -197,8 +200,10 @@ def test_houses_stacked_on_a_band_seam_stay_apart(make_raster):
               shapely.box(X0 + 2, Y0 - 22, X0 + 10, Y0 - 16),
               shapely.box(X0 + 14, Y0 - 28, X0 + 18, Y0 - 2)]
     path = write_probabilities(make_raster, "p.tif", houses, (64, 40), TRANSFORM)
-    found = instance_frame([path], options=InstanceOptions(band_rows=16, halo=8))
-    assert normalized(found.geometry) == normalized(houses)
+    for block_cols in (4096, 12):  # and a house across a column seam at x = 12 px
+        found = instance_frame([path], options=InstanceOptions(band_rows=16, halo=8,
+                                                               block_cols=block_cols))
+        assert normalized(found.geometry) == normalized(houses)
 
 
 def test_building_across_adjacent_rasters_is_one(make_raster):
