@@ -115,6 +115,36 @@ def usable_providers() -> tuple[str, ...]:
     return (*[s for s in wanted if _libraries_load(s)], "cpu")
 
 
+def tensorrt_cache() -> Path:
+    """Where TensorRT engines are kept between runs (building one takes minutes; a cached
+    one loads in seconds): $GEOTILE_TENSORRT_CACHE, else $XDG_CACHE_HOME/geotile/tensorrt,
+    else ~/.cache/geotile/tensorrt."""
+    explicit = os.environ.get("GEOTILE_TENSORRT_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "geotile" / "tensorrt"
+
+
+def provider_options(chain: list[str], fp16: bool = False) -> list:
+    """ONNX Runtime's providers argument for ``chain``: TensorRT with its engine and timing
+    caches on disk (:func:`tensorrt_cache`, keyed by ONNX Runtime on the model and shapes)
+    and fp16 kernels with --fp16; the others as they are."""
+    result: list = []
+    for name in chain:
+        if name != PROVIDERS["tensorrt"]:
+            result.append(name)
+            continue
+        cache = tensorrt_cache()
+        cache.mkdir(parents=True, exist_ok=True)
+        result.append((name, {"trt_engine_cache_enable": "True",
+                              "trt_engine_cache_path": str(cache),
+                              "trt_timing_cache_enable": "True",
+                              "trt_timing_cache_path": str(cache),
+                              "trt_fp16_enable": "True" if fp16 else "False"}))
+    return result
+
+
 def _choose_providers(requested: str) -> list[str]:
     if requested not in ("auto", *PROVIDERS):
         raise ModelError(f"unknown provider {requested!r}: choose auto, tensorrt, cuda or cpu")
@@ -356,7 +386,8 @@ class OnnxModel:
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         try:
             with _quiet_stderr() if chain[0] != PROVIDERS["cpu"] else contextlib.nullcontext():
-                session = ort.InferenceSession(str(load_path), options, providers=chain)
+                session = ort.InferenceSession(str(load_path), options,
+                                               providers=provider_options(chain, fp16))
         except Exception as exc:
             raise ModelError(_explain_load_error(path, exc)) from exc
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,

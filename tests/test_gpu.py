@@ -81,3 +81,15 @@ def test_predict_raster_on_cuda_reports_the_provider(tmp_path, make_raster, imag
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cuda")
     summary = predict_raster(model, tif, tmp_path / "p.tif")
     assert summary["provider"] == "CUDAExecutionProvider"
+
+
+@pytest.mark.skipif("tensorrt" not in usable_providers(), reason="no usable TensorRT provider")
+def test_tensorrt_equals_cpu_and_caches_its_engine(tmp_path, image, monkeypatch):
+    monkeypatch.setenv("GEOTILE_TENSORRT_CACHE", str(tmp_path / "engines"))
+    path = conv3x3_model(tmp_path / "m.onnx")
+    options = PredictOptions(tile_size=64, batch_size=4)
+    cpu = predict_array(OnnxModel.from_path(path, providers="cpu"), image, options=options)
+    trt = OnnxModel.from_path(path, providers="tensorrt", tile_size=64, batch_size=4)
+    assert trt.provider == "TensorrtExecutionProvider"
+    np.testing.assert_allclose(predict_array(trt, image, options=options), cpu, atol=1e-3)
+    assert any((tmp_path / "engines").iterdir())  # the next run loads the engine

@@ -94,3 +94,22 @@ def test_cuda_provider_matches_cpu(tmp_path):
     gpu = OnnxModel.from_path(path, providers="cuda")
     assert gpu.provider == "CUDAExecutionProvider"
     np.testing.assert_allclose(gpu.run(batch), pointwise_reference(batch), atol=1e-4)
+
+
+def test_tensorrt_keeps_its_engines_on_disk(tmp_path, monkeypatch):
+    from geotile.model import PROVIDERS, provider_options, tensorrt_cache
+
+    monkeypatch.delenv("GEOTILE_TENSORRT_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert tensorrt_cache() == tmp_path / "xdg" / "geotile" / "tensorrt"
+    chain = [PROVIDERS["tensorrt"], PROVIDERS["cuda"], PROVIDERS["cpu"]]
+    (trt, options), cuda, cpu = provider_options(chain, fp16=True)
+    assert (trt, cuda, cpu) == tuple(chain)
+    assert options["trt_engine_cache_enable"] == "True" and options["trt_fp16_enable"] == "True"
+    assert options["trt_engine_cache_path"] == str(tmp_path / "xdg" / "geotile" / "tensorrt")
+    assert (tmp_path / "xdg" / "geotile" / "tensorrt").is_dir()
+    monkeypatch.setenv("GEOTILE_TENSORRT_CACHE", str(tmp_path / "engines"))
+    assert provider_options(chain)[0][1]["trt_engine_cache_path"] == str(tmp_path / "engines")
+    assert provider_options(chain)[0][1]["trt_fp16_enable"] == "False"
+    # CPU and CUDA runs touch no cache
+    assert provider_options([PROVIDERS["cpu"]]) == [PROVIDERS["cpu"]]
