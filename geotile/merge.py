@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rasterio
-from affine import Affine
 
 from geotile.errors import InputError
 from geotile.raster import atomic_output, check_output, open_raster, pam_sidecar, write_cog
@@ -25,8 +24,6 @@ from geotile.resume import TAG as COMPLETE_TAG
 MERGE_SUFFIXES = (".vrt", ".tif", ".tiff")
 #: GEOTILE_OUTPUT values of rasters whose overviews take the most frequent value
 CATEGORICAL_OUTPUTS = ("class", "mask")
-#: alignment tolerance, in pixels
-_TOLERANCE = 1e-6
 
 _GDAL_TYPES = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16",
                "uint32": "UInt32", "int32": "Int32", "uint64": "UInt64", "int64": "Int64",
@@ -38,11 +35,10 @@ class _Source:
     """What the mosaic needs of one raster."""
 
     path: str
-    crs: object
-    transform: Affine
+    col: int  # its place in the mosaic, px
+    row: int
     width: int
     height: int
-    count: int
     dtype: str
     block: tuple[int, int]
 
@@ -86,8 +82,8 @@ def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False) -> 
     if not paths:
         raise InputError("no raster to merge.")
     output = check_merge_output(output, paths, overwrite)
-    sources = check_grid(paths)
-    root = _vrt_xml(sources, output.parent, paths[0])
+    mosaic = check_grid(paths)
+    root = _vrt_xml(mosaic, _sources(mosaic, bands=True), output.parent, paths[0])
     if output.suffix.lower() == ".vrt":
         with atomic_output(output, overwrite, verify=_verify_vrt) as tmp:
             _write_xml(root, tmp)
@@ -95,71 +91,42 @@ def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False) -> 
     return _write_cog(root, output, overwrite, _resampling(paths[0]))
 
 
-def check_grid(paths, bands: bool = True) -> list[_Source]:
-    """Raise one InputError line unless ``paths`` lie on one pixel grid (CRS, pixel size,
-    whole-pixel offsets) and, with ``bands``, share the band count and type; their
-    descriptions otherwise."""
-    sources = [_open_describe(p) for p in paths]
-    _check_grid(sources, bands)
+def check_grid(paths, bands: bool = True):
+    """The :class:`geotile.mosaic.Mosaic` of ``paths``, or one InputError line unless they
+    lie on one pixel grid (CRS, pixel size, whole-pixel offsets: ``open_mosaic``, the one
+    grid check) and, with ``bands``, share the band count and type."""
+    from geotile.mosaic import open_mosaic
+
+    mosaic = open_mosaic(paths, same_bands=bands, alternative="or leave out --merge")
+    first = mosaic.transform
+    if first.b != 0 or first.d != 0:
+        raise InputError(f"{paths[0]}: a rotated grid cannot be merged; reproject or resample "
+                         "it first (gdalwarp -tap -tr).")
+    return mosaic
+
+
+def _sources(mosaic, bands: bool) -> list[_Source]:
+    """What the VRT needs of each tile; with ``bands``, one InputError line unless they share
+    the band type."""
+    sources = []
+    for tile in mosaic.tiles:
+        with open_raster(tile.path) as src:
+            sources.append(_Source(path=src.name, col=tile.col, row=tile.row,
+                                   width=src.width, height=src.height, dtype=src.dtypes[0],
+                                   block=tuple(src.block_shapes[0])))
+    first = sources[0]
+    for src in sources[1:]:
+        if bands and src.dtype != first.dtype:
+            raise InputError(f"{src.path}: {src.dtype} bands, {first.path} has "
+                             f"{first.dtype}; merge outputs of one run.")
     return sources
 
 
-def _open_describe(path) -> _Source:
-    with open_raster(path) as src:
-        return _describe(src)
-
-
-def _describe(src) -> _Source:
-    return _Source(path=src.name, crs=src.crs, transform=src.transform, width=src.width,
-                   height=src.height, count=src.count, dtype=src.dtypes[0],
-                   block=tuple(src.block_shapes[0]))
-
-
-def _check_grid(sources: list[_Source], bands: bool = True) -> None:
-    """One line unless every source shares the CRS, pixel size and pixel grid of the first."""
-    first = sources[0]
-    fix = "reproject or resample them onto one grid first (gdalwarp -tap -tr)"
-    t0 = first.transform
-    if t0.b != 0 or t0.d != 0:
-        raise InputError(f"{first.path}: a rotated grid cannot be merged; {fix}.")
-    for src in sources[1:]:
-        t = src.transform
-        if src.crs != first.crs:
-            raise InputError(f"{src.path}: CRS {src.crs} differs from {first.crs} of "
-                             f"{first.path}; {fix}.")
-        if not all(abs(a - b) <= _TOLERANCE * abs(b) for a, b in
-                   zip((t.a, t.b, t.d, t.e), (t0.a, t0.b, t0.d, t0.e), strict=True)):
-            raise InputError(f"{src.path}: pixel size {abs(t.a):g} x {abs(t.e):g} differs from "
-                             f"{abs(t0.a):g} x {abs(t0.e):g} of {first.path}; {fix}.")
-        if not _aligned(t, t0):
-            raise InputError(f"{src.path}: not aligned with {first.path} (offset of a "
-                             f"fraction of a pixel); {fix}.")
-        if bands and (src.count, src.dtype) != (first.count, first.dtype):
-            raise InputError(f"{src.path}: {src.count} {src.dtype} bands, {first.path} has "
-                             f"{first.count} {first.dtype}; merge outputs of one run.")
-
-
-def _aligned(t: Affine, t0: Affine) -> bool:
-    col, row = ~t0 * (t.c, t.f)
-    return abs(col - round(col)) <= _TOLERANCE and abs(row - round(row)) <= _TOLERANCE
-
-
-def _offsets(sources: list[_Source]) -> tuple[Affine, int, int, list[tuple[int, int]]]:
-    """The mosaic's transform and size, and each source's pixel offset in it."""
-    t0 = sources[0].transform
-    corners = [tuple(round(v) for v in ~t0 * (s.transform.c, s.transform.f)) for s in sources]
-    left = min(c for c, _ in corners)
-    top = min(r for _, r in corners)
-    right = max(c + s.width for (c, _), s in zip(corners, sources, strict=True))
-    bottom = max(r + s.height for (_, r), s in zip(corners, sources, strict=True))
-    transform = t0 * Affine.translation(left, top)
-    return transform, right - left, bottom - top, [(c - left, r - top) for c, r in corners]
-
-
-def _vrt_xml(sources: list[_Source], folder: Path, first_path) -> ET.Element:
+def _vrt_xml(mosaic, sources: list[_Source], folder: Path, first_path) -> ET.Element:
     """The VRTDataset of the mosaic: the first raster's bands, its tags, one source each."""
-    transform, width, height, offsets = _offsets(sources)
-    root = ET.Element("VRTDataset", rasterXSize=str(width), rasterYSize=str(height))
+    transform = mosaic.transform
+    root = ET.Element("VRTDataset", rasterXSize=str(mosaic.width),
+                      rasterYSize=str(mosaic.height))
     with rasterio.open(first_path) as first:
         if first.crs is not None:
             ET.SubElement(root, "SRS").text = first.crs.to_wkt()
@@ -170,8 +137,8 @@ def _vrt_xml(sources: list[_Source], folder: Path, first_path) -> ET.Element:
         pam = _pam_bands(first_path)
         for band in range(1, first.count + 1):
             element = _band(root, first, band, pam.get(str(band)))
-            for src, offset in zip(sources, offsets, strict=True):
-                _source(element, src, band, offset, folder, first.nodatavals[band - 1])
+            for src in sources:
+                _source(element, src, band, folder, first.nodatavals[band - 1])
     return root
 
 
@@ -226,8 +193,7 @@ def _pam_bands(path) -> dict[str, ET.Element]:
     return {e.get("band"): e for e in ET.parse(sidecar).getroot().findall("PAMRasterBand")}
 
 
-def _source(band: ET.Element, src: _Source, index: int, offset: tuple[int, int],
-            folder: Path, nodata) -> None:
+def _source(band: ET.Element, src: _Source, index: int, folder: Path, nodata) -> None:
     """One ComplexSource (nodata pixels see through) or SimpleSource of ``src``."""
     element = ET.SubElement(band, "ComplexSource" if nodata is not None else "SimpleSource")
     name, relative = _source_name(src.path, folder)
@@ -238,7 +204,7 @@ def _source(band: ET.Element, src: _Source, index: int, offset: tuple[int, int],
                   BlockXSize=str(src.block[1]), BlockYSize=str(src.block[0]))
     ET.SubElement(element, "SrcRect", xOff="0", yOff="0", xSize=str(src.width),
                   ySize=str(src.height))
-    ET.SubElement(element, "DstRect", xOff=str(offset[0]), yOff=str(offset[1]),
+    ET.SubElement(element, "DstRect", xOff=str(src.col), yOff=str(src.row),
                   xSize=str(src.width), ySize=str(src.height))
     if nodata is not None:
         ET.SubElement(element, "NODATA").text = repr(float(nodata))

@@ -44,6 +44,8 @@ class Mosaic:
     tiles: tuple[MosaicTile, ...]
     width: int
     height: int
+    #: the affine transform of the mosaic's top-left pixel
+    transform: object = None
 
     @property
     def paths(self) -> list[Path]:
@@ -102,9 +104,11 @@ def _open(path):
     return open_raster(path)
 
 
-def open_mosaic(paths: Sequence[str | os.PathLike]) -> Mosaic:
+def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
+                alternative: str = "or predict without --mosaic") -> Mosaic:
     """Place ``paths`` on one pixel grid, or raise InputError naming the tile off the grid
-    and the gdalwarp fix."""
+    and the gdalwarp fix (``alternative``: the other way out). ``same_bands``: the tiles
+    must also have the same band count."""
     from geotile.raster import input_path
 
     first = None
@@ -116,7 +120,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike]) -> Mosaic:
                 first = (path, transform, crs, src.count)
             ref_path, ref, ref_crs, ref_count = first
             fix = (f"put all tiles on one grid, e.g. gdalwarp -t_srs {ref_crs or 'EPSG:...'} "
-                   f"-tr {abs(ref.a):g} {abs(ref.e):g} -tap, or predict without --mosaic.")
+                   f"-tr {abs(ref.a):g} {abs(ref.e):g} -tap, {alternative}.")
             if crs != ref_crs:
                 raise InputError(f"{path}: CRS {crs} differs from {ref_path.name}'s "
                                  f"({ref_crs}); {fix}")
@@ -127,20 +131,23 @@ def open_mosaic(paths: Sequence[str | os.PathLike]) -> Mosaic:
                                  f"{fix}")
             col, row = ~ref * (transform.c, transform.f)
             if abs(col - round(col)) > _TOLERANCE or abs(row - round(row)) > _TOLERANCE:
-                raise InputError(f"{path}: origin is not a whole number of pixels from "
-                                 f"{ref_path.name}'s ({col:.3f}, {row:.3f} px); {fix}")
-            if src.count != ref_count:
+                raise InputError(f"{path}: not aligned with {ref_path.name}'s grid: its "
+                                 "origin is not a whole number of pixels from it "
+                                 f"({col:.3f}, {row:.3f} px); {fix}")
+            if same_bands and src.count != ref_count:
                 raise InputError(f"{path}: {src.count} bands, {ref_path.name} has "
                                  f"{ref_count}; a mosaic's tiles need the same bands.")
             placed.append((path, round(col), round(row), src.width, src.height))
     if not placed:
         raise InputError("--mosaic needs at least one image.")
+    from affine import Affine
+
     left = min(p[1] for p in placed)
     top = min(p[2] for p in placed)
     tiles = tuple(MosaicTile(p, c - left, r - top, w, h) for p, c, r, w, h in placed)
     width = max(t.col + t.width for t in tiles)
     height = max(t.row + t.height for t in tiles)
-    return Mosaic(tiles, width, height)
+    return Mosaic(tiles, width, height, first[1] * Affine.translation(left, top))
 
 
 def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
@@ -153,9 +160,9 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
 
     from geotile.blending import WeightWindows
     from geotile.predict import (
-        _finite_where_valid,
         _geometry,
         batch_size_for,
+        blend_outputs,
         prepare_band,
         resolve_tiling,
         run_row,
@@ -184,7 +191,6 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     region_width = grid.col_offsets[cols[-1]] + size - x0
     # a band of `out` rows of the tile: rows above the next grid row's output are final
     band = _Band(model.num_classes, out, tile.width)
-    inner = slice(offset, offset + out)
     bar = tqdm(total=len(rows) * len(cols), disable=not progress, desc=tile.path.name,
                unit="patch")
     with contextlib.ExitStack() as stack:
@@ -207,16 +213,10 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             patches = [grid.patch(r, c) for c in cols]
             for chunk, outputs in run_row(model, patches, pixels, valid, x0, size, batch_size,
                                           steady, options.tta):
-                with np.errstate(over="ignore", invalid="ignore"):
-                    finite = math.isfinite(float(outputs.sum()))
-                for patch, output in zip(chunk, outputs, strict=False):
-                    px = patch.x_off - x0 + offset
-                    if not finite:
-                        output = _finite_where_valid(model, output, valid[inner, px : px + out])
-                    weights = windows.get(patch.row == 0, patch.row == last_row,
-                                          patch.col == 0, patch.col == last_col)
-                    band.add(output, weights, patch.x_off + offset - tile.col,
-                             patch.y_off + offset - tile.row)
+                blend_outputs(model, windows, (last_row, last_col), chunk, outputs, valid, x0,
+                              offset, lambda output, weights, patch: band.add(
+                                  output, weights, patch.x_off + offset - tile.col,
+                                  patch.y_off + offset - tile.row))
             bar.update(len(patches))
         if band.top < tile.height:
             yield finished(tile.height)

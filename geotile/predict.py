@@ -237,6 +237,23 @@ def run_row(model, patches, pixels: np.ndarray, valid: np.ndarray, left: int, si
         yield chunk, run_model(model, batch, tta)
 
 
+def blend_outputs(model, windows: WeightWindows, last: tuple[int, int], chunk, outputs,
+                  valid: np.ndarray, left: int, offset: int,
+                  add: Callable[[np.ndarray, np.ndarray, object], None]) -> None:
+    """Hand each window's output and its weight window (sides on the grid's border at full
+    weight; ``last``: the grid's last row and column) to ``add(output, weights, patch)``.
+    NaN/inf is refused at valid pixels (``valid`` of the band read from column ``left``)."""
+    out = windows.size
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = math.isfinite(float(outputs.sum()))
+    for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
+        x = patch.x_off - left + offset
+        if not finite:
+            output = _finite_where_valid(model, output, valid[offset : offset + out, x : x + out])
+        add(output, windows.get(patch.row == 0, patch.row == last[0], patch.col == 0,
+                                patch.col == last[1]), patch)
+
+
 def steady_batch_size(patches_per_row: int, batch_size: int) -> int:
     """The size of equal batches covering a row of patches in as few batches as
     ``batch_size`` allows: 46 patches at 16 -> 3 batches of 16 (2 padding), 23 -> 2 of 12."""
@@ -285,7 +302,6 @@ def predict_blocks(
     carried = max((span(s) - (s.right - s.left) for s in strips[:-1]), default=0)
     carry = StripCarry(model.num_classes, height, carried) if carried else None
     steady = getattr(model, "steady_batches", False)
-    inner = slice(offset, offset + out)
 
     def extent(strip) -> tuple[int, int]:  # the columns read for a strip
         first = grid.col_offsets[strip.cols[0]]
@@ -303,16 +319,10 @@ def predict_blocks(
                 yield strip, row, left, normalised, valid
 
     def blend(accumulator, chunk, outputs, valid, left, strip) -> None:
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = math.isfinite(float(outputs.sum()))
-        for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
-            x = patch.x_off - left + offset
-            if not finite:
-                output = _finite_where_valid(model, output, valid[inner, x : x + out])
-            weights = windows.get(patch.row == 0, patch.row == last_row,
-                                  patch.col == 0, patch.col == last_col)
-            accumulator.add(output, weights, patch.x_off + offset - strip.left,
-                            patch.y_off + offset)
+        blend_outputs(model, windows, (last_row, last_col), chunk, outputs, valid, left, offset,
+                      lambda output, weights, patch: accumulator.add(
+                          output, weights, patch.x_off + offset - strip.left,
+                          patch.y_off + offset))
 
     blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
     bar = tqdm(total=len(grid), disable=not progress, desc=name, unit="patch")
