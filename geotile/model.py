@@ -742,20 +742,17 @@ _FINAL_ACTIVATIONS = {"Sigmoid", "Softmax", "HardSigmoid", "LogSoftmax"}
 
 def _load_graph(path: Path):
     """The ONNX graph without its weights; ModelError for a missing external-data file."""
-    import onnx
+    from geotile.onnx_graph import external_locations, read_graph
 
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception:
+    graph = read_graph(path)
+    if graph is None:
         return None  # ONNX Runtime explains what is wrong with the file
-    for tensor in proto.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-            if location and not (path.parent / location).is_file():
-                raise ModelError(f"{path}: its weights are in the external file {location}, "
-                                 f"which is missing from {path.parent}. Keep {location} next to "
-                                 "the model.")
-    return proto.graph
+    for location in external_locations(graph):
+        if not (path.parent / location).is_file():
+            raise ModelError(f"{path}: its weights are in the external file {location}, "
+                             f"which is missing from {path.parent}. Keep {location} next to "
+                             "the model.")
+    return graph
 
 
 def graph_activations(graph) -> dict[str, bool]:
