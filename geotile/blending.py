@@ -94,13 +94,16 @@ class RowBandAccumulator:
         self.sums = np.zeros((classes, height, width), np.float32)
         self.weights = np.zeros((height, width), np.float32)
         self.top = 0
+        self._product: np.ndarray | None = None  # output x weights, reused patch to patch
 
     def add(self, output: np.ndarray, weights: np.ndarray, x: int, y: int) -> None:
         """Add one patch output (K, s, s) weighted by (s, s) at raster offset (x, y)."""
         size_y, size_x = weights.shape
         r = y - self.top
         region = self.sums[:, r : r + size_y, x : x + size_x]
-        region += output * weights
+        if self._product is None or self._product.shape != output.shape:
+            self._product = np.empty(output.shape, np.float32)
+        region += np.multiply(output, weights, out=self._product)
         self.weights[r : r + size_y, x : x + size_x] += weights
 
     def pop(self, end: int) -> np.ndarray:

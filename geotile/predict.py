@@ -308,15 +308,20 @@ def predict_blocks(
         left = min(first, strip.left)
         return left, max(grid.col_offsets[strip.cols[-1]] + size, strip.right) - left
 
+    def normalised(left, top, cols, rows):
+        pixels, valid = read(left, top, cols, rows)
+        return (prepare(pixels, valid) if prepare is not None
+                else prepare_band(model, pixels, valid)), valid
+
     def bands():
         for strip in strips:
             left, cols = extent(strip)
+            above = None  # the previous band: the rows both windows rows see are kept
             for row, top in enumerate(grid.row_offsets):
-                pixels, valid = read(left, top, cols, size)
-                # normalised here, in the reader thread, once per band (not per overlap)
-                normalised = prepare(pixels, valid) if prepare is not None \
-                    else prepare_band(model, pixels, valid)
-                yield strip, row, left, normalised, valid
+                # read, decoded and normalised once per pixel (in the reader thread), not
+                # once per window row that overlaps it
+                above = overlapped_band(normalised, above, left, top, cols, size)
+                yield strip, row, left, above[1], above[2]
 
     def blend(accumulator, chunk, outputs, valid, left, strip) -> None:
         blend_outputs(model, windows, (last_row, last_col), chunk, outputs, valid, left, offset,
@@ -360,6 +365,21 @@ def predict_blocks(
         reader.close()
         blender.shutdown(wait=True, cancel_futures=True)
         bar.close()
+
+
+def overlapped_band(read, above, left: int, top: int, cols: int, rows: int):
+    """``(top, pixels, valid)`` of ``rows`` rows from ``top``: the rows shared with
+    ``above`` (the previous result, or None) are taken from it, only the new ones are
+    ``read(left, top, cols, rows)`` (returning ``(pixels (C, rows, cols), valid)``)."""
+    if above is None or not above[0] <= top < above[0] + above[1].shape[1]:
+        return (top, *read(left, top, cols, rows))
+    kept = above[0] + above[1].shape[1] - top
+    if kept >= rows:
+        skip = top - above[0]
+        return top, above[1][:, skip : skip + rows], above[2][skip : skip + rows]
+    pixels, valid = read(left, top + kept, cols, rows - kept)
+    return (top, np.concatenate([above[1][:, -kept:], pixels], axis=1),
+            np.concatenate([above[2][-kept:], valid]))
 
 
 def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -508,7 +528,7 @@ def predict_raster(
             names = model.class_names
         # a COG gets --co in write_cog; its intermediate GeoTIFF has the defaults
         profile = output_profile(src, count=count, dtype=dtype, nodata=nodata,
-                                 compression="deflate-fast" if dtype == "float32"
+                                 compression="float-fast" if dtype == "float32"
                                  else "deflate",
                                  creation_options=None if options.cog
                                  else options.creation_options,

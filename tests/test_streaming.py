@@ -176,3 +176,43 @@ def test_batches_hold_a_bounded_number_of_pixels(tmp_path, tile, batch, expected
     predict_array(model, pixels, options=PredictOptions(tile_size=tile, overlap=0,
                                                         batch_size=batch, block_size=10**6))
     assert max(sizes) == expected and sum(sizes) == 10
+
+
+@pytest.mark.parametrize("height,size,overlap", [(300, 64, 16), (300, 64, 32), (100, 64, 48),
+                                                 (64, 64, 0), (50, 64, 16)])
+def test_window_rows_are_read_once_and_equal_direct_reads(height, size, overlap):
+    from geotile.predict import overlapped_band
+
+    pixels = np.random.default_rng(3).random((2, height + size, 7)).astype(np.float32)
+    valid = pixels[0] > 0.2
+    requested = []
+
+    def read(left, top, cols, rows):
+        requested.append((top, rows))
+        return pixels[:, top : top + rows], valid[top : top + rows]
+
+    above = None
+    grid = Grid(height, height, size, overlap, "shift")
+    for top in grid.row_offsets:
+        above = overlapped_band(read, above, 0, top, 7, size)
+        assert above[0] == top
+        np.testing.assert_array_equal(above[1], pixels[:, top : top + size])
+        np.testing.assert_array_equal(above[2], valid[top : top + size])
+    read_rows = [r for top, rows in requested for r in range(top, top + rows)]
+    assert sorted(read_rows) == sorted(set(read_rows))  # no row twice
+    assert len(read_rows) == grid.row_offsets[-1] + size
+
+
+def test_float32_probabilities_are_zstd_with_the_float_predictor(tmp_path, make_raster, image,
+                                                                 monkeypatch):
+    import geotile.raster
+
+    model = conv3x3_model(tmp_path / "m.onnx")
+    src = make_raster("scene.tif", image)
+    predict_raster(model, src, tmp_path / "z.tif", options=PredictOptions(tile_size=64))
+    monkeypatch.setattr(geotile.raster, "gtiff_has_zstd", lambda: False)  # a GDAL without it
+    predict_raster(model, src, tmp_path / "d.tif", options=PredictOptions(tile_size=64))
+    with rasterio.open(tmp_path / "z.tif") as z, rasterio.open(tmp_path / "d.tif") as d:
+        assert z.compression.name == "zstd" and d.compression.name == "deflate"
+        assert z.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3"
+        np.testing.assert_array_equal(z.read(), d.read())
