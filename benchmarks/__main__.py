@@ -187,6 +187,19 @@ def make_cases(size: int, buildings: int, unet_size: int, out: Path) -> list[Cas
         cases.append(Case("vectorize", "gdal_polygonize.py -mask (4-connected, GPKG)",
                           [*polygonize, "-q", mask, "-mask", mask, "-f", "GPKG",
                            out / "v_gdal" / "v.gpkg"], mp, fresh_dir=out / "v_gdal"))
+    # a city comes as tiles: geotile takes them all (joining buildings cut by tile edges) in
+    # one process; a GDAL user runs gdal_polygonize.py once per tile
+    mask_tiles = inputs.tiles(mask, 3)
+    stage = f"vectorize (9 tiles of {size // 3} px)"
+    cases.append(Case(stage, "geotile vectorize", [*GEOTILE, "vectorize", *mask_tiles, "-o",
+                                                   out / "vt" / "v.gpkg", "--crs", "source"],
+                      mp, geotile=True, fresh_dir=out / "vt"))
+    if polygonize is not None:
+        loop = [" ".join(map(str, [*polygonize, "-q", tile, "-mask", tile, "-f", "GPKG",
+                                   out / "vt_gdal" / f"{tile.stem}.gpkg"]))
+                for tile in mask_tiles]
+        cases.append(Case(stage, "gdal_polygonize.py -mask per tile",
+                          ["sh", "-c", " && ".join(loop)], mp, fresh_dir=out / "vt_gdal"))
     for label, model, image_size in (("tiny convnet", models.tiny_convnet(out / "tiny.onnx"),
                                       size),
                                      ("ResNet18 U-Net", models.resnet18_unet(out / "r18.onnx")[0],
@@ -309,6 +322,16 @@ def check_outputs(out: Path) -> list[str]:
         same = "equal" if len(set(present.values())) == 1 else "DIFFERENT"
         lines.append("- vectorize outputs, features: " + ", ".join(
             f"{k} {v}" for k, v in present.items()) + f" ({same})")
+    if (out / "vt" / "v.gpkg").exists() and any((out / "vt_gdal").glob("*.gpkg")):
+        import geopandas as gpd
+
+        ours = gpd.read_file(out / "vt" / "v.gpkg")
+        theirs = [gpd.read_file(p) for p in sorted((out / "vt_gdal").glob("*.gpkg"))]
+        area, their_area = ours.area.sum(), sum(f.area.sum() for f in theirs)
+        same = "equal" if abs(area - their_area) <= 1e-6 * their_area else "DIFFERENT"
+        lines.append(f"- vectorize, 9 tiles: geotile {len(ours)} polygons (joined across tile "
+                     f"edges), gdal_polygonize.py {sum(map(len, theirs))} in 9 files; total "
+                     f"area {area:.1f} vs {their_area:.1f} m2 ({same})")
     tiles = {name: patch_layout(out / folder) for name, folder in
              (("geotile", "t"), ("gdal_retile.py", "t_gdal"))}
     tiles = {k: v for k, v in tiles.items() if v[0]}

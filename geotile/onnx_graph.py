@@ -66,6 +66,7 @@ def read_graph(path: str | Path):
         return None
     if not model.HasField("graph"):
         return None
+    model.DiscardUnknownFields()  # the weights: geotile reads none of them
     return model.graph
 
 

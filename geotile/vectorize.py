@@ -78,6 +78,8 @@ class VectorizeOptions:
     classes: tuple[str, ...] | None = None
     #: rows per band (memory: a band of the raster's width); regions are joined at seams
     band_rows: int = DEFAULT_BAND_ROWS
+    #: processes polygonizing bands (None: one per CPU, up to 8; 1: this process only)
+    workers: int | None = None
 
 
 def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform):
@@ -408,17 +410,51 @@ def vectorize_rasters(
             "sources": [_name(p) for p in paths]}
 
 
-def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
-    """Cleaned polygons of checked rasters (:func:`check_inputs`) in a metric CRS, and the
-    rasters' CRS: ``(GeoDataFrame, crs)``."""
-    import geopandas as gpd
+@dataclass(frozen=True)
+class BandJob:
+    """One row band of one raster to polygonize (see :func:`band_regions`)."""
+
+    path: Path | str
+    name: str
+    indexes: list[int] | None
+    kind: object  # geotile.raster_kinds.RasterKind
+    keep: np.ndarray | None
+    threshold: float
+    check_nodata: bool
+    top: int
+    rows: int
+
+
+def band_regions(job: BandJob) -> list[tuple]:
+    """The regions (:func:`polygonize_array`) of one band, each with its raster's name."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
+
+    from geotile.raster import open_raster, read_band
+
+    with open_raster(job.path) as src:
+        values, valid = read_band(src, job.top, job.rows, src.width, indexes=job.indexes,
+                                  check_nodata=job.check_nodata)
+        band_transform = window_transform(Window(0, job.top, src.width, job.rows),
+                                          src.transform)
+    ids, score = class_ids(values, valid, job.kind, job.threshold, job.path)
+    if job.kind.kind == "class":  # score 1 everywhere: no per-region sums needed
+        score = None
+    if job.keep is not None:  # --classes: the others are background
+        ids = np.where(np.isin(ids, job.keep), ids, 0).astype(ids.dtype)
+    return [(*region, job.name) for region in polygonize_array(ids, score, band_transform)]
+
+
+def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
+    """Cleaned polygons of checked rasters (:func:`check_inputs`) in a metric CRS, and the
+    rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized in worker processes where
+    there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
     from tqdm import tqdm
 
-    from geotile.raster import has_nodata, open_raster, read_band
+    from geotile.band_workers import run_jobs
+    from geotile.raster import has_nodata, open_raster
 
-    finished, edge_regions, kinds = [], [], []
+    jobs, kinds = [], []
     names = None
     with open_raster(paths[0]) as first:
         crs, cell = first.crs, float(np.sqrt(abs(first.transform.determinant)))
@@ -432,20 +468,18 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
             check = has_nodata(src)
-            for part in tqdm(row_blocks(src.height, options.band_rows, 0, src.width),
-                             disable=not progress, desc=_name(path), unit="band"):
-                top, rows = part.top, part.rows
-                values, valid = read_band(src, top, rows, src.width, indexes=indexes,
-                                          check_nodata=check)
-                ids, score = class_ids(values, valid, kind, threshold, path)
-                if kind.kind == "class":  # score 1 everywhere: no per-region sums needed
-                    score = None
-                if keep is not None:  # --classes: the others are background
-                    ids = np.where(np.isin(ids, keep), ids, 0).astype(ids.dtype)
-                band_transform = window_transform(Window(0, top, src.width, rows), src.transform)
-                name = _name(path)
-                for region in polygonize_array(ids, score, band_transform):
-                    (edge_regions if region[4] else finished).append((*region, name))
+            jobs += [BandJob(path, _name(path), indexes, kind, keep, threshold, check,
+                             part.top, part.rows)
+                     for part in row_blocks(src.height, options.band_rows, 0, src.width)]
+    finished, edge_regions = [], []
+    with run_jobs(band_regions, jobs, options.workers) as results:
+        import geopandas as gpd  # imported while the workers polygonize
+
+        for regions in tqdm(results, total=len(jobs), disable=not progress,
+                            desc=_name(paths[0]) if len(paths) == 1 else "rasters",
+                            unit="band"):
+            for region in regions:
+                (edge_regions if region[4] else finished).append(region)
     merged = merge_edge_regions([r[:5] for r in edge_regions])
     source_of = _sources_for(merged, edge_regions)
     rows = finished + [(*m, source_of[i]) for i, m in enumerate(merged)]

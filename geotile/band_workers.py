@@ -1,0 +1,74 @@
+"""Run independent per-band jobs in forked worker processes, results in job order.
+
+GDAL's polygonizer holds Python's GIL, so threads cannot spread vectorize over cores; worker
+processes can. They are forked (cheap: the parent's imports are inherited), and only where
+that is safe: on Linux, from a process running no other Python thread, with more than one
+CPU and more than one job. Anywhere else the jobs run here, one after the other, with the
+same results. Workers read their own pixels (nothing large is pickled), ignore Ctrl-C (the
+parent stops them) and use no GDAL thread pool of the parent's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+#: more workers than this gain little: the parent merges and writes what they find
+MAX_WORKERS = 8
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def worker_count(jobs: int, workers: int | None = None) -> int:
+    """How many processes to fork for ``jobs`` jobs (0: run them here). ``workers`` caps it
+    (None: the usable CPUs, at most :data:`MAX_WORKERS`)."""
+    if workers is None:
+        workers = min(usable_cpus(), MAX_WORKERS)
+    if jobs < 2 or workers < 2 or not sys.platform.startswith("linux"):
+        return 0
+    if threading.active_count() > 1:  # a fork copies no other thread: its locks could hang
+        return 0
+    return min(workers, jobs)
+
+
+def _quiet_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _in_worker(function: Callable, job):
+    """``function(job)`` without GDAL threads: a pool the parent started is not in the fork."""
+    import rasterio
+
+    with rasterio.Env(GDAL_NUM_THREADS="1"):
+        return function(job)
+
+
+@contextlib.contextmanager
+def run_jobs(function: Callable, jobs: Sequence, workers: int | None = None,
+             ) -> Iterator[Iterator]:
+    """``with run_jobs(f, jobs) as results:`` -> ``f(job)`` for each job, in order. Forked
+    workers start at once (the caller may do other work before reading ``results``); an
+    error in a job is raised where its result is read; leaving the block stops them."""
+    count = worker_count(len(jobs), workers)
+    if not count:
+        yield (function(job) for job in jobs)
+        return
+    import multiprocessing
+
+    pool = multiprocessing.get_context("fork").Pool(count, initializer=_quiet_worker)
+    try:
+        yield pool.imap(functools.partial(_in_worker, function), jobs)
+    finally:
+        pool.terminate()
+        pool.join()

@@ -1,0 +1,92 @@
+"""Bands polygonized in forked workers give exactly what one process gives."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from geotile import band_workers
+from geotile.band_workers import run_jobs, worker_count
+from geotile.errors import InputError
+from geotile.vectorize import VectorizeOptions, vectorize_rasters
+
+from .conftest import UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+
+
+def _needs_fork():
+    if worker_count(4, 2) == 0:
+        pytest.skip(f"no fork here ({sys.platform}, threads: {threading.enumerate()})")
+
+
+def _pid(_job):
+    return os.getpid()
+
+
+def _fails_on_three(job):
+    if job == 3:
+        raise InputError(f"job {job}: unreadable")
+    return job * 10
+
+
+def test_jobs_run_in_other_processes_in_order():
+    _needs_fork()
+    with run_jobs(_pid, list(range(6)), workers=2) as results:
+        pids = list(results)
+    assert os.getpid() not in pids and len(set(pids)) <= 2
+    with run_jobs(abs, [-3, 2, -1, 5], workers=2) as results:
+        assert list(results) == [3, 2, 1, 5]
+
+
+def test_an_error_in_a_worker_is_raised_with_its_message():
+    _needs_fork()
+    with pytest.raises(InputError, match="job 3: unreadable"), \
+            run_jobs(_fails_on_three, list(range(6)), workers=2) as results:
+        list(results)
+
+
+def test_no_fork_with_one_job_one_cpu_or_another_thread(monkeypatch):
+    assert worker_count(1, 4) == 0 and worker_count(5, 1) == 0
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert worker_count(5, 4) == 0  # a fork would copy none of that thread's locks
+        with run_jobs(_pid, [1, 2], workers=2) as results:
+            assert list(results) == [os.getpid()] * 2
+    finally:
+        stop.set()
+        other.join()
+    monkeypatch.setattr(band_workers.sys, "platform", "darwin")
+    assert worker_count(5, 4) == 0
+
+
+def test_workers_write_what_one_process_writes(make_raster, tmp_path):
+    _needs_fork()
+    rng = np.random.default_rng(5)
+    ids = np.zeros((200, 120), np.uint8)
+    for _ in range(60):  # rectangles of 3 classes, many cut by the 16-row band seams
+        r, c = rng.integers(0, 190), rng.integers(0, 110)
+        ids[r : r + rng.integers(3, 30), c : c + rng.integers(3, 12)] = rng.integers(1, 4)
+    path = make_raster("c.tif", ids, transform=from_origin(X0, Y0, 0.5, 0.5))
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class",
+                        GEOTILE_CLASS_NAMES='["background", "a", "b", "c"]')
+    frames = {}
+    for workers in (1, 3):
+        out = tmp_path / f"w{workers}.gpkg"
+        vectorize_rasters([path], out, options=VectorizeOptions(crs="source", band_rows=16,
+                                                                workers=workers))
+        frames[workers] = gpd.read_file(out)
+    one, many = frames[1], frames[3]
+    assert len(one) > 30 and set(one["class"]) == {"a", "b", "c"}
+    assert list(one.geometry.to_wkb()) == list(many.geometry.to_wkb())
+    assert one.drop(columns="geometry").equals(many.drop(columns="geometry"))
