@@ -172,7 +172,7 @@ def _run(calls: list[tuple], workers, scheduler, progress: bool) -> list:
     """Run each ``(func, *args)`` of ``calls`` as one task; results in order. The first
     GeotileError is raised once the tasks already running have finished (their outputs
     are atomic: none is killed half-written); tasks not started are skipped."""
-    from tqdm import tqdm
+    from geotile.progress import progress_bar
 
     client, cluster = _client(workers, scheduler)
     try:
@@ -182,7 +182,7 @@ def _run(calls: list[tuple], workers, scheduler, progress: bool) -> list:
         futures = [client.submit(_task, stop, *call, pure=False) for call in calls]
         index = {future.key: i for i, future in enumerate(futures)}
         results: list = [None] * len(futures)
-        with tqdm(total=len(futures), disable=not progress, unit="image") as bar:
+        with progress_bar(enabled=progress, total=len(futures), unit="image") as bar:
             for future in as_completed(futures):
                 try:
                     results[index[future.key]] = future.result()

@@ -506,8 +506,7 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     either raster, or 255 (the ignore value) in a uint8 truth, are left out. Streams by
     ``block_size`` px blocks (read a block ahead, see geotile.streaming).
     """
-    from tqdm import tqdm
-
+    from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import plain_bands, raster_kind
     from geotile.streaming import background, blocks, is_striped
@@ -528,9 +527,9 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                        read_block(true, left, top, cols, rows, [1], check_true))
 
         parts = list(blocks(pred.width, pred.height, block_size, is_striped(pred, true)))
-        for (p_values, p_valid), (t_values, t_valid) in tqdm(
-                background(read(parts)), total=len(parts), disable=not progress,
-                unit="block", desc="evaluate"):
+        for (p_values, p_valid), (t_values, t_valid) in progress_bar(
+                background(read(parts)), progress, total=len(parts), unit="block",
+                desc="evaluate"):
             keep = p_valid & t_valid & _not_ignored(t_values[0])
             p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
             t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
@@ -833,7 +832,7 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     """Score each file of the ``prediction`` folder against the file of the ``truth`` folder
     of the same name (``pair_folders``): object scores for vector files, pixel scores for
     rasters; per image and in total."""
-    from tqdm import tqdm
+    from geotile.progress import progress_bar
 
     pairs = pairs or pair_folders(prediction, truth)
     if pairs.kind == "raster" and min_area > 0:
@@ -842,8 +841,8 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     if pairs.kind == "raster" and labels_layer is not None:
         raise InputError(f"{truth} holds rasters: --layer names a layer of vector truth.")
     per_image: dict = {}
-    for name, (pred, true) in tqdm(pairs.pairs.items(), disable=not progress, unit="image",
-                                   desc="evaluate"):
+    for name, (pred, true) in progress_bar(pairs.pairs.items(), progress, unit="image",
+                                           desc="evaluate"):
         if pairs.kind == "vector":
             per_image[name] = evaluate_vectors(
                 pred, true, iou=iou, class_field=class_field, conf_field=conf_field,

@@ -224,8 +224,8 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     """
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
-    from tqdm import tqdm
 
+    from geotile.progress import progress_bar
     from geotile.raster import has_nodata, read_block
     from geotile.raster_kinds import raster_kind
 
@@ -242,8 +242,8 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     next_id = 0
     bands = row_blocks(src.height, options.band_rows, options.halo)
     columns = row_blocks(src.width, options.block_cols, options.halo)  # the same, across
-    bar = tqdm(total=len(bands) * len(columns), disable=not progress or len(bands) * len(
-        columns) < 2, desc=Path(src.name).name, unit="block")
+    bar = progress_bar(enabled=progress and len(bands) * len(columns) > 1,
+                       total=len(bands) * len(columns), desc=Path(src.name).name, unit="block")
     for index, band in enumerate(bands):
         # the rows the next band reads again: kept (core columns) to pair its labels with
         end = band.read_top + band.read_rows
@@ -377,27 +377,43 @@ def merge_across_rasters(regions: list[tuple]) -> list[tuple]:
     return merged
 
 
-def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | None = None,
-                   options: InstanceOptions = InstanceOptions(), progress: bool = False):
-    """A GeoDataFrame (raster CRS) of the building instances of the rasters (by row bands;
-    buildings crossing the edges of adjacent rasters united): class_id, class, score,
-    source; one row per building."""
-    import geopandas as gpd
-    from tqdm import tqdm
-
+def _raster_regions(job: tuple) -> list[tuple]:
+    """The instances of one raster (:func:`raster_instance_regions`), each with its name."""
     from geotile.raster import open_raster
 
-    regions, crs, cell = [], None, 1.0
-    for number, path in enumerate(tqdm([Path(p) for p in paths], disable=not progress,
-                                       unit="raster")):
+    path, threshold, options = job
+    with open_raster(path) as src:
+        return [(*r, path.name) for r in
+                raster_instance_regions(src, threshold=threshold, options=options)]
+
+
+def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | None = None,
+                   options: InstanceOptions = InstanceOptions(), progress: bool = False,
+                   workers: int | None = None):
+    """A GeoDataFrame (raster CRS) of the building instances of the rasters (by blocks;
+    buildings crossing the edges of adjacent rasters united): class_id, class, score,
+    source; one row per building. Several rasters are split in worker processes where there
+    are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none)."""
+    from geotile.band_workers import run_jobs
+    from geotile.progress import progress_bar
+    from geotile.raster import open_raster
+
+    paths = [Path(p) for p in paths]
+    crs, cell = None, 1.0
+    for number, path in enumerate(paths):
         with open_raster(path) as src:
             if number == 0:
                 crs, cell = src.crs, abs(src.transform.a)
             elif src.crs != crs:
                 raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
                                  f"({crs}). Reproject it with gdalwarp first.")
-            regions += [(*r, path.name) for r in
-                        raster_instance_regions(src, threshold=threshold, options=options)]
+    regions = []
+    with run_jobs(_raster_regions, [(p, threshold, options) for p in paths],
+                  workers) as results:
+        import geopandas as gpd  # imported while the workers split
+
+        for found in progress_bar(results, progress, total=len(paths), unit="raster"):
+            regions += found
     if len(paths) > 1:
         regions = merge_across_rasters(regions)
     frame = gpd.GeoDataFrame(
@@ -434,7 +450,7 @@ def vectorize_instances(
         raise InputError(f"{output}: unknown vector format. Use .geojson, .gpkg or .parquet.")
     check_output(output, overwrite)
     frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
-                           progress=progress)
+                           progress=progress, workers=options.workers)
     frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0))
     with atomic_output(output, overwrite) as tmp:
         _write(frame, tmp, writer, output.stem)

@@ -421,8 +421,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
               band_rows: int = DEFAULT_BAND_ROWS) -> dict:
     import rasterio
     from rasterio.windows import Window
-    from tqdm import tqdm
 
+    from geotile.progress import progress_bar
     from geotile.raster import (
         atomic_output,
         check_pixels_readable,
@@ -461,8 +461,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                 step = rows if offset is not None else _band_rows(label, image, rows)
                 # GDAL compresses and writes a band (without the GIL) while the next is read
                 with BackgroundWriter() as writer:
-                    for top in tqdm(range(0, image.height, step), disable=not progress,
-                                    desc=Path(image_path).name, unit="band"):
+                    for top in progress_bar(range(0, image.height, step), progress,
+                                            desc=Path(image_path).name, unit="band"):
                         rows = min(step, image.height - top)
                         if offset is not None:
                             values, valid = _copy_band(label, offset, top, rows, image.width,

@@ -203,8 +203,8 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     crs)``; lengths in metres (the rasters' units when they have no CRS)."""
     import geopandas as gpd
     import shapely
-    from tqdm import tqdm
 
+    from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster
 
     sources: list[_Source] = []
@@ -228,8 +228,9 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     for group in groups:
         t = group[0].transform  # the group's grid: every pixel centre computed alike
         for source in group:
-            for part in tqdm(row_blocks(source.height, options.band_rows, 0, source.width),
-                             disable=not progress, desc=source.path.name, unit="band"):
+            for part in progress_bar(row_blocks(source.height, options.band_rows, 0,
+                                                source.width), progress,
+                                     desc=source.path.name, unit="band"):
                 top, rows = part.top, part.rows
                 for class_id, segments, values, owners in _band_segments(
                         group, source, top, rows, options.halo):

@@ -587,12 +587,13 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     from rasterio.windows import transform as window_transform
 
     from geotile.labels import grid_envelope, select_bounds
+    from geotile.progress import progress_bar
 
     positives, ignored, halo = 0, 0, options.halo
     parts = row_blocks(src.height, options.band_rows, 0, src.width)
     # GDAL compresses and writes a band (without the GIL) while the next is burnt
     with BackgroundWriter() as writer:
-        for part in _progress(parts, progress, Path(src.name).name):
+        for part in progress_bar(parts, progress, desc=Path(src.name).name, unit="band"):
             # the halo reaches past the raster's edges too: the labels go on beyond them, so
             # a tile's boundary and contact pixels are those of the scene it was cut from
             window = Window(-halo, part.top - halo, src.width + 2 * halo, part.rows + 2 * halo)
@@ -615,15 +616,6 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
             writer.submit(dst.write, bands, window=core)
             positives += int(np.count_nonzero((bands[0] != 0) & (bands[0] != IGNORE)))
     return positives, ignored
-
-
-def _progress(items, progress: bool, desc: str):
-    """``items`` with a tqdm bar when ``progress`` (tqdm is imported only then)."""
-    if not progress:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="band")
 
 
 def _class_names_json(names: dict[int, str]) -> str:

@@ -156,7 +156,6 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     ``(window, probabilities (K, rows, width), valid (rows, width))`` of bands of rows on
     the tile's grid, predicted with the windows of the whole mosaic."""
     from rasterio.windows import Window
-    from tqdm import tqdm
 
     from geotile.blending import WeightWindows
     from geotile.predict import (
@@ -169,6 +168,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         steady_batch_size,
         window_grid,
     )
+    from geotile.progress import progress_bar
 
     tile = mosaic.tile(path)
     size, overlap = resolve_tiling(model, options, quiet=True)
@@ -191,8 +191,8 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     region_width = grid.col_offsets[cols[-1]] + size - x0
     # a band of `out` rows of the tile: rows above the next grid row's output are final
     band = _Band(model.num_classes, out, tile.width)
-    bar = tqdm(total=len(rows) * len(cols), disable=not progress, desc=tile.path.name,
-               unit="patch")
+    bar = progress_bar(enabled=progress, total=len(rows) * len(cols), desc=tile.path.name,
+                       unit="patch")
     with contextlib.ExitStack() as stack:
         sources: dict = {}
         stack.callback(lambda: [s.close() for s in sources.values()])

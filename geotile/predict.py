@@ -281,9 +281,9 @@ def predict_blocks(
     normalises them (default :func:`prepare_band`). Memory holds a band of one strip, and
     the sums carried across strip edges (the raster's height x one window)."""
     from rasterio.windows import Window
-    from tqdm import tqdm
 
     from geotile.blending import divide
+    from geotile.progress import progress_bar
     from geotile.streaming import StripCarry, background, column_strips
 
     size, overlap = resolve_tiling(model, options)
@@ -330,7 +330,7 @@ def predict_blocks(
                           patch.y_off + offset))
 
     blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
-    bar = tqdm(total=len(grid), disable=not progress, desc=name, unit="patch")
+    bar = progress_bar(enabled=progress, total=len(grid), desc=name, unit="patch")
     reader = background(bands(), depth=2)
     accumulator = None
     try:

@@ -643,7 +643,7 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
               extra=None) -> None:
-    from tqdm import tqdm
+    from geotile.progress import progress_bar
 
     label = Path(image)  # its name and stem (``image`` itself may be a GDAL virtual path)
     from geotile.extra_bands import ExtraBands
@@ -687,8 +687,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         ignore_value = mask_src.nodata if mask_src is not None else None
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = []
-            for data in tqdm(iter_patches(src, mask_src, grid, extra_src), total=len(grid),
-                             disable=not progress, desc=label.name, unit="patch"):
+            for data in progress_bar(iter_patches(src, mask_src, grid, extra_src), progress,
+                                     total=len(grid), desc=label.name, unit="patch"):
                 patch = data.patch
                 nodata_fraction, positive = _fractions(data, ignore_value)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:

@@ -449,9 +449,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     """Cleaned polygons of checked rasters (:func:`check_inputs`) in a metric CRS, and the
     rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
-    from tqdm import tqdm
-
     from geotile.band_workers import run_jobs
+    from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster
 
     jobs, kinds = [], []
@@ -475,9 +474,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     with run_jobs(band_regions, jobs, options.workers) as results:
         import geopandas as gpd  # imported while the workers polygonize
 
-        for regions in tqdm(results, total=len(jobs), disable=not progress,
-                            desc=_name(paths[0]) if len(paths) == 1 else "rasters",
-                            unit="band"):
+        for regions in progress_bar(results, progress, total=len(jobs), unit="band",
+                                    desc=_name(paths[0]) if len(paths) == 1 else "rasters"):
             for region in regions:
                 (edge_regions if region[4] else finished).append(region)
     merged = merge_edge_regions([r[:5] for r in edge_regions])

@@ -90,3 +90,23 @@ def test_workers_write_what_one_process_writes(make_raster, tmp_path):
     assert len(one) > 30 and set(one["class"]) == {"a", "b", "c"}
     assert list(one.geometry.to_wkb()) == list(many.geometry.to_wkb())
     assert one.drop(columns="geometry").equals(many.drop(columns="geometry"))
+
+
+def test_instances_of_many_rasters_in_workers_equal_one_process(make_raster):
+    _needs_fork()
+    import shapely
+
+    from geotile.instances import instance_frame
+
+    from .test_instances import normalized, write_probabilities
+
+    # five houses, two of them across the edges between the three rasters (x = 20, 40 m)
+    houses = [shapely.box(X0 + 8 + 10 * i, Y0 - 12, X0 + 14 + 10 * i, Y0 - 4) for i in range(5)]
+    paths = [write_probabilities(make_raster, f"{i}.tif", houses, (40, 40),
+                                 from_origin(X0 + 20 * i, Y0, 0.5, 0.5)) for i in range(3)]
+    one = instance_frame(paths, workers=1)
+    many = instance_frame(paths, workers=3)
+    assert normalized(one.geometry) == normalized(houses)
+    assert set(one["source"]) == {"0.tif", "1.tif", "2.tif"}
+    assert list(one.geometry.to_wkb()) == list(many.geometry.to_wkb())
+    assert one.drop(columns="geometry").equals(many.drop(columns="geometry"))
