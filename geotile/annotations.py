@@ -56,7 +56,8 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
-    from geotile.labels import grid_envelope, image_regions, read_labels, select_bounds
+    from geotile.label_set import grid_envelope, select_bounds
+    from geotile.labels import image_regions, read_labels
     from geotile.masks import prepare_labels
     from geotile.raster import open_raster
 

@@ -11,11 +11,9 @@ for problems a user can fix.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.label_set import Labels, grid_envelope, parse_crs
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
@@ -32,51 +31,6 @@ GEOJSON_DEFAULT_CRS = "EPSG:4326"
 STREAM_BYTES = 16 * 2**20
 #: features per chunk of a streamed GeoJSON
 CHUNK_FEATURES = 20_000
-
-
-@dataclass
-class Labels:
-    """Features of a vector file: ``geometries`` (object array of shapely geometries, None
-    where a feature has none), ``fields`` (name -> array, one value per feature), ``crs``
-    (rasterio CRS or None)."""
-
-    geometries: np.ndarray
-    fields: dict[str, np.ndarray] = field(default_factory=dict)
-    crs: Any = None
-    #: set when only the features near some regions were read (:func:`read_labels`
-    #: ``regions``): (minx, miny, maxx, maxy) of the whole file, and the distinct values of
-    #: the requested fields over the whole file (so class names get the same ids)
-    extent: tuple | None = None
-    values: dict[str, list] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.geometries)
-
-    @property
-    def total_bounds(self) -> np.ndarray:
-        """(minx, miny, maxx, maxy) of all geometries."""
-        return shapely.total_bounds(self.geometries)
-
-    @functools.cached_property
-    def tree(self) -> shapely.STRtree:
-        return shapely.STRtree(self.geometries)
-
-    def take(self, index) -> Labels:
-        """The features at ``index`` (positions or a boolean mask), in that order."""
-        return Labels(self.geometries[index], {k: v[index] for k, v in self.fields.items()},
-                      self.crs, self.extent, self.values)
-
-    def replace(self, geometries=None, crs=None, **fields) -> Labels:
-        """A copy with other geometries (same length), CRS or extra fields."""
-        return Labels(self.geometries if geometries is None else geometries,
-                      {**self.fields, **{k: np.asarray(v) for k, v in fields.items()}},
-                      self.crs if crs is None else crs, self.extent, self.values)
-
-    def to_frame(self):
-        """A GeoDataFrame of the same features."""
-        import geopandas as gpd
-
-        return gpd.GeoDataFrame(dict(self.fields), geometry=list(self.geometries), crs=self.crs)
 
 
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
@@ -141,18 +95,6 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")
     return labels
-
-
-def parse_crs(value, option: str):
-    """A CRS (rasterio's: GDAL's OSR, already loaded for the rasters, so pyproj is imported
-    only to reproject) from EPSG:xxxx, WKT, PROJ text, a URN or a CRS object; InputError
-    naming ``option`` when it is not a CRS."""
-    from rasterio.crs import CRS
-
-    try:
-        return CRS.from_user_input(value)
-    except Exception as exc:
-        raise InputError(f"{option} {value!r} is not a CRS GDAL knows: {exc}") from exc
 
 
 def _read_geojson(path: Path) -> Labels | None:
@@ -892,43 +834,6 @@ def repair_polygons(geometries: np.ndarray) -> np.ndarray:
                                          if g.geom_type in POLYGONAL and not g.is_empty]
         parts[index] = shapely.union_all(polys) if polys else shapely.Polygon()
     return parts
-
-
-def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
-    """Reproject ``labels`` to ``crs``; labels without CRS are an error naming ``source``."""
-    if labels.crs is None:
-        raise InputError(
-            f"{source}: the labels declare no CRS. Pass --labels-crs EPSG:xxxx to say what "
-            "their coordinates are in."
-        )
-    if crs is None:
-        return labels
-    target = parse_crs(crs, "the raster's CRS")
-    if labels.crs == target:
-        return labels
-    from pyproj import Transformer
-
-    transformer = Transformer.from_crs(labels.crs.to_wkt(), target.to_wkt(), always_xy=True)
-    moved = shapely.transform(labels.geometries, lambda xy: np.column_stack(
-        transformer.transform(xy[:, 0], xy[:, 1])))
-    return labels.replace(geometries=moved, crs=target)
-
-
-def grid_envelope(transform, width: float, height: float, col_off: float = 0,
-                  row_off: float = 0) -> tuple[float, float, float, float]:
-    """(minx, miny, maxx, maxy) of all four corners of a pixel window: right for rotated,
-    sheared and south-up rasters, where two corners are not the extent."""
-    cols = np.array([col_off, col_off + width, col_off, col_off + width], dtype=np.float64)
-    rows = np.array([row_off, row_off, row_off + height, row_off + height], dtype=np.float64)
-    xs, ys = transform * (cols, rows)
-    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
-
-
-def select_bounds(labels: Labels, bounds: tuple[float, float, float, float]) -> Labels:
-    """Features whose geometry intersects ``bounds`` (minx, miny, maxx, maxy), in file order,
-    via the spatial index."""
-    index = labels.tree.query(shapely.box(*bounds), predicate="intersects")
-    return labels.take(np.sort(index))
 
 
 def check_geographic_coordinates(labels, source: str | os.PathLike) -> None:

@@ -196,7 +196,8 @@ def prepare_labels(
     class names). Lines become polygons ``line_width`` metres wide (:func:`buffer_lines`)."""
     import shapely
 
-    from geotile.labels import check_geographic_coordinates, class_ids, repair_polygons, to_crs
+    from geotile.label_set import to_crs
+    from geotile.labels import check_geographic_coordinates, class_ids, repair_polygons
 
     read_some = len(labels) > 0
     labels = labels.take(~shapely.is_missing(labels.geometries))
@@ -237,7 +238,7 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round"):
     """
     import shapely
 
-    from geotile.labels import to_crs
+    from geotile.label_set import to_crs
 
     kinds = shapely.get_type_id(labels.geometries)
     lines = np.isin(kinds, [1, 2, 5])  # LineString, LinearRing, MultiLineString
@@ -270,7 +271,7 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round"):
 def _metric_crs_for(labels, crs):
     """A CRS in metres to buffer ``labels`` in: ``crs`` (the raster's) or the labels' own
     when projected in metres, else their UTM zone; None when the labels have no CRS."""
-    from geotile.labels import parse_crs
+    from geotile.label_set import parse_crs
 
     if labels.crs is None:
         return None
@@ -500,7 +501,7 @@ def _mask_one_image(
 ) -> dict:
     import rasterio
 
-    from geotile.labels import grid_envelope, select_bounds
+    from geotile.label_set import grid_envelope, select_bounds
     from geotile.raster import (
         atomic_output,
         check_pixels_readable,
@@ -586,7 +587,7 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
-    from geotile.labels import grid_envelope, select_bounds
+    from geotile.label_set import grid_envelope, select_bounds
     from geotile.progress import progress_bar
 
     positives, ignored, halo = 0, 0, options.halo

@@ -14,7 +14,8 @@ from rasterio.transform import from_origin
 
 import geotile.labels as labels_module
 from geotile.errors import GeotileWarning, InputError
-from geotile.labels import group_boxes, image_regions, read_labels, region_boxes, select_bounds
+from geotile.label_set import select_bounds
+from geotile.labels import group_boxes, image_regions, read_labels, region_boxes
 from geotile.masks import make_masks
 
 from .conftest import UTM_CRS, write_raster

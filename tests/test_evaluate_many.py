@@ -13,7 +13,7 @@ import shapely
 
 from geotile.errors import InputError
 from geotile.evaluate import evaluate_folders, evaluate_vectors, pair_folders, write_errors
-from geotile.spacenet import evaluate_csvs
+from geotile.spacenet_scoring import evaluate_csvs
 
 from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
 from .test_spacenet import sn2_pair, write_rows

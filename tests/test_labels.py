@@ -12,7 +12,8 @@ import pytest
 import shapely
 
 from geotile.errors import InputError
-from geotile.labels import read_labels, select_bounds, to_crs
+from geotile.label_set import select_bounds, to_crs
+from geotile.labels import read_labels
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 

@@ -14,7 +14,6 @@ from rasterio.transform import from_origin
 
 from geotile.errors import InputError
 from geotile.spacenet import (
-    evaluate_csvs,
     image_id,
     is_spacenet_csv,
     match_image,
@@ -23,6 +22,7 @@ from geotile.spacenet import (
     read_labels,
     write_csv,
 )
+from geotile.spacenet_scoring import evaluate_csvs
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 

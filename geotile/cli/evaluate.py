@@ -174,7 +174,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         conf_field = "Confidence"
     progress = bool(ctx.obj and ctx.obj.get("progress"))
     if csvs:
-        from geotile.spacenet import evaluate_csvs
+        from geotile.spacenet_scoring import evaluate_csvs
 
         result = evaluate_csvs(prediction, truth, iou=iou,
                                min_area=20.0 if min_area is None else min_area)

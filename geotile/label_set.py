@@ -1,0 +1,110 @@
+"""The labels table: :class:`Labels` (shapely geometries, field arrays, a CRS) and what is
+done to one whatever file it came from: reproject, select by bounds. The readers
+(:mod:`geotile.labels`, :mod:`geotile.spacenet`) build it; nothing here reads a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+
+from geotile.errors import InputError
+
+
+@dataclass
+class Labels:
+    """Features of a vector file: ``geometries`` (object array of shapely geometries, None
+    where a feature has none), ``fields`` (name -> array, one value per feature), ``crs``
+    (rasterio CRS or None)."""
+
+    geometries: np.ndarray
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+    crs: Any = None
+    #: set when only the features near some regions were read (:func:`read_labels`
+    #: ``regions``): (minx, miny, maxx, maxy) of the whole file, and the distinct values of
+    #: the requested fields over the whole file (so class names get the same ids)
+    extent: tuple | None = None
+    values: dict[str, list] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.geometries)
+
+    @property
+    def total_bounds(self) -> np.ndarray:
+        """(minx, miny, maxx, maxy) of all geometries."""
+        return shapely.total_bounds(self.geometries)
+
+    @functools.cached_property
+    def tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.geometries)
+
+    def take(self, index) -> Labels:
+        """The features at ``index`` (positions or a boolean mask), in that order."""
+        return Labels(self.geometries[index], {k: v[index] for k, v in self.fields.items()},
+                      self.crs, self.extent, self.values)
+
+    def replace(self, geometries=None, crs=None, **fields) -> Labels:
+        """A copy with other geometries (same length), CRS or extra fields."""
+        return Labels(self.geometries if geometries is None else geometries,
+                      {**self.fields, **{k: np.asarray(v) for k, v in fields.items()}},
+                      self.crs if crs is None else crs, self.extent, self.values)
+
+    def to_frame(self):
+        """A GeoDataFrame of the same features."""
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(dict(self.fields), geometry=list(self.geometries), crs=self.crs)
+
+
+def parse_crs(value, option: str):
+    """A CRS (rasterio's: GDAL's OSR, already loaded for the rasters, so pyproj is imported
+    only to reproject) from EPSG:xxxx, WKT, PROJ text, a URN or a CRS object; InputError
+    naming ``option`` when it is not a CRS."""
+    from rasterio.crs import CRS
+
+    try:
+        return CRS.from_user_input(value)
+    except Exception as exc:
+        raise InputError(f"{option} {value!r} is not a CRS GDAL knows: {exc}") from exc
+
+
+def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
+    """Reproject ``labels`` to ``crs``; labels without CRS are an error naming ``source``."""
+    if labels.crs is None:
+        raise InputError(
+            f"{source}: the labels declare no CRS. Pass --labels-crs EPSG:xxxx to say what "
+            "their coordinates are in."
+        )
+    if crs is None:
+        return labels
+    target = parse_crs(crs, "the raster's CRS")
+    if labels.crs == target:
+        return labels
+    from pyproj import Transformer
+
+    transformer = Transformer.from_crs(labels.crs.to_wkt(), target.to_wkt(), always_xy=True)
+    moved = shapely.transform(labels.geometries, lambda xy: np.column_stack(
+        transformer.transform(xy[:, 0], xy[:, 1])))
+    return labels.replace(geometries=moved, crs=target)
+
+
+def grid_envelope(transform, width: float, height: float, col_off: float = 0,
+                  row_off: float = 0) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of all four corners of a pixel window: right for rotated,
+    sheared and south-up rasters, where two corners are not the extent."""
+    cols = np.array([col_off, col_off + width, col_off, col_off + width], dtype=np.float64)
+    rows = np.array([row_off, row_off, row_off + height, row_off + height], dtype=np.float64)
+    xs, ys = transform * (cols, rows)
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
+def select_bounds(labels: Labels, bounds: tuple[float, float, float, float]) -> Labels:
+    """Features whose geometry intersects ``bounds`` (minx, miny, maxx, maxy), in file order,
+    via the spatial index."""
+    index = labels.tree.query(shapely.box(*bounds), predicate="intersects")
+    return labels.take(np.sort(index))

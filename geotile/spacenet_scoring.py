@@ -1,0 +1,108 @@
+"""SpaceNet's scorer on its own CSV files: proposals against truth, image by image, as
+solaris ``eval_iou_spacenet_csv`` does (see :func:`evaluate_csvs`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from geotile.errors import InputError
+from geotile.spacenet import GEO_CRS, read_csv
+
+log = logging.getLogger("geotile")
+
+
+@dataclass
+class CsvEvaluation:
+    """SpaceNet scores of a proposal CSV against a truth CSV: per image and in total."""
+
+    scores: object  # geotile.evaluate.ObjectScores, summed over images
+    per_image: dict[str, object]
+    min_area: float
+    coordinates: str
+    mode: str = "object"
+    #: the two tables and, per image, the rows scored (proposals in scoring order, truth)
+    tables: tuple | None = None
+    rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def outcome_frames(self) -> list:
+        """Per image, TP/FP/FN polygons (geotile.evaluate.outcome_frame): map coordinates
+        (PolygonWKT_Geo, EPSG:4326) when both files have them, else pixel ones (no CRS)."""
+        from geotile.evaluate import outcome_frame
+
+        pred, true = self.tables
+        geo = (pred.has_geo or not len(pred)) and (true.has_geo or not len(true))
+        scored = (lambda t: t.pixel) if self.coordinates == "pixel" else (lambda t: t.geo)
+        frames = []
+        for image, scores in self.per_image.items():
+            p_rows, t_rows = self.rows[image]
+            shown = (pred.geo[p_rows], true.geo[t_rows]) if geo else None
+            frames.append(outcome_frame(scored(pred)[p_rows], scored(true)[t_rows], scores,
+                                        image=image, confidence=pred.confidence[p_rows],
+                                        crs=GEO_CRS if geo else None, shown=shown))
+        return frames
+
+    def as_dict(self) -> dict:
+        return {"mode": "object", **self.scores.as_dict(), "min_area": self.min_area,
+                "coordinates": self.coordinates, "images": len(self.per_image),
+                "per_image": {i: {k: v for k, v in s.as_dict().items() if k != "iou_threshold"}
+                              for i, s in self.per_image.items()}}
+
+    def table(self) -> str:
+        s = self.scores
+        lines = [f"Objects (SpaceNet metric, IoU > {s.iou_threshold:g}, min area "
+                 f"{self.min_area:g} px^2, {self.coordinates} coordinates): "
+                 f"{len(self.per_image)} images",
+                 f"  TP {s.tp}  FP {s.fp}  FN {s.fn}",
+                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}"]
+        if len(self.per_image) > 1:
+            from geotile.evaluate import image_table
+
+            lines += image_table({i: c.as_dict() for i, c in self.per_image.items()})
+        return "\n".join(lines)
+
+
+def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
+                  iou: float = 0.5, min_area: float = 20.0) -> CsvEvaluation:
+    """Score a SpaceNet proposal CSV against a truth CSV image by image, as SpaceNet's scorer
+    (solaris ``eval_iou_spacenet_csv``) does: pixel WKT (Geo when a file has no pixel WKT),
+    truth polygons of area < ``min_area`` and proposals of area <= ``min_area`` left out,
+    proposals in decreasing Confidence (file order among ties), one-to-one matches at
+    IoU > ``iou``; totals are summed over every ImageId of either file."""
+    import shapely
+
+    from geotile.evaluate import ObjectScores, match_polygons
+
+    pred, true = read_csv(prediction), read_csv(truth)
+    if (pred.has_pixel or not len(pred)) and (true.has_pixel or not len(true)):
+        coordinates, pred_shapes, true_shapes = "pixel", pred.pixel, true.pixel
+    elif (pred.has_geo or not len(pred)) and (true.has_geo or not len(true)):
+        coordinates, pred_shapes, true_shapes = "geo", pred.geo, true.geo
+    else:
+        raise InputError(f"{prediction} and {truth} share no coordinate column with a "
+                         "polygon on every row (PolygonWKT_Pix or PolygonWKT_Geo).")
+    if coordinates == "geo" and min_area > 0:
+        log.warning("%s / %s: no pixel coordinates (PolygonWKT_Pix); the %g px^2 minimum-area "
+                    "rule is not applied", prediction, truth, min_area)
+        min_area = 0.0
+    total = ObjectScores(0, 0, 0, iou)
+    per_image, kept = {}, {}
+    for image in sorted(set(true.images) | set(pred.images)):
+        t_rows = true.rows_of(image)
+        if len(t_rows):  # zero-area truth can never match and is not a false negative either
+            area = shapely.area(true_shapes[t_rows])
+            t_rows = t_rows[(area >= min_area) & (area > 0)]
+        rows = pred.rows_of(image)
+        rows = rows[np.argsort(-np.nan_to_num(pred.confidence[rows], nan=-np.inf),
+                               kind="stable")]
+        rows = rows[shapely.area(pred_shapes[rows]) > min_area] if len(rows) else rows
+        scores = match_polygons(list(pred_shapes[rows]), list(true_shapes[t_rows]), iou)
+        per_image[image] = scores
+        kept[image] = rows, t_rows
+        total = ObjectScores(total.tp + scores.tp, total.fp + scores.fp, total.fn + scores.fn,
+                             iou, total.matches + scores.matches)
+    return CsvEvaluation(total, per_image, min_area, coordinates, tables=(pred, true),
+                         rows=kept)
