@@ -18,6 +18,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+from geotile.errors import GeotileError
+
 #: more workers than this gain little: the parent merges and writes what they find
 MAX_WORKERS = 8
 
@@ -39,6 +41,10 @@ def worker_count(jobs: int, workers: int | None = None) -> int:
         return 0
     if threading.active_count() > 1:  # a fork copies no other thread: its locks could hang
         return 0
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:  # a pool's worker may not have children
+        return 0
     return min(workers, jobs)
 
 
@@ -59,16 +65,29 @@ def run_jobs(function: Callable, jobs: Sequence, workers: int | None = None,
              ) -> Iterator[Iterator]:
     """``with run_jobs(f, jobs) as results:`` -> ``f(job)`` for each job, in order. Forked
     workers start at once (the caller may do other work before reading ``results``); an
-    error in a job is raised where its result is read; leaving the block stops them."""
+    error in a job is raised where its result is read; leaving the block cancels the jobs
+    not started and waits for those running (one band each)."""
     count = worker_count(len(jobs), workers)
     if not count:
         yield (function(job) for job in jobs)
         return
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    pool = multiprocessing.get_context("fork").Pool(count, initializer=_quiet_worker)
+    executor = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_quiet_worker)
     try:
-        yield pool.imap(functools.partial(_in_worker, function), jobs)
+        yield _results(executor.map(functools.partial(_in_worker, function), jobs))
     finally:
-        pool.terminate()
-        pool.join()
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _results(results: Iterator) -> Iterator:
+    """``results`` with a worker that died (killed for memory...) as one clear error."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        yield from results
+    except BrokenProcessPool as exc:
+        raise GeotileError("a worker process died (out of memory?); run again with fewer "
+                           "workers (--workers 1: this process only).") from exc

@@ -316,7 +316,7 @@ def predict_blocks(
     def bands():
         for strip in strips:
             left, cols = extent(strip)
-            above = None  # the previous band: the rows both windows rows see are kept
+            above = None  # the previous band, whose rows the next one shares are kept
             for row, top in enumerate(grid.row_offsets):
                 # read, decoded and normalised once per pixel (in the reader thread), not
                 # once per window row that overlaps it

@@ -207,7 +207,7 @@ def gtiff_has_zstd() -> bool:
 
     probe = f"/vsimem/geotile-zstd-{uuid.uuid4().hex}.tif"
     try:
-        with warnings.catch_warnings(), rasterio.Env(CPL_LOG="/dev/null"):
+        with warnings.catch_warnings(), rasterio.Env():
             warnings.simplefilter("ignore")
             with rasterio.open(probe, "w", driver="GTiff", width=1, height=1, count=1,
                                dtype="uint8", compress="zstd") as dst:

@@ -110,3 +110,35 @@ def test_instances_of_many_rasters_in_workers_equal_one_process(make_raster):
     assert set(one["source"]) == {"0.tif", "1.tif", "2.tif"}
     assert list(one.geometry.to_wkb()) == list(many.geometry.to_wkb())
     assert one.drop(columns="geometry").equals(many.drop(columns="geometry"))
+
+
+def _dies(job):
+    if job == 2:
+        os._exit(9)  # as the kernel's OOM killer would end it
+    return job
+
+
+def test_a_worker_that_dies_is_one_clear_error():
+    _needs_fork()
+    from geotile.errors import GeotileError
+
+    with pytest.raises(GeotileError, match=r"a worker process died .*--workers 1"), \
+            run_jobs(_dies, list(range(5)), workers=2) as results:
+        list(results)
+
+
+def test_cli_workers_option_gives_the_same_polygons(run_cli, make_raster, tmp_path):
+    ids = np.zeros((80, 40), np.uint8)
+    ids[5:70, 4:12] = 1
+    ids[30:50, 20:36] = 2
+    path = make_raster("c.tif", ids, transform=from_origin(X0, Y0, 1, 1))
+    counts = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.gpkg"
+        result = run_cli("vectorize", path, "-o", out, "--crs", "source", "--workers", workers)
+        assert result.exit_code == 0, result.output
+        frame = gpd.read_file(out)
+        counts.append((len(frame), round(frame.area.sum(), 6)))
+    assert counts == [(2, 65 * 8 + 20 * 16)] * 2
+    bad = run_cli("vectorize", path, "-o", tmp_path / "z.gpkg", "--workers", "0")
+    assert bad.exit_code == 2 and "--workers" in bad.output

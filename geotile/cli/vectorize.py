@@ -147,13 +147,16 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
               help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
               "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
               "GeoJSON in another CRS carries a crs member, outside RFC 7946.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Processes polygonizing row bands (and, with --instances, rasters) at "
+              "once, on Linux. Default: one per CPU, up to 8; 1: this process only.")
 @_instance_options
 @_line_options
 @json_opt
 @overwrite_opt
 @click.pass_context
 def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill_holes, regularize,
-              crs, as_json, overwrite, **instance_args):
+              crs, workers, as_json, overwrite, **instance_args):
     """Polygonize class or probability RASTERs into one vector file.
 
     One feature per connected region of a class (4-connectivity), holes kept,
@@ -188,7 +191,7 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
 
     options = VectorizeOptions(threshold=threshold, min_area=min_area, simplify=simplify,
                                fill_holes=fill_holes, regularize=regularize, crs=crs,
-                               classes=classes)
+                               classes=classes, workers=workers)
     summary = _vectorize_lines(rasters, output, options, overwrite, ctx.obj["progress"],
                                instance_args)
     if summary is None:
