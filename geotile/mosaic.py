@@ -159,6 +159,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
 
     from geotile.blending import WeightWindows
     from geotile.predict import (
+        BatchBuffer,
         _geometry,
         batch_size_for,
         blend_outputs,
@@ -190,7 +191,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     x0 = grid.col_offsets[cols[0]]
     region_width = grid.col_offsets[cols[-1]] + size - x0
     # a band of `out` rows of the tile: rows above the next grid row's output are final
-    band = _Band(model.num_classes, out, tile.width)
+    band, batches = _Band(model.num_classes, out, tile.width), BatchBuffer()
     bar = progress_bar(enabled=progress, total=len(rows) * len(cols), desc=tile.path.name,
                        unit="patch")
     with contextlib.ExitStack() as stack:
@@ -212,7 +213,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             pixels = prepare_band(model, pixels, valid)
             patches = [grid.patch(r, c) for c in cols]
             for chunk, outputs in run_row(model, patches, pixels, valid, x0, size, batch_size,
-                                          steady, options.tta):
+                                          steady, options.tta, batches):
                 blend_outputs(model, windows, (last_row, last_col), chunk, outputs, valid, x0,
                               offset, lambda output, weights, patch: band.add(
                                   output, weights, patch.x_off + offset - tile.col,

@@ -221,20 +221,42 @@ def window_grid(width: int, height: int, size: int, overlap: int, geometry) -> G
     return Grid(width + beyond, height + beyond, size, overlap, "shift")
 
 
+class BatchBuffer:
+    """One array reused for every batch of windows: a fresh 6 MB array per batch costs an
+    allocation and the page faults that zero it."""
+
+    def __init__(self) -> None:
+        self._array: np.ndarray | None = None
+
+    def stack(self, views: list[np.ndarray], length: int) -> np.ndarray:
+        """``views`` stacked, then zeros up to ``length`` windows (a padded batch)."""
+        shape, dtype = (length, *views[0].shape), views[0].dtype
+        array = self._array
+        if array is None or array.shape[1:] != shape[1:] or len(array) < length \
+                or array.dtype != dtype:
+            array = self._array = np.empty(shape, dtype)
+        batch = array[:length]
+        np.stack(views, out=batch[: len(views)])
+        batch[len(views) :] = 0
+        return batch
+
+
 def run_row(model, patches, pixels: np.ndarray, valid: np.ndarray, left: int, size: int,
-            batch_size: int, steady: bool, tta: str):
+            batch_size: int, steady: bool, tta: str, buffer: BatchBuffer | None = None):
     """Run a row of windows read from ``pixels`` (normalised, starting at column ``left``)
     in batches, skipping windows with no valid pixel; yields ``(patches, outputs)`` per
-    batch. ``steady``: batches padded to one shape (GPU providers re-plan on a new one)."""
+    batch. ``steady``: batches padded to one shape (GPU providers re-plan on a new one).
+    ``buffer``: reused for the batches of every row (the model must not keep a batch)."""
     runnable = [p for p in patches if valid[:, p.x_off - left : p.x_off - left + size].any()]
+    buffer = buffer or BatchBuffer()
     for start in range(0, len(runnable), batch_size):
         chunk = runnable[start : start + batch_size]
-        batch = np.stack([pixels[:, :, p.x_off - left : p.x_off - left + size]
-                          for p in chunk])
-        if steady and len(chunk) < batch_size:
-            batch = np.concatenate([batch, np.zeros(
-                (batch_size - len(chunk), *batch.shape[1:]), batch.dtype)])
-        yield chunk, run_model(model, batch, tta)
+        batch = buffer.stack([pixels[:, :, p.x_off - left : p.x_off - left + size]
+                              for p in chunk], batch_size if steady else len(chunk))
+        outputs = run_model(model, batch, tta)
+        # the outputs outlive the buffer's next batch (they are blended meanwhile): never a
+        # view of it (a model, or a test double, may hand its input back)
+        yield chunk, outputs.copy() if np.may_share_memory(outputs, batch) else outputs
 
 
 def blend_outputs(model, windows: WeightWindows, last: tuple[int, int], chunk, outputs,
@@ -332,7 +354,7 @@ def predict_blocks(
     blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
     bar = progress_bar(enabled=progress, total=len(grid), desc=name, unit="patch")
     reader = background(bands(), depth=2)
-    accumulator = None
+    accumulator, batches = None, BatchBuffer()
     try:
         for strip, row, left, pixels, valid in reader:
             if row == 0:
@@ -342,7 +364,7 @@ def predict_blocks(
             patches = [grid.patch(row, col) for col in strip.cols]
             pending = []
             for chunk, outputs in run_row(model, patches, pixels, valid, left, size,
-                                          batch_size, steady, options.tta):
+                                          batch_size, steady, options.tta, batches):
                 # blended in a second thread while the model runs the next batch
                 pending.append(blender.submit(blend, accumulator, chunk, outputs, valid,
                                               left, strip))

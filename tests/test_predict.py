@@ -215,3 +215,25 @@ def test_steady_batches_keep_one_shape_and_change_nothing(tmp_path, image):
     steady = predict_array(model, image, options=options)
     assert set(shapes) == {(4, 3, 32, 32)}  # 16 patches a row: 4 batches of 4
     np.testing.assert_array_equal(steady, plain)
+
+
+def test_batches_reuse_one_buffer_and_outputs_never_alias_it(tmp_path, image):
+    """Batches are stacked into one reused array: a padded batch is zero past its windows,
+    and a model handing (a view of) its input back still blends exactly."""
+    from geotile.predict import BatchBuffer
+
+    buffer = BatchBuffer()
+    first = buffer.stack([np.ones((3, 4, 4), np.float32)] * 3, 3)
+    assert first.shape == (3, 3, 4, 4) and (first == 1).all()
+    second = buffer.stack([np.full((3, 4, 4), 2, np.float32)], 2)  # padded to 2
+    assert np.shares_memory(first, second) and second.shape == (2, 3, 4, 4)
+    assert (second[0] == 2).all() and (second[1] == 0).all()  # no stale window
+
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu")
+    options = PredictOptions(tile_size=32, overlap=0.5, batch_size=5)
+    expected = predict_array(model, image, options=options)
+    model.run = lambda batch: batch[:, :1]  # the input's first channel: a view of the batch
+    echoed = predict_array(model, image, options=options)
+    normalised = image[:1].astype(np.float32) / 255
+    np.testing.assert_allclose(echoed, normalised, atol=1e-6)
+    assert expected.shape == echoed.shape
