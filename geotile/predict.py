@@ -28,8 +28,10 @@ resampled back onto the raster's grid.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -69,6 +71,10 @@ CPU_PROVIDER = "CPUExecutionProvider"
 DEFAULT_OVERLAP = 0.25
 DTYPES = ("uint8", "float32")
 CLASS_NODATA = 255
+#: batches stacked ahead of the model (in the reader thread), and batches whose outputs may
+#: wait to be blended; with the batch being run, what a strip holds beyond its band
+BATCHES_AHEAD = 2
+BLENDS_BEHIND = 4
 #: colour table of class outputs: id -> RGBA (0 = background, transparent)
 @dataclass(frozen=True)
 class PredictOptions:
@@ -241,22 +247,34 @@ class BatchBuffer:
         return batch
 
 
-def run_row(model, patches, pixels: np.ndarray, valid: np.ndarray, left: int, size: int,
-            batch_size: int, steady: bool, tta: str, buffer: BatchBuffer | None = None):
-    """Run a row of windows read from ``pixels`` (normalised, starting at column ``left``)
-    in batches, skipping windows with no valid pixel; yields ``(patches, outputs)`` per
-    batch. ``steady``: batches padded to one shape (GPU providers re-plan on a new one).
-    ``buffer``: reused for the batches of every row (the model must not keep a batch)."""
+def row_batches(patches, pixels: np.ndarray, valid: np.ndarray, left: int, size: int,
+                batch_size: int, steady: bool, buffers: Iterator[BatchBuffer]):
+    """The batches of a row of windows read from ``pixels`` (normalised, starting at column
+    ``left``), skipping windows with no valid pixel: ``(patches, batch)``, each batch
+    stacked into the next of ``buffers``. ``steady``: batches padded to one shape (GPU
+    providers re-plan on a new one)."""
     runnable = [p for p in patches if valid[:, p.x_off - left : p.x_off - left + size].any()]
-    buffer = buffer or BatchBuffer()
     for start in range(0, len(runnable), batch_size):
         chunk = runnable[start : start + batch_size]
-        batch = buffer.stack([pixels[:, :, p.x_off - left : p.x_off - left + size]
-                              for p in chunk], batch_size if steady else len(chunk))
-        outputs = run_model(model, batch, tta)
-        # the outputs outlive the buffer's next batch (they are blended meanwhile): never a
-        # view of it (a model, or a test double, may hand its input back)
-        yield chunk, outputs.copy() if np.may_share_memory(outputs, batch) else outputs
+        yield chunk, next(buffers).stack([pixels[:, :, p.x_off - left : p.x_off - left + size]
+                                          for p in chunk], batch_size if steady else len(chunk))
+
+
+def run_batch(model, batch: np.ndarray, tta: str) -> np.ndarray:
+    """:func:`run_model`, its outputs never a view of ``batch`` (whose buffer is reused
+    while they are blended: a model, or a test double, may hand its input back)."""
+    outputs = run_model(model, batch, tta)
+    return outputs.copy() if np.may_share_memory(outputs, batch) else outputs
+
+
+def run_row(model, patches, pixels: np.ndarray, valid: np.ndarray, left: int, size: int,
+            batch_size: int, steady: bool, tta: str, buffer: BatchBuffer | None = None):
+    """Run a row of windows (:func:`row_batches`) batch by batch; yields ``(patches,
+    outputs)``. ``buffer``: reused for every batch (each is run before the next is made)."""
+    buffers = itertools.repeat(buffer or BatchBuffer())
+    for chunk, batch in row_batches(patches, pixels, valid, left, size, batch_size, steady,
+                                    buffers):
+        yield chunk, run_batch(model, batch, tta)
 
 
 def blend_outputs(model, windows: WeightWindows, last: tuple[int, int], chunk, outputs,
@@ -335,15 +353,21 @@ def predict_blocks(
         return (prepare(pixels, valid) if prepare is not None
                 else prepare_band(model, pixels, valid)), valid
 
-    def bands():
+    def work():  # in the reader thread: rows read once, batches stacked ahead of the model
+        buffers = itertools.cycle([BatchBuffer() for _ in range(BATCHES_AHEAD + 3)])
         for strip in strips:
             left, cols = extent(strip)
+            batch_size = steady_batch_size(len(strip.cols), per_run) if steady else per_run
             above = None  # the previous band, whose rows the next one shares are kept
             for row, top in enumerate(grid.row_offsets):
-                # read, decoded and normalised once per pixel (in the reader thread), not
-                # once per window row that overlaps it
+                # read, decoded and normalised once per pixel, not once per window row
                 above = overlapped_band(normalised, above, left, top, cols, size)
-                yield strip, row, left, above[1], above[2]
+                pixels, valid = above[1], above[2]
+                patches = [grid.patch(row, col) for col in strip.cols]
+                for chunk, batch in row_batches(patches, pixels, valid, left, size,
+                                                batch_size, steady, buffers):
+                    yield strip, row, left, valid, chunk, batch
+                yield strip, row, left, valid, patches, None  # the row is complete
 
     def blend(accumulator, chunk, outputs, valid, left, strip) -> None:
         blend_outputs(model, windows, (last_row, last_col), chunk, outputs, valid, left, offset,
@@ -351,38 +375,49 @@ def predict_blocks(
                           output, weights, patch.x_off + offset - strip.left,
                           patch.y_off + offset))
 
+    def finish_row(accumulator, strip, row, left, valid):
+        """The row's finished block (after its windows were blended: same thread)."""
+        top = grid.row_offsets[row]
+        end = height if row == last_row else grid.row_offsets[row + 1]
+        sums, weights = accumulator.pop_sums(end)
+        core = strip.right - strip.left
+        if carry is not None:
+            if strip.index > 0:
+                carry.take(sums, weights, top)
+            if strip.index < len(strips) - 1:
+                carry.give(sums[:, :, core:], weights[:, core:], top)
+        core_valid = valid[: end - top, strip.left - left : strip.right - left]
+        return (Window(strip.left, top, core, end - top),
+                divide(sums[:, :, :core], weights[:, :core]), core_valid)
+
+    # this thread only runs the model, batch after batch (a gap between runs leaves the
+    # model's other threads spinning, and a GPU idle); reading, stacking, blending and
+    # writing happen in the reader, blender and writer threads meanwhile
     blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
     bar = progress_bar(enabled=progress, total=len(grid), desc=name, unit="patch")
-    reader = background(bands(), depth=2)
-    accumulator, batches = None, BatchBuffer()
+    reader = background(work(), depth=BATCHES_AHEAD)
+    pending: collections.deque = collections.deque()  # blends and rows, in order
+    accumulator, current = None, None
     try:
-        for strip, row, left, pixels, valid in reader:
-            if row == 0:
+        for strip, row, left, valid, chunk, batch in reader:
+            if strip is not current:  # a strip's first row: its own sums
                 accumulator = RowBandAccumulator(model.num_classes, size, span(strip))
-                batch_size = steady_batch_size(len(strip.cols), per_run) if steady \
-                    else per_run
-            patches = [grid.patch(row, col) for col in strip.cols]
-            pending = []
-            for chunk, outputs in run_row(model, patches, pixels, valid, left, size,
-                                          batch_size, steady, options.tta, batches):
-                # blended in a second thread while the model runs the next batch
+                current = strip
+            if batch is not None:
+                outputs = run_batch(model, batch, options.tta)
                 pending.append(blender.submit(blend, accumulator, chunk, outputs, valid,
                                               left, strip))
-            for future in pending:
-                future.result()
-            bar.update(len(patches))
-            top = grid.row_offsets[row]
-            end = height if row == last_row else grid.row_offsets[row + 1]
-            sums, weights = accumulator.pop_sums(end)
-            core = strip.right - strip.left
-            if carry is not None:
-                if strip.index > 0:
-                    carry.take(sums, weights, top)
-                if strip.index < len(strips) - 1:
-                    carry.give(sums[:, :, core:], weights[:, core:], top)
-            core_valid = valid[: end - top, strip.left - left : strip.right - left]
-            yield (Window(strip.left, top, core, end - top),
-                   divide(sums[:, :, :core], weights[:, :core]), core_valid)
+            else:
+                bar.update(len(chunk))
+                pending.append(blender.submit(finish_row, accumulator, strip, row, left,
+                                              valid))
+            # hand on finished rows; at most BLENDS_BEHIND batches wait to be blended
+            while pending and (pending[0].done() or len(pending) > BLENDS_BEHIND):
+                if (block := pending.popleft().result()) is not None:
+                    yield block
+        while pending:
+            if (block := pending.popleft().result()) is not None:
+                yield block
     finally:
         reader.close()
         blender.shutdown(wait=True, cancel_futures=True)
