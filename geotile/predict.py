@@ -317,7 +317,8 @@ def predict_blocks(
     of ``align``), each strip top to bottom.
 
     ``read(left, top, cols, rows)`` returns pixels (C, rows, cols) and a valid mask, padded
-    past the raster. Reading runs one band ahead in a thread. ``prepare(pixels, valid)``
+    past the raster. Reading and stacking batches run ahead in a thread (``BATCHES_AHEAD``);
+    the calling thread only runs the model; blending follows in a third. ``prepare(pixels, valid)``
     normalises them (default :func:`prepare_band`). Memory holds a band of one strip, and
     the sums carried across strip edges (the raster's height x one window)."""
     from rasterio.windows import Window
@@ -354,6 +355,8 @@ def predict_blocks(
                 else prepare_band(model, pixels, valid)), valid
 
     def work():  # in the reader thread: rows read once, batches stacked ahead of the model
+        # a buffer is reused only after its batch ran: those queued, the one waiting to be
+        # queued, the one being run and the one being stacked are never the same
         buffers = itertools.cycle([BatchBuffer() for _ in range(BATCHES_AHEAD + 3)])
         for strip in strips:
             left, cols = extent(strip)
