@@ -104,9 +104,11 @@ def process_tree(pid: int) -> list[int]:
     """``pid`` and its descendants alive now (from /proc/PID/task/*/children)."""
     pids, index = [pid], 0
     while index < len(pids):
-        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
-                pids += [int(child) for child in task.read_text().split()]
+        # a process (vectorize's short-lived workers) may exit while its tasks are listed
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+            for task in list(Path(f"/proc/{pids[index]}/task").glob("*/children")):
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+                    pids += [int(child) for child in task.read_text().split()]
         index += 1
     return pids
 

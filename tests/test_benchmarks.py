@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_smoke_run_writes_a_row_per_stage(tmp_path):
     output = tmp_path / "RESULTS.md"
-    subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--output", str(output)],
-                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--output",
+                          str(output)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     text = output.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     stages = {row.split("|")[1].strip() for row in rows}
