@@ -163,6 +163,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         _geometry,
         batch_size_for,
         blend_outputs,
+        overlapped_band,
         prepare_band,
         resolve_tiling,
         run_row,
@@ -205,12 +206,18 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
                                    indexes, pixels_too=False)
             return Window(0, top, tile.width, end - top), blended, valid
 
+        def normalised(left, top, cols, count):
+            pixels, valid = mosaic.read(sources, left, top, cols, count, indexes)
+            return prepare_band(model, pixels, valid), valid
+
+        above = None
         for r in rows:
             y = grid.row_offsets[r]
             if y + offset - tile.row > band.top:
                 yield finished(min(y + offset - tile.row, tile.height))
-            pixels, valid = mosaic.read(sources, x0, y, region_width, size, indexes)
-            pixels = prepare_band(model, pixels, valid)
+            # rows shared with the previous row of windows are kept, not read again
+            above = overlapped_band(normalised, above, x0, y, region_width, size)
+            pixels, valid = above[1], above[2]
             patches = [grid.patch(r, c) for c in cols]
             for chunk, outputs in run_row(model, patches, pixels, valid, x0, size, batch_size,
                                           steady, options.tta, batches):

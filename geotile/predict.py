@@ -253,7 +253,8 @@ def row_batches(patches, pixels: np.ndarray, valid: np.ndarray, left: int, size:
     ``left``), skipping windows with no valid pixel: ``(patches, batch)``, each batch
     stacked into the next of ``buffers``. ``steady``: batches padded to one shape (GPU
     providers re-plan on a new one)."""
-    runnable = [p for p in patches if valid[:, p.x_off - left : p.x_off - left + size].any()]
+    runnable = patches if valid.all() else [  # the per-window test only where there is nodata
+        p for p in patches if valid[:, p.x_off - left : p.x_off - left + size].any()]
     for start in range(0, len(runnable), batch_size):
         chunk = runnable[start : start + batch_size]
         yield chunk, next(buffers).stack([pixels[:, :, p.x_off - left : p.x_off - left + size]
