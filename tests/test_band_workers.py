@@ -142,3 +142,33 @@ def test_cli_workers_option_gives_the_same_polygons(run_cli, make_raster, tmp_pa
     assert counts == [(2, 65 * 8 + 20 * 16)] * 2
     bad = run_cli("vectorize", path, "-o", tmp_path / "z.gpkg", "--workers", "0")
     assert bad.exit_code == 2 and "--workers" in bad.output
+
+
+def test_a_damaged_band_read_in_a_worker_is_one_line_and_nothing_written(run_cli, tmp_path):
+    """Hostile input: a tile in the middle of the file is garbage. The worker that reads it
+    fails; the command names the file in one line, exits 1 and writes no output."""
+    _needs_fork()
+    from tests.conftest import assert_one_line_error
+
+    ids = np.zeros((128, 64), np.uint8)
+    ids[10:120:8, 4:60] = 1
+    path = tmp_path / "c.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=128, count=1,
+                       dtype="uint8", crs="EPSG:32633", transform=from_origin(X0, Y0, 1, 1),
+                       tiled=True, blockxsize=16, blockysize=16, compress="deflate") as dst:
+        dst.write(ids, 1)
+    with rasterio.open(path) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_1_4", "TIFF", bidx=1))
+        size = int(src.get_tag_item("BLOCK_SIZE_1_4", "TIFF", bidx=1))
+    with open(path, "r+b") as f:  # a middle tile: the first/last-block check passes it
+        f.seek(offset)
+        f.write(b"\xff" * size)
+    out = tmp_path / "v.gpkg"
+    from geotile.vectorize import vectorize_rasters
+
+    with pytest.raises(InputError, match=r"c\.tif: pixel data cannot be read"):
+        vectorize_rasters([path], out, options=VectorizeOptions(band_rows=16, workers=2))
+    assert not out.exists()
+    result = run_cli("vectorize", path, "-o", out, "--workers", "2")
+    assert_one_line_error(result, "c.tif")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["c.tif"]
