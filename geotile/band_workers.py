@@ -53,11 +53,31 @@ def _quiet_worker() -> None:
 
 
 def _in_worker(function: Callable, job):
-    """``function(job)`` without GDAL threads: a pool the parent started is not in the fork."""
+    """``function(job)`` without GDAL threads (a pool the parent started is not in the fork);
+    an error comes back as itself, without its chain (:func:`_portable`)."""
     import rasterio
 
     with rasterio.Env(GDAL_NUM_THREADS="1"):
-        return function(job)
+        try:
+            return function(job)
+        except Exception as exc:
+            failure = _portable(exc)
+    raise failure  # outside the handler: no context chained to it
+
+
+def _portable(exc: Exception) -> Exception:
+    """``exc`` without its cause and context, so that it survives the trip back to the
+    parent; else a RuntimeError with its type and message. (Where tblib's pickling is
+    installed, by dask, a chained GDAL error fails to unpickle there: the pool breaks and
+    hides what went wrong.)"""
+    import pickle
+
+    exc.__cause__ = exc.__context__ = exc.__traceback__ = None
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 @contextlib.contextmanager

@@ -172,3 +172,36 @@ def test_a_damaged_band_read_in_a_worker_is_one_line_and_nothing_written(run_cli
     result = run_cli("vectorize", path, "-o", out, "--workers", "2")
     assert_one_line_error(result, "c.tif")
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["c.tif"]
+
+
+class _NeedsTwo(Exception):
+    def __init__(self, a, b):  # pickled with args (msg,) only: fails to unpickle
+        super().__init__(f"{a}/{b}")
+
+
+def _fails_chained(job):
+    try:
+        raise _NeedsTwo("gdal", "said no")
+    except _NeedsTwo as gdal:
+        raise InputError(f"job {job}: pixel data cannot be read") from gdal
+
+
+def _fails_unpicklable(job):
+    raise ValueError(f"job {job}", threading.Lock())  # a lock never pickles
+
+
+def test_an_error_travels_back_without_its_chain():
+    """An error from a worker loses its cause and context (a chained GDAL error can fail to
+    unpickle in the parent, as with dask's tblib pickling, and break the pool); one that
+    cannot travel at all comes back as a RuntimeError with its type and message."""
+    import pickle
+
+    from geotile.band_workers import _in_worker
+
+    with pytest.raises(InputError, match="job 7: pixel data cannot be read") as caught:
+        _in_worker(_fails_chained, 7)
+    error = caught.value
+    assert error.__cause__ is None and error.__context__ is None
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)
+    with pytest.raises(RuntimeError, match=r"ValueError: .*job 3"):
+        _in_worker(_fails_unpicklable, 3)
