@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.gc_pause import gc_paused
 from geotile.label_set import Labels, grid_envelope, parse_crs
 
 POLYGONAL = ("Polygon", "MultiPolygon")
@@ -73,9 +74,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             if suffix == ".parquet":
                 labels = _read_parquet(path, regions, override, class_field)
             elif regions is not None and path.stat().st_size > STREAM_BYTES:
-                labels = _stream_geojson(path, regions, override, class_field)
+                with gc_paused():
+                    labels = _stream_geojson(path, regions, override, class_field)
             else:
-                labels = _read_geojson(path)
+                with gc_paused():  # millions of lists and floats, none in a cycle
+                    labels = _read_geojson(path)
         else:
             labels = _read_ogr(path, layer, regions, override, class_field)
     except InputError:

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.gc_pause import gc_paused
 from geotile.no_georef import quiet_rasterio
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
@@ -99,7 +100,8 @@ def rasterize_labels(
     bands = np.zeros((len(options.channels), height, width), np.uint8)
     if len(geometries) == 0 or height == 0 or width == 0:
         return bands
-    geometries = geojson_dicts(geometries)
+    with gc_paused():
+        geometries = geojson_dicts(geometries)
     for index, channel in enumerate(options.channels):
         if channel == "footprint":
             rasterize(zip(geometries, classes, strict=True), out=bands[index],

@@ -57,10 +57,11 @@ class Mosaic:
                 return t
         raise InputError(f"{path} is not one of the mosaic's tiles.")
 
-    def predict(self, model, path, options, indexes: list[int], progress: bool = False):
+    def predict(self, model, path, options, indexes: list[int], progress: bool = False,
+                clock=None):
         """:func:`predict_tile` of the tile ``path`` (predict.py calls this, importing
         nothing from here)."""
-        return predict_tile(model, self, path, options, indexes, progress)
+        return predict_tile(model, self, path, options, indexes, progress, clock)
 
     def read(self, sources: dict, x0: int, y0: int, width: int, height: int,
              indexes: list[int], pixels_too: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
@@ -151,10 +152,12 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
 
 
 def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
-                 progress: bool = False) -> Iterator[tuple[Window, np.ndarray, np.ndarray]]:
+                 progress: bool = False, clock=None
+                 ) -> Iterator[tuple[Window, np.ndarray, np.ndarray]]:
     """Like :func:`geotile.predict.predict_blocks` for one tile of ``mosaic``: yields
     ``(window, probabilities (K, rows, width), valid (rows, width))`` of bands of rows on
-    the tile's grid, predicted with the windows of the whole mosaic."""
+    the tile's grid, predicted with the windows of the whole mosaic. ``clock``: a
+    :class:`~geotile.stage_clock.StageClock` for the time of each stage."""
     from rasterio.windows import Window
 
     from geotile.blending import WeightWindows
@@ -171,7 +174,9 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         window_grid,
     )
     from geotile.progress import progress_bar
+    from geotile.stage_clock import StageClock
 
+    clock = clock or StageClock()
     tile = mosaic.tile(path)
     size, overlap = resolve_tiling(model, options, quiet=True)
     per_run = batch_size_for(model, size, options)
@@ -207,8 +212,10 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             return Window(0, top, tile.width, end - top), blended, valid
 
         def normalised(left, top, cols, count):
-            pixels, valid = mosaic.read(sources, left, top, cols, count, indexes)
-            return prepare_band(model, pixels, valid), valid
+            with clock.timing("decode"):
+                pixels, valid = mosaic.read(sources, left, top, cols, count, indexes)
+            with clock.timing("normalise"):
+                return prepare_band(model, pixels, valid), valid
 
         above = None
         for r in rows:
@@ -219,12 +226,18 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             above = overlapped_band(normalised, above, x0, y, region_width, size)
             pixels, valid = above[1], above[2]
             patches = [grid.patch(r, c) for c in cols]
-            for chunk, outputs in run_row(model, patches, pixels, valid, x0, size, batch_size,
-                                          steady, options.tta, batches):
-                blend_outputs(model, windows, (last_row, last_col), chunk, outputs, valid, x0,
-                              offset, lambda output, weights, patch: band.add(
-                                  output, weights, patch.x_off + offset - tile.col,
-                                  patch.y_off + offset - tile.row))
+            runs = run_row(model, patches, pixels, valid, x0, size, batch_size, steady,
+                           options.tta, batches)
+            while True:
+                with clock.timing("model"):  # stacking the batch, then running it
+                    item = next(runs, None)
+                if item is None:
+                    break
+                with clock.timing("blend"):
+                    blend_outputs(model, windows, (last_row, last_col), *item, valid, x0,
+                                  offset, lambda output, weights, patch: band.add(
+                                      output, weights, patch.x_off + offset - tile.col,
+                                      patch.y_off + offset - tile.row))
             bar.update(len(patches))
         if band.top < tile.height:
             yield finished(tile.height)

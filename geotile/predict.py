@@ -31,6 +31,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -56,6 +57,8 @@ from geotile.streaming import DEFAULT_BLOCK_SIZE
 
 if TYPE_CHECKING:
     from rasterio.windows import Window
+
+    from geotile.stage_clock import StageClock
 
 log = logging.getLogger("geotile")
 
@@ -312,6 +315,7 @@ def predict_blocks(
     name: str = "",
     prepare: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     align: int = 1,
+    clock: StageClock | None = None,
 ) -> Iterator[tuple[Window, np.ndarray, np.ndarray]]:
     """The streaming core: yield ``(window, probabilities (K, rows, cols), valid (rows,
     cols))`` for finished blocks: strip by strip (``options.block_size`` px wide, a multiple
@@ -321,12 +325,16 @@ def predict_blocks(
     past the raster. Reading and stacking batches run ahead in a thread (``BATCHES_AHEAD``);
     the calling thread only runs the model; blending follows in a third. ``prepare(pixels, valid)``
     normalises them (default :func:`prepare_band`). Memory holds a band of one strip, and
-    the sums carried across strip edges (the raster's height x one window)."""
+    the sums carried across strip edges (the raster's height x one window). ``clock``
+    receives the time of each stage (:data:`~geotile.stage_clock.PREDICT_STAGES`)."""
     from rasterio.windows import Window
 
     from geotile.blending import divide
     from geotile.progress import progress_bar
+    from geotile.stage_clock import StageClock
     from geotile.streaming import StripCarry, background, column_strips
+
+    clock = clock or StageClock()
 
     size, overlap = resolve_tiling(model, options)
     per_run = batch_size_for(model, size, options)
@@ -351,9 +359,11 @@ def predict_blocks(
         return left, max(grid.col_offsets[strip.cols[-1]] + size, strip.right) - left
 
     def normalised(left, top, cols, rows):
-        pixels, valid = read(left, top, cols, rows)
-        return (prepare(pixels, valid) if prepare is not None
-                else prepare_band(model, pixels, valid)), valid
+        with clock.timing("decode"):
+            pixels, valid = read(left, top, cols, rows)
+        with clock.timing("normalise"):
+            return (prepare(pixels, valid) if prepare is not None
+                    else prepare_band(model, pixels, valid)), valid
 
     def work():  # in the reader thread: rows read once, batches stacked ahead of the model
         # a buffer is reused only after its batch ran: those queued, the one waiting to be
@@ -368,17 +378,24 @@ def predict_blocks(
                 above = overlapped_band(normalised, above, left, top, cols, size)
                 pixels, valid = above[1], above[2]
                 patches = [grid.patch(row, col) for col in strip.cols]
-                for chunk, batch in row_batches(patches, pixels, valid, left, size,
-                                                batch_size, steady, buffers):
-                    yield strip, row, left, valid, chunk, batch
+                batches = row_batches(patches, pixels, valid, left, size, batch_size, steady,
+                                      buffers)
+                while True:
+                    with clock.timing("normalise"):  # stacking windows into a batch
+                        item = next(batches, None)
+                    if item is None:
+                        break
+                    yield strip, row, left, valid, *item
                 yield strip, row, left, valid, patches, None  # the row is complete
 
+    @functools.partial(clock.timed, "blend")
     def blend(accumulator, chunk, outputs, valid, left, strip) -> None:
         blend_outputs(model, windows, (last_row, last_col), chunk, outputs, valid, left, offset,
                       lambda output, weights, patch: accumulator.add(
                           output, weights, patch.x_off + offset - strip.left,
                           patch.y_off + offset))
 
+    @functools.partial(clock.timed, "blend")
     def finish_row(accumulator, strip, row, left, valid):
         """The row's finished block (after its windows were blended: same thread)."""
         top = grid.row_offsets[row]
@@ -408,7 +425,8 @@ def predict_blocks(
                 accumulator = RowBandAccumulator(model.num_classes, size, span(strip))
                 current = strip
             if batch is not None:
-                outputs = run_batch(model, batch, options.tta)
+                with clock.timing("model"):
+                    outputs = run_batch(model, batch, options.tta)
                 pending.append(blender.submit(blend, accumulator, chunk, outputs, valid,
                                               left, strip))
             else:
@@ -551,7 +569,9 @@ def predict_raster(
         # raw model values (--activation none, regressors) are not probabilities: float32
         log.info("%s gives raw values: written as float32", model.path.name)
         options = dataclasses.replace(options, dtype="float32")
-    started = time.perf_counter()
+    from geotile.stage_clock import StageClock
+
+    started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
     complete = _completion(model, options, settings, image_path, extra_bands,
                            mosaic.paths if mosaic is not None else ())
@@ -612,23 +632,25 @@ def predict_raster(
                             raise InputError(f"{image_path}: --mosaic cannot resample to the "
                                              "model's resolution nor add --extra-bands; give "
                                              "--model-resolution native, or drop --mosaic.")
-                        bands = mosaic.predict(model, image_path, options, indexes, progress)
+                        bands = mosaic.predict(model, image_path, options, indexes, progress,
+                                               clock)
                     elif pixel is None:
                         bands = predict_blocks(model, read, src.width, src.height, options,
                                                progress, image_path.name, prepare,
-                                               _block_width(dst))
+                                               _block_width(dst), clock)
                     else:
                         bands = _resampled_bands(model, src, indexes, check_nodata, options,
                                                  progress, pixel, final_tmp,
                                                  (extra_bands, extra_resampling),
-                                                 _block_width(dst))
+                                                 _block_width(dst), clock)
                     # a valid-convolution model leaves the raster's outer margin unpredicted:
                     # masked as nodata, never written as 0
                     size = resolve_tiling(model, options, quiet=True)[0]
                     margin = _geometry(model, size, batch_size_for(model, size, options)
                                        ).offset > 0
                     with contextlib.closing(bands):
-                        _write_bands(dst, bands, options, threshold, check_nodata or margin)
+                        _write_bands(dst, bands, options, threshold, check_nodata or margin,
+                                     clock)
                 if options.cog:
                     write_cog(target, final_tmp, options.creation_options,
                               overview_resampling=_overview_resampling(options))
@@ -641,9 +663,11 @@ def predict_raster(
         megapixels = src.width * src.height / 1e6
     summary = {"image": str(image_path), "output": str(output_path), "seconds": round(seconds, 3),
                "megapixels": round(megapixels, 3), "mp_per_s": round(megapixels / seconds, 3),
-               "provider": model.provider}
+               "provider": model.provider, "stage_seconds": clock.seconds()}
     log.info("%s: %.1f MP in %.1f s (%.2f MP/s) on %s", image_path.name, megapixels, seconds,
              megapixels / seconds, model.provider)
+    log.info("%s: busy time per stage (threads overlap): %s", image_path.name,
+             clock.describe())
     return summary
 
 
@@ -720,12 +744,13 @@ def _model_pixel(model, src, options) -> float | None:
 
 
 def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside,
-                     extra_bands=(None, "bilinear"), align: int = 1):
+                     extra_bands=(None, "bilinear"), align: int = 1, clock=None):
     """Like :func:`predict_blocks`, with the model run on the raster resampled to ``pixel``
     (CRS units); its result, kept in a float32 file next to ``beside``, is resampled back
     (bilinear) and yielded by row bands on the raster's own grid. ``extra_bands``: (path,
     resampling) of extra bands, read on the model's grid; ``align``: the output's block
-    width, which strips are a multiple of."""
+    width, which strips are a multiple of; ``clock``: see :func:`predict_blocks` (reading
+    the result back is timed as ``decode``)."""
     import rasterio
     from affine import Affine
     from rasterio.enums import Resampling
@@ -750,7 +775,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
             with rasterio.open(temp, "w", **profile) as grid:
                 for window, blended, valid in predict_blocks(
                         model, read, width, height, options, progress, Path(src.name).name,
-                        prepare, _block_width(grid)):
+                        prepare, _block_width(grid), clock):
                     grid.write(np.where(valid, blended, np.nan).astype(np.float32),
                                window=window)
         with rasterio.open(temp) as grid, WarpedVRT(
@@ -763,7 +788,8 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                               for y in range(0, src.height, step)):
                 window = Window(left, top, min(strip, src.width - left),
                                 min(step, src.height - top))
-                values = back.read(window=window, masked=False).astype(np.float32)
+                with clock.timing("decode") if clock else contextlib.nullcontext():
+                    values = back.read(window=window, masked=False).astype(np.float32)
                 valid = np.isfinite(values).all(axis=0)
                 if check_nodata:
                     valid &= src.dataset_mask(window=window) > 0
@@ -841,21 +867,23 @@ def _block_width(dst) -> int:
     return cols if cols < dst.width else max(dst.width, 1)
 
 
-def _write_bands(dst, bands, options, threshold, check_nodata) -> None:
+def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> None:
     """Encode and write finished blocks in a background thread (GDAL releases the GIL).
 
     Blocks come strip by strip, top to bottom; rows of a strip are gathered into whole
     rows of output blocks before writing, so each compressed tile is written once,
     complete: no partial tiles wait in GDAL's block cache (whose memory would grow with
-    the raster) or get re-encoded.
+    the raster) or get re-encoded. ``clock``: receives the time as ``encode``.
     """
     from rasterio.windows import Window
 
+    from geotile.stage_clock import StageClock
     from geotile.streaming import BackgroundWriter
 
     mask_band = options.output_type == "probability" and options.dtype == "uint8"
     block_rows = dst.block_shapes[0][0]
 
+    @functools.partial((clock or StageClock()).timed, "encode")
     def write(window, blended, valid):
         dst.write(encode(blended, valid, options, threshold), window=window)
         if mask_band and check_nodata:
