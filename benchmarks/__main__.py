@@ -75,14 +75,21 @@ def run_once(command: list[str], gpu: GpuMonitor | None = None) -> tuple[float, 
     return seconds, max(peaks.values(), default=0) / 1024
 
 
-def run_tree(command: list[str], gpu: GpuMonitor | None = None) -> tuple[float, dict[int, int]]:
-    """(seconds, {pid: peak RSS in kB}) of one command and every process it started.
+def run_tree(command: list[str], gpu: GpuMonitor | None = None, stdout: Path | None = None
+             ) -> tuple[float, dict[int, int]]:
+    """(seconds, {pid: peak RSS in kB}) of one command and every process it started;
+    its standard output goes to ``stdout`` (else nowhere).
 
     Each peak is the process's own VmHWM, polled from /proc: rusage's ru_maxrss would
     also count the benchmark parent's memory, which the child inherits at fork.
     """
+    with open(stdout, "wb") if stdout else contextlib.nullcontext(subprocess.DEVNULL) as out:
+        return _run_tree(command, gpu, out)
+
+
+def _run_tree(command, gpu, stdout) -> tuple[float, dict[int, int]]:
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
     peaks: dict[int, int] = {}
     if gpu is not None:
         gpu.start()
@@ -260,33 +267,6 @@ def run(cases: list[Case], repeat: int, gpu: GpuMonitor | None = None) -> None:
                   f"{rss:.0f} MB", flush=True)
 
 
-def gpu_cases(size: int, batch: int, out: Path) -> list[Case]:
-    """predict on CUDA, fp32 and fp16, against the bare ONNX Runtime loop on CUDA."""
-    from geotile.model import float16_copy
-
-    image = inputs.blank(size)
-    mp = size * size / 1e6
-    cases = []
-    for label, model in (("tiny convnet", models.tiny_convnet(out / "tiny.onnx")),
-                         ("ResNet18 U-Net", models.resnet18_unet(out / "r18.onnx")[0])):
-        for precision in ("fp32", "fp16"):
-            stage = f"GPU predict ({label}, {size} px, {precision})"
-            floor_model = float16_copy(model) if precision == "fp16" else model
-            fp16 = ["--fp16"] if precision == "fp16" else []
-            cases += [
-                Case(stage, "geotile predict", [*GEOTILE, "predict", model, image, "-o",
-                                                out / "p.tif", "--tile-size", "256", "--overlap",
-                                                "128", "--batch-size", batch, "--providers",
-                                                "cuda", *fp16, "--overwrite"], mp, geotile=True),
-                Case(stage, "bare ONNX Runtime loop (floor, cuda)",
-                     [PY, "-m", "benchmarks.peers", "bare_ort", floor_model, size, size, "256",
-                      "128", batch, "cuda"], mp),
-            ]
-    for case in cases:
-        case.command = [str(c) for c in case.command]
-    return cases
-
-
 def feature_count(path: Path) -> int | None:
     """Features in a vector file's first layer; None when the file is absent."""
     if not path.exists():
@@ -426,34 +406,29 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true",
                         help="also predict a 20000 px raster for peak memory (slow)")
     parser.add_argument("--gpu", action="store_true",
-                        help="only predict, on the CUDA provider (fp32 and fp16) against the "
-                        "bare loop, with NVML utilisation; needs a GPU and nvidia-ml-py")
+                        help="only predict, on the GPU providers (TensorRT, CUDA; fp32 and "
+                        "fp16) against the bare loop, with NVML utilisation; needs a GPU and "
+                        "nvidia-ml-py (benchmarks/gpu.py)")
     parser.add_argument("--batch-size", type=int, default=16, help="--gpu: patches per batch")
-    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--providers", default="",
+                        help="--gpu: comma-separated providers instead of every GPU one that "
+                        "loads (cpu checks the runner on a machine without a GPU)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default: RESULTS.md, with --gpu RESULTS-gpu.md (beside this); "
+                        "a --smoke run's go to work/ (it checks the runner, not the speed)")
     parser.add_argument("--stages", default="",
                         help="comma-separated stage prefixes to run (e.g. make-masks,tile,"
                         "vectorize); scaling is skipped then. Default: all")
     args = parser.parse_args()
+    name = "RESULTS-gpu.md" if args.gpu else "RESULTS.md"
+    args.output = args.output or (inputs.WORK / f"smoke-{name}" if args.smoke else HERE / name)
     compile_geotile()
     out = inputs.WORK / "out"
     out.mkdir(parents=True, exist_ok=True)
     if args.gpu:
-        from geotile.model import usable_providers
+        from benchmarks import gpu
 
-        if "cuda" not in usable_providers():
-            sys.exit("--gpu: no usable CUDA provider on this machine (see geotile -v predict)")
-        monitor = GpuMonitor()
-        cases = gpu_cases(512 if args.smoke else 6000, args.batch_size, out)
-        repeat = 1 if args.smoke else args.repeat
-        run(cases, repeat, monitor)
-        lines = [f"# geotile GPU benchmarks{' (smoke run)' if args.smoke else ''}", "",
-                 f"Machine: {machine()}; GPU {monitor.name}.", "",
-                 f"Medians of {repeat} alternating runs, each a fresh process (start-up and "
-                 f"session creation included), batches of {args.batch_size} patches of 256 px "
-                 "with 128 px overlap. GPU busy % is the mean of NVML utilisation samples over "
-                 "the process; GPU MB the peak device memory in use.", "", *table(cases), ""]
-        args.output.write_text("\n".join(lines) + "\n")
-        print(f"wrote {args.output}")
+        gpu.main(args)
         return
     if args.smoke:
         cases = make_cases(512, 100, 256, out)

@@ -102,3 +102,33 @@ def test_memory_smoke_run_measures_each_command(tmp_path):
     for row in rows:
         cells = [c.strip() for c in row.split("|")[1:-1]]
         assert float(cells[3]) > 0 and float(cells[4]) > 10  # MP/s; peak RSS in MB
+
+
+def test_gpu_runner_reports_start_up_apart_and_the_stages(tmp_path):
+    """The GPU benchmark's runner, on the CPU provider (CI has no GPU): every case has a
+    timed row with start-up apart and km^2/h, geotile's stage breakdown and a verdict."""
+    output = tmp_path / "RESULTS-gpu.md"
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "--gpu", "--smoke", "--providers",
+                          "cpu", "--output", str(output)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    text = output.read_text()
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()
+            if line.startswith("| ") and "---" not in line]
+    timed = [r for r in rows if len(r) == 11 and r[0] != "case"]
+    assert {r[0] for r in timed} == {"tiny convnet, 512 px, cpu, fp32",
+                                     "ResNet18 U-Net, 512 px, cpu, fp32",
+                                     "ResNet18 U-Net, 768 px, cpu, fp32"}
+    assert sorted(r[1] for r in timed) == sorted(["geotile predict",
+                                                  "bare ONNX Runtime loop (cpu)"] * 3)
+    for _, name, first, wall, inner, start_up, rate, area, ratio, *_ in timed:
+        assert 0 < float(inner) < float(wall) and float(first) > 0
+        assert abs(float(wall) - float(inner) - float(start_up)) <= 0.011
+        assert abs(float(area) - float(rate) * 324) <= 0.5 * 324  # km^2/h at 0.3 m
+        assert (ratio != "") == (name == "geotile predict")
+    stages = [r for r in rows if len(r) == 8 and r[0] != "case"]
+    assert len(stages) == 3
+    for _, _inner, *seconds, share in stages:
+        assert all(float(s) >= 0 for s in seconds) and float(seconds[2]) > 0  # model
+        assert share.endswith("%")
+    assert text.count("(target >= 0.9: ") == 3 and text.count("(target >= 30: ") == 3

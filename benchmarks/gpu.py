@@ -1,0 +1,178 @@
+"""GPU predict against the bare ONNX Runtime loop: `python -m benchmarks --gpu [--smoke]`.
+
+Cases: the tiny convnet and the ResNet18 U-Net on a 6000 px orthotile, on each GPU
+provider that loads (TensorRT, CUDA), fp32 and fp16; then the U-Net on a 20000 px
+orthotile. geotile predict runs as a user runs it; the bare loop runs the same number of
+256 px windows in batches of the same size, with the same provider settings (TensorRT:
+engine and timing caches on disk, fp16 when asked), on random inputs: no reading,
+blending or writing.
+
+Each case runs once untimed first: TensorRT builds its engines into the caches there, so
+the timed runs measure the start-up a second run pays (reported apart). Then runs
+alternate. Reported per case: wall time (start-up included), time in the run (geotile's
+``--json`` seconds, the loop's own timer), start-up (their difference), megapixels per
+second in the run, km^2 per hour at 0.3 m, NVML busy % and memory; and for geotile the
+busy time of each stage (decode, normalise, model, blend, encode).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks import inputs, models
+from benchmarks.__main__ import GEOTILE, PY, GpuMonitor, machine, run_tree
+
+#: km^2 an hour per MP/s at 0.3 m pixels (0.09 m^2 a pixel)
+KM2_PER_HOUR = 0.3**2 * 3600
+TILE, OVERLAP = 256, 128
+#: what issue 16 asks of geotile against the bare loop, and end to end
+TARGET_RATIO, TARGET_MPS = 0.9, 30.0
+
+
+@dataclass
+class GpuCase:
+    """One implementation of one case."""
+
+    stage: str
+    name: str
+    command: list[str]
+    megapixels: float
+    geotile: bool = False
+    first: float = 0.0  # the untimed first run's wall time
+    wall: list[float] = field(default_factory=list)
+    inner: list[float] = field(default_factory=list)
+    stages: list[dict] = field(default_factory=list)
+    busy: list[float] = field(default_factory=list)
+    gpu_mb: list[float] = field(default_factory=list)
+
+
+def make_cases(size: int, big: int, batch: int, providers: list[str], out: Path,
+               precisions=("fp32", "fp16")) -> list[GpuCase]:
+    from geotile.model import float16_copy
+
+    tiny, unet = models.tiny_convnet(out / "tiny.onnx"), models.resnet18_unet(out / "r18.onnx")[0]
+    plan = [(label, model, size, provider, precision)
+            for label, model in (("tiny convnet", tiny), ("ResNet18 U-Net", unet))
+            for provider in providers for precision in precisions]
+    plan += [("ResNet18 U-Net", unet, big, providers[0], precision) for precision in precisions]
+    cases = []
+    for label, model, pixels, provider, precision in plan:
+        stage = f"{label}, {pixels} px, {provider}, {precision}"
+        image, megapixels = inputs.blank(pixels), pixels * pixels / 1e6
+        fp16 = ["--fp16"] if precision == "fp16" else []
+        floor = float16_copy(model) if precision == "fp16" else model
+        cases += [
+            GpuCase(stage, "geotile predict",
+                    [*GEOTILE, "predict", model, image, "-o", out / "gpu.tif", "--tile-size",
+                     TILE, "--overlap", OVERLAP, "--batch-size", batch, "--providers", provider,
+                     *fp16, "--overwrite", "--json"], megapixels, geotile=True),
+            GpuCase(stage, f"bare ONNX Runtime loop ({provider})",
+                    [PY, "-m", "benchmarks.peers", "bare_ort", floor, pixels, pixels, TILE,
+                     OVERLAP, batch, provider, precision], megapixels),
+        ]
+    for case in cases:
+        case.command = [str(c) for c in case.command]
+    return cases
+
+
+def _inner(text: str) -> tuple[float, dict]:
+    """(seconds in the run, geotile's stage seconds or {}) from a run's standard output."""
+    report = json.loads(text)
+    if isinstance(report, list):  # geotile --json: one summary per image
+        return report[0]["seconds"], report[0].get("stage_seconds", {})
+    return report["seconds"], {}
+
+
+def run(cases: list[GpuCase], repeat: int, monitor: GpuMonitor | None) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        stdout = Path(folder) / "stdout.json"
+        for case in cases:  # untimed: TensorRT fills its engine cache
+            case.first, _ = run_tree(case.command, monitor, stdout)
+            print(f"[first] {case.stage}: {case.name} {case.first:.2f} s", flush=True)
+        for round_number in range(repeat):
+            for case in cases:
+                seconds, _ = run_tree(case.command, monitor, stdout)
+                inner, stages = _inner(stdout.read_text())
+                case.wall.append(seconds)
+                case.inner.append(inner)
+                case.stages.append(stages)
+                if monitor is not None:
+                    case.busy.append(sum(monitor.busy) / len(monitor.busy) if monitor.busy
+                                     else 0.0)
+                    case.gpu_mb.append(monitor.used_mb)
+                print(f"[{round_number + 1}/{repeat}] {case.stage}: {case.name} {seconds:.2f} s"
+                      f" ({inner:.2f} s in the run)", flush=True)
+
+
+def tables(cases: list[GpuCase]) -> list[str]:
+    """The throughput table, the stage table and the targets, as Markdown lines."""
+    lines = ["| case | implementation | first run s | median s | in the run s | start-up s | "
+             "MP/s in the run | km^2/h at 0.3 m | geotile / loop, throughput | GPU busy % | "
+             "GPU MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    verdicts, stage_lines = [], []
+    for stage in dict.fromkeys(c.stage for c in cases):
+        group = [c for c in cases if c.stage == stage]
+        ours = next(c for c in group if c.geotile)
+        floor = next(c for c in group if not c.geotile)
+        ratio = statistics.median(floor.inner) / statistics.median(ours.inner)
+        for case in group:
+            wall, inner = statistics.median(case.wall), statistics.median(case.inner)
+            rate = case.megapixels / inner
+            busy = f"{statistics.median(case.busy):.0f}" if case.busy else "-"
+            memory = f"{max(case.gpu_mb):.0f}" if case.gpu_mb else "-"
+            lines.append(f"| {stage} | {case.name} | {case.first:.2f} | {wall:.2f} | "
+                         f"{inner:.2f} | {wall - inner:.2f} | {rate:.1f} | "
+                         f"{rate * KM2_PER_HOUR:.0f} | {f'{ratio:.2f}' if case is ours else ''}"
+                         f" | {busy} | {memory} |")
+        rate = ours.megapixels / statistics.median(ours.inner)
+        verdicts.append(f"- {stage}: {ratio:.2f}x the loop's throughput (target >= "
+                        f"{TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}), "
+                        f"{rate:.1f} MP/s (target >= {TARGET_MPS:g}: "
+                        f"{'met' if rate >= TARGET_MPS else 'NOT met'})")
+        seconds = {k: statistics.median(s.get(k, 0.0) for s in ours.stages)
+                   for k in ours.stages[0]}
+        inner = statistics.median(ours.inner)
+        stage_lines.append(f"| {stage} | {inner:.2f} | " + " | ".join(
+            f"{v:.2f}" for v in seconds.values()) + f" | {seconds.get('model', 0) / inner:.0%} |")
+    names = list(next(c for c in cases if c.geotile).stages[0])
+    return [*lines, "", "Where geotile's time goes (busy seconds per stage, medians; stages "
+            "run in overlapping threads, so they add up to more than the run):", "",
+            "| case | in the run s | " + " | ".join(names) + " | model / run |",
+            "|---|---|" + "---|" * (len(names) + 1), *stage_lines, "", "Targets (issue 16):", "",
+            *verdicts]
+
+
+def main(args) -> None:
+    """``args``: smoke, repeat, batch_size, output, providers (None: the GPU ones)."""
+    from geotile.model import usable_providers
+
+    providers = args.providers.split(",") if args.providers else \
+        [p for p in ("tensorrt", "cuda") if p in usable_providers()]
+    if not providers:
+        raise SystemExit("--gpu: no usable CUDA or TensorRT provider on this machine "
+                         "(see geotile -v predict)")
+    on_gpu = any(p != "cpu" for p in providers)
+    monitor = GpuMonitor() if on_gpu else None
+    out = inputs.WORK / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    size, big = (512, 768) if args.smoke else (6000, 20000)
+    precisions = ("fp32", "fp16") if on_gpu else ("fp32",)
+    cases = make_cases(size, big, args.batch_size, providers, out, precisions)
+    repeat = 1 if args.smoke else args.repeat
+    run(cases, repeat, monitor)
+    gpu = f"; GPU {monitor.name}" if monitor is not None else "; no GPU (providers: cpu)"
+    lines = [f"# geotile GPU benchmarks{' (smoke run)' if args.smoke else ''}", "",
+             f"Machine: {machine()}{gpu}.", "",
+             f"Medians of {repeat} alternating runs after one untimed run of each case, each "
+             f"a fresh process; batches of {args.batch_size} windows of {TILE} px with "
+             f"{OVERLAP} px overlap. `in the run`: geotile's own `--json` seconds (reading, "
+             "inference, blending, writing; not imports and the session) and the loop's own "
+             "timer; `start-up` is the rest of the wall time. GPU busy % is the mean of NVML "
+             "utilisation samples over the process; GPU MB the peak device memory in use.", "",
+             *tables(cases), ""]
+    args.output.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.output}")
