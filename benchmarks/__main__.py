@@ -290,6 +290,21 @@ def patch_layout(folder: Path) -> tuple[int, tuple | None]:
     return len(patches), layout
 
 
+#: what the compared stages write under out/ (cleared first: a comparison is of this run)
+COMPARED_OUTPUTS = ("v.gpkg", "v_gdal", "v_rio", "vt", "vt_gdal", "t", "t_gdal", "m.tif",
+                    "m_gdal.tif")
+
+
+def clear_outputs(out: Path) -> None:
+    """Remove the outputs an earlier run (another --stages, a smoke run) left to compare."""
+    for name in COMPARED_OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def check_outputs(out: Path) -> list[str]:
     """One line per stage: do geotile's and the peers' outputs agree (what makes it fair)."""
     import rasterio
@@ -442,6 +457,7 @@ def main() -> None:
         wanted = tuple(args.stages.split(","))
         cases = [c for c in cases if c.stage.startswith(wanted)]
         scaling = []
+    clear_outputs(out)
     load_before = load()
     run(cases, repeat)
     run(scaling, 1 if args.smoke else 2)

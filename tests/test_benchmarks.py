@@ -132,3 +132,15 @@ def test_gpu_runner_reports_start_up_apart_and_the_stages(tmp_path):
         assert all(float(s) >= 0 for s in seconds) and float(seconds[2]) > 0  # model
         assert share.endswith("%")
     assert text.count("(target >= 0.9: ") == 3 and text.count("(target >= 30: ") == 3
+
+
+def test_outputs_left_by_an_earlier_run_are_not_compared(tmp_path):
+    from benchmarks.__main__ import check_outputs, clear_outputs
+
+    (tmp_path / "v_gdal").mkdir()
+    (tmp_path / "v_gdal" / "v.gpkg").write_bytes(b"stale")
+    (tmp_path / "m.tif").write_bytes(b"stale")
+    (tmp_path / "tiny.onnx").write_bytes(b"a model, kept")
+    clear_outputs(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
+    assert check_outputs(tmp_path) == []  # nothing left that this run did not write
