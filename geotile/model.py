@@ -359,6 +359,10 @@ class OnnxModel:
         # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
         # changes, costing more than a padded batch: predict keeps one shape on them
         self.steady_batches = self.provider != PROVIDERS["cpu"]
+        #: TensorRT builds an engine for each new input shape (minutes for a large network,
+        #: and again whenever a shape falls outside the last one's range): every batch there
+        #: has the size probed at load
+        self.one_batch_shape = self.provider == PROVIDERS["tensorrt"]
 
     @classmethod
     def from_path(cls, path, *, providers: str = "auto", fp16: bool = False,

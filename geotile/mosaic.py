@@ -169,8 +169,8 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         overlapped_band,
         prepare_band,
         resolve_tiling,
+        row_batch_size,
         run_row,
-        steady_batch_size,
         window_grid,
     )
     from geotile.progress import progress_bar
@@ -186,7 +186,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
     steady = getattr(model, "steady_batches", False)
-    batch_size = steady_batch_size(grid.shape[1], per_run) if steady else per_run
+    batch_size = row_batch_size(model, grid.shape[1], per_run)
 
     def touching(offsets, start, length):  # windows whose output reaches [start, start+length)
         return [i for i, o in enumerate(offsets)

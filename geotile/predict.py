@@ -298,6 +298,16 @@ def blend_outputs(model, windows: WeightWindows, last: tuple[int, int], chunk, o
                                 patch.col == last[1]), patch)
 
 
+def row_batch_size(model, patches_per_row: int, per_run: int) -> int:
+    """Windows per batch for a row of ``patches_per_row``: ``per_run`` on the CPU (the last
+    batch shorter); on GPU providers equal batches, the last one padded
+    (:func:`steady_batch_size`); on TensorRT always ``per_run``, the size it was probed at
+    (``one_batch_shape``)."""
+    if not getattr(model, "steady_batches", False) or getattr(model, "one_batch_shape", False):
+        return per_run
+    return steady_batch_size(patches_per_row, per_run)
+
+
 def steady_batch_size(patches_per_row: int, batch_size: int) -> int:
     """The size of equal batches covering a row of patches in as few batches as
     ``batch_size`` allows: 46 patches at 16 -> 3 batches of 16 (2 padding), 23 -> 2 of 12."""
@@ -371,7 +381,7 @@ def predict_blocks(
         buffers = itertools.cycle([BatchBuffer() for _ in range(BATCHES_AHEAD + 3)])
         for strip in strips:
             left, cols = extent(strip)
-            batch_size = steady_batch_size(len(strip.cols), per_run) if steady else per_run
+            batch_size = row_batch_size(model, len(strip.cols), per_run)
             above = None  # the previous band, whose rows the next one shares are kept
             for row, top in enumerate(grid.row_offsets):
                 # read, decoded and normalised once per pixel, not once per window row

@@ -215,6 +215,11 @@ def test_steady_batches_keep_one_shape_and_change_nothing(tmp_path, image):
     steady = predict_array(model, image, options=options)
     assert set(shapes) == {(4, 3, 32, 32)}  # 16 patches a row: 4 batches of 4
     np.testing.assert_array_equal(steady, plain)
+    shapes.clear()
+    model.one_batch_shape = True  # TensorRT: the batch size it was probed at, always
+    fixed = predict_array(model, image, options=options)
+    assert set(shapes) == {(5, 3, 32, 32)}  # 5, 5, 5 and 1 padded to 5
+    np.testing.assert_array_equal(fixed, plain)
 
 
 def test_batches_reuse_one_buffer_and_outputs_never_alias_it(tmp_path, image):
