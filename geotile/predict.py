@@ -759,8 +759,8 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     (CRS units); its result, kept in a float32 file next to ``beside``, is resampled back
     (bilinear) and yielded by row bands on the raster's own grid. ``extra_bands``: (path,
     resampling) of extra bands, read on the model's grid; ``align``: the output's block
-    width, which strips are a multiple of; ``clock``: see :func:`predict_blocks` (reading
-    the result back is timed as ``decode``)."""
+    width, which strips are a multiple of; ``clock``: see :func:`predict_blocks` (writing
+    the result on the model's grid is timed as ``encode``, reading it back as ``decode``)."""
     import rasterio
     from affine import Affine
     from rasterio.enums import Resampling
@@ -768,7 +768,9 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.windows import Window
 
     from geotile.raster import output_profile
+    from geotile.stage_clock import StageClock
 
+    clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel))
     height = max(1, round(src.height * abs(src.res[1]) / pixel))
     transform = src.transform * Affine.scale(src.width / width, src.height / height)
@@ -786,8 +788,9 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                 for window, blended, valid in predict_blocks(
                         model, read, width, height, options, progress, Path(src.name).name,
                         prepare, _block_width(grid), clock):
-                    grid.write(np.where(valid, blended, np.nan).astype(np.float32),
-                               window=window)
+                    with clock.timing("encode"):
+                        grid.write(np.where(valid, blended, np.nan).astype(np.float32),
+                                   window=window)
         with rasterio.open(temp) as grid, WarpedVRT(
                 grid, crs=src.crs, transform=src.transform, width=src.width,
                 height=src.height, resampling=Resampling.bilinear, src_nodata=float("nan"),
@@ -798,7 +801,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                               for y in range(0, src.height, step)):
                 window = Window(left, top, min(strip, src.width - left),
                                 min(step, src.height - top))
-                with clock.timing("decode") if clock else contextlib.nullcontext():
+                with clock.timing("decode"):
                     values = back.read(window=window, masked=False).astype(np.float32)
                 valid = np.isfinite(values).all(axis=0)
                 if check_nodata:

@@ -50,8 +50,8 @@ def _image(tmp_path, size=300):
     return path
 
 
-@pytest.mark.parametrize("mosaic", [False, True])
-def test_predict_reports_the_model_time_it_spent(tmp_path, monkeypatch, mosaic):
+@pytest.mark.parametrize("path", ["plain", "mosaic", "resampled"])
+def test_predict_reports_the_model_time_it_spent(tmp_path, monkeypatch, path):
     """A model made 30 ms slower a batch shows it in ``model``, and in no other stage."""
     image = _image(tmp_path)
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu",
@@ -64,8 +64,10 @@ def test_predict_reports_the_model_time_it_spent(tmp_path, monkeypatch, mosaic):
         return run(batch)
 
     monkeypatch.setattr(model, "run", slow_run)
-    options = PredictOptions(tile_size=64, overlap=16, batch_size=4)
-    if mosaic:
+    # resampled: the model runs on 0.25 m pixels, twice as many windows a side
+    options = PredictOptions(tile_size=64, overlap=16, batch_size=4,
+                             model_resolution=0.25 if path == "resampled" else None)
+    if path == "mosaic":
         from geotile.mosaic import open_mosaic
 
         summary = predict_raster(model, image, tmp_path / "p.tif", options=options,
@@ -75,7 +77,8 @@ def test_predict_reports_the_model_time_it_spent(tmp_path, monkeypatch, mosaic):
     stages = summary["stage_seconds"]
     assert list(stages) == list(PREDICT_STAGES)
     slept = 0.03 * len(calls)
-    assert len(calls) >= 9 and sum(calls) == 36  # 6 x 6 windows of 64 px, stride 48
+    # 6 x 6 windows of 64 px, stride 48, on 300 px; 13 x 13 on 600 px
+    assert len(calls) >= 9 and sum(calls) == (169 if path == "resampled" else 36)
     assert slept <= stages["model"] <= summary["seconds"]
     for stage in ("decode", "normalise", "blend", "encode"):
         assert 0 < stages[stage] < slept, stage
