@@ -9,24 +9,17 @@ plus the ratio of geotile's median to each peer's (below 1: geotile is faster).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import platform
 import shutil
 import statistics
 import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import inputs, models
+from benchmarks.runner import GEOTILE, HERE, PY, compile_geotile, load, machine, run_once
 
-HERE = Path(__file__).resolve().parent
-PY = sys.executable
-GEOTILE = [PY, "-m", "geotile", "-q"]
 SYSTEM_PY = "/usr/bin/python3"
 
 
@@ -43,92 +36,6 @@ class Case:
     fresh_dir: Path | None = None  # emptied (and created) before every run, untimed
     times: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
-    gpu_busy: list[float] = field(default_factory=list)  # mean NVML utilisation, %
-    gpu_mb: list[float] = field(default_factory=list)  # peak device memory in use, MB
-
-
-class GpuMonitor:
-    """NVML samples of GPU 0 (utilisation %, memory in use) while a process runs."""
-
-    def __init__(self) -> None:
-        import pynvml  # nvidia-ml-py
-
-        pynvml.nvmlInit()
-        self.nvml = pynvml
-        self.handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-        self.name = pynvml.nvmlDeviceGetName(self.handle)
-        self.start()
-
-    def start(self) -> None:
-        self.busy: list[int] = []
-        self.used_mb = 0.0
-
-    def sample(self) -> None:
-        self.busy.append(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu)
-        used = self.nvml.nvmlDeviceGetMemoryInfo(self.handle).used / 2**20
-        self.used_mb = max(self.used_mb, used)
-
-
-def run_once(command: list[str], gpu: GpuMonitor | None = None) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one command's largest process."""
-    seconds, peaks = run_tree(command, gpu)
-    return seconds, max(peaks.values(), default=0) / 1024
-
-
-def run_tree(command: list[str], gpu: GpuMonitor | None = None, stdout: Path | None = None
-             ) -> tuple[float, dict[int, int]]:
-    """(seconds, {pid: peak RSS in kB}) of one command and every process it started;
-    its standard output goes to ``stdout`` (else nowhere).
-
-    Each peak is the process's own VmHWM, polled from /proc: rusage's ru_maxrss would
-    also count the benchmark parent's memory, which the child inherits at fork.
-    """
-    with open(stdout, "wb") if stdout else contextlib.nullcontext(subprocess.DEVNULL) as out:
-        return _run_tree(command, gpu, out)
-
-
-def _run_tree(command, gpu, stdout) -> tuple[float, dict[int, int]]:
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
-    peaks: dict[int, int] = {}
-    if gpu is not None:
-        gpu.start()
-    while process.poll() is None:
-        if gpu is not None:
-            gpu.sample()
-        for pid in process_tree(process.pid):
-            peaks[pid] = max(peaks.get(pid, 0), high_water_kb(pid))
-        time.sleep(0.01)
-    seconds = time.perf_counter() - started
-    error = process.stderr.read().decode(errors="replace").strip().splitlines()
-    process.stderr.close()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:3])}... failed: {error[-1] if error else ''}")
-    return seconds, peaks
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants alive now (from /proc/PID/task/*/children)."""
-    pids, index = [pid], 0
-    while index < len(pids):
-        # a process (vectorize's short-lived workers) may exit while its tasks are listed
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
-            for task in list(Path(f"/proc/{pids[index]}/task").glob("*/children")):
-                with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
-                    pids += [int(child) for child in task.read_text().split()]
-        index += 1
-    return pids
-
-
-def high_water_kb(pid: int) -> int:
-    """Peak resident memory (VmHWM) of a live process in kB; 0 once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError, ValueError):
-        pass
-    return 0
 
 
 def gdal_python_tool(name: str) -> list[str] | None:
@@ -251,18 +158,15 @@ def scaling_cases(sizes: list[int], out: Path, start_size: int = 256) -> list[Ca
     return cases
 
 
-def run(cases: list[Case], repeat: int, gpu: GpuMonitor | None = None) -> None:
+def run(cases: list[Case], repeat: int) -> None:
     for round_number in range(repeat):
         for case in cases:  # alternate: every implementation once per round
             if case.fresh_dir is not None:
                 shutil.rmtree(case.fresh_dir, ignore_errors=True)
                 case.fresh_dir.mkdir(parents=True)
-            seconds, rss = run_once(case.command, gpu)
+            seconds, rss = run_once(case.command)
             case.times.append(seconds)
             case.rss.append(rss)
-            if gpu is not None:
-                case.gpu_busy.append(float(np.mean(gpu.busy)) if gpu.busy else 0.0)
-                case.gpu_mb.append(gpu.used_mb)
             print(f"[{round_number + 1}/{repeat}] {case.stage}: {case.name} {seconds:.2f} s "
                   f"{rss:.0f} MB", flush=True)
 
@@ -349,32 +253,9 @@ def check_outputs(out: Path) -> list[str]:
     return lines
 
 
-def load() -> str:
-    """The 1-minute load average and the core count, e.g. '4.3 on 2 cores'."""
-    return f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-
-
-def machine() -> str:
-    import onnxruntime
-    import rasterio
-
-    from geotile import __version__
-
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM; Python "
-            f"{platform.python_version()}, geotile {__version__}, rasterio {rasterio.__version__}"
-            f" (GDAL {rasterio.__gdal_version__}), onnxruntime {onnxruntime.__version__}")
-
-
 def table(cases: list[Case], ratios: bool = True) -> list[str]:
-    gpu = any(c.gpu_busy for c in cases)
-    extra = " GPU busy % | GPU MB |" if gpu else ""
     lines = ["| stage | implementation | median s | min-max s | throughput | peak RSS MB | "
-             f"geotile / this | geotile / this (min) |{extra}",
-             "|---|---|---|---|---|---|---|---|" + "---|" * gpu * 2]
+             "geotile / this | geotile / this (min) |", "|---|---|---|---|---|---|---|---|"]
     for stage in dict.fromkeys(c.stage for c in cases):
         group = [c for c in cases if c.stage == stage]
         ours = next((c for c in group if c.geotile), None) if ratios else None
@@ -383,11 +264,9 @@ def table(cases: list[Case], ratios: bool = True) -> list[str]:
             ratio, ratio_min = ("", "") if ours is None or case is ours else \
                 (f"{statistics.median(ours.times) / median:.2f}",
                  f"{min(ours.times) / min(case.times):.2f}")
-            gpu_cells = f" {statistics.median(case.gpu_busy):.0f} | {max(case.gpu_mb):.0f} |" \
-                if gpu else ""
             lines.append(f"| {stage} | {case.name} | {median:.2f} | {min(case.times):.2f}-"
                          f"{max(case.times):.2f} | {case.units / median:.2f} {case.unit} | "
-                         f"{max(case.rss):.0f} | {ratio} | {ratio_min} |{gpu_cells}")
+                         f"{max(case.rss):.0f} | {ratio} | {ratio_min} |")
     return lines
 
 
@@ -402,16 +281,6 @@ def scaling_exponent(cases: list[Case], stage: str, start_up: float = 0.0) -> fl
 def start_up_seconds(cases: list[Case], stage: str) -> float:
     """The stage's fixed cost: its median time on the smallest raster (``start_size``)."""
     return statistics.median(next(c for c in cases if c.stage == stage).times)
-
-
-def compile_geotile() -> None:
-    """Byte-compile geotile as an installed package is, so that no run pays for compiling
-    it (PYTHONDONTWRITEBYTECODE would otherwise make every fresh process recompile)."""
-    import compileall
-
-    import geotile
-
-    compileall.compile_dir(Path(geotile.__file__).parent, quiet=1)
 
 
 def main() -> None:

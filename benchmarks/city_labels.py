@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.__main__ import GEOTILE, HERE, compile_geotile, machine, run_once
 from benchmarks.inputs import WORK
+from benchmarks.runner import GEOTILE, HERE, compile_geotile, machine, run_once
 
 CRS = "EPSG:32616"
 ORIGIN = (400000.0, 3720000.0)  # upper-left corner of the labels' area

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import inputs, models
-from benchmarks.__main__ import GEOTILE, PY, GpuMonitor, machine, run_tree
+from benchmarks.runner import GEOTILE, PY, GpuMonitor, machine, run_tree
 
 #: km^2 an hour per MP/s at 0.3 m pixels (0.09 m^2 a pixel)
 KM2_PER_HOUR = 0.3**2 * 3600

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from benchmarks import inputs, models
-from benchmarks.__main__ import GEOTILE, compile_geotile, machine, run_once
+from benchmarks.runner import GEOTILE, compile_geotile, machine, run_once
 
 HERE = Path(__file__).parent
 TARGETS_MB = {"predict 20000 x 20000, --tile-size 1024": 1500,

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=HERE / "work" / "overlap")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
-    from benchmarks.__main__ import compile_geotile
+    from benchmarks.runner import compile_geotile
 
     compile_geotile()
     args.work.mkdir(parents=True, exist_ok=True)

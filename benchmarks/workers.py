@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import inputs
-from benchmarks.__main__ import GEOTILE, HERE, Case, compile_geotile, load, machine, run_tree
+from benchmarks.__main__ import Case
 from benchmarks.overlap import write_section
+from benchmarks.runner import GEOTILE, HERE, compile_geotile, load, machine, run_tree
 
 ROOT = HERE.parent
 MODEL = ROOT / "examples/models/buildings_unet.onnx"
