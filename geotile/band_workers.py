@@ -12,24 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+from geotile.cpus import usable_cpus
 from geotile.errors import GeotileError
 
 #: more workers than this gain little: the parent merges and writes what they find
 MAX_WORKERS = 8
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
 
 
 def worker_count(jobs: int, workers: int | None = None) -> int:

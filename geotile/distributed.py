@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Sequence
 
+from geotile.cpus import usable_cpus
 from geotile.errors import GeotileError, InputError
 
 #: per worker process: (model path, options) -> OnnxModel
@@ -129,7 +130,7 @@ def predict_rasters(
     model_options = dict(model_options or {})
     threads = None
     if workers:  # share the machine's cores between the local workers
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = max(1, usable_cpus() // workers)
     model_options.setdefault("threads", threads)
     if options is not None:
         model_options.setdefault("tile_size", options.tile_size)

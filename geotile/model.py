@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.cpus import usable_cpus
 from geotile.errors import InputError, ModelError
 
 log = logging.getLogger("geotile")
@@ -387,7 +388,7 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads or usable_cpus()
         try:
             with _quiet_stderr() if chain[0] != PROVIDERS["cpu"] else contextlib.nullcontext():
                 session = ort.InferenceSession(str(load_path), options,

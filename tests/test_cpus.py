@@ -1,0 +1,65 @@
+"""geotile.cpus: the CPUs a process may use, under cgroup quotas and affinity masks."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from geotile.cpus import cgroup_cpu_quota, usable_cpus
+
+
+def _cgroup(tmp_path, files: dict[str, str], proc: str = "0::/\n"):
+    root = tmp_path / "cgroup"
+    root.mkdir(parents=True)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "proc_cgroup").write_text(proc)
+    return root, tmp_path / "proc_cgroup"
+
+
+@pytest.mark.parametrize(("files", "proc", "cpus"), [
+    ({"cpu.max": "200000 100000\n"}, "0::/\n", 2),  # v2, docker --cpus 2
+    ({"cpu.max": "150000 100000\n"}, "0::/\n", 2),  # 1.5 CPUs: rounded up
+    ({"cpu.max": "50000 100000\n"}, "0::/\n", 1),
+    ({"cpu.max": "max 100000\n"}, "0::/\n", None),  # no limit
+    ({"kubepods/pod1/cpu.max": "400000 100000\n", "cpu.max": "max 100000\n"},
+     "0::/kubepods/pod1\n", 4),  # the process's own, nested cgroup
+    ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"},
+     "4:memory:/x\n2:cpu,cpuacct:/\n", 3),  # v1
+    ({"cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "100000\n",
+      "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n"},
+     "2:cpu,cpuacct:/docker/abc\n", 1),  # v1, controllers mounted together
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"},
+     "1:cpu:/\n", None),  # v1 without a quota
+    ({"cpu.max": "garbage\n"}, "0::/\n", None),
+    ({}, "", None),  # no cgroup file system (macOS, Windows, a bare chroot)
+])
+def test_cgroup_quota_of_v1_and_v2(tmp_path, files, proc, cpus):
+    root, proc_cgroup = _cgroup(tmp_path, files, proc)
+    assert cgroup_cpu_quota(root, proc_cgroup) == cpus
+
+
+def test_usable_cpus_is_the_affinity_capped_by_the_quota(tmp_path):
+    affinity = len(os.sched_getaffinity(0))
+    root, proc = _cgroup(tmp_path, {"cpu.max": "100000 100000\n"})
+    assert usable_cpus(root, proc) == 1
+    root, proc = _cgroup(tmp_path / "big", {"cpu.max": f"{(affinity + 8) * 100000} 100000\n"})
+    assert usable_cpus(root, proc) == affinity  # a quota above the cores does not add any
+    root, proc = _cgroup(tmp_path / "none", {})
+    assert usable_cpus(root, proc) == affinity
+
+
+def test_onnx_runtime_gets_the_usable_cpus_not_the_machines(tmp_path, monkeypatch):
+    from geotile import model as model_module
+
+    from .onnx_models import pointwise_model
+
+    monkeypatch.setattr(model_module, "usable_cpus", lambda: 1)
+    model = model_module.OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"),
+                                             providers="cpu")
+    assert model.session.get_session_options().intra_op_num_threads == 1
+    explicit = model_module.OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"),
+                                                providers="cpu", threads=3)
+    assert explicit.session.get_session_options().intra_op_num_threads == 3
