@@ -590,7 +590,7 @@ def predict_raster(
         if action == SKIP:
             return {"image": str(image_path), "output": str(output_path), "skipped": True,
                     "seconds": 0.0, "megapixels": 0.0, "mp_per_s": 0.0,
-                    "provider": model.provider}
+                    "provider": model.provider, "stage_seconds": clock.seconds()}
         overwrite = overwrite or action == REPLACE
     from geotile.no_georef import quiet_rasterio, warn_if_not_georeferenced
 

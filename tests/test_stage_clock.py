@@ -113,3 +113,13 @@ def test_gc_paused_restores_the_collector_as_it_was():
         assert not gc.isenabled()  # a caller that turned it off keeps it off
     finally:
         gc.enable()
+
+
+def test_a_skipped_image_reports_the_same_keys_with_no_time(tmp_path):
+    image = _image(tmp_path, 128)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu")
+    first = predict_raster(model, image, tmp_path / "p.tif", resume=True)
+    again = predict_raster(model, image, tmp_path / "p.tif", resume=True)
+    assert again["skipped"] and set(again) - {"skipped"} == set(first)
+    assert again["stage_seconds"] == dict.fromkeys(PREDICT_STAGES, 0.0)
+    assert first["stage_seconds"]["model"] > 0
