@@ -312,7 +312,7 @@ def main() -> None:
     if args.gpu:
         from benchmarks import gpu
 
-        gpu.main(args)
+        gpu.main(args, out)
         return
     if args.smoke:
         cases = make_cases(512, 100, 256, out)

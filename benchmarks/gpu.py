@@ -25,6 +25,7 @@ from pathlib import Path
 
 from benchmarks import inputs, models
 from benchmarks.runner import GEOTILE, PY, GpuMonitor, machine, run_tree
+from geotile.stage_clock import PREDICT_STAGES
 
 #: km^2 an hour per MP/s at 0.3 m pixels (0.09 m^2 a pixel)
 KM2_PER_HOUR = 0.3**2 * 3600
@@ -133,12 +134,11 @@ def tables(cases: list[GpuCase]) -> list[str]:
                         f"{TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}), "
                         f"{rate:.1f} MP/s (target >= {TARGET_MPS:g}: "
                         f"{'met' if rate >= TARGET_MPS else 'NOT met'})")
-        seconds = {k: statistics.median(s.get(k, 0.0) for s in ours.stages)
-                   for k in ours.stages[0]}
+        seconds = {k: statistics.median(s[k] for s in ours.stages) for k in PREDICT_STAGES}
         inner = statistics.median(ours.inner)
         stage_lines.append(f"| {stage} | {inner:.2f} | " + " | ".join(
             f"{v:.2f}" for v in seconds.values()) + f" | {seconds.get('model', 0) / inner:.0%} |")
-    names = list(next(c for c in cases if c.geotile).stages[0])
+    names = PREDICT_STAGES
     return [*lines, "", "Where geotile's time goes (busy seconds per stage, medians; stages "
             "run in overlapping threads, so they add up to more than the run):", "",
             "| case | in the run s | " + " | ".join(names) + " | model / run |",
@@ -146,8 +146,9 @@ def tables(cases: list[GpuCase]) -> list[str]:
             *verdicts]
 
 
-def main(args) -> None:
-    """``args``: smoke, repeat, batch_size, output, providers (None: the GPU ones)."""
+def main(args, out: Path) -> None:
+    """``args``: smoke, repeat, batch_size, output, providers (None: the GPU ones); ``out``:
+    the work folder (models, outputs)."""
     from geotile.model import usable_providers
 
     providers = args.providers.split(",") if args.providers else \
@@ -157,8 +158,6 @@ def main(args) -> None:
                          "(see geotile -v predict)")
     on_gpu = any(p != "cpu" for p in providers)
     monitor = GpuMonitor() if on_gpu else None
-    out = inputs.WORK / "out"
-    out.mkdir(parents=True, exist_ok=True)
     size, big = (512, 768) if args.smoke else (6000, 20000)
     precisions = ("fp32", "fp16") if on_gpu else ("fp32",)
     cases = make_cases(size, big, args.batch_size, providers, out, precisions)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.errors import InputError
+from geotile.stage_clock import StageClock
 
 if TYPE_CHECKING:
     from rasterio.windows import Window
@@ -174,7 +175,6 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         window_grid,
     )
     from geotile.progress import progress_bar
-    from geotile.stage_clock import StageClock
 
     clock = clock or StageClock()
     tile = mosaic.tile(path)

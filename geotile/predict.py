@@ -53,12 +53,11 @@ from geotile.model import DEFAULT_TILE_SIZE
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import plan as resume_plan
+from geotile.stage_clock import StageClock
 from geotile.streaming import DEFAULT_BLOCK_SIZE
 
 if TYPE_CHECKING:
     from rasterio.windows import Window
-
-    from geotile.stage_clock import StageClock
 
 log = logging.getLogger("geotile")
 
@@ -341,7 +340,6 @@ def predict_blocks(
 
     from geotile.blending import divide
     from geotile.progress import progress_bar
-    from geotile.stage_clock import StageClock
     from geotile.streaming import StripCarry, background, column_strips
 
     clock = clock or StageClock()
@@ -579,8 +577,6 @@ def predict_raster(
         # raw model values (--activation none, regressors) are not probabilities: float32
         log.info("%s gives raw values: written as float32", model.path.name)
         options = dataclasses.replace(options, dtype="float32")
-    from geotile.stage_clock import StageClock
-
     started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
     complete = _completion(model, options, settings, image_path, extra_bands,
@@ -768,7 +764,6 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.windows import Window
 
     from geotile.raster import output_profile
-    from geotile.stage_clock import StageClock
 
     clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel))
@@ -890,7 +885,6 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> No
     """
     from rasterio.windows import Window
 
-    from geotile.stage_clock import StageClock
     from geotile.streaming import BackgroundWriter
 
     mask_band = options.output_type == "probability" and options.dtype == "uint8"
