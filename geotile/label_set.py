@@ -36,7 +36,9 @@ class Labels:
 
     @property
     def total_bounds(self) -> np.ndarray:
-        """(minx, miny, maxx, maxy) of all geometries."""
+        """(minx, miny, maxx, maxy) of all geometries (NaN when there are none)."""
+        if len(self.geometries) == 0:
+            return np.full(4, np.nan)
         return shapely.total_bounds(self.geometries)
 
     @functools.cached_property

@@ -28,6 +28,8 @@ POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
 #: the CRS of GeoJSON without a ``crs`` member (RFC 7946), as GDAL reads it
 GEOJSON_DEFAULT_CRS = "EPSG:4326"
+#: the largest class id of a mask: 255 is the ignore value (nodata) of masks
+MAX_CLASS_ID = 254
 #: GeoJSON files larger than this are streamed in chunks when only some regions are needed
 STREAM_BYTES = 16 * 2**20
 #: features per chunk of a streamed GeoJSON
@@ -864,7 +866,8 @@ def class_ids(
     class_map: dict[str, int] | None,
     source: str | os.PathLike,
 ) -> tuple[list[int], dict[int, str]]:
-    """The class id (1..255) of every feature, and the names of the ids.
+    """The class id (1..254; 255 is the masks' ignore value) of every feature, and the
+    names of the ids.
 
     Without ``class_field`` every feature is class 1 ("building"). A field of
     numbers, or of text that reads as numbers ("1", "10", "2.0"), is used as
@@ -893,8 +896,8 @@ def class_ids(
                            if not float(n).is_integer()), None)
         if fractional is not None:
             raise InputError(
-                f"{source}: class value {fractional!r} of field {class_field!r} is not a whole "
-                "class id 1..255. Map the classes with --class-map."
+                f"{source}: class value {_plain(fractional)!r} of field {class_field!r} is not "
+                "a whole class id 1..254. Map the classes with --class-map."
             )
         ids = [int(n) for n in numbers]
         every = {int(n) for n in map(_number, everything) if float(n).is_integer()}
@@ -911,11 +914,12 @@ def class_ids(
             )
         ids = [mapping[k] for k in keys]
         names = {i: name for name, i in mapping.items()}
-    bad = sorted({i for i in ids if not 1 <= i <= 255})
+    bad = sorted({i for i in ids if not 1 <= i <= MAX_CLASS_ID})
     if bad:
         raise InputError(
-            f"{source}: class id {bad[0]} is outside 1..255 (0 is background). "
-            "Map the classes with --class-map."
+            f"{source}: class id {bad[0]} is outside 1..{MAX_CLASS_ID} (0 is background, 255 "
+            "the ignore value that training and evaluate skip). Map the classes with "
+            "--class-map."
         )
     return ids, names
 
@@ -933,7 +937,7 @@ def read_class_map(path: str | os.PathLike) -> dict[str, int]:
 
 
 def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
-    """``mapping`` (name -> id) with integer ids 1..255; keys that read as numbers ("01",
+    """``mapping`` (name -> id) with integer ids 1..254; keys that read as numbers ("01",
     2.0) become their canonical text ("1", "2"). InputError naming ``source`` otherwise."""
     if not isinstance(mapping, dict) or not mapping:
         raise InputError(
@@ -942,13 +946,18 @@ def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
     checked = {}
     for name, value in mapping.items():
         number = None if isinstance(value, str) else _number(value)
-        if number is None or not float(number).is_integer() or not 1 <= number <= 255:
+        if number is None or not float(number).is_integer() or not 1 <= number <= MAX_CLASS_ID:
             raise InputError(
                 f"{source}: class {str(name)!r} has id {json.dumps(value, default=str)}; "
-                "ids are integers 1..255 (0 is background)."
+                f"ids are integers 1..{MAX_CLASS_ID} (0 is background, 255 the ignore value)."
             )
         checked[_class_key(name)] = int(number)
     return checked
+
+
+def _plain(value):
+    """A NumPy scalar as the Python number it holds (for messages: 1.5, not np.float64(1.5))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _number(value) -> float | int | None:

@@ -527,26 +527,13 @@ def _mask_one_image(
                                          options.line_width, options.line_cap)
         frame, names = by_crs[key]
         ignore = has_nodata(src)
-        if ignore and len(frame) and (frame.fields["class_id"] == IGNORE).any():
-            raise InputError(
-                f"{labels_path}: class id {IGNORE} is the ignore value of masks where "
-                f"{image_path.name} is nodata. Use ids 1..{IGNORE - 1} (--class-map)."
-            )
         extent = grid_envelope(src.transform, src.width, src.height)
         halo = options.halo  # features this close to the image shape its boundary/contact
         near = select_bounds(frame, grid_envelope(src.transform, src.width + 2 * halo,
                                                   src.height + 2 * halo, -halo, -halo))
         on_image = select_bounds(near, extent) if halo else near
         if len(on_image) == 0:
-            warnings.warn(
-                f"{labels_path}: no feature overlaps {image_path.name} (labels span "
-                f"{_labels_span(frame, labels)}, the image {_fmt_bounds(extent)} in "
-                f"{src.crs.to_string() if src.crs else 'no CRS'}); the mask is all zeros. "
-                "The labels' CRS may be wrong or missing (fix with --labels-crs) or the file "
-                "may belong to another image.",
-                GeotileWarning,
-                stacklevel=2,
-            )
+            _say_mask_is_empty(labels, frame, labels_path, image_path, extent, src.crs)
         profile = mask_profile(src, len(options.channels), ignore, creation_options)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
@@ -567,6 +554,29 @@ def _mask_one_image(
     return {"image": str(image_path), "output": str(output_path), "features": len(on_image),
             "positive_pixels": positives, "ignored_pixels": ignored,
             "classes": json.loads(_class_names_json(names))}
+
+
+def _say_mask_is_empty(labels, frame, labels_path, image_path, extent, crs) -> None:
+    """Why ``image_path``'s mask is all zeros: a SpaceNet CSV that lists no building on it
+    (its "no building" row) says so in the log; one without a row for it, or vector labels
+    that lie elsewhere (a wrong CRS, another image's file), in a warning."""
+    image = Path(image_path).name
+    if "ImageId" in labels.fields and "BuildingId" in labels.fields:
+        from geotile.spacenet import match_image
+
+        listed = labels.values.get("ImageId", labels.fields["ImageId"].tolist())
+        if match_image(image_path, set(listed)) is not None:
+            log.info("%s lists no building on %s: its mask is all zeros", labels_path, image)
+            return
+        message = (f"{labels_path} has no row for {image}; its mask is all zeros. SpaceNet "
+                   "matches ImageId to the image name without its product prefix.")
+    else:
+        message = (f"{labels_path}: no feature overlaps {image} (labels span "
+                   f"{_labels_span(frame, labels)}, the image {_fmt_bounds(extent)} in "
+                   f"{crs.to_string() if crs else 'no CRS'}); the mask is all zeros. The "
+                   "labels' CRS may be wrong or missing (fix with --labels-crs) or the file "
+                   "may belong to another image.")
+    warnings.warn(message, GeotileWarning, stacklevel=3)
 
 
 def mask_profile(src, count: int, ignore: bool, creation_options: dict) -> dict:

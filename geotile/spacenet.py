@@ -238,7 +238,8 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
     log.info("%s: %d buildings on %d images", path, sum(len(p) for p in parts), len(matched))
     geometries = np.concatenate([p.geometries for p in parts]) if parts else _objects([])
     fields = {k: np.concatenate([p.fields[k] for p in parts]) for k in parts[0].fields}
-    return Labels(geometries, fields, crs)
+    # every ImageId of the file, those with only a "no building" row too
+    return Labels(geometries, fields, crs, values={"ImageId": sorted(ids)})
 
 
 def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS) -> list[tuple]:

@@ -136,17 +136,17 @@ def test_class_map_applies_to_text_numbers(image, tmp_path):
     assert (mask[1, 1], mask[1, 7]) == (7, 9)
 
 
-@pytest.mark.parametrize("bad", [None, 0, 256, 1.5, "one", True, -1])
-def test_class_map_ids_must_be_integers_1_to_255(run_cli, image, tmp_path, bad):
+@pytest.mark.parametrize("bad", [None, 0, 255, 256, 1.5, "one", True, -1])
+def test_class_map_ids_must_be_integers_1_to_254(run_cli, image, tmp_path, bad):
     labels = tmp_path / "l.geojson"
     gpd.GeoDataFrame({"kind": ["house"]}, geometry=[box(0, 0)], crs=UTM_CRS).to_file(labels)
     class_map = tmp_path / "classes.json"
     class_map.write_text(json.dumps({"house": bad}))
     assert_one_line_error(run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
                                   "--class-field", "kind", "--class-map", class_map),
-                          "classes.json", "'house'", "1..255")
+                          "classes.json", "'house'", "1..254")
     assert not (tmp_path / "m.tif").exists()
-    with pytest.raises(InputError, match=r"'house'.*1\.\.255"):
+    with pytest.raises(InputError, match=r"'house'.*1\.\.254"):
         make_masks(labels, [image], [tmp_path / "m.tif"], class_field="kind",
                    class_map={"house": bad})
 

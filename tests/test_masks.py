@@ -291,10 +291,12 @@ def test_alpha_band_is_nodata_and_images_without_nodata_have_none(make_raster, t
         assert src.nodata is None and src.read(1).max() == 1
 
 
-def test_class_255_with_nodata_is_an_error(make_raster, tmp_path):
-    image = make_raster("img.tif", np.zeros((10, 10), np.uint8), nodata=0)
+@pytest.mark.parametrize("nodata", [0, None])
+def test_class_255_is_an_error(make_raster, tmp_path, nodata):
+    """255 is the masks' ignore value (tile and evaluate skip it), on any image."""
+    image = make_raster("img.tif", np.zeros((10, 10), np.uint8), nodata=nodata)
     labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 2)], cls=[255])
-    with pytest.raises(InputError, match=r"class id 255.*ignore value.*img.tif"):
+    with pytest.raises(InputError, match=r"l.geojson: class id 255 .*ignore value"):
         make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
     assert not (tmp_path / "m.tif").exists()
 

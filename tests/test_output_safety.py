@@ -194,3 +194,28 @@ def test_full_disk_fails_evaluate_report_naming_the_file(run_cli, make_raster, t
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and str(disk / report) in lines[0] and "space" in lines[0]
         assert list(disk.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["make-masks", "predict"])
+def test_several_images_into_a_tif_name_is_refused(run_cli, make_raster, tmp_path, command):
+    """``-o masks.tif`` with several images: refused in one line, not a folder named
+    masks.tif; a folder name (existing or not) receives one file per image."""
+    from .conftest import assert_one_line_error
+
+    one = make_raster("one.tif", np.zeros((1, 16, 16), np.uint8))
+    two = make_raster("two.tif", np.zeros((1, 16, 16), np.uint8))
+    first = tmp_path / "labels.geojson" if command == "make-masks" else pointwise_model(
+        tmp_path / "m.onnx", channels=1)
+    first.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[
+            [UTM_ORIGIN[0], UTM_ORIGIN[1]], [UTM_ORIGIN[0] + 2, UTM_ORIGIN[1]],
+            [UTM_ORIGIN[0] + 2, UTM_ORIGIN[1] - 2], [UTM_ORIGIN[0], UTM_ORIGIN[1]]]]}}],
+        "crs": {"type": "name", "properties": {"name": UTM_CRS}}})) \
+        if command == "make-masks" else None
+    extra = ["--tile-size", "16"] if command == "predict" else []
+    assert_one_line_error(run_cli(command, first, one, two, "-o", tmp_path / "out.tif", *extra),
+                          "out.tif", "2 inputs need a folder", "out/")
+    assert not (tmp_path / "out.tif").exists()
+    result = run_cli(command, first, one, two, "-o", tmp_path / "out", *extra)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == ["one.tif", "two.tif"]

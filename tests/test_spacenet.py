@@ -253,6 +253,35 @@ def test_cli_make_masks_from_a_spacenet_csv(run_cli, make_raster, tmp_path):
     assert result.exit_code == 1 and "no ImageId matches" in result.stderr
 
 
+def test_cli_make_masks_of_an_image_the_csv_says_has_no_building(run_cli, make_raster,
+                                                                  tmp_path):
+    """SpaceNet's "no building" row (BuildingId -1, POLYGON EMPTY) alone: an all-zero mask,
+    said as such, with no guess that the labels' CRS is wrong; an image the CSV does not list
+    beside one it does gets a warning naming it."""
+    zeros = np.zeros((1, 40, 50), np.uint8)
+    two = make_raster("RGB-PanSharpen_AOI_2_Vegas_img2.tif", zeros, transform=TRANSFORM)
+    three = make_raster("RGB-PanSharpen_AOI_2_Vegas_img3.tif", zeros, transform=TRANSFORM)
+    for header, empty in ((["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo"],
+                           ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY", "POLYGON EMPTY"]),
+                          (["ImageId", "BuildingId", "PolygonWKT_Pix"],
+                           ["AOI_2_Vegas_img2", -1, "POLYGON EMPTY"])):
+        truth = write_rows(tmp_path / "truth.csv", header, [empty])
+        out = tmp_path / f"m{len(header)}.tif"
+        result = run_cli("-v", "make-masks", truth, two, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output and "CRS may be wrong" not in result.output
+        assert "lists no building on RGB-PanSharpen_AOI_2_Vegas_img2.tif" in result.stderr
+        with rasterio.open(out) as src:
+            assert src.shape == (40, 50) and not src.read(1).any()
+    result = run_cli("make-masks", truth, two, three, "-o", tmp_path / "both")
+    assert result.exit_code == 0, result.output
+    assert "CRS may be wrong" not in result.output
+    assert ("truth.csv has no row for RGB-PanSharpen_AOI_2_Vegas_img3.tif" in
+            " ".join(result.stderr.split()))
+    with rasterio.open(tmp_path / "both" / f"{three.stem}.tif") as src:
+        assert not src.read(1).any()
+
+
 def test_cli_vectorize_writes_proposals_that_read_back(run_cli, make_raster, tmp_path):
     classes = np.zeros((40, 50), np.uint8)
     classes[3:8, 2:12] = 1

@@ -45,7 +45,7 @@ def _line_options(command):
 @click.option(
     "--class-map",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='JSON file {"building": 1, ...} mapping class names to ids 1..255 (with a label '
+    help='JSON file {"building": 1, ...} mapping class names to ids 1..254 (with a label '
     "raster of class indices: the names of its ids).",
 )
 @click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")

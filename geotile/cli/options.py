@@ -169,6 +169,10 @@ def resolve_outputs(
     else:
         if output.exists() and not output.is_dir():
             raise InputError(f"{output}: several inputs need a folder as output, not a file.")
+        if not as_folder and output.suffix.lower() in (".tif", ".tiff", suffix.lower()):
+            raise InputError(f"{output}: {len(inputs)} inputs need a folder as output, and this "
+                             f"names a {output.suffix} file. Give a folder (e.g. "
+                             f"{output.with_suffix('')}/).")
         stems = [Path(p).stem for p in inputs]
         duplicates = {s for s in stems if stems.count(s) > 1}
         if duplicates:
