@@ -339,9 +339,11 @@ class OnnxModel:
         self._chunk: int | None = None  # batch limit found by the probe (fixed output batch)
         self._probed_batch = 0
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._other_sizes: dict[int, tuple | None] = {}
         self._run_options = None
         self._scale: float | None = None
         self._mean = self._std = None
+        self._raw_pixel_stats = False
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
@@ -412,6 +414,13 @@ class OnnxModel:
         if isinstance(wanted, str):
             wanted = [w.strip() for w in wanted.split(",") if w.strip()]
         by_name = {o.name: o for o in outputs}
+        if not wanted:
+            raise ModelError(f"{self.path}: --outputs names no output; the model's outputs are "
+                             f"{', '.join(by_name)} (or leave --outputs out for all).")
+        twice = next((name for name in wanted if wanted.count(name) > 1), None)
+        if twice is not None:
+            raise ModelError(f"{self.path}: --outputs names {twice!r} twice; name each output "
+                             "once.")
         chosen = []
         for name in wanted:
             if name not in by_name:
@@ -502,8 +511,9 @@ class OnnxModel:
                 results, error, batch, self._chunk = single, None, 1, 1
         if error is not None:
             raise self._explain_run_error(size, error)
-        geometries = [self._read_output(output, result, size, batch)
-                      for output, result in zip(self.outputs, results, strict=True)]
+        geometries = [self._read_output(output, result, size, batch, index)
+                      for index, (output, result) in enumerate(zip(self.outputs, results,
+                                                                   strict=True))]
         first = geometries[0]
         if any(g != first for g in geometries[1:]):
             raise ModelError(f"{self.path}: its outputs cover different parts of a {size} px "
@@ -515,7 +525,7 @@ class OnnxModel:
         return first
 
     def _read_output(self, output: ModelOutput, result: np.ndarray, size: int,
-                     batch: int) -> Geometry:
+                     batch: int, index: int = 0) -> Geometry:
         shape = tuple(result.shape)
         what = f"{self.path}: output {output.name!r} has shape {list(shape)} for a " \
                f"{size} px window"
@@ -538,10 +548,58 @@ class OnnxModel:
             geometry = _geometry(size, h, w)
             if geometry is not None:
                 output.channel_axis, output.channels = axis, int(channels)
-                return geometry
+                if h == size:
+                    return geometry
+                return self._placement(size, h, geometry, index, 2 if axis == 1 else 1, what)
         raise ModelError(f"{what}, neither the window nor a centred crop or an integer "
                          "downscale of it (super-resolution and classifier outputs are not "
                          "supported); check the export or --tile-size.")
+
+    def _placement(self, size: int, height: int, guess: Geometry, index: int, axis: int,
+                   what: str) -> Geometry:
+        """Where an output smaller than the window lies in it. A second probe at another
+        size tells a crop (valid convolutions: the margin stays the same) from a downscale
+        (the output grows by 1/k of the window); a fixed-size model keeps ``guess``. Crops
+        are centred (as Deepness places them), so an odd margin is refused."""
+        other = self._other_size(size)
+        if other is None:
+            if guess.out != size and (size - height) % 2:
+                raise ModelError(f"{what}: a crop of {size - height} px cannot be centred; "
+                                 "check the export.")
+            return guess
+        other_size, shapes = other
+        other_height = shapes[index][axis]
+        if other_height - height == other_size - size:
+            if (size - height) % 2:
+                raise ModelError(f"{what}: a crop of {size - height} px (valid convolutions) "
+                                 "cannot be centred in the window; check the export.")
+            return Geometry(size, height, (size - height) // 2, 0)
+        factor = round(size / height)
+        if factor >= 2 and abs(other_height - other_size / factor) < 1:
+            if size % factor == 0 and size // factor == height:
+                return Geometry(size, size, 0, factor // 2)
+            target = max(factor, round(size / factor) * factor)
+            exc = ModelError(f"{what}: the model downscales by {factor}, so its windows must be "
+                             f"multiples of {factor} px: try --tile-size {target}.")
+            exc.suggested_size = target
+            raise exc
+        raise ModelError(f"{what}, and {list(shapes[index])} for {other_size} px: neither a "
+                         "centred crop nor an integer downscale of the window; check the "
+                         "export.")
+
+    def _other_size(self, size: int):
+        """(another window size, the output shapes there), or None when the model runs at
+        no other size (cached per size)."""
+        if size not in self._other_sizes:
+            found = None
+            if not self.fixed_size:
+                for other in (size + 64, 2 * size, size + 32):
+                    results, error = self._try(self.fixed_batch or 1, other)
+                    if error is None:
+                        found = (other, [tuple(r.shape) for r in results])
+                        break
+            self._other_sizes[size] = found
+        return self._other_sizes[size]
 
     def _explain_run_error(self, size: int, error: Exception) -> ModelError:
         """One line naming the model and the fix; ``suggested_size`` holds a size that runs."""
@@ -574,13 +632,24 @@ class OnnxModel:
             if value is not None and not all(math.isfinite(float(v)) for v in values):
                 raise InputError(f"--{name} {value}: every value must be a finite number "
                                  f"(model {self.path.name}).")
-        if mean is None:
-            mean = _metadata_value(self.metadata, "standardization_mean")
-        if std is None:
-            std = _metadata_value(self.metadata, "standardization_std")
         channels = self.channels or 1
-        self._mean = _per_channel(mean if mean is not None else 0.0, channels, "mean", self.path)
-        self._std = _per_channel(std if std is not None else 1.0, channels, "std", self.path)
+        values = {}
+        for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
+            key = f"standardization_{name}"
+            if given is None and key in self.metadata:
+                values[name] = _per_channel(_metadata_value(self.metadata, key), channels, name,
+                                            self.path, f"metadata {key} {self.metadata[key]!r}")
+            else:
+                values[name] = _per_channel(given if given is not None else default, channels,
+                                            name, self.path)
+        self._mean, self._std = values["mean"], values["std"]
+        # constants for 0..255 pixels (torchvision's 123.675 / 58.395): a mean above 1 or a
+        # std above 1 cannot be meant for pixels divided by 255 first
+        self._raw_pixel_stats = scale is None and (max(self._mean) > 1 or min(self._std) > 1)
+        if self._raw_pixel_stats:
+            log.info("%s: mean %s and std %s are on the 0..255 scale: uint8 pixels are not "
+                     "divided by 255 first (--scale sets it)", self.path.name,
+                     list(self._mean), list(self._std))
         if any(v == 0 for v in self._std):
             raise ModelError(f"{self.path}: a std of 0 would divide by zero (--std).")
         self._scale = scale
@@ -588,11 +657,12 @@ class OnnxModel:
     def normalization_for(self, dtype) -> Normalization:
         """The normalisation for input of ``dtype``: without a scale, uint8 is divided by 255
         (as Deepness and most exported models expect) unless the model itself takes integer
-        input (it gets raw pixels); other dtypes are left unscaled."""
+        input or its mean/std are for 0..255 pixels (it gets raw pixels); other dtypes are
+        left unscaled."""
         scale = self._scale
         if scale is None:
-            integer_model = np.issubdtype(self.input_type, np.integer)
-            scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not integer_model else 1.0
+            raw = np.issubdtype(self.input_type, np.integer) or self._raw_pixel_stats
+            scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not raw else 1.0
         return Normalization(scale, self._mean, self._std)
 
     def check_bands(self, count: int, source) -> None:
@@ -712,7 +782,7 @@ def _geometry(size: int, height, width) -> Geometry | None:
         return Geometry(size, size)
     if height > size:
         return None
-    factor = size // height
+    factor = size // height  # one shape alone: a fixed-size model (see _placement)
     if size % height == 0 and factor in _DOWNSCALES:
         return Geometry(size, size, 0, factor // 2)  # upsampled: its outer half-cell guessed
     return Geometry(size, height, (size - height) // 2, 0)
@@ -743,6 +813,10 @@ _PASS_THROUGH_OPS = {"Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
                      "Gather", "GatherElements", "Slice", "Split", "Flatten", "Expand", "Tile",
                      "Resize", "Upsample", "Concat", "DepthToSpace", "SpaceToDepth"}
 _FINAL_ACTIVATIONS = {"Sigmoid", "Softmax", "HardSigmoid", "LogSoftmax"}
+#: elementwise ops whose result, from final values and constants only, is final too:
+#: Clip(p, 0, 1), p * 100, the [1 - p, p] pair a one-sigmoid binary model exports
+_ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "Sum", "Round",
+                    "Floor", "Ceil", "Neg", "Abs", "Relu", "Sqrt", "Pow"}
 
 
 def _load_graph(path: Path):
@@ -762,9 +836,12 @@ def _load_graph(path: Path):
 
 def graph_activations(graph) -> dict[str, bool]:
     """Output name -> True when the graph already ends in Sigmoid/Softmax (probabilities),
-    seen through trailing shape-only ops (Gather, Squeeze, Slice, Transpose, Concat...)."""
+    seen through trailing shape-only ops (Gather, Squeeze, Slice, Transpose, Concat...) and
+    elementwise ops with constants (Clip, Mul, 1 - p...)."""
     producers = {out: node for node in graph.node for out in node.output}
-    initializers = {t.name for t in graph.initializer}
+    constants = {t.name for t in graph.initializer} | {
+        out for node in graph.node if node.op_type in ("Constant", "ConstantOfShape")
+        for out in node.output}
     memo: dict[str, bool] = {}
 
     def final(name: str, depth: int = 0) -> bool:
@@ -775,8 +852,8 @@ def graph_activations(graph) -> dict[str, bool]:
         if node is not None and depth < 64:
             if node.op_type in _FINAL_ACTIVATIONS:
                 result = node.op_type != "LogSoftmax"
-            elif node.op_type == "Concat":
-                data = [i for i in node.input if i and i not in initializers]
+            elif node.op_type == "Concat" or node.op_type in _ELEMENTWISE_OPS:
+                data = [i for i in node.input if i and i not in constants]
                 result = bool(data) and all(final(i, depth + 1) for i in data)
             elif node.op_type in _PASS_THROUGH_OPS:
                 result = final(node.input[0], depth + 1)
@@ -809,8 +886,19 @@ def _activate(logits: np.ndarray, kind: str) -> np.ndarray:
     return logits
 
 
-def _per_channel(value, channels: int, name: str, path) -> tuple[float, ...]:
-    values = [float(v) for v in (value if isinstance(value, list | tuple) else [value])]
+def _per_channel(value, channels: int, name: str, path, source: str | None = None
+                 ) -> tuple[float, ...]:
+    """One finite float per channel from a number or a list; ModelError naming ``source``
+    (the metadata entry) otherwise."""
+    try:
+        values = [float(v) for v in (value if isinstance(value, list | tuple) else [value])]
+    except (TypeError, ValueError):
+        values = []
+    if source is not None and (not values or not all(map(math.isfinite, values))):
+        raise ModelError(f"{path}: {source} is not a finite number or a list of them, one per "
+                         f"channel; fix the export or give --{name}.")
+    if not values:
+        raise ModelError(f"{path}: {name} {value!r} is not a number or a list of numbers.")
     if len(values) == 1:
         values *= channels
     if len(values) != channels:

@@ -61,6 +61,48 @@ def test_softmax_behind_slices_and_concat_is_final(tmp_path, image):
     np.testing.assert_allclose(out, whole(path, image)[0].transpose(0, 3, 1, 2)[0], atol=1e-5)
 
 
+def _activated_then(path, tail: str, classes: int):
+    """A final Sigmoid/Softmax followed by value-preserving or rescaling ops, as exports
+    write them: Clip(0, 1), Mul by a constant, a two-channel [1 - p, p] from one sigmoid."""
+    conv, weights = conv1x1("input", "logits", 3, classes, seed=7)
+    act = (helper.make_node("Sigmoid", ["logits"], ["prob"]) if classes == 1 else
+           helper.make_node("Softmax", ["logits"], ["prob"], axis=1))
+    consts = {"zero": np.array(0, np.float32), "one": np.array(1, np.float32),
+              "k": np.array(100, np.float32)}
+    tails = {
+        "clip": [helper.make_node("Clip", ["prob", "zero", "one"], ["output"])],
+        "mul": [helper.make_node("Mul", ["prob", "k"], ["output"])],
+        "pair": [helper.make_node("Sub", ["one", "prob"], ["back"]),
+                 helper.make_node("Concat", ["back", "prob"], ["output"], axis=1)],
+        "constant-node": [helper.make_node("Constant", [], ["c"], value=helper.make_tensor(
+                              "c", FLOAT, [], [1.0])),
+                          helper.make_node("Min", ["prob", "c"], ["output"])],
+    }
+    out_classes = 2 if tail == "pair" else classes
+    return save_graph(path, [conv, act, *tails[tail]], nchw_in(),
+                      [("output", FLOAT, ["N", out_classes, "H", "W"])], {**weights, **consts})
+
+
+@pytest.mark.parametrize(("tail", "classes"), [("clip", 1), ("mul", 1), ("pair", 1),
+                                               ("constant-node", 1), ("clip", 3)])
+def test_activation_behind_elementwise_ops_is_not_applied_twice(tmp_path, image, tail,
+                                                                 classes):
+    path = _activated_then(tmp_path / "m.onnx", tail, classes)
+    model = OnnxModel.from_path(path)
+    assert {o.activation for o in model.outputs} == {"none"}
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, whole(path, image)[0][0], atol=1e-5)
+
+
+def test_logits_scaled_by_a_constant_still_get_the_activation(tmp_path):
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=8)
+    path = save_graph(tmp_path / "m.onnx", [conv, helper.make_node("Mul", ["logits", "k"],
+                                                                   ["output"])],
+                      nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "k": np.array(2, np.float32)})
+    assert [o.activation for o in OnnxModel.from_path(path).outputs] == ["sigmoid"]
+
+
 def logits_model(path, classes=1, **kw):
     conv, weights = conv1x1("input", "output", 3, classes, seed=4)
     return save_graph(path, [conv], nchw_in(), [("output", FLOAT, ["N", classes, "H", "W"])],
@@ -187,6 +229,13 @@ def test_every_output_becomes_bands_named_from_metadata(tmp_path, run_cli, make_
         np.testing.assert_allclose(out.read(), softmax(edges), atol=1e-5)
     unnamed = OnnxModel.from_path(two_outputs(tmp_path / "u.onnx"))
     assert unnamed.class_names == ["mask", "edges_1", "edges_2"]  # neutral: no "building"
+    from .conftest import assert_one_line_error
+
+    for wanted, fragment in ((",", "names no output"), (" ", "names no output"),
+                             ("edges,edges", "'edges' twice"), ("edge", "no output named")):
+        assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "x.tif",
+                                      "--outputs", wanted), "m.onnx", fragment)
+    assert not (tmp_path / "x.tif").exists()
 
 
 # --- 5. outputs smaller than the window ------------------------------------------------------
@@ -233,6 +282,68 @@ def test_downscaled_output_is_upsampled_before_blending(tmp_path, factor):
     coarse = whole(path, pixels)[0]
     expected = resize_reference(softmax(coarse[0])[np.newaxis], factor, tmp_path)[0]
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def pooled_model(path, factor: int, ceil: int = 0):
+    conv, weights = conv1x1("input", "logits", 3, 2, seed=11)
+    nodes = [conv, helper.make_node("AveragePool", ["logits"], ["output"], ceil_mode=ceil,
+                                    kernel_shape=[factor, factor], strides=[factor, factor])]
+    return save_graph(path, nodes, nchw_in(), [("output", FLOAT, ["N", 2, "h", "w"])],
+                      weights)
+
+
+def test_any_integer_downscale_is_upsampled(tmp_path):
+    """A factor outside 2/4/8 (3) is told from a crop by a second probe, and exact."""
+    pixels = np.random.default_rng(13).integers(0, 256, (3, 132, 132), dtype=np.uint8)
+    path = pooled_model(tmp_path / "m.onnx", 3)
+    model = OnnxModel.from_path(path, tile_size=66)
+    assert (model.geometry(66).out, model.geometry(66).offset) == (66, 0)
+    # windows every 33 px: on the whole image's 3 px cells, so its output is the reference
+    out = predict_array(model, pixels, options=PredictOptions(tile_size=66, overlap=33))
+    expected = resize_reference(softmax(whole(path, pixels)[0][0])[np.newaxis], 3, tmp_path)
+    np.testing.assert_allclose(out, expected[0], atol=1e-5)
+
+
+@pytest.mark.parametrize(("factor", "ceil", "size"), [(4, 0, 130), (4, 1, 130), (2, 1, 129),
+                                                       (4, 0, 250)])
+def test_downscale_at_a_size_it_does_not_divide_is_refused(tmp_path, run_cli, make_raster,
+                                                          image, factor, ceil, size):
+    """Not a crop of the window: one line asking for a multiple of the factor."""
+    from .conftest import assert_one_line_error
+
+    path = pooled_model(tmp_path / "m.onnx", factor, ceil)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif",
+                                  "--tile-size", str(size)),
+                          "m.onnx", f"downscales by {factor}", "--tile-size")
+    assert not (tmp_path / "o.tif").exists()
+    # nobody chose a size: one that the factor divides is taken
+    assert OnnxModel.from_path(path).geometry(512).out == 512
+
+
+@pytest.mark.parametrize("crop", ["odd", "pool-then-crop"])
+def test_outputs_that_cannot_be_placed_are_refused(tmp_path, run_cli, make_raster, image,
+                                                   crop):
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
+    consts = {"starts": np.array([1, 1]), "ends": np.array([2 ** 30, 2 ** 30]),
+              "axes": np.array([2, 3])}
+    if crop == "odd":  # window[1:, 1:]: a crop with no centre
+        nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"],
+                                        ["output"])]
+    else:  # valid convolution, then a stride: neither a crop nor a downscale
+        consts["starts"] = np.array([14, 14])
+        consts["ends"] = np.array([-14, -14])
+        nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["c"]),
+                 helper.make_node("AveragePool", ["c"], ["output"], kernel_shape=[4, 4],
+                                  strides=[4, 4])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "h", "w"])], {**weights, **consts})
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif",
+                                  "--tile-size", "128"), "m.onnx")
+    assert not (tmp_path / "o.tif").exists()
 
 
 def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_cli,
@@ -295,7 +406,12 @@ def test_sizes_overlap_resolution_normalisation_and_threshold(tmp_path, image):
 
 
 @pytest.mark.parametrize(("key", "value"), [("tile_size", "abc"), ("tiles_size", "-3"),
-                                            ("tiles_overlap", "150"), ("resolution", "x")])
+                                            ("tiles_overlap", "150"), ("resolution", "x"),
+                                            ("standardization_std", "abc"),
+                                            ("standardization_std", "[1e400, 1, 1]"),
+                                            ("standardization_mean", '{"r": 0.5}'),
+                                            ("standardization_mean", "[[0.5], [0.5], [0.5]]"),
+                                            ("standardization_mean", "[0.5, NaN, 0.5]")])
 def test_bad_metadata_is_one_line(tmp_path, run_cli, make_raster, image, key, value):
     from .conftest import assert_one_line_error
 
@@ -303,6 +419,28 @@ def test_bad_metadata_is_one_line(tmp_path, run_cli, make_raster, image, key, va
     tif = make_raster("img.tif", image)
     assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
                           "m.onnx", key, value)
+
+
+def test_mean_and_std_on_the_0_255_scale_apply_to_raw_pixels(tmp_path, caplog):
+    """torchvision's constants written for 0..255 pixels (123.675, 58.395): no 1/255 first,
+    or every pixel would come out near -2.1."""
+    metadata = {"standardization_mean": "[123.675, 116.28, 103.53]",
+                "standardization_std": "[58.395, 57.12, 57.375]"}
+    pixels = np.array([0, 128, 255], np.uint8).reshape(1, 1, 1, 3).repeat(3, axis=1)
+    with caplog.at_level("INFO", logger="geotile"):
+        model = OnnxModel.from_path(logits_model(tmp_path / "m.onnx", metadata=metadata))
+        prepared = model.prepare(pixels)
+    expected = (pixels[0].astype(np.float32) - np.array([123.675, 116.28, 103.53],
+                                                         np.float32)[:, None, None]) \
+        / np.array([58.395, 57.12, 57.375], np.float32)[:, None, None]
+    np.testing.assert_allclose(prepared[0], expected, rtol=1e-5)
+    assert "0..255" in caplog.text
+    # on the 0..1 scale (Deepness's convention) pixels are divided by 255 first, as before
+    unit = OnnxModel.from_path(logits_model(tmp_path / "u.onnx", metadata={
+        "standardization_mean": "[0.485, 0.456, 0.406]",
+        "standardization_std": "[0.229, 0.224, 0.225]"}))
+    np.testing.assert_allclose(unit.prepare(pixels)[0, 0], (pixels[0, 0] / 255 - 0.485) / 0.229,
+                               rtol=1e-5)
 
 
 # --- 7. inputs -------------------------------------------------------------------------------
