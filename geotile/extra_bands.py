@@ -151,5 +151,5 @@ def standardise(model, stacked: np.ndarray, valid: np.ndarray) -> np.ndarray:
     if any(norm.mean) or any(s != 1.0 for s in norm.std):
         stacked -= np.asarray(norm.mean, np.float32).reshape(-1, 1, 1)
         stacked /= np.asarray(norm.std, np.float32).reshape(-1, 1, 1)
-    stacked *= valid
+    np.copyto(stacked, 0, where=~valid)
     return stacked

@@ -171,6 +171,17 @@ _INPUT_TYPES = {
     "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(uint16)": np.uint16,
     "tensor(int16)": np.int16, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
 }
+#: output types ONNX Runtime hands to NumPy (integer ones are refused later, by name)
+_OUTPUT_TYPES = {*_INPUT_TYPES, "tensor(uint32)", "tensor(uint64)", "tensor(bool)"}
+
+
+def _channels_last(dims) -> bool:
+    """Symbolic input dimensions named as NHWC (…, "height", "width", "channels")."""
+    names = [str(d).lower() for d in dims]
+    return names[3] in ("c", "ch", "channel", "channels", "bands") or names[1] in (
+        "h", "height", "rows", "y")
+
+
 #: integer output scales (downsampled outputs, SegFormer-like) that are upsampled
 _DOWNSCALES = (2, 4, 8, 16, 32)
 DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
@@ -283,10 +294,22 @@ class OnnxModel:
         if len(shape) != 4:
             raise ModelError(f"{path}: the model input has shape {model_input.shape}; "
                              "geotile needs a 4-D image batch [N,C,H,W] or [N,H,W,C].")
+        unreadable = [o for o in session.get_outputs() if o.type not in _OUTPUT_TYPES]
+        if not session.get_outputs() or unreadable:
+            raise ModelError(
+                f"{path}: output {unreadable[0].name!r} has type {unreadable[0].type}; geotile "
+                "reads float32, float16 and float64 outputs: export them as float32."
+                if unreadable else f"{path}: the model has no outputs; check the export.")
         layout = (self.metadata.get("layout") or "").upper()
+        #: every dimension symbolic and no metadata: the layout comes from the names, and a
+        #: failed probe tries the other one
+        self._layout_guessed = layout not in ("NCHW", "NHWC") and shape[1] is None \
+            and shape[3] is None
         if layout not in ("NCHW", "NHWC"):
             nchw = shape[1] is not None and (shape[3] is None or shape[1] <= shape[3])
             layout = "NCHW" if nchw or shape[3] is None else "NHWC"
+            if self._layout_guessed and _channels_last(model_input.shape):
+                layout = "NHWC"
         self.layout = layout
         self.channels = shape[1] if layout == "NCHW" else shape[3]
         height, width = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
@@ -504,6 +527,16 @@ class OnnxModel:
         if size in self._geometries and (self._chunk or batch <= self._probed_batch):
             return self._geometries[size]
         results, error = self._try(batch, size)
+        if error is not None and self._layout_guessed:  # the other layout may be the one
+            self.layout = "NHWC" if self.layout == "NCHW" else "NCHW"
+            results, other_error = self._try(batch, size)
+            if other_error is None:
+                log.info("%s: input read as %s (every dimension symbolic)", self.path.name,
+                         self.layout)
+                self._layout_guessed = False
+                error = None
+            else:
+                self.layout = "NHWC" if self.layout == "NCHW" else "NCHW"
         if batch > 1 and not self.fixed_batch and (
                 error is not None or any(r.shape[:1] != (batch,) for r in results)):
             single, single_error = self._try(1, size)  # a batch of 1 baked into the graph
@@ -693,12 +726,21 @@ class OnnxModel:
         feed = batch if self.layout == "NCHW" else batch.transpose(0, 2, 3, 1)
         if np.issubdtype(self.input_type, np.integer):
             info = np.iinfo(self.input_type)
-            feed = np.clip(np.rint(feed), info.min, info.max)
+            low, high = float(feed.min(initial=0)), float(feed.max(initial=0))
+            if low < info.min - 0.5 or high > info.max + 0.5:  # clipped, the input would lie
+                name = np.dtype(self.input_type).name
+                raise ModelError(
+                    f"{self.path}: the model takes {name} pixels ({info.min}..{info.max}) and "
+                    f"these reach {low:g}..{high:g}: scale them into its range with --scale "
+                    f"(e.g. --scale {info.max / max(abs(low), abs(high)):.3g}) or convert the "
+                    "image.")
+            feed = np.rint(feed)
         return np.ascontiguousarray(feed, dtype=self.input_type)
 
     def _raw_run(self, batch: np.ndarray) -> list[np.ndarray]:
+        feed = self._feed(batch)
         try:
-            results = self._session_run(self._feed(batch))
+            results = self._session_run(feed)
         except Exception as exc:
             raise ModelError(f"{self.path}: ONNX Runtime failed on a batch of "
                              f"{batch.shape[0]} ({_first_line(exc)}).") from exc
@@ -801,11 +843,22 @@ def _bilinear_matrix(source: int, target: int) -> np.ndarray:
     return matrix
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: Exception, limit: int = 240) -> str:
+    """ONNX Runtime's message on one line, without its source location and C++ signature,
+    cut at a word within ``limit`` characters."""
+    import re
+
     text = " ".join(str(exc).split())
     if "Status Message:" in text:
         text = text.split("Status Message:", 1)[1].strip()
-    return (text or type(exc).__name__)[:200]
+    # "/onnxruntime_src/.../file.h:46 void onnxruntime::f(const std::string&, int) Reason"
+    text = re.sub(r"/?onnxruntime_src/\S+:\d+ (?:[^()]*onnxruntime::[^()]*"
+                  r"\((?:[^()]|\([^()]*\))*\) (?:const )?)?", " ", text)
+    text = " ".join(text.split())
+    text = text or type(exc).__name__
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + "..."
+    return text
 
 
 #: ops that only move, select or relabel values: a Sigmoid/Softmax before them is final
@@ -920,8 +973,13 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
                 "re-export the model with an older IR version (onnx.save with ir_version set).")
     if "protobuf" in text.lower() or "INVALID_PROTOBUF" in text:
         return f"{path}: not an ONNX model (the file cannot be parsed). Export it with torch.onnx."
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return f"{path}: ONNX Runtime cannot load the model ({first[:200]})."
+    opset = re.search(r"Opset (\d+) is under development.*domain (\S+) is till opset (\d+)",
+                      text, re.S)
+    if opset:
+        return (f"{path}: the model uses opset {opset.group(1)} of {opset.group(2)}, and the "
+                f"installed ONNX Runtime {ort.__version__} supports up to {opset.group(3)}. "
+                "Re-export it with an older opset (torch.onnx.export opset_version=...).")
+    return f"{path}: ONNX Runtime cannot load the model ({_first_line(exc)})."
 
 
 def float16_copy(path: str | os.PathLike) -> Path:

@@ -89,9 +89,13 @@ class Mosaic:
             mask = src.dataset_mask(window=window) > 0 if has_nodata(src) \
                 else np.ones((bottom - top, right - left), bool)
             rows, cols = slice(top - y0, bottom - y0), slice(left - x0, right - x0)
+            floating = np.dtype(src.dtypes[0]).kind == "f"
+            if pixels_too or floating:
+                part = read_window(src, window, indexes)
+                if floating:  # NaN gaps are nodata, declared or not (as read_block)
+                    mask &= np.isfinite(part).all(axis=0)
             valid[rows, cols] |= mask
             if pixels_too:
-                part = read_window(src, window, indexes)
                 if pixels is None:
                     pixels = np.zeros((len(indexes), height, width), part.dtype)
                 pixels[:, rows, cols] = np.where(mask, part, pixels[:, rows, cols])

@@ -204,7 +204,7 @@ def prepare_band(model, pixels: np.ndarray, valid: np.ndarray) -> np.ndarray:
     normalisation), so the model never sees their raw values."""
     band = model.prepare(pixels[np.newaxis])[0]
     if not valid.all():
-        band *= valid
+        np.copyto(band, 0, where=~valid)  # not a product: NaN pixels stay NaN times 0
     return band
 
 
@@ -575,7 +575,8 @@ def predict_raster(
     if getattr(model, "raw_values", False) and options.output_type == "probability" \
             and options.dtype == "uint8":
         # raw model values (--activation none, regressors) are not probabilities: float32
-        log.info("%s gives raw values: written as float32", model.path.name)
+        log.warning("--dtype uint8 ignored: %s gives raw values, not probabilities 0..1; "
+                    "written as float32", model.path.name)
         options = dataclasses.replace(options, dtype="float32")
     started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
@@ -602,7 +603,8 @@ def predict_raster(
                              f"{src.count}). Choose --bands between 1 and {src.count}.")
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
         model.check_bands(len(indexes) + added, source)
-        check_nodata = has_nodata(src)
+        # a float image's NaN pixels are nodata too (read_block), declared or not
+        check_nodata = has_nodata(src) or np.dtype(src.dtypes[0]).kind == "f"
         classes = model.num_classes
         threshold = options.threshold if options.threshold is not None else (
             model.threshold if model.threshold is not None else 0.5)

@@ -664,7 +664,8 @@ def read_block(
 
     Returns ``(pixels (bands, height, width), valid (height, width) bool)``; padding
     is filled with the nodata value (0 without one) and is invalid, as are nodata
-    pixels (from the dataset mask) when ``check_nodata``.
+    pixels (from the dataset mask) when ``check_nodata``, and the NaN or infinite pixels
+    of a float raster (gaps that many declare no nodata for).
     """
     from rasterio.windows import Window
 
@@ -693,4 +694,8 @@ def read_block(
         valid = np.ones((rows, cols), bool)
     if padded:
         valid = np.pad(valid, pad, constant_values=False)
+    if pixels.dtype.kind == "f":
+        finite = np.isfinite(pixels).all(axis=0)
+        if not finite.all():
+            valid = valid & finite
     return pixels, valid

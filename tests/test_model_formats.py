@@ -120,6 +120,13 @@ def test_activation_none_writes_raw_values_unclipped(tmp_path, run_cli, make_ras
     with rasterio.open(tmp_path / "raw.tif") as raw:
         assert raw.dtypes == ("float32",)
         np.testing.assert_allclose(raw.read(), expected, atol=1e-4)
+    # asked for uint8: raw values do not fit 0..255 probabilities, said without -v
+    result = run_cli("predict", path, tif, "-o", tmp_path / "raw8.tif", "--activation", "none",
+                     "--tile-size", "64", "--dtype", "uint8")
+    assert result.exit_code == 0, result.output
+    assert "--dtype uint8 ignored" in result.stderr
+    with rasterio.open(tmp_path / "raw8.tif") as raw:
+        assert raw.dtypes == ("float32",)
 
 
 def test_deepness_model_type_means_final_values(tmp_path, make_raster, image):
@@ -465,6 +472,73 @@ def test_integer_and_float16_inputs_get_what_they_expect(tmp_path, image):
     np.testing.assert_allclose(out, sigmoid(ort_run(half, feed)[0][0]), atol=1e-3)
 
 
+def test_pixels_out_of_an_integer_models_range_are_refused_not_clipped(tmp_path, run_cli,
+                                                                       make_raster, image):
+    """A uint8-input model on a uint16 image: values above 255 would be clipped (a saturated
+    input, a wrong output); one line asks for --scale. 8-bit values in uint16 run as is."""
+    from .conftest import assert_one_line_error
+    from .onnx_models import UINT8
+
+    raw = cast_model(tmp_path / "u8.onnx", UINT8)
+    wide = make_raster("wide.tif", image.astype(np.uint16) * 4)
+    assert_one_line_error(run_cli("predict", raw, wide, "-o", tmp_path / "o.tif", "--tile-size",
+                                  "64"), "u8.onnx", "takes uint8", "reach 0..1020", "--scale")
+    assert not (tmp_path / "o.tif").exists()
+    result = run_cli("predict", raw, wide, "-o", tmp_path / "o.tif", "--tile-size", "64",
+                     "--scale", "0.25")
+    assert result.exit_code == 0, result.output
+    narrow = make_raster("narrow.tif", image.astype(np.uint16))
+    result = run_cli("predict", raw, narrow, "-o", tmp_path / "n.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    expected = sigmoid(ort_run(raw, image[np.newaxis])[0][0])
+    for out in ("o.tif", "n.tif"):
+        with rasterio.open(tmp_path / out) as src:
+            np.testing.assert_allclose(src.read(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("names", [["N", "H", "W", "C"], ["batch", "d1", "d2", "d3"]])
+def test_nhwc_input_with_every_dimension_symbolic_runs(tmp_path, image, names):
+    """Keras/TF exports may leave all four dimensions unnamed or symbolic: the layout is
+    read from the names, else found by probing both."""
+    conv, weights = conv1x1("nchw", "logits", 3, 1, seed=16)
+    nodes = [helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2]), conv,
+             helper.make_node("Sigmoid", ["logits"], ["prob"]),
+             helper.make_node("Transpose", ["prob"], ["output"], perm=[0, 2, 3, 1])]
+    path = save_graph(tmp_path / "m.onnx", nodes, [("input", FLOAT, names)],
+                      [("output", FLOAT, [names[0], names[1], names[2], 1])], weights)
+    model = OnnxModel.from_path(path)
+    assert model.layout == "NHWC"
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    feed = (image.astype(np.float32) / 255).transpose(1, 2, 0)[np.newaxis]
+    np.testing.assert_allclose(out, ort_run(path, feed)[0][0].transpose(2, 0, 1), atol=1e-5)
+
+
+def test_outputs_of_unreadable_types_and_new_opsets_are_one_line(tmp_path, run_cli,
+                                                                  make_raster, image):
+    import onnx
+
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "output", 3, 1, seed=18)
+    new = save_graph(tmp_path / "new.onnx", [conv], nchw_in(),
+                     [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    proto = onnx.load(str(new))
+    proto.opset_import[0].version = 99
+    onnx.save(proto, str(new))
+    result = run_cli("predict", new, make_raster("img.tif", image), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "new.onnx", "opset 99", "supports up to")
+    assert "onnxruntime_src" not in result.stderr and "::" not in result.stderr
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=17)
+    bf16 = save_graph(tmp_path / "bf16.onnx", [conv, helper.make_node(
+        "Cast", ["logits"], ["output"], to=helper.TensorProto.BFLOAT16)], nchw_in(),
+        [("output", helper.TensorProto.BFLOAT16, ["N", 1, "H", "W"])], weights)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", bf16, tif, "-o", tmp_path / "o.tif"),
+                          "bf16.onnx", "bfloat16", "float32")
+    assert not (tmp_path / "o.tif").exists()
+
+
 def test_two_input_models_are_refused_in_one_line(tmp_path, run_cli, make_raster, image):
     from .conftest import assert_one_line_error
 
@@ -641,6 +715,34 @@ def test_zero_division_on_nodata_pixels_is_not_an_error(tmp_path, make_raster, i
     valid = np.ones(values.shape, bool)
     valid[50:80, 60:90] = False
     np.testing.assert_allclose(values[valid], expected[valid], atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_nan_pixels_of_a_float_image_without_nodata_are_nodata(tmp_path, run_cli, make_raster,
+                                                              image, dtype):
+    """Reflectance rasters mark gaps with NaN and often declare no nodata: those pixels are
+    nodata in the output (NaN, or masked in uint8), the rest exact; never 'the model outputs
+    NaN'."""
+    path = logits_model(tmp_path / "m.onnx")
+    pixels = image.astype(np.float32) / 255
+    pixels[1, 40:60, 30:70] = np.nan
+    pixels[:, 100:, :5] = np.inf
+    tif = make_raster("img.tif", pixels)
+    with rasterio.open(tif) as src:
+        assert src.nodata is None
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64",
+                     "--dtype", dtype)
+    assert result.exit_code == 0, result.output
+    gaps = ~np.isfinite(pixels).all(axis=0)
+    expected = sigmoid(whole(path, np.nan_to_num(pixels, posinf=0), scale=1)[0][0, 0])
+    with rasterio.open(tmp_path / "o.tif") as out:
+        values = out.read(1, masked=True)
+    if dtype == "float32":
+        assert np.isnan(values.data[gaps]).all()
+        np.testing.assert_allclose(values.data[~gaps], expected[~gaps], atol=1e-5)
+    else:
+        assert values.mask[gaps].all() and not values.mask[~gaps].any()
+        np.testing.assert_allclose(values.data[~gaps] / 255, expected[~gaps], atol=1 / 255)
 
 
 def test_batch_of_one_hidden_behind_a_symbolic_output_batch(tmp_path, image):

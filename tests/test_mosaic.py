@@ -165,6 +165,30 @@ def test_nodata_and_gaps_in_the_mosaic(tmp_path, scene):
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 
+def test_nan_gaps_of_float_tiles_are_nodata_as_in_the_merged_scene(tmp_path, scene):
+    """Float tiles with NaN gaps and no nodata declared: the mosaic treats the gaps as the
+    merged scene does (invalid context, NaN out), never as a model failure."""
+    _, pixels, tiles = scene
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
+    options = PredictOptions(tile_size=32)
+    floats = pixels.astype(np.float32) / 255
+    floats[:, 30:50, 40:60] = np.nan  # across the corner of four tiles
+    merged = _write(tmp_path / "nan.tif", floats)
+    predict_raster(model, merged, tmp_path / "nan_out.tif", options=options)
+    whole, _, _ = _read(tmp_path / "nan_out.tif")
+    assert np.isnan(whole[:, 30:50, 40:60]).all()
+    paths = []
+    for path, col, row, width, height in tiles:
+        paths.append(_write(tmp_path / f"f{path.name}", floats[:, row : row + height,
+                                                               col : col + width], col, row))
+    mosaic = open_mosaic(paths)
+    _, col, row, width, height = tiles[0]  # t00: holds part of the gap
+    predict_raster(model, paths[0], tmp_path / "f00.tif", options=options, mosaic=mosaic)
+    got, _, _ = _read(tmp_path / "f00.tif")
+    np.testing.assert_allclose(got, whole[:, row : row + height, col : col + width], atol=1e-5,
+                               rtol=0)
+
+
 @pytest.mark.parametrize("kwargs", [{"dtype": "uint8"}, {"output_type": "class", "threshold": 0.3}])
 def test_mosaic_uint8_and_class_outputs_equal_the_merged_scene(tmp_path, scene, kwargs):
     merged, _, tiles = scene
