@@ -50,6 +50,8 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".kml", ".gml")
 #: the ignore value of masks (make-masks): truth pixels holding it are left out
 IGNORE = 255
+#: the largest class id of a class raster (a confusion matrix of 1024 x 1024 counts)
+MAX_CLASS_ID = 1023
 
 
 # ----------------------------------------------------------------------------- objects
@@ -210,12 +212,15 @@ class ObjectEvaluation:
         return "\n".join(lines)
 
 
-def _read_vector(path, crs_override: str | None, layer: str | None = None) -> gpd.GeoDataFrame:
+def _read_vector(path, crs_override: str | None, layer: str | None = None,
+                 polygons: bool = True) -> gpd.GeoDataFrame:
     """read_labels, except that a file with no features (or no geometries) is an empty frame:
-    SpaceNet scores an empty proposal or truth file instead of failing."""
+    SpaceNet scores an empty proposal or truth file instead of failing. ``polygons``: only
+    the polygon features (:func:`_polygons_only`), else every one with a geometry."""
     import warnings
 
     import geopandas as gpd
+    import shapely
 
     from geotile.labels import read_labels
 
@@ -229,11 +234,43 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None) -> gp
                     if Path(path).suffix != ".parquet" else gpd.read_parquet(path)
         except Exception:
             frame = None
-        if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.notna().any():
+        if not isinstance(frame, gpd.GeoDataFrame) or (
+                ~shapely.is_missing(frame.geometry.values)).any():
             raise
         if crs_override is not None:
             frame = frame.set_crs(crs_override, allow_override=True)
-    return frame[frame.geometry.notna()]
+    if polygons:
+        return _polygons_only(frame, path)
+    return frame[~shapely.is_missing(frame.geometry.values)]
+
+
+def _polygons_only(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
+    """The features with a polygon: missing and empty geometries are no object; points and
+    lines beside polygons are left out with a warning, a file of nothing else is refused."""
+    import warnings
+
+    import shapely
+
+    from geotile.errors import GeotileWarning
+
+    values = frame.geometry.values
+    present = ~(shapely.is_missing(values) | shapely.is_empty(values))
+    polygonal = present & np.isin(shapely.get_type_id(values), [3, 6])  # (Multi)Polygon
+    others = present & ~polygonal
+    if others.any():
+        kinds = sorted({str(t) for t in shapely.get_type_id(values[others])})
+        names = ", ".join(sorted({_GEOMETRY_NAMES.get(int(k), k) for k in kinds}))
+        if not polygonal.any():
+            raise InputError(f"{path}: its features are {names}, not polygons; object scores "
+                             "compare polygons (lines are scored against lines, with "
+                             "--buffer).")
+        warnings.warn(f"{path}: {int(others.sum())} features are {names}, not polygons, and "
+                      "are left out of the object scores.", GeotileWarning, stacklevel=3)
+    return frame[polygonal]
+
+
+_GEOMETRY_NAMES = {0: "points", 1: "lines", 2: "rings", 4: "points", 5: "lines",
+                   7: "geometry collections"}
 
 
 def _scoring_order(frame: gpd.GeoDataFrame, conf_field: str | None, source) -> gpd.GeoDataFrame:
@@ -471,13 +508,35 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) 
         ids = np.where(valid, band, 0).astype(np.int64)
         if ids.size and ids.min() < 0:
             raise InputError(f"{source}: negative class ids; a class raster holds ids >= 0.")
+        if ids.size and ids.max() > MAX_CLASS_ID:
+            raise InputError(f"{source}: value {ids.max()} is beyond the class ids evaluate "
+                             f"scores (0..{MAX_CLASS_ID}); instance ids or counts are not "
+                             "classes. Give a class raster.")
         return ids
     return class_ids(values, valid, kind, threshold)[0]
 
 
-def _not_ignored(truth: np.ndarray) -> np.ndarray | bool:
-    """False where a uint8 truth band holds the ignore value (declared nodata or not)."""
-    return truth != IGNORE if truth.dtype == np.uint8 else True
+def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
+                 classes: int) -> np.ndarray:
+    """Class 255 of uint8 rasters, once every pixel is counted. A side that holds only 0
+    and 255 is a 0/255 binary mask (INRIA, Massachusetts, DeepGlobe): 255 is class 1. In a
+    truth with other ids too, 255 is the ignore value (make-masks): its pixels are left
+    out. The matrix is then cut to the classes used (at least ``classes``)."""
+    c = confusion
+    if c.shape[0] > IGNORE:
+        c = c.copy()
+        if truth_uint8:
+            if not c[1:IGNORE].any():
+                c[1] += c[IGNORE]
+            c[IGNORE] = 0
+        if prediction_uint8 and not c[:, 1:IGNORE].any():
+            c[:, 1] += c[:, IGNORE]
+            c[:, IGNORE] = 0
+    used = np.flatnonzero(c.any(axis=0) | c.any(axis=1))
+    size = max(classes, int(used[-1]) + 1 if used.size else 0)
+    if size < c.shape[0]:
+        c = c[:size, :size]
+    return c
 
 
 def _check_same_grid(pred, true, prediction, truth) -> None:
@@ -530,10 +589,13 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         for (p_values, p_valid), (t_values, t_valid) in progress_bar(
                 background(read(parts)), progress, total=len(parts), unit="block",
                 desc="evaluate"):
-            keep = p_valid & t_valid & _not_ignored(t_values[0])
+            keep = p_valid & t_valid
             p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
             t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
             confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
+        confusion = _resolve_255(confusion, true.dtypes[0] == "uint8",
+                                 pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
+                                 len(names) if names else 2)
     if not confusion.sum():
         log.warning("%s and %s share no valid pixel: every score is 0", prediction, truth)
     return PixelScores(confusion, names)

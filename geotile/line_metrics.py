@@ -151,7 +151,7 @@ def _read(path, crs: str | None, layer: str | None):
     """The features of a vector file; a file without features is an empty frame."""
     from geotile.evaluate import _read_vector
 
-    return _read_vector(path, crs, layer)
+    return _read_vector(path, crs, layer, polygons=False)
 
 
 def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,

@@ -153,6 +153,28 @@ def test_empty_and_missing_geometries():
     assert (holes.tp, holes.fp, holes.fn) == (1, 2, 1)
 
 
+def test_files_score_polygons_only(tmp_path, run_cli):
+    """Empty polygons are no object; a stray line or point beside polygons is left out with
+    a warning; a file of points is refused in one line."""
+    from .conftest import assert_one_line_error
+
+    x, y = X0 + 10, Y0 - 50
+    pred = tmp_path / "pred.gpkg"
+    frame([box(x, y), box(x + 30, y)]).to_file(pred)
+    truth = tmp_path / "truth.geojson"
+    frame([box(x, y), box(x + 30, y), shapely.Polygon(), shapely.LineString(
+        [(x, y), (x + 50, y)]), shapely.Point(x, y)]).to_file(truth)
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert '"tp": 2' in result.stdout and '"fn": 0' in result.stdout
+    assert "2 features are lines, points, not polygons" in result.stderr
+    assert "GeoSeries" not in result.stderr
+    points = tmp_path / "points.gpkg"
+    frame([shapely.Point(x, y), shapely.Point(x + 30, y)]).to_file(points)
+    assert_one_line_error(run_cli("evaluate", pred, points), "points.gpkg", "points",
+                          "not polygons")
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_matches_brute_force_on_random_scenes(seed):
     rng = np.random.default_rng(seed)
@@ -319,6 +341,39 @@ def test_probability_rasters(make_raster, tmp_path):
     expected = numpy_confusion(classes[2:], scores.argmax(axis=0)[2:], 3)
     assert result.confusion.tolist() == expected.tolist()
     assert [c["class"] for c in result.classes()] == ["background", "roof", "road"]
+
+
+def test_0_255_masks_score_255_as_the_positive_class(make_raster):
+    """INRIA, Massachusetts and DeepGlobe masks are 0/255 with no nodata: 255 is the
+    building (road) class there, on either side; 255 stays the ignore value of a truth
+    that also holds other ids (make-masks' ignore) or declares it nodata."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[5:15, 5:15] = 1
+    pred = np.zeros((20, 20), np.uint8)
+    pred[5:15, 7:15] = 1  # 80 of 100 found, no false positive
+    expected = [[300, 0], [20, 80]]
+    for p_values, t_values in ((pred, truth * 255), (pred * 255, truth),
+                               (pred * 255, truth * 255)):
+        result = evaluate_rasters(make_raster("p.tif", p_values), make_raster("t.tif", t_values))
+        assert result.confusion.tolist() == expected
+        assert result.classes()[1]["iou"] == 0.8
+    ignored = truth.copy()
+    ignored[:2] = 255  # with ids 0/1 beside it, 255 is make-masks' ignore value
+    result = evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", ignored))
+    assert result.confusion.tolist() == [[260, 0], [20, 80]]
+    declared = truth * 255
+    declared[:2] = 255
+    result = evaluate_rasters(make_raster("p.tif", pred),
+                              make_raster("t.tif", declared, nodata=255))
+    assert result.confusion.tolist() == [[260, 0], [0, 0]]  # declared nodata: left out
+
+
+def test_class_ids_too_large_for_a_confusion_matrix_are_one_line(make_raster):
+    ids = np.zeros((8, 8), np.uint32)
+    ids[2, 2] = 70000  # instance ids, not classes
+    with pytest.raises(InputError, match=r"p\.tif.*70000.*class ids"):
+        evaluate_rasters(make_raster("p.tif", ids), make_raster("t.tif", np.zeros((8, 8),
+                                                                                   np.uint8)))
 
 
 def test_grid_mismatch_and_mixed_kinds(make_raster, tmp_path):

@@ -137,6 +137,26 @@ def test_errors_file_geojson_and_bad_suffix(run_cli, tmp_path):
     assert bad.exit_code == 2 and ".gpkg" in bad.stderr
 
 
+@pytest.mark.parametrize("target", ["truth", "prediction", "image"])
+def test_errors_and_report_never_replace_an_input_even_with_overwrite(run_cli, tmp_path,
+                                                                       target):
+    from .conftest import assert_one_line_error
+
+    pred, truth = vector_folders(tmp_path)
+    files = {"prediction": pred / "a.geojson", "truth": truth / "a.geojson"}
+    files["image"] = write_raster(tmp_path / "bg.png", np.zeros((3, 40, 40), np.uint8))
+    before = {k: v.read_bytes() for k, v in files.items()}
+    if target == "image":
+        image = files["image"]
+        result = run_cli("evaluate", files["prediction"], files["truth"], "--report", image,
+                         "--image", image, "--overwrite")
+    else:
+        result = run_cli("evaluate", files["prediction"], files["truth"], "--errors",
+                         files[target], "--overwrite")
+    assert_one_line_error(result, "is the input", "Choose another")
+    assert {k: v.read_bytes() for k, v in files.items()} == before
+
+
 def test_spacenet_names_pair_and_clashes_are_one_line(tmp_path, run_cli):
     pred, truth = tmp_path / "pred", tmp_path / "truth"
     pred.mkdir()

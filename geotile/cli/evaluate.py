@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import INPUT_PATH, json_opt, labels_crs_opt, overwrite_opt
+from geotile.cli.options import (
+    INPUT_PATH,
+    json_opt,
+    labels_crs_opt,
+    overwrite_opt,
+    refuse_input_as_output,
+)
 from geotile.errors import InputError
 
 
@@ -155,6 +161,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
                                      param_hint="--errors")
         if not folders and not csvs and prediction.exists() and is_raster(prediction):
             raise click.UsageError("--errors writes object matches; give vector files.")
+        refuse_input_as_output(errors, (prediction, truth, image), "--errors")
         check_output(errors, overwrite)
     if not folders and not csvs and _line_files(prediction, truth, buffer, labels_crs,
                                                 prediction_crs, layer, as_json):
@@ -167,6 +174,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
                                    "files (--errors FILE.gpkg shows many images in QGIS).")
         if prediction.exists() and is_raster(prediction):
             raise click.UsageError("--report draws object matches; give two vector files.")
+        refuse_input_as_output(report, (prediction, truth, image), "--report")
         check_output(report, overwrite)
     elif image is not None:
         raise click.UsageError("--image is drawn under --report; give --report too.")

@@ -194,6 +194,18 @@ def resolve_outputs(
     return pairs
 
 
+def refuse_input_as_output(output: Path, inputs, option: str) -> None:
+    """InputError when ``output`` (of ``option``) is one of ``inputs``: geotile never writes
+    over its inputs, --overwrite or not."""
+    from geotile.errors import InputError
+    from geotile.raster import input_path
+
+    for source in inputs:
+        if source is not None and _same_file(input_path(source), Path(output)):
+            raise InputError(f"{output}: the {option} output is the input {source}; geotile "
+                             "never writes over its inputs. Choose another file name.")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     if not isinstance(a, Path):
         return False  # a GDAL virtual path is never a local output
