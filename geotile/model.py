@@ -292,8 +292,9 @@ class OnnxModel:
         self.input_type = _INPUT_TYPES[model_input.type]
         shape = [d if isinstance(d, int) and d > 0 else None for d in model_input.shape]
         if len(shape) != 4:
-            raise ModelError(f"{path}: the model input has shape {model_input.shape}; "
-                             "geotile needs a 4-D image batch [N,C,H,W] or [N,H,W,C].")
+            declared = f"shape {model_input.shape}" if model_input.shape else "no declared rank"
+            raise ModelError(f"{path}: the model input has {declared}; geotile needs a 4-D "
+                             "image batch [N,C,H,W] or [N,H,W,C]. Export it with its shape.")
         unreadable = [o for o in session.get_outputs() if o.type not in _OUTPUT_TYPES]
         if not session.get_outputs() or unreadable:
             raise ModelError(

@@ -572,6 +572,9 @@ def predict_raster(
 
         model = OnnxModel.from_path(model, tile_size=options.tile_size,
                                     batch_size=options.batch_size or 1)
+    if getattr(model, "model_type", None) == "regressor" and options.output_type == "class":
+        raise InputError(f"{model.path}: a regression model (Deepness Regressor) gives values, "
+                         "not classes; leave out --output-type class.")
     if getattr(model, "raw_values", False) and options.output_type == "probability" \
             and options.dtype == "uint8":
         # raw model values (--activation none, regressors) are not probabilities: float32

@@ -143,6 +143,12 @@ def test_deepness_model_type_means_final_values(tmp_path, make_raster, image):
     with rasterio.open(tmp_path / "r.tif") as out:
         assert out.dtypes == ("float32",)  # raw values x reg_output_scaling, never clipped
         np.testing.assert_allclose(out.read(), whole(regressor, image)[0][0] * 10, atol=1e-3)
+    from geotile.errors import InputError
+
+    with pytest.raises(InputError, match=r"r\.onnx.*regression.*--output-type class"):
+        predict_raster(str(regressor), tif, tmp_path / "c.tif",
+                       options=PredictOptions(tile_size=64, output_type="class"))
+    assert not (tmp_path / "c.tif").exists()
 
 
 # --- 2. non-finite values --------------------------------------------------------------------
@@ -537,6 +543,16 @@ def test_outputs_of_unreadable_types_and_new_opsets_are_one_line(tmp_path, run_c
     assert_one_line_error(run_cli("predict", bf16, tif, "-o", tmp_path / "o.tif"),
                           "bf16.onnx", "bfloat16", "float32")
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_an_input_without_a_declared_rank_is_one_line(tmp_path, run_cli, make_raster, image):
+    from .conftest import assert_one_line_error
+
+    path = save_graph(tmp_path / "norank.onnx", [helper.make_node("Identity", ["input"],
+                                                                  ["output"])],
+                      [("input", FLOAT, None)], [("output", FLOAT, None)])
+    assert_one_line_error(run_cli("predict", path, make_raster("img.tif", image), "-o",
+                                  tmp_path / "o.tif"), "norank.onnx", "no declared rank")
 
 
 def test_two_input_models_are_refused_in_one_line(tmp_path, run_cli, make_raster, image):
