@@ -261,12 +261,14 @@ class ModelOutput:
 class Geometry:
     """Where a model's output lies in its ``size`` px window: ``out`` px square at
     ``offset`` (valid convolutions: the centre), the outer ``margin`` px of it not to be
-    trusted (upsampled outputs), ``downscale`` 1 or the output's integer scale."""
+    trusted (upsampled outputs), ``scale`` 1 or the output's integer downscale (its cells
+    are ``scale`` px: windows start on them)."""
 
     size: int
     out: int
     offset: int = 0
     margin: int = 0
+    scale: int = 1
 
 
 class OnnxModel:
@@ -611,7 +613,7 @@ class OnnxModel:
         factor = round(size / height)
         if factor >= 2 and abs(other_height - other_size / factor) < 1:
             if size % factor == 0 and size // factor == height:
-                return Geometry(size, size, 0, factor // 2)
+                return Geometry(size, size, 0, factor // 2, factor)
             target = max(factor, round(size / factor) * factor)
             exc = ModelError(f"{what}: the model downscales by {factor}, so its windows must be "
                              f"multiples of {factor} px: try --tile-size {target}.")
@@ -827,7 +829,7 @@ def _geometry(size: int, height, width) -> Geometry | None:
         return None
     factor = size // height  # one shape alone: a fixed-size model (see _placement)
     if size % height == 0 and factor in _DOWNSCALES:
-        return Geometry(size, size, 0, factor // 2)  # upsampled: its outer half-cell guessed
+        return Geometry(size, size, 0, factor // 2, factor)  # upsampled: outer half-cell guessed
     return Geometry(size, height, (size - height) // 2, 0)
 
 

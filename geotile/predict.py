@@ -177,6 +177,13 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
             log.info("%s covers the centre %d px of each %d px window: overlap %d px",
                      model.path.name, geometry.out - 2 * geometry.margin, size, needed)
         pixels = needed
+    scale = getattr(geometry, "scale", 1)
+    if (size - pixels) % scale:  # a stride of whole output cells
+        stride = max(scale, (size - pixels) // scale * scale)
+        if not quiet:
+            log.info("%s downscales by %d: overlap %d px, so that windows start on its cells",
+                     model.path.name, scale, size - stride)
+        pixels = size - stride
     return size, pixels
 
 
@@ -224,9 +231,16 @@ def window_grid(width: int, height: int, size: int, overlap: int, geometry) -> G
     """The windows over a raster: a regular stride, the last window moved back so that its
     output ends on the raster's edge (no zero padding in what it sees but the margin a
     valid-convolution model crops); windows pad past the edge only on a raster smaller than
-    one output."""
+    one output, and by less than a cell where a downscaling model's last window would not
+    start on one of its cells."""
     beyond = size - geometry.offset - geometry.out  # input past the output's far side
-    return Grid(width + beyond, height + beyond, size, overlap, "shift")
+    scale = getattr(geometry, "scale", 1)
+
+    def extent(n: int) -> int:  # a downscaling model's last window too starts on a cell
+        n += beyond
+        return n if n <= size or scale == 1 else size + -(-(n - size) // scale) * scale
+
+    return Grid(extent(width), extent(height), size, overlap, "shift")
 
 
 class BatchBuffer:

@@ -317,6 +317,22 @@ def test_any_integer_downscale_is_upsampled(tmp_path):
     np.testing.assert_allclose(out, expected[0], atol=1e-5)
 
 
+@pytest.mark.parametrize(("factor", "size", "overlap"), [(4, 64, 30), (3, 66, 20)])
+def test_downscaled_windows_stay_on_the_models_cells(tmp_path, factor, size, overlap):
+    """Windows of a downscaling model start on its k px cells (the stride and the last,
+    edge-aligned window too): every window's cells are the whole image's, so the output
+    equals the model run on the whole image away from the edges."""
+    pixels = np.random.default_rng(14).integers(0, 256, (3, 150, 139), dtype=np.uint8)
+    path = pooled_model(tmp_path / "m.onnx", factor)
+    out = predict_array(OnnxModel.from_path(path, tile_size=size), pixels,
+                        options=PredictOptions(tile_size=size, overlap=overlap))
+    rows, cols = (150 // factor) * factor, (139 // factor) * factor
+    coarse = whole(path, pixels[:, :rows, :cols])[0]
+    expected = resize_reference(softmax(coarse[0])[np.newaxis], factor, tmp_path)[0]
+    inner = (slice(None), slice(size, rows - size), slice(size, cols - size))
+    np.testing.assert_allclose(out[:, :rows, :cols][inner], expected[inner], atol=1e-5)
+
+
 @pytest.mark.parametrize(("factor", "ceil", "size"), [(4, 0, 130), (4, 1, 130), (2, 1, 129),
                                                        (4, 0, 250)])
 def test_downscale_at_a_size_it_does_not_divide_is_refused(tmp_path, run_cli, make_raster,
