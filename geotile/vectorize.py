@@ -218,7 +218,32 @@ def merge_edge_regions(regions):
 
 
 def regularize_polygon(polygon, cell: float):
-    """Orthogonal outline along the polygon's dominant direction.
+    """Orthogonal outline along the polygon's dominant direction, holes kept.
+
+    The outline (:func:`_regularize_outline`) and each hole (regularised the same way,
+    as a polygon of its own) are done apart; the holes are then cut out of the outline,
+    so a courtyard stays a courtyard. Should a regularised hole cut the building in
+    two, the holes are cut as they were.
+    """
+    import shapely
+
+    if polygon.is_empty or polygon.area == 0 or polygon.geom_type != "Polygon":
+        return polygon
+    outline = _regularize_outline(shapely.Polygon(polygon.exterior), cell)
+    if not polygon.interiors:
+        return outline
+    for holes in ([_regularize_outline(shapely.Polygon(ring), cell)
+                   for ring in polygon.interiors],
+                  [shapely.Polygon(ring) for ring in polygon.interiors]):
+        cut = outline.difference(shapely.union_all(holes))
+        if cut.geom_type == "Polygon" and cut.is_valid and not cut.is_empty:
+            return cut
+    parts = list(shapely.get_parts(cut))
+    return max(parts, key=lambda part: part.area) if parts else outline
+
+
+def _regularize_outline(polygon, cell: float):
+    """:func:`regularize_polygon` of a polygon without holes.
 
     A polygon filling most of its minimum rotated rectangle becomes that rectangle
     (walls moved in to keep the area); others take their :func:`dominant_direction` and are

@@ -196,3 +196,27 @@ def test_class_regions_equal_labelled_regions(classes):
 
         assert sorted(map(key, fast)) == sorted(map(key, labelled))
         assert any(r[4] for r in fast) and not all(r[4] for r in fast)
+
+
+def test_regularize_keeps_holes(make_raster, tmp_path, run_cli):
+    ring = np.zeros((150, 200), np.uint8)
+    ring[20:120, 10:60] = 1  # 50 x 25 m at 0.5 m: 1250 m2
+    ring[50:90, 20:50] = 0  # a 20 x 15 m courtyard: 300 m2
+    ring[125:145, 100:140] = 1  # a plain 200 m2 block, no hole
+    ring[130:132, 110:112] = 0  # with a 1 m2 hole (one 2 x 2 pixel gap)
+    path = make_raster("ring.tif", ring)
+    result = run_cli("vectorize", path, "-o", tmp_path / "r.gpkg", "--regularize")
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "r.gpkg").sort_values("area_m2").reset_index(drop=True)
+    assert list(found["area_m2"]) == pytest.approx([199, 950], abs=5)
+    assert [len(p.interiors) for p in found.geometry] == [1, 1]
+    assert found.geometry.area.tolist() == pytest.approx([199, 950], abs=5)
+    assert all(found.geometry.is_valid)
+
+
+def test_regularize_polygon_keeps_its_hole_in_place():
+    building = shapely.box(0, 0, 40, 20).difference(shapely.box(10, 5, 30, 15))
+    regular = regularize_polygon(building, 1.0)
+    assert len(regular.interiors) == 1
+    assert regular.area == pytest.approx(600, abs=1)
+    assert iou(shapely.Polygon(regular.interiors[0]), shapely.box(10, 5, 30, 15)) > 0.95

@@ -142,7 +142,8 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
 @click.option("--fill-holes", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Fill holes smaller than this (m2).")
 @click.option("--regularize", is_flag=True,
-              help="Orthogonal outlines along each building's dominant direction.")
+              help="Orthogonal outlines along each building's dominant direction "
+              "(courtyards and other holes kept, regularised too).")
 @click.option("--crs", default=None, metavar="CRS|source",
               help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
               "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
