@@ -538,6 +538,10 @@ def check_vector_output(output: Path, overwrite: bool) -> str:
     if writer is None:
         raise InputError(f"{output}: unknown vector format. Use one of "
                          f"{', '.join(WRITERS)}.")
+    if writer == "ESRI Shapefile" and output.suffix not in (".shp", ".SHP"):
+        raise InputError(f"{output}: GDAL reads Shapefiles named .shp or .SHP only; give "
+                         f"{output.with_suffix('.shp').name} or "
+                         f"{output.with_suffix('.SHP').name}.")
     if writer == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -564,9 +568,18 @@ def parse_crs(value: str | None):
 
 
 def _parts(output: Path, writer: str) -> list[Path]:
-    """The files a vector output is made of, the main file last."""
+    """The files a vector output is made of, the main file last; a Shapefile's other parts
+    take the case of its extension (x.SHP: x.SHX, x.DBF, ...; x.shp or x.Shp: x.shx, ...)."""
     extra = SHAPEFILE_PARTS if writer == "ESRI Shapefile" else ()
-    return [output.with_suffix(suffix) for suffix in extra] + [output]
+    upper = output.suffix.isupper()
+    return [output.with_suffix(suffix.upper() if upper else suffix) for suffix in extra] + [
+        output]
+
+
+def _written_name(part: Path) -> str:
+    """The name of ``part`` as written in the temporary folder: its extension in lower case
+    (GDAL's Shapefile driver takes x.SHP for a folder to create)."""
+    return part.stem + part.suffix.lower()
 
 
 def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
@@ -593,7 +606,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
     folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         folder.mkdir()
-        tmp = folder / output.name
+        tmp = folder / _written_name(output)
         try:
             _write(frame, tmp, writer, output.stem)
             written = _feature_count(tmp, writer)
@@ -608,8 +621,8 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
         published: list[Path] = []
         try:
             for part in _parts(output, writer):
-                if (folder / part.name).exists():
-                    publish(folder / part.name, part, overwrite)
+                if (folder / _written_name(part)).exists():
+                    publish(folder / _written_name(part), part, overwrite)
                     published.append(part)
         except BaseException:
             if not overwrite:  # the parts moved so far are ours: take them back
@@ -617,7 +630,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
                     part.unlink(missing_ok=True)
             raise
         if overwrite and writer == "ESRI Shapefile":  # the old shapefile's spatial indexes
-            for suffix in (".qix", ".sbn", ".sbx"):
+            for suffix in (".qix", ".sbn", ".sbx", ".QIX", ".SBN", ".SBX"):
                 output.with_suffix(suffix).unlink(missing_ok=True)
     except KeyboardInterrupt:
         raise Interrupted(f"{output}: interrupted; nothing was written under that name "

@@ -463,3 +463,46 @@ def test_an_rgb_image_is_not_taken_for_probabilities(run_cli, make_raster, tmp_p
     assert not (tmp_path / "v.gpkg").exists()
     result = run_cli("evaluate", image, image)
     assert_one_line_error(result, "ortho.tif", "RGB image")
+
+
+@pytest.mark.parametrize("suffix", [".SHP", ".GPKG", ".FGB", ".GeoJSON", ".PARQUET"])
+def test_output_extensions_are_case_insensitive(run_cli, make_raster, tmp_path, suffix):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / f"b{suffix}"
+    result = run_cli("vectorize", path, "-o", out)
+    assert result.exit_code == 0, result.output
+    found = gpd.read_parquet(out) if suffix == ".PARQUET" else gpd.read_file(out)
+    assert len(found) == 1 and found["area_m2"][0] == pytest.approx(100)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    if suffix.lower() == ".shp":  # the other parts in the case of the name given
+        parts = {p.suffix for p in tmp_path.glob("b.*")}
+        wanted = {".shp", ".shx", ".dbf", ".prj"}
+        assert parts >= {s.upper() for s in wanted}
+        result = run_cli("vectorize", path, "-o", out)  # parts exist now: refused, kept
+        assert_one_line_error(result, "b.", "--overwrite")
+        assert run_cli("vectorize", path, "-o", out, "--overwrite").exit_code == 0
+        assert len(gpd.read_file(out)) == 1
+
+
+def test_mixed_case_shapefile_extension_is_one_line(run_cli, make_raster, tmp_path):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.Shp")
+    assert_one_line_error(result, "b.Shp", "b.shp", "b.SHP")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+@pytest.mark.parametrize("suffix", [".shp", ".SHP"])
+def test_instances_write_whole_shapefiles_in_either_case(run_cli, make_raster, tmp_path, suffix):
+    bands = np.zeros((3, 30, 30), np.float32)
+    bands[0, 5:15, 5:15] = 0.9
+    bands[0, 20:28, 18:28] = 0.9
+    path = make_raster("i.tif", bands, transform=from_origin(X0, Y0, 1, 1))
+    from rasterio import open as open_raster
+
+    with open_raster(path, "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+    out = tmp_path / f"b{suffix}"
+    result = run_cli("vectorize", path, "-o", out, "--instances")
+    assert result.exit_code == 0, result.output
+    assert sorted(gpd.read_file(out)["area_m2"]) == pytest.approx([80, 100])
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
