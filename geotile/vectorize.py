@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import class_ids, plain_bands, raster_kind
+from geotile.raster_kinds import check_probabilities, class_ids, plain_bands, raster_kind
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
@@ -462,6 +462,7 @@ def band_regions(job: BandJob) -> list[tuple]:
                                   check_nodata=job.check_nodata)
         band_transform = window_transform(Window(0, job.top, src.width, job.rows),
                                           src.transform)
+    check_probabilities(values, valid, job.kind, job.path)  # in each band, as it is read
     ids, score = class_ids(values, valid, job.kind, job.threshold, job.path)
     if job.kind.kind == "class":  # score 1 everywhere: no per-region sums needed
         score = None

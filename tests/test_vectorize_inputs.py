@@ -506,3 +506,34 @@ def test_instances_write_whole_shapefiles_in_either_case(run_cli, make_raster, t
     assert result.exit_code == 0, result.output
     assert sorted(gpd.read_file(out)["area_m2"]) == pytest.approx([80, 100])
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(("values", "reach"), [((1, 2, 3), "3"), ((200,), "200"),
+                                               ((0.5, -2), "-2")])
+def test_float_values_outside_0_1_are_not_probabilities(run_cli, make_raster, tmp_path,
+                                                         values, reach):
+    classes = np.zeros((40, 30), np.float32)
+    for k, value in enumerate(values):
+        classes[30:34, 4 + 8 * k:8 + 8 * k] = value  # in the last row band only
+    path = make_raster("f.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", path, "-o", tmp_path / "f.gpkg")
+    assert_one_line_error(result, "f.tif", f"values reach {reach}", "0..1",
+                          "gdal_translate -ot Byte")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]
+    result = run_cli("vectorize", path, "-o", tmp_path / "f.gpkg", "--lines")
+    assert_one_line_error(result, "f.tif", f"values reach {reach}")
+    for workers in (1, 2):  # streamed by 8-row bands: refused when the band is read
+        options = VectorizeOptions(band_rows=8, workers=workers)
+        with pytest.raises(InputError, match=rf"f\.tif: values reach {reach}\b"):
+            vectorize_rasters([path], tmp_path / "f.gpkg", options=options)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]
+
+
+def test_probabilities_within_a_rounding_error_of_0_1_are_kept(make_raster, tmp_path):
+    p = np.full((20, 20), np.nan, np.float32)
+    p[2:8, 2:8] = np.float32(1.0000001)
+    p[10:18, 10:18] = -1e-7
+    p[10:12, 10:12] = 0.9
+    path = make_raster("p.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    vectorize_rasters([path], tmp_path / "p.gpkg", options=VectorizeOptions(band_rows=4))
+    assert sorted(gpd.read_file(tmp_path / "p.gpkg")["area_m2"]) == [4, 36]
