@@ -11,7 +11,8 @@ which also joins buildings across the edges of a mosaic of orthotiles.
 
 Cleaning works in metres (the raster's CRS when it is projected in metres,
 else a local UTM zone; rasters without a CRS in their own units): fill small
-holes, drop small polygons, simplify (topology-preserving), and optionally
+holes, drop small polygons, simplify (all classes together, edges they share kept shared:
+:mod:`geotile.coverage`), and optionally
 regularise outlines to the building's dominant direction (right angles,
 straight walls).
 
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.coverage import simplify_coverage
 from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import check_probabilities, class_ids, plain_bands, raster_kind
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
@@ -354,7 +356,6 @@ def _metric_crs(crs, frame):
 
 def clean(frame, options: VectorizeOptions, cell: float):
     """Fill holes, drop small polygons, simplify and regularise, in a metric CRS."""
-    import shapely
 
     geometries = frame.geometry.values
     if options.fill_holes > 0:
@@ -364,11 +365,8 @@ def clean(frame, options: VectorizeOptions, cell: float):
         frame = frame.set_geometry([regularize_polygon(g, cell) for g in frame.geometry],
                                    crs=frame.crs)
     tolerance = per_class_values(options.simplify, frame)
-    if np.any(tolerance > 0):
-        simplified = np.asarray(frame.geometry.values, dtype=object)
-        some = tolerance > 0
-        simplified[some] = shapely.simplify(simplified[some], tolerance[some],
-                                            preserve_topology=True)
+    if np.any(tolerance > 0):  # all classes at once: the edges they share stay shared
+        simplified = simplify_coverage(frame.geometry.values, tolerance, cell)
         frame = frame.set_geometry(list(simplified), crs=frame.crs)
     frame["area_m2"] = frame.geometry.area.round(2)
     smallest = per_class_values(options.min_area, frame)
