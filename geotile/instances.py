@@ -440,20 +440,15 @@ def vectorize_instances(
     Rasters are processed by row bands (seams joined); polygons keep score (mean footprint
     probability) and area_m2. Returns a summary (output, features, per-class counts).
     """
-    from geotile.raster import atomic_output, check_output
-    from geotile.vectorize import WRITERS, VectorizeOptions, _write
+    from geotile.vectorize import VectorizeOptions, check_vector_output, write_vector
 
     options = options or VectorizeOptions()
     output = Path(output)
-    writer = WRITERS.get(output.suffix.lower())
-    if writer is None:
-        raise InputError(f"{output}: unknown vector format. Use .geojson, .gpkg or .parquet.")
-    check_output(output, overwrite)
+    writer = check_vector_output(output, overwrite)  # a Shapefile's parts, any case
     frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
                            progress=progress, workers=options.workers)
     frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0))
-    with atomic_output(output, overwrite) as tmp:
-        _write(frame, tmp, writer, output.stem)
+    write_vector(frame, output, writer, overwrite)
     log.info("%s: %d building instances from %s", output, len(frame),
              ", ".join(Path(p).name for p in paths))
     return {"output": str(output), "features": len(frame),

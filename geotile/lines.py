@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import class_ids, raster_kind
+from geotile.raster_kinds import check_probabilities, class_ids, raster_kind
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
@@ -150,6 +150,7 @@ def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int):
             values = read_window(src, window)
             valid = (src.dataset_mask(window=window) > 0 if source.check_nodata
                      else np.ones(values.shape[-2:], bool))
+        check_probabilities(values, valid, source.kind, source.path)
         part_ids, part_score = class_ids(values, valid, source.kind, source.threshold,
                                          source.path)
         place = np.s_[top - r0:bottom - r0, left - c0:right - c0]

@@ -155,6 +155,34 @@ def _descriptions(src) -> list[str] | None:
     return None
 
 
+#: how far past 0..1 a float probability may stray (rounding) before it is not one
+PROBABILITY_TOLERANCE = 1e-6
+
+
+def check_probabilities(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
+                        source=None) -> None:
+    """Refuse a float raster read as probabilities whose valid values (after its scale) leave
+    [0, 1] by more than :data:`PROBABILITY_TOLERANCE`: class ids or 0..255 scores stored as
+    floats, which a threshold would turn into one class. An InputError in one line naming
+    ``source``; a cheap check of the window just read (no second pass over the raster)."""
+    if kind.kind != "probability" or values.dtype.kind != "f" or not values.size:
+        return
+    low, high = np.inf, -np.inf
+    for band in values:  # NaN and nodata pixels are not valid
+        kept = band[valid] if not valid.all() else band
+        kept = kept[np.isfinite(kept)] if not np.isfinite(kept).all() else kept
+        if kept.size:
+            low, high = min(low, float(kept.min())), max(high, float(kept.max()))
+    limit = PROBABILITY_TOLERANCE * kind.scale
+    bad = low if low < -limit else high if high > kind.scale + limit else None
+    if bad is None:
+        return
+    scaled = f" ({bad / kind.scale:g} after its scale {kind.scale:g})" if kind.scale != 1 else ""
+    raise InputError(f"{source or 'raster'}: values reach {bad:g}{scaled}: not probabilities "
+                     "0..1. Write class ids as an integer raster (gdal_translate -ot Byte), "
+                     "or give probabilities 0..1.")
+
+
 #: largest class id a class raster may hold (ids travel as int32)
 MAX_CLASS_ID = 2**31 - 1
 

@@ -11,7 +11,8 @@ which also joins buildings across the edges of a mosaic of orthotiles.
 
 Cleaning works in metres (the raster's CRS when it is projected in metres,
 else a local UTM zone; rasters without a CRS in their own units): fill small
-holes, drop small polygons, simplify (topology-preserving), and optionally
+holes, drop small polygons, simplify (all classes together, edges they share kept shared:
+:mod:`geotile.coverage`), and optionally
 regularise outlines to the building's dominant direction (right angles,
 straight walls).
 
@@ -35,8 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.coverage import simplify_coverage
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import class_ids, plain_bands, raster_kind
+from geotile.raster_kinds import check_probabilities, class_ids, plain_bands, raster_kind
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
@@ -218,7 +220,32 @@ def merge_edge_regions(regions):
 
 
 def regularize_polygon(polygon, cell: float):
-    """Orthogonal outline along the polygon's dominant direction.
+    """Orthogonal outline along the polygon's dominant direction, holes kept.
+
+    The outline (:func:`_regularize_outline`) and each hole (regularised the same way,
+    as a polygon of its own) are done apart; the holes are then cut out of the outline,
+    so a courtyard stays a courtyard. Should a regularised hole cut the building in
+    two, the holes are cut as they were.
+    """
+    import shapely
+
+    if polygon.is_empty or polygon.area == 0 or polygon.geom_type != "Polygon":
+        return polygon
+    outline = _regularize_outline(shapely.Polygon(polygon.exterior), cell)
+    if not polygon.interiors:
+        return outline
+    for holes in ([_regularize_outline(shapely.Polygon(ring), cell)
+                   for ring in polygon.interiors],
+                  [shapely.Polygon(ring) for ring in polygon.interiors]):
+        cut = outline.difference(shapely.union_all(holes))
+        if cut.geom_type == "Polygon" and cut.is_valid and not cut.is_empty:
+            return cut
+    parts = list(shapely.get_parts(cut))
+    return max(parts, key=lambda part: part.area) if parts else outline
+
+
+def _regularize_outline(polygon, cell: float):
+    """:func:`regularize_polygon` of a polygon without holes.
 
     A polygon filling most of its minimum rotated rectangle becomes that rectangle
     (walls moved in to keep the area); others take their :func:`dominant_direction` and are
@@ -329,7 +356,6 @@ def _metric_crs(crs, frame):
 
 def clean(frame, options: VectorizeOptions, cell: float):
     """Fill holes, drop small polygons, simplify and regularise, in a metric CRS."""
-    import shapely
 
     geometries = frame.geometry.values
     if options.fill_holes > 0:
@@ -339,11 +365,8 @@ def clean(frame, options: VectorizeOptions, cell: float):
         frame = frame.set_geometry([regularize_polygon(g, cell) for g in frame.geometry],
                                    crs=frame.crs)
     tolerance = per_class_values(options.simplify, frame)
-    if np.any(tolerance > 0):
-        simplified = np.asarray(frame.geometry.values, dtype=object)
-        some = tolerance > 0
-        simplified[some] = shapely.simplify(simplified[some], tolerance[some],
-                                            preserve_topology=True)
+    if np.any(tolerance > 0):  # all classes at once: the edges they share stay shared
+        simplified = simplify_coverage(frame.geometry.values, tolerance, cell)
         frame = frame.set_geometry(list(simplified), crs=frame.crs)
     frame["area_m2"] = frame.geometry.area.round(2)
     smallest = per_class_values(options.min_area, frame)
@@ -437,6 +460,7 @@ def band_regions(job: BandJob) -> list[tuple]:
                                   check_nodata=job.check_nodata)
         band_transform = window_transform(Window(0, job.top, src.width, job.rows),
                                           src.transform)
+    check_probabilities(values, valid, job.kind, job.path)  # in each band, as it is read
     ids, score = class_ids(values, valid, job.kind, job.threshold, job.path)
     if job.kind.kind == "class":  # score 1 everywhere: no per-region sums needed
         score = None
@@ -513,6 +537,10 @@ def check_vector_output(output: Path, overwrite: bool) -> str:
     if writer is None:
         raise InputError(f"{output}: unknown vector format. Use one of "
                          f"{', '.join(WRITERS)}.")
+    if writer == "ESRI Shapefile" and output.suffix not in (".shp", ".SHP"):
+        raise InputError(f"{output}: GDAL reads Shapefiles named .shp or .SHP only; give "
+                         f"{output.with_suffix('.shp').name} or "
+                         f"{output.with_suffix('.SHP').name}.")
     if writer == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -539,9 +567,18 @@ def parse_crs(value: str | None):
 
 
 def _parts(output: Path, writer: str) -> list[Path]:
-    """The files a vector output is made of, the main file last."""
+    """The files a vector output is made of, the main file last; a Shapefile's other parts
+    take the case of its extension (x.SHP: x.SHX, x.DBF, ...; x.shp or x.Shp: x.shx, ...)."""
     extra = SHAPEFILE_PARTS if writer == "ESRI Shapefile" else ()
-    return [output.with_suffix(suffix) for suffix in extra] + [output]
+    upper = output.suffix.isupper()
+    return [output.with_suffix(suffix.upper() if upper else suffix) for suffix in extra] + [
+        output]
+
+
+def _written_name(part: Path) -> str:
+    """The name of ``part`` as written in the temporary folder: its extension in lower case
+    (GDAL's Shapefile driver takes x.SHP for a folder to create)."""
+    return part.stem + part.suffix.lower()
 
 
 def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
@@ -568,7 +605,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
     folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         folder.mkdir()
-        tmp = folder / output.name
+        tmp = folder / _written_name(output)
         try:
             _write(frame, tmp, writer, output.stem)
             written = _feature_count(tmp, writer)
@@ -583,8 +620,8 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
         published: list[Path] = []
         try:
             for part in _parts(output, writer):
-                if (folder / part.name).exists():
-                    publish(folder / part.name, part, overwrite)
+                if (folder / _written_name(part)).exists():
+                    publish(folder / _written_name(part), part, overwrite)
                     published.append(part)
         except BaseException:
             if not overwrite:  # the parts moved so far are ours: take them back
@@ -592,7 +629,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
                     part.unlink(missing_ok=True)
             raise
         if overwrite and writer == "ESRI Shapefile":  # the old shapefile's spatial indexes
-            for suffix in (".qix", ".sbn", ".sbx"):
+            for suffix in (".qix", ".sbn", ".sbx", ".QIX", ".SBN", ".SBX"):
                 output.with_suffix(suffix).unlink(missing_ok=True)
     except KeyboardInterrupt:
         raise Interrupted(f"{output}: interrupted; nothing was written under that name "

@@ -196,3 +196,81 @@ def test_class_regions_equal_labelled_regions(classes):
 
         assert sorted(map(key, fast)) == sorted(map(key, labelled))
         assert any(r[4] for r in fast) and not all(r[4] for r in fast)
+
+
+def test_regularize_keeps_holes(make_raster, tmp_path, run_cli):
+    ring = np.zeros((150, 200), np.uint8)
+    ring[20:120, 10:60] = 1  # 50 x 25 m at 0.5 m: 1250 m2
+    ring[50:90, 20:50] = 0  # a 20 x 15 m courtyard: 300 m2
+    ring[125:145, 100:140] = 1  # a plain 200 m2 block, no hole
+    ring[130:132, 110:112] = 0  # with a 1 m2 hole (one 2 x 2 pixel gap)
+    path = make_raster("ring.tif", ring)
+    result = run_cli("vectorize", path, "-o", tmp_path / "r.gpkg", "--regularize")
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "r.gpkg").sort_values("area_m2").reset_index(drop=True)
+    assert list(found["area_m2"]) == pytest.approx([199, 950], abs=5)
+    assert [len(p.interiors) for p in found.geometry] == [1, 1]
+    assert found.geometry.area.tolist() == pytest.approx([199, 950], abs=5)
+    assert all(found.geometry.is_valid)
+
+
+def test_regularize_polygon_keeps_its_hole_in_place():
+    building = shapely.box(0, 0, 40, 20).difference(shapely.box(10, 5, 30, 15))
+    regular = regularize_polygon(building, 1.0)
+    assert len(regular.interiors) == 1
+    assert regular.area == pytest.approx(600, abs=1)
+    assert iou(shapely.Polygon(regular.interiors[0]), shapely.box(10, 5, 30, 15)) > 0.95
+
+
+def _jagged_classes():
+    """Classes 1 and 2 side by side along a jagged boundary, class 3 below both (three
+    regions meeting: T-junctions), in one solid block; 0.5 m pixels."""
+    rng = np.random.default_rng(3)
+    classes = np.zeros((150, 200), np.uint8)
+    classes[20:120, 20:180] = 1
+    for row in range(20, 100):
+        classes[row, 100 + int(rng.integers(-6, 7)):180] = 2
+    classes[100:120, 20:180] = 3
+    return classes
+
+
+@pytest.mark.parametrize("simplify", ["1", "building=1.5,2=1,3=0", "2=1"])
+def test_simplify_keeps_edges_shared_between_classes(make_raster, tmp_path, run_cli, simplify):
+    path = make_raster("c.tif", _jagged_classes())
+    plain = tmp_path / "plain.gpkg"
+    assert run_cli("vectorize", path, "-o", plain).exit_code == 0
+    result = run_cli("vectorize", path, "-o", tmp_path / "s.gpkg", "--simplify", simplify)
+    assert result.exit_code == 0, result.output
+    before = gpd.read_file(plain).sort_values("class_id").reset_index(drop=True)
+    found = gpd.read_file(tmp_path / "s.gpkg").sort_values("class_id").reset_index(drop=True)
+    assert list(found["class_id"]) == [1, 2, 3]
+    assert found.geometry.area.sum() == pytest.approx(found.geometry.union_all().area, abs=0.01)
+    union = found.geometry.union_all()  # no gap between the classes: one solid block
+    assert union.geom_type == "Polygon" and not union.interiors
+    assert union.area == pytest.approx(80 * 50, rel=0.01)
+    vertices = [len(p.exterior.coords) for p in found.geometry]
+    was = [len(p.exterior.coords) for p in before.geometry]
+    if simplify == "2=1":  # an edge is simplified by the smaller tolerance of its sides
+        assert found.geometry[0].equals(before.geometry[0])
+        assert found.geometry[2].equals(before.geometry[2])
+    else:
+        assert vertices[1] < was[1] / 2  # the jagged class 2 was simplified
+    if simplify.endswith("3=0"):  # class 3 is not simplified: its outline stays
+        assert found.geometry[2].equals(before.geometry[2])
+
+
+def test_simplify_falls_back_to_each_polygon_without_coverage_simplify(monkeypatch):
+    from geotile.coverage import simplify_coverage
+
+    left = shapely.Polygon([(0, 0), (5, 0), (5.3, 2), (5, 4), (5, 10), (0, 10)])
+    right = shapely.Polygon([(5, 0), (10, 0), (10, 10), (5, 10), (5, 4), (5.3, 2)])
+    shared = simplify_coverage([left, right], [1.0, 1.0], 1.0)
+    assert shared[0].intersection(shared[1]).area == pytest.approx(0)
+    assert shared[0].union(shared[1]).area == pytest.approx(100)
+    overlapping = [shapely.box(0, 0, 6, 10), shapely.box(5, 0, 10, 10)]  # not a coverage
+    each = simplify_coverage(overlapping, [1.0, 0.0], 1.0)
+    assert each[0].equals(shapely.simplify(overlapping[0], 1.0)) and each[1] is overlapping[1]
+    monkeypatch.delattr(shapely, "coverage_simplify")
+    alone = simplify_coverage([left, right], [1.0, 1.0], 1.0)
+    assert all(a.equals(shapely.simplify(p, 1.0))
+               for a, p in zip(alone, [left, right], strict=True))

@@ -463,3 +463,77 @@ def test_an_rgb_image_is_not_taken_for_probabilities(run_cli, make_raster, tmp_p
     assert not (tmp_path / "v.gpkg").exists()
     result = run_cli("evaluate", image, image)
     assert_one_line_error(result, "ortho.tif", "RGB image")
+
+
+@pytest.mark.parametrize("suffix", [".SHP", ".GPKG", ".FGB", ".GeoJSON", ".PARQUET"])
+def test_output_extensions_are_case_insensitive(run_cli, make_raster, tmp_path, suffix):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / f"b{suffix}"
+    result = run_cli("vectorize", path, "-o", out)
+    assert result.exit_code == 0, result.output
+    found = gpd.read_parquet(out) if suffix == ".PARQUET" else gpd.read_file(out)
+    assert len(found) == 1 and found["area_m2"][0] == pytest.approx(100)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    if suffix.lower() == ".shp":  # the other parts in the case of the name given
+        parts = {p.suffix for p in tmp_path.glob("b.*")}
+        wanted = {".shp", ".shx", ".dbf", ".prj"}
+        assert parts >= {s.upper() for s in wanted}
+        result = run_cli("vectorize", path, "-o", out)  # parts exist now: refused, kept
+        assert_one_line_error(result, "b.", "--overwrite")
+        assert run_cli("vectorize", path, "-o", out, "--overwrite").exit_code == 0
+        assert len(gpd.read_file(out)) == 1
+
+
+def test_mixed_case_shapefile_extension_is_one_line(run_cli, make_raster, tmp_path):
+    path = _square(make_raster, "a.tif", X0, Y0)
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.Shp")
+    assert_one_line_error(result, "b.Shp", "b.shp", "b.SHP")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+@pytest.mark.parametrize("suffix", [".shp", ".SHP"])
+def test_instances_write_whole_shapefiles_in_either_case(run_cli, make_raster, tmp_path, suffix):
+    bands = np.zeros((3, 30, 30), np.float32)
+    bands[0, 5:15, 5:15] = 0.9
+    bands[0, 20:28, 18:28] = 0.9
+    path = make_raster("i.tif", bands, transform=from_origin(X0, Y0, 1, 1))
+    from rasterio import open as open_raster
+
+    with open_raster(path, "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+    out = tmp_path / f"b{suffix}"
+    result = run_cli("vectorize", path, "-o", out, "--instances")
+    assert result.exit_code == 0, result.output
+    assert sorted(gpd.read_file(out)["area_m2"]) == pytest.approx([80, 100])
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(("values", "reach"), [((1, 2, 3), "3"), ((200,), "200"),
+                                               ((0.5, -2), "-2")])
+def test_float_values_outside_0_1_are_not_probabilities(run_cli, make_raster, tmp_path,
+                                                         values, reach):
+    classes = np.zeros((40, 30), np.float32)
+    for k, value in enumerate(values):
+        classes[30:34, 4 + 8 * k:8 + 8 * k] = value  # in the last row band only
+    path = make_raster("f.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", path, "-o", tmp_path / "f.gpkg")
+    assert_one_line_error(result, "f.tif", f"values reach {reach}", "0..1",
+                          "gdal_translate -ot Byte")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]
+    result = run_cli("vectorize", path, "-o", tmp_path / "f.gpkg", "--lines")
+    assert_one_line_error(result, "f.tif", f"values reach {reach}")
+    for workers in (1, 2):  # streamed by 8-row bands: refused when the band is read
+        options = VectorizeOptions(band_rows=8, workers=workers)
+        with pytest.raises(InputError, match=rf"f\.tif: values reach {reach}\b"):
+            vectorize_rasters([path], tmp_path / "f.gpkg", options=options)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]
+
+
+def test_probabilities_within_a_rounding_error_of_0_1_are_kept(make_raster, tmp_path):
+    p = np.full((20, 20), np.nan, np.float32)
+    p[2:8, 2:8] = np.float32(1.0000001)
+    p[10:18, 10:18] = -1e-7
+    p[10:12, 10:12] = 0.9
+    path = make_raster("p.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    vectorize_rasters([path], tmp_path / "p.gpkg", options=VectorizeOptions(band_rows=4))
+    assert sorted(gpd.read_file(tmp_path / "p.gpkg")["area_m2"]) == [4, 36]

@@ -134,15 +134,18 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
               "(a plain number first is the default for the others: 5,car=2).")
 @click.option("--simplify", default="0", show_default=True, metavar="M|CLASS=M,...",
               callback=lambda ctx, param, value: _per_class(value, "--simplify"),
-              help="Simplification tolerance in metres (topology-preserving); per class as "
-              "--min-area: building=0.5,tree=1.")
+              help="Simplification tolerance in metres: corners cutting off less than M "
+              "squared go (Visvalingam-Whyatt), all classes together so that edges they "
+              "share stay shared (an edge takes the smaller tolerance of its two sides); per "
+              "class as --min-area: building=0.5,tree=1.")
 @click.option("--classes", metavar="NAMES",
               callback=lambda ctx, param, value: _class_list(value),
               help="Keep only these classes (names or ids, comma-separated): building,tree.")
 @click.option("--fill-holes", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Fill holes smaller than this (m2).")
 @click.option("--regularize", is_flag=True,
-              help="Orthogonal outlines along each building's dominant direction.")
+              help="Orthogonal outlines along each building's dominant direction "
+              "(courtyards and other holes kept, regularised too).")
 @click.option("--crs", default=None, metavar="CRS|source",
               help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
               "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
