@@ -499,7 +499,7 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
 def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) -> np.ndarray:
     """Class ids of a row band: class rasters as they are, probabilities thresholded
     (one band: p >= threshold) or argmaxed (several bands)."""
-    from geotile.raster_kinds import class_ids
+    from geotile.raster_kinds import check_probabilities, class_ids
 
     if kind.kind == "class":
         band = values[0]
@@ -513,6 +513,7 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) 
                              f"scores (0..{MAX_CLASS_ID}); instance ids or counts are not "
                              "classes. Give a class raster.")
         return ids
+    check_probabilities(values, valid, kind, source)  # float class ids are no probabilities
     return class_ids(values, valid, kind, threshold)[0]
 
 

@@ -368,6 +368,14 @@ def test_0_255_masks_score_255_as_the_positive_class(make_raster):
     assert result.confusion.tolist() == [[260, 0], [0, 0]]  # declared nodata: left out
 
 
+def test_float_class_ids_are_not_thresholded_as_probabilities(make_raster):
+    classes = np.zeros((8, 8), np.float32)
+    classes[2:4] = 3.0
+    with pytest.raises(InputError, match=r"p\.tif: values reach 3.*not probabilities"):
+        evaluate_rasters(make_raster("p.tif", classes),
+                         make_raster("t.tif", np.zeros((8, 8), np.uint8)))
+
+
 def test_class_ids_too_large_for_a_confusion_matrix_are_one_line(make_raster):
     ids = np.zeros((8, 8), np.uint32)
     ids[2, 2] = 70000  # instance ids, not classes
