@@ -364,8 +364,9 @@ def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSumm
 
 def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
     """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
-    images by file stem: ``<stem>.*``, else ``<stem>_mask.*``), or one file per image
-    (paired by stem when the names match the images one to one, else in order)."""
+    images by file stem: ``<stem>.*``, else ``<stem>_mask.*`` and the other
+    :data:`MASK_SUFFIXES`), or one file per image (paired by name when every mask is named
+    after an image, in order when none is, refused when only some are)."""
     if not masks:
         return None
     masks = _as_paths(masks)
@@ -385,10 +386,58 @@ def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
             f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
             "or a folder or a pattern ('masks/*.tif') of masks named after the images."
         )
-    by_stem = {Path(m).stem: m for m in masks}
-    if len(by_stem) == len(masks) and set(by_stem) == {Path(p).stem for p in images}:
-        return [by_stem[Path(p).stem] for p in images]
-    return masks
+    return _pair_files_by_name(images, masks)
+
+
+#: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``);
+#: "" first: a mask of the image's own name (in another folder) is the best match
+MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_gt", "-gt")
+
+
+def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
+    """The images ``mask`` is named after: those of its stem, else those whose stem plus
+    one of :data:`MASK_SUFFIXES` (any case) is its stem."""
+    stem = Path(mask).stem
+    stems = [Path(image).stem for image in images]
+    exact = [i for i, s in enumerate(stems) if s == stem]
+    return exact or [i for i, s in enumerate(stems)
+                     if stem.startswith(s) and stem[len(s):].lower() in MASK_SUFFIXES]
+
+
+def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
+    """One mask file per image: paired by name when every mask is named after its own
+    image, in order when none is; a partial or ambiguous match is refused (a guess could
+    give an image another image's labels)."""
+    matches = [_named_after(images, mask) for mask in masks]
+    if not any(matches):
+        return masks
+    hint = ("Name each mask after its image (<stem>.*, <stem>_mask.*, <stem>_label.*, "
+            "<stem>_gt.*), or none of them (then they pair in the order given).")
+    for mask, found in zip(masks, matches, strict=True):
+        if len(found) > 1:
+            names = ", ".join(Path(images[i]).name for i in found)
+            raise InputError(f"--masks {Path(mask).name} is named after several images "
+                             f"({names}). {hint}")
+    by_image: dict[int, list] = {}
+    for mask, found in zip(masks, matches, strict=True):
+        if found:
+            by_image.setdefault(found[0], []).append(mask)
+    for i, named in sorted(by_image.items()):
+        if len(named) > 1:
+            raise InputError(f"{Path(images[i]).name}: several --masks are named after it "
+                             f"({', '.join(Path(m).name for m in named)}). Give one mask "
+                             "per image.")
+    for i, image in enumerate(images):
+        if i not in by_image:  # as many masks as images: some mask is named after none
+            stray = next(Path(m).name for m, found in zip(masks, matches, strict=True)
+                         if not found)
+            paired = next(m for m, found in zip(masks, matches, strict=True) if found)
+            raise InputError(
+                f"{Path(image).name} has no --masks named after it and {stray} is named "
+                f"after no image, while {Path(paired).name} pairs by name with "
+                f"{Path(images[matches[masks.index(paired)][0]]).name}: masks are paired by "
+                f"name, or in order only when no name matches. {hint}")
+    return [by_image[i][0] for i in range(len(images))]
 
 
 def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -> list[Path]:
@@ -399,7 +448,7 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
     for image in images:
         found = []
         base = Path(image).stem
-        for stem in (base, f"{base}_mask", f"{base}-mask"):
+        for stem in (base + suffix for suffix in MASK_SUFFIXES):
             found = sorted(f for f in files if f.stem == stem and _resolved(f) not in own)
             if found:
                 break

@@ -290,3 +290,59 @@ def test_a_split_left_without_patches_is_said(run_cli, make_raster, tmp_path):
                      tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "no patch in" in result.stderr and "too few patches" in result.stderr
+
+
+def _mask_values(out):
+    """{source image name: (image value, mask value)} of the first pixel of each patch."""
+    import csv
+
+    import rasterio
+
+    with (out / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    values = {}
+    for row in rows:
+        with rasterio.open(out / row["image"]) as image, rasterio.open(out / row["mask"]) as m:
+            values[row["source"]] = (int(image.read(1)[0, 0]), int(m.read(1)[0, 0]))
+    return values
+
+
+@pytest.mark.parametrize("suffix", ["_mask", "-mask", "_label", "_gt", ""])
+def test_repeated_masks_are_paired_by_name_in_any_order(run_cli, make_raster, tmp_path, suffix):
+    (tmp_path / "m").mkdir()
+    images = [make_raster(f"{s}.tif", np.full((1, 32, 32), v, np.uint8))
+              for s, v in (("A", 10), ("B", 20))]
+    masks = {s: make_raster(f"m/{s}{suffix}.tif", np.full((32, 32), v, np.uint8))
+             for s, v in (("A", 1), ("B", 2))}
+    result = run_cli("tile", *images, "--masks", masks["B"], "--masks", masks["A"],
+                     "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"A.tif": (10, 1), "B.tif": (20, 2)}
+
+
+def test_repeated_masks_without_matching_names_go_in_order(run_cli, make_raster, tmp_path):
+    images = [make_raster(f"{s}.tif", np.full((1, 32, 32), v, np.uint8))
+              for s, v in (("A", 10), ("B", 20))]
+    first = make_raster("first.tif", np.full((32, 32), 1, np.uint8))
+    second = make_raster("second.tif", np.full((32, 32), 2, np.uint8))
+    result = run_cli("tile", *images, "--masks", first, "--masks", second,
+                     "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"A.tif": (10, 1), "B.tif": (20, 2)}
+
+
+def test_repeated_masks_matching_only_partly_are_refused(run_cli, make_raster, tmp_path):
+    images = [make_raster(f"{s}.tif", np.full((1, 32, 32), v, np.uint8))
+              for s, v in (("A", 10), ("B", 20))]
+    b_mask = make_raster("B_mask.tif", np.full((32, 32), 2, np.uint8))
+    other = make_raster("other.tif", np.full((32, 32), 3, np.uint8))
+    result = run_cli("tile", *images, "--masks", b_mask, "--masks", other,
+                     "--size", 32, "-o", tmp_path / "out")
+    assert_one_line_error(result, "other.tif", "A.tif", "by name")
+    assert not (tmp_path / "out").exists()
+    # two masks named after the same image
+    b_gt = make_raster("B_gt.tif", np.full((32, 32), 2, np.uint8))
+    result = run_cli("tile", *images, "--masks", b_mask, "--masks", b_gt,
+                     "--size", 32, "-o", tmp_path / "out")
+    assert_one_line_error(result, "B.tif", "B_mask.tif", "B_gt.tif")
+    assert not (tmp_path / "out").exists()
