@@ -8,6 +8,11 @@ the patch's place in the grid (``x_off``/``y_off`` in index.csv give its pixel
 offsets). Writing runs in a small thread pool: GDAL and NumPy release the GIL
 while encoding, so the next band is read while patches are written.
 
+GeoTIFF image patches keep the pixel validity index.csv counts: a patch whose invalid
+pixels (nodata, the image's mask or alpha band, padding) are not exactly those its nodata
+value marks gets an internal GDAL mask band (``read_masks``/``dataset_mask``), which
+readers use over the nodata value. PNG and npy patches hold no mask.
+
 Train/val/test splits are assigned by spatial blocks (:class:`SplitPlan`), never per
 patch: overlapping patches (``overlap``, shifted edge patches) would otherwise put the same
 pixels in train and in val/test. A patch whose window reaches into a block of another
@@ -907,7 +912,7 @@ class PatchWriter:
         current = image_rel
         try:
             self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile,
-                        self.image_template)
+                        self.image_template, self.validity_mask(data))
             if mask_rel is not None:
                 current = mask_rel
                 self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile,
@@ -919,8 +924,24 @@ class PatchWriter:
             raise InputError(f"{current}: GDAL could not write the patch ({reason}); nothing "
                              "was written. Check the output folder and the options.") from exc
 
+    def validity_mask(self, data: PatchData) -> np.ndarray | None:
+        """The GDAL mask band (0 invalid, 255 valid) a GeoTIFF image patch needs: None when
+        its nodata value (or having no invalid pixel) already marks exactly its invalid
+        pixels. The patch's own mask band then marks nodata, masked and padded pixels
+        alike, as its index.csv row counts them (readers use it over the nodata value)."""
+        if self.fmt != "tif":
+            return None  # PNG/npy hold no mask band: index.csv has the fraction
+        nodata = self.image_profile.get("nodata")
+        if nodata is None:
+            return None if data.valid.all() else np.where(data.valid, 255, 0).astype(np.uint8)
+        pixels = data.pixels
+        marked = (np.isnan(pixels) if np.isnan(nodata) else pixels == nodata).all(axis=0)
+        if np.array_equal(marked, ~data.valid):
+            return None
+        return np.where(data.valid, 255, 0).astype(np.uint8)
+
     def _write(self, array: np.ndarray, patch: Patch, path: Path, profile: dict,
-               template: TiffTemplate | None) -> None:
+               template: TiffTemplate | None, mask: np.ndarray | None = None) -> None:
         if self.fmt == "npy":
             np.save(path, np.ascontiguousarray(array))
             return
@@ -936,13 +957,17 @@ class PatchWriter:
         def gdal_write() -> None:
             # GDAL writes the file in memory and Python writes its bytes: a full disk then
             # raises OSError here (GDAL would report it at close only on stderr)
-            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.MemoryFile() as memory:
+            # the mask band inside the file: an external .msk would stay in memory
+            with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_INTERNAL_MASK="YES"), \
+                    rasterio.MemoryFile() as memory:
                 with memory.open(**profile) as dst:
                     dst.write(array)
+                    if mask is not None:
+                        dst.write_mask(mask)
                 data = memory.read()
             path.write_bytes(data)
 
-        if template is not None and transform.is_rectilinear:
+        if template is not None and transform.is_rectilinear and mask is None:
             template.write(path, array, (transform.c, transform.f), gdal_write)
         else:
             gdal_write()
