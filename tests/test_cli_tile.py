@@ -346,3 +346,29 @@ def test_repeated_masks_matching_only_partly_are_refused(run_cli, make_raster, t
                      "--size", 32, "-o", tmp_path / "out")
     assert_one_line_error(result, "B.tif", "B_mask.tif", "B_gt.tif")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("edge", ["pad", "shift"])
+def test_padding_of_an_image_without_nodata_is_masked(run_cli, make_raster, tmp_path, edge):
+    import rasterio
+
+    one = make_raster("one.tif", np.full((1, 1, 1), 0, np.uint8))  # a valid 0, no nodata
+    result = run_cli("tile", one, "--size", 4, "--edge", edge, "-o", tmp_path / "one")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "one" / "images" / "one_0_0.tif") as patch:
+        assert patch.read().shape == (1, 4, 4) and not patch.read().any()
+        expected = np.zeros((4, 4), np.uint8)
+        expected[0, 0] = 255
+        np.testing.assert_array_equal(patch.dataset_mask(), expected)
+        np.testing.assert_array_equal(patch.read_masks(1), expected)
+    # the edge patches of a larger image: only the part past the edge is invalid
+    array = np.arange(30 * 20, dtype=np.uint16).reshape(1, 30, 20)
+    image = make_raster("img.tif", array)
+    result = run_cli("tile", image, "--size", 16, "--edge", "pad", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "images" / "img_1_1.tif") as patch:
+        np.testing.assert_array_equal(patch.read(1)[:14, :4], array[0, 16:, 16:])
+        valid = patch.dataset_mask() > 0
+        assert valid[:14, :4].all() and not valid[14:].any() and not valid[:, 4:].any()
+    with rasterio.open(tmp_path / "out" / "images" / "img_0_0.tif") as patch:
+        assert (patch.dataset_mask() == 255).all()

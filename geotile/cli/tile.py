@@ -40,7 +40,8 @@ def _parse_split(ctx, param, value):
               "of --size below 1 (0.25).")
 @click.option("--edge", type=click.Choice(["shift", "pad", "drop"]), default="shift",
               show_default=True,
-              help="Last patch of a row/column: shifted inside, padded with nodata, or dropped.")
+              help="Last patch of a row/column: shifted inside, padded (with the nodata "
+              "value, marked invalid in the patch's mask band), or dropped.")
 @click.option("--format", "fmt", type=click.Choice(["tif", "png", "npy"]), default="tif",
               show_default=True, help="Patch file format (tif keeps the georeference).")
 @click.option("--skip-empty", is_flag=True, help="Drop patches whose mask has no positive pixel.")
@@ -88,8 +89,11 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     offsets, map bounds, positive and nodata fractions and split). Image and
     mask patches come from the same windows. GeoTIFF patches keep the CRS and
     the window's transform. With --edge shift (default) every pixel is covered
-    and no patch is padded. A 900 px SpaceNet tile gives 16 patches at --size
-    224 --edge drop and 25 with --edge shift.
+    and no patch is padded (unless the image is smaller than --size). Pixels
+    that are not valid image data (nodata, masked, padding) are marked in the
+    GeoTIFF patch: by its nodata value, or by a mask band where that cannot
+    (read_masks/dataset_mask). A 900 px SpaceNet tile gives 16 patches at
+    --size 224 --edge drop and 25 with --edge shift.
 
     --split assigns whole spatial blocks of patches (a few patches a side) to
     train, val or test, never single patches: overlapping patches (--overlap,
