@@ -735,7 +735,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         writers = PatchWriter(src, outdir, options.fmt, mask_src,
                               creation_options=options.creation_options)
         if extra_src is not None:
-            writers.image_profile = writers._profile(src, count, dtype.name, src.nodata)
+            # no nodata value: GeoTIFF has one for all bands, and the image's would mark
+            # valid extra-band values (0 m heights) as nodata; the mask band marks them
+            writers.image_profile = writers._profile(src, count, dtype.name, None)
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         ignore_value = mask_src.nodata if mask_src is not None else None

@@ -372,3 +372,41 @@ def test_padding_of_an_image_without_nodata_is_masked(run_cli, make_raster, tmp_
         assert valid[:14, :4].all() and not valid[14:].any() and not valid[:, 4:].any()
     with rasterio.open(tmp_path / "out" / "images" / "img_0_0.tif") as patch:
         assert (patch.dataset_mask() == 255).all()
+
+
+def test_extra_band_values_equal_to_the_image_nodata_stay_valid(run_cli, make_raster, tmp_path):
+    import rasterio
+
+    rgb = np.random.default_rng(9).integers(1, 255, (3, 64, 96), dtype=np.uint8)
+    rgb[:, :8, :8] = 0  # image nodata in the top-left patch
+    image = make_raster("img.tif", rgb, nodata=0)
+    heights = np.zeros((64, 96), np.float32)  # ground: 0 m, valid (no nodata tag)
+    heights[40:50, 40:60] = 8.0
+    ndsm = make_raster("ndsm.tif", heights)
+    result = run_cli("tile", image, "--extra-bands", ndsm, "--size", 32,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for row in range(2):
+        for col in range(3):
+            y, x = row * 32, col * 32
+            name = tmp_path / "out" / "images" / f"img_{row}_{col}.tif"
+            with rasterio.open(name) as patch:
+                assert patch.count == 4 and patch.nodata is None
+                np.testing.assert_array_equal(patch.read(4), heights[y : y + 32, x : x + 32])
+                np.testing.assert_array_equal(patch.read()[:3], rgb[:, y : y + 32, x : x + 32])
+                expected = np.full((32, 32), 255, np.uint8)
+                if (row, col) == (0, 0):
+                    expected[:8, :8] = 0  # the image's nodata: invalid in every band
+                for band in range(1, 5):
+                    np.testing.assert_array_equal(patch.read_masks(band), expected)
+                np.testing.assert_array_equal(patch.dataset_mask(), expected)
+    # where the extra raster does not reach, the stack is invalid (mask band), 0 m not
+    half = make_raster("half.tif", heights[:, :48])
+    result = run_cli("tile", image, "--extra-bands", half, "--size", 32,
+                     "-o", tmp_path / "half")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "half" / "images" / "img_1_1.tif") as patch:
+        assert patch.nodata is None
+        valid = patch.dataset_mask() > 0
+        assert valid[:, :16].all() and not valid[:, 16:].any()
+        np.testing.assert_array_equal(patch.read(4)[:, :16], heights[32:, 32:48])
