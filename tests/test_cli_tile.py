@@ -410,3 +410,31 @@ def test_extra_band_values_equal_to_the_image_nodata_stay_valid(run_cli, make_ra
         valid = patch.dataset_mask() > 0
         assert valid[:, :16].all() and not valid[:, 16:].any()
         np.testing.assert_array_equal(patch.read(4)[:, :16], heights[32:, 32:48])
+
+
+def test_labels_without_crs_take_labels_crs(run_cli, make_raster, tmp_path):
+    import json
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import UTM_ORIGIN
+
+    image = make_raster("img.tif", np.ones((1, 64, 64), np.uint8))
+    x, y = UTM_ORIGIN
+    labels = tmp_path / "labels.gpkg"
+    gpd.GeoDataFrame(geometry=[box(x + 2, y - 10, x + 10, y - 2)]).to_file(labels)  # no CRS
+    result = run_cli("tile", image, "--size", 64, "--labels", labels, "-o", tmp_path / "a")
+    assert_one_line_error(result, "labels.gpkg", "declare no CRS", "--labels-crs")
+    result = run_cli("tile", image, "--size", 64, "--labels", labels, "--labels-crs",
+                     "EPSG:32616", "-o", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "b" / "labels" / "img_0_0.geojson").read_text())
+    assert len(document["features"]) == 1
+    result = run_cli("tile", image, "--size", 64, "--labels-crs", "EPSG:32616",
+                     "-o", tmp_path / "c")
+    assert_one_line_error(result, "--labels-crs", "--labels", code=2)
+    result = run_cli("tile", image, "--size", 64, "--labels", labels, "--labels-crs", "foo",
+                     "-o", tmp_path / "d")
+    assert_one_line_error(result, "--labels-crs 'foo'", "not a CRS")
+    assert not (tmp_path / "d").exists()

@@ -10,6 +10,7 @@ from geotile.cli.options import (
     creation_options_opt,
     extra_bands_opts,
     json_opt,
+    labels_crs_opt,
     output_opt,
 )
 
@@ -72,6 +73,7 @@ def _parse_split(ctx, param, value):
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
               help="With --labels: attribute holding the class (name or id).")
+@labels_crs_opt
 @click.option("--resume", is_flag=True,
               help="Continue a run that was killed: images it finished are not cut again; "
               "an OUTPUT complete for the same options and inputs is left as it is. Not with "
@@ -81,7 +83,7 @@ def _parse_split(ctx, param, value):
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
          seed, extra_bands, extra_resampling, overwrite, resume, creation_options, as_json,
-         labels, annotations, min_area, class_field, palette):
+         labels, annotations, min_area, class_field, palette, labels_crs):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -132,11 +134,14 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     check_resume(overwrite, resume)
     if annotations is not None and labels is None:
         raise click.UsageError("--annotations needs --labels")
+    if labels_crs is not None and labels is None:
+        raise click.UsageError("--labels-crs needs --labels (the CRS of their coordinates)")
     annotate = None
     if labels is not None:
         from geotile.annotations import AnnotationOptions
 
-        annotate = AnnotationOptions(labels, annotations, min_area, class_field)
+        annotate = AnnotationOptions(labels, annotations, min_area, class_field,
+                                     labels_crs=labels_crs)
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"],
                            annotations=annotate, extra_bands=list(extra_bands) or None,
