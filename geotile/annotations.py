@@ -48,6 +48,10 @@ class AnnotationOptions:
                              f"got {self.annotations!r}")
         if self.min_area < 0:
             raise InputError("--min-area is an area in pixels, at least 0")
+        if self.labels_crs is not None:  # checked before any patch is cut
+            from geotile.label_set import parse_crs
+
+            parse_crs(self.labels_crs, "--labels-crs")
 
 
 def write_patch_labels(folder: Path, images: Sequence[Path], options: AnnotationOptions) -> int:

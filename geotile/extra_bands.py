@@ -5,7 +5,9 @@ the other raster on the image's grid: exactly (no resampling) when the grids are
 else warped onto it (bilinear by default, as heights and other continuous values want;
 ``nearest`` for classes), reprojected when its CRS differs. Pixels the other raster does
 not cover, or where it is nodata, are nodata in the stack. Reading is by row bands, as
-the image itself is read, so memory does not grow with the raster.
+the image itself is read, so memory does not grow with the raster. ``tile`` writes the
+stack without a nodata value (one value would hold for every band: the image's 0 would
+make 0 m heights nodata) and marks invalid pixels in the patch's mask band instead.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ the patch's place in the grid (``x_off``/``y_off`` in index.csv give its pixel
 offsets). Writing runs in a small thread pool: GDAL and NumPy release the GIL
 while encoding, so the next band is read while patches are written.
 
+GeoTIFF image patches keep the pixel validity index.csv counts: a patch whose invalid
+pixels (nodata, the image's mask or alpha band, padding) are not exactly those its nodata
+value marks gets an internal GDAL mask band (``read_masks``/``dataset_mask``), which
+readers use over the nodata value. PNG and npy patches hold no mask.
+
 Train/val/test splits are assigned by spatial blocks (:class:`SplitPlan`), never per
 patch: overlapping patches (``overlap``, shifted edge patches) would otherwise put the same
 pixels in train and in val/test. A patch whose window reaches into a block of another
@@ -364,8 +369,9 @@ def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSumm
 
 def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
     """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
-    images by file stem: ``<stem>.*``, else ``<stem>_mask.*``), or one file per image
-    (paired by stem when the names match the images one to one, else in order)."""
+    images by file stem: ``<stem>.*``, else ``<stem>_mask.*`` and the other
+    :data:`MASK_SUFFIXES`), or one file per image (paired by name when every mask is named
+    after an image, in order when none is, refused when only some are)."""
     if not masks:
         return None
     masks = _as_paths(masks)
@@ -385,10 +391,58 @@ def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
             f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
             "or a folder or a pattern ('masks/*.tif') of masks named after the images."
         )
-    by_stem = {Path(m).stem: m for m in masks}
-    if len(by_stem) == len(masks) and set(by_stem) == {Path(p).stem for p in images}:
-        return [by_stem[Path(p).stem] for p in images]
-    return masks
+    return _pair_files_by_name(images, masks)
+
+
+#: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``);
+#: "" first: a mask of the image's own name (in another folder) is the best match
+MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_gt", "-gt")
+
+
+def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
+    """The images ``mask`` is named after: those of its stem, else those whose stem plus
+    one of :data:`MASK_SUFFIXES` (any case) is its stem."""
+    stem = Path(mask).stem
+    stems = [Path(image).stem for image in images]
+    exact = [i for i, s in enumerate(stems) if s == stem]
+    return exact or [i for i, s in enumerate(stems)
+                     if stem.startswith(s) and stem[len(s):].lower() in MASK_SUFFIXES]
+
+
+def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
+    """One mask file per image: paired by name when every mask is named after its own
+    image, in order when none is; a partial or ambiguous match is refused (a guess could
+    give an image another image's labels)."""
+    matches = [_named_after(images, mask) for mask in masks]
+    if not any(matches):
+        return masks
+    hint = ("Name each mask after its image (<stem>.*, <stem>_mask.*, <stem>_label.*, "
+            "<stem>_gt.*), or none of them (then they pair in the order given).")
+    for mask, found in zip(masks, matches, strict=True):
+        if len(found) > 1:
+            names = ", ".join(Path(images[i]).name for i in found)
+            raise InputError(f"--masks {Path(mask).name} is named after several images "
+                             f"({names}). {hint}")
+    by_image: dict[int, list] = {}
+    for mask, found in zip(masks, matches, strict=True):
+        if found:
+            by_image.setdefault(found[0], []).append(mask)
+    for i, named in sorted(by_image.items()):
+        if len(named) > 1:
+            raise InputError(f"{Path(images[i]).name}: several --masks are named after it "
+                             f"({', '.join(Path(m).name for m in named)}). Give one mask "
+                             "per image.")
+    for i, image in enumerate(images):
+        if i not in by_image:  # as many masks as images: some mask is named after none
+            stray = next(Path(m).name for m, found in zip(masks, matches, strict=True)
+                         if not found)
+            paired = next(m for m, found in zip(masks, matches, strict=True) if found)
+            raise InputError(
+                f"{Path(image).name} has no --masks named after it and {stray} is named "
+                f"after no image, while {Path(paired).name} pairs by name with "
+                f"{Path(images[matches[masks.index(paired)][0]]).name}: masks are paired by "
+                f"name, or in order only when no name matches. {hint}")
+    return [by_image[i][0] for i in range(len(images))]
 
 
 def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -> list[Path]:
@@ -399,7 +453,7 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
     for image in images:
         found = []
         base = Path(image).stem
-        for stem in (base, f"{base}_mask", f"{base}-mask"):
+        for stem in (base + suffix for suffix in MASK_SUFFIXES):
             found = sorted(f for f in files if f.stem == stem and _resolved(f) not in own)
             if found:
                 break
@@ -681,7 +735,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         writers = PatchWriter(src, outdir, options.fmt, mask_src,
                               creation_options=options.creation_options)
         if extra_src is not None:
-            writers.image_profile = writers._profile(src, count, dtype.name, src.nodata)
+            # no nodata value: GeoTIFF has one for all bands, and the image's would mark
+            # valid extra-band values (0 m heights) as nodata; the mask band marks them
+            writers.image_profile = writers._profile(src, count, dtype.name, None)
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         ignore_value = mask_src.nodata if mask_src is not None else None
@@ -858,7 +914,7 @@ class PatchWriter:
         current = image_rel
         try:
             self._write(data.pixels, data.patch, self.outdir / image_rel, self.image_profile,
-                        self.image_template)
+                        self.image_template, self.validity_mask(data))
             if mask_rel is not None:
                 current = mask_rel
                 self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile,
@@ -870,8 +926,24 @@ class PatchWriter:
             raise InputError(f"{current}: GDAL could not write the patch ({reason}); nothing "
                              "was written. Check the output folder and the options.") from exc
 
+    def validity_mask(self, data: PatchData) -> np.ndarray | None:
+        """The GDAL mask band (0 invalid, 255 valid) a GeoTIFF image patch needs: None when
+        its nodata value (or having no invalid pixel) already marks exactly its invalid
+        pixels. The patch's own mask band then marks nodata, masked and padded pixels
+        alike, as its index.csv row counts them (readers use it over the nodata value)."""
+        if self.fmt != "tif":
+            return None  # PNG/npy hold no mask band: index.csv has the fraction
+        nodata = self.image_profile.get("nodata")
+        if nodata is None:
+            return None if data.valid.all() else np.where(data.valid, 255, 0).astype(np.uint8)
+        pixels = data.pixels
+        marked = (np.isnan(pixels) if np.isnan(nodata) else pixels == nodata).all(axis=0)
+        if np.array_equal(marked, ~data.valid):
+            return None
+        return np.where(data.valid, 255, 0).astype(np.uint8)
+
     def _write(self, array: np.ndarray, patch: Patch, path: Path, profile: dict,
-               template: TiffTemplate | None) -> None:
+               template: TiffTemplate | None, mask: np.ndarray | None = None) -> None:
         if self.fmt == "npy":
             np.save(path, np.ascontiguousarray(array))
             return
@@ -887,13 +959,17 @@ class PatchWriter:
         def gdal_write() -> None:
             # GDAL writes the file in memory and Python writes its bytes: a full disk then
             # raises OSError here (GDAL would report it at close only on stderr)
-            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.MemoryFile() as memory:
+            # the mask band inside the file: an external .msk would stay in memory
+            with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_INTERNAL_MASK="YES"), \
+                    rasterio.MemoryFile() as memory:
                 with memory.open(**profile) as dst:
                     dst.write(array)
+                    if mask is not None:
+                        dst.write_mask(mask)
                 data = memory.read()
             path.write_bytes(data)
 
-        if template is not None and transform.is_rectilinear:
+        if template is not None and transform.is_rectilinear and mask is None:
             template.write(path, array, (transform.c, transform.f), gdal_write)
         else:
             gdal_write()

@@ -290,3 +290,151 @@ def test_a_split_left_without_patches_is_said(run_cli, make_raster, tmp_path):
                      tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "no patch in" in result.stderr and "too few patches" in result.stderr
+
+
+def _mask_values(out):
+    """{source image name: (image value, mask value)} of the first pixel of each patch."""
+    import csv
+
+    import rasterio
+
+    with (out / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    values = {}
+    for row in rows:
+        with rasterio.open(out / row["image"]) as image, rasterio.open(out / row["mask"]) as m:
+            values[row["source"]] = (int(image.read(1)[0, 0]), int(m.read(1)[0, 0]))
+    return values
+
+
+@pytest.mark.parametrize("suffix", ["_mask", "-mask", "_label", "_gt", ""])
+def test_repeated_masks_are_paired_by_name_in_any_order(run_cli, make_raster, tmp_path, suffix):
+    (tmp_path / "m").mkdir()
+    images = [make_raster(f"{s}.tif", np.full((1, 32, 32), v, np.uint8))
+              for s, v in (("A", 10), ("B", 20))]
+    masks = {s: make_raster(f"m/{s}{suffix}.tif", np.full((32, 32), v, np.uint8))
+             for s, v in (("A", 1), ("B", 2))}
+    result = run_cli("tile", *images, "--masks", masks["B"], "--masks", masks["A"],
+                     "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"A.tif": (10, 1), "B.tif": (20, 2)}
+
+
+def test_repeated_masks_without_matching_names_go_in_order(run_cli, make_raster, tmp_path):
+    images = [make_raster(f"{s}.tif", np.full((1, 32, 32), v, np.uint8))
+              for s, v in (("A", 10), ("B", 20))]
+    first = make_raster("first.tif", np.full((32, 32), 1, np.uint8))
+    second = make_raster("second.tif", np.full((32, 32), 2, np.uint8))
+    result = run_cli("tile", *images, "--masks", first, "--masks", second,
+                     "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"A.tif": (10, 1), "B.tif": (20, 2)}
+
+
+def test_repeated_masks_matching_only_partly_are_refused(run_cli, make_raster, tmp_path):
+    images = [make_raster(f"{s}.tif", np.full((1, 32, 32), v, np.uint8))
+              for s, v in (("A", 10), ("B", 20))]
+    b_mask = make_raster("B_mask.tif", np.full((32, 32), 2, np.uint8))
+    other = make_raster("other.tif", np.full((32, 32), 3, np.uint8))
+    result = run_cli("tile", *images, "--masks", b_mask, "--masks", other,
+                     "--size", 32, "-o", tmp_path / "out")
+    assert_one_line_error(result, "other.tif", "A.tif", "by name")
+    assert not (tmp_path / "out").exists()
+    # two masks named after the same image
+    b_gt = make_raster("B_gt.tif", np.full((32, 32), 2, np.uint8))
+    result = run_cli("tile", *images, "--masks", b_mask, "--masks", b_gt,
+                     "--size", 32, "-o", tmp_path / "out")
+    assert_one_line_error(result, "B.tif", "B_mask.tif", "B_gt.tif")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("edge", ["pad", "shift"])
+def test_padding_of_an_image_without_nodata_is_masked(run_cli, make_raster, tmp_path, edge):
+    import rasterio
+
+    one = make_raster("one.tif", np.full((1, 1, 1), 0, np.uint8))  # a valid 0, no nodata
+    result = run_cli("tile", one, "--size", 4, "--edge", edge, "-o", tmp_path / "one")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "one" / "images" / "one_0_0.tif") as patch:
+        assert patch.read().shape == (1, 4, 4) and not patch.read().any()
+        expected = np.zeros((4, 4), np.uint8)
+        expected[0, 0] = 255
+        np.testing.assert_array_equal(patch.dataset_mask(), expected)
+        np.testing.assert_array_equal(patch.read_masks(1), expected)
+    # the edge patches of a larger image: only the part past the edge is invalid
+    array = np.arange(30 * 20, dtype=np.uint16).reshape(1, 30, 20)
+    image = make_raster("img.tif", array)
+    result = run_cli("tile", image, "--size", 16, "--edge", "pad", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "images" / "img_1_1.tif") as patch:
+        np.testing.assert_array_equal(patch.read(1)[:14, :4], array[0, 16:, 16:])
+        valid = patch.dataset_mask() > 0
+        assert valid[:14, :4].all() and not valid[14:].any() and not valid[:, 4:].any()
+    with rasterio.open(tmp_path / "out" / "images" / "img_0_0.tif") as patch:
+        assert (patch.dataset_mask() == 255).all()
+
+
+def test_extra_band_values_equal_to_the_image_nodata_stay_valid(run_cli, make_raster, tmp_path):
+    import rasterio
+
+    rgb = np.random.default_rng(9).integers(1, 255, (3, 64, 96), dtype=np.uint8)
+    rgb[:, :8, :8] = 0  # image nodata in the top-left patch
+    image = make_raster("img.tif", rgb, nodata=0)
+    heights = np.zeros((64, 96), np.float32)  # ground: 0 m, valid (no nodata tag)
+    heights[40:50, 40:60] = 8.0
+    ndsm = make_raster("ndsm.tif", heights)
+    result = run_cli("tile", image, "--extra-bands", ndsm, "--size", 32,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for row in range(2):
+        for col in range(3):
+            y, x = row * 32, col * 32
+            name = tmp_path / "out" / "images" / f"img_{row}_{col}.tif"
+            with rasterio.open(name) as patch:
+                assert patch.count == 4 and patch.nodata is None
+                np.testing.assert_array_equal(patch.read(4), heights[y : y + 32, x : x + 32])
+                np.testing.assert_array_equal(patch.read()[:3], rgb[:, y : y + 32, x : x + 32])
+                expected = np.full((32, 32), 255, np.uint8)
+                if (row, col) == (0, 0):
+                    expected[:8, :8] = 0  # the image's nodata: invalid in every band
+                for band in range(1, 5):
+                    np.testing.assert_array_equal(patch.read_masks(band), expected)
+                np.testing.assert_array_equal(patch.dataset_mask(), expected)
+    # where the extra raster does not reach, the stack is invalid (mask band), 0 m not
+    half = make_raster("half.tif", heights[:, :48])
+    result = run_cli("tile", image, "--extra-bands", half, "--size", 32,
+                     "-o", tmp_path / "half")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "half" / "images" / "img_1_1.tif") as patch:
+        assert patch.nodata is None
+        valid = patch.dataset_mask() > 0
+        assert valid[:, :16].all() and not valid[:, 16:].any()
+        np.testing.assert_array_equal(patch.read(4)[:, :16], heights[32:, 32:48])
+
+
+def test_labels_without_crs_take_labels_crs(run_cli, make_raster, tmp_path):
+    import json
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import UTM_ORIGIN
+
+    image = make_raster("img.tif", np.ones((1, 64, 64), np.uint8))
+    x, y = UTM_ORIGIN
+    labels = tmp_path / "labels.gpkg"
+    gpd.GeoDataFrame(geometry=[box(x + 2, y - 10, x + 10, y - 2)]).to_file(labels)  # no CRS
+    result = run_cli("tile", image, "--size", 64, "--labels", labels, "-o", tmp_path / "a")
+    assert_one_line_error(result, "labels.gpkg", "declare no CRS", "--labels-crs")
+    result = run_cli("tile", image, "--size", 64, "--labels", labels, "--labels-crs",
+                     "EPSG:32616", "-o", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "b" / "labels" / "img_0_0.geojson").read_text())
+    assert len(document["features"]) == 1
+    result = run_cli("tile", image, "--size", 64, "--labels-crs", "EPSG:32616",
+                     "-o", tmp_path / "c")
+    assert_one_line_error(result, "--labels-crs", "--labels", code=2)
+    result = run_cli("tile", image, "--size", 64, "--labels", labels, "--labels-crs", "foo",
+                     "-o", tmp_path / "d")
+    assert_one_line_error(result, "--labels-crs 'foo'", "not a CRS")
+    assert not (tmp_path / "d").exists()

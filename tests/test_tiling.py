@@ -582,3 +582,44 @@ def test_ctrl_c_while_publishing_waits_and_says_the_output_is_complete(make_rast
     assert len(read_index(tmp_path / "out")) == 4
     assert len(list((tmp_path / "out" / "images").iterdir())) == 4
     assert [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _masked_image(path, mask, nodata=None):
+    """uint8 RGB whose invalid pixels are marked by an internal GDAL mask band."""
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    height, width = mask.shape
+    pixels = np.random.default_rng(4).integers(1, 255, (3, height, width), dtype=np.uint8)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(
+            path, "w", driver="GTiff", width=width, height=height, count=3, dtype="uint8",
+            crs=UTM_CRS, transform=from_origin(*UTM_ORIGIN, 0.5, 0.5), nodata=nodata) as dst:
+        dst.write(pixels)
+        dst.write_mask(mask)
+    return path
+
+
+@pytest.mark.parametrize("co", [None, "COMPRESS=DEFLATE"])
+def test_patches_carry_the_images_mask_band(tmp_path, co):
+    mask = np.full((64, 96), 255, np.uint8)
+    mask[:32, :16] = 0  # half of the top-left patch
+    mask[40, 70] = 0  # one pixel of the bottom-right one
+    image = _masked_image(tmp_path / "img.tif", mask)
+    options = TileOptions(size=32, creation_options=[co] if co else {})
+    tile_rasters([image], None, tmp_path / "out", options=options)
+    rows = read_index(tmp_path / "out")
+    assert len(rows) == 6
+    with rasterio.open(image) as src:
+        pixels = src.read()
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        expected = mask[y : y + 32, x : x + 32]
+        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+            np.testing.assert_array_equal(patch.read(), pixels[:, y : y + 32, x : x + 32])
+            np.testing.assert_array_equal(patch.dataset_mask(), expected)
+            for band in (1, 2, 3):
+                np.testing.assert_array_equal(patch.read_masks(band), expected)
+            assert patch.nodata is None
+        assert float(row["nodata_fraction"]) == pytest.approx((expected == 0).mean(), abs=1e-6)
+    assert float(rows[0]["nodata_fraction"]) == 0.5

@@ -5,7 +5,7 @@ Who uses what:
 - creation_options_opt: commands writing GeoTIFFs (make-masks, predict)
 - threshold_opt: predict (class output), vectorize (probability input)
 - json_opt: evaluate (and any command printing a summary)
-- labels_crs_opt: make-masks, evaluate
+- labels_crs_opt: make-masks, evaluate, tile (--labels)
 - merge_opt, check_merge, write_merge: predict, make-masks (--merge)
 """
 

@@ -10,6 +10,7 @@ from geotile.cli.options import (
     creation_options_opt,
     extra_bands_opts,
     json_opt,
+    labels_crs_opt,
     output_opt,
 )
 
@@ -29,8 +30,10 @@ def _parse_split(ctx, param, value):
             "receives images/, masks/, index.csv and .geotile-tile.json.")
 @click.option("--masks", "masks", multiple=True, type=INPUT_PATH,
               help="Masks: a folder or a quoted pattern ('masks/*.tif') whose files are "
-              "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*), or one file per "
-              "IMAGE (repeat --masks; paired by name when the names match, else in order).")
+              "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*; also -mask, "
+              "_label, _gt), or one file per IMAGE (repeat --masks; paired by name when "
+              "each is named after an IMAGE, in order when none is; a partial match is "
+              "refused).")
 @click.option("--size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Patch size in pixels.")
 @click.option("--overlap", type=click.FloatRange(min=0), default=0, show_default=True,
@@ -38,7 +41,8 @@ def _parse_split(ctx, param, value):
               "of --size below 1 (0.25).")
 @click.option("--edge", type=click.Choice(["shift", "pad", "drop"]), default="shift",
               show_default=True,
-              help="Last patch of a row/column: shifted inside, padded with nodata, or dropped.")
+              help="Last patch of a row/column: shifted inside, padded (with the nodata "
+              "value, marked invalid in the patch's mask band), or dropped.")
 @click.option("--format", "fmt", type=click.Choice(["tif", "png", "npy"]), default="tif",
               show_default=True, help="Patch file format (tif keeps the georeference).")
 @click.option("--skip-empty", is_flag=True, help="Drop patches whose mask has no positive pixel.")
@@ -69,6 +73,7 @@ def _parse_split(ctx, param, value):
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
               help="With --labels: attribute holding the class (name or id).")
+@labels_crs_opt
 @click.option("--resume", is_flag=True,
               help="Continue a run that was killed: images it finished are not cut again; "
               "an OUTPUT complete for the same options and inputs is left as it is. Not with "
@@ -78,7 +83,7 @@ def _parse_split(ctx, param, value):
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
          seed, extra_bands, extra_resampling, overwrite, resume, creation_options, as_json,
-         labels, annotations, min_area, class_field, palette):
+         labels, annotations, min_area, class_field, palette, labels_crs):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -86,8 +91,11 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     offsets, map bounds, positive and nodata fractions and split). Image and
     mask patches come from the same windows. GeoTIFF patches keep the CRS and
     the window's transform. With --edge shift (default) every pixel is covered
-    and no patch is padded. A 900 px SpaceNet tile gives 16 patches at --size
-    224 --edge drop and 25 with --edge shift.
+    and no patch is padded (unless the image is smaller than --size). Pixels
+    that are not valid image data (nodata, masked, padding) are marked in the
+    GeoTIFF patch: by its nodata value, or by a mask band where that cannot
+    (read_masks/dataset_mask). A 900 px SpaceNet tile gives 16 patches at
+    --size 224 --edge drop and 25 with --edge shift.
 
     --split assigns whole spatial blocks of patches (a few patches a side) to
     train, val or test, never single patches: overlapping patches (--overlap,
@@ -126,11 +134,14 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     check_resume(overwrite, resume)
     if annotations is not None and labels is None:
         raise click.UsageError("--annotations needs --labels")
+    if labels_crs is not None and labels is None:
+        raise click.UsageError("--labels-crs needs --labels (the CRS of their coordinates)")
     annotate = None
     if labels is not None:
         from geotile.annotations import AnnotationOptions
 
-        annotate = AnnotationOptions(labels, annotations, min_area, class_field)
+        annotate = AnnotationOptions(labels, annotations, min_area, class_field,
+                                     labels_crs=labels_crs)
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"],
                            annotations=annotate, extra_bands=list(extra_bands) or None,
