@@ -310,10 +310,12 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
     if palette is not None:
+        if label.count == 1 and label.dtypes[0] == "uint8" and _has_colour_table(label):
+            return [1], "paletted"  # its colour table gives each index's colour
         if label.count < 3 or label.dtypes[0] != "uint8":
             raise InputError(f"{labels_path}: --palette maps RGB colours, but the raster has "
-                             f"{label.count} {label.dtypes[0]} band(s). Leave out --palette "
-                             "for a raster of class indices.")
+                             f"{label.count} {label.dtypes[0]} band(s) and no colour table. "
+                             "Leave out --palette for a raster of class indices.")
         return [1, 2, 3], "colour"
     if label.count >= 3 and label.dtypes[0] == "uint8":
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
@@ -325,6 +327,21 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     if np.dtype(label.dtypes[0]).kind not in "uif":
         raise InputError(f"{labels_path}: class ids of type {label.dtypes[0]}; give integers.")
     return [1], "index"
+
+
+def _has_colour_table(src) -> bool:
+    from rasterio.enums import ColorInterp
+
+    return src.colorinterp[0] == ColorInterp.palette
+
+
+def _colour_table(src) -> np.ndarray:
+    """(256, 3) uint8: the RGB colour of each index of band 1's colour table."""
+    table = np.zeros((256, 3), np.uint8)
+    for index, colour in src.colormap(1).items():
+        if 0 <= index < 256:
+            table[index] = colour[:3]
+    return table
 
 
 def _alpha_bands(src) -> list[int]:
@@ -372,14 +389,15 @@ def make_masks_from_raster(
     codes = read_palette(palette) if palette is not None else None
     with open_raster(input_path(labels_path)) as label:
         check_pixels_readable(label)
-        indexes, _ = label_raster_kind(label, labels_path, codes)
+        indexes, kind = label_raster_kind(label, labels_path, codes)
         names = _index_names(label, class_map) if codes is None else palette_class_names(codes)
         table = colour_lookup(codes) if codes is not None else None
         ignore_codes = ignored_colours(codes) if codes is not None else []
+        expand = _colour_table(label) if kind == "paletted" else None
         unknown: dict[int, int] = {}
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
-                      (table, ignore_codes), names, unknown, creation_options, overwrite,
+                      (table, ignore_codes, expand), names, unknown, creation_options, overwrite,
                       progress, tag, band_rows)
             for image, output, tag in zip(image_paths, output_paths,
                                           complete or [None] * len(image_paths), strict=True)
@@ -433,7 +451,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         write_categories,
     )
 
-    table, ignore_codes = lookup
+    table, ignore_codes, expand = lookup
     with open_raster(image_path) as image:
         check_pixels_readable(image)
         if (label.crs is None) != (image.crs is None) and _offset(label, image) is None and not (
@@ -453,6 +471,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
         seen: dict[int, int] = {}
+        covered = False  # whether the label raster reaches any pixel of the image
         check_label = has_nodata(label)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
@@ -470,6 +489,9 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                         else:
                             values, valid = _warp_band(label, image, top, rows, indexes)
                         everywhere = bool(valid.all())
+                        covered = covered or everywhere or bool(valid.any())
+                        if expand is not None:  # colour-table indices -> their RGB colours
+                            values = np.moveaxis(expand[values[0]], -1, 0)
                         if table is not None:
                             ids, code = colours_to_ids(values, table)
                             bad = ids == IGNORE
@@ -497,6 +519,10 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 **({"GEOTILE_COMPLETE": complete} if complete else {}))
             # the class ids named for GIS clients (gdalinfo "Categories:", QGIS)
             write_categories(tmp, class_names, class_colours(len(class_names)))
+    if not covered:
+        warnings.warn(f"{labels_path} does not cover {Path(image_path).name}: its mask is all "
+                      f"the ignore value {IGNORE}. The label raster's CRS may be wrong, or it "
+                      "may belong to another image.", GeotileWarning, stacklevel=3)
     for c, n in seen.items():
         unknown[c] = unknown.get(c, 0) + n
     unknown_pixels = sum(seen.values())

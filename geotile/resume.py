@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from geotile.errors import OutputExistsError
+
+log = logging.getLogger("geotile")
 
 #: the GeoTIFF metadata tag that marks a complete output
 TAG = "GEOTILE_COMPLETE"
@@ -98,13 +101,28 @@ def plan(output: str | os.PathLike, wanted: str, sidecar: bool = False) -> str:
         return WRITE
     tags = read_tags(final)
     if tags is not None and tags.get(TAG) == wanted and (
-            not sidecar or pam_sidecar(final).is_file()):
+            not sidecar or pam_sidecar(final).is_file()) and _whole(final):
         return SKIP
     if tags is None or not any(key.startswith("GEOTILE_") for key in tags):
-        raise OutputExistsError(f"{final}: exists and was not written by geotile, so --resume "
-                                "will not replace it. Move it away, or pass --overwrite "
-                                "(without --resume) to replace it.")
+        raise OutputExistsError(f"{final}: exists and was not written by geotile (or was cut "
+                                "short within its header), so --resume will not replace it."
+                                " Move it away, or pass --overwrite (without --resume) to "
+                                "replace it.")
     return REPLACE
+
+
+def _whole(path: Path) -> bool:
+    """Whether every block of a GeoTIFF lies inside the file: one cut short after the run
+    (a killed copy, a full disk) keeps its header, completion tag included."""
+    from geotile.errors import InputError
+    from geotile.raster import verify_geotiff
+
+    try:
+        verify_geotiff(path)
+    except InputError:
+        log.info("%s: cut short, redone (--resume)", path)
+        return False
+    return True
 
 
 def _temporary_pattern(final: Path) -> re.Pattern:

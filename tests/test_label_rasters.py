@@ -332,3 +332,31 @@ def test_palette_ignore_colour_is_silent(tmp_path):
     np.testing.assert_array_equal(mask, expected)
     assert summary["unknown_pixels"] == 0 and summary["ignored_pixels"] == 30
     assert json.loads(tags["GEOTILE_CLASS_NAMES"])[1:] == list(POTSDAM)
+
+
+def test_paletted_label_raster_is_read_through_its_colour_table(tmp_path, run_cli):
+    """A one-band label tile whose colour table holds the palette's colours (as many
+    exports store Potsdam-style labels): --palette reads the colours, not the indices."""
+    rng = np.random.default_rng(7)
+    ids = _scene(rng, (60, 50))
+    order = [3, 1, 6, 2, 5, 4]  # table index k holds the colour of class order[k]
+    index_of = {class_id: k for k, class_id in enumerate(order)}
+    indices = np.vectorize(index_of.get)(ids).astype(np.uint8)
+    labels = write_raster(tmp_path / "labels.tif", indices)
+    with rasterio.open(labels, "r+") as dst:
+        dst.write_colormap(1, {k: (*COLOURS[c - 1].tolist(), 255) for k, c in enumerate(order)})
+    image = write_raster(tmp_path / "image.tif", rng.integers(0, 255, (3, 60, 50), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--palette",
+                     "potsdam")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], ids)
+
+
+def test_label_raster_off_the_image_is_warned(tmp_path):
+    ids = _scene(np.random.default_rng(8), (40, 40))
+    labels = write_raster(tmp_path / "far.tif", _paint(ids),
+                          transform=from_origin(UTM_ORIGIN[0] + 400_000, UTM_ORIGIN[1], 0.5, 0.5))
+    image = write_raster(tmp_path / "image.tif", np.zeros((3, 40, 40), np.uint8))
+    with pytest.warns(GeotileWarning, match=r"far\.tif does not cover image\.tif"):
+        make_masks(labels, image, tmp_path / "m.tif", palette="potsdam")
+    assert (_read(tmp_path / "m.tif")[0] == 255).all()

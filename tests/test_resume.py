@@ -126,6 +126,26 @@ def test_resume_never_replaces_foreign_files(run_cli, predict_setup, tmp_path):
                           "not written by geotile")
 
 
+@pytest.mark.parametrize("extra", [(), ("--cog",)])
+def test_resume_redoes_a_truncated_output_and_its_merge(run_cli, predict_setup, tmp_path,
+                                                        extra):
+    """An output cut short after the run (a copy or rsync killed, a full disk) still holds
+    its completion tag in the header: resume checks the blocks too and redoes it."""
+    model, images = predict_setup
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert _predict(run_cli, model, images, clean, *extra).exit_code == 0
+    assert _predict(run_cli, model, images, out, *extra).exit_code == 0
+    cut = out / "img1.tif"
+    with open(cut, "r+b") as f:
+        f.truncate(os.path.getsize(cut) // 2)
+    result = _predict(run_cli, model, images, out, *extra, "--resume", "--merge",
+                      tmp_path / "all.tif")
+    assert result.exit_code == 0, result.output
+    assert _files(out) == _files(clean)
+    with rasterio.open(tmp_path / "all.tif") as merged:
+        assert merged.read().shape[0] == 1
+
+
 def test_resume_and_overwrite_exclude_each_other(run_cli, predict_setup, tmp_path):
     from .conftest import assert_one_line_error
 
