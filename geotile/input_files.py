@@ -18,10 +18,12 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".png", ".jpg", ".jp
 
 
 def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """The files of ``folder`` (not recursing) with one of ``suffixes``, sorted by name."""
+    """The files of ``folder`` (not recursing) with one of ``suffixes``, sorted by name;
+    hidden ones (macOS ``._x.tif``, geotile's own ``.x.<hex>.tmp.tif`` of a killed run)
+    are no input, as a shell's ``*`` leaves them out."""
     wanted = tuple(s.lower() for s in suffixes)
-    files = sorted((p for p in folder.iterdir()
-                    if p.is_file() and p.suffix.lower() in wanted), key=lambda p: p.name)
+    files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                    and p.suffix.lower() in wanted), key=lambda p: p.name)
     if not files:
         raise InputError(f"{folder}: the folder holds no raster files "
                          f"({' '.join(wanted)}). Check the path.")

@@ -122,6 +122,10 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     for path in map(input_path, paths):
         with _open(path) as src:
             transform, crs = src.transform, src.crs
+            if len(paths) > 1 and crs is None and transform.is_identity:
+                raise InputError(f"{path}: no georeferencing, so it has no place beside the "
+                                 "other tiles; give georeferenced tiles (GeoTIFF tags or a "
+                                 f"world file), {alternative}.")
             if first is None:
                 first = (path, transform, crs, src.count)
             ref_path, ref, ref_crs, ref_count = first

@@ -30,7 +30,8 @@ def _touch(folder, *names):
 
 
 def test_folder_becomes_its_raster_files_sorted_not_recursing(tmp_path):
-    folder = _touch(tmp_path / "city", "b.TIF", "a.tif", "c.jp2", "notes.txt", "d.JPEG")
+    folder = _touch(tmp_path / "city", "b.TIF", "a.tif", "c.jp2", "notes.txt", "d.JPEG",
+                    "._a.tif", ".b.0f3a9c2e.tmp.tif")  # macOS metadata, a killed run's file
     _touch(folder / "sub", "e.tif")
     assert [p.name for p in expand_inputs([folder])] == ["a.tif", "b.TIF", "c.jp2", "d.JPEG"]
 
@@ -171,6 +172,22 @@ def test_other_crs_refused(tmp_path):
     other = write_raster(tmp_path / "other.tif", _scene()[:, :30, :40], crs="EPSG:32617")
     with pytest.raises(InputError, match="gdalwarp"):
         merge_rasters([*paths, other], tmp_path / "m.vrt")
+
+
+def test_tiles_without_georeferencing_are_refused(tmp_path, run_cli):
+    """Photos without georeferencing all sit at (0, 0): a mosaic of them would stack them."""
+    from .conftest import assert_one_line_error
+    from .onnx_models import pointwise_model
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.tif", "b.tif"):
+        write_raster(folder / name, _scene()[:, :30, :40], crs=None,
+                     transform=rasterio.Affine.identity())
+    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx"), folder, "-o",
+                     tmp_path / "out", "--merge", tmp_path / "all.tif", "--tile-size", "32")
+    assert_one_line_error(result, "a.tif", "no georeferencing", "leave out --merge")
+    assert not (tmp_path / "all.tif").exists()
 
 
 # -------------------------------------------------------------------------------- CLI
