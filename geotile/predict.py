@@ -613,13 +613,8 @@ def predict_raster(
         check_pixels_readable(src)
         warn_if_not_georeferenced(src, "the predictions")
         added = extra.count if extra is not None else 0
-        indexes = list(options.bands) if options.bands else _default_bands(src, model, added)
-        bad = [i for i in indexes if not 1 <= i <= src.count]
-        if bad:
-            raise InputError(f"{image_path}: band {bad[0]} does not exist (the raster has "
-                             f"{src.count}). Choose --bands between 1 and {src.count}.")
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
-        model.check_bands(len(indexes) + added, source)
+        indexes = select_bands(model, src, options, added, source)
         # a float image's NaN pixels are nodata too (read_block), declared or not
         check_nodata = has_nodata(src) or np.dtype(src.dtypes[0]).kind == "f"
         classes = model.num_classes
@@ -823,6 +818,19 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                 yield window, values, valid
     finally:
         temp.unlink(missing_ok=True)
+
+
+def select_bands(model, src, options: PredictOptions, added: int = 0, source=None) -> list[int]:
+    """The bands of ``src`` that feed ``model`` (``--bands``, else :func:`_default_bands`),
+    checked against the raster and the model's channels (``added`` come from
+    --extra-bands); one InputError/ModelError line naming ``source`` otherwise."""
+    indexes = list(options.bands) if options.bands else _default_bands(src, model, added)
+    bad = [i for i in indexes if not 1 <= i <= src.count]
+    if bad:
+        raise InputError(f"{src.name}: band {bad[0]} does not exist (the raster has "
+                         f"{src.count}). Choose --bands between 1 and {src.count}.")
+    model.check_bands(len(indexes) + added, source or src.name)
+    return indexes
 
 
 def _default_bands(src, model, extra: int = 0) -> list[int]:

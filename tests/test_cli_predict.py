@@ -25,6 +25,15 @@ def test_predict_several_images_into_a_folder(run_cli, make_raster, tmp_path):
             assert dst.shape == shape
 
 
+def test_a_batch_checks_every_images_bands_before_the_first(run_cli, make_raster, tmp_path):
+    model = pointwise_model(tmp_path / "m.onnx")
+    a = make_raster("a.tif", np.zeros((3, 40, 40), np.uint8))
+    pan = make_raster("z_pan.tif", np.zeros((1, 40, 40), np.uint8))
+    assert_one_line_error(run_cli("predict", model, a, pan, "-o", tmp_path / "out",
+                                  "--tile-size", "32"), "z_pan.tif", "--bands 1,1,1")
+    assert not (tmp_path / "out" / "a.tif").exists()
+
+
 def test_bad_inputs(run_cli, make_raster, real_data, tmp_path):
     model = pointwise_model(tmp_path / "m.onnx")
     pan = make_raster("pan.tif", np.zeros((1, 20, 20), np.uint16))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -204,6 +205,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                                      tile_size=tile_size, batch_size=batch_size or 1)
     if ctx.obj["verbose"]:
         click.echo(onnx_model.describe(), err=True)
+    if len(pairs) > 1:  # a batch fails before its first image, not at the one that does not fit
+        _check_all_bands(onnx_model, options, pairs, extras)
     summaries = []
     for (image, out), extra in zip(pairs, extras, strict=True):
         summary = predict_raster(onnx_model, image, out, options=options, overwrite=overwrite,
@@ -215,6 +218,21 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
     write_merge(ctx, merge, pairs, replace_merge, as_json)
+
+
+def _check_all_bands(model, options, pairs, extras) -> None:
+    """Every image's bands against the model (headers only), before any is predicted."""
+    from geotile.predict import select_bands
+    from geotile.raster import open_raster
+
+    for (image, _), extra in zip(pairs, extras, strict=True):
+        added = 0
+        if extra is not None:
+            with open_raster(extra) as more:
+                added = more.count
+        with open_raster(image) as src:
+            select_bands(model, src, options, added,
+                         image if extra is None else f"{image} + {Path(extra).name}")
 
 
 def _report(ctx, summary: dict, as_json: bool) -> None:
