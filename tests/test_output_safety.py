@@ -219,3 +219,29 @@ def test_several_images_into_a_tif_name_is_refused(run_cli, make_raster, tmp_pat
     result = run_cli(command, first, one, two, "-o", tmp_path / "out", *extra)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == ["one.tif", "two.tif"]
+
+
+def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, make_raster):
+    """A job scheduler's SIGTERM (or a closed terminal's SIGHUP) mid-write: one line, exit 1,
+    the temporary file removed, nothing under the output's name."""
+    import signal
+    import time
+
+    image = _noise_image(make_raster, 2500)
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "geotile", "predict", str(model),
+                                str(image), "-o", str(out / "p.tif"), "--tile-size", "64"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(out.iterdir()) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    if process.poll() is not None:
+        pytest.skip("the prediction ended before it could be interrupted")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "interrupted" in lines[0], stderr
+    assert list(out.iterdir()) == []
