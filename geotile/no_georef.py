@@ -33,6 +33,13 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
     if src.crs is not None:
         return False
     name = Path(str(src.name)).name
+    orientation = src.tags().get("EXIF_Orientation", "1").strip()
+    if orientation not in ("", "1"):
+        warnings.warn(f"{name}: its EXIF orientation ({orientation}) has viewers rotate or "
+                      f"flip it; {outputs} follow the pixels as stored, so they overlay the "
+                      "photo only as stored. Rotate the pixels first (e.g. `exiftran -ai` or "
+                      "`magick mogrify -auto-orient`) to match what viewers show.",
+                      GeotileWarning, stacklevel=stacklevel)
     if src.transform.is_identity:
         text = (f"{name}: the raster has no georeferencing; {outputs} are in pixel "
                 "coordinates (x right, y down) and carry no CRS.")

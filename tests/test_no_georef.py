@@ -106,6 +106,24 @@ def test_predict_jpeg_equals_reference_without_crs(harvey, tmp_path, run_cli):
     np.testing.assert_allclose(probabilities, expected, atol=1e-6)
 
 
+def test_a_phone_photos_exif_rotation_is_warned(tmp_path, run_cli):
+    """EXIF orientation 6 (a portrait phone photo): viewers show it turned, geotile keeps
+    the stored pixels; a warning says so and how to rotate them."""
+    Image = pytest.importorskip("PIL.Image")
+    pixels = np.random.default_rng(8).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", exif=exif.tobytes())
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, tmp_path / "photo.jpg", "-o", tmp_path / "p.tif",
+                     "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    lines = _warning_lines(result.stderr)
+    assert any("photo.jpg" in line and "EXIF orientation (6)" in line and "auto-orient" in line
+               for line in lines), result.stderr
+    assert _read(tmp_path / "p.tif")[0].shape == (1, 40, 30)  # the stored pixels' grid
+
+
 def test_predict_library_warns_once(harvey, tmp_path):
     from geotile.predict import predict_raster
 
