@@ -305,7 +305,7 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
     from geotile.labels import check_geographic_coordinates
 
     check_geographic_coordinates(truth_frame, truth)
-    check_geographic_coordinates(prediction_frame, prediction)
+    check_geographic_coordinates(prediction_frame, prediction, "--prediction-crs")
     if (prediction_frame.crs is None) != (truth_frame.crs is None):
         missing = prediction if prediction_frame.crs is None else truth
         option = "--prediction-crs" if prediction_frame.crs is None else "--labels-crs"

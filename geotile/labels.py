@@ -841,7 +841,8 @@ def repair_polygons(geometries: np.ndarray) -> np.ndarray:
     return parts
 
 
-def check_geographic_coordinates(labels, source: str | os.PathLike) -> None:
+def check_geographic_coordinates(labels, source: str | os.PathLike,
+                                 option: str = "--labels-crs") -> None:
     """Refuse lon/lat labels whose coordinates cannot be degrees.
 
     GeoJSON without a ``crs`` member is read as EPSG:4326, so projected
@@ -856,7 +857,7 @@ def check_geographic_coordinates(labels, source: str | os.PathLike) -> None:
         raise InputError(
             f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "
             f"although the file declares {labels.crs.to_string()} (GeoJSON's default). "
-            "Pass --labels-crs with the CRS they are really in (the image's: EPSG:xxxx or WKT)."
+            f"Pass {option} with the CRS they are really in (EPSG:xxxx or WKT)."
         )
 
 

@@ -31,7 +31,10 @@ PROPOSAL_COLUMNS = ("ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo",
 #: SpaceNet's image product prefixes, longest first
 PREFIXES = ("RGB-PanSharpen", "MUL-PanSharpen", "Pan-Sharpen", "PS-RGBNIR", "PS-RGB", "PS-MS",
             "SAR-Intensity", "3band", "8band", "PAN", "MUL", "RGB")
-_PREFIX = re.compile("^(?:" + "|".join(map(re.escape, PREFIXES)) + ")_", re.IGNORECASE)
+#: a product prefix, after SpaceNet 6's "SN6_Train_AOI_11_Rotterdam_" too (its truth's ImageId
+#: is the rest, e.g. 20190822070610_20190822070846_tile_3721)
+_PREFIX = re.compile(r"^(?:SN\d+_(?:Train|Test)(?:_Public)?_AOI_\d+_[A-Za-z]+_)?(?:"
+                     + "|".join(map(re.escape, PREFIXES)) + ")_", re.IGNORECASE)
 #: SpaceNet's default CRS of PolygonWKT_Geo
 GEO_CRS = "EPSG:4326"
 

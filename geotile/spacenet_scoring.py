@@ -88,6 +88,12 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         log.warning("%s / %s: no pixel coordinates (PolygonWKT_Pix); the %g px^2 minimum-area "
                     "rule is not applied", prediction, truth, min_area)
         min_area = 0.0
+    if len(pred) and len(true) and not set(pred.images) & set(true.images):
+        raise InputError(f"{prediction} and {truth} share no ImageId (e.g. "
+                         f"{sorted(pred.images)[0]!r} and {sorted(true.images)[0]!r}): every "
+                         "score would be 0. Name the proposals' images as the truth does "
+                         "(vectorize takes ImageId from the image name without its product "
+                         "prefix).")
     total = ObjectScores(0, 0, 0, iou)
     per_image, kept = {}, {}
     for image in sorted(set(true.images) | set(pred.images)):

@@ -175,6 +175,23 @@ def test_files_score_polygons_only(tmp_path, run_cli):
                           "not polygons")
 
 
+def test_projected_prediction_claiming_degrees_names_prediction_crs(tmp_path, run_cli):
+    import json
+
+    from .conftest import assert_one_line_error
+
+    x, y = X0 + 10, Y0 - 50
+    truth = tmp_path / "truth.gpkg"
+    frame([box(x, y)]).to_file(truth)
+    prediction = tmp_path / "pred.geojson"  # UTM numbers, no crs member: read as degrees
+    prediction.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(box(x, y))}]}))
+    assert_one_line_error(run_cli("evaluate", prediction, truth), "pred.geojson",
+                          "--prediction-crs")
+    result = run_cli("evaluate", prediction, truth, "--prediction-crs", UTM_CRS, "--json")
+    assert result.exit_code == 0 and '"tp": 1' in result.stdout, result.output
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_matches_brute_force_on_random_scenes(seed):
     rng = np.random.default_rng(seed)

@@ -54,6 +54,10 @@ def square(x, y, size):
      "Atlanta_nadir10_catid_1030010003CAF100_740801_3728289"),
     ("AOI_2_Vegas_img12.tif", "AOI_2_Vegas_img12"),
     ("tiles/PS-RGB_AOI_2_Vegas_img3.tif", "AOI_2_Vegas_img3"),
+    ("SN6_Train_AOI_11_Rotterdam_PS-RGB_20190822070610_20190822070846_tile_3721.tif",
+     "20190822070610_20190822070846_tile_3721"),
+    ("SN6_Test_Public_AOI_11_Rotterdam_SAR-Intensity_20190804111224_20190804111453_tile_8679",
+     "20190804111224_20190804111453_tile_8679"),
 ])
 def test_image_id_follows_spacenet_naming(name, expected):
     assert image_id(name) == expected
@@ -280,6 +284,16 @@ def test_cli_make_masks_of_an_image_the_csv_says_has_no_building(run_cli, make_r
             " ".join(result.stderr.split()))
     with rasterio.open(tmp_path / "both" / f"{three.stem}.tif") as src:
         assert not src.read(1).any()
+
+
+def test_csvs_sharing_no_image_id_are_one_line(tmp_path, run_cli):
+    from .conftest import assert_one_line_error
+
+    header = ["ImageId", "BuildingId", "PolygonWKT_Pix", "Confidence"]
+    pred = write_rows(tmp_path / "pred.csv", header, [["img_a", 0, square(0, 0, 10), 1]])
+    truth = write_rows(tmp_path / "truth.csv", header[:3], [["img_b", 0, square(0, 0, 10)]])
+    assert_one_line_error(run_cli("evaluate", pred, truth), "share no ImageId", "'img_a'",
+                          "'img_b'")
 
 
 def test_cli_vectorize_writes_proposals_that_read_back(run_cli, make_raster, tmp_path):
