@@ -7,11 +7,12 @@ argmax, :func:`geotile.raster_kinds.class_ids`) -> skeleton of each class
 every two 8-adjacent skeleton pixels (a diagonal only where no orthogonal
 path joins them, so staircases do not form triangles). Rasters given together
 on one pixel grid (a mosaic of adjacent tiles) lend each other their pixels
-as context, and past the mosaic's edges the nearest pixel is repeated, so
-skeletons run across tile edges and up to the outer edge instead of stopping
-half a road width short. Each band emits the segments that start in its own
-pixels, with pixel centres computed from the grid's indices, so the segments
-of all bands and tiles fit exactly; they are merged into paths between
+as context, and past the mosaic's edges its pixels are mirrored, so skeletons
+run across tile edges and up to the outer edge instead of stopping half a road
+width short (a road along the outer edge keeps its line on the edge pixels).
+Each band emits the segments that start in its own pixels, with pixel centres
+computed from the grid's indices, so the segments of all bands and tiles fit
+exactly; they are merged into paths between
 junctions and free ends (GEOS's line merger). Rasters on different grids are
 skeletonized apart and their free ends on the edges, at most ``JOIN_PIXELS``
 apart, are joined.
@@ -182,15 +183,20 @@ def _band_segments(group, source, top: int, rows: int, halo: int):
 
 
 def _fill_unknown(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """``ids`` where no raster covers the pixel replaced by the nearest covered pixel's (so
-    roads run on past the mosaic's edges); a rectangle of covered pixels is padded."""
+    """``ids`` where no raster covers the pixel filled from the covered ones, so that roads
+    run on past the mosaic's edges: a rectangle of covered pixels is mirrored about its
+    edge pixels (a road crossing the edge goes on straight; one along the edge keeps its
+    centreline on the edge pixels, inside, where repeating the edge pixel would widen it
+    outwards and move its centreline out of the raster), any other shape takes the nearest
+    covered pixel's."""
     rows, cols = np.flatnonzero(known.any(axis=1)), np.flatnonzero(known.any(axis=0))
     if not len(rows):
         return ids
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     if known[r0:r1, c0:c1].all():
-        return np.pad(ids[r0:r1, c0:c1], ((r0, ids.shape[0] - r1), (c0, ids.shape[1] - c1)),
-                      mode="edge")
+        inner = ids[r0:r1, c0:c1]
+        mode = "reflect" if min(inner.shape) > 1 else "edge"  # reflect needs two pixels
+        return np.pad(inner, ((r0, ids.shape[0] - r1), (c0, ids.shape[1] - c1)), mode=mode)
     from scipy import ndimage
 
     nearest = ndimage.distance_transform_edt(~known, return_distances=False,

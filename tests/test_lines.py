@@ -179,6 +179,28 @@ def test_vectorize_lines_gives_the_centreline_with_length_and_score(run_cli, mak
     assert frame["source"].iloc[0] == "roads.tif" and frame["class"].iloc[0] == "road"
 
 
+@pytest.mark.parametrize("edge", ["top", "right"])
+def test_a_road_along_the_rasters_edge_is_kept(make_raster, tmp_path, edge):
+    """A road hugging the outer edge (cut along its length by the tile) gives its line on
+    the edge pixels, and a T junction on it both arms; the edge road vanished before."""
+    from geotile.lines import LineOptions, vectorize_lines
+
+    probability = np.full((200, 200), 0.05, np.float32)
+    if edge == "top":
+        probability[0:6, :] = 0.9
+        probability[:, 96:104] = 0.9  # a stem from the edge road down to the far edge
+    else:
+        probability[:, 194:] = 0.9
+        probability[96:104, :] = 0.9
+    raster = make_raster("roads.tif", probability, transform=from_origin(X0, Y0, 0.5, 0.5))
+    vectorize_lines([raster], tmp_path / "l.gpkg", options=LineOptions())
+    frame = gpd.read_file(tmp_path / "l.gpkg")
+    assert frame.length.sum() == pytest.approx(200, abs=3)  # 100 m edge road + 100 m stem
+    edge_line = shapely.LineString([(X0, Y0 - 1.25), (X0 + 100, Y0 - 1.25)]) if edge == "top" \
+        else shapely.LineString([(X0 + 98.75, Y0), (X0 + 98.75, Y0 - 100)])
+    assert frame.union_all().buffer(1.5).contains(edge_line.interpolate(0.5, normalized=True))
+
+
 def test_vectorize_lines_geojson_is_lonlat_and_threshold_applies(run_cli, make_raster,
                                                                   tmp_path):
     raster, _ = probability_scene(make_raster)
