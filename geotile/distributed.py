@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Sequence
 
 from geotile.cpus import usable_cpus
@@ -41,12 +42,26 @@ def _worker_model(model_path, model_options: dict):
 
 
 def _task(stop: str, func, *args):
-    """Run ``func(*args)`` on a worker, unless another task failed already."""
+    """Run ``func(*args)`` on a worker, unless another task failed already: ``(result,
+    [(warning text, category)])``, the warnings to show where the command runs (a worker's
+    own stderr would print them raw, with a source line). A GeotileError comes back bare:
+    its cause (a GDAL error) need not survive the way back, and the message says it all."""
+    import warnings
+
     from distributed import Event
 
     if Event(stop).is_set():  # another image failed: start nothing new
-        return None
-    return func(*args)
+        return None, []
+    failure = None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            result = func(*args)
+    except GeotileError as exc:
+        failure = type(exc)(str(exc))
+    if failure is not None:  # raised outside the handler: no context (a GDAL error) to carry
+        raise failure
+    return result, [(str(w.message), w.category) for w in caught]
 
 
 def _predict_one(model_path, model_options, image, output, kwargs) -> dict:
@@ -186,7 +201,7 @@ def _run(calls: list[tuple], workers, scheduler, progress: bool) -> list:
         with progress_bar(enabled=progress, total=len(futures), unit="image") as bar:
             for future in as_completed(futures):
                 try:
-                    results[index[future.key]] = future.result()
+                    results[index[future.key]], caught = future.result()
                 except GeotileError:
                     Event(stop, client=client).set()
                     wait(futures)
@@ -194,6 +209,8 @@ def _run(calls: list[tuple], workers, scheduler, progress: bool) -> list:
                 except BaseException:  # Ctrl-C: stop everything now
                     client.cancel(futures)
                     raise
+                for text, category in caught:
+                    warnings.warn(text, category, stacklevel=2)
                 bar.update()
         return results
     finally:

@@ -162,6 +162,12 @@ def test_verbose_and_quiet_after_the_command(run_cli, make_raster, tmp_path):
                      "--tile-size", "32")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
+    plain = make_raster("plain.tif", np.zeros((3, 40, 40), np.uint8), crs=None)
+    result = run_cli("predict", model, plain, "-o", tmp_path / "p.tif", "--tile-size", "32")
+    assert "Warning: plain.tif" in result.stderr  # no CRS: said without -q
+    result = run_cli("predict", "-q", model, plain, "-o", tmp_path / "pq.tif", "--tile-size",
+                     "32")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr  # -q: errors only
 
 
 def test_a_command_leaves_no_global_state(run_cli, make_raster, tmp_path):

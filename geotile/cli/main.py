@@ -135,6 +135,8 @@ def _command_scope(ctx: click.Context):
         _configure_logging(verbose, quiet)
         if not verbose:
             warnings.showwarning = _show_warning
+        if quiet:  # -q: only errors on stderr, as its help says
+            warnings.simplefilter("ignore")
         yield
 
 
