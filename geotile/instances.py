@@ -15,7 +15,8 @@ Band roles come from the raster's band descriptions (``footprint``, ``boundary``
 Rasters are split by row bands with rows of context above and below; a building crossing
 a band seam is joined by pairing the labels the two bands give the rows they share, so a
 wall on the seam still separates two houses. Across the edge between adjacent rasters,
-instances sharing an edge segment are joined (as the plain vectorizer joins regions).
+instances sharing an edge segment are joined (as the plain vectorizer joins regions),
+unless the pixels along it are mostly boundary or contact: a party wall on the edge.
 """
 
 from __future__ import annotations
@@ -345,10 +346,14 @@ def _unite(pieces: dict[int, list], links: _UnionFind) -> list[tuple]:
     return regions
 
 
-def merge_across_rasters(regions: list[tuple]) -> list[tuple]:
+def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
+                         options: InstanceOptions = InstanceOptions()) -> list[tuple]:
     """Unite instances of different rasters that share an edge of positive length (a building
-    cut by the edge between adjacent rasters). ``regions``: (polygon, sum, count, on_border,
-    source); instances of one raster are never joined."""
+    cut by the edge between adjacent rasters), unless that edge is a wall: most of the
+    pixels along it, on either side, are boundary or contact (two houses whose party wall is
+    the rasters' edge, which the watershed would have cut in one raster). ``regions``:
+    (polygon, sum, count, on_border, source); ``paths``: source -> raster path (without, no
+    wall is looked for); instances of one raster are never joined."""
     import shapely
 
     edge = [i for i, r in enumerate(regions) if r[3]]
@@ -360,9 +365,12 @@ def merge_across_rasters(regions: list[tuple]) -> list[tuple]:
     links = _UnionFind()
     for i, j in zip(left.tolist(), right.tolist(), strict=True):
         a, b = edge[i], edge[j]
-        if a < b and regions[a][4] != regions[b][4] and \
-                shapely.length(shapely.intersection(polygons[i], polygons[j])) > 0:
-            links.union(a, b)
+        if a < b and regions[a][4] != regions[b][4]:
+            shared = shapely.intersection(polygons[i], polygons[j])
+            if shapely.length(shared) > 0 and not (paths and _is_wall(
+                    shared, ((polygons[i], paths.get(regions[a][4])),
+                             (polygons[j], paths.get(regions[b][4]))), options)):
+                links.union(a, b)
     groups: dict[int, list[int]] = {}
     for index in range(len(regions)):
         groups.setdefault(links.find(index), []).append(index)
@@ -375,6 +383,57 @@ def merge_across_rasters(regions: list[tuple]) -> list[tuple]:
         merged.append((union, sum(regions[m][1] for m in members),
                        sum(regions[m][2] for m in members), True, regions[members[0]][4]))
     return merged
+
+
+def _is_wall(shared, sides, options: InstanceOptions) -> bool:
+    """Whether the pixels along ``shared`` (the edge two instances share), inside either
+    instance (``sides``: (polygon, raster path)), are mostly boundary or contact."""
+
+    from geotile.raster import open_raster
+    from geotile.raster_kinds import raster_kind
+
+    for polygon, path in sides:
+        if path is None:
+            return False
+        with open_raster(path) as src:
+            roles = band_roles(src, required=True)
+            walls = [roles[r] for r in ("boundary", "contact") if r in roles]
+            if not walls:
+                return False
+            cell = abs(src.transform.a)
+            points = _pixels_along(shared, polygon, cell)
+            if not len(points):
+                continue
+            values = np.array(list(src.sample(points, indexes=walls)), np.float32)
+            values /= np.float32(raster_kind(src).scale)
+            limits = np.array([options.boundary_threshold if roles.get("boundary") == band
+                               else options.contact_threshold for band in walls], np.float32)
+            if np.mean((values >= limits).any(axis=1)) >= 0.5:
+                return True
+    return False
+
+
+def _pixels_along(shared, polygon, cell: float) -> list[tuple[float, float]]:
+    """Centres of the pixels of ``polygon`` that touch the line(s) ``shared``: the middle of
+    each pixel-long piece, moved half a pixel into the polygon."""
+    import shapely
+
+    pieces = shapely.get_parts(shapely.line_merge(shapely.segmentize(shared, cell)))
+    points = []
+    for piece in pieces:
+        xy = shapely.get_coordinates(piece)
+        if len(xy) < 2:
+            continue
+        middle = (xy[1:] + xy[:-1]) / 2
+        step = xy[1:] - xy[:-1]
+        length = np.hypot(step[:, 0], step[:, 1])
+        keep = length > 0
+        normal = np.column_stack([-step[keep, 1], step[keep, 0]]) / length[keep, None]
+        for sign in (1, -1):
+            moved = middle[keep] + sign * normal * cell / 2
+            inside = shapely.contains_xy(polygon, moved[:, 0], moved[:, 1])
+            points += [tuple(p) for p in moved[inside]]
+    return points
 
 
 def _raster_regions(job: tuple) -> list[tuple]:
@@ -415,7 +474,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
         for found in progress_bar(results, progress, total=len(paths), unit="raster"):
             regions += found
     if len(paths) > 1:
-        regions = merge_across_rasters(regions)
+        regions = merge_across_rasters(regions, {p.name: p for p in paths}, options)
     frame = gpd.GeoDataFrame(
         {"class_id": np.ones(len(regions), np.int64), "class": ["building"] * len(regions),
          "score": [round(r[1] / r[2], 4) if r[2] else None for r in regions],

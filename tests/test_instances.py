@@ -219,6 +219,25 @@ def test_building_across_adjacent_rasters_is_one(make_raster):
     assert sorted(found["source"]) == ["a.tif", "a.tif", "b.tif"]
 
 
+def test_houses_whose_wall_is_the_edge_between_rasters_stay_apart(make_raster):
+    """A wall exactly on the edge between adjacent rasters (boundary and contact high on both
+    sides of it) separates two houses, as it does inside one raster; a house cut by the
+    edge (no wall there) is still joined."""
+    houses = [shapely.box(X0 + 12, Y0 - 12, X0 + 20, Y0 - 4),  # wall at x = X0 + 20
+              shapely.box(X0 + 20, Y0 - 12, X0 + 28, Y0 - 4),
+              shapely.box(X0 + 16, Y0 - 30, X0 + 24, Y0 - 20)]  # cut by the edge
+    whole = write_probabilities(make_raster, "w.tif", houses, (80, 80), TRANSFORM)
+    assert normalized(instance_frame([whole]).geometry) == normalized(houses)
+    import rasterio
+
+    with rasterio.open(whole) as src:  # the scene's bands cut in two (as predict --mosaic)
+        bands = src.read()
+    left = make_raster("a.tif", bands[:, :, :40], transform=TRANSFORM)
+    right = make_raster("b.tif", bands[:, :, 40:], transform=from_origin(X0 + 20, Y0, 0.5, 0.5))
+    found = instance_frame([left, right])
+    assert normalized(found.geometry) == normalized(houses)
+
+
 def test_cli_plain_mode_on_predicted_footprint_boundary_contact_uses_the_footprint(
         run_cli, make_raster, tmp_path):
     """--no-instances on predict's three named probability bands thresholds the footprint
