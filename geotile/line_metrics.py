@@ -25,6 +25,7 @@ log = logging.getLogger("geotile")
 
 #: shapely type ids of LineString, LinearRing and MultiLineString
 LINE_TYPES = (1, 2, 5)
+POINT_TYPES = (0, 4)
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,28 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
 
 
 def _all_lines(frame) -> bool:
+    """Lines, and perhaps stray points (left out by :func:`_lines_only`), but nothing else."""
     import shapely
 
     kinds = shapely.get_type_id(frame.geometry.values)
-    return bool(np.isin(kinds, LINE_TYPES).all())
+    kinds = kinds[kinds >= 0]
+    lines = np.isin(kinds, LINE_TYPES)
+    return bool(lines.any() and (lines | np.isin(kinds, POINT_TYPES)).all())
+
+
+def _lines_only(frame, path):
+    """The line features; stray points beside them are left out with a warning."""
+    import warnings
+
+    import shapely
+
+    from geotile.errors import GeotileWarning
+
+    lines = np.isin(shapely.get_type_id(frame.geometry.values), LINE_TYPES)
+    if not lines.all():
+        warnings.warn(f"{path}: {int((~lines).sum())} features are points, not lines, and are "
+                      "left out of the line scores.", GeotileWarning, stacklevel=3)
+    return frame[lines]
 
 
 def _read(path, crs: str | None, layer: str | None):
@@ -163,9 +182,11 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     truth_frame = _read(truth, labels_crs, labels_layer)
     pred_frame = _read(prediction, prediction_crs, None)
     for path, frame in ((prediction, pred_frame), (truth, truth_frame)):
-        if not _all_lines(frame):
+        if len(frame) and not _all_lines(frame):
             raise InputError(f"{path}: not every feature is a line; line scores compare two "
                              "files of LineStrings (centrelines).")
+    pred_frame, truth_frame = _lines_only(pred_frame, prediction), _lines_only(truth_frame,
+                                                                               truth)
     from geotile.evaluate import _same_crs
 
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)

@@ -299,6 +299,16 @@ def test_line_scores_are_length_weighted_within_the_buffer():
     assert (empty.precision, empty.recall, empty.predictions) == (0.0, 0.0, 0)
 
 
+def test_a_stray_point_among_lines_is_left_out_with_a_warning(run_cli, tmp_path):
+    roads = [shapely.LineString([(X0, Y0 - 10), (X0 + 100, Y0 - 10)])]
+    pred = write_lines(tmp_path / "pred.geojson", [*roads, shapely.Point(X0 + 5, Y0 - 50)])
+    truth = write_lines(tmp_path / "truth.gpkg", roads)
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["f1"] == 1.0
+    assert "pred.geojson: 1 features are points, not lines" in result.stderr
+
+
 def test_evaluate_two_line_files_reports_precision_recall_f1(run_cli, tmp_path):
     truth = write_lines(tmp_path / "truth.gpkg", [
         shapely.LineString([(X0, Y0), (X0 + 100, Y0)]),
