@@ -10,7 +10,9 @@ polygons in patch pixel coordinates, categories from the class names, image ids 
 row number in index.csv (1 = first patch) and file names its ``image`` column.
 
 Buildings cut by a patch edge are clipped; parts smaller than ``min_area`` pixels are
-dropped. Labels are read once, only near the images (see :func:`geotile.labels.read_labels`).
+dropped. A padded patch (``--edge pad``) holds only the labels inside the image: its mask
+is the ignore value past the image's edge, so the labels agree with the mask. Labels are
+read once, only near the images (see :func:`geotile.labels.read_labels`).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     for number, row in enumerate(rows, start=1):
         image = by_source[row["source"]]
         with open_raster(image) as src:
-            crs, transform = src.crs, src.transform
+            crs, transform, shape = src.crs, src.transform, (src.width, src.height)
         key = crs.to_wkt() if crs else None
         if key not in prepared:
             prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
@@ -90,8 +92,9 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
         width, height = int(row["width"]), int(row["height"])
         patch_transform = window_transform(Window(x_off, y_off, width, height), transform)
         near = select_bounds(frame, grid_envelope(patch_transform, width, height))
+        inside = (min(width, shape[0] - x_off), min(height, shape[1] - y_off))  # not padding
         instances = clip_to_patch(near.geometries, near.fields["class_id"], patch_transform,
-                                  width, height, options.min_area)
+                                  width, height, options.min_area, inside)
         stem = Path(row["image"]).stem
         _write_geojson(folder / "labels" / f"{stem}.geojson", instances, patch_transform,
                        crs, names)
@@ -117,10 +120,16 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
 
 
 def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: int,
-                  min_area: float = 0.0) -> list[tuple]:
+                  min_area: float = 0.0, inside: tuple[int, int] | None = None) -> list[tuple]:
     """(Polygon/MultiPolygon in patch pixel coordinates, class id) of each geometry clipped
-    to the patch, in input order; parts under ``min_area`` px and empty results dropped."""
+    to the patch, in input order; parts under ``min_area`` px and empty results dropped.
+    ``inside``: (columns, rows) of the patch inside the image, from its top-left corner
+    (a padded patch's labels stop at the image's edge)."""
     if len(geometries) == 0:
+        return []
+    if inside is not None:
+        width, height = min(width, inside[0]), min(height, inside[1])
+    if width <= 0 or height <= 0:
         return []
     inverse = ~patch_transform
     pixels = shapely.transform(np.asarray(geometries, dtype=object), lambda xy: np.column_stack(

@@ -644,10 +644,11 @@ def read_band(
     width: int,
     indexes: list[int] | None = None,
     check_nodata: bool = True,
+    fill=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``[top, top + height)`` of the full raster width: :func:`read_block` from
     column 0, padded to ``width``."""
-    return read_block(src, 0, top, width, height, indexes, check_nodata)
+    return read_block(src, 0, top, width, height, indexes, check_nodata, fill)
 
 
 def read_block(
@@ -658,12 +659,13 @@ def read_block(
     height: int,
     indexes: list[int] | None = None,
     check_nodata: bool = True,
+    fill=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read the ``width`` x ``height`` block at (``left``, ``top``), padded past the
     raster's edges.
 
     Returns ``(pixels (bands, height, width), valid (height, width) bool)``; padding
-    is filled with the nodata value (0 without one) and is invalid, as are nodata
+    is filled with ``fill``, else the nodata value (0 without one), and is invalid, as are nodata
     pixels (from the dataset mask) when ``check_nodata``, and the NaN or infinite pixels
     of a float raster (gaps that many declare no nodata for).
     """
@@ -674,7 +676,8 @@ def read_block(
     rows = max(0, min(top + height, src.height) - y0)
     window = Window(x0, y0, cols, rows)
     pad = ((y0 - top, height - rows - (y0 - top)), (x0 - left, width - cols - (x0 - left)))
-    fill = src.nodata if src.nodata is not None else 0
+    if fill is None:
+        fill = src.nodata if src.nodata is not None else 0
     if rows and cols:
         pixels = read_window(src, window, indexes if indexes is not None else None)
     else:

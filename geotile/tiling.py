@@ -13,6 +13,11 @@ pixels (nodata, the image's mask or alpha band, padding) are not exactly those i
 value marks gets an internal GDAL mask band (``read_masks``/``dataset_mask``), which
 readers use over the nodata value. PNG and npy patches hold no mask.
 
+Mask patches hold, outside the image (``edge="pad"``), the mask's nodata value, else 255
+(the ignore value of geotile's masks: never background); a GeoTIFF mask patch holding
+padding declares that value as its nodata. index.csv counts padding as nodata, never
+positive.
+
 Train/val/test splits are assigned by spatial blocks (:class:`SplitPlan`), never per
 patch: overlapping patches (``overlap``, shifted edge patches) would otherwise put the same
 pixels in train and in val/test. A patch whose window reaches into a block of another
@@ -187,6 +192,20 @@ class PatchData:
     pixels: np.ndarray
     valid: np.ndarray
     mask: np.ndarray | None
+    #: the mask's pixels inside the raster (False: padding, filled with the ignore value)
+    mask_valid: np.ndarray | None = None
+
+
+def mask_padding_value(mask_src):
+    """The value of mask pixels outside the raster (padding): the mask's nodata value, else
+    255, the ignore value of geotile's masks (0 would claim background where nothing is
+    known); the largest value of a signed 8-bit mask, which cannot hold 255."""
+    if mask_src.nodata is not None:
+        return mask_src.nodata
+    dtype = np.dtype(mask_src.dtypes[0])
+    if dtype.kind in "iu" and np.iinfo(dtype).max < 255:
+        return np.iinfo(dtype).max
+    return 255
 
 
 def _unit(seed: int, *key) -> float:
@@ -290,6 +309,9 @@ def _fractions(data: PatchData, ignore_value) -> tuple[float, float | None]:
         ignored = labels == ignore_value
         invalid = invalid | ignored
         positive &= ~ignored
+    if data.mask_valid is not None:  # padding: the ignore value, never a building
+        invalid = invalid | ~data.mask_valid
+        positive &= data.mask_valid
     return (float(np.count_nonzero(invalid)) / invalid.size,
             float(np.count_nonzero(positive)) / positive.size)
 
@@ -299,7 +321,8 @@ def iter_patches(src, mask_src, grid: Grid, extra=None) -> Iterator[PatchData]:
     next band is read in a thread while this one's patches are written).
 
     Parts of padded patches outside the raster are filled with the raster's
-    nodata value (0 without one) and marked invalid. ``extra``
+    nodata value (0 without one) and marked invalid; in the mask, with
+    :func:`mask_padding_value` (``mask_valid`` False). ``extra``
     (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the image's.
     """
     from geotile.raster import has_nodata, read_band
@@ -317,12 +340,14 @@ def iter_patches(src, mask_src, grid: Grid, extra=None) -> Iterator[PatchData]:
                 more, more_valid = extra.read(top, grid.size, band_width)
                 pixels = np.concatenate([pixels, more.astype(np.result_type(pixels, more))])
                 valid &= more_valid
-            labels = None
+            labels = inside = None
             if mask_src is not None:
-                labels, _ = read_band(mask_src, top, grid.size, band_width, check_nodata=False)
-            yield patches, pixels, valid, labels
+                labels, inside = read_band(mask_src, top, grid.size, band_width,
+                                           check_nodata=False, fill=mask_fill)
+            yield patches, pixels, valid, labels, inside
 
-    for patches, pixels, valid, labels in background(bands(), depth=1):
+    mask_fill = None if mask_src is None else mask_padding_value(mask_src)
+    for patches, pixels, valid, labels, inside in background(bands(), depth=1):
         for patch in patches:
             cols = slice(patch.x_off, patch.x_off + grid.size)
             yield PatchData(
@@ -330,6 +355,7 @@ def iter_patches(src, mask_src, grid: Grid, extra=None) -> Iterator[PatchData]:
                 pixels[:, :, cols],
                 valid[:, cols],
                 None if labels is None else labels[:, :, cols],
+                None if inside is None else inside[:, cols],
             )
 
 
@@ -840,6 +866,10 @@ class PatchWriter:
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0], None)
+            # a mask patch holding padding declares its fill (the ignore value) as nodata
+            self.padded_mask_profile = self._profile(mask_src, mask_src.count,
+                                                     mask_src.dtypes[0],
+                                                     mask_padding_value(mask_src))
 
     def _profile(self, like, count, dtype, nodata) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
@@ -917,8 +947,13 @@ class PatchWriter:
                         self.image_template, self.validity_mask(data))
             if mask_rel is not None:
                 current = mask_rel
-                self._write(data.mask, data.patch, self.outdir / mask_rel, self.mask_profile,
-                            self.mask_template)
+                padded = data.mask_valid is not None and not data.mask_valid.all()
+                if padded:  # another profile: GDAL writes it, not the template
+                    self._write(data.mask, data.patch, self.outdir / mask_rel,
+                                self.padded_mask_profile, None)
+                else:
+                    self._write(data.mask, data.patch, self.outdir / mask_rel,
+                                self.mask_profile, self.mask_template)
         except OSError:
             raise  # full disk, read-only folder: the output folder reports it
         except (RasterioError, CPLE_BaseError) as exc:

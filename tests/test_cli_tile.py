@@ -438,3 +438,130 @@ def test_labels_without_crs_take_labels_crs(run_cli, make_raster, tmp_path):
                      "-o", tmp_path / "d")
     assert_one_line_error(result, "--labels-crs 'foo'", "not a CRS")
     assert not (tmp_path / "d").exists()
+
+
+def _straddling_labels(tmp_path):
+    """A 100 x 40 px RGB image (0.5 m, UTM) and labels with buildings across its right and
+    bottom edges (x = origin + 50 m, y = origin - 20 m) and one inside."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
+
+    rgb = np.random.default_rng(0).integers(1, 255, (3, 40, 100), dtype=np.uint8)
+    image = write_raster(tmp_path / "img.tif", rgb)
+    x, y = UTM_ORIGIN
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[box(x + 45, y - 15, x + 60, y - 5),  # across the right edge
+                               box(x + 5, y - 25, x + 15, y - 15),  # across the bottom edge
+                               box(x + 20, y - 10, x + 25, y - 5)],  # inside
+                     crs=UTM_CRS).to_file(labels)
+    return image, labels
+
+
+def _index(out):
+    import csv
+
+    with (out / "index.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png", "npy"])
+def test_pad_masks_are_ignore_outside_the_image_and_labels_match(run_cli, tmp_path, fmt):
+    import json
+    import warnings
+
+    import geopandas as gpd
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.features import rasterize
+    from rasterio.transform import from_bounds
+    from shapely.geometry import Polygon
+
+    image, labels = _straddling_labels(tmp_path)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        source = src.read(1)
+    out = tmp_path / "out"
+    result = run_cli("tile", image, "--masks", tmp_path / "mask.tif", "--labels", labels,
+                     "--annotations", "coco", "--size", 64, "--edge", "pad",
+                     "--format", fmt, "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = _index(out)
+    assert len(rows) == 2
+    coco = json.loads((out / "annotations.json").read_text())
+    for number, row in enumerate(rows, start=1):
+        x_off, y_off = int(row["x_off"]), int(row["y_off"])
+        inside_w, inside_h = min(64, 100 - x_off), min(64, 40 - y_off)
+        if fmt == "npy":
+            mask = np.load(out / row["mask"])[0]
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)  # PNG: no transform
+                patch = rasterio.open(out / row["mask"])
+            with patch:
+                mask = patch.read(1)
+                if fmt == "tif":
+                    assert patch.nodata == 255  # the padding is declared nodata
+                    assert (patch.dataset_mask()[inside_h:] == 0).all()
+                    assert (patch.dataset_mask()[:inside_h, :inside_w] == 255).all()
+        assert mask.shape == (64, 64)
+        # outside the image: the ignore value, never background or a building
+        assert (mask[inside_h:] == 255).all() and (mask[:, inside_w:] == 255).all()
+        np.testing.assert_array_equal(mask[:inside_h, :inside_w],
+                                      source[y_off:y_off + inside_h, x_off:x_off + inside_w])
+        # index.csv: the padding is nodata, not positive
+        known = mask != 255
+        assert float(row["nodata_fraction"]) == pytest.approx(1 - known.mean(), abs=1e-6)
+        assert float(row["positive_fraction"]) == pytest.approx(
+            ((mask != 0) & known).mean(), abs=1e-6)
+        # the patch's labels, rasterised, are exactly the mask's classes where it is known
+        transform = from_bounds(float(row["minx"]), float(row["miny"]), float(row["maxx"]),
+                                float(row["maxy"]), 64, 64)
+        frame = gpd.read_file(out / "labels" / f"{row['image'].split('/')[1][:-4]}.geojson")
+        drawn = rasterize(frame.geometry, out_shape=(64, 64), transform=transform,
+                          dtype="uint8") if len(frame) else np.zeros((64, 64), np.uint8)
+        assert drawn[known].any()
+        np.testing.assert_array_equal(drawn[known], mask[known])
+        assert not drawn[~known].any()
+        # COCO polygons (patch pixels) stay inside the image too
+        polygons = [Polygon(np.reshape(s, (-1, 2))) for a in coco["annotations"]
+                    if a["image_id"] == number for s in a["segmentation"]]
+        assert polygons
+        for polygon in polygons:
+            _, _, maxx, maxy = polygon.bounds
+            assert maxx <= inside_w + 1e-6 and maxy <= inside_h + 1e-6
+    # YOLO-seg coordinates (fractions of the patch) stop at the image's edge as well
+    result = run_cli("tile", image, "--labels", labels, "--annotations", "yolo", "--size", 64,
+                     "--edge", "pad", "--format", fmt, "-o", tmp_path / "yolo")
+    assert result.exit_code == 0, result.output
+    for row in _index(tmp_path / "yolo"):
+        x_off, y_off = int(row["x_off"]), int(row["y_off"])
+        text = (tmp_path / "yolo" / "labels" / f"{row['image'].split('/')[1][:-4]}.txt")
+        lines = [line.split()[1:] for line in text.read_text().splitlines()]
+        assert lines
+        for line in lines:
+            xy = np.reshape([float(v) for v in line], (-1, 2))
+            assert xy[:, 0].max() <= min(64, 100 - x_off) / 64 + 1e-6
+            assert xy[:, 1].max() <= min(64, 40 - y_off) / 64 + 1e-6
+
+
+def test_shift_mask_patches_are_unchanged(run_cli, tmp_path):
+    import rasterio
+
+    image, labels = _straddling_labels(tmp_path)
+    assert run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif").exit_code == 0
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        source, source_nodata = src.read(1), src.nodata
+    out = tmp_path / "out"
+    result = run_cli("tile", image, "--masks", tmp_path / "mask.tif", "--labels", labels,
+                     "--size", 32, "--edge", "shift", "-o", out)
+    assert result.exit_code == 0, result.output
+    for row in _index(out):
+        x_off, y_off = int(row["x_off"]), int(row["y_off"])
+        with rasterio.open(out / row["mask"]) as patch:
+            assert patch.nodata == source_nodata
+            np.testing.assert_array_equal(patch.read(1),
+                                          source[y_off:y_off + 32, x_off:x_off + 32])
+            assert float(row["nodata_fraction"]) == 0
