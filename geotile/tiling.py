@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import glob
 import hashlib
 import json
@@ -199,13 +200,36 @@ class PatchData:
 def mask_padding_value(mask_src):
     """The value of mask pixels outside the raster (padding): the mask's nodata value, else
     255, the ignore value of geotile's masks (0 would claim background where nothing is
-    known); the largest value of a signed 8-bit mask, which cannot hold 255."""
+    known); the largest value of a signed 8-bit mask, which cannot hold 255; 0 for a 0/255
+    binary mask (INRIA, Massachusetts), where 255 is the building class (its padding is
+    marked by a mask band instead, :func:`is_binary_0_255`)."""
     if mask_src.nodata is not None:
         return mask_src.nodata
     dtype = np.dtype(mask_src.dtypes[0])
     if dtype.kind in "iu" and np.iinfo(dtype).max < 255:
         return np.iinfo(dtype).max
-    return 255
+    return 0 if is_binary_0_255(mask_src) else 255
+
+
+@functools.lru_cache(maxsize=64)
+def _binary_0_255(name: str, shape: tuple, mtime) -> bool:
+    import rasterio
+    from rasterio.enums import Resampling
+
+    with rasterio.open(name) as src:  # a thinned read: enough to see which values occur
+        sample = src.read(1, out_shape=(min(src.height, 1024), min(src.width, 1024)),
+                          resampling=Resampling.nearest)
+    values = np.unique(sample)
+    return bool(255 in values and set(values.tolist()) <= {0, 255})
+
+
+def is_binary_0_255(mask_src) -> bool:
+    """Whether a uint8 mask without nodata holds only 0 and 255 (255: the positive class)."""
+    if mask_src.nodata is not None or mask_src.dtypes[0] != "uint8" or mask_src.count != 1:
+        return False
+    path = Path(str(mask_src.name))
+    mtime = path.stat().st_mtime_ns if path.exists() else None
+    return _binary_0_255(str(mask_src.name), mask_src.shape, mtime)
 
 
 def _unit(seed: int, *key) -> float:
@@ -866,10 +890,12 @@ class PatchWriter:
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0], None)
-            # a mask patch holding padding declares its fill (the ignore value) as nodata
-            self.padded_mask_profile = self._profile(mask_src, mask_src.count,
-                                                     mask_src.dtypes[0],
-                                                     mask_padding_value(mask_src))
+            # a mask patch holding padding declares its fill (the ignore value) as nodata; a
+            # 0/255 mask, whose 255 is a class, marks it in a mask band instead
+            self.binary_mask = is_binary_0_255(mask_src)
+            self.padded_mask_profile = self.mask_profile if self.binary_mask else \
+                self._profile(mask_src, mask_src.count, mask_src.dtypes[0],
+                              mask_padding_value(mask_src))
 
     def _profile(self, like, count, dtype, nodata) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
@@ -949,8 +975,10 @@ class PatchWriter:
                 current = mask_rel
                 padded = data.mask_valid is not None and not data.mask_valid.all()
                 if padded:  # another profile: GDAL writes it, not the template
+                    band = np.where(data.mask_valid, 255, 0).astype(np.uint8) \
+                        if self.binary_mask and self.fmt == "tif" else None
                     self._write(data.mask, data.patch, self.outdir / mask_rel,
-                                self.padded_mask_profile, None)
+                                self.padded_mask_profile, None, band)
                 else:
                     self._write(data.mask, data.patch, self.outdir / mask_rel,
                                 self.mask_profile, self.mask_template)
