@@ -440,6 +440,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     import rasterio
     from rasterio.windows import Window
 
+    from geotile.no_georef import copy_georeferencing
     from geotile.progress import progress_bar
     from geotile.raster import (
         atomic_output,
@@ -475,6 +476,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         check_label = has_nodata(label)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
+                copy_georeferencing(image, dst)
                 dst.set_band_description(1, "footprint")
                 rows = streamed_band_rows(image.width, band_rows)
                 step = rows if offset is not None else _band_rows(label, image, rows)

@@ -37,7 +37,7 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
-from geotile.no_georef import quiet_rasterio
+from geotile.no_georef import copy_georeferencing, quiet_rasterio
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
@@ -516,7 +516,13 @@ def _mask_one_image(
     with open_raster(image_path) as src:
         check_pixels_readable(src)
         if src.crs is None and labels.crs is not None:
+            from geotile.no_georef import sensor_georeferencing
+
+            sensor = sensor_georeferencing(src)
             raise InputError(
+                f"{image_path}: the raster is georeferenced by {sensor} only (not "
+                f"orthorectified), so the labels in {labels_path} cannot be burnt on its grid. "
+                "Orthorectify it first (gdalwarp -t_srs EPSG:xxxx)." if sensor else
                 f"{image_path}: the raster has no CRS, so the labels in {labels_path} "
                 f"({labels.crs.to_string()}) cannot be placed on it. Assign one with "
                 "`gdal_edit.py -a_srs EPSG:xxxx`."
@@ -537,6 +543,7 @@ def _mask_one_image(
         profile = mask_profile(src, len(options.channels), ignore, creation_options)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
+                copy_georeferencing(src, dst)
                 dst.update_tags(
                     GEOTILE_OUTPUT="mask",
                     GEOTILE_CLASS_NAMES=_class_names_json(names),

@@ -33,6 +33,13 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
     if src.crs is not None:
         return False
     name = Path(str(src.name)).name
+    if sensor_georeferencing(src):
+        sensor = sensor_georeferencing(src)
+        warnings.warn(f"{name}: georeferenced by {sensor} only (not orthorectified): output "
+                      f"rasters keep its {sensor} on the same pixels, other coordinates of "
+                      f"{outputs} are pixel ones. Orthorectify it (gdalwarp -t_srs EPSG:xxxx) "
+                      "for a map grid.", GeotileWarning, stacklevel=stacklevel)
+        return True
     orientation = src.tags().get("EXIF_Orientation", "1").strip()
     if orientation not in ("", "1"):
         warnings.warn(f"{name}: its EXIF orientation ({orientation}) has viewers rotate or "
@@ -48,3 +55,27 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
                 "(its geotransform) and carry no CRS.")
     warnings.warn(text, GeotileWarning, stacklevel=stacklevel)
     return True
+
+
+def sensor_georeferencing(src) -> str | None:
+    """"GCPs" or "RPCs" when ``src`` is placed on the ground by those alone (no geotransform,
+    as Level-1 satellite products), else None."""
+    if not src.transform.is_identity:
+        return None
+    if src.gcps and src.gcps[0]:
+        return "GCPs"
+    if src.rpcs is not None:
+        return "RPCs"
+    return None
+
+
+def copy_georeferencing(src, dst) -> None:
+    """What places ``src``'s pixels beyond its geotransform and CRS, onto ``dst`` (the same
+    pixel grid): GCPs, RPCs and the PixelIsPoint convention (AREA_OR_POINT)."""
+    point = src.tags().get("AREA_OR_POINT")
+    if point and point.lower() == "point":
+        dst.update_tags(AREA_OR_POINT="Point")
+    if src.transform.is_identity and src.gcps and src.gcps[0]:
+        dst.gcps = src.gcps
+    if src.rpcs is not None:
+        dst.rpcs = src.rpcs

@@ -606,7 +606,7 @@ def predict_raster(
                     "seconds": 0.0, "megapixels": 0.0, "mp_per_s": 0.0,
                     "provider": model.provider, "stage_seconds": clock.seconds()}
         overwrite = overwrite or action == REPLACE
-    from geotile.no_georef import quiet_rasterio, warn_if_not_georeferenced
+    from geotile.no_georef import copy_georeferencing, quiet_rasterio, warn_if_not_georeferenced
 
     with quiet_rasterio(), open_raster(image_path) as src, _extra(
             extra_bands, src, extra_resampling) as extra:
@@ -644,6 +644,7 @@ def predict_raster(
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
                 with rasterio.open(target, "w", **profile) as dst:
+                    copy_georeferencing(src, dst)
                     _describe_output(dst, options, names, threshold, model)
                     dst.update_tags(**{COMPLETE_TAG: complete})
                     pixel = _model_pixel(model, src, options)

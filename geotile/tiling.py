@@ -232,6 +232,24 @@ def is_binary_0_255(mask_src) -> bool:
     return _binary_0_255(str(mask_src.name), mask_src.shape, mtime)
 
 
+def _place_by_sensor(src, dst, patch) -> None:
+    """``src``'s GCPs or RPCs on the patch ``dst`` cut at ``patch``: pixel positions moved by
+    the patch's offset (GCP pixel/line, RPC LINE_OFF/SAMP_OFF)."""
+    from rasterio.control import GroundControlPoint
+    from rasterio.rpc import RPC
+
+    gcps, crs = src.gcps
+    if gcps:
+        dst.gcps = ([GroundControlPoint(row=g.row - patch.y_off, col=g.col - patch.x_off,
+                                        x=g.x, y=g.y, z=g.z, id=g.id, info=g.info)
+                     for g in gcps], crs)
+    elif src.rpcs is not None:
+        rpc = src.rpcs.to_dict()
+        rpc["line_off"] -= patch.y_off
+        rpc["samp_off"] -= patch.x_off
+        dst.rpcs = RPC(**rpc)
+
+
 def _unit(seed: int, *key) -> float:
     """A deterministic number in [0, 1) from the seed and a key."""
     text = "/".join(str(k) for k in (seed, *key))
@@ -882,6 +900,9 @@ class PatchWriter:
     def __init__(self, src, outdir: Path, fmt: str, mask_src=None, templates: bool = True,
                  creation_options: dict[str, str] | None = None) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
+        from geotile.no_georef import sensor_georeferencing
+
+        self.sensor = sensor_georeferencing(src)  # GCPs or RPCs: each patch keeps them
         self.creation_options = dict(creation_options or {})
         self.image_profile = self._profile(src, src.count, src.dtypes[0], src.nodata)
         # uncompressed GeoTIFF patches of one shape: written from GDAL's bytes once checked
@@ -1029,10 +1050,13 @@ class PatchWriter:
                     dst.write(array)
                     if mask is not None:
                         dst.write_mask(mask)
+                    if self.sensor and self.fmt == "tif":
+                        _place_by_sensor(self.src, dst, patch)
                 data = memory.read()
             path.write_bytes(data)
 
-        if template is not None and transform.is_rectilinear and mask is None:
+        if template is not None and transform.is_rectilinear and mask is None \
+                and not self.sensor:
             template.write(path, array, (transform.c, transform.f), gdal_write)
         else:
             gdal_write()

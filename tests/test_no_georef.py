@@ -184,3 +184,69 @@ def test_make_masks_labels_without_crs_in_pixel_coordinates(harvey, tmp_path, ru
     expected[20:60, 10:50] = 1  # x 10-50, y 20-60 in pixels (y down)
     assert crs is None
     np.testing.assert_array_equal(mask[0], expected)
+
+
+def _sensor_image(path, kind):
+    """A Level-1-like image placed by 4 GCPs (EPSG:4326) or by RPCs, with no geotransform."""
+    from rasterio.control import GroundControlPoint
+    from rasterio.rpc import RPC
+
+    pixels = np.random.default_rng(9).integers(0, 255, (3, 48, 64), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="GTiff", width=64, height=48, count=3,
+                           dtype="uint8") as dst:
+            dst.write(pixels)
+            if kind == "gcps":
+                dst.gcps = ([GroundControlPoint(row=r, col=c, x=10 + c / 1e4, y=50 - r / 1e4)
+                             for r, c in ((0, 0), (0, 64), (48, 0), (48, 64))], "EPSG:4326")
+            else:
+                dst.rpcs = RPC(height_off=0, height_scale=500, lat_off=50, lat_scale=0.01,
+                               line_den_coeff=[1] + [0] * 19, line_num_coeff=[0, 0, 1] + [0] * 17,
+                               line_off=24, line_scale=24, long_off=10, long_scale=0.01,
+                               samp_den_coeff=[1] + [0] * 19, samp_num_coeff=[0, 1] + [0] * 18,
+                               samp_off=32, samp_scale=32)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gcps", "rpcs"])
+def test_gcp_and_rpc_georeferencing_is_kept(tmp_path, run_cli, kind):
+    """Level-1 products placed by GCPs or RPCs: predictions keep them on the same pixels,
+    patches keep them moved by their offset, masks of map labels are refused in one line."""
+    image = _sensor_image(tmp_path / "l1.tif", kind)
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    assert f"georeferenced by {kind.upper()[:-1]}s only" in result.stderr
+    result = run_cli("tile", image, "--size", "32", "-o", tmp_path / "t")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(image) as src, rasterio.open(tmp_path / "p.tif") as out, \
+            rasterio.open(tmp_path / "t" / "images" / "l1_1_1.tif") as patch:
+        if kind == "gcps":
+            assert out.gcps[1] == src.gcps[1] and [(g.row, g.col, g.x, g.y) for g in
+                                                   out.gcps[0]] == [(g.row, g.col, g.x, g.y)
+                                                                    for g in src.gcps[0]]
+            first = patch.gcps[0][0]
+            assert (first.row, first.col, first.x) == (-16, -32, 10.0)
+        else:
+            assert out.rpcs.to_dict() == src.rpcs.to_dict()
+            assert (patch.rpcs.line_off, patch.rpcs.samp_off) == (24 - 16, 32 - 32)
+    labels = tmp_path / "l.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                      '"properties": {}, "geometry": {"type": "Point", "coordinates": [10, 50]}}]}')
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif"),
+                          "l1.tif", "not orthorectified", "gdalwarp")
+
+
+def test_pixel_is_point_rasters_keep_the_convention(tmp_path, run_cli, make_raster):
+    image = make_raster("pt.tif", np.zeros((3, 40, 40), np.uint8))
+    with rasterio.open(image, "r+") as dst:
+        dst.update_tags(AREA_OR_POINT="Point")
+    with rasterio.open(image) as src:
+        expected = src.transform
+    model = pointwise_model(tmp_path / "m.onnx")
+    assert run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--tile-size",
+                   "32").exit_code == 0
+    with rasterio.open(tmp_path / "p.tif") as out:
+        assert out.tags().get("AREA_OR_POINT") == "Point"
+        assert out.transform == expected
