@@ -157,7 +157,7 @@ def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
                          "geometry": json.loads(shapely.to_geojson(geom))})
     document: dict = {"type": "FeatureCollection"}
     if crs is not None:
-        epsg = crs.to_epsg()
+        epsg = crs.to_epsg(confidence_threshold=100)  # a near match names another datum
         name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else crs.to_wkt()
         document["crs"] = {"type": "name", "properties": {"name": name}}
     document["features"] = features

@@ -38,6 +38,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.blending import RowBandAccumulator, WeightWindows
-from geotile.errors import InputError, ModelError
+from geotile.errors import GeotileWarning, InputError, ModelError
 from geotile.grid import Grid
 from geotile.model import DEFAULT_TILE_SIZE
 from geotile.resume import REPLACE, SKIP
@@ -748,7 +749,14 @@ def _model_pixel(model, src, options) -> float | None:
         return None
     name = Path(src.name).name
     if src.crs is None or src.crs.is_geographic:
-        log.info("%s: pixel size not in metres: not resampled to the model's %g m", name, metres)
+        if wanted is not None:  # asked for: said without -v
+            warnings.warn(f"{name}: pixel size not in metres (no CRS or degrees): "
+                          f"--model-resolution {metres:g} is not applied. Reproject the image "
+                          "to a metric CRS (gdalwarp -t_srs EPSG:xxxx) to resample it.",
+                          GeotileWarning, stacklevel=2)
+        else:
+            log.info("%s: pixel size not in metres: not resampled to the model's %g m", name,
+                     metres)
         return None
     try:
         unit = float(src.crs.linear_units_factor[1])

@@ -757,6 +757,12 @@ def _write(frame, path: Path, writer: str, layer: str) -> None:
     options = {}
     if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
         options["RFC7946"] = "YES"
+    elif writer == "GeoJSON" and frame.crs is not None and \
+            frame.crs.to_epsg(min_confidence=100) is None:
+        raise InputError(f"{path.name}: GeoJSON names a CRS only by its EPSG code, and the "
+                         f"rasters' CRS has none ({frame.crs.name}): readers would take the "
+                         "coordinates for longitude/latitude. Write .gpkg or .fgb, or leave "
+                         "out --crs (GeoJSON in EPSG:4326).")
     with warnings.catch_warnings():  # no CRS: vectorize has warned about it already
         warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
         frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,

@@ -587,3 +587,25 @@ def test_pad_keeps_the_buildings_of_a_0_255_mask(run_cli, make_raster, tmp_path)
     assert (values[~inside] == 0).all() and (valid[~inside] == 0).all()
     np.testing.assert_array_equal(values[:40, :36], mask[:, 64:])
     assert (valid[inside] == 255).all()  # the building's 255 pixels are data, not nodata
+
+
+def test_patch_labels_name_no_epsg_code_for_a_near_match(tmp_path):
+    """A CRS that only resembles an EPSG one (another datum shift) is written as WKT, not
+    as that code (labels would land 70 m away once reprojected)."""
+    import json
+
+    import shapely
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    from geotile.annotations import _write_geojson
+
+    shifted = CRS.from_proj4("+proj=utm +zone=33 +ellps=GRS80 +towgs84=100,0,0 +units=m")
+    assert shifted.to_epsg() is not None  # rasterio's default 70 % match finds a code
+    square = [(shapely.box(0, 0, 4, 4), 1)]
+    for crs, named in ((shifted, False), (CRS.from_epsg(32633), True)):
+        path = tmp_path / "l.geojson"
+        _write_geojson(path, square, from_origin(500000, 5000000, 0.5, 0.5), crs, {1: "b"})
+        name = json.loads(path.read_text())["crs"]["properties"]["name"]
+        assert name.startswith("urn:ogc:def:crs:EPSG::") == named
+        assert CRS.from_user_input(name) == crs

@@ -250,3 +250,14 @@ def test_pixel_is_point_rasters_keep_the_convention(tmp_path, run_cli, make_rast
     with rasterio.open(tmp_path / "p.tif") as out:
         assert out.tags().get("AREA_OR_POINT") == "Point"
         assert out.transform == expected
+
+
+def test_model_resolution_on_degrees_is_warned(tmp_path, run_cli, make_raster):
+    from rasterio.transform import from_origin
+
+    image = make_raster("deg.tif", np.zeros((3, 40, 40), np.uint8), crs="EPSG:4326",
+                        transform=from_origin(10, 50, 1e-5, 1e-5))
+    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx"), image, "-o",
+                     tmp_path / "p.tif", "--tile-size", "32", "--model-resolution", "0.5")
+    assert result.exit_code == 0, result.output
+    assert "--model-resolution 0.5 is not applied" in result.stderr

@@ -537,3 +537,18 @@ def test_probabilities_within_a_rounding_error_of_0_1_are_kept(make_raster, tmp_
     path = make_raster("p.tif", p, transform=from_origin(X0, Y0, 1, 1))
     vectorize_rasters([path], tmp_path / "p.gpkg", options=VectorizeOptions(band_rows=4))
     assert sorted(gpd.read_file(tmp_path / "p.gpkg")["area_m2"]) == [4, 36]
+
+
+def test_geojson_in_a_crs_without_epsg_code_is_refused(make_raster, tmp_path, run_cli):
+    """GeoJSON names a CRS by EPSG code only: a custom CRS would be read as lon/lat."""
+    from .conftest import assert_one_line_error
+
+    custom = "+proj=tmerc +lat_0=0 +lon_0=15 +k=0.9996 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m"
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:10, 5:10] = 1
+    path = make_raster("m.tif", mask, crs=custom)
+    assert_one_line_error(run_cli("vectorize", path, "-o", tmp_path / "o.geojson", "--crs",
+                                  "source"), "o.geojson", "EPSG code", ".gpkg")
+    assert not (tmp_path / "o.geojson").exists()
+    assert run_cli("vectorize", path, "-o", tmp_path / "o.gpkg", "--crs",
+                   "source").exit_code == 0
