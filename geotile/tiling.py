@@ -903,6 +903,8 @@ class PatchWriter:
         from geotile.no_georef import sensor_georeferencing
 
         self.sensor = sensor_georeferencing(src)  # GCPs or RPCs: each patch keeps them
+        # PixelIsPoint georeferencing (AREA_OR_POINT=Point) is kept too
+        self.point = src.tags().get("AREA_OR_POINT", "").lower() == "point"
         self.creation_options = dict(creation_options or {})
         self.image_profile = self._profile(src, src.count, src.dtypes[0], src.nodata)
         # uncompressed GeoTIFF patches of one shape: written from GDAL's bytes once checked
@@ -1052,11 +1054,13 @@ class PatchWriter:
                         dst.write_mask(mask)
                     if self.sensor and self.fmt == "tif":
                         _place_by_sensor(self.src, dst, patch)
+                    if self.point and self.fmt == "tif":
+                        dst.update_tags(AREA_OR_POINT="Point")
                 data = memory.read()
             path.write_bytes(data)
 
         if template is not None and transform.is_rectilinear and mask is None \
-                and not self.sensor:
+                and not self.sensor and not self.point:
             template.write(path, array, (transform.c, transform.f), gdal_write)
         else:
             gdal_write()

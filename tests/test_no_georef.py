@@ -250,6 +250,10 @@ def test_pixel_is_point_rasters_keep_the_convention(tmp_path, run_cli, make_rast
     with rasterio.open(tmp_path / "p.tif") as out:
         assert out.tags().get("AREA_OR_POINT") == "Point"
         assert out.transform == expected
+    assert run_cli("tile", image, "--size", "32", "-o", tmp_path / "t").exit_code == 0
+    with rasterio.open(tmp_path / "t" / "images" / "pt_1_1.tif") as patch:
+        assert patch.tags().get("AREA_OR_POINT") == "Point"
+        assert (patch.transform.c, patch.transform.f) == expected * (8, 8)
 
 
 def test_model_resolution_on_degrees_is_warned(tmp_path, run_cli, make_raster):
