@@ -667,9 +667,15 @@ def _parts_folder(outdir) -> Path:
     return Path(outdir) / PARTS
 
 
+#: what a patch holds beyond its pixels; raised when that changes, so --resume redoes the
+#: patches of older runs (2: mask bands, padding as the masks' ignore value, GCPs/RPCs)
+PATCH_FORMAT = 2
+
+
 def _part_digests(images, masks, extras, options: TileOptions) -> list[str]:
     """The completion digest of each image's patches (a split depends on every image)."""
-    settings: dict = {"options": dataclasses.asdict(options), "masks": masks is not None}
+    settings: dict = {"options": dataclasses.asdict(options), "masks": masks is not None,
+                      "patches": PATCH_FORMAT}
     if options.split is not None:
         settings["split_over"] = [resume_identity(p) for p in images]
     return [resume_digest("tile", settings,

@@ -330,6 +330,32 @@ def test_tile_resume_with_other_options_redoes_and_refuses_overwrite(make_raster
     assert_one_line_error(run_cli("tile", image, "-o", other, "--resume"), "did not write")
 
 
+def test_tile_resume_redoes_patches_of_an_older_patch_format(make_raster, run_cli, tmp_path,
+                                                            monkeypatch):
+    """Patches written before what a patch holds changed (mask bands, padding) are redone by
+    --resume, not reused; the same format is reused."""
+    import time
+
+    from geotile import tiling
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    out = tmp_path / "out"
+    assert run_cli("tile", image, "--size", "20", "-o", out).exit_code == 0
+    patch = next((out / "images").iterdir())
+
+    def written():
+        return {p.name: p.stat().st_mtime_ns for p in (out / "images").iterdir()}
+
+    before = written()
+    time.sleep(0.01)
+    assert run_cli("tile", image, "--size", "20", "-o", out, "--resume").exit_code == 0
+    assert written() == before
+    monkeypatch.setattr(tiling, "PATCH_FORMAT", tiling.PATCH_FORMAT + 1)
+    assert run_cli("tile", image, "--size", "20", "-o", out, "--resume").exit_code == 0
+    after = written()
+    assert after.keys() == before.keys() and after[patch.name] != before[patch.name]
+
+
 @pytest.mark.parametrize("extra", [("--cog",), ("--output-type", "class"),
                                    ("--dtype", "uint8", "--cog", "--co", "COMPRESS=ZSTD")])
 def test_predict_resume_cog_and_class_outputs(run_cli, predict_setup, tmp_path, extra):
