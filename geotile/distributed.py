@@ -46,8 +46,6 @@ def _task(stop: str, func, *args):
     [(warning text, category)])``, the warnings to show where the command runs (a worker's
     own stderr would print them raw, with a source line). A GeotileError comes back bare:
     its cause (a GDAL error) need not survive the way back, and the message says it all."""
-    import warnings
-
     from distributed import Event
 
     if Event(stop).is_set():  # another image failed: start nothing new

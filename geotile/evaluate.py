@@ -51,7 +51,7 @@ VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".k
 #: the ignore value of masks (make-masks): truth pixels holding it are left out
 IGNORE = 255
 #: the largest class id of a class raster (a confusion matrix of 1024 x 1024 counts)
-MAX_CLASS_ID = 1023
+MAX_SCORED_CLASS_ID = 1023
 
 
 # ----------------------------------------------------------------------------- objects
@@ -258,8 +258,8 @@ def _polygons_only(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
     polygonal = present & np.isin(shapely.get_type_id(values), [3, 6])  # (Multi)Polygon
     others = present & ~polygonal
     if others.any():
-        kinds = sorted({str(t) for t in shapely.get_type_id(values[others])})
-        names = ", ".join(sorted({_GEOMETRY_NAMES.get(int(k), k) for k in kinds}))
+        names = ", ".join(sorted({_GEOMETRY_NAMES.get(int(t), str(t))
+                                  for t in shapely.get_type_id(values[others])}))
         if not polygonal.any():
             raise InputError(f"{path}: its features are {names}, not polygons; object scores "
                              "compare polygons (lines are scored against lines, with "
@@ -508,9 +508,9 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) 
         ids = np.where(valid, band, 0).astype(np.int64)
         if ids.size and ids.min() < 0:
             raise InputError(f"{source}: negative class ids; a class raster holds ids >= 0.")
-        if ids.size and ids.max() > MAX_CLASS_ID:
+        if ids.size and ids.max() > MAX_SCORED_CLASS_ID:
             raise InputError(f"{source}: value {ids.max()} is beyond the class ids evaluate "
-                             f"scores (0..{MAX_CLASS_ID}); instance ids or counts are not "
+                             f"scores (0..{MAX_SCORED_CLASS_ID}); instance ids or counts are not "
                              "classes. Give a class raster.")
         return ids
     check_probabilities(values, valid, kind, source)  # float class ids are no probabilities

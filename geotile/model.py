@@ -531,15 +531,14 @@ class OnnxModel:
             return self._geometries[size]
         results, error = self._try(batch, size)
         if error is not None and self._layout_guessed:  # the other layout may be the one
-            self.layout = "NHWC" if self.layout == "NCHW" else "NCHW"
+            guessed, self.layout = self.layout, "NHWC" if self.layout == "NCHW" else "NCHW"
             results, other_error = self._try(batch, size)
             if other_error is None:
                 log.info("%s: input read as %s (every dimension symbolic)", self.path.name,
                          self.layout)
-                self._layout_guessed = False
-                error = None
+                self._layout_guessed, error = False, None
             else:
-                self.layout = "NHWC" if self.layout == "NCHW" else "NCHW"
+                self.layout = guessed
         if batch > 1 and not self.fixed_batch and (
                 error is not None or any(r.shape[:1] != (batch,) for r in results)):
             single, single_error = self._try(1, size)  # a batch of 1 baked into the graph
@@ -598,18 +597,19 @@ class OnnxModel:
         (the output grows by 1/k of the window); a fixed-size model keeps ``guess``. Crops
         are centred (as Deepness places them), so an odd margin is refused."""
         other = self._other_size(size)
+        if other is None:  # a fixed-size model: its one shape decides
+            crop = guess.out != size
+        else:  # the margin stays the same at another size: valid convolutions
+            crop = other[1][index][axis] - height == other[0] - size
+        if crop and (size - height) % 2:
+            raise ModelError(f"{what}: a crop of {size - height} px (valid convolutions) "
+                             "cannot be centred in the window; check the export.")
         if other is None:
-            if guess.out != size and (size - height) % 2:
-                raise ModelError(f"{what}: a crop of {size - height} px cannot be centred; "
-                                 "check the export.")
             return guess
+        if crop:
+            return Geometry(size, height, (size - height) // 2, 0)
         other_size, shapes = other
         other_height = shapes[index][axis]
-        if other_height - height == other_size - size:
-            if (size - height) % 2:
-                raise ModelError(f"{what}: a crop of {size - height} px (valid convolutions) "
-                                 "cannot be centred in the window; check the export.")
-            return Geometry(size, height, (size - height) // 2, 0)
         factor = round(size / height)
         if factor >= 2 and abs(other_height - other_size / factor) < 1:
             if size % factor == 0 and size // factor == height:

@@ -72,7 +72,7 @@ class Mosaic:
         """
         from rasterio.windows import Window
 
-        from geotile.raster import has_nodata, read_window
+        from geotile.raster import finite_pixels, has_nodata, read_window
 
         pixels = None
         valid = np.zeros((height, width), bool)
@@ -92,8 +92,9 @@ class Mosaic:
             floating = np.dtype(src.dtypes[0]).kind == "f"
             if pixels_too or floating:
                 part = read_window(src, window, indexes)
-                if floating:  # NaN gaps are nodata, declared or not (as read_block)
-                    mask &= np.isfinite(part).all(axis=0)
+                finite = finite_pixels(part)  # NaN gaps are nodata, as in read_block
+                if finite is not None:
+                    mask &= finite
             valid[rows, cols] |= mask
             if pixels_too:
                 if pixels is None:

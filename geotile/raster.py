@@ -697,8 +697,16 @@ def read_block(
         valid = np.ones((rows, cols), bool)
     if padded:
         valid = np.pad(valid, pad, constant_values=False)
-    if pixels.dtype.kind == "f":
-        finite = np.isfinite(pixels).all(axis=0)
-        if not finite.all():
-            valid = valid & finite
+    finite = finite_pixels(pixels)
+    if finite is not None:
+        valid = valid & finite
     return pixels, valid
+
+
+def finite_pixels(pixels: np.ndarray) -> np.ndarray | None:
+    """Where every band of float ``pixels`` (bands, rows, cols) is finite: NaN gaps are
+    nodata, declared or not. None for integer pixels or when all are finite."""
+    if pixels.dtype.kind != "f":
+        return None
+    finite = np.isfinite(pixels).all(axis=0)
+    return None if finite.all() else finite

@@ -15,8 +15,8 @@ readers use over the nodata value. PNG and npy patches hold no mask.
 
 Mask patches hold, outside the image (``edge="pad"``), the mask's nodata value, else 255
 (the ignore value of geotile's masks: never background); a GeoTIFF mask patch holding
-padding declares that value as its nodata. index.csv counts padding as nodata, never
-positive.
+padding declares that value as its nodata. A 0/255 mask (255: the building) keeps 0 there,
+marked by a mask band instead. index.csv counts padding as nodata, never positive.
 
 Train/val/test splits are assigned by spatial blocks (:class:`SplitPlan`), never per
 patch: overlapping patches (``overlap``, shifted edge patches) would otherwise put the same
