@@ -63,7 +63,8 @@ class WeightWindows:
         self.name, self.size, self.margin = name, size, margin
         self._cache: dict[tuple[bool, bool, bool, bool], np.ndarray] = {}
 
-    def _profile(self, at_start: bool, at_end: bool) -> np.ndarray:
+    def profile(self, at_start: bool, at_end: bool) -> np.ndarray:
+        """The 1-D weights of one side's axis (``at_start``/``at_end``: raster borders)."""
         m = self.margin
         if not m:
             return profile_1d(self.name, self.size, at_start, at_end)
@@ -78,8 +79,23 @@ class WeightWindows:
     def get(self, top: bool, bottom: bool, left: bool, right: bool) -> np.ndarray:
         key = (top, bottom, left, right)
         if key not in self._cache:
-            self._cache[key] = np.outer(self._profile(top, bottom), self._profile(left, right))
+            self._cache[key] = np.outer(self.profile(top, bottom), self.profile(left, right))
         return self._cache[key]
+
+
+def axis_weight_sums(windows: WeightWindows, starts: list[int], length: int) -> np.ndarray:
+    """The summed weights along one axis of a grid of windows starting at ``starts`` (the
+    first and last on the raster's borders), over ``length`` px.
+
+    Every weight window is the outer product of its row and column profiles, so over a
+    whole grid the summed weight at (y, x) is ``rows(y) * cols(x)``: the weights need no
+    adding window by window (a window skipped for holding only nodata covers no pixel
+    that is written)."""
+    sums = np.zeros(length, np.float32)
+    for i, start in enumerate(starts):
+        profile = windows.profile(i == 0, i == len(starts) - 1)[: max(0, length - start)]
+        sums[start : start + len(profile)] += profile
+    return sums
 
 
 class RowBandAccumulator:
@@ -88,11 +104,13 @@ class RowBandAccumulator:
     Patches are added at raster coordinates; :meth:`pop` divides and hands back
     the rows above a given row (finished: no later patch reaches them) and
     slides the band down, so memory stays at one band whatever the raster size.
+    ``weighted=False``: the weights are not summed (the caller knows them, see
+    :func:`axis_weight_sums`) and :meth:`pop_sums` hands back the sums alone.
     """
 
-    def __init__(self, classes: int, height: int, width: int) -> None:
+    def __init__(self, classes: int, height: int, width: int, weighted: bool = True) -> None:
         self.sums = np.zeros((classes, height, width), np.float32)
-        self.weights = np.zeros((height, width), np.float32)
+        self.weights = np.zeros((height, width), np.float32) if weighted else None
         self.top = 0
         self._product: np.ndarray | None = None  # output x weights, reused patch to patch
 
@@ -104,22 +122,26 @@ class RowBandAccumulator:
         if self._product is None or self._product.shape != output.shape:
             self._product = np.empty(output.shape, np.float32)
         region += np.multiply(output, weights, out=self._product)
-        self.weights[r : r + size_y, x : x + size_x] += weights
+        if self.weights is not None:
+            self.weights[r : r + size_y, x : x + size_x] += weights
 
     def pop(self, end: int) -> np.ndarray:
         """Blended rows ``[top, end)`` as (K, rows, width) float32; NaN where nothing was added."""
         return divide(*self.pop_sums(end))
 
-    def pop_sums(self, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """The weighted sums (K, rows, width) and weights (rows, width) of rows ``[top, end)``,
-        not yet divided (a strip adds the sums carried from its neighbour first)."""
+    def pop_sums(self, end: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The weighted sums (K, rows, width) and weights (rows, width; None when not
+        ``weighted``) of rows ``[top, end)``, not yet divided (a strip adds the sums carried
+        from its neighbour first)."""
         n = end - self.top
-        sums, weights = self.sums[:, :n].copy(), self.weights[:n].copy()
+        sums = self.sums[:, :n].copy()
+        weights = None if self.weights is None else self.weights[:n].copy()
         # slide the band: rows below `end` move up, the freed rows start empty
-        self.sums[:, :-n] = self.sums[:, n:].copy()
+        self.sums[:, :-n] = self.sums[:, n:]  # numpy copies overlapping ranges safely
         self.sums[:, -n:] = 0
-        self.weights[:-n] = self.weights[n:].copy()
-        self.weights[-n:] = 0
+        if self.weights is not None:
+            self.weights[:-n] = self.weights[n:]
+            self.weights[-n:] = 0
         self.top = end
         return sums, weights
 

@@ -711,12 +711,17 @@ class OnnxModel:
                 f"{self.channels} channels. Choose bands with --bands, e.g. --bands {hint}."
             )
 
-    def prepare(self, pixels: np.ndarray) -> np.ndarray:
-        """(N, C, H, W) raster pixels -> float32 normalised, still NCHW."""
+    def prepare(self, pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(N, C, H, W) raster pixels -> float32 normalised, still NCHW (into ``out``, a
+        float32 array of their shape, when given)."""
         norm = self.normalization_for(pixels.dtype)
-        out = pixels.astype(np.float32)
-        if norm.scale != 1.0:
-            out *= np.float32(norm.scale)
+        if out is None:
+            out = np.empty(pixels.shape, np.float32)
+        if norm.scale != 1.0:  # the cast and the scaling in one pass
+            np.multiply(pixels, np.float32(norm.scale), out=out, dtype=np.float32,
+                        casting="unsafe")
+        else:
+            np.copyto(out, pixels, casting="unsafe")
         if any(norm.mean) or any(s != 1.0 for s in norm.std):
             mean = np.asarray(norm.mean, np.float32).reshape(1, -1, 1, 1)
             std = np.asarray(norm.std, np.float32).reshape(1, -1, 1, 1)

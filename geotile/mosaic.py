@@ -176,7 +176,6 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         _geometry,
         batch_size_for,
         blend_outputs,
-        overlapped_band,
         prepare_band,
         resolve_tiling,
         row_batch_size,
@@ -184,6 +183,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         window_grid,
     )
     from geotile.progress import progress_bar
+    from geotile.streaming import BandRows
 
     clock = clock or StageClock()
     tile = mosaic.tile(path)
@@ -220,20 +220,21 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
                                    indexes, pixels_too=False)
             return Window(0, top, tile.width, end - top), blended, valid
 
-        def normalised(left, top, cols, count):
+        def normalised(left, top, cols, count, out):
             with clock.timing("decode"):
                 pixels, valid = mosaic.read(sources, left, top, cols, count, indexes)
             with clock.timing("normalise"):
-                return prepare_band(model, pixels, valid), valid
+                if out is not None:
+                    out[1][...] = valid
+                return prepare_band(model, pixels, valid, None if out is None else out[0]), valid
 
-        above = None
+        band_rows = BandRows(normalised, size)
         for r in rows:
             y = grid.row_offsets[r]
             if y + offset - tile.row > band.top:
                 yield finished(min(y + offset - tile.row, tile.height))
             # rows shared with the previous row of windows are kept, not read again
-            above = overlapped_band(normalised, above, x0, y, region_width, size)
-            pixels, valid = above[1], above[2]
+            pixels, valid = band_rows.band(x0, y, region_width)
             patches = [grid.patch(r, c) for c in cols]
             runs = run_row(model, patches, pixels, valid, x0, size, batch_size, steady,
                            options.tta, batches)

@@ -207,10 +207,11 @@ def _geometry(model, size: int, batch_size: int):
     return probe(size, batch_size) if probe is not None else Geometry(size, size)
 
 
-def prepare_band(model, pixels: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Normalised float32 (C, rows, cols) for a band; nodata pixels become 0 (after
-    normalisation), so the model never sees their raw values."""
-    band = model.prepare(pixels[np.newaxis])[0]
+def prepare_band(model, pixels: np.ndarray, valid: np.ndarray,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """Normalised float32 (C, rows, cols) for a band (into ``out`` when given); nodata
+    pixels become 0 (after normalisation), so the model never sees their raw values."""
+    band = model.prepare(pixels[np.newaxis], None if out is None else out[np.newaxis])[0]
     if not valid.all():
         np.copyto(band, 0, where=~valid)  # not a product: NaN pixels stay NaN times 0
     return band
@@ -353,9 +354,9 @@ def predict_blocks(
     receives the time of each stage (:data:`~geotile.stage_clock.PREDICT_STAGES`)."""
     from rasterio.windows import Window
 
-    from geotile.blending import divide
+    from geotile.blending import axis_weight_sums, divide
     from geotile.progress import progress_bar
-    from geotile.streaming import StripCarry, background, column_strips
+    from geotile.streaming import BandRows, StripCarry, background, column_strips
 
     clock = clock or StageClock()
 
@@ -372,6 +373,9 @@ def predict_blocks(
     def span(strip) -> int:  # the columns a strip's windows reach, from its left edge
         return max(grid.col_offsets[strip.cols[-1]] + offset + out, strip.right) - strip.left
 
+    # the summed weight at (y, x) is row_weights[y] * col_weights[x] (axis_weight_sums)
+    row_weights = axis_weight_sums(windows, [y + offset for y in grid.row_offsets], height)
+    col_weights = axis_weight_sums(windows, [x + offset for x in grid.col_offsets], width)
     carried = max((span(s) - (s.right - s.left) for s in strips[:-1]), default=0)
     carry = StripCarry(model.num_classes, height, carried) if carried else None
     steady = getattr(model, "steady_batches", False)
@@ -381,25 +385,33 @@ def predict_blocks(
         left = min(first, strip.left)
         return left, max(grid.col_offsets[strip.cols[-1]] + size, strip.right) - left
 
-    def normalised(left, top, cols, rows):
+    def normalised(left, top, cols, rows, out):
         with clock.timing("decode"):
             pixels, valid = read(left, top, cols, rows)
         with clock.timing("normalise"):
-            return (prepare(pixels, valid) if prepare is not None
-                    else prepare_band(model, pixels, valid)), valid
+            if prepare is None:
+                band = prepare_band(model, pixels, valid, None if out is None else out[0])
+            elif out is None:
+                band = prepare(pixels, valid)
+            else:
+                band = out[0]
+                band[...] = prepare(pixels, valid)
+            if out is not None:
+                out[1][...] = valid
+            return band, valid
 
     def work():  # in the reader thread: rows read once, batches stacked ahead of the model
         # a buffer is reused only after its batch ran: those queued, the one waiting to be
         # queued, the one being run and the one being stacked are never the same
         buffers = itertools.cycle([BatchBuffer() for _ in range(BATCHES_AHEAD + 3)])
+        band_rows = BandRows(normalised, size)
         for strip in strips:
             left, cols = extent(strip)
             batch_size = row_batch_size(model, len(strip.cols), per_run)
-            above = None  # the previous band, whose rows the next one shares are kept
             for row, top in enumerate(grid.row_offsets):
                 # read, decoded and normalised once per pixel, not once per window row
-                above = overlapped_band(normalised, above, left, top, cols, size)
-                pixels, valid = above[1], above[2]
+                pixels, valid = band_rows.band(left, top, cols)
+                valid = valid.copy()  # the buffer's rows are reused before it is blended
                 patches = [grid.patch(row, col) for col in strip.cols]
                 batches = row_batches(patches, pixels, valid, left, size, batch_size, steady,
                                       buffers)
@@ -423,16 +435,17 @@ def predict_blocks(
         """The row's finished block (after its windows were blended: same thread)."""
         top = grid.row_offsets[row]
         end = height if row == last_row else grid.row_offsets[row + 1]
-        sums, weights = accumulator.pop_sums(end)
+        sums, _ = accumulator.pop_sums(end)
         core = strip.right - strip.left
         if carry is not None:
             if strip.index > 0:
-                carry.take(sums, weights, top)
+                carry.take(sums, top)
             if strip.index < len(strips) - 1:
-                carry.give(sums[:, :, core:], weights[:, core:], top)
+                carry.give(sums[:, :, core:], top)
         core_valid = valid[: end - top, strip.left - left : strip.right - left]
-        return (Window(strip.left, top, core, end - top),
-                divide(sums[:, :, :core], weights[:, :core]), core_valid)
+        weights = np.multiply.outer(row_weights[top:end], col_weights[strip.left : strip.right])
+        return (Window(strip.left, top, core, end - top), divide(sums[:, :, :core], weights),
+                core_valid)
 
     # this thread only runs the model, batch after batch (a gap between runs leaves the
     # model's other threads spinning, and a GPU idle); reading, stacking, blending and
@@ -445,7 +458,8 @@ def predict_blocks(
     try:
         for strip, row, left, valid, chunk, batch in reader:
             if strip is not current:  # a strip's first row: its own sums
-                accumulator = RowBandAccumulator(model.num_classes, size, span(strip))
+                accumulator = RowBandAccumulator(model.num_classes, size, span(strip),
+                                                 weighted=False)
                 current = strip
             if batch is not None:
                 with clock.timing("model"):
@@ -467,21 +481,6 @@ def predict_blocks(
         reader.close()
         blender.shutdown(wait=True, cancel_futures=True)
         bar.close()
-
-
-def overlapped_band(read, above, left: int, top: int, cols: int, rows: int):
-    """``(top, pixels, valid)`` of ``rows`` rows from ``top``: the rows shared with
-    ``above`` (the previous result, or None) are taken from it, only the new ones are
-    ``read(left, top, cols, rows)`` (returning ``(pixels (C, rows, cols), valid)``)."""
-    if above is None or not above[0] <= top < above[0] + above[1].shape[1]:
-        return (top, *read(left, top, cols, rows))
-    kept = above[0] + above[1].shape[1] - top
-    if kept >= rows:
-        skip = top - above[0]
-        return top, above[1][:, skip : skip + rows], above[2][skip : skip + rows]
-    pixels, valid = read(left, top + kept, cols, rows - kept)
-    return (top, np.concatenate([above[1][:, -kept:], pixels], axis=1),
-            np.concatenate([above[2][-kept:], valid]))
 
 
 def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndarray:

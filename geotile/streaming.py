@@ -130,29 +130,69 @@ def column_strips(starts: list[int], width: int, block: int, align: int = 1) -> 
 
 class StripCarry:
     """Weighted sums that a strip's windows leave right of its edge, for the next strip:
-    (classes, height, width) sums and (height, width) weights, ``width`` at most one
-    window's output. Rows are handed over in order, so one buffer serves every strip
-    boundary."""
+    (classes, height, width) sums, ``width`` at most one window's output. Rows are handed
+    over in order, so one buffer serves every strip boundary."""
 
     def __init__(self, classes: int, height: int, width: int) -> None:
         import numpy as np
 
         self.sums = np.zeros((classes, height, width), np.float32)
-        self.weights = np.zeros((height, width), np.float32)
 
-    def take(self, sums, weights, top: int) -> None:
+    def take(self, sums, top: int) -> None:
         """Add the carried sums of rows ``[top, top + n)`` to a strip's first columns."""
-        n, cols = weights.shape[0], min(weights.shape[1], self.weights.shape[1])
+        n, cols = sums.shape[1], min(sums.shape[2], self.sums.shape[2])
         sums[:, :, :cols] += self.sums[:, top : top + n, :cols]
-        weights[:, :cols] += self.weights[top : top + n, :cols]
 
-    def give(self, sums, weights, top: int) -> None:
+    def give(self, sums, top: int) -> None:
         """Keep a strip's sums past its core (the columns given) for the next strip."""
-        n, cols = weights.shape[0], min(weights.shape[1], self.weights.shape[1])
+        n, cols = sums.shape[1], min(sums.shape[2], self.sums.shape[2])
         self.sums[:, top : top + n] = 0
-        self.weights[top : top + n] = 0
         self.sums[:, top : top + n, :cols] = sums[:, :, :cols]
-        self.weights[top : top + n, :cols] = weights[:, :cols]
+
+
+class BandRows:
+    """The band of ``rows`` rows that a row of windows reads, kept in one buffer per strip.
+
+    Rows shared with the previous band stay where they are (moved up only when the buffer
+    is full, once every few bands) and only the new rows are read, into place:
+    ``fill(left, top, cols, count, out)`` writes rows ``[top, top + count)`` into ``out``
+    (``(pixels (C, count, cols), valid (count, cols))`` views of the buffer), or returns
+    them as new arrays when ``out`` is None (the first read, which sizes the buffer).
+    Each band is a view, valid until the next call.
+    """
+
+    def __init__(self, fill: Callable, rows: int, spare: int = 2) -> None:
+        self._fill, self._rows, self._capacity = fill, rows, rows * (1 + spare)
+        self._pixels = self._valid = None
+        self._key: tuple[int, int] | None = None  # (left, cols) of the buffered columns
+        self._top = self._held = 0  # the raster row of buffer row 0; rows held from it
+
+    def band(self, left: int, top: int, cols: int):
+        """``(pixels (C, rows, cols), valid (rows, cols))`` of the rows from ``top``."""
+        import numpy as np
+
+        rows = self._rows
+        if self._pixels is None or self._key != (left, cols):
+            pixels, valid = self._fill(left, top, cols, rows, None)
+            self._pixels = np.empty((pixels.shape[0], self._capacity, cols), pixels.dtype)
+            self._valid = np.empty((self._capacity, cols), bool)
+            self._pixels[:, :rows], self._valid[:rows] = pixels, valid
+            self._key, self._top, self._held = (left, cols), top, rows
+            return self._pixels[:, :rows], self._valid[:rows]
+        start = top - self._top
+        if not 0 <= start < self._held:  # nothing shared: start the buffer afresh
+            self._top, self._held, start = top, 0, 0
+        kept = min(self._held - start, rows)
+        if start + rows > self._capacity:  # full: the shared rows move to the top
+            self._pixels[:, :kept] = self._pixels[:, start : start + kept]
+            self._valid[:kept] = self._valid[start : start + kept]
+            self._top, self._held, start = top, kept, 0
+        if kept < rows:
+            self._fill(left, top + kept, cols, rows - kept,
+                       (self._pixels[:, start + kept : start + rows],
+                        self._valid[start + kept : start + rows]))
+        self._held = max(self._held, start + rows)
+        return self._pixels[:, start : start + rows], self._valid[start : start + rows]
 
 
 class _Failure:

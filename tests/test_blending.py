@@ -43,3 +43,27 @@ def test_accumulator_blends_and_pops_finished_rows():
     np.testing.assert_allclose(rows[0, 0], [3, 3, 3, 3, 3, 3])
     np.testing.assert_allclose(rows[0, 2, :4], 5)
     assert np.isnan(rows[0, 2, 4:]).all()  # never covered -> NaN, not 0
+
+
+@pytest.mark.parametrize("blend,size,margin,length,stride",
+                         [("hann", 16, 0, 50, 8), ("bilinear", 16, 2, 41, 12),
+                          ("uniform", 8, 0, 8, 8), ("hann", 16, 3, 30, 5)])
+def test_axis_weight_sums_equal_the_windows_summed_one_by_one(blend, size, margin, length, stride):
+    from geotile.blending import axis_weight_sums
+
+    windows = WeightWindows(blend, size, margin)
+    starts = [*range(0, length - size, stride), length - size]
+    summed = np.zeros((length, length), np.float32)
+    last = len(starts) - 1
+    for i, y in enumerate(starts):
+        for j, x in enumerate(starts):
+            summed[y : y + size, x : x + size] += windows.get(i == 0, i == last, j == 0, j == last)
+    rows = axis_weight_sums(windows, starts, length)
+    np.testing.assert_allclose(np.multiply.outer(rows, rows), summed, rtol=1e-6)
+    assert (rows > 0).all()  # every pixel covered: none left NaN
+    # a window reaching past the raster is cut at its edge
+    second = length - size + 4
+    expected = np.zeros(length, np.float32)
+    expected[:size] += windows.profile(True, False)
+    expected[second:] += windows.profile(False, True)[: length - second]
+    np.testing.assert_allclose(axis_weight_sums(windows, [0, second], length), expected)

@@ -179,28 +179,51 @@ def test_batches_hold_a_bounded_number_of_pixels(tmp_path, tile, batch, expected
 
 
 @pytest.mark.parametrize("height,size,overlap", [(300, 64, 16), (300, 64, 32), (100, 64, 48),
-                                                 (64, 64, 0), (50, 64, 16)])
+                                                 (64, 64, 0), (50, 64, 16), (500, 64, 0),
+                                                 (900, 64, 63)])
 def test_window_rows_are_read_once_and_equal_direct_reads(height, size, overlap):
-    from geotile.predict import overlapped_band
+    from geotile.streaming import BandRows
 
     pixels = np.random.default_rng(3).random((2, height + size, 7)).astype(np.float32)
     valid = pixels[0] > 0.2
     requested = []
 
-    def read(left, top, cols, rows):
+    def fill(left, top, cols, rows, out):
         requested.append((top, rows))
-        return pixels[:, top : top + rows], valid[top : top + rows]
+        if out is None:
+            return pixels[:, top : top + rows].copy(), valid[top : top + rows].copy()
+        out[0][...], out[1][...] = pixels[:, top : top + rows], valid[top : top + rows]
+        return out
 
-    above = None
+    band_rows = BandRows(fill, size)
     grid = Grid(height, height, size, overlap, "shift")
     for top in grid.row_offsets:
-        above = overlapped_band(read, above, 0, top, 7, size)
-        assert above[0] == top
-        np.testing.assert_array_equal(above[1], pixels[:, top : top + size])
-        np.testing.assert_array_equal(above[2], valid[top : top + size])
+        band, band_valid = band_rows.band(0, top, 7)
+        np.testing.assert_array_equal(band, pixels[:, top : top + size])
+        np.testing.assert_array_equal(band_valid, valid[top : top + size])
     read_rows = [r for top, rows in requested for r in range(top, top + rows)]
     assert sorted(read_rows) == sorted(set(read_rows))  # no row twice
     assert len(read_rows) == grid.row_offsets[-1] + size
+
+
+def test_band_rows_start_afresh_for_other_columns_or_rows_not_shared():
+    from geotile.streaming import BandRows
+
+    pixels = np.arange(2 * 400 * 30, dtype=np.float32).reshape(2, 400, 30)
+
+    def fill(left, top, cols, rows, out):
+        part = pixels[:, top : top + rows, left : left + cols]
+        if out is None:
+            return part.copy(), np.ones(part.shape[1:], bool)
+        out[0][...] = part
+        out[1][...] = True
+        return out
+
+    band_rows = BandRows(fill, 32)
+    for left, top, cols in [(0, 0, 10), (0, 16, 10), (10, 0, 20), (10, 300, 20), (10, 310, 20),
+                            (0, 100, 10)]:
+        band, _ = band_rows.band(left, top, cols)
+        np.testing.assert_array_equal(band, pixels[:, top : top + 32, left : left + cols])
 
 
 def test_float32_probabilities_are_zstd_with_the_float_predictor(tmp_path, make_raster, image,
