@@ -524,8 +524,9 @@ def encode(blended: np.ndarray, valid: np.ndarray, options: PredictOptions,
             ids = np.nan_to_num(blended, nan=-1.0).argmax(axis=0).astype(np.uint8)
         ids[~valid] = CLASS_NODATA
         return ids[np.newaxis]
-    if options.dtype == "float32":
-        return np.where(valid, blended, np.nan).astype(np.float32)
+    if options.dtype == "float32":  # NaN at nodata; no copy where every pixel is valid
+        blended = blended.astype(np.float32, copy=False)
+        return blended if valid.all() else np.where(valid, blended, np.float32(np.nan))
     scaled = np.rint(np.clip(np.nan_to_num(blended, nan=0.0), 0.0, 1.0) * 255)
     return scaled.astype(np.uint8)
 
@@ -926,25 +927,32 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> No
     block_rows = dst.block_shapes[0][0]
 
     @functools.partial((clock or StageClock()).timed, "encode")
-    def write(window, blended, valid):
+    def write(window, pieces):
+        """Join the pieces (consecutive rows of one strip) and write them as ``window``."""
+        blended = np.concatenate([p[0] for p in pieces], axis=1)
+        valid = np.concatenate([p[1] for p in pieces], axis=0)
         dst.write(encode(blended, valid, options, threshold), window=window)
         if mask_band and check_nodata:
             keep = valid & ~np.isnan(blended[0])
             dst.write_mask(keep.astype(np.uint8) * 255, window=window)
 
     def flush(parts, last: bool):
-        """Write the whole block rows of consecutive parts of one strip; the rest stays."""
+        """Write the whole block rows of consecutive parts of one strip (joined in the
+        writer thread); the rest stays."""
         first = parts[0][0]
-        blended = np.concatenate([p[1] for p in parts], axis=1)
-        valid = np.concatenate([p[2] for p in parts], axis=0)
-        rows = blended.shape[1] if last else blended.shape[1] // block_rows * block_rows
-        window = Window(first.col_off, first.row_off, first.width, rows)
-        writer.submit(write, window, blended[:, :rows], valid[:rows])
-        if rows == blended.shape[1]:
-            return []
-        rest = Window(first.col_off, first.row_off + rows, first.width,
-                      blended.shape[1] - rows)
-        return [(rest, blended[:, rows:], valid[rows:])]
+        total = sum(p[1].shape[1] for p in parts)
+        rows = total if last else total // block_rows * block_rows
+        pieces, rest, taken = [], [], 0
+        for window, blended, valid in parts:
+            n = min(max(rows - taken, 0), blended.shape[1])  # this part's rows written now
+            if n:
+                pieces.append((blended[:, :n], valid[:n]))
+            if n < blended.shape[1]:
+                rest.append((Window(window.col_off, window.row_off + n, window.width,
+                                    window.height - n), blended[:, n:], valid[n:]))
+            taken += blended.shape[1]
+        writer.submit(write, Window(first.col_off, first.row_off, first.width, rows), pieces)
+        return rest
 
     parts: list = []
     with BackgroundWriter(depth=2) as writer:

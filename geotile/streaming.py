@@ -184,7 +184,8 @@ class BandRows:
             self._top, self._held, start = top, 0, 0
         kept = min(self._held - start, rows)
         if start + rows > self._capacity:  # full: the shared rows move to the top
-            self._pixels[:, :kept] = self._pixels[:, start : start + kept]
+            for channel in self._pixels:  # apart (start >= rows): no temporary copy
+                channel[:kept] = channel[start : start + kept]
             self._valid[:kept] = self._valid[start : start + kept]
             self._top, self._held, start = top, kept, 0
         if kept < rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -101,3 +102,19 @@ def test_gdal_block_cache_is_128_megabytes_not_128_bytes():
 
     with rasterio.Env(**GDAL_SETTINGS):
         assert get_gdal_config("GDAL_CACHEMAX") == 128 * 2**20
+
+
+def test_the_console_entry_point_keeps_openblas_to_one_thread_unless_the_user_set_it():
+    def threads(env_value):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        if env_value is not None:
+            env["OPENBLAS_NUM_THREADS"] = env_value
+        code = ("import sys, geotile.cli.main as m, os; sys.argv = ['geotile', '--version']\n"
+                "try:\n    m.main()\nexcept SystemExit:\n    pass\n"
+                "print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout
+        return out.strip().splitlines()[-1]
+
+    assert threads(None) == "1"
+    assert threads("3") == "3"

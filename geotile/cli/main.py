@@ -193,6 +193,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # no command calls multi-threaded BLAS, and OpenBLAS's idle thread spins a core for
+    # ~0.1 s after numpy loads, beside GDAL's and ONNX Runtime's threads; a user's value wins
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C: temporary files are removed
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
