@@ -1,7 +1,9 @@
 """Weight windows and the row-band accumulator that blends overlapping patch outputs.
 
 Each patch output ``p`` is multiplied by a weight window ``w`` and added to a
-running sum; the weights are summed too, and the blended result is divided once:
+running sum; the weights are summed too (or, over a regular grid, computed from
+its rows and columns: :func:`axis_weight_sums`), and the blended result is divided
+once:
 
     P(x) = sum_i w_i(x) p_i(x) / sum_i w_i(x)
 

@@ -349,8 +349,10 @@ def predict_blocks(
     ``read(left, top, cols, rows)`` returns pixels (C, rows, cols) and a valid mask, padded
     past the raster. Reading and stacking batches run ahead in a thread (``BATCHES_AHEAD``);
     the calling thread only runs the model; blending follows in a third. ``prepare(pixels, valid)``
-    normalises them (default :func:`prepare_band`). Memory holds a band of one strip, and
-    the sums carried across strip edges (the raster's height x one window). ``clock``
+    normalises them (default :func:`prepare_band`) into a buffer two bands high
+    (:class:`~geotile.streaming.BandRows`). Memory holds that buffer and a band of sums for
+    one strip, and the sums carried across strip edges (the raster's height x one window),
+    whatever the raster's size. ``clock``
     receives the time of each stage (:data:`~geotile.stage_clock.PREDICT_STAGES`)."""
     from rasterio.windows import Window
 

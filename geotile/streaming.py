@@ -153,15 +153,15 @@ class StripCarry:
 class BandRows:
     """The band of ``rows`` rows that a row of windows reads, kept in one buffer per strip.
 
-    Rows shared with the previous band stay where they are (moved up only when the buffer
-    is full, once every few bands) and only the new rows are read, into place:
+    Rows shared with the previous band stay where they are (moved up only when the buffer,
+    ``1 + spare`` bands high, is full) and only the new rows are read, into place:
     ``fill(left, top, cols, count, out)`` writes rows ``[top, top + count)`` into ``out``
     (``(pixels (C, count, cols), valid (count, cols))`` views of the buffer), or returns
     them as new arrays when ``out`` is None (the first read, which sizes the buffer).
     Each band is a view, valid until the next call.
     """
 
-    def __init__(self, fill: Callable, rows: int, spare: int = 2) -> None:
+    def __init__(self, fill: Callable, rows: int, spare: int = 1) -> None:
         self._fill, self._rows, self._capacity = fill, rows, rows * (1 + spare)
         self._pixels = self._valid = None
         self._key: tuple[int, int] | None = None  # (left, cols) of the buffered columns
