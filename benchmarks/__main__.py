@@ -18,7 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import inputs, models
-from benchmarks.runner import GEOTILE, HERE, PY, compile_geotile, load, machine, run_once
+from benchmarks.runner import (
+    GEOTILE,
+    HERE,
+    PY,
+    compile_geotile,
+    load,
+    machine,
+    run_measured,
+    run_once,
+)
 
 SYSTEM_PY = "/usr/bin/python3"
 
@@ -36,6 +45,7 @@ class Case:
     fresh_dir: Path | None = None  # emptied (and created) before every run, untimed
     times: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds, all threads and processes
 
 
 def gdal_python_tool(name: str) -> list[str] | None:
@@ -164,9 +174,10 @@ def run(cases: list[Case], repeat: int) -> None:
             if case.fresh_dir is not None:
                 shutil.rmtree(case.fresh_dir, ignore_errors=True)
                 case.fresh_dir.mkdir(parents=True)
-            seconds, rss = run_once(case.command)
+            seconds, rss, cpu = run_measured(case.command)
             case.times.append(seconds)
             case.rss.append(rss)
+            case.cpu.append(cpu)
             print(f"[{round_number + 1}/{repeat}] {case.stage}: {case.name} {seconds:.2f} s "
                   f"{rss:.0f} MB", flush=True)
 
@@ -254,8 +265,8 @@ def check_outputs(out: Path) -> list[str]:
 
 
 def table(cases: list[Case], ratios: bool = True) -> list[str]:
-    lines = ["| stage | implementation | median s | min-max s | throughput | peak RSS MB | "
-             "geotile / this | geotile / this (min) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| stage | implementation | median s | min-max s | CPU s | throughput | peak RSS MB "
+             "| geotile / this | geotile / this (min) |", "|---|---|---|---|---|---|---|---|---|"]
     for stage in dict.fromkeys(c.stage for c in cases):
         group = [c for c in cases if c.stage == stage]
         ours = next((c for c in group if c.geotile), None) if ratios else None
@@ -264,8 +275,9 @@ def table(cases: list[Case], ratios: bool = True) -> list[str]:
             ratio, ratio_min = ("", "") if ours is None or case is ours else \
                 (f"{statistics.median(ours.times) / median:.2f}",
                  f"{min(ours.times) / min(case.times):.2f}")
+            cpu = f"{statistics.median(case.cpu):.2f}" if case.cpu else ""
             lines.append(f"| {stage} | {case.name} | {median:.2f} | {min(case.times):.2f}-"
-                         f"{max(case.times):.2f} | {case.units / median:.2f} {case.unit} | "
+                         f"{max(case.times):.2f} | {cpu} | {case.units / median:.2f} {case.unit} | "
                          f"{max(case.rss):.0f} | {ratio} | {ratio_min} |")
     return lines
 
@@ -336,7 +348,8 @@ def main() -> None:
              f"Medians of {repeat} alternating runs; each run is a fresh process (start-up "
              "included). `geotile / this` is geotile's median divided by this "
              "implementation's (below 1: geotile is faster); `(min)` divides the fastest "
-             "runs, the least disturbed by other load.", "", *table(cases), "",
+             "runs, the least disturbed by other load. `CPU s`: the median CPU time (user + "
+             "system) of the command's processes, all threads.", "", *table(cases), "",
              "Outputs compared after the runs:", "", *check_outputs(out), ""]
     if scaling:
         lines += ["## Scaling (time vs pixels: exponent 1 = linear)", "",

@@ -40,8 +40,20 @@ class GpuMonitor:
 
 def run_once(command: list[str]) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one command's largest process."""
+    seconds, rss, _ = run_measured(command)
+    return seconds, rss
+
+
+def run_measured(command: list[str]) -> tuple[float, float, float]:
+    """(seconds, peak RSS in MB of its largest process, CPU seconds of all its processes:
+    user + system, from the rusage of reaped children) of one command."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds, peaks = run_tree(command)
-    return seconds, max(peaks.values(), default=0) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, max(peaks.values(), default=0) / 1024, cpu
 
 
 def run_tree(command: list[str], gpu: GpuMonitor | None = None, stdout: Path | None = None

@@ -25,7 +25,8 @@ def test_smoke_run_writes_a_row_per_stage(tmp_path):
         if cells[0] == "stage":
             continue
         assert float(cells[2]) > 0  # median seconds
-        assert float(cells[5]) > 10  # peak RSS of a Python process, in MB
+        assert float(cells[4]) > 0  # CPU seconds of the process tree
+        assert float(cells[6]) > 10  # peak RSS of a Python process, in MB
     assert re.search(r"fitted exponent -?\d+\.\d+", text)
     # the peers' outputs are checked against geotile's: same features, patches, mask
     vectorize = next(line for line in text.splitlines() if "vectorize outputs" in line)
