@@ -131,31 +131,41 @@ def geojson_dicts(geometries: Sequence) -> list[dict]:
 
     rasterio's rasterize takes dicts 3x faster than shapely objects (whose
     ``__geo_interface__`` builds them in Python). Polygons and MultiPolygons are cut from
-    one ragged coordinate array; other geometries go through GEOS's GeoJSON writer.
+    one coordinate array; other geometries (and any with z) go through GEOS's GeoJSON writer.
     """
     import shapely
 
     array = np.empty(len(geometries), dtype=object)
     array[:] = list(geometries)
     kinds = shapely.get_type_id(array)
-    if len(array) and np.isin(kinds, [3, 6]).all():
-        return _polygon_dicts(kinds == 6, *shapely.to_ragged_array(array))
+    if len(array) and np.isin(kinds, [3, 6]).all() and not shapely.has_z(array).any():
+        return _polygon_dicts(array, kinds == 6)
     return json.loads("[" + ",".join(shapely.to_geojson(array)) + "]")
 
 
-def _polygon_dicts(multi: np.ndarray, kind, coords: np.ndarray, offsets: tuple) -> list[dict]:
-    """GeoJSON-like dicts from shapely's ragged (Multi)Polygon arrays (``multi``: which
-    geometries were MultiPolygons, when Polygons were promoted)."""
-    points = coords.tolist()
-    rings = offsets[0].tolist()
-    polygons = [[points[rings[r] : rings[r + 1]] for r in range(first, last)]
-                for first, last in pairwise(offsets[1].tolist())]
-    if kind.name == "POLYGON":
-        return [{"type": "Polygon", "coordinates": polygon} for polygon in polygons]
-    parts = pairwise(offsets[2].tolist())
-    return [{"type": "MultiPolygon", "coordinates": polygons[first:last]} if many
-            else {"type": "Polygon", "coordinates": polygons[first]}
-            for many, (first, last) in zip(multi.tolist(), parts, strict=False)]
+def _polygon_dicts(array: np.ndarray, multi: np.ndarray) -> list[dict]:
+    """GeoJSON-like dicts of Polygons and MultiPolygons (``multi``), points as (x, y)
+    tuples: rings are slices of one point list, polygons slices of one ring list."""
+    import shapely
+
+    polygons, owners = (shapely.get_parts(array, return_index=True) if multi.any()
+                        else (array, np.arange(len(array))))
+    rings, ring_owners = shapely.get_rings(polygons, return_index=True)
+    xy = shapely.get_coordinates(rings)
+    points = list(zip(xy[:, 0].tolist(), xy[:, 1].tolist(), strict=True))
+    ring_ends = np.cumsum(shapely.get_num_coordinates(rings)).tolist()
+    ring_list = [points[start:end] for start, end in pairwise([0, *ring_ends])]
+    polygon_list = [ring_list[first:last]
+                    for first, last in pairwise(_group_starts(ring_owners, len(polygons)))]
+    parts = pairwise(_group_starts(owners, len(array)))
+    return [{"type": "MultiPolygon", "coordinates": polygon_list[first:last]} if many
+            else {"type": "Polygon", "coordinates": polygon_list[first]}
+            for many, (first, last) in zip(multi.tolist(), parts, strict=True)]
+
+
+def _group_starts(owners: np.ndarray, count: int) -> list[int]:
+    """Where each of ``count`` owners' items starts in ``owners`` (sorted), then the end."""
+    return np.searchsorted(owners, np.arange(count + 1)).tolist()
 
 
 def boundary_band(instances: np.ndarray, width: int) -> np.ndarray:
