@@ -42,11 +42,14 @@ from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
 from geotile.resume import plan as resume_plan
-from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter, row_blocks
+from geotile.streaming import BackgroundWriter, row_blocks
 
 log = logging.getLogger("geotile")
 
 CHANNELS = ("footprint", "boundary", "contact")
+#: rows per band: two rows of the masks' 512 px blocks, so that each band is compressed (in
+#: the writer thread) while the next one is burnt and little is left to compress at the end
+MASK_BAND_ROWS = 1024
 #: mask value (declared as nodata) where the image is nodata: training losses ignore it
 IGNORE = 255
 
@@ -63,7 +66,7 @@ class MaskOptions:
     line_width: float | None = None
     line_cap: str = "round"
     #: rows per band (memory: a band of the image's width, with the halo)
-    band_rows: int = DEFAULT_BAND_ROWS
+    band_rows: int = MASK_BAND_ROWS
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
@@ -218,8 +221,9 @@ def prepare_labels(
     ids, names = class_ids(labels, class_field, class_map, source)
     if roads and class_field is None:
         names = {1: "road"}
-    invalid = int((~shapely.is_valid(labels.geometries)).sum())
-    labels = labels.replace(geometries=repair_polygons(labels.geometries),
+    valid = shapely.is_valid(labels.geometries)
+    invalid = int(len(valid) - np.count_nonzero(valid))
+    labels = labels.replace(geometries=repair_polygons(labels.geometries, valid),
                             class_id=np.asarray(ids, dtype=np.int64))
     if invalid:
         log.info("%s: repaired %d invalid geometries", source, invalid)
@@ -639,13 +643,20 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
             )
             bands = np.ascontiguousarray(bands[:, halo : halo + part.rows,
                                                halo : halo + src.width])
-            if ignore:
-                valid = src.dataset_mask(window=core) > 0
-                bands[:, ~valid] = IGNORE
-                ignored += int(valid.size - np.count_nonzero(valid))
+            hidden = _ignore_nodata(src, core, bands) if ignore else 0
             writer.submit(dst.write, bands, window=core)
-            positives += int(np.count_nonzero((bands[0] != 0) & (bands[0] != IGNORE)))
+            # class ids stop at 254: the footprint's IGNORE pixels are exactly those hidden
+            positives += int(np.count_nonzero(bands[0])) - hidden
+            ignored += hidden
     return positives, ignored
+
+
+def _ignore_nodata(src, window, bands: np.ndarray) -> int:
+    """Set ``bands`` to ``IGNORE`` where ``src`` is nodata in ``window``; returns how many
+    pixels (of one band) that is."""
+    valid = src.dataset_mask(window=window) > 0
+    bands[:, ~valid] = IGNORE
+    return int(valid.size - np.count_nonzero(valid))
 
 
 def _class_names_json(names: dict[int, str]) -> str:
