@@ -107,6 +107,8 @@ def grid_envelope(transform, width: float, height: float, col_off: float = 0,
 
 def select_bounds(labels: Labels, bounds: tuple[float, float, float, float]) -> Labels:
     """Features whose geometry intersects ``bounds`` (minx, miny, maxx, maxy), in file order,
-    via the spatial index."""
+    via the spatial index; ``labels`` itself (and its index) when that is all of them."""
     index = labels.tree.query(shapely.box(*bounds), predicate="intersects")
+    if len(index) == len(labels):
+        return labels
     return labels.take(np.sort(index))

@@ -821,16 +821,19 @@ def _parquet_crs(path: Path):
     return parse_crs(CRS.from_json_dict(column["crs"]).to_wkt(), str(path))
 
 
-def repair_polygons(geometries: np.ndarray) -> np.ndarray:
+def repair_polygons(geometries: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Make geometries valid and keep their polygonal part.
 
     Self-intersecting rings (bow-ties) become MultiPolygons, as ``make_valid``
     does; line or point remnants of collapsed rings are dropped; features with
     no polygonal area become empty geometries (so positions are kept).
+    ``valid``: ``shapely.is_valid(geometries)`` when the caller has it already.
     """
     parts = np.empty(len(geometries), dtype=object)
     parts[:] = list(geometries)
-    broken = ~shapely.is_valid(parts)  # valid ones are kept as they are (make_valid copies)
+    if valid is None:
+        valid = shapely.is_valid(parts)
+    broken = ~valid  # valid ones are kept as they are (make_valid copies)
     parts[broken] = shapely.make_valid(parts[broken])
     polygonal = np.isin(shapely.get_type_id(parts), [3, 6]) & ~shapely.is_empty(parts)
     for index in np.flatnonzero(~polygonal).tolist():

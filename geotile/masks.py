@@ -42,11 +42,14 @@ from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
 from geotile.resume import plan as resume_plan
-from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter, row_blocks
+from geotile.streaming import BackgroundWriter, row_blocks
 
 log = logging.getLogger("geotile")
 
 CHANNELS = ("footprint", "boundary", "contact")
+#: rows per band: two rows of the masks' 512 px blocks, so that each band is compressed (in
+#: the writer thread) while the next one is burnt and little is left to compress at the end
+MASK_BAND_ROWS = 1024
 #: mask value (declared as nodata) where the image is nodata: training losses ignore it
 IGNORE = 255
 
@@ -63,7 +66,7 @@ class MaskOptions:
     line_width: float | None = None
     line_cap: str = "round"
     #: rows per band (memory: a band of the image's width, with the halo)
-    band_rows: int = DEFAULT_BAND_ROWS
+    band_rows: int = MASK_BAND_ROWS
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
@@ -131,31 +134,41 @@ def geojson_dicts(geometries: Sequence) -> list[dict]:
 
     rasterio's rasterize takes dicts 3x faster than shapely objects (whose
     ``__geo_interface__`` builds them in Python). Polygons and MultiPolygons are cut from
-    one ragged coordinate array; other geometries go through GEOS's GeoJSON writer.
+    one coordinate array; other geometries (and any with z) go through GEOS's GeoJSON writer.
     """
     import shapely
 
     array = np.empty(len(geometries), dtype=object)
     array[:] = list(geometries)
     kinds = shapely.get_type_id(array)
-    if len(array) and np.isin(kinds, [3, 6]).all():
-        return _polygon_dicts(kinds == 6, *shapely.to_ragged_array(array))
+    if len(array) and np.isin(kinds, [3, 6]).all() and not shapely.has_z(array).any():
+        return _polygon_dicts(array, kinds == 6)
     return json.loads("[" + ",".join(shapely.to_geojson(array)) + "]")
 
 
-def _polygon_dicts(multi: np.ndarray, kind, coords: np.ndarray, offsets: tuple) -> list[dict]:
-    """GeoJSON-like dicts from shapely's ragged (Multi)Polygon arrays (``multi``: which
-    geometries were MultiPolygons, when Polygons were promoted)."""
-    points = coords.tolist()
-    rings = offsets[0].tolist()
-    polygons = [[points[rings[r] : rings[r + 1]] for r in range(first, last)]
-                for first, last in pairwise(offsets[1].tolist())]
-    if kind.name == "POLYGON":
-        return [{"type": "Polygon", "coordinates": polygon} for polygon in polygons]
-    parts = pairwise(offsets[2].tolist())
-    return [{"type": "MultiPolygon", "coordinates": polygons[first:last]} if many
-            else {"type": "Polygon", "coordinates": polygons[first]}
-            for many, (first, last) in zip(multi.tolist(), parts, strict=False)]
+def _polygon_dicts(array: np.ndarray, multi: np.ndarray) -> list[dict]:
+    """GeoJSON-like dicts of Polygons and MultiPolygons (``multi``), points as (x, y)
+    tuples: rings are slices of one point list, polygons slices of one ring list."""
+    import shapely
+
+    polygons, owners = (shapely.get_parts(array, return_index=True) if multi.any()
+                        else (array, np.arange(len(array))))
+    rings, ring_owners = shapely.get_rings(polygons, return_index=True)
+    xy = shapely.get_coordinates(rings)
+    points = list(zip(xy[:, 0].tolist(), xy[:, 1].tolist(), strict=True))
+    ring_ends = np.cumsum(shapely.get_num_coordinates(rings)).tolist()
+    ring_list = [points[start:end] for start, end in pairwise([0, *ring_ends])]
+    polygon_list = [ring_list[first:last]
+                    for first, last in pairwise(_group_starts(ring_owners, len(polygons)))]
+    parts = pairwise(_group_starts(owners, len(array)))
+    return [{"type": "MultiPolygon", "coordinates": polygon_list[first:last]} if many
+            else {"type": "Polygon", "coordinates": polygon_list[first]}
+            for many, (first, last) in zip(multi.tolist(), parts, strict=True)]
+
+
+def _group_starts(owners: np.ndarray, count: int) -> list[int]:
+    """Where each of ``count`` owners' items starts in ``owners`` (sorted), then the end."""
+    return np.searchsorted(owners, np.arange(count + 1)).tolist()
 
 
 def boundary_band(instances: np.ndarray, width: int) -> np.ndarray:
@@ -208,8 +221,9 @@ def prepare_labels(
     ids, names = class_ids(labels, class_field, class_map, source)
     if roads and class_field is None:
         names = {1: "road"}
-    invalid = int((~shapely.is_valid(labels.geometries)).sum())
-    labels = labels.replace(geometries=repair_polygons(labels.geometries),
+    valid = shapely.is_valid(labels.geometries)
+    invalid = int(len(valid) - np.count_nonzero(valid))
+    labels = labels.replace(geometries=repair_polygons(labels.geometries, valid),
                             class_id=np.asarray(ids, dtype=np.int64))
     if invalid:
         log.info("%s: repaired %d invalid geometries", source, invalid)
@@ -629,13 +643,20 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
             )
             bands = np.ascontiguousarray(bands[:, halo : halo + part.rows,
                                                halo : halo + src.width])
-            if ignore:
-                valid = src.dataset_mask(window=core) > 0
-                bands[:, ~valid] = IGNORE
-                ignored += int(valid.size - np.count_nonzero(valid))
+            hidden = _ignore_nodata(src, core, bands) if ignore else 0
             writer.submit(dst.write, bands, window=core)
-            positives += int(np.count_nonzero((bands[0] != 0) & (bands[0] != IGNORE)))
+            # class ids stop at 254: the footprint's IGNORE pixels are exactly those hidden
+            positives += int(np.count_nonzero(bands[0])) - hidden
+            ignored += hidden
     return positives, ignored
+
+
+def _ignore_nodata(src, window, bands: np.ndarray) -> int:
+    """Set ``bands`` to ``IGNORE`` where ``src`` is nodata in ``window``; returns how many
+    pixels (of one band) that is."""
+    valid = src.dataset_mask(window=window) > 0
+    bands[:, ~valid] = IGNORE
+    return int(valid.size - np.count_nonzero(valid))
 
 
 def _class_names_json(names: dict[int, str]) -> str:

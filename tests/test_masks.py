@@ -335,7 +335,7 @@ def test_masks_are_deflated_without_a_predictor_unless_asked(make_raster, tmp_pa
     assert structures[1]["PREDICTOR"] == "2"
 
 
-@pytest.mark.parametrize("kinds", ["polygons", "mixed", "lines"])
+@pytest.mark.parametrize("kinds", ["polygons", "mixed", "lines", "z"])
 def test_geojson_dicts_keep_every_coordinate(kinds):
     holed = shapely.box(0.1, 0.2, 10.3, 10.7).difference(shapely.box(2.25, 2.5, 3.125, 3.75))
     geometries = [shapely.box(500000.123456789, 3700000.987654321, 500010.1, 3700010.2), holed]
@@ -344,10 +344,15 @@ def test_geojson_dicts_keep_every_coordinate(kinds):
                        shapely.Polygon()]
     if kinds == "lines":
         geometries.append(shapely.LineString([(0, 0), (1.5, 2.5)]))
+    if kinds == "z":
+        geometries.append(shapely.Polygon([(0, 0, 1.5), (1, 0, 2), (1, 1, 2.5), (0, 0, 1.5)]))
     dicts = geojson_dicts(geometries)
     assert len(dicts) == len(geometries)
     for shape, geometry in zip(dicts, geometries, strict=True):
-        assert shapely.equals_exact(shapely.geometry.shape(shape), geometry, tolerance=0)
+        copy = shapely.geometry.shape(shape)
+        assert shapely.equals_exact(copy, geometry, tolerance=0)
+        assert np.array_equal(shapely.get_coordinates(copy, include_z=True),
+                              shapely.get_coordinates(geometry, include_z=True), equal_nan=True)
 
 
 @pytest.mark.parametrize("channels", [("footprint", "boundary", "contact"), ("footprint",)])
