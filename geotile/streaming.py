@@ -76,6 +76,19 @@ def row_blocks(height: int, rows: int, halo: int = 0, width: int = 0) -> list[Ro
             for top in range(0, height, rows)]
 
 
+def even_band_rows(height: int, rows: int, workers: int) -> int:
+    """Rows per band, at most ``rows`` (and at least MIN_BAND_ROWS where ``rows`` allows),
+    such that the bands of ``height`` are near-equal and a multiple of ``workers`` in
+    number: workers that share the bands finish together, none left working alone at the
+    end (6000 rows, 2048 at most, 2 workers: 4 bands of 1500, not 2048 + 2048 + 1904).
+    ``workers`` below 2: ``rows``."""
+    if workers < 2 or height <= rows // workers:
+        return rows
+    bands = -(-height // rows)
+    bands = -(-bands // workers) * workers
+    return min(rows, max(-(-height // bands), MIN_BAND_ROWS))
+
+
 def blocks(width: int, height: int, size: int, full_rows: bool = False
            ) -> Iterator[tuple[int, int, int, int]]:
     """``(col_off, row_off, cols, rows)`` of ``size`` px blocks covering the raster, row

@@ -206,7 +206,9 @@ def merge_edge_regions(regions):
     merged = []
     for class_id, members in sorted(by_class.items()):
         union = shapely.union_all([r[0] for r in members])
-        parts = list(shapely.get_parts(union))
+        # without the seams' collinear vertices: the same outline, vertex for vertex,
+        # whichever rows the bands were cut at
+        parts = list(shapely.simplify(shapely.get_parts(union), 0))
         tree = shapely.STRtree(parts)
         sums = np.zeros(len(parts))
         counts = np.zeros(len(parts), int)
@@ -450,33 +452,41 @@ class BandJob:
 
 def band_regions(job: BandJob) -> list[tuple]:
     """The regions (:func:`polygonize_array`) of one band, each with its raster's name."""
-    from rasterio.windows import Window
-    from rasterio.windows import transform as window_transform
+    import shapely
+    from affine import Affine
 
     from geotile.raster import open_raster, read_band
 
     with open_raster(job.path) as src:
         values, valid = read_band(src, job.top, job.rows, src.width, indexes=job.indexes,
                                   check_nodata=job.check_nodata)
-        band_transform = window_transform(Window(0, job.top, src.width, job.rows),
-                                          src.transform)
+        raster_transform = src.transform
     check_probabilities(values, valid, job.kind, job.path)  # in each band, as it is read
     ids, score = class_ids(values, valid, job.kind, job.threshold, job.path)
     if job.kind.kind == "class":  # score 1 everywhere: no per-region sums needed
         score = None
     if job.keep is not None:  # --classes: the others are background
         ids = np.where(np.isin(ids, job.keep), ids, 0).astype(ids.dtype)
-    return [(*region, job.name) for region in polygonize_array(ids, score, band_transform)]
+    # polygonized in the raster's pixel coordinates (whole numbers, exact), then placed
+    # with the raster's transform: a vertex lands on the same coordinates whichever band
+    # found it, so outputs do not depend on how the raster was cut into bands
+    regions = polygonize_array(ids, score, Affine.translation(0, job.top))
+    placed = shapely.transform(np.array([r[0] for r in regions] or [], dtype=object),
+                               lambda xy: np.column_stack(raster_transform * xy.T))
+    return [(polygon, *region[1:], job.name)
+            for polygon, region in zip(placed, regions, strict=True)]
 
 
 def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
     """Cleaned polygons of checked rasters (:func:`check_inputs`) in a metric CRS, and the
     rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
-    from geotile.band_workers import run_jobs
+    from geotile.band_workers import run_jobs, worker_count
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster
+    from geotile.streaming import band_rows, even_band_rows
 
+    forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
     jobs, kinds = [], []
     names = None
     with open_raster(paths[0]) as first:
@@ -493,7 +503,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             check = has_nodata(src)
             jobs += [BandJob(path, _name(path), indexes, kind, keep, threshold, check,
                              part.top, part.rows)
-                     for part in row_blocks(src.height, options.band_rows, 0, src.width)]
+                     for part in row_blocks(src.height, even_band_rows(
+                         src.height, band_rows(src.width, options.band_rows), forks))]
     finished, edge_regions = [], []
     with run_jobs(band_regions, jobs, options.workers) as results:
         import geopandas as gpd  # imported while the workers polygonize

@@ -239,3 +239,22 @@ def test_float32_probabilities_are_zstd_with_the_float_predictor(tmp_path, make_
         assert z.compression.name == "zstd" and d.compression.name == "deflate"
         assert z.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3"
         np.testing.assert_array_equal(z.read(), d.read())
+
+
+@pytest.mark.parametrize("height,rows,workers,expected", [
+    (6000, 2048, 2, 1500),  # 4 bands, not 2048 + 2048 + 1904 (the last one alone)
+    (6000, 2048, 3, 2000),
+    (2000, 2048, 2, 1000),  # one tile: both workers share it
+    (6000, 2048, 1, 2048),  # no workers: bands as large as allowed
+    (300, 2048, 2, 2048),   # small: one band
+    (100_000, 2048, 2, 2000),
+    (5000, 100, 8, 90),     # 56 bands of 90 (the last 50)
+])
+def test_even_band_rows_give_each_worker_an_equal_share(height, rows, workers, expected):
+    from geotile.streaming import even_band_rows, row_blocks
+
+    assert even_band_rows(height, rows, workers) == expected
+    bands = row_blocks(height, expected)
+    assert sum(b.rows for b in bands) == height and max(b.rows for b in bands) <= rows
+    if workers > 1 and height > rows // workers:
+        assert len(bands) % workers == 0
