@@ -471,7 +471,7 @@ def band_regions(job: BandJob) -> list[tuple]:
     # with the raster's transform: a vertex lands on the same coordinates whichever band
     # found it, so outputs do not depend on how the raster was cut into bands
     regions = polygonize_array(ids, score, Affine.translation(0, job.top))
-    placed = shapely.transform(np.array([r[0] for r in regions] or [], dtype=object),
+    placed = shapely.transform(np.array([r[0] for r in regions], dtype=object),
                                lambda xy: np.column_stack(raster_transform * xy.T))
     return [(polygon, *region[1:], job.name)
             for polygon, region in zip(placed, regions, strict=True)]
