@@ -224,9 +224,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             with clock.timing("decode"):
                 pixels, valid = mosaic.read(sources, left, top, cols, count, indexes)
             with clock.timing("normalise"):
-                if out is not None:
-                    out[1][...] = valid
-                return prepare_band(model, pixels, valid, None if out is None else out[0]), valid
+                return prepare_band(model, pixels, valid, out), valid
 
         band_rows = BandRows(normalised, size)
         for r in rows:

@@ -391,16 +391,8 @@ def predict_blocks(
         with clock.timing("decode"):
             pixels, valid = read(left, top, cols, rows)
         with clock.timing("normalise"):
-            if prepare is None:
-                band = prepare_band(model, pixels, valid, None if out is None else out[0])
-            elif out is None:
-                band = prepare(pixels, valid)
-            else:
-                band = out[0]
-                band[...] = prepare(pixels, valid)
-            if out is not None:
-                out[1][...] = valid
-            return band, valid
+            return (prepare(pixels, valid) if prepare is not None
+                    else prepare_band(model, pixels, valid, out)), valid
 
     def work():  # in the reader thread: rows read once, batches stacked ahead of the model
         # a buffer is reused only after its batch ran: those queued, the one waiting to be

@@ -167,10 +167,10 @@ class BandRows:
     """The band of ``rows`` rows that a row of windows reads, kept in one buffer per strip.
 
     Rows shared with the previous band stay where they are (moved up only when the buffer,
-    ``1 + spare`` bands high, is full) and only the new rows are read, into place:
-    ``fill(left, top, cols, count, out)`` writes rows ``[top, top + count)`` into ``out``
-    (``(pixels (C, count, cols), valid (count, cols))`` views of the buffer), or returns
-    them as new arrays when ``out`` is None (the first read, which sizes the buffer).
+    ``1 + spare`` bands high, is full) and only the new rows are read:
+    ``fill(left, top, cols, count, out)`` returns ``(pixels (C, count, cols), valid
+    (count, cols))`` of rows ``[top, top + count)``, and may write the pixels straight
+    into ``out`` (their place in the buffer; None on the first read, which sizes it).
     Each band is a view, valid until the next call.
     """
 
@@ -202,9 +202,11 @@ class BandRows:
             self._valid[:kept] = self._valid[start : start + kept]
             self._top, self._held, start = top, kept, 0
         if kept < rows:
-            self._fill(left, top + kept, cols, rows - kept,
-                       (self._pixels[:, start + kept : start + rows],
-                        self._valid[start + kept : start + rows]))
+            place = self._pixels[:, start + kept : start + rows]
+            pixels, valid = self._fill(left, top + kept, cols, rows - kept, place)
+            if not np.may_share_memory(pixels, place):  # not normalised into place
+                place[...] = pixels
+            self._valid[start + kept : start + rows] = valid
         self._held = max(self._held, start + rows)
         return self._pixels[:, start : start + rows], self._valid[start : start + rows]
 

@@ -192,8 +192,8 @@ def test_window_rows_are_read_once_and_equal_direct_reads(height, size, overlap)
         requested.append((top, rows))
         if out is None:
             return pixels[:, top : top + rows].copy(), valid[top : top + rows].copy()
-        out[0][...], out[1][...] = pixels[:, top : top + rows], valid[top : top + rows]
-        return out
+        out[...] = pixels[:, top : top + rows]
+        return out, valid[top : top + rows].copy()
 
     band_rows = BandRows(fill, size)
     grid = Grid(height, height, size, overlap, "shift")
@@ -211,13 +211,9 @@ def test_band_rows_start_afresh_for_other_columns_or_rows_not_shared():
 
     pixels = np.arange(2 * 400 * 30, dtype=np.float32).reshape(2, 400, 30)
 
-    def fill(left, top, cols, rows, out):
+    def fill(left, top, cols, rows, out):  # returns new arrays: BandRows puts them in place
         part = pixels[:, top : top + rows, left : left + cols]
-        if out is None:
-            return part.copy(), np.ones(part.shape[1:], bool)
-        out[0][...] = part
-        out[1][...] = True
-        return out
+        return part.copy(), np.ones(part.shape[1:], bool)
 
     band_rows = BandRows(fill, 32)
     for left, top, cols in [(0, 0, 10), (0, 16, 10), (10, 0, 20), (10, 300, 20), (10, 310, 20),
