@@ -38,6 +38,7 @@ import numpy as np
 
 from geotile.coverage import simplify_coverage
 from geotile.errors import GeotileWarning, InputError
+from geotile.gc_pause import gc_paused
 from geotile.raster_kinds import check_probabilities, class_ids, plain_bands, raster_kind
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
@@ -452,6 +453,11 @@ class BandJob:
 
 def band_regions(job: BandJob) -> list[tuple]:
     """The regions (:func:`polygonize_array`) of one band, each with its raster's name."""
+    with gc_paused():  # thousands of GeoJSON dicts and lists, none in a cycle
+        return _band_regions(job)
+
+
+def _band_regions(job: BandJob) -> list[tuple]:
     import shapely
     from affine import Affine
 
@@ -506,7 +512,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                      for part in row_blocks(src.height, even_band_rows(
                          src.height, band_rows(src.width, options.band_rows), forks))]
     finished, edge_regions = [], []
-    with run_jobs(band_regions, jobs, options.workers) as results:
+    with gc_paused(), run_jobs(band_regions, jobs, options.workers) as results:
         import geopandas as gpd  # imported while the workers polygonize
 
         for regions in progress_bar(results, progress, total=len(jobs), unit="band",
