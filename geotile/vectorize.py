@@ -451,13 +451,9 @@ class BandJob:
     rows: int
 
 
+@gc_paused()  # thousands of GeoJSON dicts and lists, none in a cycle
 def band_regions(job: BandJob) -> list[tuple]:
     """The regions (:func:`polygonize_array`) of one band, each with its raster's name."""
-    with gc_paused():  # thousands of GeoJSON dicts and lists, none in a cycle
-        return _band_regions(job)
-
-
-def _band_regions(job: BandJob) -> list[tuple]:
     import shapely
     from affine import Affine
 
