@@ -541,18 +541,13 @@ def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: boo
 
 
 def _check_same_grid(pred, true, prediction, truth) -> None:
-    same = ((pred.width, pred.height) == (true.width, true.height) and pred.crs == true.crs
-            and pred.transform.almost_equals(true.transform))
-    if not same:
-        def describe(src):
-            crs = src.crs.to_string() if src.crs else "no CRS"
-            return (f"{src.width}x{src.height} px, origin ({src.transform.c:.6g}, "
-                    f"{src.transform.f:.6g}), pixel {src.transform.a:.6g}, {crs}")
+    from geotile.raster import grid_difference
 
+    if (difference := grid_difference(pred, true)) is not None:
         raise InputError(
-            f"{prediction} ({describe(pred)}) and {truth} ({describe(true)}) are not on the same "
-            "grid. Rasterize the truth labels on the prediction's grid (`geotile make-masks "
-            "LABELS IMAGE`), or resample one onto the other with gdalwarp -tap -tr/-te.")
+            f"{prediction} and {truth} are not on the same grid: {difference}. Rasterize the "
+            "truth labels on the prediction's grid (`geotile make-masks LABELS IMAGE`), or "
+            "resample one onto the other with gdalwarp -tap -tr/-te.")
 
 
 def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,

@@ -75,8 +75,17 @@ class MaskOptions:
                 f"unknown channel {unknown[0] if unknown else ''!r}: "
                 f"choose from {', '.join(CHANNELS)}"
             )
+        twice = next((c for c in self.channels if self.channels.count(c) > 1), None)
+        if twice is not None:
+            raise InputError(f"--channels names {twice} twice; name each band once "
+                             "(footprint[,boundary[,contact]]).")
         if self.boundary_width < 1 or self.contact_spacing < 1:
             raise InputError("--boundary-width and --contact-spacing must be at least 1 px")
+
+    @property
+    def counted(self) -> int:
+        """The band whose positive pixels a summary counts: the footprint, else the first."""
+        return self.channels.index("footprint") if "footprint" in self.channels else 0
 
     @property
     def halo(self) -> int:
@@ -384,12 +393,15 @@ def make_masks(
                          class_field=class_field)
     by_crs: dict = {}
     summaries = []
+    from geotile.spacenet import is_spacenet_csv
+
+    spacenet_rows = is_spacenet_csv(labels_path)  # each image burns its own ImageId's rows
     for image_path, output_path, replace, tag in zip(image_paths, output_paths, overwrites,
                                                      complete, strict=True):
         summaries.append(
             _mask_one_image(
                 labels, by_crs, labels_path, input_path(image_path), Path(output_path),
-                options, class_field, class_map, replace, progress, co, tag,
+                options, class_field, class_map, replace, progress, co, tag, spacenet_rows,
             )
         )
     return _in_order(skipped, summaries)
@@ -513,7 +525,7 @@ def _check_creation_options(options: dict, *, dtype: str, count: int) -> None:
 
 def _mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
-    overwrite, progress, creation_options, complete=None,
+    overwrite, progress, creation_options, complete=None, spacenet_rows=False,
 ) -> dict:
     import rasterio
 
@@ -546,6 +558,8 @@ def _mask_one_image(
             by_crs[key] = prepare_labels(labels, src.crs, labels_path, class_field, class_map,
                                          options.line_width, options.line_cap)
         frame, names = by_crs[key]
+        if spacenet_rows:
+            frame = _own_rows(frame, labels, image_path)
         ignore = has_nodata(src)
         extent = grid_envelope(src.transform, src.width, src.height)
         halo = options.halo  # features this close to the image shape its boundary/contact
@@ -567,14 +581,24 @@ def _mask_one_image(
                 for index, channel in enumerate(options.channels, start=1):
                     dst.set_band_description(index, channel)
                 positives, ignored = _burn_bands(src, dst, near, options, progress, ignore)
-            # band 1's class ids named for GIS clients (gdalinfo "Categories:", QGIS)
-            write_categories(tmp, json.loads(_class_names_json(names)),
-                             class_colours(len(json.loads(_class_names_json(names)))))
+            if options.channels[0] == "footprint":  # its class ids named for GIS clients
+                classes = json.loads(_class_names_json(names))  # (gdalinfo, QGIS)
+                write_categories(tmp, classes, class_colours(len(classes)))
     log.info("%s: %d features, %d positive pixels, %d ignored -> %s", image_path.name,
              len(on_image), positives, ignored, output_path)
     return {"image": str(image_path), "output": str(output_path), "features": len(on_image),
             "positive_pixels": positives, "ignored_pixels": ignored,
             "classes": json.loads(_class_names_json(names))}
+
+
+def _own_rows(frame, labels, image_path):
+    """The rows of a SpaceNet CSV whose ImageId is ``image_path``'s: its truth is per image,
+    so where tiles overlap a mask holds its own buildings only, whatever other images are in
+    the run (none for an image the CSV does not list)."""
+    from geotile.spacenet import match_image
+
+    listed = labels.values.get("ImageId", labels.fields["ImageId"].tolist())
+    return frame.take(frame.fields["ImageId"] == match_image(image_path, set(listed)))
 
 
 def _say_mask_is_empty(labels, frame, labels_path, image_path, extent, crs) -> None:
@@ -646,7 +670,7 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
             hidden = _ignore_nodata(src, core, bands) if ignore else 0
             writer.submit(dst.write, bands, window=core)
             # class ids stop at 254: the footprint's IGNORE pixels are exactly those hidden
-            positives += int(np.count_nonzero(bands[0])) - hidden
+            positives += int(np.count_nonzero(bands[options.counted])) - hidden
             ignored += hidden
     return positives, ignored
 

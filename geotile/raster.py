@@ -274,6 +274,7 @@ def check_creation_options(
             if not value.isdigit() or not 16 <= int(value) <= 4096 or int(value) % 16:
                 raise InputError(f"{_shown(key, options[key])}: block sizes must be a "
                                  "multiple of 16 from 16 to 4096 (e.g. 256 or 512).")
+    check_nbits(options, dtype)
     if str(options.get("photometric", "minisblack")).lower() != "minisblack":
         raise InputError(f"{_shown('photometric', options['photometric'])}: geotile writes "
                          "data bands, not pictures (PHOTOMETRIC=MINISBLACK). Remove the option.")
@@ -307,6 +308,42 @@ def check_creation_options(
             hint = " (a COG option: add --cog)"
         raise InputError(f"{shown}: GDAL's {driver} driver refuses it ({problem}){hint}. Fix "
                          f"or remove it; see {_DRIVER_DOCS[driver]}")
+
+
+def grid_difference(src, other) -> str | None:
+    """What differs between two open rasters' grids, in words with both values (size, CRS,
+    pixel size or rotation, origin); None when they are the same grid."""
+    if (src.width, src.height) != (other.width, other.height):
+        return f"{src.width}x{src.height} px against {other.width}x{other.height} px"
+    if src.crs != other.crs:
+        def name(crs) -> str:
+            return f"CRS {crs.to_string()}" if crs else "no CRS"
+
+        return f"{name(src.crs)} against {name(other.crs)}"
+    a, b = src.transform, other.transform
+    if a.almost_equals(b):
+        return None
+    if not np.allclose([a.a, a.b, a.d, a.e], [b.a, b.b, b.d, b.e], rtol=1e-9, atol=0):
+        def cell(t) -> str:
+            turned = f", rotation terms {t.b:.10g}, {t.d:.10g}" if t.b or t.d else ""
+            return f"{abs(t.a):.10g} x {abs(t.e):.10g}{turned}"
+
+        return f"pixel size {cell(a)} against {cell(b)}"
+    return f"origin ({a.c:.10g}, {a.f:.10g}) against ({b.c:.10g}, {b.f:.10g})"
+
+
+def check_nbits(options: dict[str, Any], dtype: str) -> None:
+    """InputError for NBITS below ``dtype``'s size: GDAL keeps the low bits only, so class
+    ids, nodata (255) and pixels above them would be stored changed."""
+    options = {key.lower(): value for key, value in options.items()}
+    if "nbits" not in options:
+        return
+    bits = np.dtype(dtype).itemsize * 8
+    value = str(options["nbits"]).strip()
+    if not value.isdigit() or int(value) < bits:
+        raise InputError(f"{_shown('nbits', options['nbits'])}: {dtype} values need {bits} "
+                         "bits; fewer would store them changed (class ids, nodata, pixels). "
+                         "Remove the option.")
 
 
 def gtiff_creation_options(options: dict[str, Any]) -> dict[str, Any]:

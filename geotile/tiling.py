@@ -866,17 +866,11 @@ def _fmt(value: float) -> str:
 
 
 def _check_same_grid(src, mask_src) -> None:
-    same = (
-        (src.width, src.height) == (mask_src.width, mask_src.height)
-        and src.crs == mask_src.crs
-        and src.transform.almost_equals(mask_src.transform)
-    )
-    if not same:
-        raise InputError(
-            f"{mask_src.name}: the mask's grid differs from {src.name} "
-            f"({mask_src.width}x{mask_src.height} vs {src.width}x{src.height}, or another "
-            "transform/CRS). Make it with `geotile make-masks LABELS IMAGE`."
-        )
+    from geotile.raster import grid_difference
+
+    if (difference := grid_difference(mask_src, src)) is not None:
+        raise InputError(f"{mask_src.name}: the mask's grid differs from {src.name}'s: "
+                         f"{difference}. Make it with `geotile make-masks LABELS IMAGE`.")
 
 
 @contextlib.contextmanager
@@ -943,10 +937,13 @@ class PatchWriter:
         from rasterio.windows import Window
 
         from geotile.grid import Patch
+        from geotile.raster import check_nbits
 
         probe = Patch(0, 0, 0, 0, size, size, size, size)
         text = " ".join(f"--co {k.upper()}={v}" for k, v in self.creation_options.items())
         profiles = [self.image_profile] + ([self.mask_profile] if self.has_mask else [])
+        for profile in profiles:
+            check_nbits(self.creation_options, profile["dtype"])
         for number, profile in enumerate(profiles):
             path = self.outdir / f".probe-{number}.tif"
             array = np.zeros((profile["count"], size, size), profile["dtype"])

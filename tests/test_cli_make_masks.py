@@ -73,6 +73,40 @@ def test_channels_make_three_bands(run_cli, scene, tmp_path):
         assert src.count == 3 and src.descriptions == ("footprint", "boundary", "contact")
 
 
+def test_channels_in_another_order_count_the_footprint(run_cli, scene, tmp_path):
+    """The summary's positive pixels are the footprint's, wherever its band is; class names
+    and categories describe a footprint band 1 only."""
+    import json
+
+    image, labels = scene
+    counts = {}
+    for channels in ("footprint", "boundary,footprint", "boundary"):
+        out = tmp_path / f"{channels.replace(',', '_')}.tif"
+        result = run_cli("make-masks", labels, image, "-o", out, "--channels", channels,
+                         "--json")
+        assert result.exit_code == 0, result.output
+        counts[channels] = json.loads(result.stdout)["masks"][0]["positive_pixels"]
+        with rasterio.open(out) as src:
+            bands = dict(zip(src.descriptions, src.read(), strict=True))
+            first = src.descriptions[0]
+        sidecar = out.with_name(out.name + ".aux.xml")
+        named = sidecar.exists() and "<CategoryNames>" in sidecar.read_text()
+        assert named == (first == "footprint")  # boundary pixels are not "building"
+        if "footprint" in bands:
+            assert counts[channels] == int(np.count_nonzero(bands["footprint"])) == 100
+    assert counts["boundary"] == int(np.count_nonzero(bands["boundary"])) > 0
+
+
+@pytest.mark.parametrize("channels, twice", [("footprint,footprint", "footprint"),
+                                             ("footprint,boundary,boundary", "boundary")])
+def test_a_channel_named_twice_is_one_line(run_cli, scene, tmp_path, channels, twice):
+    image, labels = scene
+    out = tmp_path / "m.tif"
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", out, "--channels",
+                                  channels), f"--channels names {twice} twice")
+    assert not out.exists()
+
+
 def test_existing_output_needs_overwrite(run_cli, scene, tmp_path):
     image, labels = scene
     out = tmp_path / "mask.tif"
@@ -211,6 +245,9 @@ def test_creation_options_are_applied(run_cli, scene, tmp_path):
     ("COMPRESS", "KEY=VALUE"),
     ("FOO=BAR", "--co FOO=BAR"),
     ("COMPRESS=NOPE", "--co COMPRESS=NOPE"),
+    # fewer bits than uint8 would store class ids and the ignore value 255 truncated
+    ("NBITS=1", "NBITS=1"),
+    ("nbits=4", "NBITS=4"),
 ])
 def test_bad_creation_options_are_one_line(run_cli, scene, tmp_path, option, fragment):
     image, labels = scene

@@ -154,6 +154,7 @@ def test_bad_creation_options_are_one_line(run_cli, make_raster, tmp_path):
                               (["--co", "BLOCKXSIZE=7"], "BLOCKXSIZE=7"),
                               (["--co", "TILED=YES", "--co", "BLOCKYSIZE=7"], "BLOCKYSIZE=7"),
                               (["--co", "COMPRESS=NOPE"], "COMPRESS=NOPE"),
+                              (["--co", "NBITS=16"], "NBITS=16"),
                               (["--co", "NOEQUALS"], "KEY=VALUE"),
                               (["--co", "DTYPE=uint8"], "DTYPE"),
                               (["--co", "COMPRESS=LZW", "--format", "npy"], "--format tif")):

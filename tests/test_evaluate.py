@@ -406,8 +406,10 @@ def test_grid_mismatch_and_mixed_kinds(make_raster, tmp_path):
     b = make_raster("b.tif", np.zeros((10, 10), np.uint8), transform=from_origin(0, 0, 1, 1))
     c = make_raster("c.tif", np.zeros((10, 12), np.uint8))
     d = make_raster("d.tif", np.zeros((10, 10), np.uint8), crs="EPSG:32617")
-    for other in (b, c, d):
-        with pytest.raises(InputError, match=r"a\.tif .*not on the same grid.*gdalwarp -tap"):
+    for other, what in ((b, "pixel size 0.5 x 0.5 against 1 x 1"), (c, "10x10 px against 12x10 px"),
+                        (d, "EPSG:32617")):
+        with pytest.raises(InputError, match=rf"a\.tif and .*are not on the same grid: "
+                                             rf".*{what}.*gdalwarp -tap"):
             evaluate_files(a, other)
     frame([box(0, 0)]).to_file(tmp_path / "v.geojson")
     with pytest.raises(InputError, match="compare like with like"):

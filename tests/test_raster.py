@@ -126,7 +126,54 @@ def test_write_categories_merges_with_gdal_sidecar(make_raster):
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".part")] == []
 
 
+@pytest.mark.parametrize("dtype, nbits", [("uint8", "1"), ("uint8", "7"), ("uint16", "12"),
+                                          ("float32", "16"), ("uint8", "eight")])
+def test_fewer_bits_than_the_data_type_are_refused(dtype, nbits):
+    # GDAL would keep only the low bits (class ids, nodata 255, pixels above 4095 changed)
+    with pytest.raises(InputError, match=rf"NBITS={nbits}.*{dtype}"):
+        output_profile(None, count=1, dtype=dtype, width=10, height=10,
+                       creation_options={"nbits": nbits})
+
+
+def test_nbits_of_the_data_type_is_accepted():
+    profile = output_profile(None, count=1, dtype="uint16", width=10, height=10,
+                             creation_options={"nbits": "16"})
+    assert profile["nbits"] == "16"
+
+
 def test_output_profile_keeps_class_ids_lossless():
     with pytest.raises(InputError, match=r"COMPRESS=JPEG: lossy compression would change"):
         output_profile(None, count=1, dtype="uint8", width=10, height=10, categorical=True,
                        creation_options={"compress": "JPEG"})
+
+
+def test_grid_difference_names_what_differs(make_raster):
+    """Mismatched grids are described by what differs, with values precise enough to see it
+    (a half-pixel shift of a UTM origin included)."""
+    from rasterio.transform import from_origin
+
+    from geotile.raster import grid_difference
+
+    from .conftest import UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    zeros = np.zeros((10, 10), np.uint8)
+    base = make_raster("base.tif", zeros)
+    variants = {
+        "same": (make_raster("same.tif", zeros), None),
+        "size": (make_raster("size.tif", np.zeros((10, 12), np.uint8)), "10x10 px against 12x10"),
+        "crs": (make_raster("crs.tif", zeros, crs="EPSG:32617"), "EPSG:32617"),
+        "none": (make_raster("none.tif", zeros, crs=None), "no CRS"),
+        "shift": (make_raster("shift.tif", zeros, transform=from_origin(x0 + 0.25, y0, 0.5, 0.5)),
+                  f"origin ({x0:.10g}, {y0:.10g}) against ({x0 + 0.25:.10g}, {y0:.10g})"),
+        "pixel": (make_raster("pixel.tif", zeros, transform=from_origin(x0, y0, 0.3, 0.3)),
+                  "pixel size 0.5 x 0.5 against 0.3 x 0.3"),
+    }
+    with rasterio.open(base) as a:
+        for name, (path, expected) in variants.items():
+            with rasterio.open(path) as b:
+                found = grid_difference(a, b)
+            if expected is None:
+                assert found is None, name
+            else:
+                assert expected in found, (name, found)

@@ -349,3 +349,29 @@ def test_cli_vectorize_instances_to_csv_and_geo_evaluation(run_cli, make_raster,
     result = run_cli("evaluate", out, tmp_path / "t.geojson", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tp"] == 2
+
+
+def test_cli_make_masks_burns_each_image_its_own_rows(run_cli, make_raster, tmp_path):
+    """SpaceNet truth is per ImageId: where two tiles overlap, a tile's mask holds its own
+    rows only, the same mask whichever other tiles are in the run."""
+    zeros = np.zeros((1, 40, 50), np.uint8)
+    one = make_raster("RGB-PanSharpen_AOI_2_Vegas_img1.tif", zeros, transform=TRANSFORM)
+    # img2 starts 10 m (20 px) east of img1: their right and left halves overlap
+    two = make_raster("RGB-PanSharpen_AOI_2_Vegas_img2.tif", zeros,
+                      transform=from_origin(X0 + 10, Y0, 0.5, 0.5))
+    truth = write_rows(tmp_path / "truth.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix"], [
+        ["AOI_2_Vegas_img1", 0, shapely.box(2, 3, 12, 8).wkt],
+        ["AOI_2_Vegas_img2", 0, shapely.box(5, 10, 15, 20).wkt],  # over img1's 25..35
+    ])
+    assert run_cli("make-masks", truth, one, "-o", tmp_path / "alone.tif").exit_code == 0
+    result = run_cli("make-masks", truth, one, two, "-o", tmp_path / "both")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((40, 50), np.uint8)
+    expected[3:8, 2:12] = 1
+    for path in (tmp_path / "alone.tif", tmp_path / "both" / f"{one.stem}.tif"):
+        with rasterio.open(path) as src:
+            np.testing.assert_array_equal(src.read(1), expected)
+    with rasterio.open(tmp_path / "both" / f"{two.stem}.tif") as src:
+        expected = np.zeros((40, 50), np.uint8)
+        expected[10:20, 5:15] = 1
+        np.testing.assert_array_equal(src.read(1), expected)

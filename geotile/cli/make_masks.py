@@ -54,7 +54,8 @@ def _line_options(command):
     default="footprint",
     show_default=True,
     metavar="LIST",
-    help="Bands to write, comma-separated: footprint[,boundary[,contact]].",
+    help="Bands to write, comma-separated, in the order given, each once: footprint, "
+         "boundary, contact (e.g. footprint,boundary,contact).",
 )
 @click.option(
     "--boundary-width", type=click.IntRange(min=1), default=3, show_default=True,
