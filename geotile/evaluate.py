@@ -840,8 +840,11 @@ class ManyEvaluation:
 
     def as_dict(self) -> dict:
         total = self.scores.as_dict()
-        if self.mode == "object":
-            total["min_area"] = self.min_area
+        if self.mode == "object":  # what one pair's scores carry, summed
+            parts = [p.as_dict() for p in self.per_image.values()]
+            total = {"mode": "object", **total,
+                     "predictions": sum(p["predictions"] for p in parts),
+                     "truths": sum(p["truths"] for p in parts), "min_area": self.min_area}
             if self.per_class:
                 total["per_class"] = {n: s.as_dict() for n, s in self.per_class.items()}
         else:
@@ -1013,9 +1016,11 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         raise InputError(f"{output}: --errors writes {', '.join(ERRORS_SUFFIXES)}; rename it.")
     frame = errors_frame(result)
     with atomic_output(output, overwrite) as tmp:
-        options = {"layer": "errors"} if output.suffix.lower() == ".gpkg" else {}
+        # a GeoPackage's layer is "errors"; other formats name theirs after the file (not
+        # after the temporary name it is written under)
+        layer = "errors" if output.suffix.lower() == ".gpkg" else output.stem
         frame.to_file(tmp, engine="pyogrio", geometry_type="Unknown" if not len(frame) else None,
-                      **options)
+                      layer=layer)
     counts = frame["kind"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d TP, %d FP, %d FN polygons", output, counts.get("TP", 0),
              counts.get("FP", 0), counts.get("FN", 0))

@@ -357,16 +357,21 @@ def _metric_crs(crs, frame):
                               "datum": "WGS84", "units": "m"})
 
 
-def clean(frame, options: VectorizeOptions, cell: float):
-    """Fill holes, drop small polygons, simplify and regularise, in a metric CRS."""
+#: class names (compared as :func:`_class_key`) whose polygons --regularize squares
+BUILDING_CLASSES = frozenset({"building", "buildings", "house", "houses", "roof", "roofs",
+                              "footprint", "footprints"})
 
-    geometries = frame.geometry.values
+
+def clean(frame, options: VectorizeOptions, cell: float):
+    """Fill holes, drop small polygons, simplify and regularise, in a metric CRS. The
+    polygons of a raster tile its surface: cleaning never makes two of them overlap."""
+
+    geometries = np.asarray(frame.geometry.values, dtype=object)
     if options.fill_holes > 0:
-        geometries = [_fill_small_holes(g, options.fill_holes) for g in geometries]
-    frame = frame.set_geometry(list(geometries), crs=frame.crs)
+        geometries = fill_small_holes(geometries, options.fill_holes)
     if options.regularize:
-        frame = frame.set_geometry([regularize_polygon(g, cell) for g in frame.geometry],
-                                   crs=frame.crs)
+        geometries = regularize_coverage(geometries, _building_rows(frame), cell)
+    frame = frame.set_geometry(list(geometries), crs=frame.crs)
     tolerance = per_class_values(options.simplify, frame)
     if np.any(tolerance > 0):  # all classes at once: the edges they share stay shared
         simplified = simplify_coverage(frame.geometry.values, tolerance, cell)
@@ -378,11 +383,61 @@ def clean(frame, options: VectorizeOptions, cell: float):
     return frame
 
 
-def _fill_small_holes(polygon, max_area: float):
+def fill_small_holes(geometries: np.ndarray, max_area: float) -> np.ndarray:
+    """Holes smaller than ``max_area`` filled, except those holding another polygon
+    (another class, an island, a building split off): filling would cover it twice."""
     import shapely
 
-    holes = [ring for ring in polygon.interiors if shapely.Polygon(ring).area >= max_area]
-    return shapely.Polygon(polygon.exterior, holes)
+    tree = shapely.STRtree(geometries)
+    out = geometries.copy()
+    for i, polygon in enumerate(geometries):
+        if polygon is None or polygon.geom_type != "Polygon" or not polygon.interiors:
+            continue
+        holes = [ring for ring in polygon.interiors if shapely.Polygon(ring).area >= max_area
+                 or len(tree.query(shapely.Polygon(ring), predicate="contains"))]
+        if len(holes) < len(polygon.interiors):
+            out[i] = shapely.Polygon(polygon.exterior, holes)
+    return out
+
+
+def _building_rows(frame) -> np.ndarray:
+    """The rows --regularize squares: those of classes named as buildings
+    (:data:`BUILDING_CLASSES`; an unnamed raster's class 1 is "building"), every row when
+    the polygons are of one class."""
+    if "class" not in frame or "class_id" not in frame or frame["class_id"].nunique() <= 1:
+        return np.ones(len(frame), bool)
+    return np.array([_class_key(n) in BUILDING_CLASSES for n in frame["class"].astype(str)],
+                    bool)
+
+
+def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -> np.ndarray:
+    """:func:`regularize_polygon` of the polygons at ``rows``, each kept off the others: off
+    their pixels (the other polygons as they were), then off the larger regularised ones. A
+    polygon left in pieces keeps its largest; one that no longer matches its outline (IoU
+    below 0.7: a triangle squared, half of it given up to a neighbour), or is invalid, keeps
+    its outline as it was (which no other polygon covers)."""
+    import shapely
+
+    regular = {i: regularize_polygon(geometries[i], cell) for i in np.flatnonzero(rows)
+               if geometries[i] is not None}
+    originals = shapely.STRtree(geometries)
+    for i, shape in regular.items():  # never onto another polygon's pixels
+        hits = [j for j in originals.query(shape, predicate="intersects") if j != i]
+        if hits:
+            regular[i] = shape.difference(shapely.union_all(geometries[hits]))
+    order = sorted(regular, key=lambda i: -geometries[i].area)  # larger ones first
+    shapes = shapely.STRtree([regular[i] for i in order])
+    out = geometries.copy()
+    for rank, i in enumerate(order):
+        hits = [order[k] for k in shapes.query(regular[i], predicate="intersects") if k < rank]
+        shape = regular[i].difference(shapely.union_all(out[hits])) if hits else regular[i]
+        if shape.geom_type != "Polygon":
+            parts = [p for p in shapely.get_parts(shape) if p.geom_type == "Polygon"]
+            shape = max(parts, key=lambda p: p.area) if parts else None
+        if shape is not None and shape.is_valid and \
+                shape.intersection(geometries[i]).area >= 0.7 * shape.union(geometries[i]).area:
+            out[i] = shape
+    return out
 
 
 def vectorize_rasters(
@@ -530,12 +585,28 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
+    _say_missing_classes(options, frame, jobs, paths)
     if len(frame) and crs is None:  # the raster's own units
         frame = clean(frame, options, cell)
     elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
+    else:  # the columns and types of any other output: tables of many tiles concatenate
+        frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
+        frame = frame.astype({"class": "string", "source": "string"})
     return frame, crs
+
+
+def _say_missing_classes(options: VectorizeOptions, frame, jobs, paths) -> None:
+    """A warning for each class of --classes that no raster has a region of."""
+    if not options.classes:
+        return
+    found = set(frame["class_id"].tolist())
+    for name in options.classes:
+        if all(_class_id(name, job.kind.names) not in found for job in jobs):
+            where = Path(str(paths[0])).name if len(paths) == 1 else f"{len(paths)} rasters"
+            warnings.warn(f"--classes {name}: no region of that class in {where}; the output "
+                          "holds none.", GeotileWarning, stacklevel=4)
 
 
 def check_vector_output(output: Path, overwrite: bool) -> str:
@@ -549,7 +620,7 @@ def check_vector_output(output: Path, overwrite: bool) -> str:
     writer = WRITERS.get(output.suffix.lower())
     if writer is None:
         raise InputError(f"{output}: unknown vector format. Use one of "
-                         f"{', '.join(WRITERS)}.")
+                         f"{', '.join(WRITERS)}, or .csv for SpaceNet proposals.")
     if writer == "ESRI Shapefile" and output.suffix not in (".shp", ".SHP"):
         raise InputError(f"{output}: GDAL reads Shapefiles named .shp or .SHP only; give "
                          f"{output.with_suffix('.shp').name} or "
@@ -839,13 +910,22 @@ def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> 
     if not options.classes:
         return None
     _check_class_names(options.classes, known, "--classes", path)
-    return np.array(sorted({known[_class_key(c)] if _class_key(c) in known
-                            else int(c) for c in options.classes}))
+    return np.array(sorted({_class_id(c, names) for c in options.classes}))
+
+
+def _class_id(name, names: list[str] | None) -> int:
+    """The id of a class given by name or id in a raster with ``names`` (None: unnamed, its
+    class 1 is "building")."""
+    known = {_class_key(n): i for i, n in enumerate(names or [])} or {"building": 1}
+    key = _class_key(name)
+    return known[key] if key in known else int(name)
 
 
 def _check_class_names(keys, known: dict[str, int], option: str, path) -> None:
     bad = [k for k in keys if _class_key(k) not in known and not str(k).isdigit()]
     if bad:
-        raise InputError(f"{option}: no class {bad[0]!r} in {Path(str(path)).name} (its classes: "
-                         f"{', '.join(n for n, i in known.items() if i)}). Use these names or "
-                         "class ids.")
+        named = ", ".join(n for n, i in known.items() if i)
+        classes = f"its classes: {named}" if known != {"building": 1} else \
+            "it names no classes: give class ids, or building for class 1"
+        raise InputError(f"{option}: no class {bad[0]!r} in {Path(str(path)).name} ({classes}). "
+                         "Use these names or class ids.")

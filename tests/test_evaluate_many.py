@@ -122,6 +122,10 @@ def test_cli_folders_text_json_and_errors_file(run_cli, tmp_path):
     result = run_cli("evaluate", pred, truth, "--json")
     d = json.loads(result.stdout)
     assert (d["tp"], d["fp"], d["fn"], d["images"]) == (3, 2, 4, 4)
+    # the totals carry what one pair's scores carry: scripts read both the same way
+    assert d["mode"] == "object"
+    assert d["predictions"] == sum(v["predictions"] for v in d["per_image"].values()) == 5
+    assert d["truths"] == sum(v["truths"] for v in d["per_image"].values()) == 7
     assert {k: (v["tp"], v["fp"], v["fn"]) for k, v in d["per_image"].items()} == EXPECTED
     assert sum(v["tp"] for v in d["per_image"].values()) == d["tp"]
 
@@ -133,6 +137,13 @@ def test_errors_file_geojson_and_bad_suffix(run_cli, tmp_path):
                    out).exit_code == 0
     frame = gpd.read_file(out, engine="pyogrio")
     assert sorted(frame.kind) == ["FN", "FP", "TP", "TP"] and set(frame.image) == {""}
+    import pyogrio
+
+    for suffix in (".geojson", ".fgb"):  # the layer is named after the file, not its temp
+        out = tmp_path / f"found{suffix}"
+        assert run_cli("evaluate", pred / "a.geojson", truth / "a.geojson", "--errors",
+                       out).exit_code == 0
+        assert [name for name, _ in pyogrio.list_layers(out)] == ["found"]
     bad = run_cli("evaluate", pred, truth, "--errors", tmp_path / "errors.shp")
     assert bad.exit_code == 2 and ".gpkg" in bad.stderr
 

@@ -12,7 +12,7 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 from geotile.vectorize import VectorizeOptions, regularize_polygon, vectorize_rasters
 
 from .conftest import UTM_ORIGIN
@@ -150,12 +150,35 @@ def test_empty_prediction_gives_empty_collection(make_raster, tmp_path):
     assert summary["features"] == 0
     data = json.loads((tmp_path / "e.geojson").read_text())
     assert data["type"] == "FeatureCollection" and data["features"] == []
+    # an empty tile's table has the columns of any other: outputs of many tiles concatenate
+    make_raster("f.tif", np.pad(np.ones((2, 2), np.uint8), 4))
+    for name in ("e.gpkg", "f.gpkg"):
+        vectorize_rasters([tmp_path / name.replace("gpkg", "tif")], tmp_path / name)
+    import pyogrio
+
+    empty, found = (pyogrio.read_info(tmp_path / n) for n in ("e.gpkg", "f.gpkg"))
+    assert (empty["features"], found["features"]) == (0, 1)
+    assert list(empty["fields"]) == list(found["fields"])  # class_id, class, source, area_m2
+    assert list(empty["dtypes"]) == list(found["dtypes"])
 
 
 def test_bad_output_extension(make_raster, tmp_path):
     path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
-    with pytest.raises(InputError, match=r"unknown vector format"):
+    with pytest.raises(InputError, match=r"unknown vector format.*\.fgb.*\.csv"):
         vectorize_rasters([path], tmp_path / "e.txt")
+
+
+def test_classes_the_raster_lacks_are_said(make_raster, tmp_path):
+    classes = np.zeros((10, 10), np.uint8)
+    classes[1:4, 1:4], classes[5:8, 5:8] = 1, 3
+    path = make_raster("c.tif", classes)
+    with pytest.warns(GeotileWarning, match=r"--classes 7: no region of that class in c\.tif"):
+        summary = vectorize_rasters([path], tmp_path / "c.gpkg",
+                                    options=VectorizeOptions(classes=("7", "3")))
+    assert summary["features"] == 1
+    with pytest.raises(InputError, match=r"no class 'tree' in c\.tif \(it names no classes: "
+                                         r"give class ids, or building for class 1\)"):
+        vectorize_rasters([path], tmp_path / "t.gpkg", options=VectorizeOptions(classes=("tree",)))
 
 
 def test_polygons_from_geojson_equal_shapely_shape():
@@ -294,3 +317,56 @@ def test_polygons_are_the_same_whichever_rows_the_bands_are_cut_at(make_raster, 
         outputs.append(sorted(shapely.to_wkb(shapely.normalize(frame.geometry.values)).tolist()))
     assert len(outputs[0]) > 10
     assert all(found == outputs[0] for found in outputs[1:])
+
+
+def _ring_around_another_class():
+    """Class 1: a 30 x 30 m block with two 4 x 4 m holes, one background (0), one holding a
+    class-2 block; 1 m pixels."""
+    classes = np.zeros((40, 40), np.uint8)
+    classes[2:32, 2:32] = 1
+    classes[6:10, 6:10] = 0
+    classes[20:24, 20:24] = 2
+    return classes
+
+
+def test_fill_holes_leaves_holes_that_hold_another_polygon(make_raster, tmp_path):
+    path = make_raster("c.tif", _ring_around_another_class(),
+                       transform=from_origin(X0, Y0, 1, 1))
+    options = VectorizeOptions(fill_holes=20, crs="source")
+    vectorize_rasters([path], tmp_path / "c.gpkg", options=options)
+    found = gpd.read_file(tmp_path / "c.gpkg").sort_values("class_id").reset_index(drop=True)
+    assert list(found["class_id"]) == [1, 2]
+    block, inner = found.geometry
+    assert len(block.interiors) == 1  # the background hole filled, the class-2 one kept
+    assert block.area == pytest.approx(900 - 16)
+    assert block.intersection(inner).area == pytest.approx(0)
+
+
+def test_regularize_squares_buildings_only_and_never_overlaps(make_raster, tmp_path):
+    """Each polygon is regularised on its own; where it would then cover a neighbour (another
+    class, or a touching building) it gives way; classes that are not buildings keep their
+    outlines."""
+    classes = np.zeros((60, 60), np.uint8)
+    square = classes[10:40, 10:40]
+    square[np.tri(30, dtype=bool)] = 2  # a triangle of class 2 ("tree")
+    square[~np.tri(30, dtype=bool)] = 1  # and its complement, a staircase of buildings
+    classes[45:55, 5:25] = 1  # two buildings 1 m apart, 20 x 10 m each
+    classes[45:55, 26:46] = 1
+    classes[44, 30:35] = 1  # a bump to regularise away
+    path = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "tree"]')
+    plain, regular = tmp_path / "p.gpkg", tmp_path / "r.gpkg"
+    vectorize_rasters([path], plain, options=VectorizeOptions(crs="source"))
+    vectorize_rasters([path], regular, options=VectorizeOptions(crs="source", regularize=True))
+    before = gpd.read_file(plain).sort_values("area_m2").reset_index(drop=True)
+    found = gpd.read_file(regular).sort_values("area_m2").reset_index(drop=True)
+    assert len(found) == len(before) == 4
+    trees = found[found["class"] == "tree"].geometry
+    assert len(trees) == 1 and trees.iloc[0].equals(
+        before[before["class"] == "tree"].geometry.iloc[0])
+    geometries = list(found.geometry)
+    for i, a in enumerate(geometries):
+        for b in geometries[i + 1:]:
+            assert a.intersection(b).area < 1e-6
+    assert all(g.is_valid and g.geom_type == "Polygon" for g in geometries)
