@@ -101,6 +101,20 @@ def input_exists(path: str | os.PathLike) -> bool:
     return not _is_local(path) or Path(path).exists()
 
 
+def files_read(path) -> list:
+    """``path`` and, for a VRT, the files GDAL reads its pixels from (which an output must
+    never replace either)."""
+    path = input_path(path)
+    if not (isinstance(path, Path) and path.suffix.lower() == ".vrt" and path.is_file()):
+        return [path]
+    try:
+        with rasterio.open(path) as src:
+            files = src.files
+    except RasterioError:  # not readable: its own checks say so later
+        return [path]
+    return [path, *(Path(f) for f in files if not f.startswith("/vsi"))]
+
+
 def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
     """Open a raster for reading, or raise InputError naming the file and the fix."""
     if not input_exists(path):
@@ -448,10 +462,16 @@ def check_output(path: str | os.PathLike, overwrite: bool) -> None:
         return
     if Path(path).exists():
         raise OutputExistsError(f"{path}: already exists. Pass --overwrite to replace it.")
-    sidecar = pam_sidecar(path)
-    if sidecar.exists():
+    for sidecar in gdal_sidecars(path):
         raise OutputExistsError(f"{sidecar}: a GDAL sidecar is in the way (GDAL would read it "
                                 f"as part of {Path(path).name}). Remove it or pass --overwrite.")
+
+
+def gdal_sidecars(path: str | os.PathLike) -> list[Path]:
+    """The files beside ``path`` that GDAL reads as part of it and that exist: its PAM
+    metadata (.aux.xml), external overviews (.ovr) and mask (.msk)."""
+    return [Path(f"{os.fspath(path)}{suffix}") for suffix in (".aux.xml", ".ovr", ".msk")
+            if Path(f"{os.fspath(path)}{suffix}").exists()]
 
 
 def _temporary_sibling(path: Path) -> Path:
@@ -625,10 +645,11 @@ def atomic_output(
         if verify is not None and tmp.exists():
             verify(tmp, final)
         publish(tmp, final, overwrite)
+        if overwrite:  # they described the output just replaced
+            for stale in gdal_sidecars(final):
+                stale.unlink(missing_ok=True)
         if tmp_sidecar.exists():
             os.replace(tmp_sidecar, sidecar)
-        elif overwrite:
-            sidecar.unlink(missing_ok=True)  # described the output just replaced
     except KeyboardInterrupt:
         raise Interrupted(f"{final}: interrupted; nothing was written under that name "
                           "(the temporary file was removed).") from None

@@ -190,3 +190,46 @@ def test_nearest_resampling_keeps_class_values(rgb, make_raster):
         pixels, _ = extra.read(0, HEIGHT, WIDTH)
     expected = np.repeat(np.repeat(classes, 3, 0), 3, 1)  # 159 px wide: the image is 160
     np.testing.assert_array_equal(pixels[0, :, : expected.shape[1]], expected)
+
+
+def test_an_extra_bands_input_is_never_an_output(rgb, make_raster, tmp_path, run_cli):
+    """--overwrite replaces outputs, never an input: the --extra-bands raster (a file, or
+    one in a folder of them, or the --merge path) is refused like IMAGE is."""
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    heights = make_raster("ndsm.tif", np.ones((HEIGHT, WIDTH), np.float32))
+    before = heights.read_bytes()
+    result = run_cli("predict", model, rgb, "--extra-bands", heights, "-o", heights,
+                     "--tile-size", 64, "--overwrite")
+    assert_one_line_error(result, "ndsm.tif", "is the input", "never writes over its inputs")
+    (tmp_path / "both").mkdir()
+    images = [make_raster(f"both/{s}.tif", np.zeros((3, 64, 64), np.uint8)) for s in "ab"]
+    saved = {p: p.read_bytes() for p in images}
+    result = run_cli("predict", model, *images, "--extra-bands", tmp_path / "both", "-o",
+                     tmp_path / "both", "--tile-size", 64, "--overwrite")
+    assert result.exit_code == 1 and "never writes over its inputs" in result.stderr
+    (tmp_path / "ndsm2").mkdir()
+    extras = [make_raster(f"ndsm2/{s}.tif", np.ones((64, 64), np.float32)) for s in "ab"]
+    result = run_cli("predict", model, *images, "--extra-bands", tmp_path / "ndsm2", "-o",
+                     tmp_path / "out", "--tile-size", 64, "--merge", extras[0], "--overwrite")
+    assert result.exit_code == 1 and "one of the inputs" in result.stderr
+    assert heights.read_bytes() == before and all(p.read_bytes() == saved[p] for p in images)
+    assert extras[0].exists() and not (tmp_path / "out").exists()
+
+
+def test_the_file_a_vrt_input_reads_is_never_an_output(rgb, tmp_path, run_cli):
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
+    with rasterio.open(rgb) as src:  # a VRT of rgb.tif's three bands
+        vrt = tmp_path / "scene.vrt"
+        vrt.write_text(
+            f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
+            f"<SRS>{src.crs.to_wkt()}</SRS>"
+            f"<GeoTransform>{', '.join(map(str, src.transform.to_gdal()))}</GeoTransform>"
+            + "".join(
+                f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource>'
+                f'<SourceFilename relativeToVRT="1">{rgb.name}</SourceFilename>'
+                f"<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
+                for b in (1, 2, 3)) + "</VRTDataset>")
+    before = rgb.read_bytes()
+    result = run_cli("predict", model, vrt, "-o", rgb, "--tile-size", 64, "--overwrite")
+    assert_one_line_error(result, "rgb.tif", "scene.vrt", "never writes over its inputs")
+    assert rgb.read_bytes() == before

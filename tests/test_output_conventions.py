@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.enums import ColorInterp
 
 from geotile.model import OnnxModel
@@ -165,6 +166,30 @@ def test_a_stray_sidecar_is_not_adopted(tmp_path, image, three_classes):
         predict_raster(three_classes, image, tmp_path / "c.tif")
     assert not (tmp_path / "c.tif").exists()
     assert "MDI" in stray.read_text()
+
+
+@pytest.mark.parametrize("suffix", [".ovr", ".msk"])
+def test_stale_overviews_and_masks_are_not_adopted(tmp_path, image, three_classes, suffix):
+    """GDAL attaches <output>.ovr (overviews: what a zoomed-out viewer shows) and .msk (the
+    nodata mask) to a new file of that name: a stale one is refused, or removed with the
+    output it described by --overwrite."""
+    from geotile.errors import OutputExistsError
+
+    out = tmp_path / "c.tif"
+    stale = tmp_path / f"c.tif{suffix}"
+    with rasterio.open(image) as src:  # a half-resolution picture of something else
+        profile = dict(driver="GTiff", width=src.width // 2, height=src.height // 2,
+                       count=1 if suffix == ".msk" else 3, dtype="uint8")
+    with rasterio.open(stale, "w", **profile) as dst:
+        dst.write(np.full((profile["count"], profile["height"], profile["width"]), 7,
+                          np.uint8))
+    with pytest.raises(OutputExistsError, match=rf"c\.tif\{suffix}.*--overwrite"):
+        predict_raster(three_classes, image, out)
+    assert not out.exists() and stale.exists()
+    predict_raster(three_classes, image, out, overwrite=True)
+    assert not stale.exists()
+    with rasterio.open(out) as dst:
+        assert dst.overviews(1) == [] and dst.mask_flag_enums[0] != [MaskFlags.per_dataset]
 
 
 # --- 4. the threshold and the class names travel as tags ----------------------------------

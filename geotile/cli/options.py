@@ -154,7 +154,7 @@ def resolve_outputs(
     that is one of the inputs (or of ``protected``, e.g. the labels) is always refused.
     """
     from geotile.errors import InputError
-    from geotile.raster import check_output, input_path
+    from geotile.raster import check_output, files_read
 
     as_folder = output.is_dir() or getattr(output, "names_folder", False) \
         or str(output).endswith(("/", os.sep))
@@ -181,13 +181,15 @@ def resolve_outputs(
                 f"{output} would collide. Run them separately."
             )
         pairs = [(p, Path(output) / f"{Path(p).stem}{suffix}") for p in inputs]
-    sources = [input_path(p) for p in (*inputs, *protected)]
+    sources = [(read, given) for given in (*inputs, *protected) for read in files_read(given)]
     for _, out in pairs:
-        source = next((p for p in sources if _same_file(p, out)), None)
+        source = next(((read, given) for read, given in sources if _same_file(read, out)), None)
         if source is not None:
+            read, given = source
+            what = f"the input {given}" if read == given else f"read by the input {given}"
             raise InputError(
-                f"{out}: this output is the input {source}; geotile never writes over its "
-                "inputs. Choose another output name or folder."
+                f"{out}: this output is {what}; geotile never writes over its inputs. Choose "
+                "another output name or folder."
             )
     for _, out in pairs:
         check_output(out, overwrite)
@@ -243,8 +245,11 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: bool = Fals
         raise InputError(f"{merge}: write the mosaic beside the outputs' folder, not in it "
                          "(a later run over that folder would read it as one more tile), "
                          f"e.g. --merge {Path(merge).parent.parent / Path(merge).name}.")
+    from geotile.raster import files_read
+
     inputs = [image for image, _ in pairs]
-    check_merge_output(merge, [*inputs, *(out for _, out in pairs), *protected], replace)
+    read = [f for given in (*inputs, *protected) for f in files_read(given)]
+    check_merge_output(merge, [*read, *(out for _, out in pairs)], replace)
     check_grid(inputs, bands=False)
     return replace
 

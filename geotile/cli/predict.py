@@ -175,14 +175,16 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              creation_options=parse_creation_options(creation_options),
                              model_resolution=model_resolution, block_size=block_size)
     check_resume(overwrite, resume)
-    pairs = resolve_outputs(images, output, overwrite or resume)
-    replace_merge = check_merge(merge, pairs, overwrite, protected=[model], resume=resume)
     if mosaic and extra_bands:
         raise click.UsageError("--mosaic cannot be combined with --extra-bands.")
     if mosaic and (workers or scheduler):
         raise click.UsageError("--mosaic runs in one process: leave out --workers/--scheduler.")
+    extras = pair_extra_bands(images, extra_bands) or [None] * len(images)
+    read = [extra for extra in extras if extra is not None]  # inputs too: never replaced
+    pairs = resolve_outputs(images, output, overwrite or resume, protected=read)
+    replace_merge = check_merge(merge, pairs, overwrite, protected=[model, *read],
+                                resume=resume)
     grid = open_mosaic([image for image, _ in pairs]) if mosaic else None
-    extras = pair_extra_bands([image for image, _ in pairs], extra_bands) or [None] * len(pairs)
     settings = run_settings(ctx, "model", "images", "workers", "scheduler")
     if workers or scheduler:
         from geotile.distributed import predict_rasters
