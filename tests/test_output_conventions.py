@@ -10,8 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 import rasterio
-from rasterio.enums import MaskFlags
-from rasterio.enums import ColorInterp
+from rasterio.enums import ColorInterp, MaskFlags
 
 from geotile.model import OnnxModel
 from geotile.predict import PredictOptions, predict_raster
