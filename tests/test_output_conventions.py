@@ -177,8 +177,8 @@ def test_stale_overviews_and_masks_are_not_adopted(tmp_path, image, three_classe
     out = tmp_path / "c.tif"
     stale = tmp_path / f"c.tif{suffix}"
     with rasterio.open(image) as src:  # a half-resolution picture of something else
-        profile = dict(driver="GTiff", width=src.width // 2, height=src.height // 2,
-                       count=1 if suffix == ".msk" else 3, dtype="uint8")
+        profile = {"driver": "GTiff", "width": src.width // 2, "height": src.height // 2,
+                       "count": 1 if suffix == ".msk" else 3, "dtype": "uint8"}
     with rasterio.open(stale, "w", **profile) as dst:
         dst.write(np.full((profile["count"], profile["height"], profile["width"]), 7,
                           np.uint8))
