@@ -176,11 +176,13 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         _geometry,
         batch_size_for,
         blend_outputs,
+        far_margin,
         prepare_band,
         resolve_tiling,
         row_batch_size,
         run_row,
         window_grid,
+        without_far_margin,
     )
     from geotile.progress import progress_bar
     from geotile.streaming import BandRows
@@ -191,6 +193,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     per_run = batch_size_for(model, size, options)
     geometry = _geometry(model, size, per_run)
     offset, out = geometry.offset, geometry.out
+    beyond = far_margin(geometry, size)
     grid = window_grid(mosaic.width, mosaic.height, size, overlap, geometry)
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
@@ -218,6 +221,8 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             top, blended = band.pop(end)
             _, valid = mosaic.read(sources, tile.col, tile.row + top, tile.width, end - top,
                                    indexes, pixels_too=False)
+            valid = without_far_margin(valid, beyond, mosaic.width - tile.col,
+                                       mosaic.height - tile.row - top)
             return Window(0, top, tile.width, end - top), blended, valid
 
         def normalised(left, top, cols, count, out):

@@ -229,12 +229,33 @@ def run_model(model, batch: np.ndarray, tta: str) -> np.ndarray:
     return total / len(transforms)
 
 
+def far_margin(geometry, size: int) -> int:
+    """The input a window's output needs past its far side: a valid-convolution model's
+    margin (0 for outputs that cover their window)."""
+    return size - geometry.offset - geometry.out if getattr(geometry, "scale", 1) == 1 else 0
+
+
+def without_far_margin(valid: np.ndarray, beyond: int, cols_left: int, rows_left: int
+                       ) -> np.ndarray:
+    """``valid`` (rows, cols) with its pixels within ``beyond`` px of the raster's far edges
+    (``cols_left``/``rows_left`` px past its first column and row) made invalid: a
+    valid-convolution model would see padding there, so they are left unpredicted, like
+    the near margin (a copy; ``valid`` as it is when there is nothing to take)."""
+    if not beyond:
+        return valid
+    valid = valid.copy()
+    valid[max(0, rows_left - beyond) :] = False
+    valid[:, max(0, cols_left - beyond) :] = False
+    return valid
+
+
 def window_grid(width: int, height: int, size: int, overlap: int, geometry) -> Grid:
     """The windows over a raster: a regular stride, the last window moved back so that its
-    output ends on the raster's edge (no zero padding in what it sees but the margin a
-    valid-convolution model crops); windows pad past the edge only on a raster smaller than
-    one output, and by less than a cell where a downscaling model's last window would not
-    start on one of its cells."""
+    output ends on the raster's edge; what a valid-convolution model's last windows see of
+    the padding past it only shapes the far margin, which is left unpredicted
+    (:func:`without_far_margin`) like the near one. Windows pad past the edge otherwise only
+    on a raster smaller than one output, and by less than a cell where a downscaling model's
+    last window would not start on one of its cells."""
     beyond = size - geometry.offset - geometry.out  # input past the output's far side
     scale = getattr(geometry, "scale", 1)
 
@@ -366,6 +387,7 @@ def predict_blocks(
     per_run = batch_size_for(model, size, options)
     geometry = _geometry(model, size, per_run)
     offset, out = geometry.offset, geometry.out
+    beyond = far_margin(geometry, size)
     grid = window_grid(width, height, size, overlap, geometry)
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
@@ -436,7 +458,8 @@ def predict_blocks(
                 carry.take(sums, top)
             if strip.index < len(strips) - 1:
                 carry.give(sums[:, :, core:], top)
-        core_valid = valid[: end - top, strip.left - left : strip.right - left]
+        core_valid = without_far_margin(valid[: end - top, strip.left - left : strip.right - left],
+                                        beyond, width - strip.left, height - top)
         weights = np.multiply.outer(row_weights[top:end], col_weights[strip.left : strip.right])
         return (Window(strip.left, top, core, end - top), divide(sums[:, :, :core], weights),
                 core_valid)

@@ -268,6 +268,24 @@ def test_valid_convolution_output_covers_the_window_centre(tmp_path, image):
     assert np.isnan(out[:, :14]).all()  # never the centre of a window: no prediction
 
 
+@pytest.mark.parametrize("shape", [(150, 200), (50, 70)])
+def test_valid_convolution_never_sees_padding_at_any_edge(tmp_path, shape):
+    """A 9 x 9 convolution without padding: an output pixel needs 4 px of image on every
+    side. Those within 4 px of any edge (far ones too, and all of a raster smaller than the
+    window) would see padding instead: nodata, like the near ones; the rest is exact."""
+    weights = np.full((1, 3, 9, 9), 1 / 243, np.float32)  # the mean of 9 x 9 x 3 pixels
+    nodes = [helper.make_node("Conv", ["input", "w"], ["output"], kernel_shape=[9, 9])]
+    path = save_graph(tmp_path / "box.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "h", "w"])], {"w": weights})
+    model = OnnxModel.from_path(path, activation="none")
+    pixels = np.full((3, *shape), 200, np.uint8)
+    out = predict_array(model, pixels, options=PredictOptions(tile_size=64))[0]
+    inside = np.zeros(shape, bool)
+    inside[4:-4, 4:-4] = True
+    np.testing.assert_allclose(out[inside], 200 / 255, rtol=1e-5)
+    assert np.isnan(out[~inside]).all()
+
+
 def resize_reference(values: np.ndarray, factor: int, folder) -> np.ndarray:
     """(1, K, h, w) upsampled by ONNX Runtime's own Resize (linear, half-pixel)."""
     import onnxruntime as ort
@@ -800,8 +818,10 @@ def test_valid_convolution_margin_is_nodata_in_uint8_output(tmp_path, make_raste
     predict_raster(path, tif, tmp_path / "o.tif", options=PredictOptions(tile_size=128))
     with rasterio.open(tmp_path / "o.tif") as out:
         mask = out.read_masks(1)
+    # the far margin too: a model that crops 14 px needs them as context (no padding)
     assert (mask[:14] == 0).all() and (mask[:, :14] == 0).all()
-    assert (mask[14:, 14:] == 255).all()
+    assert (mask[-14:] == 0).all() and (mask[:, -14:] == 0).all()
+    assert (mask[14:-14, 14:-14] == 255).all()
 
 
 def test_dynamic_model_without_metadata_gets_a_size_that_runs(tmp_path, image):
