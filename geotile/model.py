@@ -196,7 +196,7 @@ def _metadata_value(metadata: dict[str, str], key: str):
     text = metadata[key]
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         pass
     try:
         return ast.literal_eval(text)
@@ -555,6 +555,10 @@ class OnnxModel:
                              f"window; choose outputs of one size with --outputs.")
         for output in self.outputs:
             output.activation = self._activation_for(output)
+            if output.activation == "softmax" and output.channels == 1:
+                raise ModelError(f"{self.path}: output {output.name!r} has one channel; a "
+                                 "softmax over one channel is 1 everywhere. Use --activation "
+                                 "sigmoid (or none).")
         self._geometries[size] = first
         self._probed_batch = max(self._probed_batch, batch)
         return first
@@ -742,7 +746,15 @@ class OnnxModel:
                     f"these reach {low:g}..{high:g}: scale them into its range with --scale "
                     f"(e.g. --scale {info.max / max(abs(low), abs(high)):.3g}) or convert the "
                     "image.")
-            feed = np.rint(feed)
+            whole = np.rint(feed)
+            if not np.allclose(whole, feed, rtol=0, atol=1e-3):  # fractions would be lost
+                name = np.dtype(self.input_type).name
+                raise ModelError(
+                    f"{self.path}: the model takes whole {name} pixels and these have "
+                    "fractions (a float image, or --scale): they would be rounded. Give "
+                    f"--scale to bring them to whole numbers (e.g. --scale {info.max:g} for "
+                    "0..1 reflectances), or --scale 1 for integer pixels.")
+            feed = whole
         return np.ascontiguousarray(feed, dtype=self.input_type)
 
     def _raw_run(self, batch: np.ndarray) -> list[np.ndarray]:

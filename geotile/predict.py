@@ -73,6 +73,9 @@ CPU_PROVIDER = "CPUExecutionProvider"
 #: pixel IoU as 50 % with 2.25x fewer windows per pixel (benchmarks/RESULTS.md, overlap)
 DEFAULT_OVERLAP = 0.25
 DTYPES = ("uint8", "float32")
+#: the most a window is resampled to the model's pixel size, either way (a 0.05 m model on
+#: 3 m imagery is 60x): beyond it the resolution given is taken for a mistake
+MAX_RESAMPLING = 100
 CLASS_NODATA = 255
 #: batches stacked ahead of the model (in the reader thread), and batches whose outputs may
 #: wait to be blended; with the batch being run, what a strip holds beyond its band
@@ -500,6 +503,21 @@ def predict_blocks(
         bar.close()
 
 
+def check_class_output(model) -> None:
+    """ModelError for a class raster that could not hold the model's classes: the argmax of
+    several outputs (heads with classes of their own), or ids past 254 (255 is nodata)."""
+    outputs = getattr(model, "outputs", [])
+    if len(outputs) > 1:
+        names = ", ".join(o.name for o in outputs)
+        raise ModelError(f"{model.path}: --output-type class takes the classes of one output, "
+                         f"and the model has {len(outputs)} ({names}): choose one with "
+                         f"--outputs {outputs[0].name}, or write probabilities.")
+    if model.num_classes > CLASS_NODATA:
+        raise ModelError(f"{model.path}: {model.num_classes} classes do not fit a class raster "
+                         f"of ids 0-{CLASS_NODATA - 1} ({CLASS_NODATA} is nodata); write "
+                         "probabilities (--output-type probability) or choose --outputs.")
+
+
 def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """``output`` with NaN/inf at nodata pixels set to 0 (never written); ModelError when a
     valid pixel has one (a model computing 0/0 on zeroed nodata stays usable)."""
@@ -632,13 +650,21 @@ def predict_raster(
         warn_if_not_georeferenced(src, "the predictions")
         added = extra.count if extra is not None else 0
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
+        if np.dtype(src.dtypes[0]).kind == "c":
+            raise InputError(f"{image_path}: complex pixels (SAR) hold two values each; convert "
+                             "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
+                             "'abs(A)' --type Float32).")
         indexes = select_bands(model, src, options, added, source)
         # a float image's NaN pixels are nodata too (read_block), declared or not
         check_nodata = has_nodata(src) or np.dtype(src.dtypes[0]).kind == "f"
         classes = model.num_classes
         threshold = options.threshold if options.threshold is not None else (
             model.threshold if model.threshold is not None else 0.5)
+        if options.threshold is None and threshold > 1:
+            raise ModelError(f"{model.path}: metadata seg_thresh={threshold:g} is not a "
+                             "probability (0-1). Fix the model's metadata or give --threshold.")
         if options.output_type == "class":
+            check_class_output(model)
             count, dtype, nodata = 1, "uint8", CLASS_NODATA
             names = ["background", *model.class_names] if classes == 1 else model.class_names
         else:
@@ -780,6 +806,12 @@ def _model_pixel(model, src, options) -> float | None:
     except Exception:  # rasterio raises CRSError for CRSs without linear units
         unit = 1.0
     image = (abs(src.res[0]) + abs(src.res[1])) / 2 * unit
+    if not 1 / MAX_RESAMPLING <= image / metres <= MAX_RESAMPLING:
+        given = f"--model-resolution {wanted}" if wanted is not None else \
+            f"{model.path.name}'s resolution metadata ({metres:g} m)"
+        raise InputError(f"{name}: {given} would resample its {image:g} m pixels "
+                         f"{max(image / metres, metres / image):.3g}x; give the model's pixel "
+                         "size in metres (--model-resolution), or native.")
     if abs(image / metres - 1) < 0.02:
         log.info("%s: %g m pixels, as the model expects", name, image)
         return None

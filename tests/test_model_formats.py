@@ -836,3 +836,81 @@ def test_dynamic_model_without_metadata_gets_a_size_that_runs(tmp_path, image):
     assert model.tile_size == 256
     with pytest.raises(ModelError, match=r"m\.onnx.*512 px.*try --tile-size 256"):
         predict_array(model, image, options=PredictOptions(tile_size=512))
+
+
+# --- what a model's outputs or metadata cannot mean: one line, nothing written -------------
+def _two_heads(path):
+    """Outputs "seg" (3 classes, softmax) and "edge" (1 channel, sigmoid): two heads."""
+    seg, seg_weights = conv1x1("input", "seg", 3, 3, seed=21, prefix="s")
+    edge, edge_weights = conv1x1("input", "edge", 3, 1, seed=22, prefix="e")
+    return save_graph(path, [seg, edge], nchw_in(),
+                      [("seg", FLOAT, ["N", 3, "H", "W"]), ("edge", FLOAT, ["N", 1, "H", "W"])],
+                      {**seg_weights, **edge_weights})
+
+
+def _uint8_input(path):
+    from .onnx_models import UINT8
+
+    conv, weights = conv1x1("pixels", "output", 3, 1, seed=23)
+    nodes = [helper.make_node("Cast", ["input"], ["pixels"], to=FLOAT), conv]
+    return save_graph(path, nodes, [("input", UINT8, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+
+
+@pytest.mark.parametrize("case", ["softmax of one channel", "seg_thresh 5", "class of two heads",
+                                  "300 classes", "fractions to a uint8 model",
+                                  "metadata nested 5000 deep", "resolution 1e-9", "complex"])
+def test_what_cannot_be_predicted_is_one_line(tmp_path, make_raster, run_cli, case):
+    from .conftest import assert_one_line_error
+    from .onnx_models import pointwise_model
+
+    pixels = np.random.default_rng(4).integers(0, 256, (3, 40, 50), dtype=np.uint8)
+    image, args = make_raster("img.tif", pixels), []
+    model = tmp_path / "m.onnx"
+    if case == "softmax of one channel":
+        pointwise_model(model)
+        args, fragment = ["--activation", "softmax"], "softmax over one channel"
+    elif case == "seg_thresh 5":
+        pointwise_model(model, metadata={"seg_thresh": "5"})
+        args, fragment = ["--output-type", "class"], "seg_thresh=5 is not a probability"
+    elif case == "class of two heads":
+        _two_heads(model)
+        args, fragment = ["--output-type", "class"], "--outputs seg"
+    elif case == "300 classes":
+        pointwise_model(model, classes=300)
+        args, fragment = ["--output-type", "class"], "300 classes do not fit"
+    elif case == "fractions to a uint8 model":
+        _uint8_input(model)
+        image = make_raster("f.tif", pixels.astype(np.float32) / 255)
+        fragment = "would be rounded"
+    elif case == "metadata nested 5000 deep":
+        pointwise_model(model, metadata={"class_names": "[" * 5000 + "]" * 5000})
+        fragment = "m.onnx"
+    elif case == "resolution 1e-9":
+        pointwise_model(model)
+        args, fragment = ["--model-resolution", "1e-9"], "--model-resolution"
+    else:
+        pointwise_model(model)
+        image = make_raster("c.tif", (pixels + 1j * pixels).astype(np.complex64))
+        fragment = "complex pixels"
+    out = tmp_path / "out.tif"
+    result = run_cli("predict", model, image, "-o", out, "--tile-size", 32, *args)
+    if case == "metadata nested 5000 deep":  # read as the text it is, not a traceback
+        assert result.exit_code == 0, result.output
+        assert out.exists() and "Traceback" not in result.output
+        return
+    assert_one_line_error(result, fragment)
+    assert not out.exists()
+
+
+def test_a_uint8_model_takes_whole_pixels_as_they_are(tmp_path, make_raster, run_cli):
+    pixels = np.random.default_rng(5).integers(0, 256, (3, 40, 50), dtype=np.uint8)
+    model = _uint8_input(tmp_path / "m.onnx")
+    for image in (make_raster("u.tif", pixels), make_raster("f.tif", pixels.astype(np.float32))):
+        out = tmp_path / f"{image.stem}_out.tif"
+        result = run_cli("predict", model, image, "-o", out, "--tile-size", 32,
+                         "--activation", "none")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out) as src:
+            expected = ort_run(model, pixels[np.newaxis])[0][0, 0]
+            np.testing.assert_allclose(src.read(1), expected, rtol=1e-5)
