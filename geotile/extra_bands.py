@@ -29,6 +29,24 @@ def same_grid(a, b) -> bool:
             and a.transform.almost_equals(b.transform))
 
 
+def _check_overlap(src, like, path) -> None:
+    """InputError when ``src`` covers none of ``like``'s grid: every stacked pixel would be
+    nodata (a raster of another place, or with a wrong CRS)."""
+    from rasterio.transform import array_bounds
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = array_bounds(like.height, like.width, like.transform)
+    west, south, east, north = transform_bounds(src.crs, like.crs, *src.bounds) \
+        if src.crs is not None and src.crs != like.crs else src.bounds
+    if west >= right or east <= left or south >= top or north <= bottom:
+        name = Path(str(like.name)).name
+        raise InputError(
+            f"{path}: --extra-bands does not overlap {name} (it spans {west:.10g}, "
+            f"{south:.10g} to {east:.10g}, {north:.10g}; the image {left:.10g}, {bottom:.10g} "
+            f"to {right:.10g}, {top:.10g}): every stacked pixel would be nodata. Give the "
+            "raster that covers the image, or check its CRS.")
+
+
 class ExtraBands:
     """All bands of the raster ``path`` on the grid of ``like`` (width, height, transform,
     crs). Use as a context manager; :meth:`read` reads a band of rows as
@@ -66,6 +84,7 @@ class ExtraBands:
                     f"{self.path}: neither raster is georeferenced and their sizes differ "
                     f"({src.width}x{src.height} vs {like.width}x{like.height}), so "
                     "--extra-bands cannot be aligned. Give a raster of the image's size.")
+            _check_overlap(src, like, self.path)
             # outside the other raster's extent: nodata (an alpha band when it has none)
             self._alpha = not has_nodata(src)
             with quiet_rasterio():

@@ -112,10 +112,12 @@ def _open(path):
 
 
 def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
-                alternative: str = "or predict without --mosaic") -> Mosaic:
+                alternative: str = "or predict without --mosaic",
+                disjoint: bool = False) -> Mosaic:
     """Place ``paths`` on one pixel grid, or raise InputError naming the tile off the grid
     and the gdalwarp fix (``alternative``: the other way out). ``same_bands``: the tiles
-    must also have the same band count."""
+    must also have the same band count and data type (their pixels are read as one);
+    ``disjoint``: no two may overlap (each pixel is one tile's)."""
     from geotile.raster import input_path
 
     first = None
@@ -128,8 +130,8 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                                  "other tiles; give georeferenced tiles (GeoTIFF tags or a "
                                  f"world file), {alternative}.")
             if first is None:
-                first = (path, transform, crs, src.count)
-            ref_path, ref, ref_crs, ref_count = first
+                first = (path, transform, crs, src.count, src.dtypes[0])
+            ref_path, ref, ref_crs, ref_count, ref_dtype = first
             fix = (f"put all tiles on one grid, e.g. gdalwarp -t_srs {ref_crs or 'EPSG:...'} "
                    f"-tr {abs(ref.a):g} {abs(ref.e):g} -tap, {alternative}.")
             if crs != ref_crs:
@@ -148,9 +150,16 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
             if same_bands and src.count != ref_count:
                 raise InputError(f"{path}: {src.count} bands, {ref_path.name} has "
                                  f"{ref_count}; a mosaic's tiles need the same bands.")
+            if same_bands and src.dtypes[0] != ref_dtype:
+                raise InputError(f"{path}: {src.dtypes[0]} pixels, {ref_path.name} has "
+                                 f"{ref_dtype}; a mosaic's tiles are read and normalised as "
+                                 f"one: convert them to one type (gdal_translate -ot), "
+                                 f"{alternative}.")
             placed.append((path, round(col), round(row), src.width, src.height))
     if not placed:
         raise InputError("--mosaic needs at least one image.")
+    if disjoint:
+        _check_disjoint(placed, alternative)
     from affine import Affine
 
     left = min(p[1] for p in placed)
@@ -159,6 +168,21 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     width = max(t.col + t.width for t in tiles)
     height = max(t.row + t.height for t in tiles)
     return Mosaic(tiles, width, height, first[1] * Affine.translation(left, top))
+
+
+def _check_disjoint(placed: list[tuple], alternative: str) -> None:
+    """InputError naming two tiles that share pixels (``placed``: path, col, row, width,
+    height on one grid): a mosaic's pixel is one tile's."""
+    import shapely
+
+    boxes = np.array([shapely.box(c, r, c + w, r + h) for _, c, r, w, h in placed])
+    for a, b in shapely.STRtree(boxes).query(boxes, predicate="intersects").T:
+        shared = boxes[a].intersection(boxes[b])
+        if a < b and shared.area > 0:  # not only an edge in common
+            x0, y0, x1, y1 = shared.bounds
+            raise InputError(f"{placed[b][0]}: overlaps {Path(placed[a][0]).name} by "
+                             f"{x1 - x0:g} x {y1 - y0:g} px; --mosaic takes adjacent tiles "
+                             f"that do not overlap: crop them, {alternative}.")
 
 
 def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],

@@ -117,6 +117,24 @@ def test_area_outside_the_extra_raster_is_nodata(rgb, make_raster, tmp_path, run
     assert valid[:, : WIDTH // 2].all() and not valid[:, WIDTH // 2 :].any()
 
 
+@pytest.mark.parametrize("crs", [UTM_CRS, "EPSG:32617"])
+def test_an_extra_raster_of_another_place_is_one_line(rgb, make_raster, tmp_path, run_cli,
+                                                      crs):
+    """It covers none of the image (1 km east, or the same numbers in another UTM zone):
+    every stacked pixel would be nodata."""
+    far = from_origin(UTM_ORIGIN[0] + 1000, UTM_ORIGIN[1], 0.5, 0.5)
+    dsm = make_raster("far.tif", np.ones((HEIGHT, WIDTH), np.float32), crs=crs,
+                      transform=far if crs == UTM_CRS else None)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    for command in ("predict", "tile"):
+        args = [model] if command == "predict" else []
+        out = tmp_path / f"{command}_out"
+        result = run_cli(command, *args, rgb, "--extra-bands", dsm, "-o",
+                         out if command == "tile" else out.with_suffix(".tif"))
+        assert_one_line_error(result, "far.tif", "does not overlap rgb.tif")
+        assert not out.exists() and not out.with_suffix(".tif").exists()
+
+
 def test_missing_extra_raster_is_one_line(rgb, tmp_path, run_cli):
     model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
     result = run_cli("predict", model, rgb, "--extra-bands", tmp_path / "nope.tif",

@@ -144,6 +144,25 @@ def test_tiles_off_the_grid_are_refused_with_the_gdalwarp_fix(tmp_path, kwargs, 
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("second", "message"), [
+    ({"pixels": np.zeros((3, 10, 10), np.uint16), "col": 10}, "uint16 pixels, a.tif has uint8"),
+    ({"pixels": np.zeros((3, 10, 10), np.uint8), "col": 8}, "overlaps a.tif by 2 x 10 px"),
+    ({"pixels": np.zeros((3, 4, 4), np.uint8), "col": 3, "row": 3}, "overlaps a.tif by 4 x 4"),
+])
+def test_tiles_read_as_one_surface_share_a_type_and_no_pixel(tmp_path, second, message):
+    """A mosaic's tiles are read and normalised as one surface: a tile of another data type
+    (uint16 wrapped into uint8, or uint8 left unscaled) or one overlapping another (its
+    pixels would be the other's) is refused before any work."""
+    a = _write(tmp_path / "a.tif", np.zeros((3, 10, 10), np.uint8))
+    b = _write(tmp_path / "b.tif", **second)
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = CliRunner().invoke(cli, ["predict", str(model), str(a), str(b), "-o",
+                                      str(tmp_path / "out"), "--mosaic"])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_nodata_and_gaps_in_the_mosaic(tmp_path, scene):
     """A missing neighbour and nodata pixels are invalid context, as in the merged scene."""
     _, pixels, tiles = scene

@@ -184,7 +184,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     pairs = resolve_outputs(images, output, overwrite or resume, protected=read)
     replace_merge = check_merge(merge, pairs, overwrite, protected=[model, *read],
                                 resume=resume)
-    grid = open_mosaic([image for image, _ in pairs]) if mosaic else None
+    grid = open_mosaic([image for image, _ in pairs], disjoint=True) if mosaic else None
     settings = run_settings(ctx, "model", "images", "workers", "scheduler")
     if workers or scheduler:
         from geotile.distributed import predict_rasters
