@@ -541,14 +541,17 @@ def _mask_one_image(
 
     with open_raster(image_path) as src:
         check_pixels_readable(src)
-        if src.crs is None and labels.crs is not None:
-            from geotile.no_georef import sensor_georeferencing
+        from geotile.no_georef import placed_nowhere, sensor_georeferencing
 
+        if (src.crs is None or placed_nowhere(src)) and labels.crs is not None:
             sensor = sensor_georeferencing(src)
             raise InputError(
                 f"{image_path}: the raster is georeferenced by {sensor} only (not "
                 f"orthorectified), so the labels in {labels_path} cannot be burnt on its grid. "
                 "Orthorectify it first (gdalwarp -t_srs EPSG:xxxx)." if sensor else
+                f"{image_path}: the raster names a CRS but has no geotransform, so the labels "
+                f"in {labels_path} cannot be placed on it. Georeference it (gdal_translate "
+                "-a_ullr or -a_gt)." if placed_nowhere(src) else
                 f"{image_path}: the raster has no CRS, so the labels in {labels_path} "
                 f"({labels.crs.to_string()}) cannot be placed on it. Assign one with "
                 "`gdal_edit.py -a_srs EPSG:xxxx`."

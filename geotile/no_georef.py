@@ -27,12 +27,31 @@ def quiet_rasterio() -> Iterator[None]:
         yield
 
 
+def placed_nowhere(src) -> bool:
+    """True for a raster that names a CRS but has no geotransform, GCPs or RPCs: its pixels
+    have no place in that CRS (an output given both would claim the identity's origin)."""
+    return src.crs is not None and src.transform.is_identity and \
+        sensor_georeferencing(src) is None
+
+
+def map_crs(src):
+    """``src``'s CRS for outputs on its grid: None when nothing places it in that CRS."""
+    return None if placed_nowhere(src) else src.crs
+
+
 def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
-    """One GeotileWarning when ``src`` has no CRS (``outputs`` names what is affected, e.g.
-    "the patches and index.csv bounds"); True when it warned."""
+    """One GeotileWarning when ``src`` has no CRS, or one that nothing places it in
+    (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"); True
+    when it warned."""
+    name = Path(str(src.name)).name
+    if placed_nowhere(src):
+        warnings.warn(f"{name}: the raster names a CRS but has no geotransform, so nothing "
+                      f"places it on the map; {outputs} are in pixel coordinates (x right, "
+                      "y down) and carry no CRS. Georeference it (gdal_translate -a_ullr or "
+                      "-a_gt) for map coordinates.", GeotileWarning, stacklevel=stacklevel)
+        return True
     if src.crs is not None:
         return False
-    name = Path(str(src.name)).name
     if sensor_georeferencing(src):
         sensor = sensor_georeferencing(src)
         warnings.warn(f"{name}: georeferenced by {sensor} only (not orthorectified): output "

@@ -887,6 +887,17 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
     if bad:
         raise InputError(f"{src.name}: band {bad[0]} does not exist (the raster has "
                          f"{src.count}). Choose --bands between 1 and {src.count}.")
+    channels = getattr(model, "channels", None)
+    if added and channels is not None and len(indexes) + added != channels:
+        from geotile.errors import ModelError
+
+        need = channels - added  # --bands picks the image's bands only
+        fix = (f"--bands picks the image's: e.g. --bands "
+               f"{','.join(str(min(i, src.count)) for i in range(1, need + 1))}" if need > 0
+               else "give an --extra-bands raster of fewer bands")
+        raise ModelError(f"{source or src.name}: {len(indexes)} band(s) of the image and "
+                         f"{added} of --extra-bands, but {Path(model.path).name} takes "
+                         f"{channels} channels; {fix}.")
     model.check_bands(len(indexes) + added, source or src.name)
     return indexes
 

@@ -199,6 +199,10 @@ def output_profile(
         for key in ("width", "height", "transform", "crs"):
             if key in base:
                 profile[key] = base[key]
+        if hasattr(like, "profile"):  # a CRS without a geotransform places nothing
+            from geotile.no_georef import map_crs
+
+            profile["crs"] = map_crs(like)
     profile.update(grid)
     profile.update(count=count, dtype=dtype, nodata=nodata)
     if profile.get("compress") in ("deflate", "lzw", "zstd"):

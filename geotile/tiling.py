@@ -923,7 +923,9 @@ class PatchWriter:
     def _profile(self, like, count, dtype, nodata) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
         if self.fmt == "tif":
-            profile.update(driver="GTiff", crs=like.crs, nodata=nodata, interleave="pixel")
+            from geotile.no_georef import map_crs
+
+            profile.update(driver="GTiff", crs=map_crs(like), nodata=nodata, interleave="pixel")
             profile.update({k.lower(): v for k, v in self.creation_options.items()})
         elif self.fmt == "png":
             profile.update(driver="PNG", nodata=None)

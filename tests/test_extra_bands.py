@@ -151,7 +151,12 @@ def test_band_count_names_both_rasters(rgb, make_raster, tmp_path, run_cli):
     dsm = make_raster("ndsm.tif", np.ones((2, HEIGHT, WIDTH), np.float32))
     model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
     result = run_cli("predict", model, rgb, "--extra-bands", dsm, "-o", tmp_path / "p.tif")
-    assert_one_line_error(result, "rgb.tif + ndsm.tif", "5 band(s)", "4 channels")
+    assert_one_line_error(result, "rgb.tif + ndsm.tif", "3 band(s) of the image and 2 of "
+                          "--extra-bands", "4 channels", "--bands 1,2")
+    # the fix it names works: two of the image's bands and the two extra ones
+    result = run_cli("predict", model, rgb, "--extra-bands", dsm, "--bands", "1,2", "-o",
+                     tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
 
 
 def test_tile_stacks_extra_bands(rgb, make_raster, tmp_path, run_cli):

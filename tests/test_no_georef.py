@@ -265,3 +265,36 @@ def test_model_resolution_on_degrees_is_warned(tmp_path, run_cli, make_raster):
                      tmp_path / "p.tif", "--tile-size", "32", "--model-resolution", "0.5")
     assert result.exit_code == 0, result.output
     assert "--model-resolution 0.5 is not applied" in result.stderr
+
+
+def test_a_crs_without_a_geotransform_places_nothing(tmp_path, run_cli):
+    """A raster naming a CRS but with no geotransform, GCPs or RPCs: its outputs are in pixel
+    coordinates without the CRS (given both, they would claim the identity's origin in it:
+    a 1 m grid at 0 E, 0 N), with one warning; labels cannot be burnt on it."""
+    from rasterio.errors import NotGeoreferencedWarning
+
+    pixels = np.random.default_rng(8).integers(0, 256, (3, 40, 50), dtype=np.uint8)
+    image = tmp_path / "crs_only.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(image, "w", driver="GTiff", width=50, height=40, count=3,
+                           dtype="uint8", crs="EPSG:32633") as dst:
+            dst.write(pixels)
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    for command, args, out in (("predict", [model, image], tmp_path / "p.tif"),
+                               ("tile", [image, "--size", 20], tmp_path / "patches")):
+        result = run_cli(command, *args, "-o", out)
+        assert result.exit_code == 0, result.output
+        lines = _warning_lines(result.stderr)
+        assert len(lines) == 1 and "crs_only.tif" in lines[0] and "no geotransform" in lines[0]
+        written = out if command == "predict" else next((out / "images").glob("*.tif"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(written) as src:
+                assert src.crs is None
+    labels = tmp_path / "labels.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                      '"properties": {}, "geometry": {"type": "Polygon", "coordinates": '
+                      '[[[10, 10], [11, 10], [11, 11], [10, 11], [10, 10]]]}}]}')
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, "crs_only.tif", "no geotransform", "cannot be placed")
