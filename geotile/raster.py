@@ -139,10 +139,27 @@ def read_window(
     try:
         return src.read(indexes, window=window, **kwargs)
     except RasterioError as exc:
+        reason = _gdal_reason(exc)
+        if "No such file" in reason or "does not exist" in reason:  # a VRT's source, say
+            raise InputError(f"{src.name}: a file it reads its pixels from cannot be opened "
+                             f"({reason}); restore it, or rebuild {Path(src.name).name}."
+                             ) from exc
         raise InputError(
-            f"{src.name}: pixel data cannot be read ({str(exc).splitlines()[0]}). "
+            f"{src.name}: pixel data cannot be read ({reason}). "
             "The file is damaged or truncated; re-export or re-download it."
         ) from exc
+
+
+def _gdal_reason(exc: BaseException) -> str:
+    """GDAL's own first line for a rasterio error: rasterio's "Read failed. See previous
+    exception for details." chains it as the cause."""
+    reasons = []
+    while exc is not None and len(reasons) < 8:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        if text and "previous exception" not in text:
+            reasons.append(text)
+        exc = exc.__cause__ or exc.__context__
+    return reasons[-1] if reasons else "unknown error"
 
 
 def check_pixels_readable(src: rasterio.io.DatasetReader) -> None:
@@ -466,6 +483,10 @@ def check_output(path: str | os.PathLike, overwrite: bool) -> None:
         return
     if Path(path).exists():
         raise OutputExistsError(f"{path}: already exists. Pass --overwrite to replace it.")
+    if Path(path).is_symlink():  # one that points nowhere: exists() says no
+        raise OutputExistsError(f"{path}: already exists (a symbolic link to "
+                                f"{os.readlink(path)}, which does not exist). Remove it or "
+                                "pass --overwrite to replace the link.")
     for sidecar in gdal_sidecars(path):
         raise OutputExistsError(f"{sidecar}: a GDAL sidecar is in the way (GDAL would read it "
                                 f"as part of {Path(path).name}). Remove it or pass --overwrite.")

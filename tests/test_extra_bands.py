@@ -256,3 +256,24 @@ def test_the_file_a_vrt_input_reads_is_never_an_output(rgb, tmp_path, run_cli):
     result = run_cli("predict", model, vrt, "-o", rgb, "--tile-size", 64, "--overwrite")
     assert_one_line_error(result, "rgb.tif", "scene.vrt", "never writes over its inputs")
     assert rgb.read_bytes() == before
+
+
+def test_a_vrt_whose_source_is_gone_names_it(rgb, tmp_path, run_cli):
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
+    gone = tmp_path / "gone.tif"
+    gone.write_bytes(rgb.read_bytes())
+    with rasterio.open(gone) as src:
+        vrt = tmp_path / "scene.vrt"
+        vrt.write_text(
+            f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
+            f"<SRS>{src.crs.to_wkt()}</SRS>"
+            f"<GeoTransform>{', '.join(map(str, src.transform.to_gdal()))}</GeoTransform>"
+            + "".join(
+                f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource>'
+                f'<SourceFilename relativeToVRT="1">gone.tif</SourceFilename>'
+                f"<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
+                for b in (1, 2, 3)) + "</VRTDataset>")
+    gone.unlink()
+    result = run_cli("predict", model, vrt, "-o", tmp_path / "p.tif", "--tile-size", 64)
+    assert_one_line_error(result, "scene.vrt", "gone.tif", "No such file", "rebuild")
+    assert not (tmp_path / "p.tif").exists()

@@ -177,3 +177,16 @@ def test_grid_difference_names_what_differs(make_raster):
                 assert found is None, name
             else:
                 assert expected in found, (name, found)
+
+
+def test_a_dangling_symlink_output_is_said_as_such(tmp_path):
+    link = tmp_path / "out.txt"
+    link.symlink_to(tmp_path / "nowhere" / "x.txt")
+    with pytest.raises(OutputExistsError, match=r"out\.txt: already exists \(a symbolic link "
+                                                 r"to .*x\.txt, which does not exist\)"):
+        with atomic_output(link):
+            pass
+    assert link.is_symlink()
+    with atomic_output(link, overwrite=True) as tmp:
+        tmp.write_text("new")
+    assert not link.is_symlink() and link.read_text() == "new"
