@@ -202,6 +202,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
         blend_outputs,
         far_margin,
         prepare_band,
+        repeat_edges,
         resolve_tiling,
         row_batch_size,
         run_row,
@@ -253,7 +254,10 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
             with clock.timing("decode"):
                 pixels, valid = mosaic.read(sources, left, top, cols, count, indexes)
             with clock.timing("normalise"):
-                return prepare_band(model, pixels, valid, out), valid
+                band = prepare_band(model, pixels, valid, out)
+                if getattr(geometry, "scale", 1) > 1:  # no zeros in cells past the edge
+                    repeat_edges(band, left, top, mosaic.width, mosaic.height)
+                return band, valid
 
         band_rows = BandRows(normalised, size)
         for r in rows:

@@ -232,6 +232,22 @@ def run_model(model, batch: np.ndarray, tta: str) -> np.ndarray:
     return total / len(transforms)
 
 
+def repeat_edges(band: np.ndarray, left: int, top: int, width: int, height: int) -> None:
+    """Fill what ``band`` (C, rows, cols; its first pixel at column ``left``, row ``top`` of
+    a ``width`` x ``height`` raster) holds past the raster with its edge pixels repeated: a
+    downscaling model's last cells reach past the edge, and zeros there would pull their
+    values (a constant image must stay constant)."""
+    rows, cols = band.shape[1:]
+    x0, x1 = min(max(0, -left), cols), max(0, min(cols, width - left))
+    y0, y1 = min(max(0, -top), rows), max(0, min(rows, height - top))
+    if x0 >= x1 or y0 >= y1:  # nothing of the raster in it
+        return
+    band[:, :, :x0] = band[:, :, x0 : x0 + 1]
+    band[:, :, x1:] = band[:, :, x1 - 1 : x1]
+    band[:, :y0] = band[:, y0 : y0 + 1]
+    band[:, y1:] = band[:, y1 - 1 : y1]
+
+
 def far_margin(geometry, size: int) -> int:
     """The input a window's output needs past its far side: a valid-convolution model's
     margin (0 for outputs that cover their window)."""
@@ -412,12 +428,17 @@ def predict_blocks(
         left = min(first, strip.left)
         return left, max(grid.col_offsets[strip.cols[-1]] + size, strip.right) - left
 
+    cells = getattr(geometry, "scale", 1) > 1
+
     def normalised(left, top, cols, rows, out):
         with clock.timing("decode"):
             pixels, valid = read(left, top, cols, rows)
         with clock.timing("normalise"):
-            return (prepare(pixels, valid) if prepare is not None
-                    else prepare_band(model, pixels, valid, out)), valid
+            band = (prepare(pixels, valid) if prepare is not None
+                    else prepare_band(model, pixels, valid, out))
+            if cells:
+                repeat_edges(band, left, top, width, height)
+            return band, valid
 
     def work():  # in the reader thread: rows read once, batches stacked ahead of the model
         # a buffer is reused only after its batch ran: those queued, the one waiting to be

@@ -323,6 +323,21 @@ def pooled_model(path, factor: int, ceil: int = 0):
                       weights)
 
 
+@pytest.mark.parametrize("shape", [(151, 201), (70, 50), (64, 48), (152, 200)])
+def test_a_downscaling_model_sees_no_zeros_past_the_edge(tmp_path, shape):
+    """A 1/4-size output: where the raster is not a multiple of the 4 px cells, or smaller
+    than the window, the last cells reach past its edge. They see its edge pixels repeated,
+    not zeros: a constant image gives that constant everywhere."""
+    path = pooled_model(tmp_path / "m.onnx", 4)
+    model = OnnxModel.from_path(path, tile_size=64, activation="none")
+    pixels = np.full((3, *shape), 200, np.uint8)
+    out = predict_array(model, pixels, options=PredictOptions(tile_size=64))
+    expected = whole(path, np.full((3, 64, 64), 200, np.uint8))[0][0, :, 0, 0]
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, np.broadcast_to(expected[:, None, None], out.shape),
+                               rtol=1e-5)
+
+
 def test_any_integer_downscale_is_upsampled(tmp_path):
     """A factor outside 2/4/8 (3) is told from a crop by a second probe, and exact."""
     pixels = np.random.default_rng(13).integers(0, 256, (3, 132, 132), dtype=np.uint8)
