@@ -583,6 +583,9 @@ class OnnxModel:
             nchw = (1, shape[2:4], shape[1])
             nhwc = (3, shape[1:3], shape[3])
             candidates = [nchw, nhwc] if self.layout == "NCHW" else [nhwc, nchw]
+            if shape[1] == shape[3]:  # as many channels as pixels: which axis holds them?
+                axis = self._channel_axis(index, size, shape)
+                candidates = {1: [nchw], 3: [nhwc]}.get(axis, candidates)
         for axis, (h, w), channels in candidates:
             geometry = _geometry(size, h, w)
             if geometry is not None:
@@ -593,6 +596,23 @@ class OnnxModel:
         raise ModelError(f"{what}, neither the window nor a centred crop or an integer "
                          "downscale of it (super-resolution and classifier outputs are not "
                          "supported); check the export or --tile-size.")
+
+    def _channel_axis(self, index: int, size: int, shape: tuple) -> int | None:
+        """The channel axis (1 or 3) of output ``index`` whose axes 1 and 3 have one length
+        at ``size`` px: the one the export declares fixed while the other is symbolic, else
+        the one that keeps its length at another window size; None when nothing tells."""
+        declared = list(self.session.get_outputs()[self.outputs[index].index].shape or [])
+        if len(declared) == 4:
+            fixed = [isinstance(declared[a], int) for a in (1, 3)]
+            if fixed[0] != fixed[1]:
+                return 1 if fixed[0] else 3
+        other = self._other_size(size)
+        if other is not None:
+            again = other[1][index]
+            kept = [again[a] == shape[a] for a in (1, 3)]
+            if kept[0] != kept[1]:
+                return 1 if kept[0] else 3
+        return None
 
     def _placement(self, size: int, height: int, guess: Geometry, index: int, axis: int,
                    what: str) -> Geometry:

@@ -929,3 +929,18 @@ def test_a_uint8_model_takes_whole_pixels_as_they_are(tmp_path, make_raster, run
         with rasterio.open(out) as src:
             expected = ort_run(model, pixels[np.newaxis])[0][0, 0]
             np.testing.assert_allclose(src.read(1), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("declared", [["N", "H", "W", 64], ["N", "a", "b", "c"]])
+def test_channels_last_output_as_wide_as_the_window_is_read_right(tmp_path, declared):
+    """64 channels last at 64 px windows: (N, 64, 64, 64) reads either way. The export's
+    fixed channel axis tells, else the axis that keeps its length at another size."""
+    conv, weights = conv1x1("input", "logits", 3, 64, seed=31)
+    nodes = [conv, helper.make_node("Transpose", ["logits"], ["output"], perm=[0, 2, 3, 1])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(), [("output", FLOAT, declared)],
+                      weights)
+    pixels = np.random.default_rng(31).integers(0, 256, (3, 70, 90), dtype=np.uint8)
+    model = OnnxModel.from_path(path, tile_size=64, activation="none")
+    out = predict_array(model, pixels, options=PredictOptions(tile_size=64))
+    expected = whole(path, pixels)[0][0].transpose(2, 0, 1)  # (64, h, w) per pixel
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
