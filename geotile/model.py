@@ -775,6 +775,12 @@ class OnnxModel:
                     f"--scale to bring them to whole numbers (e.g. --scale {info.max:g} for "
                     "0..1 reflectances), or --scale 1 for integer pixels.")
             feed = whole
+        elif self.input_type == np.float16:  # float16 ends at 65504: beyond, pixels are inf
+            top = float(np.abs(feed).max(initial=0))
+            if top > float(np.finfo(np.float16).max):
+                raise ModelError(f"{self.path}: the model takes float16 and these values reach "
+                                 f"{top:g}, beyond its 65504: give --scale (e.g. --scale "
+                                 f"{1 / top:.3g}) or the normalisation it was trained with.")
         return np.ascontiguousarray(feed, dtype=self.input_type)
 
     def _raw_run(self, batch: np.ndarray) -> list[np.ndarray]:
@@ -922,8 +928,8 @@ def _load_graph(path: Path):
     for location in external_locations(graph):
         if not (path.parent / location).is_file():
             raise ModelError(f"{path}: its weights are in the external file {location}, "
-                             f"which is missing from {path.parent}. Keep {location} next to "
-                             "the model.")
+                             f"missing from the model's folder ({path.parent.resolve()}). "
+                             f"Keep {location} next to the model.")
     return graph
 
 

@@ -944,3 +944,17 @@ def test_channels_last_output_as_wide_as_the_window_is_read_right(tmp_path, decl
     out = predict_array(model, pixels, options=PredictOptions(tile_size=64))
     expected = whole(path, pixels)[0][0].transpose(2, 0, 1)  # (64, h, w) per pixel
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_pixels_beyond_float16_are_one_line(tmp_path, make_raster, run_cli):
+    from .conftest import assert_one_line_error
+    from .onnx_models import FLOAT16
+
+    conv, weights = conv1x1("pixels", "output", 3, 1, seed=24)
+    nodes = [helper.make_node("Cast", ["input"], ["pixels"], to=FLOAT), conv]
+    model = save_graph(tmp_path / "m.onnx", nodes, [("input", FLOAT16, ["N", 3, "H", "W"])],
+                       [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    image = make_raster("u16.tif", np.full((3, 20, 20), 65535, np.uint16))
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--tile-size", 32)
+    assert_one_line_error(result, "m.onnx", "float16", "65535", "--scale")
+    assert not (tmp_path / "o.tif").exists()
