@@ -50,6 +50,16 @@ def identity(path: str | os.PathLike) -> list:
     return [os.path.abspath(text), stat.st_size, stat.st_mtime_ns]
 
 
+def _files_of(path: str | os.PathLike) -> list:
+    """The files an input is read from: itself, a VRT's sources, and the sidecars GDAL reads
+    with it (.aux.xml: nodata, scale; .ovr; .msk): a change to any makes another input."""
+    from geotile.raster import files_read, gdal_sidecars, is_virtual_path
+
+    if is_virtual_path(os.fspath(path)):
+        return [path]
+    return [*files_read(path), *gdal_sidecars(path)]
+
+
 def _plain(value: Any) -> Any:
     """``value`` as JSON data (paths as text, tuples as lists, sets sorted)."""
     if isinstance(value, Mapping):
@@ -71,7 +81,8 @@ def digest(command: str, options: Mapping[str, Any], inputs: Iterable[str | os.P
     from geotile._version import __version__
 
     data = {"command": command, "options": _plain(options),
-            "inputs": [identity(p) for p in inputs], "version": __version__}
+            "inputs": [identity(f) for p in inputs for f in _files_of(p)],
+            "version": __version__}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -109,6 +111,37 @@ def test_resume_redoes_outputs_of_other_options_or_changed_inputs(run_cli, predi
     assert _predict(run_cli, model, [images[1]], reference).exit_code == 0
     assert (out / "img1.tif").read_bytes() == reference.read_bytes()
     assert os.stat(out / "img0.tif").st_mtime_ns != old["img0.tif"]
+
+
+def test_resume_redoes_an_output_whose_vrt_source_or_sidecar_changed(run_cli, predict_setup,
+                                                                     tmp_path):
+    """What GDAL reads with an input is part of it: a VRT's source raster, and a sidecar
+    (.aux.xml: here a nodata value) written beside it after the first run."""
+    model, images = predict_setup
+    with rasterio.open(images[0]) as src:
+        vrt = tmp_path / "scene.vrt"
+        vrt.write_text(
+            f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
+            f"<SRS>{src.crs.to_wkt()}</SRS>"
+            f"<GeoTransform>{', '.join(map(str, src.transform.to_gdal()))}</GeoTransform>"
+            + "".join(
+                f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource>'
+                f"<SourceFilename>{images[0]}</SourceFilename>"
+                f"<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
+                for b in (1, 2, 3)) + "</VRTDataset>")
+    for source, changed in ((vrt, images[0]), (images[1], images[1])):
+        out = tmp_path / f"{source.stem}_out.tif"
+        assert _predict(run_cli, model, [source], out, "--resume").exit_code == 0
+        assert "skipped" in _predict(run_cli, model, [source], out, "--resume").output
+        if source == vrt:  # the source raster under the VRT gets other pixels
+            with rasterio.open(changed, "r+") as dst:
+                dst.write(np.full((3, dst.height, dst.width), 9, np.uint8))
+        else:  # a PAM sidecar now declares nodata 0
+            Path(f"{changed}.aux.xml").write_text(
+                '<PAMDataset><PAMRasterBand band="1"><NoDataValue>0</NoDataValue>'
+                "</PAMRasterBand></PAMDataset>")
+        result = _predict(run_cli, model, [source], out, "--resume")
+        assert result.exit_code == 0 and "skipped" not in result.output, result.output
 
 
 def test_resume_never_replaces_foreign_files(run_cli, predict_setup, tmp_path):
