@@ -780,10 +780,30 @@ def read_block(
         valid = np.ones((rows, cols), bool)
     if padded:
         valid = np.pad(valid, pad, constant_values=False)
+    if check_nodata and rows and cols and pixels.dtype.kind == "f":
+        bands = indexes if indexes is not None else range(1, src.count + 1)
+        missing = band_nodata(pixels, [src.nodatavals[i - 1] for i in np.atleast_1d(bands)])
+        if missing is not None:
+            valid = valid & ~missing
     finite = finite_pixels(pixels)
     if finite is not None:
         valid = valid & finite
     return pixels, valid
+
+
+def band_nodata(pixels: np.ndarray, values) -> np.ndarray | None:
+    """Where any band of float ``pixels`` (bands, rows, cols) holds its own nodata value
+    (``values``, one per band; None or NaN: none): as a NaN would be, such a band has no
+    value there, though GDAL's dataset mask calls the pixel valid unless every band is
+    nodata. None when no band holds it."""
+    missing = None
+    for band, value in zip(pixels, values, strict=True):
+        if value is None or np.isnan(value):
+            continue
+        here = band == value
+        if here.any():
+            missing = here if missing is None else missing | here
+    return missing
 
 
 def finite_pixels(pixels: np.ndarray) -> np.ndarray | None:

@@ -158,6 +158,32 @@ def test_nodata_in_is_nodata_out_and_never_run(tmp_path, make_raster, monkeypatc
     np.testing.assert_allclose(values[:, 121:], expected, atol=1e-5)
 
 
+def test_a_float_band_at_its_nodata_value_makes_the_pixel_nodata(tmp_path, make_raster):
+    """Float rasters: -9999 in one band is that band's missing value, as NaN would be, never
+    a reflectance to feed the model raw (GDAL's dataset mask calls a pixel nodata only when
+    every band is). Integer rasters keep GDAL's rule: 0 in the red band of nodata=0 RGB is
+    a dark pixel, not a hole."""
+    pixels = np.full((3, 60, 70), 0.4, np.float32)
+    pixels[1, 10:20, 30:40] = -9999  # band 2 only
+    pixels[:, 40:50, 5:15] = -9999  # every band
+    path = make_raster("f.tif", pixels, nodata=-9999)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    predict_raster(model, path, tmp_path / "o.tif", options=PredictOptions(tile_size=32))
+    with rasterio.open(tmp_path / "o.tif") as src:
+        values = src.read(1)
+    holes = np.zeros((60, 70), bool)
+    holes[10:20, 30:40] = holes[40:50, 5:15] = True
+    assert np.isnan(values[holes]).all()
+    expected = pointwise_reference(np.full((1, 3, 1, 1), 0.4, np.float32))[0, 0, 0, 0]
+    np.testing.assert_allclose(values[~holes], expected, rtol=1e-5)
+    dark = np.full((3, 40, 40), 120, np.uint8)
+    dark[0, 5:15, 5:15] = 0  # no red: a dark pixel, not nodata (the other bands are 120)
+    path = make_raster("u8.tif", dark, nodata=0)
+    predict_raster(model, path, tmp_path / "u8_out.tif", options=PredictOptions(tile_size=32))
+    with rasterio.open(tmp_path / "u8_out.tif") as src:
+        assert np.isfinite(src.read(1)).all()
+
+
 def test_bands_selection_and_message(tmp_path, make_raster):
     single = make_raster("pan.tif", np.arange(100 * 90, dtype=np.uint16).reshape(1, 100, 90))
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
