@@ -499,28 +499,28 @@ def vectorize_instances(
     Rasters are processed by row bands (seams joined); polygons keep score (mean footprint
     probability) and area_m2. Returns a summary (output, features, per-class counts).
     """
-    from geotile.vectorize import VectorizeOptions, check_vector_output, write_vector
+    from geotile.vectorize import VectorizeOptions, check_vector_output, summary, write_vector
 
     options = options or VectorizeOptions()
     output = Path(output)
     writer = check_vector_output(output, overwrite)  # a Shapefile's parts, any case
     frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
                            progress=progress, workers=options.workers)
-    frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0))
+    frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0), writer)
     write_vector(frame, output, writer, overwrite)
     log.info("%s: %d building instances from %s", output, len(frame),
              ", ".join(Path(p).name for p in paths))
-    return {"output": str(output), "features": len(frame),
-            "per_class": {"building": len(frame)} if len(frame) else {}}
+    return summary(output, frame, {"building": len(frame)} if len(frame) else {}, paths)
 
 
-def finish_frame(frame, options, cell: float = 1.0):
-    """Clean (in metres: holes, min area, simplify, regularise, area_m2) and reproject to
-    ``options.crs`` as the plain vectorizer does; ``crs="source"`` keeps the raster's CRS.
-    ``cell`` is the pixel size in the frame's CRS units (the regularisation grid)."""
+def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
+    """Clean (in metres: holes, min area, simplify, regularise, area_m2) and reproject as
+    the plain vectorizer does (:func:`~geotile.vectorize.output_crs`: ``options.crs``, else
+    EPSG:4326 for a GeoJSON ``writer``, else the raster's CRS). ``cell`` is the pixel size
+    in the frame's CRS units (the regularisation grid)."""
     from rasterio.crs import CRS
 
-    from geotile.vectorize import _cell_in, _metric_crs, _orient, clean
+    from geotile.vectorize import _cell_in, _metric_crs, _orient, clean, output_crs
 
     crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
     if len(frame):
@@ -528,7 +528,7 @@ def finish_frame(frame, options, cell: float = 1.0):
         frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
     else:
         frame["area_m2"] = np.array([], np.float64)
-    target = crs if options.crs == "source" else options.crs
+    target = output_crs(options.crs, writer, crs)
     frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
     return frame.reset_index(drop=True)

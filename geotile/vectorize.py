@@ -476,16 +476,27 @@ def vectorize_rasters(
                           f"lengths in those units, and the output carries no CRS{caveat}.",
                           GeotileWarning, stacklevel=2)
         frame, crs = polygonize_rasters(paths, options, progress)
-    if target is None:
-        target = "EPSG:4326" if writer == "GeoJSON" else crs
-    elif isinstance(target, str):  # "source"
-        target = crs
+    target = output_crs(options.crs, writer, crs)
     frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)
     write_vector(frame, output, writer, overwrite)
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(_name, paths)))
+    return summary(output, frame, counts, paths)
+
+
+def output_crs(option, writer: str | None, source):
+    """The CRS an output is written in: ``option`` (--crs: a CRS, or "source"), else
+    EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS (``source``) for other formats."""
+    target = parse_crs(option)
+    if target is None:
+        return "EPSG:4326" if writer == "GeoJSON" and source is not None else source
+    return source if isinstance(target, str) else target  # "source"
+
+
+def summary(output, frame, counts: dict, paths) -> dict:
+    """What vectorize reports (--json): output, features, per_class, crs, sources."""
     return {"output": str(output), "features": len(frame), "per_class": counts,
             "crs": frame.crs.to_string() if frame.crs is not None else None,
             "sources": [_name(p) for p in paths]}
@@ -618,6 +629,9 @@ def check_vector_output(output: Path, overwrite: bool) -> str:
         raise InputError(f"{output}: is a folder. Give a file name, e.g. "
                          f"{output / 'buildings.gpkg'}.")
     writer = WRITERS.get(output.suffix.lower())
+    if writer is None and output.suffix.lower() == ".csv":  # reached by --lines only
+        raise InputError(f"{output}: .csv holds SpaceNet building proposals, not lines; use "
+                         f"one of {', '.join(WRITERS)}.")
     if writer is None:
         raise InputError(f"{output}: unknown vector format. Use one of "
                          f"{', '.join(WRITERS)}, or .csv for SpaceNet proposals.")

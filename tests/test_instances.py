@@ -7,6 +7,7 @@ import json
 import geopandas as gpd
 import numpy as np
 import pytest
+import rasterio
 import shapely
 from rasterio.transform import from_origin
 from scipy import ndimage
@@ -161,6 +162,31 @@ def test_cli_instances_on_probabilities_without_band_names(run_cli, make_raster,
     assert np.allclose(frame["score"], (14 * 230 + 150) / 15 / 255, atol=1e-4)
     lefts = sorted(round(b[0] - X0, 2) for b in frame.geometry.bounds.values)
     assert lefts == [2.5, 10.0]
+
+
+def test_cli_instances_write_geojson_in_wgs84_and_report_as_plain_mode(run_cli, make_raster,
+                                                                        tmp_path):
+    """GeoJSON is EPSG:4326 (RFC 7946) by default in either mode, and --json carries the
+    same keys (crs, sources) in both."""
+    probabilities = np.zeros((3, 20, 40), np.float32)
+    probabilities[0, 5:15, 5:35] = 0.9
+    raster = make_raster("p.tif", probabilities, transform=TRANSFORM)
+    with rasterio.open(raster, "r+") as dst:  # as predict names a three-channel model's
+        for band, name in enumerate(("footprint", "boundary", "contact"), start=1):
+            dst.set_band_description(band, name)
+    reports = {}
+    for mode in ("--instances", "--no-instances"):
+        out = tmp_path / f"{mode.strip('-')}.geojson"
+        result = run_cli("vectorize", raster, "-o", out, mode, "--json")
+        assert result.exit_code == 0, result.output
+        reports[mode] = json.loads(result.stdout)
+        frame = gpd.read_file(out)
+        assert frame.crs.to_epsg() == 4326
+        lon, lat = frame.geometry.iloc[0].centroid.coords[0]
+        assert -180 <= lon <= 180 and -90 <= lat <= 90
+    assert set(reports["--instances"]) == set(reports["--no-instances"])
+    assert reports["--instances"]["crs"] == "EPSG:4326"
+    assert reports["--instances"]["sources"] == ["p.tif"]
 
 
 def test_cli_instances_on_an_empty_raster(run_cli, make_raster, tmp_path):
