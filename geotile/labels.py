@@ -857,10 +857,12 @@ def check_geographic_coordinates(labels, source: str | os.PathLike,
     extent = getattr(labels, "extent", None)
     minx, miny, maxx, maxy = extent if extent is not None else labels.total_bounds
     if min(minx, miny) < -180.5 or maxx > 360.5 or maxy > 90.5:
+        why = ("read as EPSG:4326, SpaceNet's convention for PolygonWKT_Geo: a CSV names no "
+               "CRS") if str(source).lower().endswith(".csv") else \
+            f"although the file declares {labels.crs.to_string()} (GeoJSON's default)"
         raise InputError(
             f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "
-            f"although the file declares {labels.crs.to_string()} (GeoJSON's default). "
-            f"Pass {option} with the CRS they are really in (EPSG:xxxx or WKT)."
+            f"{why}. Pass {option} with the CRS they are really in (EPSG:xxxx or WKT)."
         )
 
 

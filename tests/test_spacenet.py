@@ -375,3 +375,19 @@ def test_cli_make_masks_burns_each_image_its_own_rows(run_cli, make_raster, tmp_
         expected = np.zeros((40, 50), np.uint8)
         expected[10:20, 5:15] = 1
         np.testing.assert_array_equal(src.read(1), expected)
+
+
+def test_a_csv_of_projected_geo_wkt_names_the_convention_and_the_option(run_cli, tmp_path):
+    from .conftest import assert_one_line_error
+
+    header = ["ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo", "Confidence"]
+    geo = shapely.box(X0, Y0 - 10, X0 + 10, Y0).wkt  # UTM metres, not degrees
+    pred = write_rows(tmp_path / "pred.csv", header, [["img1", 0, square(0, 0, 10), geo, 1]])
+    truth = tmp_path / "truth.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0 - 10, X0 + 10, Y0)], crs=UTM_CRS).to_file(
+        truth)
+    assert_one_line_error(run_cli("evaluate", pred, truth), "pred.csv", "a CSV names no CRS",
+                          "--prediction-crs")
+    result = run_cli("evaluate", pred, truth, "--prediction-crs", UTM_CRS, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["f1"] == 1.0
