@@ -1019,8 +1019,11 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         # a GeoPackage's layer is "errors"; other formats name theirs after the file (not
         # after the temporary name it is written under)
         layer = "errors" if output.suffix.lower() == ".gpkg" else output.stem
-        frame.to_file(tmp, engine="pyogrio", geometry_type="Unknown" if not len(frame) else None,
-                      layer=layer)
+        with warnings.catch_warnings():  # pixel coordinates (CSVs): no CRS, said already
+            warnings.filterwarnings("ignore", message="'crs' was not provided",
+                                    category=UserWarning)
+            frame.to_file(tmp, engine="pyogrio",
+                          geometry_type="Unknown" if not len(frame) else None, layer=layer)
     counts = frame["kind"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d TP, %d FP, %d FN polygons", output, counts.get("TP", 0),
              counts.get("FP", 0), counts.get("FN", 0))

@@ -170,15 +170,21 @@ def _band_segments(group, source, top: int, rows: int, halo: int):
     known = owner >= 0
     filled = ids if known.all() else _fill_unknown(ids, known)
     core, cols = slice(halo, halo + rows), slice(halo, halo + source.width)
+    from scipy import ndimage
+
     found = []
     for class_id in np.unique(ids[core, cols]):
         if class_id == 0:
             continue
-        skeleton = skeletonize(filled == class_id)
+        inside = filled == class_id
+        skeleton = skeletonize(inside)
         segments = pixel_segments(skeleton, core, cols, known)
         if len(segments):
             r, c = segments[..., 0], segments[..., 1]
-            found.append((int(class_id), segments + np.array([r0, c0]), score[r, c], owner[r, c]))
+            # px to the road's edge: a spur within it runs into a bump of the edge
+            edge = ndimage.distance_transform_edt(inside)[r, c]
+            found.append((int(class_id), segments + np.array([r0, c0]), score[r, c],
+                          owner[r, c], edge))
     return found
 
 
@@ -232,6 +238,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     groups = _groups(sources)
     by_class: dict[int, list[np.ndarray]] = {}
     pixels: dict[tuple, tuple[float, int]] = {}  # (class, x, y) -> (score, raster index)
+    edges: dict[tuple, float] = {}  # (class, x, y) -> distance to the road's edge (CRS units)
     for group in groups:
         t = group[0].transform  # the group's grid: every pixel centre computed alike
         for source in group:
@@ -239,21 +246,25 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
                                                 source.width), progress,
                                      desc=source.path.name, unit="band"):
                 top, rows = part.top, part.rows
-                for class_id, segments, values, owners in _band_segments(
+                for class_id, segments, values, owners, edge in _band_segments(
                         group, source, top, rows, options.halo):
                     r, c = segments[..., 0] + 0.5, segments[..., 1] + 0.5
                     xy = np.stack([t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f], axis=-1)
                     by_class.setdefault(class_id, []).append(xy)
-                    for (px, py), p, o in zip(xy.reshape(-1, 2).tolist(),
-                                              values.ravel().tolist(), owners.ravel().tolist(),
-                                              strict=True):
+                    for (px, py), p, o, e in zip(xy.reshape(-1, 2).tolist(),
+                                                 values.ravel().tolist(),
+                                                 owners.ravel().tolist(),
+                                                 edge.ravel().tolist(), strict=True):
                         pixels[(class_id, px, py)] = (p, o)
+                        edges[(class_id, px, py)] = e * cell
     frames = []
     for class_id, parts in sorted(by_class.items()):
         lines = _merge(shapely.linestrings(np.concatenate(parts)))
         if len(groups) > 1:
             lines = _join_raster_edges(lines, class_id, pixels, outlines, cell)
-        lines = prune(lines, options.min_length, _length_function(crs, lines))
+        lines = prune(lines, options.min_length, _length_function(crs, lines),
+                      lambda points, k=class_id: np.array(
+                          [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))
         if not len(lines):
             continue
         frames.append(_line_frame(lines, class_id, pixels, paths))
@@ -298,22 +309,29 @@ def _end_degrees(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     return starts, ends, degree
 
 
-def prune(lines: np.ndarray, min_length: float, length=None) -> np.ndarray:
+def prune(lines: np.ndarray, min_length: float, length=None, edge=None) -> np.ndarray:
     """Remove, until none is left, paths shorter than ``min_length`` that are spurs (one
     free end), isolated (two free ends) or loops; paths between junctions stay.
-    ``length`` measures an array of lines (default: planar length)."""
+    ``length`` measures an array of lines (default: planar length). ``edge(points)``: the
+    distance from each (x, y) to the road's edge (planar units): a spur no longer than
+    twice that at its junction runs into a bump of the road's edge, not down a side road,
+    and goes too, whatever ``min_length``."""
     import shapely
 
     length = length or shapely.length
     lines = _merge(lines)
     for _ in range(100):
-        if not len(lines) or min_length <= 0:
+        if not len(lines) or (min_length <= 0 and edge is None):
             return lines
         starts, ends, degree = _end_degrees(lines)
         short = length(lines) < min_length
         free_start = np.array([degree[tuple(p)] == 1 for p in starts.tolist()])
         free_end = np.array([degree[tuple(p)] == 1 for p in ends.tolist()])
         closed = (starts == ends).all(axis=1)
+        spur = free_start != free_end
+        if edge is not None and spur.any():
+            junction = np.where(free_start[:, np.newaxis], ends, starts)[spur]
+            short[spur] |= shapely.length(lines[spur]) <= 2 * edge(junction)
         drop = short & (free_start | free_end | closed)
         if not drop.any():
             return lines

@@ -456,3 +456,25 @@ def test_rasters_on_different_grids_are_joined_at_their_edges(make_raster, tmp_p
     summary = vectorize_lines([left, right], tmp_path / "joined.gpkg")
     assert summary["features"] == 1
     assert summary["sources"] == ["left.tif", "right.tif"]
+
+
+def test_bumps_on_a_wide_roads_edges_grow_no_spurs(run_cli, make_raster, tmp_path):
+    """A 12 m wide road (at 1 m pixels, as a 40 px road at 0.3 m) with 3 px bumps on its
+    edges: a skeleton branch runs into each bump, 6-8 m long, longer than --min-length's
+    default 3 m but within the road's own half-width and the bump: gone, one centreline
+    stays. A real side road, longer than the road is wide, stays."""
+    transform = from_origin(X0, Y0, 1, 1)
+    mask = np.zeros((100, 300), np.uint8)
+    mask[44:56, 10:290] = 1  # the road, rows 44-55
+    for col in range(20, 280, 15):
+        mask[41:44, col : col + 3] = 1  # bumps above and below
+        mask[56:59, col + 7 : col + 10] = 1
+    mask[56:95, 150:160] = 1  # a side road, 39 m long and 10 m wide
+    raster = make_raster("wide.tif", mask, transform=transform)
+    out = tmp_path / "wide.gpkg"
+    result = run_cli("vectorize", raster, "-o", out, "--lines")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(out)
+    lengths = sorted(frame.geometry.length)
+    assert len(frame) == 3, lengths  # the road cut at the side road, and the side road
+    assert 255 < sum(lengths) - lengths[0] < 290 and 30 < lengths[0] < 45
