@@ -76,6 +76,8 @@ DTYPES = ("uint8", "float32")
 #: the most a window is resampled to the model's pixel size, either way (a 0.05 m model on
 #: 3 m imagery is 60x): beyond it the resolution given is taken for a mistake
 MAX_RESAMPLING = 100
+#: resampled more than this either way, predict says so (slow, and likely a unit mix-up)
+LARGE_RESAMPLING = 8
 CLASS_NODATA = 255
 #: batches stacked ahead of the model (in the reader thread), and batches whose outputs may
 #: wait to be blended; with the batch being run, what a strip holds beyond its band
@@ -836,6 +838,14 @@ def _model_pixel(model, src, options) -> float | None:
     if abs(image / metres - 1) < 0.02:
         log.info("%s: %g m pixels, as the model expects", name, image)
         return None
+    factor = max(image / metres, metres / image)
+    if factor > LARGE_RESAMPLING:  # slow and likely a unit mix-up: said without -v
+        given = f"--model-resolution {wanted}" if wanted is not None else \
+            f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
+        warnings.warn(f"{name}: {given} resamples its {image:g} m pixels {factor:.3g}x "
+                      f"({'finer' if metres < image else 'coarser'}); if the model's pixels "
+                      "are not that size, give --model-resolution in metres (or native).",
+                      GeotileWarning, stacklevel=2)
     log.info("%s: %g m pixels, the model expects %g m: windows are read resampled to %g m "
              "and the result is written back on the image grid (--model-resolution native "
              "turns this off)", name, image, metres, metres)

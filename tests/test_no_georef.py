@@ -298,3 +298,18 @@ def test_a_crs_without_a_geotransform_places_nothing(tmp_path, run_cli):
                       '[[[10, 10], [11, 10], [11, 11], [10, 11], [10, 10]]]}}]}')
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
     assert_one_line_error(result, "crs_only.tif", "no geotransform", "cannot be placed")
+
+
+def test_a_large_resampling_to_the_models_pixels_is_said(tmp_path, run_cli, make_raster):
+    """A model's resolution metadata is in cm (Deepness's unit): 2.5 on 0.5 m pixels is a
+    20x upsampling, slow and likely meant as metres: said without -v."""
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))  # 0.5 m pixels
+    model = pointwise_model(tmp_path / "m.onnx", metadata={"resolution": "2.5"})  # 2.5 cm
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    lines = _warning_lines(result.stderr)
+    assert len(lines) == 1 and "2.5 cm/px" in lines[0] and "20x" in lines[0]
+    assert "--model-resolution" in lines[0]
+    result = run_cli("predict", model, image, "-o", tmp_path / "q.tif", "--tile-size", "64",
+                     "--model-resolution", "0.25")  # 2x: nothing to say
+    assert result.exit_code == 0 and not _warning_lines(result.stderr), result.output
