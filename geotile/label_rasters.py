@@ -354,7 +354,8 @@ def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray
     """Class ids (uint8) of an index band; 255 and invalid pixels are IGNORE."""
     band = values[0]
     if band.dtype.kind == "f":
-        band = np.where(valid & np.isfinite(band), band, 0)
+        valid = valid & np.isfinite(band)  # NaN is no class: ignored, as declared nodata
+        band = np.where(valid, band, 0)
         if not np.array_equal(band, np.round(band)):
             raise InputError(f"{labels_path}: class ids are not whole numbers. Give a raster "
                              "of integer class ids (or RGB colours with --palette).")

@@ -787,6 +787,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         if mask_src is not None:
             check_pixels_readable(mask_src)
             _check_same_grid(src, mask_src)
+            _warn_if_colour_labels(mask_src, image)
         count, dtype = src.count, np.dtype(src.dtypes[0])
         if extra_src is not None:  # the patches hold both rasters' bands
             count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
@@ -863,6 +864,25 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
 
 def _fmt(value: float) -> str:
     return f"{value:.10g}"
+
+
+def _warn_if_colour_labels(mask_src, image) -> None:
+    """One warning when a mask looks like colour-coded labels (RGB bands, two or more of
+    them above 1, e.g. ISPRS Potsdam's): its patches would hold colours, not class ids."""
+    from rasterio.enums import ColorInterp
+
+    rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+    if mask_src.count < 3 or mask_src.dtypes[0] != "uint8" or \
+            tuple(mask_src.colorinterp[:3]) != rgb:
+        return
+    shape = (3, min(mask_src.height, 256), min(mask_src.width, 256))  # a decimated look
+    sample = mask_src.read([1, 2, 3], out_shape=shape)
+    if int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2:
+        name = Path(str(mask_src.name)).name
+        warnings.warn(f"{name}: its RGB bands look like colour-coded labels, so the mask "
+                      "patches hold colours, not class ids. Make a class mask first: geotile "
+                      f"make-masks {name} {Path(str(image)).name} -o mask.tif --palette potsdam "
+                      "(or a palette.json).", GeotileWarning, stacklevel=5)
 
 
 def _check_same_grid(src, mask_src) -> None:

@@ -187,6 +187,37 @@ def test_index_raster_with_nodata_and_class_map(tmp_path, run_cli):
     assert "ignored" in result.stdout
 
 
+def test_nan_in_a_float_index_raster_is_ignored_not_background(tmp_path, run_cli):
+    """NaN is no class id, declared nodata or not: the mask's ignore value (255), never 0,
+    which would teach "background" where nothing was labelled."""
+    ids = np.array([[0, 1, 2, np.nan], [np.nan, 2, 1, 0]], np.float32)
+    labels = write_raster(tmp_path / "index.tif", ids)  # no nodata declared
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 2, 4), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    mask, nodata, _, _ = _read(tmp_path / "mask.tif")
+    np.testing.assert_array_equal(mask, [[0, 1, 2, 255], [255, 2, 1, 0]])
+    assert nodata == 255
+
+
+def test_tile_warns_of_a_colour_coded_mask_not_of_channel_masks(tmp_path, run_cli):
+    """An RGB label raster given to tile as --masks (no class ids: its patches would hold
+    colours) is warned of once; a mask of footprint/boundary/contact 0/1 bands is not."""
+    ids = _scene(np.random.default_rng(9), shape=(64, 64))
+    colours = write_raster(tmp_path / "labels.tif", _paint(ids), photometric="RGB")
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 64, 64), np.uint8))
+    channels = write_raster(tmp_path / "channels.tif", (ids[np.newaxis] == np.arange(1, 4)
+                                                        [:, None, None]).astype(np.uint8),
+                            photometric="RGB")
+    for mask, warned in ((colours, True), (channels, False)):
+        result = run_cli("tile", image, "--masks", mask, "--size", 32, "-o",
+                         tmp_path / f"out_{mask.stem}")
+        assert result.exit_code == 0, result.output
+        lines = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+        assert (len(lines) == 1 and "colour-coded labels" in lines[0]
+                and "--palette" in lines[0]) if warned else not lines, result.stderr
+
+
 def test_pixel_mask_without_crs_on_image_grid(tmp_path):
     """A plain PNG-like index mask (no georeference) of the image's size is the image's grid."""
     ids = np.random.default_rng(6).integers(0, 4, (30, 40)).astype(np.uint8)
