@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError, RasterioIOError
 
 from geotile.errors import InputError, Interrupted, OutputExistsError
@@ -684,6 +685,14 @@ def atomic_output(
         # a full disk or a vanished folder while writing: name the output, not the temp file
         raise InputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was "
                          "left under that name. Free space or choose another folder.") from exc
+    except (RasterioError, CPLE_BaseError) as exc:
+        reason = _gdal_reason(exc)
+        if tmp.name not in reason and not re.search(r"(?i)writ|space|too large", reason):
+            raise  # not the writing of this output
+        # GDAL failing on its own temporary files (a COG's copy on a full disk): the output
+        reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
+        raise InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
+                         "under that name. Free space or choose another folder.") from exc
     finally:
         for leftover in (tmp, tmp_sidecar):
             with contextlib.suppress(FileNotFoundError):

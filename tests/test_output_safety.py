@@ -110,6 +110,21 @@ def test_full_disk_fails_predict_and_leaves_nothing(run_cli, make_raster, tmp_pa
         assert list(disk.iterdir()) == []
 
 
+def test_full_disk_fails_a_cog_naming_the_output(run_cli, make_raster, tmp_path):
+    """--cog: GDAL's COG copy failing on its temporary files is said for the output, never
+    as the temporary's name in a raw GDAL line."""
+    image = _noise_image(make_raster)
+    model = pointwise_model(tmp_path / "m.onnx")
+    with _tiny_disk(tmp_path) as disk:
+        result = run_cli("predict", model, image, "-o", disk / "p.tif", "--tile-size", "64",
+                         "--dtype", "float32", "--cog")
+        assert result.exit_code == 1, result.output
+        error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(error) == 1 and "p.tif:" in error[0] and ".tmp" not in error[0], error
+        assert "Free space" in error[0] and "Traceback" not in result.stderr
+        assert list(disk.iterdir()) == []
+
+
 def test_full_disk_fails_make_masks_and_leaves_nothing(run_cli, make_raster, tmp_path):
     image = _noise_image(make_raster, 1500)
     # small squares at random places: a mask that compresses badly
