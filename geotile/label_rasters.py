@@ -239,7 +239,7 @@ def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray
     from rasterio.crs import CRS
     from rasterio.enums import Resampling
     from rasterio.warp import reproject, transform_bounds
-    from rasterio.windows import Window, from_bounds
+    from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
     from geotile.raster import read_window
@@ -255,11 +255,14 @@ def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray
     if src_crs != dst_crs:
         left, bottom, right, topy = transform_bounds(dst_crs, src_crs, left, bottom, right,
                                                      topy, densify_pts=21)
-    window = from_bounds(left, bottom, right, topy, label.transform)
-    c1 = max(int(np.floor(window.col_off)) - 2, 0)
-    r1 = max(int(np.floor(window.row_off)) - 2, 0)
-    c2 = min(int(np.ceil(window.col_off + window.width)) + 2, label.width)
-    r2 = min(int(np.ceil(window.row_off + window.height)) + 2, label.height)
+    # the label pixels under the box's corners, whichever way its rows and columns run
+    # (south-up and rotated rasters too: rasterio's from_bounds takes north-up ones only)
+    cols, rows_at = ~label.transform * (np.array([left, right, left, right]),
+                                        np.array([bottom, bottom, topy, topy]))
+    c1 = max(int(np.floor(cols.min())) - 2, 0)
+    r1 = max(int(np.floor(rows_at.min())) - 2, 0)
+    c2 = min(int(np.ceil(cols.max())) + 2, label.width)
+    r2 = min(int(np.ceil(rows_at.max())) + 2, label.height)
     if c1 >= c2 or r1 >= r2:
         return values, valid
     window = Window(c1, r1, c2 - c1, r2 - r1)

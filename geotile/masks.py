@@ -378,7 +378,7 @@ def make_masks(
             return list(skipped.values())
     for output, replace in zip(output_paths, overwrites, strict=True):
         check_output(output, replace)
-    if _label_raster(labels_path, options, class_field, palette):
+    if _label_raster(labels_path, options, class_field, palette, labels_crs, layer):
         from geotile.label_rasters import make_masks_from_raster
 
         summaries = make_masks_from_raster(labels_path, image_paths, output_paths,
@@ -423,7 +423,8 @@ def _in_order(skipped: dict[int, dict], summaries: list[dict]) -> list[dict]:
             for i in range(len(skipped) + len(summaries))]
 
 
-def _label_raster(labels_path, options: MaskOptions, class_field, palette) -> bool:
+def _label_raster(labels_path, options: MaskOptions, class_field, palette, labels_crs=None,
+                  layer=None) -> bool:
     """True when LABELS is a label raster (geotile.label_rasters); InputError when the
     options given are for the other kind of labels."""
     from geotile.label_rasters import is_label_raster
@@ -436,6 +437,16 @@ def _label_raster(labels_path, options: MaskOptions, class_field, palette) -> bo
     if options.channels != ("footprint",) or class_field is not None:
         raise InputError(f"{labels_path}: a label raster gives class ids only; leave out "
                          "--channels boundary/contact and --class-field (vector labels).")
+    vector_only = [name for name, given in (
+        ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
+        ("--all-touched", options.all_touched), ("--line-width", options.line_width is not None))
+        if given]
+    if vector_only:
+        fix = " (a raster's CRS is its own: assign one with gdal_edit.py -a_srs EPSG:xxxx)" \
+            if "--labels-crs" in vector_only else ""
+        raise InputError(f"{labels_path}: a label raster's pixels are copied as they are: "
+                         f"{', '.join(vector_only)} apply to vector labels only; leave "
+                         f"{'it' if len(vector_only) == 1 else 'them'} out{fix}.")
     return True
 
 

@@ -15,6 +15,8 @@ from geotile.label_rasters import POTSDAM, read_palette
 from geotile.masks import MaskOptions, make_masks
 from tests.conftest import UTM_ORIGIN, write_raster
 
+X0, Y0 = UTM_ORIGIN
+
 COLOURS = np.array(list(POTSDAM.values()), np.uint8)  # class id k = row k - 1
 
 
@@ -218,6 +220,20 @@ def test_tile_warns_of_a_colour_coded_mask_not_of_channel_masks(tmp_path, run_cl
                 and "--palette" in lines[0]) if warned else not lines, result.stderr
 
 
+def test_a_south_up_label_raster_is_read_the_right_way_up(tmp_path, run_cli):
+    """Rows that run north (a positive y pixel size) cover the image all the same."""
+    from rasterio.transform import Affine
+
+    ids = (np.arange(40 * 60).reshape(40, 60) % 7).astype(np.uint8)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8),
+                         transform=from_origin(X0, Y0, 0.5, 0.5))
+    labels = write_raster(tmp_path / "labels.tif", ids[::-1].copy(),
+                          transform=Affine(0.5, 0, X0, 0, 0.5, Y0 - 20))  # south-up
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], ids)
+
+
 def test_pixel_mask_without_crs_on_image_grid(tmp_path):
     """A plain PNG-like index mask (no georeference) of the image's size is the image's grid."""
     ids = np.random.default_rng(6).integers(0, 4, (30, 40)).astype(np.uint8)
@@ -243,6 +259,13 @@ def test_cli_errors_are_one_line(tmp_path, run_cli):
                      "--palette", "potsdam", "--channels", "footprint,boundary")
     assert result.exit_code == 1 and "label raster" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mask.tif").exists()
+    # options of vector labels are refused, not ignored (--labels-crs would have been a lie)
+    for option, fragment in ((["--labels-crs", "EPSG:4326"], "gdal_edit.py -a_srs"),
+                             (["--all-touched"], "--all-touched apply to vector labels only")):
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                         "--palette", "potsdam", *option)
+        assert result.exit_code == 1 and fragment in result.stderr, result.output
     assert not (tmp_path / "mask.tif").exists()
     vector = tmp_path / "labels.geojson"
     vector.write_text('{"type": "FeatureCollection", "features": []}')
