@@ -432,7 +432,10 @@ def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSumm
             target = Path(folder) / f"{Path(image).stem}.tif"
             make_masks_from_raster(label, [image], [target], palette=palette)
             converted.append(target)
-        return tile_rasters(images, converted, outdir, **tile_args)
+        # the label rasters and the palette stand for the masks in the resume digests: the
+        # temporary masks get a new name and time on every run
+        return tile_rasters(images, converted, outdir, masks_from=(list(masks), palette),
+                            **tile_args)
 
 
 def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
@@ -562,6 +565,7 @@ def tile_rasters(
     extra_resampling: str = "bilinear",
     resume: bool = False,
     palette=None,
+    masks_from=None,
 ) -> TileSummary:
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
@@ -582,7 +586,9 @@ def tile_rasters(
     ``resume``: a run killed before it ended keeps the images it finished, and an ``outdir``
     complete for the same options and inputs (its marker's digest) is left as it is.
     ``palette`` (``potsdam`` or a palette file/dict): the masks are colour label rasters,
-    turned into class-id masks on each image's grid first (as ``make-masks --palette``).
+    turned into class-id masks on each image's grid first (as ``make-masks --palette``);
+    ``masks_from`` ((label rasters, palette)) is how: they stand for those masks in the
+    completion digests.
     """
     from geotile.extra_bands import pair_extra_bands
     from geotile.output_folder import staged_folder
@@ -605,7 +611,7 @@ def tile_rasters(
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed)
     summary = TileSummary(Path(outdir))
-    digests = _part_digests(images, masks, extras, options)
+    digests = _part_digests(images, masks, extras, options, masks_from)
     run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)}, [])
     if resume:
         finished = _finished_run(Path(outdir), run_digest)
@@ -672,10 +678,13 @@ def _parts_folder(outdir) -> Path:
 PATCH_FORMAT = 2
 
 
-def _part_digests(images, masks, extras, options: TileOptions) -> list[str]:
-    """The completion digest of each image's patches (a split depends on every image)."""
+def _part_digests(images, masks, extras, options: TileOptions, masks_from=None) -> list[str]:
+    """The completion digest of each image's patches (a split depends on every image);
+    ``masks_from``: (label rasters, palette) the masks were made from, standing for them."""
     settings: dict = {"options": dataclasses.asdict(options), "masks": masks is not None,
                       "patches": PATCH_FORMAT}
+    if masks_from is not None:
+        masks, settings["palette"] = masks_from[0], masks_from[1]
     if options.split is not None:
         settings["split_over"] = [resume_identity(p) for p in images]
     return [resume_digest("tile", settings,

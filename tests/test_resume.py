@@ -362,6 +362,28 @@ def test_tile_resume_with_other_options_redoes_and_refuses_overwrite(make_raster
     assert_one_line_error(run_cli("tile", image, "-o", other, "--resume"), "did not write")
 
 
+def test_tile_resume_with_a_palette_keeps_what_is_complete(make_raster, run_cli, tmp_path):
+    """--palette makes class masks in a temporary folder on each run: the label rasters and
+    the palette, not those masks, tell whether the patches are complete."""
+    image = make_raster("img.tif", np.ones((3, 40, 40), np.uint8))
+    labels = make_raster("labels.tif", np.zeros((3, 40, 40), np.uint8))
+    with rasterio.open(labels, "r+") as dst:  # buildings (0, 0, 255) on the left half
+        dst.write(np.pad(np.full((40, 20), 255, np.uint8), ((0, 0), (0, 20))), 3)
+    out = tmp_path / "out"
+    args = ("tile", image, "--masks", labels, "--palette", "potsdam", "--size", "20", "-o", out,
+            "--resume")
+    assert run_cli(*args).exit_code == 0
+    times = {p: p.stat().st_mtime_ns for p in out.rglob("*.tif")}
+    assert len(times) == 8
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.tif")} == times
+    with rasterio.open(labels, "r+") as dst:  # other labels: cut again
+        dst.write(np.zeros((40, 40), np.uint8), 3)
+    assert run_cli(*args).exit_code == 0
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.tif")} != times
+
+
 def test_tile_resume_redoes_patches_of_an_older_patch_format(make_raster, run_cli, tmp_path,
                                                             monkeypatch):
     """Patches written before what a patch holds changed (mask bands, padding) are redone by
