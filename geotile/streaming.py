@@ -228,23 +228,29 @@ def background(items: Iterable[T], depth: int = 2, name: str = "geotile-reader"
 
     def run() -> None:
         try:
-            for item in items:
+            iterator = iter(items)
+            while not stop.is_set():  # checked before each item is read, not only after
+                item = next(iterator, _DONE)
                 if stop.is_set():
                     return
                 pending.put(item)
-            pending.put(_DONE)
+                if item is _DONE:
+                    return
         except BaseException as exc:  # handed to the consumer, raised there
             pending.put(_Failure(exc))
 
     thread = threading.Thread(target=run, daemon=True, name=name)
-    thread.start()
     try:
+        # inside the try: an interrupt landing while the thread starts still stops it (a
+        # thread not yet running finds ``stop`` set and reads nothing)
+        thread.start()
         while (item := pending.get()) is not _DONE:
             if isinstance(item, _Failure):
                 raise item.exc
             yield item
     finally:
         stop.set()
+        # a thread inside a read is alive (started before its first stop check): wait for it
         while thread.is_alive():  # unblock a producer waiting on a full queue
             try:
                 pending.get_nowait()

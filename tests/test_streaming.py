@@ -4,6 +4,7 @@ predict's results independent of the block size."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -149,6 +150,34 @@ def test_background_hands_errors_back_and_stops_early():
     count = len(produced)
     assert count <= 5 and not any(t.name == "geotile-reader" and t.is_alive()
                                   for t in threading.enumerate())
+
+
+def test_an_interrupt_while_the_reader_starts_leaves_it_reading_nothing(monkeypatch):
+    """Ctrl-C or SIGTERM landing while the reader thread starts: the consumer's exception
+    goes up, and the thread (started or about to start) never reads: the datasets it would
+    read are closed as the exception unwinds (a read then crashed the process)."""
+    import geotile.streaming as streaming
+
+    produced = []
+
+    def items():
+        for i in range(100):
+            produced.append(i)
+            time.sleep(0.01)
+            yield i
+
+    class InterruptedThread(threading.Thread):
+        def start(self):  # the thread starts, then the signal's exception lands here
+            super().start()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(streaming.threading, "Thread", InterruptedThread)
+    with pytest.raises(KeyboardInterrupt):
+        next(background(items(), depth=2))
+    seen = len(produced)
+    time.sleep(0.1)
+    assert len(produced) == seen <= 1  # at most the read it was in: none after
+    assert not any(t.name == "geotile-reader" and t.is_alive() for t in threading.enumerate())
 
 
 def test_background_writer_raises_the_first_error_and_waits():
