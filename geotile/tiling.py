@@ -674,8 +674,9 @@ def _parts_folder(outdir) -> Path:
 
 
 #: what a patch holds beyond its pixels; raised when that changes, so --resume redoes the
-#: patches of older runs (2: mask bands, padding as the masks' ignore value, GCPs/RPCs)
-PATCH_FORMAT = 2
+#: patches of older runs (2: mask bands, padding as the masks' ignore value, GCPs/RPCs;
+#: 3: every mask patch declares the mask's nodata)
+PATCH_FORMAT = 3
 
 
 def _part_digests(images, masks, extras, options: TileOptions, masks_from=None) -> list[str]:
@@ -941,7 +942,9 @@ class PatchWriter:
         self.image_template = TiffTemplate() if use_templates else None
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
-            self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0], None)
+            # a mask's declared nodata (make-masks' ignore value, 255) travels to every patch
+            self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0],
+                                              mask_src.nodata)
             # a mask patch holding padding declares its fill (the ignore value) as nodata; a
             # 0/255 mask, whose 255 is a class, marks it in a mask band instead
             self.binary_mask = is_binary_0_255(mask_src)

@@ -329,6 +329,11 @@ def test_tile_counts_the_ignore_value_as_nodata(tmp_path, run_cli):
         rows = {(int(r["row"]), int(r["col"])): r for r in csv.DictReader(f)}
     assert float(rows[(0, 0)]["nodata_fraction"]) == pytest.approx(0.5)
     assert float(rows[(1, 0)]["nodata_fraction"]) == 0
+    # every mask patch declares the mask's ignore value, padded or not (a training loader
+    # reading the patch alone must know that 255 is no class)
+    for patch in (tmp_path / "patches" / "masks").glob("*.tif"):
+        with rasterio.open(patch) as src:
+            assert src.nodata == 255, patch.name
 
 
 def test_finer_label_raster_warps_in_smaller_bands(tmp_path):
