@@ -873,7 +873,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.10g}"
+    return repr(float(value))  # the shortest text that reads back as the same float
 
 
 def _warn_if_colour_labels(mask_src, image) -> None:

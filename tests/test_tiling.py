@@ -627,3 +627,18 @@ def test_patches_carry_the_images_mask_band(tmp_path, co):
             assert patch.nodata is None
         assert float(row["nodata_fraction"]) == pytest.approx((expected == 0).mean(), abs=1e-6)
     assert float(rows[0]["nodata_fraction"]) == 0.5
+
+
+def test_index_bounds_are_exact_far_from_the_origin(make_raster, tmp_path):
+    """Web Mercator east of 90 E: 10 000 000 m and more, 3 cm pixels: the bounds read back
+    as the patches' own to a micrometre (10 digits rounded them to 1 cm, a third of a
+    pixel)."""
+    from rasterio.transform import from_origin
+
+    image = make_raster("far.tif", np.ones((1, 64, 64), np.uint8), crs="EPSG:3857",
+                        transform=from_origin(12_958_400.123, 4_852_000.987, 0.03, 0.03))
+    tile_rasters([image], None, tmp_path / "out", options=TileOptions(size=32))
+    for row in read_index(tmp_path / "out"):
+        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+            assert tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy")) == \
+                pytest.approx(tuple(patch.bounds), abs=1e-6, rel=0)
