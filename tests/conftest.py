@@ -48,6 +48,23 @@ def write_raster(
     return path
 
 
+def write_vrt(path: Path, source: Path) -> Path:
+    """A GDAL VRT at ``path`` of every band of the uint8 raster ``source`` (by its absolute
+    path: ``source`` may be removed or rewritten afterwards)."""
+    with rasterio.open(source) as src:
+        bands = "".join(
+            f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource>'
+            f"<SourceFilename>{Path(source).resolve()}</SourceFilename>"
+            f"<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
+            for b in range(1, src.count + 1))
+        path.write_text(
+            f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
+            f"<SRS>{src.crs.to_wkt()}</SRS>"
+            f"<GeoTransform>{', '.join(map(str, src.transform.to_gdal()))}</GeoTransform>"
+            f"{bands}</VRTDataset>")
+    return path
+
+
 @pytest.fixture
 def make_raster(tmp_path):
     """Factory: make_raster(name, array, **kw) writes tmp_path/name and returns its path."""

@@ -14,7 +14,7 @@ from rasterio.transform import from_origin
 
 from geotile.errors import InputError
 from geotile.extra_bands import ExtraBands
-from tests.conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+from tests.conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_vrt
 from tests.onnx_models import pointwise_model, pointwise_reference
 
 HEIGHT, WIDTH = 120, 160  # 0.5 m pixels from UTM_ORIGIN (conftest's default grid)
@@ -241,17 +241,7 @@ def test_an_extra_bands_input_is_never_an_output(rgb, make_raster, tmp_path, run
 
 def test_the_file_a_vrt_input_reads_is_never_an_output(rgb, tmp_path, run_cli):
     model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
-    with rasterio.open(rgb) as src:  # a VRT of rgb.tif's three bands
-        vrt = tmp_path / "scene.vrt"
-        vrt.write_text(
-            f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
-            f"<SRS>{src.crs.to_wkt()}</SRS>"
-            f"<GeoTransform>{', '.join(map(str, src.transform.to_gdal()))}</GeoTransform>"
-            + "".join(
-                f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource>'
-                f'<SourceFilename relativeToVRT="1">{rgb.name}</SourceFilename>'
-                f"<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
-                for b in (1, 2, 3)) + "</VRTDataset>")
+    vrt = write_vrt(tmp_path / "scene.vrt", rgb)
     before = rgb.read_bytes()
     result = run_cli("predict", model, vrt, "-o", rgb, "--tile-size", 64, "--overwrite")
     assert_one_line_error(result, "rgb.tif", "scene.vrt", "never writes over its inputs")
@@ -262,17 +252,7 @@ def test_a_vrt_whose_source_is_gone_names_it(rgb, tmp_path, run_cli):
     model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
     gone = tmp_path / "gone.tif"
     gone.write_bytes(rgb.read_bytes())
-    with rasterio.open(gone) as src:
-        vrt = tmp_path / "scene.vrt"
-        vrt.write_text(
-            f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
-            f"<SRS>{src.crs.to_wkt()}</SRS>"
-            f"<GeoTransform>{', '.join(map(str, src.transform.to_gdal()))}</GeoTransform>"
-            + "".join(
-                f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource>'
-                f'<SourceFilename relativeToVRT="1">gone.tif</SourceFilename>'
-                f"<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
-                for b in (1, 2, 3)) + "</VRTDataset>")
+    vrt = write_vrt(tmp_path / "scene.vrt", gone)
     gone.unlink()
     result = run_cli("predict", model, vrt, "-o", tmp_path / "p.tif", "--tile-size", 64)
     assert_one_line_error(result, "scene.vrt", "gone.tif", "No such file", "rebuild")

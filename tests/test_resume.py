@@ -11,6 +11,7 @@ import rasterio
 
 from geotile import resume
 
+from .conftest import write_vrt
 from .onnx_models import conv3x3_model
 
 
@@ -117,17 +118,7 @@ def test_resume_redoes_an_output_whose_vrt_source_or_sidecar_changed(run_cli, pr
     """What GDAL reads with an input is part of it: a VRT's source raster, and a sidecar
     (.aux.xml: here a nodata value) written beside it after the first run."""
     model, images = predict_setup
-    with rasterio.open(images[0]) as src:
-        vrt = tmp_path / "scene.vrt"
-        vrt.write_text(
-            f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
-            f"<SRS>{src.crs.to_wkt()}</SRS>"
-            f"<GeoTransform>{', '.join(map(str, src.transform.to_gdal()))}</GeoTransform>"
-            + "".join(
-                f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource>'
-                f"<SourceFilename>{images[0]}</SourceFilename>"
-                f"<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
-                for b in (1, 2, 3)) + "</VRTDataset>")
+    vrt = write_vrt(tmp_path / "scene.vrt", images[0])
     for source, changed in ((vrt, images[0]), (images[1], images[1])):
         out = tmp_path / f"{source.stem}_out.tif"
         assert _predict(run_cli, model, [source], out, "--resume").exit_code == 0
