@@ -829,19 +829,17 @@ def _model_pixel(model, src, options) -> float | None:
     except Exception:  # rasterio raises CRSError for CRSs without linear units
         unit = 1.0
     image = (abs(src.res[0]) + abs(src.res[1])) / 2 * unit
-    if not 1 / MAX_RESAMPLING <= image / metres <= MAX_RESAMPLING:
-        given = f"--model-resolution {wanted}" if wanted is not None else \
-            f"{model.path.name}'s resolution metadata ({metres:g} m)"
+    factor = max(image / metres, metres / image)
+    given = f"--model-resolution {wanted}" if wanted is not None else \
+        f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
+    if factor > MAX_RESAMPLING:
         raise InputError(f"{name}: {given} would resample its {image:g} m pixels "
-                         f"{max(image / metres, metres / image):.3g}x; give the model's pixel "
-                         "size in metres (--model-resolution), or native.")
+                         f"{factor:.3g}x; give the model's pixel size in metres "
+                         "(--model-resolution), or native.")
     if abs(image / metres - 1) < 0.02:
         log.info("%s: %g m pixels, as the model expects", name, image)
         return None
-    factor = max(image / metres, metres / image)
     if factor > LARGE_RESAMPLING:  # slow and likely a unit mix-up: said without -v
-        given = f"--model-resolution {wanted}" if wanted is not None else \
-            f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
         warnings.warn(f"{name}: {given} resamples its {image:g} m pixels {factor:.3g}x "
                       f"({'finer' if metres < image else 'coarser'}); if the model's pixels "
                       "are not that size, give --model-resolution in metres (or native).",
@@ -920,8 +918,6 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
                          f"{src.count}). Choose --bands between 1 and {src.count}.")
     channels = getattr(model, "channels", None)
     if added and channels is not None and len(indexes) + added != channels:
-        from geotile.errors import ModelError
-
         need = channels - added  # --bands picks the image's bands only
         fix = (f"--bands picks the image's: e.g. --bands "
                f"{','.join(str(min(i, src.count)) for i in range(1, need + 1))}" if need > 0
