@@ -140,7 +140,7 @@ def read_window(
     try:
         return src.read(indexes, window=window, **kwargs)
     except RasterioError as exc:
-        reason = _gdal_reason(exc)
+        reason = gdal_reason(exc)
         if "No such file" in reason or "does not exist" in reason:  # a VRT's source, say
             raise InputError(f"{src.name}: a file it reads its pixels from cannot be opened "
                              f"({reason}); restore it, or rebuild {Path(src.name).name}."
@@ -151,16 +151,16 @@ def read_window(
         ) from exc
 
 
-def _gdal_reason(exc: BaseException) -> str:
+def gdal_reason(exc: BaseException, default: str = "unknown error") -> str:
     """GDAL's own first line for a rasterio error: rasterio's "Read failed. See previous
     exception for details." chains it as the cause."""
     reasons = []
-    while exc is not None and len(reasons) < 8:
+    while exc is not None and len(reasons) < 10:
         text = str(exc).splitlines()[0] if str(exc) else ""
         if text and "previous exception" not in text:
             reasons.append(text)
         exc = exc.__cause__ or exc.__context__
-    return reasons[-1] if reasons else "unknown error"
+    return reasons[-1] if reasons else default
 
 
 def check_pixels_readable(src: rasterio.io.DatasetReader) -> None:
@@ -686,7 +686,7 @@ def atomic_output(
         raise InputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was "
                          "left under that name. Free space or choose another folder.") from exc
     except (RasterioError, CPLE_BaseError) as exc:
-        reason = _gdal_reason(exc)
+        reason = gdal_reason(exc)
         if tmp.name not in reason and not re.search(r"(?i)writ|space|too large", reason):
             raise  # not the writing of this output
         # GDAL failing on its own temporary files (a COG's copy on a full disk): the output

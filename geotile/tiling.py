@@ -1002,13 +1002,9 @@ class PatchWriter:
 
     @staticmethod
     def _refused(text: str, profile: dict, exc: Exception) -> InputError:
-        reasons = []
-        cause: BaseException | None = exc
-        while cause is not None and len(reasons) < 10:  # GDAL's own message is a cause
-            if str(cause) and "previous exception" not in str(cause):
-                reasons.append(str(cause).splitlines()[0])
-            cause = cause.__cause__ or cause.__context__
-        reason = reasons[-1] if reasons else type(exc).__name__
+        from geotile.raster import gdal_reason
+
+        reason = gdal_reason(exc, type(exc).__name__)
         return InputError(
             f"{text}: GDAL cannot write {profile['dtype']} GeoTIFF patches with these "
             f"creation options ({reason}). Check the options of GDAL's GTiff driver."
