@@ -917,7 +917,7 @@ def _class_key(name) -> str:
 def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> np.ndarray | None:
     """Class ids to keep for ``options.classes`` (names or ids) in a raster with ``names``
     (None: every class); also checks that per-class keys name known classes."""
-    known = {_class_key(n): i for i, n in enumerate(names or [])} or {"building": 1}
+    known = _known_classes(names)
     for option, value in (("--min-area", options.min_area), ("--simplify", options.simplify)):
         if isinstance(value, dict):
             _check_class_names([k for k in value if k != "*"], known, option, path)
@@ -927,10 +927,15 @@ def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> 
     return np.array(sorted({_class_id(c, names) for c in options.classes}))
 
 
+def _known_classes(names: list[str] | None) -> dict[str, int]:
+    """Class key -> id of a raster's class names (None: unnamed, its class 1 is "building")."""
+    return {_class_key(n): i for i, n in enumerate(names or [])} or {"building": 1}
+
+
 def _class_id(name, names: list[str] | None) -> int:
     """The id of a class given by name or id in a raster with ``names`` (None: unnamed, its
     class 1 is "building")."""
-    known = {_class_key(n): i for i, n in enumerate(names or [])} or {"building": 1}
+    known = _known_classes(names)
     key = _class_key(name)
     return known[key] if key in known else int(name)
 
