@@ -500,12 +500,12 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
 def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) -> np.ndarray:
     """Class ids of a row band: class rasters as they are, probabilities thresholded
     (one band: p >= threshold) or argmaxed (several bands)."""
-    from geotile.raster_kinds import check_probabilities, class_ids
+    from geotile.raster_kinds import check_probabilities, class_ids, whole_float_ids
 
     if kind.kind == "class":
         band = values[0]
-        if band.dtype.kind == "f":
-            band = np.nan_to_num(band)
+        if band.dtype.kind == "f":  # 1.9 is no class 1: refused, never cut to it
+            band = whole_float_ids(band, valid, source)
         ids = np.where(valid, band, 0).astype(np.int64)
         if ids.size and ids.min() < 0:
             raise InputError(f"{source}: negative class ids; a class raster holds ids >= 0.")

@@ -211,15 +211,22 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     return ids, score
 
 
+def whole_float_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:
+    """A float class band's ids (0 where invalid or not finite); InputError when one is not
+    a whole number (a float raster of probabilities?), never rounded or cut."""
+    band = np.where(valid & np.isfinite(band), band, 0)
+    if not np.array_equal(band, np.round(band)):
+        raise InputError(f"{source or 'raster'}: class ids are not whole numbers (a float "
+                         "raster of probabilities?). Give a class raster of integer ids, "
+                         "or tag it GEOTILE_OUTPUT=probability.")
+    return band
+
+
 def _checked_class_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:
     if band.dtype == np.uint8:
         return np.where(valid, band, np.uint8(0))
     if band.dtype.kind == "f":
-        band = np.where(valid & np.isfinite(band), band, 0)
-        if not np.array_equal(band, np.round(band)):
-            raise InputError(f"{source or 'raster'}: class ids are not whole numbers (a float "
-                             "raster of probabilities?). Give a class raster of integer ids, "
-                             "or tag it GEOTILE_OUTPUT=probability.")
+        band = whole_float_ids(band, valid, source)
     else:
         band = np.where(valid, band, 0)
     if band.size:

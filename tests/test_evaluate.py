@@ -401,6 +401,21 @@ def test_class_ids_too_large_for_a_confusion_matrix_are_one_line(make_raster):
                                                                                    np.uint8)))
 
 
+def test_a_float_class_raster_of_fractions_is_refused(make_raster, tmp_path):
+    """Tagged a class raster, 1.9 and -0.5 are no class ids: refused, never cut to 1 and 0
+    (which scored this prediction perfect)."""
+    prediction = make_raster("p.tif", np.array([[0.7, 1.7], [1.9, -0.5]], np.float32))
+    with rasterio.open(prediction, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class")
+    truth = make_raster("t.tif", np.array([[0, 1], [1, 0]], np.uint8))
+    with pytest.raises(InputError, match=r"p\.tif: class ids are not whole numbers"):
+        evaluate_files(prediction, truth)
+    whole = make_raster("w.tif", np.array([[0, 1], [1, np.nan]], np.float32))
+    with rasterio.open(whole, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class")
+    assert evaluate_files(whole, truth) is not None  # whole ids and NaN (no class) pass
+
+
 def test_grid_mismatch_and_mixed_kinds(make_raster, tmp_path):
     a = make_raster("a.tif", np.zeros((10, 10), np.uint8))
     b = make_raster("b.tif", np.zeros((10, 10), np.uint8), transform=from_origin(0, 0, 1, 1))
