@@ -17,6 +17,7 @@ from pathlib import Path
 import rasterio
 
 from geotile.errors import InputError
+from geotile.masks import IGNORE
 from geotile.raster import atomic_output, check_output, open_raster, pam_sidecar, write_cog
 from geotile.resume import TAG as COMPLETE_TAG
 
@@ -135,11 +136,32 @@ def _vrt_xml(mosaic, sources: list[_Source], folder: Path, first_path) -> ET.Ele
         _metadata(root, {k: v for k, v in first.tags().items()
                          if k.startswith("GEOTILE_") and k != COMPLETE_TAG})
         pam = _pam_bands(first_path)
+        # what no tile covers (gaps) is nodata: a mask's ignore value where masks declare
+        # none (255: never a class), else a mask band from the tiles' own masks
+        mask = first.tags().get("GEOTILE_OUTPUT") == "mask"
+        nodatas = [v if v is not None or not mask else IGNORE for v in first.nodatavals]
         for band in range(1, first.count + 1):
-            element = _band(root, first, band, pam.get(str(band)))
+            element = _band(root, first, band, pam.get(str(band)), nodatas[band - 1])
             for src in sources:
                 _source(element, src, band, folder, first.nodatavals[band - 1])
+        if all(v is None for v in nodatas):
+            _mask_band(root, sources, folder)
     return root
+
+
+def _mask_band(root: ET.Element, sources: list[_Source], folder: Path) -> None:
+    """The mosaic's mask: each tile's own (its mask band, or all valid), 0 where no tile
+    is (a uint8 probability's 0 and 255 are values, so gaps cannot be a nodata value)."""
+    band = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte")
+    for src in sources:
+        element = ET.SubElement(band, "SimpleSource")
+        name, relative = _source_name(src.path, folder)
+        ET.SubElement(element, "SourceFilename", relativeToVRT=relative).text = name
+        ET.SubElement(element, "SourceBand").text = "mask,1"
+        ET.SubElement(element, "SrcRect", xOff="0", yOff="0", xSize=str(src.width),
+                      ySize=str(src.height))
+        ET.SubElement(element, "DstRect", xOff=str(src.col), yOff=str(src.row),
+                      xSize=str(src.width), ySize=str(src.height))
 
 
 def _metadata(parent: ET.Element, tags: dict) -> None:
@@ -149,16 +171,15 @@ def _metadata(parent: ET.Element, tags: dict) -> None:
             ET.SubElement(metadata, "MDI", key=key).text = value
 
 
-def _band(root: ET.Element, src, band: int, pam: ET.Element | None) -> ET.Element:
-    """A VRTRasterBand with the band's type, nodata, description, colours, scale, offset and
-    category names."""
+def _band(root: ET.Element, src, band: int, pam: ET.Element | None, nodata) -> ET.Element:
+    """A VRTRasterBand with the band's type, ``nodata``, description, colours, scale, offset
+    and category names."""
     element = ET.SubElement(root, "VRTRasterBand", dataType=_GDAL_TYPES[src.dtypes[band - 1]],
                             band=str(band))
     description = src.descriptions[band - 1]
     if description:
         ET.SubElement(element, "Description").text = description
     _metadata(element, src.tags(band))
-    nodata = src.nodatavals[band - 1]
     if nodata is not None:
         ET.SubElement(element, "NoDataValue").text = repr(float(nodata))
     ET.SubElement(element, "ColorInterp").text = src.colorinterp[band - 1].name.capitalize()

@@ -234,6 +234,32 @@ def test_make_masks_folder_to_merged_vrt(tmp_path, run_cli, monkeypatch):
         assert json.loads(merged.tags()["GEOTILE_CLASS_NAMES"])
 
 
+@pytest.mark.parametrize("suffix", [".vrt", ".tif"])
+def test_what_no_tile_covers_is_nodata_in_the_mosaic(tmp_path, run_cli, suffix):
+    """Tiles with a gap between them (the middle tile of each row missing): in a uint8
+    probability mosaic the gap is masked (0 and 255 are probabilities), in a mask mosaic it
+    is the ignore value 255, declared; no gap pixel reads as a valid 0."""
+    from tests.onnx_models import pointwise_model
+
+    paths, _ = _cut(tmp_path, _scene())
+    kept = [p for p in paths if not p.stem.endswith("1")]  # columns 0 and 2 of each row
+    model = pointwise_model(tmp_path / "m.onnx", channels=2)
+    result = run_cli("predict", model, *kept, "-o", tmp_path / "p", "--dtype", "uint8",
+                     "--merge", tmp_path / f"p{suffix}")
+    assert result.exit_code == 0, result.output
+    result = run_cli("make-masks", _labels(tmp_path), *kept, "-o", tmp_path / "m",
+                     "--merge", tmp_path / f"m{suffix}")
+    assert result.exit_code == 0, result.output
+    gap = np.zeros((3 * TH, 3 * TW), bool)
+    gap[:, TW : 2 * TW] = True
+    with rasterio.open(tmp_path / f"p{suffix}") as src:
+        np.testing.assert_array_equal(src.dataset_mask() == 0, gap)
+    with rasterio.open(tmp_path / f"m{suffix}") as src:
+        assert src.nodata == 255
+        mask = src.read(1)
+        assert (mask[gap] == 255).all() and (mask[~gap] != 255).all()
+
+
 def test_merge_path_may_not_be_an_output(tmp_path, run_cli):
     _cut(tmp_path, _scene())
     result = run_cli("make-masks", _labels(tmp_path), str(tmp_path / "tiles" / "t*.tif"),
