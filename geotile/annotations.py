@@ -65,6 +65,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.labels import image_regions, read_labels
     from geotile.masks import prepare_labels
+    from geotile.no_georef import placed_nowhere, quiet_rasterio
     from geotile.raster import open_raster
 
     folder = Path(folder)
@@ -80,8 +81,13 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     count = 0
     for number, row in enumerate(rows, start=1):
         image = by_source[row["source"]]
-        with open_raster(image) as src:
+        with quiet_rasterio(), open_raster(image) as src:  # tile warned of no georeference
             crs, transform, shape = src.crs, src.transform, (src.width, src.height)
+            if labels.crs is not None and (crs is None or placed_nowhere(src)):
+                raise InputError(f"{image}: the raster has no map coordinates, so the labels "
+                                 f"in {options.labels} ({labels.crs.to_string()}) cannot be "
+                                 "placed on it. Georeference it, or give labels in its pixel "
+                                 "coordinates without a CRS.")
         key = crs.to_wkt() if crs else None
         if key not in prepared:
             prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
@@ -119,6 +125,31 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     return count
 
 
+#: px^2: a part this small is a label touching the patch's edge, cut off by float rounding
+#: of its coordinates (255.9999999999 px), not a part of it
+SLIVER = 1e-6
+
+
+def hole_free_parts(geometry) -> list:
+    """Polygons without holes whose union is ``geometry`` (COCO polygons and YOLO-seg rings
+    hold no holes): each polygon with one is cut in two by a vertical line through a hole."""
+    out, todo = [], [p for p in shapely.get_parts(geometry) if p.geom_type == "Polygon"]
+    while todo:
+        polygon = todo.pop()
+        if polygon.is_empty or polygon.area <= 0:
+            continue
+        if not polygon.interiors:
+            out.append(polygon)
+            continue
+        x = shapely.Polygon(polygon.interiors[0]).representative_point().x
+        minx, miny, maxx, maxy = polygon.bounds
+        for half in (shapely.box(minx - 1, miny - 1, x, maxy + 1),
+                     shapely.box(x, miny - 1, maxx + 1, maxy + 1)):
+            todo += [p for p in shapely.get_parts(polygon.intersection(half))
+                     if p.geom_type == "Polygon"]
+    return out
+
+
 def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: int,
                   min_area: float = 0.0, inside: tuple[int, int] | None = None) -> list[tuple]:
     """(Polygon/MultiPolygon in patch pixel coordinates, class id) of each geometry clipped
@@ -138,7 +169,7 @@ def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: in
     out = []
     for geom, class_id in zip(clipped, class_ids, strict=True):
         parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon"
-                 and p.area > 0 and p.area >= min_area]
+                 and p.area > SLIVER and p.area >= min_area]
         if parts:
             out.append((parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts),
                         int(class_id)))
@@ -167,7 +198,7 @@ def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
 def _write_yolo(path: Path, instances, width: int, height: int) -> None:
     lines = []
     for pixels, class_id in instances:
-        for polygon in shapely.get_parts(pixels):
+        for polygon in hole_free_parts(pixels):
             ring = np.asarray(polygon.exterior.coords)[:-1]
             coords = np.clip(ring / (width, height), 0, 1).ravel()
             lines.append(" ".join([str(class_id - 1), *(f"{v:.6f}" for v in coords)]))
@@ -177,7 +208,7 @@ def _write_yolo(path: Path, instances, width: int, height: int) -> None:
 def _coco_annotation(annotation_id: int, image_id: int, pixels, class_id: int) -> dict:
     minx, miny, maxx, maxy = pixels.bounds
     segmentation = [[round(float(v), 3) for v in np.asarray(p.exterior.coords)[:-1].ravel()]
-                    for p in shapely.get_parts(pixels)]
+                    for p in hole_free_parts(pixels)]
     return {"id": annotation_id, "image_id": image_id, "category_id": class_id,
             "segmentation": segmentation, "area": float(pixels.area),
             "bbox": [float(minx), float(miny), float(maxx - minx), float(maxy - miny)],

@@ -612,7 +612,8 @@ def tile_rasters(
                               options.split, options.seed)
     summary = TileSummary(Path(outdir))
     digests = _part_digests(images, masks, extras, options, masks_from)
-    run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)}, [])
+    run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)},
+                               [annotations.labels] if annotations is not None else [])
     if resume:
         finished = _finished_run(Path(outdir), run_digest)
         if finished is not None:

@@ -486,3 +486,66 @@ def test_tile_annotations_need_labels(run_cli, tmp_path):
     image = tile(tmp_path, "scene.tif", 0, 0, size=100)
     result = run_cli("tile", image, "--annotations", "coco", "-o", tmp_path / "o")
     assert result.exit_code == 2 and "--labels" in result.output
+
+
+def test_annotations_of_a_courtyard_a_touching_building_and_changed_labels(run_cli,
+                                                                           tmp_path):
+    """A building with a courtyard: COCO polygons and YOLO rings hold no holes, so it is cut
+    into hole-free parts (their union is the building, the area theirs); a building that
+    only touches a patch's edge (its coordinates off by float rounding) leaves no sliver
+    there; --resume redoes annotations whose labels file changed."""
+    from rasterio.transform import from_origin
+
+    pixel = 0.6  # map coordinates on patch lines read back as 255.9999999999 px
+    image = write_raster(tmp_path / "img.tif", np.full((200, 400), 7, np.uint8),
+                         crs=UTM_CRS, transform=from_origin(X0, Y0, pixel, pixel))
+    courtyard = shapely.box(X0 + 6, Y0 - 66, X0 + 66, Y0 - 6).difference(
+        shapely.box(X0 + 30, Y0 - 42, X0 + 42, Y0 - 30))
+    touching = shapely.box(X0 + 256 * pixel, Y0 - 30 * pixel, X0 + 300 * pixel, Y0 - 10 * pixel)
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[courtyard, touching], crs=UTM_CRS).to_file(labels)
+    for kind in ("coco", "yolo"):
+        out = tmp_path / kind
+        result = run_cli("tile", image, "--labels", labels, "--annotations", kind,
+                         "--size", "256", "--edge", "pad", "-o", out, "--resume")
+        assert result.exit_code == 0, result.output
+        if kind == "coco":
+            coco = json.loads((out / "annotations.json").read_text())
+            first = [a for a in coco["annotations"] if a["image_id"] == 1]
+            assert len(first) == 1  # the courtyard building; no sliver of the other
+            parts = [shapely.Polygon(np.reshape(s, (-1, 2))) for s in first[0]["segmentation"]]
+            union = shapely.union_all(parts)
+            building = shapely.affinity.affine_transform(
+                courtyard, [1 / pixel, 0, 0, -1 / pixel, -X0 / pixel, Y0 / pixel])
+            assert union.symmetric_difference(building).area < 1e-6
+            assert first[0]["area"] == pytest.approx(sum(p.area for p in parts))
+        else:
+            lines = (out / "labels" / "img_0_0.txt").read_text().splitlines()
+            rings = [np.array(line.split()[1:], float).reshape(-1, 2) * 256 for line in lines]
+            assert shapely.union_all([shapely.Polygon(r) for r in rings]).area == \
+                pytest.approx(courtyard.area / pixel**2, rel=1e-4)
+    # the labels change: --resume redoes the annotations
+    gpd.GeoDataFrame(geometry=[courtyard], crs=UTM_CRS).to_file(labels, mode="w")
+    before = (tmp_path / "coco" / "annotations.json").read_text()
+    result = run_cli("tile", image, "--labels", labels, "--annotations", "coco", "--size",
+                     "256", "--edge", "pad", "-o", tmp_path / "coco", "--resume")
+    assert result.exit_code == 0, result.output
+    after = json.loads((tmp_path / "coco" / "annotations.json").read_text())
+    assert (tmp_path / "coco" / "annotations.json").read_text() != before
+    assert len(after["annotations"]) == 1
+
+
+def test_labels_with_a_crs_on_an_image_without_one_are_one_line(run_cli, tmp_path):
+    image = tmp_path / "plain.png"
+    with rasterio.open(image, "w", driver="PNG", width=64, height=64, count=1,
+                       dtype="uint8") as dst:
+        dst.write(np.zeros((1, 64, 64), np.uint8))
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0 - 10, X0 + 10, Y0)],
+                     crs=UTM_CRS).to_file(labels)
+    result = run_cli("tile", image, "--labels", labels, "--annotations", "coco", "--size",
+                     "32", "-o", tmp_path / "o")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 1 and len(errors) == 1, result.output
+    assert "plain.png" in errors[0] and "cannot be placed" in errors[0]
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
