@@ -38,7 +38,7 @@ CHUNK_FEATURES = 20_000
 
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 layer: str | None = None, images=None, regions=None,
-                class_field: str | None = None) -> Labels:
+                class_field: str | None = None, empty_ok: bool = False) -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
@@ -55,6 +55,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     CRS, is pushed down to the format's spatial index (GeoPackage R-tree, FlatGeobuf,
     Shapefile .qix, GeoParquet bbox covering); a large GeoJSON is streamed in chunks.
     The result then has ``extent`` (the whole file's) and, for ``class_field``, ``values``.
+    ``empty_ok``: a file of no features (SpaceNet's for a tile without buildings) is read
+    as such, not refused.
     """
     from geotile.raster import input_exists, input_path
 
@@ -93,7 +95,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         ) from exc
     if labels is None:
         raise InputError(f"{path}: the file has no geometries. Give a file of polygons.")
-    if len(labels) == 0 and labels.extent is None:
+    if len(labels) == 0 and labels.extent is None and not empty_ok:
         raise InputError(f"{path}: the file holds no features. Check that it is the right file.")
     if len(labels) and shapely.is_missing(labels.geometries).all():
         raise InputError(f"{path}: no feature has a geometry. Give a file of polygons.")

@@ -239,8 +239,9 @@ def prepare_labels(
     labels = labels.take(~shapely.is_empty(labels.geometries))
     # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
     # (nor one read only near the images that found nothing there: make_masks warns)
+    # (nor an empty file, as SpaceNet's for a tile without buildings: make_masks warns)
     if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
-            and (labels.extent is None or read_some):
+            and read_some:
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     check_geographic_coordinates(labels, source)
     if crs is not None:
@@ -390,7 +391,7 @@ def make_masks(
     # only the features near the images are read (grouped boxes pushed down to the index)
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
                          regions=_regions(image_paths, options.halo),
-                         class_field=class_field)
+                         class_field=class_field, empty_ok=True)
     by_crs: dict = {}
     summaries = []
     from geotile.spacenet import is_spacenet_csv
@@ -620,6 +621,11 @@ def _say_mask_is_empty(labels, frame, labels_path, image_path, extent, crs) -> N
     (its "no building" row) says so in the log; one without a row for it, or vector labels
     that lie elsewhere (a wrong CRS, another image's file), in a warning."""
     image = Path(image_path).name
+    if len(labels) == 0 and labels.extent is None and "ImageId" not in labels.fields:
+        # an empty file (SpaceNet's GeoJSON of a tile without buildings, say)
+        warnings.warn(f"{labels_path} holds no features; the mask of {image} is all zeros.",
+                      GeotileWarning, stacklevel=3)
+        return
     if "ImageId" in labels.fields and "BuildingId" in labels.fields:
         from geotile.spacenet import match_image
 

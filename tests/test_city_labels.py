@@ -303,11 +303,15 @@ def test_points_near_the_images_are_still_not_footprints(tmp_path, images):
         make_masks(path, images, [tmp_path / f"m{i}.tif" for i in range(3)])
 
 
-def test_empty_file_is_still_an_error(tmp_path, images):
+def test_an_empty_file_makes_all_zero_masks_with_a_warning(tmp_path, images):
+    """A labels file of no feature is one of no building (SpaceNet ships such files):
+    all-zero masks, said, not an error that stops a loop over tiles."""
     path = tmp_path / "empty.gpkg"
     city(3).iloc[:0].to_file(path)
-    with pytest.raises(InputError, match="no features"):
+    with pytest.warns(GeotileWarning, match="empty.gpkg holds no features"):
         make_masks(path, images[:1], [tmp_path / "m.tif"])
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert not src.read(1).any()
 
 
 def test_geoparquet_with_bbox_covering(tmp_path, monkeypatch, images):

@@ -9,6 +9,7 @@ import sys
 import geopandas as gpd
 import numpy as np
 import pytest
+import rasterio
 import shapely
 
 from geotile.errors import InputError
@@ -109,6 +110,20 @@ def test_bad_geojson_is_one_clear_error(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(InputError, match=f"bad.geojson: .*{message}"):
         read_labels(path)
+
+
+def test_an_empty_feature_collection_makes_an_empty_mask(tmp_path, make_raster, run_cli):
+    """SpaceNet ships one for every tile without buildings (a CRS84 crs member): make-masks
+    writes the all-zero mask and says why; a per-tile loop does not stop there."""
+    image = make_raster("img.tif", np.zeros((1, 20, 40), np.uint8))
+    labels = tmp_path / "buildings_AOI_2_Vegas_img9.geojson"
+    labels.write_text('{"type": "FeatureCollection", "crs": {"type": "name", "properties": '
+                      '{"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}, "features": []}')
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "holds no features" in result.stderr and "all zeros" in result.stderr
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.shape == (20, 40) and not src.read(1).any()
 
 
 def test_make_masks_from_geojson_imports_no_pandas(tmp_path, make_raster):
