@@ -725,6 +725,15 @@ class OnnxModel:
             scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not raw else 1.0
         return Normalization(scale, self._mean, self._std)
 
+    def unscaled(self, dtype) -> bool:
+        """Whether pixels of integer ``dtype`` wider than 8 bits reach the model as they are
+        with nothing saying so: no --scale, and the model takes float input and declares no
+        statistics of raw pixels (its inputs may well be 0..1)."""
+        dtype = np.dtype(dtype)
+        return (dtype.kind in "iu" and dtype.itemsize > 1 and self._scale is None
+                and not np.issubdtype(self.input_type, np.integer)
+                and not self._raw_pixel_stats)
+
     def check_bands(self, count: int, source) -> None:
         """ModelError suggesting --bands when ``count`` selected bands do not fit the model."""
         if self.channels is not None and count != self.channels:

@@ -217,15 +217,16 @@ def _binary_0_255(name: str, shape: tuple, mtime) -> bool:
     from rasterio.enums import Resampling
 
     with rasterio.open(name) as src:  # a thinned read: enough to see which values occur
-        sample = src.read(1, out_shape=(min(src.height, 1024), min(src.width, 1024)),
+        sample = src.read(out_shape=(src.count, min(src.height, 1024), min(src.width, 1024)),
                           resampling=Resampling.nearest)
     values = np.unique(sample)
     return bool(255 in values and set(values.tolist()) <= {0, 255})
 
 
 def is_binary_0_255(mask_src) -> bool:
-    """Whether a uint8 mask without nodata holds only 0 and 255 (255: the positive class)."""
-    if mask_src.nodata is not None or mask_src.dtypes[0] != "uint8" or mask_src.count != 1:
+    """Whether a uint8 mask without nodata holds only 0 and 255 (255: the positive class),
+    in every band (Massachusetts' and DeepGlobe's RGB masks repeat it in three)."""
+    if mask_src.nodata is not None or mask_src.dtypes[0] != "uint8":
         return False
     path = Path(str(mask_src.name))
     mtime = path.stat().st_mtime_ns if path.exists() else None
@@ -879,7 +880,8 @@ def _fmt(value: float) -> str:
 
 def _warn_if_colour_labels(mask_src, image) -> None:
     """One warning when a mask looks like colour-coded labels (RGB bands, two or more of
-    them above 1, e.g. ISPRS Potsdam's): its patches would hold colours, not class ids."""
+    them above 1 and not all equal, e.g. ISPRS Potsdam's; Massachusetts' grey 0/255 masks
+    are binary): its patches would hold colours, not class ids."""
     from rasterio.enums import ColorInterp
 
     rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
@@ -888,7 +890,8 @@ def _warn_if_colour_labels(mask_src, image) -> None:
         return
     shape = (3, min(mask_src.height, 256), min(mask_src.width, 256))  # a decimated look
     sample = mask_src.read([1, 2, 3], out_shape=shape)
-    if int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2:
+    grey = (sample[0] == sample[1]).all() and (sample[1] == sample[2]).all()  # 0/255 masks
+    if not grey and int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2:
         name = Path(str(mask_src.name)).name
         warnings.warn(f"{name}: its RGB bands look like colour-coded labels, so the mask "
                       "patches hold colours, not class ids. Make a class mask first: geotile "

@@ -568,18 +568,21 @@ def test_shift_mask_patches_are_unchanged(run_cli, tmp_path):
             assert float(row["nodata_fraction"]) == 0
 
 
-def test_pad_keeps_the_buildings_of_a_0_255_mask(run_cli, make_raster, tmp_path):
-    """An INRIA-style 0/255 mask (255: building, no nodata): padding is marked by a mask
-    band with 0 under it, so no building pixel of a padded patch reads as nodata."""
+@pytest.mark.parametrize("bands", [1, 3])
+def test_pad_keeps_the_buildings_of_a_0_255_mask(run_cli, make_raster, tmp_path, bands):
+    """An INRIA-style 0/255 mask (255: building, no nodata; Massachusetts and DeepGlobe
+    repeat it in three bands): padding is marked by a mask band with 0 under it, so no
+    building pixel of a padded patch reads as nodata."""
     import rasterio
 
     image = make_raster("img.tif", np.full((3, 40, 100), 100, np.uint8))
     mask = np.zeros((40, 100), np.uint8)
     mask[5:20, 80:95] = 255  # a building in the padded edge patch
-    mask_path = make_raster("img_mask.tif", mask)
+    mask_path = make_raster("img_mask.tif", np.repeat(mask[np.newaxis], bands, axis=0))
     result = run_cli("tile", image, "--masks", mask_path, "--size", "64", "--edge", "pad",
                      "-o", tmp_path / "p")
     assert result.exit_code == 0, result.output
+    assert "colour-coded" not in result.stderr  # grey 0/255 bands are a binary mask
     with rasterio.open(tmp_path / "p" / "masks" / "img_0_1.tif") as patch:
         values, valid = patch.read(1), patch.dataset_mask()
         assert patch.nodata is None

@@ -955,6 +955,7 @@ def test_pixels_beyond_float16_are_one_line(tmp_path, make_raster, run_cli):
     model = save_graph(tmp_path / "m.onnx", nodes, [("input", FLOAT16, ["N", 3, "H", "W"])],
                        [("output", FLOAT, ["N", 1, "H", "W"])], weights)
     image = make_raster("u16.tif", np.full((3, 20, 20), 65535, np.uint16))
-    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--tile-size", 32)
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--tile-size", 32,
+                     "--scale", 1)  # the pixels as they are, chosen
     assert_one_line_error(result, "m.onnx", "float16", "65535", "--scale")
     assert not (tmp_path / "o.tif").exists()

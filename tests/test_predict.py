@@ -198,6 +198,23 @@ def test_bands_selection_and_message(tmp_path, make_raster):
         np.testing.assert_allclose(out.read(), expected, atol=1e-5)
 
 
+def test_wide_integer_pixels_fed_unscaled_are_said(tmp_path, make_raster, run_cli):
+    """11-bit SpaceNet pixels (uint16 up to 2047) go to a model as they are unless --scale
+    says otherwise: a model trained on 0..1 inputs then sees 2047, silently. Said once;
+    an explicit --scale (1 included) says the user chose."""
+    pixels = np.random.default_rng(2).integers(0, 2048, (3, 40, 50)).astype(np.uint16)
+    image = make_raster("sn.tif", pixels)
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "a.tif", "--tile-size", 32)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warned) == 1 and "uint16 pixels go to the model as they are" in warned[0]
+    for scale in ("1", "0.000489"):
+        result = run_cli("predict", model, image, "-o", tmp_path / f"s{scale}.tif",
+                         "--tile-size", 32, "--scale", scale)
+        assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+
+
 def test_fixed_size_model_rejects_other_tile_size(tmp_path, image):
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", size=224))
     with pytest.raises(ModelError, match="fixed 224 px"):
