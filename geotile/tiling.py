@@ -879,19 +879,11 @@ def _fmt(value: float) -> str:
 
 
 def _warn_if_colour_labels(mask_src, image) -> None:
-    """One warning when a mask looks like colour-coded labels (RGB bands, two or more of
-    them above 1 and not all equal, e.g. ISPRS Potsdam's; Massachusetts' grey 0/255 masks
-    are binary): its patches would hold colours, not class ids."""
-    from rasterio.enums import ColorInterp
+    """One warning when a mask looks like colour-coded labels: its patches would hold
+    colours, not class ids."""
+    from geotile.label_rasters import looks_like_colour_labels
 
-    rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
-    if mask_src.count < 3 or mask_src.dtypes[0] != "uint8" or \
-            tuple(mask_src.colorinterp[:3]) != rgb:
-        return
-    shape = (3, min(mask_src.height, 256), min(mask_src.width, 256))  # a decimated look
-    sample = mask_src.read([1, 2, 3], out_shape=shape)
-    grey = (sample[0] == sample[1]).all() and (sample[1] == sample[2]).all()  # 0/255 masks
-    if not grey and int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2:
+    if looks_like_colour_labels(mask_src):
         name = Path(str(mask_src.name)).name
         warnings.warn(f"{name}: its RGB bands look like colour-coded labels, so the mask "
                       "patches hold colours, not class ids. Make a class mask first: geotile "

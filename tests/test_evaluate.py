@@ -416,6 +416,24 @@ def test_a_float_class_raster_of_fractions_is_refused(make_raster, tmp_path):
     assert evaluate_files(whole, truth) is not None  # whole ids and NaN (no class) pass
 
 
+def test_colour_coded_truth_is_refused_not_scored_by_its_red_band(make_raster, tmp_path):
+    """An ISPRS Potsdam label raster as truth: its red band alone scored a perfect
+    prediction at 14 % accuracy; it is refused, naming make-masks --palette. A grey 0/255
+    mask in three bands (Massachusetts) is scored."""
+    ids = np.random.default_rng(4).integers(0, 3, (30, 40)).astype(np.uint8)
+    colours = np.array([[255, 255, 255], [0, 0, 255], [0, 255, 0]], np.uint8)
+    truth = make_raster("labels.tif", np.moveaxis(colours[ids], -1, 0).copy(),
+                        photometric="RGB")
+    prediction = make_raster("pred.tif", ids)
+    with pytest.raises(InputError, match=r"labels\.tif: its RGB bands look like colour-coded "
+                                         r"labels.*--palette"):
+        evaluate_files(prediction, truth)
+    grey = make_raster("grey.tif", np.repeat((ids[np.newaxis] == 1) * np.uint8(255), 3, 0),
+                       photometric="RGB")
+    scores = evaluate_files(make_raster("p1.tif", (ids == 1).astype(np.uint8)), grey)
+    assert scores.as_dict()["mode"] == "pixel"
+
+
 def test_grid_mismatch_and_mixed_kinds(make_raster, tmp_path):
     a = make_raster("a.tif", np.zeros((10, 10), np.uint8))
     b = make_raster("b.tif", np.zeros((10, 10), np.uint8), transform=from_origin(0, 0, 1, 1))
