@@ -219,6 +219,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     geometry = _geometry(model, size, per_run)
     offset, out = geometry.offset, geometry.out
     beyond = far_margin(geometry, size)
+    cells = getattr(geometry, "scale", 1) > 1  # a downscaling model's
     grid = window_grid(mosaic.width, mosaic.height, size, overlap, geometry)
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
@@ -255,7 +256,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
                 pixels, valid = mosaic.read(sources, left, top, cols, count, indexes)
             with clock.timing("normalise"):
                 band = prepare_band(model, pixels, valid, out)
-                if getattr(geometry, "scale", 1) > 1:  # no zeros in cells past the edge
+                if cells:  # no zeros in cells past the edge
                     repeat_edges(band, left, top, mosaic.width, mosaic.height)
                 return band, valid
 
