@@ -305,7 +305,8 @@ def main() -> None:
                         help="only predict, on the GPU providers (TensorRT, CUDA; fp32 and "
                         "fp16) against the bare loop, with NVML utilisation; needs a GPU and "
                         "nvidia-ml-py (benchmarks/gpu.py)")
-    parser.add_argument("--batch-size", type=int, default=16, help="--gpu: patches per batch")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="--gpu: patches per batch (default: geotile's own)")
     parser.add_argument("--providers", default="",
                         help="--gpu: comma-separated providers instead of every GPU one that "
                         "loads (cpu checks the runner on a machine without a GPU)")

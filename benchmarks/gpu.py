@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,31 +50,52 @@ class GpuCase:
     stages: list[dict] = field(default_factory=list)
     busy: list[float] = field(default_factory=list)
     gpu_mb: list[float] = field(default_factory=list)
+    big: bool = False  # the large orthotile: timed once, with no untimed run before
+    failed: str = ""  # why a run failed (the other cases still run)
 
 
-def make_cases(size: int, big: int, batch: int, providers: list[str], out: Path,
+def default_batch(provider: str) -> int:
+    """geotile's own batch of 256 px windows on ``provider`` (what a user gets without
+    --batch-size), which the bare loop then runs too."""
+    from geotile.predict import CPU_BATCH_PIXELS, GPU_BATCH_PIXELS
+
+    budget = CPU_BATCH_PIXELS if provider == "cpu" else GPU_BATCH_PIXELS
+    return max(1, min(64, budget // (TILE * TILE)))
+
+
+def make_cases(size: int, big: int, batch: int | None, providers: list[str], out: Path,
                precisions=("fp32", "fp16")) -> list[GpuCase]:
+    """Each model x provider x precision on a ``size`` px orthotile; the U-Net at
+    --batch-size 16 beside the default batch (whether bigger batches pay); then the U-Net
+    on a ``big`` px orthotile, in the last precision on the first provider. ``batch``: None
+    for geotile's default (no --batch-size, as users run it)."""
     from geotile.model import float16_copy
 
     tiny, unet = models.tiny_convnet(out / "tiny.onnx"), models.resnet18_unet(out / "r18.onnx")[0]
-    plan = [(label, model, size, provider, precision)
+    plan = [(label, model, size, provider, precision, batch)
             for label, model in (("tiny convnet", tiny), ("ResNet18 U-Net", unet))
             for provider in providers for precision in precisions]
-    plan += [("ResNet18 U-Net", unet, big, providers[0], precision) for precision in precisions]
+    if batch is None and providers[0] != "cpu":
+        plan.append(("ResNet18 U-Net", unet, size, providers[0], precisions[-1], 16))
+    plan.append(("ResNet18 U-Net", unet, big, providers[0], precisions[-1], batch))
     cases = []
-    for label, model, pixels, provider, precision in plan:
-        stage = f"{label}, {pixels} px, {provider}, {precision}"
+    for label, model, pixels, provider, precision, per_batch in plan:
+        shown = f", batch {per_batch}" if per_batch is not None and batch is None else ""
+        stage = f"{label}, {pixels} px, {provider}, {precision}{shown}"
         image, megapixels = inputs.blank(pixels), pixels * pixels / 1e6
         fp16 = ["--fp16"] if precision == "fp16" else []
+        chosen = ["--batch-size", per_batch] if per_batch is not None else []
         floor = float16_copy(model) if precision == "fp16" else model
         cases += [
             GpuCase(stage, "geotile predict",
                     [*GEOTILE, "predict", model, image, "-o", out / "gpu.tif", "--tile-size",
-                     TILE, "--overlap", OVERLAP, "--batch-size", batch, "--providers", provider,
-                     *fp16, "--overwrite", "--json"], megapixels, geotile=True),
+                     TILE, "--overlap", OVERLAP, *chosen, "--providers", provider,
+                     *fp16, "--overwrite", "--json"], megapixels, geotile=True,
+                    big=pixels == big),
             GpuCase(stage, f"bare ONNX Runtime loop ({provider})",
                     [PY, "-m", "benchmarks.peers", "bare_ort", floor, pixels, pixels, TILE,
-                     OVERLAP, batch, provider, precision], megapixels),
+                     OVERLAP, per_batch or default_batch(provider), provider, precision],
+                    megapixels, big=pixels == big),
         ]
     for case in cases:
         case.command = [str(c) for c in case.command]
@@ -88,15 +110,36 @@ def _inner(text: str) -> tuple[float, dict]:
     return report["seconds"], {}
 
 
-def run(cases: list[GpuCase], repeat: int, monitor: GpuMonitor | None) -> None:
+def _timed(case: GpuCase, monitor: GpuMonitor | None, stdout: Path) -> float | None:
+    """One run's wall seconds, or None when it failed (recorded in ``case.failed``)."""
+    try:
+        return run_tree(case.command, monitor, stdout)[0]
+    except RuntimeError as exc:
+        case.failed = str(exc)
+        print(f"FAILED {case.stage}: {case.name}: {exc}", flush=True)
+        return None
+
+
+def run(cases: list[GpuCase], repeat: int, monitor: GpuMonitor | None,
+        report: Callable[[], None] = lambda: None) -> None:
+    """The untimed runs, then ``repeat`` alternating rounds (the large orthotile's cases
+    once, in the last); ``report()`` after each round, so that a run cut short still
+    leaves its figures. A failing case is reported and left out; the others go on."""
     with tempfile.TemporaryDirectory() as folder:
         stdout = Path(folder) / "stdout.json"
         for case in cases:  # untimed: TensorRT fills its engine cache
-            case.first, _ = run_tree(case.command, monitor, stdout)
+            if case.big and case.stage.split(", ")[2] != "tensorrt":
+                continue
+            case.first = _timed(case, monitor, stdout) or 0.0
             print(f"[first] {case.stage}: {case.name} {case.first:.2f} s", flush=True)
         for round_number in range(repeat):
+            last = round_number == repeat - 1
             for case in cases:
-                seconds, _ = run_tree(case.command, monitor, stdout)
+                if case.failed or (case.big and not last):
+                    continue
+                seconds = _timed(case, monitor, stdout)
+                if seconds is None:
+                    continue
                 inner, stages = _inner(stdout.read_text())
                 case.wall.append(seconds)
                 case.inner.append(inner)
@@ -107,6 +150,7 @@ def run(cases: list[GpuCase], repeat: int, monitor: GpuMonitor | None) -> None:
                     case.gpu_mb.append(monitor.used_mb)
                 print(f"[{round_number + 1}/{repeat}] {case.stage}: {case.name} {seconds:.2f} s"
                       f" ({inner:.2f} s in the run)", flush=True)
+            report()
 
 
 def tables(cases: list[GpuCase]) -> list[str]:
@@ -117,6 +161,11 @@ def tables(cases: list[GpuCase]) -> list[str]:
     verdicts, stage_lines = [], []
     for stage in dict.fromkeys(c.stage for c in cases):
         group = [c for c in cases if c.stage == stage]
+        if any(c.failed or not c.inner for c in group):
+            verdicts.append(f"- {stage}: not measured ("
+                            + "; ".join(f"{c.name}: {c.failed or 'not run'}" for c in group)
+                            + ")")
+            continue
         ours = next(c for c in group if c.geotile)
         floor = next(c for c in group if not c.geotile)
         ratio = statistics.median(floor.inner) / statistics.median(ours.inner)
@@ -125,7 +174,8 @@ def tables(cases: list[GpuCase]) -> list[str]:
             rate = case.megapixels / inner
             busy = f"{statistics.median(case.busy):.0f}" if case.busy else "-"
             memory = f"{max(case.gpu_mb):.0f}" if case.gpu_mb else "-"
-            lines.append(f"| {stage} | {case.name} | {case.first:.2f} | {wall:.2f} | "
+            first = f"{case.first:.2f}" if case.first else "-"
+            lines.append(f"| {stage} | {case.name} | {first} | {wall:.2f} | "
                          f"{inner:.2f} | {wall - inner:.2f} | {rate:.1f} | "
                          f"{rate * KM2_PER_HOUR:.0f} | {f'{ratio:.2f}' if case is ours else ''}"
                          f" | {busy} | {memory} |")
@@ -162,16 +212,23 @@ def main(args, out: Path) -> None:
     precisions = ("fp32", "fp16") if on_gpu else ("fp32",)
     cases = make_cases(size, big, args.batch_size, providers, out, precisions)
     repeat = 1 if args.smoke else args.repeat
-    run(cases, repeat, monitor)
     gpu = f"; GPU {monitor.name}" if monitor is not None else "; no GPU (providers: cpu)"
-    lines = [f"# geotile GPU benchmarks{' (smoke run)' if args.smoke else ''}", "",
-             f"Machine: {machine()}{gpu}.", "",
-             f"Medians of {repeat} alternating runs after one untimed run of each case, each "
-             f"a fresh process; batches of {args.batch_size} windows of {TILE} px with "
-             f"{OVERLAP} px overlap. `in the run`: geotile's own `--json` seconds (reading, "
-             "inference, blending, writing; not imports and the session) and the loop's own "
-             "timer; `start-up` is the rest of the wall time. GPU busy % is the mean of NVML "
-             "utilisation samples over the process; GPU MB the peak device memory in use.", "",
-             *tables(cases), ""]
-    args.output.write_text("\n".join(lines) + "\n")
+    batches = (f"batches of {args.batch_size}" if args.batch_size else
+               f"geotile's default batch ({default_batch(providers[0])} windows; the loop "
+               "runs the same) unless a case names one")
+
+    def report() -> None:
+        lines = [f"# geotile GPU benchmarks{' (smoke run)' if args.smoke else ''}", "",
+                 f"Machine: {machine()}{gpu}.", "",
+                 f"Medians of {repeat} alternating runs after one untimed run of each case "
+                 f"({big} px: one run, no untimed one except on TensorRT), each a fresh "
+                 f"process; {batches}, windows of {TILE} px with {OVERLAP} px overlap. "
+                 "`in the run`: geotile's own `--json` seconds (reading, inference, "
+                 "blending, writing; not imports and the session) and the loop's own timer; "
+                 "`start-up` is the rest of the wall time. GPU busy % is the mean of NVML "
+                 "utilisation samples over the process; GPU MB the peak device memory in "
+                 "use.", "", *tables(cases), ""]
+        args.output.write_text("\n".join(lines) + "\n")
+
+    run(cases, repeat, monitor, report)
     print(f"wrote {args.output}")

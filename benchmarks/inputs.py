@@ -59,7 +59,7 @@ def blank(size: int, height: int | None = None) -> Path:
     rng = np.random.default_rng(1)
     profile = {"driver": "GTiff", "width": size, "height": height, "count": 3, "dtype": "uint8",
                "crs": CRS, "transform": from_origin(500000, 3700000, 0.3, 0.3), "tiled": True,
-               "compress": "deflate", "bigtiff": "IF_SAFER"}
+               "compress": "deflate", "bigtiff": "IF_SAFER", "num_threads": "ALL_CPUS"}
     with rasterio.open(path, "w", **profile) as dst:
         for top in range(0, height, 1024):
             rows = min(1024, height - top)

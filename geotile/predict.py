@@ -665,9 +665,13 @@ def predict_raster(
                     "seconds": 0.0, "megapixels": 0.0, "mp_per_s": 0.0,
                     "provider": model.provider, "stage_seconds": clock.seconds()}
         overwrite = overwrite or action == REPLACE
+    from geotile.cpus import usable_cpus
     from geotile.no_georef import copy_georeferencing, quiet_rasterio, warn_if_not_georeferenced
 
-    with quiet_rasterio(), open_raster(image_path) as src, _extra(
+    # on a GPU the cores are free to decode the image's tiles in parallel; on the CPU
+    # provider they run the model
+    decode_threads = usable_cpus() if getattr(model, "steady_batches", False) else None
+    with quiet_rasterio(), open_raster(image_path, decode_threads) as src, _extra(
             extra_bands, src, extra_resampling) as extra:
         check_pixels_readable(src)
         warn_if_not_georeferenced(src, "the predictions")

@@ -116,11 +116,17 @@ def files_read(path) -> list:
     return [path, *(Path(f) for f in files if not f.startswith("/vsi"))]
 
 
-def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
-    """Open a raster for reading, or raise InputError naming the file and the fix."""
+def open_raster(path: str | os.PathLike, decode_threads: int | None = None
+                ) -> rasterio.io.DatasetReader:
+    """Open a raster for reading, or raise InputError naming the file and the fix.
+    ``decode_threads``: a read spanning several compressed GeoTIFF tiles decodes them in
+    that many threads (GDAL_NUM_THREADS, read when the file is opened)."""
     if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
     try:
+        if decode_threads and decode_threads > 1:
+            with rasterio.Env(GDAL_NUM_THREADS=str(decode_threads)):
+                return rasterio.open(path)
         return rasterio.open(path)
     except RasterioIOError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else "unknown format"

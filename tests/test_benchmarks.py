@@ -122,8 +122,10 @@ def test_gpu_runner_reports_start_up_apart_and_the_stages(tmp_path):
                                      "ResNet18 U-Net, 768 px, cpu, fp32"}
     assert sorted(r[1] for r in timed) == sorted(["geotile predict",
                                                   "bare ONNX Runtime loop (cpu)"] * 3)
-    for _, name, first, wall, inner, start_up, rate, area, ratio, *_ in timed:
-        assert 0 < float(inner) < float(wall) and float(first) > 0
+    for case, name, first, wall, inner, start_up, rate, area, ratio, *_ in timed:
+        assert 0 < float(inner) < float(wall)
+        # the large orthotile runs once, with no untimed run (it is not TensorRT)
+        assert first == "-" if "768 px" in case else float(first) > 0
         assert abs(float(wall) - float(inner) - float(start_up)) <= 0.011
         assert abs(float(area) - float(rate) * 324) <= 0.5 * 324  # km^2/h at 0.3 m
         assert (ratio != "") == (name == "geotile predict")

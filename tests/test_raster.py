@@ -189,3 +189,26 @@ def test_a_dangling_symlink_output_is_said_as_such(tmp_path):
     with atomic_output(link, overwrite=True) as tmp:
         tmp.write_text("new")
     assert not link.is_symlink() and link.read_text() == "new"
+
+
+def test_open_with_decode_threads_reads_the_same_pixels_and_leaves_no_setting(tmp_path):
+    """GPU predict decodes a compressed tiled GeoTIFF's tiles in threads: the pixels of a
+    window across many tiles (edges included) are those of a plain read, and
+    GDAL_NUM_THREADS is set only while the file is opened."""
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    pixels = np.random.default_rng(3).integers(0, 256, (3, 300, 410), dtype=np.uint8)
+    path = tmp_path / "tiled.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=410, height=300, count=3,
+                       dtype="uint8", crs="EPSG:32616", transform=from_origin(0, 0, 0.3, 0.3),
+                       tiled=True, blockxsize=64, blockysize=64, compress="deflate") as dst:
+        dst.write(pixels)
+    window = Window(37, 21, 373, 270)
+    with open_raster(path) as plain, open_raster(path, decode_threads=4) as threaded:
+        expected = plain.read(window=window)
+        assert np.array_equal(threaded.read(window=window), expected)
+        assert np.array_equal(threaded.read(), pixels)
+    from rasterio._env import get_gdal_config
+
+    assert get_gdal_config("GDAL_NUM_THREADS") is None
