@@ -30,6 +30,13 @@ python3 -c "import onnxruntime as o, rasterio, click; print('onnxruntime', o.__v
 o.get_available_providers(), 'rasterio', rasterio.__version__, 'click', click.__version__)
 from geotile.model import usable_providers; print('usable:', usable_providers())
 import onnxruntime.transformers.float16"
+if [ "${VARIANTS:-0}" = 1 ]; then  # the session settings' table instead (gpu_variants.py)
+    python3 -c "from pathlib import Path; from benchmarks import models
+Path('benchmarks/work/out').mkdir(parents=True, exist_ok=True)
+models.resnet18_unet(Path('benchmarks/work/out/r18.onnx'))"
+    python3 -m benchmarks.gpu_variants benchmarks/work/out/r18.onnx 2>&1 | tee "$out/variants.md"
+    exit
+fi
 timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 \
     | tee "$out/gpu-tests.log" | tail -4
 timeout "${BENCH_TIMEOUT:-400}" python3 -m benchmarks --gpu --repeat "${REPEAT:-3}" \

@@ -65,8 +65,8 @@ def default_batch(provider: str) -> int:
 
 def make_cases(size: int, big: int, batch: int | None, providers: list[str], out: Path,
                precisions=("fp32", "fp16")) -> list[GpuCase]:
-    """Each model x provider x precision on a ``size`` px orthotile; the U-Net at
-    --batch-size 16 beside the default batch (whether bigger batches pay); then the U-Net
+    """Each model x provider x precision on a ``size`` px orthotile; the U-Net at another
+    --batch-size beside the default batch (whether it pays); then the U-Net
     on a ``big`` px orthotile, in the last precision on the first provider. ``batch``: None
     for geotile's default (no --batch-size, as users run it)."""
     from geotile.model import float16_copy
@@ -75,8 +75,9 @@ def make_cases(size: int, big: int, batch: int | None, providers: list[str], out
     plan = [(label, model, size, provider, precision, batch)
             for label, model in (("tiny convnet", tiny), ("ResNet18 U-Net", unet))
             for provider in providers for precision in precisions]
-    if batch is None and providers[0] != "cpu":
-        plan.append(("ResNet18 U-Net", unet, size, providers[0], precisions[-1], 16))
+    if batch is None and providers[0] != "cpu":  # another batch size beside the default
+        other = 64 if default_batch(providers[0]) != 64 else 16
+        plan.append(("ResNet18 U-Net", unet, size, providers[0], precisions[-1], other))
     plan.append(("ResNet18 U-Net", unet, big, providers[0], precisions[-1], batch))
     cases = []
     for label, model, pixels, provider, precision, per_batch in plan:

@@ -130,9 +130,14 @@ def tensorrt_cache() -> Path:
 def provider_options(chain: list[str], fp16: bool = False) -> list:
     """ONNX Runtime's providers argument for ``chain``: TensorRT with its engine and timing
     caches on disk (:func:`tensorrt_cache`, keyed by ONNX Runtime on the model and shapes)
-    and fp16 kernels with --fp16; the others as they are."""
+    and fp16 kernels with --fp16; CUDA with channels-last (NHWC) convolution kernels, which
+    the tensor cores run faster (measured on an H200, ResNet18 U-Net: fp16 0.53 -> 0.44 s,
+    fp32 0.61 -> 0.57 s per 6000 px orthotile); the CPU as it is."""
     result: list = []
     for name in chain:
+        if name == PROVIDERS["cuda"]:
+            result.append((name, {"prefer_nhwc": "1"}))
+            continue
         if name != PROVIDERS["tensorrt"]:
             result.append(name)
             continue

@@ -40,7 +40,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,9 +65,10 @@ log = logging.getLogger("geotile")
 OUTPUT_TYPES = ("probability", "class")
 #: pixels per model run when --batch-size is not given: on CPU, where a batch's activations
 #: are the process's memory (a 16-channel convnet holds ~115 MB per 512 px window) and the
-#: batch size does not change the speed, 2 windows of 512 px; on a GPU 16
+#: batch size does not change the speed, 2 windows of 512 px; on a GPU 16 of 256 px (an
+#: H200 ran a ResNet18 U-Net as fast or faster in batches of 16 as of 32 or 64)
 CPU_BATCH_PIXELS = 2 * 512 * 512
-GPU_BATCH_PIXELS = 16 * 512 * 512
+GPU_BATCH_PIXELS = 4 * 512 * 512
 CPU_PROVIDER = "CPUExecutionProvider"
 #: overlap of windows for a model that declares none: 25 % gave the same object F1 and
 #: pixel IoU as 50 % with 2.25x fewer windows per pixel (benchmarks/RESULTS.md, overlap)
@@ -82,6 +83,8 @@ CLASS_NODATA = 255
 #: batches stacked ahead of the model (in the reader thread), and batches whose outputs may
 #: wait to be blended; with the batch being run, what a strip holds beyond its band
 BATCHES_AHEAD = 2
+#: batches running at once on GPU providers (one's copies overlap the other's kernels)
+IN_FLIGHT = 2
 BLENDS_BEHIND = 4
 #: colour table of class outputs: id -> RGBA (0 = background, transparent)
 @dataclass(frozen=True)
@@ -294,6 +297,12 @@ class BatchBuffer:
     def __init__(self) -> None:
         self._array: np.ndarray | None = None
 
+    def take(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """The array, of ``shape`` and ``dtype`` (made anew only when they change)."""
+        if self._array is None or self._array.shape != shape or self._array.dtype != dtype:
+            self._array = np.empty(shape, dtype)
+        return self._array
+
     def stack(self, views: list[np.ndarray], length: int) -> np.ndarray:
         """``views`` stacked, then zeros up to ``length`` windows (a padded batch)."""
         shape, dtype = (length, *views[0].shape), views[0].dtype
@@ -401,6 +410,7 @@ def predict_blocks(
     from geotile.blending import axis_weight_sums, divide
     from geotile.progress import progress_bar
     from geotile.streaming import BandRows, StripCarry, background, column_strips
+    from geotile.window_batches import RowEnd, WindowBatcher
 
     clock = clock or StageClock()
 
@@ -431,6 +441,7 @@ def predict_blocks(
         return left, max(grid.col_offsets[strip.cols[-1]] + size, strip.right) - left
 
     cells = getattr(geometry, "scale", 1) > 1
+    in_flight = IN_FLIGHT if steady else 1
 
     def normalised(left, top, cols, rows, out):
         with clock.timing("decode"):
@@ -442,35 +453,45 @@ def predict_blocks(
                 repeat_edges(band, left, top, width, height)
             return band, valid
 
-    def work():  # in the reader thread: rows read once, batches stacked ahead of the model
+    def work():  # in the reader thread: rows read once, windows stacked ahead of the model
         # a buffer is reused only after its batch ran: those queued, the one waiting to be
-        # queued, the one being run and the one being stacked are never the same
-        buffers = itertools.cycle([BatchBuffer() for _ in range(BATCHES_AHEAD + 3)])
+        # queued, the one handed to the model, those running and the one being filled are
+        # never the same
+        buffers = itertools.cycle([BatchBuffer()
+                                   for _ in range(BATCHES_AHEAD + 3 + in_flight)])
         band_rows = BandRows(normalised, size)
         for strip in strips:
             left, cols = extent(strip)
-            batch_size = row_batch_size(model, len(strip.cols), per_run)
+            batcher = WindowBatcher(per_run, steady, buffers)
             for row, top in enumerate(grid.row_offsets):
                 # read, decoded and normalised once per pixel, not once per window row
                 pixels, valid = band_rows.band(left, top, cols)
                 valid = valid.copy()  # the buffer's rows are reused before it is blended
                 patches = [grid.patch(row, col) for col in strip.cols]
-                batches = row_batches(patches, pixels, valid, left, size, batch_size, steady,
-                                      buffers)
+                runnable = patches if valid.all() else [  # skip windows of nodata alone
+                    p for p in patches if valid[:, p.x_off - left : p.x_off - left + size].any()]
+                bar_counts[(strip.index, row)] = len(patches)
+                items = batcher.add(row, pixels, valid, left, size, runnable)
                 while True:
-                    with clock.timing("normalise"):  # stacking windows into a batch
-                        item = next(batches, None)
+                    with clock.timing("normalise"):  # stacking windows into batches
+                        item = next(items, None)
                     if item is None:
                         break
-                    yield strip, row, left, valid, *item
-                yield strip, row, left, valid, patches, None  # the row is complete
+                    yield strip, left, item
+            yield from ((strip, left, item) for item in batcher.finish())
 
     @functools.partial(clock.timed, "blend")
-    def blend(accumulator, chunk, outputs, valid, left, strip) -> None:
-        blend_outputs(model, windows, (last_row, last_col), chunk, outputs, valid, left, offset,
+    def blend(accumulator, segment, outputs, left, strip) -> None:
+        blend_outputs(model, windows, (last_row, last_col), segment.patches, outputs,
+                      segment.valid, left, offset,
                       lambda output, weights, patch: accumulator.add(
                           output, weights, patch.x_off + offset - strip.left,
                           patch.y_off + offset))
+
+    def blend_when_run(accumulator, segment, ran, left, strip) -> None:
+        """Blend a segment once its batch has run (in the blender thread)."""
+        outputs = ran.result()
+        blend(accumulator, segment, outputs[segment.start : segment.stop], left, strip)
 
     @functools.partial(clock.timed, "blend")
     def finish_row(accumulator, strip, row, left, valid):
@@ -490,30 +511,47 @@ def predict_blocks(
         return (Window(strip.left, top, core, end - top), divide(sums[:, :, :core], weights),
                 core_valid)
 
-    # this thread only runs the model, batch after batch (a gap between runs leaves the
-    # model's other threads spinning, and a GPU idle); reading, stacking, blending and
-    # writing happen in the reader, blender and writer threads meanwhile
+    @functools.partial(clock.timed, "model")
+    def run(batch):
+        return run_batch(model, batch, options.tta)
+
+    # on the CPU this thread runs the model, batch after batch (a gap between runs leaves
+    # the model's other threads spinning); on a GPU, IN_FLIGHT batches run at once in
+    # runner threads (one's copies and host work overlap the other's kernels); reading,
+    # stacking, blending and writing happen in the reader, blender and writer threads
     blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
+    runner = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="geotile-model") \
+        if in_flight > 1 else None
     bar = progress_bar(enabled=progress, total=len(grid), desc=name, unit="patch")
+    bar_counts: dict[tuple[int, int], int] = {}
     reader = background(work(), depth=BATCHES_AHEAD)
     pending: collections.deque = collections.deque()  # blends and rows, in order
+    running: collections.deque = collections.deque()  # batches handed to the runners
     accumulator, current = None, None
     try:
-        for strip, row, left, valid, chunk, batch in reader:
+        for strip, left, item in reader:
             if strip is not current:  # a strip's first row: its own sums
                 accumulator = RowBandAccumulator(model.num_classes, size, span(strip),
                                                  weighted=False)
                 current = strip
-            if batch is not None:
-                with clock.timing("model"):
-                    outputs = run_batch(model, batch, options.tta)
-                pending.append(blender.submit(blend, accumulator, chunk, outputs, valid,
-                                              left, strip))
-            else:
-                bar.update(len(chunk))
-                pending.append(blender.submit(finish_row, accumulator, strip, row, left,
-                                              valid))
-            # hand on finished rows; at most BLENDS_BEHIND batches wait to be blended
+            ran = None
+            if item.array is not None and runner is None:
+                ran = Future()
+                ran.set_result(run(item.array))
+            elif item.array is not None:
+                while len(running) >= in_flight:  # the oldest first (its error too)
+                    running.popleft().result()
+                ran = runner.submit(run, item.array)
+                running.append(ran)
+            for action in item.actions:  # blends, and each row finished after its own
+                if isinstance(action, RowEnd):
+                    bar.update(bar_counts.pop((strip.index, action.row), 0))
+                    pending.append(blender.submit(finish_row, accumulator, strip, action.row,
+                                                  left, action.valid))
+                else:
+                    pending.append(blender.submit(blend_when_run, accumulator, action, ran,
+                                                  left, strip))
+            # hand on finished rows; at most BLENDS_BEHIND blends wait
             while pending and (pending[0].done() or len(pending) > BLENDS_BEHIND):
                 if (block := pending.popleft().result()) is not None:
                     yield block
@@ -522,6 +560,8 @@ def predict_blocks(
                 yield block
     finally:
         reader.close()
+        if runner is not None:
+            runner.shutdown(wait=True, cancel_futures=True)
         blender.shutdown(wait=True, cancel_futures=True)
         bar.close()
 

@@ -103,8 +103,9 @@ def test_tensorrt_keeps_its_engines_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert tensorrt_cache() == tmp_path / "xdg" / "geotile" / "tensorrt"
     chain = [PROVIDERS["tensorrt"], PROVIDERS["cuda"], PROVIDERS["cpu"]]
-    (trt, options), cuda, cpu = provider_options(chain, fp16=True)
+    (trt, options), (cuda, cuda_options), cpu = provider_options(chain, fp16=True)
     assert (trt, cuda, cpu) == tuple(chain)
+    assert cuda_options == {"prefer_nhwc": "1"}  # channels-last kernels: faster on tensor cores
     assert options["trt_engine_cache_enable"] == "True" and options["trt_fp16_enable"] == "True"
     assert options["trt_engine_cache_path"] == str(tmp_path / "xdg" / "geotile" / "tensorrt")
     assert (tmp_path / "xdg" / "geotile" / "tensorrt").is_dir()

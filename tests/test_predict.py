@@ -238,8 +238,10 @@ def test_cog_output(tmp_path, make_raster, image):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cog.tif", "img.tif", "m.onnx"]
 
 
-def test_steady_batches_keep_one_shape_and_change_nothing(tmp_path, image):
-    """On GPU providers every batch has one shape (partial ones padded): same result."""
+def test_batches_run_across_rows_in_one_shape_and_change_nothing(tmp_path, image):
+    """A batch takes the windows that follow, row after row: all batches are full but the
+    last (no short batch at every row end; on a GPU a new shape means a new cuDNN
+    algorithm search), which GPU providers pad to the one shape: same result."""
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu")
     assert not model.steady_batches
     shapes = []
@@ -251,18 +253,26 @@ def test_steady_batches_keep_one_shape_and_change_nothing(tmp_path, image):
 
     model.run = recording_run
     options = PredictOptions(tile_size=32, overlap=0.5, batch_size=5)
+    rows = -(-(image.shape[1] - 32) // 16) + 1
+    windows = rows * 16  # 16 windows a row
+    assert windows % 5  # so that the last batch is short
     plain = predict_array(model, image, options=options)
-    assert len(set(shapes)) > 1  # 16 patches a row in batches of 5: 5, 5, 5, 1
+    assert shapes == [(5, 3, 32, 32)] * (windows // 5) + [(windows % 5, 3, 32, 32)]
     shapes.clear()
     model.steady_batches = True
     steady = predict_array(model, image, options=options)
-    assert set(shapes) == {(4, 3, 32, 32)}  # 16 patches a row: 4 batches of 4
+    assert shapes == [(5, 3, 32, 32)] * -(-windows // 5)  # the last one padded
     np.testing.assert_array_equal(steady, plain)
+    # a row of nodata alone runs no window and still finishes (its blocks are written)
+    holed = image.copy()
+    holed[:, 40:80] = 0
+    valid = np.ones(image.shape[1:], bool)
+    valid[40:80] = False
     shapes.clear()
-    model.one_batch_shape = True  # TensorRT: the batch size it was probed at, always
-    fixed = predict_array(model, image, options=options)
-    assert set(shapes) == {(5, 3, 32, 32)}  # 5, 5, 5 and 1 padded to 5
-    np.testing.assert_array_equal(fixed, plain)
+    with_gap = predict_array(model, holed, valid, options=options)
+    assert len(shapes) == -(-(windows - 16) // 5)  # the row of windows at y 48 skipped
+    assert np.isnan(with_gap[:, 40:80]).all()
+    np.testing.assert_array_equal(with_gap[:, valid], plain[:, valid])  # a pointwise model
 
 
 def test_batches_reuse_one_buffer_and_outputs_never_alias_it(tmp_path, image):
@@ -285,3 +295,27 @@ def test_batches_reuse_one_buffer_and_outputs_never_alias_it(tmp_path, image):
     normalised = image[:1].astype(np.float32) / 255
     np.testing.assert_allclose(echoed, normalised, atol=1e-6)
     assert expected.shape == echoed.shape
+
+
+def test_a_model_error_with_batches_in_flight_is_raised_and_nothing_hangs(tmp_path, image):
+    """On GPU providers two batches run at once in runner threads: an error in one reaches
+    the caller as it is, and the threads stop."""
+    import threading
+
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu")
+    model.steady_batches = True
+    run, calls = model.run, []
+
+    def failing_run(batch):
+        calls.append(1)
+        if len(calls) == 7:
+            raise ModelError("the seventh batch failed")
+        return run(batch)
+
+    model.run = failing_run
+    before = threading.active_count()
+    with pytest.raises(ModelError, match="seventh batch"):
+        predict_array(model, image, options=PredictOptions(tile_size=32, overlap=0.5,
+                                                           batch_size=5))
+    assert len(calls) < 20  # stopped soon after, not run to the end
+    assert threading.active_count() == before
