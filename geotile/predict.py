@@ -65,10 +65,10 @@ log = logging.getLogger("geotile")
 OUTPUT_TYPES = ("probability", "class")
 #: pixels per model run when --batch-size is not given: on CPU, where a batch's activations
 #: are the process's memory (a 16-channel convnet holds ~115 MB per 512 px window) and the
-#: batch size does not change the speed, 2 windows of 512 px; on a GPU 16 of 256 px (an
-#: H200 ran a ResNet18 U-Net as fast or faster in batches of 16 as of 32 or 64)
+#: batch size does not change the speed, 2 windows of 512 px; on a GPU 64 of 256 px (on an
+#: H200, a ResNet18 U-Net's 6000 px orthotile took 0.97 s in batches of 64, 1.47 s in 16)
 CPU_BATCH_PIXELS = 2 * 512 * 512
-GPU_BATCH_PIXELS = 4 * 512 * 512
+GPU_BATCH_PIXELS = 16 * 512 * 512
 CPU_PROVIDER = "CPUExecutionProvider"
 #: overlap of windows for a model that declares none: 25 % gave the same object F1 and
 #: pixel IoU as 50 % with 2.25x fewer windows per pixel (benchmarks/RESULTS.md, overlap)
@@ -85,6 +85,9 @@ CLASS_NODATA = 255
 BATCHES_AHEAD = 2
 #: batches running at once on GPU providers (one's copies overlap the other's kernels)
 IN_FLIGHT = 2
+#: threads stacking windows into batches on GPU providers
+STACKERS = 4
+#: batches whose outputs may wait to be blended
 BLENDS_BEHIND = 4
 #: colour table of class outputs: id -> RGBA (0 = background, transparent)
 @dataclass(frozen=True)
@@ -410,7 +413,7 @@ def predict_blocks(
     from geotile.blending import axis_weight_sums, divide
     from geotile.progress import progress_bar
     from geotile.streaming import BandRows, StripCarry, background, column_strips
-    from geotile.window_batches import RowEnd, WindowBatcher
+    from geotile.window_batches import RowEnd, WindowBatcher, parallel_copy
 
     clock = clock or StageClock()
 
@@ -462,7 +465,7 @@ def predict_blocks(
         band_rows = BandRows(normalised, size)
         for strip in strips:
             left, cols = extent(strip)
-            batcher = WindowBatcher(per_run, steady, buffers)
+            batcher = WindowBatcher(per_run, steady, buffers, copy)
             for row, top in enumerate(grid.row_offsets):
                 # read, decoded and normalised once per pixel, not once per window row
                 pixels, valid = band_rows.band(left, top, cols)
@@ -520,14 +523,30 @@ def predict_blocks(
     # runner threads (one's copies and host work overlap the other's kernels); reading,
     # stacking, blending and writing happen in the reader, blender and writer threads
     blender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geotile-blend")
+    # on a GPU the cores are free: windows are stacked into batches by STACKERS threads
+    stackers = ThreadPoolExecutor(max_workers=STACKERS, thread_name_prefix="geotile-stack") \
+        if in_flight > 1 else None
+    copy = parallel_copy(stackers, STACKERS) if stackers is not None else None
     runner = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="geotile-model") \
         if in_flight > 1 else None
     bar = progress_bar(enabled=progress, total=len(grid), desc=name, unit="patch")
     bar_counts: dict[tuple[int, int], int] = {}
     reader = background(work(), depth=BATCHES_AHEAD)
-    pending: collections.deque = collections.deque()  # blends and rows, in order
+    # blends and rows, in order, each with whether it ends a batch's blends
+    pending: collections.deque = collections.deque()
     running: collections.deque = collections.deque()  # batches handed to the runners
-    accumulator, current = None, None
+    accumulator, current, behind = None, None, 0  # behind: batches not yet blended
+
+    def hand_on(limit: int):
+        """Finished blocks of the blends and rows done (or waited for, while more than
+        ``limit`` batches wait to be blended: their outputs are memory)."""
+        nonlocal behind
+        while pending and (pending[0][0].done() or behind > limit):
+            done, ends_batch = pending.popleft()
+            behind -= ends_batch
+            if (block := done.result()) is not None:
+                yield block
+
     try:
         for strip, left, item in reader:
             if strip is not current:  # a strip's first row: its own sums
@@ -543,25 +562,25 @@ def predict_blocks(
                     running.popleft().result()
                 ran = runner.submit(run, item.array)
                 running.append(ran)
-            for action in item.actions:  # blends, and each row finished after its own
+            last = max((i for i, a in enumerate(item.actions) if not isinstance(a, RowEnd)),
+                       default=-1)
+            for index, action in enumerate(item.actions):  # each row after its own blends
                 if isinstance(action, RowEnd):
                     bar.update(bar_counts.pop((strip.index, action.row), 0))
-                    pending.append(blender.submit(finish_row, accumulator, strip, action.row,
-                                                  left, action.valid))
+                    pending.append((blender.submit(finish_row, accumulator, strip, action.row,
+                                                   left, action.valid), False))
                 else:
-                    pending.append(blender.submit(blend_when_run, accumulator, action, ran,
-                                                  left, strip))
-            # hand on finished rows; at most BLENDS_BEHIND blends wait
-            while pending and (pending[0].done() or len(pending) > BLENDS_BEHIND):
-                if (block := pending.popleft().result()) is not None:
-                    yield block
-        while pending:
-            if (block := pending.popleft().result()) is not None:
-                yield block
+                    pending.append((blender.submit(blend_when_run, accumulator, action, ran,
+                                                   left, strip), index == last))
+            behind += last >= 0
+            yield from hand_on(BLENDS_BEHIND)
+        yield from hand_on(-1)
     finally:
         reader.close()
         if runner is not None:
             runner.shutdown(wait=True, cancel_futures=True)
+        if stackers is not None:
+            stackers.shutdown(wait=True, cancel_futures=True)
         blender.shutdown(wait=True, cancel_futures=True)
         bar.close()
 

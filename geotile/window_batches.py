@@ -10,7 +10,8 @@ finished, once the batch holding its last window has gone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,11 +53,14 @@ class WindowBatcher:
     (:class:`geotile.predict.BatchBuffer`): a buffer is written only while its batch is
     being filled."""
 
-    def __init__(self, batch_size: int, steady: bool, buffers: Iterator) -> None:
+    def __init__(self, batch_size: int, steady: bool, buffers: Iterator,
+                 copy: Callable[[list], None] | None = None) -> None:
         self.batch_size, self.steady, self._buffers = batch_size, steady, buffers
+        self._copy = copy or copy_windows
         self._array: np.ndarray | None = None
         self._actions: list[Segment | RowEnd] = []
         self._count = 0
+        self._copies: list = []  # (batch array, slot, window view) not yet copied
 
     def add(self, row: int, pixels: np.ndarray, valid: np.ndarray, left: int, size: int,
             patches: list) -> Iterator[Batch]:
@@ -72,12 +76,13 @@ class WindowBatcher:
                 last = Segment(row, valid, start=self._count, stop=self._count)
                 self._actions.append(last)
             x = patch.x_off - left
-            self._array[self._count] = pixels[:, :, x : x + size]
+            self._copies.append((self._array, self._count, pixels[:, :, x : x + size]))
             last.patches.append(patch)
             self._count += 1
             last.stop = self._count
             if self._count == self.batch_size:
                 yield self._emit()
+        self._flush()  # before the row's pixels are replaced by the next row's
         self._actions.append(RowEnd(row, valid))
 
     def finish(self) -> Iterator[Batch]:
@@ -85,7 +90,13 @@ class WindowBatcher:
         if self._count or self._actions:
             yield self._emit()
 
+    def _flush(self) -> None:
+        if self._copies:
+            self._copy(self._copies)
+            self._copies = []
+
     def _emit(self) -> Batch:
+        self._flush()
         array = None
         if self._count:
             array = self._array[: self.batch_size if self.steady else self._count]
@@ -93,3 +104,21 @@ class WindowBatcher:
         batch = Batch(array, self._actions)
         self._array, self._actions, self._count = None, [], 0
         return batch
+
+
+def copy_windows(copies: list) -> None:
+    """Copy each ``(array, slot, window)``: ``array[slot] = window``."""
+    for array, slot, window in copies:
+        array[slot] = window
+
+
+def parallel_copy(pool: Executor, parts: int) -> Callable[[list], None]:
+    """:func:`copy_windows` split over ``parts`` threads of ``pool`` (NumPy copies release
+    the GIL): stacking a batch's float32 windows is most of the reader thread's time."""
+    def copy(copies: list) -> None:
+        if len(copies) < 2 * parts:
+            copy_windows(copies)
+            return
+        for done in [pool.submit(copy_windows, copies[i::parts]) for i in range(parts)]:
+            done.result()
+    return copy
