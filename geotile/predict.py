@@ -65,10 +65,10 @@ log = logging.getLogger("geotile")
 OUTPUT_TYPES = ("probability", "class")
 #: pixels per model run when --batch-size is not given: on CPU, where a batch's activations
 #: are the process's memory (a 16-channel convnet holds ~115 MB per 512 px window) and the
-#: batch size does not change the speed, 2 windows of 512 px; on a GPU 64 of 256 px (on an
-#: H200, a ResNet18 U-Net's 6000 px orthotile took 0.97 s in batches of 64, 1.47 s in 16)
+#: batch size does not change the speed, 2 windows of 512 px; on a GPU 16 of 256 px (on an
+#: H200, a ResNet18 U-Net's 6000 px orthotile took 0.69 s in batches of 16, 1.26 s in 64)
 CPU_BATCH_PIXELS = 2 * 512 * 512
-GPU_BATCH_PIXELS = 16 * 512 * 512
+GPU_BATCH_PIXELS = 4 * 512 * 512
 CPU_PROVIDER = "CPUExecutionProvider"
 #: overlap of windows for a model that declares none: 25 % gave the same object F1 and
 #: pixel IoU as 50 % with 2.25x fewer windows per pixel (benchmarks/RESULTS.md, overlap)

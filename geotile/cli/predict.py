@@ -83,7 +83,7 @@ def _bands(ctx, param, value):
               show_default=True, help="Weight window for blending overlapping predictions.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Windows per model run. Default: 0.5 MP of windows on CPU (2 of 512 px, "
-              "8 of 256 px; memory follows it, speed does not), 4 MP on a GPU (64 of 256 px).")
+              "8 of 256 px; memory follows it, speed does not), 1 MP on a GPU (16 of 256 px).")
 @click.option("--providers", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]),
               default="auto", show_default=True,
               help="ONNX Runtime execution provider; auto takes the best that loads.")
