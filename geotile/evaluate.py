@@ -702,10 +702,15 @@ def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
 
 
 def _image_name(a: str, b: str) -> str | None:
-    """The image two stems name (SpaceNet's rules: product prefixes dropped, and
-    ``buildings_AOI_2_Vegas_img1`` names ``AOI_2_Vegas_img1``), None when they differ."""
+    """The image a prediction's stem ``a`` and a truth's stem ``b`` name (SpaceNet's rules:
+    product prefixes dropped, and ``buildings_AOI_2_Vegas_img1`` names ``AOI_2_Vegas_img1``;
+    a dataset's image and mask names: DeepGlobe's ``104_sat`` and ``104_mask``, see
+    :mod:`geotile.dataset_names`), None when they differ."""
+    from geotile.dataset_names import names_mask_of, scene_name
     from geotile.spacenet import image_id
 
+    if names_mask_of(b, a):
+        return scene_name(a) or a
     a, b = image_id(a), image_id(b)
     if a == b or a.endswith("_" + b):
         return b

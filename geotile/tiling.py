@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
 from geotile.errors import GeotileWarning, InputError
 from geotile.grid import Grid, Patch
 from geotile.resume import digest as resume_digest
@@ -466,19 +467,14 @@ def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
     return _pair_files_by_name(images, masks)
 
 
-#: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``);
-#: "" first: a mask of the image's own name (in another folder) is the best match
-MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_gt", "-gt")
-
-
 def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
-    """The images ``mask`` is named after: those of its stem, else those whose stem plus
-    one of :data:`MASK_SUFFIXES` (any case) is its stem."""
+    """The images ``mask`` is named after: those of its stem, else those whose stem (or
+    scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its stem
+    (:mod:`geotile.dataset_names`)."""
     stem = Path(mask).stem
     stems = [Path(image).stem for image in images]
     exact = [i for i, s in enumerate(stems) if s == stem]
-    return exact or [i for i, s in enumerate(stems)
-                     if stem.startswith(s) and stem[len(s):].lower() in MASK_SUFFIXES]
+    return exact or [i for i, s in enumerate(stems) if names_mask_of(stem, s)]
 
 
 def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
@@ -524,8 +520,8 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
     paired = []
     for image in images:
         found = []
-        base = Path(image).stem
-        for stem in (base + suffix for suffix in MASK_SUFFIXES):
+        for stem in (base + suffix for base in mask_bases(Path(image).stem)
+                     for suffix in MASK_SUFFIXES):
             found = sorted(f for f in files if f.stem == stem and _resolved(f) not in own)
             if found:
                 break

@@ -613,3 +613,30 @@ def test_patch_labels_name_no_epsg_code_for_a_near_match(tmp_path):
         name = json.loads(path.read_text())["crs"]["properties"]["name"]
         assert name.startswith("urn:ogc:def:crs:EPSG::") == named
         assert CRS.from_user_input(name) == crs
+
+
+def test_dataset_image_and_mask_names_pair(run_cli, make_raster, tmp_path):
+    """DeepGlobe keeps 104_sat.jpg beside 104_mask.png in one folder; ISPRS Potsdam names
+    top_potsdam_2_10_RGB.tif's labels top_potsdam_2_10_label.tif: each mask goes with its
+    own image (a folder, or --masks files in any order)."""
+    images = [make_raster(f"{s}_sat.tif", np.full((1, 32, 32), v, np.uint8))
+              for s, v in (("104", 10), ("207", 20))]
+    for s, v in (("207", 2), ("104", 1)):
+        make_raster(f"{s}_mask.tif", np.full((32, 32), v, np.uint8))
+    result = run_cli("tile", *images, "--masks", tmp_path, "--size", 32, "-o",
+                     tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"104_sat.tif": (10, 1), "207_sat.tif": (20, 2)}
+
+    (tmp_path / "potsdam").mkdir()
+    images = [make_raster(f"potsdam/top_potsdam_2_{s}_RGB.tif", np.full((1, 32, 32), v,
+                                                                        np.uint8))
+              for s, v in (("10", 10), ("11", 20))]
+    labels = [make_raster(f"potsdam/top_potsdam_2_{s}_label.tif", np.full((32, 32), v,
+                                                                          np.uint8))
+              for s, v in (("11", 2), ("10", 1))]
+    result = run_cli("tile", *images, "--masks", labels[0], "--masks", labels[1],
+                     "--size", 32, "-o", tmp_path / "out_potsdam")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out_potsdam") == {"top_potsdam_2_10_RGB.tif": (10, 1),
+                                                      "top_potsdam_2_11_RGB.tif": (20, 2)}

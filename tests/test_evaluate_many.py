@@ -364,3 +364,23 @@ def test_per_class_totals_over_folders(tmp_path, run_cli):
     assert "per class (all images)" in text and "class" in text
     report = run_cli("evaluate", pred, truth, "--report", tmp_path / "r.png")
     assert report.exit_code == 2 and "--errors" in report.stderr
+
+
+def test_dataset_image_and_mask_names_pair_predictions_with_truth(tmp_path):
+    """Predictions named after DeepGlobe's images (104_sat.tif) pair with its masks
+    (104_mask.tif); neither scene takes the other's truth."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    one, two = np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.uint8)
+    one[:5] = 1  # 50 pixels
+    two[:, :2] = 1  # 20 pixels
+    for name, array in (("104", one), ("207", two)):
+        write_raster(pred / f"{name}_sat.tif", array)
+        write_raster(truth / f"{name}_mask.tif", array)
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        "104": ("104_sat.tif", "104_mask.tif"), "207": ("207_sat.tif", "207_mask.tif")}
+    rows = evaluate_folders(pred, truth).rows()
+    assert (rows["104"]["tp"], rows["104"]["fp"], rows["104"]["fn"]) == (50, 0, 0)
+    assert (rows["207"]["tp"], rows["207"]["fp"], rows["207"]["fn"]) == (20, 0, 0)

@@ -1,0 +1,39 @@
+"""How datasets name an image's labels: the suffixes that tell a mask from its image.
+
+Most datasets give a mask its image's name (INRIA, LoveDA, Vaihingen) or add a suffix
+(``tile_mask.tif``); some also mark the image: DeepGlobe's ``104_sat.jpg`` with
+``104_mask.png`` in one folder, ISPRS Potsdam's ``top_potsdam_2_10_RGB.tif`` (``_RGBIR``,
+``_IRRG``) with ``top_potsdam_2_10_label.tif``. Both come down to one scene name.
+"""
+
+from __future__ import annotations
+
+#: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``);
+#: "" first: a mask of the image's own name (in another folder) is the best match
+MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_gt", "-gt")
+#: what may follow the scene's name in an image's name (compared in lower case)
+IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img")
+
+
+def scene_name(image_stem: str) -> str | None:
+    """The scene an image's stem names once its image suffix is dropped (``104_sat`` ->
+    ``104``), None when it has none."""
+    lower = image_stem.lower()
+    for suffix in IMAGE_SUFFIXES:
+        if lower.endswith(suffix) and len(lower) > len(suffix):
+            return image_stem[: -len(suffix)]
+    return None
+
+
+def mask_bases(image_stem: str) -> list[str]:
+    """The names a mask of this image starts with: the image's stem, then its scene name
+    (:func:`scene_name`) when it has an image suffix."""
+    scene = scene_name(image_stem)
+    return [image_stem] if scene is None else [image_stem, scene]
+
+
+def names_mask_of(mask_stem: str, image_stem: str) -> bool:
+    """Whether ``mask_stem`` is a mask name of the image: a base (:func:`mask_bases`) and
+    one of :data:`MASK_SUFFIXES` (any case)."""
+    return any(mask_stem.startswith(base) and mask_stem[len(base):].lower() in MASK_SUFFIXES
+               for base in mask_bases(image_stem))
