@@ -80,8 +80,8 @@ MAX_RESAMPLING = 100
 #: resampled more than this either way, predict says so (slow, and likely a unit mix-up)
 LARGE_RESAMPLING = 8
 CLASS_NODATA = 255
-#: batches stacked ahead of the model (in the reader thread), and batches whose outputs may
-#: wait to be blended; with the batch being run, what a strip holds beyond its band
+#: batches stacked ahead of the model (in the reader thread); with those being run and
+#: BLENDS_BEHIND, what a strip holds beyond its band
 BATCHES_AHEAD = 2
 #: batches running at once on GPU providers (one's copies overlap the other's kernels)
 IN_FLIGHT = 2
