@@ -34,6 +34,9 @@ STAGING_SUFFIX = ".tmp"
 #: files of an index.csv that name what geotile wrote
 INDEX = "index.csv"
 INDEX_FILE_COLUMNS = ("image", "mask")
+#: the columns every index.csv geotile wrote has (other tools' manifests have image and mask)
+INDEX_REQUIRED = (*INDEX_FILE_COLUMNS, "source", "row", "col", "x_off", "y_off", "width",
+                  "height", "split")
 
 
 def _rmtree(path: Path) -> None:
@@ -93,13 +96,26 @@ def _is_staging(name: str) -> bool:
 
 
 def _listed_by_index(index: Path) -> set[str] | None:
-    """Files an index.csv written by geotile lists, or None when it is not geotile's."""
+    """Files an index.csv written by geotile lists, or None when it is not geotile's: its
+    columns, and every patch under images/ or masks/ named ``<source>_<row>_<col>.*`` (a
+    dataset's own manifest naming its own files is never taken for geotile's)."""
     try:
         with index.open(newline="") as handle:
             reader = csv.DictReader(handle)
-            if not reader.fieldnames or not set(INDEX_FILE_COLUMNS) <= set(reader.fieldnames):
+            if not reader.fieldnames or not set(INDEX_REQUIRED) <= set(reader.fieldnames):
                 return None
-            return {row[c] for row in reader for c in INDEX_FILE_COLUMNS if row.get(c)}
+            listed = set()
+            for row in reader:
+                for column, folder in zip(INDEX_FILE_COLUMNS, ("images", "masks"), strict=True):
+                    name = row.get(column)
+                    if not name:
+                        continue
+                    path = Path(name)
+                    if path.parent.as_posix() != folder or not path.stem.endswith(
+                            f"_{row.get('row')}_{row.get('col')}"):
+                        return None
+                    listed.add(name)
+            return listed
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
 

@@ -342,6 +342,31 @@ def test_overwrite_of_an_output_without_marker(make_raster, tmp_path):
     assert (out / "images" / "stranger.tif").read_text() == "x"
 
 
+@pytest.mark.parametrize("header", ["image,mask,split", "image,mask,source,split",
+                                    "image,mask,source,row,col,x_off,y_off,width,height,split"])
+def test_a_users_own_dataset_with_an_index_csv_is_never_taken_for_geotiles(make_raster, tmp_path,
+                                                                         header):
+    """A dataset folder of the user's own (images/, masks/ and an index.csv naming them, as
+    other tools write it) is not geotile's output: refused, --overwrite or not, and kept."""
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    out = tmp_path / "dataset"
+    (out / "images").mkdir(parents=True)
+    (out / "masks").mkdir()
+    (out / "images" / "scene1.tif").write_text("the user's image")
+    (out / "masks" / "scene1.tif").write_text("the user's mask")
+    values = {"image": "images/scene1.tif", "mask": "masks/scene1.tif", "split": "train",
+              "source": "scene1.tif", "row": "0", "col": "0", "x_off": "0", "y_off": "0",
+              "width": "100", "height": "100"}
+    columns = header.split(",")
+    (out / "index.csv").write_text(header + "\n" + ",".join(values[c] for c in columns) + "\n")
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match=r"did not write"):
+            tile_rasters([image], None, out, options=TileOptions(size=50), overwrite=overwrite)
+    assert (out / "images" / "scene1.tif").read_text() == "the user's image"
+    assert (out / "masks" / "scene1.tif").read_text() == "the user's mask"
+    assert (out / "index.csv").read_text().startswith(header)
+
+
 def test_marker_cannot_claim_files_outside_the_folder(make_raster, tmp_path):
     import json
 
