@@ -575,7 +575,8 @@ def _mask_one_image(
         frame, names = by_crs[key]
         if spacenet_rows:
             frame = _own_rows(frame, labels, image_path)
-        ignore = has_nodata(src)
+        # a float image's NaN pixels are nodata too, declared or not (as tile and predict)
+        ignore = has_nodata(src) or np.dtype(src.dtypes[0]).kind == "f"
         extent = grid_envelope(src.transform, src.width, src.height)
         halo = options.halo  # features this close to the image shape its boundary/contact
         near = select_bounds(frame, grid_envelope(src.transform, src.width + 2 * halo,
@@ -696,9 +697,16 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
 
 
 def _ignore_nodata(src, window, bands: np.ndarray) -> int:
-    """Set ``bands`` to ``IGNORE`` where ``src`` is nodata in ``window``; returns how many
-    pixels (of one band) that is."""
-    valid = src.dataset_mask(window=window) > 0
+    """Set ``bands`` to ``IGNORE`` where ``src`` is nodata in ``window`` (for a float image
+    also where a band is NaN or its own nodata: :func:`geotile.raster.read_block`);
+    returns how many pixels (of one band) that is."""
+    if np.dtype(src.dtypes[0]).kind == "f":
+        from geotile.raster import read_block
+
+        _, valid = read_block(src, int(window.col_off), int(window.row_off),
+                              int(window.width), int(window.height))
+    else:
+        valid = src.dataset_mask(window=window) > 0
     bands[:, ~valid] = IGNORE
     return int(valid.size - np.count_nonzero(valid))
 

@@ -271,6 +271,24 @@ def test_masks_are_ignore_255_where_the_image_is_nodata(make_raster, tmp_path):
     assert summary["ignored_pixels"] == 100 and summary["positive_pixels"] == 40
 
 
+def test_nan_pixels_of_a_float_image_are_ignored_declared_or_not(make_raster, tmp_path):
+    """A float image's NaN gaps are nodata without a declared value too (as tile and
+    predict read them): 255 there, never a building a loss would train on NaN for."""
+    pixels = np.full((3, 20, 20), 0.3, np.float32)
+    pixels[:, 4:7] = np.nan  # rows 4..6, across the building
+    pixels[1, 15, 15] = np.nan  # one band's gap
+    image = make_raster("float.tif", pixels)
+    building = square(X0, Y0, 5)  # rows and cols 0..9
+    labels = write_labels(tmp_path / "l.geojson", [building])
+    (summary,) = make_masks(labels, [image], [tmp_path / "m.tif"])
+    with rasterio.open(tmp_path / "m.tif") as src:
+        mask = src.read(1)
+        assert src.nodata == 255
+    assert (mask[4:7] == 255).all() and mask[15, 15] == 255
+    assert (mask[:4, :10] == 1).all() and (mask[7:10, :10] == 1).all()
+    assert summary["ignored_pixels"] == 61 and summary["positive_pixels"] == 70
+
+
 def test_alpha_band_is_nodata_and_images_without_nodata_have_none(make_raster, tmp_path):
     from rasterio.enums import ColorInterp
 

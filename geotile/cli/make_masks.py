@@ -94,8 +94,8 @@ def make_masks(
     (--all-touched: when the polygon touches it). Where polygons overlap, the
     later feature in LABELS wins. Labels in another CRS are reprojected; invalid
     polygons are repaired. LABELS is read once however many images are given.
-    Where the image is nodata (nodata value, mask or alpha band) the mask is
-    255, declared as its nodata value, for losses to ignore.
+    Where the image is nodata (nodata value, mask or alpha band, NaN in a float
+    image) the mask is 255, declared as its nodata value, for losses to ignore.
 
     LABELS may be a label raster: class indices (one band; names from its
     GEOTILE_CLASS_NAMES tag or --class-map) or RGB colours with --palette
