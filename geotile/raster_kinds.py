@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -91,10 +92,19 @@ def band_roles(src, required: bool = False) -> dict[str, int] | None:
 
 def _refuse_colour_image(src) -> None:
     """An untagged raster that is plainly a photograph (RGB with a lossy codec, YCbCr or an
-    alpha band: an orthotile, never a prediction) is an InputError: read as class
-    probabilities it would give polygons of colours. A plain 3-band uint8 raster stays
+    alpha band: an orthotile, never a prediction) or colour-coded labels (ISPRS Potsdam's:
+    a few RGB colours) is an InputError: read as class probabilities it would give polygons
+    of colours, or one colour's red band as class ids. Another 3-band uint8 raster stays
     ambiguous (GDAL marks any such file RGB) and is read as probabilities."""
     from rasterio.enums import ColorInterp
+
+    from geotile.label_rasters import looks_like_colour_labels
+
+    if looks_like_colour_labels(src):
+        raise InputError(f"{src.name}: its RGB bands look like colour-coded labels, not class "
+                         "ids or probabilities. Make a class mask first: geotile make-masks "
+                         f"{Path(src.name).name} IMAGE -o mask.tif --palette potsdam (or a "
+                         "palette.json).")
 
     colours = {ColorInterp.red, ColorInterp.green, ColorInterp.blue}
     if src.count < 3 or not colours <= set(src.colorinterp):

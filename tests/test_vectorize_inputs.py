@@ -552,3 +552,20 @@ def test_geojson_in_a_crs_without_epsg_code_is_refused(make_raster, tmp_path, ru
     assert not (tmp_path / "o.geojson").exists()
     assert run_cli("vectorize", path, "-o", tmp_path / "o.gpkg", "--crs",
                    "source").exit_code == 0
+
+
+def test_colour_coded_labels_are_refused_not_polygonised_as_probabilities(run_cli, make_raster,
+                                                                          tmp_path):
+    """An ISPRS Potsdam label raster (blue buildings, green trees) given to vectorize: read as
+    three probability bands its tree row came out as class 1 "building"; it is one line
+    naming make-masks --palette, and nothing is written."""
+    ids = np.zeros((40, 60), np.uint8)
+    ids[5:20, 5:20] = 1  # a building
+    ids[25:35, :] = 2  # a row of trees
+    colours = np.array([[255, 255, 255], [0, 0, 255], [0, 255, 0]], np.uint8)
+    labels = make_raster("top_potsdam_2_10_label.tif", np.moveaxis(colours[ids], -1, 0).copy(),
+                         photometric="RGB")
+    result = run_cli("vectorize", labels, "-o", tmp_path / "v.gpkg")
+    assert_one_line_error(result, "top_potsdam_2_10_label.tif", "colour-coded labels",
+                          "--palette potsdam")
+    assert not (tmp_path / "v.gpkg").exists()
