@@ -562,6 +562,7 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     either raster, or 255 (the ignore value) in a uint8 truth, are left out. Streams by
     ``block_size`` px blocks (read a block ahead, see geotile.streaming).
     """
+    from geotile.label_rasters import looks_like_colour_labels
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import plain_bands, raster_kind
@@ -569,9 +570,14 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
     with open_raster(prediction) as pred, open_raster(truth) as true:
         _check_same_grid(pred, true, prediction, truth)
-        # (colour-coded labels are refused here: band 1, red, alone would be scored)
-        true_kind = raster_kind(true)
-        p_indexes, pred_kind = plain_bands(pred, raster_kind(pred))
+        for path, src in ((truth, true), (prediction, pred)):
+            if looks_like_colour_labels(src):  # band 1 (red) alone would be scored
+                raise InputError(f"{path}: its RGB bands look like colour-coded labels, not "
+                                 "class ids. Make a class mask first: geotile make-masks "
+                                 f"{Path(str(path)).name} IMAGE -o mask.tif --palette potsdam "
+                                 "(or a palette.json).")
+        (p_indexes, pred_kind), true_kind = plain_bands(pred, raster_kind(pred)), \
+            raster_kind(true)
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names

@@ -310,10 +310,12 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 # ----------------------------------------------------------------------------- masks
 
 
-def looks_like_colour_labels(src) -> bool:
+def looks_like_colour_labels(src, pure: bool = False) -> bool:
     """Whether an open raster looks like colour-coded labels (ISPRS Potsdam's): uint8 RGB
     bands of a few colours (not a photo), two or more bands above 1 and not all equal
-    (Massachusetts' grey 0/255 masks repeat one binary band)."""
+    (Massachusetts' grey 0/255 masks repeat one binary band). ``pure``: only colours of
+    0 and 255 in each band (Potsdam's, Vaihingen's, DeepGlobe land cover's), which tells
+    them from three bands of probabilities that happen to take few values."""
     from rasterio.enums import ColorInterp
 
     rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
@@ -325,6 +327,8 @@ def looks_like_colour_labels(src) -> bool:
     grey = (sample[0] == sample[1]).all() and (sample[1] == sample[2]).all()
     codes = sample[0].astype(np.int32) << 16 | sample[1].astype(np.int32) << 8 | sample[2]
     few = len(np.unique(codes)) <= 64  # a palette's colours, not a photo's thousands
+    if pure and not np.isin(sample, (0, 255)).all():
+        return False
     return few and not grey and int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2
 
 

@@ -93,14 +93,14 @@ def band_roles(src, required: bool = False) -> dict[str, int] | None:
 def _refuse_colour_image(src) -> None:
     """An untagged raster that is plainly a photograph (RGB with a lossy codec, YCbCr or an
     alpha band: an orthotile, never a prediction) or colour-coded labels (ISPRS Potsdam's:
-    a few RGB colours) is an InputError: read as class probabilities it would give polygons
-    of colours, or one colour's red band as class ids. Another 3-band uint8 raster stays
-    ambiguous (GDAL marks any such file RGB) and is read as probabilities."""
+    a few colours of 0s and 255s) is an InputError: read as class probabilities it would
+    give polygons of colours. Another 3-band uint8 raster stays ambiguous (GDAL marks any
+    such file RGB) and is read as probabilities."""
     from rasterio.enums import ColorInterp
 
     from geotile.label_rasters import looks_like_colour_labels
 
-    if looks_like_colour_labels(src):
+    if looks_like_colour_labels(src, pure=True):
         raise InputError(f"{src.name}: its RGB bands look like colour-coded labels, not class "
                          "ids or probabilities. Make a class mask first: geotile make-masks "
                          f"{Path(src.name).name} IMAGE -o mask.tif --palette potsdam (or a "
