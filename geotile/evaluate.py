@@ -274,12 +274,27 @@ _GEOMETRY_NAMES = {0: "points", 1: "lines", 2: "rings", 4: "points", 5: "lines",
                    7: "geometry collections"}
 
 
-def _scoring_order(frame: gpd.GeoDataFrame, conf_field: str | None, source) -> gpd.GeoDataFrame:
+#: confidence fields looked for when none is named: SpaceNet's and geotile vectorize's
+CONF_FIELDS = ("conf", "score", "Confidence", "confidence")
+
+
+def _scoring_order(frame: gpd.GeoDataFrame, conf_field: str | None, source
+                   ) -> tuple[gpd.GeoDataFrame, str | None]:
+    """The predictions in decreasing confidence, and the field that gave it: ``conf_field``
+    (an InputError when the file has no such field: a typo would match in file order),
+    else the first of :data:`CONF_FIELDS` present (None: file order)."""
+    if conf_field and conf_field not in frame.columns and len(frame):
+        fields = ", ".join(c for c in frame.columns if c != frame.geometry.name) or "none"
+        raise InputError(f"{source}: no field {conf_field!r} to order the predictions by "
+                         f"(its fields: {fields}). Give --conf-field one of them, or leave it "
+                         "out.")
+    if conf_field is None:
+        conf_field = next((c for c in CONF_FIELDS if c in frame.columns), None)
     if conf_field and conf_field in frame.columns:
         order = _confidences(frame[conf_field], conf_field, source)
         frame = frame.assign(**{conf_field: order}) if order is not frame[conf_field] else frame
         frame = frame.sort_values(conf_field, ascending=False, kind="stable", na_position="last")
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), conf_field
 
 
 def _confidences(values, conf_field: str, source):
@@ -320,11 +335,15 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
 
 
 def square_metres(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """Polygon areas in m^2: in the frame's CRS when projected, in its UTM zone when
-    geographic, in the coordinates' own units without a CRS."""
+    """Polygon areas in m^2: in the frame's CRS when projected (its units converted: a
+    state plane in US feet), in its UTM zone when geographic, in the coordinates' own
+    units without a CRS."""
+    scale = 1.0
     if len(frame) and frame.crs is not None and frame.crs.is_geographic:
         frame = frame.to_crs(frame.estimate_utm_crs())
-    return np.asarray(frame.geometry.area, dtype=np.float64)
+    elif frame.crs is not None and frame.crs.is_projected:
+        scale = float(frame.crs.axis_info[0].unit_conversion_factor) ** 2  # pyproj's CRS
+    return np.asarray(frame.geometry.area, dtype=np.float64) * scale
 
 
 def _apply_min_area(pred_frame, truth_frame, min_area: float):
@@ -345,7 +364,7 @@ def _apply_min_area(pred_frame, truth_frame, min_area: float):
 
 def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      iou: float = 0.5, class_field: str | None = None,
-                     conf_field: str | None = "conf", labels_crs: str | None = None,
+                     conf_field: str | None = None, labels_crs: str | None = None,
                      prediction_crs: str | None = None,
                      repair_truth: bool = False,
                      labels_layer: str | None = None,
@@ -361,7 +380,7 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     pred_frame = _read_vector(prediction, prediction_crs)
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
     pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)
-    pred_frame = _scoring_order(pred_frame, conf_field, prediction)
+    pred_frame, conf_field = _scoring_order(pred_frame, conf_field, prediction)
     truth_frame = truth_frame.reset_index(drop=True)
     if len(pred_frame) == 0:
         log.info("%s holds no polygons: every truth polygon is a false negative", prediction)
@@ -626,7 +645,7 @@ def is_raster(path: str | os.PathLike) -> bool:
 
 def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    iou: float = 0.5, threshold: float | None = None,
-                   class_field: str | None = None, conf_field: str | None = "conf",
+                   class_field: str | None = None, conf_field: str | None = None,
                    labels_crs: str | None = None, prediction_crs: str | None = None,
                    repair_truth: bool = False,
                    progress: bool = False,
@@ -898,7 +917,7 @@ class ManyEvaluation:
 
 def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      iou: float = 0.5, threshold: float | None = None,
-                     class_field: str | None = None, conf_field: str | None = "conf",
+                     class_field: str | None = None, conf_field: str | None = None,
                      labels_crs: str | None = None, prediction_crs: str | None = None,
                      repair_truth: bool = False, labels_layer: str | None = None,
                      min_area: float = 0.0, progress: bool = False,

@@ -223,8 +223,15 @@ def test_confidence_order(tmp_path):
     assert result.prediction.loc[match.pred, "conf"] == 0.9
     assert match.iou == pytest.approx(80 / 120)
     in_file_order = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson",
-                                   conf_field=None)
+                                   conf_field="")
     assert in_file_order.scores.matches[0].iou == pytest.approx(1.0)
+    # geotile vectorize writes `score`: ordered by it without an option
+    frame([box(X0, Y0), box(X0 + 2, Y0)], score=[0.4, 0.9]).to_file(tmp_path / "s.geojson")
+    scored = evaluate_files(tmp_path / "s.geojson", tmp_path / "t.geojson")
+    assert scored.scores.matches[0].iou == pytest.approx(80 / 120)
+    # a field named but not in the file (a typo) is refused, not silently file order
+    with pytest.raises(InputError, match=r"s\.geojson: no field 'scroe'.*its fields: score"):
+        evaluate_files(tmp_path / "s.geojson", tmp_path / "t.geojson", conf_field="scroe")
 
 
 def test_reprojection_to_the_truth_crs(tmp_path):

@@ -268,6 +268,14 @@ def test_min_area_in_square_metres_for_vectors(tmp_path, run_cli):
                              crs="EPSG:4326")
     geo = evaluate_vectors(pred, geo_truth, min_area=5).scores
     assert (geo.tp, geo.fp, geo.fn) == (1, 1, 0)
+    # a CRS in feet (US state planes): square metres, not square feet (4 m^2 is 46 ft^2)
+    feet = "+proj=utm +zone=16 +datum=WGS84 +units=us-ft +no_defs"
+    feet_truth = write_vector(tmp_path / "ft_truth.gpkg", [box(0, 0), box(50, 0, 2, 2)],
+                              crs=feet)
+    feet_pred = write_vector(tmp_path / "ft_pred.gpkg", [box(0, 0), box(50, 0, 2, 2),
+                                                         box(80, 0, 2, 3)], crs=feet)
+    in_feet = evaluate_vectors(feet_pred, feet_truth, min_area=5).scores
+    assert (in_feet.tp, in_feet.fp, in_feet.fn) == (1, 1, 0)
     d = json.loads(run_cli("evaluate", pred, truth, "--min-area", "5", "--json").stdout)
     assert (d["tp"], d["fp"], d["fn"]) == (1, 1, 0)
     assert "m^2" in run_cli("evaluate", "--help").stdout

@@ -69,9 +69,10 @@ def _line_options(command):
               "GEOTILE_THRESHOLD tag, else 0.5).")
 @click.option("--class-field", metavar="FIELD",
               help="Vectors: also score each class apart (FIELD in both files).")
-@click.option("--conf-field", default="conf", show_default=True, metavar="FIELD",
-              help="Vectors: predictions are matched in decreasing order of this field "
-              "(when present), as SpaceNet scores them.")
+@click.option("--conf-field", default=None, metavar="FIELD",
+              help="Vectors: predictions are matched in decreasing order of this field, as "
+              "SpaceNet scores them. Default: conf, else score (geotile vectorize's), else "
+              "Confidence, when the file has one; '' for file order.")
 @click.option("--layer", metavar="NAME",
               help="Vectors: layer of TRUTH to read when the file has several (GeoPackage...).")
 @labels_crs_opt
@@ -178,8 +179,6 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         check_output(report, overwrite)
     elif image is not None:
         raise click.UsageError("--image is drawn under --report; give --report too.")
-    if conf_field == "conf" and _is_spacenet(prediction):
-        conf_field = "Confidence"
     progress = bool(ctx.obj and ctx.obj.get("progress"))
     if csvs:
         from geotile.spacenet_scoring import evaluate_csvs
@@ -194,13 +193,13 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
             raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
                              "polygons) of vector files or SpaceNet CSVs.")
         result = evaluate_folders(prediction, truth, iou=iou, threshold=threshold,
-                                  class_field=class_field, conf_field=conf_field or None,
+                                  class_field=class_field, conf_field=conf_field,
                                   labels_crs=labels_crs, labels_layer=layer,
                                   prediction_crs=prediction_crs, repair_truth=repair_truth,
                                   min_area=min_area or 0.0, progress=progress, pairs=pairs)
     else:
         result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
-                                class_field=class_field, conf_field=conf_field or None,
+                                class_field=class_field, conf_field=conf_field,
                                 labels_crs=labels_crs, labels_layer=layer,
                                 prediction_crs=prediction_crs,
                                 repair_truth=repair_truth, progress=progress,
