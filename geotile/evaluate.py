@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("geotile")
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png")
-VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".kml", ".gml")
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
+                   ".kml", ".gml")
 #: the ignore value of masks (make-masks): truth pixels holding it are left out
 IGNORE = 255
 #: the largest class id of a class raster (a confusion matrix of 1024 x 1024 counts)
@@ -223,7 +224,7 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
     import geopandas as gpd
     import shapely
 
-    from geotile.labels import read_labels
+    from geotile.labels import PARQUET_SUFFIXES, read_labels
 
     try:
         frame = read_labels(path, crs_override, layer=layer).to_frame()
@@ -232,7 +233,8 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
             with warnings.catch_warnings():  # read_labels said what was wrong
                 warnings.simplefilter("ignore")
                 frame = gpd.read_file(path, engine="pyogrio", layer=layer) \
-                    if Path(path).suffix != ".parquet" else gpd.read_parquet(path)
+                    if Path(path).suffix.lower() not in PARQUET_SUFFIXES \
+                    else gpd.read_parquet(path)
         except Exception:
             frame = None
         if not isinstance(frame, gpd.GeoDataFrame) or (
@@ -519,10 +521,17 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
 def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) -> np.ndarray:
     """Class ids of a row band: class rasters as they are, probabilities thresholded
     (one band: p >= threshold) or argmaxed (several bands)."""
-    from geotile.raster_kinds import check_probabilities, class_ids, whole_float_ids
+    from geotile.raster_kinds import (
+        check_probabilities,
+        class_ids,
+        warn_if_scaled_probabilities,
+        whole_float_ids,
+    )
 
     if kind.kind == "class":
         band = values[0]
+        if band.dtype == np.uint8 and kind.names is None:
+            warn_if_scaled_probabilities(np.where(valid, band, np.uint8(0)), source)
         if band.dtype.kind == "f":  # 1.9 is no class 1: refused, never cut to it
             band = whole_float_ids(band, valid, source)
         ids = np.where(valid, band, 0).astype(np.int64)

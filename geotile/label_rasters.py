@@ -57,8 +57,8 @@ IGNORE_NAMES = ("ignore", "nodata", "void")
 #: file name endings read as rasters without opening them (anything else: GDAL decides)
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg", ".jpeg", ".bmp",
                    ".gif", ".webp")
-VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".kml", ".gml",
-                   ".csv", ".zip")
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
+                   ".kml", ".gml", ".csv", ".zip")
 
 
 def is_label_raster(path: str | os.PathLike) -> bool:

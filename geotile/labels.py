@@ -26,6 +26,8 @@ from geotile.label_set import Labels, grid_envelope, parse_crs
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
+#: GeoParquet files, read through pyarrow (GDAL reads them only with its ADBC driver)
+PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 #: the CRS of GeoJSON without a ``crs`` member (RFC 7946), as GDAL reads it
 GEOJSON_DEFAULT_CRS = "EPSG:4326"
 #: the largest class id of a mask: 255 is the ignore value (nodata) of masks
@@ -71,11 +73,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     override = parse_crs(labels_crs, "--labels-crs") if labels_crs is not None else None
     try:
         suffix = Path(path).suffix.lower()
-        if isinstance(path, Path) and (suffix in GEOJSON_SUFFIXES or suffix == ".parquet"):
+        if isinstance(path, Path) and (suffix in GEOJSON_SUFFIXES or suffix in PARQUET_SUFFIXES):
             if layer is not None and layer != path.stem:
                 raise InputError(f"{path}: no layer {layer!r}; the file holds one layer, "
                                  f"{path.stem!r}. Leave out --layer.")
-            if suffix == ".parquet":
+            if suffix in PARQUET_SUFFIXES:
                 labels = _read_parquet(path, regions, override, class_field)
             elif regions is not None and path.stat().st_size > STREAM_BYTES:
                 with gc_paused():

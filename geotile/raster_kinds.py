@@ -208,6 +208,8 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     """
     if kind.kind == "class":
         ids = _checked_class_ids(values[0], valid, source)
+        if ids.dtype == np.uint8 and kind.names is None:
+            warn_if_scaled_probabilities(ids, source)
         return ids, np.broadcast_to(np.float32(1), ids.shape)  # read-only, no memory
     probabilities = np.nan_to_num(values.astype(np.float32) / np.float32(kind.scale))
     if probabilities.shape[0] == 1:
@@ -219,6 +221,27 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
         score = probabilities.max(axis=0)
     ids[~valid] = 0
     return ids, score
+
+
+#: class ids above this in an untagged uint8 raster look like probabilities x 255
+SCALED_PROBABILITY_ID = 100
+
+
+def warn_if_scaled_probabilities(ids: np.ndarray, source) -> None:
+    """Warn when an untagged uint8 class raster holds ids above SCALED_PROBABILITY_ID
+    other than a 0/255 mask's: most likely probabilities written as 0..255 without GDAL's
+    scale (read as classes "20" and "200")."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    top = int(ids.max()) if ids.size else 0
+    if top <= SCALED_PROBABILITY_ID or not np.isin(ids, (0, 255), invert=True).any():
+        return  # few classes, or a 0/255 mask
+    name = Path(str(source)).name if source is not None else "raster"
+    warnings.warn(f"{name}: class ids up to {top} and no class names: if it holds "
+                  "probabilities scaled to 0..255, set its scale first (gdal_edit.py -scale "
+                  f"0.00392157 {name}); read as class ids.", GeotileWarning, stacklevel=3)
 
 
 def whole_float_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:

@@ -49,7 +49,7 @@ FEW_CLASSES = 8
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
 #: output suffix -> GDAL driver ("parquet": GeoParquet through pyarrow)
 WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet": "parquet",
-           ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
+           ".geoparquet": "parquet", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
 #: the files of a Shapefile besides .shp, as GDAL writes them
 SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
 

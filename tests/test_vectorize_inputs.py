@@ -113,13 +113,13 @@ def test_cli_duplicate_and_overlap_are_one_line(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("vectorize", a, b, "-o", tmp_path / "x.gpkg"), "a.tif", "b.tif")
 
 
-@pytest.mark.parametrize("suffix", [".gpkg", ".parquet", ".shp", ".fgb"])
+@pytest.mark.parametrize("suffix", [".gpkg", ".parquet", ".geoparquet", ".shp", ".fgb"])
 def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, suffix):
     path = _square(make_raster, "a.tif", X0, Y0)
     out = tmp_path / f"b{suffix}"
     summary = vectorize_rasters([path], out)
     assert summary["features"] == 1
-    found = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
+    found = gpd.read_parquet(out) if "parquet" in suffix else gpd.read_file(out)
     assert found.crs.to_epsg() == 32616
     box = shapely.box(X0 + 5, Y0 - 15, X0 + 15, Y0 - 5)
     assert found.geometry[0].symmetric_difference(box).area < 1e-6
@@ -569,3 +569,38 @@ def test_colour_coded_labels_are_refused_not_polygonised_as_probabilities(run_cl
     assert_one_line_error(result, "top_potsdam_2_10_label.tif", "colour-coded labels",
                           "--palette potsdam")
     assert not (tmp_path / "v.gpkg").exists()
+
+
+def test_probabilities_scaled_to_0_255_without_a_scale_are_warned_about(make_raster, tmp_path,
+                                                                       run_cli):
+    """A third-party uint8 probability export (200 where p = 0.78, 20 where p = 0.08) with no
+    GDAL scale reads as class ids 20 and 200: vectorize and evaluate say so, naming the fix;
+    a 0/255 mask and small class ids stay quiet."""
+    values = np.full((10, 10), 20, np.uint8)
+    values[:5] = 200
+    raster = make_raster("prob.tif", values)
+    truth = make_raster("truth.tif", (values > 100).astype(np.uint8))
+    for args in (("vectorize", raster, "-o", tmp_path / "v.gpkg"),
+                 ("evaluate", raster, truth)):
+        result = run_cli(*args)
+        assert result.exit_code == 0, result.output
+        assert "prob.tif: class ids up to 200" in result.stderr
+        assert "gdal_edit.py -scale 0.00392157" in result.stderr
+    mask = make_raster("mask.tif", (values > 100).astype(np.uint8) * 255)
+    classes = make_raster("classes.tif", (values > 100).astype(np.uint8) * 7)
+    for quiet in (mask, classes):
+        result = run_cli("vectorize", quiet, "-o", tmp_path / f"{quiet.stem}.gpkg")
+        assert result.exit_code == 0 and "class ids up to" not in result.stderr
+
+
+def test_geoparquet_by_its_other_suffix_is_read_as_truth(make_raster, tmp_path):
+    """A truth file named .geoparquet (as many GeoParquet files are) is read like .parquet:
+    before, GDAL's ADBC driver was tried and failed on a missing libduckdb."""
+    from geotile.evaluate import evaluate_files
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    vectorize_rasters([path], tmp_path / "pred.gpkg")
+    box = shapely.box(X0 + 5, Y0 - 15, X0 + 15, Y0 - 5)
+    gpd.GeoDataFrame(geometry=[box], crs=32616).to_parquet(tmp_path / "truth.geoparquet")
+    scores = evaluate_files(tmp_path / "pred.gpkg", tmp_path / "truth.geoparquet").scores
+    assert (scores.tp, scores.fp, scores.fn) == (1, 0, 0)

@@ -122,9 +122,9 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=INPUT_PATH)
-@output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet (GeoParquet), .shp or .fgb "
-            "(FlatGeobuf); .csv: SpaceNet proposals (ImageId from each raster's name, pixel "
-            "and geographic WKT, Confidence).")
+@output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet or .geoparquet (GeoParquet), "
+            ".shp or .fgb (FlatGeobuf); .csv: SpaceNet proposals (ImageId from each raster's "
+            "name, pixel and geographic WKT, Confidence).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
