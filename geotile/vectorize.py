@@ -363,19 +363,20 @@ BUILDING_CLASSES = frozenset({"building", "buildings", "house", "houses", "roof"
 
 
 def clean(frame, options: VectorizeOptions, cell: float):
-    """Fill holes, drop small polygons, simplify and regularise, in a metric CRS. The
+    """Fill holes, simplify, regularise and drop small polygons, in a metric CRS. The
     polygons of a raster tile its surface: cleaning never makes two of them overlap."""
 
     geometries = np.asarray(frame.geometry.values, dtype=object)
     if options.fill_holes > 0:
         geometries = fill_small_holes(geometries, options.fill_holes)
+    tolerance = per_class_values(options.simplify, frame)
+    if np.any(tolerance > 0):  # all classes at once: the edges they share stay shared
+        geometries = np.asarray(simplify_coverage(geometries, tolerance, cell), dtype=object)
+    # after simplifying: squared buildings leave the coverage's edges unshared, and the
+    # polygons would then be simplified one by one, into each other
     if options.regularize:
         geometries = regularize_coverage(geometries, _building_rows(frame), cell)
     frame = frame.set_geometry(list(geometries), crs=frame.crs)
-    tolerance = per_class_values(options.simplify, frame)
-    if np.any(tolerance > 0):  # all classes at once: the edges they share stay shared
-        simplified = simplify_coverage(frame.geometry.values, tolerance, cell)
-        frame = frame.set_geometry(list(simplified), crs=frame.crs)
     frame["area_m2"] = frame.geometry.area.round(2)
     smallest = per_class_values(options.min_area, frame)
     if np.any(smallest > 0):
