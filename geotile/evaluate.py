@@ -381,6 +381,13 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    import shapely
+
+    if len(pred_frame) and len(truth_frame) and not shapely.box(
+            *pred_frame.total_bounds).intersects(shapely.box(*truth_frame.total_bounds)):
+        log.warning("%s and %s cover different ground (no polygon of one near the other's): "
+                    "every prediction is a false positive. Check their CRS (longitude and "
+                    "latitude swapped?) and that they are of one image.", prediction, truth)
     pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)
     pred_frame, conf_field = _scoring_order(pred_frame, conf_field, prediction)
     truth_frame = truth_frame.reset_index(drop=True)

@@ -298,6 +298,13 @@ def vectorize_to_csv(
 
     options = options or VectorizeOptions()
     check_output(output, overwrite)
+    named: dict[str, Path] = {}
+    for path in map(Path, paths):  # one ImageId per image: rows of two would be one image's
+        other = named.setdefault(image_id(path), path)
+        if other != path:
+            raise InputError(f"{other} and {path} have the same SpaceNet ImageId "
+                             f"{image_id(path)!r}: their proposals would be one image's. "
+                             "Write one CSV per folder, or rename one of them.")
     source = dataclasses.replace(options, crs="source")
     rows: list[tuple] = []
     for path in paths:

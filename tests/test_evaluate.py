@@ -493,3 +493,19 @@ def test_report_png_and_html(tmp_path, make_raster):
     assert "false positive: 1" in text and "F1 0.5000" in text
     with pytest.raises(InputError, match="png"):
         write_report(result, tmp_path / "r.jpg")
+
+
+def test_files_of_different_ground_are_warned_about(tmp_path, caplog):
+    """Truth and prediction far apart (a CRS or lon/lat mix-up) score 0 with a warning
+    saying why, not silently."""
+    frame([box(X0, Y0)]).to_file(tmp_path / "t.geojson")
+    frame([box(X0 + 5000, Y0)]).to_file(tmp_path / "p.geojson")
+    with caplog.at_level("WARNING", logger="geotile"):
+        scores = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson").scores
+    assert (scores.tp, scores.fp, scores.fn) == (0, 1, 1)
+    assert "cover different ground" in caplog.text
+    caplog.clear()
+    frame([box(X0 + 5, Y0)]).to_file(tmp_path / "near.geojson")
+    with caplog.at_level("WARNING", logger="geotile"):
+        evaluate_files(tmp_path / "near.geojson", tmp_path / "t.geojson")
+    assert "cover different ground" not in caplog.text

@@ -391,3 +391,21 @@ def test_a_csv_of_projected_geo_wkt_names_the_convention_and_the_option(run_cli,
     result = run_cli("evaluate", pred, truth, "--prediction-crs", UTM_CRS, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["f1"] == 1.0
+
+
+def test_cli_vectorize_refuses_two_rasters_of_one_image_id(run_cli, make_raster, tmp_path):
+    """Per-city folders reuse tile names: two rasters of one ImageId would write one image's
+    rows (BuildingId 0 twice, their pixel polygons scored as one image): refused, nothing
+    written."""
+    from .conftest import assert_one_line_error
+
+    classes = np.zeros((20, 20), np.uint8)
+    classes[5:10, 5:10] = 1
+    (tmp_path / "vegas").mkdir()
+    (tmp_path / "paris").mkdir()
+    one = make_raster("vegas/tile_0_0.tif", classes, transform=TRANSFORM)
+    two = make_raster("paris/tile_0_0.tif", classes, transform=TRANSFORM)
+    out = tmp_path / "proposals.csv"
+    result = run_cli("vectorize", one, two, "-o", out)
+    assert_one_line_error(result, "vegas/tile_0_0.tif", "paris/tile_0_0.tif", "'tile_0_0'")
+    assert not out.exists()
