@@ -393,6 +393,12 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     truth_frame = truth_frame.reset_index(drop=True)
     if len(pred_frame) == 0:
         log.info("%s holds no polygons: every truth polygon is a false negative", prediction)
+    invalid = int((~shapely.is_valid(truth_frame.geometry.values)).sum()) if len(truth_frame) \
+        else 0
+    if invalid and not repair_truth:
+        log.warning("%s: %d invalid truth polygon(s) (self-intersecting) match no prediction, "
+                    "as SpaceNet scores them; --repair-truth repairs them (buffer(0)) first",
+                    truth, invalid)
     scores = match_polygons(pred_frame.geometry.values, truth_frame.geometry.values, iou,
                             repair_truth=repair_truth)
     per_class = {}
@@ -404,6 +410,11 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                                  f"Fields: {fields or 'none'}.")
         pred_class = _class_labels(pred_frame, class_field)
         true_class = _class_labels(truth_frame, class_field)
+        if len(pred_class) and len(true_class) and not set(pred_class) & set(true_class):
+            log.warning("%s and %s share no %s value (%s against %s): every per-class score "
+                        "is 0. Give both files the same class values (ids or names).",
+                        prediction, truth, class_field, ", ".join(sorted(set(pred_class))[:5]),
+                        ", ".join(sorted(set(true_class))[:5]))
         for name in sorted(set(pred_class) | set(true_class)):
             per_class[name] = match_polygons(pred_frame.geometry.values[pred_class == name],
                                              truth_frame.geometry.values[true_class == name],

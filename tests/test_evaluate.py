@@ -509,3 +509,25 @@ def test_files_of_different_ground_are_warned_about(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="geotile"):
         evaluate_files(tmp_path / "near.geojson", tmp_path / "t.geojson")
     assert "cover different ground" not in caplog.text
+
+
+def test_invalid_truth_polygons_are_named_with_the_option_that_repairs_them(tmp_path, caplog):
+    """A bow-tie truth polygon matches nothing (SpaceNet's rule): the user is told so and
+    pointed at --repair-truth rather than left with an unexplained false positive."""
+    bowtie = shapely.Polygon([(X0, Y0), (X0 + 10, Y0 - 10), (X0 + 10, Y0), (X0, Y0 - 10)])
+    frame([bowtie, box(X0 + 50, Y0)]).to_file(tmp_path / "t.geojson")
+    frame([box(X0 + 50, Y0)]).to_file(tmp_path / "p.geojson")
+    with caplog.at_level("WARNING", logger="geotile"):
+        evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson")
+    assert "1 invalid truth polygon(s)" in caplog.text and "--repair-truth" in caplog.text
+
+
+def test_class_values_in_common_or_a_warning(tmp_path, caplog):
+    """Ids in the prediction, names in the truth: per-class scores of 0 beside a headline
+    F1 of 1 come with a warning naming both sets of values."""
+    frame([box(X0, Y0)], cls=[1]).to_file(tmp_path / "p.geojson")
+    frame([box(X0, Y0)], cls=["building"]).to_file(tmp_path / "t.geojson")
+    with caplog.at_level("WARNING", logger="geotile"):
+        result = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson", class_field="cls")
+    assert result.scores.tp == 1
+    assert "share no cls value (1 against building)" in caplog.text
