@@ -378,11 +378,11 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     ``labels_layer`` names the truth's layer in a multi-layer file. ``min_area`` (m^2):
     truth polygons smaller and predictions not larger are left out (SpaceNet's rule).
     """
+    import shapely
+
     truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
-    import shapely
-
     if len(pred_frame) and len(truth_frame) and not shapely.box(
             *pred_frame.total_bounds).intersects(shapely.box(*truth_frame.total_bounds)):
         log.warning("%s and %s cover different ground (no polygon of one near the other's): "

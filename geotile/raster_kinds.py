@@ -208,8 +208,6 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     """
     if kind.kind == "class":
         ids = _checked_class_ids(values[0], valid, source)
-        if ids.dtype == np.uint8 and kind.names is None:
-            warn_if_scaled_probabilities(ids, source)
         return ids, np.broadcast_to(np.float32(1), ids.shape)  # read-only, no memory
     probabilities = np.nan_to_num(values.astype(np.float32) / np.float32(kind.scale))
     if probabilities.shape[0] == 1:

@@ -39,7 +39,13 @@ import numpy as np
 from geotile.coverage import simplify_coverage
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
-from geotile.raster_kinds import check_probabilities, class_ids, plain_bands, raster_kind
+from geotile.raster_kinds import (
+    check_probabilities,
+    class_ids,
+    plain_bands,
+    raster_kind,
+    warn_if_scaled_probabilities,
+)
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
@@ -552,7 +558,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
     from geotile.band_workers import run_jobs, worker_count
     from geotile.progress import progress_bar
-    from geotile.raster import has_nodata, open_raster
+    from geotile.raster import has_nodata, open_raster, read_window
     from geotile.streaming import band_rows, even_band_rows
 
     forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
@@ -564,6 +570,10 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         with open_raster(path) as src:
             kind = raster_kind(src)
             indexes, kind = plain_bands(src, kind)
+            if kind.kind == "class" and kind.names is None and src.dtypes[0] == "uint8":
+                sample = read_window(src, None, 1, out_shape=(min(src.height, 512),
+                                                              min(src.width, 512)))
+                warn_if_scaled_probabilities(sample, path)  # once, not in every band's worker
             kinds.append(kind.kind)
             names = names or kind.names
             keep = kept_class_ids(options, kind.names, path)
