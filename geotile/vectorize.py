@@ -478,6 +478,14 @@ def vectorize_rasters(
         if crs is None:
             caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
                       if writer == "GeoJSON" else "")
+            from geotile.no_georef import sensor_georeferencing
+            from geotile.raster import open_raster
+
+            with open_raster(paths[0]) as first:
+                sensor = sensor_georeferencing(first)
+            if sensor is not None:
+                caveat += (f". It is placed by {sensor} alone (not orthorectified): "
+                           "orthorectify it (gdalwarp -t_srs EPSG:xxxx) for map coordinates")
             warnings.warn(f"{paths[0]}: the raster has no CRS; polygons are in its own "
                           "coordinates (pixels when it has no geotransform), areas and "
                           f"lengths in those units, and the output carries no CRS{caveat}.",

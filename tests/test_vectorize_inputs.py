@@ -604,3 +604,23 @@ def test_geoparquet_by_its_other_suffix_is_read_as_truth(make_raster, tmp_path):
     gpd.GeoDataFrame(geometry=[box], crs=32616).to_parquet(tmp_path / "truth.geoparquet")
     scores = evaluate_files(tmp_path / "pred.gpkg", tmp_path / "truth.geoparquet").scores
     assert (scores.tp, scores.fp, scores.fn) == (1, 0, 0)
+
+
+def test_a_raster_placed_by_gcps_alone_is_named_so(tmp_path, run_cli):
+    """A Level-1 product placed by GCPs (no geotransform): the polygons are in pixels, and
+    the warning says why and how to get map coordinates, not only "no CRS"."""
+    import rasterio
+    from rasterio.control import GroundControlPoint
+
+    classes = np.zeros((20, 20), np.uint8)
+    classes[5:10, 5:10] = 1
+    path = tmp_path / "l1.tif"
+    gcps = [GroundControlPoint(row, col, X0 + col, UTM_ORIGIN[1] - row)
+            for row, col in ((0, 0), (0, 20), (20, 0), (20, 20))]
+    with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=1,
+                       dtype="uint8") as dst:
+        dst.write(classes, 1)
+        dst.gcps = (gcps, "EPSG:32616")
+    result = run_cli("vectorize", path, "-o", tmp_path / "v.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "placed by GCPs alone" in result.stderr and "gdalwarp -t_srs" in result.stderr
