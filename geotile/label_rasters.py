@@ -322,8 +322,9 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
     if src.count < 3 or src.dtypes[0] != "uint8" or tuple(src.colorinterp[:3]) != rgb \
             or "GEOTILE_OUTPUT" in src.tags():  # geotile's own: probabilities, classes
         return False
-    shape = (3, min(src.height, 256), min(src.width, 256))  # a decimated look
-    sample = src.read([1, 2, 3], out_shape=shape)
+    from geotile.raster import sample_pixels
+
+    sample = sample_pixels(src, [1, 2, 3])
     grey = (sample[0] == sample[1]).all() and (sample[1] == sample[2]).all()
     codes = sample[0].astype(np.int32) << 16 | sample[1].astype(np.int32) << 8 | sample[2]
     few = len(np.unique(codes)) <= 64  # a palette's colours, not a photo's thousands

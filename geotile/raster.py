@@ -157,6 +157,22 @@ def read_window(
         ) from exc
 
 
+def sample_pixels(src, indexes=None, grid: int = 8, size: int = 64) -> np.ndarray:
+    """Pixels (bands, rows, cols) of ``grid`` x ``grid`` windows of ``size`` px spread evenly
+    over ``src``, side by side: a look at which values occur that decodes a few blocks,
+    where a thinned read of the whole raster decodes every one (0.5 s for a 6000 px RGB
+    orthotile)."""
+    from rasterio.windows import Window
+
+    height, width = min(size, src.height), min(size, src.width)
+    rows = np.unique(np.linspace(0, src.height - height, grid).astype(int))
+    cols = np.unique(np.linspace(0, src.width - width, grid).astype(int))
+    parts = [read_window(src, Window(int(x), int(y), width, height), indexes)
+             for y in rows for x in cols]
+    parts = [p[np.newaxis] if p.ndim == 2 else p for p in parts]
+    return np.concatenate(parts, axis=-1)
+
+
 def gdal_reason(exc: BaseException, default: str = "unknown error") -> str:
     """GDAL's own first line for a rasterio error: rasterio's "Read failed. See previous
     exception for details." chains it as the cause."""

@@ -564,11 +564,9 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     """Cleaned polygons of checked rasters (:func:`check_inputs`) in a metric CRS, and the
     rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
-    from rasterio.windows import Window
-
     from geotile.band_workers import run_jobs, worker_count
     from geotile.progress import progress_bar
-    from geotile.raster import has_nodata, open_raster, read_window
+    from geotile.raster import has_nodata, open_raster, sample_pixels
     from geotile.streaming import band_rows, even_band_rows
 
     forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
@@ -581,10 +579,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             kind = raster_kind(src)
             indexes, kind = plain_bands(src, kind)
             if kind.kind == "class" and kind.names is None and src.dtypes[0] == "uint8":
-                # once, from a 1024 px window at the centre (not every band's worker)
-                side = (min(src.width, 1024), min(src.height, 1024))
-                centre = Window((src.width - side[0]) // 2, (src.height - side[1]) // 2, *side)
-                warn_if_scaled_probabilities(read_window(src, centre, 1), path)
+                # once, from a sample (not in every band's worker)
+                warn_if_scaled_probabilities(sample_pixels(src, 1)[0], path)
             kinds.append(kind.kind)
             names = names or kind.names
             keep = kept_class_ids(options, kind.names, path)
