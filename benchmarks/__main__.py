@@ -12,6 +12,7 @@ import argparse
 import shutil
 import statistics
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from benchmarks.runner import (
     GEOTILE,
     HERE,
     PY,
+    add_run,
     compile_geotile,
     load,
     machine,
@@ -311,7 +313,8 @@ def main() -> None:
                         help="--gpu: comma-separated providers instead of every GPU one that "
                         "loads (cpu checks the runner on a machine without a GPU)")
     parser.add_argument("--output", type=Path, default=None,
-                        help="default: RESULTS.md, with --gpu RESULTS-gpu.md (beside this); "
+                        help="default: RESULTS.md, with --gpu RESULTS-gpu.md (beside this; "
+                        "the run's section goes first, earlier ones are kept); "
                         "a --smoke run's go to work/ (it checks the runner, not the speed)")
     parser.add_argument("--stages", default="",
                         help="comma-separated stage prefixes to run (e.g. make-masks,tile,"
@@ -343,7 +346,9 @@ def main() -> None:
     load_before = load()
     run(cases, repeat)
     run(scaling, 1 if args.smoke else 2)
-    lines = [f"# geotile benchmarks{' (smoke run)' if args.smoke else ''}", "",
+    stages = args.stages or "all stages"
+    lines = [f"## Run of {time.strftime('%Y-%m-%d %H:%M')} ({stages}"
+             f"{', smoke' if args.smoke else ''})", "",
              f"Machine: {machine()}. Load average (1 min): {load_before} before, {load()} "
              "after.", "",
              f"Medians of {repeat} alternating runs; each run is a fresh process (start-up "
@@ -353,7 +358,7 @@ def main() -> None:
              "system) of the command's processes, all threads.", "", *table(cases), "",
              "Outputs compared after the runs:", "", *check_outputs(out), ""]
     if scaling:
-        lines += ["## Scaling (time vs pixels: exponent 1 = linear)", "",
+        lines += ["### Scaling (time vs pixels: exponent 1 = linear)", "",
                   *table(scaling, ratios=False), ""]
     for stage in ("scaling: predict", "scaling: vectorize") if scaling else ():
         start_up = start_up_seconds(scaling, stage)
@@ -368,8 +373,8 @@ def main() -> None:
                                  "--overwrite"])
         lines += ["", f"- predict on 20000 x 20000 x 3 uint8 (tiny convnet): {seconds:.0f} s, "
                   f"peak RSS {rss:.0f} MB (its float32 probabilities alone would be 1600 MB)"]
-    args.output.write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.output}")
+    add_run(args.output, "# geotile benchmarks", lines)
+    print(f"wrote {args.output} (this run first, earlier ones kept)")
 
 
 if __name__ == "__main__":

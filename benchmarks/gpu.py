@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import inputs, models
-from benchmarks.runner import GEOTILE, PY, GpuMonitor, machine, run_tree
+from benchmarks.runner import GEOTILE, PY, GpuMonitor, add_run, machine, run_tree
 from geotile.stage_clock import PREDICT_STAGES
 
 #: km^2 an hour per MP/s at 0.3 m pixels (0.09 m^2 a pixel)
@@ -218,8 +219,10 @@ def main(args, out: Path) -> None:
                f"geotile's default batch ({default_batch(providers[0])} windows; the loop "
                "runs the same) unless a case names one")
 
+    started = time.strftime("%Y-%m-%d %H:%M")
+
     def report() -> None:
-        lines = [f"# geotile GPU benchmarks{' (smoke run)' if args.smoke else ''}", "",
+        lines = [f"## Run of {started}{' (smoke run)' if args.smoke else ''}", "",
                  f"Machine: {machine()}{gpu}.", "",
                  f"Medians of {repeat} alternating runs after one untimed run of each case "
                  f"({big} px: one run, no untimed one except on TensorRT), each a fresh "
@@ -229,7 +232,7 @@ def main(args, out: Path) -> None:
                  "`start-up` is the rest of the wall time. GPU busy % is the mean of NVML "
                  "utilisation samples over the process; GPU MB the peak device memory in "
                  "use.", "", *tables(cases), ""]
-        args.output.write_text("\n".join(lines) + "\n")
+        add_run(args.output, "# geotile GPU benchmarks", lines)
 
     run(cases, repeat, monitor, report)
     print(f"wrote {args.output}")

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.runner import write_section
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 GEOTILE = [sys.executable, "-m", "geotile", "-q"]
@@ -90,18 +92,6 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def write_section(results: Path, lines: list[str], section: str = SECTION) -> None:
-    """Replace (or append) ``section`` (its heading line) of ``results`` by ``lines``."""
-    text = results.read_text() if results.exists() else ""
-    start = text.find(section + "\n")
-    if start >= 0:
-        end = text.find("\n## ", start + len(section))
-        text = text[:start] + "\n".join(lines) + "\n" + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + "\n".join(lines) + "\n"
-    results.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "examples/models/buildings_unet.onnx")
@@ -142,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
              f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after. The last two columns "
              f"compare each probability raster with the first row's ({total} pixels).", "",
              *table(rows), ""]
-    write_section(args.output, lines)
+    write_section(args.output, lines, SECTION)
     print(f"wrote {args.output}")
 
 

@@ -140,3 +140,30 @@ def compile_geotile() -> None:
     import geotile
 
     compileall.compile_dir(Path(geotile.__file__).parent, quiet=1)
+
+
+def write_section(results: Path, lines: list[str], section: str) -> None:
+    """Replace (or append) ``section`` (its heading line) of ``results`` by ``lines``."""
+    text = results.read_text() if results.exists() else ""
+    start = text.find(section + "\n")
+    if start >= 0:
+        end = text.find("\n## ", start + len(section))
+        text = text[:start] + "\n".join(lines) + "\n" + (text[end + 1:] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + "\n".join(lines) + "\n"
+    results.write_text(text)
+
+
+def add_run(results: Path, title: str, lines: list[str]) -> None:
+    """Put one run's section (``lines``, from its ``## `` heading) first in ``results``,
+    under the file's ``title``: earlier runs and the notes written about them are kept. A
+    section of the same heading (a run reporting again as it goes) is replaced in place."""
+    text = results.read_text() if results.exists() else ""
+    if f"\n{lines[0]}\n" in text:
+        write_section(results, lines, lines[0])
+        return
+    if not text.startswith(title + "\n"):
+        text = f"{title}\n\n{text}" if text else f"{title}\n"
+    head, rest = title + "\n", text[len(title) + 1:].lstrip("\n")
+    results.write_text(head + "\n" + "\n".join(lines).rstrip("\n") + "\n"
+                       + ("\n" + rest if rest else ""))

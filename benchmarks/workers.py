@@ -19,8 +19,15 @@ from pathlib import Path
 
 from benchmarks import inputs
 from benchmarks.__main__ import Case
-from benchmarks.overlap import write_section
-from benchmarks.runner import GEOTILE, HERE, compile_geotile, load, machine, run_tree
+from benchmarks.runner import (
+    GEOTILE,
+    HERE,
+    compile_geotile,
+    load,
+    machine,
+    run_tree,
+    write_section,
+)
 
 ROOT = HERE.parent
 MODEL = ROOT / "examples/models/buildings_unet.onnx"

@@ -147,3 +147,22 @@ def test_outputs_left_by_an_earlier_run_are_not_compared(tmp_path):
     clear_outputs(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
     assert check_outputs(tmp_path) == []  # nothing left that this run did not write
+
+
+def test_a_run_goes_first_in_results_and_keeps_earlier_runs_and_notes(tmp_path):
+    """A benchmark run (a partial one: --stages) replaced the whole RESULTS.md, the notes of
+    every earlier round with it."""
+    from benchmarks.runner import add_run
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# geotile benchmarks\n\n## Round 1\n\nnotes on round 1\n")
+    add_run(results, "# geotile benchmarks", ["## Run of today", "", "| a | b |"])
+    assert results.read_text() == ("# geotile benchmarks\n\n## Run of today\n\n| a | b |\n\n"
+                                   "## Round 1\n\nnotes on round 1\n")
+    # the same run reporting again (the GPU runner, after each round) replaces its section
+    add_run(results, "# geotile benchmarks", ["## Run of today", "", "| a | c |"])
+    assert results.read_text().count("## Run of today") == 1
+    assert "| a | c |" in results.read_text() and "notes on round 1" in results.read_text()
+    fresh = tmp_path / "new.md"
+    add_run(fresh, "# geotile benchmarks", ["## Run of today", "", "x"])
+    assert fresh.read_text() == "# geotile benchmarks\n\n## Run of today\n\nx\n"
