@@ -316,6 +316,9 @@ def main() -> None:
                         help="default: RESULTS.md, with --gpu RESULTS-gpu.md (beside this; "
                         "the run's section goes first, earlier ones are kept); "
                         "a --smoke run's go to work/ (it checks the runner, not the speed)")
+    parser.add_argument("--unet-size", type=int, default=2048,
+                        help="side of the ResNet18 U-Net's orthotile in px (6000: the issue's "
+                        "orthotile, ~1.5 min a run on 2 cores)")
     parser.add_argument("--stages", default="",
                         help="comma-separated stage prefixes to run (e.g. make-masks,tile,"
                         "vectorize); scaling is skipped then. Default: all")
@@ -335,7 +338,7 @@ def main() -> None:
         scaling = scaling_cases([384, 512], out, 128)
         repeat = 1
     else:
-        cases = make_cases(6000, 10_000, 2048, out)
+        cases = make_cases(6000, 10_000, args.unet_size, out)
         scaling = scaling_cases([2000, 4000, 8000], out)
         repeat = args.repeat
     if args.stages:
@@ -347,8 +350,8 @@ def main() -> None:
     run(cases, repeat)
     run(scaling, 1 if args.smoke else 2)
     stages = args.stages or "all stages"
-    lines = [f"## Run of {time.strftime('%Y-%m-%d %H:%M')} ({stages}"
-             f"{', smoke' if args.smoke else ''})", "",
+    lines = [f"## Run of {time.strftime('%Y-%m-%d %H:%M')}: {stages}"
+             f"{' (smoke run)' if args.smoke else ''}", "",
              f"Machine: {machine()}. Load average (1 min): {load_before} before, {load()} "
              "after.", "",
              f"Medians of {repeat} alternating runs; each run is a fresh process (start-up "
