@@ -4,7 +4,10 @@ A label raster is either
 
 - **class indices**: one integer band, 0 background, 1..254 class ids; 255 and the
   raster's nodata are the ignore value. Names come from the raster's
-  GEOTILE_CLASS_NAMES tag, else from a class map {"building": 1, ...}, else the ids;
+  GEOTILE_CLASS_NAMES tag, else from a class map {"building": 1, ...}, else the ids
+  (every mask of a run names every id found under any of its images);
+- **a 0/255 binary mask** (INRIA, Massachusetts, DeepGlobe roads; one band or the same
+  band three times, uint8 without nodata): 255 is class 1, as tile and evaluate read it;
 - **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
@@ -343,6 +346,8 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
                              f"{label.count} {label.dtypes[0]} band(s) and no colour table. "
                              "Leave out --palette for a raster of class indices.")
         return [1, 2, 3], "colour"
+    if _is_binary_0_255(label):
+        return [1], "binary"
     if label.count >= 3 and label.dtypes[0] == "uint8":
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
                          "Give --palette potsdam or --palette palette.json "
@@ -353,6 +358,28 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     if np.dtype(label.dtypes[0]).kind not in "uif":
         raise InputError(f"{labels_path}: class ids of type {label.dtypes[0]}; give integers.")
     return [1], "index"
+
+
+def _is_binary_0_255(label) -> bool:
+    """Whether a uint8 label raster without nodata holds only 0 and some 255, in one band or
+    repeated in every band (INRIA's, Massachusetts' and DeepGlobe's road ground truth):
+    255 is then the positive class (id 1), as tile and evaluate read it, not the ignore
+    value. Exact: read block by block, stopping at the first other value (a class raster
+    shows one in its first blocks)."""
+    if label.dtypes[0] != "uint8" or label.nodata is not None or label.count not in (1, 3, 4) \
+            or _has_colour_table(label) or set(_alpha_bands(label)) & {1, 2, 3}:
+        return False
+    bands = [1] if label.count == 1 else [1, 2, 3]
+    positive = False
+    for _, window in label.block_windows(1):
+        block = label.read(bands, window=window)
+        if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
+            return False
+        high = block[0] == 255
+        if not (high | (block[0] == 0)).all():
+            return False
+        positive = positive or bool(high.any())
+    return positive
 
 
 def _has_colour_table(src) -> bool:
@@ -421,17 +448,64 @@ def make_masks_from_raster(
         table = colour_lookup(codes) if codes is not None else None
         ignore_codes = ignored_colours(codes) if codes is not None else []
         expand = _colour_table(label) if kind == "paletted" else None
+        lossy = _lossy_codec(label)
         unknown: dict[int, int] = {}
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
-                      (table, ignore_codes, expand), names, unknown, creation_options, overwrite,
+                      (table, ignore_codes, expand, kind == "binary"), names, unknown,
+                      creation_options, overwrite,
                       progress, tag, band_rows)
             for image, output, tag in zip(image_paths, output_paths,
                                           complete or [None] * len(image_paths), strict=True)
         ]
     if unknown:
-        _warn_unknown(labels_path, unknown, len(summaries))
+        _warn_unknown(labels_path, unknown, len(summaries), lossy)
+    _one_class_list(summaries, names, labels_path, class_map is not None)
     return summaries
+
+
+def _named_ids(names: list[str] | None, top_id: int) -> list[str]:
+    """Names by class id up to ``top_id`` at least: ``names``, the ids past them by number."""
+    names = list(names or ["background"])
+    return names + [str(i) for i in range(len(names), top_id + 1)]
+
+
+def _one_class_list(summaries: list[dict], names, labels_path, from_class_map: bool) -> None:
+    """Give every mask of the run the class list of all of them (one class raster over
+    several images holds different ids under each; a mask named only its own, and the
+    run's --json classes and a --merge mosaic took the first mask's). Ids found past the
+    named ones (GEOTILE_CLASS_NAMES or --class-map) are warned of."""
+    import rasterio
+
+    from geotile.raster import class_colours, write_categories
+
+    every = max((s["classes"] for s in summaries), key=len, default=None)
+    if every is None:
+        return
+    if names and len(every) > len(names):
+        source = "--class-map" if from_class_map else "its GEOTILE_CLASS_NAMES tag"
+        unnamed = ", ".join(every[len(names):])
+        warnings.warn(f"{labels_path}: class ids {unnamed} have no name in {source}; the "
+                      "masks name them by number. Name every class id the raster holds.",
+                      GeotileWarning, stacklevel=4)
+    for summary in summaries:
+        if len(summary["classes"]) < len(every):
+            with rasterio.open(summary["output"], "r+") as dst:
+                dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(every))
+            write_categories(summary["output"], every, class_colours(len(every)))
+            summary["classes"] = every
+
+
+def _lossy_codec(label) -> str | None:
+    """The lossy compression of a raster's pixels ("JPEG", "WebP"), else None."""
+    driver = (label.driver or "").upper()
+    compression = (label.tags(ns="IMAGE_STRUCTURE").get("COMPRESSION") or "").upper()
+    if driver == "JPEG" or compression.startswith("JPEG") or compression == "YCBCR JPEG":
+        return "JPEG"
+    lossless = label.tags(ns="IMAGE_STRUCTURE").get("LOSSLESS", "").upper() == "TRUE"
+    if (driver == "WEBP" or compression == "WEBP") and not lossless:
+        return "WebP"
+    return None
 
 
 def _index_names(label, class_map) -> list[str] | None:
@@ -449,16 +523,19 @@ def _index_names(label, class_map) -> list[str] | None:
     return None
 
 
-def _warn_unknown(labels_path, unknown: dict[int, int], images: int) -> None:
+def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
+                  lossy: str | None = None) -> None:
     total = sum(unknown.values())
     ranked = sorted(unknown.items(), key=lambda item: -item[1])
     shown = ", ".join(f"[{c >> 16}, {c >> 8 & 255}, {c & 255}]: {n} px" for c, n in ranked[:8])
     more = f" and {len(ranked) - 8} more" if len(ranked) > 8 else ""
     where = f" over {images} masks" if images > 1 else ""
+    fix = (f"The label raster is {lossy}-compressed (lossy): its colours are not exact. "
+           "Export the labels losslessly (PNG, or GeoTIFF with COMPRESS=DEFLATE)."
+           if lossy else "Add the colours to the palette if they are classes.")
     warnings.warn(f"{labels_path}: {total} pixels{where} have {len(ranked)} colour(s) not in "
                   f"the palette ({shown}{more}); they are written as the ignore value "
-                  f"{IGNORE}. Add the colours to the palette if they are classes.",
-                  GeotileWarning, stacklevel=3)
+                  f"{IGNORE}. {fix}", GeotileWarning, stacklevel=3)
 
 
 def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
@@ -467,21 +544,33 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     import rasterio
     from rasterio.windows import Window
 
-    from geotile.no_georef import copy_georeferencing
+    from geotile.no_georef import copy_georeferencing, placed_nowhere
     from geotile.progress import progress_bar
     from geotile.raster import (
         atomic_output,
         check_pixels_readable,
         class_colours,
         has_nodata,
+        may_hold_nodata,
         open_raster,
         output_profile,
+        valid_pixels,
         write_categories,
     )
 
-    table, ignore_codes, expand = lookup
+    table, ignore_codes, expand, binary = lookup
     with open_raster(image_path) as image:
         check_pixels_readable(image)
+        # a label raster of the image's size placed nowhere (no CRS, or one without a
+        # geotransform): the image's own pixel grid
+        pixel_grid = (label.width, label.height) == (image.width, image.height) and (
+            (label.crs is None and label.transform.is_identity) or placed_nowhere(label))
+        if placed_nowhere(label) != placed_nowhere(image) and not pixel_grid:
+            unplaced = labels_path if placed_nowhere(label) else image_path
+            raise InputError(f"{unplaced}: the raster names a CRS but has no geotransform, so "
+                             "the label raster cannot be placed on the image. Georeference it "
+                             "(gdal_translate -a_ullr or -a_gt), or give a label raster of the "
+                             "image's size, read on its pixel grid.")
         if (label.crs is None) != (image.crs is None) and _offset(label, image) is None and not (
                 label.transform.is_identity and (label.width, label.height)
                 == (image.width, image.height)):
@@ -489,12 +578,11 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
             raise InputError(f"{missing}: the raster has no CRS, so the label raster cannot be "
                              "placed on the image. Assign one with `gdal_edit.py -a_srs "
                              "EPSG:xxxx`, or give a label raster on the image's pixel grid.")
-        if label.transform.is_identity and (label.width, label.height) == (
-                image.width, image.height) and label.crs is None:
+        if pixel_grid:
             offset: tuple[int, int] | None = (0, 0)  # a plain mask of the image's pixels
         else:
             offset = _offset(label, image)
-        image_nodata = has_nodata(image)
+        image_nodata = may_hold_nodata(image)
         profile = output_profile(image, count=1, dtype="uint8", nodata=IGNORE,
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
@@ -533,15 +621,17 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 found, number = np.unique(code[bad], return_counts=True)
                                 for c, n in zip(found.tolist(), number.tolist(), strict=True):
                                     seen[c] = seen.get(c, 0) + n
+                        elif binary:  # 255 is the positive class
+                            ids = np.where(valid, values[0] == 255, IGNORE).astype(np.uint8)
                         else:
                             ids = _index_ids(values, valid, labels_path)
                         window = Window(0, top, image.width, rows)
-                        if image_nodata:
-                            ids[image.dataset_mask(window=window) == 0] = IGNORE
+                        if image_nodata:  # nodata, mask or alpha band; NaN of a float image
+                            ids[~valid_pixels(image, window)] = IGNORE
                         counts += np.bincount(ids.ravel(), minlength=256)
                         writer.submit(dst.write, ids, 1, window=window)
                 top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
-                class_names = names or ["background"] + [str(i) for i in range(1, top_id + 1)]
+                class_names = _named_ids(names, top_id)
                 dst.update_tags(GEOTILE_OUTPUT="mask",
                                 GEOTILE_CLASS_NAMES=json.dumps(class_names),
                                 GEOTILE_LABELS=Path(str(labels_path)).name,

@@ -546,7 +546,7 @@ def _mask_one_image(
         atomic_output,
         check_pixels_readable,
         class_colours,
-        has_nodata,
+        may_hold_nodata,
         open_raster,
         write_categories,
     )
@@ -576,7 +576,7 @@ def _mask_one_image(
         if spacenet_rows:
             frame = _own_rows(frame, labels, image_path)
         # a float image's NaN pixels are nodata too, declared or not (as tile and predict)
-        ignore = has_nodata(src) or np.dtype(src.dtypes[0]).kind == "f"
+        ignore = may_hold_nodata(src)
         extent = grid_envelope(src.transform, src.width, src.height)
         halo = options.halo  # features this close to the image shape its boundary/contact
         near = select_bounds(frame, grid_envelope(src.transform, src.width + 2 * halo,
@@ -700,13 +700,9 @@ def _ignore_nodata(src, window, bands: np.ndarray) -> int:
     """Set ``bands`` to ``IGNORE`` where ``src`` is nodata in ``window`` (for a float image
     also where a band is NaN or its own nodata: :func:`geotile.raster.read_block`);
     returns how many pixels (of one band) that is."""
-    if np.dtype(src.dtypes[0]).kind == "f":
-        from geotile.raster import read_block
+    from geotile.raster import valid_pixels
 
-        _, valid = read_block(src, int(window.col_off), int(window.row_off),
-                              int(window.width), int(window.height))
-    else:
-        valid = src.dataset_mask(window=window) > 0
+    valid = valid_pixels(src, window)
     bands[:, ~valid] = IGNORE
     return int(valid.size - np.count_nonzero(valid))
 

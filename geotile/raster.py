@@ -751,6 +751,21 @@ def has_nodata(src: rasterio.io.DatasetReader) -> bool:
     return any(MaskFlags.all_valid not in flags for flags in src.mask_flag_enums)
 
 
+def may_hold_nodata(src: rasterio.io.DatasetReader) -> bool:
+    """True when some pixels may be nodata: :func:`has_nodata`, or a float type (NaN)."""
+    return np.dtype(src.dtypes[0]).kind == "f" or has_nodata(src)
+
+
+def valid_pixels(src: rasterio.io.DatasetReader, window) -> np.ndarray:
+    """(rows, cols) bool of ``window`` (inside the raster): where ``src`` has data, i.e. not
+    nodata by its mask, and for a float raster no band NaN or its own nodata
+    (:func:`read_block`)."""
+    if np.dtype(src.dtypes[0]).kind == "f":
+        return read_block(src, int(window.col_off), int(window.row_off), int(window.width),
+                          int(window.height))[1]
+    return src.dataset_mask(window=window) > 0
+
+
 def read_band(
     src: rasterio.io.DatasetReader,
     top: int,

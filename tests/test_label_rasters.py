@@ -419,3 +419,128 @@ def test_label_raster_off_the_image_is_warned(tmp_path):
     with pytest.warns(GeotileWarning, match=r"far\.tif does not cover image\.tif"):
         make_masks(labels, image, tmp_path / "m.tif", palette="potsdam")
     assert (_read(tmp_path / "m.tif")[0] == 255).all()
+
+
+def test_nan_pixels_of_a_float_image_are_ignored_under_a_label_raster(tmp_path, run_cli):
+    """NaN in a float orthotile is nodata, declared or not, with label rasters as with
+    vectors: a class id burnt over NaN taught the model a class where it saw nothing."""
+    image = np.ones((3, 6, 5), np.float32)
+    image[:, 0:2] = np.nan  # rows 0-1, no nodata declared
+    image[1, 4, 4] = np.nan  # one band of one pixel
+    image_path = write_raster(tmp_path / "image.tif", image)
+    ids = np.full((6, 5), 2, np.uint8)
+    labels = write_raster(tmp_path / "labels.tif", ids)
+    result = run_cli("make-masks", labels, image_path, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    mask = _read(tmp_path / "mask.tif")[0]
+    expected = ids.copy()
+    expected[0:2] = 255
+    expected[4, 4] = 255
+    np.testing.assert_array_equal(mask, expected)
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["ignored_pixels"] == 11 and summary["positive_pixels"] == 19
+
+
+@pytest.mark.parametrize("bands", [1, 3])
+def test_a_0_255_binary_mask_as_labels_is_class_1_not_ignored(tmp_path, run_cli, bands):
+    """INRIA's and Massachusetts' ground truth (0 background, 255 building; Massachusetts
+    repeats it in three bands) as a label raster: 255 is the building, as tile and evaluate
+    read it; every building pixel came out as the ignore value."""
+    truth = np.zeros((8, 10), np.uint8)
+    truth[2:5, 3:7] = 255
+    labels = write_raster(tmp_path / "austin1_gt.tif", np.repeat(truth[None], bands, 0))
+    image = write_raster(tmp_path / "austin1.tif", np.ones((3, 8, 10), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    mask, nodata, tags, _ = _read(tmp_path / "mask.tif")
+    np.testing.assert_array_equal(mask, (truth == 255).astype(np.uint8))
+    assert nodata == 255  # the mask's own ignore value, declared as ever
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["positive_pixels"] == 12 and summary["ignored_pixels"] == 0
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "1"]
+    # 255 declared as the label's nodata stays the ignore value
+    declared = write_raster(tmp_path / "declared.tif", truth, nodata=255)
+    assert run_cli("make-masks", declared, image, "-o", tmp_path / "m2.tif").exit_code == 0
+    np.testing.assert_array_equal(_read(tmp_path / "m2.tif")[0], truth)
+
+
+def test_class_names_cover_every_id_of_the_run(tmp_path, run_cli):
+    """One class raster over two images (ids 0..2 under one, 0..5 under the other): every
+    mask, the --json classes and the mosaic name ids 0..5, not the first mask's 0..2."""
+    ids = np.zeros((10, 20), np.uint8)
+    ids[:, :10] = np.arange(10)[None, :] % 3
+    ids[:, 10:] = np.arange(10)[None, :] % 6
+    labels = write_raster(tmp_path / "classes.tif", ids)
+    left = write_raster(tmp_path / "left.tif", np.ones((3, 10, 10), np.uint8))
+    right = write_raster(tmp_path / "right.tif", np.ones((3, 10, 10), np.uint8),
+                         transform=from_origin(X0 + 5, Y0, 0.5, 0.5))
+    result = run_cli("make-masks", labels, left, right, "-o", tmp_path / "masks", "--json",
+                     "--merge", tmp_path / "all.vrt")
+    assert result.exit_code == 0, result.output
+    every = ["background", "1", "2", "3", "4", "5"]
+    report = json.loads(result.stdout)
+    assert report["classes"] == every
+    assert [m["classes"] for m in report["masks"]] == [every, every]
+    for name in ("left.tif", "right.tif"):
+        tags = _read(tmp_path / "masks" / name)[2]
+        assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == every
+    # the mosaic names the categories of the first mask: all six
+    vrt = (tmp_path / "all.vrt").read_text()
+    assert "<Category>5</Category>" in vrt and json.loads(_read(tmp_path / "all.vrt")[2][
+        "GEOTILE_CLASS_NAMES"]) == every
+    np.testing.assert_array_equal(_read(tmp_path / "masks" / "left.tif")[0], ids[:, :10])
+
+
+def test_a_class_map_naming_fewer_ids_than_the_raster_holds_is_warned(tmp_path, run_cli):
+    ids = np.array([[0, 1, 2, 3], [4, 1, 2, 0]], np.uint8)
+    labels = write_raster(tmp_path / "index.tif", ids)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 2, 4), np.uint8))
+    class_map = tmp_path / "classes.json"
+    class_map.write_text('{"building": 1, "road": 2}')
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--class-map", class_map)
+    assert result.exit_code == 0, result.output
+    tags = _read(tmp_path / "mask.tif")[2]
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building", "road", "3",
+                                                       "4"]
+    assert "ids 3, 4" in result.stderr and "no name" in result.stderr
+
+
+def test_lossy_colour_labels_are_named_as_the_cause(tmp_path):
+    """A JPEG-compressed colour label raster: its colours are not exact; the warning says
+    so and how to fix it, not "add the colours to the palette" (thousands of them)."""
+    rng = np.random.default_rng(11)
+    ids = _scene(rng, (64, 64))
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids), compress="jpeg",
+                          photometric="rgb", tiled=True, blockxsize=32, blockysize=32)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 64, 64), np.uint8))
+    with pytest.warns(GeotileWarning) as caught:
+        make_masks(labels, [image], [tmp_path / "mask.tif"], palette="potsdam")
+    message = " ".join(str(w.message) for w in caught)
+    assert "JPEG" in message and "lossy" in message and "losslessly" in message
+    assert "Add the colours" not in message
+
+
+def test_a_raster_naming_a_crs_without_a_geotransform(tmp_path, run_cli):
+    """A label raster (or image) that names a CRS but has no geotransform: of the image's
+    size, the label is the image's pixel grid (as one without a CRS); otherwise a one-line
+    refusal naming the file and the missing geotransform, not an all-255 mask."""
+    ids = np.random.default_rng(12).integers(0, 3, (20, 30)).astype(np.uint8)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 20, 30), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "labels.tif", ids, transform=rasterio.Affine.identity())
+        loose = write_raster(tmp_path / "loose.tif", ids[:, :25],
+                             transform=rasterio.Affine.identity())
+        image_loose = write_raster(tmp_path / "image_loose.tif", np.ones((3, 20, 25), np.uint8),
+                                   transform=rasterio.Affine.identity())
+    assert run_cli("make-masks", labels, image, "-o", tmp_path / "m1.tif").exit_code == 0
+    np.testing.assert_array_equal(_read(tmp_path / "m1.tif")[0], ids)
+    for label, img in ((loose, image), (write_raster(tmp_path / "geo.tif", ids[:, :25]),
+                                        image_loose)):
+        result = run_cli("make-masks", label, img, "-o", tmp_path / "m2.tif")
+        assert result.exit_code == 1
+        line = result.stderr.strip()
+        assert "\n" not in line and "no geotransform" in line and "gdal_translate" in line
+        assert (str(loose) if label == loose else str(image_loose)) in line
+        assert not (tmp_path / "m2.tif").exists()
