@@ -16,10 +16,12 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
 - normalisation ``x' = (x * scale - mean) / std`` per channel, from options,
   else the model's metadata (Deepness keys ``standardization_mean``/``_std``),
   else uint8 input is scaled by 1/255 for float models;
-- activation (``auto``): a Deepness ``model_type`` means final values
-  (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax, seen
-  through trailing shape-only ops, means probabilities; else K = 1 -> sigmoid,
-  K > 1 -> softmax. Values are never used to guess;
+- activation (``auto``): a Deepness ``model_type`` (Segmentor, Regressor...) means
+  final values (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax (or
+  one written out op by op, Tanh, Clip to constant bounds, the max of a softmax), seen
+  through trailing shape-only ops, means probabilities; ArgMax or a comparison cast to
+  float is refused (ids cannot be blended); else K = 1 -> sigmoid, K > 1 -> softmax.
+  Values are never used to guess;
 - providers: ``auto`` takes the best of TensorRT, CUDA, CPU whose libraries
   really load, checked quietly before ONNX Runtime is asked.
 """
@@ -180,6 +182,25 @@ _INPUT_TYPES = {
 _OUTPUT_TYPES = {*_INPUT_TYPES, "tensor(uint32)", "tensor(uint64)", "tensor(bool)"}
 
 
+def _fixed_layout(shape: list, graph, input_name: str) -> str | None:
+    """The layout of an input whose fixed axes tell it: the two equal ones are the square
+    patch, whichever holds more (72 bands of 32 px: [1, 72, 32, 32] or [1, 32, 32, 72]); all
+    three equal, a leading Transpose to NCHW (Keras via tf2onnx) says NHWC; else None."""
+    _, first, middle, last = shape
+    if None in (first, middle, last):
+        return None
+    if middle == last != first:
+        return "NCHW"
+    if first == middle != last:
+        return "NHWC"
+    if first == middle == last and graph is not None:
+        consumers = [n for n in graph.node if input_name in n.input]
+        transposed = [n for n in consumers if n.op_type == "Transpose" and any(
+            a.name == "perm" and list(a.ints) == [0, 3, 1, 2] for a in n.attribute)]
+        return "NHWC" if consumers and len(transposed) == len(consumers) else "NCHW"
+    return None
+
+
 def _channels_last(dims) -> bool:
     """Symbolic input dimensions named as NHWC (…, "height", "width", "channels")."""
     names = [str(d).lower() for d in dims]
@@ -189,6 +210,10 @@ def _channels_last(dims) -> bool:
 
 #: integer output scales (downsampled outputs, SegFormer-like) that are upsampled
 _DOWNSCALES = (2, 4, 8, 16, 32)
+#: Deepness's model_type values (lower case): their outputs are final values. Other
+#: exporters write an architecture name there ("UNet"), which says nothing of the outputs.
+DEEPNESS_MODEL_TYPES = ("segmentor", "regressor", "detector", "recognition",
+                        "superresolution")
 DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
 
 
@@ -244,8 +269,8 @@ def _name_list(value) -> list[str] | None:
         return [str(value[k]) for k in keys]
     if isinstance(value, list | tuple) and all(not isinstance(v, dict | list) for v in value):
         return [str(v) for v in value]
-    if isinstance(value, str) and value.strip():
-        return [value.strip()]
+    if isinstance(value, str) and value.strip():  # "background,building": names by commas
+        return [name.strip() for name in value.split(",") if name.strip()]
     return None
 
 
@@ -259,6 +284,7 @@ class ModelOutput:
     channel_axis: int | None = 1  # 1 (NCHW), 3 (NHWC) or None (rank 3: N, H, W)
     activation: str = "none"
     ends_in_activation: bool = False
+    class_ids: bool = False  # ArgMax or a comparison, cast to float: ids or a 0/1 mask
     names: list[str] = field(default_factory=list)
 
 
@@ -313,6 +339,8 @@ class OnnxModel:
         #: failed probe tries the other one
         self._layout_guessed = layout not in ("NCHW", "NHWC") and shape[1] is None \
             and shape[3] is None
+        if layout not in ("NCHW", "NHWC"):
+            layout = _fixed_layout(shape, graph, self.input_name)
         if layout not in ("NCHW", "NHWC"):
             nchw = shape[1] is not None and (shape[3] is None or shape[1] <= shape[3])
             layout = "NCHW" if nchw or shape[3] is None else "NHWC"
@@ -437,7 +465,9 @@ class OnnxModel:
     def _select_outputs(self, wanted, graph) -> list[ModelOutput]:
         all_outputs = self.session.get_outputs()
         ends = graph_activations(graph) if graph is not None else {}
-        outputs = [ModelOutput(o.name, i, ends_in_activation=ends.get(o.name, False))
+        ids = graph_class_ids(graph) if graph is not None else {}
+        outputs = [ModelOutput(o.name, i, ends_in_activation=ends.get(o.name, False),
+                               class_ids=ids.get(o.name, False))
                    for i, o in enumerate(all_outputs)]
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
@@ -482,18 +512,21 @@ class OnnxModel:
                 output.names = listed
             elif listed and output.channels == 1 and len(listed) == 2:
                 output.names = listed[1:]  # binary: background + the foreground class
-            elif several:
-                output.names = [output.name] if output.channels == 1 else [
-                    f"{output.name}_{k + 1}" for k in range(output.channels)]
             else:
-                output.names = [f"class_{k + 1}" for k in range(output.channels)]
+                if listed:
+                    log.warning("%s: its metadata gives %d class names (%s) for %d band(s) of "
+                                "output %r; the bands are named by number", self.path.name,
+                                len(listed), ", ".join(listed), output.channels, output.name)
+                output.names = ([output.name] if output.channels == 1 else [
+                    f"{output.name}_{k + 1}" for k in range(output.channels)]) if several \
+                    else [f"class_{k + 1}" for k in range(output.channels)]
         self.class_names = [n for o in self.outputs for n in o.names]
         self.num_classes = len(self.class_names)
 
     def _activation_for(self, output: ModelOutput) -> str:
         if self.activation != "auto":
             return self.activation
-        if self.model_type:  # Deepness models give final values; it adds no activation
+        if self.model_type in DEEPNESS_MODEL_TYPES:  # final values; Deepness adds no activation
             return "none"
         declared = str(self.metadata.get("activation", "")).lower()
         if declared in ("none", "sigmoid", "softmax"):
@@ -573,10 +606,16 @@ class OnnxModel:
         shape = tuple(result.shape)
         what = f"{self.path}: output {output.name!r} has shape {list(shape)} for a " \
                f"{size} px window"
-        if not np.issubdtype(result.dtype, np.floating):
-            raise ModelError(f"{what} of type {result.dtype}: class ids or masks cannot be "
-                             "blended across windows. Export the model's scores (before ArgMax "
-                             "or thresholding).")
+        if not np.issubdtype(result.dtype, np.floating) or output.class_ids:
+            made = (f"of type {result.dtype}" if not np.issubdtype(result.dtype, np.floating)
+                    else "made by ArgMax or a comparison (cast to float)")
+            raise ModelError(f"{what} {made}: class ids or masks cannot be blended across "
+                             "windows. Export the model's scores (before ArgMax or "
+                             "thresholding).")
+        if result.ndim == 2 and shape == (size, size):
+            raise ModelError(f"{what}: the export dropped its batch and channel axes "
+                             "(squeeze()); geotile needs [N,K,H,W], [N,H,W,K] or [N,H,W]. "
+                             "Export it without the squeeze.")
         if result.ndim == 2:
             raise ModelError(f"{what}: it is a classifier (N, K), not a segmentation model; "
                              "geotile predicts per-pixel outputs.")
@@ -628,6 +667,15 @@ class OnnxModel:
         other = self._other_size(size)
         if other is None:  # a fixed-size model: its one shape decides
             crop = guess.out != size
+            factor = next((k for k in _DOWNSCALES if height in (size // k, -(-size // k))),
+                          None)
+            if crop and factor is not None:  # DeepLab's 513 px at stride 8: 65 px
+                raise ModelError(
+                    f"{what}: {size} / {height} = {size / height:.3g}, the model's stride of "
+                    f"{factor} does not divide its fixed {size} px input, so its cells have no "
+                    "place in the window (not a whole downscale, nor a centred crop). Export "
+                    "it with its final upsampling to the input size, or at an input size that "
+                    f"{factor} divides (e.g. {size // factor * factor}).")
         else:  # the margin stays the same at another size: valid convolutions
             crop = other[1][index][axis] - height == other[0] - size
         if crop and (size - height) % 2:
@@ -730,14 +778,20 @@ class OnnxModel:
             scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not raw else 1.0
         return Normalization(scale, self._mean, self._std)
 
-    def unscaled(self, dtype) -> bool:
-        """Whether pixels of integer ``dtype`` wider than 8 bits reach the model as they are
-        with nothing saying so: no --scale, and the model takes float input and declares no
-        statistics of raw pixels (its inputs may well be 0..1)."""
+    def unscaled(self, dtype) -> str | None:
+        """What is wrong when pixels of integer ``dtype`` wider than 8 bits reach the model
+        as they are with nothing saying so (no --scale, a float-input model), else None:
+        the model may well expect 0..1 inputs, or its mean/std are for 0..255 pixels
+        (ImageNet's 123.675 / 58.395), which 16-bit pixels overshoot many times."""
         dtype = np.dtype(dtype)
-        return (dtype.kind in "iu" and dtype.itemsize > 1 and self._scale is None
-                and not np.issubdtype(self.input_type, np.integer)
-                and not self._raw_pixel_stats)
+        if not (dtype.kind in "iu" and dtype.itemsize > 1 and self._scale is None
+                and not np.issubdtype(self.input_type, np.integer)):
+            return None
+        if self._raw_pixel_stats:
+            return ("its mean/std are for 0..255 pixels: give --scale to bring them to "
+                    "0..255, e.g. 0.0625 for 12-bit or 0.0039 for 16-bit pixels")
+        return ("if it was trained on 0..1 inputs give --scale, e.g. 0.000489 for 11-bit or "
+                "0.0000153 for 16-bit pixels; --scale 1 keeps them")
 
     def check_bands(self, count: int, source) -> None:
         """ModelError suggesting --bands when ``count`` selected bands do not fit the model."""
@@ -775,13 +829,16 @@ class OnnxModel:
             low, high = float(feed.min(initial=0)), float(feed.max(initial=0))
             if low < info.min - 0.5 or high > info.max + 0.5:  # clipped, the input would lie
                 name = np.dtype(self.input_type).name
+                scale = (self._scale or 1.0) * info.max / max(abs(low), abs(high))
                 raise ModelError(
                     f"{self.path}: the model takes {name} pixels ({info.min}..{info.max}) and "
                     f"these reach {low:g}..{high:g}: scale them into its range with --scale "
-                    f"(e.g. --scale {info.max / max(abs(low), abs(high)):.3g}) or convert the "
-                    "image.")
+                    f"(e.g. --scale {math.floor(scale * 1e4) / 1e4:g}; the scaled pixels are "
+                    "rounded) or convert the image.")
             whole = np.rint(feed)
-            if not np.allclose(whole, feed, rtol=0, atol=1e-3):  # fractions would be lost
+            # a --scale chosen for an integer model rounds, as gdal_translate -scale does;
+            # without one, fractions (a float image) would be lost unasked
+            if self._scale is None and not np.allclose(whole, feed, rtol=0, atol=1e-3):
                 name = np.dtype(self.input_type).name
                 raise ModelError(
                     f"{self.path}: the model takes whole {name} pixels and these have "
@@ -925,7 +982,12 @@ def _first_line(exc: Exception, limit: int = 240) -> str:
 _PASS_THROUGH_OPS = {"Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast",
                      "Gather", "GatherElements", "Slice", "Split", "Flatten", "Expand", "Tile",
                      "Resize", "Upsample", "Concat", "DepthToSpace", "SpaceToDepth"}
-_FINAL_ACTIVATIONS = {"Sigmoid", "Softmax", "HardSigmoid", "LogSoftmax"}
+_FINAL_ACTIVATIONS = {"Sigmoid", "Softmax", "HardSigmoid", "LogSoftmax", "Tanh"}
+#: reductions over channels of final values are final (the most likely class's probability)
+_REDUCTIONS = {"ReduceMax", "ReduceMin", "ReduceMean"}
+#: ops whose outputs are class ids or booleans, not scores
+_ID_OPS = {"ArgMax", "ArgMin", "Greater", "Less", "Equal", "GreaterOrEqual", "LessOrEqual",
+           "And", "Or", "Not", "Xor"}
 #: elementwise ops whose result, from final values and constants only, is final too:
 #: Clip(p, 0, 1), p * 100, the [1 - p, p] pair a one-sigmoid binary model exports
 _ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "Sum", "Round",
@@ -947,15 +1009,39 @@ def _load_graph(path: Path):
     return graph
 
 
-def graph_activations(graph) -> dict[str, bool]:
-    """Output name -> True when the graph already ends in Sigmoid/Softmax (probabilities),
-    seen through trailing shape-only ops (Gather, Squeeze, Slice, Transpose, Concat...) and
-    elementwise ops with constants (Clip, Mul, 1 - p...)."""
+def _graph_index(graph) -> tuple[dict, set]:
+    """(tensor name -> the node producing it, names of constant tensors) of a graph."""
     producers = {out: node for node in graph.node for out in node.output}
     constants = {t.name for t in graph.initializer} | {
         out for node in graph.node if node.op_type in ("Constant", "ConstantOfShape")
         for out in node.output}
+    return producers, constants
+
+
+def graph_activations(graph) -> dict[str, bool]:
+    """Output name -> True when the graph already gives final values: it ends in
+    Sigmoid/Softmax (or one written out op by op, or Tanh), seen through trailing
+    shape-only ops (Gather, Squeeze, Slice, Transpose, Concat...), reductions over
+    channels (the max of a softmax), Where, and elementwise ops with constants (Clip, Mul,
+    1 - p...); a Clip to constant bounds is final whatever it clips."""
+    producers, constants = _graph_index(graph)
     memo: dict[str, bool] = {}
+
+    def op(name: str) -> str | None:
+        node = producers.get(name)
+        return node.op_type if node is not None else None
+
+    def written_out(node) -> bool:
+        """1 / (1 + exp(-z)) or exp(z) / sum(exp(z)), as some exporters spell them."""
+        if node.op_type == "Reciprocal" or (node.op_type == "Div" and node.input[0] in constants):
+            add = producers.get(node.input[-1])
+            return add is not None and add.op_type == "Add" and any(
+                i in constants for i in add.input) and any(op(i) == "Exp" for i in add.input)
+        if node.op_type == "Div" and op(node.input[0]) == "Exp":
+            total = producers.get(node.input[1])
+            return total is not None and total.op_type == "ReduceSum" \
+                and total.input[0] == node.input[0]
+        return False
 
     def final(name: str, depth: int = 0) -> bool:
         if name in memo:
@@ -963,17 +1049,44 @@ def graph_activations(graph) -> dict[str, bool]:
         node = producers.get(name)
         result = False
         if node is not None and depth < 64:
-            if node.op_type in _FINAL_ACTIVATIONS:
-                result = node.op_type != "LogSoftmax"
-            elif node.op_type == "Concat" or node.op_type in _ELEMENTWISE_OPS:
+            kind = node.op_type
+            if kind in _FINAL_ACTIVATIONS:
+                result = kind != "LogSoftmax"
+            elif kind in ("Reciprocal", "Div") and written_out(node):
+                result = True
+            elif kind == "Clip" and len(node.input) == 3 and all(
+                    i and i in constants for i in node.input[1:]):
+                result = True  # clipped to constant bounds: the exporter's final range
+            elif kind == "Where":
+                data = [i for i in node.input[1:] if i and i not in constants]
+                result = bool(data) and all(final(i, depth + 1) for i in data)
+            elif kind == "Concat" or kind in _ELEMENTWISE_OPS:
                 data = [i for i in node.input if i and i not in constants]
                 result = bool(data) and all(final(i, depth + 1) for i in data)
-            elif node.op_type in _PASS_THROUGH_OPS:
+            elif kind in _PASS_THROUGH_OPS or kind in _REDUCTIONS:
                 result = final(node.input[0], depth + 1)
         memo[name] = result
         return result
 
     return {output.name: final(output.name) for output in graph.output}
+
+
+def graph_class_ids(graph) -> dict[str, bool]:
+    """Output name -> True when the output is class ids or a 0/1 mask cast to float: ArgMax,
+    ArgMin or a comparison, seen through shape-only ops and casts."""
+    producers, _ = _graph_index(graph)
+
+    def ids(name: str, depth: int = 0) -> bool:
+        node = producers.get(name)
+        if node is None or depth >= 64:
+            return False
+        if node.op_type in _ID_OPS:
+            return True
+        if node.op_type in _PASS_THROUGH_OPS and node.op_type != "Concat":
+            return ids(node.input[0], depth + 1)
+        return False
+
+    return {output.name: ids(output.name) for output in graph.output}
 
 
 def graph_activation(path: Path) -> str:

@@ -1,5 +1,6 @@
-"""The few parts of an ONNX file geotile reads before running it: node ops and their
-inputs/outputs, the graph's output names and where initialisers keep external data.
+"""The few parts of an ONNX file geotile reads before running it: node ops, their
+inputs/outputs and integer-list attributes (a Transpose's perm), the graph's output names
+and where initialisers keep external data.
 
 Parsed by protobuf against a subset of onnx.proto (same field numbers; other fields are
 skipped), in a private descriptor pool. Importing the ``onnx`` package instead costs about
@@ -18,7 +19,9 @@ _SCHEMA = {
     "ValueInfoProto": [("name", 1, "string", False, None)],
     "NodeProto": [("input", 1, "string", True, None), ("output", 2, "string", True, None),
                   ("name", 3, "string", False, None), ("op_type", 4, "string", False, None),
+                  ("attribute", 5, "message", True, "AttributeProto"),
                   ("domain", 7, "string", False, None)],
+    "AttributeProto": [("name", 1, "string", False, None), ("ints", 8, "int64", True, None)],
     "TensorProto": [("name", 8, "string", False, None),
                     ("external_data", 13, "message", True, "StringStringEntryProto"),
                     ("data_location", 14, "int32", False, None)],

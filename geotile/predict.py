@@ -741,11 +741,9 @@ def predict_raster(
                              "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
                              "'abs(A)' --type Float32).")
         indexes = select_bands(model, src, options, added, source)
-        if getattr(model, "unscaled", lambda dtype: False)(src.dtypes[0]):
+        if hint := getattr(model, "unscaled", lambda dtype: None)(src.dtypes[0]):
             warnings.warn(f"{image_path.name}: {src.dtypes[0]} pixels go to the model as they "
-                          "are (no --scale, and the model declares none): if it was trained "
-                          "on 0..1 inputs give --scale, e.g. 0.000489 for 11-bit or "
-                          "0.0000153 for 16-bit pixels; --scale 1 keeps them.",
+                          f"are (no --scale, and the model declares none): {hint}.",
                           GeotileWarning, stacklevel=2)
         # a float image's NaN pixels are nodata too (read_block), declared or not
         check_nodata = has_nodata(src) or np.dtype(src.dtypes[0]).kind == "f"

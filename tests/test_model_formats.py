@@ -959,3 +959,195 @@ def test_pixels_beyond_float16_are_one_line(tmp_path, make_raster, run_cli):
                      "--scale", 1)  # the pixels as they are, chosen
     assert_one_line_error(result, "m.onnx", "float16", "65535", "--scale")
     assert not (tmp_path / "o.tif").exists()
+
+
+# --- other people's export tails (a tester's sweep, 2026-12-04) ------------------------------
+def _tail_model(path, tail: str):
+    """A 1x1 Conv (1 or 2 channels) and a tail that already gives final values."""
+    classes = 2 if tail in ("argmax", "softmax-max", "softmax-written-out") else 1
+    conv, weights = conv1x1("input", "z", 3, classes, seed=21)
+    consts = {"half": np.array(0.5, np.float32), "one": np.array(1.0, np.float32),
+              "zero": np.array(0.0, np.float32), "low": np.array(0.3, np.float32)}
+    make = helper.make_node
+    tails = {
+        "threshold": [make("Sigmoid", ["z"], ["p"]), make("Greater", ["p", "half"], ["b"]),
+                      make("Cast", ["b"], ["output"], to=FLOAT)],
+        "argmax": [make("ArgMax", ["z"], ["i"], axis=1, keepdims=1),
+                   make("Cast", ["i"], ["output"], to=FLOAT)],
+        "clip": [make("Clip", ["z", "zero", "one"], ["output"])],
+        "tanh": [make("Tanh", ["z"], ["t"]), make("Add", ["t", "one"], ["u"]),
+                 make("Mul", ["u", "half"], ["output"])],
+        "softmax-max": [make("Softmax", ["z"], ["p"], axis=1),
+                        make("ReduceMax", ["p"], ["output"], axes=[1], keepdims=1)],
+        "where": [make("Sigmoid", ["z"], ["p"]), make("Greater", ["p", "low"], ["keep"]),
+                  make("Where", ["keep", "p", "zero"], ["output"])],
+        "sigmoid-written-out": [make("Neg", ["z"], ["n"]), make("Exp", ["n"], ["e"]),
+                                make("Add", ["e", "one"], ["d"]),
+                                make("Reciprocal", ["d"], ["output"])],
+        "sigmoid-div": [make("Neg", ["z"], ["n"]), make("Exp", ["n"], ["e"]),
+                        make("Add", ["one", "e"], ["d"]), make("Div", ["one", "d"], ["output"])],
+        "softmax-written-out": [make("Exp", ["z"], ["e"]),
+                                make("ReduceSum", ["e", "axes"], ["s"], keepdims=1),
+                                make("Div", ["e", "s"], ["output"])],
+    }
+    consts["axes"] = np.array([1], np.int64)
+    out_channels = 1 if tail in ("argmax", "softmax-max") else classes
+    return save_graph(path, [conv, *tails[tail]], nchw_in(),
+                      [("output", FLOAT, ["N", out_channels, "H", "W"])], {**weights, **consts})
+
+
+@pytest.mark.parametrize("tail", ["clip", "tanh", "softmax-max", "where", "sigmoid-written-out",
+                                  "sigmoid-div", "softmax-written-out"])
+def test_final_values_of_other_tails_get_no_second_activation(tmp_path, image, tail):
+    """A tail that already gives probabilities without ending in Sigmoid/Softmax (Clip(0, 1),
+    (tanh + 1) / 2, the max of a softmax, a sigmoid or softmax written out op by op) is
+    written as the model gives it: a sigmoid on top squeezed 0..1 into 0.5..0.73."""
+    path = _tail_model(tmp_path / "m.onnx", tail)
+    model = OnnxModel.from_path(path)
+    assert all(o.activation == "none" for o in model.outputs)
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, whole(path, image)[0][0], atol=1e-5)
+
+
+@pytest.mark.parametrize("tail", ["threshold", "argmax"])
+def test_masks_and_class_ids_cast_to_float_are_refused(tmp_path, run_cli, make_raster, image,
+                                                       tail):
+    """A thresholded 0/1 mask or ArgMax class ids cast to float cannot be blended (nor
+    activated: sigmoid(0) = 0.5 made every pixel a building): refused as integer ones are."""
+    from .conftest import assert_one_line_error
+
+    path = _tail_model(tmp_path / "m.onnx", tail)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "m.onnx", "class ids or masks", "before ArgMax or thresholding")
+    assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("model_type", ["UNet", "segmentation", "42"])
+def test_a_model_type_that_is_not_deepness_keeps_the_activation(tmp_path, image, model_type):
+    """Only Deepness's model types (Segmentor, Regressor...) mean final values; an
+    architecture name in `model_type` left logits unactivated, written as probabilities."""
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    path = pointwise_model(tmp_path / "m.onnx", metadata={"model_type": model_type})
+    model = OnnxModel.from_path(path)
+    assert model.outputs[0].activation == "sigmoid"
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    expected = pointwise_reference(image[np.newaxis].astype(np.float32) / 255,
+                                   activation="sigmoid")[0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    deepness = pointwise_model(tmp_path / "d.onnx", metadata={"model_type": "Segmentor"})
+    assert OnnxModel.from_path(deepness).outputs[0].activation == "none"
+
+
+def test_a_fixed_size_model_whose_stride_does_not_divide_its_size_is_refused(
+        tmp_path, run_cli, make_raster, image):
+    """DeepLab's classic export: 513 px in, stride 8 with ceil -> 65 px logits. Not a crop
+    (it was placed as one: 94 % NaN, the rest misplaced) and not a whole downscale."""
+    from .conftest import assert_one_line_error
+
+    for name, ceil, out in (("ceil.onnx", 1, 65), ("floor.onnx", 0, 64)):
+        nodes = [helper.make_node("AveragePool", ["input"], ["pooled"], kernel_shape=[8, 8],
+                                  strides=[8, 8], ceil_mode=ceil)]
+        conv, weights = conv1x1("pooled", "z", 3, 1, seed=22)
+        path = save_graph(tmp_path / name, [*nodes, conv,
+                                            helper.make_node("Sigmoid", ["z"], ["output"])],
+                          [("input", FLOAT, [1, 3, 513, 513])],
+                          [("output", FLOAT, [1, 1, out, out])], weights)
+        tif = make_raster("img.tif", image)
+        assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                              name, "513", str(out), "downscale", "upsampling")
+        assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("names, channels, expected", [
+    ("background,building", 1, ["building"]),
+    ("background, building", 2, ["background", "building"]),
+    ('["a", "b", "c"]', 2, ["class_1", "class_2"]),
+])
+def test_class_names_as_comma_separated_text(tmp_path, names, channels, expected, caplog):
+    from .onnx_models import pointwise_model
+
+    path = pointwise_model(tmp_path / "m.onnx", classes=channels,
+                           metadata={"class_names": names})
+    with caplog.at_level("WARNING", logger="geotile"):
+        model = OnnxModel.from_path(path)
+    assert model.class_names == expected
+    if expected[0] == "class_1":  # three names for two bands: said, not dropped silently
+        assert "3 class names" in caplog.text and "2 band" in caplog.text
+
+
+@pytest.mark.parametrize("layout, shape", [("NCHW", [1, 72, 32, 32]), ("NHWC", [1, 32, 32, 72]),
+                                           ("NHWC", [1, 32, 32, 32])])
+def test_the_layout_of_a_fixed_input_follows_its_square_axes(tmp_path, layout, shape):
+    """Many bands in small fixed patches (multi-temporal stacks): the two equal axes are the
+    patch, whichever holds more; a Keras export's leading Transpose tells NHWC when all
+    three are equal (32 bands of 32 px ran as NCHW: wrong values, exit 0)."""
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    bands = shape[1] if layout == "NCHW" else shape[3]
+    path = pointwise_model(tmp_path / "m.onnx", channels=bands, layout=layout, size=32,
+                           batch=1, activation="sigmoid")
+    model = OnnxModel.from_path(path)
+    assert (model.layout, model.channels, model.tile_size) == (layout, bands, 32)
+    pixels = np.random.default_rng(5).random((bands, 70, 90)).astype(np.float32)
+    out = predict_array(model, pixels, options=PredictOptions(tile_size=32))
+    expected = pointwise_reference(pixels[np.newaxis], channels=bands, activation="sigmoid")[0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_a_scale_given_for_an_integer_model_rounds_the_pixels(tmp_path, run_cli, make_raster,
+                                                              image):
+    """A uint8-input model on 12-bit pixels: the range error's --scale now runs, rounding the
+    scaled pixels as gdal_translate -scale does (the fraction error answered each --scale,
+    and its own advice led back to the range error). Without --scale fractions still stop."""
+    from .onnx_models import UINT8
+
+    raw = cast_model(tmp_path / "u8.onnx", UINT8)
+    wide = make_raster("wide.tif", image.astype(np.uint16) * 16 + 7)  # 7..4087
+    result = run_cli("predict", raw, wide, "-o", tmp_path / "o.tif", "--tile-size", "64")
+    assert result.exit_code == 1 and "--scale 0.0623" in result.stderr
+    result = run_cli("predict", raw, wide, "-o", tmp_path / "o.tif", "--tile-size", "64",
+                     "--scale", "0.0623")
+    assert result.exit_code == 0, result.output
+    scaled = np.rint((image.astype(np.float32) * 16 + 7) * np.float32(0.0623))
+    expected = sigmoid(ort_run(raw, scaled[np.newaxis].astype(np.uint8))[0][0])
+    with rasterio.open(tmp_path / "o.tif") as src:
+        np.testing.assert_allclose(src.read(), expected, atol=1e-5)
+
+
+def test_16_bit_pixels_with_statistics_of_8_bit_ones_are_warned(tmp_path, run_cli,
+                                                                make_raster, image):
+    """ImageNet's mean and std on the 0..255 scale in the metadata, a uint16 image of
+    0..4000: its pixels reach the model 16x too bright, so the 16-bit warning stands."""
+    from .onnx_models import pointwise_model
+
+    path = pointwise_model(tmp_path / "m.onnx", activation="sigmoid", metadata={
+        "standardization_mean": [123.675, 116.28, 103.53],
+        "standardization_std": [58.395, 57.12, 57.375]})
+    wide = make_raster("u16.tif", (image.astype(np.uint16) * 15) + 100)
+    result = run_cli("predict", path, wide, "-o", tmp_path / "o.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "uint16 pixels go to the model as they are" in result.stderr
+    assert "0..255" in result.stderr and "--scale" in result.stderr
+
+
+def test_outputs_that_lost_their_batch_axis_are_named_so(tmp_path, run_cli, make_raster,
+                                                        image):
+    from .conftest import assert_one_line_error
+
+    tif = make_raster("img.tif", image)
+    for name, axes, out_shape in (("hw.onnx", [0, 1], [256, 256]),
+                                  ("khw.onnx", [0], [1, 256, 256])):
+        conv, weights = conv1x1("input", "z", 3, 1, seed=23)
+        nodes = [conv, helper.make_node("Sigmoid", ["z"], ["p"]),
+                 helper.make_node("Squeeze", ["p", "axes"], ["output"])]
+        path = save_graph(tmp_path / name, nodes, [("input", FLOAT, [1, 3, 256, 256])],
+                          [("output", FLOAT, out_shape)],
+                          {**weights, "axes": np.array(axes, np.int64)})
+        result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+        if name == "khw.onnx":  # [1, 256, 256] is [N, H, W]: a batch of one, and it runs
+            assert result.exit_code == 0, result.output
+            continue
+        assert_one_line_error(result, name, "batch", "squeeze", "[N,K,H,W]")
+        assert "classifier" not in result.stderr
