@@ -778,14 +778,22 @@ class OnnxModel:
             scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not raw else 1.0
         return Normalization(scale, self._mean, self._std)
 
-    def unscaled(self, dtype) -> str | None:
-        """What is wrong when pixels of integer ``dtype`` wider than 8 bits reach the model
-        as they are with nothing saying so (no --scale, a float-input model), else None:
-        the model may well expect 0..1 inputs, or its mean/std are for 0..255 pixels
+    def unscaled(self, dtype, top: float | None = None) -> str | None:
+        """What is wrong when pixels of integer ``dtype`` wider than 8 bits, or float pixels
+        reaching ``top`` (above 1.5: 0..255 or reflectances x 10000 stored as float), reach
+        the model as they are with nothing saying so (no --scale, a float-input model), else
+        None: the model may well expect 0..1 inputs, or its mean/std are for 0..255 pixels
         (ImageNet's 123.675 / 58.395), which 16-bit pixels overshoot many times."""
         dtype = np.dtype(dtype)
-        if not (dtype.kind in "iu" and dtype.itemsize > 1 and self._scale is None
-                and not np.issubdtype(self.input_type, np.integer)):
+        if self._scale is not None or np.issubdtype(self.input_type, np.integer):
+            return None
+        if dtype.kind == "f":
+            if top is None or top <= 1.5 or self._raw_pixel_stats:
+                return None
+            return (f"they reach {top:g}: if it was trained on 0..1 inputs give --scale, e.g. "
+                    f"--scale 0.00392 for 0..255 values ({1 / top:.3g} for this top); "
+                    "--scale 1 keeps them")
+        if not (dtype.kind in "iu" and dtype.itemsize > 1):
             return None
         if self._raw_pixel_stats:
             return ("its mean/std are for 0..255 pixels: give --scale to bring them to "

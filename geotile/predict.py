@@ -741,7 +741,8 @@ def predict_raster(
                              "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
                              "'abs(A)' --type Float32).")
         indexes = select_bands(model, src, options, added, source)
-        if hint := getattr(model, "unscaled", lambda dtype: None)(src.dtypes[0]):
+        top = _float_top(src, indexes) if np.dtype(src.dtypes[0]).kind == "f" else None
+        if hint := getattr(model, "unscaled", lambda dtype, top=None: None)(src.dtypes[0], top):
             warnings.warn(f"{image_path.name}: {src.dtypes[0]} pixels go to the model as they "
                           f"are (no --scale, and the model declares none): {hint}.",
                           GeotileWarning, stacklevel=2)
@@ -972,6 +973,18 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                 yield window, values, valid
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _float_top(src, indexes: list[int]) -> float | None:
+    """The largest finite value of a float raster's ``indexes`` bands in a sample of it
+    (:func:`geotile.raster.sample_pixels`), its nodata value left out; None when none."""
+    from geotile.raster import sample_pixels
+
+    values = sample_pixels(src, indexes)
+    values = values[np.isfinite(values)]
+    if src.nodata is not None:
+        values = values[values != src.nodata]
+    return float(values.max()) if values.size else None
 
 
 def select_bands(model, src, options: PredictOptions, added: int = 0, source=None) -> list[int]:

@@ -1151,3 +1151,25 @@ def test_outputs_that_lost_their_batch_axis_are_named_so(tmp_path, run_cli, make
             continue
         assert_one_line_error(result, name, "batch", "squeeze", "[N,K,H,W]")
         assert "classifier" not in result.stderr
+
+
+def test_float_pixels_of_0_to_255_going_in_unscaled_are_warned(tmp_path, run_cli, make_raster,
+                                                               image):
+    """A float32 orthotile holding 0..255 (gdal_translate -ot Float32 of an 8-bit one): uint8
+    is divided by 255 for the model, float is not; its values reach the model 255x too
+    large. Warned with the scale, as 16-bit pixels are; 0..1 floats and --scale are quiet."""
+    from .onnx_models import pointwise_model
+
+    path = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    bright = image.astype(np.float32)
+    bright[:, :5, :5] = -9999  # declared nodata: not a pixel value
+    wide = make_raster("f255.tif", bright, nodata=-9999)
+    result = run_cli("predict", path, wide, "-o", tmp_path / "o.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "float32 pixels go to the model as they are" in result.stderr
+    assert "reach 255" in result.stderr and "--scale 0.00392" in result.stderr
+    for args in (["--scale", "0.00392"], []):
+        source = wide if args else make_raster("f1.tif", image.astype(np.float32) / 255)
+        result = run_cli("predict", path, source, "-o", tmp_path / "q.tif", "--tile-size", "64",
+                         "--overwrite", *args)
+        assert result.exit_code == 0 and "as they are" not in result.stderr, result.stderr
