@@ -364,6 +364,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
             raise InputError(f"{labels_path}: --palette maps RGB colours, but the raster has "
                              f"{label.count} {label.dtypes[0]} band(s) and no colour table. "
                              "Leave out --palette for a raster of class indices.")
+        _refuse_photo(label, labels_path, palette)
         return [1, 2, 3], "colour"
     if _is_binary_0_255(label):
         return [1], "binary"
@@ -377,6 +378,47 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     if np.dtype(label.dtypes[0]).kind not in "uif":
         raise InputError(f"{labels_path}: class ids of type {label.dtypes[0]}; give integers.")
     return [1], "index"
+
+
+#: a colour label raster has at least this share of palette colours (exact, or near for
+#: lossy ones) among more than PHOTO_COLOURS distinct colours in a sample of its pixels
+PALETTE_SHARE = 0.1
+NEAR_SHARE = 0.5
+NEAR = 16
+PHOTO_COLOURS = 64
+
+
+def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
+    """InputError when an RGB raster given with a palette looks like a photo: many colours,
+    and few of its sampled pixels (below PALETTE_SHARE) of a palette colour, or near one
+    (within NEAR per band, below NEAR_SHARE; JPEG-compressed labels are near). LABELS and
+    IMAGE swapped gave an all-255 mask and "add 59222 colours to the palette"."""
+    from geotile.raster import sample_pixels
+
+    alpha = [b for b in _alpha_bands(label) if b > 3][:1]
+    sample = sample_pixels(label, [1, 2, 3, *alpha]).reshape(3 + len(alpha), -1)
+    keep = sample[3] > 0 if alpha else np.ones(sample.shape[1], bool)
+    if label.nodata is not None:  # the label's own nodata is no colour
+        keep &= ~(sample[:3] == label.nodata).all(axis=0)
+    rgb = sample[:3, keep].astype(np.int32)
+    colours, counts = np.unique(rgb[0] << 16 | rgb[1] << 8 | rgb[2], return_counts=True)
+    if len(colours) <= PHOTO_COLOURS:
+        return
+    palette = np.array(list(codes.values()), np.int32)
+    exact = counts[np.isin(colours, palette)].sum() / counts.sum()
+    if exact >= PALETTE_SHARE:
+        return
+    near = np.zeros(len(colours), bool)
+    bands = np.stack([colours >> 16, colours >> 8 & 255, colours & 255])
+    for code in palette:
+        rgb_of = np.array([code >> 16, code >> 8 & 255, code & 255])[:, None]
+        near |= (np.abs(bands - rgb_of) <= NEAR).all(axis=0)
+    if counts[near].sum() / counts.sum() >= NEAR_SHARE:
+        return
+    raise InputError(f"{labels_path}: {100 * exact:.1f} % of a sample of its pixels have a "
+                     f"colour of the palette, among {len(colours)} distinct colours: a photo, "
+                     "not colour-coded labels. Did you swap LABELS and IMAGE (make-masks LABELS "
+                     "IMAGE...)? Otherwise the palette is wrong for these labels.")
 
 
 def _is_binary_0_255(label) -> bool:

@@ -575,3 +575,28 @@ def test_a_label_raster_in_another_crs_gives_each_pixel_the_label_pixel_under_it
     mask = _read(tmp_path / "mask.tif")[0]
     assert int((mask != expected).sum()) == 0
     assert summary["aligned"] == "nearest" and summary["ignored_pixels"] == 0
+
+
+def test_a_photo_given_as_colour_labels_is_refused(tmp_path, run_cli):
+    """LABELS and IMAGE swapped: a photo given with --palette has few pixels of palette
+    colours among thousands of colours; a one-line refusal naming it, no all-255 mask.
+    JPEG-compressed colour labels (their colours near the palette's) are still read."""
+    rng = np.random.default_rng(17)
+    ids = _scene(rng, (128, 128))
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids), photometric="RGB")
+    photo = write_raster(tmp_path / "photo.tif", rng.integers(0, 255, (3, 128, 128), np.uint8),
+                         photometric="RGB")
+    result = run_cli("make-masks", photo, labels, "-o", tmp_path / "mask.tif",
+                     "--palette", "potsdam")
+    assert result.exit_code == 1, result.output
+    line = result.stderr.strip()
+    assert "\n" not in line and str(photo) in line and "swap" in line and "palette" in line
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mask.tif").exists()
+    for quality in (90, 30):
+        lossy = write_raster(tmp_path / f"labels_q{quality}.tif", _paint(ids), compress="jpeg",
+                             jpeg_quality=quality, photometric="rgb", tiled=True,
+                             blockxsize=64, blockysize=64)
+        result = run_cli("make-masks", lossy, photo, "-o", tmp_path / f"m{quality}.tif",
+                         "--palette", "potsdam")
+        assert result.exit_code == 0, result.output
