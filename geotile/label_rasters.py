@@ -98,11 +98,16 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
             raise InputError(f"--palette {palette}: no such file, and not a built-in palette "
                              f"({', '.join(PALETTES)}). Give a JSON file "
                              '{"building": [0, 0, 255], ...}.')
+        twice: list[str] = []
         try:
-            palette = json.loads(path.read_text(encoding="utf-8-sig"))
+            palette = json.loads(path.read_text(encoding="utf-8-sig"),
+                                 object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f'{path}: not a JSON palette like {{"building": [0, 0, 255]}} '
                              f"({exc}).") from exc
+        if twice:  # JSON keeps the last: the first colour was then "not in the palette"
+            raise InputError(f"{path}: class {twice[0]!r} is named twice; give each class "
+                             "one colour, once.")
     if not isinstance(palette, dict) or not palette:
         raise InputError(f'{source}: a palette is a JSON object {{"building": [0, 0, 255], '
                          "...}}, one colour per class.")
@@ -122,6 +127,16 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
     if max((i for i in ids.values() if i != IGNORE), default=0) >= IGNORE:
         raise InputError(f"{source}: {len(codes)} classes; a mask holds ids 1..{IGNORE - 1}.")
     return codes
+
+
+def _no_twice(pairs: list[tuple[str, object]], twice: list[str]) -> dict:
+    """A JSON object as a dict, adding to ``twice`` the keys it names more than once."""
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            twice.append(key)
+        seen[key] = value
+    return seen
 
 
 def _rgb(colour) -> tuple[int, int, int] | None:
@@ -501,6 +516,10 @@ def make_masks_from_raster(
     ``band_rows``: image rows per band (fewer where the labels are finer)."""
     from geotile.raster import check_pixels_readable, input_path, open_raster
 
+    if palette is not None and class_map is not None:
+        raise InputError(f"{labels_path}: --class-map names the class ids of a raster of class "
+                         "indices; with --palette the names come from the palette. Leave out "
+                         "--class-map.")
     codes = read_palette(palette) if palette is not None else None
     with open_raster(input_path(labels_path)) as label:
         check_pixels_readable(label)
@@ -593,7 +612,8 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
     where = f" over {images} masks" if images > 1 else ""
     fix = (f"The label raster is {lossy}-compressed (lossy): its colours are not exact. "
            "Export the labels losslessly (PNG, or GeoTIFF with COMPRESS=DEFLATE)."
-           if lossy else "Add the colours to the palette if they are classes.")
+           if lossy else "Add the colours to the palette if they are classes; an entry "
+           "named \"ignore\" leaves its colour out silently.")
     warnings.warn(f"{labels_path}: {total} pixels{where} have {len(ranked)} colour(s) not in "
                   f"the palette ({shown}{more}); they are written as the ignore value "
                   f"{IGNORE}. {fix}", GeotileWarning, stacklevel=3)

@@ -600,3 +600,39 @@ def test_a_photo_given_as_colour_labels_is_refused(tmp_path, run_cli):
         result = run_cli("make-masks", lossy, photo, "-o", tmp_path / f"m{quality}.tif",
                          "--palette", "potsdam")
         assert result.exit_code == 0, result.output
+
+
+def test_palette_and_class_map_mistakes_and_messages(tmp_path, run_cli):
+    """A palette naming a class twice is refused (JSON kept the last colour, and the first
+    was then "not in the palette"); --class-map with --palette is refused, not ignored; an
+    index raster's summary says nothing of colours; the unknown-colour warning tells of
+    the palette's "ignore" entry."""
+    rng = np.random.default_rng(18)
+    ids = _scene(rng, (20, 20))
+    rgb = _paint(ids)
+    rgb[:, 0, :] = 0  # a black (unlabelled) row
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 20, 20), np.uint8))
+    twice = tmp_path / "twice.json"
+    twice.write_text('{"building": [0, 0, 255], "tree": [0, 255, 0], "building": [9, 9, 9]}')
+    with pytest.raises(InputError, match=r"twice\.json.*'building'.*twice"):
+        read_palette(twice)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--palette", twice)
+    assert result.exit_code == 1 and "'building'" in result.stderr, result.output
+    class_map = tmp_path / "classes.json"
+    class_map.write_text('{"building": 1}')
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--palette",
+                     "potsdam", "--class-map", class_map)
+    assert result.exit_code == 1, result.output
+    assert "--class-map" in result.stderr and "--palette" in result.stderr
+    assert "\n" not in result.stderr.strip() and not (tmp_path / "m.tif").exists()
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--palette",
+                     "potsdam")
+    assert result.exit_code == 0, result.output
+    assert "20 pixels" in result.stderr and "ignore" in result.stderr
+    assert "silently" in result.stderr and "Add the colours" in result.stderr
+    index = write_raster(tmp_path / "index.tif", np.where(ids == 6, 9, ids).astype(np.uint8),
+                         nodata=9)
+    result = run_cli("make-masks", index, image, "-o", tmp_path / "m2.tif")
+    assert result.exit_code == 0, result.output
+    assert "ignored" in result.stdout and "colour" not in result.stdout

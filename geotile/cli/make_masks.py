@@ -202,4 +202,5 @@ def _is_label_raster(labels) -> bool:
 def _echo_label_raster(summary: dict) -> None:
     ignored, unknown = summary["ignored_pixels"], summary["unknown_pixels"]
     click.echo(f"{summary['output']}: {summary['positive_pixels']} labelled pixels"
-               + (f", {ignored} ignored ({unknown} of unknown colours)" if ignored else ""))
+               + (f", {ignored} ignored" if ignored else "")
+               + (f" ({unknown} of unknown colours)" if unknown else ""))
