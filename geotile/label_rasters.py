@@ -563,7 +563,8 @@ def _one_class_list(summaries: list[dict], names, labels_path, from_class_map: b
     if every is None:
         return
     if names and len(every) > len(names):
-        source = "--class-map" if from_class_map else "its GEOTILE_CLASS_NAMES tag"
+        source = ("--class-map" if from_class_map
+                  else "its class names (GEOTILE_CLASS_NAMES tag or categories)")
         unnamed = ", ".join(every[len(names):])
         warnings.warn(f"{labels_path}: class ids {unnamed} have no name in {source}; the "
                       "masks name them by number. Name every class id the raster holds.",
@@ -590,7 +591,9 @@ def _lossy_codec(label) -> str | None:
 
 def _index_names(label, class_map) -> list[str] | None:
     """Names by class id of an index raster: its GEOTILE_CLASS_NAMES tag, else the class
-    map, else None (names are the ids found)."""
+    map, else its GDAL category names (PAM sidecar, as QGIS and geotile's masks write
+    them), else None (names are the ids found)."""
+    from geotile.raster import read_categories
     from geotile.raster_kinds import raster_kind
 
     names = raster_kind(label).names
@@ -600,6 +603,10 @@ def _index_names(label, class_map) -> list[str] | None:
         top = max(class_map.values())
         by_id = {v: k for k, v in class_map.items()}
         return ["background"] + [by_id.get(i, str(i)) for i in range(1, top + 1)]
+    categories = read_categories(label)
+    if categories and len(categories) <= IGNORE:  # ids 0..254 (not a 0/255 mask's 255)
+        return ["background" if i == 0 and not name else name or str(i)
+                for i, name in enumerate(categories)]
     return None
 
 

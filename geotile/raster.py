@@ -611,6 +611,30 @@ def class_colours(count: int) -> dict[int, tuple[int, int, int, int]]:
     return {i: CLASS_PALETTE[i % len(CLASS_PALETTE)] for i in range(count)}
 
 
+def read_categories(src, band: int = 1) -> list[str] | None:
+    """The category names of ``band`` of an open raster (gdalinfo's "Categories:", as
+    :func:`write_categories`, QGIS and ArcGIS write them): from its PAM sidecar, or a VRT's
+    own XML; None when it has none. Unnamed values are "" (GDAL's empty categories)."""
+    import xml.etree.ElementTree as ET
+
+    files = [f for f in (src.files or []) if str(f).lower().endswith(".aux.xml")]
+    if src.driver == "VRT" and str(src.name).lower().endswith(".vrt"):
+        files.append(src.name)
+    for name in files:
+        try:
+            root = ET.parse(name).getroot()
+        except (OSError, ET.ParseError):
+            continue
+        for tag in ("PAMRasterBand", "VRTRasterBand"):
+            element = root.find(f"{tag}[@band='{band}']/CategoryNames")
+            if element is not None:
+                names = [(c.text or "").strip() for c in element.findall("Category")]
+                while names and not names[-1]:
+                    names.pop()
+                return names or None
+    return None
+
+
 def write_categories(
     path: str | os.PathLike,
     names: list[str],

@@ -636,3 +636,28 @@ def test_palette_and_class_map_mistakes_and_messages(tmp_path, run_cli):
     result = run_cli("make-masks", index, image, "-o", tmp_path / "m2.tif")
     assert result.exit_code == 0, result.output
     assert "ignored" in result.stdout and "colour" not in result.stdout
+
+
+def test_class_names_of_a_label_raster_s_gdal_categories(tmp_path, run_cli):
+    """Category names in the label raster's PAM sidecar (gdalinfo's "Categories:", as QGIS,
+    ArcGIS and geotile's own masks write them) name the classes when it has no
+    GEOTILE_CLASS_NAMES tag and no --class-map is given; the ids were the names."""
+    ids = np.array([[0, 1, 2, 3], [3, 2, 1, 0]], np.uint8)
+    labels = write_raster(tmp_path / "cats.tif", ids)
+    (tmp_path / "cats.tif.aux.xml").write_text(
+        '<PAMDataset><PAMRasterBand band="1"><CategoryNames><Category>background</Category>'
+        "<Category>building</Category><Category>road</Category><Category>water</Category>"
+        "</CategoryNames></PAMRasterBand></PAMDataset>")
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 2, 4), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    names = ["background", "building", "road", "water"]
+    assert json.loads(result.stdout)["classes"] == names
+    tags = _read(tmp_path / "mask.tif")[2]
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == names
+    assert "<Category>water</Category>" in (tmp_path / "mask.tif.aux.xml").read_text()
+    class_map = tmp_path / "classes.json"
+    class_map.write_text('{"roof": 1, "street": 2, "lake": 3}')  # --class-map comes first
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif", "--json",
+                     "--class-map", class_map)
+    assert json.loads(result.stdout)["classes"] == ["background", "roof", "street", "lake"]
