@@ -375,6 +375,12 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     if palette is not None:
         if label.count == 1 and label.dtypes[0] == "uint8" and _has_colour_table(label):
             return [1], "paletted"  # its colour table gives each index's colour
+        if label.count == 1 and _has_colour_table(label):
+            raise InputError(f"{labels_path}: a {label.dtypes[0]} raster with a colour table; "
+                             "--palette reads 8-bit colour tables only. Convert it "
+                             "(gdal_translate -ot Byte when its indices are 0..255, or "
+                             "gdal_translate -ot Byte -expand rgb), or leave out --palette to read "
+                             "its indices as class ids.")
         if label.count < 3 or label.dtypes[0] != "uint8":
             raise InputError(f"{labels_path}: --palette maps RGB colours, but the raster has "
                              f"{label.count} {label.dtypes[0]} band(s) and no colour table. "

@@ -661,3 +661,22 @@ def test_class_names_of_a_label_raster_s_gdal_categories(tmp_path, run_cli):
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif", "--json",
                      "--class-map", class_map)
     assert json.loads(result.stdout)["classes"] == ["background", "roof", "street", "lake"]
+
+
+def test_a_16_bit_paletted_label_raster_is_refused_for_what_it_is(tmp_path, run_cli):
+    """A uint16 raster with a colour table given with --palette: the message states the
+    limit (8-bit colour tables) and the conversion, not "no colour table"."""
+    indices = (np.arange(6 * 8).reshape(6, 8) % 6).astype(np.uint16)
+    labels = write_raster(tmp_path / "labels16.tif", indices)
+    with rasterio.open(labels, "r+") as dst:
+        dst.write_colormap(1, {k: (*COLOURS[k].tolist(), 255) for k in range(6)})
+    with rasterio.open(labels) as src:
+        assert src.dtypes[0] == "uint16" and src.colormap(1)[1][:3] == (0, 0, 255)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 6, 8), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--palette",
+                     "potsdam")
+    assert result.exit_code == 1, result.output
+    line = result.stderr.strip()
+    assert "\n" not in line and str(labels) in line and "no colour table" not in line
+    assert "8-bit" in line and "-ot Byte" in line and "-ot Byte -expand rgb" in line
+    assert not (tmp_path / "m.tif").exists()
