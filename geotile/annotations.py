@@ -12,7 +12,9 @@ row number in index.csv (1 = first patch) and file names its ``image`` column.
 Buildings cut by a patch edge are clipped; parts smaller than ``min_area`` pixels are
 dropped. A padded patch (``--edge pad``) holds only the labels inside the image: its mask
 is the ignore value past the image's edge, so the labels agree with the mask. Labels are
-read once, only near the images (see :func:`geotile.labels.read_labels`).
+read once, only near the images (see :func:`geotile.labels.read_labels`). A SpaceNet CSV's
+truth is per image: each image's patches hold only its ImageId's rows (as its mask does),
+not those of another image of the same place.
 """
 
 from __future__ import annotations
@@ -64,9 +66,10 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
 
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.labels import image_regions, read_labels
-    from geotile.masks import prepare_labels
+    from geotile.masks import own_rows, prepare_labels
     from geotile.no_georef import placed_nowhere, quiet_rasterio
     from geotile.raster import open_raster
+    from geotile.spacenet import is_spacenet_csv
 
     folder = Path(folder)
     with (folder / "index.csv").open(newline="") as handle:
@@ -78,6 +81,8 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     by_source = {Path(image).name: Path(image) for image in images}
     coco_images, coco_annotations, categories = [], [], {}
     prepared: dict = {}
+    own: dict = {}  # a SpaceNet CSV's rows per image: its truth is per ImageId
+    spacenet_rows = is_spacenet_csv(options.labels)
     count = 0
     for number, row in enumerate(rows, start=1):
         image = by_source[row["source"]]
@@ -93,6 +98,10 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
             prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
                                            options.class_map)
         frame, names = prepared[key]
+        if spacenet_rows:
+            if image not in own:
+                own[image] = own_rows(frame, labels, image)
+            frame = own[image]
         categories.update(names)
         x_off, y_off = int(row["x_off"]), int(row["y_off"])
         width, height = int(row["width"]), int(row["height"])

@@ -574,7 +574,7 @@ def _mask_one_image(
                                          options.line_width, options.line_cap)
         frame, names = by_crs[key]
         if spacenet_rows:
-            frame = _own_rows(frame, labels, image_path)
+            frame = own_rows(frame, labels, image_path)
         # a float image's NaN pixels are nodata too, declared or not (as tile and predict)
         ignore = may_hold_nodata(src)
         extent = grid_envelope(src.transform, src.width, src.height)
@@ -607,7 +607,7 @@ def _mask_one_image(
             "classes": json.loads(_class_names_json(names))}
 
 
-def _own_rows(frame, labels, image_path):
+def own_rows(frame, labels, image_path):
     """The rows of a SpaceNet CSV whose ImageId is ``image_path``'s: its truth is per image,
     so where tiles overlap a mask holds its own buildings only, whatever other images are in
     the run (none for an image the CSV does not list)."""

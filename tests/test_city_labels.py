@@ -553,3 +553,37 @@ def test_labels_with_a_crs_on_an_image_without_one_are_one_line(run_cli, tmp_pat
     assert result.exit_code == 1 and len(errors) == 1, result.output
     assert "plain.png" in errors[0] and "cannot be placed" in errors[0]
     assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("ext", ["tif", "png"])
+def test_spacenet_csv_annotations_hold_each_image_its_own_rows(run_cli, tmp_path, ext):
+    """SpaceNet truth is per ImageId: two images of one place (two dates; or photos, all in
+    one pixel space) each get only their own rows' buildings, as their masks do."""
+    from rasterio.transform import from_origin
+
+    images = []
+    for name in ("AOI_1_date1", "AOI_1_date2"):
+        path = tmp_path / f"{name}.{ext}"
+        profile = {"crs": UTM_CRS, "transform": from_origin(X0, Y0, 0.3, 0.3)} \
+            if ext == "tif" else {"driver": "PNG"}
+        with rasterio.open(path, "w", width=100, height=100, count=1, dtype="uint8",
+                           **({"driver": "GTiff"} | profile)) as dst:
+            dst.write(np.full((1, 100, 100), 90, np.uint8))
+        images.append(path)
+    truth = tmp_path / "truth.csv"
+    truth.write_text("ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo\n"
+                     'AOI_1_date1,1,"POLYGON ((10 10,50 10,50 50,10 50,10 10))",\n'
+                     'AOI_1_date2,1,"POLYGON ((60 60,90 60,90 90,60 90,60 60))",\n')
+    out = tmp_path / "out"
+    result = run_cli("tile", *images, "--labels", truth, "--annotations", "coco", "--size",
+                     "100", "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = json.loads((out / "annotations.json").read_text())
+    boxes = {i["file_name"].split("/")[-1].split(".")[0]:
+             [a["bbox"] for a in coco["annotations"] if a["image_id"] == i["id"]]
+             for i in coco["images"]}
+    assert boxes == {"AOI_1_date1_0_0": [[10.0, 10.0, 40.0, 40.0]],
+                     "AOI_1_date2_0_0": [[60.0, 60.0, 30.0, 30.0]]}
+    for stem in boxes:  # the per-patch GeoJSON alike
+        vector = json.loads((out / "labels" / f"{stem}.geojson").read_text())
+        assert len(vector["features"]) == 1
