@@ -11,7 +11,10 @@ row number in index.csv (1 = first patch) and file names its ``image`` column.
 
 Buildings cut by a patch edge are clipped; parts smaller than ``min_area`` pixels are
 dropped. A padded patch (``--edge pad``) holds only the labels inside the image: its mask
-is the ignore value past the image's edge, so the labels agree with the mask. Labels are
+is the ignore value past the image's edge, so the labels agree with the mask. Likewise an
+instance that covers no valid pixel of the image in the patch (wholly on its nodata: a
+nodata value, mask or alpha band, NaN; the mask's ignore value there) is left out of the
+COCO, YOLO and GeoJSON labels alike; one partly on valid pixels is kept whole. Labels are
 read once, only near the images (see :func:`geotile.labels.read_labels`). A SpaceNet CSV's
 truth is per image: each image's patches hold only its ImageId's rows (as its mask does),
 not those of another image of the same place.
@@ -68,7 +71,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from geotile.labels import image_regions, read_labels
     from geotile.masks import own_rows, prepare_labels
     from geotile.no_georef import placed_nowhere, quiet_rasterio
-    from geotile.raster import open_raster
+    from geotile.raster import may_hold_nodata, open_raster, valid_pixels
     from geotile.spacenet import is_spacenet_csv
 
     folder = Path(folder)
@@ -93,6 +96,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                                  f"in {options.labels} ({labels.crs.to_string()}) cannot be "
                                  "placed on it. Georeference it, or give labels in its pixel "
                                  "coordinates without a CRS.")
+            gaps = may_hold_nodata(src)
         key = crs.to_wkt() if crs else None
         if key not in prepared:
             prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
@@ -110,6 +114,10 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
         inside = (min(width, shape[0] - x_off), min(height, shape[1] - y_off))  # not padding
         instances = clip_to_patch(near.geometries, near.fields["class_id"], patch_transform,
                                   width, height, options.min_area, inside)
+        if instances and gaps:  # none wholly on the image's nodata (the mask's ignore)
+            with quiet_rasterio(), open_raster(image) as src:
+                valid = valid_pixels(src, Window(x_off, y_off, *inside))
+            instances = on_valid_pixels(instances, valid)
         stem = Path(row["image"]).stem
         _write_geojson(folder / "labels" / f"{stem}.geojson", instances, patch_transform,
                        crs, names)
@@ -183,6 +191,33 @@ def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: in
             out.append((parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts),
                         int(class_id)))
     return out
+
+
+def on_valid_pixels(instances: list[tuple], valid: np.ndarray) -> list[tuple]:
+    """The ``instances`` (patch pixel coordinates) that cover some valid pixel of
+    ``valid`` ((rows, cols) bool from the patch's top-left corner), unchanged: one lying
+    wholly on the image's nodata is no object in the image (its mask is the ignore value
+    there). A pixel counts when the instance covers part of it (more than a float sliver)."""
+    from rasterio.features import rasterize
+
+    if valid.all():
+        return instances
+    if not valid.any():
+        return []
+    kept = []
+    for pixels, class_id in instances:
+        # pixel centres inside the instance: it covers part of each such pixel
+        centres = rasterize([pixels], out_shape=valid.shape, dtype="uint8") > 0
+        if (centres & valid).any():
+            kept.append((pixels, class_id))
+            continue
+        # a thin or small instance: the valid pixels it touches, by the area it covers
+        touched = rasterize([pixels], out_shape=valid.shape, dtype="uint8", all_touched=True)
+        rows, cols = np.nonzero((touched > 0) & valid)
+        boxes = shapely.box(cols, rows, cols + 1, rows + 1)
+        if len(boxes) and shapely.area(shapely.intersection(boxes, pixels)).max() > SLIVER:
+            kept.append((pixels, class_id))
+    return kept
 
 
 def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:

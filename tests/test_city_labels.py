@@ -587,3 +587,42 @@ def test_spacenet_csv_annotations_hold_each_image_its_own_rows(run_cli, tmp_path
     for stem in boxes:  # the per-patch GeoJSON alike
         vector = json.loads((out / "labels" / f"{stem}.geojson").read_text())
         assert len(vector["features"]) == 1
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_instances_on_the_images_nodata_only_are_not_annotated(run_cli, tmp_path, dtype):
+    """A building wholly on the image's nodata (its mask patch says ignore there) is no
+    instance in COCO, YOLO or the per-patch GeoJSON; one partly on valid pixels is kept
+    whole (its nodata part too), as are those on valid pixels."""
+    from rasterio.transform import from_origin
+
+    pixels = np.full((100, 200), 7, dtype)
+    gap = 0 if dtype == "uint8" else np.nan  # a declared nodata value; NaN undeclared
+    pixels[:, 100:] = gap
+    image = write_raster(tmp_path / "img.tif", pixels, crs=UTM_CRS,
+                         transform=from_origin(X0, Y0, 1, 1),
+                         nodata=0 if dtype == "uint8" else None)
+
+    def box(x0, y0, x1, y1):  # pixel coordinates -> map
+        return shapely.box(X0 + x0, Y0 - y1, X0 + x1, Y0 - y0)
+
+    buildings = [box(10, 10, 30, 30),      # valid
+                 box(90, 40, 120, 60),     # 10 of its 30 columns valid
+                 box(140, 10, 180, 50),    # wholly nodata
+                 box(100, 70, 130, 90)]    # wholly nodata, its edge on the last valid column
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=buildings, crs=UTM_CRS).to_file(labels)
+    for kind in ("coco", "yolo"):
+        out = tmp_path / kind
+        result = run_cli("tile", image, "--labels", labels, "--annotations", kind,
+                         "--size", "200", "-o", out)
+        assert result.exit_code == 0, result.output
+        vector = gpd.read_file(out / "labels" / "img_0_0.geojson")
+        assert sorted(vector.area) == [400.0, 600.0]
+        if kind == "coco":
+            coco = json.loads((out / "annotations.json").read_text())
+            assert sorted(a["bbox"] for a in coco["annotations"]) == \
+                [[10.0, 10.0, 20.0, 20.0], [90.0, 40.0, 30.0, 20.0]]
+        else:
+            lines = (out / "labels" / "img_0_0.txt").read_text().splitlines()
+            assert len(lines) == 2
