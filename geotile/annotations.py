@@ -4,7 +4,9 @@ Beside the image patches (``images/<stem>_<row>_<col>.<ext>``), ``labels/`` rece
 each patch's labels clipped to the patch: GeoJSON in the patch's CRS (the vector tiles of
 solaris; properties ``class_id`` and ``class``), and with ``annotations="yolo"`` a YOLO-seg
 text file per patch (``<class index> x1 y1 x2 y2 ...``, 0-based class index = class id - 1,
-coordinates as fractions of the patch size; ``labels/classes.txt`` names the indices).
+coordinates as fractions of the patch size; ``labels/classes.txt`` names the indices), one
+line per instance: a building's holes and parts are joined into its one ring by zero-width
+bridges, as Ultralytics' COCO converter does (a line is one object to YOLO).
 ``annotations="coco"`` writes ``annotations.json``: COCO instances for the whole patch set,
 polygons in patch pixel coordinates, categories from the class names, image ids the patch's
 row number in index.csv (1 = first patch) and file names its ``image`` column.
@@ -23,6 +25,7 @@ not those of another image of the same place.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -148,8 +151,8 @@ SLIVER = 1e-6
 
 
 def hole_free_parts(geometry) -> list:
-    """Polygons without holes whose union is ``geometry`` (COCO polygons and YOLO-seg rings
-    hold no holes): each polygon with one is cut in two by a vertical line through a hole."""
+    """Polygons without holes whose union is ``geometry`` (COCO polygons hold no holes):
+    each polygon with one is cut in two by a vertical line through a hole."""
     out, todo = [], [p for p in shapely.get_parts(geometry) if p.geom_type == "Polygon"]
     while todo:
         polygon = todo.pop()
@@ -240,13 +243,80 @@ def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
 
 
 def _write_yolo(path: Path, instances, width: int, height: int) -> None:
+    """One line per instance (a YOLO-seg line is one object): its ring, holes and parts
+    joined into it by :func:`joined_ring`."""
     lines = []
     for pixels, class_id in instances:
-        for polygon in hole_free_parts(pixels):
-            ring = np.asarray(polygon.exterior.coords)[:-1]
-            coords = np.clip(ring / (width, height), 0, 1).ravel()
-            lines.append(" ".join([str(class_id - 1), *(f"{v:.6f}" for v in coords)]))
+        coords = np.clip(joined_ring(pixels) / (width, height), 0, 1).ravel()
+        lines.append(" ".join([str(class_id - 1), *(f"{v:.6f}" for v in coords)]))
     path.write_text("".join(f"{line}\n" for line in lines))
+
+
+def joined_ring(geometry) -> np.ndarray:
+    """The rings of a Polygon/MultiPolygon (exteriors and holes) as one ring, (n, 2) without
+    its closing vertex: each ring is joined to the nearest one not yet joined at their
+    closest points by a zero-width bridge, walked there and back (Ultralytics'
+    ``merge_multi_segment``). Exteriors and holes wind opposite ways, so the ring's
+    shoelace area is the geometry's: the bridges add nothing."""
+    rings = []
+    for polygon in shapely.get_parts(geometry):
+        if polygon.geom_type != "Polygon" or polygon.is_empty:
+            continue
+        polygon = shapely.geometry.polygon.orient(polygon, 1.0)  # holes the other way
+        rings += [np.asarray(r.coords)[:-1] for r in (polygon.exterior, *polygon.interiors)]
+    if len(rings) <= 1:
+        return rings[0] if rings else np.empty((0, 2))
+    lines = np.array([shapely.LinearRing(r) for r in rings], dtype=object)
+    order, left = [0], list(range(1, len(rings)))
+    while left:  # the chain: each ring, then the nearest one left
+        distances = shapely.distance(lines[order[-1]], lines[left])
+        order.append(left.pop(int(np.argmin(distances))))
+    ends: dict[int, list] = {i: [None, None] for i in order}  # (entry, exit) points
+    for a, b in itertools.pairwise(order):
+        ends[a][1], ends[b][0] = np.asarray(shapely.shortest_line(lines[a], lines[b]).coords)
+    entry, exit_ = {}, {}
+    for i, (enter, leave) in ends.items():
+        for point in (enter, leave):
+            if point is not None:
+                rings[i] = _with_vertex(rings[i], point)
+        if enter is not None:
+            entry[i] = _vertex_index(rings[i], enter)
+        if leave is not None:
+            exit_[i] = _vertex_index(rings[i], leave)
+    forward, back = [], []
+    for position, i in enumerate(order):
+        ring = rings[i]
+        if position in (0, len(order) - 1):  # an end of the chain: walked all round
+            start = exit_[i] if position == 0 else entry[i]
+            forward.append(np.vstack([np.roll(ring, -start, axis=0), ring[start:start + 1]]))
+        else:  # walked from its entry to its exit, and on round back to its entry
+            rolled = np.roll(ring, -entry[i], axis=0)
+            turn = (exit_[i] - entry[i]) % len(ring)
+            forward.append(rolled[:turn + 1])
+            back.append(np.vstack([rolled[turn:], rolled[:1]]))
+    out = np.vstack(forward + back[::-1])
+    keep = np.ones(len(out), bool)
+    keep[1:] = np.any(out[1:] != out[:-1], axis=1)  # no vertex twice in a row
+    out = out[keep]
+    return out[:-1] if len(out) > 1 and (out[-1] == out[0]).all() else out
+
+
+def _vertex_index(ring: np.ndarray, point) -> int:
+    """The index of ``ring``'s vertex nearest ``point``."""
+    return int(np.argmin(np.hypot(*(ring - point).T)))
+
+
+def _with_vertex(ring: np.ndarray, point) -> np.ndarray:
+    """``ring`` ((n, 2), not closed) with ``point``, which lies on it, as a vertex: put on
+    the nearest edge unless a vertex is there already."""
+    if np.hypot(*(ring - point).T).min() <= 1e-9:
+        return ring
+    a, b = ring, np.roll(ring, -1, axis=0)  # edge j: a[j] -> b[j]
+    d = b - a
+    length2 = np.maximum((d * d).sum(axis=1), 1e-300)
+    t = np.clip(((point - a) * d).sum(axis=1) / length2, 0, 1)
+    j = int(np.argmin(np.hypot(*(a + t[:, None] * d - point).T)))
+    return np.insert(ring, j + 1, point, axis=0)
 
 
 def _coco_annotation(annotation_id: int, image_id: int, pixels, class_id: int) -> dict:

@@ -13,6 +13,7 @@ import shapely
 from rasterio.transform import from_origin
 
 import geotile.labels as labels_module
+from geotile.annotations import joined_ring
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_set import select_bounds
 from geotile.labels import group_boxes, image_regions, read_labels, region_boxes
@@ -525,9 +526,9 @@ def test_annotations_of_a_courtyard_a_touching_building_and_changed_labels(run_c
             assert first[0]["area"] == pytest.approx(sum(p.area for p in parts))
         else:
             lines = (out / "labels" / "img_0_0.txt").read_text().splitlines()
-            rings = [np.array(line.split()[1:], float).reshape(-1, 2) * 256 for line in lines]
-            assert shapely.union_all([shapely.Polygon(r) for r in rings]).area == \
-                pytest.approx(courtyard.area / pixel**2, rel=1e-4)
+            assert len(lines) == 1  # one object: the courtyard bridged into its ring
+            ring = np.array(lines[0].split()[1:], float).reshape(-1, 2) * 256
+            assert abs(shoelace(ring)) == pytest.approx(courtyard.area / pixel**2, rel=1e-4)
     # the labels change: --resume redoes the annotations
     gpd.GeoDataFrame(geometry=[courtyard], crs=UTM_CRS).to_file(labels, mode="w")
     before = (tmp_path / "coco" / "annotations.json").read_text()
@@ -626,3 +627,47 @@ def test_instances_on_the_images_nodata_only_are_not_annotated(run_cli, tmp_path
         else:
             lines = (out / "labels" / "img_0_0.txt").read_text().splitlines()
             assert len(lines) == 2
+
+
+def shoelace(ring: np.ndarray) -> float:
+    """Signed area of a (n, 2) ring (closing edge implied); a zero-width bridge walked there
+    and back adds nothing."""
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def test_yolo_writes_one_line_per_instance_holes_and_parts_bridged(run_cli, tmp_path):
+    """YOLO-seg is one object per line: a building with two courtyards and a MultiPolygon
+    (three parts, one with a hole) are one line each, their rings joined by zero-width
+    bridges, so the line's ring (shoelace) has the instance's area, as in COCO."""
+    from rasterio.transform import from_origin
+
+    image = write_raster(tmp_path / "img.tif", np.full((256, 256), 7, np.uint8), crs=UTM_CRS,
+                         transform=from_origin(X0, Y0, 1, 1))
+
+    def box(x0, y0, x1, y1):  # pixel coordinates -> map
+        return shapely.box(X0 + x0, Y0 - y1, X0 + x1, Y0 - y0)
+
+    courtyards = box(10, 10, 110, 90).difference(box(20, 20, 50, 50)).difference(
+        box(70, 30, 100, 80))
+    parts = shapely.MultiPolygon([box(130, 10, 160, 40), box(200, 20, 250, 60),
+                                  box(140, 100, 240, 200).difference(box(170, 130, 200, 170))])
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame({"cls": ["house", "shed"]}, geometry=[courtyards, parts],
+                     crs=UTM_CRS).to_file(labels)
+    out = tmp_path / "yolo"
+    result = run_cli("tile", image, "--labels", labels, "--class-field", "cls",
+                     "--annotations", "yolo", "--size", "256", "-o", out)
+    assert result.exit_code == 0, result.output
+    lines = (out / "labels" / "img_0_0.txt").read_text().splitlines()
+    assert [line.split()[0] for line in lines] == ["0", "1"]
+    for line, geometry in zip(lines, (courtyards, parts), strict=True):
+        ring = np.array(line.split()[1:], float).reshape(-1, 2) * 256
+        assert abs(abs(shoelace(ring)) - geometry.area) <= 0.5 * len(ring)
+        pixels = shapely.affinity.affine_transform(geometry, [1, 0, 0, -1, -X0, Y0])
+        assert abs(shoelace(joined_ring(pixels))) == pytest.approx(geometry.area, rel=1e-12)
+        # every vertex of every ring of the instance is on the line's ring
+        for polygon in shapely.get_parts(pixels):
+            for part in (polygon.exterior, *polygon.interiors):
+                for vertex in np.asarray(part.coords):
+                    assert np.abs(ring - vertex).max(axis=1).min() < 1e-3
