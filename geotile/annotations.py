@@ -19,7 +19,8 @@ nodata value, mask or alpha band, NaN; the mask's ignore value there) is left ou
 COCO, YOLO and GeoJSON labels alike; one partly on valid pixels is kept whole. Labels are
 read once, only near the images (see :func:`geotile.labels.read_labels`). A SpaceNet CSV's
 truth is per image: each image's patches hold only its ImageId's rows (as its mask does),
-not those of another image of the same place.
+not those of another image of the same place. An image that no label lies on (labels of
+another place, a wrong --labels-crs) is named in a warning, as by make-masks.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
 
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.labels import image_regions, read_labels
-    from geotile.masks import own_rows, prepare_labels
+    from geotile.masks import own_rows, prepare_labels, say_no_labels_on
     from geotile.no_georef import placed_nowhere, quiet_rasterio
     from geotile.raster import may_hold_nodata, open_raster, valid_pixels
     from geotile.spacenet import is_spacenet_csv
@@ -87,6 +88,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     by_source = {Path(image).name: Path(image) for image in images}
     coco_images, coco_annotations, categories = [], [], {}
     prepared: dict = {}
+    seen: set = set()
     own: dict = {}  # a SpaceNet CSV's rows per image: its truth is per ImageId
     spacenet_rows = is_spacenet_csv(options.labels)
     count = 0
@@ -109,6 +111,12 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
             if image not in own:
                 own[image] = own_rows(frame, labels, image)
             frame = own[image]
+        if image not in seen:  # labels that miss it (a wrong CRS, another place): said
+            seen.add(image)
+            extent = grid_envelope(transform, *shape)
+            if len(select_bounds(frame, extent)) == 0:
+                say_no_labels_on(labels, frame, options.labels, image, extent, crs,
+                                 f"the patches of {image.name} have no annotations")
         categories.update(names)
         x_off, y_off = int(row["x_off"]), int(row["y_off"])
         width, height = int(row["width"]), int(row["height"])

@@ -583,7 +583,7 @@ def _mask_one_image(
                                                   src.height + 2 * halo, -halo, -halo))
         on_image = select_bounds(near, extent) if halo else near
         if len(on_image) == 0:
-            _say_mask_is_empty(labels, frame, labels_path, image_path, extent, src.crs)
+            say_no_labels_on(labels, frame, labels_path, image_path, extent, src.crs)
         profile = mask_profile(src, len(options.channels), ignore, creation_options)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
@@ -617,14 +617,17 @@ def own_rows(frame, labels, image_path):
     return frame.take(frame.fields["ImageId"] == match_image(image_path, set(listed)))
 
 
-def _say_mask_is_empty(labels, frame, labels_path, image_path, extent, crs) -> None:
+def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
+                       outcome: str | None = None) -> None:
     """Why ``image_path``'s mask is all zeros: a SpaceNet CSV that lists no building on it
     (its "no building" row) says so in the log; one without a row for it, or vector labels
-    that lie elsewhere (a wrong CRS, another image's file), in a warning."""
+    that lie elsewhere (a wrong CRS, another image's file), in a warning. ``outcome``: what
+    that leaves of the image in place of its all-zero mask (tile: its annotations)."""
     image = Path(image_path).name
     if len(labels) == 0 and labels.extent is None and "ImageId" not in labels.fields:
         # an empty file (SpaceNet's GeoJSON of a tile without buildings, say)
-        warnings.warn(f"{labels_path} holds no features; the mask of {image} is all zeros.",
+        warnings.warn(f"{labels_path} holds no features; "
+                      f"{outcome or f'the mask of {image} is all zeros'}.",
                       GeotileWarning, stacklevel=3)
         return
     if "ImageId" in labels.fields and "BuildingId" in labels.fields:
@@ -632,14 +635,16 @@ def _say_mask_is_empty(labels, frame, labels_path, image_path, extent, crs) -> N
 
         listed = labels.values.get("ImageId", labels.fields["ImageId"].tolist())
         if match_image(image_path, set(listed)) is not None:
-            log.info("%s lists no building on %s: its mask is all zeros", labels_path, image)
+            log.info("%s lists no building on %s: %s", labels_path, image,
+                     outcome or "its mask is all zeros")
             return
-        message = (f"{labels_path} has no row for {image}; its mask is all zeros. SpaceNet "
-                   "matches ImageId to the image name without its product prefix.")
+        message = (f"{labels_path} has no row for {image}; {outcome or 'its mask is all zeros'}"
+                   ". SpaceNet matches ImageId to the image name without its product prefix.")
     else:
         message = (f"{labels_path}: no feature overlaps {image} (labels span "
                    f"{_labels_span(frame, labels)}, the image {_fmt_bounds(extent)} in "
-                   f"{crs.to_string() if crs else 'no CRS'}); the mask is all zeros. The "
+                   f"{crs.to_string() if crs else 'no CRS'}); "
+                   f"{outcome or 'the mask is all zeros'}. The "
                    "labels' CRS may be wrong or missing (fix with --labels-crs) or the file "
                    "may belong to another image.")
     warnings.warn(message, GeotileWarning, stacklevel=3)

@@ -671,3 +671,37 @@ def test_yolo_writes_one_line_per_instance_holes_and_parts_bridged(run_cli, tmp_
             for part in (polygon.exterior, *polygon.interiors):
                 for vertex in np.asarray(part.coords):
                     assert np.abs(ring - vertex).max(axis=1).min() < 1e-3
+
+
+def test_tile_warns_of_each_image_its_labels_miss(run_cli, tmp_path):
+    """Labels that miss an image (another place, a wrong --labels-crs) leave its patches
+    without annotations: said once per such image, as make-masks says it of its mask."""
+    near = tile(tmp_path, "near.tif", 100, 100, size=100)
+    far = tile(tmp_path, "far.tif", 9000, 9000, size=100)
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 110, Y0 - 150, X0 + 150, Y0 - 110)],
+                     crs=UTM_CRS).to_file(labels)
+    out = tmp_path / "both"
+    result = run_cli("tile", near, far, "--labels", labels, "--annotations", "coco", "--size",
+                     "50", "-o", out)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "no feature overlaps" in line]
+    assert len(warned) == 1, result.stderr
+    assert "labels.geojson" in warned[0] and "far.tif" in warned[0] and \
+        "near.tif" not in warned[0] and "--labels-crs" in warned[0]
+    assert len(json.loads((out / "annotations.json").read_text())["annotations"]) == 1
+    # the right file in a wrong CRS misses every image: each is named
+    result = run_cli("tile", near, far, "--labels", labels, "--labels-crs", "EPSG:32617",
+                     "--annotations", "coco", "--size", "50", "-o", tmp_path / "wrong")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "no feature overlaps" in line]
+    assert len(warned) == 2 and "near.tif" in warned[0] and "far.tif" in warned[1]
+    # rows of a SpaceNet CSV name the images they belong to
+    truth = tmp_path / "truth.csv"
+    truth.write_text("ImageId,BuildingId,PolygonWKT_Pix\n"
+                     'near,1,"POLYGON ((10 10,50 10,50 50,10 50,10 10))"\n')
+    result = run_cli("tile", near, far, "--labels", truth, "--annotations", "coco", "--size",
+                     "50", "-o", tmp_path / "csv")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning")]
+    assert len(warned) == 1 and "truth.csv has no row for far.tif" in warned[0]
