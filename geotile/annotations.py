@@ -40,6 +40,12 @@ from geotile.errors import InputError
 
 KINDS = ("coco", "yolo")
 
+#: what tile (no --line-width) tells of line labels (roads)
+LINES_FIX = ("tile annotates polygons only: buffer the lines first, in a CRS in metres (4 m "
+             "wide: ogr2ogr -dialect sqlite -sql \"SELECT ST_Buffer(geometry, 2) AS geometry "
+             "FROM roads\" -nln roads roads_4m.gpkg roads.geojson), or burn them with "
+             "`geotile make-masks LABELS IMAGE --line-width M` and tile the masks (--masks).")
+
 
 @dataclass(frozen=True)
 class AnnotationOptions:
@@ -105,7 +111,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
         key = crs.to_wkt() if crs else None
         if key not in prepared:
             prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
-                                           options.class_map)
+                                           options.class_map, lines_fix=LINES_FIX)
         frame, names = prepared[key]
         if spacenet_rows:
             if image not in own:

@@ -215,9 +215,11 @@ def prepare_labels(
     class_map: dict[str, int] | None = None,
     line_width: float | None = None,
     line_cap: str = "round",
+    lines_fix: str | None = None,
 ):
     """Repair, class and reproject labels once; returns (Labels with a ``class_id`` field,
-    class names). Lines become polygons ``line_width`` metres wide (:func:`buffer_lines`)."""
+    class names). Lines become polygons ``line_width`` metres wide (:func:`buffer_lines`;
+    ``lines_fix``: what a command without --line-width tells users to do with lines)."""
     import shapely
 
     from geotile.label_set import to_crs
@@ -226,7 +228,7 @@ def prepare_labels(
     read_some = len(labels) > 0
     labels = labels.take(~shapely.is_missing(labels.geometries))
     roads = len(labels) and np.isin(shapely.get_type_id(labels.geometries), [1, 2, 5]).all()
-    labels = buffer_lines(labels, crs, source, line_width, line_cap)
+    labels = buffer_lines(labels, crs, source, line_width, line_cap, lines_fix)
     ids, names = class_ids(labels, class_field, class_map, source)
     if roads and class_field is None:
         names = {1: "road"}
@@ -252,7 +254,8 @@ def prepare_labels(
 LINEAR = ("LineString", "MultiLineString", "LinearRing")
 
 
-def buffer_lines(labels, crs, source, width: float | None, cap: str = "round"):
+def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
+                 lines_fix: str | None = None):
     """Labels whose LineStrings are replaced by polygons ``width`` metres wide (buffered by
     ``width / 2`` with ``cap`` "round" or "flat" ends, round joins, as solaris and the
     SpaceNet road masks do), in the labels' CRS.
@@ -260,7 +263,8 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round"):
     The buffer is drawn in metres: the raster's CRS (``crs``) or the labels' when projected
     in metres, else the local UTM zone; with no CRS at all, in the labels' own units.
     Without ``width`` lines cannot be burnt: an InputError when every feature is a line,
-    else one warning that they are left out.
+    else one warning that they are left out; both name ``lines_fix`` (a command without
+    --line-width: tile) or else --line-width.
     """
     import shapely
 
@@ -269,6 +273,13 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round"):
     kinds = shapely.get_type_id(labels.geometries)
     lines = np.isin(kinds, [1, 2, 5])  # LineString, LinearRing, MultiLineString
     if not lines.any():
+        return labels
+    if width is None and lines_fix is not None:
+        if lines.all():
+            raise InputError(f"{source}: the features are lines (roads?), which have no "
+                             f"area; {lines_fix}")
+        warnings.warn(f"{source}: {int(lines.sum())} line features were left out of the "
+                      f"annotations; {lines_fix}", GeotileWarning, stacklevel=3)
         return labels
     if width is None:
         if lines.all():

@@ -705,3 +705,36 @@ def test_tile_warns_of_each_image_its_labels_miss(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     warned = [line for line in result.stderr.splitlines() if line.startswith("Warning")]
     assert len(warned) == 1 and "truth.csv has no row for far.tif" in warned[0]
+
+
+def test_tile_labels_of_lines_name_a_fix_tile_users_have(run_cli, tmp_path):
+    """tile annotates polygons and has no --line-width: lines (roads) are refused, or left
+    out beside polygons, with a fix that works (buffer them first, or burn them with
+    make-masks --line-width and tile the masks), not an option tile lacks."""
+    image = tile(tmp_path, "scene.tif", 0, 0, size=100)
+    road = shapely.LineString([(X0 + 5, Y0 - 50), (X0 + 95, Y0 - 50)])
+    roads = tmp_path / "roads.geojson"
+    gpd.GeoDataFrame(geometry=[road], crs=UTM_CRS).to_file(roads)
+    result = run_cli("tile", image, "--labels", roads, "--annotations", "coco", "--size", "50",
+                     "-o", tmp_path / "roads")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 1 and len(errors) == 1, result.output
+    for words in ("roads.geojson", "tile annotates polygons", "ST_Buffer",
+                  "geotile make-masks", "--line-width", "--masks"):
+        assert words in errors[0]
+    assert "Give --line-width" not in errors[0]
+    # the fix it names works
+    assert run_cli("make-masks", roads, image, "--line-width", "4",
+                   "-o", tmp_path / "roads.tif").exit_code == 0
+    mixed = tmp_path / "mixed.geojson"
+    gpd.GeoDataFrame(geometry=[road, shapely.box(X0 + 10, Y0 - 30, X0 + 30, Y0 - 10)],
+                     crs=UTM_CRS).to_file(mixed)
+    result = run_cli("tile", image, "--labels", mixed, "--annotations", "coco", "--size", "50",
+                     "-o", tmp_path / "mixed")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning")]
+    assert len(warned) == 1 and "1 line features were left out" in warned[0]
+    assert "ST_Buffer" in warned[0] and "geotile make-masks" in warned[0]
+    assert "give --line-width" not in warned[0]
+    coco = json.loads((tmp_path / "mixed" / "annotations.json").read_text())
+    assert [a["area"] for a in coco["annotations"]] == [400.0]
