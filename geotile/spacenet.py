@@ -210,6 +210,7 @@ def _fields(table: SpaceNetTable, rows: np.ndarray) -> dict[str, np.ndarray]:
 
 def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
     from geotile.label_set import Labels, parse_crs, to_crs
+    from geotile.no_georef import quiet_rasterio
     from geotile.raster import open_raster
 
     ids = set(table.images)
@@ -218,7 +219,7 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
         found = match_image(image, ids)
         if found is None:
             continue
-        with open_raster(image) as src:
+        with quiet_rasterio(), open_raster(image) as src:  # a photo: the caller warns
             transform, image_crs = src.transform, src.crs
         crs = crs if crs is not None else image_crs
         rows = table.rows_of(found)

@@ -738,3 +738,37 @@ def test_tile_labels_of_lines_name_a_fix_tile_users_have(run_cli, tmp_path):
     assert "give --line-width" not in warned[0]
     coco = json.loads((tmp_path / "mixed" / "annotations.json").read_text())
     assert [a["area"] for a in coco["annotations"]] == [400.0]
+
+
+def test_labels_on_a_plain_image_give_geotiles_warning_only(run_cli, tmp_path):
+    """A photo without georeferencing takes labels in its pixel coordinates: geotile's own
+    warning names it, rasterio's raw NotGeoreferencedWarning (no file named) is not shown
+    beside it, for vector labels and a SpaceNet CSV alike."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    image = tmp_path / "photo.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(image, "w", driver="PNG", width=64, height=64, count=1,
+                           dtype="uint8") as dst:
+            dst.write(np.full((1, 64, 64), 9, np.uint8))
+    labels = tmp_path / "pixels.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(10, 10, 30, 30)]).to_file(labels)
+    truth = tmp_path / "truth.csv"
+    truth.write_text("ImageId,BuildingId,PolygonWKT_Pix\n"
+                     'photo,1,"POLYGON ((10 10,30 10,30 30,10 30,10 10))"\n')
+    for source in (labels, truth):
+        out = tmp_path / source.stem
+        result = run_cli("tile", image, "--labels", source, "--annotations", "coco",
+                         "--size", "64", "-o", out)
+        assert result.exit_code == 0, result.output
+        warned = [line for line in result.stderr.splitlines() if line.startswith("Warning")]
+        assert len(warned) == 1 and "photo.png" in warned[0], result.stderr
+        coco = json.loads((out / "annotations.json").read_text())
+        assert [a["bbox"] for a in coco["annotations"]] == [[10.0, 10.0, 20.0, 20.0]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image_regions([image])
+    assert not [w for w in caught if issubclass(w.category, NotGeoreferencedWarning)]
