@@ -182,6 +182,23 @@ _INPUT_TYPES = {
 _OUTPUT_TYPES = {*_INPUT_TYPES, "tensor(uint32)", "tensor(uint64)", "tensor(bool)"}
 
 
+def _check_layout_metadata(layout: str, shape: list, declared, path) -> None:
+    """ModelError when the metadata's ``layout`` contradicts the input's fixed axes: its
+    channel axis symbolic where the other layout's is fixed, or its patch axes unequal
+    where the other layout's are equal."""
+    other = "NHWC" if layout == "NCHW" else "NCHW"
+    channel, spatial = (1, (2, 3)) if layout == "NCHW" else (3, (1, 2))
+    other_channel, other_spatial = (3, (1, 2)) if layout == "NCHW" else (1, (2, 3))
+    fixed = [isinstance(d, int) for d in shape]
+    contradicted = (not fixed[channel] and fixed[other_channel]) or (
+        all(fixed[1:]) and shape[spatial[0]] != shape[spatial[1]]
+        and shape[other_spatial[0]] == shape[other_spatial[1]])
+    if contradicted:
+        raise ModelError(f"{path}: its metadata says layout={layout}, but its input "
+                         f"{list(declared)} is {other}; fix or remove the model's 'layout' "
+                         "metadata.")
+
+
 def _fixed_layout(shape: list, graph, input_name: str) -> str | None:
     """The layout of an input whose fixed axes tell it: the two equal ones are the square
     patch, whichever holds more (72 bands of 32 px: [1, 72, 32, 32] or [1, 32, 32, 72]); all
@@ -335,6 +352,8 @@ class OnnxModel:
                 "reads float32, float16 and float64 outputs: export them as float32."
                 if unreadable else f"{path}: the model has no outputs; check the export.")
         layout = (self.metadata.get("layout") or "").upper()
+        if layout in ("NCHW", "NHWC"):
+            _check_layout_metadata(layout, shape, model_input.shape, path)
         #: every dimension symbolic and no metadata: the layout comes from the names, and a
         #: failed probe tries the other one
         self._layout_guessed = layout not in ("NCHW", "NHWC") and shape[1] is None \

@@ -1173,3 +1173,19 @@ def test_float_pixels_of_0_to_255_going_in_unscaled_are_warned(tmp_path, run_cli
         result = run_cli("predict", path, source, "-o", tmp_path / "q.tif", "--tile-size", "64",
                          "--overwrite", *args)
         assert result.exit_code == 0 and "as they are" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("shape", [[1, 3, 256, 256], ["N", 3, "H", "W"]])
+def test_layout_metadata_that_contradicts_the_input_is_named(tmp_path, run_cli, make_raster,
+                                                             image, shape):
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "z", 3, 1, seed=25)
+    out = [shape[0], 1, *shape[2:]]
+    path = save_graph(tmp_path / "m.onnx", [conv, helper.make_node("Sigmoid", ["z"],
+                                                                   ["output"])],
+                      [("input", FLOAT, shape)], [("output", FLOAT, out)], weights,
+                      metadata={"layout": "NHWC"})
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "m.onnx", "layout=NHWC", "NCHW", "metadata")
