@@ -171,15 +171,23 @@ def test_bad_palettes(tmp_path, content, message):
         read_palette(palette)
 
 
+def _with_class_map(tmp_path, run_cli, ids, class_map: str, nodata=None):
+    """make-masks of the index raster ``ids`` on an image of its size, names from the JSON
+    ``class_map``; the CLI's result."""
+    labels = write_raster(tmp_path / "index.tif", ids, nodata=nodata)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, *ids.shape), np.uint8))
+    path = tmp_path / "classes.json"
+    path.write_text(class_map)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--class-map", path)
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def test_index_raster_with_nodata_and_class_map(tmp_path, run_cli):
     ids = np.array([[0, 1, 2, 3], [3, 2, 1, 9], [255, 1, 1, 1]], np.uint16)
-    labels = write_raster(tmp_path / "index.tif", ids, nodata=9)
-    image = write_raster(tmp_path / "image.tif", np.ones((3, 3, 4), np.uint8))
-    class_map = tmp_path / "classes.json"
-    class_map.write_text('{"building": 1, "road": 2, "water": 3}')
-    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
-                     "--class-map", class_map)
-    assert result.exit_code == 0, result.output
+    result = _with_class_map(tmp_path, run_cli, ids, '{"building": 1, "road": 2, "water": 3}',
+                             nodata=9)
     mask, nodata, tags, _ = _read(tmp_path / "mask.tif")
     expected = ids.astype(np.uint8)
     expected[1, 3] = 255
@@ -493,13 +501,7 @@ def test_class_names_cover_every_id_of_the_run(tmp_path, run_cli):
 
 def test_a_class_map_naming_fewer_ids_than_the_raster_holds_is_warned(tmp_path, run_cli):
     ids = np.array([[0, 1, 2, 3], [4, 1, 2, 0]], np.uint8)
-    labels = write_raster(tmp_path / "index.tif", ids)
-    image = write_raster(tmp_path / "image.tif", np.ones((3, 2, 4), np.uint8))
-    class_map = tmp_path / "classes.json"
-    class_map.write_text('{"building": 1, "road": 2}')
-    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
-                     "--class-map", class_map)
-    assert result.exit_code == 0, result.output
+    result = _with_class_map(tmp_path, run_cli, ids, '{"building": 1, "road": 2}')
     tags = _read(tmp_path / "mask.tif")[2]
     assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building", "road", "3",
                                                        "4"]
