@@ -80,7 +80,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.labels import image_regions, read_labels
     from geotile.masks import own_rows, prepare_labels, say_no_labels_on
-    from geotile.no_georef import placed_nowhere, quiet_rasterio
+    from geotile.no_georef import labels_not_placed, map_crs, placed_nowhere, quiet_rasterio
     from geotile.raster import may_hold_nodata, open_raster, valid_pixels
     from geotile.spacenet import is_spacenet_csv
 
@@ -101,8 +101,11 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     for number, row in enumerate(rows, start=1):
         image = by_source[row["source"]]
         with quiet_rasterio(), open_raster(image) as src:  # tile warned of no georeference
-            crs, transform, shape = src.crs, src.transform, (src.width, src.height)
-            if labels.crs is not None and (crs is None or placed_nowhere(src)):
+            # pixel coordinates where nothing places the raster in the CRS it names
+            crs, transform, shape = map_crs(src), src.transform, (src.width, src.height)
+            if labels.crs is not None and placed_nowhere(src):
+                raise InputError(labels_not_placed(image, options.labels, labels.crs))
+            if labels.crs is not None and crs is None:
                 raise InputError(f"{image}: the raster has no map coordinates, so the labels "
                                  f"in {options.labels} ({labels.crs.to_string()}) cannot be "
                                  "placed on it. Georeference it, or give labels in its pixel "

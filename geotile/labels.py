@@ -480,13 +480,13 @@ def _distinct(path: Path, layer: str | None, name: str) -> list:
 def image_regions(images, margin: int = 0) -> list[tuple]:
     """``(crs, (minx, miny, maxx, maxy))`` of each raster (all four corners, grown by
     ``margin`` px), for :func:`read_labels`' ``regions``."""
-    from geotile.no_georef import quiet_rasterio
+    from geotile.no_georef import map_crs, quiet_rasterio
     from geotile.raster import input_path, open_raster
 
     regions = []
     for image in images:  # the caller warns of an image without georeferencing
-        with quiet_rasterio(), open_raster(input_path(image)) as src:
-            regions.append((src.crs, grid_envelope(src.transform, src.width + 2 * margin,
+        with quiet_rasterio(), open_raster(input_path(image)) as src:  # pixels: no CRS
+            regions.append((map_crs(src), grid_envelope(src.transform, src.width + 2 * margin,
                                                    src.height + 2 * margin, -margin, -margin)))
     return regions
 

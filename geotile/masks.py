@@ -564,7 +564,12 @@ def _mask_one_image(
 
     with open_raster(image_path) as src:
         check_pixels_readable(src)
-        from geotile.no_georef import placed_nowhere, sensor_georeferencing
+        from geotile.no_georef import (
+            labels_not_placed,
+            map_crs,
+            placed_nowhere,
+            sensor_georeferencing,
+        )
 
         if (src.crs is None or placed_nowhere(src)) and labels.crs is not None:
             sensor = sensor_georeferencing(src)
@@ -572,16 +577,16 @@ def _mask_one_image(
                 f"{image_path}: the raster is georeferenced by {sensor} only (not "
                 f"orthorectified), so the labels in {labels_path} cannot be burnt on its grid. "
                 "Orthorectify it first (gdalwarp -t_srs EPSG:xxxx)." if sensor else
-                f"{image_path}: the raster names a CRS but has no geotransform, so the labels "
-                f"in {labels_path} cannot be placed on it. Georeference it (gdal_translate "
-                "-a_ullr or -a_gt)." if placed_nowhere(src) else
+                labels_not_placed(image_path, labels_path, labels.crs) if placed_nowhere(src)
+                else
                 f"{image_path}: the raster has no CRS, so the labels in {labels_path} "
                 f"({labels.crs.to_string()}) cannot be placed on it. Assign one with "
                 "`gdal_edit.py -a_srs EPSG:xxxx`."
             )
-        key = src.crs.to_wkt() if src.crs else None
+        crs = map_crs(src)  # none where nothing places it in its CRS: pixel coordinates
+        key = crs.to_wkt() if crs else None
         if key not in by_crs:  # reproject once per distinct CRS, not per image
-            by_crs[key] = prepare_labels(labels, src.crs, labels_path, class_field, class_map,
+            by_crs[key] = prepare_labels(labels, crs, labels_path, class_field, class_map,
                                          options.line_width, options.line_cap)
         frame, names = by_crs[key]
         if spacenet_rows:
@@ -594,7 +599,7 @@ def _mask_one_image(
                                                   src.height + 2 * halo, -halo, -halo))
         on_image = select_bounds(near, extent) if halo else near
         if len(on_image) == 0:
-            say_no_labels_on(labels, frame, labels_path, image_path, extent, src.crs)
+            say_no_labels_on(labels, frame, labels_path, image_path, extent, crs)
         profile = mask_profile(src, len(options.channels), ignore, creation_options)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:

@@ -39,6 +39,17 @@ def map_crs(src):
     return None if placed_nowhere(src) else src.crs
 
 
+def labels_not_placed(image, labels_path, labels_crs) -> str:
+    """The one-line refusal of labels with a CRS (``labels_crs``) on ``image``, a raster that
+    names a CRS but has no geotransform: both fixes it names work (such a raster takes labels
+    in its pixel coordinates, as a plain photo does)."""
+    return (f"{image}: the raster names a CRS but has no geotransform, so the labels in "
+            f"{labels_path} ({labels_crs.to_string()}) cannot be placed on it. Georeference "
+            "it (gdal_translate -a_ullr or -a_gt), or give labels in its pixel coordinates "
+            "(x right, y down) in a file that declares no CRS (GeoPackage or Shapefile; "
+            "GeoJSON is lon/lat), without --labels-crs.")
+
+
 def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
     """One GeotileWarning when ``src`` has no CRS, or one that nothing places it in
     (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"); True

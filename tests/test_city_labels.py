@@ -772,3 +772,49 @@ def test_labels_on_a_plain_image_give_geotiles_warning_only(run_cli, tmp_path):
         warnings.simplefilter("always")
         image_regions([image])
     assert not [w for w in caught if issubclass(w.category, NotGeoreferencedWarning)]
+
+
+def test_a_raster_naming_a_crs_without_a_geotransform_takes_pixel_labels(run_cli, tmp_path):
+    """A raster that names a CRS but that no geotransform places (its patches are in pixel
+    coordinates) takes labels in pixel coordinates without a CRS, as a plain photo does, in
+    tile and make-masks; labels with a CRS get one message whose two fixes both work (it
+    sent users round: "give labels without a CRS" -> "Pass --labels-crs" -> the first)."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    image = tmp_path / "nowhere.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(image, "w", driver="GTiff", width=64, height=64, count=1,
+                           dtype="uint8", crs=UTM_CRS) as dst:
+            dst.write(np.full((1, 64, 64), 9, np.uint8))
+    pixels = tmp_path / "pixels.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(10, 10, 30, 40)]).to_file(pixels)
+    result = run_cli("tile", image, "--labels", pixels, "--annotations", "coco", "--size", "64",
+                     "-o", tmp_path / "px")
+    assert result.exit_code == 0, result.output
+    coco = json.loads((tmp_path / "px" / "annotations.json").read_text())
+    assert [(a["bbox"], a["area"]) for a in coco["annotations"]] == \
+        [([10.0, 10.0, 20.0, 30.0], 600.0)]
+    result = run_cli("make-masks", pixels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        mask = src.read(1)
+    assert int(mask.sum()) == 600 and mask[10:40, 10:30].all()
+    mapped = tmp_path / "mapped.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0 - 10, X0 + 10, Y0)],
+                     crs=UTM_CRS).to_file(mapped)
+    for command, labels, extra in (("tile", mapped, ()), ("tile", pixels, ("--labels-crs",
+                                                                           UTM_CRS)),
+                                   ("make-masks", mapped, ())):
+        args = (image, "--labels", labels, "--annotations", "coco", "--size", "64",
+                "-o", tmp_path / "o") if command == "tile" else \
+            (labels, image, "-o", tmp_path / "o.tif")
+        result = run_cli(command, *args, *extra)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert result.exit_code == 1 and len(errors) == 1, result.output
+        for words in ("nowhere.tif", "no geotransform", labels.name, "gdal_translate -a_ullr",
+                      "pixel coordinates", "declares no CRS", "without --labels-crs"):
+            assert words in errors[0], errors[0]
+        assert "Pass --labels-crs" not in result.stderr
