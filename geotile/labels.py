@@ -11,6 +11,7 @@ for problems a user can fix.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import warnings
@@ -832,6 +833,10 @@ def repair_polygons(geometries: np.ndarray, valid: np.ndarray | None = None) -> 
     Self-intersecting rings (bow-ties) become MultiPolygons, as ``make_valid``
     does; line or point remnants of collapsed rings are dropped; features with
     no polygonal area become empty geometries (so positions are kept).
+    A MultiPolygon is the union of its parts, each repaired so: parts that overlap
+    (footprints merged per building without a union) keep their overlap, which
+    ``make_valid`` alone makes a hole. Both as gdal_rasterize burns them (each part
+    filled even-odd, the parts' union) and QGIS draws them.
     ``valid``: ``shapely.is_valid(geometries)`` when the caller has it already.
     """
     parts = np.empty(len(geometries), dtype=object)
@@ -839,7 +844,15 @@ def repair_polygons(geometries: np.ndarray, valid: np.ndarray | None = None) -> 
     if valid is None:
         valid = shapely.is_valid(parts)
     broken = ~valid  # valid ones are kept as they are (make_valid copies)
+    multi = broken & (shapely.get_type_id(parts) == 6)
+    broken &= ~multi
     parts[broken] = shapely.make_valid(parts[broken])
+    if multi.any():
+        pieces, owner = shapely.get_parts(parts[multi], return_index=True)
+        pieces = shapely.make_valid(pieces)
+        starts = np.searchsorted(owner, np.arange(np.count_nonzero(multi) + 1))
+        parts[multi] = [shapely.union_all(pieces[a:b])
+                        for a, b in itertools.pairwise(starts)]
     polygonal = np.isin(shapely.get_type_id(parts), [3, 6]) & ~shapely.is_empty(parts)
     for index in np.flatnonzero(~polygonal).tolist():
         geom = parts[index]

@@ -19,7 +19,7 @@ from geotile.label_set import select_bounds
 from geotile.labels import group_boxes, image_regions, read_labels, region_boxes
 from geotile.masks import make_masks
 
-from .conftest import UTM_CRS, write_raster
+from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
 
 X0, Y0 = 500000.0, 4000000.0  # upper-left corner of the labels' area, EPSG:32616
 SIDE = 2000.0  # metres: the area of labels
@@ -818,3 +818,28 @@ def test_a_raster_naming_a_crs_without_a_geotransform_takes_pixel_labels(run_cli
                       "pixel coordinates", "declares no CRS", "without --labels-crs"):
             assert words in errors[0], errors[0]
         assert "Pass --labels-crs" not in result.stderr
+
+
+def test_overlapping_parts_of_a_multipolygon_keep_their_overlap(run_cli, tmp_path):
+    """One building given as a MultiPolygon of two overlapping boxes (pixels (10,10)-(60,60)
+    and (40,40)-(90,90)): its COCO annotation and its mask hold the union, 4600 px, not the
+    two boxes less their 400 px overlap (a hole in the building, as make_valid made it)."""
+    x0, y0 = UTM_ORIGIN
+    image = write_raster(tmp_path / "img.tif", np.full((128, 128), 7, np.uint8))
+    multi = shapely.MultiPolygon([shapely.box(x0 + 5, y0 - 30, x0 + 30, y0 - 5),
+                                  shapely.box(x0 + 20, y0 - 45, x0 + 45, y0 - 20)])
+    labels = tmp_path / "multi.geojson"
+    gpd.GeoDataFrame(geometry=[multi], crs=UTM_CRS).to_file(labels)
+    result = run_cli("tile", image, "--labels", labels, "--annotations", "coco", "--size", "128",
+                     "-o", tmp_path / "coco")
+    assert result.exit_code == 0, result.output
+    [annotation] = json.loads((tmp_path / "coco" / "annotations.json").read_text())["annotations"]
+    assert annotation["area"] == 4600.0 and annotation["bbox"] == [10.0, 10.0, 80.0, 80.0]
+    union = shapely.union_all([shapely.Polygon(np.reshape(s, (-1, 2)))
+                               for s in annotation["segmentation"]])
+    assert union.contains(shapely.Point(50, 50)) and union.area == 4600
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        mask = src.read(1)
+    assert int(mask.sum()) == 4600 and mask[50, 50] == 1

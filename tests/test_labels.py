@@ -154,3 +154,25 @@ def test_repair_polygons_keeps_valid_ones_and_the_polygonal_part_of_others():
     assert [g.wkt for g in repaired[[2, 3, 5]]] == ["POLYGON EMPTY"] * 3
     assert repaired[4].equals(square) and repaired[4].geom_type == "Polygon"
     assert shapely.is_valid(repaired).all()
+
+
+def test_repair_polygons_keeps_the_union_of_overlapping_parts():
+    """A MultiPolygon whose parts overlap (footprints merged per building without a union)
+    keeps the union, as gdal_rasterize burns it (make_valid alone XORed the overlap into a
+    hole); each part is repaired as before (a bow-tie part stays its two triangles, a ring
+    inside a hole an island: gdal_rasterize's even-odd fill of a part)."""
+    from geotile.labels import repair_polygons
+
+    overlapping = shapely.MultiPolygon([shapely.box(10, 10, 60, 60), shapely.box(40, 40, 90, 90)])
+    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    with_bowtie = shapely.MultiPolygon([bowtie, shapely.box(2, 0, 8, 10)])
+    nested = shapely.Polygon(shapely.box(0, 0, 10, 10).exterior.coords,
+                             [shapely.box(2, 2, 8, 8).exterior.coords,
+                              shapely.box(3, 3, 7, 7).exterior.coords])
+    repaired = repair_polygons(np.array([overlapping, bowtie, with_bowtie, nested], dtype=object))
+    assert repaired[0].area == 4600 and repaired[0].contains(shapely.Point(50, 50))
+    assert repaired[0].equals(shapely.union_all(shapely.get_parts(overlapping)))
+    assert repaired[1].geom_type == "MultiPolygon" and repaired[1].area == 50  # as before
+    assert repaired[2].area == 92  # the bow-tie's triangles united with the box
+    assert repaired[3].area == 80  # as before: the innermost ring is an island
+    assert shapely.is_valid(repaired).all()
