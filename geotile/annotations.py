@@ -69,6 +69,15 @@ class AnnotationOptions:
             from geotile.label_set import parse_crs
 
             parse_crs(self.labels_crs, "--labels-crs")
+        from geotile.label_rasters import is_label_raster
+        from geotile.raster import input_exists, input_path
+
+        labels = input_path(self.labels)
+        if input_exists(labels) and is_label_raster(labels):  # a mask, most likely
+            raise InputError(f"{labels} is a raster: --labels takes vector labels (GeoJSON, "
+                             "GeoPackage, Shapefile, GeoParquet or a SpaceNet CSV). Give a "
+                             "mask raster as --masks; COCO/YOLO annotations need polygons "
+                             "(`geotile vectorize MASK -o labels.gpkg` makes them).")
 
 
 def write_patch_labels(folder: Path, images: Sequence[Path], options: AnnotationOptions) -> int:

@@ -91,6 +91,16 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     except InputError:
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
+        from geotile.label_rasters import is_label_raster
+
+        # GDAL's advice to prefix the path with '<DRIVER>:' does not apply to these
+        if isinstance(path, Path) and path.is_dir():
+            raise InputError(f"{path} is a folder, not vector data GDAL can read. Give a "
+                             "vector file: GeoJSON, GeoPackage, Shapefile or GeoParquet.") \
+                from exc
+        if is_label_raster(path):
+            raise InputError(f"{path} is a raster, not vector labels. Give GeoJSON, "
+                             "GeoPackage, Shapefile or GeoParquet.") from exc
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
             f"{path}: not vector data GDAL can read ({reason}). "

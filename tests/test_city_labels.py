@@ -19,7 +19,7 @@ from geotile.label_set import select_bounds
 from geotile.labels import group_boxes, image_regions, read_labels, region_boxes
 from geotile.masks import make_masks
 
-from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
 
 X0, Y0 = 500000.0, 4000000.0  # upper-left corner of the labels' area, EPSG:32616
 SIDE = 2000.0  # metres: the area of labels
@@ -843,3 +843,18 @@ def test_overlapping_parts_of_a_multipolygon_keep_their_overlap(run_cli, tmp_pat
     with rasterio.open(tmp_path / "mask.tif") as src:
         mask = src.read(1)
     assert int(mask.sum()) == 4600 and mask[50, 50] == 1
+
+
+def test_a_mask_or_a_folder_given_as_labels_is_named_so(run_cli, tmp_path):
+    """tile --labels MASK.tif: a raster, for --masks (or polygonized first), said before any
+    patch is cut; a folder: give a vector file. Not GDAL's '<DRIVER>:' prefix advice."""
+    image = write_raster(tmp_path / "img.tif", np.full((64, 64), 7, np.uint8))
+    mask = write_raster(tmp_path / "img_mask.tif", np.zeros((64, 64), np.uint8))
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    for labels, words in ((mask, ("is a raster", "--masks", "geotile vectorize")),
+                          (folder, ("is a folder", "Give a vector file"))):
+        result = run_cli("tile", image, "--labels", labels, "--annotations", "coco", "--size",
+                         "32", "-o", tmp_path / "o")
+        assert_one_line_error(result, str(labels), *words)
+        assert "<DRIVER>" not in result.stderr and not (tmp_path / "o").exists()

@@ -294,3 +294,22 @@ def test_geojson_geometries_are_read_exactly(tmp_path, kind):
     assert shapely.equals_exact(labels.geometries, expected, tolerance=0).all()
     assert (shapely.has_z(labels.geometries) == shapely.has_z(expected)).all()
     assert labels.fields["n"].tolist() == list(range(len(shapes)))
+
+
+def test_a_raster_or_a_folder_as_vector_labels_is_named_so(image, tmp_path):
+    """A raster or a folder that GDAL cannot read as vectors: one line saying what it is,
+    not GDAL's advice to prefix the path with '<DRIVER>:' (which does not apply)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path, words in ((image, ("is a raster", "vector labels")),
+                        (folder, ("is a folder", "Give a vector file"))):
+        with pytest.raises(InputError) as caught:
+            read_labels(path)
+        message = str(caught.value)
+        assert str(path) in message and "\n" not in message
+        assert all(w in message for w in words), message
+        assert "<DRIVER>" not in message and "not recognized" not in message
+    shapefiles = tmp_path / "shapefiles"  # a folder GDAL reads as vectors is read
+    shapefiles.mkdir()
+    gpd.GeoDataFrame(geometry=[box(0, 0)], crs=UTM_CRS).to_file(shapefiles / "a.shp")
+    assert len(read_labels(shapefiles)) == 1
