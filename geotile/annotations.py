@@ -94,7 +94,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from geotile.spacenet import is_spacenet_csv
 
     folder = Path(folder)
-    with (folder / "index.csv").open(newline="") as handle:
+    with (folder / "index.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     labels = read_labels(options.labels, options.labels_crs, layer=options.layer,
                          images=list(images), regions=image_regions(images),
@@ -162,12 +162,13 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     if options.annotations == "yolo":
         top = max(categories) if categories else 1
         (folder / "labels" / "classes.txt").write_text(
-            "".join(f"{categories.get(i, str(i))}\n" for i in range(1, top + 1)))
+            "".join(f"{categories.get(i, str(i))}\n" for i in range(1, top + 1)),
+            encoding="utf-8")  # class names in any script, whatever the locale
     if options.annotations == "coco":
         document = {"images": coco_images, "annotations": coco_annotations,
                     "categories": [{"id": i, "name": n, "supercategory": "none"}
                                    for i, n in sorted(categories.items())]}
-        (folder / "annotations.json").write_text(json.dumps(document))
+        (folder / "annotations.json").write_text(json.dumps(document), encoding="utf-8")
     return count
 
 
@@ -265,7 +266,7 @@ def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
         name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else crs.to_wkt()
         document["crs"] = {"type": "name", "properties": {"name": name}}
     document["features"] = features
-    path.write_text(json.dumps(document))
+    path.write_text(json.dumps(document), encoding="utf-8")
 
 
 def _write_yolo(path: Path, instances, width: int, height: int) -> None:
@@ -275,7 +276,7 @@ def _write_yolo(path: Path, instances, width: int, height: int) -> None:
     for pixels, class_id in instances:
         coords = np.clip(joined_ring(pixels) / (width, height), 0, 1).ravel()
         lines.append(" ".join([str(class_id - 1), *(f"{v:.6f}" for v in coords)]))
-    path.write_text("".join(f"{line}\n" for line in lines))
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
 def joined_ring(geometry) -> np.ndarray:

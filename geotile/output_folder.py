@@ -100,7 +100,7 @@ def _listed_by_index(index: Path) -> set[str] | None:
     columns, and every patch under images/ or masks/ named ``<source>_<row>_<col>.*`` (a
     dataset's own manifest naming its own files is never taken for geotile's)."""
     try:
-        with index.open(newline="") as handle:
+        with index.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             if not reader.fieldnames or not set(INDEX_REQUIRED) <= set(reader.fieldnames):
                 return None
@@ -130,7 +130,7 @@ def geotile_files(folder: Path) -> tuple[set[str], set[str]]:
     marker = folder / MARKER
     if marker.is_file():
         try:
-            listed = json.loads(marker.read_text()).get("files", [])
+            listed = json.loads(marker.read_text(encoding="utf-8")).get("files", [])
         except (OSError, ValueError, AttributeError):
             listed = []
         ours = {MARKER} | {n for n in listed if isinstance(n, str) and _safe_relative(n)}
@@ -285,7 +285,8 @@ def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
         with contextlib.suppress(FileNotFoundError):
             (final / name).unlink()
     _remove_empty_parents(final, old)
-    (staging / MARKER).write_text(json.dumps({**about, "files": sorted(new)}, indent=1))
+    (staging / MARKER).write_text(json.dumps({**about, "files": sorted(new)}, indent=1),
+                                   encoding="utf-8")
     last = [n for n in (INDEX, MARKER) if (staging / n).exists()]
     for entry in sorted(staging.iterdir()):
         if entry.name in last:
@@ -297,7 +298,8 @@ def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
 
 def _write_marker(staging: Path, final: Path, about: dict, files: set[str]) -> None:
     interim = staging / f"{MARKER}.interim"
-    interim.write_text(json.dumps({**about, "files": sorted(files - {MARKER})}, indent=1))
+    interim.write_text(json.dumps({**about, "files": sorted(files - {MARKER})}, indent=1),
+                       encoding="utf-8")
     os.replace(interim, final / MARKER)
 
 

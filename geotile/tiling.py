@@ -628,7 +628,7 @@ def tile_rasters(
             (tmp / "images").mkdir()
             if masks is not None:
                 (tmp / "masks").mkdir()
-            with (tmp / "index.csv").open("w", newline="") as handle:
+            with (tmp / "index.csv").open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(INDEX_COLUMNS)
                 for number, image in enumerate(images):
@@ -714,7 +714,7 @@ def _finished_run(outdir: Path, run_digest: str) -> TileSummary | None:
     from geotile.output_folder import MARKER
 
     try:
-        about = json.loads((outdir / MARKER).read_text())
+        about = json.loads((outdir / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(about, dict) or about.get("complete") != run_digest or not all(
@@ -738,7 +738,7 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
     record = part / "complete.json"
     done = None
     with contextlib.suppress(OSError, ValueError):
-        done = json.loads(record.read_text())
+        done = json.loads(record.read_text(encoding="utf-8"))
     if not isinstance(done, dict) or done.get("complete") != complete:
         shutil.rmtree(part, ignore_errors=True)
         for sub in ("images", "masks") if mask is not None else ("images",):
@@ -746,7 +746,7 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
         rows, counts = _Rows(), TileSummary(part)
         _tile_one(image, mask, part, rows, options, counts, progress, plan, number, extra)
         done = {"complete": complete, "rows": rows, "summary": counts.to_dict()}
-        (part / "complete.json.part").write_text(json.dumps(done))
+        (part / "complete.json.part").write_text(json.dumps(done), encoding="utf-8")
         os.replace(part / "complete.json.part", record)  # last: the part is complete
     for row in done["rows"]:
         for name in row[:2]:

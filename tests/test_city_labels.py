@@ -858,3 +858,46 @@ def test_a_mask_or_a_folder_given_as_labels_is_named_so(run_cli, tmp_path):
                          "32", "-o", tmp_path / "o")
         assert_one_line_error(result, str(labels), *words)
         assert "<DRIVER>" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_class_names_are_written_as_utf8_whatever_the_locale(tmp_path):
+    """Under a locale whose encoding is ASCII (LC_ALL=C without UTF-8 mode; a Windows code
+    page likewise lacks most names), non-ASCII class names crashed writing classes.txt;
+    tile's text (classes.txt, annotations.json, labels GeoJSON, index.csv) is UTF-8."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    x0, y0 = UTM_ORIGIN
+    image = write_raster(tmp_path / "img.tif", np.full((64, 64), 7, np.uint8))
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame({"cls": ["bâtiment", "车库"]},
+                     geometry=[shapely.box(x0 + 2, y0 - 10, x0 + 10, y0 - 2),
+                               shapely.box(x0 + 15, y0 - 25, x0 + 25, y0 - 15)],
+                     crs=UTM_CRS).to_file(labels)
+    root = Path(__file__).parents[1]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONIOENCODING", "PYTHONUTF8") and not k.startswith("LC_")}
+    env.update(LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONPATH=str(root))
+    probe = subprocess.run([sys.executable, "-c", "import locale; "
+                            "print(locale.getpreferredencoding(False))"],
+                           env=env, capture_output=True, text=True, check=True)
+    assert "utf" not in probe.stdout.lower()  # the locale this test is about
+    for kind in ("yolo", "coco"):
+        out = tmp_path / kind
+        run = subprocess.run([sys.executable, "-m", "geotile", "tile", str(image), "--labels",
+                              str(labels), "--class-field", "cls", "--annotations", kind,
+                              "--size", "32", "-o", str(out)],
+                             env=env, cwd=root, capture_output=True)
+        assert run.returncode == 0, run.stderr.decode("utf-8", "replace")
+        assert b"Traceback" not in run.stderr
+        names = {f["properties"]["class"]
+                 for path in (out / "labels").glob("*.geojson")
+                 for f in json.loads(path.read_text(encoding="utf-8"))["features"]}
+        assert names == {"bâtiment", "车库"}
+        assert (out / "index.csv").read_text(encoding="utf-8").startswith("image,")
+    classes = (tmp_path / "yolo" / "labels" / "classes.txt").read_text(encoding="utf-8")
+    assert classes.splitlines() == ["bâtiment", "车库"]
+    coco = json.loads((tmp_path / "coco" / "annotations.json").read_text(encoding="utf-8"))
+    assert [c["name"] for c in coco["categories"]] == ["bâtiment", "车库"]
