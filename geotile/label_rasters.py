@@ -260,9 +260,9 @@ def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray
     """Label pixels under the centres of image rows [top, top+rows) (nearest neighbour):
     each centre is transformed exactly (PROJ, point by point; GDAL's warper approximates
     the transformation to 0.125 px, which gave ~2 % of pixels a neighbouring label pixel)
-    and floored to the label pixel it falls in."""
-    from rasterio.windows import Window
-
+    and floored to the label pixel it falls in. Only the label pixels hit are read, in one
+    window per group of columns (an image astride the antimeridian hits both ends of a
+    global label raster: one window spanned the globe)."""
     from geotile.raster import read_window
 
     width = image.width
@@ -273,14 +273,40 @@ def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray
     if not hit.any():
         return values, valid
     cols_hit, rows_hit = cols_at[hit], rows_at[hit]
-    c1, r1 = int(cols_hit.min()), int(rows_hit.min())
-    window = Window(c1, r1, int(cols_hit.max()) + 1 - c1, int(rows_hit.max()) + 1 - r1)
-    rows_hit -= r1
-    cols_hit -= c1
-    source = read_window(label, window, indexes)
-    values[:, hit] = source[:, rows_hit, cols_hit]
-    valid[hit] = (label.dataset_mask(window=window) > 0)[rows_hit, cols_hit]
+    picked = np.zeros((len(indexes), cols_hit.size), label.dtypes[0])
+    picked_valid = np.zeros(cols_hit.size, bool)
+    for window, group in _hit_windows(cols_hit, rows_hit):
+        r, c = rows_hit[group] - window.row_off, cols_hit[group] - window.col_off
+        picked[:, group] = read_window(label, window, indexes)[:, r, c]
+        picked_valid[group] = (label.dataset_mask(window=window) > 0)[r, c]
+    values[:, hit] = picked
+    valid[hit] = picked_valid
     return values, valid
+
+
+#: label columns hit further apart than this (and than WINDOW_GAP_STEPS x their usual
+#: spacing) are read in separate windows
+WINDOW_GAP = 1024
+WINDOW_GAP_STEPS = 16
+
+
+def _hit_windows(cols: np.ndarray, rows: np.ndarray):
+    """(Window, boolean selection of the hits) per group of hit label columns, groups split
+    at gaps of more than WINDOW_GAP columns (and WINDOW_GAP_STEPS x the median spacing of
+    the columns, so that a label raster much finer than the image is not read column by
+    column)."""
+    from rasterio.windows import Window
+
+    columns = np.unique(cols)
+    steps = np.diff(columns)
+    gap = max(WINDOW_GAP, WINDOW_GAP_STEPS * int(np.median(steps))) if steps.size else 0
+    breaks = np.flatnonzero(steps > gap)
+    firsts = [int(columns[0]), *columns[breaks + 1].tolist()]
+    lasts = [*columns[breaks].tolist(), int(columns[-1])]
+    for c1, c2 in zip(firsts, lasts, strict=True):
+        group = (cols >= c1) & (cols <= c2) if len(firsts) > 1 else np.ones(cols.size, bool)
+        r1, r2 = int(rows[group].min()), int(rows[group].max())
+        yield Window(c1, r1, c2 + 1 - c1, r2 + 1 - r1), group
 
 
 def _label_pixels(label, image, top, rows) -> tuple[np.ndarray, np.ndarray]:
@@ -298,6 +324,7 @@ def _label_pixels(label, image, top, rows) -> tuple[np.ndarray, np.ndarray]:
         from pyproj import Transformer
 
         transformer = Transformer.from_crs(dst_crs.to_wkt(), src_crs.to_wkt(), always_xy=True)
+    west = _west_in_degrees(label)
     to_label = ~label.transform
     cols_at = np.full((rows, width), -1, np.int32)
     rows_at = np.full((rows, width), -1, np.int32)
@@ -308,12 +335,30 @@ def _label_pixels(label, image, top, rows) -> tuple[np.ndarray, np.ndarray]:
         xs, ys = image.transform * (grid_cols + 0.5, grid_rows + 0.5)
         if transformer is not None:
             xs, ys = transformer.transform(xs, ys, errcheck=False)  # inf where it fails
+        if west is not None:  # longitudes into the label's range (-180 is 180 of 179..181)
+            with np.errstate(invalid="ignore"):
+                xs = west + np.mod(np.asarray(xs) - west, 360.0)
         col, row = to_label * (np.asarray(xs), np.asarray(ys))
         with np.errstate(invalid="ignore"):
             inside = (col >= 0) & (col < label.width) & (row >= 0) & (row < label.height)
         cols_at[first:last][inside] = np.floor(col[inside])
         rows_at[first:last][inside] = np.floor(row[inside])
     return cols_at, rows_at
+
+
+def _west_in_degrees(label) -> float | None:
+    """The west edge of a label raster in longitudes (degrees), else None."""
+    if label.crs is None or not label.crs.is_geographic:
+        return None
+    from pyproj import CRS as ProjCRS
+
+    try:
+        axis = ProjCRS.from_wkt(label.crs.to_wkt()).axis_info[0]
+    except Exception:
+        return None
+    if axis.unit_name not in ("degree", "degree (supplier to define representation)"):
+        return None
+    return rasterio_bounds(label.transform, label.width, label.height)[0]
 
 
 def _band_rows(label, image, rows: int) -> int:
@@ -330,6 +375,8 @@ def _band_rows(label, image, rows: int) -> int:
                                                         right, top, densify_pts=21)
         except Exception:  # bounds outside the label CRS's area: the default is fine
             return rows
+        if right < left and _west_in_degrees(label) is not None:  # astride the antimeridian
+            right += 360.0
     cell = abs(label.transform.a * label.transform.e - label.transform.b * label.transform.d)
     ratio = (right - left) * (top - bottom) / cell / max(1, image.width * image.height)
     return max(1, min(rows, int(rows / max(ratio, 1e-9))))

@@ -682,3 +682,58 @@ def test_a_16_bit_paletted_label_raster_is_refused_for_what_it_is(tmp_path, run_
     assert "\n" not in line and str(labels) in line and "no colour table" not in line
     assert "8-bit" in line and "-ot Byte" in line and "-ot Byte -expand rgb" in line
     assert not (tmp_path / "m.tif").exists()
+
+
+def _antimeridian_scene(tmp_path, west, width_deg, deg=0.01):
+    """An image in UTM 60S (Fiji) astride 180 degrees, 40 x 30 pixels of 500 m, and a label
+    raster in EPSG:4326 from longitude ``west`` over ``width_deg`` degrees, random class ids
+    0..9 in pixels of ``deg``; with the ids expected under each image pixel's centre
+    (computed here by PROJ, the longitude wrapped into the label raster's range)."""
+    from rasterio.warp import transform
+
+    cols_n, rows_n, size = 40, 30, 500.0
+    image_transform = from_origin(815000, 8050000, size, size)
+    image = write_raster(tmp_path / "image.tif", np.ones((1, rows_n, cols_n), np.uint8),
+                         crs="EPSG:32760", transform=image_transform)
+    label_transform = from_origin(west, -17.4, deg, deg)
+    shape = (int(0.5 / deg), round(width_deg / deg))
+    ids = np.random.default_rng(17).integers(0, 10, shape).astype(np.uint8)
+    labels = write_raster(tmp_path / "labels.tif", ids, crs="EPSG:4326",
+                          transform=label_transform, tiled=True, blockxsize=256,
+                          blockysize=16)
+    rows, cols = np.mgrid[0:rows_n, 0:cols_n]
+    xs, ys = image_transform * (cols.ravel() + 0.5, rows.ravel() + 0.5)
+    lon, lat = transform("EPSG:32760", "EPSG:4326", xs, ys)
+    lon = west + np.mod(np.array(lon) - west, 360)
+    col, row = ~label_transform * (lon, np.array(lat))
+    expected = ids[np.floor(row).astype(int), np.floor(col).astype(int)].reshape(rows_n, cols_n)
+    return labels, image, expected, lon
+
+
+@pytest.mark.parametrize("west, width_deg", [(-180, 360), (179.5, 1)])
+def test_an_image_astride_the_antimeridian_with_a_label_raster_in_degrees(
+        tmp_path, monkeypatch, west, width_deg):
+    """An image crossing 180 degrees: PROJ gives its centres east of it longitudes near
+    -180, which a label raster of 179.5..180.5 holds at 180..180.5 (they were all 255) and
+    a global one at its other end (the read window spanned the globe's width: 449 MB for a
+    300 x 200 image). Longitudes are wrapped into the label raster's range and only the
+    label pixels near the image are read (two windows for a global label)."""
+    import geotile.raster
+
+    labels, image, expected, lon = _antimeridian_scene(tmp_path, west, width_deg)
+    assert (lon > 180).any() or (lon < -179).any()  # both sides of the antimeridian
+    widths = []
+    read_window = geotile.raster.read_window
+
+    def recording(src, window, *args, **kwargs):
+        if src.name.endswith("labels.tif"):
+            widths.append(int(window.width))
+        return read_window(src, window, *args, **kwargs)
+
+    monkeypatch.setattr(geotile.raster, "read_window", recording)
+    [summary] = make_masks(labels, image, tmp_path / "mask.tif",
+                           options=MaskOptions(band_rows=10))
+    mask = _read(tmp_path / "mask.tif")[0]
+    assert int((mask != expected).sum()) == 0
+    assert summary["ignored_pixels"] == 0
+    assert max(widths) < 1000  # the image spans ~0.2 degrees (the globe 36000 label pixels)
