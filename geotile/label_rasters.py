@@ -685,7 +685,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     import rasterio
     from rasterio.windows import Window
 
-    from geotile.no_georef import copy_georeferencing, placed_nowhere
+    from geotile.no_georef import copy_georeferencing, placed_nowhere, sensor_georeferencing
     from geotile.progress import progress_bar
     from geotile.raster import (
         atomic_output,
@@ -715,7 +715,13 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         if (label.crs is None) != (image.crs is None) and _offset(label, image) is None and not (
                 label.transform.is_identity and (label.width, label.height)
                 == (image.width, image.height)):
-            missing = labels_path if label.crs is None else image_path
+            missing, src = (labels_path, label) if label.crs is None else (image_path, image)
+            sensor = sensor_georeferencing(src)
+            if sensor:  # gdal_edit.py -a_srs would only name the CRS of its GCPs
+                raise InputError(f"{missing}: the raster is georeferenced by {sensor} only (not "
+                                 "orthorectified), so the label raster cannot be placed on the "
+                                 "image. Warp it to a map grid first (gdalwarp -t_srs "
+                                 "EPSG:xxxx), or give a label raster on the image's pixel grid.")
             raise InputError(f"{missing}: the raster has no CRS, so the label raster cannot be "
                              "placed on the image. Assign one with `gdal_edit.py -a_srs "
                              "EPSG:xxxx`, or give a label raster on the image's pixel grid.")

@@ -13,7 +13,7 @@ from rasterio.transform import from_origin
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_rasters import POTSDAM, read_palette
 from geotile.masks import MaskOptions, make_masks
-from tests.conftest import UTM_ORIGIN, write_raster
+from tests.conftest import UTM_ORIGIN, assert_one_line_error, write_raster
 
 X0, Y0 = UTM_ORIGIN
 
@@ -737,3 +737,28 @@ def test_an_image_astride_the_antimeridian_with_a_label_raster_in_degrees(
     assert int((mask != expected).sum()) == 0
     assert summary["ignored_pixels"] == 0
     assert max(widths) < 1000  # the image spans ~0.2 degrees (the globe 36000 label pixels)
+
+
+@pytest.mark.parametrize("which", ["image", "labels"])
+def test_a_raster_georeferenced_by_gcps_only_is_told_to_be_warped(tmp_path, run_cli, which):
+    """An image (or label raster) placed by GCPs alone (a Level-1 scene): the advice was
+    to assign a CRS with gdal_edit.py -a_srs, which only names the GCPs' CRS, and the same
+    error came back. It is told to warp it to a map grid (gdalwarp -t_srs)."""
+    from rasterio.control import GroundControlPoint
+    from rasterio.crs import CRS
+
+    ids = np.random.default_rng(18).integers(0, 5, (20, 30)).astype(np.uint8)
+    placed = write_raster(tmp_path / "placed.tif", ids[:, :25])  # not of the other's size
+    gcp_only = tmp_path / "gcps.tif"
+    gcps = [GroundControlPoint(r, c, X0 + c * 0.5, Y0 - r * 0.5)
+            for r, c in ((0, 0), (0, 30), (20, 0), (20, 30))]
+    with warnings.catch_warnings():  # rasterio: no geotransform (yet) when it is created
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(gcp_only, "w", driver="GTiff", width=30, height=20, count=1,
+                           dtype="uint8") as dst:
+            dst.write(ids, 1)
+            dst.gcps = (gcps, CRS.from_string("EPSG:32616"))
+    labels, image = (placed, gcp_only) if which == "image" else (gcp_only, placed)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, f"{gcp_only}: ", "GCPs only", "gdalwarp -t_srs EPSG:")
+    assert "Assign one" not in result.stderr
