@@ -754,6 +754,9 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                             values, valid = _warp_band(label, image, top, rows, indexes)
                         everywhere = bool(valid.all())
                         covered = covered or everywhere or bool(valid.any())
+                        window = Window(0, top, image.width, rows)
+                        # nodata, mask or alpha band; NaN of a float image
+                        seeing = valid_pixels(image, window) if image_nodata else None
                         if expand is not None:  # colour-table indices -> their RGB colours
                             values = np.moveaxis(expand[values[0]], -1, 0)
                         if table is not None:
@@ -764,6 +767,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                             if not everywhere:
                                 bad &= valid
                                 ids[~valid] = IGNORE
+                            if seeing is not None:  # 255 there for the image: no colour's
+                                bad &= seeing
                             if bad.any():
                                 found, number = np.unique(code[bad], return_counts=True)
                                 for c, n in zip(found.tolist(), number.tolist(), strict=True):
@@ -772,9 +777,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                             ids = np.where(valid, values[0] == 255, IGNORE).astype(np.uint8)
                         else:
                             ids = _index_ids(values, valid, labels_path)
-                        window = Window(0, top, image.width, rows)
-                        if image_nodata:  # nodata, mask or alpha band; NaN of a float image
-                            ids[~valid_pixels(image, window)] = IGNORE
+                        if seeing is not None:
+                            ids[~seeing] = IGNORE
                         counts += np.bincount(ids.ravel(), minlength=256)
                         writer.submit(dst.write, ids, 1, window=window)
                 top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))

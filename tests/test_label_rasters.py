@@ -762,3 +762,29 @@ def test_a_raster_georeferenced_by_gcps_only_is_told_to_be_warped(tmp_path, run_
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
     assert_one_line_error(result, f"{gcp_only}: ", "GCPs only", "gdalwarp -t_srs EPSG:")
     assert "Assign one" not in result.stderr
+
+
+def test_unknown_colours_under_the_image_s_nodata_are_not_counted(tmp_path, run_cli):
+    """Potsdam-style black borders over an orthophoto's nodata collar: those pixels are 255
+    because of the image, yet their colour was counted and warned of as not in the palette.
+    Only unknown colours that the image's valid pixels see are counted."""
+    ids = _scene(np.random.default_rng(19), (40, 30))
+    rgb = _paint(ids)
+    rgb[:, :3] = 0  # black (no palette colour) exactly over the image's nodata rows
+    rgb[:, 20, :4] = 0  # and 4 black pixels where the image is valid
+    labels = write_raster(tmp_path / "labels.tif", rgb)
+    pixels = np.full((3, 40, 30), 9, np.uint8)
+    pixels[:, :3] = 0
+    image = write_raster(tmp_path / "image.tif", pixels, nodata=0)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--palette", "potsdam", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["unknown_pixels"] == 4
+    assert summary["ignored_pixels"] == 3 * 30 + 4
+    assert "4 pixels have 1 colour(s) not in the palette" in result.stderr
+    mask = _read(tmp_path / "mask.tif")[0]
+    expected = ids.copy()
+    expected[:3] = 255
+    expected[20, :4] = 255
+    np.testing.assert_array_equal(mask, expected)
