@@ -61,17 +61,52 @@ IGNORE_NAMES = ("ignore", "nodata", "void")
 #: file name endings read as rasters without opening them (anything else: GDAL decides)
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg", ".jpeg", ".bmp",
                    ".gif", ".webp")
-VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
-                   ".kml", ".gml", ".csv", ".zip")
+VECTOR_SUFFIXES = (".geojson", ".json", ".shp", ".parquet", ".geoparquet", ".fgb",
+                   ".kml", ".gml", ".csv")
+#: endings of rasters and vector data alike (a raster GeoPackage, a zipped GeoTIFF or
+#: Shapefile): vector when it holds vector layers, else raster when GDAL opens it as one
+EITHER_SUFFIXES = (".gpkg", ".zip")
 
 
 def is_label_raster(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a raster (by its ending, else by whether GDAL opens it as one)."""
+    """True when ``path`` is a raster (by its ending, else by whether GDAL opens it as one;
+    a GeoPackage or .zip holding vector layers is vector data)."""
     suffix = Path(str(path)).suffix.lower()
     if suffix in RASTER_SUFFIXES:
         return True
     if suffix in VECTOR_SUFFIXES:
         return False
+    if suffix in EITHER_SUFFIXES:
+        return not _has_vector_layers(path) and label_raster_source(path) is not None
+    return _opens_as_raster(path)
+
+
+def label_raster_source(path: str | os.PathLike) -> str | None:
+    """The path GDAL opens the label raster ``path`` by: ``path`` itself, or for a .zip the
+    /vsizip/ path of it (or of the one raster it holds); None when none opens as a raster."""
+    text = os.fspath(path)
+    candidates = [text]
+    if Path(text).suffix.lower() == ".zip":
+        local = text[len("/vsizip/"):] if text.startswith("/vsizip/") else text
+        archive = f"/vsizip/{Path(local).resolve() if Path(local).is_file() else local}"
+        candidates.append(archive)
+        candidates += [f"{archive}/{member}" for member in _zipped_rasters(local)]
+    return next((c for c in dict.fromkeys(candidates) if _opens_as_raster(c)), None)
+
+
+def _zipped_rasters(path: str) -> list[str]:
+    """The one raster (by its ending) a local .zip holds, as a list; [] when none or many."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if Path(n).suffix.lower() in RASTER_SUFFIXES]
+    except (OSError, zipfile.BadZipFile):
+        return []
+    return names if len(names) == 1 else []
+
+
+def _opens_as_raster(path: str | os.PathLike) -> bool:
     import rasterio
 
     try:
@@ -79,6 +114,17 @@ def is_label_raster(path: str | os.PathLike) -> bool:
             warnings.simplefilter("ignore")
             with rasterio.open(path):
                 return True
+    except Exception:
+        return False
+
+
+def _has_vector_layers(path: str | os.PathLike) -> bool:
+    try:
+        from pyogrio import list_layers
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return len(list_layers(path)) > 0
     except Exception:
         return False
 
@@ -574,7 +620,7 @@ def make_masks_from_raster(
                          "indices; with --palette the names come from the palette. Leave out "
                          "--class-map.")
     codes = read_palette(palette) if palette is not None else None
-    with open_raster(input_path(labels_path)) as label:
+    with open_raster(input_path(label_raster_source(labels_path) or labels_path)) as label:
         check_pixels_readable(label)
         indexes, kind = label_raster_kind(label, labels_path, codes)
         names = _index_names(label, class_map) if codes is None else palette_class_names(codes)

@@ -788,3 +788,53 @@ def test_unknown_colours_under_the_image_s_nodata_are_not_counted(tmp_path, run_
     expected[:3] = 255
     expected[20, :4] = 255
     np.testing.assert_array_equal(mask, expected)
+
+
+def _vector_square(path, x, y, side):
+    """A one-polygon vector file (GeoPackage or zipped Shapefile by ``path``'s ending)."""
+    import zipfile
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    frame = gpd.GeoDataFrame(geometry=[box(x, y - side, x + side, y)], crs="EPSG:32616")
+    if path.suffix == ".zip":
+        folder = path.with_suffix("")
+        folder.mkdir()
+        frame.to_file(folder / "squares.shp")
+        with zipfile.ZipFile(path, "w") as archive:
+            for part in folder.iterdir():
+                archive.write(part, part.name)
+    else:
+        frame.to_file(path)
+    return path
+
+
+def test_a_raster_geopackage_or_zipped_tiff_as_labels_is_read_as_a_label_raster(
+        tmp_path, run_cli):
+    """A raster GeoPackage, or a GeoTIFF in a .zip (as the path is, or /vsizip/), was read
+    as vector labels by its ending and refused as "not vector data GDAL can read". What GDAL
+    opens decides; vector GeoPackages and zipped Shapefiles stay vector labels."""
+    import zipfile
+
+    import rasterio.shutil
+
+    ids = np.random.default_rng(20).integers(0, 4, (20, 30)).astype(np.uint8)
+    tiff = write_raster(tmp_path / "labels.tif", ids)
+    image = write_raster(tmp_path / "image.tif", np.full((3, 20, 30), 9, np.uint8))
+    gpkg = tmp_path / "labels_r.gpkg"
+    with rasterio.open(tiff) as src:
+        rasterio.shutil.copy(src, gpkg, driver="GPKG")
+    zipped = tmp_path / "labels.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(tiff, "labels.tif")
+    for n, labels in enumerate((gpkg, zipped, f"/vsizip/{zipped}")):
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / f"mask{n}.tif")
+        assert result.exit_code == 0, (labels, result.output)
+        np.testing.assert_array_equal(_read(tmp_path / f"mask{n}.tif")[0], ids)
+    for name in ("squares.gpkg", "squares.zip"):  # vector labels all the same
+        vector = _vector_square(tmp_path / name, X0 + 2, Y0 - 2, 4)
+        result = run_cli("make-masks", vector, image, "-o", tmp_path / f"m_{name}.tif")
+        assert result.exit_code == 0, (name, result.output)
+        mask = _read(tmp_path / f"m_{name}.tif")[0]
+        assert int(mask.sum()) == 64 and mask[4:12, 4:12].all()
