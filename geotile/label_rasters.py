@@ -5,7 +5,8 @@ A label raster is either
 - **class indices**: one integer band, 0 background, 1..254 class ids; 255 and the
   raster's nodata are the ignore value. Names come from the raster's
   GEOTILE_CLASS_NAMES tag, else from a class map {"building": 1, ...}, else the ids
-  (every mask of a run names every id found under any of its images);
+  (every mask of a run names every id found under any of its images); the same band
+  three times (R = G = B, a grey PNG saved as RGB) is read as that band;
 - **a 0/255 binary mask** (INRIA, Massachusetts, DeepGlobe roads; one band or the same
   band three times, uint8 without nodata): 255 is class 1, as tile and evaluate read it;
 - **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
@@ -478,10 +479,13 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
             raise InputError(f"{labels_path}: --palette maps RGB colours, but the raster has "
                              f"{label.count} {label.dtypes[0]} band(s) and no colour table. "
                              "Leave out --palette for a raster of class indices.")
+        _refuse_grey(label, labels_path, palette)
         _refuse_photo(label, labels_path, palette)
         return [1, 2, 3], "colour"
     if _is_binary_0_255(label):
         return [1], "binary"
+    if _is_grey(label):  # class ids in R = G = B (a "grey" PNG saved as RGB): band 1
+        return [1], "index"
     if label.count >= 3 and label.dtypes[0] == "uint8":
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
                          "Give --palette potsdam or --palette palette.json "
@@ -533,6 +537,52 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
                      f"colour of the palette, among {len(colours)} distinct colours: a photo, "
                      "not colour-coded labels. Did you swap LABELS and IMAGE (make-masks LABELS "
                      "IMAGE...)? Otherwise the palette is wrong for these labels.")
+
+
+def _grey_bands(label) -> list[int] | None:
+    """The RGB bands of a uint8 raster of 3 bands, or 4 with an alpha last, else None."""
+    if label.dtypes[0] != "uint8" or label.count not in (3, 4) or _has_colour_table(label):
+        return None
+    if set(_alpha_bands(label)) & {1, 2, 3} or (label.count == 4
+                                                and 4 not in _alpha_bands(label)):
+        return None
+    return [1, 2, 3]
+
+
+def _is_grey(label) -> bool:
+    """Whether the R, G and B bands of a uint8 raster are equal at every pixel (class ids
+    saved as a grey RGB image, as PIL and OpenCV write them): band 1 is then a raster of
+    class ids. Exact: read block by block, stopping at the first pixel of colour."""
+    bands = _grey_bands(label)
+    if bands is None:
+        return False
+    for _, window in label.block_windows(1):
+        block = label.read(bands, window=window)
+        if not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
+            return False
+    return True
+
+
+def _refuse_grey(label, labels_path, codes: dict[str, int]) -> None:
+    """InputError when an RGB raster given with a palette is grey (R = G = B in a sample of
+    its pixels), not only black and white, and none of its sampled pixels has a colour of
+    the palette: class ids saved as a grey image, which --palette would write all as
+    unknown colours."""
+    from geotile.raster import sample_pixels
+
+    if _grey_bands(label) is None:
+        return
+    sample = sample_pixels(label, [1, 2, 3]).reshape(3, -1).astype(np.int32)
+    if not ((sample[0] == sample[1]).all() and (sample[1] == sample[2]).all()):
+        return
+    if np.isin(sample[0] << 16 | sample[1] << 8 | sample[2], list(codes.values())).any() \
+            or np.isin(sample[0], (0, 255)).all():  # black and white are colours too
+        return
+    values = np.unique(sample[0])
+    shown = ", ".join(map(str, values[:8].tolist())) + (", ..." if len(values) > 8 else "")
+    raise InputError(f"{labels_path}: its three bands are equal (grey values {shown}), none a "
+                     "colour of the palette: a grey mask of class ids, not colour-coded labels. "
+                     "Leave out --palette to read band 1 as the class ids.")
 
 
 def _is_binary_0_255(label) -> bool:

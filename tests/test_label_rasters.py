@@ -838,3 +838,34 @@ def test_a_raster_geopackage_or_zipped_tiff_as_labels_is_read_as_a_label_raster(
         assert result.exit_code == 0, (name, result.output)
         mask = _read(tmp_path / f"m_{name}.tif")[0]
         assert int(mask.sum()) == 64 and mask[4:12, 4:12].all()
+
+
+def test_a_grey_class_mask_saved_as_rgb_is_read_as_class_ids(tmp_path, run_cli):
+    """Class ids 0..k repeated in R = G = B (PIL's and OpenCV's "grey" PNG saved as RGB,
+    shown grey in QGIS) were refused as colour-coded labels with "Give --palette potsdam",
+    the wrong fix. Its bands are all equal, so it is band 1 of class ids, as a 0/255 mask
+    repeated in three bands is read; with --palette it is refused naming that fix."""
+    ids = np.random.default_rng(21).integers(0, 7, (20, 30)).astype(np.uint8)
+    grey = write_raster(tmp_path / "grey.tif", np.stack([ids] * 3), photometric="RGB")
+    image = write_raster(tmp_path / "image.tif", np.full((3, 20, 30), 9, np.uint8))
+    result = run_cli("make-masks", grey, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], ids)
+    assert json.loads(result.stdout)["classes"] == ["background", *map(str, range(1, 7))]
+    # a PNG without georeferencing, of the image's size (its pixel grid)
+    with warnings.catch_warnings():  # rasterio: no geotransform
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        png = write_raster(tmp_path / "grey.png", np.stack([ids] * 3), crs=None,
+                           transform=rasterio.Affine.identity(), driver="PNG")
+    result = run_cli("make-masks", png, image, "-o", tmp_path / "mask_png.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "mask_png.tif")[0], ids)
+    result = run_cli("make-masks", grey, image, "-o", tmp_path / "m2.tif", "--palette",
+                     "potsdam")
+    assert_one_line_error(result, "bands are equal", "Leave out --palette")
+    # one pixel of another colour: colour-coded labels after all, refused as before
+    rgb = np.stack([ids] * 3)
+    rgb[0, 19, 29] = 200
+    colour = write_raster(tmp_path / "colour.tif", rgb, photometric="RGB")
+    result = run_cli("make-masks", colour, image, "-o", tmp_path / "m3.tif")
+    assert_one_line_error(result, "look like colour-coded labels", "--palette")
