@@ -376,12 +376,15 @@ def _join_raster_edges(lines: np.ndarray, class_id: int, pixels: dict, outlines:
 
 
 def _length_function(crs, lines):
-    """Lengths in metres: planar in a metric CRS (or without a CRS), else in the UTM zone."""
+    """Lengths in ground metres: planar in a CRS whose unit is a ground metre there (or
+    without a CRS), else in the UTM zone (:mod:`geotile.ground_scale`: not Web Mercator)."""
     import shapely
 
-    if crs is None or (crs.is_projected and crs.linear_units_factor[1] == 1.0):
+    if crs is None:
         return shapely.length
     metric = _metric(crs, lines)
+    if metric == crs:
+        return shapely.length
 
     def length(geometries):
         import geopandas as gpd
@@ -394,9 +397,9 @@ def _length_function(crs, lines):
 def _metric(crs, lines):
     import geopandas as gpd
 
-    if crs.is_projected and crs.linear_units_factor[1] == 1.0:
-        return crs
-    return gpd.GeoSeries(lines, crs=crs).estimate_utm_crs()
+    from geotile.ground_scale import metric_crs
+
+    return metric_crs(crs, gpd.GeoSeries(lines, crs=crs))
 
 
 def _line_frame(lines: np.ndarray, class_id: int, pixels: dict, paths: list[Path]):
@@ -419,7 +422,7 @@ def _line_frame(lines: np.ndarray, class_id: int, pixels: dict, paths: list[Path
 
 
 def _simplify_and_measure(frame, crs, cell: float, options: LineOptions):
-    """Simplify (at least one pixel) and measure length_m in metres."""
+    """Simplify (at least one pixel) and measure length_m in ground metres."""
     import shapely
 
     if not len(frame):
@@ -437,10 +440,14 @@ def _simplify_and_measure(frame, crs, cell: float, options: LineOptions):
 
 
 def _pixel_in_metres(crs, cell: float, frame) -> float:
-    if crs.is_projected:
-        return cell * crs.linear_units_factor[1]
-    lat = float(frame.to_crs(4326).geometry.union_all().centroid.y)
-    return cell * 111_320 * max(np.cos(np.radians(lat)), 0.1)
+    """The larger ground side, in metres, of a ``cell`` pixel at the lines' centre (degrees:
+    the north-south side; Web Mercator: cell x cos(latitude))."""
+    from geotile.ground_scale import centre_scales
+
+    scales = centre_scales(crs, frame.total_bounds)
+    if not all(np.isfinite(scales)):
+        return cell
+    return cell * max(scales)
 
 
 def vectorize_lines(

@@ -478,3 +478,69 @@ def test_bumps_on_a_wide_roads_edges_grow_no_spurs(run_cli, make_raster, tmp_pat
     lengths = sorted(frame.geometry.length)
     assert len(frame) == 3, lengths  # the road cut at the side road, and the side road
     assert 255 < sum(lengths) - lengths[0] < 290 and 30 < lengths[0] < 45
+
+
+# ----------------------------------------------------------------------------- ground metres
+
+#: Web Mercator at 60 deg N: one CRS unit is half a ground metre
+MERCATOR_60N = (1_700_000.0, 8_400_000.0)
+
+
+def ground_length(line, crs) -> float:
+    """Geodesic length in metres (WGS84) of ``line`` in ``crs``, its vertices as given."""
+    from pyproj import Geod
+
+    lonlat = gpd.GeoSeries([line], crs=crs).to_crs(4326).iloc[0]
+    return Geod(ellps="WGS84").geometry_length(lonlat)
+
+
+def road_raster(make_raster, name, lines_px, shape, transform, crs, width_px=13):
+    """A float32 road probability raster (0.9 on roads ``width_px`` wide, 0.05 elsewhere)
+    of lines in pixel coordinates (col, row)."""
+    from rasterio.features import rasterize
+
+    burnt = rasterize([(g.buffer(width_px / 2), 1) for g in lines_px], out_shape=shape)
+    probability = np.where(burnt > 0, 0.9, 0.05).astype(np.float32)
+    return make_raster(name, probability, crs=crs, transform=transform)
+
+
+def test_length_and_min_length_are_ground_metres_in_web_mercator(make_raster, tmp_path):
+    """At 60 deg N a 3857 unit is half a ground metre: length_m was twice the road's, and
+    --min-length pruned in Mercator units (a 9 m speck stayed at --min-length 12)."""
+    from shapely import affinity
+
+    from geotile.lines import LineOptions, vectorize_lines
+
+    transform = from_origin(*MERCATOR_60N, 0.6, 0.6)
+    road = shapely.LineString([(50, 100.5), (550, 100.5)])
+    speck = shapely.LineString([(200, 300.5), (224, 300.5)])
+    raster = road_raster(make_raster, "merc.tif", [road, speck], (400, 600), transform,
+                         "EPSG:3857")
+    vectorize_lines([raster], tmp_path / "l.gpkg", options=LineOptions(min_length=12))
+    frame = gpd.read_file(tmp_path / "l.gpkg")
+    assert len(frame) == 1, frame["length_m"].tolist()  # the speck is about 9 m
+    truth = affinity.affine_transform(road, [0.6, 0, 0, -0.6, *MERCATOR_60N])
+    expected = ground_length(truth, "EPSG:3857")
+    assert expected == pytest.approx(150, rel=0.01)
+    assert frame["length_m"].iloc[0] == pytest.approx(expected, rel=0.01)
+
+
+def test_lonlat_lines_are_simplified_by_a_pixels_ground_size_both_ways(make_raster, tmp_path):
+    """On 5e-6 deg pixels at 70 deg N (0.56 m north-south, 0.19 m east-west) a curved
+    road's default one-pixel simplification used the east-west size only: its staircase
+    stayed and length_m was 2.4 % too long."""
+    from shapely import affinity
+
+    from geotile.lines import LineOptions, vectorize_lines
+
+    transform = from_origin(15.0, 70.003, 5e-6, 5e-6)
+    angles = np.linspace(0, 2.5, 80)
+    curve = shapely.LineString(np.stack([300 + 200 * np.cos(angles),
+                                         300 + 200 * np.sin(angles)], axis=1))
+    raster = road_raster(make_raster, "deg.tif", [curve], (600, 600), transform,
+                         "EPSG:4326", width_px=9)
+    vectorize_lines([raster], tmp_path / "l.gpkg", options=LineOptions())
+    frame = gpd.read_file(tmp_path / "l.gpkg")
+    truth = affinity.affine_transform(curve, [5e-6, 0, 0, -5e-6, 15.0, 70.003])
+    expected = ground_length(truth, "EPSG:4326")
+    assert frame["length_m"].sum() == pytest.approx(expected, rel=0.01)

@@ -1,0 +1,117 @@
+"""Ground metres per CRS unit at a place, and a CRS to measure ground metres in.
+
+A projected CRS whose unit is the metre measures ground metres only where its
+scale factor is 1: within about 1e-3 in a UTM zone (or a national grid), but
+Web Mercator (EPSG:3857, the CRS of XYZ/web tiles) stretches everything by
+1/cos(latitude): at 60 deg N a 3857 "metre" is 0.5 ground metres. A degree is
+about 111 km north-south and 111 km x cos(latitude) east-west.
+
+:func:`ground_scales` measures it for any CRS (projected in any unit,
+geographic): the geodesic (on the CRS's ellipsoid, :class:`pyproj.Geod`)
+length of a step of a few metres east and north of the place, divided by the
+step in CRS units. :func:`metric_crs` keeps a CRS to measure in where one of
+its units is a ground metre, to ``TOLERANCE``, at the centre and the corners of
+the data (cheap, so a UTM CRS used far outside its zone is caught too), else
+gives the data's UTM zone (an azimuthal equal-area projection at its centre
+where no zone fits), in which planar lengths are ground metres. Callers that
+need one scale for a whole raster or file take it at its centre
+(:func:`centre_scales`): over 10 km at 60 deg N, Mercator's scale changes by
+about 0.3 %.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+#: a CRS unit is taken as a ground metre when within this fraction of one along both axes
+#: (a UTM zone's scale factor is 0.9996 on its meridian, about 1.001 at its edges)
+TOLERANCE = 2e-3
+
+
+def _pyproj_crs(crs):
+    from pyproj import CRS
+
+    return crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+
+
+@lru_cache(maxsize=64)
+def _measure(wkt: str):
+    """(transformer to the CRS's lon/lat, geod, step in CRS units) of a CRS, or None
+    when it has no geodetic CRS to measure on."""
+    from pyproj import CRS, Geod, Transformer
+
+    crs = CRS.from_wkt(wkt)
+    geodetic = crs.geodetic_crs
+    if geodetic is None:
+        return None
+    geod = crs.get_geod() or Geod(ellps="WGS84")
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    # a step of 1e-6 rad (about 6 m) in degrees, of 5 m in a projected CRS's unit
+    step = (1e-6 if crs.is_geographic else 5.0) / factor
+    transformer = Transformer.from_crs(crs, geodetic, always_xy=True)
+    return transformer, geod, step
+
+
+def ground_scales(crs, x: float, y: float) -> tuple[float, float]:
+    """Ground metres per CRS unit at (x, y) (the CRS's coordinates, easting or longitude
+    first): (along x, along y). NaN where the CRS cannot be measured there (outside its
+    projection's domain); a CRS without a geodetic datum (engineering, local) gives its
+    unit in metres."""
+    crs = _pyproj_crs(crs)
+    measure = _measure(crs.to_wkt())
+    if measure is None:
+        factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+        return float(factor), float(factor)
+    transformer, geod, step = measure
+    half = step / 2
+    if crs.is_geographic:  # keep the step off the poles
+        limit = (math.pi / 2) / crs.axis_info[1].unit_conversion_factor
+        y = min(max(y, -limit + step), limit - step)
+    lons, lats = transformer.transform([x - half, x + half, x, x],
+                                       [y, y, y - half, y + half], errcheck=False)
+    if not all(math.isfinite(v) for v in (*lons, *lats)):
+        return math.nan, math.nan
+    _, _, lengths = geod.inv(lons[0::2], lats[0::2], lons[1::2], lats[1::2])
+    return float(lengths[0] / step), float(lengths[1] / step)
+
+
+def centre_scales(crs, bounds) -> tuple[float, float]:
+    """:func:`ground_scales` at the centre of ``bounds`` (minx, miny, maxx, maxy)."""
+    return ground_scales(crs, (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+
+
+def in_ground_metres(crs, bounds, tolerance: float = TOLERANCE) -> bool:
+    """Whether one unit of ``crs`` is a ground metre, along both axes and to
+    ``tolerance``, at the centre and the corners of ``bounds`` (in ``crs``)."""
+    if crs is None:
+        return False
+    crs = _pyproj_crs(crs)
+    if not crs.is_projected:
+        return False
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return False
+    places = [((x0 + x1) / 2, (y0 + y1) / 2), (x0, y0), (x0, y1), (x1, y0), (x1, y1)]
+    for x, y in places:
+        scales = ground_scales(crs, x, y)
+        if not all(abs(s - 1) <= tolerance for s in scales):  # NaN fails too
+            return False
+    return True
+
+
+def metric_crs(crs, geometries):
+    """A CRS to measure ``geometries`` (a GeoSeries or GeoDataFrame in ``crs``) in ground
+    metres with planar lengths: ``crs`` itself when its unit is a ground metre there
+    (:func:`in_ground_metres`), else their UTM zone, else an azimuthal equal-area
+    projection at their centre (e.g. longitudes past 180)."""
+    if not len(geometries) or in_ground_metres(crs, geometries.total_bounds):
+        return crs  # nothing to measure, or measured in crs
+    try:
+        return geometries.estimate_utm_crs()
+    except RuntimeError:
+        from pyproj import CRS
+
+        centre = geometries.to_crs(4326).union_all().centroid
+        return CRS.from_dict({"proj": "laea", "lat_0": centre.y, "lon_0": centre.x,
+                              "datum": "WGS84", "units": "m"})
