@@ -4,8 +4,9 @@ As road benchmarks report them (e.g. the "completeness / correctness" of
 Wiedemann et al., used by the DeepGlobe and SpaceNet road papers): precision is
 the fraction of predicted length lying within ``buffer`` metres of a true
 line, recall the fraction of true length within ``buffer`` metres of a
-predicted line, F1 their harmonic mean. Lengths are measured in metres (the
-truth's CRS when projected in metres, else its UTM zone; files without a CRS
+predicted line, F1 their harmonic mean. Lengths and the buffer are in ground
+metres (the truth's CRS where its unit is a ground metre, else the UTM zone:
+Web Mercator's units are not, :mod:`geotile.ground_scale`; files without a CRS
 in their own units).
 """
 
@@ -178,7 +179,8 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    prediction_crs: str | None = None,
                    labels_layer: str | None = None) -> LineScores:
     """:func:`line_scores` of two line files; the prediction is reprojected to the truth's
-    CRS, both measured in metres (the truth's CRS or its UTM zone)."""
+    CRS, both measured in ground metres (the truth's CRS where its unit is one, else their
+    UTM zone: not in Web Mercator's units)."""
     truth_frame = _read(truth, labels_crs, labels_layer)
     pred_frame = _read(prediction, prediction_crs, None)
     for path, frame in ((prediction, pred_frame), (truth, truth_frame)):
@@ -187,12 +189,16 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                              "files of LineStrings (centrelines).")
     pred_frame, truth_frame = _lines_only(pred_frame, prediction), _lines_only(truth_frame,
                                                                                truth)
+    import geopandas as gpd
+
     from geotile.evaluate import _same_crs
+    from geotile.ground_scale import metric_crs
 
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
     crs = truth_frame.crs
-    if crs is not None and not (crs.is_projected and crs.axis_info[0].unit_name == "metre"):
-        metric = truth_frame.estimate_utm_crs()
+    both = gpd.GeoSeries([*truth_frame.geometry.values, *pred_frame.geometry.values], crs=crs)
+    metric = None if crs is None else metric_crs(crs, both)
+    if metric is not None and metric != crs:  # degrees, Web Mercator...: the UTM zone
         truth_frame, pred_frame = truth_frame.to_crs(metric), pred_frame.to_crs(metric)
         log.info("measuring lengths in %s", metric.to_string())
     return line_scores(pred_frame.geometry.values, truth_frame.geometry.values, buffer)

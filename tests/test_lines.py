@@ -544,3 +544,32 @@ def test_lonlat_lines_are_simplified_by_a_pixels_ground_size_both_ways(make_rast
     truth = affinity.affine_transform(curve, [5e-6, 0, 0, -5e-6, 15.0, 70.003])
     expected = ground_length(truth, "EPSG:4326")
     assert frame["length_m"].sum() == pytest.approx(expected, rel=0.01)
+
+
+def test_evaluate_buffer_and_lengths_are_ground_metres_whatever_the_truths_crs(tmp_path):
+    """Truth in EPSG:3857 at 60 deg N, the prediction the same road 1.5 ground metres north:
+    within --buffer 2, so P = R = 1 (as with the truth in UTM); it scored 0 with the
+    buffer and the lengths in Mercator units."""
+    from geotile.ground_scale import ground_scales
+    from geotile.line_metrics import evaluate_lines
+
+    x0, y0 = MERCATOR_60N
+    truth = shapely.LineString([(x0 + 30, y0 - 60), (x0 + 330, y0 - 60)])
+    north = 1.5 / ground_scales("EPSG:3857", x0 + 180, y0 - 60)[1]  # 1.5 m in units
+    predicted = shapely.LineString([(x0 + 30, y0 - 60 + north), (x0 + 330, y0 - 60 + north)])
+    truth_file = write_lines(tmp_path / "truth.gpkg", [truth], crs="EPSG:3857")
+    scores = evaluate_lines(write_lines(tmp_path / "pred.gpkg", [predicted], crs="EPSG:3857"),
+                            truth_file, buffer=2)
+    assert scores.precision == pytest.approx(1) and scores.recall == pytest.approx(1)
+    expected = ground_length(truth, "EPSG:3857")
+    assert scores.true_length == pytest.approx(expected, rel=0.01)
+    assert scores.predicted_length == pytest.approx(expected, rel=0.01)
+    utm = gpd.read_file(truth_file)
+    utm.to_crs(utm.estimate_utm_crs()).to_file(tmp_path / "truth_utm.gpkg")
+    same = evaluate_lines(tmp_path / "pred.gpkg", tmp_path / "truth_utm.gpkg", buffer=2)
+    assert same.f1 == pytest.approx(scores.f1)
+    # just outside the buffer: 2.5 ground metres north
+    far = 2.5 / ground_scales("EPSG:3857", x0 + 180, y0 - 60)[1]
+    outside = write_lines(tmp_path / "far.gpkg", [shapely.LineString(
+        [(x0 + 30, y0 - 60 + far), (x0 + 330, y0 - 60 + far)])], crs="EPSG:3857")
+    assert evaluate_lines(outside, truth_file, buffer=2).f1 == 0
