@@ -77,18 +77,31 @@ class LineScores:
 
 
 def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
-    """Scores of two sequences of line geometries in the same metric CRS."""
+    """Scores of two sequences of line geometries in the same metric CRS; each side is
+    measured as the union of its lines (a stretch drawn twice counts once)."""
     import shapely
 
     if not buffer > 0:
         raise InputError(f"--buffer {buffer}: give a distance > 0 metres.")
     predicted = _lines(predicted)
     truth = _lines(truth)
+    counts = len(predicted), len(truth)
+    predicted, truth = _dissolved(predicted), _dissolved(truth)
     pred_length = float(shapely.length(predicted).sum())
     true_length = float(shapely.length(truth).sum())
     return LineScores(buffer, pred_length, true_length,
                       _length_within(predicted, truth, buffer),
-                      _length_within(truth, predicted, buffer), len(predicted), len(truth))
+                      _length_within(truth, predicted, buffer), *counts)
+
+
+def _dissolved(lines: np.ndarray) -> np.ndarray:
+    """The union of ``lines``: duplicated or overlapping stretches (OSM ways drawn twice,
+    lines of overlapping tiles) are measured once."""
+    import shapely
+
+    if not len(lines):
+        return lines
+    return np.asarray(shapely.get_parts(shapely.union_all(lines)), dtype=object)
 
 
 def _lines(geometries) -> np.ndarray:

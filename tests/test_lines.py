@@ -573,3 +573,23 @@ def test_evaluate_buffer_and_lengths_are_ground_metres_whatever_the_truths_crs(t
     outside = write_lines(tmp_path / "far.gpkg", [shapely.LineString(
         [(x0 + 30, y0 - 60 + far), (x0 + 330, y0 - 60 + far)])], crs="EPSG:3857")
     assert evaluate_lines(outside, truth_file, buffer=2).f1 == 0
+
+
+def test_duplicated_or_overlapping_lines_count_once():
+    """The true road predicted three times plus a wrong road 30 m away is 200 m of road,
+    half of it wrong: precision 0.5, not 0.75 (every copy counted); a duplicated or
+    overlapping true line is not twice the road either."""
+    from geotile.line_metrics import line_scores
+
+    road = shapely.LineString([(0, 0), (100, 0)])
+    wrong = shapely.LineString([(0, 30), (100, 30)])
+    scores = line_scores([road, road, road, wrong], [road], 2.0)
+    assert scores.predicted_length == pytest.approx(200)
+    assert scores.matched_predicted_length == pytest.approx(100)
+    assert scores.precision == pytest.approx(0.5) and scores.recall == pytest.approx(1)
+    assert scores.predictions == 4  # features, as given
+    halves = [shapely.LineString([(0, 0), (60, 0)]), shapely.LineString([(40, 0), (100, 0)]),
+              shapely.LineString([(100, 0), (0, 0)])]  # overlapping, and reversed
+    scores = line_scores([road], halves, 2.0)
+    assert scores.true_length == pytest.approx(100)
+    assert scores.recall == pytest.approx(1) and scores.precision == pytest.approx(1)
