@@ -306,19 +306,28 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
 
 
 def _metric_crs_for(labels, crs):
-    """A CRS in metres to buffer ``labels`` in: ``crs`` (the raster's) or the labels' own
-    when projected in metres, else their UTM zone; None when the labels have no CRS."""
+    """A CRS whose unit is a ground metre to buffer ``labels`` in: ``crs`` (the raster's) or
+    the labels' own where one of their units is a ground metre over the labels
+    (:mod:`geotile.ground_scale`: not Web Mercator), else their UTM zone; None when the
+    labels have no CRS."""
+    from pyproj import Transformer
+
+    from geotile.ground_scale import in_ground_metres, metric_crs
     from geotile.label_set import parse_crs
 
     if labels.crs is None:
         return None
+    frame = labels.to_frame()
+    bounds = frame.total_bounds
     for candidate in (crs, labels.crs):
         if candidate is not None:
             candidate = parse_crs(candidate, "the CRS")
-            if candidate.is_projected and candidate.linear_units_factor[1] == 1.0:
+            there = bounds if candidate == labels.crs else Transformer.from_crs(
+                labels.crs.to_wkt(), candidate.to_wkt(), always_xy=True).transform_bounds(
+                *bounds)
+            if in_ground_metres(candidate, there):
                 return candidate
-    frame = labels.to_frame()
-    return parse_crs(frame.estimate_utm_crs().to_wkt(), "the UTM zone")
+    return parse_crs(metric_crs(labels.crs, frame).to_wkt(), "the UTM zone")
 
 
 @quiet_rasterio()  # no georeferencing: placed in pixels only when the labels have no CRS

@@ -400,3 +400,29 @@ def test_adjacent_tiles_get_the_whole_scenes_mask(make_raster, tmp_path, channel
         part = expected[:, 40 * row : 40 * row + 40, 40 * col : 40 * col + 40]
         np.testing.assert_array_equal(read(path)[0], part, err_msg=path.name)
     assert expected[0].any() and (len(channels) == 1 or expected[1:].any(axis=(1, 2)).all())
+
+
+@pytest.mark.parametrize("labels_crs", ["EPSG:4326", "EPSG:3857"])
+def test_line_width_is_ground_metres_on_a_web_mercator_raster(run_cli, make_raster, tmp_path,
+                                                              labels_crs):
+    """At 60 deg N a 0.6 unit EPSG:3857 pixel is 0.3 ground metres: --line-width 6 burns a
+    road 20 px wide; it was buffered in Mercator units, 10-11 px (3.3 m on the ground)."""
+    from geotile.ground_scale import ground_scales
+
+    x0, y0 = 1_700_000.0, 8_400_000.0
+    transform = from_origin(x0, y0, 0.6, 0.6)
+    image = make_raster("img.tif", np.zeros((3, 100, 100), np.uint8), crs="EPSG:3857",
+                        transform=transform)
+    ground = 0.6 * ground_scales("EPSG:3857", x0 + 30, y0 - 30)[1]
+    assert ground == pytest.approx(0.3, rel=0.01)
+    line = shapely.LineString([(x0, y0 - 30.3), (x0 + 60, y0 - 30.3)])  # row 50.5
+    labels = gpd.GeoDataFrame(geometry=[line], crs="EPSG:3857").to_crs(labels_crs)
+    labels.to_file(tmp_path / "roads.gpkg")
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", tmp_path / "roads.gpkg", image, "-o", out,
+                     "--line-width", 6, "--line-cap", "flat")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        rows = np.flatnonzero(src.read(1)[:, 50])
+    assert len(rows) == pytest.approx(6 / ground, abs=1)  # 20 px
+    assert rows.min() == pytest.approx(50.5 - 3 / ground, abs=1)
