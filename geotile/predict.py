@@ -875,7 +875,9 @@ def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(
 
 def _model_pixel(model, src, options) -> float | None:
     """The model's pixel size in the raster's CRS units when windows must be resampled to it
-    (``--model-resolution`` M, else the model's ``resolution``), else None."""
+    (``--model-resolution`` M, else the model's ``resolution``), else None. Compared with
+    the raster's pixel size on the ground at its centre (Web Mercator: its unit times
+    cos(latitude))."""
     wanted = options.model_resolution
     metres = None if wanted == "native" else (
         float(wanted) if wanted is not None else getattr(model, "resolution", None))
@@ -892,11 +894,8 @@ def _model_pixel(model, src, options) -> float | None:
             log.info("%s: pixel size not in metres: not resampled to the model's %g m", name,
                      metres)
         return None
-    try:
-        unit = float(src.crs.linear_units_factor[1])
-    except Exception:  # rasterio raises CRSError for CRSs without linear units
-        unit = 1.0
-    image = (abs(src.res[0]) + abs(src.res[1])) / 2 * unit
+    unit = _ground_metres_per_unit(src)
+    image = float(f"{(abs(src.res[0]) + abs(src.res[1])) / 2 * unit:.4g}")
     factor = max(image / metres, metres / image)
     given = f"--model-resolution {wanted}" if wanted is not None else \
         f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
@@ -916,6 +915,25 @@ def _model_pixel(model, src, options) -> float | None:
              "and the result is written back on the image grid (--model-resolution native "
              "turns this off)", name, image, metres, metres)
     return metres / unit
+
+
+def _ground_metres_per_unit(src) -> float:
+    """Ground metres per CRS unit at the raster's centre (:mod:`geotile.ground_scale`):
+    about 1 in a UTM zone, cos(latitude) in Web Mercator; the mean of both axes, weighted
+    by the pixel's sides. Its CRS's linear unit where that is a ground metre over the
+    raster (to 2e-3: UTM) or cannot be measured."""
+    from geotile.ground_scale import ground_scales, in_ground_metres
+
+    x, y = src.transform * (src.width / 2, src.height / 2)
+    along_x, along_y = ground_scales(src.crs, x, y)
+    if not in_ground_metres(src.crs, src.bounds) and np.isfinite(along_x) and \
+            np.isfinite(along_y):
+        res_x, res_y = abs(src.res[0]), abs(src.res[1])
+        return (res_x * along_x + res_y * along_y) / (res_x + res_y)
+    try:
+        return float(src.crs.linear_units_factor[1])
+    except Exception:  # rasterio raises CRSError for CRSs without linear units
+        return 1.0
 
 
 def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside,

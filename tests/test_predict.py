@@ -319,3 +319,34 @@ def test_a_model_error_with_batches_in_flight_is_raised_and_nothing_hangs(tmp_pa
                                                            batch_size=5))
     assert len(calls) < 20  # stopped soon after, not run to the end
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize(("wanted", "expected"), [(0.5, 1.0), (0.25, None), ("meta", 1.0)])
+def test_model_resolution_is_compared_with_the_ground_pixel_size(make_raster, wanted,
+                                                                 expected):
+    """0.5 unit EPSG:3857 pixels at 60 deg N are 0.25 m on the ground: a 0.5 m model reads
+    windows resampled to 1.0 unit (2x coarser), a 0.25 m one reads them as they are; they
+    were taken as 0.5 m pixels, as the model expects."""
+    from types import SimpleNamespace
+
+    from pyproj import Geod, Transformer
+    from rasterio.transform import from_origin
+
+    from geotile.predict import _model_pixel
+
+    x0, y0 = 1_700_000.0, 8_400_000.0
+    tif = make_raster("merc.tif", np.zeros((3, 64, 64), np.uint8), crs="EPSG:3857",
+                      transform=from_origin(x0, y0, 0.5, 0.5))
+    # the ground size of 200 pixels across the middle, measured on the ellipsoid
+    lon, lat = Transformer.from_crs(3857, 4326, always_xy=True).transform(
+        [x0 - 34, x0 + 66], [y0 - 16, y0 - 16])
+    ground = Geod(ellps="WGS84").inv(lon[0], lat[0], lon[1], lat[1])[2] / 200
+    assert ground == pytest.approx(0.25, rel=0.01)
+    model = SimpleNamespace(resolution=0.5, path=tif)
+    options = PredictOptions(model_resolution=None if wanted == "meta" else wanted)
+    with rasterio.open(tif) as src:
+        pixel = _model_pixel(model, src, options)
+    if expected is None:
+        assert pixel is None
+    else:
+        assert pixel == pytest.approx(expected * 0.25 / ground, rel=0.01)
