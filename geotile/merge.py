@@ -150,11 +150,12 @@ def _vrt_xml(mosaic, sources: list[_Source], folder: Path, first_path) -> ET.Ele
 
 
 def _mask_band(root: ET.Element, sources: list[_Source], folder: Path) -> None:
-    """The mosaic's mask: each tile's own (its mask band, or all valid), 0 where no tile
-    is (a uint8 probability's 0 and 255 are values, so gaps cannot be a nodata value)."""
+    """The mosaic's mask: valid where some tile's own mask (its mask band, or all valid) is,
+    0 where no tile is (a uint8 probability's 0 and 255 are values, so gaps cannot be a
+    nodata value). A tile's masked pixels see through (NODATA 0), as in the bands."""
     band = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte")
     for src in sources:
-        element = ET.SubElement(band, "SimpleSource")
+        element = ET.SubElement(band, "ComplexSource")
         name, relative = _source_name(src.path, folder)
         ET.SubElement(element, "SourceFilename", relativeToVRT=relative).text = name
         ET.SubElement(element, "SourceBand").text = "mask,1"
@@ -162,6 +163,7 @@ def _mask_band(root: ET.Element, sources: list[_Source], folder: Path) -> None:
                       ySize=str(src.height))
         ET.SubElement(element, "DstRect", xOff=str(src.col), yOff=str(src.row),
                       xSize=str(src.width), ySize=str(src.height))
+        ET.SubElement(element, "NODATA").text = "0"
 
 
 def _metadata(parent: ET.Element, tags: dict) -> None:
@@ -215,8 +217,11 @@ def _pam_bands(path) -> dict[str, ET.Element]:
 
 
 def _source(band: ET.Element, src: _Source, index: int, folder: Path, nodata) -> None:
-    """One ComplexSource (nodata pixels see through) or SimpleSource of ``src``."""
-    element = ET.SubElement(band, "ComplexSource" if nodata is not None else "SimpleSource")
+    """One ComplexSource of ``src`` whose nodata pixels see through: those equal to
+    ``nodata``, or, without one (uint8 probabilities), those its mask band masks
+    (UseMaskBand, GDAL >= 3.9), so that a later tile's collar leaves an earlier tile's
+    data in place. A SimpleSource would paint its whole rectangle."""
+    element = ET.SubElement(band, "ComplexSource")
     name, relative = _source_name(src.path, folder)
     ET.SubElement(element, "SourceFilename", relativeToVRT=relative).text = name
     ET.SubElement(element, "SourceBand").text = str(index)
@@ -229,6 +234,8 @@ def _source(band: ET.Element, src: _Source, index: int, folder: Path, nodata) ->
                   xSize=str(src.width), ySize=str(src.height))
     if nodata is not None:
         ET.SubElement(element, "NODATA").text = repr(float(nodata))
+    else:
+        ET.SubElement(element, "UseMaskBand").text = "true"
 
 
 def _source_name(path: str, folder: Path) -> tuple[str, str]:

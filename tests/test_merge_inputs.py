@@ -329,3 +329,44 @@ def test_resume_replaces_a_mosaic_geotile_wrote_only(tmp_path, run_cli, monkeypa
 
     assert_one_line_error(run_cli(*args, "--resume"), "masks.vrt", "--overwrite")
     assert Path("masks.vrt").read_text() == "someone else's file"
+
+
+@pytest.mark.parametrize("suffix", [".vrt", ".tif"])
+def test_uint8_mosaic_takes_each_pixel_from_a_tile_with_data(tmp_path, run_cli, suffix):
+    """Two overlapping images with nodata collars, uint8 probabilities (an internal mask, no
+    nodata value): where the later image is nodata the mosaic shows the earlier image's
+    prediction, valid, not the later one's filler; where both hold data the later wins."""
+    from tests.onnx_models import pointwise_model
+
+    rng = np.random.default_rng(3)
+    first = rng.integers(1, 255, (3, 60, 80)).astype("uint8")
+    second = rng.integers(1, 255, (3, 60, 80)).astype("uint8")
+    first[:, :, :10] = 0  # collars (nodata 0)
+    second[:, :20, :] = 0
+    second[:, :, :10] = 0
+    transform = from_origin(*UTM_ORIGIN, 0.5, 0.5)
+    a = write_raster(tmp_path / "a.tif", first, transform=transform, nodata=0)
+    b = write_raster(tmp_path / "b.tif", second, nodata=0,
+                     transform=transform * rasterio.Affine.translation(30, 20))
+    model = pointwise_model(tmp_path / "m.onnx", classes=2)
+    result = run_cli("predict", model, a, b, "-o", tmp_path / "p", "--dtype", "uint8",
+                     "--tile-size", "32", "--merge", tmp_path / f"p{suffix}")
+    assert result.exit_code == 0, result.output
+    values = np.zeros((2, 80, 110), "uint8")
+    valid = np.zeros((80, 110), bool)
+    outputs = {}
+    for name, (row, col) in (("a", (0, 0)), ("b", (20, 30))):  # later wins where valid
+        with rasterio.open(tmp_path / "p" / f"{name}.tif") as out:
+            pixels, mask = out.read(), out.dataset_mask() > 0
+        window = values[:, row : row + 60, col : col + 80]
+        window[:, mask] = pixels[:, mask]
+        outputs[name] = pixels
+        valid[row : row + 60, col : col + 80] |= mask
+    with rasterio.open(tmp_path / f"p{suffix}") as merged:
+        np.testing.assert_array_equal(merged.dataset_mask() > 0, valid)
+        np.testing.assert_array_equal(merged.read()[:, valid], values[:, valid])
+        # where b's collars lie over a's data: a's prediction
+        np.testing.assert_array_equal(merged.read()[:, 20:40, 30:80],
+                                      outputs["a"][:, 20:40, 30:80])
+    assert valid[20:60, 30:40].all() and valid[20:40, 30:80].all()
+    assert not valid[:20, 80:].any() and not valid[60:, :30].any()  # no tile: gaps
