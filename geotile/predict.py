@@ -950,7 +950,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.vrt import WarpedVRT
     from rasterio.windows import Window
 
-    from geotile.raster import output_profile
+    from geotile.raster import output_profile, read_block
 
     clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel))
@@ -958,9 +958,14 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     transform = src.transform * Affine.scale(src.width / width, src.height / height)
     down = width < src.width
     temp = beside.with_name(beside.name + ".model-grid.tif")
+    # NaN pixels of a float image are nodata, declared or not: left out of the averages
+    # (else each model cell touching a NaN collar is NaN, and so its valid pixels)
+    floating = any(np.dtype(src.dtypes[i - 1]).kind == "f" for i in indexes)
+    undeclared_nan = {"src_nodata": float("nan")} if floating and src.nodata is None else {}
     try:
         with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
-                       resampling=Resampling.average if down else Resampling.bilinear) as vrt, \
+                       resampling=Resampling.average if down else Resampling.bilinear,
+                       **undeclared_nan) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1]) as extra:
             read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra)
 
@@ -986,7 +991,10 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                 with clock.timing("decode"):
                     values = back.read(window=window, masked=False).astype(np.float32)
                 valid = np.isfinite(values).all(axis=0)
-                if check_nodata:
+                if floating:  # its NaN pixels too, declared or not, as read_block has it
+                    valid &= read_block(src, left, top, window.width, window.height,
+                                        indexes, check_nodata)[1]
+                elif check_nodata:
                     valid &= src.dataset_mask(window=window) > 0
                 yield window, values, valid
     finally:

@@ -756,6 +756,31 @@ def test_windows_are_resampled_to_the_model_resolution(tmp_path, run_cli, make_r
     assert "0.5 m pixels, the model expects 2 m" in result.stderr
 
 
+@pytest.mark.parametrize("resolution", ["1", "0.25"])  # averaged down, interpolated up
+def test_undeclared_nan_is_nodata_when_resampled_to_the_model_grid(tmp_path, run_cli,
+                                                                  make_raster, resolution):
+    """A float image whose collar is NaN without a declared nodata predicts, resampled to the
+    model's resolution, as the same image with NaN declared: NaN is not averaged into the
+    model cells along the collar, eroding the valid pixels beside it."""
+    path = logits_model(tmp_path / "m.onnx")
+    rows, cols = np.mgrid[0:120, 0:140]
+    pixels = np.stack([rows / 120, cols / 140, (rows + cols) / 260]).astype(np.float32)
+    pixels[:, (rows + 2 * cols) < 90] = np.nan  # a slanted collar
+    pixels[:, 100:, :] = np.nan
+    outputs = []
+    for name, nodata in (("undeclared", None), ("declared", float("nan"))):
+        tif = make_raster(f"{name}.tif", pixels, nodata=nodata)
+        result = run_cli("predict", path, tif, "-o", tmp_path / f"{name}_p.tif",
+                         "--model-resolution", resolution, "--tile-size", "64")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / f"{name}_p.tif") as out:
+            outputs.append(out.read(1))
+    undeclared, declared = outputs
+    assert np.isfinite(declared).sum() > 0.6 * np.isfinite(pixels[0]).sum()
+    np.testing.assert_array_equal(np.isnan(undeclared), np.isnan(declared))
+    np.testing.assert_allclose(undeclared, declared, atol=1e-6)
+
+
 def test_zero_division_on_nodata_pixels_is_not_an_error(tmp_path, make_raster, image):
     """A vegetation index (2G - R - B) / (2G + R + B), as Deepness's own test regressor: its
     0/0 on the zeroed nodata pixels is never written, so the model stays usable."""
