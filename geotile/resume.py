@@ -114,12 +114,25 @@ def plan(output: str | os.PathLike, wanted: str, sidecar: bool = False) -> str:
     if tags is not None and tags.get(TAG) == wanted and (
             not sidecar or pam_sidecar(final).is_file()) and _whole(final):
         return SKIP
+    _refuse_foreign(final, tags)
+    return REPLACE
+
+
+def refuse_foreign(outputs: Iterable[str | os.PathLike]) -> None:
+    """Before any work: the OutputExistsError of :func:`plan` for the first of ``outputs``
+    that exists and was not written by geotile, so that a batch stops before its first
+    image, not when it reaches that output."""
+    for output in outputs:
+        if Path(output).exists():
+            _refuse_foreign(Path(output), read_tags(output))
+
+
+def _refuse_foreign(final: Path, tags: dict[str, str] | None) -> None:
     if tags is None or not any(key.startswith("GEOTILE_") for key in tags):
         raise OutputExistsError(f"{final}: exists and was not written by geotile (or was cut "
                                 "short within its header), so --resume will not replace it."
                                 " Move it away, or pass --overwrite (without --resume) to "
                                 "replace it.")
-    return REPLACE
 
 
 def _whole(path: Path) -> bool:

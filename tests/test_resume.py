@@ -149,6 +149,28 @@ def test_resume_never_replaces_foreign_files(run_cli, predict_setup, tmp_path):
                           "not written by geotile")
 
 
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_resume_refuses_a_foreign_file_before_any_work(run_cli, request, tmp_path, command):
+    """A file geotile did not write at the last output stops a --resume run before the first
+    image is predicted (as without --resume), not after the others, nor after --merge."""
+    from .conftest import assert_one_line_error
+
+    out = tmp_path / "out"
+    out.mkdir()
+    if command == "predict":
+        model, images = request.getfixturevalue("predict_setup")
+        args = ("predict", model, *images, "--tile-size", "32")
+    else:
+        labels, images = request.getfixturevalue("masks_setup")
+        args = ("make-masks", labels, *images)
+    last = out / f"{Path(images[-1]).stem}.tif"
+    last.write_bytes(b"someone else's")
+    result = run_cli(*args, "-o", out, "--merge", tmp_path / "all.vrt", "--resume")
+    assert_one_line_error(result, last.name, "not written by geotile")
+    assert [p.name for p in out.iterdir()] == [last.name]  # nothing predicted
+    assert last.read_bytes() == b"someone else's" and not (tmp_path / "all.vrt").exists()
+
+
 @pytest.mark.parametrize("extra", [(), ("--cog",)])
 def test_resume_redoes_a_truncated_output_and_its_merge(run_cli, predict_setup, tmp_path,
                                                         extra):

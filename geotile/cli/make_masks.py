@@ -146,7 +146,8 @@ def make_masks(
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map)
     check_resume(overwrite, resume)
-    pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels])
+    pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels],
+                            resume=resume)
     replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resume)
     settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler"),
                 "class_map": mapping}

@@ -144,14 +144,16 @@ def output_opt(help_text: str):
 
 def resolve_outputs(
     inputs: tuple[Path, ...] | list[Path], output: Path, overwrite: bool, suffix: str = ".tif",
-    protected: tuple | list = (),
+    protected: tuple | list = (), resume: bool = False,
 ) -> list[tuple[Path, Path]]:
     """Pair each input with its output: one input -> ``output`` is the file (named with
     ``suffix``; .tif also takes .tiff), unless it is a folder or ends with a separator;
     several -> ``output`` is a folder receiving ``<stem><suffix>`` per input.
 
-    Existing outputs are refused here, before any work, unless ``overwrite``; an output
-    that is one of the inputs (or of ``protected``, e.g. the labels) is always refused.
+    Existing outputs are refused here, before any work, unless ``overwrite``; with
+    ``resume``, those geotile did not write (geotile.resume.plan would refuse them when
+    reached); an output that is one of the inputs (or of ``protected``, e.g. the labels)
+    is always refused.
     """
     from geotile.errors import InputError
     from geotile.raster import check_output, files_read
@@ -193,6 +195,10 @@ def resolve_outputs(
             )
     for _, out in pairs:
         check_output(out, overwrite)
+    if resume:
+        from geotile.resume import refuse_foreign
+
+        refuse_foreign(out for _, out in pairs)
     return pairs
 
 

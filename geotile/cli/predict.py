@@ -181,7 +181,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         raise click.UsageError("--mosaic runs in one process: leave out --workers/--scheduler.")
     extras = pair_extra_bands(images, extra_bands) or [None] * len(images)
     read = [extra for extra in extras if extra is not None]  # inputs too: never replaced
-    pairs = resolve_outputs(images, output, overwrite or resume, protected=read)
+    pairs = resolve_outputs(images, output, overwrite or resume, protected=read,
+                            resume=resume)
     replace_merge = check_merge(merge, pairs, overwrite, protected=[model, *read],
                                 resume=resume)
     grid = open_mosaic([image for image, _ in pairs], disjoint=True) if mosaic else None
