@@ -769,6 +769,16 @@ def predict_raster(
                                  creation_options=None if options.cog
                                  else options.creation_options,
                                  categorical=options.output_type == "class")
+        # a valid-convolution model leaves the raster's outer margin unpredicted: masked as
+        # nodata, never written as 0
+        size = resolve_tiling(model, options, quiet=True)[0]
+        margin = _geometry(model, size, batch_size_for(model, size, options)).offset > 0
+        if _writes_mask(options, check_nodata or margin):
+            # GDAL (3.10) compression threads read the bands' ExtraSamples from a TIFF
+            # directory that writing the internal mask frees meanwhile ('ERROR 1: ... Bad
+            # value 1 for "ExtraSamples" tag' on stderr): compress in the writer thread, as
+            # with NUM_THREADS=1
+            profile["num_threads"] = 1
 
         read, prepare = _stacked_reader(model, src, indexes, check_nodata, extra)
 
@@ -799,11 +809,6 @@ def predict_raster(
                                                  progress, pixel, final_tmp,
                                                  (extra_bands, extra_resampling),
                                                  _block_width(dst), clock)
-                    # a valid-convolution model leaves the raster's outer margin unpredicted:
-                    # masked as nodata, never written as 0
-                    size = resolve_tiling(model, options, quiet=True)[0]
-                    margin = _geometry(model, size, batch_size_for(model, size, options)
-                                       ).offset > 0
                     with contextlib.closing(bands):
                         _write_bands(dst, bands, options, threshold, check_nodata or margin,
                                      clock)
@@ -1104,6 +1109,12 @@ def _block_width(dst) -> int:
     return cols if cols < dst.width else max(dst.width, 1)
 
 
+def _writes_mask(options, check_nodata: bool) -> bool:
+    """Whether the output gets an internal mask: uint8 probabilities (0 and 255 are values)
+    with nodata to mark."""
+    return options.output_type == "probability" and options.dtype == "uint8" and check_nodata
+
+
 def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> None:
     """Encode and write finished blocks in a background thread (GDAL releases the GIL).
 
@@ -1116,7 +1127,7 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> No
 
     from geotile.streaming import BackgroundWriter
 
-    mask_band = options.output_type == "probability" and options.dtype == "uint8"
+    mask_band = _writes_mask(options, check_nodata)
     block_rows = dst.block_shapes[0][0]
 
     @functools.partial((clock or StageClock()).timed, "encode")
@@ -1125,7 +1136,7 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> No
         blended = np.concatenate([p[0] for p in pieces], axis=1)
         valid = np.concatenate([p[1] for p in pieces], axis=0)
         dst.write(encode(blended, valid, options, threshold), window=window)
-        if mask_band and check_nodata:
+        if mask_band:
             keep = valid & ~np.isnan(blended[0])
             dst.write_mask(keep.astype(np.uint8) * 255, window=window)
 

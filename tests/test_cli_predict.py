@@ -59,3 +59,35 @@ def test_existing_output_is_kept(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("predict", model, image, "-o", out), "o.tif", "--overwrite")
     assert out.read_bytes() == b"old"
     assert run_cli("predict", model, image, "-o", out, "--overwrite").exit_code == 0
+
+
+def test_uint8_outputs_with_a_mask_print_no_gdal_errors(run_cli, make_raster, tmp_path, capfd):
+    """uint8 probabilities of images with nodata get an internal mask, written block row by
+    block row with the bands: GDAL's compression threads (GDAL 3.10) then read the bands'
+    ExtraSamples from freed memory and print 'ERROR 1: ... Bad value N for "ExtraSamples"
+    tag' (intermittently) straight to stderr. Nothing but geotile's own lines there, and the
+    values and mask are those of a float32 run."""
+    rng = np.random.default_rng(5)
+    images = []
+    for i in range(4):
+        pixels = rng.integers(1, 255, (3, 600, 640)).astype("uint8")
+        pixels[:, :, : 40 + 30 * i] = 0  # a nodata collar
+        images.append(make_raster(f"img{i}.tif", pixels, nodata=0))
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    capfd.readouterr()
+    result = run_cli("-q", "predict", model, *images, "-o", tmp_path / "u8", "--dtype", "uint8",
+                     "--tile-size", "128", "--co", "BLOCKXSIZE=128", "--co", "BLOCKYSIZE=128")
+    assert result.exit_code == 0, result.output
+    assert "ERROR" not in capfd.readouterr().err
+    result = run_cli("-q", "predict", model, *images, "-o", tmp_path / "f32", "--tile-size",
+                     "128")
+    assert result.exit_code == 0, result.output
+    for i in range(4):
+        with rasterio.open(tmp_path / "u8" / f"img{i}.tif") as u8, \
+                rasterio.open(tmp_path / "f32" / f"img{i}.tif") as f32:
+            expected = f32.read()
+            valid = np.isfinite(expected[0])
+            np.testing.assert_array_equal(u8.dataset_mask() > 0, valid)
+            assert not valid[:, : 40 + 30 * i].any() and valid[:, 40 + 30 * i :].all()
+            np.testing.assert_allclose(u8.read()[:, valid] / 255, expected[:, valid],
+                                       atol=0.5 / 255 + 1e-6)
