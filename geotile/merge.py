@@ -235,7 +235,21 @@ def _source(band: ET.Element, src: _Source, index: int, folder: Path, nodata) ->
     if nodata is not None:
         ET.SubElement(element, "NODATA").text = repr(float(nodata))
     else:
+        _check_mask_band_support(src.path)
         ET.SubElement(element, "UseMaskBand").text = "true"
+
+
+def _check_mask_band_support(path: str) -> None:
+    """InputError on a GDAL older than 3.9, which ignores a VRT source's UseMaskBand (each
+    tile would paint its nodata over its neighbours' data in the mosaic)."""
+    import rasterio
+
+    version = tuple(int(p) for p in rasterio.__gdal_version__.split(".")[:2])
+    if version < (3, 9):
+        raise InputError(f"{path}: a mosaic of outputs without a nodata value (uint8 "
+                         f"probabilities, masked) needs GDAL 3.9 or later, and rasterio here "
+                         f"has GDAL {rasterio.__gdal_version__}. Upgrade rasterio (its 1.4 "
+                         "wheels bring GDAL 3.9+) or write float32 outputs (--dtype float32).")
 
 
 def _source_name(path: str, folder: Path) -> tuple[str, str]:

@@ -370,3 +370,20 @@ def test_uint8_mosaic_takes_each_pixel_from_a_tile_with_data(tmp_path, run_cli, 
                                       outputs["a"][:, 20:40, 30:80])
     assert valid[20:60, 30:40].all() and valid[20:40, 30:80].all()
     assert not valid[:20, 80:].any() and not valid[60:, :30].any()  # no tile: gaps
+
+
+def test_a_uint8_mosaic_on_a_gdal_without_mask_band_sources_is_refused(tmp_path, run_cli,
+                                                                      monkeypatch):
+    """GDAL before 3.9 ignores a VRT source's UseMaskBand: the mosaic would lose data where
+    tiles overlap, so it is refused in one line (the outputs themselves are written)."""
+    from tests.onnx_models import pointwise_model
+
+    from .conftest import assert_one_line_error
+
+    monkeypatch.setattr(rasterio, "__gdal_version__", "3.8.4")
+    image = write_raster(tmp_path / "a.tif", np.full((3, 40, 40), 7, np.uint8), nodata=0)
+    model = pointwise_model(tmp_path / "m.onnx")
+    assert_one_line_error(run_cli("predict", model, image, "-o", f"{tmp_path / 'p'}/", "--dtype",
+                                  "uint8", "--tile-size", "32", "--merge", tmp_path / "p.vrt"),
+                          "GDAL 3.9", "--dtype float32")
+    assert not (tmp_path / "p.vrt").exists()
