@@ -116,18 +116,32 @@ def pixel_segments(skeleton: np.ndarray, core: slice, cols: slice | None = None,
 
 def _groups(sources: list[_Source]) -> list[list[_Source]]:
     """Rasters on one pixel grid (same pixel size and orientation, whole-pixel offsets)
-    form one group, read with each other's pixels as context; otherwise one group each."""
-    reference = sources[0].transform
+    form one group, read with each other's pixels as context, each at its offset from the
+    group's first raster; rasters on other grids form groups of their own (in order)."""
+    groups: list[list[_Source]] = []
     for source in sources:
-        t = source.transform
-        if not np.allclose((t.a, t.b, t.d, t.e), (reference.a, reference.b, reference.d,
-                                                   reference.e), rtol=1e-9, atol=0):
-            return [[s] for s in sources]
-        col, row = ~reference * (t.c, t.f)
-        if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
-            return [[s] for s in sources]
-        source.col, source.row = round(col), round(row)
-    return [sources]
+        for group in groups:
+            offset = _grid_offset(group[0].transform, source.transform)
+            if offset is not None:
+                source.col, source.row = offset
+                group.append(source)
+                break
+        else:
+            source.col = source.row = 0
+            groups.append([source])
+    return groups
+
+
+def _grid_offset(reference, t) -> tuple[int, int] | None:
+    """(col, row) of the grid ``t``'s origin on the grid ``reference``; None when they are
+    not one grid (another pixel size or orientation, or a fraction of a pixel off)."""
+    if not np.allclose((t.a, t.b, t.d, t.e), (reference.a, reference.b, reference.d,
+                                               reference.e), rtol=1e-9, atol=0):
+        return None
+    col, row = ~reference * (t.c, t.f)
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return round(col), round(row)
 
 
 def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int):

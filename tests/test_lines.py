@@ -593,3 +593,28 @@ def test_duplicated_or_overlapping_lines_count_once():
     scores = line_scores([road], halves, 2.0)
     assert scores.true_length == pytest.approx(100)
     assert scores.recall == pytest.approx(1) and scores.precision == pytest.approx(1)
+
+
+@pytest.mark.parametrize("order", ["ABC", "CAB", "ACB", "BCA"])
+def test_every_rasters_lines_stay_in_place_with_rasters_on_two_grids(make_raster, tmp_path,
+                                                                     order):
+    """Two adjacent tiles on one grid and a third on another (other pixel size): each
+    tile's road comes out where it is, whatever the order (a tile after the first was
+    shifted by its offset on the mosaic's grid when the third came after it)."""
+    from geotile.lines import vectorize_lines
+
+    roads, paths = {}, {}
+    for name, transform in (("A", from_origin(X0, Y0, 0.5, 0.5)),
+                            ("B", from_origin(X0 + 50, Y0, 0.5, 0.5)),
+                            ("C", from_origin(X0, Y0 - 500, 0.8, 0.8))):
+        probability = np.full((100, 100), 0.05, np.float32)
+        probability[46:54, 10:90] = 0.9
+        paths[name] = make_raster(f"{name}.tif", probability, transform=transform)
+        left, y = transform * (10.5, 50)
+        right = (transform * (89.5, 50))[0]
+        roads[f"{name}.tif"] = shapely.LineString([(left, y), (right, y)])
+    vectorize_lines([paths[n] for n in order], tmp_path / "l.gpkg")
+    frame = gpd.read_file(tmp_path / "l.gpkg")
+    assert sorted(frame["source"]) == ["A.tif", "B.tif", "C.tif"]
+    for source, line in zip(frame["source"], frame.geometry, strict=True):
+        assert line.hausdorff_distance(roads[source]) < 2.5, (source, line.bounds)
