@@ -57,7 +57,8 @@ class LineOptions:
 
     threshold: float | None = None
     min_length: float = 3.0
-    simplify: float = 0.0  # 0: one pixel
+    #: 0: one pixel; per class: {class name or id: metres, "*": default} (parse_per_class)
+    simplify: float | dict = 0.0
     crs: str | None = None  # as VectorizeOptions.crs
     halo: int = 256
     #: rows per band (memory: a band of the raster's width, with the halo)
@@ -243,6 +244,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
             kind = raster_kind(src)
             kinds.append(kind.kind)
             names = names or kind.names
+            _check_road_classes(options, kind.names, path)
             threshold = next(x for x in (options.threshold, kind.threshold, 0.5)
                              if x is not None)
             sources.append(_Source(path, index, kind, threshold, has_nodata(src), src.width,
@@ -289,8 +291,51 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_road_class_name(names, c) for c in frame["class_id"]])
-    frame = _simplify_and_measure(frame, crs, cell, options)
+    frame = _simplify_by_class(frame, crs, cell, options)
     return frame.reset_index(drop=True), crs
+
+
+def _known_road_classes(names) -> dict[str, int]:
+    """Class key -> id of a raster's class names (None: unnamed, its class 1 is "road")."""
+    from geotile.vectorize import _class_key
+
+    return {_class_key(n): i for i, n in enumerate(names or [])} or {"road": 1}
+
+
+def _check_road_classes(options: LineOptions, names, path) -> None:
+    """A one-line error for a class of per-class --simplify that the raster does not have."""
+    from geotile.vectorize import _class_key
+
+    known = _known_road_classes(names)
+    if not isinstance(options.simplify, dict):
+        return
+    bad = [k for k in options.simplify
+           if k != "*" and _class_key(k) not in known and not str(k).isdigit()]
+    if bad:
+        named = ", ".join(n for n, i in known.items() if i)
+        classes = f"its classes: {named}" if names else \
+            "it names no classes: give class ids, or road for class 1"
+        raise InputError(f"--simplify: no class {bad[0]!r} in {Path(str(path)).name} "
+                         f"({classes}). Use these names or class ids.")
+
+
+def _simplify_by_class(frame, crs, cell: float, options: LineOptions):
+    """:func:`_simplify_and_measure` with each class's --simplify tolerance (one number for
+    all: as it is)."""
+    from dataclasses import replace
+
+    from geotile.vectorize import per_class_values
+
+    if not isinstance(options.simplify, dict) or not len(frame):
+        simplify = options.simplify if not isinstance(options.simplify, dict) else 0.0
+        return _simplify_and_measure(frame, crs, cell, replace(options, simplify=simplify))
+    import pandas as pd
+
+    tolerances = per_class_values(options.simplify, frame)
+    parts = [_simplify_and_measure(frame[tolerances == value].copy(), crs, cell,
+                                   replace(options, simplify=float(value)))
+             for value in np.unique(tolerances)]
+    return pd.concat(parts).sort_index()
 
 
 def _road_class_name(names, class_id: int) -> str:
@@ -485,7 +530,9 @@ def vectorize_lines(
         write_vector,
     )
 
-    if options.min_length < 0 or options.simplify < 0 or options.halo < 1:
+    simplify = options.simplify.values() if isinstance(options.simplify, dict) \
+        else [options.simplify]
+    if options.min_length < 0 or min(simplify) < 0 or options.halo < 1:
         raise InputError("--min-length and --simplify must be >= 0 metres and the halo at "
                          "least 1 px.")
     output = Path(output)

@@ -618,3 +618,52 @@ def test_every_rasters_lines_stay_in_place_with_rasters_on_two_grids(make_raster
     assert sorted(frame["source"]) == ["A.tif", "B.tif", "C.tif"]
     for source, line in zip(frame["source"], frame.geometry, strict=True):
         assert line.hausdorff_distance(roads[source]) < 2.5, (source, line.bounds)
+
+
+def class_scene(make_raster, name="classes.tif"):
+    """A class raster (0.5 m pixels) named background, road, track: a road arc (class 1,
+    4 m wide) and a track arc (class 2, 3 m wide) apart; returns (path, road, track)."""
+    from rasterio.features import rasterize
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    road = shapely.Point(X0 + 20, Y0 - 95).buffer(70).exterior.intersection(
+        shapely.box(X0 + 5, Y0 - 95, X0 + 95, Y0 - 5))
+    track = shapely.LineString([(X0 + 5, Y0 - 90), (X0 + 40, Y0 - 70), (X0 + 60, Y0 - 88)])
+    burnt = rasterize([(road.buffer(2), 1), (track.buffer(1.5), 2)], out_shape=(200, 200),
+                      transform=transform).astype(np.uint8)
+    path = make_raster(name, burnt, transform=transform)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class",
+                        GEOTILE_CLASS_NAMES=json.dumps(["background", "road", "track"]))
+    return path, road, track
+
+
+def test_per_class_simplify_applies_to_lines(run_cli, make_raster, tmp_path):
+    """--simplify road=3 (the per-class form of polygons) simplifies the road's line by 3 m
+    and the track's by the default pixel; it crashed with a TypeError."""
+    raster, road, _ = class_scene(make_raster)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "plain.gpkg", "--lines")
+    assert result.exit_code == 0, result.output
+    result = run_cli("vectorize", raster, "-o", tmp_path / "l.gpkg", "--lines",
+                     "--simplify", "road=3")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    plain = gpd.read_file(tmp_path / "plain.gpkg").set_index("class")
+    coarse = gpd.read_file(tmp_path / "l.gpkg").set_index("class")
+    assert sorted(coarse.index) == ["road", "track"]
+    vertices = {k: len(g.coords) for k, g in coarse.geometry.items()}
+    assert vertices["road"] < len(plain.geometry["road"].coords) - 3
+    assert coarse.geometry["track"].equals_exact(plain.geometry["track"], 1e-6)
+    assert coarse.geometry["road"].hausdorff_distance(road) < 3.5
+    assert coarse["length_m"]["road"] == pytest.approx(coarse.geometry["road"].length, abs=0.01)
+    # a default for the others first, as --min-area takes it; an unknown class is an error
+    result = run_cli("vectorize", raster, "-o", tmp_path / "d.gpkg", "--lines",
+                     "--simplify", "3,track=0")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "d.gpkg").set_index("class").geometry["road"].coords) \
+        == vertices["road"]
+    from .conftest import assert_one_line_error
+
+    assert_one_line_error(run_cli("vectorize", raster, "-o", tmp_path / "x.gpkg", "--lines",
+                                  "--simplify", "lane=3"),
+                          "--simplify", "'lane'", "road, track")
