@@ -60,6 +60,7 @@ class LineOptions:
     #: 0: one pixel; per class: {class name or id: metres, "*": default} (parse_per_class)
     simplify: float | dict = 0.0
     crs: str | None = None  # as VectorizeOptions.crs
+    classes: tuple[str, ...] | None = None  # keep only these (names or ids); None: all
     halo: int = 256
     #: rows per band (memory: a band of the raster's width, with the halo)
     band_rows: int = DEFAULT_BAND_ROWS
@@ -77,6 +78,7 @@ class _Source:
     width: int
     height: int
     transform: object
+    keep: np.ndarray | None = None  # --classes: the class ids kept (None: all)
     col: int = 0
     row: int = 0
 
@@ -189,7 +191,7 @@ def _band_segments(group, source, top: int, rows: int, halo: int):
 
     found = []
     for class_id in np.unique(ids[core, cols]):
-        if class_id == 0:
+        if class_id == 0 or (source.keep is not None and class_id not in source.keep):
             continue
         inside = filled == class_id
         skeleton = skeletonize(inside)
@@ -244,11 +246,11 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
             kind = raster_kind(src)
             kinds.append(kind.kind)
             names = names or kind.names
-            _check_road_classes(options, kind.names, path)
+            keep = _check_road_classes(options, kind.names, path)
             threshold = next(x for x in (options.threshold, kind.threshold, 0.5)
                              if x is not None)
             sources.append(_Source(path, index, kind, threshold, has_nodata(src), src.width,
-                                   src.height, t))
+                                   src.height, t, keep))
             outlines.append(shapely.Polygon([t * xy for xy in ((0, 0), (src.width, 0), (
                 src.width, src.height), (0, src.height))]).exterior)
     groups = _groups(sources)
@@ -292,7 +294,26 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_road_class_name(names, c) for c in frame["class_id"]])
     frame = _simplify_by_class(frame, crs, cell, options)
+    _say_missing_classes(options, frame, sources, paths)
     return frame.reset_index(drop=True), crs
+
+
+def _say_missing_classes(options: LineOptions, frame, sources: list[_Source], paths) -> None:
+    """A warning for each class of --classes that no raster has a line of."""
+    found = set(frame["class_id"].tolist())
+    for name in options.classes or ():
+        if all(_road_class_id(name, s.kind.names) not in found for s in sources):
+            where = paths[0].name if len(paths) == 1 else f"{len(paths)} rasters"
+            warnings.warn(f"--classes {name}: no line of that class in {where}; the output "
+                          "holds none.", GeotileWarning, stacklevel=4)
+
+
+def _road_class_id(name, names) -> int:
+    from geotile.vectorize import _class_key
+
+    known = _known_road_classes(names)
+    key = _class_key(name)
+    return known[key] if key in known else int(name)
 
 
 def _known_road_classes(names) -> dict[str, int]:
@@ -302,21 +323,26 @@ def _known_road_classes(names) -> dict[str, int]:
     return {_class_key(n): i for i, n in enumerate(names or [])} or {"road": 1}
 
 
-def _check_road_classes(options: LineOptions, names, path) -> None:
-    """A one-line error for a class of per-class --simplify that the raster does not have."""
+def _check_road_classes(options: LineOptions, names, path) -> np.ndarray | None:
+    """The class ids --classes keeps in a raster with ``names`` (None: every class); a
+    one-line error for a class of --classes or per-class --simplify it does not have."""
     from geotile.vectorize import _class_key
 
     known = _known_road_classes(names)
-    if not isinstance(options.simplify, dict):
-        return
-    bad = [k for k in options.simplify
-           if k != "*" and _class_key(k) not in known and not str(k).isdigit()]
-    if bad:
-        named = ", ".join(n for n, i in known.items() if i)
-        classes = f"its classes: {named}" if names else \
-            "it names no classes: give class ids, or road for class 1"
-        raise InputError(f"--simplify: no class {bad[0]!r} in {Path(str(path)).name} "
-                         f"({classes}). Use these names or class ids.")
+    given = [("--simplify", [k for k in options.simplify if k != "*"])
+             if isinstance(options.simplify, dict) else ("--simplify", []),
+             ("--classes", list(options.classes or ()))]
+    for option, keys in given:
+        bad = [k for k in keys if _class_key(k) not in known and not str(k).isdigit()]
+        if bad:
+            named = ", ".join(n for n, i in known.items() if i)
+            classes = f"its classes: {named}" if names else \
+                "it names no classes: give class ids, or road for class 1"
+            raise InputError(f"{option}: no class {bad[0]!r} in {Path(str(path)).name} "
+                             f"({classes}). Use these names or class ids.")
+    if not options.classes:
+        return None
+    return np.array(sorted({_road_class_id(c, names) for c in options.classes}))
 
 
 def _simplify_by_class(frame, crs, cell: float, options: LineOptions):

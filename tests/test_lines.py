@@ -667,3 +667,35 @@ def test_per_class_simplify_applies_to_lines(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("vectorize", raster, "-o", tmp_path / "x.gpkg", "--lines",
                                   "--simplify", "lane=3"),
                           "--simplify", "'lane'", "road, track")
+
+
+def test_classes_keeps_only_those_lines_and_refuses_unknown_names(run_cli, make_raster,
+                                                                  tmp_path):
+    """--classes applies to --lines as to polygons (it was ignored: both classes came out,
+    and --classes nosuch exited 0)."""
+    from .conftest import assert_one_line_error
+
+    raster, _, track = class_scene(make_raster)
+    out = tmp_path / "l.gpkg"
+    result = run_cli("vectorize", raster, "-o", out, "--lines", "--classes", "track")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(out)
+    assert list(frame["class"]) == ["track"]
+    assert frame.geometry.iloc[0].hausdorff_distance(track) < 2.0
+    result = run_cli("vectorize", raster, "-o", out, "--lines", "--classes", "2,road",
+                     "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert sorted(gpd.read_file(out)["class"]) == ["road", "track"]
+    assert_one_line_error(run_cli("vectorize", raster, "-o", tmp_path / "x.gpkg", "--lines",
+                                  "--classes", "nosuch"),
+                          "--classes", "'nosuch'", "classes.tif", "road, track")
+    assert not (tmp_path / "x.gpkg").exists()
+    # an unnamed road raster: its class 1 is road
+    plain, _ = probability_scene(make_raster)
+    result = run_cli("vectorize", plain, "-o", tmp_path / "r.gpkg", "--lines", "--classes",
+                     "road")
+    assert result.exit_code == 0, result.output
+    assert list(gpd.read_file(tmp_path / "r.gpkg")["class"]) == ["road"]
+    assert_one_line_error(run_cli("vectorize", plain, "-o", tmp_path / "y.gpkg", "--lines",
+                                  "--classes", "building"),
+                          "--classes", "'building'", "road for class 1")

@@ -115,7 +115,8 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
     from geotile.lines import LineOptions, vectorize_lines
 
     rules = LineOptions(threshold=options.threshold, min_length=min_length,
-                        simplify=options.simplify, crs=options.crs)
+                        simplify=options.simplify, crs=options.crs,
+                        classes=options.classes)
     return vectorize_lines(rasters, output, options=rules, overwrite=overwrite,
                            progress=progress)
 
