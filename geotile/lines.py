@@ -15,7 +15,8 @@ computed from the grid's indices, so the segments of all bands and tiles fit
 exactly; they are merged into paths between
 junctions and free ends (GEOS's line merger). Rasters on different grids are
 skeletonized apart and their free ends on the edges, at most ``JOIN_PIXELS``
-apart, are joined.
+apart, are joined. Cycles of paths between junctions shorter than the road is
+wide (the 2x2 pixel block of a diagonal crossing) become one junction.
 
 Then, in metres: spurs (paths from a junction to a free end), isolated
 paths and small loops shorter than ``min_length`` are pruned, repeatedly,
@@ -49,6 +50,9 @@ log = logging.getLogger("geotile")
 
 #: free ends on the edges of adjacent rasters at most this many pixels apart are joined
 JOIN_PIXELS = 4
+#: cycles of paths between junctions at most 4 times this many pixels long (and not longer
+#: than the road is wide) are one junction (:func:`collapse_junction_cycles`)
+CYCLE_PIXELS = 3
 
 
 @dataclass(frozen=True)
@@ -280,6 +284,10 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
         lines = _merge(shapely.linestrings(np.concatenate(parts)))
         if len(groups) > 1:
             lines = _join_raster_edges(lines, class_id, pixels, outlines, cell)
+        lines, centres = collapse_junction_cycles(
+            lines, cell, lambda points, k=class_id: np.array(
+                [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))
+        edges.update({(class_id, *p): e for p, e in centres.items()})
         lines = prune(lines, options.min_length, _length_function(crs, lines),
                       lambda points, k=class_id: np.array(
                           [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))
@@ -422,6 +430,68 @@ def prune(lines: np.ndarray, min_length: float, length=None, edge=None) -> np.nd
             return lines
         lines = _merge(lines[~drop])
     return lines
+
+
+def collapse_junction_cycles(lines: np.ndarray, cell: float, edge=None):
+    """Contract each small cycle of paths between junctions into one node: the skeleton of
+    a diagonal crossing holds a 2x2 pixel block, four one-pixel paths in a square with four
+    junctions of degree 3, where an axis-aligned crossing has one junction of degree 4.
+    Small: the cycle's paths (and short paths between its junctions) together no longer
+    than the road's width at them (``2 * edge(points)``, the distance to the road's edge,
+    planar units) and than ``4 * CYCLE_PIXELS`` pixels; a roundabout's ring, around an
+    island, is longer than pi times the road's width and stays. Returns (lines, {centre
+    (x, y): its distance to the road's edge}); the paths that met the cycle end at its
+    centre (the mean of its junctions)."""
+    import shapely
+
+    if not len(lines):
+        return lines, {}
+    starts, ends, degree = _end_degrees(lines)
+    start_keys, end_keys = list(map(tuple, starts.tolist())), list(map(tuple, ends.tolist()))
+    lengths = shapely.length(lines)
+    limit = CYCLE_PIXELS * 4 * cell * 1.0001
+    short = [i for i in range(len(lines)) if lengths[i] <= limit
+             and degree[start_keys[i]] >= 3 and degree[end_keys[i]] >= 3]
+    if not short:
+        return lines, {}
+    parent = {}
+
+    def root(node):
+        while parent.setdefault(node, node) != node:
+            node = parent[node]
+        return node
+
+    for i in short:
+        parent[root(start_keys[i])] = root(end_keys[i])
+    members: dict = {}
+    for i in short:
+        members.setdefault(root(start_keys[i]), []).append(i)
+    moved, drop, centres = {}, set(), {}
+    for paths in members.values():
+        nodes = sorted({start_keys[i] for i in paths} | {end_keys[i] for i in paths})
+        total = float(lengths[paths].sum())
+        if len(paths) < len(nodes) or total > limit:
+            continue  # no cycle, or too long
+        width = 2 * float(np.max(edge(np.array(nodes)))) if edge is not None else 0.0
+        if total > max(width, 4 * cell * 1.0001):  # a 2x2 block (4 px) encloses no pixel
+            continue
+        centre = tuple(np.mean(np.array(nodes), axis=0).tolist())
+        centres[centre] = width / 2
+        drop.update(paths)
+        moved.update(dict.fromkeys(nodes, centre))
+    if not drop:
+        return lines, {}
+    kept = []
+    for i, line in enumerate(lines):
+        if i in drop:
+            continue
+        coords = shapely.get_coordinates(line).tolist()
+        if start_keys[i] in moved:
+            coords.insert(0, list(moved[start_keys[i]]))
+        if end_keys[i] in moved:
+            coords.append(list(moved[end_keys[i]]))
+        kept.append(shapely.LineString(coords))
+    return _merge(np.asarray(kept, dtype=object)), centres
 
 
 def _join_raster_edges(lines: np.ndarray, class_id: int, pixels: dict, outlines: list,

@@ -699,3 +699,75 @@ def test_classes_keeps_only_those_lines_and_refuses_unknown_names(run_cli, make_
     assert_one_line_error(run_cli("vectorize", plain, "-o", tmp_path / "y.gpkg", "--lines",
                                   "--classes", "building"),
                           "--classes", "'building'", "road for class 1")
+
+
+def graph_of(frame):
+    """({node: degree} of the lines' ends, number of independent cycles E - V + C)."""
+    degree, parent = {}, {}
+
+    def root(node):
+        while parent[node] != node:
+            node = parent[node]
+        return node
+
+    for line in frame.geometry:
+        ends = [(round(x, 6), round(y, 6)) for x, y in (line.coords[0], line.coords[-1])]
+        for key in ends:
+            degree[key] = degree.get(key, 0) + 1
+            parent.setdefault(key, key)
+        parent[root(ends[0])] = root(ends[1])
+    components = len({root(node) for node in parent})
+    return degree, len(frame) - len(degree) + components
+
+
+@pytest.mark.parametrize("width", [3, 4, 6])
+@pytest.mark.parametrize("offset", [0, 0.1])
+def test_a_diagonal_crossing_is_one_node_of_degree_four(make_raster, tmp_path, width, offset):
+    """Roads crossing at +-45 degrees: one junction of degree 4 and four arms, as an
+    axis-aligned crossing gives (the skeleton's 2x2 pixel block gave a square loop of four
+    one-pixel lines and four junctions of degree 3)."""
+    from rasterio.features import rasterize
+
+    from geotile.lines import vectorize_lines
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    roads = [shapely.LineString([(X0 + 10 + offset, Y0 - 10), (X0 + 90 + offset, Y0 - 90)]),
+             shapely.LineString([(X0 + 10 + offset, Y0 - 90), (X0 + 90 + offset, Y0 - 10)])]
+    burnt = rasterize([(g.buffer(width / 2), 1) for g in roads], out_shape=(200, 200),
+                      transform=transform)
+    raster = make_raster("x.tif", np.where(burnt > 0, 0.9, 0.05).astype(np.float32),
+                         transform=transform)
+    vectorize_lines(raster, tmp_path / "x.gpkg")
+    frame = gpd.read_file(tmp_path / "x.gpkg")
+    degree, cycles = graph_of(frame)
+    assert len(frame) == 4, list(frame["length_m"])
+    assert sorted(degree.values()) == [1, 1, 1, 1, 4] and cycles == 0
+    centre = next(shapely.Point(p) for p, d in degree.items() if d == 4)
+    assert centre.distance(shapely.Point(X0 + 50 + offset, Y0 - 50)) < 0.75
+    assert frame.geometry.union_all().hausdorff_distance(shapely.union_all(roads)) < 2.0
+
+
+def test_t_junctions_and_a_roundabout_keep_their_shape(make_raster, tmp_path):
+    """A T junction stays one node of degree 3; a roundabout (a ring 14 m across, its island
+    wider than the 4 m road) with four arms stays a ring: four junctions of degree 3."""
+    from geotile.lines import vectorize_lines
+
+    ring = shapely.Point(X0 + 50, Y0 - 50).buffer(7, quad_segs=32).exterior
+    arms = [shapely.LineString([(X0 + 5, Y0 - 50), (X0 + 43, Y0 - 50)]),
+            shapely.LineString([(X0 + 57, Y0 - 50), (X0 + 95, Y0 - 50)]),
+            shapely.LineString([(X0 + 50, Y0 - 5), (X0 + 50, Y0 - 43)]),
+            shapely.LineString([(X0 + 50, Y0 - 57), (X0 + 50, Y0 - 95)])]
+    raster, _ = probability_scene(make_raster, lines=[ring, *arms])
+    vectorize_lines(raster, tmp_path / "r.gpkg")
+    frame = gpd.read_file(tmp_path / "r.gpkg")
+    degree, cycles = graph_of(frame)
+    assert sorted(degree.values()) == [1, 1, 1, 1, 3, 3, 3, 3] and cycles == 1
+    assert frame.geometry.union_all().hausdorff_distance(
+        shapely.union_all([ring, *arms])) < 2.5
+    t_road = [shapely.LineString([(X0 + 10, Y0 - 30), (X0 + 90, Y0 - 30)]),
+              shapely.LineString([(X0 + 50, Y0 - 30), (X0 + 50, Y0 - 90)])]
+    raster, _ = probability_scene(make_raster, name="t.tif", lines=t_road)
+    vectorize_lines(raster, tmp_path / "t.gpkg")
+    frame = gpd.read_file(tmp_path / "t.gpkg")
+    degree, cycles = graph_of(frame)
+    assert sorted(degree.values()) == [1, 1, 1, 3] and cycles == 0
