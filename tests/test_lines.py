@@ -771,3 +771,26 @@ def test_t_junctions_and_a_roundabout_keep_their_shape(make_raster, tmp_path):
     frame = gpd.read_file(tmp_path / "t.gpkg")
     degree, cycles = graph_of(frame)
     assert sorted(degree.values()) == [1, 1, 1, 3] and cycles == 0
+
+
+@pytest.mark.parametrize("option", [
+    ("--errors", "errors.gpkg"), ("--report", "report.png"), ("--class-field", "kind"),
+    ("--iou", "0.3"), ("--conf-field", "score"), ("--repair-truth",), ("--min-area", "5")])
+def test_polygon_options_on_line_files_are_refused_naming_them(run_cli, tmp_path, option):
+    """evaluate on centrelines ignored --errors, --report and --class-field (exit 0, nothing
+    written): options of polygon scores are a one-line usage error naming them."""
+    from .conftest import assert_one_line_error
+
+    roads = [shapely.LineString([(X0, Y0), (X0 + 100, Y0)])]
+    pred = write_lines(tmp_path / "pred.gpkg", roads, kind=["road"])
+    truth = write_lines(tmp_path / "truth.gpkg", roads, kind=["road"])
+    args = [option[0], *(tmp_path / v if v.endswith((".gpkg", ".png")) else v
+                         for v in option[1:])]
+    result = run_cli("evaluate", pred, truth, *args)
+    assert_one_line_error(result, option[0], "lines", "--buffer", code=2)
+    assert not (tmp_path / "errors.gpkg").exists() and not (tmp_path / "report.png").exists()
+    result = run_cli("evaluate", pred, truth, "--errors", tmp_path / "e.gpkg", "--report",
+                     tmp_path / "r.png")
+    assert_one_line_error(result, "--errors", "--report", code=2)
+    result = run_cli("evaluate", pred, truth, "--buffer", 1, "--overwrite", "--json")
+    assert result.exit_code == 0, result.output

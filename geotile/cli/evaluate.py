@@ -32,11 +32,10 @@ def _folders(prediction, truth) -> bool:
     return dirs[0]
 
 
-def _line_files(prediction, truth, buffer, labels_crs, prediction_crs, layer, as_json) -> bool:
-    """Two files of lines (centrelines): length-weighted precision / recall within --buffer;
-    False when neither is lines."""
-    from geotile.errors import InputError
-    from geotile.line_metrics import evaluate_lines, is_line_file
+def _is_line_pair(prediction, truth, layer) -> bool:
+    """Whether two files hold lines (centrelines); False when neither does, a one-line error
+    when only one does."""
+    from geotile.line_metrics import is_line_file
 
     lines = is_line_file(prediction), is_line_file(truth, layer)  # None: no features
     if not any(lines):
@@ -45,10 +44,27 @@ def _line_files(prediction, truth, buffer, labels_crs, prediction_crs, layer, as
         line, other = (prediction, truth) if lines[0] else (truth, prediction)
         raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
                          "with centrelines (`geotile vectorize --lines` makes them).")
-    result = evaluate_lines(prediction, truth, buffer=buffer, labels_crs=labels_crs,
-                            prediction_crs=prediction_crs, labels_layer=layer)
-    click.echo(result.dumps() if as_json else result.table())
     return True
+
+
+#: options of object (or pixel) scores, which line scores do not take
+NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth", "report",
+                 "image", "min_area", "errors")
+
+
+def _refuse_options_of_polygons(ctx) -> None:
+    """A usage error naming the options given that line scores do not take."""
+    from click.core import ParameterSource
+
+    given = [param.opts[0] for param in ctx.command.params if param.name in NOT_FOR_LINES
+             and ctx.get_parameter_source(param.name) not in (
+                 None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)]
+    if given:
+        one = len(given) == 1
+        raise click.UsageError(
+            f"{', '.join(given)} {'applies' if one else 'apply'} to polygon (or pixel) scores; "
+            "lines are scored by their length within --buffer metres of each other: leave "
+            f"{'it' if one else 'them'} out.")
 
 
 def _line_options(command):
@@ -117,7 +133,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     vector file is read through its PolygonWKT_Geo column.
     Two files of lines (centrelines, e.g. from `vectorize --lines`): length-
     weighted precision (predicted length within --buffer metres of the truth),
-    recall (true length within --buffer of the prediction) and F1.
+    recall (true length within --buffer of the prediction) and F1; the options
+    of polygon scores (--iou, --errors, --report, --class-field...) do not apply.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction), nodata left
     out. Probability rasters are thresholded (one band) or argmaxed.
@@ -156,6 +173,14 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
 
     folders = _folders(prediction, truth)
     csvs = not folders and _is_spacenet(prediction) and _is_spacenet(truth)
+    if not folders and not csvs and _is_line_pair(prediction, truth, layer):
+        from geotile.line_metrics import evaluate_lines
+
+        _refuse_options_of_polygons(ctx)
+        result = evaluate_lines(prediction, truth, buffer=buffer, labels_crs=labels_crs,
+                                prediction_crs=prediction_crs, labels_layer=layer)
+        click.echo(result.dumps() if as_json else result.table())
+        return
     if errors is not None:
         if errors.suffix.lower() not in ERRORS_SUFFIXES:
             raise click.BadParameter(f"give a {', '.join(ERRORS_SUFFIXES)} file.",
@@ -164,9 +189,6 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
             raise click.UsageError("--errors writes object matches; give vector files.")
         refuse_input_as_output(errors, (prediction, truth, image), "--errors")
         check_output(errors, overwrite)
-    if not folders and not csvs and _line_files(prediction, truth, buffer, labels_crs,
-                                                prediction_crs, layer, as_json):
-        return
     if report is not None:
         if report.suffix.lower() not in (".png", ".html", ".htm"):
             raise click.BadParameter("give a .png or .html file.", param_hint="--report")
