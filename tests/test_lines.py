@@ -794,3 +794,23 @@ def test_polygon_options_on_line_files_are_refused_naming_them(run_cli, tmp_path
     assert_one_line_error(result, "--errors", "--report", code=2)
     result = run_cli("evaluate", pred, truth, "--buffer", 1, "--overwrite", "--json")
     assert result.exit_code == 0, result.output
+
+
+def test_line_files_of_several_layers_name_their_layers(run_cli, tmp_path):
+    """A GeoPackage of two line layers was reported as not holding lines: the error names
+    its layers and how to choose one (--layer for TRUTH; PREDICTION is read whole)."""
+    from .conftest import assert_one_line_error
+
+    roads = [shapely.LineString([(X0, Y0), (X0 + 100, Y0)])]
+    single = write_lines(tmp_path / "single.gpkg", roads)
+    two = tmp_path / "two.gpkg"
+    gpd.GeoDataFrame(geometry=roads, crs=UTM_CRS).to_file(two, layer="roads")
+    gpd.GeoDataFrame(geometry=roads, crs=UTM_CRS).to_file(two, layer="tracks")
+    result = run_cli("evaluate", two, single)
+    assert_one_line_error(result, "two.gpkg", "roads, tracks", "PREDICTION", "one layer")
+    assert "does not" not in result.stderr
+    result = run_cli("evaluate", single, two)
+    assert_one_line_error(result, "two.gpkg", "roads, tracks", "--layer")
+    result = run_cli("evaluate", single, two, "--layer", "tracks", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["f1"] == 1.0

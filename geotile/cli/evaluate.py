@@ -32,6 +32,33 @@ def _folders(prediction, truth) -> bool:
     return dirs[0]
 
 
+def _check_one_layer(path, layer: str | None, role: str) -> None:
+    """A one-line error naming the layers of a vector file holding several layers of polygons
+    or lines when none is chosen (``layer``: --layer, which only TRUTH takes)."""
+    from geotile.evaluate import is_raster
+    from geotile.raster import input_exists
+
+    if layer is not None or not input_exists(path) or Path(path).is_dir() or is_raster(path):
+        return
+    try:
+        import pyogrio
+
+        layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
+    except Exception:  # not a file GDAL lists layers of: read (and refused) later
+        return
+    shaped = [name for name, kind in layers
+              if any(word in kind for word in ("Polygon", "LineString", "Surface", "Curve",
+                                                 "Unknown", "Geometry"))]
+    if len(shaped) < 2:
+        return
+    held = f"{path} holds {len(shaped)} layers of polygons or lines ({', '.join(shaped)})"
+    if role == "truth":
+        raise InputError(f"{held}: choose the layer of TRUTH with --layer NAME.")
+    raise InputError(f"{held}; PREDICTION is read as one layer (--layer chooses TRUTH's): "
+                     f"save the one to score in a file of its own, e.g. `ogr2ogr "
+                     f"{Path(path).stem}_{shaped[0]}.gpkg {path} {shaped[0]}`.")
+
+
 def _is_line_pair(prediction, truth, layer) -> bool:
     """Whether two files hold lines (centrelines); False when neither does, a one-line error
     when only one does."""
@@ -173,6 +200,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
 
     folders = _folders(prediction, truth)
     csvs = not folders and _is_spacenet(prediction) and _is_spacenet(truth)
+    if not folders and not csvs:
+        _check_one_layer(prediction, None, "prediction")
+        _check_one_layer(truth, layer, "truth")
     if not folders and not csvs and _is_line_pair(prediction, truth, layer):
         from geotile.line_metrics import evaluate_lines
 
