@@ -814,3 +814,38 @@ def test_line_files_of_several_layers_name_their_layers(run_cli, tmp_path):
     result = run_cli("evaluate", single, two, "--layer", "tracks", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["f1"] == 1.0
+
+
+def test_two_folders_of_centrelines_are_scored_per_image_and_in_total(run_cli, tmp_path):
+    """Folders of line files were refused with a message about polygons: each pair is
+    scored as two line files are, and the total from the summed lengths."""
+    from .conftest import assert_one_line_error
+
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "truth").mkdir()
+    road = shapely.LineString([(X0, Y0), (X0 + 100, Y0)])
+    write_lines(tmp_path / "truth" / "a.gpkg", [road])
+    write_lines(tmp_path / "pred" / "a.gpkg", [road])
+    write_lines(tmp_path / "truth" / "b.gpkg", [road])
+    write_lines(tmp_path / "pred" / "b.gpkg",  # half on the road, half 10 m off
+                [shapely.LineString([(X0, Y0), (X0 + 50, Y0)]),
+                 shapely.LineString([(X0, Y0 + 10), (X0 + 50, Y0 + 10)])])
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["mode"] == "line" and scores["images"] == 2
+    assert scores["true_length_m"] == pytest.approx(200)
+    assert scores["predicted_length_m"] == pytest.approx(200)
+    assert scores["precision"] == pytest.approx(150 / 200, abs=0.02)
+    assert scores["recall"] == pytest.approx(152 / 200, abs=0.02)
+    assert scores["per_image"]["a"]["f1"] == 1.0
+    assert scores["per_image"]["b"]["recall"] == pytest.approx(0.52, abs=0.02)
+    assert scores["per_image"]["b"]["prediction"].endswith("b.gpkg")
+    table = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth")
+    assert table.exit_code == 0, table.output
+    assert "Lines" in table.stdout and "2 images" in table.stdout
+    assert_one_line_error(run_cli("evaluate", tmp_path / "pred", tmp_path / "truth",
+                                  "--errors", tmp_path / "e.gpkg"), "--errors", code=2)
+    write_lines(tmp_path / "pred" / "b.gpkg", [shapely.box(X0, Y0, X0 + 5, Y0 + 5)])
+    assert_one_line_error(run_cli("evaluate", tmp_path / "pred", tmp_path / "truth"),
+                          "b.gpkg", "holds lines but", "does not")

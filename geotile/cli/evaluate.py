@@ -59,12 +59,14 @@ def _check_one_layer(path, layer: str | None, role: str) -> None:
                      f"{Path(path).stem}_{shaped[0]}.gpkg {path} {shaped[0]}`.")
 
 
-def _is_line_pair(prediction, truth, layer) -> bool:
-    """Whether two files hold lines (centrelines); False when neither does, a one-line error
-    when only one does."""
+def _pair_kind(prediction, truth, layer) -> bool | None:
+    """Whether two files hold lines (centrelines): True; False when neither does, None when
+    both are empty; a one-line error when only one does."""
     from geotile.line_metrics import is_line_file
 
     lines = is_line_file(prediction), is_line_file(truth, layer)  # None: no features
+    if lines == (None, None):
+        return None
     if not any(lines):
         return False
     if False in lines:
@@ -72,6 +74,31 @@ def _is_line_pair(prediction, truth, layer) -> bool:
         raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
                          "with centrelines (`geotile vectorize --lines` makes them).")
     return True
+
+
+def _is_line_pair(prediction, truth, layer) -> bool:
+    return bool(_pair_kind(prediction, truth, layer))
+
+
+def _line_folders(pairs, layer) -> bool:
+    """Whether the paired files of two folders hold lines (decided by the first pair that
+    is not empty); a one-line error when some hold lines and others polygons."""
+    if pairs.kind != "vector":
+        return False
+    kinds = {}
+    for name, (pred, true) in pairs.pairs.items():
+        _check_one_layer(pred, None, "prediction")
+        _check_one_layer(true, layer, "truth")
+        kinds[name] = _pair_kind(pred, true, layer)
+        if kinds[name] is False and True not in kinds.values():
+            return False  # polygons: their scores read (and check) every file
+    lines = [n for n, k in kinds.items() if k is True]
+    others = [n for n, k in kinds.items() if k is False]
+    if lines and others:
+        raise InputError(f"{pairs.pairs[lines[0]][1]} holds lines but "
+                         f"{pairs.pairs[others[0]][1]} does not: give folders of centrelines "
+                         "only, or of polygons only.")
+    return bool(lines)
 
 
 #: options of object (or pixel) scores, which line scores do not take
@@ -169,7 +196,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
     rasters; else SpaceNet's image ids); files without a partner are left
     out with one warning. Scores per image and in total (summed TP, FP, FN
-    or confusion matrix, as SpaceNet totals).
+    or confusion matrix, as SpaceNet totals; lines: summed lengths).
 
     \b
     --json keys. Objects: mode ("object"), tp, fp, fn, precision, recall,
@@ -184,7 +211,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     pixels, foreground (classes other than 0 pooled: tp, fp, fn, ...).
     Lines: mode ("line"), buffer_m, precision, recall, f1, predicted_length_m,
     true_length_m, matched_predicted_length_m, matched_true_length_m,
-    predictions, truths.
+    predictions, truths; folders of lines also images, per_image and unpaired.
 
     \b
     Examples:
@@ -232,15 +259,27 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     elif image is not None:
         raise click.UsageError("--image is drawn under --report; give --report too.")
     progress = bool(ctx.obj and ctx.obj.get("progress"))
+    if folders:  # after the checks of --errors and --report: pairing warns
+        from geotile.evaluate import pair_folders
+
+        pairs = pair_folders(prediction, truth)
+        if _line_folders(pairs, layer):
+            from geotile.line_folders import evaluate_line_folders
+
+            _refuse_options_of_polygons(ctx)
+            result = evaluate_line_folders(pairs, buffer=buffer, labels_crs=labels_crs,
+                                           prediction_crs=prediction_crs, labels_layer=layer,
+                                           progress=progress)
+            click.echo(result.dumps() if as_json else result.table())
+            return
     if csvs:
         from geotile.spacenet_scoring import evaluate_csvs
 
         result = evaluate_csvs(prediction, truth, iou=iou,
                                min_area=20.0 if min_area is None else min_area)
     elif folders:
-        from geotile.evaluate import evaluate_folders, pair_folders
+        from geotile.evaluate import evaluate_folders
 
-        pairs = pair_folders(prediction, truth)
         if errors is not None and pairs.kind == "raster":
             raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
                              "polygons) of vector files or SpaceNet CSVs.")

@@ -1,0 +1,87 @@
+"""Line scores of two folders of centreline files: per image and in total.
+
+Each pair of files (paired by name, :func:`geotile.evaluate.pair_folders`) is
+scored as two line files are (:func:`geotile.line_metrics.evaluate_lines`);
+the total sums their lengths (predicted, true, and within the buffer), so that
+long roads weigh more than short ones, as one file of all of them would.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from geotile.line_metrics import LineScores
+
+
+@dataclass
+class ManyLineScores:
+    """Line scores of many images: ``per_image`` {image: LineScores} and their sum."""
+
+    per_image: dict[str, LineScores]
+    files: dict[str, tuple[str, str]]
+    buffer: float
+    unpaired: dict[str, list[str]] = field(default_factory=dict)
+    mode: str = "line"
+
+    @property
+    def scores(self) -> LineScores:
+        parts = list(self.per_image.values())
+        return LineScores(
+            buffer=self.buffer,
+            predicted_length=sum(p.predicted_length for p in parts),
+            true_length=sum(p.true_length for p in parts),
+            matched_predicted_length=sum(p.matched_predicted_length for p in parts),
+            matched_true_length=sum(p.matched_true_length for p in parts),
+            predictions=sum(p.predictions for p in parts),
+            truths=sum(p.truths for p in parts))
+
+    def rows(self) -> dict[str, dict]:
+        rows = {}
+        for name, part in self.per_image.items():
+            pred, true = self.files[name]
+            rows[name] = {"prediction": pred, "truth": true,
+                          **{k: v for k, v in part.as_dict().items()
+                             if k not in ("mode", "buffer_m")}}
+        return rows
+
+    def as_dict(self) -> dict:
+        return {**self.scores.as_dict(), "images": len(self.per_image),
+                "per_image": self.rows(), "unpaired": self.unpaired}
+
+    def table(self) -> str:
+        s = self.scores
+        lines = [f"Lines (length within {self.buffer:g} m): {len(self.per_image)} images, "
+                 f"{s.predictions} predicted ({s.predicted_length:.1f} m), {s.truths} true "
+                 f"({s.true_length:.1f} m)",
+                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}",
+                 f"  {'image':<40}{'pred. m':>10}{'true m':>10}{'prec.':>8}{'recall':>8}"
+                 f"{'F1':>8}"]
+        for name, part in self.per_image.items():
+            lines.append(f"  {name[-39:]:<40}{part.predicted_length:>10.1f}"
+                         f"{part.true_length:>10.1f}{part.precision:>8.4f}"
+                         f"{part.recall:>8.4f}{part.f1:>8.4f}")
+        return "\n".join(lines)
+
+    def dumps(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+
+def evaluate_line_folders(pairs, *, buffer: float = 2.0, labels_crs: str | None = None,
+                          prediction_crs: str | None = None, labels_layer: str | None = None,
+                          progress: bool = False) -> ManyLineScores:
+    """Line scores of each pair of ``pairs`` (:class:`geotile.evaluate.FilePairs` of line
+    files) and in total."""
+    from geotile.line_metrics import evaluate_lines
+    from geotile.progress import progress_bar
+
+    per_image = {}
+    for name, (pred, true) in progress_bar(pairs.pairs.items(), progress, unit="image",
+                                           desc="evaluate"):
+        per_image[name] = evaluate_lines(pred, true, buffer=buffer, labels_crs=labels_crs,
+                                         prediction_crs=prediction_crs,
+                                         labels_layer=labels_layer)
+    files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
+    unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
+                "truth": [str(t) for t in pairs.unpaired_truth]}
+    return ManyLineScores(per_image, files, buffer, unpaired)
