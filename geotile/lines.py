@@ -14,8 +14,10 @@ Each band emits the segments that start in its own pixels, with pixel centres
 computed from the grid's indices, so the segments of all bands and tiles fit
 exactly; they are merged into paths between
 junctions and free ends (GEOS's line merger). Rasters on different grids are
-skeletonized apart and their free ends on the edges, at most ``JOIN_PIXELS``
-apart, are joined. Cycles of paths between junctions shorter than the road is
+skeletonized apart, each with the others' pixels (the one under each pixel
+centre) as context where its own grid has none, so that roads crossing their
+edges run straight on, and their free ends on the edges, at most
+``JOIN_PIXELS`` apart, are joined. Cycles of paths between junctions shorter than the road is
 wide (the 2x2 pixel block of a diagonal crossing) become one junction.
 
 Then, in metres: spurs (paths from a junction to a free end), isolated
@@ -151,12 +153,25 @@ def _grid_offset(reference, t) -> tuple[int, int] | None:
     return round(col), round(row)
 
 
-def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int):
-    """Class ids, scores and the owning raster (-1: no raster) of grid rows [r0, r1) and
-    columns [c0, c1), read from every raster of ``group`` that covers part of them."""
-    from rasterio.windows import Window
-
+def _read_ids(source: _Source, window):
+    """Class ids and scores of ``window`` of ``source``."""
     from geotile.raster import open_raster, read_window
+
+    with open_raster(source.path) as src:
+        values = read_window(src, window)
+        valid = (src.dataset_mask(window=window) > 0 if source.check_nodata
+                 else np.ones(values.shape[-2:], bool))
+    check_probabilities(values, valid, source.kind, source.path)
+    return class_ids(values, valid, source.kind, source.threshold, source.path)
+
+
+def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
+             others: Sequence[_Source] = ()):
+    """Class ids, scores and the owning raster (-1: no raster) of grid rows [r0, r1) and
+    columns [c0, c1), read from every raster of ``group`` that covers part of them; and
+    where none does, the class ids of ``others`` (rasters on other grids), nearest pixel,
+    with a mask of those pixels: context only, owned by no raster of the group."""
+    from rasterio.windows import Window
 
     shape = (r1 - r0, c1 - c0)
     ids = np.zeros(shape, np.int32)
@@ -168,28 +183,62 @@ def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int):
         if top >= bottom or left >= right:
             continue
         window = Window(left - source.col, top - source.row, right - left, bottom - top)
-        with open_raster(source.path) as src:
-            values = read_window(src, window)
-            valid = (src.dataset_mask(window=window) > 0 if source.check_nodata
-                     else np.ones(values.shape[-2:], bool))
-        check_probabilities(values, valid, source.kind, source.path)
-        part_ids, part_score = class_ids(values, valid, source.kind, source.threshold,
-                                         source.path)
+        part_ids, part_score = _read_ids(source, window)
         place = np.s_[top - r0:bottom - r0, left - c0:right - c0]
         ids[place], score[place], owner[place] = part_ids, part_score, source.index
-    return ids, score, owner
+    context = np.zeros(shape, bool)
+    if (owner < 0).any():
+        grid = group[0].transform * group[0].transform.translation(c0, r0)
+        for other in others:
+            _resample_other(other, grid, ids, owner, context)
+    return ids, score, owner, context
 
 
-def _band_segments(group, source, top: int, rows: int, halo: int):
+def _resample_other(other: _Source, grid, ids: np.ndarray, owner: np.ndarray,
+                    context: np.ndarray) -> None:
+    """Fill the pixels of ``ids`` (on the grid ``grid``) that no raster of their group owns
+    and ``other`` covers with its class ids (the pixel under each centre), in place; mark
+    them in ``context``."""
+    from rasterio.windows import Window
+
+    to_grid = ~grid * other.transform
+    corners = np.array([to_grid * xy for xy in ((0, 0), (other.width, 0), (0, other.height),
+                                                 (other.width, other.height))])
+    c_lo, r_lo = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
+    c_hi, r_hi = np.minimum(np.ceil(corners.max(axis=0)).astype(int),
+                            (ids.shape[1], ids.shape[0]))
+    if c_lo >= c_hi or r_lo >= r_hi or (owner[r_lo:r_hi, c_lo:c_hi] >= 0).all():
+        return
+    rows, cols = np.mgrid[r_lo:r_hi, c_lo:c_hi]
+    to_other = ~other.transform * grid
+    x, y = to_other * (cols + 0.5, rows + 0.5)
+    oc, orow = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    inside = ((oc >= 0) & (oc < other.width) & (orow >= 0) & (orow < other.height)
+              & (owner[r_lo:r_hi, c_lo:c_hi] < 0))
+    if not inside.any():
+        return
+    left, top = int(oc[inside].min()), int(orow[inside].min())
+    window = Window(left, top, int(oc[inside].max()) - left + 1,
+                    int(orow[inside].max()) - top + 1)
+    part_ids = _read_ids(other, window)[0]
+    rr, cc = rows[inside], cols[inside]
+    ids[rr, cc] = part_ids[orow[inside] - top, oc[inside] - left]
+    context[rr, cc] = True
+
+
+def _band_segments(group, source, top: int, rows: int, halo: int,
+                   others: Sequence[_Source] = ()):
     """``[(class_id, segments (n, 2, 2) grid (row, col), scores (n, 2), owners (n, 2))]``
-    of the skeleton segments starting in rows [top, top + rows) of ``source``."""
+    of the skeleton segments starting in rows [top, top + rows) of ``source``; ``others``:
+    the rasters on other grids, whose pixels are context where the group has none."""
     from skimage.morphology import skeletonize
 
     r0, c0 = source.row + top - halo, source.col - halo
-    ids, score, owner = _context(group, r0, source.row + top + rows + halo, c0,
-                                 source.col + source.width + halo)
+    ids, score, owner, context = _context(group, r0, source.row + top + rows + halo, c0,
+                                          source.col + source.width + halo, others)
     known = owner >= 0
-    filled = ids if known.all() else _fill_unknown(ids, known)
+    covered = known | context
+    filled = ids if covered.all() else _fill_unknown(ids, covered)
     core, cols = slice(halo, halo + rows), slice(halo, halo + source.width)
     from scipy import ndimage
 
@@ -263,13 +312,14 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     edges: dict[tuple, float] = {}  # (class, x, y) -> distance to the road's edge (CRS units)
     for group in groups:
         t = group[0].transform  # the group's grid: every pixel centre computed alike
+        others = [s for g in groups if g is not group for s in g]
         for source in group:
             for part in progress_bar(row_blocks(source.height, options.band_rows, 0,
                                                 source.width), progress,
                                      desc=source.path.name, unit="band"):
                 top, rows = part.top, part.rows
                 for class_id, segments, values, owners, edge in _band_segments(
-                        group, source, top, rows, options.halo):
+                        group, source, top, rows, options.halo, others):
                     r, c = segments[..., 0] + 0.5, segments[..., 1] + 0.5
                     xy = np.stack([t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f], axis=-1)
                     by_class.setdefault(class_id, []).append(xy)

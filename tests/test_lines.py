@@ -849,3 +849,34 @@ def test_two_folders_of_centrelines_are_scored_per_image_and_in_total(run_cli, t
     write_lines(tmp_path / "pred" / "b.gpkg", [shapely.box(X0, Y0, X0 + 5, Y0 + 5)])
     assert_one_line_error(run_cli("evaluate", tmp_path / "pred", tmp_path / "truth"),
                           "b.gpkg", "holds lines but", "does not")
+
+
+@pytest.mark.parametrize("degrees", [35, 45, 60, 80])
+def test_oblique_roads_are_joined_across_tiles_on_different_grids(make_raster, tmp_path,
+                                                                  degrees):
+    """Adjacent tiles half a pixel off each other's grid: a road crossing their edge
+    obliquely is one line, in place (each tile's skeleton bent towards its mirrored edge,
+    and the ends, several pixels apart, stayed two dead ends)."""
+    from rasterio.features import rasterize
+
+    from geotile.lines import vectorize_lines
+
+    a = np.radians(degrees)
+    centre = (X0 + 50, Y0 - 50)
+    road = shapely.LineString([(centre[0] - 40 * np.cos(a), centre[1] - 40 * np.sin(a)),
+                               (centre[0] + 40 * np.cos(a), centre[1] + 40 * np.sin(a))])
+    left_t = from_origin(X0, Y0, 0.5, 0.5)
+    right_t = from_origin(X0 + 50, Y0 + 0.25, 0.5, 0.5)  # half a pixel up
+    rasters = []
+    for name, transform in (("left.tif", left_t), ("right.tif", right_t)):
+        burnt = rasterize([(road.buffer(3), 1)], out_shape=(200, 100), transform=transform)
+        rasters.append(make_raster(name, np.where(burnt > 0, 0.9, 0.05).astype(np.float32),
+                                   transform=transform))
+    summary = vectorize_lines(rasters, tmp_path / "joined.gpkg")
+    frame = gpd.read_file(tmp_path / "joined.gpkg")
+    assert summary["features"] == 1, list(frame["length_m"])
+    line = frame.geometry.iloc[0]
+    assert line.hausdorff_distance(road) < 1.5
+    xy = shapely.get_coordinates(shapely.segmentize(line, 0.25))
+    seam = shapely.points(xy[np.abs(xy[:, 0] - (X0 + 50)) < 8])  # the 16 m about the edge
+    assert len(seam) and shapely.distance(seam, road).max() < 0.75  # no bend along it
