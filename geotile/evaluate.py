@@ -337,15 +337,17 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
 
 
 def square_metres(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """Polygon areas in m^2: in the frame's CRS when projected (its units converted: a
-    state plane in US feet), in its UTM zone when geographic, in the coordinates' own
-    units without a CRS."""
-    scale = 1.0
-    if len(frame) and frame.crs is not None and frame.crs.is_geographic:
-        frame = frame.to_crs(frame.estimate_utm_crs())
-    elif frame.crs is not None and frame.crs.is_projected:
-        scale = float(frame.crs.axis_info[0].unit_conversion_factor) ** 2  # pyproj's CRS
-    return np.asarray(frame.geometry.area, dtype=np.float64) * scale
+    """Polygon areas in ground m^2: in the frame's CRS where its unit is a ground metre,
+    else in the data's UTM zone (geographic CRSs, state planes in US feet, Web Mercator,
+    whose "metres" are 1/cos(latitude) ground metres: geotile.ground_scale); in the
+    coordinates' own units without a CRS."""
+    from geotile.ground_scale import metric_crs
+
+    if len(frame) and frame.crs is not None:
+        metric = metric_crs(frame.crs, frame)
+        if metric != frame.crs:
+            frame = frame.to_crs(metric)
+    return np.asarray(frame.geometry.area, dtype=np.float64)
 
 
 def _apply_min_area(pred_frame, truth_frame, min_area: float):

@@ -349,18 +349,13 @@ def _fit_rectangle(rectangle, area: float):
 
 
 def _metric_crs(crs, frame):
-    """The raster's CRS when projected in metres, else the local UTM zone (a Lambert
-    azimuthal equal-area projection at the data's centre where no zone fits)."""
-    if crs is not None and crs.is_projected and crs.linear_units_factor[1] == 1.0:
-        return crs
-    try:
-        return frame.estimate_utm_crs()
-    except RuntimeError:  # e.g. longitudes past 180
-        from pyproj import CRS
+    """The raster's CRS where its unit is a ground metre (UTM, national grids), else the
+    local UTM zone (a Lambert azimuthal equal-area projection at the data's centre where
+    no zone fits): Web Mercator's "metres" are 1/cos(latitude) ground metres, so areas,
+    --min-area and --simplify are measured on the ground (geotile.ground_scale)."""
+    from geotile.ground_scale import metric_crs
 
-        centre = frame.to_crs(4326).geometry.union_all().centroid
-        return CRS.from_dict({"proj": "laea", "lat_0": centre.y, "lon_0": centre.x,
-                              "datum": "WGS84", "units": "m"})
+    return metric_crs(crs, frame)
 
 
 #: class names (compared as :func:`_class_key`) whose polygons --regularize squares

@@ -392,3 +392,17 @@ def test_dataset_image_and_mask_names_pair_predictions_with_truth(tmp_path):
     rows = evaluate_folders(pred, truth).rows()
     assert (rows["104"]["tp"], rows["104"]["fp"], rows["104"]["fn"]) == (50, 0, 0)
     assert (rows["207"]["tp"], rows["207"]["fp"], rows["207"]["fn"]) == (20, 0, 0)
+
+
+def test_min_area_in_ground_square_metres_in_web_mercator(tmp_path):
+    """EPSG:3857 at 60 N: a unit is half a ground metre, a square unit a quarter of a square
+    metre. A 4 x 4 unit building is 4 m^2 on the ground (16 "m^2" in Mercator units)."""
+    y60 = 8399737.89  # 60 deg N in EPSG:3857
+    boxes = [shapely.box(0, y60, 10, y60 + 10), shapely.box(50, y60, 54, y60 + 4)]
+    for name in ("truth.gpkg", "pred.gpkg"):  # 25 and 4 ground m^2
+        gpd.GeoDataFrame(geometry=boxes, crs="EPSG:3857").to_file(tmp_path / name)
+    truth, pred = tmp_path / "truth.gpkg", tmp_path / "pred.gpkg"
+    ruled = evaluate_vectors(pred, truth, min_area=5).scores
+    assert (ruled.tp, ruled.fp, ruled.fn) == (1, 0, 0)  # the 4 m^2 pair is left out
+    kept = evaluate_vectors(pred, truth, min_area=3).scores
+    assert (kept.tp, kept.fp, kept.fn) == (2, 0, 0)

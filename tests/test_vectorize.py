@@ -393,3 +393,26 @@ def test_simplify_with_regularize_never_overlaps(make_raster, tmp_path):
     overlap = sum(found.geometry.iloc[i].intersection(found.geometry.iloc[j]).area
                   for i, j in pairs)
     assert overlap < 1e-3
+
+
+def test_areas_are_ground_square_metres_in_web_mercator(make_raster, tmp_path):
+    """A raster in EPSG:3857 at 60 N (0.5 unit pixels: 0.25 ground metres): area_m2 and
+    --min-area are ground square metres, not Mercator units (4x too large there)."""
+    from pyproj import Geod, Transformer
+
+    classes = np.zeros((60, 60), np.uint8)
+    classes[5:45, 5:45] = 1  # 40 x 40 px: 10 x 10 ground metres
+    classes[50:54, 50:54] = 1  # 4 x 4 px: 1 ground m^2 (4 Mercator "m^2")
+    y60 = 8399737.89
+    path = make_raster("merc.tif", classes, crs="EPSG:3857",
+                       transform=from_origin(1000, y60, 0.5, 0.5))
+    vectorize_rasters([path], tmp_path / "m.gpkg",
+                      options=VectorizeOptions(min_area=2, crs="source"))
+    found = gpd.read_file(tmp_path / "m.gpkg")
+    assert len(found) == 1  # the 1 m^2 speck is below --min-area 2
+    to_lonlat = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    ring = np.asarray(found.geometry[0].exterior.coords)
+    lons, lats = to_lonlat.transform(ring[:, 0], ring[:, 1])
+    truth = abs(Geod(ellps="WGS84").polygon_area_perimeter(lons, lats)[0])
+    assert truth == pytest.approx(100, rel=0.01)
+    assert found["area_m2"][0] == pytest.approx(truth, rel=0.01)
