@@ -203,6 +203,23 @@ def polygons_from_geojson(geometries: list[dict]) -> np.ndarray:
                                      (ring_offsets, polygon_offsets))
 
 
+def canonical_order(rows: list) -> list:
+    """Region rows (geometry, class id, ...) with each geometry in GEOS's normal form (rings
+    from a fixed vertex, fixed winding) and in one order (class, then top to bottom, left
+    to right), whichever band or worker made them: cleaning works on the whole coverage in
+    feature order from each ring's first vertex, so otherwise the band seams (which follow
+    the worker count) changed simplified and squared polygons."""
+    import shapely
+
+    if not rows:
+        return rows
+    geometries = shapely.normalize(np.array([r[0] for r in rows], dtype=object))
+    bounds = shapely.bounds(geometries)
+    classes = np.array([r[1] for r in rows])
+    order = np.lexsort((bounds[:, 2], bounds[:, 1], bounds[:, 0], -bounds[:, 3], classes))
+    return [(geometries[i], *rows[i][1:]) for i in order]
+
+
 def merge_edge_regions(regions):
     """Union the edge-touching regions of each class; returns merged region tuples."""
     import shapely
@@ -596,7 +613,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                 (edge_regions if region[4] else finished).append(region)
     merged = merge_edge_regions([r[:5] for r in edge_regions])
     source_of = _sources_for(merged, edge_regions)
-    rows = finished + [(*m, source_of[i]) for i, m in enumerate(merged)]
+    rows = canonical_order(finished + [(*m, source_of[i]) for i, m in enumerate(merged)])
     frame = gpd.GeoDataFrame(
         {
             "class_id": np.array([r[1] for r in rows], dtype=np.int64),
