@@ -106,8 +106,11 @@ def _client(workers: int | None, scheduler: str | None):
         except OSError as exc:
             raise InputError(f"{scheduler}: no dask scheduler answers ({exc}). Start one with "
                              "`dask scheduler` and workers with `dask worker ADDRESS`.") from None
+    # the scheduler serves HTTP (health, metrics) even without a dashboard, by default on
+    # 8787: a random local port, so that another cluster there is no 'Port 8787' warning
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.CRITICAL)
+                           dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
+                           silence_logs=logging.CRITICAL)
     return Client(cluster), cluster
 
 

@@ -56,6 +56,26 @@ def test_workers_and_scheduler_outputs_match_a_single_process_run(run_cli, make_
     assert all(count <= 1 for count in _worker_sessions(cluster).values())
 
 
+def test_local_workers_print_nothing_when_dask_s_port_is_taken(run_cli, make_raster, tmp_path):
+    """--workers starts its own scheduler: it never competes for dask's dashboard port 8787
+    (dask's 'Port 8787 is already in use' warning was printed as a geotile warning)."""
+    import socket
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 2)
+    with socket.socket() as taken:
+        try:
+            taken.bind(("", 8787))
+            taken.listen()
+        except OSError:
+            pass  # someone holds it already
+        result = run_cli("predict", model, *images, "--tile-size", "32", "-o", tmp_path / "o",
+                         "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "", result.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(i.name for i in images)
+
+
 def test_library_api_returns_summaries_in_order(make_raster, tmp_path, cluster, monkeypatch):
     from geotile import PredictOptions, predict_rasters
 
@@ -167,3 +187,4 @@ def test_make_masks_on_workers_matches_a_single_process_run(run_cli, make_raster
         with rasterio.open(tmp_path / "sched" / image.name) as dst:
             burnt += int((dst.read(1) > 0).sum())
     assert burnt > 0
+
