@@ -188,3 +188,24 @@ def test_make_masks_on_workers_matches_a_single_process_run(run_cli, make_raster
             burnt += int((dst.read(1) > 0).sum())
     assert burnt > 0
 
+
+def test_a_tile_that_does_not_fit_is_found_before_any_work(run_cli, make_raster, tmp_path,
+                                                           cluster):
+    """Every image's bands and header are checked before the first is predicted, as in one
+    process: one bad tile leaves no outputs, whichever the mode."""
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 3)
+    one_band = make_raster("grey.tif", np.zeros((1, 30, 30), np.uint8))
+    garbage = tmp_path / "text.tif"
+    garbage.write_text("not a raster\n" * 50)
+    for bad, fragments in ((one_band, ("grey.tif", "3 channels")), (garbage, ("text.tif",))):
+        for mode in (("--workers", "2"), ("--scheduler", cluster.scheduler_address)):
+            out = tmp_path / f"out-{bad.stem}-{mode[0][2:]}"
+            single = run_cli("predict", model, *images, bad, "--tile-size", "32", "-o",
+                             tmp_path / "single")
+            result = run_cli("predict", model, *images, bad, "--tile-size", "32", "-o", out,
+                             *mode)
+            assert_one_line_error(result, *fragments)
+            assert result.stderr == single.stderr
+            assert not out.exists() or list(out.iterdir()) == []
+            assert not (tmp_path / "single").exists()

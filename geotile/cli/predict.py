@@ -187,13 +187,22 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                                 resume=resume)
     grid = open_mosaic([image for image, _ in pairs], disjoint=True) if mosaic else None
     settings = run_settings(ctx, "model", "images", "workers", "scheduler")
+    model_options = {"providers": providers, "fp16": fp16, "mean": mean, "std": std,
+                     "scale": scale, "activation": activation, "outputs": model_outputs}
+    if (workers or scheduler) and len(pairs) > 1:
+        # as in one process: a batch fails before its first image, not at the one that
+        # does not fit (after hours of the cluster's work); the model's inputs, on the CPU
+        checker = OnnxModel.from_path(model, **{**model_options, "providers": "cpu",
+                                                "fp16": False}, threads=1,
+                                      tile_size=tile_size, batch_size=1)
+        _check_all_bands(checker, options, pairs, extras)
+        del checker
     if workers or scheduler:
         from geotile.distributed import predict_rasters
 
         summaries = predict_rasters(
             model, [image for image, _ in pairs], [out for _, out in pairs], options=options,
-            model_options={"providers": providers, "fp16": fp16, "mean": mean, "std": std,
-                           "scale": scale, "activation": activation, "outputs": model_outputs},
+            model_options=model_options,
             workers=workers, scheduler=scheduler, overwrite=overwrite, resume=resume,
             extra_bands=extras, extra_resampling=extra_resampling, settings=settings,
             progress=ctx.obj["progress"])
