@@ -98,6 +98,7 @@ def _client(workers: int | None, scheduler: str | None):
     except ImportError:
         raise InputError(DASK_MISSING) from None
     if scheduler:
+        _check_port(scheduler)
         try:
             return Client(scheduler), None  # timeout: distributed.comm.timeouts.connect
         except ValueError as exc:
@@ -106,12 +107,42 @@ def _client(workers: int | None, scheduler: str | None):
         except OSError as exc:
             raise InputError(f"{scheduler}: no dask scheduler answers ({exc}). Start one with "
                              "`dask scheduler` and workers with `dask worker ADDRESS`.") from None
+        except Exception as exc:  # the comm layer: TLS without certificates, UCX without ucxx
+            raise InputError(_comm_failure(scheduler, exc)) from None
     # the scheduler serves HTTP (health, metrics) even without a dashboard, by default on
     # 8787: a random local port, so that another cluster there is no 'Port 8787' warning
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
                            silence_logs=logging.CRITICAL)
     return Client(cluster), cluster
+
+
+def _check_port(scheduler: str) -> None:
+    """An address whose port cannot exist is refused at once (not after a 30 s timeout)."""
+    import re
+
+    match = re.fullmatch(r"[a-z0-9+.-]+://(?:\[[^\]]*\]|[^:/\[\]]*):(\d+)/?", scheduler.strip(),
+                         flags=re.IGNORECASE)
+    if match and not 1 <= int(match.group(1)) <= 65535:
+        raise InputError(f"--scheduler {scheduler}: port {int(match.group(1))} does not exist "
+                         "(ports are 1-65535). Give the scheduler's address, e.g. "
+                         "tcp://host:8786.")
+
+
+def _comm_failure(scheduler: str, exc: Exception) -> str:
+    """One line for a scheduler address dask's comm layer cannot connect to."""
+    scheme = scheduler.split("://", 1)[0].lower() if "://" in scheduler else ""
+    if scheme in ("tls", "wss"):
+        how = ("TLS needs certificates: set distributed.comm.tls.ca-file, "
+               "distributed.comm.tls.client.cert and .key in dask's configuration "
+               "(e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE), or give a tcp:// address")
+    elif scheme == "ucx":
+        how = ("UCX needs the distributed-ucxx package on this machine and the workers, "
+               "or give a tcp:// address")
+    else:
+        how = "give a tcp://host:port address"
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"--scheduler {scheduler}: cannot connect ({reason}). {how[0].upper()}{how[1:]}."
 
 
 def predict_rasters(

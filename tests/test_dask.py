@@ -140,6 +140,30 @@ def test_unreachable_or_malformed_scheduler_is_one_line(run_cli, make_raster, tm
     assert not (tmp_path / "o.tif").exists()
 
 
+@pytest.mark.parametrize(("address", "fragments"), [
+    ("tls://127.0.0.1:8799", ("--scheduler tls://127.0.0.1:8799", "TLS", "tcp://")),
+    ("ucx://127.0.0.1:8799", ("--scheduler ucx://127.0.0.1:8799", "UCX", "tcp://")),
+    ("tcp://127.0.0.1:99999", ("--scheduler tcp://127.0.0.1:99999", "port 99999",
+                               "1-65535")),
+    ("tcp://127.0.0.1:0", ("--scheduler tcp://127.0.0.1:0", "port 0", "1-65535")),
+])
+def test_scheduler_protocols_and_ports_geotile_cannot_use_are_one_line(run_cli, make_raster,
+                                                                       tmp_path, address,
+                                                                       fragments):
+    """tls:// without certificates and ucx:// ended in a traceback; a port out of range was
+    reported as a 30 s timeout. Each is one line at once, naming the address and the fix."""
+    import time
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    started = time.monotonic()
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--scheduler", address)
+    assert_one_line_error(result, *fragments)
+    assert time.monotonic() - started < 10
+    assert list(tmp_path.iterdir()) == [tmp_path / "m.onnx", tmp_path / "img.tif"] or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "m.onnx"]
+
+
 def test_without_dask_the_options_say_how_to_install_it(run_cli, make_raster, tmp_path,
                                                         monkeypatch):
     import sys
