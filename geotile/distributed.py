@@ -10,13 +10,14 @@ dask is optional: ``pip install 'geotile[dask]'``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 import warnings
 from collections.abc import Sequence
 
 from geotile.cpus import usable_cpus
-from geotile.errors import GeotileError, InputError
+from geotile.errors import GeotileError, InputError, Interrupted
 
 #: per worker process: (model path, options) -> OnnxModel
 _MODELS: dict = {}
@@ -41,22 +42,83 @@ def _worker_model(model_path, model_options: dict):
     return model
 
 
-def _task(stop: str, func, *args):
+#: seconds an interrupted run waits for the images running on the cluster to stop
+STOP_WAIT_S = 10.0
+
+
+class _RunNames:
+    """The cluster-wide names of one run: ``stop`` (an Event: start no new image; set by
+    the first failure), ``abort`` (an Event: the run was interrupted, running images stop
+    and write nothing) and ``publish`` (a Lock held around each move into place)."""
+
+    def __init__(self):
+        run = uuid.uuid4().hex
+        self.stop = f"geotile-stop-{run}"
+        self.abort = f"geotile-abort-{run}"
+        self.publish = f"geotile-publish-{run}"
+
+
+class _Guard:
+    """geotile.raster.RUN_GUARD of a task: the worker's link to its run's interruption."""
+
+    def __init__(self, names: _RunNames):
+        self.names = names
+        self._next_check = 0.0
+
+    def _aborted(self) -> bool:
+        from distributed import Event
+
+        return Event(self.names.abort).is_set()
+
+    def check(self) -> None:
+        import time
+
+        now = time.monotonic()
+        if now < self._next_check:  # a round trip to the scheduler: twice a second at most
+            return
+        self._next_check = now + 0.5
+        if self._aborted():
+            raise Interrupted("the run was interrupted")
+
+    @contextlib.contextmanager
+    def publishing(self):
+        """Held around the move into place: the client takes the lock after setting
+        ``abort``, so no output is moved once it has reported the run interrupted."""
+        from distributed import Lock
+
+        lock = Lock(self.names.publish)
+        if not lock.acquire(timeout=60):
+            raise Interrupted("the run's scheduler did not answer; nothing was published")
+        try:
+            if self._aborted():
+                raise Interrupted("the run was interrupted")
+            yield
+        finally:
+            lock.release()
+
+
+def _task(names: _RunNames, func, *args):
     """Run ``func(*args)`` on a worker, unless another task failed already: ``(result,
     [(warning text, category)])``, the warnings to show where the command runs (a worker's
     own stderr would print them raw, with a source line). A GeotileError comes back bare:
-    its cause (a GDAL error) need not survive the way back, and the message says it all."""
+    its cause (a GDAL error) need not survive the way back, and the message says it all.
+    Once the run is interrupted the task stops between blocks and publishes nothing."""
     from distributed import Event
 
-    if Event(stop).is_set():  # another image failed: start nothing new
+    from geotile.raster import RUN_GUARD
+
+    if Event(names.stop).is_set():  # another image failed, or Ctrl-C: start nothing new
         return None, []
     failure = None
+    token = RUN_GUARD.set(_Guard(names))
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
             result = func(*args)
     except GeotileError as exc:
         failure = type(exc)(str(exc))
+    finally:
+        RUN_GUARD.reset(token)
     if failure is not None:  # raised outside the handler: no context (a GDAL error) to carry
         raise failure
     return result, [(str(w.message), w.category) for w in caught]
@@ -189,7 +251,7 @@ def predict_rasters(
                "extra_bands": _shared(extra, remote), "extra_resampling": extra_resampling,
                "resume": resume, "settings": settings})
              for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
-    return _run(calls, workers, scheduler, progress)
+    return _run(calls, outputs, workers, scheduler, progress)
 
 
 def make_masks_on_cluster(
@@ -213,39 +275,92 @@ def make_masks_on_cluster(
     calls = [(_mask_one, _shared(labels_path, remote), _shared(image, remote),
               _shared(output, remote), kwargs)
              for image, output in zip(images, outputs, strict=True)]
-    return _run(calls, workers, scheduler, progress)
+    return _run(calls, outputs, workers, scheduler, progress)
 
 
-def _run(calls: list[tuple], workers, scheduler, progress: bool) -> list:
-    """Run each ``(func, *args)`` of ``calls`` as one task; results in order. The first
-    GeotileError is raised once the tasks already running have finished (their outputs
-    are atomic: none is killed half-written); tasks not started are skipped."""
+def _run(calls: list[tuple], outputs, workers, scheduler, progress: bool) -> list:
+    """Run each ``(func, *args)`` of ``calls`` (writing the matching ``outputs``) as one
+    task; results in order. The first GeotileError is raised once the tasks already running
+    have finished (their outputs are atomic: none is killed half-written); tasks not started
+    are skipped. Ctrl-C/SIGTERM stops the running tasks too, and none publishes after it."""
     from geotile.progress import progress_bar
 
     client, cluster = _client(workers, scheduler)
     try:
         from distributed import Event, as_completed, wait
 
-        stop = f"geotile-stop-{uuid.uuid4().hex}"
-        futures = [client.submit(_task, stop, *call, pure=False) for call in calls]
+        names = _RunNames()
+        futures = [client.submit(_task, names, *call, pure=False) for call in calls]
         index = {future.key: i for i, future in enumerate(futures)}
         results: list = [None] * len(futures)
         with progress_bar(enabled=progress, total=len(futures), unit="image") as bar:
-            for future in as_completed(futures):
-                try:
-                    results[index[future.key]], caught = future.result()
-                except GeotileError:
-                    Event(stop, client=client).set()
-                    wait(futures)
-                    raise
-                except BaseException:  # Ctrl-C: stop everything now
-                    client.cancel(futures)
-                    raise
-                for text, category in caught:
-                    warnings.warn(text, category, stacklevel=2)
-                bar.update()
+            try:
+                for future in as_completed(futures):
+                    try:
+                        results[index[future.key]], caught = future.result()
+                    except GeotileError:
+                        Event(names.stop, client=client).set()
+                        wait(futures)
+                        raise
+                    for text, category in caught:
+                        warnings.warn(text, category, stacklevel=2)
+                    bar.update()
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop everything now
+                raise _interrupt(client, futures, names, outputs) from None
+            except BaseException:
+                _interrupt(client, futures, names, outputs)
+                raise
         return results
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _interrupt(client, futures, names: _RunNames, outputs) -> Interrupted:
+    """Stop the run's tasks: none starts, those running stop between blocks and publish
+    nothing; wait up to STOP_WAIT_S for them. The Interrupted to raise says what is true."""
+    import signal
+    import threading
+
+    from distributed import Event, Lock, wait
+
+    ignored = {}
+    if threading.current_thread() is threading.main_thread():  # a second Ctrl-C waits too
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                ignored[name] = signal.signal(getattr(signal, name), signal.SIG_IGN)
+    try:
+        sealed = False
+        try:
+            Event(names.stop, client=client).set()
+            Event(names.abort, client=client).set()
+            # once held, every later publish sees ``abort``: none happens after this
+            lock = Lock(names.publish)  # the run's client, the default one
+            sealed = lock.acquire(timeout=STOP_WAIT_S)
+            if sealed:
+                lock.release()
+            with contextlib.suppress(TimeoutError):
+                wait(futures, timeout=STOP_WAIT_S)
+        except Exception:  # the scheduler is gone
+            pass
+        running = [future for future in futures if not future.done()]
+        with contextlib.suppress(Exception):
+            client.cancel(futures)
+    finally:
+        for name, handler in ignored.items():
+            signal.signal(getattr(signal, name), handler)
+    position = {future.key: i for i, future in enumerate(futures)}
+    shown = ", ".join(os.path.basename(os.fspath(outputs[position[f.key]]))
+                      for f in running[:5]) + (", ..." if len(running) > 5 else "")
+    if not sealed:
+        return Interrupted(f"interrupted, but the scheduler did not answer in time: the "
+                           f"{len(running)} image(s) still running on the cluster ({shown}) "
+                           "may yet be written.")
+    if running:
+        return Interrupted(f"interrupted; {len(running)} image(s) still running on the "
+                           f"cluster ({shown}) did not stop within {STOP_WAIT_S:g} s: they "
+                           "will write nothing (they stop at their next block).")
+    return Interrupted("interrupted; the images running on the cluster were stopped and "
+                       "nothing was written under their names; no output was left "
+                       "half-written.")

@@ -1125,6 +1125,7 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> No
     """
     from rasterio.windows import Window
 
+    from geotile.raster import check_stopped
     from geotile.streaming import BackgroundWriter
 
     mask_band = _writes_mask(options, check_nodata)
@@ -1161,6 +1162,7 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> No
     parts: list = []
     with BackgroundWriter(depth=2) as writer:
         for item in bands:
+            check_stopped()  # a cluster run interrupted: stop between blocks
             if parts and (item[0].col_off, item[0].width) != (parts[0][0].col_off,
                                                               parts[0][0].width):
                 parts = flush(parts, last=True)  # a new strip: the last one is complete

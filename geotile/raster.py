@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import re
@@ -522,6 +523,20 @@ def gdal_sidecars(path: str | os.PathLike) -> list[Path]:
             if Path(f"{os.fspath(path)}{suffix}").exists()]
 
 
+#: the guard of the cluster run whose task this thread runs (geotile.distributed), else None:
+#: ``check()`` raises Interrupted once the run is interrupted; ``publishing()`` is held
+#: around the move of an output into place and raises Interrupted instead once it is
+RUN_GUARD: contextvars.ContextVar = contextvars.ContextVar("geotile_run_guard", default=None)
+
+
+def check_stopped() -> None:
+    """Raise Interrupted when the cluster run this thread works for was interrupted (a
+    cheap check, between blocks of long work); nothing outside a cluster task."""
+    guard = RUN_GUARD.get()
+    if guard is not None:
+        guard.check()
+
+
 def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
@@ -714,14 +729,18 @@ def atomic_output(
         verify = verify_geotiff
     try:
         yield tmp
+        check_stopped()
         if verify is not None and tmp.exists():
             verify(tmp, final)
-        publish(tmp, final, overwrite)
-        if overwrite:  # they described the output just replaced
-            for stale in gdal_sidecars(final):
-                stale.unlink(missing_ok=True)
-        if tmp_sidecar.exists():
-            os.replace(tmp_sidecar, sidecar)
+        guard = RUN_GUARD.get()
+        # a cluster task never publishes once its run was reported interrupted
+        with guard.publishing() if guard is not None else contextlib.nullcontext():
+            publish(tmp, final, overwrite)
+            if overwrite:  # they described the output just replaced
+                for stale in gdal_sidecars(final):
+                    stale.unlink(missing_ok=True)
+            if tmp_sidecar.exists():
+                os.replace(tmp_sidecar, sidecar)
     except KeyboardInterrupt:
         raise Interrupted(f"{final}: interrupted; nothing was written under that name "
                           "(the temporary file was removed).") from None

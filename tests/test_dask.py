@@ -233,3 +233,90 @@ def test_a_tile_that_does_not_fit_is_found_before_any_work(run_cli, make_raster,
             assert result.stderr == single.stderr
             assert not out.exists() or list(out.iterdir()) == []
             assert not (tmp_path / "single").exists()
+
+
+def _slow_reads(client, seconds: float) -> None:
+    """Make every worker of ``client`` sleep ``seconds`` per block read (0: restore)."""
+
+    def patch(seconds):
+        import time
+
+        from geotile import raster
+
+        original = raster.__dict__.setdefault("_unpatched_read_block", raster.read_block)
+
+        def slow(*args, **kwargs):
+            time.sleep(seconds)
+            return original(*args, **kwargs)
+
+        raster.read_block = slow if seconds else original
+
+    client.run(patch, seconds)
+
+
+def _geotile_process(tmp_path, *args):
+    """``geotile ARGS`` as a process of its own (signals reach it as from a terminal)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.Popen([sys.executable, "-m", "geotile", *map(str, args)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _when_writing(folder, process, timeout=60.0) -> None:
+    """Wait until ``process`` has a temporary output in ``folder`` (images are running)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and process.poll() is None:
+        if folder.is_dir() and any(".tmp." in p.name for p in folder.iterdir()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no image started: {process.poll()} {list(folder.iterdir())}")
+
+
+def _idle(client, timeout=60.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while any(client.processing().values()) and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(0.5)
+
+
+def test_interrupted_scheduler_run_stops_its_images_and_never_writes_after(
+        make_raster, tmp_path, cluster):
+    """SIGTERM of `predict --scheduler`: the images running on the cluster stop and write
+    nothing, then or later (they had replaced a later run's outputs after geotile had said
+    'interrupted'); the outputs of an earlier run stay as they were."""
+    import signal
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    rng = np.random.default_rng(1)
+    images = [make_raster(f"b{i}.tif", rng.integers(0, 256, (3, 96, 96), np.uint8))
+              for i in range(3)]
+    out = tmp_path / "out"
+    out.mkdir()
+    for image in images:  # an earlier run's outputs
+        (out / image.name).write_bytes(b"earlier run")
+    with distributed.Client(cluster) as client:
+        _slow_reads(client, 0.4)
+        try:
+            process = _geotile_process(tmp_path, "predict", model, *images, "--tile-size", "32",
+                                       "--block-size", "64", "-o", out, "--overwrite",
+                                       "--scheduler", cluster.scheduler_address)
+            _when_writing(out, process)
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+            assert process.returncode == 1, stderr
+            lines = [line for line in stderr.splitlines() if line.strip()]
+            assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), stderr
+            assert "stopped" in lines[0] and "nothing" in lines[0], stderr
+            _idle(client)  # whatever was running has ended
+        finally:
+            _slow_reads(client, 0)
+    assert sorted(p.name for p in out.iterdir()) == sorted(i.name for i in images)
+    assert all((out / i.name).read_bytes() == b"earlier run" for i in images)
