@@ -56,6 +56,7 @@ class _RunNames:
         self.stop = f"geotile-stop-{run}"
         self.abort = f"geotile-abort-{run}"
         self.publish = f"geotile-publish-{run}"
+        self.tag = run[:8]
 
 
 class _Guard:
@@ -63,6 +64,7 @@ class _Guard:
 
     def __init__(self, names: _RunNames):
         self.names = names
+        self.tag = names.tag  # in the names of the run's temporary files
         self._next_check = 0.0
 
     def _aborted(self) -> bool:
@@ -173,10 +175,30 @@ def _client(workers: int | None, scheduler: str | None):
             raise InputError(_comm_failure(scheduler, exc)) from None
     # the scheduler serves HTTP (health, metrics) even without a dashboard, by default on
     # 8787: a random local port, so that another cluster there is no 'Port 8787' warning
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
-                           silence_logs=logging.CRITICAL)
+    with _workers_ignore_ctrl_c():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address="127.0.0.1:0",
+                               scheduler_kwargs={"dashboard": False},
+                               silence_logs=logging.CRITICAL)
     return Client(cluster), cluster
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c():
+    """Ctrl-C in a terminal reaches every process of its group: the local workers inherit
+    SIGINT ignored (as the disposition of the processes they are started from), so that
+    they do not die mid-image with a traceback each; geotile itself stops them."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_port(scheduler: str) -> None:
@@ -312,9 +334,50 @@ def _run(calls: list[tuple], outputs, workers, scheduler, progress: bool) -> lis
                 raise
         return results
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        try:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        finally:  # a worker killed mid-image, or one that outlived the stop, left them
+            if "names" in locals():
+                remove_temporaries(outputs, names.tag)
+
+
+def remove_temporaries(outputs, tag: str) -> list[str]:
+    """Remove the temporary files atomic_output made for ``outputs`` in the run tagged
+    ``tag`` (``.<stem>.<tag>-<8 hex>.tmp<suffix>`` and the files GDAL and geotile put beside
+    them: ``.aux.xml``, ...); nothing else. Returns the paths removed."""
+    import re
+
+    from geotile.raster import is_virtual_path
+
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for output in outputs:
+        text = os.fspath(output)
+        if is_virtual_path(text):
+            continue
+        stem, suffix = os.path.splitext(os.path.basename(text))
+        wanted.setdefault(os.path.dirname(os.path.abspath(text)), set()).add((stem, suffix))
+    pattern = re.compile(r"\.(.+)\." + re.escape(tag) + r"-[0-9a-f]{8}\.tmp(.*)", re.DOTALL)
+    removed = []
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            match = pattern.fullmatch(entry.name)
+            if not match:
+                continue
+            stem, rest = match.groups()
+            if not any(stem == s and rest.startswith(x) and
+                       (rest == x or rest[len(x)] == ".") for s, x in names
+                       if len(rest) >= len(x)):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(entry.path)
+    return removed
 
 
 def _interrupt(client, futures, names: _RunNames, outputs) -> Interrupted:

@@ -538,7 +538,11 @@ def check_stopped() -> None:
 
 
 def _temporary_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    """``.<stem>.<8 hex>.tmp<suffix>``; in a cluster run ``.<stem>.<run tag>-<8 hex>...``,
+    so that the run can remove those its killed workers left (geotile.distributed)."""
+    guard = RUN_GUARD.get()
+    tag = f"{guard.tag}-" if guard is not None and getattr(guard, "tag", None) else ""
+    return path.with_name(f".{path.stem}.{tag}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
 
 def _writable_folder(final: Path) -> None:

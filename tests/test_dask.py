@@ -320,3 +320,87 @@ def test_interrupted_scheduler_run_stops_its_images_and_never_writes_after(
             _slow_reads(client, 0)
     assert sorted(p.name for p in out.iterdir()) == sorted(i.name for i in images)
     assert all((out / i.name).read_bytes() == b"earlier run" for i in images)
+
+
+def _slow_site(tmp_path, seconds: float) -> str:
+    """A PYTHONPATH entry whose sitecustomize makes every process it starts (geotile's
+    local dask workers too) sleep ``seconds`` per block read."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(
+        "import time\n"
+        "from geotile import raster\n"
+        "_read = raster.read_block\n"
+        "def _slow(*args, **kwargs):\n"
+        f"    time.sleep({seconds})\n"
+        "    return _read(*args, **kwargs)\n"
+        "raster.read_block = _slow\n")
+    return str(site)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C", "worker SIGKILL"])
+def test_local_workers_leave_no_temporary_files(make_raster, tmp_path, how):
+    """SIGTERM of `predict --workers 2`, Ctrl-C (SIGINT to the whole process group, workers
+    included) or a worker killed mid-image: the output folder holds what one process would
+    leave, complete outputs only, never the running images' temporary files."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    rng = np.random.default_rng(2)
+    images = [make_raster(f"b{i}.tif", rng.integers(0, 256, (3, 96, 96), np.uint8))
+              for i in range(3)]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".b0.notgeotiles.tmp.tif").write_bytes(b"someone else's")  # left alone
+    (out / ".b0.1234abcd.tmp.tif").write_bytes(b"an earlier run's")  # not this run's
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [_slow_site(tmp_path, 0.4), str(Path(__file__).resolve().parents[1])])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "geotile", "predict", str(model), *map(str, images),
+         "--tile-size", "32", "--block-size", "64", "-o", str(out), "--workers", "2"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        end = time.monotonic() + 60
+        while not any(p.name.startswith((".b1.", ".b2.")) or
+                      (p.name.startswith(".b0.") and p.stat().st_size == 0)
+                      for p in out.iterdir()):
+            assert time.monotonic() < end and process.poll() is None, process.poll()
+            time.sleep(0.05)
+        if how == "SIGTERM":
+            process.send_signal(signal.SIGTERM)
+        elif how == "Ctrl-C":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            workers = [p for p in psutil.Process(process.pid).children(recursive=True)
+                       if "spawn" in " ".join(p.cmdline())]
+            assert workers
+            for worker in workers[:1]:
+                worker.kill()
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    names = sorted(p.name for p in out.iterdir())
+    strays = [".b0.1234abcd.tmp.tif", ".b0.notgeotiles.tmp.tif"]
+    if how == "worker SIGKILL":  # the image is predicted again elsewhere
+        assert process.returncode == 0, stderr
+        assert names == [*strays, "b0.tif", "b1.tif", "b2.tif"], names
+    else:
+        assert process.returncode == 1, stderr
+        assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), stderr
+        assert [n for n in names if n.startswith(".")] == strays, names
+        assert set(names) - set(strays) <= {"b0.tif", "b1.tif", "b2.tif"}
+    for name in set(names) - set(strays):
+        with rasterio.open(out / name) as dst:
+            assert dst.read().shape[1:] == (96, 96)
