@@ -31,13 +31,26 @@ def _model_key(model_path, model_options: dict) -> tuple:
                          for k, v in model_options.items())))
 
 
+def _file_identity(path) -> tuple:
+    """What changes when a file is replaced or rewritten at the same path."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ()  # OnnxModel.from_path says what is wrong
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
 def _worker_model(model_path, model_options: dict):
-    """The worker's cached OnnxModel for ``model_path`` and ``model_options``."""
-    key = _model_key(model_path, model_options)
+    """The worker's cached OnnxModel for ``model_path`` and ``model_options``, as the file
+    is now: a worker outlives commands, and a model retrained into the same path is loaded
+    again (the session of its old version is dropped)."""
+    key = (*_model_key(model_path, model_options), _file_identity(model_path))
     model = _MODELS.get(key)
     if model is None:
         from geotile.model import OnnxModel
 
+        for stale in [k for k in _MODELS if k[:2] == key[:2]]:
+            del _MODELS[stale]
         model = _MODELS[key] = OnnxModel.from_path(model_path, **model_options)
     return model
 

@@ -404,3 +404,36 @@ def test_local_workers_leave_no_temporary_files(make_raster, tmp_path, how):
     for name in set(names) - set(strays):
         with rasterio.open(out / name) as dst:
             assert dst.read().shape[1:] == (96, 96)
+
+
+def test_a_model_replaced_at_the_same_path_is_used_as_it_is_now(run_cli, make_raster, tmp_path,
+                                                                 cluster):
+    """The workers of a running cluster cache one session per model: a model file replaced
+    at the same path (retrained) is loaded again, never the old one's predictions under
+    the new one's name (which --resume then kept as complete)."""
+    import time
+
+    model = tmp_path / "m.onnx"
+    images = _images(make_raster, 2)
+    args = ("predict", model, *images, "--tile-size", "32", "--dtype", "uint8", "-o")
+    pointwise_model(model, classes=2)
+    first = run_cli(*args, tmp_path / "first", "--scheduler", cluster.scheduler_address)
+    assert first.exit_code == 0, first.output
+    time.sleep(0.01)
+    pointwise_model(model, classes=1, seed=5)  # the same name, another model
+    second = run_cli(*args, tmp_path / "second", "--scheduler", cluster.scheduler_address)
+    assert second.exit_code == 0, second.output
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    for image in images:
+        with rasterio.open(tmp_path / "second" / image.name) as dst:
+            assert dst.count == 1
+        assert (tmp_path / "second" / image.name).read_bytes() == \
+            (tmp_path / "single" / image.name).read_bytes()
+    resumed = run_cli(*args, tmp_path / "first", "--resume", "--scheduler",
+                      cluster.scheduler_address)
+    assert resumed.exit_code == 0, resumed.output
+    assert "skipped" not in resumed.output
+    for image in images:
+        assert (tmp_path / "first" / image.name).read_bytes() == \
+            (tmp_path / "single" / image.name).read_bytes()
