@@ -345,6 +345,8 @@ def _run(calls: list[tuple], outputs, workers, scheduler, progress: bool) -> lis
             except BaseException:
                 _interrupt(client, futures, names, outputs)
                 raise
+        if scheduler:
+            _check_visible(outputs)
         return results
     finally:
         try:
@@ -391,6 +393,20 @@ def remove_temporaries(outputs, tag: str) -> list[str]:
                 os.unlink(entry.path)
                 removed.append(entry.path)
     return removed
+
+
+def _check_visible(outputs) -> None:
+    """Each output the workers reported is here too: a worker without the share writes on
+    its own disk (a path every worker reaches is not one this machine reaches)."""
+    from geotile.raster import is_virtual_path
+
+    missing = [os.fspath(o) for o in outputs
+               if not is_virtual_path(os.fspath(o)) and not os.path.exists(o)]
+    if missing:
+        raise InputError(f"{missing[0]}: written by a dask worker but not visible here "
+                         f"({len(missing)} of {len(outputs)} outputs); --scheduler needs "
+                         "inputs and outputs on storage shared with every worker, mounted "
+                         "at the same path.")
 
 
 def _interrupt(client, futures, names: _RunNames, outputs) -> Interrupted:

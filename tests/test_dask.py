@@ -437,3 +437,40 @@ def test_a_model_replaced_at_the_same_path_is_used_as_it_is_now(run_cli, make_ra
     for image in images:
         assert (tmp_path / "first" / image.name).read_bytes() == \
             (tmp_path / "single" / image.name).read_bytes()
+
+
+def test_outputs_the_workers_wrote_where_this_machine_cannot_see_them_are_an_error(
+        run_cli, make_raster, tmp_path, cluster):
+    """A worker without the output folder's share writes its own copy: reported as written,
+    exit 0, before. Each output is looked for here: one line naming it and the fix."""
+
+    def private_outputs(on: bool):
+        from pathlib import Path
+
+        from geotile import predict
+
+        original = predict.__dict__.setdefault("_unpatched_predict_raster",
+                                               predict.predict_raster)
+
+        def elsewhere(model, image, output, **kwargs):  # a disk only the worker has
+            private = Path(f"{output}.private")
+            summary = original(model, image, private / Path(output).name, **kwargs)
+            return {**summary, "output": str(output)}
+
+        predict.predict_raster = elsewhere if on else original
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 2)
+    with distributed.Client(cluster) as client:
+        client.run(private_outputs, True)
+        try:
+            result = run_cli("predict", model, *images, "--tile-size", "32", "-o",
+                             tmp_path / "out", "--scheduler", cluster.scheduler_address)
+        finally:
+            client.run(private_outputs, False)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert_one_line_error(result, str(tmp_path / "out" / "img0.tif"), "not visible",
+                          "shared", "2 of 2")
+    assert not (tmp_path / "out").exists() or not any(
+        p.suffix == ".tif" for p in (tmp_path / "out").iterdir())
