@@ -286,7 +286,7 @@ def predict_rasters(
                "extra_bands": _shared(extra, remote), "extra_resampling": extra_resampling,
                "resume": resume, "settings": settings})
              for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
-    return _run(calls, outputs, workers, scheduler, progress)
+    return _run(calls, images, outputs, workers, scheduler, progress)
 
 
 def make_masks_on_cluster(
@@ -310,12 +310,12 @@ def make_masks_on_cluster(
     calls = [(_mask_one, _shared(labels_path, remote), _shared(image, remote),
               _shared(output, remote), kwargs)
              for image, output in zip(images, outputs, strict=True)]
-    return _run(calls, outputs, workers, scheduler, progress)
+    return _run(calls, images, outputs, workers, scheduler, progress)
 
 
-def _run(calls: list[tuple], outputs, workers, scheduler, progress: bool) -> list:
-    """Run each ``(func, *args)`` of ``calls`` (writing the matching ``outputs``) as one
-    task; results in order. The first GeotileError is raised once the tasks already running
+def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool) -> list:
+    """Run each ``(func, *args)`` of ``calls`` (reading ``images``, writing ``outputs``) as
+    one task; results in order. The first GeotileError is raised once the tasks already running
     have finished (their outputs are atomic: none is killed half-written); tasks not started
     are skipped. Ctrl-C/SIGTERM stops the running tasks too, and none publishes after it."""
     from geotile.progress import progress_bar
@@ -323,6 +323,7 @@ def _run(calls: list[tuple], outputs, workers, scheduler, progress: bool) -> lis
     client, cluster = _client(workers, scheduler)
     try:
         from distributed import Event, as_completed, wait
+        from distributed.scheduler import KilledWorker
 
         names = _RunNames()
         futures = [client.submit(_task, names, *call, pure=False) for call in calls]
@@ -337,6 +338,15 @@ def _run(calls: list[tuple], outputs, workers, scheduler, progress: bool) -> lis
                         Event(names.stop, client=client).set()
                         wait(futures)
                         raise
+                    except KilledWorker:  # each worker that ran it died: out of memory?
+                        Event(names.stop, client=client).set()
+                        wait(futures)
+                        raise InputError(
+                            f"{images[index[future.key]]}: the dask worker running it died "
+                            "(out of memory?) on every try; nothing was written under its "
+                            "name. Run again with fewer --workers or on workers with more "
+                            "memory (predict: or a smaller --batch-size or --block-size)."
+                        ) from None
                     for text, category in caught:
                         warnings.warn(text, category, stacklevel=2)
                     bar.update()

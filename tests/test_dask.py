@@ -338,11 +338,12 @@ def _slow_site(tmp_path, seconds: float) -> str:
     return str(site)
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C", "worker SIGKILL"])
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C", "worker SIGKILL", "worker dies again"])
 def test_local_workers_leave_no_temporary_files(make_raster, tmp_path, how):
     """SIGTERM of `predict --workers 2`, Ctrl-C (SIGINT to the whole process group, workers
     included) or a worker killed mid-image: the output folder holds what one process would
-    leave, complete outputs only, never the running images' temporary files."""
+    leave, complete outputs only, never the running images' temporary files. A worker that
+    dies on every try (out of memory) is one line naming the image, not a traceback."""
     import os
     import signal
     import time
@@ -363,6 +364,8 @@ def test_local_workers_leave_no_temporary_files(make_raster, tmp_path, how):
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [_slow_site(tmp_path, 0.4), str(Path(__file__).resolve().parents[1])])}
+    if how == "worker dies again":  # as a task that kills every worker it lands on ends
+        env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = "0"
     process = subprocess.Popen(
         [sys.executable, "-m", "geotile", "predict", str(model), *map(str, images),
          "--tile-size", "32", "--block-size", "64", "-o", str(out), "--workers", "2"],
@@ -393,7 +396,13 @@ def test_local_workers_leave_no_temporary_files(make_raster, tmp_path, how):
     lines = [line for line in stderr.splitlines() if line.strip()]
     names = sorted(p.name for p in out.iterdir())
     strays = [".b0.1234abcd.tmp.tif", ".b0.notgeotiles.tmp.tif"]
-    if how == "worker SIGKILL":  # the image is predicted again elsewhere
+    if how == "worker dies again":
+        assert process.returncode == 1, stderr
+        assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+        assert "died" in lines[0] and "fewer" in lines[0], stderr
+        assert any(f"b{i}.tif" in lines[0] for i in range(3)), stderr
+        assert [n for n in names if n.startswith(".")] == strays, names
+    elif how == "worker SIGKILL":  # the image is predicted again elsewhere
         assert process.returncode == 0, stderr
         assert names == [*strays, "b0.tif", "b1.tif", "b2.tif"], names
     else:
