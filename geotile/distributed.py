@@ -132,6 +132,10 @@ def _task(names: _RunNames, func, *args):
             result = func(*args)
     except GeotileError as exc:
         failure = type(exc)(str(exc))
+        with contextlib.suppress(Exception):  # named where a path is seen differently
+            from distributed import get_worker
+
+            failure.worker = get_worker().address
     finally:
         RUN_GUARD.reset(token)
     if failure is not None:  # raised outside the handler: no context (a GDAL error) to carry
@@ -334,9 +338,11 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
                 for future in as_completed(futures):
                     try:
                         results[index[future.key]], caught = future.result()
-                    except GeotileError:
+                    except GeotileError as exc:
                         Event(names.stop, client=client).set()
                         wait(futures)
+                        if scheduler:
+                            raise _seen_from_here(exc) from None
                         raise
                     except KilledWorker:  # each worker that ran it died: out of memory?
                         Event(names.stop, client=client).set()
@@ -403,6 +409,25 @@ def remove_temporaries(outputs, tag: str) -> list[str]:
                 os.unlink(entry.path)
                 removed.append(entry.path)
     return removed
+
+
+def _seen_from_here(exc: GeotileError) -> GeotileError:
+    """A worker's error about a path this machine sees otherwise (a missing input that is
+    here, an output in the way that is not): said to be the worker's view, with the fix."""
+    worker = getattr(exc, "worker", None)
+    where, _, rest = str(exc).partition(": ")
+    path = where.removeprefix("--extra-bands ")
+    if worker is None or not path:
+        return exc
+    shared = ("--scheduler needs inputs and outputs on storage shared with every worker, "
+              "mounted at the same path.")
+    if rest.startswith("no such file") and os.path.exists(path):
+        return type(exc)(f"{where}: no such file on dask worker {worker}, though it exists "
+                         f"here; {shared}")
+    if rest.startswith("already exists") and not os.path.lexists(path):
+        return type(exc)(f"{where}: already exists on dask worker {worker}, though not "
+                         f"here; {shared}")
+    return exc
 
 
 def _check_visible(outputs) -> None:

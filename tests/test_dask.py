@@ -483,3 +483,29 @@ def test_outputs_the_workers_wrote_where_this_machine_cannot_see_them_are_an_err
                           "shared", "2 of 2")
     assert not (tmp_path / "out").exists() or not any(
         p.suffix == ".tif" for p in (tmp_path / "out").iterdir())
+
+
+def test_an_input_only_this_machine_sees_is_said_to_be_missing_on_the_worker(
+        run_cli, make_raster, tmp_path, cluster):
+    """'no such file. Check the path.' about a file the user sees: the message now says it
+    is the dask worker that does not see it, and what --scheduler needs."""
+
+    def blind(on: bool):
+        from geotile import raster
+
+        original = raster.__dict__.setdefault("_unpatched_input_exists", raster.input_exists)
+        raster.input_exists = (lambda path: "hidden" not in str(path) and original(path)) \
+            if on else original
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("hidden.tif", np.zeros((3, 20, 20), np.uint8))
+    with distributed.Client(cluster) as client:
+        client.run(blind, True)
+        try:
+            result = run_cli("predict", model, image, "-o", tmp_path / "out.tif",
+                             "--scheduler", cluster.scheduler_address)
+        finally:
+            client.run(blind, False)
+    assert_one_line_error(result, f"{image}: no such file on dask worker tcp://",
+                          "exists here", "shared with every worker")
+    assert not (tmp_path / "out.tif").exists()
