@@ -114,3 +114,13 @@ def test_tensorrt_keeps_its_engines_on_disk(tmp_path, monkeypatch):
     assert provider_options(chain)[0][1]["trt_fp16_enable"] == "False"
     # CPU and CUDA runs touch no cache
     assert provider_options([PROVIDERS["cpu"]]) == [PROVIDERS["cpu"]]
+
+
+def test_cpu_sessions_stop_spinning_between_runs(tmp_path):
+    """ONNX Runtime's CPU threads spin after each run by default, taking a core from
+    predict's reading and blending threads between batches."""
+    from tests.onnx_models import pointwise_model
+
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu")
+    options = model.session.get_session_options()
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
