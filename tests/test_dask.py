@@ -287,6 +287,17 @@ def _idle(client, timeout=60.0) -> None:
     time.sleep(0.5)
 
 
+def _three_images(make_raster, tmp_path, seed: int):
+    """(a pointwise model, three 96 px random images, an empty output folder)."""
+    model = pointwise_model(tmp_path / "m.onnx")
+    rng = np.random.default_rng(seed)
+    images = [make_raster(f"b{i}.tif", rng.integers(0, 256, (3, 96, 96), np.uint8))
+              for i in range(3)]
+    out = tmp_path / "out"
+    out.mkdir()
+    return model, images, out
+
+
 def test_interrupted_scheduler_run_stops_its_images_and_never_writes_after(
         make_raster, tmp_path, cluster):
     """SIGTERM of `predict --scheduler`: the images running on the cluster stop and write
@@ -294,12 +305,7 @@ def test_interrupted_scheduler_run_stops_its_images_and_never_writes_after(
     'interrupted'); the outputs of an earlier run stay as they were."""
     import signal
 
-    model = pointwise_model(tmp_path / "m.onnx")
-    rng = np.random.default_rng(1)
-    images = [make_raster(f"b{i}.tif", rng.integers(0, 256, (3, 96, 96), np.uint8))
-              for i in range(3)]
-    out = tmp_path / "out"
-    out.mkdir()
+    model, images, out = _three_images(make_raster, tmp_path, seed=1)
     for image in images:  # an earlier run's outputs
         (out / image.name).write_bytes(b"earlier run")
     with distributed.Client(cluster) as client:
@@ -350,12 +356,7 @@ def test_local_workers_leave_no_temporary_files(make_raster, tmp_path, how):
 
     import psutil
 
-    model = pointwise_model(tmp_path / "m.onnx")
-    rng = np.random.default_rng(2)
-    images = [make_raster(f"b{i}.tif", rng.integers(0, 256, (3, 96, 96), np.uint8))
-              for i in range(3)]
-    out = tmp_path / "out"
-    out.mkdir()
+    model, images, out = _three_images(make_raster, tmp_path, seed=2)
     (out / ".b0.notgeotiles.tmp.tif").write_bytes(b"someone else's")  # left alone
     (out / ".b0.1234abcd.tmp.tif").write_bytes(b"an earlier run's")  # not this run's
     import subprocess

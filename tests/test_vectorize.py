@@ -299,15 +299,22 @@ def test_simplify_falls_back_to_each_polygon_without_coverage_simplify(monkeypat
                for a, p in zip(alone, [left, right], strict=True))
 
 
-def test_polygons_are_the_same_whichever_rows_the_bands_are_cut_at(make_raster, tmp_path):
-    # 0.3 m pixels (not exact in binary): a band's own origin rounded differently, and the
-    # union across its seams left extra vertices, so outputs differed with the band height
-    rng = np.random.default_rng(5)
+def _random_blocks(make_raster, seed: int, widest: int):
+    """A 230 x 150 px class raster (0.3 m pixels, not exact in binary) of 40 random blocks
+    of classes 1 and 2, up to ``widest`` px wide."""
+    rng = np.random.default_rng(seed)
     mask = np.zeros((230, 150), np.uint8)
     for _ in range(40):
         y, x = rng.integers(0, 220), rng.integers(0, 140)
-        mask[y : y + rng.integers(3, 60), x : x + rng.integers(3, 12)] = rng.integers(1, 3)
-    path = make_raster("classes.tif", mask, transform=from_origin(X0 + 0.1, Y0 + 0.7, 0.3, 0.3))
+        mask[y : y + rng.integers(3, 60), x : x + rng.integers(3, widest)] = rng.integers(1, 3)
+    return make_raster("classes.tif", mask,
+                       transform=from_origin(X0 + 0.1, Y0 + 0.7, 0.3, 0.3))
+
+
+def test_polygons_are_the_same_whichever_rows_the_bands_are_cut_at(make_raster, tmp_path):
+    # 0.3 m pixels (not exact in binary): a band's own origin rounded differently, and the
+    # union across its seams left extra vertices, so outputs differed with the band height
+    path = _random_blocks(make_raster, seed=5, widest=12)
     outputs = []
     for rows in (230, 64, 37, 16):
         out = tmp_path / f"v{rows}.gpkg"
@@ -323,12 +330,7 @@ def test_cleaned_polygons_do_not_depend_on_the_bands_or_workers(make_raster, tmp
     """--simplify works on the whole coverage, in feature order, from each ring's first
     vertex: with seams elsewhere (another band height, another worker count: the default
     differs between machines) polygons came out in another order and simplified apart."""
-    rng = np.random.default_rng(6)
-    mask = np.zeros((230, 150), np.uint8)
-    for _ in range(40):
-        y, x = rng.integers(0, 220), rng.integers(0, 140)
-        mask[y : y + rng.integers(3, 60), x : x + rng.integers(3, 40)] = rng.integers(1, 3)
-    path = make_raster("classes.tif", mask, transform=from_origin(X0 + 0.1, Y0 + 0.7, 0.3, 0.3))
+    path = _random_blocks(make_raster, seed=6, widest=40)
     outputs = []
     for rows, workers in ((230, 1), (64, 1), (37, 2), (115, 2)):
         out = tmp_path / f"v{rows}.gpkg"
