@@ -962,10 +962,9 @@ def test_crossings_and_t_junctions_keep_all_their_arms(make_raster, tmp_path, wi
     pixel, arm = 0.5, 45
     for i, off in enumerate(np.array(SUBPIXEL)):
         centre = 100 + off
-        ends = [centre + arm * along, centre - arm * along, centre + arm * across]
+        t_ends = [centre + arm * along, centre - arm * along, centre + arm * across]
         for kind in ("x", "t"):
-            if kind == "x":
-                ends.append(centre - arm * across)
+            ends = [*t_ends, centre - arm * across] if kind == "x" else t_ends
             roads = [shapely.LineString([centre, end]) for end in ends]
             raster, truths = burnt_roads(make_raster, f"{kind}{i}.tif", roads, width, 200)
             vectorize_lines(raster, tmp_path / f"{kind}{i}.gpkg")
@@ -973,20 +972,20 @@ def test_crossings_and_t_junctions_keep_all_their_arms(make_raster, tmp_path, wi
             degree, cycles = graph_of(frame)
             free = [p for p, d in degree.items() if d == 1]
             assert len(free) == len(ends) and cycles == 0, (kind, off, list(frame["length_m"]))
-            # one junction; an oblique X may still be two, less than the road's width apart
+            # one junction (an oblique X came out as two of degree 3, less than the road's
+            # width apart, joined by a short line) near the crossing's centre (a T's
+            # thins to a point up to a quarter of the width into the stem)
             nodes = [shapely.Point(p) for p, d in degree.items() if d > 1]
-            assert sum(degree[(p.x, p.y)] - 2 for p in nodes) == len(ends) - 2
-            for node in nodes:
-                assert node.distance(truths[0].boundary.geoms[0]) < max(1.5, width / 4) * pixel
-            arms = [g for g in frame.geometry
-                    if {g.coords[0], g.coords[-1]} & set(free)]
-            assert len(arms) == len(ends) and sum(g.length for g in frame.geometry) - sum(
-                g.length for g in arms) < width * pixel
+            assert [degree[(p.x, p.y)] for p in nodes] == [len(ends)], (kind, off, degree)
+            assert nodes[0].distance(truths[0].boundary.geoms[0]) < max(
+                1.5, width / (4 if kind == "x" else 3)) * pixel, (kind, off)
+            assert len(frame) == len(ends), (kind, off, list(frame["length_m"]))
+            arms = frame.geometry
             lengths = sorted(g.length for g in arms)
             assert lengths[0] > arm * pixel * 0.85 and lengths[-1] < arm * pixel * 1.1, (
                 kind, off, lengths)
             # off the centrelines: at most 2 px, or a sixth of the road's width where the
-            # skeleton bends into the junction's corners
+            # skeleton bends into the junction's corners (a quarter: into a T's stem)
             union = shapely.union_all(truths)
             assert directed_distance(frame.geometry.union_all(), union) < max(
-                2, width / 6) * pixel, (kind, off)
+                2, width / (6 if kind == "x" else 4)) * pixel, (kind, off)
