@@ -18,7 +18,9 @@ skeletonized apart, each with the others' pixels (the one under each pixel
 centre) as context where its own grid has none, so that roads crossing their
 edges run straight on, and their free ends on the edges, at most
 ``JOIN_PIXELS`` apart, are joined. Cycles of paths between junctions shorter than the road is
-wide (the 2x2 pixel block of a diagonal crossing) become one junction.
+wide (the 2x2 pixel block of a diagonal crossing) become one junction, and so, after
+pruning, does a lone path between two junctions shorter than the road is wide (an X
+crossing that thinning split in two).
 
 Then, in metres: spurs (paths from a junction to a free end), isolated
 paths and small loops shorter than ``min_length`` are pruned, repeatedly,
@@ -396,6 +398,8 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
         lines = prune(lines, options.min_length, _length_function(crs, lines),
                       lambda points, k=class_id: np.array(
                           [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))
+        lines = merge_close_junctions(lines, cell, lambda points, k=class_id: np.array(
+            [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))[0]
         if not len(lines):
             continue
         frames.append(_line_frame(lines, class_id, pixels, paths))
@@ -589,6 +593,58 @@ def collapse_junction_cycles(lines: np.ndarray, cell: float, edge=None):
     kept = []
     for i, line in enumerate(lines):
         if i in drop:
+            continue
+        coords = shapely.get_coordinates(line).tolist()
+        if start_keys[i] in moved:
+            coords.insert(0, list(moved[start_keys[i]]))
+        if end_keys[i] in moved:
+            coords.append(list(moved[end_keys[i]]))
+        kept.append(shapely.LineString(coords))
+    return _merge(np.asarray(kept, dtype=object)), centres
+
+
+def merge_close_junctions(lines: np.ndarray, cell: float, edge):
+    """Contract each path between two junctions shorter than the road is wide there
+    (twice the smaller distance to the road's edge at its two junctions, ``edge(points)``
+    in planar units, less the half pixel by which the distance to the nearest background
+    pixel's centre overshoots the edge) into one node at its midpoint: thinning splits an
+    X crossing turned off the pixel grid into two junctions of degree 3 joined by a piece
+    shorter than the road's width, where the crossing is one junction of degree 4. A link
+    between two junctions farther apart than the road is wide (staggered side roads)
+    stays. Returns (lines, {node (x, y): its distance to the road's edge}); the paths
+    that met a contracted piece end at its node."""
+    import shapely
+
+    if not len(lines):
+        return lines, {}
+    starts, ends, degree = _end_degrees(lines)
+    start_keys, end_keys = list(map(tuple, starts.tolist())), list(map(tuple, ends.tolist()))
+    between = [i for i in range(len(lines)) if start_keys[i] != end_keys[i]
+               and degree[start_keys[i]] >= 3 and degree[end_keys[i]] >= 3]
+    if not between:
+        return lines, {}
+    lengths = shapely.length(lines)
+    reach = edge(np.concatenate([starts[between], ends[between]]))
+    reach = np.minimum(reach[:len(between)], reach[len(between):]) - cell / 2
+    short = [i for i, r in zip(between, reach.tolist(), strict=True) if lengths[i] < 2 * r]
+    if not short:
+        return lines, {}
+    pieces: dict = {}
+    for i in short:
+        for node in (start_keys[i], end_keys[i]):
+            pieces[node] = pieces.get(node, 0) + 1
+    # a piece alone at both its junctions (a chain of close junctions is a road whose
+    # bumps' spurs were not pruned, or something else than a crossing: it stays)
+    used = {i for i in short if pieces[start_keys[i]] == pieces[end_keys[i]] == 1}
+    moved, centres = {}, {}
+    for i in used:
+        nodes = np.array([start_keys[i], end_keys[i]])
+        centre = tuple(nodes.mean(axis=0).tolist())
+        centres[centre] = float(np.max(edge(nodes)))
+        moved.update(dict.fromkeys((start_keys[i], end_keys[i]), centre))
+    kept = []
+    for i, line in enumerate(lines):
+        if i in used:
             continue
         coords = shapely.get_coordinates(line).tolist()
         if start_keys[i] in moved:

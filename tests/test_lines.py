@@ -989,3 +989,26 @@ def test_crossings_and_t_junctions_keep_all_their_arms(make_raster, tmp_path, wi
             union = shapely.union_all(truths)
             assert directed_distance(frame.geometry.union_all(), union) < max(
                 2, width / (6 if kind == "x" else 4)) * pixel, (kind, off)
+
+
+@pytest.mark.parametrize("width", [5, 9, 13, 21])
+@pytest.mark.parametrize("degrees", [0, 30, 45])
+def test_staggered_side_roads_farther_apart_than_the_width_keep_two_junctions(
+        make_raster, tmp_path, width, degrees):
+    """Side roads leaving a road on either side 1.1 road widths apart: two junctions of
+    degree 3 and the link between them stay (only a piece shorter than the road's width,
+    an X crossing split by thinning, becomes one node)."""
+    from geotile.lines import vectorize_lines
+
+    a = np.radians(degrees)
+    along, across = np.array([np.cos(a), -np.sin(a)]), np.array([np.sin(a), np.cos(a)])
+    centre, shift = np.array([100.25, 100.0]), 1.1 * width / 2 * along
+    roads = [shapely.LineString([centre - 45 * along, centre + 45 * along]),
+             shapely.LineString([centre - shift, centre - shift + 45 * across]),
+             shapely.LineString([centre + shift, centre + shift - 45 * across])]
+    raster, _ = burnt_roads(make_raster, "s.tif", roads, width, 200)
+    vectorize_lines(raster, tmp_path / "s.gpkg")
+    frame = gpd.read_file(tmp_path / "s.gpkg")
+    degree, cycles = graph_of(frame)
+    assert sorted(degree.values()) == [1, 1, 1, 1, 3, 3] and cycles == 0, list(
+        frame["length_m"])
