@@ -590,6 +590,15 @@ def collapse_junction_cycles(lines: np.ndarray, cell: float, edge=None):
         moved.update(dict.fromkeys(nodes, centre))
     if not drop:
         return lines, {}
+    return _contract(lines, drop, moved, start_keys, end_keys), centres
+
+
+def _contract(lines: np.ndarray, drop: set, moved: dict, start_keys: list,
+              end_keys: list) -> np.ndarray:
+    """``lines`` without those in ``drop``, the others' ends at a node in ``moved`` (old
+    node -> new node) joined on to it, merged again."""
+    import shapely
+
     kept = []
     for i, line in enumerate(lines):
         if i in drop:
@@ -600,7 +609,7 @@ def collapse_junction_cycles(lines: np.ndarray, cell: float, edge=None):
         if end_keys[i] in moved:
             coords.append(list(moved[end_keys[i]]))
         kept.append(shapely.LineString(coords))
-    return _merge(np.asarray(kept, dtype=object)), centres
+    return _merge(np.asarray(kept, dtype=object))
 
 
 def merge_close_junctions(lines: np.ndarray, cell: float, edge):
@@ -642,17 +651,7 @@ def merge_close_junctions(lines: np.ndarray, cell: float, edge):
         centre = tuple(nodes.mean(axis=0).tolist())
         centres[centre] = float(np.max(edge(nodes)))
         moved.update(dict.fromkeys((start_keys[i], end_keys[i]), centre))
-    kept = []
-    for i, line in enumerate(lines):
-        if i in used:
-            continue
-        coords = shapely.get_coordinates(line).tolist()
-        if start_keys[i] in moved:
-            coords.insert(0, list(moved[start_keys[i]]))
-        if end_keys[i] in moved:
-            coords.append(list(moved[end_keys[i]]))
-        kept.append(shapely.LineString(coords))
-    return _merge(np.asarray(kept, dtype=object)), centres
+    return _contract(lines, used, moved, start_keys, end_keys), centres
 
 
 def _join_raster_edges(lines: np.ndarray, class_id: int, pixels: dict, outlines: list,
