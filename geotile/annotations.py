@@ -25,6 +25,7 @@ another place, a wrong --labels-crs) is named in a warning, as by make-masks.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -107,58 +108,66 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     own: dict = {}  # a SpaceNet CSV's rows per image: its truth is per ImageId
     spacenet_rows = is_spacenet_csv(options.labels)
     count = 0
-    for number, row in enumerate(rows, start=1):
-        image = by_source[row["source"]]
-        with quiet_rasterio(), open_raster(image) as src:  # tile warned of no georeference
-            # pixel coordinates where nothing places the raster in the CRS it names
-            crs, transform, shape = map_crs(src), src.transform, (src.width, src.height)
-            if labels.crs is not None and placed_nowhere(src):
-                raise InputError(labels_not_placed(image, options.labels, labels.crs))
-            if labels.crs is not None and crs is None:
-                raise InputError(f"{image}: the raster has no map coordinates, so the labels "
-                                 f"in {options.labels} ({labels.crs.to_string()}) cannot be "
-                                 "placed on it. Georeference it, or give labels in its pixel "
-                                 "coordinates without a CRS.")
-            gaps = may_hold_nodata(src)
-        key = crs.to_wkt() if crs else None
-        if key not in prepared:
-            prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
-                                           options.class_map, lines_fix=LINES_FIX)
-        frame, names = prepared[key]
-        if spacenet_rows:
-            if image not in own:
-                own[image] = own_rows(frame, labels, image)
-            frame = own[image]
-        if image not in seen:  # labels that miss it (a wrong CRS, another place): said
-            seen.add(image)
-            extent = grid_envelope(transform, *shape)
-            if len(select_bounds(frame, extent)) == 0:
-                say_no_labels_on(labels, frame, options.labels, image, extent, crs,
-                                 f"the patches of {image.name} have no annotations")
-        categories.update(names)
-        x_off, y_off = int(row["x_off"]), int(row["y_off"])
-        width, height = int(row["width"]), int(row["height"])
-        patch_transform = window_transform(Window(x_off, y_off, width, height), transform)
-        near = select_bounds(frame, grid_envelope(patch_transform, width, height))
-        inside = (min(width, shape[0] - x_off), min(height, shape[1] - y_off))  # not padding
-        instances = clip_to_patch(near.geometries, near.fields["class_id"], patch_transform,
-                                  width, height, options.min_area, inside)
-        if instances and gaps:  # none wholly on the image's nodata (the mask's ignore)
-            with quiet_rasterio(), open_raster(image) as src:
-                valid = valid_pixels(src, Window(x_off, y_off, *inside))
-            instances = on_valid_pixels(instances, valid)
-        stem = Path(row["image"]).stem
-        _write_geojson(folder / "labels" / f"{stem}.geojson", instances, patch_transform,
-                       crs, names)
-        if options.annotations == "yolo":
-            _write_yolo(folder / "labels" / f"{stem}.txt", instances, width, height)
-        if options.annotations == "coco":
-            coco_images.append({"id": number, "file_name": row["image"], "width": width,
-                                "height": height})
-            for pixels, class_id in instances:
-                coco_annotations.append(_coco_annotation(len(coco_annotations) + 1, number,
-                                                         pixels, class_id))
-        count += len(instances)
+    # the image of the rows at hand (index.csv lists an image's patches together), opened
+    # once for them
+    opened = contextlib.ExitStack()
+    src, src_path = None, None
+    with opened:
+        for number, row in enumerate(rows, start=1):
+            image = by_source[row["source"]]
+            if image != src_path:
+                opened.close()
+                with quiet_rasterio():  # tile warned of no georeference
+                    src, src_path = opened.enter_context(open_raster(image)), image
+                # pixel coordinates where nothing places the raster in the CRS it names
+                crs, transform, shape = map_crs(src), src.transform, (src.width, src.height)
+                if labels.crs is not None and placed_nowhere(src):
+                    raise InputError(labels_not_placed(image, options.labels, labels.crs))
+                if labels.crs is not None and crs is None:
+                    raise InputError(f"{image}: the raster has no map coordinates, so the labels "
+                                     f"in {options.labels} ({labels.crs.to_string()}) cannot be "
+                                     "placed on it. Georeference it, or give labels in its pixel "
+                                     "coordinates without a CRS.")
+                gaps = may_hold_nodata(src)
+            key = crs.to_wkt() if crs else None
+            if key not in prepared:
+                prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
+                                               options.class_map, lines_fix=LINES_FIX)
+            frame, names = prepared[key]
+            if spacenet_rows:
+                if image not in own:
+                    own[image] = own_rows(frame, labels, image)
+                frame = own[image]
+            if image not in seen:  # labels that miss it (a wrong CRS, another place): said
+                seen.add(image)
+                extent = grid_envelope(transform, *shape)
+                if len(select_bounds(frame, extent)) == 0:
+                    say_no_labels_on(labels, frame, options.labels, image, extent, crs,
+                                     f"the patches of {image.name} have no annotations")
+            categories.update(names)
+            x_off, y_off = int(row["x_off"]), int(row["y_off"])
+            width, height = int(row["width"]), int(row["height"])
+            patch_transform = window_transform(Window(x_off, y_off, width, height), transform)
+            near = select_bounds(frame, grid_envelope(patch_transform, width, height))
+            inside = (min(width, shape[0] - x_off), min(height, shape[1] - y_off))  # not padding
+            instances = clip_to_patch(near.geometries, near.fields["class_id"], patch_transform,
+                                      width, height, options.min_area, inside)
+            if instances and gaps:  # none wholly on the image's nodata (the mask's ignore)
+                with quiet_rasterio():
+                    valid = valid_pixels(src, Window(x_off, y_off, *inside))
+                instances = on_valid_pixels(instances, valid)
+            stem = Path(row["image"]).stem
+            _write_geojson(folder / "labels" / f"{stem}.geojson", instances, patch_transform,
+                           crs, names)
+            if options.annotations == "yolo":
+                _write_yolo(folder / "labels" / f"{stem}.txt", instances, width, height)
+            if options.annotations == "coco":
+                coco_images.append({"id": number, "file_name": row["image"], "width": width,
+                                    "height": height})
+                for pixels, class_id in instances:
+                    coco_annotations.append(_coco_annotation(len(coco_annotations) + 1, number,
+                                                             pixels, class_id))
+            count += len(instances)
     if options.annotations == "yolo":
         top = max(categories) if categories else 1
         (folder / "labels" / "classes.txt").write_text(
