@@ -15,6 +15,7 @@ import os
 import uuid
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from geotile.cpus import usable_cpus
 from geotile.errors import GeotileError, InputError, Interrupted
@@ -140,7 +141,9 @@ def _task(names: _RunNames, func, *args):
         RUN_GUARD.reset(token)
     if failure is not None:  # raised outside the handler: no context (a GDAL error) to carry
         raise failure
-    return result, [(str(w.message), w.category) for w in caught]
+    # a library's deprecation notices are for developers: hidden here as Python hides them
+    return result, [(str(w.message), w.category) for w in caught
+                    if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
 
 
 def _predict_one(model_path, model_options, image, output, kwargs) -> dict:
@@ -353,7 +356,9 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
                             "name. Run again with fewer --workers or on workers with more "
                             "memory (predict: or a smaller --batch-size or --block-size)."
                         ) from None
-                    for text, category in caught:
+                    name = Path(images[index[future.key]]).name
+                    for text, category in caught:  # among many images, say whose it is
+                        text = text if name in text else f"{name}: {text}"
                         warnings.warn(text, category, stacklevel=2)
                     bar.update()
             except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop everything now

@@ -514,3 +514,25 @@ def test_an_input_only_this_machine_sees_is_said_to_be_missing_on_the_worker(
     assert_one_line_error(result, f"{image}: no such file on dask worker tcp://",
                           "exists here", "shared with every worker")
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_workers_warning_names_its_image(tmp_path, cluster):
+    """A warning raised on a worker without the image's name (numpy's, rasterio's, a model
+    warning) is shown here naming the image whose task raised it: among many images run at
+    once, a bare 'invalid value encountered' says nothing of where (dask F9)."""
+    import warnings
+
+    from geotile import distributed as gd
+
+    outputs = [tmp_path / "a.tif", tmp_path / "b.tif"]
+    for output in outputs:
+        output.write_bytes(b"")
+    calls = [(warnings.warn, "invalid value encountered in divide", RuntimeWarning),
+             (warnings.warn, "b.tif: named already", UserWarning)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gd._run(calls, [tmp_path / "in" / "a.tif", tmp_path / "in" / "b.tif"], outputs,
+                None, cluster.scheduler_address, progress=False)
+    texts = sorted(str(w.message) for w in caught)
+    assert texts == ["a.tif: invalid value encountered in divide", "b.tif: named already"]
+    assert [w.category for w in caught if "divide" in str(w.message)] == [RuntimeWarning]
