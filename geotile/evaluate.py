@@ -610,10 +610,9 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     either raster, or 255 (the ignore value) in a uint8 truth, are left out. Streams by
     ``block_size`` px blocks (read a block ahead, see geotile.streaming).
     """
-    from geotile.label_rasters import looks_like_colour_labels
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
-    from geotile.raster_kinds import plain_bands, raster_kind
+    from geotile.raster_kinds import looks_like_colour_labels, plain_bands, raster_kind
     from geotile.streaming import background, blocks, is_striped
 
     with open_raster(prediction) as pred, open_raster(truth) as true:

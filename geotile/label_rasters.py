@@ -441,29 +441,6 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 # ----------------------------------------------------------------------------- masks
 
 
-def looks_like_colour_labels(src, pure: bool = False) -> bool:
-    """Whether an open raster looks like colour-coded labels (ISPRS Potsdam's): uint8 RGB
-    bands of a few colours (not a photo), two or more bands above 1 and not all equal
-    (Massachusetts' grey 0/255 masks repeat one binary band). ``pure``: only colours of
-    0 and 255 in each band (Potsdam's, Vaihingen's, DeepGlobe land cover's), which tells
-    them from three bands of probabilities that happen to take few values."""
-    from rasterio.enums import ColorInterp
-
-    rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
-    if src.count < 3 or src.dtypes[0] != "uint8" or tuple(src.colorinterp[:3]) != rgb \
-            or "GEOTILE_OUTPUT" in src.tags():  # geotile's own: probabilities, classes
-        return False
-    from geotile.raster import sample_pixels
-
-    sample = sample_pixels(src, [1, 2, 3])
-    grey = (sample[0] == sample[1]).all() and (sample[1] == sample[2]).all()
-    codes = sample[0].astype(np.int32) << 16 | sample[1].astype(np.int32) << 8 | sample[2]
-    few = len(np.unique(codes)) <= 64  # a palette's colours, not a photo's thousands
-    if pure and not np.isin(sample, (0, 255)).all():
-        return False
-    return few and not grey and int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2
-
-
 def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
     if palette is not None:

@@ -877,7 +877,7 @@ def _fmt(value: float) -> str:
 def _warn_if_colour_labels(mask_src, image) -> None:
     """One warning when a mask looks like colour-coded labels: its patches would hold
     colours, not class ids."""
-    from geotile.label_rasters import looks_like_colour_labels
+    from geotile.raster_kinds import looks_like_colour_labels
 
     if looks_like_colour_labels(mask_src):
         name = Path(str(mask_src.name)).name
