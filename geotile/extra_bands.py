@@ -25,8 +25,9 @@ RESAMPLING = ("bilinear", "nearest", "cubic", "average")
 
 def same_grid(a, b) -> bool:
     """True when ``a`` and ``b`` (datasets or VRTs) have the same pixel grid and CRS."""
-    return ((a.width, a.height) == (b.width, b.height) and a.crs == b.crs
-            and a.transform.almost_equals(b.transform))
+    from geotile.raster import grid_difference
+
+    return grid_difference(a, b) is None
 
 
 def _check_overlap(src, like, path) -> None:

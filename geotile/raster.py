@@ -369,9 +369,15 @@ def check_creation_options(
                          f"or remove it; see {_DRIVER_DOCS[driver]}")
 
 
+#: grids whose pixel positions differ by less than this (in pixels, anywhere in the raster)
+#: are one grid: float noise of other tools, never a misalignment
+GRID_TOLERANCE_PX = 1e-3
+
+
 def grid_difference(src, other) -> str | None:
     """What differs between two open rasters' grids, in words with both values (size, CRS,
-    pixel size or rotation, origin); None when they are the same grid."""
+    pixel size or rotation, origin); None when they are the same grid: every corner of
+    ``other`` within :data:`GRID_TOLERANCE_PX` pixels of ``src``'s, in any CRS."""
     if (src.width, src.height) != (other.width, other.height):
         return f"{src.width}x{src.height} px against {other.width}x{other.height} px"
     if src.crs != other.crs:
@@ -380,15 +386,27 @@ def grid_difference(src, other) -> str | None:
 
         return f"{name(src.crs)} against {name(other.crs)}"
     a, b = src.transform, other.transform
-    if a.almost_equals(b):
+    if a == b:
         return None
-    if not np.allclose([a.a, a.b, a.d, a.e], [b.a, b.b, b.d, b.e], rtol=1e-9, atol=0):
+    corners = np.array([(0, 0), (src.width, 0), (0, src.height), (src.width, src.height)],
+                       float)
+    try:  # other's corners in src's pixels
+        cols, rows = ~a * (b * (corners[:, 0], corners[:, 1]))
+    except Exception:  # a degenerate (non-invertible) transform
+        cols = rows = np.full(4, np.inf)
+    off = np.abs(np.stack([cols, rows], axis=1) - corners)
+    if off.max() <= GRID_TOLERANCE_PX:
+        return None
+    from_origin = np.stack([cols - cols[0], rows - rows[0]], axis=1)  # the linear part
+    if np.abs(from_origin - corners).max() > GRID_TOLERANCE_PX:
         def cell(t) -> str:
-            turned = f", rotation terms {t.b:.10g}, {t.d:.10g}" if t.b or t.d else ""
-            return f"{abs(t.a):.10g} x {abs(t.e):.10g}{turned}"
+            turned = f", rotation terms {t.b:.15g}, {t.d:.15g}" if t.b or t.d else ""
+            return f"{abs(t.a):.15g} x {abs(t.e):.15g}{turned}"
 
         return f"pixel size {cell(a)} against {cell(b)}"
-    return f"origin ({a.c:.10g}, {a.f:.10g}) against ({b.c:.10g}, {b.f:.10g})"
+    col, row = ~b * (a.c, a.f)  # src's origin in other's pixels
+    return (f"origin ({a.c:.15g}, {a.f:.15g}) against ({b.c:.15g}, {b.f:.15g}): shifted "
+            f"by {col:.3g} px across, {row:.3g} px down")
 
 
 def check_nbits(options: dict[str, Any], dtype: str) -> None:

@@ -212,3 +212,39 @@ def test_open_with_decode_threads_reads_the_same_pixels_and_leaves_no_setting(tm
     from rasterio._env import get_gdal_config
 
     assert get_gdal_config("GDAL_NUM_THREADS") is None
+
+
+@pytest.mark.parametrize(("crs", "pixel", "x0", "y0"), [
+    ("EPSG:4326", 2.7e-6, -115.3, 36.2),  # SpaceNet's 0.3 m pixels in degrees
+    ("EPSG:32616", 0.3, 740000.0, 3735000.0),
+    ("EPSG:3857", 1000.0, -12000000.0, 4300000.0),
+])
+def test_grid_difference_is_relative_to_the_pixel_size(make_raster, crs, pixel, x0, y0):
+    """Grids a few pixels (or a pixel size) apart differ in every CRS, degrees included;
+    float noise far below a pixel (3e-5 px) is the same grid."""
+    from rasterio.transform import from_origin
+
+    from geotile.extra_bands import same_grid
+    from geotile.raster import grid_difference
+
+    zeros = np.zeros((650, 650), np.uint8)
+
+    def grid(name, dx=0.0, dy=0.0, scale=1.0):
+        return make_raster(name, zeros, crs=crs, transform=from_origin(
+            x0 + dx * pixel, y0 - dy * pixel, scale * pixel, scale * pixel))
+
+    base = grid("base.tif")
+    cases = {"east": (grid("east.tif", dx=3), "origin"),
+             "south": (grid("south.tif", dy=0.01), "origin"),
+             "coarser": (grid("coarser.tif", scale=2), "pixel size"),
+             "drift": (grid("drift.tif", scale=1 + 1e-5), "pixel size"),  # 0.0065 px at 650
+             "noise": (grid("noise.tif", dx=3e-5, dy=-3e-5, scale=1 + 1e-12), None)}
+    with rasterio.open(base) as a:
+        for name, (path, expected) in cases.items():
+            with rasterio.open(path) as b:
+                found = grid_difference(a, b)
+                assert same_grid(a, b) is (expected is None), name
+            if expected is None:
+                assert found is None, (name, found)
+            else:
+                assert found is not None and found.startswith(expected), (name, found)

@@ -667,3 +667,43 @@ def test_index_bounds_are_exact_far_from_the_origin(make_raster, tmp_path):
         with rasterio.open(tmp_path / "out" / row["image"]) as patch:
             assert tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy")) == \
                 pytest.approx(tuple(patch.bounds), abs=1e-6, rel=0)
+
+
+def test_mask_a_few_pixels_off_in_degrees_is_refused(make_raster, tmp_path):
+    """EPSG:4326 pixels of 2.7e-6 degrees: a mask 3 px east, or of twice the pixel size,
+    is another grid (its patches would label other ground)."""
+    from rasterio.transform import from_origin
+
+    px = 2.7e-6
+    image = make_raster("sn.tif", np.ones((2, 300, 300), np.uint16), crs="EPSG:4326",
+                        transform=from_origin(-115.3, 36.2, px, px))
+    labels = np.ones((300, 300), np.uint8)
+    east = make_raster("east_mask.tif", labels, crs="EPSG:4326",
+                       transform=from_origin(-115.3 + 3 * px, 36.2, px, px))
+    coarse = make_raster("coarse_mask.tif", labels, crs="EPSG:4326",
+                         transform=from_origin(-115.3, 36.2, 2 * px, 2 * px))
+    for mask, what in ((east, "origin"), (coarse, "pixel size")):
+        with pytest.raises(InputError, match=rf"{mask.name}: the mask's grid differs from "
+                                             rf".*sn.tif's: {what}"):
+            tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=128))
+    assert not (tmp_path / "out").exists()
+
+
+def test_grid_error_shows_the_origins_apart(make_raster, tmp_path):
+    """A refused origin difference is printed with digits that show it, and in pixels; 3e-5
+    px of float noise (an origin of 740000.00001 m) is the same grid."""
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    image = make_raster("odd.tif", np.ones((3, 100, 100), np.uint8),
+                        transform=from_origin(x0, y0, 0.3, 0.3))
+    labels = np.ones((100, 100), np.uint8)
+    noise = make_raster("noise_mask.tif", labels, transform=from_origin(x0 + 1e-5, y0, 0.3, 0.3))
+    tile_rasters([image], [noise], tmp_path / "ok", options=TileOptions(size=50))
+    assert len(read_index(tmp_path / "ok")) == 4
+    off = make_raster("off_mask.tif", labels, transform=from_origin(x0 + 0.003, y0, 0.3, 0.3))
+    with pytest.raises(InputError, match=rf"origin \({x0 + 0.003:.15g}, {y0:.15g}\) against "
+                                         rf"\({x0:.15g}, {y0:.15g}\): shifted by 0.01 px across"):
+        tile_rasters([image], [off], tmp_path / "x", options=TileOptions(size=50))
