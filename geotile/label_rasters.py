@@ -563,25 +563,30 @@ def _refuse_grey(label, labels_path, codes: dict[str, int]) -> None:
 
 
 def _is_binary_0_255(label) -> bool:
-    """Whether a uint8 label raster without nodata holds only 0 and some 255, in one band or
-    repeated in every band (INRIA's, Massachusetts' and DeepGlobe's road ground truth):
-    255 is then the positive class (id 1), as tile and evaluate read it, not the ignore
-    value. Exact: read block by block, stopping at the first other value (a class raster
-    shows one in its first blocks)."""
+    return values_0_255(label) == "binary"
+
+
+def values_0_255(label) -> str | None:
+    """"binary" when a uint8 label raster without nodata holds only 0 and some 255, in one
+    band or repeated in every band (INRIA's, Massachusetts' and DeepGlobe's road ground
+    truth): 255 is then the positive class (id 1), as tile and evaluate read it, not the
+    ignore value; "zeros" when it holds only 0; else None. Exact: read block by block at
+    full resolution, stopping at the first other value (a class raster shows one in its
+    first blocks)."""
     if label.dtypes[0] != "uint8" or label.nodata is not None or label.count not in (1, 3, 4) \
             or _has_colour_table(label) or set(_alpha_bands(label)) & {1, 2, 3}:
-        return False
+        return None
     bands = [1] if label.count == 1 else [1, 2, 3]
     positive = False
     for _, window in label.block_windows(1):
         block = label.read(bands, window=window)
         if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
-            return False
+            return None
         high = block[0] == 255
         if not (high | (block[0] == 0)).all():
-            return False
+            return None
         positive = positive or bool(high.any())
-    return positive
+    return "binary" if positive else "zeros"
 
 
 def _has_colour_table(src) -> bool:

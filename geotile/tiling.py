@@ -198,40 +198,70 @@ class PatchData:
     mask_valid: np.ndarray | None = None
 
 
-def mask_padding_value(mask_src):
+def mask_padding_value(mask_src, binary: bool | None = None):
     """The value of mask pixels outside the raster (padding): the mask's nodata value, else
     255, the ignore value of geotile's masks (0 would claim background where nothing is
     known); the largest value of a signed 8-bit mask, which cannot hold 255; 0 for a 0/255
     binary mask (INRIA, Massachusetts), where 255 is the building class (its padding is
-    marked by a mask band instead, :func:`is_binary_0_255`)."""
+    marked by a mask band instead). ``binary``: whether it is one (default:
+    :func:`is_binary_0_255`)."""
     if mask_src.nodata is not None:
         return mask_src.nodata
     dtype = np.dtype(mask_src.dtypes[0])
     if dtype.kind in "iu" and np.iinfo(dtype).max < 255:
         return np.iinfo(dtype).max
-    return 0 if is_binary_0_255(mask_src) else 255
+    return 0 if (is_binary_0_255(mask_src) if binary is None else binary) else 255
 
 
-@functools.lru_cache(maxsize=64)
-def _binary_0_255(name: str, shape: tuple, mtime) -> bool:
-    import rasterio
-    from rasterio.enums import Resampling
+@functools.lru_cache(maxsize=256)
+def _values_0_255(name: str, shape: tuple, mtime) -> str | None:
+    from geotile.label_rasters import values_0_255
+    from geotile.raster import open_raster
 
-    with rasterio.open(name) as src:  # a thinned read: enough to see which values occur
-        sample = src.read(out_shape=(src.count, min(src.height, 1024), min(src.width, 1024)),
-                          resampling=Resampling.nearest)
-    values = np.unique(sample)
-    return bool(255 in values and set(values.tolist()) <= {0, 255})
+    with open_raster(name) as src:
+        return values_0_255(src)
 
 
-def is_binary_0_255(mask_src) -> bool:
-    """Whether a uint8 mask without nodata holds only 0 and 255 (255: the positive class),
-    in every band (Massachusetts' and DeepGlobe's RGB masks repeat it in three)."""
+def mask_values_0_255(mask_src) -> str | None:
+    """"binary" for a 0/255 mask, "zeros" for an all-0 one (uint8, no nodata), else None:
+    from every pixel (:func:`geotile.label_rasters.values_0_255`), cached per file."""
     if mask_src.nodata is not None or mask_src.dtypes[0] != "uint8":
-        return False
+        return None
     path = Path(str(mask_src.name))
     mtime = path.stat().st_mtime_ns if path.exists() else None
-    return _binary_0_255(str(mask_src.name), mask_src.shape, mtime)
+    return _values_0_255(str(mask_src.name), mask_src.shape, mtime)
+
+
+def is_binary_0_255(mask_src, zeros: bool = False) -> bool:
+    """Whether a uint8 mask without nodata holds only 0 and 255 (255: the positive class),
+    in every band (Massachusetts' and DeepGlobe's RGB masks repeat it in three); ``zeros``:
+    an all-0 mask counts too (one without buildings among 0/255 masks)."""
+    kind = mask_values_0_255(mask_src)
+    return kind == "binary" or (zeros and kind == "zeros")
+
+
+def _pads(grid: Grid) -> bool:
+    """Whether some patch of ``grid`` reaches past the raster."""
+    return bool(grid.col_offsets and grid.row_offsets) and (
+        grid.col_offsets[-1] + grid.size > grid.width
+        or grid.row_offsets[-1] + grid.size > grid.height)
+
+
+def _zeros_are_binary(images, masks, options: TileOptions) -> bool:
+    """Whether the run's all-0 masks pad as 0/255 masks: when another of its masks is one
+    (one dataset, one convention). Decided only when some patch is padded."""
+    from geotile.no_georef import quiet_rasterio
+    from geotile.raster import open_raster
+
+    if masks is None:
+        return False
+    for image, mask in zip(images, masks, strict=True):
+        if not _pads(_grid_of(image, options)):
+            continue  # no padding: the convention never shows
+        with quiet_rasterio(), open_raster(mask) as mask_src:
+            if mask_values_0_255(mask_src) == "binary":
+                return True
+    return False
 
 
 def _place_by_sensor(src, dst, patch) -> None:
@@ -360,13 +390,14 @@ def _fractions(data: PatchData, ignore_value) -> tuple[float, float | None]:
             float(np.count_nonzero(positive)) / positive.size)
 
 
-def iter_patches(src, mask_src, grid: Grid, extra=None) -> Iterator[PatchData]:
+def iter_patches(src, mask_src, grid: Grid, extra=None,
+                 mask_fill=None) -> Iterator[PatchData]:
     """Yield the patches of ``grid`` row by row, reading one band of rows at a time (the
     next band is read in a thread while this one's patches are written).
 
     Parts of padded patches outside the raster are filled with the raster's
     nodata value (0 without one) and marked invalid; in the mask, with
-    :func:`mask_padding_value` (``mask_valid`` False). ``extra``
+    ``mask_fill`` (default :func:`mask_padding_value`; ``mask_valid`` False). ``extra``
     (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the image's.
     """
     from geotile.raster import has_nodata, read_band
@@ -390,7 +421,8 @@ def iter_patches(src, mask_src, grid: Grid, extra=None) -> Iterator[PatchData]:
                                            check_nodata=False, fill=mask_fill)
             yield patches, pixels, valid, labels, inside
 
-    mask_fill = None if mask_src is None else mask_padding_value(mask_src)
+    if mask_fill is None and mask_src is not None:
+        mask_fill = mask_padding_value(mask_src)
     for patches, pixels, valid, labels, inside in background(bands(), depth=1):
         for patch in patches:
             cols = slice(patch.x_off, patch.x_off + grid.size)
@@ -603,12 +635,13 @@ def tile_rasters(
     stems = [Path(p).stem for p in images]
     if len(set(stems)) != len(stems):
         raise InputError("images share a file name: their patches would collide. Rename them.")
+    zeros_binary = _zeros_are_binary(images, masks, options)
     plan = None
     if options.split is not None:
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed)
     summary = TileSummary(Path(outdir))
-    digests = _part_digests(images, masks, extras, options, masks_from)
+    digests = _part_digests(images, masks, extras, options, masks_from, zeros_binary)
     run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)},
                                [annotations.labels] if annotations is not None else [])
     if resume:
@@ -635,7 +668,8 @@ def tile_rasters(
                     mask = masks[number] if masks is not None else None
                     extra = extras and (extras[number], extra_resampling)
                     _tile_part(image, mask, tmp, parts / Path(image).stem, digests[number],
-                               writer, options, summary, progress, plan, number, extra)
+                               writer, options, summary, progress, plan, number, extra,
+                               zeros_binary)
             if annotations is not None:  # per-patch labels, published with the patches
                 from geotile.annotations import write_patch_labels
 
@@ -673,15 +707,17 @@ def _parts_folder(outdir) -> Path:
 
 #: what a patch holds beyond its pixels; raised when that changes, so --resume redoes the
 #: patches of older runs (2: mask bands, padding as the masks' ignore value, GCPs/RPCs;
-#: 3: every mask patch declares the mask's nodata)
-PATCH_FORMAT = 3
+#: 3: every mask patch declares the mask's nodata; 4: 0/255 masks found from every pixel)
+PATCH_FORMAT = 4
 
 
-def _part_digests(images, masks, extras, options: TileOptions, masks_from=None) -> list[str]:
+def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
+                  zeros_binary: bool = False) -> list[str]:
     """The completion digest of each image's patches (a split depends on every image);
-    ``masks_from``: (label rasters, palette) the masks were made from, standing for them."""
+    ``masks_from``: (label rasters, palette) the masks were made from, standing for them;
+    ``zeros_binary``: all-0 masks pad as 0/255 ones."""
     settings: dict = {"options": dataclasses.asdict(options), "masks": masks is not None,
-                      "patches": PATCH_FORMAT}
+                      "patches": PATCH_FORMAT, "zeros_binary": zeros_binary}
     if masks_from is not None:
         masks, settings["palette"] = masks_from[0], masks_from[1]
     if options.split is not None:
@@ -732,7 +768,7 @@ class _Rows(list):
 
 
 def _tile_part(image, mask, staging, part, complete, writer, options, summary, progress, plan,
-               number, extra=None) -> None:
+               number, extra=None, zeros_binary=False) -> None:
     """Cut one image into ``part`` (unless a completion record equal to ``complete`` says it
     already was), then link its patches into ``staging`` and add its rows and counts."""
     record = part / "complete.json"
@@ -744,7 +780,8 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
         for sub in ("images", "masks") if mask is not None else ("images",):
             (part / sub).mkdir(parents=True)
         rows, counts = _Rows(), TileSummary(part)
-        _tile_one(image, mask, part, rows, options, counts, progress, plan, number, extra)
+        _tile_one(image, mask, part, rows, options, counts, progress, plan, number, extra,
+                  zeros_binary)
         done = {"complete": complete, "rows": rows, "summary": counts.to_dict()}
         (part / "complete.json.part").write_text(json.dumps(done), encoding="utf-8")
         os.replace(part / "complete.json.part", record)  # last: the part is complete
@@ -778,7 +815,7 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
 
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
-              extra=None) -> None:
+              extra=None, zeros_binary=False) -> None:
     from geotile.progress import progress_bar
 
     label = Path(image)  # its name and stem (``image`` itself may be a GDAL virtual path)
@@ -815,8 +852,11 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                 f"{image}: {src.width}x{src.height} px is smaller than the {options.size} px "
                 "patch, so --edge drop leaves no patch. Use --edge pad or a smaller --size."
             )
+        # 0/255 or not: read from every pixel, so only when some patch is padded
+        binary = mask_src is not None and _pads(grid) and is_binary_0_255(mask_src,
+                                                                          zeros_binary)
         writers = PatchWriter(src, outdir, options.fmt, mask_src,
-                              creation_options=options.creation_options)
+                              creation_options=options.creation_options, mask_binary=binary)
         if extra_src is not None:
             # no nodata value: GeoTIFF has one for all bands, and the image's would mark
             # valid extra-band values (0 m heights) as nodata; the mask band marks them
@@ -826,8 +866,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         ignore_value = mask_src.nodata if mask_src is not None else None
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = []
-            for data in progress_bar(iter_patches(src, mask_src, grid, extra_src), progress,
-                                     total=len(grid), desc=label.name, unit="patch"):
+            for data in progress_bar(iter_patches(src, mask_src, grid, extra_src,
+                                                  writers.mask_fill),
+                                     progress, total=len(grid), desc=label.name, unit="patch"):
                 patch = data.patch
                 nodata_fraction, positive = _fractions(data, ignore_value)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
@@ -920,7 +961,8 @@ class PatchWriter:
     """Writes image/mask patch pairs in one format, with the georeference of the window."""
 
     def __init__(self, src, outdir: Path, fmt: str, mask_src=None, templates: bool = True,
-                 creation_options: dict[str, str] | None = None) -> None:
+                 creation_options: dict[str, str] | None = None,
+                 mask_binary: bool | None = None) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
         from geotile.no_georef import sensor_georeferencing
 
@@ -932,6 +974,7 @@ class PatchWriter:
         # uncompressed GeoTIFF patches of one shape: written from GDAL's bytes once checked
         use_templates = fmt == "tif" and templates and not self.creation_options
         self.image_template = TiffTemplate() if use_templates else None
+        self.mask_fill = None
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             # a mask's declared nodata (make-masks' ignore value, 255) travels to every patch
@@ -939,10 +982,11 @@ class PatchWriter:
                                               mask_src.nodata)
             # a mask patch holding padding declares its fill (the ignore value) as nodata; a
             # 0/255 mask, whose 255 is a class, marks it in a mask band instead
-            self.binary_mask = is_binary_0_255(mask_src)
+            self.binary_mask = is_binary_0_255(mask_src) if mask_binary is None \
+                else mask_binary
+            self.mask_fill = mask_padding_value(mask_src, self.binary_mask)
             self.padded_mask_profile = self.mask_profile if self.binary_mask else \
-                self._profile(mask_src, mask_src.count, mask_src.dtypes[0],
-                              mask_padding_value(mask_src))
+                self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill)
 
     def _profile(self, like, count, dtype, nodata) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}

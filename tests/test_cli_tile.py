@@ -640,3 +640,72 @@ def test_dataset_image_and_mask_names_pair(run_cli, make_raster, tmp_path):
     assert result.exit_code == 0, result.output
     assert _mask_values(tmp_path / "out_potsdam") == {"top_potsdam_2_10_RGB.tif": (10, 1),
                                                       "top_potsdam_2_11_RGB.tif": (20, 2)}
+
+
+def _thinned_out(length: int) -> np.ndarray:
+    """Rows (or columns) a nearest-neighbour read of ``length`` px at 1024 px never takes."""
+    take = np.floor((np.arange(1024) + 0.5) * length / 1024).astype(int)
+    return np.setdiff1d(np.arange(length), take)
+
+
+def test_sparse_0_255_mask_keeps_its_buildings_when_padded(run_cli, make_raster, tmp_path):
+    """A 0/255 mask whose few 255 pixels lie where a thinned read does not look, or that has
+    averaged overviews (values like 127 there), is still a 0/255 mask: padded patches keep
+    0 + mask band, and no building pixel reads as nodata."""
+    import rasterio
+    from rasterio.enums import Resampling
+
+    size = 2100
+    free = _thinned_out(size)
+    image = make_raster("kitsap1.tif", np.full((1, size, size), 9, np.uint8))
+    labels = np.zeros((size, size), np.uint8)
+    labels[free[-3], free[-4]] = labels[free[5], free[7]] = 255
+    sparse = make_raster("kitsap1_mask.tif", labels)
+    dense = labels.copy()
+    dense[::40, ::3] = 255
+    averaged = make_raster("dense_mask.tif", dense)
+    with rasterio.open(averaged, "r+") as dst:
+        dst.build_overviews([2, 4, 8], Resampling.average)
+    for mask in (sparse, averaged):
+        out = tmp_path / mask.stem
+        result = run_cli("tile", image, "--masks", mask, "--size", 256, "--edge", "pad",
+                         "-o", out)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(mask) as src:
+            truth = src.read(1)
+        for row in _index(out):
+            with rasterio.open(out / row["mask"]) as patch:
+                assert patch.nodata is None, row["mask"]
+                x, y = int(row["x_off"]), int(row["y_off"])
+                inside = truth[y:y + 256, x:x + 256]
+                h, w = inside.shape
+                np.testing.assert_array_equal(patch.read(1)[:h, :w], inside)
+                assert (patch.dataset_mask()[:h, :w] == 255).all()
+                assert not patch.dataset_mask()[h:, :].any()
+                assert not patch.dataset_mask()[:, w:].any()
+
+
+def test_an_all_zero_mask_pads_as_the_0_255_masks_of_its_run(run_cli, make_raster, tmp_path):
+    """A tile without buildings among INRIA 0/255 tiles pads with 0 + mask band as they do
+    (not with 255, their building value); alone, or among class-id masks, with 255."""
+    import rasterio
+
+    rgb = np.full((3, 100, 100), 50, np.uint8)
+    buildings = np.zeros((100, 100), np.uint8)
+    buildings[10:20, 10:20] = 255
+    classes = (buildings > 0).astype(np.uint8)
+    a, b, c = (make_raster(f"{n}.tif", rgb) for n in "abc")
+    a_mask = make_raster("a_mask.tif", buildings)
+    b_mask = make_raster("b_mask.tif", np.zeros((100, 100), np.uint8))
+    c_mask = make_raster("c_mask.tif", classes)
+    for images, masks, fill in (([a, b], [a_mask, b_mask], 0), ([b], [b_mask], 255),
+                                ([b, c], [b_mask, c_mask], 255)):
+        out = tmp_path / f"out{len(masks)}{fill}{masks[-1].stem}"
+        result = run_cli("tile", *images, *[x for m in masks for x in ("--masks", m)],
+                         "--size", 64, "--edge", "pad", "-o", out)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out / "masks" / "b_1_1.tif") as patch:
+            values = patch.read(1)
+            assert (values[36:, :] == fill).all() and (values[:36, :36] == 0).all()
+            assert patch.nodata == (None if fill == 0 else 255)
+            assert not patch.dataset_mask()[36:, :].any()
