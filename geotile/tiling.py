@@ -707,7 +707,8 @@ def _parts_folder(outdir) -> Path:
 
 #: what a patch holds beyond its pixels; raised when that changes, so --resume redoes the
 #: patches of older runs (2: mask bands, padding as the masks' ignore value, GCPs/RPCs;
-#: 3: every mask patch declares the mask's nodata; 4: 0/255 masks found from every pixel)
+#: 3: every mask patch declares the mask's nodata; 4: 0/255 masks found from every pixel,
+#: the source's colour interpretation kept)
 PATCH_FORMAT = 4
 
 
@@ -957,6 +958,22 @@ def _gdal_warnings():
         logger.setLevel(level)
 
 
+def _colour_options(like, count: int) -> dict:
+    """PHOTOMETRIC and ALPHA that keep ``like``'s colour interpretation on ``count`` bands
+    (those past its own undefined). GDAL's default for 3-4 uint8 bands (RGB, band 4 alpha)
+    would take an RGBIR image's infrared for opacity."""
+    from rasterio.enums import ColorInterp
+
+    kinds = list(like.colorinterp)[:count]
+    kinds += [ColorInterp.undefined] * (count - len(kinds))
+    rgb = kinds[:3] == [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+    options = {"photometric": "rgb" if rgb else "minisblack"}
+    first_extra = 3 if rgb else 1  # GDAL's ALPHA marks the first extra sample
+    if count > first_extra:
+        options["alpha"] = "yes" if kinds[first_extra] == ColorInterp.alpha else "unspecified"
+    return options
+
+
 class PatchWriter:
     """Writes image/mask patch pairs in one format, with the georeference of the window."""
 
@@ -994,6 +1011,7 @@ class PatchWriter:
             from geotile.no_georef import map_crs
 
             profile.update(driver="GTiff", crs=map_crs(like), nodata=nodata, interleave="pixel")
+            profile.update(_colour_options(like, count))
             profile.update({k.lower(): v for k, v in self.creation_options.items()})
         elif self.fmt == "png":
             profile.update(driver="PNG", nodata=None)

@@ -707,3 +707,35 @@ def test_grid_error_shows_the_origins_apart(make_raster, tmp_path):
     with pytest.raises(InputError, match=rf"origin \({x0 + 0.003:.15g}, {y0:.15g}\) against "
                                          rf"\({x0:.15g}, {y0:.15g}\): shifted by 0.01 px across"):
         tile_rasters([image], [off], tmp_path / "x", options=TileOptions(size=50))
+
+
+def test_four_band_uint8_patches_keep_the_colour_interpretation(make_raster, tmp_path):
+    """An RGBIR uint8 image (ISPRS Potsdam: band 4 infrared, not alpha) gives patches whose
+    band 4 is no alpha, so their dataset mask is valid where index.csv counts no nodata
+    (GDAL's default would make a dark infrared pixel transparent); an RGBA image keeps its
+    alpha, and a uint8 band stacked by --extra-bands onto RGB is no alpha either."""
+    from rasterio.enums import ColorInterp as C
+
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(1, 255, (4, 64, 64), dtype=np.uint8)
+    pixels[3, :, :32] = 0  # dark infrared (water)
+    rgbir = make_raster("top_RGBIR.tif", pixels, photometric="MINISBLACK")
+    with rasterio.open(rgbir, "r+") as dst:
+        dst.colorinterp = [C.red, C.green, C.blue, C.undefined]
+    rgba = make_raster("rgba.tif", pixels)  # GDAL's default: RGB + alpha
+    rgb = make_raster("rgb.tif", pixels[:3])
+    height = make_raster("height.tif", pixels[3])
+    runs = {"rgbir": ([rgbir], {}, C.undefined), "rgba": ([rgba], {}, C.alpha),
+            "extra": ([rgb], {"extra_bands": [height]}, C.undefined)}
+    for name, (images, kwargs, band4) in runs.items():
+        out = tmp_path / name
+        tile_rasters(images, None, out, options=TileOptions(size=32), **kwargs)
+        for row in read_index(out):
+            with rasterio.open(out / row["image"]) as patch:
+                assert patch.colorinterp == (C.red, C.green, C.blue, band4), name
+                valid = patch.dataset_mask() > 0
+                x, y = int(row["x_off"]), int(row["y_off"])
+                np.testing.assert_array_equal(patch.read(4), pixels[3, y:y + 32, x:x + 32])
+            expected = 1 - valid.mean() if band4 == C.alpha else 0.0
+            assert float(row["nodata_fraction"]) == pytest.approx(expected, abs=1e-6)
+            assert valid.all() or band4 == C.alpha, (name, row["image"])
