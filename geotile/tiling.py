@@ -54,6 +54,7 @@ import numpy as np
 from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
 from geotile.errors import GeotileWarning, InputError
 from geotile.grid import Grid, Patch
+from geotile.input_files import RASTER_SUFFIXES
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.tiff_template import TiffTemplate
@@ -435,8 +436,11 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
             )
 
 
-#: files in a masks folder that are never masks (GDAL side-cars)
-_SIDECARS = (".aux.xml", ".ovr", ".msk", ".xml", ".json", ".txt", ".csv")
+#: files in a masks folder that are never masks (GDAL side-cars: metadata, overviews, world
+#: files, projections)
+_SIDECARS = (".aux.xml", ".ovr", ".msk", ".xml", ".json", ".txt", ".csv", ".prj", ".wld",
+             ".tfw", ".tfwx", ".tifw", ".tiffw", ".pgw", ".pngw", ".jgw", ".jpgw", ".jpegw",
+             ".j2w", ".jp2w", ".gfw", ".gifw", ".bpw", ".bmpw", ".aux", ".rrd")
 
 
 def _as_paths(paths) -> list:
@@ -555,6 +559,8 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
         for stem in (base + suffix for base in mask_bases(Path(image).stem)
                      for suffix in MASK_SUFFIXES):
             found = sorted(f for f in files if f.stem == stem and _resolved(f) not in own)
+            # a raster beside files of its name (world file, .prj, style) is the mask
+            found = [f for f in found if f.suffix.lower() in RASTER_SUFFIXES] or found
             if found:
                 break
         if not found:

@@ -709,3 +709,24 @@ def test_an_all_zero_mask_pads_as_the_0_255_masks_of_its_run(run_cli, make_raste
             assert (values[36:, :] == fill).all() and (values[:36, :36] == 0).all()
             assert patch.nodata == (None if fill == 0 else 255)
             assert not patch.dataset_mask()[36:, :].any()
+
+
+@pytest.mark.parametrize("how", ["folder", "pattern"])
+def test_masks_folder_with_world_files_and_prj_pairs(run_cli, make_raster, tmp_path, how):
+    """World files (.pgw, .tfw, .wld), .prj and other side-cars next to the masks are the
+    masks' georeferencing, not other masks: each image pairs with its raster mask."""
+    import rasterio
+
+    (tmp_path / "m").mkdir()
+    images = [make_raster(f"{s}.tif", np.ones((3, 40, 40), np.uint8)) for s in ("a", "b")]
+    for n, s in enumerate(("a", "b")):
+        make_raster(f"m/{s}.tif", np.full((40, 40), n + 1, np.uint8))
+    for side in ("a.tfw", "a.prj", "a.wld", "b.tifw", "b.qml", "b.tif.aux.xml"):
+        (tmp_path / "m" / side).write_text("0.5\n0\n0\n-0.5\n740000.25\n3734999.75\n")
+    masks = tmp_path / "m" if how == "folder" else f"{tmp_path}/m/*"
+    out = tmp_path / "out"
+    result = run_cli("tile", *images, "--masks", masks, "--size", 40, "-o", out)
+    assert result.exit_code == 0, result.output
+    for n, s in enumerate(("a", "b")):
+        with rasterio.open(out / "masks" / f"{s}_0_0.tif") as patch:
+            assert (patch.read(1) == n + 1).all()
