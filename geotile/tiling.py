@@ -629,6 +629,11 @@ def tile_rasters(
     from geotile.output_folder import staged_folder
 
     images = _as_paths(images)
+    stems = [Path(p).stem for p in images]
+    if len(set(stems)) != len(stems):  # before pairing masks: by these names
+        shared = sorted({s for s in stems if stems.count(s) > 1})
+        raise InputError(f"images share a file name ({', '.join(shared)}): their patches "
+                         "would collide. Rename them.")
     masks = pair_masks(images, masks)
     if palette is not None:
         return _tile_label_rasters(images, masks, outdir, palette, options=options,
@@ -638,9 +643,6 @@ def tile_rasters(
     extras = pair_extra_bands(images, extra_bands)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
-    stems = [Path(p).stem for p in images]
-    if len(set(stems)) != len(stems):
-        raise InputError("images share a file name: their patches would collide. Rename them.")
     zeros_binary = _zeros_are_binary(images, masks, options)
     plan = None
     if options.split is not None:

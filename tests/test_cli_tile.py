@@ -730,3 +730,18 @@ def test_masks_folder_with_world_files_and_prj_pairs(run_cli, make_raster, tmp_p
     for n, s in enumerate(("a", "b")):
         with rasterio.open(out / "masks" / f"{s}_0_0.tif") as patch:
             assert (patch.read(1) == n + 1).all()
+
+
+def test_images_sharing_a_name_are_said_before_their_masks(run_cli, make_raster, tmp_path):
+    """d1/x.tif and d2/x.tif with their masks: the images' names collide (the masks are
+    named after them rightly), and that is what the error says."""
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d2").mkdir()
+    args = []
+    for folder in ("d1", "d2"):
+        args.append(make_raster(f"{folder}/x.tif", np.ones((3, 30, 30), np.uint8)))
+    for folder in ("d1", "d2"):
+        args += ["--masks", make_raster(f"{folder}/x_mask.tif", np.ones((30, 30), np.uint8))]
+    result = run_cli("tile", *args, "-o", tmp_path / "out")
+    assert_one_line_error(result, "images share a file name", "Rename them")
+    assert not (tmp_path / "out").exists()
