@@ -745,3 +745,32 @@ def test_images_sharing_a_name_are_said_before_their_masks(run_cli, make_raster,
     result = run_cli("tile", *args, "-o", tmp_path / "out")
     assert_one_line_error(result, "images share a file name", "Rename them")
     assert not (tmp_path / "out").exists()
+
+
+def test_mask_without_the_images_world_file_is_said_so(run_cli, tmp_path):
+    """A JPEG placed by a world file with a PNG mask of the same pixels that has none (or
+    the other way round): the error says which one lacks georeferencing and how to copy it,
+    not "pixel size 1 x 1 against 0.5 x 0.5"."""
+    import warnings
+
+    import rasterio
+
+    world = "0.5\n0\n0\n-0.5\n300000.25\n5000000.25\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, driver, count in (("wf.jpg", "JPEG", 3), ("wf_mask.png", "PNG", 1),
+                                    ("plain.jpg", "JPEG", 3), ("plain_mask.png", "PNG", 1)):
+            with rasterio.open(tmp_path / name, "w", driver=driver, width=45, height=60,
+                               count=count, dtype="uint8") as dst:
+                dst.write(np.ones((count, 60, 45), np.uint8))
+    (tmp_path / "wf.jgw").write_text(world)
+    (tmp_path / "plain_mask.pgw").write_text(world)
+    assert_one_line_error(run_cli("tile", tmp_path / "wf.jpg", "--masks",
+                                  tmp_path / "wf_mask.png", "-o", tmp_path / "o1"),
+                          "wf_mask.png: the mask has no georeferencing, while wf.jpg has "
+                          "(wf.jgw)", "copy wf.jgw beside the mask as wf_mask.pgw")
+    result = run_cli("tile", tmp_path / "plain.jpg", "--masks", tmp_path / "plain_mask.png",
+                     "-o", tmp_path / "o2")
+    assert_one_line_error(result, "plain_mask.png: the mask is georeferenced (plain_mask.pgw)",
+                          "plain.jpg has no georeferencing")
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
