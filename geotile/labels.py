@@ -520,9 +520,14 @@ def region_boxes(regions, crs, margin: float = 0.01) -> list | None:
             if not np.all(np.isfinite(bounds)):
                 return None
         minx, miny, maxx, maxy = bounds
+        across = minx > maxx  # lon/lat across the antimeridian: minx east of 180, maxx west
+        maxx += 360.0 if across else 0.0
         grow_x = (maxx - minx) * margin + 1e-9 * max(1.0, abs(minx), abs(maxx))
         grow_y = (maxy - miny) * margin + 1e-9 * max(1.0, abs(miny), abs(maxy))
-        boxes.append([minx - grow_x, miny - grow_y, maxx + grow_x, maxy + grow_y])
+        box = [minx - grow_x, miny - grow_y, maxx + grow_x, maxy + grow_y]
+        boxes.append(box)
+        if across:  # the same box west of -180, as files write longitudes either way
+            boxes.append([box[0] - 360.0, box[1], box[2] - 360.0, box[3]])
     return group_boxes(boxes) if boxes else None
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
 import geotile.labels as labels_module
@@ -901,3 +902,48 @@ def test_class_names_are_written_as_utf8_whatever_the_locale(tmp_path):
     assert classes.splitlines() == ["bâtiment", "车库"]
     coco = json.loads((tmp_path / "coco" / "annotations.json").read_text(encoding="utf-8"))
     assert [c["name"] for c in coco["categories"]] == ["bâtiment", "车库"]
+
+
+def antimeridian_scene(tmp_path, east_lon_offset: float = 0.0):
+    """A 200 m UTM 1N image centred on lon 180 at 52 N, and two lon/lat boxes (60 x 100 m)
+    one each side of the antimeridian; ``east_lon_offset`` 360 writes the eastern one with
+    longitudes past 180 (the 0..360 convention)."""
+    from pyproj import Transformer
+
+    x180, y = Transformer.from_crs(4326, 32601, always_xy=True).transform(180.0, 52.0)
+    image = write_raster(tmp_path / "am.tif", np.full((200, 200), 7, np.uint8),
+                         crs="EPSG:32601", transform=from_origin(x180 - 100, y + 100, 1, 1))
+    back = Transformer.from_crs(32601, 4326, always_xy=True)
+
+    def lonlat_box(x0, x1, shift=0.0):
+        return shapely.Polygon([(lon + shift, lat) for lon, lat in (
+            back.transform(x, yy) for x, yy in ((x0, y + 50), (x1, y + 50), (x1, y - 50),
+                                                (x0, y - 50)))])
+
+    frame = gpd.GeoDataFrame({"c": [1, 2, 1]}, crs="EPSG:4326", geometry=[
+        lonlat_box(x180 - 80, x180 - 20), lonlat_box(x180 + 20, x180 + 80, east_lon_offset),
+        shapely.box(0.0, 51.9995, 0.001, 52.0005)])  # half the world away, same latitude
+    return image, frame
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb", ".shp", ".parquet", ".geojson"])
+@pytest.mark.parametrize("east_lon_offset", [0.0, 360.0])
+def test_lonlat_labels_either_side_of_the_antimeridian_are_all_burnt(
+        tmp_path, monkeypatch, suffix, east_lon_offset):
+    """A tile across lon 180: its box in lon/lat runs from 179.99 to -179.99 (both sides of
+    the antimeridian); a GeoPackage read through it found nothing and wrote an empty mask,
+    the other formats read every feature at that latitude."""
+    image, frame = antimeridian_scene(tmp_path, east_lon_offset)
+    path = tmp_path / f"am{suffix}"
+    frame.to_parquet(path) if suffix == ".parquet" else frame.to_file(path)
+    monkeypatch.setattr(labels_module, "STREAM_BYTES", 0)  # a GeoJSON read through the boxes
+    [summary] = make_masks(path, [image], [tmp_path / "m.tif"], class_field="c")
+    with rasterio.open(image) as src:
+        near = frame.iloc[:2]
+        expected = rasterize(zip(near.to_crs(src.crs).geometry, near["c"], strict=True),
+                             out_shape=src.shape, transform=src.transform, dtype="uint8")
+    [got] = masks_of([tmp_path / "m.tif"])
+    assert (expected == 1).sum() == (expected == 2).sum() == 6000
+    np.testing.assert_array_equal(got[0], expected)
+    assert summary["features"] == 2 and summary["positive_pixels"] == 12000
+    assert len(read_labels(path, regions=image_regions([image]))) == 2
