@@ -488,18 +488,39 @@ def _distinct(path: Path, layer: str | None, name: str) -> list:
     return list(dict.fromkeys(v for v in column.tolist() if v is not None))
 
 
-def image_regions(images, margin: int = 0) -> list[tuple]:
+def image_regions(images, margin: int = 0, reach: float = 0.0) -> list[tuple]:
     """``(crs, (minx, miny, maxx, maxy))`` of each raster (all four corners, grown by
-    ``margin`` px), for :func:`read_labels`' ``regions``."""
+    ``margin`` px and ``reach`` ground metres: lines widened later), for
+    :func:`read_labels`' ``regions``."""
     from geotile.no_georef import map_crs, quiet_rasterio
     from geotile.raster import input_path, open_raster
 
     regions = []
     for image in images:  # the caller warns of an image without georeferencing
         with quiet_rasterio(), open_raster(input_path(image)) as src:  # pixels: no CRS
-            regions.append((map_crs(src), grid_envelope(src.transform, src.width + 2 * margin,
-                                                   src.height + 2 * margin, -margin, -margin)))
+            crs = map_crs(src)
+            bounds = grid_envelope(src.transform, src.width + 2 * margin,
+                                   src.height + 2 * margin, -margin, -margin)
+        if reach > 0:
+            grow = _units_for(crs, bounds, reach)
+            bounds = (bounds[0] - grow, bounds[1] - grow, bounds[2] + grow, bounds[3] + grow)
+        regions.append((crs, bounds))
     return regions
+
+
+def _units_for(crs, bounds, metres: float) -> float:
+    """``metres`` of ground in units of ``crs`` anywhere in ``bounds`` (its smallest scale
+    at the centre and corners, 2 % over); the labels' own units without a CRS."""
+    from geotile.ground_scale import ground_scales
+
+    if crs is None:
+        return metres
+    x0, y0, x1, y1 = bounds
+    places = [((x0 + x1) / 2, (y0 + y1) / 2), (x0, y0), (x0, y1), (x1, y0), (x1, y1)]
+    scale = min(min(ground_scales(crs, x, y)) for x, y in places)
+    if not scale > 0:  # outside the projection's domain (NaN): no filter there
+        return np.inf
+    return 1.02 * metres / scale
 
 
 def region_boxes(regions, crs, margin: float = 0.01) -> list | None:
@@ -517,8 +538,8 @@ def region_boxes(regions, crs, margin: float = 0.01) -> list | None:
                 bounds = transform_bounds(region_crs, crs, *bounds, densify_pts=21)
             except Exception:  # outside the CRS' area of use: do not filter
                 return None
-            if not np.all(np.isfinite(bounds)):
-                return None
+        if not np.all(np.isfinite(bounds)):
+            return None
         minx, miny, maxx, maxy = bounds
         across = minx > maxx  # lon/lat across the antimeridian: minx east of 180, maxx west
         maxx += 360.0 if across else 0.0

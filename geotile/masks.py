@@ -410,7 +410,8 @@ def make_masks(
         return _in_order(skipped, summaries)
     # only the features near the images are read (grouped boxes pushed down to the index)
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
-                         regions=_regions(image_paths, options.halo),
+                         regions=_regions(image_paths, options.halo,
+                                          (options.line_width or 0.0) / 2),
                          class_field=class_field, empty_ok=True)
     by_crs: dict = {}
     summaries = []
@@ -471,13 +472,14 @@ def _label_raster(labels_path, options: MaskOptions, class_field, palette, label
     return True
 
 
-def _regions(image_paths, margin: int = 0) -> list | None:
-    """The images' extents (grown by ``margin`` px, the halo) for read_labels; None (read
-    all) when one cannot be opened: the per-image loop then names the problem."""
+def _regions(image_paths, margin: int = 0, reach: float = 0.0) -> list | None:
+    """The images' extents (grown by ``margin`` px, the halo, and ``reach`` metres, half the
+    lines' width) for read_labels; None (read all) when one cannot be opened: the per-image
+    loop then names the problem."""
     from geotile.labels import image_regions
 
     try:
-        return image_regions(image_paths, margin)
+        return image_regions(image_paths, margin, reach)
     except InputError:
         return None
 

@@ -64,7 +64,7 @@ def masks_of(paths) -> list[np.ndarray]:
 def full_read_masks(monkeypatch, labels, images, folder, **kwargs) -> list[np.ndarray]:
     """The masks as before push-down: every feature read."""
     with monkeypatch.context() as patch:
-        patch.setattr("geotile.masks._regions", lambda paths, margin=0: None)
+        patch.setattr("geotile.masks._regions", lambda *args: None)
         outputs = [folder / f"full_{p.name}" for p in images]
         make_masks(labels, images, outputs, **kwargs)
     return masks_of(outputs)
@@ -947,3 +947,30 @@ def test_lonlat_labels_either_side_of_the_antimeridian_are_all_burnt(
     np.testing.assert_array_equal(got[0], expected)
     assert summary["features"] == 2 and summary["positive_pixels"] == 12000
     assert len(read_labels(path, regions=image_regions([image]))) == 2
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb", ".shp", ".parquet", ".geojson"])
+@pytest.mark.parametrize("crs", [UTM_CRS, "EPSG:4326"])
+def test_a_road_along_the_image_edge_is_burnt_as_wide_as_it_is(tmp_path, monkeypatch, suffix,
+                                                                crs):
+    """A road whose centreline runs 3 m north of the image, 10 m wide, covers its top 2 rows;
+    the features were read through the image's box before the lines were widened, so every
+    format but a small GeoJSON missed it (exit 0, empty mask)."""
+    from geotile.masks import MaskOptions
+
+    image = tile(tmp_path, "a.tif", 100, 100)
+    road = shapely.LineString([(X0 + 110, Y0 - 97), (X0 + 190, Y0 - 97)])
+    far = shapely.LineString([(X0 + 110, Y0 - 80), (X0 + 190, Y0 - 80)])  # 20 m off: not
+    frame = gpd.GeoDataFrame(geometry=[road, far], crs=UTM_CRS).to_crs(crs)
+    path = tmp_path / f"roads{suffix}"
+    frame.to_parquet(path) if suffix == ".parquet" else frame.to_file(path)
+    monkeypatch.setattr(labels_module, "STREAM_BYTES", 0)  # a GeoJSON read through the boxes
+    [summary] = make_masks(path, [image], [tmp_path / "m.tif"],
+                           options=MaskOptions(line_width=10))
+    with rasterio.open(image) as src:
+        expected = rasterize([road.buffer(5)], out_shape=src.shape, transform=src.transform,
+                             dtype="uint8")
+    [got] = masks_of([tmp_path / "m.tif"])
+    assert expected[:2, 10:90].all() and not expected[2:].any()
+    assert np.count_nonzero(got[0] != expected) <= (0 if crs == UTM_CRS else 2)
+    assert summary["features"] == 1
