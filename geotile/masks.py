@@ -227,7 +227,7 @@ def prepare_labels(
 
     read_some = len(labels) > 0
     labels = labels.take(~shapely.is_missing(labels.geometries))
-    roads = len(labels) and np.isin(shapely.get_type_id(labels.geometries), [1, 2, 5]).all()
+    roads = len(labels) and line_parts(labels.geometries)[3].all()
     labels = buffer_lines(labels, crs, source, line_width, line_cap, lines_fix)
     ids, names = class_ids(labels, class_field, class_map, source)
     if roads and class_field is None:
@@ -270,19 +270,18 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
 
     from geotile.label_set import to_crs
 
-    kinds = shapely.get_type_id(labels.geometries)
-    lines = np.isin(kinds, [1, 2, 5])  # LineString, LinearRing, MultiLineString
+    linear, polygonal, lines, only = line_parts(labels.geometries)
     if not lines.any():
         return labels
     if width is None and lines_fix is not None:
-        if lines.all():
+        if only.all():
             raise InputError(f"{source}: the features are lines (roads?), which have no "
                              f"area; {lines_fix}")
         warnings.warn(f"{source}: {int(lines.sum())} line features were left out of the "
                       f"annotations; {lines_fix}", GeotileWarning, stacklevel=3)
         return labels
     if width is None:
-        if lines.all():
+        if only.all():
             raise InputError(f"{source}: the features are lines (roads?), which have no area "
                              "to burn. Give --line-width M to burn them M metres wide.")
         warnings.warn(f"{source}: {int(lines.sum())} line features were left out (no "
@@ -292,7 +291,7 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
     if not width > 0 or cap not in ("round", "flat"):
         raise InputError(f"--line-width {width} --line-cap {cap}: give a width > 0 metres and "
                          "a cap of round or flat.")
-    part = labels.take(lines)
+    part = labels.take(lines).replace(geometries=linear[lines])
     metric = _metric_crs_for(part, crs)
     if metric is not None and part.crs is not None:
         part = to_crs(part, metric, source)
@@ -302,7 +301,33 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
         part = to_crs(part, labels.crs, source)
     geometries = labels.geometries.copy()
     geometries[lines] = part.geometries
+    for i in np.flatnonzero(lines & ~only).tolist():  # a collection's polygons kept beside
+        geometries[i] = shapely.GeometryCollection([geometries[i], *polygonal[i]])
     return labels.replace(geometries=geometries)
+
+
+def line_parts(geometries):
+    """(linear part, polygonal parts, has lines, has lines and no polygon) of each feature:
+    lines and polygons inside GeometryCollections (ogr2ogr/QGIS "collect") count too."""
+    import shapely
+
+    kinds = shapely.get_type_id(geometries)
+    lines = np.isin(kinds, [1, 2, 5])  # LineString, LinearRing, MultiLineString
+    linear = np.where(lines, geometries, None)
+    polygonal = np.empty(len(geometries), dtype=object)
+    for i in np.flatnonzero(kinds == 7).tolist():
+        members, found = [geometries[i]], ([], [])
+        while members:
+            kind = shapely.get_type_id(member := members.pop())
+            if kind == 7:
+                members.extend(shapely.get_parts(member).tolist())
+            elif kind in (1, 2, 5, 3, 6) and not member.is_empty:
+                found[kind in (3, 6)].append(member)
+        polygonal[i] = found[1]
+        if found[0]:
+            linear[i], lines[i] = shapely.GeometryCollection(found[0]), True
+    only = lines & np.array([not p for p in polygonal], dtype=bool)
+    return linear, polygonal, lines, only
 
 
 def _metric_crs_for(labels, crs):

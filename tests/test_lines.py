@@ -107,6 +107,41 @@ def test_roads_burnt_from_lines_are_named_road(make_raster, tmp_path):
     assert summary[0]["classes"] == ["background", "road"]
 
 
+def test_lines_in_geometry_collections_are_burnt_like_other_lines(make_raster, tmp_path,
+                                                                  run_cli):
+    """A GeometryCollection of a road and a building (ogr2ogr/QGIS "collect"): its road was
+    dropped without a word, and a collection of roads alone refused as "no polygon"."""
+    from geotile.errors import GeotileWarning
+    from geotile.masks import MaskOptions, make_masks
+
+    image = make_raster("img.tif", np.zeros((40, 40), np.uint8))
+    road = shapely.LineString([(X0 + 2, Y0 - 10), (X0 + 18, Y0 - 10)])
+    house = shapely.box(X0 + 2, Y0 - 18, X0 + 6, Y0 - 14)
+    collected = shapely.GeometryCollection([road, house, shapely.Point(X0 + 15, Y0 - 15)])
+    plain = write_lines(tmp_path / "plain.geojson", [road, house])
+    labels = write_lines(tmp_path / "gc.geojson", [collected])
+    options = MaskOptions(line_width=2)
+    make_masks(plain, image, tmp_path / "plain.tif", options=options)
+    [summary] = make_masks(labels, image, tmp_path / "gc.tif", options=options)
+    with rasterio.open(tmp_path / "plain.tif") as a, rasterio.open(tmp_path / "gc.tif") as b:
+        expected, got = a.read(1), b.read(1)
+    assert expected[19:21, 4:36].all() and expected[28:36, 4:12].all()
+    np.testing.assert_array_equal(got, expected)
+    assert summary["positive_pixels"] == np.count_nonzero(expected)
+    # a collection of lines alone is roads, as a MultiLineString
+    roads = write_lines(tmp_path / "roads.geojson", [shapely.GeometryCollection([road])])
+    [summary] = make_masks(roads, image, tmp_path / "roads.tif", options=options)
+    assert summary["classes"] == ["background", "road"]
+    assert summary["positive_pixels"] == np.count_nonzero(expected[:, :]) - 64
+    result = run_cli("make-masks", roads, image, "-o", tmp_path / "none.tif")
+    assert result.exit_code == 1 and "--line-width" in result.stderr
+    assert "lines (roads?)" in result.stderr and not (tmp_path / "none.tif").exists()
+    # without --line-width the collection's road is left out with the lines' warning
+    with pytest.warns(GeotileWarning, match="1 line features were left out"):
+        [summary] = make_masks(labels, image, tmp_path / "house.tif")
+    assert summary["positive_pixels"] == 64
+
+
 # ----------------------------------------------------------------------------- centrelines
 
 
