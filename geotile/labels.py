@@ -404,7 +404,8 @@ def _read_gpkg_boxes(path: Path, layer: str | None, regions, override,
         return None
     try:
         return _gpkg_query(db, path, layer, regions, override, class_field)
-    except (sqlite3.Error, ValueError, KeyError, IndexError):
+    except (sqlite3.Error, ValueError, KeyError, IndexError, NotImplementedError,
+            shapely.errors.GEOSException):  # GEOS reads no arcs: GDAL linearises them
         return None
     finally:
         db.close()

@@ -974,3 +974,30 @@ def test_a_road_along_the_image_edge_is_burnt_as_wide_as_it_is(tmp_path, monkeyp
     assert expected[:2, 10:90].all() and not expected[2:].any()
     assert np.count_nonzero(got[0] != expected) <= (0 if crs == UTM_CRS else 2)
     assert summary["features"] == 1
+
+
+@pytest.mark.parametrize("kind", ["CurvePolygon", "MultiSurface"])
+def test_geopackage_of_curved_geometries_is_read_as_gdal_linearises_it(tmp_path, monkeypatch,
+                                                                       kind):
+    """Arcs (CurvePolygon, MultiSurface: Esri and cadastral exports) made the SQLite reader
+    raise, refusing the file as "not vector data GDAL can read"; GDAL reads it."""
+    import struct
+
+    import pyogrio.raw
+
+    x, y, radius = X0 + 50, Y0 - 50, 10.0
+    circle = [(x - radius, y), (x, y + radius), (x + radius, y), (x, y - radius),
+              (x - radius, y)]
+    wkb = struct.pack("<BII", 1, 10, 1) + struct.pack("<BII", 1, 8, len(circle)) + \
+        b"".join(struct.pack("<dd", *p) for p in circle)  # CurvePolygon of a CircularString
+    if kind == "MultiSurface":
+        wkb = struct.pack("<BII", 1, 12, 1) + wkb
+    path = tmp_path / "arcs.gpkg"
+    pyogrio.raw.write(path, geometry=np.array([wkb], dtype=object), field_data=[], fields=[],
+                      crs=UTM_CRS, geometry_type="Unknown", driver="GPKG")
+    image = tile(tmp_path, "a.tif", 0, 0)
+    expected = full_read_masks(monkeypatch, path, [image], tmp_path)
+    [summary] = make_masks(path, [image], [tmp_path / "m.tif"])
+    [got] = masks_of([tmp_path / "m.tif"])
+    np.testing.assert_array_equal(got, expected[0])
+    assert abs(summary["positive_pixels"] - np.pi * radius**2) < 10  # a disc of 1 m pixels
