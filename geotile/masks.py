@@ -226,7 +226,7 @@ def prepare_labels(
     from geotile.labels import check_geographic_coordinates, class_ids, repair_polygons
 
     read_some = len(labels) > 0
-    labels = labels.take(~shapely.is_missing(labels.geometries))
+    labels = _drop_shapeless(labels, class_field)
     roads = len(labels) and line_parts(labels.geometries)[3].all()
     labels = buffer_lines(labels, crs, source, line_width, line_cap, lines_fix)
     ids, names = class_ids(labels, class_field, class_map, source)
@@ -252,6 +252,24 @@ def prepare_labels(
 
 
 LINEAR = ("LineString", "MultiLineString", "LinearRing")
+
+
+def _drop_shapeless(labels, class_field: str | None):
+    """``labels`` without null or empty geometries (nothing to burn, so no class value is
+    needed), whose ``class_field`` values still name classes, as in a read of some regions."""
+    import shapely
+
+    from geotile.label_set import Labels
+
+    gone = shapely.is_missing(labels.geometries) | shapely.is_empty(labels.geometries)
+    if not gone.any():
+        return labels
+    if class_field in labels.fields:
+        kept = [v for v in labels.fields[class_field][gone].tolist()
+                if v is not None and v == v]  # not NaN
+        values = {**labels.values, class_field: [*labels.values.get(class_field, []), *kept]}
+        labels = Labels(labels.geometries, labels.fields, labels.crs, labels.extent, values)
+    return labels.take(~gone)
 
 
 def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",

@@ -151,6 +151,24 @@ def test_class_map_ids_must_be_integers_1_to_254(run_cli, image, tmp_path, bad):
                    class_map={"house": bad})
 
 
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".shp", ".parquet"])
+def test_features_without_geometry_count_alike_in_every_format(image, tmp_path, suffix):
+    """Null and empty geometries are never burnt: without a class value they refused a
+    GeoJSON run only ("2 features have no 'c' value"); with one, their class names took ids
+    in some formats only."""
+    labels = tmp_path / f"l{suffix}"
+    frame = gpd.GeoDataFrame(
+        {"c": ["b", None, None, "a", None, "aa", "ab"]}, crs=UTM_CRS,
+        geometry=[box(0, 0), None, shapely.Polygon(), box(6, 0), shapely.MultiPolygon(), None,
+                  shapely.Polygon()])
+    frame.to_parquet(labels) if suffix == ".parquet" else frame.to_file(labels)
+    [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="c")
+    assert summary["features"] == 2
+    assert summary["classes"] == ["background", "a", "aa", "ab", "b"]
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[1, 1], mask[1, 13]) == (4, 1) and np.count_nonzero(mask) == 32
+
+
 # --- item: label files with a bad encoding or broken features ------------------------------
 
 def ring(col, row, size=2, close=True):
