@@ -226,7 +226,7 @@ def prepare_labels(
     from geotile.labels import check_geographic_coordinates, class_ids, repair_polygons
 
     read_some = len(labels) > 0
-    labels = _drop_shapeless(labels, class_field)
+    labels = _drop_shapeless(_drop_non_finite(labels, source), class_field)
     roads = len(labels) and line_parts(labels.geometries)[3].all()
     labels = buffer_lines(labels, crs, source, line_width, line_cap, lines_fix)
     ids, names = class_ids(labels, class_field, class_map, source)
@@ -252,6 +252,38 @@ def prepare_labels(
 
 
 LINEAR = ("LineString", "MultiLineString", "LinearRing")
+
+
+def _drop_non_finite(labels, source, chunk: int = 100_000):
+    """``labels`` with the geometries that have an infinite or NaN x or y made None (GEOS
+    cannot repair or burn them), in one warning naming ``source`` and where they are."""
+    import shapely
+
+    bad = np.zeros(len(labels), dtype=bool)
+    places: list[str] = []
+    for start in range(0, len(labels), chunk):  # bounded memory for city-sized files
+        coords, owner = shapely.get_coordinates(labels.geometries[start:start + chunk],
+                                                return_index=True)
+        finite = np.isfinite(coords).all(axis=1)
+        if finite.all():
+            continue
+        ids = np.unique(owner[~finite])
+        bad[start + ids] = True
+        for i in ids[:5 - len(places)].tolist():
+            here = coords[(owner == i) & finite]
+            places.append(f"({here[0, 0]:.0f}, {here[0, 1]:.0f})" if len(here) else
+                          "nowhere finite")
+    if not bad.any():
+        return labels
+    count = int(bad.sum())
+    more = f" and {count - len(places)} more" if count > len(places) else ""
+    warnings.warn(f"{source}: {count} feature{'s' if count > 1 else ''} with infinite or NaN "
+                  f"coordinates (reprojected outside a CRS's area?) "
+                  f"{'were' if count > 1 else 'was'} skipped: at {', '.join(places)}{more} "
+                  "(first finite vertex). Fix or remove them.", GeotileWarning, stacklevel=4)
+    geometries = labels.geometries.copy()
+    geometries[bad] = None
+    return labels.replace(geometries=geometries)
 
 
 def _drop_shapeless(labels, class_field: str | None):

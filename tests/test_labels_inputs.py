@@ -241,6 +241,32 @@ def test_broken_features_are_skipped_and_named(run_cli, image, tmp_path):
     assert mask_of(tmp_path / "m.tif").sum() == 32
 
 
+@pytest.mark.parametrize("kind", ["inf.geojson", "nan.geojson", "inf.gpkg", "inf.parquet"])
+def test_features_with_infinite_or_nan_coordinates_are_skipped_and_named(run_cli, image,
+                                                                         tmp_path, kind):
+    """A vertex at infinity (what reprojecting outside a CRS's domain gives) crashed with a
+    GEOS traceback; a NaN one dropped the feature with a bare numpy warning."""
+    value, suffix = kind.split(".")
+    bad = [list(c) for c in box(4, 4).exterior.coords]
+    bad[2][0] = float(value)
+    path = tmp_path / f"bad.{suffix}"
+    if suffix == "geojson":  # json writes Infinity and NaN, as Python's json.dumps does
+        path.write_bytes(geojson_bytes([
+            ({}, {"type": "Polygon", "coordinates": [ring(0, 0)]}),
+            ({}, {"type": "Polygon", "coordinates": [bad]})]))
+    else:
+        frame = gpd.GeoDataFrame(geometry=[box(0, 0), shapely.Polygon(bad)], crs=UTM_CRS)
+        frame.to_parquet(path) if suffix == "parquet" else frame.to_file(path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(warned) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"bad.{suffix}: 1 feature with infinite or NaN coordinates" in warned[0]
+    assert f"({X0 + 6:.0f}, {Y0 - 6:.0f})" in warned[0]  # where it is: its first vertex
+    mask = mask_of(tmp_path / "m.tif")
+    assert mask[:4, :4].all() and mask.sum() == 16
+
+
 def test_unreadable_wkb_in_a_geopackage_is_skipped(tmp_path):
     import struct
 
