@@ -104,8 +104,14 @@ def rasterize_labels(
     shape: tuple[int, int],
     transform,
     options: MaskOptions = MaskOptions(),
+    halo_transform=None,
 ) -> np.ndarray:
-    """Burn polygons (already in the raster's CRS) into ``(len(channels), rows, cols)`` uint8."""
+    """Burn polygons (already in the raster's CRS) into ``(len(channels), rows, cols)`` uint8.
+
+    ``halo_transform``: the grid grown by ``options.halo`` px each side, on which boundary
+    and contact see the labels beyond the grid's edges; the footprint is burnt on the grid
+    itself (GDAL breaks ties on pixel edges by the grid's origin).
+    """
     from rasterio.features import rasterize
 
     height, width = shape
@@ -119,22 +125,24 @@ def rasterize_labels(
             rasterize(zip(geometries, classes, strict=True), out=bands[index],
                       transform=transform, all_touched=options.all_touched)
     if "boundary" in options.channels or "contact" in options.channels:
+        halo = 0 if halo_transform is None else options.halo
         instances = rasterize(
             zip(geometries, range(1, len(geometries) + 1), strict=True),
-            out_shape=shape,
-            transform=transform,
+            out_shape=(height + 2 * halo, width + 2 * halo),
+            transform=transform if halo_transform is None else halo_transform,
             all_touched=options.all_touched,
             fill=0,
             dtype="int32",
         )
+        inner = (slice(halo, halo + height), slice(halo, halo + width))
         if "boundary" in options.channels:
             bands[options.channels.index("boundary")] = boundary_band(
                 instances, options.boundary_width
-            )
+            )[inner]
         if "contact" in options.channels:
             bands[options.channels.index("contact")] = contact_band(
                 instances, options.contact_spacing
-            )
+            )[inner]
     return bands
 
 
@@ -789,12 +797,11 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
             bands = rasterize_labels(
                 band_labels.geometries,
                 band_labels.fields["class_id"].tolist(),
-                (int(window.height), int(window.width)),
-                window_transform(window, src.transform),
+                (part.rows, src.width),
+                window_transform(core, src.transform),
                 options,
+                halo_transform=window_transform(window, src.transform),
             )
-            bands = np.ascontiguousarray(bands[:, halo : halo + part.rows,
-                                               halo : halo + src.width])
             hidden = _ignore_nodata(src, core, bands) if ignore else 0
             writer.submit(dst.write, bands, window=core)
             # class ids stop at 254: the footprint's IGNORE pixels are exactly those hidden

@@ -426,3 +426,26 @@ def test_line_width_is_ground_metres_on_a_web_mercator_raster(run_cli, make_rast
         rows = np.flatnonzero(src.read(1)[:, 50])
     assert len(rows) == pytest.approx(6 / ground, abs=1)  # 20 px
     assert rows.min() == pytest.approx(50.5 - 3 / ground, abs=1)
+
+
+def test_footprint_of_a_sheared_tile_is_the_same_whatever_other_channels(make_raster,
+                                                                          tmp_path):
+    """Edges through pixel centres of a sheared grid (ties): the footprint band changed by
+    14 px when boundary/contact were added (burnt on a grid grown by their halo)."""
+    from rasterio.features import rasterize
+    from rasterio.transform import Affine
+
+    transform = Affine(0.5, 0.1, 500000, 0.05, -0.5, 4500000)
+    image = make_raster("img.tif", np.zeros((150, 200), np.uint8), transform=transform,
+                        crs="EPSG:32618")
+    x0, y0 = 500000, 4500000
+    geometries = [shapely.box(x0 + 10, y0 - 30, x0 + 30, y0 - 10),  # whole metres
+                  shapely.Polygon([(x0 + 35, y0 - 10), (x0 + 75, y0 - 20), (x0 + 50, y0 - 60)]),
+                  shapely.box(x0 + 60, y0 - 70, x0 + 95, y0 - 40)]
+    labels = write_labels(tmp_path / "l.geojson", geometries, crs="EPSG:32618")
+    expected = rasterize(geometries, out_shape=(150, 200), transform=transform, dtype="uint8")
+    for channels in [("footprint",), ("footprint", "boundary"),
+                     ("footprint", "boundary", "contact")]:
+        out = tmp_path / f"{len(channels)}.tif"
+        make_masks(labels, [image], [out], options=MaskOptions(channels=channels))
+        np.testing.assert_array_equal(read(out)[0][0], expected, err_msg=str(channels))
