@@ -724,6 +724,7 @@ def _index_names(label, class_map) -> list[str] | None:
     """Names by class id of an index raster: its GEOTILE_CLASS_NAMES tag, else the class
     map, else its GDAL category names (PAM sidecar, as QGIS and geotile's masks write
     them), else None (names are the ids found)."""
+    from geotile.labels import class_map_names
     from geotile.raster import read_categories
     from geotile.raster_kinds import raster_kind
 
@@ -732,7 +733,7 @@ def _index_names(label, class_map) -> list[str] | None:
         return names
     if class_map:
         top = max(class_map.values())
-        by_id = {v: k for k, v in class_map.items()}
+        by_id = class_map_names(class_map)
         return ["background"] + [by_id.get(i, str(i)) for i in range(1, top + 1)]
     categories = read_categories(label)
     if categories and len(categories) <= IGNORE:  # ids 0..254 (not a 0/255 mask's 255)

@@ -974,7 +974,7 @@ def class_ids(
                 "Add it to the --class-map file."
             )
         ids = [mapping[k] for k in keys]
-        names = {i: name for name, i in mapping.items()}
+        names = class_map_names(mapping)
     bad = sorted({i for i in ids if not 1 <= i <= MAX_CLASS_ID})
     if bad:
         raise InputError(
@@ -1014,6 +1014,15 @@ def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
             )
         checked[_class_key(name)] = int(number)
     return checked
+
+
+def class_map_names(mapping: dict[str, int]) -> dict[int, str]:
+    """The name of each id of a class map; an id that merges classes is named after all of
+    them ("roof+tree"), in the map's order."""
+    names: dict[int, str] = {}
+    for name, i in mapping.items():
+        names[i] = f"{names[i]}+{name}" if i in names else str(name)
+    return names
 
 
 def _plain(value):

@@ -136,6 +136,21 @@ def test_class_map_applies_to_text_numbers(image, tmp_path):
     assert (mask[1, 1], mask[1, 7]) == (7, 9)
 
 
+def test_class_map_merging_classes_names_the_id_after_all_of_them(image, tmp_path):
+    """{"roof": 3, "tree": 3}: the pixels were right but id 3 was named "tree" only."""
+    labels = tmp_path / "l.gpkg"
+    gpd.GeoDataFrame({"kind": ["roof", "tree", "road"]}, geometry=[box(0, 0), box(3, 0),
+                                                                    box(6, 0)],
+                     crs=UTM_CRS).to_file(labels)
+    [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="kind",
+                           class_map={"roof": 3, "tree": 3, "road": 7})
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[1, 1], mask[1, 7], mask[1, 13]) == (3, 3, 7)
+    assert summary["classes"] == ["background", "1", "2", "roof+tree", "4", "5", "6", "road"]
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert json.loads(src.tags()["GEOTILE_CLASS_NAMES"]) == summary["classes"]
+
+
 @pytest.mark.parametrize("bad", [None, 0, 255, 256, 1.5, "one", True, -1])
 def test_class_map_ids_must_be_integers_1_to_254(run_cli, image, tmp_path, bad):
     labels = tmp_path / "l.geojson"
