@@ -566,20 +566,35 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) 
     return class_ids(values, valid, kind, threshold)[0]
 
 
+def _meaning_of_255(confusion: np.ndarray, truth_uint8: bool,
+                    prediction_uint8: bool) -> tuple[bool, bool]:
+    """Whether 255 is class 1 in the truth and in the prediction (uint8 rasters), from the
+    counts of one image or of a whole folder: a side that holds only 0 and 255 is a 0/255
+    binary mask (INRIA, Massachusetts, DeepGlobe), 255 its class 1. In a truth with other
+    ids too, 255 is the ignore value (make-masks)."""
+    c = confusion
+    if c.shape[0] <= IGNORE:
+        return False, False
+    return (truth_uint8 and not c[1:IGNORE].any(),
+            prediction_uint8 and not c[:, 1:IGNORE].any())
+
+
 def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
-                 classes: int) -> np.ndarray:
-    """Class 255 of uint8 rasters, once every pixel is counted. A side that holds only 0
-    and 255 is a 0/255 binary mask (INRIA, Massachusetts, DeepGlobe): 255 is class 1. In a
-    truth with other ids too, 255 is the ignore value (make-masks): its pixels are left
-    out. The matrix is then cut to the classes used (at least ``classes``)."""
+                 classes: int, meaning: tuple[bool, bool] | None = None) -> np.ndarray:
+    """Class 255 of uint8 rasters, once every pixel is counted: class 1 where ``meaning``
+    (default: :func:`_meaning_of_255` of this matrix) says so; else left out of a uint8
+    truth (the ignore value). The matrix is then cut to the classes used (at least
+    ``classes``)."""
     c = confusion
     if c.shape[0] > IGNORE:
+        truth_binary, prediction_binary = meaning or _meaning_of_255(c, truth_uint8,
+                                                                    prediction_uint8)
         c = c.copy()
         if truth_uint8:
-            if not c[1:IGNORE].any():
+            if truth_binary:
                 c[1] += c[IGNORE]
             c[IGNORE] = 0
-        if prediction_uint8 and not c[:, 1:IGNORE].any():
+        if prediction_uint8 and prediction_binary:
             c[:, 1] += c[:, IGNORE]
             c[:, IGNORE] = 0
     used = np.flatnonzero(c.any(axis=0) | c.any(axis=1))
@@ -610,6 +625,44 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     either raster, or 255 (the ignore value) in a uint8 truth, are left out. Streams by
     ``block_size`` px blocks (read a block ahead, see geotile.streaming).
     """
+    counts = _raster_counts(prediction, truth, threshold=threshold, progress=progress,
+                            block_size=block_size)
+    return counts.scores()
+
+
+@dataclass
+class _RasterCounts:
+    """The confusion matrix of two rasters before 255 is resolved (:func:`_resolve_255`),
+    kept as the rows and columns of the ids present (a folder holds one per image)."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+    names: list[str] | None
+    truth_uint8: bool
+    prediction_uint8: bool
+
+    @classmethod
+    def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool):
+        ids = np.flatnonzero(confusion.any(axis=0) | confusion.any(axis=1))
+        return cls(ids, confusion[np.ix_(ids, ids)], names, truth_uint8, prediction_uint8)
+
+    @property
+    def confusion(self) -> np.ndarray:
+        n = max(len(self.names) if self.names else 2, int(self.ids.max(initial=0)) + 1)
+        full = np.zeros((n, n), np.int64)
+        full[np.ix_(self.ids, self.ids)] = self.counts
+        return full
+
+    def scores(self, meaning: tuple[bool, bool] | None = None) -> PixelScores:
+        confusion = _resolve_255(self.confusion, self.truth_uint8, self.prediction_uint8,
+                                 len(self.names) if self.names else 2, meaning)
+        return PixelScores(confusion, self.names)
+
+
+def _raster_counts(prediction, truth, *, threshold: float | None = None,
+                   progress: bool = False,
+                   block_size: int = DEFAULT_BLOCK_SIZE) -> _RasterCounts:
+    """:func:`evaluate_rasters`' counts, 255 not yet resolved."""
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import looks_like_colour_labels, plain_bands, raster_kind
@@ -644,12 +697,11 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
             t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
             confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
-        confusion = _resolve_255(confusion, true.dtypes[0] == "uint8",
-                                 pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
-                                 len(names) if names else 2)
+        counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
+                                  pred_kind.kind == "class" and pred.dtypes[0] == "uint8")
     if not confusion.sum():
         log.warning("%s and %s share no valid pixel: every score is 0", prediction, truth)
-    return PixelScores(confusion, names)
+    return counts
 
 
 # ----------------------------------------------------------------------------- files
@@ -943,6 +995,18 @@ class ManyEvaluation:
         return "\n".join(lines)
 
 
+def _folder_meaning_of_255(counts) -> tuple[bool, bool]:
+    """:func:`_meaning_of_255` of the uint8 truths and of the uint8 class predictions of a
+    folder, each side from its images' pooled counts."""
+    truth = prediction = np.zeros((2, 2), np.int64)
+    for c in counts:
+        if c.truth_uint8:
+            truth = _add(truth, c.confusion)
+        if c.prediction_uint8:
+            prediction = _add(prediction, c.confusion)
+    return _meaning_of_255(truth, True, False)[0], _meaning_of_255(prediction, False, True)[1]
+
+
 def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      iou: float = 0.5, threshold: float | None = None,
                      class_field: str | None = None, conf_field: str | None = None,
@@ -952,7 +1016,8 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      pairs: FilePairs | None = None) -> ManyEvaluation:
     """Score each file of the ``prediction`` folder against the file of the ``truth`` folder
     of the same name (``pair_folders``): object scores for vector files, pixel scores for
-    rasters; per image and in total."""
+    rasters; per image and in total. 255 of uint8 masks means the same in every image:
+    class 1 where the folder's masks hold only 0 and 255, else ignore (truth)."""
     from geotile.progress import progress_bar
 
     pairs = pairs or pair_folders(prediction, truth)
@@ -970,7 +1035,10 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                 labels_crs=labels_crs, prediction_crs=prediction_crs,
                 repair_truth=repair_truth, labels_layer=labels_layer, min_area=min_area)
         else:
-            per_image[name] = evaluate_rasters(pred, true, threshold=threshold)
+            per_image[name] = _raster_counts(pred, true, threshold=threshold)
+    if pairs.kind == "raster":  # 255 means one thing in a whole dataset, empty tiles too
+        meaning = _folder_meaning_of_255(per_image.values())
+        per_image = {name: c.scores(meaning) for name, c in per_image.items()}
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
     unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
                 "truth": [str(t) for t in pairs.unpaired_truth]}

@@ -253,6 +253,37 @@ def test_raster_folders_sum_the_confusion_matrices(tmp_path, run_cli):
     assert area.exit_code == 1 and "--min-area" in area.stderr
 
 
+def test_255_means_one_thing_across_a_folder_of_masks(tmp_path):
+    """mmseg/LoveDA masks: 0 background, 1 building, 255 ignore. A tile without buildings
+    holds only 0 and 255, like an INRIA 0/255 mask; its 255 strip was scored as 40 missed
+    building pixels (recall 0.71). The folder decides: 255 is ignore in every tile."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    t1 = np.zeros((20, 20), np.uint8)
+    t1[5:15, 5:15] = 1
+    t1[:, :2] = 255
+    t2 = np.zeros((20, 20), np.uint8)
+    t2[:, :2] = 255  # no building, the same ignore strip
+    write_raster(truth / "tile1.tif", t1)
+    write_raster(truth / "tile2.tif", t2)
+    write_raster(pred / "tile1.tif", np.where(t1 == 1, 1, 0).astype(np.uint8))
+    write_raster(pred / "tile2.tif", np.zeros((20, 20), np.uint8))
+    result = evaluate_folders(pred, truth)
+    rows = result.rows()
+    assert (rows["tile1"]["tp"], rows["tile1"]["fp"], rows["tile1"]["fn"]) == (100, 0, 0)
+    assert (rows["tile2"]["tp"], rows["tile2"]["fp"], rows["tile2"]["fn"]) == (0, 0, 0)
+    assert result.scores.confusion.tolist() == [[620, 0], [0, 100]]
+    # a folder of INRIA 0/255 masks: 255 is the building in each, empty tiles included
+    for folder, a, b in ((truth, t1, t2), (pred, t1, t2)):
+        write_raster(folder / "tile1.tif", np.where(a == 1, 255, 0).astype(np.uint8))
+        write_raster(folder / "tile2.tif", np.where(b == 255, 255, 0).astype(np.uint8))
+    write_raster(pred / "tile2.tif", np.zeros((20, 20), np.uint8))
+    rows = evaluate_folders(pred, truth).rows()
+    assert (rows["tile1"]["tp"], rows["tile1"]["fp"], rows["tile1"]["fn"]) == (100, 0, 0)
+    assert (rows["tile2"]["tp"], rows["tile2"]["fp"], rows["tile2"]["fn"]) == (0, 0, 40)
+
+
 def test_min_area_in_square_metres_for_vectors(tmp_path, run_cli):
     truth = write_vector(tmp_path / "truth.geojson", [box(0, 0), box(50, 0, 2, 2)])  # 100, 4
     pred = write_vector(tmp_path / "pred.geojson", [box(0, 0), box(50, 0, 2, 2),
