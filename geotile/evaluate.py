@@ -604,6 +604,17 @@ def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: boo
     return c
 
 
+def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float) -> int:
+    """How many pixels ``where`` holds class 0 (a raster's own values, unchecked)."""
+    from geotile.raster_kinds import class_ids
+
+    if not where.any():
+        return 0
+    if kind.kind == "class":
+        return int((where & (values[0] == 0)).sum())
+    return int((where & (class_ids(values, where, kind, threshold)[0] == 0)).sum())
+
+
 def _check_same_grid(pred, true, prediction, truth) -> None:
     from geotile.raster import grid_difference
 
@@ -683,6 +694,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         names = true_kind.names or pred_kind.names
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
         check_pred, check_true = has_nodata(pred), has_nodata(true)
+        zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
+        # because the other declares nodata 0
 
         def read(parts):
             for left, top, cols, rows in parts:
@@ -697,8 +710,22 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
             t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
             confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
+            if pred.nodata == 0:
+                zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)
+            if true.nodata == 0:
+                zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
         counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8")
+        for path, other, lost, src in ((prediction, truth, zero_nodata[0], pred),
+                                       (truth, prediction, zero_nodata[1], true)):
+            if lost:
+                name = Path(str(path)).name
+                log.warning("%s: its nodata value 0 is class 0 (background) of %s: %d pixels "
+                            "(%.0f%%) where %s holds class 0 are left out of the scores. If 0 "
+                            "is background in %s too, unset its nodata (gdal_edit.py "
+                            "-unsetnodata %s).", name, Path(str(other)).name, lost,
+                            100 * lost / (src.width * src.height), Path(str(other)).name,
+                            name, name)
     if not confusion.sum():
         log.warning("%s and %s share no valid pixel: every score is 0", prediction, truth)
     return counts

@@ -392,6 +392,36 @@ def test_0_255_masks_score_255_as_the_positive_class(make_raster):
     assert result.confusion.tolist() == [[260, 0], [0, 0]]  # declared nodata: left out
 
 
+def test_nodata_0_that_is_the_background_of_the_other_raster_is_warned_of(make_raster,
+                                                                           caplog):
+    """A 0/1 mask declaring nodata 0 (gdal_rasterize -a_nodata 0) left out all its
+    background: 100 false positives vanished, precision 1.0, silently. Declared nodata
+    stays nodata, with a warning naming the pixels lost and the fix; nodata 0 where the
+    other raster holds no class 0 (WorldCover's) is not warned of."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[5:15, 5:15] = 1
+    pred = truth.copy()
+    pred[:5] = 1  # 100 false positives
+    for p_nodata, t_nodata, named in ((None, 0, "t.tif"), (0, None, "p.tif")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="geotile"):
+            result = evaluate_rasters(make_raster("p.tif", pred, nodata=p_nodata),
+                                      make_raster("t.tif", truth, nodata=t_nodata))
+        assert result.confusion.tolist() == ([[0, 0], [0, 100]] if t_nodata == 0
+                                             else [[0, 100], [0, 100]])
+        assert f"{named}: its nodata value 0 is class 0 (background)" in caplog.text
+        assert "200 pixels (50%)" in caplog.text  # the other side's background left out
+        assert f"gdal_edit.py -unsetnodata {named}" in caplog.text
+    cover = np.full((20, 20), 10, np.uint8)
+    cover[:, 10:] = 20
+    cover[:5] = 0  # not surveyed
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geotile"):
+        evaluate_rasters(make_raster("p.tif", np.where(cover == 0, 20, cover).astype(np.uint8)),
+                         make_raster("t.tif", cover, nodata=0))
+    assert "nodata" not in caplog.text
+
+
 def test_float_class_ids_are_not_thresholded_as_probabilities(make_raster):
     classes = np.zeros((8, 8), np.float32)
     classes[2:4] = 3.0
