@@ -604,6 +604,33 @@ def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: boo
     return c
 
 
+def _names_matched(predicted: list[str], true: list[str], prediction
+                   ) -> tuple[list[str], np.ndarray | None]:
+    """Class names to score with, and the prediction's ids -> truth's ids (None: as they
+    are). Where a name of the prediction is the truth's at another id (another palette
+    order), classes match by name (:func:`~geotile.raster_kinds.class_key`); the
+    prediction's names the truth lacks, and its unnamed ids, come after the truth's."""
+    from geotile.raster_kinds import class_key
+
+    true_ids: dict[str, int] = {}
+    for i, n in enumerate(true):
+        true_ids.setdefault(class_key(n), i)
+    keys = [class_key(n) for n in predicted]
+    if all(true_ids.get(k, i) == i for i, k in enumerate(keys)):
+        return true, None  # same order, or names of their own: ids as they are
+    names = list(true)
+    lookup = np.arange(max(len(predicted), MAX_SCORED_CLASS_ID + 1), dtype=np.int64)
+    for i, (key, name) in enumerate(zip(keys, predicted, strict=True)):
+        if key not in true_ids:
+            true_ids[key] = len(names)
+            names.append(name)
+        lookup[i] = true_ids[key]
+    lookup[len(predicted):] += len(names) - len(predicted)
+    log.info("%s: its classes matched to the truth's by name: %s", prediction,
+             ", ".join(f"{n} {i}->{lookup[i]}" for i, n in enumerate(predicted) if lookup[i] != i))
+    return names, lookup
+
+
 def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float) -> int:
     """How many pixels ``where`` holds class 0 (a raster's own values, unchecked)."""
     from geotile.raster_kinds import class_ids
@@ -692,6 +719,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names
+        lookup = None
+        if p_indexes is None and true_kind.names and pred_kind.names:
+            names, lookup = _names_matched(pred_kind.names, true_kind.names, prediction)
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
         check_pred, check_true = has_nodata(pred), has_nodata(true)
         zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
@@ -708,6 +738,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                 desc="evaluate"):
             keep = p_valid & t_valid
             p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
+            if lookup is not None:
+                p_ids = lookup[p_ids]
             t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
             confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
             if pred.nodata == 0:

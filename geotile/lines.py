@@ -426,31 +426,31 @@ def _say_missing_classes(options: LineOptions, frame, sources: list[_Source], pa
 
 
 def _road_class_id(name, names) -> int:
-    from geotile.vectorize import _class_key
+    from geotile.raster_kinds import class_key
 
     known = _known_road_classes(names)
-    key = _class_key(name)
+    key = class_key(name)
     return known[key] if key in known else int(name)
 
 
 def _known_road_classes(names) -> dict[str, int]:
     """Class key -> id of a raster's class names (None: unnamed, its class 1 is "road")."""
-    from geotile.vectorize import _class_key
+    from geotile.raster_kinds import class_key
 
-    return {_class_key(n): i for i, n in enumerate(names or [])} or {"road": 1}
+    return {class_key(n): i for i, n in enumerate(names or [])} or {"road": 1}
 
 
 def _check_road_classes(options: LineOptions, names, path) -> np.ndarray | None:
     """The class ids --classes keeps in a raster with ``names`` (None: every class); a
     one-line error for a class of --classes or per-class --simplify it does not have."""
-    from geotile.vectorize import _class_key
+    from geotile.raster_kinds import class_key
 
     known = _known_road_classes(names)
     given = [("--simplify", [k for k in options.simplify if k != "*"])
              if isinstance(options.simplify, dict) else ("--simplify", []),
              ("--classes", list(options.classes or ()))]
     for option, keys in given:
-        bad = [k for k in keys if _class_key(k) not in known and not str(k).isdigit()]
+        bad = [k for k in keys if class_key(k) not in known and not str(k).isdigit()]
         if bad:
             named = ", ".join(n for n, i in known.items() if i)
             classes = f"its classes: {named}" if names else \

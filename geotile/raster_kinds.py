@@ -116,6 +116,11 @@ def _refuse_colour_image(src) -> None:
                          "`geotile predict` (probabilities or classes), or a mask.")
 
 
+def class_key(name) -> str:
+    """Class names compare without case, and with spaces or hyphens as underscores."""
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
 def _names_tag(src, tags) -> list[str] | None:
     """GEOTILE_CLASS_NAMES: a JSON list (index = class id, or band for probabilities) or
     a JSON object {"id": name}."""

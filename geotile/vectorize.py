@@ -42,6 +42,7 @@ from geotile.gc_pause import gc_paused
 from geotile.raster_kinds import (
     check_probabilities,
     class_ids,
+    class_key,
     plain_bands,
     raster_kind,
     warn_if_scaled_probabilities,
@@ -375,7 +376,7 @@ def _metric_crs(crs, frame):
     return metric_crs(crs, frame)
 
 
-#: class names (compared as :func:`_class_key`) whose polygons --regularize squares
+#: class names (compared as :func:`class_key`) whose polygons --regularize squares
 BUILDING_CLASSES = frozenset({"building", "buildings", "house", "houses", "roof", "roofs",
                               "footprint", "footprints"})
 
@@ -425,7 +426,7 @@ def _building_rows(frame) -> np.ndarray:
     the polygons are of one class."""
     if "class" not in frame or "class_id" not in frame or frame["class_id"].nunique() <= 1:
         return np.ones(len(frame), bool)
-    return np.array([_class_key(n) in BUILDING_CLASSES for n in frame["class"].astype(str)],
+    return np.array([class_key(n) in BUILDING_CLASSES for n in frame["class"].astype(str)],
                     bool)
 
 
@@ -931,17 +932,12 @@ def per_class_values(value: float | dict, frame) -> np.ndarray:
     """The value for each row of ``frame`` (by its ``class`` name, else ``class_id``)."""
     if not isinstance(value, dict):
         return np.full(len(frame), float(value))
-    value = {_class_key(k): v for k, v in value.items()}
+    value = {class_key(k): v for k, v in value.items()}
     default = value.get("*", 0.0)
     names = frame["class"].astype(str).tolist() if "class" in frame else [""] * len(frame)
     ids = frame["class_id"].astype(str).tolist() if "class_id" in frame else [""] * len(frame)
-    return np.array([value.get(_class_key(n), value.get(i, default))
+    return np.array([value.get(class_key(n), value.get(i, default))
                      for n, i in zip(names, ids, strict=True)], float)
-
-
-def _class_key(name) -> str:
-    """Class names compare without case, and with spaces or hyphens as underscores."""
-    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> np.ndarray | None:
@@ -959,19 +955,19 @@ def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> 
 
 def _known_classes(names: list[str] | None) -> dict[str, int]:
     """Class key -> id of a raster's class names (None: unnamed, its class 1 is "building")."""
-    return {_class_key(n): i for i, n in enumerate(names or [])} or {"building": 1}
+    return {class_key(n): i for i, n in enumerate(names or [])} or {"building": 1}
 
 
 def _class_id(name, names: list[str] | None) -> int:
     """The id of a class given by name or id in a raster with ``names`` (None: unnamed, its
     class 1 is "building")."""
     known = _known_classes(names)
-    key = _class_key(name)
+    key = class_key(name)
     return known[key] if key in known else int(name)
 
 
 def _check_class_names(keys, known: dict[str, int], option: str, path) -> None:
-    bad = [k for k in keys if _class_key(k) not in known and not str(k).isdigit()]
+    bad = [k for k in keys if class_key(k) not in known and not str(k).isdigit()]
     if bad:
         named = ", ".join(n for n, i in known.items() if i)
         classes = f"its classes: {named}" if known != {"building": 1} else \

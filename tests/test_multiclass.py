@@ -157,6 +157,31 @@ def test_per_class_iou_equals_numpy_confusion_with_ignore_excluded(tmp_path, run
     assert "low_vegetation" in table and "Confusion matrix" in table
 
 
+def test_prediction_classes_are_matched_to_the_truth_by_name(tmp_path):
+    """A model whose palette orders road before building: its perfect prediction scored
+    building and road IoU 0 (ids compared raw, labelled with the truth's names). Both
+    rasters name their ids: a name both hold at different ids matches the classes by
+    name; names that merely differ (no name shared at another id) keep the ids."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[0:10], truth[10:15] = 1, 2
+    t = write_raster(tmp_path / "t.tif", truth)
+    p = write_raster(tmp_path / "p.tif", np.choose(truth, [0, 2, 1]).astype(np.uint8))
+    for path, names in ((t, ["background", "building", "road"]),
+                        (p, ["Background", "road", "building", "car"])):
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES=json.dumps(names))
+    scores = evaluate_rasters(p, t)
+    assert scores.confusion.tolist() == [[100, 0, 0, 0], [0, 200, 0, 0], [0, 0, 100, 0],
+                                         [0, 0, 0, 0]]
+    assert [(c["class"], c["iou"]) for c in scores.classes()] == [
+        ("background", 1.0), ("building", 1.0), ("road", 1.0), ("car", 0.0)]
+    with rasterio.open(p, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["class_0", "class_1", "class_2"]))
+    scores = evaluate_rasters(p, t)  # no name in common: ids as they are
+    assert scores.confusion.tolist() == [[100, 0, 0], [0, 0, 200], [0, 100, 0]]
+    assert [c["class"] for c in scores.classes()] == ["background", "building", "road"]
+
+
 def test_masks_from_label_raster_evaluate_against_themselves(tmp_path):
     """make-masks' ignore value (unknown colours) is left out of the scores."""
     from geotile.masks import make_masks
