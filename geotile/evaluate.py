@@ -1179,7 +1179,7 @@ def errors_frame(result) -> gpd.GeoDataFrame:
         raise InputError("--errors writes object matches (TP/FP/FN polygons): evaluate vector "
                          "files or SpaceNet CSVs, not rasters.")
     if isinstance(result, ObjectEvaluation):
-        return _evaluation_frame(result)
+        return _one_dimension(_evaluation_frame(result))
     if isinstance(result, ManyEvaluation):
         frames = [_evaluation_frame(e, name) for name, e in result.per_image.items()]
         crs = next((f.crs for f in frames if f.crs is not None), None)
@@ -1190,7 +1190,21 @@ def errors_frame(result) -> gpd.GeoDataFrame:
     if not frames:
         return gpd.GeoDataFrame({"image": [], "kind": [], "iou": [], "best_iou": [],
                                  "confidence": []}, geometry=[], crs=crs)
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+    return _one_dimension(gpd.GeoDataFrame(pd.concat(frames, ignore_index=True),
+                                           geometry="geometry", crs=crs))
+
+
+def _one_dimension(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The frame with Z dropped where its polygons mix 2D and 3D (3D truth, 2D predictions:
+    a layer FlatGeobuf refuses, and the scores are 2D)."""
+    import shapely
+
+    geometries = frame.geometry.values
+    present = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
+    has_z = shapely.has_z(geometries)[present]
+    if has_z.any() and not has_z.all():
+        frame = frame.set_geometry(shapely.force_2d(geometries), crs=frame.crs)
+    return frame
 
 
 def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> int:

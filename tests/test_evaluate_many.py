@@ -148,6 +148,26 @@ def test_errors_file_geojson_and_bad_suffix(run_cli, tmp_path):
     assert bad.exit_code == 2 and ".gpkg" in bad.stderr
 
 
+@pytest.mark.parametrize("suffix", [".fgb", ".gpkg", ".geojson"])
+def test_errors_file_of_3d_truth_and_2d_predictions(run_cli, tmp_path, suffix):
+    """SpaceNet truth carries Z=0, predictions are 2D: FlatGeobuf refused the mixed layer
+    with a traceback and no scores. Z, which the scores never use, is dropped where the
+    polygons mix 2D and 3D; all-3D polygons keep it."""
+    truth = write_vector(tmp_path / "t.geojson", shapely.force_3d([box(0, 0), box(30, 0)]))
+    pred = write_vector(tmp_path / "p.geojson", [box(0, 0), box(200, 200)])
+    out = tmp_path / f"errors{suffix}"
+    result = run_cli("evaluate", pred, truth, "--errors", out)
+    assert result.exit_code == 0, result.output
+    assert "TP 1  FP 1  FN 1" in result.stdout
+    frame = gpd.read_file(out, engine="pyogrio")
+    assert sorted(frame.kind) == ["FN", "FP", "TP"]
+    assert not shapely.has_z(frame.geometry.values).any()
+    assert shapely.equals(frame.geometry[frame.kind == "FN"].iloc[0], box(30, 0))
+    both = run_cli("evaluate", truth, truth, "--errors", tmp_path / f"z{suffix}")
+    assert both.exit_code == 0, both.output
+    assert shapely.has_z(gpd.read_file(tmp_path / f"z{suffix}").geometry.values).all()
+
+
 @pytest.mark.parametrize("target", ["truth", "prediction", "image"])
 def test_errors_and_report_never_replace_an_input_even_with_overwrite(run_cli, tmp_path,
                                                                        target):
