@@ -538,9 +538,11 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
     return grown
 
 
-def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) -> np.ndarray:
+def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source,
+         truth: bool = False) -> np.ndarray:
     """Class ids of a row band: class rasters as they are, probabilities thresholded
-    (one band: p >= threshold) or argmaxed (several bands)."""
+    (one band: p >= threshold) or argmaxed (several bands). ``truth``: 255 is its ignore
+    value, no sign of probabilities x 255."""
     from geotile.raster_kinds import (
         check_probabilities,
         class_ids,
@@ -551,7 +553,8 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source) 
     if kind.kind == "class":
         band = values[0]
         if band.dtype == np.uint8 and kind.names is None:
-            warn_if_scaled_probabilities(np.where(valid, band, np.uint8(0)), source)
+            shown = valid & (band != IGNORE) if truth else valid
+            warn_if_scaled_probabilities(np.where(shown, band, np.uint8(0)), source)
         if band.dtype.kind == "f":  # 1.9 is no class 1: refused, never cut to it
             band = whole_float_ids(band, valid, source)
         ids = np.where(valid, band, 0).astype(np.int64)
@@ -740,7 +743,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
             if lookup is not None:
                 p_ids = lookup[p_ids]
-            t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
+            t_ids = _ids(t_values, keep, true_kind, 0.5, truth, truth=True)
             confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
             if pred.nodata == 0:
                 zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)

@@ -422,6 +422,27 @@ def test_nodata_0_that_is_the_background_of_the_other_raster_is_warned_of(make_r
     assert "nodata" not in caplog.text
 
 
+def test_ignore_value_of_a_truth_is_no_sign_of_scaled_probabilities(make_raster):
+    """Classes 0..3 with make-masks' ignore value 255 in the truth: scored right, but a
+    warning told the user to rescale the mask as probabilities. Values 101..254 beside
+    255 still are warned of."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    truth = np.repeat(np.arange(4, dtype=np.uint8), 5)[np.newaxis].repeat(20, 0)
+    truth[:3] = 255
+    pred = np.where(truth == 255, 0, truth).astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeotileWarning)
+        result = evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", truth))
+    assert result.pixels == 17 * 20 and result.accuracy == 1.0
+    scores = truth.copy()
+    scores[5:10] = 200
+    with pytest.warns(GeotileWarning, match=r"t\.tif: class ids up to 200.*-scale"):
+        evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", scores))
+
+
 def test_float_class_ids_are_not_thresholded_as_probabilities(make_raster):
     classes = np.zeros((8, 8), np.float32)
     classes[2:4] = 3.0
