@@ -125,11 +125,11 @@ def _length_within(lines: np.ndarray, others: np.ndarray, buffer: float) -> floa
 
 def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | None:
     """Whether ``path`` is a vector file of lines (LineString / MultiLineString features);
-    None when it is a vector file without features (an empty prediction)."""
+    None when it is a vector file without features (an empty prediction). A file that
+    is missing or cannot be read is the InputError saying so."""
     from geotile.evaluate import is_raster
-    from geotile.raster import input_exists
 
-    if not input_exists(path) or is_raster(path):
+    if is_raster(path):
         return False
     try:
         import pyogrio
@@ -148,10 +148,7 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
         return True
     if kind not in ("Unknown", "Geometry", ""):
         return False
-    try:
-        frame = _read(path, None, layer)
-    except InputError:
-        return False
+    frame = _read(path, None, layer)
     return _all_lines(frame) if len(frame) else None
 
 

@@ -381,6 +381,24 @@ def test_lines_against_polygons_is_a_one_line_error(run_cli, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_damaged_file_beside_lines_is_said_to_be_unreadable(run_cli, tmp_path):
+    """A 0-byte GeoJSON, a cut GeoPackage or a text .parquet next to a file of lines was
+    said to hold no lines (sending the user to vectorize --lines); it is unreadable."""
+    from .conftest import assert_one_line_error
+
+    lines = write_lines(tmp_path / "lines.geojson",
+                        [shapely.LineString([(X0, Y0), (X0 + 10, Y0)])])
+    good = write_lines(tmp_path / "good.gpkg", [shapely.LineString([(X0, Y0), (X0 + 9, Y0)])])
+    (tmp_path / "zero.geojson").write_bytes(b"")
+    (tmp_path / "cut.gpkg").write_bytes(good.read_bytes()[:500])
+    (tmp_path / "bad.parquet").write_text("garbage\n")
+    for name in ("zero.geojson", "cut.gpkg", "bad.parquet"):
+        for args in ((tmp_path / name, lines), (lines, tmp_path / name)):
+            result = run_cli("evaluate", *args)
+            assert "holds lines" not in result.stderr, result.stderr
+            assert_one_line_error(result, name)
+
+
 # ----------------------------------------------------------------------------- end to end
 
 
