@@ -646,9 +646,13 @@ def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float) -> int
 
 
 def _check_same_grid(pred, true, prediction, truth) -> None:
-    from geotile.raster import grid_difference
+    """An InputError when the rasters' grids differ, or, first, when one of them is damaged
+    (a truncated GeoTIFF loses its georeferencing: no grid problem to fix with gdalwarp)."""
+    from geotile.raster import check_pixels_readable, grid_difference
 
     if (difference := grid_difference(pred, true)) is not None:
+        check_pixels_readable(pred)
+        check_pixels_readable(true)
         raise InputError(
             f"{prediction} and {truth} are not on the same grid: {difference}. Rasterize the "
             "truth labels on the prediction's grid (`geotile make-masks LABELS IMAGE`), or "

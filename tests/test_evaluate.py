@@ -509,6 +509,19 @@ def test_grid_mismatch_and_mixed_kinds(make_raster, tmp_path):
         evaluate_files(tmp_path / "missing.tif", a)
 
 
+def test_a_truncated_raster_is_called_damaged_not_off_the_grid(make_raster, tmp_path):
+    """A GeoTIFF cut to its first 300 bytes keeps a header but loses its GeoKeys: beside
+    a good file it was 'not on the same grid: no CRS against CRS EPSG:32616', sending the
+    user to gdalwarp."""
+    good = make_raster("good.tif", np.arange(400, dtype=np.uint8).reshape(20, 20) % 2)
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(good.read_bytes()[:300])
+    for pair in ((cut, good), (good, cut)):
+        with pytest.raises(InputError, match=r"cut\.tif: pixel data cannot be read.*damaged "
+                                             r"or truncated"):
+            evaluate_files(*pair)
+
+
 # ----------------------------------------------------------------- reports
 
 
