@@ -336,6 +336,20 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
     return prediction_frame
 
 
+def warn_if_apart(pred_frame, truth_frame, prediction, truth, outcome: str,
+                  margin: float = 0.0) -> None:
+    """Warn when the two frames' extents (same CRS), ``margin`` apart, do not meet: a CRS
+    or longitude/latitude mix-up scores 0 (``outcome``) rather than an error."""
+    if not len(pred_frame) or not len(truth_frame):
+        return
+    a, b = pred_frame.total_bounds, truth_frame.total_bounds
+    if a[0] > b[2] + margin or b[0] > a[2] + margin or a[1] > b[3] + margin or \
+            b[1] > a[3] + margin:
+        log.warning("%s and %s cover different ground (no feature of one near the other's): "
+                    "%s. Check their CRS (longitude and latitude swapped?) and that they are "
+                    "of one image.", prediction, truth, outcome)
+
+
 def square_metres(frame: gpd.GeoDataFrame) -> np.ndarray:
     """Polygon areas in ground m^2: in the frame's CRS where its unit is a ground metre,
     else in the data's UTM zone (geographic CRSs, state planes in US feet, Web Mercator,
@@ -385,11 +399,8 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
-    if len(pred_frame) and len(truth_frame) and not shapely.box(
-            *pred_frame.total_bounds).intersects(shapely.box(*truth_frame.total_bounds)):
-        log.warning("%s and %s cover different ground (no polygon of one near the other's): "
-                    "every prediction is a false positive. Check their CRS (longitude and "
-                    "latitude swapped?) and that they are of one image.", prediction, truth)
+    warn_if_apart(pred_frame, truth_frame, prediction, truth,
+                  "every prediction is a false positive")
     pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)
     pred_frame, conf_field = _scoring_order(pred_frame, conf_field, prediction)
     truth_frame = truth_frame.reset_index(drop=True)

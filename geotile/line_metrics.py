@@ -201,7 +201,7 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                                                                                truth)
     import geopandas as gpd
 
-    from geotile.evaluate import _same_crs
+    from geotile.evaluate import _same_crs, warn_if_apart
     from geotile.ground_scale import metric_crs
 
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
@@ -211,4 +211,6 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     if metric is not None and metric != crs:  # degrees, Web Mercator...: the UTM zone
         truth_frame, pred_frame = truth_frame.to_crs(metric), pred_frame.to_crs(metric)
         log.info("measuring lengths in %s", metric.to_string())
+    warn_if_apart(pred_frame, truth_frame, prediction, truth,
+                  "no predicted line lies on a true one", margin=buffer)
     return line_scores(pred_frame.geometry.values, truth_frame.geometry.values, buffer)

@@ -381,6 +381,30 @@ def test_lines_against_polygons_is_a_one_line_error(run_cli, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_lines_of_different_ground_are_warned_about(tmp_path, caplog):
+    """Predicted lines written in EPSG:4326 as (lat, lon) scored 0 with no word (the
+    polygon scores warn); lines a metre beside the truth's (extents apart by less than
+    --buffer) are not warned of."""
+    from geotile.line_metrics import evaluate_lines
+
+    road = shapely.LineString([(X0, Y0), (X0 + 100, Y0)])
+    truth = write_lines(tmp_path / "t.geojson", [road])
+    degrees = gpd.GeoSeries([road], crs=UTM_CRS).to_crs(4326)
+    swapped = write_lines(tmp_path / "swapped.geojson",
+                          [shapely.transform(degrees.iloc[0], lambda xy: xy[:, ::-1])],
+                          crs="EPSG:4326")
+    with caplog.at_level("WARNING", logger="geotile"):
+        scores = evaluate_lines(swapped, truth)
+    assert scores.precision == 0.0 and scores.recall == 0.0
+    assert "swapped.geojson and" in caplog.text and "cover different ground" in caplog.text
+    caplog.clear()
+    beside = write_lines(tmp_path / "beside.geojson",
+                         [shapely.LineString([(X0, Y0 + 1), (X0 + 100, Y0 + 1)])])
+    with caplog.at_level("WARNING", logger="geotile"):
+        assert evaluate_lines(beside, truth).recall == pytest.approx(1.0)
+    assert "cover different ground" not in caplog.text
+
+
 def test_a_damaged_file_beside_lines_is_said_to_be_unreadable(run_cli, tmp_path):
     """A 0-byte GeoJSON, a cut GeoPackage or a text .parquet next to a file of lines was
     said to hold no lines (sending the user to vectorize --lines); it is unreadable."""
