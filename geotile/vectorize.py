@@ -675,9 +675,30 @@ def check_vector_output(output: Path, overwrite: bool) -> str:
             import pyarrow  # noqa: F401
         except ImportError as exc:
             raise InputError("writing GeoParquet needs pyarrow: pip install pyarrow") from exc
+    others = _other_layers(output, writer)
+    if others and not overwrite:
+        from geotile.errors import OutputExistsError
+
+        raise OutputExistsError(f"{output}: already exists, with layers {', '.join(others)}. "
+                                f"Pass --overwrite to replace its layer {output.stem} (the "
+                                "others are kept), or choose another output.")
     for part in _parts(output, writer):
         check_output(part, overwrite)
     return writer
+
+
+def _other_layers(output: Path, writer: str) -> list[str]:
+    """The layers of an existing GeoPackage ``output`` besides the one geotile writes (named
+    after its stem); none for other formats or a file that is not a GeoPackage."""
+    if writer != "GPKG" or not output.is_file():
+        return []
+    import pyogrio
+
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(output)]
+    except _write_errors():
+        return []
+    return [name for name in layers if name.lower() != output.stem.lower()]
 
 
 def parse_crs(value: str | None):
@@ -723,7 +744,8 @@ def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
 def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
     """Write ``frame`` under a temporary folder beside ``output``, check that every feature
     is there, then move its files into place without replacing files that appeared
-    meanwhile (unless ``overwrite``). A failed write leaves nothing under ``output``."""
+    meanwhile (unless ``overwrite``). A failed write leaves nothing under ``output``. An
+    existing GeoPackage keeps its other layers: the layer is written into a copy of it."""
     import shutil
     import uuid
 
@@ -736,8 +758,10 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
         folder.mkdir()
         tmp = folder / _written_name(output)
         try:
+            if overwrite and _other_layers(output, writer):
+                shutil.copyfile(output, tmp)
             _write(frame, tmp, writer, output.stem)
-            written = _feature_count(tmp, writer)
+            written = _feature_count(tmp, writer, output.stem)
         except _write_errors() as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
             raise InputError(f"{output}: cannot be written ({reason}); nothing was written "
@@ -767,14 +791,15 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _feature_count(path: Path, writer: str) -> int:
+def _feature_count(path: Path, writer: str, layer: str) -> int:
     if writer == "parquet":
         import pyarrow.parquet as pq
 
         return pq.read_metadata(path).num_rows
     import pyogrio
 
-    return int(pyogrio.read_info(path, force_feature_count=True)["features"])
+    layer = layer if writer == "GPKG" else None
+    return int(pyogrio.read_info(path, layer=layer, force_feature_count=True)["features"])
 
 
 def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],

@@ -624,3 +624,25 @@ def test_a_raster_placed_by_gcps_alone_is_named_so(tmp_path, run_cli):
     result = run_cli("vectorize", path, "-o", tmp_path / "v.gpkg")
     assert result.exit_code == 0, result.output
     assert "placed by GCPs alone" in result.stderr and "gdalwarp -t_srs" in result.stderr
+
+
+def test_overwrite_replaces_only_its_layer_of_a_geopackage(run_cli, make_raster, tmp_path):
+    # a GeoPackage is a container: --overwrite replaced the whole file, and the user's
+    # other layers ("roads") were gone without a word
+    import pyogrio
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / "city.gpkg"
+    roads = gpd.GeoDataFrame({"name": ["main st"]}, geometry=[shapely.Point(X0, Y0)],
+                             crs="EPSG:32616")
+    roads.to_file(out, layer="roads")
+    roads.to_file(out, layer="city")  # an older result under the output's layer name
+    result = run_cli("vectorize", path, "-o", out)
+    assert_one_line_error(result, "city.gpkg", "roads", "--overwrite")
+    result = run_cli("vectorize", path, "-o", out, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert sorted(name for name, _ in pyogrio.list_layers(out)) == ["city", "roads"]
+    assert gpd.read_file(out, layer="roads")["name"].tolist() == ["main st"]
+    city = gpd.read_file(out, layer="city")
+    assert city["class"].tolist() == ["building"] and city.geometry[0].geom_type == "Polygon"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "city.gpkg"]

@@ -123,7 +123,9 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=INPUT_PATH)
-@output_opt("Vector file: .geojson (RFC 7946), .gpkg, .parquet or .geoparquet (GeoParquet), "
+@output_opt("Vector file: .geojson (RFC 7946), .gpkg (a layer named after the file; "
+            "--overwrite replaces that layer, other layers are kept), .parquet or "
+            ".geoparquet (GeoParquet), "
             ".shp or .fgb (FlatGeobuf); .csv: SpaceNet proposals (ImageId from each raster's "
             "name, pixel and geographic WKT, Confidence).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
