@@ -721,7 +721,12 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     """:func:`evaluate_rasters`' counts, 255 not yet resolved."""
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
-    from geotile.raster_kinds import looks_like_colour_labels, plain_bands, raster_kind
+    from geotile.raster_kinds import (
+        looks_like_colour_labels,
+        plain_bands,
+        raster_kind,
+        reads_nodata,
+    )
     from geotile.streaming import background, blocks, is_striped
 
     with open_raster(prediction) as pred, open_raster(truth) as true:
@@ -741,7 +746,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         if p_indexes is None and true_kind.names and pred_kind.names:
             names, lookup = _names_matched(pred_kind.names, true_kind.names, prediction)
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
-        check_pred, check_true = has_nodata(pred), has_nodata(true)
+        check_pred, check_true = reads_nodata(pred, pred_kind), has_nodata(true)
         zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
         # because the other declares nodata 0
 

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import check_probabilities, class_ids, raster_kind
+from geotile.raster_kinds import check_probabilities, class_ids, raster_kind, reads_nodata
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
@@ -345,7 +345,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     import shapely
 
     from geotile.progress import progress_bar
-    from geotile.raster import has_nodata, open_raster
+    from geotile.raster import open_raster
 
     sources: list[_Source] = []
     names, kinds, cell, outlines, crs = None, [], 0.0, [], None
@@ -359,7 +359,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
             keep = _check_road_classes(options, kind.names, path)
             threshold = next(x for x in (options.threshold, kind.threshold, 0.5)
                              if x is not None)
-            sources.append(_Source(path, index, kind, threshold, has_nodata(src), src.width,
+            sources.append(_Source(path, index, kind, threshold, reads_nodata(src, kind), src.width,
                                    src.height, t, keep))
             outlines.append(shapely.Polygon([t * xy for xy in ((0, 0), (src.width, 0), (
                 src.width, src.height), (0, src.height))]).exterior)

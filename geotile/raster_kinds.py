@@ -45,7 +45,7 @@ def raster_kind(src) -> RasterKind:
     gdal_scale = src.scales[0] if src.scales and src.scales[0] not in (0, 1) else None
     if output in ("class", "mask"):
         return RasterKind("class", 1.0, names, threshold)
-    if output is None and names is None:
+    if output is None and names is None and not _class_descriptions(src):
         _refuse_colour_image(src)
     if output == "probability" or floating or gdal_scale is not None or (
             src.count > 1 and src.dtypes[0] == "uint8"):
@@ -56,6 +56,18 @@ def raster_kind(src) -> RasterKind:
             names = ["background", *names]
         return RasterKind("probability", float(scale), names, threshold)
     return RasterKind("class", 1.0, names, threshold)
+
+
+def reads_nodata(src, kind: RasterKind) -> bool:
+    """Whether ``src``'s nodata mask applies (:func:`~geotile.raster.has_nodata`): not when
+    it is an alpha band of a probability raster, which is a class band there (GDAL flags
+    the 4th band of any 4-band uint8 GeoTIFF alpha)."""
+    from rasterio.enums import MaskFlags
+
+    from geotile.raster import has_nodata
+
+    alpha = any(MaskFlags.alpha in flags for flags in src.mask_flag_enums)
+    return has_nodata(src) and not (alpha and kind.kind == "probability")
 
 
 def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:
@@ -102,7 +114,8 @@ def _refuse_colour_image(src) -> None:
         raise InputError(f"{src.name}: its RGB bands look like colour-coded labels, not class "
                          "ids or probabilities. Make a class mask first: geotile make-masks "
                          f"{Path(src.name).name} IMAGE -o mask.tif --palette potsdam (or a "
-                         "palette.json).")
+                         "palette.json); if it holds probabilities, tag it: "
+                         f"{_TAG_PROBABILITIES}{Path(src.name).name}.")
 
     colours = {ColorInterp.red, ColorInterp.green, ColorInterp.blue}
     if src.count < 3 or not colours <= set(src.colorinterp):
@@ -113,7 +126,22 @@ def _refuse_colour_image(src) -> None:
         or ColorInterp.alpha in src.colorinterp
     if photo:
         raise InputError(f"{src.name}: an RGB image, not a prediction. Give the output of "
-                         "`geotile predict` (probabilities or classes), or a mask.")
+                         "`geotile predict` (probabilities or classes), or a mask; if it holds "
+                         f"probabilities, tag it: {_TAG_PROBABILITIES}{Path(src.name).name}.")
+
+
+_TAG_PROBABILITIES = "gdal_edit.py -mo GEOTILE_OUTPUT=probability "
+#: band descriptions that name colours or sensor bands, not classes
+_COLOUR_BANDS = frozenset({"red", "green", "blue", "alpha", "gray", "grey", "nir", "rgb",
+                           "band_1", "band_2", "band_3", "band_4"})
+
+
+def _class_descriptions(src) -> bool:
+    """Whether every band is described, and by names other than colours: class names, the
+    mark of a prediction (an image's bands are undescribed or red, green, ...)."""
+    names = _descriptions(src)
+    return bool(names) and not any(n.strip().lower().replace(" ", "_") in _COLOUR_BANDS
+                                   for n in names)
 
 
 def class_key(name) -> str:
@@ -285,7 +313,7 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
 
     rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
     if src.count < 3 or src.dtypes[0] != "uint8" or tuple(src.colorinterp[:3]) != rgb \
-            or "GEOTILE_OUTPUT" in src.tags():  # geotile's own: probabilities, classes
+            or {"GEOTILE_OUTPUT", "GEOTILE_CLASS_NAMES"} & set(src.tags()):  # geotile's own
         return False
     from geotile.raster import sample_pixels
 

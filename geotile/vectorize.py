@@ -45,6 +45,7 @@ from geotile.raster_kinds import (
     class_key,
     plain_bands,
     raster_kind,
+    reads_nodata,
     warn_if_scaled_probabilities,
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
@@ -579,7 +580,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
     from geotile.band_workers import run_jobs, worker_count
     from geotile.progress import progress_bar
-    from geotile.raster import has_nodata, open_raster, sample_pixels
+    from geotile.raster import open_raster, sample_pixels
     from geotile.streaming import band_rows, even_band_rows
 
     forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
@@ -599,7 +600,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             keep = kept_class_ids(options, kind.names, path)
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
-            check = has_nodata(src)
+            check = reads_nodata(src, kind)
             jobs += [BandJob(path, _name(path), indexes, kind, keep, threshold, check,
                              part.top, part.rows)
                      for part in row_blocks(src.height, even_band_rows(

@@ -208,3 +208,55 @@ def test_class_names_match_without_case_or_spaces(tmp_path, run_cli):
     assert result.exit_code == 0, result.output
     frame = gpd.read_file(tmp_path / "a.gpkg")
     assert sorted(frame["class"]) == ["impervious_surfaces"]
+
+
+def _one_hot_u8(path, **profile):
+    """A 4-class one-hot softmax as uint8 0/255 written with GDAL's defaults (a 4-band uint8
+    GeoTIFF is RGB + alpha): buildings x2, a road, a tree; band 4 (tree) is 0 elsewhere."""
+    ids = np.zeros((30, 40), np.uint8)
+    ids[2:10, 2:10] = 1
+    ids[2:10, 10:20] = 2
+    ids[15:25, 5:15] = 3
+    ids[20:28, 25:35] = 1
+    bands = np.stack([(ids == k).astype(np.uint8) * 255 for k in range(4)])
+    return write_raster(path, bands, **profile)
+
+
+@pytest.mark.parametrize("tags", [
+    {"GEOTILE_CLASS_NAMES": '["background", "building", "road", "tree"]'},
+    {"GEOTILE_OUTPUT": "probability"},
+    {},  # named by its band descriptions alone
+])
+def test_4_band_uint8_probabilities_flagged_rgba_keep_every_class(tmp_path, tags):
+    # GDAL flags band 4 alpha: it was read as a mask, and every pixel outside the tree was
+    # nodata (1 polygon of 4, exit 0); untagged, it was refused as colour-coded labels
+    path = _one_hot_u8(tmp_path / "p.tif")
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(**tags)
+        if not tags:
+            dst.descriptions = ("background", "building", "road", "tree")
+    with rasterio.open(path) as src:
+        assert src.colorinterp[3].name == "alpha"
+    vectorize_rasters([path], tmp_path / "p.gpkg")
+    found = gpd.read_file(tmp_path / "p.gpkg")
+    ids = sorted(found["class_id"])
+    assert ids == [1, 1, 2, 3]
+    assert sorted(found["area_m2"]) == pytest.approx([16, 20, 20, 25])
+    if tags.get("GEOTILE_CLASS_NAMES") or not tags:
+        assert sorted(found["class"]) == ["building", "building", "road", "tree"]
+    if not tags:
+        return
+    with rasterio.open(path) as src:  # scored against its own classes: every pixel counts
+        truth = _class_raster(tmp_path / "t.tif", src.read().argmax(axis=0).astype(np.uint8))
+    scores = evaluate_rasters(path, truth)
+    assert scores.confusion.sum() == 30 * 40
+    assert np.trace(scores.confusion) == 30 * 40
+
+
+def test_untagged_4_band_uint8_probabilities_are_refused_saying_how_to_tag(tmp_path, run_cli):
+    from tests.conftest import assert_one_line_error
+
+    path = _one_hot_u8(tmp_path / "p.tif")
+    result = run_cli("vectorize", path, "-o", tmp_path / "p.gpkg")
+    assert_one_line_error(result, "p.tif", "GEOTILE_OUTPUT=probability")
+    assert not (tmp_path / "p.gpkg").exists()
