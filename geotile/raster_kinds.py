@@ -26,6 +26,9 @@ class RasterKind:
     scale: float
     names: list[str] | None
     threshold: float | None = None
+    #: whether band 1 of a multi-band probability raster is background (class 0); when its
+    #: names say it is a class, band k is class k and background is max p < threshold
+    background_band: bool = True
 
 
 def raster_kind(src) -> RasterKind:
@@ -34,8 +37,9 @@ def raster_kind(src) -> RasterKind:
     geotile's tags decide (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES,
     GEOTILE_THRESHOLD, on the dataset or band 1); without them the dtype, a GDAL scale
     (uint8 x 1/255 are probabilities) and the band count. Probability rasters without
-    GEOTILE_CLASS_NAMES take their names from the band descriptions. A tag that cannot
-    be read is an InputError naming the file.
+    GEOTILE_CLASS_NAMES take their names from the band descriptions; names of all bands
+    whose first is not background (:data:`BACKGROUND_NAMES`) make band k class k. A tag
+    that cannot be read is an InputError naming the file.
     """
     tags = {**src.tags(1), **src.tags()}
     names = _names_tag(src, tags)
@@ -54,6 +58,9 @@ def raster_kind(src) -> RasterKind:
         names = names or _descriptions(src)
         if names and src.count == 1 and len(names) == 1:  # the one band is class 1
             names = ["background", *names]
+        elif names and src.count == len(names) > 1 and not _is_background(names[0]):
+            return RasterKind("probability", float(scale), ["background", *names], threshold,
+                              background_band=False)
         return RasterKind("probability", float(scale), names, threshold)
     return RasterKind("class", 1.0, names, threshold)
 
@@ -149,6 +156,17 @@ def class_key(name) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
+#: first class names that mean "no class" (compared as :func:`class_key` gives them)
+BACKGROUND_NAMES = frozenset({"background", "_background_", "bg", "none", "no_class",
+                              "nothing", "other", "others", "unlabeled", "unlabelled", "void",
+                              "null", "negative", "no_data", "nodata"})
+
+
+def _is_background(name: str) -> bool:
+    key = class_key(name)
+    return key in BACKGROUND_NAMES or key.startswith(("no_", "not_", "non_"))
+
+
 def _names_tag(src, tags) -> list[str] | None:
     """GEOTILE_CLASS_NAMES: a JSON list (index = class id, or band for probabilities) or
     a JSON object {"id": name}."""
@@ -235,7 +253,8 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     Class rasters: ids exactly as they are (uint8 stays uint8, wider types become int32;
     0 is background; ids outside 0..MAX_CLASS_ID or with fractions are an InputError
     naming ``source``), score 1 (a read-only view). Probabilities: one band ->
-    p >= threshold is class 1; several -> argmax (index 0 is background); score = p.
+    p >= threshold is class 1; several -> argmax (index 0 is background; without a
+    background band, argmax + 1 where its p >= threshold, else 0); score = p.
     """
     if kind.kind == "class":
         ids = _checked_class_ids(values[0], valid, source)
@@ -245,9 +264,11 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
         ids = (probabilities[0] >= threshold).astype(np.uint8)
         score = probabilities[0]
     else:
-        wide = probabilities.shape[0] > 256
+        wide = probabilities.shape[0] > 255
         ids = probabilities.argmax(axis=0).astype(np.int32 if wide else np.uint8)
         score = probabilities.max(axis=0)
+        if not kind.background_band:
+            ids = np.where(score >= threshold, ids + 1, 0).astype(ids.dtype)
     ids[~valid] = 0
     return ids, score
 

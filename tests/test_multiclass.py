@@ -260,3 +260,30 @@ def test_untagged_4_band_uint8_probabilities_are_refused_saying_how_to_tag(tmp_p
     result = run_cli("vectorize", path, "-o", tmp_path / "p.gpkg")
     assert_one_line_error(result, "p.tif", "GEOTILE_OUTPUT=probability")
     assert not (tmp_path / "p.gpkg").exists()
+
+
+@pytest.mark.parametrize("named_by", ["descriptions", "tag"])
+def test_probability_bands_without_a_background_band_keep_their_first_class(tmp_path, named_by):
+    # bands "building", "road", "tree" (a model without a background class): band 1 was
+    # taken for background, and every building was lost without a word
+    ids = np.zeros((30, 40), np.uint8)
+    ids[2:10, 2:10] = 1
+    ids[20:28, 25:35] = 1
+    ids[2:10, 12:20] = 2
+    ids[15:25, 5:15] = 3
+    p = np.full((3, 30, 40), 0.1, np.float32)
+    for k in (1, 2, 3):
+        p[k - 1][ids == k] = 0.8
+    names = ["building", "road", "tree"]
+    path = write_raster(tmp_path / "p.tif", p)
+    with rasterio.open(path, "r+") as dst:
+        if named_by == "tag":
+            dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(names))
+        else:
+            dst.descriptions = tuple(names)
+    vectorize_rasters([path], tmp_path / "p.gpkg")
+    found = gpd.read_file(tmp_path / "p.gpkg").sort_values(["class_id", "area_m2"])
+    assert found["class"].tolist() == ["building", "building", "road", "tree"]
+    assert found["class_id"].tolist() == [1, 1, 2, 3]
+    assert found["area_m2"].tolist() == pytest.approx([16, 20, 16, 25])  # 0.1 nowhere a class
+    assert found["score"].tolist() == pytest.approx([0.8] * 4)
