@@ -51,6 +51,8 @@ def raster_kind(src) -> RasterKind:
         return RasterKind("class", 1.0, names, threshold)
     if output is None and names is None and not _class_descriptions(src):
         _refuse_colour_image(src)
+        if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB
+            return RasterKind("class", 1.0, None, threshold)
     if output == "probability" or floating or gdal_scale is not None or (
             src.count > 1 and src.dtypes[0] == "uint8"):
         default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
@@ -107,6 +109,17 @@ def band_roles(src, required: bool = False) -> dict[str, int] | None:
     if not required:
         return None
     return {role: index for index, role in enumerate(ROLES[: src.count], start=1)}
+
+
+def _repeats_one_band(src) -> bool:
+    """Whether a multi-band integer raster repeats one band (in a sample): a grey class
+    mask saved as RGB (Massachusetts' 0/255 masks), never probabilities of classes."""
+    from geotile.raster import sample_pixels
+
+    if src.count < 2 or np.dtype(src.dtypes[0]).kind not in "iu":
+        return False
+    sample = sample_pixels(src)
+    return bool((sample == sample[0]).all())
 
 
 def _refuse_colour_image(src) -> None:

@@ -646,3 +646,24 @@ def test_overwrite_replaces_only_its_layer_of_a_geopackage(run_cli, make_raster,
     city = gpd.read_file(out, layer="city")
     assert city["class"].tolist() == ["building"] and city.geometry[0].geom_type == "Polygon"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "city.gpkg"]
+
+
+@pytest.mark.parametrize("photometric", ["RGB", "MINISBLACK"])
+def test_grey_mask_repeated_in_three_bands_is_read_as_the_mask(make_raster, tmp_path,
+                                                               photometric):
+    # a 0/255 building mask saved as RGB (Massachusetts' masks, a PNG saved as RGB) was read
+    # as 3 probability bands: the argmax of equal bands is band 1 (background) everywhere,
+    # so 0 polygons, exit 0
+    mask = np.zeros((60, 60), np.uint8)
+    mask[5:20, 5:20] = 255
+    mask[30:50, 30:55] = 255
+    grey = make_raster("grey.tif", mask, transform=from_origin(X0, Y0, 1, 1))
+    rgb = make_raster("rgb.tif", np.stack([mask] * 3), transform=from_origin(X0, Y0, 1, 1),
+                      photometric=photometric)
+    vectorize_rasters([grey], tmp_path / "grey.gpkg")
+    vectorize_rasters([rgb], tmp_path / "rgb.gpkg")
+    expected = gpd.read_file(tmp_path / "grey.gpkg")
+    found = gpd.read_file(tmp_path / "rgb.gpkg")
+    assert sorted(found["area_m2"]) == [225, 500]
+    assert found["class"].tolist() == expected["class"].tolist()
+    assert found.geometry.union_all().equals(expected.geometry.union_all())
