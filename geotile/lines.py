@@ -346,16 +346,18 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
 
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
+    from geotile.vectorize import same_class_names
 
     sources: list[_Source] = []
-    names, kinds, cell, outlines, crs = None, [], 0.0, [], None
+    names, named, kinds, cell, outlines, crs = None, None, [], 0.0, [], None
     for index, path in enumerate(paths):
         with open_raster(path) as src:
             crs, t = src.crs, src.transform
             cell = max(abs(t.a), abs(t.e), cell)
             kind = raster_kind(src)
             kinds.append(kind.kind)
-            names = names or kind.names
+            named = same_class_names(named, path, kind.names)
+            names = named[1] if named else None
             keep = _check_road_classes(options, kind.names, path)
             threshold = next(x for x in (options.threshold, kind.threshold, 0.5)
                              if x is not None)

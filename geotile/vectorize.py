@@ -585,7 +585,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
 
     forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
     jobs, kinds = [], []
-    names = None
+    names, named = None, None
     with open_raster(paths[0]) as first:
         crs, cell = first.crs, float(np.sqrt(abs(first.transform.determinant)))
     for path in paths:
@@ -596,7 +596,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                 # once, from a sample (not in every band's worker)
                 warn_if_scaled_probabilities(sample_pixels(src, 1)[0], path)
             kinds.append(kind.kind)
-            names = names or kind.names
+            named = same_class_names(named, path, kind.names)
+            names = named[1] if named else None
             keep = kept_class_ids(options, kind.names, path)
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
@@ -964,6 +965,23 @@ def per_class_values(value: float | dict, frame) -> np.ndarray:
     ids = frame["class_id"].astype(str).tolist() if "class_id" in frame else [""] * len(frame)
     return np.array([value.get(class_key(n), value.get(i, default))
                      for n, i in zip(names, ids, strict=True)], float)
+
+
+def same_class_names(named: tuple | None, path, names: list[str] | None) -> tuple | None:
+    """``(first named raster, class names)`` of the rasters so far (``named``) with a raster's
+    ``names``: one list of names labels every raster's ids, so names that disagree (on the
+    ids both name) are an InputError naming both rasters."""
+    if not names:
+        return named
+    if named is None:
+        return path, names
+    first, known = named
+    for class_id, (a, b) in enumerate(zip(known, names, strict=False)):
+        if class_key(a) != class_key(b):
+            raise InputError(f"{path}: its class {class_id} is {b!r}, in {_name(first)} "
+                             f"{a!r}; one output cannot label both. Vectorize them apart, or "
+                             "fix the names (tag GEOTILE_CLASS_NAMES, gdal_edit.py -mo).")
+    return (first, known) if len(known) >= len(names) else (path, names)
 
 
 def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> np.ndarray | None:

@@ -287,3 +287,29 @@ def test_probability_bands_without_a_background_band_keep_their_first_class(tmp_
     assert found["class_id"].tolist() == [1, 1, 2, 3]
     assert found["area_m2"].tolist() == pytest.approx([16, 20, 16, 25])  # 0.1 nowhere a class
     assert found["score"].tolist() == pytest.approx([0.8] * 4)
+
+
+def test_rasters_whose_class_names_disagree_are_refused(tmp_path, run_cli):
+    # b's id 1 is "tree", but it was written "building" (a's names labelled every raster)
+    from rasterio.transform import from_origin
+
+    from tests.conftest import UTM_ORIGIN, assert_one_line_error
+
+    ids = np.zeros((20, 20), np.uint8)
+    ids[2:8, 2:8], ids[10:16, 10:16] = 1, 2
+    x0, y0 = UTM_ORIGIN
+    paths = []
+    for name, names, x in (("a.tif", ["background", "building", "road"], x0),
+                           ("b.tif", ["background", "tree", "building"], x0 + 10)):
+        paths.append(write_raster(tmp_path / name, ids, transform=from_origin(x, y0, 0.5, 0.5)))
+        with rasterio.open(paths[-1], "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(names))
+    for extra in ((), ("--lines",)):
+        result = run_cli("vectorize", *paths, "-o", tmp_path / "ab.gpkg", *extra)
+        assert_one_line_error(result, "b.tif", "a.tif", "tree")
+        assert not (tmp_path / "ab.gpkg").exists()
+    with rasterio.open(paths[1], "r+") as dst:  # the same names, in another case: one run
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["Background", "Building", "Road"]))
+    vectorize_rasters(paths, tmp_path / "ab.gpkg")
+    found = gpd.read_file(tmp_path / "ab.gpkg")
+    assert sorted(found["class"]) == ["building"] * 2 + ["road"] * 2
