@@ -456,6 +456,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.band_workers import run_jobs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
+    from geotile.vectorize import raster_centre
 
     paths = [Path(p) for p in paths]
     crs, cell = None, 1.0
@@ -481,6 +482,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
          "source": [r[4] for r in regions]},
         geometry=[r[0] for r in regions], crs=crs)
     frame.attrs["cell"] = cell
+    frame.attrs["centre"] = raster_centre(paths[0]) if paths else None
     return frame
 
 
@@ -520,15 +522,23 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     in the frame's CRS units (the regularisation grid)."""
     from rasterio.crs import CRS
 
-    from geotile.vectorize import _cell_in, _metric_crs, _orient, clean, output_crs
+    from geotile.vectorize import (
+        _cell_in,
+        _metric_crs,
+        _orient,
+        clean,
+        output_crs,
+        to_output_crs,
+    )
 
     crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
+    centre = frame.attrs.get("centre")
     if len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
     else:
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)
-    frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
+    frame = to_output_crs(frame, target, centre)
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
     return frame.reset_index(drop=True)

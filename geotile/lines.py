@@ -785,6 +785,8 @@ def vectorize_lines(
         check_inputs,
         check_vector_output,
         parse_crs,
+        raster_centre,
+        to_output_crs,
         write_vector,
     )
 
@@ -814,7 +816,7 @@ def vectorize_lines(
         target = "EPSG:4326" if writer == "GeoJSON" else crs
     elif isinstance(target, str):  # "source"
         target = crs
-    frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
+    frame = to_output_crs(frame, target, raster_centre(paths[0]))
     write_vector(frame, output, writer, overwrite)
     log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))
     return {"output": str(output), "features": len(frame),

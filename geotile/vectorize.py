@@ -506,13 +506,51 @@ def vectorize_rasters(
                           GeotileWarning, stacklevel=2)
         frame, crs = polygonize_rasters(paths, options, progress)
     target = output_crs(options.crs, writer, crs)
-    frame = frame.to_crs(target) if frame.crs is not None and target is not None else frame
+    frame = to_output_crs(frame, target, raster_centre(paths[0]))
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)
     write_vector(frame, output, writer, overwrite)
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(_name, paths)))
     return summary(output, frame, counts, paths)
+
+
+def raster_centre(path) -> tuple | None:
+    """``(crs, x, y)``: the centre of a raster in its CRS (None without one)."""
+    from geotile.raster import open_raster
+
+    with open_raster(path) as src:
+        if src.crs is None:
+            return None
+        x, y = src.transform * (src.width / 2, src.height / 2)
+        return src.crs, x, y
+
+
+def to_output_crs(frame, target, centre: tuple | None):
+    """``frame`` in ``target`` (None: as it is). A geographic ``target`` keeps longitudes
+    within 180 degrees of the rasters' ``centre`` (:func:`raster_centre`): PROJ wraps them to
+    [-180, 180], which made a building across the antimeridian a sliver around the globe."""
+    if frame.crs is None or target is None:
+        return frame
+    frame = frame.to_crs(target)
+    if centre is None or not frame.crs.is_geographic or not len(frame):
+        return frame
+    import shapely
+    from pyproj import Transformer
+
+    crs, x, y = centre
+    west = Transformer.from_crs(crs, frame.crs, always_xy=True).transform(x, y)[0] - 180
+
+    def unwrap(xy: np.ndarray) -> np.ndarray:
+        lon = xy[:, 0]
+        xy[:, 0] = np.where(lon < west, lon + 360, np.where(lon > west + 360, lon - 360, lon))
+        return xy
+
+    geometries = np.asarray(frame.geometry.values, dtype=object)
+    lon = shapely.get_coordinates(geometries)[:, 0]
+    if lon.size and (lon.min() < west or lon.max() > west + 360):
+        frame = frame.set_geometry(shapely.transform(geometries, unwrap), crs=frame.crs)
+    return frame
 
 
 def output_crs(option, writer: str | None, source):

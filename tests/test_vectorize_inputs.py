@@ -667,3 +667,24 @@ def test_grey_mask_repeated_in_three_bands_is_read_as_the_mask(make_raster, tmp_
     assert sorted(found["area_m2"]) == [225, 500]
     assert found["class"].tolist() == expected["class"].tolist()
     assert found.geometry.union_all().equals(expected.geometry.union_all())
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".parquet", ".shp", ".fgb", ".geojson"])
+def test_building_across_the_antimeridian_keeps_its_coordinates(make_raster, tmp_path, suffix):
+    # the round trip through a metric CRS wrapped longitudes to [-180, 180]: a building
+    # from 179.9999 to 180.0001 came back as a sliver 359.9998 degrees wide
+    classes = np.zeros((40, 40), np.uint8)
+    classes[10:20, 10:30] = 1
+    step = 1e-5
+    path = make_raster("fiji.tif", classes, crs="EPSG:4326",
+                       transform=from_origin(179.9998, -17.0, step, step))
+    out = tmp_path / f"fiji{suffix}"
+    vectorize_rasters([path], out)
+    found = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
+    assert len(found) == 1
+    if suffix == ".geojson":  # RFC 7946: split at the antimeridian, 10 x 10 pixels each side
+        parts = shapely.get_parts(found.geometry[0])
+        assert sorted(p.area for p in parts) == pytest.approx([100 * step**2] * 2, rel=1e-6)
+        return
+    expected = shapely.box(179.9999, -17.0002, 180.0001, -17.0001)
+    assert found.geometry[0].symmetric_difference(expected).area < 1e-6 * expected.area
