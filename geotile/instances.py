@@ -501,13 +501,26 @@ def vectorize_instances(
     Rasters are processed by row bands (seams joined); polygons keep score (mean footprint
     probability) and area_m2. Returns a summary (output, features, per-class counts).
     """
-    from geotile.vectorize import VectorizeOptions, check_vector_output, summary, write_vector
+    from geotile.vectorize import (
+        VectorizeOptions,
+        _check_not_an_input,
+        check_inputs,
+        check_vector_output,
+        kept_class_ids,
+        summary,
+        write_vector,
+    )
 
     options = options or VectorizeOptions()
     output = Path(output)
     writer = check_vector_output(output, overwrite)  # a Shapefile's parts, any case
+    paths = check_inputs(paths)[0]  # one CRS, no raster twice, none overlapping
+    _check_not_an_input(output, writer, paths)
+    keep = kept_class_ids(options, None, paths[0])  # its one class: building (1)
     frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
                            progress=progress, workers=options.workers)
+    if keep is not None and 1 not in keep:
+        frame = frame.iloc[:0]
     frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0), writer)
     write_vector(frame, output, writer, overwrite)
     log.info("%s: %d building instances from %s", output, len(frame),

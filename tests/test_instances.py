@@ -342,3 +342,25 @@ def test_pixel_evaluate_of_footprint_boundary_contact_reads_the_footprint(make_r
     truth[5:15, 5:35] = 1
     scores = evaluate_rasters(raster, make_raster("t.tif", truth, transform=TRANSFORM))
     assert scores.confusion.tolist() == [[500, 0], [0, 300]]
+
+
+def test_cli_instances_check_their_inputs_as_the_plain_mode(run_cli, make_raster, tmp_path):
+    # --instances skipped the input checks: a raster given twice, or two overlapping, had
+    # every building written twice (exit 0); --classes tree was ignored
+    from .conftest import assert_one_line_error
+
+    houses = terraced_scene()[-2:]
+    one = write_probabilities(make_raster, "one.tif", houses, (180, 160), TRANSFORM)
+    shifted = write_probabilities(make_raster, "two.tif", houses, (180, 160),
+                                  from_origin(X0 + 2.5, Y0, 0.5, 0.5))
+    out = tmp_path / "b.gpkg"
+    result = run_cli("vectorize", one, one, "-o", out, "--instances")
+    assert_one_line_error(result, "one.tif", "given twice")
+    result = run_cli("vectorize", one, shifted, "-o", out, "--instances")
+    assert_one_line_error(result, "one.tif", "two.tif", "overlap")
+    result = run_cli("vectorize", one, "-o", out, "--instances", "--classes", "tree")
+    assert_one_line_error(result, "--classes", "tree")
+    assert not out.exists()
+    result = run_cli("vectorize", one, "-o", out, "--instances", "--classes", "building")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(out)) == 2
