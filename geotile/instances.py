@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -501,12 +502,16 @@ def vectorize_instances(
     Rasters are processed by row bands (seams joined); polygons keep score (mean footprint
     probability) and area_m2. Returns a summary (output, features, per-class counts).
     """
+    from rasterio.errors import NotGeoreferencedWarning
+
     from geotile.vectorize import (
         VectorizeOptions,
         _check_not_an_input,
         check_inputs,
+        check_missing_crs,
         check_vector_output,
         kept_class_ids,
+        parse_crs,
         summary,
         write_vector,
     )
@@ -514,11 +519,15 @@ def vectorize_instances(
     options = options or VectorizeOptions()
     output = Path(output)
     writer = check_vector_output(output, overwrite)  # a Shapefile's parts, any case
-    paths = check_inputs(paths)[0]  # one CRS, no raster twice, none overlapping
-    _check_not_an_input(output, writer, paths)
-    keep = kept_class_ids(options, None, paths[0])  # its one class: building (1)
-    frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
-                           progress=progress, workers=options.workers)
+    parse_crs(options.crs)
+    with warnings.catch_warnings():  # rasters without a CRS: geotile's one warning says it
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        paths, crs = check_inputs(paths)  # one CRS, no raster twice, none overlapping
+        _check_not_an_input(output, writer, paths)
+        check_missing_crs(paths, crs, options.crs, writer)
+        keep = kept_class_ids(options, None, paths[0])  # its one class: building (1)
+        frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
+                               progress=progress, workers=options.workers)
     if keep is not None and 1 not in keep:
         frame = frame.iloc[:0]
     frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0), writer)
@@ -546,7 +555,9 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
 
     crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
     centre = frame.attrs.get("centre")
-    if len(frame):
+    if len(frame) and crs is None:  # the raster's own units
+        frame = clean(frame, options, cell)
+    elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
     else:

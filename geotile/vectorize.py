@@ -485,25 +485,7 @@ def vectorize_rasters(
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         paths, crs = check_inputs(paths)
         _check_not_an_input(output, writer, paths)
-        if crs is None and not (target is None or isinstance(target, str)):
-            raise InputError(f"{paths[0]}: the raster has no CRS, so its polygons cannot be "
-                             f"reprojected to --crs {options.crs}. Assign one with "
-                             "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
-        if crs is None:
-            caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
-                      if writer == "GeoJSON" else "")
-            from geotile.no_georef import sensor_georeferencing
-            from geotile.raster import open_raster
-
-            with open_raster(paths[0]) as first:
-                sensor = sensor_georeferencing(first)
-            if sensor is not None:
-                caveat += (f". It is placed by {sensor} alone (not orthorectified): "
-                           "orthorectify it (gdalwarp -t_srs EPSG:xxxx) for map coordinates")
-            warnings.warn(f"{paths[0]}: the raster has no CRS; polygons are in its own "
-                          "coordinates (pixels when it has no geotransform), areas and "
-                          f"lengths in those units, and the output carries no CRS{caveat}.",
-                          GeotileWarning, stacklevel=2)
+        check_missing_crs(paths, crs, options.crs, writer)
         frame, crs = polygonize_rasters(paths, options, progress)
     target = output_crs(options.crs, writer, crs)
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
@@ -551,6 +533,31 @@ def to_output_crs(frame, target, centre: tuple | None):
     if lon.size and (lon.min() < west or lon.max() > west + 360):
         frame = frame.set_geometry(shapely.transform(geometries, unwrap), crs=frame.crs)
     return frame
+
+
+def check_missing_crs(paths, crs, option, writer: str) -> None:
+    """Rasters without a CRS (``crs`` None): an InputError with ``--crs`` (``option``) to
+    reproject to, else a warning that polygons are in the raster's own units."""
+    if crs is not None:
+        return
+    if not (option is None or str(option).lower() == "source"):
+        raise InputError(f"{paths[0]}: the raster has no CRS, so its polygons cannot be "
+                         f"reprojected to --crs {option}. Assign one with "
+                         "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+    caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
+              if writer == "GeoJSON" else "")
+    from geotile.no_georef import sensor_georeferencing
+    from geotile.raster import open_raster
+
+    with open_raster(paths[0]) as first:
+        sensor = sensor_georeferencing(first)
+    if sensor is not None:
+        caveat += (f". It is placed by {sensor} alone (not orthorectified): "
+                   "orthorectify it (gdalwarp -t_srs EPSG:xxxx) for map coordinates")
+    warnings.warn(f"{paths[0]}: the raster has no CRS; polygons are in its own "
+                  "coordinates (pixels when it has no geotransform), areas and "
+                  f"lengths in those units, and the output carries no CRS{caveat}.",
+                  GeotileWarning, stacklevel=3)
 
 
 def output_crs(option, writer: str | None, source):

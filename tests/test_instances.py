@@ -364,3 +364,25 @@ def test_cli_instances_check_their_inputs_as_the_plain_mode(run_cli, make_raster
     result = run_cli("vectorize", one, "-o", out, "--instances", "--classes", "building")
     assert result.exit_code == 0, result.output
     assert len(gpd.read_file(out)) == 2
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_cli_instances_on_a_raster_without_crs(run_cli, make_raster, tmp_path):
+    # a traceback (crs must be set to estimate UTM CRS) where the plain mode warns and
+    # writes polygons in the raster's own units
+    from .conftest import assert_one_line_error
+
+    houses = terraced_scene()[-2:]
+    bands = rasterize_labels(houses, [1] * len(houses), (180, 160), TRANSFORM,
+                             MaskOptions(channels=("footprint", "boundary", "contact")))
+    raster = make_raster("p.tif", bands.astype(np.float32), transform=TRANSFORM, crs=None)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--instances")
+    assert result.exit_code == 0, result.output
+    assert "p.tif: the raster has no CRS" in result.stderr
+    found = gpd.read_file(tmp_path / "b.gpkg")
+    assert found.crs is None
+    assert sorted(found["area_m2"]) == pytest.approx(sorted(h.area for h in houses), rel=0.05)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "c.gpkg", "--instances",
+                     "--crs", "EPSG:3857")
+    assert_one_line_error(result, "p.tif", "no CRS", "--crs EPSG:3857")
+    assert not (tmp_path / "c.gpkg").exists()
