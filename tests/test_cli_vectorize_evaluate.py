@@ -117,3 +117,19 @@ def test_predict_then_vectorize_keeps_the_class_name(run_cli, make_raster, tmp_p
     found = gpd.read_file(tmp_path / "b.gpkg")
     assert set(found["class"]) == {"roof"} and set(found["class_id"]) == {1}
     assert found.crs.to_epsg() == 32616
+
+
+def test_nan_is_refused_by_every_number_range_option(run_cli, make_raster, tmp_path):
+    # NaN passed click's FloatRange (its comparisons are all false): --threshold nan gave
+    # 0 polygons, exit 0
+    classes = np.zeros((20, 20), np.float32)
+    classes[5:15, 5:15] = 0.9
+    raster = make_raster("p.tif", classes)
+    for option in ("--threshold", "--fill-holes", "--marker-threshold"):
+        result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", option, "nan")
+        assert_one_line_error(result, option, "'nan' is not a number", code=2)
+    assert not (tmp_path / "b.gpkg").exists()
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--threshold", "1.5")
+    assert_one_line_error(result, "--threshold", "0<=x<=1", code=2)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--threshold", "0.5")
+    assert result.exit_code == 0 and len(gpd.read_file(tmp_path / "b.gpkg")) == 1

@@ -8,6 +8,7 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    FloatRange,
     json_opt,
     labels_crs_opt,
     overwrite_opt,
@@ -123,7 +124,7 @@ def _refuse_options_of_polygons(ctx) -> None:
 
 def _line_options(command):
     return click.option(
-        "--buffer", type=click.FloatRange(min=0, min_open=True), default=2.0,
+        "--buffer", type=FloatRange(min=0, min_open=True), default=2.0,
         show_default=True, metavar="M", help="Lines: predicted and true centrelines match "
         "where they lie within M metres of each other.")(command)
 
@@ -131,10 +132,10 @@ def _line_options(command):
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
 @click.argument("prediction", type=INPUT_PATH)
 @click.argument("truth", type=INPUT_PATH)
-@click.option("--iou", type=click.FloatRange(0, 1, max_open=True), default=0.5,
+@click.option("--iou", type=FloatRange(0, 1, max_open=True), default=0.5,
               show_default=True,
               help="Vectors: a prediction matches a truth polygon when IoU > this.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+@click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class (default: the raster's "
               "GEOTILE_THRESHOLD tag, else 0.5).")
 @click.option("--class-field", metavar="FIELD",
@@ -155,7 +156,7 @@ def _line_options(command):
               help="Vectors: draw TP (green), FP (red) and FN (yellow) polygons.")
 @click.option("--image", type=INPUT_PATH,
               help="Image drawn under --report (else a blank background).")
-@click.option("--min-area", type=click.FloatRange(min=0), default=None, metavar="AREA",
+@click.option("--min-area", type=FloatRange(min=0), default=None, metavar="AREA",
               help="SpaceNet's minimum-area rule: leave out truth polygons smaller than AREA "
               "and predictions not larger. Two SpaceNet CSVs: AREA in px^2 (pixel WKT), "
               "default 20 as SpaceNet scores. Vector files and folders: AREA in m^2 "

@@ -8,6 +8,7 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    FloatRange,
     check_merge,
     check_resume,
     cluster_opts,
@@ -31,7 +32,7 @@ def _line_options(command):
         help="Ends of burnt lines: round (solaris, SpaceNet roads) or flat (cut at the end).",
     )(command)
     return click.option(
-        "--line-width", type=click.FloatRange(min=0, min_open=True), default=None,
+        "--line-width", type=FloatRange(min=0, min_open=True), default=None,
         metavar="M", help="Burn LineString labels (roads) M metres wide (buffered by M/2). "
         "Without it a file of lines is an error and lines among polygons are left out.",
     )(command)

@@ -16,6 +16,17 @@ from pathlib import Path
 
 import click
 
+
+class FloatRange(click.FloatRange):
+    """click.FloatRange refusing NaN, which passes its bounds (every comparison is false)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number is not None and number != number:
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
+
+
 overwrite_opt = click.option(
     "--overwrite", is_flag=True, default=False, help="Replace existing outputs."
 )
@@ -59,7 +70,7 @@ creation_options_opt = click.option(
 
 threshold_opt = click.option(
     "--threshold",
-    type=click.FloatRange(0.0, 1.0),
+    type=FloatRange(0.0, 1.0),
     default=0.5,
     show_default=True,
     help="Probability at or above which a pixel belongs to the class.",

@@ -9,6 +9,7 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    FloatRange,
     check_merge,
     check_resume,
     cluster_opts,
@@ -76,7 +77,7 @@ def _bands(ctx, param, value):
 @click.option("--tile-size", type=click.IntRange(min=8), default=None,
               help="Window size in px. Default: the model's fixed size, else its metadata, "
               "else 512.")
-@click.option("--overlap", type=click.FloatRange(min=0), default=None, callback=_overlap,
+@click.option("--overlap", type=FloatRange(min=0), default=None, callback=_overlap,
               help="Overlap of neighbouring windows: px (>= 1) or a fraction of the tile "
               "(< 1). Default: the model's metadata, else 0.25.")
 @click.option("--blend", type=click.Choice(["bilinear", "hann", "uniform"]), default="bilinear",
@@ -99,7 +100,7 @@ def _bands(ctx, param, value):
               "or std above 1 shows they are for 0..255 pixels), else 1.")
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
               default="probability", show_default=True)
-@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+@click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Class output of a one-class model: p >= threshold. Default: the model's "
               "seg_thresh, else 0.5.")
 @click.option("--dtype", type=click.Choice(["float32", "uint8"]), default="float32",

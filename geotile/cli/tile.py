@@ -6,6 +6,7 @@ import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    FloatRange,
     check_resume,
     creation_options_opt,
     extra_bands_opts,
@@ -37,7 +38,7 @@ def _parse_split(ctx, param, value):
               "is named after an IMAGE, in order when none is; a partial match is refused).")
 @click.option("--size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Patch size in pixels.")
-@click.option("--overlap", type=click.FloatRange(min=0), default=0, show_default=True,
+@click.option("--overlap", type=FloatRange(min=0), default=0, show_default=True,
               help="Overlap between neighbouring patches: whole pixels (64) or a fraction "
               "of --size below 1 (0.25).")
 @click.option("--edge", type=click.Choice(["shift", "pad", "drop"]), default="shift",
@@ -48,7 +49,7 @@ def _parse_split(ctx, param, value):
 @click.option("--format", "fmt", type=click.Choice(["tif", "png", "npy"]), default="tif",
               show_default=True, help="Patch file format (tif keeps the georeference).")
 @click.option("--skip-empty", is_flag=True, help="Drop patches whose mask has no positive pixel.")
-@click.option("--max-nodata", type=click.FloatRange(0, 1), default=None,
+@click.option("--max-nodata", type=FloatRange(0, 1), default=None,
               help="Drop patches with a larger fraction of nodata pixels.")
 @click.option("--split", callback=_parse_split, metavar="TRAIN,VAL,TEST",
               help="Assign train/val/test splits by these fractions, e.g. 0.8,0.1,0.1, by "
@@ -71,7 +72,7 @@ def _parse_split(ctx, param, value):
               help="With --labels: also write COCO instances (OUTPUT/annotations.json, pixel "
               "coordinates, image ids = index.csv row numbers) or YOLO-seg text files "
               "(OUTPUT/labels/<patch>.txt).")
-@click.option("--min-area", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--min-area", type=FloatRange(min=0), default=0.0, show_default=True,
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
               help="With --labels: attribute holding the class (name or id).")

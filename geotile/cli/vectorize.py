@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geotile.cli.options import INPUT_PATH, json_opt, output_opt, overwrite_opt
+from geotile.cli.options import INPUT_PATH, FloatRange, json_opt, output_opt, overwrite_opt
 
 
 def _instance_options(command):
@@ -16,13 +16,13 @@ def _instance_options(command):
                      help="One polygon per building from footprint/boundary/contact bands "
                      "(marker watershed; splits touching buildings). Default: on when the "
                      "bands are described as footprint and boundary/contact."),
-        click.option("--marker-threshold", type=click.FloatRange(0, 1), default=None,
+        click.option("--marker-threshold", type=FloatRange(0, 1), default=None,
                      help="--instances: markers need footprint > this. "
                      "Default: the raster's tag (from the model), else 0.5."),
-        click.option("--boundary-threshold", type=click.FloatRange(0, 1), default=None,
+        click.option("--boundary-threshold", type=FloatRange(0, 1), default=None,
                      help="--instances: markers need boundary < this. "
                      "Default: the raster's tag (from the model), else 0.5."),
-        click.option("--contact-threshold", type=click.FloatRange(0, 1), default=None,
+        click.option("--contact-threshold", type=FloatRange(0, 1), default=None,
                      help="--instances: markers need contact < this. "
                      "Default: the raster's tag (from the model), else 0.5."),
         click.option("--marker-erosion", type=click.IntRange(min=0), default=1,
@@ -95,7 +95,7 @@ def _class_list(value) -> tuple[str, ...] | None:
 def _line_options(command):
     """--lines and --min-length: road centrelines (geotile.lines)."""
     command = click.option(
-        "--min-length", type=click.FloatRange(min=0), default=3.0, show_default=True,
+        "--min-length", type=FloatRange(min=0), default=3.0, show_default=True,
         metavar="M", help="--lines: prune spurs, isolated lines and loops shorter than M "
         "metres.")(command)
     return click.option(
@@ -128,7 +128,7 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
             ".geoparquet (GeoParquet), "
             ".shp or .fgb (FlatGeobuf); .csv: SpaceNet proposals (ImageId from each raster's "
             "name, pixel and geographic WKT, Confidence).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+@click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
 @click.option("--min-area", default="0", show_default=True, metavar="M2|CLASS=M2,...",
@@ -144,7 +144,7 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
 @click.option("--classes", metavar="NAMES",
               callback=lambda ctx, param, value: _class_list(value),
               help="Keep only these classes (names or ids, comma-separated): building,tree.")
-@click.option("--fill-holes", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--fill-holes", type=FloatRange(min=0), default=0.0, show_default=True,
               help="Fill holes smaller than this (m2).")
 @click.option("--regularize", is_flag=True,
               help="Orthogonal outlines along each building's dominant direction "
