@@ -248,6 +248,8 @@ def test_4_band_uint8_probabilities_flagged_rgba_keep_every_class(tmp_path, tags
         return
     with rasterio.open(path) as src:  # scored against its own classes: every pixel counts
         truth = _class_raster(tmp_path / "t.tif", src.read().argmax(axis=0).astype(np.uint8))
+    with rasterio.open(truth, "r+") as dst:  # the same names (classes are matched by name)
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "road", "tree"]')
     scores = evaluate_rasters(path, truth)
     assert scores.confusion.sum() == 30 * 40
     assert np.trace(scores.confusion) == 30 * 40
