@@ -555,26 +555,30 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source,
     (one band: p >= threshold) or argmaxed (several bands). ``truth``: 255 is its ignore
     value, no sign of probabilities x 255."""
     from geotile.raster_kinds import (
+        SCALED_PROBABILITY_IDS,
         check_probabilities,
         class_ids,
+        scale_advice,
         warn_if_scaled_probabilities,
         whole_float_ids,
     )
 
     if kind.kind == "class":
         band = values[0]
-        if band.dtype == np.uint8 and kind.names is None:
-            shown = valid & (band != IGNORE) if truth else valid
-            warn_if_scaled_probabilities(np.where(shown, band, np.uint8(0)), source)
         if band.dtype.kind == "f":  # 1.9 is no class 1: refused, never cut to it
             band = whole_float_ids(band, valid, source)
         ids = np.where(valid, band, 0).astype(np.int64)
         if ids.size and ids.min() < 0:
             raise InputError(f"{source}: negative class ids; a class raster holds ids >= 0.")
+        scaled = kind.names is None and band.dtype in SCALED_PROBABILITY_IDS
         if ids.size and ids.max() > MAX_SCORED_CLASS_ID:
+            advice = f"; {scale_advice(band.dtype, Path(str(source)).name)}" if scaled else ""
             raise InputError(f"{source}: value {ids.max()} is beyond the class ids evaluate "
                              f"scores (0..{MAX_SCORED_CLASS_ID}); instance ids or counts are not "
-                             "classes. Give a class raster.")
+                             f"classes. Give a class raster{advice}.")
+        if scaled:
+            shown = valid & (band != IGNORE) if truth else valid
+            warn_if_scaled_probabilities(np.where(shown, band, 0).astype(band.dtype), source)
         return ids
     check_probabilities(values, valid, kind, source)  # float class ids are no probabilities
     return class_ids(values, valid, kind, threshold)[0]

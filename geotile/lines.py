@@ -47,7 +47,13 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import check_probabilities, class_ids, raster_kind, reads_nodata
+from geotile.raster_kinds import (
+    check_probabilities,
+    class_ids,
+    raster_kind,
+    reads_nodata,
+    warn_if_scaled_class_raster,
+)
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
@@ -355,6 +361,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
             crs, t = src.crs, src.transform
             cell = max(abs(t.a), abs(t.e), cell)
             kind = raster_kind(src)
+            warn_if_scaled_class_raster(src, kind, path)
             kinds.append(kind.kind)
             named = same_class_names(named, path, kind.names)
             names = named[1] if named else None

@@ -286,25 +286,53 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     return ids, score
 
 
-#: class ids above this in an untagged uint8 raster look like probabilities x 255
-SCALED_PROBABILITY_ID = 100
+#: class ids above these in an untagged class raster look like probabilities x the dtype's
+#: maximum (uint16: above CORINE's codes, up to 999, and WorldCover's, up to 100)
+SCALED_PROBABILITY_IDS = {np.dtype(np.uint8): 100, np.dtype(np.uint16): 1000}
 
 
 def warn_if_scaled_probabilities(ids: np.ndarray, source) -> None:
-    """Warn when an untagged uint8 class raster holds ids above SCALED_PROBABILITY_ID
-    other than a 0/255 mask's: most likely probabilities written as 0..255 without GDAL's
-    scale (read as classes "20" and "200")."""
+    """Warn when an untagged uint8 or uint16 class raster holds ids above
+    :data:`SCALED_PROBABILITY_IDS` (other than a uint8 0/255 mask's): most likely
+    probabilities written as 0..255 or 0..65535 without GDAL's scale (read as classes
+    "20" and "200")."""
     import warnings
 
     from geotile.errors import GeotileWarning
 
+    limit = SCALED_PROBABILITY_IDS.get(ids.dtype)
     top = int(ids.max()) if ids.size else 0
-    if top <= SCALED_PROBABILITY_ID or not np.isin(ids, (0, 255), invert=True).any():
-        return  # few classes, or a 0/255 mask
+    if limit is None or top <= limit:
+        return  # few classes
+    full = np.iinfo(ids.dtype).max
+    if full == 255 and not np.isin(ids, (0, 255), invert=True).any():
+        return  # a 0/255 mask
     name = Path(str(source)).name if source is not None else "raster"
-    warnings.warn(f"{name}: class ids up to {top} and no class names: if it holds "
-                  "probabilities scaled to 0..255, set its scale first (gdal_edit.py -scale "
-                  f"0.00392157 {name}); read as class ids.", GeotileWarning, stacklevel=3)
+    warnings.warn(f"{name}: class ids up to {top} and no class names: "
+                  f"{scale_advice(ids.dtype, name)}; read as class ids.", GeotileWarning,
+                  stacklevel=3)
+
+
+def scale_advice(dtype, name: str) -> str:
+    """How to read an integer raster of probabilities x the dtype's maximum as such."""
+    full = np.iinfo(dtype).max
+    return (f"if it holds probabilities scaled to 0..{full}, set its scale first "
+            f"(gdal_edit.py -scale {1 / full:.6g} {name})")
+
+
+def warn_if_scaled_class_raster(src, kind: RasterKind, source) -> None:
+    """:func:`warn_if_scaled_probabilities` from a sample of an open raster read as
+    ``kind`` (its nodata value left out), for an untagged class raster of a dtype it
+    checks."""
+    if kind.kind != "class" or kind.names is not None \
+            or np.dtype(src.dtypes[0]) not in SCALED_PROBABILITY_IDS:
+        return
+    from geotile.raster import sample_pixels
+
+    sample = sample_pixels(src, 1)[0]
+    if src.nodata is not None and reads_nodata(src, kind):
+        sample = np.where(sample == src.nodata, 0, sample).astype(sample.dtype)
+    warn_if_scaled_probabilities(sample, source)
 
 
 def whole_float_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:

@@ -46,7 +46,7 @@ from geotile.raster_kinds import (
     plain_bands,
     raster_kind,
     reads_nodata,
-    warn_if_scaled_probabilities,
+    warn_if_scaled_class_raster,
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
@@ -625,7 +625,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
     from geotile.band_workers import run_jobs, worker_count
     from geotile.progress import progress_bar
-    from geotile.raster import open_raster, sample_pixels
+    from geotile.raster import open_raster
     from geotile.streaming import band_rows, even_band_rows
 
     forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
@@ -637,9 +637,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         with open_raster(path) as src:
             kind = raster_kind(src)
             indexes, kind = plain_bands(src, kind)
-            if kind.kind == "class" and kind.names is None and src.dtypes[0] == "uint8":
-                # once, from a sample (not in every band's worker)
-                warn_if_scaled_probabilities(sample_pixels(src, 1)[0], path)
+            warn_if_scaled_class_raster(src, kind, path)  # once, not in each band's worker
             kinds.append(kind.kind)
             named = same_class_names(named, path, kind.names)
             names = named[1] if named else None

@@ -593,6 +593,42 @@ def test_probabilities_scaled_to_0_255_without_a_scale_are_warned_about(make_ras
         assert result.exit_code == 0 and "class ids up to" not in result.stderr
 
 
+def test_probabilities_scaled_to_0_65535_without_a_scale_are_warned_about(make_raster,
+                                                                         tmp_path, run_cli):
+    """A model's probabilities saved as uint16 0..65535 read as classes 6554 and 58982 with
+    no word: vectorize (polygons and --lines) warns naming the 1/65535 scale, which then
+    gives class 1, and evaluate's refusal names it; real uint16 codes (CORINE's up to 999,
+    nodata 65535) stay quiet."""
+    import rasterio
+
+    values = np.full((30, 30), 6554, np.uint16)  # p = 0.1
+    values[10:20, 2:28] = 58982  # p = 0.9
+    raster = make_raster("prob16.tif", values)
+    for args in (("vectorize", raster, "-o", tmp_path / "v.gpkg"),
+                 ("vectorize", raster, "-o", tmp_path / "l.gpkg", "--lines")):
+        result = run_cli(*args)
+        assert result.exit_code == 0, result.output
+        assert "prob16.tif: class ids up to 58982" in result.stderr, args
+        assert "gdal_edit.py -scale 1.5259e-05 prob16.tif" in result.stderr
+    truth = make_raster("truth.tif", (values > 32768).astype(np.uint8))
+    assert_one_line_error(run_cli("evaluate", raster, truth), "prob16.tif: value 58982",
+                          "gdal_edit.py -scale 1.5259e-05 prob16.tif")
+    values[0, 0] = 1010  # within evaluate's class ids: read, with the warning
+    result = run_cli("evaluate", make_raster("low16.tif", np.minimum(values, 1010)), truth)
+    assert result.exit_code == 0 and "low16.tif: class ids up to 1010" in result.stderr
+    with rasterio.open(raster, "r+") as dst:
+        dst.scales = (1.5259e-05,)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "s.gpkg", "--overwrite")
+    assert result.exit_code == 0 and "class ids up to" not in result.stderr
+    assert list(gpd.read_file(tmp_path / "s.gpkg")["class_id"]) == [1]
+    codes = np.where(values > 32768, 999, 311).astype(np.uint16)
+    codes[:, :3] = 65535
+    corine = make_raster("corine.tif", codes, nodata=65535)
+    result = run_cli("vectorize", corine, "-o", tmp_path / "c.gpkg")
+    assert result.exit_code == 0 and "class ids up to" not in result.stderr
+    assert sorted(gpd.read_file(tmp_path / "c.gpkg")["class_id"]) == [311, 999]
+
+
 def test_geoparquet_by_its_other_suffix_is_read_as_truth(make_raster, tmp_path):
     """A truth file named .geoparquet (as many GeoParquet files are) is read like .parquet:
     before, GDAL's ADBC driver was tried and failed on a missing libduckdb."""
