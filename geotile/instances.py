@@ -229,14 +229,14 @@ def raster_instance_regions(src, *, threshold: float | None = None,
 
     from geotile.progress import progress_bar
     from geotile.raster import read_block
-    from geotile.raster_kinds import raster_kind, reads_nodata
+    from geotile.raster_kinds import binary_mask_kind, raster_kind, reads_nodata
 
     roles = roles or band_roles(src, required=True)
     present = [r for r in ROLES if r in roles]
     order = [roles[r] for r in present]
     if threshold is None:
         threshold = float(src.tags().get("GEOTILE_THRESHOLD", 0.5))
-    kind = raster_kind(src)
+    kind = binary_mask_kind(src, raster_kind(src))
     scale, check = np.float32(kind.scale), reads_nodata(src, kind)
     links = _UnionFind()
     pieces: dict[int, list] = {}  # global id -> [polygons, score sum, pixel count, on border]

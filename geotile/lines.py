@@ -48,6 +48,7 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import (
+    binary_mask_kind,
     check_probabilities,
     class_ids,
     raster_kind,
@@ -360,7 +361,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
         with open_raster(path) as src:
             crs, t = src.crs, src.transform
             cell = max(abs(t.a), abs(t.e), cell)
-            kind = raster_kind(src)
+            kind = binary_mask_kind(src, raster_kind(src))
             warn_if_scaled_class_raster(src, kind, path)
             kinds.append(kind.kind)
             named = same_class_names(named, path, kind.names)

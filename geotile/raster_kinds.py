@@ -29,6 +29,8 @@ class RasterKind:
     #: whether band 1 of a multi-band probability raster is background (class 0); when its
     #: names say it is a class, band k is class k and background is max p < threshold
     background_band: bool = True
+    #: a 0/255 mask (:func:`binary_mask_kind`): its 255 is class 1
+    binary_255: bool = False
 
 
 def raster_kind(src) -> RasterKind:
@@ -65,6 +67,18 @@ def raster_kind(src) -> RasterKind:
                               background_band=False)
         return RasterKind("probability", float(scale), names, threshold)
     return RasterKind("class", 1.0, names, threshold)
+
+
+def binary_mask_kind(src, kind: RasterKind) -> RasterKind:
+    """``kind``, reading 255 as class 1 when ``src`` is an untagged 0/255 mask (INRIA's,
+    Massachusetts'; one band or grey in three: :func:`geotile.label_rasters.values_0_255`,
+    a read of its blocks), as tile and evaluate read it; as a footprint, 255 is p = 1."""
+    if kind.kind != "class" or kind.names is not None or src.dtypes[0] != "uint8":
+        return kind
+    from geotile.label_rasters import values_0_255
+
+    binary = values_0_255(src) == "binary"
+    return replace(kind, binary_255=True, scale=255.0) if binary else kind  # 255: p = 1
 
 
 def reads_nodata(src, kind: RasterKind) -> bool:
@@ -263,14 +277,17 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
               threshold: float, source=None) -> tuple[np.ndarray, np.ndarray]:
     """(ids (rows, cols), score float32 (rows, cols)) from raster values (bands, rows, cols).
 
-    Class rasters: ids exactly as they are (uint8 stays uint8, wider types become int32;
-    0 is background; ids outside 0..MAX_CLASS_ID or with fractions are an InputError
-    naming ``source``), score 1 (a read-only view). Probabilities: one band ->
-    p >= threshold is class 1; several -> argmax (index 0 is background; without a
-    background band, argmax + 1 where its p >= threshold, else 0); score = p.
+    Class rasters: ids exactly as they are (a 0/255 mask's 255 is 1; uint8 stays uint8,
+    wider types become int32; 0 is background; ids outside 0..MAX_CLASS_ID or with
+    fractions are an InputError naming ``source``), score 1 (a read-only view).
+    Probabilities: one band -> p >= threshold is class 1; several -> argmax (index 0 is
+    background; without a background band, argmax + 1 where its p >= threshold, else 0);
+    score = p.
     """
     if kind.kind == "class":
         ids = _checked_class_ids(values[0], valid, source)
+        if kind.binary_255:
+            ids = (ids == 255).astype(np.uint8)
         return ids, np.broadcast_to(np.float32(1), ids.shape)  # read-only, no memory
     probabilities = np.nan_to_num(values.astype(np.float32) / np.float32(kind.scale))
     if probabilities.shape[0] == 1:

@@ -40,6 +40,7 @@ from geotile.coverage import simplify_coverage
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
 from geotile.raster_kinds import (
+    binary_mask_kind,
     check_probabilities,
     class_ids,
     class_key,
@@ -636,7 +637,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     for path in paths:
         with open_raster(path) as src:
             kind = raster_kind(src)
-            indexes, kind = plain_bands(src, kind)
+            indexes, kind = plain_bands(src, binary_mask_kind(src, kind))
             warn_if_scaled_class_raster(src, kind, path)  # once, not in each band's worker
             kinds.append(kind.kind)
             named = same_class_names(named, path, kind.names)

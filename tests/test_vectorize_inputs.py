@@ -705,6 +705,36 @@ def test_grey_mask_repeated_in_three_bands_is_read_as_the_mask(make_raster, tmp_
     assert found.geometry.union_all().equals(expected.geometry.union_all())
 
 
+def test_a_0_255_mask_gives_class_1_as_a_0_1_mask_does(make_raster, tmp_path, run_cli):
+    """An INRIA / Massachusetts building mask (uint8 0/255, one band or grey in three) gave
+    polygons and lines of class "255" (class_id 255) and instances of score 255, where
+    evaluate and tile read 255 as class 1: it is class 1 ("building"; "road" for lines)
+    now, exactly as the 0/1 mask; --classes 1 keeps it."""
+    mask = np.zeros((60, 60), np.uint8)
+    mask[5:20, 5:20] = 1
+    mask[30:50, 30:55] = 1
+    options = {"transform": from_origin(X0, Y0, 1, 1)}
+    rasters = {"ones": make_raster("ones.tif", mask, **options),
+               "mask": make_raster("mask.tif", mask * 255, **options),
+               "grey": make_raster("grey.tif", np.stack([mask * 255] * 3), photometric="RGB",
+                                   **options)}
+    for mode in ((), ("--lines",), ("--classes", "1"), ("--instances",)):
+        found = {}
+        for name, raster in rasters.items():
+            out = tmp_path / f"{name}{len(mode)}{mode[:1]}.gpkg"
+            result = run_cli("vectorize", raster, "-o", out, *mode)
+            assert result.exit_code == 0, result.output
+            found[name] = gpd.read_file(out)
+        assert set(found["ones"]["class_id"]) == {1}, mode
+        assert set(found["ones"]["class"]) == {"road" if mode == ("--lines",) else "building"}
+        for name in ("mask", "grey"):
+            assert found[name]["class_id"].tolist() == found["ones"]["class_id"].tolist(), name
+            assert found[name]["class"].tolist() == found["ones"]["class"].tolist()
+            assert found[name].geometry.union_all().equals(found["ones"].geometry.union_all())
+            if "score" in found["ones"]:
+                assert found[name]["score"].tolist() == found["ones"]["score"].tolist()
+
+
 @pytest.mark.parametrize("suffix", [".gpkg", ".parquet", ".shp", ".fgb", ".geojson"])
 def test_building_across_the_antimeridian_keeps_its_coordinates(make_raster, tmp_path, suffix):
     # the round trip through a metric CRS wrapped longitudes to [-180, 180]: a building
