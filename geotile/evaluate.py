@@ -29,6 +29,7 @@ IoU = TP / (TP + FP + FN), precision, recall and F1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -760,19 +761,20 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                        read_block(true, left, top, cols, rows, [1], check_true))
 
         parts = list(blocks(pred.width, pred.height, block_size, is_striped(pred, true)))
-        for (p_values, p_valid), (t_values, t_valid) in progress_bar(
-                background(read(parts)), progress, total=len(parts), unit="block",
-                desc="evaluate"):
-            keep = p_valid & t_valid
-            p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
-            if lookup is not None:
-                p_ids = lookup[p_ids]
-            t_ids = _ids(t_values, keep, true_kind, 0.5, truth, truth=True)
-            confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
-            if pred.nodata == 0:
-                zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)
-            if true.nodata == 0:
-                zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
+        # the reader thread stops before the rasters close, whatever holds the pairs
+        with contextlib.closing(background(read(parts))) as pairs:
+            for (p_values, p_valid), (t_values, t_valid) in progress_bar(
+                    pairs, progress, total=len(parts), unit="block", desc="evaluate"):
+                keep = p_valid & t_valid
+                p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
+                if lookup is not None:
+                    p_ids = lookup[p_ids]
+                t_ids = _ids(t_values, keep, true_kind, 0.5, truth, truth=True)
+                confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
+                if pred.nodata == 0:
+                    zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)
+                if true.nodata == 0:
+                    zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
         counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8")
         for path, other, lost, src in ((prediction, truth, zero_nodata[0], pred),

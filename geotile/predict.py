@@ -625,8 +625,9 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
         return np.pad(part, ((0, 0), *pad)), np.pad(mask, pad, constant_values=False)
 
     out = np.empty((model.num_classes, height, width), np.float32)
-    for window, blended, band_valid in predict_blocks(model, read, width, height, options):
-        out[(slice(None), *window.toslices())] = np.where(band_valid, blended, np.nan)
+    with contextlib.closing(predict_blocks(model, read, width, height, options)) as bands:
+        for window, blended, band_valid in bands:
+            out[(slice(None), *window.toslices())] = np.where(band_valid, blended, np.nan)
     return out
 
 
@@ -976,10 +977,11 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
 
             profile = output_profile(vrt, count=model.num_classes, dtype="float32",
                                      nodata=float("nan"))
-            with rasterio.open(temp, "w", **profile) as grid:
-                for window, blended, valid in predict_blocks(
-                        model, read, width, height, options, progress, Path(src.name).name,
-                        prepare, _block_width(grid), clock):
+            with rasterio.open(temp, "w", **profile) as grid, contextlib.closing(
+                    predict_blocks(model, read, width, height, options, progress,
+                                   Path(src.name).name, prepare, _block_width(grid),
+                                   clock)) as bands:
+                for window, blended, valid in bands:
                     with clock.timing("encode"):
                         grid.write(np.where(valid, blended, np.nan).astype(np.float32),
                                    window=window)

@@ -424,16 +424,18 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
 
     if mask_fill is None and mask_src is not None:
         mask_fill = mask_padding_value(mask_src)
-    for patches, pixels, valid, labels, inside in background(bands(), depth=1):
-        for patch in patches:
-            cols = slice(patch.x_off, patch.x_off + grid.size)
-            yield PatchData(
-                patch,
-                pixels[:, :, cols],
-                valid[:, cols],
-                None if labels is None else labels[:, :, cols],
-                None if inside is None else inside[:, cols],
-            )
+    # closed here, not when garbage-collected: closing this generator stops the thread
+    with contextlib.closing(background(bands(), depth=1)) as reader:
+        for patches, pixels, valid, labels, inside in reader:
+            for patch in patches:
+                cols = slice(patch.x_off, patch.x_off + grid.size)
+                yield PatchData(
+                    patch,
+                    pixels[:, :, cols],
+                    valid[:, cols],
+                    None if labels is None else labels[:, :, cols],
+                    None if inside is None else inside[:, cols],
+                )
 
 
 #: files in a masks folder that are never masks (GDAL side-cars: metadata, overviews, world
@@ -874,11 +876,12 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         ignore_value = mask_src.nodata if mask_src is not None else None
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        # the reader thread stops before the datasets close, whatever holds the patches
+        with ThreadPoolExecutor(max_workers=2) as pool, contextlib.closing(iter_patches(
+                src, mask_src, grid, extra_src, writers.mask_fill)) as patches:
             pending = []
-            for data in progress_bar(iter_patches(src, mask_src, grid, extra_src,
-                                                  writers.mask_fill),
-                                     progress, total=len(grid), desc=label.name, unit="patch"):
+            for data in progress_bar(patches, progress, total=len(grid), desc=label.name,
+                                     unit="patch"):
                 patch = data.patch
                 nodata_fraction, positive = _fractions(data, ignore_value)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:

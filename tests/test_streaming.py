@@ -180,6 +180,64 @@ def test_an_interrupt_while_the_reader_starts_leaves_it_reading_nothing(monkeypa
     assert not any(t.name == "geotile-reader" and t.is_alive() for t in threading.enumerate())
 
 
+def _interrupting_progress(monkeypatch, after: int):
+    """progress_bar whose bar raises KeyboardInterrupt at item ``after`` (or update):
+    a wrapper that holds the items it was given, as a progress callback may."""
+    import geotile.progress
+
+    class Bar:
+        def __init__(self, items=None, enabled=False, **options):
+            self.items, self.seen = items, 0
+
+        def __iter__(self):
+            for item in self.items:
+                self.update(1)
+                yield item
+
+        def update(self, n=1):
+            self.seen += 1
+            if self.seen == after:
+                raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(geotile.progress, "progress_bar", Bar)
+
+
+def _readers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "geotile-reader" and t.is_alive()}
+
+
+@pytest.mark.parametrize("command", ["tile", "predict", "evaluate"])
+def test_an_interrupt_stops_the_reader_before_its_datasets_close(monkeypatch, tmp_path,
+                                                                  make_raster, command):
+    """Ctrl-C during tile, predict or evaluate, with the patches held by a progress callback
+    (or a traceback): the reader thread went on reading the closed dataset (a segfault)
+    until garbage collection; it is stopped before the datasets close."""
+    from geotile.errors import Interrupted
+    from geotile.evaluate import evaluate_rasters
+    from geotile.tiling import TileOptions, tile_rasters
+
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 1024, 128), dtype=np.uint8)
+    path = make_raster("img.tif", pixels, blockxsize=128, blockysize=16, tiled=True)
+    _interrupting_progress(monkeypatch, after=3)
+    before = _readers()
+    with pytest.raises((KeyboardInterrupt, Interrupted)) as caught:
+        if command == "tile":
+            tile_rasters([path], None, tmp_path / "out", options=TileOptions(size=32))
+        elif command == "predict":
+            model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
+            predict_raster(model, path, tmp_path / "p.tif", progress=True,
+                           options=PredictOptions(tile_size=32, overlap=0, block_size=64))
+        else:
+            classes = (pixels[0] > 127).astype(np.uint8)
+            evaluate_rasters(make_raster("p.tif", classes), make_raster("t.tif", classes),
+                             block_size=32)
+    assert caught.value is not None  # the traceback, and the frames it holds, still alive
+    assert _readers() - before == set()
+
+
 def test_background_writer_raises_the_first_error_and_waits():
     done = []
 
