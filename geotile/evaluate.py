@@ -701,11 +701,17 @@ class _RasterCounts:
     names: list[str] | None
     truth_uint8: bool
     prediction_uint8: bool
+    #: pixels of class 0 left out by the other raster's nodata 0: (by the prediction's, by
+    #: the truth's), and the pixels of one raster
+    zero_nodata: tuple[int, int] = (0, 0)
+    pixels: int = 0
 
     @classmethod
-    def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool):
+    def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
+           **more):
         ids = np.flatnonzero(confusion.any(axis=0) | confusion.any(axis=1))
-        return cls(ids, confusion[np.ix_(ids, ids)], names, truth_uint8, prediction_uint8)
+        return cls(ids, confusion[np.ix_(ids, ids)], names, truth_uint8, prediction_uint8,
+                   **more)
 
     @property
     def confusion(self) -> np.ndarray:
@@ -721,9 +727,10 @@ class _RasterCounts:
 
 
 def _raster_counts(prediction, truth, *, threshold: float | None = None,
-                   progress: bool = False,
-                   block_size: int = DEFAULT_BLOCK_SIZE) -> _RasterCounts:
-    """:func:`evaluate_rasters`' counts, 255 not yet resolved."""
+                   progress: bool = False, block_size: int = DEFAULT_BLOCK_SIZE,
+                   warn: bool = True) -> _RasterCounts:
+    """:func:`evaluate_rasters`' counts, 255 not yet resolved; ``warn``: of pixels left out
+    by a nodata 0 (else only counted, for a folder's one warning)."""
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (
@@ -776,20 +783,26 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                 if true.nodata == 0:
                     zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
         counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
-                                  pred_kind.kind == "class" and pred.dtypes[0] == "uint8")
-        for path, other, lost, src in ((prediction, truth, zero_nodata[0], pred),
-                                       (truth, prediction, zero_nodata[1], true)):
-            if lost:
-                name = Path(str(path)).name
-                log.warning("%s: its nodata value 0 is class 0 (background) of %s: %d pixels "
-                            "(%.0f%%) where %s holds class 0 are left out of the scores. If 0 "
-                            "is background in %s too, unset its nodata (gdal_edit.py "
-                            "-unsetnodata %s).", name, Path(str(other)).name, lost,
-                            100 * lost / (src.width * src.height), Path(str(other)).name,
-                            name, name)
+                                  pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
+                                  zero_nodata=tuple(zero_nodata),
+                                  pixels=pred.width * pred.height)
+        for path, other, lost in ((prediction, truth, zero_nodata[0]),
+                                  (truth, prediction, zero_nodata[1])):
+            if lost and warn:
+                _warn_zero_nodata(Path(str(path)).name, Path(str(other)).name, lost,
+                                  counts.pixels)
     if not confusion.sum():
         log.warning("%s and %s share no valid pixel: every score is 0", prediction, truth)
     return counts
+
+
+def _warn_zero_nodata(name: str, other: str, lost: int, pixels: int) -> None:
+    """Say that nodata 0 of ``name`` left out ``lost`` of ``pixels`` pixels where ``other``
+    holds class 0."""
+    log.warning("%s: its nodata value 0 is class 0 (background) of %s: %d pixels (%.0f%%) "
+                "where %s holds class 0 are left out of the scores. If 0 is background in %s "
+                "too, unset its nodata (gdal_edit.py -unsetnodata %s).", name, other, lost,
+                100 * lost / pixels, other, other, name)
 
 
 # ----------------------------------------------------------------------------- files
@@ -1095,6 +1108,26 @@ def _folder_meaning_of_255(counts) -> tuple[bool, bool]:
     return _meaning_of_255(truth, True, False)[0], _meaning_of_255(prediction, False, True)[1]
 
 
+def _warn_folder_zero_nodata(pairs: FilePairs, counts: dict) -> None:
+    """One warning per side for the pixels its nodata 0 left out over a folder's tiles."""
+    pixels = sum(c.pixels for c in counts.values())
+    for side in (0, 1):
+        hit = [name for name, c in counts.items() if c.zero_nodata[side]]
+        if not hit:
+            continue
+        first = Path(str(pairs.pairs[hit[0]][side]))
+        shown, folder = f"{first.parent.name}/{first.name}", first.parent.name
+        other = Path(str(pairs.pairs[hit[0]][1 - side])).parent.name
+        lost = sum(counts[name].zero_nodata[side] for name in hit)
+        what = f"{shown} and {len(hit) - 1} other tiles of {folder}: their" if len(hit) > 1 \
+            else f"{shown}: its"
+        log.warning("%s nodata value 0 is class 0 (background) of the tiles of %s: %d pixels "
+                    "(%.0f%% of the folder's) where those hold class 0 are left out of the "
+                    "scores. If 0 is background in %s too, unset the nodata of the tiles of %s "
+                    "(gdal_edit.py -unsetnodata on each, e.g. %s).", what, other, lost,
+                    100 * lost / pixels, other, folder, shown)
+
+
 def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      iou: float = 0.5, threshold: float | None = None,
                      class_field: str | None = None, conf_field: str | None = None,
@@ -1123,8 +1156,9 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                 labels_crs=labels_crs, prediction_crs=prediction_crs,
                 repair_truth=repair_truth, labels_layer=labels_layer, min_area=min_area)
         else:
-            per_image[name] = _raster_counts(pred, true, threshold=threshold)
+            per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False)
     if pairs.kind == "raster":  # 255 means one thing in a whole dataset, empty tiles too
+        _warn_folder_zero_nodata(pairs, per_image)
         meaning = _folder_meaning_of_255(per_image.values())
         per_image = {name: c.scores(meaning) for name, c in per_image.items()}
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
