@@ -15,7 +15,8 @@ so memory is bounded by a band of rows whatever the raster's size.
 Nodata input pixels (nodata value, mask or alpha band) are zeroed after
 normalisation, never fed as raw values; patches that are entirely nodata are
 not run; nodata pixels are nodata in the output (see the output formats in
-:func:`predict_raster`).
+:func:`predict_raster`). A paletted image (one band of colour-table indices) is read
+through its colour table (:func:`model_view`).
 
 The model is probed once per tile size (:meth:`OnnxModel.geometry`): an output
 smaller than its window (valid convolutions) is blended where it lies, in the
@@ -696,6 +697,7 @@ def predict_raster(
         input_path,
         open_raster,
         output_profile,
+        paletted,
         write_cog,
     )
 
@@ -731,10 +733,11 @@ def predict_raster(
     # on a GPU the cores are free to decode the image's tiles in parallel; on the CPU
     # provider they run the model
     decode_threads = usable_cpus() if getattr(model, "steady_batches", False) else None
-    with quiet_rasterio(), open_raster(image_path, decode_threads) as src, _extra(
-            extra_bands, src, extra_resampling) as extra:
-        check_pixels_readable(src)
-        warn_if_not_georeferenced(src, "the predictions")
+    with quiet_rasterio(), open_raster(image_path, decode_threads) as original, _extra(
+            extra_bands, original, extra_resampling) as extra, model_view(
+            original, model, extra.count if extra is not None else 0) as src:
+        check_pixels_readable(original)
+        warn_if_not_georeferenced(original, "the predictions")
         added = extra.count if extra is not None else 0
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
         if np.dtype(src.dtypes[0]).kind == "c":
@@ -742,6 +745,11 @@ def predict_raster(
                              "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
                              "'abs(A)' --type Float32).")
         indexes = select_bands(model, src, options, added, source)
+        if paletted(src) and 1 in indexes:  # not expanded: a coloured table, 1 channel
+            warnings.warn(f"{image_path.name}: its band holds colour-table indices (a paletted "
+                          f"image), not intensities, and {model.path.name} gets them as they "
+                          "are. For its colours, run gdal_translate -expand rgb on it and give "
+                          "a 3-channel model.", GeotileWarning, stacklevel=2)
         top = _float_top(src, indexes) if np.dtype(src.dtypes[0]).kind == "f" else None
         if hint := getattr(model, "unscaled", lambda dtype, top=None: None)(src.dtypes[0], top):
             warnings.warn(f"{image_path.name}: {src.dtypes[0]} pixels go to the model as they "
@@ -764,7 +772,7 @@ def predict_raster(
             nodata = float("nan") if dtype == "float32" else None
             names = model.class_names
         # a COG gets --co in write_cog; its intermediate GeoTIFF has the defaults
-        profile = output_profile(src, count=count, dtype=dtype, nodata=nodata,
+        profile = output_profile(original, count=count, dtype=dtype, nodata=nodata,
                                  compression="float-fast" if dtype == "float32"
                                  else "deflate",
                                  creation_options=None if options.cog
@@ -790,11 +798,16 @@ def predict_raster(
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
                 with rasterio.open(target, "w", **profile) as dst:
-                    copy_georeferencing(src, dst)
+                    copy_georeferencing(original, dst)
                     _describe_output(dst, options, names, threshold, model)
                     dst.update_tags(**{COMPLETE_TAG: complete})
-                    pixel = _model_pixel(model, src, options)
+                    pixel = _model_pixel(model, original, options)
                     if mosaic is not None:
+                        if src is not original:
+                            raise InputError(f"{image_path}: --mosaic reads the tiles' own "
+                                             "bands, and this one is paletted; expand the "
+                                             "tiles first (gdal_translate -expand rgb), or "
+                                             "drop --mosaic.")
                         if pixel is not None or extra is not None:
                             raise InputError(f"{image_path}: --mosaic cannot resample to the "
                                              "model's resolution nor add --extra-bands; give "
@@ -831,6 +844,24 @@ def predict_raster(
     log.info("%s: busy time per stage (threads overlap): %s", image_path.name,
              clock.describe())
     return summary
+
+
+def model_view(src, model, added: int = 0):
+    """A context giving ``src`` as ``model`` sees it: a paletted image's colours for a model
+    of 3 or 4 image channels (``added`` come from --extra-bands), a grey colour table's
+    levels for one channel (:func:`geotile.raster.expanded_palette`); else ``src``."""
+    from geotile.raster import expanded_palette, grey_palette, paletted
+
+    channels = getattr(model, "channels", None)
+    if not paletted(src):
+        return contextlib.nullcontext(src)
+    wanted = channels - added if channels is not None else None
+    colours = {3: "rgb", 4: "rgba"}.get(wanted) or (
+        "gray" if wanted in (None, 1) and grey_palette(src) else None)
+    if colours is None:
+        return contextlib.nullcontext(src)
+    log.info("%s: paletted: bands read through its colour table (%s)", src.name, colours)
+    return expanded_palette(src, colours)
 
 
 def _extra(path, src, resampling):
@@ -1024,10 +1055,12 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
     """The bands of ``src`` that feed ``model`` (``--bands``, else :func:`_default_bands`),
     checked against the raster and the model's channels (``added`` come from
     --extra-bands); one InputError/ModelError line naming ``source`` otherwise."""
+    from geotile.raster import paletted
+
     indexes = list(options.bands) if options.bands else _default_bands(src, model, added)
     bad = [i for i in indexes if not 1 <= i <= src.count]
     if bad:
-        raise InputError(f"{src.name}: band {bad[0]} does not exist (the raster has "
+        raise InputError(f"{source or src.name}: band {bad[0]} does not exist (the raster has "
                          f"{src.count}). Choose --bands between 1 and {src.count}.")
     channels = getattr(model, "channels", None)
     if added and channels is not None and len(indexes) + added != channels:
@@ -1038,6 +1071,11 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
         raise ModelError(f"{source or src.name}: {len(indexes)} band(s) of the image and "
                          f"{added} of --extra-bands, but {Path(model.path).name} takes "
                          f"{channels} channels; {fix}.")
+    if channels is not None and len(indexes) + added != channels and paletted(src):
+        raise ModelError(f"{source or src.name}: its band holds colour-table indices (a "
+                         "paletted image); its colours feed models of 3 or 4 channels, but "
+                         f"{Path(model.path).name} takes {channels} channels. Give an image "
+                         f"of {channels - added} bands.")
     model.check_bands(len(indexes) + added, source or src.name)
     return indexes
 

@@ -809,6 +809,52 @@ def write_cog(
     copy(src_path, dst_path, driver="COG", **settings)
 
 
+def paletted(src) -> bool:
+    """Whether ``src`` is one band of colour-table indices (a paletted PNG, GIF or TIFF)."""
+    from rasterio.enums import ColorInterp
+
+    return src.count == 1 and src.colorinterp[0] == ColorInterp.palette
+
+
+def grey_palette(src) -> bool:
+    """Whether a paletted ``src``'s colour table holds grey levels only (red = green = blue)."""
+    return all(r == g == b for r, g, b, _ in src.colormap(1).values())
+
+
+@contextlib.contextmanager
+def expanded_palette(src, colours: str) -> Iterator[rasterio.io.DatasetReader]:
+    """A paletted ``src`` read through its colour table, as ``gdal_translate -expand``
+    ``colours`` ("gray", "rgb" or "rgba") gives it: a VRT that GDAL reads by windows. An
+    alpha band is added after gray or rgb where the table has transparent colours or the
+    band a nodata index (alpha 0 there), so that those pixels are nodata."""
+    from xml.sax.saxutils import escape
+
+    table = src.colormap(1)
+    components = {"gray": ["Gray"], "rgb": ["Red", "Green", "Blue"],
+                  "rgba": ["Red", "Green", "Blue", "Alpha"]}[colours]
+    if components[-1] != "Alpha" and (src.nodata is not None or any(
+            entry[3] < 255 for entry in table.values())):
+        components.append("Alpha")
+    name = src.name if not _is_local(src.name) else os.path.abspath(src.name)
+    bands = []
+    for band, interp in enumerate(components, start=1):
+        component = 4 if interp == "Alpha" else min(band, 3)
+        nodata = f"<NODATA>{src.nodata!r}</NODATA>" if interp == "Alpha" and \
+            src.nodata is not None else ""  # left 0: nothing written there
+        bands.append(
+            f'<VRTRasterBand dataType="Byte" band="{band}"><ColorInterp>{interp}</ColorInterp>'
+            f'<ComplexSource><SourceFilename relativeToVRT="0">{escape(name)}</SourceFilename>'
+            f"<SourceBand>1</SourceBand><ColorTableComponent>{component}</ColorTableComponent>"
+            f"{nodata}</ComplexSource></VRTRasterBand>")
+    georef = f"<SRS>{escape(src.crs.to_wkt())}</SRS>" if src.crs is not None else ""
+    if not src.transform.is_identity:
+        georef += f"<GeoTransform>{', '.join(map(repr, src.transform.to_gdal()))}</GeoTransform>"
+    xml = (f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">{georef}'
+           f"{''.join(bands)}</VRTDataset>")
+    with rasterio.io.MemoryFile(xml.encode(), ext=".vrt") as memory, memory.open() as view:
+        yield view
+
+
 def has_nodata(src: rasterio.io.DatasetReader) -> bool:
     """True when some pixels may be nodata (a nodata value, a mask band or an alpha band)."""
     from rasterio.enums import MaskFlags

@@ -8,7 +8,7 @@ import numpy as np
 import rasterio
 
 from .conftest import assert_one_line_error
-from .onnx_models import pointwise_model
+from .onnx_models import pointwise_model, pointwise_reference
 
 
 def test_predict_several_images_into_a_folder(run_cli, make_raster, tmp_path):
@@ -91,3 +91,58 @@ def test_uint8_outputs_with_a_mask_print_no_gdal_errors(run_cli, make_raster, tm
             assert not valid[:, : 40 + 30 * i].any() and valid[:, 40 + 30 * i :].all()
             np.testing.assert_allclose(u8.read()[:, valid] / 255, expected[:, valid],
                                        atol=0.5 / 255 + 1e-6)
+
+
+def _paletted(make_raster, name, colours, nodata=None):
+    """A one-band image of colour-table indices (what PNG/GIF exports of maps hold)."""
+    indices = np.random.default_rng(3).integers(0, len(colours), (40, 50)).astype(np.uint8)
+    path = make_raster(name, indices, nodata=nodata, photometric="palette")
+    with rasterio.open(path, "r+") as dst:
+        dst.write_colormap(1, dict(enumerate(colours)))
+    return path, indices
+
+
+def test_paletted_image_feeds_its_colours(run_cli, make_raster, tmp_path):
+    """A paletted image's band holds colour-table indices: an RGB model gets the colours
+    (as gdal_translate -expand rgb gives them), streamed by windows; a nodata index is
+    nodata in the output. Indices repeated 3x (the old --bands 1,1,1 hint) were no image."""
+    colours = [(255, 0, 0, 255), (0, 255, 0, 255), (0, 0, 255, 255), (250, 250, 250, 255)]
+    path, indices = _paletted(make_raster, "pal.tif", colours, nodata=3)
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, path, "-o", tmp_path / "o.tif", "--tile-size", 32)
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr
+    rgb = np.array([c[:3] for c in colours], np.float32)[indices].transpose(2, 0, 1)
+    expected = pointwise_reference(rgb[np.newaxis] / 255)[0, 0]
+    with rasterio.open(tmp_path / "o.tif") as out, rasterio.open(path) as src:
+        values = out.read(1)
+        assert out.transform == src.transform and out.crs == src.crs
+    assert np.isnan(values[indices == 3]).all()
+    np.testing.assert_allclose(values[indices != 3], expected[indices != 3], atol=1e-5)
+    two = pointwise_model(tmp_path / "two.onnx", channels=2)
+    result = run_cli("predict", two, path, "-o", tmp_path / "t.tif")
+    assert_one_line_error(result, "pal.tif", "colour-table indices", "2 channels")
+    assert "--bands 1,1" not in result.stderr and not (tmp_path / "t.tif").exists()
+    assert_one_line_error(run_cli("predict", model, path, "--mosaic", "-o",
+                                  f"{tmp_path / 'mos'}/"), "pal.tif", "paletted", "-expand rgb")
+    assert not list((tmp_path / "mos").glob("*"))
+
+
+def test_paletted_image_and_a_one_channel_model(run_cli, make_raster, tmp_path):
+    """A grey colour table gives its grey levels; a coloured one feeds indices, which are no
+    intensities: said, with the fix."""
+    model = pointwise_model(tmp_path / "m.onnx", channels=1)
+    grey = [(g, g, g, 255) for g in (0, 90, 180, 255)]
+    path, indices = _paletted(make_raster, "grey.tif", grey)
+    result = run_cli("predict", model, path, "-o", tmp_path / "g.tif", "--tile-size", 32)
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+    levels = np.array([c[0] for c in grey], np.float32)[indices]
+    expected = pointwise_reference(levels[np.newaxis, np.newaxis] / 255, channels=1)[0, 0]
+    with rasterio.open(tmp_path / "g.tif") as out:
+        np.testing.assert_allclose(out.read(1), expected, atol=1e-5)
+    path, _ = _paletted(make_raster, "pal.tif", [(255, 0, 0, 255), (0, 0, 255, 255)])
+    result = run_cli("predict", model, path, "-o", tmp_path / "p.tif", "--tile-size", 32)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warned) == 1 and "pal.tif" in warned[0] and "colour-table indices" in warned[0]
+    assert "gdal_translate -expand rgb" in warned[0]

@@ -235,7 +235,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
 
 def _check_all_bands(model, options, pairs, extras) -> None:
     """Every image's bands against the model (headers only), before any is predicted."""
-    from geotile.predict import select_bands
+    from geotile.predict import model_view, select_bands
     from geotile.raster import open_raster
 
     for (image, _), extra in zip(pairs, extras, strict=True):
@@ -243,7 +243,7 @@ def _check_all_bands(model, options, pairs, extras) -> None:
         if extra is not None:
             with open_raster(extra) as more:
                 added = more.count
-        with open_raster(image) as src:
+        with open_raster(image) as raw, model_view(raw, model, added) as src:
             select_bands(model, src, options, added,
                          image if extra is None else f"{image} + {Path(extra).name}")
 
