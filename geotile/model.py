@@ -824,6 +824,17 @@ class OnnxModel:
         return ("if it was trained on 0..1 inputs give --scale, e.g. 0.000489 for 11-bit or "
                 "0.0000153 for 16-bit pixels; --scale 1 keeps them")
 
+    def declared_flags(self, scales, offsets) -> str | None:
+        """The flags that feed the values a raster declares for its bands, ``pixel * scale +
+        offset`` (GDAL scale/offset: Landsat C2 L2 reflectance), to the model's own mean:
+        ``--scale S --mean M`` with M = mean - offset. None when --scale (one number) cannot
+        say it, or the model's mean/std are for 0..255 pixels."""
+        if len(set(scales)) != 1 or len(offsets) != len(self._mean) or self._raw_pixel_stats:
+            return None
+        means = [f"{m - o:.12g}" for m, o in zip(self._mean, offsets, strict=True)]
+        mean = means[0] if len(set(means)) == 1 else ",".join(means)
+        return f"--scale {scales[0]:.12g} --mean{'=' if mean.startswith('-') else ' '}{mean}"
+
     def check_bands(self, count: int, source) -> None:
         """ModelError suggesting --bands when ``count`` selected bands do not fit the model."""
         if self.channels is not None and count != self.channels:

@@ -752,6 +752,7 @@ def predict_raster(
                           "a 3-channel model.", GeotileWarning, stacklevel=2)
         top = _float_top(src, indexes) if np.dtype(src.dtypes[0]).kind == "f" else None
         if hint := getattr(model, "unscaled", lambda dtype, top=None: None)(src.dtypes[0], top):
+            hint = _declared_scaling_hint(model, src, indexes, added) or hint
             warnings.warn(f"{image_path.name}: {src.dtypes[0]} pixels go to the model as they "
                           f"are (no --scale, and the model declares none): {hint}.",
                           GeotileWarning, stacklevel=2)
@@ -1037,6 +1038,28 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                 yield window, values, valid
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | None:
+    """What to give for the values ``src`` declares for its ``indexes`` bands (GDAL scale
+    and offset, value = pixel * scale + offset), else None when it declares none."""
+    scales = [src.scales[i - 1] for i in indexes]
+    offsets = [src.offsets[i - 1] for i in indexes]
+    if all(s == 1 for s in scales) and not any(offsets):
+        return None
+
+    def shown(values) -> str:
+        return ",".join(f"{v:.12g}" for v in dict.fromkeys(values))
+
+    flags = model.declared_flags(scales, offsets) if not added else None
+    declared = (f"the raster declares scale {shown(scales)} and offset {shown(offsets)} "
+                "(value = pixel * scale + offset)")
+    if flags is None:
+        return f"{declared}; to feed those values convert it first (gdal_translate -unscale " \
+               "-ot Float32) or give --scale"
+    plus = ", plus the model's mean" if any(getattr(model, "_mean", ())) else ""
+    return (f"{declared}: to feed those values give {flags} (--mean subtracts after --scale: "
+            f"the offset negated{plus}); --scale 1 keeps the pixels")
 
 
 def _float_top(src, indexes: list[int]) -> float | None:

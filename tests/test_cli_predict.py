@@ -146,3 +146,37 @@ def test_paletted_image_and_a_one_channel_model(run_cli, make_raster, tmp_path):
     warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
     assert len(warned) == 1 and "pal.tif" in warned[0] and "colour-table indices" in warned[0]
     assert "gdal_translate -expand rgb" in warned[0]
+
+
+def test_scale_and_offset_declared_by_the_raster_are_named(run_cli, make_raster, tmp_path):
+    """Landsat C2 L2 declares reflectance = DN * 2.75e-05 - 0.2 as GDAL band scale/offset:
+    the warning about raw 16-bit pixels names them and the flags that apply them (the mean
+    is the negated offset, plus the model's own mean), which give exactly those values."""
+    pixels = np.random.default_rng(4).integers(7273, 43636, (3, 40, 50)).astype(np.uint16)
+    image = make_raster("lc09.tif", pixels)
+    with rasterio.open(image, "r+") as dst:
+        dst.scales, dst.offsets = (2.75e-05,) * 3, (-0.2,) * 3
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "raw.tif", "--tile-size", 32)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warned) == 1 and "lc09.tif" in warned[0], result.stderr
+    assert "scale 2.75e-05 and offset -0.2" in warned[0]
+    flags = re.search(r"give (--scale \S+ --mean \S+)", warned[0]).group(1).split()
+    assert flags == ["--scale", "2.75e-05", "--mean", "0.2"]
+    result = run_cli("predict", model, image, "-o", tmp_path / "refl.tif", "--tile-size", 32,
+                     *flags)
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+    reflectance = pixels.astype(np.float64) * 2.75e-05 - 0.2
+    with rasterio.open(tmp_path / "refl.tif") as out:
+        np.testing.assert_allclose(out.read(1), pointwise_reference(reflectance[None])[0, 0],
+                                   atol=1e-5)
+    standardised = pointwise_model(tmp_path / "s.onnx", metadata={
+        "standardization_mean": [0.1, 0.2, 0.3], "standardization_std": [0.5, 0.5, 0.5]})
+    result = run_cli("predict", standardised, image, "-o", tmp_path / "s.tif", "--tile-size", 32)
+    assert "--scale 2.75e-05 --mean 0.3,0.4,0.5" in result.stderr, result.stderr
+    with rasterio.open(image, "r+") as dst:  # one --scale cannot say per-band scales
+        dst.scales = (2.75e-05, 1e-04, 2.75e-05)
+    result = run_cli("predict", model, image, "-o", tmp_path / "m.tif", "--tile-size", 32)
+    assert "scale 2.75e-05,0.0001 and offset -0.2" in result.stderr, result.stderr
+    assert "gdal_translate -unscale -ot Float32" in result.stderr
