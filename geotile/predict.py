@@ -12,9 +12,13 @@ pixel is predicted and all patches have the tile size. Rows above the next
 grid row's top are final once a grid row is done; they are written and freed,
 so memory is bounded by a band of rows whatever the raster's size.
 
-Nodata input pixels (nodata value, mask or alpha band) are zeroed after
-normalisation, never fed as raw values; patches that are entirely nodata are
-not run; nodata pixels are nodata in the output (see the output formats in
+Nodata input pixels are zeroed after normalisation, never fed as raw values. They
+are GDAL's (the dataset mask): masked by a mask or alpha band, or every band at the
+nodata value; in a float image also any band NaN or at its nodata value. A band alone
+at the nodata value in an integer image is fed as that value: with nodata 0, an RGB
+pixel of no red is dark, not missing. The edge strips of a 16-bit scene where one band
+is 0 are fed so too; a mask band (or alpha) leaves them out. Patches that are entirely
+nodata are not run; nodata pixels are nodata in the output (see the output formats in
 :func:`predict_raster`). A paletted image (one band of colour-table indices) is read
 through its colour table (:func:`model_view`).
 
