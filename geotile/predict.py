@@ -702,6 +702,7 @@ def predict_raster(
         open_raster,
         output_profile,
         paletted,
+        vrt_uncovered,
         write_cog,
     )
 
@@ -749,6 +750,13 @@ def predict_raster(
                              "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
                              "'abs(A)' --type Float32).")
         indexes = select_bands(model, src, options, added, source)
+        if not has_nodata(original) and (gap := vrt_uncovered(
+                original, indexes if src is original else None)):
+            warnings.warn(f"{image_path.name}: {gap * 100:.3g} % of it lies outside all of its "
+                          "sources, and it declares no nodata or alpha: GDAL reads those areas "
+                          "as valid 0 pixels, and they get predictions. Rebuild it with "
+                          "gdalbuildvrt -addalpha (or a nodata value: -vrtnodata) to leave "
+                          "them out.", GeotileWarning, stacklevel=2)
         if paletted(src) and 1 in indexes:  # not expanded: a coloured table, 1 channel
             warnings.warn(f"{image_path.name}: its band holds colour-table indices (a paletted "
                           f"image), not intensities, and {model.path.name} gets them as they "

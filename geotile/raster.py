@@ -855,6 +855,62 @@ def expanded_palette(src, colours: str) -> Iterator[rasterio.io.DatasetReader]:
         yield view
 
 
+#: sources of a VRT band, as GDAL writes them
+_VRT_SOURCES = ("SimpleSource", "ComplexSource", "AveragedSource", "KernelFilteredSource")
+#: distinct source edges on an axis beyond which a VRT's cover is not worked out
+_VRT_EDGES = 4096
+
+
+def vrt_uncovered(src, indexes=None) -> float | None:
+    """The share of a local VRT file's pixels that no source of one of its ``indexes``
+    bands (all by default) covers, from the sources' DstRect in its XML: GDAL reads them
+    as 0, valid unless the VRT declares nodata, a mask or alpha. None when ``src`` is no
+    such VRT or its cover is not known (derived or warped bands)."""
+    import xml.etree.ElementTree as ElementTree
+
+    if src.driver != "VRT" or not _is_local(src.name) or not os.path.isfile(src.name):
+        return None
+    try:
+        root = ElementTree.parse(src.name).getroot()
+    except (ElementTree.ParseError, OSError):
+        return None
+    width, height = src.width, src.height
+    wanted = set(indexes or range(1, src.count + 1))
+    rects = []
+    for band in root.iter("VRTRasterBand"):
+        if int(band.get("band", 0)) not in wanted:
+            continue
+        if band.get("subClass"):
+            return None
+        boxes = []
+        for source in band:
+            if source.tag not in _VRT_SOURCES:
+                continue
+            dst = source.find("DstRect")
+            if dst is None:
+                boxes.append((0.0, 0.0, width, height))
+                continue
+            x, y = float(dst.get("xOff", 0)), float(dst.get("yOff", 0))
+            boxes.append((max(x, 0.0), max(y, 0.0), min(x + float(dst.get("xSize", 0)), width),
+                          min(y + float(dst.get("ySize", 0)), height)))
+        rects.append([b for b in boxes if b[0] < b[2] and b[1] < b[3]])
+    if len(rects) != len(wanted):
+        return None
+    xs = np.unique([0.0, width, *(v for band in rects for b in band for v in (b[0], b[2]))])
+    ys = np.unique([0.0, height, *(v for band in rects for b in band for v in (b[1], b[3]))])
+    if len(xs) > _VRT_EDGES or len(ys) > _VRT_EDGES:
+        return None
+    covered = np.ones((len(ys) - 1, len(xs) - 1), bool)
+    for band in rects:  # a pixel is covered when every band has a source there
+        here = np.zeros_like(covered)
+        for x0, y0, x1, y1 in band:
+            here[np.searchsorted(ys, y0) : np.searchsorted(ys, y1),
+                 np.searchsorted(xs, x0) : np.searchsorted(xs, x1)] = True
+        covered &= here
+    area = np.outer(np.diff(ys), np.diff(xs))
+    return float(area[~covered].sum() / (width * height))
+
+
 def has_nodata(src: rasterio.io.DatasetReader) -> bool:
     """True when some pixels may be nodata (a nodata value, a mask band or an alpha band)."""
     from rasterio.enums import MaskFlags

@@ -180,3 +180,58 @@ def test_scale_and_offset_declared_by_the_raster_are_named(run_cli, make_raster,
     result = run_cli("predict", model, image, "-o", tmp_path / "m.tif", "--tile-size", 32)
     assert "scale 2.75e-05,0.0001 and offset -0.2" in result.stderr, result.stderr
     assert "gdal_translate -unscale -ot Float32" in result.stderr
+
+
+def _mosaic_vrt(path, tiles, size, nodata=None):
+    """A VRT of ``tiles`` ({(col, row): uint8 RGB GeoTIFF}), each ``size`` px, placed by
+    DstRect as gdalbuildvrt writes them (no alpha; a band nodata value when given)."""
+    with rasterio.open(next(iter(tiles.values()))) as first:
+        crs, transform = first.crs, first.transform
+    cols = 1 + max(c for c, _ in tiles)
+    rows = 1 + max(r for _, r in tiles)
+    bands = []
+    for band in (1, 2, 3):
+        sources = "".join(
+            f"<SimpleSource><SourceFilename>{tile}</SourceFilename><SourceBand>{band}"
+            f'</SourceBand><SrcRect xOff="0" yOff="0" xSize="{size}" ySize="{size}"/>'
+            f'<DstRect xOff="{c * size}" yOff="{r * size}" xSize="{size}" ySize="{size}"/>'
+            "</SimpleSource>" for (c, r), tile in tiles.items())
+        value = f"<NoDataValue>{nodata}</NoDataValue>" if nodata is not None else ""
+        bands.append(f'<VRTRasterBand dataType="Byte" band="{band}">{value}{sources}'
+                     "</VRTRasterBand>")
+    path.write_text(f'<VRTDataset rasterXSize="{cols * size}" rasterYSize="{rows * size}">'
+                    f"<SRS>{crs.to_wkt()}</SRS><GeoTransform>"
+                    f"{', '.join(map(str, transform.to_gdal()))}</GeoTransform>"
+                    f"{''.join(bands)}</VRTDataset>")
+    return path
+
+
+def test_vrt_with_a_gap_between_its_sources_is_said(run_cli, make_raster, tmp_path):
+    """A VRT of 3 of 4 tiles, without nodata or alpha: GDAL reads the missing quadrant as
+    valid 0s, which get predictions. Said, with its share and the fix; not said for a VRT
+    that covers its extent, nor for one whose nodata value masks the gap (NaN there)."""
+    from affine import Affine
+
+    from .conftest import UTM_ORIGIN
+
+    tiles = {}
+    for c, r in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        origin = Affine.translation(UTM_ORIGIN[0] + c * 10, UTM_ORIGIN[1] - r * 10)
+        tiles[c, r] = make_raster(f"t{c}{r}.tif", np.full((3, 20, 20), 100, np.uint8),
+                                  transform=origin * Affine.scale(0.5, -0.5))
+    model = pointwise_model(tmp_path / "m.onnx")
+    three = {k: v for k, v in tiles.items() if k != (1, 1)}
+    gap = _mosaic_vrt(tmp_path / "gap.vrt", three, 20)
+    result = run_cli("predict", model, gap, "-o", tmp_path / "gap.tif", "--tile-size", 32)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warned) == 1, result.stderr
+    assert "gap.vrt" in warned[0] and "25 %" in warned[0] and "-addalpha" in warned[0]
+    for name, vrt in (("full", _mosaic_vrt(tmp_path / "full.vrt", tiles, 20)),
+                      ("nd", _mosaic_vrt(tmp_path / "nd.vrt", three, 20, nodata=0))):
+        result = run_cli("predict", model, vrt, "-o", tmp_path / f"{name}.tif",
+                         "--tile-size", 32)
+        assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+    with rasterio.open(tmp_path / "nd.tif") as out:
+        values = out.read(1)
+    assert np.isnan(values[20:, 20:]).all() and np.isfinite(values[:20]).all()
