@@ -325,58 +325,74 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     one task; results in order. The first GeotileError is raised once the tasks already running
     have finished (their outputs are atomic: none is killed half-written); tasks not started
     are skipped. Ctrl-C/SIGTERM stops the running tasks too, and none publishes after it."""
+    import logging
+
     from geotile.progress import progress_bar
 
-    client, cluster = _client(workers, scheduler)
+    # dask's own futures left unread when a run is interrupted under load ("Future exception
+    # was never retrieved ... TimeoutError") are not the user's: asyncio's log is quiet here
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_level = asyncio_log.level
+    asyncio_log.setLevel(logging.CRITICAL)
+    client = cluster = None
+    names = _RunNames()
     try:
-        from distributed import Event, as_completed, wait
-        from distributed.scheduler import KilledWorker
-
-        names = _RunNames()
-        futures = [client.submit(_task, names, *call, pure=False) for call in calls]
-        index = {future.key: i for i, future in enumerate(futures)}
-        results: list = [None] * len(futures)
-        with progress_bar(enabled=progress, total=len(futures), unit="image") as bar:
-            try:
-                for future in as_completed(futures):
-                    try:
-                        results[index[future.key]], caught = future.result()
-                    except GeotileError as exc:
-                        Event(names.stop, client=client).set()
-                        wait(futures)
-                        if scheduler:
-                            raise _seen_from_here(exc) from None
-                        raise
-                    except KilledWorker:  # each worker that ran it died: out of memory?
-                        Event(names.stop, client=client).set()
-                        wait(futures)
-                        raise InputError(
-                            f"{images[index[future.key]]}: the dask worker running it died "
-                            "(out of memory?) on every try; nothing was written under its "
-                            "name. Run again with fewer --workers or on workers with more "
-                            "memory (predict: or a smaller --batch-size or --block-size)."
-                        ) from None
-                    name = Path(images[index[future.key]]).name
-                    for text, category in caught:  # among many images, say whose it is
-                        text = text if name in text else f"{name}: {text}"
-                        warnings.warn(text, category, stacklevel=2)
-                    bar.update()
-            except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop everything now
-                raise _interrupt(client, futures, names, outputs) from None
-            except BaseException:
-                _interrupt(client, futures, names, outputs)
-                raise
-        if scheduler:
-            _check_visible(outputs)
-        return results
+        client, cluster = _client(workers, scheduler)
+        return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar)
     finally:
         try:
-            client.close()
+            if client is not None:
+                client.close()
             if cluster is not None:
                 cluster.close()
         finally:  # a worker killed mid-image, or one that outlived the stop, left them
-            if "names" in locals():
+            asyncio_log.setLevel(asyncio_level)
+            if client is not None:
                 remove_temporaries(outputs, names.tag)
+
+
+def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progress: bool,
+            progress_bar) -> list:
+    """:func:`_run` on a connected ``client``."""
+    from distributed import Event, as_completed, wait
+    from distributed.scheduler import KilledWorker
+
+    futures = [client.submit(_task, names, *call, pure=False) for call in calls]
+    index = {future.key: i for i, future in enumerate(futures)}
+    results: list = [None] * len(futures)
+    with progress_bar(enabled=progress, total=len(futures), unit="image") as bar:
+        try:
+            for future in as_completed(futures):
+                try:
+                    results[index[future.key]], caught = future.result()
+                except GeotileError as exc:
+                    Event(names.stop, client=client).set()
+                    wait(futures)
+                    if scheduler:
+                        raise _seen_from_here(exc) from None
+                    raise
+                except KilledWorker:  # each worker that ran it died: out of memory?
+                    Event(names.stop, client=client).set()
+                    wait(futures)
+                    raise InputError(
+                        f"{images[index[future.key]]}: the dask worker running it died "
+                        "(out of memory?) on every try; nothing was written under its "
+                        "name. Run again with fewer --workers or on workers with more "
+                        "memory (predict: or a smaller --batch-size or --block-size)."
+                    ) from None
+                name = Path(images[index[future.key]]).name
+                for text, category in caught:  # among many images, say whose it is
+                    text = text if name in text else f"{name}: {text}"
+                    warnings.warn(text, category, stacklevel=2)
+                bar.update()
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop everything now
+            raise _interrupt(client, futures, names, outputs) from None
+        except BaseException:
+            _interrupt(client, futures, names, outputs)
+            raise
+    if scheduler:
+        _check_visible(outputs)
+    return results
 
 
 def remove_temporaries(outputs, tag: str) -> list[str]:

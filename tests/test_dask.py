@@ -536,3 +536,28 @@ def test_a_workers_warning_names_its_image(tmp_path, cluster):
     texts = sorted(str(w.message) for w in caught)
     assert texts == ["a.tif: invalid value encountered in divide", "b.tif: named already"]
     assert [w.category for w in caught if "divide" in str(w.message)] == [RuntimeWarning]
+
+
+def test_dasks_unread_futures_are_not_printed_after_an_interrupt(monkeypatch, caplog, cluster):
+    """An interrupt under load left one of dask's own futures unread, and asyncio printed
+    'Future exception was never retrieved' and a TimeoutError under geotile's one line (seen
+    in the SIGTERM test under load). asyncio's log is quiet during a run, restored after."""
+    import logging
+
+    from geotile import distributed as gd
+
+    asyncio_log = logging.getLogger("asyncio")
+    before = asyncio_log.level
+
+    def run_on(*args):
+        asyncio_log.error("Future exception was never retrieved")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gd, "_run_on", run_on)
+    with pytest.raises(KeyboardInterrupt):
+        gd._run([], [], [], None, cluster.scheduler_address, progress=False)
+    assert not [r for r in caplog.records if r.name == "asyncio"]
+    assert asyncio_log.level == before
+    asyncio_log.error("shown again after the run")
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == [
+        "shown again after the run"]
