@@ -6,8 +6,11 @@ A SpaceNet CSV holds one row per building: ``ImageId, BuildingId, PolygonWKT_Pix
 in proposals. A ``POLYGON EMPTY`` row says that an image holds no building; it is not a
 feature. Rows belong to images by ImageId = the image's stem without SpaceNet's product
 prefix (``RGB-PanSharpen_AOI_2_Vegas_img12`` -> ``AOI_2_Vegas_img12``; also ``3band_``,
-``8band_``, ``PAN_``, ``MUL_``, ``MUL-PanSharpen_``, ``Pan-Sharpen_``, ``PS-RGB_``,
-``PS-MS_``...).
+``8band_``, ``PAN_``, ``MUL_``, ``MS_``, ``Pan-Sharpen_``, ``PS-RGB_``, ``PS-MS_``...), as the
+challenges' scoring matched them: the public release's
+``SN2_buildings_train_AOI_2_Vegas_PS-RGB_img1`` -> ``AOI_2_Vegas_img1``, SpaceNet 6's
+``SN6_Train_AOI_11_Rotterdam_SAR-Intensity_<rest>`` -> ``<rest>``; SpaceNet 7 and 8 names
+stay whole.
 """
 
 from __future__ import annotations
@@ -30,11 +33,16 @@ log = logging.getLogger("geotile")
 PROPOSAL_COLUMNS = ("ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo", "Confidence")
 #: SpaceNet's image product prefixes, longest first
 PREFIXES = ("RGB-PanSharpen", "MUL-PanSharpen", "Pan-Sharpen", "PS-RGBNIR", "PS-RGB", "PS-MS",
-            "SAR-Intensity", "3band", "8band", "PAN", "MUL", "RGB")
+            "SAR-Intensity", "RGBNIR", "3band", "8band", "PAN", "MUL", "RGB", "MS")
+_PRODUCT = "(?:" + "|".join(map(re.escape, PREFIXES)) + ")_"
 #: a product prefix, after SpaceNet 6's "SN6_Train_AOI_11_Rotterdam_" too (its truth's ImageId
 #: is the rest, e.g. 20190822070610_20190822070846_tile_3721)
-_PREFIX = re.compile(r"^(?:SN\d+_(?:Train|Test)(?:_Public)?_AOI_\d+_[A-Za-z]+_)?(?:"
-                     + "|".join(map(re.escape, PREFIXES)) + ")_", re.IGNORECASE)
+_PREFIX = re.compile(r"^(?:SN\d+_(?:Train|Test)(?:_Public)?_AOI_\d+_[A-Za-z_]+?_)?" + _PRODUCT,
+                     re.IGNORECASE)
+#: the public release's "SN5_roads_train_AOI_7_Moscow_PS-MS_chip0": the ImageId keeps the AOI
+#: (group 1) and the rest (AOI_7_Moscow_chip0)
+_RELEASE = re.compile(r"^SN\d+_[a-z]+_(?:train|test)(?:_public)?_(AOI_\d+_[A-Za-z_]+?_)"
+                      + _PRODUCT, re.IGNORECASE)
 #: SpaceNet's default CRS of PolygonWKT_Geo
 GEO_CRS = "EPSG:4326"
 
@@ -46,6 +54,9 @@ def image_id(name: str | os.PathLike) -> str:
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             break
+    release = _RELEASE.match(stem)
+    if release:
+        return release.group(1) + stem[release.end():]
     return _PREFIX.sub("", stem, count=1)
 
 

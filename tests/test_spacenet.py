@@ -58,6 +58,21 @@ def square(x, y, size):
      "20190822070610_20190822070846_tile_3721"),
     ("SN6_Test_Public_AOI_11_Rotterdam_SAR-Intensity_20190804111224_20190804111453_tile_8679",
      "20190804111224_20190804111453_tile_8679"),
+    ("SN6_Train_AOI_11_Rotterdam_PS-RGBNIR_20190822070610_20190822070846_tile_7879.tif",
+     "20190822070610_20190822070846_tile_7879"),
+    ("SN6_Train_AOI_11_Rotterdam_RGBNIR_20190822070610_20190822070846_tile_7879.tif",
+     "20190822070610_20190822070846_tile_7879"),
+    # the public S3 release's names: SN<k>_<dataset>_<split>_AOI_..._<product>_<rest>
+    ("SN2_buildings_train_AOI_2_Vegas_PS-RGB_img1.tif", "AOI_2_Vegas_img1"),
+    ("SN2_buildings_train_AOI_3_Paris_PAN_img5.tif", "AOI_3_Paris_img5"),
+    ("SN3_roads_train_AOI_2_Vegas_PS-RGB_img1", "AOI_2_Vegas_img1"),
+    ("SN3_roads_train_AOI_4_Shanghai_MS_img10.tif", "AOI_4_Shanghai_img10"),
+    ("SN5_roads_train_AOI_7_Moscow_PS-MS_chip0", "AOI_7_Moscow_chip0"),
+    ("SN5_roads_test_public_AOI_9_San_Juan_PS-MS_chip12.tif", "AOI_9_San_Juan_chip12"),
+    # SpaceNet 7 and 8 name images without a product: the stem is the id
+    ("global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13.tif",
+     "global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13"),
+    ("10500500C4DD7000_0_26_62.tif", "10500500C4DD7000_0_26_62"),
 ])
 def test_image_id_follows_spacenet_naming(name, expected):
     assert image_id(name) == expected
@@ -349,6 +364,23 @@ def test_cli_vectorize_instances_to_csv_and_geo_evaluation(run_cli, make_raster,
     result = run_cli("evaluate", out, tmp_path / "t.geojson", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tp"] == 2
+
+
+def test_cli_vectorize_to_csv_names_release_files_by_the_truths_image_id(run_cli, make_raster,
+                                                                        tmp_path):
+    classes = np.zeros((40, 50), np.uint8)
+    classes[3:8, 2:12] = 1
+    raster = make_raster("SN2_buildings_train_AOI_2_Vegas_PS-RGB_img1.tif", classes,
+                         transform=TRANSFORM)
+    truth = write_rows(tmp_path / "truth.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix"],
+                       [["AOI_2_Vegas_img1", 0, shapely.box(2, 3, 12, 8).wkt]])
+    out = tmp_path / "p.csv"
+    assert run_cli("vectorize", raster, "-o", out).exit_code == 0
+    assert read_csv(out).images == ["AOI_2_Vegas_img1"]
+    result = run_cli("evaluate", out, truth, "--json", "--min-area", "0")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
 
 
 def test_cli_make_masks_burns_each_image_its_own_rows(run_cli, make_raster, tmp_path):
