@@ -38,7 +38,7 @@ _EXPORTS = {
     "VectorizeOptions": "geotile.vectorize",
     "polygonize_array": "geotile.vectorize",
     "regularize_polygon": "geotile.vectorize",
-    "vectorize_rasters": "geotile.vectorize",
+    "vectorize_rasters": "geotile.vectorize_modes",
     "LineOptions": "geotile.lines",
     "vectorize_lines": "geotile.lines",
     "evaluate_lines": "geotile.line_metrics",

@@ -831,9 +831,45 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    repair_truth: bool = False,
                    progress: bool = False,
                    labels_layer: str | None = None,
-                   min_area: float = 0.0) -> ObjectEvaluation | PixelScores:
-    """Object scores (``evaluate_vectors``) for two vector files, pixel scores
-    (``evaluate_rasters``) for two rasters. A raster against vectors is an error."""
+                   min_area: float | None = None, buffer: float = 2.0,
+                   pairs: FilePairs | None = None):
+    """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector files
+    of polygons (:func:`evaluate_vectors`) or of lines (:func:`geotile.evaluate_lines`,
+    within ``buffer`` metres), two rasters (:func:`evaluate_rasters`), two SpaceNet CSVs
+    (:func:`geotile.spacenet_scoring.evaluate_csvs`), or two folders of these, paired by
+    name (``pairs``: :func:`pair_folders`'s, when already made). ``min_area``: None is
+    SpaceNet's 20 px^2 for two CSVs, else 0."""
+    from geotile.evaluate_inputs import are_line_folders, input_kind
+
+    kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
+    if kind == "csvs":
+        from geotile.spacenet_scoring import evaluate_csvs
+
+        return evaluate_csvs(prediction, truth, iou=iou,
+                             min_area=20.0 if min_area is None else min_area)
+    lines = {"buffer": buffer, "labels_crs": labels_crs, "prediction_crs": prediction_crs,
+             "labels_layer": labels_layer}
+    if kind == "lines":
+        from geotile.line_metrics import evaluate_lines
+
+        return evaluate_lines(prediction, truth, **lines)
+    common = {"iou": iou, "threshold": threshold, "class_field": class_field,
+              "conf_field": conf_field, "labels_crs": labels_crs,
+              "prediction_crs": prediction_crs, "repair_truth": repair_truth,
+              "labels_layer": labels_layer, "min_area": min_area or 0.0, "progress": progress}
+    if kind == "folders":
+        pairs = pairs or pair_folders(prediction, truth)
+        if are_line_folders(pairs, labels_layer):
+            from geotile.line_folders import evaluate_line_folders
+
+            return evaluate_line_folders(pairs, progress=progress, **lines)
+        return evaluate_folders(prediction, truth, pairs=pairs, **common)
+    return _evaluate_pair(prediction, truth, **common)
+
+
+def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field, labels_crs,
+                   prediction_crs, repair_truth, progress, labels_layer, min_area):
+    """Object scores for two vector files, pixel scores for two rasters."""
     from geotile.raster import input_exists
 
     for path in (prediction, truth):
@@ -859,7 +895,7 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                             labels_layer=labels_layer, min_area=min_area)
 
 
-def dumps(result: ObjectEvaluation | PixelScores) -> str:
+def dumps(result) -> str:
     """The result as indented JSON (the keys the --help text documents)."""
     return json.dumps(result.as_dict(), indent=2)
 

@@ -16,92 +16,6 @@ from geotile.cli.options import (
 )
 from geotile.errors import InputError
 
-
-def _is_spacenet(path) -> bool:
-    from geotile.spacenet import is_spacenet_csv
-
-    return is_spacenet_csv(path)
-
-
-def _folders(prediction, truth) -> bool:
-    """Two folders: True; a folder and a file: a one-line error."""
-    dirs = [isinstance(p, Path) and p.is_dir() for p in (prediction, truth)]
-    if dirs[0] != dirs[1]:
-        folder, other = (prediction, truth) if dirs[0] else (truth, prediction)
-        raise InputError(f"{folder} is a folder but {other} is not: give two folders (files "
-                         "paired by name), two files or two SpaceNet CSVs.")
-    return dirs[0]
-
-
-def _check_one_layer(path, layer: str | None, role: str) -> None:
-    """A one-line error naming the layers of a vector file holding several layers of polygons
-    or lines when none is chosen (``layer``: --layer, which only TRUTH takes)."""
-    from geotile.evaluate import is_raster
-    from geotile.raster import input_exists
-
-    if layer is not None or not input_exists(path) or Path(path).is_dir() or is_raster(path):
-        return
-    try:
-        import pyogrio
-
-        layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
-    except Exception:  # not a file GDAL lists layers of: read (and refused) later
-        return
-    shaped = [name for name, kind in layers
-              if any(word in kind for word in ("Polygon", "LineString", "Surface", "Curve",
-                                                 "Unknown", "Geometry"))]
-    if len(shaped) < 2:
-        return
-    held = f"{path} holds {len(shaped)} layers of polygons or lines ({', '.join(shaped)})"
-    if role == "truth":
-        raise InputError(f"{held}: choose the layer of TRUTH with --layer NAME.")
-    raise InputError(f"{held}; PREDICTION is read as one layer (--layer chooses TRUTH's): "
-                     f"save the one to score in a file of its own, e.g. `ogr2ogr "
-                     f"{Path(path).stem}_{shaped[0]}.gpkg {path} {shaped[0]}`.")
-
-
-def _pair_kind(prediction, truth, layer) -> bool | None:
-    """Whether two files hold lines (centrelines): True; False when neither does, None when
-    both are empty; a one-line error when only one does."""
-    from geotile.line_metrics import is_line_file
-
-    lines = is_line_file(prediction), is_line_file(truth, layer)  # None: no features
-    if lines == (None, None):
-        return None
-    if not any(lines):
-        return False
-    if False in lines:
-        line, other = (prediction, truth) if lines[0] else (truth, prediction)
-        raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
-                         "with centrelines (`geotile vectorize --lines` makes them).")
-    return True
-
-
-def _is_line_pair(prediction, truth, layer) -> bool:
-    return bool(_pair_kind(prediction, truth, layer))
-
-
-def _line_folders(pairs, layer) -> bool:
-    """Whether the paired files of two folders hold lines (decided by the first pair that
-    is not empty); a one-line error when some hold lines and others polygons."""
-    if pairs.kind != "vector":
-        return False
-    kinds = {}
-    for name, (pred, true) in pairs.pairs.items():
-        _check_one_layer(pred, None, "prediction")
-        _check_one_layer(true, layer, "truth")
-        kinds[name] = _pair_kind(pred, true, layer)
-        if kinds[name] is False and True not in kinds.values():
-            return False  # polygons: their scores read (and check) every file
-    lines = [n for n, k in kinds.items() if k is True]
-    others = [n for n, k in kinds.items() if k is False]
-    if lines and others:
-        raise InputError(f"{pairs.pairs[lines[0]][1]} holds lines but "
-                         f"{pairs.pairs[others[0]][1]} does not: give folders of centrelines "
-                         "only, or of polygons only.")
-    return bool(lines)
-
-
 #: options of object (or pixel) scores, which line scores do not take
 NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth", "report",
                  "image", "min_area", "errors")
@@ -120,6 +34,35 @@ def _refuse_options_of_polygons(ctx) -> None:
             f"{', '.join(given)} {'applies' if one else 'apply'} to polygon (or pixel) scores; "
             "lines are scored by their length within --buffer metres of each other: leave "
             f"{'it' if one else 'them'} out.")
+
+
+def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) -> None:
+    """Usage errors of --errors, --report and --image for inputs of ``kind``
+    (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
+    from geotile.evaluate import ERRORS_SUFFIXES, is_raster
+    from geotile.raster import check_output
+
+    many = kind in ("folders", "csvs")
+    if errors is not None:
+        if errors.suffix.lower() not in ERRORS_SUFFIXES:
+            raise click.BadParameter(f"give a {', '.join(ERRORS_SUFFIXES)} file.",
+                                     param_hint="--errors")
+        if not many and prediction.exists() and is_raster(prediction):
+            raise click.UsageError("--errors writes object matches; give vector files.")
+        refuse_input_as_output(errors, (prediction, truth, image), "--errors")
+        check_output(errors, overwrite)
+    if report is not None:
+        if report.suffix.lower() not in (".png", ".html", ".htm"):
+            raise click.BadParameter("give a .png or .html file.", param_hint="--report")
+        if many:
+            raise click.UsageError("--report draws one image's matches; give two vector "
+                                   "files (--errors FILE.gpkg shows many images in QGIS).")
+        if prediction.exists() and is_raster(prediction):
+            raise click.UsageError("--report draws object matches; give two vector files.")
+        refuse_input_as_output(report, (prediction, truth, image), "--report")
+        check_output(report, overwrite)
+    elif image is not None:
+        raise click.UsageError("--image is drawn under --report; give --report too.")
 
 
 def _line_options(command):
@@ -224,79 +167,30 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     $ geotile evaluate proposals.csv truth.csv --json
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     """
-    from geotile.evaluate import ERRORS_SUFFIXES, dumps, evaluate_files, is_raster
-    from geotile.raster import check_output
+    from geotile.evaluate import dumps, evaluate_files
+    from geotile.evaluate_inputs import are_line_folders, input_kind
 
-    folders = _folders(prediction, truth)
-    csvs = not folders and _is_spacenet(prediction) and _is_spacenet(truth)
-    if not folders and not csvs:
-        _check_one_layer(prediction, None, "prediction")
-        _check_one_layer(truth, layer, "truth")
-    if not folders and not csvs and _is_line_pair(prediction, truth, layer):
-        from geotile.line_metrics import evaluate_lines
-
+    kind = input_kind(prediction, truth, layer)
+    if kind == "lines":
         _refuse_options_of_polygons(ctx)
-        result = evaluate_lines(prediction, truth, buffer=buffer, labels_crs=labels_crs,
-                                prediction_crs=prediction_crs, labels_layer=layer)
-        click.echo(result.dumps() if as_json else result.table())
-        return
-    if errors is not None:
-        if errors.suffix.lower() not in ERRORS_SUFFIXES:
-            raise click.BadParameter(f"give a {', '.join(ERRORS_SUFFIXES)} file.",
-                                     param_hint="--errors")
-        if not folders and not csvs and prediction.exists() and is_raster(prediction):
-            raise click.UsageError("--errors writes object matches; give vector files.")
-        refuse_input_as_output(errors, (prediction, truth, image), "--errors")
-        check_output(errors, overwrite)
-    if report is not None:
-        if report.suffix.lower() not in (".png", ".html", ".htm"):
-            raise click.BadParameter("give a .png or .html file.", param_hint="--report")
-        if folders or csvs:
-            raise click.UsageError("--report draws one image's matches; give two vector "
-                                   "files (--errors FILE.gpkg shows many images in QGIS).")
-        if prediction.exists() and is_raster(prediction):
-            raise click.UsageError("--report draws object matches; give two vector files.")
-        refuse_input_as_output(report, (prediction, truth, image), "--report")
-        check_output(report, overwrite)
-    elif image is not None:
-        raise click.UsageError("--image is drawn under --report; give --report too.")
-    progress = bool(ctx.obj and ctx.obj.get("progress"))
-    if folders:  # after the checks of --errors and --report: pairing warns
+    else:
+        _check_outputs(kind, prediction, truth, report, image, errors, overwrite)
+    pairs = None
+    if kind == "folders":  # after the checks of --errors and --report: pairing warns
         from geotile.evaluate import pair_folders
 
         pairs = pair_folders(prediction, truth)
-        if _line_folders(pairs, layer):
-            from geotile.line_folders import evaluate_line_folders
-
+        if are_line_folders(pairs, layer):
             _refuse_options_of_polygons(ctx)
-            result = evaluate_line_folders(pairs, buffer=buffer, labels_crs=labels_crs,
-                                           prediction_crs=prediction_crs, labels_layer=layer,
-                                           progress=progress)
-            click.echo(result.dumps() if as_json else result.table())
-            return
-    if csvs:
-        from geotile.spacenet_scoring import evaluate_csvs
-
-        result = evaluate_csvs(prediction, truth, iou=iou,
-                               min_area=20.0 if min_area is None else min_area)
-    elif folders:
-        from geotile.evaluate import evaluate_folders
-
-        if errors is not None and pairs.kind == "raster":
+        elif errors is not None and pairs.kind == "raster":
             raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
                              "polygons) of vector files or SpaceNet CSVs.")
-        result = evaluate_folders(prediction, truth, iou=iou, threshold=threshold,
-                                  class_field=class_field, conf_field=conf_field,
-                                  labels_crs=labels_crs, labels_layer=layer,
-                                  prediction_crs=prediction_crs, repair_truth=repair_truth,
-                                  min_area=min_area or 0.0, progress=progress, pairs=pairs)
-    else:
-        result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
-                                class_field=class_field, conf_field=conf_field,
-                                labels_crs=labels_crs, labels_layer=layer,
-                                prediction_crs=prediction_crs,
-                                repair_truth=repair_truth, progress=progress,
-                                min_area=min_area or 0.0)
+    result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
+                            class_field=class_field, conf_field=conf_field,
+                            labels_crs=labels_crs, labels_layer=layer,
+                            prediction_crs=prediction_crs, repair_truth=repair_truth,
+                            progress=bool(ctx.obj and ctx.obj.get("progress")),
+                            min_area=min_area, buffer=buffer, pairs=pairs)
     if report is not None:
         from geotile.report import write_report
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from geotile.cli.options import INPUT_PATH, FloatRange, json_opt, output_opt, overwrite_opt
@@ -33,41 +31,6 @@ def _instance_options(command):
     for option in reversed(options):
         command = option(command)
     return command
-
-
-def _vectorize_instances(rasters, output, options, overwrite, progress, instances,
-                         marker_threshold, boundary_threshold, contact_threshold, marker_erosion,
-                         min_marker):
-    """--instances and SpaceNet CSV output (-o x.csv): a summary dict, or None when the plain
-    vectorizer applies."""
-    from geotile.instances import (
-        InstanceOptions,
-        declared_thresholds,
-        is_instance_raster,
-        vectorize_instances,
-    )
-    from geotile.raster import input_exists
-
-    if instances is None:
-        instances = all(input_exists(r) and is_instance_raster(r) for r in rasters)
-    rules = None
-    if instances:
-        given = {"marker_threshold": marker_threshold, "boundary_threshold": boundary_threshold,
-                 "contact_threshold": contact_threshold}
-        # one owner: an option given wins, else what the raster declares (the model's)
-        declared = declared_thresholds(rasters[0]) if input_exists(rasters[0]) else {}
-        rules = InstanceOptions(**{**declared, **{k: v for k, v in given.items()
-                                                  if v is not None}},
-                                erosion=marker_erosion, min_marker=min_marker)
-    if Path(output).suffix.lower() == ".csv":
-        from geotile.spacenet import vectorize_to_csv
-
-        return vectorize_to_csv(rasters, output, options=options, instance_options=rules,
-                                overwrite=overwrite, progress=progress)
-    if rules is None:
-        return None
-    return vectorize_instances(rasters, output, options=options, instance_options=rules,
-                               overwrite=overwrite, progress=progress)
 
 
 def _per_class(value, option: str):
@@ -193,7 +156,8 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     from geotile.input_files import expand_inputs
 
     rasters = expand_inputs(rasters)
-    from geotile.vectorize import VectorizeOptions, vectorize_rasters
+    from geotile.vectorize import VectorizeOptions
+    from geotile.vectorize_modes import vectorize_rasters
 
     options = VectorizeOptions(threshold=threshold, min_area=min_area, simplify=simplify,
                                fill_holes=fill_holes, regularize=regularize, crs=crs,
@@ -201,11 +165,8 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     summary = _vectorize_lines(rasters, output, options, overwrite, ctx.obj["progress"],
                                instance_args)
     if summary is None:
-        summary = _vectorize_instances(rasters, output, options, overwrite,
-                                       ctx.obj["progress"], **instance_args)
-    if summary is None:
         summary = vectorize_rasters(rasters, output, options=options, overwrite=overwrite,
-                                    progress=ctx.obj["progress"])
+                                    progress=ctx.obj["progress"], **instance_args)
     if as_json:
         import json
 

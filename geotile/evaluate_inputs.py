@@ -1,0 +1,104 @@
+"""What two inputs of ``evaluate`` are: two folders, two SpaceNet CSVs, two line files or two
+other files (polygons or rasters); one-line errors for pairs that cannot be scored."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from geotile.errors import InputError
+
+
+def _is_folder(path) -> bool:
+    from geotile.raster import is_virtual_path
+
+    return not is_virtual_path(os.fspath(path)) and Path(path).is_dir()
+
+
+def are_folders(prediction, truth) -> bool:
+    """Two folders: True; a folder and a file: a one-line error."""
+    dirs = [_is_folder(p) for p in (prediction, truth)]
+    if dirs[0] != dirs[1]:
+        folder, other = (prediction, truth) if dirs[0] else (truth, prediction)
+        raise InputError(f"{folder} is a folder but {other} is not: give two folders (files "
+                         "paired by name), two files or two SpaceNet CSVs.")
+    return dirs[0]
+
+
+def check_one_layer(path, layer: str | None, role: str) -> None:
+    """A one-line error naming the layers of a vector file holding several layers of polygons
+    or lines when none is chosen (``layer``: --layer, which only TRUTH takes)."""
+    from geotile.evaluate import is_raster
+    from geotile.raster import input_exists
+
+    if layer is not None or not input_exists(path) or _is_folder(path) or is_raster(path):
+        return
+    try:
+        import pyogrio
+
+        layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
+    except Exception:  # not a file GDAL lists layers of: read (and refused) later
+        return
+    shaped = [name for name, kind in layers
+              if any(word in kind for word in ("Polygon", "LineString", "Surface", "Curve",
+                                                 "Unknown", "Geometry"))]
+    if len(shaped) < 2:
+        return
+    held = f"{path} holds {len(shaped)} layers of polygons or lines ({', '.join(shaped)})"
+    if role == "truth":
+        raise InputError(f"{held}: choose the layer of TRUTH with --layer NAME.")
+    raise InputError(f"{held}; PREDICTION is read as one layer (--layer chooses TRUTH's): "
+                     f"save the one to score in a file of its own, e.g. `ogr2ogr "
+                     f"{Path(path).stem}_{shaped[0]}.gpkg {path} {shaped[0]}`.")
+
+
+def pair_kind(prediction, truth, layer) -> bool | None:
+    """Whether two files hold lines (centrelines): True; False when neither does, None when
+    both are empty; a one-line error when only one does."""
+    from geotile.line_metrics import is_line_file
+
+    lines = is_line_file(prediction), is_line_file(truth, layer)  # None: no features
+    if lines == (None, None):
+        return None
+    if not any(lines):
+        return False
+    if False in lines:
+        line, other = (prediction, truth) if lines[0] else (truth, prediction)
+        raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
+                         "with centrelines (`geotile vectorize --lines` makes them).")
+    return True
+
+
+def are_line_folders(pairs, layer) -> bool:
+    """Whether the paired files of two folders hold lines (decided by the first pair that
+    is not empty); a one-line error when some hold lines and others polygons."""
+    if pairs.kind != "vector":
+        return False
+    kinds = {}
+    for name, (pred, true) in pairs.pairs.items():
+        check_one_layer(pred, None, "prediction")
+        check_one_layer(true, layer, "truth")
+        kinds[name] = pair_kind(pred, true, layer)
+        if kinds[name] is False and True not in kinds.values():
+            return False  # polygons: their scores read (and check) every file
+    lines = [n for n, k in kinds.items() if k is True]
+    others = [n for n, k in kinds.items() if k is False]
+    if lines and others:
+        raise InputError(f"{pairs.pairs[lines[0]][1]} holds lines but "
+                         f"{pairs.pairs[others[0]][1]} does not: give folders of centrelines "
+                         "only, or of polygons only.")
+    return bool(lines)
+
+
+def input_kind(prediction, truth, layer: str | None = None) -> str:
+    """"folders", "csvs" (two SpaceNet CSVs), "lines" (two files of lines) or "files" (two
+    vector files of polygons, two rasters, or a SpaceNet CSV and a vector file)."""
+    from geotile.spacenet import is_spacenet_csv
+
+    if are_folders(prediction, truth):
+        return "folders"
+    if is_spacenet_csv(prediction) and is_spacenet_csv(truth):
+        return "csvs"
+    check_one_layer(prediction, None, "prediction")
+    check_one_layer(truth, layer, "truth")
+    return "lines" if pair_kind(prediction, truth, layer) else "files"
