@@ -232,9 +232,7 @@ def output_profile(
     if "compress" in options:
         profile["compress"] = str(options["compress"]).lower()
     else:
-        if compression == "float-fast":
-            compression = "zstd-fast" if gtiff_has_zstd() else "deflate-fast"
-        profile.update(COMPRESSION_PROFILES[compression])
+        profile.update(COMPRESSION_PROFILES[_resolved(compression)])
     if like is not None:
         base = like.profile if hasattr(like, "profile") else like
         for key in ("width", "height", "transform", "crs"):
@@ -254,6 +252,14 @@ def output_profile(
             profile[key] = max(16, -(-profile[dim] // 16) * 16)
     profile.update(options)
     return profile
+
+
+def _resolved(compression: str) -> str:
+    """A name of :data:`COMPRESSION_PROFILES`; "float-fast": ZSTD level 1 (with the float
+    predictor), DEFLATE level 1 where GDAL lacks ZSTD."""
+    if compression == "float-fast":
+        return "zstd-fast" if gtiff_has_zstd() else "deflate-fast"
+    return compression
 
 
 @functools.cache
@@ -792,19 +798,24 @@ def write_cog(
     creation_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> None:
-    """Copy a finished GeoTIFF to a Cloud Optimised GeoTIFF (overviews, tiled, compressed).
+    """Copy a finished GeoTIFF to a Cloud Optimised GeoTIFF (overviews, tiled, compressed as
+    :func:`output_profile` compresses: float bands "float-fast", others DEFLATE).
 
     ``creation_options`` (``--co``, GeoTIFF or COG names, :func:`cog_creation_options`)
     win over the defaults and over ``options``.
     """
     from rasterio.shutil import copy
 
-    settings = {"compress": "deflate", "predictor": "YES", "num_threads": "ALL_CPUS",
+    with rasterio.open(src_path) as src:
+        floats = np.dtype(src.dtypes[0]).kind == "f"
+    codec = COMPRESSION_PROFILES[_resolved("float-fast" if floats else "deflate")]
+    settings = {**cog_creation_options(codec), "predictor": "YES", "num_threads": "ALL_CPUS",
                 "overview_resampling": "average"}
     settings.update(options)
     user = cog_creation_options({k.lower(): v for k, v in (creation_options or {}).items()})
     if "compress" in user:  # another codec: its own level and predictor defaults
         settings.pop("predictor", None)
+        settings.pop("level", None)
     settings.update(user)
     copy(src_path, dst_path, driver="COG", **settings)
 

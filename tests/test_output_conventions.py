@@ -238,6 +238,28 @@ def test_creation_options_reach_the_cog(run_cli, tmp_path, image, blocks):
         assert dst.scales == (1 / 255,) * 3
 
 
+@pytest.mark.parametrize(("dtype", "output_type"), [("float32", "probability"),
+                                                    ("uint8", "probability"),
+                                                    ("uint8", "class")])
+def test_a_cog_is_compressed_as_the_plain_geotiff(tmp_path, image, three_classes, dtype,
+                                                  output_type):
+    """float32 probabilities: ZSTD with the floating-point predictor (DEFLATE where GDAL
+    lacks ZSTD), --cog or not."""
+    from geotile.raster import gtiff_has_zstd
+
+    structure = {}
+    for cog in (False, True):
+        out = tmp_path / f"{cog}.tif"
+        predict_raster(three_classes, image, out, options=PredictOptions(
+            dtype=dtype, output_type=output_type, cog=cog))
+        with rasterio.open(out) as dst:
+            tags = dst.tags(ns="IMAGE_STRUCTURE")
+            structure[cog] = tags["COMPRESSION"], tags.get("PREDICTOR")
+    assert structure[True] == structure[False]
+    if dtype == "float32":
+        assert structure[True] == ("ZSTD" if gtiff_has_zstd() else "DEFLATE", "3")
+
+
 def test_cog_class_overviews_keep_class_ids(tmp_path, make_raster, three_classes):
     pixels = np.random.default_rng(2).integers(0, 256, (3, 600, 600), dtype=np.uint8)
     image = make_raster("big.tif", pixels)
