@@ -14,9 +14,12 @@ Band roles come from the raster's band descriptions (``footprint``, ``boundary``
 
 Rasters are split by row bands with rows of context above and below; a building crossing
 a band seam is joined by pairing the labels the two bands give the rows they share, so a
-wall on the seam still separates two houses. Across the edge between adjacent rasters,
-instances sharing an edge segment are joined (as the plain vectorizer joins regions),
-unless the pixels along it are mostly boundary or contact: a party wall on the edge.
+wall on the seam still separates two houses. Adjacent rasters on one pixel grid are split
+as one raster: blocks at a raster's edge read the neighbours' pixels as context, and the
+labels both rasters give the pixels along their edge are paired as at a band seam (so a
+house cut 1-2 px from its party wall keeps its sliver, and the wall its house). Rasters on
+other grids: instances sharing an edge segment are joined (as the plain vectorizer joins
+regions), unless the pixels along it are mostly boundary or contact: a party wall.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import numpy as np
 
 from geotile.errors import InputError
 from geotile.raster_kinds import ROLES, band_roles
-from geotile.streaming import DEFAULT_BAND_ROWS, DEFAULT_BLOCK_SIZE, row_blocks
+from geotile.streaming import DEFAULT_BAND_ROWS, DEFAULT_BLOCK_SIZE, RowBlock, row_blocks
 
 log = logging.getLogger("geotile")
 
@@ -224,88 +227,221 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     Returns ``(polygon, score_sum, pixel_count, on_border)`` per instance, ``on_border``
     meaning it touches the raster's outer edge.
     """
+    pieces, _, _ = _raster_pieces(src, threshold=threshold, options=options, roles=roles,
+                                  progress=progress)
+    return _unite(pieces, _UnionFind())
+
+
+@dataclass(frozen=True)
+class _Neighbour:
+    """A raster on the same pixel grid, its origin at (``col``, ``row``) px of another's."""
+
+    path: Path
+    col: int
+    row: int
+    width: int
+    height: int
+
+
+#: px on each side of the edge between adjacent rasters over which their labels are paired
+SEAM_PX = 4
+
+
+def _context_blocks(size: int, step: int, halo: int, before: int, after: int) -> list:
+    """:func:`row_blocks` of ``size`` px, with up to ``halo`` px of context reaching
+    ``before`` px before the raster and ``after`` px past it (adjacent rasters)."""
+    return [RowBlock(b.top, b.rows, min(halo, b.top + before),
+                     min(halo, size + after - b.top - b.rows)) for b in row_blocks(size, step)]
+
+
+def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], stack):
+    """``read(left, top, width, height) -> (probabilities (roles, h, w), valid)`` in
+    ``src``'s pixels, past its edges from the ``neighbours`` (elsewhere: invalid)."""
+    from geotile.raster import open_raster, read_block
+    from geotile.raster_kinds import binary_mask_kind, raster_kind, reads_nodata
+
+    readers = []
+    for dataset, col, row in [(src, 0, 0)] + [
+            (stack.enter_context(open_raster(n.path)), n.col, n.row) for n in neighbours]:
+        roles = band_roles(dataset, required=True)
+        kind = binary_mask_kind(dataset, raster_kind(dataset))
+        readers.append((dataset, col, row, [roles.get(r) for r in present],
+                        np.float32(kind.scale), reads_nodata(dataset, kind)))
+
+    def read(left: int, top: int, width: int, height: int):
+        if not neighbours:
+            dataset, _, _, order, scale, check = readers[0]
+            values, valid = read_block(dataset, left, top, width, height, order, check)
+            return _finite(_scaled(values, scale)), valid
+        values = np.zeros((len(present), height, width), np.float32)
+        valid = np.zeros((height, width), bool)
+        for dataset, col, row, order, scale, check in readers:
+            x0, x1 = max(left, col), min(left + width, col + dataset.width)
+            y0, y1 = max(top, row), min(top + height, row + dataset.height)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            have = [i for i, band in enumerate(order) if band is not None]
+            part, ok = read_block(dataset, x0 - col, y0 - row, x1 - x0, y1 - y0,
+                                  [order[i] for i in have], check)
+            place = np.s_[y0 - top:y1 - top, x0 - left:x1 - left]
+            values[(have, *place)] = _finite(_scaled(part, scale))
+            valid[place] = ok
+        return values, valid
+
+    return read
+
+
+def _raster_pieces(src, *, threshold: float | None = None,
+                   options: InstanceOptions = InstanceOptions(), roles=None,
+                   progress: bool = False, neighbours: Sequence[_Neighbour] = ()):
+    """The instance pieces of an open raster by blocks (:func:`raster_instance_regions`),
+    read past its edges from adjacent ``neighbours`` as from one raster: ``({label:
+    [polygons, score sum, pixel count, on border]}, strips, labels used)``, ``strips``:
+    ``(side, line, row, col, labels)``, the labels over the ``SEAM_PX`` px on each side of
+    the edge at row or column ``line`` where a neighbour lies beyond it, placed at (``row``,
+    ``col``) px of the raster."""
+    from contextlib import ExitStack
+
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
     from geotile.progress import progress_bar
-    from geotile.raster import read_block
-    from geotile.raster_kinds import binary_mask_kind, raster_kind, reads_nodata
 
     roles = roles or band_roles(src, required=True)
     present = [r for r in ROLES if r in roles]
-    order = [roles[r] for r in present]
     if threshold is None:
         threshold = float(src.tags().get("GEOTILE_THRESHOLD", 0.5))
-    kind = binary_mask_kind(src, raster_kind(src))
-    scale, check = np.float32(kind.scale), reads_nodata(src, kind)
     links = _UnionFind()
     pieces: dict[int, list] = {}  # global id -> [polygons, score sum, pixel count, on border]
     above = None  # (global labels of the previous band's last rows, core columns; first row)
     next_id = 0
-    bands = row_blocks(src.height, options.band_rows, options.halo)
-    columns = row_blocks(src.width, options.block_cols, options.halo)  # the same, across
+    extent = [0, 0, src.height, src.width]  # top, left, bottom, right: the group around
+    for n in neighbours:
+        extent = [min(extent[0], n.row), min(extent[1], n.col),
+                  max(extent[2], n.row + n.height), max(extent[3], n.col + n.width)]
+    bands = _context_blocks(src.height, options.band_rows, options.halo, -extent[0],
+                            extent[2] - src.height)
+    columns = _context_blocks(src.width, options.block_cols, options.halo, -extent[1],
+                              extent[3] - src.width)  # the same, across
+    seam = min(SEAM_PX, options.halo)
+    # px outside and inside each edge that strips cover (outside 0: no neighbour beyond)
+    sides = {"top": (min(seam, bands[0].above), min(seam, bands[0].rows + bands[0].below)),
+             "bottom": (min(seam, bands[-1].below), min(seam, bands[-1].rows + bands[-1].above)),
+             "left": (min(seam, columns[0].above),
+                      min(seam, columns[0].rows + columns[0].below)),
+             "right": (min(seam, columns[-1].below),
+                       min(seam, columns[-1].rows + columns[-1].above))}
+    across = {"top": src.width, "bottom": src.width, "left": src.height, "right": src.height}
+    strips = {side: np.zeros((sum(sides[side]), across[side]), np.int64)
+              for side in sides if sides[side][0]}
     bar = progress_bar(enabled=progress and len(bands) * len(columns) > 1,
                        total=len(bands) * len(columns), desc=Path(src.name).name, unit="block")
-    for index, band in enumerate(bands):
-        # the rows the next band reads again: kept (core columns) to pair its labels with
-        end = band.read_top + band.read_rows
-        shared = end if index + 1 == len(bands) else bands[index + 1].read_top
-        # int32 while any label the band can make fits (a full-width array: half the memory)
-        wide = next_id + band.read_rows * src.width >= np.iinfo(np.int32).max
-        below = np.zeros((end - shared, src.width), np.int64 if wide else np.int32)
-        left = None  # (global labels of the block to the left, its first column)
-        for column in columns:
-            values, valid = read_block(src, column.read_top, band.read_top, column.read_rows,
-                                       band.read_rows, order, check)
-            channels = dict(zip(present, _finite(_scaled(values, scale)), strict=True))
-            local = split_instances(channels["footprint"], channels.get("boundary"),
-                                    channels.get("contact"), threshold=threshold, valid=valid,
-                                    options=options)
-            labels = np.where(local > 0, local + next_id, 0)
-            # labels are paired where both blocks see the building with context on every
-            # side: the middle half of what both read, around the seam (a block's label in
-            # its outer halo may run into a neighbour it cannot see the marker of)
-            if left is not None:  # the columns both blocks read; the seam at column.top
-                previous, first = left
-                near = _around_seam(column.above)
-                both = previous[:, column.read_top - first :][:, near]
-                _link(links, both, labels[:, near])
-            core_cols = slice(column.above, column.above + column.rows)
-            if above is not None:  # the rows both bands read, over this block's core columns
-                previous, first = above
-                near = _around_seam(band.above)
-                both = previous[band.read_top - first :][near, column.top : column.top +
-                                                         column.rows]
-                _link(links, both, labels[near, core_cols])
-            below[:, column.top : column.top + column.rows] = \
-                labels[shared - band.read_top :, core_cols]
-            core = np.ascontiguousarray(local[band.core, core_cols])
-            border = np.zeros(int(local.max(initial=0)) + 1, bool)
-            edges = [core[0]] if band.top == 0 else []
-            if band.top + band.rows == src.height:
-                edges.append(core[-1])
-            if column.top == 0:
-                edges.append(core[:, 0])
-            if column.top + column.rows == src.width:
-                edges.append(core[:, -1])
-            for line in edges:
-                border[line] = True
-            transform = window_transform(Window(column.top, band.top, column.rows, band.rows),
-                                         src.transform)
-            footprint = channels["footprint"][band.core, core_cols]
-            for label, polygon, total, count in instance_polygons(core, footprint, transform,
-                                                                  with_labels=True):
-                piece = pieces.get(label + next_id)
-                if piece is None:  # the sums are per label: count them once per block
-                    pieces[label + next_id] = [[polygon], total, count, bool(border[label])]
-                else:
-                    piece[0].append(polygon)
-            next_id += int(local.max(initial=0))
-            left = (labels, column.read_top)
-            bar.update()
-        above = (below, shared)
+    with ExitStack() as stack:
+        read = _group_reader(src, present, neighbours, stack)
+        for index, band in enumerate(bands):
+            # the rows the next band reads again: kept (core columns) to pair its labels with
+            end = band.read_top + band.read_rows
+            shared = end if index + 1 == len(bands) else bands[index + 1].read_top
+            # int32 while any label the band can make fits (a full-width array: half the memory)
+            wide = next_id + band.read_rows * (extent[3] - extent[1]) >= np.iinfo(np.int32).max
+            below = np.zeros((end - shared, src.width), np.int64 if wide else np.int32)
+            left = None  # (global labels of the block to the left, its first column)
+            for number, column in enumerate(columns):
+                values, valid = read(column.read_top, band.read_top, column.read_rows,
+                                     band.read_rows)
+                channels = dict(zip(present, values, strict=True))
+                local = split_instances(channels["footprint"], channels.get("boundary"),
+                                        channels.get("contact"), threshold=threshold,
+                                        valid=valid, options=options)
+                labels = np.where(local > 0, local + next_id, 0)
+                # labels are paired where both blocks see the building with context on every
+                # side: the middle half of what both read, around the seam (a block's label in
+                # its outer halo may run into a neighbour it cannot see the marker of)
+                if left is not None:  # the columns both blocks read; the seam at column.top
+                    previous, first = left
+                    near = _around_seam(column.above)
+                    both = previous[:, column.read_top - first :][:, near]
+                    _link(links, both, labels[:, near])
+                core_cols = slice(column.above, column.above + column.rows)
+                if above is not None:  # the rows both bands read, over this block's columns
+                    previous, first = above
+                    near = _around_seam(band.above)
+                    both = previous[band.read_top - first :][near, column.top : column.top +
+                                                             column.rows]
+                    _link(links, both, labels[near, core_cols])
+                below[:, column.top : column.top + column.rows] = \
+                    labels[shared - band.read_top :, core_cols]
+                _keep_strips(strips, sides, labels, band, column, index == 0,
+                             index + 1 == len(bands), number == 0, number + 1 == len(columns))
+                core = np.ascontiguousarray(local[band.core, core_cols])
+                border = np.zeros(int(local.max(initial=0)) + 1, bool)
+                edges = [core[0]] if band.top == 0 else []
+                if band.top + band.rows == src.height:
+                    edges.append(core[-1])
+                if column.top == 0:
+                    edges.append(core[:, 0])
+                if column.top + column.rows == src.width:
+                    edges.append(core[:, -1])
+                for line in edges:
+                    border[line] = True
+                transform = window_transform(Window(column.top, band.top, column.rows,
+                                                    band.rows), src.transform)
+                footprint = channels["footprint"][band.core, core_cols]
+                for label, polygon, total, count in instance_polygons(
+                        core, footprint, transform, with_labels=True):
+                    piece = pieces.get(label + next_id)
+                    if piece is None:  # the sums are per label: count them once per block
+                        pieces[label + next_id] = [[polygon], total, count, bool(border[label])]
+                    else:
+                        piece[0].append(polygon)
+                next_id += int(local.max(initial=0))
+                left = (labels, column.read_top)
+                bar.update()
+            above = (below, shared)
     bar.close()
-    return _unite(pieces, links)
+    placed = []
+    for side, labels in strips.items():  # as the raster's own groups of labels
+        unique, inverse = np.unique(labels, return_inverse=True)
+        roots = np.array([links.find(int(u)) if u else 0 for u in unique.tolist()], np.int64)
+        outside = sides[side][0]
+        row, col = {"top": (-outside, 0), "bottom": (src.height - sides[side][1], 0),
+                    "left": (0, -outside), "right": (0, src.width - sides[side][1])}[side]
+        labels = roots[inverse.reshape(labels.shape)]
+        line = {"top": 0, "bottom": src.height, "left": 0, "right": src.width}[side]
+        placed.append((side, line, row, col,
+                       labels if side in ("top", "bottom") else labels.T))
+    grouped: dict[int, list] = {}
+    for gid, piece in pieces.items():
+        group = grouped.setdefault(links.find(gid), [[], 0.0, 0, False])
+        group[0] += piece[0]
+        group[1] += piece[1]
+        group[2] += piece[2]
+        group[3] |= piece[3]
+    return grouped, placed, next_id
+
+
+def _keep_strips(strips: dict, sides: dict, labels: np.ndarray, band, column, first_band: bool,
+                 last_band: bool, first_column: bool, last_column: bool) -> None:
+    """Copy a block's labels along the raster's edges (``sides``: px outside and inside
+    each) into ``strips`` (rows along the edge, top/bottom; columns, left/right)."""
+    cols = slice(column.top, column.top + column.rows)
+    core_cols = slice(column.above, column.above + column.rows)
+    if first_band and "top" in strips:
+        outside, inside = sides["top"]
+        strips["top"][:, cols] = labels[band.above - outside : band.above + inside, core_cols]
+    if last_band and "bottom" in strips:
+        outside, inside = sides["bottom"]
+        edge = band.above + band.rows
+        strips["bottom"][:, cols] = labels[edge - inside : edge + outside, core_cols]
+    rows = slice(band.top, band.top + band.rows)
+    if first_column and "left" in strips:
+        outside, inside = sides["left"]
+        strips["left"][:, rows] = labels[band.core, column.above - outside :
+                                         column.above + inside].T
+    if last_column and "right" in strips:
+        outside, inside = sides["right"]
+        edge = column.above + column.rows
+        strips["right"][:, rows] = labels[band.core, edge - inside : edge + outside].T
 
 
 def _around_seam(context: int) -> slice:
@@ -323,7 +459,8 @@ def _link(links: _UnionFind, a: np.ndarray, b: np.ndarray) -> None:
 
 def _unite(pieces: dict[int, list], links: _UnionFind) -> list[tuple]:
     """One polygon per linked group of pieces; parts that do not touch stay apart, sharing
-    the group's score and its pixels by area."""
+    the group's score and its pixels by area. Fields after the fourth (the source) are the
+    first piece's."""
     import shapely
 
     groups: dict[int, list] = {}
@@ -335,28 +472,32 @@ def _unite(pieces: dict[int, list], links: _UnionFind) -> list[tuple]:
         total = sum(m[1] for m in members)
         count = sum(m[2] for m in members)
         border = any(m[3] for m in members)
+        extra = tuple(members[0][4:])
         if len(polygons) == 1:
-            regions.append((polygons[0], total, count, border))
+            regions.append((polygons[0], total, count, border, *extra))
             continue
         # simplify(0) drops the collinear vertices left where the seams were
         parts = list(shapely.get_parts(shapely.simplify(shapely.union_all(polygons), 0)))
         area = sum(p.area for p in parts) or 1.0
         for part in parts:
             share = part.area / area
-            regions.append((part, total * share, max(1, round(count * share)), border))
+            regions.append((part, total * share, max(1, round(count * share)), border, *extra))
     return regions
 
 
 def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
-                         options: InstanceOptions = InstanceOptions()) -> list[tuple]:
+                         options: InstanceOptions = InstanceOptions(),
+                         surfaces: dict | None = None) -> list[tuple]:
     """Unite instances of different rasters that share an edge of positive length (a building
     cut by the edge between adjacent rasters), unless that edge is a wall: most of the
     pixels along it, on either side, are boundary or contact (two houses whose party wall is
     the rasters' edge, which the watershed would have cut in one raster). ``regions``:
     (polygon, sum, count, on_border, source); ``paths``: source -> raster path (without, no
-    wall is looked for); instances of one raster are never joined."""
+    wall is looked for); instances of one raster (or one ``surfaces``: source -> adjacent
+    rasters of one grid, split as one) are never joined."""
     import shapely
 
+    surfaces = surfaces or {}
     edge = [i for i, r in enumerate(regions) if r[3]]
     if len(edge) < 2:
         return regions
@@ -366,7 +507,8 @@ def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
     links = _UnionFind()
     for i, j in zip(left.tolist(), right.tolist(), strict=True):
         a, b = edge[i], edge[j]
-        if a < b and regions[a][4] != regions[b][4]:
+        if a < b and surfaces.get(regions[a][4], regions[a][4]) != surfaces.get(
+                regions[b][4], regions[b][4]):
             shared = shapely.intersection(polygons[i], polygons[j])
             if shapely.length(shared) > 0 and not (paths and _is_wall(
                     shared, ((polygons[i], paths.get(regions[a][4])),
@@ -437,23 +579,79 @@ def _pixels_along(shared, polygon, cell: float) -> list[tuple[float, float]]:
     return points
 
 
-def _raster_regions(job: tuple) -> list[tuple]:
-    """The instances of one raster (:func:`raster_instance_regions`), each with its name."""
+def _raster_regions(job: tuple):
+    """:func:`_raster_pieces` of one raster, read with its neighbours on one grid."""
     from geotile.raster import open_raster
 
-    path, threshold, options = job
+    path, threshold, options, neighbours = job
     with open_raster(path) as src:
-        return [(*r, path.name) for r in
-                raster_instance_regions(src, threshold=threshold, options=options)]
+        return _raster_pieces(src, threshold=threshold, options=options, neighbours=neighbours)
+
+
+def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], list[list]]:
+    """Rasters on one pixel grid (:func:`geotile.lines._grid_offset`) form a surface:
+    ``(surface of each raster, (col, row) of each on its surface's grid, neighbours of
+    each: the rasters of its surface within ``halo`` px, as :class:`_Neighbour`)``."""
+    from geotile.lines import _grid_offset
+    from geotile.raster import open_raster
+
+    grids, surface, places, sizes = [], [], [], []
+    for path in paths:
+        with open_raster(path) as src:
+            t, size = src.transform, (src.width, src.height)
+        for number, grid in enumerate(grids):
+            offset = _grid_offset(grid, t)
+            if offset is not None:
+                surface.append(number)
+                places.append(offset)
+                break
+        else:
+            surface.append(len(grids))
+            grids.append(t)
+            places.append((0, 0))
+        sizes.append(size)
+    c, r = np.array(places, np.int64).reshape(-1, 2).T
+    w, h = np.array(sizes, np.int64).reshape(-1, 2).T
+    group = np.array(surface)
+    neighbours = []
+    for i in range(len(paths)):
+        near = ((group == group[i]) & (c < c[i] + w[i] + halo) & (c + w > c[i] - halo)
+                & (r < r[i] + h[i] + halo) & (r + h > r[i] - halo))
+        near[i] = False
+        neighbours.append([_Neighbour(paths[j], int(c[j] - c[i]), int(r[j] - r[i]), int(w[j]),
+                                      int(h[j])) for j in np.flatnonzero(near).tolist()])
+    return surface, places, neighbours
+
+
+def _link_strips(links: _UnionFind, strips: list[tuple]) -> None:
+    """Unite the labels two adjacent rasters give the pixels along their shared edge:
+    ``strips`` of (side, line, row, col, labels) on one grid, labels numbered apart."""
+    ends = {}
+    for side, line, row, col, labels in strips:
+        if side in ("bottom", "right"):
+            ends.setdefault((side, line), []).append((row, col, labels))
+    for side, line, row, col, labels in strips:
+        if side not in ("top", "left"):
+            continue
+        for other_row, other_col, other in ends.get(
+                ("bottom" if side == "top" else "right", line), []):
+            r0, c0 = max(row, other_row), max(col, other_col)
+            r1 = min(row + labels.shape[0], other_row + other.shape[0])
+            c1 = min(col + labels.shape[1], other_col + other.shape[1])
+            if r0 < r1 and c0 < c1:
+                _link(links, labels[r0 - row:r1 - row, c0 - col:c1 - col],
+                      other[r0 - other_row:r1 - other_row, c0 - other_col:c1 - other_col])
 
 
 def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | None = None,
                    options: InstanceOptions = InstanceOptions(), progress: bool = False,
                    workers: int | None = None):
-    """A GeoDataFrame (raster CRS) of the building instances of the rasters (by blocks;
-    buildings crossing the edges of adjacent rasters united): class_id, class, score,
-    source; one row per building. Several rasters are split in worker processes where there
-    are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none)."""
+    """A GeoDataFrame (raster CRS) of the building instances of the rasters (by blocks):
+    class_id, class, score, source; one row per building. Adjacent rasters on one pixel grid
+    are split as one raster (each read with its neighbours' pixels as context, labels
+    paired along their edges); buildings crossing the edges of rasters on other grids are
+    united where they share an edge. Several rasters are split in worker processes where
+    there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none)."""
     from geotile.band_workers import run_jobs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
@@ -468,15 +666,32 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
             elif src.crs != crs:
                 raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
                                  f"({crs}). Reproject it with gdalwarp first.")
-    regions = []
-    with run_jobs(_raster_regions, [(p, threshold, options) for p in paths],
+    surface, places, neighbours = _surfaces(paths, options.halo)
+    pieces: dict[int, list] = {}
+    strips: dict[int, list] = {}
+    base = 0
+    with run_jobs(_raster_regions, [(p, threshold, options, tuple(n))
+                                    for p, n in zip(paths, neighbours, strict=True)],
                   workers) as results:
         import geopandas as gpd  # imported while the workers split
 
-        for found in progress_bar(results, progress, total=len(paths), unit="raster"):
-            regions += found
-    if len(paths) > 1:
-        regions = merge_across_rasters(regions, {p.name: p for p in paths}, options)
+        for number, (found, edges, used) in enumerate(
+                progress_bar(results, progress, total=len(paths), unit="raster")):
+            for label, piece in found.items():
+                pieces[base + label] = [*piece, paths[number].name]
+            col, row = places[number]
+            strips.setdefault(surface[number], []).extend(
+                (side, line + (row if side in ("top", "bottom") else col), r + row, c + col,
+                 np.where(labels > 0, labels + base, 0))
+                for side, line, r, c, labels in edges)
+            base += used
+    links = _UnionFind()
+    for found in strips.values():
+        _link_strips(links, found)
+    regions = _unite(pieces, links)
+    if len(set(surface)) > 1:
+        regions = merge_across_rasters(regions, {p.name: p for p in paths}, options,
+                                       {p.name: s for p, s in zip(paths, surface, strict=True)})
     frame = gpd.GeoDataFrame(
         {"class_id": np.ones(len(regions), np.int64), "class": ["building"] * len(regions),
          "score": [round(r[1] / r[2], 4) if r[2] else None for r in regions],

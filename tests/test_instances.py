@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import geopandas as gpd
@@ -386,3 +387,71 @@ def test_cli_instances_on_a_raster_without_crs(run_cli, make_raster, tmp_path):
                      "--crs", "EPSG:3857")
     assert_one_line_error(result, "p.tif", "no CRS", "--crs EPSG:3857")
     assert not (tmp_path / "c.gpkg").exists()
+
+
+def cut_into_tiles(make_raster, whole, rows, cols):
+    """The bands of ``whole`` cut into adjacent GeoTIFFs at pixel ``rows`` and ``cols``."""
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+
+    with rasterio.open(whole) as src:
+        bands, transform, descriptions = src.read(), src.transform, src.descriptions
+    row_edges = [0, *rows, bands.shape[1]]
+    col_edges = [0, *cols, bands.shape[2]]
+    tiles = []
+    for i, (r0, r1) in enumerate(itertools.pairwise(row_edges)):
+        for j, (c0, c1) in enumerate(itertools.pairwise(col_edges)):
+            window = Window(c0, r0, c1 - c0, r1 - r0)
+            path = make_raster(f"t_{i}_{j}.tif", bands[:, r0:r1, c0:c1],
+                               transform=window_transform(window, transform))
+            with rasterio.open(path, "r+") as dst:
+                dst.descriptions = descriptions
+            tiles.append(path)
+    return tiles
+
+
+def stacked_houses():
+    """Two houses sharing a horizontal party wall at row 30 px (y = Y0 - 15 m), beside two
+    sharing a vertical wall at column 50 px (x = X0 + 25 m), and a house cut by nothing."""
+    return [shapely.box(X0 + 5, Y0 - 15, X0 + 20, Y0 - 5),
+            shapely.box(X0 + 5, Y0 - 25, X0 + 20, Y0 - 15),
+            shapely.box(X0 + 15, Y0 - 40, X0 + 25, Y0 - 30),
+            shapely.box(X0 + 25, Y0 - 40, X0 + 35, Y0 - 30),
+            shapely.box(X0 + 35, Y0 - 12, X0 + 42, Y0 - 4)]
+
+
+@pytest.mark.parametrize("rows, cols", [
+    ([28], [48]), ([29], [49]), ([31], [51]), ([32], [52]),  # 1-2 px from the walls
+    ([30], [50]),  # on the walls
+    ([20, 66], [36, 76]),  # through houses, and a 3 x 3 mosaic
+    ([5, 10, 31, 60], [3, 49, 51, 90]),  # tiles of 2 to 5 px
+])
+@pytest.mark.parametrize("options", [InstanceOptions(),
+                                     InstanceOptions(band_rows=16, halo=8, block_cols=24)])
+def test_tiles_give_the_whole_rasters_instances(make_raster, rows, cols, options):
+    """Adjacent rasters of one grid are one surface: cutting a raster 1-2 px from a party
+    wall (the sliver has no marker of its own in its tile) neither merges the two houses
+    nor gives the wall row to the wrong one, and a house cut in two is one polygon."""
+    houses = stacked_houses()
+    whole = write_probabilities(make_raster, "w.tif", houses, (90, 100), TRANSFORM)
+    expected = instance_frame([whole], options=options)
+    assert normalized(expected.geometry) == normalized(houses)
+    found = instance_frame(cut_into_tiles(make_raster, whole, rows, cols), options=options)
+    assert normalized(found.geometry) == normalized(houses)
+    assert sorted(found["score"]) == sorted(expected["score"])
+
+
+@pytest.mark.parametrize("cut", [17, 22, 23, 24, 25, 41, 42, 43])
+def test_tiles_of_soft_probabilities_give_the_whole_rasters_instances(make_raster, cut):
+    """Soft (model-like) probabilities: the slivers a tile edge cuts off a building join it,
+    and walls near the edge stay where the whole raster puts them."""
+    houses = terraced_scene()
+    bands = ndimage.gaussian_filter(perfect_probabilities(houses), (0, 1.2, 1.2))
+    whole = make_raster("w.tif", bands.astype(np.float32), transform=TRANSFORM)
+    expected = instance_frame([whole])
+    assert len(expected) == len(houses)
+    for workers in (1, 2):
+        found = instance_frame(cut_into_tiles(make_raster, whole, [cut], [cut + 40]),
+                               workers=workers)
+        assert normalized(found.geometry) == normalized(expected.geometry)
+        assert np.allclose(sorted(found["score"]), sorted(expected["score"]), atol=1e-4)
