@@ -780,4 +780,5 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     target = output_crs(options.crs, writer, crs)
     frame = to_output_crs(frame, target, centre)
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
+    frame.attrs = {}  # cell and centre are ours (GeoParquet writes attrs as JSON)
     return frame.reset_index(drop=True)

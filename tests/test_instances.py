@@ -455,3 +455,21 @@ def test_tiles_of_soft_probabilities_give_the_whole_rasters_instances(make_raste
                                workers=workers)
         assert normalized(found.geometry) == normalized(expected.geometry)
         assert np.allclose(sorted(found["score"]), sorted(expected["score"]), atol=1e-4)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".geoparquet"])
+def test_cli_instances_write_geoparquet(run_cli, make_raster, tmp_path, suffix):
+    """GeoParquet is an output of the default (instance) mode too, not a TypeError about
+    the frame's internal CRS."""
+    houses = stacked_houses()
+    raster = write_probabilities(make_raster, "p.tif", houses, (90, 100), TRANSFORM)
+    with rasterio.open(raster, "r+") as dst:  # as predict names them: --instances by default
+        dst.descriptions = ("footprint", "boundary", "contact")
+    out = tmp_path / f"b{suffix}"
+    result = run_cli("vectorize", raster, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    frame = gpd.read_parquet(out)
+    assert len(frame) == len(houses)
+    assert frame.crs.to_epsg() == 32616
+    assert normalized(frame.geometry) == normalized(houses)
