@@ -306,12 +306,13 @@ def vectorize_to_csv(
     import geopandas as gpd
 
     from geotile.raster import check_output, open_raster
-    from geotile.vectorize import VectorizeOptions, vectorize_rasters
+    from geotile.vectorize import VectorizeOptions, check_given_once, vectorize_rasters
 
     options = options or VectorizeOptions()
     check_output(output, overwrite)
+    paths = check_given_once(paths)
     named: dict[str, Path] = {}
-    for path in map(Path, paths):  # one ImageId per image: rows of two would be one image's
+    for path in paths:  # one ImageId per image: rows of two would be one image's
         other = named.setdefault(image_id(path), path)
         if other != path:
             raise InputError(f"{other} and {path} have the same SpaceNet ImageId "

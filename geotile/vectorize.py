@@ -856,22 +856,14 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     counted twice)."""
     import shapely
 
-    from geotile.raster import _is_local, input_path, open_raster
+    from geotile.raster import open_raster
 
     if isinstance(paths, (str, bytes, os.PathLike)):  # one path, not its characters
         paths = [os.fsdecode(paths)]
     if not paths:
         raise InputError("no raster to vectorize: give at least one.")
-    seen: dict[str, Path] = {}
     footprints, checked, crs = [], [], None
-    for position, path in enumerate(paths):
-        path = input_path(path)
-        key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
-        if key in seen:
-            also = "" if os.fspath(seen[key]) == os.fspath(path) else f" (as {seen[key]} too)"
-            raise InputError(f"{path}: given twice{also}; its buildings would be counted "
-                             "twice. Give each raster once.")
-        seen[key] = path
+    for position, path in enumerate(check_given_once(paths)):
         with open_raster(path) as src:
             if position == 0:
                 crs = src.crs
@@ -886,6 +878,22 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
         checked.append(path)
     _check_overlaps(checked, footprints)
     return checked, crs
+
+
+def check_given_once(paths: Sequence[str | os.PathLike]) -> list:
+    """``paths`` as input paths (:func:`geotile.raster.input_path`); an InputError for a
+    raster given twice, however spelt (its buildings would be counted twice)."""
+    from geotile.raster import _is_local, input_path
+
+    seen: dict[str, Path] = {}
+    for path in map(input_path, paths):
+        key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
+        if key in seen:
+            also = "" if os.fspath(seen[key]) == os.fspath(path) else f" (as {seen[key]} too)"
+            raise InputError(f"{path}: given twice{also}; its buildings would be counted "
+                             "twice. Give each raster once.")
+        seen[key] = path
+    return list(seen.values())
 
 
 def _check_overlaps(paths: list[Path], footprints: list) -> None:

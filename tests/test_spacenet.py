@@ -441,3 +441,21 @@ def test_cli_vectorize_refuses_two_rasters_of_one_image_id(run_cli, make_raster,
     result = run_cli("vectorize", one, two, "-o", out)
     assert_one_line_error(result, "vegas/tile_0_0.tif", "paris/tile_0_0.tif", "'tile_0_0'")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("instances", ["--instances", "--no-instances"])
+def test_cli_vectorize_csv_refuses_a_raster_given_twice(run_cli, make_raster, tmp_path,
+                                                        instances):
+    """The same raster twice would write every building twice (duplicate BuildingIds of
+    one ImageId, scored as false positives): refused as for the other formats."""
+    from .conftest import assert_one_line_error
+
+    bands = np.zeros((3, 20, 40), np.float32)
+    bands[0, 5:15, 5:35] = 0.9
+    raster = make_raster("RGB-PanSharpen_AOI_2_Vegas_img2.tif", bands, transform=TRANSFORM)
+    out = tmp_path / "twice.csv"
+    for again in (raster, tmp_path / "." / raster.name):
+        result = run_cli("vectorize", raster, again, "-o", out, instances)
+        assert_one_line_error(result, "RGB-PanSharpen_AOI_2_Vegas_img2.tif", "given twice",
+                              "Give each raster once")
+        assert not out.exists()
