@@ -20,13 +20,15 @@ import logging
 import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
+from geotile.no_georef import quiet_rasterio
 
 log = logging.getLogger("geotile")
 
@@ -260,17 +262,20 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
 def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS) -> list[tuple]:
     """SpaceNet proposal rows of one image from its polygons (``frame`` in the raster's CRS,
     with a ``score`` column when known): pixel WKT via the image transform, Geo WKT in
-    ``geo_crs`` ("source": the frame's CRS). An image without polygons gets one
-    ``POLYGON EMPTY`` row (BuildingId -1)."""
+    ``geo_crs`` ("source": the frame's CRS; ``POLYGON EMPTY`` for a frame without a CRS).
+    An image without polygons gets one ``POLYGON EMPTY`` row (BuildingId -1)."""
     import shapely
 
     if len(frame) == 0:
         return [(image, -1, "POLYGON EMPTY", "POLYGON EMPTY", 1)]
     pixel = map_to_pixel(frame.geometry.values, transform)
-    geo = frame if geo_crs == "source" or frame.crs is None else frame.to_crs(geo_crs)
     pixel_wkt = shapely.to_wkt(pixel, rounding_precision=6, trim=True)
-    geo_wkt = shapely.to_wkt(np.asarray(geo.geometry.values, dtype=object),
-                             rounding_precision=-1, trim=True)
+    if geo_crs == "source" or frame.crs is not None:
+        geo = frame if geo_crs == "source" else frame.to_crs(geo_crs)
+        geo_wkt = shapely.to_wkt(np.asarray(geo.geometry.values, dtype=object),
+                                 rounding_precision=-1, trim=True)
+    else:  # no CRS: its own coordinates are not ``geo_crs``'s
+        geo_wkt = ["POLYGON EMPTY"] * len(frame)
     scores = frame["score"].to_numpy(dtype=np.float64) if "score" in frame else \
         np.ones(len(frame))
     return [(image, number, p, g, 1.0 if math.isnan(s) else round(float(s), 4))
@@ -286,6 +291,29 @@ def write_csv(rows: Sequence[tuple], output: str | os.PathLike, overwrite: bool 
         writer = csv.writer(handle)
         writer.writerow(PROPOSAL_COLUMNS)
         writer.writerows(rows)
+
+
+def _check_crs(paths: list, option) -> None:
+    """Rasters without a CRS: refused with ``--crs`` (``option``) to reproject to; else one
+    warning (PolygonWKT_Geo left POLYGON EMPTY, or in their own coordinates for "source")."""
+    from geotile.raster import open_raster
+    from geotile.vectorize import check_missing_crs
+
+    missing = []
+    for path in paths:
+        with quiet_rasterio(), open_raster(path) as src:
+            if src.crs is None:
+                missing.append(path)
+    if not missing:
+        return
+    if option is not None:
+        check_missing_crs(missing, None, option, "CSV")
+        return
+    more = f" (and {len(missing) - 1} other rasters)" if len(missing) > 1 else ""
+    warnings.warn(f"{missing[0]}: the raster has no CRS{more}, so its PolygonWKT_Geo "
+                  f"({GEO_CRS}) is written POLYGON EMPTY; PolygonWKT_Pix holds its buildings. "
+                  "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`, or give --crs source for "
+                  "its own coordinates.", GeotileWarning, stacklevel=3)
 
 
 def vectorize_to_csv(
@@ -311,6 +339,7 @@ def vectorize_to_csv(
     options = options or VectorizeOptions()
     check_output(output, overwrite)
     paths = check_given_once(paths)
+    _check_crs(paths, options.crs)
     named: dict[str, Path] = {}
     for path in paths:  # one ImageId per image: rows of two would be one image's
         other = named.setdefault(image_id(path), path)
@@ -322,19 +351,22 @@ def vectorize_to_csv(
     rows: list[tuple] = []
     for path in paths:
         path = Path(path)
-        with open_raster(path) as src:
-            transform = src.transform
-        if instance_options is not None:
-            from geotile.instances import finish_frame, instance_frame
+        with warnings.catch_warnings(), quiet_rasterio():  # _check_crs said it once
+            warnings.filterwarnings("ignore", ".*the raster has no CRS", GeotileWarning)
+            with open_raster(path) as src:
+                transform = src.transform
+            if instance_options is not None:
+                from geotile.instances import finish_frame, instance_frame
 
-            frame = instance_frame([path], threshold=options.threshold, options=instance_options)
-            frame = finish_frame(frame, source, frame.attrs.get("cell", 1.0))
-        else:
-            with tempfile.TemporaryDirectory(prefix="geotile-") as folder:
-                polygons = Path(folder) / "polygons.gpkg"
-                vectorize_rasters([path], polygons, options=source, progress=progress)
-                frame = gpd.read_file(polygons, engine="pyogrio")
-        rows += proposal_rows(frame, transform, image_id(path), options.crs or "EPSG:4326")
+                frame = instance_frame([path], threshold=options.threshold,
+                                       options=instance_options)
+                frame = finish_frame(frame, source, frame.attrs.get("cell", 1.0))
+            else:
+                with tempfile.TemporaryDirectory(prefix="geotile-") as folder:
+                    polygons = Path(folder) / "polygons.gpkg"
+                    vectorize_rasters([path], polygons, options=source, progress=progress)
+                    frame = gpd.read_file(polygons, engine="pyogrio")
+        rows += proposal_rows(frame, transform, image_id(path), options.crs or GEO_CRS)
     write_csv(rows, output, overwrite)
     buildings = sum(1 for r in rows if r[1] != -1)
     log.info("%s: %d proposals on %d images", output, buildings, len(paths))

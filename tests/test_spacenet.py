@@ -459,3 +459,41 @@ def test_cli_vectorize_csv_refuses_a_raster_given_twice(run_cli, make_raster, tm
         assert_one_line_error(result, "RGB-PanSharpen_AOI_2_Vegas_img2.tif", "given twice",
                               "Give each raster once")
         assert not out.exists()
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+@pytest.mark.parametrize("instances", ["--instances", "--no-instances"])
+def test_cli_vectorize_csv_of_a_raster_without_crs(run_cli, make_raster, tmp_path, instances):
+    """PolygonWKT_Geo is EPSG:4326: a raster without a CRS cannot fill it (its own map
+    coordinates are not degrees). --crs X is refused as for the other formats; by default
+    Geo is POLYGON EMPTY with one warning, the pixel WKT is right; --crs source writes the
+    raster's own coordinates."""
+    from .conftest import assert_one_line_error
+
+    bands = np.zeros((3, 20, 40), np.float32)
+    bands[0, 5:15, 5:35] = 0.9
+    if instances == "--no-instances":  # a building mask
+        bands = (bands[:1] > 0.5).astype(np.uint8)
+    raster = make_raster("AOI_9_X_img1.tif", bands, transform=TRANSFORM, crs=None)
+    refused = tmp_path / "refused.csv"
+    result = run_cli("vectorize", raster, "-o", refused, "--crs", "EPSG:4326", instances)
+    assert_one_line_error(result, "AOI_9_X_img1.tif", "no CRS", "--crs EPSG:4326")
+    assert not refused.exists()
+
+    out = tmp_path / "nocrs.csv"
+    result = run_cli("vectorize", raster, "-o", out, instances)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "no CRS" in line]
+    assert len(said) == 1 and "AOI_9_X_img1.tif" in said[0] and "PolygonWKT_Geo" in said[0]
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1
+    assert rows[0]["PolygonWKT_Geo"] == "POLYGON EMPTY"
+    assert shapely.from_wkt(rows[0]["PolygonWKT_Pix"]).equals(shapely.box(5, 5, 35, 15))
+
+    result = run_cli("vectorize", raster, "-o", tmp_path / "source.csv", "--crs", "source",
+                     instances)
+    assert result.exit_code == 0, result.output
+    assert "no CRS" in result.stderr
+    geo = read_csv(tmp_path / "source.csv").geo[0]
+    assert geo.equals(shapely.box(X0 + 2.5, Y0 - 7.5, X0 + 17.5, Y0 - 2.5))
