@@ -711,7 +711,7 @@ def vectorize_instances(
     overwrite: bool = False,
     progress: bool = False,
 ) -> dict:
-    """``vectorize_rasters`` with one polygon per building instance (marker watershed).
+    """``vectorize_polygons`` with one polygon per building instance (marker watershed).
 
     ``options`` is a :class:`geotile.vectorize.VectorizeOptions` (threshold, cleaning, CRS).
     Rasters are processed by row bands (seams joined); polygons keep score (mean footprint

@@ -784,7 +784,7 @@ def vectorize_lines(
     progress: bool = False,
 ) -> dict:
     """Road centrelines of rasters (one path or several adjacent ones) into one vector file,
-    written as :func:`geotile.vectorize.vectorize_rasters` writes polygons (same formats and
+    written as :func:`geotile.vectorize.vectorize_polygons` writes polygons (same formats and
     CRS defaults). Returns a summary (output, features, length_m, per-class counts, crs)."""
     from rasterio.errors import NotGeoreferencedWarning
 

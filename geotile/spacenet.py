@@ -334,7 +334,7 @@ def vectorize_to_csv(
     import geopandas as gpd
 
     from geotile.raster import check_output, open_raster
-    from geotile.vectorize import VectorizeOptions, check_given_once, vectorize_rasters
+    from geotile.vectorize import VectorizeOptions, check_given_once, vectorize_polygons
 
     options = options or VectorizeOptions()
     check_output(output, overwrite)
@@ -364,7 +364,7 @@ def vectorize_to_csv(
             else:
                 with tempfile.TemporaryDirectory(prefix="geotile-") as folder:
                     polygons = Path(folder) / "polygons.gpkg"
-                    vectorize_rasters([path], polygons, options=source, progress=progress)
+                    vectorize_polygons([path], polygons, options=source, progress=progress)
                     frame = gpd.read_file(polygons, engine="pyogrio")
         rows += proposal_rows(frame, transform, image_id(path), options.crs or GEO_CRS)
     write_csv(rows, output, overwrite)

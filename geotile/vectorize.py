@@ -462,7 +462,7 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
     return out
 
 
-def vectorize_rasters(
+def vectorize_polygons(
     paths: str | os.PathLike | Sequence[str | os.PathLike],
     output: str | os.PathLike,
     *,

@@ -3,7 +3,7 @@
 Footprint/boundary/contact rasters get the marker watershed (:mod:`geotile.instances`) with
 the thresholds the raster declares (the model's), a ``.csv`` output SpaceNet proposals
 (:mod:`geotile.spacenet`), other rasters the plain polygonizer
-(:func:`geotile.vectorize.vectorize_rasters`). ``geotile.vectorize_rasters`` is the function
+(:func:`geotile.vectorize.vectorize_polygons`). ``geotile.vectorize_rasters`` is the function
 below.
 """
 
@@ -66,7 +66,7 @@ def vectorize_rasters(
 
         return vectorize_instances(rasters, output, options=options, instance_options=rules,
                                    overwrite=overwrite, progress=progress)
-    from geotile.vectorize import vectorize_rasters as polygonize
+    from geotile.vectorize import vectorize_polygons
 
-    return polygonize(rasters, output, options=options, overwrite=overwrite,
-                      progress=progress)
+    return vectorize_polygons(rasters, output, options=options, overwrite=overwrite,
+                              progress=progress)

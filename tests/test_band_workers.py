@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 from geotile import band_workers
 from geotile.band_workers import run_jobs, worker_count
 from geotile.errors import InputError
-from geotile.vectorize import VectorizeOptions, vectorize_rasters
+from geotile.vectorize import VectorizeOptions, vectorize_polygons
 
 from .conftest import UTM_ORIGIN
 
@@ -83,7 +83,7 @@ def test_workers_write_what_one_process_writes(make_raster, tmp_path):
     frames = {}
     for workers in (1, 3):
         out = tmp_path / f"w{workers}.gpkg"
-        vectorize_rasters([path], out, options=VectorizeOptions(crs="source", band_rows=16,
+        vectorize_polygons([path], out, options=VectorizeOptions(crs="source", band_rows=16,
                                                                 workers=workers))
         frames[workers] = gpd.read_file(out)
     one, many = frames[1], frames[3]
@@ -164,10 +164,10 @@ def test_a_damaged_band_read_in_a_worker_is_one_line_and_nothing_written(run_cli
         f.seek(offset)
         f.write(b"\xff" * size)
     out = tmp_path / "v.gpkg"
-    from geotile.vectorize import vectorize_rasters
+    from geotile.vectorize import vectorize_polygons
 
     with pytest.raises(InputError, match=r"c\.tif: pixel data cannot be read"):
-        vectorize_rasters([path], out, options=VectorizeOptions(band_rows=16, workers=2))
+        vectorize_polygons([path], out, options=VectorizeOptions(band_rows=16, workers=2))
     assert not out.exists()
     result = run_cli("vectorize", path, "-o", out, "--workers", "2")
     assert_one_line_error(result, "c.tif")

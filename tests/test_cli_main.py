@@ -86,7 +86,7 @@ def test_an_unforeseen_gdal_error_is_one_line(run_cli, make_raster, tmp_path, mo
     def failing(*args, **kwargs):
         raise CPLE_AppDefinedError(1, 1, "TIFFReadEncodedTile() failed.\nsecond line")
 
-    monkeypatch.setattr(geotile.vectorize, "vectorize_rasters", failing)
+    monkeypatch.setattr(geotile.vectorize, "vectorize_polygons", failing)
     raster = make_raster("c.tif", np.ones((8, 8), np.uint8))
     result = run_cli("vectorize", raster, "-o", tmp_path / "v.gpkg")
     assert result.exit_code == 1

@@ -16,7 +16,7 @@ from geotile.errors import InputError
 from geotile.model import OnnxModel
 from geotile.mosaic import open_mosaic
 from geotile.predict import PredictOptions, predict_raster
-from geotile.vectorize import VectorizeOptions, vectorize_rasters
+from geotile.vectorize import VectorizeOptions, vectorize_polygons
 
 from .onnx_models import conv3x3_model, conv_weights, pointwise_model
 
@@ -118,7 +118,7 @@ def test_cli_mosaic_and_vectorize_gives_one_polygon_per_building(tmp_path):
     with rasterio.open(outputs[0]) as src:
         ids = src.read(1)
     assert ids[5, 5] == 1 and ids[20, 20] == 0
-    vectorize_rasters(outputs, tmp_path / "b.gpkg", options=VectorizeOptions())
+    vectorize_polygons(outputs, tmp_path / "b.gpkg", options=VectorizeOptions())
     found = gpd.read_file(tmp_path / "b.gpkg")
     areas = sorted(found.geometry.area)
     assert len(found) == 2

@@ -12,7 +12,7 @@ import rasterio
 from geotile.errors import InputError
 from geotile.evaluate import evaluate_rasters
 from geotile.label_rasters import POTSDAM
-from geotile.vectorize import VectorizeOptions, parse_per_class, vectorize_rasters
+from geotile.vectorize import VectorizeOptions, parse_per_class, vectorize_polygons
 from tests.conftest import write_raster
 
 NAMES = ["background", *POTSDAM]  # impervious_surfaces 1 .. clutter 6
@@ -40,7 +40,7 @@ def _scene() -> np.ndarray:
 
 def test_every_class_with_its_name(tmp_path):
     raster = _class_raster(tmp_path / "classes.tif", _scene())
-    summary = vectorize_rasters(raster, tmp_path / "out.gpkg")
+    summary = vectorize_polygons(raster, tmp_path / "out.gpkg")
     frame = gpd.read_file(tmp_path / "out.gpkg")
     assert summary["per_class"] == {"impervious_surfaces": 1, "building": 1, "low_vegetation": 1,
                                     "tree": 1, "car": 2, "clutter": 1}
@@ -78,9 +78,9 @@ def test_per_class_simplify(tmp_path):
     ids[(yy - 20) ** 2 + (xx - 20) ** 2 < 15 ** 2] = 2  # building disc
     ids[(yy - 60) ** 2 + (xx - 60) ** 2 < 15 ** 2] = 4  # tree disc
     raster = _class_raster(tmp_path / "discs.tif", ids)
-    plain = gpd.read_file(vectorize_rasters(raster, tmp_path / "p.gpkg")["output"])
+    plain = gpd.read_file(vectorize_polygons(raster, tmp_path / "p.gpkg")["output"])
     options = VectorizeOptions(simplify=parse_per_class("tree=2"))
-    simple = gpd.read_file(vectorize_rasters(raster, tmp_path / "s.gpkg", options=options)[
+    simple = gpd.read_file(vectorize_polygons(raster, tmp_path / "s.gpkg", options=options)[
         "output"])
 
     def vertices(frame, name):
@@ -237,7 +237,7 @@ def test_4_band_uint8_probabilities_flagged_rgba_keep_every_class(tmp_path, tags
             dst.descriptions = ("background", "building", "road", "tree")
     with rasterio.open(path) as src:
         assert src.colorinterp[3].name == "alpha"
-    vectorize_rasters([path], tmp_path / "p.gpkg")
+    vectorize_polygons([path], tmp_path / "p.gpkg")
     found = gpd.read_file(tmp_path / "p.gpkg")
     ids = sorted(found["class_id"])
     assert ids == [1, 1, 2, 3]
@@ -283,7 +283,7 @@ def test_probability_bands_without_a_background_band_keep_their_first_class(tmp_
             dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(names))
         else:
             dst.descriptions = tuple(names)
-    vectorize_rasters([path], tmp_path / "p.gpkg")
+    vectorize_polygons([path], tmp_path / "p.gpkg")
     found = gpd.read_file(tmp_path / "p.gpkg").sort_values(["class_id", "area_m2"])
     assert found["class"].tolist() == ["building", "building", "road", "tree"]
     assert found["class_id"].tolist() == [1, 1, 2, 3]
@@ -312,6 +312,6 @@ def test_rasters_whose_class_names_disagree_are_refused(tmp_path, run_cli):
         assert not (tmp_path / "ab.gpkg").exists()
     with rasterio.open(paths[1], "r+") as dst:  # the same names, in another case: one run
         dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["Background", "Building", "Road"]))
-    vectorize_rasters(paths, tmp_path / "ab.gpkg")
+    vectorize_polygons(paths, tmp_path / "ab.gpkg")
     found = gpd.read_file(tmp_path / "ab.gpkg")
     assert sorted(found["class"]) == ["building"] * 2 + ["road"] * 2

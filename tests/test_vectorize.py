@@ -13,7 +13,7 @@ from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.vectorize import VectorizeOptions, regularize_polygon, vectorize_rasters
+from geotile.vectorize import VectorizeOptions, regularize_polygon, vectorize_polygons
 
 from .conftest import UTM_ORIGIN
 
@@ -32,7 +32,7 @@ def test_real_spacenet_round_trip(real_data, make_raster, tmp_path):
         mask = rasterize(truth.geometry.make_valid(), out_shape=src.shape,
                          transform=src.transform, dtype="uint8")
         path = make_raster("mask.tif", mask, crs=src.crs, transform=src.transform)
-    vectorize_rasters([path], tmp_path / "b.geojson")
+    vectorize_polygons([path], tmp_path / "b.geojson")
     raw = json.loads((tmp_path / "b.geojson").read_text())
     lon, lat = raw["features"][0]["geometry"]["coordinates"][0][0]
     assert -85 < lon < -84 and 33 < lat < 34  # RFC 7946 lon/lat (UTM 16N, Georgia)
@@ -55,7 +55,7 @@ def test_building_cut_by_band_seams_is_one_polygon(make_raster, tmp_path):
     with rasterio.open(path, "r+") as dst:
         dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="255",
                         GEOTILE_CLASS_NAMES='["building"]')
-    vectorize_rasters([path], tmp_path / "b.gpkg",
+    vectorize_polygons([path], tmp_path / "b.gpkg",
                       options=VectorizeOptions(crs="source", band_rows=16))
     found = gpd.read_file(tmp_path / "b.gpkg")
     assert len(found) == 1
@@ -73,7 +73,7 @@ def test_adjacent_rasters_merge_across_their_edge(make_raster, tmp_path):
     right[5:15, 0:6] = 1
     a = make_raster("a.tif", left, transform=from_origin(X0, Y0, 1, 1))
     b = make_raster("b.tif", right, transform=from_origin(X0 + 20, Y0, 1, 1))
-    vectorize_rasters([a, b], tmp_path / "m.geojson", options=VectorizeOptions(crs="source"))
+    vectorize_polygons([a, b], tmp_path / "m.geojson", options=VectorizeOptions(crs="source"))
     found = gpd.read_file(tmp_path / "m.geojson")
     assert len(found) == 1 and found.geometry[0].area == pytest.approx(140)
 
@@ -85,7 +85,7 @@ def test_min_area_fill_holes_simplify(make_raster, tmp_path):
     classes[30:32, 30:32] = 1  # a 4 m2 speck
     path = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
     options = VectorizeOptions(min_area=5, fill_holes=5, simplify=0.5, crs="source")
-    vectorize_rasters([path], tmp_path / "c.geojson", options=options)
+    vectorize_polygons([path], tmp_path / "c.geojson", options=options)
     found = gpd.read_file(tmp_path / "c.geojson")
     assert len(found) == 1 and "score" not in found.columns
     assert len(found.geometry[0].interiors) == 0
@@ -124,7 +124,7 @@ def test_area_in_geographic_raster_is_in_square_metres(make_raster, tmp_path):
     classes[2:6, 2:6] = 1
     step = 0.0001  # degrees: ~11 m north-south at the equator
     path = make_raster("g.tif", classes, crs="EPSG:4326", transform=from_origin(0, 0, step, step))
-    vectorize_rasters([path], tmp_path / "g.geojson")
+    vectorize_polygons([path], tmp_path / "g.geojson")
     area = gpd.read_file(tmp_path / "g.geojson")["area_m2"][0]
     assert area == pytest.approx(16 * 11.13 * 11.06, rel=0.02)
 
@@ -138,7 +138,7 @@ def test_multiclass_probabilities_use_argmax_and_names(make_raster, tmp_path):
     with rasterio.open(path, "r+") as dst:
         dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="255",
                         GEOTILE_CLASS_NAMES='["background", "house", "shed"]')
-    vectorize_rasters([path], tmp_path / "m.parquet", options=VectorizeOptions(crs="source"))
+    vectorize_polygons([path], tmp_path / "m.parquet", options=VectorizeOptions(crs="source"))
     found = gpd.read_parquet(tmp_path / "m.parquet").sort_values("class_id")
     assert list(found["class"]) == ["house", "shed"]
     assert list(found.geometry.area) == [36, 64]
@@ -146,14 +146,14 @@ def test_multiclass_probabilities_use_argmax_and_names(make_raster, tmp_path):
 
 def test_empty_prediction_gives_empty_collection(make_raster, tmp_path):
     path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
-    summary = vectorize_rasters([path], tmp_path / "e.geojson")
+    summary = vectorize_polygons([path], tmp_path / "e.geojson")
     assert summary["features"] == 0
     data = json.loads((tmp_path / "e.geojson").read_text())
     assert data["type"] == "FeatureCollection" and data["features"] == []
     # an empty tile's table has the columns of any other: outputs of many tiles concatenate
     make_raster("f.tif", np.pad(np.ones((2, 2), np.uint8), 4))
     for name in ("e.gpkg", "f.gpkg"):
-        vectorize_rasters([tmp_path / name.replace("gpkg", "tif")], tmp_path / name)
+        vectorize_polygons([tmp_path / name.replace("gpkg", "tif")], tmp_path / name)
     import pyogrio
 
     empty, found = (pyogrio.read_info(tmp_path / n) for n in ("e.gpkg", "f.gpkg"))
@@ -165,7 +165,7 @@ def test_empty_prediction_gives_empty_collection(make_raster, tmp_path):
 def test_bad_output_extension(make_raster, tmp_path):
     path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
     with pytest.raises(InputError, match=r"unknown vector format.*\.fgb.*\.csv"):
-        vectorize_rasters([path], tmp_path / "e.txt")
+        vectorize_polygons([path], tmp_path / "e.txt")
 
 
 def test_classes_the_raster_lacks_are_said(make_raster, tmp_path):
@@ -173,12 +173,12 @@ def test_classes_the_raster_lacks_are_said(make_raster, tmp_path):
     classes[1:4, 1:4], classes[5:8, 5:8] = 1, 3
     path = make_raster("c.tif", classes)
     with pytest.warns(GeotileWarning, match=r"--classes 7: no region of that class in c\.tif"):
-        summary = vectorize_rasters([path], tmp_path / "c.gpkg",
+        summary = vectorize_polygons([path], tmp_path / "c.gpkg",
                                     options=VectorizeOptions(classes=("7", "3")))
     assert summary["features"] == 1
     with pytest.raises(InputError, match=r"no class 'tree' in c\.tif \(it names no classes: "
                                          r"give class ids, or building for class 1\)"):
-        vectorize_rasters([path], tmp_path / "t.gpkg", options=VectorizeOptions(classes=("tree",)))
+        vectorize_polygons([path], tmp_path / "t.gpkg", options=VectorizeOptions(classes=("tree",)))
 
 
 def test_polygons_from_geojson_equal_shapely_shape():
@@ -318,7 +318,7 @@ def test_polygons_are_the_same_whichever_rows_the_bands_are_cut_at(make_raster, 
     outputs = []
     for rows in (230, 64, 37, 16):
         out = tmp_path / f"v{rows}.gpkg"
-        vectorize_rasters([path], out, options=VectorizeOptions(crs="source", band_rows=rows,
+        vectorize_polygons([path], out, options=VectorizeOptions(crs="source", band_rows=rows,
                                                                 workers=1))
         frame = gpd.read_file(out)
         outputs.append(sorted(shapely.to_wkb(shapely.normalize(frame.geometry.values)).tolist()))
@@ -334,7 +334,7 @@ def test_cleaned_polygons_do_not_depend_on_the_bands_or_workers(make_raster, tmp
     outputs = []
     for rows, workers in ((230, 1), (64, 1), (37, 2), (115, 2)):
         out = tmp_path / f"v{rows}.gpkg"
-        vectorize_rasters([path], out, options=VectorizeOptions(
+        vectorize_polygons([path], out, options=VectorizeOptions(
             crs="source", band_rows=rows, workers=workers, simplify=0.5, fill_holes=2))
         frame = gpd.read_file(out)
         outputs.append((shapely.to_wkb(frame.geometry.values).tolist(),
@@ -357,7 +357,7 @@ def test_fill_holes_leaves_holes_that_hold_another_polygon(make_raster, tmp_path
     path = make_raster("c.tif", _ring_around_another_class(),
                        transform=from_origin(X0, Y0, 1, 1))
     options = VectorizeOptions(fill_holes=20, crs="source")
-    vectorize_rasters([path], tmp_path / "c.gpkg", options=options)
+    vectorize_polygons([path], tmp_path / "c.gpkg", options=options)
     found = gpd.read_file(tmp_path / "c.gpkg").sort_values("class_id").reset_index(drop=True)
     assert list(found["class_id"]) == [1, 2]
     block, inner = found.geometry
@@ -381,8 +381,8 @@ def test_regularize_squares_buildings_only_and_never_overlaps(make_raster, tmp_p
     with rasterio.open(path, "r+") as dst:
         dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "tree"]')
     plain, regular = tmp_path / "p.gpkg", tmp_path / "r.gpkg"
-    vectorize_rasters([path], plain, options=VectorizeOptions(crs="source"))
-    vectorize_rasters([path], regular, options=VectorizeOptions(crs="source", regularize=True))
+    vectorize_polygons([path], plain, options=VectorizeOptions(crs="source"))
+    vectorize_polygons([path], regular, options=VectorizeOptions(crs="source", regularize=True))
     before = gpd.read_file(plain).sort_values("area_m2").reset_index(drop=True)
     found = gpd.read_file(regular).sort_values("area_m2").reset_index(drop=True)
     assert len(found) == len(before) == 4
@@ -407,7 +407,7 @@ def test_simplify_with_regularize_never_overlaps(make_raster, tmp_path):
     classes = np.digitize(noise, np.quantile(noise, [0.3, 0.6, 0.8])).astype(np.uint8)
     path = make_raster("blobs.tif", classes, transform=from_origin(X0, Y0, 0.5, 0.5))
     out = tmp_path / "v.gpkg"
-    vectorize_rasters([path], out, options=VectorizeOptions(crs="source", simplify=1.0,
+    vectorize_polygons([path], out, options=VectorizeOptions(crs="source", simplify=1.0,
                                                            regularize=True))
     found = gpd.read_file(out)
     assert set(found["class_id"]) == {1, 2, 3} and found.geometry.is_valid.all()
@@ -430,7 +430,7 @@ def test_areas_are_ground_square_metres_in_web_mercator(make_raster, tmp_path):
     y60 = 8399737.89
     path = make_raster("merc.tif", classes, crs="EPSG:3857",
                        transform=from_origin(1000, y60, 0.5, 0.5))
-    vectorize_rasters([path], tmp_path / "m.gpkg",
+    vectorize_polygons([path], tmp_path / "m.gpkg",
                       options=VectorizeOptions(min_area=2, crs="source"))
     found = gpd.read_file(tmp_path / "m.gpkg")
     assert len(found) == 1  # the 1 m^2 speck is below --min-area 2

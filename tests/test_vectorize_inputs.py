@@ -12,7 +12,7 @@ import shapely
 from rasterio.transform import from_origin
 
 from geotile.errors import InputError
-from geotile.vectorize import VectorizeOptions, vectorize_rasters
+from geotile.vectorize import VectorizeOptions, vectorize_polygons
 
 from .conftest import UTM_ORIGIN, assert_one_line_error
 
@@ -35,7 +35,7 @@ def _blocks(dtype, ids):
 ])
 def test_class_ids_stay_exact_beyond_uint8(make_raster, tmp_path, dtype, ids):
     path = make_raster("c.tif", _blocks(dtype, ids), transform=from_origin(X0, Y0, 1, 1))
-    vectorize_rasters([path], tmp_path / "c.gpkg", options=SOURCE)
+    vectorize_polygons([path], tmp_path / "c.gpkg", options=SOURCE)
     found = gpd.read_file(tmp_path / "c.gpkg").sort_values("class_id")
     assert list(found["class_id"]) == ids
     assert list(found.geometry.area) == [16] * len(ids)
@@ -44,11 +44,11 @@ def test_class_ids_stay_exact_beyond_uint8(make_raster, tmp_path, dtype, ids):
 def test_negative_class_ids_are_nodata_or_refused(make_raster, tmp_path):
     classes = _blocks("int16", [5, -1])
     masked = make_raster("masked.tif", classes, nodata=-1, transform=from_origin(X0, Y0, 1, 1))
-    vectorize_rasters([masked], tmp_path / "m.gpkg", options=SOURCE)
+    vectorize_polygons([masked], tmp_path / "m.gpkg", options=SOURCE)
     assert list(gpd.read_file(tmp_path / "m.gpkg")["class_id"]) == [5]
     bare = make_raster("bare.tif", classes, transform=from_origin(X0, Y0, 1, 1))
     with pytest.raises(InputError, match=r"bare\.tif: class id -1 .*nodata") as caught:
-        vectorize_rasters([bare], tmp_path / "b.gpkg", options=SOURCE)
+        vectorize_polygons([bare], tmp_path / "b.gpkg", options=SOURCE)
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "b.gpkg").exists()
 
@@ -61,7 +61,7 @@ def test_float_class_raster_with_fractions_is_refused(make_raster, tmp_path):
     with open_raster(path, "r+") as dst:
         dst.update_tags(GEOTILE_OUTPUT="class")
     with pytest.raises(InputError, match=r"f\.tif: .*not whole numbers"):
-        vectorize_rasters([path], tmp_path / "f.gpkg", options=SOURCE)
+        vectorize_polygons([path], tmp_path / "f.gpkg", options=SOURCE)
 
 
 def test_cli_class_id_out_of_range_is_one_line(run_cli, make_raster, tmp_path):
@@ -81,11 +81,11 @@ def test_the_same_raster_twice_is_refused(make_raster, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for again in (path, "a.tif", tmp_path / "." / "a.tif"):
         with pytest.raises(InputError, match=r"a\.tif.* given twice") as caught:
-            vectorize_rasters([path, again], tmp_path / "d.gpkg", options=SOURCE)
+            vectorize_polygons([path, again], tmp_path / "d.gpkg", options=SOURCE)
         assert "\n" not in str(caught.value)
     (tmp_path / "link.tif").symlink_to(path)
     with pytest.raises(InputError, match=r"given twice"):
-        vectorize_rasters([path, tmp_path / "link.tif"], tmp_path / "d.gpkg", options=SOURCE)
+        vectorize_polygons([path, tmp_path / "link.tif"], tmp_path / "d.gpkg", options=SOURCE)
     assert not (tmp_path / "d.gpkg").exists()
 
 
@@ -95,14 +95,14 @@ def test_overlapping_rasters_are_refused_naming_both(make_raster, tmp_path):
     copy = _square(make_raster, "copy.tif", X0, Y0)  # the same grid under another name
     for first, second in ((a, b), (a, copy)):
         with pytest.raises(InputError, match=rf"{first.name}.*{second.name}.*overlap"):
-            vectorize_rasters([first, second], tmp_path / "o.gpkg", options=SOURCE)
+            vectorize_polygons([first, second], tmp_path / "o.gpkg", options=SOURCE)
     assert not (tmp_path / "o.gpkg").exists()
 
 
 def test_rasters_touching_at_an_edge_or_corner_are_not_overlaps(make_raster, tmp_path):
     rasters = [_square(make_raster, f"{k}.tif", X0 + dx, Y0 - dy)
                for k, (dx, dy) in enumerate([(0, 0), (20, 0), (0, 20), (20, 20)])]
-    summary = vectorize_rasters(rasters, tmp_path / "t.gpkg", options=SOURCE)
+    summary = vectorize_polygons(rasters, tmp_path / "t.gpkg", options=SOURCE)
     assert summary["features"] == 4
 
 
@@ -117,7 +117,7 @@ def test_cli_duplicate_and_overlap_are_one_line(run_cli, make_raster, tmp_path):
 def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, suffix):
     path = _square(make_raster, "a.tif", X0, Y0)
     out = tmp_path / f"b{suffix}"
-    summary = vectorize_rasters([path], out)
+    summary = vectorize_polygons([path], out)
     assert summary["features"] == 1
     found = gpd.read_parquet(out) if "parquet" in suffix else gpd.read_file(out)
     assert found.crs.to_epsg() == 32616
@@ -132,13 +132,13 @@ def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, s
 
 def test_geojson_is_rfc7946_lon_lat_and_crs_overrides(make_raster, tmp_path):
     path = _square(make_raster, "a.tif", X0, Y0)
-    vectorize_rasters([path], tmp_path / "b.geojson")
+    vectorize_polygons([path], tmp_path / "b.geojson")
     raw = json.loads((tmp_path / "b.geojson").read_text())
     lon, lat = raw["features"][0]["geometry"]["coordinates"][0][0]
     assert -85 < lon < -84 and 33 < lat < 34 and "crs" not in raw
-    vectorize_rasters([path], tmp_path / "m.gpkg", options=VectorizeOptions(crs="EPSG:3857"))
+    vectorize_polygons([path], tmp_path / "m.gpkg", options=VectorizeOptions(crs="EPSG:3857"))
     assert gpd.read_file(tmp_path / "m.gpkg").crs.to_epsg() == 3857
-    vectorize_rasters([path], tmp_path / "s.geojson", options=VectorizeOptions(crs="source"))
+    vectorize_polygons([path], tmp_path / "s.geojson", options=VectorizeOptions(crs="source"))
     assert gpd.read_file(tmp_path / "s.geojson").crs.to_epsg() == 32616
 
 
@@ -187,7 +187,7 @@ def test_incomplete_file_is_not_published(make_raster, tmp_path, monkeypatch):
 
     monkeypatch.setattr(geopandas.GeoDataFrame, "to_file", short)
     with pytest.raises(InputError, match=r"b\.gpkg: .*not written completely"):
-        vectorize_rasters([path], tmp_path / "b.gpkg")
+        vectorize_polygons([path], tmp_path / "b.gpkg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
 
 
@@ -195,10 +195,10 @@ def test_shapefile_never_replaces_parts_it_did_not_write(make_raster, tmp_path):
     path = _square(make_raster, "a.tif", X0, Y0)
     (tmp_path / "b.dbf").write_text("someone else's table")
     with pytest.raises(Exception, match=r"b\.dbf"):
-        vectorize_rasters([path], tmp_path / "b.shp")
+        vectorize_polygons([path], tmp_path / "b.shp")
     assert (tmp_path / "b.dbf").read_text() == "someone else's table"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.dbf"]
-    vectorize_rasters([path], tmp_path / "b.shp", overwrite=True)
+    vectorize_polygons([path], tmp_path / "b.shp", overwrite=True)
     assert len(gpd.read_file(tmp_path / "b.shp")) == 1
 
 
@@ -216,7 +216,7 @@ def test_output_appearing_meanwhile_is_left_alone(make_raster, tmp_path, monkeyp
 
     monkeypatch.setattr(geopandas.GeoDataFrame, "to_file", racing)
     with pytest.raises(OutputExistsError):
-        vectorize_rasters([path], tmp_path / "b.fgb")
+        vectorize_polygons([path], tmp_path / "b.fgb")
     assert (tmp_path / "b.fgb").read_text() == "another process"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.fgb"]
 
@@ -224,7 +224,7 @@ def test_output_appearing_meanwhile_is_left_alone(make_raster, tmp_path, monkeyp
 def test_output_may_not_be_an_input(make_raster, tmp_path):
     path = _square(make_raster, "a.gpkg", X0, Y0, size=20)
     with pytest.raises(InputError, match=r"a\.gpkg: .*input"):
-        vectorize_rasters([path], path, overwrite=True)
+        vectorize_polygons([path], path, overwrite=True)
 
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
@@ -243,7 +243,7 @@ def test_raster_without_crs_vectorizes_in_its_own_coordinates(make_raster, tmp_p
     path = make_raster("n.tif", classes, crs=None, transform=transform)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary = vectorize_rasters([path], tmp_path / "n.gpkg", options=VectorizeOptions(
+        summary = vectorize_polygons([path], tmp_path / "n.gpkg", options=VectorizeOptions(
             regularize=True, simplify=0.5))
     assert summary["features"] == 1
     shown = [w for w in caught if not issubclass(w.category, DeprecationWarning)
@@ -259,7 +259,7 @@ def test_raster_without_crs_vectorizes_in_its_own_coordinates(make_raster, tmp_p
     assert found.geometry[0].symmetric_difference(box).area < 1e-6
     assert found["area_m2"][0] == pytest.approx(40 * scale**2)
     with pytest.warns(GeotileWarning, match="GeoJSON readers"):
-        vectorize_rasters([path], tmp_path / "n.geojson")
+        vectorize_polygons([path], tmp_path / "n.geojson")
     raw = json.loads((tmp_path / "n.geojson").read_text())
     assert "crs" not in raw
     ring = shapely.Polygon(raw["features"][0]["geometry"]["coordinates"][0])
@@ -271,7 +271,7 @@ def test_raster_without_crs_cannot_be_reprojected(make_raster, tmp_path, run_cli
     classes[2:5, 2:5] = 1
     path = make_raster("n.tif", classes, crs=None)
     with pytest.raises(InputError, match=r"n\.tif: .*no CRS.*EPSG:3857"):
-        vectorize_rasters([path], tmp_path / "n.gpkg", options=VectorizeOptions(crs="EPSG:3857"))
+        vectorize_polygons([path], tmp_path / "n.gpkg", options=VectorizeOptions(crs="EPSG:3857"))
     result = run_cli("vectorize", path, "-o", tmp_path / "n.fgb")
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
@@ -284,7 +284,7 @@ def test_mixing_rasters_with_and_without_crs_is_one_line(make_raster, tmp_path):
     classes = np.zeros((20, 20), np.uint8)
     b = make_raster("b.tif", classes, crs=None, transform=from_origin(X0 + 20, Y0, 1, 1))
     with pytest.raises(InputError, match=r"b\.tif: CRS \(none\) differs"):
-        vectorize_rasters([a, b], tmp_path / "m.gpkg")
+        vectorize_polygons([a, b], tmp_path / "m.gpkg")
 
 
 def _probability(make_raster, name, bands, *, tags=None, descriptions=None, **kwargs):
@@ -310,7 +310,7 @@ def test_single_class_probability_takes_its_name(make_raster, tmp_path):
     by_id = _probability(make_raster, "i.tif", p, tags={
         "GEOTILE_OUTPUT": "probability", "GEOTILE_CLASS_NAMES": '["background", "roof"]'})
     for path in (tagged, described, by_id):
-        vectorize_rasters([path], tmp_path / f"{path.stem}.gpkg")
+        vectorize_polygons([path], tmp_path / f"{path.stem}.gpkg")
         found = gpd.read_file(tmp_path / f"{path.stem}.gpkg")
         assert list(found["class"]) == ["roof"] and list(found["class_id"]) == [1]
         assert found["score"][0] == pytest.approx(230 / 255, abs=1e-3)
@@ -322,7 +322,7 @@ def test_multiclass_names_from_band_descriptions(make_raster, tmp_path):
     p[1, 2:8, 2:8] = 0.9
     p[2, 10:18, 10:18] = 0.8
     path = _probability(make_raster, "m.tif", p, descriptions=["background", "house", "shed"])
-    vectorize_rasters([path], tmp_path / "m.gpkg")
+    vectorize_polygons([path], tmp_path / "m.gpkg")
     found = gpd.read_file(tmp_path / "m.gpkg").sort_values("class_id")
     assert list(found["class"]) == ["house", "shed"] and list(found["class_id"]) == [1, 2]
 
@@ -341,7 +341,7 @@ def test_threshold_comes_from_option_then_tag_then_half(make_raster, tmp_path):
     for path, threshold, expected in ((dataset, None, [64]), (band, None, [64]),
                                       (dataset, 0.6, [36, 64]), (untagged, None, [36, 64])):
         out = tmp_path / f"{path.stem}{threshold}.gpkg"
-        vectorize_rasters([path], out, options=VectorizeOptions(threshold=threshold))
+        vectorize_polygons([path], out, options=VectorizeOptions(threshold=threshold))
         assert sorted(gpd.read_file(out)["area_m2"]) == expected
 
 
@@ -354,7 +354,7 @@ def test_uint8_band_scaled_to_probabilities_is_a_probability_raster(make_raster,
     path = make_raster("s.tif", p, transform=from_origin(X0, Y0, 1, 1))
     with rasterio.open(path, "r+") as dst:
         dst.scales = (1 / 255,)
-    vectorize_rasters([path], tmp_path / "s.gpkg")
+    vectorize_polygons([path], tmp_path / "s.gpkg")
     found = gpd.read_file(tmp_path / "s.gpkg")
     assert list(found["class_id"]) == [1] and list(found["area_m2"]) == [64]
     assert found["score"][0] == pytest.approx(200 / 255, abs=1e-3)
@@ -378,10 +378,10 @@ def test_bad_tags_are_one_line(run_cli, make_raster, tmp_path, key, value, fragm
 def test_a_bare_path_is_one_raster(make_raster, tmp_path):
     path = _square(make_raster, "a.tif", X0, Y0)
     for given, name in ((str(path), "s.gpkg"), (path, "p.gpkg")):
-        summary = vectorize_rasters(given, tmp_path / name)
+        summary = vectorize_polygons(given, tmp_path / name)
         assert summary["features"] == 1 and summary["sources"] == ["a.tif"]
     with pytest.raises(InputError, match="no raster"):
-        vectorize_rasters([], tmp_path / "e.gpkg")
+        vectorize_polygons([], tmp_path / "e.gpkg")
 
 
 def test_many_classes_label_in_one_pass_with_the_same_result(make_raster, tmp_path,
@@ -396,7 +396,7 @@ def test_many_classes_label_in_one_pass_with_the_same_result(make_raster, tmp_pa
     for few in (8, 10_000):
         monkeypatch.setattr(module, "FEW_CLASSES", few)
         out = tmp_path / f"m{few}.gpkg"
-        vectorize_rasters([path], out, options=SOURCE)
+        vectorize_polygons([path], out, options=SOURCE)
         found = gpd.read_file(out)
         results.append(sorted(zip(found["class_id"], found.geometry.area.round(6),
                                   found.geometry.centroid.x.round(6),
@@ -412,7 +412,7 @@ def test_gdal_virtual_paths_reach_gdal_unchanged(run_cli, make_raster, tmp_path)
     with zipfile.ZipFile(tmp_path / "r.zip", "w") as archive:
         archive.write(path, "a.tif")
     virtual = f"/vsizip/{tmp_path / 'r.zip'}/a.tif"  # /vsizip//tmp/...: a double slash
-    summary = vectorize_rasters([virtual], tmp_path / "v.gpkg")
+    summary = vectorize_polygons([virtual], tmp_path / "v.gpkg")
     assert summary["features"] == 1 and summary["sources"] == ["a.tif"]
     result = run_cli("vectorize", virtual, "-o", tmp_path / "c.gpkg", "--json")
     assert result.exit_code == 0, result.output
@@ -424,7 +424,7 @@ def test_gdal_virtual_paths_reach_gdal_unchanged(run_cli, make_raster, tmp_path)
 def test_empty_outputs_in_every_format(make_raster, tmp_path):
     path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
     for suffix in (".geojson", ".gpkg", ".parquet", ".shp", ".fgb"):
-        summary = vectorize_rasters([path], tmp_path / f"e{suffix}")
+        summary = vectorize_polygons([path], tmp_path / f"e{suffix}")
         assert summary["features"] == 0 and (tmp_path / f"e{suffix}").exists()
 
 
@@ -434,7 +434,7 @@ def test_geographic_raster_across_the_antimeridian(make_raster, tmp_path):
     step = 0.0001
     path = make_raster("g.tif", classes, crs="EPSG:4326",
                        transform=from_origin(179.9995, 10, step, step))
-    vectorize_rasters([path], tmp_path / "g.gpkg", options=VectorizeOptions(regularize=True))
+    vectorize_polygons([path], tmp_path / "g.gpkg", options=VectorizeOptions(regularize=True))
     area = gpd.read_file(tmp_path / "g.gpkg")["area_m2"][0]
     assert area == pytest.approx(100 * 11.13 * 10.96, rel=0.02)
 
@@ -446,7 +446,7 @@ def test_rotated_raster_regularizes_on_its_pixel_size(make_raster, tmp_path):
     classes[5:15, 5:25] = 1
     transform = Affine(0.0, 1.0, X0, 1.0, 0.0, Y0)  # axes swapped: transform.a is 0
     path = make_raster("r.tif", classes, transform=transform)
-    vectorize_rasters([path], tmp_path / "r.gpkg", options=VectorizeOptions(regularize=True))
+    vectorize_polygons([path], tmp_path / "r.gpkg", options=VectorizeOptions(regularize=True))
     found = gpd.read_file(tmp_path / "r.gpkg")
     assert found["area_m2"][0] == pytest.approx(200)
     assert len(found.geometry[0].exterior.coords) == 5
@@ -525,7 +525,7 @@ def test_float_values_outside_0_1_are_not_probabilities(run_cli, make_raster, tm
     for workers in (1, 2):  # streamed by 8-row bands: refused when the band is read
         options = VectorizeOptions(band_rows=8, workers=workers)
         with pytest.raises(InputError, match=rf"f\.tif: values reach {reach}\b"):
-            vectorize_rasters([path], tmp_path / "f.gpkg", options=options)
+            vectorize_polygons([path], tmp_path / "f.gpkg", options=options)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]
 
 
@@ -535,7 +535,7 @@ def test_probabilities_within_a_rounding_error_of_0_1_are_kept(make_raster, tmp_
     p[10:18, 10:18] = -1e-7
     p[10:12, 10:12] = 0.9
     path = make_raster("p.tif", p, transform=from_origin(X0, Y0, 1, 1))
-    vectorize_rasters([path], tmp_path / "p.gpkg", options=VectorizeOptions(band_rows=4))
+    vectorize_polygons([path], tmp_path / "p.gpkg", options=VectorizeOptions(band_rows=4))
     assert sorted(gpd.read_file(tmp_path / "p.gpkg")["area_m2"]) == [4, 36]
 
 
@@ -635,7 +635,7 @@ def test_geoparquet_by_its_other_suffix_is_read_as_truth(make_raster, tmp_path):
     from geotile.evaluate import evaluate_files
 
     path = _square(make_raster, "a.tif", X0, Y0)
-    vectorize_rasters([path], tmp_path / "pred.gpkg")
+    vectorize_polygons([path], tmp_path / "pred.gpkg")
     box = shapely.box(X0 + 5, Y0 - 15, X0 + 15, Y0 - 5)
     gpd.GeoDataFrame(geometry=[box], crs=32616).to_parquet(tmp_path / "truth.geoparquet")
     scores = evaluate_files(tmp_path / "pred.gpkg", tmp_path / "truth.geoparquet").scores
@@ -696,8 +696,8 @@ def test_grey_mask_repeated_in_three_bands_is_read_as_the_mask(make_raster, tmp_
     grey = make_raster("grey.tif", mask, transform=from_origin(X0, Y0, 1, 1))
     rgb = make_raster("rgb.tif", np.stack([mask] * 3), transform=from_origin(X0, Y0, 1, 1),
                       photometric=photometric)
-    vectorize_rasters([grey], tmp_path / "grey.gpkg")
-    vectorize_rasters([rgb], tmp_path / "rgb.gpkg")
+    vectorize_polygons([grey], tmp_path / "grey.gpkg")
+    vectorize_polygons([rgb], tmp_path / "rgb.gpkg")
     expected = gpd.read_file(tmp_path / "grey.gpkg")
     found = gpd.read_file(tmp_path / "rgb.gpkg")
     assert sorted(found["area_m2"]) == [225, 500]
@@ -745,7 +745,7 @@ def test_building_across_the_antimeridian_keeps_its_coordinates(make_raster, tmp
     path = make_raster("fiji.tif", classes, crs="EPSG:4326",
                        transform=from_origin(179.9998, -17.0, step, step))
     out = tmp_path / f"fiji{suffix}"
-    vectorize_rasters([path], out)
+    vectorize_polygons([path], out)
     found = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
     assert len(found) == 1
     if suffix == ".geojson":  # RFC 7946: split at the antimeridian, 10 x 10 pixels each side
