@@ -43,7 +43,7 @@ _EXPORTS = {
     "vectorize_lines": "geotile.lines",
     "evaluate_lines": "geotile.line_metrics",
     "line_scores": "geotile.line_metrics",
-    "evaluate_files": "geotile.evaluate",
+    "evaluate_files": "geotile.evaluate_modes",
     "match_polygons": "geotile.evaluate",
     "pixel_scores": "geotile.evaluate",
 }

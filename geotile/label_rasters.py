@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.raster_kinds import alpha_bands, has_colour_table, values_0_255
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
 
@@ -444,9 +445,9 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
     if palette is not None:
-        if label.count == 1 and label.dtypes[0] == "uint8" and _has_colour_table(label):
+        if label.count == 1 and label.dtypes[0] == "uint8" and has_colour_table(label):
             return [1], "paletted"  # its colour table gives each index's colour
-        if label.count == 1 and _has_colour_table(label):
+        if label.count == 1 and has_colour_table(label):
             raise InputError(f"{labels_path}: a {label.dtypes[0]} raster with a colour table; "
                              "--palette reads 8-bit colour tables only. Convert it "
                              "(gdal_translate -ot Byte when its indices are 0..255, or "
@@ -467,7 +468,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
                          "Give --palette potsdam or --palette palette.json "
                          '({"building": [0, 0, 255], ...}).')
-    if label.count != 1 and not (label.count == 2 and 2 in _alpha_bands(label)):
+    if label.count != 1 and not (label.count == 2 and 2 in alpha_bands(label)):
         raise InputError(f"{labels_path}: a label raster has one band of class ids, or three "
                          f"(RGB) with --palette; this one has {label.count}.")
     if np.dtype(label.dtypes[0]).kind not in "uif":
@@ -490,7 +491,7 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
     IMAGE swapped gave an all-255 mask and "add 59222 colours to the palette"."""
     from geotile.raster import sample_pixels
 
-    alpha = [b for b in _alpha_bands(label) if b > 3][:1]
+    alpha = [b for b in alpha_bands(label) if b > 3][:1]
     sample = sample_pixels(label, [1, 2, 3, *alpha]).reshape(3 + len(alpha), -1)
     keep = sample[3] > 0 if alpha else np.ones(sample.shape[1], bool)
     if label.nodata is not None:  # the label's own nodata is no colour
@@ -518,10 +519,10 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
 
 def _grey_bands(label) -> list[int] | None:
     """The RGB bands of a uint8 raster of 3 bands, or 4 with an alpha last, else None."""
-    if label.dtypes[0] != "uint8" or label.count not in (3, 4) or _has_colour_table(label):
+    if label.dtypes[0] != "uint8" or label.count not in (3, 4) or has_colour_table(label):
         return None
-    if set(_alpha_bands(label)) & {1, 2, 3} or (label.count == 4
-                                                and 4 not in _alpha_bands(label)):
+    if set(alpha_bands(label)) & {1, 2, 3} or (label.count == 4
+                                                and 4 not in alpha_bands(label)):
         return None
     return [1, 2, 3]
 
@@ -566,35 +567,6 @@ def _is_binary_0_255(label) -> bool:
     return values_0_255(label) == "binary"
 
 
-def values_0_255(label) -> str | None:
-    """"binary" when a uint8 label raster without nodata holds only 0 and some 255, in one
-    band or repeated in every band (INRIA's, Massachusetts' and DeepGlobe's road ground
-    truth): 255 is then the positive class (id 1), as tile and evaluate read it, not the
-    ignore value; "zeros" when it holds only 0; else None. Exact: read block by block at
-    full resolution, stopping at the first other value (a class raster shows one in its
-    first blocks)."""
-    if label.dtypes[0] != "uint8" or label.nodata is not None or label.count not in (1, 3, 4) \
-            or _has_colour_table(label) or set(_alpha_bands(label)) & {1, 2, 3}:
-        return None
-    bands = [1] if label.count == 1 else [1, 2, 3]
-    positive = False
-    for _, window in label.block_windows(1):
-        block = label.read(bands, window=window)
-        if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
-            return None
-        high = block[0] == 255
-        if not (high | (block[0] == 0)).all():
-            return None
-        positive = positive or bool(high.any())
-    return "binary" if positive else "zeros"
-
-
-def _has_colour_table(src) -> bool:
-    from rasterio.enums import ColorInterp
-
-    return src.colorinterp[0] == ColorInterp.palette
-
-
 def _colour_table(src) -> np.ndarray:
     """(256, 3) uint8: the RGB colour of each index of band 1's colour table."""
     table = np.zeros((256, 3), np.uint8)
@@ -602,12 +574,6 @@ def _colour_table(src) -> np.ndarray:
         if 0 <= index < 256:
             table[index] = colour[:3]
     return table
-
-
-def _alpha_bands(src) -> list[int]:
-    from rasterio.enums import ColorInterp
-
-    return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]
 
 
 def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray:
@@ -724,7 +690,7 @@ def _index_names(label, class_map) -> list[str] | None:
     """Names by class id of an index raster: its GEOTILE_CLASS_NAMES tag, else the class
     map, else its GDAL category names (PAM sidecar, as QGIS and geotile's masks write
     them), else None (names are the ids found)."""
-    from geotile.labels import class_map_names
+    from geotile.label_set import class_map_names
     from geotile.raster import read_categories
     from geotile.raster_kinds import raster_kind
 

@@ -112,3 +112,12 @@ def select_bounds(labels: Labels, bounds: tuple[float, float, float, float]) -> 
     if len(index) == len(labels):
         return labels
     return labels.take(np.sort(index))
+
+
+def class_map_names(mapping: dict[str, int]) -> dict[int, str]:
+    """The name of each id of a class map; an id that merges classes is named after all of
+    them ("roof+tree"), in the map's order."""
+    names: dict[int, str] = {}
+    for name, i in mapping.items():
+        names[i] = f"{names[i]}+{name}" if i in names else str(name)
+    return names

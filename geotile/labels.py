@@ -23,7 +23,7 @@ import shapely
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
-from geotile.label_set import Labels, grid_envelope, parse_crs
+from geotile.label_set import Labels, class_map_names, grid_envelope, parse_crs
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
@@ -1014,15 +1014,6 @@ def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
             )
         checked[_class_key(name)] = int(number)
     return checked
-
-
-def class_map_names(mapping: dict[str, int]) -> dict[int, str]:
-    """The name of each id of a class map; an id that merges classes is named after all of
-    them ("roof+tree"), in the map's order."""
-    names: dict[int, str] = {}
-    for name, i in mapping.items():
-        names[i] = f"{names[i]}+{name}" if i in names else str(name)
-    return names
 
 
 def _plain(value):

@@ -71,11 +71,10 @@ def raster_kind(src) -> RasterKind:
 
 def binary_mask_kind(src, kind: RasterKind) -> RasterKind:
     """``kind``, reading 255 as class 1 when ``src`` is an untagged 0/255 mask (INRIA's,
-    Massachusetts'; one band or grey in three: :func:`geotile.label_rasters.values_0_255`,
+    Massachusetts'; one band or grey in three: :func:`values_0_255`,
     a read of its blocks), as tile and evaluate read it; as a footprint, 255 is p = 1."""
     if kind.kind != "class" or kind.names is not None or src.dtypes[0] != "uint8":
         return kind
-    from geotile.label_rasters import values_0_255
 
     binary = values_0_255(src) == "binary"
     return replace(kind, binary_255=True, scale=255.0) if binary else kind  # 255: p = 1
@@ -403,3 +402,38 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
     if pure and not np.isin(sample, (0, 255)).all():
         return False
     return few and not grey and int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2
+
+
+def values_0_255(label) -> str | None:
+    """"binary" when a uint8 label raster without nodata holds only 0 and some 255, in one
+    band or repeated in every band (INRIA's, Massachusetts' and DeepGlobe's road ground
+    truth): 255 is then the positive class (id 1), as tile and evaluate read it, not the
+    ignore value; "zeros" when it holds only 0; else None. Exact: read block by block at
+    full resolution, stopping at the first other value (a class raster shows one in its
+    first blocks)."""
+    if label.dtypes[0] != "uint8" or label.nodata is not None or label.count not in (1, 3, 4) \
+            or has_colour_table(label) or set(alpha_bands(label)) & {1, 2, 3}:
+        return None
+    bands = [1] if label.count == 1 else [1, 2, 3]
+    positive = False
+    for _, window in label.block_windows(1):
+        block = label.read(bands, window=window)
+        if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
+            return None
+        high = block[0] == 255
+        if not (high | (block[0] == 0)).all():
+            return None
+        positive = positive or bool(high.any())
+    return "binary" if positive else "zeros"
+
+
+def has_colour_table(src) -> bool:
+    from rasterio.enums import ColorInterp
+
+    return src.colorinterp[0] == ColorInterp.palette
+
+
+def alpha_bands(src) -> list[int]:
+    from rasterio.enums import ColorInterp
+
+    return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]

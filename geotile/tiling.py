@@ -216,8 +216,8 @@ def mask_padding_value(mask_src, binary: bool | None = None):
 
 @functools.lru_cache(maxsize=256)
 def _values_0_255(name: str, shape: tuple, mtime) -> str | None:
-    from geotile.label_rasters import values_0_255
     from geotile.raster import open_raster
+    from geotile.raster_kinds import values_0_255
 
     with open_raster(name) as src:
         return values_0_255(src)
@@ -225,7 +225,7 @@ def _values_0_255(name: str, shape: tuple, mtime) -> str | None:
 
 def mask_values_0_255(mask_src) -> str | None:
     """"binary" for a 0/255 mask, "zeros" for an all-0 one (uint8, no nodata), else None:
-    from every pixel (:func:`geotile.label_rasters.values_0_255`), cached per file."""
+    from every pixel (:func:`geotile.raster_kinds.values_0_255`), cached per file."""
     if mask_src.nodata is not None or mask_src.dtypes[0] != "uint8":
         return None
     path = Path(str(mask_src.name))

@@ -12,11 +12,11 @@ from rasterio.transform import from_origin
 from geotile.errors import InputError
 from geotile.evaluate import (
     confusion_matrix,
-    evaluate_files,
     evaluate_rasters,
     match_polygons,
     pixel_scores,
 )
+from geotile.evaluate_modes import evaluate_files
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 

@@ -632,7 +632,7 @@ def test_probabilities_scaled_to_0_65535_without_a_scale_are_warned_about(make_r
 def test_geoparquet_by_its_other_suffix_is_read_as_truth(make_raster, tmp_path):
     """A truth file named .geoparquet (as many GeoParquet files are) is read like .parquet:
     before, GDAL's ADBC driver was tried and failed on a missing libduckdb."""
-    from geotile.evaluate import evaluate_files
+    from geotile.evaluate_modes import evaluate_files
 
     path = _square(make_raster, "a.tif", X0, Y0)
     vectorize_polygons([path], tmp_path / "pred.gpkg")

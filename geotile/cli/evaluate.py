@@ -167,8 +167,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     $ geotile evaluate proposals.csv truth.csv --json
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     """
-    from geotile.evaluate import dumps, evaluate_files
+    from geotile.evaluate import dumps
     from geotile.evaluate_inputs import are_line_folders, input_kind
+    from geotile.evaluate_modes import evaluate_files
 
     kind = input_kind(prediction, truth, layer)
     if kind == "lines":

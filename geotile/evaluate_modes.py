@@ -1,0 +1,89 @@
+"""``geotile evaluate`` from Python: which scorer two inputs get (:func:`evaluate_files`):
+polygons or rasters (:mod:`geotile.evaluate`), lines (:mod:`geotile.line_metrics`), SpaceNet
+CSVs (:mod:`geotile.spacenet_scoring`), or folders of these."""
+
+from __future__ import annotations
+
+import os
+
+from geotile.errors import InputError
+from geotile.evaluate import (
+    FilePairs,
+    evaluate_folders,
+    evaluate_rasters,
+    evaluate_vectors,
+    is_raster,
+    pair_folders,
+)
+
+
+def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
+                   iou: float = 0.5, threshold: float | None = None,
+                   class_field: str | None = None, conf_field: str | None = None,
+                   labels_crs: str | None = None, prediction_crs: str | None = None,
+                   repair_truth: bool = False,
+                   progress: bool = False,
+                   labels_layer: str | None = None,
+                   min_area: float | None = None, buffer: float = 2.0,
+                   pairs: FilePairs | None = None):
+    """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector
+    files of polygons (:func:`geotile.evaluate.evaluate_vectors`) or of lines
+    (:func:`geotile.evaluate_lines`, within ``buffer`` metres), two rasters
+    (:func:`geotile.evaluate.evaluate_rasters`), two SpaceNet CSVs
+    (:func:`geotile.spacenet_scoring.evaluate_csvs`), or two folders of these, paired by
+    name (``pairs``: :func:`geotile.evaluate.pair_folders`'s, when already made).
+    ``min_area``: None is SpaceNet's 20 px^2 for two CSVs, else 0."""
+    from geotile.evaluate_inputs import are_line_folders, input_kind
+
+    kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
+    if kind == "csvs":
+        from geotile.spacenet_scoring import evaluate_csvs
+
+        return evaluate_csvs(prediction, truth, iou=iou,
+                             min_area=20.0 if min_area is None else min_area)
+    lines = {"buffer": buffer, "labels_crs": labels_crs, "prediction_crs": prediction_crs,
+             "labels_layer": labels_layer}
+    if kind == "lines":
+        from geotile.line_metrics import evaluate_lines
+
+        return evaluate_lines(prediction, truth, **lines)
+    common = {"iou": iou, "threshold": threshold, "class_field": class_field,
+              "conf_field": conf_field, "labels_crs": labels_crs,
+              "prediction_crs": prediction_crs, "repair_truth": repair_truth,
+              "labels_layer": labels_layer, "min_area": min_area or 0.0, "progress": progress}
+    if kind == "folders":
+        pairs = pairs or pair_folders(prediction, truth)
+        if are_line_folders(pairs, labels_layer):
+            from geotile.line_folders import evaluate_line_folders
+
+            return evaluate_line_folders(pairs, progress=progress, **lines)
+        return evaluate_folders(prediction, truth, pairs=pairs, **common)
+    return _evaluate_pair(prediction, truth, **common)
+
+
+def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field, labels_crs,
+                   prediction_crs, repair_truth, progress, labels_layer, min_area):
+    """Object scores for two vector files, pixel scores for two rasters."""
+    from geotile.raster import input_exists
+
+    for path in (prediction, truth):
+        if not input_exists(path):
+            raise InputError(f"{path}: no such file. Check the path.")
+    kinds = is_raster(prediction), is_raster(truth)
+    if kinds[0] != kinds[1]:
+        raster, vector = (prediction, truth) if kinds[0] else (truth, prediction)
+        raise InputError(
+            f"{raster} is a raster but {vector} is vector data: compare like with like "
+            f"(`geotile vectorize {raster}` for object scores, or `geotile make-masks {vector} "
+            "IMAGE` for pixel scores).")
+    if kinds[0]:
+        if labels_layer is not None:
+            raise InputError(f"{truth} is a raster: --layer names a layer of vector truth.")
+        if min_area > 0:
+            raise InputError(f"{truth} is a raster: --min-area leaves out small polygons; "
+                             "it applies to vector files and SpaceNet CSVs.")
+        return evaluate_rasters(prediction, truth, threshold=threshold, progress=progress)
+    return evaluate_vectors(prediction, truth, iou=iou, class_field=class_field,
+                            conf_field=conf_field, labels_crs=labels_crs,
+                            prediction_crs=prediction_crs, repair_truth=repair_truth,
+                            labels_layer=labels_layer, min_area=min_area)
