@@ -200,3 +200,22 @@ def _block_ranges(offsets: list[int], size: int, per_block: int) -> list[range]:
         home = index // per_block
         ranges.append(range(home, max(home, bisect.bisect_left(starts, off + size) - 1) + 1))
     return ranges
+
+
+#: how far apart (in pixels) two grids' pixel corners may lie and still be one grid: float
+#: noise of a transform written in decimal, never a real shift
+GRID_TOLERANCE_PX = 1e-3
+
+
+def grid_offset(reference, t) -> tuple[int, int] | None:
+    """(col, row) of the grid ``t``'s origin on the grid ``reference`` (two affine
+    transforms); None when they are not one grid (another pixel size or orientation, or
+    origins a fraction of a pixel apart beyond :data:`GRID_TOLERANCE_PX`)."""
+    if not all(math.isclose(x, y, rel_tol=1e-9, abs_tol=0.0) for x, y in
+               zip((t.a, t.b, t.d, t.e), (reference.a, reference.b, reference.d, reference.e),
+                   strict=True)):
+        return None
+    col, row = ~reference * (t.c, t.f)
+    if abs(col - round(col)) > GRID_TOLERANCE_PX or abs(row - round(row)) > GRID_TOLERANCE_PX:
+        return None
+    return round(col), round(row)

@@ -589,10 +589,10 @@ def _raster_regions(job: tuple):
 
 
 def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], list[list]]:
-    """Rasters on one pixel grid (:func:`geotile.lines._grid_offset`) form a surface:
+    """Rasters on one pixel grid (:func:`geotile.grid.grid_offset`) form a surface:
     ``(surface of each raster, (col, row) of each on its surface's grid, neighbours of
     each: the rasters of its surface within ``halo`` px, as :class:`_Neighbour`)``."""
-    from geotile.lines import _grid_offset
+    from geotile.grid import grid_offset
     from geotile.raster import open_raster
 
     grids, surface, places, sizes = [], [], [], []
@@ -600,7 +600,7 @@ def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], lis
         with open_raster(path) as src:
             t, size = src.transform, (src.width, src.height)
         for number, grid in enumerate(grids):
-            offset = _grid_offset(grid, t)
+            offset = grid_offset(grid, t)
             if offset is not None:
                 surface.append(number)
                 places.append(offset)

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.grid import grid_offset
 from geotile.raster_kinds import (
     binary_mask_kind,
     check_probabilities,
@@ -139,7 +140,7 @@ def _groups(sources: list[_Source]) -> list[list[_Source]]:
     groups: list[list[_Source]] = []
     for source in sources:
         for group in groups:
-            offset = _grid_offset(group[0].transform, source.transform)
+            offset = grid_offset(group[0].transform, source.transform)
             if offset is not None:
                 source.col, source.row = offset
                 group.append(source)
@@ -148,18 +149,6 @@ def _groups(sources: list[_Source]) -> list[list[_Source]]:
             source.col = source.row = 0
             groups.append([source])
     return groups
-
-
-def _grid_offset(reference, t) -> tuple[int, int] | None:
-    """(col, row) of the grid ``t``'s origin on the grid ``reference``; None when they are
-    not one grid (another pixel size or orientation, or a fraction of a pixel off)."""
-    if not np.allclose((t.a, t.b, t.d, t.e), (reference.a, reference.b, reference.d,
-                                               reference.e), rtol=1e-9, atol=0):
-        return None
-    col, row = ~reference * (t.c, t.f)
-    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
-        return None
-    return round(col), round(row)
 
 
 def _read_ids(source: _Source, window):

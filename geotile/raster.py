@@ -28,6 +28,7 @@ from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError, RasterioIOError
 
 from geotile.errors import InputError, Interrupted, OutputExistsError
+from geotile.grid import GRID_TOLERANCE_PX
 
 #: Compression profiles for GeoTIFF outputs: name -> creation options.
 COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
@@ -377,7 +378,6 @@ def check_creation_options(
 
 #: grids whose pixel positions differ by less than this (in pixels, anywhere in the raster)
 #: are one grid: float noise of other tools, never a misalignment
-GRID_TOLERANCE_PX = 1e-3
 
 
 def grid_difference(src, other) -> str | None:
