@@ -301,8 +301,17 @@ class ModelOutput:
     channel_axis: int | None = 1  # 1 (NCHW), 3 (NHWC) or None (rank 3: N, H, W)
     activation: str = "none"
     ends_in_activation: bool = False
+    #: the graph's final values (graph_activations): "sigmoid", "softmax", "final" or ""
+    final_kind: str = ""
     class_ids: bool = False  # ArgMax or a comparison, cast to float: ids or a 0/1 mask
     names: list[str] = field(default_factory=list)
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether its channels are independent probabilities (a sigmoid each), not
+        exclusive classes (softmax): applied here, or the graph's own final Sigmoid."""
+        return self.channels > 1 and (self.activation == "sigmoid" or (
+            self.activation == "none" and self.final_kind == "sigmoid"))
 
 
 @dataclass(frozen=True)
@@ -489,8 +498,8 @@ class OnnxModel:
         all_outputs = self.session.get_outputs()
         ends = graph_activations(graph) if graph is not None else {}
         ids = graph_class_ids(graph) if graph is not None else {}
-        outputs = [ModelOutput(o.name, i, ends_in_activation=ends.get(o.name, False),
-                               class_ids=ids.get(o.name, False))
+        outputs = [ModelOutput(o.name, i, ends_in_activation=bool(ends.get(o.name)),
+                               final_kind=ends.get(o.name, ""), class_ids=ids.get(o.name, False))
                    for i, o in enumerate(all_outputs)]
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
@@ -1060,51 +1069,66 @@ def _graph_index(graph) -> tuple[dict, set]:
     return producers, constants
 
 
-def graph_activations(graph) -> dict[str, bool]:
-    """Output name -> True when the graph already gives final values: it ends in
-    Sigmoid/Softmax (or one written out op by op, or Tanh), seen through trailing
-    shape-only ops (Gather, Squeeze, Slice, Transpose, Concat...), reductions over
-    channels (the max of a softmax), Where, and elementwise ops with constants (Clip, Mul,
-    1 - p...); a Clip to constant bounds is final whatever it clips."""
+def graph_activations(graph) -> dict[str, str]:
+    """Output name -> the kind of final values the graph already gives, "" for none:
+    "sigmoid" (independent channels: Sigmoid, HardSigmoid, or 1 / (1 + exp(-z)) written
+    out), "softmax" (exclusive classes: Softmax, or exp(z) / sum(exp(z))), "final" (final,
+    of neither kind: Tanh, a Clip to constant bounds, a mix). Seen through trailing
+    shape-only ops (Gather, Squeeze, Slice, Transpose, Concat...), reductions over channels
+    (the max of a softmax), Where, and elementwise ops with constants (Clip, Mul, 1 - p...);
+    a Clip to constant bounds is final whatever it clips."""
     producers, constants = _graph_index(graph)
-    memo: dict[str, bool] = {}
+    memo: dict[str, str] = {}
 
     def op(name: str) -> str | None:
         node = producers.get(name)
         return node.op_type if node is not None else None
 
-    def written_out(node) -> bool:
+    def written_out(node) -> str:
         """1 / (1 + exp(-z)) or exp(z) / sum(exp(z)), as some exporters spell them."""
         if node.op_type == "Reciprocal" or (node.op_type == "Div" and node.input[0] in constants):
             add = producers.get(node.input[-1])
-            return add is not None and add.op_type == "Add" and any(
+            found = add is not None and add.op_type == "Add" and any(
                 i in constants for i in add.input) and any(op(i) == "Exp" for i in add.input)
+            return "sigmoid" if found else ""
         if node.op_type == "Div" and op(node.input[0]) == "Exp":
             total = producers.get(node.input[1])
-            return total is not None and total.op_type == "ReduceSum" \
+            found = total is not None and total.op_type == "ReduceSum" \
                 and total.input[0] == node.input[0]
-        return False
+            return "softmax" if found else ""
+        return ""
 
-    def final(name: str, depth: int = 0) -> bool:
+    def combined(names, depth: int) -> str:
+        """The kind of several final inputs: theirs when they agree, else "final"."""
+        kinds = {final(i, depth + 1) for i in names}
+        if not names or "" in kinds:
+            return ""
+        return kinds.pop() if len(kinds) == 1 else "final"
+
+    def final(name: str, depth: int = 0) -> str:
         if name in memo:
             return memo[name]
         node = producers.get(name)
-        result = False
+        result = ""
         if node is not None and depth < 64:
             kind = node.op_type
             if kind in _FINAL_ACTIVATIONS:
-                result = kind != "LogSoftmax"
+                result = {"Sigmoid": "sigmoid", "HardSigmoid": "sigmoid", "Softmax": "softmax",
+                          "LogSoftmax": ""}.get(kind, "final")
             elif kind in ("Reciprocal", "Div") and written_out(node):
-                result = True
+                result = written_out(node)
             elif kind == "Clip" and len(node.input) == 3 and all(
                     i and i in constants for i in node.input[1:]):
-                result = True  # clipped to constant bounds: the exporter's final range
+                # clipped to constant bounds: the exporter's final range
+                result = final(node.input[0], depth + 1) or "final"
             elif kind == "Where":
-                data = [i for i in node.input[1:] if i and i not in constants]
-                result = bool(data) and all(final(i, depth + 1) for i in data)
+                result = combined([i for i in node.input[1:] if i and i not in constants],
+                                  depth)
+            elif kind in ("Sub", "Neg"):  # 1 - p: no longer one sigmoid per channel
+                result = combined([i for i in node.input if i and i not in constants],
+                                  depth) and "final"
             elif kind == "Concat" or kind in _ELEMENTWISE_OPS:
-                data = [i for i in node.input if i and i not in constants]
-                result = bool(data) and all(final(i, depth + 1) for i in data)
+                result = combined([i for i in node.input if i and i not in constants], depth)
             elif kind in _PASS_THROUGH_OPS or kind in _REDUCTIONS:
                 result = final(node.input[0], depth + 1)
         memo[name] = result

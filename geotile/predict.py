@@ -592,17 +592,56 @@ def predict_blocks(
 
 def check_class_output(model) -> None:
     """ModelError for a class raster that could not hold the model's classes: the argmax of
-    several outputs (heads with classes of their own), or ids past 254 (255 is nodata)."""
+    several outputs (heads with classes of their own), ids past 254 (255 is nodata), or the
+    overlapping footprint/boundary/contact sigmoids of an instance model (one class per
+    pixel cannot hold them; vectorize --instances reads their probabilities)."""
+    from geotile.raster_kinds import name_roles
+
     outputs = getattr(model, "outputs", [])
     if len(outputs) > 1:
         names = ", ".join(o.name for o in outputs)
         raise ModelError(f"{model.path}: --output-type class takes the classes of one output, "
                          f"and the model has {len(outputs)} ({names}): choose one with "
                          f"--outputs {outputs[0].name}, or write probabilities.")
-    if model.num_classes > CLASS_NODATA:
+    if len(class_names(model)) > CLASS_NODATA:
         raise ModelError(f"{model.path}: {model.num_classes} classes do not fit a class raster "
                          f"of ids 0-{CLASS_NODATA - 1} ({CLASS_NODATA} is nodata); write "
                          "probabilities (--output-type probability) or choose --outputs.")
+    if multi_label(model) and name_roles(model.class_names):
+        raise ModelError(f"{model.path}: its sigmoid bands {', '.join(model.class_names)} "
+                         "overlap (a building's edge is footprint and boundary), and a class "
+                         "raster holds one class per pixel: write probabilities (leave out "
+                         "--output-type class) and run `geotile vectorize PROBABILITIES.tif "
+                         "--instances` for buildings.")
+
+
+def multi_label(model) -> bool:
+    """Whether the model's one output has independent sigmoid channels (multi-label)."""
+    outputs = getattr(model, "outputs", [])
+    return len(outputs) == 1 and outputs[0].multi_label
+
+
+def class_names(model) -> list[str]:
+    """A class raster's names by id: background first unless the model's classes are
+    exclusive (softmax: its argmax), where they are the model's own."""
+    if model.num_classes == 1 or multi_label(model):
+        return ["background", *model.class_names]
+    return list(model.class_names)
+
+
+def class_threshold(model, options: PredictOptions, threshold: float) -> float | None:
+    """The threshold class output applies: p >= threshold is class 1 (one channel), or the
+    most probable of the independent channels reaching it, else background (multi-label).
+    None for exclusive classes, whose argmax no threshold changes: --threshold there is an
+    InputError."""
+    if model.num_classes == 1 or multi_label(model):
+        return threshold
+    if options.threshold is not None:
+        raise InputError(f"{model.path}: --threshold {options.threshold:g} would change nothing:"
+                         f" class output of its {model.num_classes} exclusive classes (softmax) "
+                         "is each pixel's most probable one. Leave out --threshold, or give "
+                         "--activation sigmoid if its channels are independent (multi-label).")
+    return None
 
 
 def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -637,14 +676,19 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
 
 
 def encode(blended: np.ndarray, valid: np.ndarray, options: PredictOptions,
-           threshold: float) -> np.ndarray:
-    """Probabilities (K, rows, cols) -> the output band values (see predict_raster)."""
+           threshold: float | None) -> np.ndarray:
+    """Probabilities (K, rows, cols) -> the output band values (see predict_raster);
+    ``threshold``: class output's (:func:`class_threshold`), None for the argmax."""
     valid = valid & ~np.isnan(blended[0])
     if options.output_type == "class":
-        if blended.shape[0] == 1:
-            ids = (blended[0] >= threshold).astype(np.uint8)
-        else:
+        if threshold is None:  # exclusive classes: the most probable
             ids = np.nan_to_num(blended, nan=-1.0).argmax(axis=0).astype(np.uint8)
+        elif blended.shape[0] == 1:
+            ids = (blended[0] >= threshold).astype(np.uint8)
+        else:  # independent channels: background where none reaches the threshold
+            filled = np.nan_to_num(blended, nan=-1.0)
+            ids = filled.argmax(axis=0).astype(np.uint8) + np.uint8(1)
+            ids[filled.max(axis=0) < threshold] = 0
         ids[~valid] = CLASS_NODATA
         return ids[np.newaxis]
     if options.dtype == "float32":  # NaN at nodata; no copy where every pixel is valid
@@ -686,8 +730,11 @@ def predict_raster(
     - probability, uint8: one band per class, round(p * 255), GDAL scale 1/255 (readers
       that apply it see 0-1); nodata in an internal mask band;
     - probability, float32: p in [0, 1]; nodata NaN;
-    - class: uint8 ids (K = 1: p >= threshold -> 1; K > 1: argmax), nodata 255,
-      with a colour table, category names and a raster attribute table (PAM sidecar).
+    - class: uint8 ids, nodata 255, with a colour table, category names and a raster
+      attribute table (PAM sidecar): K = 1: p >= threshold -> 1; independent sigmoid
+      channels (multi-label): 0 background where no p >= threshold, else 1 + the most
+      probable; exclusive classes (softmax): the argmax (GEOTILE_THRESHOLD is the threshold
+      applied, absent there).
 
     Returns a summary dict (output, seconds, megapixels, MP/s, provider).
     """
@@ -721,6 +768,14 @@ def predict_raster(
         log.warning("--dtype uint8 ignored: %s gives raw values, not probabilities 0..1; "
                     "written as float32", model.path.name)
         options = dataclasses.replace(options, dtype="float32")
+    threshold = options.threshold if options.threshold is not None else (
+        model.threshold if model.threshold is not None else 0.5)
+    if options.threshold is None and threshold > 1:
+        raise ModelError(f"{model.path}: metadata seg_thresh={threshold:g} is not a "
+                         "probability (0-1). Fix the model's metadata or give --threshold.")
+    if options.output_type == "class":
+        check_class_output(model)
+        threshold = class_threshold(model, options, threshold)
     started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
     complete = _completion(model, options, settings, image_path, extra_bands,
@@ -771,15 +826,8 @@ def predict_raster(
         # a float image's NaN pixels are nodata too (read_block), declared or not
         check_nodata = has_nodata(src) or np.dtype(src.dtypes[0]).kind == "f"
         classes = model.num_classes
-        threshold = options.threshold if options.threshold is not None else (
-            model.threshold if model.threshold is not None else 0.5)
-        if options.threshold is None and threshold > 1:
-            raise ModelError(f"{model.path}: metadata seg_thresh={threshold:g} is not a "
-                             "probability (0-1). Fix the model's metadata or give --threshold.")
         if options.output_type == "class":
-            check_class_output(model)
-            count, dtype, nodata = 1, "uint8", CLASS_NODATA
-            names = ["background", *model.class_names] if classes == 1 else model.class_names
+            count, dtype, nodata, names = 1, "uint8", CLASS_NODATA, class_names(model)
         else:
             count, dtype = classes, options.dtype
             nodata = float("nan") if dtype == "float32" else None
@@ -1136,13 +1184,15 @@ def _describe_output(dst, options, names, threshold, model) -> None:
     that GIS clients (QGIS, gdalinfo) and geotile's own readers see what the bands hold."""
     from rasterio.enums import ColorInterp
 
-    # the threshold used (class output) or declared (--threshold, else the model's
-    # seg_thresh, else 0.5) travels with the raster to vectorize and evaluate
+    # the threshold applied (class output; None: the argmax, none) or declared
+    # (--threshold, else the model's seg_thresh, else 0.5) travels to vectorize and evaluate
     tags = {"GEOTILE_OUTPUT": options.output_type, "GEOTILE_CLASS_NAMES": json.dumps(names),
-            "GEOTILE_MODEL": model.path.name, "GEOTILE_THRESHOLD": repr(float(threshold))}
-    for role, value in getattr(model, "instance_thresholds", {}).items():
-        tags[f"GEOTILE_{role.upper()}_THRESHOLD"] = repr(float(value))  # for --instances
+            "GEOTILE_MODEL": model.path.name}
+    if threshold is not None:
+        tags["GEOTILE_THRESHOLD"] = repr(float(threshold))
     if options.output_type == "probability":
+        for role, value in getattr(model, "instance_thresholds", {}).items():
+            tags[f"GEOTILE_{role.upper()}_THRESHOLD"] = repr(float(value))  # for --instances
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
         for band, name in enumerate(names, start=1):
             dst.set_band_description(band, name)

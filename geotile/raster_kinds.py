@@ -115,13 +115,20 @@ def band_roles(src, required: bool = False) -> dict[str, int] | None:
     Without descriptions naming a footprint and a boundary or contact band: ``None``, or,
     with ``required``, bands 1-3 in that order (as many as the raster has).
     """
-    names = [(d or "").strip().lower() for d in src.descriptions]
-    roles = {role: names.index(role) + 1 for role in ROLES if role in names}
-    if "footprint" in roles and len(roles) > 1:
+    roles = name_roles(src.descriptions)
+    if roles:
         return roles
     if not required:
         return None
     return {role: index for index, role in enumerate(ROLES[: src.count], start=1)}
+
+
+def name_roles(names) -> dict[str, int] | None:
+    """Band index (1-based) of each role in ``names`` (band descriptions, class names) when
+    they name a footprint and a boundary or contact band, else None."""
+    names = [(n or "").strip().lower() for n in names]
+    roles = {role: names.index(role) + 1 for role in ROLES if role in names}
+    return roles if "footprint" in roles and len(roles) > 1 else None
 
 
 def _repeats_one_band(src) -> bool:

@@ -315,3 +315,141 @@ def test_rasters_whose_class_names_disagree_are_refused(tmp_path, run_cli):
     vectorize_polygons(paths, tmp_path / "ab.gpkg")
     found = gpd.read_file(tmp_path / "ab.gpkg")
     assert sorted(found["class"]) == ["building"] * 2 + ["road"] * 2
+
+
+# --- predict --output-type class of independent sigmoid channels (multi-label) -------------
+LABELS = ["building", "road", "water"]
+
+
+def _channel_model(path, final: str, names):
+    """Channel k of the output is 8 x band k - 4 (pixels / 255), then ``final`` ("Sigmoid",
+    "Softmax" or "" for logits): every mix of high and low channels occurs."""
+    from onnx import helper
+
+    from .onnx_models import FLOAT, save_graph
+
+    nodes = [helper.make_node("Conv", ["input", "W", "B"], ["z" if final else "output"],
+                              kernel_shape=[1, 1])]
+    if final:
+        nodes.append(helper.make_node(final, ["z"], ["output"], **(
+            {"axis": 1} if final == "Softmax" else {})))
+    weights = (8 * np.eye(3, dtype=np.float32))[:, :, np.newaxis, np.newaxis]
+    return save_graph(path, nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 3, "H", "W"])],
+                      {"W": weights, "B": np.full(3, -4, np.float32)},
+                      metadata={"class_names": names})
+
+
+def _channel_probabilities(pixels, final: str) -> np.ndarray:
+    z = 8 * pixels.astype(np.float64) / 255 - 4
+    if final == "Softmax":
+        e = np.exp(z - z.max(axis=0))
+        return e / e.sum(axis=0)
+    return 1 / (1 + np.exp(-z))
+
+
+def _sigmoid_model(tmp_path, declared: str):
+    """A 3-channel model whose channels are independent sigmoids, said by its graph (a final
+    Sigmoid), by --activation sigmoid, or by its metadata."""
+    from geotile.model import OnnxModel
+
+    path = _channel_model(tmp_path / "m.onnx", "Sigmoid" if declared == "graph" else "",
+                          LABELS)
+    if declared == "metadata":
+        import onnx
+
+        model = onnx.load(str(path))
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "activation", "sigmoid"
+        onnx.save(model, str(path))
+    return OnnxModel.from_path(path, activation="sigmoid" if declared == "option" else None)
+
+
+def _image(tmp_path):
+    pixels = np.random.default_rng(5).integers(0, 256, (3, 60, 50), dtype=np.uint8)
+    return pixels, write_raster(tmp_path / "img.tif", pixels)
+
+
+@pytest.mark.parametrize("declared", ["graph", "option", "metadata"])
+@pytest.mark.parametrize("threshold", [None, 0.7])
+def test_class_output_of_sigmoid_channels_is_background_where_none_reaches_the_threshold(
+        tmp_path, declared, threshold):
+    # 3 independent sigmoids were argmaxed: a pixel with p = (0.01, 0.02, 0.03) became
+    # "water", and no pixel was background
+    from geotile.predict import PredictOptions, predict_raster
+
+    model = _sigmoid_model(tmp_path, declared)
+    pixels, image = _image(tmp_path)
+    predict_raster(model, image, tmp_path / "c.tif",
+                   options=PredictOptions(output_type="class", threshold=threshold))
+    t = 0.5 if threshold is None else threshold
+    p = _channel_probabilities(pixels, "Sigmoid")
+    top, order = p.max(axis=0), np.sort(p, axis=0)
+    expected = np.where(top >= t, p.argmax(axis=0) + 1, 0)
+    clear = (np.abs(top - t) > 1e-4) & (order[-1] - order[-2] > 1e-4)
+    assert np.bincount(expected[clear], minlength=4).min() > 100  # background and each class
+    with rasterio.open(tmp_path / "c.tif") as c:
+        ids = c.read(1)
+        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == ["background", *LABELS]
+        assert float(c.tags()["GEOTILE_THRESHOLD"]) == t
+    np.testing.assert_array_equal(ids[clear], expected[clear])
+
+
+def test_sigmoid_class_raster_reads_back_as_its_probabilities_do(tmp_path):
+    # vectorize and evaluate read the probability raster of the same model (bands named
+    # building, road, water: background is max p < threshold); the class raster agrees
+    from geotile.predict import PredictOptions, predict_raster
+
+    model = _sigmoid_model(tmp_path, "graph")
+    _, image = _image(tmp_path)
+    predict_raster(model, image, tmp_path / "p.tif", options=PredictOptions(threshold=0.6))
+    predict_raster(model, image, tmp_path / "c.tif",
+                   options=PredictOptions(output_type="class", threshold=0.6))
+    scores = evaluate_rasters(tmp_path / "p.tif", tmp_path / "c.tif")
+    confusion = scores.confusion
+    assert confusion.shape == (4, 4) and np.count_nonzero(confusion - np.diag(
+        np.diag(confusion))) == 0
+    areas = {}
+    for name in ("p", "c"):
+        vectorize_polygons([tmp_path / f"{name}.tif"], tmp_path / f"{name}.gpkg")
+        found = gpd.read_file(tmp_path / f"{name}.gpkg")
+        areas[name] = found.groupby("class")["area_m2"].sum().round(6).to_dict()
+    assert set(areas["c"]) == set(LABELS)
+    assert areas["c"] == areas["p"]
+
+
+def test_softmax_class_output_stays_the_argmax_and_declares_no_threshold(tmp_path):
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+
+    names = ["background", "building", "road"]
+    model = OnnxModel.from_path(_channel_model(tmp_path / "m.onnx", "Softmax", names))
+    pixels, image = _image(tmp_path)
+    predict_raster(model, image, tmp_path / "c.tif", options=PredictOptions(output_type="class"))
+    p = _channel_probabilities(pixels, "Softmax")
+    order = np.sort(p, axis=0)
+    clear = order[-1] - order[-2] > 1e-4
+    with rasterio.open(tmp_path / "c.tif") as c:
+        np.testing.assert_array_equal(c.read(1)[clear], p.argmax(axis=0)[clear])
+        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == names
+        assert "GEOTILE_THRESHOLD" not in c.tags()  # no threshold was applied
+    with pytest.raises(InputError, match="--threshold"):
+        predict_raster(model, image, tmp_path / "t.tif",
+                       options=PredictOptions(output_type="class", threshold=0.9))
+    assert not (tmp_path / "t.tif").exists()
+
+
+def test_class_output_of_footprint_boundary_contact_sigmoids_is_refused(tmp_path):
+    # the bundled model's bands overlap (a building's edge is footprint and boundary): its
+    # argmax named 196208 clear background pixels footprint, boundary or contact
+    from geotile.errors import ModelError
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+
+    model = OnnxModel.from_path(_channel_model(tmp_path / "m.onnx", "Sigmoid",
+                                               ["footprint", "boundary", "contact"]))
+    _, image = _image(tmp_path)
+    with pytest.raises(ModelError, match=r"write probabilities .* --instances"):
+        predict_raster(model, image, tmp_path / "c.tif",
+                       options=PredictOptions(output_type="class"))
+    assert not (tmp_path / "c.tif").exists()

@@ -101,8 +101,10 @@ def _bands(ctx, param, value):
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
               default="probability", show_default=True)
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
-              help="Class output of a one-class model: p >= threshold. Default: the model's "
-              "seg_thresh, else 0.5.")
+              help="Class output of a one-class or multi-label (sigmoid) model: a class where "
+              "p >= threshold, the most probable one, else background (refused for exclusive "
+              "softmax classes: their argmax); probability output: declared for vectorize and "
+              "evaluate. Default: the model's seg_thresh, else 0.5.")
 @click.option("--dtype", type=click.Choice(["float32", "uint8"]), default="float32",
               show_default=True, help="Probability output: float32 (the model's values, "
               "exact) or uint8 (p x 255 with GDAL scale 1/255: a quarter of the size).")
