@@ -235,3 +235,48 @@ def test_vrt_with_a_gap_between_its_sources_is_said(run_cli, make_raster, tmp_pa
     with rasterio.open(tmp_path / "nd.tif") as out:
         values = out.read(1)
     assert np.isnan(values[20:, 20:]).all() and np.isfinite(values[:20]).all()
+
+
+def test_class_output_options_that_would_change_nothing_are_refused(run_cli, make_raster,
+                                                                     tmp_path):
+    # --threshold 0.9 on a 3-class softmax model's class output: the argmax was written
+    # unchanged and tagged GEOTILE_THRESHOLD=0.9; --dtype uint8 was accepted and ignored
+    image = make_raster("img.tif", np.random.default_rng(0).integers(0, 256, (3, 40, 30),
+                                                                     dtype=np.uint8))
+    softmax = pointwise_model(tmp_path / "s.onnx", classes=3, activation="softmax")
+    out = tmp_path / "c.tif"
+    for extra in (["--threshold", "0.9"], ["--threshold", "0.9", "--workers", "2"]):
+        assert_one_line_error(run_cli("predict", softmax, image, "-o", out, "--output-type",
+                                      "class", *extra), "--threshold", "softmax", code=2)
+    for dtype in ("uint8", "float32"):
+        assert_one_line_error(run_cli("predict", softmax, image, "-o", out, "--output-type",
+                                      "class", "--dtype", dtype), "--dtype", "class", code=2)
+    assert not out.exists()
+    result = run_cli("predict", softmax, image, "-o", out, "--output-type", "class")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as c:
+        assert "GEOTILE_THRESHOLD" not in c.tags()
+
+
+def test_threshold_of_sigmoid_class_output_is_applied_and_tagged(run_cli, make_raster,
+                                                                 tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 40, 30), dtype=np.uint8)
+    image = make_raster("img.tif", pixels)
+    model = pointwise_model(tmp_path / "m.onnx", classes=3, activation="sigmoid")
+    p = pointwise_reference(pixels[np.newaxis].astype(np.float32) / 255, classes=3,
+                            activation="sigmoid")[0]
+    written = {}
+    for threshold in ("0.5", "0.9"):
+        out = tmp_path / f"c{threshold}.tif"
+        result = run_cli("predict", model, image, "-o", out, "--output-type", "class",
+                         "--threshold", threshold)
+        assert result.exit_code == 0, result.output
+        t = float(threshold)
+        expected = np.where(p.max(axis=0) >= t, p.argmax(axis=0) + 1, 0)
+        order = np.sort(p, axis=0)
+        clear = (np.abs(order[-1] - t) > 1e-4) & (order[-1] - order[-2] > 1e-4)
+        with rasterio.open(out) as c:
+            assert float(c.tags()["GEOTILE_THRESHOLD"]) == t
+            written[t] = c.read(1)
+        np.testing.assert_array_equal(written[t][clear], expected[clear])
+    assert (written[0.9] == 0).sum() > (written[0.5] == 0).sum() > 0  # applied: more background

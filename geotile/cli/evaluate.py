@@ -9,6 +9,7 @@ import click
 from geotile.cli.options import (
     INPUT_PATH,
     FloatRange,
+    given,
     json_opt,
     labels_crs_opt,
     overwrite_opt,
@@ -23,15 +24,12 @@ NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth"
 
 def _refuse_options_of_polygons(ctx) -> None:
     """A usage error naming the options given that line scores do not take."""
-    from click.core import ParameterSource
-
-    given = [param.opts[0] for param in ctx.command.params if param.name in NOT_FOR_LINES
-             and ctx.get_parameter_source(param.name) not in (
-                 None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)]
-    if given:
-        one = len(given) == 1
+    listed = [param.opts[0] for param in ctx.command.params if param.name in NOT_FOR_LINES
+              and given(ctx, param.name)]
+    if listed:
+        one = len(listed) == 1
         raise click.UsageError(
-            f"{', '.join(given)} {'applies' if one else 'apply'} to polygon (or pixel) scores; "
+            f"{', '.join(listed)} {'applies' if one else 'apply'} to polygon (or pixel) scores; "
             "lines are scored by their length within --buffer metres of each other: leave "
             f"{'it' if one else 'them'} out.")
 

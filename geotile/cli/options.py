@@ -17,6 +17,14 @@ from pathlib import Path
 import click
 
 
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user gave option ``name`` (command line or environment), not its default."""
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT,
+                                                  ParameterSource.DEFAULT_MAP)
+
+
 class FloatRange(click.FloatRange):
     """click.FloatRange refusing NaN, which passes its bounds (every comparison is false)."""
 

@@ -15,6 +15,7 @@ from geotile.cli.options import (
     cluster_opts,
     creation_options_opt,
     extra_bands_opts,
+    given,
     json_opt,
     merge_opt,
     output_opt,
@@ -178,6 +179,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                              creation_options=parse_creation_options(creation_options),
                              model_resolution=model_resolution, block_size=block_size)
     check_resume(overwrite, resume)
+    if output_type == "class" and given(ctx, "dtype"):
+        raise click.UsageError("--dtype sets the type of probability output; class output is "
+                               "always uint8 class ids: leave out --dtype.")
     if mosaic and extra_bands:
         raise click.UsageError("--mosaic cannot be combined with --extra-bands.")
     if mosaic and (workers or scheduler):
@@ -192,13 +196,14 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     settings = run_settings(ctx, "model", "images", "workers", "scheduler")
     model_options = {"providers": providers, "fp16": fp16, "mean": mean, "std": std,
                      "scale": scale, "activation": activation, "outputs": model_outputs}
-    if (workers or scheduler) and len(pairs) > 1:
+    if (workers or scheduler) and (len(pairs) > 1 or output_type == "class"):
         # as in one process: a batch fails before its first image, not at the one that
         # does not fit (after hours of the cluster's work); the model's inputs, on the CPU
         checker = OnnxModel.from_path(model, **{**model_options, "providers": "cpu",
                                                 "fp16": False}, threads=1,
                                       tile_size=tile_size, batch_size=1)
         _check_all_bands(checker, options, pairs, extras)
+        _check_class_output(checker, options)
         del checker
     if workers or scheduler:
         from geotile.distributed import predict_rasters
@@ -220,6 +225,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                                      tile_size=tile_size, batch_size=batch_size or 1)
     if ctx.obj["verbose"]:
         click.echo(onnx_model.describe(), err=True)
+    _check_class_output(onnx_model, options)
     if len(pairs) > 1:  # a batch fails before its first image, not at the one that does not fit
         _check_all_bands(onnx_model, options, pairs, extras)
     summaries = []
@@ -248,6 +254,21 @@ def _check_all_bands(model, options, pairs, extras) -> None:
         with open_raster(image) as raw, model_view(raw, model, added) as src:
             select_bands(model, src, options, added,
                          image if extra is None else f"{image} + {Path(extra).name}")
+
+
+def _check_class_output(model, options) -> None:
+    """Class output the model cannot give (ModelError), and a --threshold it would not apply
+    (exclusive classes: their argmax), a usage error."""
+    from geotile.errors import InputError
+    from geotile.predict import check_class_output, class_threshold
+
+    if options.output_type != "class":
+        return
+    check_class_output(model)
+    try:
+        class_threshold(model, options, 0.5)
+    except InputError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _report(ctx, summary: dict, as_json: bool) -> None:
