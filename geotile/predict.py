@@ -1194,6 +1194,8 @@ def _describe_output(dst, options, names, threshold, model) -> None:
         for role, value in getattr(model, "instance_thresholds", {}).items():
             tags[f"GEOTILE_{role.upper()}_THRESHOLD"] = repr(float(value))  # for --instances
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
+        if len(names) > 1:  # exclusive (softmax: the argmax) or independent (sigmoids)
+            tags["GEOTILE_BANDS"] = "independent" if multi_label(model) else "exclusive"
         for band, name in enumerate(names, start=1):
             dst.set_band_description(band, name)
         # data bands, not a picture: never red/green/blue

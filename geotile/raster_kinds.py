@@ -39,14 +39,17 @@ def raster_kind(src) -> RasterKind:
     geotile's tags decide (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES,
     GEOTILE_THRESHOLD, on the dataset or band 1); without them the dtype, a GDAL scale
     (uint8 x 1/255 are probabilities) and the band count. Probability rasters without
-    GEOTILE_CLASS_NAMES take their names from the band descriptions; names of all bands
-    whose first is not background (:data:`BACKGROUND_NAMES`) make band k class k. A tag
-    that cannot be read is an InputError naming the file.
+    GEOTILE_CLASS_NAMES take their names from the band descriptions; bands of independent
+    probabilities (GEOTILE_BANDS=independent, predict's sigmoid channels), or untagged bands
+    named without a background first (:data:`BACKGROUND_NAMES`), make band k class k,
+    background where none reaches the threshold; GEOTILE_BANDS=exclusive (softmax) is the
+    argmax of every band. A tag that cannot be read is an InputError naming the file.
     """
     tags = {**src.tags(1), **src.tags()}
     names = _names_tag(src, tags)
     threshold = _number_tag(src, tags, "GEOTILE_THRESHOLD", 0.0, 1.0, low_open=False)
     output = tags.get("GEOTILE_OUTPUT")
+    bands = tags.get("GEOTILE_BANDS")  # predict's: "exclusive" (softmax) or "independent"
     floating = np.dtype(src.dtypes[0]).kind == "f"
     gdal_scale = src.scales[0] if src.scales and src.scales[0] not in (0, 1) else None
     if output in ("class", "mask"):
@@ -62,7 +65,8 @@ def raster_kind(src) -> RasterKind:
         names = names or _descriptions(src)
         if names and src.count == 1 and len(names) == 1:  # the one band is class 1
             names = ["background", *names]
-        elif names and src.count == len(names) > 1 and not _is_background(names[0]):
+        elif names and src.count == len(names) > 1 and (bands == "independent" or (
+                bands != "exclusive" and not _is_background(names[0]))):
             return RasterKind("probability", float(scale), ["background", *names], threshold,
                               background_band=False)
         return RasterKind("probability", float(scale), names, threshold)

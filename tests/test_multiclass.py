@@ -453,3 +453,30 @@ def test_class_output_of_footprint_boundary_contact_sigmoids_is_refused(tmp_path
         predict_raster(model, image, tmp_path / "c.tif",
                        options=PredictOptions(output_type="class"))
     assert not (tmp_path / "c.tif").exists()
+
+
+@pytest.mark.parametrize("names", [LABELS, None])
+def test_softmax_probabilities_without_a_background_read_back_as_their_argmax(tmp_path, names):
+    # a softmax model of building, road, water (or unnamed: class_1..class_3): its class
+    # output is the argmax, but its probability raster was read with "background where no
+    # band reaches the threshold" (p = .45/.35/.2 became background): the two disagreed
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+
+    model = OnnxModel.from_path(_channel_model(tmp_path / "m.onnx", "Softmax", names))
+    _, image = _image(tmp_path)
+    predict_raster(model, image, tmp_path / "p.tif")
+    predict_raster(model, image, tmp_path / "c.tif", options=PredictOptions(output_type="class"))
+    with rasterio.open(tmp_path / "p.tif") as p:
+        assert p.tags()["GEOTILE_BANDS"] == "exclusive"
+        below = (p.read().max(axis=0) < 0.5).sum()
+    assert below > 100  # pixels whose most probable class is below 0.5
+    confusion = evaluate_rasters(tmp_path / "p.tif", tmp_path / "c.tif").confusion
+    assert confusion.shape == (3, 3)
+    assert np.count_nonzero(confusion - np.diag(np.diag(confusion))) == 0
+    areas = {}
+    for name in ("p", "c"):
+        vectorize_polygons([tmp_path / f"{name}.tif"], tmp_path / f"{name}.gpkg")
+        found = gpd.read_file(tmp_path / f"{name}.gpkg")
+        areas[name] = found.groupby("class")["area_m2"].sum().round(6).to_dict()
+    assert areas["c"] == areas["p"]
