@@ -378,9 +378,19 @@ def _metric_crs(crs, frame):
     return metric_crs(crs, frame)
 
 
-#: class names (compared as :func:`class_key`) whose polygons --regularize squares
-BUILDING_CLASSES = frozenset({"building", "buildings", "house", "houses", "roof", "roofs",
-                              "footprint", "footprints"})
+#: words that make a class a building for --regularize: a class whose name (as
+#: :func:`class_key` gives it) has one of them as a word, such as house, Garages or
+#: residential_building, is squared; others (road, tree, water, '1') keep their outlines
+BUILDING_CLASSES = frozenset({"building", "buildings", "bldg", "house", "houses", "roof", "roofs",
+                              "rooftop", "rooftops", "footprint", "footprints", "garage",
+                              "garages", "shed", "sheds", "barn", "barns", "warehouse",
+                              "warehouses", "hangar", "hangars", "dwelling", "dwellings"})
+
+
+def is_building_class(name) -> bool:
+    """Whether --regularize squares the polygons of class ``name`` (:data:`BUILDING_CLASSES`),
+    whatever other classes there are."""
+    return any(word in BUILDING_CLASSES for word in class_key(name).split("_"))
 
 
 def clean(frame, options: VectorizeOptions, cell: float):
@@ -423,13 +433,23 @@ def fill_small_holes(geometries: np.ndarray, max_area: float) -> np.ndarray:
 
 
 def _building_rows(frame) -> np.ndarray:
-    """The rows --regularize squares: those of classes named as buildings
-    (:data:`BUILDING_CLASSES`; an unnamed raster's class 1 is "building"), every row when
-    the polygons are of one class."""
-    if "class" not in frame or "class_id" not in frame or frame["class_id"].nunique() <= 1:
+    """The rows --regularize squares: those of building classes (:func:`is_building_class`;
+    an unnamed raster's class 1 is "building")."""
+    if "class" not in frame:
         return np.ones(len(frame), bool)
-    return np.array([class_key(n) in BUILDING_CLASSES for n in frame["class"].astype(str)],
-                    bool)
+    return np.array([is_building_class(n) for n in frame["class"].astype(str)], bool)
+
+
+def _say_nothing_squared(options: VectorizeOptions, frame, paths) -> None:
+    """A warning when --regularize squares no polygon: no class is named as buildings."""
+    if not options.regularize or not len(frame) or _building_rows(frame).any():
+        return
+    classes = ", ".join(dict.fromkeys(frame["class"].astype(str)))
+    warnings.warn(f"{_name(paths[0])}: --regularize squares classes named as buildings "
+                  "(building, house, roof, garage, ...), none of " + classes + ": their "
+                  "outlines are left as polygonized. Name the classes (tag "
+                  "GEOTILE_CLASS_NAMES, gdal_edit.py -mo), or leave out --regularize.",
+                  GeotileWarning, stacklevel=4)
 
 
 def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -> np.ndarray:
@@ -674,6 +694,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
     _say_missing_classes(options, frame, jobs, paths)
+    _say_nothing_squared(options, frame, paths)
     if len(frame) and crs is None:  # the raster's own units
         frame = clean(frame, options, cell)
     elif len(frame):

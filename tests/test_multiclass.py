@@ -480,3 +480,49 @@ def test_softmax_probabilities_without_a_background_read_back_as_their_argmax(tm
         found = gpd.read_file(tmp_path / f"{name}.gpkg")
         areas[name] = found.groupby("class")["area_m2"].sum().round(6).to_dict()
     assert areas["c"] == areas["p"]
+def _garage_house_road(path, names):
+    """Staircase garages (id 1), houses (2) and a road (3), 0.5 m pixels, named ``names``."""
+    ids = np.zeros((80, 80), np.uint8)
+    for top in (4, 44):
+        ids[top:top + 20, 4:30][np.tri(20, 26, 6, dtype=bool)] = 1
+        ids[top:top + 20, 40:70][np.tri(20, 30, 8, dtype=bool)] = 2
+    ids[30:38, :] = 3
+    write_raster(path, ids)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES=json.dumps(names))
+    return path
+
+
+def test_regularize_squares_a_class_by_its_name_whichever_classes_are_kept(tmp_path):
+    """h12 F3: garages were squared with --classes garage (139 vertices) but left as pixel
+    staircases with --classes garage,house (1311), 90 m2 apart; classes named '1','2','3'
+    were never squared, without a word. A class is squared by its name alone (garage and
+    house are buildings, road is not), and --regularize that squares nothing says so."""
+    path = _garage_house_road(tmp_path / "m.tif", ["background", "garage", "house", "road"])
+
+    def garages(classes):
+        out = tmp_path / f"{'_'.join(classes or ['all'])}.gpkg"
+        vectorize_polygons([path], out, options=VectorizeOptions(
+            crs="source", regularize=True, classes=classes))
+        found = gpd.read_file(out)
+        return found, found[found["class"] == "garage"].geometry.union_all()
+
+    alone, one = garages(("garage",))
+    every, both = garages(None)
+    assert set(alone["class"]) == {"garage"} and len(every) == 5
+    assert one.symmetric_difference(both).area < 1e-6
+    assert all(len(g.exterior.coords) <= 9 for g in every[every["class"] != "road"].geometry)
+    plain = tmp_path / "plain.gpkg"
+    vectorize_polygons([path], plain, options=VectorizeOptions(crs="source"))
+    road = gpd.read_file(plain).query("`class` == 'road'").geometry.iloc[0]
+    assert every.query("`class` == 'road'").geometry.iloc[0].equals(road)
+
+    numbered = _garage_house_road(tmp_path / "n.tif", ["0", "1", "2", "3"])
+    with pytest.warns(UserWarning, match=r"--regularize squares .*none of 1, 2, 3"):
+        vectorize_polygons([numbered], tmp_path / "n.gpkg",
+                           options=VectorizeOptions(crs="source", regularize=True))
+
+
+def test_regularize_help_says_which_classes_it_squares(run_cli):
+    result = run_cli("vectorize", "--help")
+    assert "garage" in " ".join(result.stdout.split())

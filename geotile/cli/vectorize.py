@@ -111,7 +111,10 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
               help="Fill holes smaller than this (m2).")
 @click.option("--regularize", is_flag=True,
               help="Orthogonal outlines along each building's dominant direction "
-              "(courtyards and other holes kept, regularised too).")
+              "(courtyards and other holes kept, regularised too). Buildings are the classes "
+              "named with a word such as building, house, roof, footprint, garage, shed "
+              "(an unnamed raster's class 1 is building); other classes (road, tree, '2') "
+              "keep their outlines, whichever --classes are kept.")
 @click.option("--crs", default=None, metavar="CRS|source",
               help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
               "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
