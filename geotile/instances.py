@@ -182,6 +182,27 @@ def is_instance_raster(path: str | os.PathLike) -> bool:
         return band_roles(src) is not None
 
 
+def check_instance_raster(src) -> None:
+    """InputError for a class raster of several classes (by its names, else ids above 1 in
+    a sample) without footprint/boundary/contact bands: the watershed would take every
+    class for buildings (garage, house and road as one "building" class)."""
+    from geotile.raster import sample_pixels
+    from geotile.raster_kinds import binary_mask_kind, raster_kind
+
+    kind = binary_mask_kind(src, raster_kind(src))
+    if kind.kind != "class" or band_roles(src) is not None:
+        return
+    several = len(kind.names) > 2 if kind.names else \
+        bool((sample_pixels(src, [1]) / kind.scale > 1).any())
+    if several:
+        named = f" ({', '.join(map(str, kind.names))})" if kind.names else ""
+        raise InputError(f"{src.name}: --instances splits footprint/boundary/contact "
+                         f"probabilities into buildings, not a class raster of several "
+                         f"classes{named}. Leave out --instances (or give --no-instances) for "
+                         "polygons by class, or vectorize a footprint/boundary/contact "
+                         "raster.")
+
+
 class _UnionFind:
     def __init__(self) -> None:
         self.parent: dict[int, int] = {}
@@ -661,6 +682,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     crs, cell = None, 1.0
     for number, path in enumerate(paths):
         with open_raster(path) as src:
+            check_instance_raster(src)
             if number == 0:
                 crs, cell = src.crs, abs(src.transform.a)
             elif src.crs != crs:

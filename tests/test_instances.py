@@ -473,3 +473,33 @@ def test_cli_instances_write_geoparquet(run_cli, make_raster, tmp_path, suffix):
     assert len(frame) == len(houses)
     assert frame.crs.to_epsg() == 32616
     assert normalized(frame.geometry) == normalized(houses)
+
+
+@pytest.mark.parametrize(("names", "values"), [
+    (["background", "garage", "house", "road"], (1, 2, 3)),
+    (["footprint", "boundary", "contact"], (0, 1, 2)),  # predict --output-type class
+    (None, (1, 2, 3)),  # unnamed class ids
+])
+def test_cli_instances_refuse_a_class_raster_of_several_classes(run_cli, make_raster, tmp_path,
+                                                                names, values):
+    """h12 F4: --instances on a one-band class raster (garage 1, house 2, road 3) wrote 26
+    "building" instances (exit 0): the road and garages became buildings, class names lost.
+    It is refused in one line naming the raster and the fix, nothing written; a one-class
+    mask still gives building instances."""
+    from .conftest import assert_one_line_error
+
+    ids = np.full((40, 40), values[0], np.uint8)
+    ids[2:12, 2:12], ids[2:12, 14:30], ids[20:26, :] = values
+    raster = make_raster("mix.tif", ids, transform=TRANSFORM)
+    if names:
+        with rasterio.open(raster, "r+") as dst:
+            dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES=json.dumps(names))
+            dst.set_band_description(1, "footprint")
+    for out in (tmp_path / "i.gpkg", tmp_path / "i.csv"):
+        result = run_cli("vectorize", raster, "-o", out, "--instances")
+        assert_one_line_error(result, "mix.tif", "class raster", "--no-instances")
+        assert not out.exists()
+    ones = make_raster("one.tif", (ids == values[1]).astype(np.uint8), transform=TRANSFORM)
+    result = run_cli("vectorize", ones, "-o", tmp_path / "o.gpkg", "--instances")
+    assert result.exit_code == 0, result.output
+    assert set(gpd.read_file(tmp_path / "o.gpkg")["class"]) == {"building"}
