@@ -14,6 +14,11 @@ class InputError(GeotileError):
     """An input file is missing, unreadable or unsuitable."""
 
 
+class UsageError(GeotileError):
+    """Options that do nothing in the chosen mode, or do not go together (exit status 2,
+    as the command line's own usage errors)."""
+
+
 class ModelError(GeotileError):
     """An ONNX model cannot be loaded or does not fit the input."""
 

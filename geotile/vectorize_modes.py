@@ -1,10 +1,11 @@
 """``geotile vectorize`` from Python: which vectorizer the rasters and the output get.
 
 Footprint/boundary/contact rasters get the marker watershed (:mod:`geotile.instances`) with
-the thresholds the raster declares (the model's), a ``.csv`` output SpaceNet proposals
-(:mod:`geotile.spacenet`), other rasters the plain polygonizer
-(:func:`geotile.vectorize.vectorize_polygons`). ``geotile.vectorize_rasters`` is the function
-below.
+the thresholds the raster declares (the model's), ``lines`` road centrelines
+(:mod:`geotile.lines`), a ``.csv`` output SpaceNet proposals (:mod:`geotile.spacenet`),
+other rasters the plain polygonizer (:func:`geotile.vectorize.vectorize_polygons`).
+Options that the chosen mode would not use are a :class:`~geotile.errors.UsageError`.
+``geotile.vectorize_rasters`` is the function below.
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from geotile.errors import UsageError
+
+#: the marker watershed's options (``--instances`` only), as their keyword and option names
+MARKER_OPTIONS = {"marker_threshold": "--marker-threshold",
+                  "boundary_threshold": "--boundary-threshold",
+                  "contact_threshold": "--contact-threshold",
+                  "marker_erosion": "--marker-erosion", "min_marker": "--min-marker"}
+
 
 def vectorize_rasters(
     paths: str | os.PathLike | Sequence[str | os.PathLike],
@@ -20,11 +29,13 @@ def vectorize_rasters(
     *,
     options=None,
     instances: bool | None = None,
+    lines: bool = False,
+    min_length: float | None = None,
     marker_threshold: float | None = None,
     boundary_threshold: float | None = None,
     contact_threshold: float | None = None,
-    marker_erosion: int = 1,
-    min_marker: int = 4,
+    marker_erosion: int | None = None,
+    min_marker: int | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> dict:
@@ -34,7 +45,11 @@ def vectorize_rasters(
     ``options``: :class:`geotile.VectorizeOptions`. ``instances``: one polygon per building
     by a marker watershed; None: on when every raster's bands are footprint and
     boundary/contact. Marker thresholds not given are the raster's tags (the model's), else
-    0.5. Returns a summary (output, features, per_class, crs, sources).
+    0.5; ``marker_erosion`` 1 and ``min_marker`` 4 px when not given. ``lines``: road
+    centrelines, spurs shorter than ``min_length`` metres (default 3) pruned. An option
+    given for another mode (marker options without instances, ``min_length`` without
+    ``lines``, a threshold for class rasters) is a UsageError. Returns a summary (output,
+    features, per_class, crs, sources).
     """
     from geotile.input_files import expand_inputs
     from geotile.instances import InstanceOptions, declared_thresholds, is_instance_raster
@@ -44,18 +59,39 @@ def vectorize_rasters(
     options = options or VectorizeOptions()
     single = isinstance(paths, (str, bytes, os.PathLike))
     rasters = expand_inputs([os.fsdecode(paths)] if single else list(paths))
-    if instances is None:
+    marker = {"marker_threshold": marker_threshold, "boundary_threshold": boundary_threshold,
+              "contact_threshold": contact_threshold, "marker_erosion": marker_erosion,
+              "min_marker": min_marker}
+    if lines:
+        _check_line_options(options, instances, marker)
+    elif min_length is not None:
+        _refuse(["--min-length"], "--lines (road centrelines)")
+    if instances is None and not lines:
         instances = all(input_exists(r) and is_instance_raster(r) for r in rasters)
+    if not instances:
+        _refuse([MARKER_OPTIONS[k] for k, v in marker.items() if v is not None],
+                "--instances (the marker watershed that splits footprint/boundary/contact "
+                "bands into buildings)")
+    if options.threshold is not None:
+        _check_threshold(rasters)
+    if lines:
+        from geotile.lines import LineOptions, vectorize_lines
+
+        rules = LineOptions(threshold=options.threshold, simplify=options.simplify,
+                            crs=options.crs, classes=options.classes,
+                            **({} if min_length is None else {"min_length": min_length}))
+        return vectorize_lines(rasters, output, options=rules, overwrite=overwrite,
+                               progress=progress)
     rules = None
     if instances:
-        given = {"marker_threshold": marker_threshold, "boundary_threshold": boundary_threshold,
-                 "contact_threshold": contact_threshold}
+        given = {k: v for k, v in marker.items() if v is not None}
         # one owner: an option given wins, else what the raster declares (the model's)
         declared = declared_thresholds(rasters[0]) if rasters and input_exists(rasters[0]) \
             else {}
-        rules = InstanceOptions(**{**declared, **{k: v for k, v in given.items()
-                                                  if v is not None}},
-                                erosion=marker_erosion, min_marker=min_marker)
+        rules = InstanceOptions(**{**declared, **{k: given[k] for k in given
+                                                  if k.endswith("_threshold")}},
+                                erosion=given.get("marker_erosion", 1),
+                                min_marker=given.get("min_marker", 4))
     if Path(output).suffix.lower() == ".csv":
         from geotile.spacenet import vectorize_to_csv
 
@@ -70,3 +106,44 @@ def vectorize_rasters(
 
     return vectorize_polygons(rasters, output, options=options, overwrite=overwrite,
                               progress=progress)
+
+
+def _refuse(given: list[str], mode: str) -> None:
+    """A UsageError for the options ``given`` that only ``mode`` uses (none: nothing)."""
+    if given:
+        one = len(given) == 1
+        raise UsageError(f"{', '.join(given)} {'applies' if one else 'apply'} to {mode} "
+                         f"only; leave {'it' if one else 'them'} out.")
+
+
+def _check_line_options(options, instances, marker: dict) -> None:
+    """Centrelines take none of the polygon options (--instances, --regularize, --min-area,
+    --fill-holes, the marker options): a UsageError naming those given."""
+    given = [name for name, used in (("--instances", instances),
+                                     ("--regularize", options.regularize),
+                                     ("--min-area", options.min_area),
+                                     ("--fill-holes", options.fill_holes)) if used]
+    given += [MARKER_OPTIONS[k] for k, v in marker.items() if v is not None]
+    if given:
+        one = len(given) == 1
+        raise UsageError(f"--lines makes centrelines, not polygons: {', '.join(given)} "
+                         f"{'applies' if one else 'apply'} to polygons only; "
+                         f"leave {'it' if one else 'them'} out.")
+
+
+def _check_threshold(rasters) -> None:
+    """A UsageError when every raster holds class ids: --threshold applies to
+    probabilities."""
+    from geotile.raster import input_exists, open_raster
+    from geotile.raster_kinds import raster_kind
+
+    if not rasters:
+        return
+    for path in rasters:
+        if not input_exists(path):
+            return
+        with open_raster(path) as src:
+            if raster_kind(src).kind != "class":
+                return
+    raise UsageError(f"{Path(str(rasters[0])).name} holds class ids, not probabilities: "
+                     "--threshold applies to probability rasters only; leave it out.")

@@ -133,3 +133,53 @@ def test_nan_is_refused_by_every_number_range_option(run_cli, make_raster, tmp_p
     assert_one_line_error(result, "--threshold", "0<=x<=1", code=2)
     result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--threshold", "0.5")
     assert result.exit_code == 0 and len(gpd.read_file(tmp_path / "b.gpkg")) == 1
+
+
+def test_vectorize_refuses_options_its_mode_does_not_use(run_cli, make_raster, tmp_path):
+    """h12 F5: --marker-threshold with --lines or --no-instances, --min-length without
+    --lines, --threshold on a class raster: exit 0, output identical to the run without
+    the option, while --lines --regularize was refused. Each is refused in one line (exit 2),
+    nothing written; the same options in their own mode still run."""
+    import pytest
+    import rasterio
+
+    from geotile.errors import UsageError
+    from geotile.vectorize_modes import vectorize_rasters
+
+    bands = np.zeros((3, 30, 30), np.float32)
+    bands[0, 5:15, 5:25] = 0.9
+    fbc = make_raster("fbc.tif", bands, transform=from_origin(X0, Y0, 1, 1))
+    with rasterio.open(fbc, "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+    one = make_raster("p.tif", bands[0], transform=from_origin(X0, Y0, 1, 1))
+    classes = make_raster("c.tif", (bands[0] > 0.5).astype(np.uint8) * 2,
+                          transform=from_origin(X0, Y0, 1, 1))
+    out = tmp_path / "x.gpkg"
+    refused = [
+        ((fbc, "--lines", "--marker-threshold", "0.3"), "--lines", "--marker-threshold",
+         "polygons only"),
+        ((fbc, "--lines", "--no-instances", "--boundary-threshold", "0.01"),
+         "--boundary-threshold", "polygons only"),
+        ((fbc, "--no-instances", "--marker-threshold", "0.3"), "--marker-threshold",
+         "--instances"),
+        ((fbc, "--no-instances", "--min-marker", "9", "--marker-erosion", "2"),
+         "--marker-erosion, --min-marker", "--instances"),
+        ((one, "--contact-threshold", "0.3"), "--contact-threshold", "--instances"),
+        ((fbc, "--min-length", "10"), "--min-length", "--lines"),
+        ((classes, "--threshold", "0.7"), "--threshold", "c.tif", "class"),
+        ((classes, "--lines", "--threshold", "0.7"), "--threshold", "c.tif", "class"),
+        ((classes, "--boundary-threshold", "0.2"), "--boundary-threshold", "--instances"),
+        ((fbc, "--lines", "--regularize"), "--lines", "--regularize"),
+    ]
+    for args, *fragments in refused:
+        result = run_cli("vectorize", *args, "-o", out)
+        assert_one_line_error(result, *fragments, code=2)
+        assert not out.exists()
+    with pytest.raises(UsageError, match="--min-marker"):
+        vectorize_rasters(fbc, out, instances=False, min_marker=9)
+    for args in ((fbc, "--marker-threshold", "0.3", "--min-marker", "9"),
+                 (one, "--lines", "--min-length", "10", "--threshold", "0.7"),
+                 (one, "--threshold", "0.7", "--no-instances"), (classes, "--lines")):
+        result = run_cli("vectorize", *args, "-o", out, "--overwrite")
+        assert result.exit_code == 0, result.output
+        assert len(gpd.read_file(out)) == 1

@@ -59,11 +59,14 @@ class GeotileGroup(click.Group):
         return super().parse_args(ctx, hoist_group_flags(args))
 
     def invoke(self, ctx: click.Context):
-        from geotile.errors import GeotileError
+        from geotile.errors import GeotileError, UsageError
 
         try:
             with _command_scope(ctx):
                 return super().invoke(ctx)
+        except UsageError as exc:
+            raise _OneLineUsageError(f"{exc} (see '{ctx.command_path} "
+                                     f"{ctx.invoked_subcommand} --help')") from None
         except GeotileError as exc:
             raise click.ClickException(str(exc)) from exc
         except click.UsageError as exc:

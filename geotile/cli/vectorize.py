@@ -23,10 +23,11 @@ def _instance_options(command):
         click.option("--contact-threshold", type=FloatRange(0, 1), default=None,
                      help="--instances: markers need contact < this. "
                      "Default: the raster's tag (from the model), else 0.5."),
-        click.option("--marker-erosion", type=click.IntRange(min=0), default=1,
-                     show_default=True, help="--instances: erode markers by this many px."),
-        click.option("--min-marker", type=click.IntRange(min=1), default=4, show_default=True,
-                     help="--instances: drop markers smaller than this (px)."),
+        click.option("--marker-erosion", type=click.IntRange(min=0), default=None,
+                     metavar="PX", help="--instances: erode markers by this many px. "
+                     "Default: 1."),
+        click.option("--min-marker", type=click.IntRange(min=1), default=None, metavar="PX",
+                     help="--instances: drop markers smaller than this (px). Default: 4."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -58,30 +59,13 @@ def _class_list(value) -> tuple[str, ...] | None:
 def _line_options(command):
     """--lines and --min-length: road centrelines (geotile.lines)."""
     command = click.option(
-        "--min-length", type=FloatRange(min=0), default=3.0, show_default=True,
-        metavar="M", help="--lines: prune spurs, isolated lines and loops shorter than M "
-        "metres.")(command)
+        "--min-length", type=FloatRange(min=0), default=None, metavar="M",
+        help="--lines: prune spurs, isolated lines and loops shorter than M metres. "
+        "Default: 3.")(command)
     return click.option(
         "--lines", is_flag=True, help="Road centrelines instead of polygons: skeleton of the "
         "thresholded raster, spurs pruned, simplified (--simplify, at least one pixel); "
         "properties class_id, class, length_m, score, source.")(command)
-
-
-def _vectorize_lines(rasters, output, options, overwrite, progress, args):
-    """--lines: the summary of geotile.lines.vectorize_lines, or None without --lines."""
-    lines, min_length = args.pop("lines"), args.pop("min_length")
-    if not lines:
-        return None
-    if args.get("instances") or options.regularize or options.min_area or options.fill_holes:
-        raise click.UsageError("--lines makes centrelines: --instances, --regularize, "
-                               "--min-area and --fill-holes apply to polygons only.")
-    from geotile.lines import LineOptions, vectorize_lines
-
-    rules = LineOptions(threshold=options.threshold, min_length=min_length,
-                        simplify=options.simplify, crs=options.crs,
-                        classes=options.classes)
-    return vectorize_lines(rasters, output, options=rules, overwrite=overwrite,
-                           progress=progress)
 
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
@@ -128,7 +112,7 @@ def _vectorize_lines(rasters, output, options, overwrite, progress, args):
 @overwrite_opt
 @click.pass_context
 def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill_holes, regularize,
-              crs, workers, as_json, overwrite, **instance_args):
+              crs, workers, as_json, overwrite, **mode_args):
     """Polygonize class or probability RASTERs into one vector file.
 
     One feature per connected region of a class (4-connectivity), holes kept,
@@ -165,11 +149,8 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     options = VectorizeOptions(threshold=threshold, min_area=min_area, simplify=simplify,
                                fill_holes=fill_holes, regularize=regularize, crs=crs,
                                classes=classes, workers=workers)
-    summary = _vectorize_lines(rasters, output, options, overwrite, ctx.obj["progress"],
-                               instance_args)
-    if summary is None:
-        summary = vectorize_rasters(rasters, output, options=options, overwrite=overwrite,
-                                    progress=ctx.obj["progress"], **instance_args)
+    summary = vectorize_rasters(rasters, output, options=options, overwrite=overwrite,
+                                progress=ctx.obj["progress"], **mode_args)
     if as_json:
         import json
 
