@@ -183,3 +183,11 @@ def test_vectorize_refuses_options_its_mode_does_not_use(run_cli, make_raster, t
         result = run_cli("vectorize", *args, "-o", out, "--overwrite")
         assert result.exit_code == 0, result.output
         assert len(gpd.read_file(out)) == 1
+
+
+def test_vectorize_help_says_csv_is_written_in_lon_lat(run_cli):
+    """h12 F6: --help said EPSG:4326 for GeoJSON and "the rasters' CRS for every other
+    format", but a .csv's PolygonWKT_Geo is lon/lat (SpaceNet's, as evaluate reads it)."""
+    text = " ".join(run_cli("vectorize", "--help").stdout.split())
+    crs = text[text.index("--crs"):text.index("--workers")]
+    assert "EPSG:4326 for GeoJSON (RFC 7946) and .csv" in crs, crs

@@ -74,7 +74,7 @@ def _line_options(command):
             "--overwrite replaces that layer, other layers are kept), .parquet or "
             ".geoparquet (GeoParquet), "
             ".shp or .fgb (FlatGeobuf); .csv: SpaceNet proposals (ImageId from each raster's "
-            "name, pixel and geographic WKT, Confidence).")
+            "name, pixel WKT and lon/lat WKT, Confidence).")
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
@@ -101,7 +101,8 @@ def _line_options(command):
               "keep their outlines, whichever --classes are kept.")
 @click.option("--crs", default=None, metavar="CRS|source",
               help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
-              "EPSG:4326 for GeoJSON (RFC 7946), the rasters' CRS for every other format. "
+              "EPSG:4326 for GeoJSON (RFC 7946) and .csv (PolygonWKT_Geo in lon/lat, as "
+              "SpaceNet's), the rasters' CRS for every other format. "
               "GeoJSON in another CRS carries a crs member, outside RFC 7946.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes polygonizing row bands (and, with --instances, rasters) at "
