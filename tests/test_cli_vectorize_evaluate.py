@@ -191,3 +191,44 @@ def test_vectorize_help_says_csv_is_written_in_lon_lat(run_cli):
     text = " ".join(run_cli("vectorize", "--help").stdout.split())
     crs = text[text.index("--crs"):text.index("--workers")]
     assert "EPSG:4326 for GeoJSON (RFC 7946) and .csv" in crs, crs
+
+
+def test_evaluate_refuses_options_the_inputs_do_not_take(run_cli, make_raster, tmp_path):
+    """h12 F7: on two rasters --iou 0.9, --buffer 3, --class-field, --conf-field and
+    --repair-truth, on two polygon files --buffer and --threshold, exited 0 with scores
+    byte-identical to the run without them (a user passing --iou 0.9 to a pixel evaluation
+    believed a stricter score was computed). Each is refused in one line (exit 2) when
+    given; their defaults never are."""
+    mask = np.zeros((20, 20), np.uint8)
+    mask[4:12, 4:12] = 1
+    pred = make_raster("pred.tif", mask, transform=from_origin(X0, Y0, 1, 1))
+    true = make_raster("true.tif", mask, transform=from_origin(X0, Y0, 1, 1))
+    polygons = tmp_path / "a.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 4, Y0 - 12, X0 + 12, Y0 - 4)],
+                     crs=UTM_CRS).to_file(polygons)
+    (tmp_path / "rp").mkdir()
+    (tmp_path / "rt").mkdir()
+    for folder, source in (("rp", pred), ("rt", true)):
+        (tmp_path / folder / "t.tif").write_bytes(source.read_bytes())
+    refused = [((pred, true, "--iou", "0.9"), "--iou", "pixel"),
+               ((pred, true, "--buffer", "3"), "--buffer"),
+               ((pred, true, "--class-field", "cls"), "--class-field"),
+               ((pred, true, "--conf-field", "foo", "--repair-truth"),
+                "--conf-field, --repair-truth", "apply"),
+               ((tmp_path / "rp", tmp_path / "rt", "--iou", "0.5"), "--iou"),
+               ((polygons, polygons, "--buffer", "3"), "--buffer", "polygons"),
+               ((polygons, polygons, "--threshold", "0.3"), "--threshold")]
+    csv = tmp_path / "p.csv"
+    csv.write_text("ImageId,BuildingId,PolygonWKT_Pix,Confidence\n"
+                   'img1,0,"POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0))",1\n')
+    refused += [((csv, csv, "--conf-field", "Confidence"), "--conf-field", "SpaceNet"),
+                ((pred, polygons, "--threshold", "0.3"), "raster", "a.geojson")]
+    for args, *fragments in refused:
+        assert_one_line_error(run_cli("evaluate", *args), *fragments,
+                              code=1 if "raster" in fragments else 2)
+    for args in ((pred, true), (pred, true, "--threshold", "0.3"), (polygons, polygons),
+                 (csv, csv, "--iou", "0.6"),
+                 (polygons, polygons, "--iou", "0.9", "--repair-truth"),
+                 (tmp_path / "rp", tmp_path / "rt")):
+        result = run_cli("evaluate", *args, "--json")
+        assert result.exit_code == 0, result.output

@@ -20,18 +20,34 @@ from geotile.errors import InputError
 #: options of object (or pixel) scores, which line scores do not take
 NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth", "report",
                  "image", "min_area", "errors")
+#: options of vector files, which pixel scores of two rasters do not take (--min-area,
+#: --errors, --report and --layer have their own messages)
+NOT_FOR_RASTERS = ("iou", "class_field", "conf_field", "repair_truth", "labels_crs",
+                   "prediction_crs", "buffer")
+#: options of lines and probability rasters, which polygon scores do not take
+NOT_FOR_POLYGONS = ("threshold", "buffer")
+#: options of vector files, lines or rasters, which two SpaceNet CSVs do not take
+NOT_FOR_CSVS = ("threshold", "buffer", "class_field", "conf_field", "repair_truth",
+                "labels_crs", "prediction_crs")
+#: why each kind of inputs takes none of its options
+WHY = {"lines": "polygon (or pixel) scores; lines are scored by their length within "
+                "--buffer metres of each other",
+       "rasters": "vector files (object scores); two rasters get pixel scores, by class",
+       "polygons": "line scores (--buffer) or probability rasters (--threshold), not to "
+                   "polygons, which match by their IoU (--iou)",
+       "csvs": "vector files, lines or rasters; two SpaceNet CSVs are scored as SpaceNet "
+               "scores them (pixel WKT, Confidence order, --iou, --min-area)"}
 
 
-def _refuse_options_of_polygons(ctx) -> None:
-    """A usage error naming the options given that line scores do not take."""
-    listed = [param.opts[0] for param in ctx.command.params if param.name in NOT_FOR_LINES
+def _refuse_options(ctx, names, why: str) -> None:
+    """A usage error naming the options of ``names`` given (not defaults) that the inputs
+    do not take, and ``why`` (a key of :data:`WHY`)."""
+    listed = [param.opts[0] for param in ctx.command.params if param.name in names
               and given(ctx, param.name)]
     if listed:
         one = len(listed) == 1
-        raise click.UsageError(
-            f"{', '.join(listed)} {'applies' if one else 'apply'} to polygon (or pixel) scores; "
-            "lines are scored by their length within --buffer metres of each other: leave "
-            f"{'it' if one else 'them'} out.")
+        raise click.UsageError(f"{', '.join(listed)} {'applies' if one else 'apply'} to "
+                               f"{WHY[why]}: leave {'it' if one else 'them'} out.")
 
 
 def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) -> None:
@@ -165,23 +181,35 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     $ geotile evaluate proposals.csv truth.csv --json
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     """
-    from geotile.evaluate import dumps
+    from geotile.evaluate import dumps, is_raster
     from geotile.evaluate_inputs import are_line_folders, input_kind
     from geotile.evaluate_modes import evaluate_files
 
     kind = input_kind(prediction, truth, layer)
     if kind == "lines":
-        _refuse_options_of_polygons(ctx)
+        _refuse_options(ctx, NOT_FOR_LINES, "lines")
     else:
         _check_outputs(kind, prediction, truth, report, image, errors, overwrite)
+    if kind == "csvs":
+        _refuse_options(ctx, NOT_FOR_CSVS, "csvs")
+    elif kind == "files" and prediction.exists() and truth.exists():
+        rasters = is_raster(prediction), is_raster(truth)
+        if all(rasters):
+            _refuse_options(ctx, NOT_FOR_RASTERS, "rasters")
+        elif not any(rasters):
+            _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
     pairs = None
     if kind == "folders":  # after the checks of --errors and --report: pairing warns
         from geotile.evaluate import pair_folders
 
         pairs = pair_folders(prediction, truth)
         if are_line_folders(pairs, layer):
-            _refuse_options_of_polygons(ctx)
-        elif errors is not None and pairs.kind == "raster":
+            _refuse_options(ctx, NOT_FOR_LINES, "lines")
+        elif pairs.kind == "raster":
+            _refuse_options(ctx, NOT_FOR_RASTERS, "rasters")
+        else:
+            _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
+        if errors is not None and pairs.kind == "raster":
             raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
                              "polygons) of vector files or SpaceNet CSVs.")
     result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
