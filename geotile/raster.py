@@ -563,10 +563,18 @@ def check_stopped() -> None:
 
 def _temporary_sibling(path: Path) -> Path:
     """``.<stem>.<8 hex>.tmp<suffix>``; in a cluster run ``.<stem>.<run tag>-<8 hex>...``,
-    so that the run can remove those its killed workers left (geotile.distributed)."""
+    so that the run can remove those its killed workers left (geotile.distributed). The
+    stem is :func:`gdal_safe_name`'d (the rename into place keeps the name given)."""
     guard = RUN_GUARD.get()
     tag = f"{guard.tag}-" if guard is not None and getattr(guard, "tag", None) else ""
-    return path.with_name(f".{path.stem}.{tag}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    stem = gdal_safe_name(path.stem)
+    return path.with_name(f".{stem}.{tag}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+def gdal_safe_name(name: str) -> str:
+    """``name`` with ';' as '_': GDAL's vector drivers cut a file name at ';' (x;.geojson is
+    written as x), so geotile writes under such a name and renames the file into place."""
+    return name.replace(";", "_")
 
 
 def _writable_folder(final: Path) -> None:

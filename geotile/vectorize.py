@@ -794,8 +794,11 @@ def _parts(output: Path, writer: str) -> list[Path]:
 
 def _written_name(part: Path) -> str:
     """The name of ``part`` as written in the temporary folder: its extension in lower case
-    (GDAL's Shapefile driver takes x.SHP for a folder to create)."""
-    return part.stem + part.suffix.lower()
+    (GDAL's Shapefile driver takes x.SHP for a folder to create), without ';'
+    (:func:`geotile.raster.gdal_safe_name`)."""
+    from geotile.raster import gdal_safe_name
+
+    return gdal_safe_name(part.stem) + part.suffix.lower()
 
 
 def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
@@ -837,6 +840,9 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
             raise InputError(f"{output}: not written completely ({written} of {len(frame)} "
                              "features; disk full or an I/O error?); nothing was written under "
                              "that name. Free space and run again.")
+        if not (folder / _written_name(output)).exists():  # never report an unwritten file
+            raise InputError(f"{output}: GDAL wrote no file under that name; nothing was "
+                             "written. Choose another output name.")
         published: list[Path] = []
         try:
             for part in _parts(output, writer):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from glob import escape as glob_escape
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 from rasterio.transform import from_origin
 
@@ -232,3 +234,48 @@ def test_evaluate_refuses_options_the_inputs_do_not_take(run_cli, make_raster, t
                  (tmp_path / "rp", tmp_path / "rt")):
         result = run_cli("evaluate", *args, "--json")
         assert result.exit_code == 0, result.output
+def _squares(make_raster, tmp_path):
+    classes = np.zeros((40, 40), np.uint8)
+    classes[4:14, 4:14] = 1
+    classes[20:36, 22:30] = 1
+    raster = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    truth = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 4, Y0 - 14, X0 + 14, Y0 - 4)],
+                             crs=UTM_CRS)
+    truth.to_file(tmp_path / "truth.geojson")
+    return raster, tmp_path / "truth.geojson"
+
+
+def _read_copy(path):
+    """The vector file ``path`` read under a name without ';' (GDAL cuts names there)."""
+    import shutil
+
+    copy = path.parent.parent / "copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir()
+    for part in path.parent.glob(glob_escape(path.stem) + ".*"):
+        shutil.copy(part, copy / ("x" + part.suffix))
+    return gpd.read_file(copy / ("x" + path.suffix))
+
+
+@pytest.mark.parametrize("name", ["v;.geojson", "v #ü;.gpkg", "v;.fgb", "v;.shp"])
+def test_vector_output_named_with_a_semicolon_is_written(run_cli, make_raster, tmp_path,
+                                                         name):
+    # GDAL cuts vector file names at ';': vectorize said "2 polygons", exit 0, no file
+    raster, _ = _squares(make_raster, tmp_path)
+    out = tmp_path / "out" / name
+    result = run_cli("vectorize", raster, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert len(_read_copy(out)) == 2
+    assert sorted(p.name for p in out.parent.iterdir() if p.suffix == out.suffix) == [name]
+    assert not [p for p in out.parent.iterdir() if not p.name.startswith("v")]
+
+
+@pytest.mark.parametrize("name", ["err;1.gpkg", "e;.geojson"])
+def test_errors_output_named_with_a_semicolon_is_written(run_cli, make_raster, tmp_path,
+                                                         name):
+    _, truth = _squares(make_raster, tmp_path)
+    out = tmp_path / "out" / name
+    result = run_cli("evaluate", truth, truth, "--errors", out)
+    assert result.exit_code == 0, result.output
+    assert list(_read_copy(out)["kind"]) == ["TP"]
+    assert [p.name for p in out.parent.iterdir()] == [name]
