@@ -31,8 +31,9 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 
 def _pattern_files(pattern: str) -> list[Path]:
-    """The files matching a glob ``pattern``, sorted."""
-    files = [Path(p) for p in sorted(glob.glob(pattern)) if Path(p).is_file()]
+    """The files matching a glob ``pattern``, sorted; ``**`` is any depth, none included
+    (as in bash's globstar, zsh and pathlib)."""
+    files = [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if Path(p).is_file()]
     if not files:
         raise InputError(f"{pattern}: no file matches this pattern. Check the path.")
     return files

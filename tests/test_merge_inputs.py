@@ -49,6 +49,16 @@ def test_pattern_expanded_sorted_and_no_match_is_an_error(tmp_path):
         expand_inputs([str(tmp_path / "x*.tif")])
 
 
+def test_double_star_pattern_is_recursive(tmp_path, monkeypatch):
+    # '**' read only the files one folder down (1 of 6), as '*' does, without a word
+    _touch(tmp_path / "city", "t1.tif", "t2.tif", ".hidden.tif")
+    _touch(tmp_path / "city" / "sub", "t3.tif")
+    _touch(tmp_path / "city" / "sub" / "deep", "t4.tif")
+    monkeypatch.chdir(tmp_path)
+    assert sorted(p.as_posix() for p in expand_inputs(["city/**/*.tif"])) == [
+        "city/sub/deep/t4.tif", "city/sub/t3.tif", "city/t1.tif", "city/t2.tif"]
+
+
 def test_existing_file_with_brackets_virtual_paths_and_duplicates_pass(tmp_path):
     odd = _touch(tmp_path, "tile[1].tif", "a.tif") / "tile[1].tif"
     zipped, remote = "/vsizip/city.zip/a.tif", "s3://bucket/city/*.tif"
