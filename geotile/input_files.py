@@ -17,13 +17,21 @@ from geotile.raster import input_path, is_virtual_path
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".png", ".jpg", ".jpeg")
 
 
+def _file_or_dangling(path: Path) -> bool:
+    """A file, or a symbolic link to nothing (a moved file, an unmounted volume): a missing
+    input to report, never to leave out."""
+    return path.is_file() or (path.is_symlink() and not path.exists())
+
+
 def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     """The files of ``folder`` (not recursing) with one of ``suffixes``, sorted by name;
     hidden ones (macOS ``._x.tif``, geotile's own ``.x.<hex>.tmp.tif`` of a killed run)
-    are no input, as a shell's ``*`` leaves them out."""
+    are no input, as a shell's ``*`` leaves them out. A dangling link is kept: the commands
+    say "no such file", as for the shell's expansion."""
     wanted = tuple(s.lower() for s in suffixes)
-    files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                    and p.suffix.lower() in wanted), key=lambda p: p.name)
+    files = sorted((p for p in folder.iterdir() if _file_or_dangling(p)
+                    and not p.name.startswith(".") and p.suffix.lower() in wanted),
+                   key=lambda p: p.name)
     if not files:
         raise InputError(f"{folder}: the folder holds no raster files "
                          f"({' '.join(wanted)}). Check the path.")
@@ -32,8 +40,9 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 def _pattern_files(pattern: str) -> list[Path]:
     """The files matching a glob ``pattern``, sorted; ``**`` is any depth, none included
-    (as in bash's globstar, zsh and pathlib)."""
-    files = [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if Path(p).is_file()]
+    (as in bash's globstar, zsh and pathlib); dangling links kept, as in a folder."""
+    files = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))
+             if _file_or_dangling(Path(p))]
     if not files:
         raise InputError(f"{pattern}: no file matches this pattern. Check the path.")
     return files

@@ -59,6 +59,38 @@ def test_double_star_pattern_is_recursive(tmp_path, monkeypatch):
         "city/sub/deep/t4.tif", "city/sub/t3.tif", "city/t1.tif", "city/t2.tif"]
 
 
+def test_dangling_links_in_a_folder_or_pattern_are_kept(tmp_path):
+    # left out without a word, where the shell's expansion of the same pattern fails
+    _touch(tmp_path / "city", "a.tif")
+    links = tmp_path / "lnk"
+    links.mkdir()
+    (links / "a.tif").symlink_to(tmp_path / "city" / "a.tif")
+    (links / "broken.tif").symlink_to(tmp_path / "city" / "nothere.tif")
+    (links / "sub").symlink_to(tmp_path / "city")  # a link to a folder is no input
+    expected = ["a.tif", "broken.tif"]
+    assert [p.name for p in expand_inputs([links])] == expected
+    assert [p.name for p in expand_inputs([str(links / "*")])] == expected
+
+
+def test_a_dangling_link_in_a_folder_fails_naming_it(run_cli, tmp_path):
+    from tests.conftest import assert_one_line_error
+
+    write_raster(tmp_path / "a.tif", np.zeros((8, 8), "uint8"))
+    links = tmp_path / "lnk"
+    links.mkdir()
+    (links / "a.tif").symlink_to(tmp_path / "a.tif")
+    (links / "broken.tif").symlink_to(tmp_path / "nothere.tif")
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)], crs=UTM_CRS).to_file(labels)
+    for inputs in (links, str(links / "*.tif")):
+        assert_one_line_error(run_cli("vectorize", inputs, "-o", tmp_path / "v.gpkg"),
+                              "broken.tif", "no such file")
+        # before any work: a.tif's mask is not written either
+        assert_one_line_error(run_cli("make-masks", labels, inputs, "-o", tmp_path / "m"),
+                              "broken.tif", "no such file")
+    assert not (tmp_path / "v.gpkg").exists() and not (tmp_path / "m").exists()
+
+
 def test_existing_file_with_brackets_virtual_paths_and_duplicates_pass(tmp_path):
     odd = _touch(tmp_path, "tile[1].tif", "a.tif") / "tile[1].tif"
     zipped, remote = "/vsizip/city.zip/a.tif", "s3://bucket/city/*.tif"

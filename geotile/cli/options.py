@@ -175,8 +175,11 @@ def resolve_outputs(
     is always refused.
     """
     from geotile.errors import InputError
-    from geotile.raster import check_output, files_read
+    from geotile.raster import check_output, files_read, input_exists
 
+    missing = next((p for p in inputs if not input_exists(p)), None)
+    if missing is not None:  # before any output is written
+        raise InputError(f"{missing}: no such file. Check the path.")
     as_folder = output.is_dir() or getattr(output, "names_folder", False) \
         or str(output).endswith(("/", os.sep))
     if len(inputs) == 1 and not as_folder:
