@@ -429,3 +429,35 @@ def test_a_uint8_mosaic_on_a_gdal_without_mask_band_sources_is_refused(tmp_path,
                                   "uint8", "--tile-size", "32", "--merge", tmp_path / "p.vrt"),
                           "GDAL 3.9", "--dtype float32")
     assert not (tmp_path / "p.vrt").exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_many_inputs_cost_file_checks_in_proportion(tmp_path, run_cli, monkeypatch, command):
+    # each output was compared with every input (n² path resolutions: 2000 tiles spent
+    # 170 s before the first); the file-system calls per input must not grow with n
+    import os
+
+    from tests.onnx_models import pointwise_model
+
+    n = 150
+    (tmp_path / "tiles").mkdir()
+    for i in range(n):
+        write_raster(tmp_path / "tiles" / f"t{i:03d}.tif", np.zeros((3, 4, 4), "uint8"))
+    first = pointwise_model(tmp_path / "m.onnx")
+    if command == "make-masks":
+        first = tmp_path / "labels.geojson"
+        gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)], crs=UTM_CRS).to_file(first)
+    calls = {"n": 0}
+    for name in ("stat", "lstat"):
+        real = getattr(os, name)
+
+        def counted(*args, _real=real, **kwargs):
+            calls["n"] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, counted)
+    result = run_cli(command, first, tmp_path / "tiles", "-o", tmp_path / "out", "-q")
+    monkeypatch.undo()
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "out").glob("*.tif"))) == n
+    assert calls["n"] < 300 * n  # about 50 per input; comparing all pairs took 1800

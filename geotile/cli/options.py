@@ -197,17 +197,22 @@ def resolve_outputs(
             raise InputError(f"{output}: {len(inputs)} inputs need a folder as output, and this "
                              f"names a {output.suffix} file. Give a folder (e.g. "
                              f"{output.with_suffix('')}/).")
-        stems = [Path(p).stem for p in inputs]
-        duplicates = {s for s in stems if stems.count(s) > 1}
+        from collections import Counter
+
+        duplicates = {s for s, n in Counter(Path(p).stem for p in inputs).items() if n > 1}
         if duplicates:
             raise InputError(
                 f"inputs share the file name {sorted(duplicates)[0]!r}: their outputs in "
                 f"{output} would collide. Run them separately."
             )
         pairs = [(p, Path(output) / f"{Path(p).stem}{suffix}") for p in inputs]
-    sources = [(read, given) for given in (*inputs, *protected) for read in files_read(given)]
+    sources: dict = {}  # each file read, by its keys (see _file_keys): linear in the inputs
+    for given in (*inputs, *protected):
+        for read in files_read(given):
+            for key in _file_keys(read):
+                sources.setdefault(key, (read, given))
     for _, out in pairs:
-        source = next(((read, given) for read, given in sources if _same_file(read, out)), None)
+        source = next((sources[k] for k in _file_keys(out) if k in sources), None)
         if source is not None:
             read, given = source
             what = f"the input {given}" if read == given else f"read by the input {given}"
@@ -234,6 +239,23 @@ def refuse_input_as_output(output: Path, inputs, option: str) -> None:
         if source is not None and _same_file(input_path(source), Path(output)):
             raise InputError(f"{output}: the {option} output is the input {source}; geotile "
                              "never writes over its inputs. Choose another file name.")
+
+
+def _file_keys(path) -> list:
+    """What identifies a local file: its (device, inode) when it exists and its resolved
+    path; two paths sharing a key are the same file (as :func:`_same_file` says). none for
+    a GDAL virtual path (never a local output)."""
+    if not isinstance(path, Path):
+        return []
+    try:
+        info = path.stat()
+        keys: list = [(info.st_dev, info.st_ino)]
+    except OSError:
+        keys = []
+    try:
+        return [*keys, str(path.resolve())]
+    except OSError:
+        return keys
 
 
 def _same_file(a: Path, b: Path) -> bool:
