@@ -733,7 +733,9 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
     (its "no building" row) says so in the log; one without a row for it, or vector labels
     that lie elsewhere (a wrong CRS, another image's file), in a warning. ``outcome``: what
     that leaves of the image in place of its all-zero mask (tile: its annotations)."""
-    image = Path(image_path).name
+    from geotile.raster import input_path
+
+    image = input_path(image_path).name  # a URL's ?query (a signature) is no part of it
     if len(labels) == 0 and labels.extent is None and "ImageId" not in labels.fields:
         # an empty file (SpaceNet's GeoJSON of a tile without buildings, say)
         warnings.warn(f"{labels_path} holds no features; "

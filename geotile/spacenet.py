@@ -51,7 +51,9 @@ GEO_CRS = "EPSG:4326"
 
 def image_id(name: str | os.PathLike) -> str:
     """SpaceNet ImageId of an image file or stem: the stem without the product prefix."""
-    stem = Path(name).name
+    from geotile.raster import input_path
+
+    stem = input_path(name).name  # a URL's ?query is no part of it
     for suffix in (".tif", ".tiff", ".png", ".jpg", ".vrt", ".npy", ".csv"):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
@@ -65,7 +67,9 @@ def image_id(name: str | os.PathLike) -> str:
 def match_image(name: str | os.PathLike, ids) -> str | None:
     """The ImageId among ``ids`` that an image belongs to: its stem, its stem without the
     product prefix, else the longest id the stem ends with after an underscore."""
-    stem = Path(name).stem
+    from geotile.raster import input_path
+
+    stem = input_path(name).stem
     for candidate in (stem, image_id(name)):
         if candidate in ids:
             return candidate

@@ -945,8 +945,11 @@ def _check_overlaps(paths: list[Path], footprints: list) -> None:
 
 
 def _name(path) -> str:
-    """A raster's file name (the last part of a GDAL virtual path too)."""
-    return os.path.basename(os.fspath(path).rstrip("/"))
+    """A raster's file name (the last part of a GDAL virtual path too, without a URL's
+    ``?query``: a presigned URL's signature is no name)."""
+    from geotile.raster import input_path
+
+    return input_path(path).name
 
 
 def _sources_for(merged, edge_regions) -> list[str]:

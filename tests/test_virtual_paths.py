@@ -102,3 +102,32 @@ def test_remote_outputs_are_refused_in_one_line(tmp_path, run_cli, output, monke
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and output in lines[0] and "local" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["footprints.geojson", "scene.tif"]
+
+
+def test_a_presigned_url_query_stays_out_of_vector_outputs(served, tmp_path, run_cli):
+    # the query (signature, key id) was every feature's source and the CSV's ImageId
+    folder, base = served
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 16:48] = 1
+    write_raster(folder / "t_0_0.tif", mask)
+    url = f"/vsicurl/{base}/t_0_0.tif?X-Amz-Signature=SECRET&X-Amz-Credential=AKIA"
+    for name in ("c.csv", "c.geojson"):
+        result = run_cli("vectorize", url, "-o", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        assert "SECRET" not in (tmp_path / name).read_text() + result.output
+    import pandas as pd
+
+    assert set(pd.read_csv(tmp_path / "c.csv")["ImageId"]) == {"t_0_0"}
+    assert list(gpd.read_file(tmp_path / "c.geojson")["source"]) == ["t_0_0.tif"]
+
+
+def test_a_presigned_url_query_stays_out_of_warnings(served, tmp_path, run_cli):
+    folder, base = served
+    write_raster(folder / "t.tif", np.zeros((3, 16, 16), np.uint8))
+    x0, y0 = UTM_ORIGIN
+    far = gpd.GeoDataFrame(geometry=[box(x0 - 900, y0 - 900, x0 - 800, y0 - 800)], crs=UTM_CRS)
+    far.to_file(tmp_path / "far.geojson")
+    result = run_cli("make-masks", tmp_path / "far.geojson",
+                     f"/vsicurl/{base}/t.tif?X-Amz-Signature=SECRET", "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "no feature overlaps t.tif " in result.stderr and "SECRET" not in result.stderr
