@@ -91,7 +91,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from geotile.labels import image_regions, read_labels
     from geotile.masks import own_rows, prepare_labels, say_no_labels_on
     from geotile.no_georef import labels_not_placed, map_crs, placed_nowhere, quiet_rasterio
-    from geotile.raster import may_hold_nodata, open_raster, valid_pixels
+    from geotile.raster import input_path, may_hold_nodata, open_raster, valid_pixels
     from geotile.spacenet import is_spacenet_csv
 
     folder = Path(folder)
@@ -101,7 +101,8 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                          images=list(images), regions=image_regions(images),
                          class_field=options.class_field)
     (folder / "labels").mkdir(exist_ok=True)
-    by_source = {Path(image).name: Path(image) for image in images}
+    # as written: a Path would make /vsizip//tmp/x.zip/a.tif /vsizip/tmp/x.zip/a.tif
+    by_source = {input_path(image).name: input_path(image) for image in images}
     coco_images, coco_annotations, categories = [], [], {}
     prepared: dict = {}
     seen: set = set()

@@ -827,12 +827,12 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
               extra=None, zeros_binary=False) -> None:
-    from geotile.progress import progress_bar
-
-    label = Path(image)  # its name and stem (``image`` itself may be a GDAL virtual path)
     from geotile.extra_bands import ExtraBands
     from geotile.no_georef import quiet_rasterio, warn_if_not_georeferenced
-    from geotile.raster import check_pixels_readable, open_raster
+    from geotile.progress import progress_bar
+    from geotile.raster import check_pixels_readable, input_path, open_raster
+
+    label = input_path(image)  # its name and stem (a URL's without its ?query)
 
     with quiet_rasterio(), open_raster(image) as src, (
         open_raster(mask) if mask else contextlib.nullcontext()

@@ -131,3 +131,23 @@ def test_a_presigned_url_query_stays_out_of_warnings(served, tmp_path, run_cli):
                      f"/vsicurl/{base}/t.tif?X-Amz-Signature=SECRET", "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     assert "no feature overlaps t.tif " in result.stderr and "SECRET" not in result.stderr
+
+
+def test_tile_labels_of_a_zipped_or_signed_remote_image(served, tmp_path, run_cli):
+    # Path() made /vsizip//tmp/... /vsizip/tmp/...: "not a raster GDAL can read"
+    folder, base = served
+    image, labels = _scene(folder)
+    archive = tmp_path / "scene.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(image, "scene/scene.tif")
+    for given, out in ((f"/vsizip/{archive}/scene/scene.tif", "zt"),
+                       (f"/vsicurl/{base}/scene.tif?X-Amz-Signature=SECRET", "ct")):
+        result = run_cli("tile", given, "--labels", labels, "--size", "32",
+                         "-o", tmp_path / out)
+        assert result.exit_code == 0, result.output
+        index = (tmp_path / out / "index.csv").read_text()
+        assert "SECRET" not in index
+        rows = index.splitlines()[1:]
+        assert len(rows) == 4 and all(",scene.tif," in row for row in rows)
+        written = sorted(p.name for p in (tmp_path / out / "labels").iterdir())
+        assert len(written) == 4 and all(n.startswith("scene_") for n in written), written
