@@ -7,6 +7,7 @@ collapse "//" and break them).
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import zipfile
@@ -151,3 +152,29 @@ def test_tile_labels_of_a_zipped_or_signed_remote_image(served, tmp_path, run_cl
         assert len(rows) == 4 and all(",scene.tif," in row for row in rows)
         written = sorted(p.name for p in (tmp_path / out / "labels").iterdir())
         assert len(written) == 4 and all(n.startswith("scene_") for n in written), written
+
+
+@pytest.mark.parametrize("option,name", [("--report", "r.html"), ("--report", "r.png"),
+                                         ("--errors", "e.gpkg")])
+@pytest.mark.parametrize("prefix", ["/vsimem/", "/vsizip/{tmp}/rep.zip/"])
+def test_evaluate_outputs_on_virtual_paths_are_refused(tmp_path, run_cli, option, name,
+                                                       prefix):
+    # --report made real folders /vsimem/ and /vsizip/tmp/... at the root and wrote there
+    import shutil
+    import uuid
+
+    _, labels = _scene(tmp_path)
+    output = prefix.format(tmp=tmp_path) + f"{uuid.uuid4().hex}-{name}"
+    try:
+        result = run_cli("evaluate", labels, labels, option, output)
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and output in lines[0] and "local" in lines[0], lines
+        assert not Path(output).exists()
+    finally:  # what a failing run wrote outside tmp_path (folders at the root)
+        Path(output).unlink(missing_ok=True)
+        for folder in Path(output).parents[:-1]:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["footprints.geojson", "scene.tif"]
+    shutil.rmtree(tmp_path)  # nothing else there to keep

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from geotile.cli.options import (
     INPUT_PATH,
+    LOCAL_FILE,
     FloatRange,
     given,
     json_opt,
@@ -109,7 +108,7 @@ def _line_options(command):
 @click.option("--repair-truth", is_flag=True,
               help="Vectors: repair invalid truth polygons with buffer(0) (SpaceNet scores "
               "them as unmatchable).")
-@click.option("--report", type=click.Path(path_type=Path), metavar="FILE.png|FILE.html",
+@click.option("--report", **LOCAL_FILE, metavar="FILE.png|FILE.html",
               help="Vectors: draw TP (green), FP (red) and FN (yellow) polygons.")
 @click.option("--image", type=INPUT_PATH,
               help="Image drawn under --report (else a blank background).")
@@ -118,7 +117,7 @@ def _line_options(command):
               "and predictions not larger. Two SpaceNet CSVs: AREA in px^2 (pixel WKT), "
               "default 20 as SpaceNet scores. Vector files and folders: AREA in m^2 "
               "(measured in the truth's CRS, in its UTM zone when geographic), default 0.")
-@click.option("--errors", "errors", type=click.Path(path_type=Path),
+@click.option("--errors", "errors", **LOCAL_FILE,
               metavar="FILE.gpkg|.geojson|.fgb",
               help="Vectors and SpaceNet CSVs: write the TP and FP (predicted) and FN (missed "
               "truth) polygons with fields image, kind (TP/FP/FN), iou (of the match), "

@@ -153,6 +153,10 @@ def _local_output(ctx, param, value):
     return value
 
 
+#: click.option keywords of an output file besides -o (a local path, see _local_output)
+LOCAL_FILE = {"type": click.Path(path_type=OutputPath), "callback": _local_output}
+
+
 def output_opt(help_text: str):
     """The required -o/--output option (a local path)."""
     return click.option(
