@@ -62,8 +62,22 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     return [local]
 
 
-def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list:
+class Inputs(list):
+    """The expanded inputs; ``folders``: the (resolved) folders that a folder or pattern
+    argument read, where a run's own outputs must not go (a later run would read them)."""
+
+    folders: frozenset = frozenset()
+
+
+def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> Inputs:
     """``paths`` with folders and glob patterns expanded (see :func:`expand_one`), in order.
     A file named twice stays twice, so that commands refuse it as before: the same raster
     twice is a mistake to report, never to hide."""
-    return [item for path in paths for item in expand_one(path, suffixes)]
+    inputs, folders = Inputs(), set()
+    for path in paths:
+        items = expand_one(path, suffixes)
+        inputs += items
+        if items != [input_path(path)]:  # a folder or a pattern
+            folders |= {Path(item).parent.resolve() for item in items}
+    inputs.folders = frozenset(folders)
+    return inputs

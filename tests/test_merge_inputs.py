@@ -461,3 +461,23 @@ def test_many_inputs_cost_file_checks_in_proportion(tmp_path, run_cli, monkeypat
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "out").glob("*.tif"))) == n
     assert calls["n"] < 300 * n  # about 50 per input; comparing all pairs took 1800
+
+
+@pytest.mark.parametrize("inputs", ["tiles", "tiles/t0?.tif", "tiles/t00.tif"])
+def test_merge_into_the_folder_the_images_were_read_from_is_refused(tmp_path, run_cli,
+                                                                    monkeypatch, inputs):
+    # --merge tiles/all.vrt was written, and the next run over tiles/ read it as a tile
+    from tests.conftest import assert_one_line_error
+
+    _cut(tmp_path, _scene())
+    _labels(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in (tmp_path / "tiles").iterdir())
+    result = run_cli("make-masks", "labels.geojson", inputs, "-o", "masks/",
+                     "--merge", "tiles/all.vrt")
+    if inputs == "tiles/t00.tif":  # a file named as itself: no folder was read
+        assert result.exit_code == 0, result.output
+        return
+    assert_one_line_error(result, "tiles/all.vrt", "input folder", "--merge all.vrt")
+    assert sorted(p.name for p in (tmp_path / "tiles").iterdir()) == before
+    assert not (tmp_path / "masks").exists()

@@ -149,7 +149,8 @@ def make_masks(
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels],
                             resume=resume)
-    replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resume)
+    replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resume,
+                                input_folders=images.folders)
     settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler"),
                 "class_map": mapping}
     if workers or scheduler:

@@ -283,20 +283,25 @@ def merge_opt(command):
         "replaces it, --resume too when geotile wrote it.")(command)
 
 
-def check_merge(merge, pairs, overwrite: bool, protected=(), resume: bool = False) -> bool:
-    """--merge: refuse, before any work, a PATH that is an input or output, exists without
-    --overwrite, or inputs whose grids cannot make one mosaic (outputs share them). Whether
-    an existing PATH is replaced: with --overwrite, or with --resume when geotile wrote it."""
+def check_merge(merge, pairs, overwrite: bool, protected=(), resume: bool = False,
+                input_folders=()) -> bool:
+    """--merge: refuse, before any work, a PATH that is an input or output, lies in the
+    outputs' folder or in ``input_folders`` (those an IMAGE folder or pattern read), exists
+    without --overwrite, or inputs whose grids cannot make one mosaic (outputs share them).
+    Whether an existing PATH is replaced: with --overwrite, or with --resume when geotile
+    wrote it."""
     if merge is None:
         return overwrite
     from geotile.merge import check_grid, check_merge_output, written_by_geotile
 
     replace = overwrite or (resume and merge.exists() and written_by_geotile(merge))
     folders = {Path(out).parent.resolve() for _, out in pairs}
-    if len(pairs) > 1 and Path(merge).parent.resolve() in folders:
+    where = Path(merge).parent.resolve()
+    if (len(pairs) > 1 and where in folders) or where in input_folders:
         from geotile.errors import InputError
 
-        raise InputError(f"{merge}: write the mosaic beside the outputs' folder, not in it "
+        which = "outputs'" if where in folders else "input"
+        raise InputError(f"{merge}: write the mosaic beside the {which} folder, not in it "
                          "(a later run over that folder would read it as one more tile), "
                          f"e.g. --merge {Path(merge).parent.parent / Path(merge).name}.")
     from geotile.raster import files_read

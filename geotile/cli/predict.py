@@ -191,7 +191,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     pairs = resolve_outputs(images, output, overwrite or resume, protected=read,
                             resume=resume)
     replace_merge = check_merge(merge, pairs, overwrite, protected=[model, *read],
-                                resume=resume)
+                                resume=resume, input_folders=images.folders)
     grid = open_mosaic([image for image, _ in pairs], disjoint=True) if mosaic else None
     settings = run_settings(ctx, "model", "images", "workers", "scheduler")
     model_options = {"providers": providers, "fp16": fp16, "mean": mean, "std": std,
