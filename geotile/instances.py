@@ -699,8 +699,8 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
 
         for number, (found, edges, used) in enumerate(
                 progress_bar(results, progress, total=len(paths), unit="raster")):
-            for label, piece in found.items():
-                pieces[base + label] = [*piece, paths[number].name]
+            for label, piece in found.items():  # keyed by the raster's index, not its name
+                pieces[base + label] = [*piece, number]
             col, row = places[number]
             strips.setdefault(surface[number], []).extend(
                 (side, line + (row if side in ("top", "bottom") else col), r + row, c + col,
@@ -712,12 +712,12 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
         _link_strips(links, found)
     regions = _unite(pieces, links)
     if len(set(surface)) > 1:
-        regions = merge_across_rasters(regions, {p.name: p for p in paths}, options,
-                                       {p.name: s for p, s in zip(paths, surface, strict=True)})
+        regions = merge_across_rasters(regions, dict(enumerate(paths)), options,
+                                       dict(enumerate(surface)))
     frame = gpd.GeoDataFrame(
         {"class_id": np.ones(len(regions), np.int64), "class": ["building"] * len(regions),
          "score": [round(r[1] / r[2], 4) if r[2] else None for r in regions],
-         "source": [r[4] for r in regions]},
+         "source": [paths[r[4]].name for r in regions]},
         geometry=[r[0] for r in regions], crs=crs)
     frame.attrs["cell"] = cell
     frame.attrs["centre"] = raster_centre(paths[0]) if paths else None

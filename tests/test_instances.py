@@ -246,6 +246,25 @@ def test_building_across_adjacent_rasters_is_one(make_raster):
     assert sorted(found["source"]) == ["a.tif", "a.tif", "b.tif"]
 
 
+def test_rasters_of_one_name_in_two_folders_are_two_rasters(make_raster, tmp_path):
+    """d1/x.tif and d2/x.tif on different grids: a building across their edge is joined as
+    for rasters of distinct names (each raster is its own, whatever its name)."""
+    houses = [shapely.box(X0 + 8, Y0 - 12, X0 + 14, Y0 - 4),
+              shapely.box(X0 + 14, Y0 - 12, X0 + 26, Y0 - 4),
+              shapely.box(X0 + 30, Y0 - 12, X0 + 36, Y0 - 4)]
+    fine = from_origin(X0 + 20, Y0, 0.25, 0.25)  # another pixel size: another grid
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d2").mkdir()
+    rasters = {}
+    for names in (("a.tif", "b.tif"), ("d1/x.tif", "d2/x.tif")):
+        left = write_probabilities(make_raster, names[0], houses, (40, 40), TRANSFORM)
+        right = write_probabilities(make_raster, names[1], houses, (80, 80), fine)
+        rasters[names] = instance_frame([left, right])
+    distinct, same = rasters.values()
+    assert normalized(distinct.geometry) == normalized(same.geometry) == normalized(houses)
+    assert sorted(same["source"]) == ["x.tif"] * 3
+
+
 def test_houses_whose_wall_is_the_edge_between_rasters_stay_apart(make_raster):
     """A wall exactly on the edge between adjacent rasters (boundary and contact high on both
     sides of it) separates two houses, as it does inside one raster; a house cut by the
