@@ -415,16 +415,32 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
     return few and not grey and int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2
 
 
+#: values_0_255 of the rasters already scanned, by (name, shape, mtime); oldest dropped first
+_SCANNED: dict[tuple, str | None] = {}
+_SCANNED_MAX = 256
+
+
 def values_0_255(label) -> str | None:
     """"binary" when a uint8 label raster without nodata holds only 0 and some 255, in one
     band or repeated in every band (INRIA's, Massachusetts' and DeepGlobe's road ground
     truth): 255 is then the positive class (id 1), as tile and evaluate read it, not the
     ignore value; "zeros" when it holds only 0; else None. Exact: read block by block at
     full resolution, stopping at the first other value (a class raster shows one in its
-    first blocks)."""
+    first blocks); once per file (cached by name, shape and modification time)."""
     if label.dtypes[0] != "uint8" or label.nodata is not None or label.count not in (1, 3, 4) \
             or has_colour_table(label) or set(alpha_bands(label)) & {1, 2, 3}:
         return None
+    path = Path(str(label.name))
+    key = (str(label.name), label.shape, path.stat().st_mtime_ns if path.exists() else None)
+    if key not in _SCANNED:
+        if len(_SCANNED) >= _SCANNED_MAX:
+            del _SCANNED[next(iter(_SCANNED))]
+        _SCANNED[key] = _scan_0_255(label)
+    return _SCANNED[key]
+
+
+def _scan_0_255(label) -> str | None:
+    """:func:`values_0_255` from every block of ``label`` (uncached)."""
     bands = [1] if label.count == 1 else [1, 2, 3]
     positive = False
     for _, window in label.block_windows(1):

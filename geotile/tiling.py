@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import functools
 import glob
 import hashlib
 import json
@@ -55,6 +54,7 @@ from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
 from geotile.errors import GeotileWarning, InputError
 from geotile.grid import Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
+from geotile.raster_kinds import values_0_255
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.tiff_template import TiffTemplate
@@ -214,30 +214,11 @@ def mask_padding_value(mask_src, binary: bool | None = None):
     return 0 if (is_binary_0_255(mask_src) if binary is None else binary) else 255
 
 
-@functools.lru_cache(maxsize=256)
-def _values_0_255(name: str, shape: tuple, mtime) -> str | None:
-    from geotile.raster import open_raster
-    from geotile.raster_kinds import values_0_255
-
-    with open_raster(name) as src:
-        return values_0_255(src)
-
-
-def mask_values_0_255(mask_src) -> str | None:
-    """"binary" for a 0/255 mask, "zeros" for an all-0 one (uint8, no nodata), else None:
-    from every pixel (:func:`geotile.raster_kinds.values_0_255`), cached per file."""
-    if mask_src.nodata is not None or mask_src.dtypes[0] != "uint8":
-        return None
-    path = Path(str(mask_src.name))
-    mtime = path.stat().st_mtime_ns if path.exists() else None
-    return _values_0_255(str(mask_src.name), mask_src.shape, mtime)
-
-
 def is_binary_0_255(mask_src, zeros: bool = False) -> bool:
     """Whether a uint8 mask without nodata holds only 0 and 255 (255: the positive class),
     in every band (Massachusetts' and DeepGlobe's RGB masks repeat it in three); ``zeros``:
     an all-0 mask counts too (one without buildings among 0/255 masks)."""
-    kind = mask_values_0_255(mask_src)
+    kind = values_0_255(mask_src)
     return kind == "binary" or (zeros and kind == "zeros")
 
 
@@ -260,7 +241,7 @@ def _zeros_are_binary(images, masks, options: TileOptions) -> bool:
         if not _pads(_grid_of(image, options)):
             continue  # no padding: the convention never shows
         with quiet_rasterio(), open_raster(mask) as mask_src:
-            if mask_values_0_255(mask_src) == "binary":
+            if values_0_255(mask_src) == "binary":
                 return True
     return False
 

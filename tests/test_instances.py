@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -406,6 +407,28 @@ def test_cli_instances_on_a_raster_without_crs(run_cli, make_raster, tmp_path):
                      "--crs", "EPSG:3857")
     assert_one_line_error(result, "p.tif", "no CRS", "--crs EPSG:3857")
     assert not (tmp_path / "c.gpkg").exists()
+
+
+def test_cli_instances_scan_each_0_255_mask_once(run_cli, make_raster, tmp_path,
+                                                 monkeypatch):
+    """A 2 x 2 mosaic of 0/255 masks: whether each is one is read from all its pixels once,
+    not again for each raster it is a neighbour of."""
+    mask = np.zeros((64, 64), np.uint8)
+    mask[20:44, 20:44] = 255  # a building across the four tiles' corner
+    tiles = cut_into_tiles(make_raster, make_raster("m.tif", mask), [32], [32])
+    scanned = []
+    block_windows = rasterio.io.DatasetReader.block_windows
+
+    def counted(src, *args, **kwargs):
+        scanned.append(Path(src.name).name)
+        return block_windows(src, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio.io.DatasetReader, "block_windows", counted)
+    result = run_cli("vectorize", *tiles, "-o", tmp_path / "b.gpkg", "--instances",
+                     "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "b.gpkg")) == 1
+    assert sorted(scanned) == sorted(Path(t).name for t in tiles)
 
 
 def cut_into_tiles(make_raster, whole, rows, cols):
