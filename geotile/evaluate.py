@@ -550,17 +550,15 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
     return grown
 
 
-def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source,
-         truth: bool = False) -> np.ndarray:
+def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
+         source) -> np.ndarray:
     """Class ids of a row band: class rasters as they are, probabilities thresholded
-    (one band: p >= threshold) or argmaxed (several bands). ``truth``: 255 is its ignore
-    value, no sign of probabilities x 255."""
+    (one band: p >= threshold) or argmaxed (several bands)."""
     from geotile.raster_kinds import (
         SCALED_PROBABILITY_IDS,
         check_probabilities,
         class_ids,
         scale_advice,
-        warn_if_scaled_probabilities,
         whole_float_ids,
     )
 
@@ -577,9 +575,6 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float, source,
             raise InputError(f"{source}: value {ids.max()} is beyond the class ids evaluate "
                              f"scores (0..{MAX_SCORED_CLASS_ID}); instance ids or counts are not "
                              f"classes. Give a class raster{advice}.")
-        if scaled:
-            shown = valid & (band != IGNORE) if truth else valid
-            warn_if_scaled_probabilities(np.where(shown, band, 0).astype(band.dtype), source)
         return ids
     check_probabilities(values, valid, kind, source)  # float class ids are no probabilities
     return class_ids(values, valid, kind, threshold)[0]
@@ -738,6 +733,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         plain_bands,
         raster_kind,
         reads_nodata,
+        warn_if_scaled_class_raster,
     )
     from geotile.streaming import background, blocks, is_striped
 
@@ -776,12 +772,16 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                 p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
                 if lookup is not None:
                     p_ids = lookup[p_ids]
-                t_ids = _ids(t_values, keep, true_kind, 0.5, truth, truth=True)
+                t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
                 confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
                 if pred.nodata == 0:
                     zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)
                 if true.nodata == 0:
                     zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
+        # once per raster, from a sample (after the blocks: ids beyond a confusion matrix
+        # are refused there, with the same advice); the truth's 255 is its ignore value
+        warn_if_scaled_class_raster(pred, pred_kind, prediction)
+        warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
         counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
                                   zero_nodata=tuple(zero_nodata),

@@ -347,18 +347,21 @@ def scale_advice(dtype, name: str) -> str:
             f"(gdal_edit.py -scale {1 / full:.6g} {name})")
 
 
-def warn_if_scaled_class_raster(src, kind: RasterKind, source) -> None:
+def warn_if_scaled_class_raster(src, kind: RasterKind, source,
+                                ignore: int | None = None) -> None:
     """:func:`warn_if_scaled_probabilities` from a sample of an open raster read as
-    ``kind`` (its nodata value left out), for an untagged class raster of a dtype it
-    checks."""
+    ``kind`` (its nodata value and ``ignore`` left out), for an untagged class raster of a
+    dtype it checks."""
     if kind.kind != "class" or kind.names is not None \
             or np.dtype(src.dtypes[0]) not in SCALED_PROBABILITY_IDS:
         return
     from geotile.raster import sample_pixels
 
     sample = sample_pixels(src, 1)[0]
-    if src.nodata is not None and reads_nodata(src, kind):
-        sample = np.where(sample == src.nodata, 0, sample).astype(sample.dtype)
+    left_out = [v for v in (src.nodata if reads_nodata(src, kind) else None, ignore)
+                if v is not None]
+    if left_out:
+        sample = np.where(np.isin(sample, left_out), 0, sample).astype(sample.dtype)
     warn_if_scaled_probabilities(sample, source)
 
 

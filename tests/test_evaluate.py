@@ -443,6 +443,22 @@ def test_ignore_value_of_a_truth_is_no_sign_of_scaled_probabilities(make_raster)
         evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", scores))
 
 
+def test_scaled_probabilities_are_warned_of_once_per_raster(make_raster):
+    """A class raster of probabilities x 255 read in 16 blocks: one warning, not one per
+    block."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    scores = np.arange(64 * 64).reshape(64, 64) % 101 + 150  # 150..250 in every block
+    truth = make_raster("t.tif", np.zeros((64, 64), np.uint8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate_rasters(make_raster("p.tif", scores.astype(np.uint8)), truth, block_size=16)
+    said = [str(w.message) for w in caught if issubclass(w.category, GeotileWarning)]
+    assert len(said) == 1 and "p.tif: class ids up to 250" in said[0], said
+
+
 def test_float_class_ids_are_not_thresholded_as_probabilities(make_raster):
     classes = np.zeros((8, 8), np.float32)
     classes[2:4] = 3.0
