@@ -25,17 +25,24 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    progress: bool = False,
                    labels_layer: str | None = None,
                    min_area: float | None = None, buffer: float = 2.0,
-                   pairs: FilePairs | None = None):
+                   pairs: FilePairs | None = None, kind: str | None = None):
     """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector
     files of polygons (:func:`geotile.evaluate.evaluate_vectors`) or of lines
     (:func:`geotile.evaluate_lines`, within ``buffer`` metres), two rasters
     (:func:`geotile.evaluate.evaluate_rasters`), two SpaceNet CSVs
     (:func:`geotile.spacenet_scoring.evaluate_csvs`), or two folders of these, paired by
     name (``pairs``: :func:`geotile.evaluate.pair_folders`'s, when already made).
-    ``min_area``: None is SpaceNet's 20 px^2 for two CSVs, else 0."""
+    ``min_area``: None is SpaceNet's 20 px^2 for two CSVs, else 0. ``kind``: what the inputs
+    are, when already known (:func:`geotile.evaluate_inputs.input_kind`'s answer, or "line
+    folders" for folders of lines: :func:`~geotile.evaluate_inputs.are_line_folders`)."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
-    kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
+    if kind is None:
+        kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
+    if kind == "folders":
+        pairs = pairs or pair_folders(prediction, truth)
+        if are_line_folders(pairs, labels_layer):
+            kind = "line folders"
     if kind == "csvs":
         from geotile.spacenet_scoring import evaluate_csvs
 
@@ -51,12 +58,12 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
               "conf_field": conf_field, "labels_crs": labels_crs,
               "prediction_crs": prediction_crs, "repair_truth": repair_truth,
               "labels_layer": labels_layer, "min_area": min_area or 0.0, "progress": progress}
-    if kind == "folders":
-        pairs = pairs or pair_folders(prediction, truth)
-        if are_line_folders(pairs, labels_layer):
-            from geotile.line_folders import evaluate_line_folders
+    if kind == "line folders":
+        from geotile.line_folders import evaluate_line_folders
 
-            return evaluate_line_folders(pairs, progress=progress, **lines)
+        return evaluate_line_folders(pairs or pair_folders(prediction, truth),
+                                     progress=progress, **lines)
+    if kind == "folders":
         return evaluate_folders(prediction, truth, pairs=pairs, **common)
     return _evaluate_pair(prediction, truth, **common)
 

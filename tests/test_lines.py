@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -368,6 +369,35 @@ def test_evaluate_two_line_files_reports_precision_recall_f1(run_cli, tmp_path):
     assert narrow.exit_code == 0, narrow.output
     assert "Lines (length within 0.5 m)" in narrow.stdout
     assert "precision 0.0000  recall 0.0000" in narrow.stdout
+
+
+def test_evaluate_tells_lines_from_polygons_once_per_file(run_cli, tmp_path, monkeypatch):
+    """Whether inputs hold lines (a read of a whole GeoParquet or mixed GeoJSON) is asked
+    once per file, by the CLI; the scorer does not ask again: two files and two folders."""
+    import geotile.line_metrics
+
+    road = shapely.LineString([(X0, Y0), (X0 + 100, Y0)])
+    for folder in ("pred", "truth"):
+        (tmp_path / folder).mkdir()
+        for name in ("a", "b"):
+            write_lines(tmp_path / folder / f"{name}.gpkg", [road])
+    asked = []
+    is_line_file = geotile.line_metrics.is_line_file
+
+    def counted(path, *args, **kwargs):
+        asked.append(Path(path).relative_to(tmp_path).as_posix())
+        return is_line_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(geotile.line_metrics, "is_line_file", counted)
+    for inputs, files in (
+            (("pred/a.gpkg", "truth/a.gpkg"), ["pred/a.gpkg", "truth/a.gpkg"]),
+            (("pred", "truth"), ["pred/a.gpkg", "pred/b.gpkg", "truth/a.gpkg",
+                                 "truth/b.gpkg"])):
+        asked.clear()
+        result = run_cli("evaluate", *(tmp_path / i for i in inputs), "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["mode"] == "line"
+        assert sorted(asked) == files
 
 
 def test_lines_against_polygons_is_a_one_line_error(run_cli, tmp_path):

@@ -203,6 +203,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
 
         pairs = pair_folders(prediction, truth)
         if are_line_folders(pairs, layer):
+            kind = "line folders"
             _refuse_options(ctx, NOT_FOR_LINES, "lines")
         elif pairs.kind == "raster":
             _refuse_options(ctx, NOT_FOR_RASTERS, "rasters")
@@ -216,7 +217,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
                             labels_crs=labels_crs, labels_layer=layer,
                             prediction_crs=prediction_crs, repair_truth=repair_truth,
                             progress=bool(ctx.obj and ctx.obj.get("progress")),
-                            min_area=min_area, buffer=buffer, pairs=pairs)
+                            min_area=min_area, buffer=buffer, pairs=pairs, kind=kind)
     if report is not None:
         from geotile.report import write_report
 
