@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import alpha_bands, has_colour_table, values_0_255
+from geotile.raster_kinds import alpha_bands, values_0_255
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
 
@@ -444,10 +444,12 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 
 def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
+    from geotile.raster import paletted
+
     if palette is not None:
-        if label.count == 1 and label.dtypes[0] == "uint8" and has_colour_table(label):
+        if label.count == 1 and label.dtypes[0] == "uint8" and paletted(label):
             return [1], "paletted"  # its colour table gives each index's colour
-        if label.count == 1 and has_colour_table(label):
+        if label.count == 1 and paletted(label):
             raise InputError(f"{labels_path}: a {label.dtypes[0]} raster with a colour table; "
                              "--palette reads 8-bit colour tables only. Convert it "
                              "(gdal_translate -ot Byte when its indices are 0..255, or "
@@ -519,7 +521,9 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
 
 def _grey_bands(label) -> list[int] | None:
     """The RGB bands of a uint8 raster of 3 bands, or 4 with an alpha last, else None."""
-    if label.dtypes[0] != "uint8" or label.count not in (3, 4) or has_colour_table(label):
+    from geotile.raster import paletted
+
+    if label.dtypes[0] != "uint8" or label.count not in (3, 4) or paletted(label):
         return None
     if set(alpha_bands(label)) & {1, 2, 3} or (label.count == 4
                                                 and 4 not in alpha_bands(label)):

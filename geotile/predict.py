@@ -812,7 +812,7 @@ def predict_raster(
                           "as valid 0 pixels, and they get predictions. Rebuild it with "
                           "gdalbuildvrt -addalpha (or a nodata value: -vrtnodata) to leave "
                           "them out.", GeotileWarning, stacklevel=2)
-        if paletted(src) and 1 in indexes:  # not expanded: a coloured table, 1 channel
+        if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel
             warnings.warn(f"{image_path.name}: its band holds colour-table indices (a paletted "
                           f"image), not intensities, and {model.path.name} gets them as they "
                           "are. For its colours, run gdal_translate -expand rgb on it and give "
@@ -914,7 +914,7 @@ def model_view(src, model, added: int = 0):
     from geotile.raster import expanded_palette, grey_palette, paletted
 
     channels = getattr(model, "channels", None)
-    if not paletted(src):
+    if src.count != 1 or not paletted(src):
         return contextlib.nullcontext(src)
     wanted = channels - added if channels is not None else None
     colours = {3: "rgb", 4: "rgba"}.get(wanted) or (
@@ -1154,7 +1154,8 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
         raise ModelError(f"{source or src.name}: {len(indexes)} band(s) of the image and "
                          f"{added} of --extra-bands, but {Path(model.path).name} takes "
                          f"{channels} channels; {fix}.")
-    if channels is not None and len(indexes) + added != channels and paletted(src):
+    if channels is not None and len(indexes) + added != channels \
+            and src.count == 1 and paletted(src):
         raise ModelError(f"{source or src.name}: its band holds colour-table indices (a "
                          "paletted image); its colours feed models of 3 or 4 channels, but "
                          f"{Path(model.path).name} takes {channels} channels. Give an image "

@@ -829,10 +829,10 @@ def write_cog(
 
 
 def paletted(src) -> bool:
-    """Whether ``src`` is one band of colour-table indices (a paletted PNG, GIF or TIFF)."""
+    """Whether ``src``'s band 1 holds colour-table indices (a paletted PNG, GIF or TIFF)."""
     from rasterio.enums import ColorInterp
 
-    return src.count == 1 and src.colorinterp[0] == ColorInterp.palette
+    return src.colorinterp[0] == ColorInterp.palette
 
 
 def grey_palette(src) -> bool:

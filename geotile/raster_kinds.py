@@ -430,8 +430,10 @@ def values_0_255(label) -> str | None:
     ignore value; "zeros" when it holds only 0; else None. Exact: read block by block at
     full resolution, stopping at the first other value (a class raster shows one in its
     first blocks); once per file (cached by name, shape and modification time)."""
+    from geotile.raster import paletted
+
     if label.dtypes[0] != "uint8" or label.nodata is not None or label.count not in (1, 3, 4) \
-            or has_colour_table(label) or set(alpha_bands(label)) & {1, 2, 3}:
+            or paletted(label) or set(alpha_bands(label)) & {1, 2, 3}:
         return None
     path = Path(str(label.name))
     key = (str(label.name), label.shape, path.stat().st_mtime_ns if path.exists() else None)
@@ -455,12 +457,6 @@ def _scan_0_255(label) -> str | None:
             return None
         positive = positive or bool(high.any())
     return "binary" if positive else "zeros"
-
-
-def has_colour_table(src) -> bool:
-    from rasterio.enums import ColorInterp
-
-    return src.colorinterp[0] == ColorInterp.palette
 
 
 def alpha_bands(src) -> list[int]:
