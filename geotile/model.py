@@ -328,6 +328,18 @@ class Geometry:
     scale: int = 1
 
 
+def local_model_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, or ModelError naming it as given for a GDAL virtual or remote
+    path: ONNX Runtime reads models from local files only (download it first)."""
+    from geotile.raster import is_virtual_path
+
+    if is_virtual_path(path):
+        raise ModelError(f"{os.fspath(path)}: the model must be a local file (ONNX Runtime "
+                         "reads local files); download it first (e.g. `curl -O`, `aws s3 cp`) "
+                         "and give its local path.")
+    return Path(path)
+
+
 class OnnxModel:
     """A loaded ONNX segmentation model; see the module docstring."""
 
@@ -463,7 +475,7 @@ class OnnxModel:
         at ``tile_size`` (else its own or 512 px) and ``batch_size``."""
         import onnxruntime as ort
 
-        path = Path(path)
+        path = local_model_path(path)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file. Check the path.")
         graph = _load_graph(path)

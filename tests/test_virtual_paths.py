@@ -19,7 +19,7 @@ import pytest
 import rasterio
 from shapely.geometry import box
 
-from tests.conftest import UTM_CRS, UTM_ORIGIN, write_raster
+from tests.conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
 from tests.onnx_models import pointwise_model, pointwise_reference
 
 
@@ -178,3 +178,21 @@ def test_evaluate_outputs_on_virtual_paths_are_refused(tmp_path, run_cli, option
                 folder.rmdir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["footprints.geojson", "scene.tif"]
     shutil.rmtree(tmp_path)  # nothing else there to keep
+
+
+@pytest.mark.parametrize("where", ["/vsicurl/{base}/m.onnx", "{base}/m.onnx",
+                                   "/vsizip/{tmp}/models.zip/m.onnx", "s3://bucket/m.onnx"])
+def test_a_remote_or_virtual_model_is_refused_naming_it_as_given(served, tmp_path, run_cli,
+                                                                  where):
+    # said "/vsicurl/http:/127.0.0.1:.../m.onnx: no such model file" of a URL that exists
+    folder, base = served
+    image, _ = _scene(folder)
+    pointwise_model(folder / "m.onnx", activation="sigmoid")
+    with zipfile.ZipFile(tmp_path / "models.zip", "w") as zf:
+        zf.write(folder / "m.onnx", "m.onnx")
+    model = where.format(base=base, tmp=tmp_path)
+    out = tmp_path / "p.tif"
+    for extra in ((), ("--workers", "2")):
+        result = run_cli("predict", model, image, "-o", out, *extra)
+        assert_one_line_error(result, model, "must be a local file", "download it")
+        assert not out.exists()

@@ -165,10 +165,11 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
     from geotile.input_files import expand_inputs
+    from geotile.model import OnnxModel, local_model_path
 
+    model = local_model_path(model)  # a remote one before any work (or cluster) starts
     images = expand_inputs(images)
     from geotile.extra_bands import pair_extra_bands
-    from geotile.model import OnnxModel
     from geotile.mosaic import open_mosaic
     from geotile.predict import PredictOptions, predict_raster
     from geotile.raster import parse_creation_options
