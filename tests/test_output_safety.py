@@ -266,3 +266,52 @@ def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, make_raster):
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "interrupted" in lines[0], stderr
     assert list(out.iterdir()) == []
+
+
+def test_a_leading_tilde_is_the_home_folder_in_every_path_option(run_cli, tmp_path,
+                                                                 monkeypatch):
+    # --output=~/x.tif (bash leaves that ~ alone) made a folder literally named ~ here
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import write_raster
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / "tiles").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    image = np.zeros((3, 64, 64), np.uint8)
+    image[:, 16:48, 16:48] = 200
+    write_raster(home / "tiles" / "a.tif", image)
+    write_raster(home / "tiles" / "b.tif", image)
+    pointwise_model(home / "m.onnx", activation="sigmoid")
+    x0, y0 = UTM_ORIGIN
+    gpd.GeoDataFrame({"class": ["building"]}, geometry=[box(x0 + 8, y0 - 24, x0 + 24, y0 - 8)],
+                     crs=UTM_CRS).to_file(home / "fp.geojson")
+    colours = np.zeros((3, 64, 64), np.uint8)
+    colours[2, 16:48, 16:48] = 255
+    write_raster(home / "labels.tif", colours)
+    (home / "cm.json").write_text('{"building": 1}')
+    (home / "pal.json").write_text('{"background": [0, 0, 0], "building": [0, 0, 255]}')
+    runs = [
+        ("predict", "~/m.onnx", "~/tiles/a.tif", "--output=~/p.tif", "--output-type", "class"),
+        ("predict", "~/m.onnx", "~/tiles/*.tif", "-o", "~/preds/", "--merge", "~/all.vrt"),
+        ("make-masks", "~/fp.geojson", "~/tiles", "-o", "~/masks/"),
+        ("tile", "~/tiles/a.tif", "--masks", "~/masks/a.tif", "--size", "32", "-o", "~/patches"),
+        ("vectorize", "~/p.tif", "-o", "~/v.geojson"),
+        ("evaluate", "~/v.geojson", "~/fp.geojson", "--report", "~/r.html",
+         "--errors", "~/e.gpkg"),
+        ("make-masks", "~/fp.geojson", "~/tiles/a.tif", "-o", "~/cm.tif", "--class-field",
+         "class", "--class-map", "~/cm.json"),
+        ("make-masks", "~/labels.tif", "~/tiles/a.tif", "~/tiles/b.tif", "-o", "~/pm/",
+         "--palette", "~/pal.json"),
+    ]
+    for args in runs:
+        result = run_cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+    assert list(work.iterdir()) == []
+    for made in ("p.tif", "preds/a.tif", "preds/b.tif", "all.vrt", "masks/a.tif",
+                 "masks/b.tif", "v.geojson", "r.html", "e.gpkg", "cm.tif", "pm/b.tif"):
+        assert (home / made).is_file(), made
+    assert len(list((home / "patches").rglob("*.tif"))) >= 4

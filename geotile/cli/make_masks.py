@@ -9,10 +9,12 @@ import click
 from geotile.cli.options import (
     INPUT_PATH,
     FloatRange,
+    HomePath,
     check_merge,
     check_resume,
     cluster_opts,
     creation_options_opt,
+    home_callback,
     json_opt,
     labels_crs_opt,
     merge_opt,
@@ -45,7 +47,7 @@ def _line_options(command):
 @click.option("--class-field", metavar="FIELD", help="Attribute holding the class (name or id).")
 @click.option(
     "--class-map",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=HomePath(exists=True, dir_okay=False, path_type=Path),
     help='JSON file {"building": 1, ...} mapping class names to ids 1..254 (with a label '
     "raster of class indices: the names of its ids).",
 )
@@ -66,7 +68,7 @@ def _line_options(command):
     "--contact-spacing", type=click.IntRange(min=1), default=10, show_default=True,
     help="Gaps narrower than this (px) between two buildings are marked as contact.",
 )
-@click.option("--palette", metavar="potsdam|FILE.json",
+@click.option("--palette", metavar="potsdam|FILE.json", callback=home_callback,
               help="LABELS is a colour-coded label raster: built-in 'potsdam' (ISPRS classes "
               'impervious_surfaces..clutter = 1..6) or a JSON file {"building": [0, 0, 255], '
               "...} (ids 1..K in file order; 'background' is 0, 'ignore' is 255). Unknown "

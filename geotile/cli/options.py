@@ -95,6 +95,28 @@ labels_crs_opt = click.option(
 )
 
 
+def expand_home(value):
+    """A leading ``~`` or ``~user`` as the user's home folder, as the shell expands it
+    where it can (``-o ~/x.tif``) but not quoted or after ``=`` (``--output=~/x.tif``): no
+    folder literally named ``~`` is made, and no input is looked for in one."""
+    if isinstance(value, str) and value.startswith("~"):
+        return os.path.expanduser(value)
+    return value
+
+
+class HomePath(click.Path):
+    """click.Path with a leading ``~`` expanded (see :func:`expand_home`)."""
+
+    def convert(self, value, param, ctx):
+        return super().convert(expand_home(value), param, ctx)
+
+
+def home_callback(ctx, param, value):
+    """A click callback expanding a leading ``~`` of an option that is not a path type
+    (--palette potsdam|FILE.json)."""
+    return expand_home(value)
+
+
 class InputPath(click.ParamType):
     """A file to read: a local path (pathlib.Path), or a GDAL virtual or remote path
     (/vsizip/..., /vsicurl/https://..., s3://...) kept as the user wrote it (a Path would
@@ -105,7 +127,7 @@ class InputPath(click.ParamType):
     def convert(self, value, param, ctx):
         from geotile.raster import input_path
 
-        return input_path(value)
+        return input_path(expand_home(value))
 
 
 #: the type of every argument naming an input file
@@ -154,13 +176,13 @@ def _local_output(ctx, param, value):
 
 
 #: click.option keywords of an output file besides -o (a local path, see _local_output)
-LOCAL_FILE = {"type": click.Path(path_type=OutputPath), "callback": _local_output}
+LOCAL_FILE = {"type": HomePath(path_type=OutputPath), "callback": _local_output}
 
 
 def output_opt(help_text: str):
     """The required -o/--output option (a local path)."""
     return click.option(
-        "-o", "--output", required=True, type=click.Path(path_type=OutputPath),
+        "-o", "--output", required=True, type=HomePath(path_type=OutputPath),
         callback=_local_output, help=help_text
     )
 
@@ -276,7 +298,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def merge_opt(command):
     """--merge PATH (predict, make-masks): one mosaic of the outputs (geotile.merge)."""
     return click.option(
-        "--merge", type=click.Path(path_type=OutputPath), callback=_local_output,
+        "--merge", type=HomePath(path_type=OutputPath), callback=_local_output,
         metavar="PATH.vrt|PATH.tif",
         help="Also write one mosaic of the outputs (all on one pixel grid): a GDAL VRT "
         "(.vrt, referencing them) or a Cloud Optimised GeoTIFF (.tif). --overwrite "

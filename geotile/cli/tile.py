@@ -10,6 +10,7 @@ from geotile.cli.options import (
     check_resume,
     creation_options_opt,
     extra_bands_opts,
+    home_callback,
     json_opt,
     labels_crs_opt,
     output_opt,
@@ -57,7 +58,7 @@ def _parse_split(ctx, param, value):
               "out (see below).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @extra_bands_opts
-@click.option("--palette", metavar="potsdam|FILE.json",
+@click.option("--palette", metavar="potsdam|FILE.json", callback=home_callback,
               help="The --masks are colour-coded label rasters (ISPRS 'potsdam', or a JSON "
               "palette as make-masks takes): class-id masks are made on each IMAGE's grid "
               "first (unknown colours 255, the ignore value).")
