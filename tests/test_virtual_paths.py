@@ -68,12 +68,17 @@ def test_predict_reads_a_remote_image(served, tmp_path, run_cli, prefix):
         np.testing.assert_allclose(dst.read(), expected, atol=1e-5)
 
 
+def _zipped(path, archive, name: str):
+    """``archive``, a zip holding ``path`` as ``name``."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(path, name)
+    return archive
+
+
 def test_make_masks_reads_zipped_image_and_remote_labels(served, tmp_path, run_cli):
     folder, base = served
     image, _ = _scene(folder)
-    archive = tmp_path / "scene.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(image, "scene.tif")
+    archive = _zipped(image, tmp_path / "scene.zip", "scene.tif")
     out = tmp_path / "mask.tif"
     result = run_cli("make-masks", f"/vsicurl/{base}/footprints.geojson",
                      f"/vsizip/{archive}/scene.tif", "-o", out)
@@ -138,9 +143,7 @@ def test_tile_labels_of_a_zipped_or_signed_remote_image(served, tmp_path, run_cl
     # Path() made /vsizip//tmp/... /vsizip/tmp/...: "not a raster GDAL can read"
     folder, base = served
     image, labels = _scene(folder)
-    archive = tmp_path / "scene.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(image, "scene/scene.tif")
+    archive = _zipped(image, tmp_path / "scene.zip", "scene/scene.tif")
     for given, out in ((f"/vsizip/{archive}/scene/scene.tif", "zt"),
                        (f"/vsicurl/{base}/scene.tif?X-Amz-Signature=SECRET", "ct")):
         result = run_cli("tile", given, "--labels", labels, "--size", "32",
