@@ -94,7 +94,6 @@ IN_FLIGHT = 2
 STACKERS = 4
 #: batches whose outputs may wait to be blended
 BLENDS_BEHIND = 4
-#: colour table of class outputs: id -> RGBA (0 = background, transparent)
 @dataclass(frozen=True)
 class PredictOptions:
     """How a model is run over an image. None means: from the model, else the default."""

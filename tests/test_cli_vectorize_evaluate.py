@@ -224,11 +224,15 @@ def test_evaluate_refuses_options_the_inputs_do_not_take(run_cli, make_raster, t
     csv.write_text("ImageId,BuildingId,PolygonWKT_Pix,Confidence\n"
                    'img1,0,"POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0))",1\n')
     refused += [((csv, csv, "--conf-field", "Confidence"), "--conf-field", "SpaceNet"),
-                ((pred, polygons, "--threshold", "0.3"), "raster", "a.geojson")]
+                ((pred, polygons, "--threshold", "0.3"), "raster", "a.geojson"),
+                # a class raster (0/1 ids) is not thresholded: --threshold changed nothing
+                ((pred, true, "--threshold", "0.3"), "--threshold", "pred.tif", "class ids")]
     for args, *fragments in refused:
         assert_one_line_error(run_cli("evaluate", *args), *fragments,
                               code=1 if "raster" in fragments else 2)
-    for args in ((pred, true), (pred, true, "--threshold", "0.3"), (polygons, polygons),
+    probabilities = make_raster("p.tif", mask.astype(np.float32) * 0.8,
+                                transform=from_origin(X0, Y0, 1, 1))
+    for args in ((pred, true), (probabilities, true, "--threshold", "0.3"), (polygons, polygons),
                  (csv, csv, "--iou", "0.6"),
                  (polygons, polygons, "--iou", "0.9", "--repair-truth"),
                  (tmp_path / "rp", tmp_path / "rt")):
