@@ -189,11 +189,17 @@ def check_instance_raster(src) -> None:
     from geotile.raster import sample_pixels
     from geotile.raster_kinds import binary_mask_kind, raster_kind
 
-    kind = binary_mask_kind(src, raster_kind(src))
-    if kind.kind != "class" or band_roles(src) is not None:
+    if band_roles(src) is not None:
         return
-    several = len(kind.names) > 2 if kind.names else \
-        bool((sample_pixels(src, [1]) / kind.scale > 1).any())
+    kind = binary_mask_kind(src, raster_kind(src))
+    if kind.kind != "class":
+        return
+    if kind.names:
+        several = len(kind.names) > 2
+    else:  # ids above 1, but neither nodata nor the ignore value 255
+        ids = sample_pixels(src, [1]).ravel() / kind.scale
+        ignored = [v for v in (src.nodata, 255 / kind.scale) if v is not None]
+        several = bool((ids[~np.isin(ids, ignored)] > 1).any())
     if several:
         named = f" ({', '.join(map(str, kind.names))})" if kind.names else ""
         raise InputError(f"{src.name}: --instances splits footprint/boundary/contact "

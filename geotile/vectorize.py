@@ -434,10 +434,13 @@ def fill_small_holes(geometries: np.ndarray, max_area: float) -> np.ndarray:
 
 def _building_rows(frame) -> np.ndarray:
     """The rows --regularize squares: those of building classes (:func:`is_building_class`;
-    an unnamed raster's class 1 is "building")."""
+    an unnamed raster's class 1 is "building", and so is predict's class_1 of a model
+    without class names)."""
     if "class" not in frame:
         return np.ones(len(frame), bool)
-    return np.array([is_building_class(n) for n in frame["class"].astype(str)], bool)
+    ids = frame["class_id"].to_numpy() if "class_id" in frame else np.zeros(len(frame), int)
+    return np.array([is_building_class(n) or (i == 1 and class_key(n) == "class_1")
+                     for n, i in zip(frame["class"].astype(str), ids, strict=True)], bool)
 
 
 def _say_nothing_squared(options: VectorizeOptions, frame, paths) -> None:

@@ -545,3 +545,16 @@ def test_cli_instances_refuse_a_class_raster_of_several_classes(run_cli, make_ra
     result = run_cli("vectorize", ones, "-o", tmp_path / "o.gpkg", "--instances")
     assert result.exit_code == 0, result.output
     assert set(gpd.read_file(tmp_path / "o.gpkg")["class"]) == {"building"}
+
+
+def test_a_one_class_mask_with_nodata_255_is_split_not_refused(make_raster, tmp_path, run_cli):
+    # gdal_rasterize -a_nodata 255: a 0/1 mask declaring nodata 255 was refused by --instances
+    # as "a class raster of several classes" (its nodata counted as a class id above 1)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[4:14, 4:14] = 1
+    mask[20:32, 22:34] = 1
+    mask[:, 38:] = 255  # nodata
+    raster = make_raster("m.tif", mask, nodata=255)
+    result = run_cli("vectorize", raster, "--instances", "-o", tmp_path / "m.gpkg")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "m.gpkg")) == 2

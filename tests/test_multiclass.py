@@ -526,3 +526,27 @@ def test_regularize_squares_a_class_by_its_name_whichever_classes_are_kept(tmp_p
 def test_regularize_help_says_which_classes_it_squares(run_cli):
     result = run_cli("vectorize", "--help")
     assert "garage" in " ".join(result.stdout.split())
+
+
+def test_regularize_squares_predicts_unnamed_single_class_output(tmp_path):
+    # predict names an unnamed one-class model's band class_1: `vectorize p.tif --regularize`
+    # (README's flow) warned "squares no class" and wrote pixel staircases
+    p = np.zeros((60, 60), np.float32)
+    p[10:40, 12:44] = 0.9
+    p[9, 20:30] = 0.9  # a bump: the staircase --regularize squares away
+    path = write_raster(tmp_path / "p.tif", p[None])
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="probability",
+                        GEOTILE_CLASS_NAMES=json.dumps(["background", "class_1"]))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vectorize_polygons([path], tmp_path / "r.gpkg",
+                           options=VectorizeOptions(crs="source", regularize=True))
+    assert not [w for w in caught if "--regularize" in str(w.message)]
+    vectorize_polygons([path], tmp_path / "plain.gpkg", options=VectorizeOptions(crs="source"))
+    squared = gpd.read_file(tmp_path / "r.gpkg").geometry.iloc[0]
+    plain = gpd.read_file(tmp_path / "plain.gpkg").geometry.iloc[0]
+    assert len(squared.exterior.coords) < len(plain.exterior.coords)
+    assert len(squared.exterior.coords) <= 9
