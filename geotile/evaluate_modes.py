@@ -34,7 +34,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     name (``pairs``: :func:`geotile.evaluate.pair_folders`'s, when already made).
     ``min_area``: None is SpaceNet's 20 px^2 for two CSVs, else 0. ``kind``: what the inputs
     are, when already known (:func:`geotile.evaluate_inputs.input_kind`'s answer, or "line
-    folders" for folders of lines: :func:`~geotile.evaluate_inputs.are_line_folders`)."""
+    folders" for folders of lines: :func:`~geotile.evaluate_inputs.are_line_folders`, "object
+    folders" for folders of polygons or rasters)."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
     if kind is None:
@@ -43,6 +44,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         pairs = pairs or pair_folders(prediction, truth)
         if are_line_folders(pairs, labels_layer):
             kind = "line folders"
+    elif kind == "object folders":  # folders known to hold polygons or rasters
+        kind, pairs = "folders", pairs or pair_folders(prediction, truth)
     if kind == "csvs":
         from geotile.spacenet_scoring import evaluate_csvs
 

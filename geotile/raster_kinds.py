@@ -436,7 +436,9 @@ def values_0_255(label) -> str | None:
             or paletted(label) or set(alpha_bands(label)) & {1, 2, 3}:
         return None
     path = Path(str(label.name))
-    key = (str(label.name), label.shape, path.stat().st_mtime_ns if path.exists() else None)
+    if not path.exists():  # in memory or remote: no modification time to tell a rewrite
+        return _scan_0_255(label)
+    key = (str(label.name), label.shape, path.stat().st_mtime_ns)
     if key not in _SCANNED:
         if len(_SCANNED) >= _SCANNED_MAX:
             del _SCANNED[next(iter(_SCANNED))]

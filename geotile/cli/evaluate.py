@@ -219,8 +219,10 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
             kind = "line folders"
             _refuse_options(ctx, NOT_FOR_LINES, "lines")
         elif pairs.kind == "raster":
+            kind = "object folders"
             _refuse_options(ctx, NOT_FOR_RASTERS, "rasters")
         else:
+            kind = "object folders"
             _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
         if errors is not None and pairs.kind == "raster":
             raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
