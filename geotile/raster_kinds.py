@@ -465,3 +465,21 @@ def alpha_bands(src) -> list[int]:
     from rasterio.enums import ColorInterp
 
     return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]
+
+
+def check_threshold_applies(rasters) -> None:
+    """A UsageError when every raster holds class ids: --threshold applies to
+    probabilities."""
+    from geotile.errors import UsageError
+    from geotile.raster import input_exists, open_raster
+
+    if not rasters:
+        return
+    for path in rasters:
+        if not input_exists(path):
+            return
+        with open_raster(path) as src:
+            if raster_kind(src).kind != "class":
+                return
+    raise UsageError(f"{Path(str(rasters[0])).name} holds class ids, not probabilities: "
+                     "--threshold applies to probability rasters only; leave it out.")

@@ -73,7 +73,9 @@ def vectorize_rasters(
                 "--instances (the marker watershed that splits footprint/boundary/contact "
                 "bands into buildings)")
     if options.threshold is not None:
-        _check_threshold(rasters)
+        from geotile.raster_kinds import check_threshold_applies
+
+        check_threshold_applies(rasters)
     if lines:
         from geotile.lines import LineOptions, vectorize_lines
 
@@ -131,19 +133,3 @@ def _check_line_options(options, instances, marker: dict) -> None:
                          f"leave {'it' if one else 'them'} out.")
 
 
-def _check_threshold(rasters) -> None:
-    """A UsageError when every raster holds class ids: --threshold applies to
-    probabilities."""
-    from geotile.raster import input_exists, open_raster
-    from geotile.raster_kinds import raster_kind
-
-    if not rasters:
-        return
-    for path in rasters:
-        if not input_exists(path):
-            return
-        with open_raster(path) as src:
-            if raster_kind(src).kind != "class":
-                return
-    raise UsageError(f"{Path(str(rasters[0])).name} holds class ids, not probabilities: "
-                     "--threshold applies to probability rasters only; leave it out.")

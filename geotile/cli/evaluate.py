@@ -49,17 +49,6 @@ def _refuse_options(ctx, names, why: str) -> None:
                                f"{WHY[why]}: leave {'it' if one else 'them'} out.")
 
 
-def _refuse_threshold_of_class_ids(prediction) -> None:
-    """A usage error for --threshold on a prediction of class ids: nothing is thresholded."""
-    from geotile.raster import open_raster
-    from geotile.raster_kinds import raster_kind
-
-    with open_raster(prediction) as src:
-        if raster_kind(src).kind == "class":
-            raise click.UsageError(f"--threshold applies to probability rasters; {prediction} "
-                                   "holds class ids, scored as they are: leave it out.")
-
-
 def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) -> None:
     """Usage errors of --errors, --report and --image for inputs of ``kind``
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
@@ -194,6 +183,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     from geotile.evaluate import dumps, is_raster
     from geotile.evaluate_inputs import are_line_folders, input_kind
     from geotile.evaluate_modes import evaluate_files
+    from geotile.raster_kinds import check_threshold_applies
 
     kind = input_kind(prediction, truth, layer)
     if kind == "lines":
@@ -207,7 +197,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         if all(rasters):
             _refuse_options(ctx, NOT_FOR_RASTERS, "rasters")
             if given(ctx, "threshold"):
-                _refuse_threshold_of_class_ids(prediction)
+                check_threshold_applies([prediction])
         elif not any(rasters):
             _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
     pairs = None
