@@ -33,3 +33,11 @@ class Interrupted(GeotileError):
 
 class GeotileWarning(UserWarning):
     """Something suspicious that does not stop the work (e.g. no label touches a raster)."""
+
+
+def unused_options(given: list[str], applies_to: str, sep: str = "; ") -> str:
+    """The one line for options ``given`` that the chosen inputs or mode do not use:
+    "--a, --b apply to APPLIES_TO; leave them out." (``sep`` before "leave")."""
+    one = len(given) == 1
+    return (f"{', '.join(given)} {'applies' if one else 'apply'} to {applies_to}{sep}"
+            f"leave {'it' if one else 'them'} out.")

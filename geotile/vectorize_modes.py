@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from geotile.errors import UsageError
+from geotile.errors import UsageError, unused_options
 
 #: the marker watershed's options (``--instances`` only), as their keyword and option names
 MARKER_OPTIONS = {"marker_threshold": "--marker-threshold",
@@ -113,9 +113,7 @@ def vectorize_rasters(
 def _refuse(given: list[str], mode: str) -> None:
     """A UsageError for the options ``given`` that only ``mode`` uses (none: nothing)."""
     if given:
-        one = len(given) == 1
-        raise UsageError(f"{', '.join(given)} {'applies' if one else 'apply'} to {mode} "
-                         f"only; leave {'it' if one else 'them'} out.")
+        raise UsageError(unused_options(given, f"{mode} only"))
 
 
 def _check_line_options(options, instances, marker: dict) -> None:
@@ -127,9 +125,7 @@ def _check_line_options(options, instances, marker: dict) -> None:
                                      ("--fill-holes", options.fill_holes)) if used]
     given += [MARKER_OPTIONS[k] for k, v in marker.items() if v is not None]
     if given:
-        one = len(given) == 1
-        raise UsageError(f"--lines makes centrelines, not polygons: {', '.join(given)} "
-                         f"{'applies' if one else 'apply'} to polygons only; "
-                         f"leave {'it' if one else 'them'} out.")
+        raise UsageError("--lines makes centrelines, not polygons: "
+                         + unused_options(given, "polygons only"))
 
 

@@ -14,7 +14,7 @@ from geotile.cli.options import (
     overwrite_opt,
     refuse_input_as_output,
 )
-from geotile.errors import InputError
+from geotile.errors import InputError, unused_options
 
 #: options of object (or pixel) scores, which line scores do not take
 NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth", "report",
@@ -44,9 +44,7 @@ def _refuse_options(ctx, names, why: str) -> None:
     listed = [param.opts[0] for param in ctx.command.params if param.name in names
               and given(ctx, param.name)]
     if listed:
-        one = len(listed) == 1
-        raise click.UsageError(f"{', '.join(listed)} {'applies' if one else 'apply'} to "
-                               f"{WHY[why]}: leave {'it' if one else 'them'} out.")
+        raise click.UsageError(unused_options(listed, WHY[why], sep=": "))
 
 
 def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) -> None:
