@@ -22,8 +22,9 @@ Train/val/test splits are assigned by spatial blocks (:class:`SplitPlan`), never
 patch: overlapping patches (``overlap``, shifted edge patches) would otherwise put the same
 pixels in train and in val/test. A patch whose window reaches into a block of another
 split lies in the gap between the splits and is left out, so no two patches of different
-splits share a pixel. Blocks are assigned from the unfiltered grid, so filtering
-(``skip_empty``, ``max_nodata``) never moves a patch to another split.
+splits share a pixel. Blocks are planned on the patches filtering (``skip_empty``,
+``max_nodata``) keeps, so the proportions are those of the kept patches; a patch always
+takes its blocks' split (filtering moves none on its own).
 
 The output folder is new, empty or an earlier output of this function; patches are
 written to a staging folder and published when all are written, and ``overwrite``
@@ -65,11 +66,13 @@ FORMATS = ("tif", "png", "npy")
 SPLIT_NAMES = ("train", "val", "test")
 _RESERVED_PROFILE_KEYS = {"driver", "width", "height", "count", "dtype", "crs", "transform",
                           "nodata"}
-#: split planning: blocks wanted for the smallest split, and the weight of keeping a block's
-#: patches (joining its neighbours' split) against the split's deficit; chosen on 900 to
-#: 6000 px rasters for proportions within about 0.02 with the fewest patches in the gaps
+#: split planning: blocks wanted for the smallest split, the weight of keeping a block's
+#: patches (joining its neighbours' split) against the split's deficit, and the passes that
+#: move single blocks to even the proportions out; chosen on 900 to 6000 px rasters for
+#: proportions within a few patches with the fewest patches in the gaps
 SPLIT_BLOCKS_WANTED = 6
 SPLIT_CLUSTER = 2.0
+SPLIT_PASSES = 4
 INDEX_COLUMNS = (
     "image", "mask", "source", "row", "col", "x_off", "y_off", "width", "height",
     "minx", "miny", "maxx", "maxy", "positive_fraction", "nodata_fraction", "split",
@@ -282,8 +285,10 @@ class SplitPlan:
     Blocks are assigned from the bottom-right corner backwards, so the patches each
     choice keeps are known exactly; each block goes to the split furthest below its
     fraction (kept patches so far), favouring the split that keeps most of the block's
-    patches (that of its neighbours: fewer gaps), with a seeded random nudge. The
-    proportions stay close to those asked; the same seed gives the same splits.
+    patches (that of its neighbours: fewer gaps), with a seeded random nudge. Then single
+    blocks move, in the seed's order, where that evens the proportions out by more than it
+    leaves in the gap (:func:`_even_out`). Only kept patches count (``kept``: the
+    filtering). The same seed gives the same splits.
     """
 
     fractions: tuple[float, ...]
@@ -294,18 +299,23 @@ class SplitPlan:
 
     @classmethod
     def make(cls, grids: Sequence[Grid], keys: Sequence[str], fractions: Sequence[float],
-             seed: int) -> SplitPlan:
-        """Plan the splits of ``grids`` (one per image; ``keys`` name them for the seed)."""
+             seed: int, kept=None) -> SplitPlan:
+        """Plan the splits of ``grids`` (one per image; ``keys`` name them for the seed).
+        ``kept``: per grid, a boolean array of its shape, the patches filtering keeps
+        (None: all); the proportions are those of the kept patches."""
         fractions = tuple(fractions)
         active = [i for i, f in enumerate(fractions) if f > 0]
         per_block = _block_size(grids, min(fractions[i] for i in active))
         ranges = [grid.block_ranges(per_block) for grid in grids]
-        patches = sum(len(g) for g in grids)
+        kept = [np.ones(g.shape, bool) if k is None else k
+                for g, k in zip(grids, kept or [None] * len(grids), strict=True)]
+        patches = sum(int(k.sum()) for k in kept)
         blocks_total = sum(math.prod(g.block_shape(per_block)) for g in grids)
         nudge = patches / max(1, blocks_total)
-        kept = [0] * len(fractions)
+        assigned = [0] * len(fractions)
         plan_blocks = []
-        for grid, key, (row_ranges, col_ranges) in zip(grids, keys, ranges, strict=True):
+        for grid, key, mine, (row_ranges, col_ranges) in zip(grids, keys, kept, ranges,
+                                                             strict=True):
             blocks: dict[tuple[int, int], int] = {}
             n_rows, n_cols = grid.shape
             block_rows, block_cols = grid.block_shape(per_block)
@@ -314,19 +324,22 @@ class SplitPlan:
                     counts = [0] * len(fractions)
                     for row in range(br * per_block, min(n_rows, (br + 1) * per_block)):
                         for col in range(bc * per_block, min(n_cols, (bc + 1) * per_block)):
+                            if not mine[row, col]:
+                                continue
                             others = {blocks[(r, c)] for r in row_ranges[row]
                                       for c in col_ranges[col] if (r, c) != (br, bc)}
                             for s in active:
                                 counts[s] += others <= {s}
-                    total = sum(kept)
+                    total = sum(assigned)
                     candidates = [s for s in active if counts[s]] or active
-                    scores = {s: fractions[s] * (total + counts[s]) - kept[s]  # below share
+                    scores = {s: fractions[s] * (total + counts[s]) - assigned[s]  # below share
                               + SPLIT_CLUSTER * counts[s] + nudge * _unit(seed, key, br, bc, s)
                               for s in candidates}
                     choice = max(candidates, key=scores.__getitem__)
                     blocks[(br, bc)] = choice
-                    kept[choice] += counts[choice]
+                    assigned[choice] += counts[choice]
             plan_blocks.append(blocks)
+        _even_out(plan_blocks, kept, ranges, fractions, active, seed, keys)
         return cls(fractions, per_block, list(grids), plan_blocks, ranges)
 
     def split_of(self, image: int, patch: Patch) -> str | None:
@@ -335,6 +348,57 @@ class SplitPlan:
         blocks = self.blocks[image]
         found = {blocks[(r, c)] for r in row_ranges[patch.row] for c in col_ranges[patch.col]}
         return SPLIT_NAMES[found.pop()] if len(found) == 1 else None
+
+
+def _even_out(plan_blocks, kept, ranges, fractions, active, seed, keys) -> None:
+    """Move single blocks to another split, in the seed's order, while that brings the
+    kept patches per split closer to the fractions by more than it leaves in the gap."""
+    touched = []  # per kept patch: the (image, block) keys its window covers
+    by_block: dict[tuple[int, int, int], list[int]] = {}
+    for image, (mine, (row_ranges, col_ranges)) in enumerate(zip(kept, ranges, strict=True)):
+        for row, col in zip(*np.nonzero(mine), strict=True):
+            keys_of = [(image, r, c) for r in row_ranges[row] for c in col_ranges[col]]
+            for block in keys_of:
+                by_block.setdefault(block, []).append(len(touched))
+            touched.append(keys_of)
+
+    def split_of(patch: int) -> int:
+        found = {plan_blocks[i][(r, c)] for i, r, c in touched[patch]}
+        return found.pop() if len(found) == 1 else -1
+
+    counts = [0] * (len(fractions) + 1)  # the last: in the gap
+    for patch in range(len(touched)):
+        counts[split_of(patch)] += 1
+
+    def cost(counts) -> float:
+        total = sum(counts[:-1])
+        return counts[-1] + sum(abs(n - f * total)
+                                for n, f in zip(counts[:-1], fractions, strict=True))
+
+    order = sorted(by_block, key=lambda b: _unit(seed, "even", keys[b[0]], b[1], b[2]))
+    for _ in range(SPLIT_PASSES):
+        moved = False
+        for block in order:
+            image, *place = block
+            place = tuple(place)
+            current = plan_blocks[image][place]
+            before = [split_of(p) for p in by_block[block]]
+            best, best_cost = None, cost(counts)
+            for split in active:
+                if split == current:
+                    continue
+                plan_blocks[image][place] = split
+                trial = list(counts)
+                for p, old in zip(by_block[block], before, strict=True):
+                    trial[old] -= 1
+                    trial[split_of(p)] += 1
+                if cost(trial) < best_cost - 1e-9:
+                    best, best_cost, best_counts = split, cost(trial), trial
+            plan_blocks[image][place] = current if best is None else best
+            if best is not None:
+                counts, moved = best_counts, True
+        if not moved:
+            break
 
 
 def _block_size(grids: Sequence[Grid], smallest: float) -> int:
@@ -629,8 +693,13 @@ def tile_rasters(
     zeros_binary = _zeros_are_binary(images, masks, options)
     plan = None
     if options.split is not None:
+        kept = None  # the proportions are those of the patches filtering keeps
+        if options.skip_empty or options.max_nodata is not None:
+            kept = [_kept_patches(image, masks[i] if masks else None,
+                                  extras and (extras[i], extra_resampling), options)
+                    for i, image in enumerate(images)]
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
-                              options.split, options.seed)
+                              options.split, options.seed, kept)
     summary = TileSummary(Path(outdir))
     digests = _part_digests(images, masks, extras, options, masks_from, zeros_binary)
     run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)},
@@ -804,6 +873,38 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
 
     with quiet_rasterio(), open_raster(image) as src:
         return Grid(src.width, src.height, options.size, options.overlap, options.edge)
+
+
+def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
+    """Which patches of ``image``'s grid ``skip_empty`` and ``max_nodata`` keep (a boolean
+    array of the grid's shape), from the values the tiling pass reads."""
+    from geotile.extra_bands import ExtraBands
+    from geotile.no_georef import quiet_rasterio
+    from geotile.raster import check_pixels_readable, open_raster
+
+    nodata = options.max_nodata is not None
+    with quiet_rasterio(), open_raster(image) as src, (
+        open_raster(mask) if mask else contextlib.nullcontext()
+    ) as mask_src, (ExtraBands(extra[0], src, extra[1]) if extra and nodata
+                    else contextlib.nullcontext()) as extra_src:
+        check_pixels_readable(src)
+        if mask_src is not None:
+            check_pixels_readable(mask_src)
+            _check_same_grid(src, mask_src)
+        grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
+        kept = np.zeros(grid.shape, bool)
+        ignore_value = mask_src.nodata if mask_src is not None else None
+        # without max_nodata only the mask counts: it stands for the image too
+        pixels = src if nodata else mask_src
+        # the padding's fill counts for nothing (it is never positive, always nodata)
+        with contextlib.closing(iter_patches(pixels, mask_src, grid, extra_src,
+                                             mask_fill=0)) as patches:
+            for data in patches:
+                nodata_fraction, positive = _fractions(data, ignore_value)
+                kept[data.patch.row, data.patch.col] = not (
+                    (nodata and nodata_fraction > options.max_nodata)
+                    or (options.skip_empty and not positive))
+    return kept
 
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,

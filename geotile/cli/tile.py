@@ -107,9 +107,10 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     in evaluation. Patches whose window reaches into a block of another split
     lie in the gap between the splits and are left out (counted in the
     summary), so no val or test patch shares a pixel with a train patch. The
-    proportions of the kept patches stay close to those asked (within a few
-    patches on small inputs); the same --seed gives the same splits, and
-    --skip-empty/--max-nodata never move a patch to another split.
+    blocks are planned on the patches --skip-empty/--max-nodata keep, so the
+    proportions of the kept patches stay within a few patches of those asked
+    (a filtered run's splits differ from an unfiltered one's); the same --seed
+    gives the same splits.
 
     \b
     Examples:
