@@ -16,7 +16,8 @@ readers use over the nodata value. PNG and npy patches hold no mask.
 Mask patches hold, outside the image (``edge="pad"``), the mask's nodata value, else 255
 (the ignore value of geotile's masks: never background); a GeoTIFF mask patch holding
 padding declares that value as its nodata. A 0/255 mask (255: the building) keeps 0 there,
-marked by a mask band instead. index.csv counts padding as nodata, never positive.
+marked by a mask band instead (PNG/npy have none: a warning says so). index.csv counts
+padding as nodata, never positive.
 
 Train/val/test splits are assigned by spatial blocks (:class:`SplitPlan`), never per
 patch: overlapping patches (``overlap``, shifted edge patches) would otherwise put the same
@@ -691,6 +692,12 @@ def tile_rasters(
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
     zeros_binary = _zeros_are_binary(images, masks, options)
+    if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded
+        warnings.warn(
+            f"0/255 masks (255: the building) are padded with 0, background, in {options.fmt} "
+            "mask patches, which hold no mask band to mark it (index.csv's nodata_fraction "
+            "counts it). Use --format tif to have the padding marked.",
+            GeotileWarning, stacklevel=2)
     plan = None
     if options.split is not None:
         kept = None  # the proportions are those of the patches filtering keeps

@@ -593,6 +593,39 @@ def test_pad_keeps_the_buildings_of_a_0_255_mask(run_cli, make_raster, tmp_path,
     assert (valid[inside] == 255).all()  # the building's 255 pixels are data, not nodata
 
 
+@pytest.mark.parametrize("fmt", ["png", "npy"])
+def test_pad_of_a_0_255_mask_in_png_or_npy_is_background_and_said(run_cli, make_raster,
+                                                                   tmp_path, fmt):
+    """PNG/npy hold no mask band: a 0/255 mask's padding stays 0 (255 would claim a
+    building), index.csv counts it as nodata, and one warning says so and names the fix."""
+    image = make_raster("small.tif", np.full((3, 100, 150), 100, np.uint8))
+    mask = np.zeros((100, 150), np.uint8)
+    mask[10:30, 10:30] = 255
+    mask_path = make_raster("small_mask.tif", mask)
+    result = run_cli("tile", image, "--masks", mask_path, "--size", "256", "--edge", "pad",
+                     "--format", fmt, "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "0/255" in line]
+    assert len(warned) == 1 and "--format tif" in warned[0], result.stderr
+    path = tmp_path / "p" / "masks" / f"small_0_0.{fmt}"
+    if fmt == "npy":
+        values = np.load(path)[0]
+    else:
+        import rasterio
+
+        with rasterio.open(path) as patch:
+            values = patch.read(1)
+    np.testing.assert_array_equal(values[:100, :150], mask)
+    assert (values[100:, :] == 0).all() and (values[:, 150:] == 0).all()
+    row = _index(tmp_path / "p")[0]
+    assert float(row["nodata_fraction"]) == pytest.approx(1 - 100 * 150 / 256**2, abs=1e-6)
+    assert float(row["positive_fraction"]) == pytest.approx(400 / 256**2, abs=1e-6)
+    # a GeoTIFF patch marks the padding in its mask band: no warning
+    result = run_cli("tile", image, "--masks", mask_path, "--size", "256", "--edge", "pad",
+                     "-o", tmp_path / "t")
+    assert result.exit_code == 0 and "0/255" not in result.stderr, result.stderr
+
+
 def test_patch_labels_name_no_epsg_code_for_a_near_match(tmp_path):
     """A CRS that only resembles an EPSG one (another datum shift) is written as WKT, not
     as that code (labels would land 70 m away once reprojected)."""

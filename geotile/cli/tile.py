@@ -45,8 +45,10 @@ def _parse_split(ctx, param, value):
 @click.option("--edge", type=click.Choice(["shift", "pad", "drop"]), default="shift",
               show_default=True,
               help="Last patch of a row/column: shifted inside, padded (with the nodata "
-              "value, marked invalid in the patch's mask band; mask patches with 255, the "
-              "ignore value, declared nodata; --labels stop at the image's edge), or dropped.")
+              "value, marked invalid in the patch's mask band; mask patches with their nodata "
+              "or 255, the ignore value, declared nodata, but a 0/255 mask, whose 255 is the "
+              "building, with 0, marked only in a tif patch's mask band; --labels stop at the "
+              "image's edge), or dropped.")
 @click.option("--format", "fmt", type=click.Choice(["tif", "png", "npy"]), default="tif",
               show_default=True, help="Patch file format (tif keeps the georeference).")
 @click.option("--skip-empty", is_flag=True, help="Drop patches whose mask has no positive pixel.")
