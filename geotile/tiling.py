@@ -691,6 +691,9 @@ def tile_rasters(
     extras = pair_extra_bands(images, extra_bands)
     if options.skip_empty and masks is None:
         raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
+    if options.fmt == "png":  # every input, before any patch is cut
+        for i, image in enumerate(images):
+            _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded
         warnings.warn(
@@ -882,6 +885,32 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
         return Grid(src.width, src.height, options.size, options.overlap, options.edge)
 
 
+def _check_png(image, mask=None, extra=None) -> None:
+    """Refuse, naming the file, rasters whose pixels PNG patches cannot hold (1 to 4 bands
+    of uint8 or uint16)."""
+    from geotile.no_georef import quiet_rasterio
+    from geotile.raster import open_raster
+
+    fix = "Use --format tif or --format npy."
+    found = {}
+    for path, what in ((image, "raster"), (mask, "mask"), (extra, "--extra-bands raster")):
+        if path is None:
+            continue
+        with quiet_rasterio(), open_raster(path) as src:
+            dtype, count = found[what] = np.dtype(src.dtypes[0]), src.count
+        if dtype not in (np.uint8, np.uint16):
+            raise InputError(f"{path}: PNG holds only uint8/uint16 pixels, this {what} is "
+                             f"{dtype}. {fix}")
+        if count > 4:
+            raise InputError(f"{path}: PNG holds 1 to 4 bands, this {what} has {count}. {fix}")
+    if extra is not None:  # its bands follow the image's in each patch (uint8/16 stay so)
+        count = found["raster"][1] + found["--extra-bands raster"][1]
+        if count > 4:
+            raise InputError(f"{extra}: PNG holds 1 to 4 bands, and this --extra-bands "
+                             f"raster's {found['--extra-bands raster'][1]} after the "
+                             f"{found['raster'][1]} of {image} make {count} bands. {fix}")
+
+
 def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
     """Which patches of ``image``'s grid ``skip_empty`` and ``max_nodata`` keep (a boolean
     array of the grid's shape), from the values the tiling pass reads."""
@@ -937,16 +966,6 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         count, dtype = src.count, np.dtype(src.dtypes[0])
         if extra_src is not None:  # the patches hold both rasters' bands
             count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
-        if options.fmt == "png" and dtype not in (np.uint8, np.uint16):
-            raise InputError(
-                f"{image}: PNG holds only uint8/uint16 pixels, this raster is {dtype}. "
-                "Use --format tif or --format npy."
-            )
-        if options.fmt == "png" and count > 4:
-            raise InputError(
-                f"{image}: PNG holds 1 to 4 bands, this raster has {count}. "
-                "Use --format tif or --format npy."
-            )
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
         if len(grid) == 0:
             raise InputError(

@@ -178,6 +178,20 @@ def test_tile_stacks_extra_bands(rgb, make_raster, tmp_path, run_cli):
         np.testing.assert_array_equal(data[3], heights[y : y + 64, x : x + 64])
 
 
+@pytest.mark.parametrize(("bands", "dtype", "fragment"), [
+    (1, np.int16, "int16"), (1, np.float64, "float64"), (2, np.uint8, "5 bands")])
+def test_png_refusal_names_the_extra_raster(rgb, make_raster, tmp_path, run_cli, bands, dtype,
+                                            fragment):
+    """A uint8 RGB image is fine for PNG: the refusal names the --extra-bands raster whose
+    values or bands the stacked patches cannot hold, before any patch is cut."""
+    dsm = make_raster("ndsm.tif", np.ones((bands, HEIGHT, WIDTH), dtype))
+    out = tmp_path / "out"
+    result = run_cli("tile", rgb, "--extra-bands", dsm, "--size", 64, "--format", "png",
+                     "-o", out)
+    assert_one_line_error(result, f"{dsm}:", "--extra-bands", fragment, "--format tif")
+    assert "rgb.tif:" not in result.stderr and not out.exists()
+
+
 def test_extra_raster_without_crs_is_one_line(rgb, make_raster, tmp_path, run_cli):
     dsm = make_raster("ndsm.tif", np.ones((HEIGHT // 2, WIDTH // 2), np.float32), crs=None)
     model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")

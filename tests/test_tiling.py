@@ -96,6 +96,23 @@ def test_npy_and_png_formats(spacenet_like, make_raster, tmp_path):
     assert not (tmp_path / "f").exists()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.int16, np.int32])
+def test_png_refuses_a_mask_it_cannot_hold_naming_the_mask(make_raster, tmp_path, dtype):
+    """gdal_rasterize writes Float64 masks; ArcGIS/QGIS class rasters are often int16/int32:
+    PNG refuses them up front naming the mask (not a patch), before any image is cut."""
+    first = make_raster("a.tif", np.ones((3, 40, 40), np.uint8))
+    second = make_raster("b.tif", np.ones((3, 40, 40), np.uint8))
+    good = make_raster("a_mask.tif", np.ones((1, 40, 40), np.uint8))
+    bad = make_raster("b_mask.tif", np.ones((1, 40, 40), dtype))
+    with pytest.raises(InputError) as caught:
+        tile_rasters([first, second], [good, bad], tmp_path / "out",
+                     options=TileOptions(size=20, fmt="png"))
+    text = str(caught.value)
+    assert text.startswith(f"{bad}: ") and np.dtype(dtype).name in text
+    assert "--format tif or --format npy" in text and "\n" not in text
+    assert not (tmp_path / "out").exists()
+
+
 def test_skip_empty_and_max_nodata(make_raster, tmp_path):
     array = np.full((1, 64, 64), 7, np.uint8)
     array[:, :, 32:] = 0  # right half nodata
