@@ -593,21 +593,32 @@ def collapse_junction_cycles(lines: np.ndarray, cell: float, edge=None):
 
 
 def _contract(lines: np.ndarray, drop: set, moved: dict, start_keys: list,
-              end_keys: list) -> np.ndarray:
+              end_keys: list, reach: dict | None = None) -> np.ndarray:
     """``lines`` without those in ``drop``, the others' ends at a node in ``moved`` (old
-    node -> new node) joined on to it, merged again."""
+    node -> new node) run straight on to the new node from their last vertex farther from
+    it than the old node and than ``reach`` (old node -> distance) (not through the old
+    node: two lines ending there would share the segment to the new node), merged again."""
     import shapely
 
+    reach = reach or {}
     kept = []
     for i, line in enumerate(lines):
         if i in drop:
             continue
-        coords = shapely.get_coordinates(line).tolist()
-        if start_keys[i] in moved:
-            coords.insert(0, list(moved[start_keys[i]]))
-        if end_keys[i] in moved:
-            coords.append(list(moved[end_keys[i]]))
-        kept.append(shapely.LineString(coords))
+        coords = shapely.get_coordinates(line)
+        for key, flip in ((end_keys[i], False), (start_keys[i], True)):
+            if key in moved:
+                new = np.array(moved[key])
+                far = max(np.hypot(*(np.subtract(key, new))), reach.get(key, 0.0))
+                coords = coords[::-1] if flip else coords
+                near = np.hypot(*(coords - new).T) <= far * (1 + 1e-9)
+                last = len(coords) - 1  # the first vertex stays
+                while last > 0 and near[last]:
+                    last -= 1
+                coords = np.concatenate([coords[:last + 1], [new]])
+                coords = coords[::-1] if flip else coords
+        if len(coords) > 2 or (coords[0] != coords[-1]).any():
+            kept.append(shapely.LineString(coords))
     return _merge(np.asarray(kept, dtype=object))
 
 
@@ -644,13 +655,14 @@ def merge_close_junctions(lines: np.ndarray, cell: float, edge):
     # a piece alone at both its junctions (a chain of close junctions is a road whose
     # bumps' spurs were not pruned, or something else than a crossing: it stays)
     used = {i for i in short if pieces[start_keys[i]] == pieces[end_keys[i]] == 1}
-    moved, centres = {}, {}
+    moved, centres, reach = {}, {}, {}
     for i in used:
         nodes = np.array([start_keys[i], end_keys[i]])
         centre = tuple(nodes.mean(axis=0).tolist())
         centres[centre] = float(np.max(edge(nodes)))
         moved.update(dict.fromkeys((start_keys[i], end_keys[i]), centre))
-    return _contract(lines, used, moved, start_keys, end_keys), centres
+        reach.update(zip((start_keys[i], end_keys[i]), 2 * edge(nodes), strict=True))
+    return _contract(lines, used, moved, start_keys, end_keys, reach), centres
 
 
 def _join_raster_edges(lines: np.ndarray, class_id: int, pixels: dict, outlines: list,
