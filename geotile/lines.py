@@ -73,7 +73,8 @@ class LineOptions:
 
     threshold: float | None = None
     min_length: float = 3.0
-    #: 0: one pixel; per class: {class name or id: metres, "*": default} (parse_per_class)
+    #: metres, at least one pixel (0: one pixel); per class: {class name or id: metres,
+    #: "*": default} (parse_per_class)
     simplify: float | dict = 0.0
     crs: str | None = None  # as VectorizeOptions.crs
     classes: tuple[str, ...] | None = None  # keep only these (names or ids); None: all
@@ -757,7 +758,7 @@ def _simplify_and_measure(frame, crs, cell: float, options: LineOptions):
     metric = crs if crs is None else _metric(crs, frame.geometry.values)
     work = frame if crs is None or metric == crs else frame.to_crs(metric)
     pixel = cell if crs is None or metric == crs else _pixel_in_metres(crs, cell, frame)
-    tolerance = options.simplify if options.simplify > 0 else pixel
+    tolerance = max(options.simplify, pixel)  # less keeps the pixel staircase
     simplified = shapely.simplify(work.geometry.values, tolerance)
     work = work.set_geometry(list(simplified), crs=work.crs)
     frame = work if crs is None or metric == crs else work.to_crs(crs)
