@@ -7,9 +7,10 @@ argmax, :func:`geotile.raster_kinds.class_ids`) -> skeleton of each class
 every two 8-adjacent skeleton pixels (a diagonal only where no orthogonal
 path joins them, so staircases do not form triangles). Rasters given together
 on one pixel grid (a mosaic of adjacent tiles) lend each other their pixels
-as context, and past the mosaic's edges its pixels are mirrored, so skeletons
-run across tile edges and up to the outer edge instead of stopping half a road
-width short (a road along the outer edge keeps its line on the edge pixels).
+as context, and past the mosaic's edges and where its data ends (nodata, NaN) its
+pixels are mirrored, so skeletons run across tile edges and up to the last valid
+pixel instead of stopping half a road width short (a road along that edge keeps
+its line on the edge pixels).
 Each band emits the segments that start in its own pixels, with pixel centres
 computed from the grid's indices, so the segments of all bands and tiles fit
 exactly; they are merged into paths between
@@ -103,13 +104,14 @@ class _Source:
 def pixel_segments(skeleton: np.ndarray, core: slice, cols: slice | None = None,
                    known: np.ndarray | None = None) -> np.ndarray:
     """``(n, 2, 2)`` (row, col) pairs of 8-adjacent True pixels whose first pixel lies in
-    rows ``core`` (and columns ``cols``) and whose second pixel is ``known`` (default: all);
+    rows ``core`` (and columns ``cols``), both pixels ``known`` (default: all);
     a diagonal pair only when neither orthogonal pixel between them is set."""
     s = np.pad(skeleton, 1)  # a frame of False: neighbours past the edge are background
-    if known is not None:
-        s_known = np.pad(known, 1)
     rows = np.arange(s.shape[0])[:, None]
     first = s & (rows >= core.start + 1) & (rows < core.stop + 1)
+    if known is not None:
+        s_known = np.pad(known, 1)
+        first &= s_known
     if cols is not None:
         columns = np.arange(s.shape[1])[None, :]
         first &= (columns >= cols.start + 1) & (columns < cols.stop + 1)
@@ -153,15 +155,17 @@ def _groups(sources: list[_Source]) -> list[list[_Source]]:
 
 
 def _read_ids(source: _Source, window):
-    """Class ids and scores of ``window`` of ``source``."""
+    """Class ids, scores and valid pixels (not nodata, nor NaN) of ``window`` of ``source``."""
     from geotile.raster import open_raster, read_window
 
     with open_raster(source.path) as src:
         values = read_window(src, window)
         valid = (src.dataset_mask(window=window) > 0 if source.check_nodata
                  else np.ones(values.shape[-2:], bool))
+    if values.dtype.kind == "f":
+        valid &= ~np.isnan(values).any(axis=0)
     check_probabilities(values, valid, source.kind, source.path)
-    return class_ids(values, valid, source.kind, source.threshold, source.path)
+    return (*class_ids(values, valid, source.kind, source.threshold, source.path), valid)
 
 
 def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
@@ -182,9 +186,10 @@ def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
         if top >= bottom or left >= right:
             continue
         window = Window(left - source.col, top - source.row, right - left, bottom - top)
-        part_ids, part_score = _read_ids(source, window)
+        part_ids, part_score, valid = _read_ids(source, window)
         place = np.s_[top - r0:bottom - r0, left - c0:right - c0]
-        ids[place], score[place], owner[place] = part_ids, part_score, source.index
+        ids[place][valid], score[place][valid] = part_ids[valid], part_score[valid]
+        owner[place][valid] = source.index
     context = np.zeros(shape, bool)
     if (owner < 0).any():
         grid = group[0].transform * group[0].transform.translation(c0, r0)
@@ -219,9 +224,10 @@ def _resample_other(other: _Source, grid, ids: np.ndarray, owner: np.ndarray,
     left, top = int(oc[inside].min()), int(orow[inside].min())
     window = Window(left, top, int(oc[inside].max()) - left + 1,
                     int(orow[inside].max()) - top + 1)
-    part_ids = _read_ids(other, window)[0]
-    rr, cc = rows[inside], cols[inside]
-    ids[rr, cc] = part_ids[orow[inside] - top, oc[inside] - left]
+    part_ids, _, valid = _read_ids(other, window)
+    pick = orow[inside] - top, oc[inside] - left
+    rr, cc = rows[inside][valid[pick]], cols[inside][valid[pick]]
+    ids[rr, cc] = part_ids[pick][valid[pick]]
     context[rr, cc] = True
 
 
@@ -313,25 +319,30 @@ def road_skeleton(inside: np.ndarray) -> np.ndarray:
 
 
 def _fill_unknown(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """``ids`` where no raster covers the pixel filled from the covered ones, so that roads
-    run on past the mosaic's edges: a rectangle of covered pixels is mirrored about its
-    edge pixels (a road crossing the edge goes on straight; one along the edge keeps its
+    """``ids`` where no raster covers the pixel, or it is no data, filled from the covered
+    ones, so that roads run on up to the edge of the data: mirrored about the nearest
+    covered pixel (a road crossing the edge goes on straight; one along the edge keeps its
     centreline on the edge pixels, inside, where repeating the edge pixel would widen it
-    outwards and move its centreline out of the raster), any other shape takes the nearest
-    covered pixel's."""
+    outwards and move its centreline out of the data); where the mirror image is not
+    covered, the nearest covered pixel's."""
     rows, cols = np.flatnonzero(known.any(axis=1)), np.flatnonzero(known.any(axis=0))
     if not len(rows):
         return ids
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    if known[r0:r1, c0:c1].all():
-        inner = ids[r0:r1, c0:c1]
-        mode = "reflect" if min(inner.shape) > 1 else "edge"  # reflect needs two pixels
-        return np.pad(inner, ((r0, ids.shape[0] - r1), (c0, ids.shape[1] - c1)), mode=mode)
+    if known[r0:r1, c0:c1].all():  # a rectangle: padded (reflect needs two pixels)
+        return np.pad(ids[r0:r1, c0:c1], ((r0, ids.shape[0] - r1), (c0, ids.shape[1] - c1)),
+                      mode="reflect" if min(r1 - r0, c1 - c0) > 1 else "edge")
     from scipy import ndimage
 
-    nearest = ndimage.distance_transform_edt(~known, return_distances=False,
-                                             return_indices=True)
-    return ids[nearest[0], nearest[1]]
+    near_r, near_c = ndimage.distance_transform_edt(~known, return_distances=False,
+                                                    return_indices=True)
+    mirror_r, mirror_c = 2 * near_r - np.arange(ids.shape[0])[:, None], \
+        2 * near_c - np.arange(ids.shape[1])[None, :]
+    inside = ((mirror_r >= 0) & (mirror_r < ids.shape[0]) & (mirror_c >= 0)
+              & (mirror_c < ids.shape[1]))
+    use = np.zeros(ids.shape, bool)
+    use[inside] = known[mirror_r[inside], mirror_c[inside]]
+    return ids[np.where(use, mirror_r, near_r), np.where(use, mirror_c, near_c)]
 
 
 def centrelines(paths: list[Path], options: LineOptions, progress: bool = False):

@@ -1195,3 +1195,46 @@ def test_simplify_below_a_pixel_still_removes_the_staircase(run_cli, make_raster
         lengths[option] = frame["length_m"][0]
     assert lengths[simplify] == pytest.approx(truth.length, rel=0.01)
     assert lengths[simplify] == pytest.approx(lengths["0"], abs=0.5)
+
+
+def nodata_roads(make_raster, kind):
+    """A 41 px wide east-west road on 0.5 m pixels, valid up to column 249 of 300 and across
+    a 40 px strip of no data (columns 100..139) as ``kind`` declares it."""
+    rows = np.arange(300)[:, None]
+    road = np.broadcast_to(np.abs(rows - 150) <= 20, (300, 300))  # centre: row 150
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    if kind == "ignore":  # geotile's 0/1 masks: 255 is no data
+        values = road.astype(np.uint8)
+        values[:, 100:140] = values[:, 250:] = 255
+        return make_raster("m.tif", values, transform=transform, nodata=255)
+    values = np.where(road, 0.9, 0.05).astype(np.float32)
+    if kind == "nan":
+        values[:, 100:140] = values[:, 250:] = np.nan
+        return make_raster("m.tif", values, transform=transform)
+    if kind == "value":
+        values[:, 100:140] = values[:, 250:] = -9999
+        return make_raster("m.tif", values, transform=transform, nodata=-9999)
+    path = make_raster("m.tif", values, transform=transform)
+    mask = np.full((300, 300), 255, np.uint8)
+    mask[:, 100:140] = mask[:, 250:] = 0
+    with rasterio.open(path, "r+") as dst:
+        dst.write_mask(mask)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["value", "mask", "nan", "ignore"])
+def test_roads_run_up_to_the_last_valid_pixel_before_no_data(make_raster, tmp_path, kind):
+    """A road running into no data (a nodata value, a mask band, NaN, 255 in a 0/1 mask)
+    reaches the last valid pixel's centre, as it reaches the raster's edge: it stopped half
+    the road's width short (10 m of a 40 px road at a nodata collar, 2 m each side of a
+    strip)."""
+    from geotile.lines import vectorize_lines
+
+    vectorize_lines(nodata_roads(make_raster, kind), tmp_path / "l.gpkg")
+    frame = gpd.read_file(tmp_path / "l.gpkg")
+    spans = sorted((min(g.coords[0][0], g.coords[-1][0]) - X0,
+                    max(g.coords[0][0], g.coords[-1][0]) - X0) for g in frame.geometry)
+    assert spans == [(0.25, 49.75), (70.25, 124.75)], list(frame["length_m"])
+    for g in frame.geometry:
+        assert all(y == Y0 - 75.25 for _, y in g.coords)
+    assert frame["length_m"].sum() == pytest.approx(49.5 + 54.5)
