@@ -235,7 +235,9 @@ def prepare_labels(
 
     read_some = len(labels) > 0
     labels = _drop_shapeless(_drop_non_finite(labels, source), class_field)
-    roads = len(labels) and line_parts(labels.geometries)[3].all()
+    # lines only; or none at all with --line-width (a tile without roads): a road mask
+    roads = (line_parts(labels.geometries)[3].all() if len(labels)
+             else line_width is not None)
     labels = buffer_lines(labels, crs, source, line_width, line_cap, lines_fix)
     ids, names = class_ids(labels, class_field, class_map, source)
     if roads and class_field is None:

@@ -108,6 +108,31 @@ def test_roads_burnt_from_lines_are_named_road(make_raster, tmp_path):
     assert summary[0]["classes"] == ["background", "road"]
 
 
+def test_an_empty_road_file_makes_a_road_mask(run_cli, make_raster, tmp_path):
+    """make-masks --line-width of a file without features (SpaceNet's tile without roads)
+    names class 1 road, as with roads: it said building, and vectorize --lines refused the
+    folder of masks ("its class 1 is 'building', in A.tif 'road'")."""
+    (tmp_path / "masks").mkdir()
+    images = [make_raster(f"{name}.tif", np.ones((40, 40), np.uint16),
+                          transform=from_origin(X0 + 20 * i, Y0, 0.5, 0.5), nodata=0)
+              for i, name in enumerate("AB")]
+    road = write_lines(tmp_path / "A.geojson",
+                       [shapely.LineString([(X0 + 1, Y0 - 10), (X0 + 19, Y0 - 10)])])
+    empty = tmp_path / "B.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}')
+    for labels, image in ((road, images[0]), (empty, images[1])):
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / "masks" / image.name,
+                         "--line-width", 4)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / "masks" / image.name) as src:
+            assert json.loads(src.tags()["GEOTILE_CLASS_NAMES"]) == ["background", "road"]
+    result = run_cli("vectorize", tmp_path / "masks", "-o", tmp_path / "l.gpkg", "--lines")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "l.gpkg")
+    assert list(frame["class"]) == ["road"]
+    assert frame["length_m"].sum() == pytest.approx(18, abs=0.6)
+
+
 def test_lines_in_geometry_collections_are_burnt_like_other_lines(make_raster, tmp_path,
                                                                   run_cli):
     """A GeometryCollection of a road and a building (ogr2ogr/QGIS "collect"): its road was
