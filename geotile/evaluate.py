@@ -339,13 +339,16 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
 
 def warn_if_apart(pred_frame, truth_frame, prediction, truth, outcome: str,
                   margin: float = 0.0) -> None:
-    """Warn when the two frames' extents (same CRS), ``margin`` apart, do not meet: a CRS
-    or longitude/latitude mix-up scores 0 (``outcome``) rather than an error."""
+    """Warn when the two frames' extents (same CRS) are farther apart than ``margin`` and
+    than a tenth of their larger side (a road's box has no height: a prediction just
+    beyond the buffer is not other ground): a CRS or longitude/latitude mix-up, or
+    another image's file, scores 0 (``outcome``) rather than an error."""
     if not len(pred_frame) or not len(truth_frame):
         return
     a, b = pred_frame.total_bounds, truth_frame.total_bounds
-    if a[0] > b[2] + margin or b[0] > a[2] + margin or a[1] > b[3] + margin or \
-            b[1] > a[3] + margin:
+    margin = max(margin, 0.1 * max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]))
+    if not np.isfinite([*a, *b]).all() or a[0] > b[2] + margin or b[0] > a[2] + margin or \
+            a[1] > b[3] + margin or b[1] > a[3] + margin:  # (off the CRS's area: inf)
         log.warning("%s and %s cover different ground (no feature of one near the other's): "
                     "%s. Check their CRS (longitude and latitude swapped?) and that they are "
                     "of one image.", prediction, truth, outcome)

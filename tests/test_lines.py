@@ -1263,3 +1263,25 @@ def test_roads_run_up_to_the_last_valid_pixel_before_no_data(make_raster, tmp_pa
     for g in frame.geometry:
         assert all(y == Y0 - 75.25 for _, y in g.coords)
     assert frame["length_m"].sum() == pytest.approx(49.5 + 54.5)
+
+
+def test_lines_just_beyond_the_buffer_are_not_said_to_cover_different_ground(tmp_path,
+                                                                            caplog):
+    """A prediction 1.5 m beside an east-west truth road (its box of no height) scores 0 at
+    --buffer 1.4 without the warning of a CRS mix-up, which a prediction of other ground
+    (the next tile, 500 m off) still gets."""
+    from geotile.line_metrics import evaluate_lines
+
+    truth = write_lines(tmp_path / "t.gpkg", [shapely.LineString([(X0, Y0), (X0 + 100, Y0)])])
+    beside = write_lines(tmp_path / "beside.gpkg",
+                         [shapely.LineString([(X0, Y0 + 1.5), (X0 + 100, Y0 + 1.5)]),
+                          shapely.LineString([(X0 + 25, Y0 + 50), (X0 + 75, Y0 + 50)])])
+    with caplog.at_level("WARNING", logger="geotile"):
+        scores = evaluate_lines(beside, truth, buffer=1.4)
+    assert scores.precision == 0.0 and scores.recall == 0.0
+    assert "cover different ground" not in caplog.text
+    elsewhere = write_lines(tmp_path / "elsewhere.gpkg",
+                            [shapely.LineString([(X0, Y0 + 500), (X0 + 100, Y0 + 500)])])
+    with caplog.at_level("WARNING", logger="geotile"):
+        evaluate_lines(elsewhere, truth, buffer=1.4)
+    assert "elsewhere.gpkg and" in caplog.text and "cover different ground" in caplog.text
