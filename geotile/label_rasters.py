@@ -8,7 +8,9 @@ A label raster is either
   (every mask of a run names every id found under any of its images); the same band
   three times (R = G = B, a grey PNG saved as RGB) is read as that band;
 - **a 0/255 binary mask** (INRIA, Massachusetts, DeepGlobe roads; one band or the same
-  band three times, uint8 without nodata): 255 is class 1, as tile and evaluate read it;
+  band three times, uint8): 255 is class 1, as tile and evaluate read it; a few strays
+  of other values (resampling, JPEG; under 1 %, fewer than the 255s) are read as 1 from
+  128 up, with a warning;
 - **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
@@ -41,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import alpha_bands, values_0_255
+from geotile.raster_kinds import alpha_bands
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
 
@@ -462,7 +464,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         _refuse_grey(label, labels_path, palette)
         _refuse_photo(label, labels_path, palette)
         return [1, 2, 3], "colour"
-    if _is_binary_0_255(label):
+    if _is_binary_0_255(label, labels_path):
         return [1], "binary"
     if _is_grey(label):  # class ids in R = G = B (a "grey" PNG saved as RGB): band 1
         return [1], "index"
@@ -567,8 +569,51 @@ def _refuse_grey(label, labels_path, codes: dict[str, int]) -> None:
                      "Leave out --palette to read band 1 as the class ids.")
 
 
-def _is_binary_0_255(label) -> bool:
-    return values_0_255(label) == "binary"
+#: a uint8 label raster is a 0/255 mask when at least this share of its valid pixels is 0
+#: or 255, 255 outnumbering the other values (strays of resampling or JPEG)
+BINARY_SHARE = 0.99
+
+
+def _is_binary_0_255(label, labels_path) -> bool:
+    """Whether a uint8 label raster is a 0/255 mask (INRIA's, Massachusetts', DeepGlobe's):
+    its valid pixels 0 or 255 but for strays (:data:`BINARY_SHARE`), 255 outnumbering them.
+    Strays are read as 1 from 128 up, with one warning counting them."""
+    counts = _value_counts(label)
+    if counts is None:
+        return False
+    high, others = int(counts[255]), int(counts[1:255].sum())
+    if high == 0 or others > high or others > (1 - BINARY_SHARE) * counts.sum():
+        return False
+    if others:
+        ranked = np.argsort(-counts[1:255], kind="stable")[:8] + 1
+        shown = ", ".join(f"{v}: {counts[v]} px" for v in ranked.tolist() if counts[v])
+        warnings.warn(f"{labels_path}: a 0/255 mask with {others} pixels of other values "
+                      f"({shown}), as resampling or JPEG leave: read as 1 from 128 up, else 0.",
+                      GeotileWarning, stacklevel=4)
+    return True
+
+
+def _value_counts(label) -> np.ndarray | None:
+    """(256,) counts of band 1's values over the valid pixels of a uint8 raster of one band
+    or R = G = B (alpha aside); None for another raster, or once more than 1 - BINARY_SHARE
+    of its pixels are seen to be neither 0 nor 255 (a class raster: read no further)."""
+    from geotile.raster import paletted
+
+    if label.dtypes[0] != "uint8" or paletted(label):
+        return None
+    bands = [1] if label.count == 1 else _grey_bands(label)
+    if bands is None:
+        return None
+    limit = (1 - BINARY_SHARE) * label.width * label.height
+    counts = np.zeros(256, np.int64)
+    for _, window in label.block_windows(1):
+        block = label.read(bands, window=window)
+        if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
+            return None
+        counts += np.bincount(block[0][label.dataset_mask(window=window) > 0], minlength=256)
+        if counts[1:255].sum() > limit:
+            return None
+    return counts
 
 
 def _colour_table(src) -> np.ndarray:
@@ -822,8 +867,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 found, number = np.unique(code[bad], return_counts=True)
                                 for c, n in zip(found.tolist(), number.tolist(), strict=True):
                                     seen[c] = seen.get(c, 0) + n
-                        elif binary:  # 255 is the positive class
-                            ids = np.where(valid, values[0] == 255, IGNORE).astype(np.uint8)
+                        elif binary:  # 255 is the positive class (strays: from 128 up)
+                            ids = np.where(valid, values[0] >= 128, IGNORE).astype(np.uint8)
                         else:
                             ids = _index_ids(values, valid, labels_path)
                         if seeing is not None:

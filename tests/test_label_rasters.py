@@ -869,3 +869,42 @@ def test_a_grey_class_mask_saved_as_rgb_is_read_as_class_ids(tmp_path, run_cli):
     colour = write_raster(tmp_path / "colour.tif", rgb, photometric="RGB")
     result = run_cli("make-masks", colour, image, "-o", tmp_path / "m3.tif")
     assert_one_line_error(result, "look like colour-coded labels", "--palette")
+
+
+def _road_mask(shape=(40, 60)) -> np.ndarray:
+    """A 0/255 mask (DeepGlobe's roads): 255 in blocks over about a third of the pixels."""
+    blocks = np.random.default_rng(31).random((shape[0] // 10, shape[1] // 10)) < 0.35
+    return (blocks.repeat(10, 0).repeat(10, 1) * 255).astype(np.uint8)
+
+
+def test_a_0_255_mask_with_a_few_stray_values_is_binarised_not_read_as_class_ids(
+        tmp_path, run_cli):
+    """A DeepGlobe-style RGB PNG mask, 0/255 but for a few pixels that resampling or JPEG
+    left at 128, 1 and 254: its 255s (every road pixel) became the ignore value and the
+    strays classes 1, 128 and 254, silently. It is a 0/255 mask read >= 128 as 1, with
+    one warning counting the strays; a raster of many class ids stays class ids."""
+    truth = _road_mask()
+    stray = truth.copy()
+    stray[5, 5], stray[20, 20], stray[30, 40] = 128, 1, 254
+    with warnings.catch_warnings():  # rasterio: no geotransform
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "104_mask.png", np.stack([stray] * 3), crs=None,
+                              transform=rasterio.Affine.identity(), driver="PNG")
+    image = write_raster(tmp_path / "104_sat.tif", np.ones((3, *truth.shape), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    expected = (stray >= 128).astype(np.uint8)
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["classes"] == ["background", "1"]
+    assert summary["class_pixels"] == {"background": int((expected == 0).sum()),
+                                       "1": int(expected.sum())}
+    warned = [line for line in result.stderr.splitlines() if "104_mask.png" in line]
+    assert len(warned) == 1 and "3 pixels" in warned[0] and "128" in warned[0], result.stderr
+    # class ids 1..6 with some 0 and 255 (ignore): class ids, as before
+    ids = np.random.default_rng(32).integers(0, 7, truth.shape).astype(np.uint8)
+    ids[:, :5] = 255
+    labels = write_raster(tmp_path / "ids.tif", ids)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "ids_mask.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0], ids)

@@ -101,8 +101,9 @@ def make_masks(
     image) the mask is 255, declared as its nodata value, for losses to ignore.
 
     LABELS may be a label raster: class indices (one band; names from its
-    GEOTILE_CLASS_NAMES tag or --class-map; a mask of only 0 and 255, INRIA's
-    or Massachusetts', is 0/1) or RGB colours with --palette
+    GEOTILE_CLASS_NAMES tag or --class-map; a mask of 0 and 255, INRIA's
+    or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
+    colours with --palette
     (class ids 1..K in palette order). It is aligned to each IMAGE's grid:
     copied exactly on the same grid, else nearest neighbour. Colours not in
     the palette, label nodata and pixels outside the label raster become 255
