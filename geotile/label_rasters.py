@@ -10,7 +10,8 @@ A label raster is either
 - **a 0/255 binary mask** (INRIA, Massachusetts, DeepGlobe roads; one band or the same
   band three times, uint8): 255 is class 1, as tile and evaluate read it; a few strays
   of other values (resampling, JPEG; under 1 %, fewer than the 255s) are read as 1 from
-  128 up, with a warning;
+  128 up, with a warning; an alpha band or nodata marks pixels to ignore, but a declared
+  nodata 0 is the mask's background (gdal_rasterize -a_nodata 0), with a warning;
 - **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
@@ -306,8 +307,10 @@ def _copy_band(label, offset, top, rows, width, indexes,
 CENTRES = 1 << 20
 
 
-def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray]:
-    """Label pixels under the centres of image rows [top, top+rows) (nearest neighbour):
+def _warp_band(label, image, top, rows, indexes,
+               check: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Label pixels under the centres of image rows [top, top+rows) (nearest neighbour;
+    label nodata invalid when ``check``):
     each centre is transformed exactly (PROJ, point by point; GDAL's warper approximates
     the transformation to 0.125 px, which gave ~2 % of pixels a neighbouring label pixel)
     and floored to the label pixel it falls in. Only the label pixels hit are read, in one
@@ -328,7 +331,7 @@ def _warp_band(label, image, top, rows, indexes) -> tuple[np.ndarray, np.ndarray
     for window, group in _hit_windows(cols_hit, rows_hit):
         r, c = rows_hit[group] - window.row_off, cols_hit[group] - window.col_off
         picked[:, group] = read_window(label, window, indexes)[:, r, c]
-        picked_valid[group] = (label.dataset_mask(window=window) > 0)[r, c]
+        picked_valid[group] = (label.dataset_mask(window=window) > 0)[r, c] if check else True
     values[:, hit] = picked
     valid[hit] = picked_valid
     return values, valid
@@ -577,13 +580,18 @@ BINARY_SHARE = 0.99
 def _is_binary_0_255(label, labels_path) -> bool:
     """Whether a uint8 label raster is a 0/255 mask (INRIA's, Massachusetts', DeepGlobe's):
     its valid pixels 0 or 255 but for strays (:data:`BINARY_SHARE`), 255 outnumbering them.
-    Strays are read as 1 from 128 up, with one warning counting them."""
+    Strays are read as 1 from 128 up, with one warning counting them; a declared nodata 0
+    is its background (:func:`_zero_is_background`), with a warning."""
     counts = _value_counts(label)
     if counts is None:
         return False
     high, others = int(counts[255]), int(counts[1:255].sum())
     if high == 0 or others > high or others > (1 - BINARY_SHARE) * counts.sum():
         return False
+    if _zero_is_background(label, True):
+        warnings.warn(f"{labels_path}: a 0/255 mask declaring nodata 0 (as gdal_rasterize "
+                      "-a_nodata 0 writes): its 0 is read as background, not as no data.",
+                      GeotileWarning, stacklevel=4)
     if others:
         ranked = np.argsort(-counts[1:255], kind="stable")[:8] + 1
         shown = ", ".join(f"{v}: {counts[v]} px" for v in ranked.tolist() if counts[v])
@@ -594,14 +602,16 @@ def _is_binary_0_255(label, labels_path) -> bool:
 
 
 def _value_counts(label) -> np.ndarray | None:
-    """(256,) counts of band 1's values over the valid pixels of a uint8 raster of one band
-    or R = G = B (alpha aside); None for another raster, or once more than 1 - BINARY_SHARE
-    of its pixels are seen to be neither 0 nor 255 (a class raster: read no further)."""
+    """(256,) counts of band 1's values over the valid pixels (every pixel for a nodata of
+    0) of a uint8 raster of one band or R = G = B, an alpha band aside; None for another
+    raster, or once more than 1 - BINARY_SHARE of its pixels are seen to be neither 0 nor
+    255 (a class raster: read no further)."""
     from geotile.raster import paletted
 
     if label.dtypes[0] != "uint8" or paletted(label):
         return None
-    bands = [1] if label.count == 1 else _grey_bands(label)
+    one = label.count == 1 or (label.count == 2 and alpha_bands(label) == [2])
+    bands = [1] if one else _grey_bands(label)
     if bands is None:
         return None
     limit = (1 - BINARY_SHARE) * label.width * label.height
@@ -610,10 +620,18 @@ def _value_counts(label) -> np.ndarray | None:
         block = label.read(bands, window=window)
         if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
             return None
-        counts += np.bincount(block[0][label.dataset_mask(window=window) > 0], minlength=256)
+        valid = block[0] if _zero_is_background(label, True) else block[0][
+            label.dataset_mask(window=window) > 0]
+        counts += np.bincount(valid.ravel(), minlength=256)
         if counts[1:255].sum() > limit:
             return None
     return counts
+
+
+def _zero_is_background(label, binary: bool) -> bool:
+    """Whether the declared nodata 0 of a label raster is its background: on a 0/255 mask
+    (``binary``) 0 is half its values, never "no data"."""
+    return binary and label.nodata == 0
 
 
 def _colour_table(src) -> np.ndarray:
@@ -829,7 +847,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         counts = np.zeros(256, np.int64)
         seen: dict[int, int] = {}
         covered = False  # whether the label raster reaches any pixel of the image
-        check_label = has_nodata(label)
+        check_label = has_nodata(label) and not _zero_is_background(label, binary)
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 copy_georeferencing(image, dst)
@@ -845,7 +863,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                             values, valid = _copy_band(label, offset, top, rows, image.width,
                                                        indexes, check_label)
                         else:
-                            values, valid = _warp_band(label, image, top, rows, indexes)
+                            values, valid = _warp_band(label, image, top, rows, indexes,
+                                                       check_label)
                         everywhere = bool(valid.all())
                         covered = covered or everywhere or bool(valid.any())
                         window = Window(0, top, image.width, rows)

@@ -908,3 +908,58 @@ def test_a_0_255_mask_with_a_few_stray_values_is_binarised_not_read_as_class_ids
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "ids_mask.tif")
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0], ids)
+
+
+def test_a_0_255_mask_declaring_nodata_0_or_with_alpha_keeps_its_positive_class(
+        tmp_path, run_cli):
+    """A 0/255 mask declaring nodata 0 (gdal_rasterize -a_nodata 0) or carrying an alpha
+    band (a grey + alpha PNG) was read as class ids: every 255 (building) pixel became the
+    ignore value. Nodata 0 on a 0/255 mask is its background (warned once); an alpha band,
+    or another nodata value, marks the pixels to ignore."""
+    truth = _road_mask()
+    image = write_raster(tmp_path / "image.tif", np.ones((3, *truth.shape), np.uint8))
+    labels = write_raster(tmp_path / "nd0.tif", truth, nodata=0)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "nd0_mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "nd0_mask.tif")[0], truth // 255)
+    assert json.loads(result.stdout)["masks"][0]["ignored_pixels"] == 0
+    warned = [line for line in result.stderr.splitlines() if "nd0.tif" in line]
+    assert len(warned) == 1 and "nodata 0" in warned[0] and "background" in warned[0]
+    # on another grid (nearest neighbour) as well: 0 is background there too
+    shifted = write_raster(tmp_path / "shifted.tif", np.ones((3, *truth.shape), np.uint8),
+                           transform=from_origin(X0 + 0.25, Y0, 0.5, 0.5))
+    result = run_cli("make-masks", labels, shifted, "-o", tmp_path / "nd0_near.tif", "--json")
+    assert result.exit_code == 0, result.output
+    near = _read(tmp_path / "nd0_near.tif")[0]
+    np.testing.assert_array_equal(near[:, :-1], truth[:, 1:] // 255)  # centres half a px on
+    assert near[:, -1].tolist() == [255] * truth.shape[0]  # past the label raster
+    # another nodata value: those pixels are ignored, the 255s class 1
+    declared = truth.copy()
+    declared[:3] = 7
+    labels = write_raster(tmp_path / "nd7.tif", declared, nodata=7)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "nd7_mask.tif")
+    assert result.exit_code == 0, result.output
+    expected = truth // 255
+    expected[:3] = 255
+    np.testing.assert_array_equal(_read(tmp_path / "nd7_mask.tif")[0], expected)
+    # grey + alpha PNG: transparent rows ignored
+    alpha = np.full_like(truth, 255)
+    alpha[:4] = 0
+    with warnings.catch_warnings():  # rasterio: no geotransform
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "la.png", np.stack([truth, alpha]), crs=None,
+                              transform=rasterio.Affine.identity(), driver="PNG")
+    with rasterio.open(labels) as src:
+        assert src.colorinterp[1] == rasterio.enums.ColorInterp.alpha
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "la_mask.tif")
+    assert result.exit_code == 0, result.output
+    expected = truth // 255
+    expected[:4] = 255
+    np.testing.assert_array_equal(_read(tmp_path / "la_mask.tif")[0], expected)
+    # a class raster declaring nodata 0 keeps 0 as no data
+    ids = np.random.default_rng(33).integers(0, 7, truth.shape).astype(np.uint8)
+    labels = write_raster(tmp_path / "ids_nd0.tif", ids, nodata=0)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "ids_mask.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0],
+                                  np.where(ids == 0, 255, ids))
