@@ -759,9 +759,9 @@ def _index_names(label, class_map) -> list[str] | None:
     them), else None (names are the ids found)."""
     from geotile.label_set import class_map_names
     from geotile.raster import read_categories
-    from geotile.raster_kinds import raster_kind
+    from geotile.raster_kinds import class_names_tag
 
-    names = raster_kind(label).names
+    names = class_names_tag(label)  # not raster_kind's: a label raster is no prediction
     if names:
         return names
     if class_map:

@@ -204,6 +204,12 @@ def _is_background(name: str) -> bool:
     return key in BACKGROUND_NAMES or key.startswith(("no_", "not_", "non_"))
 
 
+def class_names_tag(src) -> list[str] | None:
+    """Names by class id from ``src``'s GEOTILE_CLASS_NAMES tag (dataset or band 1), else
+    None; an unreadable tag is an InputError."""
+    return _names_tag(src, {**src.tags(1), **src.tags()})
+
+
 def _names_tag(src, tags) -> list[str] | None:
     """GEOTILE_CLASS_NAMES: a JSON list (index = class id, or band for probabilities) or
     a JSON object {"id": name}."""

@@ -963,3 +963,35 @@ def test_a_0_255_mask_declaring_nodata_0_or_with_alpha_keeps_its_positive_class(
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0],
                                   np.where(ids == 0, 255, ids))
+
+
+def test_grey_labels_in_rgba_are_read_not_refused_as_an_rgb_image(tmp_path, run_cli):
+    """R = G = B with an alpha band (a 0/255 mask as RGBA GeoTIFF; class ids as the RGBA
+    grey PNG PIL writes) was refused as "an RGB image, not a prediction ... geotile
+    predict": make-masks reads band 1, the alpha band marking the pixels to ignore."""
+    truth = _road_mask()
+    alpha = np.full_like(truth, 255)
+    alpha[:5] = 0
+    image = write_raster(tmp_path / "image.tif", np.ones((3, *truth.shape), np.uint8))
+    labels = write_raster(tmp_path / "rgba.tif", np.stack([truth] * 3 + [alpha]),
+                          photometric="RGB")
+    with rasterio.open(labels, "r+") as dst:
+        dst.colorinterp = [*dst.colorinterp[:3], rasterio.enums.ColorInterp.alpha]
+    with rasterio.open(labels) as src:
+        assert src.colorinterp[3] == rasterio.enums.ColorInterp.alpha
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "rgba_mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    expected = truth // 255
+    expected[:5] = 255
+    np.testing.assert_array_equal(_read(tmp_path / "rgba_mask.tif")[0], expected)
+    assert json.loads(result.stdout)["classes"] == ["background", "1"]
+    ids = np.random.default_rng(34).integers(0, 7, truth.shape).astype(np.uint8)
+    with warnings.catch_warnings():  # rasterio: no geotransform
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "grey_ids.png", np.stack([ids] * 3 + [alpha]),
+                              crs=None, transform=rasterio.Affine.identity(), driver="PNG")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "ids_mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0],
+                                  np.where(alpha == 0, 255, ids))
+    assert json.loads(result.stdout)["classes"] == ["background", *map(str, range(1, 7))]
