@@ -818,6 +818,14 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         # geotransform): the image's own pixel grid
         pixel_grid = (label.width, label.height) == (image.width, image.height) and (
             (label.crs is None and label.transform.is_identity) or placed_nowhere(label))
+        sizes = (label.width, label.height), (image.width, image.height)
+        if label.transform.is_identity and image.transform.is_identity and sizes[0] != sizes[1]:
+            raise InputError(
+                f"{labels_path} ({sizes[0][0]} x {sizes[0][1]} px) and {image_path} "
+                f"({sizes[1][0]} x {sizes[1][1]} px): neither is on a map grid, so the label "
+                "raster is read on the image's pixel grid, but their sizes differ. Give a "
+                "label raster of the image's size, or georeference both (gdal_edit.py -a_srs "
+                "EPSG:xxxx -a_ullr).")
         if placed_nowhere(label) != placed_nowhere(image) and not pixel_grid:
             unplaced = labels_path if placed_nowhere(label) else image_path
             raise InputError(f"{unplaced}: the raster names a CRS but has no geotransform, so "

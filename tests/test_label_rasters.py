@@ -995,3 +995,25 @@ def test_grey_labels_in_rgba_are_read_not_refused_as_an_rgb_image(tmp_path, run_
     np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0],
                                   np.where(alpha == 0, 255, ids))
     assert json.loads(result.stdout)["classes"] == ["background", *map(str, range(1, 7))]
+
+
+@pytest.mark.parametrize("scale", [0.5, 2])
+def test_label_and_image_without_georeference_of_different_sizes_are_refused(
+        tmp_path, run_cli, scale):
+    """A label PNG of 60 x 40 px and its image resized to 30 x 20 (or 120 x 80), neither
+    georeferenced: the mask was the label's top-left corner (or the label in a quarter of
+    the mask, the rest 255), exit 0. Pixel grids of different sizes are no one grid: one
+    line naming both sizes and the fix, exit 1, no mask written."""
+    truth = _road_mask()
+    height, width = int(truth.shape[0] * scale), int(truth.shape[1] * scale)
+    with warnings.catch_warnings():  # rasterio: no geotransform
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "105_mask.png", np.stack([truth] * 3), crs=None,
+                              transform=rasterio.Affine.identity(), driver="PNG")
+        image = write_raster(tmp_path / "105_sat.png",
+                             np.ones((3, height, width), np.uint8), crs=None,
+                             transform=rasterio.Affine.identity(), driver="PNG")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, "105_mask.png", "105_sat.png", "60 x 40",
+                          f"{width} x {height}", "image's size")
+    assert not (tmp_path / "mask.tif").exists()
