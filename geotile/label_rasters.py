@@ -20,9 +20,11 @@ A label raster is either
   named ``ignore`` (or ``nodata``, ``void``) marks a colour to ignore (255) silently,
   e.g. the black eroded boundaries of ISPRS's "noBoundary" labels.
 
-Colours outside the palette are reported in one warning with their pixel counts and
-written as ``IGNORE`` (255), as are pixels where the image or the label raster is
-nodata, or that the label raster does not cover; 255 is declared as the mask's nodata.
+A colour within :data:`NEAR` (16) in every band of a palette colour takes its class (the
+nearest: JPEG shifts colours), with a warning counting such pixels. Colours further off are
+reported in one warning with their pixel counts and written as ``IGNORE`` (255), as are
+pixels where the image or the label raster is nodata, or that the label raster does not
+cover; 255 is declared as the mask's nodata.
 
 Alignment: on the image's own grid (same CRS, pixel size and an origin a whole number
 of pixels away, the common case) pixels are copied exactly; otherwise each image pixel
@@ -263,6 +265,43 @@ def colours_to_ids(rgb: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
     return ids, code
 
 
+class _Snap:
+    """Colours off the palette by at most NEAR in every band (JPEG, antialiasing) take the
+    class of the nearest palette colour; counts the pixels so read."""
+
+    def __init__(self, codes: dict[str, int], table):
+        self.codes = np.array(list(codes.values()), np.int64)
+        self.rgb = np.stack([self.codes >> 16, self.codes >> 8 & 255, self.codes & 255], 1)
+        self.ids = colours_to_ids(self.rgb.T.astype(np.uint8), table)[0]
+        self.pixels = 0
+
+    def __call__(self, ids: np.ndarray, code: np.ndarray, where: np.ndarray | None) -> None:
+        """Snap in place the pixels of ``ids`` (IGNORE) and ``code`` of no palette colour
+        (only ``where``, when given: pixels with data)."""
+        off = ids == IGNORE  # unknown colours (and the palette's ignore ones)
+        if where is not None:
+            off &= where
+        off = np.nonzero(off)
+        if not off[0].size:
+            return
+        found, inverse = np.unique(code[off], return_inverse=True)
+        rgb = np.stack([found >> 16, found >> 8 & 255, found & 255], 1).astype(np.int64)
+        best = np.full(found.size, NEAR + 1, np.int64)
+        nearest = np.zeros(found.size, np.int64)
+        for k, colour in enumerate(self.rgb):  # Chebyshev distance, palette order on ties
+            distance = np.abs(rgb - colour).max(axis=1)
+            closer = distance < best
+            best[closer], nearest[closer] = distance[closer], k
+        snap = (best > 0) & (best <= NEAR)
+        if not snap.any():
+            return
+        hit = snap[inverse.ravel()]
+        where = tuple(axis[hit] for axis in off)
+        ids[where] = self.ids[nearest[inverse.ravel()[hit]]]
+        code[where] = self.codes[nearest[inverse.ravel()[hit]]]
+        self.pixels += int(hit.sum())
+
+
 # ----------------------------------------------------------------------------- alignment
 
 
@@ -483,10 +522,13 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     return [1], "index"
 
 
-#: a colour label raster has at least this share of palette colours (exact, or near for
-#: lossy ones) among more than PHOTO_COLOURS distinct colours in a sample of its pixels
+#: a colour label raster has at least this share of palette colours (exact, or near:
+#: within NEAR in every band; LOSSY_NEAR_SHARE for a JPEG or WebP one) among more than
+#: PHOTO_COLOURS distinct colours in a sample of its pixels
 PALETTE_SHARE = 0.1
 NEAR_SHARE = 0.5
+LOSSY_NEAR_SHARE = 0.25
+#: colours off a palette colour by at most this in every band take its class (_Snap)
 NEAR = 16
 PHOTO_COLOURS = 64
 
@@ -494,8 +536,9 @@ PHOTO_COLOURS = 64
 def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
     """InputError when an RGB raster given with a palette looks like a photo: many colours,
     and few of its sampled pixels (below PALETTE_SHARE) of a palette colour, or near one
-    (within NEAR per band, below NEAR_SHARE; JPEG-compressed labels are near). LABELS and
-    IMAGE swapped gave an all-255 mask and "add 59222 colours to the palette"."""
+    (within NEAR per band, below NEAR_SHARE, or LOSSY_NEAR_SHARE for JPEG-compressed labels,
+    whose message says so). LABELS and IMAGE swapped gave an all-255 mask and "add 59222
+    colours to the palette"."""
     from geotile.raster import sample_pixels
 
     alpha = [b for b in alpha_bands(label) if b > 3][:1]
@@ -516,8 +559,17 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
     for code in palette:
         rgb_of = np.array([code >> 16, code >> 8 & 255, code & 255])[:, None]
         near |= (np.abs(bands - rgb_of) <= NEAR).all(axis=0)
-    if counts[near].sum() / counts.sum() >= NEAR_SHARE:
+    close = counts[near].sum() / counts.sum()
+    lossy = _lossy_codec(label)
+    if close >= (LOSSY_NEAR_SHARE if lossy else NEAR_SHARE):
         return
+    if lossy:
+        raise InputError(f"{labels_path}: {lossy}-compressed, and {100 * close:.1f} % of a "
+                         f"sample of its pixels are within {NEAR} of a palette colour, among "
+                         f"{len(colours)} distinct colours: a photo, or colour labels {lossy} "
+                         "has blurred past reading. Did you swap LABELS and IMAGE (make-masks "
+                         "LABELS IMAGE...)? Otherwise export the labels losslessly (PNG, or "
+                         "GeoTIFF with COMPRESS=DEFLATE), or check the palette.")
     raise InputError(f"{labels_path}: {100 * exact:.1f} % of a sample of its pixels have a "
                      f"colour of the palette, among {len(colours)} distinct colours: a photo, "
                      "not colour-coded labels. Did you swap LABELS and IMAGE (make-masks LABELS "
@@ -693,15 +745,22 @@ def make_masks_from_raster(
         ignore_codes = ignored_colours(codes) if codes is not None else []
         expand = _colour_table(label) if kind == "paletted" else None
         lossy = _lossy_codec(label)
+        snap = _Snap(codes, table) if codes is not None else None
         unknown: dict[int, int] = {}
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
-                      (table, ignore_codes, expand, kind == "binary"), names, unknown,
+                      (table, ignore_codes, expand, kind == "binary", snap), names, unknown,
                       creation_options, overwrite,
                       progress, tag, band_rows)
             for image, output, tag in zip(image_paths, output_paths,
                                           complete or [None] * len(image_paths), strict=True)
         ]
+    if snap is not None and snap.pixels:
+        cause = (f"its {lossy} compression (lossy) shifted them" if lossy
+                 else "antialiasing or resampling may have shifted them")
+        warnings.warn(f"{labels_path}: {snap.pixels} pixels have a colour within {NEAR} of a "
+                      f"palette colour, not it ({cause}); they take that colour's class.",
+                      GeotileWarning, stacklevel=2)
     if unknown:
         _warn_unknown(labels_path, unknown, len(summaries), lossy)
     _one_class_list(summaries, names, labels_path, class_map is not None)
@@ -811,7 +870,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         write_categories,
     )
 
-    table, ignore_codes, expand, binary = lookup
+    table, ignore_codes, expand, binary, snap = lookup
     with open_raster(image_path) as image:
         check_pixels_readable(image)
         # a label raster of the image's size placed nowhere (no CRS, or one without a
@@ -882,6 +941,10 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                             values = np.moveaxis(expand[values[0]], -1, 0)
                         if table is not None:
                             ids, code = colours_to_ids(values, table)
+                            counted = valid if not everywhere else None  # label's, image's
+                            if seeing is not None:
+                                counted = seeing if counted is None else counted & seeing
+                            snap(ids, code, counted)
                             bad = ids == IGNORE
                             for colour in ignore_codes:  # the palette's own ignore colours
                                 bad &= code != colour

@@ -11,7 +11,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.label_rasters import POTSDAM, read_palette
+from geotile.label_rasters import PALETTE_SHARE, POTSDAM, read_palette
 from geotile.masks import MaskOptions, make_masks
 from tests.conftest import UTM_ORIGIN, assert_one_line_error, write_raster
 
@@ -1017,3 +1017,72 @@ def test_label_and_image_without_georeference_of_different_sizes_are_refused(
     assert_one_line_error(result, "105_mask.png", "105_sat.png", "60 x 40",
                           f"{width} x {height}", "image's size")
     assert not (tmp_path / "mask.tif").exists()
+
+
+def test_colours_near_a_palette_colour_take_its_class(tmp_path, run_cli):
+    """Colours one unit off a palette colour ([254, 0, 0], as JPEG leaves them) were
+    unknown and written as 255: colours within 16 in every band of a palette colour take
+    its class (its ignore, for an ignore entry), with one warning counting them; 17 off is
+    still unknown."""
+    ids = np.ones((20, 30), np.uint8) * 2  # building [0, 0, 255]
+    ids[:, 10:] = 6  # clutter [255, 0, 0]
+    rgb = _paint(ids)
+    rgb[:, 0, 0] = (0, 16, 240)  # building, 16 off
+    rgb[:, 0, 20] = (254, 0, 0)  # clutter, 1 off
+    rgb[:, 1, 0] = (0, 0, 238)  # 17 off: unknown
+    rgb[:, 2, 0] = (3, 3, 3)  # near the palette's black "ignore": ignored silently
+    rgb[:, 3, 0] = (0, 0, 0)
+    labels = write_raster(tmp_path / "labels.png", rgb, driver="PNG")
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 20, 30), np.uint8))
+    palette = tmp_path / "palette.json"
+    palette.write_text(json.dumps({**{k: list(v) for k, v in POTSDAM.items()},
+                                   "ignore": [0, 0, 0]}))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json",
+                     "--palette", palette)
+    assert result.exit_code == 0, result.output
+    expected = ids.copy()
+    expected[1:4, 0] = 255
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["unknown_pixels"] == 1 and summary["ignored_pixels"] == 3
+    assert "3 pixels have a colour within 16 of a palette colour" in result.stderr
+    assert "[0, 0, 238]: 1 px" in result.stderr
+    # under the image's nodata a pixel is 255, and not counted
+    pixels = np.ones((3, 20, 30), np.uint8)
+    pixels[:, 0, 20] = 0
+    image = write_raster(tmp_path / "image_nd.tif", pixels, nodata=0)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask_nd.tif", "--palette",
+                     palette)
+    assert result.exit_code == 0, result.output
+    assert _read(tmp_path / "mask_nd.tif")[0][0, 20] == 255
+    assert "2 pixels have a colour within 16" in result.stderr
+
+
+def test_jpeg_colour_labels_are_read_and_a_jpeg_photo_refused_as_jpeg(tmp_path, run_cli):
+    """Colour labels saved as JPEG (YCbCr, quality 50: 10 px class blocks; under 10 % of
+    pixels keep an exact palette colour) were refused as "a photo ... Did you swap LABELS
+    and IMAGE?": they are read, each pixel within 16 of a palette colour taking its class
+    (none wrongly). A JPEG photo is refused naming JPEG."""
+    rng = np.random.default_rng(35)
+    ids = rng.integers(1, 7, (20, 30)).repeat(10, 0).repeat(10, 1).astype(np.uint8)
+    jpeg = {"compress": "jpeg", "photometric": "ycbcr", "jpeg_quality": 50, "tiled": True,
+            "blockxsize": 64, "blockysize": 64}
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids), **jpeg)
+    with rasterio.open(labels) as src:
+        decoded = src.read()
+    exact = (decoded == _paint(ids)).all(axis=0).mean()
+    assert exact < PALETTE_SHARE  # refused as a photo before
+    image = write_raster(tmp_path / "image.tif", np.ones((3, *ids.shape), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--palette",
+                     "potsdam")
+    assert result.exit_code == 0, result.output
+    mask = _read(tmp_path / "mask.tif")[0]
+    labelled = mask != 255
+    assert labelled.mean() > 2 * exact and (mask[labelled] == ids[labelled]).all()
+    assert "JPEG compression" in result.stderr
+    photo = write_raster(tmp_path / "photo.tif",
+                         rng.integers(0, 255, (3, *ids.shape), np.uint8), **jpeg)
+    result = run_cli("make-masks", photo, image, "-o", tmp_path / "m2.tif", "--palette",
+                     "potsdam")
+    assert_one_line_error(result, "photo.tif", "JPEG-compressed", "swap LABELS and IMAGE",
+                          "losslessly")

@@ -71,8 +71,9 @@ def _line_options(command):
 @click.option("--palette", metavar="potsdam|FILE.json", callback=home_callback,
               help="LABELS is a colour-coded label raster: built-in 'potsdam' (ISPRS classes "
               'impervious_surfaces..clutter = 1..6) or a JSON file {"building": [0, 0, 255], '
-              "...} (ids 1..K in file order; 'background' is 0, 'ignore' is 255). Unknown "
-              "colours become 255 too, with a warning.")
+              "...} (ids 1..K in file order; 'background' is 0, 'ignore' is 255). A colour "
+              "within 16 (in every band) of a palette colour takes its class (JPEG labels); "
+              "others become 255 too, with a warning.")
 @click.option("--layer", metavar="NAME",
               help="Layer of LABELS to read when the file has several (GeoPackage...).")
 @_line_options
