@@ -3,8 +3,8 @@
 A label raster is either
 
 - **class indices**: one integer band, 0 background, 1..254 class ids; 255 and the
-  raster's nodata are the ignore value. Names come from the raster's
-  GEOTILE_CLASS_NAMES tag, else from a class map {"building": 1, ...}, else the ids
+  raster's nodata are the ignore value. Names come from a class map given
+  {"building": 1, ...}, else the raster's GEOTILE_CLASS_NAMES tag, else the ids
   (every mask of a run names every id found under any of its images); the same band
   three times (R = G = B, a grey PNG saved as RGB) is read as that band;
 - **a 0/255 binary mask** (INRIA, Massachusetts, DeepGlobe roads; one band or the same
@@ -813,20 +813,20 @@ def _lossy_codec(label) -> str | None:
 
 
 def _index_names(label, class_map) -> list[str] | None:
-    """Names by class id of an index raster: its GEOTILE_CLASS_NAMES tag, else the class
-    map, else its GDAL category names (PAM sidecar, as QGIS and geotile's masks write
-    them), else None (names are the ids found)."""
+    """Names by class id of an index raster: the class map given, else its
+    GEOTILE_CLASS_NAMES tag, else its GDAL category names (PAM sidecar, as QGIS and
+    geotile's masks write them), else None (names are the ids found)."""
     from geotile.label_set import class_map_names
     from geotile.raster import read_categories
     from geotile.raster_kinds import class_names_tag
 
-    names = class_names_tag(label)  # not raster_kind's: a label raster is no prediction
-    if names:
-        return names
     if class_map:
         top = max(class_map.values())
         by_id = class_map_names(class_map)
         return ["background"] + [by_id.get(i, str(i)) for i in range(1, top + 1)]
+    names = class_names_tag(label)  # not raster_kind's: a label raster is no prediction
+    if names:
+        return names
     categories = read_categories(label)
     if categories and len(categories) <= IGNORE:  # ids 0..254 (not a 0/255 mask's 255)
         return ["background" if i == 0 and not name else name or str(i)

@@ -1086,3 +1086,24 @@ def test_jpeg_colour_labels_are_read_and_a_jpeg_photo_refused_as_jpeg(tmp_path, 
                      "potsdam")
     assert_one_line_error(result, "photo.tif", "JPEG-compressed", "swap LABELS and IMAGE",
                           "losslessly")
+
+
+def test_a_class_map_given_names_the_ids_over_the_raster_s_own_names(tmp_path, run_cli):
+    """--class-map with a label raster tagged GEOTILE_CLASS_NAMES played no part: the
+    masks, categories and --json took the tag's names. The option given wins."""
+    ids = np.array([[0, 1, 2], [2, 1, 0]], np.uint8)
+    labels = write_raster(tmp_path / "tagged.tif", ids)
+    with rasterio.open(labels, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["background", "imp", "bld"]))
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 2, 3), np.uint8))
+    path = tmp_path / "classes.json"
+    path.write_text('{"road": 1, "building": 2}')
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json",
+                     "--class-map", path)
+    assert result.exit_code == 0, result.output
+    named = ["background", "road", "building"]
+    assert json.loads(result.stdout)["classes"] == named
+    assert json.loads(_read(tmp_path / "mask.tif")[2]["GEOTILE_CLASS_NAMES"]) == named
+    # without --class-map the tag names them
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif", "--json")
+    assert json.loads(result.stdout)["classes"] == ["background", "imp", "bld"]

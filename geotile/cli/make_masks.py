@@ -49,7 +49,7 @@ def _line_options(command):
     "--class-map",
     type=HomePath(exists=True, dir_okay=False, path_type=Path),
     help='JSON file {"building": 1, ...} mapping class names to ids 1..254 (with a label '
-    "raster of class indices: the names of its ids).",
+    "raster of class indices: the names of its ids, over names the raster carries).",
 )
 @click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")
 @click.option(
@@ -101,8 +101,8 @@ def make_masks(
     Where the image is nodata (nodata value, mask or alpha band, NaN in a float
     image) the mask is 255, declared as its nodata value, for losses to ignore.
 
-    LABELS may be a label raster: class indices (one band; names from its
-    GEOTILE_CLASS_NAMES tag or --class-map; a mask of 0 and 255, INRIA's
+    LABELS may be a label raster: class indices (one band; names from
+    --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
     colours with --palette
     (class ids 1..K in palette order). It is aligned to each IMAGE's grid:
