@@ -773,11 +773,15 @@ def _named_ids(names: list[str] | None, top_id: int) -> list[str]:
     return names + [str(i) for i in range(len(names), top_id + 1)]
 
 
+#: unnamed class ids listed in the warning, at most
+UNNAMED_SHOWN = 20
+
+
 def _one_class_list(summaries: list[dict], names, labels_path, from_class_map: bool) -> None:
     """Give every mask of the run the class list of all of them (one class raster over
     several images holds different ids under each; a mask named only its own, and the
-    run's --json classes and a --merge mosaic took the first mask's). Ids found past the
-    named ones (GEOTILE_CLASS_NAMES or --class-map) are warned of."""
+    run's --json classes and a --merge mosaic took the first mask's). Ids found without a
+    name (GEOTILE_CLASS_NAMES or --class-map) are warned of."""
     import rasterio
 
     from geotile.raster import class_colours, write_categories
@@ -785,11 +789,15 @@ def _one_class_list(summaries: list[dict], names, labels_path, from_class_map: b
     every = max((s["classes"] for s in summaries), key=len, default=None)
     if every is None:
         return
-    if names and len(every) > len(names):
+    found = sorted({i for s in summaries for i, name in enumerate(s["classes"])
+                    if i and s["class_pixels"].get(name)})
+    unnamed = [i for i in found if i >= len(names or []) or names[i] == str(i)]
+    if names and unnamed:
         source = ("--class-map" if from_class_map
                   else "its class names (GEOTILE_CLASS_NAMES tag or categories)")
-        unnamed = ", ".join(every[len(names):])
-        warnings.warn(f"{labels_path}: class ids {unnamed} have no name in {source}; the "
+        shown = ", ".join(map(str, unnamed[:UNNAMED_SHOWN])) + (
+            f" and {len(unnamed) - UNNAMED_SHOWN} more" if len(unnamed) > UNNAMED_SHOWN else "")
+        warnings.warn(f"{labels_path}: class ids {shown} have no name in {source}; the "
                       "masks name them by number. Name every class id the raster holds.",
                       GeotileWarning, stacklevel=4)
     for summary in summaries:

@@ -506,6 +506,12 @@ def test_a_class_map_naming_fewer_ids_than_the_raster_holds_is_warned(tmp_path, 
     assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building", "road", "3",
                                                        "4"]
     assert "ids 3, 4" in result.stderr and "no name" in result.stderr
+    # ids below the highest named one are unnamed too: every one is listed, up to 20
+    ids = np.arange(40, dtype=np.uint8).reshape(4, 10)
+    (tmp_path / "many").mkdir()
+    result = _with_class_map(tmp_path / "many", run_cli, ids, '{"building": 2, "tree": 4}')
+    listed = ", ".join(map(str, [1, 3, *range(5, 23)]))
+    assert f"class ids {listed} and 17 more have no name in --class-map" in result.stderr
 
 
 def test_lossy_colour_labels_are_named_as_the_cause(tmp_path):
