@@ -163,7 +163,7 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
                              "one colour, once.")
     if not isinstance(palette, dict) or not palette:
         raise InputError(f'{source}: a palette is a JSON object {{"building": [0, 0, 255], '
-                         "...}}, one colour per class.")
+                         "...}, one colour per class.")
     codes: dict[str, int] = {}
     for name, colour in palette.items():
         rgb = _rgb(colour)

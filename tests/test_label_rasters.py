@@ -162,7 +162,7 @@ def test_palette_file_order_and_background(tmp_path):
 @pytest.mark.parametrize("content, message", [
     ('{"building": [0, 0, 256]}', "colour"),
     ('{"a": [1, 2, 3], "b": [1, 2, 3]}', "same colour"),
-    ("[1, 2]", "palette is a JSON object"),
+    ("[1, 2]", r'palette is a JSON object \{"building": \[0, 0, 255\], \.\.\.\}, one colour'),
 ])
 def test_bad_palettes(tmp_path, content, message):
     palette = tmp_path / "palette.json"
