@@ -9,9 +9,10 @@ A label raster is either
   three times (R = G = B, a grey PNG saved as RGB) is read as that band;
 - **a 0/255 binary mask** (INRIA, Massachusetts, DeepGlobe roads; one band or the same
   band three times, uint8): 255 is class 1, as tile and evaluate read it; a few strays
-  of other values (resampling, JPEG; under 1 %, fewer than the 255s) are read as 1 from
-  128 up, with a warning; an alpha band or nodata marks pixels to ignore, but a declared
-  nodata 0 is the mask's background (gdal_rasterize -a_nodata 0), with a warning;
+  of other values (resampling, JPEG; under 1 %, fewer than the 255s, some of them 128 or
+  more) are read as 1 from 128 up, with a warning; an alpha band or nodata marks pixels
+  to ignore, but a declared nodata 0 is the mask's background (gdal_rasterize -a_nodata
+  0), with a warning;
 - **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
@@ -632,21 +633,29 @@ BINARY_SHARE = 0.99
 def _is_binary_0_255(label, labels_path) -> bool:
     """Whether a uint8 label raster is a 0/255 mask (INRIA's, Massachusetts', DeepGlobe's):
     its valid pixels 0 or 255 but for strays (:data:`BINARY_SHARE`), 255 outnumbering them.
-    Strays are read as 1 from 128 up, with one warning counting them; a declared nodata 0
-    is its background (:func:`_zero_is_background`), with a warning."""
+    Strays are read as 1 from 128 up, with one warning counting them; strays all below 128
+    may be class ids (255 then the ignore value): read so, with a warning. A declared
+    nodata 0 is a mask's background (:func:`_zero_is_background`), with a warning."""
     counts = _value_counts(label)
     if counts is None:
         return False
     high, others = int(counts[255]), int(counts[1:255].sum())
     if high == 0 or others > high or others > (1 - BINARY_SHARE) * counts.sum():
         return False
+    ranked = np.argsort(-counts[1:255], kind="stable")[:8] + 1
+    shown = ", ".join(f"{v}: {counts[v]} px" for v in ranked.tolist() if counts[v])
+    if others and not counts[128:255].any():
+        warnings.warn(f"{labels_path}: 0 and 255 but for {others} pixels of values below 128 "
+                      f"({shown}): read as class ids, 255 ({high} px) as the ignore value. If "
+                      "it is a 0/255 mask (255 the positive class), make it one first "
+                      f"(gdal_calc.py -A {Path(str(labels_path)).name} --outfile mask.tif "
+                      "--calc \"255*(A>=128)\").", GeotileWarning, stacklevel=4)
+        return False
     if _zero_is_background(label, True):
         warnings.warn(f"{labels_path}: a 0/255 mask declaring nodata 0 (as gdal_rasterize "
                       "-a_nodata 0 writes): its 0 is read as background, not as no data.",
                       GeotileWarning, stacklevel=4)
     if others:
-        ranked = np.argsort(-counts[1:255], kind="stable")[:8] + 1
-        shown = ", ".join(f"{v}: {counts[v]} px" for v in ranked.tolist() if counts[v])
         warnings.warn(f"{labels_path}: a 0/255 mask with {others} pixels of other values "
                       f"({shown}), as resampling or JPEG leave: read as 1 from 128 up, else 0.",
                       GeotileWarning, stacklevel=4)

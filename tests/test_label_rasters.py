@@ -907,6 +907,15 @@ def test_a_0_255_mask_with_a_few_stray_values_is_binarised_not_read_as_class_ids
                                        "1": int(expected.sum())}
     warned = [line for line in result.stderr.splitlines() if "104_mask.png" in line]
     assert len(warned) == 1 and "3 pixels" in warned[0] and "128" in warned[0], result.stderr
+    # 0 background, 255 (to ignore) over most pixels and a few pixels of class 1: no
+    # stray from 128 up, so class ids, with a warning
+    sparse = np.where(truth == 255, 255, 0).astype(np.uint8)
+    sparse[12, 0:5] = 1
+    labels = write_raster(tmp_path / "sparse.tif", sparse)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "sparse_mask.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "sparse_mask.tif")[0], sparse)
+    assert "read as class ids" in result.stderr and "1: 5 px" in result.stderr
     # class ids 1..6 with some 0 and 255 (ignore): class ids, as before
     ids = np.random.default_rng(32).integers(0, 7, truth.shape).astype(np.uint8)
     ids[:, :5] = 255
