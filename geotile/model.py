@@ -15,7 +15,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   line naming the model and the fix;
 - normalisation ``x' = (x * scale - mean) / std`` per channel, from options,
   else the model's metadata (Deepness keys ``standardization_mean``/``_std``),
-  else uint8 input is scaled by 1/255 for float models;
+  else uint8 input is scaled by 1/255 for float models (not when the graph divides
+  its input by 255 itself: keras Rescaling, torch ``x / 255``);
 - activation (``auto``): a Deepness ``model_type`` (Segmentor, Regressor...) means
   final values (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax (or
   one written out op by op, Tanh, Clip to constant bounds, the max of a softmax), seen
@@ -442,7 +443,9 @@ class OnnxModel:
         self._run_options = None
         self._scale: float | None = None
         self._mean = self._std = None
-        self._raw_pixel_stats = False
+        self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
+        #: the graph divides its input by 255 itself (keras Rescaling, torch x / 255)
+        self._scales_input = graph is not None and graph_scales_input(graph, self.input_name)
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
@@ -478,7 +481,8 @@ class OnnxModel:
         path = local_model_path(path)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file. Check the path.")
-        graph = _load_graph(path)
+        onnx_model = _load_model(path)
+        graph = onnx_model.graph if onnx_model is not None else None
         chain = _choose_providers(providers)
         load_path = path
         if fp16:
@@ -802,11 +806,16 @@ class OnnxModel:
         self._mean, self._std = values["mean"], values["std"]
         # constants for 0..255 pixels (torchvision's 123.675 / 58.395): a mean above 1 or a
         # std above 1 cannot be meant for pixels divided by 255 first
-        self._raw_pixel_stats = scale is None and (max(self._mean) > 1 or min(self._std) > 1)
-        if self._raw_pixel_stats:
+        self._takes_0_255 = ""
+        if scale is None and (max(self._mean) > 1 or min(self._std) > 1):
+            self._takes_0_255 = "its mean/std are for 0..255 pixels"
             log.info("%s: mean %s and std %s are on the 0..255 scale: uint8 pixels are not "
                      "divided by 255 first (--scale sets it)", self.path.name,
                      list(self._mean), list(self._std))
+        elif scale is None and self._scales_input:
+            self._takes_0_255 = "it divides its input by 255 itself"
+            log.info("%s: the model divides its input by 255 itself: uint8 pixels are not "
+                     "divided by 255 first (--scale sets it)", self.path.name)
         if any(v == 0 for v in self._std):
             raise ModelError(f"{self.path}: a std of 0 would divide by zero (--std).")
         self._scale = scale
@@ -818,7 +827,7 @@ class OnnxModel:
         left unscaled."""
         scale = self._scale
         if scale is None:
-            raw = np.issubdtype(self.input_type, np.integer) or self._raw_pixel_stats
+            raw = np.issubdtype(self.input_type, np.integer) or self._takes_0_255
             scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not raw else 1.0
         return Normalization(scale, self._mean, self._std)
 
@@ -832,15 +841,15 @@ class OnnxModel:
         if self._scale is not None or np.issubdtype(self.input_type, np.integer):
             return None
         if dtype.kind == "f":
-            if top is None or top <= 1.5 or self._raw_pixel_stats:
+            if top is None or top <= 1.5 or self._takes_0_255:
                 return None
             return (f"they reach {top:g}: if it was trained on 0..1 inputs give --scale, e.g. "
                     f"--scale 0.00392 for 0..255 values ({1 / top:.3g} for this top); "
                     "--scale 1 keeps them")
         if not (dtype.kind in "iu" and dtype.itemsize > 1):
             return None
-        if self._raw_pixel_stats:
-            return ("its mean/std are for 0..255 pixels: give --scale to bring them to "
+        if self._takes_0_255:
+            return (f"{self._takes_0_255}: give --scale to bring them to "
                     "0..255, e.g. 0.0625 for 12-bit or 0.0039 for 16-bit pixels")
         return ("if it was trained on 0..1 inputs give --scale, e.g. 0.000489 for 11-bit or "
                 "0.0000153 for 16-bit pixels; --scale 1 keeps them")
@@ -850,7 +859,7 @@ class OnnxModel:
         offset`` (GDAL scale/offset: Landsat C2 L2 reflectance), to the model's own mean:
         ``--scale S --mean M`` with M = mean - offset. None when --scale (one number) cannot
         say it, or the model's mean/std are for 0..255 pixels."""
-        if len(set(scales)) != 1 or len(offsets) != len(self._mean) or self._raw_pixel_stats:
+        if len(set(scales)) != 1 or len(offsets) != len(self._mean) or self._takes_0_255:
             return None
         means = [f"{m - o:.12g}" for m, o in zip(self._mean, offsets, strict=True)]
         mean = means[0] if len(set(means)) == 1 else ",".join(means)
@@ -1057,19 +1066,61 @@ _ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "S
                     "Floor", "Ceil", "Neg", "Abs", "Relu", "Sqrt", "Pow"}
 
 
-def _load_graph(path: Path):
-    """The ONNX graph without its weights; ModelError for a missing external-data file."""
-    from geotile.onnx_graph import external_locations, read_graph
+def _load_model(path: Path):
+    """The ONNX model (``.graph``, ``.opset_import``) without its weights, None when it does
+    not parse; ModelError for a missing external-data file."""
+    from geotile.onnx_graph import external_locations, read_model
 
-    graph = read_graph(path)
-    if graph is None:
+    model = read_model(path)
+    if model is None:
         return None  # ONNX Runtime explains what is wrong with the file
-    for location in external_locations(graph):
+    for location in external_locations(model.graph):
         if not (path.parent / location).is_file():
             raise ModelError(f"{path}: its weights are in the external file {location}, "
                              f"missing from the model's folder ({path.parent.resolve()}). "
                              f"Keep {location} next to the model.")
-    return graph
+    return model
+
+
+#: ops before a model's own input scaling that do not change the pixel values
+_INPUT_PASS_OPS = {"Cast", "Identity", "Transpose"}
+
+
+def graph_scales_input(graph, input_name: str) -> bool:
+    """Whether the model brings 0..255 pixels to 0..1 (or -1..1) itself: the input, through
+    Cast/Transpose only, goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras
+    Rescaling, torch ``x / 255``)."""
+    from geotile.onnx_graph import constant_values
+
+    constants = constant_values(graph)
+
+    def factor(node, name: str) -> float | None:
+        other = [i for i in node.input if i != name]
+        values = constants.get(other[0]) if len(other) == 1 else None
+        if values is None or values.size == 0 or np.ptp(values) > 1e-9 * abs(values.flat[0]):
+            return None
+        value = float(values.flat[0])
+        if node.op_type == "Mul":
+            return value
+        if node.op_type == "Div" and node.input[0] == name and value:
+            return 1 / value
+        return None
+
+    def scales(name: str, depth: int = 0) -> bool:
+        consumers = [n for n in graph.node if name in n.input]
+        if not consumers or depth > 8:
+            return False
+        for node in consumers:
+            if node.op_type in _INPUT_PASS_OPS:
+                if not scales(node.output[0], depth + 1):
+                    return False
+                continue
+            value = factor(node, name) if node.op_type in ("Mul", "Div") else None
+            if value is None or not any(abs(value * top - 1) < 1e-3 for top in (255, 127.5)):
+                return False
+        return True
+
+    return scales(input_name)
 
 
 def _graph_index(graph) -> tuple[dict, set]:
@@ -1169,7 +1220,8 @@ def graph_class_ids(graph) -> dict[str, bool]:
 
 def graph_activation(path: Path) -> str:
     """'none' when the graph's first output already ends in Sigmoid/Softmax, else 'auto'."""
-    graph = _load_graph(Path(path))
+    model = _load_model(Path(path))
+    graph = model.graph if model is not None else None
     ends = graph_activations(graph) if graph is not None else {}
     first = graph.output[0].name if graph is not None and graph.output else None
     return "none" if ends.get(first) else "auto"

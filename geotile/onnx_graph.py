@@ -1,6 +1,7 @@
 """The few parts of an ONNX file geotile reads before running it: node ops, their
-inputs/outputs and integer-list attributes (a Transpose's perm), the graph's output names
-and where initialisers keep external data.
+inputs/outputs and attributes (a Transpose's perm, a Softmax's axis), the graph's input and
+output names, the default opset, small constants (a Mul's 1/255, a Clip's bounds) and where
+initialisers keep external data.
 
 Parsed by protobuf against a subset of onnx.proto (same field numbers; other fields are
 skipped), in a private descriptor pool. Importing the ``onnx`` package instead costs about
@@ -21,20 +22,36 @@ _SCHEMA = {
                   ("name", 3, "string", False, None), ("op_type", 4, "string", False, None),
                   ("attribute", 5, "message", True, "AttributeProto"),
                   ("domain", 7, "string", False, None)],
-    "AttributeProto": [("name", 1, "string", False, None), ("ints", 8, "int64", True, None)],
-    "TensorProto": [("name", 8, "string", False, None),
+    "AttributeProto": [("name", 1, "string", False, None), ("f", 2, "float", False, None),
+                       ("i", 3, "int64", False, None),
+                       ("t", 5, "message", False, "TensorProto"),
+                       ("floats", 7, "float", True, None), ("ints", 8, "int64", True, None)],
+    "TensorProto": [("dims", 1, "int64", True, None), ("data_type", 2, "int32", False, None),
+                    ("float_data", 4, "float", True, None),
+                    ("int32_data", 5, "int32", True, None),
+                    ("int64_data", 7, "int64", True, None),
+                    ("name", 8, "string", False, None), ("raw_data", 9, "bytes", False, None),
+                    ("double_data", 10, "double", True, None),
                     ("external_data", 13, "message", True, "StringStringEntryProto"),
                     ("data_location", 14, "int32", False, None)],
+    "OperatorSetIdProto": [("domain", 1, "string", False, None),
+                           ("version", 2, "int64", False, None)],
     "GraphProto": [("node", 1, "message", True, "NodeProto"),
                    ("initializer", 5, "message", True, "TensorProto"),
                    ("input", 11, "message", True, "ValueInfoProto"),
                    ("output", 12, "message", True, "ValueInfoProto")],
     "ModelProto": [("ir_version", 1, "int64", False, None),
-                   ("graph", 7, "message", False, "GraphProto")],
+                   ("graph", 7, "message", False, "GraphProto"),
+                   ("opset_import", 8, "message", True, "OperatorSetIdProto")],
 }
 
 #: TensorProto.DataLocation.EXTERNAL
 EXTERNAL = 1
+#: tensors of more elements are weights: their values are dropped after parsing
+SMALL = 64
+#: TensorProto.DataType -> numpy dtype, for the types constants are read from
+_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
+           7: "int64", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64"}
 
 
 @cache
@@ -43,7 +60,9 @@ def _model_class():
 
     field = descriptor_pb2.FieldDescriptorProto
     types = {"string": field.TYPE_STRING, "int32": field.TYPE_INT32,
-             "int64": field.TYPE_INT64, "message": field.TYPE_MESSAGE}
+             "int64": field.TYPE_INT64, "message": field.TYPE_MESSAGE,
+             "bytes": field.TYPE_BYTES, "float": field.TYPE_FLOAT,
+             "double": field.TYPE_DOUBLE}
     file = descriptor_pb2.FileDescriptorProto(name="geotile_onnx_subset.proto",
                                               package="geotile_onnx", syntax="proto2")
     for message, fields in _SCHEMA.items():
@@ -59,9 +78,9 @@ def _model_class():
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("geotile_onnx.ModelProto"))
 
 
-def read_graph(path: str | Path):
-    """The graph of the ONNX model at ``path`` (``.node``, ``.initializer``, ``.output`` as
-    in onnx's GraphProto), or None when the file does not parse as an ONNX model."""
+def read_model(path: str | Path):
+    """The ONNX model at ``path`` (``.graph``, ``.opset_import`` as in onnx's ModelProto),
+    without its weights, or None when the file does not parse as an ONNX model."""
     model = _model_class()()
     try:
         model.ParseFromString(Path(path).read_bytes())
@@ -69,8 +88,94 @@ def read_graph(path: str | Path):
         return None
     if not model.HasField("graph"):
         return None
-    model.DiscardUnknownFields()  # the weights: geotile reads none of them
-    return model.graph
+    model.DiscardUnknownFields()
+    for tensor in model.graph.initializer:  # the weights: geotile reads none of them
+        if _size(tensor) > SMALL:
+            for name in ("raw_data", "float_data", "int32_data", "int64_data", "double_data"):
+                tensor.ClearField(name)
+    return model
+
+
+def read_graph(path: str | Path):
+    """The graph of the ONNX model at ``path`` (``.node``, ``.initializer``, ``.input``,
+    ``.output`` as in onnx's GraphProto), or None when the file is not an ONNX model."""
+    model = read_model(path)
+    return model.graph if model is not None else None
+
+
+def default_opset(model) -> int | None:
+    """The version of the default (ai.onnx) operator set the model imports, or None."""
+    versions = [entry.version for entry in model.opset_import
+                if entry.domain in ("", "ai.onnx")] if model is not None else []
+    return int(versions[0]) if versions else None
+
+
+def _size(tensor) -> int:
+    count = 1
+    for dim in tensor.dims:
+        count *= dim
+    return count
+
+
+def tensor_values(tensor):
+    """The values of a small TensorProto as a numpy array, or None (a weight, external
+    data, a type other than numbers)."""
+    import numpy as np
+
+    dtype = _DTYPES.get(tensor.data_type)
+    if dtype is None or tensor.data_location == EXTERNAL or _size(tensor) > SMALL:
+        return None
+    shape = tuple(tensor.dims)
+    if tensor.raw_data:
+        values = np.frombuffer(tensor.raw_data, dtype=np.dtype(dtype).newbyteorder("<"))
+    else:
+        listed = (tensor.float_data if dtype == "float32" else tensor.double_data
+                  if dtype == "float64" else tensor.int64_data if dtype in ("int64", "uint64")
+                  else tensor.int32_data)
+        values = np.asarray(list(listed))
+        if dtype == "float16":  # stored as their bits in int32_data
+            values = values.astype(np.uint16).view(np.float16)
+    if values.size != _size(tensor):
+        return None
+    return values.astype(np.float64).reshape(shape)
+
+
+def constant_values(graph) -> dict:
+    """Tensor name -> numpy array of the graph's small constants: initialisers and Constant
+    nodes (value, value_float(s), value_int(s))."""
+    import numpy as np
+
+    found = {}
+    for tensor in graph.initializer:
+        values = tensor_values(tensor)
+        if values is not None:
+            found[tensor.name] = values
+    for node in graph.node:
+        if node.op_type != "Constant" or not node.output:
+            continue
+        for attribute in node.attribute:
+            values = {"value": lambda a: tensor_values(a.t),
+                      "value_float": lambda a: np.float64(a.f),
+                      "value_floats": lambda a: np.asarray(list(a.floats), np.float64),
+                      "value_int": lambda a: np.float64(a.i),
+                      "value_ints": lambda a: np.asarray(list(a.ints), np.float64),
+                      }.get(attribute.name, lambda a: None)(attribute)
+            if values is not None:
+                found[node.output[0]] = np.asarray(values)
+    return found
+
+
+def attribute(node, name: str, default=None):
+    """An attribute of ``node``: its int, float or ints, else ``default``."""
+    for entry in node.attribute:
+        if entry.name == name:
+            if entry.ints:
+                return list(entry.ints)
+            if entry.floats:
+                return list(entry.floats)
+            return entry.i if entry.HasField("i") else entry.f if entry.HasField("f") \
+                else default
+    return default
 
 
 def external_locations(graph) -> list[str]:

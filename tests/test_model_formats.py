@@ -505,6 +505,54 @@ def test_mean_and_std_on_the_0_255_scale_apply_to_raw_pixels(tmp_path, caplog):
                                rtol=1e-5)
 
 
+def _rescaling_model(path, first: str):
+    """A model that scales its own input to 0..1 before a 1x1 Conv and a Softmax: keras
+    Rescaling(1/255) as tf2onnx writes it (NHWC, Mul + Add 0), torch's x / 255 (Div), a
+    Cast first, keras Rescaling(1/127.5, offset=-1)."""
+    make = helper.make_node
+    consts = {"k": np.array(1 / 255, np.float32), "d": np.array(255, np.float32),
+              "zero": np.array(0, np.float32), "half": np.array(1 / 127.5, np.float32),
+              "minus": np.array(-1, np.float32)}
+    conv, weights = conv1x1("scaled", "z", 3, 3, seed=31)
+    firsts = {"keras": [make("Transpose", ["input"], ["t"], perm=[0, 3, 1, 2]),
+                        make("Mul", ["t", "k"], ["m"]), make("Add", ["m", "zero"], ["scaled"])],
+              "div": [make("Div", ["input", "d"], ["scaled"])],
+              "cast-mul": [make("Cast", ["input"], ["c"], to=FLOAT),
+                           make("Mul", ["k", "c"], ["scaled"])],
+              "minus-one": [make("Mul", ["input", "half"], ["m"]),
+                            make("Add", ["m", "minus"], ["scaled"])]}
+    layout = ["N", "H", "W", 3] if first == "keras" else ["N", 3, "H", "W"]
+    return save_graph(path, [*firsts[first], conv, make("Softmax", ["z"], ["output"], axis=1)],
+                      [("input", FLOAT, layout)], [("output", FLOAT, ["N", 3, "H", "W"])],
+                      {**weights, **consts})
+
+
+@pytest.mark.parametrize("first", ["keras", "div", "cast-mul", "minus-one"])
+def test_a_model_that_rescales_its_input_gets_raw_pixels(tmp_path, image, caplog, first):
+    """The model divides by 255 itself: uint8 pixels divided by 255 first reached it as
+    0..0.004 (75 % of class pixels wrong); --scale still wins."""
+    path = _rescaling_model(tmp_path / "m.onnx", first)
+    with caplog.at_level("INFO", logger="geotile"):
+        model = OnnxModel.from_path(path)
+    assert "divides its input" in caplog.text
+    assert model.normalization_for(np.uint8).scale == 1.0
+    feed = image[np.newaxis].astype(np.float32)
+    expected = ort_run(path, feed.transpose(0, 2, 3, 1) if first == "keras" else feed)[0][0]
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    chosen = OnnxModel.from_path(path, scale=1 / 255)
+    assert chosen.normalization_for(np.uint8).scale == pytest.approx(1 / 255)
+
+
+def test_a_model_scaling_its_input_by_another_factor_keeps_the_default(tmp_path):
+    conv, weights = conv1x1("scaled", "output", 3, 1, seed=32)
+    path = save_graph(tmp_path / "m.onnx", [helper.make_node("Mul", ["input", "k"], ["scaled"]),
+                                            conv],
+                      nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "k": np.array(2, np.float32)})
+    assert OnnxModel.from_path(path).normalization_for(np.uint8).scale == pytest.approx(1 / 255)
+
+
 # --- 7. inputs -------------------------------------------------------------------------------
 def cast_model(path, elem_type):
     """A model whose input is ``elem_type`` (uint8, float16), cast to float inside."""

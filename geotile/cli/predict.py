@@ -98,7 +98,8 @@ def _bands(ctx, param, value):
 @click.option("--std", callback=_floats, metavar="LIST", help="Per-channel std (after --scale).")
 @click.option("--scale", type=float, default=None,
               help="Multiply pixels by this first. Default: 1/255 for uint8 (1 when a mean "
-              "or std above 1 shows they are for 0..255 pixels), else 1.")
+              "or std above 1 shows they are for 0..255 pixels, or the model divides its "
+              "input by 255 itself), else 1.")
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
               default="probability", show_default=True)
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
