@@ -19,10 +19,12 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   its input by 255 itself: keras Rescaling, torch ``x / 255``);
 - activation (``auto``): a Deepness ``model_type`` (Segmentor, Regressor...) means
   final values (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax (or
-  one written out op by op, Tanh, Clip to constant bounds, the max of a softmax), seen
-  through trailing shape-only ops, means probabilities; ArgMax or a comparison cast to
-  float is refused (ids cannot be blended); else K = 1 -> sigmoid, K > 1 -> softmax.
-  Values are never used to guess;
+  one written out op by op, a Clip of logits into 0..1, the max of a softmax), seen
+  through trailing shape-only ops and ops whose range stays 0..1, means probabilities;
+  a final activation taken out of 0..1 (p x 100, Tanh) is refused, as is ArgMax or a
+  comparison cast to float (ids cannot be blended); else K = 1 -> sigmoid, K > 1 ->
+  softmax (clamped logits too). Values are never used to guess; final values seen
+  outside 0..1 in the first batch are refused;
 - providers: ``auto`` takes the best of TensorRT, CUDA, CPU whose libraries
   really load, checked quietly before ONNX Runtime is asked.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import functools
 import io
 import json
@@ -304,6 +307,8 @@ class ModelOutput:
     ends_in_activation: bool = False
     #: the graph's final values (graph_activations): "sigmoid", "softmax", "final" or ""
     final_kind: str = ""
+    #: why the graph's final values are not probabilities 0..1 (p x 100, Tanh), or ""
+    not_probabilities: str = ""
     class_ids: bool = False  # ArgMax or a comparison, cast to float: ids or a 0/1 mask
     names: list[str] = field(default_factory=list)
 
@@ -441,6 +446,7 @@ class OnnxModel:
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
         self._other_sizes: dict[int, tuple | None] = {}
         self._run_options = None
+        self._range_checked = False  # the first batch's final values lie in 0..1
         self._scale: float | None = None
         self._mean = self._std = None
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
@@ -512,11 +518,14 @@ class OnnxModel:
     # --- outputs ---------------------------------------------------------------------------
     def _select_outputs(self, wanted, graph) -> list[ModelOutput]:
         all_outputs = self.session.get_outputs()
-        ends = graph_activations(graph) if graph is not None else {}
+        ends = graph_ends(graph) if graph is not None else {}
         ids = graph_class_ids(graph) if graph is not None else {}
-        outputs = [ModelOutput(o.name, i, ends_in_activation=bool(ends.get(o.name)),
-                               final_kind=ends.get(o.name, ""), class_ids=ids.get(o.name, False))
-                   for i, o in enumerate(all_outputs)]
+        outputs = []
+        for i, o in enumerate(all_outputs):
+            end = ends.get(o.name, GraphEnd())
+            outputs.append(ModelOutput(o.name, i, ends_in_activation=bool(end.kind),
+                                       final_kind=end.kind, not_probabilities=end.problem(),
+                                       class_ids=ids.get(o.name, False)))
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
             return outputs
@@ -579,6 +588,11 @@ class OnnxModel:
         declared = str(self.metadata.get("activation", "")).lower()
         if declared in ("none", "sigmoid", "softmax"):
             return declared
+        if output.not_probabilities:
+            raise ModelError(f"{self.path}: output {output.name!r} is neither probabilities "
+                             f"0..1 nor logits: {output.not_probabilities}. Give --activation "
+                             "none to write its raw values, or re-export it ending in its "
+                             "Sigmoid/Softmax.")
         if output.ends_in_activation:
             return "none"
         return "sigmoid" if output.channels == 1 else "softmax"
@@ -969,10 +983,31 @@ class OnnxModel:
                 out = _activate(out, output.activation)
             if self.output_scale != 1.0:
                 out = out * np.float32(self.output_scale)
+            if not self._range_checked and output.activation == "none" and not self.raw_values:
+                self._check_probabilities(output, out)
             if out.shape[-1] != geometry.out:
                 out = self._upsample(out, geometry.out)
             results.append(out)
+        self._range_checked = True
         return results[0] if len(results) == 1 else np.concatenate(results, axis=1)
+
+    def _check_probabilities(self, output: ModelOutput, out: np.ndarray) -> None:
+        """ModelError when values written as probabilities leave 0..1 (a Deepness segmentor
+        or a model declaring ``activation=none`` that gives logits or percents)."""
+        with np.errstate(invalid="ignore"):
+            finite = out[np.isfinite(out)]
+        if not finite.size:
+            return
+        low, high = float(finite.min()), float(finite.max())
+        if low >= -PROBABILITY_TOLERANCE and high <= 1 + PROBABILITY_TOLERANCE:
+            return
+        why = (f"metadata model_type {self.model_type}" if self.model_type in
+               DEEPNESS_MODEL_TYPES else "metadata activation none"
+               if str(self.metadata.get("activation", "")).lower() == "none"
+               else f"the graph ends in {output.final_kind or 'final values'}")
+        raise ModelError(f"{self.path}: output {output.name!r} is taken as probabilities 0..1 "
+                         f"({why}) but gives {low:.4g}..{high:.4g}. Give --activation none to "
+                         "write its raw values, or --activation sigmoid/softmax for logits.")
 
     def _run_in_steps(self, batch: np.ndarray, step: int | None) -> list[np.ndarray]:
         count = batch.shape[0]
@@ -1054,16 +1089,21 @@ def _first_line(exc: Exception, limit: int = 240) -> str:
 _PASS_THROUGH_OPS = {"Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast",
                      "Gather", "GatherElements", "Slice", "Split", "Flatten", "Expand", "Tile",
                      "Resize", "Upsample", "Concat", "DepthToSpace", "SpaceToDepth"}
-_FINAL_ACTIVATIONS = {"Sigmoid", "Softmax", "HardSigmoid", "LogSoftmax", "Tanh"}
+#: the range of each final activation's values
+_FINAL_ACTIVATIONS = {"Sigmoid": ("sigmoid", 0.0, 1.0), "HardSigmoid": ("sigmoid", 0.0, 1.0),
+                      "Softmax": ("softmax", 0.0, 1.0), "Tanh": ("final", -1.0, 1.0)}
 #: reductions over channels of final values are final (the most likely class's probability)
 _REDUCTIONS = {"ReduceMax", "ReduceMin", "ReduceMean"}
 #: ops whose outputs are class ids or booleans, not scores
 _ID_OPS = {"ArgMax", "ArgMin", "Greater", "Less", "Equal", "GreaterOrEqual", "LessOrEqual",
            "And", "Or", "Not", "Xor"}
-#: elementwise ops whose result, from final values and constants only, is final too:
-#: Clip(p, 0, 1), p * 100, the [1 - p, p] pair a one-sigmoid binary model exports
+#: elementwise ops whose result, from final values and constants only, is final too, with
+#: the range they map it to: Clip(p, 0, 1), the [1 - p, p] pair a one-sigmoid binary model
+#: exports, (tanh + 1) / 2; p * 100 is final but not probabilities
 _ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "Sum", "Round",
                     "Floor", "Ceil", "Neg", "Abs", "Relu", "Sqrt", "Pow"}
+#: values a float output may overshoot 0..1 by and still be probabilities (float16 models)
+PROBABILITY_TOLERANCE = 2e-3
 
 
 def _load_model(path: Path):
@@ -1132,16 +1172,81 @@ def _graph_index(graph) -> tuple[dict, set]:
     return producers, constants
 
 
-def graph_activations(graph) -> dict[str, str]:
-    """Output name -> the kind of final values the graph already gives, "" for none:
-    "sigmoid" (independent channels: Sigmoid, HardSigmoid, or 1 / (1 + exp(-z)) written
-    out), "softmax" (exclusive classes: Softmax, or exp(z) / sum(exp(z))), "final" (final,
-    of neither kind: Tanh, a Clip to constant bounds, a mix). Seen through trailing
-    shape-only ops (Gather, Squeeze, Slice, Transpose, Concat...), reductions over channels
-    (the max of a softmax), Where, and elementwise ops with constants (Clip, Mul, 1 - p...);
-    a Clip to constant bounds is final whatever it clips."""
+@dataclass(frozen=True)
+class GraphEnd:
+    """What the graph gives at a tensor: ``kind`` "sigmoid", "softmax" or "final" (values
+    from a final activation, or a Clip of logits into 0..1) or "" (logits, anything else),
+    the range ``low``..``high`` its values lie in, and ``ops``, the activation and the ops
+    after it that changed that range."""
+
+    kind: str = ""
+    low: float = -math.inf
+    high: float = math.inf
+    ops: tuple[str, ...] = ()
+
+    @property
+    def probabilities(self) -> bool:
+        """Final values the graph cannot take outside 0..1 (unknown bounds: believed)."""
+        return bool(self.kind) and not (self.low < -PROBABILITY_TOLERANCE
+                                        or self.high > 1 + PROBABILITY_TOLERANCE)
+
+    def problem(self) -> str:
+        """Why these final values are not probabilities 0..1, or ""."""
+        if not self.kind or self.probabilities:
+            return ""
+        return f"{' then '.join(self.ops)} gives values {self.low:g}..{self.high:g}"
+
+
+def _interval(op: str, ranges: list[tuple[float, float]]) -> tuple[float, float]:
+    """The range of an elementwise ``op`` of inputs in ``ranges`` (unbounded when unsure)."""
+    def product(a: float, b: float) -> float:
+        return 0.0 if a == 0 or b == 0 else a * b
+
+    (low, high), rest = ranges[0], ranges[1:]
+    if op in ("Add", "Sum", "Mul", "Min", "Max", "Mean"):
+        for lo, hi in rest:
+            if op in ("Add", "Sum", "Mean"):
+                low, high = low + lo, high + hi
+            elif op == "Mul":
+                corners = [product(a, b) for a in (low, high) for b in (lo, hi)]
+                low, high = min(corners), max(corners)
+            else:
+                pick = min if op == "Min" else max
+                low, high = pick(low, lo), pick(high, hi)
+        if op == "Mean":
+            low, high = low / len(ranges), high / len(ranges)
+        return low, high
+    if op == "Sub" and rest:
+        return low - rest[0][1], high - rest[0][0]
+    if op == "Div" and rest and rest[0][0] == rest[0][1] and rest[0][0]:
+        bounds = sorted((low / rest[0][0], high / rest[0][0]))
+        return bounds[0], bounds[1]
+    if op == "Neg":
+        return -high, -low
+    if op in ("Round", "Floor", "Ceil"):
+        return math.floor(low), math.ceil(high)
+    if op == "Relu":
+        return max(low, 0.0), max(high, 0.0)
+    if op == "Abs":
+        return (0.0 if low <= 0 <= high else min(abs(low), abs(high))), max(abs(low), abs(high))
+    if op == "Sqrt" and low >= 0:
+        return math.sqrt(low), math.sqrt(high)
+    if op == "Pow" and rest and low >= 0 and rest[0][0] == rest[0][1] and rest[0][0] > 0:
+        return low ** rest[0][0], high ** rest[0][0]
+    return -math.inf, math.inf
+
+
+def graph_ends(graph) -> dict[str, GraphEnd]:
+    """Output name -> :class:`GraphEnd`: Sigmoid, HardSigmoid, Softmax, Tanh (or a sigmoid
+    or softmax written out op by op), seen through trailing shape-only ops (Gather, Squeeze,
+    Slice, Transpose, Concat...), reductions over channels (the max of a softmax), Where and
+    elementwise ops with constants (Clip, Mul, 1 - p...), the range carried along. A Clip of
+    logits into 0..1 is final; a Clip to wider bounds (clamped logits) is not."""
+    from geotile.onnx_graph import attribute, constant_values
+
     producers, constants = _graph_index(graph)
-    memo: dict[str, str] = {}
+    values = constant_values(graph)
+    memo: dict[str, GraphEnd] = {}
 
     def op(name: str) -> str | None:
         node = producers.get(name)
@@ -1161,43 +1266,79 @@ def graph_activations(graph) -> dict[str, str]:
             return "softmax" if found else ""
         return ""
 
-    def combined(names, depth: int) -> str:
-        """The kind of several final inputs: theirs when they agree, else "final"."""
-        kinds = {final(i, depth + 1) for i in names}
-        if not names or "" in kinds:
-            return ""
-        return kinds.pop() if len(kinds) == 1 else "final"
+    def constant(name: str) -> GraphEnd:
+        known = values.get(name)
+        if known is None or not known.size or not np.isfinite(known).all():
+            return GraphEnd("constant")
+        return GraphEnd("constant", float(known.min()), float(known.max()))
 
-    def final(name: str, depth: int = 0) -> str:
+    def combined(names, op_type: str | None, depth: int) -> GraphEnd:
+        """Several inputs: final when every one that is not a constant is, of their kind
+        when they agree (else "final"), over the range ``op_type`` maps them to (None: the
+        union of theirs)."""
+        ends = [constant(i) if i in constants else final(i, depth + 1) for i in names if i]
+        kinds = {e.kind for e in ends} - {"constant"}
+        if not kinds or "" in kinds:
+            return GraphEnd()
+        kind = kinds.pop() if len(kinds) == 1 else "final"
+        ops = max((e.ops for e in ends), key=len)
+        if op_type is None:
+            return GraphEnd(kind, min(e.low for e in ends), max(e.high for e in ends), ops)
+        low, high = _interval(op_type, [(e.low, e.high) for e in ends])
+        return GraphEnd(kind, low, high, (*ops, op_type))
+
+    def clip(node, depth: int) -> GraphEnd:
+        bounds = [attribute(node, "min", -math.inf), attribute(node, "max", math.inf)]
+        for k, name in enumerate(node.input[1:3]):  # opset 11 on: inputs, not attributes
+            bound = constant(name) if name in constants else None
+            if name and (bound is None or bound.low != bound.high):
+                return GraphEnd()  # bounds computed by the graph, or not one number
+            bounds[k] = bound.low if name else (-math.inf, math.inf)[k]
+        low, high = bounds
+        inner = final(node.input[0], depth + 1)
+        if not inner.kind:  # logits: clipped into 0..1 they are final, else still logits
+            return GraphEnd("final", low, high, ("Clip",)) if low >= 0 and high <= 1 \
+                else GraphEnd()
+        return GraphEnd(inner.kind, max(inner.low, low), min(inner.high, high),
+                        (*inner.ops, "Clip"))
+
+    def final(name: str, depth: int = 0) -> GraphEnd:
         if name in memo:
             return memo[name]
         node = producers.get(name)
-        result = ""
+        result = GraphEnd()
         if node is not None and depth < 64:
             kind = node.op_type
             if kind in _FINAL_ACTIVATIONS:
-                result = {"Sigmoid": "sigmoid", "HardSigmoid": "sigmoid", "Softmax": "softmax",
-                          "LogSoftmax": ""}.get(kind, "final")
+                what, low, high = _FINAL_ACTIVATIONS[kind]
+                result = GraphEnd(what, low, high, (kind,))
             elif kind in ("Reciprocal", "Div") and written_out(node):
-                result = written_out(node)
-            elif kind == "Clip" and len(node.input) == 3 and all(
-                    i and i in constants for i in node.input[1:]):
-                # clipped to constant bounds: the exporter's final range
-                result = final(node.input[0], depth + 1) or "final"
+                result = GraphEnd(written_out(node), 0.0, 1.0, (f"{kind} (a written-out "
+                                                                f"{written_out(node)})",))
+            elif kind == "Clip":
+                result = clip(node, depth)
             elif kind == "Where":
-                result = combined([i for i in node.input[1:] if i and i not in constants],
-                                  depth)
+                result = combined(node.input[1:], None, depth)
             elif kind in ("Sub", "Neg"):  # 1 - p: no longer one sigmoid per channel
-                result = combined([i for i in node.input if i and i not in constants],
-                                  depth) and "final"
-            elif kind == "Concat" or kind in _ELEMENTWISE_OPS:
-                result = combined([i for i in node.input if i and i not in constants], depth)
+                result = combined(node.input, kind, depth)
+                if result.kind:
+                    result = dataclasses.replace(result, kind="final")
+            elif kind == "Concat":
+                result = combined(node.input, None, depth)
+            elif kind in _ELEMENTWISE_OPS:
+                result = combined(node.input, kind, depth)
             elif kind in _PASS_THROUGH_OPS or kind in _REDUCTIONS:
                 result = final(node.input[0], depth + 1)
         memo[name] = result
         return result
 
     return {output.name: final(output.name) for output in graph.output}
+
+
+def graph_activations(graph) -> dict[str, str]:
+    """Output name -> the kind of final values the graph already gives (:func:`graph_ends`),
+    "" for logits."""
+    return {name: end.kind for name, end in graph_ends(graph).items()}
 
 
 def graph_class_ids(graph) -> dict[str, bool]:

@@ -83,7 +83,7 @@ def _activated_then(path, tail: str, classes: int):
                       [("output", FLOAT, ["N", out_classes, "H", "W"])], {**weights, **consts})
 
 
-@pytest.mark.parametrize(("tail", "classes"), [("clip", 1), ("mul", 1), ("pair", 1),
+@pytest.mark.parametrize(("tail", "classes"), [("clip", 1), ("pair", 1),
                                                ("constant-node", 1), ("clip", 3)])
 def test_activation_behind_elementwise_ops_is_not_applied_twice(tmp_path, image, tail,
                                                                  classes):
@@ -101,6 +101,65 @@ def test_logits_scaled_by_a_constant_still_get_the_activation(tmp_path):
                       nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])],
                       {**weights, "k": np.array(2, np.float32)})
     assert [o.activation for o in OnnxModel.from_path(path).outputs] == ["sigmoid"]
+
+
+@pytest.mark.parametrize(("tail", "classes", "seen"), [("mul", 1, "Sigmoid then Mul"),
+                                                       ("mul", 3, "Softmax then Mul"),
+                                                       ("tanh", 1, "Tanh")])
+def test_a_scaled_activation_or_tanh_is_refused(tmp_path, run_cli, make_raster, image, tail,
+                                                classes, seen):
+    """Sigmoid x 100 (percent) or Softmax x 255 were taken as probabilities 0..1 (class output
+    all 1, uint8 all 255); Tanh's -1..1 too. Neither probabilities nor logits: refused in one
+    line; --activation none writes the raw values."""
+    from .conftest import assert_one_line_error
+
+    if tail == "tanh":
+        conv, weights = conv1x1("input", "z", 3, 1, seed=9)
+        path = save_graph(tmp_path / "m.onnx", [conv, helper.make_node("Tanh", ["z"], ["output"])],
+                          nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    else:
+        path = _activated_then(tmp_path / "m.onnx", tail, classes)
+    tif = make_raster("img.tif", image)
+    for extra in ([], ["--output-type", "class"], ["--dtype", "uint8"]):
+        result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", *extra)
+        assert_one_line_error(result, "m.onnx", seen, "--activation none")
+        assert not (tmp_path / "o.tif").exists()
+    result = run_cli("predict", path, tif, "-o", tmp_path / "raw.tif", "--activation", "none",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "raw.tif") as raw:
+        np.testing.assert_allclose(raw.read(), whole(path, image)[0][0], atol=1e-4)
+
+
+@pytest.mark.parametrize("classes", [1, 3])
+@pytest.mark.parametrize("opset", [17, 10])
+@pytest.mark.parametrize("bounds", [(-10, 10), (0, 1)])
+def test_clamped_logits_still_get_the_activation(tmp_path, image, classes, opset, bounds):
+    """torch.clamp(logits, -10, 10) was taken as final probabilities: raw logits written
+    (8 % of class pixels wrong). Bounds beyond 0..1 keep them logits; Clip(z, 0, 1) is final
+    (before opset 11 the bounds are attributes)."""
+    from .onnx_models import pointwise_reference
+
+    conv, weights = conv1x1("input", "z", 3, classes, seed=4)
+    low, high = bounds
+    clip = (helper.make_node("Clip", ["z"], ["output"], min=float(low), max=float(high))
+            if opset < 11 else helper.make_node("Clip", ["z", "low", "high"], ["output"]))
+    path = save_graph(tmp_path / "m.onnx", [conv, clip], nchw_in(),
+                      [("output", FLOAT, ["N", classes, "H", "W"])],
+                      {**weights, "low": np.array(low, np.float32),
+                       "high": np.array(high, np.float32)}, opset=opset)
+    model = OnnxModel.from_path(path)
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    logits = whole(path, image)[0][0]
+    if bounds == (0, 1):
+        assert model.outputs[0].activation == "none"
+        np.testing.assert_allclose(out, logits, atol=1e-5)
+        return
+    assert model.outputs[0].activation == ("sigmoid" if classes == 1 else "softmax")
+    expected = pointwise_reference(image[np.newaxis] / 255, classes=classes, seed=4)[0]
+    assert logits.min() < 0 and logits.max() > 1  # what was written before
+    np.testing.assert_allclose(out if classes > 1 else out[0],
+                               expected if classes > 1 else expected[0], atol=1e-5)
 
 
 def logits_model(path, classes=1, **kw):
@@ -129,9 +188,42 @@ def test_activation_none_writes_raw_values_unclipped(tmp_path, run_cli, make_ras
         assert raw.dtypes == ("float32",)
 
 
+def squeezed_model(path, classes=2, **kw):
+    """Logits x 0.05 + 0.5: 0..1 values from a graph that ends in no activation."""
+    conv, weights = conv1x1("input", "z", 3, classes, seed=4)
+    nodes = [conv, helper.make_node("Mul", ["z", "k"], ["m"]),
+             helper.make_node("Add", ["m", "half"], ["output"])]
+    return save_graph(path, nodes, nchw_in(), [("output", FLOAT, ["N", classes, "H", "W"])],
+                      {**weights, "k": np.array(0.05, np.float32),
+                       "half": np.array(0.5, np.float32)}, **kw)
+
+
+@pytest.mark.parametrize("metadata", [{"model_type": "Segmentor"}, {"activation": "none"}])
+def test_final_values_outside_0_1_are_refused(tmp_path, run_cli, make_raster, image,
+                                              metadata):
+    """A Deepness segmentor (or a model declaring activation none) giving logits had them
+    written as probabilities: refused in one line with the range seen, nothing written;
+    --activation none writes them."""
+    from .conftest import assert_one_line_error
+
+    path = logits_model(tmp_path / "m.onnx", classes=2, metadata=metadata)
+    logits = whole(path, image)[0][0]
+    tif = make_raster("img.tif", image)
+    for extra in ([], ["--output-type", "class"]):
+        result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", 64,
+                         *extra)
+        assert_one_line_error(result, "m.onnx", "probabilities 0..1", "--activation none")
+        low, high = (float(v) for v in result.output.split("but gives ")[1].split(". ")[0]
+                     .split(".."))
+        assert logits.min() - 0.01 <= low < -0.01 and 1.01 < high <= logits.max() + 0.01
+        assert not (tmp_path / "o.tif").exists()
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", 64,
+                     "--activation", "none")
+    assert result.exit_code == 0, result.output
+
+
 def test_deepness_model_type_means_final_values(tmp_path, make_raster, image):
-    segmentor = logits_model(tmp_path / "s.onnx", classes=2,
-                             metadata={"model_type": "Segmentor"})
+    segmentor = squeezed_model(tmp_path / "s.onnx", metadata={"model_type": "Segmentor"})
     out = predict_array(OnnxModel.from_path(segmentor), image,
                         options=PredictOptions(tile_size=64))
     np.testing.assert_allclose(out, whole(segmentor, image)[0][0], atol=1e-4)
