@@ -351,7 +351,7 @@ class OnnxModel:
 
     def __init__(self, session, path: Path, activation: str | None = None, *,
                  outputs=None, tile_size: int | None = None, batch_size: int = 1,
-                 graph=None) -> None:
+                 graph=None, opset: int | None = None) -> None:
         self.session, self.path = session, Path(path)
         path = self.path
         self.provider = session.get_providers()[0]
@@ -439,7 +439,7 @@ class OnnxModel:
         self.activation = activation or "auto"
         #: raw model values, written as float32 and never clipped (no probabilities)
         self.raw_values = self.activation == "none" or self.model_type == "regressor"
-        self.outputs = self._select_outputs(outputs, graph)
+        self.outputs = self._select_outputs(outputs, graph, opset)
         self._geometries: dict[int, Geometry] = {}
         self._chunk: int | None = None  # batch limit found by the probe (fixed output batch)
         self._probed_batch = 0
@@ -487,6 +487,8 @@ class OnnxModel:
         path = local_model_path(path)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file. Check the path.")
+        from geotile.onnx_graph import default_opset
+
         onnx_model = _load_model(path)
         graph = onnx_model.graph if onnx_model is not None else None
         chain = _choose_providers(providers)
@@ -511,14 +513,14 @@ class OnnxModel:
         except Exception as exc:
             raise ModelError(_explain_load_error(path, exc)) from exc
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
-                    batch_size=batch_size, graph=graph)
+                    batch_size=batch_size, graph=graph, opset=default_opset(onnx_model))
         model.set_normalization(mean, std, scale)
         return model
 
     # --- outputs ---------------------------------------------------------------------------
-    def _select_outputs(self, wanted, graph) -> list[ModelOutput]:
+    def _select_outputs(self, wanted, graph, opset=None) -> list[ModelOutput]:
         all_outputs = self.session.get_outputs()
-        ends = graph_ends(graph) if graph is not None else {}
+        ends = graph_ends(graph, opset) if graph is not None else {}
         ids = graph_class_ids(graph) if graph is not None else {}
         outputs = []
         for i, o in enumerate(all_outputs):
@@ -590,9 +592,7 @@ class OnnxModel:
             return declared
         if output.not_probabilities:
             raise ModelError(f"{self.path}: output {output.name!r} is neither probabilities "
-                             f"0..1 nor logits: {output.not_probabilities}. Give --activation "
-                             "none to write its raw values, or re-export it ending in its "
-                             "Sigmoid/Softmax.")
+                             f"0..1 nor logits: {output.not_probabilities}")
         if output.ends_in_activation:
             return "none"
         return "sigmoid" if output.channels == 1 else "softmax"
@@ -1183,18 +1183,22 @@ class GraphEnd:
     low: float = -math.inf
     high: float = math.inf
     ops: tuple[str, ...] = ()
+    #: why they are not per-pixel values whatever their range, and the fix
+    why: str = ""
 
     @property
     def probabilities(self) -> bool:
         """Final values the graph cannot take outside 0..1 (unknown bounds: believed)."""
-        return bool(self.kind) and not (self.low < -PROBABILITY_TOLERANCE
-                                        or self.high > 1 + PROBABILITY_TOLERANCE)
+        return bool(self.kind) and not self.why and not (
+            self.low < -PROBABILITY_TOLERANCE or self.high > 1 + PROBABILITY_TOLERANCE)
 
     def problem(self) -> str:
-        """Why these final values are not probabilities 0..1, or ""."""
+        """Why these final values are not probabilities 0..1 and the fix, or ""."""
         if not self.kind or self.probabilities:
             return ""
-        return f"{' then '.join(self.ops)} gives values {self.low:g}..{self.high:g}"
+        return self.why or (f"{' then '.join(self.ops)} gives values {self.low:g}..{self.high:g}"
+                            ". Give --activation none to write its raw values, or re-export "
+                            "it ending in its Sigmoid/Softmax.")
 
 
 def _interval(op: str, ranges: list[tuple[float, float]]) -> tuple[float, float]:
@@ -1236,17 +1240,32 @@ def _interval(op: str, ranges: list[tuple[float, float]]) -> tuple[float, float]
     return -math.inf, math.inf
 
 
-def graph_ends(graph) -> dict[str, GraphEnd]:
+def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
     """Output name -> :class:`GraphEnd`: Sigmoid, HardSigmoid, Softmax, Tanh (or a sigmoid
     or softmax written out op by op), seen through trailing shape-only ops (Gather, Squeeze,
     Slice, Transpose, Concat...), reductions over channels (the max of a softmax), Where and
     elementwise ops with constants (Clip, Mul, 1 - p...), the range carried along. A Clip of
-    logits into 0..1 is final; a Clip to wider bounds (clamped logits) is not."""
+    logits into 0..1 is final; a Clip to wider bounds (clamped logits) is not. Before
+    ``opset`` 13 a Softmax over another axis than the last of its input normalises all the
+    axes from it on together (the whole window): not per pixel (:class:`GraphEnd`.why)."""
     from geotile.onnx_graph import attribute, constant_values
 
     producers, constants = _graph_index(graph)
     values = constant_values(graph)
     memo: dict[str, GraphEnd] = {}
+    rank = _graph_ranks(graph, producers)
+
+    def softmax(node) -> GraphEnd:
+        end = GraphEnd("softmax", 0.0, 1.0, ("Softmax",))
+        if opset is None or opset >= 13:
+            return end
+        axis, dims = attribute(node, "axis", 1), rank(node.input[0])
+        if dims is None or axis in (-1, dims - 1):
+            return end
+        return dataclasses.replace(end, why=(
+            f"its Softmax(axis={axis}) at opset {opset} normalises its {dims}-D input over "
+            f"axes {axis % dims}..{dims - 1} together (the whole window), not each pixel's "
+            "classes. Re-export it with opset 13 or later."))
 
     def op(name: str) -> str | None:
         node = producers.get(name)
@@ -1282,10 +1301,11 @@ def graph_ends(graph) -> dict[str, GraphEnd]:
             return GraphEnd()
         kind = kinds.pop() if len(kinds) == 1 else "final"
         ops = max((e.ops for e in ends), key=len)
+        why = next((e.why for e in ends if e.why), "")
         if op_type is None:
-            return GraphEnd(kind, min(e.low for e in ends), max(e.high for e in ends), ops)
+            return GraphEnd(kind, min(e.low for e in ends), max(e.high for e in ends), ops, why)
         low, high = _interval(op_type, [(e.low, e.high) for e in ends])
-        return GraphEnd(kind, low, high, (*ops, op_type))
+        return GraphEnd(kind, low, high, (*ops, op_type), why)
 
     def clip(node, depth: int) -> GraphEnd:
         bounds = [attribute(node, "min", -math.inf), attribute(node, "max", math.inf)]
@@ -1299,8 +1319,8 @@ def graph_ends(graph) -> dict[str, GraphEnd]:
         if not inner.kind:  # logits: clipped into 0..1 they are final, else still logits
             return GraphEnd("final", low, high, ("Clip",)) if low >= 0 and high <= 1 \
                 else GraphEnd()
-        return GraphEnd(inner.kind, max(inner.low, low), min(inner.high, high),
-                        (*inner.ops, "Clip"))
+        return dataclasses.replace(inner, low=max(inner.low, low), high=min(inner.high, high),
+                                   ops=(*inner.ops, "Clip"))
 
     def final(name: str, depth: int = 0) -> GraphEnd:
         if name in memo:
@@ -1309,7 +1329,9 @@ def graph_ends(graph) -> dict[str, GraphEnd]:
         result = GraphEnd()
         if node is not None and depth < 64:
             kind = node.op_type
-            if kind in _FINAL_ACTIVATIONS:
+            if kind == "Softmax":
+                result = softmax(node)
+            elif kind in _FINAL_ACTIVATIONS:
                 what, low, high = _FINAL_ACTIVATIONS[kind]
                 result = GraphEnd(what, low, high, (kind,))
             elif kind in ("Reciprocal", "Div") and written_out(node):
@@ -1333,6 +1355,49 @@ def graph_ends(graph) -> dict[str, GraphEnd]:
         return result
 
     return {output.name: final(output.name) for output in graph.output}
+
+
+#: ops whose output has the rank of their first input (the others: weights, sizes, bounds)
+_FIRST_RANK_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool",
+                   "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
+                   "InstanceNormalization", "LRN", "Resize", "Upsample", "Pad", "DepthToSpace",
+                   "SpaceToDepth", "Transpose", "Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid",
+                   "HardSigmoid", "HardSwish", "Tanh", "Softmax", "LogSoftmax", "Clip", "Cast",
+                   "Identity", "Dropout", "Neg", "Abs", "Exp", "Log", "Sqrt", "Erf", "Softplus",
+                   "Gelu", "Concat", "Round", "Floor", "Ceil"}
+#: ops broadcasting their inputs: the largest rank
+_BROADCAST_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "Where",
+                  "PRelu", "MatMul"}
+
+
+def _graph_ranks(graph, producers: dict):
+    """rank(name): the number of axes of a tensor when the graph tells it (the image input
+    has 4; shapes carried through convolutions, elementwise and shape-keeping ops), else
+    None (through Reshape, Flatten, Squeeze...)."""
+    from geotile.onnx_graph import constant_values
+
+    known = {t.name: len(t.dims) for t in graph.initializer}
+    known.update({name: value.ndim for name, value in constant_values(graph).items()})
+    known.update({i.name: 4 for i in graph.input if i.name not in known})
+    memo: dict[str, int | None] = {}
+
+    def rank(name: str, depth: int = 0) -> int | None:
+        if name in known:
+            return known[name]
+        if name in memo:
+            return memo[name]
+        node = producers.get(name)
+        result = None
+        if node is not None and depth < 256:
+            if node.op_type in _FIRST_RANK_OPS:
+                result = rank(node.input[0], depth + 1)
+            elif node.op_type in _BROADCAST_OPS:
+                ranks = [rank(i, depth + 1) for i in node.input if i]
+                result = None if None in ranks or not ranks else max(ranks)
+        memo[name] = result
+        return result
+
+    return rank
 
 
 def graph_activations(graph) -> dict[str, str]:

@@ -162,6 +162,46 @@ def test_clamped_logits_still_get_the_activation(tmp_path, image, classes, opset
                                expected if classes > 1 else expected[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("axis", [1, 2, -3])
+def test_softmax_over_the_window_before_opset_13_is_refused(tmp_path, run_cli, make_raster,
+                                                            image, axis):
+    """Before opset 13 Softmax(axis=1) on [N, C, H, W] normalises over C x H x W: values
+    ~1e-6 depending on the window were written as class probabilities."""
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "z", 3, 3, seed=5)
+    path = save_graph(tmp_path / "m.onnx",
+                      [conv, helper.make_node("Softmax", ["z"], ["output"], axis=axis)],
+                      nchw_in(), [("output", FLOAT, ["N", 3, "H", "W"])], weights, opset=11)
+    tif = make_raster("img.tif", image)
+    for extra in ([], ["--output-type", "class"]):
+        result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", *extra)
+        assert_one_line_error(result, "m.onnx", f"Softmax(axis={axis}) at opset 11",
+                              "opset 13")
+        assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+def test_softmax_over_the_last_axis_before_opset_13_is_per_pixel(tmp_path, image, opset):
+    """torch's export before opset 13 (Transpose, Softmax over the last axis, Transpose
+    back) and the same Softmax(axis=1) at opset 13 are per-pixel class probabilities."""
+    from .onnx_models import pointwise_reference
+
+    conv, weights = conv1x1("input", "z", 3, 3, seed=5)
+    make = helper.make_node
+    nodes = [conv, make("Softmax", ["z"], ["output"], axis=1)] if opset >= 13 else [
+        conv, make("Transpose", ["z"], ["t"], perm=[0, 2, 3, 1]),
+        make("Softmax", ["t"], ["s"], axis=3),
+        make("Transpose", ["s"], ["output"], perm=[0, 3, 1, 2])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 3, "H", "W"])], weights, opset=opset)
+    model = OnnxModel.from_path(path)
+    assert model.outputs[0].activation == "none"
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    expected = pointwise_reference(image[np.newaxis] / 255, classes=3, seed=5)[0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
 def logits_model(path, classes=1, **kw):
     conv, weights = conv1x1("input", "output", 3, classes, seed=4)
     return save_graph(path, [conv], nchw_in(), [("output", FLOAT, ["N", classes, "H", "W"])],

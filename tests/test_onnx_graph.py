@@ -46,3 +46,37 @@ def test_a_file_that_is_not_onnx_gives_none(tmp_path):
     (tmp_path / "empty.onnx").write_bytes(b"")
     assert read_graph(tmp_path / "bad.onnx") is None
     assert read_graph(tmp_path / "empty.onnx") is None
+
+
+def test_small_constants_opset_and_attributes_are_read(tmp_path):
+    """Constants as raw_data, float_data, int64_data, float16 bits and Constant nodes;
+    weights (over 64 values) are dropped; the default opset and int/float attributes."""
+    from geotile.onnx_graph import attribute, constant_values, default_opset, read_model
+
+    tensors = [numpy_helper.from_array(np.array([1 / 255, 2], np.float32), "raw"),
+               helper.make_tensor("listed", TensorProto.FLOAT, [2], [0.5, -3.0]),
+               helper.make_tensor("ints", TensorProto.INT64, [3], [1, -2, 3]),
+               helper.make_tensor("half", TensorProto.FLOAT16, [1], [0.25]),  # bits in int32
+               numpy_helper.from_array(np.ones((16, 3, 2, 2), np.float32), "weight")]
+    nodes = [helper.make_node("Constant", [], ["c"], value_float=7.5),
+             helper.make_node("Constant", [], ["t"], value=helper.make_tensor(
+                 "t", TensorProto.DOUBLE, [], [0.125])),
+             helper.make_node("Softmax", ["x"], ["y"], axis=-1),
+             helper.make_node("Clip", ["y"], ["z"], min=-1.5)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], tensors)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    read = read_model(tmp_path / "m.onnx")
+    assert default_opset(read) == 10
+    values = constant_values(read.graph)
+    assert set(values) == {"raw", "listed", "ints", "half", "c", "t"}
+    np.testing.assert_allclose(values["raw"], [1 / 255, 2], rtol=1e-7)
+    assert values["listed"].tolist() == [0.5, -3.0] and values["ints"].tolist() == [1, -2, 3]
+    assert values["half"].tolist() == [0.25]
+    assert float(values["c"]) == 7.5 and float(values["t"]) == 0.125
+    softmax, clip = read.graph.node[2], read.graph.node[3]
+    assert attribute(softmax, "axis") == -1 and attribute(clip, "min") == -1.5
+    assert attribute(clip, "max", "none") == "none"
