@@ -118,3 +118,22 @@ def test_the_console_entry_point_keeps_openblas_to_one_thread_unless_the_user_se
 
     assert threads(None) == "1"
     assert threads("3") == "3"
+
+
+def test_an_unread_dask_future_collected_after_the_command_prints_nothing():
+    """dask's futures left unread when a --workers run is interrupted under load are
+    collected after the command's own quiet spell: asyncio logged 'Future exception was
+    never retrieved ... TimeoutError' (3 lines) above geotile's one 'interrupted' line."""
+    code = (
+        "import asyncio, sys, geotile.cli.main as m\n"
+        "def command(prog_name):\n"
+        "    loop = asyncio.new_event_loop()\n"
+        "    future = loop.create_future()\n"
+        "    future.set_exception(TimeoutError('Timeout'))\n"
+        "    print('Error: interrupted', file=sys.stderr)\n"
+        "    raise SystemExit(1)\n"
+        "m.cli = command\n"
+        "m.main()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["Error: interrupted"], done.stderr

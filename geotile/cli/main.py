@@ -207,6 +207,10 @@ def main() -> None:
     # no command calls multi-threaded BLAS, and OpenBLAS's idle thread spins a core for
     # ~0.1 s after numpy loads, beside GDAL's and ONNX Runtime's threads; a user's value wins
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # dask's futures left unread by an interrupted --workers run can be collected after the
+    # command's quiet spell (even at exit): asyncio's "Future exception was never retrieved"
+    # is not the user's. geotile itself runs no asyncio; this process is the command's own
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     # SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C: temporary files are removed
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
