@@ -970,74 +970,76 @@ def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(
     return digest("predict", settings, inputs)
 
 
-def _model_pixel(model, src, options) -> float | None:
-    """The model's pixel size in the raster's CRS units when windows must be resampled to it
-    (``--model-resolution`` M, else the model's ``resolution``), else None. Compared with
-    the raster's pixel size on the ground at its centre (Web Mercator: its unit times
-    cos(latitude))."""
+def _model_pixel(model, src, options) -> tuple[float, float] | None:
+    """The model's pixel size in the raster's CRS units, (x, y), when windows must be
+    resampled to it (``--model-resolution`` M, else the model's ``resolution``), else None.
+    Compared with the raster's pixel size on the ground at its centre, per axis
+    (:func:`_ground_pixel`)."""
     wanted = options.model_resolution
     metres = None if wanted == "native" else (
         float(wanted) if wanted is not None else getattr(model, "resolution", None))
     if not metres:
         return None
     name = Path(src.name).name
-    if src.crs is None or src.crs.is_geographic:
-        if wanted is not None:  # asked for: said without -v
-            warnings.warn(f"{name}: pixel size not in metres (no CRS or degrees): "
-                          f"--model-resolution {metres:g} is not applied. Reproject the image "
-                          "to a metric CRS (gdalwarp -t_srs EPSG:xxxx) to resample it.",
-                          GeotileWarning, stacklevel=2)
-        else:
-            log.info("%s: pixel size not in metres: not resampled to the model's %g m", name,
-                     metres)
-        return None
-    unit = _ground_metres_per_unit(src)
-    image = float(f"{(abs(src.res[0]) + abs(src.res[1])) / 2 * unit:.4g}")
-    factor = max(image / metres, metres / image)
     given = f"--model-resolution {wanted}" if wanted is not None else \
         f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
+    ground = _ground_pixel(src)
+    if ground is None:  # said without -v: the model runs at a scale nobody checked
+        warnings.warn(f"{name}: pixel size unknown (no CRS): {given} is not applied. "
+                      "Give the image a CRS (gdal_edit -a_srs) to resample it, or "
+                      "--model-resolution native.", GeotileWarning, stacklevel=2)
+        return None
+    ratios = [size / metres for size in ground]
+    shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in ground))
+    factor = max(max(ratios), 1 / min(ratios))
     if factor > MAX_RESAMPLING:
-        raise InputError(f"{name}: {given} would resample its {image:g} m pixels "
+        raise InputError(f"{name}: {given} would resample its {shown} m pixels "
                          f"{factor:.3g}x; give the model's pixel size in metres "
                          "(--model-resolution), or native.")
-    if abs(image / metres - 1) < 0.02:
-        log.info("%s: %g m pixels, as the model expects", name, image)
+    if all(abs(ratio - 1) < 0.02 for ratio in ratios):
+        log.info("%s: %s m pixels, as the model expects", name, shown)
         return None
     if factor > LARGE_RESAMPLING:  # slow and likely a unit mix-up: said without -v
-        warnings.warn(f"{name}: {given} resamples its {image:g} m pixels {factor:.3g}x "
-                      f"({'finer' if metres < image else 'coarser'}); if the model's pixels "
-                      "are not that size, give --model-resolution in metres (or native).",
-                      GeotileWarning, stacklevel=2)
-    log.info("%s: %g m pixels, the model expects %g m: windows are read resampled to %g m "
+        warnings.warn(f"{name}: {given} resamples its {shown} m pixels {factor:.3g}x "
+                      f"({'finer' if metres < min(ground) else 'coarser'}); if the model's "
+                      "pixels are not that size, give --model-resolution in metres (or "
+                      "native).", GeotileWarning, stacklevel=2)
+    log.info("%s: %s m pixels, the model expects %g m: windows are read resampled to %g m "
              "and the result is written back on the image grid (--model-resolution native "
-             "turns this off)", name, image, metres, metres)
-    return metres / unit
+             "turns this off)", name, shown, metres, metres)
+    return abs(src.res[0]) * metres / ground[0], abs(src.res[1]) * metres / ground[1]
 
 
-def _ground_metres_per_unit(src) -> float:
-    """Ground metres per CRS unit at the raster's centre (:mod:`geotile.ground_scale`):
-    about 1 in a UTM zone, cos(latitude) in Web Mercator; the mean of both axes, weighted
-    by the pixel's sides. Its CRS's linear unit where that is a ground metre over the
-    raster (to 2e-3: UTM) or cannot be measured."""
+def _ground_pixel(src) -> tuple[float, float] | None:
+    """The raster's pixel size in ground metres at its centre, (x, y)
+    (:mod:`geotile.ground_scale`): in degrees, cos(latitude) shrinks x; in Web Mercator
+    both by cos(latitude). Its CRS's linear unit where that is a ground metre over the
+    raster (to 2e-3: UTM) or cannot be measured; None without a CRS (or with degrees that
+    cannot be measured)."""
     from geotile.ground_scale import ground_scales, in_ground_metres
 
-    x, y = src.transform * (src.width / 2, src.height / 2)
-    along_x, along_y = ground_scales(src.crs, x, y)
-    if not in_ground_metres(src.crs, src.bounds) and np.isfinite(along_x) and \
-            np.isfinite(along_y):
-        res_x, res_y = abs(src.res[0]), abs(src.res[1])
-        return (res_x * along_x + res_y * along_y) / (res_x + res_y)
+    if src.crs is None:
+        return None
+    res_x, res_y = abs(src.res[0]), abs(src.res[1])
+    if not in_ground_metres(src.crs, src.bounds):
+        x, y = src.transform * (src.width / 2, src.height / 2)
+        along_x, along_y = ground_scales(src.crs, x, y)
+        if math.isfinite(along_x) and math.isfinite(along_y):
+            return res_x * along_x, res_y * along_y
+    if src.crs.is_geographic:
+        return None
     try:
-        return float(src.crs.linear_units_factor[1])
+        unit = float(src.crs.linear_units_factor[1])
     except Exception:  # rasterio raises CRSError for CRSs without linear units
-        return 1.0
+        unit = 1.0
+    return res_x * unit, res_y * unit
 
 
 def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside,
                      extra_bands=(None, "bilinear"), align: int = 1, clock=None):
     """Like :func:`predict_blocks`, with the model run on the raster resampled to ``pixel``
-    (CRS units); its result, kept in a float32 file next to ``beside``, is resampled back
-    (bilinear) and yielded by row bands on the raster's own grid. ``extra_bands``: (path,
+    ((x, y), CRS units); its result, kept in a float32 file next to ``beside``, is resampled
+    back (bilinear) and yielded by row bands on the raster's own grid. ``extra_bands``: (path,
     resampling) of extra bands, read on the model's grid; ``align``: the output's block
     width, which strips are a multiple of; ``clock``: see :func:`predict_blocks` (writing
     the result on the model's grid is timed as ``encode``, reading it back as ``decode``)."""
@@ -1050,10 +1052,10 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from geotile.raster import output_profile, read_block
 
     clock = clock or StageClock()
-    width = max(1, round(src.width * abs(src.res[0]) / pixel))
-    height = max(1, round(src.height * abs(src.res[1]) / pixel))
+    width = max(1, round(src.width * abs(src.res[0]) / pixel[0]))
+    height = max(1, round(src.height * abs(src.res[1]) / pixel[1]))
     transform = src.transform * Affine.scale(src.width / width, src.height / height)
-    down = width < src.width
+    down = width < src.width and height < src.height  # else bilinear (GDAL widens it per axis)
     temp = beside.with_name(beside.name + ".model-grid.tif")
     # NaN pixels of a float image are nodata, declared or not: left out of the averages
     # (else each model cell touching a NaN collar is NaN, and so its valid pixels)

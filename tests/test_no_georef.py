@@ -256,15 +256,59 @@ def test_pixel_is_point_rasters_keep_the_convention(tmp_path, run_cli, make_rast
         assert (patch.transform.c, patch.transform.f) == expected * (8, 8)
 
 
-def test_model_resolution_on_degrees_is_warned(tmp_path, run_cli, make_raster):
+@pytest.mark.parametrize("given", ["option", "metadata"])
+def test_model_resolution_on_degrees_is_applied_as_on_utm(tmp_path, run_cli, make_raster,
+                                                          given):
+    """An EPSG:4326 image of 0.15 m ground pixels (1.9e-6 x 1.35e-6 deg at 45 N: a degree of
+    longitude is cos(45 deg) of one of latitude) under a 0.3 m model predicts as the same
+    image in UTM: windows averaged 2x along both axes, the result back on the image's grid.
+    It was left at 0.15 m (a checkerboard kept, std 0.5), with a warning, or with none when
+    the resolution came from the model's metadata."""
+    from pyproj import Geod
     from rasterio.transform import from_origin
 
-    image = make_raster("deg.tif", np.zeros((3, 40, 40), np.uint8), crs="EPSG:4326",
-                        transform=from_origin(10, 50, 1e-5, 1e-5))
-    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx"), image, "-o",
-                     tmp_path / "p.tif", "--tile-size", "32", "--model-resolution", "0.5")
+    rows, cols = np.mgrid[0:180, 0:240]
+    pixels = ((rows + cols) % 2 * 0.5 + rows * 0.002 + cols * 0.003).astype(np.float32)
+    lon, lat = 3.0, 45.0
+    geod = Geod(ellps="WGS84")
+    east = geod.fwd(lon, lat, 90, 0.15)[0] - lon  # 12 m north of the centre: 2e-6 off
+    north = geod.fwd(lon, lat, 0, 0.15)[1] - lat
+    geo = make_raster("geo.tif", pixels[None], crs="EPSG:4326",
+                      transform=from_origin(lon, lat, east, north))
+    utm = make_raster("utm.tif", pixels[None], transform=from_origin(500_000, 5e6, 0.15, 0.15))
+    metadata = {"resolution": "30"} if given == "metadata" else None
+    model = pointwise_model(tmp_path / "m.onnx", channels=1, metadata=metadata)
+    args = ["--model-resolution", "0.3"] if given == "option" else []
+    outputs = []
+    for image in (geo, utm):
+        result = run_cli("predict", model, image, "-o", tmp_path / f"p_{image.name}",
+                         "--activation", "none", "--scale", "1", "--tile-size", "64", *args)
+        assert result.exit_code == 0, result.output
+        assert not _warning_lines(result.stderr), result.stderr
+        with rasterio.open(tmp_path / f"p_{image.name}") as out, rasterio.open(image) as src:
+            assert (out.crs, out.transform, out.shape) == (src.crs, src.transform, src.shape)
+            outputs.append(out.read(1))
+    on_geo, on_utm = outputs
+    averaged = (0.25 + rows * 0.002 + cols * 0.003)[None, None].astype(np.float32)
+    expected = pointwise_reference(averaged, channels=1, activation="none")[0, 0]
+    inside = np.s_[2:-2, 2:-2]
+    np.testing.assert_allclose(on_utm[inside], expected[inside], atol=1e-4)
+    np.testing.assert_allclose(on_geo[inside], expected[inside], atol=1e-4)
+
+
+@pytest.mark.parametrize("given", ["option", "metadata"])
+def test_model_resolution_without_a_crs_is_warned(tmp_path, run_cli, given):
+    """No CRS, no pixel size in metres: the model runs on the image's pixels, and a line says
+    so (also for the model's own resolution metadata, which the user may not know of)."""
+    image = _plain(tmp_path / "plain.tif", np.zeros((3, 40, 40), np.uint8), "GTiff")
+    metadata = {"resolution": "50"} if given == "metadata" else None
+    args = ["--model-resolution", "0.5"] if given == "option" else []
+    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx", metadata=metadata),
+                     image, "-o", tmp_path / "p.tif", "--tile-size", "32", *args)
     assert result.exit_code == 0, result.output
-    assert "--model-resolution 0.5 is not applied" in result.stderr
+    lines = [line for line in _warning_lines(result.stderr) if "not applied" in line]
+    assert len(lines) == 1 and "plain.tif" in lines[0], result.stderr
+    assert ("--model-resolution 0.5" if given == "option" else "50 cm/px") in lines[0]
 
 
 def test_a_crs_without_a_geotransform_places_nothing(tmp_path, run_cli):

@@ -349,4 +349,4 @@ def test_model_resolution_is_compared_with_the_ground_pixel_size(make_raster, wa
     if expected is None:
         assert pixel is None
     else:
-        assert pixel == pytest.approx(expected * 0.25 / ground, rel=0.01)
+        assert pixel == pytest.approx((expected * 0.25 / ground,) * 2, rel=0.01)
