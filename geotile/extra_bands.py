@@ -58,7 +58,13 @@ class ExtraBands:
         from rasterio.vrt import WarpedVRT
 
         from geotile.no_georef import quiet_rasterio
-        from geotile.raster import check_pixels_readable, has_nodata, input_path, open_raster
+        from geotile.raster import (
+            check_pixels_readable,
+            has_nodata,
+            input_path,
+            masked_by_mask_band,
+            open_raster,
+        )
 
         if resampling not in RESAMPLING:
             raise InputError(f"--extra-resampling must be one of {', '.join(RESAMPLING)}")
@@ -87,7 +93,7 @@ class ExtraBands:
                     "--extra-bands cannot be aligned. Give a raster of the image's size.")
             _check_overlap(src, like, self.path)
             # outside the other raster's extent: nodata (an alpha band when it has none)
-            self._alpha = not has_nodata(src)
+            self._alpha = not has_nodata(src) or masked_by_mask_band(src)
             with quiet_rasterio():
                 self._vrt = WarpedVRT(src, crs=like.crs, transform=like.transform,
                                       width=like.width, height=like.height,

@@ -1049,7 +1049,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.vrt import WarpedVRT
     from rasterio.windows import Window
 
-    from geotile.raster import output_profile, read_block
+    from geotile.raster import masked_by_mask_band, output_profile, read_block
 
     clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel[0]))
@@ -1061,10 +1061,12 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     # (else each model cell touching a NaN collar is NaN, and so its valid pixels)
     floating = any(np.dtype(src.dtypes[i - 1]).kind == "f" for i in indexes)
     undeclared_nan = {"src_nodata": float("nan")} if floating and src.nodata is None else {}
+    # a mask band marks model cells without a valid pixel only in an added alpha band (else
+    # they are valid zeros, interpolated into the valid pixels beside them), as alpha does
     try:
         with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
                        resampling=Resampling.average if down else Resampling.bilinear,
-                       **undeclared_nan) as vrt, \
+                       add_alpha=masked_by_mask_band(src), **undeclared_nan) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1]) as extra:
             read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra)
 

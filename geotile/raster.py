@@ -937,6 +937,16 @@ def has_nodata(src: rasterio.io.DatasetReader) -> bool:
     return any(MaskFlags.all_valid not in flags for flags in src.mask_flag_enums)
 
 
+def masked_by_mask_band(src: rasterio.io.DatasetReader) -> bool:
+    """True when ``src``'s nodata is a mask band (internal, as gdal_translate -mask writes,
+    or .msk), not an alpha band or a nodata value: a WarpedVRT of it honours the mask when
+    reading but marks nothing as nodata unless it is given ``add_alpha=True``."""
+    from rasterio.enums import MaskFlags
+
+    return all(MaskFlags.per_dataset in flags and not
+               {MaskFlags.alpha, MaskFlags.nodata} & set(flags) for flags in src.mask_flag_enums)
+
+
 def may_hold_nodata(src: rasterio.io.DatasetReader) -> bool:
     """True when some pixels may be nodata: :func:`has_nodata`, or a float type (NaN)."""
     return np.dtype(src.dtypes[0]).kind == "f" or has_nodata(src)

@@ -117,6 +117,28 @@ def test_area_outside_the_extra_raster_is_nodata(rgb, make_raster, tmp_path, run
     assert valid[:, : WIDTH // 2].all() and not valid[:, WIDTH // 2 :].any()
 
 
+def test_a_mask_band_of_a_coarser_raster_is_nodata(rgb, make_raster, tmp_path, run_cli):
+    """An nDSM on a 1 m grid whose nodata is an internal mask band (gdal_translate -mask):
+    its masked pixels are nodata on the image's grid, as a nodata value's are. Resampled,
+    the mask was dropped: the hidden heights (here 0) were fed to the model as valid."""
+    transform = from_origin(*UTM_ORIGIN, 1.0, 1.0)
+    x, y = _centres(transform, HEIGHT // 2, WIDTH // 2)
+    dsm = make_raster("ndsm.tif", _ramp(x, y).astype(np.float32), transform=transform)
+    hidden = np.zeros((HEIGHT // 2, WIDTH // 2), bool)
+    hidden[:, :20] = True  # the image's columns 0-39
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(dsm, "r+") as dst:
+        dst.write(np.where(hidden, 0, dst.read(1))[None])
+        dst.write_mask(np.where(hidden, 0, 255).astype(np.uint8))
+    with rasterio.open(rgb) as src, ExtraBands(dsm, src) as extra:
+        _, valid = extra.read(0, HEIGHT, WIDTH)
+    assert not valid[:, :39].any() and valid[:, 41:].all()
+    predicted, kept = _predicted_with(tmp_path, run_cli, rgb, dsm)
+    assert not kept[:, :39].any() and kept[:, 41:].all()
+    inner = (slice(1, -1), slice(42, -1))
+    expected = _reference(rgb, _ramp(*_image_centres()))
+    np.testing.assert_allclose(predicted[inner], expected[inner], atol=1e-4)
+
+
 @pytest.mark.parametrize("crs", [UTM_CRS, "EPSG:32617"])
 def test_an_extra_raster_of_another_place_is_one_line(rgb, make_raster, tmp_path, run_cli,
                                                       crs):

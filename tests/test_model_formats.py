@@ -961,6 +961,36 @@ def test_undeclared_nan_is_nodata_when_resampled_to_the_model_grid(tmp_path, run
     np.testing.assert_allclose(undeclared, declared, atol=1e-6)
 
 
+@pytest.mark.parametrize("resolution", ["1", "0.25"])  # averaged down, interpolated up
+def test_a_mask_band_is_nodata_on_the_model_grid_as_alpha_is(tmp_path, run_cli, make_raster,
+                                                            resolution):
+    """An RGB image whose nodata is an internal mask band (gdal_translate -mask, JPEG
+    orthophotos) predicts, resampled to the model's resolution, as the same image with an
+    alpha band: model cells without a valid pixel stay nodata. They were fed as valid zeros
+    and interpolated into the valid pixels next to the hole (off by up to 0.056)."""
+    path = logits_model(tmp_path / "m.onnx")
+    pixels = np.random.default_rng(3).integers(1, 256, (3, 123, 157)).astype(np.uint8)
+    hole = np.zeros((123, 157), bool)
+    hole[:, :20], hole[50:70, 60:100], hole[:, 130], hole[-1] = True, True, True, True
+    pixels[:, hole] = 0
+    alpha = np.where(hole, 0, 255).astype(np.uint8)
+    images = {"alpha": make_raster("alpha.tif", np.concatenate([pixels, alpha[None]]),
+                                   photometric="RGB", alpha="YES")}
+    images["mask"] = make_raster("mask.tif", pixels)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(images["mask"], "r+") as dst:
+        dst.write_mask(alpha)
+    outputs = {}
+    for name, tif in images.items():
+        result = run_cli("predict", path, tif, "-o", tmp_path / f"{name}_p.tif",
+                         "--model-resolution", resolution, "--tile-size", "32")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / f"{name}_p.tif") as out:
+            outputs[name] = out.read(1)
+    np.testing.assert_array_equal(np.isnan(outputs["alpha"]), hole)
+    np.testing.assert_array_equal(np.isnan(outputs["mask"]), hole)
+    np.testing.assert_allclose(outputs["mask"], outputs["alpha"], atol=1e-6)
+
+
 def test_zero_division_on_nodata_pixels_is_not_an_error(tmp_path, make_raster, image):
     """A vegetation index (2G - R - B) / (2G + R + B), as Deepness's own test regressor: its
     0/0 on the zeroed nodata pixels is never written, so the model stays usable."""
