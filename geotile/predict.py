@@ -854,6 +854,16 @@ def predict_raster(
         if options.cog and options.creation_options:  # now that the band count is known
             check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
                                    categorical=options.output_type == "class")
+        pixel = _model_pixel(model, original, options)  # refused before anything is written
+        if mosaic is not None:
+            if src is not original:
+                raise InputError(f"{image_path}: --mosaic reads the tiles' own bands, and this "
+                                 "one is paletted; expand the tiles first (gdal_translate "
+                                 "-expand rgb), or drop --mosaic.")
+            if pixel is not None or extra is not None:
+                raise InputError(f"{image_path}: --mosaic cannot resample to the model's "
+                                 "resolution nor add --extra-bands; give --model-resolution "
+                                 "native, or drop --mosaic.")
         with atomic_output(output_path, overwrite) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
@@ -861,17 +871,7 @@ def predict_raster(
                     copy_georeferencing(original, dst)
                     _describe_output(dst, options, names, threshold, model)
                     dst.update_tags(**{COMPLETE_TAG: complete})
-                    pixel = _model_pixel(model, original, options)
                     if mosaic is not None:
-                        if src is not original:
-                            raise InputError(f"{image_path}: --mosaic reads the tiles' own "
-                                             "bands, and this one is paletted; expand the "
-                                             "tiles first (gdal_translate -expand rgb), or "
-                                             "drop --mosaic.")
-                        if pixel is not None or extra is not None:
-                            raise InputError(f"{image_path}: --mosaic cannot resample to the "
-                                             "model's resolution nor add --extra-bands; give "
-                                             "--model-resolution native, or drop --mosaic.")
                         bands = mosaic.predict(model, image_path, options, indexes, progress,
                                                clock)
                     elif pixel is None:

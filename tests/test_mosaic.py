@@ -241,13 +241,16 @@ def test_mosaic_resume_skips_finished_tiles_and_redoes_after_a_neighbour_changes
 
 
 def test_mosaic_refuses_resampling_and_extra_bands_in_one_line(tmp_path, scene):
+    """Refused before anything is written: the output folder was left behind, empty."""
     _, _, tiles = scene
     model = pointwise_model(tmp_path / "m.onnx")
+    with_resolution = pointwise_model(tmp_path / "r.onnx", metadata={"resolution": "100"})
     paths = [str(t[0]) for t in tiles[:2]]
-    result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "o"),
-                                      "--mosaic", "--model-resolution", "1.0"])
-    assert result.exit_code == 1 and "--model-resolution native" in result.output
-    assert "Traceback" not in result.output and not list((tmp_path / "o").glob("*.tif"))
+    for path, more in ((model, ["--model-resolution", "1.0"]), (with_resolution, [])):
+        result = CliRunner().invoke(cli, ["predict", str(path), *paths, "-o",
+                                          str(tmp_path / "o" / "out"), "--mosaic", *more])
+        assert result.exit_code == 1 and "--model-resolution native" in result.output
+        assert "Traceback" not in result.output and not (tmp_path / "o").exists()
     result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "p"),
                                       "--mosaic", "--extra-bands", paths[0], "--extra-bands",
                                       paths[1]])
