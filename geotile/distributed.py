@@ -278,6 +278,9 @@ def predict_rasters(
     if len(images) != len(outputs):
         raise ValueError("one output per image")
     extra_bands = list(extra_bands) if extra_bands else [None] * len(images)
+    from geotile.raster import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(outputs, [model_path, *images, *extra_bands])
     model_options = dict(model_options or {})
     threads = None
     if workers:  # share the machine's cores between the local workers
@@ -312,6 +315,11 @@ def make_masks_on_cluster(
     """
     if len(images) != len(outputs):
         raise ValueError("one output per image")
+    from geotile.raster import refuse_overwriting_inputs
+
+    palette = kwargs.get("palette")
+    refuse_overwriting_inputs(outputs, [labels_path, *images, *(
+        [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
     calls = [(_mask_one, _shared(labels_path, remote), _shared(image, remote),

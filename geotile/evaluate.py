@@ -181,6 +181,7 @@ class ObjectEvaluation:
     per_class: dict[str, ObjectScores] = field(default_factory=dict)
     mode: str = "object"
     conf_field: str | None = None
+    inputs: tuple = ()  # the files scored, which a report or errors file never replaces
 
     def outcomes(self) -> tuple[np.ndarray, np.ndarray]:
         """(prediction is TP, truth is matched) boolean arrays, by row position."""
@@ -436,7 +437,8 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             per_class[name] = match_polygons(pred_frame.geometry.values[pred_class == name],
                                              truth_frame.geometry.values[true_class == name],
                                              iou, repair_truth=repair_truth)
-    return ObjectEvaluation(scores, pred_frame, truth_frame, per_class, conf_field=conf_field)
+    return ObjectEvaluation(scores, pred_frame, truth_frame, per_class, conf_field=conf_field,
+                            inputs=(prediction, truth))
 
 
 def _class_labels(frame, class_field: str) -> np.ndarray:
@@ -1238,14 +1240,21 @@ def _one_dimension(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
+def evaluation_inputs(result) -> list:
+    """The files an evaluation scored (its ``inputs``; folders: each pair's files)."""
+    files = [f for pair in getattr(result, "files", {}).values() for f in pair]
+    return [*getattr(result, "inputs", ()), *files]
+
+
 def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> int:
     """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", .geojson or .fgb)
     atomically; returns the number of polygons written."""
-    from geotile.raster import atomic_output
+    from geotile.raster import atomic_output, refuse_overwriting_inputs
 
     output = Path(output)
     if output.suffix.lower() not in ERRORS_SUFFIXES:
         raise InputError(f"{output}: --errors writes {', '.join(ERRORS_SUFFIXES)}; rename it.")
+    refuse_overwriting_inputs([output], evaluation_inputs(result))
     frame = errors_frame(result)
     with atomic_output(output, overwrite) as tmp:
         # a GeoPackage's layer is "errors"; other formats name theirs after the file (not

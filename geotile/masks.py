@@ -451,7 +451,7 @@ def make_masks(
     arguments in their completion digest.
     """
     from geotile.labels import read_labels
-    from geotile.raster import check_output, input_path
+    from geotile.raster import check_output, input_path, refuse_overwriting_inputs
 
     image_paths, output_paths = _path_list(image_paths), _path_list(output_paths)
     if len(image_paths) != len(output_paths):
@@ -461,12 +461,13 @@ def make_masks(
             "output path per image."
         )
 
+    extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
+    refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths])
     co = mask_creation_options(creation_options, len(options.channels))
     if settings is None:
         settings = {"options": dataclasses.asdict(options), "class_field": class_field,
                     "class_map": class_map, "labels_crs": labels_crs, "layer": layer,
                     "creation_options": co, "palette": palette}
-    extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
     complete = [resume_digest("make-masks", settings, [labels_path, *extra, image])
                 for image in image_paths]
     overwrites = [overwrite] * len(output_paths)

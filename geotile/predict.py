@@ -748,6 +748,7 @@ def predict_raster(
         open_raster,
         output_profile,
         paletted,
+        refuse_overwriting_inputs,
         vrt_uncovered,
         write_cog,
     )
@@ -777,6 +778,8 @@ def predict_raster(
         threshold = class_threshold(model, options, threshold)
     started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
+    refuse_overwriting_inputs([output_path], [image_path, extra_bands, getattr(
+        model, "path", None), *(mosaic.paths if mosaic is not None else ())])
     complete = _completion(model, options, settings, image_path, extra_bands,
                            mosaic.paths if mosaic is not None else ())
     if resume:

@@ -118,6 +118,59 @@ def files_read(path) -> list:
     return [path, *(Path(f) for f in files if not f.startswith("/vsi"))]
 
 
+def refuse_overwriting_inputs(outputs, inputs) -> None:
+    """InputError, before any work, when an output is one of ``inputs`` (paths, None
+    skipped) or a file a VRT among them reads, or when two outputs are one file. Files
+    are compared as files (through '..', symbolic and hard links); overwrite never allows
+    either."""
+    sources: dict = {}  # each file read, by its keys: linear in the inputs
+    for given in inputs:
+        if given is None:
+            continue
+        for read in files_read(given):
+            for key in file_keys(read):
+                sources.setdefault(key, (read, given))
+    written: dict = {}
+    for out in outputs:
+        out = Path(out)
+        keys = file_keys(out)
+        source = next((sources[k] for k in keys if k in sources), None)
+        if source is not None:
+            read, given = source
+            what = f"the input {given}" if read == given else f"read by the input {given}"
+            raise InputError(f"{out}: this output is {what}; geotile never writes over its "
+                             "inputs. Choose another output name or folder.")
+        earlier = next((written[k] for k in keys if k in written), None)
+        if earlier is not None:
+            same = "" if str(earlier) == str(out) else f" (as {earlier})"
+            raise InputError(f"{out}: given twice as an output{same}; the second would "
+                             "replace the first. Give each input its own output name.")
+        written.update(dict.fromkeys(keys, out))
+
+
+def file_keys(path) -> list:
+    """What identifies a local file: its (device, inode) when it exists and its resolved
+    path; two paths sharing a key are the same file. None for a GDAL virtual path (never
+    a local output)."""
+    if not isinstance(path, Path):
+        return []
+    try:
+        info = path.stat()
+        keys: list = [(info.st_dev, info.st_ino)]
+    except OSError:
+        keys = []
+    try:
+        return [*keys, str(path.resolve())]
+    except OSError:
+        return keys
+
+
+def same_file(a, b) -> bool:
+    """Whether local paths ``a`` and ``b`` name one file (see :func:`file_keys`)."""
+    a, b = input_path(a), input_path(b)
+    return bool(set(file_keys(a)) & set(file_keys(b)))
+
+
 def open_raster(path: str | os.PathLike, decode_threads: int | None = None
                 ) -> rasterio.io.DatasetReader:
     """Open a raster for reading, or raise InputError naming the file and the fix.

@@ -226,7 +226,8 @@ def write_report(evaluation, output: str | os.PathLike, image: str | os.PathLike
                  *, overwrite: bool = False, max_size: int = 2000) -> Path:
     """Draw the TP / FP / FN polygons of an ObjectEvaluation into ``output`` (.png or .html),
     over ``image`` when given. Written atomically."""
-    from geotile.raster import atomic_output
+    from geotile.evaluate import evaluation_inputs
+    from geotile.raster import atomic_output, refuse_overwriting_inputs
 
     output = Path(output)
     suffix = output.suffix.lower()
@@ -234,6 +235,7 @@ def write_report(evaluation, output: str | os.PathLike, image: str | os.PathLike
         raise InputError(f"{output}: a report is a .png or an .html file; rename it.")
     if getattr(evaluation, "mode", None) != "object":
         raise InputError("a report shows object matches: evaluate two vector files.")
+    refuse_overwriting_inputs([output], [image, *evaluation_inputs(evaluation)])
     canvas = make_canvas(evaluation, image, max_size)
     groups = _to_canvas_crs(outcome_groups(evaluation), evaluation.truth.crs, canvas)
     if image is not None:

@@ -27,6 +27,7 @@ class CsvEvaluation:
     #: the two tables and, per image, the rows scored (proposals in scoring order, truth)
     tables: tuple | None = None
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    inputs: tuple = ()  # the two CSVs, which an errors file never replaces
 
     def outcome_frames(self) -> list:
         """Per image, TP/FP/FN polygons (geotile.evaluate.outcome_frame): map coordinates
@@ -111,4 +112,4 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         total = ObjectScores(total.tp + scores.tp, total.fp + scores.fp, total.fn + scores.fn,
                              iou, total.matches + scores.matches)
     return CsvEvaluation(total, per_image, min_area, coordinates, tables=(pred, true),
-                         rows=kept)
+                         rows=kept, inputs=(prediction, truth))

@@ -805,13 +805,9 @@ def _written_name(part: Path) -> str:
 
 
 def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
-    from geotile.raster import _is_local
+    from geotile.raster import refuse_overwriting_inputs
 
-    inputs = {os.path.realpath(p) for p in paths if _is_local(p)}
-    for part in _parts(output, writer):
-        if os.path.realpath(part) in inputs:
-            raise InputError(f"{part}: is one of the input rasters; it will not be written "
-                             "over. Choose another output.")
+    refuse_overwriting_inputs(_parts(output, writer), paths)
 
 
 def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:

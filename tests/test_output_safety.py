@@ -315,3 +315,67 @@ def test_a_leading_tilde_is_the_home_folder_in_every_path_option(run_cli, tmp_pa
                  "masks/b.tif", "v.geojson", "r.html", "e.gpkg", "cm.tif", "pm/b.tif"):
         assert (home / made).is_file(), made
     assert len(list((home / "patches").rglob("*.tif"))) >= 4
+
+
+def _contents(*paths) -> list[bytes]:
+    return [Path(p).read_bytes() for p in paths]
+
+
+def test_the_api_never_writes_over_its_inputs_even_with_overwrite(make_raster, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    import geotile
+
+    image = make_raster("image.tif", np.full((3, 32, 32), 100, np.uint8))
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    x0, y0 = UTM_ORIGIN
+    labels = tmp_path / "labels.gpkg"
+    gpd.GeoDataFrame(geometry=[box(x0 + 2, y0 - 10, x0 + 10, y0 - 2)],
+                     crs=UTM_CRS).to_file(labels)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.tif").symlink_to(image)
+    before = _contents(image, model, labels)
+    via_dots = tmp_path / "sub" / ".." / "image.tif"
+    calls = [
+        lambda: geotile.predict_raster(model, image, image, overwrite=True),
+        lambda: geotile.predict_raster(model, image, str(via_dots), overwrite=True),
+        lambda: geotile.predict_raster(model, image, tmp_path / "link.tif", overwrite=True),
+        lambda: geotile.predict_raster(geotile.OnnxModel.from_path(model), image, model,
+                                       overwrite=True),
+        lambda: geotile.make_masks(labels, [image], [via_dots], overwrite=True),
+        lambda: geotile.make_masks(labels, image, labels, overwrite=True),
+    ]
+    for call in calls:
+        with pytest.raises(InputError) as caught:
+            call()
+        message = str(caught.value)
+        assert "\n" not in message and "never writes over its inputs" in message, message
+    assert _contents(image, model, labels) == before
+    # one output given twice: refused before the first is written, not the last kept
+    other = make_raster("other.tif", np.full((3, 16, 16), 100, np.uint8))
+    with pytest.raises(InputError, match="given twice as an output"):
+        geotile.make_masks(labels, [image, other], [tmp_path / "y.tif", str(tmp_path / "y.tif")],
+                           overwrite=True)
+    assert not (tmp_path / "y.tif").exists()
+
+
+def test_evaluate_reports_never_replace_the_files_scored(make_raster, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    import geotile
+    from geotile.evaluate import write_errors
+    from geotile.report import write_report
+
+    x0, y0 = UTM_ORIGIN
+    truth = tmp_path / "truth.geojson"
+    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(truth)
+    image = make_raster("image.png", np.full((3, 32, 32), 100, np.uint8), driver="PNG")
+    before = _contents(truth, image)
+    result = geotile.evaluate_files(truth, truth)
+    with pytest.raises(InputError, match="never writes over its inputs"):
+        write_errors(result, tmp_path / "." / "truth.geojson", overwrite=True)
+    with pytest.raises(InputError, match="never writes over its inputs"):
+        write_report(result, image, image, overwrite=True)
+    assert _contents(truth, image) == before

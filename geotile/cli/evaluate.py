@@ -12,7 +12,6 @@ from geotile.cli.options import (
     json_opt,
     labels_crs_opt,
     overwrite_opt,
-    refuse_input_as_output,
 )
 from geotile.errors import InputError, unused_options
 
@@ -51,7 +50,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) ->
     """Usage errors of --errors, --report and --image for inputs of ``kind``
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
     from geotile.evaluate import ERRORS_SUFFIXES, is_raster
-    from geotile.raster import check_output
+    from geotile.raster import check_output, refuse_overwriting_inputs
 
     many = kind in ("folders", "csvs")
     if errors is not None:
@@ -60,7 +59,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) ->
                                      param_hint="--errors")
         if not many and prediction.exists() and is_raster(prediction):
             raise click.UsageError("--errors writes object matches; give vector files.")
-        refuse_input_as_output(errors, (prediction, truth, image), "--errors")
+        refuse_overwriting_inputs([errors], (prediction, truth, image))
         check_output(errors, overwrite)
     if report is not None:
         if report.suffix.lower() not in (".png", ".html", ".htm"):
@@ -70,7 +69,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) ->
                                    "files (--errors FILE.gpkg shows many images in QGIS).")
         if prediction.exists() and is_raster(prediction):
             raise click.UsageError("--report draws object matches; give two vector files.")
-        refuse_input_as_output(report, (prediction, truth, image), "--report")
+        refuse_overwriting_inputs([report], (prediction, truth, image))
         check_output(report, overwrite)
     elif image is not None:
         raise click.UsageError("--image is drawn under --report; give --report too.")

@@ -201,7 +201,7 @@ def resolve_outputs(
     is always refused.
     """
     from geotile.errors import InputError
-    from geotile.raster import check_output, files_read, input_exists
+    from geotile.raster import check_output, input_exists, refuse_overwriting_inputs
 
     missing = next((p for p in inputs if not input_exists(p)), None)
     if missing is not None:  # before any output is written
@@ -232,20 +232,7 @@ def resolve_outputs(
                 f"{output} would collide. Run them separately."
             )
         pairs = [(p, Path(output) / f"{Path(p).stem}{suffix}") for p in inputs]
-    sources: dict = {}  # each file read, by its keys (see _file_keys): linear in the inputs
-    for given in (*inputs, *protected):
-        for read in files_read(given):
-            for key in _file_keys(read):
-                sources.setdefault(key, (read, given))
-    for _, out in pairs:
-        source = next((sources[k] for k in _file_keys(out) if k in sources), None)
-        if source is not None:
-            read, given = source
-            what = f"the input {given}" if read == given else f"read by the input {given}"
-            raise InputError(
-                f"{out}: this output is {what}; geotile never writes over its inputs. Choose "
-                "another output name or folder."
-            )
+    refuse_overwriting_inputs([out for _, out in pairs], [*inputs, *protected])
     for _, out in pairs:
         check_output(out, overwrite)
     if resume:
@@ -253,46 +240,6 @@ def resolve_outputs(
 
         refuse_foreign(out for _, out in pairs)
     return pairs
-
-
-def refuse_input_as_output(output: Path, inputs, option: str) -> None:
-    """InputError when ``output`` (of ``option``) is one of ``inputs``: geotile never writes
-    over its inputs, --overwrite or not."""
-    from geotile.errors import InputError
-    from geotile.raster import input_path
-
-    for source in inputs:
-        if source is not None and _same_file(input_path(source), Path(output)):
-            raise InputError(f"{output}: the {option} output is the input {source}; geotile "
-                             "never writes over its inputs. Choose another file name.")
-
-
-def _file_keys(path) -> list:
-    """What identifies a local file: its (device, inode) when it exists and its resolved
-    path; two paths sharing a key are the same file (as :func:`_same_file` says). none for
-    a GDAL virtual path (never a local output)."""
-    if not isinstance(path, Path):
-        return []
-    try:
-        info = path.stat()
-        keys: list = [(info.st_dev, info.st_ino)]
-    except OSError:
-        keys = []
-    try:
-        return [*keys, str(path.resolve())]
-    except OSError:
-        return keys
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    if not isinstance(a, Path):
-        return False  # a GDAL virtual path is never a local output
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
 
 
 def merge_opt(command):
