@@ -41,7 +41,12 @@ def worker_count(jobs: int, workers: int | None = None) -> int:
 
 
 def _quiet_worker() -> None:
+    """Ctrl-C is the parent's to handle; SIGTERM (the parent stopping a worker) ends it,
+    whatever handler the parent had installed (the command's raises KeyboardInterrupt)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 def _in_worker(function: Callable, job):
@@ -77,8 +82,9 @@ def run_jobs(function: Callable, jobs: Sequence, workers: int | None = None,
              ) -> Iterator[Iterator]:
     """``with run_jobs(f, jobs) as results:`` -> ``f(job)`` for each job, in order. Forked
     workers start at once (the caller may do other work before reading ``results``); an
-    error in a job is raised where its result is read; leaving the block cancels the jobs
-    not started and waits for those running (one band each)."""
+    error in a job is raised where its result is read. Leaving the block normally waits
+    for the workers to exit; leaving it by an exception (Ctrl-C, an error) stops them at
+    once (they hold no output)."""
     count = worker_count(len(jobs), workers)
     if not count:
         yield (function(job) for job in jobs)
@@ -90,8 +96,26 @@ def run_jobs(function: Callable, jobs: Sequence, workers: int | None = None,
                                    initializer=_quiet_worker)
     try:
         yield _results(executor.map(functools.partial(_in_worker, function), jobs))
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        _stop(executor)
+        raise
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(executor) -> None:
+    """End ``executor``'s workers now, not after their running jobs (a share of the raster
+    each); its management thread then sees them gone and exits, so nothing waits at exit."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(5)
+            if process.exitcode is None:
+                process.kill()
+                process.join(5)
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _results(results: Iterator) -> Iterator:

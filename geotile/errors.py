@@ -5,6 +5,8 @@ message and an exit status. Messages are written for the user: they name the
 file concerned and, where there is one, the fix.
 """
 
+import contextlib
+
 
 class GeotileError(Exception):
     """Base class: an error the user can act on (exit status 1, no traceback)."""
@@ -41,3 +43,14 @@ def unused_options(given: list[str], applies_to: str, sep: str = "; ") -> str:
     one = len(given) == 1
     return (f"{', '.join(given)} {'applies' if one else 'apply'} to {applies_to}{sep}"
             f"leave {'it' if one else 'them'} out.")
+
+
+@contextlib.contextmanager
+def interrupted_as(output):
+    """Ctrl-C or SIGTERM (KeyboardInterrupt) in the block as :class:`Interrupted` naming
+    ``output``, as every writing function raises it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"{output}: interrupted; nothing was written under that name "
+                          "(the temporary files were removed).") from None

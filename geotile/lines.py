@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import GeotileWarning, InputError
+from geotile.errors import GeotileWarning, InputError, interrupted_as
 from geotile.grid import grid_offset
 from geotile.raster_kinds import (
     binary_mask_kind,
@@ -811,37 +811,38 @@ def vectorize_lines(
         write_vector,
     )
 
-    simplify = options.simplify.values() if isinstance(options.simplify, dict) \
-        else [options.simplify]
-    if options.min_length < 0 or min(simplify) < 0 or options.halo < 1:
-        raise InputError("--min-length and --simplify must be >= 0 metres and the halo at "
-                         "least 1 px.")
-    output = Path(output)
-    writer = check_vector_output(output, overwrite)
-    target = parse_crs(options.crs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        paths, crs = check_inputs(paths)
-        _check_not_an_input(output, writer, paths)
-        if crs is None and not (target is None or isinstance(target, str)):
-            raise InputError(f"{paths[0]}: the raster has no CRS, so its lines cannot be "
-                             f"reprojected to --crs {options.crs}. Assign one with "
-                             "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
-        if crs is None:
-            warnings.warn(f"{paths[0]}: the raster has no CRS; lines are in its own "
-                          "coordinates (pixels when it has no geotransform), lengths in those "
-                          "units, and the output carries no CRS.", GeotileWarning,
-                          stacklevel=2)
-        frame, crs = centrelines(paths, options, progress)
-    if target is None:
-        target = "EPSG:4326" if writer == "GeoJSON" else crs
-    elif isinstance(target, str):  # "source"
-        target = crs
-    frame = to_output_crs(frame, target, raster_centre(paths[0]))
-    write_vector(frame, output, writer, overwrite)
-    log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))
-    return {"output": str(output), "features": len(frame),
-            "length_m": round(float(frame["length_m"].sum()), 2) if len(frame) else 0.0,
-            "per_class": frame["class"].value_counts().to_dict() if len(frame) else {},
-            "crs": frame.crs.to_string() if frame.crs is not None else None,
-            "sources": [p.name for p in paths]}
+    with interrupted_as(output):
+        simplify = options.simplify.values() if isinstance(options.simplify, dict) \
+            else [options.simplify]
+        if options.min_length < 0 or min(simplify) < 0 or options.halo < 1:
+            raise InputError("--min-length and --simplify must be >= 0 metres and the halo at "
+                             "least 1 px.")
+        output = Path(output)
+        writer = check_vector_output(output, overwrite)
+        target = parse_crs(options.crs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            paths, crs = check_inputs(paths)
+            _check_not_an_input(output, writer, paths)
+            if crs is None and not (target is None or isinstance(target, str)):
+                raise InputError(f"{paths[0]}: the raster has no CRS, so its lines cannot be "
+                                 f"reprojected to --crs {options.crs}. Assign one with "
+                                 "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+            if crs is None:
+                warnings.warn(f"{paths[0]}: the raster has no CRS; lines are in its own "
+                              "coordinates (pixels when it has no geotransform), lengths in those "
+                              "units, and the output carries no CRS.", GeotileWarning,
+                              stacklevel=2)
+            frame, crs = centrelines(paths, options, progress)
+        if target is None:
+            target = "EPSG:4326" if writer == "GeoJSON" else crs
+        elif isinstance(target, str):  # "source"
+            target = crs
+        frame = to_output_crs(frame, target, raster_centre(paths[0]))
+        write_vector(frame, output, writer, overwrite)
+        log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))
+        return {"output": str(output), "features": len(frame),
+                "length_m": round(float(frame["length_m"].sum()), 2) if len(frame) else 0.0,
+                "per_class": frame["class"].value_counts().to_dict() if len(frame) else {},
+                "crs": frame.crs.to_string() if frame.crs is not None else None,
+                "sources": [p.name for p in paths]}

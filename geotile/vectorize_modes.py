@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from geotile.errors import UsageError, unused_options
+from geotile.errors import UsageError, interrupted_as, unused_options
 
 #: the marker watershed's options (``--instances`` only), as their keyword and option names
 MARKER_OPTIONS = {"marker_threshold": "--marker-threshold",
@@ -51,63 +51,64 @@ def vectorize_rasters(
     ``lines``, a threshold for class rasters) is a UsageError. Returns a summary (output,
     features, per_class, crs, sources).
     """
-    from geotile.input_files import expand_inputs
-    from geotile.instances import InstanceOptions, declared_thresholds, is_instance_raster
-    from geotile.raster import input_exists
-    from geotile.vectorize import VectorizeOptions
+    with interrupted_as(output):
+        from geotile.input_files import expand_inputs
+        from geotile.instances import InstanceOptions, declared_thresholds, is_instance_raster
+        from geotile.raster import input_exists
+        from geotile.vectorize import VectorizeOptions
 
-    options = options or VectorizeOptions()
-    single = isinstance(paths, (str, bytes, os.PathLike))
-    rasters = expand_inputs([os.fsdecode(paths)] if single else list(paths))
-    marker = {"marker_threshold": marker_threshold, "boundary_threshold": boundary_threshold,
-              "contact_threshold": contact_threshold, "marker_erosion": marker_erosion,
-              "min_marker": min_marker}
-    if lines:
-        _check_line_options(options, instances, marker)
-    elif min_length is not None:
-        _refuse(["--min-length"], "--lines (road centrelines)")
-    if instances is None and not lines:
-        instances = all(input_exists(r) and is_instance_raster(r) for r in rasters)
-    if not instances:
-        _refuse([MARKER_OPTIONS[k] for k, v in marker.items() if v is not None],
-                "--instances (the marker watershed that splits footprint/boundary/contact "
-                "bands into buildings)")
-    if options.threshold is not None:
-        from geotile.raster_kinds import check_threshold_applies
+        options = options or VectorizeOptions()
+        single = isinstance(paths, (str, bytes, os.PathLike))
+        rasters = expand_inputs([os.fsdecode(paths)] if single else list(paths))
+        marker = {"marker_threshold": marker_threshold, "boundary_threshold": boundary_threshold,
+                  "contact_threshold": contact_threshold, "marker_erosion": marker_erosion,
+                  "min_marker": min_marker}
+        if lines:
+            _check_line_options(options, instances, marker)
+        elif min_length is not None:
+            _refuse(["--min-length"], "--lines (road centrelines)")
+        if instances is None and not lines:
+            instances = all(input_exists(r) and is_instance_raster(r) for r in rasters)
+        if not instances:
+            _refuse([MARKER_OPTIONS[k] for k, v in marker.items() if v is not None],
+                    "--instances (the marker watershed that splits footprint/boundary/contact "
+                    "bands into buildings)")
+        if options.threshold is not None:
+            from geotile.raster_kinds import check_threshold_applies
 
-        check_threshold_applies(rasters)
-    if lines:
-        from geotile.lines import LineOptions, vectorize_lines
+            check_threshold_applies(rasters)
+        if lines:
+            from geotile.lines import LineOptions, vectorize_lines
 
-        rules = LineOptions(threshold=options.threshold, simplify=options.simplify,
-                            crs=options.crs, classes=options.classes,
-                            **({} if min_length is None else {"min_length": min_length}))
-        return vectorize_lines(rasters, output, options=rules, overwrite=overwrite,
-                               progress=progress)
-    rules = None
-    if instances:
-        given = {k: v for k, v in marker.items() if v is not None}
-        # one owner: an option given wins, else what the raster declares (the model's)
-        declared = declared_thresholds(rasters[0]) if rasters and input_exists(rasters[0]) \
-            else {}
-        rules = InstanceOptions(**{**declared, **{k: given[k] for k in given
-                                                  if k.endswith("_threshold")}},
-                                erosion=given.get("marker_erosion", 1),
-                                min_marker=given.get("min_marker", 4))
-    if Path(output).suffix.lower() == ".csv":
-        from geotile.spacenet import vectorize_to_csv
+            rules = LineOptions(threshold=options.threshold, simplify=options.simplify,
+                                crs=options.crs, classes=options.classes,
+                                **({} if min_length is None else {"min_length": min_length}))
+            return vectorize_lines(rasters, output, options=rules, overwrite=overwrite,
+                                   progress=progress)
+        rules = None
+        if instances:
+            given = {k: v for k, v in marker.items() if v is not None}
+            # one owner: an option given wins, else what the raster declares (the model's)
+            declared = declared_thresholds(rasters[0]) if rasters and input_exists(rasters[0]) \
+                else {}
+            rules = InstanceOptions(**{**declared, **{k: given[k] for k in given
+                                                      if k.endswith("_threshold")}},
+                                    erosion=given.get("marker_erosion", 1),
+                                    min_marker=given.get("min_marker", 4))
+        if Path(output).suffix.lower() == ".csv":
+            from geotile.spacenet import vectorize_to_csv
 
-        return vectorize_to_csv(rasters, output, options=options, instance_options=rules,
-                                overwrite=overwrite, progress=progress)
-    if rules is not None:
-        from geotile.instances import vectorize_instances
+            return vectorize_to_csv(rasters, output, options=options, instance_options=rules,
+                                    overwrite=overwrite, progress=progress)
+        if rules is not None:
+            from geotile.instances import vectorize_instances
 
-        return vectorize_instances(rasters, output, options=options, instance_options=rules,
-                                   overwrite=overwrite, progress=progress)
-    from geotile.vectorize import vectorize_polygons
+            return vectorize_instances(rasters, output, options=options, instance_options=rules,
+                                       overwrite=overwrite, progress=progress)
+        from geotile.vectorize import vectorize_polygons
 
-    return vectorize_polygons(rasters, output, options=options, overwrite=overwrite,
-                              progress=progress)
+        return vectorize_polygons(rasters, output, options=options, overwrite=overwrite,
+                                  progress=progress)
 
 
 def _refuse(given: list[str], mode: str) -> None:

@@ -205,3 +205,83 @@ def test_an_error_travels_back_without_its_chain():
     assert str(pickle.loads(pickle.dumps(error))) == str(error)
     with pytest.raises(RuntimeError, match=r"ValueError: .*job 3"):
         _in_worker(_fails_unpicklable, 3)
+
+
+def _slow_job(job):
+    """Says it started, then finishes (its marker file) only after 30 s."""
+    import time
+    from pathlib import Path
+
+    folder, number = job
+    (Path(folder) / f"started{number}").touch()
+    time.sleep(30)
+    (Path(folder) / f"finished{number}").touch()
+    return number
+
+
+def test_ctrl_c_stops_the_running_jobs_instead_of_waiting_for_them(tmp_path):
+    """Each worker's job is a share of the raster: Ctrl-C ends the workers (which hold no
+    output) rather than waiting for their running jobs to finish."""
+    _needs_fork()
+    import time
+
+    with pytest.raises(KeyboardInterrupt), \
+            run_jobs(_slow_job, [(str(tmp_path), n) for n in range(2)], workers=2):
+        while len(list(tmp_path.glob("started*"))) < 2:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["started0", "started1"]
+
+
+def test_vectorize_rasters_interrupted_raises_interrupted(make_raster, tmp_path, monkeypatch):
+    from geotile import vectorize as vectorize_module
+    from geotile.errors import Interrupted
+    from geotile.vectorize_modes import vectorize_rasters
+
+    ids = np.zeros((40, 40), np.uint8)
+    ids[5:20, 5:20] = 1
+    path = make_raster("c.tif", ids, transform=from_origin(X0, Y0, 1, 1))
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vectorize_module, "merge_edge_regions", ctrl_c)
+    out = tmp_path / "v.gpkg"
+    with pytest.raises(Interrupted, match=r"v\.gpkg: interrupted"):
+        vectorize_rasters(path, out)
+    assert not out.exists()
+
+
+def test_ctrl_c_during_vectorize_with_workers_is_one_line_and_no_output(tmp_path):
+    """SIGINT while forked workers polygonize: exit 1, one line, no output, no hang."""
+    _needs_fork()
+    import signal
+    import subprocess
+    import time
+
+    rng = np.random.default_rng(1)
+    path = tmp_path / "p.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=2000, height=2000, count=1,
+                       dtype="float32", crs="EPSG:32633", transform=from_origin(X0, Y0, 1, 1),
+                       tiled=True) as dst:
+        dst.write((rng.random((2000, 2000)) > 0.7).astype(np.float32), 1)
+    out = tmp_path / "v.gpkg"
+    process = subprocess.Popen([sys.executable, "-m", "geotile", "vectorize", str(path), "-o",
+                                str(out), "--workers", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children = f"/proc/{process.pid}/task/{process.pid}/children"
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        with open(children) as f:
+            if len(f.read().split()) >= 2:
+                break
+        time.sleep(0.02)
+    if process.poll() is not None:
+        pytest.skip("vectorize ended before it could be interrupted")
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "interrupted" in lines[0], stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.tif"]
