@@ -54,3 +54,29 @@ def interrupted_as(output):
     except KeyboardInterrupt:
         raise Interrupted(f"{output}: interrupted; nothing was written under that name "
                           "(the temporary files were removed).") from None
+
+
+def check_range(option: str, value, low=None, high=None, *, low_open: bool = False,
+                high_open: bool = False, whole: bool = False) -> None:
+    """InputError in one line unless ``value`` (of ``option``; None passes) is a number
+    (``whole``: an integer) within ``low``..``high``, as the command's option accepts."""
+    import math
+    import numbers
+
+    if value is None:
+        return
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and math.isfinite(value) and (not whole or float(value).is_integer())
+    ok = number and not (
+        (low is not None and (value <= low if low_open else value < low))
+        or (high is not None and (value >= high if high_open else value > high)))
+    if not ok:
+        kind = "a whole number" if whole else "a number"
+        if low is not None and high is not None:
+            where = (f"in {'(' if low_open else '['}{low:g}, {high:g}"
+                     f"{')' if high_open else ']'}")
+        elif low is not None:
+            where = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            where = f"{'<' if high_open else '<='} {high:g}"
+        raise InputError(f"{option} {value!r}: give {kind} {where}.")

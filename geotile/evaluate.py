@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import InputError, check_range
 from geotile.streaming import DEFAULT_BLOCK_SIZE
 
 if TYPE_CHECKING:
@@ -104,10 +104,12 @@ class ObjectScores:
 
 
 def _geometry_array(geometries) -> np.ndarray:
-    """Any sequence of shapely geometries (list, GeoSeries, GeometryArray) as an object array,
-    None replaced by an empty polygon."""
+    """Any sequence of shapely geometries (list, GeoSeries, GeometryArray, a GeoDataFrame's
+    geometry) as an object array, None replaced by an empty polygon."""
     import shapely
 
+    if hasattr(geometries, "columns") and hasattr(geometries, "geometry"):  # a GeoDataFrame
+        geometries = geometries.geometry
     array = np.empty(len(geometries), dtype=object)
     array[:] = list(geometries)
     missing = np.array([g is None for g in array], dtype=bool)
@@ -137,6 +139,7 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
     """
     import shapely
 
+    check_range("--iou", iou, 0, 1, high_open=True)
     pred = _repaired(_geometry_array(predicted))
     true = _geometry_array(truth)
     if repair_truth:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from geotile.errors import InputError
+from geotile.errors import InputError, check_range
 from geotile.evaluate import (
     FilePairs,
     evaluate_folders,
@@ -38,6 +38,10 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     folders" for folders of polygons or rasters)."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
+    check_range("--iou", iou, 0, 1, high_open=True)
+    check_range("--threshold", threshold, 0, 1)
+    check_range("--min-area", min_area, 0)
+    check_range("--buffer", buffer, 0, low_open=True)
     if kind is None:
         kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
     if kind == "folders":

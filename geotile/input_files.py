@@ -69,12 +69,19 @@ class Inputs(list):
     folders: frozenset = frozenset()
 
 
+def path_list(paths) -> list:
+    """A list of paths from a list, or from one path (a string is one path, not letters)."""
+    if isinstance(paths, str | bytes | os.PathLike):
+        return [paths]
+    return list(paths)
+
+
 def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> Inputs:
     """``paths`` with folders and glob patterns expanded (see :func:`expand_one`), in order.
     A file named twice stays twice, so that commands refuse it as before: the same raster
-    twice is a mistake to report, never to hide."""
+    twice is a mistake to report, never to hide. One str or path is one input."""
     inputs, folders = Inputs(), set()
-    for path in paths:
+    for path in path_list(paths):
         items = expand_one(path, suffixes)
         inputs += items
         if items != [input_path(path)]:  # a folder or a pattern

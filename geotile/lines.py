@@ -83,6 +83,11 @@ class LineOptions:
     #: rows per band (memory: a band of the raster's width, with the halo)
     band_rows: int = DEFAULT_BAND_ROWS
 
+    def __post_init__(self) -> None:
+        from geotile.vectorize import check_options
+
+        check_options(self, min_length=0.0, halo=1)
+
 
 @dataclass
 class _Source:

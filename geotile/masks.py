@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import GeotileWarning, InputError
+from geotile.errors import GeotileWarning, InputError, check_range
 from geotile.gc_pause import gc_paused
 from geotile.no_georef import copy_georeferencing, quiet_rasterio
 from geotile.resume import REPLACE, SKIP
@@ -50,6 +50,8 @@ CHANNELS = ("footprint", "boundary", "contact")
 #: rows per band: two rows of the masks' 512 px blocks, so that each band is compressed (in
 #: the writer thread) while the next one is burnt and little is left to compress at the end
 MASK_BAND_ROWS = 1024
+#: ends of burnt lines (--line-cap)
+LINE_CAPS = ("round", "flat")
 #: mask value (declared as nodata) where the image is nodata: training losses ignore it
 IGNORE = 255
 
@@ -69,6 +71,9 @@ class MaskOptions:
     band_rows: int = MASK_BAND_ROWS
 
     def __post_init__(self) -> None:
+        if isinstance(self.channels, str):  # one channel, not its letters
+            object.__setattr__(self, "channels", (self.channels,))
+        object.__setattr__(self, "channels", tuple(self.channels))
         unknown = [c for c in self.channels if c not in CHANNELS]
         if unknown or not self.channels:
             raise InputError(
@@ -79,8 +84,12 @@ class MaskOptions:
         if twice is not None:
             raise InputError(f"--channels names {twice} twice; name each band once "
                              "(footprint[,boundary[,contact]]).")
-        if self.boundary_width < 1 or self.contact_spacing < 1:
-            raise InputError("--boundary-width and --contact-spacing must be at least 1 px")
+        check_range("--boundary-width", self.boundary_width, 1, whole=True)
+        check_range("--contact-spacing", self.contact_spacing, 1, whole=True)
+        check_range("--line-width", self.line_width, 0, low_open=True)
+        check_range("band_rows", self.band_rows, 1, whole=True)
+        if self.line_cap not in LINE_CAPS:
+            raise InputError(f"--line-cap {self.line_cap!r}: choose {' or '.join(LINE_CAPS)}.")
 
     @property
     def counted(self) -> int:
@@ -348,7 +357,7 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
                       "--line-width); give --line-width M to burn them M metres wide.",
                       GeotileWarning, stacklevel=3)
         return labels
-    if not width > 0 or cap not in ("round", "flat"):
+    if not width > 0 or cap not in LINE_CAPS:
         raise InputError(f"--line-width {width} --line-cap {cap}: give a width > 0 metres and "
                          "a cap of round or flat.")
     part = labels.take(lines).replace(geometries=linear[lines])
@@ -450,10 +459,11 @@ def make_masks(
     ``skipped``), see geotile.resume; ``settings`` (the CLI's options) replace the
     arguments in their completion digest.
     """
+    from geotile.input_files import path_list
     from geotile.labels import read_labels
     from geotile.raster import check_output, input_path, refuse_overwriting_inputs
 
-    image_paths, output_paths = _path_list(image_paths), _path_list(output_paths)
+    image_paths, output_paths = path_list(image_paths), path_list(output_paths)
     if len(image_paths) != len(output_paths):
         raise InputError(
             f"{len(image_paths)} image{'s' if len(image_paths) != 1 else ''} but "
@@ -568,13 +578,6 @@ def _regions(image_paths, margin: int = 0, reach: float = 0.0) -> list | None:
         return image_regions(image_paths, margin, reach)
     except InputError:
         return None
-
-
-def _path_list(paths) -> list:
-    """A list of paths from a list, or from one path (a string is one path, not letters)."""
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        return [paths]
-    return list(paths)
 
 
 def mask_creation_options(creation_options, count: int) -> dict:

@@ -80,6 +80,9 @@ def is_local(path) -> bool:
 def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write one mosaic of ``paths`` (rasters on one grid) to ``output``: a VRT (.vrt) or a
     Cloud Optimised GeoTIFF (.tif), with the band layout and GEOTILE_* tags of the first."""
+    from geotile.input_files import path_list
+
+    paths = path_list(paths)
     if not paths:
         raise InputError("no raster to merge.")
     output = check_merge_output(output, paths, overwrite)

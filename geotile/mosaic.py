@@ -118,6 +118,9 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     and the gdalwarp fix (``alternative``: the other way out). ``same_bands``: the tiles
     must also have the same band count and data type (their pixels are read as one);
     ``disjoint``: no two may overlap (each pixel is one tile's)."""
+    from geotile.input_files import path_list
+
+    paths = path_list(paths)
     from geotile.raster import input_path
 
     first = None

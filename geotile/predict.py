@@ -53,14 +53,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.blending import RowBandAccumulator, WeightWindows
-from geotile.errors import GeotileWarning, InputError, ModelError
+from geotile.errors import GeotileWarning, InputError, ModelError, check_range
 from geotile.grid import Grid
 from geotile.model import DEFAULT_TILE_SIZE
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import plan as resume_plan
 from geotile.stage_clock import StageClock
-from geotile.streaming import DEFAULT_BLOCK_SIZE
+from geotile.streaming import DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE, MIN_TILE_SIZE
 
 if TYPE_CHECKING:
     from rasterio.windows import Window
@@ -126,10 +126,15 @@ class PredictOptions:
             raise InputError(f"dtype must be one of {DTYPES}")
         if self.tta not in TTA_TRANSFORMS:
             raise InputError(f"--tta must be one of {', '.join(TTA_TRANSFORMS)}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError("--batch-size must be at least 1")
-        if self.block_size < 1:
-            raise InputError("--block-size must be at least 1 px")
+        from geotile.blending import PROFILES
+
+        if self.blend not in PROFILES:
+            raise InputError(f"--blend must be one of {', '.join(PROFILES)}")
+        check_range("--tile-size", self.tile_size, MIN_TILE_SIZE, whole=True)
+        check_range("--batch-size", self.batch_size, 1, whole=True)
+        check_range("--block-size", self.block_size, MIN_BLOCK_SIZE, whole=True)
+        check_range("--threshold", self.threshold, 0, 1)
+        check_range("--overlap", self.overlap, 0)
         overlap = self.overlap
         if overlap is not None and not (0 <= overlap < 1 or float(overlap).is_integer()):
             raise InputError(f"--overlap {overlap}: give a fraction below 1 of the tile "
@@ -657,9 +662,18 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
                   options: PredictOptions | None = None) -> np.ndarray:
     """Blended probabilities (K, H, W) float32 for an in-memory image (C, H, W); NaN = nodata."""
     options = options or PredictOptions()
+    channels, name = getattr(model, "channels", None), Path(getattr(model, "path", "model")).name
+    if pixels.ndim != 3 or channels not in (None, pixels.shape[0]):
+        hwc = pixels.ndim == 3 and pixels.shape[-1] == channels
+        raise ModelError(f"{name} expects (C, H, W) pixels with C = {channels or 'its channels'}"
+                         f", got shape {pixels.shape}" + ("; for (H, W, C) pixels (PIL, "
+                         "OpenCV) give pixels.transpose(2, 0, 1)" if hwc else "") + ".")
     _, height, width = pixels.shape
     if valid is None:
         valid = np.ones((height, width), bool)
+    elif valid.shape != (height, width):
+        raise InputError(f"valid has shape {valid.shape}; give one of the pixels' (H, W): "
+                         f"{(height, width)}.")
 
     def read(left, top, cols, rows):
         part = pixels[:, top : top + rows, left : left + cols]

@@ -32,6 +32,8 @@ BAND_PIXELS = 2048 * 8192
 MIN_BAND_ROWS = 64
 #: strip width of predict, px: bounds predict's memory whatever the raster's width
 DEFAULT_BLOCK_SIZE = 4096
+#: the narrowest strip predict takes (--block-size), and the smallest model window
+MIN_BLOCK_SIZE, MIN_TILE_SIZE = 64, 8
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.coverage import simplify_coverage
-from geotile.errors import GeotileWarning, InputError
+from geotile.errors import GeotileWarning, InputError, check_range
 from geotile.gc_pause import gc_paused
 from geotile.raster_kinds import (
     binary_mask_kind,
@@ -92,6 +92,34 @@ class VectorizeOptions:
     band_rows: int = DEFAULT_BAND_ROWS
     #: processes polygonizing bands (None: one per CPU, up to 8; 1: this process only)
     workers: int | None = None
+
+    def __post_init__(self) -> None:
+        check_options(self, fill_holes=0.0)
+        check_range("--workers", self.workers, 1, whole=True)
+
+
+def check_options(options, **floors) -> None:
+    """What VectorizeOptions and LineOptions share, checked as the command checks its
+    options (InputError in one line): --threshold in 0..1, --min-area and --simplify >= 0
+    (numbers, per-class dicts or their text), one class name given as a str is that class,
+    and ``floors``: {field: least value}."""
+    check_range("--threshold", options.threshold, 0, 1)
+    for name in ("min_area", "simplify"):
+        value = getattr(options, name, None)
+        if isinstance(value, str):  # "car=2,building=10"
+            value = parse_per_class(value, _flag(name))
+            object.__setattr__(options, name, value)
+        for number in value.values() if isinstance(value, dict) else [value]:
+            check_range(_flag(name), number, 0)
+    if isinstance(options.classes, str):
+        object.__setattr__(options, "classes", (options.classes,))
+    for name, low in {"band_rows": 1, **floors}.items():
+        check_range(_flag(name), getattr(options, name), low, whole=isinstance(low, int))
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
 
 
 def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform):

@@ -80,3 +80,84 @@ def test_evaluate_files_scores_lines_folders_and_csvs(tmp_path):
                    f'AOI_2_Vegas_img1,1,"{shapely.box(20, 0, 24, 4).wkt}"\n')
     spacenet = geotile.evaluate_files(csv, csv).as_dict()
     assert (spacenet["tp"], spacenet["min_area"]) == (1, 20.0)  # SpaceNet's 20 px2 rule
+
+
+def _one_line(error) -> str:
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_option_objects_refuse_what_the_command_refuses(make_raster, tmp_path):
+    """Out-of-range values are an InputError naming the option, before anything is written,
+    as the command's options refuse them (not a file the next command rejects)."""
+    import pytest
+
+    from geotile.errors import InputError
+
+    bad = [
+        (lambda: geotile.PredictOptions(threshold=2.0), "--threshold 2.0"),
+        (lambda: geotile.PredictOptions(tile_size=0), "--tile-size 0"),
+        (lambda: geotile.PredictOptions(block_size=8), "--block-size 8"),
+        (lambda: geotile.PredictOptions(overlap=-5), "--overlap -5"),
+        (lambda: geotile.PredictOptions(blend="bogus"), "--blend"),
+        (lambda: geotile.VectorizeOptions(threshold=2), "--threshold 2"),
+        (lambda: geotile.VectorizeOptions(min_area=-1), "--min-area -1"),
+        (lambda: geotile.VectorizeOptions(simplify={"car": -1.0}), "--simplify -1.0"),
+        (lambda: geotile.VectorizeOptions(fill_holes=float("nan")), "--fill-holes nan"),
+        (lambda: geotile.LineOptions(threshold=-0.1), "--threshold -0.1"),
+        (lambda: geotile.MaskOptions(line_cap="square"), "--line-cap 'square'"),
+        (lambda: geotile.MaskOptions(line_width=0), "--line-width 0"),
+        (lambda: geotile.match_polygons([], [], iou=1.0), "--iou 1.0"),
+    ]
+    for make, option in bad:
+        with pytest.raises(InputError) as caught:
+            make()
+        assert _one_line(caught).startswith(option), (option, str(caught.value))
+    truth = tmp_path / "t.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0 - 5, X0 + 5, Y0)], crs=UTM_CRS).to_file(truth)
+    for arguments, option in (({"iou": 1.5}, "--iou 1.5"), ({"threshold": 2}, "--threshold 2"),
+                              ({"buffer": 0}, "--buffer 0"), ({"min_area": -1}, "--min-area")):
+        with pytest.raises(InputError) as caught:
+            geotile.evaluate_files(truth, truth, **arguments)
+        assert _one_line(caught).startswith(option)
+    assert geotile.evaluate_files(truth, truth, iou=0.99).scores.tp == 1
+    assert geotile.VectorizeOptions(min_area="5,car=2").min_area == {"*": 5.0, "car": 2.0}
+
+
+def test_one_string_is_one_path_or_one_class(make_raster, tmp_path):
+    raster = two_houses(make_raster, "prob.tif")
+    folder = raster.parent
+    assert geotile.expand_inputs(str(folder)) == geotile.expand_inputs([folder]) == [raster]
+    assert geotile.VectorizeOptions(classes="footprint").classes == ("footprint",)
+    assert geotile.MaskOptions(channels="boundary").channels == ("boundary",)
+    summary = geotile.vectorize_rasters(raster, tmp_path / "v.gpkg", instances=False,
+                                        options=geotile.VectorizeOptions(classes="footprint"))
+    assert summary["per_class"] == {"footprint": 1}
+
+
+def test_predict_array_says_which_shape_it_takes(tmp_path):
+    import pytest
+
+    from geotile.errors import ModelError
+
+    from .onnx_models import pointwise_model
+
+    model = geotile.OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", channels=3))
+    for shape, hint in (((50, 50), "got shape (50, 50)."), ((1, 50, 50), "got shape (1, 50"),
+                        ((50, 50, 3), "pixels.transpose(2, 0, 1)")):
+        with pytest.raises(ModelError) as caught:
+            geotile.predict_array(model, np.zeros(shape, np.uint8))
+        message = _one_line(caught)
+        assert message.startswith("m.onnx expects (C, H, W) pixels with C = 3") and hint in message
+    assert geotile.predict_array(model, np.zeros((3, 20, 30), np.uint8)).shape == (1, 20, 30)
+
+
+def test_match_polygons_takes_geodataframes():
+    truth = gpd.GeoDataFrame({"id": [1, 2, 3]}, geometry=[shapely.box(i * 10, 0, i * 10 + 5, 5)
+                                                          for i in range(3)])
+    predicted = gpd.GeoDataFrame({"conf": [0.9, 0.8]}, geometry=[
+        shapely.box(0, 0, 5, 5), shapely.box(10.5, 0, 15.5, 5)])
+    scores = geotile.match_polygons(predicted, truth)
+    assert (scores.tp, scores.fp, scores.fn) == (2, 0, 1)
+    assert scores == geotile.match_polygons(list(predicted.geometry), truth.geometry)

@@ -25,7 +25,7 @@ from geotile.cli.options import (
     run_settings,
     write_merge,
 )
-from geotile.streaming import DEFAULT_BLOCK_SIZE
+from geotile.streaming import DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE, MIN_TILE_SIZE
 
 
 def _floats(ctx, param, value):
@@ -75,7 +75,7 @@ def _bands(ctx, param, value):
 @click.argument("model", type=INPUT_PATH)
 @click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Output .tif for one IMAGE; a folder receiving <stem>.tif for several.")
-@click.option("--tile-size", type=click.IntRange(min=8), default=None,
+@click.option("--tile-size", type=click.IntRange(min=MIN_TILE_SIZE), default=None,
               help="Window size in px. Default: the model's fixed size, else its metadata, "
               "else 512.")
 @click.option("--overlap", type=FloatRange(min=0), default=None, callback=_overlap,
@@ -125,7 +125,7 @@ def _bands(ctx, param, value):
 @click.option("--mosaic", is_flag=True,
               help="The IMAGEs are adjacent tiles on one pixel grid: predict them as one "
               "seamless surface (windows read across file edges), one output per tile.")
-@click.option("--block-size", type=click.IntRange(min=64), default=DEFAULT_BLOCK_SIZE,
+@click.option("--block-size", type=click.IntRange(min=MIN_BLOCK_SIZE), default=DEFAULT_BLOCK_SIZE,
               show_default=True,
               help="Width in px of the vertical strips an image is predicted in: memory "
               "follows it (and the tile size), never the image's width.")
