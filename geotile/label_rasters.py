@@ -830,25 +830,16 @@ def _lossy_codec(label) -> str | None:
 
 
 def _index_names(label, class_map) -> list[str] | None:
-    """Names by class id of an index raster: the class map given, else its
-    GEOTILE_CLASS_NAMES tag, else its GDAL category names (PAM sidecar, as QGIS and
-    geotile's masks write them), else None (names are the ids found)."""
+    """Names by class id of an index raster: the class map given, else its own
+    (:func:`~geotile.raster_kinds.class_names`), else None (names are the ids found)."""
     from geotile.label_set import class_map_names
-    from geotile.raster import read_categories
-    from geotile.raster_kinds import class_names_tag
+    from geotile.raster_kinds import class_names
 
     if class_map:
         top = max(class_map.values())
         by_id = class_map_names(class_map)
         return ["background"] + [by_id.get(i, str(i)) for i in range(1, top + 1)]
-    names = class_names_tag(label)  # not raster_kind's: a label raster is no prediction
-    if names:
-        return names
-    categories = read_categories(label)
-    if categories and len(categories) <= IGNORE:  # ids 0..254 (not a 0/255 mask's 255)
-        return ["background" if i == 0 and not name else name or str(i)
-                for i, name in enumerate(categories)]
-    return None
+    return class_names(label)  # not raster_kind's: a label raster is no prediction
 
 
 def _warn_unknown(labels_path, unknown: dict[int, int], images: int,

@@ -721,6 +721,8 @@ def read_categories(src, band: int = 1) -> list[str] | None:
     own XML; None when it has none. Unnamed values are "" (GDAL's empty categories)."""
     import xml.etree.ElementTree as ET
 
+    if not os.path.isfile(str(src.name)):  # remote, zipped, in memory: no sidecar to parse
+        return None  # (and GDAL's file list of a URL may leave an error behind)
     files = [f for f in (src.files or []) if str(f).lower().endswith(".aux.xml")]
     if src.driver == "VRT" and str(src.name).lower().endswith(".vrt"):
         files.append(src.name)

@@ -46,7 +46,7 @@ def raster_kind(src) -> RasterKind:
     argmax of every band. A tag that cannot be read is an InputError naming the file.
     """
     tags = {**src.tags(1), **src.tags()}
-    names = _names_tag(src, tags)
+    names = _names_tag(src, tags) or _category_names(src)
     threshold = _number_tag(src, tags, "GEOTILE_THRESHOLD", 0.0, 1.0, low_open=False)
     output = tags.get("GEOTILE_OUTPUT")
     bands = tags.get("GEOTILE_BANDS")  # predict's: "exclusive" (softmax) or "independent"
@@ -204,10 +204,26 @@ def _is_background(name: str) -> bool:
     return key in BACKGROUND_NAMES or key.startswith(("no_", "not_", "non_"))
 
 
-def class_names_tag(src) -> list[str] | None:
-    """Names by class id from ``src``'s GEOTILE_CLASS_NAMES tag (dataset or band 1), else
-    None; an unreadable tag is an InputError."""
-    return _names_tag(src, {**src.tags(1), **src.tags()})
+def class_names(src) -> list[str] | None:
+    """Names by class id of a class raster: its GEOTILE_CLASS_NAMES tag (dataset or band 1),
+    else its GDAL category names (QGIS', ArcGIS', make-masks'), else None. The one reader of
+    a raster's class names (raster_kind adds a probability raster's band names); an
+    unreadable tag is an InputError."""
+    return _names_tag(src, {**src.tags(1), **src.tags()}) or _category_names(src)
+
+
+def _category_names(src) -> list[str] | None:
+    """The GDAL category names of an integer band 1 naming ids 0..254 (not a 0/255 mask's
+    255); an unnamed id is its number, or background for 0."""
+    from geotile.raster import read_categories
+
+    if np.dtype(src.dtypes[0]).kind not in "iu":
+        return None
+    categories = read_categories(src)
+    if not categories or len(categories) > 255:
+        return None
+    return ["background" if i == 0 and not name else name or str(i)
+            for i, name in enumerate(categories)]
 
 
 def _names_tag(src, tags) -> list[str] | None:

@@ -550,3 +550,36 @@ def test_regularize_squares_predicts_unnamed_single_class_output(tmp_path):
     plain = gpd.read_file(tmp_path / "plain.gpkg").geometry.iloc[0]
     assert len(squared.exterior.coords) < len(plain.exterior.coords)
     assert len(squared.exterior.coords) <= 9
+
+
+def _categorised(path, ids, categories, nodata=None):
+    """A third-party class raster (QGIS, ArcGIS): names only as GDAL category names."""
+    from geotile.raster import write_categories
+
+    write_raster(path, ids, nodata=nodata)
+    write_categories(path, categories)
+    return path
+
+
+def test_gdal_category_names_name_the_classes_of_evaluate_and_vectorize(tmp_path, run_cli):
+    """A truth whose ids 0..2 are named building, tree, impervious_surfaces only by its
+    category names was scored by id under the prediction's names (accuracy 0.33 for a
+    perfect prediction); vectorize called its tree (id 1) "building"."""
+    order = ["building", "tree", "impervious_surfaces"]
+    truth = np.zeros((30, 30), np.uint8)
+    truth[10:20], truth[20:] = 1, 2
+    t = _categorised(tmp_path / "t.tif", truth, order, nodata=255)
+    by_name = {name: NAMES.index(name) for name in order}  # ids of the prediction
+    p = _class_raster(tmp_path / "p.tif", np.vectorize(lambda i: by_name[order[i]])(
+        truth).astype(np.uint8))
+    scores = evaluate_rasters(p, t)
+    assert scores.accuracy == 1.0
+    assert {c["class"]: c["iou"] for c in scores.classes() if c["support"]} == {
+        "building": 1.0, "tree": 1.0, "impervious_surfaces": 1.0}
+    v = _categorised(tmp_path / "v.tif", truth, ["", "tree", "building"])
+    result = run_cli("vectorize", v, "-o", tmp_path / "v.gpkg", "--classes", "building",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "v.gpkg")
+    assert frame["class"].tolist() == ["building"] and frame["class_id"].tolist() == [2]
+    assert frame["area_m2"].tolist() == [10 * 30 * 0.25]
