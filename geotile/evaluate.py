@@ -708,6 +708,8 @@ class _RasterCounts:
     #: the truth's), and the pixels of one raster
     zero_nodata: tuple[int, int] = (0, 0)
     pixels: int = 0
+    #: ids of an unnamed truth that the prediction's names do not cover
+    unnamed: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
@@ -790,10 +792,16 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         # are refused there, with the same advice); the truth's 255 is its ignore value
         warn_if_scaled_class_raster(pred, pred_kind, prediction)
         warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
+        unnamed = ()
+        if pred_kind.names and not true_kind.names:  # scored under the prediction's names
+            held = np.flatnonzero(confusion.any(axis=1))
+            unnamed = tuple(int(i) for i in held if len(pred_kind.names) <= i != IGNORE)
         counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
                                   zero_nodata=tuple(zero_nodata),
-                                  pixels=pred.width * pred.height)
+                                  pixels=pred.width * pred.height, unnamed=unnamed)
+        if unnamed and warn:
+            _warn_unnamed_truth(str(truth), str(prediction), unnamed)
         for path, other, lost in ((prediction, truth, zero_nodata[0]),
                                   (truth, prediction, zero_nodata[1])):
             if lost and warn:
@@ -802,6 +810,16 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     if not confusion.sum():
         log.warning("%s and %s share no valid pixel: every score is 0", prediction, truth)
     return counts
+
+
+def _warn_unnamed_truth(truth: str, prediction: str, ids) -> None:
+    """Say that an unnamed truth holds ``ids`` past the prediction's names: the two number
+    their classes differently, and the truth's ids were named after the prediction's."""
+    shown = ", ".join(map(str, sorted(ids)[:10])) + (" ..." if len(ids) > 10 else "")
+    log.warning("%s names no classes and holds class ids %s that the names of %s do not "
+                "cover: its ids are scored under that prediction's names, which may number "
+                "the classes differently. Name the truth's classes (tag GEOTILE_CLASS_NAMES, "
+                "gdal_edit.py -mo) so that they match by name.", truth, shown, prediction)
 
 
 def _warn_zero_nodata(name: str, other: str, lost: int, pixels: int) -> None:
@@ -1132,6 +1150,13 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False)
     if pairs.kind == "raster":  # 255 means one thing in a whole dataset, empty tiles too
         _warn_folder_zero_nodata(pairs, per_image)
+        unnamed = {name: c.unnamed for name, c in per_image.items() if c.unnamed}
+        if unnamed:
+            first = next(iter(unnamed))
+            where = (f"{pairs.pairs[first][1]}" if len(unnamed) == 1 else
+                     f"{pairs.pairs[first][1]} and {len(unnamed) - 1} other truths")
+            _warn_unnamed_truth(where, str(pairs.pairs[first][0]),
+                                {i for ids in unnamed.values() for i in ids})
         meaning = _folder_meaning_of_255(per_image.values())
         per_image = {name: c.scores(meaning) for name, c in per_image.items()}
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}

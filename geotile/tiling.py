@@ -778,8 +778,8 @@ def _parts_folder(outdir) -> Path:
 #: what a patch holds beyond its pixels; raised when that changes, so --resume redoes the
 #: patches of older runs (2: mask bands, padding as the masks' ignore value, GCPs/RPCs;
 #: 3: every mask patch declares the mask's nodata; 4: 0/255 masks found from every pixel,
-#: the source's colour interpretation kept)
-PATCH_FORMAT = 4
+#: the source's colour interpretation kept; 5: mask patches name the mask's classes)
+PATCH_FORMAT = 5
 
 
 def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
@@ -1129,6 +1129,17 @@ def _colour_options(like, count: int) -> dict:
     return options
 
 
+def mask_tags(mask_src) -> dict[str, str]:
+    """The tags saying what a mask's patches hold: GEOTILE_OUTPUT and its class names
+    (:func:`~geotile.raster_kinds.class_names`: tag or GDAL categories), when it has them."""
+    from geotile.raster_kinds import class_names
+
+    names = class_names(mask_src)
+    output = mask_src.tags().get("GEOTILE_OUTPUT")
+    return {**({"GEOTILE_OUTPUT": output} if output else {}),
+            **({"GEOTILE_CLASS_NAMES": json.dumps(names)} if names else {})}
+
+
 class PatchWriter:
     """Writes image/mask patch pairs in one format, with the georeference of the window."""
 
@@ -1159,6 +1170,7 @@ class PatchWriter:
             self.mask_fill = mask_padding_value(mask_src, self.binary_mask)
             self.padded_mask_profile = self.mask_profile if self.binary_mask else \
                 self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill)
+            self.mask_tags = mask_tags(mask_src) if fmt == "tif" else {}
 
     def _profile(self, like, count, dtype, nodata) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
@@ -1243,10 +1255,10 @@ class PatchWriter:
                     band = np.where(data.mask_valid, 255, 0).astype(np.uint8) \
                         if self.binary_mask and self.fmt == "tif" else None
                     self._write(data.mask, data.patch, self.outdir / mask_rel,
-                                self.padded_mask_profile, None, band)
+                                self.padded_mask_profile, None, band, self.mask_tags)
                 else:
                     self._write(data.mask, data.patch, self.outdir / mask_rel,
-                                self.mask_profile, self.mask_template)
+                                self.mask_profile, self.mask_template, tags=self.mask_tags)
         except OSError:
             raise  # full disk, read-only folder: the output folder reports it
         except (RasterioError, CPLE_BaseError) as exc:
@@ -1271,7 +1283,8 @@ class PatchWriter:
         return np.where(data.valid, 255, 0).astype(np.uint8)
 
     def _write(self, array: np.ndarray, patch: Patch, path: Path, profile: dict,
-               template: TiffTemplate | None, mask: np.ndarray | None = None) -> None:
+               template: TiffTemplate | None, mask: np.ndarray | None = None,
+               tags: dict | None = None) -> None:
         if self.fmt == "npy":
             np.save(path, np.ascontiguousarray(array))
             return
@@ -1298,6 +1311,8 @@ class PatchWriter:
                         _place_by_sensor(self.src, dst, patch)
                     if self.point and self.fmt == "tif":
                         dst.update_tags(AREA_OR_POINT="Point")
+                    if tags:
+                        dst.update_tags(**tags)
                 data = memory.read()
             path.write_bytes(data)
 

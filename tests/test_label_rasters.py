@@ -1122,3 +1122,68 @@ def test_a_class_map_given_names_the_ids_over_the_raster_s_own_names(tmp_path, r
     # without --class-map the tag names them
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif", "--json")
     assert json.loads(result.stdout)["classes"] == ["background", "imp", "bld"]
+
+
+def test_tile_keeps_the_class_names_of_the_masks_in_their_patches(tmp_path, run_cli, caplog):
+    """tile --palette (and tile --masks of a named mask) wrote mask patches with no class
+    names: evaluate then named the truth's ids with the prediction's names (Potsdam: building
+    IoU 0.94 where it was 0.009). The patches carry the mask's names, so evaluate matches a
+    prediction naming the classes in another order by name."""
+    rng = np.random.default_rng(26)
+    ids = _scene(rng, (64, 64))
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids))
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 64, 64), np.uint8))
+    result = run_cli("tile", image, "--masks", labels, "--palette", "potsdam", "--size", "16",
+                     "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    result = run_cli("tile", image, "--masks", tmp_path / "mask.tif", "--size", "16",
+                     "-o", tmp_path / "patches2")
+    assert result.exit_code == 0, result.output
+    predictions = tmp_path / "predictions"
+    predictions.mkdir()
+    for folder in ("patches", "patches2"):
+        masks = sorted((tmp_path / folder / "masks").glob("*.tif"))
+        assert len(masks) == 16
+        for patch in masks:
+            with rasterio.open(patch) as src:
+                assert json.loads(src.tags()["GEOTILE_CLASS_NAMES"]) == [
+                    "background", *POTSDAM], patch.name
+                truth, profile = src.read(1), src.profile
+            # a softmax model without background: ids 0..5 named in Potsdam's order
+            with rasterio.open(predictions / patch.name, "w", **profile) as dst:
+                dst.write(truth - 1, 1)
+                dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES=json.dumps(
+                    list(POTSDAM)))
+        result = run_cli("evaluate", predictions, tmp_path / folder / "masks", "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert scores["accuracy"] == 1.0 and scores["pixels"] == 64 * 64
+        ious = {c["class"]: c["iou"] for c in scores["classes"] if c["support"]}
+        assert ious == dict.fromkeys(POTSDAM, 1.0)
+
+
+def test_an_unnamed_truth_holding_ids_the_prediction_does_not_name_is_warned(tmp_path,
+                                                                              run_cli):
+    """An unnamed truth is scored under the prediction's names; an id they do not cover
+    (truth 6 against names of ids 0..5) says the two number their classes differently."""
+    truth = np.repeat(np.arange(1, 7, dtype=np.uint8), 10)[None].repeat(6, 0)
+    t = write_raster(tmp_path / "t.tif", truth)
+    p = write_raster(tmp_path / "p.tif", truth - 1)
+    with rasterio.open(p, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES=json.dumps(list(POTSDAM)))
+    result = run_cli("evaluate", p, t)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "t.tif" in lines[0] and "6" in lines[0], result.stderr
+    assert "names no classes" in lines[0]
+    (tmp_path / "pf").mkdir(), (tmp_path / "tf").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "pf" / f"{name}.tif").write_bytes(p.read_bytes())
+        (tmp_path / "tf" / f"{name}.tif").write_bytes(t.read_bytes())
+    result = run_cli("evaluate", tmp_path / "pf", tmp_path / "tf")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "names no classes" in lines[0], result.stderr
+    t2 = write_raster(tmp_path / "t2.tif", truth - 1)  # ids the names cover: no warning
+    assert run_cli("evaluate", p, t2).stderr.strip() == ""
