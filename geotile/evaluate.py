@@ -968,11 +968,18 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
 
 
 def foreground(scores: PixelScores) -> dict:
-    """Pixel TP, FP, FN, precision, recall, F1 and IoU of the classes other than 0, pooled
-    (for a binary raster: the positive class)."""
-    c = scores.confusion
-    tp = int(np.trace(c[1:, 1:])) if c.shape[0] > 1 else 0
-    fp, fn = int(c[:, 1:].sum()) - tp, int(c[1:, :].sum()) - tp
+    """Pixel TP, FP, FN, precision, recall, F1 and IoU of the classes other than background,
+    pooled (for a binary raster: the positive class): other than id 0 unless the names call
+    it a class (:func:`~geotile.raster_kinds.zero_is_background`), and than a class named
+    background."""
+    from geotile.raster_kinds import class_key, zero_is_background
+
+    c, names = scores.confusion, scores.class_names or []
+    kept = np.ones(c.shape[0], bool)
+    kept[0] = not zero_is_background(names)
+    kept[[i for i, n in enumerate(names[:len(kept)]) if class_key(n) == "background"]] = False
+    tp = int(np.diag(c)[kept].sum())
+    fp, fn = int(c[:, kept].sum()) - tp, int(c[kept, :].sum()) - tp
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall,
@@ -1076,7 +1083,7 @@ class ManyEvaluation:
             lines += image_table(rows)
         else:
             f = foreground(self.scores)
-            lines = [f"Pixels over {len(rows)} images, classes other than 0 pooled: "
+            lines = [f"Pixels over {len(rows)} images, classes other than background pooled: "
                      f"TP {f['tp']}  FP {f['fp']}  FN {f['fn']}",
                      f"  precision {f['precision']:.4f}  recall {f['recall']:.4f}  "
                      f"F1 {f['f1']:.4f}  IoU {f['iou']:.4f}",

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import alpha_bands
+from geotile.raster_kinds import alpha_bands, zero_is_background
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
 
@@ -988,7 +988,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     for c, n in seen.items():
         unknown[c] = unknown.get(c, 0) + n
     unknown_pixels = sum(seen.values())
-    positives = int(counts[1:IGNORE].sum())
+    positives = int(counts[0 if not zero_is_background(class_names) else 1:IGNORE].sum())
     log.info("%s: %d labelled pixels, %d ignored (%d of unknown colours) -> %s",
              Path(image_path).name, positives, int(counts[IGNORE]), unknown_pixels, output_path)
     return {"image": str(image_path), "output": str(output_path), "features": None,

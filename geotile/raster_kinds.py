@@ -3,7 +3,8 @@
 Shared by vectorize (polygons per class) and evaluate (pixel scores): geotile's own
 tags (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES, GEOTILE_THRESHOLD) say what a
 raster holds; without them the dtype, a GDAL scale, the band count and the band
-descriptions decide. Class names are indexed by class id (0 background).
+descriptions decide. Class names are indexed by class id (0 background unless they name it
+a class: :func:`zero_is_background`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class RasterKind:
     background_band: bool = True
     #: a 0/255 mask (:func:`binary_mask_kind`): its 255 is class 1
     binary_255: bool = False
+
+    @property
+    def zero_class(self) -> bool:
+        """Whether id 0 is a class of its own (:func:`zero_is_background`)."""
+        return not zero_is_background(self.names)
 
 
 def raster_kind(src) -> RasterKind:
@@ -196,12 +202,21 @@ def class_key(name) -> str:
 #: first class names that mean "no class" (compared as :func:`class_key` gives them)
 BACKGROUND_NAMES = frozenset({"background", "_background_", "bg", "none", "no_class",
                               "nothing", "other", "others", "unlabeled", "unlabelled", "void",
-                              "null", "negative", "no_data", "nodata"})
+                              "null", "negative", "no_data", "nodata", "ignore", "unclassified",
+                              "unknown", "0", ""})
 
 
 def _is_background(name: str) -> bool:
     key = class_key(name)
     return key in BACKGROUND_NAMES or key.startswith(("no_", "not_", "non_"))
+
+
+def zero_is_background(names) -> bool:
+    """Whether class id 0 of a raster with ``names`` (by id) is background, no class: when
+    it names no classes, or names id 0 by its number or as background is named
+    (:data:`BACKGROUND_NAMES`, no_..., not_..., non_...). Otherwise (a softmax model without
+    a background class, land cover classes 0..N-1) id 0 is a class like any other."""
+    return not names or _is_background(names[0])
 
 
 def class_names(src) -> list[str] | None:

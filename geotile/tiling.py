@@ -418,14 +418,16 @@ def _block_size(grids: Sequence[Grid], smallest: float) -> int:
     return best
 
 
-def _fractions(data: PatchData, ignore_value) -> tuple[float, float | None]:
+def _fractions(data: PatchData, ignore_value, zero_class: bool = False
+               ) -> tuple[float, float | None]:
     """The patch's nodata fraction (image nodata, or the mask's ignore value: 255 where
-    make-masks found no image or an unknown label) and its positive (building) fraction."""
+    make-masks found no image or an unknown label) and its positive (labelled) fraction:
+    ids other than 0, or every id where the mask names 0 as a class (``zero_class``)."""
     invalid = ~data.valid
     if data.mask is None:
         return float(np.count_nonzero(invalid)) / invalid.size, None
     labels = data.mask[0]
-    positive = labels != 0
+    positive = np.ones(labels.shape, bool) if zero_class else labels != 0
     if ignore_value is not None:
         ignored = labels == ignore_value
         invalid = invalid | ignored
@@ -435,6 +437,14 @@ def _fractions(data: PatchData, ignore_value) -> tuple[float, float | None]:
         positive &= data.mask_valid
     return (float(np.count_nonzero(invalid)) / invalid.size,
             float(np.count_nonzero(positive)) / positive.size)
+
+
+def _zero_class(mask_src) -> bool:
+    """Whether a mask names its id 0 as a class (:func:`~geotile.raster_kinds.class_names`,
+    :func:`~geotile.raster_kinds.zero_is_background`): then it is no background."""
+    from geotile.raster_kinds import class_names, zero_is_background
+
+    return mask_src is not None and not zero_is_background(class_names(mask_src))
 
 
 def iter_patches(src, mask_src, grid: Grid, extra=None,
@@ -930,13 +940,14 @@ def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
         kept = np.zeros(grid.shape, bool)
         ignore_value = mask_src.nodata if mask_src is not None else None
+        zero_class = _zero_class(mask_src)
         # without max_nodata only the mask counts: it stands for the image too
         pixels = src if nodata else mask_src
         # the padding's fill counts for nothing (it is never positive, always nodata)
         with contextlib.closing(iter_patches(pixels, mask_src, grid, extra_src,
                                              mask_fill=0)) as patches:
             for data in patches:
-                nodata_fraction, positive = _fractions(data, ignore_value)
+                nodata_fraction, positive = _fractions(data, ignore_value, zero_class)
                 kept[data.patch.row, data.patch.col] = not (
                     (nodata and nodata_fraction > options.max_nodata)
                     or (options.skip_empty and not positive))
@@ -984,6 +995,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         ignore_value = mask_src.nodata if mask_src is not None else None
+        zero_class = _zero_class(mask_src)
         # the reader thread stops before the datasets close, whatever holds the patches
         with ThreadPoolExecutor(max_workers=2) as pool, contextlib.closing(iter_patches(
                 src, mask_src, grid, extra_src, writers.mask_fill)) as patches:
@@ -991,7 +1003,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             for data in progress_bar(patches, progress, total=len(grid), desc=label.name,
                                      unit="patch"):
                 patch = data.patch
-                nodata_fraction, positive = _fractions(data, ignore_value)
+                nodata_fraction, positive = _fractions(data, ignore_value, zero_class)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
                     dropped_nodata += 1
                     continue

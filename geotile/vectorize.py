@@ -48,6 +48,7 @@ from geotile.raster_kinds import (
     raster_kind,
     reads_nodata,
     warn_if_scaled_class_raster,
+    zero_is_background,
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
@@ -122,30 +123,36 @@ def _flag(name: str) -> str:
 
 
 
-def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform):
+def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform,
+                     foreground: np.ndarray | None = None):
     """Connected regions of each class as polygons.
 
     Returns a list of ``(polygon, class_id, score_sum, pixel_count, on_edge)``,
     ``on_edge`` meaning the region touches the array's border rows or columns.
     ``score`` None (a class raster): every pixel scores 1, and GDAL's polygonizer
-    finds the regions of each class by itself, in one pass.
+    finds the regions of each class by itself, in one pass. ``foreground``: the pixels
+    to polygonize (None: ids other than 0, background); where id 0 is a class, its
+    pixels there are polygonized too.
     """
     if score is None:
-        return _class_regions(ids, transform)
-    classes = np.flatnonzero(_class_counts(ids))
-    classes = classes[classes != 0]
+        return _class_regions(ids, transform, foreground)
+    if foreground is None:
+        foreground = ids != 0
+    classes = np.flatnonzero(_class_counts(ids[foreground]))
     if len(classes) > FEW_CLASSES and _has_skimage():  # one labelling pass for all classes
         from skimage.measure import label as label_regions
 
-        labels = label_regions(ids, background=0, connectivity=1).astype(np.int32, copy=False)
+        coded = np.where(foreground, ids.astype(np.int64) + 1, 0)  # 0: no region
+        labels = label_regions(coded, background=0, connectivity=1).astype(np.int32,
+                                                                            copy=False)
         class_of = np.zeros(int(labels.max()) + 1, np.int64)
-        class_of[labels.ravel()] = ids.ravel()
+        class_of[labels.ravel()] = coded.ravel() - 1
         return _regions(labels, class_of, score, transform)
     from scipy import ndimage
 
     regions = []
     for class_id in classes:
-        labels, count = ndimage.label(ids == class_id, structure=FOUR_CONNECTED)
+        labels, count = ndimage.label((ids == class_id) & foreground, structure=FOUR_CONNECTED)
         class_of = np.full(count + 1, int(class_id), np.int64)
         regions += _regions(labels.astype(np.int32, copy=False), class_of, score, transform)
     return regions
@@ -156,7 +163,7 @@ def _class_counts(ids: np.ndarray) -> np.ndarray:
     return np.bincount(ids.ravel(), minlength=1) if ids.size else np.zeros(1, np.int64)
 
 
-def _class_regions(ids: np.ndarray, transform):
+def _class_regions(ids: np.ndarray, transform, foreground: np.ndarray | None = None):
     """:func:`polygonize_array` of a class raster: regions straight from GDAL (4-connected,
     one value each), pixel counts from their areas, edge flags from their pixel bounds."""
     import shapely
@@ -164,7 +171,8 @@ def _class_regions(ids: np.ndarray, transform):
 
     if ids.dtype not in (np.uint8, np.uint16, np.int16, np.int32):
         ids = ids.astype(np.int32)
-    found = list(shapes(ids, mask=ids > 0, connectivity=4, transform=transform))
+    found = list(shapes(ids, mask=ids > 0 if foreground is None else foreground,
+                        connectivity=4, transform=transform))
     polygons = polygons_from_geojson([geometry for geometry, _ in found])
     counts = np.rint(shapely.area(polygons) / abs(transform.determinant)).astype(np.int64)
     edge = _touches_border(polygons, ids.shape, transform)
@@ -659,12 +667,15 @@ def band_regions(job: BandJob) -> list[tuple]:
     ids, score = class_ids(values, valid, job.kind, job.threshold, job.path)
     if job.kind.kind == "class":  # score 1 everywhere: no per-region sums needed
         score = None
-    if job.keep is not None:  # --classes: the others are background
+    foreground = None  # ids other than 0
+    if job.kind.zero_class:  # id 0 is a class: the valid pixels
+        foreground = valid if job.keep is None else valid & np.isin(ids, job.keep)
+    elif job.keep is not None:  # --classes: the others are background
         ids = np.where(np.isin(ids, job.keep), ids, 0).astype(ids.dtype)
     # polygonized in the raster's pixel coordinates (whole numbers, exact), then placed
     # with the raster's transform: a vertex lands on the same coordinates whichever band
     # found it, so outputs do not depend on how the raster was cut into bands
-    regions = polygonize_array(ids, score, Affine.translation(0, job.top))
+    regions = polygonize_array(ids, score, Affine.translation(0, job.top), foreground)
     placed = shapely.transform(np.array([r[0] for r in regions], dtype=object),
                                lambda xy: np.column_stack(raster_transform * xy.T))
     return [(polygon, *region[1:], job.name)
@@ -1122,7 +1133,7 @@ def _class_id(name, names: list[str] | None) -> int:
 def _check_class_names(keys, known: dict[str, int], option: str, path) -> None:
     bad = [k for k in keys if class_key(k) not in known and not str(k).isdigit()]
     if bad:
-        named = ", ".join(n for n, i in known.items() if i)
+        named = ", ".join(n for n, i in known.items() if i or not zero_is_background([n]))
         classes = f"its classes: {named}" if known != {"building": 1} else \
             "it names no classes: give class ids, or building for class 1"
         raise InputError(f"{option}: no class {bad[0]!r} in {Path(str(path)).name} ({classes}). "

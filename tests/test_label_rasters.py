@@ -1187,3 +1187,34 @@ def test_an_unnamed_truth_holding_ids_the_prediction_does_not_name_is_warned(tmp
     assert len(lines) == 1 and "names no classes" in lines[0], result.stderr
     t2 = write_raster(tmp_path / "t2.tif", truth - 1)  # ids the names cover: no warning
     assert run_cli("evaluate", p, t2).stderr.strip() == ""
+
+
+def test_class_0_named_as_a_class_is_labelled_not_empty(tmp_path, run_cli):
+    """Class-index labels naming id 0 as a class (water): make-masks counted it out of
+    positive_pixels and tile --skip-empty dropped the patches of only water."""
+    ids = np.zeros((32, 48), np.uint8)  # columns 0..15: water only
+    ids[:, 16:32], ids[:, 32:] = 1, 2
+    ids[0, 40] = 255
+    labels = write_raster(tmp_path / "labels.tif", ids, nodata=255)
+    with rasterio.open(labels, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["water", "forest", "urban"]))
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 32, 48), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["positive_pixels"] == 32 * 48 - 1 and summary["ignored_pixels"] == 1
+    result = run_cli("tile", image, "--masks", tmp_path / "mask.tif", "--size", "16",
+                     "--skip-empty", "-o", tmp_path / "patches", "--json")
+    assert result.exit_code == 0, result.output
+    import csv
+
+    with open(tmp_path / "patches" / "index.csv") as f:
+        rows = {(int(r["row"]), int(r["col"])): r for r in csv.DictReader(f)}
+    assert len(rows) == 6 and float(rows[(0, 0)]["positive_fraction"]) == 1.0
+    assert float(rows[(0, 2)]["positive_fraction"]) == pytest.approx(255 / 256, abs=1e-6)
+    with rasterio.open(labels, "r+") as dst:  # unnamed again: 0 is background
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["background", "forest", "urban"]))
+    make_masks(labels, image, tmp_path / "mask2.tif")
+    result = run_cli("tile", image, "--masks", tmp_path / "mask2.tif", "--size", "16",
+                     "--skip-empty", "-o", tmp_path / "patches2", "--json")
+    assert json.loads(result.stdout)["skipped_empty"] == 2

@@ -13,7 +13,7 @@ from geotile.errors import InputError
 from geotile.evaluate import evaluate_rasters
 from geotile.label_rasters import POTSDAM
 from geotile.vectorize import VectorizeOptions, parse_per_class, vectorize_polygons
-from tests.conftest import write_raster
+from tests.conftest import assert_one_line_error, write_raster
 
 NAMES = ["background", *POTSDAM]  # impervious_surfaces 1 .. clutter 6
 
@@ -583,3 +583,76 @@ def test_gdal_category_names_name_the_classes_of_evaluate_and_vectorize(tmp_path
     frame = gpd.read_file(tmp_path / "v.gpkg")
     assert frame["class"].tolist() == ["building"] and frame["class_id"].tolist() == [2]
     assert frame["area_m2"].tolist() == [10 * 30 * 0.25]
+
+
+def _no_background(path, ids, nodata=255, **tags):
+    """Class ids 0..5 of a softmax model without a background class: 0 impervious_surfaces."""
+    write_raster(path, ids, nodata=nodata)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(list(POTSDAM)), **tags)
+    return path
+
+
+@pytest.mark.parametrize("output", ["class", "probability"])
+def test_class_0_named_as_a_class_is_polygonized_and_kept_by_classes(tmp_path, run_cli,
+                                                                      output):
+    """A raster naming id 0 as a class (impervious_surfaces, a softmax model without
+    background) lost every polygon of it (60 % of a Potsdam tile), and --classes
+    impervious_surfaces wrote nothing, warning "no region of that class"."""
+    ids = _scene() - 1
+    ids[ids == 255] = 0  # the scene's background: impervious here
+    ids[:, 58:] = 255  # nodata: no class
+    if output == "class":
+        raster = _no_background(tmp_path / "r.tif", ids.astype(np.uint8), GEOTILE_OUTPUT="class")
+    else:  # a softmax's probabilities, argmaxed
+        p = np.stack([(ids == k) * 0.9 + 0.02 for k in range(6)]).astype(np.float32)
+        p[:, ids == 255] = np.nan
+        raster = _no_background(tmp_path / "r.tif", p, nodata=np.nan,
+                                GEOTILE_OUTPUT="probability", GEOTILE_BANDS="exclusive")
+    summary = vectorize_polygons(raster, tmp_path / "all.gpkg")
+    assert summary["per_class"] == {"impervious_surfaces": 1, "building": 1,
+                                    "low_vegetation": 1, "tree": 1, "car": 2, "clutter": 1}
+    frame = gpd.read_file(tmp_path / "all.gpkg")
+    impervious = frame.loc[frame["class"] == "impervious_surfaces"]
+    assert impervious["class_id"].tolist() == [0]
+    assert impervious["area_m2"].tolist() == [((ids == 0).sum()) * 0.25]
+    assert frame["area_m2"].sum() == (ids != 255).sum() * 0.25  # nodata is no polygon
+    for given in ("impervious_surfaces", "0"):
+        result = run_cli("vectorize", raster, "-o", tmp_path / f"{given}.gpkg", "--classes",
+                         given, "--json")
+        assert result.exit_code == 0 and not result.stderr.strip(), result.output
+        kept = gpd.read_file(tmp_path / f"{given}.gpkg")
+        assert kept["class"].tolist() == ["impervious_surfaces"]
+        assert kept["area_m2"].tolist() == impervious["area_m2"].tolist()
+    result = run_cli("vectorize", raster, "-o", tmp_path / "x.gpkg", "--classes", "road")
+    assert_one_line_error(result, "impervious_surfaces, building")
+
+
+def test_unnamed_or_background_named_class_0_stays_background(tmp_path):
+    ids = _scene()
+    for names in (None, ["0", "building"], ["Unlabelled", "a"], ["ignore", "a"]):
+        path = write_raster(tmp_path / "r.tif", ids)
+        if names:
+            with rasterio.open(path, "r+") as dst:
+                dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(names))
+        summary = vectorize_polygons(path, tmp_path / "o.gpkg", overwrite=True)
+        assert sum(summary["per_class"].values()) == 7, names
+
+
+def test_evaluate_pools_class_0_named_as_a_class_into_the_foreground(tmp_path, run_cli):
+    """The pooled foreground of a folder left out id 0 whatever it was named: a perfect
+    prediction of classes 0..5 (0 impervious_surfaces) had TP short of its pixels."""
+    ids = (_scene() - 1).astype(np.uint8)
+    ids[ids == 255] = 0
+    for folder in ("p", "t"):
+        (tmp_path / folder).mkdir()
+        _no_background(tmp_path / folder / "a.tif", ids, GEOTILE_OUTPUT="class")
+    result = run_cli("evaluate", tmp_path / "p", tmp_path / "t", "--json")
+    assert result.exit_code == 0, result.output
+    pooled = json.loads(result.stdout)["foreground"]
+    assert (pooled["tp"], pooled["fp"], pooled["fn"]) == (ids.size, 0, 0)
+    for folder in ("p", "t"):  # named background: left out as before
+        with rasterio.open(tmp_path / folder / "a.tif", "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(NAMES[:6]))
+    pooled = json.loads(run_cli("evaluate", tmp_path / "p", tmp_path / "t", "--json").stdout)
+    assert pooled["foreground"]["tp"] == int((ids != 0).sum())

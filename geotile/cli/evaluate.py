@@ -163,7 +163,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     Several images (folders, CSVs): the totals as above, plus images,
     min_area, per_image {image: {tp, fp, fn, precision, recall, f1, ...}};
     folders also unpaired {prediction: [...], truth: [...]} and, for
-    pixels, foreground (classes other than 0 pooled: tp, fp, fn, ...).
+    pixels, foreground (classes other than background pooled: tp, fp, fn, ...).
     Lines: mode ("line"), buffer_m, precision, recall, f1, predicted_length_m,
     true_length_m, matched_predicted_length_m, matched_true_length_m,
     predictions, truths; folders of lines also images, per_image and unpaired.
