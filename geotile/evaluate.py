@@ -1000,6 +1000,39 @@ def image_table(rows: dict[str, dict], iou: bool = False) -> list[str]:
     return lines
 
 
+def _by_name(parts: list[PixelScores]) -> tuple[list[str] | None, list[np.ndarray]]:
+    """One list of class names for many images' scores (the first named one's, extended)
+    and each image's confusion matrix on it: named images' classes go by name
+    (:func:`~geotile.raster_kinds.class_key`), unnamed ones' by id."""
+    from geotile.raster_kinds import class_key
+
+    first = next((p.class_names for p in parts if p.class_names), None)
+    if first is None:
+        return None, [p.confusion for p in parts]
+    names = list(first)
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        index.setdefault(class_key(name), i)
+    confusions = []
+    for part in parts:
+        if not part.class_names:
+            confusions.append(part.confusion)
+            continue
+        lookup = []
+        for k in range(part.confusion.shape[0]):
+            key = class_key(part.name(k))
+            if key not in index:
+                index[key] = len(names)
+                names.append(part.name(k))
+            lookup.append(index[key])
+        lookup = np.array(lookup)
+        n = max(len(names), int(lookup.max(initial=0)) + 1)
+        confusion = np.zeros((n, n), np.int64)
+        np.add.at(confusion, (lookup[:, None], lookup[None, :]), part.confusion)
+        confusions.append(confusion)
+    return names, confusions
+
+
 def _sum_scores(parts, iou: float) -> ObjectScores:
     parts = list(parts)
     return ObjectScores(sum(p.tp for p in parts), sum(p.fp for p in parts),
@@ -1023,10 +1056,11 @@ class ManyEvaluation:
         parts = list(self.per_image.values())
         if self.mode == "object":
             return _sum_scores((p.scores for p in parts), self.iou)
+        names, confusions = _by_name(parts)
         total = np.zeros((2, 2), np.int64)
-        for part in parts:
-            total = _add(total, part.confusion)
-        return PixelScores(total, next((p.class_names for p in parts if p.class_names), None))
+        for confusion in confusions:
+            total = _add(total, confusion)
+        return PixelScores(total, names)
 
     @property
     def per_class(self) -> dict[str, ObjectScores]:

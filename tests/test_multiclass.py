@@ -656,3 +656,33 @@ def test_evaluate_pools_class_0_named_as_a_class_into_the_foreground(tmp_path, r
             dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(NAMES[:6]))
     pooled = json.loads(run_cli("evaluate", tmp_path / "p", tmp_path / "t", "--json").stdout)
     assert pooled["foreground"]["tp"] == int((ids != 0).sum())
+
+
+def test_evaluate_folders_sums_the_classes_of_each_image_by_name(tmp_path, run_cli):
+    """Truths naming their classes in other orders (a palette listed in another order) were
+    summed by id: a perfect prediction's total mixed background with road (IoU 0.33, the
+    foreground pooled background pixels). Each image's ids are mapped to one list of names
+    (the first's, extended) before the sum."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[0:8], truth[8:12] = 1, 2  # building, road
+    names = ["background", "building", "road"]
+    for folder in ("p", "t"):
+        (tmp_path / folder).mkdir()
+    order_b = ["road", "background", "building", "car"]  # b's id of each of a's classes: 1 2 0
+    for name, ids, true_names in (("a", truth, names),
+                                  ("b", np.choose(truth, [1, 2, 0]).astype(np.uint8), order_b)):
+        _tagged(write_raster(tmp_path / "t" / f"{name}.tif", ids), true_names)
+        _tagged(write_raster(tmp_path / "p" / f"{name}.tif", truth), names)
+    result = run_cli("evaluate", tmp_path / "p", tmp_path / "t", "--json")
+    assert result.exit_code == 0, result.output
+    total = json.loads(result.stdout)
+    assert total["accuracy"] == 1.0 and total["mean_iou"] == 1.0
+    assert [(c["class"], c["support"]) for c in total["classes"]] == [
+        ("background", 2 * 160), ("building", 2 * 160), ("road", 2 * 80), ("car", 0)]
+    assert (total["foreground"]["tp"], total["foreground"]["fp"]) == (2 * 240, 0)
+
+
+def _tagged(path, names):
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES=json.dumps(names))
+    return path
