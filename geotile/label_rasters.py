@@ -813,7 +813,7 @@ def _one_class_list(summaries: list[dict], names, labels_path, from_class_map: b
         if len(summary["classes"]) < len(every):
             with rasterio.open(summary["output"], "r+") as dst:
                 dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(every))
-            write_categories(summary["output"], every, class_colours(len(every)))
+            write_categories(summary["output"], every, class_colours(len(every), every))
             summary["classes"] = every
 
 
@@ -980,7 +980,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 GEOTILE_LABELS=Path(str(labels_path)).name,
                                 **({"GEOTILE_COMPLETE": complete} if complete else {}))
             # the class ids named for GIS clients (gdalinfo "Categories:", QGIS)
-            write_categories(tmp, class_names, class_colours(len(class_names)))
+            write_categories(tmp, class_names, class_colours(len(class_names), class_names))
     if not covered:
         warnings.warn(f"{labels_path} does not cover {Path(image_path).name}: its mask is all "
                       f"the ignore value {IGNORE}. The label raster's CRS may be wrong, or it "

@@ -715,7 +715,7 @@ def _mask_one_image(
                 positives, ignored = _burn_bands(src, dst, near, options, progress, ignore)
             if options.channels[0] == "footprint":  # its class ids named for GIS clients
                 classes = json.loads(_class_names_json(names))  # (gdalinfo, QGIS)
-                write_categories(tmp, classes, class_colours(len(classes)))
+                write_categories(tmp, classes, class_colours(len(classes), classes))
     log.info("%s: %d features, %d positive pixels, %d ignored -> %s", image_path.name,
              len(on_image), positives, ignored, output_path)
     return {"image": str(image_path), "output": str(output_path), "features": len(on_image),

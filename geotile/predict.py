@@ -1226,7 +1226,7 @@ def _describe_output(dst, options, names, threshold, model) -> None:
             dst.offsets = [0.0] * dst.count
     else:
         dst.set_band_description(1, "class")
-        dst.write_colormap(1, _colours(len(names)))
+        dst.write_colormap(1, _colours(len(names), names))
     dst.update_tags(**tags)
 
 
@@ -1236,7 +1236,7 @@ def _write_sidecar(path: Path, options, names) -> None:
     from geotile.raster import write_categories
 
     if options.output_type == "class":
-        write_categories(path, names, _colours(len(names)))
+        write_categories(path, names, _colours(len(names), names))
 
 
 def _overview_resampling(options) -> str:
@@ -1244,10 +1244,10 @@ def _overview_resampling(options) -> str:
     return "mode" if options.output_type == "class" else "average"
 
 
-def _colours(count: int) -> dict[int, tuple[int, int, int, int]]:
+def _colours(count: int, names=None) -> dict[int, tuple[int, int, int, int]]:
     from geotile.raster import class_colours
 
-    return class_colours(count)
+    return class_colours(count, names)
 
 
 def _block_width(dst) -> int:

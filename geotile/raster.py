@@ -710,9 +710,36 @@ CLASS_PALETTE = [(0, 0, 0, 0), (230, 25, 75, 255), (60, 180, 75, 255), (255, 225
                  (250, 190, 212, 255)]
 
 
-def class_colours(count: int) -> dict[int, tuple[int, int, int, int]]:
-    """The colours of class ids 0..count-1."""
-    return {i: CLASS_PALETTE[i % len(CLASS_PALETTE)] for i in range(count)}
+def class_colours(count: int, names=None) -> dict[int, tuple[int, int, int, int]]:
+    """Distinct colours of class ids 0..count-1 (up to 65536): :data:`CLASS_PALETTE`, then
+    generated ones; id 0 is transparent black unless ``names`` name it a class
+    (:func:`~geotile.raster_kinds.zero_is_background`), which then takes a colour too."""
+    from geotile.raster_kinds import zero_is_background
+
+    shift = 0 if zero_is_background(names) else 1
+    colours = _distinct_colours(count + shift)
+    return {i: colours[i + shift] for i in range(count)}
+
+
+def _distinct_colours(count: int) -> list[tuple[int, int, int, int]]:
+    """:data:`CLASS_PALETTE` followed by colours spread over hue (golden angle), saturation
+    and value, each different from all before it."""
+    import colorsys
+
+    colours = list(CLASS_PALETTE[:count])
+    seen = {c[:3] for c in colours}
+    step = 0
+    while len(colours) < count:
+        hue = (step * 0.6180339887) % 1.0
+        saturation, value = (0.9, 0.6, 0.75)[step % 3], (0.95, 0.7, 0.5, 0.85)[step // 3 % 4]
+        rgb = tuple(round(255 * c) for c in colorsys.hsv_to_rgb(hue, saturation, value))
+        step += 1
+        while rgb in seen:  # past the spread's distinct colours: the next free one
+            code = (rgb[0] << 16 | rgb[1] << 8 | rgb[2]) + 7919
+            rgb = (code >> 16 & 255, code >> 8 & 255, code & 255)
+        seen.add(rgb)
+        colours.append((*rgb, 255))
+    return colours
 
 
 def read_categories(src, band: int = 1) -> list[str] | None:

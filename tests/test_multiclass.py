@@ -686,3 +686,23 @@ def _tagged(path, names):
     with rasterio.open(path, "r+") as dst:
         dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES=json.dumps(names))
     return path
+
+
+def test_class_colour_tables_are_distinct_and_colour_a_named_class_0(tmp_path):
+    """Colour tables repeated after 11 classes (ids 1, 12 and 23 alike; 11 and 22 black as
+    background), and a softmax model's class 0 was drawn transparent like background."""
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+    from geotile.raster import class_colours
+
+    colours = class_colours(255)
+    assert colours[0] == (0, 0, 0, 0)
+    assert len({c[:3] for c in colours.values()}) == 255
+    assert all(colours[i][3] == 255 for i in range(1, 255))
+    model = OnnxModel.from_path(_channel_model(tmp_path / "m.onnx", "Softmax",
+                                               ["water", "forest", "urban"]))
+    _, image = _image(tmp_path)
+    predict_raster(model, image, tmp_path / "c.tif", options=PredictOptions(output_type="class"))
+    with rasterio.open(tmp_path / "c.tif") as c:
+        table = [c.colormap(1)[i] for i in range(3)]
+    assert len(set(table)) == 3 and all(alpha == 255 for *_, alpha in table)
