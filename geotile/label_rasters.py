@@ -926,7 +926,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         with atomic_output(output_path, overwrite) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 copy_georeferencing(image, dst)
-                dst.set_band_description(1, "footprint")
+                # a 0/255 mask's 255 is the building; any other holds class ids
+                dst.set_band_description(1, "footprint" if binary else "class")
                 rows = streamed_band_rows(image.width, band_rows)
                 step = rows if offset is not None else _band_rows(label, image, rows)
                 # GDAL compresses and writes a band (without the GIL) while the next is read

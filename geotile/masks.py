@@ -710,8 +710,10 @@ def _mask_one_image(
                     GEOTILE_LABELS=Path(labels_path).name,
                     **({COMPLETE_TAG: complete} if complete else {}),
                 )
+                # one band of class ids (--class-field): "class", as predict's
+                multi = class_field is not None and tuple(options.channels) == ("footprint",)
                 for index, channel in enumerate(options.channels, start=1):
-                    dst.set_band_description(index, channel)
+                    dst.set_band_description(index, "class" if multi else channel)
                 positives, ignored = _burn_bands(src, dst, near, options, progress, ignore)
             if options.channels[0] == "footprint":  # its class ids named for GIS clients
                 classes = json.loads(_class_names_json(names))  # (gdalinfo, QGIS)

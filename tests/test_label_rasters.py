@@ -1218,3 +1218,21 @@ def test_class_0_named_as_a_class_is_labelled_not_empty(tmp_path, run_cli):
     result = run_cli("tile", image, "--masks", tmp_path / "mask2.tif", "--size", "16",
                      "--skip-empty", "-o", tmp_path / "patches2", "--json")
     assert json.loads(result.stdout)["skipped_empty"] == 2
+
+
+def test_class_masks_describe_their_band_as_class_not_footprint(tmp_path, run_cli):
+    """Masks of class ids (a palette's, class indices) said "footprint" (the building band)
+    to gdalinfo and QGIS; a 0/255 building mask still does."""
+    rng = np.random.default_rng(7)
+    ids = _scene(rng, (32, 32))
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 32, 32), np.uint8))
+    colours = write_raster(tmp_path / "colours.tif", _paint(ids))
+    index = write_raster(tmp_path / "index.tif", ids)
+    binary = write_raster(tmp_path / "binary.tif", np.where(ids == 2, 255, 0).astype(np.uint8))
+    for labels, extra, expected in ((colours, ["--palette", "potsdam"], "class"),
+                                    (index, [], "class"), (binary, [], "footprint")):
+        out = tmp_path / f"{labels.stem}_mask.tif"
+        result = run_cli("make-masks", labels, image, "-o", out, *extra)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out) as src:
+            assert src.descriptions == (expected,), labels.name

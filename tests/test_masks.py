@@ -138,6 +138,7 @@ def test_classes_later_rows_win_and_names_are_tagged(make_raster, tmp_path):
     with rasterio.open(tmp_path / "m.tif") as src:
         mask = src.read(1)
         names = json.loads(src.tags()["GEOTILE_CLASS_NAMES"])
+        assert src.descriptions == ("class",)  # class ids, not the building footprint
     assert names == ["background", "house", "shed"]
     assert mask[6, 6] == 2 and mask[1, 1] == 1 and mask[18, 18] == 0
     # reversed order: the later (big) polygon covers the small one
