@@ -495,8 +495,9 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
     """:func:`regularize_polygon` of the polygons at ``rows``, each kept off the others: off
     their pixels (the other polygons as they were), then off the larger regularised ones. A
     polygon left in pieces keeps its largest; one that no longer matches its outline (IoU
-    below 0.7: a triangle squared, half of it given up to a neighbour), or is invalid, keeps
-    its outline as it was (which no other polygon covers)."""
+    below 0.7: a triangle squared, half of it given up to a neighbour), whose area changed
+    by more than :data:`REGULARIZE_AREA_CHANGE`, or is invalid, keeps its outline as it was
+    (which no other polygon covers)."""
     import shapely
 
     regular = {i: regularize_polygon(geometries[i], cell) for i in np.flatnonzero(rows)
@@ -515,10 +516,18 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
         if shape.geom_type != "Polygon":
             parts = [p for p in shapely.get_parts(shape) if p.geom_type == "Polygon"]
             shape = max(parts, key=lambda p: p.area) if parts else None
+        area = geometries[i].area
         if shape is not None and shape.is_valid and \
-                shape.intersection(geometries[i]).area >= 0.7 * shape.union(geometries[i]).area:
+                shape.intersection(geometries[i]).area >= 0.7 * shape.union(geometries[i]).area \
+                and abs(shape.area - area) <= REGULARIZE_AREA_CHANGE * area:
             out[i] = shape
     return out
+
+
+#: how much --regularize may change a polygon's area (a fraction) before it keeps its pixels'
+#: outline: a squared outline losing a notch a neighbour holds would otherwise shrink twice
+#: and leave a gap no polygon covers
+REGULARIZE_AREA_CHANGE = 0.05
 
 
 def vectorize_polygons(
