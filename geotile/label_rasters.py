@@ -21,8 +21,9 @@ A label raster is either
   named ``ignore`` (or ``nodata``, ``void``) marks a colour to ignore (255) silently,
   e.g. the black eroded boundaries of ISPRS's "noBoundary" labels.
 
-A colour within :data:`NEAR` (16) in every band of a palette colour takes its class (the
-nearest: JPEG shifts colours), with a warning counting such pixels. Colours further off are
+A colour within :data:`NEAR` (16) in every band of one palette colour takes its class
+(JPEG shifts colours), with a warning counting such pixels; one within 16 of two palette
+colours (less than 32 apart) could be either and is not snapped. Colours further off are
 reported in one warning with their pixel counts and written as ``IGNORE`` (255), as are
 pixels where the image or the label raster is nodata, or that the label raster does not
 cover; 255 is declared as the mask's nodata.
@@ -268,7 +269,8 @@ def colours_to_ids(rgb: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
 
 class _Snap:
     """Colours off the palette by at most NEAR in every band (JPEG, antialiasing) take the
-    class of the nearest palette colour; counts the pixels so read."""
+    class of that palette colour when no other one is within NEAR (else they stay IGNORE: a
+    shift of up to NEAR makes them either); counts the pixels so read."""
 
     def __init__(self, codes: dict[str, int], table):
         self.codes = np.array(list(codes.values()), np.int64)
@@ -289,11 +291,13 @@ class _Snap:
         rgb = np.stack([found >> 16, found >> 8 & 255, found & 255], 1).astype(np.int64)
         best = np.full(found.size, NEAR + 1, np.int64)
         nearest = np.zeros(found.size, np.int64)
-        for k, colour in enumerate(self.rgb):  # Chebyshev distance, palette order on ties
+        near = np.zeros(found.size, np.int64)  # palette colours within NEAR
+        for k, colour in enumerate(self.rgb):  # Chebyshev distance
             distance = np.abs(rgb - colour).max(axis=1)
+            near += distance <= NEAR
             closer = distance < best
             best[closer], nearest[closer] = distance[closer], k
-        snap = (best > 0) & (best <= NEAR)
+        snap = (best > 0) & (near == 1)
         if not snap.any():
             return
         hit = snap[inverse.ravel()]
@@ -767,7 +771,7 @@ def make_masks_from_raster(
     if snap is not None and snap.pixels:
         cause = (f"its {lossy} compression (lossy) shifted them" if lossy
                  else "antialiasing or resampling may have shifted them")
-        warnings.warn(f"{labels_path}: {snap.pixels} pixels have a colour within {NEAR} of a "
+        warnings.warn(f"{labels_path}: {snap.pixels} pixels have a colour within {NEAR} of one "
                       f"palette colour, not it ({cause}); they take that colour's class.",
                       GeotileWarning, stacklevel=2)
     if unknown:

@@ -1060,7 +1060,7 @@ def test_colours_near_a_palette_colour_take_its_class(tmp_path, run_cli):
     np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
     summary = json.loads(result.stdout)["masks"][0]
     assert summary["unknown_pixels"] == 1 and summary["ignored_pixels"] == 3
-    assert "3 pixels have a colour within 16 of a palette colour" in result.stderr
+    assert "3 pixels have a colour within 16 of one palette colour" in result.stderr
     assert "[0, 0, 238]: 1 px" in result.stderr
     # under the image's nodata a pixel is 255, and not counted
     pixels = np.ones((3, 20, 30), np.uint8)
@@ -1236,3 +1236,41 @@ def test_class_masks_describe_their_band_as_class_not_footprint(tmp_path, run_cl
         assert result.exit_code == 0, result.output
         with rasterio.open(out) as src:
             assert src.descriptions == (expected,), labels.name
+
+
+def test_colours_near_two_palette_colours_are_not_snapped(tmp_path, run_cli):
+    """Cityscapes' bus [0, 60, 100] and train [0, 80, 100] are 20 apart: a colour within 16
+    of both (JPEG, antialiased borders) took the nearer's class, or the first's on a tie
+    (25 % of a quality 15 JPEG checkerboard given the other class). Only a colour within 16
+    of one palette colour is snapped; the others stay 255."""
+    palette = tmp_path / "palette.json"
+    palette.write_text(json.dumps({"bus": [0, 60, 100], "train": [0, 80, 100]}))
+    rgb = np.zeros((3, 4, 8), np.uint8)
+    rgb[1, :, :4], rgb[1, :, 4:], rgb[2] = 60, 80, 100
+    greens = {(0, 0): 70, (0, 1): 69, (0, 2): 64, (0, 3): 50, (0, 4): 71, (0, 5): 90,
+              (0, 6): 97, (1, 0): 62}
+    for (row, col), green in greens.items():
+        rgb[1, row, col] = green
+    labels = write_raster(tmp_path / "labels.png", rgb, driver="PNG")
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 4, 8), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--palette",
+                     palette)
+    assert result.exit_code == 0, result.output
+    expected = np.ones((4, 8), np.uint8)
+    expected[:, 4:] = 2
+    expected[0, [0, 1, 2, 4, 6]] = 255  # near both (70, 69, 64, 71); 17 off (97)
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+    assert "3 pixels have a colour within 16 of one palette colour" in result.stderr
+    # a checkerboard of 4 px squares of both colours as a quality 15 JPEG: none wrong
+    truth = np.where((np.indices((96, 96)) // 4).sum(axis=0) % 2 == 0, 1, 2).astype(np.uint8)
+    rgb = np.zeros((3, 96, 96), np.uint8)
+    rgb[1], rgb[2] = np.where(truth == 1, 60, 80), 100
+    labels = write_raster(tmp_path / "labels.tif", rgb, compress="jpeg", jpeg_quality=15,
+                          photometric="ycbcr", tiled=True, blockxsize=16, blockysize=16)
+    image = write_raster(tmp_path / "image96.tif", np.ones((3, 96, 96), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask96.tif", "--palette",
+                     palette)
+    assert result.exit_code == 0, result.output
+    mask = _read(tmp_path / "mask96.tif")[0]
+    assert (mask != 255).any() and (mask != 255).sum() < mask.size
+    assert ((mask != truth) & (mask != 255)).sum() == 0
