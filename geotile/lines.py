@@ -7,10 +7,12 @@ argmax, :func:`geotile.raster_kinds.class_ids`) -> skeleton of each class
 every two 8-adjacent skeleton pixels (a diagonal only where no orthogonal
 path joins them, so staircases do not form triangles). Rasters given together
 on one pixel grid (a mosaic of adjacent tiles) lend each other their pixels
-as context, and past the mosaic's edges and where its data ends (nodata, NaN) its
-pixels are mirrored, so skeletons run across tile edges and up to the last valid
-pixel instead of stopping half a road width short (a road along that edge keeps
-its line on the edge pixels).
+as context, and past the mosaic's edges its pixels are mirrored, so skeletons
+run across tile edges and up to the outer edge instead of stopping half a road
+width short (a road along the outer edge keeps its line on the edge pixels).
+No data (nodata, NaN) is background; a line that ends within half the road's width
+of it is drawn on straight through the road up to the last valid pixel, so a road
+running into no data reaches it and one along it keeps its centreline.
 Each band emits the segments that start in its own pixels, with pixel centres
 computed from the grid's indices, so the segments of all bands and tiles fit
 exactly; they are merged into paths between
@@ -178,13 +180,15 @@ def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
     """Class ids, scores and the owning raster (-1: no raster) of grid rows [r0, r1) and
     columns [c0, c1), read from every raster of ``group`` that covers part of them; and
     where none does, the class ids of ``others`` (rasters on other grids), nearest pixel,
-    with a mask of those pixels: context only, owned by no raster of the group."""
+    with a mask of those pixels: context only, owned by no raster of the group; and a mask
+    of the pixels that are no data in the group's rasters and have no context (ids 0)."""
     from rasterio.windows import Window
 
     shape = (r1 - r0, c1 - c0)
     ids = np.zeros(shape, np.int32)
     score = np.zeros(shape, np.float32)
     owner = np.full(shape, -1, np.int32)
+    footprint = np.zeros(shape, bool)
     for source in group:
         top, bottom = max(r0, source.row), min(r1, source.row + source.height)
         left, right = max(c0, source.col), min(c1, source.col + source.width)
@@ -193,6 +197,7 @@ def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
         window = Window(left - source.col, top - source.row, right - left, bottom - top)
         part_ids, part_score, valid = _read_ids(source, window)
         place = np.s_[top - r0:bottom - r0, left - c0:right - c0]
+        footprint[place] = True
         ids[place][valid], score[place][valid] = part_ids[valid], part_score[valid]
         owner[place][valid] = source.index
     context = np.zeros(shape, bool)
@@ -200,7 +205,7 @@ def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
         grid = group[0].transform * group[0].transform.translation(c0, r0)
         for other in others:
             _resample_other(other, grid, ids, owner, context)
-    return ids, score, owner, context
+    return ids, score, owner, context, footprint & (owner < 0) & ~context
 
 
 def _resample_other(other: _Source, grid, ids: np.ndarray, owner: np.ndarray,
@@ -242,10 +247,11 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
     of the skeleton segments starting in rows [top, top + rows) of ``source``; ``others``:
     the rasters on other grids, whose pixels are context where the group has none."""
     r0, c0 = source.row + top - halo, source.col - halo
-    ids, score, owner, context = _context(group, r0, source.row + top + rows + halo, c0,
-                                          source.col + source.width + halo, others)
+    ids, score, owner, context, no_data = _context(
+        group, r0, source.row + top + rows + halo, c0, source.col + source.width + halo,
+        others)
     known = owner >= 0
-    covered = known | context
+    covered = known | context | no_data  # no data: background
     filled = ids if covered.all() else _fill_unknown(ids, covered)
     core, cols = slice(halo, halo + rows), slice(halo, halo + source.width)
     from scipy import ndimage
@@ -256,6 +262,8 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
             continue
         inside = filled == class_id
         skeleton = road_skeleton(inside)
+        if no_data.any():
+            _extend_to_no_data(skeleton, inside, no_data)
         segments = pixel_segments(skeleton, core, cols, known)
         if len(segments):
             r, c = segments[..., 0], segments[..., 1]
@@ -323,9 +331,63 @@ def road_skeleton(inside: np.ndarray) -> np.ndarray:
     return image[1:-1, 1:-1].astype(bool)
 
 
+def _extend_to_no_data(skeleton: np.ndarray, inside: np.ndarray, no_data: np.ndarray) -> None:
+    """Draw on, in place, each end of ``skeleton`` that stops within half the road's width
+    of ``no_data``, straight through ``inside`` up to the last pixel before no data (a road
+    running into it); an end whose road stops in valid background first stays."""
+    from scipy import ndimage
+
+    to_no_data = ndimage.distance_transform_edt(~no_data)
+    half = ndimage.distance_transform_edt(inside | no_data)  # to valid background
+    height, width = skeleton.shape
+    for r, c in np.argwhere(skeleton & (to_no_data <= half + 1.5)).tolist():
+        around = _next_pixels(skeleton, r, c, {(r, c)})
+        if len(around) != 1:  # not an end
+            continue
+        back = _trace_back(skeleton, r, c, max(3, int(half[r, c])))
+        step = np.array([r - back[0], c - back[1]], float)
+        if not step.any():
+            continue
+        step /= np.abs(step).max()  # one pixel a step: 8-adjacent pixels
+        path = []
+        for k in range(1, int(2 * to_no_data[r, c]) + 3):
+            pr, pc = np.floor(np.array([r, c]) + k * step + 0.5).astype(int).tolist()
+            if not (0 <= pr < height and 0 <= pc < width) or not inside[pr, pc]:
+                if 0 <= pr < height and 0 <= pc < width and no_data[pr, pc]:
+                    for qr, qc in path:
+                        skeleton[qr, qc] = True
+                break
+            path.append((pr, pc))
+
+
+def _next_pixels(skeleton: np.ndarray, r: int, c: int, seen: set) -> list[tuple[int, int]]:
+    """The pixels of ``skeleton`` next to (r, c) and not ``seen``; of two that touch (a
+    staircase's corner), the orthogonal one."""
+    found = [(r + dr, c + dc) for dr, dc in _NEIGHBOURS
+             if 0 <= r + dr < skeleton.shape[0] and 0 <= c + dc < skeleton.shape[1]
+             and skeleton[r + dr, c + dc] and (r + dr, c + dc) not in seen]
+    if len(found) == 2 and max(abs(found[0][0] - found[1][0]),
+                               abs(found[0][1] - found[1][1])) == 1:
+        found = [p for p in found if p[0] == r or p[1] == c][:1]
+    return found
+
+
+def _trace_back(skeleton: np.ndarray, r: int, c: int, steps: int) -> tuple[int, int]:
+    """The pixel ``steps`` pixels back along ``skeleton`` from its end (r, c), or the last
+    one before a junction."""
+    seen = {(r, c)}
+    for _ in range(steps):
+        around = _next_pixels(skeleton, r, c, seen)
+        if len(around) != 1:
+            break
+        seen.update(around)
+        r, c = around[0]
+    return r, c
+
+
 def _fill_unknown(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """``ids`` where no raster covers the pixel, or it is no data, filled from the covered
-    ones, so that roads run on up to the edge of the data: mirrored about the nearest
+    """``ids`` where no raster covers the pixel filled from the covered ones, so that roads
+    run on past the mosaic's edges: mirrored about the nearest
     covered pixel (a road crossing the edge goes on straight; one along the edge keeps its
     centreline on the edge pixels, inside, where repeating the edge pixel would widen it
     outwards and move its centreline out of the data); where the mirror image is not

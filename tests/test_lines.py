@@ -1265,6 +1265,35 @@ def test_roads_run_up_to_the_last_valid_pixel_before_no_data(make_raster, tmp_pa
     assert frame["length_m"].sum() == pytest.approx(49.5 + 54.5)
 
 
+@pytest.mark.parametrize("notch", ["above", "beside_end"])
+def test_a_road_along_no_data_keeps_its_centreline(make_raster, tmp_path, notch):
+    """A fully valid 10 px road whose side borders no data (a nodata notch over it, from
+    column 100 on, 1 m pixels) was pulled onto the nodata edge: 90 m of the line 5 m off the
+    road's centre, with a kink. It keeps the centreline it has without the notch (off by
+    0 px); a road running into no data still reaches the last valid pixel."""
+    from geotile.lines import vectorize_lines
+
+    transform = from_origin(X0, Y0, 1, 1)
+    road = np.zeros((200, 200), np.uint8)
+    road[60:70] = 1
+    plain = make_raster("plain.tif", road, transform=transform, nodata=255)
+    if notch == "above":
+        road[:60, 100:] = 255
+    else:  # no data above the road from column 100 and past its end at column 180
+        road[:60, 100:] = 255
+        road[:, 180:] = 255
+    notched = make_raster("notch.tif", road, transform=transform, nodata=255)
+    lines = {}
+    for name, path in (("plain", plain), ("notch", notched)):
+        vectorize_lines(path, tmp_path / f"{name}.gpkg")
+        lines[name] = gpd.read_file(tmp_path / f"{name}.gpkg").geometry
+    assert len(lines["notch"]) == 1
+    ys = {y for _, y in lines["notch"][0].coords}
+    assert ys == {y for _, y in lines["plain"][0].coords}, list(lines["notch"][0].coords)
+    xs = sorted(x - X0 for x, _ in lines["notch"][0].coords)
+    assert (xs[0], xs[-1]) == (0.5, 199.5 if notch == "above" else 179.5)
+
+
 def test_lines_just_beyond_the_buffer_are_not_said_to_cover_different_ground(tmp_path,
                                                                             caplog):
     """A prediction 1.5 m beside an east-west truth road (its box of no height) scores 0 at
