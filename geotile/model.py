@@ -1124,12 +1124,14 @@ def _load_model(path: Path):
 
 #: ops before a model's own input scaling that do not change the pixel values
 _INPUT_PASS_OPS = {"Cast", "Identity", "Transpose"}
+#: ops that read only a tensor's shape (torch's ``F.interpolate(size=x.shape[-2:])``)
+_SHAPE_OPS = {"Shape", "Size"}
 
 
 def graph_scales_input(graph, input_name: str) -> bool:
     """Whether the model brings 0..255 pixels to 0..1 (or -1..1) itself: the input, through
     Cast/Transpose only, goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras
-    Rescaling, torch ``x / 255``)."""
+    Rescaling, torch ``x / 255``); Shape and Size of it are left aside."""
     from geotile.onnx_graph import constant_values
 
     constants = constant_values(graph)
@@ -1147,7 +1149,7 @@ def graph_scales_input(graph, input_name: str) -> bool:
         return None
 
     def scales(name: str, depth: int = 0) -> bool:
-        consumers = [n for n in graph.node if name in n.input]
+        consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
         if not consumers or depth > 8:
             return False
         for node in consumers:

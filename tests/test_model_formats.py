@@ -640,26 +640,37 @@ def test_mean_and_std_on_the_0_255_scale_apply_to_raw_pixels(tmp_path, caplog):
 def _rescaling_model(path, first: str):
     """A model that scales its own input to 0..1 before a 1x1 Conv and a Softmax: keras
     Rescaling(1/255) as tf2onnx writes it (NHWC, Mul + Add 0), torch's x / 255 (Div), a
-    Cast first, keras Rescaling(1/127.5, offset=-1)."""
+    Cast first, keras Rescaling(1/127.5, offset=-1), torch's x / 255 with
+    ``F.interpolate(size=x.shape[-2:])`` at the end (the input also feeds Shape and Size)."""
     make = helper.make_node
     consts = {"k": np.array(1 / 255, np.float32), "d": np.array(255, np.float32),
               "zero": np.array(0, np.float32), "half": np.array(1 / 127.5, np.float32),
-              "minus": np.array(-1, np.float32)}
+              "minus": np.array(-1, np.float32), "start": np.array([2], np.int64),
+              "stop": np.array([4], np.int64), "nc": np.array([1, 3], np.int64)}
     conv, weights = conv1x1("scaled", "z", 3, 3, seed=31)
+    resize = []
+    if first == "div-shape":
+        conv, weights = conv1x1("scaled", "y", 3, 3, seed=31)
+        resize = [make("Shape", ["input"], ["shape"]), make("Size", ["input"], ["size"]),
+                  make("Slice", ["shape", "start", "stop"], ["hw"]),
+                  make("Concat", ["nc", "hw"], ["sizes"], axis=0),
+                  make("Resize", ["y", "", "", "sizes"], ["z"], mode="nearest")]
     firsts = {"keras": [make("Transpose", ["input"], ["t"], perm=[0, 3, 1, 2]),
                         make("Mul", ["t", "k"], ["m"]), make("Add", ["m", "zero"], ["scaled"])],
               "div": [make("Div", ["input", "d"], ["scaled"])],
+              "div-shape": [make("Div", ["input", "d"], ["scaled"])],
               "cast-mul": [make("Cast", ["input"], ["c"], to=FLOAT),
                            make("Mul", ["k", "c"], ["scaled"])],
               "minus-one": [make("Mul", ["input", "half"], ["m"]),
                             make("Add", ["m", "minus"], ["scaled"])]}
     layout = ["N", "H", "W", 3] if first == "keras" else ["N", 3, "H", "W"]
-    return save_graph(path, [*firsts[first], conv, make("Softmax", ["z"], ["output"], axis=1)],
+    return save_graph(path, [*firsts[first], conv, *resize,
+                             make("Softmax", ["z"], ["output"], axis=1)],
                       [("input", FLOAT, layout)], [("output", FLOAT, ["N", 3, "H", "W"])],
                       {**weights, **consts})
 
 
-@pytest.mark.parametrize("first", ["keras", "div", "cast-mul", "minus-one"])
+@pytest.mark.parametrize("first", ["keras", "div", "cast-mul", "minus-one", "div-shape"])
 def test_a_model_that_rescales_its_input_gets_raw_pixels(tmp_path, image, caplog, first):
     """The model divides by 255 itself: uint8 pixels divided by 255 first reached it as
     0..0.004 (75 % of class pixels wrong); --scale still wins."""
