@@ -311,6 +311,8 @@ class ModelOutput:
     not_probabilities: str = ""
     class_ids: bool = False  # ArgMax or a comparison, cast to float: ids or a 0/1 mask
     names: list[str] = field(default_factory=list)
+    #: probabilities a cubic Resize takes a little past 0..1: clipped back
+    overshoots: bool = False
 
     @property
     def multi_label(self) -> bool:
@@ -527,7 +529,8 @@ class OnnxModel:
             end = ends.get(o.name, GraphEnd())
             outputs.append(ModelOutput(o.name, i, ends_in_activation=bool(end.kind),
                                        final_kind=end.kind, not_probabilities=end.problem(),
-                                       class_ids=ids.get(o.name, False)))
+                                       class_ids=ids.get(o.name, False),
+                                       overshoots=end.overshoots and end.probabilities))
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
             return outputs
@@ -983,6 +986,8 @@ class OnnxModel:
                 out = _activate(out, output.activation)
             if self.output_scale != 1.0:
                 out = out * np.float32(self.output_scale)
+            if output.overshoots and output.activation == "none" and not self.raw_values:
+                out = np.clip(out, 0, 1)
             if not self._range_checked and output.activation == "none" and not self.raw_values:
                 self._check_probabilities(output, out)
             if out.shape[-1] != geometry.out:
@@ -1187,6 +1192,8 @@ class GraphEnd:
     ops: tuple[str, ...] = ()
     #: why they are not per-pixel values whatever their range, and the fix
     why: str = ""
+    #: a cubic Resize may take them a little past low..high (interpolation overshoot)
+    overshoots: bool = False
 
     @property
     def probabilities(self) -> bool:
@@ -1304,10 +1311,12 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
         kind = kinds.pop() if len(kinds) == 1 else "final"
         ops = max((e.ops for e in ends), key=len)
         why = next((e.why for e in ends if e.why), "")
+        over = any(e.overshoots for e in ends)
         if op_type is None:
-            return GraphEnd(kind, min(e.low for e in ends), max(e.high for e in ends), ops, why)
+            return GraphEnd(kind, min(e.low for e in ends), max(e.high for e in ends), ops, why,
+                            over)
         low, high = _interval(op_type, [(e.low, e.high) for e in ends])
-        return GraphEnd(kind, low, high, (*ops, op_type), why)
+        return GraphEnd(kind, low, high, (*ops, op_type), why, over)
 
     def clip(node, depth: int) -> GraphEnd:
         bounds = [attribute(node, "min", -math.inf), attribute(node, "max", math.inf)]
@@ -1322,7 +1331,7 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
             return GraphEnd("final", low, high, ("Clip",)) if low >= 0 and high <= 1 \
                 else GraphEnd()
         return dataclasses.replace(inner, low=max(inner.low, low), high=min(inner.high, high),
-                                   ops=(*inner.ops, "Clip"))
+                                   ops=(*inner.ops, "Clip"), overshoots=False)
 
     def final(name: str, depth: int = 0) -> GraphEnd:
         if name in memo:
@@ -1353,6 +1362,8 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
                 result = combined(node.input, kind, depth)
             elif kind in _PASS_THROUGH_OPS or kind in _REDUCTIONS:
                 result = final(node.input[0], depth + 1)
+                if kind in ("Resize", "Upsample") and attribute(node, "mode") == "cubic":
+                    result = dataclasses.replace(result, overshoots=True)
         memo[name] = result
         return result
 

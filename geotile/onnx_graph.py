@@ -1,7 +1,7 @@
 """The few parts of an ONNX file geotile reads before running it: node ops, their
-inputs/outputs and attributes (a Transpose's perm, a Softmax's axis), the graph's input and
-output names, the default opset, small constants (a Mul's 1/255, a Clip's bounds) and where
-initialisers keep external data.
+inputs/outputs and attributes (a Transpose's perm, a Softmax's axis, a Resize's mode), the
+graph's input and output names, the default opset, small constants (a Mul's 1/255, a Clip's
+bounds) and where initialisers keep external data.
 
 Parsed by protobuf against a subset of onnx.proto (same field numbers; other fields are
 skipped), in a private descriptor pool. Importing the ``onnx`` package instead costs about
@@ -23,7 +23,7 @@ _SCHEMA = {
                   ("attribute", 5, "message", True, "AttributeProto"),
                   ("domain", 7, "string", False, None)],
     "AttributeProto": [("name", 1, "string", False, None), ("f", 2, "float", False, None),
-                       ("i", 3, "int64", False, None),
+                       ("i", 3, "int64", False, None), ("s", 4, "bytes", False, None),
                        ("t", 5, "message", False, "TensorProto"),
                        ("floats", 7, "float", True, None), ("ints", 8, "int64", True, None)],
     "TensorProto": [("dims", 1, "int64", True, None), ("data_type", 2, "int32", False, None),
@@ -166,13 +166,15 @@ def constant_values(graph) -> dict:
 
 
 def attribute(node, name: str, default=None):
-    """An attribute of ``node``: its int, float or ints, else ``default``."""
+    """An attribute of ``node``: its int, float, string or ints, else ``default``."""
     for entry in node.attribute:
         if entry.name == name:
             if entry.ints:
                 return list(entry.ints)
             if entry.floats:
                 return list(entry.floats)
+            if entry.HasField("s"):
+                return entry.s.decode(errors="replace")
             return entry.i if entry.HasField("i") else entry.f if entry.HasField("f") \
                 else default
     return default

@@ -131,6 +131,34 @@ def test_a_scaled_activation_or_tanh_is_refused(tmp_path, run_cli, make_raster, 
         np.testing.assert_allclose(raw.read(), whole(path, image)[0][0], atol=1e-4)
 
 
+def test_a_cubic_upsampling_of_probabilities_is_clipped_not_refused(tmp_path, run_cli,
+                                                                     make_raster):
+    """Sigmoid at half resolution, then Resize(cubic) x2 (a head upsampled at the end)
+    overshoots 0..1 (about -0.2..1.2): it was refused as not probabilities at run time
+    (linear was accepted). Cubic Resize of probabilities stays probabilities: written
+    clipped to 0..1."""
+    make = helper.make_node
+    conv = make("Conv", ["input", "W", "B"], ["z"], kernel_shape=[1, 1])
+    weights = {"W": np.full((1, 3, 1, 1), 1, np.float32), "B": np.array([-1.5], np.float32)}
+    nodes = [conv, make("Mul", ["z", "k"], ["steep"]),
+             make("MaxPool", ["steep"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+             make("Sigmoid", ["pooled"], ["prob"]),
+             make("Resize", ["prob", "", "scales"], ["output"], mode="cubic")]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "k": np.array(20, np.float32),
+                       "scales": np.array([1, 1, 2, 2], np.float32)})
+    tile = np.repeat(((np.indices((64, 64)) // 2).sum(axis=0) % 2 * 255)[None], 3, 0)
+    tile = tile.astype(np.uint8)  # 2 px squares: 1 px at half resolution
+    raw = whole(path, tile)[0][0]
+    assert raw.min() < -0.05 and raw.max() > 1.05  # the overshoot
+    result = run_cli("predict", path, make_raster("img.tif", tile), "-o", tmp_path / "o.tif",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), np.clip(raw, 0, 1), atol=1e-5)
+
+
 @pytest.mark.parametrize("classes", [1, 3])
 @pytest.mark.parametrize("opset", [17, 10])
 @pytest.mark.parametrize("bounds", [(-10, 10), (0, 1)])
