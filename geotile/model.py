@@ -1197,9 +1197,11 @@ class GraphEnd:
 
     @property
     def probabilities(self) -> bool:
-        """Final values the graph cannot take outside 0..1 (unknown bounds: believed)."""
-        return bool(self.kind) and not self.why and not (
-            self.low < -PROBABILITY_TOLERANCE or self.high > 1 + PROBABILITY_TOLERANCE)
+        """Final values the graph cannot take outside 0..1; unknown (infinite) bounds, as of
+        a weight map too large to be read, are believed: the first batch's values decide."""
+        unknown = math.isinf(self.low) or math.isinf(self.high)
+        return bool(self.kind) and not self.why and (unknown or not (
+            self.low < -PROBABILITY_TOLERANCE or self.high > 1 + PROBABILITY_TOLERANCE))
 
     def problem(self) -> str:
         """Why these final values are not probabilities 0..1 and the fix, or ""."""

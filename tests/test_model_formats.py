@@ -131,6 +131,38 @@ def test_a_scaled_activation_or_tanh_is_refused(tmp_path, run_cli, make_raster, 
         np.testing.assert_allclose(raw.read(), whole(path, image)[0][0], atol=1e-4)
 
 
+@pytest.mark.parametrize(("classes", "low", "high"), [(1, 0.0, 1.0), (80, 0.5, 1.0),
+                                                      (1, 0.0, 100.0)])
+def test_an_activation_times_a_large_constant_is_read_by_its_values(tmp_path, run_cli,
+                                                                   make_raster, image, classes,
+                                                                   low, high):
+    """Sigmoid x a 64 x 64 weight map in 0..1, Softmax over 80 classes x per-class weights
+    0.5..1 ([1, 80, 1, 1]): constants of more than 64 values were read as -inf..inf and the
+    models refused as 'gives values -inf..inf'. Within 0..1 they are written as the model
+    gives them; a map of 0..100 is refused in one line with the values it gives."""
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, classes, seed=34)
+    act = (helper.make_node("Sigmoid", ["logits"], ["prob"]) if classes == 1 else
+           helper.make_node("Softmax", ["logits"], ["prob"], axis=1))
+    shape = (1, 1, 64, 64) if classes == 1 else (1, classes, 1, 1)
+    factor = np.linspace(low, high, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    path = save_graph(tmp_path / "m.onnx",
+                      [conv, act, helper.make_node("Mul", ["prob", "w"], ["output"])],
+                      [("input", FLOAT, ["N", 3, 64, 64])],
+                      [("output", FLOAT, ["N", classes, 64, 64])], {**weights, "w": factor})
+    tile = image[:, :64, :64]
+    result = run_cli("predict", path, make_raster("img.tif", tile), "-o", tmp_path / "o.tif",
+                     "--tile-size", "64")
+    if high > 1:
+        assert_one_line_error(result, "m.onnx", "--activation none")
+        assert "inf" not in result.stderr and "gives 0" in result.stderr
+        return
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), whole(path, tile)[0][0], atol=1e-5)
+
+
 def test_a_cubic_upsampling_of_probabilities_is_clipped_not_refused(tmp_path, run_cli,
                                                                      make_raster):
     """Sigmoid at half resolution, then Resize(cubic) x2 (a head upsampled at the end)
