@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.raster_kinds import alpha_bands, zero_is_background
+from geotile.raster_kinds import alpha_bands, counts_0_255, kind_0_255, zero_is_background
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
 
@@ -629,26 +629,20 @@ def _refuse_grey(label, labels_path, codes: dict[str, int]) -> None:
                      "Leave out --palette to read band 1 as the class ids.")
 
 
-#: a uint8 label raster is a 0/255 mask when at least this share of its valid pixels is 0
-#: or 255, 255 outnumbering the other values (strays of resampling or JPEG)
-BINARY_SHARE = 0.99
-
-
 def _is_binary_0_255(label, labels_path) -> bool:
-    """Whether a uint8 label raster is a 0/255 mask (INRIA's, Massachusetts', DeepGlobe's):
-    its valid pixels 0 or 255 but for strays (:data:`BINARY_SHARE`), 255 outnumbering them.
-    Strays are read as 1 from 128 up, with one warning counting them; strays all below 128
-    may be class ids (255 then the ignore value): read so, with a warning. A declared
-    nodata 0 is a mask's background (:func:`_zero_is_background`), with a warning."""
-    counts = _value_counts(label)
-    if counts is None:
+    """Whether a uint8 label raster is a 0/255 mask (INRIA's, Massachusetts', DeepGlobe's),
+    by the rule tile and evaluate use (:func:`~geotile.raster_kinds.kind_0_255`). Strays
+    are read as 1 from 128 up, with one warning counting them; strays all below 128 may be
+    class ids (255 then the ignore value): read so, with a warning. A declared nodata 0 is
+    a mask's background (:func:`_zero_is_background`), with a warning."""
+    counts = counts_0_255(label)
+    kind = kind_0_255(counts) if counts is not None else None
+    if kind not in ("binary", "low"):
         return False
     high, others = int(counts[255]), int(counts[1:255].sum())
-    if high == 0 or others > high or others > (1 - BINARY_SHARE) * counts.sum():
-        return False
     ranked = np.argsort(-counts[1:255], kind="stable")[:8] + 1
     shown = ", ".join(f"{v}: {counts[v]} px" for v in ranked.tolist() if counts[v])
-    if others and not counts[128:255].any():
+    if kind == "low":
         warnings.warn(f"{labels_path}: 0 and 255 but for {others} pixels of values below 128 "
                       f"({shown}): read as class ids, 255 ({high} px) as the ignore value. If "
                       "it is a 0/255 mask (255 the positive class), make it one first "
@@ -664,33 +658,6 @@ def _is_binary_0_255(label, labels_path) -> bool:
                       f"({shown}), as resampling or JPEG leave: read as 1 from 128 up, else 0.",
                       GeotileWarning, stacklevel=4)
     return True
-
-
-def _value_counts(label) -> np.ndarray | None:
-    """(256,) counts of band 1's values over the valid pixels (every pixel for a nodata of
-    0) of a uint8 raster of one band or R = G = B, an alpha band aside; None for another
-    raster, or once more than 1 - BINARY_SHARE of its pixels are seen to be neither 0 nor
-    255 (a class raster: read no further)."""
-    from geotile.raster import paletted
-
-    if label.dtypes[0] != "uint8" or paletted(label):
-        return None
-    one = label.count == 1 or (label.count == 2 and alpha_bands(label) == [2])
-    bands = [1] if one else _grey_bands(label)
-    if bands is None:
-        return None
-    limit = (1 - BINARY_SHARE) * label.width * label.height
-    counts = np.zeros(256, np.int64)
-    for _, window in label.block_windows(1):
-        block = label.read(bands, window=window)
-        if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
-            return None
-        valid = block[0] if _zero_is_background(label, True) else block[0][
-            label.dataset_mask(window=window) > 0]
-        counts += np.bincount(valid.ravel(), minlength=256)
-        if counts[1:255].sum() > limit:
-            return None
-    return counts
 
 
 def _zero_is_background(label, binary: bool) -> bool:

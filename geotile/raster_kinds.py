@@ -455,22 +455,54 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
     return few and not grey and int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2
 
 
-#: values_0_255 of the rasters already scanned, by (name, shape, mtime); oldest dropped first
-_SCANNED: dict[tuple, str | None] = {}
+#: a uint8 raster is a 0/255 mask when at least this share of its valid pixels is 0 or 255,
+#: 255 outnumbering the other values (strays of resampling or JPEG)
+BINARY_SHARE = 0.99
+#: counts_0_255 of the rasters already scanned, by (name, shape, mtime); oldest dropped first
+_SCANNED: dict[tuple, np.ndarray | None] = {}
 _SCANNED_MAX = 256
 
 
-def values_0_255(label) -> str | None:
-    """"binary" when a uint8 label raster without nodata holds only 0 and some 255, in one
-    band or repeated in every band (INRIA's, Massachusetts' and DeepGlobe's road ground
-    truth): 255 is then the positive class (id 1), as tile and evaluate read it, not the
-    ignore value; "zeros" when it holds only 0; else None. Exact: read block by block at
-    full resolution, stopping at the first other value (a class raster shows one in its
-    first blocks); once per file (cached by name, shape and modification time)."""
+def values_0_255(label, nodata: bool = False) -> str | None:
+    """"binary" when a uint8 label raster is a 0/255 mask (INRIA's, Massachusetts' and
+    DeepGlobe's road ground truth; one band, or grey in three): 255 is then the positive
+    class (id 1), as tile, evaluate and make-masks read it, not the ignore value; "zeros"
+    when it holds only 0; else None (:func:`kind_0_255` of :func:`counts_0_255`). A raster
+    declaring nodata is None unless ``nodata`` (make-masks: its 0 is background)."""
+    if label.nodata is not None and not nodata:
+        return None
+    counts = counts_0_255(label)
+    kind = kind_0_255(counts) if counts is not None else None
+    return kind if kind in ("binary", "zeros") else None
+
+
+def kind_0_255(counts: np.ndarray) -> str | None:
+    """The one rule of a 0/255 mask, from band 1's (256,) value counts: "binary" when 255
+    is there and the other values (strays) are at most 1 - BINARY_SHARE of the pixels,
+    fewer than the 255s and some from 128 up (read >= 128 as 1); "zeros" when all are 0;
+    "low" when it is so but its strays are all below 128 (class ids, 255 to ignore); else
+    None."""
+    high, others = int(counts[255]), int(counts[1:255].sum())
+    if not others:
+        return "binary" if high else "zeros"
+    if high == 0 or others > high or others > (1 - BINARY_SHARE) * counts.sum():
+        return None
+    return "binary" if counts[128:255].any() else "low"
+
+
+def counts_0_255(label) -> np.ndarray | None:
+    """(256,) counts of band 1's values over the valid pixels (every pixel for a nodata of
+    0: a mask's background) of a uint8 raster of one band or R = G = B (an alpha band
+    aside), or None: another raster, or one seen not to be a 0/255 mask (bands that differ,
+    too many strays, or strays before any 255: a class raster shows it in its first
+    blocks). Read block by block, stopping there; once per file (cached by name, shape and
+    modification time)."""
     from geotile.raster import paletted
 
-    if label.dtypes[0] != "uint8" or label.nodata is not None or label.count not in (1, 3, 4) \
-            or paletted(label) or set(alpha_bands(label)) & {1, 2, 3}:
+    alpha = set(alpha_bands(label))
+    if label.dtypes[0] != "uint8" or paletted(label) or label.count not in (1, 2, 3, 4) or (
+            alpha & ({1} if label.count <= 2 else {1, 2, 3})) or (
+            label.count == 2 and alpha != {2}):
         return None
     path = Path(str(label.name))
     if not path.exists():  # in memory or remote: no modification time to tell a rewrite
@@ -483,19 +515,24 @@ def values_0_255(label) -> str | None:
     return _SCANNED[key]
 
 
-def _scan_0_255(label) -> str | None:
-    """:func:`values_0_255` from every block of ``label`` (uncached)."""
-    bands = [1] if label.count == 1 else [1, 2, 3]
-    positive = False
+def _scan_0_255(label) -> np.ndarray | None:
+    """:func:`counts_0_255` from the blocks of ``label`` (uncached)."""
+    from geotile.raster import has_nodata
+
+    bands = [1] if label.count <= 2 else [1, 2, 3]
+    masked = label.nodata != 0 and has_nodata(label)
+    limit = (1 - BINARY_SHARE) * label.width * label.height
+    counts = np.zeros(256, np.int64)
     for _, window in label.block_windows(1):
         block = label.read(bands, window=window)
         if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
             return None
-        high = block[0] == 255
-        if not (high | (block[0] == 0)).all():
+        valid = block[0][label.dataset_mask(window=window) > 0] if masked else block[0]
+        found = np.bincount(valid.ravel(), minlength=256)
+        counts += found
+        if found[1:255].any() and (not counts[255] or counts[1:255].sum() > limit):
             return None
-        positive = positive or bool(high.any())
-    return "binary" if positive else "zeros"
+    return counts
 
 
 def alpha_bands(src) -> list[int]:

@@ -593,6 +593,30 @@ def test_pad_keeps_the_buildings_of_a_0_255_mask(run_cli, make_raster, tmp_path,
     assert (valid[inside] == 255).all()  # the building's 255 pixels are data, not nodata
 
 
+def test_a_0_255_mask_with_strays_pads_as_make_masks_reads_it(run_cli, make_raster, tmp_path):
+    """A DeepGlobe-style 0/255 mask with 3 stray pixels (128, 1, 254) was a 0/255 mask for
+    make-masks but class ids for tile --edge pad, padded with 255 (a building). One rule:
+    tile pads it with 0 under a mask band, as a 0/255 mask."""
+    import rasterio
+
+    image = make_raster("img.tif", np.full((3, 40, 100), 100, np.uint8))
+    mask = np.zeros((40, 100), np.uint8)
+    mask[5:20, 30:95] = 255
+    mask[5, 30], mask[19, 60], mask[10, 94] = 128, 1, 254
+    mask_path = make_raster("img_mask.tif", mask)
+    result = run_cli("tile", image, "--masks", mask_path, "--size", "64", "--edge", "pad",
+                     "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "p" / "masks" / "img_0_1.tif") as patch:
+        values, valid = patch.read(1), patch.dataset_mask()
+    assert (values[:, 36:] == 0).all() and (valid[:, 36:] == 0).all()
+    np.testing.assert_array_equal(values[:40, :36], mask[:, 64:])
+    result = run_cli("make-masks", mask_path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as made:
+        np.testing.assert_array_equal(made.read(1), (mask >= 128).astype(np.uint8))
+
+
 @pytest.mark.parametrize("fmt", ["png", "npy"])
 def test_pad_of_a_0_255_mask_in_png_or_npy_is_background_and_said(run_cli, make_raster,
                                                                    tmp_path, fmt):

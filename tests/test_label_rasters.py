@@ -1274,3 +1274,25 @@ def test_colours_near_two_palette_colours_are_not_snapped(tmp_path, run_cli):
     mask = _read(tmp_path / "mask96.tif")[0]
     assert (mask != 255).any() and (mask != 255).sum() < mask.size
     assert ((mask != truth) & (mask != 255)).sum() == 0
+
+
+def test_the_0_255_rule_reads_a_class_raster_no_further_than_its_first_block(tmp_path,
+                                                                              monkeypatch):
+    """A class raster of ids 0, 1, 2 (0.8 % non-zero, no 255), tiled 256 px: make-masks'
+    0/255 detection read all its 16 blocks before any mask (256 on a 4096 px raster); it
+    stops at the first block holding an id while no 255 is seen, once per file."""
+    from geotile.label_rasters import label_raster_kind
+
+    ids = np.zeros((1024, 1024), np.uint8)
+    ids[::128, :] = 1
+    ids[:, ::512] = 2
+    path = write_raster(tmp_path / "classes.tif", ids, tiled=True, blockxsize=256,
+                        blockysize=256)
+    reads = []
+    read = rasterio.io.DatasetReader.read
+    monkeypatch.setattr(rasterio.io.DatasetReader, "read",
+                        lambda self, *a, **k: reads.append(1) or read(self, *a, **k))
+    for _ in range(2):
+        with rasterio.open(path) as src:
+            assert label_raster_kind(src, path, None) == ([1], "index")
+    assert len(reads) == 1
