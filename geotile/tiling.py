@@ -47,7 +47,7 @@ import shutil
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -711,6 +711,16 @@ def tile_rasters(
             "mask patches, which hold no mask band to mark it (index.csv's nodata_fraction "
             "counts it). Use --format tif to have the padding marked.",
             GeotileWarning, stacklevel=2)
+    summary = TileSummary(Path(outdir))
+    digests = _part_digests(images, masks, extras, options, masks_from, zeros_binary)
+    run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)},
+                               [annotations.labels] if annotations is not None else [])
+    if resume:  # a finished run: nothing to read
+        finished = _finished_run(Path(outdir), run_digest)
+        if finished is not None:
+            return finished
+        overwrite = overwrite or _holds_geotile_output(Path(outdir))
+        _remove_staging(Path(outdir))
     plan = None
     if options.split is not None:
         kept = None  # the proportions are those of the patches filtering keeps
@@ -720,16 +730,6 @@ def tile_rasters(
                     for i, image in enumerate(images)]
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed, kept)
-    summary = TileSummary(Path(outdir))
-    digests = _part_digests(images, masks, extras, options, masks_from, zeros_binary)
-    run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)},
-                               [annotations.labels] if annotations is not None else [])
-    if resume:
-        finished = _finished_run(Path(outdir), run_digest)
-        if finished is not None:
-            return finished
-        overwrite = overwrite or _holds_geotile_output(Path(outdir))
-        _remove_staging(Path(outdir))
     parts = _parts_folder(outdir)
     made = [p for p in parts.parents if not p.exists()]  # removed again on failure
     if not resume:  # left by a killed run: start afresh
@@ -941,17 +941,23 @@ def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
         kept = np.zeros(grid.shape, bool)
         ignore_value = mask_src.nodata if mask_src is not None else None
         zero_class = _zero_class(mask_src)
-        # without max_nodata only the mask counts: it stands for the image too
-        pixels = src if nodata else mask_src
-        # the padding's fill counts for nothing (it is never positive, always nodata)
-        with contextlib.closing(iter_patches(pixels, mask_src, grid, extra_src,
-                                             mask_fill=0)) as patches:
+        # the padding's fill counts for nothing (it is never positive, always nodata);
+        # without max_nodata only the mask counts: read once, as the pixels
+        with contextlib.closing(iter_patches(src, mask_src, grid, extra_src, mask_fill=0)
+                                if nodata else _mask_patches(mask_src, grid)) as patches:
             for data in patches:
                 nodata_fraction, positive = _fractions(data, ignore_value, zero_class)
                 kept[data.patch.row, data.patch.col] = not (
                     (nodata and nodata_fraction > options.max_nodata)
                     or (options.skip_empty and not positive))
     return kept
+
+
+def _mask_patches(mask_src, grid: Grid) -> Iterator[PatchData]:
+    """The patches of ``mask_src`` as masks (its valid pixels: mask_valid), read once."""
+    with contextlib.closing(iter_patches(mask_src, None, grid)) as patches:
+        for data in patches:
+            yield replace(data, mask=data.pixels, mask_valid=data.valid)
 
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,

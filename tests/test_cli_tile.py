@@ -18,6 +18,42 @@ def test_tile_with_split_prints_summary(run_cli, make_raster, tmp_path):
     assert len(list((tmp_path / "out" / "masks").iterdir())) == 4
 
 
+
+def test_split_with_skip_empty_reads_the_mask_once_more_and_resume_reads_nothing(
+        run_cli, make_raster, tmp_path, monkeypatch):
+    """tile --split --skip-empty read the mask three times (twice to choose the patches it
+    keeps, once to cut them; the image once) and --resume of a finished run read the image
+    and the mask again before finding it finished. The choice reads the mask once; --resume
+    of a finished run reads nothing."""
+    from collections import Counter
+
+    import geotile.raster
+
+    image = make_raster("img.tif", np.ones((3, 200, 200), np.uint8))
+    mask = np.zeros((200, 200), np.uint8)
+    mask[20:60, 20:180] = 1
+    mask_path = make_raster("mask.tif", mask)
+    reads: Counter = Counter()
+    read_band = geotile.raster.read_band
+
+    def counting(src, *args, **kwargs):
+        reads[src.name.rsplit("/", 1)[-1]] += 1
+        return read_band(src, *args, **kwargs)
+
+    monkeypatch.setattr(geotile.raster, "read_band", counting)
+    args = ("tile", image, "--masks", mask_path, "--size", "50", "--split", "0.5,0.5",
+            "--skip-empty", "-o", tmp_path / "out")
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert reads == {"img.tif": 4, "mask.tif": 8}  # 4 rows of patches
+    kept = sorted(p.name for p in (tmp_path / "out").rglob("*.tif"))
+    assert len(kept) == 2 * 8  # the patches of rows 0 and 1 (of 4 x 4), image and mask
+    reads.clear()
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert reads == {}
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.tif")) == kept
+
 def test_existing_output_and_overwrite(run_cli, make_raster, tmp_path):
     image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
     (tmp_path / "out").mkdir()
