@@ -238,7 +238,7 @@ def on_valid_pixels(instances: list[tuple], valid: np.ndarray) -> list[tuple]:
     ``valid`` ((rows, cols) bool from the patch's top-left corner), unchanged: one lying
     wholly on the image's nodata is no object in the image (its mask is the ignore value
     there). A pixel counts when the instance covers part of it (more than a float sliver)."""
-    from rasterio.features import rasterize
+    from geotile.quiet_warnings import rasterize
 
     if valid.all():
         return instances

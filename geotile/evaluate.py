@@ -224,7 +224,6 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
     """read_labels, except that a file with no features (or no geometries) is an empty frame:
     SpaceNet scores an empty proposal or truth file instead of failing. ``polygons``: only
     the polygon features (:func:`_polygons_only`), else every one with a geometry."""
-    import warnings
 
     import geopandas as gpd
     import shapely
@@ -235,8 +234,9 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
         frame = read_labels(path, crs_override, layer=layer).to_frame()
     except InputError:
         try:
-            with warnings.catch_warnings():  # read_labels said what was wrong
-                warnings.simplefilter("ignore")
+            from geotile.quiet_warnings import hidden
+
+            with hidden():  # read_labels said what was wrong
                 frame = gpd.read_file(path, engine="pyogrio", layer=layer) \
                     if Path(path).suffix.lower() not in PARQUET_SUFFIXES \
                     else gpd.read_parquet(path)
@@ -255,7 +255,6 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
 def _polygons_only(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
     """The features with a polygon: missing and empty geometries are no object; points and
     lines beside polygons are left out with a warning, a file of nothing else is refused."""
-    import warnings
 
     import shapely
 
@@ -1329,9 +1328,11 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         # a GeoPackage's layer is "errors"; other formats name theirs after the file (not
         # after the temporary name it is written under)
         layer = "errors" if output.suffix.lower() == ".gpkg" else output.stem
-        with warnings.catch_warnings():  # pixel coordinates (CSVs): no CRS, said already
-            warnings.filterwarnings("ignore", message="'crs' was not provided",
-                                    category=UserWarning)
+        from geotile.quiet_warnings import hidden
+
+        # pixel coordinates (CSVs): no CRS, said already
+        with hidden(UserWarning, "'crs' was not provided") if frame.crs is None \
+                else contextlib.nullcontext():
             frame.to_file(tmp, engine="pyogrio",
                           geometry_type="Unknown" if not len(frame) else None, layer=layer)
     counts = frame["kind"].value_counts().to_dict() if len(frame) else {}

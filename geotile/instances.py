@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,8 +140,7 @@ def instance_polygons(labels: np.ndarray, footprint: np.ndarray, transform, *,
                       with_labels: bool = False):
     """One polygon per instance: list of ``(polygon, score_sum, pixel_count)`` in map units
     (``(label, polygon, score_sum, pixel_count)`` with ``with_labels``)."""
-    from rasterio.features import shapes
-
+    from geotile.quiet_warnings import shapes
     from geotile.vectorize import polygons_from_geojson
 
     count = int(labels.max(initial=0))
@@ -753,8 +751,6 @@ def vectorize_instances(
     Rasters are processed by row bands (seams joined); polygons keep score (mean footprint
     probability) and area_m2. Returns a summary (output, features, per-class counts).
     """
-    from rasterio.errors import NotGeoreferencedWarning
-
     from geotile.vectorize import (
         VectorizeOptions,
         _check_not_an_input,
@@ -771,14 +767,12 @@ def vectorize_instances(
     output = Path(output)
     writer = check_vector_output(output, overwrite)  # a Shapefile's parts, any case
     parse_crs(options.crs)
-    with warnings.catch_warnings():  # rasters without a CRS: geotile's one warning says it
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        paths, crs = check_inputs(paths)  # one CRS, no raster twice, none overlapping
-        _check_not_an_input(output, writer, paths)
-        check_missing_crs(paths, crs, options.crs, writer)
-        keep = kept_class_ids(options, None, paths[0])  # its one class: building (1)
-        frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
-                               progress=progress, workers=options.workers)
+    paths, crs = check_inputs(paths)  # one CRS, no raster twice, none overlapping
+    _check_not_an_input(output, writer, paths)
+    check_missing_crs(paths, crs, options.crs, writer)
+    keep = kept_class_ids(options, None, paths[0])  # its one class: building (1)
+    frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
+                           progress=progress, workers=options.workers)
     if keep is not None and 1 not in keep:
         frame = frame.iloc[:0]
     frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0), writer)

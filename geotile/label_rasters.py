@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.quiet_warnings import hidden, quietly
 from geotile.raster_kinds import alpha_bands, counts_0_255, kind_0_255, zero_is_background
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
@@ -119,10 +120,8 @@ def _opens_as_raster(path: str | os.PathLike) -> bool:
     import rasterio
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with rasterio.open(path):
-                return True
+        with hidden(), rasterio.open(path):
+            return True
     except Exception:
         return False
 
@@ -131,8 +130,7 @@ def _has_vector_layers(path: str | os.PathLike) -> bool:
     try:
         from pyogrio import list_layers
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with hidden():
             return len(list_layers(path)) > 0
     except Exception:
         return False
@@ -895,7 +893,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         covered = False  # whether the label raster reaches any pixel of the image
         check_label = has_nodata(label) and not _zero_is_background(label, binary)
         with atomic_output(output_path, overwrite) as tmp:
-            with rasterio.open(tmp, "w", **profile) as dst:
+            with quietly(rasterio.open, tmp, "w", **profile) as dst:
                 copy_georeferencing(image, dst)
                 # a 0/255 mask's 255 is the building; any other holds class ids
                 dst.set_band_description(1, "footprint" if binary else "class")

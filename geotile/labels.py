@@ -493,12 +493,12 @@ def image_regions(images, margin: int = 0, reach: float = 0.0) -> list[tuple]:
     """``(crs, (minx, miny, maxx, maxy))`` of each raster (all four corners, grown by
     ``margin`` px and ``reach`` ground metres: lines widened later), for
     :func:`read_labels`' ``regions``."""
-    from geotile.no_georef import map_crs, quiet_rasterio
+    from geotile.no_georef import map_crs
     from geotile.raster import input_path, open_raster
 
     regions = []
     for image in images:  # the caller warns of an image without georeferencing
-        with quiet_rasterio(), open_raster(input_path(image)) as src:  # pixels: no CRS
+        with open_raster(input_path(image)) as src:  # pixels: no CRS
             crs = map_crs(src)
             bounds = grid_envelope(src.transform, src.width + 2 * margin,
                                    src.height + 2 * margin, -margin, -margin)
@@ -755,8 +755,9 @@ class _StreamState:
                 self.values[p.get(self.class_field)] = None
         bounds = shapely.bounds(geometries)
         if len(bounds):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no geometry
+            from geotile.quiet_warnings import hidden
+
+            with hidden(RuntimeWarning):  # all-NaN: no geometry
                 self.bounds = [min(self.bounds[0], np.nanmin(bounds[:, 0], initial=np.inf)),
                                min(self.bounds[1], np.nanmin(bounds[:, 1], initial=np.inf)),
                                max(self.bounds[2], np.nanmax(bounds[:, 2], initial=-np.inf)),

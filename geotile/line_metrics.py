@@ -134,8 +134,9 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
     try:
         import pyogrio
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        from geotile.quiet_warnings import hidden
+
+        with hidden():
             if layer is None and len(pyogrio.list_layers(path)) > 1:
                 return False  # the layer is not chosen yet: the other scores say so
             info = pyogrio.read_info(path, layer=layer)
@@ -164,7 +165,6 @@ def _all_lines(frame) -> bool:
 
 def _lines_only(frame, path):
     """The line features; stray points beside them are left out with a warning."""
-    import warnings
 
     import shapely
 

@@ -866,8 +866,6 @@ def vectorize_lines(
     """Road centrelines of rasters (one path or several adjacent ones) into one vector file,
     written as :func:`geotile.vectorize.vectorize_polygons` writes polygons (same formats and
     CRS defaults). Returns a summary (output, features, length_m, per-class counts, crs)."""
-    from rasterio.errors import NotGeoreferencedWarning
-
     from geotile.vectorize import (
         _check_not_an_input,
         check_inputs,
@@ -887,20 +885,18 @@ def vectorize_lines(
         output = Path(output)
         writer = check_vector_output(output, overwrite)
         target = parse_crs(options.crs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            paths, crs = check_inputs(paths)
-            _check_not_an_input(output, writer, paths)
-            if crs is None and not (target is None or isinstance(target, str)):
-                raise InputError(f"{paths[0]}: the raster has no CRS, so its lines cannot be "
-                                 f"reprojected to --crs {options.crs}. Assign one with "
-                                 "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
-            if crs is None:
-                warnings.warn(f"{paths[0]}: the raster has no CRS; lines are in its own "
-                              "coordinates (pixels when it has no geotransform), lengths in those "
-                              "units, and the output carries no CRS.", GeotileWarning,
-                              stacklevel=2)
-            frame, crs = centrelines(paths, options, progress)
+        paths, crs = check_inputs(paths)
+        _check_not_an_input(output, writer, paths)
+        if crs is None and not (target is None or isinstance(target, str)):
+            raise InputError(f"{paths[0]}: the raster has no CRS, so its lines cannot be "
+                             f"reprojected to --crs {options.crs}. Assign one with "
+                             "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+        if crs is None:
+            warnings.warn(f"{paths[0]}: the raster has no CRS; lines are in its own "
+                          "coordinates (pixels when it has no geotransform), lengths in those "
+                          "units, and the output carries no CRS.", GeotileWarning,
+                          stacklevel=2)
+        frame, crs = centrelines(paths, options, progress)
         if target is None:
             target = "EPSG:4326" if writer == "GeoJSON" else crs
         elif isinstance(target, str):  # "source"

@@ -37,7 +37,8 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError, check_range
 from geotile.gc_pause import gc_paused
-from geotile.no_georef import copy_georeferencing, quiet_rasterio
+from geotile.no_georef import copy_georeferencing
+from geotile.quiet_warnings import quietly
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
@@ -121,7 +122,7 @@ def rasterize_labels(
     and contact see the labels beyond the grid's edges; the footprint is burnt on the grid
     itself (GDAL breaks ties on pixel edges by the grid's origin).
     """
-    from rasterio.features import rasterize
+    from geotile.quiet_warnings import rasterize
 
     height, width = shape
     bands = np.zeros((len(options.channels), height, width), np.uint8)
@@ -424,7 +425,6 @@ def _metric_crs_for(labels, crs):
     return parse_crs(metric_crs(labels.crs, frame).to_wkt(), "the UTM zone")
 
 
-@quiet_rasterio()  # no georeferencing: placed in pixels only when the labels have no CRS
 def make_masks(
     labels_path: str | os.PathLike,
     image_paths: Sequence[str | os.PathLike],
@@ -630,7 +630,7 @@ def _check_creation_options(options: dict, *, dtype: str, count: int) -> None:
     gdal_log.addHandler(handler)
     gdal_log.propagate = False
     try:
-        with MemoryFile() as memory, memory.open(**profile) as dst:
+        with MemoryFile() as memory, quietly(memory.open, **profile) as dst:
             dst.write(np.zeros((count, 32, 32), dtype))
     except (rasterio.errors.RasterioError, ValueError, TypeError) as exc:
         complaints.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
@@ -702,7 +702,8 @@ def _mask_one_image(
             say_no_labels_on(labels, frame, labels_path, image_path, extent, crs)
         profile = mask_profile(src, len(options.channels), ignore, creation_options)
         with atomic_output(output_path, overwrite) as tmp:
-            with rasterio.open(tmp, "w", **profile) as dst:
+            # no georeferencing: placed in pixels only when the labels have no CRS
+            with quietly(rasterio.open, tmp, "w", **profile) as dst:
                 copy_georeferencing(src, dst)
                 dst.update_tags(
                     GEOTILE_OUTPUT="mask",

@@ -19,11 +19,14 @@ from geotile.errors import GeotileWarning
 
 @contextlib.contextmanager
 def quiet_rasterio() -> Iterator[None]:
-    """Hide rasterio's NotGeoreferencedWarning in the block (geotile warns in its place)."""
+    """Hide rasterio's NotGeoreferencedWarning in the block (geotile warns in its place):
+    one short call (:func:`geotile.quiet_warnings.hidden`; :func:`geotile.raster.open_raster`
+    hides it itself)."""
     from rasterio.errors import NotGeoreferencedWarning
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    from geotile.quiet_warnings import hidden
+
+    with hidden(NotGeoreferencedWarning):
         yield
 
 

@@ -804,12 +804,13 @@ def predict_raster(
                     "provider": model.provider, "stage_seconds": clock.seconds()}
         overwrite = overwrite or action == REPLACE
     from geotile.cpus import usable_cpus
-    from geotile.no_georef import copy_georeferencing, quiet_rasterio, warn_if_not_georeferenced
+    from geotile.no_georef import copy_georeferencing, warn_if_not_georeferenced
+    from geotile.quiet_warnings import quietly
 
     # on a GPU the cores are free to decode the image's tiles in parallel; on the CPU
     # provider they run the model
     decode_threads = usable_cpus() if getattr(model, "steady_batches", False) else None
-    with quiet_rasterio(), open_raster(image_path, decode_threads) as original, _extra(
+    with open_raster(image_path, decode_threads) as original, _extra(
             extra_bands, original, extra_resampling) as extra, model_view(
             original, model, extra.count if extra is not None else 0) as src:
         check_pixels_readable(original)
@@ -884,7 +885,7 @@ def predict_raster(
         with atomic_output(output_path, overwrite) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
-                with rasterio.open(target, "w", **profile) as dst:
+                with quietly(rasterio.open, target, "w", **profile) as dst:
                     copy_georeferencing(original, dst)
                     _describe_output(dst, options, names, threshold, model)
                     dst.update_tags(**{COMPLETE_TAG: complete})

@@ -29,6 +29,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 
 from geotile.errors import InputError, Interrupted, OutputExistsError
 from geotile.grid import GRID_TOLERANCE_PX
+from geotile.quiet_warnings import hidden, quietly
 
 #: Compression profiles for GeoTIFF outputs: name -> creation options.
 COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
@@ -181,8 +182,8 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
     try:
         if decode_threads and decode_threads > 1:
             with rasterio.Env(GDAL_NUM_THREADS=str(decode_threads)):
-                return rasterio.open(path)
-        return rasterio.open(path)
+                return quietly(rasterio.open, path)
+        return quietly(rasterio.open, path)
     except RasterioIOError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else "unknown format"
         raise InputError(
@@ -320,14 +321,11 @@ def _resolved(compression: str) -> str:
 def gtiff_has_zstd() -> bool:
     """Whether this GDAL writes ZSTD-compressed GeoTIFFs (rasterio's wheels do; a GDAL built
     without libzstd warns and writes uncompressed, which the probe reads back)."""
-    import warnings
-
     from rasterio.shutil import delete
 
     probe = f"/vsimem/geotile-zstd-{uuid.uuid4().hex}.tif"
     try:
-        with warnings.catch_warnings(), rasterio.Env():
-            warnings.simplefilter("ignore")
+        with hidden(), rasterio.Env():
             with rasterio.open(probe, "w", driver="GTiff", width=1, height=1, count=1,
                                dtype="uint8", compress="zstd") as dst:
                 dst.write(np.zeros((1, 1, 1), np.uint8))

@@ -114,7 +114,7 @@ def _warn_if_outside(groups, canvas: Canvas, image) -> None:
 
 
 def _draw_png(groups, canvas: Canvas) -> np.ndarray:
-    from rasterio.features import rasterize
+    from geotile.quiet_warnings import rasterize
 
     pixels = canvas.pixels.copy()
     _, height, width = pixels.shape

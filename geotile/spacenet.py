@@ -338,7 +338,12 @@ def vectorize_to_csv(
     import geopandas as gpd
 
     from geotile.raster import check_output, open_raster
-    from geotile.vectorize import VectorizeOptions, check_given_once, vectorize_polygons
+    from geotile.vectorize import (
+        NO_CRS_SAID,
+        VectorizeOptions,
+        check_given_once,
+        vectorize_polygons,
+    )
 
     options = options or VectorizeOptions()
     check_output(output, overwrite)
@@ -355,8 +360,8 @@ def vectorize_to_csv(
     rows: list[tuple] = []
     for path in paths:
         path = Path(path)
-        with warnings.catch_warnings(), quiet_rasterio():  # _check_crs said it once
-            warnings.filterwarnings("ignore", ".*the raster has no CRS", GeotileWarning)
+        said = NO_CRS_SAID.set(True)  # _check_crs said it once
+        try:
             with open_raster(path) as src:
                 transform = src.transform
             if instance_options is not None:
@@ -370,6 +375,8 @@ def vectorize_to_csv(
                     polygons = Path(folder) / "polygons.gpkg"
                     vectorize_polygons([path], polygons, options=source, progress=progress)
                     frame = gpd.read_file(polygons, engine="pyogrio")
+        finally:
+            NO_CRS_SAID.reset(said)
         rows += proposal_rows(frame, transform, image_id(path), options.crs or GEO_CRS)
     write_csv(rows, output, overwrite)
     buildings = sum(1 for r in rows if r[1] != -1)

@@ -56,6 +56,7 @@ from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
 from geotile.errors import GeotileWarning, InputError
 from geotile.grid import Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
+from geotile.quiet_warnings import quietly
 from geotile.raster_kinds import values_0_255
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
@@ -236,7 +237,6 @@ def _pads(grid: Grid) -> bool:
 def _zeros_are_binary(images, masks, options: TileOptions) -> bool:
     """Whether the run's all-0 masks pad as 0/255 masks: when another of its masks is one
     (one dataset, one convention). Decided only when some patch is padded."""
-    from geotile.no_georef import quiet_rasterio
     from geotile.raster import open_raster
 
     if masks is None:
@@ -244,7 +244,7 @@ def _zeros_are_binary(images, masks, options: TileOptions) -> bool:
     for image, mask in zip(images, masks, strict=True):
         if not _pads(_grid_of(image, options)):
             continue  # no padding: the convention never shows
-        with quiet_rasterio(), open_raster(mask) as mask_src:
+        with open_raster(mask) as mask_src:
             if values_0_255(mask_src) == "binary":
                 return True
     return False
@@ -888,17 +888,15 @@ def _link(source: Path, target: Path) -> None:
 
 
 def _grid_of(image: str | Path, options: TileOptions) -> Grid:
-    from geotile.no_georef import quiet_rasterio
     from geotile.raster import open_raster
 
-    with quiet_rasterio(), open_raster(image) as src:
+    with open_raster(image) as src:
         return Grid(src.width, src.height, options.size, options.overlap, options.edge)
 
 
 def _check_png(image, mask=None, extra=None) -> None:
     """Refuse, naming the file, rasters whose pixels PNG patches cannot hold (1 to 4 bands
     of uint8 or uint16)."""
-    from geotile.no_georef import quiet_rasterio
     from geotile.raster import open_raster
 
     fix = "Use --format tif or --format npy."
@@ -906,7 +904,7 @@ def _check_png(image, mask=None, extra=None) -> None:
     for path, what in ((image, "raster"), (mask, "mask"), (extra, "--extra-bands raster")):
         if path is None:
             continue
-        with quiet_rasterio(), open_raster(path) as src:
+        with open_raster(path) as src:
             dtype, count = found[what] = np.dtype(src.dtypes[0]), src.count
         if dtype not in (np.uint8, np.uint16):
             raise InputError(f"{path}: PNG holds only uint8/uint16 pixels, this {what} is "
@@ -925,11 +923,10 @@ def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
     """Which patches of ``image``'s grid ``skip_empty`` and ``max_nodata`` keep (a boolean
     array of the grid's shape), from the values the tiling pass reads."""
     from geotile.extra_bands import ExtraBands
-    from geotile.no_georef import quiet_rasterio
     from geotile.raster import check_pixels_readable, open_raster
 
     nodata = options.max_nodata is not None
-    with quiet_rasterio(), open_raster(image) as src, (
+    with open_raster(image) as src, (
         open_raster(mask) if mask else contextlib.nullcontext()
     ) as mask_src, (ExtraBands(extra[0], src, extra[1]) if extra and nodata
                     else contextlib.nullcontext()) as extra_src:
@@ -963,13 +960,13 @@ def _mask_patches(mask_src, grid: Grid) -> Iterator[PatchData]:
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
               extra=None, zeros_binary=False) -> None:
     from geotile.extra_bands import ExtraBands
-    from geotile.no_georef import quiet_rasterio, warn_if_not_georeferenced
+    from geotile.no_georef import warn_if_not_georeferenced
     from geotile.progress import progress_bar
     from geotile.raster import check_pixels_readable, input_path, open_raster
 
     label = input_path(image)  # its name and stem (a URL's without its ?query)
 
-    with quiet_rasterio(), open_raster(image) as src, (
+    with open_raster(image) as src, (
         open_raster(mask) if mask else contextlib.nullcontext()
     ) as mask_src, (ExtraBands(extra[0], src, extra[1]) if extra
                     else contextlib.nullcontext()) as extra_src:
@@ -1321,7 +1318,7 @@ class PatchWriter:
             # the mask band inside the file: an external .msk would stay in memory
             with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_INTERNAL_MASK="YES"), \
                     rasterio.MemoryFile() as memory:
-                with memory.open(**profile) as dst:
+                with quietly(memory.open, **profile) as dst:
                     dst.write(array)
                     if mask is not None:
                         dst.write_mask(mask)

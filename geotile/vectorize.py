@@ -31,6 +31,7 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,9 @@ WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet
            ".geoparquet": "parquet", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
 #: the files of a Shapefile besides .shp, as GDAL writes them
 SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+#: True where the caller has said already that the rasters have no CRS (SpaceNet CSVs):
+#: :func:`check_missing_crs` does not say it again (in this thread and context only)
+NO_CRS_SAID: ContextVar[bool] = ContextVar("geotile_no_crs_said", default=False)
 
 
 def _write_errors() -> tuple[type[BaseException], ...]:
@@ -167,7 +171,8 @@ def _class_regions(ids: np.ndarray, transform, foreground: np.ndarray | None = N
     """:func:`polygonize_array` of a class raster: regions straight from GDAL (4-connected,
     one value each), pixel counts from their areas, edge flags from their pixel bounds."""
     import shapely
-    from rasterio.features import shapes
+
+    from geotile.quiet_warnings import shapes
 
     if ids.dtype not in (np.uint8, np.uint16, np.int16, np.int32):
         ids = ids.astype(np.int32)
@@ -205,7 +210,7 @@ def _has_skimage() -> bool:
 
 def _regions(labels: np.ndarray, class_of: np.ndarray, score: np.ndarray, transform):
     """Polygons, classes, score sums, pixel counts and edge flags of labelled regions."""
-    from rasterio.features import shapes
+    from geotile.quiet_warnings import shapes
 
     count = len(class_of) - 1
     sums = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count + 1)
@@ -545,17 +550,13 @@ def vectorize_polygons(
     is in ``options.crs``: by default EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS
     for every other format. Returns a summary (output, features, per-class counts).
     """
-    from rasterio.errors import NotGeoreferencedWarning
-
     output = Path(output)
     writer = check_vector_output(output, overwrite)
     target = parse_crs(options.crs)
-    with warnings.catch_warnings():  # rasters without a CRS: geotile's one warning says it
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        paths, crs = check_inputs(paths)
-        _check_not_an_input(output, writer, paths)
-        check_missing_crs(paths, crs, options.crs, writer)
-        frame, crs = polygonize_rasters(paths, options, progress)
+    paths, crs = check_inputs(paths)
+    _check_not_an_input(output, writer, paths)
+    check_missing_crs(paths, crs, options.crs, writer)
+    frame, crs = polygonize_rasters(paths, options, progress)
     target = output_crs(options.crs, writer, crs)
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
@@ -613,6 +614,8 @@ def check_missing_crs(paths, crs, option, writer: str) -> None:
         raise InputError(f"{paths[0]}: the raster has no CRS, so its polygons cannot be "
                          f"reprojected to --crs {option}. Assign one with "
                          "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+    if NO_CRS_SAID.get():
+        return
     caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
               if writer == "GeoJSON" else "")
     from geotile.no_georef import sensor_georeferencing
@@ -1048,8 +1051,13 @@ def _write(frame, path: Path, writer: str, layer: str) -> None:
                          f"rasters' CRS has none ({frame.crs.name}): readers would take the "
                          "coordinates for longitude/latitude. Write .gpkg or .fgb, or leave "
                          "out --crs (GeoJSON in EPSG:4326).")
-    with warnings.catch_warnings():  # no CRS: vectorize has warned about it already
-        warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
+    import contextlib
+
+    from geotile.quiet_warnings import hidden
+
+    # no CRS: vectorize has warned about it already
+    with hidden(UserWarning, "'crs' was not provided") if frame.crs is None \
+            else contextlib.nullcontext():
         frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
                       layer_options=options or None)
 

@@ -161,3 +161,65 @@ def test_match_polygons_takes_geodataframes():
     scores = geotile.match_polygons(predicted, truth)
     assert (scores.tp, scores.fp, scores.fn) == (2, 0, 1)
     assert scores == geotile.match_polygons(list(predicted.geometry), truth.geometry)
+
+
+def _photo(path, array):
+    """A plain PNG (no CRS, no geotransform), written without rasterio's warning showing."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="PNG", width=array.shape[2], height=array.shape[1],
+                           count=array.shape[0], dtype=array.dtype.name) as dst:
+            dst.write(array)
+    return path
+
+
+def test_warnings_hidden_in_two_threads_at_once_leave_the_filters_as_they_were():
+    """geotile hides a warning around one short call at a time, from any thread: two threads
+    whose catch_warnings interleaved (A in, B in, A out, B out) left A's filter installed
+    for good (B put back the list it saved while A's filter was in it)."""
+    import threading
+    import warnings
+
+    from geotile.quiet_warnings import hidden
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with hidden(UserWarning, "first"):
+            a_in.set()
+            b_in.wait(0.5)  # the second would be inside now, without the lock
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with hidden(UserWarning, "second"):
+            b_in.set()
+            a_out.wait(5)
+
+    before = list(warnings.filters)
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert warnings.filters == before
+
+
+def test_vectorize_of_a_photo_says_one_warning(run_cli, tmp_path):
+    """vectorize of an ungeoreferenced PNG: geotile's one warning, not rasterio's "Dataset has
+    no geotransform" besides it (as tile and predict do), in each mode."""
+    pixels = np.zeros((1, 60, 80), np.uint8)
+    pixels[0, 10:30, 10:40] = 1
+    pixels[0, 40:44, 5:75] = 1
+    photo = _photo(tmp_path / "photo.png", pixels)
+    for mode in ((), ("--instances",), ("--lines",)):
+        for suffix in (".gpkg", ".geojson"):
+            output = tmp_path / f"v{len(mode)}{mode[0][2:] if mode else ''}{suffix}"
+            result = run_cli("vectorize", photo, "-o", output, "--json", *mode)
+            assert result.exit_code == 0, result.output
+            lines = [line for line in result.stderr.splitlines() if line.startswith("Warning")]
+            assert len(lines) == 1, (mode, result.stderr)
+            assert "photo.png: the raster has no CRS" in lines[0]
+            json.loads(result.stdout)

@@ -1,0 +1,53 @@
+"""Hiding one warning around one short call, safely from several threads.
+
+``warnings.catch_warnings`` saves the process's filter list and puts it back at the end; two
+threads doing so at once put back each other's lists, leaving filters installed for good
+(the library is called from thread pools). So geotile hides a warning only around the one
+call that raises it (opening a raster, writing a file), never around a whole function, and
+every save/restore pair runs under one lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator
+
+_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def hidden(category: type[Warning] = Warning, message: str = "") -> Iterator[None]:
+    """Hide ``category`` warnings (whose text matches the regex ``message`` at its start)
+    raised in the block: one short call, which must not wait for another thread."""
+    with _LOCK, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message, category)
+        yield
+
+
+def quietly(opener, *args, **kwargs):
+    """``opener(*args, **kwargs)`` (``rasterio.open``, ``MemoryFile.open``, ``WarpedVRT``)
+    without rasterio's NotGeoreferencedWarning, raised when a raster without a geotransform
+    is opened or one with the identity transform is written: geotile says its own warning."""
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with hidden(NotGeoreferencedWarning):
+        return opener(*args, **kwargs)
+
+
+def shapes(*args, **kwargs) -> list:
+    """``rasterio.features.shapes`` as a list, under the lock: rasterio wraps its in-memory
+    dataset in ``catch_warnings`` itself, which two threads at once would leave changed."""
+    from rasterio.features import shapes as rasterio_shapes
+
+    with _LOCK:
+        return list(rasterio_shapes(*args, **kwargs))
+
+
+def rasterize(*args, **kwargs):
+    """``rasterio.features.rasterize`` under the lock (see :func:`shapes`)."""
+    from rasterio.features import rasterize as rasterio_rasterize
+
+    with _LOCK:
+        return rasterio_rasterize(*args, **kwargs)
