@@ -494,8 +494,8 @@ def counts_0_255(label) -> np.ndarray | None:
     """(256,) counts of band 1's values over the valid pixels (every pixel for a nodata of
     0: a mask's background) of a uint8 raster of one band or R = G = B (an alpha band
     aside), or None: another raster, or one seen not to be a 0/255 mask (bands that differ,
-    too many strays, or strays before any 255: a class raster shows it in its first
-    blocks). Read block by block, stopping there; once per file (cached by name, shape and
+    too many strays, or more than the 255s could still be). Read block by block,
+    stopping there; once per file (cached by name, shape and
     modification time)."""
     from geotile.raster import paletted
 
@@ -521,16 +521,22 @@ def _scan_0_255(label) -> np.ndarray | None:
 
     bands = [1] if label.count <= 2 else [1, 2, 3]
     masked = label.nodata != 0 and has_nodata(label)
-    limit = (1 - BINARY_SHARE) * label.width * label.height
+    pixels = label.width * label.height
+    limit = (1 - BINARY_SHARE) * pixels
     counts = np.zeros(256, np.int64)
+    read = 0
     for _, window in label.block_windows(1):
         block = label.read(bands, window=window)
         if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
             return None
         valid = block[0][label.dataset_mask(window=window) > 0] if masked else block[0]
-        found = np.bincount(valid.ravel(), minlength=256)
-        counts += found
-        if found[1:255].any() and (not counts[255] or counts[1:255].sum() > limit):
+        counts += np.bincount(valid.ravel(), minlength=256)
+        read += window.width * window.height
+        # stop once no rest could make it a mask: too many strays, or more than the 255s
+        # that the unread pixels could still add (never on the order of the blocks alone:
+        # an antialiased edge may come before its 255s)
+        strays = counts[1:255].sum()
+        if strays > limit or strays > counts[255] + (pixels - read):
             return None
     return counts
 
