@@ -10,6 +10,7 @@ a class: :func:`zero_is_background`).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -206,9 +207,16 @@ BACKGROUND_NAMES = frozenset({"background", "_background_", "bg", "none", "no_cl
                               "unknown", "0", ""})
 
 
+#: words that make a first class name "no class" wherever they stand in it
+#: (ISPRS Potsdam's and Vaihingen's 'Clutter/background', 'background_clutter', 'bg-other')
+BACKGROUND_WORDS = frozenset({"background", "bg", "unlabeled", "unlabelled", "void",
+                              "nodata", "ignore"})
+
+
 def _is_background(name: str) -> bool:
     key = class_key(name)
-    return key in BACKGROUND_NAMES or key.startswith(("no_", "not_", "non_"))
+    return (key in BACKGROUND_NAMES or key.startswith(("no_", "not_", "non_"))
+            or not BACKGROUND_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", key)))
 
 
 def zero_is_background(names) -> bool:

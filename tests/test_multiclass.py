@@ -630,7 +630,10 @@ def test_class_0_named_as_a_class_is_polygonized_and_kept_by_classes(tmp_path, r
 
 def test_unnamed_or_background_named_class_0_stays_background(tmp_path):
     ids = _scene()
-    for names in (None, ["0", "building"], ["Unlabelled", "a"], ["ignore", "a"]):
+    # ISPRS Potsdam/Vaihingen name their id 0 'Clutter/background'; others 'background_x'
+    for names in (None, ["0", "building"], ["Unlabelled", "a"], ["ignore", "a"],
+                  ["Clutter/background", "a"], ["background_clutter", "a"],
+                  ["Background (clutter)", "a"], ["bg-other", "a"]):
         path = write_raster(tmp_path / "r.tif", ids)
         if names:
             with rasterio.open(path, "r+") as dst:
