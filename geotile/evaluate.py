@@ -629,9 +629,9 @@ def _names_matched(predicted: list[str], true: list[str], prediction
                    ) -> tuple[list[str], np.ndarray | None]:
     """Class names to score with, and the prediction's ids -> truth's ids (None: as they
     are). Where a name of the prediction is the truth's at another id (another palette
-    order), classes match by name (:func:`~geotile.raster_kinds.class_key`); the
+    order), classes match by name (:func:`~geotile.class_keys.class_key`); the
     prediction's names the truth lacks, and its unnamed ids, come after the truth's."""
-    from geotile.raster_kinds import class_key
+    from geotile.class_keys import class_key
 
     true_ids: dict[str, int] = {}
     for i, n in enumerate(true):
@@ -969,9 +969,9 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
 def foreground(scores: PixelScores) -> dict:
     """Pixel TP, FP, FN, precision, recall, F1 and IoU of the classes other than background,
     pooled (for a binary raster: the positive class): other than id 0 unless the names call
-    it a class (:func:`~geotile.raster_kinds.zero_is_background`), and than a class named
+    it a class (:func:`~geotile.class_keys.zero_is_background`), and than a class named
     background."""
-    from geotile.raster_kinds import class_key, zero_is_background
+    from geotile.class_keys import class_key, zero_is_background
 
     c, names = scores.confusion, scores.class_names or []
     kept = np.ones(c.shape[0], bool)
@@ -1002,8 +1002,8 @@ def image_table(rows: dict[str, dict], iou: bool = False) -> list[str]:
 def _by_name(parts: list[PixelScores]) -> tuple[list[str] | None, list[np.ndarray]]:
     """One list of class names for many images' scores (the first named one's, extended)
     and each image's confusion matrix on it: named images' classes go by name
-    (:func:`~geotile.raster_kinds.class_key`), unnamed ones' by id."""
-    from geotile.raster_kinds import class_key
+    (:func:`~geotile.class_keys.class_key`), unnamed ones' by id."""
+    from geotile.class_keys import class_key
 
     first = next((p.class_names for p in parts if p.class_names), None)
     if first is None:

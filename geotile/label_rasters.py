@@ -47,9 +47,10 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.class_keys import zero_is_background
 from geotile.errors import GeotileWarning, InputError
 from geotile.quiet_warnings import hidden, quietly
-from geotile.raster_kinds import alpha_bands, counts_0_255, kind_0_255, zero_is_background
+from geotile.raster_kinds import alpha_bands, counts_0_255, kind_0_255
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
 

@@ -504,7 +504,7 @@ def _say_missing_classes(options: LineOptions, frame, sources: list[_Source], pa
 
 
 def _road_class_id(name, names) -> int:
-    from geotile.raster_kinds import class_key
+    from geotile.class_keys import class_key
 
     known = _known_road_classes(names)
     key = class_key(name)
@@ -513,7 +513,7 @@ def _road_class_id(name, names) -> int:
 
 def _known_road_classes(names) -> dict[str, int]:
     """Class key -> id of a raster's class names (None: unnamed, its class 1 is "road")."""
-    from geotile.raster_kinds import class_key
+    from geotile.class_keys import class_key
 
     return {class_key(n): i for i, n in enumerate(names or [])} or {"road": 1}
 
@@ -521,7 +521,7 @@ def _known_road_classes(names) -> dict[str, int]:
 def _check_road_classes(options: LineOptions, names, path) -> np.ndarray | None:
     """The class ids --classes keeps in a raster with ``names`` (None: every class); a
     one-line error for a class of --classes or per-class --simplify it does not have."""
-    from geotile.raster_kinds import class_key
+    from geotile.class_keys import class_key
 
     known = _known_road_classes(names)
     given = [("--simplify", [k for k in options.simplify if k != "*"])

@@ -711,8 +711,8 @@ CLASS_PALETTE = [(0, 0, 0, 0), (230, 25, 75, 255), (60, 180, 75, 255), (255, 225
 def class_colours(count: int, names=None) -> dict[int, tuple[int, int, int, int]]:
     """Distinct colours of class ids 0..count-1 (up to 65536): :data:`CLASS_PALETTE`, then
     generated ones; id 0 is transparent black unless ``names`` name it a class
-    (:func:`~geotile.raster_kinds.zero_is_background`), which then takes a colour too."""
-    from geotile.raster_kinds import zero_is_background
+    (:func:`~geotile.class_keys.zero_is_background`), which then takes a colour too."""
+    from geotile.class_keys import zero_is_background
 
     shift = 0 if zero_is_background(names) else 1
     colours = _distinct_colours(count + shift)

@@ -10,12 +10,12 @@ a class: :func:`zero_is_background`).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from geotile.class_keys import is_background_name, zero_is_background
 from geotile.errors import InputError
 
 
@@ -73,7 +73,7 @@ def raster_kind(src) -> RasterKind:
         if names and src.count == 1 and len(names) == 1:  # the one band is class 1
             names = ["background", *names]
         elif names and src.count == len(names) > 1 and (bands == "independent" or (
-                bands != "exclusive" and not _is_background(names[0]))):
+                bands != "exclusive" and not is_background_name(names[0]))):
             return RasterKind("probability", float(scale), ["background", *names], threshold,
                               background_band=False)
         return RasterKind("probability", float(scale), names, threshold)
@@ -193,38 +193,6 @@ def _class_descriptions(src) -> bool:
     names = _descriptions(src)
     return bool(names) and not any(n.strip().lower().replace(" ", "_") in _COLOUR_BANDS
                                    for n in names)
-
-
-def class_key(name) -> str:
-    """Class names compare without case, and with spaces or hyphens as underscores."""
-    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
-
-
-#: first class names that mean "no class" (compared as :func:`class_key` gives them)
-BACKGROUND_NAMES = frozenset({"background", "_background_", "bg", "none", "no_class",
-                              "nothing", "other", "others", "unlabeled", "unlabelled", "void",
-                              "null", "negative", "no_data", "nodata", "ignore", "unclassified",
-                              "unknown", "0", ""})
-
-
-#: words that make a first class name "no class" wherever they stand in it
-#: (ISPRS Potsdam's and Vaihingen's 'Clutter/background', 'background_clutter', 'bg-other')
-BACKGROUND_WORDS = frozenset({"background", "bg", "unlabeled", "unlabelled", "void",
-                              "nodata", "ignore"})
-
-
-def _is_background(name: str) -> bool:
-    key = class_key(name)
-    return (key in BACKGROUND_NAMES or key.startswith(("no_", "not_", "non_"))
-            or not BACKGROUND_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", key)))
-
-
-def zero_is_background(names) -> bool:
-    """Whether class id 0 of a raster with ``names`` (by id) is background, no class: when
-    it names no classes, or names id 0 by its number or as background is named
-    (:data:`BACKGROUND_NAMES`, no_..., not_..., non_...). Otherwise (a softmax model without
-    a background class, land cover classes 0..N-1) id 0 is a class like any other."""
-    return not names or _is_background(names[0])
 
 
 def class_names(src) -> list[str] | None:

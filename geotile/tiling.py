@@ -441,8 +441,9 @@ def _fractions(data: PatchData, ignore_value, zero_class: bool = False
 
 def _zero_class(mask_src) -> bool:
     """Whether a mask names its id 0 as a class (:func:`~geotile.raster_kinds.class_names`,
-    :func:`~geotile.raster_kinds.zero_is_background`): then it is no background."""
-    from geotile.raster_kinds import class_names, zero_is_background
+    :func:`~geotile.class_keys.zero_is_background`): then it is no background."""
+    from geotile.class_keys import zero_is_background
+    from geotile.raster_kinds import class_names
 
     return mask_src is not None and not zero_is_background(class_names(mask_src))
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.class_keys import class_key, zero_is_background
 from geotile.coverage import simplify_coverage
 from geotile.errors import GeotileWarning, InputError, check_range
 from geotile.gc_pause import gc_paused
@@ -44,12 +45,10 @@ from geotile.raster_kinds import (
     binary_mask_kind,
     check_probabilities,
     class_ids,
-    class_key,
     plain_bands,
     raster_kind,
     reads_nodata,
     warn_if_scaled_class_raster,
-    zero_is_background,
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 

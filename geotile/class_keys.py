@@ -1,0 +1,38 @@
+"""How class names compare (:func:`class_key`) and which first names mean "no class", so
+that id 0 is background (:func:`zero_is_background`): one convention for every command."""
+
+from __future__ import annotations
+
+import re
+
+
+def class_key(name) -> str:
+    """Class names compare without case, and with spaces or hyphens as underscores."""
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+#: first class names that mean "no class" (compared as :func:`class_key` gives them)
+BACKGROUND_NAMES = frozenset({"background", "_background_", "bg", "none", "no_class",
+                              "nothing", "other", "others", "unlabeled", "unlabelled", "void",
+                              "null", "negative", "no_data", "nodata", "ignore", "unclassified",
+                              "unknown", "0", ""})
+
+
+#: words that make a first class name "no class" wherever they stand in it
+#: (ISPRS Potsdam's and Vaihingen's 'Clutter/background', 'background_clutter', 'bg-other')
+BACKGROUND_WORDS = frozenset({"background", "bg", "unlabeled", "unlabelled", "void",
+                              "nodata", "ignore"})
+
+
+def is_background_name(name: str) -> bool:
+    key = class_key(name)
+    return (key in BACKGROUND_NAMES or key.startswith(("no_", "not_", "non_"))
+            or not BACKGROUND_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", key)))
+
+
+def zero_is_background(names) -> bool:
+    """Whether class id 0 of a raster with ``names`` (by id) is background, no class: when
+    it names no classes, or names id 0 by its number or as background is named
+    (:data:`BACKGROUND_NAMES`, no_..., not_..., non_...). Otherwise (a softmax model without
+    a background class, land cover classes 0..N-1) id 0 is a class like any other."""
+    return not names or is_background_name(names[0])
