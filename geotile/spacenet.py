@@ -212,9 +212,10 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     if images:
         return _labels_on_images(path, table, images, labels_crs)
     if len(table) and not table.has_geo:
-        raise InputError(f"{path}: the SpaceNet CSV has no map coordinates (PolygonWKT_Geo), "
-                         "only pixel ones: give the image(s) the ImageIds name, or score it "
-                         "against another SpaceNet CSV.")
+        raise InputError(f"{path}: the SpaceNet CSV has pixel coordinates only (no map "
+                         "coordinates, PolygonWKT_Geo): commands given its images place it "
+                         "(make-masks, tile --labels); to score it, give a SpaceNet CSV of the "
+                         "same images as the other file (they match in pixels).")
     crs = parse_crs(labels_crs or GEO_CRS, "--labels-crs" if labels_crs else "SpaceNet")
     labels = Labels(table.geo, _fields(table, np.arange(len(table))), crs)
     return to_crs(labels, crs, path)

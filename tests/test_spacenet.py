@@ -497,3 +497,21 @@ def test_cli_vectorize_csv_of_a_raster_without_crs(run_cli, make_raster, tmp_pat
     assert "no CRS" in result.stderr
     geo = read_csv(tmp_path / "source.csv").geo[0]
     assert geo.equals(shapely.box(X0 + 2.5, Y0 - 7.5, X0 + 17.5, Y0 - 2.5))
+
+
+def test_a_pixel_only_csv_scored_against_map_labels_says_what_evaluate_can_do(tmp_path,
+                                                                               run_cli):
+    """SpaceNet's proposal CSVs (sample_preds.csv) hold pixel coordinates only: against a
+    GeoJSON truth, evaluate said to 'give the image(s) the ImageIds name', which evaluate has
+    no way to do (--image only draws the report). The line names what works."""
+    from .conftest import assert_one_line_error
+
+    preds = write_rows(tmp_path / "preds.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix",
+                                                "Confidence"],
+                       [["AOI_2_Vegas_img1", 0, square(10, 20, 10), "1"]])
+    truth = tmp_path / "truth.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326").to_file(truth)
+    result = run_cli("evaluate", preds, truth)
+    assert_one_line_error(result, "preds.csv", "pixel coordinates only",
+                          "a SpaceNet CSV of the same images")
+    assert "ImageIds name" not in result.stderr
