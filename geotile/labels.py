@@ -953,6 +953,8 @@ def class_ids(
     if class_map is not None:
         class_map = check_class_map(class_map, "--class-map")
     numbers = [_number(v) for v in values]
+    if class_map is None:
+        _refuse_ids_mixed_with_names(values, everything, class_field, source)
     if class_map is None and all(_number(v) is not None for v in everything):
         fractional = next((v for v, n in zip(values, numbers, strict=True)
                            if not float(n).is_integer()), None)
@@ -984,6 +986,28 @@ def class_ids(
             "--class-map."
         )
     return ids, names
+
+
+def _refuse_ids_mixed_with_names(values: list, everything: list, class_field: str,
+                                 source) -> None:
+    """InputError when a field of class ids holds some names too ('n/a'): read as names
+    sorted as text, every id would move (2 burnt as 3, 10 as 2)."""
+    from collections import Counter
+
+    names = [v for v in everything if _number(v) is None]
+    if not names or len(names) == len(everything):
+        return
+    counts = Counter(str(v) for v in values if _number(v) is None)
+    seen = list(dict.fromkeys(str(v) for v in names))
+    shown = ", ".join(f"{v!r} ({counts[v]} feature{'s' if counts[v] != 1 else ''})"
+                      if counts[v] else repr(v) for v in seen[:5])
+    more = f" and {len(seen) - 5} more" if len(seen) > 5 else ""
+    ids = [_class_key(n) for n in sorted({n for n in map(_number, everything) if n is not None})]
+    raise InputError(
+        f"{source}: field {class_field!r} holds class ids ({', '.join(ids[:5])}"
+        f"{'...' if len(ids) > 5 else ''}) and values that are not numbers: {shown}{more}. "
+        "Fix or remove those values, or give a --class-map naming every value."
+    )
 
 
 def read_class_map(path: str | os.PathLike) -> dict[str, int]:

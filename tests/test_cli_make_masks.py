@@ -272,3 +272,49 @@ def test_json_summary(run_cli, scene, make_raster, tmp_path):
     assert (first["features"], first["positive_pixels"], first["ignored_pixels"]) == (1, 100, 0)
     assert second["ignored_pixels"] == 900 and second["positive_pixels"] == 0
     assert summary["classes"] == ["background", "building"]
+
+
+def _boxes_geojson(path, values, field="cls"):
+    """One 4 m box (8 px) a feature, 10 px apart, with ``field`` = each value (as typed)."""
+    import json
+
+    features = [{"type": "Feature", "properties": {field: v},
+                 "geometry": shapely.geometry.mapping(shapely.box(X0 + 5 * i, Y0 - 4,
+                                                                  X0 + 5 * i + 4, Y0))}
+                for i, v in enumerate(values)]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features,
+                                "crs": {"type": "name", "properties": {"name": UTM_CRS}}}))
+    return path
+
+
+@pytest.mark.parametrize("values", [[1, 2, 10, 3, "n/a", "n/a"], ["1", "2", "10", "3", "n/a",
+                                                                   "n/a"]])
+def test_class_ids_with_a_stray_name_are_refused(run_cli, make_raster, tmp_path, values):
+    """A field of ids with a placeholder ('n/a') was read as names sorted as text: id 2 was
+    burnt as 3 and 10 as 2, exit 0."""
+    image = make_raster("img.tif", np.zeros((10, 60), np.uint8))
+    labels = _boxes_geojson(tmp_path / "mixed.geojson", values)
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls")
+    assert_one_line_error(result, "mixed.geojson", "'cls'", "'n/a' (2 features)", "--class-map")
+    assert not out.exists()
+    # a map naming every value is the way through
+    mapping = tmp_path / "map.json"
+    mapping.write_text('{"1": 1, "2": 2, "3": 3, "10": 10, "n/a": 4}')
+    result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls",
+                     "--class-map", mapping)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        mask = src.read(1)
+    assert [int(mask[4, 10 * i + 4]) for i in range(6)] == [1, 2, 10, 3, 4, 4]
+
+
+def test_a_field_of_names_gets_ids_in_sorted_order(run_cli, make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    labels = _boxes_geojson(tmp_path / "names.geojson", ["tree", "house", "tree"])
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        mask = src.read(1)
+    assert [int(mask[4, 10 * i + 4]) for i in range(3)] == [2, 1, 2]
