@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geotile.class_keys import is_background_name
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
 from geotile.label_set import Labels, class_map_names, grid_envelope, parse_crs
@@ -942,16 +943,27 @@ def class_ids(
         raise InputError(f"{source}: no field {class_field!r}. "
                          f"Fields: {', '.join(labels.fields) or 'none'}.")
     values = list(labels.fields[class_field])
-    # only part of the file was read: ids from the names of the whole file, as a full read
-    everything = values + list(labels.values.get(class_field, []))
-    missing_values = sum(v is None or (isinstance(v, float) and np.isnan(v)) for v in values)
-    if missing_values:
-        raise InputError(
-            f"{source}: {missing_values} features have no {class_field!r} value. "
-            "Fill them or remove those features."
-        )
     if class_map is not None:
         class_map = check_class_map(class_map, "--class-map")
+    # an empty text value is no value (as in a Shapefile), unless the class map names it
+    maps_empty = class_map is not None and "" in {_class_key(k) for k in class_map}
+
+    def absent(v) -> bool:
+        return (v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
+                or (isinstance(v, str) and not v.strip() and not maps_empty))
+
+    missing_values = sum(map(absent, values))
+    if missing_values:
+        many = missing_values != 1
+        empty = any(isinstance(v, str) for v in values if absent(v))
+        raise InputError(
+            f"{source}: {missing_values} feature{'s have' if many else ' has'} no "
+            f"{class_field!r} value (null or empty). Fill {'them' if many else 'it'}"
+            f"{',' if empty else ' or'} remove {'those features' if many else 'that feature'}"
+            + (', or give "" an id in the --class-map.' if empty else ".")
+        )
+    # only part of the file was read: ids from the names of the whole file, as a full read
+    everything = values + [v for v in labels.values.get(class_field, []) if not absent(v)]
     numbers = [_number(v) for v in values]
     if class_map is None:
         _refuse_ids_mixed_with_names(values, everything, class_field, source)
@@ -966,19 +978,27 @@ def class_ids(
         ids = [int(n) for n in numbers]
         every = {int(n) for n in map(_number, everything) if float(n).is_integer()}
         names = {i: str(i) for i in sorted(set(ids) | every)}
+        positive = ids
     else:
         keys = [_class_key(v) for v in values]
+        given = class_map or {}
+        # names of background ('Clutter/background') that the map does not name: id 0
+        background = {k for k in map(_class_key, everything)
+                      if k not in given and is_background_name(k)}
         mapping = class_map or {name: i + 1 for i, name in
-                                enumerate(sorted({_class_key(v) for v in everything}))}
-        missing = sorted(set(keys) - set(mapping))
+                                enumerate(sorted({_class_key(v) for v in everything}
+                                                 - background))}
+        missing = sorted(set(keys) - set(mapping) - background)
         if missing:
             raise InputError(
                 f"{source}: class {missing[0]!r} of field {class_field!r} is not in the class map. "
                 "Add it to the --class-map file."
             )
-        ids = [mapping[k] for k in keys]
+        ids = [mapping.get(k, 0) for k in keys]
         names = class_map_names(mapping)
-    bad = sorted({i for i in ids if not 1 <= i <= MAX_CLASS_ID})
+        positive = [i for i in ids if i]
+        _say_background(keys, background, class_field, source)
+    bad = sorted({i for i in positive if not 1 <= i <= MAX_CLASS_ID})
     if bad:
         raise InputError(
             f"{source}: class id {bad[0]} is outside 1..{MAX_CLASS_ID} (0 is background, 255 "
@@ -986,6 +1006,19 @@ def class_ids(
             "--class-map."
         )
     return ids, names
+
+
+def _say_background(keys: list[str], background: set[str], class_field: str, source) -> None:
+    """Warn that the features whose class names background are burnt as 0, not a class."""
+    named = [k for k in keys if k in background]
+    if not named:
+        return
+    shown = ", ".join(repr(k) for k in list(dict.fromkeys(named))[:5])
+    warnings.warn(
+        f"{source}: {_count(named)} of field {class_field!r} "
+        f"{'name' if len(named) > 1 else 'names'} background ({shown}): burnt as background "
+        "(0). To make them a class, name them in a --class-map.",
+        GeotileWarning, stacklevel=4)
 
 
 def _refuse_ids_mixed_with_names(values: list, everything: list, class_field: str,
@@ -1064,8 +1097,9 @@ def _number(value) -> float | int | None:
 
 
 def _class_key(value) -> str:
-    """The text a class value is looked up by: whole numbers as "1" (also 1.0 and "01")."""
+    """The text a class value is looked up by: whole numbers as "1" (also 1.0 and "01"),
+    text without the spaces around it."""
     number = _number(value)
     if number is not None and float(number).is_integer():
         return str(int(number))
-    return str(value)
+    return str(value).strip()

@@ -265,6 +265,7 @@ def prepare_labels(
     if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
             and read_some:
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
+    labels = labels.take(labels.fields["class_id"] > 0)  # values naming background
     check_geographic_coordinates(labels, source)
     if crs is not None:
         labels = to_crs(labels, crs, source)
@@ -761,6 +762,8 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
             return
         message = (f"{labels_path} has no row for {image}; {outcome or 'its mask is all zeros'}"
                    ". SpaceNet matches ImageId to the image name without its product prefix.")
+    elif len(frame) == 0 and len(labels):  # every feature named background: said so
+        return
     else:
         message = (f"{labels_path}: no feature overlaps {image} (labels span "
                    f"{_labels_span(frame, labels)}, the image {_fmt_bounds(extent)} in "
@@ -833,7 +836,7 @@ def _ignore_nodata(src, window, bands: np.ndarray) -> int:
 
 
 def _class_names_json(names: dict[int, str]) -> str:
-    top = max(names) if names else 1
+    top = max(names, default=0)
     return json.dumps(["background"] + [names.get(i, str(i)) for i in range(1, top + 1)])
 
 

@@ -450,3 +450,54 @@ def test_footprint_of_a_sheared_tile_is_the_same_whatever_other_channels(make_ra
         out = tmp_path / f"{len(channels)}.tif"
         make_masks(labels, [image], [out], options=MaskOptions(channels=channels))
         np.testing.assert_array_equal(read(out)[0][0], expected, err_msg=str(channels))
+
+
+def test_class_values_naming_background_are_burnt_as_background(make_raster, tmp_path):
+    """'background' and ISPRS's 'Clutter/background' took positive ids (2 and 1): the mask
+    named two categories "background" and counted them as positive pixels."""
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    boxes = [square(X0 + 5 * i, Y0, 4) for i in range(4)]
+    labels = write_labels(tmp_path / "l.geojson", boxes,
+                          cls=["building", "background", "tree", "Clutter/background"])
+    with pytest.warns(GeotileWarning, match=r"l.geojson: 2 features of field 'cls' name "
+                      r"background \('background', 'Clutter/background'\).*--class-map"):
+        [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    mask = read(tmp_path / "m.tif")[0][0]
+    assert [int(mask[4, 10 * i + 4]) for i in range(4)] == [1, 0, 2, 0]
+    assert summary["classes"] == ["background", "building", "tree"]
+    assert summary["positive_pixels"] == 2 * 64
+    # a class map that names them gives them its ids
+    with pytest.warns(GeotileWarning, match=r"1 feature of field 'cls' names background "
+                      r"\('Clutter/background'\)"):
+        make_masks(labels, [image], [tmp_path / "m2.tif"], class_field="cls",
+                   class_map={"building": 1, "tree": 2, "background": 3})
+    mask = read(tmp_path / "m2.tif")[0][0]
+    assert [int(mask[4, 10 * i + 4]) for i in range(4)] == [1, 3, 2, 0]
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_class_value_is_no_value(make_raster, tmp_path, empty):
+    """An empty text value became class 1 named '' (SpaceNet's OSM 'name'); it is no value,
+    as None is, unless a class map names it."""
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    boxes = [square(X0 + 5 * i, Y0, 4) for i in range(3)]
+    labels = write_labels(tmp_path / "l.geojson", boxes, cls=["Occlusion", empty, empty])
+    with pytest.raises(InputError, match=r"l.geojson: 2 features have no 'cls' value"):
+        make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    assert not (tmp_path / "m.tif").exists()
+    make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls",
+               class_map={"Occlusion": 1, "": 2})
+    mask = read(tmp_path / "m.tif")[0][0]
+    assert [int(mask[4, 10 * i + 4]) for i in range(3)] == [1, 2, 2]
+
+
+def test_labels_all_naming_background_make_an_empty_mask(make_raster, tmp_path):
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 4), square(X0 + 5, Y0, 4)],
+                          cls=["background", "void"])
+    with pytest.warns(GeotileWarning) as caught:
+        [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    messages = [str(w.message) for w in caught if w.category is GeotileWarning]
+    assert len(messages) == 1 and "name background ('background', 'void')" in messages[0]
+    assert summary["classes"] == ["background"] and summary["positive_pixels"] == 0
+    assert not read(tmp_path / "m.tif")[0].any()
