@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geotile.class_keys import is_background_name
+from geotile.class_keys import class_key, is_background_name
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
 from geotile.label_set import Labels, class_map_names, grid_envelope, parse_crs
@@ -935,7 +935,8 @@ def class_ids(
     Without ``class_field`` every feature is class 1 ("building"). A field of
     numbers, or of text that reads as numbers ("1", "10", "2.0"), is used as
     ids; a field of names is mapped by ``class_map``, or, without a map, names
-    get ids 1..N in sorted order.
+    get ids 1..N in sorted order. Names compare by :func:`class_key`; those of
+    background (:func:`is_background_name`) that the map does not name are id 0.
     """
     if class_field is None:
         return [1] * len(labels), {1: "building"}
@@ -980,24 +981,27 @@ def class_ids(
         names = {i: str(i) for i in sorted(set(ids) | every)}
         positive = ids
     else:
-        keys = [_class_key(v) for v in values]
-        given = class_map or {}
+        # names compare by class_key ('Building' is 'building'); named as first spelt
+        spelling: dict[str, str] = {}
+        for v in everything:
+            spelling.setdefault(class_key(_class_key(v)), _class_key(v))
+        keys = [class_key(_class_key(v)) for v in values]
+        given = {class_key(k): i for k, i in (class_map or {}).items()}
         # names of background ('Clutter/background') that the map does not name: id 0
-        background = {k for k in map(_class_key, everything)
-                      if k not in given and is_background_name(k)}
-        mapping = class_map or {name: i + 1 for i, name in
-                                enumerate(sorted({_class_key(v) for v in everything}
-                                                 - background))}
+        background = {k for k in spelling if k not in given and is_background_name(k)}
+        mapping = given or {name: i + 1 for i, name in
+                            enumerate(sorted(set(spelling) - background))}
         missing = sorted(set(keys) - set(mapping) - background)
         if missing:
             raise InputError(
-                f"{source}: class {missing[0]!r} of field {class_field!r} is not in the class map. "
-                "Add it to the --class-map file."
+                f"{source}: class {spelling[missing[0]]!r} of field {class_field!r} is not in "
+                "the class map. Add it to the --class-map file."
             )
         ids = [mapping.get(k, 0) for k in keys]
-        names = class_map_names(mapping)
+        names = (class_map_names(class_map) if class_map else
+                 {i: spelling[k] for k, i in mapping.items()})
         positive = [i for i in ids if i]
-        _say_background(keys, background, class_field, source)
+        _say_background([spelling[k] for k in keys if k in background], class_field, source)
     bad = sorted({i for i in positive if not 1 <= i <= MAX_CLASS_ID})
     if bad:
         raise InputError(
@@ -1008,9 +1012,8 @@ def class_ids(
     return ids, names
 
 
-def _say_background(keys: list[str], background: set[str], class_field: str, source) -> None:
-    """Warn that the features whose class names background are burnt as 0, not a class."""
-    named = [k for k in keys if k in background]
+def _say_background(named: list[str], class_field: str, source) -> None:
+    """Warn that the features whose class names background (``named``) are burnt as 0."""
     if not named:
         return
     shown = ", ".join(repr(k) for k in list(dict.fromkeys(named))[:5])
@@ -1057,12 +1060,14 @@ def read_class_map(path: str | os.PathLike) -> dict[str, int]:
 
 def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
     """``mapping`` (name -> id) with integer ids 1..254; keys that read as numbers ("01",
-    2.0) become their canonical text ("1", "2"). InputError naming ``source`` otherwise."""
+    2.0) become their canonical text ("1", "2"); keys of one class_key and one id, one key.
+    InputError naming ``source`` otherwise."""
     if not isinstance(mapping, dict) or not mapping:
         raise InputError(
             f'{source}: not a JSON object of class names to ids, like {{"building": 1}}.'
         )
-    checked = {}
+    checked: dict[str, int] = {}
+    keys: dict[str, str] = {}  # class_key -> the name as the map spells it
     for name, value in mapping.items():
         number = None if isinstance(value, str) else _number(value)
         if number is None or not float(number).is_integer() or not 1 <= number <= MAX_CLASS_ID:
@@ -1070,7 +1075,15 @@ def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
                 f"{source}: class {str(name)!r} has id {json.dumps(value, default=str)}; "
                 f"ids are integers 1..{MAX_CLASS_ID} (0 is background, 255 the ignore value)."
             )
-        checked[_class_key(name)] = int(number)
+        key, spelt = class_key(_class_key(name)), _class_key(name)
+        if key in keys and checked[keys[key]] != int(number):
+            raise InputError(
+                f"{source}: {keys[key]!r} and {str(name)!r} are one class (names compare "
+                "without case, spaces or hyphens) but have different ids. Give it one id."
+            )
+        if key not in keys:
+            keys[key] = spelt
+            checked[spelt] = int(number)
     return checked
 
 

@@ -501,3 +501,25 @@ def test_labels_all_naming_background_make_an_empty_mask(make_raster, tmp_path):
     assert len(messages) == 1 and "name background ('background', 'void')" in messages[0]
     assert summary["classes"] == ["background"] and summary["positive_pixels"] == 0
     assert not read(tmp_path / "m.tif")[0].any()
+
+
+def test_class_names_and_map_keys_compare_without_case_or_spaces(make_raster, tmp_path):
+    """'Building' and 'building' were two classes (1 and 3), and a map's 'low_vegetation'
+    did not match 'low vegetation': as vectorize and evaluate, names compare by class_key."""
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    boxes = [square(X0 + 5 * i, Y0, 4) for i in range(4)]
+    labels = write_labels(tmp_path / "l.geojson", boxes,
+                          cls=["Building", "building", "low vegetation", "Tree"])
+    [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    mask = read(tmp_path / "m.tif")[0][0]
+    assert [int(mask[4, 10 * i + 4]) for i in range(4)] == [1, 1, 2, 3]
+    assert summary["classes"] == ["background", "Building", "low vegetation", "Tree"]
+    [summary] = make_masks(labels, [image], [tmp_path / "m2.tif"], class_field="cls",
+                           class_map={"building": 1, "Low-Vegetation": 3, "tree": 4})
+    mask = read(tmp_path / "m2.tif")[0][0]
+    assert [int(mask[4, 10 * i + 4]) for i in range(4)] == [1, 1, 3, 4]
+    assert summary["classes"] == ["background", "building", "2", "Low-Vegetation", "tree"]
+    with pytest.raises(InputError, match=r"'Building' and 'building' .*one class"):
+        make_masks(labels, [image], [tmp_path / "m3.tif"], class_field="cls",
+                   class_map={"Building": 1, "building": 2, "low vegetation": 3, "tree": 4})
+    assert not (tmp_path / "m3.tif").exists()
