@@ -36,3 +36,10 @@ def zero_is_background(names) -> bool:
     (:data:`BACKGROUND_NAMES`, no_..., not_..., non_...). Otherwise (a softmax model without
     a background class, land cover classes 0..N-1) id 0 is a class like any other."""
     return not names or is_background_name(names[0])
+
+
+def names_background(value) -> bool:
+    """Whether a class VALUE of vector labels says background in so many words (background,
+    bg, void, unlabelled, nodata, ignore): narrower than a raster's first name, since a
+    building-type attribute's 'other', 'unknown' or 'non_residential' is a class."""
+    return not BACKGROUND_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", class_key(value)))

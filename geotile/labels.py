@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geotile.class_keys import class_key, is_background_name
+from geotile.class_keys import class_key, names_background
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
 from geotile.label_set import Labels, class_map_names, grid_envelope, parse_crs
@@ -936,7 +936,8 @@ def class_ids(
     numbers, or of text that reads as numbers ("1", "10", "2.0"), is used as
     ids; a field of names is mapped by ``class_map``, or, without a map, names
     get ids 1..N in sorted order. Names compare by :func:`class_key`; those of
-    background (:func:`is_background_name`) that the map does not name are id 0.
+    background in so many words (:func:`~geotile.class_keys.names_background`) that the map
+    does not name are id 0.
     """
     if class_field is None:
         return [1] * len(labels), {1: "building"}
@@ -988,7 +989,7 @@ def class_ids(
         keys = [class_key(_class_key(v)) for v in values]
         given = {class_key(k): i for k, i in (class_map or {}).items()}
         # names of background ('Clutter/background') that the map does not name: id 0
-        background = {k for k in spelling if k not in given and is_background_name(k)}
+        background = {k for k in spelling if k not in given and names_background(k)}
         mapping = given or {name: i + 1 for i, name in
                             enumerate(sorted(set(spelling) - background))}
         missing = sorted(set(keys) - set(mapping) - background)

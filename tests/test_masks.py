@@ -475,6 +475,21 @@ def test_class_values_naming_background_are_burnt_as_background(make_raster, tmp
     assert [int(mask[4, 10 * i + 4]) for i in range(4)] == [1, 3, 2, 0]
 
 
+def test_building_type_values_like_other_or_non_residential_stay_classes(make_raster,
+                                                                          tmp_path):
+    """Only values that say background in so many words are background: OSM-style building
+    types 'other', 'unknown' and 'non_residential' are classes (the raster rule for a first
+    class name would have made them background)."""
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    boxes = [square(X0 + 5 * i, Y0, 4) for i in range(4)]
+    labels = write_labels(tmp_path / "l.geojson", boxes,
+                          cls=["house", "other", "unknown", "non_residential"])
+    [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    mask = read(tmp_path / "m.tif")[0][0]
+    assert sorted(int(mask[4, 10 * i + 4]) for i in range(4)) == [1, 2, 3, 4]
+    assert summary["positive_pixels"] == 4 * 64
+
+
 @pytest.mark.parametrize("empty", ["", "  "])
 def test_an_empty_class_value_is_no_value(make_raster, tmp_path, empty):
     """An empty text value became class 1 named '' (SpaceNet's OSM 'name'); it is no value,
