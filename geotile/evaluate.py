@@ -589,23 +589,39 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
 
 def _meaning_of_255(confusion: np.ndarray, truth_uint8: bool,
                     prediction_uint8: bool) -> tuple[bool, bool]:
-    """Whether 255 is class 1 in the truth and in the prediction (uint8 rasters), from the
-    counts of one image or of a whole folder: a side that holds only 0 and 255 is a 0/255
-    binary mask (INRIA, Massachusetts, DeepGlobe), 255 its class 1. In a truth with other
-    ids too, 255 is the ignore value (make-masks)."""
+    """Whether the truth and the prediction (uint8 rasters) are 0/255 masks (INRIA,
+    Massachusetts, DeepGlobe, JPEG or antialiased ones with a few strays too), from the
+    counts of one image or of a whole folder, by the rule make-masks and tile read them
+    with (:func:`~geotile.raster_kinds.kind_0_255`): 255 is then class 1, a stray 1 from
+    128 up, else 0. In a truth with other ids too, 255 is the ignore value (make-masks)."""
+    from geotile.raster_kinds import kind_0_255
+
     c = confusion
     if c.shape[0] <= IGNORE:
         return False, False
-    return (truth_uint8 and not c[1:IGNORE].any(),
-            prediction_uint8 and not c[:, 1:IGNORE].any())
+
+    def binary(counts: np.ndarray) -> bool:
+        return kind_0_255(counts[:IGNORE + 1]) in ("binary", "zeros")
+
+    return (truth_uint8 and binary(c.sum(axis=1)),
+            prediction_uint8 and binary(c.sum(axis=0)))
+
+
+def _fold_0_255(c: np.ndarray, axis: int) -> None:
+    """Read the ids 0..255 of one side (``axis`` 0: the truth's rows, 1: the prediction's
+    columns) of ``c`` as a 0/255 mask's, in place: 1 from 128 up, else 0."""
+    side = c if axis == 0 else c.T  # a view: written through
+    low, high = side[:128].sum(axis=0), side[128:IGNORE + 1].sum(axis=0)
+    side[:IGNORE + 1] = 0
+    side[0], side[1] = low, high
 
 
 def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
                  classes: int, meaning: tuple[bool, bool] | None = None) -> np.ndarray:
-    """Class 255 of uint8 rasters, once every pixel is counted: class 1 where ``meaning``
-    (default: :func:`_meaning_of_255` of this matrix) says so; else left out of a uint8
-    truth (the ignore value). The matrix is then cut to the classes used (at least
-    ``classes``)."""
+    """Class 255 of uint8 rasters, once every pixel is counted: where ``meaning`` (default:
+    :func:`_meaning_of_255` of this matrix) says a side is a 0/255 mask, its ids are read as
+    one (:func:`_fold_0_255`); else 255 is left out of a uint8 truth (the ignore value).
+    The matrix is then cut to the classes used (at least ``classes``)."""
     c = confusion
     if c.shape[0] > IGNORE:
         truth_binary, prediction_binary = meaning or _meaning_of_255(c, truth_uint8,
@@ -613,11 +629,10 @@ def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: boo
         c = c.copy()
         if truth_uint8:
             if truth_binary:
-                c[1] += c[IGNORE]
+                _fold_0_255(c, 0)
             c[IGNORE] = 0
         if prediction_uint8 and prediction_binary:
-            c[:, 1] += c[:, IGNORE]
-            c[:, IGNORE] = 0
+            _fold_0_255(c, 1)
     used = np.flatnonzero(c.any(axis=0) | c.any(axis=1))
     size = max(classes, int(used[-1]) + 1 if used.size else 0)
     if size < c.shape[0]:
@@ -793,7 +808,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
         unnamed = ()
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
-            held = np.flatnonzero(confusion.any(axis=1))
+            read = _resolve_255(confusion, true.dtypes[0] == "uint8", False, 2)  # 0/255?
+            held = np.flatnonzero(read.any(axis=1))
             unnamed = tuple(int(i) for i in held if len(pred_kind.names) <= i != IGNORE)
         counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
@@ -1169,7 +1185,8 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     """Score each file of the ``prediction`` folder against the file of the ``truth`` folder
     of the same name (``pair_folders``): object scores for vector files, pixel scores for
     rasters; per image and in total. 255 of uint8 masks means the same in every image:
-    class 1 where the folder's masks hold only 0 and 255, else ignore (truth)."""
+    class 1 where the folder's masks are 0/255 ones (:func:`_meaning_of_255`), else ignore
+    (truth)."""
     from geotile.progress import progress_bar
 
     pairs = pairs or pair_folders(prediction, truth)

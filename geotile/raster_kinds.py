@@ -300,7 +300,7 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
               threshold: float, source=None) -> tuple[np.ndarray, np.ndarray]:
     """(ids (rows, cols), score float32 (rows, cols)) from raster values (bands, rows, cols).
 
-    Class rasters: ids exactly as they are (a 0/255 mask's 255 is 1; uint8 stays uint8,
+    Class rasters: ids exactly as they are (a 0/255 mask's 128..255 are 1; uint8 stays uint8,
     wider types become int32; 0 is background; ids outside 0..MAX_CLASS_ID or with
     fractions are an InputError naming ``source``), score 1 (a read-only view).
     Probabilities: one band -> p >= threshold is class 1; several -> argmax (index 0 is
@@ -309,8 +309,8 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     """
     if kind.kind == "class":
         ids = _checked_class_ids(values[0], valid, source)
-        if kind.binary_255:
-            ids = (ids == 255).astype(np.uint8)
+        if kind.binary_255:  # a stray from 128 up is 1 (kind_0_255)
+            ids = (ids >= 128).astype(np.uint8)
         return ids, np.broadcast_to(np.float32(1), ids.shape)  # read-only, no memory
     probabilities = np.nan_to_num(values.astype(np.float32) / np.float32(kind.scale))
     if probabilities.shape[0] == 1:
@@ -344,9 +344,9 @@ def warn_if_scaled_probabilities(ids: np.ndarray, source) -> None:
     top = int(ids.max()) if ids.size else 0
     if limit is None or top <= limit:
         return  # few classes
-    full = np.iinfo(ids.dtype).max
-    if full == 255 and not np.isin(ids, (0, 255), invert=True).any():
-        return  # a 0/255 mask
+    if ids.dtype == np.uint8 and kind_0_255(np.bincount(ids.ravel(), minlength=256)) \
+            == "binary":
+        return  # a 0/255 mask, a few strays aside
     name = Path(str(source)).name if source is not None else "raster"
     warnings.warn(f"{name}: class ids up to {top} and no class names: "
                   f"{scale_advice(ids.dtype, name)}; read as class ids.", GeotileWarning,
@@ -364,13 +364,17 @@ def warn_if_scaled_class_raster(src, kind: RasterKind, source,
                                 ignore: int | None = None) -> None:
     """:func:`warn_if_scaled_probabilities` from a sample of an open raster read as
     ``kind`` (its nodata value and ``ignore`` left out), for an untagged class raster of a
-    dtype it checks."""
-    if kind.kind != "class" or kind.names is not None \
+    dtype it checks; never for a 0/255 mask (:func:`kind_0_255` of all its pixels)."""
+    if kind.kind != "class" or kind.names is not None or kind.binary_255 \
             or np.dtype(src.dtypes[0]) not in SCALED_PROBABILITY_IDS:
         return
     from geotile.raster import sample_pixels
 
     sample = sample_pixels(src, 1)[0]
+    if sample.dtype == np.uint8 and sample.size and sample.max() > 100:  # scan: 0/255?
+        counts = counts_0_255(src)
+        if counts is not None and kind_0_255(counts) == "binary":
+            return
     left_out = [v for v in (src.nodata if reads_nodata(src, kind) else None, ignore)
                 if v is not None]
     if left_out:

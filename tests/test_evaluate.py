@@ -611,3 +611,46 @@ def test_class_values_in_common_or_a_warning(tmp_path, caplog):
         result = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson", class_field="cls")
     assert result.scores.tp == 1
     assert "share no cls value (1 against building)" in caplog.text
+
+
+def test_0_255_masks_with_a_few_strays_read_as_make_masks_reads_them(make_raster, caplog,
+                                                                      tmp_path):
+    """A JPEG or antialiased 0/255 mask (<= 1 % values 1..254) was read as class ids 0..254
+    with 255 ignored: every building pixel dropped, 255 "classes" scored and a warning of
+    scaled probabilities. It is a 0/255 mask (raster_kinds.kind_0_255), 1 from 128 up, as
+    make-masks reads it; on either side, and across a folder's masks."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+    from geotile.evaluate import evaluate_folders
+
+    mask = np.zeros((100, 100), np.uint8)
+    mask[20:50, 20:50] = 255  # 900 px
+    mask[50, 20:40] = 200  # an antialiased edge: 20 px of building
+    mask[19, 20:40] = 40  # and 20 px of background
+    mask[80, 80:90] = np.arange(1, 11)  # JPEG noise: background
+    ones = (mask >= 128).astype(np.uint8)
+    expected = [[10000 - 920, 0], [0, 920]]
+    with warnings.catch_warnings(), caplog.at_level("WARNING", logger="geotile"):
+        warnings.simplefilter("error", GeotileWarning)
+        for p_values, t_values in ((ones, mask), (mask, ones), (mask, mask)):
+            result = evaluate_rasters(make_raster("p.tif", p_values),
+                                      make_raster("t.tif", t_values))
+            assert result.confusion.tolist() == expected
+            assert result.classes()[1]["iou"] == 1.0
+    assert "do not cover" not in caplog.text
+    for side, a, b in (("p", ones, ones), ("t", mask, ones * 255)):  # strayed, clean 0/255
+        (tmp_path / side).mkdir()
+        make_raster(f"{side}/a.tif", a)
+        make_raster(f"{side}/b.tif", b)
+    many = evaluate_folders(tmp_path / "p", tmp_path / "t")
+    assert many.scores.confusion.tolist() == [[2 * 10000 - 1840, 0], [0, 1840]]
+    # strays all below 128 beside 255: class ids, 255 the ignore value (make-masks' too)
+    low = np.where(mask == 200, 1, mask).astype(np.uint8)
+    result = evaluate_rasters(make_raster("p.tif", ones), make_raster("t.tif", low))
+    assert result.pixels == 10000 - 900
+    # vectorize's (and instances', lines') read of such a mask: the same 1s
+    from geotile.raster_kinds import RasterKind, class_ids
+
+    kind = RasterKind("class", 255.0, None, binary_255=True)
+    assert (class_ids(mask[np.newaxis], np.ones(mask.shape, bool), kind, 0.5)[0] == ones).all()
