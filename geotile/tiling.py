@@ -418,16 +418,19 @@ def _block_size(grids: Sequence[Grid], smallest: float) -> int:
     return best
 
 
-def _fractions(data: PatchData, ignore_value, zero_class: bool = False
-               ) -> tuple[float, float | None]:
+def _fractions(data: PatchData, ignore_value, zero_class: bool = False,
+               binary: bool = False) -> tuple[float, float | None]:
     """The patch's nodata fraction (image nodata, or the mask's ignore value: 255 where
     make-masks found no image or an unknown label) and its positive (labelled) fraction:
-    ids other than 0, or every id where the mask names 0 as a class (``zero_class``)."""
+    ids other than 0, or every id where the mask names 0 as a class (``zero_class``); of a
+    0/255 mask (``binary``: :func:`is_binary_0_255`), values from 128 up, as make-masks
+    reads its strays."""
     invalid = ~data.valid
     if data.mask is None:
         return float(np.count_nonzero(invalid)) / invalid.size, None
     labels = data.mask[0]
-    positive = np.ones(labels.shape, bool) if zero_class else labels != 0
+    positive = np.ones(labels.shape, bool) if zero_class else labels >= 128 if binary \
+        else labels != 0
     if ignore_value is not None:
         ignored = labels == ignore_value
         invalid = invalid | ignored
@@ -939,12 +942,14 @@ def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
         kept = np.zeros(grid.shape, bool)
         ignore_value = mask_src.nodata if mask_src is not None else None
         zero_class = _zero_class(mask_src)
+        binary = mask_src is not None and is_binary_0_255(mask_src)  # strays below 128: 0
         # the padding's fill counts for nothing (it is never positive, always nodata);
         # without max_nodata only the mask counts: read once, as the pixels
         with contextlib.closing(iter_patches(src, mask_src, grid, extra_src, mask_fill=0)
                                 if nodata else _mask_patches(mask_src, grid)) as patches:
             for data in patches:
-                nodata_fraction, positive = _fractions(data, ignore_value, zero_class)
+                nodata_fraction, positive = _fractions(data, ignore_value, zero_class,
+                                                       binary)
                 kept[data.patch.row, data.patch.col] = not (
                     (nodata and nodata_fraction > options.max_nodata)
                     or (options.skip_empty and not positive))
@@ -1000,6 +1005,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         kept = dropped_nodata = 0
         ignore_value = mask_src.nodata if mask_src is not None else None
         zero_class = _zero_class(mask_src)
+        positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
         # the reader thread stops before the datasets close, whatever holds the patches
         with ThreadPoolExecutor(max_workers=2) as pool, contextlib.closing(iter_patches(
                 src, mask_src, grid, extra_src, writers.mask_fill)) as patches:
@@ -1007,7 +1013,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             for data in progress_bar(patches, progress, total=len(grid), desc=label.name,
                                      unit="patch"):
                 patch = data.patch
-                nodata_fraction, positive = _fractions(data, ignore_value, zero_class)
+                nodata_fraction, positive = _fractions(data, ignore_value, zero_class,
+                                                       positive_128)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
                     dropped_nodata += 1
                     continue

@@ -867,3 +867,39 @@ def test_mask_without_the_images_world_file_is_said_so(run_cli, tmp_path):
     assert_one_line_error(result, "plain_mask.png: the mask is georeferenced (plain_mask.pgw)",
                           "plain.jpg has no georeferencing")
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_skip_empty_reads_a_0_255_mask_with_strays_as_make_masks_does(run_cli, make_raster,
+                                                                      tmp_path):
+    """A JPEG 0/255 mask: its 20 px of noise (value 20) in a building-free patch made the
+    patch positive (positive_fraction 0.0012) and --skip-empty kept it; an edge of 200 was
+    counted as make-masks counts it. Positive is 128 and up (make-masks' 1s), as the one
+    0/255 rule reads such a mask."""
+    import csv
+
+    mask = np.zeros((256, 256), np.uint8)
+    mask[10:100, 10:100] = 255  # a building in patch (0, 0)
+    mask[99:101, 10:100] = 200  # its antialiased edge: building
+    mask[150:152, 150:160] = 20  # JPEG noise in patch (1, 1): no building
+    mask[5, 5:15] = 60  # and beside the building
+    image = make_raster("img.tif", np.stack([mask] * 3))
+    mask_path = make_raster("img_mask.tif", mask)
+    result = run_cli("tile", image, "--masks", mask_path, "--size", "128", "-o",
+                     tmp_path / "all")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "all" / "index.csv", newline="") as f:
+        fractions = {(int(r["row"]), int(r["col"])): float(r["positive_fraction"])
+                     for r in csv.DictReader(f)}
+    ones = mask >= 128
+    assert fractions == pytest.approx({(r, c): ones[128 * r:128 * (r + 1),
+                                                   128 * c:128 * (c + 1)].mean()
+                                       for r in (0, 1) for c in (0, 1)}, abs=1e-6)
+    assert fractions[1, 1] == 0 and fractions[0, 0] > 0
+    result = run_cli("tile", image, "--masks", mask_path, "--size", "128", "--skip-empty",
+                     "-o", tmp_path / "kept")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("1 patches -> ") and "3 empty skipped" in result.stdout
+    result = run_cli("tile", image, "--masks", mask_path, "--size", "64", "--skip-empty",
+                     "--split", "0.5,0.5", "-o", tmp_path / "split")  # planned before cut
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("4 patches -> ")  # the building's; not the noise's
