@@ -801,15 +801,22 @@ def _lossy_codec(label) -> str | None:
 
 def _index_names(label, class_map) -> list[str] | None:
     """Names by class id of an index raster: the class map given, else its own
-    (:func:`~geotile.raster_kinds.class_names`), else None (names are the ids found)."""
+    (:func:`~geotile.raster_kinds.class_names`), else None (names are the ids found). A map
+    that does not name id 0 keeps the raster's own name of it (a class: water, land cover),
+    unless the map gives that name to another id; else 0 is background."""
+    from geotile.class_keys import class_key
     from geotile.label_set import class_map_names
     from geotile.raster_kinds import class_names
 
+    own = class_names(label)  # not raster_kind's: a label raster is no prediction
     if class_map:
         top = max(class_map.values())
         by_id = class_map_names(class_map)
-        return ["background"] + [by_id.get(i, str(i)) for i in range(1, top + 1)]
-    return class_names(label)  # not raster_kind's: a label raster is no prediction
+        zero = by_id.get(0)
+        if zero is None and own and class_key(own[0]) not in {class_key(n) for n in class_map}:
+            zero = own[0]
+        return [zero or "background"] + [by_id.get(i, str(i)) for i in range(1, top + 1)]
+    return own
 
 
 def _warn_unknown(labels_path, unknown: dict[int, int], images: int,

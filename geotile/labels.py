@@ -1047,8 +1047,9 @@ def _refuse_ids_mixed_with_names(values: list, everything: list, class_field: st
     )
 
 
-def read_class_map(path: str | os.PathLike) -> dict[str, int]:
-    """A JSON class map {"building": 1, ...} from ``path``, checked (see check_class_map)."""
+def read_class_map(path: str | os.PathLike, *, zero: bool = False) -> dict[str, int]:
+    """A JSON class map {"building": 1, ...} from ``path``, checked (see check_class_map;
+    ``zero``: it may name id 0, as a label raster's)."""
     path = Path(path)
     try:
         mapping = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -1056,12 +1057,14 @@ def read_class_map(path: str | os.PathLike) -> dict[str, int]:
         raise InputError(
             f'{path}: not a JSON object of class names to ids, like {{"building": 1}}.'
         ) from exc
-    return check_class_map(mapping, path)
+    return check_class_map(mapping, path, zero=zero)
 
 
-def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
-    """``mapping`` (name -> id) with integer ids 1..254; keys that read as numbers ("01",
-    2.0) become their canonical text ("1", "2"); keys of one class_key and one id, one key.
+def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False
+                    ) -> dict[str, int]:
+    """``mapping`` (name -> id) with integer ids 1..254 (0..254 with ``zero``: the ids of a
+    label raster, whose 0 may be a class); keys that read as numbers ("01", 2.0) become
+    their canonical text ("1", "2"); keys of one class_key and one id, one key.
     InputError naming ``source`` otherwise."""
     if not isinstance(mapping, dict) or not mapping:
         raise InputError(
@@ -1071,10 +1074,13 @@ def check_class_map(mapping, source: str | os.PathLike) -> dict[str, int]:
     keys: dict[str, str] = {}  # class_key -> the name as the map spells it
     for name, value in mapping.items():
         number = None if isinstance(value, str) else _number(value)
-        if number is None or not float(number).is_integer() or not 1 <= number <= MAX_CLASS_ID:
+        low = 0 if zero else 1
+        if number is None or not float(number).is_integer() \
+                or not low <= number <= MAX_CLASS_ID:
+            why = "255 the ignore value" if zero else "0 is background, 255 the ignore value"
             raise InputError(
                 f"{source}: class {str(name)!r} has id {json.dumps(value, default=str)}; "
-                f"ids are integers 1..{MAX_CLASS_ID} (0 is background, 255 the ignore value)."
+                f"ids are integers {low}..{MAX_CLASS_ID} ({why})."
             )
         key, spelt = class_key(_class_key(name)), _class_key(name)
         if key in keys and checked[keys[key]] != int(number):

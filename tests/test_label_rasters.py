@@ -1317,3 +1317,41 @@ def test_an_antialiased_0_255_mask_in_one_row_strips_is_a_mask_whatever_comes_fi
         with rasterio.open(tmp_path / f"{name}_out.tif") as src:
             mask = src.read(1)
         assert (mask == (pixels >= 128)).all(), name
+
+
+def test_a_class_map_may_name_id_0_of_a_label_raster_and_keeps_its_own_name(tmp_path,
+                                                                           run_cli):
+    """Land cover ids 0 water, 1 building, 2 tree: --class-map {"water": 0, ...} was refused
+    ("0 is background"), and a map renaming only 1 and 2 turned the raster's own class 0
+    (tagged "water") into background: positive pixels 8 of 12, water dropped. A map may
+    name id 0 of a label raster (then it is that class), and one that does not keeps the
+    raster's own name of 0. A vector --class-field map still starts at 1."""
+    ids = np.array([[0, 0, 1, 2], [0, 2, 2, 1], [0, 1, 2, 2]], np.uint8)
+    labels = write_raster(tmp_path / "lc.tif", ids)
+    with rasterio.open(labels, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["water", "building", "tree"]))
+    image = write_raster(tmp_path / "image.tif", np.ones((3, *ids.shape), np.uint8))
+    for n, (mapping, names) in enumerate((
+            ({"lake": 0, "roof": 1, "tree": 2}, ["lake", "roof", "tree"]),
+            ({"roof": 1, "forest": 2}, ["water", "roof", "forest"]),
+            ({"background": 0, "roof": 1, "forest": 2}, ["background", "roof", "forest"]))):
+        path = tmp_path / f"map{n}.json"
+        path.write_text(json.dumps(mapping))
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / f"m{n}.tif", "--json",
+                         "--class-map", path)
+        assert result.exit_code == 0, result.output
+        made = json.loads(result.stdout)
+        assert made["classes"] == names
+        positive = 8 if names[0] == "background" else 12
+        assert made["masks"][0]["positive_pixels"] == positive, made
+        assert json.loads(_read(tmp_path / f"m{n}.tif")[2]["GEOTILE_CLASS_NAMES"]) == names
+    polygons = tmp_path / "p.geojson"
+    polygons.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"kind": "lake"}, "geometry": {
+            "type": "Polygon", "coordinates": [[[UTM_ORIGIN[0], UTM_ORIGIN[1]],
+                                                [UTM_ORIGIN[0] + 1, UTM_ORIGIN[1]],
+                                                [UTM_ORIGIN[0] + 1, UTM_ORIGIN[1] - 1],
+                                                [UTM_ORIGIN[0], UTM_ORIGIN[1]]]]}}]}))
+    result = run_cli("make-masks", polygons, image, "-o", tmp_path / "v.tif", "--class-field",
+                     "kind", "--class-map", tmp_path / "map0.json")
+    assert_one_line_error(result, "'lake' has id 0")

@@ -49,7 +49,8 @@ def _line_options(command):
     "--class-map",
     type=HomePath(exists=True, dir_okay=False, path_type=Path),
     help='JSON file {"building": 1, ...} mapping class names to ids 1..254 (with a label '
-    "raster of class indices: the names of its ids, over names the raster carries).",
+    "raster of class indices: the names of its ids, over names the raster carries; it may "
+    'name id 0, {"water": 0}, else 0 keeps the raster\'s own name, or is background).',
 )
 @click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")
 @click.option(
@@ -149,7 +150,8 @@ def make_masks(
     if class_map is not None:
         if class_field is None and not _is_label_raster(labels):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
-        mapping = read_class_map(class_map)
+        mapping = read_class_map(class_map, zero=class_field is None
+                                 and _is_label_raster(labels))  # its 0 may be a class
     check_resume(overwrite, resume)
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels],
                             resume=resume)
