@@ -903,3 +903,27 @@ def test_skip_empty_reads_a_0_255_mask_with_strays_as_make_masks_does(run_cli, m
                      "--split", "0.5,0.5", "-o", tmp_path / "split")  # planned before cut
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("4 patches -> ")  # the building's; not the noise's
+
+
+def test_split_help_says_blocks_are_single_patches_on_small_inputs(run_cli, make_raster,
+                                                                   tmp_path):
+    """The help said blocks are "a few patches a side ... never single patches"; on the
+    docs' own example (7 x 7 patches, --split 0.8,0.1,0.1) every block is one patch. It now
+    says so; the split still shares no pixel across splits (no overlap: no gap needed)."""
+    import csv
+
+    help_text = " ".join(run_cli("tile", "--help").output.split())
+    assert "never single patches" not in help_text
+    assert "On small inputs without overlap they are single patches" in help_text
+    image = make_raster("img.tif", np.ones((3, 7 * 32, 7 * 32), np.uint8))
+    mask = make_raster("img_mask.tif", np.ones((7 * 32, 7 * 32), np.uint8))
+    result = run_cli("tile", image, "--masks", mask, "--size", "32", "--split", "0.8,0.1,0.1",
+                     "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "p" / "index.csv", newline="") as f:
+        split = {(int(r["row"]), int(r["col"])): r["split"] for r in csv.DictReader(f)}
+    assert len(split) == 49  # nothing lost to gaps
+    lone = [(r, c) for (r, c), s in split.items() if s != "train" and all(
+        split.get((r + dr, c + dc), "train") == "train" for dr, dc in ((0, 1), (1, 0),
+                                                                       (0, -1), (-1, 0)))]
+    assert lone, split  # a val/test block of one patch among train ones

@@ -1495,3 +1495,16 @@ def test_layout_metadata_that_contradicts_the_input_is_named(tmp_path, run_cli, 
     tif = make_raster("img.tif", image)
     assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
                           "m.onnx", "layout=NHWC", "NCHW", "metadata")
+
+
+def test_readme_says_a_bare_tanh_and_scaled_activations_are_refused():
+    """README's model handling listed Tanh among recognised probability activations and
+    named only ArgMax and thresholds as refused, while predict refuses a bare Tanh and a
+    Sigmoid x 100 (test_a_scaled_activation_or_tanh_is_refused)."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    model = " ".join(text[text.index("Model handling:"):].split("\n\n")[0].split())
+    refused = model[model.index("Refused"):]
+    assert "bare Tanh" in refused and "x 100" in refused and "ArgMax" in refused
+    assert "(tanh + 1) / 2" in model[:model.index("Refused")]

@@ -103,16 +103,21 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     (read_masks/dataset_mask). A 900 px SpaceNet tile gives 16 patches at
     --size 224 --edge drop and 25 with --edge shift.
 
-    --split assigns whole spatial blocks of patches (a few patches a side) to
-    train, val or test, never single patches: overlapping patches (--overlap,
-    shifted edge patches) would otherwise put the same pixels in training and
-    in evaluation. Patches whose window reaches into a block of another split
-    lie in the gap between the splits and are left out (counted in the
-    summary), so no val or test patch shares a pixel with a train patch. The
-    blocks are planned on the patches --skip-empty/--max-nodata keep, so the
-    proportions of the kept patches stay within a few patches of those asked
-    (a filtered run's splits differ from an unfiltered one's); the same --seed
-    gives the same splits.
+    --split assigns whole spatial blocks of patches to train, val or test:
+    overlapping patches (--overlap, shifted edge patches) would otherwise
+    put the same pixels in training and in evaluation. Blocks are as large
+    as leave about 6 for the smallest split, at least 2 patches a side per
+    overlapping neighbour. On small inputs without overlap they are single
+    patches: a per-patch split, no spatial separation beyond the patch edge
+    (below about 24 patch positions / the smallest fraction: 240 for
+    0.8,0.1,0.1; one 1600 px scene at --size 256 has 49). Patches whose
+    window reaches into a block of another split lie in the gap between the
+    splits and are left out (counted in the summary), so no val or test
+    patch shares a pixel with a train patch. The blocks are planned on the
+    patches --skip-empty/--max-nodata keep, so the proportions of the kept
+    patches stay within a few patches of those asked (a filtered run's
+    splits differ from an unfiltered one's); the same --seed gives the same
+    splits.
 
     \b
     Examples:
