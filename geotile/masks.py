@@ -136,8 +136,10 @@ def rasterize_labels(
                       transform=transform, all_touched=options.all_touched)
     if "boundary" in options.channels or "contact" in options.channels:
         halo = 0 if halo_transform is None else options.halo
+        # a feature of class 0 (its value names background) clears what lies under it
+        numbers = [i if c else 0 for i, c in enumerate(classes, start=1)]
         instances = rasterize(
-            zip(geometries, range(1, len(geometries) + 1), strict=True),
+            zip(geometries, numbers, strict=True),
             out_shape=(height + 2 * halo, width + 2 * halo),
             transform=transform if halo_transform is None else halo_transform,
             all_touched=options.all_touched,
@@ -265,7 +267,6 @@ def prepare_labels(
     if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
             and read_some:
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
-    labels = labels.take(labels.fields["class_id"] > 0)  # values naming background
     check_geographic_coordinates(labels, source)
     if crs is not None:
         labels = to_crs(labels, crs, source)
@@ -762,8 +763,6 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
             return
         message = (f"{labels_path} has no row for {image}; {outcome or 'its mask is all zeros'}"
                    ". SpaceNet matches ImageId to the image name without its product prefix.")
-    elif len(frame) == 0 and len(labels):  # every feature named background: said so
-        return
     else:
         message = (f"{labels_path}: no feature overlaps {image} (labels span "
                    f"{_labels_span(frame, labels)}, the image {_fmt_bounds(extent)} in "

@@ -475,6 +475,24 @@ def test_class_values_naming_background_are_burnt_as_background(make_raster, tmp
     assert [int(mask[4, 10 * i + 4]) for i in range(4)] == [1, 3, 2, 0]
 
 
+def test_a_background_feature_drawn_over_a_building_clears_it(make_raster, tmp_path):
+    """Features naming background were dropped before burning, so a courtyard drawn later
+    inside a building stayed building (2304 positive pixels for 2048) while the warning said
+    'burnt as background (0)'. They are burnt as 0 in their order, the later feature winning,
+    and the courtyard's edge is a boundary of the building."""
+    image = make_raster("img.tif", np.zeros((60, 60), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0 + 5, Y0 - 5, 24),
+                                                   square(X0 + 13, Y0 - 13, 8)],
+                          cls=["building", "background"])
+    with pytest.warns(GeotileWarning, match="burnt as background"):
+        [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls",
+                               options=MaskOptions(channels=("footprint", "boundary")))
+    footprint, boundary = read(tmp_path / "m.tif")[0]
+    assert footprint[34, 34] == 0 and footprint[12, 12] == 1  # courtyard, building
+    assert summary["positive_pixels"] == 48 * 48 - 16 * 16
+    assert boundary[25, 34] == 1 and boundary[34, 34] == 0  # the courtyard's edge
+
+
 def test_building_type_values_like_other_or_non_residential_stay_classes(make_raster,
                                                                           tmp_path):
     """Only values that say background in so many words are background: OSM-style building
