@@ -719,6 +719,10 @@ def make_masks_from_raster(
     with open_raster(input_path(label_raster_source(labels_path) or labels_path)) as label:
         check_pixels_readable(label)
         indexes, kind = label_raster_kind(label, labels_path, codes)
+        if kind == "binary" and class_map and 0 in class_map.values():
+            raise InputError(f"{labels_path}: a 0/255 mask, whose 0 is background: the "
+                             "--class-map cannot name id 0. Name its class 1 (255), e.g. "
+                             '{"building": 1}.')
         names = _index_names(label, class_map) if codes is None else palette_class_names(codes)
         table = colour_lookup(codes) if codes is not None else None
         ignore_codes = ignored_colours(codes) if codes is not None else []

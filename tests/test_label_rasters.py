@@ -1355,3 +1355,19 @@ def test_a_class_map_may_name_id_0_of_a_label_raster_and_keeps_its_own_name(tmp_
     result = run_cli("make-masks", polygons, image, "-o", tmp_path / "v.tif", "--class-field",
                      "kind", "--class-map", tmp_path / "map0.json")
     assert_one_line_error(result, "'lake' has id 0")
+def test_a_class_map_naming_id_0_of_a_0_255_mask_is_refused(tmp_path, run_cli):
+    """A 0/255 mask's 0 is its background: {"building": 0} named all 12784 background pixels
+    'building' (16384 positive) with only a warning about id 1. Refused in one line."""
+    from tests.conftest import assert_one_line_error as one_line
+
+    pixels = np.zeros((64, 64), np.uint8)
+    pixels[10:50, 10:50] = 255
+    labels = write_raster(tmp_path / "gt.tif", pixels)
+    image = write_raster(tmp_path / "img.tif", np.ones((3, 64, 64), np.uint8))
+    (tmp_path / "map.json").write_text(json.dumps({"building": 0}))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--class-map",
+                     tmp_path / "map.json")
+    one_line(result, "gt.tif", "0/255 mask", "--class-map")
+    assert not (tmp_path / "m.tif").exists()
+
+
