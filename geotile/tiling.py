@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
-from geotile.errors import GeotileWarning, InputError
+from geotile.errors import GeotileWarning, InputError, OutputExistsError
 from geotile.grid import Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
 from geotile.quiet_warnings import quietly
@@ -724,7 +724,6 @@ def tile_rasters(
         if finished is not None:
             return finished
         overwrite = overwrite or _holds_geotile_output(Path(outdir))
-        _remove_staging(Path(outdir))
     plan = None
     if options.split is not None:
         kept = None  # the proportions are those of the patches filtering keeps
@@ -736,12 +735,16 @@ def tile_rasters(
                               options.split, options.seed, kept)
     parts = _parts_folder(outdir)
     made = [p for p in parts.parents if not p.exists()]  # removed again on failure
-    if not resume:  # left by a killed run: start afresh
-        shutil.rmtree(parts, ignore_errors=True)
+    lock = None
     about: dict = {}
     try:
         with staged_folder(outdir, overwrite, inputs=[*images, *(masks or [])],
                            about=about) as tmp:
+            lock = _lock_parts(parts)  # one run at a time in outdir: the others are refused
+            if resume:  # a killed run's staging folders (no other run is writing now)
+                _remove_staging(Path(outdir), keep=tmp.name)
+            else:  # left by a killed run: start afresh
+                _empty(parts)
             (tmp / "images").mkdir()
             if masks is not None:
                 (tmp / "masks").mkdir()
@@ -762,12 +765,21 @@ def tile_rasters(
             about.update(complete=run_digest, summary=counts)
     except BaseException:
         if not resume:
-            shutil.rmtree(parts, ignore_errors=True)
+            if lock is not None:  # never another run's
+                _empty(parts)
+                with contextlib.suppress(OSError):
+                    parts.rmdir()
             for folder in made:  # deepest first; only when left empty
                 with contextlib.suppress(OSError):
                     folder.rmdir()
         raise
-    shutil.rmtree(parts, ignore_errors=True)
+    else:
+        _empty(parts)
+        with contextlib.suppress(OSError):
+            parts.rmdir()
+    finally:
+        if lock is not None:
+            os.close(lock)  # after the folder went: a run waiting on it makes a new one
     if options.split is not None:
         empty = [name for name, fraction in zip(SPLIT_NAMES, options.split, strict=False)
                  if fraction > 0 and not summary.per_split.get(name)]
@@ -787,6 +799,55 @@ PARTS = ".geotile-tile-parts.tmp"
 
 def _parts_folder(outdir) -> Path:
     return Path(outdir) / PARTS
+
+
+def _empty(folder: Path) -> None:
+    """Remove what ``folder`` holds (not the folder: its lock stays with it)."""
+    with contextlib.suppress(OSError):
+        for entry in list(folder.iterdir()):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
+def _lock_parts(parts: Path) -> int | None:
+    """Make ``parts`` and hold an exclusive lock on it for the run (a descriptor to close at
+    its end; None where the system has no flock). Two runs into one folder would remove each
+    other's cut images: a second run while one is writing is refused."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        parts.mkdir(parents=True, exist_ok=True)
+        return None
+    outdir = parts.parent
+    for _ in range(100):
+        try:
+            parts.mkdir(parents=True, exist_ok=True)
+            handle = os.open(parts, os.O_RDONLY)
+        except FileNotFoundError:  # the run holding it removed it meanwhile
+            continue
+        except OSError as exc:
+            from geotile.output_folder import _os_error
+
+            raise _os_error(exc, outdir) from exc
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(handle)
+            raise OutputExistsError(
+                f"{outdir}: another `geotile tile` run is writing there now; wait for it to "
+                "end (then pass --overwrite to replace its output), or give another output "
+                "folder.") from None
+        try:
+            if os.path.samestat(os.fstat(handle), os.stat(parts)):
+                return handle
+        except OSError:
+            pass
+        os.close(handle)  # locked as the run holding it removed it: take the new one
+    raise OutputExistsError(f"{outdir}: other `geotile tile` runs keep writing there; give "
+                            "another output folder.")
 
 
 #: what a patch holds beyond its pixels; raised when that changes, so --resume redoes the
@@ -813,13 +874,14 @@ def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
             for i, image in enumerate(images)]
 
 
-def _remove_staging(outdir: Path) -> None:
-    """Remove the staging folders a killed run left in ``outdir`` (geotile's names only)."""
+def _remove_staging(outdir: Path, keep: str) -> None:
+    """Remove the staging folders a killed run left in ``outdir`` (geotile's names only),
+    but this run's ``keep``."""
     from geotile.output_folder import _is_staging
 
     if outdir.is_dir():
         for entry in outdir.iterdir():
-            if _is_staging(entry.name) and entry.name != PARTS and entry.is_dir() \
+            if _is_staging(entry.name) and entry.name not in (PARTS, keep) and entry.is_dir() \
                     and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
 

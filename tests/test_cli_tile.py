@@ -927,3 +927,40 @@ def test_split_help_says_blocks_are_single_patches_on_small_inputs(run_cli, make
         split.get((r + dr, c + dc), "train") == "train" for dr, dc in ((0, 1), (1, 0),
                                                                        (0, -1), (-1, 0)))]
     assert lone, split  # a val/test block of one patch among train ones
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_second_run_into_a_folder_being_tiled_is_refused_and_the_first_finishes(
+        run_cli, make_raster, tmp_path, monkeypatch, resume):
+    """Two `geotile tile` runs started together into one new folder both failed, each naming
+    geotile's own temporary file (out/.geotile-tile-parts.tmp/sn_0_0/...: No such file): each
+    removed the other's cut images. The second is refused in one line (another run is writing
+    there) and touches nothing; the first writes its patches as if alone."""
+    import geotile.tiling as tiling
+    from geotile.errors import GeotileError
+
+    first = [make_raster(f"a{i}.tif", np.full((3, 64, 64), i + 1, np.uint8)) for i in range(2)]
+    second = make_raster("b.tif", np.full((3, 64, 64), 9, np.uint8))
+    clean = run_cli("tile", *first, "--size", "32", "-o", tmp_path / "clean")
+    assert clean.exit_code == 0, clean.output
+    out = tmp_path / "out"
+    refused = []
+    real = tiling._tile_one
+
+    def cut(image, *args):
+        real(image, *args)
+        if not refused:  # the second run starts while the first is cutting
+            with pytest.raises(GeotileError) as info:
+                tiling.tile_rasters([second], None, out, options=tiling.TileOptions(size=32),
+                                    resume=resume)
+            refused.append(str(info.value))
+
+    monkeypatch.setattr(tiling, "_tile_one", cut)
+    args = ["--resume"] if resume else []
+    result = run_cli("tile", *first, "--size", "32", "-o", out, *args)
+    assert result.exit_code == 0, result.output
+    assert len(refused) == 1 and "another" in refused[0], refused
+    assert ".tmp" not in refused[0] and "\n" not in refused[0], refused
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(
+        p.name for p in (tmp_path / "clean" / "images").iterdir())
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
