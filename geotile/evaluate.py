@@ -236,7 +236,8 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
         try:
             from geotile.quiet_warnings import hidden
 
-            with hidden():  # read_labels said what was wrong
+            # read_labels said what was wrong: pyogrio's and GDAL's notes on it again
+            with hidden(RuntimeWarning, UserWarning):
                 frame = gpd.read_file(path, engine="pyogrio", layer=layer) \
                     if Path(path).suffix.lower() not in PARQUET_SUFFIXES \
                     else gpd.read_parquet(path)
@@ -1348,7 +1349,7 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         from geotile.quiet_warnings import hidden
 
         # pixel coordinates (CSVs): no CRS, said already
-        with hidden(UserWarning, "'crs' was not provided") if frame.crs is None \
+        with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
                 else contextlib.nullcontext():
             frame.to_file(tmp, engine="pyogrio",
                           geometry_type="Unknown" if not len(frame) else None, layer=layer)

@@ -119,9 +119,10 @@ def _zipped_rasters(path: str) -> list[str]:
 
 def _opens_as_raster(path: str | os.PathLike) -> bool:
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     try:
-        with hidden(), rasterio.open(path):
+        with hidden(NotGeoreferencedWarning), rasterio.open(path):
             return True
     except Exception:
         return False
@@ -131,7 +132,7 @@ def _has_vector_layers(path: str | os.PathLike) -> bool:
     try:
         from pyogrio import list_layers
 
-        with hidden():
+        with hidden(RuntimeWarning):  # GDAL's notes on a file it cannot read
             return len(list_layers(path)) > 0
     except Exception:
         return False

@@ -136,7 +136,7 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
 
         from geotile.quiet_warnings import hidden
 
-        with hidden():
+        with hidden(RuntimeWarning):  # GDAL's notes on a file it cannot read
             if layer is None and len(pyogrio.list_layers(path)) > 1:
                 return False  # the layer is not chosen yet: the other scores say so
             info = pyogrio.read_info(path, layer=layer)

@@ -18,11 +18,18 @@ _LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
-def hidden(category: type[Warning] = Warning, message: str = "") -> Iterator[None]:
-    """Hide ``category`` warnings (whose text matches the regex ``message`` at its start)
-    raised in the block: one short call, which must not wait for another thread."""
+def hidden(*categories: type[Warning], message: str = "") -> Iterator[None]:
+    """Hide warnings of ``categories`` (whose text matches the regex ``message`` at its start)
+    raised in the block: one short call, which must not wait for another thread.
+
+    Name the warnings the call raises, never ``Warning`` itself: a third-party
+    ``catch_warnings`` in another thread (pyogrio's, geopandas') that saves the filter list
+    while this one is in it puts it back for good, and then hides those warnings only."""
+    if not categories or Warning in categories:
+        raise TypeError("hidden() needs the warning categories the call raises, not Warning")
     with _LOCK, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message, category)
+        for category in categories:
+            warnings.filterwarnings("ignore", message, category)
         yield
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError
-from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 
 from geotile.errors import InputError, Interrupted, OutputExistsError
 from geotile.grid import GRID_TOLERANCE_PX
@@ -325,7 +325,7 @@ def gtiff_has_zstd() -> bool:
 
     probe = f"/vsimem/geotile-zstd-{uuid.uuid4().hex}.tif"
     try:
-        with hidden(), rasterio.Env():
+        with hidden(NotGeoreferencedWarning), rasterio.Env():  # 1 px, no transform
             with rasterio.open(probe, "w", driver="GTiff", width=1, height=1, count=1,
                                dtype="uint8", compress="zstd") as dst:
                 dst.write(np.zeros((1, 1, 1), np.uint8))

@@ -1055,7 +1055,7 @@ def _write(frame, path: Path, writer: str, layer: str) -> None:
     from geotile.quiet_warnings import hidden
 
     # no CRS: vectorize has warned about it already
-    with hidden(UserWarning, "'crs' was not provided") if frame.crs is None \
+    with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
             else contextlib.nullcontext():
         frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
                       layer_options=options or None)

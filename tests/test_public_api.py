@@ -223,3 +223,44 @@ def test_vectorize_of_a_photo_says_one_warning(run_cli, tmp_path):
             assert len(lines) == 1, (mode, result.stderr)
             assert "photo.png: the raster has no CRS" in lines[0]
             json.loads(result.stdout)
+
+
+def test_a_filter_leaked_from_geotiles_input_sniffing_hides_only_its_own_warning(
+        make_raster, tmp_path, monkeypatch):
+    """geotile's input sniffing (a raster? a vector file? GDAL's ZSTD probe) hid every warning
+    (category Warning) around its call: a third-party catch_warnings in another thread
+    (pyogrio's, geopandas') that saved the filter list meanwhile put it back for good, and
+    the process printed no warning at all after that (evaluate_files from a pool: 4 rounds
+    of 10). Each call hides only the warnings it raises: such a leak loses no other one."""
+    import warnings
+
+    import pyogrio
+    import rasterio
+
+    from geotile import label_rasters, raster
+    from geotile.errors import GeotileWarning
+
+    image = make_raster("img.tif", np.zeros((1, 8, 8), np.uint8))
+    saved = []  # what another thread's catch_warnings would save during the call
+
+    def saving(function):
+        def call(*args, **kwargs):
+            saved.append(list(warnings.filters))
+            return function(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(rasterio, "open", saving(rasterio.open))
+    monkeypatch.setattr(pyogrio, "list_layers", saving(pyogrio.list_layers))
+    label_rasters._opens_as_raster(image)
+    label_rasters._has_vector_layers(image)
+    raster.gtiff_has_zstd.cache_clear()
+    raster.gtiff_has_zstd()
+    assert len(saved) >= 3
+    for filters in saved:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filters[:] = filters  # ... and put back after geotile's call ended
+            warnings.warn("the user's own", UserWarning, stacklevel=1)
+            warnings.warn("x.png: the raster has no georeferencing", GeotileWarning,
+                          stacklevel=1)
+        assert sorted(str(w.message) for w in caught) == [
+            "the user's own", "x.png: the raster has no georeferencing"]
