@@ -413,7 +413,13 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                         "name. Run again with fewer --workers or on workers with more "
                         "memory (predict: or a smaller --batch-size or --block-size)."
                     ) from None
-                name = Path(images[index[future.key]]).name
+                number = index[future.key]
+                if scheduler:  # the workers were given them made absolute
+                    results[number] = _as_given(results[number], images[number],
+                                                outputs[number])
+                    caught = [(_text_as_given(text, images[number], outputs[number]), category)
+                              for text, category in caught]
+                name = Path(images[number]).name
                 for text, category in caught:  # among many images, say whose it is
                     text = text if name in text else f"{name}: {text}"
                     warnings.warn(text, category, stacklevel=2)
@@ -426,6 +432,25 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
     if scheduler:
         _check_visible(outputs)
     return results
+
+
+def _as_given(result, image, output):
+    """A worker's summary with the image and output paths as the user gave them (the
+    workers of --scheduler get them made absolute: :func:`_shared`)."""
+    if not isinstance(result, dict):
+        return result
+    given = {"image": image, "output": output}
+    return {key: os.fspath(given[key]) if key in given and value is not None else value
+            for key, value in result.items()}
+
+
+def _text_as_given(text: str, image, output) -> str:
+    """A worker's message naming the image or output made absolute, with the path given."""
+    for path in (output, image):
+        shared = _shared(path, True)
+        if shared != os.fspath(path):
+            text = text.replace(shared, os.fspath(path))
+    return text
 
 
 def remove_temporaries(outputs, tag: str) -> list[str]:

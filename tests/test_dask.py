@@ -86,7 +86,8 @@ def test_library_api_returns_summaries_in_order(make_raster, tmp_path, cluster, 
     monkeypatch.chdir(tmp_path)
     summaries = predict_rasters("m.onnx", images, outputs, options=PredictOptions(tile_size=32),
                                 scheduler=cluster.scheduler_address)
-    assert [s["output"] for s in summaries] == [str(tmp_path / o) for o in outputs]
+    # ... made absolute for them, and reported as given (as without a cluster)
+    assert [s["output"] for s in summaries] == outputs
     assert all((tmp_path / o).is_file() for o in outputs)
 
 
@@ -608,3 +609,27 @@ def test_ctrl_c_while_the_local_cluster_starts_stops_the_run(make_raster, tmp_pa
     assert process.returncode == 1, stderr
     assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), stderr
     assert list(out.iterdir()) == []
+
+
+def test_scheduler_runs_report_paths_as_given(run_cli, make_raster, tmp_path, cluster,
+                                              monkeypatch):
+    """`predict --scheduler` printed each output made absolute (/home/.../sched/img0.tif:
+    ...), while the single-process and --workers runs print it as given (sched/img0.tif),
+    and --json scripts saw other paths depending on the option: as given now."""
+    model = pointwise_model(tmp_path / "m.onnx")
+    _images(make_raster, count=2)
+    monkeypatch.chdir(tmp_path)
+    args = ("predict", "m.onnx", "img0.tif", "img1.tif", "--tile-size", "32", "-o")
+    local = run_cli(*args, "local")
+    assert local.exit_code == 0, local.output
+    result = run_cli(*args, "sched", "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    assert sorted(line.split(":")[0] for line in result.stdout.splitlines()) == [
+        "sched/img0.tif", "sched/img1.tif"]
+    assert sorted(line.split(":")[0] for line in local.stdout.splitlines()) == [
+        "local/img0.tif", "local/img1.tif"]
+    as_json = run_cli(*args, "sched_json", "--scheduler", cluster.scheduler_address, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert "sched_json/img0.tif" in as_json.stdout
+    assert str(tmp_path) not in as_json.stdout
+    assert model.exists()
