@@ -202,12 +202,23 @@ def _client(workers: int | None, scheduler: str | None):
                                    dashboard_address="127.0.0.1:0",
                                    scheduler_kwargs={"dashboard": False},
                                    silence_logs=logging.CRITICAL)
-        return Client(cluster), cluster
+        client = Client(cluster)
+        client.run(_quiet_asyncio)
+        return client, cluster
     except BaseException:  # Ctrl-C as it starts: not left running
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close()
         raise
+
+
+def _quiet_asyncio() -> None:
+    """In geotile's own local worker processes: the futures dask leaves unread when a run is
+    stopped ("Future exception was never retrieved ... TimeoutError") are not the user's,
+    as in the console process (geotile.cli.main.main)."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 @contextlib.contextmanager

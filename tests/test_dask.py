@@ -633,3 +633,21 @@ def test_scheduler_runs_report_paths_as_given(run_cli, make_raster, tmp_path, cl
     assert "sched_json/img0.tif" in as_json.stdout
     assert str(tmp_path) not in as_json.stdout
     assert model.exists()
+
+
+def test_the_local_workers_keep_asyncio_quiet():
+    """An interrupted --workers run printed 'Future exception was never retrieved ...
+    TimeoutError' (3 lines) above geotile's one line, from a local worker process shutting
+    down under load (the console process was already quiet): geotile's own workers are
+    quiet too; a user's --scheduler workers are left as they are."""
+    import logging
+
+    from geotile.distributed import _client
+
+    client, cluster = _client(2, None)
+    try:
+        levels = client.run(lambda: logging.getLogger("asyncio").level)
+    finally:
+        client.close()
+        cluster.close()
+    assert len(levels) == 2 and set(levels.values()) == {logging.CRITICAL}
