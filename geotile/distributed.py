@@ -195,21 +195,14 @@ def _client(workers: int | None, scheduler: str | None):
             raise InputError(_comm_failure(scheduler, exc)) from None
     # the scheduler serves HTTP (health, metrics) even without a dashboard, by default on
     # 8787: a random local port, so that another cluster there is no 'Port 8787' warning
-    cluster = None
-    try:
-        with _workers_ignore_ctrl_c():
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address="127.0.0.1:0",
-                                   scheduler_kwargs={"dashboard": False},
-                                   silence_logs=logging.CRITICAL)
-        client = Client(cluster)
-        client.run(_quiet_asyncio)
-        return client, cluster
-    except BaseException:  # Ctrl-C as it starts: not left running
-        if cluster is not None:
-            with contextlib.suppress(Exception):
-                cluster.close()
-        raise
+    with _workers_ignore_ctrl_c():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address="127.0.0.1:0",
+                               scheduler_kwargs={"dashboard": False},
+                               silence_logs=logging.CRITICAL)
+    client = Client(cluster)
+    client.run(_quiet_asyncio)
+    return client, cluster
 
 
 def _quiet_asyncio() -> None:
@@ -223,38 +216,20 @@ def _quiet_asyncio() -> None:
 
 @contextlib.contextmanager
 def _workers_ignore_ctrl_c():
-    """Ctrl-C in a terminal reaches every process of its group: the local workers started
-    in the block never see SIGINT (they inherit it blocked from the threads that start
-    them), so that they do not die mid-image with a traceback each; geotile itself stops
-    them. A Ctrl-C that reaches geotile during the block is held, not dropped: it raises
-    KeyboardInterrupt as the block ends."""
+    """Ctrl-C in a terminal reaches every process of its group: the local workers inherit
+    SIGINT ignored (as the disposition of the processes they are started from), so that
+    they do not die mid-image with a traceback each; geotile itself stops them."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    blocks = hasattr(signal, "pthread_sigmask")  # POSIX; threads started here inherit it
-    if blocks:  # started from dask's thread, it would unblock SIGINT there (its own spawn)
-        from multiprocessing import resource_tracker
-
-        resource_tracker.ensure_running()
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if blocks else None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
-        if blocks:
-            if signal.SIGINT in signal.sigpending():  # held by the mask: taken here
-                signal.sigwait({signal.SIGINT})
-                pressed.append(signal.SIGINT)
-            signal.signal(signal.SIGINT, previous)
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        else:
-            signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_port(scheduler: str) -> None:

@@ -564,53 +564,6 @@ def test_dasks_unread_futures_are_not_printed_after_an_interrupt(monkeypatch, ca
         "shown again after the run"]
 
 
-@pytest.mark.parametrize("when", ["as the cluster starts", "once its workers are up"])
-def test_ctrl_c_while_the_local_cluster_starts_stops_the_run(make_raster, tmp_path, when):
-    """Ctrl-C (SIGINT to the process group) while `--workers 2` starts its local cluster was
-    dropped: geotile ignored SIGINT itself for that second (for its workers to inherit), and
-    the run went on to write every output and exit 0. It stops the run now: one line, exit 1,
-    nothing written; the workers, up or not, print no traceback."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    model, images, out = _three_images(make_raster, tmp_path, seed=3)
-    site = tmp_path / "site"
-    site.mkdir()
-    before = when == "as the cluster starts"
-    (site / "sitecustomize.py").write_text(
-        "import os, signal\n"
-        "import distributed\n"
-        "_Cluster = distributed.LocalCluster\n"
-        "class _CtrlC(_Cluster):\n"
-        "    def __init__(self, *args, **kwargs):\n"
-        f"        if {before}:\n"
-        "            os.killpg(0, signal.SIGINT)\n"
-        "        super().__init__(*args, **kwargs)\n"
-        f"        if not {before}:\n"
-        "            os.killpg(0, signal.SIGINT)\n"
-        "distributed.LocalCluster = _CtrlC\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(site), str(Path(__file__).resolve().parents[1])])}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "geotile", "predict", str(model), *map(str, images),
-         "--tile-size", "32", "-o", str(out), "--workers", "2"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
-    try:
-        _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert process.returncode == 1, stderr
-    assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), stderr
-    assert list(out.iterdir()) == []
-
-
 def test_scheduler_runs_report_paths_as_given(run_cli, make_raster, tmp_path, cluster,
                                               monkeypatch):
     """`predict --scheduler` printed each output made absolute (/home/.../sched/img0.tif:
