@@ -452,13 +452,19 @@ def test_footprint_of_a_sheared_tile_is_the_same_whatever_other_channels(make_ra
         np.testing.assert_array_equal(read(out)[0][0], expected, err_msg=str(channels))
 
 
+def _four_squares(make_raster, tmp_path, classes):
+    """A 10 x 40 px image and four 8 px squares side by side, of field 'cls' ``classes``
+    (their centres: mask[4, 4], [4, 14], [4, 24], [4, 34])."""
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    boxes = [square(X0 + 5 * i, Y0, 4) for i in range(4)]
+    return image, write_labels(tmp_path / "l.geojson", boxes, cls=classes)
+
+
 def test_class_values_naming_background_are_burnt_as_background(make_raster, tmp_path):
     """'background' and ISPRS's 'Clutter/background' took positive ids (2 and 1): the mask
     named two categories "background" and counted them as positive pixels."""
-    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
-    boxes = [square(X0 + 5 * i, Y0, 4) for i in range(4)]
-    labels = write_labels(tmp_path / "l.geojson", boxes,
-                          cls=["building", "background", "tree", "Clutter/background"])
+    image, labels = _four_squares(make_raster, tmp_path,
+                                  ["building", "background", "tree", "Clutter/background"])
     with pytest.warns(GeotileWarning, match=r"l.geojson: 2 features of field 'cls' name "
                       r"background \('background', 'Clutter/background'\).*--class-map"):
         [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
@@ -498,10 +504,8 @@ def test_building_type_values_like_other_or_non_residential_stay_classes(make_ra
     """Only values that say background in so many words are background: OSM-style building
     types 'other', 'unknown' and 'non_residential' are classes (the raster rule for a first
     class name would have made them background)."""
-    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
-    boxes = [square(X0 + 5 * i, Y0, 4) for i in range(4)]
-    labels = write_labels(tmp_path / "l.geojson", boxes,
-                          cls=["house", "other", "unknown", "non_residential"])
+    image, labels = _four_squares(make_raster, tmp_path,
+                                  ["house", "other", "unknown", "non_residential"])
     [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
     mask = read(tmp_path / "m.tif")[0][0]
     assert sorted(int(mask[4, 10 * i + 4]) for i in range(4)) == [1, 2, 3, 4]
@@ -539,10 +543,8 @@ def test_labels_all_naming_background_make_an_empty_mask(make_raster, tmp_path):
 def test_class_names_and_map_keys_compare_without_case_or_spaces(make_raster, tmp_path):
     """'Building' and 'building' were two classes (1 and 3), and a map's 'low_vegetation'
     did not match 'low vegetation': as vectorize and evaluate, names compare by class_key."""
-    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
-    boxes = [square(X0 + 5 * i, Y0, 4) for i in range(4)]
-    labels = write_labels(tmp_path / "l.geojson", boxes,
-                          cls=["Building", "building", "low vegetation", "Tree"])
+    image, labels = _four_squares(make_raster, tmp_path,
+                                  ["Building", "building", "low vegetation", "Tree"])
     [summary] = make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
     mask = read(tmp_path / "m.tif")[0][0]
     assert [int(mask[4, 10 * i + 4]) for i in range(4)] == [1, 1, 2, 3]
