@@ -40,6 +40,9 @@ def zero_is_background(names) -> bool:
 
 def names_background(value) -> bool:
     """Whether a class VALUE of vector labels says background in so many words (background,
-    bg, void, unlabelled, nodata, ignore): narrower than a raster's first name, since a
-    building-type attribute's 'other', 'unknown' or 'non_residential' is a class."""
-    return not BACKGROUND_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", class_key(value)))
+    void, unlabelled, nodata or 'No Data', ignore): narrower than a raster's first name, since
+    a building-type attribute's 'other', 'unknown' or 'non_residential' is a class, and a
+    country code 'BG' no short name of background."""
+    key = class_key(value)
+    words = {*re.split(r"[^a-z0-9]+", key), key.replace("_", "")}
+    return not (BACKGROUND_WORDS - {"bg"}).isdisjoint(words)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -538,6 +539,20 @@ def test_labels_all_naming_background_make_an_empty_mask(make_raster, tmp_path):
     assert len(messages) == 1 and "name background ('background', 'void')" in messages[0]
     assert summary["classes"] == ["background"] and summary["positive_pixels"] == 0
     assert not read(tmp_path / "m.tif")[0].any()
+
+
+@pytest.mark.parametrize("values, ids", [(["house", "No Data", "NoData", "no_data"], [1, 0, 0, 0]),
+                                         (["house", "BG", "RO", "void"], [2, 1, 3, 0])])
+def test_class_values_say_background_however_spelt_and_codes_stay_classes(
+        make_raster, tmp_path, values, ids):
+    """'NoData' was background but 'No Data' and 'no_data' classes; a country code 'BG'
+    (Bulgaria, beside 'RO') was background as the short name of one."""
+    image, labels = _four_squares(make_raster, tmp_path, values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeotileWarning)
+        make_masks(labels, [image], [tmp_path / "m.tif"], class_field="cls")
+    mask = read(tmp_path / "m.tif")[0][0]
+    assert [int(mask[4, 10 * i + 4]) for i in range(4)] == ids
 
 
 def test_class_names_and_map_keys_compare_without_case_or_spaces(make_raster, tmp_path):
