@@ -137,3 +137,30 @@ def test_an_unread_dask_future_collected_after_the_command_prints_nothing():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == ["Error: interrupted"], done.stderr
+
+
+def test_an_error_raised_by_a_ctrl_c_mid_import_is_still_the_one_interrupted_line(make_raster,
+                                                                                 tmp_path):
+    """Ctrl-C landing while vectorize imported geopandas (in ssl's C module set-up) came out as
+    'TypeError: expected a message argument' and a 60-line traceback (a CI run of the
+    vectorize Ctrl-C test): an exception surfacing after a Ctrl-C is the interrupt's."""
+    import numpy as np
+
+    raster = make_raster("p.tif", np.ones((8, 8), np.float32))
+    code = (
+        "import os, signal, sys, time, geotile.cli.main as m, geotile.vectorize_modes as vm\n"
+        "def polygonize(*args, **kwargs):\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(5)\n"
+        "    except KeyboardInterrupt:\n"
+        "        raise TypeError('expected a message argument')\n"
+        "vm.vectorize_rasters = polygonize\n"
+        f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
+        f"{str(tmp_path / 'v.gpkg')!r}]\n"
+        "m.main()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), done.stderr

@@ -79,6 +79,9 @@ class GeotileGroup(click.Group):
                 f"{where}: {exc.strerror or exc}. Free space or choose another output folder."
             ) from exc
         except Exception as exc:
+            if _SIGNALLED:  # raised by the interrupt, wherever it landed
+                raise click.ClickException("interrupted; no output was left half-written."
+                                           ) from None
             if not _is_gdal_error(exc):
                 raise
             # a GDAL failure no check foresaw: one line, never a traceback
@@ -176,8 +179,20 @@ class Terminated(KeyboardInterrupt):
     geotile had said "interrupted" and chosen exit status 1 (seen 8 times in 80 under load)."""
 
 
+#: signals received by this console process (SIGINT, SIGTERM, SIGHUP): an error that
+#: surfaces after one is the interrupt's (a Ctrl-C inside an extension module's set-up can
+#: come out as another exception)
+_SIGNALLED: list[int] = []
+
+
 def _raise_interrupt(signum, frame) -> None:
+    _SIGNALLED.append(signum)
     raise Terminated
+
+
+def _raise_ctrl_c(signum, frame) -> None:
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt
 
 
 @click.group(cls=GeotileGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -215,6 +230,8 @@ def main() -> None:
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _raise_interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
+        signal.signal(signal.SIGINT, _raise_ctrl_c)
     try:
         cli(prog_name="geotile")
     finally:
