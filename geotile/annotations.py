@@ -118,8 +118,8 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
             image = by_source[row["source"]]
             if image != src_path:
                 opened.close()
-                with quiet_rasterio():  # tile warned of no georeference
-                    src, src_path = opened.enter_context(open_raster(image)), image
+                # opened quietly: tile warned of no georeference
+                src, src_path = opened.enter_context(open_raster(image)), image
                 # pixel coordinates where nothing places the raster in the CRS it names
                 crs, transform, shape = map_crs(src), src.transform, (src.width, src.height)
                 if labels.crs is not None and placed_nowhere(src):

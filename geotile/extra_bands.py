@@ -69,8 +69,7 @@ class ExtraBands:
         if resampling not in RESAMPLING:
             raise InputError(f"--extra-resampling must be one of {', '.join(RESAMPLING)}")
         self.path = input_path(path)
-        with quiet_rasterio():
-            self._src = open_raster(self.path)
+        self._src = open_raster(self.path)  # quietly: geotile says its own warning
         try:
             check_pixels_readable(self._src)
             src = self._src

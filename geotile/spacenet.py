@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.no_georef import quiet_rasterio
 
 log = logging.getLogger("geotile")
 
@@ -228,7 +227,6 @@ def _fields(table: SpaceNetTable, rows: np.ndarray) -> dict[str, np.ndarray]:
 
 def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
     from geotile.label_set import Labels, parse_crs, to_crs
-    from geotile.no_georef import quiet_rasterio
     from geotile.raster import open_raster
 
     ids = set(table.images)
@@ -237,7 +235,7 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
         found = match_image(image, ids)
         if found is None:
             continue
-        with quiet_rasterio(), open_raster(image) as src:  # a photo: the caller warns
+        with open_raster(image) as src:  # quietly: for a photo the caller warns
             transform, image_crs = src.transform, src.crs
         crs = crs if crs is not None else image_crs
         rows = table.rows_of(found)
@@ -306,7 +304,7 @@ def _check_crs(paths: list, option) -> None:
 
     missing = []
     for path in paths:
-        with quiet_rasterio(), open_raster(path) as src:
+        with open_raster(path) as src:
             if src.crs is None:
                 missing.append(path)
     if not missing:
