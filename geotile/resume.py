@@ -87,6 +87,14 @@ def digest(command: str, options: Mapping[str, Any], inputs: Iterable[str | os.P
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def settings_key(command: str, settings: Mapping[str, Any]) -> str:
+    """A hash of ``command`` and its ``settings`` only (paths as written: no file identity, no
+    geotile version)."""
+    text = json.dumps({"command": command, "settings": _plain(settings)}, sort_keys=True,
+                      separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def read_tags(path: str | os.PathLike) -> dict[str, str] | None:
     """The default-domain tags of a raster, or None when it is not one GDAL can open."""
     import rasterio

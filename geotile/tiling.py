@@ -681,7 +681,8 @@ def tile_rasters(
     by a completion record written last; the folder goes when the run ends (and, without
     ``resume``, when it fails).
     ``resume``: a run killed before it ended keeps the images it finished, and an ``outdir``
-    complete for the same options and inputs (its marker's digest) is left as it is.
+    complete for the same options and inputs (its marker's digest) is left as it is; an
+    earlier output of other options or input files is refused (:func:`_check_resumable`).
     ``palette`` (``potsdam`` or a palette file/dict): the masks are colour label rasters,
     turned into class-id masks on each image's grid first (as ``make-masks --palette``);
     ``masks_from`` ((label rasters, palette)) is how: they stand for those masks in the
@@ -719,11 +720,14 @@ def tile_rasters(
     digests = _part_digests(images, masks, extras, options, masks_from, zeros_binary)
     run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)},
                                [annotations.labels] if annotations is not None else [])
+    run_key = _run_key(images, masks, extras, options, masks_from, annotations)
     if resume:  # a finished run: nothing to read
         finished = _finished_run(Path(outdir), run_digest)
         if finished is not None:
             return finished
-        overwrite = overwrite or _holds_geotile_output(Path(outdir))
+        if not overwrite and _holds_geotile_output(Path(outdir)):
+            _check_resumable(Path(outdir), run_key)
+            overwrite = True
     plan = None
     if options.split is not None:
         kept = None  # the proportions are those of the patches filtering keeps
@@ -745,6 +749,9 @@ def tile_rasters(
                 _remove_staging(Path(outdir), keep=tmp.name)
             else:  # left by a killed run: start afresh
                 _empty(parts)
+            # what a --resume of this run, if killed, may replace
+            (parts / RUN_RECORD).write_text(json.dumps({"run": run_key, "overwrite": overwrite}),
+                                            encoding="utf-8")
             (tmp / "images").mkdir()
             if masks is not None:
                 (tmp / "masks").mkdir()
@@ -762,7 +769,7 @@ def tile_rasters(
 
                 write_patch_labels(tmp, images, annotations)
             counts = {k: v for k, v in summary.to_dict().items() if k != "outdir"}
-            about.update(complete=run_digest, summary=counts)
+            about.update(complete=run_digest, run=run_key, summary=counts)
     except BaseException:
         if not resume:
             if lock is not None:  # never another run's
@@ -795,6 +802,8 @@ def tile_rasters(
 #: where each image is cut first, inside the output folder (a staging name: never taken for
 #: a file of the user's, never published)
 PARTS = ".geotile-tile-parts.tmp"
+#: in PARTS: the key of the run cutting there and whether it replaces an earlier output
+RUN_RECORD = ".geotile-run.json"
 
 
 def _parts_folder(outdir) -> Path:
@@ -890,6 +899,42 @@ def _holds_geotile_output(outdir: Path) -> bool:
     from geotile.output_folder import geotile_files
 
     return outdir.is_dir() and bool(geotile_files(outdir)[0])
+
+
+def _run_key(images, masks, extras, options: TileOptions, masks_from, annotations) -> str:
+    """The options and the input files' paths of a run (not their contents, geotile's version
+    or the patch format): an output of the same key is one --resume may cut again."""
+    from geotile.resume import settings_key
+
+    if masks_from is not None:
+        masks = [*masks_from[0], repr(masks_from[1])]
+    return settings_key("tile", {
+        "options": dataclasses.asdict(options), "annotations": repr(annotations),
+        "files": [[resume_identity(p)[0] for p in group or []]
+                  for group in (images, masks, extras)]})
+
+
+def _check_resumable(outdir: Path, run_key: str) -> None:
+    """Refuse a --resume into ``outdir``'s earlier output unless it was made with the same
+    options and inputs (by an older geotile, or from inputs changed since), or a killed
+    --overwrite run of this run's key was replacing it."""
+    from geotile.output_folder import MARKER
+
+    def read(path: Path) -> dict:
+        with contextlib.suppress(OSError, ValueError):
+            found = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(found, dict):
+                return found
+        return {}
+
+    killed = read(_parts_folder(outdir) / RUN_RECORD)
+    if read(outdir / MARKER).get("run") == run_key or (
+            killed.get("run") == run_key and killed.get("overwrite") is True):
+        return
+    raise OutputExistsError(
+        f"{outdir}: holds the output of an earlier `geotile tile` with other options or "
+        "inputs; --resume only continues a killed run of the same ones. Pass --overwrite "
+        "(without --resume) to replace it, or give another output folder.")
 
 
 def _finished_run(outdir: Path, run_digest: str) -> TileSummary | None:

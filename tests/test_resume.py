@@ -356,23 +356,60 @@ def test_tile_killed_by_sigkill_resumes_byte_identical(make_raster, run_cli, tmp
     assert json.loads(again.stdout)["written"] == expected["index.csv"].count(b"\n") - 1
 
 
-def test_tile_resume_with_other_options_redoes_and_refuses_overwrite(make_raster, run_cli,
-                                                                     tmp_path):
+def test_tile_resume_refuses_a_complete_output_of_other_options_or_inputs(make_raster,
+                                                                         run_cli, tmp_path):
+    """--resume continues a killed run; a finished output made with another --size or from
+    other images is no such run: it is refused, and stays, patch for patch."""
     from .conftest import assert_one_line_error
 
     image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    other_image = make_raster("other.tif", np.ones((1, 40, 40), np.uint8))
     out = tmp_path / "out"
-    assert run_cli("tile", image, "--size", "20", "-o", out).exit_code == 0
-    result = run_cli("tile", image, "--size", "10", "-o", out, "--resume")
-    assert result.exit_code == 0, result.output
+    assert run_cli("tile", image, "--size", "10", "-o", out).exit_code == 0
+    before = _tree(out)
     assert len((out / "index.csv").read_text().splitlines()) == 1 + 16
+    for args in (("--size", "20"), ("--size", "10", "--seed", "3")):
+        assert_one_line_error(run_cli("tile", image, *args, "-o", out, "--resume"),
+                              f"{out}: holds", "other options or inputs", "--overwrite")
+        assert _tree(out) == before
+    assert_one_line_error(run_cli("tile", other_image, "--size", "10", "-o", out, "--resume"),
+                          "other options or inputs")
+    assert _tree(out) == before
     assert_one_line_error(run_cli("tile", image, "-o", out, "--resume", "--overwrite"),
                           "--resume and --overwrite", code=2)
+    # the same options and inputs: left as it is
+    assert run_cli("tile", image, "--size", "10", "-o", out, "--resume").exit_code == 0
+    assert _tree(out) == before
     # a folder holding files geotile did not write is still refused
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     assert_one_line_error(run_cli("tile", image, "-o", other, "--resume"), "did not write")
+
+
+def test_tile_killed_overwrite_run_resumes_over_the_earlier_output(make_raster, run_cli,
+                                                                    tmp_path):
+    """A killed --overwrite run with other options is continued by --resume with those
+    options: the earlier output is replaced as the killed run would have replaced it."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(2)
+    images = [make_raster(f"img{i}.tif", rng.integers(0, 255, (1, 40, 40), np.uint8))
+              for i in range(3)]
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    assert run_cli("tile", *images, "--size", "20", "-o", out).exit_code == 0
+    args = ["tile", *map(str, images), "--size", "10"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", _KILL_AFTER_TWO, *args, "-o", str(out),
+                             "--overwrite"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert len((out / "index.csv").read_text().splitlines()) == 1 + 3 * 4  # still the old
+    result = run_cli(*args, "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert run_cli(*args, "-o", clean).exit_code == 0
+    assert _tree(out) == _tree(clean)
 
 
 def test_tile_resume_with_a_palette_keeps_what_is_complete(make_raster, run_cli, tmp_path):

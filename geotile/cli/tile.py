@@ -82,8 +82,8 @@ def _parse_split(ctx, param, value):
 @labels_crs_opt
 @click.option("--resume", is_flag=True,
               help="Continue a run that was killed: images it finished are not cut again; "
-              "an OUTPUT complete for the same options and inputs is left as it is. Not with "
-              "--overwrite.")
+              "an OUTPUT complete for the same options and inputs is left as it is, one of "
+              "other options or inputs refused. Not with --overwrite.")
 @creation_options_opt
 @json_opt
 @click.pass_context
