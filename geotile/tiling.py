@@ -211,8 +211,8 @@ def mask_padding_value(mask_src, binary: bool | None = None):
     binary mask (INRIA, Massachusetts), where 255 is the building class (its padding is
     marked by a mask band instead). ``binary``: whether it is one (default:
     :func:`is_binary_0_255`)."""
-    if mask_src.nodata is not None:
-        return mask_src.nodata
+    if (nodata := mask_nodata(mask_src, binary or None)) is not None:
+        return nodata
     dtype = np.dtype(mask_src.dtypes[0])
     if dtype.kind in "iu" and np.iinfo(dtype).max < 255:
         return np.iinfo(dtype).max
@@ -220,11 +220,21 @@ def mask_padding_value(mask_src, binary: bool | None = None):
 
 
 def is_binary_0_255(mask_src, zeros: bool = False) -> bool:
-    """Whether a uint8 mask without nodata holds only 0 and 255 (255: the positive class),
-    in every band (Massachusetts' and DeepGlobe's RGB masks repeat it in three); ``zeros``:
-    an all-0 mask counts too (one without buildings among 0/255 masks)."""
-    kind = values_0_255(mask_src)
+    """Whether a uint8 mask without nodata, or declaring 0 (:func:`mask_nodata`), holds only
+    0 and 255 (255: the positive class), in every band (Massachusetts' and DeepGlobe's RGB
+    masks repeat it in three); ``zeros``: an all-0 mask counts too (one without buildings
+    among 0/255 masks)."""
+    kind = values_0_255(mask_src, nodata=mask_src.nodata == 0)
     return kind == "binary" or (zeros and kind == "zeros")
+
+
+def mask_nodata(mask_src, binary: bool | None = None):
+    """The mask's nodata value as tile reads it: none for a 0/255 mask declaring 0 (as
+    gdal_rasterize -a_nodata 0 writes), whose 0 is its background, as make-masks reads it.
+    ``binary``: whether it is one (default: :func:`is_binary_0_255`)."""
+    if mask_src.nodata == 0 and (is_binary_0_255(mask_src) if binary is None else binary):
+        return None
+    return mask_src.nodata
 
 
 def _pads(grid: Grid) -> bool:
@@ -245,7 +255,7 @@ def _zeros_are_binary(images, masks, options: TileOptions) -> bool:
         if not _pads(_grid_of(image, options)):
             continue  # no padding: the convention never shows
         with open_raster(mask) as mask_src:
-            if values_0_255(mask_src) == "binary":
+            if is_binary_0_255(mask_src):
                 return True
     return False
 
@@ -862,8 +872,9 @@ def _lock_parts(parts: Path) -> int | None:
 #: what a patch holds beyond its pixels; raised when that changes, so --resume redoes the
 #: patches of older runs (2: mask bands, padding as the masks' ignore value, GCPs/RPCs;
 #: 3: every mask patch declares the mask's nodata; 4: 0/255 masks found from every pixel,
-#: the source's colour interpretation kept; 5: mask patches name the mask's classes)
-PATCH_FORMAT = 5
+#: the source's colour interpretation kept; 5: mask patches name the mask's classes; 6: a
+#: 0/255 mask's declared nodata 0 is background)
+PATCH_FORMAT = 6
 
 
 def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
@@ -1047,7 +1058,7 @@ def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
             _check_same_grid(src, mask_src)
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
         kept = np.zeros(grid.shape, bool)
-        ignore_value = mask_src.nodata if mask_src is not None else None
+        ignore_value = mask_nodata(mask_src) if mask_src is not None else None
         zero_class = _zero_class(mask_src)
         binary = mask_src is not None and is_binary_0_255(mask_src)  # strays below 128: 0
         # the padding's fill counts for nothing (it is never positive, always nodata);
@@ -1090,6 +1101,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         warn_if_not_georeferenced(src, "the patches and their index.csv bounds", stacklevel=4)
         if mask_src is not None:
             _warn_if_colour_labels(mask_src, image)
+            _warn_if_zero_nodata_is_background(mask_src)
         count, dtype = src.count, np.dtype(src.dtypes[0])
         if extra_src is not None:  # the patches hold both rasters' bands
             count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
@@ -1110,7 +1122,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             writers.image_profile = writers._profile(src, count, dtype.name, None)
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
-        ignore_value = mask_src.nodata if mask_src is not None else None
+        ignore_value = mask_nodata(mask_src) if mask_src is not None else None
         zero_class = _zero_class(mask_src)
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
         # the reader thread stops before the datasets close, whatever holds the patches
@@ -1177,6 +1189,14 @@ def _warn_if_colour_labels(mask_src, image) -> None:
                       "patches hold colours, not class ids. Make a class mask first: geotile "
                       f"make-masks {name} {Path(str(image)).name} -o mask.tif --palette potsdam "
                       "(or a palette.json).", GeotileWarning, stacklevel=5)
+
+
+def _warn_if_zero_nodata_is_background(mask_src) -> None:
+    """make-masks' warning when a mask's declared nodata 0 is read as background."""
+    if mask_src.nodata == 0 and mask_nodata(mask_src) is None:
+        warnings.warn(f"{mask_src.name}: a 0/255 mask declaring nodata 0 (as gdal_rasterize "
+                      "-a_nodata 0 writes): its 0 is read as background, not as no data.",
+                      GeotileWarning, stacklevel=5)
 
 
 def _check_same_grid(src, mask_src) -> None:
@@ -1291,12 +1311,12 @@ class PatchWriter:
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             # a mask's declared nodata (make-masks' ignore value, 255) travels to every patch
-            self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0],
-                                              mask_src.nodata)
             # a mask patch holding padding declares its fill (the ignore value) as nodata; a
             # 0/255 mask, whose 255 is a class, marks it in a mask band instead
             self.binary_mask = is_binary_0_255(mask_src) if mask_binary is None \
                 else mask_binary
+            self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0],
+                                              mask_nodata(mask_src, self.binary_mask or None))
             self.mask_fill = mask_padding_value(mask_src, self.binary_mask)
             self.padded_mask_profile = self.mask_profile if self.binary_mask else \
                 self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill)

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from rasterio.windows import from_bounds
 
-from geotile.errors import InputError, OutputExistsError
+from geotile.errors import GeotileWarning, InputError, OutputExistsError
 from geotile.tiling import TileOptions, tile_rasters
 
 
@@ -559,6 +559,37 @@ def test_mask_ignore_value_is_nodata_not_positive(make_raster, tmp_path):
     summary = tile_rasters([image], [mask], tmp_path / "c",
                            options=TileOptions(size=32, max_nodata=0.25))
     assert summary.written == 2 and summary.skipped_nodata == 2
+
+
+def test_a_0_255_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_path):
+    """gdal_rasterize -burn 255 -a_nodata 0 (QGIS' Rasterize) declares the background 0 as
+    nodata: tile reads it as background, as make-masks does, so --max-nodata keeps the
+    background-only patches (the negatives) and their mask patches declare no nodata."""
+    image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))
+    labels = np.zeros((64, 64), np.uint8)
+    labels[:16, :16] = 255  # a building in the top-left patch
+    mask = make_raster("img_mask.tif", labels, nodata=0)
+    with pytest.warns(GeotileWarning, match="img_mask.tif: a 0/255 mask declaring nodata 0"):
+        summary = tile_rasters([image], [mask], tmp_path / "a",
+                               options=TileOptions(size=32, max_nodata=0.5))
+    assert summary.written == 4 and summary.skipped_nodata == 0
+    rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "a")}
+    assert {float(r["nodata_fraction"]) for r in rows.values()} == {0.0}
+    assert float(rows["0", "0"]["positive_fraction"]) == 0.25
+    assert float(rows["1", "1"]["positive_fraction"]) == 0
+    with rasterio.open(tmp_path / "a" / "masks" / "img_1_1.tif") as patch:
+        assert patch.nodata is None and (patch.read(1) == 0).all()
+        assert (patch.dataset_mask() == 255).all()
+    # padded: the padding alone is nodata, marked by a mask band (0 stays background)
+    with pytest.warns(GeotileWarning, match="declaring nodata 0"):
+        tile_rasters([image], [mask], tmp_path / "b", options=TileOptions(size=48, edge="pad"))
+    rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "b")}
+    assert float(rows["1", "1"]["nodata_fraction"]) == pytest.approx(1 - 16**2 / 48**2)
+    assert float(rows["0", "0"]["nodata_fraction"]) == 0
+    with rasterio.open(tmp_path / "b" / "masks" / "img_1_1.tif") as patch:
+        assert patch.nodata is None and (patch.read(1) == 0).all()
+        assert (patch.dataset_mask()[:16, :16] == 255).all()
+        assert (patch.dataset_mask()[16:, :] == 0).all()
 
 
 @pytest.mark.parametrize("as_type", [str, lambda p: p])
