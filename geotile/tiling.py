@@ -556,23 +556,48 @@ def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
     if not masks:
         return None
     masks = _as_paths(masks)
-    if len(masks) == 1 and len(images) >= 1:
-        single = masks[0]
-        if isinstance(single, Path) and single.is_dir():
-            files = [p for p in single.iterdir() if p.is_file()]
-            return _pair_by_stem(images, files, f"{single}")
-        if isinstance(single, Path) and not single.exists() and glob.has_magic(str(single)):
-            files = [Path(p) for p in sorted(glob.glob(str(single))) if Path(p).is_file()]
-            if not files:
-                raise InputError(f"--masks {single}: the pattern matches no file. Check it "
-                                 "(quote it, so that the shell does not expand it).")
-            return _pair_by_stem(images, files, f"the files matching {single}")
+    if len(images) >= 1 and (found := _mask_files(masks)) is not None:
+        return _pair_by_stem(images, *found)
     if len(masks) != len(images):
         raise InputError(
             f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
             "or a folder or a pattern ('masks/*.tif') of masks named after the images."
         )
     return _pair_files_by_name(images, masks)
+
+
+def _mask_files(masks: list) -> tuple[list[Path], str] | None:
+    """The files of ``masks`` when it is one folder or one glob pattern, and how to name
+    them in a message; None otherwise."""
+    if len(masks) != 1 or not isinstance(masks[0], Path):
+        return None
+    single = masks[0]
+    if single.is_dir():
+        return [p for p in single.iterdir() if p.is_file()], f"{single}"
+    if not single.exists() and glob.has_magic(str(single)):
+        files = [Path(p) for p in sorted(glob.glob(str(single))) if Path(p).is_file()]
+        if not files:
+            raise InputError(f"--masks {single}: the pattern matches no file. Check it "
+                             "(quote it, so that the shell does not expand it).")
+        return files, f"the files matching {single}"
+    return None
+
+
+def _without_masks(images: list, masks) -> list:
+    """``images`` less the masks among them: files of a --masks folder or pattern named as
+    the mask of another image (``tile DIR --masks DIR`` with img1.tif beside
+    img1_mask.tif)."""
+    found = _mask_files(_as_paths(masks)) if masks else None
+    if found is None:
+        return images
+    files = {_resolved(f) for f in found[0]}
+    stems = [Path(p).stem for p in images]
+    kept = [image for i, image in enumerate(images)
+            if _resolved(image) not in files or not any(
+                names_mask_of(stems[i], other) for j, other in enumerate(stems) if j != i)]
+    if len(kept) < len(images):
+        log.info("%d masks left out of the images", len(images) - len(kept))
+    return kept
 
 
 def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
@@ -701,7 +726,7 @@ def tile_rasters(
     from geotile.extra_bands import pair_extra_bands
     from geotile.output_folder import staged_folder
 
-    images = _as_paths(images)
+    images = _without_masks(_as_paths(images), masks)
     stems = [Path(p).stem for p in images]
     if len(set(stems)) != len(stems):  # before pairing masks: by these names
         shared = sorted({s for s in stems if stems.count(s) > 1})

@@ -735,6 +735,23 @@ def test_dataset_image_and_mask_names_pair(run_cli, make_raster, tmp_path):
                                                       "top_potsdam_2_11_RGB.tif": (20, 2)}
 
 
+def test_one_folder_of_images_and_their_masks(run_cli, make_raster, tmp_path):
+    """`tile DIR --masks DIR` with img1.tif beside img1_mask.tif (and 104_sat.jpg beside
+    104_mask.png): the masks are not taken as images too; each image gets its own mask."""
+    folder = tmp_path / "beside"
+    folder.mkdir()
+    for stem, value in (("img1", 10), ("img10", 20), ("104_sat", 30)):
+        make_raster(f"beside/{stem}.tif", np.full((1, 32, 32), value, np.uint8))
+    for stem, value in (("img1_mask", 1), ("img10_mask", 2), ("104_mask", 3)):
+        make_raster(f"beside/{stem}.tif", np.full((32, 32), value, np.uint8))
+    for masks in (folder, f"{folder}/*_mask.tif"):
+        out = tmp_path / f"out{len(str(masks))}"
+        result = run_cli("tile", folder, "--masks", masks, "--size", 32, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert _mask_values(out) == {"img1.tif": (10, 1), "img10.tif": (20, 2),
+                                     "104_sat.tif": (30, 3)}
+
+
 def _thinned_out(length: int) -> np.ndarray:
     """Rows (or columns) a nearest-neighbour read of ``length`` px at 1024 px never takes."""
     take = np.floor((np.arange(1024) + 0.5) * length / 1024).astype(int)
