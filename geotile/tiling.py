@@ -43,6 +43,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import warnings
 from collections.abc import Iterator, Sequence
@@ -780,9 +781,9 @@ def tile_rasters(
         with staged_folder(outdir, overwrite, inputs=[*images, *(masks or [])],
                            about=about) as tmp:
             lock = _lock_parts(parts)  # one run at a time in outdir: the others are refused
-            if resume:  # a killed run's staging folders (no other run is writing now)
-                _remove_staging(Path(outdir), keep=tmp.name)
-            else:  # left by a killed run: start afresh
+            # a killed run's staging folders (no other run is writing now: the lock)
+            _remove_staging(Path(outdir), keep=tmp.name)
+            if not resume:  # left by a killed run: start afresh
                 _empty(parts)
             # what a --resume of this run, if killed, may replace
             (parts / RUN_RECORD).write_text(json.dumps({"run": run_key, "overwrite": overwrite}),
@@ -920,13 +921,14 @@ def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
 
 
 def _remove_staging(outdir: Path, keep: str) -> None:
-    """Remove the staging folders a killed run left in ``outdir`` (geotile's names only),
-    but this run's ``keep``."""
-    from geotile.output_folder import _is_staging
+    """Remove the staging folders a killed run left in ``outdir`` (the names staged_folder
+    gives: ``.geotile-tile-<8 hex>.tmp``), but this run's ``keep``."""
+    from geotile.output_folder import STAGING_PREFIX, STAGING_SUFFIX
 
+    pattern = re.compile(rf"{re.escape(STAGING_PREFIX)}[0-9a-f]{{8}}{re.escape(STAGING_SUFFIX)}")
     if outdir.is_dir():
         for entry in outdir.iterdir():
-            if _is_staging(entry.name) and entry.name not in (PARTS, keep) and entry.is_dir() \
+            if pattern.fullmatch(entry.name) and entry.name != keep and entry.is_dir() \
                     and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
 

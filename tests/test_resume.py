@@ -412,6 +412,33 @@ def test_tile_killed_overwrite_run_resumes_over_the_earlier_output(make_raster, 
     assert _tree(out) == _tree(clean)
 
 
+def test_tile_overwrite_removes_the_staging_folder_of_a_killed_run(make_raster, run_cli,
+                                                                   tmp_path):
+    """A SIGKILLed --overwrite run leaves its staging folder of patches; the next run that
+    writes there removes it (geotile's staging names only, never a folder of the user's)."""
+    import subprocess
+    import sys
+
+    images = [make_raster(f"img{i}.tif", np.full((1, 40, 40), i, np.uint8)) for i in range(3)]
+    out = tmp_path / "out"
+    assert run_cli("tile", images[0], "--size", "20", "-o", out).exit_code == 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", _KILL_AFTER_TWO, "tile", *map(str, images),
+                             "--size", "10", "-o", str(out), "--overwrite"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    stale = [p for p in out.iterdir() if p.name.startswith(".geotile-tile-")
+             and p.name != ".geotile-tile-parts.tmp" and p.is_dir()]
+    assert len(stale) == 1 and any(stale[0].rglob("*.tif"))
+    mine = out / ".geotile-tile-mine.tmp"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    assert run_cli("tile", images[0], "--size", "20", "-o", out, "--overwrite").exit_code == 0
+    assert not stale[0].exists()
+    assert (mine / "keep.txt").read_text() == "mine"
+    assert len((out / "index.csv").read_text().splitlines()) == 1 + 4
+
+
 def test_tile_resume_with_a_palette_keeps_what_is_complete(make_raster, run_cli, tmp_path):
     """--palette makes class masks in a temporary folder on each run: the label rasters and
     the palette, not those masks, tell whether the patches are complete."""
