@@ -745,6 +745,7 @@ def tile_rasters(
     if options.fmt == "png":  # every input, before any patch is cut
         for i, image in enumerate(images):
             _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
+    _check_grids(images, masks)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded
         warnings.warn(
@@ -1216,6 +1217,15 @@ def _warn_if_colour_labels(mask_src, image) -> None:
                       "patches hold colours, not class ids. Make a class mask first: geotile "
                       f"make-masks {name} {Path(str(image)).name} -o mask.tif --palette potsdam "
                       "(or a palette.json).", GeotileWarning, stacklevel=5)
+
+
+def _check_grids(images, masks) -> None:
+    """Every mask on its image's grid, before any image is cut (:func:`_check_same_grid`)."""
+    from geotile.raster import open_raster
+
+    for image, mask in zip(images, masks, strict=True) if masks is not None else ():
+        with open_raster(image) as src, open_raster(mask) as mask_src:
+            _check_same_grid(src, mask_src)
 
 
 def _warn_if_zero_nodata_is_background(mask_src) -> None:

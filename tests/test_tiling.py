@@ -541,6 +541,21 @@ def test_masks_folder_holding_the_images_does_not_pair_an_image_with_itself(make
     assert read_index(tmp_path / "out")[0]["mask"] == "masks/a_0_0.tif"
 
 
+def test_a_mask_on_another_grid_is_refused_before_any_image_is_cut(make_raster, tmp_path,
+                                                                    monkeypatch):
+    from geotile import tiling
+
+    images = [make_raster(f"img{i}.tif", np.ones((1, 40, 40), np.uint8)) for i in range(3)]
+    masks = [make_raster(f"img{i}_mask.tif", np.zeros((40, 40), np.uint8)) for i in range(2)]
+    shifted = rasterio.transform.from_origin(740000.25, 3735000, 0.5, 0.5)  # half a pixel
+    masks.append(make_raster("img2_mask.tif", np.zeros((40, 40), np.uint8), transform=shifted))
+    cut = []
+    monkeypatch.setattr(tiling, "_tile_one", lambda image, *a: cut.append(image))
+    with pytest.raises(InputError, match=r"img2_mask.tif: the mask's grid differs from "):
+        tile_rasters(images, masks, tmp_path / "out", options=TileOptions(size=20))
+    assert cut == [] and not (tmp_path / "out").exists()
+
+
 def test_mask_ignore_value_is_nodata_not_positive(make_raster, tmp_path):
     # make-masks writes 255 (declared nodata) where the image is nodata or the label unknown
     image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))

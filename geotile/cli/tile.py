@@ -81,9 +81,10 @@ def _parse_split(ctx, param, value):
               help="With --labels: attribute holding the class (name or id).")
 @labels_crs_opt
 @click.option("--resume", is_flag=True,
-              help="Continue a run that was killed: images it finished are not cut again; "
-              "an OUTPUT complete for the same options and inputs is left as it is, one of "
-              "other options or inputs refused. Not with --overwrite.")
+              help="Continue a run that was killed: images it finished are not cut again "
+              "(after Ctrl-C only when that run had --resume too); an OUTPUT complete for "
+              "the same options and inputs is left as it is, one of other options or inputs "
+              "refused. Not with --overwrite.")
 @creation_options_opt
 @json_opt
 @click.pass_context
