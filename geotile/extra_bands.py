@@ -60,6 +60,7 @@ class ExtraBands:
         from geotile.no_georef import quiet_rasterio
         from geotile.raster import (
             check_pixels_readable,
+            common_dtype,
             has_nodata,
             input_path,
             masked_by_mask_band,
@@ -73,7 +74,8 @@ class ExtraBands:
         try:
             check_pixels_readable(self._src)
             src = self._src
-            self.count, self.dtype = src.count, np.dtype(src.dtypes[0])
+            self.count, self.dtype = src.count, common_dtype(src)
+            self.dtypes = [np.dtype(d) for d in src.dtypes]  # each band's own
             self.exact = same_grid(src, like)
             self._vrt, self._alpha = None, False
             if self.exact:
@@ -161,13 +163,15 @@ def pair_extra_bands(images: Sequence, extra) -> list | None:
     return paths
 
 
-def scaled(model, pixels: np.ndarray) -> np.ndarray:
+def scaled(model, pixels: np.ndarray, dtypes=None) -> np.ndarray:
     """float32 ``pixels`` times the model's scale for their dtype (1/255 for uint8 unless
-    --scale is given), so that uint8 RGB and float heights each get their own default."""
-    norm = model.normalization_for(pixels.dtype)
+    --scale is given), so that uint8 RGB and float heights each get their own default;
+    ``dtypes``: each band's own type, where they were read as a wider common one."""
     out = pixels.astype(np.float32)
-    if norm.scale != 1.0:
-        out *= np.float32(norm.scale)
+    for band, dtype in enumerate(dtypes or [pixels.dtype] * len(out)):
+        scale = model.normalization_for(dtype).scale
+        if scale != 1.0:
+            out[band] *= np.float32(scale)
     return out
 
 

@@ -494,7 +494,9 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
     from geotile.raster import paletted
+    from geotile.raster_kinds import refuse_mixed_types
 
+    refuse_mixed_types(label, "label raster", "give the footprints or a class raster")
     if palette is not None:
         if label.count == 1 and label.dtypes[0] == "uint8" and paletted(label):
             return [1], "paletted"  # its colour table gives each index's colour

@@ -72,7 +72,7 @@ class Mosaic:
         """
         from rasterio.windows import Window
 
-        from geotile.raster import finite_pixels, has_nodata, read_window
+        from geotile.raster import common_dtype, finite_pixels, has_nodata, read_window
 
         pixels = None
         valid = np.zeros((height, width), bool)
@@ -89,7 +89,7 @@ class Mosaic:
             mask = src.dataset_mask(window=window) > 0 if has_nodata(src) \
                 else np.ones((bottom - top, right - left), bool)
             rows, cols = slice(top - y0, bottom - y0), slice(left - x0, right - x0)
-            floating = np.dtype(src.dtypes[0]).kind == "f"
+            floating = common_dtype(src).kind == "f"
             if pixels_too or floating:
                 part = read_window(src, window, indexes)
                 finite = finite_pixels(part)  # NaN gaps are nodata, as in read_block
@@ -133,7 +133,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                                  "other tiles; give georeferenced tiles (GeoTIFF tags or a "
                                  f"world file), {alternative}.")
             if first is None:
-                first = (path, transform, crs, src.count, src.dtypes[0])
+                first = (path, transform, crs, src.count, "/".join(dict.fromkeys(src.dtypes)))
             ref_path, ref, ref_crs, ref_count, ref_dtype = first
             fix = (f"put all tiles on one grid, e.g. gdalwarp -t_srs {ref_crs or 'EPSG:...'} "
                    f"-tr {abs(ref.a):g} {abs(ref.e):g} -tap, {alternative}.")
@@ -153,8 +153,13 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
             if same_bands and src.count != ref_count:
                 raise InputError(f"{path}: {src.count} bands, {ref_path.name} has "
                                  f"{ref_count}; a mosaic's tiles need the same bands.")
-            if same_bands and src.dtypes[0] != ref_dtype:
-                raise InputError(f"{path}: {src.dtypes[0]} pixels, {ref_path.name} has "
+            dtype = "/".join(dict.fromkeys(src.dtypes))
+            if same_bands and "/" in dtype:
+                raise InputError(f"{path}: bands of different types ({dtype}); a mosaic's "
+                                 "tiles are read and normalised as one type: convert them "
+                                 f"(gdal_translate -ot), {alternative}.")
+            if same_bands and dtype != ref_dtype:
+                raise InputError(f"{path}: {dtype} pixels, {ref_path.name} has "
                                  f"{ref_dtype}; a mosaic's tiles are read and normalised as "
                                  f"one: convert them to one type (gdal_translate -ot), "
                                  f"{alternative}.")

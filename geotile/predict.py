@@ -757,6 +757,7 @@ def predict_raster(
         atomic_output,
         check_creation_options,
         check_pixels_readable,
+        common_dtype,
         has_nodata,
         input_path,
         open_raster,
@@ -817,7 +818,7 @@ def predict_raster(
         warn_if_not_georeferenced(original, "the predictions")
         added = extra.count if extra is not None else 0
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
-        if np.dtype(src.dtypes[0]).kind == "c":
+        if common_dtype(src).kind == "c":
             raise InputError(f"{image_path}: complex pixels (SAR) hold two values each; convert "
                              "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
                              "'abs(A)' --type Float32).")
@@ -834,14 +835,9 @@ def predict_raster(
                           f"image), not intensities, and {model.path.name} gets them as they "
                           "are. For its colours, run gdal_translate -expand rgb on it and give "
                           "a 3-channel model.", GeotileWarning, stacklevel=2)
-        top = _float_top(src, indexes) if np.dtype(src.dtypes[0]).kind == "f" else None
-        if hint := getattr(model, "unscaled", lambda dtype, top=None: None)(src.dtypes[0], top):
-            hint = _declared_scaling_hint(model, src, indexes, added) or hint
-            warnings.warn(f"{image_path.name}: {src.dtypes[0]} pixels go to the model as they "
-                          f"are (no --scale, and the model declares none): {hint}.",
-                          GeotileWarning, stacklevel=2)
+        _warn_unscaled(model, src, indexes, added, image_path.name)
         # a float image's NaN pixels are nodata too (read_block), declared or not
-        check_nodata = has_nodata(src) or np.dtype(src.dtypes[0]).kind == "f"
+        check_nodata = has_nodata(src) or common_dtype(src, indexes).kind == "f"
         classes = model.num_classes
         if options.output_type == "class":
             count, dtype, nodata, names = 1, "uint8", CLASS_NODATA, class_names(model)
@@ -873,6 +869,8 @@ def predict_raster(
             check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
                                    categorical=options.output_type == "class")
         pixel = _model_pixel(model, original, options)  # refused before anything is written
+        if pixel is not None:
+            _check_one_nodata(src, indexes, image_path)
         if mosaic is not None:
             if src is not original:
                 raise InputError(f"{image_path}: --mosaic reads the tiles' own bands, and this "
@@ -951,13 +949,15 @@ def _extra(path, src, resampling):
     return ExtraBands(path, src, resampling)
 
 
-def _stacked_reader(model, src, indexes, check_nodata, extra):
+def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
     """``(read, prepare)`` for :func:`predict_blocks`: the image's bands, then those of
     ``extra`` (each scaled by the model's default for its own dtype), nodata where either is.
-    Without ``extra``: plain reads, and prepare None (the default)."""
+    Without ``extra``, bands of one type: plain reads, and prepare None (the default).
+    ``dtypes``: the bands' own types, where ``src`` (a VRT) reads them as one."""
     from geotile.raster import read_block
 
-    if extra is None:
+    dtypes = dtypes or [np.dtype(src.dtypes[i - 1]) for i in indexes]
+    if extra is None and len(set(dtypes)) < 2:
         def read(left, top, cols, rows):
             return read_block(src, left, top, cols, rows, indexes, check_nodata)
 
@@ -966,8 +966,11 @@ def _stacked_reader(model, src, indexes, check_nodata, extra):
 
     def read_stacked(left, top, cols, rows):
         pixels, valid = read_block(src, left, top, cols, rows, indexes, check_nodata)
+        pixels = scaled(model, pixels, dtypes)
+        if extra is None:
+            return pixels, valid
         more, more_valid = extra.read(top, rows, cols, left)
-        return np.concatenate([scaled(model, pixels), scaled(model, more)]), valid & more_valid
+        return np.concatenate([pixels, scaled(model, more, extra.dtypes)]), valid & more_valid
 
     def prepare(pixels, valid):
         return standardise(model, pixels, valid)
@@ -1086,7 +1089,9 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                        resampling=Resampling.average if down else Resampling.bilinear,
                        add_alpha=masked_by_mask_band(src), **undeclared_nan) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1]) as extra:
-            read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra)
+            # the VRT holds the bands in one type: each is scaled for its own
+            read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra,
+                                            [np.dtype(src.dtypes[i - 1]) for i in indexes])
 
             profile = output_profile(vrt, count=model.num_classes, dtype="float32",
                                      nodata=float("nan"))
@@ -1121,6 +1126,17 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
         temp.unlink(missing_ok=True)
 
 
+def _check_one_nodata(src, indexes: list[int], image_path) -> None:
+    """InputError when the bands ``indexes`` declare different nodata values: resampling to
+    the model's resolution (a WarpedVRT) takes one for all of them."""
+    values = list(dict.fromkeys(repr(src.nodatavals[i - 1]) for i in indexes))
+    if len(values) > 1:
+        raise InputError(f"{image_path}: its bands have different nodata values "
+                         f"({', '.join(values)}), which resampling to the model's resolution "
+                         "would mix up; give --model-resolution native, or the other bands "
+                         "as --extra-bands.")
+
+
 def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | None:
     """What to give for the values ``src`` declares for its ``indexes`` bands (GDAL scale
     and offset, value = pixel * scale + offset), else None when it declares none."""
@@ -1141,6 +1157,22 @@ def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | 
     plus = ", plus the model's mean" if any(getattr(model, "_mean", ())) else ""
     return (f"{declared}: to feed those values give {flags} (--mean subtracts after --scale: "
             f"the offset negated{plus}); --scale 1 keeps the pixels")
+
+
+def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
+    """Warn when pixels of a type that wants --scale reach the model as they are
+    (``model.unscaled``), once per type among the bands ``indexes``. Bands of mixed types
+    are each scaled by their own type's default: a float band's top is not looked at."""
+    unscaled = getattr(model, "unscaled", None)
+    dtypes = list(dict.fromkeys(np.dtype(src.dtypes[i - 1]) for i in indexes))
+    for dtype in dtypes if unscaled is not None else ():
+        top = _float_top(src, indexes) if dtype.kind == "f" and len(dtypes) == 1 else None
+        if hint := unscaled(dtype, top):
+            hint = _declared_scaling_hint(model, src, indexes, added) or hint
+            warnings.warn(f"{name}: {dtype} pixels go to the model as they are (no --scale, "
+                          f"and the model declares none): {hint}.", GeotileWarning,
+                          stacklevel=3)
+            return
 
 
 def _float_top(src, indexes: list[int]) -> float | None:

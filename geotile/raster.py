@@ -198,9 +198,16 @@ def read_window(
     indexes: int | list[int] | None = None,
     **kwargs: Any,
 ) -> np.ndarray:
-    """``src.read`` that reports unreadable (corrupt) pixel data as an InputError."""
+    """``src.read`` that reports unreadable (corrupt) pixel data as an InputError. Bands of
+    different types (a ``gdalbuildvrt -separate`` of RGB and a float nDSM) are read one at
+    a time, as their :func:`common_dtype`."""
     try:
-        return src.read(indexes, window=window, **kwargs)
+        bands = list(range(1, src.count + 1)) if indexes is None else indexes
+        if isinstance(bands, int) or len({src.dtypes[i - 1] for i in bands}) < 2:
+            return src.read(indexes, window=window, **kwargs)
+        dtype = common_dtype(src, bands)
+        return np.stack([src.read(i, window=window, **kwargs).astype(dtype, copy=False)
+                         for i in bands])
     except RasterioError as exc:
         reason = gdal_reason(exc)
         if "No such file" in reason or "does not exist" in reason:  # a VRT's source, say
@@ -211,6 +218,13 @@ def read_window(
             f"{src.name}: pixel data cannot be read ({reason}). "
             "The file is damaged or truncated; re-export or re-download it."
         ) from exc
+
+
+def common_dtype(src: rasterio.io.DatasetReader, indexes=None) -> np.dtype:
+    """The type that holds every value of the bands ``indexes`` (all by default) of ``src``:
+    their own when they share one, else the widest (uint8 and float32: float32)."""
+    bands = range(1, src.count + 1) if indexes is None else np.atleast_1d(indexes)
+    return np.result_type(*(np.dtype(src.dtypes[int(i) - 1]) for i in bands))
 
 
 def sample_pixels(src, indexes=None, grid: int = 8, size: int = 64) -> np.ndarray:
@@ -1029,14 +1043,14 @@ def masked_by_mask_band(src: rasterio.io.DatasetReader) -> bool:
 
 def may_hold_nodata(src: rasterio.io.DatasetReader) -> bool:
     """True when some pixels may be nodata: :func:`has_nodata`, or a float type (NaN)."""
-    return np.dtype(src.dtypes[0]).kind == "f" or has_nodata(src)
+    return common_dtype(src).kind == "f" or has_nodata(src)
 
 
 def valid_pixels(src: rasterio.io.DatasetReader, window) -> np.ndarray:
     """(rows, cols) bool of ``window`` (inside the raster): where ``src`` has data, i.e. not
     nodata by its mask, and for a float raster no band NaN or its own nodata
     (:func:`read_block`)."""
-    if np.dtype(src.dtypes[0]).kind == "f":
+    if common_dtype(src).kind == "f":
         return read_block(src, int(window.col_off), int(window.row_off), int(window.width),
                           int(window.height))[1]
     return src.dataset_mask(window=window) > 0
@@ -1087,7 +1101,7 @@ def read_block(
         pixels = read_window(src, window, indexes if indexes is not None else None)
     else:
         count = len(indexes) if indexes is not None else src.count
-        pixels = np.zeros((count, rows, cols), src.dtypes[0])
+        pixels = np.zeros((count, rows, cols), common_dtype(src, indexes))
     if pixels.ndim == 2:
         pixels = pixels[np.newaxis]
     padded = any(p for side in pad for p in side)
@@ -1095,7 +1109,7 @@ def read_block(
         pixels = np.pad(pixels, ((0, 0), *pad), constant_values=fill)
     if check_nodata and rows and cols:
         try:
-            valid = src.dataset_mask(window=window) > 0
+            valid = _selected_mask(src, window, indexes)
         except RasterioError as exc:
             raise InputError(f"{src.name}: the nodata mask cannot be read ({exc}).") from exc
     else:
@@ -1111,6 +1125,20 @@ def read_block(
     if finite is not None:
         valid = valid & finite
     return pixels, valid
+
+
+def _selected_mask(src, window, indexes) -> np.ndarray:
+    """Where any of the bands ``indexes`` has data: the dataset mask, which counts every
+    band, unless a subset of bands with their own nodata values is read (a stack's Byte
+    bands are nodata where they are, whatever its nDSM holds)."""
+    bands = sorted(set(np.atleast_1d(indexes).tolist())) if indexes is not None else None
+    if bands is None or bands == list(range(1, src.count + 1)):
+        return src.dataset_mask(window=window) > 0
+    valid = None
+    for i in bands:
+        here = src.read_masks(i, window=window) > 0
+        valid = here if valid is None else valid | here
+    return valid
 
 
 def band_nodata(pixels: np.ndarray, values) -> np.ndarray | None:

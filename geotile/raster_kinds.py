@@ -40,6 +40,16 @@ class RasterKind:
         return not zero_is_background(self.names)
 
 
+def refuse_mixed_types(src, what: str = "prediction, mask or label raster",
+                       fix: str = "give predict's output or a mask") -> None:
+    """InputError when ``src``'s bands differ in type (an image stack, ``gdalbuildvrt
+    -separate``): a ``what`` holds one type of value in all its bands."""
+    if len(set(src.dtypes)) > 1:
+        raise InputError(f"{src.name}: bands of different types "
+                         f"({', '.join(dict.fromkeys(src.dtypes))}), so not a {what}, whose "
+                         f"bands hold one type; {fix}.")
+
+
 def raster_kind(src) -> RasterKind:
     """Tell class rasters from probability rasters and read their names and threshold.
 
@@ -52,6 +62,7 @@ def raster_kind(src) -> RasterKind:
     background where none reaches the threshold; GEOTILE_BANDS=exclusive (softmax) is the
     argmax of every band. A tag that cannot be read is an InputError naming the file.
     """
+    refuse_mixed_types(src)
     tags = {**src.tags(1), **src.tags()}
     names = _names_tag(src, tags) or _category_names(src)
     threshold = _number_tag(src, tags, "GEOTILE_THRESHOLD", 0.0, 1.0, low_open=False)

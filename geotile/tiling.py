@@ -1047,7 +1047,7 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
 def _check_png(image, mask=None, extra=None) -> None:
     """Refuse, naming the file, rasters whose pixels PNG patches cannot hold (1 to 4 bands
     of uint8 or uint16)."""
-    from geotile.raster import open_raster
+    from geotile.raster import common_dtype, open_raster
 
     fix = "Use --format tif or --format npy."
     found = {}
@@ -1055,7 +1055,7 @@ def _check_png(image, mask=None, extra=None) -> None:
         if path is None:
             continue
         with open_raster(path) as src:
-            dtype, count = found[what] = np.dtype(src.dtypes[0]), src.count
+            dtype, count = found[what] = common_dtype(src), src.count
         if dtype not in (np.uint8, np.uint16):
             raise InputError(f"{path}: PNG holds only uint8/uint16 pixels, this {what} is "
                              f"{dtype}. {fix}")
@@ -1114,7 +1114,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
     from geotile.extra_bands import ExtraBands
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.progress import progress_bar
-    from geotile.raster import check_pixels_readable, input_path, open_raster
+    from geotile.raster import check_pixels_readable, common_dtype, input_path, open_raster
 
     label = input_path(image)  # its name and stem (a URL's without its ?query)
 
@@ -1130,7 +1130,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         if mask_src is not None:
             _warn_if_colour_labels(mask_src, image)
             _warn_if_zero_nodata_is_background(mask_src)
-        count, dtype = src.count, np.dtype(src.dtypes[0])
+        count, dtype = src.count, common_dtype(src)
         if extra_src is not None:  # the patches hold both rasters' bands
             count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
@@ -1144,7 +1144,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                                                                           zeros_binary)
         writers = PatchWriter(src, outdir, options.fmt, mask_src,
                               creation_options=options.creation_options, mask_binary=binary)
-        if extra_src is not None:
+        if extra_src is not None or len({repr(v) for v in src.nodatavals}) > 1:
             # no nodata value: GeoTIFF has one for all bands, and the image's would mark
             # valid extra-band values (0 m heights) as nodata; the mask band marks them
             writers.image_profile = writers._profile(src, count, dtype.name, None)
@@ -1335,12 +1335,13 @@ class PatchWriter:
                  mask_binary: bool | None = None) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
         from geotile.no_georef import sensor_georeferencing
+        from geotile.raster import common_dtype
 
         self.sensor = sensor_georeferencing(src)  # GCPs or RPCs: each patch keeps them
         # PixelIsPoint georeferencing (AREA_OR_POINT=Point) is kept too
         self.point = src.tags().get("AREA_OR_POINT", "").lower() == "point"
         self.creation_options = dict(creation_options or {})
-        self.image_profile = self._profile(src, src.count, src.dtypes[0], src.nodata)
+        self.image_profile = self._profile(src, src.count, common_dtype(src).name, src.nodata)
         # uncompressed GeoTIFF patches of one shape: written from GDAL's bytes once checked
         use_templates = fmt == "tif" and templates and not self.creation_options
         self.image_template = TiffTemplate() if use_templates else None

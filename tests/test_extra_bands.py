@@ -293,3 +293,102 @@ def test_a_vrt_whose_source_is_gone_names_it(rgb, tmp_path, run_cli):
     result = run_cli("predict", model, vrt, "-o", tmp_path / "p.tif", "--tile-size", 64)
     assert_one_line_error(result, "scene.vrt", "gone.tif", "No such file", "rebuild")
     assert not (tmp_path / "p.tif").exists()
+
+
+def _separate_vrt(path, *sources):
+    """``gdalbuildvrt -separate``: band 1 of each (file, gdal type, nodata) in turn, each
+    band in its own type (RGB bytes beside a Float32 nDSM, as Vaihingen users stack them)."""
+    bands = "".join(
+        f'<VRTRasterBand dataType="{kind}" band="{n}"><NoDataValue>{nodata}</NoDataValue>'
+        f"<SimpleSource><SourceFilename>{source.resolve()}</SourceFilename>"
+        f"<SourceBand>{band}</SourceBand></SimpleSource></VRTRasterBand>"
+        for n, (source, band, kind, nodata) in enumerate(sources, 1))
+    transform = from_origin(*UTM_ORIGIN, 0.5, 0.5)
+    path.write_text(
+        f'<VRTDataset rasterXSize="{WIDTH}" rasterYSize="{HEIGHT}">'
+        f"<SRS>{rasterio.crs.CRS.from_string(UTM_CRS).to_wkt()}</SRS>"
+        f"<GeoTransform>{', '.join(map(str, transform.to_gdal()))}</GeoTransform>"
+        f"{bands}</VRTDataset>")
+    return path
+
+
+@pytest.fixture
+def stack(make_raster, tmp_path):
+    """(an RGB image, nodata 0 in a 10 px collar, its nDSM with -9999 nodata in rows 100+, a
+    4-band VRT of both: three Byte bands, nodata 0, and a Float32 one)."""
+    pixels = np.random.default_rng(7).integers(1, 256, (3, HEIGHT, WIDTH), dtype=np.uint8)
+    pixels[:, :, :10] = 0
+    rgb = make_raster("rgb_collar.tif", pixels, nodata=0)
+    heights = np.random.default_rng(6).uniform(0, 3, (HEIGHT, WIDTH)).astype(np.float32)
+    heights[100:] = -9999
+    dsm = make_raster("ndsm.tif", heights, nodata=-9999)
+    vrt = _separate_vrt(tmp_path / "stack.vrt", *[(rgb, b, "Byte", 0) for b in (1, 2, 3)],
+                        (dsm, 1, "Float32", -9999))
+    return rgb, dsm, vrt
+
+
+def test_a_stack_of_mixed_types_predicts_as_extra_bands(stack, tmp_path, run_cli):
+    """A -separate VRT of uint8 RGB and a float32 nDSM ended in 'ValueError: more than one
+    'dtype' found' (also with --bands picking the bytes, and as --extra-bands): each band is
+    read in its own type and scaled by its default (RGB / 255, heights as they are), as
+    --extra-bands stacks them; nodata where any band is."""
+    rgb, dsm, vrt = stack
+    expected, kept = _predicted_with(tmp_path, run_cli, rgb, dsm)
+    assert kept[:100, 10:].all() and not kept[100:].any() and not kept[:, :10].any()
+    model = pointwise_model(tmp_path / "rgb_ndsm.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, vrt, "-o", tmp_path / "vrt.tif", "--tile-size", 64)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "vrt.tif") as src:
+        np.testing.assert_array_equal(src.read(1), expected)
+    # --bands 1,2,3: only the bytes (scaled by 1/255, as in the plain RGB)
+    three = pointwise_model(tmp_path / "rgb.onnx", channels=3, activation="sigmoid")
+    result = run_cli("predict", three, vrt, "--bands", "1,2,3", "-o", tmp_path / "b.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(rgb) as src, rasterio.open(tmp_path / "b.tif") as out:
+        reference = pointwise_reference(src.read()[None].astype(np.float32) / 255)[0, 0]
+        np.testing.assert_allclose(out.read(1)[:, 10:], reference[:, 10:], atol=1e-6)
+        assert np.isnan(out.read(1)[:, :10]).all()
+    # the stack as --extra-bands: its byte band / 255 and its heights as they are
+    two = _separate_vrt(tmp_path / "two.vrt", (rgb, 3, "Byte", 0), (dsm, 1, "Float32", -9999))
+    result = run_cli("predict", model, rgb, "--bands", "1,2", "--extra-bands", two,
+                     "-o", tmp_path / "x.tif", "--tile-size", 64)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "x.tif") as src:
+        np.testing.assert_array_equal(src.read(1), expected)
+
+
+def test_tile_keeps_a_float_band_of_a_mixed_stack(stack, tmp_path, run_cli):
+    """Patches of the mixed stack were uint8 (heights 2.7 m written as 2); they are float32,
+    without one nodata value for all bands (the bytes' 0 would make 0 m heights nodata): the
+    mask band marks the nDSM's nodata."""
+    rgb, dsm, vrt = stack
+    result = run_cli("tile", vrt, "--size", 64, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(rgb) as src, rasterio.open(dsm) as heights:
+        pixels = np.concatenate([src.read().astype(np.float32), heights.read()])
+    with (tmp_path / "out" / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+            assert patch.dtypes == ("float32",) * 4 and patch.nodata is None
+            np.testing.assert_array_equal(patch.read(), pixels[:, y:y + 64, x:x + 64])
+            valid = patch.dataset_mask() > 0
+        nodata = np.array([0, 0, 0, -9999], np.float32).reshape(4, 1, 1)
+        np.testing.assert_array_equal(valid, (pixels[:, y:y + 64, x:x + 64] != nodata).all(0))
+        assert valid.any() or y + 64 > 100
+
+
+def test_a_mixed_stack_is_refused_where_it_cannot_work(stack, tmp_path, run_cli):
+    """Resampled to the model's resolution, one nodata value would hold for all its bands;
+    as a prediction to vectorize it is no class or probability raster: one line each."""
+    _, _, vrt = stack
+    model = pointwise_model(tmp_path / "rgb_ndsm.onnx", channels=4)
+    out = tmp_path / "res.tif"
+    result = run_cli("predict", model, vrt, "-o", out, "--model-resolution", 1)
+    assert_one_line_error(result, f"{vrt}:", "different nodata values", "--extra-bands")
+    assert not out.exists()
+    result = run_cli("vectorize", vrt, "-o", tmp_path / "v.gpkg")
+    assert_one_line_error(result, f"{vrt}:", "bands of different types (uint8, float32)")
+    assert not (tmp_path / "v.gpkg").exists()
