@@ -71,6 +71,12 @@ class Normalization:
     std: tuple[float, ...]
 
 
+def _round_down(value: float, digits: int) -> float:
+    """``value`` > 0 cut to ``digits`` significant digits (never rounded up)."""
+    step = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
+    return math.floor(value / step) * step
+
+
 def _libraries_load(provider: str) -> bool:
     groups = list(_PROVIDER_LIBRARIES.get(provider, []))
     if provider == "tensorrt":
@@ -810,6 +816,9 @@ class OnnxModel:
             if value is not None and not all(math.isfinite(float(v)) for v in values):
                 raise InputError(f"--{name} {value}: every value must be a finite number "
                                  f"(model {self.path.name}).")
+        if scale is not None and not scale > 0:  # 0: every pixel the same; < 0: inverted
+            raise InputError(f"--scale {scale:g}: give a number > 0 (pixels are multiplied "
+                             f"by it before model {self.path.name} sees them).")
         channels = self.channels or 1
         values = {}
         for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
@@ -909,6 +918,43 @@ class OnnxModel:
             out -= mean
             out /= std
         return out
+
+    def check_input_range(self, lows, highs, source) -> None:
+        """ModelError naming a --scale that works when the raw pixels of ``source``, per
+        channel ``lows``..``highs``, leave an integer-input model's range once normalised
+        (or saying that --mean takes them out of it whatever the scale); else nothing."""
+        if not np.issubdtype(self.input_type, np.integer):
+            return
+        info, scale = np.iinfo(self.input_type), self._scale or 1.0
+        means, stds = (list(v) * len(lows) if len(v) == 1 else v
+                       for v in (self._mean, self._std))
+        ends = [((v * scale - m) / sd, v, m, sd) for lo, hi, m, sd in
+                zip(lows, highs, means, stds, strict=True) for v in (lo, hi)]
+        low, high = min(e[0] for e in ends), max(e[0] for e in ends)
+        if info.min - 0.5 <= low and high <= info.max + 0.5:
+            return
+        # --scale S: info.min <= (v * S - m) / sd <= info.max, linear in S at each end
+        least, most = 0.0, math.inf
+        for _, v, m, sd in ends:
+            a, b = v / sd, -m / sd
+            if a == 0:
+                most = most if info.min <= b <= info.max else -1.0
+                continue
+            first, second = (info.min - b) / a, (info.max - b) / a
+            least, most = max(least, min(first, second)), min(most, max(first, second))
+        name = np.dtype(self.input_type).name
+        head = (f"{source}: {self.path.name} takes {name} pixels ({info.min}..{info.max}) and "
+                f"the image's pixels reach {low:g}..{high:g}")
+        if most <= least or most <= 0:
+            mean = ",".join(f"{m:g}" for m in dict.fromkeys(self._mean))
+            raise ModelError(f"{head} with --mean {mean}, which no --scale brings into it: "
+                             "lower or leave out --mean, or convert the image.")
+        top = most * (1 + 1e-12)  # 255 / 4080 is 0.0625, not 0.06249 (rounding keeps 255)
+        suggested = next((v for v in (_round_down(top, 4), _round_down(top, 8))
+                          if v >= least and v > 0), (least + most) / 2)
+        raise ModelError(f"{head}: scale them into its range with --scale (e.g. --scale "
+                         f"{suggested:.8g}; the scaled pixels are rounded) or convert the "
+                         "image.")
 
     # --- running -----------------------------------------------------------------------------
     def _feed(self, batch: np.ndarray) -> np.ndarray:

@@ -864,6 +864,7 @@ def predict_raster(
             profile["num_threads"] = 1
 
         read, prepare = _stacked_reader(model, src, indexes, check_nodata, extra)
+        _check_input_range(model, src, indexes, extra, read, prepare is not None, image_path)
 
         if options.cog and options.creation_options:  # now that the band count is known
             check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
@@ -900,8 +901,11 @@ def predict_raster(
                                                  (extra_bands, extra_resampling),
                                                  _block_width(dst), clock)
                     with contextlib.closing(bands):
-                        _write_bands(dst, bands, options, threshold, check_nodata or margin,
-                                     clock)
+                        if not _write_bands(dst, bands, options, threshold,
+                                            check_nodata or margin, clock):
+                            warnings.warn(f"{image_path.name}: the raster holds no valid "
+                                          "pixel (all nodata), so neither does the output.",
+                                          GeotileWarning, stacklevel=2)
                 if options.cog:
                     write_cog(target, final_tmp, options.creation_options,
                               overview_resampling=_overview_resampling(options))
@@ -1126,6 +1130,38 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
         temp.unlink(missing_ok=True)
 
 
+def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_path) -> None:
+    """Before any batch: the image's whole range against an integer-input model's
+    (``model.check_input_range``), from its bands' types where they fit, else read once
+    (``read`` of :func:`_stacked_reader`; ``scaled``: it gives pixels times the scale)."""
+    if not np.issubdtype(getattr(model, "input_type", np.float32), np.integer):
+        return
+    dtypes = [np.dtype(src.dtypes[i - 1]) for i in indexes] + list(
+        extra.dtypes if extra is not None else [])
+    if all(d.kind in "iu" for d in dtypes):
+        try:  # the types' own ranges fit: nothing to read
+            model.check_input_range([np.iinfo(d).min for d in dtypes],
+                                    [np.iinfo(d).max for d in dtypes], image_path)
+            return
+        except ModelError:
+            pass
+    lows = np.full(len(dtypes), np.inf)
+    highs = np.full(len(dtypes), -np.inf)
+    step = 1024
+    for top in range(0, src.height, step):
+        for left in range(0, src.width, step):
+            pixels, valid = read(left, top, min(step, src.width - left),
+                                 min(step, src.height - top))
+            if valid.any():
+                values = pixels[:, valid]
+                lows = np.minimum(lows, values.min(axis=1))
+                highs = np.maximum(highs, values.max(axis=1))
+    if not np.isfinite(lows).all():  # all nodata: said after the run
+        return
+    scale = (getattr(model, "_scale", None) or 1.0) if scaled else 1.0
+    model.check_input_range(lows / scale, highs / scale, image_path)
+
+
 def _check_one_nodata(src, indexes: list[int], image_path) -> None:
     """InputError when the bands ``indexes`` declare different nodata values: resampling to
     the model's resolution (a WarpedVRT) takes one for all of them."""
@@ -1296,8 +1332,9 @@ def _writes_mask(options, check_nodata: bool) -> bool:
     return options.output_type == "probability" and options.dtype == "uint8" and check_nodata
 
 
-def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> None:
-    """Encode and write finished blocks in a background thread (GDAL releases the GIL).
+def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bool:
+    """Encode and write finished blocks in a background thread (GDAL releases the GIL);
+    whether any pixel was valid.
 
     Blocks come strip by strip, top to bottom; rows of a strip are gathered into whole
     rows of output blocks before writing, so each compressed tile is written once,
@@ -1341,9 +1378,11 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> No
         return rest
 
     parts: list = []
+    any_valid = False
     with BackgroundWriter(depth=2) as writer:
         for item in bands:
             check_stopped()  # a cluster run interrupted: stop between blocks
+            any_valid = any_valid or bool(item[2].any())
             if parts and (item[0].col_off, item[0].width) != (parts[0][0].col_off,
                                                               parts[0][0].width):
                 parts = flush(parts, last=True)  # a new strip: the last one is complete
@@ -1352,3 +1391,4 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> No
                 parts = flush(parts, last=False)
         if parts:
             flush(parts, last=True)
+    return any_valid

@@ -1422,6 +1422,60 @@ def test_a_scale_given_for_an_integer_model_rounds_the_pixels(tmp_path, run_cli,
         np.testing.assert_allclose(src.read(), expected, atol=1e-5)
 
 
+def test_an_integer_models_scale_comes_from_the_whole_image(tmp_path, run_cli, make_raster,
+                                                            image):
+    """The range error named the first offending batch's top (1020 of a 4080 image), so its
+    --scale failed again; it is the whole image's, found before any batch runs, and works.
+    Where --mean takes pixels below 0 no --scale can help: it says so, and no --scale."""
+    from .conftest import assert_one_line_error
+    from .onnx_models import UINT8
+
+    raw = cast_model(tmp_path / "u8.onnx", UINT8)
+    pixels = image.astype(np.uint16) * 4  # 0..1020 everywhere but the last rows
+    pixels[:, -10:] *= 4  # 0..4080 there
+    wide = make_raster("wide.tif", pixels)
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", raw, wide, "-o", out, "--tile-size", "64")
+    assert_one_line_error(result, "u8.onnx", "reach 0..4080", "--scale 0.0625")
+    result = run_cli("predict", raw, wide, "-o", out, "--tile-size", "64", "--scale", "0.0625")
+    assert result.exit_code == 0, result.output
+    scaled = np.rint(pixels.astype(np.float32) * np.float32(0.0625))
+    with rasterio.open(out) as src:
+        np.testing.assert_allclose(src.read(), sigmoid(ort_run(raw, scaled[None].astype(
+            np.uint8))[0][0]), atol=1e-5)
+    narrow = make_raster("narrow.tif", image)  # 0..255: a mean of 10 makes 0 -10
+    for scale in ((), ("--scale", "1.04")):
+        result = run_cli("predict", raw, narrow, "-o", tmp_path / "m.tif", "--mean", "10",
+                         *scale)
+        assert_one_line_error(result, "u8.onnx", "--mean 10", "no --scale", "leave out --mean")
+        assert "e.g. --scale" not in result.stderr and not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize("scale", ["0", "-1"])
+def test_a_scale_of_zero_or_below_is_refused(tmp_path, run_cli, make_raster, image, scale):
+    """--scale 0 fed every pixel as 0 (a constant output), -1 inverted them: exit 0."""
+    from .conftest import assert_one_line_error
+
+    model = cast_model(tmp_path / "f.onnx", FLOAT)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif", f"--scale={scale}")
+    assert_one_line_error(result, f"--scale {scale}", "> 0", "f.onnx")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_an_image_without_a_valid_pixel_is_warned(tmp_path, run_cli, make_raster, image):
+    """All nodata: the output is all nodata, as documented, and now said (tile said it)."""
+    model = cast_model(tmp_path / "f.onnx", FLOAT)
+    tif = make_raster("empty.tif", np.zeros_like(image), nodata=0)
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    assert "empty.tif: the raster holds no valid pixel" in result.stderr
+    with rasterio.open(tmp_path / "o.tif") as src:
+        assert np.isnan(src.read()).all()
+    result = run_cli("predict", model, make_raster("full.tif", image), "-o", tmp_path / "f.tif")
+    assert result.exit_code == 0 and "no valid pixel" not in result.stderr
+
+
 def test_16_bit_pixels_with_statistics_of_8_bit_ones_are_warned(tmp_path, run_cli,
                                                                 make_raster, image):
     """ImageNet's mean and std on the 0..255 scale in the metadata, a uint16 image of
