@@ -57,6 +57,7 @@ from geotile.raster_kinds import (
     class_ids,
     raster_kind,
     reads_nodata,
+    value_bands,
     warn_if_scaled_class_raster,
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
@@ -163,11 +164,12 @@ def _groups(sources: list[_Source]) -> list[list[_Source]]:
 
 def _read_ids(source: _Source, window):
     """Class ids, scores and valid pixels (not nodata, nor NaN) of ``window`` of ``source``."""
-    from geotile.raster import open_raster, read_window
+    from geotile.raster import dataset_valid, open_raster, read_window
 
     with open_raster(source.path) as src:
-        values = read_window(src, window)
-        valid = (src.dataset_mask(window=window) > 0 if source.check_nodata
+        values = read_window(src, window, value_bands(src)
+                             if source.kind.kind == "probability" else None)
+        valid = (dataset_valid(src, window) if source.check_nodata
                  else np.ones(values.shape[-2:], bool))
     if values.dtype.kind == "f":
         valid &= ~np.isnan(values).any(axis=0)

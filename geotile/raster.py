@@ -1031,6 +1031,25 @@ def has_nodata(src: rasterio.io.DatasetReader) -> bool:
     return any(MaskFlags.all_valid not in flags for flags in src.mask_flag_enums)
 
 
+def unmasked_alpha(src: rasterio.io.DatasetReader) -> list[int]:
+    """The alpha bands that GDAL's dataset mask leaves out (it honours one of Byte or UInt16
+    only): gdalwarp -dstalpha's of a float raster."""
+    from rasterio.enums import ColorInterp, MaskFlags
+
+    if any(MaskFlags.alpha in flags for flags in src.mask_flag_enums):
+        return []
+    return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]
+
+
+def dataset_valid(src: rasterio.io.DatasetReader, window) -> np.ndarray:
+    """(rows, cols) bool: GDAL's dataset mask of ``window`` and, where it leaves them out
+    (:func:`unmasked_alpha`), the alpha bands above 0."""
+    valid = src.dataset_mask(window=window) > 0
+    for band in unmasked_alpha(src):
+        valid &= read_window(src, window, band) > 0
+    return valid
+
+
 def masked_by_mask_band(src: rasterio.io.DatasetReader) -> bool:
     """True when ``src``'s nodata is a mask band (internal, as gdal_translate -mask writes,
     or .msk), not an alpha band or a nodata value: a WarpedVRT of it honours the mask when
@@ -1053,7 +1072,7 @@ def valid_pixels(src: rasterio.io.DatasetReader, window) -> np.ndarray:
     if common_dtype(src).kind == "f":
         return read_block(src, int(window.col_off), int(window.row_off), int(window.width),
                           int(window.height))[1]
-    return src.dataset_mask(window=window) > 0
+    return dataset_valid(src, window)
 
 
 def read_band(
@@ -1133,11 +1152,13 @@ def _selected_mask(src, window, indexes) -> np.ndarray:
     bands are nodata where they are, whatever its nDSM holds)."""
     bands = sorted(set(np.atleast_1d(indexes).tolist())) if indexes is not None else None
     if bands is None or bands == list(range(1, src.count + 1)):
-        return src.dataset_mask(window=window) > 0
+        return dataset_valid(src, window)
     valid = None
     for i in bands:
         here = src.read_masks(i, window=window) > 0
         valid = here if valid is None else valid | here
+    for band in unmasked_alpha(src):  # float alpha bands: GDAL's masks leave them out
+        valid &= read_window(src, window, band) > 0
     return valid
 
 

@@ -70,6 +70,7 @@ def raster_kind(src) -> RasterKind:
     bands = tags.get("GEOTILE_BANDS")  # predict's: "exclusive" (softmax) or "independent"
     floating = np.dtype(src.dtypes[0]).kind == "f"
     gdal_scale = src.scales[0] if src.scales and src.scales[0] not in (0, 1) else None
+    count = src.count - len(mask_alpha_bands(src))  # the bands of values
     if output in ("class", "mask"):
         return RasterKind("class", 1.0, names, threshold)
     if output is None and names is None and not _class_descriptions(src):
@@ -77,13 +78,13 @@ def raster_kind(src) -> RasterKind:
         if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB
             return RasterKind("class", 1.0, None, threshold)
     if output == "probability" or floating or gdal_scale is not None or (
-            src.count > 1 and src.dtypes[0] == "uint8"):
+            count > 1 and src.dtypes[0] == "uint8"):
         default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
         scale = _number_tag(src, tags, "GEOTILE_SCALE", 0.0, None, low_open=True) or default
         names = names or _descriptions(src)
-        if names and src.count == 1 and len(names) == 1:  # the one band is class 1
+        if names and count == 1 and len(names) == 1:  # the one band is class 1
             names = ["background", *names]
-        elif names and src.count == len(names) > 1 and (bands == "independent" or (
+        elif names and count == len(names) > 1 and (bands == "independent" or (
                 bands != "exclusive" and not is_background_name(names[0]))):
             return RasterKind("probability", float(scale), ["background", *names], threshold,
                               background_band=False)
@@ -103,27 +104,51 @@ def binary_mask_kind(src, kind: RasterKind) -> RasterKind:
 
 
 def reads_nodata(src, kind: RasterKind) -> bool:
-    """Whether ``src``'s nodata mask applies (:func:`~geotile.raster.has_nodata`): not when
-    it is an alpha band of a probability raster, which is a class band there (GDAL flags
-    the 4th band of any 4-band uint8 GeoTIFF alpha)."""
-    from rasterio.enums import MaskFlags
+    """Whether ``src``'s nodata mask applies (:func:`~geotile.raster.has_nodata`, or an
+    alpha band of a float raster): not when it is an alpha band of a probability raster that
+    is a class band there (:func:`mask_alpha_bands`)."""
+    from geotile.raster import has_nodata, unmasked_alpha
 
-    from geotile.raster import has_nodata
+    class_alpha = set(alpha_bands(src)) - set(mask_alpha_bands(src))
+    return (has_nodata(src) or bool(unmasked_alpha(src))) and not (
+        class_alpha and kind.kind == "probability")
 
-    alpha = any(MaskFlags.alpha in flags for flags in src.mask_flag_enums)
-    return has_nodata(src) and not (alpha and kind.kind == "probability")
+
+def mask_alpha_bands(src) -> list[int]:
+    """The alpha bands of ``src`` that mask nodata (as GDAL's dataset mask reads them), not
+    values: every alpha band (gdalwarp -dstalpha's), but band 4 of a 4-band uint8 RGB
+    GeoTIFF, which GDAL flags alpha by default, unless the raster names only 3 classes or
+    describes bands 1-3 but not band 4."""
+    from rasterio.enums import ColorInterp
+
+    alpha = alpha_bands(src)
+    rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+    if alpha != [4] or src.count != 4 or src.dtypes[0] != "uint8" or \
+            tuple(src.colorinterp[:3]) != rgb:
+        return alpha
+    described = [bool((d or "").strip()) for d in src.descriptions or [None] * 4]
+    names = _names_tag(src, {**src.tags(1), **src.tags()})
+    if (names is not None and len(names) == 3) or described == [True, True, True, False]:
+        return alpha
+    return []
+
+
+def value_bands(src) -> list[int] | None:
+    """The bands of values of ``src``, not those of :func:`mask_alpha_bands`; None: all."""
+    alpha = mask_alpha_bands(src)
+    return [b for b in range(1, src.count + 1) if b not in alpha] if alpha else None
 
 
 def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:
     """The bands to read, and how, when a raster is read plainly (not split into
     instances): a footprint/boundary/contact probability raster is its footprint band,
     thresholded (an argmax against boundary and contact would be nonsense); any other
-    raster is all its bands (None)."""
+    raster is its :func:`value_bands`."""
     if kind.kind != "probability":
         return None, kind
     roles = band_roles(src)
     if not roles:
-        return None, kind
+        return value_bands(src), kind
     return [roles["footprint"]], replace(kind, names=["background", "footprint"])
 
 
@@ -142,7 +167,8 @@ def band_roles(src, required: bool = False) -> dict[str, int] | None:
         return roles
     if not required:
         return None
-    return {role: index for index, role in enumerate(ROLES[: src.count], start=1)}
+    bands = value_bands(src) or range(1, src.count + 1)
+    return dict(zip(ROLES, bands, strict=False))
 
 
 def name_roles(names) -> dict[str, int] | None:
@@ -268,8 +294,11 @@ def _number_tag(src, tags, key: str, low: float, high: float | None, *,
 
 
 def _descriptions(src) -> list[str] | None:
-    """Band descriptions as class names, when every band has one."""
+    """Band descriptions as class names, when every band of values has one
+    (:func:`value_bands`)."""
     descriptions = list(src.descriptions or [])
+    alpha = mask_alpha_bands(src)
+    descriptions = [d for b, d in enumerate(descriptions, start=1) if b not in alpha]
     if descriptions and all(descriptions):
         return [str(d) for d in descriptions]
     return None

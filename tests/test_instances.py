@@ -558,3 +558,25 @@ def test_a_one_class_mask_with_nodata_255_is_split_not_refused(make_raster, tmp_
     result = run_cli("vectorize", raster, "--instances", "-o", tmp_path / "m.gpkg")
     assert result.exit_code == 0, result.output
     assert len(gpd.read_file(tmp_path / "m.gpkg")) == 2
+
+
+def test_cli_instances_take_an_alpha_band_for_the_nodata_mask(run_cli, make_raster, tmp_path):
+    from rasterio.enums import ColorInterp
+
+    # footprint and boundary bands without names, and gdalwarp -dstalpha's band 3: it was
+    # read as the contact band (255 everywhere, a wall over every pixel)
+    p = np.zeros((3, 20, 40), np.float32)
+    p[0, 5:15, 5:35] = 0.9
+    p[1, 5:15, 17:23] = 0.8  # the wall between two houses
+    p[0, 5:15, 19:21] = 0.6
+    p[2] = 255
+    raster = make_raster("p.tif", p, transform=TRANSFORM)
+    with rasterio.open(raster, "r+") as dst:
+        dst.colorinterp = [ColorInterp.gray, ColorInterp.undefined, ColorInterp.alpha]
+    with rasterio.open(raster) as src:
+        assert src.colorinterp[2].name == "alpha"
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--instances",
+                     "--min-area", "1")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "b.gpkg")
+    assert sorted(frame["area_m2"]) == [37.5, 37.5]

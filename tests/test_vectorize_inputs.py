@@ -754,3 +754,44 @@ def test_building_across_the_antimeridian_keeps_its_coordinates(make_raster, tmp
         return
     expected = shapely.box(179.9999, -17.0002, 180.0001, -17.0001)
     assert found.geometry[0].symmetric_difference(expected).area < 1e-6 * expected.area
+
+
+def _with_alpha(make_raster, name, band, **profile):
+    """``band`` and an alpha band (0 over the right quarter: no data there), as gdalwarp
+    -dstalpha writes it; 1 m pixels."""
+    import rasterio
+    from rasterio.enums import ColorInterp
+
+    alpha = np.full(band.shape, 255, band.dtype)
+    alpha[:, 15:] = 0
+    path = make_raster(name, np.stack([band, alpha]), transform=from_origin(X0, Y0, 1, 1),
+                       photometric="MINISBLACK", alpha="YES", **profile)
+    with rasterio.open(path) as src:
+        assert src.colorinterp[1] == ColorInterp.alpha
+    return path
+
+
+@pytest.mark.parametrize("dtype", ["uint8 scaled", "float32", "uint8 class ids"])
+def test_alpha_band_masks_nodata_and_is_no_class(make_raster, tmp_path, run_cli, dtype):
+    # gdalwarp -dstalpha of a probability raster: its alpha band (255 everywhere) won the
+    # argmax, and the whole raster came out as one building (exit 0); a float32 one was
+    # refused as "values reach 255"
+    import rasterio
+
+    p = np.zeros((20, 20), np.float32)
+    p[2:8, 2:8] = 0.9  # 36 m2
+    p[10:18, 2:10] = 0.7  # 64 m2
+    p[2:8, 16:19] = 0.9  # under alpha 0: no data
+    band = {"float32": p, "uint8 scaled": np.round(p * 255).astype(np.uint8),
+            "uint8 class ids": (p >= 0.5).astype(np.uint8)}[dtype]
+    path = _with_alpha(make_raster, "a.tif", band)
+    if dtype == "uint8 scaled":
+        with rasterio.open(path, "r+") as dst:
+            dst.scales = (1 / 255, 1)
+    result = run_cli("vectorize", path, "-o", tmp_path / "a.gpkg")
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "a.gpkg")
+    assert sorted(found["area_m2"]) == [36, 64]
+    assert list(found["class_id"]) == [1, 1]
+    if dtype != "uint8 class ids":
+        assert sorted(found["score"]) == pytest.approx([0.7, 0.9], abs=3e-3)
