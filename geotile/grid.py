@@ -205,17 +205,40 @@ def _block_ranges(offsets: list[int], size: int, per_block: int) -> list[range]:
 #: how far apart (in pixels) two grids' pixel corners may lie and still be one grid: float
 #: noise of a transform written in decimal, never a real shift
 GRID_TOLERANCE_PX = 1e-3
+#: the same for the origins of adjacent tiles of one grid (:func:`grid_offset`): a world
+#: file's 10 decimals put tiles of 0.5 m pixels in degrees 0.004 px off it
+TILE_TOLERANCE_PX = 1e-2
 
 
 def grid_offset(reference, t) -> tuple[int, int] | None:
     """(col, row) of the grid ``t``'s origin on the grid ``reference`` (two affine
     transforms); None when they are not one grid (another pixel size or orientation, or
-    origins a fraction of a pixel apart beyond :data:`GRID_TOLERANCE_PX`)."""
+    origins a fraction of a pixel apart beyond :data:`TILE_TOLERANCE_PX`)."""
     if not all(math.isclose(x, y, rel_tol=1e-9, abs_tol=0.0) for x, y in
                zip((t.a, t.b, t.d, t.e), (reference.a, reference.b, reference.d, reference.e),
                    strict=True)):
         return None
     col, row = ~reference * (t.c, t.f)
-    if abs(col - round(col)) > GRID_TOLERANCE_PX or abs(row - round(row)) > GRID_TOLERANCE_PX:
+    if abs(col - round(col)) > TILE_TOLERANCE_PX or abs(row - round(row)) > TILE_TOLERANCE_PX:
         return None
     return round(col), round(row)
+
+
+def grid_places(transforms) -> list[tuple[int, int, int]]:
+    """``(grid, col, row)`` of each affine transform: ``grid`` the index of the first of
+    ``transforms`` on whose pixel grid it lies (:func:`grid_offset`), (``col``, ``row``) its
+    origin's pixel there. Placing pixel (x, y) at ``transforms[grid] * (col + x, row + y)``
+    gives rasters of one grid bit-identical coordinates where they meet, whatever float
+    rounding their origins carry."""
+    grids: list[int] = []
+    places = []
+    for index, t in enumerate(transforms):
+        for grid in grids:
+            offset = grid_offset(transforms[grid], t)
+            if offset is not None:
+                places.append((grid, *offset))
+                break
+        else:
+            grids.append(index)
+            places.append((index, 0, 0))
+    return places

@@ -326,19 +326,23 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
 
 def _raster_pieces(src, *, threshold: float | None = None,
                    options: InstanceOptions = InstanceOptions(), roles=None,
-                   progress: bool = False, neighbours: Sequence[_Neighbour] = ()):
+                   progress: bool = False, neighbours: Sequence[_Neighbour] = (),
+                   place: tuple | None = None):
     """The instance pieces of an open raster by blocks (:func:`raster_instance_regions`),
     read past its edges from adjacent ``neighbours`` as from one raster: ``({label:
     [polygons, score sum, pixel count, on border]}, strips, labels used)``, ``strips``:
     ``(side, line, row, col, labels)``, the labels over the ``SEAM_PX`` px on each side of
     the edge at row or column ``line`` where a neighbour lies beyond it, placed at (``row``,
-    ``col``) px of the raster."""
+    ``col``) px of the raster. ``place``: (transform, col, row) of the pixel grid the raster
+    lies on and its origin there (:func:`geotile.grid.grid_places`; None: its own)."""
     from contextlib import ExitStack
 
-    from rasterio.windows import Window
-    from rasterio.windows import transform as window_transform
+    import shapely
+    from affine import Affine
 
     from geotile.progress import progress_bar
+
+    grid, col0, row0 = place or (src.transform, 0, 0)
 
     roles = roles or band_roles(src, required=True)
     present = [r for r in ROLES if r in roles]
@@ -417,11 +421,14 @@ def _raster_pieces(src, *, threshold: float | None = None,
                     edges.append(core[:, -1])
                 for line in edges:
                     border[line] = True
-                transform = window_transform(Window(column.top, band.top, column.rows,
-                                                    band.rows), src.transform)
+                # in the grid's pixels (whole numbers), placed by the grid's transform:
+                # vertices where blocks or adjacent rasters meet are the same coordinates
+                pixels = Affine.translation(col0 + column.top, row0 + band.top)
                 footprint = channels["footprint"][band.core, core_cols]
-                for label, polygon, total, count in instance_polygons(
-                        core, footprint, transform, with_labels=True):
+                found = instance_polygons(core, footprint, pixels, with_labels=True)
+                placed = shapely.transform(np.array([f[1] for f in found], dtype=object),
+                                           lambda xy: np.column_stack(grid * xy.T))
+                for (label, _, total, count), polygon in zip(found, placed, strict=True):
                     piece = pieces.get(label + next_id)
                     if piece is None:  # the sums are per label: count them once per block
                         pieces[label + next_id] = [[polygon], total, count, bool(border[label])]
@@ -616,33 +623,29 @@ def _raster_regions(job: tuple):
     """:func:`_raster_pieces` of one raster, read with its neighbours on one grid."""
     from geotile.raster import open_raster
 
-    path, threshold, options, neighbours = job
+    path, threshold, options, neighbours, place = job
     with open_raster(path) as src:
-        return _raster_pieces(src, threshold=threshold, options=options, neighbours=neighbours)
+        return _raster_pieces(src, threshold=threshold, options=options, neighbours=neighbours,
+                              place=place)
 
 
-def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], list[list]]:
-    """Rasters on one pixel grid (:func:`geotile.grid.grid_offset`) form a surface:
+def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], list[list],
+                                                   list]:
+    """Rasters on one pixel grid (:func:`geotile.grid.grid_places`) form a surface:
     ``(surface of each raster, (col, row) of each on its surface's grid, neighbours of
-    each: the rasters of its surface within ``halo`` px, as :class:`_Neighbour`)``."""
-    from geotile.grid import grid_offset
+    each: the rasters of its surface within ``halo`` px, as :class:`_Neighbour`, the
+    transform of each one's surface)``."""
+    from geotile.grid import grid_places
     from geotile.raster import open_raster
 
-    grids, surface, places, sizes = [], [], [], []
+    transforms, sizes = [], []
     for path in paths:
         with open_raster(path) as src:
-            t, size = src.transform, (src.width, src.height)
-        for number, grid in enumerate(grids):
-            offset = grid_offset(grid, t)
-            if offset is not None:
-                surface.append(number)
-                places.append(offset)
-                break
-        else:
-            surface.append(len(grids))
-            grids.append(t)
-            places.append((0, 0))
-        sizes.append(size)
+            transforms.append(src.transform)
+            sizes.append((src.width, src.height))
+    found = grid_places(transforms)
+    surface = [grid for grid, _, _ in found]
+    places = [(col, row) for _, col, row in found]
     c, r = np.array(places, np.int64).reshape(-1, 2).T
     w, h = np.array(sizes, np.int64).reshape(-1, 2).T
     group = np.array(surface)
@@ -653,7 +656,7 @@ def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], lis
         near[i] = False
         neighbours.append([_Neighbour(paths[j], int(c[j] - c[i]), int(r[j] - r[i]), int(w[j]),
                                       int(h[j])) for j in np.flatnonzero(near).tolist()])
-    return surface, places, neighbours
+    return surface, places, neighbours, [transforms[g] for g in surface]
 
 
 def _link_strips(links: _UnionFind, strips: list[tuple]) -> None:
@@ -700,12 +703,13 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
             elif src.crs != crs:
                 raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
                                  f"({crs}). Reproject it with gdalwarp first.")
-    surface, places, neighbours = _surfaces(paths, options.halo)
+    surface, places, neighbours, grids = _surfaces(paths, options.halo)
     pieces: dict[int, list] = {}
     strips: dict[int, list] = {}
     base = 0
-    with run_jobs(_raster_regions, [(p, threshold, options, tuple(n))
-                                    for p, n in zip(paths, neighbours, strict=True)],
+    with run_jobs(_raster_regions, [(p, threshold, options, tuple(n), (g, *at))
+                                    for p, n, g, at in zip(paths, neighbours, grids, places,
+                                                           strict=True)],
                   workers) as results:
         import geopandas as gpd  # imported while the workers split
 

@@ -660,6 +660,11 @@ class BandJob:
     check_nodata: bool
     top: int
     rows: int
+    #: the transform of the pixel grid the raster lies on and its origin's (col, row) there
+    #: (:func:`geotile.grid.grid_places`; None: its own)
+    grid: object = None
+    col: int = 0
+    row: int = 0
 
 
 @gc_paused()  # thousands of GeoJSON dicts and lists, none in a cycle
@@ -673,7 +678,7 @@ def band_regions(job: BandJob) -> list[tuple]:
     with open_raster(job.path) as src:
         values, valid = read_band(src, job.top, job.rows, src.width, indexes=job.indexes,
                                   check_nodata=job.check_nodata)
-        raster_transform = src.transform
+        raster_transform = job.grid or src.transform
     check_probabilities(values, valid, job.kind, job.path)  # in each band, as it is read
     ids, score = class_ids(values, valid, job.kind, job.threshold, job.path)
     if job.kind.kind == "class":  # score 1 everywhere: no per-region sums needed
@@ -683,10 +688,11 @@ def band_regions(job: BandJob) -> list[tuple]:
         foreground = valid if job.keep is None else valid & np.isin(ids, job.keep)
     elif job.keep is not None:  # --classes: the others are background
         ids = np.where(np.isin(ids, job.keep), ids, 0).astype(ids.dtype)
-    # polygonized in the raster's pixel coordinates (whole numbers, exact), then placed
-    # with the raster's transform: a vertex lands on the same coordinates whichever band
-    # found it, so outputs do not depend on how the raster was cut into bands
-    regions = polygonize_array(ids, score, Affine.translation(0, job.top), foreground)
+    # polygonized in the pixel coordinates of the raster's grid (whole numbers, exact), then
+    # placed with the grid's transform: a vertex lands on the same coordinates whichever band
+    # or adjacent raster found it, so outputs do not depend on how the raster was cut
+    regions = polygonize_array(ids, score, Affine.translation(job.col, job.row + job.top),
+                               foreground)
     placed = shapely.transform(np.array([r[0] for r in regions], dtype=object),
                                lambda xy: np.column_stack(raster_transform * xy.T))
     return [(polygon, *region[1:], job.name)
@@ -698,6 +704,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
     from geotile.band_workers import run_jobs, worker_count
+    from geotile.grid import grid_places
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
     from geotile.streaming import band_rows, even_band_rows
@@ -707,7 +714,12 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     names, named = None, None
     with open_raster(paths[0]) as first:
         crs, cell = first.crs, float(np.sqrt(abs(first.transform.determinant)))
+    transforms = []
     for path in paths:
+        with open_raster(path) as src:
+            transforms.append(src.transform)
+    places = grid_places(transforms)
+    for path, (grid, col, row) in zip(paths, places, strict=True):
         with open_raster(path) as src:
             kind = raster_kind(src)
             indexes, kind = plain_bands(src, binary_mask_kind(src, kind))
@@ -720,7 +732,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                              if t is not None)
             check = reads_nodata(src, kind)
             jobs += [BandJob(path, _name(path), indexes, kind, keep, threshold, check,
-                             part.top, part.rows)
+                             part.top, part.rows, transforms[grid], col, row)
                      for part in row_blocks(src.height, even_band_rows(
                          src.height, band_rows(src.width, options.band_rows), forks))]
     finished, edge_regions = [], []
@@ -950,7 +962,8 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
             t = src.transform
             corners = [t @ xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),
                                          (0, src.height))]
-            footprints.append((shapely.Polygon(corners), abs(t.a * t.e - t.b * t.d)))
+            footprints.append((shapely.Polygon(corners), abs(t.a * t.e - t.b * t.d), t,
+                               (src.width, src.height)))
         checked.append(path)
     _check_overlaps(checked, footprints)
     return checked, crs
@@ -973,24 +986,52 @@ def check_given_once(paths: Sequence[str | os.PathLike]) -> list:
 
 
 def _check_overlaps(paths: list[Path], footprints: list) -> None:
-    """Refuse two rasters sharing more than a hundredth of a pixel of area."""
+    """Refuse two rasters sharing a pixel (on one pixel grid, :func:`geotile.grid.grid_places`)
+    or more than a hundredth of a pixel of area (on others)."""
     import shapely
+    from shapely import affinity
+
+    from geotile.grid import grid_places
 
     if len(paths) < 2:
         return
     polygons = [f[0] for f in footprints]
+    places = grid_places([f[2] for f in footprints])
     tree = shapely.STRtree(polygons)
     left, right = tree.query(polygons, predicate="intersects")
     for i, j in zip(left, right, strict=True):
         if i >= j:
             continue
-        pixels = polygons[i].intersection(polygons[j]).area / min(footprints[i][1],
-                                                                  footprints[j][1])
-        if pixels > 0.01:
+        if places[i][0] == places[j][0]:  # one grid: whole pixels, float noise aside
+            (_, ci, ri), (_, cj, rj) = places[i], places[j]
+            (wi, hi), (wj, hj) = footprints[i][3], footprints[j][3]
+            cols = min(ci + wi, cj + wj) - max(ci, cj)
+            rows = min(ri + hi, rj + hj) - max(ri, rj)
+            if cols > 0 and rows > 0:
+                raise InputError(
+                    f"{paths[i]} and {paths[j]} overlap (by {cols} x {rows} pixels); buildings "
+                    "there would be counted twice. Give rasters that only touch (or crop one "
+                    "with gdal_translate -srcwin first).")
+            continue
+        overlap = polygons[i].intersection(polygons[j])
+        pixels = overlap.area / min(footprints[i][1], footprints[j][1])
+        if pixels <= 0.01:
+            continue
+        back = ~footprints[i][2]  # to the pixels of raster i
+        inside = affinity.affine_transform(overlap, (back.a, back.b, back.d, back.e, back.c,
+                                                     back.f))
+        x0, y0, x1, y1 = inside.bounds
+        if min(x1 - x0, y1 - y0) < 1:  # a sliver: georeferencing off one grid
             raise InputError(
-                f"{paths[i]} and {paths[j]} overlap (by about {pixels:.0f} pixels); buildings "
-                "there would be counted twice. Give rasters that only touch (or crop one with "
-                "gdal_translate -projwin first).")
+                f"{paths[i]} and {paths[j]} overlap by {min(x1 - x0, y1 - y0):.2g} of a pixel: "
+                "their origins or pixel sizes are not on one pixel grid (rounded "
+                "georeferencing, as world files write it). Mosaic them first (gdalbuildvrt "
+                "mosaic.vrt FILES) and vectorize the VRT, or give tiles georeferenced exactly "
+                "(GeoTIFF).")
+        raise InputError(
+            f"{paths[i]} and {paths[j]} overlap (by about {pixels:.0f} pixels); buildings "
+            "there would be counted twice. Give rasters that only touch (or crop one with "
+            "gdal_translate -projwin first).")
 
 
 def _name(path) -> str:

@@ -440,3 +440,56 @@ def test_areas_are_ground_square_metres_in_web_mercator(make_raster, tmp_path):
     truth = abs(Geod(ellps="WGS84").polygon_area_perimeter(lons, lats)[0])
     assert truth == pytest.approx(100, rel=0.01)
     assert found["area_m2"][0] == pytest.approx(truth, rel=0.01)
+
+
+def _geographic_tiles(make_raster, array, digits, world_file=False):
+    """``array`` (bands, rows, cols) as one EPSG:4326 raster at 60N (~0.3 m pixels) and as
+    4 tiles cut at column 23 and row 17, their origins x0 + col * dx as GDAL computes them,
+    rounded to ``digits`` decimals (None: not rounded), as text round trips leave them;
+    ``world_file``: their pixel size too, as GDAL's world files write it."""
+    from affine import Affine
+
+    dx, dy = 5.3854162926794224e-06, -2.692708146339712e-06
+    whole = make_raster("whole.tif", array, crs="EPSG:4326",
+                        transform=Affine(dx, 0, 10.0, 0, dy, 60.0))
+    tiles = []
+    for col, cols in ((0, slice(0, 23)), (23, slice(23, None))):
+        for row, rows in ((0, slice(0, 17)), (17, slice(17, None))):
+            x, y = 10.0 + col * dx, 60.0 + row * dy
+            if digits is not None:
+                x, y = round(x, digits), round(y, digits)
+            a, e = (round(dx, 10), round(dy, 10)) if world_file else (dx, dy)
+            tiles.append(make_raster(f"t_{col}_{row}.tif", array[:, rows, cols].copy(),
+                                     crs="EPSG:4326", transform=Affine(a, 0, x, 0, e, y)))
+    return whole, tiles
+
+
+@pytest.mark.parametrize(("digits", "world_file"), [(None, False), (14, False), (12, False),
+                                                   (10, False), (10, True)])
+def test_tiles_off_one_grid_by_float_rounding_merge_as_the_whole_raster(make_raster, tmp_path,
+                                                                        digits, world_file):
+    # origins 1e-15..1e-10 degrees off the exact grid: buildings crossing the tiles' edges
+    # came out in 2-4 pieces (12 polygons for 8, exit 0)
+    p = np.zeros((1, 40, 50), np.float32)
+    p[0, 10:25, 15:30] = 0.9  # across both cuts
+    p[0, 2:8, 20:40] = 0.8  # across the column cut
+    p[0, 12:30, 2:10] = 0.7  # across the row cut
+    p[0, 30:38, 35:45] = 0.9  # inside one tile
+    whole, tiles = _geographic_tiles(make_raster, p, digits, world_file)
+    rel = 1e-4 if world_file else 1e-6  # the pixel size rounded to 5 digits
+    vectorize_polygons([whole], tmp_path / "whole.gpkg")
+    vectorize_polygons(tiles, tmp_path / "tiles.gpkg")
+    expected = gpd.read_file(tmp_path / "whole.gpkg").sort_values("area_m2")
+    found = gpd.read_file(tmp_path / "tiles.gpkg").sort_values("area_m2")
+    assert len(expected) == 4
+    assert len(found) == 4
+    assert found["area_m2"].tolist() == pytest.approx(expected["area_m2"].tolist(), rel=rel)
+    assert found["score"].tolist() == pytest.approx(expected["score"].tolist())
+    # --instances: one building across the edges too (the courtyard building was 2 polygons)
+    from geotile.instances import instance_frame
+
+    expected, found = (instance_frame(paths).sort_values("score") for paths in ([whole], tiles))
+    assert len(expected) == 4
+    assert len(found) == 4
+    areas = [shapely.area(frame.geometry.values).tolist() for frame in (found, expected)]
+    assert areas[0] == pytest.approx(areas[1], rel=rel)

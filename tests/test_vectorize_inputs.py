@@ -106,6 +106,19 @@ def test_rasters_touching_at_an_edge_or_corner_are_not_overlaps(make_raster, tmp
     assert summary["features"] == 4
 
 
+def test_tiles_a_fraction_of_a_pixel_off_one_grid_are_named_so(make_raster, tmp_path, run_cli):
+    # refused as "overlap (by about 0 pixels)" with a crop as the fix
+    a = _square(make_raster, "a.tif", X0, Y0)
+    b = _square(make_raster, "b.tif", X0 + 19.7, Y0)  # 0.3 px into a
+    result = run_cli("vectorize", a, b, "-o", tmp_path / "x.gpkg")
+    assert_one_line_error(result, "a.tif", "b.tif", "0.3 of a pixel", "not on one pixel grid",
+                          "gdalbuildvrt")
+    assert not (tmp_path / "x.gpkg").exists()
+    c = _square(make_raster, "c.tif", X0 + 15, Y0)  # 5 px into a, on its grid
+    assert_one_line_error(run_cli("vectorize", a, c, "-o", tmp_path / "x.gpkg"), "a.tif",
+                          "c.tif", "by 5 x 20 pixels")
+
+
 def test_cli_duplicate_and_overlap_are_one_line(run_cli, make_raster, tmp_path):
     a = _square(make_raster, "a.tif", X0, Y0)
     b = _square(make_raster, "b.tif", X0 + 5, Y0)
