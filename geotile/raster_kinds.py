@@ -575,11 +575,19 @@ def check_threshold_applies(rasters) -> None:
 
     if not rasters:
         return
+    advice = None
     for path in rasters:
         if not input_exists(path):
             return
         with open_raster(path) as src:
-            if raster_kind(src).kind != "class":
+            kind = raster_kind(src)
+            if kind.kind != "class":
                 return
-    raise UsageError(f"{Path(str(rasters[0])).name} holds class ids, not probabilities: "
-                     "--threshold applies to probability rasters only; leave it out.")
+            dtype = np.dtype(src.dtypes[0])
+            if advice is None and kind.names is None and dtype in SCALED_PROBABILITY_IDS \
+                    and not binary_mask_kind(src, kind).binary_255:  # untagged 0..255?
+                advice = scale_advice(dtype, Path(str(path)).name)
+    name = Path(str(rasters[0])).name
+    fix = f"{advice}, or else leave --threshold out" if advice else "leave it out"
+    raise UsageError(f"{name} holds class ids, not probabilities: --threshold applies to "
+                     f"probability rasters only; {fix}.")

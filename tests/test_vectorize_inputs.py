@@ -808,3 +808,19 @@ def test_alpha_band_masks_nodata_and_is_no_class(make_raster, tmp_path, run_cli,
     assert list(found["class_id"]) == [1, 1]
     if dtype != "uint8 class ids":
         assert sorted(found["score"]) == pytest.approx([0.7, 0.9], abs=3e-3)
+
+
+def test_threshold_on_untagged_0_255_probabilities_says_how_to_scale_them(make_raster,
+                                                                          tmp_path, run_cli):
+    # the error said "leave it out", which gives 200+ classes of polygons
+    values = np.full((10, 10), 20, np.uint8)
+    values[:5] = 200
+    raster = make_raster("prob.tif", values)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "v.gpkg", "--threshold", "0.5")
+    assert_one_line_error(result, "prob.tif", "gdal_edit.py -scale 0.00392157 prob.tif",
+                          code=2)
+    mask = make_raster("mask.tif", (values > 100).astype(np.uint8) * 255)  # a 0/255 mask
+    result = run_cli("vectorize", mask, "-o", tmp_path / "v.gpkg", "--threshold", "0.5")
+    assert_one_line_error(result, "mask.tif", "leave it out", code=2)
+    assert "-scale" not in result.output
+    assert not (tmp_path / "v.gpkg").exists()
