@@ -478,6 +478,8 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
 #: a uint8 raster is a 0/255 mask when at least this share of its valid pixels is 0 or 255,
 #: 255 outnumbering the other values (strays of resampling or JPEG)
 BINARY_SHARE = 0.99
+#: ... or at least this share, its strays the noise of 0 <-> 255 edges (:func:`edge_noise`)
+NOISY_BINARY_SHARE = 0.75
 #: counts_0_255 of the rasters already scanned, by (name, shape, mtime); oldest dropped first
 _SCANNED: dict[tuple, np.ndarray | None] = {}
 _SCANNED_MAX = 256
@@ -499,15 +501,26 @@ def values_0_255(label, nodata: bool = False) -> str | None:
 def kind_0_255(counts: np.ndarray) -> str | None:
     """The one rule of a 0/255 mask, from band 1's (256,) value counts: "binary" when 255
     is there and the other values (strays) are at most 1 - BINARY_SHARE of the pixels,
-    fewer than the 255s and some from 128 up (read >= 128 as 1); "zeros" when all are 0;
-    "low" when it is so but its strays are all below 128 (class ids, 255 to ignore); else
-    None."""
+    fewer than the 255s and some from 128 up, or at most 1 - NOISY_BINARY_SHARE and
+    :func:`edge_noise` (JPEG's, resampling's; read >= 128 as 1); "zeros" when all are 0;
+    "low" when a few strays are all below 128 (class ids, 255 to ignore); else None."""
     high, others = int(counts[255]), int(counts[1:255].sum())
     if not others:
         return "binary" if high else "zeros"
-    if high == 0 or others > high or others > (1 - BINARY_SHARE) * counts.sum():
+    if high == 0:
         return None
-    return "binary" if counts[128:255].any() else "low"
+    if others <= high and others <= (1 - BINARY_SHARE) * counts.sum():
+        return "binary" if counts[128:255].any() else "low"
+    noisy = others <= (1 - NOISY_BINARY_SHARE) * counts.sum() and edge_noise(counts)
+    return "binary" if noisy else None
+
+
+def edge_noise(counts: np.ndarray) -> bool:
+    """Whether the values 1..254 of (256,) counts look like the noise JPEG or resampling
+    leave at 0 <-> 255 edges, not class ids: three values or more, a tenth of them from 128
+    up (a class raster's ids are 1..N, a few real populations, low)."""
+    strays = counts[1:255]
+    return bool(np.count_nonzero(strays) >= 3 and strays[127:].sum() >= 0.1 * strays.sum())
 
 
 def counts_0_255(label) -> np.ndarray | None:
@@ -542,7 +555,7 @@ def _scan_0_255(label) -> np.ndarray | None:
     bands = [1] if label.count <= 2 else [1, 2, 3]
     masked = label.nodata != 0 and has_nodata(label)
     pixels = label.width * label.height
-    limit = (1 - BINARY_SHARE) * pixels
+    few, limit = (1 - BINARY_SHARE) * pixels, (1 - NOISY_BINARY_SHARE) * pixels
     counts = np.zeros(256, np.int64)
     read = 0
     for _, window in label.block_windows(1):
@@ -552,11 +565,11 @@ def _scan_0_255(label) -> np.ndarray | None:
         valid = block[0][label.dataset_mask(window=window) > 0] if masked else block[0]
         counts += np.bincount(valid.ravel(), minlength=256)
         read += window.width * window.height
-        # stop once no rest could make it a mask: too many strays, or more than the 255s
-        # that the unread pixels could still add (never on the order of the blocks alone:
-        # an antialiased edge may come before its 255s)
+        # stop once no rest could make it a mask: too many strays, or more than a few all
+        # below 128 (an edge's noise has values on both sides of 128 together; never on the
+        # order of the blocks alone: an antialiased edge may come before its 255s)
         strays = counts[1:255].sum()
-        if strays > limit or strays > counts[255] + (pixels - read):
+        if strays > limit or (strays > few and not counts[128:255].any()):
             return None
     return counts
 

@@ -654,3 +654,77 @@ def test_0_255_masks_with_a_few_strays_read_as_make_masks_reads_them(make_raster
 
     kind = RasterKind("class", 255.0, None, binary_255=True)
     assert (class_ids(mask[np.newaxis], np.ones(mask.shape, bool), kind, 0.5)[0] == ones).all()
+
+
+def _rectangles(size: int, count: int, seed: int, low=6, high=30) -> np.ndarray:
+    """A 0/255 building mask of ``count`` random rectangles."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((size, size), np.uint8)
+    for _ in range(count):
+        y, x = rng.integers(0, size - high, 2)
+        h, w = rng.integers(low, high, 2)
+        mask[y:y + h, x:x + w] = 255
+    return mask
+
+
+def _plain_image(path, pixels: np.ndarray, **save) -> str:
+    """``pixels`` saved by PIL (no georeferencing, as a photo editor or a dataset writes)."""
+    from PIL import Image
+
+    Image.fromarray(pixels).save(path, **save)
+    return str(path)
+
+
+@pytest.mark.parametrize("count", [30, 60, 120])
+def test_jpeg_and_resampled_0_255_masks_with_over_1_percent_strays_stay_masks(
+        make_raster, tmp_path, count):
+    """A 0/255 mask saved as JPEG at PIL's default quality 75 (1.3-3 % values 1..254) or
+    resampled bilinearly (1-7 %) had its 255s, every building pixel, dropped as the ignore
+    value, 0..254 scored as classes, exit 0. Strays spread over many values, from 128 up
+    too, are such noise: read 1 from 128 up, on either side."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        mask = _rectangles(256, count, seed=count)
+        exact = _plain_image(tmp_path / "exact.png", mask)
+        jpeg = _plain_image(tmp_path / "mask.jpg", mask, quality=75)
+        with rasterio.open(jpeg) as src:
+            decoded = src.read(1)
+        share = ((decoded > 0) & (decoded < 255)).mean()
+        assert share > 0.01, share  # past the 1 % of a few strays
+        ones = (decoded >= 128).astype(np.int64)
+        expected = numpy_confusion(ones, (mask == 255).astype(np.int64), 2)
+        result = evaluate_rasters(exact, jpeg)
+        assert result.confusion.tolist() == expected.T.tolist()
+        assert result.pixels == mask.size
+        result = evaluate_rasters(jpeg, exact)
+        assert result.confusion.tolist() == expected.tolist()
+    # bilinear onto a grid shifted by half a pixel (gdalwarp -r bilinear): 64, 128, 191
+    # at the edges; and by 0.3 px: more values
+    wide = _rectangles(257, count, seed=count + 1).astype(np.float64)
+    for wy, wx in ((0.5, 0.5), (0.3, 0.7)):
+        aa = (wy * wx * wide[:-1, :-1] + wy * (1 - wx) * wide[:-1, 1:]
+              + (1 - wy) * wx * wide[1:, :-1] + (1 - wy) * (1 - wx) * wide[1:, 1:])
+        aa = np.round(aa).astype(np.uint8)
+        share = ((aa > 0) & (aa < 255)).mean()
+        assert 0.01 < share < 0.08, share
+        ones = (aa >= 128).astype(np.uint8)
+        result = evaluate_rasters(make_raster("p.tif", ones), make_raster("t.tif", aa))
+        assert result.pixels == aa.size
+        assert result.confusion.tolist() == [[int((ones == 0).sum()), 0],
+                                             [0, int(ones.sum())]]
+
+
+def test_a_sparse_class_raster_with_an_ignore_value_stays_class_ids(make_raster):
+    """Classes 1..3 over 5 % of the pixels, 0 background and 255 to ignore: class ids (no
+    0/255 mask with strays), its 255 left out, however many pixels each class holds."""
+    truth = np.zeros((100, 100), np.uint8)
+    truth[:30] = 255
+    truth[40:42, :] = 1  # 200 px
+    truth[50:52, :50] = 2  # 100 px
+    truth[60:62, :100] = 3  # 200 px
+    pred = np.where(truth == 255, 0, truth).astype(np.uint8)
+    result = evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", truth))
+    assert result.pixels == 7000 and result.accuracy == 1.0
+    assert result.confusion.shape == (4, 4)

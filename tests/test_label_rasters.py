@@ -925,6 +925,25 @@ def test_a_0_255_mask_with_a_few_stray_values_is_binarised_not_read_as_class_ids
     np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0], ids)
 
 
+
+def test_a_jpeg_0_255_mask_at_quality_75_is_a_mask_not_class_ids(tmp_path, run_cli):
+    """A road mask saved as JPEG at PIL's default quality (about 3 % values 1..254) was
+    read as class ids: its 255s, every road pixel, became the ignore value. JPEG noise is
+    spread over many values on both sides of 128: a 0/255 mask, read >= 128 as 1."""
+    from PIL import Image
+
+    truth = _road_mask((120, 160))
+    Image.fromarray(np.stack([truth] * 3, axis=-1)).save(tmp_path / "7_mask.jpg", quality=75)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        decoded = _read(tmp_path / "7_mask.jpg")[0]
+    assert ((decoded > 0) & (decoded < 255)).mean() > 0.01
+    image = write_raster(tmp_path / "7_sat.tif", np.ones((3, *truth.shape), np.uint8),
+                         crs=None, transform=rasterio.Affine.identity())
+    result = run_cli("make-masks", tmp_path / "7_mask.jpg", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], (decoded >= 128))
+
 def test_a_0_255_mask_declaring_nodata_0_or_with_alpha_keeps_its_positive_class(
         tmp_path, run_cli):
     """A 0/255 mask declaring nodata 0 (gdal_rasterize -a_nodata 0) or carrying an alpha
