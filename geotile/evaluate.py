@@ -725,6 +725,8 @@ class _RasterCounts:
     pixels: int = 0
     #: ids of an unnamed truth that the prediction's names do not cover
     unnamed: tuple[int, ...] = ()
+    #: whether the truth, the prediction may be 0/255 masks (raster_kinds.may_be_0_255)
+    may_be_0_255: tuple[bool, bool] = (True, True)
 
     @classmethod
     def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
@@ -741,6 +743,9 @@ class _RasterCounts:
         return full
 
     def scores(self, meaning: tuple[bool, bool] | None = None) -> PixelScores:
+        meaning = meaning or _meaning_of_255(self.confusion, self.truth_uint8,
+                                             self.prediction_uint8)
+        meaning = (meaning[0] and self.may_be_0_255[0], meaning[1] and self.may_be_0_255[1])
         confusion = _resolve_255(self.confusion, self.truth_uint8, self.prediction_uint8,
                                  len(self.names) if self.names else 2, meaning)
         return PixelScores(confusion, self.names)
@@ -755,6 +760,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (
         looks_like_colour_labels,
+        may_be_0_255,
         plain_bands,
         raster_kind,
         reads_nodata,
@@ -815,7 +821,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
                                   zero_nodata=tuple(zero_nodata),
-                                  pixels=pred.width * pred.height, unnamed=unnamed)
+                                  pixels=pred.width * pred.height, unnamed=unnamed,
+                                  may_be_0_255=(may_be_0_255(true, true_kind),
+                                                may_be_0_255(pred, pred_kind)))
         if unnamed and warn:
             _warn_unnamed_truth(str(truth), str(prediction), unnamed)
         for path, other, lost in ((prediction, truth, zero_nodata[0]),
@@ -1146,12 +1154,12 @@ class ManyEvaluation:
 
 def _folder_meaning_of_255(counts) -> tuple[bool, bool]:
     """:func:`_meaning_of_255` of the uint8 truths and of the uint8 class predictions of a
-    folder, each side from its images' pooled counts."""
+    folder, each side from its images' pooled counts (of the rasters naming no classes)."""
     truth = prediction = np.zeros((2, 2), np.int64)
     for c in counts:
-        if c.truth_uint8:
+        if c.truth_uint8 and c.may_be_0_255[0]:
             truth = _add(truth, c.confusion)
-        if c.prediction_uint8:
+        if c.prediction_uint8 and c.may_be_0_255[1]:
             prediction = _add(prediction, c.confusion)
     return _meaning_of_255(truth, True, False)[0], _meaning_of_255(prediction, False, True)[1]
 

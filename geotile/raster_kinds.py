@@ -96,11 +96,17 @@ def binary_mask_kind(src, kind: RasterKind) -> RasterKind:
     """``kind``, reading 255 as class 1 when ``src`` is an untagged 0/255 mask (INRIA's,
     Massachusetts'; one band or grey in three: :func:`values_0_255`,
     a read of its blocks), as tile and evaluate read it; as a footprint, 255 is p = 1."""
-    if kind.kind != "class" or kind.names is not None or src.dtypes[0] != "uint8":
+    if not may_be_0_255(src, kind):
         return kind
 
     binary = values_0_255(src) == "binary"
     return replace(kind, binary_255=True, scale=255.0) if binary else kind  # 255: p = 1
+
+
+def may_be_0_255(src, kind: RasterKind) -> bool:
+    """Whether ``src`` read as ``kind`` may be a 0/255 mask: a uint8 class raster naming no
+    classes (one that names them, make-masks' mask, holds 255 to ignore)."""
+    return kind.kind == "class" and kind.names is None and src.dtypes[0] == "uint8"
 
 
 def reads_nodata(src, kind: RasterKind) -> bool:

@@ -728,3 +728,37 @@ def test_a_sparse_class_raster_with_an_ignore_value_stays_class_ids(make_raster)
     result = evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", truth))
     assert result.pixels == 7000 and result.accuracy == 1.0
     assert result.confusion.shape == (4, 4)
+
+
+def test_a_named_mask_that_lost_its_nodata_keeps_255_as_its_ignore_value(make_raster,
+                                                                        tmp_path):
+    """make-masks' mask (GEOTILE_OUTPUT=mask, names background/building) whose nodata tag
+    a rewrite dropped: on a tile without buildings it holds only 0 and 255, and its 12000
+    ignore pixels (image nodata) were scored as 'building', all missed; with a building,
+    255 was ignored. A raster naming its classes is no 0/255 mask: 255 is ignore, alone
+    and in a folder."""
+    import json
+
+    from geotile.evaluate import evaluate_folders
+
+    truth = np.zeros((60, 80), np.uint8)
+    truth[:, :20] = 255  # the image's nodata strip
+    pred = np.zeros((60, 80), np.float32)
+    pred[10:20, 30:40] = 0.9  # 100 false positives
+    tags = {"GEOTILE_OUTPUT": "mask",
+            "GEOTILE_CLASS_NAMES": json.dumps(["background", "building"])}
+    for folder in ("p", "t"):
+        (tmp_path / folder).mkdir()
+    for name in ("a", "b"):
+        make_raster(f"p/{name}.tif", pred)
+        path = make_raster(f"t/{name}.tif", truth, nodata=255 if name == "b" else None)
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(**tags)
+    expected = [[3600 - 100, 100], [0, 0]]
+    result = evaluate_rasters(tmp_path / "p" / "a.tif", tmp_path / "t" / "a.tif")
+    assert result.confusion.tolist() == expected
+    assert result.pixels == 3600
+    many = evaluate_folders(tmp_path / "p", tmp_path / "t")
+    assert many.scores.confusion.tolist() == [[2 * 3500, 200], [0, 0]]
+    for name in ("a", "b"):
+        assert many.per_image[name].confusion.tolist() == expected
