@@ -725,6 +725,9 @@ class _RasterCounts:
     pixels: int = 0
     #: ids of an unnamed truth that the prediction's names do not cover
     unnamed: tuple[int, ...] = ()
+    #: pixels where the prediction holds a class, left out as a truth's nodata 255 that is
+    #: all its non-zero pixels (a 0/255 mask declaring its positives nodata)
+    lost_255: int = 0
     #: whether the truth, the prediction may be 0/255 masks (raster_kinds.may_be_0_255)
     may_be_0_255: tuple[bool, bool] = (True, True)
 
@@ -788,6 +791,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         check_pred, check_true = reads_nodata(pred, pred_kind), has_nodata(true)
         zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
         # because the other declares nodata 0
+        lost_255 = 0  # pixels of a class in the prediction, left out as truth nodata 255
+        nodata_255 = true.nodata == IGNORE and may_be_0_255(true, true_kind)  # not make-masks'
 
         def read(parts):
             for left, top, cols, rows in parts:
@@ -809,10 +814,15 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                     zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)
                 if true.nodata == 0:
                     zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
+                if nodata_255:
+                    lost = p_valid & ~t_valid
+                    lost_255 += int(lost.sum()) - _zeros(p_values, lost, pred_kind, threshold)
         # once per raster, from a sample (after the blocks: ids beyond a confusion matrix
         # are refused there, with the same advice); the truth's 255 is its ignore value
         warn_if_scaled_class_raster(pred, pred_kind, prediction)
         warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
+        if confusion[1:].any():  # the truth has classes of its own: nodata 255 is no mask's
+            lost_255 = 0
         unnamed = ()
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
             read = _resolve_255(confusion, true.dtypes[0] == "uint8", False, 2)  # 0/255?
@@ -822,6 +832,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
                                   zero_nodata=tuple(zero_nodata),
                                   pixels=pred.width * pred.height, unnamed=unnamed,
+                                  lost_255=lost_255,
                                   may_be_0_255=(may_be_0_255(true, true_kind),
                                                 may_be_0_255(pred, pred_kind)))
         if unnamed and warn:
@@ -831,6 +842,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             if lost and warn:
                 _warn_zero_nodata(Path(str(path)).name, Path(str(other)).name, lost,
                                   counts.pixels)
+        if lost_255 and warn:
+            _warn_nodata_255(Path(str(truth)).name, Path(str(prediction)).name, lost_255,
+                             counts.pixels)
     if not confusion.sum():
         log.warning("%s and %s share no valid pixel: every score is 0", prediction, truth)
     return counts
@@ -853,6 +867,15 @@ def _warn_zero_nodata(name: str, other: str, lost: int, pixels: int) -> None:
                 "where %s holds class 0 are left out of the scores. If 0 is background in %s "
                 "too, unset its nodata (gdal_edit.py -unsetnodata %s).", name, other, lost,
                 100 * lost / pixels, other, other, name)
+
+
+def _warn_nodata_255(name: str, other: str, lost: int, pixels: int, fix: str = "") -> None:
+    """Say that nodata 255 of truth ``name``, all but 0s, left out ``lost`` of ``pixels``
+    pixels where ``other`` holds a class: a 0/255 mask's positives, declared nodata."""
+    log.warning("%s: its nodata value 255 is every non-zero pixel: %d pixels (%.0f%%) where "
+                "%s holds a class are left out of the scores, and the truth holds only 0. If "
+                "it is a 0/255 mask (255 the positive class), unset its nodata (gdal_edit.py "
+                "-unsetnodata %s).", name, lost, 100 * lost / pixels, other, fix or name)
 
 
 # ----------------------------------------------------------------------------- files
@@ -1184,6 +1207,19 @@ def _warn_folder_zero_nodata(pairs: FilePairs, counts: dict) -> None:
                     100 * lost / pixels, other, folder, shown)
 
 
+def _warn_folder_nodata_255(pairs: FilePairs, counts: dict) -> None:
+    """One warning for the pixels the truths' nodata 255 left out over a folder's tiles
+    (:func:`_warn_nodata_255`)."""
+    hit = [name for name, c in counts.items() if c.lost_255]
+    if hit:
+        first = Path(str(pairs.pairs[hit[0]][1]))
+        shown = f"{first.parent.name}/{first.name}"
+        what = f"{shown} and {len(hit) - 1} other truths" if len(hit) > 1 else shown
+        _warn_nodata_255(what, Path(str(pairs.pairs[hit[0]][0])).parent.name,
+                         sum(counts[name].lost_255 for name in hit),
+                         sum(c.pixels for c in counts.values()), f"on each, e.g. {shown}")
+
+
 def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      iou: float = 0.5, threshold: float | None = None,
                      class_field: str | None = None, conf_field: str | None = None,
@@ -1216,6 +1252,7 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False)
     if pairs.kind == "raster":  # 255 means one thing in a whole dataset, empty tiles too
         _warn_folder_zero_nodata(pairs, per_image)
+        _warn_folder_nodata_255(pairs, per_image)
         unnamed = {name: c.unnamed for name, c in per_image.items() if c.unnamed}
         if unnamed:
             first = next(iter(unnamed))

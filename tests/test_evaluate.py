@@ -762,3 +762,47 @@ def test_a_named_mask_that_lost_its_nodata_keeps_255_as_its_ignore_value(make_ra
     assert many.scores.confusion.tolist() == [[2 * 3500, 200], [0, 0]]
     for name in ("a", "b"):
         assert many.per_image[name].confusion.tolist() == expected
+
+
+def test_a_0_255_truth_declaring_nodata_255_is_warned_of(make_raster, tmp_path, caplog):
+    """A 0/255 building mask declaring nodata 255 lost all its 2983 building pixels as
+    nodata without a word (building support 0); the nodata-0 twin is warned of. Declared
+    nodata stays nodata (as make-masks reads it), with a warning counting the pixels the
+    prediction holds a class in and naming the fix; alone and over a folder. A truth
+    with classes beside its nodata 255, or naming its classes (make-masks'), is not
+    warned of."""
+    from geotile.evaluate import evaluate_folders
+
+    rng = np.random.default_rng(9)
+    building = rng.random((100, 100)) < 0.3
+    truth = (building * 255).astype(np.uint8)
+    pred = building.astype(np.float32)
+    with caplog.at_level("WARNING", logger="geotile"):
+        result = evaluate_rasters(make_raster("p.tif", pred),
+                                  make_raster("t.tif", truth, nodata=255))
+    lost = int(building.sum())
+    assert result.pixels == 10000 - lost  # declared nodata: left out
+    assert f"t.tif: its nodata value 255 is every non-zero pixel: {lost} pixels" in caplog.text
+    assert "gdal_edit.py -unsetnodata t.tif" in caplog.text
+    for folder in ("p", "t"):
+        (tmp_path / folder).mkdir()
+    for name in ("a", "b"):
+        make_raster(f"p/{name}.tif", pred)
+        make_raster(f"t/{name}.tif", truth, nodata=255)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geotile"):
+        evaluate_folders(tmp_path / "p", tmp_path / "t")
+    assert caplog.text.count("nodata value 255") == 1 and f"{2 * lost} pixels" in caplog.text
+    classes = np.where(building, 1, 0).astype(np.uint8)
+    classes[:10] = 255
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geotile"):
+        evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", classes, nodata=255))
+    assert "nodata" not in caplog.text
+    named = make_raster("t.tif", truth, nodata=255)
+    with rasterio.open(named, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building"]')
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geotile"):
+        evaluate_rasters(make_raster("p.tif", pred), named)
+    assert "nodata" not in caplog.text
