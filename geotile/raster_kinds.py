@@ -485,7 +485,7 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
 #: 255 outnumbering the other values (strays of resampling or JPEG)
 BINARY_SHARE = 0.99
 #: ... or at least this share, its strays the noise of 0 <-> 255 edges (:func:`edge_noise`)
-NOISY_BINARY_SHARE = 0.75
+NOISY_BINARY_SHARE = 0.5
 #: counts_0_255 of the rasters already scanned, by (name, shape, mtime); oldest dropped first
 _SCANNED: dict[tuple, np.ndarray | None] = {}
 _SCANNED_MAX = 256

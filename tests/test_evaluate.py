@@ -806,3 +806,22 @@ def test_a_0_255_truth_declaring_nodata_255_is_warned_of(make_raster, tmp_path, 
     with caplog.at_level("WARNING", logger="geotile"):
         evaluate_rasters(make_raster("p.tif", pred), named)
     assert "nodata" not in caplog.text
+
+
+def test_a_jpeg_mask_of_many_small_shapes_stays_a_mask(tmp_path):
+    """A JPEG (quality 90) of a mask of many 3 px shapes holds a third of its pixels as
+    values 1..254, 0 and 255 still the most: still a 0/255 mask, scored >= 128 as 1."""
+    import warnings
+
+    rng = np.random.default_rng(5)
+    mask = ((rng.random((64, 64)) < 0.4).repeat(3, 0).repeat(3, 1) * 255).astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        jpeg = _plain_image(tmp_path / "mask.jpg", mask, quality=90)
+        with rasterio.open(jpeg) as src:
+            decoded = src.read(1)
+        share = ((decoded > 0) & (decoded < 255)).mean()
+        assert 0.25 < share < 0.5, share
+        ones = (decoded >= 128).astype(np.uint8)
+        result = evaluate_rasters(_plain_image(tmp_path / "p.png", ones), jpeg)
+    assert result.confusion.tolist() == [[int((ones == 0).sum()), 0], [0, int(ones.sum())]]
