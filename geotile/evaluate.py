@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geotile import label_rasters
 from geotile.errors import InputError, check_range
 from geotile.streaming import DEFAULT_BLOCK_SIZE
 
@@ -48,7 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("geotile")
 
-RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png")
+#: rasters by extension: those make-masks reads as labels (JPEG, PNG, BMP masks too)
+RASTER_SUFFIXES = label_rasters.RASTER_SUFFIXES
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
                    ".kml", ".gml")
 #: the ignore value of masks (make-masks): truth pixels holding it are left out
@@ -916,7 +918,9 @@ class FilePairs:
 
 
 def _folder_files(folder: Path) -> dict[str, list[Path]]:
-    """The rasters and vector files of a folder (not of its subfolders), by extension."""
+    """The rasters and vector files of a folder (not of its subfolders), by extension; a
+    raster whose name another's names as its mask (DeepGlobe's 104_sat.jpg beside
+    104_mask.png) is that mask's image, left out."""
     found: dict[str, list[Path]] = {"raster": [], "vector": []}
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or not path.is_file():
@@ -926,7 +930,20 @@ def _folder_files(folder: Path) -> dict[str, list[Path]]:
             found["raster"].append(path)
         elif suffix in VECTOR_SUFFIXES:
             found["vector"].append(path)
+    stems = {p.stem.lower() for p in found["raster"]}
+    found["raster"] = [p for p in found["raster"] if not _image_of_a_mask(p.stem, stems)]
     return found
+
+
+def _image_of_a_mask(stem: str, stems: set[str]) -> bool:
+    """Whether ``stem`` names an image (``104_sat``) whose mask is among ``stems`` (lower
+    case: ``104_mask``, ``104``; :mod:`geotile.dataset_names`)."""
+    from geotile.dataset_names import MASK_SUFFIXES, scene_name
+
+    scene = scene_name(stem)
+    return scene is not None and any(
+        (base + suffix).lower() in stems for base in (stem, scene) for suffix in MASK_SUFFIXES
+        if base + suffix != stem)
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:

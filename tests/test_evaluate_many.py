@@ -478,3 +478,36 @@ def test_min_area_in_ground_square_metres_in_web_mercator(tmp_path):
     assert (ruled.tp, ruled.fp, ruled.fn) == (1, 0, 0)  # the 4 m^2 pair is left out
     kept = evaluate_vectors(pred, truth, min_area=3).scores
     assert (kept.tp, kept.fp, kept.fn) == (2, 0, 0)
+
+
+def test_folders_of_jpeg_masks_pair_as_single_jpeg_files_are_scored(tmp_path):
+    """Folders of .jpg masks and predictions were refused ('no raster or vector file in
+    the folder ... Check the path') although one .jpg pair is scored. JPEG, BMP and the
+    other rasters make-masks reads pair like GeoTIFFs; a DeepGlobe folder holding each
+    mask's photo too (104_sat.jpg beside 104_mask.png) pairs the masks, not the photos."""
+    import warnings
+
+    import rasterio
+    from PIL import Image
+
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    mask = np.zeros((64, 64), np.uint8)
+    mask[8:40, 8:40] = 255  # 1024 px
+    for name, suffix in (("a", ".jpg"), ("b", ".bmp")):
+        Image.fromarray(mask).save(pred / f"{name}{suffix}")
+        Image.fromarray(mask).save(truth / f"{name}{suffix}")
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(truth / "c_sat.jpg")
+    Image.fromarray(mask).save(truth / "c_mask.png")
+    Image.fromarray(mask).save(pred / "c_sat.png")
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        "a": ("a.jpg", "a.jpg"), "b": ("b.bmp", "b.bmp"), "c": ("c_sat.png", "c_mask.png")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        rows = evaluate_folders(pred, truth).rows()
+    with rasterio.open(truth / "a.jpg") as src:
+        high = int((src.read(1) >= 128).sum())
+    assert (rows["a"]["tp"], rows["a"]["fp"], rows["a"]["fn"]) == (high, 0, 0)
+    assert (rows["b"]["tp"], rows["c"]["tp"], rows["c"]["fn"]) == (1024, 1024, 0)
