@@ -581,8 +581,13 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
             raise InputError(f"{source}: negative class ids; a class raster holds ids >= 0.")
         scaled = kind.names is None and band.dtype in SCALED_PROBABILITY_IDS
         if ids.size and ids.max() > MAX_SCORED_CLASS_ID:
-            advice = f"; {scale_advice(band.dtype, Path(str(source)).name)}" if scaled else ""
-            raise InputError(f"{source}: value {ids.max()} is beyond the class ids evaluate "
+            name, top = Path(str(source)).name, int(ids.max())
+            advice = f"; {scale_advice(band.dtype, name)}" if scaled else ""
+            if band.dtype.kind in "iu" and top == np.iinfo(band.dtype).max and (
+                    ids[ids > MAX_SCORED_CLASS_ID] == top).all():  # the dtype's maximum alone
+                advice = (f", or if {top} marks no data, declare it (gdal_edit.py -a_nodata "
+                          f"{top} {name})")
+            raise InputError(f"{source}: value {top} is beyond the class ids evaluate "
                              f"scores (0..{MAX_SCORED_CLASS_ID}); instance ids or counts are not "
                              f"classes. Give a class raster{advice}.")
         return ids

@@ -825,3 +825,21 @@ def test_a_jpeg_mask_of_many_small_shapes_stays_a_mask(tmp_path):
         ones = (decoded >= 128).astype(np.uint8)
         result = evaluate_rasters(_plain_image(tmp_path / "p.png", ones), jpeg)
     assert result.confusion.tolist() == [[int((ones == 0).sum()), 0], [0, int(ones.sum())]]
+
+
+def test_an_undeclared_nodata_at_the_dtype_maximum_is_named_as_such(make_raster):
+    """uint16 land cover codes 111..512 with rows of 65535 (an undeclared nodata): the
+    error advised a probability scale (which would make the codes probabilities), not
+    declaring the nodata. Values beyond the scored ids that are all the dtype's maximum
+    get the nodata fix; a raster of large values keeps the scale advice."""
+    codes = np.array([111, 112, 211, 311, 512], np.uint16)
+    truth = codes[np.random.default_rng(3).integers(0, 5, (20, 20))]
+    undeclared = truth.copy()
+    undeclared[:5] = 65535
+    with pytest.raises(InputError) as caught:
+        evaluate_rasters(make_raster("p.tif", truth), make_raster("t.tif", undeclared))
+    assert "gdal_edit.py -a_nodata 65535 t.tif" in str(caught.value)
+    assert "-scale" not in str(caught.value)
+    scores = (np.arange(400, dtype=np.uint16) * 160).reshape(20, 20)
+    with pytest.raises(InputError, match=r"-scale 1\.5259e-05 t\.tif"):
+        evaluate_rasters(make_raster("p.tif", truth), make_raster("t.tif", scores))
