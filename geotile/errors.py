@@ -25,6 +25,10 @@ class ModelError(GeotileError):
     """An ONNX model cannot be loaded or does not fit the input."""
 
 
+class InputRangeError(ModelError):
+    """A batch's pixels leave an integer-input model's range once normalised."""
+
+
 class OutputExistsError(GeotileError):
     """An output exists and --overwrite was not given."""
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.cpus import usable_cpus
-from geotile.errors import InputError, ModelError
+from geotile.errors import InputError, InputRangeError, ModelError
 
 log = logging.getLogger("geotile")
 
@@ -965,7 +965,7 @@ class OnnxModel:
             if low < info.min - 0.5 or high > info.max + 0.5:  # clipped, the input would lie
                 name = np.dtype(self.input_type).name
                 scale = (self._scale or 1.0) * info.max / max(abs(low), abs(high))
-                raise ModelError(
+                raise InputRangeError(
                     f"{self.path}: the model takes {name} pixels ({info.min}..{info.max}) and "
                     f"these reach {low:g}..{high:g}: scale them into its range with --scale "
                     f"(e.g. --scale {math.floor(scale * 1e4) / 1e4:g}; the scaled pixels are "

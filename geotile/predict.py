@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.blending import RowBandAccumulator, WeightWindows
-from geotile.errors import GeotileWarning, InputError, ModelError, check_range
+from geotile.errors import GeotileWarning, InputError, InputRangeError, ModelError, check_range
 from geotile.grid import Grid
 from geotile.model import DEFAULT_TILE_SIZE
 from geotile.resume import REPLACE, SKIP
@@ -864,7 +864,8 @@ def predict_raster(
             profile["num_threads"] = 1
 
         read, prepare = _stacked_reader(model, src, indexes, check_nodata, extra)
-        _check_input_range(model, src, indexes, extra, read, prepare is not None, image_path)
+        range_check = (model, src, indexes, extra, read, prepare is not None, image_path)
+        _check_input_range(*range_check)
 
         if options.cog and options.creation_options:  # now that the band count is known
             check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
@@ -881,7 +882,7 @@ def predict_raster(
                 raise InputError(f"{image_path}: --mosaic cannot resample to the model's "
                                  "resolution nor add --extra-bands; give --model-resolution "
                                  "native, or drop --mosaic.")
-        with atomic_output(output_path, overwrite) as final_tmp:
+        with _whole_range_advice(range_check), atomic_output(output_path, overwrite) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
                 with quietly(rasterio.open, target, "w", **profile) as dst:
@@ -1130,21 +1131,34 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
         temp.unlink(missing_ok=True)
 
 
-def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_path) -> None:
-    """Before any batch: the image's whole range against an integer-input model's
-    (``model.check_input_range``), from its bands' types where they fit, else read once
-    (``read`` of :func:`_stacked_reader`; ``scaled``: it gives pixels times the scale)."""
+@contextlib.contextmanager
+def _whole_range_advice(range_check):
+    """A batch that leaves an integer-input model's range (InputRangeError) names a --scale
+    from the whole image's range (:func:`_check_input_range`), not from that batch's."""
+    try:
+        yield
+    except InputRangeError:
+        _check_input_range(*range_check, whole=True)
+        raise
+
+
+def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_path,
+                       whole: bool = False) -> None:
+    """The image's range against an integer-input model's (``model.check_input_range``):
+    before any batch from its bands' types alone (nothing read; types whose range does not
+    fit are left to the batches), and with ``whole`` (a batch left the range) from all its
+    pixels, read once, so that the --scale named fits every pixel (``read`` of
+    :func:`_stacked_reader`; ``scaled``: it gives pixels times the scale)."""
     if not np.issubdtype(getattr(model, "input_type", np.float32), np.integer):
         return
     dtypes = [np.dtype(src.dtypes[i - 1]) for i in indexes] + list(
         extra.dtypes if extra is not None else [])
-    if all(d.kind in "iu" for d in dtypes):
-        try:  # the types' own ranges fit: nothing to read
-            model.check_input_range([np.iinfo(d).min for d in dtypes],
-                                    [np.iinfo(d).max for d in dtypes], image_path)
-            return
-        except ModelError:
-            pass
+    if not whole:
+        if all(d.kind in "iu" for d in dtypes):
+            with contextlib.suppress(ModelError):  # the types' own ranges fit
+                model.check_input_range([np.iinfo(d).min for d in dtypes],
+                                        [np.iinfo(d).max for d in dtypes], image_path)
+        return
     lows = np.full(len(dtypes), np.inf)
     highs = np.full(len(dtypes), -np.inf)
     step = 1024
@@ -1156,10 +1170,9 @@ def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_pat
                 values = pixels[:, valid]
                 lows = np.minimum(lows, values.min(axis=1))
                 highs = np.maximum(highs, values.max(axis=1))
-    if not np.isfinite(lows).all():  # all nodata: said after the run
-        return
-    scale = (getattr(model, "_scale", None) or 1.0) if scaled else 1.0
-    model.check_input_range(lows / scale, highs / scale, image_path)
+    if np.isfinite(lows).all():
+        scale = (getattr(model, "_scale", None) or 1.0) if scaled else 1.0
+        model.check_input_range(lows / scale, highs / scale, image_path)
 
 
 def _check_one_nodata(src, indexes: list[int], image_path) -> None:

@@ -1425,7 +1425,8 @@ def test_a_scale_given_for_an_integer_model_rounds_the_pixels(tmp_path, run_cli,
 def test_an_integer_models_scale_comes_from_the_whole_image(tmp_path, run_cli, make_raster,
                                                             image):
     """The range error named the first offending batch's top (1020 of a 4080 image), so its
-    --scale failed again; it is the whole image's, found before any batch runs, and works.
+    --scale failed again; it is the whole image's (read once a batch leaves the range: a
+    run that fits reads nothing more), and works.
     Where --mean takes pixels below 0 no --scale can help: it says so, and no --scale."""
     from .conftest import assert_one_line_error
     from .onnx_models import UINT8
@@ -1449,6 +1450,34 @@ def test_an_integer_models_scale_comes_from_the_whole_image(tmp_path, run_cli, m
                          *scale)
         assert_one_line_error(result, "u8.onnx", "--mean 10", "no --scale", "leave out --mean")
         assert "e.g. --scale" not in result.stderr and not (tmp_path / "m.tif").exists()
+
+
+def test_an_integer_model_reads_the_image_once_when_its_scale_fits(tmp_path, run_cli,
+                                                                    make_raster, image,
+                                                                    monkeypatch):
+    """The whole image's range was read before every run of a uint8-input model on a
+    uint16 image (twice the reading), even with the right --scale: only a batch that leaves
+    the range has it read."""
+    from geotile.model import OnnxModel
+
+    from .onnx_models import UINT8
+
+    checked = []
+    original = OnnxModel.check_input_range
+
+    def spy(self, lows, highs, source):
+        checked.append(list(highs))  # the types' tops, or the pixels' read
+        return original(self, lows, highs, source)
+
+    monkeypatch.setattr(OnnxModel, "check_input_range", spy)
+    raw = cast_model(tmp_path / "u8.onnx", UINT8)
+    wide = make_raster("wide.tif", image.astype(np.uint16) * 16)  # 0..4080
+    result = run_cli("predict", raw, wide, "-o", tmp_path / "o.tif", "--scale", "0.0625")
+    assert result.exit_code == 0, result.output
+    assert checked == [[65535] * 3]  # from the type alone: nothing read before the batches
+    result = run_cli("predict", raw, wide, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 1 and "--scale 0.0625" in result.stderr
+    assert checked[1:] == [[65535] * 3, [int(image[b].max()) * 16 for b in range(3)]]
 
 
 @pytest.mark.parametrize("scale", ["0", "-1"])
