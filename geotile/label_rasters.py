@@ -7,12 +7,12 @@ A label raster is either
   {"building": 1, ...}, else the raster's GEOTILE_CLASS_NAMES tag, else the ids
   (every mask of a run names every id found under any of its images); the same band
   three times (R = G = B, a grey PNG saved as RGB) is read as that band;
-- **a 0/255 binary mask** (INRIA, Massachusetts, DeepGlobe roads; one band or the same
-  band three times, uint8): 255 is class 1, as tile and evaluate read it; a few strays
-  of other values (resampling, JPEG; under 1 %, fewer than the 255s, some of them 128 or
-  more) are read as 1 from 128 up, with a warning; an alpha band or nodata marks pixels
-  to ignore, but a declared nodata 0 is the mask's background (gdal_rasterize -a_nodata
-  0), with a warning;
+- **a 0/255 binary mask** (INRIA, Massachusetts, DeepGlobe roads; one band, with a colour
+  table or not, or the same band three times, uint8): 255 is class 1, as tile and
+  evaluate read it; a few strays of other values (resampling, JPEG; under 1 %, fewer than
+  the 255s, some of them 128 or more) are read as 1 from 128 up, with a warning; an alpha
+  band or nodata marks pixels to ignore, but a declared nodata 0 is the mask's background
+  (gdal_rasterize -a_nodata 0), with a warning;
 - **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam

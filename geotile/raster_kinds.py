@@ -532,14 +532,12 @@ def edge_noise(counts: np.ndarray) -> bool:
 def counts_0_255(label) -> np.ndarray | None:
     """(256,) counts of band 1's values over the valid pixels (every pixel for a nodata of
     0: a mask's background) of a uint8 raster of one band or R = G = B (an alpha band
-    aside), or None: another raster, or one seen not to be a 0/255 mask (bands that differ,
-    too many strays, or more than the 255s could still be). Read block by block,
-    stopping there; once per file (cached by name, shape and
-    modification time)."""
-    from geotile.raster import paletted
-
+    aside; a colour table's indices too: PIL's "P" masks), or None: another raster, or one
+    seen not to be a 0/255 mask (bands that differ, too many strays, or more than the 255s
+    could still be). Read block by block, stopping there; once per file (cached by name,
+    shape and modification time)."""
     alpha = set(alpha_bands(label))
-    if label.dtypes[0] != "uint8" or paletted(label) or label.count not in (1, 2, 3, 4) or (
+    if label.dtypes[0] != "uint8" or label.count not in (1, 2, 3, 4) or (
             alpha & ({1} if label.count <= 2 else {1, 2, 3})) or (
             label.count == 2 and alpha != {2}):
         return None

@@ -390,6 +390,10 @@ def test_0_255_masks_score_255_as_the_positive_class(make_raster):
     result = evaluate_rasters(make_raster("p.tif", pred),
                               make_raster("t.tif", declared, nodata=255))
     assert result.confusion.tolist() == [[260, 0], [0, 0]]  # declared nodata: left out
+    paletted = make_raster("tp.tif", truth * 255)  # a colour table changes nothing
+    with rasterio.open(paletted, "r+") as dst:
+        dst.write_colormap(1, {0: (0, 0, 0, 255), 255: (255, 255, 255, 255)})
+    assert evaluate_rasters(make_raster("p.tif", pred), paletted).confusion.tolist() == expected
 
 
 def test_nodata_0_that_is_the_background_of_the_other_raster_is_warned_of(make_raster,

@@ -1390,3 +1390,32 @@ def test_a_class_map_naming_id_0_of_a_0_255_mask_is_refused(tmp_path, run_cli):
     assert not (tmp_path / "m.tif").exists()
 
 
+
+
+@pytest.mark.parametrize("driver", ["GTiff", "PNG"])
+def test_a_paletted_0_255_mask_is_a_0_255_mask(tmp_path, run_cli, driver):
+    """A 0/255 mask with a colour table (a paletted GeoTIFF; PIL's .convert("P") PNG, a grey
+    table) lost every building: its 255s were written as the ignore value, silently, while
+    tile and evaluate read them as the building. Without --palette it is a 0/255 mask."""
+    truth = np.zeros((8, 10), np.uint8)
+    truth[2:5, 3:7] = 255
+    grey = {i: (i, i, i, 255) for i in range(256)}
+    table = grey if driver == "PNG" else {0: (0, 0, 0, 255), 255: (255, 255, 255, 255)}
+    with warnings.catch_warnings():  # a PNG: no geotransform
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        suffix = ".png" if driver == "PNG" else ".tif"
+        labels = write_raster(tmp_path / f"gt{suffix}", truth, driver=driver,
+                              **({"crs": None, "transform": rasterio.Affine.identity()}
+                                 if driver == "PNG" else {}))
+        with rasterio.open(labels, "r+") as dst:
+            dst.write_colormap(1, table)
+        with rasterio.open(labels) as src:
+            assert src.colorinterp[0] == rasterio.enums.ColorInterp.palette
+    image = write_raster(tmp_path / "img.tif", np.ones((3, 8, 10), np.uint8),
+                         **({"crs": None, "transform": rasterio.Affine.identity()}
+                            if driver == "PNG" else {}))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], truth // 255)
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["positive_pixels"] == 12 and summary["ignored_pixels"] == 0

@@ -607,6 +607,27 @@ def test_a_0_255_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_
         assert (patch.dataset_mask()[16:, :] == 0).all()
 
 
+def test_a_paletted_0_255_mask_pads_as_a_0_255_mask(make_raster, tmp_path):
+    """A 0/255 mask with a colour table (0 black, 255 white) padded: its patches declared
+    nodata 255, so every building pixel in them was no data too. Its 255 is the building,
+    as without the table: the padding alone is marked, by a mask band."""
+    image = make_raster("img.tif", np.full((1, 40, 40), 7, np.uint8))
+    labels = np.zeros((40, 40), np.uint8)
+    labels[24:40, 24:40] = 255
+    mask = make_raster("img_mask.tif", labels)
+    with rasterio.open(mask, "r+") as dst:
+        dst.write_colormap(1, {0: (0, 0, 0, 255), 255: (255, 255, 255, 255)})
+    tile_rasters([image], [mask], tmp_path / "a", options=TileOptions(size=32, edge="pad"))
+    rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "a")}
+    assert float(rows["1", "1"]["positive_fraction"]) == pytest.approx(8**2 / 32**2)
+    assert float(rows["1", "1"]["nodata_fraction"]) == pytest.approx(1 - 8**2 / 32**2)
+    with rasterio.open(tmp_path / "a" / "masks" / "img_1_1.tif") as patch:
+        assert patch.nodata is None
+        assert (patch.read(1)[:8, :8] == 255).all()
+        assert (patch.dataset_mask()[:8, :8] == 255).all()
+        assert (patch.dataset_mask()[8:, :] == 0).all()
+
+
 @pytest.mark.parametrize("as_type", [str, lambda p: p])
 def test_a_bare_path_is_one_image_not_its_characters(make_raster, tmp_path, as_type):
     image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
