@@ -238,6 +238,19 @@ def mask_nodata(mask_src, binary: bool | None = None):
     return mask_src.nodata
 
 
+def mask_ignore_value(mask_src, binary: bool | None = None):
+    """The mask value index.csv and the filters count as no data: its nodata
+    (:func:`mask_nodata`), else 255 of an integer mask that is no 0/255 mask (class ids:
+    255 is the ignore value, as make-masks and evaluate read it); None for a 0/255 one."""
+    if (nodata := mask_nodata(mask_src, binary)) is not None:
+        return nodata
+    dtype = np.dtype(mask_src.dtypes[0])
+    if dtype.kind not in "iu" or np.iinfo(dtype).max < 255:
+        return None
+    binary = is_binary_0_255(mask_src, zeros=True) if binary is None else binary
+    return None if binary else 255
+
+
 def _pads(grid: Grid) -> bool:
     """Whether some patch of ``grid`` reaches past the raster."""
     return bool(grid.col_offsets and grid.row_offsets) and (
@@ -431,11 +444,11 @@ def _block_size(grids: Sequence[Grid], smallest: float) -> int:
 
 def _fractions(data: PatchData, ignore_value, zero_class: bool = False,
                binary: bool = False) -> tuple[float, float | None]:
-    """The patch's nodata fraction (image nodata, or the mask's ignore value: 255 where
-    make-masks found no image or an unknown label) and its positive (labelled) fraction:
-    ids other than 0, or every id where the mask names 0 as a class (``zero_class``); of a
-    0/255 mask (``binary``: :func:`is_binary_0_255`), values from 128 up, as make-masks
-    reads its strays."""
+    """The patch's nodata fraction (image nodata, or the mask's ignore value,
+    :func:`mask_ignore_value`: 255 where make-masks found no image or an unknown label) and
+    its positive (labelled) fraction: ids other than 0, or every id where the mask names 0
+    as a class (``zero_class``); of a 0/255 mask (``binary``: :func:`is_binary_0_255`),
+    values from 128 up, as make-masks reads its strays."""
     invalid = ~data.valid
     if data.mask is None:
         return float(np.count_nonzero(invalid)) / invalid.size, None
@@ -900,8 +913,9 @@ def _lock_parts(parts: Path) -> int | None:
 #: patches of older runs (2: mask bands, padding as the masks' ignore value, GCPs/RPCs;
 #: 3: every mask patch declares the mask's nodata; 4: 0/255 masks found from every pixel,
 #: the source's colour interpretation kept; 5: mask patches name the mask's classes; 6: a
-#: 0/255 mask's declared nodata 0 is background)
-PATCH_FORMAT = 6
+#: 0/255 mask's declared nodata 0 is background; 7: a paletted 0/255 mask is one, and 255
+#: of a class mask counts as nodata, declared or not)
+PATCH_FORMAT = 7
 
 
 def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
@@ -1086,9 +1100,9 @@ def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
             _check_same_grid(src, mask_src)
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
         kept = np.zeros(grid.shape, bool)
-        ignore_value = mask_nodata(mask_src) if mask_src is not None else None
-        zero_class = _zero_class(mask_src)
         binary = mask_src is not None and is_binary_0_255(mask_src)  # strays below 128: 0
+        ignore_value = mask_ignore_value(mask_src, binary) if mask_src is not None else None
+        zero_class = _zero_class(mask_src)
         # the padding's fill counts for nothing (it is never positive, always nodata);
         # without max_nodata only the mask counts: read once, as the pixels
         with contextlib.closing(iter_patches(src, mask_src, grid, extra_src, mask_fill=0)
@@ -1150,9 +1164,10 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             writers.image_profile = writers._profile(src, count, dtype.name, None)
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
-        ignore_value = mask_nodata(mask_src) if mask_src is not None else None
         zero_class = _zero_class(mask_src)
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
+        ignore_value = mask_ignore_value(mask_src, positive_128) if mask_src is not None \
+            else None
         # the reader thread stops before the datasets close, whatever holds the patches
         with ThreadPoolExecutor(max_workers=2) as pool, contextlib.closing(iter_patches(
                 src, mask_src, grid, extra_src, writers.mask_fill)) as patches:

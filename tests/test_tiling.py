@@ -576,6 +576,33 @@ def test_mask_ignore_value_is_nodata_not_positive(make_raster, tmp_path):
     assert summary.written == 2 and summary.skipped_nodata == 2
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16])
+def test_an_undeclared_255_of_a_class_mask_is_nodata_not_positive(make_raster, tmp_path,
+                                                                   dtype):
+    """Class ids 0..3 with 255 unlabelled, not declared nodata (gdal_rasterize -init 255;
+    VOC's void): patches all 255 had positive_fraction 1 and --skip-empty kept them, while
+    make-masks and evaluate read 255 as the ignore value. It is nodata here too."""
+    image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))
+    labels = np.zeros((64, 64), dtype)
+    labels[:32, :32] = np.arange(32)[None, :] % 4  # classes 1..3 in the top-left patch
+    labels[32:] = 255  # the bottom patches unlabelled
+    labels[:32, 48:] = 255  # half the top-right patch
+    mask = make_raster("img_mask.tif", labels)
+    tile_rasters([image], [mask], tmp_path / "a", options=TileOptions(size=32))
+    rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "a")}
+    assert float(rows["1", "0"]["positive_fraction"]) == 0
+    assert float(rows["1", "0"]["nodata_fraction"]) == 1
+    assert float(rows["0", "1"]["positive_fraction"]) == 0
+    assert float(rows["0", "1"]["nodata_fraction"]) == 0.5
+    assert float(rows["0", "0"]["positive_fraction"]) == 0.75
+    summary = tile_rasters([image], [mask], tmp_path / "b",
+                           options=TileOptions(size=32, skip_empty=True))
+    assert summary.written == 1 and summary.skipped_empty == 3
+    summary = tile_rasters([image], [mask], tmp_path / "c",
+                           options=TileOptions(size=32, max_nodata=0.25))
+    assert summary.written == 1 and summary.skipped_nodata == 3
+
+
 def test_a_0_255_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_path):
     """gdal_rasterize -burn 255 -a_nodata 0 (QGIS' Rasterize) declares the background 0 as
     nodata: tile reads it as background, as make-masks does, so --max-nodata keeps the
