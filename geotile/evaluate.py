@@ -21,8 +21,8 @@ Candidate pairs come from an STRtree query and IoUs are computed vectorised,
 so 10,000 x 10,000 polygons take seconds; the greedy pass is exactly solaris'.
 
 Pixel metrics compare two rasters on the same grid, streamed by row bands,
-excluding nodata and the ignore value 255 of a uint8 truth (make-masks writes it where
-the label is unknown or the image is nodata): a confusion matrix C (rows: truth,
+excluding nodata and the ignore value 255 of a class truth of ids up to 255 (make-masks
+writes it where the label is unknown or the image is nodata): a confusion matrix C (rows: truth,
 columns: prediction) and, per class c, TP = C[c, c], FP = column sum - TP, FN = row sum - TP,
 IoU = TP / (TP + FP + FN), precision, recall and F1.
 """
@@ -625,12 +625,17 @@ def _fold_0_255(c: np.ndarray, axis: int) -> None:
 
 
 def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
-                 classes: int, meaning: tuple[bool, bool] | None = None) -> np.ndarray:
+                 classes: int, meaning: tuple[bool, bool] | None = None,
+                 wide_truth: bool = False) -> np.ndarray:
     """Class 255 of uint8 rasters, once every pixel is counted: where ``meaning`` (default:
     :func:`_meaning_of_255` of this matrix) says a side is a 0/255 mask, its ids are read as
-    one (:func:`_fold_0_255`); else 255 is left out of a uint8 truth (the ignore value).
-    The matrix is then cut to the classes used (at least ``classes``)."""
+    one (:func:`_fold_0_255`); else 255 is left out of a uint8 truth (the ignore value), as
+    of a class truth of another type (``wide_truth``) holding no id above 255, as make-masks
+    reads them. The matrix is then cut to the classes used (at least ``classes``)."""
     c = confusion
+    if wide_truth and c.shape[0] > IGNORE and c[IGNORE].any() and not c[IGNORE + 1:].any():
+        c = c.copy()
+        c[IGNORE] = 0  # ids 0..254 and 255: the ignore value
     if c.shape[0] > IGNORE:
         truth_binary, prediction_binary = meaning or _meaning_of_255(c, truth_uint8,
                                                                     prediction_uint8)
@@ -708,7 +713,7 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     The prediction may be a class raster or a probability raster (formats.md): one band is
     thresholded (``threshold``, default the raster's GEOTILE_THRESHOLD tag, else 0.5),
     several are argmaxed. Band 1 of the truth holds class ids. Pixels that are nodata in
-    either raster, or 255 (the ignore value) in a uint8 truth, are left out. Streams by
+    either raster, or 255 (the ignore value) in a truth of ids up to 255, are left out. Streams by
     ``block_size`` px blocks (read a block ahead, see geotile.streaming).
     """
     counts = _raster_counts(prediction, truth, threshold=threshold, progress=progress,
@@ -737,6 +742,8 @@ class _RasterCounts:
     lost_255: int = 0
     #: whether the truth, the prediction may be 0/255 masks (raster_kinds.may_be_0_255)
     may_be_0_255: tuple[bool, bool] = (True, True)
+    #: a class truth of another type than uint8 (its 255: :func:`_resolve_255`)
+    wide_truth: bool = False
 
     @classmethod
     def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
@@ -757,7 +764,8 @@ class _RasterCounts:
                                              self.prediction_uint8)
         meaning = (meaning[0] and self.may_be_0_255[0], meaning[1] and self.may_be_0_255[1])
         confusion = _resolve_255(self.confusion, self.truth_uint8, self.prediction_uint8,
-                                 len(self.names) if self.names else 2, meaning)
+                                 len(self.names) if self.names else 2, meaning,
+                                 self.wide_truth)
         return PixelScores(confusion, self.names)
 
 
@@ -799,6 +807,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
         # because the other declares nodata 0
         lost_255 = 0  # pixels of a class in the prediction, left out as truth nodata 255
+        wide_truth = true_kind.kind == "class" and true.dtypes[0] != "uint8"
         nodata_255 = true.nodata == IGNORE and may_be_0_255(true, true_kind)  # not make-masks'
 
         def read(parts):
@@ -832,14 +841,15 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             lost_255 = 0
         unnamed = ()
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
-            read = _resolve_255(confusion, true.dtypes[0] == "uint8", False, 2)  # 0/255?
+            read = _resolve_255(confusion, true.dtypes[0] == "uint8", False, 2,
+                                wide_truth=wide_truth)  # 0/255?
             held = np.flatnonzero(read.any(axis=1))
             unnamed = tuple(int(i) for i in held if len(pred_kind.names) <= i != IGNORE)
         counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
                                   zero_nodata=tuple(zero_nodata),
                                   pixels=pred.width * pred.height, unnamed=unnamed,
-                                  lost_255=lost_255,
+                                  lost_255=lost_255, wide_truth=wide_truth,
                                   may_be_0_255=(may_be_0_255(true, true_kind),
                                                 may_be_0_255(pred, pred_kind)))
         if unnamed and warn:

@@ -396,6 +396,25 @@ def test_0_255_masks_score_255_as_the_positive_class(make_raster):
     assert evaluate_rasters(make_raster("p.tif", pred), paletted).confusion.tolist() == expected
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32])
+def test_255_of_a_wider_class_truth_is_its_ignore_value(make_raster, dtype):
+    """An Int16 truth of ids 0..3 with 255 unlabelled (not declared nodata; QGIS Rasterize
+    -init 255) had 255 scored as a class: 256 classes listed, mean IoU 0.41 for a perfect
+    prediction, while make-masks reads 255 as ignore. It is left out, as of a uint8 truth;
+    a truth with ids above 255 keeps 255 as one of them."""
+    truth = np.repeat(np.arange(4), 5)[np.newaxis].repeat(20, 0).astype(dtype)
+    truth[:3] = 255
+    pred = np.where(truth == 255, 0, truth).astype(np.uint8)
+    result = evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", truth))
+    assert result.pixels == 17 * 20 and result.accuracy == 1.0
+    assert result.confusion.shape == (4, 4) and result.as_dict()["mean_iou"] == 1.0
+    codes = truth.copy()
+    codes[3:5] = 300  # ids beyond 255: 255 is a class id
+    scored = evaluate_rasters(make_raster("p.tif", np.where(codes == 300, 0, codes)
+                                          .astype(np.int16)), make_raster("t.tif", codes))
+    assert scored.pixels == 20 * 20 and scored.confusion[255, 255] == 3 * 20
+
+
 def test_nodata_0_that_is_the_background_of_the_other_raster_is_warned_of(make_raster,
                                                                            caplog):
     """A 0/1 mask declaring nodata 0 (gdal_rasterize -a_nodata 0) left out all its
