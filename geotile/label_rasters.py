@@ -686,13 +686,15 @@ def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray
         if not np.array_equal(band, np.round(band)):
             raise InputError(f"{labels_path}: class ids are not whole numbers. Give a raster "
                              "of integer class ids (or RGB colours with --palette).")
-    band = np.where(valid, band, IGNORE)
-    if band.size and (band.min() < 0 or band.max() > IGNORE):
-        bad = int(band.min() if band.min() < 0 else band.max())
+    seen = band[valid]  # checked before IGNORE fills the rest (it wraps to -1 in int8)
+    if seen.size and (seen.min() < 0 or seen.max() > IGNORE):
+        bad = int(seen.min() if seen.min() < 0 else seen.max())
         raise InputError(f"{labels_path}: class id {bad} does not fit a mask (ids 0..254, 255 "
                          f"= ignore). If {bad} marks no data, declare it (gdal_edit.py "
                          f"-a_nodata {bad}).")
-    return band.astype(np.uint8)
+    ids = np.full(band.shape, IGNORE, np.uint8)
+    ids[valid] = seen
+    return ids
 
 
 def make_masks_from_raster(

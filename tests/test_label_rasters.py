@@ -210,6 +210,33 @@ def test_nan_in_a_float_index_raster_is_ignored_not_background(tmp_path, run_cli
     assert nodata == 255
 
 
+def test_signed_8_bit_index_rasters_with_nodata_or_partial_cover(tmp_path, run_cli):
+    """An Int8 label raster (ArcGIS "8 bit signed") with a declared nodata, or covering part
+    of the image: its nodata and uncovered pixels are 255 in the mask, never a refused -1
+    (255 wrapped to int8); a real negative id is still refused."""
+    ids = (np.arange(6 * 8).reshape(6, 8) % 4).astype(np.int8)
+    ids[:, :2] = -128
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 6, 10), np.uint8))
+    labels = write_raster(tmp_path / "int8.tif", ids, nodata=-128)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    mask, nodata, _, _ = _read(tmp_path / "mask.tif")
+    expected = np.full((6, 10), 255, np.uint8)  # columns 8, 9: outside the label raster
+    expected[:, 2:8] = ids[:, 2:8]
+    np.testing.assert_array_equal(mask, expected)
+    assert nodata == 255
+    partial = write_raster(tmp_path / "partial.tif", ids[:, 2:])  # no nodata, 6 columns
+    result = run_cli("make-masks", partial, image, "-o", tmp_path / "partial_mask.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "partial_mask.tif")[0][:, :6], ids[:, 2:])
+    assert (_read(tmp_path / "partial_mask.tif")[0][:, 6:] == 255).all()
+    ids[0, 3] = -3
+    bad = write_raster(tmp_path / "bad.tif", ids, nodata=-128)
+    result = run_cli("make-masks", bad, image, "-o", tmp_path / "bad_mask.tif")
+    assert_one_line_error(result, "bad.tif", "class id -3")
+    assert not (tmp_path / "bad_mask.tif").exists()
+
+
 def test_tile_warns_of_a_colour_coded_mask_not_of_channel_masks(tmp_path, run_cli):
     """An RGB label raster given to tile as --masks (no class ids: its patches would hold
     colours) is warned of once; a mask of footprint/boundary/contact 0/1 bands is not."""
