@@ -795,7 +795,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                  f"{Path(str(path)).name} IMAGE -o mask.tif --palette potsdam "
                                  "(or a palette.json).")
         (p_indexes, pred_kind), true_kind = plain_bands(pred, raster_kind(pred)), \
-            raster_kind(true)
+            raster_kind(true, truth=True)
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names

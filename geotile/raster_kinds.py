@@ -50,7 +50,7 @@ def refuse_mixed_types(src, what: str = "prediction, mask or label raster",
                          f"bands hold one type; {fix}.")
 
 
-def raster_kind(src) -> RasterKind:
+def raster_kind(src, truth: bool = False) -> RasterKind:
     """Tell class rasters from probability rasters and read their names and threshold.
 
     geotile's tags decide (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES,
@@ -61,6 +61,8 @@ def raster_kind(src) -> RasterKind:
     named without a background first (:data:`BACKGROUND_NAMES`), make band k class k,
     background where none reaches the threshold; GEOTILE_BANDS=exclusive (softmax) is the
     argmax of every band. A tag that cannot be read is an InputError naming the file.
+    ``truth``: an untagged one-band float raster of whole numbers (a sample of it: QGIS'
+    Float32 Rasterize output) holds class ids, as make-masks and tile read it.
     """
     refuse_mixed_types(src)
     tags = {**src.tags(1), **src.tags()}
@@ -77,6 +79,9 @@ def raster_kind(src) -> RasterKind:
         _refuse_colour_image(src)
         if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB
             return RasterKind("class", 1.0, None, threshold)
+    if truth and floating and output is None and gdal_scale is None and count == 1 \
+            and "GEOTILE_SCALE" not in tags and _whole_numbers(src):
+        return RasterKind("class", 1.0, names, threshold)
     if output == "probability" or floating or gdal_scale is not None or (
             count > 1 and src.dtypes[0] == "uint8"):
         default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
@@ -90,6 +95,16 @@ def raster_kind(src) -> RasterKind:
                               background_band=False)
         return RasterKind("probability", float(scale), names, threshold)
     return RasterKind("class", 1.0, names, threshold)
+
+
+def _whole_numbers(src) -> bool:
+    """Whether a sample of band 1 of a float raster (its nodata and NaN left out) holds
+    whole numbers only."""
+    from geotile.raster import sample_pixels
+
+    sample = sample_pixels(src, 1)[0]
+    sample = sample[np.isfinite(sample) & (sample != src.nodata)]
+    return bool(np.array_equal(sample, np.round(sample)))
 
 
 def binary_mask_kind(src, kind: RasterKind) -> RasterKind:

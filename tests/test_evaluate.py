@@ -367,6 +367,30 @@ def test_probability_rasters(make_raster, tmp_path):
     assert [c["class"] for c in result.classes()] == ["background", "roof", "road"]
 
 
+def test_float_truth_of_whole_numbers_holds_class_ids(make_raster, run_cli):
+    """A Float32 truth of class ids (QGIS' Rasterize default type; nodata -9999 too) is
+    scored as the class raster make-masks and tile read it; an untagged float truth of
+    fractions is still thresholded as probabilities."""
+    truth = (np.arange(20 * 30).reshape(20, 30) // 7 % 4).astype(np.uint8)
+    p = make_raster("p.tif", truth)
+    result = evaluate_files(p, make_raster("t.tif", truth.astype(np.float32)))
+    assert result.confusion.tolist() == numpy_confusion(truth, truth, 4).tolist()
+    assert result.pixels == 600 and all(c["iou"] == 1.0 for c in result.classes())
+    wrong = truth.copy()
+    wrong[:, :3] = 3
+    nodata = truth.astype(np.float32)
+    nodata[0] = -9999
+    t = make_raster("nd.tif", nodata, nodata=-9999)
+    result = evaluate_files(make_raster("w.tif", wrong), t)
+    assert result.confusion.tolist() == numpy_confusion(truth[1:], wrong[1:], 4).tolist()
+    cli = run_cli("evaluate", p, t, "--json")
+    assert cli.exit_code == 0, cli.output
+    soft = np.where(truth > 0, 0.8, 0.1).astype(np.float32)
+    result = evaluate_files(make_raster("b.tif", (truth > 0).astype(np.uint8)),
+                            make_raster("soft.tif", soft))
+    assert result.classes()[1]["iou"] == 1.0 and result.pixels == 600
+
+
 def test_0_255_masks_score_255_as_the_positive_class(make_raster):
     """INRIA, Massachusetts and DeepGlobe masks are 0/255 with no nodata: 255 is the
     building (road) class there, on either side; 255 stays the ignore value of a truth
