@@ -755,29 +755,72 @@ def _distinct_colours(count: int) -> list[tuple[int, int, int, int]]:
 
 
 def read_categories(src, band: int = 1) -> list[str] | None:
-    """The category names of ``band`` of an open raster (gdalinfo's "Categories:", as
-    :func:`write_categories`, QGIS and ArcGIS write them): from its PAM sidecar, or a VRT's
-    own XML; None when it has none. Unnamed values are "" (GDAL's empty categories)."""
+    """The category names of ``band`` of an open raster, as GDAL reads them from any format
+    (gdalinfo's "Categories:": a PAM sidecar, a VRT, an ENVI header's class names), else
+    the name column of its raster attribute table (ArcGIS' .aux.xml, an ERDAS .img), by
+    value; None when it has none. Unnamed values are "" (GDAL's empty categories)."""
     import xml.etree.ElementTree as ET
 
-    if not os.path.isfile(str(src.name)):  # remote, zipped, in memory: no sidecar to parse
-        return None  # (and GDAL's file list of a URL may leave an error behind)
-    files = [f for f in (src.files or []) if str(f).lower().endswith(".aux.xml")]
-    if src.driver == "VRT" and str(src.name).lower().endswith(".vrt"):
-        files.append(src.name)
-    for name in files:
+    from rasterio.io import MemoryFile
+    from rasterio.shutil import copy
+
+    if not os.path.isfile(str(src.name)):  # remote, zipped, in memory: not looked up
+        return None
+    try:  # GDAL writes what it reads into a VRT's XML (no pixels are copied)
+        with MemoryFile(ext=".vrt") as memory:
+            copy(src, memory.name, driver="VRT")
+            root = ET.fromstring(memory.read())
+    except (RasterioError, CPLE_BaseError, OSError, ET.ParseError):
+        return None
+    element = root.find(f"VRTRasterBand[@band='{band}']")
+    if element is None:
+        return None
+    categories = element.find("CategoryNames")
+    if categories is not None:
+        names = [(c.text or "").strip() for c in categories.findall("Category")]
+    else:
+        names = _attribute_table_names(element.find("GDALRasterAttributeTable"))
+    while names and not names[-1]:
+        names.pop()
+    return names or None
+
+
+#: names of a raster attribute table's column of class names (lower case, no "_") when its
+#: usage is not GDAL's Name (ArcGIS writes ClassName as a generic field)
+_NAME_COLUMNS = frozenset({"classname", "classnames", "class", "name", "label", "category"})
+
+
+def _attribute_table_names(table) -> list[str]:
+    """Names by value of a GDAL raster attribute table's XML: its Name column (usage 2, else
+    a string column named like :data:`_NAME_COLUMNS`), each row's value from its MinMax or
+    Min column (usage 5, 3, or named Value), else Row0Min + row x BinSize."""
+    if table is None:
+        return []
+    fields = [(f.findtext("Name", "").strip(), f.findtext("Type", ""), f.findtext("Usage", ""))
+              for f in table.findall("FieldDefn")]
+    name = next((i for i, f in enumerate(fields) if f[2] == "2"), None)
+    if name is None:
+        name = next((i for i, f in enumerate(fields) if f[1] == "2"
+                     and f[0].lower().replace("_", "") in _NAME_COLUMNS), None)
+    value = next((i for i, f in enumerate(fields) if f[2] in ("5", "3")),
+                 next((i for i, f in enumerate(fields) if f[0].lower() == "value"), None))
+    if name is None:
+        return []
+    start, size = float(table.get("Row0Min", 0)), float(table.get("BinSize", 1))
+    named = {}
+    for index, row in enumerate(table.findall("Row")):
+        cells = [c.text or "" for c in row.findall("F")]
         try:
-            root = ET.parse(name).getroot()
-        except (OSError, ET.ParseError):
-            continue
-        for tag in ("PAMRasterBand", "VRTRasterBand"):
-            element = root.find(f"{tag}[@band='{band}']/CategoryNames")
-            if element is not None:
-                names = [(c.text or "").strip() for c in element.findall("Category")]
-                while names and not names[-1]:
-                    names.pop()
-                return names or None
-    return None
+            number = float(cells[value]) if value is not None else start + index * size
+        except (IndexError, ValueError):
+            return []
+        if number != int(number) or not 0 <= number <= 65535 or name >= len(cells):
+            return []  # no class ids
+        named[int(number)] = cells[name].strip()
+    names = [""] * (max(named, default=-1) + 1)
+    for number, text in named.items():
+        names[number] = text
+    return names
 
 
 def write_categories(

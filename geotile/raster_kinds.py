@@ -255,9 +255,9 @@ def _class_descriptions(src) -> bool:
 
 def class_names(src) -> list[str] | None:
     """Names by class id of a class raster: its GEOTILE_CLASS_NAMES tag (dataset or band 1),
-    else its GDAL category names (QGIS', ArcGIS', make-masks'), else None. The one reader of
-    a raster's class names (raster_kind adds a probability raster's band names); an
-    unreadable tag is an InputError."""
+    else its GDAL category names or attribute table (QGIS', ArcGIS', ENVI', ERDAS',
+    make-masks'), else None. The one reader of a raster's class names (raster_kind adds a
+    probability raster's band names); an unreadable tag is an InputError."""
     return _names_tag(src, {**src.tags(1), **src.tags()}) or _category_names(src)
 
 

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import rasterio
+import rasterio.shutil
 from rasterio.transform import from_origin
 
 from geotile.errors import GeotileWarning, InputError
@@ -696,6 +697,68 @@ def test_class_names_of_a_label_raster_s_gdal_categories(tmp_path, run_cli):
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif", "--json",
                      "--class-map", class_map)
     assert json.loads(result.stdout)["classes"] == ["background", "roof", "street", "lake"]
+
+
+def _rat(rows, value_usage=5, name_usage=2) -> str:
+    """A thematic raster attribute table (ArcGIS': Value, Count, ClassName) in a sidecar."""
+    cells = "".join(f"<Row index='{i}'><F>{v}</F><F>{n}</F><F>{name}</F></Row>"
+                    for i, (v, n, name) in enumerate(rows))
+    return ("<PAMDataset><PAMRasterBand band='1'><GDALRasterAttributeTable tableType='thematic'>"
+            f"<FieldDefn index='0'><Name>Value</Name><Type>0</Type><Usage>{value_usage}</Usage>"
+            "</FieldDefn><FieldDefn index='1'><Name>Count</Name><Type>1</Type><Usage>1</Usage>"
+            "</FieldDefn><FieldDefn index='2'><Name>ClassName</Name><Type>2</Type>"
+            f"<Usage>{name_usage}</Usage></FieldDefn>{cells}</GDALRasterAttributeTable>"
+            "</PAMRasterBand></PAMDataset>")
+
+
+def test_class_names_from_envi_headers_erdas_and_attribute_tables(tmp_path, run_cli):
+    """Class names inside the label raster (an ENVI classification's .hdr 'class names', an
+    ERDAS .img's attribute table) or in a raster attribute table (ArcGIS' .aux.xml: Value,
+    ClassName; uint8 and Int32) name the mask's classes, as GDAL reads them; evaluate
+    scores by them too."""
+    ids = (np.arange(6 * 8).reshape(6, 8) % 4).astype(np.uint8)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 6, 8), np.uint8))
+    envi = tmp_path / "scene.dat"
+    ids.tofile(envi)
+    (tmp_path / "scene.hdr").write_text(
+        "ENVI\nsamples = 8\nlines = 6\nbands = 1\nheader offset = 0\n"
+        "file type = ENVI Classification\ndata type = 1\ninterleave = bsq\nbyte order = 0\n"
+        "classes = 4\nclass lookup = {0,0,0, 255,0,0, 128,128,128, 0,255,0}\n"
+        "class names = {Unclassified, building, road, tree}\n"
+        f"map info = {{UTM, 1, 1, {X0}, {Y0}, 0.5, 0.5, 16, North, WGS-84}}\n")
+    arcgis = write_raster(tmp_path / "arcgis.tif", ids, nodata=255)
+    (tmp_path / "arcgis.tif.aux.xml").write_text(  # ArcGIS: ClassName of usage generic
+        _rat([(1, 12, "building"), (2, 12, "road"), (3, 12, "tree")], name_usage=0))
+    arcgis32 = write_raster(tmp_path / "arcgis32.tif", ids.astype(np.int32),
+                            nodata=-2147483648)
+    (tmp_path / "arcgis32.tif.aux.xml").write_text(
+        _rat([(3, 12, "tree"), (1, 12, "building"), (2, 12, "road")]))
+    source = write_raster(tmp_path / "source.tif", ids)
+    (tmp_path / "source.tif.aux.xml").write_text(
+        "<PAMDataset><PAMRasterBand band='1'><GDALRasterAttributeTable tableType='thematic'>"
+        "<FieldDefn index='0'><Name>Class_Names</Name><Type>2</Type><Usage>2</Usage>"
+        "</FieldDefn>" + "".join(f"<Row index='{i}'><F>{n}</F></Row>" for i, n in
+                                 enumerate(["Unclassified", "building", "road", "tree"]))
+        + "</GDALRasterAttributeTable></PAMRasterBand></PAMDataset>")
+    erdas = tmp_path / "scene.img"
+    rasterio.shutil.copy(source, erdas, driver="HFA")  # the table goes into the .img
+    (tmp_path / "scene.img.aux.xml").unlink(missing_ok=True)
+    for labels in (envi, arcgis, arcgis32, erdas):  # a name of 0 is kept, as a sidecar's
+        names = ["Unclassified" if labels.stem == "scene" else "background", "building",
+                 "road", "tree"]
+        out = tmp_path / f"mask_{labels.name}.tif"
+        result = run_cli("make-masks", labels, image, "-o", out, "--json")
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["classes"] == names, labels
+        assert summary["masks"][0]["class_pixels"] == dict.fromkeys(names, 12)
+        np.testing.assert_array_equal(_read(out)[0], ids)
+        assert json.loads(_read(out)[2]["GEOTILE_CLASS_NAMES"]) == names
+    prediction = write_raster(tmp_path / "pred.tif", ids)
+    result = run_cli("evaluate", prediction, envi, "--json")
+    assert result.exit_code == 0, result.output
+    scored = [c["class"] for c in json.loads(result.stdout)["classes"]]
+    assert scored == ["Unclassified", "building", "road", "tree"]
 
 
 def test_a_16_bit_paletted_label_raster_is_refused_for_what_it_is(tmp_path, run_cli):
