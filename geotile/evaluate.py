@@ -936,15 +936,11 @@ def _folder_files(folder: Path) -> dict[str, list[Path]]:
     """The rasters and vector files of a folder (not of its subfolders), by extension; a
     raster whose name another's names as its mask (DeepGlobe's 104_sat.jpg beside
     104_mask.png) is that mask's image, left out."""
-    found: dict[str, list[Path]] = {"raster": [], "vector": []}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
-            continue
-        suffix = path.suffix.lower()
-        if suffix in RASTER_SUFFIXES:
-            found["raster"].append(path)
-        elif suffix in VECTOR_SUFFIXES:
-            found["vector"].append(path)
+    from geotile.input_files import raster_files
+
+    files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.is_file()]
+    found = {"raster": raster_files(files, RASTER_SUFFIXES),  # ENVI's .dat + .hdr too
+             "vector": [p for p in files if p.suffix.lower() in VECTOR_SUFFIXES]}
     stems = {p.stem.lower() for p in found["raster"]}
     found["raster"] = [p for p in found["raster"] if not _image_of_a_mask(p.stem, stems)]
     return found

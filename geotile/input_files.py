@@ -15,6 +15,31 @@ from geotile.raster import input_path, is_virtual_path
 
 #: file suffixes taken from a folder (case-insensitive)
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".png", ".jpg", ".jpeg")
+#: files beside a raster that are part of it, never a raster of their own (GDAL side-cars:
+#: metadata, overviews, masks, ENVI and EHdr headers, projections, world files)
+SIDECAR_SUFFIXES = (".aux.xml", ".ovr", ".msk", ".hdr", ".xml", ".prj", ".wld", ".tfw",
+                    ".tfwx", ".tifw", ".tiffw", ".pgw", ".pngw", ".jgw", ".jpgw", ".jpegw",
+                    ".j2w", ".jp2w", ".gfw", ".gifw", ".bpw", ".bmpw", ".aux", ".rrd")
+#: suffixes of the data file of a raster its .hdr describes (ENVI's, EHdr's), or none
+HEADER_DATA_SUFFIXES = ("", ".dat", ".raw", ".bin", ".bil", ".bip", ".bsq", ".flt", ".envi")
+
+
+def is_sidecar(path) -> bool:
+    """Whether a file is a side-car of a raster (:data:`SIDECAR_SUFFIXES`)."""
+    return Path(path).name.lower().endswith(SIDECAR_SUFFIXES)
+
+
+def raster_files(files, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list[Path]:
+    """Of ``files`` (of one folder), the rasters: those ending in one of ``suffixes``, and
+    the data files of a header beside them (ENVI's ``scene.dat`` or ``scene`` with
+    ``scene.hdr``, EHdr's ``.bil``); side-cars never (:func:`is_sidecar`)."""
+    files = [Path(f) for f in files]
+    wanted = tuple(x.lower() for x in suffixes)
+    headers = {f.name.lower() for f in files if f.suffix.lower() == ".hdr"}
+    return [f for f in files if not is_sidecar(f) and (
+        f.suffix.lower() in wanted or (f.suffix.lower() in HEADER_DATA_SUFFIXES and not
+                                       headers.isdisjoint({f"{f.stem}.hdr".lower(),
+                                                           f"{f.name}.hdr".lower()})))]
 
 
 def _file_or_dangling(path: Path) -> bool:
@@ -24,13 +49,13 @@ def _file_or_dangling(path: Path) -> bool:
 
 
 def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """The files of ``folder`` (not recursing) with one of ``suffixes``, sorted by name;
+    """The rasters of ``folder`` (not recursing: :func:`raster_files`), sorted by name;
     hidden ones (macOS ``._x.tif``, geotile's own ``.x.<hex>.tmp.tif`` of a killed run)
     are no input, as a shell's ``*`` leaves them out. A dangling link is kept: the commands
     say "no such file", as for the shell's expansion."""
     wanted = tuple(s.lower() for s in suffixes)
-    files = sorted((p for p in folder.iterdir() if _file_or_dangling(p)
-                    and not p.name.startswith(".") and p.suffix.lower() in wanted),
+    files = sorted(raster_files((p for p in folder.iterdir() if _file_or_dangling(p)
+                                 and not p.name.startswith(".")), suffixes),
                    key=lambda p: p.name)
     if not files:
         raise InputError(f"{folder}: the folder holds no raster files "

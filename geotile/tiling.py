@@ -56,7 +56,7 @@ import numpy as np
 from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
 from geotile.errors import GeotileWarning, InputError, OutputExistsError
 from geotile.grid import Grid, Patch
-from geotile.input_files import RASTER_SUFFIXES
+from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
 from geotile.quiet_warnings import quietly
 from geotile.raster_kinds import values_0_255
 from geotile.resume import digest as resume_digest
@@ -523,10 +523,8 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
 
 
 #: files in a masks folder that are never masks (GDAL side-cars: metadata, overviews, world
-#: files, projections)
-_SIDECARS = (".aux.xml", ".ovr", ".msk", ".xml", ".json", ".txt", ".csv", ".prj", ".wld",
-             ".tfw", ".tfwx", ".tifw", ".tiffw", ".pgw", ".pngw", ".jgw", ".jpgw", ".jpegw",
-             ".j2w", ".jp2w", ".gfw", ".gifw", ".bpw", ".bmpw", ".aux", ".rrd")
+#: files, projections, ENVI headers; notes and tables)
+_SIDECARS = (*SIDECAR_SUFFIXES, ".json", ".txt", ".csv")
 
 
 def _as_paths(paths) -> list:

@@ -842,6 +842,28 @@ def test_masks_folder_with_world_files_and_prj_pairs(run_cli, make_raster, tmp_p
             assert (patch.read(1) == n + 1).all()
 
 
+def test_folders_of_envi_images_and_masks(run_cli, make_raster, tmp_path):
+    """ENVI classification masks (scene.dat + scene.hdr) in a folder: the header belongs to
+    its raster, not a second mask; a folder of ENVI images is tiled too."""
+    import rasterio
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "i").mkdir()
+    for n, s in enumerate(("a", "b")):
+        make_raster(f"i/{s}.dat", np.full((3, 40, 40), 9, np.uint8), driver="ENVI")
+        make_raster(f"m/{s}.dat", np.full((40, 40), n + 1, np.uint8), driver="ENVI")
+    assert (tmp_path / "m" / "a.hdr").exists()
+    out = tmp_path / "out"
+    result = run_cli("tile", tmp_path / "i", "--masks", tmp_path / "m", "--size", 40, "-o", out)
+    assert result.exit_code == 0, result.output
+    for n, s in enumerate(("a", "b")):
+        with rasterio.open(out / "masks" / f"{s}_0_0.tif") as patch:
+            assert (patch.read(1) == n + 1).all()
+        with rasterio.open(out / "images" / f"{s}_0_0.tif") as patch:
+            assert (patch.read() == 9).all()
+    assert (tmp_path / "m" / "a.hdr").exists() and (tmp_path / "m" / "a.dat").exists()
+
+
 def test_images_sharing_a_name_are_said_before_their_masks(run_cli, make_raster, tmp_path):
     """d1/x.tif and d2/x.tif with their masks: the images' names collide (the masks are
     named after them rightly), and that is what the error says."""

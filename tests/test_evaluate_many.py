@@ -511,3 +511,23 @@ def test_folders_of_jpeg_masks_pair_as_single_jpeg_files_are_scored(tmp_path):
         high = int((src.read(1) >= 128).sum())
     assert (rows["a"]["tp"], rows["a"]["fp"], rows["a"]["fn"]) == (high, 0, 0)
     assert (rows["b"]["tp"], rows["c"]["tp"], rows["c"]["fn"]) == (1024, 1024, 0)
+
+
+def test_folders_of_envi_rasters_pair_by_their_data_files(tmp_path):
+    """A truth folder of ENVI .dat rasters (each with its .hdr) is scored as one .dat is:
+    the data files pair, the headers are no rasters of their own."""
+    from tests.conftest import write_raster
+
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    ids = (np.arange(20 * 20).reshape(20, 20) % 3).astype(np.uint8)
+    for name in ("a", "b"):
+        write_raster(truth / f"{name}.dat", ids, driver="ENVI")
+        write_raster(pred / f"{name}.tif", ids)
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        "a": ("a.tif", "a.dat"), "b": ("b.tif", "b.dat")}
+    assert not pairs.unpaired_prediction and not pairs.unpaired_truth
+    rows = evaluate_folders(pred, truth).rows()
+    assert rows["a"]["pixels"] == rows["b"]["pixels"] == 400

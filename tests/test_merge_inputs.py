@@ -36,6 +36,15 @@ def test_folder_becomes_its_raster_files_sorted_not_recursing(tmp_path):
     assert [p.name for p in expand_inputs([folder])] == ["a.tif", "b.TIF", "c.jp2", "d.JPEG"]
 
 
+def test_folder_of_header_described_rasters_lists_the_data_not_the_side_cars(tmp_path):
+    """ENVI (scene.dat + scene.hdr, or scene + scene.hdr) and EHdr (.bil + .hdr) rasters
+    are their data files; a header, overviews or statistics beside them are none, nor is
+    a .dat without a header."""
+    folder = _touch(tmp_path / "envi", "a.dat", "a.hdr", "a.dat.aux.xml", "a.dat.ovr",
+                    "a.sta", "b", "b.hdr", "c.bil", "c.HDR", "d.tif", "d.tfw", "e.dat")
+    assert [p.name for p in expand_inputs([folder])] == ["a.dat", "b", "c.bil", "d.tif"]
+
+
 def test_empty_folder_is_an_error_naming_it_and_the_suffixes(tmp_path):
     folder = _touch(tmp_path / "empty", "readme.txt")
     with pytest.raises(InputError, match=r"empty.*\.tif .*\.jp2"):
