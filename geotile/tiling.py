@@ -979,9 +979,16 @@ def _check_resumable(outdir: Path, run_key: str) -> None:
         return {}
 
     killed = read(_parts_folder(outdir) / RUN_RECORD)
-    if read(outdir / MARKER).get("run") == run_key or (
+    marker = read(outdir / MARKER)
+    if marker.get("run") == run_key or (
             killed.get("run") == run_key and killed.get("overwrite") is True):
         return
+    if "complete" in marker and "run" not in marker:  # options not recorded: cannot tell
+        raise OutputExistsError(
+            f"{outdir}: holds the output of an earlier version of geotile, which did not "
+            "record the options it was cut with, so --resume cannot tell it from another "
+            "run's. Pass --overwrite (without --resume) to cut it again, or give another "
+            "output folder.")
     raise OutputExistsError(
         f"{outdir}: holds the output of an earlier `geotile tile` with other options or "
         "inputs; --resume only continues a killed run of the same ones. Pass --overwrite "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -385,6 +386,29 @@ def test_tile_resume_refuses_a_complete_output_of_other_options_or_inputs(make_r
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     assert_one_line_error(run_cli("tile", image, "-o", other, "--resume"), "did not write")
+
+
+def test_tile_resume_over_an_output_of_an_earlier_geotile_says_so(make_raster, run_cli,
+                                                                  tmp_path):
+    """An output finished by a geotile that did not record its options (before format 6)
+    was refused as one 'with other options or inputs', also with the same ones: the
+    message says what it is, and --overwrite cuts it again."""
+    from geotile.output_folder import MARKER
+
+    from .conftest import assert_one_line_error
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    out = tmp_path / "out"
+    assert run_cli("tile", image, "--size", "10", "-o", out).exit_code == 0
+    marker = json.loads((out / MARKER).read_text())
+    del marker["run"]
+    marker["complete"] = "0" * 32  # another version's digest
+    (out / MARKER).write_text(json.dumps(marker))
+    before = _tree(out)
+    result = run_cli("tile", image, "--size", "10", "-o", out, "--resume")
+    assert_one_line_error(result, f"{out}:", "earlier version of geotile", "--overwrite")
+    assert "other options" not in result.stderr and _tree(out) == before
+    assert run_cli("tile", image, "--size", "10", "-o", out, "--overwrite").exit_code == 0
 
 
 def test_tile_killed_overwrite_run_resumes_over_the_earlier_output(make_raster, run_cli,
