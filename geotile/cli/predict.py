@@ -147,7 +147,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     band per class (per output channel), the model's values; --dtype uint8
     writes probability x 255 (scale 1/255), --output-type class writes class
     ids with a colour table and category names. Nodata input
-    pixels are nodata in the output. Input layout (NCHW/NHWC), tile size,
+    pixels are nodata in the output: where every band fed to the model (with
+    --bands, those chosen) is nodata by its value, mask or alpha, or where
+    one is NaN. Input layout (NCHW/NHWC), tile size,
     class names and normalisation are read from the model and its metadata;
     options override them. Several IMAGEs share one model session.
 
