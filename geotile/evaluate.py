@@ -738,8 +738,10 @@ class _RasterCounts:
     #: ids of an unnamed truth that the prediction's names do not cover
     unnamed: tuple[int, ...] = ()
     #: pixels where the prediction holds a class, left out as a truth's nodata 255 that is
-    #: all its non-zero pixels (a 0/255 mask declaring its positives nodata)
+    #: all its non-zero pixels (a 0/255 mask declaring its positives nodata?), of
+    #: ``nodata_255`` pixels of that nodata where the prediction is valid
     lost_255: int = 0
+    nodata_255: int = 0
     #: whether the truth, the prediction may be 0/255 masks (raster_kinds.may_be_0_255)
     may_be_0_255: tuple[bool, bool] = (True, True)
     #: a class truth of another type than uint8 (its 255: :func:`_resolve_255`)
@@ -806,7 +808,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         check_pred, check_true = reads_nodata(pred, pred_kind), has_nodata(true)
         zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
         # because the other declares nodata 0
-        lost_255 = 0  # pixels of a class in the prediction, left out as truth nodata 255
+        lost_255 = ignored_255 = 0  # pixels of a class in the prediction, of all pixels,
+        # left out as truth nodata 255
         wide_truth = true_kind.kind == "class" and true.dtypes[0] != "uint8"
         nodata_255 = true.nodata == IGNORE and may_be_0_255(true, true_kind)  # not make-masks'
 
@@ -832,13 +835,12 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                     zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
                 if nodata_255:
                     lost = p_valid & ~t_valid
+                    ignored_255 += int(lost.sum())
                     lost_255 += int(lost.sum()) - _zeros(p_values, lost, pred_kind, threshold)
         # once per raster, from a sample (after the blocks: ids beyond a confusion matrix
         # are refused there, with the same advice); the truth's 255 is its ignore value
         warn_if_scaled_class_raster(pred, pred_kind, prediction)
         warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
-        if confusion[1:].any():  # the truth has classes of its own: nodata 255 is no mask's
-            lost_255 = 0
         unnamed = ()
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
             read = _resolve_255(confusion, true.dtypes[0] == "uint8", False, 2,
@@ -849,7 +851,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                   pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
                                   zero_nodata=tuple(zero_nodata),
                                   pixels=pred.width * pred.height, unnamed=unnamed,
-                                  lost_255=lost_255, wide_truth=wide_truth,
+                                  lost_255=lost_255, nodata_255=ignored_255,
+                                  wide_truth=wide_truth,
                                   may_be_0_255=(may_be_0_255(true, true_kind),
                                                 may_be_0_255(pred, pred_kind)))
         if unnamed and warn:
@@ -859,8 +862,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             if lost and warn:
                 _warn_zero_nodata(Path(str(path)).name, Path(str(other)).name, lost,
                                   counts.pixels)
-        if lost_255 and warn:
-            _warn_nodata_255(Path(str(truth)).name, Path(str(prediction)).name, lost_255,
+        if warn and (lost := _lost_255([counts])):
+            _warn_nodata_255(Path(str(truth)).name, Path(str(prediction)).name, lost,
                              counts.pixels)
     if not confusion.sum():
         log.warning("%s and %s share no valid pixel: every score is 0", prediction, truth)
@@ -886,13 +889,33 @@ def _warn_zero_nodata(name: str, other: str, lost: int, pixels: int) -> None:
                 100 * lost / pixels, other, other, name)
 
 
+#: share of a truth's nodata 255 where the prediction must hold a class for that nodata to be
+#: taken for a 0/255 mask's positives (:func:`_lost_255`), not for its ignore value
+AGREES_WITH_255 = 0.5
+
+
+def _lost_255(counts) -> int:
+    """The pixels where the prediction holds a class that the truths' nodata 255 left out
+    (:class:`_RasterCounts` of a pair or a folder's) when the evidence says that nodata is
+    a 0/255 mask's positives: no truth holds a class id 1..254, and the prediction holds a
+    class on :data:`AGREES_WITH_255` of it or more; else 0 (255 is the ignore value)."""
+    counts = list(counts)
+    for c in counts:
+        held = c.ids[c.counts.any(axis=1)]  # the truth's ids (rows)
+        if ((held > 0) & (held < IGNORE)).any():
+            return 0
+    lost, ignored = sum(c.lost_255 for c in counts), sum(c.nodata_255 for c in counts)
+    return lost if lost and lost >= AGREES_WITH_255 * ignored else 0
+
+
 def _warn_nodata_255(name: str, other: str, lost: int, pixels: int, fix: str = "") -> None:
     """Say that nodata 255 of truth ``name``, all but 0s, left out ``lost`` of ``pixels``
-    pixels where ``other`` holds a class: a 0/255 mask's positives, declared nodata."""
+    pixels where ``other`` holds a class: maybe a 0/255 mask's positives, declared nodata."""
     log.warning("%s: its nodata value 255 is every non-zero pixel: %d pixels (%.0f%%) where "
                 "%s holds a class are left out of the scores, and the truth holds only 0. If "
-                "it is a 0/255 mask (255 the positive class), unset its nodata (gdal_edit.py "
-                "-unsetnodata %s).", name, lost, 100 * lost / pixels, other, fix or name)
+                "it is a 0/255 mask (255 the positive class, not pixels to ignore), unset its "
+                "nodata (gdal_edit.py -unsetnodata %s).", name, lost, 100 * lost / pixels,
+                other, fix or name)
 
 
 # ----------------------------------------------------------------------------- files
@@ -1239,12 +1262,11 @@ def _warn_folder_nodata_255(pairs: FilePairs, counts: dict) -> None:
     """One warning for the pixels the truths' nodata 255 left out over a folder's tiles
     (:func:`_warn_nodata_255`)."""
     hit = [name for name, c in counts.items() if c.lost_255]
-    if hit:
+    if hit and (lost := _lost_255(counts.values())):
         first = Path(str(pairs.pairs[hit[0]][1]))
         shown = f"{first.parent.name}/{first.name}"
         what = f"{shown} and {len(hit) - 1} other truths" if len(hit) > 1 else shown
-        _warn_nodata_255(what, Path(str(pairs.pairs[hit[0]][0])).parent.name,
-                         sum(counts[name].lost_255 for name in hit),
+        _warn_nodata_255(what, Path(str(pairs.pairs[hit[0]][0])).parent.name, lost,
                          sum(c.pixels for c in counts.values()), f"on each, e.g. {shown}")
 
 

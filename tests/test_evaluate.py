@@ -855,6 +855,42 @@ def test_a_0_255_truth_declaring_nodata_255_is_warned_of(make_raster, tmp_path, 
     assert "nodata" not in caplog.text
 
 
+def test_nodata_255_as_the_ignore_value_of_0_1_truths_is_not_warned_of(make_raster, tmp_path,
+                                                                        caplog):
+    """0/1 truths declaring nodata 255 (the ignore value): a tile without buildings (0 and a
+    10 px ignore strip only) was warned of as a 0/255 mask whose positives are nodata, and
+    advised '-unsetnodata on each', which would score every ignore region as buildings.
+    In a folder whose other truths hold class 1, and for a pair whose prediction holds a
+    class on under half of the 255s, there is no warning; the scores are unchanged."""
+    from geotile.evaluate import evaluate_folders
+
+    for folder in ("p", "t"):
+        (tmp_path / folder).mkdir()
+    for name, building in (("a", True), ("b", False)):
+        truth = np.zeros((40, 40), np.uint8)
+        truth[:, :10] = 255  # ignore strip
+        pred = np.zeros((40, 40), np.uint8)
+        pred[:, :10] = 1  # the model says building in the ignore strip
+        if building:
+            truth[20:30, 20:30] = pred[20:30, 20:30] = 1
+        make_raster(f"p/{name}.tif", pred)
+        make_raster(f"t/{name}.tif", truth, nodata=255)
+    with caplog.at_level("WARNING", logger="geotile"):
+        many = evaluate_folders(tmp_path / "p", tmp_path / "t")
+    assert "nodata" not in caplog.text
+    assert many.scores.confusion.tolist() == [[2 * 1200 - 100, 0], [0, 100]]
+    pred = np.zeros((40, 40), np.uint8)
+    pred[:15, :10] = 1  # a class on 150 of the 400 ignored pixels
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geotile"):
+        result = evaluate_rasters(make_raster("p.tif", pred), tmp_path / "t" / "b.tif")
+    assert "nodata" not in caplog.text and result.pixels == 1200
+    pred[:25, :10] = 1  # on 250 of them: maybe a 0/255 mask's positives, declared nodata
+    with caplog.at_level("WARNING", logger="geotile"):
+        evaluate_rasters(make_raster("p.tif", pred), tmp_path / "t" / "b.tif")
+    assert "b.tif: its nodata value 255 is every non-zero pixel: 250 pixels" in caplog.text
+
+
 def test_a_jpeg_mask_of_many_small_shapes_stays_a_mask(tmp_path):
     """A JPEG (quality 90) of a mask of many 3 px shapes holds a third of its pixels as
     values 1..254, 0 and 255 still the most: still a 0/255 mask, scored >= 128 as 1."""
