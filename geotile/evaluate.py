@@ -746,6 +746,8 @@ class _RasterCounts:
     may_be_0_255: tuple[bool, bool] = (True, True)
     #: a class truth of another type than uint8 (its 255: :func:`_resolve_255`)
     wide_truth: bool = False
+    #: what the declared nodata 0 of the prediction, the truth means (zero_nodata)
+    zeros: tuple = (None, None)
 
     @classmethod
     def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
@@ -785,6 +787,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         raster_kind,
         reads_nodata,
         warn_if_scaled_class_raster,
+        warn_zero_nodata,
+        zero_nodata,
     )
     from geotile.streaming import background, blocks, is_striped
 
@@ -805,7 +809,11 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         if p_indexes is None and true_kind.names and pred_kind.names:
             names, lookup = _names_matched(pred_kind.names, true_kind.names, prediction)
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
-        check_pred, check_true = reads_nodata(pred, pred_kind), has_nodata(true)
+        # a class raster's declared nodata 0 may be its background (zero_nodata)
+        zeros = tuple(zero_nodata(src) if kind.kind == "class" else None
+                      for src, kind in ((pred, pred_kind), (true, true_kind)))
+        check_pred = reads_nodata(pred, pred_kind) and not (zeros[0] and zeros[0].background)
+        check_true = has_nodata(true) and not (zeros[1] and zeros[1].background)
         zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
         # because the other declares nodata 0
         lost_255 = ignored_255 = 0  # pixels of a class in the prediction, of all pixels,
@@ -829,9 +837,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                     p_ids = lookup[p_ids]
                 t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
                 confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
-                if pred.nodata == 0:
+                if pred.nodata == 0 and zeros[0] is None:  # else warn_zero_nodata's
                     zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)
-                if true.nodata == 0:
+                if true.nodata == 0 and zeros[1] is None:
                     zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
                 if nodata_255:
                     lost = p_valid & ~t_valid
@@ -852,9 +860,11 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                   zero_nodata=tuple(zero_nodata),
                                   pixels=pred.width * pred.height, unnamed=unnamed,
                                   lost_255=lost_255, nodata_255=ignored_255,
-                                  wide_truth=wide_truth,
+                                  wide_truth=wide_truth, zeros=zeros,
                                   may_be_0_255=(may_be_0_255(true, true_kind),
                                                 may_be_0_255(pred, pred_kind)))
+        if warn:
+            warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
         if unnamed and warn:
             _warn_unnamed_truth(str(truth), str(prediction), unnamed)
         for path, other, lost in ((prediction, truth, zero_nodata[0]),
@@ -1238,6 +1248,12 @@ def _folder_meaning_of_255(counts) -> tuple[bool, bool]:
     return _meaning_of_255(truth, True, False)[0], _meaning_of_255(prediction, False, True)[1]
 
 
+def _shown(path) -> str:
+    """A file of a folder as warnings name it: folder/name."""
+    path = Path(str(path))
+    return f"{path.parent.name}/{path.name}"
+
+
 def _warn_folder_zero_nodata(pairs: FilePairs, counts: dict) -> None:
     """One warning per side for the pixels its nodata 0 left out over a folder's tiles."""
     pixels = sum(c.pixels for c in counts.values())
@@ -1302,6 +1318,11 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False)
     if pairs.kind == "raster":  # 255 means one thing in a whole dataset, empty tiles too
         _warn_folder_zero_nodata(pairs, per_image)
+        from geotile.raster_kinds import warn_zero_nodata
+
+        said = [(_shown(pairs.pairs[name][side]), c.zeros[side])
+                for side in (0, 1) for name, c in per_image.items()]
+        warn_zero_nodata([n for n, _ in said], [z for _, z in said], stacklevel=2)
         _warn_folder_nodata_255(pairs, per_image)
         unnamed = {name: c.unnamed for name, c in per_image.items() if c.unnamed}
         if unnamed:

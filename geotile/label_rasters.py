@@ -3,7 +3,9 @@
 A label raster is either
 
 - **class indices**: one integer band, 0 background, 1..254 class ids; 255 and the
-  raster's nodata are the ignore value. Names come from a class map given
+  raster's nodata are the ignore value, but a declared nodata 0 is background where the
+  raster holds one class id besides (a 0/1 mask of gdal_rasterize -burn 1 -a_nodata 0),
+  with a warning (:func:`~geotile.raster_kinds.zero_nodata`). Names come from a class map given
   {"building": 1, ...}, else the raster's GEOTILE_CLASS_NAMES tag, else the ids
   (every mask of a run names every id found under any of its images); the same band
   three times (R = G = B, a grey PNG saved as RGB) is read as that band;
@@ -12,7 +14,7 @@ A label raster is either
   evaluate read it; a few strays of other values (resampling, JPEG; under 1 %, fewer than
   the 255s, some of them 128 or more) are read as 1 from 128 up, with a warning; an alpha
   band or nodata marks pixels to ignore, but a declared nodata 0 is the mask's background
-  (gdal_rasterize -a_nodata 0), with a warning;
+  (gdal_rasterize -a_nodata 0), with a warning, as for class ids;
 - **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
@@ -50,7 +52,13 @@ import numpy as np
 from geotile.class_keys import zero_is_background
 from geotile.errors import GeotileWarning, InputError
 from geotile.quiet_warnings import hidden, quietly
-from geotile.raster_kinds import alpha_bands, counts_0_255, kind_0_255
+from geotile.raster_kinds import (
+    alpha_bands,
+    counts_0_255,
+    kind_0_255,
+    warn_zero_nodata,
+    zero_nodata,
+)
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
 
@@ -636,7 +644,7 @@ def _is_binary_0_255(label, labels_path) -> bool:
     by the rule tile and evaluate use (:func:`~geotile.raster_kinds.kind_0_255`). Strays
     are read as 1 from 128 up, with one warning counting them; strays all below 128 may be
     class ids (255 then the ignore value): read so, with a warning. A declared nodata 0 is
-    a mask's background (:func:`_zero_is_background`), with a warning."""
+    a mask's background (:func:`~geotile.raster_kinds.zero_nodata`)."""
     counts = counts_0_255(label)
     kind = kind_0_255(counts) if counts is not None else None
     if kind not in ("binary", "low"):
@@ -651,10 +659,6 @@ def _is_binary_0_255(label, labels_path) -> bool:
                       f"(gdal_calc.py -A {Path(str(labels_path)).name} --outfile mask.tif "
                       "--calc \"255*(A>=128)\").", GeotileWarning, stacklevel=4)
         return False
-    if _zero_is_background(label, True):
-        warnings.warn(f"{labels_path}: a 0/255 mask declaring nodata 0 (as gdal_rasterize "
-                      "-a_nodata 0 writes): its 0 is read as background, not as no data.",
-                      GeotileWarning, stacklevel=4)
     if others:
         warnings.warn(f"{labels_path}: a 0/255 mask with {others} pixels of other values "
                       f"({shown}), as resampling or JPEG leave: read as 1 from 128 up, else 0.",
@@ -662,10 +666,11 @@ def _is_binary_0_255(label, labels_path) -> bool:
     return True
 
 
-def _zero_is_background(label, binary: bool) -> bool:
-    """Whether the declared nodata 0 of a label raster is its background: on a 0/255 mask
-    (``binary``) 0 is half its values, never "no data"."""
-    return binary and label.nodata == 0
+def _zero_is_background(label) -> bool:
+    """Whether the declared nodata 0 of a label raster is a class, background
+    (:func:`~geotile.raster_kinds.zero_nodata`), not no data."""
+    meaning = zero_nodata(label)
+    return meaning is not None and meaning.background
 
 
 def _colour_table(src) -> np.ndarray:
@@ -724,6 +729,8 @@ def make_masks_from_raster(
     with open_raster(input_path(label_raster_source(labels_path) or labels_path)) as label:
         check_pixels_readable(label)
         indexes, kind = label_raster_kind(label, labels_path, codes)
+        if kind in ("index", "binary"):
+            warn_zero_nodata([labels_path], [zero_nodata(label)])
         if kind == "binary" and class_map and 0 in class_map.values():
             raise InputError(f"{labels_path}: a 0/255 mask, whose 0 is background: the "
                              "--class-map cannot name id 0. Name its class 1 (255), e.g. "
@@ -908,7 +915,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         counts = np.zeros(256, np.int64)
         seen: dict[int, int] = {}
         covered = False  # whether the label raster reaches any pixel of the image
-        check_label = has_nodata(label) and not _zero_is_background(label, binary)
+        check_label = has_nodata(label) and not (  # colours: nodata is a colour's
+            table is None and expand is None and _zero_is_background(label))
         with atomic_output(output_path, overwrite) as tmp:
             with quietly(rasterio.open, tmp, "w", **profile) as dst:
                 copy_georeferencing(image, dst)

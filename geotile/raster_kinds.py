@@ -623,3 +623,114 @@ def check_threshold_applies(rasters) -> None:
     fix = f"{advice}, or else leave --threshold out" if advice else "leave it out"
     raise UsageError(f"{name} holds class ids, not probabilities: --threshold applies to "
                      f"probability rasters only; {fix}.")
+
+
+#: names of id 0 that say "no data" (a raster naming its id 0 so: its nodata 0 is no data)
+NODATA_NAMES = frozenset({"nodata", "no_data", "ignore", "ignored", "void", "unlabeled",
+                          "unlabelled", "not_labeled", "not_labelled", "unknown", "null",
+                          "masked", "missing"})
+
+
+@dataclass(frozen=True)
+class ZeroNodata:
+    """What a class raster's declared nodata 0 means (:func:`zero_nodata`)."""
+
+    #: 0 is class 0 (kept, background unless named a class), not no data
+    background: bool
+    #: the values other than 0 found (the first two or one), for the message
+    values: tuple
+    #: its pixels, and those that are 0 (from a sample when the scan stopped early)
+    pixels: int
+    zeros: int
+    #: decided by the raster's own name for id 0 (no warning)
+    named: bool = False
+
+
+#: zero_nodata of the rasters already scanned, by (name, shape, mtime)
+_ZERO_NODATA: dict[tuple, ZeroNodata] = {}
+
+
+def zero_nodata(src) -> ZeroNodata | None:
+    """What the declared nodata 0 of a class or label raster means; None when it declares
+    no nodata 0. Its own name for id 0 (GEOTILE_CLASS_NAMES, category names) decides
+    first: a name of no data (:data:`NODATA_NAMES`) makes it no data, any other name
+    (background, a class) keeps it. Unnamed, 0 is background when one value at most
+    besides it is a class (0/1, 0/v, a 0/255 mask: gdal_rasterize -burn 1 -a_nodata 0,
+    QGIS' Rasterize), else (several ids: land cover's "not surveyed") no data. The one
+    rule of make-masks, tile and evaluate; band 1 is read block by block, stopping at a
+    second class id, once per file (:func:`warn_zero_nodata` says what it decided)."""
+    if src.nodata is None or src.nodata != 0:
+        return None
+    path = Path(str(src.name))
+    key = (str(src.name), src.shape, path.stat().st_mtime_ns) if path.exists() else None
+    if key is not None and key in _ZERO_NODATA:
+        return _ZERO_NODATA[key]
+    meaning = _zero_nodata(src)
+    if key is not None:
+        if len(_ZERO_NODATA) >= _SCANNED_MAX:
+            del _ZERO_NODATA[next(iter(_ZERO_NODATA))]
+        _ZERO_NODATA[key] = meaning
+    return meaning
+
+
+def _zero_nodata(src) -> ZeroNodata:
+    """:func:`zero_nodata`, uncached."""
+    from geotile.class_keys import class_key
+    from geotile.raster import read_categories, sample_pixels
+
+    pixels = src.width * src.height
+    tags = {**src.tags(1), **src.tags()}
+    names = _names_tag(src, tags) or (read_categories(src)
+                                      if np.dtype(src.dtypes[0]).kind in "iu" else None)
+    if names and class_key(names[0]) not in ("", "0"):
+        return ZeroNodata(class_key(names[0]) not in NODATA_NAMES, (), pixels, 0, named=True)
+    if src.dtypes[0] == "uint8" and values_0_255(src, nodata=True) == "binary":
+        counts = counts_0_255(src)
+        return ZeroNodata(True, (255,), pixels, int(counts[0]))
+    ignore = 255 if src.dtypes[0] == "uint8" else None  # make-masks' ignore value: no class
+    found: set = set()
+    zeros = 0
+    for _, window in src.block_windows(1):
+        block = src.read(1, window=window)
+        zeros += int(np.count_nonzero(block == 0))
+        held = (block != 0) & (block != ignore) if ignore is not None else block != 0
+        if block.dtype.kind == "f":
+            held &= ~np.isnan(block)  # NaN: no class
+        found.update(np.unique(block[held]).tolist())
+        if len(found) > 1:  # several class ids: 0 is no data
+            sample = sample_pixels(src, 1)[0]
+            share = float(np.count_nonzero(sample == 0)) / max(sample.size, 1)
+            return ZeroNodata(False, tuple(sorted(found)[:2]), pixels, round(share * pixels))
+    return ZeroNodata(True, tuple(found), pixels, zeros)
+
+
+def warn_zero_nodata(names, meanings, stacklevel: int = 2) -> None:
+    """One warning for the rasters ``names`` whose declared nodata 0 :func:`zero_nodata`
+    read as ``meanings`` (those it decided by value; once per command run): their 0 read
+    as background, or as no data with the share of their pixels left out and the fix."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    said = [(str(n), m) for n, m in zip(names, meanings, strict=True)
+            if m is not None and not m.named]
+    for background in (True, False):
+        hit = [(n, m) for n, m in said if m.background == background]
+        if not hit:
+            continue
+        first = hit[0][0]
+        more = f" and {len(hit) - 1} other rasters" if len(hit) > 1 else ""
+        if background:
+            values = hit[0][1].values
+            what = f"0/{values[0]:g} mask" if values else "all-0 mask"
+            text = (f"{first}{more}: a {what} declaring nodata 0 (as gdal_rasterize -a_nodata "
+                    "0 writes): its 0 is read as background, not as no data.")
+        else:
+            zeros = sum(m.zeros for _, m in hit)
+            pixels = sum(m.pixels for _, m in hit)
+            shown = ", ".join(f"{v:g}" for v in hit[0][1].values)
+            fix = f"on each, e.g. {first}" if more else first
+            text = (f"{first}{more}: class ids ({shown}, ...) and nodata 0: its 0 is read as no "
+                    f"data, {100 * zeros / max(pixels, 1):.0f}% of the pixels left out. If 0 is "
+                    f"background, unset its nodata (gdal_edit.py -unsetnodata {fix}).")
+        warnings.warn(text, GeotileWarning, stacklevel=stacklevel + 1)

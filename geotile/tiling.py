@@ -58,7 +58,7 @@ from geotile.errors import GeotileWarning, InputError, OutputExistsError
 from geotile.grid import Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
 from geotile.quiet_warnings import quietly
-from geotile.raster_kinds import values_0_255
+from geotile.raster_kinds import values_0_255, warn_zero_nodata, zero_nodata
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.tiff_template import TiffTemplate
@@ -230,10 +230,11 @@ def is_binary_0_255(mask_src, zeros: bool = False) -> bool:
 
 
 def mask_nodata(mask_src, binary: bool | None = None):
-    """The mask's nodata value as tile reads it: none for a 0/255 mask declaring 0 (as
-    gdal_rasterize -a_nodata 0 writes), whose 0 is its background, as make-masks reads it.
-    ``binary``: whether it is one (default: :func:`is_binary_0_255`)."""
-    if mask_src.nodata == 0 and (is_binary_0_255(mask_src) if binary is None else binary):
+    """The mask's nodata value as tile reads it: none for a declared 0 that is the mask's
+    background (a 0/1 or 0/255 mask of gdal_rasterize -a_nodata 0:
+    :func:`~geotile.raster_kinds.zero_nodata`), as make-masks and evaluate read it.
+    ``binary``: whether it is a 0/255 mask (:func:`is_binary_0_255`), when known."""
+    if mask_src.nodata == 0 and (binary or zero_nodata(mask_src).background):
         return None
     return mask_src.nodata
 
@@ -757,6 +758,7 @@ def tile_rasters(
         for i, image in enumerate(images):
             _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
     _check_grids(images, masks)
+    _warn_zero_nodata(masks)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded
         warnings.warn(
@@ -1148,7 +1150,6 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         warn_if_not_georeferenced(src, "the patches and their index.csv bounds", stacklevel=4)
         if mask_src is not None:
             _warn_if_colour_labels(mask_src, image)
-            _warn_if_zero_nodata_is_background(mask_src)
         count, dtype = src.count, common_dtype(src)
         if extra_src is not None:  # the patches hold both rasters' bands
             count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
@@ -1248,12 +1249,17 @@ def _check_grids(images, masks) -> None:
             _check_same_grid(src, mask_src)
 
 
-def _warn_if_zero_nodata_is_background(mask_src) -> None:
-    """make-masks' warning when a mask's declared nodata 0 is read as background."""
-    if mask_src.nodata == 0 and mask_nodata(mask_src) is None:
-        warnings.warn(f"{mask_src.name}: a 0/255 mask declaring nodata 0 (as gdal_rasterize "
-                      "-a_nodata 0 writes): its 0 is read as background, not as no data.",
-                      GeotileWarning, stacklevel=5)
+def _warn_zero_nodata(masks) -> None:
+    """One warning per meaning for the masks whose declared nodata 0 is read as background,
+    or as no data (:func:`~geotile.raster_kinds.warn_zero_nodata`), before any is cut."""
+    from geotile.raster import open_raster
+
+    meanings = {}
+    for mask in masks or ():
+        with open_raster(mask) as mask_src:
+            if mask_src.nodata == 0:
+                meanings[mask_src.name] = zero_nodata(mask_src)
+    warn_zero_nodata(list(meanings), list(meanings.values()), stacklevel=3)
 
 
 def _check_same_grid(src, mask_src) -> None:

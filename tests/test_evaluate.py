@@ -9,7 +9,7 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 from geotile.evaluate import (
     confusion_matrix,
     evaluate_rasters,
@@ -441,33 +441,42 @@ def test_255_of_a_wider_class_truth_is_its_ignore_value(make_raster, dtype):
 
 def test_nodata_0_that_is_the_background_of_the_other_raster_is_warned_of(make_raster,
                                                                            caplog):
-    """A 0/1 mask declaring nodata 0 (gdal_rasterize -a_nodata 0) left out all its
-    background: 100 false positives vanished, precision 1.0, silently. Declared nodata
-    stays nodata, with a warning naming the pixels lost and the fix; nodata 0 where the
-    other raster holds no class 0 (WorldCover's) is not warned of."""
+    """A 0/1 mask declaring nodata 0 (gdal_rasterize -burn 1 -a_nodata 0) left out all its
+    background: 100 false positives vanished, precision 1.0 (then only warned of). Its 0 is
+    background, as make-masks and tile read it (raster_kinds.zero_nodata), with one
+    warning; a class raster of several ids keeps 0 as no data, with one warning giving the
+    share left out and the fix; nodata 0 of a probability raster stays nodata, warned of
+    where the other holds class 0."""
     truth = np.zeros((20, 20), np.uint8)
     truth[5:15, 5:15] = 1
     pred = truth.copy()
     pred[:5] = 1  # 100 false positives
     for p_nodata, t_nodata, named in ((None, 0, "t.tif"), (0, None, "p.tif")):
-        caplog.clear()
-        with caplog.at_level("WARNING", logger="geotile"):
+        with pytest.warns(GeotileWarning) as caught:
             result = evaluate_rasters(make_raster("p.tif", pred, nodata=p_nodata),
                                       make_raster("t.tif", truth, nodata=t_nodata))
-        assert result.confusion.tolist() == ([[0, 0], [0, 100]] if t_nodata == 0
-                                             else [[0, 100], [0, 100]])
-        assert f"{named}: its nodata value 0 is class 0 (background)" in caplog.text
-        assert "200 pixels (50%)" in caplog.text  # the other side's background left out
-        assert f"gdal_edit.py -unsetnodata {named}" in caplog.text
+        assert result.confusion.tolist() == [[200, 100], [0, 100]]
+        said = [str(w.message) for w in caught if "nodata 0" in str(w.message)]
+        assert len(said) == 1 and f"{named}: a 0/1 mask declaring nodata 0" in said[0]
+        assert "read as background" in said[0]
     cover = np.full((20, 20), 10, np.uint8)
     cover[:, 10:] = 20
     cover[:5] = 0  # not surveyed
+    with pytest.warns(GeotileWarning) as caught:
+        result = evaluate_rasters(
+            make_raster("p.tif", np.where(cover == 0, 20, cover).astype(np.uint8)),
+            make_raster("t.tif", cover, nodata=0))
+    assert result.pixels == 300
+    said = [str(w.message) for w in caught if "nodata 0" in str(w.message)]
+    assert len(said) == 1 and "t.tif: class ids (10, 20, ...)" in said[0]
+    assert "25% of the pixels left out" in said[0] and "gdal_edit.py -unsetnodata" in said[0]
     caplog.clear()
     with caplog.at_level("WARNING", logger="geotile"):
-        evaluate_rasters(make_raster("p.tif", np.where(cover == 0, 20, cover).astype(np.uint8)),
-                         make_raster("t.tif", cover, nodata=0))
-    assert "nodata" not in caplog.text
-
+        result = evaluate_rasters(make_raster("p.tif", pred.astype(np.float32), nodata=0),
+                                  make_raster("t.tif", truth))
+    assert result.confusion.tolist() == [[0, 100], [0, 100]]
+    assert "p.tif: its nodata value 0 is class 0 (background) of t.tif: 200 pixels" \
+        in caplog.text
 
 def test_ignore_value_of_a_truth_is_no_sign_of_scaled_probabilities(make_raster):
     """Classes 0..3 with make-masks' ignore value 255 in the truth: scored right, but a

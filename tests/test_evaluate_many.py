@@ -305,25 +305,36 @@ def test_255_means_one_thing_across_a_folder_of_masks(tmp_path):
 
 
 def test_nodata_0_over_a_folder_is_said_once_with_totals(tmp_path, run_cli):
-    """Truth tiles declaring nodata 0 where 0 is background: "its nodata value 0 is class 0"
-    was said once per tile (1000 lines for 1000 tiles). It is one line for the folder:
-    pixels, tiles, the first file and the fix; the scores are unchanged."""
+    """Truth tiles, 0/1 masks declaring nodata 0 (gdal_rasterize -a_nodata 0): their 0 was
+    left out as nodata (150 background pixels unscored, warned of). It is background, as
+    make-masks and tile read it (raster_kinds.zero_nodata), said in one line for the
+    folder; tiles of several class ids keep 0 as no data, in one line with the share of
+    the pixels left out and the fix."""
     pred, truth = tmp_path / "pred", tmp_path / "truth"
     pred.mkdir()
     truth.mkdir()
     classes = np.zeros((10, 10), np.uint8)
-    classes[:, 5:] = 1  # 50 background pixels per tile, left out by the truth's nodata
+    classes[:, 5:] = 1  # 50 background pixels per tile
     for k in range(4):
         write_raster(pred / f"t{k}.tif", classes)
         write_raster(truth / f"t{k}.tif", classes, nodata=0 if k != 2 else None)
     result = run_cli("evaluate", pred, truth, "--json")
     assert result.exit_code == 0, result.output
-    said = [line for line in result.stderr.splitlines() if "nodata value 0" in line]
+    said = [line for line in result.stderr.splitlines() if "nodata" in line]
     assert len(said) == 1, result.stderr
-    assert "truth/t0.tif and 2 other tiles of truth" in said[0]
-    assert "150 pixels (38% of the folder's)" in said[0] and "gdal_edit.py -unsetnodata" in said[0]
-    assert json.loads(result.stdout)["pixels"] == 4 * 50 + 50
-
+    assert "truth/t0.tif and 2 other rasters: a 0/1 mask declaring nodata 0" in said[0]
+    assert json.loads(result.stdout)["pixels"] == 4 * 100
+    classes[:2] = 2  # 0 on 40 of 100 pixels per tile
+    for k in range(4):
+        write_raster(pred / f"t{k}.tif", classes)
+        write_raster(truth / f"t{k}.tif", classes, nodata=0)
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "nodata" in line]
+    assert len(said) == 1, result.stderr
+    assert "truth/t0.tif and 3 other rasters: class ids (1, 2, ...)" in said[0]
+    assert "40% of the pixels left out" in said[0] and "-unsetnodata on each" in said[0]
+    assert json.loads(result.stdout)["pixels"] == 4 * 60
 
 def test_min_area_in_square_metres_for_vectors(tmp_path, run_cli):
     truth = write_vector(tmp_path / "truth.geojson", [box(0, 0), box(50, 0, 2, 2)])  # 100, 4

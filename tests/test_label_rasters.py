@@ -1089,6 +1089,48 @@ def test_a_0_255_mask_declaring_nodata_0_or_with_alpha_keeps_its_positive_class(
                                   np.where(ids == 0, 255, ids))
 
 
+def test_a_0_1_mask_declaring_nodata_0_keeps_its_background(tmp_path, run_cli):
+    """gdal_rasterize -burn 1 -a_nodata 0 (QGIS' Rasterize default): a 64x64 0/1 mask
+    declaring nodata 0 had its background written as the ignore value 255 (400 labelled,
+    3696 ignored), silently. One class id besides 0 (1, or any v; float too): 0 is the
+    background, with one warning; several ids (land cover): 0 is no data, ignored, with
+    one warning giving the share it leaves out and the fix."""
+    labels = np.zeros((64, 64), np.uint8)
+    labels[10:30, 20:40] = 1
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 64, 64), np.uint8))
+    for name, burn, dtype in (("b1.tif", 1, "uint8"), ("b7.tif", 7, "uint16"),
+                              ("bf.tif", 1, "float32")):
+        path = write_raster(tmp_path / name, (labels * burn).astype(dtype), nodata=0)
+        result = run_cli("make-masks", path, image, "-o", tmp_path / f"m_{name}", "--json")
+        assert result.exit_code == 0, result.output
+        np.testing.assert_array_equal(_read(tmp_path / f"m_{name}")[0], labels * burn)
+        mask = json.loads(result.stdout)["masks"][0]
+        assert (mask["positive_pixels"], mask["ignored_pixels"]) == (400, 0)
+        warned = [line for line in result.stderr.splitlines() if "nodata 0" in line]
+        assert len(warned) == 1 and f"{name}: a 0/{burn} mask declaring nodata 0" in warned[0]
+        assert "read as background" in warned[0]
+    classes = labels.copy()
+    classes[40:, :] = 2
+    classes[:, 50:] = 3  # 0 on 1600 of 4096 pixels (39%)
+    path = write_raster(tmp_path / "lc.tif", classes, nodata=0)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m_lc.tif", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m_lc.tif")[0],
+                                  np.where(classes == 0, 255, classes))
+    assert json.loads(result.stdout)["masks"][0]["ignored_pixels"] == 1600
+    warned = [line for line in result.stderr.splitlines() if "nodata 0" in line]
+    assert len(warned) == 1 and "lc.tif: class ids (1, 2, ...)" in warned[0]
+    assert "39% of the pixels left out" in warned[0]
+    assert f"gdal_edit.py -unsetnodata {path})" in warned[0]
+    named = write_raster(tmp_path / "named.tif", labels, nodata=0)  # its name for 0 decides
+    with rasterio.open(named, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["no data", "building"]')
+    result = run_cli("make-masks", named, image, "-o", tmp_path / "m_named.tif", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["masks"][0]["ignored_pixels"] == 4096 - 400
+    assert "nodata 0" not in result.stderr
+
+
 def test_grey_labels_in_rgba_are_read_not_refused_as_an_rgb_image(tmp_path, run_cli):
     """R = G = B with an alpha band (a 0/255 mask as RGBA GeoTIFF; class ids as the RGBA
     grey PNG PIL writes) was refused as "an RGB image, not a prediction ... geotile

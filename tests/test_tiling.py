@@ -634,6 +634,43 @@ def test_a_0_255_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_
         assert (patch.dataset_mask()[16:, :] == 0).all()
 
 
+def test_a_0_1_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_path):
+    """gdal_rasterize -burn 1 -a_nodata 0: tile counted a 0/1 mask's background as nodata
+    (--max-nodata 0.5 dropped 3 of the 4 patches, the negatives). 0 is its background, as
+    make-masks and evaluate read it: every patch kept, its mask patch declaring no
+    nodata, one warning for the run. A mask of several ids declaring nodata 0 keeps 0 as
+    no data, with one warning giving the share it leaves out."""
+    labels = np.zeros((64, 64), np.uint8)
+    labels[:16, :16] = 1
+    images, masks = [], []
+    for name in ("a", "b"):
+        images.append(make_raster(f"{name}.tif", np.full((1, 64, 64), 7, np.uint8)))
+        masks.append(make_raster(f"{name}_mask.tif", labels, nodata=0))
+    with pytest.warns(GeotileWarning) as caught:
+        summary = tile_rasters(images, masks, tmp_path / "a",
+                               options=TileOptions(size=32, max_nodata=0.5))
+    said = [str(w.message) for w in caught if "nodata 0" in str(w.message)]
+    assert len(said) == 1 and "a_mask.tif and 1 other rasters: a 0/1 mask" in said[0]
+    assert summary.written == 8 and summary.skipped_nodata == 0
+    rows = {r["image"].split("/")[-1]: r for r in read_index(tmp_path / "a")}
+    assert {float(r["nodata_fraction"]) for r in rows.values()} == {0.0}
+    assert float(rows["a_0_0.tif"]["positive_fraction"]) == 0.25
+    with rasterio.open(tmp_path / "a" / "masks" / "b_1_1.tif") as patch:
+        assert patch.nodata is None and (patch.read(1) == 0).all()
+    classes = labels.copy()
+    classes[32:, :] = 2  # 0 on the top-right quarter and in the top-left one: 1792 px (44%)
+    mask = make_raster("c_mask.tif", classes, nodata=0)
+    with pytest.warns(GeotileWarning) as caught:
+        summary = tile_rasters([images[0]], [mask], tmp_path / "c",
+                               options=TileOptions(size=32, max_nodata=0.8))
+    said = [str(w.message) for w in caught if "nodata 0" in str(w.message)]
+    assert len(said) == 1 and "c_mask.tif: class ids (1, 2, ...)" in said[0]
+    assert "44% of the pixels left out" in said[0] and "gdal_edit.py -unsetnodata" in said[0]
+    assert summary.written == 3 and summary.skipped_nodata == 1  # the top-right quarter
+    rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "c")}
+    assert float(rows["0", "0"]["nodata_fraction"]) == 0.75
+
+
 def test_a_paletted_0_255_mask_pads_as_a_0_255_mask(make_raster, tmp_path):
     """A 0/255 mask with a colour table (0 black, 255 white) padded: its patches declared
     nodata 255, so every building pixel in them was no data too. Its 255 is the building,
