@@ -595,24 +595,37 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
     return class_ids(values, valid, kind, threshold)[0]
 
 
-def _meaning_of_255(confusion: np.ndarray, truth_uint8: bool,
-                    prediction_uint8: bool) -> tuple[bool, bool]:
+def _meaning_of_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
+                    edge: tuple[int, int] = (0, 0)) -> tuple[bool, bool]:
     """Whether the truth and the prediction (uint8 rasters) are 0/255 masks (INRIA,
     Massachusetts, DeepGlobe, JPEG or antialiased ones with a few strays too), from the
-    counts of one image or of a whole folder, by the rule make-masks and tile read them
-    with (:func:`~geotile.raster_kinds.kind_0_255`): 255 is then class 1, a stray 1 from
-    128 up, else 0. In a truth with other ids too, 255 is the ignore value (make-masks)."""
+    counts of one image or of a whole folder and their strays at 0 <-> 255 edges
+    (``edge``: :func:`_strays_at_edges`), by the rule make-masks and tile read them with
+    (:func:`~geotile.raster_kinds.kind_0_255`): 255 is then class 1, a stray 1 from 128 up,
+    else 0. In a truth with other ids too, 255 is the ignore value (make-masks)."""
     from geotile.raster_kinds import kind_0_255
 
     c = confusion
     if c.shape[0] <= IGNORE:
         return False, False
 
-    def binary(counts: np.ndarray) -> bool:
-        return kind_0_255(counts[:IGNORE + 1]) in ("binary", "zeros")
+    def binary(counts: np.ndarray, near: int) -> bool:
+        return kind_0_255(np.append(counts[:IGNORE + 1], near)) in ("binary", "zeros")
 
-    return (truth_uint8 and binary(c.sum(axis=1)),
-            prediction_uint8 and binary(c.sum(axis=0)))
+    return (truth_uint8 and binary(c.sum(axis=1), edge[0]),
+            prediction_uint8 and binary(c.sum(axis=0), edge[1]))
+
+
+def _strays_at_edges(src, counts: np.ndarray) -> int:
+    """How many of the strays (1..254) of one side's ``counts`` (a uint8 raster's, when it
+    may be a 0/255 mask) lie at 0 <-> 255 edges, by the share its scan finds
+    (:func:`~geotile.raster_kinds.edge_share`); 0 without a 255 or strays (no scan)."""
+    from geotile.raster_kinds import edge_share
+
+    strays = int(counts[1:IGNORE].sum()) if len(counts) > IGNORE else 0
+    if not strays or not counts[IGNORE]:
+        return 0
+    return round(strays * edge_share(src))
 
 
 def _fold_0_255(c: np.ndarray, axis: int) -> None:
@@ -748,6 +761,8 @@ class _RasterCounts:
     wide_truth: bool = False
     #: what the declared nodata 0 of the prediction, the truth means (zero_nodata)
     zeros: tuple = (None, None)
+    #: strays of the truth, the prediction at 0 <-> 255 edges (:func:`_strays_at_edges`)
+    edge_strays: tuple[int, int] = (0, 0)
 
     @classmethod
     def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
@@ -765,7 +780,7 @@ class _RasterCounts:
 
     def scores(self, meaning: tuple[bool, bool] | None = None) -> PixelScores:
         meaning = meaning or _meaning_of_255(self.confusion, self.truth_uint8,
-                                             self.prediction_uint8)
+                                             self.prediction_uint8, self.edge_strays)
         meaning = (meaning[0] and self.may_be_0_255[0], meaning[1] and self.may_be_0_255[1])
         confusion = _resolve_255(self.confusion, self.truth_uint8, self.prediction_uint8,
                                  len(self.names) if self.names else 2, meaning,
@@ -849,9 +864,13 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         # are refused there, with the same advice); the truth's 255 is its ignore value
         warn_if_scaled_class_raster(pred, pred_kind, prediction)
         warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
+        may = may_be_0_255(true, true_kind), may_be_0_255(pred, pred_kind)
+        edge = (_strays_at_edges(true, confusion.sum(axis=1)) if may[0] else 0,
+                _strays_at_edges(pred, confusion.sum(axis=0)) if may[1] else 0)
         unnamed = ()
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
-            read = _resolve_255(confusion, true.dtypes[0] == "uint8", False, 2,
+            meaning = _meaning_of_255(confusion, true.dtypes[0] == "uint8", False, edge)
+            read = _resolve_255(confusion, true.dtypes[0] == "uint8", False, 2, meaning,
                                 wide_truth=wide_truth)  # 0/255?
             held = np.flatnonzero(read.any(axis=1))
             unnamed = tuple(int(i) for i in held if len(pred_kind.names) <= i != IGNORE)
@@ -861,8 +880,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                   pixels=pred.width * pred.height, unnamed=unnamed,
                                   lost_255=lost_255, nodata_255=ignored_255,
                                   wide_truth=wide_truth, zeros=zeros,
-                                  may_be_0_255=(may_be_0_255(true, true_kind),
-                                                may_be_0_255(pred, pred_kind)))
+                                  may_be_0_255=may, edge_strays=edge)
         if warn:
             warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
         if unnamed and warn:
@@ -1240,12 +1258,16 @@ def _folder_meaning_of_255(counts) -> tuple[bool, bool]:
     """:func:`_meaning_of_255` of the uint8 truths and of the uint8 class predictions of a
     folder, each side from its images' pooled counts (of the rasters naming no classes)."""
     truth = prediction = np.zeros((2, 2), np.int64)
+    edge = [0, 0]
     for c in counts:
         if c.truth_uint8 and c.may_be_0_255[0]:
             truth = _add(truth, c.confusion)
+            edge[0] += c.edge_strays[0]
         if c.prediction_uint8 and c.may_be_0_255[1]:
             prediction = _add(prediction, c.confusion)
-    return _meaning_of_255(truth, True, False)[0], _meaning_of_255(prediction, False, True)[1]
+            edge[1] += c.edge_strays[1]
+    return (_meaning_of_255(truth, True, False, tuple(edge))[0],
+            _meaning_of_255(prediction, False, True, tuple(edge))[1])
 
 
 def _shown(path) -> str:

@@ -501,6 +501,14 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
 BINARY_SHARE = 0.99
 #: ... or at least this share, its strays the noise of 0 <-> 255 edges (:func:`edge_noise`)
 NOISY_BINARY_SHARE = 0.5
+#: a stray within this many pixels (a square) of both a 0 and a 255 is edge noise: JPEG's
+#: 8 px blocks ring up to 7 px from an edge, its exact values a few px further
+EDGE_RADIUS = 6
+#: ... and at least this share of the strays must be (JPEG q50-95 and resampled masks: 95 %
+#: or more; instance ids: 3 % at most; grey class masks of 10 px blocks: 31 %)
+EDGE_SHARE = 0.75
+#: about this many pixels a band of strips of the 0/255 scan reads
+_SCAN_PIXELS = 1 << 16
 #: counts_0_255 of the rasters already scanned, by (name, shape, mtime); oldest dropped first
 _SCANNED: dict[tuple, np.ndarray | None] = {}
 _SCANNED_MAX = 256
@@ -520,37 +528,51 @@ def values_0_255(label, nodata: bool = False) -> str | None:
 
 
 def kind_0_255(counts: np.ndarray) -> str | None:
-    """The one rule of a 0/255 mask, from band 1's (256,) value counts: "binary" when 255
-    is there and the other values (strays) are at most 1 - BINARY_SHARE of the pixels,
-    fewer than the 255s and some from 128 up, or at most 1 - NOISY_BINARY_SHARE and
-    :func:`edge_noise` (JPEG's, resampling's; read >= 128 as 1); "zeros" when all are 0;
-    "low" when a few strays are all below 128 (class ids, 255 to ignore); else None."""
-    high, others = int(counts[255]), int(counts[1:255].sum())
+    """The one rule of a 0/255 mask, from band 1's value counts (256, or 257 with
+    :func:`counts_0_255`'s edge strays last): "binary" when 255 is there and the other
+    values (strays) are at most 1 - BINARY_SHARE of the pixels, fewer than the 255s and some
+    from 128 up, or at most 1 - NOISY_BINARY_SHARE and :func:`edge_noise` (JPEG's,
+    resampling's; read >= 128 as 1); "zeros" when all are 0; "low" when a few strays are all
+    below 128 (class ids, 255 to ignore); else None."""
+    values = counts[:256]
+    high, others = int(values[255]), int(values[1:255].sum())
     if not others:
         return "binary" if high else "zeros"
     if high == 0:
         return None
-    if others <= high and others <= (1 - BINARY_SHARE) * counts.sum():
-        return "binary" if counts[128:255].any() else "low"
-    noisy = others <= (1 - NOISY_BINARY_SHARE) * counts.sum() and edge_noise(counts)
+    if others <= high and others <= (1 - BINARY_SHARE) * values.sum():
+        return "binary" if values[128:255].any() else "low"
+    noisy = others <= (1 - NOISY_BINARY_SHARE) * values.sum() and edge_noise(counts)
     return "binary" if noisy else None
 
 
 def edge_noise(counts: np.ndarray) -> bool:
-    """Whether the values 1..254 of (256,) counts look like the noise JPEG or resampling
-    leave at 0 <-> 255 edges, not class ids: three values or more, a tenth of them from 128
-    up (a class raster's ids are 1..N, a few real populations, low)."""
+    """Whether the values 1..254 of (257,) counts look like the noise JPEG or resampling
+    leave at 0 <-> 255 edges, not class or instance ids: three values or more, a tenth of
+    them from 128 up, and at least EDGE_SHARE of them within EDGE_RADIUS px of both a 0 and
+    a 255 (counts[256]; ids fill regions of their own, away from one or the other)."""
     strays = counts[1:255]
-    return bool(np.count_nonzero(strays) >= 3 and strays[127:].sum() >= 0.1 * strays.sum())
+    total = strays.sum()
+    return bool(np.count_nonzero(strays) >= 3 and strays[127:].sum() >= 0.1 * total
+                and len(counts) > 256 and counts[256] >= EDGE_SHARE * total)
+
+
+def edge_share(label) -> float:
+    """The share of the strays (1..254) of a uint8 raster that lie at its 0 <-> 255 edges
+    (:func:`counts_0_255`; 0 when it has none or is no 0/255 mask candidate)."""
+    counts = counts_0_255(label)
+    strays = int(counts[1:255].sum()) if counts is not None else 0
+    return int(counts[256]) / strays if strays else 0.0
 
 
 def counts_0_255(label) -> np.ndarray | None:
-    """(256,) counts of band 1's values over the valid pixels (every pixel for a nodata of
-    0: a mask's background) of a uint8 raster of one band or R = G = B (an alpha band
-    aside; a colour table's indices too: PIL's "P" masks), or None: another raster, or one
-    seen not to be a 0/255 mask (bands that differ, too many strays, or more than the 255s
-    could still be). Read block by block, stopping there; once per file (cached by name,
-    shape and modification time)."""
+    """(257,) counts of band 1's values over the valid pixels (every pixel for a nodata of
+    0: a mask's background), then of its strays (1..254) within EDGE_RADIUS px of both a 0
+    and a 255, of a uint8 raster of one band or R = G = B (an alpha band aside; a colour
+    table's indices too: PIL's "P" masks), or None: another raster, or one seen not to be a
+    0/255 mask (bands that differ, too many strays or too many away from edges, or more
+    than a few all below 128). Read in bands of rows, stopping there; once per file (cached
+    by name, shape and modification time)."""
     alpha = set(alpha_bands(label))
     if label.dtypes[0] != "uint8" or label.count not in (1, 2, 3, 4) or (
             alpha & ({1} if label.count <= 2 else {1, 2, 3})) or (
@@ -568,29 +590,69 @@ def counts_0_255(label) -> np.ndarray | None:
 
 
 def _scan_0_255(label) -> np.ndarray | None:
-    """:func:`counts_0_255` from the blocks of ``label`` (uncached)."""
+    """:func:`counts_0_255` from bands of whole rows of ``label`` (uncached); a band's edge
+    strays are counted once the rows below it are read."""
+    from rasterio.windows import Window
+
     from geotile.raster import has_nodata
 
     bands = [1] if label.count <= 2 else [1, 2, 3]
     masked = label.nodata != 0 and has_nodata(label)
     pixels = label.width * label.height
     few, limit = (1 - BINARY_SHARE) * pixels, (1 - NOISY_BINARY_SHARE) * pixels
-    counts = np.zeros(256, np.int64)
-    read = 0
-    for _, window in label.block_windows(1):
+    (step, block_width), rows = label.block_shapes[0], 2 * EDGE_RADIUS
+    if block_width >= label.width:  # strips: about _SCAN_PIXELS; else one row of blocks
+        rows = max(rows, _SCAN_PIXELS // max(label.width, 1))
+    rows = -(-rows // step) * step  # whole blocks, each decoded once
+    counts = np.zeros(257, np.int64)
+    judged = 0  # strays whose neighbourhood is complete (counted in counts[256] if at edges)
+    held = None  # (rows above, values, strays) of the band waiting for the rows below
+    for top in range(0, label.height, rows):
+        window = Window(0, top, label.width, min(rows, label.height - top))
         block = label.read(bands, window=window)
         if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
             return None
-        valid = block[0][label.dataset_mask(window=window) > 0] if masked else block[0]
-        counts += np.bincount(valid.ravel(), minlength=256)
-        read += window.width * window.height
-        # stop once no rest could make it a mask: too many strays, or more than a few all
-        # below 128 (an edge's noise has values on both sides of 128 together; never on the
-        # order of the blocks alone: an antialiased edge may come before its 255s)
-        strays = counts[1:255].sum()
-        if strays > limit or (strays > few and not counts[128:255].any()):
+        values = block[0]
+        strays = (values > 0) & (values < 255)
+        if masked:
+            valid = label.dataset_mask(window=window) > 0
+            counts[:256] += np.bincount(values[valid], minlength=256)
+            strays &= valid
+        else:
+            counts[:256] += np.bincount(values.ravel(), minlength=256)
+        if held is not None:
+            counts[256] += _edge_strays(*held, values[:EDGE_RADIUS])
+            judged += int(held[2].sum())
+        held = (held[1][-EDGE_RADIUS:] if held else values[:0], values, strays)
+        # stop once no rest could make it a mask: too many strays, more than a few all below
+        # 128 (an edge's noise has values on both sides of 128 together; never on the order
+        # of the blocks alone: an antialiased edge may come before its 255s) or too many
+        # away from the edges for edge noise
+        total = counts[1:255].sum()
+        far = judged - counts[256]
+        if total > limit or (total > few and (not counts[128:255].any()
+                                              or far > (1 - EDGE_SHARE) * limit)):
             return None
+    if held is not None:
+        counts[256] += _edge_strays(*held, held[1][:0])
     return counts
+
+
+def _edge_strays(above: np.ndarray, values: np.ndarray, strays: np.ndarray,
+                 below: np.ndarray) -> int:
+    """How many ``strays`` of the rows ``values`` lie within EDGE_RADIUS px of both a 0 and
+    a 255, ``above`` and ``below`` the rows around them."""
+    from scipy import ndimage
+
+    if not strays.any():
+        return 0
+    stack = np.concatenate([above, values, below])
+    if stack.min() > 0 or stack.max() < 255:
+        return 0
+    size, rows = 2 * EDGE_RADIUS + 1, slice(len(above), len(above) + len(values))
+    near = (ndimage.minimum_filter(stack, size)[rows] == 0) & (
+        ndimage.maximum_filter(stack, size)[rows] == 255)
+    return int((strays & near).sum())
 
 
 def alpha_bands(src) -> list[int]:

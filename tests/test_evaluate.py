@@ -935,3 +935,25 @@ def test_an_undeclared_nodata_at_the_dtype_maximum_is_named_as_such(make_raster)
     scores = (np.arange(400, dtype=np.uint16) * 160).reshape(20, 20)
     with pytest.raises(InputError, match=r"-scale 1\.5259e-05 t\.tif"):
         evaluate_rasters(make_raster("p.tif", truth), make_raster("t.tif", scores))
+
+
+def test_a_grey_class_mask_and_instance_ids_are_scored_as_ids_not_as_a_noisy_mask(
+        make_raster):
+    """A class truth saved as 0/64/128/192/255 (45 % values 1..254) was read as a JPEG-noisy
+    0/255 mask: its classes 128 and 192 merged with 255 into 'class 1', 64 into
+    background, so a prediction swapping 128 for 64 scored perfect. Its values lie away
+    from the 0 <-> 255 edges: class ids, 255 the ignore value; instance ids too."""
+    from tests.test_vectorize_inputs import _grey_classes, _instance_ids
+
+    truth = _grey_classes()
+    pred = np.where(truth == 128, 64, np.where(truth == 255, 0, truth)).astype(np.uint8)
+    result = evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", truth))
+    assert result.pixels == 400 * 340  # the 255 column left out
+    c = result.confusion
+    assert c.shape == (193, 193) and c[0, 0] == 400 * 160 and c[192, 192] == 400 * 60
+    assert c[64, 64] == 400 * 60 and c[128, 64] + c[64, 128] == 400 * 60
+    assert result.accuracy == pytest.approx(280 / 340)
+    ids = _instance_ids()
+    result = evaluate_rasters(make_raster("pi.tif", ids), make_raster("ti.tif", ids))
+    assert result.confusion.shape == (255, 255) and result.accuracy == 1.0
+    assert result.pixels == ids.size - (ids == 255).sum()

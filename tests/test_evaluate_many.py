@@ -542,3 +542,35 @@ def test_folders_of_envi_rasters_pair_by_their_data_files(tmp_path):
     assert not pairs.unpaired_prediction and not pairs.unpaired_truth
     rows = evaluate_folders(pred, truth).rows()
     assert rows["a"]["pixels"] == rows["b"]["pixels"] == 400
+
+
+def test_folders_of_grey_class_masks_are_ids_and_of_jpeg_masks_are_masks(tmp_path):
+    """A folder of class truths saved as 0/64/128/192/255 was read, pooled, as JPEG-noisy
+    0/255 masks (classes merged into 'class 1'); a folder of JPEG 0/255 masks, whose
+    strays lie at 0 <-> 255 edges, stays a folder of masks: 1 from 128 up."""
+    from PIL import Image
+
+    from tests.test_vectorize_inputs import _grey_classes, _instance_ids
+
+    for name in ("gp", "gt", "jp", "jt"):
+        (tmp_path / name).mkdir()
+    grey = _grey_classes()
+    pred = np.where(grey == 128, 64, np.where(grey == 255, 0, grey)).astype(np.uint8)
+    for k in range(2):
+        write_raster(tmp_path / "gp" / f"t{k}.tif", pred)
+        write_raster(tmp_path / "gt" / f"t{k}.tif", grey)
+    result = evaluate_folders(tmp_path / "gp", tmp_path / "gt")
+    c = result.scores.confusion
+    assert c.shape == (193, 193) and c[64, 64] == 2 * 400 * 60 and c[192, 192] == 2 * 400 * 60
+    assert result.scores.pixels == 2 * 400 * 340
+    ones = {}
+    for k in range(2):
+        mask = (_instance_ids()[:, ::1 - 2 * k] > 0) * 255  # as it is; mirrored
+        Image.fromarray(mask.astype(np.uint8)).save(tmp_path / f"m{k}.jpg", quality=75)
+        decoded = np.asarray(Image.open(tmp_path / f"m{k}.jpg"))
+        ones[k] = (decoded >= 128).astype(np.uint8)
+        write_raster(tmp_path / "jt" / f"t{k}.tif", decoded)
+        write_raster(tmp_path / "jp" / f"t{k}.tif", ones[k])
+    result = evaluate_folders(tmp_path / "jp", tmp_path / "jt")
+    positive = int(ones[0].sum() + ones[1].sum())
+    assert result.scores.confusion.tolist() == [[2 * 400 * 600 - positive, 0], [0, positive]]

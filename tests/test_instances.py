@@ -416,14 +416,16 @@ def test_cli_instances_scan_each_0_255_mask_once(run_cli, make_raster, tmp_path,
     mask = np.zeros((64, 64), np.uint8)
     mask[20:44, 20:44] = 255  # a building across the four tiles' corner
     tiles = cut_into_tiles(make_raster, make_raster("m.tif", mask), [32], [32])
+    from geotile import raster_kinds
+
     scanned = []
-    block_windows = rasterio.io.DatasetReader.block_windows
+    scan = raster_kinds._scan_0_255
 
-    def counted(src, *args, **kwargs):
+    def counted(src):
         scanned.append(Path(src.name).name)
-        return block_windows(src, *args, **kwargs)
+        return scan(src)
 
-    monkeypatch.setattr(rasterio.io.DatasetReader, "block_windows", counted)
+    monkeypatch.setattr(raster_kinds, "_scan_0_255", counted)
     result = run_cli("vectorize", *tiles, "-o", tmp_path / "b.gpkg", "--instances",
                      "--workers", "1")
     assert result.exit_code == 0, result.output

@@ -1551,3 +1551,43 @@ def test_a_paletted_0_255_mask_is_a_0_255_mask(tmp_path, run_cli, driver):
     np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], truth // 255)
     summary = json.loads(result.stdout)["masks"][0]
     assert summary["positive_pixels"] == 12 and summary["ignored_pixels"] == 0
+
+
+def test_instance_ids_and_grey_class_masks_stay_ids_in_make_masks(tmp_path, run_cli):
+    """A uint8 instance-id raster (300 buildings, ids mod 256, in random order) and a class
+    mask saved as 0/64/128/192/255 were read as JPEG-noisy 0/255 masks: ids below 128
+    became background, the rest building. Their values 1..254 lie away from the
+    0 <-> 255 edges: class ids, as they are (255 the ignore value)."""
+    from tests.test_vectorize_inputs import _grey_classes, _instance_ids
+
+    for name, ids in (("inst", _instance_ids()), ("grey", _grey_classes())):
+        labels = write_raster(tmp_path / f"{name}.tif", ids)
+        image = write_raster(tmp_path / f"{name}_image.tif",
+                             np.ones((3, *ids.shape), np.uint8))
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / f"{name}_mask.tif")
+        assert result.exit_code == 0, result.output
+        np.testing.assert_array_equal(_read(tmp_path / f"{name}_mask.tif")[0], ids)
+
+
+def test_the_0_255_scan_counts_edge_strays_across_its_row_bands(tmp_path, monkeypatch):
+    """The strays at 0 <-> 255 edges of a JPEG mask read in row bands of a few rows (a
+    wide raster) are those of one read: the rows around each band count."""
+    from PIL import Image
+
+    from geotile import raster_kinds
+
+    mask = np.zeros((120, 160), np.uint8)
+    rng = np.random.default_rng(4)
+    for y, x in rng.integers(0, 100, (25, 2)):
+        mask[y:y + rng.integers(4, 20), x:x + rng.integers(4, 50)] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.jpg", quality=75)
+    decoded = np.asarray(Image.open(tmp_path / "mask.jpg"))
+    counts = {}
+    for size, name in ((1 << 18, "one"), (160 * 13, "bands")):  # 1 band; of 13 rows
+        monkeypatch.setattr(raster_kinds, "_SCAN_PIXELS", size)
+        path = write_raster(tmp_path / f"{name}.tif", decoded, blockysize=1)
+        with rasterio.open(path) as src:
+            counts[name] = raster_kinds.counts_0_255(src)
+    assert counts["one"].tolist() == counts["bands"].tolist()
+    assert counts["one"][256] >= 0.9 * counts["one"][1:255].sum() > 0
+    assert raster_kinds.kind_0_255(counts["bands"]) == "binary"

@@ -824,3 +824,60 @@ def test_threshold_on_untagged_0_255_probabilities_says_how_to_scale_them(make_r
     assert_one_line_error(result, "mask.tif", "leave it out", code=2)
     assert "-scale" not in result.output
     assert not (tmp_path / "v.gpkg").exists()
+
+
+def _instance_ids(shuffled: bool = True) -> np.ndarray:
+    """600 x 400 uint8 instance ids of 300 rectangular buildings (14 x 16 px, 72 %
+    background), ids 1..300 in random order, stored mod 256 (uint8 ids wrap; 256 -> 1)."""
+    ids = np.arange(1, 301)
+    if shuffled:
+        ids = np.random.default_rng(1).permutation(ids)
+    raster = np.zeros((400, 600), np.uint8)
+    for k, value in enumerate(ids):
+        y, x = 5 + (k // 20) * 26, 5 + (k % 20) * 29
+        raster[y:y + 14, x:x + 16] = value % 256 or 1
+    return raster
+
+
+def _grey_classes() -> np.ndarray:
+    """Classes 1..4 saved "visible" as 64, 128, 192, 255 in 60 px columns, 0 background."""
+    raster = np.zeros((400, 400), np.uint8)
+    for k, value in enumerate((64, 128, 192, 255)):
+        raster[:, 160 + 60 * k:220 + 60 * k] = value
+    return raster
+
+
+def test_instance_ids_and_grey_class_masks_are_not_read_as_noisy_0_255_masks(
+        make_raster, tmp_path, run_cli):
+    """A uint8 instance-id raster (300 buildings, ids mod 256) gave 128 polygons of one class
+    (every building of id < 128 dropped, the rest merged, exit 0) and a class mask saved as
+    0/64/128/192/255 one polygon: both were read as JPEG-noisy 0/255 masks. Their values
+    1..254 fill regions away from the 0 <-> 255 edges: class ids (300 polygons; 4 classes),
+    while a JPEG of a 0/255 mask of the same buildings stays a mask."""
+    from PIL import Image
+
+    options = {"transform": from_origin(X0, Y0, 0.5, 0.5)}
+    for shuffled in (True, False):
+        ids = _instance_ids(shuffled)
+        raster = make_raster(f"inst{shuffled}.tif", ids, **options)
+        result = run_cli("vectorize", raster, "-o", tmp_path / f"inst{shuffled}.gpkg")
+        assert result.exit_code == 0, result.output
+        found = gpd.read_file(tmp_path / f"inst{shuffled}.gpkg")
+        assert len(found) == 300 and found["class_id"].nunique() == 255
+        assert found["area_m2"].sum() == pytest.approx(300 * 14 * 16 * 0.25)
+    result = run_cli("vectorize", make_raster("grey.tif", _grey_classes(), **options), "-o",
+                     tmp_path / "grey.gpkg")
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "grey.gpkg")
+    assert sorted(found["class_id"]) == [64, 128, 192, 255]
+    assert found["area_m2"].tolist() == [400 * 60 * 0.25] * 4
+    # the same buildings as a 0/255 mask saved as JPEG (quality 75): a mask, class 1
+    Image.fromarray((ids > 0).astype(np.uint8) * 255).save(tmp_path / "mask.jpg", quality=75)
+    decoded = np.asarray(Image.open(tmp_path / "mask.jpg"))
+    assert ((decoded > 0) & (decoded < 255)).mean() > 0.05
+    jpeg = make_raster("jpeg.tif", decoded, **options)
+    result = run_cli("vectorize", jpeg, "-o", tmp_path / "jpeg.gpkg")
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "jpeg.gpkg")
+    assert set(found["class_id"]) == {1} and len(found) == 300
+    assert found["area_m2"].sum() == pytest.approx((decoded >= 128).sum() * 0.25)
