@@ -72,7 +72,7 @@ class Mosaic:
         """
         from rasterio.windows import Window
 
-        from geotile.raster import common_dtype, finite_pixels, has_nodata, read_window
+        from geotile.raster import read_block, valid_pixels
 
         pixels = None
         valid = np.zeros((height, width), bool)
@@ -85,16 +85,14 @@ class Mosaic:
             src = sources.get(tile.path)
             if src is None:
                 src = sources[tile.path] = _open(tile.path)
-            window = Window(left - tile.col, top - tile.row, right - left, bottom - top)
-            mask = src.dataset_mask(window=window) > 0 if has_nodata(src) \
-                else np.ones((bottom - top, right - left), bool)
             rows, cols = slice(top - y0, bottom - y0), slice(left - x0, right - x0)
-            floating = common_dtype(src).kind == "f"
-            if pixels_too or floating:
-                part = read_window(src, window, indexes)
-                finite = finite_pixels(part)  # NaN gaps are nodata, as in read_block
-                if finite is not None:
-                    mask &= finite
+            # nodata as predicting the tile alone has it (read_block)
+            if pixels_too:
+                part, mask = read_block(src, left - tile.col, top - tile.row, right - left,
+                                        bottom - top, indexes)
+            else:
+                mask = valid_pixels(src, Window(left - tile.col, top - tile.row, right - left,
+                                                bottom - top), indexes)
             valid[rows, cols] |= mask
             if pixels_too:
                 if pixels is None:

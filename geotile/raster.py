@@ -1108,14 +1108,14 @@ def may_hold_nodata(src: rasterio.io.DatasetReader) -> bool:
     return common_dtype(src).kind == "f" or has_nodata(src)
 
 
-def valid_pixels(src: rasterio.io.DatasetReader, window) -> np.ndarray:
-    """(rows, cols) bool of ``window`` (inside the raster): where ``src`` has data, i.e. not
-    nodata by its mask, and for a float raster no band NaN or its own nodata
-    (:func:`read_block`)."""
-    if common_dtype(src).kind == "f":
+def valid_pixels(src: rasterio.io.DatasetReader, window, indexes=None) -> np.ndarray:
+    """(rows, cols) bool of ``window`` (inside the raster): where the bands ``indexes`` (all
+    by default) have data, as :func:`read_block` has it (nodata by their mask or alpha, and
+    for float bands none NaN or at its own nodata value)."""
+    if common_dtype(src, indexes).kind == "f":
         return read_block(src, int(window.col_off), int(window.row_off), int(window.width),
-                          int(window.height))[1]
-    return dataset_valid(src, window)
+                          int(window.height), indexes)[1]
+    return _selected_mask(src, window, indexes)
 
 
 def read_band(

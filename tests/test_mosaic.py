@@ -255,3 +255,50 @@ def test_mosaic_refuses_resampling_and_extra_bands_in_one_line(tmp_path, scene):
                                       "--mosaic", "--extra-bands", paths[0], "--extra-bands",
                                       paths[1]])
     assert result.exit_code == 2 and "cannot be combined with --extra-bands" in result.output
+
+
+def _nodata_cases():
+    """(name, scene (bands, 70, 90), write options, --bands): nodata by a float alpha band,
+    by the chosen bands' value while an unchosen band has data, by one float band's own
+    nodata value; each on a block that crosses the corner of four tiles."""
+    rng = np.random.default_rng(5)
+    alpha = rng.normal(0, 1, (4, 70, 90)).astype(np.float32)
+    alpha[3] = 1
+    alpha[3, 30:40, 40:50] = 0
+    chosen = rng.integers(1, 4000, (4, 70, 90)).astype(np.uint16)
+    chosen[1:, 30:40, 40:50] = 0  # bands 2-4 nodata, band 1 valid
+    one = rng.normal(0, 1, (3, 70, 90)).astype(np.float32)
+    one[0, 30:40, 40:50] = -9999  # band 1 alone at its nodata value
+    return [("alpha", alpha, {"photometric": "RGB", "alpha": "YES"}, (1, 2, 3)),
+            ("chosen", chosen, {"nodata": 0}, (4, 3, 2)),
+            ("one_band", one, {"nodata": -9999}, None)]
+
+
+@pytest.mark.parametrize(("name", "pixels", "profile", "bands"), _nodata_cases(),
+                         ids=[c[0] for c in _nodata_cases()])
+def test_mosaic_nodata_is_the_per_file_rule(tmp_path, name, pixels, profile, bands):
+    """--mosaic marks nodata as predicting each tile alone does (read_block): a float alpha
+    band at 0, every chosen band at nodata, a float band at its own nodata value."""
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), scale=1.0)
+    options = PredictOptions(tile_size=32, overlap=8, bands=bands)
+    paths = []
+    for top, bottom in ((0, 35), (35, 70)):
+        for left, right in ((0, 45), (45, 90)):
+            path = tmp_path / f"t{top}_{left}.tif"
+            transform = from_origin(X0 + left * PIXEL, Y0 - top * PIXEL, PIXEL, PIXEL)
+            with rasterio.open(path, "w", driver="GTiff", width=right - left,
+                               height=bottom - top, count=pixels.shape[0],
+                               dtype=pixels.dtype, crs="EPSG:32633", transform=transform,
+                               **profile) as dst:
+                dst.write(pixels[:, top:bottom, left:right])
+            paths.append(path)
+    mosaic = open_mosaic(paths)
+    for path in paths:
+        predict_raster(model, path, tmp_path / f"alone_{path.name}", options=options)
+        predict_raster(model, path, tmp_path / f"mosaic_{path.name}", options=options,
+                       mosaic=mosaic)
+        alone, _, _ = _read(tmp_path / f"alone_{path.name}")
+        together, _, _ = _read(tmp_path / f"mosaic_{path.name}")
+        assert np.isnan(alone).sum() == 25  # the block's quarter in this tile
+        np.testing.assert_array_equal(np.isnan(together), np.isnan(alone))
+        np.testing.assert_allclose(together, alone, atol=1e-6, rtol=0)
