@@ -1075,7 +1075,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.vrt import WarpedVRT
     from rasterio.windows import Window
 
-    from geotile.raster import masked_by_mask_band, output_profile, read_block
+    from geotile.raster import masked_by_mask_band, output_profile, valid_pixels
 
     clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel[0]))
@@ -1088,11 +1088,14 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     floating = any(np.dtype(src.dtypes[i - 1]).kind == "f" for i in indexes)
     undeclared_nan = {"src_nodata": float("nan")} if floating and src.nodata is None else {}
     # a mask band marks model cells without a valid pixel only in an added alpha band (else
-    # they are valid zeros, interpolated into the valid pixels beside them), as alpha does
+    # they are valid zeros, interpolated into the valid pixels beside them), as alpha does;
+    # each band's nodata value is its own (UNIFIED_SRC_NODATA=NO): the chosen bands' nodata
+    # stays nodata where an unchosen band has data, as read_block has it
     try:
         with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
                        resampling=Resampling.average if down else Resampling.bilinear,
-                       add_alpha=masked_by_mask_band(src), **undeclared_nan) as vrt, \
+                       add_alpha=masked_by_mask_band(src), UNIFIED_SRC_NODATA="NO",
+                       **undeclared_nan) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1]) as extra:
             # the VRT holds the bands in one type: each is scaled for its own
             read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra,
@@ -1121,11 +1124,8 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                 with clock.timing("decode"):
                     values = back.read(window=window, masked=False).astype(np.float32)
                 valid = np.isfinite(values).all(axis=0)
-                if floating:  # its NaN pixels too, declared or not, as read_block has it
-                    valid &= read_block(src, left, top, window.width, window.height,
-                                        indexes, check_nodata)[1]
-                elif check_nodata:
-                    valid &= src.dataset_mask(window=window) > 0
+                if check_nodata:  # the image's own nodata, as read_block has it
+                    valid &= valid_pixels(src, window, indexes)
                 yield window, values, valid
     finally:
         temp.unlink(missing_ok=True)

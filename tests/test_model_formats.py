@@ -1062,6 +1062,49 @@ def test_a_mask_band_is_nodata_on_the_model_grid_as_alpha_is(tmp_path, run_cli, 
     np.testing.assert_allclose(outputs["mask"], outputs["alpha"], atol=1e-6)
 
 
+@pytest.mark.parametrize("resolution", ["1", "0.25"])  # averaged down, interpolated up
+@pytest.mark.parametrize("kind", ["chosen", "one_float"])
+def test_chosen_bands_nodata_is_nodata_on_the_model_grid(tmp_path, run_cli, make_raster,
+                                                        resolution, kind):
+    """Resampled to the model's resolution, nodata follows the per-file rule: where every
+    --bands chosen band is nodata (band 1 valid: it was warped into values, 0.665 on
+    rgbn_u16) or one float band is at its own nodata value, the output is NaN, and the cells
+    beside it are not mixed with it: as the image with only those bands, all nodata there."""
+    path = logits_model(tmp_path / "m.onnx")
+    hole = np.zeros((96, 128), bool)
+    hole[33:47, 49:63] = True  # across model cells at 1 m
+    if kind == "chosen":
+        pixels = np.random.default_rng(4).integers(1, 4000, (4, 96, 128)).astype(np.uint16)
+        pixels[1:, hole] = 0
+        image = make_raster("img.tif", pixels, nodata=0)
+        alone = make_raster("alone.tif", pixels[[3, 2, 1]], nodata=0)
+        args, chosen = ["--scale", "0.00025"], ["--bands", "4,3,2"]
+    else:
+        pixels = np.random.default_rng(4).normal(0, 1, (3, 96, 128)).astype(np.float32)
+        pixels[0, hole] = -9999
+        image = make_raster("img.tif", pixels, nodata=-9999)
+        every = pixels.copy()
+        every[:, hole] = -9999
+        alone = make_raster("alone.tif", every, nodata=-9999)
+        args, chosen = ["--scale", "1"], []
+    outputs = []
+    for tif, bands in ((image, chosen), (alone, [])):
+        result = run_cli("predict", path, tif, "-o", tmp_path / f"p_{tif.name}", *args, *bands,
+                         "--model-resolution", resolution, "--tile-size", "32")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / f"p_{tif.name}") as out:
+            outputs.append(out.read(1))
+    np.testing.assert_array_equal(np.isnan(outputs[1]), hole)
+    np.testing.assert_array_equal(np.isnan(outputs[0]), hole)
+    if kind == "one_float":  # its bands 2-3 hold values in the hole, mixed into the ring
+        got, expected = outputs[0][~hole], outputs[1][~hole]
+        assert expected.min() <= got.min() and got.max() <= expected.max()  # no -9999 mixed
+        ring = np.zeros_like(hole)
+        ring[31:49, 47:65] = True
+        outputs = [np.where(ring, 0, o) for o in outputs]
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+
+
 def test_zero_division_on_nodata_pixels_is_not_an_error(tmp_path, make_raster, image):
     """A vegetation index (2G - R - B) / (2G + R + B), as Deepness's own test regressor: its
     0/0 on the zeroed nodata pixels is never written, so the model stays usable."""
