@@ -280,3 +280,13 @@ def test_threshold_of_sigmoid_class_output_is_applied_and_tagged(run_cli, make_r
             written[t] = c.read(1)
         np.testing.assert_array_equal(written[t][clear], expected[clear])
     assert (written[0.9] == 0).sum() > (written[0.5] == 0).sum() > 0  # applied: more background
+
+
+def test_help_states_the_nodata_rule_of_every_path(run_cli):
+    """--help says a float band NaN or at its own nodata value makes a pixel nodata, as
+    read_block has it on every path (plain, --mosaic, --model-resolution)."""
+    result = run_cli("predict", "--help")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert ("is nodata by its value, mask or alpha, or where one float band is NaN or at its "
+            "own nodata value; with --mosaic and --model-resolution too") in text

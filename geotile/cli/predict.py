@@ -149,7 +149,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     ids with a colour table and category names. Nodata input
     pixels are nodata in the output: where every band fed to the model (with
     --bands, those chosen) is nodata by its value, mask or alpha, or where
-    one is NaN. Input layout (NCHW/NHWC), tile size,
+    one float band is NaN or at its own nodata value; with --mosaic and
+    --model-resolution too. Input layout (NCHW/NHWC), tile size,
     class names and normalisation are read from the model and its metadata;
     options override them. Several IMAGEs share one model session.
 
