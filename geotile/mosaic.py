@@ -26,9 +26,6 @@ from geotile.stage_clock import StageClock
 if TYPE_CHECKING:
     from rasterio.windows import Window
 
-_TOLERANCE = 1e-6  # of a pixel: origins closer than this to whole pixels are on the grid
-
-
 @dataclass(frozen=True)
 class MosaicTile:
     path: Path
@@ -116,6 +113,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     and the gdalwarp fix (``alternative``: the other way out). ``same_bands``: the tiles
     must also have the same band count and data type (their pixels are read as one);
     ``disjoint``: no two may overlap (each pixel is one tile's)."""
+    from geotile.grid import grid_offset
     from geotile.input_files import path_list
 
     paths = path_list(paths)
@@ -143,8 +141,9 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                 raise InputError(f"{path}: pixel size {transform.a:g} x {transform.e:g} "
                                  f"differs from {ref_path.name}'s ({ref.a:g} x {ref.e:g}); "
                                  f"{fix}")
-            col, row = ~ref * (transform.c, transform.f)
-            if abs(col - round(col)) > _TOLERANCE or abs(row - round(row)) > _TOLERANCE:
+            place = grid_offset(ref, transform)  # whole pixels, as vectorize places tiles
+            if place is None:
+                col, row = ~ref * (transform.c, transform.f)
                 raise InputError(f"{path}: not aligned with {ref_path.name}'s grid: its "
                                  "origin is not a whole number of pixels from it "
                                  f"({col:.3f}, {row:.3f} px); {fix}")
@@ -161,7 +160,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                                  f"{ref_dtype}; a mosaic's tiles are read and normalised as "
                                  f"one: convert them to one type (gdal_translate -ot), "
                                  f"{alternative}.")
-            placed.append((path, round(col), round(row), src.width, src.height))
+            placed.append((path, *place, src.width, src.height))
     if not placed:
         raise InputError("--mosaic needs at least one image.")
     if disjoint:

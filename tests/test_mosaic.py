@@ -302,3 +302,37 @@ def test_mosaic_nodata_is_the_per_file_rule(tmp_path, name, pixels, profile, ban
         assert np.isnan(alone).sum() == 25  # the block's quarter in this tile
         np.testing.assert_array_equal(np.isnan(together), np.isnan(alone))
         np.testing.assert_allclose(together, alone, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(("shift", "placed"), [(0.0, True), (0.05, False)])
+def test_degree_tiles_from_world_files_are_one_grid(tmp_path, shift, placed):
+    """EPSG:4326 tiles whose pixel size and origins went through a world file (10 decimals)
+    lie 0.002 px off whole pixels (77 px x the rounding of 1.3e-6 deg): one grid, placed by
+    whole pixels from the first tile, for --mosaic and --merge; a tile 0.05 px off is not."""
+    from affine import Affine
+
+    from geotile.merge import check_grid
+
+    a, e = round(1.34745678e-6, 10), round(-1.0312345678e-6, 10)
+    x0, y0 = 12.4912345678901, 41.8912345678901
+    paths = []
+    for top, height in ((0, 50), (50, 70)):
+        for left, width in ((0, 77), (77, 123)):
+            x = x0 + (left + (shift if left else 0)) * 1.34745678e-6
+            y = y0 + top * -1.0312345678e-6
+            transform = Affine(a, 0, round(x + a / 2, 10) - a / 2, 0, e,
+                               round(y + e / 2, 10) - e / 2)
+            path = tmp_path / f"t{top}_{left}.tif"
+            with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=3,
+                               dtype="uint8", crs="EPSG:4326", transform=transform) as dst:
+                dst.write(np.full((3, height, width), 7, np.uint8))
+            paths.append(path)
+    if not placed:
+        with pytest.raises(InputError, match=r"t0_77\.tif: not aligned"):
+            open_mosaic(paths)
+        return
+    for mosaic in (open_mosaic(paths), check_grid(paths)):
+        assert (mosaic.width, mosaic.height) == (200, 120)
+        assert [(t.col, t.row) for t in mosaic.tiles] == [(0, 0), (77, 0), (0, 50), (77, 50)]
+        with rasterio.open(paths[0]) as src:
+            assert mosaic.transform == src.transform
