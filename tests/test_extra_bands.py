@@ -188,12 +188,8 @@ def test_tile_stacks_extra_bands(rgb, make_raster, tmp_path, run_cli):
     assert result.exit_code == 0, result.output
     with rasterio.open(rgb) as src:
         pixels = src.read()
-    with (tmp_path / "out" / "index.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert rows
-    for row in rows:
-        x, y = int(row["x_off"]), int(row["y_off"])
-        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+    for x, y, path in _patches(tmp_path / "out"):
+        with rasterio.open(path) as patch:
             assert patch.count == 4 and patch.dtypes[0] == "float32"
             data = patch.read()
         np.testing.assert_array_equal(data[:3], pixels[:, y : y + 64, x : x + 64])
@@ -366,12 +362,8 @@ def test_tile_keeps_a_float_band_of_a_mixed_stack(stack, tmp_path, run_cli):
     assert result.exit_code == 0, result.output
     with rasterio.open(rgb) as src, rasterio.open(dsm) as heights:
         pixels = np.concatenate([src.read().astype(np.float32), heights.read()])
-    with (tmp_path / "out" / "index.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert rows
-    for row in rows:
-        x, y = int(row["x_off"]), int(row["y_off"])
-        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+    for x, y, path in _patches(tmp_path / "out"):
+        with rasterio.open(path) as patch:
             assert patch.dtypes == ("float32",) * 4 and patch.nodata is None
             np.testing.assert_array_equal(patch.read(), pixels[:, y:y + 64, x:x + 64])
             valid = patch.dataset_mask() > 0
@@ -392,3 +384,11 @@ def test_a_mixed_stack_is_refused_where_it_cannot_work(stack, tmp_path, run_cli)
     result = run_cli("vectorize", vrt, "-o", tmp_path / "v.gpkg")
     assert_one_line_error(result, f"{vrt}:", "bands of different types (uint8, float32)")
     assert not (tmp_path / "v.gpkg").exists()
+
+
+def _patches(out):
+    """(column, row, path) of each image patch listed in ``out``/index.csv (some)."""
+    with (out / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    return [(int(r["x_off"]), int(r["y_off"]), out / r["image"]) for r in rows]
