@@ -1089,12 +1089,16 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     undeclared_nan = {"src_nodata": float("nan")} if floating and src.nodata is None else {}
     # a mask band marks model cells without a valid pixel only in an added alpha band (else
     # they are valid zeros, interpolated into the valid pixels beside them), as alpha does;
-    # each band's nodata value is its own (UNIFIED_SRC_NODATA=NO): the chosen bands' nodata
-    # stays nodata where an unchosen band has data, as read_block has it
+    # with float bands or some bands chosen, each band's nodata value is its own
+    # (UNIFIED_SRC_NODATA=NO: the chosen bands' nodata stays nodata where an unchosen band
+    # has data); else a pixel is nodata where all bands are, and a band's lone 0 of an
+    # integer image is a value, as read_block has it
+    own = floating or sorted(set(indexes)) != list(range(1, src.count + 1))
     try:
         with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
                        resampling=Resampling.average if down else Resampling.bilinear,
-                       add_alpha=masked_by_mask_band(src), UNIFIED_SRC_NODATA="NO",
+                       add_alpha=masked_by_mask_band(src),
+                       **({"UNIFIED_SRC_NODATA": "NO"} if own else {}),
                        **undeclared_nan) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1]) as extra:
             # the VRT holds the bands in one type: each is scaled for its own
