@@ -1001,3 +1001,32 @@ def test_geopackage_of_curved_geometries_is_read_as_gdal_linearises_it(tmp_path,
     [got] = masks_of([tmp_path / "m.tif"])
     np.testing.assert_array_equal(got, expected[0])
     assert abs(summary["positive_pixels"] - np.pi * radius**2) < 10  # a disc of 1 m pixels
+
+
+def test_tile_maps_class_ids_with_class_map_as_make_masks(run_cli, tmp_path):
+    """Class ids 0 and 7 (datasets numbering from 0): tile refuses 0 naming --class-map,
+    and takes --class-map as make-masks does (0 -> 1, 7 -> 2)."""
+    image = tile(tmp_path, "scene.tif", 0, 0, size=100)
+    labels = tmp_path / "ids.gpkg"
+    gpd.GeoDataFrame({"cid": [0, 7]}, geometry=[shapely.box(X0 + 10, Y0 - 20, X0 + 30, Y0 - 10),
+                                                shapely.box(X0 + 50, Y0 - 90, X0 + 60, Y0 - 50)],
+                     crs=UTM_CRS).to_file(labels)
+    args = ("tile", image, "--labels", labels, "--class-field", "cid", "--annotations", "coco",
+            "--size", 100)
+    result = run_cli(*args, "-o", tmp_path / "refused")
+    assert_one_line_error(result, "ids.gpkg", "class id 0", "--class-map")
+    assert not (tmp_path / "refused").exists()
+    mapping = tmp_path / "classes.json"
+    mapping.write_text('{"0": 1, "7": 2}')
+    result = run_cli(*args, "--class-map", mapping, "-o", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    coco = json.loads((tmp_path / "o" / "annotations.json").read_text())
+    assert {c["id"]: c["name"] for c in coco["categories"]} == {1: "0", 2: "7"}
+    assert sorted((a["category_id"], a["area"]) for a in coco["annotations"]) == \
+        [(1, 200.0), (2, 400.0)]
+    result = run_cli("tile", image, "--labels", labels, "--class-map", mapping, "--size", 100,
+                     "-o", tmp_path / "nofield")
+    assert_one_line_error(result, "--class-map", "--class-field", code=2)
+    result = run_cli("tile", image, "--class-field", "cid", "--class-map", mapping, "--size",
+                     100, "-o", tmp_path / "nolabels")
+    assert_one_line_error(result, "--class-map", "--labels", code=2)

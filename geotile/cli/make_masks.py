@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from geotile.cli.options import (
     INPUT_PATH,
     FloatRange,
-    HomePath,
     check_merge,
     check_resume,
+    class_map_opt,
     cluster_opts,
     creation_options_opt,
     home_callback,
@@ -45,12 +43,10 @@ def _line_options(command):
 @click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Mask .tif for one IMAGE; a folder receiving <stem>.tif for several.")
 @click.option("--class-field", metavar="FIELD", help="Attribute holding the class (name or id).")
-@click.option(
-    "--class-map",
-    type=HomePath(exists=True, dir_okay=False, path_type=Path),
-    help='JSON file {"building": 1, ...} mapping class names to ids 1..254 (with a label '
+@class_map_opt(
+    'JSON file {"building": 1, ...} mapping class names to ids 1..254 (with a label '
     "raster of class indices: the names of its ids, over names the raster carries; it may "
-    'name id 0, {"water": 0}, else 0 keeps the raster\'s own name, or is background).',
+    'name id 0, {"water": 0}, else 0 keeps the raster\'s own name, or is background).'
 )
 @click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")
 @click.option(

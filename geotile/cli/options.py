@@ -6,6 +6,7 @@ Who uses what:
 - threshold_opt: predict (class output), vectorize (probability input)
 - json_opt: evaluate (and any command printing a summary)
 - labels_crs_opt: make-masks, evaluate, tile (--labels)
+- class_map_opt: make-masks, tile (--labels)
 - merge_opt, check_merge, write_merge: predict, make-masks (--merge)
 """
 
@@ -93,6 +94,12 @@ labels_crs_opt = click.option(
     help="CRS of the labels' coordinates when the file declares none or a wrong one "
     "(e.g. EPSG:32616).",
 )
+
+
+def class_map_opt(help_text: str):
+    """--class-map FILE.json: class names (or ids) of --class-field to ids 1..254."""
+    return click.option("--class-map", type=HomePath(exists=True, dir_okay=False,
+                                                     path_type=Path), help=help_text)
 
 
 def expand_home(value):

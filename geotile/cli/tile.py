@@ -8,6 +8,7 @@ from geotile.cli.options import (
     INPUT_PATH,
     FloatRange,
     check_resume,
+    class_map_opt,
     creation_options_opt,
     extra_bands_opts,
     home_callback,
@@ -79,6 +80,9 @@ def _parse_split(ctx, param, value):
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
               help="With --labels: attribute holding the class (name or id).")
+@class_map_opt('With --labels and --class-field: JSON file {"building": 1, ...} mapping the '
+               'field\'s classes (names or ids, {"0": 1, "7": 2}) to ids 1..254, as make-masks '
+               "takes it.")
 @labels_crs_opt
 @click.option("--resume", is_flag=True,
               help="Continue a run that was killed: images it finished are not cut again "
@@ -90,7 +94,7 @@ def _parse_split(ctx, param, value):
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
          seed, extra_bands, extra_resampling, overwrite, resume, creation_options, as_json,
-         labels, annotations, min_area, class_field, palette, labels_crs):
+         labels, annotations, min_area, class_field, class_map, palette, labels_crs):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -149,11 +153,16 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
         raise click.UsageError("--annotations needs --labels")
     if labels_crs is not None and labels is None:
         raise click.UsageError("--labels-crs needs --labels (the CRS of their coordinates)")
+    if class_map is not None and (labels is None or class_field is None):
+        raise click.UsageError("--class-map needs --labels and --class-field (the field "
+                               "whose classes it maps)")
     annotate = None
     if labels is not None:
         from geotile.annotations import AnnotationOptions
+        from geotile.labels import read_class_map
 
-        annotate = AnnotationOptions(labels, annotations, min_area, class_field,
+        mapping = read_class_map(class_map) if class_map is not None else None
+        annotate = AnnotationOptions(labels, annotations, min_area, class_field, mapping,
                                      labels_crs=labels_crs)
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"],
