@@ -81,30 +81,67 @@ class AnnotationOptions:
                              "(`geotile vectorize MASK -o labels.gpkg` makes them).")
 
 
-def write_patch_labels(folder: Path, images: Sequence[Path], options: AnnotationOptions) -> int:
+@dataclass(frozen=True)
+class PatchLabels:
+    """Labels read for a tile run and checked on its images (:func:`read_patch_labels`)."""
+
+    labels: object
+    #: the labels classed and reprojected per image CRS (its WKT; None: pixel coordinates)
+    prepared: dict
+
+
+def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> PatchLabels:
+    """Read the labels near ``images`` and check them on each image (layer, CRS, classes):
+    done before any patch is cut, so bad labels stop the run at its start."""
+    from geotile.labels import image_regions, read_labels
+    from geotile.masks import prepare_labels
+    from geotile.no_georef import labels_not_placed, map_crs, placed_nowhere
+    from geotile.raster import input_path, open_raster
+
+    labels = read_labels(options.labels, options.labels_crs, layer=options.layer,
+                         images=list(images), regions=image_regions(images),
+                         class_field=options.class_field)
+    prepared: dict = {}
+    for image in map(input_path, images):
+        with open_raster(image) as src:  # opened quietly: tile warns of no georeference
+            if labels.crs is not None and placed_nowhere(src):
+                raise InputError(labels_not_placed(image, options.labels, labels.crs))
+            crs = map_crs(src)  # pixel coordinates where nothing places it in its CRS
+            if labels.crs is not None and crs is None:
+                raise InputError(f"{image}: the raster has no map coordinates, so the labels "
+                                 f"in {options.labels} ({labels.crs.to_string()}) cannot be "
+                                 "placed on it. Georeference it, or give labels in its pixel "
+                                 "coordinates without a CRS.")
+        key = crs.to_wkt() if crs else None
+        if key not in prepared:
+            prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
+                                           options.class_map, lines_fix=LINES_FIX)
+    return PatchLabels(labels, prepared)
+
+
+def write_patch_labels(folder: Path, images: Sequence[Path], options: AnnotationOptions,
+                       read: PatchLabels | None = None) -> int:
     """Write the labels of every patch listed in ``folder``/index.csv (patches of
-    ``images``); returns the number of instances written."""
+    ``images``; ``read``: their labels from :func:`read_patch_labels`, else read here);
+    returns the number of instances written."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
     from geotile.label_set import grid_envelope, select_bounds
-    from geotile.labels import image_regions, read_labels
-    from geotile.masks import own_rows, prepare_labels, say_no_labels_on
-    from geotile.no_georef import labels_not_placed, map_crs, placed_nowhere, quiet_rasterio
+    from geotile.masks import own_rows, say_no_labels_on
+    from geotile.no_georef import map_crs, quiet_rasterio
     from geotile.raster import input_path, may_hold_nodata, open_raster, valid_pixels
     from geotile.spacenet import is_spacenet_csv
 
     folder = Path(folder)
     with (folder / "index.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    labels = read_labels(options.labels, options.labels_crs, layer=options.layer,
-                         images=list(images), regions=image_regions(images),
-                         class_field=options.class_field)
+    read = read or read_patch_labels(images, options)
+    labels, prepared = read.labels, read.prepared
     (folder / "labels").mkdir(exist_ok=True)
     # as written: a Path would make /vsizip//tmp/x.zip/a.tif /vsizip/tmp/x.zip/a.tif
     by_source = {input_path(image).name: input_path(image) for image in images}
     coco_images, coco_annotations, categories = [], [], {}
-    prepared: dict = {}
     seen: set = set()
     own: dict = {}  # a SpaceNet CSV's rows per image: its truth is per ImageId
     spacenet_rows = is_spacenet_csv(options.labels)
@@ -122,19 +159,8 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                 src, src_path = opened.enter_context(open_raster(image)), image
                 # pixel coordinates where nothing places the raster in the CRS it names
                 crs, transform, shape = map_crs(src), src.transform, (src.width, src.height)
-                if labels.crs is not None and placed_nowhere(src):
-                    raise InputError(labels_not_placed(image, options.labels, labels.crs))
-                if labels.crs is not None and crs is None:
-                    raise InputError(f"{image}: the raster has no map coordinates, so the labels "
-                                     f"in {options.labels} ({labels.crs.to_string()}) cannot be "
-                                     "placed on it. Georeference it, or give labels in its pixel "
-                                     "coordinates without a CRS.")
                 gaps = may_hold_nodata(src)
-            key = crs.to_wkt() if crs else None
-            if key not in prepared:
-                prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
-                                               options.class_map, lines_fix=LINES_FIX)
-            frame, names = prepared[key]
+            frame, names = prepared[crs.to_wkt() if crs else None]
             if spacenet_rows:
                 if image not in own:
                     own[image] = own_rows(frame, labels, image)

@@ -778,6 +778,11 @@ def tile_rasters(
         if not overwrite and _holds_geotile_output(Path(outdir)):
             _check_resumable(Path(outdir), run_key)
             overwrite = True
+    patch_labels = None
+    if annotations is not None:  # read and checked before any patch is cut
+        from geotile.annotations import read_patch_labels
+
+        patch_labels = read_patch_labels(images, annotations)
     plan = None
     if options.split is not None:
         kept = None  # the proportions are those of the patches filtering keeps
@@ -817,7 +822,7 @@ def tile_rasters(
             if annotations is not None:  # per-patch labels, published with the patches
                 from geotile.annotations import write_patch_labels
 
-                write_patch_labels(tmp, images, annotations)
+                write_patch_labels(tmp, images, annotations, patch_labels)
             counts = {k: v for k, v in summary.to_dict().items() if k != "outdir"}
             about.update(complete=run_digest, run=run_key, summary=counts)
     except BaseException:

@@ -1030,3 +1030,33 @@ def test_tile_maps_class_ids_with_class_map_as_make_masks(run_cli, tmp_path):
     result = run_cli("tile", image, "--class-field", "cid", "--class-map", mapping, "--size",
                      100, "-o", tmp_path / "nolabels")
     assert_one_line_error(result, "--class-map", "--labels", code=2)
+
+
+def test_tile_reads_one_layer_of_a_geopackage_with_layer_before_cutting(run_cli, tmp_path,
+                                                                        monkeypatch):
+    """A GeoPackage of two polygon layers (buildings, fields): tile refuses it naming
+    --layer before any patch is cut, and takes --layer as make-masks does."""
+    import geotile.tiling as tiling
+
+    image = tile(tmp_path, "scene.tif", 0, 0, size=100)
+    labels = tmp_path / "project.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 10, Y0 - 20, X0 + 30, Y0 - 10)],
+                     crs=UTM_CRS).to_file(labels, layer="buildings")
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 40, Y0 - 90, X0 + 90, Y0 - 40)],
+                     crs=UTM_CRS).to_file(labels, layer="fields")
+    cut = []
+    part = tiling._tile_part
+    monkeypatch.setattr(tiling, "_tile_part", lambda *a, **k: cut.append(a[0]) or part(*a, **k))
+    args = ("tile", image, "--labels", labels, "--annotations", "coco", "--size", 50)
+    result = run_cli(*args, "-o", tmp_path / "refused")
+    assert_one_line_error(result, "project.gpkg", "buildings, fields", "--layer NAME")
+    assert cut == [] and not (tmp_path / "refused").exists()
+    for layer, area in (("buildings", 200.0), ("fields", 2500.0)):
+        result = run_cli(*args, "--layer", layer, "-o", tmp_path / layer)
+        assert result.exit_code == 0, result.output
+        coco = json.loads((tmp_path / layer / "annotations.json").read_text())
+        assert sum(a["area"] for a in coco["annotations"]) == area
+    result = run_cli(*args, "--layer", "roads", "-o", tmp_path / "roads")
+    assert_one_line_error(result, "project.gpkg", "no layer 'roads'", "buildings, fields")
+    result = run_cli("tile", image, "--layer", "fields", "-o", tmp_path / "nolabels")
+    assert_one_line_error(result, "--layer", "--labels", code=2)

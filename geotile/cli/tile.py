@@ -83,6 +83,8 @@ def _parse_split(ctx, param, value):
 @class_map_opt('With --labels and --class-field: JSON file {"building": 1, ...} mapping the '
                'field\'s classes (names or ids, {"0": 1, "7": 2}) to ids 1..254, as make-masks '
                "takes it.")
+@click.option("--layer", metavar="NAME",
+              help="With --labels: layer to read when the file has several (GeoPackage...).")
 @labels_crs_opt
 @click.option("--resume", is_flag=True,
               help="Continue a run that was killed: images it finished are not cut again "
@@ -94,7 +96,7 @@ def _parse_split(ctx, param, value):
 @click.pass_context
 def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_nodata, split,
          seed, extra_bands, extra_resampling, overwrite, resume, creation_options, as_json,
-         labels, annotations, min_area, class_field, class_map, palette, labels_crs):
+         labels, annotations, min_area, class_field, class_map, layer, palette, labels_crs):
     """Cut IMAGEs (and their --masks) into patches for training.
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
@@ -153,6 +155,8 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
         raise click.UsageError("--annotations needs --labels")
     if labels_crs is not None and labels is None:
         raise click.UsageError("--labels-crs needs --labels (the CRS of their coordinates)")
+    if layer is not None and labels is None:
+        raise click.UsageError("--layer needs --labels (it names a layer of their file)")
     if class_map is not None and (labels is None or class_field is None):
         raise click.UsageError("--class-map needs --labels and --class-field (the field "
                                "whose classes it maps)")
@@ -163,7 +167,7 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
 
         mapping = read_class_map(class_map) if class_map is not None else None
         annotate = AnnotationOptions(labels, annotations, min_area, class_field, mapping,
-                                     labels_crs=labels_crs)
+                                     labels_crs=labels_crs, layer=layer)
     summary = tile_rasters(images, list(masks) or None, output, options=options,
                            overwrite=overwrite, progress=ctx.obj["progress"],
                            annotations=annotate, extra_bands=list(extra_bands) or None,
