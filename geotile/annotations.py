@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import itertools
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,7 @@ LINES_FIX = ("tile annotates polygons only: buffer the lines first, in a CRS in 
              "`geotile make-masks LABELS IMAGE --line-width M` and tile the masks (--masks).")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class AnnotationOptions:
     """Where the labels come from and which annotations to write."""
 
@@ -80,8 +80,15 @@ class AnnotationOptions:
                              "mask raster as --masks; COCO/YOLO annotations need polygons "
                              "(`geotile vectorize MASK -o labels.gpkg` makes them).")
 
+    def settings(self) -> dict:
+        """The options as --resume compares them: the labels file by its absolute path, as
+        the images (not as typed: relative, absolute, from another folder)."""
+        from geotile.resume import identity
 
-@dataclass(frozen=True)
+        return {**dataclasses.asdict(self), "labels": identity(self.labels)[0]}
+
+
+@dataclasses.dataclass(frozen=True)
 class PatchLabels:
     """Labels read for a tile run and checked on its images (:func:`read_patch_labels`)."""
 

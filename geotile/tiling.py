@@ -768,9 +768,10 @@ def tile_rasters(
             GeotileWarning, stacklevel=2)
     summary = TileSummary(Path(outdir))
     digests = _part_digests(images, masks, extras, options, masks_from, zeros_binary)
-    run_digest = resume_digest("tile", {"parts": digests, "annotations": repr(annotations)},
+    labelled = annotations.settings() if annotations is not None else None
+    run_digest = resume_digest("tile", {"parts": digests, "annotations": labelled},
                                [annotations.labels] if annotations is not None else [])
-    run_key = _run_key(images, masks, extras, options, masks_from, annotations)
+    run_key = _run_key(images, masks, extras, options, masks_from, labelled)
     if resume:  # a finished run: nothing to read
         finished = _finished_run(Path(outdir), run_digest)
         if finished is not None:
@@ -961,13 +962,14 @@ def _holds_geotile_output(outdir: Path) -> bool:
 
 def _run_key(images, masks, extras, options: TileOptions, masks_from, annotations) -> str:
     """The options and the input files' paths of a run (not their contents, geotile's version
-    or the patch format): an output of the same key is one --resume may cut again."""
+    or the patch format): an output of the same key is one --resume may cut again.
+    ``annotations``: :meth:`geotile.annotations.AnnotationOptions.settings`, or None."""
     from geotile.resume import settings_key
 
     if masks_from is not None:
         masks = [*masks_from[0], repr(masks_from[1])]
     return settings_key("tile", {
-        "options": dataclasses.asdict(options), "annotations": repr(annotations),
+        "options": dataclasses.asdict(options), "annotations": annotations,
         "files": [[resume_identity(p)[0] for p in group or []]
                   for group in (images, masks, extras)]})
 

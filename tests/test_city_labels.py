@@ -1060,3 +1060,32 @@ def test_tile_reads_one_layer_of_a_geopackage_with_layer_before_cutting(run_cli,
     assert_one_line_error(result, "project.gpkg", "no layer 'roads'", "buildings, fields")
     result = run_cli("tile", image, "--layer", "fields", "-o", tmp_path / "nolabels")
     assert_one_line_error(result, "--layer", "--labels", code=2)
+
+
+def test_tile_resume_compares_the_labels_file_not_its_spelling(run_cli, tmp_path, monkeypatch):
+    """--resume with --labels given relative, absolute or from another folder: the same
+    file, so a complete output is left as it is (and one whose labels changed is redone),
+    not refused as the output of other inputs."""
+    image = tile(tmp_path, "scene.tif", 0, 0, size=100)
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 10, Y0 - 20, X0 + 30, Y0 - 10)],
+                     crs=UTM_CRS).to_file(labels)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    options = ("--annotations", "coco", "--size", 50, "--resume")
+    result = run_cli("tile", "scene.tif", "--labels", "labels.geojson", *options, "-o", "out")
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "out" / "annotations.json").stat().st_mtime_ns
+    result = run_cli("tile", image, "--labels", labels, *options, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path / "sub")
+    result = run_cli("tile", "../scene.tif", "--labels", "../labels.geojson", *options,
+                     "-o", "../out")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "annotations.json").stat().st_mtime_ns == written
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 10, Y0 - 40, X0 + 30, Y0 - 10)],
+                     crs=UTM_CRS).to_file(labels, mode="w")
+    result = run_cli("tile", image, "--labels", labels, *options, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    coco = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    assert [a["area"] for a in coco["annotations"]] == [600.0]
