@@ -102,7 +102,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> Pat
     done before any patch is cut, so bad labels stop the run at its start."""
     from geotile.labels import image_regions, read_labels
     from geotile.masks import prepare_labels
-    from geotile.no_georef import labels_not_placed, map_crs, placed_nowhere
+    from geotile.no_georef import labels_refusal, map_crs
     from geotile.raster import input_path, open_raster
 
     labels = read_labels(options.labels, options.labels_crs, layer=options.layer,
@@ -111,14 +111,10 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> Pat
     prepared: dict = {}
     for image in map(input_path, images):
         with open_raster(image) as src:  # opened quietly: tile warns of no georeference
-            if labels.crs is not None and placed_nowhere(src):
-                raise InputError(labels_not_placed(image, options.labels, labels.crs))
+            refusal = labels_refusal(src, image, options.labels, labels.crs)
+            if refusal:
+                raise InputError(refusal)
             crs = map_crs(src)  # pixel coordinates where nothing places it in its CRS
-            if labels.crs is not None and crs is None:
-                raise InputError(f"{image}: the raster has no map coordinates, so the labels "
-                                 f"in {options.labels} ({labels.crs.to_string()}) cannot be "
-                                 "placed on it. Georeference it, or give labels in its pixel "
-                                 "coordinates without a CRS.")
         key = crs.to_wkt() if crs else None
         if key not in prepared:
             prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,

@@ -666,25 +666,11 @@ def _mask_one_image(
 
     with open_raster(image_path) as src:
         check_pixels_readable(src)
-        from geotile.no_georef import (
-            labels_not_placed,
-            map_crs,
-            placed_nowhere,
-            sensor_georeferencing,
-        )
+        from geotile.no_georef import labels_refusal, map_crs
 
-        if (src.crs is None or placed_nowhere(src)) and labels.crs is not None:
-            sensor = sensor_georeferencing(src)
-            raise InputError(
-                f"{image_path}: the raster is georeferenced by {sensor} only (not "
-                f"orthorectified), so the labels in {labels_path} cannot be burnt on its grid. "
-                "Orthorectify it first (gdalwarp -t_srs EPSG:xxxx)." if sensor else
-                labels_not_placed(image_path, labels_path, labels.crs) if placed_nowhere(src)
-                else
-                f"{image_path}: the raster has no CRS, so the labels in {labels_path} "
-                f"({labels.crs.to_string()}) cannot be placed on it. Assign one with "
-                "`gdal_edit.py -a_srs EPSG:xxxx`."
-            )
+        refusal = labels_refusal(src, image_path, labels_path, labels.crs)
+        if refusal:
+            raise InputError(refusal)
         crs = map_crs(src)  # none where nothing places it in its CRS: pixel coordinates
         key = crs.to_wkt() if crs else None
         if key not in by_crs:  # reproject once per distinct CRS, not per image

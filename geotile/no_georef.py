@@ -42,15 +42,42 @@ def map_crs(src):
     return None if placed_nowhere(src) else src.crs
 
 
+#: how to give labels on a raster that nothing places on the map
+PIXEL_LABELS = ("give labels in its pixel coordinates (x right, y down) in a GeoPackage or "
+                "Shapefile that declares no CRS, without --labels-crs: GeoJSON coordinates "
+                "are always longitude/latitude (RFC 7946).")
+
+
 def labels_not_placed(image, labels_path, labels_crs) -> str:
     """The one-line refusal of labels with a CRS (``labels_crs``) on ``image``, a raster that
     names a CRS but has no geotransform: both fixes it names work (such a raster takes labels
     in its pixel coordinates, as a plain photo does)."""
     return (f"{image}: the raster names a CRS but has no geotransform, so the labels in "
             f"{labels_path} ({labels_crs.to_string()}) cannot be placed on it. Georeference "
-            "it (gdal_translate -a_ullr or -a_gt), or give labels in its pixel coordinates "
-            "(x right, y down) in a file that declares no CRS (GeoPackage or Shapefile; "
-            "GeoJSON is lon/lat), without --labels-crs.")
+            f"it (gdal_translate -a_ullr or -a_gt), or {PIXEL_LABELS}")
+
+
+def labels_refusal(src, image, labels_path, labels_crs) -> str | None:
+    """The one-line refusal of labels with a CRS (``labels_crs``) on ``src`` (``image``)
+    when nothing places the raster in a CRS (None when they can be placed), with fixes that
+    work: orthorectify (GCPs/RPCs), georeference or pixel labels (none), assign a CRS."""
+    if labels_crs is None or map_crs(src) is not None:
+        return None
+    sensor = sensor_georeferencing(src)
+    if sensor:
+        return (f"{image}: the raster is georeferenced by {sensor} only (not orthorectified), "
+                f"so the labels in {labels_path} cannot be placed on its grid. Orthorectify it "
+                "first (gdalwarp -t_srs EPSG:xxxx).")
+    if placed_nowhere(src):
+        return labels_not_placed(image, labels_path, labels_crs)
+    if not src.transform.is_identity:
+        return (f"{image}: the raster has no CRS, so the labels in {labels_path} "
+                f"({labels_crs.to_string()}) cannot be placed on it. Assign one with "
+                "`gdal_edit.py -a_srs EPSG:xxxx`.")
+    return (f"{image}: the raster has no georeferencing (no CRS, no geotransform), so the "
+            f"labels in {labels_path} ({labels_crs.to_string()}) cannot be placed on it. "
+            "Georeference it (gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY), or "
+            + PIXEL_LABELS)
 
 
 def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:

@@ -1089,3 +1089,38 @@ def test_tile_resume_compares_the_labels_file_not_its_spelling(run_cli, tmp_path
     assert result.exit_code == 0, result.output
     coco = json.loads((tmp_path / "out" / "annotations.json").read_text())
     assert [a["area"] for a in coco["annotations"]] == [600.0]
+
+
+def test_geojson_pixel_labels_on_a_plain_photo_are_refused_naming_a_working_fix(
+        run_cli, tmp_path, monkeypatch):
+    """A photo without georeferencing and labels in its pixel coordinates written as GeoJSON
+    (no crs member, so lon/lat by RFC 7946): tile refuses before any patch is cut and,
+    as make-masks, says GeoJSON is lon/lat and which files hold pixel coordinates."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    import geotile.tiling as tiling
+
+    image = tmp_path / "photo.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(image, "w", driver="PNG", width=500, height=400, count=1,
+                           dtype="uint8") as dst:
+            dst.write(np.full((1, 400, 500), 9, np.uint8))
+    labels = tmp_path / "pixels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": json.loads(shapely.to_geojson(
+            shapely.box(100, 100, 300, 150)))}]}))
+    cut = []
+    part = tiling._tile_part
+    monkeypatch.setattr(tiling, "_tile_part", lambda *a, **k: cut.append(a[0]) or part(*a, **k))
+    for command, args in (("tile", (image, "--labels", labels, "--annotations", "coco",
+                                    "--size", 128, "--format", "png", "-o", tmp_path / "o")),
+                          ("make-masks", (labels, image, "-o", tmp_path / "m.tif"))):
+        result = run_cli(command, *args)
+        assert_one_line_error(result, "photo.png", "pixels.geojson", "no georeferencing",
+                              "GeoJSON coordinates are always longitude/latitude (RFC 7946)",
+                              "GeoPackage or Shapefile that declares no CRS",
+                              "gdal_translate -a_srs")
+    assert cut == [] and not (tmp_path / "o").exists() and not (tmp_path / "m.tif").exists()
