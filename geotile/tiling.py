@@ -239,17 +239,18 @@ def mask_nodata(mask_src, binary: bool | None = None):
     return mask_src.nodata
 
 
-def mask_ignore_value(mask_src, binary: bool | None = None):
-    """The mask value index.csv and the filters count as no data: its nodata
-    (:func:`mask_nodata`), else 255 of an integer mask that is no 0/255 mask (class ids:
-    255 is the ignore value, as make-masks and evaluate read it); None for a 0/255 one."""
-    if (nodata := mask_nodata(mask_src, binary)) is not None:
-        return nodata
+def mask_ignore_values(mask_src, binary: bool | None = None) -> tuple:
+    """The mask values index.csv and the filters count as no data: its nodata
+    (:func:`mask_nodata`) and 255 of an integer mask that is no 0/255 mask (class ids: 255
+    is the ignore value, as make-masks and evaluate read it, whatever nodata it declares);
+    none but its nodata for a 0/255 one."""
+    nodata = mask_nodata(mask_src, binary)
+    values = () if nodata is None else (nodata,)
     dtype = np.dtype(mask_src.dtypes[0])
-    if dtype.kind not in "iu" or np.iinfo(dtype).max < 255:
-        return None
+    if dtype.kind not in "iu" or np.iinfo(dtype).max < 255 or nodata == 255:
+        return values
     binary = is_binary_0_255(mask_src, zeros=True) if binary is None else binary
-    return None if binary else 255
+    return values if binary else (*values, 255)
 
 
 def _pads(grid: Grid) -> bool:
@@ -443,10 +444,10 @@ def _block_size(grids: Sequence[Grid], smallest: float) -> int:
     return best
 
 
-def _fractions(data: PatchData, ignore_value, zero_class: bool = False,
+def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
                binary: bool = False) -> tuple[float, float | None]:
-    """The patch's nodata fraction (image nodata, or the mask's ignore value,
-    :func:`mask_ignore_value`: 255 where make-masks found no image or an unknown label) and
+    """The patch's nodata fraction (image nodata, or the mask's ignore values,
+    :func:`mask_ignore_values`: 255 where make-masks found no image or an unknown label) and
     its positive (labelled) fraction: ids other than 0, or every id where the mask names 0
     as a class (``zero_class``); of a 0/255 mask (``binary``: :func:`is_binary_0_255`),
     values from 128 up, as make-masks reads its strays."""
@@ -456,8 +457,8 @@ def _fractions(data: PatchData, ignore_value, zero_class: bool = False,
     labels = data.mask[0]
     positive = np.ones(labels.shape, bool) if zero_class else labels >= 128 if binary \
         else labels != 0
-    if ignore_value is not None:
-        ignored = labels == ignore_value
+    if ignore_values:
+        ignored = np.isin(labels, ignore_values)
         invalid = invalid | ignored
         positive &= ~ignored
     if data.mask_valid is not None:  # padding: the ignore value, never a building
@@ -920,8 +921,8 @@ def _lock_parts(parts: Path) -> int | None:
 #: 3: every mask patch declares the mask's nodata; 4: 0/255 masks found from every pixel,
 #: the source's colour interpretation kept; 5: mask patches name the mask's classes; 6: a
 #: 0/255 mask's declared nodata 0 is background; 7: a paletted 0/255 mask is one, and 255
-#: of a class mask counts as nodata, declared or not)
-PATCH_FORMAT = 7
+#: of a class mask counts as nodata, declared or not; 8: also beside another declared nodata)
+PATCH_FORMAT = 8
 
 
 def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
@@ -1115,14 +1116,14 @@ def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
         kept = np.zeros(grid.shape, bool)
         binary = mask_src is not None and is_binary_0_255(mask_src)  # strays below 128: 0
-        ignore_value = mask_ignore_value(mask_src, binary) if mask_src is not None else None
+        ignore_values = mask_ignore_values(mask_src, binary) if mask_src is not None else ()
         zero_class = _zero_class(mask_src)
         # the padding's fill counts for nothing (it is never positive, always nodata);
         # without max_nodata only the mask counts: read once, as the pixels
         with contextlib.closing(iter_patches(src, mask_src, grid, extra_src, mask_fill=0)
                                 if nodata else _mask_patches(mask_src, grid)) as patches:
             for data in patches:
-                nodata_fraction, positive = _fractions(data, ignore_value, zero_class,
+                nodata_fraction, positive = _fractions(data, ignore_values, zero_class,
                                                        binary)
                 kept[data.patch.row, data.patch.col] = not (
                     (nodata and nodata_fraction > options.max_nodata)
@@ -1179,8 +1180,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         kept = dropped_nodata = 0
         zero_class = _zero_class(mask_src)
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
-        ignore_value = mask_ignore_value(mask_src, positive_128) if mask_src is not None \
-            else None
+        ignore_values = mask_ignore_values(mask_src, positive_128) if mask_src is not None \
+            else ()
         # the reader thread stops before the datasets close, whatever holds the patches
         with ThreadPoolExecutor(max_workers=2) as pool, contextlib.closing(iter_patches(
                 src, mask_src, grid, extra_src, writers.mask_fill)) as patches:
@@ -1188,7 +1189,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             for data in progress_bar(patches, progress, total=len(grid), desc=label.name,
                                      unit="patch"):
                 patch = data.patch
-                nodata_fraction, positive = _fractions(data, ignore_value, zero_class,
+                nodata_fraction, positive = _fractions(data, ignore_values, zero_class,
                                                        positive_128)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
                     dropped_nodata += 1

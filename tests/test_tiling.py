@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 
 import numpy as np
 import pytest
@@ -601,6 +602,38 @@ def test_an_undeclared_255_of_a_class_mask_is_nodata_not_positive(make_raster, t
     summary = tile_rasters([image], [mask], tmp_path / "c",
                            options=TileOptions(size=32, max_nodata=0.25))
     assert summary.written == 1 and summary.skipped_nodata == 3
+
+
+@pytest.mark.parametrize("dtype,nodata", [(np.uint8, 15), (np.int16, -1), (np.uint8, 0)])
+def test_255_of_a_class_mask_declaring_another_nodata_is_nodata_too(make_raster, tmp_path,
+                                                                    dtype, nodata):
+    """Class ids 1..3 with a block of 255 (unlabelled) and another nodata declared (15, -1,
+    or 0 of several ids): tile counted the 255 block as positive (positive_fraction 1 of an
+    all-255 patch, kept by --skip-empty and --max-nodata) while make-masks and evaluate
+    leave 255 out. Both the declared nodata and 255 are nodata here."""
+    image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))
+    labels = np.zeros((64, 64), dtype)
+    labels[:32, :32] = np.arange(32)[None, :] % 3 + 1  # classes 1..3 in the top-left patch
+    labels[:32, 32:] = 2
+    labels[32:] = 255  # the bottom patches unlabelled
+    labels[:32, 48:] = nodata  # half the top-right patch: the declared nodata
+    labels[:8, 32:48] = 255  # and a quarter of the rest of it: 255
+    mask = make_raster("img_mask.tif", labels, nodata=nodata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeotileWarning)  # nodata 0's warning
+        tile_rasters([image], [mask], tmp_path / "a", options=TileOptions(size=32))
+        rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "a")}
+        assert float(rows["1", "0"]["positive_fraction"]) == 0
+        assert float(rows["1", "0"]["nodata_fraction"]) == 1
+        assert float(rows["0", "1"]["positive_fraction"]) == 0.375
+        assert float(rows["0", "1"]["nodata_fraction"]) == 0.625
+        assert float(rows["0", "0"]["positive_fraction"]) == 1
+        summary = tile_rasters([image], [mask], tmp_path / "b",
+                               options=TileOptions(size=32, skip_empty=True))
+        assert summary.written == 2 and summary.skipped_empty == 2
+        summary = tile_rasters([image], [mask], tmp_path / "c",
+                               options=TileOptions(size=32, max_nodata=0.5))
+        assert summary.written == 1 and summary.skipped_nodata == 3
 
 
 def test_a_0_255_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_path):
