@@ -790,9 +790,11 @@ class _RasterCounts:
 
 def _raster_counts(prediction, truth, *, threshold: float | None = None,
                    progress: bool = False, block_size: int = DEFAULT_BLOCK_SIZE,
-                   warn: bool = True) -> _RasterCounts:
+                   warn: bool = True, zeros_nodata: tuple[bool, bool] = (False, False)
+                   ) -> _RasterCounts:
     """:func:`evaluate_rasters`' counts, 255 not yet resolved; ``warn``: of pixels left out
-    by a nodata 0 (else only counted, for a folder's one warning)."""
+    by a nodata 0 (else only counted, for a folder's one warning); ``zeros_nodata``: the
+    prediction's, the truth's folder reads a nodata 0 as no data (:func:`_folder_zeros`)."""
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (
@@ -825,8 +827,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             names, lookup = _names_matched(pred_kind.names, true_kind.names, prediction)
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
         # a class raster's declared nodata 0 may be its background (zero_nodata)
-        zeros = tuple(zero_nodata(src) if kind.kind == "class" else None
-                      for src, kind in ((pred, pred_kind), (true, true_kind)))
+        zeros = tuple(zero_nodata(src, run) if kind.kind == "class" else None
+                      for src, kind, run in ((pred, pred_kind, zeros_nodata[0]),
+                                             (true, true_kind, zeros_nodata[1])))
         check_pred = reads_nodata(pred, pred_kind) and not (zeros[0] and zeros[0].background)
         check_true = has_nodata(true) and not (zeros[1] and zeros[1].background)
         zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
@@ -1296,6 +1299,23 @@ def _warn_folder_zero_nodata(pairs: FilePairs, counts: dict) -> None:
                     100 * lost / pixels, other, folder, shown)
 
 
+def _folder_zeros(pairs: FilePairs) -> tuple[bool, bool]:
+    """Whether the predictions', the truths' folder reads the declared nodata 0 of each of
+    its unnamed class rasters as no data (:func:`~geotile.raster_kinds.run_zero_nodata`)."""
+    from geotile.raster import open_raster
+    from geotile.raster_kinds import raster_kind, run_zero_nodata, zero_nodata
+
+    runs = []
+    for side in (0, 1):
+        meanings = []
+        for files in pairs.pairs.values():
+            with open_raster(files[side]) as src:
+                if src.nodata == 0 and raster_kind(src, truth=side == 1).kind == "class":
+                    meanings.append(zero_nodata(src))
+        runs.append(run_zero_nodata(meanings))
+    return runs[0], runs[1]
+
+
 def _warn_folder_nodata_255(pairs: FilePairs, counts: dict) -> None:
     """One warning for the pixels the truths' nodata 255 left out over a folder's tiles
     (:func:`_warn_nodata_255`)."""
@@ -1329,6 +1349,7 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     if pairs.kind == "raster" and labels_layer is not None:
         raise InputError(f"{truth} holds rasters: --layer names a layer of vector truth.")
     per_image: dict = {}
+    zeros = _folder_zeros(pairs) if pairs.kind == "raster" else (False, False)
     for name, (pred, true) in progress_bar(pairs.pairs.items(), progress, unit="image",
                                            desc="evaluate"):
         if pairs.kind == "vector":
@@ -1337,7 +1358,8 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                 labels_crs=labels_crs, prediction_crs=prediction_crs,
                 repair_truth=repair_truth, labels_layer=labels_layer, min_area=min_area)
         else:
-            per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False)
+            per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False,
+                                             zeros_nodata=zeros)
     if pairs.kind == "raster":  # 255 means one thing in a whole dataset, empty tiles too
         _warn_folder_zero_nodata(pairs, per_image)
         from geotile.raster_kinds import warn_zero_nodata

@@ -704,25 +704,49 @@ class ZeroNodata:
     #: its pixels, and those that are 0 (from a sample when the scan stopped early)
     pixels: int
     zeros: int
-    #: decided by the raster's own name for id 0 (no warning)
+    #: decided by the raster's own name for id 0 or its GEOTILE_ZERO tag (no warning)
     named: bool = False
+    #: a 0/255 mask (its 0 background by that rule, whatever the rest of its run holds)
+    binary: bool = False
+
+
+#: the tag tile writes on mask patches whose declared nodata 0 it read as no data, so that
+#: every command reads a patch as tile read its source: "nodata" or "background"
+ZERO_TAG = "GEOTILE_ZERO"
 
 
 #: zero_nodata of the rasters already scanned, by (name, shape, mtime)
 _ZERO_NODATA: dict[tuple, ZeroNodata] = {}
 
 
-def zero_nodata(src) -> ZeroNodata | None:
+def zero_nodata(src, run_nodata: bool = False) -> ZeroNodata | None:
     """What the declared nodata 0 of a class or label raster means; None when it declares
-    no nodata 0. Its own name for id 0 (GEOTILE_CLASS_NAMES, category names) decides
-    first: a name of no data (:data:`NODATA_NAMES`) makes it no data, any other name
-    (background, a class) keeps it. Unnamed, 0 is background when one value at most
-    besides it is a class (0/1, 0/v, a 0/255 mask: gdal_rasterize -burn 1 -a_nodata 0,
-    QGIS' Rasterize), else (several ids: land cover's "not surveyed") no data. The one
+    no nodata 0. Its :data:`ZERO_TAG` decides first, then its own name for id 0
+    (GEOTILE_CLASS_NAMES, category names): a name of no data (:data:`NODATA_NAMES`) makes
+    it no data, any other name (background, a class) keeps it. Unnamed, 0 is background
+    when one value at most besides it is a class (0/1, 0/v, a 0/255 mask: gdal_rasterize
+    -burn 1 -a_nodata 0, QGIS' Rasterize), else (several ids: land cover's "not surveyed")
+    no data; ``run_nodata`` (:func:`run_zero_nodata`): no data but in a 0/255 mask. The one
     rule of make-masks, tile and evaluate; band 1 is read block by block, stopping at a
     second class id, once per file (:func:`warn_zero_nodata` says what it decided)."""
     if src.nodata is None or src.nodata != 0:
         return None
+    meaning = _cached_zero_nodata(src)
+    if run_nodata and meaning.background and not (meaning.named or meaning.binary):
+        return replace(meaning, background=False)
+    return meaning
+
+
+def run_zero_nodata(meanings) -> bool:
+    """Whether one run's rasters (one dataset: tile's masks, one side of evaluate's folders)
+    read the declared nodata 0 of every unnamed one as no data (:func:`zero_nodata`'s
+    ``run_nodata``): when one of them holds several class ids, so that a tile holding 0 and
+    one class reads like its neighbours."""
+    return any(m is not None and not m.named and not m.background for m in meanings)
+
+
+def _cached_zero_nodata(src) -> ZeroNodata:
+    """:func:`zero_nodata` of one raster alone, once per file."""
     path = Path(str(src.name))
     key = (str(src.name), src.shape, path.stat().st_mtime_ns) if path.exists() else None
     if key is not None and key in _ZERO_NODATA:
@@ -742,13 +766,15 @@ def _zero_nodata(src) -> ZeroNodata:
 
     pixels = src.width * src.height
     tags = {**src.tags(1), **src.tags()}
+    if tags.get(ZERO_TAG) in ("nodata", "background"):
+        return ZeroNodata(tags[ZERO_TAG] == "background", (), pixels, 0, named=True)
     names = _names_tag(src, tags) or (read_categories(src)
                                       if np.dtype(src.dtypes[0]).kind in "iu" else None)
     if names and class_key(names[0]) not in ("", "0"):
         return ZeroNodata(class_key(names[0]) not in NODATA_NAMES, (), pixels, 0, named=True)
     if src.dtypes[0] == "uint8" and values_0_255(src, nodata=True) == "binary":
         counts = counts_0_255(src)
-        return ZeroNodata(True, (255,), pixels, int(counts[0]))
+        return ZeroNodata(True, (255,), pixels, int(counts[0]), binary=True)
     ignore = 255 if src.dtypes[0] == "uint8" else None  # make-masks' ignore value: no class
     found: set = set()
     zeros = 0

@@ -58,7 +58,7 @@ from geotile.errors import GeotileWarning, InputError, OutputExistsError
 from geotile.grid import Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
 from geotile.quiet_warnings import quietly
-from geotile.raster_kinds import values_0_255, warn_zero_nodata, zero_nodata
+from geotile.raster_kinds import run_zero_nodata, values_0_255, warn_zero_nodata, zero_nodata
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.tiff_template import TiffTemplate
@@ -205,14 +205,14 @@ class PatchData:
     mask_valid: np.ndarray | None = None
 
 
-def mask_padding_value(mask_src, binary: bool | None = None):
+def mask_padding_value(mask_src, binary: bool | None = None, zeros_nodata: bool = False):
     """The value of mask pixels outside the raster (padding): the mask's nodata value, else
     255, the ignore value of geotile's masks (0 would claim background where nothing is
     known); the largest value of a signed 8-bit mask, which cannot hold 255; 0 for a 0/255
     binary mask (INRIA, Massachusetts), where 255 is the building class (its padding is
     marked by a mask band instead). ``binary``: whether it is one (default:
-    :func:`is_binary_0_255`)."""
-    if (nodata := mask_nodata(mask_src, binary or None)) is not None:
+    :func:`is_binary_0_255`); ``zeros_nodata``: :func:`mask_nodata`'s."""
+    if (nodata := mask_nodata(mask_src, binary or None, zeros_nodata)) is not None:
         return nodata
     dtype = np.dtype(mask_src.dtypes[0])
     if dtype.kind in "iu" and np.iinfo(dtype).max < 255:
@@ -229,22 +229,24 @@ def is_binary_0_255(mask_src, zeros: bool = False) -> bool:
     return kind == "binary" or (zeros and kind == "zeros")
 
 
-def mask_nodata(mask_src, binary: bool | None = None):
+def mask_nodata(mask_src, binary: bool | None = None, zeros_nodata: bool = False):
     """The mask's nodata value as tile reads it: none for a declared 0 that is the mask's
     background (a 0/1 or 0/255 mask of gdal_rasterize -a_nodata 0:
     :func:`~geotile.raster_kinds.zero_nodata`), as make-masks and evaluate read it.
-    ``binary``: whether it is a 0/255 mask (:func:`is_binary_0_255`), when known."""
-    if mask_src.nodata == 0 and (binary or zero_nodata(mask_src).background):
+    ``binary``: whether it is a 0/255 mask (:func:`is_binary_0_255`), when known;
+    ``zeros_nodata``: the run reads 0 as no data (:func:`_warn_zero_nodata`)."""
+    if mask_src.nodata == 0 and (binary or zero_nodata(mask_src, zeros_nodata).background):
         return None
     return mask_src.nodata
 
 
-def mask_ignore_values(mask_src, binary: bool | None = None) -> tuple:
+def mask_ignore_values(mask_src, binary: bool | None = None,
+                       zeros_nodata: bool = False) -> tuple:
     """The mask values index.csv and the filters count as no data: its nodata
     (:func:`mask_nodata`) and 255 of an integer mask that is no 0/255 mask (class ids: 255
     is the ignore value, as make-masks and evaluate read it, whatever nodata it declares);
-    none but its nodata for a 0/255 one."""
-    nodata = mask_nodata(mask_src, binary)
+    none but its nodata for a 0/255 one. ``zeros_nodata``: :func:`mask_nodata`'s."""
+    nodata = mask_nodata(mask_src, binary, zeros_nodata)
     values = () if nodata is None else (nodata,)
     dtype = np.dtype(mask_src.dtypes[0])
     if dtype.kind not in "iu" or np.iinfo(dtype).max < 255 or nodata == 255:
@@ -759,7 +761,7 @@ def tile_rasters(
         for i, image in enumerate(images):
             _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
     _check_grids(images, masks)
-    _warn_zero_nodata(masks)
+    zeros_nodata = _warn_zero_nodata(masks)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded
         warnings.warn(
@@ -768,7 +770,8 @@ def tile_rasters(
             "counts it). Use --format tif to have the padding marked.",
             GeotileWarning, stacklevel=2)
     summary = TileSummary(Path(outdir))
-    digests = _part_digests(images, masks, extras, options, masks_from, zeros_binary)
+    digests = _part_digests(images, masks, extras, options, masks_from,
+                            (zeros_binary, zeros_nodata))
     labelled = annotations.settings() if annotations is not None else None
     run_digest = resume_digest("tile", {"parts": digests, "annotations": labelled},
                                [annotations.labels] if annotations is not None else [])
@@ -790,7 +793,8 @@ def tile_rasters(
         kept = None  # the proportions are those of the patches filtering keeps
         if options.skip_empty or options.max_nodata is not None:
             kept = [_kept_patches(image, masks[i] if masks else None,
-                                  extras and (extras[i], extra_resampling), options)
+                                  extras and (extras[i], extra_resampling), options,
+                                  zeros_nodata)
                     for i, image in enumerate(images)]
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed, kept)
@@ -820,7 +824,7 @@ def tile_rasters(
                     extra = extras and (extras[number], extra_resampling)
                     _tile_part(image, mask, tmp, parts / Path(image).stem, digests[number],
                                writer, options, summary, progress, plan, number, extra,
-                               zeros_binary)
+                               zeros_binary, zeros_nodata)
             if annotations is not None:  # per-patch labels, published with the patches
                 from geotile.annotations import write_patch_labels
 
@@ -921,17 +925,19 @@ def _lock_parts(parts: Path) -> int | None:
 #: 3: every mask patch declares the mask's nodata; 4: 0/255 masks found from every pixel,
 #: the source's colour interpretation kept; 5: mask patches name the mask's classes; 6: a
 #: 0/255 mask's declared nodata 0 is background; 7: a paletted 0/255 mask is one, and 255
-#: of a class mask counts as nodata, declared or not; 8: also beside another declared nodata)
-PATCH_FORMAT = 8
+#: of a class mask counts as nodata, declared or not; 8: also beside another declared nodata;
+#: 9: GEOTILE_ZERO=nodata on mask patches whose nodata 0 is no data)
+PATCH_FORMAT = 9
 
 
 def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
-                  zeros_binary: bool = False) -> list[str]:
+                  zeros: tuple[bool, bool] = (False, False)) -> list[str]:
     """The completion digest of each image's patches (a split depends on every image);
     ``masks_from``: (label rasters, palette) the masks were made from, standing for them;
-    ``zeros_binary``: all-0 masks pad as 0/255 ones."""
+    ``zeros``: all-0 masks pad as 0/255 ones; the run reads a nodata 0 as no data."""
     settings: dict = {"options": dataclasses.asdict(options), "masks": masks is not None,
-                      "patches": PATCH_FORMAT, "zeros_binary": zeros_binary}
+                      "patches": PATCH_FORMAT, "zeros_binary": zeros[0],
+                      "zeros_nodata": zeros[1]}
     if masks_from is not None:
         masks, settings["palette"] = masks_from[0], masks_from[1]
     if options.split is not None:
@@ -1028,7 +1034,7 @@ class _Rows(list):
 
 
 def _tile_part(image, mask, staging, part, complete, writer, options, summary, progress, plan,
-               number, extra=None, zeros_binary=False) -> None:
+               number, extra=None, zeros_binary=False, zeros_nodata=False) -> None:
     """Cut one image into ``part`` (unless a completion record equal to ``complete`` says it
     already was), then link its patches into ``staging`` and add its rows and counts."""
     record = part / "complete.json"
@@ -1041,7 +1047,7 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
             (part / sub).mkdir(parents=True)
         rows, counts = _Rows(), TileSummary(part)
         _tile_one(image, mask, part, rows, options, counts, progress, plan, number, extra,
-                  zeros_binary)
+                  zeros_binary, zeros_nodata)
         done = {"complete": complete, "rows": rows, "summary": counts.to_dict()}
         (part / "complete.json.part").write_text(json.dumps(done), encoding="utf-8")
         os.replace(part / "complete.json.part", record)  # last: the part is complete
@@ -1098,7 +1104,8 @@ def _check_png(image, mask=None, extra=None) -> None:
                              f"{found['raster'][1]} of {image} make {count} bands. {fix}")
 
 
-def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
+def _kept_patches(image, mask, extra, options: TileOptions,
+                  zeros_nodata: bool = False) -> np.ndarray:
     """Which patches of ``image``'s grid ``skip_empty`` and ``max_nodata`` keep (a boolean
     array of the grid's shape), from the values the tiling pass reads."""
     from geotile.extra_bands import ExtraBands
@@ -1116,7 +1123,8 @@ def _kept_patches(image, mask, extra, options: TileOptions) -> np.ndarray:
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
         kept = np.zeros(grid.shape, bool)
         binary = mask_src is not None and is_binary_0_255(mask_src)  # strays below 128: 0
-        ignore_values = mask_ignore_values(mask_src, binary) if mask_src is not None else ()
+        ignore_values = mask_ignore_values(mask_src, binary, zeros_nodata) \
+            if mask_src is not None else ()
         zero_class = _zero_class(mask_src)
         # the padding's fill counts for nothing (it is never positive, always nodata);
         # without max_nodata only the mask counts: read once, as the pixels
@@ -1139,7 +1147,7 @@ def _mask_patches(mask_src, grid: Grid) -> Iterator[PatchData]:
 
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
-              extra=None, zeros_binary=False) -> None:
+              extra=None, zeros_binary=False, zeros_nodata=False) -> None:
     from geotile.extra_bands import ExtraBands
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.progress import progress_bar
@@ -1171,7 +1179,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         binary = mask_src is not None and _pads(grid) and is_binary_0_255(mask_src,
                                                                           zeros_binary)
         writers = PatchWriter(src, outdir, options.fmt, mask_src,
-                              creation_options=options.creation_options, mask_binary=binary)
+                              creation_options=options.creation_options, mask_binary=binary,
+                              zeros_nodata=zeros_nodata)
         if extra_src is not None or len({repr(v) for v in src.nodatavals}) > 1:
             # no nodata value: GeoTIFF has one for all bands, and the image's would mark
             # valid extra-band values (0 m heights) as nodata; the mask band marks them
@@ -1180,8 +1189,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         kept = dropped_nodata = 0
         zero_class = _zero_class(mask_src)
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
-        ignore_values = mask_ignore_values(mask_src, positive_128) if mask_src is not None \
-            else ()
+        ignore_values = mask_ignore_values(mask_src, positive_128, zeros_nodata) \
+            if mask_src is not None else ()
         # the reader thread stops before the datasets close, whatever holds the patches
         with ThreadPoolExecutor(max_workers=2) as pool, contextlib.closing(iter_patches(
                 src, mask_src, grid, extra_src, writers.mask_fill)) as patches:
@@ -1257,9 +1266,10 @@ def _check_grids(images, masks) -> None:
             _check_same_grid(src, mask_src)
 
 
-def _warn_zero_nodata(masks) -> None:
-    """One warning per meaning for the masks whose declared nodata 0 is read as background,
-    or as no data (:func:`~geotile.raster_kinds.warn_zero_nodata`), before any is cut."""
+def _warn_zero_nodata(masks) -> bool:
+    """Whether the run reads the declared nodata 0 of every unnamed mask as no data
+    (:func:`~geotile.raster_kinds.run_zero_nodata`), with one warning per meaning
+    (:func:`~geotile.raster_kinds.warn_zero_nodata`), before any is cut."""
     from geotile.raster import open_raster
 
     meanings = {}
@@ -1267,7 +1277,13 @@ def _warn_zero_nodata(masks) -> None:
         with open_raster(mask) as mask_src:
             if mask_src.nodata == 0:
                 meanings[mask_src.name] = zero_nodata(mask_src)
+    run = run_zero_nodata(meanings.values())
+    if run:
+        for mask in meanings:
+            with open_raster(mask) as mask_src:
+                meanings[mask] = zero_nodata(mask_src, run)
     warn_zero_nodata(list(meanings), list(meanings.values()), stacklevel=3)
+    return run
 
 
 def _check_same_grid(src, mask_src) -> None:
@@ -1350,15 +1366,19 @@ def _colour_options(like, count: int) -> dict:
     return options
 
 
-def mask_tags(mask_src) -> dict[str, str]:
+def mask_tags(mask_src, zeros_nodata: bool = False) -> dict[str, str]:
     """The tags saying what a mask's patches hold: GEOTILE_OUTPUT and its class names
-    (:func:`~geotile.raster_kinds.class_names`: tag or GDAL categories), when it has them."""
-    from geotile.raster_kinds import class_names
+    (:func:`~geotile.raster_kinds.class_names`: tag or GDAL categories), when it has them,
+    and GEOTILE_ZERO=nodata where its declared nodata 0 is read as no data (``zeros_nodata``:
+    :func:`mask_nodata`'s), which a patch of 0 and one class alone would read as background."""
+    from geotile.raster_kinds import ZERO_TAG, class_names
 
     names = class_names(mask_src)
     output = mask_src.tags().get("GEOTILE_OUTPUT")
+    zero = mask_nodata(mask_src, None, zeros_nodata) == 0
     return {**({"GEOTILE_OUTPUT": output} if output else {}),
-            **({"GEOTILE_CLASS_NAMES": json.dumps(names)} if names else {})}
+            **({"GEOTILE_CLASS_NAMES": json.dumps(names)} if names else {}),
+            **({ZERO_TAG: "nodata"} if zero else {})}
 
 
 class PatchWriter:
@@ -1366,7 +1386,7 @@ class PatchWriter:
 
     def __init__(self, src, outdir: Path, fmt: str, mask_src=None, templates: bool = True,
                  creation_options: dict[str, str] | None = None,
-                 mask_binary: bool | None = None) -> None:
+                 mask_binary: bool | None = None, zeros_nodata: bool = False) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
         from geotile.no_georef import sensor_georeferencing
         from geotile.raster import common_dtype
@@ -1388,11 +1408,12 @@ class PatchWriter:
             self.binary_mask = is_binary_0_255(mask_src) if mask_binary is None \
                 else mask_binary
             self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0],
-                                              mask_nodata(mask_src, self.binary_mask or None))
-            self.mask_fill = mask_padding_value(mask_src, self.binary_mask)
+                                              mask_nodata(mask_src, self.binary_mask or None,
+                                                          zeros_nodata))
+            self.mask_fill = mask_padding_value(mask_src, self.binary_mask, zeros_nodata)
             self.padded_mask_profile = self.mask_profile if self.binary_mask else \
                 self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill)
-            self.mask_tags = mask_tags(mask_src) if fmt == "tif" else {}
+            self.mask_tags = mask_tags(mask_src, zeros_nodata) if fmt == "tif" else {}
 
     def _profile(self, like, count, dtype, nodata) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}

@@ -336,6 +336,33 @@ def test_nodata_0_over_a_folder_is_said_once_with_totals(tmp_path, run_cli):
     assert "40% of the pixels left out" in said[0] and "-unsetnodata on each" in said[0]
     assert json.loads(result.stdout)["pixels"] == 4 * 60
 
+def test_a_folder_reads_nodata_0_of_its_tiles_alike(tmp_path, run_cli):
+    """Two tiles of one land cover dataset declaring nodata 0 over one no-data strip: a.tif
+    holds several ids, so its 0 was no data, while b.tif holds 0 and 1 only, so its 0 was
+    scored as background (1000 px, confusion row background [0, 1000, 0, 0]). One tile of
+    several ids makes 0 no data in every unnamed tile of that side."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    a = np.ones((100, 100), np.uint8)
+    a[:, 50:] = 2
+    a[80:, :] = 3
+    a[:, :10] = 0
+    b = np.ones((100, 100), np.uint8)
+    b[:, :10] = 0
+    for name, labels in (("a", a), ("b", b)):
+        write_raster(truth / f"{name}.tif", labels, nodata=0)
+        write_raster(pred / f"{name}.tif", np.where(labels == 0, 1, labels).astype(np.uint8))
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "nodata" in line]
+    assert len(said) == 1 and "truth/a.tif and 1 other rasters: class ids (1, 2, ...)" \
+        in said[0], result.stderr
+    report = json.loads(result.stdout)
+    assert report["pixels"] == 2 * 9000
+    assert report["accuracy"] == 1
+
+
 def test_min_area_in_square_metres_for_vectors(tmp_path, run_cli):
     truth = write_vector(tmp_path / "truth.geojson", [box(0, 0), box(50, 0, 2, 2)])  # 100, 4
     pred = write_vector(tmp_path / "pred.geojson", [box(0, 0), box(50, 0, 2, 2),

@@ -704,6 +704,52 @@ def test_a_0_1_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_pa
     assert float(rows["0", "0"]["nodata_fraction"]) == 0.75
 
 
+def test_a_nodata_0_read_as_no_data_stays_no_data_in_its_patches(make_raster, tmp_path):
+    """Land cover codes 10..80 declaring nodata 0 (a no-data strip): tile read its 0 as no
+    data, but wrote patches holding only 0 and 10 with nodata 0, which every command then
+    read as a 0/10 mask whose 0 is background (evaluate scored 2000 no-data px as
+    background). Its patches say GEOTILE_ZERO=nodata, read first; and one mask of the run
+    holding several ids makes the 0 of a 0/10 mask of the same run no data too."""
+    from geotile.evaluate import evaluate_rasters
+    from geotile.raster_kinds import zero_nodata
+
+    codes = np.full((64, 64), 10, np.uint8)
+    codes[32:, 32:] = 20
+    codes[:32, 32:] = 80
+    codes[:, :8] = 0  # no data
+    images = [make_raster(f"{n}.tif", np.full((1, 64, 64), 7, np.uint8)) for n in "ab"]
+    single = np.where(codes == 0, 0, 10).astype(np.uint8)  # b: 0 and 10 only
+    masks = [make_raster("a_mask.tif", codes, nodata=0),
+             make_raster("b_mask.tif", single, nodata=0)]
+    with pytest.warns(GeotileWarning, match=r"a_mask.tif and 1 other rasters: class ids "
+                      r"\(10, 20, ...\) and nodata 0: its 0 is read as no data"):
+        tile_rasters(images, masks, tmp_path / "t", options=TileOptions(size=32))
+    rows = {r["image"].split("/")[-1]: r for r in read_index(tmp_path / "t")}
+    for name in ("a_0_0.tif", "b_0_0.tif", "b_1_0.tif"):
+        assert float(rows[name]["nodata_fraction"]) == 0.25
+        assert float(rows[name]["positive_fraction"]) == 0.75
+    prediction = make_raster("pred.tif", np.full((32, 32), 10, np.uint8))
+    for name in ("a_0_0.tif", "b_0_0.tif"):
+        patch = tmp_path / "t" / "masks" / name
+        with rasterio.open(patch) as src:
+            assert src.nodata == 0 and src.tags()["GEOTILE_ZERO"] == "nodata"
+            assert set(np.unique(src.read(1)).tolist()) == {0, 10}
+            meaning = zero_nodata(src)
+            assert not meaning.background and meaning.named
+        result = evaluate_rasters(prediction, patch)
+        assert result.pixels == 32 * 24  # the no-data strip left out
+        assert result.accuracy == 1
+    with rasterio.open(tmp_path / "t" / "masks" / "a_1_1.tif") as src:
+        assert src.tags()["GEOTILE_ZERO"] == "nodata"  # no 0 in it: still said
+    # alone, a 0/10 mask's 0 stays background (gdal_rasterize -burn 10 -a_nodata 0)
+    with pytest.warns(GeotileWarning, match="a 0/10 mask declaring nodata 0"):
+        tile_rasters([images[1]], [masks[1]], tmp_path / "b", options=TileOptions(size=32))
+    rows = {r["image"].split("/")[-1]: r for r in read_index(tmp_path / "b")}
+    assert float(rows["b_0_0.tif"]["nodata_fraction"]) == 0
+    with rasterio.open(tmp_path / "b" / "masks" / "b_0_0.tif") as src:
+        assert src.nodata is None and "GEOTILE_ZERO" not in src.tags()
+
+
 def test_a_paletted_0_255_mask_pads_as_a_0_255_mask(make_raster, tmp_path):
     """A 0/255 mask with a colour table (0 black, 255 white) padded: its patches declared
     nodata 255, so every building pixel in them was no data too. Its 255 is the building,
