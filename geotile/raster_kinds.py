@@ -262,13 +262,18 @@ def class_names(src) -> list[str] | None:
 
 
 def _category_names(src) -> list[str] | None:
-    """The GDAL category names of an integer band 1 naming ids 0..254 (not a 0/255 mask's
-    255); an unnamed id is its number, or background for 0."""
+    """The GDAL category names of an integer band 1 naming ids 0..254 (a name of 255 is
+    the ignore value's: 'NoData', 'Unlabelled'; none past it); an unnamed id is its
+    number, or background for 0."""
     from geotile.raster import read_categories
 
     if np.dtype(src.dtypes[0]).kind not in "iu":
         return None
     categories = read_categories(src)
+    if categories and len(categories) == 256:
+        categories = categories[:255]
+        while categories and not categories[-1]:
+            categories.pop()
     if not categories or len(categories) > 255:
         return None
     return ["background" if i == 0 and not name else name or str(i)

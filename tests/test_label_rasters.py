@@ -711,6 +711,39 @@ def _rat(rows, value_usage=5, name_usage=2) -> str:
             "</PAMRasterBand></PAMDataset>")
 
 
+def test_class_names_kept_when_categories_or_a_table_also_name_255(tmp_path, run_cli):
+    """Categories of 256 entries ('Unlabelled' at 255) or an attribute table with a row
+    255 'NoData' (ArcGIS', ERDAS') lost every class name: make-masks wrote classes
+    background, 1, 2, 3 and vectorize refused --classes road. The names of 0..254 are kept;
+    255 stays the ignore value."""
+    ids = (np.arange(6 * 8).reshape(6, 8) % 4).astype(np.uint8)
+    ids[0, :2] = 255
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 6, 8), np.uint8))
+    names = ["background", "building", "road", "tree"]
+    cats = write_raster(tmp_path / "cats.tif", ids)
+    categories = names + [""] * (255 - len(names)) + ["Unlabelled"]
+    (tmp_path / "cats.tif.aux.xml").write_text(
+        '<PAMDataset><PAMRasterBand band="1"><CategoryNames>'
+        + "".join(f"<Category>{c}</Category>" for c in categories)
+        + "</CategoryNames></PAMRasterBand></PAMDataset>")
+    rat = write_raster(tmp_path / "rat.tif", ids)
+    (tmp_path / "rat.tif.aux.xml").write_text(_rat(
+        [(i, 10, n) for i, n in enumerate(names)] + [(255, 2, "NoData")], name_usage=0))
+    for labels in (cats, rat):
+        out = tmp_path / f"mask_{labels.name}"
+        result = run_cli("make-masks", labels, image, "-o", out, "--json")
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["classes"] == names, labels
+        assert summary["masks"][0]["ignored_pixels"] == 2
+        np.testing.assert_array_equal(_read(out)[0], ids)
+        result = run_cli("vectorize", labels, "-o", tmp_path / f"{labels.stem}.gpkg",
+                         "--classes", "road", "--json")
+        assert result.exit_code == 0, result.output
+        assert "no class names" not in result.stderr
+        assert set(json.loads(result.stdout)["per_class"]) == {"road"}
+
+
 def test_class_names_from_envi_headers_erdas_and_attribute_tables(tmp_path, run_cli):
     """Class names inside the label raster (an ENVI classification's .hdr 'class names', an
     ERDAS .img's attribute table) or in a raster attribute table (ArcGIS' .aux.xml: Value,
