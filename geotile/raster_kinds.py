@@ -124,6 +124,26 @@ def may_be_0_255(src, kind: RasterKind) -> bool:
     return kind.kind == "class" and kind.names is None and src.dtypes[0] == "uint8"
 
 
+def may_ignore_255(src, kind: RasterKind) -> bool:
+    """Whether 255 of ``src`` read as ``kind`` may be the ignore value (make-masks', VOC's
+    void, gdal_rasterize -init 255): a class raster that is no 0/255 mask and names no
+    class 255 (:func:`ignores_255` decides from its ids)."""
+    dtype = np.dtype(src.dtypes[0])
+    return kind.kind == "class" and not kind.binary_255 and (
+        dtype.kind == "f" or (dtype.kind in "iu" and np.iinfo(dtype).max >= 255)) and not (
+        kind.names and len(kind.names) > 255)
+
+
+def ignores_255(ids: np.ndarray, named: bool) -> bool:
+    """Whether 255 among the class ``ids`` of a :func:`may_ignore_255` raster is its ignore
+    value, as make-masks, tile and evaluate read it: none above 255, and the raster names its
+    classes or its other ids are all below 128 (kind_0_255's "low": a grey mask of
+    0/64/128/192/255 or instance ids wrapping at 256 hold 255 as one more id)."""
+    others = ids[ids != 255]
+    return bool((ids == 255).any()) and not (ids > 255).any() and (
+        named or not (others >= 128).any())
+
+
 def reads_nodata(src, kind: RasterKind) -> bool:
     """Whether ``src``'s nodata mask applies (:func:`~geotile.raster.has_nodata`, or an
     alpha band of a float raster): not when it is an alpha band of a probability raster that

@@ -45,6 +45,8 @@ from geotile.raster_kinds import (
     binary_mask_kind,
     check_probabilities,
     class_ids,
+    ignores_255,
+    may_ignore_255,
     plain_bands,
     raster_kind,
     reads_nodata,
@@ -712,6 +714,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
     jobs, kinds = [], []
     names, named = None, None
+    ignoring = {}  # the sources whose 255 may be the ignore value: whether named
     with open_raster(paths[0]) as first:
         crs, cell = first.crs, float(np.sqrt(abs(first.transform.determinant)))
     transforms = []
@@ -723,11 +726,15 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         with open_raster(path) as src:
             kind = raster_kind(src)
             indexes, kind = plain_bands(src, binary_mask_kind(src, kind))
-            warn_if_scaled_class_raster(src, kind, path)  # once, not in each band's worker
+            keep = kept_class_ids(options, kind.names, path)
+            ignore = may_ignore_255(src, kind) and (keep is None or 255 not in keep)
+            if ignore:
+                ignoring[_name(path)] = bool(kind.names)
+            # once, not in each band's worker
+            warn_if_scaled_class_raster(src, kind, path, ignore=255 if ignore else None)
             kinds.append(kind.kind)
             named = same_class_names(named, path, kind.names)
             names = named[1] if named else None
-            keep = kept_class_ids(options, kind.names, path)
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
             check = reads_nodata(src, kind)
@@ -755,6 +762,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         geometry=[r[0] for r in rows],
         crs=crs,
     )
+    frame = _without_ignored_255(frame, ignoring)
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
@@ -769,6 +777,20 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = frame.astype({"class": "string", "source": "string"})
     return frame, crs
+
+
+def _without_ignored_255(frame, sources: dict):
+    """``frame`` without the regions of id 255 of ``sources`` (:func:`may_ignore_255`: name
+    -> whether it names its classes) that is their ignore value (:func:`ignores_255`)."""
+    if not sources or not len(frame):
+        return frame
+    drop = np.zeros(len(frame), bool)
+    for source, named in sources.items():
+        rows = (frame["source"] == source).to_numpy()
+        ids = frame["class_id"].to_numpy()[rows]
+        if ignores_255(ids, named):
+            drop[rows] = ids == 255
+    return frame[~drop].reset_index(drop=True) if drop.any() else frame
 
 
 def _say_missing_classes(options: VectorizeOptions, frame, jobs, paths) -> None:

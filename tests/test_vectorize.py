@@ -181,6 +181,34 @@ def test_classes_the_raster_lacks_are_said(make_raster, tmp_path):
         vectorize_polygons([path], tmp_path / "t.gpkg", options=VectorizeOptions(classes=("tree",)))
 
 
+@pytest.mark.parametrize("dtype,names", [(np.uint8, None), (np.uint8, '["bg", "a", "b"]'),
+                                         (np.int16, None)])
+def test_an_undeclared_255_of_a_class_raster_is_ignored(make_raster, tmp_path, dtype, names):
+    """Class ids with a block of 255 (unlabelled; gdal_rasterize -init 255, VOC's void) and
+    no nodata declared: vectorize made a polygon of class '255' of it, while make-masks,
+    tile and evaluate read 255 as the ignore value. It is no region here either; a raster
+    holding ids above 255 keeps 255 as a class."""
+    classes = np.zeros((12, 12), dtype)
+    classes[1:4, 1:4], classes[5:8, 5:8] = 1, 2
+    classes[9:, :] = 255
+    path = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    if names:
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES=names)
+    summary = vectorize_polygons([path], tmp_path / "c.gpkg",
+                                 options=VectorizeOptions(crs="source"))
+    found = gpd.read_file(tmp_path / "c.gpkg").sort_values("class_id")
+    assert list(found["class_id"]) == [1, 2] and list(found.geometry.area) == [9, 9]
+    assert summary["features"] == 2
+    if dtype == np.int16:
+        classes[0, 0] = 300
+        make_raster("d.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+        vectorize_polygons([tmp_path / "d.tif"], tmp_path / "d.gpkg",
+                           options=VectorizeOptions(crs="source"))
+        found = gpd.read_file(tmp_path / "d.gpkg")
+        assert found.loc[found["class_id"] == 255].geometry.area.sum() == 36
+
+
 def test_polygons_from_geojson_equal_shapely_shape():
     import shapely
     from shapely.geometry import shape
