@@ -12,10 +12,10 @@ def class_key(name) -> str:
 
 
 #: first class names that mean "no class" (compared as :func:`class_key` gives them)
-BACKGROUND_NAMES = frozenset({"background", "_background_", "bg", "none", "no_class",
+BACKGROUND_NAMES = frozenset({"background", "_background_", "bg", "none", "no_class", "noclass",
                               "nothing", "other", "others", "unlabeled", "unlabelled", "void",
-                              "null", "negative", "no_data", "nodata", "ignore", "unclassified",
-                              "unknown", "0", ""})
+                              "null", "negative", "no_data", "nodata", "ignore", "ignored",
+                              "masked", "missing", "unclassified", "unknown", "0", ""})
 
 
 #: words that make a first class name "no class" wherever they stand in it

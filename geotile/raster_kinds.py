@@ -715,7 +715,8 @@ def check_threshold_applies(rasters) -> None:
 #: names of id 0 that say "no data" (a raster naming its id 0 so: its nodata 0 is no data)
 NODATA_NAMES = frozenset({"nodata", "no_data", "ignore", "ignored", "void", "unlabeled",
                           "unlabelled", "not_labeled", "not_labelled", "unknown", "null",
-                          "masked", "missing"})
+                          "masked", "missing", "unclassified", "no_class", "noclass",
+                          "not_classified"})
 
 
 @dataclass(frozen=True)

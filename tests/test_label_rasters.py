@@ -744,6 +744,46 @@ def test_class_names_kept_when_categories_or_a_table_also_name_255(tmp_path, run
         assert set(json.loads(result.stdout)["per_class"]) == {"road"}
 
 
+@pytest.mark.parametrize("zero", ["Unclassified", "No Class", "NoClass", "Not classified"])
+def test_an_envi_classification_ignoring_0_named_unclassified_leaves_0_out(tmp_path, run_cli,
+                                                                          zero):
+    """An ENVI classification declaring 'data ignore value = 0' with class 0 named
+    'Unclassified' (ENVI's own name of it): its nodata 0 was read as background with no
+    warning (make-masks wrote 12 px of class 0, evaluate scored them). Such a name of id 0
+    says no data, as 'nodata' or 'unlabelled' do; undeclared, 0 stays background."""
+    from geotile.class_keys import zero_is_background
+
+    ids = (np.arange(6 * 8).reshape(6, 8) % 4).astype(np.uint8)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 6, 8), np.uint8))
+    envi = tmp_path / "scene.dat"
+    ids.tofile(envi)
+    header = ("ENVI\nsamples = 8\nlines = 6\nbands = 1\nheader offset = 0\n"
+              "file type = ENVI Classification\ndata type = 1\ninterleave = bsq\n"
+              "byte order = 0\ndata ignore value = 0\nclasses = 4\n"
+              f"class names = {{{zero}, building, road, tree}}\n"
+              f"map info = {{UTM, 1, 1, {X0}, {Y0}, 0.5, 0.5, 16, North, WGS-84}}\n")
+    (tmp_path / "scene.hdr").write_text(header)
+    result = run_cli("make-masks", envi, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["masks"][0]["ignored_pixels"] == 12
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0],
+                                  np.where(ids == 0, 255, ids))
+    prediction = write_raster(tmp_path / "pred.tif", ids)
+    result = run_cli("evaluate", prediction, envi, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["pixels"] == 36
+    assert zero_is_background([zero, "building"])
+
+
+def test_every_name_of_no_data_for_id_0_is_no_class():
+    """A name of id 0 saying no data (raster_kinds.NODATA_NAMES: its declared nodata 0 is
+    no data) makes id 0 no class when nothing is declared too, never a class of its own."""
+    from geotile.class_keys import zero_is_background
+    from geotile.raster_kinds import NODATA_NAMES
+
+    assert [n for n in sorted(NODATA_NAMES) if not zero_is_background([n, "a"])] == []
+
+
 def test_class_names_from_envi_headers_erdas_and_attribute_tables(tmp_path, run_cli):
     """Class names inside the label raster (an ENVI classification's .hdr 'class names', an
     ERDAS .img's attribute table) or in a raster attribute table (ArcGIS' .aux.xml: Value,
