@@ -727,7 +727,7 @@ class ZeroNodata:
     background: bool
     #: the values other than 0 found (the first two or one), for the message
     values: tuple
-    #: its pixels, and those that are 0 (from a sample when the scan stopped early)
+    #: its pixels, and those that are 0
     pixels: int
     zeros: int
     #: decided by the raster's own name for id 0 or its GEOTILE_ZERO tag (no warning)
@@ -753,8 +753,8 @@ def zero_nodata(src, run_nodata: bool = False) -> ZeroNodata | None:
     when one value at most besides it is a class (0/1, 0/v, a 0/255 mask: gdal_rasterize
     -burn 1 -a_nodata 0, QGIS' Rasterize), else (several ids: land cover's "not surveyed")
     no data; ``run_nodata`` (:func:`run_zero_nodata`): no data but in a 0/255 mask. The one
-    rule of make-masks, tile and evaluate; band 1 is read block by block, stopping at a
-    second class id, once per file (:func:`warn_zero_nodata` says what it decided)."""
+    rule of make-masks, tile and evaluate; band 1 is read block by block (its zeros counted
+    exactly), once per file (:func:`warn_zero_nodata` says what it decided)."""
     if src.nodata is None or src.nodata != 0:
         return None
     meaning = _cached_zero_nodata(src)
@@ -788,7 +788,7 @@ def _cached_zero_nodata(src) -> ZeroNodata:
 def _zero_nodata(src) -> ZeroNodata:
     """:func:`zero_nodata`, uncached."""
     from geotile.class_keys import class_key
-    from geotile.raster import read_categories, sample_pixels
+    from geotile.raster import read_categories
 
     pixels = src.width * src.height
     tags = {**src.tags(1), **src.tags()}
@@ -807,14 +807,14 @@ def _zero_nodata(src) -> ZeroNodata:
     for _, window in src.block_windows(1):
         block = src.read(1, window=window)
         zeros += int(np.count_nonzero(block == 0))
+        if len(found) > 1:  # decided: the zeros alone, for the share left out
+            continue
         held = (block != 0) & (block != ignore) if ignore is not None else block != 0
         if block.dtype.kind == "f":
             held &= ~np.isnan(block)  # NaN: no class
         found.update(np.unique(block[held]).tolist())
-        if len(found) > 1:  # several class ids: 0 is no data
-            sample = sample_pixels(src, 1)[0]
-            share = float(np.count_nonzero(sample == 0)) / max(sample.size, 1)
-            return ZeroNodata(False, tuple(sorted(found)[:2]), pixels, round(share * pixels))
+    if len(found) > 1:  # several class ids: 0 is no data
+        return ZeroNodata(False, tuple(sorted(found)[:2]), pixels, zeros)
     return ZeroNodata(True, tuple(found), pixels, zeros)
 
 

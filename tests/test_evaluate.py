@@ -478,6 +478,22 @@ def test_nodata_0_that_is_the_background_of_the_other_raster_is_warned_of(make_r
     assert "p.tif: its nodata value 0 is class 0 (background) of t.tif: 200 pixels" \
         in caplog.text
 
+def test_the_share_a_nodata_0_leaves_out_is_exact(make_raster):
+    """Land cover codes declaring nodata 0 on a 20 px strip of 200 (10% of the pixels):
+    the warning said 4%, estimated from overlapping sample windows that over-weight the
+    centre. The share is counted over every pixel."""
+    cover = np.full((200, 200), 10, np.uint8)
+    cover[100:, 100:] = 20
+    cover[:, :20] = 0
+    with pytest.warns(GeotileWarning) as caught:
+        result = evaluate_rasters(make_raster("p.tif", np.where(cover == 0, 10, cover)
+                                              .astype(np.uint8)),
+                                  make_raster("t.tif", cover, nodata=0))
+    assert result.pixels == 36000
+    said = [str(w.message) for w in caught if "nodata 0" in str(w.message)]
+    assert len(said) == 1 and "10% of the pixels left out" in said[0], said
+
+
 def test_ignore_value_of_a_truth_is_no_sign_of_scaled_probabilities(make_raster):
     """Classes 0..3 with make-masks' ignore value 255 in the truth: scored right, but a
     warning told the user to rescale the mask as probabilities. Values 101..254 beside
