@@ -61,8 +61,9 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     named without a background first (:data:`BACKGROUND_NAMES`), make band k class k,
     background where none reaches the threshold; GEOTILE_BANDS=exclusive (softmax) is the
     argmax of every band. A tag that cannot be read is an InputError naming the file.
-    ``truth``: an untagged one-band float raster of whole numbers (a sample of it: QGIS'
-    Float32 Rasterize output) holds class ids, as make-masks and tile read it.
+    An untagged one-band float raster of whole numbers (a sample of it: QGIS' Float32
+    Rasterize output) holds class ids, as make-masks and tile read it, when some reach
+    2..100 (no probabilities, nor 0..255 scores), or any for a ``truth``.
     """
     refuse_mixed_types(src)
     tags = {**src.tags(1), **src.tags()}
@@ -79,8 +80,8 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
         _refuse_colour_image(src)
         if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB
             return RasterKind("class", 1.0, None, threshold)
-    if truth and floating and output is None and gdal_scale is None and count == 1 \
-            and "GEOTILE_SCALE" not in tags and _whole_numbers(src):
+    if floating and output is None and gdal_scale is None and count == 1 \
+            and "GEOTILE_SCALE" not in tags and _whole_numbers(src, truth):
         return RasterKind("class", 1.0, names, threshold)
     if output == "probability" or floating or gdal_scale is not None or (
             count > 1 and src.dtypes[0] == "uint8"):
@@ -97,14 +98,19 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     return RasterKind("class", 1.0, names, threshold)
 
 
-def _whole_numbers(src) -> bool:
+def _whole_numbers(src, any_ids: bool = True) -> bool:
     """Whether a sample of band 1 of a float raster (its nodata and NaN left out) holds
-    whole numbers only."""
+    whole numbers only; unless ``any_ids``, the largest but 255 (the ignore value) in
+    2..SCALED_PROBABILITY_IDS[uint8] (not 0/1, probabilities alike; nor 0..255 scores)."""
     from geotile.raster import sample_pixels
 
     sample = sample_pixels(src, 1)[0]
     sample = sample[np.isfinite(sample) & (sample != src.nodata)]
-    return bool(np.array_equal(sample, np.round(sample)))
+    if not np.array_equal(sample, np.round(sample)):
+        return False
+    ids = sample[sample != 255]
+    return any_ids or (ids.size > 0 and
+                       1 < ids.max() <= SCALED_PROBABILITY_IDS[np.dtype(np.uint8)])
 
 
 def binary_mask_kind(src, kind: RasterKind) -> RasterKind:

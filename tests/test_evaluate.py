@@ -532,8 +532,14 @@ def test_scaled_probabilities_are_warned_of_once_per_raster(make_raster):
 
 
 def test_float_class_ids_are_not_thresholded_as_probabilities(make_raster):
+    """Whole numbers reaching 3 in an untagged float prediction are class ids (as vectorize,
+    make-masks and tile read them); values past 0..1 with fractions are refused."""
     classes = np.zeros((8, 8), np.float32)
     classes[2:4] = 3.0
+    result = evaluate_rasters(make_raster("p.tif", classes),
+                              make_raster("t.tif", np.zeros((8, 8), np.uint8)))
+    assert result.confusion.sum(axis=0).tolist() == [48, 0, 0, 16]
+    classes[0, 0] = 0.5
     with pytest.raises(InputError, match=r"p\.tif: values reach 3.*not probabilities"):
         evaluate_rasters(make_raster("p.tif", classes),
                          make_raster("t.tif", np.zeros((8, 8), np.uint8)))

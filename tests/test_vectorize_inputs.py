@@ -521,7 +521,7 @@ def test_instances_write_whole_shapefiles_in_either_case(run_cli, make_raster, t
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.parametrize(("values", "reach"), [((1, 2, 3), "3"), ((200,), "200"),
+@pytest.mark.parametrize(("values", "reach"), [((0.5, 3), "3"), ((200,), "200"),
                                                ((0.5, -2), "-2")])
 def test_float_values_outside_0_1_are_not_probabilities(run_cli, make_raster, tmp_path,
                                                          values, reach):
@@ -881,3 +881,25 @@ def test_instance_ids_and_grey_class_masks_are_not_read_as_noisy_0_255_masks(
     found = gpd.read_file(tmp_path / "jpeg.gpkg")
     assert set(found["class_id"]) == {1} and len(found) == 300
     assert found["area_m2"].sum() == pytest.approx((decoded >= 128).sum() * 0.25)
+
+
+def test_an_untagged_float_raster_of_class_ids_is_read_as_class_ids(make_raster, tmp_path):
+    """Class ids 0..5 written as Float32 with NaN nodata (QGIS Rasterize's default type):
+    vectorize refused them as 'not probabilities 0..1', while make-masks, tile and evaluate
+    read them as class ids. Read so here too (255 the ignore value); whole numbers of
+    0 and 1 stay probabilities alike, and 0..255 scores are still refused."""
+    classes = np.zeros((12, 12), np.float32)
+    classes[1:4, 1:4], classes[5:8, 5:8] = 1, 5
+    classes[9:, :6] = np.nan
+    classes[9:, 6:] = 255
+    options = {"transform": from_origin(X0, Y0, 1, 1)}
+    path = make_raster("f.tif", classes, nodata=np.nan, **options)
+    summary = vectorize_polygons([path], tmp_path / "f.gpkg",
+                                 options=VectorizeOptions(crs="source"))
+    found = gpd.read_file(tmp_path / "f.gpkg").sort_values("class_id")
+    assert list(found["class_id"]) == [1, 5] and list(found.geometry.area) == [9, 9]
+    assert "score" not in found.columns and summary["features"] == 2
+    scores = np.arange(144, dtype=np.float32).reshape(12, 12) * 255 / 143
+    with pytest.raises(InputError, match=r"not probabilities 0\.\.1"):
+        vectorize_polygons([make_raster("s.tif", np.round(scores), **options)],
+                           tmp_path / "s.gpkg")
