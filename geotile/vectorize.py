@@ -801,8 +801,15 @@ def _say_missing_classes(options: VectorizeOptions, frame, jobs, paths) -> None:
     for name in options.classes:
         if all(_class_id(name, job.kind.names) not in found for job in jobs):
             where = Path(str(paths[0])).name if len(paths) == 1 else f"{len(paths)} rasters"
-            warnings.warn(f"--classes {name}: no region of that class in {where}; the output "
-                          "holds none.", GeotileWarning, stacklevel=4)
+            if all(_class_id(name, job.kind.names) == 0 and not job.kind.zero_class
+                   for job in jobs):  # background, never a region
+                text = (f"--classes {name}: id 0 is background in {where}, which vectorize "
+                        "never polygonizes (only a raster naming id 0 a class has regions "
+                        "of it); the output holds none.")
+            else:
+                text = (f"--classes {name}: no region of that class in {where}; the output "
+                        "holds none.")
+            warnings.warn(text, GeotileWarning, stacklevel=4)
 
 
 def check_vector_output(output: Path, overwrite: bool) -> str:

@@ -176,6 +176,15 @@ def test_classes_the_raster_lacks_are_said(make_raster, tmp_path):
         summary = vectorize_polygons([path], tmp_path / "c.gpkg",
                                     options=VectorizeOptions(classes=("7", "3")))
     assert summary["features"] == 1
+    named = make_raster("n.tif", classes)
+    with rasterio.open(named, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "a", "b", "c"]')
+    for raster, asked in ((path, "0"), (named, "background")):  # 82 px: never polygonized
+        with pytest.warns(GeotileWarning, match=rf"--classes {asked}: id 0 is background in "
+                          rf"{raster.name}, which vectorize never polygonizes"):
+            summary = vectorize_polygons([raster], tmp_path / f"{asked}.gpkg",
+                                         options=VectorizeOptions(classes=(asked, "3")))
+        assert summary["features"] == 1
     with pytest.raises(InputError, match=r"no class 'tree' in c\.tif \(it names no classes: "
                                          r"give class ids, or building for class 1\)"):
         vectorize_polygons([path], tmp_path / "t.gpkg", options=VectorizeOptions(classes=("tree",)))
