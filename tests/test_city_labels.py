@@ -749,12 +749,7 @@ def test_labels_on_a_plain_image_give_geotiles_warning_only(run_cli, tmp_path):
 
     from rasterio.errors import NotGeoreferencedWarning
 
-    image = tmp_path / "photo.png"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(image, "w", driver="PNG", width=64, height=64, count=1,
-                           dtype="uint8") as dst:
-            dst.write(np.full((1, 64, 64), 9, np.uint8))
+    image = _write_photo(tmp_path / "photo.png", np.full((1, 64, 64), 9, np.uint8))
     labels = tmp_path / "pixels.gpkg"
     gpd.GeoDataFrame(geometry=[shapely.box(10, 10, 30, 30)]).to_file(labels)
     truth = tmp_path / "truth.csv"
@@ -1096,18 +1091,11 @@ def test_geojson_pixel_labels_on_a_plain_photo_are_refused_naming_a_working_fix(
     """A photo without georeferencing and labels in its pixel coordinates written as GeoJSON
     (no crs member, so lon/lat by RFC 7946): tile refuses before any patch is cut and,
     as make-masks, says GeoJSON is lon/lat and which files hold pixel coordinates."""
-    import warnings
 
-    from rasterio.errors import NotGeoreferencedWarning
 
     import geotile.tiling as tiling
 
-    image = tmp_path / "photo.png"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(image, "w", driver="PNG", width=500, height=400, count=1,
-                           dtype="uint8") as dst:
-            dst.write(np.full((1, 400, 500), 9, np.uint8))
+    image = _write_photo(tmp_path / "photo.png", np.full((1, 400, 500), 9, np.uint8))
     labels = tmp_path / "pixels.geojson"
     labels.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {}, "geometry": json.loads(shapely.to_geojson(
@@ -1124,3 +1112,18 @@ def test_geojson_pixel_labels_on_a_plain_photo_are_refused_naming_a_working_fix(
                               "GeoPackage or Shapefile that declares no CRS",
                               "gdal_translate -a_srs")
     assert cut == [] and not (tmp_path / "o").exists() and not (tmp_path / "m.tif").exists()
+
+
+def _write_photo(path, pixels):
+    """An unreferenced PNG of ``pixels`` (bands, rows, cols): a photo, no CRS nor transform."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    count, height, width = pixels.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="PNG", width=width, height=height, count=count,
+                           dtype=pixels.dtype) as dst:
+            dst.write(pixels)
+    return path
