@@ -640,13 +640,15 @@ def _fold_0_255(c: np.ndarray, axis: int) -> None:
 def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
                  classes: int, meaning: tuple[bool, bool] | None = None,
                  wide_truth: bool = False) -> np.ndarray:
-    """Class 255 of uint8 rasters, once every pixel is counted: where ``meaning`` (default:
+    """Class 255 of uint8 rasters (or wider ones of ids 0..255 only: ``truth_uint8``,
+    ``prediction_uint8``), once every pixel is counted: where ``meaning`` (default:
     :func:`_meaning_of_255` of this matrix) says a side is a 0/255 mask, its ids are read as
     one (:func:`_fold_0_255`); else 255 is left out of a uint8 truth (the ignore value), as
     of a class truth of another type (``wide_truth``) holding no id above 255, as make-masks
     reads them. The matrix is then cut to the classes used (at least ``classes``)."""
     c = confusion
-    if wide_truth and c.shape[0] > IGNORE and c[IGNORE].any() and not c[IGNORE + 1:].any():
+    if wide_truth and not truth_uint8 and c.shape[0] > IGNORE and c[IGNORE].any() \
+            and not c[IGNORE + 1:].any():
         c = c.copy()
         c[IGNORE] = 0  # ids 0..254 and 255: the ignore value
     if c.shape[0] > IGNORE:
@@ -798,6 +800,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (
+        counts_0_255,
         looks_like_colour_labels,
         may_be_0_255,
         plain_bands,
@@ -870,15 +873,18 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         may = may_be_0_255(true, true_kind), may_be_0_255(pred, pred_kind)
         edge = (_strays_at_edges(true, confusion.sum(axis=1)) if may[0] else 0,
                 _strays_at_edges(pred, confusion.sum(axis=0)) if may[1] else 0)
+        # a wider raster of whole numbers 0..255 is read as a uint8 one (a 0/255 mask?)
+        truth_0_255 = true.dtypes[0] == "uint8" or (may[0] and counts_0_255(true) is not None)
+        pred_0_255 = pred_kind.kind == "class" and (
+            pred.dtypes[0] == "uint8" or (may[1] and counts_0_255(pred) is not None))
         unnamed = ()
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
-            meaning = _meaning_of_255(confusion, true.dtypes[0] == "uint8", False, edge)
-            read = _resolve_255(confusion, true.dtypes[0] == "uint8", False, 2, meaning,
+            meaning = _meaning_of_255(confusion, truth_0_255, False, edge)
+            read = _resolve_255(confusion, truth_0_255, False, 2, meaning,
                                 wide_truth=wide_truth)  # 0/255?
             held = np.flatnonzero(read.any(axis=1))
             unnamed = tuple(int(i) for i in held if len(pred_kind.names) <= i != IGNORE)
-        counts = _RasterCounts.of(confusion, names, true.dtypes[0] == "uint8",
-                                  pred_kind.kind == "class" and pred.dtypes[0] == "uint8",
+        counts = _RasterCounts.of(confusion, names, truth_0_255, pred_0_255,
                                   zero_nodata=tuple(zero_nodata),
                                   pixels=pred.width * pred.height, unnamed=unnamed,
                                   lost_255=lost_255, nodata_255=ignored_255,

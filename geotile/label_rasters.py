@@ -640,8 +640,9 @@ def _refuse_grey(label, labels_path, codes: dict[str, int]) -> None:
 
 
 def _is_binary_0_255(label, labels_path) -> bool:
-    """Whether a uint8 label raster is a 0/255 mask (INRIA's, Massachusetts', DeepGlobe's),
-    by the rule tile and evaluate use (:func:`~geotile.raster_kinds.kind_0_255`). Strays
+    """Whether a label raster is a 0/255 mask (INRIA's, Massachusetts', DeepGlobe's; uint8
+    or wider: :func:`~geotile.raster_kinds.counts_0_255`), by the rule tile and evaluate
+    use (:func:`~geotile.raster_kinds.kind_0_255`). Strays
     are read as 1 from 128 up, with one warning counting them; strays all below 128 may be
     class ids (255 then the ignore value): read so, with a warning. A declared nodata 0 is
     a mask's background (:func:`~geotile.raster_kinds.zero_nodata`)."""
@@ -961,6 +962,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 for c, n in zip(found.tolist(), number.tolist(), strict=True):
                                     seen[c] = seen.get(c, 0) + n
                         elif binary:  # 255 is the positive class (strays: from 128 up)
+                            if values.dtype.kind == "f":  # NaN: no class
+                                valid = valid & np.isfinite(values[0])
                             ids = np.where(valid, values[0] >= 128, IGNORE).astype(np.uint8)
                         else:
                             ids = _index_ids(values, valid, labels_path)

@@ -125,9 +125,10 @@ def binary_mask_kind(src, kind: RasterKind) -> RasterKind:
 
 
 def may_be_0_255(src, kind: RasterKind) -> bool:
-    """Whether ``src`` read as ``kind`` may be a 0/255 mask: a uint8 class raster naming no
-    classes (one that names them, make-masks' mask, holds 255 to ignore)."""
-    return kind.kind == "class" and kind.names is None and src.dtypes[0] == "uint8"
+    """Whether ``src`` read as ``kind`` may be a 0/255 mask: a class raster naming no
+    classes (one that names them, make-masks' mask, holds 255 to ignore) of a type that
+    may hold one (:func:`may_hold_0_255`)."""
+    return kind.kind == "class" and kind.names is None and may_hold_0_255(src.dtypes[0])
 
 
 def may_ignore_255(src, kind: RasterKind) -> bool:
@@ -599,13 +600,14 @@ def edge_share(label) -> float:
 def counts_0_255(label) -> np.ndarray | None:
     """(257,) counts of band 1's values over the valid pixels (every pixel for a nodata of
     0: a mask's background), then of its strays (1..254) within EDGE_RADIUS px of both a 0
-    and a 255, of a uint8 raster of one band or R = G = B (an alpha band aside; a colour
-    table's indices too: PIL's "P" masks), or None: another raster, or one seen not to be a
-    0/255 mask (bands that differ, too many strays or too many away from edges, or more
-    than a few all below 128). Read in bands of rows, stopping there; once per file (cached
-    by name, shape and modification time)."""
+    and a 255, of a raster of one band or R = G = B (an alpha band aside; a colour table's
+    indices too: PIL's "P" masks) holding whole numbers 0..255 (uint8, or a wider integer or
+    float type: a 0/255 mask exported as UInt16 or Float32; NaN left out), or None: another
+    raster, or one seen not to be a 0/255 mask (bands that differ, too many strays or too
+    many away from edges, or more than a few all below 128). Read in bands of rows,
+    stopping there; once per file (cached by name, shape and modification time)."""
     alpha = set(alpha_bands(label))
-    if label.dtypes[0] != "uint8" or label.count not in (1, 2, 3, 4) or (
+    if not may_hold_0_255(label.dtypes[0]) or label.count not in (1, 2, 3, 4) or (
             alpha & ({1} if label.count <= 2 else {1, 2, 3})) or (
             label.count == 2 and alpha != {2}):
         return None
@@ -643,10 +645,20 @@ def _scan_0_255(label) -> np.ndarray | None:
         block = label.read(bands, window=window)
         if len(bands) > 1 and not ((block[0] == block[1]).all() and (block[1] == block[2]).all()):
             return None
+        valid = label.dataset_mask(window=window) > 0 if masked else None
+        if block.dtype != np.uint8:  # whole numbers 0..255, or no 0/255 mask
+            finite = np.isfinite(block[0]) if block.dtype.kind == "f" else None
+            if finite is not None and not finite.all():
+                valid = finite if valid is None else valid & finite
+            seen = block[0] if valid is None else block[0][valid]
+            if seen.size and (seen.min() < 0 or seen.max() > 255
+                              or (seen.dtype.kind == "f" and (seen != np.round(seen)).any())):
+                return None
+            block = block[:1] if valid is None else np.where(valid, block[:1], 0)
+            block = block.astype(np.uint8)
         values = block[0]
         strays = (values > 0) & (values < 255)
-        if masked:
-            valid = label.dataset_mask(window=window) > 0
+        if valid is not None:
             counts[:256] += np.bincount(values[valid], minlength=256)
             strays &= valid
         else:
@@ -667,6 +679,13 @@ def _scan_0_255(label) -> np.ndarray | None:
     if held is not None:
         counts[256] += _edge_strays(*held, held[1][:0])
     return counts
+
+
+def may_hold_0_255(dtype) -> bool:
+    """Whether a raster of ``dtype`` may be a 0/255 mask (:func:`counts_0_255` decides):
+    uint8, or an integer type holding 255, or a float one."""
+    dtype = np.dtype(dtype)
+    return dtype.kind == "f" or (dtype.kind in "iu" and np.iinfo(dtype).max >= 255)
 
 
 def _edge_strays(above: np.ndarray, values: np.ndarray, strays: np.ndarray,
@@ -804,7 +823,7 @@ def _zero_nodata(src) -> ZeroNodata:
                                       if np.dtype(src.dtypes[0]).kind in "iu" else None)
     if names and class_key(names[0]) not in ("", "0"):
         return ZeroNodata(class_key(names[0]) not in NODATA_NAMES, (), pixels, 0, named=True)
-    if src.dtypes[0] == "uint8" and values_0_255(src, nodata=True) == "binary":
+    if values_0_255(src, nodata=True) == "binary":
         counts = counts_0_255(src)
         return ZeroNodata(True, (255,), pixels, int(counts[0]), binary=True)
     ignore = 255 if src.dtypes[0] == "uint8" else None  # make-masks' ignore value: no class

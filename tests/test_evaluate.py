@@ -979,3 +979,23 @@ def test_a_grey_class_mask_and_instance_ids_are_scored_as_ids_not_as_a_noisy_mas
     result = evaluate_rasters(make_raster("pi.tif", ids), make_raster("ti.tif", ids))
     assert result.confusion.shape == (255, 255) and result.accuracy == 1.0
     assert result.pixels == ids.size - (ids == 255).sum()
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32])
+def test_a_wider_0_255_truth_scores_its_buildings(make_raster, dtype):
+    """A 0/255 building truth stored as UInt16, Int16 or Float32 had every building left
+    out as the ignore value: mean IoU 1.0 for any prediction, an all-background one too.
+    It is a 0/255 mask as a uint8 one is: 255 is class 1; so is an integer 0/255
+    prediction (a float one may be 0..255 scores: refused, raster_kind)."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[5:15, 5:15] = 255
+    pred = np.zeros((20, 20), np.uint8)
+    pred[5:15, 7:15] = 1  # 80 of 100 found
+    t = make_raster("t.tif", truth.astype(dtype))
+    result = evaluate_rasters(make_raster("p.tif", pred), t)
+    assert result.pixels == 400 and result.confusion.tolist() == [[300, 0], [20, 80]]
+    empty = evaluate_rasters(make_raster("p0.tif", np.zeros((20, 20), np.uint8)), t)
+    assert empty.classes()[1]["iou"] == 0
+    if dtype != np.float32:
+        wide_pred = make_raster("pw.tif", (pred * 255).astype(dtype))
+        assert evaluate_rasters(wide_pred, t).confusion.tolist() == [[300, 0], [20, 80]]

@@ -1664,3 +1664,25 @@ def test_the_0_255_scan_counts_edge_strays_across_its_row_bands(tmp_path, monkey
     assert counts["one"].tolist() == counts["bands"].tolist()
     assert counts["one"][256] >= 0.9 * counts["one"][1:255].sum() > 0
     assert raster_kinds.kind_0_255(counts["bands"]) == "binary"
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32])
+def test_a_wider_0_255_mask_as_labels_is_class_1_not_ignored(tmp_path, run_cli, dtype):
+    """A 0/255 building mask exported as UInt16, Int16 or Float32 (values 0 and 255 only)
+    had every building written as the ignore value (0 labelled, all ignored). It is a 0/255
+    mask as a uint8 one is: 255 is class 1; a wider raster of ids 0..3 keeps 255 ignored."""
+    truth = np.zeros((8, 10), np.uint8)
+    truth[2:5, 3:7] = 255
+    labels = write_raster(tmp_path / "gt.tif", truth.astype(dtype))
+    image = write_raster(tmp_path / "img.tif", np.ones((3, 8, 10), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], truth // 255)
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["positive_pixels"] == 12 and summary["ignored_pixels"] == 0
+    ids = np.where(truth == 255, 255, np.arange(10) % 4).astype(dtype)
+    labels = write_raster(tmp_path / "ids.tif", ids)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "ids_mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0], ids.astype(np.uint8))
+    assert json.loads(result.stdout)["masks"][0]["ignored_pixels"] == 12

@@ -992,3 +992,20 @@ def test_four_band_uint8_patches_keep_the_colour_interpretation(make_raster, tmp
             expected = 1 - valid.mean() if band4 == C.alpha else 0.0
             assert float(row["nodata_fraction"]) == pytest.approx(expected, abs=1e-6)
             assert valid.all() or band4 == C.alpha, (name, row["image"])
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32])
+def test_a_wider_0_255_mask_keeps_its_buildings(make_raster, tmp_path, dtype):
+    """A 0/255 building mask stored as UInt16, Int16 or Float32 had its 255 counted as
+    no data: --skip-empty kept 0 patches of 4, positive_fraction 0 everywhere. It is a
+    0/255 mask as a uint8 one is: 255 the building, nothing ignored."""
+    image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))
+    labels = np.zeros((64, 64), dtype)
+    labels[:16, :16] = 255
+    mask = make_raster("img_mask.tif", labels)
+    summary = tile_rasters([image], [mask], tmp_path / "a",
+                           options=TileOptions(size=32, skip_empty=True))
+    assert summary.written == 1 and summary.skipped_empty == 3
+    rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "a")}
+    assert float(rows["0", "0"]["positive_fraction"]) == 0.25
+    assert float(rows["0", "0"]["nodata_fraction"]) == 0
