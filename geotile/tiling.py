@@ -58,7 +58,13 @@ from geotile.errors import GeotileWarning, InputError, OutputExistsError
 from geotile.grid import Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
 from geotile.quiet_warnings import quietly
-from geotile.raster_kinds import run_zero_nodata, values_0_255, warn_zero_nodata, zero_nodata
+from geotile.raster_kinds import (
+    may_hold_0_255,
+    run_zero_nodata,
+    values_0_255,
+    warn_zero_nodata,
+    zero_nodata,
+)
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.tiff_template import TiffTemplate
@@ -243,13 +249,12 @@ def mask_nodata(mask_src, binary: bool | None = None, zeros_nodata: bool = False
 def mask_ignore_values(mask_src, binary: bool | None = None,
                        zeros_nodata: bool = False) -> tuple:
     """The mask values index.csv and the filters count as no data: its nodata
-    (:func:`mask_nodata`) and 255 of an integer mask that is no 0/255 mask (class ids: 255
-    is the ignore value, as make-masks and evaluate read it, whatever nodata it declares);
-    none but its nodata for a 0/255 one. ``zeros_nodata``: :func:`mask_nodata`'s."""
+    (:func:`mask_nodata`) and 255 of an integer or float mask that is no 0/255 mask (class
+    ids: 255 is the ignore value, as make-masks and evaluate read it, whatever nodata it
+    declares); none but its nodata for a 0/255 one. ``zeros_nodata``: :func:`mask_nodata`'s."""
     nodata = mask_nodata(mask_src, binary, zeros_nodata)
     values = () if nodata is None else (nodata,)
-    dtype = np.dtype(mask_src.dtypes[0])
-    if dtype.kind not in "iu" or np.iinfo(dtype).max < 255 or nodata == 255:
+    if not may_hold_0_255(mask_src.dtypes[0]) or nodata == 255:
         return values
     binary = is_binary_0_255(mask_src, zeros=True) if binary is None else binary
     return values if binary else (*values, 255)

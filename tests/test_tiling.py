@@ -1009,3 +1009,24 @@ def test_a_wider_0_255_mask_keeps_its_buildings(make_raster, tmp_path, dtype):
     rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "a")}
     assert float(rows["0", "0"]["positive_fraction"]) == 0.25
     assert float(rows["0", "0"]["nodata_fraction"]) == 0
+
+
+def test_255_of_a_float_class_mask_is_its_ignore_value(make_raster, tmp_path):
+    """A Float32 class mask (ids 0..3, 255 unlabelled: QGIS Rasterize's default type) had
+    its 255 counted as positive: an all-255 patch positive_fraction 1, nodata 0, kept by
+    --skip-empty. 255 is the ignore value, as of a uint8 or uint16 class mask."""
+    image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))
+    labels = np.tile(np.arange(64) % 4, (64, 1)).astype(np.uint8)
+    labels[32:, 32:] = 255  # unlabelled
+    fractions = {}
+    for dtype in (np.uint8, np.float32):
+        name = np.dtype(dtype).name
+        (tmp_path / name).mkdir()
+        mask = make_raster(f"{name}/img.tif", labels.astype(dtype))
+        summary = tile_rasters([image], [mask], tmp_path / f"o_{name}",
+                               options=TileOptions(size=32, skip_empty=True))
+        assert summary.written == 3 and summary.skipped_empty == 1
+        fractions[name] = [(r["positive_fraction"], r["nodata_fraction"])
+                           for r in read_index(tmp_path / f"o_{name}")]
+    assert fractions["float32"] == fractions["uint8"]
+    assert ("0.750000", "0.000000") in fractions["float32"]
