@@ -151,6 +151,37 @@ def ignores_255(ids: np.ndarray, named: bool) -> bool:
         named or not (others >= 128).any())
 
 
+#: ids_above_255 of the rasters already scanned, by (name, shape, mtime)
+_ABOVE_255: dict[tuple, bool] = {}
+
+
+def ids_above_255(src) -> bool:
+    """Whether band 1 of a class or instance raster holds a valid value above 255 (its
+    declared nodata left out): then 255 is one of its ids, never the ignore value (as
+    evaluate reads it). Read block by block, stopping at the first; once per file."""
+    dtype = np.dtype(src.dtypes[0])
+    if dtype.kind in "iu" and np.iinfo(dtype).max <= 255:
+        return False
+    path = Path(str(src.name))
+    key = (str(src.name), src.shape, path.stat().st_mtime_ns) if path.exists() else None
+    if key is not None and key in _ABOVE_255:
+        return _ABOVE_255[key]
+    above = False
+    for _, window in src.block_windows(1):
+        block = src.read(1, window=window)
+        high = block > 255
+        if src.nodata is not None:
+            high &= block != src.nodata
+        if high.any():
+            above = True
+            break
+    if key is not None:
+        if len(_ABOVE_255) >= _SCANNED_MAX:
+            del _ABOVE_255[next(iter(_ABOVE_255))]
+        _ABOVE_255[key] = above
+    return above
+
+
 def reads_nodata(src, kind: RasterKind) -> bool:
     """Whether ``src``'s nodata mask applies (:func:`~geotile.raster.has_nodata`, or an
     alpha band of a float raster): not when it is an alpha band of a probability raster that

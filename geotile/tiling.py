@@ -59,6 +59,7 @@ from geotile.grid import Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
 from geotile.quiet_warnings import quietly
 from geotile.raster_kinds import (
+    ids_above_255,
     may_hold_0_255,
     run_zero_nodata,
     values_0_255,
@@ -214,15 +215,16 @@ class PatchData:
 def mask_padding_value(mask_src, binary: bool | None = None, zeros_nodata: bool = False):
     """The value of mask pixels outside the raster (padding): the mask's nodata value, else
     255, the ignore value of geotile's masks (0 would claim background where nothing is
-    known); the largest value of a signed 8-bit mask, which cannot hold 255; 0 for a 0/255
+    known); the largest value of a signed 8-bit mask, which cannot hold 255, or of one
+    holding ids above 255 (instance ids: 255 is one of them); 0 for a 0/255
     binary mask (INRIA, Massachusetts), where 255 is the building class (its padding is
     marked by a mask band instead). ``binary``: whether it is one (default:
     :func:`is_binary_0_255`); ``zeros_nodata``: :func:`mask_nodata`'s."""
     if (nodata := mask_nodata(mask_src, binary or None, zeros_nodata)) is not None:
         return nodata
     dtype = np.dtype(mask_src.dtypes[0])
-    if dtype.kind in "iu" and np.iinfo(dtype).max < 255:
-        return np.iinfo(dtype).max
+    if dtype.kind in "iu" and (np.iinfo(dtype).max < 255 or ids_above_255(mask_src)):
+        return np.iinfo(dtype).max  # 255 may be an id
     return 0 if (is_binary_0_255(mask_src) if binary is None else binary) else 255
 
 
@@ -251,10 +253,12 @@ def mask_ignore_values(mask_src, binary: bool | None = None,
     """The mask values index.csv and the filters count as no data: its nodata
     (:func:`mask_nodata`) and 255 of an integer or float mask that is no 0/255 mask (class
     ids: 255 is the ignore value, as make-masks and evaluate read it, whatever nodata it
-    declares); none but its nodata for a 0/255 one. ``zeros_nodata``: :func:`mask_nodata`'s."""
+    declares); none but its nodata for a 0/255 one, or one holding ids above 255
+    (:func:`~geotile.raster_kinds.ids_above_255`: 255 is one of them).
+    ``zeros_nodata``: :func:`mask_nodata`'s."""
     nodata = mask_nodata(mask_src, binary, zeros_nodata)
     values = () if nodata is None else (nodata,)
-    if not may_hold_0_255(mask_src.dtypes[0]) or nodata == 255:
+    if not may_hold_0_255(mask_src.dtypes[0]) or nodata == 255 or ids_above_255(mask_src):
         return values
     binary = is_binary_0_255(mask_src, zeros=True) if binary is None else binary
     return values if binary else (*values, 255)

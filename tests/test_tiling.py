@@ -1030,3 +1030,28 @@ def test_255_of_a_float_class_mask_is_its_ignore_value(make_raster, tmp_path):
                            for r in read_index(tmp_path / f"o_{name}")]
     assert fractions["float32"] == fractions["uint8"]
     assert ("0.750000", "0.000000") in fractions["float32"]
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32])
+def test_255_of_a_mask_with_ids_above_255_is_an_id(make_raster, tmp_path, dtype):
+    """A uint16 instance mask of 400 buildings (ids 1..400) had building 255 counted as no
+    data: its patch dropped by --max-nodata and by --skip-empty. With ids above 255, 255 is
+    one of them (as evaluate reads it); a declared nodata above 255 is no id."""
+    image = make_raster("img.tif", np.full((1, 80, 80), 7, np.uint8))
+    ids = (np.arange(400) + 1).reshape(20, 20).repeat(4, 0).repeat(4, 1).astype(dtype)
+    mask = make_raster("img_mask.tif", ids)
+    summary = tile_rasters([image], [mask], tmp_path / "a",
+                           options=TileOptions(size=8, max_nodata=0.1, skip_empty=True))
+    assert summary.written == 100 and summary.skipped_nodata == summary.skipped_empty == 0
+    fractions = {(r["positive_fraction"], r["nodata_fraction"]) for r in read_index(tmp_path / "a")}
+    assert fractions == {("1.000000", "0.000000")}
+    if dtype != np.float32:  # padded: the dtype's largest value, never id 255
+        tile_rasters([image], [mask], tmp_path / "p", options=TileOptions(size=48, edge="pad"))
+        with rasterio.open(tmp_path / "p" / "masks" / "img_1_1.tif") as patch:
+            assert patch.nodata == np.iinfo(dtype).max
+            assert (patch.read(1) == 255).sum() == 16 and patch.dataset_mask()[:32, :32].all()
+    small = np.where(ids > 255, 65535, ids).astype(np.uint32)  # ids 1..255, nodata 65535
+    mask = make_raster("small_mask.tif", small, nodata=65535)
+    tile_rasters([image], [mask], tmp_path / "b", options=TileOptions(size=8))
+    row = next(r for r in read_index(tmp_path / "b") if (r["row"], r["col"]) == ("6", "7"))
+    assert float(row["nodata_fraction"]) == 1.0  # id 255 (ignore) and nodata
