@@ -61,7 +61,7 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     named without a background first (:data:`BACKGROUND_NAMES`), make band k class k,
     background where none reaches the threshold; GEOTILE_BANDS=exclusive (softmax) is the
     argmax of every band. A tag that cannot be read is an InputError naming the file.
-    An untagged one-band float raster of whole numbers (a sample of it: QGIS' Float32
+    An untagged one-band float raster of whole numbers (every pixel: QGIS' Float32
     Rasterize output) holds class ids, as make-masks and tile read it, when some reach
     2..100 (no probabilities, nor 0..255 scores), or any for a ``truth``.
     """
@@ -99,9 +99,10 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
 
 
 def _whole_numbers(src, any_ids: bool = True) -> bool:
-    """Whether a sample of band 1 of a float raster (its nodata and NaN left out) holds
-    whole numbers only; unless ``any_ids``, the largest but 255 (the ignore value) in
-    2..SCALED_PROBABILITY_IDS[uint8] (not 0/1, probabilities alike; nor 0..255 scores)."""
+    """Whether band 1 of a float raster (its nodata and NaN left out) holds whole numbers
+    only (a sample first, then every pixel: :func:`_has_fraction`); unless ``any_ids``, the
+    largest but 255 (the ignore value) of a sample in 2..SCALED_PROBABILITY_IDS[uint8] (not
+    0/1, probabilities alike; nor 0..255 scores)."""
     from geotile.raster import sample_pixels
 
     sample = sample_pixels(src, 1)[0]
@@ -109,8 +110,36 @@ def _whole_numbers(src, any_ids: bool = True) -> bool:
     if not np.array_equal(sample, np.round(sample)):
         return False
     ids = sample[sample != 255]
-    return any_ids or (ids.size > 0 and
-                       1 < ids.max() <= SCALED_PROBABILITY_IDS[np.dtype(np.uint8)])
+    if not any_ids and not (ids.size > 0 and
+                            1 < ids.max() <= SCALED_PROBABILITY_IDS[np.dtype(np.uint8)]):
+        return False
+    return not _has_fraction(src)
+
+
+#: _has_fraction of the rasters already scanned, by (name, shape, mtime)
+_FRACTION: dict[tuple, bool] = {}
+
+
+def _has_fraction(src) -> bool:
+    """Whether band 1 of a float raster holds a valid value that is no whole number (its
+    nodata and NaN left out): read block by block, stopping at the first; once per file,
+    so that every tile of a dataset is read alike, wherever its fractions lie."""
+    path = Path(str(src.name))
+    key = (str(src.name), src.shape, path.stat().st_mtime_ns) if path.exists() else None
+    if key is not None and key in _FRACTION:
+        return _FRACTION[key]
+    found = False
+    for _, window in src.block_windows(1):
+        block = src.read(1, window=window)
+        block = block[np.isfinite(block) & (block != src.nodata)]
+        if (block != np.round(block)).any():
+            found = True
+            break
+    if key is not None:
+        if len(_FRACTION) >= _SCANNED_MAX:
+            del _FRACTION[next(iter(_FRACTION))]
+        _FRACTION[key] = found
+    return found
 
 
 def binary_mask_kind(src, kind: RasterKind) -> RasterKind:

@@ -999,3 +999,17 @@ def test_a_wider_0_255_truth_scores_its_buildings(make_raster, dtype):
     if dtype != np.float32:
         wide_pred = make_raster("pw.tif", (pred * 255).astype(dtype))
         assert evaluate_rasters(wide_pred, t).confusion.tolist() == [[300, 0], [20, 80]]
+
+
+def test_a_soft_truth_is_probabilities_wherever_its_fractions_lie(make_raster):
+    """A Float32 soft-label truth (buildings 1.0 with an antialiased 0.5 border) whose
+    fractions lay between the sample windows was taken for class ids, then refused at its
+    first fraction ('class ids are not whole numbers'). Any fraction in the band makes it
+    probabilities, thresholded at 0.5 as before."""
+    truth = np.zeros((1000, 1000), np.float32)
+    truth[79:121, 79:121] = 0.5  # rows/cols 64..133 hold no sample window
+    truth[80:120, 80:120] = 1.0
+    pred = (truth >= 0.5).astype(np.uint8)
+    result = evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", truth))
+    assert result.pixels == 10**6 and result.classes()[1]["iou"] == 1.0
+    assert result.classes()[1]["support"] == 42 * 42
