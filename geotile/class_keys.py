@@ -15,7 +15,7 @@ def class_key(name) -> str:
 BACKGROUND_NAMES = frozenset({"background", "_background_", "bg", "none", "no_class", "noclass",
                               "nothing", "other", "others", "unlabeled", "unlabelled", "void",
                               "null", "negative", "no_data", "nodata", "ignore", "ignored",
-                              "masked", "missing", "unclassified", "unknown", "0", ""})
+                              "masked", "missing", "unclassified", "unknown", "fill", "0", ""})
 
 
 #: words that make a first class name "no class" wherever they stand in it

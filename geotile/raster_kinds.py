@@ -801,7 +801,16 @@ def check_threshold_applies(rasters) -> None:
 NODATA_NAMES = frozenset({"nodata", "no_data", "ignore", "ignored", "void", "unlabeled",
                           "unlabelled", "not_labeled", "not_labelled", "unknown", "null",
                           "masked", "missing", "unclassified", "no_class", "noclass",
-                          "not_classified"})
+                          "not_classified", "fill"})
+
+
+def names_no_data(name) -> bool:
+    """Whether a name of id 0 says no data: one of :data:`NODATA_NAMES`, or one starting
+    with 'no data' or 'nodata' ('No data (ocean)', 'NoData - outside scene')."""
+    from geotile.class_keys import class_key
+
+    key = class_key(name)
+    return key in NODATA_NAMES or key.startswith(("no_data", "nodata"))
 
 
 @dataclass(frozen=True)
@@ -833,7 +842,7 @@ _ZERO_NODATA: dict[tuple, ZeroNodata] = {}
 def zero_nodata(src, run_nodata: bool = False) -> ZeroNodata | None:
     """What the declared nodata 0 of a class or label raster means; None when it declares
     no nodata 0. Its :data:`ZERO_TAG` decides first, then its own name for id 0
-    (GEOTILE_CLASS_NAMES, category names): a name of no data (:data:`NODATA_NAMES`) makes
+    (GEOTILE_CLASS_NAMES, category names): a name of no data (:func:`names_no_data`) makes
     it no data, any other name (background, a class) keeps it. Unnamed, 0 is background
     when one value at most besides it is a class (0/1, 0/v, a 0/255 mask: gdal_rasterize
     -burn 1 -a_nodata 0, QGIS' Rasterize), else (several ids: land cover's "not surveyed")
@@ -882,7 +891,7 @@ def _zero_nodata(src) -> ZeroNodata:
     names = _names_tag(src, tags) or (read_categories(src)
                                       if np.dtype(src.dtypes[0]).kind in "iu" else None)
     if names and class_key(names[0]) not in ("", "0"):
-        return ZeroNodata(class_key(names[0]) not in NODATA_NAMES, (), pixels, 0, named=True)
+        return ZeroNodata(not names_no_data(names[0]), (), pixels, 0, named=True)
     if values_0_255(src, nodata=True) == "binary":
         counts = counts_0_255(src)
         return ZeroNodata(True, (255,), pixels, int(counts[0]), binary=True)

@@ -744,7 +744,8 @@ def test_class_names_kept_when_categories_or_a_table_also_name_255(tmp_path, run
         assert set(json.loads(result.stdout)["per_class"]) == {"road"}
 
 
-@pytest.mark.parametrize("zero", ["Unclassified", "No Class", "NoClass", "Not classified"])
+@pytest.mark.parametrize("zero", ["Unclassified", "No Class", "NoClass", "Not classified",
+                                  "Fill", "No data (ocean)", "NoData - outside scene"])
 def test_an_envi_classification_ignoring_0_named_unclassified_leaves_0_out(tmp_path, run_cli,
                                                                           zero):
     """An ENVI classification declaring 'data ignore value = 0' with class 0 named
@@ -782,6 +783,7 @@ def test_every_name_of_no_data_for_id_0_is_no_class():
     from geotile.raster_kinds import NODATA_NAMES
 
     assert [n for n in sorted(NODATA_NAMES) if not zero_is_background([n, "a"])] == []
+    assert zero_is_background(["No data (ocean)", "a"]) and zero_is_background(["Fill", "a"])
 
 
 def test_class_names_from_envi_headers_erdas_and_attribute_tables(tmp_path, run_cli):
