@@ -830,6 +830,12 @@ class ZeroNodata:
     binary: bool = False
 
 
+#: the one class id of a mask whose declared nodata 0 is its background (gdal_rasterize
+#: -burn 1 or -burn 255 -a_nodata 0, QGIS' Rasterize); another one alone is a class (a
+#: land-cover tile of water only) beside no data
+MASK_IDS = frozenset({1, 255})
+
+
 #: the tag tile writes on mask patches whose declared nodata 0 it read as no data, so that
 #: every command reads a patch as tile read its source: "nodata" or "background"
 ZERO_TAG = "GEOTILE_ZERO"
@@ -844,11 +850,12 @@ def zero_nodata(src, run_nodata: bool = False) -> ZeroNodata | None:
     no nodata 0. Its :data:`ZERO_TAG` decides first, then its own name for id 0
     (GEOTILE_CLASS_NAMES, category names): a name of no data (:func:`names_no_data`) makes
     it no data, any other name (background, a class) keeps it. Unnamed, 0 is background
-    when one value at most besides it is a class (0/1, 0/v, a 0/255 mask: gdal_rasterize
-    -burn 1 -a_nodata 0, QGIS' Rasterize), else (several ids: land cover's "not surveyed")
-    no data; ``run_nodata`` (:func:`run_zero_nodata`): no data but in a 0/255 mask. The one
-    rule of make-masks, tile and evaluate; band 1 is read block by block (its zeros counted
-    exactly), once per file (:func:`warn_zero_nodata` says what it decided)."""
+    when the only value besides it is a mask's 1 or 255 (:data:`MASK_IDS`: gdal_rasterize
+    -burn 1 -a_nodata 0, QGIS' Rasterize) or none, else (another id alone, several ids:
+    land cover's "not surveyed") no data; ``run_nodata`` (:func:`run_zero_nodata`): no
+    data but in a 0/255 mask. The one rule of make-masks, tile and evaluate; band 1 is read
+    block by block (its zeros counted exactly), once per file (:func:`warn_zero_nodata`
+    says what it decided)."""
     if src.nodata is None or src.nodata != 0:
         return None
     meaning = _cached_zero_nodata(src)
@@ -907,7 +914,7 @@ def _zero_nodata(src) -> ZeroNodata:
         if block.dtype.kind == "f":
             held &= ~np.isnan(block)  # NaN: no class
         found.update(np.unique(block[held]).tolist())
-    if len(found) > 1:  # several class ids: 0 is no data
+    if len(found) > 1 or not found <= MASK_IDS:  # several ids, or one not a mask's: no data
         return ZeroNodata(False, tuple(sorted(found)[:2]), pixels, zeros)
     return ZeroNodata(True, tuple(found), pixels, zeros)
 
@@ -936,9 +943,12 @@ def warn_zero_nodata(names, meanings, stacklevel: int = 2) -> None:
         else:
             zeros = sum(m.zeros for _, m in hit)
             pixels = sum(m.pixels for _, m in hit)
-            shown = ", ".join(f"{v:g}" for v in hit[0][1].values)
+            values = hit[0][1].values
+            shown = (f"class ids ({', '.join(f'{v:g}' for v in values)}, ...)"
+                     if len(values) > 1 else f"class id {values[0]:g}" if values
+                     else "no class id")
             fix = f"on each, e.g. {first}" if more else first
-            text = (f"{first}{more}: class ids ({shown}, ...) and nodata 0: its 0 is read as no "
+            text = (f"{first}{more}: {shown} and nodata 0: its 0 is read as no "
                     f"data, {100 * zeros / max(pixels, 1):.0f}% of the pixels left out. If 0 is "
                     f"background, unset its nodata (gdal_edit.py -unsetnodata {fix}).")
         warnings.warn(text, GeotileWarning, stacklevel=stacklevel + 1)

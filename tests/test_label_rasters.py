@@ -1167,13 +1167,14 @@ def test_a_0_255_mask_declaring_nodata_0_or_with_alpha_keeps_its_positive_class(
 def test_a_0_1_mask_declaring_nodata_0_keeps_its_background(tmp_path, run_cli):
     """gdal_rasterize -burn 1 -a_nodata 0 (QGIS' Rasterize default): a 64x64 0/1 mask
     declaring nodata 0 had its background written as the ignore value 255 (400 labelled,
-    3696 ignored), silently. One class id besides 0 (1, or any v; float too): 0 is the
-    background, with one warning; several ids (land cover): 0 is no data, ignored, with
-    one warning giving the share it leaves out and the fix."""
+    3696 ignored), silently. A mask's one class id besides 0 (1 or 255; float too): 0 is
+    the background, with one warning; another id alone (a land-cover tile of one class:
+    WorldCover's 80 over water) or several ids: 0 is no data, ignored, with one warning
+    giving the share it leaves out and the fix."""
     labels = np.zeros((64, 64), np.uint8)
     labels[10:30, 20:40] = 1
     image = write_raster(tmp_path / "image.tif", np.ones((3, 64, 64), np.uint8))
-    for name, burn, dtype in (("b1.tif", 1, "uint8"), ("b7.tif", 7, "uint16"),
+    for name, burn, dtype in (("b1.tif", 1, "uint8"), ("b1w.tif", 1, "uint16"),
                               ("bf.tif", 1, "float32")):
         path = write_raster(tmp_path / name, (labels * burn).astype(dtype), nodata=0)
         result = run_cli("make-masks", path, image, "-o", tmp_path / f"m_{name}", "--json")
@@ -1184,6 +1185,15 @@ def test_a_0_1_mask_declaring_nodata_0_keeps_its_background(tmp_path, run_cli):
         warned = [line for line in result.stderr.splitlines() if "nodata 0" in line]
         assert len(warned) == 1 and f"{name}: a 0/{burn} mask declaring nodata 0" in warned[0]
         assert "read as background" in warned[0]
+    water = write_raster(tmp_path / "wc.tif", (labels * 80).astype(np.uint16), nodata=0)
+    result = run_cli("make-masks", water, image, "-o", tmp_path / "m_wc.tif", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m_wc.tif")[0],
+                                  np.where(labels == 0, 255, 80))
+    assert json.loads(result.stdout)["masks"][0]["ignored_pixels"] == 4096 - 400
+    warned = [line for line in result.stderr.splitlines() if "nodata 0" in line]
+    assert len(warned) == 1 and "wc.tif: class id 80 and nodata 0" in warned[0]
+    assert "90% of the pixels left out" in warned[0]
     classes = labels.copy()
     classes[40:, :] = 2
     classes[:, 50:] = 3  # 0 on 1600 of 4096 pixels (39%)

@@ -741,12 +741,18 @@ def test_a_nodata_0_read_as_no_data_stays_no_data_in_its_patches(make_raster, tm
         assert result.accuracy == 1
     with rasterio.open(tmp_path / "t" / "masks" / "a_1_1.tif") as src:
         assert src.tags()["GEOTILE_ZERO"] == "nodata"  # no 0 in it: still said
-    # alone, a 0/10 mask's 0 stays background (gdal_rasterize -burn 10 -a_nodata 0)
-    with pytest.warns(GeotileWarning, match="a 0/10 mask declaring nodata 0"):
+    # alone, a 0/10 mask's 0 is no data too (a land-cover tile of one class, WorldCover's
+    # 80 over water); a 0/1 mask's is background (gdal_rasterize -burn 1 -a_nodata 0)
+    with pytest.warns(GeotileWarning, match=r"b_mask.tif: class id 10 and nodata 0"):
         tile_rasters([images[1]], [masks[1]], tmp_path / "b", options=TileOptions(size=32))
     rows = {r["image"].split("/")[-1]: r for r in read_index(tmp_path / "b")}
+    assert float(rows["b_0_0.tif"]["nodata_fraction"]) == 0.25
+    binary = make_raster("c_mask.tif", (single > 0).astype(np.uint8), nodata=0)
+    with pytest.warns(GeotileWarning, match="a 0/1 mask declaring nodata 0"):
+        tile_rasters([images[1]], [binary], tmp_path / "c", options=TileOptions(size=32))
+    rows = {r["image"].split("/")[-1]: r for r in read_index(tmp_path / "c")}
     assert float(rows["b_0_0.tif"]["nodata_fraction"]) == 0
-    with rasterio.open(tmp_path / "b" / "masks" / "b_0_0.tif") as src:
+    with rasterio.open(tmp_path / "c" / "masks" / "b_0_0.tif") as src:
         assert src.nodata is None and "GEOTILE_ZERO" not in src.tags()
 
 
