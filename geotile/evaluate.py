@@ -800,7 +800,6 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (
-        counts_0_255,
         looks_like_colour_labels,
         may_be_0_255,
         plain_bands,
@@ -873,10 +872,11 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         may = may_be_0_255(true, true_kind), may_be_0_255(pred, pred_kind)
         edge = (_strays_at_edges(true, confusion.sum(axis=1)) if may[0] else 0,
                 _strays_at_edges(pred, confusion.sum(axis=0)) if may[1] else 0)
-        # a wider raster of whole numbers 0..255 is read as a uint8 one (a 0/255 mask?)
-        truth_0_255 = true.dtypes[0] == "uint8" or (may[0] and counts_0_255(true) is not None)
-        pred_0_255 = pred_kind.kind == "class" and (
-            pred.dtypes[0] == "uint8" or (may[1] and counts_0_255(pred) is not None))
+        # a wider raster of ids 0..255 only is read as a uint8 one (a 0/255 mask, or ids
+        # with 255 to ignore: decided from its counts, over a folder from all its tiles')
+        truth_0_255 = true.dtypes[0] == "uint8" or (may[0] and not confusion[IGNORE + 1:].any())
+        pred_0_255 = pred_kind.kind == "class" and (pred.dtypes[0] == "uint8" or (
+            may[1] and not confusion[:, IGNORE + 1:].any()))
         unnamed = ()
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
             meaning = _meaning_of_255(confusion, truth_0_255, False, edge)

@@ -601,3 +601,25 @@ def test_folders_of_grey_class_masks_are_ids_and_of_jpeg_masks_are_masks(tmp_pat
     result = evaluate_folders(tmp_path / "jp", tmp_path / "jt")
     positive = int(ones[0].sum() + ones[1].sum())
     assert result.scores.confusion.tolist() == [[2 * 400 * 600 - positive, 0], [0, positive]]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_folder_of_wide_class_truths_reads_255_alike(tmp_path, run_cli, dtype):
+    """uint16 truths of ids 0..3 with 255 unlabelled, one tile holding only 0 and 255: that
+    tile was read alone as a 0/255 mask (its 5000 unlabelled px scored as missed class 1,
+    mIoU 0.725 over 19000 px) while a uint8 folder decides what 255 means for all its
+    tiles. Both read 255 as the ignore value: 14000 px, mIoU 1."""
+    truth, prediction = tmp_path / "truth", tmp_path / "pred"
+    truth.mkdir()
+    prediction.mkdir()
+    a = np.zeros((100, 100), np.uint8)
+    a[:, 20:40], a[:, 40:60], a[:, 60:80], a[:, 90:] = 1, 2, 3, 255
+    b = np.zeros((100, 100), np.uint8)
+    b[:, 50:] = 255
+    for name, ids in (("a", a), ("b", b)):
+        write_raster(truth / f"{name}.tif", ids.astype(dtype))
+        write_raster(prediction / f"{name}.tif", np.where(ids == 255, 0, ids).astype(np.uint8))
+    result = run_cli("evaluate", prediction, truth, "--json")
+    assert result.exit_code == 0, result.output
+    total = json.loads(result.stdout)
+    assert total["pixels"] == 14000 and total["mean_iou"] == 1.0
