@@ -124,22 +124,11 @@ def _has_fraction(src) -> bool:
     """Whether band 1 of a float raster holds a valid value that is no whole number (its
     nodata and NaN left out): read block by block, stopping at the first; once per file,
     so that every tile of a dataset is read alike, wherever its fractions lie."""
-    path = Path(str(src.name))
-    key = (str(src.name), src.shape, path.stat().st_mtime_ns) if path.exists() else None
-    if key is not None and key in _FRACTION:
-        return _FRACTION[key]
-    found = False
-    for _, window in src.block_windows(1):
-        block = src.read(1, window=window)
+    def fraction(block) -> bool:
         block = block[np.isfinite(block) & (block != src.nodata)]
-        if (block != np.round(block)).any():
-            found = True
-            break
-    if key is not None:
-        if len(_FRACTION) >= _SCANNED_MAX:
-            del _FRACTION[next(iter(_FRACTION))]
-        _FRACTION[key] = found
-    return found
+        return bool((block != np.round(block)).any())
+
+    return _per_file(_FRACTION, src, lambda raster: _any_block(raster, fraction))
 
 
 def binary_mask_kind(src, kind: RasterKind) -> RasterKind:
@@ -191,24 +180,12 @@ def ids_above_255(src) -> bool:
     dtype = np.dtype(src.dtypes[0])
     if dtype.kind in "iu" and np.iinfo(dtype).max <= 255:
         return False
-    path = Path(str(src.name))
-    key = (str(src.name), src.shape, path.stat().st_mtime_ns) if path.exists() else None
-    if key is not None and key in _ABOVE_255:
-        return _ABOVE_255[key]
-    above = False
-    for _, window in src.block_windows(1):
-        block = src.read(1, window=window)
-        high = block > 255
-        if src.nodata is not None:
-            high &= block != src.nodata
-        if high.any():
-            above = True
-            break
-    if key is not None:
-        if len(_ABOVE_255) >= _SCANNED_MAX:
-            del _ABOVE_255[next(iter(_ABOVE_255))]
-        _ABOVE_255[key] = above
-    return above
+
+    def high(block) -> bool:
+        return bool(((block > 255) & (block != src.nodata if src.nodata is not None
+                                      else True)).any())
+
+    return _per_file(_ABOVE_255, src, lambda raster: _any_block(raster, high))
 
 
 def reads_nodata(src, kind: RasterKind) -> bool:
@@ -671,15 +648,28 @@ def counts_0_255(label) -> np.ndarray | None:
             alpha & ({1} if label.count <= 2 else {1, 2, 3})) or (
             label.count == 2 and alpha != {2}):
         return None
-    path = Path(str(label.name))
-    if not path.exists():  # in memory or remote: no modification time to tell a rewrite
-        return _scan_0_255(label)
-    key = (str(label.name), label.shape, path.stat().st_mtime_ns)
-    if key not in _SCANNED:
-        if len(_SCANNED) >= _SCANNED_MAX:
-            del _SCANNED[next(iter(_SCANNED))]
-        _SCANNED[key] = _scan_0_255(label)
-    return _SCANNED[key]
+    return _per_file(_SCANNED, label, _scan_0_255)
+
+
+def _per_file(cache: dict, src, compute):
+    """``compute(src)``, once per file: kept in ``cache`` by name, shape and modification
+    time (the oldest of _SCANNED_MAX dropped first); each time for a raster in memory or
+    remote (no modification time tells a rewrite)."""
+    path = Path(str(src.name))
+    if not path.exists():
+        return compute(src)
+    key = (str(src.name), src.shape, path.stat().st_mtime_ns)
+    if key not in cache:
+        if len(cache) >= _SCANNED_MAX:
+            del cache[next(iter(cache))]
+        cache[key] = compute(src)
+    return cache[key]
+
+
+def _any_block(src, hit) -> bool:
+    """Whether ``hit(block)`` holds for a block of band 1: read block by block, stopping at
+    the first."""
+    return any(hit(src.read(1, window=window)) for _, window in src.block_windows(1))
 
 
 def _scan_0_255(label) -> np.ndarray | None:
@@ -874,16 +864,7 @@ def run_zero_nodata(meanings) -> bool:
 
 def _cached_zero_nodata(src) -> ZeroNodata:
     """:func:`zero_nodata` of one raster alone, once per file."""
-    path = Path(str(src.name))
-    key = (str(src.name), src.shape, path.stat().st_mtime_ns) if path.exists() else None
-    if key is not None and key in _ZERO_NODATA:
-        return _ZERO_NODATA[key]
-    meaning = _zero_nodata(src)
-    if key is not None:
-        if len(_ZERO_NODATA) >= _SCANNED_MAX:
-            del _ZERO_NODATA[next(iter(_ZERO_NODATA))]
-        _ZERO_NODATA[key] = meaning
-    return meaning
+    return _per_file(_ZERO_NODATA, src, _zero_nodata)
 
 
 def _zero_nodata(src) -> ZeroNodata:
