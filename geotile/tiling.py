@@ -982,10 +982,14 @@ def _run_key(images, masks, extras, options: TileOptions, masks_from, annotation
     ``annotations``: :meth:`geotile.annotations.AnnotationOptions.settings`, or None."""
     from geotile.resume import settings_key
 
-    if masks_from is not None:
-        masks = [*masks_from[0], repr(masks_from[1])]
+    palette = None
+    if masks_from is not None:  # a palette's name or mapping as it is, a file as a file
+        masks, palette = masks_from
+        if isinstance(palette, (str, os.PathLike)) and Path(palette).is_file():
+            palette = resume_identity(palette)[0]
     return settings_key("tile", {
         "options": dataclasses.asdict(options), "annotations": annotations,
+        "palette": palette if isinstance(palette, (str, dict, type(None))) else repr(palette),
         "files": [[resume_identity(p)[0] for p in group or []]
                   for group in (images, masks, extras)]})
 

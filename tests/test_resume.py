@@ -485,6 +485,28 @@ def test_tile_resume_with_a_palette_keeps_what_is_complete(make_raster, run_cli,
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.tif")} != times
 
 
+def test_tile_resume_with_a_palette_from_another_folder(make_raster, run_cli, tmp_path,
+                                                       monkeypatch):
+    """--palette potsdam entered the run's key as a path under the working folder: after
+    the labels changed, --resume from another folder was refused as a run of other options
+    or inputs instead of cutting the changed labels again."""
+    image = make_raster("img.tif", np.ones((3, 40, 40), np.uint8))
+    labels = make_raster("labels.tif", np.zeros((3, 40, 40), np.uint8))
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    options = ("--palette", "potsdam", "--size", "20", "--resume")
+    result = run_cli("tile", image.name, "--masks", labels.name, *options, "-o", "out")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(labels, "r+") as dst:  # buildings (0, 0, 255) on the left half
+        dst.write(np.pad(np.full((40, 20), 255, np.uint8), ((0, 0), (0, 20))), 3)
+    monkeypatch.chdir(tmp_path / "sub")
+    result = run_cli("tile", f"../{image.name}", "--masks", f"../{labels.name}", *options,
+                     "-o", "../out")
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "out" / "index.csv").read_text().splitlines()
+    assert sum(float(r.split(",")[-3]) > 0 for r in rows[1:]) == 2  # the left patches
+
+
 def test_tile_resume_redoes_patches_of_an_older_patch_format(make_raster, run_cli, tmp_path,
                                                             monkeypatch):
     """Patches written before what a patch holds changed (mask bands, padding) are redone by
