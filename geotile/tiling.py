@@ -1000,15 +1000,8 @@ def _check_resumable(outdir: Path, run_key: str) -> None:
     --overwrite run of this run's key was replacing it."""
     from geotile.output_folder import MARKER
 
-    def read(path: Path) -> dict:
-        with contextlib.suppress(OSError, ValueError):
-            found = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(found, dict):
-                return found
-        return {}
-
-    killed = read(_parts_folder(outdir) / RUN_RECORD)
-    marker = read(outdir / MARKER)
+    killed = _read_record(_parts_folder(outdir) / RUN_RECORD)
+    marker = _read_record(outdir / MARKER)
     if marker.get("run") == run_key or (
             killed.get("run") == run_key and killed.get("overwrite") is True):
         return
@@ -1024,15 +1017,22 @@ def _check_resumable(outdir: Path, run_key: str) -> None:
         "(without --resume) to replace it, or give another output folder.")
 
 
+def _read_record(path: Path) -> dict:
+    """The JSON object a run wrote at ``path`` (marker, completion or run record); {} when
+    it is missing or unreadable."""
+    with contextlib.suppress(OSError, ValueError):
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
 def _finished_run(outdir: Path, run_digest: str) -> TileSummary | None:
     """The summary of ``outdir`` when its marker says it is complete for ``run_digest``."""
     from geotile.output_folder import MARKER
 
-    try:
-        about = json.loads((outdir / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(about, dict) or about.get("complete") != run_digest or not all(
+    about = _read_record(outdir / MARKER)
+    if about.get("complete") != run_digest or not all(
             (outdir / name).is_file() for name in about.get("files", [])):
         return None
     counts = {k: v for k, v in about.get("summary", {}).items() if k != "outdir"}
@@ -1051,10 +1051,8 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
     """Cut one image into ``part`` (unless a completion record equal to ``complete`` says it
     already was), then link its patches into ``staging`` and add its rows and counts."""
     record = part / "complete.json"
-    done = None
-    with contextlib.suppress(OSError, ValueError):
-        done = json.loads(record.read_text(encoding="utf-8"))
-    if not isinstance(done, dict) or done.get("complete") != complete:
+    done = _read_record(record)
+    if done.get("complete") != complete:
         shutil.rmtree(part, ignore_errors=True)
         for sub in ("images", "masks") if mask is not None else ("images",):
             (part / sub).mkdir(parents=True)
