@@ -1293,7 +1293,7 @@ def _warn_folder_zero_nodata(pairs: FilePairs, counts: dict) -> None:
         if not hit:
             continue
         first = Path(str(pairs.pairs[hit[0]][side]))
-        shown, folder = f"{first.parent.name}/{first.name}", first.parent.name
+        shown, folder = _shown(first), first.parent.name
         other = Path(str(pairs.pairs[hit[0]][1 - side])).parent.name
         lost = sum(counts[name].zero_nodata[side] for name in hit)
         what = f"{shown} and {len(hit) - 1} other tiles of {folder}: their" if len(hit) > 1 \
@@ -1328,7 +1328,7 @@ def _warn_folder_nodata_255(pairs: FilePairs, counts: dict) -> None:
     hit = [name for name, c in counts.items() if c.lost_255]
     if hit and (lost := _lost_255(counts.values())):
         first = Path(str(pairs.pairs[hit[0]][1]))
-        shown = f"{first.parent.name}/{first.name}"
+        shown = _shown(first)
         what = f"{shown} and {len(hit) - 1} other truths" if len(hit) > 1 else shown
         _warn_nodata_255(what, Path(str(pairs.pairs[hit[0]][0])).parent.name, lost,
                          sum(c.pixels for c in counts.values()), f"on each, e.g. {shown}")
