@@ -1369,12 +1369,26 @@ def _colour_options(like, count: int) -> dict:
 
     kinds = list(like.colorinterp)[:count]
     kinds += [ColorInterp.undefined] * (count - len(kinds))
+    if count == 1 and kinds[0] == ColorInterp.palette:
+        return {"photometric": "palette"}
     rgb = kinds[:3] == [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
     options = {"photometric": "rgb" if rgb else "minisblack"}
     first_extra = 3 if rgb else 1  # GDAL's ALPHA marks the first extra sample
     if count > first_extra:
         options["alpha"] = "yes" if kinds[first_extra] == ColorInterp.alpha else "unspecified"
     return options
+
+
+def _colour_table(like, count: int, dtype: str, fmt: str) -> dict | None:
+    """``like``'s colour table where its patches can hold it: one band of indices in a
+    GeoTIFF (8 or 16 bit) or a PNG (8 bit)."""
+    from geotile.raster import paletted
+
+    if count != 1 or like.count != 1 or not paletted(like):
+        return None
+    if (fmt, dtype) not in {("tif", "uint8"), ("tif", "uint16"), ("png", "uint8")}:
+        return None
+    return like.colormap(1)
 
 
 def mask_tags(mask_src, zeros_nodata: bool = False) -> dict[str, str]:
@@ -1428,6 +1442,9 @@ class PatchWriter:
 
     def _profile(self, like, count, dtype, nodata) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
+        colormap = _colour_table(like, count, dtype, self.fmt)
+        if colormap:  # a paletted raster's patches keep their table, as gdal_retile's do
+            profile["colormap"] = colormap
         if self.fmt == "tif":
             from geotile.no_georef import map_crs
 
@@ -1546,6 +1563,7 @@ class PatchWriter:
         from rasterio.windows import transform as window_transform
 
         profile = dict(profile, width=array.shape[2], height=array.shape[1])
+        colormap = profile.pop("colormap", None)
         # PNG cannot hold the georeference (index.csv has the bounds); passing it anyway
         # keeps rasterio from warning about a non-georeferenced dataset.
         transform = window_transform(patch.window, self.src.transform)
@@ -1559,6 +1577,8 @@ class PatchWriter:
                     rasterio.MemoryFile() as memory:
                 with quietly(memory.open, **profile) as dst:
                     dst.write(array)
+                    if colormap:
+                        dst.write_colormap(1, colormap)
                     if mask is not None:
                         dst.write_mask(mask)
                     if self.sensor and self.fmt == "tif":

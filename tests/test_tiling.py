@@ -1061,3 +1061,27 @@ def test_255_of_a_mask_with_ids_above_255_is_an_id(make_raster, tmp_path, dtype)
     tile_rasters([image], [mask], tmp_path / "b", options=TileOptions(size=8))
     row = next(r for r in read_index(tmp_path / "b") if (r["row"], r["col"]) == ("6", "7"))
     assert float(row["nodata_fraction"]) == 1.0  # id 255 (ignore) and nodata
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png"])
+def test_a_paletted_image_keeps_its_colour_table_in_every_patch(make_raster, tmp_path, fmt):
+    """A paletted image (one band of colour-table indices, as old GIS orthophotos, GIF/PNG
+    scans and classified maps come) was cut into grey patches of bare indices: its colours
+    were lost. Each patch keeps the indices and the table, as gdal_retile.py does."""
+    indices = (np.arange(64 * 64).reshape(64, 64) % 7).astype(np.uint8)
+    image = make_raster("pal.tif", indices)
+    table = {i: (i * 30, 255 - i * 30, i * 10, 255) for i in range(7)}
+    with rasterio.open(image, "r+") as dst:
+        dst.write_colormap(1, table)
+    labels = make_raster("pal_mask.tif", (indices == 3).astype(np.uint8))
+    with rasterio.open(labels, "r+") as dst:
+        dst.write_colormap(1, {0: (0, 0, 0, 255), 1: (200, 30, 30, 255)})
+    tile_rasters([image], [labels], tmp_path / "out", options=TileOptions(size=32, fmt=fmt))
+    for row, col in [(0, 0), (1, 1)]:
+        with rasterio.open(tmp_path / "out" / "images" / f"pal_{row}_{col}.{fmt}") as patch:
+            assert patch.colorinterp[0] == rasterio.enums.ColorInterp.palette
+            assert all(patch.colormap(1)[i] == table[i] for i in range(7))
+            np.testing.assert_array_equal(
+                patch.read(1), indices[row * 32:(row + 1) * 32, col * 32:(col + 1) * 32])
+        with rasterio.open(tmp_path / "out" / "masks" / f"pal_{row}_{col}.{fmt}") as patch:
+            assert patch.colormap(1)[1] == (200, 30, 30, 255)
