@@ -1525,7 +1525,11 @@ class PatchWriter:
                 if padded:  # another profile: GDAL writes it, not the template
                     band = np.where(data.mask_valid, 255, 0).astype(np.uint8) \
                         if self.binary_mask and self.fmt == "tif" else None
-                    self._write(data.mask, data.patch, self.outdir / mask_rel,
+                    labels = data.mask
+                    if band is None and not np.isnan(self.mask_fill):  # NaN labels too
+                        labels = np.where(data.mask_valid, labels, self.mask_fill).astype(
+                            labels.dtype)
+                    self._write(labels, data.patch, self.outdir / mask_rel,
                                 self.padded_mask_profile, None, band, self.mask_tags)
                 else:
                     self._write(data.mask, data.patch, self.outdir / mask_rel,

@@ -1085,3 +1085,22 @@ def test_a_paletted_image_keeps_its_colour_table_in_every_patch(make_raster, tmp
                 patch.read(1), indices[row * 32:(row + 1) * 32, col * 32:(col + 1) * 32])
         with rasterio.open(tmp_path / "out" / "masks" / f"pal_{row}_{col}.{fmt}") as patch:
             assert patch.colormap(1)[1] == (200, 30, 30, 255)
+
+
+def test_nan_pixels_of_a_float_mask_are_its_patches_nodata(make_raster, tmp_path):
+    """A float32 mask with NaN where nothing is labelled and no nodata declared: index.csv
+    counted those pixels as no data, but the patch declared nodata 255 and kept NaN there,
+    valid pixels to every reader (a NaN loss in training). They are 255, its nodata."""
+    image = make_raster("img.tif", np.full((3, 64, 64), 100, np.uint8))
+    labels = np.zeros((64, 64), np.float32)
+    labels[10:20, 10:20] = 1
+    labels[40:, :] = np.nan
+    mask = make_raster("img_mask.tif", labels)
+    tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=32))
+    rows = {r["image"]: r for r in read_index(tmp_path / "out")}
+    assert float(rows["images/img_1_0.tif"]["nodata_fraction"]) == pytest.approx(0.75)
+    with rasterio.open(tmp_path / "out" / "masks" / "img_1_0.tif") as patch:
+        pixels, valid = patch.read(1), patch.read_masks(1)
+        assert not np.isnan(pixels).any()
+        assert (pixels[8:] == patch.nodata).all() and (valid[8:] == 0).all()
+        assert (pixels[:8] == 0).all() and (valid[:8] == 255).all()
