@@ -216,15 +216,17 @@ def mask_padding_value(mask_src, binary: bool | None = None, zeros_nodata: bool 
     """The value of mask pixels outside the raster (padding): the mask's nodata value, else
     255, the ignore value of geotile's masks (0 would claim background where nothing is
     known); the largest value of a signed 8-bit mask, which cannot hold 255, or of one
-    holding ids above 255 (instance ids: 255 is one of them); 0 for a 0/255
-    binary mask (INRIA, Massachusetts), where 255 is the building class (its padding is
-    marked by a mask band instead). ``binary``: whether it is one (default:
+    holding ids above 255 (instance ids: 255 is one of them), NaN for a float one; 0 for a
+    0/255 binary mask (INRIA, Massachusetts), where 255 is the building class (its padding
+    is marked by a mask band instead). ``binary``: whether it is one (default:
     :func:`is_binary_0_255`); ``zeros_nodata``: :func:`mask_nodata`'s."""
     if (nodata := mask_nodata(mask_src, binary or None, zeros_nodata)) is not None:
         return nodata
     dtype = np.dtype(mask_src.dtypes[0])
     if dtype.kind in "iu" and (np.iinfo(dtype).max < 255 or ids_above_255(mask_src)):
         return np.iinfo(dtype).max  # 255 may be an id
+    if dtype.kind == "f" and ids_above_255(mask_src):
+        return float("nan")
     return 0 if (is_binary_0_255(mask_src) if binary is None else binary) else 255
 
 

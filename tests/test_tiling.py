@@ -1051,11 +1051,13 @@ def test_255_of_a_mask_with_ids_above_255_is_an_id(make_raster, tmp_path, dtype)
     assert summary.written == 100 and summary.skipped_nodata == summary.skipped_empty == 0
     fractions = {(r["positive_fraction"], r["nodata_fraction"]) for r in read_index(tmp_path / "a")}
     assert fractions == {("1.000000", "0.000000")}
-    if dtype != np.float32:  # padded: the dtype's largest value, never id 255
-        tile_rasters([image], [mask], tmp_path / "p", options=TileOptions(size=48, edge="pad"))
-        with rasterio.open(tmp_path / "p" / "masks" / "img_1_1.tif") as patch:
-            assert patch.nodata == np.iinfo(dtype).max
-            assert (patch.read(1) == 255).sum() == 16 and patch.dataset_mask()[:32, :32].all()
+    # padded: the dtype's largest value (NaN for floats, which had 255), never id 255
+    tile_rasters([image], [mask], tmp_path / "p", options=TileOptions(size=48, edge="pad"))
+    with rasterio.open(tmp_path / "p" / "masks" / "img_1_1.tif") as patch:
+        fill = np.nan if dtype == np.float32 else np.iinfo(dtype).max
+        np.testing.assert_equal(patch.nodata, fill)
+        assert (patch.read(1) == 255).sum() == 16 and patch.dataset_mask()[:32, :32].all()
+        assert not patch.dataset_mask()[32:, :].any() and not patch.dataset_mask()[:, 32:].any()
     small = np.where(ids > 255, 65535, ids).astype(np.uint32)  # ids 1..255, nodata 65535
     mask = make_raster("small_mask.tif", small, nodata=65535)
     tile_rasters([image], [mask], tmp_path / "b", options=TileOptions(size=8))
