@@ -531,16 +531,28 @@ class PixelScores:
 def confusion_matrix(prediction: np.ndarray, truth: np.ndarray,
                      valid: np.ndarray | None = None, n_classes: int = 2) -> np.ndarray:
     """Confusion matrix (truth x prediction) of two arrays of non-negative class ids; only
-    pixels where ``valid`` count. Grows past ``n_classes`` to the largest id present."""
+    pixels where ``valid`` (a mask: bool, or non-zero such as read_masks' 255) count.
+    Grows past ``n_classes`` to the largest id present."""
     prediction = np.asarray(prediction).astype(np.int64, copy=False)
     truth = np.asarray(truth).astype(np.int64, copy=False)
     if valid is not None:
+        valid = _valid_mask(valid, prediction.shape)
         prediction, truth = prediction[valid], truth[valid]
     if prediction.size and min(prediction.min(), truth.min()) < 0:
         raise InputError("class ids must be >= 0; negative ids found.")
     n = max(n_classes, int(prediction.max(initial=0)) + 1, int(truth.max(initial=0)) + 1)
     counts = np.bincount((truth * n + prediction).ravel(), minlength=n * n)
     return counts.reshape(n, n)
+
+
+def _valid_mask(valid, shape: tuple) -> np.ndarray:
+    """``valid`` as a bool mask of ``shape``: non-zero pixels count (a 0/1 or 0/255 mask is
+    never read as indices)."""
+    valid = np.asarray(valid)
+    if valid.shape != shape:
+        raise InputError(f"the valid mask has shape {valid.shape}, the arrays {shape}; give "
+                         "one value per pixel (True or non-zero: counted).")
+    return valid if valid.dtype == bool else valid != 0
 
 
 def pixel_scores(prediction: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None, *,

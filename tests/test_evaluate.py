@@ -320,6 +320,30 @@ def test_pixel_scores_on_arrays():
     assert confusion_matrix(np.zeros(3), np.zeros(3)).shape == (2, 2)
 
 
+@pytest.mark.parametrize("kind", ["bool", "uint8 0/1", "int 0/1", "uint8 0/255", "float 0/1"])
+def test_pixel_scores_take_any_mask_of_valid_pixels(kind):
+    """A 0/1 or 0/255 mask (rasterio's read_masks) is a mask, not indices: 1,000,000 pixels
+    were counted of a 100 x 100 pair, and 255 was an IndexError."""
+    rng = np.random.default_rng(1)
+    truth = (rng.random((100, 100)) > 0.7).astype(np.uint8)
+    pred = truth.copy()
+    pred[50:] = 0
+    valid = np.zeros((100, 100), bool)
+    valid[:50] = True  # the top half only: perfect there
+    mask = {"bool": valid, "uint8 0/1": valid.astype(np.uint8), "int 0/1": valid.astype(int),
+            "uint8 0/255": valid.astype(np.uint8) * 255,
+            "float 0/1": valid.astype(np.float32)}[kind]
+    scores = pixel_scores(pred, truth, mask)
+    assert scores.pixels == 5000
+    assert scores.classes()[1]["iou"] == 1.0
+    assert scores.confusion.tolist() == numpy_confusion(truth[:50], pred[:50], 2).tolist()
+
+
+def test_pixel_scores_refuse_a_valid_mask_of_another_shape():
+    with pytest.raises(InputError, match=r"mask has shape \(10, 5\), the arrays \(10, 10\)"):
+        pixel_scores(np.zeros((10, 10)), np.zeros((10, 10)), np.ones((10, 5), bool))
+
+
 @pytest.mark.parametrize(("block", "tiled"), [(16, True), (16, False), (10**6, True)])
 def test_pixel_scores_of_rasters_match_numpy(make_raster, block, tiled):
     rng = np.random.default_rng(3)
