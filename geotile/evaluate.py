@@ -555,11 +555,34 @@ def _valid_mask(valid, shape: tuple) -> np.ndarray:
     return valid if valid.dtype == bool else valid != 0
 
 
+def _float_ids(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(ids, where they are not NaN) of a class-id array; a float one's NaN is nodata (as in
+    a float raster), a fraction or infinity an InputError (probabilities: threshold first)."""
+    if values.dtype.kind != "f":
+        return values, None
+    known = ~np.isnan(values)
+    ids = values[known]
+    bad = ids[~np.isfinite(ids) | (ids != np.round(ids))]
+    if bad.size:
+        raise InputError(f"pixel_scores takes class ids and the {name} holds {bad[0]:g} (class "
+                         "probabilities?): threshold probabilities first, e.g. "
+                         "pixel_scores(probability >= 0.5, truth).")
+    return np.where(known, values, 0), known
+
+
 def pixel_scores(prediction: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None, *,
                  class_names: list[str] | None = None) -> PixelScores:
-    """Pixel scores of two class-id arrays of the same shape (``valid``: pixels to count)."""
+    """Pixel scores of two class-id arrays of the same shape; ``valid`` (a mask: True or
+    non-zero) the pixels to count. NaN of a float array is nodata, left out."""
     if np.shape(prediction) != np.shape(truth):
         raise InputError(f"arrays differ in shape: {np.shape(prediction)} vs {np.shape(truth)}.")
+    prediction, known_pred = _float_ids(np.asarray(prediction), "prediction")
+    truth, known_true = _float_ids(np.asarray(truth), "truth")
+    if valid is not None:
+        valid = _valid_mask(valid, prediction.shape)
+    for known in (known_pred, known_true):
+        if known is not None:
+            valid = known if valid is None else valid & known
     n = len(class_names) if class_names else 2
     return PixelScores(confusion_matrix(prediction, truth, valid, n), class_names)
 

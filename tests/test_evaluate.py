@@ -344,6 +344,29 @@ def test_pixel_scores_refuse_a_valid_mask_of_another_shape():
         pixel_scores(np.zeros((10, 10)), np.zeros((10, 10)), np.ones((10, 5), bool))
 
 
+def test_pixel_scores_refuse_probabilities_and_leave_out_nan():
+    """Float probabilities were cut to class 0 (p = 0.8 scored as background, class-1 IoU
+    0.337 where thresholding gives 1.0); they are refused, the fix named. NaN, nodata as in
+    float rasters, is left out; whole float ids are ids."""
+    rng = np.random.default_rng(1)
+    truth = (rng.random((100, 100)) > 0.7).astype(np.uint8)
+    prob = np.clip(truth * 0.8 + rng.random((100, 100)) * 0.3, 0, 1).astype(np.float32)
+    for name, pred, true in (("prediction", prob, truth), ("truth", truth, prob)):
+        with pytest.raises(InputError) as caught:
+            pixel_scores(pred, true)
+        message = str(caught.value)
+        assert "\n" not in message and f"the {name} holds 0." in message
+        assert "threshold probabilities first" in message and ">= 0.5" in message
+    assert pixel_scores(prob >= 0.5, truth).classes()[1]["iou"] == 1.0
+    nan = (prob >= 0.5).astype(np.float32)
+    nan[:10] = np.nan  # predict_array's nodata
+    scores = pixel_scores(nan, truth.astype(np.float64))
+    assert scores.pixels == 9000 and scores.classes()[1]["iou"] == 1.0
+    assert scores.confusion.tolist() == numpy_confusion(truth[10:], truth[10:], 2).tolist()
+    with pytest.raises(InputError, match="the prediction holds inf"):
+        pixel_scores(np.full((2, 2), np.inf), np.zeros((2, 2)))
+
+
 @pytest.mark.parametrize(("block", "tiled"), [(16, True), (16, False), (10**6, True)])
 def test_pixel_scores_of_rasters_match_numpy(make_raster, block, tiled):
     rng = np.random.default_rng(3)
