@@ -573,7 +573,8 @@ def _float_ids(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray | 
 def pixel_scores(prediction: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None, *,
                  class_names: list[str] | None = None) -> PixelScores:
     """Pixel scores of two class-id arrays of the same shape; ``valid`` (a mask: True or
-    non-zero) the pixels to count. NaN of a float array is nodata, left out."""
+    non-zero) the pixels to count. NaN of a float array is nodata, left out; 255 is read as
+    evaluate reads masks: a 0/255 mask's positives (class 1), else the truth's ignore value."""
     if np.shape(prediction) != np.shape(truth):
         raise InputError(f"arrays differ in shape: {np.shape(prediction)} vs {np.shape(truth)}.")
     prediction, known_pred = _float_ids(np.asarray(prediction), "prediction")
@@ -584,7 +585,39 @@ def pixel_scores(prediction: np.ndarray, truth: np.ndarray, valid: np.ndarray | 
         if known is not None:
             valid = known if valid is None else valid & known
     n = len(class_names) if class_names else 2
-    return PixelScores(confusion_matrix(prediction, truth, valid, n), class_names)
+    confusion = confusion_matrix(prediction, truth, valid, n)
+    return _array_counts(confusion, prediction, truth, valid, class_names).scores()
+
+
+def _array_counts(confusion: np.ndarray, prediction: np.ndarray, truth: np.ndarray,
+                  valid: np.ndarray | None, names) -> _RasterCounts:
+    """The counts of two arrays as :func:`_raster_counts` holds those of two rasters of
+    their types, for 255 to be read as evaluate reads it (:func:`_resolve_255`)."""
+    from geotile.raster_kinds import may_hold_0_255
+
+    may = tuple(names is None and may_hold_0_255(a.dtype) for a in (truth, prediction))
+    edge = tuple(_array_edge_strays(a, valid, counts) if m else 0 for a, m, counts in (
+        (truth, may[0], confusion.sum(axis=1)), (prediction, may[1], confusion.sum(axis=0))))
+    truth_0_255 = truth.dtype == np.uint8 or (may[0] and not confusion[IGNORE + 1:].any())
+    pred_0_255 = prediction.dtype == np.uint8 or (
+        may[1] and not confusion[:, IGNORE + 1:].any())
+    return _RasterCounts.of(confusion, names, truth_0_255, pred_0_255, may_be_0_255=may,
+                            wide_truth=truth.dtype != np.uint8, edge_strays=edge)
+
+
+def _array_edge_strays(ids: np.ndarray, valid: np.ndarray | None, counts: np.ndarray) -> int:
+    """:func:`_strays_at_edges` of an array (its last two axes an image's rows and columns)."""
+    from geotile.raster_kinds import _edge_strays
+
+    if len(counts) <= IGNORE or not counts[IGNORE] or not counts[1:IGNORE].any() \
+            or ids.ndim == 0:
+        return 0
+    images = ids.reshape(-1, *ids.shape[-2:]) if ids.ndim > 1 else ids[None, None]
+    kept = np.ones(ids.shape, bool) if valid is None else valid
+    kept = kept.reshape(images.shape)
+    images = np.where(kept, images, 0)  # (a float array's NaN: left out by valid)
+    return sum(_edge_strays(image[:0], image, (image > 0) & (image < IGNORE) & keep, image[:0])
+               for image, keep in zip(images, kept, strict=True))
 
 
 def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:

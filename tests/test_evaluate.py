@@ -367,6 +367,42 @@ def test_pixel_scores_refuse_probabilities_and_leave_out_nan():
         pixel_scores(np.full((2, 2), np.inf), np.zeros((2, 2)))
 
 
+def test_pixel_scores_read_255_as_evaluate_reads_masks(make_raster, tmp_path):
+    """255 of a mask was scored as a class (a 256 x 256 matrix, mean IoU 0.599 where the
+    rest agrees); it is the ignore value of a class truth, and a 0/255 mask's positives, as
+    evaluate reads the same arrays written as GeoTIFFs."""
+    rng = np.random.default_rng(1)
+    truth = (rng.random((100, 100)) > 0.7).astype(np.uint8)
+    ignored = truth.copy()
+    ignored[:10] = 255  # make-masks' ignore value
+    scores = pixel_scores(truth, ignored)
+    assert scores.confusion.tolist() == numpy_confusion(truth[10:], truth[10:], 2).tolist()
+    assert scores.as_dict()["mean_iou"] == 1.0
+    wide = ignored.astype(np.int64)  # a class truth of another type: 255 ignored too
+    assert pixel_scores(truth, wide).confusion.tolist() == scores.confusion.tolist()
+    pred = truth.copy()
+    pred[95:] = 0
+    inria = pixel_scores(pred * 255, truth * 255)  # two 0/255 masks: classes 0 and 1
+    assert inria.confusion.tolist() == numpy_confusion(truth, pred, 2).tolist()
+    assert [c["class"] for c in inria.classes()] == ["background", "1"]
+    mixed = pixel_scores(pred, truth * 255)  # a 0/1 prediction against a 0/255 truth
+    assert mixed.confusion.tolist() == inria.confusion.tolist()
+    noisy = np.zeros((100, 100), np.uint8)  # a JPEG's 0/255 mask: 4 % strays at its edges
+    noisy[20:60, 20:60] = 255
+    ring = np.zeros((100, 100), bool)
+    ring[19:61, 19:61] = True
+    ring[21:59, 21:59] = False
+    noisy[ring] = rng.choice(np.array([3, 40, 90, 140, 200, 250], np.uint8), ring.sum())
+    square = (noisy >= 128).astype(np.uint8)
+    assert pixel_scores(square, noisy).confusion.tolist() == numpy_confusion(
+        square, square, 2).tolist()
+    for i, (p, t) in enumerate(((pred, ignored), (pred * 255, truth * 255), (pred, truth * 255),
+                                (pred, wide), (square, noisy))):
+        on_files = evaluate_rasters(make_raster(f"p{i}.tif", p[None]),
+                                    make_raster(f"t{i}.tif", t[None])).confusion
+        assert pixel_scores(p, t).confusion.tolist() == on_files.tolist()
+
+
 @pytest.mark.parametrize(("block", "tiled"), [(16, True), (16, False), (10**6, True)])
 def test_pixel_scores_of_rasters_match_numpy(make_raster, block, tiled):
     rng = np.random.default_rng(3)
