@@ -120,6 +120,23 @@ def _geometry_array(geometries) -> np.ndarray:
     return array
 
 
+def in_truth_crs(predicted, truth):
+    """``predicted`` reprojected to the CRS of ``truth`` where both carry one (GeoSeries,
+    GeoDataFrames, GeometryArrays; a list carries none: taken to be in the truth's); an
+    InputError when only one of two such carries a CRS."""
+    crs = getattr(predicted, "crs", None), getattr(truth, "crs", None)
+    if hasattr(predicted, "crs") and hasattr(truth, "crs") and (crs[0] is None) != (
+            crs[1] is None):
+        missing, other = ("predicted", "truth") if crs[0] is None else ("truth", "predicted")
+        declared = (crs[1] or crs[0]).to_string()
+        raise InputError(f"the {missing} geometries carry no CRS while the {other} ones are in "
+                         f"{declared}: set it ({missing}.set_crs(...)) before scoring.")
+    if None not in crs and crs[0] != crs[1]:
+        log.info("reprojecting the predictions to the truth's CRS %s", crs[1].to_string())
+        predicted = predicted.to_crs(crs[1])
+    return predicted
+
+
 def _repaired(geometries: np.ndarray) -> np.ndarray:
     """``buffer(0)`` of the invalid geometries, as solaris repairs bow-ties."""
     import shapely
@@ -135,14 +152,15 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
                    repair_truth: bool = False) -> ObjectScores:
     """Match predicted polygons (already in scoring order) one-to-one to ``truth``.
 
-    Both in the same CRS. See the module docstring for the rules; a prediction is a
+    Predictions carrying a CRS (GeoSeries, GeoDataFrame) are reprojected to the truth's
+    (:func:`in_truth_crs`). See the module docstring for the rules; a prediction is a
     true positive when its best IoU with a remaining truth polygon is > ``iou``.
     ``Match.pred`` / ``Match.truth`` are positions in the two sequences.
     """
     import shapely
 
     check_range("--iou", iou, 0, 1, high_open=True)
-    pred = _repaired(_geometry_array(predicted))
+    pred = _repaired(_geometry_array(in_truth_crs(predicted, truth)))
     true = _geometry_array(truth)
     if repair_truth:
         true = _repaired(true)

@@ -153,6 +153,34 @@ def test_empty_and_missing_geometries():
     assert (holes.tp, holes.fp, holes.fn) == (1, 2, 1)
 
 
+def test_match_polygons_reproject_the_predictions_to_the_truths_crs():
+    """Predictions in EPSG:4326 against a UTM truth scored TP 0 (every one a false positive
+    and every truth a false negative) without a word; they are reprojected as evaluate
+    reprojects files, and a CRS on one side only is refused."""
+    truth = frame([box(X0 + 20 * i, Y0 + 15 * (i % 3)) for i in range(6)])
+    pred = frame([box(X0 + 20 * i + 1, Y0 + 15 * (i % 3)) for i in range(5)] + [box(X0, Y0 + 500)])
+    expected = match_polygons(pred, truth)
+    assert (expected.tp, expected.fp, expected.fn) == (5, 1, 1)
+    for predicted, true in ((pred.to_crs(4326), truth), (pred.to_crs(4326).geometry, truth),
+                            (pred, truth.to_crs(3857).geometry.values),
+                            (pred.to_crs(3857), truth.to_crs(4326))):
+        scores = match_polygons(predicted, true)
+        assert (scores.tp, scores.fp, scores.fn) == (5, 1, 1)
+        assert [(m.pred, m.truth) for m in scores.matches] == \
+            [(m.pred, m.truth) for m in expected.matches]
+        assert [m.iou for m in scores.matches] == pytest.approx(
+            [m.iou for m in expected.matches], abs=1e-3)  # (ground shapes differ a little)
+    assert match_polygons(list(pred.geometry), truth).tp == 5  # a list: the truth's CRS
+    for predicted, true, missing in ((pred.set_crs(None, allow_override=True), truth, "predicted"),
+                                     (pred, truth.geometry.set_crs(None, allow_override=True),
+                                      "truth")):
+        with pytest.raises(InputError) as caught:
+            match_polygons(predicted, true)
+        message = str(caught.value)
+        assert "\n" not in message and f"the {missing} geometries carry no CRS" in message
+        assert "EPSG:32616" in message and ".set_crs(" in message
+
+
 def test_files_score_polygons_only(tmp_path, run_cli):
     """Empty polygons are no object; a stray line or point beside polygons is left out with
     a warning; a file of points is refused in one line."""
