@@ -77,12 +77,14 @@ class LineScores:
 
 
 def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
-    """Scores of two sequences of line geometries in the same metric CRS; each side is
-    measured as the union of its lines (a stretch drawn twice counts once)."""
+    """Scores of two sequences of line geometries; each side is measured as the union of its
+    lines (a stretch drawn twice counts once). Where they carry a CRS (GeoSeries...), in
+    ground metres (:func:`in_ground_metres`); else in the units of their coordinates."""
     import shapely
 
     if not buffer > 0:
         raise InputError(f"--buffer {buffer}: give a distance > 0 metres.")
+    predicted, truth = in_ground_metres(predicted, truth)
     predicted = _lines(predicted)
     truth = _lines(truth)
     counts = len(predicted), len(truth)
@@ -92,6 +94,29 @@ def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
     return LineScores(buffer, pred_length, true_length,
                       _length_within(predicted, truth, buffer),
                       _length_within(truth, predicted, buffer), *counts)
+
+
+def in_ground_metres(predicted, truth):
+    """(predicted, truth) as GeoSeries in ground metres where one carries a CRS: the
+    prediction in the truth's CRS (:func:`~geotile.evaluate.in_truth_crs`; a list is taken
+    to be in the other's), both in the truth's CRS where its unit is a ground metre, else in
+    their UTM zone (not in degrees nor Web Mercator's units); else as they are."""
+    import geopandas as gpd
+
+    from geotile.evaluate import in_truth_crs
+    from geotile.ground_scale import metric_crs
+
+    predicted = in_truth_crs(predicted, truth)
+    crs = getattr(truth, "crs", None) or getattr(predicted, "crs", None)
+    if crs is None:
+        return predicted, truth
+    predicted, truth = (gpd.GeoSeries(list(getattr(s, "geometry", s)), crs=crs)
+                        for s in (predicted, truth))
+    metric = metric_crs(crs, gpd.GeoSeries([*truth.values, *predicted.values], crs=crs))
+    if metric != crs:  # degrees, Web Mercator...: the UTM zone
+        log.info("measuring lengths in %s", metric.to_string())
+        predicted, truth = predicted.to_crs(metric), truth.to_crs(metric)
+    return predicted, truth
 
 
 def _dissolved(lines: np.ndarray) -> np.ndarray:
@@ -199,18 +224,10 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                              "files of LineStrings (centrelines).")
     pred_frame, truth_frame = _lines_only(pred_frame, prediction), _lines_only(truth_frame,
                                                                                truth)
-    import geopandas as gpd
-
     from geotile.evaluate import _same_crs, warn_if_apart
-    from geotile.ground_scale import metric_crs
 
     pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
-    crs = truth_frame.crs
-    both = gpd.GeoSeries([*truth_frame.geometry.values, *pred_frame.geometry.values], crs=crs)
-    metric = None if crs is None else metric_crs(crs, both)
-    if metric is not None and metric != crs:  # degrees, Web Mercator...: the UTM zone
-        truth_frame, pred_frame = truth_frame.to_crs(metric), pred_frame.to_crs(metric)
-        log.info("measuring lengths in %s", metric.to_string())
-    warn_if_apart(pred_frame, truth_frame, prediction, truth,
+    pred_lines, true_lines = in_ground_metres(pred_frame.geometry, truth_frame.geometry)
+    warn_if_apart(pred_lines, true_lines, prediction, truth,
                   "no predicted line lies on a true one", margin=buffer)
-    return line_scores(pred_frame.geometry.values, truth_frame.geometry.values, buffer)
+    return line_scores(pred_lines, true_lines, buffer)

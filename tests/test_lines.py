@@ -364,6 +364,31 @@ def test_line_scores_are_length_weighted_within_the_buffer():
     assert (empty.precision, empty.recall, empty.predictions) == (0.0, 0.0, 0)
 
 
+def test_line_scores_measure_series_in_ground_metres_whatever_their_crs():
+    """Lines 50 m apart given in EPSG:4326 scored F1 1.0 (the 2 m buffer read as 2 degrees)
+    with lengths of 0.015 "m", and 0 in mixed CRSs; GeoSeries are measured in metres in
+    their UTM zone, the prediction reprojected to the truth's CRS, as evaluate does files."""
+    from geotile.errors import InputError
+    from geotile.line_metrics import line_scores
+
+    truth = gpd.GeoSeries([shapely.LineString([(X0, Y0), (X0 + 400, Y0)]),
+                           shapely.LineString([(X0, Y0 - 200), (X0 + 300, Y0 - 300)])],
+                          crs=UTM_CRS)
+    near, far = truth.translate(0, 1.5), truth.translate(0, 50)
+    for shifted, precision in ((near, 1.0), (far, 0.0)):
+        expected = line_scores(shifted, truth, 2.0)
+        assert expected.precision == precision
+        for pred, true in ((shifted.to_crs(4326), truth.to_crs(4326)),
+                           (shifted.to_crs(4326), truth), (shifted.to_crs(3857), truth),
+                           (list(shifted.to_crs(4326)), truth.to_crs(4326).values)):
+            scores = line_scores(pred, true, 2.0)
+            assert scores.precision == precision and scores.recall == precision
+            assert scores.predicted_length == pytest.approx(truth.length.sum(), rel=1e-3)
+            assert scores.true_length == pytest.approx(truth.length.sum(), rel=1e-3)
+    with pytest.raises(InputError, match="the predicted geometries carry no CRS"):
+        line_scores(near.set_crs(None, allow_override=True), truth)
+
+
 def test_a_stray_point_among_lines_is_left_out_with_a_warning(run_cli, tmp_path):
     roads = [shapely.LineString([(X0, Y0 - 10), (X0 + 100, Y0 - 10)])]
     pred = write_lines(tmp_path / "pred.geojson", [*roads, shapely.Point(X0 + 5, Y0 - 50)])
