@@ -558,7 +558,12 @@ def confusion_matrix(prediction: np.ndarray, truth: np.ndarray,
         prediction, truth = prediction[valid], truth[valid]
     if prediction.size and min(prediction.min(), truth.min()) < 0:
         raise InputError("class ids must be >= 0; negative ids found.")
-    n = max(n_classes, int(prediction.max(initial=0)) + 1, int(truth.max(initial=0)) + 1)
+    top = max(int(prediction.max(initial=0)), int(truth.max(initial=0)))
+    if top > MAX_SCORED_CLASS_ID:  # an n x n matrix of instance ids would not fit in memory
+        raise InputError(f"value {top} is beyond the class ids evaluate scores "
+                         f"(0..{MAX_SCORED_CLASS_ID}); instance ids or counts are not classes. "
+                         "Give class ids.")
+    n = max(n_classes, top + 1)
     counts = np.bincount((truth * n + prediction).ravel(), minlength=n * n)
     return counts.reshape(n, n)
 

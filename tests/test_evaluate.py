@@ -1124,3 +1124,14 @@ def test_a_soft_truth_is_probabilities_wherever_its_fractions_lie(make_raster):
     result = evaluate_rasters(make_raster("p.tif", pred), make_raster("t.tif", truth))
     assert result.pixels == 10**6 and result.classes()[1]["iou"] == 1.0
     assert result.classes()[1]["support"] == 42 * 42
+
+
+def test_pixel_scores_refuse_instance_ids_as_classes():
+    """Instance ids (100,000 buildings) given to pixel_scores built a 100,000 x 100,000
+    confusion matrix (80 GB) and ran out of memory; evaluate refuses such rasters, and the
+    arrays get the same one line."""
+    truth = np.arange(5000, dtype=np.int32).reshape(50, 100)  # small enough to fail safely
+    with pytest.raises(InputError, match=r"value 4999 is beyond the class ids.*0\.\.1023"):
+        pixel_scores(truth, truth)
+    with pytest.raises(InputError, match="beyond the class ids"):
+        confusion_matrix(np.zeros_like(truth), truth)
