@@ -118,12 +118,15 @@ def rasterize_labels(
 ) -> np.ndarray:
     """Burn polygons (already in the raster's CRS) into ``(len(channels), rows, cols)`` uint8.
 
-    ``halo_transform``: the grid grown by ``options.halo`` px each side, on which boundary
-    and contact see the labels beyond the grid's edges; the footprint is burnt on the grid
-    itself (GDAL breaks ties on pixel edges by the grid's origin).
+    ``classes``: one id 0..254 per geometry (0 clears what lies under it; 255 is the masks'
+    ignore value); missing (None) geometries are skipped. ``halo_transform``: the grid
+    grown by ``options.halo`` px each side, on which boundary and contact see the labels
+    beyond the grid's edges; the footprint is burnt on the grid itself (GDAL breaks ties on
+    pixel edges by the grid's origin).
     """
     from geotile.quiet_warnings import rasterize
 
+    geometries, classes = _present(geometries, classes)
     height, width = shape
     bands = np.zeros((len(options.channels), height, width), np.uint8)
     if len(geometries) == 0 or height == 0 or width == 0:
@@ -156,6 +159,33 @@ def rasterize_labels(
                 instances, options.contact_spacing
             )[inner]
     return bands
+
+
+def _present(geometries, classes) -> tuple[np.ndarray, list[int]]:
+    """The geometries that are not missing (None) and their class ids, checked: one per
+    geometry, whole numbers 0..254 (InputError otherwise)."""
+    import shapely
+
+    from geotile.labels import MAX_CLASS_ID
+
+    array = np.empty(len(geometries), dtype=object)
+    array[:] = list(geometries)
+    ids = np.asarray(list(classes))
+    if ids.shape != array.shape:
+        raise InputError(f"rasterize_labels: {ids.size} class ids for {array.size} geometries; "
+                         "give one class id per geometry.")
+    if ids.dtype.kind == "b":
+        ids = ids.astype(np.uint8)
+    wrong = (~np.isfinite(ids) | (ids != np.round(ids)) | (ids < 0) | (ids > MAX_CLASS_ID)
+             if ids.dtype.kind in "iuf" else np.ones(ids.shape, bool))
+    if wrong.any():
+        raise InputError(
+            f"rasterize_labels: class id {ids[wrong][0]!s} is outside 0..{MAX_CLASS_ID} (whole "
+            "numbers; 0 is background, 255 the ignore value that training and evaluate skip). "
+            "Map the classes to ids 1..254 first."
+        )
+    present = ~shapely.is_missing(array)
+    return array[present], ids[present].astype(np.int64).tolist()
 
 
 def geojson_dicts(geometries: Sequence) -> list[dict]:

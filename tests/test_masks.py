@@ -573,3 +573,37 @@ def test_class_names_and_map_keys_compare_without_case_or_spaces(make_raster, tm
         make_masks(labels, [image], [tmp_path / "m3.tif"], class_field="cls",
                    class_map={"Building": 1, "building": 2, "low vegetation": 3, "tree": 4})
     assert not (tmp_path / "m3.tif").exists()
+
+
+@pytest.mark.parametrize("bad", [300, 256, 255, -1, 4.5])
+def test_rasterize_labels_refuses_class_ids_a_mask_cannot_hold(bad):
+    # 300 and 256 saturated to 255 (the ignore value), -1 to 0 (background), 4.5 to 5
+    transform = from_origin(0, 100, 1, 1)
+    with pytest.raises(InputError, match=rf"class id {bad} is outside 0\.\.254.*ignore value"):
+        rasterize_labels([shapely.box(10, 10, 30, 30), shapely.box(0, 0, 5, 5)], [bad, 1],
+                         (100, 100), transform)
+
+
+def test_rasterize_labels_burns_ids_0_to_254_and_generator_classes():
+    transform = from_origin(0, 40, 1, 1)
+    options = MaskOptions(channels=("footprint", "boundary"))
+    big, small = shapely.box(0, 0, 20, 20), shapely.box(5, 5, 10, 10)
+    footprint, boundary = rasterize_labels([big, small], (c for c in [254, 0]), (40, 40),
+                                           transform, options)
+    assert footprint[30, 2] == 254 and footprint[32, 7] == 0  # class 0 clears what it covers
+    assert boundary[32, 4] == 1  # the generator's ids reached the boundary band too
+
+
+def test_rasterize_labels_skips_missing_geometries():
+    transform = from_origin(0, 40, 1, 1)
+    geometries = gpd.GeoSeries([shapely.box(0, 0, 10, 10), None, shapely.box(20, 20, 30, 30)])
+    options = MaskOptions(channels=("footprint", "boundary"))
+    footprint, boundary = rasterize_labels(geometries, [1, 2, 3], (40, 40), transform, options)
+    expected = reference_mask([geometries[0], geometries[2]], [1, 3], transform, 40, 40)
+    np.testing.assert_array_equal(footprint, expected)
+    assert boundary.sum() > 0
+
+
+def test_rasterize_labels_refuses_classes_of_another_length():
+    with pytest.raises(InputError, match=r"2 class ids for 3 geometries"):
+        rasterize_labels([shapely.box(0, 0, 1, 1)] * 3, [1, 2], (10, 10), from_origin(0, 10, 1, 1))
