@@ -660,8 +660,17 @@ def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndar
 
 def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
                   options: PredictOptions | None = None) -> np.ndarray:
-    """Blended probabilities (K, H, W) float32 for an in-memory image (C, H, W); NaN = nodata."""
+    """Blended probabilities (K, H, W) float32 for an in-memory image (C, H, W); NaN = nodata.
+
+    Nodata: where ``valid`` (bool, or integers: 0 is nodata) is not, and NaN or infinite
+    pixels. Pixels are normalised as predict_raster's (uint8 divided by 255 unless the model
+    says otherwise); ``options``' output fields (output_type, dtype, ...) are predict_raster's.
+    """
+    from geotile.raster import finite_pixels
+
     options = options or PredictOptions()
+    _refuse_raster_options(options)
+    pixels = np.asarray(pixels)
     channels, name = getattr(model, "channels", None), Path(getattr(model, "path", "model")).name
     if pixels.ndim != 3 or channels not in (None, pixels.shape[0]):
         hwc = pixels.ndim == 3 and pixels.shape[-1] == channels
@@ -671,9 +680,20 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
     _, height, width = pixels.shape
     if valid is None:
         valid = np.ones((height, width), bool)
-    elif valid.shape != (height, width):
-        raise InputError(f"valid has shape {valid.shape}; give one of the pixels' (H, W): "
-                         f"{(height, width)}.")
+    else:
+        valid = np.asarray(valid)
+        if valid.dtype.kind not in "biu":
+            raise InputError(f"valid must be a bool (H, W) array (or integers, 0 for nodata, as "
+                             f"rasterio's read_masks gives), not {valid.dtype}.")
+        if valid.shape != (height, width):
+            raise InputError(f"valid has shape {valid.shape}; give one of the pixels' (H, W): "
+                             f"{(height, width)}.")
+        valid = valid != 0
+    finite = finite_pixels(pixels)
+    if finite is not None:
+        valid = valid & finite
+    _warn_if_unscaled(model, [pixels.dtype], lambda: float(
+        pixels.max(where=valid, initial=-np.inf)) if valid.any() else None, "predict_array")
 
     def read(left, top, cols, rows):
         part = pixels[:, top : top + rows, left : left + cols]
@@ -686,6 +706,25 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
         for window, blended, band_valid in bands:
             out[(slice(None), *window.toslices())] = np.where(band_valid, blended, np.nan)
     return out
+
+
+#: PredictOptions fields of predict_raster's output and reading, which predict_array has not
+RASTER_ONLY = ("bands", "output_type", "threshold", "dtype", "cog", "creation_options")
+
+
+def _refuse_raster_options(options: PredictOptions) -> None:
+    """InputError naming the options ``predict_array`` cannot honour that are set."""
+    default = PredictOptions()
+    named = [n for n in RASTER_ONLY if getattr(options, n) != getattr(default, n)]
+    if options.model_resolution not in (None, "native"):
+        named.append("model_resolution")
+    if named:
+        raise InputError(
+            f"predict_array returns the probabilities of the pixels as given: "
+            f"PredictOptions({', '.join(f'{n}={getattr(options, n)!r}' for n in named)}) "
+            "applies to predict_raster. Select bands (pixels[[0, 1, 2]]), threshold or "
+            "scale the probabilities yourself."
+        )
 
 
 def encode(blended: np.ndarray, valid: np.ndarray, options: PredictOptions,
@@ -1213,18 +1252,27 @@ def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | 
 
 
 def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
+    """:func:`_warn_if_unscaled` for the bands ``indexes`` of ``src``."""
+    _warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],
+                      lambda: _float_top(src, indexes), name,
+                      lambda: _declared_scaling_hint(model, src, indexes, added), stacklevel=4)
+
+
+def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
+                      declared: Callable = lambda: None, stacklevel: int = 3) -> None:
     """Warn when pixels of a type that wants --scale reach the model as they are
-    (``model.unscaled``), once per type among the bands ``indexes``. Bands of mixed types
-    are each scaled by their own type's default: a float band's top is not looked at."""
+    (``model.unscaled``), once per type among ``dtypes``. Bands of mixed types are each
+    scaled by their own type's default: a float band's top (``float_top()``) is not looked
+    at then; ``declared()``: a hint from the raster's own scale/offset, else None."""
     unscaled = getattr(model, "unscaled", None)
-    dtypes = list(dict.fromkeys(np.dtype(src.dtypes[i - 1]) for i in indexes))
+    dtypes = list(dict.fromkeys(np.dtype(d) for d in dtypes))
     for dtype in dtypes if unscaled is not None else ():
-        top = _float_top(src, indexes) if dtype.kind == "f" and len(dtypes) == 1 else None
+        top = float_top() if dtype.kind == "f" and len(dtypes) == 1 else None
         if hint := unscaled(dtype, top):
-            hint = _declared_scaling_hint(model, src, indexes, added) or hint
+            hint = declared() or hint
             warnings.warn(f"{name}: {dtype} pixels go to the model as they are (no --scale, "
                           f"and the model declares none): {hint}.", GeotileWarning,
-                          stacklevel=3)
+                          stacklevel=stacklevel)
             return
 
 

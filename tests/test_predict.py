@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 import rasterio
 
-from geotile.errors import ModelError
+from geotile.errors import GeotileWarning, InputError, ModelError
 from geotile.model import OnnxModel
 from geotile.predict import PredictOptions, predict_array, predict_raster
 
@@ -350,3 +351,50 @@ def test_model_resolution_is_compared_with_the_ground_pixel_size(make_raster, wa
         assert pixel is None
     else:
         assert pixel == pytest.approx((expected * 0.25 / ground,) * 2, rel=0.01)
+
+
+def test_predict_array_takes_nan_pixels_as_nodata(tmp_path, image):
+    # NaN pixels (src.read(masked=True).filled(np.nan)) raised a ModelError blaming the model
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    pixels = image.astype(np.float32) / 255
+    pixels[:, :50] = np.nan
+    pixels[1, 60, 70] = np.inf
+    out = predict_array(model, pixels)
+    assert np.isnan(out[0, :50]).all() and np.isnan(out[0, 60, 70])
+    expected = pointwise_reference(np.nan_to_num(pixels, posinf=0)[np.newaxis])[0]
+    keep = ~np.isnan(out[0])
+    assert keep.sum() == 251 * 257 - 1
+    np.testing.assert_allclose(out[:, keep], expected[:, keep], atol=1e-5)
+
+
+@pytest.mark.parametrize(("dtype", "factor"), [(np.float32, 1), (np.uint16, 40)])
+def test_predict_array_warns_of_unscaled_pixels_as_predict_raster(tmp_path, image, dtype, factor):
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    with pytest.warns(GeotileWarning, match=rf"{np.dtype(dtype)} pixels go to the model as they"):
+        predict_array(model, image.astype(dtype) * factor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict_array(model, image.astype(np.float32) / 255)  # 0..1 floats: nothing to say
+        predict_array(model, image)
+
+
+@pytest.mark.parametrize("high", [1, 255])
+def test_predict_array_takes_integer_valid_masks(tmp_path, image, high):
+    # rasterio's read_masks()/dataset_mask() give 0/255 uint8: a raw numpy TypeError before
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    valid = np.zeros(image.shape[1:], np.uint8)
+    valid[100:] = high
+    out = predict_array(model, image, valid=valid)
+    assert np.isnan(out[0, :100]).all() and not np.isnan(out[0, 100:]).any()
+    with pytest.raises(InputError, match=r"valid must be a bool \(H, W\) array"):
+        predict_array(model, image, valid=valid.astype(str))
+
+
+@pytest.mark.parametrize("change", [{"output_type": "class"}, {"dtype": "uint8"},
+                                    {"threshold": 0.3}, {"cog": True}, {"bands": (1, 2, 3)},
+                                    {"model_resolution": 0.5}])
+def test_predict_array_refuses_options_it_cannot_honour(tmp_path, image, change):
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    name = next(iter(change))
+    with pytest.raises(InputError, match=rf"predict_array.*{name}.*predict_raster"):
+        predict_array(model, image, options=PredictOptions(**change))
