@@ -137,8 +137,11 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform,
     ``score`` None (a class raster): every pixel scores 1, and GDAL's polygonizer
     finds the regions of each class by itself, in one pass. ``foreground``: the pixels
     to polygonize (None: ids other than 0, background); where id 0 is a class, its
-    pixels there are polygonized too.
+    pixels there are polygonized too. Arrays are (H, W), or one band (1, H, W).
     """
+    ids = _one_band(ids, "ids")
+    score, foreground = (None if a is None else _one_band(a, name, ids.shape)
+                         for a, name in ((score, "score"), (foreground, "foreground")))
     if score is None:
         return _class_regions(ids, transform, foreground)
     if foreground is None:
@@ -161,6 +164,21 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform,
         class_of = np.full(count + 1, int(class_id), np.int64)
         regions += _regions(labels.astype(np.int32, copy=False), class_of, score, transform)
     return regions
+
+
+def _one_band(array, name: str, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """``array`` as (H, W): a (1, H, W) read squeezed; InputError for other shapes, or
+    (``shape``) for one unlike the ids'."""
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2:
+        raise InputError(f"polygonize_array: {name} has shape {array.shape}; give one band "
+                         "(H, W), e.g. src.read(1).")
+    if shape is not None and array.shape != shape:
+        raise InputError(f"polygonize_array: {name} has shape {array.shape}; give the ids' "
+                         f"{shape}.")
+    return array
 
 
 def _class_counts(ids: np.ndarray) -> np.ndarray:

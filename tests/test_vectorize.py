@@ -530,3 +530,21 @@ def test_tiles_off_one_grid_by_float_rounding_merge_as_the_whole_raster(make_ras
     assert len(found) == 4
     areas = [shapely.area(frame.geometry.values).tolist() for frame in (found, expected)]
     assert areas[0] == pytest.approx(areas[1], rel=rel)
+
+
+@pytest.mark.parametrize("with_score", [False, True])
+def test_polygonize_array_takes_one_band_of_a_3d_read(with_score):
+    """src.read() gives (1, H, W): its regions were found but every one flagged on_edge."""
+    from geotile.vectorize import polygonize_array
+
+    ids = np.zeros((30, 40), np.uint8)
+    ids[10:20, 10:20] = 1
+    ids[0:5, 0:5] = 2
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    score = np.full((1, 30, 40), 0.5, np.float32) if with_score else None
+    regions = polygonize_array(ids[np.newaxis], score, transform)
+    assert sorted((c, n, e) for _, c, _, n, e in regions) == [(1, 100, False), (2, 25, True)]
+    with pytest.raises(InputError, match=r"ids has shape \(2, 30, 40\); give one band"):
+        polygonize_array(np.stack([ids, ids]), None, transform)
+    with pytest.raises(InputError, match=r"score has shape \(30, 4\).*ids' \(30, 40\)"):
+        polygonize_array(ids, np.ones((30, 4), np.float32), transform)
