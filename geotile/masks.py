@@ -493,7 +493,12 @@ def make_masks(
     """
     from geotile.input_files import path_list
     from geotile.labels import read_labels
-    from geotile.raster import check_output, input_path, refuse_overwriting_inputs
+    from geotile.raster import (
+        check_geotiff_name,
+        check_output,
+        input_path,
+        refuse_overwriting_inputs,
+    )
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
     if len(image_paths) != len(output_paths):
@@ -502,9 +507,10 @@ def make_masks(
             f"{len(output_paths)} output{'s' if len(output_paths) != 1 else ''}: give one "
             "output path per image."
         )
-
     extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
     refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths])
+    for output in output_paths:
+        check_geotiff_name(output)
     co = mask_creation_options(creation_options, len(options.channels))
     if settings is None:
         settings = {"options": dataclasses.asdict(options), "class_field": class_field,

@@ -795,6 +795,7 @@ def predict_raster(
     from geotile.raster import (
         atomic_output,
         check_creation_options,
+        check_geotiff_name,
         check_pixels_readable,
         common_dtype,
         has_nodata,
@@ -834,6 +835,7 @@ def predict_raster(
     image_path, output_path = input_path(image_path), Path(output_path)
     refuse_overwriting_inputs([output_path], [image_path, extra_bands, getattr(
         model, "path", None), *(mosaic.paths if mosaic is not None else ())])
+    check_geotiff_name(output_path)
     complete = _completion(model, options, settings, image_path, extra_bands,
                            mosaic.paths if mosaic is not None else ())
     if resume:

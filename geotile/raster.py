@@ -605,6 +605,19 @@ def check_output(path: str | os.PathLike, overwrite: bool) -> None:
                                 f"as part of {Path(path).name}). Remove it or pass --overwrite.")
 
 
+#: the names of the GeoTIFFs geotile writes
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def check_geotiff_name(path: str | os.PathLike, hint: str = "") -> None:
+    """InputError unless ``path`` is named as the GeoTIFF to be written there (.tif/.tiff:
+    a .png, .jpg or .vrt holding a TIFF misleads every tool that goes by the name);
+    ``hint`` is added to the message."""
+    if Path(path).suffix.lower() not in GEOTIFF_SUFFIXES:
+        raise InputError(f"{path}: the output is a GeoTIFF; name it "
+                         f"{' or '.join(GEOTIFF_SUFFIXES)}{hint}.")
+
+
 def gdal_sidecars(path: str | os.PathLike) -> list[Path]:
     """The files beside ``path`` that GDAL reads as part of it and that exist: its PAM
     metadata (.aux.xml), external overviews (.ovr) and mask (.msk)."""

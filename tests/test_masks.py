@@ -607,3 +607,12 @@ def test_rasterize_labels_skips_missing_geometries():
 def test_rasterize_labels_refuses_classes_of_another_length():
     with pytest.raises(InputError, match=r"2 class ids for 3 geometries"):
         rasterize_labels([shapely.box(0, 0, 1, 1)] * 3, [1, 2], (10, 10), from_origin(0, 10, 1, 1))
+
+
+@pytest.mark.parametrize("name", ["m.png", "m.jpg", "m.vrt", "m"])
+def test_make_masks_refuses_output_names_of_other_formats(make_raster, tmp_path, name):
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 3)])
+    with pytest.raises(InputError, match=rf"{name}: the output is a GeoTIFF; name it .tif or"):
+        make_masks(labels, [image, image], [tmp_path / "ok.tif", tmp_path / name])
+    assert not (tmp_path / name).exists() and not (tmp_path / "ok.tif").exists()

@@ -398,3 +398,16 @@ def test_predict_array_refuses_options_it_cannot_honour(tmp_path, image, change)
     name = next(iter(change))
     with pytest.raises(InputError, match=rf"predict_array.*{name}.*predict_raster"):
         predict_array(model, image, options=PredictOptions(**change))
+
+
+@pytest.mark.parametrize("name", ["p.png", "p.jpg", "p.vrt", "p"])
+def test_predict_raster_refuses_output_names_of_other_formats(tmp_path, make_raster, image, name):
+    # a GeoTIFF was written under the name, as the CLI refuses to
+    path = make_raster("img.tif", image)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    with pytest.raises(InputError, match=rf"{name}: the output is a GeoTIFF; name it .tif or"):
+        predict_raster(model, path, tmp_path / name)
+    assert not (tmp_path / name).exists()
+    predict_raster(model, path, tmp_path / "p.TIFF")
+    with rasterio.open(tmp_path / "p.TIFF") as dst:
+        assert dst.driver == "GTiff"

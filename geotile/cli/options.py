@@ -208,7 +208,13 @@ def resolve_outputs(
     is always refused.
     """
     from geotile.errors import InputError
-    from geotile.raster import check_output, input_exists, refuse_overwriting_inputs
+    from geotile.raster import (
+        GEOTIFF_SUFFIXES,
+        check_geotiff_name,
+        check_output,
+        input_exists,
+        refuse_overwriting_inputs,
+    )
 
     missing = next((p for p in inputs if not input_exists(p)), None)
     if missing is not None:  # before any output is written
@@ -216,17 +222,16 @@ def resolve_outputs(
     as_folder = output.is_dir() or getattr(output, "names_folder", False) \
         or str(output).endswith(("/", os.sep))
     if len(inputs) == 1 and not as_folder:
-        allowed = (".tif", ".tiff") if suffix.lower() in (".tif", ".tiff") else (suffix.lower(),)
-        if output.suffix.lower() not in allowed:
-            raise InputError(
-                f"{output}: the output is {'a GeoTIFF' if '.tif' in allowed else suffix}; "
-                f"name it {' or '.join(allowed)} (or end it with / for a folder)."
-            )
+        folder = " (or end it with / for a folder)"
+        if suffix.lower() in GEOTIFF_SUFFIXES:
+            check_geotiff_name(output, folder)
+        elif output.suffix.lower() != suffix.lower():
+            raise InputError(f"{output}: the output is {suffix}; name it {suffix}{folder}.")
         pairs = [(inputs[0], Path(output))]
     else:
         if output.exists() and not output.is_dir():
             raise InputError(f"{output}: several inputs need a folder as output, not a file.")
-        if not as_folder and output.suffix.lower() in (".tif", ".tiff", suffix.lower()):
+        if not as_folder and output.suffix.lower() in (*GEOTIFF_SUFFIXES, suffix.lower()):
             raise InputError(f"{output}: {len(inputs)} inputs need a folder as output, and this "
                              f"names a {output.suffix} file. Give a folder (e.g. "
                              f"{output.with_suffix('')}/).")
