@@ -54,8 +54,8 @@ from pathlib import Path
 import numpy as np
 
 from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
-from geotile.errors import GeotileWarning, InputError, OutputExistsError
-from geotile.grid import Grid, Patch
+from geotile.errors import GeotileWarning, InputError, OutputExistsError, check_range
+from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
 from geotile.quiet_warnings import quietly
 from geotile.raster_kinds import (
@@ -110,6 +110,11 @@ class TileOptions:
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
             raise InputError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        check_range("--size", self.size, 1, whole=True)
+        object.__setattr__(self, "size", int(self.size))
+        if self.edge not in EDGE_MODES:
+            raise InputError(f"--edge {self.edge!r}: choose {', '.join(EDGE_MODES[:-1])} or "
+                             f"{EDGE_MODES[-1]}.")
         object.__setattr__(self, "split", _as_fractions(self.split))
         object.__setattr__(self, "overlap", _overlap_pixels(self.overlap, self.size))
         if self.overlap >= self.size:

@@ -1106,3 +1106,16 @@ def test_nan_pixels_of_a_float_mask_are_its_patches_nodata(make_raster, tmp_path
         assert not np.isnan(pixels).any()
         assert (pixels[8:] == patch.nodata).all() and (valid[8:] == 0).all()
         assert (pixels[:8] == 0).all() and (valid[:8] == 255).all()
+
+
+@pytest.mark.parametrize("size", [0, -5, 256.5, "256", True])
+def test_tile_options_refuse_a_size_that_is_not_a_whole_number_of_pixels(size):
+    # 0 and -5 were blamed on --overlap; 256.5 reached a TypeError inside tile_rasters
+    with pytest.raises(InputError, match=rf"--size {size!r}: give a whole number >= 1"):
+        TileOptions(size=size)
+
+
+def test_tile_options_refuse_an_unknown_edge_rule():
+    with pytest.raises(InputError, match=r"--edge 'wrap': choose shift, pad or drop"):
+        TileOptions(edge="wrap")
+    assert TileOptions(size=7.0).size == 7  # a whole float is that many pixels
