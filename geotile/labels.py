@@ -471,13 +471,16 @@ def _gpkg_query(db, path: Path, layer, regions, override, class_field) -> Labels
 
 def _read_boxes(path: Path, layer: str | None, boxes: list):
     """pyogrio's raw read of the features intersecting any of ``boxes`` (one spatial-index
-    query per box), once each, in file (FID) order."""
+    query per box), once each, in file (FID) order: GDAL returns a filtered read in its
+    index's order (a GeoPackage's R-tree), and the later feature must win where they
+    overlap."""
     parts = [_ogr_read(path, layer, bbox=tuple(box)) for box in boxes]
     meta = parts[0][0]
-    if len(parts) == 1:
-        return parts[0]
     fids = np.concatenate([part[1] for part in parts])
-    _, first = np.unique(fids, return_index=True)  # sorted by FID, each once
+    if len(parts) == 1:
+        first = np.argsort(fids, kind="stable")
+    else:
+        _, first = np.unique(fids, return_index=True)  # sorted by FID, each once
     wkb = np.concatenate([part[2] for part in parts])[first]
     columns = [np.concatenate([part[3][i] for part in parts])[first]
                for i in range(len(meta["fields"]))]

@@ -372,3 +372,56 @@ def test_a_raster_or_a_folder_as_vector_labels_is_named_so(image, tmp_path):
     shapefiles.mkdir()
     gpd.GeoDataFrame(geometry=[box(0, 0)], crs=UTM_CRS).to_file(shapefiles / "a.shp")
     assert len(read_labels(shapefiles)) == 1
+
+
+# --- item: overlapping features burn in file order, whatever reads them --------------------
+
+def _overlapping_boxes(n=120, seed=5):
+    """``n`` overlapping rotated boxes of classes 1..5 over a 60 x 50 m image, shuffled."""
+    rng = np.random.default_rng(seed)
+    geoms, classes = [], []
+    for _ in range(n):
+        cx, cy = X0 + rng.uniform(-5, 55), Y0 - rng.uniform(-5, 45)
+        w, h = rng.uniform(2, 15, 2)
+        geoms.append(shapely.affinity.rotate(shapely.box(cx, cy, cx + w, cy + h),
+                                             rng.uniform(0, 90)))
+        classes.append(int(rng.integers(1, 6)))
+    return gpd.GeoDataFrame({"cls": classes}, geometry=geoms, crs=UTM_CRS)
+
+
+def _file_order_reference(image, frame):
+    from rasterio.features import rasterize
+
+    with rasterio.open(image) as src:
+        shapes = zip(frame.geometry, frame.cls, strict=True)
+        return rasterize(shapes, out_shape=(src.height, src.width), transform=src.transform,
+                         dtype="uint8")
+
+
+@pytest.mark.parametrize("extra", ["layer", "layer_styles"])
+def test_later_feature_wins_in_a_geopackage_gdal_reads_through_its_rtree(make_raster,
+                                                                         tmp_path, extra):
+    """A GeoPackage with a second layer (or QGIS's layer_styles table) is read by GDAL
+    through its R-tree; its features came back in R-tree order, so 1/3 of the pixels of
+    overlapping classes took another feature's class than the later one in the file."""
+    import sqlite3
+
+    image = make_raster("big.tif", np.zeros((100, 120), np.uint8))
+    frame = _overlapping_boxes()
+    path = tmp_path / "l.gpkg"
+    frame.to_file(path, layer="b")
+    if extra == "layer":
+        frame.iloc[:3].to_file(path, layer="c")
+        layer = "b"
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE layer_styles (id INTEGER PRIMARY KEY, f_table_name TEXT,"
+                       " styleQML TEXT)")
+            db.execute("INSERT INTO layer_styles VALUES (1, 'b', '<qgis/>')")
+            db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier) "
+                       "VALUES ('layer_styles', 'attributes', 'layer_styles')")
+        layer = None
+    make_masks(path, [image], [tmp_path / "m.tif"], class_field="cls", layer=layer)
+    expected = _file_order_reference(image, frame)
+    assert len(np.unique(expected)) == 6
+    np.testing.assert_array_equal(mask_of(tmp_path / "m.tif"), expected)
