@@ -92,7 +92,34 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     transformer = Transformer.from_crs(labels.crs.to_wkt(), target.to_wkt(), always_xy=True)
     moved = shapely.transform(labels.geometries, lambda xy: np.column_stack(
         transformer.transform(xy[:, 0], xy[:, 1])))
+    if target.is_geographic:  # lon/lat labels that already span 180 degrees stay so
+        spans = _spans(labels.geometries) if labels.crs.is_geographic else None
+        moved = _unwrapped(moved, spans)
     return labels.replace(geometries=moved, crs=target)
+
+
+def _spans(geometries: np.ndarray) -> np.ndarray:
+    bounds = shapely.bounds(geometries)
+    return bounds[:, 2] - bounds[:, 0]
+
+
+def _unwrapped(moved: np.ndarray, spans: np.ndarray | None = None) -> np.ndarray:
+    """``moved`` (lon/lat) with the geometries PROJ cut at the antimeridian made whole: its
+    corners east of 180 come back near -180, a ring round the rest of the world, burnt
+    inverted; their western longitudes go past 180 instead. ``spans``: the geometries'
+    widths before, when in degrees too (one wider than 180 degrees then stays as it is)."""
+    cut = _spans(moved) > 180
+    if spans is not None:
+        cut &= spans <= 180
+    if not cut.any():
+        return moved
+    where = np.flatnonzero(cut)
+    whole = shapely.transform(moved[where], lambda xy: np.column_stack(
+        (np.where(xy[:, 0] < 0, xy[:, 0] + 360.0, xy[:, 0]), xy[:, 1])))
+    keep = _spans(whole) <= 180
+    out = moved.copy()
+    out[where[keep]] = whole[keep]
+    return out
 
 
 def grid_envelope(transform, width: float, height: float, col_off: float = 0,
@@ -107,11 +134,44 @@ def grid_envelope(transform, width: float, height: float, col_off: float = 0,
 
 def select_bounds(labels: Labels, bounds: tuple[float, float, float, float]) -> Labels:
     """Features whose geometry intersects ``bounds`` (minx, miny, maxx, maxy), in file order,
-    via the spatial index; ``labels`` itself (and its index) when that is all of them."""
+    via the spatial index; ``labels`` itself (and its index) when that is all of them.
+    Lon/lat features 360 degrees off (a tile past 180 or before -180, files that write
+    longitudes either way, parts split at 180) are moved into ``bounds``' longitudes."""
     index = labels.tree.query(shapely.box(*bounds), predicate="intersects")
-    if len(index) == len(labels):
-        return labels
-    return labels.take(np.sort(index))
+    wrapped = _wrapped(labels, bounds) if labels.crs is not None and \
+        labels.crs.is_geographic else []
+    if not wrapped:
+        if len(index) == len(labels):
+            return labels
+        return labels.take(np.sort(index))
+    positions = np.concatenate([index, *(near for near, _ in wrapped)])
+    geometries = labels.geometries[positions]
+    start = len(index)
+    for near, shift in wrapped:
+        geometries[start:start + len(near)] = shapely.transform(
+            geometries[start:start + len(near)], lambda xy, s=shift: xy + np.array([s, 0.0]))
+        start += len(near)
+    unique, first, counts = np.unique(positions, return_index=True, return_counts=True)
+    merged = geometries[first]  # file order, one row a feature: its parts both sides of 180
+    for k in np.flatnonzero(counts > 1):
+        merged[k] = shapely.union_all(geometries[positions == unique[k]])
+    return labels.take(unique).replace(geometries=merged)
+
+
+def _wrapped(labels: Labels, bounds) -> list[tuple[np.ndarray, float]]:
+    """(positions, shift) of the features that overlap ``bounds`` once moved by ``shift``
+    degrees of longitude (-360 or 360; touching its edge is not enough)."""
+    minx, miny, maxx, maxy = bounds
+    found = []
+    for shift in (-360.0, 360.0):
+        near = labels.tree.query(shapely.box(minx - shift, miny, maxx - shift, maxy),
+                                 predicate="intersects")
+        if len(near):
+            edges = shapely.bounds(labels.geometries[near])
+            near = near[(edges[:, 0] + shift < maxx) & (edges[:, 2] + shift > minx)]
+        if len(near):
+            found.append((near, shift))
+    return found
 
 
 def class_map_names(mapping: dict[str, int]) -> dict[int, str]:

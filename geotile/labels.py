@@ -539,6 +539,9 @@ def region_boxes(regions, crs, margin: float = 0.01) -> list | None:
         if region_crs is not None and parse_crs(region_crs, "the raster's CRS") != crs:
             from rasterio.warp import transform_bounds
 
+            if not crs.is_geographic and _at_antimeridian(region_crs, bounds):
+                return None  # e.g. Web Mercator x past 20037508 m (lon 180): read it all
+
             try:
                 bounds = transform_bounds(region_crs, crs, *bounds, densify_pts=21)
             except Exception:  # outside the CRS' area of use: do not filter
@@ -552,9 +555,21 @@ def region_boxes(regions, crs, margin: float = 0.01) -> list | None:
         grow_y = (maxy - miny) * margin + 1e-9 * max(1.0, abs(miny), abs(maxy))
         box = [minx - grow_x, miny - grow_y, maxx + grow_x, maxy + grow_y]
         boxes.append(box)
-        if across:  # the same box west of -180, as files write longitudes either way
-            boxes.append([box[0] - 360.0, box[1], box[2] - 360.0, box[3]])
+        # the same box 360 degrees off where it reaches past 180 or -180, as files write
+        # longitudes either way (RFC 7946's parts split at 180 too)
+        if crs is not None and crs.is_geographic and (box[2] > 180 or box[0] < -180):
+            shift = -360.0 if box[2] > 180 else 360.0
+            boxes.append([box[0] + shift, box[1], box[2] + shift, box[3]])
     return group_boxes(boxes) if boxes else None
+
+
+def _at_antimeridian(crs, bounds) -> bool:
+    """Whether lon/lat ``bounds`` in ``crs`` reach lon 180 or -180 (or cross it)."""
+    from rasterio.crs import CRS
+
+    minx, _, maxx, _ = bounds
+    return CRS.from_user_input(crs).is_geographic and (minx <= -180 or maxx >= 180
+                                                       or minx > maxx)
 
 
 def group_boxes(boxes: list) -> list:

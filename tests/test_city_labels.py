@@ -1127,3 +1127,80 @@ def _write_photo(path, pixels):
                            dtype=pixels.dtype) as dst:
             dst.write(pixels)
     return path
+
+
+# --- lon/lat images at the antimeridian: labels put into the image's own longitudes ---------
+
+#: a 108 x 68 m building astride lon 180 at 17 S (Fiji), written with longitudes past 180
+BUILDING = shapely.box(179.9995, -17.0008, 180.0005, -17.0002)
+
+
+def lonlat_tile(tmp_path, west: float):
+    """A 200 x 100 px EPSG:4326 image of 1e-5 degree pixels from lon ``west``, lat -17."""
+    return write_raster(tmp_path / f"geo{west}.tif", np.full((100, 200), 7, np.uint8),
+                        crs="EPSG:4326", transform=from_origin(west, -17.0, 1e-5, 1e-5))
+
+
+def building_on(image) -> np.ndarray:
+    """BUILDING burnt on ``image``, moved by 360 degrees into its longitudes."""
+    with rasterio.open(image) as src:
+        shift = -360.0 if src.bounds.left < 0 else 0.0
+        return rasterize([(shapely.affinity.translate(BUILDING, shift), 1)],
+                         out_shape=src.shape, transform=src.transform, dtype="uint8")
+
+
+def web_mercator_building():
+    """BUILDING in EPSG:3857 metres, continuous past x 20037508.34 (lon 180)."""
+    from pyproj import Transformer
+
+    radius = 6378137.0
+    ys = Transformer.from_crs(4326, 3857, always_xy=True).transform([0, 0], [-17.0008, -17.0002])[1]
+    return shapely.box(radius * np.radians(179.9995), ys[0], radius * np.radians(180.0005), ys[1])
+
+
+@pytest.mark.parametrize("west", [179.998, 179.999, -180.0, -180.001])
+@pytest.mark.parametrize("source", ["utm60", "webmercator"])
+def test_projected_labels_across_the_antimeridian_burn_on_a_lonlat_image(tmp_path, west,
+                                                                          source):
+    """A building in UTM 60S (or Web Mercator) astride lon 180, on EPSG:4326 tiles: PROJ gave
+    its eastern corners lon -179.9995, a ring round the rest of the world, so the background
+    west of it was burnt and the building left empty (12000 of 20000 px wrong)."""
+    if source == "utm60":
+        frame = gpd.GeoDataFrame(geometry=[BUILDING], crs="EPSG:4326").to_crs("EPSG:32760")
+        assert frame.total_bounds[2] - frame.total_bounds[0] < 120  # continuous metres
+    else:
+        frame = gpd.GeoDataFrame(geometry=[web_mercator_building()], crs="EPSG:3857")
+    path = tmp_path / "b.gpkg"
+    frame.to_file(path)
+    image = lonlat_tile(tmp_path, west)
+    [summary] = make_masks(path, [image], [tmp_path / "m.tif"])
+    expected = building_on(image)
+    assert expected.sum() in (3000, 6000)
+    [got] = masks_of([tmp_path / "m.tif"])
+    np.testing.assert_array_equal(got[0], expected)
+    assert summary["positive_pixels"] == expected.sum()
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+@pytest.mark.parametrize("west", [179.999, -180.001, 179.998, -180.0])
+@pytest.mark.parametrize("written", ["split", "past180", "before-180"])
+def test_lonlat_labels_burn_on_a_lonlat_image_reaching_past_180(tmp_path, monkeypatch, suffix,
+                                                                west, written):
+    """An EPSG:4326 tile reaching past lon 180 (179.999..180.001, as gdalwarp writes one), or
+    before -180, and the building written split at 180 (RFC 7946), past 180 or before -180:
+    the part written on the other side was lost (3000 of its 6000 px)."""
+    geometry = {"split": shapely.MultiPolygon([shapely.box(179.9995, -17.0008, 180, -17.0002),
+                                               shapely.box(-180, -17.0008, -179.9995, -17.0002)]),
+                "past180": BUILDING,
+                "before-180": shapely.affinity.translate(BUILDING, -360.0)}[written]
+    far = shapely.box(0.0, -17.0008, 0.001, -17.0002)  # half the world away
+    frame = gpd.GeoDataFrame({"c": [1, 2]}, geometry=[geometry, far], crs="EPSG:4326")
+    path = tmp_path / f"b{suffix}"
+    frame.to_file(path)
+    monkeypatch.setattr(labels_module, "STREAM_BYTES", 0)  # a GeoJSON read through the boxes
+    image = lonlat_tile(tmp_path, west)
+    [summary] = make_masks(path, [image], [tmp_path / "m.tif"], class_field="c")
+    expected = building_on(image)
+    [got] = masks_of([tmp_path / "m.tif"])
+    np.testing.assert_array_equal(got[0], expected)
+    assert summary["positive_pixels"] == expected.sum() and summary["features"] == 1
