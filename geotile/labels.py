@@ -86,7 +86,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                     labels = _stream_geojson(path, regions, override, class_field)
             else:
                 with gc_paused():  # millions of lists and floats, none in a cycle
-                    labels = _read_geojson(path)
+                    labels = _read_geojson(path, override)
         else:
             labels = _read_ogr(path, layer, regions, override, class_field)
     except InputError:
@@ -118,7 +118,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     return labels
 
 
-def _read_geojson(path: Path) -> Labels | None:
+def _read_geojson(path: Path, override=None) -> Labels | None:
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -158,7 +158,7 @@ def _read_geojson(path: Path) -> Labels | None:
                   for f in features]
     names = list(dict.fromkeys(k for p in properties for k in p))
     fields = {name: _column([p.get(name) for p in properties]) for name in names}
-    return Labels(geometries, fields, _geojson_crs(document.get("crs")))
+    return Labels(geometries, fields, override or _geojson_crs(document.get("crs"), path))
 
 
 def _polygons(shapes: list) -> np.ndarray | None:
@@ -264,17 +264,28 @@ def _warn(message: str, depth: int = 0) -> None:
     warnings.warn(message, GeotileWarning, stacklevel=4 + depth)
 
 
-def _geojson_crs(member):
-    """The CRS named by a (pre-RFC 7946) ``crs`` member; EPSG:4326 without one."""
+def _geojson_crs(member, path):
+    """The CRS named by a (pre-RFC 7946) ``crs`` member; EPSG:4326 without one. InputError
+    naming ``path`` and --labels-crs (which replaces the member) when it names none."""
     if not member:
         return parse_crs(GEOJSON_DEFAULT_CRS, "GeoJSON")
-    properties = member.get("properties") or {}
-    if member.get("type") == "EPSG" and "code" in properties:
-        return parse_crs(f"EPSG:{int(properties['code'])}", "the GeoJSON crs member")
-    name = properties.get("name")
-    if not name:
-        raise ValueError(f"the GeoJSON crs member {member} names no CRS")
-    return parse_crs(name, "the GeoJSON crs member")
+    fix = "Pass --labels-crs EPSG:xxxx with the CRS of its coordinates."
+    properties = member.get("properties") if isinstance(member, dict) else None
+    properties = properties if isinstance(properties, dict) else {}
+    if isinstance(member, dict) and member.get("type") == "link":
+        raise InputError(f"{path}: the GeoJSON crs member is a link "
+                         f"({properties.get('href', 'no href')}), which geotile does not "
+                         f"follow. {fix}")
+    try:
+        if isinstance(member, dict) and member.get("type") == "EPSG" and "code" in properties:
+            return parse_crs(f"EPSG:{int(properties['code'])}", "the GeoJSON crs member")
+        name = properties.get("name")
+        if name:
+            return parse_crs(name, "the GeoJSON crs member")
+    except (InputError, TypeError, ValueError):
+        raise InputError(f"{path}: the GeoJSON crs member {json.dumps(member)} names no CRS "
+                         f"GDAL knows. {fix}") from None
+    raise InputError(f"{path}: the GeoJSON crs member {json.dumps(member)} names no CRS. {fix}")
 
 
 def _column(values: list) -> np.ndarray:
@@ -704,7 +715,7 @@ class _GeoJSONStream:
                     self._expect(":")
                     if key == "features" and members.get("type", "FeatureCollection") == \
                             "FeatureCollection" and self._skip() == "[":
-                        crs = override or _geojson_crs(members.get("crs"))
+                        crs = override or _geojson_crs(members.get("crs"), self.path)
                         boxes = region_boxes(regions, crs)
                         if "crs" not in members and boxes is not None:
                             state.deferred = True  # a crs member may still follow
@@ -715,10 +726,11 @@ class _GeoJSONStream:
                     if self._expect(",}") == "}":
                         break
         if members.get("type") != "FeatureCollection" or "features" not in members:
-            return _read_geojson(self.path)  # a lone Feature or geometry: small anyway
+            return _read_geojson(self.path, override)  # a lone Feature or geometry: small
         if state.deferred and "crs" in members and override is None:
-            return _read_geojson(self.path)  # the CRS came after the features: rare
-        return state.labels(override or _geojson_crs(members.get("crs")), class_field)
+            return _read_geojson(self.path, override)  # the CRS came after the features
+        return state.labels(override or _geojson_crs(members.get("crs"), self.path),
+                            class_field)
 
     def _features(self, state, boxes) -> None:
         self._expect("[")

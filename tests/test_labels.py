@@ -16,7 +16,7 @@ from geotile.errors import InputError
 from geotile.label_set import select_bounds, to_crs
 from geotile.labels import read_labels
 
-from .conftest import UTM_CRS, UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
 
 X0, Y0 = UTM_ORIGIN
 
@@ -77,6 +77,39 @@ def test_feature_geometry_and_legacy_crs_members(tmp_path):
     labels = read_labels(bare)
     assert labels.crs.to_epsg() == 4326  # RFC 7946: lon/lat without a crs member
     assert len(labels) == 1 and labels.fields == {}
+
+
+@pytest.mark.parametrize(("member", "message"), [
+    ({"type": "link", "properties": {"href": "http://example.com/crs/32616", "type": "proj4"}},
+     "crs member is a link (http://example.com/crs/32616)"),
+    ({"type": "name", "properties": {"name": "urn:example:nothing"}}, "names no CRS GDAL knows"),
+    ({"type": "name", "properties": {}}, "names no CRS"),
+])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_crs_member_naming_no_crs_gives_way_to_labels_crs(tmp_path, make_raster, run_cli,
+                                                            monkeypatch, member, message,
+                                                            streamed):
+    """A GeoJSON 2008 crs member that is a link (or names nothing GDAL knows) was refused as
+    'not vector data GDAL can read ... Give GeoJSON', even with --labels-crs, the fix its
+    --help gives for a file declaring a wrong CRS."""
+    import geotile.labels as labels_module
+
+    if streamed:
+        monkeypatch.setattr(labels_module, "STREAM_BYTES", 0)
+    path = tmp_path / "l.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": member,
+                                "features": [feature(squares(1)[0], c=1)]}))
+    image = make_raster("img.tif", np.zeros((40, 40), np.uint8))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out)
+    assert_one_line_error(result, "l.geojson: the GeoJSON crs member", message,
+                          "--labels-crs EPSG:xxxx")
+    assert not out.exists()
+    result = run_cli("make-masks", path, image, "-o", out, "--labels-crs", UTM_CRS)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        mask = src.read(1)
+    assert mask.sum() == 400 and mask[:20, :20].all()
 
 
 def test_labels_crs_overrides_and_reprojection_is_exact(tmp_path):
