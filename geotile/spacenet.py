@@ -230,13 +230,20 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
     from geotile.raster import open_raster
 
     ids = set(table.images)
-    parts, crs, matched = [], None, []
+    parts, crs, matched, placed = [], None, [], {}
     for image in images:
+        with open_raster(image) as src:  # quietly: for a photo the caller warns
+            transform, image_crs = src.transform, src.crs
+        placed.setdefault(image_crs is None, image)
+        if len(placed) == 2:  # one table holds one CRS, or none
+            other = placed[image_crs is not None]
+            plain, mapped = (image, other) if image_crs is None else (other, image)
+            raise InputError(f"{path}: {mapped} has a CRS and {plain} none (no "
+                             "georeferencing); one run places a SpaceNet CSV on images of "
+                             "either kind, not both. Run make-masks once for each kind.")
         found = match_image(image, ids)
         if found is None:
             continue
-        with open_raster(image) as src:  # quietly: for a photo the caller warns
-            transform, image_crs = src.transform, src.crs
         crs = crs if crs is not None else image_crs
         rows = table.rows_of(found)
         matched.append(found)

@@ -24,7 +24,7 @@ from geotile.spacenet import (
 )
 from geotile.spacenet_scoring import evaluate_csvs
 
-from .conftest import UTM_CRS, UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
 
 X0, Y0 = UTM_ORIGIN
 TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
@@ -515,3 +515,31 @@ def test_a_pixel_only_csv_scored_against_map_labels_says_what_evaluate_can_do(tm
     assert_one_line_error(result, "preds.csv", "pixel coordinates only",
                           "a SpaceNet CSV of the same images")
     assert "ImageIds name" not in result.stderr
+
+
+@pytest.mark.parametrize("png_first", [True, False])
+def test_cli_make_masks_of_images_with_and_without_a_crs_is_one_clear_line(
+        run_cli, make_raster, tmp_path, png_first):
+    """A pixel CSV, a PNG without georeferencing and a UTM GeoTIFF in one run: refused as
+    'the labels in pix.csv (EPSG:32616) cannot be placed' on the PNG (the CRS was the other
+    image's) or 'the labels declare no CRS. Pass --labels-crs' (a pixel CSV needs none)."""
+    photo = tmp_path / "AOI_1_tileA.png"
+    with rasterio.open(photo, "w", driver="PNG", width=50, height=40, count=1,
+                       dtype="uint8") as dst:
+        dst.write(np.zeros((1, 40, 50), np.uint8))
+    tile = make_raster("AOI_1_tileB.tif", np.zeros((1, 40, 50), np.uint8), transform=TRANSFORM)
+    truth = write_rows(tmp_path / "pix.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix"], [
+        ["AOI_1_tileA", 0, shapely.box(2, 3, 12, 8).wkt],
+        ["AOI_1_tileB", 0, shapely.box(5, 10, 15, 20).wkt]])
+    images = [photo, tile] if png_first else [tile, photo]
+    result = run_cli("make-masks", truth, *images, "-o", tmp_path / "out")
+    assert_one_line_error(result, "pix.csv", "AOI_1_tileB.tif has a CRS",
+                          "AOI_1_tileA.png none", "Run make-masks once for each kind")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    for image, box in ((photo, (3, 8, 2, 12)), (tile, (10, 20, 5, 15))):
+        result = run_cli("make-masks", truth, image, "-o", tmp_path / f"{image.stem}_mask.tif")
+        assert result.exit_code == 0, result.output
+        expected = np.zeros((40, 50), np.uint8)
+        expected[box[0]:box[1], box[2]:box[3]] = 1
+        with rasterio.open(tmp_path / f"{image.stem}_mask.tif") as src:
+            np.testing.assert_array_equal(src.read(1), expected)
