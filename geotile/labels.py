@@ -844,6 +844,7 @@ def _read_parquet(path: Path, regions=None, override=None,
                   class_field: str | None = None) -> Labels | None:
     import geopandas as gpd
 
+    _geo_metadata(path)  # refused in one line before geopandas' own message
     boxes = None if regions is None else region_boxes(regions, override or _parquet_crs(path))
     frame = None
     if boxes is not None:
@@ -863,7 +864,7 @@ def _read_parquet(path: Path, regions=None, override=None,
 
         whole = pq.ParquetFile(path)
         if whole.metadata.num_rows:
-            meta = json.loads(whole.schema_arrow.metadata[b"geo"])
+            meta = _geo_metadata(path)
             bbox = meta["columns"][meta["primary_column"]].get("bbox")
             extent = tuple(bbox) if bbox else tuple(frame.total_bounds)
         if class_field is not None and class_field in frame.columns:
@@ -881,11 +882,22 @@ def _read_parquet(path: Path, regions=None, override=None,
                   extent, values)
 
 
-def _parquet_crs(path: Path):
-    """The CRS of a GeoParquet file's primary geometry column, from its metadata."""
+def _geo_metadata(path: Path) -> dict:
+    """A GeoParquet file's 'geo' metadata; InputError for a Parquet file without it (a WKB
+    column as pyarrow or DuckDB write one: no geometry column named, no CRS)."""
     import pyarrow.parquet as pq
 
-    meta = json.loads(pq.read_schema(path).metadata[b"geo"])
+    meta = pq.read_schema(path).metadata or {}
+    if b"geo" not in meta:
+        raise InputError(f"{path}: a Parquet file without GeoParquet metadata ('geo': which "
+                         "column is the geometry, in which CRS). Write it as GeoParquet, e.g. "
+                         "with geopandas' GeoDataFrame.to_parquet, or as GeoPackage.")
+    return json.loads(meta[b"geo"])
+
+
+def _parquet_crs(path: Path):
+    """The CRS of a GeoParquet file's primary geometry column, from its metadata."""
+    meta = _geo_metadata(path)
     column = meta["columns"][meta["primary_column"]]
     if "crs" in column and column["crs"] is None:
         return None

@@ -112,6 +112,28 @@ def test_a_crs_member_naming_no_crs_gives_way_to_labels_crs(tmp_path, make_raste
     assert mask.sum() == 400 and mask[:20, :20].all()
 
 
+@pytest.mark.parametrize("near_images", [False, True])
+def test_parquet_without_geoparquet_metadata_is_one_clear_line(tmp_path, make_raster, run_cli,
+                                                               monkeypatch, near_images):
+    """A Parquet file of WKB geometries without the 'geo' metadata (as pyarrow or DuckDB
+    write one) was refused as "not vector data GDAL can read (b'geo')"."""
+    import pyarrow.parquet as pq
+
+    import geotile.labels as labels_module
+
+    gpd.GeoDataFrame(geometry=squares(1), crs=UTM_CRS).to_parquet(tmp_path / "geo.parquet")
+    table = pq.read_table(tmp_path / "geo.parquet")
+    pq.write_table(table.replace_schema_metadata(None), tmp_path / "wkb.parquet")
+    if not near_images:  # read whole, not through the images' boxes
+        monkeypatch.setattr(labels_module, "image_regions", lambda *a, **k: None)
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", tmp_path / "wkb.parquet", image, "-o", out)
+    assert_one_line_error(result, "wkb.parquet: a Parquet file without GeoParquet metadata",
+                          "GeoDataFrame.to_parquet")
+    assert "b'geo'" not in result.stderr and not out.exists()
+
+
 def test_labels_crs_overrides_and_reprojection_is_exact(tmp_path):
     lonlat = gpd.GeoDataFrame(geometry=squares(2), crs=UTM_CRS).to_crs("EPSG:4326")
     lonlat.to_file(tmp_path / "ll.geojson")
