@@ -943,6 +943,24 @@ def repair_polygons(geometries: np.ndarray, valid: np.ndarray | None = None) -> 
     return parts
 
 
+def point_features(geometries: np.ndarray) -> int:
+    """How many features are points or hold some (MultiPoint, in a GeometryCollection):
+    points have no area to burn."""
+    kinds = shapely.get_type_id(geometries)
+    count = int(np.count_nonzero(np.isin(kinds, [0, 4]) & ~shapely.is_empty(geometries)))
+    for geometry in geometries[kinds == 7]:
+        parts = [geometry]
+        while parts:
+            part = parts.pop()
+            kind = shapely.get_type_id(part)
+            if kind in (0, 4) and not part.is_empty:
+                count += 1
+                break
+            if kind == 7:
+                parts.extend(shapely.get_parts(part).tolist())
+    return count
+
+
 def check_geographic_coordinates(labels, source: str | os.PathLike,
                                  option: str = "--labels-crs") -> None:
     """Refuse lon/lat labels whose coordinates cannot be degrees.

@@ -273,10 +273,16 @@ def prepare_labels(
     import shapely
 
     from geotile.label_set import to_crs
-    from geotile.labels import check_geographic_coordinates, class_ids, repair_polygons
+    from geotile.labels import (
+        check_geographic_coordinates,
+        class_ids,
+        point_features,
+        repair_polygons,
+    )
 
     read_some = len(labels) > 0
     labels = _drop_shapeless(_drop_non_finite(labels, source), class_field)
+    points = point_features(labels.geometries)
     # lines only; or none at all with --line-width (a tile without roads): a road mask
     roads = (line_parts(labels.geometries)[3].all() if len(labels)
              else line_width is not None)
@@ -297,6 +303,9 @@ def prepare_labels(
     if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
             and read_some:
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
+    if points:
+        warnings.warn(f"{source}: {points} point features were left out: points have no "
+                      "area to burn.", GeotileWarning, stacklevel=3)
     check_geographic_coordinates(labels, source)
     if crs is not None:
         labels = to_crs(labels, crs, source)

@@ -425,3 +425,30 @@ def test_later_feature_wins_in_a_geopackage_gdal_reads_through_its_rtree(make_ra
     expected = _file_order_reference(image, frame)
     assert len(np.unique(expected)) == 6
     np.testing.assert_array_equal(mask_of(tmp_path / "m.tif"), expected)
+
+
+# --- item: points among polygons ------------------------------------------------------------
+
+def test_points_among_polygons_are_left_out_with_a_warning(run_cli, image, tmp_path):
+    """A Point feature and a point in a GeometryCollection vanished without a word, while
+    lines beside polygons were warned of."""
+    path = tmp_path / "mixed.geojson"
+    line = shapely.LineString([(X0 + 1, Y0 - 7), (X0 + 9, Y0 - 7)])
+    gpd.GeoDataFrame(geometry=[
+        box(0, 0), shapely.Point(X0 + 5, Y0 - 5), shapely.MultiPoint([(X0 + 6, Y0 - 6)]),
+        shapely.GeometryCollection([box(4, 0), shapely.Point(X0 + 8, Y0 - 8), line])],
+        crs=UTM_CRS).to_file(path)
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "Warning" in line]
+    assert len(warned) == 2, result.stderr
+    assert any("mixed.geojson: 3 point features were left out" in w and "no area" in w
+               for w in warned), warned
+    assert any("1 line features were left out" in w for w in warned), warned
+    mask = mask_of(out)
+    assert mask.sum() == 32 and mask[:4, :4].all() and mask[:4, 8:12].all()
+    points = tmp_path / "points.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 5, Y0 - 5)], crs=UTM_CRS).to_file(points)
+    assert_one_line_error(run_cli("make-masks", points, image, "-o", tmp_path / "p.tif"),
+                          "points.geojson: no feature is a polygon")
