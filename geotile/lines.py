@@ -244,10 +244,17 @@ def _resample_other(other: _Source, grid, ids: np.ndarray, owner: np.ndarray,
 
 
 def _band_segments(group, source, top: int, rows: int, halo: int,
-                   others: Sequence[_Source] = ()):
-    """``[(class_id, segments (n, 2, 2) grid (row, col), scores (n, 2), owners (n, 2))]``
-    of the skeleton segments starting in rows [top, top + rows) of ``source``; ``others``:
-    the rasters on other grids, whose pixels are context where the group has none."""
+                   others: Sequence[_Source] = (), sides: tuple[float, float] = (1.0, 1.0),
+                   split: tuple[int, int] = (1, 1)):
+    """``[(class_id, segments (n, 2, 2) grid (row, col), scores (n, 2), owners (n, 2),
+    edges (n, 2))]`` of the skeleton segments starting in rows [top, top + rows) of
+    ``source``; ``others``: the rasters on other grids, whose pixels are context where the
+    group has none; ``sides``: a pixel's (height, width) on the ground, the units of
+    ``edges``, each pixel's distance to the road's edge. Each pixel is cut into ``split``
+    (rows, columns) before thinning, so that thinning sees about square ground pixels
+    (it works in pixels: on pixels twice as long as wide a side road looked as wide as
+    the main road, its junction moved off the main road and its spur was short); the
+    segments are on the grid of the cut pixels."""
     r0, c0 = source.row + top - halo, source.col - halo
     ids, score, owner, context, no_data = _context(
         group, r0, source.row + top + rows + halo, c0, source.col + source.width + halo,
@@ -255,23 +262,30 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
     known = owner >= 0
     covered = known | context | no_data  # no data: background
     filled = ids if covered.all() else _fill_unknown(ids, covered)
-    core, cols = slice(halo, halo + rows), slice(halo, halo + source.width)
+    classes = np.unique(ids[halo:halo + rows, halo:halo + source.width])
+    (ky, kx), sides = split, (sides[0] / split[0], sides[1] / split[1])
+    if split != (1, 1):
+        filled, score, owner, known, no_data = (
+            np.repeat(np.repeat(a, ky, axis=0), kx, axis=1)
+            for a in (filled, score, owner, known, no_data))
+    core = slice(halo * ky, (halo + rows) * ky)
+    cols = slice(halo * kx, (halo + source.width) * kx)
     from scipy import ndimage
 
     found = []
-    for class_id in np.unique(ids[core, cols]):
+    for class_id in classes:
         if class_id == 0 or (source.keep is not None and class_id not in source.keep):
             continue
         inside = filled == class_id
         skeleton = road_skeleton(inside)
         if no_data.any():
-            _extend_to_no_data(skeleton, inside, no_data)
+            _extend_to_no_data(skeleton, inside, no_data, np.divide(sides, min(sides)))
         segments = pixel_segments(skeleton, core, cols, known)
         if len(segments):
             r, c = segments[..., 0], segments[..., 1]
-            # px to the road's edge: a spur within it runs into a bump of the edge
-            edge = ndimage.distance_transform_edt(inside)[r, c]
-            found.append((int(class_id), segments + np.array([r0, c0]), score[r, c],
+            # to the road's edge: a spur within it runs into a bump of the edge
+            edge = ndimage.distance_transform_edt(inside, sampling=sides)[r, c]
+            found.append((int(class_id), segments + np.array([r0 * ky, c0 * kx]), score[r, c],
                           owner[r, c], edge))
     return found
 
@@ -333,14 +347,16 @@ def road_skeleton(inside: np.ndarray) -> np.ndarray:
     return image[1:-1, 1:-1].astype(bool)
 
 
-def _extend_to_no_data(skeleton: np.ndarray, inside: np.ndarray, no_data: np.ndarray) -> None:
+def _extend_to_no_data(skeleton: np.ndarray, inside: np.ndarray, no_data: np.ndarray,
+                       sampling=(1.0, 1.0)) -> None:
     """Draw on, in place, each end of ``skeleton`` that stops within half the road's width
     of ``no_data``, straight through ``inside`` up to the last pixel before no data (a road
-    running into it); an end whose road stops in valid background first stays."""
+    running into it); an end whose road stops in valid background first stays.
+    ``sampling``: a pixel's (height, width) in units of its smaller side."""
     from scipy import ndimage
 
-    to_no_data = ndimage.distance_transform_edt(~no_data)
-    half = ndimage.distance_transform_edt(inside | no_data)  # to valid background
+    to_no_data = ndimage.distance_transform_edt(~no_data, sampling=sampling)
+    half = ndimage.distance_transform_edt(inside | no_data, sampling=sampling)
     height, width = skeleton.shape
     for r, c in np.argwhere(skeleton & (to_no_data <= half + 1.5)).tolist():
         around = _next_pixels(skeleton, r, c, {(r, c)})
@@ -420,6 +436,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     crs)``; lengths in metres (the rasters' units when they have no CRS)."""
     import geopandas as gpd
     import shapely
+    from affine import Affine
 
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
@@ -444,19 +461,26 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
             outlines.append(shapely.Polygon([t * xy for xy in ((0, 0), (src.width, 0), (
                 src.width, src.height), (0, src.height))]).exterior)
     groups = _groups(sources)
+    scales = _ground_scales(crs, shapely.MultiLineString(outlines).bounds)
+    ground_cell = max(max(np.divide(_ground_sides(g[0].transform, scales),
+                                    _square_split(_ground_sides(g[0].transform, scales))))
+                      for g in groups)  # a (cut) pixel's larger ground side
     by_class: dict[int, list[np.ndarray]] = {}
     pixels: dict[tuple, tuple[float, int]] = {}  # (class, x, y) -> (score, raster index)
-    edges: dict[tuple, float] = {}  # (class, x, y) -> distance to the road's edge (CRS units)
+    edges: dict[tuple, float] = {}  # (class, x, y) -> distance to the road's edge (metres)
     for group in groups:
-        t = group[0].transform  # the group's grid: every pixel centre computed alike
         others = [s for g in groups if g is not group for s in g]
+        sides = _ground_sides(group[0].transform, scales)
+        split = _square_split(sides)
+        # the group's grid (of cut pixels): every pixel centre computed alike
+        t = group[0].transform * Affine.scale(1 / split[1], 1 / split[0])
         for source in group:
             for part in progress_bar(row_blocks(source.height, options.band_rows, 0,
                                                 source.width), progress,
                                      desc=source.path.name, unit="band"):
                 top, rows = part.top, part.rows
                 for class_id, segments, values, owners, edge in _band_segments(
-                        group, source, top, rows, options.halo, others):
+                        group, source, top, rows, options.halo, others, sides, split):
                     r, c = segments[..., 0] + 0.5, segments[..., 1] + 0.5
                     xy = np.stack([t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f], axis=-1)
                     by_class.setdefault(class_id, []).append(xy)
@@ -465,21 +489,21 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
                                                  owners.ravel().tolist(),
                                                  edge.ravel().tolist(), strict=True):
                         pixels[(class_id, px, py)] = (p, o)
-                        edges[(class_id, px, py)] = e * cell
+                        edges[(class_id, px, py)] = e
     frames = []
     for class_id, parts in sorted(by_class.items()):
         lines = _merge(shapely.linestrings(np.concatenate(parts)))
         if len(groups) > 1:
             lines = _join_raster_edges(lines, class_id, pixels, outlines, cell)
         lines, centres = collapse_junction_cycles(
-            lines, cell, lambda points, k=class_id: np.array(
-                [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))
+            lines, ground_cell, lambda points, k=class_id: np.array(
+                [edges.get((k, x, y), 0.0) for x, y in points.tolist()]), scales)
         edges.update({(class_id, *p): e for p, e in centres.items()})
         lines = prune(lines, options.min_length, _length_function(crs, lines),
                       lambda points, k=class_id: np.array(
                           [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))
-        lines = merge_close_junctions(lines, cell, lambda points, k=class_id: np.array(
-            [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))[0]
+        lines = merge_close_junctions(lines, ground_cell, lambda points, k=class_id: np.array(
+            [edges.get((k, x, y), 0.0) for x, y in points.tolist()]), scales)[0]
         if not len(lines):
             continue
         frames.append(_line_frame(lines, class_id, pixels, paths))
@@ -591,13 +615,48 @@ def _end_degrees(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     return starts, ends, degree
 
 
+def _ground_scales(crs, bounds) -> tuple[float, float]:
+    """Ground metres per CRS unit along x and y at the centre of ``bounds``: (1, 1) where
+    a unit is a ground metre (or without a CRS: its own units), as lengths are measured."""
+    from geotile.ground_scale import centre_scales, in_ground_metres
+
+    if crs is None or in_ground_metres(crs, bounds):
+        return 1.0, 1.0
+    scales = centre_scales(crs, bounds)
+    return scales if all(np.isfinite(scales)) else (1.0, 1.0)
+
+
+def _ground_sides(t, scales) -> tuple[float, float]:
+    """A pixel's (height, width) on the ground, of the transform ``t``."""
+    return float(np.hypot(t.b * scales[0], t.e * scales[1])), \
+        float(np.hypot(t.a * scales[0], t.d * scales[1]))
+
+
+def _square_split(sides) -> tuple[int, int]:
+    """Into how many (rows, columns) to cut a pixel of ground ``sides`` (height, width)
+    so that the pieces are about square: (1, 1) for pixels within 1.5:1."""
+    ratio = max(sides) / min(sides)
+    if ratio < 1.5:
+        return 1, 1
+    return (round(ratio), 1) if sides[0] > sides[1] else (1, round(ratio))
+
+
+def _scaled_lengths(lines: np.ndarray, scales) -> np.ndarray:
+    """Planar lengths of ``lines`` with x and y times ``scales``."""
+    import shapely
+
+    if tuple(scales) == (1.0, 1.0):
+        return shapely.length(lines)
+    return shapely.length(shapely.transform(lines, lambda xy: xy * np.asarray(scales)))
+
+
 def prune(lines: np.ndarray, min_length: float, length=None, edge=None) -> np.ndarray:
     """Remove, until none is left, paths shorter than ``min_length`` that are spurs (one
     free end), isolated (two free ends) or loops; paths between junctions stay.
     ``length`` measures an array of lines (default: planar length). ``edge(points)``: the
-    distance from each (x, y) to the road's edge (planar units): a spur no longer than
-    twice that at its junction runs into a bump of the road's edge, not down a side road,
-    and goes too, whatever ``min_length``."""
+    distance from each (x, y) to the road's edge (``length``'s units): a spur no longer
+    than twice that at its junction runs into a bump of the road's edge, not down a side
+    road, and goes too, whatever ``min_length``."""
     import shapely
 
     length = length or shapely.length
@@ -613,7 +672,7 @@ def prune(lines: np.ndarray, min_length: float, length=None, edge=None) -> np.nd
         spur = free_start != free_end
         if edge is not None and spur.any():
             junction = np.where(free_start[:, np.newaxis], ends, starts)[spur]
-            short[spur] |= shapely.length(lines[spur]) <= 2 * edge(junction)
+            short[spur] |= length(lines[spur]) <= 2 * edge(junction)
         drop = short & (free_start | free_end | closed)
         if not drop.any():
             return lines
@@ -621,23 +680,23 @@ def prune(lines: np.ndarray, min_length: float, length=None, edge=None) -> np.nd
     return lines
 
 
-def collapse_junction_cycles(lines: np.ndarray, cell: float, edge=None):
+def collapse_junction_cycles(lines: np.ndarray, cell: float, edge=None, scales=(1.0, 1.0)):
     """Contract each small cycle of paths between junctions into one node: the skeleton of
     a diagonal crossing holds a 2x2 pixel block, four one-pixel paths in a square with four
     junctions of degree 3, where an axis-aligned crossing has one junction of degree 4.
     Small: the cycle's paths (and short paths between its junctions) together no longer
     than the road's width at them (``2 * edge(points)``, the distance to the road's edge,
     planar units) and than ``4 * CYCLE_PIXELS`` pixels; a roundabout's ring, around an
-    island, is longer than pi times the road's width and stays. Returns (lines, {centre
-    (x, y): its distance to the road's edge}); the paths that met the cycle end at its
-    centre (the mean of its junctions)."""
-    import shapely
+    island, is longer than pi times the road's width and stays. Lengths, ``cell`` (a pixel's
+    larger side) and ``edge`` are in planar units times ``scales`` (along x, y: metres per
+    unit). Returns (lines, {centre (x, y): its distance to the road's edge}); the paths that
+    met the cycle end at its centre (the mean of its junctions)."""
 
     if not len(lines):
         return lines, {}
     starts, ends, degree = _end_degrees(lines)
     start_keys, end_keys = list(map(tuple, starts.tolist())), list(map(tuple, ends.tolist()))
-    lengths = shapely.length(lines)
+    lengths = _scaled_lengths(lines, scales)
     limit = CYCLE_PIXELS * 4 * cell * 1.0001
     short = [i for i in range(len(lines)) if lengths[i] <= limit
              and degree[start_keys[i]] >= 3 and degree[end_keys[i]] >= 3]
@@ -670,18 +729,20 @@ def collapse_junction_cycles(lines: np.ndarray, cell: float, edge=None):
         moved.update(dict.fromkeys(nodes, centre))
     if not drop:
         return lines, {}
-    return _contract(lines, drop, moved, start_keys, end_keys), centres
+    return _contract(lines, drop, moved, start_keys, end_keys, scales=scales), centres
 
 
 def _contract(lines: np.ndarray, drop: set, moved: dict, start_keys: list,
-              end_keys: list, reach: dict | None = None) -> np.ndarray:
+              end_keys: list, reach: dict | None = None, scales=(1.0, 1.0)) -> np.ndarray:
     """``lines`` without those in ``drop``, the others' ends at a node in ``moved`` (old
     node -> new node) run straight on to the new node from their last vertex farther from
-    it than the old node and than ``reach`` (old node -> distance) (not through the old
-    node: two lines ending there would share the segment to the new node), merged again."""
+    it than the old node and than ``reach`` (old node -> distance, planar units times
+    ``scales``) (not through the old node: two lines ending there would share the segment
+    to the new node), merged again."""
     import shapely
 
     reach = reach or {}
+    scales = np.asarray(scales, float)
     kept = []
     for i, line in enumerate(lines):
         if i in drop:
@@ -690,9 +751,9 @@ def _contract(lines: np.ndarray, drop: set, moved: dict, start_keys: list,
         for key, flip in ((end_keys[i], False), (start_keys[i], True)):
             if key in moved:
                 new = np.array(moved[key])
-                far = max(np.hypot(*(np.subtract(key, new))), reach.get(key, 0.0))
+                far = max(np.hypot(*(np.subtract(key, new) * scales)), reach.get(key, 0.0))
                 coords = coords[::-1] if flip else coords
-                near = np.hypot(*(coords - new).T) <= far * (1 + 1e-9)
+                near = np.hypot(*((coords - new) * scales).T) <= far * (1 + 1e-9)
                 last = len(coords) - 1  # the first vertex stays
                 while last > 0 and near[last]:
                     last -= 1
@@ -703,7 +764,7 @@ def _contract(lines: np.ndarray, drop: set, moved: dict, start_keys: list,
     return _merge(np.asarray(kept, dtype=object))
 
 
-def merge_close_junctions(lines: np.ndarray, cell: float, edge):
+def merge_close_junctions(lines: np.ndarray, cell: float, edge, scales=(1.0, 1.0)):
     """Contract each path between two junctions shorter than the road is wide there
     (twice the smaller distance to the road's edge at its two junctions, ``edge(points)``
     in planar units, less the half pixel by which the distance to the nearest background
@@ -711,9 +772,8 @@ def merge_close_junctions(lines: np.ndarray, cell: float, edge):
     X crossing turned off the pixel grid into two junctions of degree 3 joined by a piece
     shorter than the road's width, where the crossing is one junction of degree 4. A link
     between two junctions farther apart than the road is wide (staggered side roads)
-    stays. Returns (lines, {node (x, y): its distance to the road's edge}); the paths
-    that met a contracted piece end at its node."""
-    import shapely
+    stays. Units as :func:`collapse_junction_cycles`'s. Returns (lines, {node (x, y): its
+    distance to the road's edge}); the paths that met a contracted piece end at its node."""
 
     if not len(lines):
         return lines, {}
@@ -723,7 +783,7 @@ def merge_close_junctions(lines: np.ndarray, cell: float, edge):
                and degree[start_keys[i]] >= 3 and degree[end_keys[i]] >= 3]
     if not between:
         return lines, {}
-    lengths = shapely.length(lines)
+    lengths = _scaled_lengths(lines, scales)
     reach = edge(np.concatenate([starts[between], ends[between]]))
     reach = np.minimum(reach[:len(between)], reach[len(between):]) - cell / 2
     short = [i for i, r in zip(between, reach.tolist(), strict=True) if lengths[i] < 2 * r]
@@ -743,7 +803,7 @@ def merge_close_junctions(lines: np.ndarray, cell: float, edge):
         centres[centre] = float(np.max(edge(nodes)))
         moved.update(dict.fromkeys((start_keys[i], end_keys[i]), centre))
         reach.update(zip((start_keys[i], end_keys[i]), 2 * edge(nodes), strict=True))
-    return _contract(lines, used, moved, start_keys, end_keys, reach), centres
+    return _contract(lines, used, moved, start_keys, end_keys, reach, scales), centres
 
 
 def _join_raster_edges(lines: np.ndarray, class_id: int, pixels: dict, outlines: list,

@@ -685,19 +685,23 @@ def test_length_and_min_length_are_ground_metres_in_web_mercator(make_raster, tm
 def test_lonlat_lines_are_simplified_by_a_pixels_ground_size_both_ways(make_raster, tmp_path):
     """On 5e-6 deg pixels at 70 deg N (0.56 m north-south, 0.19 m east-west) a curved
     road's default one-pixel simplification used the east-west size only: its staircase
-    stayed and length_m was 2.4 % too long."""
+    stayed and length_m was 2.4 % too long. (Thinning now cuts such pixels in three, so
+    its staircase is finer too.) length_m is the curve's ground length."""
     from shapely import affinity
 
     from geotile.lines import LineOptions, vectorize_lines
 
     transform = from_origin(15.0, 70.003, 5e-6, 5e-6)
-    angles = np.linspace(0, 2.5, 80)
-    curve = shapely.LineString(np.stack([300 + 200 * np.cos(angles),
-                                         300 + 200 * np.sin(angles)], axis=1))
+    # a quarter circle in pixels from the bottom to the left edge: no round caps, which on
+    # these pixels reach 2.5 m past the curve's ends, and the lines with them
+    angles = np.linspace(-np.pi / 2 - 0.05, 0.05, 80)
+    curve = shapely.LineString(np.stack([450 * np.cos(angles),
+                                         600 + 450 * np.sin(angles)], axis=1))
     raster = road_raster(make_raster, "deg.tif", [curve], (600, 600), transform,
                          "EPSG:4326", width_px=9)
     vectorize_lines([raster], tmp_path / "l.gpkg", options=LineOptions())
     frame = gpd.read_file(tmp_path / "l.gpkg")
+    curve = curve.intersection(shapely.box(0, 0, 600, 600))
     truth = affinity.affine_transform(curve, [5e-6, 0, 0, -5e-6, 15.0, 70.003])
     expected = ground_length(truth, "EPSG:4326")
     assert frame["length_m"].sum() == pytest.approx(expected, rel=0.01)
@@ -1339,3 +1343,65 @@ def test_lines_just_beyond_the_buffer_are_not_said_to_cover_different_ground(tmp
     with caplog.at_level("WARNING", logger="geotile"):
         evaluate_lines(elsewhere, truth, buffer=1.4)
     assert "elsewhere.gpkg and" in caplog.text and "cover different ground" in caplog.text
+
+
+#: UTM 33N at 60 deg N, where a 1e-5 x 5e-6 deg pixel is about 0.56 m square on the ground
+SPUR_ORIGIN = (500000.0, 6652000.0)
+
+
+def side_road_scene():
+    """A 6 m wide E-W and a N-S main road, with 3 m wide dead-end side roads reaching 6,
+    9, 12 and 15 m beyond the main road's edge, north off the first, east off the second
+    (UTM 33N): (GeoDataFrame with hw, the half-width, lines)."""
+    x0, y0 = SPUR_ORIGIN
+
+    def line(*points):
+        return shapely.LineString([(x0 + a, y0 + b) for a, b in points])
+
+    names, lines, half = ["EW", "NS"], [line((0, 20), (200, 20)), line((20, 40), (20, 200))], \
+        [3.0, 3.0]
+    for i, reach in enumerate((6, 9, 12, 15)):
+        names += [f"N{reach}", f"E{reach}"]
+        lines += [line((60 + 35 * i, 20), (60 + 35 * i, 23 + reach)),
+                  line((20, 70 + 35 * i), (23 + reach, 70 + 35 * i))]
+        half += [1.5, 1.5]
+    return gpd.GeoDataFrame({"name": names, "hw": half}, geometry=lines, crs="EPSG:32633")
+
+
+@pytest.mark.parametrize("grid", ["utm 0.5 x 0.5", "utm 0.5 x 0.25", "lonlat 1e-5 x 5e-6",
+                                  "lonlat 1e-5 x 1e-5"])
+def test_side_roads_are_kept_on_pixels_that_are_not_square_in_crs_units(make_raster, tmp_path,
+                                                                       grid):
+    """A side road ends in a bump of the road's edge when its spur is no longer than twice
+    the distance to the edge at its junction; that distance was counted in pixels times the
+    pixel's larger side: on 0.5 x 0.25 m pixels, or 1e-5 x 5e-6 deg ones at 60 N (0.56 m
+    square on the ground), the 3 m half-width of an E-W road became 6 m and dead ends up to
+    12 m long (N6, N9, N12; E6) were deleted, even at --min-length 0; and thinning, in
+    pixels, shortened the spurs along the pixels' longer side (square degrees: 0.56 x 1.11 m).
+    Every side road stays, as on square pixels."""
+    from pyproj import Transformer
+    from rasterio.features import rasterize
+
+    from geotile.lines import LineOptions, vectorize_lines
+
+    roads = side_road_scene()
+    x0, y0 = SPUR_ORIGIN
+    if grid.startswith("utm"):
+        height = 0.25 if grid.endswith("0.25") else 0.5
+        crs, transform, shape = "EPSG:32633", from_origin(x0 - 10, y0 + 215, 0.5, height), \
+            (round(230 / height), 460)
+    else:
+        lon, lat = Transformer.from_crs(32633, 4326, always_xy=True).transform(x0 - 10, y0 + 215)
+        height = 5e-6 if grid.endswith("5e-6") else 1e-5
+        crs, transform, shape = "EPSG:4326", from_origin(lon, lat, 1e-5, height), \
+            (round(460 * 5e-6 / height), 450)
+    areas = roads.buffer(roads["hw"], cap_style="flat").to_crs(crs)
+    burnt = rasterize([(a, 1) for a in areas], out_shape=shape, transform=transform)
+    raster = make_raster("spurs.tif", np.where(burnt > 0, 0.9, 0.05).astype(np.float32),
+                         crs=crs, transform=transform)
+    vectorize_lines([raster], tmp_path / "l.gpkg", options=LineOptions(min_length=0))
+    found = shapely.union_all(gpd.read_file(tmp_path / "l.gpkg").to_crs(32633).geometry.values)
+    mains = shapely.union_all(roads.geometry[:2].values).buffer(3.5)
+    kept = [name for name, road in zip(roads["name"][2:], roads.geometry[2:], strict=True)
+            if road.difference(mains).intersection(found.buffer(1.0)).length >= 3]
+    assert kept == ["N6", "E6", "N9", "E9", "N12", "E12", "N15", "E15"]
