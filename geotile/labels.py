@@ -59,8 +59,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     CRS, is pushed down to the format's spatial index (GeoPackage R-tree, FlatGeobuf,
     Shapefile .qix, GeoParquet bbox covering); a large GeoJSON is streamed in chunks.
     The result then has ``extent`` (the whole file's) and, for ``class_field``, ``values``.
-    ``empty_ok``: a file of no features (SpaceNet's for a tile without buildings) is read
-    as such, not refused.
+    ``empty_ok``: a file of no features (SpaceNet's for a tile without buildings), or of
+    features without geometry, is read as such, not refused.
     """
     from geotile.raster import input_exists, input_path
 
@@ -111,7 +111,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         raise InputError(f"{path}: the file has no geometries. Give a file of polygons.")
     if len(labels) == 0 and labels.extent is None and not empty_ok:
         raise InputError(f"{path}: the file holds no features. Check that it is the right file.")
-    if len(labels) and shapely.is_missing(labels.geometries).all():
+    if len(labels) and shapely.is_missing(labels.geometries).all() and not empty_ok:
         raise InputError(f"{path}: no feature has a geometry. Give a file of polygons.")
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")

@@ -283,6 +283,7 @@ def prepare_labels(
     read_some = len(labels) > 0
     labels = _drop_shapeless(_drop_non_finite(labels, source), class_field)
     points = point_features(labels.geometries)
+    shaped = len(labels) > 0
     # lines only; or none at all with --line-width (a tile without roads): a road mask
     roads = (line_parts(labels.geometries)[3].all() if len(labels)
              else line_width is not None)
@@ -300,8 +301,11 @@ def prepare_labels(
     # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
     # (nor one read only near the images that found nothing there: make_masks warns)
     # (nor an empty file, as SpaceNet's for a tile without buildings: make_masks warns)
+    # (nor a road file whose features have no geometry, as SpaceNet's LINESTRING EMPTY)
     if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
-            and read_some:
+            and read_some and line_width is None:
+        if not shaped:
+            raise InputError(f"{source}: no feature has a geometry. Give a file of polygons.")
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     if points:
         warnings.warn(f"{source}: {points} point features were left out: points have no "
@@ -778,9 +782,14 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
     from geotile.raster import input_path
 
     image = input_path(image_path).name  # a URL's ?query (a signature) is no part of it
-    if len(labels) == 0 and labels.extent is None and "ImageId" not in labels.fields:
-        # an empty file (SpaceNet's GeoJSON of a tile without buildings, say)
-        warnings.warn(f"{labels_path} holds no features; "
+    import shapely
+
+    shapeless = shapely.is_missing(labels.geometries) | shapely.is_empty(labels.geometries)
+    if shapeless.all() and labels.extent is None and "ImageId" not in labels.fields:
+        # an empty file (SpaceNet's GeoJSON of a tile without buildings, or LINESTRING
+        # EMPTY roads, say)
+        features = "features with a geometry" if len(labels) else "features"
+        warnings.warn(f"{labels_path} holds no {features}; "
                       f"{outcome or f'the mask of {image} is all zeros'}.",
                       GeotileWarning, stacklevel=3)
         return

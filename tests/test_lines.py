@@ -133,6 +133,27 @@ def test_an_empty_road_file_makes_a_road_mask(run_cli, make_raster, tmp_path):
     assert frame["length_m"].sum() == pytest.approx(18, abs=0.6)
 
 
+@pytest.mark.parametrize("geometry", ["null", '{"type": "LineString", "coordinates": []}',
+                                      '{"type": "MultiLineString", "coordinates": []}'])
+def test_a_road_file_of_features_without_geometry_makes_an_all_zero_road_mask(
+        run_cli, make_raster, tmp_path, geometry):
+    """SpaceNet's road truth of a tile without roads holds LINESTRING EMPTY (or a null
+    geometry): make-masks --line-width refused it ("no feature is a polygon. Give building
+    footprints."), where an empty FeatureCollection gives the all-zero mask with a
+    warning. It gives that mask and warning now."""
+    image = make_raster("A.tif", np.ones((40, 40), np.uint16))
+    labels = tmp_path / "roads.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                      f'"properties": {{"road_type": "5"}}, "geometry": {geometry}}}]}}')
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--line-width", 4)
+    assert result.exit_code == 0, result.output
+    assert "holds no features with a geometry; the mask of A.tif is all zeros" in result.output
+    with rasterio.open(out) as src:
+        assert not src.read(1).any()
+        assert json.loads(src.tags()["GEOTILE_CLASS_NAMES"]) == ["background", "road"]
+
+
 def test_lines_in_geometry_collections_are_burnt_like_other_lines(make_raster, tmp_path,
                                                                   run_cli):
     """A GeometryCollection of a road and a building (ogr2ogr/QGIS "collect"): its road was
