@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import GeotileWarning, InputError
+from geotile.errors import GeotileWarning, InputError, UsageError
 
 log = logging.getLogger("geotile")
 
@@ -326,6 +326,55 @@ def _check_crs(paths: list, option) -> None:
                   "its own coordinates.", GeotileWarning, stacklevel=3)
 
 
+def _several_classes(path, classes: list[str]) -> InputError:
+    """The error for a raster of several ``classes`` written to a SpaceNet CSV."""
+    from geotile.vectorize import is_building_class
+
+    pick = next((c for c in classes if is_building_class(c)), classes[0])
+    return InputError(f"{path}: its classes {', '.join(classes)} would all be written as "
+                      "building proposals, and a SpaceNet CSV holds one class with no class "
+                      f"column. Give --classes {pick} (one class), or write .gpkg to keep "
+                      "every class.")
+
+
+def _check_one_class(paths: list, options) -> None:
+    """A SpaceNet CSV holds proposals of one class: --classes of several is a UsageError, a
+    raster naming several classes without --classes an InputError (before any work)."""
+    from geotile.class_keys import class_key
+    from geotile.raster import open_raster
+    from geotile.raster_kinds import plain_bands, raster_kind
+
+    if options.classes:
+        if len({class_key(c) for c in options.classes}) > 1:
+            raise UsageError(f"--classes {','.join(options.classes)}: a SpaceNet CSV holds "
+                             "proposals of one class, with no class column; keep one class, "
+                             "or write .gpkg to keep them apart.")
+        return
+    for path in paths:
+        with open_raster(path) as src:
+            _, kind = plain_bands(src, raster_kind(src))
+        classes = [n for i, n in enumerate(kind.names or []) if i or kind.zero_class]
+        if len(classes) > 1:
+            raise _several_classes(path, classes)
+
+
+def _geo_crs(paths: list, option) -> str | None:
+    """The CRS of PolygonWKT_Geo (--json's crs): ``option``'s, the rasters' one CRS for
+    "source", None where no raster has a CRS (or, for "source", they differ)."""
+    from geotile.raster import open_raster
+    from geotile.vectorize import parse_crs
+
+    found = set()
+    for path in paths:
+        with open_raster(path) as src:
+            if src.crs is not None:
+                found.add(src.crs.to_string())
+    target = parse_crs(option or GEO_CRS)
+    if not found or (target == "source" and len(found) > 1):
+        return None
+    return next(iter(found)) if target == "source" else target.to_string()
+
+
 def vectorize_to_csv(
     paths: Sequence[str | os.PathLike],
     output: str | os.PathLike,
@@ -337,7 +386,8 @@ def vectorize_to_csv(
 ) -> dict:
     """Polygonize each raster on its own (ImageId from its name) into a SpaceNet proposal
     CSV. ``options``: VectorizeOptions (threshold, cleaning; ``crs`` is the CRS of
-    PolygonWKT_Geo). ``instance_options``: split touching buildings (geotile.instances)."""
+    PolygonWKT_Geo). ``instance_options``: split touching buildings (geotile.instances).
+    The CSV holds one class: a raster of several needs ``options.classes`` to keep one."""
     import dataclasses
     import tempfile
 
@@ -355,6 +405,8 @@ def vectorize_to_csv(
     check_output(output, overwrite)
     paths = check_given_once(paths)
     _check_crs(paths, options.crs)
+    if instance_options is None:  # instances are buildings (geotile.instances checks)
+        _check_one_class(paths, options)
     named: dict[str, Path] = {}
     for path in paths:  # one ImageId per image: rows of two would be one image's
         other = named.setdefault(image_id(path), path)
@@ -364,6 +416,7 @@ def vectorize_to_csv(
                              "Write one CSV per folder, or rename one of them.")
     source = dataclasses.replace(options, crs="source")
     rows: list[tuple] = []
+    per_class: dict[str, int] = {}
     for path in paths:
         path = Path(path)
         said = NO_CRS_SAID.set(True)  # _check_crs said it once
@@ -383,9 +436,14 @@ def vectorize_to_csv(
                     frame = gpd.read_file(polygons, engine="pyogrio")
         finally:
             NO_CRS_SAID.reset(said)
+        classes = frame.drop_duplicates("class_id").sort_values("class_id")["class"]
+        if len(classes) > 1:  # unnamed ids (named ones were refused before any work)
+            raise _several_classes(path, [str(c) for c in classes])
+        for name, count in frame["class"].astype(str).value_counts().items():
+            per_class[name] = per_class.get(name, 0) + count
         rows += proposal_rows(frame, transform, image_id(path), options.crs or GEO_CRS)
     write_csv(rows, output, overwrite)
     buildings = sum(1 for r in rows if r[1] != -1)
     log.info("%s: %d proposals on %d images", output, buildings, len(paths))
-    return {"output": str(output), "features": buildings,
-            "per_class": {"building": buildings} if buildings else {}}
+    return {"output": str(output), "features": buildings, "per_class": per_class,
+            "crs": _geo_crs(paths, options.crs), "sources": [Path(p).name for p in paths]}

@@ -543,3 +543,62 @@ def test_cli_make_masks_of_images_with_and_without_a_crs_is_one_clear_line(
         expected[box[0]:box[1], box[2]:box[3]] = 1
         with rasterio.open(tmp_path / f"{image.stem}_mask.tif") as src:
             np.testing.assert_array_equal(src.read(1), expected)
+
+
+def _named_classes(make_raster, name, names):
+    """A class raster naming ``names`` (0 background): a square of each of classes 1 and 2."""
+    ids = np.zeros((40, 50), np.uint8)
+    ids[3:8, 2:12] = 1
+    ids[20:35, 30:40] = 2
+    raster = make_raster(name, ids, transform=TRANSFORM)
+    with rasterio.open(raster, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES=json.dumps(names))
+    return raster
+
+
+@pytest.mark.parametrize("names", [["background", "road", "building"], ["background", "a", "b"]])
+def test_cli_vectorize_csv_of_several_classes_is_refused_unless_classes_keeps_one(
+        run_cli, make_raster, tmp_path, names):
+    """A SpaceNet CSV holds building proposals and no class column: a land-cover raster's
+    road regions were written as buildings (per_class said all 'building'). It is refused
+    before any work, naming --classes; --classes picks the one class written."""
+    from .conftest import assert_one_line_error
+
+    raster = _named_classes(make_raster, "AOI_2_Vegas_img1.tif", names)
+    out = tmp_path / "p.csv"
+    result = run_cli("vectorize", raster, "-o", out)
+    pick = "building" if "building" in names else names[1]  # a building class first
+    assert_one_line_error(result, "AOI_2_Vegas_img1.tif", f"--classes {pick}", ".gpkg")
+    assert not out.exists()
+    result = run_cli("vectorize", raster, "-o", out, "--classes", f"{names[1]},{names[2]}")
+    assert_one_line_error(result, "one class", code=2)
+    assert not out.exists()
+
+    result = run_cli("vectorize", raster, "-o", out, "--classes", names[2], "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary == {"output": str(out), "features": 1, "per_class": {names[2]: 1},
+                       "crs": "EPSG:4326", "sources": ["AOI_2_Vegas_img1.tif"]}
+    assert [g.bounds for g in read_csv(out).pixel] == [(30.0, 20.0, 40.0, 35.0)]
+
+
+def test_cli_vectorize_csv_of_an_unnamed_raster_of_several_ids_is_refused(run_cli, make_raster,
+                                                                          tmp_path):
+    """Unnamed ids 1 and 2 are two classes too: refused (after polygonizing), nothing
+    written; --crs source reports the rasters' CRS as the CSV's."""
+    from .conftest import assert_one_line_error
+
+    ids = np.zeros((40, 50), np.uint8)
+    ids[3:8, 2:12] = 1
+    ids[20:35, 30:40] = 2
+    raster = make_raster("AOI_2_Vegas_img1.tif", ids, transform=TRANSFORM)
+    out = tmp_path / "p.csv"
+    assert_one_line_error(run_cli("vectorize", raster, "-o", out), "AOI_2_Vegas_img1.tif",
+                          "classes building, 2", "--classes building")
+    assert not out.exists()
+    result = run_cli("vectorize", raster, "-o", out, "--classes", "2", "--crs", "source",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["per_class"] == {"2": 1} and summary["crs"] == UTM_CRS
+    assert summary["sources"] == ["AOI_2_Vegas_img1.tif"]

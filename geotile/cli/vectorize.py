@@ -73,8 +73,9 @@ def _line_options(command):
 @output_opt("Vector file: .geojson (RFC 7946), .gpkg (a layer named after the file; "
             "--overwrite replaces that layer, other layers are kept), .parquet or "
             ".geoparquet (GeoParquet), "
-            ".shp or .fgb (FlatGeobuf); .csv: SpaceNet proposals (ImageId from each raster's "
-            "name, pixel WKT and lon/lat WKT, Confidence).")
+            ".shp or .fgb (FlatGeobuf); .csv: SpaceNet proposals of one class, no class column "
+            "(ImageId from each raster's name, pixel WKT and lon/lat WKT, Confidence; a "
+            "raster of several classes needs --classes to pick one).")
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
