@@ -1545,9 +1545,10 @@ def _evaluation_frame(evaluation: ObjectEvaluation, image: str = "") -> gpd.GeoD
                          crs=evaluation.truth.crs)
 
 
-def errors_frame(result) -> gpd.GeoDataFrame:
+def errors_frame(result, output=None) -> gpd.GeoDataFrame:
     """The TP / FP / FN polygons of an object evaluation (one pair of files, folders or
-    SpaceNet CSVs) as one frame in the truth's CRS (the first truth file's, for folders)."""
+    SpaceNet CSVs) as one frame in the truth's CRS (the first truth file's, for folders;
+    CSVs: EPSG:4326, else pixels with a warning naming ``output``)."""
     import geopandas as gpd
     import pandas as pd
 
@@ -1561,7 +1562,7 @@ def errors_frame(result) -> gpd.GeoDataFrame:
         crs = next((f.crs for f in frames if f.crs is not None), None)
         frames = [f.to_crs(crs) if f.crs is not None and f.crs != crs else f for f in frames]
     else:  # SpaceNet CSVs
-        frames = result.outcome_frames()
+        frames = result.outcome_frames(output)
         crs = frames[0].crs if frames else None
     if not frames:
         return gpd.GeoDataFrame({"image": [], "kind": [], "iou": [], "best_iou": [],
@@ -1598,14 +1599,14 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
     if output.suffix.lower() not in ERRORS_SUFFIXES:
         raise InputError(f"{output}: --errors writes {', '.join(ERRORS_SUFFIXES)}; rename it.")
     refuse_overwriting_inputs([output], evaluation_inputs(result))
-    frame = errors_frame(result)
+    frame = errors_frame(result, output)
     with atomic_output(output, overwrite) as tmp:
         # a GeoPackage's layer is "errors"; other formats name theirs after the file (not
         # after the temporary name it is written under)
         layer = "errors" if output.suffix.lower() == ".gpkg" else output.stem
         from geotile.quiet_warnings import hidden
 
-        # pixel coordinates (CSVs): no CRS, said already
+        # pixel coordinates (CSVs): no CRS, said in errors_frame
         with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
                 else contextlib.nullcontext():
             frame.to_file(tmp, engine="pyogrio",

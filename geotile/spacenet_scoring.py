@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 from geotile.spacenet import GEO_CRS, read_csv
 
 log = logging.getLogger("geotile")
@@ -29,13 +30,24 @@ class CsvEvaluation:
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     inputs: tuple = ()  # the two CSVs, which an errors file never replaces
 
-    def outcome_frames(self) -> list:
+    def outcome_frames(self, output=None) -> list:
         """Per image, TP/FP/FN polygons (geotile.evaluate.outcome_frame): map coordinates
-        (PolygonWKT_Geo, EPSG:4326) when both files have them, else pixel ones (no CRS)."""
+        (PolygonWKT_Geo, EPSG:4326) when both files have them, else pixel ones (no CRS, one
+        warning naming ``output`` and the files without PolygonWKT_Geo)."""
         from geotile.evaluate import outcome_frame
 
         pred, true = self.tables
         geo = (pred.has_geo or not len(pred)) and (true.has_geo or not len(true))
+        if not geo and self.per_image:
+            lacking = [os.path.basename(os.fspath(f)) for f, t in zip(self.inputs, self.tables,
+                                                                       strict=False)
+                       if len(t) and not t.has_geo]
+            warnings.warn(f"{output or 'the errors'}: in pixel coordinates (x right, y down "
+                          "from each image's top-left corner), without a CRS: "
+                          f"{' and '.join(lacking)} {'lacks' if len(lacking) == 1 else 'lack'} "
+                          "PolygonWKT_Geo polygons. For map coordinates give both files "
+                          "PolygonWKT_Geo (vectorize -o x.csv writes it).",
+                          GeotileWarning, stacklevel=2)
         scored = (lambda t: t.pixel) if self.coordinates == "pixel" else (lambda t: t.geo)
         frames = []
         for image, scores in self.per_image.items():

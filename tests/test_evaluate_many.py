@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -413,6 +414,9 @@ def test_csv_pair_errors_file(tmp_path, run_cli):
     assert "TP 1  FP 3  FN 2" in result.stdout and "recall" in result.stdout
     frame = gpd.read_file(out, engine="pyogrio")
     assert frame.crs is None  # pixel coordinates: the truth has no Geo WKT
+    said = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(said) == 1 and "errors.gpkg" in said[0] and "pixel coordinates" in said[0], said
+    assert "truth.csv" in said[0] and "PolygonWKT_Geo" in said[0]
     counts = frame.groupby(["image", "kind"]).size().to_dict()
     assert counts == {("AOI_2_Vegas_img1", "TP"): 1, ("AOI_2_Vegas_img1", "FP"): 2,
                       ("AOI_2_Vegas_img1", "FN"): 1, ("AOI_2_Vegas_img2", "FP"): 1,
@@ -433,7 +437,9 @@ def test_csv_errors_in_map_coordinates_when_both_have_geo(tmp_path):
     proposals = write_rows(tmp_path / "proposals.csv", [*header, "Confidence"], [
         ["img1", 0, shapely.box(0, 0, 10, 10).wkt, geo[0].wkt, 0.9],
         ["img1", 1, shapely.box(50, 0, 60, 10).wkt, geo[1].wkt, 0.8]])
-    write_errors(evaluate_csvs(proposals, truth), tmp_path / "e.gpkg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # map coordinates: nothing to warn of
+        write_errors(evaluate_csvs(proposals, truth), tmp_path / "e.gpkg")
     frame = gpd.read_file(tmp_path / "e.gpkg", engine="pyogrio")
     assert frame.crs.to_epsg() == 4326 and frame.kind.tolist() == ["TP", "FP"]
     assert frame.geometry.iloc[1].equals(geo[1]) and frame.iou.iloc[0] == 1.0
