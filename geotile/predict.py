@@ -919,10 +919,11 @@ def predict_raster(
                 raise InputError(f"{image_path}: --mosaic reads the tiles' own bands, and this "
                                  "one is paletted; expand the tiles first (gdal_translate "
                                  "-expand rgb), or drop --mosaic.")
-            if pixel is not None or extra is not None:
-                raise InputError(f"{image_path}: --mosaic cannot resample to the model's "
-                                 "resolution nor add --extra-bands; give --model-resolution "
-                                 "native, or drop --mosaic.")
+            if extra is not None:
+                raise InputError(f"{image_path}: --mosaic cannot add --extra-bands; drop one "
+                                 "of them.")
+            if pixel is not None:
+                raise InputError(_mosaic_resampling(image_path, model, original, options))
         with _whole_range_advice(range_check), atomic_output(output_path, overwrite) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
@@ -1075,6 +1076,20 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
              "and the result is written back on the image grid (--model-resolution native "
              "turns this off)", name, shown, metres, metres)
     return abs(src.res[0]) * metres / ground[0], abs(src.res[1]) * metres / ground[1]
+
+
+def _mosaic_resampling(image_path, model, src, options) -> str:
+    """Why --mosaic refuses tiles whose pixels are not the model's, and the fixes."""
+    wanted = options.model_resolution
+    metres = float(wanted) if wanted is not None else model.resolution
+    given = f"--model-resolution {wanted}" if wanted is not None else \
+        f"{model.path.name}'s resolution metadata"
+    shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in _ground_pixel(src)))
+    return (f"{image_path}: --mosaic reads the tiles at their own {shown} m pixels and cannot "
+            f"resample them to the model's {metres:g} m ({given}). Resample the tiles first "
+            f"(gdalwarp -tr, -tap), drop --mosaic (each tile is then resampled on its own), or "
+            f"give --model-resolution native to run the model on the {shown} m pixels as they "
+            "are.")
 
 
 def _ground_pixel(src) -> tuple[float, float] | None:

@@ -289,4 +289,4 @@ def test_help_states_the_nodata_rule_of_every_path(run_cli):
     text = " ".join(result.output.split())
     assert result.exit_code == 0
     assert ("is nodata by its value, mask or alpha, or where one float band is NaN or at its "
-            "own nodata value; with --mosaic and --model-resolution too") in text
+            "own nodata value; with --mosaic or --model-resolution too") in text

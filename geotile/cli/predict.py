@@ -124,7 +124,10 @@ def _bands(ctx, param, value):
 @extra_bands_opts
 @click.option("--mosaic", is_flag=True,
               help="The IMAGEs are adjacent tiles on one pixel grid: predict them as one "
-              "seamless surface (windows read across file edges), one output per tile.")
+              "seamless surface (windows read across file edges), one output per tile. The "
+              "tiles are read at their own pixel size: one differing from the model's "
+              "(--model-resolution, its metadata) is refused (resample the tiles first, or "
+              "give native); no --extra-bands.")
 @click.option("--block-size", type=click.IntRange(min=MIN_BLOCK_SIZE), default=DEFAULT_BLOCK_SIZE,
               show_default=True,
               help="Width in px of the vertical strips an image is predicted in: memory "
@@ -149,7 +152,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     ids with a colour table and category names. Nodata input
     pixels are nodata in the output: where every band fed to the model (with
     --bands, those chosen) is nodata by its value, mask or alpha, or where
-    one float band is NaN or at its own nodata value; with --mosaic and
+    one float band is NaN or at its own nodata value; with --mosaic or
     --model-resolution too. Input layout (NCHW/NHWC), tile size,
     class names and normalisation are read from the model and its metadata;
     options override them. Several IMAGEs share one model session.
