@@ -42,6 +42,11 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     check_range("--threshold", threshold, 0, 1)
     check_range("--min-area", min_area, 0)
     check_range("--buffer", buffer, 0, low_open=True)
+    from geotile.label_set import parse_crs
+
+    for option, value in (("--labels-crs", labels_crs), ("--prediction-crs", prediction_crs)):
+        if value is not None:  # named as given, before any file is read
+            parse_crs(value, option)
     if kind is None:
         kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
     if kind == "folders":

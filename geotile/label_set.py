@@ -72,7 +72,8 @@ def parse_crs(value, option: str):
     try:
         return CRS.from_user_input(value)
     except Exception as exc:
-        raise InputError(f"{option} {value!r} is not a CRS GDAL knows: {exc}") from exc
+        raise InputError(f"{option} {value!r} is not a CRS GDAL knows ({exc}). Give e.g. "
+                         "EPSG:32633, or WKT.") from exc
 
 
 def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:

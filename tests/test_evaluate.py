@@ -220,6 +220,21 @@ def test_projected_prediction_claiming_degrees_names_prediction_crs(tmp_path, ru
     assert result.exit_code == 0 and '"tp": 1' in result.stdout, result.output
 
 
+@pytest.mark.parametrize("option", ["--prediction-crs", "--labels-crs"])
+@pytest.mark.parametrize("value", ["EPSG:99999", "truth.gpkg"])
+def test_a_crs_option_that_is_no_crs_is_named_as_given(tmp_path, run_cli, option, value):
+    """--prediction-crs EPSG:99999 was reported as '--labels-crs ... is not a CRS', an option
+    the user had not given."""
+    from .conftest import assert_one_line_error
+
+    truth = tmp_path / "truth.gpkg"
+    frame([box(X0 + 10, Y0 - 50)]).to_file(truth)
+    result = run_cli("evaluate", truth, truth, option, value)
+    assert_one_line_error(result, f"{option} {value!r} is not a CRS", "EPSG:")
+    other = ({"--prediction-crs", "--labels-crs"} - {option}).pop()
+    assert other not in result.stderr
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_matches_brute_force_on_random_scenes(seed):
     rng = np.random.default_rng(seed)
