@@ -170,10 +170,13 @@ def _choose_providers(requested: str) -> list[str]:
     if requested == "auto":
         return [PROVIDERS[name] for name in usable]
     if requested not in usable:
+        install = "pip install 'onnxruntime-gpu[cuda,cudnn]'"
+        if requested == "tensorrt":  # TensorRT's own libraries too
+            install += " and pip install tensorrt-cu13"
         raise ModelError(
             f"the {requested} execution provider cannot run here (its libraries do not load, or "
             "onnxruntime-gpu is not installed). Use --providers cpu, or install CUDA 12/13 and "
-            "cuDNN 9 (pip install 'onnxruntime-gpu[cuda,cudnn]')."
+            f"cuDNN 9 ({install})."
         )
     chain = [PROVIDERS[requested]]
     if requested == "tensorrt":

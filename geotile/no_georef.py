@@ -80,16 +80,18 @@ def labels_refusal(src, image, labels_path, labels_crs) -> str | None:
             + PIXEL_LABELS)
 
 
-def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
+def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str = "") -> bool:
     """One GeotileWarning when ``src`` has no CRS, or one that nothing places it in
-    (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"); True
-    when it warned."""
+    (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"; ``also``:
+    a sentence added to it); True when it warned."""
     name = Path(str(src.name)).name
+    also = f" {also}" if also else ""
     if placed_nowhere(src):
         warnings.warn(f"{name}: the raster names a CRS but has no geotransform, so nothing "
                       f"places it on the map; {outputs} are in pixel coordinates (x right, "
                       "y down) and carry no CRS. Georeference it (gdal_translate -a_ullr or "
-                      "-a_gt) for map coordinates.", GeotileWarning, stacklevel=stacklevel)
+                      f"-a_gt) for map coordinates.{also}", GeotileWarning,
+                      stacklevel=stacklevel)
         return True
     if src.crs is not None:
         return False
@@ -98,7 +100,7 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
         warnings.warn(f"{name}: georeferenced by {sensor} only (not orthorectified): output "
                       f"rasters keep its {sensor} on the same pixels, other coordinates of "
                       f"{outputs} are pixel ones. Orthorectify it (gdalwarp -t_srs EPSG:xxxx) "
-                      "for a map grid.", GeotileWarning, stacklevel=stacklevel)
+                      f"for a map grid.{also}", GeotileWarning, stacklevel=stacklevel)
         return True
     orientation = src.tags().get("EXIF_Orientation", "1").strip()
     if orientation not in ("", "1"):
@@ -113,7 +115,7 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3) -> bool:
     else:
         text = (f"{name}: the raster has no CRS; {outputs} are in its own coordinates "
                 "(its geotransform) and carry no CRS.")
-    warnings.warn(text, GeotileWarning, stacklevel=stacklevel)
+    warnings.warn(text + also, GeotileWarning, stacklevel=stacklevel)
     return True
 
 

@@ -856,7 +856,8 @@ def predict_raster(
             extra_bands, original, extra_resampling) as extra, model_view(
             original, model, extra.count if extra is not None else 0) as src:
         check_pixels_readable(original)
-        warn_if_not_georeferenced(original, "the predictions")
+        warn_if_not_georeferenced(original, "the predictions",
+                                  also=_scale_unknown(model, original, options))
         added = extra.count if extra is not None else 0
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
         if common_dtype(src).kind == "c":
@@ -1043,19 +1044,19 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
     resampled to it (``--model-resolution`` M, else the model's ``resolution``), else None.
     Compared with the raster's pixel size on the ground at its centre, per axis
     (:func:`_ground_pixel`)."""
-    wanted = options.model_resolution
-    metres = None if wanted == "native" else (
-        float(wanted) if wanted is not None else getattr(model, "resolution", None))
+    from geotile.no_georef import placed_nowhere
+
+    metres, given = _wanted_resolution(model, options)
     if not metres:
         return None
     name = Path(src.name).name
-    given = f"--model-resolution {wanted}" if wanted is not None else \
-        f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
     ground = _ground_pixel(src)
     if ground is None:  # said without -v: the model runs at a scale nobody checked
-        warnings.warn(f"{name}: pixel size unknown (no CRS): {given} is not applied. "
-                      "Give the image a CRS (gdal_edit -a_srs) to resample it, or "
-                      "--model-resolution native.", GeotileWarning, stacklevel=2)
+        if src.crs is not None and not placed_nowhere(src):  # else said with no georef
+            warnings.warn(f"{name}: pixel size unknown in ground metres: {given} is not "
+                          "applied. Reproject the image (gdalwarp -t_srs EPSG:xxxx) to "
+                          "resample it, or give --model-resolution native.", GeotileWarning,
+                          stacklevel=2)
         return None
     ratios = [size / metres for size in ground]
     shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in ground))
@@ -1078,12 +1079,32 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
     return abs(src.res[0]) * metres / ground[0], abs(src.res[1]) * metres / ground[1]
 
 
+def _wanted_resolution(model, options) -> tuple[float | None, str]:
+    """The model's pixel size in metres that windows are resampled to (None: none) and
+    what gives it (--model-resolution, or the model's metadata)."""
+    wanted = options.model_resolution
+    metres = None if wanted == "native" else (
+        float(wanted) if wanted is not None else getattr(model, "resolution", None))
+    if not metres:
+        return None, ""
+    return metres, f"--model-resolution {wanted}" if wanted is not None else \
+        f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
+
+
+def _scale_unknown(model, src, options) -> str:
+    """What the no-georeferencing warning adds when the model's resolution cannot be
+    applied to ``src`` ("" when none is wanted)."""
+    metres, given = _wanted_resolution(model, options)
+    if not metres or _ground_pixel(src) is not None:
+        return ""
+    return (f"Its pixel size is unknown, so {given} is not applied: georeference it "
+            "(gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY) to resample it, or "
+            "give --model-resolution native.")
+
+
 def _mosaic_resampling(image_path, model, src, options) -> str:
     """Why --mosaic refuses tiles whose pixels are not the model's, and the fixes."""
-    wanted = options.model_resolution
-    metres = float(wanted) if wanted is not None else model.resolution
-    given = f"--model-resolution {wanted}" if wanted is not None else \
-        f"{model.path.name}'s resolution metadata"
+    metres, given = _wanted_resolution(model, options)
     shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in _ground_pixel(src)))
     return (f"{image_path}: --mosaic reads the tiles at their own {shown} m pixels and cannot "
             f"resample them to the model's {metres:g} m ({given}). Resample the tiles first "
@@ -1099,8 +1120,9 @@ def _ground_pixel(src) -> tuple[float, float] | None:
     raster (to 2e-3: UTM) or cannot be measured; None without a CRS (or with degrees that
     cannot be measured)."""
     from geotile.ground_scale import ground_scales, in_ground_metres
+    from geotile.no_georef import placed_nowhere
 
-    if src.crs is None:
+    if src.crs is None or placed_nowhere(src):  # no pixel size in that CRS
         return None
     res_x, res_y = abs(src.res[0]), abs(src.res[1])
     if not in_ground_metres(src.crs, src.bounds):

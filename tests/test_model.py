@@ -82,8 +82,13 @@ def test_cpu_machine_auto_is_quiet_and_cuda_is_a_clear_error(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "CPUExecutionProvider"
     assert out.stderr == ""  # no ONNX Runtime error dump about missing CUDA libraries
-    with pytest.raises(ModelError, match="cuda execution provider cannot run here"):
+    with pytest.raises(ModelError, match="cuda execution provider cannot run here") as error:
         OnnxModel.from_path(path, providers="cuda")
+    assert "tensorrt" not in str(error.value)
+    if "tensorrt" not in usable_providers():  # TensorRT's own package named, not only CUDA's
+        with pytest.raises(ModelError, match=r"tensorrt execution provider cannot run here.*"
+                           r"onnxruntime-gpu\[cuda,cudnn\]' and pip install tensorrt-cu13"):
+            OnnxModel.from_path(path, providers="tensorrt")
 
 
 @pytest.mark.gpu

@@ -296,19 +296,40 @@ def test_model_resolution_on_degrees_is_applied_as_on_utm(tmp_path, run_cli, mak
     np.testing.assert_allclose(on_geo[inside], expected[inside], atol=1e-4)
 
 
+@pytest.mark.parametrize("crs", [None, "EPSG:32633"])
 @pytest.mark.parametrize("given", ["option", "metadata"])
-def test_model_resolution_without_a_crs_is_warned(tmp_path, run_cli, given):
-    """No CRS, no pixel size in metres: the model runs on the image's pixels, and a line says
-    so (also for the model's own resolution metadata, which the user may not know of)."""
-    image = _plain(tmp_path / "plain.tif", np.zeros((3, 40, 40), np.uint8), "GTiff")
+def test_model_resolution_without_a_crs_is_warned(tmp_path, run_cli, given, crs):
+    """No CRS (or one without a geotransform), no pixel size in metres: the model runs on the
+    image's pixels, and the one no-georeferencing warning says so (also for the model's own
+    resolution metadata, which the user may not know of), with a fix that gives a pixel size
+    (a CRS alone does not; there was a second warning naming `gdal_edit`, which GDAL 3.6
+    lacks). A CRS without a geotransform was resampled from its identity's 1 m 'pixels'."""
+    from rasterio.errors import NotGeoreferencedWarning
+
+    image = tmp_path / "plain.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(image, "w", driver="GTiff", width=40, height=40, count=3,
+                           dtype="uint8", crs=crs) as dst:
+            dst.write(np.full((3, 40, 40), 7, np.uint8))
     metadata = {"resolution": "50"} if given == "metadata" else None
     args = ["--model-resolution", "0.5"] if given == "option" else []
     result = run_cli("predict", pointwise_model(tmp_path / "m.onnx", metadata=metadata),
                      image, "-o", tmp_path / "p.tif", "--tile-size", "32", *args)
     assert result.exit_code == 0, result.output
-    lines = [line for line in _warning_lines(result.stderr) if "not applied" in line]
+    lines = _warning_lines(result.stderr)
     assert len(lines) == 1 and "plain.tif" in lines[0], result.stderr
+    assert "pixel coordinates" in lines[0] and "not applied" in lines[0]
     assert ("--model-resolution 0.5" if given == "option" else "50 cm/px") in lines[0]
+    assert "gdal_translate -a_srs EPSG:xxxx -a_ullr" in lines[0]
+    assert "--model-resolution native" in lines[0] and "gdal_edit " not in lines[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(tmp_path / "p.tif") as src:
+            assert (src.width, src.height) == (40, 40)
+            np.testing.assert_allclose(src.read()[:, 1:-1, 1:-1],
+                                       pointwise_reference(np.full((1, 3, 38, 38), 7 / 255,
+                                                                   np.float32))[0], atol=1e-5)
 
 
 def test_a_crs_without_a_geotransform_places_nothing(tmp_path, run_cli):
