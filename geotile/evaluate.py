@@ -1591,8 +1591,8 @@ def evaluation_inputs(result) -> list:
 
 
 def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> int:
-    """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", .geojson or .fgb)
-    atomically; returns the number of polygons written."""
+    """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", .geojson in
+    EPSG:4326 as RFC 7946 says, or .fgb) atomically; returns the number of polygons written."""
     from geotile.raster import atomic_output, refuse_overwriting_inputs
 
     output = Path(output)
@@ -1600,6 +1600,8 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         raise InputError(f"{output}: --errors writes {', '.join(ERRORS_SUFFIXES)}; rename it.")
     refuse_overwriting_inputs([output], evaluation_inputs(result))
     frame = errors_frame(result, output)
+    if output.suffix.lower() == ".geojson" and frame.crs is not None:
+        frame = frame.to_crs("EPSG:4326")  # RFC 7946, as vectorize writes GeoJSON
     with atomic_output(output, overwrite) as tmp:
         # a GeoPackage's layer is "errors"; other formats name theirs after the file (not
         # after the temporary name it is written under)
@@ -1609,8 +1611,10 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         # pixel coordinates (CSVs): no CRS, said in errors_frame
         with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
                 else contextlib.nullcontext():
+            rfc = output.suffix.lower() == ".geojson" and frame.crs is not None
             frame.to_file(tmp, engine="pyogrio",
-                          geometry_type="Unknown" if not len(frame) else None, layer=layer)
+                          geometry_type="Unknown" if not len(frame) else None, layer=layer,
+                          layer_options={"RFC7946": "YES"} if rfc else None)
     counts = frame["kind"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d TP, %d FP, %d FN polygons", output, counts.get("TP", 0),
              counts.get("FP", 0), counts.get("FN", 0))

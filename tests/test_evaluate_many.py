@@ -138,6 +138,10 @@ def test_errors_file_geojson_and_bad_suffix(run_cli, tmp_path):
                    out).exit_code == 0
     frame = gpd.read_file(out, engine="pyogrio")
     assert sorted(frame.kind) == ["FN", "FP", "TP", "TP"] and set(frame.image) == {""}
+    # RFC 7946: longitude/latitude, no crs member (it was the truth's UTM with one)
+    assert "crs" not in json.loads(out.read_text()) and frame.crs.to_epsg() == 4326
+    missed = frame[frame.kind == "FN"].to_crs(UTM_CRS).geometry.iloc[0]
+    assert missed.hausdorff_distance(box(60, 0)) < 0.02  # 7 decimals of a degree
     import pyogrio
 
     for suffix in (".geojson", ".fgb"):  # the layer is named after the file, not its temp
@@ -163,7 +167,8 @@ def test_errors_file_of_3d_truth_and_2d_predictions(run_cli, tmp_path, suffix):
     frame = gpd.read_file(out, engine="pyogrio")
     assert sorted(frame.kind) == ["FN", "FP", "TP"]
     assert not shapely.has_z(frame.geometry.values).any()
-    assert shapely.equals(frame.geometry[frame.kind == "FN"].iloc[0], box(30, 0))
+    missed = frame[frame.kind == "FN"].to_crs(UTM_CRS).geometry.iloc[0]  # GeoJSON: lon/lat
+    assert missed.hausdorff_distance(box(30, 0)) < 0.02
     both = run_cli("evaluate", truth, truth, "--errors", tmp_path / f"z{suffix}")
     assert both.exit_code == 0, both.output
     assert shapely.has_z(gpd.read_file(tmp_path / f"z{suffix}").geometry.values).all()
