@@ -59,9 +59,17 @@ class CsvEvaluation:
         return frames
 
     def as_dict(self) -> dict:
-        return {"mode": "object", **self.scores.as_dict(), "min_area": self.min_area,
-                "coordinates": self.coordinates, "images": len(self.per_image),
-                "per_image": {i: {k: v for k, v in s.as_dict().items() if k != "iou_threshold"}
+        """As a folder's: the totals, predictions and truths scored (after --min-area),
+        min_area, coordinates ("pixel" or "geo"), images and per_image."""
+        counts = {i: {"predictions": len(self.rows[i][0]), "truths": len(self.rows[i][1])}
+                  if i in self.rows else {} for i in self.per_image}
+        return {"mode": "object", **self.scores.as_dict(),
+                "predictions": sum(c.get("predictions", 0) for c in counts.values()),
+                "truths": sum(c.get("truths", 0) for c in counts.values()),
+                "min_area": self.min_area, "coordinates": self.coordinates,
+                "images": len(self.per_image),
+                "per_image": {i: {**{k: v for k, v in s.as_dict().items()
+                                     if k != "iou_threshold"}, **counts[i]}
                               for i, s in self.per_image.items()}}
 
     def table(self) -> str:

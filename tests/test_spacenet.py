@@ -227,6 +227,11 @@ def test_cli_evaluate_two_csvs(run_cli, tmp_path):
     scores = json.loads(result.stdout)
     assert (scores["tp"], scores["fp"], scores["fn"], scores["min_area"]) == (1, 3, 2, 20.0)
     assert scores["per_image"]["AOI_2_Vegas_img3"]["fn"] == 1
+    # the keys --help documents for several images: predictions and truths scored (those
+    # above --min-area: every one a TP or FP, a TP or FN), as a folder's totals carry them
+    assert (scores["predictions"], scores["truths"], scores["coordinates"]) == (4, 3, "pixel")
+    assert {i: (v["predictions"], v["truths"]) for i, v in scores["per_image"].items()} == {
+        "AOI_2_Vegas_img1": (3, 2), "AOI_2_Vegas_img2": (1, 0), "AOI_2_Vegas_img3": (0, 1)}
     result = run_cli("evaluate", proposals, truth, "--json", "--min-area", "0")
     scores = json.loads(result.stdout)
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 3, 2)

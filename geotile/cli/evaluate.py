@@ -165,6 +165,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     confusion_matrix, accuracy, mean_iou (over classes present), pixels.
     Several images (folders, CSVs): the totals as above, plus images,
     min_area, per_image {image: {tp, fp, fn, precision, recall, f1, ...}};
+    CSVs also coordinates ("pixel" or "geo": the WKT scored);
     folders also unpaired {prediction: [...], truth: [...]} and, for
     pixels, foreground (classes other than background pooled: tp, fp, fn, ...).
     Lines: mode ("line"), buffer_m, precision, recall, f1, predicted_length_m,
