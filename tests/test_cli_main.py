@@ -57,10 +57,13 @@ def test_every_option_and_command_has_help_text():
 
     from geotile.cli.main import cli
 
-    missing = [f"{name} {'/'.join(p.opts)}" for name, command in cli.commands.items()
+    # the commands load lazily: cli.commands alone is empty, which hid predict --output-type
+    commands = {name: cli.get_command(None, name) for name in COMMANDS}
+    assert set(commands) == {"make-masks", "tile", "predict", "vectorize", "evaluate"}
+    missing = [f"{name} {'/'.join(p.opts)}" for name, command in commands.items()
                for p in command.params
                if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip()]
-    missing += [name for name, command in cli.commands.items() if not command.help]
+    missing += [name for name, command in commands.items() if not command.help]
     assert missing == []
 
 

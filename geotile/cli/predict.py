@@ -101,7 +101,11 @@ def _bands(ctx, param, value):
               "or std above 1 shows they are for 0..255 pixels, or the model divides its "
               "input by 255 itself), else 1.")
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
-              default="probability", show_default=True)
+              default="probability", show_default=True,
+              help="probability: one band per class (see --dtype). class: one uint8 band of "
+              "class ids (0 background, nodata 255) with a colour table and category names: "
+              "the argmax of softmax classes, else --threshold's rule; refused for "
+              "footprint/boundary/contact models (vectorize their probabilities).")
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Class output of a one-class or multi-label (sigmoid) model: a class where "
               "p >= threshold, the most probable one, else background (refused for exclusive "
