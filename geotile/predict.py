@@ -2,15 +2,19 @@
 
 Pipeline, per image (one model session serves every image)::
 
-    reader thread:  read a band of rows (one grid row, tile-size tall, full width)
-    main thread:    cut patches -> normalise -> batch -> model (+TTA, undone)
-                    -> weight window -> accumulate in the row band
-    writer thread:  finished rows -> uint8 / float32 / class ids -> GeoTIFF
+    the image in vertical strips (--block-size px wide), each top to bottom:
+    reader thread:  read a band of the strip's rows (one grid row, tile-size tall)
+                    -> cut patches -> normalise -> batch
+    main thread:    model (+TTA, undone)
+    blend thread:   weight window -> accumulate in the strip's row band
+    writer thread:  finished blocks -> uint8 / float32 / class ids -> GeoTIFF
 
 Windows come from :class:`~geotile.grid.Grid` with ``edge="pad"``, so every
-pixel is predicted and all patches have the tile size. Rows above the next
-grid row's top are final once a grid row is done; they are written and freed,
-so memory is bounded by a band of rows whatever the raster's size.
+pixel is predicted and all patches have the tile size. A strip's rows above the
+next grid row's top are final once a grid row is done; they are written and
+freed, and the sums its windows leave right of its edge are carried to the next
+strip (:func:`predict_blocks`), so memory follows the block and tile size, never
+the image's width or height.
 
 Nodata input pixels are zeroed after normalisation, never fed as raw values. They
 are GDAL's (the dataset mask): masked by a mask or alpha band, or every band at the
