@@ -560,6 +560,7 @@ def make_masks(
                          regions=_regions(image_paths, options.halo,
                                           (options.line_width or 0.0) / 2),
                          class_field=class_field, empty_ok=True)
+    _check_placeable(image_paths, labels_path, labels.crs)
     by_crs: dict = {}
     summaries = []
     from geotile.spacenet import is_spacenet_csv
@@ -574,6 +575,19 @@ def make_masks(
             )
         )
     return _in_order(skipped, summaries)
+
+
+def _check_placeable(image_paths, labels_path, labels_crs) -> None:
+    """Every image's refusal of labels it cannot place (:func:`labels_refusal`, its
+    header only), before any mask is written."""
+    from geotile.no_georef import labels_refusal
+    from geotile.raster import input_path, open_raster
+
+    for image_path in image_paths:
+        with open_raster(input_path(image_path)) as src:
+            refusal = labels_refusal(src, image_path, labels_path, labels_crs)
+        if refusal:
+            raise InputError(refusal)
 
 
 def _skipped(image, output) -> dict:

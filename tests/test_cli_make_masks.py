@@ -156,6 +156,31 @@ def test_raster_without_crs(run_cli, scene, make_raster, tmp_path):
                           "nocrs.tif", "no CRS", "gdal_edit.py")
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+@pytest.mark.parametrize("transform", [None, "geotransform"])
+def test_an_image_the_labels_cannot_be_placed_on_is_refused_before_any_mask(
+        run_cli, scene, make_raster, tmp_path, transform):
+    """A folder of two georeferenced tiles and a photo without CRS: img.tif's mask was
+    written, then the photo stopped the run (exit 1, half done). Every image is checked first:
+    one line naming the photo, no mask written."""
+    from rasterio.transform import from_origin
+
+    _, labels = scene
+    folder = tmp_path / "fold"
+    folder.mkdir()
+    make_raster("fold/a.tif", np.zeros((30, 30), np.uint8))
+    make_raster("fold/b.tif", np.zeros((30, 30), np.uint8))
+    make_raster("fold/p.tif", np.zeros((30, 30), np.uint8), crs=None,
+                transform=from_origin(0, 30, 1, 1) if transform else None)
+    if transform is None:  # no geotransform either (the identity)
+        with rasterio.open(folder / "p.tif", "r+") as dst:
+            dst.transform = rasterio.Affine.identity()
+    out = tmp_path / "fm"
+    result = run_cli("make-masks", labels, folder, "-o", out)
+    assert_one_line_error(result, "p.tif", "cannot be placed")
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_labels_without_geometries_and_empty(run_cli, scene, tmp_path):
     image, _ = scene
     nogeom = tmp_path / "nogeom.csv"
