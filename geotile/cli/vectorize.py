@@ -123,7 +123,9 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     bands and buildings cut by band seams, or crossing the edges of adjacent
     rasters given together, are merged back into one polygon. With --instances
     (automatic for footprint/boundary/contact bands) touching buildings are
-    split by a marker watershed, one polygon per building (seams joined too).
+    split by a marker watershed, one polygon per building (seams joined too;
+    adjacent tiles give the one raster's buildings, a few party walls may lie
+    a pixel or two apart).
 
     \b
     --json keys: output, features, per_class {class: count}, crs (of the
