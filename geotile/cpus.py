@@ -3,15 +3,16 @@
 ``os.cpu_count()`` counts the machine's cores. In a container limited to 2 CPUs
 (``docker --cpus 2``, a Kubernetes CPU limit) or pinned to a few cores (``taskset``,
 cpusets) on a 64-core host, 64 ONNX Runtime threads would take turns on 2 CPUs, spinning
-and being throttled. The usable count is the affinity mask, capped by the cgroup's CPU
-quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``/``cpu.cfs_period_us``), rounded up.
+and being throttled. The usable count is the affinity mask, capped by the smallest CPU
+quota of the process's cgroup and those above it (v2 ``cpu.max``, v1
+``cpu.cfs_quota_us``/``cpu.cfs_period_us``), rounded up.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: this process's cgroups: ``ID:controllers:path`` a line (v2: ``0::path``)
@@ -30,35 +31,40 @@ def usable_cpus(cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP
 
 
 def cgroup_cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> int | None:
-    """CPUs the cgroup's quota allows (quota / period, rounded up), or None without a quota
-    (or where there is no cgroup file system)."""
-    for folder in _own_cgroups(root, proc_cgroup):
-        v2 = _read(folder / "cpu.max")
-        if v2 is not None:
-            parts = v2.split()
-            if len(parts) == 2 and parts[0] != "max":
-                return _cpus(parts[0], parts[1])
-            continue
-        quota, period = _read(folder / "cpu.cfs_quota_us"), _read(folder / "cpu.cfs_period_us")
-        if quota is not None and period is not None:
-            return _cpus(quota, period)
-    return None
+    """CPUs the cgroup quotas allow (quota / period, rounded up): the smallest of this
+    process's cgroup and those above it, as Linux enforces each (a systemd slice's
+    CPUQuota=, a Kubernetes pod's limit). None without a quota or cgroup file system."""
+    quotas = [q for q in map(_quota, _own_cgroups(root, proc_cgroup)) if q is not None]
+    return min(quotas, default=None)
+
+
+def _quota(folder: Path) -> int | None:
+    """The CPU quota set in one cgroup ``folder`` (v2 ``cpu.max`` or v1), or None."""
+    v2 = _read(folder / "cpu.max")
+    if v2 is not None:
+        parts = v2.split()
+        return _cpus(parts[0], parts[1]) if len(parts) == 2 and parts[0] != "max" else None
+    quota, period = _read(folder / "cpu.cfs_quota_us"), _read(folder / "cpu.cfs_period_us")
+    return _cpus(quota, period) if quota is not None and period is not None else None
 
 
 def _own_cgroups(root: Path, proc_cgroup: Path) -> list[Path]:
     """Where this process's CPU controller may be: its own cgroup (from ``proc_cgroup``)
-    under ``root`` and ``root``/cpu (v1), then ``root`` and ``root``/cpu themselves (a
-    container sees its own cgroup there)."""
+    under ``root`` and ``root``/cpu (v1) and each cgroup above it, then ``root`` and
+    ``root``/cpu themselves (a container sees its own cgroup there)."""
     folders = []
     text = _read(proc_cgroup) or ""
     for line in text.splitlines():
         _, controllers, path = [*line.split(":", 2), "", ""][:3]
-        relative = path.strip().lstrip("/")
+        parts = PurePosixPath(path.strip().lstrip("/")).parts
         if controllers == "":  # v2
-            folders.append(root / relative)
+            bases = [root]
         elif "cpu" in controllers.split(","):  # v1
-            folders.append(root / controllers / relative)
-            folders.append(root / "cpu" / relative)
+            bases = [root / controllers, root / "cpu"]
+        else:
+            continue
+        folders += [base.joinpath(*parts[:n]) for base in bases
+                    for n in range(len(parts), -1, -1)]
     return [*dict.fromkeys([*folders, root, root / "cpu"])]
 
 

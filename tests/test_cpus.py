@@ -33,6 +33,17 @@ def _cgroup(tmp_path, files: dict[str, str], proc: str = "0::/\n"):
      "2:cpu,cpuacct:/docker/abc\n", 1),  # v1, controllers mounted together
     ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"},
      "1:cpu:/\n", None),  # v1 without a quota
+    # Linux enforces every ancestor's quota too (a systemd slice's CPUQuota=, a Kubernetes
+    # pod's limit above its container's cgroup): the smallest counts
+    ({"a/b/cpu.max": "max 100000\n", "a/cpu.max": "100000 100000\n"}, "0::/a/b\n", 1),
+    ({"a/b/cpu.max": "400000 100000\n", "a/cpu.max": "200000 100000\n",
+      "cpu.max": "max 100000\n"}, "0::/a/b\n", 2),
+    ({"a/b/cpu.max": "100000 100000\n", "a/cpu.max": "300000 100000\n"}, "0::/a/b\n", 1),
+    ({"cpu,cpuacct/k/pod/c/cpu.cfs_quota_us": "-1\n",
+      "cpu,cpuacct/k/pod/c/cpu.cfs_period_us": "100000\n",
+      "cpu,cpuacct/k/pod/cpu.cfs_quota_us": "150000\n",
+      "cpu,cpuacct/k/pod/cpu.cfs_period_us": "100000\n"},
+     "3:cpu,cpuacct:/k/pod/c\n", 2),  # v1, the pod's quota above the container
     ({"cpu.max": "garbage\n"}, "0::/\n", None),
     ({}, "", None),  # no cgroup file system (macOS, Windows, a bare chroot)
 ])
