@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +168,34 @@ def test_an_error_raised_by_a_ctrl_c_mid_import_is_still_the_one_interrupted_lin
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), done.stderr
+
+
+def test_a_ctrl_c_that_passed_through_an_extension_module_still_exits_1(make_raster, tmp_path):
+    """An interrupted `vectorize --workers 2` printed its one 'interrupted' line and then
+    exited 130 in 1 run of 12: CPython kills itself with SIGINT at exit once a plain
+    KeyboardInterrupt has passed through code an extension module ran by PyRun_String. A
+    reported Ctrl-C exits 1, as SIGTERM does."""
+    import numpy as np
+
+    raster = make_raster("p.tif", np.ones((8, 8), np.float32))
+    code = (
+        "import ctypes, sys, geotile.cli.main as m, geotile.vectorize_modes as vm\n"
+        "run = ctypes.pythonapi.PyRun_String\n"
+        "run.restype = ctypes.py_object\n"
+        "run.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]\n"
+        "def polygonize(*args, **kwargs):\n"
+        "    run(b'import os, signal, time\\nos.kill(os.getpid(), signal.SIGINT)\\n'\n"
+        "        b'time.sleep(5)\\n', 257, {}, {})\n"
+        "vm.vectorize_rasters = polygonize\n"
+        f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
+        f"{str(tmp_path / 'v.gpkg')!r}]\n"
+        "m.main()\n")
+    (tmp_path / "ctrl_c_run.py").write_text(code)  # run as geotile is: python -m
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), root])}
+    done = subprocess.run([sys.executable, "-m", "ctrl_c_run"], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), done.stderr
+    assert not (tmp_path / "v.gpkg").exists()

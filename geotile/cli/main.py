@@ -172,11 +172,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"Warning: {message}", err=True)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, unwinding like Ctrl-C. Not KeyboardInterrupt itself: CPython marks
-    the process as ended by Ctrl-C when a KeyboardInterrupt passes through code run by
-    PyRun_String (as extension modules do), and then kills itself with SIGINT at exit, after
-    geotile had said "interrupted" and chosen exit status 1 (seen 8 times in 80 under load)."""
+class CtrlC(KeyboardInterrupt):
+    """A signal geotile's console process reports as "interrupted", exit status 1. Not
+    KeyboardInterrupt itself: CPython marks the process as ended by Ctrl-C when a
+    KeyboardInterrupt passes through code run by PyRun_String (as extension modules do), and
+    then kills itself with SIGINT at exit (status 130, seen 8 times in 80 under load)."""
+
+
+class Terminated(CtrlC):
+    """SIGTERM or SIGHUP, unwinding like Ctrl-C."""
 
 
 #: signals received by this console process (SIGINT, SIGTERM, SIGHUP): an error that
@@ -192,7 +196,7 @@ def _raise_interrupt(signum, frame) -> None:
 
 def _raise_ctrl_c(signum, frame) -> None:
     _SIGNALLED.append(signum)
-    raise KeyboardInterrupt
+    raise CtrlC
 
 
 @click.group(cls=GeotileGroup, context_settings={"help_option_names": ["-h", "--help"]})
