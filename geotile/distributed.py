@@ -195,14 +195,23 @@ def _client(workers: int | None, scheduler: str | None):
             raise InputError(_comm_failure(scheduler, exc)) from None
     # the scheduler serves HTTP (health, metrics) even without a dashboard, by default on
     # 8787: a random local port, so that another cluster there is no 'Port 8787' warning
-    with _workers_ignore_ctrl_c():
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0",
-                               scheduler_kwargs={"dashboard": False},
-                               silence_logs=logging.CRITICAL)
-    client = Client(cluster)
-    client.run(_quiet_asyncio)
-    return client, cluster
+    cluster = client = None
+    try:
+        with _ctrl_c_held():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address="127.0.0.1:0",
+                                   scheduler_kwargs={"dashboard": False},
+                                   silence_logs=logging.CRITICAL)
+        client = Client(cluster)
+        client.run(_quiet_asyncio)
+        return client, cluster
+    except BaseException:  # Ctrl-C as it starts: the cluster is not left running
+        with contextlib.suppress(Exception):
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+        raise
 
 
 def _quiet_asyncio() -> None:
@@ -215,21 +224,35 @@ def _quiet_asyncio() -> None:
 
 
 @contextlib.contextmanager
-def _workers_ignore_ctrl_c():
-    """Ctrl-C in a terminal reaches every process of its group: the local workers inherit
-    SIGINT ignored (as the disposition of the processes they are started from), so that
-    they do not die mid-image with a traceback each; geotile itself stops them."""
+def _ctrl_c_held():
+    """Ctrl-C in a terminal reaches every process of its group: the local workers started
+    in the block inherit SIGINT blocked (from the threads that start them), so that they do
+    not die mid-image with a traceback each; geotile itself stops them. A Ctrl-C that
+    reaches geotile meanwhile is held, not dropped: it goes to the SIGINT handler of
+    before (KeyboardInterrupt) as the block ends."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None)):
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    blocks = hasattr(signal, "pthread_sigmask")  # POSIX; threads started here inherit it
+    if blocks:  # started from dask's thread, the resource tracker would unblock SIGINT there
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if blocks else None
     try:
         yield
     finally:
+        if blocks:  # a held SIGINT reaches the handler above here (no sigwait: it can hang)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         signal.signal(signal.SIGINT, previous)
+        if pressed:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _check_port(scheduler: str) -> None:

@@ -564,6 +564,84 @@ def test_dasks_unread_futures_are_not_printed_after_an_interrupt(monkeypatch, ca
         "shown again after the run"]
 
 
+@pytest.mark.parametrize("when", ["as the cluster starts", "once its workers are up"])
+def test_ctrl_c_while_the_local_cluster_starts_stops_the_run(make_raster, tmp_path, when):
+    """Ctrl-C (SIGINT to the process group) while `--workers 2` starts its local cluster was
+    dropped: geotile ignored SIGINT itself while the cluster started (2-4 s on 2 cores), and
+    the run went on to write every output and exit 0. It stops the run now: one line, exit 1,
+    nothing written; the workers, up or not, print no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model, images, out = _three_images(make_raster, tmp_path, seed=3)
+    site = tmp_path / "site"
+    site.mkdir()
+    before = when == "as the cluster starts"
+    (site / "sitecustomize.py").write_text(
+        "import os, signal\n"
+        "import distributed\n"
+        "_Cluster = distributed.LocalCluster\n"
+        "class _CtrlC(_Cluster):\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        f"        if {before}:\n"
+        "            os.killpg(0, signal.SIGINT)\n"
+        "        super().__init__(*args, **kwargs)\n"
+        f"        if not {before}:\n"
+        "            os.killpg(0, signal.SIGINT)\n"
+        "distributed.LocalCluster = _CtrlC\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(site), str(Path(__file__).resolve().parents[1])])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "geotile", "predict", str(model), *map(str, images),
+         "--tile-size", "32", "-o", str(out), "--workers", "2"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert process.returncode == 1, stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), stderr
+    assert list(out.iterdir()) == []
+
+
+def test_a_ctrl_c_held_while_the_cluster_starts_is_raised_once_it_is_up(monkeypatch):
+    """The start itself runs to the end with SIGINT blocked (the workers it starts inherit
+    that), then the Ctrl-C is raised and the cluster is closed, not left running."""
+    import os
+    import signal
+
+    from geotile import distributed as gd
+
+    seen = []
+
+    class Cluster:
+        def __init__(self, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)
+            seen.append(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+            seen.append("started")
+
+        def close(self):
+            seen.append("closed")
+
+    monkeypatch.setattr(distributed, "LocalCluster", Cluster)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gd._client(2, None)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [True, "started", "closed"]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
 def test_scheduler_runs_report_paths_as_given(run_cli, make_raster, tmp_path, cluster,
                                               monkeypatch):
     """`predict --scheduler` printed each output made absolute (/home/.../sched/img0.tif:
