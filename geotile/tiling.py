@@ -54,7 +54,13 @@ from pathlib import Path
 import numpy as np
 
 from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
-from geotile.errors import GeotileWarning, InputError, OutputExistsError, check_range
+from geotile.errors import (
+    GeotileWarning,
+    InputError,
+    Interrupted,
+    OutputExistsError,
+    check_range,
+)
 from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
 from geotile.quiet_warnings import quietly
@@ -847,15 +853,20 @@ def tile_rasters(
                 write_patch_labels(tmp, images, annotations, patch_labels)
             counts = {k: v for k, v in summary.to_dict().items() if k != "outdir"}
             about.update(complete=run_digest, run=run_key, summary=counts)
+    except Interrupted:
+        if not resume:
+            _forget_parts(parts, lock, made)
+            raise
+        if _finished_run(Path(outdir), run_digest) is not None:  # interrupted once in place
+            raise
+        finished = sum(_read_record(parts / Path(image).stem / "complete.json").get("complete")
+                       == digest for image, digest in zip(images, digests, strict=True))
+        raise Interrupted(f"{outdir}: interrupted; nothing was published there. The "
+                          f"{finished} of {len(images)} images finished are kept in {parts}: "
+                          "run the same command with --resume to go on from them.") from None
     except BaseException:
         if not resume:
-            if lock is not None:  # never another run's
-                _empty(parts)
-                with contextlib.suppress(OSError):
-                    parts.rmdir()
-            for folder in made:  # deepest first; only when left empty
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
+            _forget_parts(parts, lock, made)
         raise
     else:
         _empty(parts)
@@ -874,6 +885,18 @@ def tile_rasters(
                 "blocks). Give more or larger images, a smaller --size, or other fractions.",
                 GeotileWarning, stacklevel=2)
     return summary
+
+
+def _forget_parts(parts: Path, lock, made: list[Path]) -> None:
+    """A failed run without --resume: its cut images go (never another run's), and the
+    folders it made when left empty."""
+    if lock is not None:
+        _empty(parts)
+        with contextlib.suppress(OSError):
+            parts.rmdir()
+    for folder in made:  # deepest first; only when left empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 #: where each image is cut first, inside the output folder (a staging name: never taken for

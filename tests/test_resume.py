@@ -12,7 +12,7 @@ import rasterio
 
 from geotile import resume
 
-from .conftest import write_vrt
+from .conftest import assert_one_line_error, write_vrt
 from .onnx_models import conv3x3_model
 
 
@@ -582,3 +582,41 @@ def test_predict_killed_by_sigkill_resumes(run_cli, predict_setup, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.count("skipped (--resume)") == 1
     assert _files(out) == _files(clean)  # the temporary file is gone too
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_interrupted_tile_says_what_it_keeps_for_resume(make_raster, run_cli, tmp_path,
+                                                           monkeypatch, resume):
+    """Ctrl-C of `tile --resume` said 'nothing was written there (the temporary files were
+    removed)' while the finished images' patches (21 MB, 4665 files) were kept for --resume:
+    it says they are kept, and where. Without --resume they are removed, as it says."""
+    import geotile.tiling as tiling
+
+    images = [make_raster(f"img{i}.tif", np.full((3, 32, 32), i + 1, np.uint8))
+              for i in range(3)]
+    real = tiling._tile_one
+
+    def cut(image, *args):
+        if Path(image).name == "img2.tif":
+            raise KeyboardInterrupt
+        real(image, *args)
+
+    monkeypatch.setattr(tiling, "_tile_one", cut)
+    out = tmp_path / "out"
+    result = run_cli("tile", *images, "--size", "16", "-o", out,
+                     *(["--resume"] if resume else []))
+    parts = out / ".geotile-tile-parts.tmp"
+    if resume:
+        assert_one_line_error(result, f"{out}: interrupted", "2 of 3 images",
+                              str(parts), "--resume")
+        assert "removed" not in result.stderr
+        assert [(parts / f"img{i}" / "complete.json").is_file() for i in range(3)] == [
+            True, True, False]
+        monkeypatch.setattr(tiling, "_tile_one", real)
+        again = run_cli("tile", *images, "--size", "16", "-o", out, "--resume", "--json")
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.stdout)["written"] == 12
+    else:
+        assert_one_line_error(result, f"{out}: interrupted; nothing was written there",
+                              "removed")
+        assert not out.exists()
