@@ -411,8 +411,8 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                     Event(names.stop, client=client).set()
                     wait(futures)
                     if scheduler:
-                        raise _seen_from_here(exc) from None
-                    raise
+                        exc = _seen_from_here(exc)
+                    raise type(exc)(f"{exc}{_kept(futures, results, outputs)}") from None
                 except KilledWorker:  # each worker that ran it died: out of memory?
                     Event(names.stop, client=client).set()
                     wait(futures)
@@ -421,6 +421,7 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                         "(out of memory?) on every try; nothing was written under its "
                         "name. Run again with fewer --workers or on workers with more "
                         "memory (predict: or a smaller --batch-size or --block-size)."
+                        f"{_kept(futures, results, outputs)}"
                     ) from None
                 number = index[future.key]
                 if scheduler:  # the workers were given them made absolute
@@ -434,9 +435,9 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                     warnings.warn(text, category, stacklevel=2)
                 bar.update()
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop everything now
-            raise _interrupt(client, futures, names, outputs) from None
+            raise _interrupt(client, futures, names, outputs, results) from None
         except BaseException:
-            _interrupt(client, futures, names, outputs)
+            _interrupt(client, futures, names, outputs, results)
             raise
     if scheduler:
         _check_visible(outputs)
@@ -533,7 +534,24 @@ def _check_visible(outputs) -> None:
                          "at the same path.")
 
 
-def _interrupt(client, futures, names: _RunNames, outputs) -> Interrupted:
+def _kept(futures, results: list, outputs) -> str:
+    """' N output(s) were finished and are kept: a.tif, ...' for the tasks of ``futures``
+    that wrote their output (``results``: the summaries read so far); '' when none did."""
+    kept = []
+    for i, future in enumerate(futures):
+        summary = results[i]
+        if summary is None and future.status == "finished":
+            with contextlib.suppress(Exception):  # the scheduler may be gone
+                summary = future.result(timeout=5)[0]
+        if isinstance(summary, dict) and not summary.get("skipped"):
+            kept.append(os.path.basename(os.fspath(outputs[i])))
+    if not kept:
+        return ""
+    shown = ", ".join(kept[:10]) + (", ..." if len(kept) > 10 else "")
+    return f" {len(kept)} output(s) were finished and are kept: {shown}."
+
+
+def _interrupt(client, futures, names: _RunNames, outputs, results: list) -> Interrupted:
     """Stop the run's tasks: none starts, those running stop between blocks and publish
     nothing; wait up to STOP_WAIT_S for them. The Interrupted to raise says what is true."""
     import signal
@@ -561,6 +579,7 @@ def _interrupt(client, futures, names: _RunNames, outputs) -> Interrupted:
         except Exception:  # the scheduler is gone
             pass
         running = [future for future in futures if not future.done()]
+        kept = _kept(futures, results, outputs)
         with contextlib.suppress(Exception):
             client.cancel(futures)
     finally:
@@ -572,11 +591,11 @@ def _interrupt(client, futures, names: _RunNames, outputs) -> Interrupted:
     if not sealed:
         return Interrupted(f"interrupted, but the scheduler did not answer in time: the "
                            f"{len(running)} image(s) still running on the cluster ({shown}) "
-                           "may yet be written.")
+                           f"may yet be written.{kept}")
     if running:
         return Interrupted(f"interrupted; {len(running)} image(s) still running on the "
                            f"cluster ({shown}) did not stop within {STOP_WAIT_S:g} s: they "
-                           "will write nothing (they stop at their next block).")
+                           f"will write nothing (they stop at their next block).{kept}")
     return Interrupted("interrupted; the images running on the cluster were stopped and "
                        "nothing was written under their names; no output was left "
-                       "half-written.")
+                       f"half-written.{kept}")

@@ -117,6 +117,31 @@ def test_error_in_one_image_is_one_line(run_cli, make_raster, tmp_path, cluster)
             assert dst.read().shape == (1, *src.shape)
 
 
+def test_an_error_names_the_outputs_finished_and_kept(run_cli, make_raster, tmp_path,
+                                                      cluster):
+    """A batch on workers that failed said only what failed, while the outputs finished
+    before it were written and kept (which ones varies with dask's order); one process
+    prints each as it finishes. The error names them: exactly the files in the folder."""
+    import re
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 3)
+    bad = make_raster("cut.tif", np.random.default_rng(0).integers(0, 255, (3, 300, 300),
+                                                                    np.uint8))
+    bad.write_bytes(bad.read_bytes()[:20000])
+    out = tmp_path / "out"
+    result = run_cli("predict", model, *images, bad, "--tile-size", "32", "-o", out,
+                     "--scheduler", cluster.scheduler_address)
+    assert_one_line_error(result, "cut.tif", "damaged or truncated", "kept: ")
+    written = sorted(p.name for p in out.iterdir())
+    assert written and set(written) <= {image.name for image in images}
+    named = re.search(r"(\d+) output\(s\) were finished and are kept: (.*)\.$",
+                      result.stderr.strip())
+    assert named, result.stderr
+    assert int(named[1]) == len(written)
+    assert sorted(named[2].split(", ")) == written
+
+
 def test_workers_and_scheduler_together_are_refused(run_cli, make_raster, tmp_path):
     model = pointwise_model(tmp_path / "m.onnx")
     image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
