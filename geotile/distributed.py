@@ -330,7 +330,9 @@ def predict_rasters(
                "extra_bands": _shared(extra, remote), "extra_resampling": extra_resampling,
                "resume": resume, "settings": settings})
              for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
-    return _run(calls, images, outputs, workers, scheduler, progress)
+    given = [(image, output, model_path, extra)
+             for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
+    return _run(calls, images, outputs, workers, scheduler, progress, given)
 
 
 def make_masks_on_cluster(
@@ -359,14 +361,19 @@ def make_masks_on_cluster(
     calls = [(_mask_one, _shared(labels_path, remote), _shared(image, remote),
               _shared(output, remote), kwargs)
              for image, output in zip(images, outputs, strict=True)]
-    return _run(calls, images, outputs, workers, scheduler, progress)
+    given = [(image, output, labels_path, palette if isinstance(palette, str | os.PathLike)
+              else None) for image, output in zip(images, outputs, strict=True)]
+    return _run(calls, images, outputs, workers, scheduler, progress, given)
 
 
-def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool) -> list:
+def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool,
+         given: list[tuple] | None = None) -> list:
     """Run each ``(func, *args)`` of ``calls`` (reading ``images``, writing ``outputs``) as
-    one task; results in order. The first GeotileError is raised once the tasks already running
-    have finished (their outputs are atomic: none is killed half-written); tasks not started
-    are skipped. Ctrl-C/SIGTERM stops the running tasks too, and none publishes after it."""
+    one task; results in order. The first GeotileError is raised once the tasks already
+    running have finished (their outputs are atomic: none is killed half-written); tasks not
+    started are skipped. Ctrl-C/SIGTERM stops the running tasks too, and none publishes
+    after it. ``given``: per call, the paths it names as the user gave them (its messages
+    name them so)."""
     import logging
 
     from geotile.progress import progress_bar
@@ -378,9 +385,12 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     asyncio_log.setLevel(logging.CRITICAL)
     client = cluster = None
     names = _RunNames()
+    if given is None:
+        given = list(zip(images, outputs, strict=True))
     try:
         client, cluster = _client(workers, scheduler)
-        return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar)
+        return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar,
+                       given)
     finally:
         try:
             if client is not None:
@@ -394,7 +404,7 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
 
 
 def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progress: bool,
-            progress_bar) -> list:
+            progress_bar, given) -> list:
     """:func:`_run` on a connected ``client``."""
     from distributed import Event, as_completed, wait
     from distributed.scheduler import KilledWorker
@@ -410,9 +420,11 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                 except GeotileError as exc:
                     Event(names.stop, client=client).set()
                     wait(futures)
-                    if scheduler:
-                        exc = _seen_from_here(exc)
-                    raise type(exc)(f"{exc}{_kept(futures, results, outputs)}") from None
+                    text = str(exc)
+                    if scheduler:  # the workers were given the paths made absolute
+                        text = _text_as_given(str(_seen_from_here(exc)),
+                                              *given[index[future.key]])
+                    raise type(exc)(f"{text}{_kept(futures, results, outputs)}") from None
                 except KilledWorker:  # each worker that ran it died: out of memory?
                     Event(names.stop, client=client).set()
                     wait(futures)
@@ -427,7 +439,7 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                 if scheduler:  # the workers were given them made absolute
                     results[number] = _as_given(results[number], images[number],
                                                 outputs[number])
-                    caught = [(_text_as_given(text, images[number], outputs[number]), category)
+                    caught = [(_text_as_given(text, *given[number]), category)
                               for text, category in caught]
                 name = Path(images[number]).name
                 for text, category in caught:  # among many images, say whose it is
@@ -454,12 +466,13 @@ def _as_given(result, image, output):
             for key, value in result.items()}
 
 
-def _text_as_given(text: str, image, output) -> str:
-    """A worker's message naming the image or output made absolute, with the path given."""
-    for path in (output, image):
-        shared = _shared(path, True)
-        if shared != os.fspath(path):
-            text = text.replace(shared, os.fspath(path))
+def _text_as_given(text: str, *paths) -> str:
+    """A worker's message naming ``paths`` made absolute (:func:`_shared`), with each path
+    as given."""
+    pairs = {_shared(p, True): os.fspath(p) for p in paths if p is not None}
+    for shared in sorted(pairs, key=len, reverse=True):  # /a/b.tif before /a/b
+        if shared != pairs[shared]:
+            text = text.replace(shared, pairs[shared])
     return text
 
 

@@ -691,6 +691,35 @@ def test_scheduler_runs_report_paths_as_given(run_cli, make_raster, tmp_path, cl
     assert model.exists()
 
 
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_scheduler_errors_name_the_paths_as_given(run_cli, make_raster, tmp_path, cluster,
+                                                  monkeypatch, command):
+    """A worker's error on `--scheduler` named the image made absolute (Error: /home/.../
+    bad/cut.tif: ...) while one process and --workers say bad/cut.tif: as given now."""
+    import json
+
+    from rasterio.transform import from_origin
+
+    pointwise_model(tmp_path / "m.onnx")
+    bad = make_raster("cut.tif", np.random.default_rng(0).integers(0, 255, (3, 300, 300),
+                                                                    np.uint8),
+                      crs="EPSG:32632", transform=from_origin(500000, 5000300, 1, 1))
+    bad.write_bytes(bad.read_bytes()[:20000])
+    (tmp_path / "labels.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "crs": {"type": "name", "properties": {
+            "name": "urn:ogc:def:crs:EPSG::32632"}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": {
+            "type": "Polygon", "coordinates": [[[500010, 5000010], [500290, 5000010],
+                                                [500290, 5000290], [500010, 5000010]]]}}]}))
+    monkeypatch.chdir(tmp_path)
+    first = ["m.onnx"] if command == "predict" else ["labels.geojson"]
+    results = [run_cli(command, *first, "cut.tif", "-o", out, *how) for out, how in (
+        ("one/", []), ("sched/", ["--scheduler", cluster.scheduler_address]))]
+    for result in results:
+        assert_one_line_error(result, "Error: cut.tif: ", "damaged or truncated")
+        assert str(tmp_path) not in result.stderr
+
+
 def test_the_local_workers_keep_asyncio_quiet():
     """An interrupted --workers run printed 'Future exception was never retrieved ...
     TimeoutError' (3 lines) above geotile's one line, from a local worker process shutting
