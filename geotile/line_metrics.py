@@ -172,34 +172,44 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
         kind = "Unknown"
     if "LineString" in kind:
         return True
-    if kind not in ("Unknown", "Geometry", ""):
+    if kind not in ("Unknown", "Geometry", "") and "GeometryCollection" not in kind:
         return False
     frame = _read(path, None, layer)
     return _all_lines(frame) if len(frame) else None
 
 
 def _all_lines(frame) -> bool:
-    """Lines, and perhaps stray points (left out by :func:`_lines_only`), but nothing else."""
+    """Lines (also inside GeometryCollections), and perhaps stray points (left out by
+    :func:`_lines_only`), but nothing else."""
     import shapely
 
-    kinds = shapely.get_type_id(frame.geometry.values)
-    kinds = kinds[kinds >= 0]
-    lines = np.isin(kinds, LINE_TYPES)
-    return bool(lines.any() and (lines | np.isin(kinds, POINT_TYPES)).all())
+    from geotile.masks import line_parts
+
+    geometries = frame.geometry.values
+    kinds = shapely.get_type_id(geometries)
+    lines = line_parts(geometries)[3]
+    blank = (kinds < 0) | ((kinds == 7) & shapely.is_empty(geometries))
+    return bool(lines.any() and (lines | blank | np.isin(kinds, POINT_TYPES)).all())
 
 
 def _lines_only(frame, path):
-    """The line features; stray points beside them are left out with a warning."""
-
+    """The line features (a GeometryCollection's lines alone); stray points beside them are
+    left out with a warning."""
+    import geopandas as gpd
     import shapely
 
     from geotile.errors import GeotileWarning
+    from geotile.masks import line_parts
 
-    lines = np.isin(shapely.get_type_id(frame.geometry.values), LINE_TYPES)
-    if not lines.all():
-        warnings.warn(f"{path}: {int((~lines).sum())} features are points, not lines, and are "
+    linear, _, lines, only = line_parts(frame.geometry.values)
+    kinds = shapely.get_type_id(frame.geometry.values)
+    points = ~lines & np.isin(kinds, POINT_TYPES)
+    if points.any():
+        warnings.warn(f"{path}: {int(points.sum())} features are points, not lines, and are "
                       "left out of the line scores.", GeotileWarning, stacklevel=3)
-    return frame[lines]
+    frame = frame[only].copy()
+    frame[frame.geometry.name] = gpd.GeoSeries(linear[only], index=frame.index, crs=frame.crs)
+    return frame
 
 
 def _read(path, crs: str | None, layer: str | None):

@@ -420,6 +420,30 @@ def test_a_stray_point_among_lines_is_left_out_with_a_warning(run_cli, tmp_path)
     assert "pred.geojson: 1 features are points, not lines" in result.stderr
 
 
+def test_lines_in_geometry_collections_are_scored_like_other_lines(run_cli, tmp_path):
+    """Truth written by `ogr2ogr -nlt GEOMETRYCOLLECTION` (each road a collection of lines),
+    which make-masks burns as roads, was refused as holding no lines; a collection holding a
+    polygon is still not a line."""
+    roads = [shapely.LineString([(X0, Y0), (X0 + 100, Y0)]),
+             shapely.MultiLineString([[(X0, Y0 - 50), (X0 + 100, Y0 - 50)],
+                                      [(X0, Y0 - 80), (X0 + 40, Y0 - 80)]])]
+    pred = write_lines(tmp_path / "pred.gpkg", [roads[0]])
+    collected = [shapely.GeometryCollection([r]) for r in roads]
+    for name in ("gc.gpkg", "gc.geojson"):
+        truth = write_lines(tmp_path / name, collected)
+        for args, recall in (((pred, truth), 100 / 240), ((truth, pred), 1.0)):
+            result = run_cli("evaluate", *args, "--json")
+            assert result.exit_code == 0, result.output
+            scores = json.loads(result.stdout)
+            assert scores["mode"] == "line" and scores["recall"] == pytest.approx(recall)
+            assert scores["true_length_m" if args[1] == truth else "predicted_length_m"] == \
+                pytest.approx(240.0)
+    mixed = write_lines(tmp_path / "mixed.geojson", [shapely.GeometryCollection(
+        [roads[0], shapely.box(X0, Y0 - 10, X0 + 10, Y0)])])
+    result = run_cli("evaluate", pred, mixed)
+    assert result.exit_code == 1 and "holds lines but" in result.stderr
+
+
 def test_evaluate_two_line_files_reports_precision_recall_f1(run_cli, tmp_path):
     truth = write_lines(tmp_path / "truth.gpkg", [
         shapely.LineString([(X0, Y0), (X0 + 100, Y0)]),
