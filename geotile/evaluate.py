@@ -345,6 +345,8 @@ def _confidences(values, conf_field: str, source):
 
 
 def _same_crs(prediction_frame, truth_frame, prediction, truth):
+    """(prediction, truth) frames in the truth's CRS; lon/lat geometries cut at the
+    antimeridian (RFC 7946) or wrapped round the globe by PROJ made whole."""
     from geotile.labels import check_geographic_coordinates
 
     check_geographic_coordinates(truth_frame, truth)
@@ -358,7 +360,25 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
         log.info("reprojecting %s to the truth's CRS %s", prediction,
                  truth_frame.crs.to_string())
         prediction_frame = prediction_frame.to_crs(truth_frame.crs)
-    return prediction_frame
+    return _whole_at_antimeridian(prediction_frame), _whole_at_antimeridian(truth_frame)
+
+
+def _whole_at_antimeridian(frame):
+    """A lon/lat ``frame`` whose geometries cut at 180 are made whole (longitudes past 180):
+    else a building there matches nothing."""
+    if frame.crs is None or not frame.crs.is_geographic or not len(frame):
+        return frame
+    import shapely
+
+    from geotile.label_set import _unwrapped
+
+    geometries = np.asarray(frame.geometry.values, dtype=object)
+    whole = _unwrapped(geometries)
+    if whole is geometries:
+        return frame
+    for i in np.flatnonzero(whole != geometries).tolist():  # its two halves: one polygon
+        whole[i] = shapely.union_all(shapely.get_parts(whole[i]))
+    return frame.set_geometry(whole, crs=frame.crs)
 
 
 def warn_if_apart(pred_frame, truth_frame, prediction, truth, outcome: str,
@@ -426,7 +446,7 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
     truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
-    pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
     warn_if_apart(pred_frame, truth_frame, prediction, truth,
                   "every prediction is a false positive")
     pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)

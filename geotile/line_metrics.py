@@ -236,7 +236,7 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                                                                                truth)
     from geotile.evaluate import _same_crs, warn_if_apart
 
-    pred_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
     pred_lines, true_lines = in_ground_metres(pred_frame.geometry, truth_frame.geometry)
     warn_if_apart(pred_lines, true_lines, prediction, truth,
                   "no predicted line lies on a true one", margin=buffer)

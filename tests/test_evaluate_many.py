@@ -634,3 +634,34 @@ def test_a_folder_of_wide_class_truths_reads_255_alike(tmp_path, run_cli, dtype)
     assert result.exit_code == 0, result.output
     total = json.loads(result.stdout)
     assert total["pixels"] == 14000 and total["mean_iou"] == 1.0
+
+
+
+def test_buildings_across_the_antimeridian_are_scored_whole_in_lonlat(run_cli, tmp_path):
+    """UTM 60S predictions against lon/lat truth cut at longitude 180 (RFC 7946 GeoJSON, as
+    --errors and vectorize write it): the reprojected predictions wrapped round the globe,
+    TP 0 FP 2 FN 2 with exit 0. Both are made whole; the errors GeoJSON keeps each polygon
+    within metres of 180, cut there."""
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 32760, always_xy=True).transform(180.0, -17.0)
+    found = [shapely.box(x - 20, y - 10, x + 20, y + 10),
+             shapely.box(x - 10, y + 40, x + 5, y + 60)]
+    missed = shapely.box(x - 30, y - 60, x + 25, y - 40)
+    utm, lonlat = tmp_path / "utm.gpkg", tmp_path / "lonlat.geojson"
+    gpd.GeoDataFrame(geometry=found, crs=32760).to_file(utm, engine="pyogrio")
+    gpd.GeoDataFrame(geometry=[*found, missed], crs=32760).to_file(
+        lonlat, engine="pyogrio", layer_options={"RFC7946": "YES"})
+    out = tmp_path / "errors.geojson"
+    result = run_cli("evaluate", utm, lonlat, "--json", "--errors", out)
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 0, 1)
+    assert scores["mean_iou"] > 0.99
+    frame = gpd.read_file(out, engine="pyogrio")
+    assert sorted(frame.kind) == ["FN", "TP", "TP"]
+    lon = shapely.get_coordinates(frame.geometry.values)[:, 0]
+    assert (np.abs(np.abs(lon) - 180) < 3e-4).all()  # 30 m of longitude at 17 S
+    back = frame.dissolve("kind").geometry.to_crs(32760)
+    for kind, expected in (("TP", shapely.union_all(found)), ("FN", missed)):
+        assert back[kind].symmetric_difference(expected).area < 1e-3 * expected.area
