@@ -386,10 +386,15 @@ def warn_if_apart(pred_frame, truth_frame, prediction, truth, outcome: str,
     """Warn when the two frames' extents (same CRS) are farther apart than ``margin`` and
     than a tenth of their larger side (a road's box has no height: a prediction just
     beyond the buffer is not other ground): a CRS or longitude/latitude mix-up, or
-    another image's file, scores 0 (``outcome``) rather than an error."""
-    if not len(pred_frame) or not len(truth_frame):
+    another image's file, scores 0 (``outcome``) rather than an error. Empty geometries
+    are no ground: a side of only those is not warned of."""
+    import shapely
+
+    frames = [f[~(shapely.is_missing(f.geometry.values) | shapely.is_empty(f.geometry.values))]
+              if len(f) else f for f in (pred_frame, truth_frame)]
+    if not len(frames[0]) or not len(frames[1]):
         return
-    a, b = pred_frame.total_bounds, truth_frame.total_bounds
+    a, b = frames[0].total_bounds, frames[1].total_bounds
     margin = max(margin, 0.1 * max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]))
     if not np.isfinite([*a, *b]).all() or a[0] > b[2] + margin or b[0] > a[2] + margin or \
             a[1] > b[3] + margin or b[1] > a[3] + margin:  # (off the CRS's area: inf)

@@ -238,6 +238,10 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
     pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
     pred_lines, true_lines = in_ground_metres(pred_frame.geometry, truth_frame.geometry)
+    for path, lines, outcome in ((prediction, pred_lines, "recall 0"),
+                                 (truth, true_lines, "precision 0")):
+        if not len(_lines(lines)):  # no features, or empty ones (a tile without roads)
+            log.info("%s holds no lines: %s", path, outcome)
     warn_if_apart(pred_lines, true_lines, prediction, truth,
                   "no predicted line lies on a true one", margin=buffer)
     return line_scores(pred_lines, true_lines, buffer)

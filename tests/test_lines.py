@@ -530,6 +530,27 @@ def test_lines_of_different_ground_are_warned_about(tmp_path, caplog):
     assert "cover different ground" not in caplog.text
 
 
+
+def test_a_side_of_empty_lines_holds_no_lines_not_other_ground(tmp_path, caplog):
+    """A road file whose features are LINESTRING EMPTY (SpaceNet's tiles without roads) was
+    said to 'cover different ground ... CRS swapped?'; it holds no lines, like an empty file."""
+    from geotile.line_metrics import evaluate_lines
+
+    road = write_lines(tmp_path / "road.gpkg", [shapely.LineString([(X0, Y0), (X0 + 100, Y0)])])
+    empty = tmp_path / "empty.geojson"
+    empty.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"road_id": 1},
+         "geometry": {"type": "LineString", "coordinates": []}}]}))
+    for pred, truth, lengths in ((road, empty, (100.0, 0.0)), (empty, road, (0.0, 100.0))):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="geotile"):
+            scores = evaluate_lines(pred, truth)
+        assert (scores.precision, scores.recall) == (0.0, 0.0)
+        assert (scores.predicted_length, scores.true_length) == pytest.approx(lengths)
+        assert "cover different ground" not in caplog.text
+        assert "empty.geojson holds no lines" in caplog.text
+
+
 def test_a_damaged_file_beside_lines_is_said_to_be_unreadable(run_cli, tmp_path):
     """A 0-byte GeoJSON, a cut GeoPackage or a text .parquet next to a file of lines was
     said to hold no lines (sending the user to vectorize --lines); it is unreadable."""
