@@ -819,20 +819,31 @@ class _StreamState:
 
 def _csv_hint(path: Path, fields: dict) -> None:
     """A CSV whose geometry is WKT text (SpaceNet's PolygonWKT_Geo / PolygonWKT_Pix): say
-    which GDAL open option reads it."""
-    def looks_wkt(name, values) -> bool:
-        first = next((v for v in values if isinstance(v, str) and v.strip()), "")
-        return "wkt" in name.lower() or first.lstrip().upper().startswith(
-            ("POLYGON", "MULTIPOLYGON"))
+    which GDAL open option reads it; pixel coordinates (SpaceNet's road CSVs) cannot take a
+    map CRS, so say what to give instead."""
+    def first(values) -> str:
+        return next((v for v in values if isinstance(v, str) and v.strip()), "").lstrip()
 
-    columns = [name for name, values in fields.items() if looks_wkt(name, values)]
+    shapes = ("POLYGON", "MULTIPOLYGON", "LINESTRING", "MULTILINESTRING")
+    columns = [name for name, values in fields.items()
+               if "wkt" in name.lower() or first(values).upper().startswith(shapes)]
     if not columns:
         return
     column = next((c for c in columns if "geo" in c.lower()), columns[0])
+    kind = "lines" if first(fields[column]).upper().startswith(shapes[2:]) else "polygons"
+    held = (f"{path}: the {kind} are WKT text in column{'s' if len(columns) > 1 else ''} "
+            f"{', '.join(columns)}")
+    if "pix" in column.lower() or column.lower().endswith("_px"):
+        raise InputError(
+            f"{held}, in pixel coordinates of each image, which no CRS places: geotile reads "
+            "SpaceNet building CSVs (ImageId, PolygonWKT_Pix), not this one. Give the "
+            f"{kind} as a vector file in map coordinates"
+            + (" (SpaceNet's geojson_roads; make-masks burns them with --line-width)."
+               if kind == "lines"
+               else "."))
     crs = " -a_srs EPSG:4326" if column == "PolygonWKT_Geo" else " -a_srs EPSG:xxxx"
     raise InputError(
-        f"{path}: the polygons are WKT text in column{'s' if len(columns) > 1 else ''} "
-        f"{', '.join(columns)}, which GDAL reads only when told which one (open option "
+        f"{held}, which GDAL reads only when told which one (open option "
         f"GEOM_POSSIBLE_NAMES={column}). Convert it: ogr2ogr -oo GEOM_POSSIBLE_NAMES={column} "
         f"-oo KEEP_GEOM_COLUMNS=NO{crs} labels.gpkg {path}"
         + (" (PolygonWKT_Pix is in pixels, PolygonWKT_Geo in lon/lat)." if column ==
