@@ -137,11 +137,16 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform,
     ``score`` None (a class raster): every pixel scores 1, and GDAL's polygonizer
     finds the regions of each class by itself, in one pass. ``foreground``: the pixels
     to polygonize (None: ids other than 0, background); where id 0 is a class, its
-    pixels there are polygonized too. Arrays are (H, W), or one band (1, H, W).
+    pixels there are polygonized too. Arrays are (H, W), or one band (1, H, W); the masked
+    pixels of masked arrays (``src.read(masked=True)``) are left out.
     """
+    masked = [np.ma.getmaskarray(a) for a in (ids, score) if np.ma.isMaskedArray(a)]
     ids = _one_band(ids, "ids")
     score, foreground = (None if a is None else _one_band(a, name, ids.shape)
                          for a, name in ((score, "score"), (foreground, "foreground")))
+    if any(mask.any() for mask in masked):
+        keep = ~np.logical_or.reduce([_one_band(mask, "mask", ids.shape) for mask in masked])
+        foreground = keep & (ids != 0 if foreground is None else foreground)
     if score is None:
         return _class_regions(ids, transform, foreground)
     if foreground is None:
@@ -169,7 +174,7 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform,
 def _one_band(array, name: str, shape: tuple[int, int] | None = None) -> np.ndarray:
     """``array`` as (H, W): a (1, H, W) read squeezed; InputError for other shapes, or
     (``shape``) for one unlike the ids'."""
-    array = np.asarray(array)
+    array = np.ma.getdata(array)
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2:

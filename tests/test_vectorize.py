@@ -548,3 +548,26 @@ def test_polygonize_array_takes_one_band_of_a_3d_read(with_score):
         polygonize_array(np.stack([ids, ids]), None, transform)
     with pytest.raises(InputError, match=r"score has shape \(30, 4\).*ids' \(30, 40\)"):
         polygonize_array(ids, np.ones((30, 4), np.float32), transform)
+
+
+@pytest.mark.parametrize(("masked_side", "with_score"),
+                         [("ids", False), ("ids", True), ("score", True)])
+def test_polygonize_array_leaves_out_masked_pixels(masked_side, with_score):
+    """A probability raster read with src.read(1, masked=True): its nodata block (255 of a
+    uint8 raster) came back as a building of mean score 255 once the shape check dropped the
+    mask; masked pixels of the ids or the score are no region."""
+    from geotile.vectorize import polygonize_array
+
+    raw = np.zeros((60, 60), np.uint8)
+    raw[5:20, 5:20] = 230
+    raw[30:50, 30:50] = 255
+    prob = np.ma.masked_equal(raw, 255) / 255.0
+    ids = (prob >= 0.5).astype(np.uint8)  # masked where prob is
+    if masked_side == "score":
+        ids = np.ma.getdata(ids)
+    score = prob if with_score else None
+    regions = polygonize_array(ids[np.newaxis] if with_score else ids, score,
+                               from_origin(X0, Y0, 0.5, 0.5))
+    assert [(c, n) for _, c, _, n, _ in regions] == [(1, 225)]
+    if with_score:
+        assert regions[0][2] / regions[0][3] == pytest.approx(230 / 255)
