@@ -337,6 +337,12 @@ def _several_classes(path, classes: list[str]) -> InputError:
                       "every class.")
 
 
+def _instance_ids(frame) -> bool:
+    """Whether the polygons of a raster of unnamed ids are an instance-id mask's: three ids
+    or more, each one region (a class raster's ids recur in several)."""
+    return frame["class_id"].nunique() >= 3 and not frame["class_id"].duplicated().any()
+
+
 def _check_one_class(paths: list, options) -> None:
     """A SpaceNet CSV holds proposals of one class: --classes of several is a UsageError, a
     raster naming several classes without --classes an InputError (before any work)."""
@@ -437,7 +443,9 @@ def vectorize_to_csv(
         finally:
             NO_CRS_SAID.reset(said)
         classes = frame.drop_duplicates("class_id").sort_values("class_id")["class"]
-        if len(classes) > 1:  # unnamed ids (named ones were refused before any work)
+        if len(classes) > 1 and _instance_ids(frame):  # each building its own id
+            frame = frame.assign(**{"class": "building"})
+        elif len(classes) > 1:  # unnamed ids (named ones were refused before any work)
             raise _several_classes(path, [str(c) for c in classes])
         for name, count in frame["class"].astype(str).value_counts().items():
             per_class[name] = per_class.get(name, 0) + count

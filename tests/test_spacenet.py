@@ -607,3 +607,26 @@ def test_cli_vectorize_csv_of_an_unnamed_raster_of_several_ids_is_refused(run_cl
     summary = json.loads(result.stdout)
     assert summary["per_class"] == {"2": 1} and summary["crs"] == UTM_CRS
     assert summary["sources"] == ["AOI_2_Vegas_img1.tif"]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_cli_vectorize_csv_of_an_instance_id_mask_writes_each_building(run_cli, make_raster,
+                                                                       tmp_path, dtype):
+    """An instance-id mask (each building its own id, touching ones too: SpaceNet's and
+    tile's instance masks) was refused as a raster of 56 classes after the one-class check
+    came; ids that are each one region are buildings: 56 proposals, as before."""
+    ids = np.zeros((80, 70), dtype)
+    for k in range(56):  # 8 rows of 7 touching 10 x 10 buildings
+        row, col = divmod(k, 7)
+        ids[row * 10:(row + 1) * 10, col * 10:(col + 1) * 10] = k + 1
+    raster = make_raster("AOI_2_Vegas_img1.tif", ids, transform=TRANSFORM)
+    out = tmp_path / "p.csv"
+    result = run_cli("vectorize", raster, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["per_class"] == {"building": 56}
+    boxes = sorted(g.bounds for g in read_csv(out).pixel)
+    assert len(boxes) == 56 and boxes[0] == (0.0, 0.0, 10.0, 10.0)
+    ids[0:10, 20:30] = 1  # id 1 now two regions: classes, not instances
+    raster = make_raster("AOI_2_Vegas_img2.tif", ids, transform=TRANSFORM)
+    assert_one_line_error(run_cli("vectorize", raster, "-o", tmp_path / "q.csv"),
+                          "AOI_2_Vegas_img2.tif", "--classes")
