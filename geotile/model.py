@@ -10,7 +10,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   [N,K,H,W], [N,H,W,K] or [N,H,W] (checked against the window, not guessed
   from the input layout alone); a batch of 1 baked into the graph runs in
   chunks. The output is the window, its centred crop (valid convolutions) or
-  an integer downscale of it (upsampled bilinearly here), see :class:`Geometry`;
+  an integer downscale of it (upsampled bilinearly here: logits before the
+  activation applied here, as HF/mmseg do), see :class:`Geometry`;
 - the model is probed once per tile size: any ONNX Runtime failure becomes one
   line naming the model and the fix;
 - normalisation ``x' = (x * scale - mean) / std`` per channel, from options,
@@ -1032,6 +1033,8 @@ class OnnxModel:
         results = []
         for output, out in zip(self.outputs, outs, strict=True):
             if output.activation in ("sigmoid", "softmax"):
+                if out.shape[-1] != geometry.out:  # logits upsampled, then activated (as HF)
+                    out = self._upsample(out, geometry.out)
                 out = _activate(out, output.activation)
             if self.output_scale != 1.0:
                 out = out * np.float32(self.output_scale)

@@ -503,8 +503,39 @@ def test_downscaled_output_is_upsampled_before_blending(tmp_path, factor):
     out = predict_array(OnnxModel.from_path(path), pixels,
                         options=PredictOptions(tile_size=64))
     coarse = whole(path, pixels)[0]
-    expected = resize_reference(softmax(coarse[0])[np.newaxis], factor, tmp_path)[0]
+    expected = softmax(resize_reference(coarse, factor, tmp_path)[0])
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(("classes", "final"), [(3, None), (1, None), (3, "Softmax"),
+                                                (1, "Sigmoid")])
+def test_downscaled_logits_are_upsampled_before_the_activation(tmp_path, classes, final):
+    """A SegFormer-style 1/4 output (a 1x1 conv behind a 4x4 AveragePool, on constant 4x4
+    blocks so pooling loses nothing): logits are upsampled, then softmax/sigmoid, as HF
+    and mmseg do (it was the other way round: up to 0.39 off); a graph ending in its own
+    Softmax/Sigmoid has its probabilities upsampled."""
+    rng = np.random.default_rng(21)
+    coarse_pixels = rng.integers(0, 256, (3, 24, 20), dtype=np.uint8)
+    pixels = np.kron(coarse_pixels, np.ones((1, 4, 4), np.uint8))
+    conv, weights = conv1x1("pooled", "logits", 3, classes, seed=21)
+    weights["c_W"] *= 6
+    nodes = [helper.make_node("AveragePool", ["input"], ["pooled"], kernel_shape=[4, 4],
+                              strides=[4, 4]), conv]
+    if final:
+        nodes.append(helper.make_node(final, ["logits"], ["output"],
+                                      **({"axis": 1} if final == "Softmax" else {})))
+    else:
+        nodes.append(helper.make_node("Identity", ["logits"], ["output"]))
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", classes, "h", "w"])], weights)
+    out = predict_array(OnnxModel.from_path(path), pixels,
+                        options=PredictOptions(tile_size=32, overlap=8))
+    upsampled = resize_reference(whole(path, pixels)[0], 4, tmp_path)[0].astype(np.float64)
+    if final:
+        expected = upsampled
+    else:
+        expected = softmax(upsampled) if classes > 1 else 1 / (1 + np.exp(-upsampled))
+    np.testing.assert_allclose(out, expected, atol=2e-5)
 
 
 def pooled_model(path, factor: int, ceil: int = 0):
@@ -538,8 +569,8 @@ def test_any_integer_downscale_is_upsampled(tmp_path):
     assert (model.geometry(66).out, model.geometry(66).offset) == (66, 0)
     # windows every 33 px: on the whole image's 3 px cells, so its output is the reference
     out = predict_array(model, pixels, options=PredictOptions(tile_size=66, overlap=33))
-    expected = resize_reference(softmax(whole(path, pixels)[0][0])[np.newaxis], 3, tmp_path)
-    np.testing.assert_allclose(out, expected[0], atol=1e-5)
+    expected = softmax(resize_reference(whole(path, pixels)[0], 3, tmp_path)[0])
+    np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize(("factor", "size", "overlap"), [(4, 64, 30), (3, 66, 20)])
@@ -553,7 +584,7 @@ def test_downscaled_windows_stay_on_the_models_cells(tmp_path, factor, size, ove
                         options=PredictOptions(tile_size=size, overlap=overlap))
     rows, cols = (150 // factor) * factor, (139 // factor) * factor
     coarse = whole(path, pixels[:, :rows, :cols])[0]
-    expected = resize_reference(softmax(coarse[0])[np.newaxis], factor, tmp_path)[0]
+    expected = softmax(resize_reference(coarse, factor, tmp_path)[0])
     inner = (slice(None), slice(size, rows - size), slice(size, cols - size))
     np.testing.assert_allclose(out[:, :rows, :cols][inner], expected[inner], atol=1e-5)
 
