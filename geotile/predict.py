@@ -1343,6 +1343,8 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
         raise InputError(f"{source or src.name}: band {bad[0]} does not exist (the raster has "
                          f"{src.count}). Choose --bands between 1 and {src.count}.")
     channels = getattr(model, "channels", None)
+    if not options.bands:
+        _refuse_alpha_as_data(src, model, indexes, added, source or src.name)
     if added and channels is not None and len(indexes) + added != channels:
         need = channels - added  # --bands picks the image's bands only
         fix = (f"--bands picks the image's: e.g. --bands "
@@ -1359,6 +1361,27 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
                          f"of {channels - added} bands.")
     model.check_bands(len(indexes) + added, source or src.name)
     return indexes
+
+
+def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) -> None:
+    """ModelError when the default bands would feed an alpha band (the nodata mask, not
+    image data) to the model as a channel: an RGBA image to an RGB+NIR model."""
+    from rasterio.enums import ColorInterp
+
+    alpha = [i for i in indexes if src.colorinterp[i - 1] == ColorInterp.alpha]
+    channels = getattr(model, "channels", None)
+    if not alpha or (channels is not None and len(indexes) + added != channels):
+        return  # a count that does not fit is refused as such
+    data = [i for i in indexes if i not in alpha]
+    need = channels - added - len(data) if channels is not None else 0
+    more = (f" plus {need} more channel(s) from another raster with --extra-bands"
+            if need > 0 else "")
+    takes = f"its {channels} channels" if channels is not None else "its channels"
+    raise ModelError(
+        f"{source}: band {alpha[0]} is alpha (the nodata mask, not image data), but "
+        f"{Path(model.path).name} would take it as one of {takes}. Give the model's bands: "
+        f"--bands {','.join(map(str, data))}{more}, or --bands "
+        f"{','.join(map(str, indexes))} if it was trained on alpha.")
 
 
 def _default_bands(src, model, extra: int = 0) -> list[int]:

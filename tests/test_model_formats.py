@@ -921,6 +921,37 @@ def test_rgba_alpha_feeds_rgb_and_masks_nodata(tmp_path, run_cli, image):
     np.testing.assert_allclose(values[:, 41:], expected[:, 41:], atol=1e-5)
 
 
+def test_rgba_alpha_is_not_fed_as_a_models_fourth_channel(tmp_path, run_cli, make_raster,
+                                                          image):
+    """RGBA + a 4-channel (RGB+NIR) model: the default bands fed the 0/255 alpha mask as
+    NIR (exit 0). Now one line asks for --bands; given explicitly, alpha is the user's."""
+    from .conftest import assert_one_line_error
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    alpha = np.full(image.shape[1:], 255, np.uint8)
+    alpha[:, :40] = 0
+    tif = make_raster("rgba.tif", np.concatenate([image, alpha[np.newaxis]]),
+                      photometric="RGB", alpha="YES")
+    path = pointwise_model(tmp_path / "rgbn.onnx", channels=4)
+    out = tmp_path / "o.tif"
+    assert_one_line_error(run_cli("predict", path, tif, "-o", out), "rgba.tif",
+                          "band 4 is alpha", "--bands 1,2,3", "--extra-bands",
+                          "--bands 1,2,3,4")
+    assert not out.exists()
+    extra = make_raster("nir.tif", image[:1])  # the 4th channel from another raster: runs
+    result = run_cli("predict", path, tif, "-o", out, "--extra-bands", extra,
+                     "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    result = run_cli("predict", path, tif, "-o", tmp_path / "a.tif", "--bands", "1,2,3,4",
+                     "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "a.tif") as dst:
+        values = dst.read(1)
+    stack = np.concatenate([image, alpha[np.newaxis]]).astype(np.float64) / 255
+    expected = pointwise_reference(stack[np.newaxis], channels=4)[0, 0]
+    np.testing.assert_allclose(values[:, 40:], expected[:, 40:], atol=1e-5)
+
+
 def test_external_weights_load_and_a_missing_file_is_one_line(tmp_path, run_cli, make_raster,
                                                               image):
     from .conftest import assert_one_line_error

@@ -93,7 +93,8 @@ def _bands(ctx, param, value):
 @click.option("--tta", type=click.Choice(["none", "flip", "d4"]), default="none",
               show_default=True, help="Test-time augmentation: flips, or flips and rotations.")
 @click.option("--bands", callback=_bands, metavar="LIST",
-              help="Raster bands fed to the model, in order, e.g. 1,2,3 or 1,1,1.")
+              help="Raster bands fed to the model, in order, e.g. 1,2,3 or 1,1,1. "
+              "Default: all but an alpha band (only named here is it fed).")
 @click.option("--mean", callback=_floats, metavar="LIST", help="Per-channel mean (after --scale).")
 @click.option("--std", callback=_floats, metavar="LIST", help="Per-channel std (after --scale).")
 @click.option("--scale", type=float, default=None,
