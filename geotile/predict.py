@@ -1345,6 +1345,15 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
     channels = getattr(model, "channels", None)
     if not options.bands:
         _refuse_alpha_as_data(src, model, indexes, added, source or src.name)
+    one = src.count == 1 and not added and (channels == 3 or paletted(src))  # told below
+    if channels is not None and src.count + added < channels and not one:
+        extra = f" and {added} of --extra-bands" if added else ""
+        where = "in the --extra-bands raster" if added else "from another raster with --extra-bands"
+        raise ModelError(f"{source or src.name}: the image has {src.count} "
+                         f"band{'s' if src.count > 1 else ''}{extra} but "
+                         f"{Path(model.path).name} takes {channels} channels. Give an image "
+                         f"with all of them, or the missing {channels - src.count - added} "
+                         f"{where}.")
     if added and channels is not None and len(indexes) + added != channels:
         need = channels - added  # --bands picks the image's bands only
         fix = (f"--bands picks the image's: e.g. --bands "

@@ -51,6 +51,23 @@ def test_bad_inputs(run_cli, make_raster, real_data, tmp_path):
     assert not (tmp_path / "o.tif").exists()
 
 
+def test_an_image_with_too_few_bands_is_told_so(run_cli, make_raster, tmp_path):
+    """3 (12) bands for a 4 (13) channel model: the refusal said "e.g. --bands 1,2,3,4", a
+    band the image lacks. It now says what the image has and the model takes, and names
+    --extra-bands, never a band number that does not exist; also with --bands."""
+    cases = ((3, 4, ()), (12, 13, ()), (3, 4, ("--bands", "1,2")), (2, 5, ("--extra-bands",)))
+    for bands, channels, args in cases:
+        model = pointwise_model(tmp_path / f"m{channels}.onnx", channels=channels)
+        image = make_raster(f"img{bands}.tif", np.zeros((bands, 20, 20), np.uint8))
+        if args == ("--extra-bands",):
+            args = ("--extra-bands", make_raster("one.tif", np.zeros((1, 20, 20), np.uint8)))
+        result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", *args)
+        assert_one_line_error(result, f"img{bands}.tif", f"has {bands} bands",
+                              f"takes {channels} channels", "--extra-bands")
+        assert f"--bands {','.join(map(str, range(1, bands + 2)))}" not in result.stderr
+        assert not (tmp_path / "o.tif").exists()
+
+
 def test_existing_output_is_kept(run_cli, make_raster, tmp_path):
     model = pointwise_model(tmp_path / "m.onnx")
     image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
