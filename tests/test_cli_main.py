@@ -199,3 +199,35 @@ def test_a_ctrl_c_that_passed_through_an_extension_module_still_exits_1(make_ras
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), done.stderr
     assert not (tmp_path / "v.gpkg").exists()
+
+
+def test_a_closed_stdout_is_no_disk_problem(make_raster, tmp_path):
+    """`geotile predict ... | head -c 0`: the summary line met a closed pipe after the raster
+    was published, and exit 1 said 'output: Broken pipe. Free space or choose another output
+    folder.' It now exits quietly with 141 (as a tool killed by SIGPIPE), the raster kept."""
+    import numpy as np
+    import rasterio
+
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    pixels = np.random.default_rng(2).integers(0, 256, (3, 40, 50), dtype=np.uint8)
+    image = make_raster("img.tif", pixels)
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "o.tif"
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before geotile writes its line
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    try:
+        done = subprocess.run([sys.executable, "-m", "geotile", "predict", str(model),
+                               str(image), "-o", str(out), "--dtype", "float32"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
+                              env=env)
+    finally:
+        os.close(write)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr.strip() == ""
+    with rasterio.open(out) as dst:
+        values = dst.read(1)
+    expected = pointwise_reference(pixels[np.newaxis].astype(np.float64) / 255)[0, 0]
+    np.testing.assert_allclose(values, expected, atol=1e-5)

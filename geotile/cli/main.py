@@ -4,7 +4,7 @@ Commands are loaded lazily (their modules import only Click at module level),
 so `geotile --help` stays instant. A :class:`GeotileError` raised by the
 library becomes one line on stderr and exit status 1; Ctrl-C and SIGTERM
 unwind through the atomic writers (removing temporary files) and exit 1 with
-one line.
+one line; a closed stdout (`| head`) exits 141 quietly, as SIGPIPE would.
 """
 
 from __future__ import annotations
@@ -73,6 +73,11 @@ class GeotileGroup(click.Group):
             raise _OneLineUsageError(_one_line_usage(exc)) from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; no output was left half-written.") from None
+        except BrokenPipeError:  # stdout's reader left (`| head`): quiet, as SIGPIPE would be
+            from click.utils import PacifyFlushWrapper
+
+            sys.stdout = PacifyFlushWrapper(sys.stdout)  # no second error at exit's flush
+            ctx.exit(141)
         except OSError as exc:  # full disk, read-only folder, ... outside the atomic writers
             where = exc.filename or "output"
             raise click.ClickException(
