@@ -17,7 +17,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
 - normalisation ``x' = (x * scale - mean) / std`` per channel, from options,
   else the model's metadata (Deepness keys ``standardization_mean``/``_std``),
   else uint8 input is scaled by 1/255 for float models (not when the graph divides
-  its input by 255 itself: keras Rescaling, torch ``x / 255``);
+  its input by 255 itself, keras Rescaling, torch ``x / 255``, or subtracts a mean or
+  divides by a std of 0..255 pixels, ImageNet's 123.675 / 58.395);
 - activation (``auto``): a Deepness ``model_type`` (Segmentor, Regressor...) means
   final values (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax (or
   one written out op by op, a Clip of logits into 0..1, the max of a softmax), seen
@@ -462,8 +463,9 @@ class OnnxModel:
         self._scale: float | None = None
         self._mean = self._std = None
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
-        #: the graph divides its input by 255 itself (keras Rescaling, torch x / 255)
-        self._scales_input = graph is not None and graph_scales_input(graph, self.input_name)
+        #: why the graph takes 0..255 pixels (it divides by 255, its mean/std are for them)
+        self._scales_input = (graph_scales_input(graph, self.input_name)
+                              if graph is not None else "")
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
@@ -843,9 +845,9 @@ class OnnxModel:
                      "divided by 255 first (--scale sets it)", self.path.name,
                      list(self._mean), list(self._std))
         elif scale is None and self._scales_input:
-            self._takes_0_255 = "it divides its input by 255 itself"
-            log.info("%s: the model divides its input by 255 itself: uint8 pixels are not "
-                     "divided by 255 first (--scale sets it)", self.path.name)
+            self._takes_0_255 = self._scales_input
+            log.info("%s: %s: uint8 pixels are not divided by 255 first (--scale sets it)",
+                     self.path.name, self._scales_input)
         if any(v == 0 for v in self._std):
             raise ModelError(f"{self.path}: a std of 0 would divide by zero (--std).")
         self._scale = scale
@@ -1185,39 +1187,48 @@ _INPUT_PASS_OPS = {"Cast", "Identity", "Transpose"}
 _SHAPE_OPS = {"Shape", "Size"}
 
 
-def graph_scales_input(graph, input_name: str) -> bool:
-    """Whether the model brings 0..255 pixels to 0..1 (or -1..1) itself: the input, through
-    Cast/Transpose only, goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras
-    Rescaling, torch ``x / 255``); Shape and Size of it are left aside."""
+def graph_scales_input(graph, input_name: str) -> str:
+    """Why the model takes 0..255 pixels, else "": the input, through Cast/Transpose only,
+    goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras Rescaling, torch
+    ``x / 255``), or into a Sub of a mean or a Div by a std (or Add/Mul of their inverse) of
+    0..255 pixels, above 1 and up to 255 (torch's ``(x - 123.675) / 58.395``, keras
+    Normalization). Shape and Size of the input are left aside."""
     from geotile.onnx_graph import constant_values
 
     constants = constant_values(graph)
 
-    def factor(node, name: str) -> float | None:
+    def why(node, name: str) -> str:
         other = [i for i in node.input if i != name]
         values = constants.get(other[0]) if len(other) == 1 else None
-        if values is None or values.size == 0 or np.ptp(values) > 1e-9 * abs(values.flat[0]):
-            return None
-        value = float(values.flat[0])
-        if node.op_type == "Mul":
-            return value
-        if node.op_type == "Div" and node.input[0] == name and value:
-            return 1 / value
-        return None
+        if values is None or values.size == 0 or not np.isfinite(values).all():
+            return ""
+        first = node.input[0] == name
+        if node.op_type in ("Sub", "Add") and (first or node.op_type == "Add"):
+            means = values if node.op_type == "Sub" else -values
+            return (f"it subtracts a mean for 0..255 pixels itself ({means.max():.6g})"
+                    if 1 < means.max() <= 255 else "")
+        if node.op_type not in ("Mul", "Div") or (node.op_type == "Div" and not first) \
+                or not (values > 0).all():
+            return ""
+        factors = values if node.op_type == "Mul" else 1 / values
+        if np.ptp(factors) <= 1e-9 * factors.max() and any(
+                abs(factors.max() * top - 1) < 1e-3 for top in (255, 127.5)):
+            return "it divides its input by 255 itself"
+        return (f"it divides by a std for 0..255 pixels itself ({1 / factors.max():.6g})"
+                if (factors >= 1 / 255).all() and (factors < 1).all() else "")
 
-    def scales(name: str, depth: int = 0) -> bool:
+    def scales(name: str, depth: int = 0) -> str:
         consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
         if not consumers or depth > 8:
-            return False
+            return ""
+        found = ""
         for node in consumers:
-            if node.op_type in _INPUT_PASS_OPS:
-                if not scales(node.output[0], depth + 1):
-                    return False
-                continue
-            value = factor(node, name) if node.op_type in ("Mul", "Div") else None
-            if value is None or not any(abs(value * top - 1) < 1e-3 for top in (255, 127.5)):
-                return False
-        return True
+            reason = (scales(node.output[0], depth + 1) if node.op_type in _INPUT_PASS_OPS
+                      else why(node, name))
+            if not reason:
+                return ""
+            found = found or reason
+        return found
 
     return scales(input_name)
 

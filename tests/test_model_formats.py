@@ -787,6 +787,75 @@ def test_a_model_scaling_its_input_by_another_factor_keeps_the_default(tmp_path)
     assert OnnxModel.from_path(path).normalization_for(np.uint8).scale == pytest.approx(1 / 255)
 
 
+def _normalising_model(path, first: str):
+    """A model standardising its own input before a 1x1 Conv and a Softmax: torch's
+    ``(x - mean) / std`` with ImageNet's constants x 255 (NCHW), the same after a Cast, as
+    a Mul by 1 / std, as an Add of -mean; keras Normalization via tf2onnx (NHWC Sub + Div
+    by its Sqrt); a caffe-style mean only; or the constants for 0..1 pixels."""
+    make = helper.make_node
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    small = first == "unit"
+    mean, std = (mean, std) if small else (mean * 255, std * 255)
+    shape = (1, 1, 1, 3) if first == "keras" else (1, 3, 1, 1)
+    consts = {"mean": mean.reshape(shape).astype(np.float32),
+              "neg": -mean.reshape(shape).astype(np.float32),
+              "std": std.reshape(shape).astype(np.float32),
+              "inv": (1 / std).reshape(shape).astype(np.float32)}
+    firsts = {"torch": [make("Sub", ["input", "mean"], ["a"]),
+                        make("Div", ["a", "std"], ["scaled"])],
+              "unit": [make("Sub", ["input", "mean"], ["a"]),
+                       make("Div", ["a", "std"], ["scaled"])],
+              "cast": [make("Cast", ["input"], ["c"], to=FLOAT),
+                       make("Sub", ["c", "mean"], ["a"]), make("Div", ["a", "std"], ["scaled"])],
+              "mul-first": [make("Mul", ["input", "inv"], ["a"]),
+                            make("Sub", ["a", "mean"], ["scaled"])],
+              "add": [make("Add", ["neg", "input"], ["a"]),
+                      make("Mul", ["a", "inv"], ["scaled"])],
+              "caffe": [make("Sub", ["input", "mean"], ["scaled"])],
+              "keras": [make("Sub", ["input", "mean"], ["a"]),
+                        make("Div", ["a", "std"], ["n"]),
+                        make("Transpose", ["n"], ["scaled"], perm=[0, 3, 1, 2])]}
+    conv, weights = conv1x1("scaled", "z", 3, 3, seed=33)
+    layout = ["N", "H", "W", 3] if first == "keras" else ["N", 3, "H", "W"]
+    return save_graph(path, [*firsts[first], conv, make("Softmax", ["z"], ["output"], axis=1)],
+                      [("input", FLOAT, layout)], [("output", FLOAT, ["N", 3, "H", "W"])],
+                      {**weights, **consts})
+
+
+@pytest.mark.parametrize("first", ["torch", "cast", "mul-first", "add", "caffe", "keras",
+                                   "unit"])
+def test_a_model_standardising_0_255_pixels_itself_gets_raw_pixels(tmp_path, image, caplog,
+                                                                   first):
+    """ImageNet's mean/std x 255 subtracted and divided inside the graph: uint8 pixels
+    divided by 255 first gave 67 % of class ids wrong, without a word. Constants for 0..1
+    pixels (0.485 / 0.229) keep the 1/255."""
+    path = _normalising_model(tmp_path / "m.onnx", first)
+    with caplog.at_level("INFO", logger="geotile"):
+        model = OnnxModel.from_path(path)
+    scale = 1 / 255 if first == "unit" else 1.0
+    assert model.normalization_for(np.uint8).scale == pytest.approx(scale)
+    assert ("0..255 pixels" in caplog.text) == (first != "unit")
+    feed = image[np.newaxis].astype(np.float32) * np.float32(scale)
+    expected = ort_run(path, feed.transpose(0, 2, 3, 1) if first == "keras" else feed)[0][0]
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert OnnxModel.from_path(path, scale=1 / 255).normalization_for(
+        np.uint8).scale == pytest.approx(1 / 255)
+
+
+def test_a_model_scaling_reflectances_itself_is_not_taken_for_0_255(tmp_path):
+    """A Div by 10000 or a mean of 1500 is for reflectances, not 0..255 pixels."""
+    for op, value in (("Div", 10000.0), ("Sub", 1500.0)):
+        conv, weights = conv1x1("scaled", "output", 3, 1, seed=32)
+        path = save_graph(tmp_path / f"{op}.onnx",
+                          [helper.make_node(op, ["input", "k"], ["scaled"]), conv], nchw_in(),
+                          [("output", FLOAT, ["N", 1, "H", "W"])],
+                          {**weights, "k": np.array(value, np.float32)})
+        model = OnnxModel.from_path(path)
+        assert model.normalization_for(np.uint8).scale == pytest.approx(1 / 255)
+        assert "0..255" not in (model.unscaled(np.uint16) or "")
+
+
 # --- 7. inputs -------------------------------------------------------------------------------
 def cast_model(path, elem_type):
     """A model whose input is ``elem_type`` (uint8, float16), cast to float inside."""

@@ -99,8 +99,8 @@ def _bands(ctx, param, value):
 @click.option("--std", callback=_floats, metavar="LIST", help="Per-channel std (after --scale).")
 @click.option("--scale", type=float, default=None,
               help="Multiply pixels by this first. Default: 1/255 for uint8 (1 when a mean "
-              "or std above 1 shows they are for 0..255 pixels, or the model divides its "
-              "input by 255 itself), else 1.")
+              "or std above 1, in the metadata or the model's first ops, shows they are for "
+              "0..255 pixels, or the model divides its input by 255 itself), else 1.")
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
               default="probability", show_default=True,
               help="probability: one band per class (see --dtype). class: one uint8 band of "
