@@ -580,6 +580,15 @@ class OnnxModel:
             if flat and not single and len(flat) == len(self.all_output_names) and all(
                     o.channels == 1 for o in self.outputs):
                 per_output = [[flat[o.index]] for o in self.outputs]  # one name per output
+            elif flat and not single:  # the one (chosen) output with as many channels
+                fits = [i for i, o in enumerate(self.outputs) if o.channels == len(flat)]
+                if len(fits) == 1:
+                    per_output[fits[0]] = flat
+                else:
+                    log.warning("%s: its metadata gives %d class names (%s) for outputs %s; "
+                                "the bands are named by output", self.path.name, len(flat),
+                                ", ".join(flat), ", ".join(
+                                    f"{o.name!r} ({o.channels} band(s))" for o in self.outputs))
         several = len(self.all_output_names) > 1
         for output, listed in zip(self.outputs, per_output, strict=True):
             if listed and len(listed) == output.channels:

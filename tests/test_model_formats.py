@@ -443,6 +443,30 @@ def test_every_output_becomes_bands_named_from_metadata(tmp_path, run_cli, make_
     assert not (tmp_path / "x.tif").exists()
 
 
+
+def test_flat_class_names_go_to_the_one_output_they_fit(tmp_path, run_cli, make_raster, image,
+                                                        caplog):
+    """A flat name list on a model of several outputs was dropped without a word, even with
+    --outputs choosing the output whose channels it fits; now it names that output, and a
+    warning says when it fits none (or several) of them."""
+    path = two_outputs(tmp_path / "m.onnx", metadata={"class_names": ["background", "edge"]})
+    assert OnnxModel.from_path(path).class_names == ["mask", "background", "edge"]
+    assert OnnxModel.from_path(path, outputs="edges").class_names == ["background", "edge"]
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--outputs", "edges",
+                     "--output-type", "class", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as out:
+        assert '"edge"' in out.tags()["GEOTILE_CLASS_NAMES"]
+    three = two_outputs(tmp_path / "3.onnx", metadata={"class_names": "a,b,c"})
+    with caplog.at_level("WARNING", logger="geotile"):
+        assert OnnxModel.from_path(three).class_names == ["mask", "edges_1", "edges_2"]
+    assert "3 class names (a, b, c)" in caplog.text and "'edges' (2 band(s))" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geotile"):
+        assert OnnxModel.from_path(three, outputs="mask").class_names == ["mask"]
+    assert "3 class names (a, b, c)" in caplog.text
+
 # --- 5. outputs smaller than the window ------------------------------------------------------
 def test_valid_convolution_output_covers_the_window_centre(tmp_path, image):
     conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
