@@ -407,6 +407,11 @@ class OnnxModel:
                 layout = "NHWC"
         self.layout = layout
         self.channels = shape[1] if layout == "NCHW" else shape[3]
+        if self.channels is None and graph is not None:  # a symbolic channel axis
+            self.channels = graph_input_channels(graph, self.input_name)
+            if self.channels is not None:
+                log.info("%s: its channel axis is symbolic; its first convolution takes %d "
+                         "channels", path.name, self.channels)
         height, width = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
         self.fixed_size = height is not None and width is not None
         if self.fixed_size and height != width:
@@ -821,6 +826,10 @@ class OnnxModel:
                 exc = ModelError(f"{head}: try --tile-size {target}.")
                 exc.suggested_size = target
                 return exc
+        if self.channels is None:  # every size failed: the 3 channels probed, most likely
+            return ModelError(f"{head}: its channel axis is symbolic and the model runs on 3 "
+                              "channels at no tile size; export it with its number of "
+                              "channels fixed.")
         return ModelError(f"{head}. Try another --tile-size or check the export.")
 
     # --- normalisation -----------------------------------------------------------------------
@@ -1240,6 +1249,45 @@ def graph_scales_input(graph, input_name: str) -> str:
         return found
 
     return scales(input_name)
+
+
+#: ops that keep the channels of their first input (a constant, or nothing, beside it)
+_CHANNEL_PASS_OPS = _INPUT_PASS_OPS | {"Sub", "Add", "Mul", "Div", "Pad", "Relu", "Clip",
+                                       "BatchNormalization"}
+
+
+def graph_input_channels(graph, input_name: str) -> int | None:
+    """The channels the model's input has, from the weights of the Conv (or ConvTranspose)
+    it goes into through ops that keep its channels (a normalisation, a Transpose); None
+    when the graph does not tell (or tells two counts)."""
+    from geotile.onnx_graph import attribute
+
+    _, constant_names = _graph_index(graph)
+    dims = {t.name: list(t.dims) for t in graph.initializer}
+    dims.update({node.output[0]: list(a.t.dims) for node in graph.node
+                 if node.op_type == "Constant" and node.output
+                 for a in node.attribute if a.name == "value"})
+
+    def counts(name: str, depth: int = 0) -> set:
+        consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
+        if not consumers or depth > 8:
+            return {None}
+        found = set()
+        for node in consumers:
+            weight = dims.get(node.input[1]) if len(node.input) > 1 else None
+            if node.op_type in ("Conv", "ConvTranspose") and node.input[0] == name \
+                    and weight and len(weight) >= 3:
+                group = int(attribute(node, "group", 1) or 1)
+                found.add(weight[1] * group if node.op_type == "Conv" else weight[0])
+            elif node.op_type in _CHANNEL_PASS_OPS and all(
+                    i in constant_names or not i for i in node.input if i != name):
+                found |= counts(node.output[0], depth + 1)
+            else:
+                found.add(None)
+        return found
+
+    found = counts(input_name)
+    return int(found.pop()) if len(found) == 1 and None not in found else None
 
 
 def _graph_index(graph) -> tuple[dict, set]:

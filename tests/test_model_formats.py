@@ -889,6 +889,56 @@ def cast_model(path, elem_type):
                       [("output", FLOAT, ["N", 1, "H", "W"])], weights)
 
 
+
+def dynamic_channels_model(path, channels, first="conv"):
+    """torch.onnx.export with dynamic_axes on all four input axes (channels symbolic too):
+    a 1x1 Conv of ``channels``, after a normalisation (``norm``), a Transpose from NHWC
+    (``nhwc``), or after a gate (x * sigmoid(x)), which tells nothing (``gate``)."""
+    make = helper.make_node
+    conv, weights = conv1x1("x", "output", channels, 2, seed=41)
+    firsts = {"conv": [make("Identity", ["input"], ["x"])],
+              "norm": [make("Sub", ["input", "m"], ["a"]), make("Div", ["a", "s"], ["x"])],
+              "nhwc": [make("Transpose", ["input"], ["x"], perm=[0, 3, 1, 2])],
+              "gate": [make("Sigmoid", ["input"], ["g"]), make("Mul", ["input", "g"], ["x"])]}
+    dims = ["batch", "height", "width", "channels"] if first == "nhwc" else [
+        "batch", "channels", "height", "width"]
+    return save_graph(path, [*firsts[first], conv], [("input", FLOAT, dims)],
+                      [("output", FLOAT, ["batch", 2, "height", "width"])],
+                      {**weights, "m": np.float32(0.5), "s": np.float32(0.25)})
+
+
+@pytest.mark.parametrize(("channels", "first"), [(13, "norm"), (4, "conv"), (4, "nhwc"),
+                                                 (1, "conv")])
+def test_a_symbolic_channel_axis_runs_on_the_channels_the_model_takes(
+        tmp_path, run_cli, make_raster, channels, first):
+    """The probe fed 3 zero channels to a model of symbolic channels: 13-, 4- and 1-channel
+    models were refused ('Try another --tile-size'); the first Conv's weights tell."""
+    from .conftest import assert_one_line_error
+
+    path = dynamic_channels_model(tmp_path / "m.onnx", channels, first)
+    pixels = np.random.default_rng(4).integers(0, 256, (channels, 70, 90), dtype=np.uint8)
+    model = OnnxModel.from_path(path)
+    assert model.channels == channels
+    out = predict_array(model, pixels, options=PredictOptions(tile_size=32))
+    feed = pixels[np.newaxis].astype(np.float32) / 255
+    expected = ort_run(path, feed.transpose(0, 2, 3, 1) if first == "nhwc" else feed)[0][0]
+    np.testing.assert_allclose(out, softmax(expected), atol=1e-5)
+    wrong = make_raster("wrong.tif", np.zeros((channels + 1, 20, 20), np.uint8))
+    assert_one_line_error(run_cli("predict", path, wrong, "-o", tmp_path / "o.tif"),
+                          f"takes {channels} channels")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_a_symbolic_channel_axis_nothing_tells_is_blamed_not_the_tile_size(tmp_path, run_cli,
+                                                                          make_raster):
+    from .conftest import assert_one_line_error
+
+    path = dynamic_channels_model(tmp_path / "m.onnx", 4, "gate")
+    tif = make_raster("img.tif", np.zeros((4, 20, 20), np.uint8))
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "m.onnx", "channel axis is symbolic", "channels fixed")
+    assert "--tile-size" not in result.stderr
+
 def test_integer_and_float16_inputs_get_what_they_expect(tmp_path, image):
     from .onnx_models import FLOAT16, UINT8
 
