@@ -417,21 +417,15 @@ class OnnxModel:
         if self.fixed_size and height != width:
             raise ModelError(f"{path}: fixed input {height}x{width} is not square; geotile "
                              "predicts square tiles.")
-        meta_size = _metadata_number(self.metadata, ("tile_size", "tiles_size"), path,
-                                     integer=True, minimum=1, option="--tile-size")
-        self.tile_size = height if self.fixed_size else meta_size
+        if self.fixed_size:
+            self.tile_size = height
         self.fixed_batch = shape[0]
         # every output declares the input's own symbolic batch: no need to probe it at 2
         batch_name = model_input.shape[0]
         self._batch_declared = isinstance(batch_name, str) and bool(batch_name) and all(
             o.shape and o.shape[0] == batch_name for o in session.get_outputs())
-        overlap = _metadata_number(self.metadata, ("tiles_overlap",), path, option="--overlap")
-        if overlap is not None and overlap >= 100:
-            raise ModelError(f"{path}: metadata tiles_overlap={overlap:g} is not a percentage "
-                             "below 100. Fix the model's metadata or give --overlap.")
-        self.overlap_fraction = overlap / 100 if overlap is not None else None
-        threshold = _metadata_number(self.metadata, ("seg_thresh",), path, option="--threshold")
-        self.threshold = threshold if threshold else None  # Deepness: 0 = no threshold
+        # tile_size, overlap_fraction, threshold and resolution are read from the metadata
+        # when first asked (predict asks when no option replaces them): see the properties
         #: marker rules of the instance split the model declares (geotile.instances), written
         #: on predict's output for vectorize: {"marker"|"boundary"|"contact": probability}
         self.instance_thresholds = {
@@ -442,9 +436,6 @@ class OnnxModel:
             raise ModelError(f"{path}: metadata {next(iter(bad))}_thresh="
                              f"{next(iter(bad.values())):g} is not a probability (0-1). Fix "
                              "the model's metadata.")
-        resolution = _metadata_number(self.metadata, ("resolution",), path,
-                                      option="--model-resolution")
-        self.resolution = resolution / 100 if resolution else None  # cm/px -> m/px
         model_type = _metadata_value(self.metadata, "model_type")
         self.model_type = str(model_type).strip().lower() if model_type else None
         self.output_scale = 1.0
@@ -493,6 +484,37 @@ class OnnxModel:
         #: and again whenever a shape falls outside the last one's range): every batch there
         #: has the size probed at load
         self.one_batch_shape = self.provider == PROVIDERS["tensorrt"]
+
+    # --- metadata read when asked: an option that replaces a bad value makes it unread ----
+    @functools.cached_property
+    def tile_size(self) -> int | None:
+        """Its fixed input size, else its metadata's tile size (px), else None."""
+        return _metadata_number(self.metadata, ("tile_size", "tiles_size"), self.path,
+                                integer=True, minimum=1, option="--tile-size")
+
+    @functools.cached_property
+    def overlap_fraction(self) -> float | None:
+        """Its metadata's tiles_overlap (a percentage) as a fraction, else None."""
+        overlap = _metadata_number(self.metadata, ("tiles_overlap",), self.path,
+                                   option="--overlap")
+        if overlap is not None and overlap >= 100:
+            raise ModelError(f"{self.path}: metadata tiles_overlap={overlap:g} is not a "
+                             "percentage below 100. Fix the model's metadata or give --overlap.")
+        return overlap / 100 if overlap is not None else None
+
+    @functools.cached_property
+    def threshold(self) -> float | None:
+        """Its metadata's seg_thresh, else None (Deepness: 0 is no threshold)."""
+        threshold = _metadata_number(self.metadata, ("seg_thresh",), self.path,
+                                     option="--threshold")
+        return threshold if threshold else None
+
+    @functools.cached_property
+    def resolution(self) -> float | None:
+        """Its metadata's resolution (cm/px) in metres per pixel, else None."""
+        resolution = _metadata_number(self.metadata, ("resolution",), self.path,
+                                      option="--model-resolution")
+        return resolution / 100 if resolution else None
 
     @classmethod
     def from_path(cls, path, *, providers: str = "auto", fp16: bool = False,
@@ -1109,8 +1131,12 @@ class OnnxModel:
 
     def describe(self) -> str:
         """One line for -v: provider, layout, size, classes."""
+        try:
+            meta_size = self.tile_size
+        except ModelError:  # a bad metadata value that --tile-size replaces
+            meta_size = None
         size = f"{self.tile_size} px fixed" if self.fixed_size else (
-            f"dynamic size (metadata {self.tile_size} px)" if self.tile_size else "dynamic size")
+            f"dynamic size (metadata {meta_size} px)" if meta_size else "dynamic size")
         activations = ",".join(sorted({o.activation for o in self.outputs}))
         return (f"{self.path.name}: {self.provider}, {self.layout}, {self.channels} channels "
                 f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "

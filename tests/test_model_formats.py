@@ -716,6 +716,7 @@ def test_sizes_overlap_resolution_normalisation_and_threshold(tmp_path, image):
 
 @pytest.mark.parametrize(("key", "value"), [("tile_size", "abc"), ("tiles_size", "-3"),
                                             ("tiles_overlap", "150"), ("resolution", "x"),
+                                            ("seg_thresh", "high"),
                                             ("standardization_std", "abc"),
                                             ("standardization_std", "[1e400, 1, 1]"),
                                             ("standardization_mean", '{"r": 0.5}'),
@@ -729,6 +730,25 @@ def test_bad_metadata_is_one_line(tmp_path, run_cli, make_raster, image, key, va
     assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
                           "m.onnx", key, value)
 
+    assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize(("key", "value", "option"), [
+    ("resolution", "30cm", ["--model-resolution", "native"]),
+    ("resolution", "30cm", ["--model-resolution", "0.5"]),
+    ("tile_size", "512x512", ["--tile-size", "64"]), ("tiles_overlap", "150", ["--overlap", "8"]),
+    ("seg_thresh", "high", ["--threshold", "0.5"])])
+def test_a_bad_metadata_value_is_not_read_when_its_option_replaces_it(
+        tmp_path, run_cli, make_raster, image, key, value, option):
+    """The refusal said 'Fix the model's metadata or give --tile-size' (--overlap,
+    --threshold, --model-resolution), but with the option given the model was still refused."""
+    path = logits_model(tmp_path / "m.onnx", metadata={key: value})
+    tif = make_raster("img.tif", image)  # 0.5 m pixels
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     *option)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(1), sigmoid(whole(path, image)[0][0, 0]), atol=1e-5)
 
 def test_mean_and_std_on_the_0_255_scale_apply_to_raw_pixels(tmp_path, caplog):
     """torchvision's constants written for 0..255 pixels (123.675, 58.395): no 1/255 first,
