@@ -697,9 +697,14 @@ class OnnxModel:
                 results, error, batch, self._chunk = single, None, 1, 1
         if error is not None:
             raise self._explain_run_error(size, error)
-        geometries = [self._read_output(output, result, size, batch, index)
-                      for index, (output, result) in enumerate(zip(self.outputs, results,
-                                                                   strict=True))]
+        geometries, refused = [], []
+        for index, (output, result) in enumerate(zip(self.outputs, results, strict=True)):
+            try:
+                geometries.append(self._read_output(output, result, size, batch, index))
+            except ModelError as exc:
+                refused.append((output, result, exc))
+        if refused:
+            raise self._other_outputs(refused)
         first = geometries[0]
         if any(g != first for g in geometries[1:]):
             raise ModelError(f"{self.path}: its outputs cover different parts of a {size} px "
@@ -713,6 +718,24 @@ class OnnxModel:
         self._geometries[size] = first
         self._probed_batch = max(self._probed_batch, batch)
         return first
+
+    def _other_outputs(self, refused: list) -> ModelError:
+        """The refusal of the first unusable output, or, when others are usable, one naming
+        them for --outputs: (output, its result, its ModelError) for each unusable one."""
+        output, result, exc = refused[0]
+        usable = [o.name for o in self.outputs if all(o is not r[0] for r in refused)]
+        if not usable:
+            return exc
+        kind = ("class ids, which cannot be blended across windows"
+                if not np.issubdtype(result.dtype, np.floating) or output.class_ids
+                else "one value per image (a classifier head)" if result.ndim == 2
+                else "not a per-pixel map of the window")
+        import shlex
+
+        these = f"output {usable[0]}" if len(usable) == 1 else f"outputs {', '.join(usable)}"
+        return ModelError(f"{self.path}: output {output.name!r} ({list(result.shape)}, "
+                          f"{result.dtype}) holds {kind}; its {these} can be predicted: give "
+                          f"--outputs {shlex.quote(','.join(usable))}.")
 
     def _read_output(self, output: ModelOutput, result: np.ndarray, size: int,
                      batch: int, index: int = 0) -> Geometry:

@@ -657,6 +657,8 @@ def test_outputs_that_cannot_be_placed_are_refused(tmp_path, run_cli, make_raste
 
 def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_cli,
                                                                   make_raster, image):
+    """An output of class ids or of one value per image is refused in one line; beside a
+    usable output, the refusal names --outputs of that one."""
     from .conftest import assert_one_line_error
 
     conv, weights = conv1x1("input", "logits", 3, 1, seed=12)
@@ -679,6 +681,28 @@ def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_
         [("output", helper.TensorProto.INT64, ["N", "H", "W"])], weights)
     assert_one_line_error(run_cli("predict", ids, tif, "-o", tmp_path / "o.tif"),
                           "ids.onnx", "int64", "before ArgMax")
+    # the scores beside the ids, or a segmentation head beside a classifier head: the
+    # refusal names --outputs of the usable one (it said 'export the scores', 'classifier')
+    probs = helper.make_node("Softmax", ["logits"], ["probs"], axis=1)
+    both = save_graph(tmp_path / "both.onnx", [conv, probs, helper.make_node(
+        "ArgMax", ["logits"], ["pred"], axis=1, keepdims=0)], nchw_in(),
+        [("probs", FLOAT, ["N", 3, "H", "W"]), ("pred", helper.TensorProto.INT64,
+                                                ["N", "H", "W"])], weights)
+    heads = save_graph(tmp_path / "heads.onnx", [conv, probs, helper.make_node(
+        "ReduceMean", ["logits"], ["pooled"], axes=[2, 3], keepdims=0),
+        helper.make_node("Sigmoid", ["pooled"], ["cls_out/Sigmoid:0"])], nchw_in(),
+        [("cls_out/Sigmoid:0", FLOAT, ["N", 3]), ("probs", FLOAT, ["N", 3, "H", "W"])],
+        weights, opset=13)
+    for path, fragment in ((both, "class ids"), (heads, "one value per image")):
+        assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                              path.name, fragment, "give --outputs probs.")
+        assert not (tmp_path / "o.tif").exists()
+        result = run_cli("predict", path, tif, "-o", tmp_path / f"{path.stem}.tif", "--outputs",
+                         "probs", "--dtype", "float32", "--tile-size", "64")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / f"{path.stem}.tif") as out:
+            expected = whole(path, image)[0 if path == both else 1][0]
+            np.testing.assert_allclose(out.read(), expected, atol=1e-5)
     from .onnx_models import pointwise_model
 
     fixed = pointwise_model(tmp_path / "fixed.onnx", size=224)
