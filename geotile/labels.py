@@ -360,7 +360,7 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
     if boxes is None:
         meta, fids, wkb, field_data = _ogr_read(path, chosen)
     else:
-        meta, fids, wkb, field_data = _read_boxes(path, chosen, boxes)
+        meta, fids, wkb, field_data = _read_boxes(path, chosen, boxes, info.get("driver"))
     fields = {name: np.asarray(data)
               for name, data in zip(meta["fields"], field_data, strict=True)}
     if wkb is None or meta.get("geometry_type") is None:
@@ -480,18 +480,35 @@ def _gpkg_query(db, path: Path, layer, regions, override, class_field) -> Labels
     return Labels(geometries, fields, crs, extent, values)
 
 
-def _read_boxes(path: Path, layer: str | None, boxes: list):
+#: drivers whose FIDs number the features in file order (row ids, record numbers): a
+#: filtered read comes back in index order (a GeoPackage's R-tree) and is sorted by FID.
+#: Others (GeoJSON: FID = the "id" member) keep GDAL's order, which is the file's.
+_FID_IN_FILE_ORDER = {"GPKG", "SQLite", "ESRI Shapefile", "FlatGeobuf", "Parquet", "Arrow",
+                      "OpenFileGDB", "CSV", "MapInfo File"}
+
+
+def _read_boxes(path: Path, layer: str | None, boxes: list, driver: str | None = None):
     """pyogrio's raw read of the features intersecting any of ``boxes`` (one spatial-index
-    query per box), once each, in file (FID) order: GDAL returns a filtered read in its
-    index's order (a GeoPackage's R-tree), and the later feature must win where they
+    query per box), once each, in file order, as the later feature must win where they
     overlap."""
+    if driver not in _FID_IN_FILE_ORDER and len(boxes) > 1:
+        # FIDs tell no file order to merge the boxes' reads by: read once, keep those near
+        meta, fids, wkb, columns = _ogr_read(path, layer)
+        shapes = shapely.from_wkb(wkb, on_invalid="fix")
+        near = shapely.intersects(shapes, shapely.MultiPolygon(
+            [shapely.box(*box) for box in boxes]))
+        near |= np.array([g is None and w is not None for g, w in zip(shapes, wkb, strict=True)],
+                         dtype=bool)  # unreadable: named later
+        return meta, fids[near], wkb[near], [column[near] for column in columns]
     parts = [_ogr_read(path, layer, bbox=tuple(box)) for box in boxes]
     meta = parts[0][0]
     fids = np.concatenate([part[1] for part in parts])
-    if len(parts) == 1:
+    if len(parts) > 1:
+        _, first = np.unique(fids, return_index=True)  # sorted by FID, each once
+    elif driver in _FID_IN_FILE_ORDER:
         first = np.argsort(fids, kind="stable")
     else:
-        _, first = np.unique(fids, return_index=True)  # sorted by FID, each once
+        first = np.arange(len(fids))
     wkb = np.concatenate([part[2] for part in parts])[first]
     columns = [np.concatenate([part[3][i] for part in parts])[first]
                for i in range(len(meta["fields"]))]

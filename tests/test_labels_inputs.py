@@ -469,3 +469,38 @@ def test_points_among_polygons_are_left_out_with_a_warning(run_cli, image, tmp_p
     gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 5, Y0 - 5)], crs=UTM_CRS).to_file(points)
     assert_one_line_error(run_cli("make-masks", points, image, "-o", tmp_path / "p.tif"),
                           "points.geojson: no feature is a polygon")
+
+
+@pytest.mark.parametrize("far", [False, True])
+def test_later_feature_wins_in_a_zipped_geojson_whose_ids_count_down(make_raster, tmp_path,
+                                                                     far):
+    """GDAL takes a GeoJSON feature's "id" as its FID: sorting a filtered read by FID put
+    ids 30, 20, 10 backwards, so the first feature won (3600 px of 6400 the wrong class).
+    ``far``: two images far apart, read as two boxes."""
+    import zipfile
+
+    from rasterio.transform import from_origin
+
+    images = [make_raster("a.tif", np.zeros((60, 60), np.uint8))]
+    offsets = [0.0]
+    if far:
+        images.append(make_raster("b.tif", np.zeros((60, 60), np.uint8),
+                                  transform=from_origin(X0 + 5000, Y0, 0.5, 0.5)))
+        offsets.append(5000.0)
+    features = []
+    for dx in offsets:
+        for i, (cls, off) in enumerate([(1, 0), (2, 5), (3, 10)]):
+            square = shapely.box(X0 + dx + off, Y0 - 20 - off, X0 + dx + off + 20, Y0 - off)
+            features.append({"type": "Feature", "id": 30 - 10 * i - len(features),
+                             "properties": {"cls": cls},
+                             "geometry": shapely.geometry.mapping(square)})
+    doc = {"type": "FeatureCollection", "features": features,
+           "crs": {"type": "name", "properties": {"name": UTM_CRS}}}
+    with zipfile.ZipFile(tmp_path / "ov.zip", "w") as archive:
+        archive.writestr("ov.geojson", json.dumps(doc))
+    outputs = [tmp_path / f"m{i}.tif" for i in range(len(images))]
+    make_masks(f"/vsizip/{tmp_path / 'ov.zip'}/ov.geojson", images, outputs, class_field="cls")
+    for out in outputs:
+        mask = mask_of(out)  # 0.5 m pixels: the last square is 40 x 40 px
+        assert [int((mask == c).sum()) for c in (1, 2, 3)] == [700, 700, 1600]
+        assert (mask[20:60, 20:60] == 3).all()
