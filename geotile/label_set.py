@@ -93,9 +93,8 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     transformer = Transformer.from_crs(labels.crs.to_wkt(), target.to_wkt(), always_xy=True)
     moved = shapely.transform(labels.geometries, lambda xy: np.column_stack(
         transformer.transform(xy[:, 0], xy[:, 1])))
-    if target.is_geographic:  # lon/lat labels that already span 180 degrees stay so
-        spans = _spans(labels.geometries) if labels.crs.is_geographic else None
-        moved = _unwrapped(moved, spans)
+    if target.is_geographic:
+        moved = _unwrapped(moved, (labels.geometries, transformer))
     return labels.replace(geometries=moved, crs=target)
 
 
@@ -104,23 +103,48 @@ def _spans(geometries: np.ndarray) -> np.ndarray:
     return bounds[:, 2] - bounds[:, 0]
 
 
-def _unwrapped(moved: np.ndarray, spans: np.ndarray | None = None) -> np.ndarray:
-    """``moved`` (lon/lat) with the geometries PROJ cut at the antimeridian made whole: its
+def _unwrapped(moved: np.ndarray, source=None) -> np.ndarray:
+    """``moved`` (lon/lat) with the geometries cut at the antimeridian made whole: its
     corners east of 180 come back near -180, a ring round the rest of the world, burnt
-    inverted; their western longitudes go past 180 instead. ``spans``: the geometries'
-    widths before, when in degrees too (one wider than 180 degrees then stays as it is)."""
+    inverted; their western longitudes go past 180 instead. ``source``: (geometries,
+    transformer) they were reprojected from; then only those PROJ cut are (a polygon
+    genuinely wider than 180 degrees stays), else any wider than 180 degrees."""
     cut = _spans(moved) > 180
-    if spans is not None:
-        cut &= spans <= 180
     if not cut.any():
         return moved
     where = np.flatnonzero(cut)
+    if source is not None:
+        where = where[_cut_by_proj(source[0][where], source[1])]
     whole = shapely.transform(moved[where], lambda xy: np.column_stack(
         (np.where(xy[:, 0] < 0, xy[:, 0] + 360.0, xy[:, 0]), xy[:, 1])))
     keep = _spans(whole) <= 180
+    if not keep.any():
+        return moved
     out = moved.copy()
     out[where[keep]] = whole[keep]
     return out
+
+
+def _cut_by_proj(geometries: np.ndarray, transformer) -> np.ndarray:
+    """Whether each geometry has a segment PROJ cut at lon 180: its ends more than 180
+    degrees of longitude apart, its middle not between them (it crosses 180, not 0)."""
+    parts, owner = shapely.get_parts(geometries, return_index=True)
+    kind = shapely.get_type_id(parts)
+    rings, ring_owner = shapely.get_rings(parts[kind == 3], return_index=True)
+    lines = np.concatenate([parts[(kind == 1) | (kind == 2)], rings])
+    line_owner = np.concatenate([owner[(kind == 1) | (kind == 2)],
+                                 owner[kind == 3][ring_owner]])
+    xy, index = shapely.get_coordinates(lines, return_index=True)
+    cut = np.zeros(len(geometries), dtype=bool)
+    same = index[:-1] == index[1:]
+    if not same.any():
+        return cut
+    start, end = xy[:-1][same], xy[1:][same]
+    ends = [transformer.transform(p[:, 0], p[:, 1])[0] for p in (start, end, (start + end) / 2)]
+    a, b, middle = (np.asarray(lon, dtype=np.float64) for lon in ends)
+    across = (np.abs(a - b) > 180) & ((middle < np.minimum(a, b)) | (middle > np.maximum(a, b)))
+    cut[line_owner[index[:-1][same][across]]] = True
+    return cut
 
 
 def grid_envelope(transform, width: float, height: float, col_off: float = 0,

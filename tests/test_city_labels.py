@@ -1204,3 +1204,22 @@ def test_lonlat_labels_burn_on_a_lonlat_image_reaching_past_180(tmp_path, monkey
     [got] = masks_of([tmp_path / "m.tif"])
     np.testing.assert_array_equal(got[0], expected)
     assert summary["positive_pixels"] == expected.sum() and summary["features"] == 1
+
+
+@pytest.mark.parametrize("west, east", [(-100.0, 90.0), (-175.0, 10.0)])
+def test_a_web_mercator_polygon_wider_than_180_degrees_is_not_moved_on_a_lonlat_image(
+        tmp_path, west, east):
+    """A land-cover box in EPSG:3857 from lon -100 to 90 (4 corners) was taken as cut by
+    PROJ at 180 for being wider than 180 degrees and moved to lon 90..260, off a tile at
+    lon 5: its 9100 px were left 0. Only geometries PROJ cut at 180 are made whole."""
+    wide = shapely.Polygon([(west, 0), (east, 0), (east, 10), (west, 10)])
+    frame = gpd.GeoDataFrame({"c": [2, 1]}, geometry=[wide, shapely.box(5.02, 5.02, 5.05, 5.05)],
+                             crs="EPSG:4326").to_crs("EPSG:3857")
+    path = tmp_path / "wide.gpkg"
+    frame.to_file(path)
+    image = write_raster(tmp_path / "t.tif", np.zeros((100, 100), np.uint8), crs="EPSG:4326",
+                         transform=from_origin(5.0, 5.1, 0.001, 0.001))
+    [summary] = make_masks(path, [image], [tmp_path / "m.tif"], class_field="c")
+    [got] = masks_of([tmp_path / "m.tif"])
+    assert summary["features"] == 2
+    assert [int((got[0] == c).sum()) for c in (0, 1, 2)] == [0, 900, 9100]
