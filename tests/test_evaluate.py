@@ -1150,3 +1150,30 @@ def test_pixel_scores_refuse_instance_ids_as_classes():
         pixel_scores(truth, truth)
     with pytest.raises(InputError, match="beyond the class ids"):
         confusion_matrix(np.zeros_like(truth), truth)
+
+
+def test_pixel_scores_with_class_names_read_a_0_255_truth_as_evaluate_does(make_raster):
+    """class_names turned the 0/255 reading off: a 0/255 truth's 255 became the ignore value,
+    so building IoU 0.0, support 0, where evaluate (a prediction naming its classes) gives
+    the same arrays building IoU 0.68 of 1223 px. A class truth's 255 is still ignored."""
+    import json
+
+    rng = np.random.default_rng(0)
+    truth = (rng.random((64, 64)) < 0.3).astype(np.uint8)
+    pred = truth.copy()
+    pred[:8] = 1 - pred[:8]
+    names = ["background", "building"]
+    scores = pixel_scores(pred, truth * 255, class_names=names)
+    assert scores.confusion.tolist() == numpy_confusion(truth, pred, 2).tolist()
+    building = scores.classes()[1]
+    assert building["class"] == "building" and building["support"] == int(truth.sum()) > 1000
+    named = make_raster("p.tif", pred[None])
+    with rasterio.open(named, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(names))
+    on_files = evaluate_rasters(named, make_raster("t.tif", (truth * 255)[None]))
+    assert on_files.confusion.tolist() == scores.confusion.tolist()
+    assert on_files.as_dict()["mean_iou"] == scores.as_dict()["mean_iou"]
+    ignored = truth.copy()
+    ignored[:10] = 255  # make-masks' ignore value
+    kept = pixel_scores(truth, ignored, class_names=names)
+    assert kept.confusion.tolist() == numpy_confusion(truth[10:], truth[10:], 2).tolist()
