@@ -281,7 +281,11 @@ def prepare_labels(
     )
 
     read_some = len(labels) > 0
-    labels = _drop_shapeless(_drop_non_finite(labels, source), class_field)
+    labels = _drop_non_finite(labels, source)
+    # a road file of null or empty lines only (SpaceNet's LINESTRING EMPTY): no roads
+    no_roads = line_width is not None and bool(np.isin(
+        shapely.get_type_id(labels.geometries), [-1, 1, 2, 5]).all())
+    labels = _drop_shapeless(labels, class_field)
     points = point_features(labels.geometries)
     shaped = len(labels) > 0
     # lines only; or none at all with --line-width (a tile without roads): a road mask
@@ -303,7 +307,9 @@ def prepare_labels(
     # (nor an empty file, as SpaceNet's for a tile without buildings: make_masks warns)
     # (nor a road file whose features have no geometry, as SpaceNet's LINESTRING EMPTY)
     if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
-            and read_some and line_width is None:
+            and read_some and not no_roads:
+        if line_width is not None:
+            raise InputError(f"{source}: no feature is a line or a polygon. Give road lines.")
         if not shaped:
             raise InputError(f"{source}: no feature has a geometry. Give a file of polygons.")
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")

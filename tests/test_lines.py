@@ -154,6 +154,32 @@ def test_a_road_file_of_features_without_geometry_makes_an_all_zero_road_mask(
         assert json.loads(src.tags()["GEOTILE_CLASS_NAMES"]) == ["background", "road"]
 
 
+@pytest.mark.parametrize("geometries", [
+    ['{"type": "Point", "coordinates": [740001, 3734999]}',
+     '{"type": "Point", "coordinates": [740005, 3734995]}'],
+    ['{"type": "Polygon", "coordinates": []}'],
+    ['{"type": "LineString", "coordinates": []}', '{"type": "Point", "coordinates": []}']])
+def test_a_road_file_of_points_or_empty_polygons_is_refused(run_cli, make_raster, tmp_path,
+                                                             geometries):
+    """make-masks --line-width of a file of points only (or POLYGON EMPTY) wrote an all-zero
+    mask, exit 0, warning of labels spanning (nan, nan, nan, nan) and a wrong CRS: no road
+    file, but the wrong file or layer. It is refused in one line, as without --line-width."""
+    from .conftest import assert_one_line_error
+
+    image = make_raster("A.tif", np.ones((40, 40), np.uint16))
+    labels = tmp_path / "roads.geojson"
+    features = ", ".join(f'{{"type": "Feature", "properties": {{}}, "geometry": {g}}}'
+                         for g in geometries)
+    crs = json.dumps({"type": "name", "properties": {"name": UTM_CRS}})
+    labels.write_text(f'{{"type": "FeatureCollection", "crs": {crs}, '
+                      f'"features": [{features}]}}')
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--line-width", 4)
+    assert_one_line_error(result, "roads.geojson", "no feature is a line or a polygon",
+                          "Give road lines")
+    assert not out.exists()
+
+
 def test_lines_in_geometry_collections_are_burnt_like_other_lines(make_raster, tmp_path,
                                                                   run_cli):
     """A GeometryCollection of a road and a building (ogr2ogr/QGIS "collect"): its road was
