@@ -254,29 +254,30 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
     (rows, columns) before thinning, so that thinning sees about square ground pixels
     (it works in pixels: on pixels twice as long as wide a side road looked as wide as
     the main road, its junction moved off the main road and its spur was short); the
-    segments are on the grid of the cut pixels."""
-    r0, c0 = source.row + top - halo, source.col - halo
+    segments are on the grid of the cut pixels, with ``halo`` of them around."""
+    (ky, kx), sides = split, (sides[0] / split[0], sides[1] / split[1])
+    hy, hx = -(-halo // ky), -(-halo // kx)  # ``halo`` cut pixels of context
+    r0, c0 = source.row + top - hy, source.col - hx
     ids, score, owner, context, no_data = _context(
-        group, r0, source.row + top + rows + halo, c0, source.col + source.width + halo,
-        others)
+        group, r0, source.row + top + rows + hy, c0, source.col + source.width + hx, others)
     known = owner >= 0
     covered = known | context | no_data  # no data: background
     filled = ids if covered.all() else _fill_unknown(ids, covered)
-    classes = np.unique(ids[halo:halo + rows, halo:halo + source.width])
-    (ky, kx), sides = split, (sides[0] / split[0], sides[1] / split[1])
-    if split != (1, 1):
-        filled, score, owner, known, no_data = (
-            np.repeat(np.repeat(a, ky, axis=0), kx, axis=1)
-            for a in (filled, score, owner, known, no_data))
-    core = slice(halo * ky, (halo + rows) * ky)
-    cols = slice(halo * kx, (halo + source.width) * kx)
+    classes = np.unique(ids[hy:hy + rows, hx:hx + source.width])
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        return a if split == (1, 1) else np.repeat(np.repeat(a, ky, axis=0), kx, axis=1)
+
+    known, no_data = cut(known), cut(no_data)  # bool: scores and owners are read uncut
+    core = slice(hy * ky, (hy + rows) * ky)
+    cols = slice(hx * kx, (hx + source.width) * kx)
     from scipy import ndimage
 
     found = []
     for class_id in classes:
         if class_id == 0 or (source.keep is not None and class_id not in source.keep):
             continue
-        inside = filled == class_id
+        inside = cut(filled == class_id)
         skeleton = road_skeleton(inside)
         if no_data.any():
             _extend_to_no_data(skeleton, inside, no_data, np.divide(sides, min(sides)))
@@ -285,8 +286,8 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
             r, c = segments[..., 0], segments[..., 1]
             # to the road's edge: a spur within it runs into a bump of the edge
             edge = ndimage.distance_transform_edt(inside, sampling=sides)[r, c]
-            found.append((int(class_id), segments + np.array([r0 * ky, c0 * kx]), score[r, c],
-                          owner[r, c], edge))
+            found.append((int(class_id), segments + np.array([r0 * ky, c0 * kx]),
+                          score[r // ky, c // kx], owner[r // ky, c // kx], edge))
     return found
 
 
@@ -474,9 +475,11 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
         split = _square_split(sides)
         # the group's grid (of cut pixels): every pixel centre computed alike
         t = group[0].transform * Affine.scale(1 / split[1], 1 / split[0])
+        # bands of as many cut pixels as square-pixel ones: memory bounded alike
+        k = split[0] * split[1]
         for source in group:
-            for part in progress_bar(row_blocks(source.height, options.band_rows, 0,
-                                                source.width), progress,
+            for part in progress_bar(row_blocks(source.height, max(1, options.band_rows // k),
+                                                0, source.width * k), progress,
                                      desc=source.path.name, unit="band"):
                 top, rows = part.top, part.rows
                 for class_id, segments, values, owners, edge in _band_segments(
