@@ -1139,6 +1139,28 @@ def test_rgba_alpha_is_not_fed_as_a_models_fourth_channel(tmp_path, run_cli, mak
     np.testing.assert_allclose(values[:, 40:], expected[:, 40:], atol=1e-5)
 
 
+def test_rgbn_whose_nir_gdal_flags_alpha_feeds_a_four_channel_model(tmp_path, run_cli,
+                                                                    make_raster, image):
+    """A 4-band uint8 RGB+NIR GeoTIFF written without options: GDAL flags band 4 alpha by
+    default. Its NIR holds values, not a 0/255 mask: it is the model's fourth channel, as
+    before the alpha refusal (which refused every such image)."""
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    rng = np.random.default_rng(4)
+    nir = rng.integers(1, 250, image.shape[1:], dtype=np.uint8)
+    stack = np.concatenate([image, nir[np.newaxis]])
+    tif = make_raster("rgbn.tif", stack)
+    with rasterio.open(tif) as src:
+        assert src.colorinterp[3] == rasterio.enums.ColorInterp.alpha  # GDAL's default
+    path = pointwise_model(tmp_path / "rgbn.onnx", channels=4)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        values = dst.read(1)
+    expected = pointwise_reference(stack[np.newaxis].astype(np.float64) / 255, channels=4)
+    np.testing.assert_allclose(values, expected[0, 0], atol=1e-5)
+
+
 def test_external_weights_load_and_a_missing_file_is_one_line(tmp_path, run_cli, make_raster,
                                                               image):
     from .conftest import assert_one_line_error
