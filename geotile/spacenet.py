@@ -338,9 +338,10 @@ def _several_classes(path, classes: list[str]) -> InputError:
 
 
 def _instance_ids(frame) -> bool:
-    """Whether the polygons of a raster of unnamed ids are an instance-id mask's: three ids
-    or more, each one region (a class raster's ids recur in several)."""
-    return frame["class_id"].nunique() >= 3 and not frame["class_id"].duplicated().any()
+    """Whether the polygons of a raster of unnamed ids are an instance-id mask's: eight ids
+    or more, each one region (a class raster's ids recur in several; a few classes of one
+    region each, building, road and water, stay classes)."""
+    return frame["class_id"].nunique() >= 8 and not frame["class_id"].duplicated().any()
 
 
 def _check_one_class(paths: list, options) -> None:
