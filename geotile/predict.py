@@ -1346,7 +1346,8 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
     if not options.bands:
         _refuse_alpha_as_data(src, model, indexes, added, source or src.name)
     one = src.count == 1 and not added and (channels == 3 or paletted(src))  # told below
-    if channels is not None and src.count + added < channels and not one:
+    if channels is not None and src.count + added < channels and not one \
+            and len(indexes) + added != channels:  # repeated --bands (1,2,1) may fill them
         extra = f" and {added} of --extra-bands" if added else ""
         where = "in the --extra-bands raster" if added else "from another raster with --extra-bands"
         raise ModelError(f"{source or src.name}: the image has {src.count} "
@@ -1395,16 +1396,16 @@ def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) ->
 
 
 def _holds_a_mask(src, band: int) -> bool:
-    """Whether ``band`` holds a mask's values alone (0 and its type's largest, or 255), read
-    at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF alpha, an
-    RGB+NIR image's NIR too."""
+    """Whether ``band`` holds a mask's values alone (its type's largest, or 255, and maybe
+    0), read at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF
+    alpha, an RGB+NIR image's NIR too (all 0 in a tile outside the scene: no mask told)."""
     from rasterio.enums import Resampling
 
     rows, cols = min(src.height, 1024), min(src.width, 1024)
     values = np.unique(src.read(band, out_shape=(rows, cols), resampling=Resampling.nearest))
     dtype = np.dtype(src.dtypes[band - 1])
     top = np.iinfo(dtype).max if dtype.kind in "iu" else 1
-    return bool(np.isin(values, [0, 255, top]).all())
+    return bool(np.isin(values, [0, 255, top]).all() and values.max() > 0)
 
 
 def _default_bands(src, model, extra: int = 0) -> list[int]:

@@ -1161,6 +1161,41 @@ def test_rgbn_whose_nir_gdal_flags_alpha_feeds_a_four_channel_model(tmp_path, ru
     np.testing.assert_allclose(values, expected[0, 0], atol=1e-5)
 
 
+def test_an_all_nodata_rgbn_tile_among_others_runs(tmp_path, run_cli, make_raster, image):
+    """Three RGBN tiles (band 4 flagged alpha by GDAL's default), one all zeros (outside the
+    scene): its NIR of 0 alone looked like a mask band and refused the whole run."""
+    from .onnx_models import pointwise_model
+
+    nir = np.random.default_rng(5).integers(1, 250, image.shape[1:], dtype=np.uint8)
+    tiles = [make_raster(f"t{i}.tif", np.concatenate([image, nir[np.newaxis]]) * (i != 1))
+             for i in range(3)]
+    path = pointwise_model(tmp_path / "rgbn.onnx", channels=4)
+    result = run_cli("predict", path, *tiles, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == [
+        "t0.tif", "t1.tif", "t2.tif"]
+
+
+@pytest.mark.parametrize(("count", "bands", "channels"), [(2, "1,2,1", 3), (1, "1,1,1,1", 4)])
+def test_repeated_bands_fill_a_models_channels(tmp_path, run_cli, make_raster, image, count,
+                                               bands, channels):
+    """--bands 1,2,1 for a 2-band SAR image into a 3-channel model (or 1,1,1,1 for a PAN
+    image into a 4-channel one) ran before the band-count message came, then was refused
+    as 'the image has 2 bands'; explicit --bands that give every channel run."""
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    tif = make_raster("img.tif", image[:count])
+    path = pointwise_model(tmp_path / "m.onnx", channels=channels)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--bands", bands,
+                     "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    stack = image[[int(b) - 1 for b in bands.split(",")]].astype(np.float64) / 255
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        np.testing.assert_allclose(
+            dst.read(1), pointwise_reference(stack[np.newaxis], channels=channels)[0, 0],
+            atol=1e-5)
+
+
 def test_external_weights_load_and_a_missing_file_is_one_line(tmp_path, run_cli, make_raster,
                                                               image):
     from .conftest import assert_one_line_error
