@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+
 import numpy as np
 import pytest
 import rasterio
@@ -358,6 +362,17 @@ def test_interrupted_scheduler_run_stops_its_images_and_never_writes_after(
     assert all((out / i.name).read_bytes() == b"earlier run" for i in images)
 
 
+@contextlib.contextmanager
+def _reaped(process):
+    """Kill ``process``'s session at the end if it still runs (a failed assertion, a hang)."""
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def _slow_site(tmp_path, seconds: float) -> str:
     """A PYTHONPATH entry whose sitecustomize makes every process it starts (geotile's
     local dask workers too) sleep ``seconds`` per block read."""
@@ -402,7 +417,7 @@ def test_local_workers_leave_no_temporary_files(make_raster, tmp_path, how):
          "--tile-size", "32", "--block-size", "64", "-o", str(out), "--workers", "2"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
-    try:
+    with _reaped(process):
         end = time.monotonic() + 60
         while not any(p.name.startswith((".b1.", ".b2.")) or
                       (p.name.startswith(".b0.") and p.stat().st_size == 0)
@@ -420,10 +435,6 @@ def test_local_workers_leave_no_temporary_files(make_raster, tmp_path, how):
             for worker in workers[:1]:
                 worker.kill()
         _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     lines = [line for line in stderr.splitlines() if line.strip()]
     names = sorted(p.name for p in out.iterdir())
     strays = [".b0.1234abcd.tmp.tif", ".b0.notgeotiles.tmp.tif"]
@@ -596,7 +607,6 @@ def test_ctrl_c_while_the_local_cluster_starts_stops_the_run(make_raster, tmp_pa
     the run went on to write every output and exit 0. It stops the run now: one line, exit 1,
     nothing written; the workers, up or not, print no traceback."""
     import os
-    import signal
     import subprocess
     import sys
     from pathlib import Path
@@ -624,12 +634,8 @@ def test_ctrl_c_while_the_local_cluster_starts_stops_the_run(make_raster, tmp_pa
          "--tile-size", "32", "-o", str(out), "--workers", "2"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
-    try:
+    with _reaped(process):
         _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert process.returncode == 1, stderr
     assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), stderr
