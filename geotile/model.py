@@ -1258,11 +1258,16 @@ def graph_scales_input(graph, input_name: str) -> str:
     """Why the model takes 0..255 pixels, else "": the input, through Cast/Transpose only,
     goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras Rescaling, torch
     ``x / 255``), or into a Sub of a mean or a Div by a std (or Add/Mul of their inverse) of
-    0..255 pixels, above 1 and up to 255 (torch's ``(x - 123.675) / 58.395``, keras
-    Normalization). Shape and Size of the input are left aside."""
+    0..255 pixels (torch's ``(x - 123.675) / 58.395``, keras Normalization): every channel's
+    above 1 and up to 255, one at least 10. Shape and Size of the input are left aside."""
     from geotile.onnx_graph import constant_values
 
     constants = constant_values(graph)
+
+    def for_0_255(values) -> bool:
+        """Means or stds of 0..255 pixels on every channel: a 0..1 model's are below 1 (an
+        nDSM channel's 12 m beside them is not), a shift or scale by 1.5 or 2 is not."""
+        return bool((values > 1).all() and (values <= 255).all() and values.max() >= 10)
 
     def why(node, name: str) -> str:
         other = [i for i in node.input if i != name]
@@ -1273,7 +1278,7 @@ def graph_scales_input(graph, input_name: str) -> str:
         if node.op_type in ("Sub", "Add") and (first or node.op_type == "Add"):
             means = values if node.op_type == "Sub" else -values
             return (f"it subtracts a mean for 0..255 pixels itself ({means.max():.6g})"
-                    if 1 < means.max() <= 255 else "")
+                    if for_0_255(means) else "")
         if node.op_type not in ("Mul", "Div") or (node.op_type == "Div" and not first) \
                 or not (values > 0).all():
             return ""
@@ -1282,7 +1287,7 @@ def graph_scales_input(graph, input_name: str) -> str:
                 abs(factors.max() * top - 1) < 1e-3 for top in (255, 127.5)):
             return "it divides its input by 255 itself"
         return (f"it divides by a std for 0..255 pixels itself ({1 / factors.max():.6g})"
-                if (factors >= 1 / 255).all() and (factors < 1).all() else "")
+                if for_0_255(1 / factors) else "")
 
     def scales(name: str, depth: int = 0) -> str:
         consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]

@@ -924,6 +924,43 @@ def test_a_model_scaling_reflectances_itself_is_not_taken_for_0_255(tmp_path):
         assert "0..255" not in (model.unscaled(np.uint16) or "")
 
 
+@pytest.mark.parametrize("first", ["rgb-ndsm", "one-channel-dem", "add-1.5", "div-2",
+                                   "div-1.5", "mul-0.5-add"])
+def test_a_model_shifting_or_scaling_0_1_pixels_keeps_the_1_255(tmp_path, first):
+    """A mean > 1 on one channel only (RGB + nDSM: [0.485, 0.456, 0.406, 12 m]) or a small
+    scalar shift/scale (Add -1.5, Div 2, Div 1.5, Mul 0.5) was read as a model taking 0..255
+    pixels: uint8 RGB went in raw, 255x too large, output saturated."""
+    make = helper.make_node
+    channels = 4 if first == "rgb-ndsm" else 3
+
+    def const(values):
+        return np.array(values, np.float32).reshape((1, -1, 1, 1) if np.ndim(values) else ())
+
+    firsts = {"rgb-ndsm": ([make("Sub", ["input", "m"], ["a"]),
+                            make("Div", ["a", "s"], ["scaled"])],
+                           {"m": const([0.485, 0.456, 0.406, 12]),
+                            "s": const([0.229, 0.224, 0.225, 9])}),
+              "one-channel-dem": ([make("Sub", ["input", "m"], ["scaled"])],
+                                  {"m": const([0.4, 0.4, 100])}),
+              "add-1.5": ([make("Add", ["input", "m"], ["scaled"])], {"m": const(-1.5)}),
+              "div-2": ([make("Div", ["input", "s"], ["scaled"])], {"s": const(2.0)}),
+              "div-1.5": ([make("Div", ["input", "s"], ["scaled"])], {"s": const(1.5)}),
+              "mul-0.5-add": ([make("Mul", ["input", "s"], ["a"]),
+                               make("Add", ["a", "m"], ["scaled"])],
+                              {"s": const(0.5), "m": const(0.5)})}
+    nodes, consts = firsts[first]
+    conv, weights = conv1x1("scaled", "z", channels, 1, seed=34)
+    path = save_graph(tmp_path / "m.onnx", [*nodes, conv, make("Sigmoid", ["z"], ["output"])],
+                      nchw_in(channels=channels),
+                      [("output", FLOAT, ["N", 1, "H", "W"])], {**weights, **consts})
+    model = OnnxModel.from_path(path)
+    assert model.normalization_for(np.uint8).scale == pytest.approx(1 / 255)
+    pixels = np.random.default_rng(5).integers(0, 256, (channels, 64, 64), dtype=np.uint8)
+    out = predict_array(model, pixels, options=PredictOptions(tile_size=64))
+    expected = ort_run(path, pixels[np.newaxis].astype(np.float32) / np.float32(255))[0][0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
 # --- 7. inputs -------------------------------------------------------------------------------
 def cast_model(path, elem_type):
     """A model whose input is ``elem_type`` (uint8, float16), cast to float inside."""
