@@ -360,7 +360,8 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
         log.info("reprojecting %s to the truth's CRS %s", prediction,
                  truth_frame.crs.to_string())
         prediction_frame = prediction_frame.to_crs(truth_frame.crs)
-    return _whole_at_antimeridian(prediction_frame), _whole_at_antimeridian(truth_frame)
+    return _one_longitude_range(_whole_at_antimeridian(prediction_frame),
+                                _whole_at_antimeridian(truth_frame))
 
 
 def _whole_at_antimeridian(frame):
@@ -379,6 +380,40 @@ def _whole_at_antimeridian(frame):
     for i in np.flatnonzero(whole != geometries).tolist():  # its two halves: one polygon
         whole[i] = shapely.union_all(shapely.get_parts(whole[i]))
     return frame.set_geometry(whole, crs=frame.crs)
+
+
+def _one_longitude_range(*frames):
+    """Lon/lat ``frames`` with geometries moved by 360 degrees so that all of them lie in one
+    longitude range, cut in the widest gap between them: a building just east of 180
+    (-179.99) meets its truth made whole past 180 (179.9997..180.0004)."""
+    if any(f.crs is None or not f.crs.is_geographic for f in frames):
+        return frames
+    import shapely
+
+    geometries = [np.asarray(f.geometry.values, dtype=object) for f in frames]
+    xs = [shapely.bounds(g)[:, ::2].mean(axis=1) if len(g) else np.zeros(0)
+          for g in geometries]  # box centres; nan: empty
+    known = np.concatenate(xs)
+    known = np.sort((known[np.isfinite(known)] + 180) % 360 - 180)
+    if not len(known):
+        return frames
+    gaps = np.diff(np.append(known, known[0] + 360))  # the last one across 180
+    widest = int(np.argmax(gaps))
+    cut = known[widest] + gaps[widest] / 2 if widest < len(known) - 1 else -np.inf
+    out = []
+    for frame, g, x in zip(frames, geometries, xs, strict=True):
+        lon = (x + 180) % 360 - 180
+        shift = np.round((np.where(lon < cut, lon + 360, lon) - x) / 360) * 360
+        shift[~np.isfinite(shift)] = 0
+        if not shift.any():
+            out.append(frame)
+            continue
+        g = g.copy()
+        for offset in np.unique(shift[shift != 0]).tolist():
+            moved = shift == offset
+            g[moved] = shapely.transform(g[moved], lambda xy, d=offset: xy + np.array([d, 0.0]))
+        out.append(frame.set_geometry(g, crs=frame.crs))
+    return tuple(out)
 
 
 def warn_if_apart(pred_frame, truth_frame, prediction, truth, outcome: str,

@@ -665,3 +665,29 @@ def test_buildings_across_the_antimeridian_are_scored_whole_in_lonlat(run_cli, t
     back = frame.dissolve("kind").geometry.to_crs(32760)
     for kind, expected in (("TP", shapely.union_all(found)), ("FN", missed)):
         assert back[kind].symmetric_difference(expected).area < 1e-3 * expected.area
+
+
+@pytest.mark.parametrize(("cut", "utm"), [("truth", False), ("truth", True),
+                                          ("prediction", False)])
+def test_a_building_just_east_of_180_matches_its_part_cut_at_180(run_cli, tmp_path, cut, utm):
+    """A truth building astride 180 (RFC 7946 MultiPolygon) was made whole past 180 while
+    its prediction, wholly east of 180 (-179.99999..-179.9996), stayed at -180: TP 0 FP 1
+    FN 1 and a 'cover different ground' warning where IoU is 0.557. Both lie in one
+    longitude range now (the prediction given in UTM 60S too; the other way round)."""
+    lat0, lat1 = -17.0002, -16.9998
+    astride = shapely.MultiPolygon([shapely.box(179.9997, lat0, 180.0, lat1),
+                                    shapely.box(-180.0, lat0, -179.9996, lat1)])
+    east = shapely.box(-179.99999, lat0, -179.9996, lat1)
+    pred, truth = (east, astride) if cut == "truth" else (astride, east)
+    pred_path, truth_path = tmp_path / "pred.geojson", tmp_path / "truth.geojson"
+    frame = gpd.GeoDataFrame(geometry=[pred], crs=4326)
+    if utm:
+        frame, pred_path = frame.to_crs(32760), tmp_path / "pred.gpkg"
+    frame.to_file(pred_path, engine="pyogrio")
+    gpd.GeoDataFrame(geometry=[truth], crs=4326).to_file(truth_path, engine="pyogrio")
+    result = run_cli("evaluate", pred_path, truth_path, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
+    assert scores["mean_iou"] == pytest.approx(0.557, abs=0.002)
+    assert "different ground" not in result.output
