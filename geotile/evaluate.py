@@ -675,11 +675,12 @@ def pixel_scores(prediction: np.ndarray, truth: np.ndarray, valid: np.ndarray | 
 def _array_counts(confusion: np.ndarray, prediction: np.ndarray, truth: np.ndarray,
                   valid: np.ndarray | None, names) -> _RasterCounts:
     """The counts of two arrays as :func:`_raster_counts` holds those of two rasters of
-    their types, naming no classes (``names`` name the scores' classes), for 255 to be read
-    as evaluate reads it (:func:`_resolve_255`)."""
+    their types, naming no classes, for 255 to be read as evaluate reads it
+    (:func:`_resolve_255`); with 3 or more ``names`` (class rasters) 255 is ignored."""
     from geotile.raster_kinds import may_hold_0_255
 
-    may = tuple(may_hold_0_255(a.dtype) for a in (truth, prediction))
+    binary = names is None or len(names) <= 2  # a 0/255 mask is one class and background
+    may = tuple(binary and may_hold_0_255(a.dtype) for a in (truth, prediction))
     edge = tuple(_array_edge_strays(a, valid, counts) if m else 0 for a, m, counts in (
         (truth, may[0], confusion.sum(axis=1)), (prediction, may[1], confusion.sum(axis=0))))
     truth_0_255 = truth.dtype == np.uint8 or (may[0] and not confusion[IGNORE + 1:].any())

@@ -1177,3 +1177,16 @@ def test_pixel_scores_with_class_names_read_a_0_255_truth_as_evaluate_does(make_
     ignored[:10] = 255  # make-masks' ignore value
     kept = pixel_scores(truth, ignored, class_names=names)
     assert kept.confusion.tolist() == numpy_confusion(truth[10:], truth[10:], 2).tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
+def test_pixel_scores_with_3_class_names_ignore_255_on_a_background_only_patch(dtype):
+    """With 3 class names a patch of background 0 and the ignore value 255 (an 8 px border,
+    torch's ignore_index) was read as a 0/255 building mask: its 1792 ignored pixels became
+    missed buildings, accuracy 0.5625 where the prediction is right everywhere (1.0)."""
+    truth = np.full((64, 64), 255, dtype)
+    truth[8:-8, 8:-8] = 0
+    scores = pixel_scores(np.zeros((64, 64), dtype), truth,
+                          class_names=["background", "building", "road"])
+    assert scores.confusion.tolist() == [[48 * 48, 0, 0], [0, 0, 0], [0, 0, 0]]
+    assert scores.accuracy == 1.0
