@@ -494,6 +494,28 @@ def check_nbits(options: dict[str, Any], dtype: str) -> None:
                          "Remove the option.")
 
 
+#: options that only make a lossy codec lossy (or drop low bits): never on class ids
+_LOSSY_KEYS = ("jpeg_quality", "jpegtablesmode", "webp_level", "webp_lossless", "max_z_error",
+               "max_z_error_overview", "jxl_lossless", "jxl_distance", "jxl_alpha_distance",
+               "discard_lsb")
+
+
+def lossless_creation_options(options: dict[str, Any], dtype: str) -> dict[str, Any]:
+    """``options`` less what would change ``dtype`` class ids (masks): a lossy codec (JPEG,
+    WEBP) becomes DEFLATE, lossy settings (MAX_Z_ERROR, JXL_LOSSLESS=NO, DISCARD_LSB...),
+    PHOTOMETRIC/ALPHA, PREDICTOR=3 on integers and NBITS below ``dtype``'s size go."""
+    out = {key.lower(): value for key, value in options.items()
+           if key.lower() not in (*_LOSSY_KEYS, "photometric", "alpha")}
+    if str(out.get("compress", "")).lower() in _BYTE_CODECS:
+        out["compress"] = "deflate"
+    if str(out.get("predictor", "")).strip() == "3" and np.dtype(dtype).kind != "f":
+        del out["predictor"]
+    nbits = str(out.get("nbits", "")).strip()
+    if "nbits" in out and (not nbits.isdigit() or int(nbits) < np.dtype(dtype).itemsize * 8):
+        del out["nbits"]
+    return out
+
+
 def gtiff_creation_options(options: dict[str, Any]) -> dict[str, Any]:
     """The COG driver's BLOCKSIZE=N in GeoTIFF names (BLOCKXSIZE=BLOCKYSIZE=N)."""
     out = {key: value for key, value in options.items() if key != "blocksize"}

@@ -1444,7 +1444,7 @@ class PatchWriter:
                  mask_binary: bool | None = None, zeros_nodata: bool = False) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
         from geotile.no_georef import sensor_georeferencing
-        from geotile.raster import common_dtype
+        from geotile.raster import common_dtype, lossless_creation_options
 
         self.sensor = sensor_georeferencing(src)  # GCPs or RPCs: each patch keeps them
         # PixelIsPoint georeferencing (AREA_OR_POINT=Point) is kept too
@@ -1462,15 +1462,18 @@ class PatchWriter:
             # 0/255 mask, whose 255 is a class, marks it in a mask band instead
             self.binary_mask = is_binary_0_255(mask_src) if mask_binary is None \
                 else mask_binary
+            # class ids stay exact: no lossy codec or setting reaches a mask patch
+            options = lossless_creation_options(self.creation_options, mask_src.dtypes[0])
             self.mask_profile = self._profile(mask_src, mask_src.count, mask_src.dtypes[0],
                                               mask_nodata(mask_src, self.binary_mask or None,
-                                                          zeros_nodata))
+                                                          zeros_nodata), options)
             self.mask_fill = mask_padding_value(mask_src, self.binary_mask, zeros_nodata)
             self.padded_mask_profile = self.mask_profile if self.binary_mask else \
-                self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill)
+                self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill,
+                              options)
             self.mask_tags = mask_tags(mask_src, zeros_nodata) if fmt == "tif" else {}
 
-    def _profile(self, like, count, dtype, nodata) -> dict:
+    def _profile(self, like, count, dtype, nodata, options: dict | None = None) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
         colormap = _colour_table(like, count, dtype, self.fmt)
         if colormap:  # a paletted raster's patches keep their table, as gdal_retile's do
@@ -1480,7 +1483,8 @@ class PatchWriter:
 
             profile.update(driver="GTiff", crs=map_crs(like), nodata=nodata, interleave="pixel")
             profile.update(_colour_options(like, count))
-            profile.update({k.lower(): v for k, v in self.creation_options.items()})
+            options = self.creation_options if options is None else options
+            profile.update({k.lower(): v for k, v in options.items()})
         elif self.fmt == "png":
             profile.update(driver="PNG", nodata=None)
         return profile
@@ -1497,10 +1501,10 @@ class PatchWriter:
 
         probe = Patch(0, 0, 0, 0, size, size, size, size)
         text = " ".join(f"--co {k.upper()}={v}" for k, v in self.creation_options.items())
+        check_nbits(self.creation_options, self.image_profile["dtype"])
         profiles = [self.image_profile] + ([self.mask_profile] if self.has_mask else [])
-        for profile in profiles:
-            check_nbits(self.creation_options, profile["dtype"])
         for number, profile in enumerate(profiles):
+            what = "mask" if number else "image"
             path = self.outdir / f".probe-{number}.tif"
             array = np.zeros((profile["count"], size, size), profile["dtype"])
             try:
@@ -1515,20 +1519,20 @@ class PatchWriter:
             except OSError as exc:
                 if exc.errno is not None:  # a real I/O error (full disk, ...), not GDAL's
                     raise
-                raise self._refused(text, profile, exc) from exc
+                raise self._refused(text, profile, exc, what) from exc
             except Exception as exc:  # GDAL/rasterio errors: the options do not fit
-                raise self._refused(text, profile, exc) from exc
+                raise self._refused(text, profile, exc, what) from exc
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
 
     @staticmethod
-    def _refused(text: str, profile: dict, exc: Exception) -> InputError:
+    def _refused(text: str, profile: dict, exc: Exception, what: str) -> InputError:
         from geotile.raster import gdal_reason
 
         reason = gdal_reason(exc, type(exc).__name__)
         return InputError(
-            f"{text}: GDAL cannot write {profile['dtype']} GeoTIFF patches with these "
+            f"{text}: GDAL cannot write {profile['dtype']} GeoTIFF {what} patches with these "
             f"creation options ({reason}). Check the options of GDAL's GTiff driver."
         )
 

@@ -1003,3 +1003,12 @@ def test_a_second_run_into_a_folder_being_tiled_is_refused_and_the_first_finishe
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(
         p.name for p in (tmp_path / "clean" / "images").iterdir())
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_creation_options_the_mask_patches_refuse_say_so(run_cli, make_raster, tmp_path):
+    image = make_raster("img.tif", np.ones((3, 64, 64), np.uint16))
+    mask = make_raster("img_mask.tif", np.ones((64, 64), np.uint8))
+    result = run_cli("tile", image, "--masks", mask, "--size", "32", "--co",
+                     "PIXELTYPE=SIGNEDBYTE", "-o", tmp_path / "out")
+    assert_one_line_error(result, "PIXELTYPE=SIGNEDBYTE", "uint8 GeoTIFF mask patches")
+    assert not (tmp_path / "out").exists()

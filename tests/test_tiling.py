@@ -1119,3 +1119,31 @@ def test_tile_options_refuse_an_unknown_edge_rule():
     with pytest.raises(InputError, match=r"--edge 'wrap': choose shift, pad or drop"):
         TileOptions(edge="wrap")
     assert TileOptions(size=7.0).size == 7  # a whole float is that many pixels
+
+
+@pytest.mark.parametrize(("dtype", "bands", "co"), [
+    ("uint8", 3, ["COMPRESS=JPEG"]),
+    ("uint8", 3, ["COMPRESS=JPEG", "JPEG_QUALITY=50", "PHOTOMETRIC=YCBCR"]),
+    ("uint8", 3, ["COMPRESS=WEBP"]),
+    ("uint8", 3, ["COMPRESS=LERC", "MAX_Z_ERROR=2"]),
+    ("float32", 1, ["COMPRESS=DEFLATE", "PREDICTOR=3"]),
+    ("float32", 1, ["COMPRESS=DEFLATE", "DISCARD_LSB=4"]),
+])
+def test_creation_options_never_change_mask_values(make_raster, tmp_path, dtype, bands, co):
+    """Lossy or value-changing --co options reach the image patches only: mask patches keep
+    every class id and the 255 ignore value, compressed losslessly."""
+    rng = np.random.default_rng(3)
+    image = make_raster("img.tif", rng.integers(1, 200, (bands, 64, 64)).astype(dtype))
+    labels = rng.choice(np.array([0, 1, 2, 255], np.uint8), (64, 64))
+    mask = make_raster("img_mask.tif", labels, nodata=255)
+    tile_rasters([image], [mask], tmp_path / "out",
+                 options=TileOptions(size=32, creation_options=co))
+    rows = read_index(tmp_path / "out")
+    assert len(rows) == 4
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        with rasterio.open(tmp_path / "out" / row["mask"]) as patch:
+            np.testing.assert_array_equal(patch.read(1), labels[y:y + 32, x:x + 32])
+            assert patch.nodata == 255
+            assert patch.compression is not None
+            assert patch.compression.name.lower() in ("deflate", "lerc")

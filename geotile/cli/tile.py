@@ -103,12 +103,14 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     OUTPUT/masks/... and OUTPUT/index.csv (one row per patch, with its pixel
     offsets, map bounds, positive and nodata fractions and split). Image and
     mask patches come from the same windows. GeoTIFF patches keep the CRS and
-    the window's transform. With --edge shift (default) every pixel is covered
-    and no patch is padded (unless the image is smaller than --size). Pixels
-    that are not valid image data (nodata, masked, padding) are marked in the
-    GeoTIFF patch: by its nodata value, or by a mask band where that cannot
-    (read_masks/dataset_mask). A 900 px SpaceNet tile gives 16 patches at
-    --size 224 --edge drop and 25 with --edge shift.
+    the window's transform. Mask patches stay lossless: lossy --co options
+    (JPEG, WEBP, MAX_Z_ERROR...) reach the image patches only. With --edge
+    shift (default) every pixel is covered and no patch is padded (unless
+    the image is smaller than --size). Pixels that are not valid image data
+    (nodata, masked, padding) are marked in the GeoTIFF patch: by its nodata
+    value, or by a mask band where that cannot (read_masks/dataset_mask). A
+    900 px SpaceNet tile gives 16 patches at --size 224 --edge drop and 25
+    with --edge shift.
 
     --split assigns whole spatial blocks of patches to train, val or test:
     overlapping patches (--overlap, shifted edge patches) would otherwise
