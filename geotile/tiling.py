@@ -1421,6 +1421,39 @@ def _colour_table(like, count: int, dtype: str, fmt: str) -> dict | None:
     return like.colormap(1)
 
 
+def _carried_metadata(like, count: int) -> dict | None:
+    """``like``'s dataset tags and, for its first ``count`` bands, descriptions, units,
+    scales, offsets and tags, as gdal_translate -srcwin keeps them (not the statistics
+    of the whole raster, nor geotile's own mask tags, which :func:`mask_tags` sets)."""
+    def kept(tags: dict) -> dict:
+        return {k: v for k, v in tags.items() if not k.startswith(("STATISTICS_", "GEOTILE_"))
+                and k != "AREA_OR_POINT"}
+
+    bands = range(1, min(count, like.count) + 1)
+    meta = {"tags": kept(like.tags()),
+            "bands": [(like.descriptions[b - 1], like.units[b - 1], like.scales[b - 1],
+                       like.offsets[b - 1], kept(like.tags(b))) for b in bands]}
+    plain = all(not d and not u and s == 1 and o == 0 and not t
+                for d, u, s, o, t in meta["bands"])
+    return None if plain and not meta["tags"] else meta
+
+
+def _write_metadata(dst, meta: dict) -> None:
+    if meta["tags"]:
+        dst.update_tags(**meta["tags"])
+    for band, (description, unit, _, _, tags) in enumerate(meta["bands"], 1):
+        if description:
+            dst.set_band_description(band, description)
+        if unit:
+            dst.set_band_unit(band, unit)
+        if tags:
+            dst.update_tags(band, **tags)
+    if any(b[2] != 1 or b[3] != 0 for b in meta["bands"]):
+        n = dst.count - len(meta["bands"])  # extra bands: unscaled
+        dst.scales = tuple(b[2] for b in meta["bands"]) + (1.0,) * n
+        dst.offsets = tuple(b[3] for b in meta["bands"]) + (0.0,) * n
+
+
 def mask_tags(mask_src, zeros_nodata: bool = False) -> dict[str, str]:
     """The tags saying what a mask's patches hold: GEOTILE_OUTPUT and its class names
     (:func:`~geotile.raster_kinds.class_names`: tag or GDAL categories), when it has them,
@@ -1483,6 +1516,9 @@ class PatchWriter:
 
             profile.update(driver="GTiff", crs=map_crs(like), nodata=nodata, interleave="pixel")
             profile.update(_colour_options(like, count))
+            meta = _carried_metadata(like, count)
+            if meta:
+                profile["_meta"] = meta
             options = self.creation_options if options is None else options
             profile.update({k.lower(): v for k, v in options.items()})
         elif self.fmt == "png":
@@ -1602,6 +1638,7 @@ class PatchWriter:
 
         profile = dict(profile, width=array.shape[2], height=array.shape[1])
         colormap = profile.pop("colormap", None)
+        meta = profile.pop("_meta", None)
         # PNG cannot hold the georeference (index.csv has the bounds); passing it anyway
         # keeps rasterio from warning about a non-georeferenced dataset.
         transform = window_transform(patch.window, self.src.transform)
@@ -1617,6 +1654,8 @@ class PatchWriter:
                     dst.write(array)
                     if colormap:
                         dst.write_colormap(1, colormap)
+                    if meta:
+                        _write_metadata(dst, meta)
                     if mask is not None:
                         dst.write_mask(mask)
                     if self.sensor and self.fmt == "tif":

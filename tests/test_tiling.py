@@ -1147,3 +1147,35 @@ def test_creation_options_never_change_mask_values(make_raster, tmp_path, dtype,
             assert patch.nodata == 255
             assert patch.compression is not None
             assert patch.compression.name.lower() in ("deflate", "lerc")
+
+
+@pytest.mark.parametrize("co", [None, "COMPRESS=DEFLATE"])
+def test_patches_keep_scales_offsets_descriptions_units_and_tags(make_raster, tmp_path, co):
+    """As gdal_translate -srcwin: a scaled product's patches read as the same reflectance."""
+    image = make_raster("s2.tif", np.full((3, 40, 40), 4877, np.uint16), nodata=0)
+    with rasterio.open(image, "r+") as dst:
+        dst.scales, dst.offsets = (0.0001,) * 3, (-0.1,) * 3
+        dst.update_tags(PRODUCT="L2A", BASELINE="04.00")
+        for band in (1, 2, 3):
+            dst.set_band_description(band, f"B0{band}")
+            dst.set_band_unit(band, "reflectance")
+            dst.update_tags(band, WAVELENGTH=str(400 + band))
+    mask = make_raster("s2_mask.tif", np.ones((40, 40), np.uint8), nodata=255)
+    with rasterio.open(mask, "r+") as dst:
+        dst.update_tags(SOURCE="survey 2024")
+        dst.set_band_description(1, "landcover")
+    tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(
+        size=16, edge="pad", creation_options=[co] if co else {}))
+    rows = read_index(tmp_path / "out")
+    assert len(rows) == 9
+    for row in rows:
+        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+            assert patch.scales == (0.0001,) * 3 and patch.offsets == (-0.1,) * 3
+            assert patch.descriptions == ("B01", "B02", "B03")
+            assert patch.units == ("reflectance",) * 3
+            assert patch.tags()["PRODUCT"] == "L2A" and patch.tags()["BASELINE"] == "04.00"
+            assert patch.tags(2)["WAVELENGTH"] == "402"
+        with rasterio.open(tmp_path / "out" / row["mask"]) as patch:
+            assert patch.tags()["SOURCE"] == "survey 2024"
+            assert patch.descriptions == ("landcover",)
+            assert patch.scales == (1.0,) and patch.nodata == 255
