@@ -80,6 +80,8 @@ log = logging.getLogger("geotile")
 
 FORMATS = ("tif", "png", "npy")
 SPLIT_NAMES = ("train", "val", "test")
+#: GTiff options asking for side files (world file, RPCs) next to each patch
+_SIDE_FILE_OPTIONS = ("tfw", "worldfile", "rpb", "rpctxt")
 _RESERVED_PROFILE_KEYS = {"driver", "width", "height", "count", "dtype", "crs", "transform",
                           "nodata"}
 #: split planning: blocks wanted for the smallest split, the weight of keeping a block's
@@ -149,6 +151,12 @@ class TileOptions:
                 "it from the image). Give GDAL GeoTIFF options like COMPRESS=DEFLATE."
             )
         _check_block_options(self.creation_options)
+        side = [k for k in _SIDE_FILE_OPTIONS if str(self.creation_options.get(k, "")).upper()
+                in ("YES", "TRUE", "ON", "1")]
+        if side:
+            raise InputError(f"--co {side[0].upper()}={self.creation_options[side[0]]}: geotile "
+                             "writes no side files; the GeoTIFF patches hold their "
+                             "georeference inside. Remove the option.")
 
 
 def _overlap_pixels(overlap, size: int) -> int:
@@ -1544,14 +1552,18 @@ class PatchWriter:
             path = self.outdir / f".probe-{number}.tif"
             array = np.zeros((profile["count"], size, size), profile["dtype"])
             try:
+                tags = self.mask_tags if number else None
                 with _gdal_warnings() as warned:
-                    self._write(array, probe, path, profile, None)
+                    self._write(array, probe, path, profile, None, tags=tags)
                 if warned:  # GDAL ignores options it does not know: say so instead
                     raise InputError(warned[0])
                 import rasterio
 
-                with rasterio.open(path) as back:
-                    back.read(window=Window(0, 0, size, size))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+                    with rasterio.open(path) as back:
+                        back.read(window=Window(0, 0, size, size))
+                        lost = self._lost(back, probe, profile, tags or {})
             except OSError as exc:
                 if exc.errno is not None:  # a real I/O error (full disk, ...), not GDAL's
                     raise
@@ -1561,6 +1573,33 @@ class PatchWriter:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+            if lost:  # PROFILE=BASELINE/GeoTIFF put them in side files (PAM)
+                raise InputError(
+                    f"{text}: the {what} patches would come back without their {lost} (GDAL "
+                    "puts them in side files with these options, which geotile does not "
+                    "write). Remove the option.")
+
+    def _lost(self, back, patch: Patch, profile: dict, tags: dict) -> str:
+        """What a probe patch read back lacks of what was written, in words ('' if none)."""
+        from rasterio.windows import transform as window_transform
+
+        lost = []
+        if not self.sensor and (back.crs != profile.get("crs") or not back.transform
+                                .almost_equals(window_transform(patch.window,
+                                                                self.src.transform))):
+            lost.append("CRS and transform")
+        nodata = profile.get("nodata")
+        if nodata is not None and not (back.nodata == nodata or (
+                back.nodata is not None and np.isnan(back.nodata) and np.isnan(nodata))):
+            lost.append("nodata value")
+        meta = profile.get("_meta") or {"tags": {}, "bands": []}
+        if any(back.scales[b] != s or back.offsets[b] != o
+               for b, (_, _, s, o, _) in enumerate(meta["bands"])):
+            lost.append("scales and offsets")
+        written = {**meta["tags"], **tags}
+        if any(back.tags().get(k) != str(v) for k, v in written.items()):
+            lost.append("metadata tags")
+        return ", ".join(lost)
 
     @staticmethod
     def _refused(text: str, profile: dict, exc: Exception, what: str) -> InputError:

@@ -1012,3 +1012,29 @@ def test_creation_options_the_mask_patches_refuse_say_so(run_cli, make_raster, t
                      "PIXELTYPE=SIGNEDBYTE", "-o", tmp_path / "out")
     assert_one_line_error(result, "PIXELTYPE=SIGNEDBYTE", "uint8 GeoTIFF mask patches")
     assert not (tmp_path / "out").exists()
+
+
+def test_creation_options_that_move_the_georeference_to_side_files_are_refused(
+        run_cli, make_raster, tmp_path):
+    import rasterio
+
+    plain = make_raster("plain.tif", np.ones((3, 64, 64), np.uint8), nodata=0)
+    mask = make_raster("plain_mask.tif", np.ones((64, 64), np.uint8), nodata=255)
+    scaled = make_raster("scaled.tif", np.ones((1, 64, 64), np.uint16))
+    with rasterio.open(scaled, "r+") as dst:
+        dst.scales = (0.0001,)
+    for image, options, fragments in (
+            (plain, ["PROFILE=BASELINE"], ["PROFILE=BASELINE", "image patches", "CRS"]),
+            (plain, ["TFW=YES"], ["TFW=YES", "side files"]),
+            (scaled, ["PROFILE=GeoTIFF"], ["PROFILE=GeoTIFF", "scales and offsets"])):
+        masks = ["--masks", mask] if image == plain else []
+        co = [arg for option in options for arg in ("--co", option)]
+        result = run_cli("tile", image, *masks, "--size", "32", *co, "-o", tmp_path / "out")
+        assert_one_line_error(result, *fragments)
+        assert not (tmp_path / "out").exists()
+    # nothing lost: the option is fine
+    result = run_cli("tile", plain, "--masks", mask, "--size", "32", "--co", "PROFILE=GeoTIFF",
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "images" / "plain_1_1.tif") as patch:
+        assert patch.crs == "EPSG:32616" and patch.transform.c == 740016.0
