@@ -211,12 +211,15 @@ class TileSummary:
     skipped_nodata: int = 0
     excluded_gap: int = 0
     per_split: dict[str, int] = field(default_factory=dict)
+    #: images that yield no patch (--edge drop, --max-nodata): path -> why, with the fix
+    skipped_images: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The summary as JSON-ready values."""
         return {"outdir": str(self.outdir), "written": self.written,
                 "skipped_empty": self.skipped_empty, "skipped_nodata": self.skipped_nodata,
-                "excluded_gap": self.excluded_gap, "per_split": dict(self.per_split)}
+                "excluded_gap": self.excluded_gap, "per_split": dict(self.per_split),
+                "skipped_images": dict(self.skipped_images)}
 
 
 @dataclass(frozen=True)
@@ -855,6 +858,10 @@ def tile_rasters(
                     _tile_part(image, mask, tmp, parts / Path(image).stem, digests[number],
                                writer, options, summary, progress, plan, number, extra,
                                zeros_binary, zeros_nodata)
+            if len(summary.skipped_images) == len(images):  # nothing to train on
+                (image, why), *others = summary.skipped_images.items()
+                more = f" (and {len(others)} more images)" if others else ""
+                raise InputError(f"{image}{more}: {why}")
             if annotations is not None:  # per-patch labels, published with the patches
                 from geotile.annotations import write_patch_labels
 
@@ -883,6 +890,8 @@ def tile_rasters(
     finally:
         if lock is not None:
             os.close(lock)  # after the folder went: a run waiting on it makes a new one
+    for image, why in summary.skipped_images.items():
+        warnings.warn(f"{image}: skipped, no patch: {why}", GeotileWarning, stacklevel=2)
     if options.split is not None:
         empty = [name for name, fraction in zip(SPLIT_NAMES, options.split, strict=False)
                  if fraction > 0 and not summary.per_split.get(name)]
@@ -1112,6 +1121,7 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
     summary.excluded_gap += counts["excluded_gap"]
     for key, value in counts["per_split"].items():
         summary.per_split[key] = summary.per_split.get(key, 0) + value
+    summary.skipped_images.update(counts.get("skipped_images", {}))
 
 
 def _link(source: Path, target: Path) -> None:
@@ -1219,11 +1229,11 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         if extra_src is not None:  # the patches hold both rasters' bands
             count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
-        if len(grid) == 0:
-            raise InputError(
-                f"{image}: {src.width}x{src.height} px is smaller than the {options.size} px "
-                "patch, so --edge drop leaves no patch. Use --edge pad or a smaller --size."
-            )
+        if len(grid) == 0:  # skipped: refused when no image yields a patch (tile_rasters)
+            summary.skipped_images[str(image)] = (
+                f"{src.width}x{src.height} px is smaller than the {options.size} px patch, "
+                "so --edge drop leaves no patch. Use --edge pad or a smaller --size.")
+            return
         # 0/255 or not: read from every pixel, so only when some patch is padded
         binary = mask_src is not None and _pads(grid) and is_binary_0_255(mask_src,
                                                                           zeros_binary)
@@ -1236,6 +1246,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             writers.image_profile = writers._profile(src, count, dtype.name, None)
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
+        padding_drops = False
         zero_class = _zero_class(mask_src)
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
         ignore_values = mask_ignore_values(mask_src, positive_128, zeros_nodata) \
@@ -1251,6 +1262,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                                                        positive_128)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
                     dropped_nodata += 1
+                    if not padding_drops:  # would it be kept without its padding?
+                        inside = data.valid[:patch.valid_height, :patch.valid_width]
+                        padding_drops = 1 - inside.mean() <= options.max_nodata
                     continue
                 if options.skip_empty and not positive:
                     summary.skipped_empty += 1
@@ -1280,11 +1294,12 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         summary.written += kept
         summary.skipped_nodata += dropped_nodata
         if kept == 0 and dropped_nodata == len(grid):
-            raise InputError(
-                f"{image}: every patch has more than {options.max_nodata:g} nodata "
-                "(the raster holds no or almost no valid pixels). Check the file or raise "
-                "--max-nodata."
-            )
+            why = ("counting the padding past the raster's edge. Use --edge shift, a smaller "
+                   "--size or a higher --max-nodata." if padding_drops else
+                   "(the raster holds no or almost no valid pixels). Check the file or raise "
+                   "--max-nodata.")
+            summary.skipped_images[str(image)] = (
+                f"every patch has more than {options.max_nodata:g} nodata {why}")
         log.info("%s: %d patches kept of %d (%d mostly nodata)", label.name, kept, len(grid),
                  dropped_nodata)
 

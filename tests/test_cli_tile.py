@@ -1038,3 +1038,40 @@ def test_creation_options_that_move_the_georeference_to_side_files_are_refused(
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "out" / "images" / "plain_1_1.tif") as patch:
         assert patch.crs == "EPSG:32616" and patch.transform.c == 740016.0
+
+
+@pytest.mark.parametrize("split", [[], ["--split", "0.5,0.5"]])
+def test_an_image_without_patches_is_skipped_with_a_warning(run_cli, make_raster, tmp_path,
+                                                            split):
+    import json
+
+    good = make_raster("good.tif", np.ones((3, 128, 128), np.uint8), nodata=0)
+    strip = make_raster("strip.tif", np.ones((3, 20, 128), np.uint8), nodata=0)
+    blank = make_raster("blank.tif", np.zeros((3, 64, 64), np.uint8), nodata=0)
+    result = run_cli("tile", good, strip, "--size", "64", "--edge", "drop", *split, "--json",
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["written"] + summary["excluded_gap"] == 4
+    assert list(summary["skipped_images"]) == [str(strip)]
+    assert "strip.tif" in result.stderr and "skipped" in result.stderr
+    assert sum(1 for _ in (tmp_path / "out" / "images").iterdir()) == summary["written"]
+    result = run_cli("tile", good, blank, "--size", "64", "--max-nodata", "0.5", *split,
+                     "-o", tmp_path / "out2")
+    assert result.exit_code == 0, result.output
+    assert "1 image without patches skipped" in result.stdout
+    assert "blank.tif" in result.stderr
+    # every image yields nothing: the error stays, nothing written
+    result = run_cli("tile", strip, "--size", "64", "--edge", "drop", *split, "-o",
+                     tmp_path / "out3")
+    assert_one_line_error(result, "strip.tif", "smaller than the 64 px patch")
+    assert not (tmp_path / "out3").exists()
+
+
+def test_all_nodata_message_names_the_padding(run_cli, make_raster, tmp_path):
+    pixels = np.ones((3, 100, 100), np.uint8)
+    pixels[:, :40] = 0
+    image = make_raster("img.tif", pixels, nodata=0)  # 60 % valid, the one patch 77 % nodata
+    result = run_cli("tile", image, "--size", "200", "--edge", "pad", "--max-nodata", "0.5",
+                     "-o", tmp_path / "out")
+    assert_one_line_error(result, "img.tif", "padding", "--edge shift")

@@ -54,7 +54,8 @@ def _parse_split(ctx, param, value):
               show_default=True, help="Patch file format (tif keeps the georeference).")
 @click.option("--skip-empty", is_flag=True, help="Drop patches whose mask has no positive pixel.")
 @click.option("--max-nodata", type=FloatRange(0, 1), default=None,
-              help="Drop patches with a larger fraction of nodata pixels.")
+              help="Drop patches with a larger fraction of nodata pixels (an image left "
+              "without patches, here or by --edge drop, is skipped with a warning).")
 @click.option("--split", callback=_parse_split, metavar="TRAIN,VAL,TEST",
               help="Assign train/val/test splits by these fractions, e.g. 0.8,0.1,0.1, by "
               "spatial blocks: patches that would share pixels with another split are left "
@@ -184,6 +185,9 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
             parts.append(f"{summary.skipped_nodata} mostly nodata skipped")
         if summary.excluded_gap:
             parts.append(f"{summary.excluded_gap} in the gaps between splits left out")
+        if summary.skipped_images:
+            n = len(summary.skipped_images)
+            parts.append(f"{n} image{'s' if n > 1 else ''} without patches skipped")
         if summary.per_split:
             parts.append(", ".join(f"{k} {v}" for k, v in sorted(summary.per_split.items())))
         click.echo("; ".join(parts))
