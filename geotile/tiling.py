@@ -1285,8 +1285,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                 writer.writerow([
                     image_rel, mask_rel or "", label.name, patch.row, patch.col, patch.x_off,
                     patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),
-                    _fmt(maxy), "" if positive is None else f"{positive:.6f}",
-                    f"{nodata_fraction:.6f}", split,
+                    _fmt(maxy), "" if positive is None else _fmt(positive),
+                    _fmt(nodata_fraction), split,
                 ])
                 kept += 1
             for future in pending:
@@ -1305,7 +1305,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
 
 
 def _fmt(value: float) -> str:
-    return repr(float(value))  # the shortest text that reads back as the same float
+    # the shortest text that reads back as the same float: a fraction of 1 px in 2.25 M is
+    # 4.444444444444445e-07, never 0.000000
+    return repr(float(value))
 
 
 def _warn_if_colour_labels(mask_src, image) -> None:

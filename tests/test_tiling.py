@@ -1035,7 +1035,7 @@ def test_255_of_a_float_class_mask_is_its_ignore_value(make_raster, tmp_path):
         fractions[name] = [(r["positive_fraction"], r["nodata_fraction"])
                            for r in read_index(tmp_path / f"o_{name}")]
     assert fractions["float32"] == fractions["uint8"]
-    assert ("0.750000", "0.000000") in fractions["float32"]
+    assert ("0.75", "0.0") in fractions["float32"]
 
 
 @pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32])
@@ -1050,7 +1050,7 @@ def test_255_of_a_mask_with_ids_above_255_is_an_id(make_raster, tmp_path, dtype)
                            options=TileOptions(size=8, max_nodata=0.1, skip_empty=True))
     assert summary.written == 100 and summary.skipped_nodata == summary.skipped_empty == 0
     fractions = {(r["positive_fraction"], r["nodata_fraction"]) for r in read_index(tmp_path / "a")}
-    assert fractions == {("1.000000", "0.000000")}
+    assert fractions == {("1.0", "0.0")}
     # padded: the dtype's largest value (NaN for floats, which had 255), never id 255
     tile_rasters([image], [mask], tmp_path / "p", options=TileOptions(size=48, edge="pad"))
     with rasterio.open(tmp_path / "p" / "masks" / "img_1_1.tif") as patch:
@@ -1179,3 +1179,19 @@ def test_patches_keep_scales_offsets_descriptions_units_and_tags(make_raster, tm
             assert patch.tags()["SOURCE"] == "survey 2024"
             assert patch.descriptions == ("landcover",)
             assert patch.scales == (1.0,) and patch.nodata == 255
+
+
+def test_index_fractions_of_one_pixel_in_a_large_patch_are_not_zero(make_raster, tmp_path):
+    """1 positive and 3 nodata pixels of 2 250 000 (4.4e-7): kept by --skip-empty, listed
+    with the exact fractions, never 0.000000."""
+    pixels = np.full((1, 1500, 1500), 9, np.uint8)
+    pixels[0, 0, :3] = 0
+    labels = np.zeros((1500, 1500), np.uint8)
+    labels[700, 700] = 1
+    image = make_raster("big.tif", pixels, nodata=0)
+    mask = make_raster("big_mask.tif", labels)
+    tile_rasters([image], [mask], tmp_path / "out",
+                 options=TileOptions(size=1500, skip_empty=True))
+    (row,) = read_index(tmp_path / "out")
+    assert float(row["positive_fraction"]) == 1 / 1500**2
+    assert float(row["nodata_fraction"]) == 3 / 1500**2
