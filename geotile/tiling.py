@@ -829,6 +829,7 @@ def tile_rasters(
                                   extras and (extras[i], extra_resampling), options,
                                   zeros_nodata)
                     for i, image in enumerate(images)]
+        _warn_overlapping(images)
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed, kept)
     parts = _parts_folder(outdir)
@@ -1136,6 +1137,34 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
 
     with open_raster(image) as src:
         return Grid(src.width, src.height, options.size, options.overlap, options.edge)
+
+
+def _warn_overlapping(images) -> None:
+    """One warning when georeferenced images of one CRS cover the same ground (by more
+    than half a pixel): --split plans its blocks per image, so that ground may land in
+    train and in val or test."""
+    from geotile.raster import open_raster
+
+    places = []
+    for image in images:
+        with open_raster(image) as src:
+            if src.crs is not None:
+                half = 0.5 * max(abs(src.res[0]), abs(src.res[1]))
+                places.append((image, src.crs, np.array(src.bounds), half))
+    pairs = []
+    for i, (image, crs, bounds, half) in enumerate(places):
+        for other, other_crs, other_bounds, _ in places[i + 1:]:
+            low = np.maximum(bounds[:2], other_bounds[:2])
+            high = np.minimum(bounds[2:], other_bounds[2:])
+            if (high - low > half).all() and crs == other_crs:
+                pairs.append((image, other))
+    if pairs:
+        more = f" (and {len(pairs) - 1} more pairs)" if len(pairs) > 1 else ""
+        warnings.warn(
+            f"{pairs[0][0]} and {pairs[0][1]} overlap on the ground{more}: --split keeps "
+            "splits apart within an image only, so their common ground may be in train and "
+            "in val or test. Tile overlapping images (other dates, collects) in one split, "
+            "or cut the overlap out.", GeotileWarning, stacklevel=3)
 
 
 def _check_png(image, mask=None, extra=None) -> None:

@@ -1195,3 +1195,24 @@ def test_index_fractions_of_one_pixel_in_a_large_patch_are_not_zero(make_raster,
     (row,) = read_index(tmp_path / "out")
     assert float(row["positive_fraction"]) == 1 / 1500**2
     assert float(row["nodata_fraction"]) == 3 / 1500**2
+
+
+def test_split_warns_when_images_overlap_on_the_ground(make_raster, tmp_path):
+    """Blocks are planned per image: two collects of the same ground would put it in train
+    and in val, so the run says so (adjacent tiles that only touch do not)."""
+    from rasterio.transform import from_origin
+
+    pixels = np.ones((1, 64, 64), np.uint8)
+    a = make_raster("a.tif", pixels, transform=from_origin(740000, 3735000, 0.5, 0.5))
+    east = make_raster("east.tif", pixels, transform=from_origin(740032, 3735000, 0.5, 0.5))
+    shifted = make_raster("a2.tif", pixels, transform=from_origin(740010, 3735000, 0.5, 0.5))
+    options = TileOptions(size=16, split=(0.5, 0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeotileWarning)
+        tile_rasters([a, east], None, tmp_path / "touch", options=options)
+    with pytest.warns(GeotileWarning, match=r"a.tif and .*a2.tif overlap on the ground.*"
+                                            r"within an image"):
+        tile_rasters([a, east, shifted], None, tmp_path / "overlap", options=options)
+    with warnings.catch_warnings():  # no split: nothing to warn about
+        warnings.simplefilter("error", GeotileWarning)
+        tile_rasters([a, shifted], None, tmp_path / "nosplit", options=TileOptions(size=16))

@@ -58,8 +58,8 @@ def _parse_split(ctx, param, value):
               "without patches, here or by --edge drop, is skipped with a warning).")
 @click.option("--split", callback=_parse_split, metavar="TRAIN,VAL,TEST",
               help="Assign train/val/test splits by these fractions, e.g. 0.8,0.1,0.1, by "
-              "spatial blocks: patches that would share pixels with another split are left "
-              "out (see below).")
+              "spatial blocks of each image: patches that would share pixels with another "
+              "split are left out (see below).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @extra_bands_opts
 @click.option("--palette", metavar="potsdam|FILE.json", callback=home_callback,
@@ -123,7 +123,9 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     0.8,0.1,0.1; one 1600 px scene at --size 256 has 49). Patches whose
     window reaches into a block of another split lie in the gap between the
     splits and are left out (counted in the summary), so no val or test
-    patch shares a pixel with a train patch. The blocks are planned on the
+    patch shares a pixel with a train patch of the same image (blocks are
+    planned per image: images that cover the same ground, as other dates or
+    collects, are split independently, with a warning). The blocks are planned on the
     patches --skip-empty/--max-nodata keep, so the proportions of the kept
     patches stay within a few patches of those asked (a filtered run's
     splits differ from an unfiltered one's); the same --seed gives the same
