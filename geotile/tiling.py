@@ -59,6 +59,7 @@ from geotile.errors import (
     InputError,
     Interrupted,
     OutputExistsError,
+    UsageError,
     check_range,
 )
 from geotile.grid import EDGE_MODES, Grid, Patch
@@ -143,7 +144,7 @@ class TileOptions:
         if self.max_nodata is not None and not 0 <= self.max_nodata <= 1:
             raise InputError("--max-nodata is a fraction between 0 and 1")
         if self.creation_options and self.fmt != "tif":
-            raise InputError("--co sets GeoTIFF creation options: use it with --format tif")
+            raise UsageError("--co sets GeoTIFF creation options: use it with --format tif")
         reserved = {k for k in self.creation_options if k.lower() in _RESERVED_PROFILE_KEYS}
         if reserved:
             raise InputError(
@@ -789,7 +790,7 @@ def tile_rasters(
                                    extra_resampling=extra_resampling, resume=resume)
     extras = pair_extra_bands(images, extra_bands)
     if options.skip_empty and masks is None:
-        raise InputError("--skip-empty needs --masks (it drops patches with no positive pixel)")
+        raise UsageError("--skip-empty needs --masks (it drops patches with no positive pixel)")
     if options.fmt == "png":  # every input, before any patch is cut
         for i, image in enumerate(images):
             _check_png(image, masks[i] if masks else None, extras[i] if extras else None)

@@ -192,10 +192,16 @@ def test_bad_creation_options_are_one_line(run_cli, make_raster, tmp_path):
                               (["--co", "COMPRESS=NOPE"], "COMPRESS=NOPE"),
                               (["--co", "NBITS=16"], "NBITS=16"),
                               (["--co", "NOEQUALS"], "KEY=VALUE"),
-                              (["--co", "DTYPE=uint8"], "DTYPE"),
-                              (["--co", "COMPRESS=LZW", "--format", "npy"], "--format tif")):
+                              (["--co", "DTYPE=uint8"], "DTYPE")):
         result = run_cli("tile", image, "--size", "50", *options, "-o", tmp_path / "out")
         assert_one_line_error(result, fragment)
+        assert not (tmp_path / "out").exists()
+    # options that do not go together: a usage error, exit 2
+    for options, fragment in ((["--co", "COMPRESS=LZW", "--format", "npy"], "--format tif"),
+                              (["--co", "COMPRESS=LZW", "--format", "png"], "--format tif"),
+                              (["--skip-empty"], "--skip-empty needs --masks")):
+        result = run_cli("tile", image, "--size", "50", *options, "-o", tmp_path / "out")
+        assert_one_line_error(result, fragment, code=2)
         assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
 
