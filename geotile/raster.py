@@ -469,6 +469,15 @@ def grid_difference(src, other) -> str | None:
     if off.max() <= GRID_TOLERANCE_PX:
         return None
     from_origin = np.stack([cols - cols[0], rows - rows[0]], axis=1)  # the linear part
+    if np.abs(from_origin - corners).max() > GRID_TOLERANCE_PX and not (a.b or a.d or b.b
+                                                                         or b.d):
+        def facing(t) -> str:  # signed: the sizes alone are equal
+            way = "north-up" if t.e < 0 else "south-up, rows run north"
+            return f"{t.a:.15g} x {t.e:.15g} ({way}{', mirrored' if t.a < 0 else ''})"
+
+        if (a.a < 0) != (b.a < 0) or (a.e < 0) != (b.e < 0):
+            return (f"pixel size {facing(a)} against {facing(b)}: one is flipped; `gdalwarp` "
+                    "makes it north-up")
     if np.abs(from_origin - corners).max() > GRID_TOLERANCE_PX:
         def cell(t) -> str:
             turned = f", rotation terms {t.b:.15g}, {t.d:.15g}" if t.b or t.d else ""

@@ -1081,3 +1081,16 @@ def test_all_nodata_message_names_the_padding(run_cli, make_raster, tmp_path):
     result = run_cli("tile", image, "--size", "200", "--edge", "pad", "--max-nodata", "0.5",
                      "-o", tmp_path / "out")
     assert_one_line_error(result, "img.tif", "padding", "--edge shift")
+
+
+def test_a_flipped_mask_is_refused_saying_it_is_flipped(run_cli, make_raster, tmp_path):
+    from affine import Affine
+
+    image = make_raster("img.tif", np.ones((1, 64, 64), np.uint8),
+                        transform=Affine(0.5, 0, 740000, 0, 0.5, 3735000))  # south-up
+    mask = make_raster("img_mask.tif", np.ones((64, 64), np.uint8),
+                       transform=Affine(0.5, 0, 740000, 0, -0.5, 3735032))  # north-up
+    result = run_cli("tile", image, "--masks", mask, "--size", "32", "-o", tmp_path / "out")
+    assert_one_line_error(result, "img_mask.tif", "0.5 x -0.5 (north-up)",
+                          "0.5 x 0.5 (south-up", "flipped")
+    assert not (tmp_path / "out").exists()
