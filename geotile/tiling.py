@@ -1728,7 +1728,8 @@ class PatchWriter:
         # PNG cannot hold the georeference (index.csv has the bounds); passing it anyway
         # keeps rasterio from warning about a non-georeferenced dataset.
         transform = window_transform(patch.window, self.src.transform)
-        profile["transform"] = transform
+        if not (self.sensor and self.fmt == "tif" and self.src.gcps[0]):
+            profile["transform"] = transform  # GCPs replace it (GDAL warns when both)
 
         def gdal_write() -> None:
             # GDAL writes the file in memory and Python writes its bytes: a full disk then

@@ -231,6 +231,17 @@ def test_gcp_and_rpc_georeferencing_is_kept(tmp_path, run_cli, kind):
         else:
             assert out.rpcs.to_dict() == src.rpcs.to_dict()
             assert (patch.rpcs.line_off, patch.rpcs.samp_off) == (24 - 16, 32 - 32)
+    # creation options too (GCPs with a transform set made GDAL warn: --co was refused)
+    result = run_cli("tile", image, "--size", "32", "--co", "COMPRESS=DEFLATE", "-o",
+                     tmp_path / "tc")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "tc" / "images" / "l1_1_1.tif") as patch:
+        assert patch.compression.name == "deflate"
+        if kind == "gcps":
+            first = patch.gcps[0][0]
+            assert (first.row, first.col, first.x) == (-16, -32, 10.0)
+        else:
+            assert (patch.rpcs.line_off, patch.rpcs.samp_off) == (24 - 16, 32 - 32)
     labels = tmp_path / "l.geojson"
     labels.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
                       '"properties": {}, "geometry": {"type": "Point", "coordinates": [10, 50]}}]}')
