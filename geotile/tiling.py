@@ -1143,22 +1143,31 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
 def _warn_overlapping(images) -> None:
     """One warning when georeferenced images of one CRS cover the same ground (by more
     than half a pixel): --split plans its blocks per image, so that ground may land in
-    train and in val or test."""
+    train and in val or test. Candidate pairs come from an STRtree (a city of tiles)."""
+    import shapely
+
     from geotile.raster import open_raster
 
-    places = []
+    groups: dict[str, list] = {}
     for image in images:
         with open_raster(image) as src:
             if src.crs is not None:
                 half = 0.5 * max(abs(src.res[0]), abs(src.res[1]))
-                places.append((image, src.crs, np.array(src.bounds), half))
+                groups.setdefault(src.crs.to_wkt(), []).append((image, src.bounds, half))
     pairs = []
-    for i, (image, crs, bounds, half) in enumerate(places):
-        for other, other_crs, other_bounds, _ in places[i + 1:]:
-            low = np.maximum(bounds[:2], other_bounds[:2])
-            high = np.minimum(bounds[2:], other_bounds[2:])
-            if (high - low > half).all() and crs == other_crs:
-                pairs.append((image, other))
+    for members in groups.values():
+        bounds = np.array([b for _, b, _ in members], dtype=float).reshape(-1, 4)
+        halves = np.array([h for _, _, h in members])
+        tree = shapely.STRtree(shapely.box(*bounds.T))
+        left, right = tree.query(shapely.box(*bounds.T), predicate="intersects")
+        keep = left < right
+        left, right = left[keep], right[keep]
+        low = np.maximum(bounds[left, :2], bounds[right, :2])
+        high = np.minimum(bounds[left, 2:], bounds[right, 2:])
+        apart = np.maximum(halves[left], halves[right])[:, None]
+        for i, j in zip(*(side[((high - low) > apart).all(axis=1)] for side in (left, right)),
+                        strict=True):
+            pairs.append((members[i][0], members[j][0]))
     if pairs:
         more = f" (and {len(pairs) - 1} more pairs)" if len(pairs) > 1 else ""
         warnings.warn(
