@@ -337,11 +337,14 @@ def _several_classes(path, classes: list[str]) -> InputError:
                       "every class.")
 
 
-def _instance_ids(frame) -> bool:
-    """Whether the polygons of a raster of unnamed ids are an instance-id mask's: eight ids
-    or more, each one region (a class raster's ids recur in several; a few classes of one
-    region each, building, road and water, stay classes)."""
-    return frame["class_id"].nunique() >= 8 and not frame["class_id"].duplicated().any()
+def _instance_ids(frame, dtype: str) -> bool:
+    """Whether the polygons of a raster of unnamed ids are an instance-id mask's: ids of one
+    region each (a class raster's recur in several), eight or more, or of a type wider than
+    8 bits (skimage's labels, a tile of 3 buildings); a few uint8 classes of one region
+    each, building, road and water, stay classes."""
+    wide = np.dtype(dtype).itemsize > 1
+    return (frame["class_id"].nunique() >= 8 or wide) and \
+        not frame["class_id"].duplicated().any()
 
 
 def _check_one_class(paths: list, options) -> None:
@@ -429,7 +432,7 @@ def vectorize_to_csv(
         said = NO_CRS_SAID.set(True)  # _check_crs said it once
         try:
             with open_raster(path) as src:
-                transform = src.transform
+                transform, dtype = src.transform, src.dtypes[0]
             if instance_options is not None:
                 from geotile.instances import finish_frame, instance_frame
 
@@ -444,7 +447,7 @@ def vectorize_to_csv(
         finally:
             NO_CRS_SAID.reset(said)
         classes = frame.drop_duplicates("class_id").sort_values("class_id")["class"]
-        if len(classes) > 1 and _instance_ids(frame):  # each building its own id
+        if len(classes) > 1 and _instance_ids(frame, dtype):  # each building its own id
             frame = frame.assign(**{"class": "building"})
         elif len(classes) > 1:  # unnamed ids (named ones were refused before any work)
             raise _several_classes(path, [str(c) for c in classes])
