@@ -1488,9 +1488,11 @@ def _colour_table(like, count: int, dtype: str, fmt: str) -> dict | None:
 def _carried_metadata(like, count: int) -> dict | None:
     """``like``'s dataset tags and, for its first ``count`` bands, descriptions, units,
     scales, offsets and tags, as gdal_translate -srcwin keeps them (not the statistics
-    of the whole raster, nor geotile's own mask tags, which :func:`mask_tags` sets)."""
+    of the whole raster, nor a photo's EXIF tags, nor geotile's own mask tags, which
+    :func:`mask_tags` sets)."""
     def kept(tags: dict) -> dict:
-        return {k: v for k, v in tags.items() if not k.startswith(("STATISTICS_", "GEOTILE_"))
+        return {k: v for k, v in tags.items() if not k.startswith(("STATISTICS_", "GEOTILE_",
+                                                                  "EXIF_"))
                 and k != "AREA_OR_POINT"}
 
     bands = range(1, min(count, like.count) + 1)
@@ -1747,11 +1749,13 @@ class PatchWriter:
             with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_INTERNAL_MASK="YES"), \
                     rasterio.MemoryFile() as memory:
                 with quietly(memory.open, **profile) as dst:
-                    dst.write(array)
+                    # tables and tags before the pixels: after them GDAL writes the
+                    # directory (and the origin) twice, and the template cannot learn it
                     if colormap:
                         dst.write_colormap(1, colormap)
                     if meta:
                         _write_metadata(dst, meta)
+                    dst.write(array)
                     if mask is not None:
                         dst.write_mask(mask)
                     if self.sensor and self.fmt == "tif":
