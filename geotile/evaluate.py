@@ -385,15 +385,21 @@ def _whole_at_antimeridian(frame):
 def _one_longitude_range(*frames):
     """Lon/lat ``frames`` with geometries moved by 360 degrees so that all of them lie in one
     longitude range, cut in the widest gap between them: a building just east of 180
-    (-179.99) meets its truth made whole past 180 (179.9997..180.0004)."""
+    (-179.99) meets its truth made whole past 180 (179.9997..180.0004). Only where some
+    geometry reaches past +-180 or lies within a degree of it on both sides."""
     if any(f.crs is None or not f.crs.is_geographic for f in frames):
         return frames
     import shapely
 
     geometries = [np.asarray(f.geometry.values, dtype=object) for f in frames]
-    xs = [shapely.bounds(g)[:, ::2].mean(axis=1) if len(g) else np.zeros(0)
-          for g in geometries]  # box centres; nan: empty
+    bounds = [shapely.bounds(g) if len(g) else np.zeros((0, 4)) for g in geometries]
+    xs = [b[:, ::2].mean(axis=1) for b in bounds]  # box centres; nan: empty
     known = np.concatenate(xs)
+    edges = np.concatenate([b[:, ::2] for b in bounds]).ravel()
+    edges = edges[np.isfinite(edges)]
+    beyond = edges.size and (edges.max() > 180 or edges.min() < -180)
+    if not beyond and not ((known > 179).any() and (known < -179).any()):
+        return frames  # nothing astride 180 nor on both sides of it: left as they are
     known = np.sort((known[np.isfinite(known)] + 180) % 360 - 180)
     if not len(known):
         return frames

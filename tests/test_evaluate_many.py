@@ -691,3 +691,18 @@ def test_a_building_just_east_of_180_matches_its_part_cut_at_180(run_cli, tmp_pa
     assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
     assert scores["mean_iou"] == pytest.approx(0.557, abs=0.002)
     assert "different ground" not in result.output
+
+
+def test_lonlat_buildings_far_from_180_keep_their_longitudes(run_cli, tmp_path):
+    """Buildings at lon -100 and +116, far from 180, were moved to lon 260 in the errors
+    file by the one-longitude-range step meant for buildings astride 180."""
+    boxes = [shapely.box(-100.0001, 40, -100, 40.0001), shapely.box(116, 40, 116.0001, 40.0001)]
+    pred, truth = tmp_path / "pred.geojson", tmp_path / "truth.geojson"
+    gpd.GeoDataFrame(geometry=boxes, crs=4326).to_file(pred, engine="pyogrio")
+    gpd.GeoDataFrame(geometry=boxes, crs=4326).to_file(truth, engine="pyogrio")
+    out = tmp_path / "errors.gpkg"
+    result = run_cli("evaluate", pred, truth, "--json", "--errors", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tp"] == 2
+    lon = shapely.get_coordinates(gpd.read_file(out, engine="pyogrio").geometry.values)[:, 0]
+    assert lon.min() == pytest.approx(-100.0001) and lon.max() == pytest.approx(116.0001)
