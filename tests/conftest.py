@@ -48,6 +48,21 @@ def write_raster(
     return path
 
 
+def write_without_transform(path: Path, array: np.ndarray, crs: str | None = None) -> Path:
+    """A GeoTIFF of ``array`` (bands, rows, cols) with ``crs`` but no geotransform."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    count, height, width = array.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=count,
+                           dtype=array.dtype.name, crs=crs) as dst:
+            dst.write(array)
+    return path
+
+
 def write_vrt(path: Path, source: Path) -> Path:
     """A GDAL VRT at ``path`` of every band of the uint8 raster ``source`` (by its absolute
     path: ``source`` may be removed or rewritten afterwards)."""

@@ -775,16 +775,10 @@ def test_a_raster_naming_a_crs_without_a_geotransform_takes_pixel_labels(run_cli
     coordinates) takes labels in pixel coordinates without a CRS, as a plain photo does, in
     tile and make-masks; labels with a CRS get one message whose two fixes both work (it
     sent users round: "give labels without a CRS" -> "Pass --labels-crs" -> the first)."""
-    import warnings
+    from .conftest import write_without_transform
 
-    from rasterio.errors import NotGeoreferencedWarning
-
-    image = tmp_path / "nowhere.tif"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(image, "w", driver="GTiff", width=64, height=64, count=1,
-                           dtype="uint8", crs=UTM_CRS) as dst:
-            dst.write(np.full((1, 64, 64), 9, np.uint8))
+    image = write_without_transform(tmp_path / "nowhere.tif", np.full((1, 64, 64), 9, np.uint8),
+                                    UTM_CRS)
     pixels = tmp_path / "pixels.gpkg"
     gpd.GeoDataFrame(geometry=[shapely.box(10, 10, 30, 40)]).to_file(pixels)
     result = run_cli("tile", image, "--labels", pixels, "--annotations", "coco", "--size", "64",

@@ -317,12 +317,10 @@ def test_model_resolution_without_a_crs_is_warned(tmp_path, run_cli, given, crs)
     lacks). A CRS without a geotransform was resampled from its identity's 1 m 'pixels'."""
     from rasterio.errors import NotGeoreferencedWarning
 
-    image = tmp_path / "plain.tif"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(image, "w", driver="GTiff", width=40, height=40, count=3,
-                           dtype="uint8", crs=crs) as dst:
-            dst.write(np.full((3, 40, 40), 7, np.uint8))
+    from .conftest import write_without_transform
+
+    image = write_without_transform(tmp_path / "plain.tif", np.full((3, 40, 40), 7, np.uint8),
+                                    crs)
     metadata = {"resolution": "50"} if given == "metadata" else None
     args = ["--model-resolution", "0.5"] if given == "option" else []
     result = run_cli("predict", pointwise_model(tmp_path / "m.onnx", metadata=metadata),
