@@ -1376,10 +1376,9 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
 def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) -> None:
     """ModelError when the default bands would feed an alpha band (the nodata mask, not
     image data) to the model as a channel: an RGBA image to an RGB+NIR model."""
-    from rasterio.enums import ColorInterp
+    from geotile.raster_kinds import alpha_bands
 
-    alpha = [i for i in indexes if src.colorinterp[i - 1] == ColorInterp.alpha
-             and _holds_a_mask(src, i)]
+    alpha = [i for i in alpha_bands(src) if i in indexes and _holds_a_mask(src, i)]
     channels = getattr(model, "channels", None)
     if not alpha or (channels is not None and len(indexes) + added != channels):
         return  # a count that does not fit is refused as such
