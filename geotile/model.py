@@ -1250,16 +1250,21 @@ def _load_model(path: Path):
 
 #: ops before a model's own input scaling that do not change the pixel values
 _INPUT_PASS_OPS = {"Cast", "Identity", "Transpose"}
+#: ops that pick, reorder or reshape the pixels without changing them (an RGB to BGR swap:
+#: a Gather of channels 2, 1, 0, torch's ``x.flip(1)`` as a Slice, a Split and Concat)
+_VALUE_PASS_OPS = _INPUT_PASS_OPS | {"Gather", "Slice", "Split", "Concat", "Reshape",
+                                     "Squeeze", "Unsqueeze", "Flatten"}
 #: ops that read only a tensor's shape (torch's ``F.interpolate(size=x.shape[-2:])``)
 _SHAPE_OPS = {"Shape", "Size"}
 
 
 def graph_scales_input(graph, input_name: str) -> str:
-    """Why the model takes 0..255 pixels, else "": the input, through Cast/Transpose only,
-    goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras Rescaling, torch
-    ``x / 255``), or into a Sub of a mean or a Div by a std (or Add/Mul of their inverse) of
-    0..255 pixels (torch's ``(x - 123.675) / 58.395``, keras Normalization): every channel's
-    above 1 and up to 255, one at least 10. Shape and Size of the input are left aside."""
+    """Why the model takes 0..255 pixels, else "": the input, through ops that keep its values
+    (Cast, Transpose, a channel swap by Gather, Slice or Split and Concat), goes into a Mul
+    by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras Rescaling, torch ``x / 255``), or
+    into a Sub of a mean or a Div by a std (or Add/Mul of their inverse) of 0..255 pixels
+    (torch's ``(x - 123.675) / 58.395``, keras Normalization): every channel's above 1 and
+    up to 255, one at least 10. Shape and Size of the input are left aside."""
     from geotile.onnx_graph import constant_values
 
     constants = constant_values(graph)
@@ -1295,12 +1300,24 @@ def graph_scales_input(graph, input_name: str) -> str:
             return ""
         found = ""
         for node in consumers:
-            reason = (scales(node.output[0], depth + 1) if node.op_type in _INPUT_PASS_OPS
-                      else why(node, name))
+            if passes(node, name):
+                reasons = [scales(out, depth + 1) for out in node.output if out]
+                reason = reasons[0] if reasons and all(reasons) else ""
+            else:
+                reason = why(node, name)
             if not reason:
                 return ""
             found = found or reason
         return found
+
+    def passes(node, name: str) -> bool:
+        """Whether ``node`` hands on the values of ``name`` unchanged (as its data input,
+        its other inputs constant: indices, starts, shapes)."""
+        if node.op_type not in _VALUE_PASS_OPS:
+            return False
+        if node.op_type == "Concat":
+            return True
+        return node.input[0] == name and all(i in constants or not i for i in node.input[1:])
 
     return scales(input_name)
 

@@ -862,7 +862,7 @@ def _normalising_model(path, first: str):
     by its Sqrt); a caffe-style mean only; or the constants for 0..1 pixels."""
     make = helper.make_node
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
-    small = first == "unit"
+    small = first.startswith("unit")
     mean, std = (mean, std) if small else (mean * 255, std * 255)
     shape = (1, 1, 1, 3) if first == "keras" else (1, 3, 1, 1)
     consts = {"mean": mean.reshape(shape).astype(np.float32),
@@ -882,7 +882,31 @@ def _normalising_model(path, first: str):
               "caffe": [make("Sub", ["input", "mean"], ["scaled"])],
               "keras": [make("Sub", ["input", "mean"], ["a"]),
                         make("Div", ["a", "std"], ["n"]),
-                        make("Transpose", ["n"], ["scaled"], perm=[0, 3, 1, 2])]}
+                        make("Transpose", ["n"], ["scaled"], perm=[0, 3, 1, 2])],
+              # RGB to BGR first (caffe/mmseg exports): a Gather of channels 2, 1, 0, torch's
+              # x.flip(1) (a Slice of step -1), a Split into channels, each shifted, Concat
+              "bgr-gather": [make("Gather", ["input", "bgr"], ["g"], axis=1),
+                             make("Sub", ["g", "mean"], ["a"]),
+                             make("Div", ["a", "std"], ["scaled"])],
+              "unit-bgr": [make("Gather", ["input", "bgr"], ["g"], axis=1),
+                           make("Sub", ["g", "mean"], ["a"]),
+                           make("Div", ["a", "std"], ["scaled"])],
+              "bgr-slice": [make("Slice", ["input", "start", "end", "axis", "step"], ["g"]),
+                            make("Div", ["g", "std"], ["a"]),
+                            make("Sub", ["a", "mean"], ["scaled"])],
+              "bgr-255": [make("Gather", ["input", "bgr"], ["g"], axis=1),
+                          make("Unsqueeze", ["g", "axis0"], ["u"]),
+                          make("Squeeze", ["u", "axis0"], ["s"]),
+                          make("Mul", ["s", "by255"], ["scaled"])],
+              "split": [make("Split", ["input", "ones"], ["r", "g", "b"], axis=1),
+                        *[make("Sub", [c, f"m{c}"], [f"s{c}"]) for c in "rgb"],
+                        make("Concat", ["sr", "sg", "sb"], ["a"], axis=1),
+                        make("Div", ["a", "std"], ["scaled"])]}
+    consts.update(bgr=np.array([2, 1, 0], np.int64), start=np.array([-1], np.int64),
+                  end=np.array([-(2 ** 63)], np.int64), axis=np.array([1], np.int64),
+                  step=np.array([-1], np.int64), axis0=np.array([0], np.int64),
+                  by255=np.array(1 / 255, np.float32), ones=np.array([1, 1, 1], np.int64),
+                  **{f"m{c}": np.array(m, np.float32) for c, m in zip("rgb", mean, strict=True)})
     conv, weights = conv1x1("scaled", "z", 3, 3, seed=33)
     layout = ["N", "H", "W", 3] if first == "keras" else ["N", 3, "H", "W"]
     return save_graph(path, [*firsts[first], conv, make("Softmax", ["z"], ["output"], axis=1)],
@@ -891,7 +915,8 @@ def _normalising_model(path, first: str):
 
 
 @pytest.mark.parametrize("first", ["torch", "cast", "mul-first", "add", "caffe", "keras",
-                                   "unit"])
+                                   "unit", "bgr-gather", "unit-bgr", "bgr-slice", "bgr-255",
+                                   "split"])
 def test_a_model_standardising_0_255_pixels_itself_gets_raw_pixels(tmp_path, image, caplog,
                                                                    first):
     """ImageNet's mean/std x 255 subtracted and divided inside the graph: uint8 pixels
@@ -900,9 +925,10 @@ def test_a_model_standardising_0_255_pixels_itself_gets_raw_pixels(tmp_path, ima
     path = _normalising_model(tmp_path / "m.onnx", first)
     with caplog.at_level("INFO", logger="geotile"):
         model = OnnxModel.from_path(path)
-    scale = 1 / 255 if first == "unit" else 1.0
+    scale = 1 / 255 if first.startswith("unit") else 1.0
     assert model.normalization_for(np.uint8).scale == pytest.approx(scale)
-    assert ("0..255 pixels" in caplog.text) == (first != "unit")
+    assert ("0..255 pixels" in caplog.text or "by 255 itself" in caplog.text) == (
+        not first.startswith("unit"))
     feed = image[np.newaxis].astype(np.float32) * np.float32(scale)
     expected = ort_run(path, feed.transpose(0, 2, 3, 1) if first == "keras" else feed)[0][0]
     out = predict_array(model, image, options=PredictOptions(tile_size=64))
