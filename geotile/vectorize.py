@@ -147,6 +147,7 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform,
     if any(mask.any() for mask in masked):
         keep = ~np.logical_or.reduce([_one_band(mask, "mask", ids.shape) for mask in masked])
         foreground = keep & (ids != 0 if foreground is None else foreground)
+    ids = _whole_class_ids(ids, foreground)
     if score is None:
         return _class_regions(ids, transform, foreground)
     if foreground is None:
@@ -184,6 +185,29 @@ def _one_band(array, name: str, shape: tuple[int, int] | None = None) -> np.ndar
         raise InputError(f"polygonize_array: {name} has shape {array.shape}; give the ids' "
                          f"{shape}.")
     return array
+
+
+def _whole_class_ids(ids: np.ndarray, foreground: np.ndarray | None) -> np.ndarray:
+    """``ids`` as integers: float ids of whole numbers cast, InputError for fractions or
+    negative ids among the pixels polygonized (``foreground``, None: all)."""
+    if ids.dtype == bool or np.issubdtype(ids.dtype, np.unsignedinteger):
+        return ids
+    considered = ids if foreground is None else ids[foreground]
+    if np.issubdtype(ids.dtype, np.floating):
+        broken = considered[~np.isfinite(considered) | (considered != np.floor(considered))]
+        if broken.size:
+            raise InputError(f"polygonize_array: the ids hold fractions ({broken.flat[0]:g}); "
+                             "give class ids, e.g. (probability >= 0.5).astype('uint8').")
+    if considered.size and considered.min() < 0:
+        raise InputError(f"polygonize_array: the ids hold negative values "
+                         f"({considered.min():g}); give class ids >= 0 (mask nodata with "
+                         "src.read(1, masked=True)).")
+    if np.issubdtype(ids.dtype, np.floating):
+        if considered.size and considered.max() > np.iinfo(np.int32).max:
+            raise InputError(f"polygonize_array: the ids reach {considered.max():g}; give "
+                             "class ids below 2**31.")
+        ids = np.where(np.isfinite(ids), ids, 0).astype(np.int32)
+    return ids
 
 
 def _class_counts(ids: np.ndarray) -> np.ndarray:

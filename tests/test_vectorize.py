@@ -571,3 +571,27 @@ def test_polygonize_array_leaves_out_masked_pixels(masked_side, with_score):
     assert [(c, n) for _, c, _, n, _ in regions] == [(1, 225)]
     if with_score:
         assert regions[0][2] / regions[0][3] == pytest.approx(230 / 255)
+
+
+@pytest.mark.parametrize("with_score", [False, True])
+def test_polygonize_array_takes_whole_float_ids_and_refuses_fractions_or_negatives(with_score):
+    """Float ids (a class raster read as float32) of whole numbers are class ids; 0.7 was cut
+    to 0 (the region lost) and 1.5 to class 1 without a word, with a score a TypeError; a
+    negative id (-3 of an int16 raster) was dropped. Fractions and negatives are refused."""
+    from geotile.vectorize import polygonize_array
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    ids = np.zeros((20, 20), np.float32)
+    ids[2:6, 2:6] = 1.0
+    ids[10:13, 10:13] = 3.0
+    score = np.ones(ids.shape, np.float32) if with_score else None
+    regions = polygonize_array(ids, score, transform)
+    assert sorted((c, n) for _, c, _, n, _ in regions) == [(1, 16), (3, 9)]
+    assert all(isinstance(c, int) for _, c, *_ in regions)
+    ids[15:17, 15:17] = 0.7
+    with pytest.raises(InputError, match=r"ids hold fractions \(0\.7.*class ids"):
+        polygonize_array(ids, score, transform)
+    negative = np.zeros((20, 20), np.int16)
+    negative[1, 1] = -3
+    with pytest.raises(InputError, match=r"ids hold negative values \(-3\)"):
+        polygonize_array(negative, score, transform)
