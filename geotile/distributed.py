@@ -363,7 +363,12 @@ def make_masks_on_cluster(
              for image, output in zip(images, outputs, strict=True)]
     given = [(image, output, labels_path, palette if isinstance(palette, str | os.PathLike)
               else None) for image, output in zip(images, outputs, strict=True)]
-    return _run(calls, images, outputs, workers, scheduler, progress, given)
+    summaries = _run(calls, images, outputs, workers, scheduler, progress, given)
+    from geotile.label_rasters import is_label_raster, same_class_lists
+
+    if is_label_raster(labels_path):  # each task named the ids under its own image
+        same_class_lists(summaries)
+    return summaries
 
 
 def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool,

@@ -774,16 +774,9 @@ UNNAMED_SHOWN = 20
 
 
 def _one_class_list(summaries: list[dict], names, labels_path, from_class_map: bool) -> None:
-    """Give every mask of the run the class list of all of them (one class raster over
-    several images holds different ids under each; a mask named only its own, and the
-    run's --json classes and a --merge mosaic took the first mask's). Ids found without a
-    name (GEOTILE_CLASS_NAMES or --class-map) are warned of."""
-    import rasterio
-
-    from geotile.raster import class_colours, write_categories
-
-    every = max((s["classes"] for s in summaries), key=len, default=None)
-    if every is None:
+    """:func:`same_class_lists`; ids found without a name (GEOTILE_CLASS_NAMES or
+    --class-map) are warned of."""
+    if not summaries:
         return
     found = sorted({i for s in summaries for i, name in enumerate(s["classes"])
                     if i and s["class_pixels"].get(name)})
@@ -796,8 +789,24 @@ def _one_class_list(summaries: list[dict], names, labels_path, from_class_map: b
         warnings.warn(f"{labels_path}: class ids {shown} have no name in {source}; the "
                       "masks name them by number. Name every class id the raster holds.",
                       GeotileWarning, stacklevel=4)
+    same_class_lists(summaries)
+
+
+def same_class_lists(summaries: list[dict]) -> None:
+    """Give every mask of a run from one label raster the class list of all of them: it
+    holds different ids under each image, and each mask names those up to its own highest
+    (masks written by other workers, or skipped by --resume, included)."""
+    import rasterio
+
+    from geotile.raster import class_colours, write_categories
+
+    lists = [s["classes"] for s in summaries if s.get("classes")]
+    every = max(lists, key=len, default=None)
+    if every is None:
+        return
     for summary in summaries:
-        if len(summary["classes"]) < len(every):
+        classes = summary.get("classes")
+        if classes and len(classes) < len(every) and classes == every[:len(classes)]:
             with rasterio.open(summary["output"], "r+") as dst:
                 dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(every))
             write_categories(summary["output"], every, class_colours(len(every), every))

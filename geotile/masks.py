@@ -553,14 +553,16 @@ def make_masks(
     for output, replace in zip(output_paths, overwrites, strict=True):
         check_output(output, replace)
     if _label_raster(labels_path, options, class_field, palette, labels_crs, layer):
-        from geotile.label_rasters import make_masks_from_raster
+        from geotile.label_rasters import make_masks_from_raster, same_class_lists
 
         summaries = make_masks_from_raster(labels_path, image_paths, output_paths,
                                            palette=palette, class_map=class_map,
                                            creation_options=co, overwrite=any(overwrites),
                                            progress=progress, complete=complete,
                                            band_rows=options.band_rows)
-        return _in_order(skipped, summaries)
+        summaries = _in_order(skipped, summaries)
+        same_class_lists(summaries)  # with those skipped
+        return summaries
     # only the features near the images are read (grouped boxes pushed down to the index)
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
                          regions=_regions(image_paths, options.halo,

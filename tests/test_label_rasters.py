@@ -500,9 +500,12 @@ def test_a_0_255_binary_mask_as_labels_is_class_1_not_ignored(tmp_path, run_cli,
     np.testing.assert_array_equal(_read(tmp_path / "m2.tif")[0], truth)
 
 
-def test_class_names_cover_every_id_of_the_run(tmp_path, run_cli):
+@pytest.mark.parametrize("how", ["serial", "workers", "resume"])
+def test_class_names_cover_every_id_of_the_run(tmp_path, run_cli, how):
     """One class raster over two images (ids 0..2 under one, 0..5 under the other): every
-    mask, the --json classes and the mosaic name ids 0..5, not the first mask's 0..2."""
+    mask, the --json classes and the mosaic name ids 0..5, not the first mask's 0..2; so
+    too with --workers (each worker sees one image) and with --resume (the first mask was
+    written by an earlier run over it alone)."""
     ids = np.zeros((10, 20), np.uint8)
     ids[:, :10] = np.arange(10)[None, :] % 3
     ids[:, 10:] = np.arange(10)[None, :] % 6
@@ -510,8 +513,12 @@ def test_class_names_cover_every_id_of_the_run(tmp_path, run_cli):
     left = write_raster(tmp_path / "left.tif", np.ones((3, 10, 10), np.uint8))
     right = write_raster(tmp_path / "right.tif", np.ones((3, 10, 10), np.uint8),
                          transform=from_origin(X0 + 5, Y0, 0.5, 0.5))
+    extra = {"serial": [], "workers": ["--workers", "2"], "resume": ["--resume"]}[how]
+    if how == "resume":
+        first = run_cli("make-masks", labels, left, "-o", f"{tmp_path / 'masks'}/")
+        assert first.exit_code == 0, first.output
     result = run_cli("make-masks", labels, left, right, "-o", tmp_path / "masks", "--json",
-                     "--merge", tmp_path / "all.vrt")
+                     "--merge", tmp_path / "all.vrt", *extra)
     assert result.exit_code == 0, result.output
     every = ["background", "1", "2", "3", "4", "5"]
     report = json.loads(result.stdout)
@@ -520,6 +527,7 @@ def test_class_names_cover_every_id_of_the_run(tmp_path, run_cli):
     for name in ("left.tif", "right.tif"):
         tags = _read(tmp_path / "masks" / name)[2]
         assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == every
+        assert "<Category>5</Category>" in (tmp_path / "masks" / f"{name}.aux.xml").read_text()
     # the mosaic names the categories of the first mask: all six
     vrt = (tmp_path / "all.vrt").read_text()
     assert "<Category>5</Category>" in vrt and json.loads(_read(tmp_path / "all.vrt")[2][
