@@ -100,6 +100,29 @@ def is_label_raster(path: str | os.PathLike) -> bool:
     return _opens_as_raster(path)
 
 
+def refuse_raster_folder(path: str | os.PathLike) -> None:
+    """InputError for a folder of rasters given as LABELS (Potsdam's 5_Labels_all/): one
+    label raster is read. A folder GDAL reads as vector data (Shapefiles) passes."""
+    import shlex
+
+    from geotile.input_files import raster_files
+
+    folder = Path(os.fspath(path))
+    if not folder.is_dir():
+        return
+    rasters = raster_files(p for p in folder.iterdir()
+                           if p.is_file() and not p.name.startswith("."))
+    if not rasters or _has_vector_layers(folder):
+        return
+    if len(rasters) == 1:
+        raise InputError(f"{path} is a folder; LABELS is one label raster (or one vector "
+                         f"file). Give the raster it holds: {rasters[0]}")
+    raise InputError(f"{path} is a folder of {len(rasters)} rasters; LABELS is one label raster "
+                     "(or one vector file). Give each image's label raster in a run of its own, "
+                     "or mosaic them into one: gdalbuildvrt labels.vrt "
+                     f"{shlex.quote(str(folder))}/*{rasters[0].suffix}")
+
+
 def label_raster_source(path: str | os.PathLike) -> str | None:
     """The path GDAL opens the label raster ``path`` by: ``path`` itself, or for a .zip the
     /vsizip/ path of it (or of the one raster it holds); None when none opens as a raster."""

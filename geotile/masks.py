@@ -618,8 +618,9 @@ def _label_raster(labels_path, options: MaskOptions, class_field, palette, label
                   layer=None) -> bool:
     """True when LABELS is a label raster (geotile.label_rasters); InputError when the
     options given are for the other kind of labels."""
-    from geotile.label_rasters import is_label_raster
+    from geotile.label_rasters import is_label_raster, refuse_raster_folder
 
+    refuse_raster_folder(labels_path)
     if not is_label_raster(labels_path):
         if palette is not None:
             raise InputError(f"{labels_path}: --palette maps the colours of a label raster; "

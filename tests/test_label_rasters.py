@@ -646,6 +646,29 @@ def test_a_photo_given_as_colour_labels_is_refused(tmp_path, run_cli):
         assert result.exit_code == 0, result.output
 
 
+@pytest.mark.parametrize("palette", [[], ["--palette", "potsdam"]])
+def test_a_folder_of_label_rasters_as_labels_asks_for_one_raster(tmp_path, run_cli, palette):
+    """LABELS as a folder of label tiles (Potsdam's 5_Labels_all/): one line saying LABELS
+    is one label raster and how to mosaic them, not "vector labels, leave out --palette"
+    (which led to a second error); nothing written."""
+    labdir = tmp_path / "5_Labels_all"
+    labdir.mkdir()
+    rng = np.random.default_rng(3)
+    write_raster(labdir / "top_potsdam_2_10_label.tif", _paint(_scene(rng, (20, 20))))
+    write_raster(labdir / "top_potsdam_2_11_label.tif", _paint(_scene(rng, (20, 20))),
+                 transform=from_origin(X0 + 10, Y0, 0.5, 0.5))
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 20, 20), np.uint8))
+    result = run_cli("make-masks", labdir, image, "-o", tmp_path / "mask.tif", *palette)
+    assert_one_line_error(result, str(labdir), "folder of 2 rasters", "one label raster",
+                          f"gdalbuildvrt labels.vrt {labdir}/*.tif")
+    assert "vector labels" not in result.stderr and "Leave out" not in result.stderr
+    assert not (tmp_path / "mask.tif").exists()
+    (labdir / "top_potsdam_2_11_label.tif").unlink()  # one: named
+    result = run_cli("make-masks", labdir, image, "-o", tmp_path / "mask.tif", *palette)
+    assert_one_line_error(result, "one label raster",
+                          f"Give the raster it holds: {labdir / 'top_potsdam_2_10_label.tif'}")
+
+
 def test_palette_and_class_map_mistakes_and_messages(tmp_path, run_cli):
     """A palette naming a class twice is refused (JSON kept the last colour, and the first
     was then "not in the palette"); --class-map with --palette is refused, not ignored; an
