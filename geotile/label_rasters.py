@@ -56,6 +56,7 @@ from geotile.raster_kinds import (
     alpha_bands,
     counts_0_255,
     kind_0_255,
+    value_text,
     warn_zero_nodata,
     zero_nodata,
 )
@@ -717,7 +718,7 @@ def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray
                              "of integer class ids (or RGB colours with --palette).")
     seen = band[valid]  # checked before IGNORE fills the rest (it wraps to -1 in int8)
     if seen.size and (seen.min() < 0 or seen.max() > IGNORE):
-        bad = int(seen.min() if seen.min() < 0 else seen.max())
+        bad = value_text(seen.min() if seen.min() < 0 else seen.max())
         raise InputError(f"{labels_path}: class id {bad} does not fit a mask (ids 0..254, 255 "
                          f"= ignore). If {bad} marks no data, declare it (gdal_edit.py "
                          f"-a_nodata {bad}).")

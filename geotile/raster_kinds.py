@@ -523,6 +523,15 @@ def whole_float_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:
     return band
 
 
+def value_text(value) -> str:
+    """A class id as a message shows it: an integer's digits; a float past 2**53 as the
+    float it is (an undeclared float32-minimum nodata: -3.4028234663852886e+38, which
+    gdal_edit.py -a_nodata takes exactly, not 39 digits)."""
+    if isinstance(value, float | np.floating) and not abs(value) < 2**53:
+        return repr(float(value))
+    return str(int(value))
+
+
 def _checked_class_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:
     if band.dtype == np.uint8:
         return np.where(valid, band, np.uint8(0))
@@ -534,7 +543,7 @@ def _checked_class_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarra
         low, high = band.min(), band.max()
         bad = low if low < 0 else high if high > MAX_CLASS_ID else None
         if bad is not None:
-            bad = int(bad)
+            bad = value_text(bad)
             raise InputError(
                 f"{source or 'raster'}: class id {bad} is outside 0..{MAX_CLASS_ID}. If "
                 f"{bad} marks no data, declare it as the raster's nodata value "

@@ -646,6 +646,31 @@ def test_a_photo_given_as_colour_labels_is_refused(tmp_path, run_cli):
         assert result.exit_code == 0, result.output
 
 
+@pytest.mark.parametrize(("dtype", "value", "shown"), [
+    ("uint16", 300, "300"),
+    ("float32", float(np.finfo(np.float32).min), "-3.4028234663852886e+38"),
+    ("float64", float(np.finfo(np.float32).min), "-3.4028234663852886e+38"),
+    ("float64", -1e20, "-1e+20"),
+])
+def test_a_class_id_out_of_range_is_named_as_written_and_declaring_it_works(
+        tmp_path, run_cli, dtype, value, shown):
+    """An id a mask cannot hold: one line naming it as a GIS shows it (a float's undeclared
+    float32-minimum nodata as -3.4...e+38, not 39 digits), nothing written; declaring that
+    value as nodata, as the message says, makes the run work."""
+    ids = np.array([[0, 1, 2, 3], [value, 1, 2, 0]]).astype(dtype)
+    labels = write_raster(tmp_path / "ids.tif", ids)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 2, 4), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, str(labels), f"class id {shown} does not fit",
+                          f"gdal_edit.py -a_nodata {shown})")
+    assert not (tmp_path / "mask.tif").exists()
+    with rasterio.open(labels, "r+") as dst:  # gdal_edit.py -a_nodata <as shown>
+        dst.nodata = float(shown)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    assert _read(tmp_path / "mask.tif")[0].tolist() == [[0, 1, 2, 3], [255, 1, 2, 0]]
+
+
 @pytest.mark.parametrize("palette", [[], ["--palette", "potsdam"]])
 def test_a_folder_of_label_rasters_as_labels_asks_for_one_raster(tmp_path, run_cli, palette):
     """LABELS as a folder of label tiles (Potsdam's 5_Labels_all/): one line saying LABELS

@@ -883,6 +883,19 @@ def test_instance_ids_and_grey_class_masks_are_not_read_as_noisy_0_255_masks(
     assert found["area_m2"].sum() == pytest.approx((decoded >= 128).sum() * 0.25)
 
 
+def test_an_undeclared_float_nodata_is_named_as_the_float_it_is(make_raster, run_cli,
+                                                                 tmp_path):
+    """A float class raster holding GDAL's float32-minimum nodata undeclared: the refusal
+    shows -3.4028234663852886e+38 (what gdal_edit.py -a_nodata takes), not 39 digits."""
+    classes = np.zeros((12, 12), np.float32)
+    classes[1:4, 1:4], classes[0, 0] = 2, np.finfo(np.float32).min
+    path = make_raster("f.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", path, "-o", tmp_path / "f.gpkg")
+    assert_one_line_error(result, "class id -3.4028234663852886e+38 is outside",
+                          "gdal_edit.py -a_nodata -3.4028234663852886e+38)")
+    assert not (tmp_path / "f.gpkg").exists()
+
+
 def test_an_untagged_float_raster_of_class_ids_is_read_as_class_ids(make_raster, tmp_path):
     """Class ids 0..5 written as Float32 with NaN nodata (QGIS Rasterize's default type):
     vectorize refused them as 'not probabilities 0..1', while make-masks, tile and evaluate
