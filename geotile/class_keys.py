@@ -46,3 +46,31 @@ def names_background(value) -> bool:
     key = class_key(value)
     words = {*re.split(r"[^a-z0-9]+", key), key.replace("_", "")}
     return not (BACKGROUND_WORDS - {"bg"}).isdisjoint(words)
+
+
+def _loose_forms(name) -> set[str]:
+    """A name without separators, and its singulars ('Buildings', 'low-vegetation')."""
+    key = re.sub(r"[^a-z0-9]+", "", class_key(name))
+    forms = {key}
+    for plural, singular in (("ies", "y"), ("es", ""), ("s", "")):
+        if key.endswith(plural) and not key.endswith("ss") and len(key) - len(plural) >= 2:
+            forms.add(key[:-len(plural)] + singular)
+    return forms
+
+
+def match_class_names(names, known) -> list[int | None]:
+    """The index in ``known`` of each of ``names``: the first of the same :func:`class_key`,
+    else the one name left that differs only by separators or a plural (both ways unique),
+    else None."""
+    first: dict[str, int] = {}
+    for i, n in enumerate(known):
+        first.setdefault(class_key(n), i)
+    matched = [first.get(class_key(n)) for n in names]
+    free = [j for j in first.values() if j not in matched]
+    forms = {j: _loose_forms(known[j]) for j in free}
+    loose = {i: [j for j in free if forms[j] & _loose_forms(names[i])]
+             for i, m in enumerate(matched) if m is None}
+    for i, found in loose.items():
+        if len(found) == 1 and sum(found[0] in f for f in loose.values()) == 1:
+            matched[i] = found[0]
+    return matched

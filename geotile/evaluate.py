@@ -828,30 +828,51 @@ def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: boo
 
 
 def _names_matched(predicted: list[str], true: list[str], prediction
-                   ) -> tuple[list[str], np.ndarray | None]:
-    """Class names to score with, and the prediction's ids -> truth's ids (None: as they
-    are). Where a name of the prediction is the truth's at another id (another palette
-    order), classes match by name (:func:`~geotile.class_keys.class_key`); the
-    prediction's names the truth lacks, and its unnamed ids, come after the truth's."""
-    from geotile.class_keys import class_key
+                   ) -> tuple[list[str], np.ndarray | None, str | None]:
+    """Class names to score with, the prediction's ids -> truth's ids (None: as they are),
+    and what to say of names left unmatched. Where a name of the prediction is the truth's
+    at another id (another palette order), classes match by name
+    (:func:`~geotile.class_keys.match_class_names`); the prediction's names the truth lacks,
+    and its unnamed ids, come after the truth's."""
+    from geotile.class_keys import match_class_names
 
-    true_ids: dict[str, int] = {}
-    for i, n in enumerate(true):
-        true_ids.setdefault(class_key(n), i)
-    keys = [class_key(n) for n in predicted]
-    if all(true_ids.get(k, i) == i for i, k in enumerate(keys)):
-        return true, None  # same order, or names of their own: ids as they are
+    matched = match_class_names(predicted, true)
+    by_id = all(m is None or m == i for i, m in enumerate(matched))
+    said = _unmatched_names(predicted, true, matched, by_id)
+    if by_id:
+        return true, None, said  # same order, or names of their own: ids as they are
     names = list(true)
     lookup = np.arange(max(len(predicted), MAX_SCORED_CLASS_ID + 1), dtype=np.int64)
-    for i, (key, name) in enumerate(zip(keys, predicted, strict=True)):
-        if key not in true_ids:
-            true_ids[key] = len(names)
+    for i, (m, name) in enumerate(zip(matched, predicted, strict=True)):
+        if m is None:
+            m = len(names)
             names.append(name)
-        lookup[i] = true_ids[key]
+        lookup[i] = m
     lookup[len(predicted):] += len(names) - len(predicted)
     log.info("%s: its classes matched to the truth's by name: %s", prediction,
              ", ".join(f"{n} {i}->{lookup[i]}" for i, n in enumerate(predicted) if lookup[i] != i))
-    return names, lookup
+    return names, lookup, said
+
+
+def _unmatched_names(predicted, true, matched, by_id: bool) -> str | None:
+    """What to say where some names matched and others of both rasters did not: a class
+    of the truth may be spelt otherwise in the prediction ('Structures', 'building')."""
+    from geotile.class_keys import is_background_name
+
+    if all(m is None for m in matched):
+        return None
+    odd = [i for i, m in enumerate(matched) if m is None]
+    left = [n for j, n in enumerate(true) if j not in matched and not is_background_name(n)]
+    if not odd or not left:
+        return None
+    shown = ", ".join(f"{predicted[i]!r} (id {i}"
+                      + (f", scored by id as {true[i]!r})" if by_id and i < len(true) else ")")
+                      for i in odd)
+    return (f"its classes {shown} match no class name of the truth, whose "
+            f"{', '.join(map(repr, left))} no prediction class name matches: "
+            + ("" if by_id else "scored as classes of their own (IoU 0). ")
+            + "If they are the same classes, give them the same names (tag "
+            "GEOTILE_CLASS_NAMES, gdal_edit.py -mo) so that they match by name.")
 
 
 def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float) -> int:
@@ -924,6 +945,8 @@ class _RasterCounts:
     zeros: tuple = (None, None)
     #: strays of the truth, the prediction at 0 <-> 255 edges (:func:`_strays_at_edges`)
     edge_strays: tuple[int, int] = (0, 0)
+    #: what to say of class names left unmatched (:func:`_unmatched_names`)
+    unmatched: str | None = None
 
     @classmethod
     def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
@@ -983,9 +1006,10 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names
-        lookup = None
+        lookup = unmatched = None
         if p_indexes is None and true_kind.names and pred_kind.names:
-            names, lookup = _names_matched(pred_kind.names, true_kind.names, prediction)
+            names, lookup, unmatched = _names_matched(pred_kind.names, true_kind.names,
+                                                      prediction)
         confusion = np.zeros((len(names) if names else 2,) * 2, np.int64)
         # a class raster's declared nodata 0 may be its background (zero_nodata)
         zeros = tuple(zero_nodata(src, run) if kind.kind == "class" else None
@@ -1048,7 +1072,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                   pixels=pred.width * pred.height, unnamed=unnamed,
                                   lost_255=lost_255, nodata_255=ignored_255,
                                   wide_truth=wide_truth, zeros=zeros,
-                                  may_be_0_255=may, edge_strays=edge)
+                                  may_be_0_255=may, edge_strays=edge, unmatched=unmatched)
+        if warn and unmatched:
+            log.warning("%s (against %s): %s", prediction, truth, unmatched)
         if warn:
             warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
         if unnamed and warn:
@@ -1297,28 +1323,25 @@ def image_table(rows: dict[str, dict], iou: bool = False) -> list[str]:
 def _by_name(parts: list[PixelScores]) -> tuple[list[str] | None, list[np.ndarray]]:
     """One list of class names for many images' scores (the first named one's, extended)
     and each image's confusion matrix on it: named images' classes go by name
-    (:func:`~geotile.class_keys.class_key`), unnamed ones' by id."""
-    from geotile.class_keys import class_key
+    (:func:`~geotile.class_keys.match_class_names`), unnamed ones' by id."""
+    from geotile.class_keys import match_class_names
 
     first = next((p.class_names for p in parts if p.class_names), None)
     if first is None:
         return None, [p.confusion for p in parts]
     names = list(first)
-    index: dict[str, int] = {}
-    for i, name in enumerate(names):
-        index.setdefault(class_key(name), i)
     confusions = []
     for part in parts:
         if not part.class_names:
             confusions.append(part.confusion)
             continue
+        own = [part.name(k) for k in range(part.confusion.shape[0])]
         lookup = []
-        for k in range(part.confusion.shape[0]):
-            key = class_key(part.name(k))
-            if key not in index:
-                index[key] = len(names)
-                names.append(part.name(k))
-            lookup.append(index[key])
+        for name, m in zip(own, match_class_names(own, names), strict=True):
+            if m is None:
+                m = len(names)
+                names.append(name)
+            lookup.append(m)
         lookup = np.array(lookup)
         n = max(len(names), int(lookup.max(initial=0)) + 1)
         confusion = np.zeros((n, n), np.int64)
@@ -1540,6 +1563,13 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      f"{pairs.pairs[first][1]} and {len(unnamed) - 1} other truths")
             _warn_unnamed_truth(where, str(pairs.pairs[first][0]),
                                 {i for ids in unnamed.values() for i in ids})
+        said: dict[str, list[str]] = {}
+        for name, c in per_image.items():
+            if c.unmatched:
+                said.setdefault(c.unmatched, []).append(name)
+        for text, names in said.items():  # once per set of names, not per image
+            more = f" and {len(names) - 1} other images" if len(names) > 1 else ""
+            log.warning("%s (against %s)%s: %s", *pairs.pairs[names[0]], more, text)
         meaning = _folder_meaning_of_255(per_image.values())
         per_image = {name: c.scores(meaning) for name, c in per_image.items()}
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}

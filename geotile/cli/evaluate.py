@@ -149,7 +149,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction), nodata left
     out. Probability rasters are thresholded (one band) or argmaxed. Where
-    both name their classes in another order, classes match by name.
+    both name their classes in another order, classes match by name (case,
+    separators and a plural 's' aside).
     Two folders: each file of PREDICTION is scored against the file of TRUTH
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
     rasters; else SpaceNet's image ids); files without a partner are left
