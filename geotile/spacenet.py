@@ -40,10 +40,13 @@ _PRODUCT = "(?:" + "|".join(map(re.escape, PREFIXES)) + ")_"
 #: is the rest, e.g. 20190822070610_20190822070846_tile_3721)
 _PREFIX = re.compile(r"^(?:SN\d+_(?:Train|Test)(?:_Public)?_AOI_\d+_[A-Za-z_]+?_)?" + _PRODUCT,
                      re.IGNORECASE)
-#: the public release's "SN5_roads_train_AOI_7_Moscow_PS-MS_chip0": the ImageId keeps the AOI
+#: the public release's label folders, which name its label files as products name images
+LABEL_PRODUCTS = ("geojson_buildings", "geojson_roads_speed", "geojson_roads")
+#: the public release's "SN5_roads_train_AOI_7_Moscow_PS-MS_chip0" (and its labels'
+#: "SN2_buildings_train_AOI_2_Vegas_geojson_buildings_img1"): the ImageId keeps the AOI
 #: (group 1) and the rest (AOI_7_Moscow_chip0)
-_RELEASE = re.compile(r"^SN\d+_[a-z]+_(?:train|test)(?:_public)?_(AOI_\d+_[A-Za-z_]+?_)"
-                      + _PRODUCT, re.IGNORECASE)
+_RELEASE = re.compile(r"^SN\d+_[a-z]+_(?:train|test)(?:_public)?_(AOI_\d+_[A-Za-z_]+?_)(?:"
+                      + _PRODUCT + "|(?:" + "|".join(LABEL_PRODUCTS) + ")_)", re.IGNORECASE)
 #: SpaceNet's default CRS of PolygonWKT_Geo
 GEO_CRS = "EPSG:4326"
 

@@ -217,6 +217,26 @@ def test_spacenet_names_pair_and_clashes_are_one_line(tmp_path, run_cli):
         pair_folders(pred, truth)
 
 
+@pytest.mark.parametrize("image", ["AOI_2_Vegas_img{}",
+                                   "SN2_buildings_train_AOI_2_Vegas_PS-RGB_img{}"])
+@pytest.mark.parametrize("label", ["SN2_buildings_train_AOI_2_Vegas_geojson_buildings_img{}",
+                                   "SN3_roads_train_AOI_2_Vegas_geojson_roads_img{}"])
+def test_spacenet_release_label_names_pair_with_image_names(tmp_path, image, label):
+    """The public release's truth (SN2_..._geojson_buildings_img1.geojson) paired with no
+    prediction named after its image (AOI_2_Vegas_img1, SN2_..._PS-RGB_img1): exit 1."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    for n, x in ((1, 0), (11, 50)):
+        write_vector(pred / f"{image.format(n)}.gpkg", [box(0, 0)])
+        write_vector(truth / f"{label.format(n)}.geojson", [box(x, 0)])
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.stem, t.stem) for k, (p, t) in pairs.pairs.items()} == {
+        f"AOI_2_Vegas_img{n}": (image.format(n), label.format(n)) for n in (1, 11)}
+    result = evaluate_folders(pred, truth)
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (1, 1, 1)
+
+
 @pytest.mark.parametrize("case", ["no pair", "rasters vs vectors", "folder vs file",
                                   "empty folder", "mixed truth"])
 def test_mismatched_inputs_are_one_line_errors(tmp_path, run_cli, case):

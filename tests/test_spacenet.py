@@ -69,6 +69,10 @@ def square(x, y, size):
     ("SN3_roads_train_AOI_4_Shanghai_MS_img10.tif", "AOI_4_Shanghai_img10"),
     ("SN5_roads_train_AOI_7_Moscow_PS-MS_chip0", "AOI_7_Moscow_chip0"),
     ("SN5_roads_test_public_AOI_9_San_Juan_PS-MS_chip12.tif", "AOI_9_San_Juan_chip12"),
+    # and its labels': geojson_buildings/, geojson_roads/, geojson_roads_speed/
+    ("SN2_buildings_train_AOI_2_Vegas_geojson_buildings_img1", "AOI_2_Vegas_img1"),
+    ("SN3_roads_train_AOI_2_Vegas_geojson_roads_img25", "AOI_2_Vegas_img25"),
+    ("SN5_roads_train_AOI_7_Moscow_geojson_roads_speed_chip0", "AOI_7_Moscow_chip0"),
     # SpaceNet 7 and 8 name images without a product: the stem is the id
     ("global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13.tif",
      "global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13"),
