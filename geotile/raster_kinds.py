@@ -63,7 +63,8 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     argmax of every band. A tag that cannot be read is an InputError naming the file.
     An untagged one-band float raster of whole numbers (every pixel: QGIS' Float32
     Rasterize output) holds class ids, as make-masks and tile read it, when some reach
-    2..100 (no probabilities, nor 0..255 scores), or any for a ``truth``.
+    2..100 (no probabilities, nor 0..255 scores), or 0 and 255 only (a 0/255 mask), or
+    any for a ``truth``.
     """
     refuse_mixed_types(src)
     tags = {**src.tags(1), **src.tags()}
@@ -102,7 +103,7 @@ def _whole_numbers(src, any_ids: bool = True) -> bool:
     """Whether band 1 of a float raster (its nodata and NaN left out) holds whole numbers
     only (a sample first, then every pixel: :func:`_has_fraction`); unless ``any_ids``, the
     largest but 255 (the ignore value) of a sample in 2..SCALED_PROBABILITY_IDS[uint8] (not
-    0/1, probabilities alike; nor 0..255 scores)."""
+    0/1, probabilities alike; nor 0..255 scores), or the band 0 and 255 only."""
     from geotile.raster import sample_pixels
 
     sample = sample_pixels(src, 1)[0]
@@ -112,8 +113,15 @@ def _whole_numbers(src, any_ids: bool = True) -> bool:
     ids = sample[sample != 255]
     if not any_ids and not (ids.size > 0 and
                             1 < ids.max() <= SCALED_PROBABILITY_IDS[np.dtype(np.uint8)]):
-        return False
+        return not (ids > 0).any() and _only_0_255(src)
     return not _has_fraction(src)
+
+
+def _only_0_255(src) -> bool:
+    """Whether band 1 holds 0 and 255 and nothing else (a 0/255 mask; 0..255 scores hold
+    values between)."""
+    counts = counts_0_255(src)
+    return counts is not None and counts[255] > 0 and not counts[1:255].any()
 
 
 #: _has_fraction of the rasters already scanned, by (name, shape, mtime)

@@ -1111,8 +1111,9 @@ def test_a_grey_class_mask_and_instance_ids_are_scored_as_ids_not_as_a_noisy_mas
 def test_a_wider_0_255_truth_scores_its_buildings(make_raster, dtype):
     """A 0/255 building truth stored as UInt16, Int16 or Float32 had every building left
     out as the ignore value: mean IoU 1.0 for any prediction, an all-background one too.
-    It is a 0/255 mask as a uint8 one is: 255 is class 1; so is an integer 0/255
-    prediction (a float one may be 0..255 scores: refused, raster_kind)."""
+    It is a 0/255 mask as a uint8 one is: 255 is class 1; so is a 0/255 prediction of
+    these types (a Float32 one, QGIS' `(p > 0.5) * 255`, was refused as probabilities
+    reaching 255); a float one of other values too may be 0..255 scores: refused."""
     truth = np.zeros((20, 20), np.uint8)
     truth[5:15, 5:15] = 255
     pred = np.zeros((20, 20), np.uint8)
@@ -1122,9 +1123,13 @@ def test_a_wider_0_255_truth_scores_its_buildings(make_raster, dtype):
     assert result.pixels == 400 and result.confusion.tolist() == [[300, 0], [20, 80]]
     empty = evaluate_rasters(make_raster("p0.tif", np.zeros((20, 20), np.uint8)), t)
     assert empty.classes()[1]["iou"] == 0
-    if dtype != np.float32:
-        wide_pred = make_raster("pw.tif", (pred * 255).astype(dtype))
-        assert evaluate_rasters(wide_pred, t).confusion.tolist() == [[300, 0], [20, 80]]
+    wide_pred = make_raster("pw.tif", (pred * 255).astype(dtype))
+    assert evaluate_rasters(wide_pred, t).confusion.tolist() == [[300, 0], [20, 80]]
+    if dtype == np.float32:
+        scores = (pred * 255).astype(dtype)
+        scores[5, 7] = 128.0
+        with pytest.raises(InputError, match="values reach 255: not probabilities"):
+            evaluate_rasters(make_raster("ps.tif", scores), t)
 
 
 def test_a_soft_truth_is_probabilities_wherever_its_fractions_lie(make_raster):
