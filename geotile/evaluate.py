@@ -1690,7 +1690,8 @@ def evaluation_inputs(result) -> list:
 
 def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> int:
     """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", .geojson in
-    EPSG:4326 as RFC 7946 says, or .fgb) atomically; returns the number of polygons written."""
+    EPSG:4326 as RFC 7946 says: none without a CRS, or .fgb) atomically; returns the number
+    of polygons written."""
     from geotile.raster import atomic_output, refuse_overwriting_inputs
 
     output = Path(output)
@@ -1700,6 +1701,10 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
     frame = errors_frame(result, output)
     if output.suffix.lower() == ".geojson" and frame.crs is not None:
         frame = frame.to_crs("EPSG:4326")  # RFC 7946, as vectorize writes GeoJSON
+    elif output.suffix.lower() == ".geojson" and len(frame):
+        raise InputError(f"{output}: the truth has no CRS (pixel coordinates?), and GeoJSON "
+                         "holds EPSG:4326 only. Give --errors a .gpkg or .fgb file, or give "
+                         "the truth its CRS.")
     with atomic_output(output, overwrite) as tmp:
         # a GeoPackage's layer is "errors"; other formats name theirs after the file (not
         # after the temporary name it is written under)

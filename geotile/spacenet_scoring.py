@@ -33,7 +33,8 @@ class CsvEvaluation:
     def outcome_frames(self, output=None) -> list:
         """Per image, TP/FP/FN polygons (geotile.evaluate.outcome_frame): map coordinates
         (PolygonWKT_Geo, EPSG:4326) when both files have them, else pixel ones (no CRS, one
-        warning naming ``output`` and the files without PolygonWKT_Geo)."""
+        warning naming ``output`` and the files without PolygonWKT_Geo; an InputError for a
+        .geojson ``output``)."""
         from geotile.evaluate import outcome_frame
 
         pred, true = self.tables
@@ -42,6 +43,12 @@ class CsvEvaluation:
             lacking = [os.path.basename(os.fspath(f)) for f, t in zip(self.inputs, self.tables,
                                                                        strict=False)
                        if len(t) and not t.has_geo]
+            if str(output).lower().endswith(".geojson"):  # RFC 7946: EPSG:4326 only
+                raise InputError(
+                    f"{output}: {' and '.join(lacking)} "
+                    f"{'lacks' if len(lacking) == 1 else 'lack'} PolygonWKT_Geo, so the errors "
+                    "are in pixel coordinates, which GeoJSON (EPSG:4326) cannot hold. Give "
+                    "--errors a .gpkg or .fgb file, or both files PolygonWKT_Geo.")
             warnings.warn(f"{output or 'the errors'}: in pixel coordinates (x right, y down "
                           "from each image's top-left corner), without a CRS: "
                           f"{' and '.join(lacking)} {'lacks' if len(lacking) == 1 else 'lack'} "

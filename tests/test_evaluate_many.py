@@ -16,7 +16,7 @@ from geotile.errors import InputError
 from geotile.evaluate import evaluate_folders, evaluate_vectors, pair_folders, write_errors
 from geotile.spacenet_scoring import evaluate_csvs
 
-from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
 from .test_spacenet import sn2_pair, write_rows
 
 X0, Y0 = UTM_ORIGIN
@@ -177,8 +177,6 @@ def test_errors_file_of_3d_truth_and_2d_predictions(run_cli, tmp_path, suffix):
 @pytest.mark.parametrize("target", ["truth", "prediction", "image"])
 def test_errors_and_report_never_replace_an_input_even_with_overwrite(run_cli, tmp_path,
                                                                        target):
-    from .conftest import assert_one_line_error
-
     pred, truth = vector_folders(tmp_path)
     files = {"prediction": pred / "a.geojson", "truth": truth / "a.geojson"}
     files["image"] = write_raster(tmp_path / "bg.png", np.zeros((3, 40, 40), np.uint8))
@@ -451,6 +449,28 @@ def test_csv_pair_errors_file(tmp_path, run_cli):
     assert tp.geometry.equals(shapely.box(0, 0, 10, 6))
     near = frame[(frame.kind == "FP") & (frame.confidence == 0.4)].iloc[0]
     assert np.isnan(near.iou) and near.best_iou == pytest.approx(0.9)
+
+
+def test_pixel_errors_are_refused_as_geojson(tmp_path, run_cli):
+    """Pixel-only SpaceNet CSVs with --errors x.geojson wrote pixel coordinates (y down,
+    up to 725) into a GeoJSON, which is EPSG:4326 by definition: QGIS read latitudes of
+    725 degrees. GeoJSON cannot hold them: one line naming the fix, nothing written."""
+    proposals, truth = sn2_pair(tmp_path)
+    out = tmp_path / "errors.geojson"
+    result = run_cli("evaluate", proposals, truth, "--errors", out)
+    assert_one_line_error(result, "errors.geojson", "pixel coordinates", ".gpkg",
+                          "PolygonWKT_Geo")
+    assert sorted(tmp_path.iterdir()) == sorted([proposals, truth])
+    # vector files without a CRS (labels in pixel coordinates) alike
+    pixels = [tmp_path / "p.gpkg", tmp_path / "t.gpkg"]
+    for path in pixels:
+        gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 10, 10)]).to_file(path, engine="pyogrio")
+    result = run_cli("evaluate", *pixels, "--errors", out)
+    assert_one_line_error(result, "errors.geojson", "no CRS", ".gpkg")
+    assert not out.exists()
+    result = run_cli("evaluate", *pixels, "--errors", tmp_path / "e.gpkg")
+    assert result.exit_code == 0, result.output
+    assert gpd.read_file(tmp_path / "e.gpkg").kind.tolist() == ["TP"]
 
 
 def test_csv_errors_in_map_coordinates_when_both_have_geo(tmp_path):

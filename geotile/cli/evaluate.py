@@ -121,7 +121,7 @@ def _line_options(command):
               "best_iou and confidence, in the truth's CRS (.geojson: EPSG:4326, RFC 7946), "
               "for QGIS. SpaceNet CSVs: "
               "PolygonWKT_Geo (EPSG:4326) when both files have it, else pixel coordinates "
-              "(y down, no CRS; said in a warning).")
+              "(y down, no CRS; said in a warning), which .geojson cannot hold.")
 @_line_options
 @json_opt
 @overwrite_opt
