@@ -195,6 +195,34 @@ def test_vectorize_help_says_csv_is_written_in_lon_lat(run_cli):
     assert "EPSG:4326 for GeoJSON (RFC 7946) and .csv" in crs, crs
 
 
+def test_refused_options_name_the_inputs_they_apply_to(run_cli, make_raster, tmp_path):
+    """The usage line said where options apply by input kind, whatever the option:
+    --threshold on lines "applies to polygon (or pixel) scores" (polygons refuse it),
+    --buffer on rasters "to vector files (object scores)", on polygons "to ... probability
+    rasters". Each option names its own inputs."""
+    mask = np.zeros((20, 20), np.uint8)
+    raster = make_raster("r.tif", mask, transform=from_origin(X0, Y0, 1, 1))
+    polygons, lines = tmp_path / "a.geojson", tmp_path / "l.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0 - 9, X0 + 9, Y0)], crs=UTM_CRS).to_file(
+        polygons)
+    gpd.GeoDataFrame(geometry=[shapely.LineString([(X0, Y0), (X0 + 50, Y0)])],
+                     crs=UTM_CRS).to_file(lines)
+    cases = [((lines, "--threshold", "0.3"), "--threshold applies to probability rasters",
+              "not to lines", "polygon"),
+             ((polygons, "--threshold", "0.4"), "--threshold applies to probability rasters",
+              "not to polygons", "line"),
+             ((raster, "--buffer", "3"), "--buffer applies to line files", "not to two rasters",
+              "vector files"),
+             ((polygons, "--buffer", "3"), "--buffer applies to line files", "not to polygons",
+              "probability"),
+             ((lines, "--iou", "0.3"), "--iou applies to polygons and SpaceNet CSVs",
+              "not to lines", "pixel")]
+    for (path, *option), *said, wrong in cases:
+        result = run_cli("evaluate", path, path, *option)
+        assert_one_line_error(result, *said, code=2)
+        assert wrong not in result.stderr.split("not to")[0], result.stderr
+
+
 def test_evaluate_refuses_options_the_inputs_do_not_take(run_cli, make_raster, tmp_path):
     """h12 F7: on two rasters --iou 0.9, --buffer 3, --class-field, --conf-field and
     --repair-truth, on two polygon files --buffer and --threshold, exited 0 with scores

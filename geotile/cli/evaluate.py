@@ -13,7 +13,7 @@ from geotile.cli.options import (
     labels_crs_opt,
     overwrite_opt,
 )
-from geotile.errors import InputError, unused_options
+from geotile.errors import InputError
 
 #: options of object (or pixel) scores, which line scores do not take
 NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth", "report",
@@ -27,23 +27,40 @@ NOT_FOR_POLYGONS = ("threshold", "buffer")
 #: options of vector files, lines or rasters, which two SpaceNet CSVs do not take
 NOT_FOR_CSVS = ("threshold", "buffer", "class_field", "conf_field", "repair_truth",
                 "labels_crs", "prediction_crs")
-#: why each kind of inputs takes none of its options
-WHY = {"lines": "polygon (or pixel) scores; lines are scored by their length within "
-                "--buffer metres of each other",
-       "rasters": "vector files (object scores); two rasters get pixel scores, by class",
-       "polygons": "line scores (--buffer) or probability rasters (--threshold), not to "
-                   "polygons, which match by their IoU (--iou)",
-       "csvs": "vector files, lines or rasters; two SpaceNet CSVs are scored as SpaceNet "
-               "scores them (pixel WKT, Confidence order, --iou, --min-area)"}
+#: the inputs each option applies to
+APPLIES = {"iou": "polygons and SpaceNet CSVs (object scores)",
+           "min_area": "polygons and SpaceNet CSVs (object scores)",
+           "errors": "polygons and SpaceNet CSVs (object scores)",
+           "report": "two polygon files (object scores)",
+           "image": "two polygon files (object scores)",
+           "class_field": "polygon files (object scores)",
+           "conf_field": "polygon files (object scores)",
+           "repair_truth": "polygon files (object scores)",
+           "labels_crs": "vector files", "prediction_crs": "vector files",
+           "threshold": "probability rasters (pixel scores)",
+           "buffer": "line files (length-weighted scores)"}
+#: each kind of inputs and how it is scored
+WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
+       "rasters": "two rasters, which get pixel scores by class",
+       "polygons": "polygons, which match by their IoU (--iou)",
+       "csvs": "two SpaceNet CSVs, scored as SpaceNet scores them (pixel WKT, Confidence "
+               "order, --iou, --min-area)"}
 
 
 def _refuse_options(ctx, names, why: str) -> None:
     """A usage error naming the options of ``names`` given (not defaults) that the inputs
-    do not take, and ``why`` (a key of :data:`WHY`)."""
-    listed = [param.opts[0] for param in ctx.command.params if param.name in names
+    do not take, where each applies (:data:`APPLIES`), and ``why`` (a key of :data:`WHY`)."""
+    listed = [param for param in ctx.command.params if param.name in names
               and given(ctx, param.name)]
-    if listed:
-        raise click.UsageError(unused_options(listed, WHY[why], sep=": "))
+    if not listed:
+        return
+    groups: dict[str, list[str]] = {}
+    for param in listed:
+        groups.setdefault(APPLIES[param.name], []).append(param.opts[0])
+    parts = [f"{', '.join(opts)} {'applies' if len(opts) == 1 else 'apply'} to {where}"
+             for where, opts in groups.items()]
+    raise click.UsageError(f"{'; '.join(parts)}, not to {WHY[why]}: leave "
+                           f"{'it' if len(listed) == 1 else 'them'} out.")
 
 
 def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) -> None:
