@@ -991,14 +991,25 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
                 for part in published:
                     part.unlink(missing_ok=True)
             raise
-        if overwrite and writer == "ESRI Shapefile":  # the old shapefile's spatial indexes
-            for suffix in (".qix", ".sbn", ".sbx", ".QIX", ".SBN", ".SBX"):
-                output.with_suffix(suffix).unlink(missing_ok=True)
+        if overwrite and writer == "ESRI Shapefile":
+            _remove_stale_parts(output, published)
     except KeyboardInterrupt:
         raise Interrupted(f"{output}: interrupted; nothing was written under that name "
                           "(the temporary files were removed).") from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_stale_parts(output: Path, published: list[Path]) -> None:
+    """Remove the parts of the Shapefile that ``--overwrite`` replaced which the new one has
+    none of (a .prj when it has no CRS, a .cpg, the spatial indexes), in either case: GDAL
+    would read them with the new .shp."""
+    suffixes = [*SHAPEFILE_PARTS, ".qix", ".sbn", ".sbx"]
+    for stale in {output.with_suffix(s) for s in suffixes + [s.upper() for s in suffixes]}:
+        if stale in published or not stale.is_file():
+            continue
+        if not any(part.exists() and os.path.samefile(stale, part) for part in published):
+            stale.unlink(missing_ok=True)  # not a published part under another case
 
 
 def _feature_count(path: Path, writer: str, layer: str) -> int:

@@ -916,3 +916,31 @@ def test_an_untagged_float_raster_of_class_ids_is_read_as_class_ids(make_raster,
     with pytest.raises(InputError, match=r"not probabilities 0\.\.1"):
         vectorize_polygons([make_raster("s.tif", np.round(scores), **options)],
                            tmp_path / "s.gpkg")
+
+
+@pytest.mark.parametrize("suffix", [".shp", ".SHP"])
+def test_shapefile_overwrite_drops_the_old_prj_and_cpg(make_raster, tmp_path, suffix):
+    """--overwrite replaces the whole Shapefile: a .prj (or .cpg) of the old output that the
+    new one has no such part of would give pixel coordinates the old CRS."""
+    import warnings
+
+    utm = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / f"b{suffix}"
+    vectorize_polygons([utm], out, options=SOURCE)
+    prj, cpg = out.with_suffix(".PRJ" if suffix.isupper() else ".prj"), out.with_suffix(".cpg")
+    assert prj.is_file()
+    cpg.write_text("LATIN1")  # the old output's encoding part, in the other case
+    classes = np.zeros((20, 30), np.uint8)
+    classes[4:8, 10:20] = 1
+    plain = make_raster("n.tif", classes, crs=None, transform=from_origin(1000, 2000, 2, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vectorize_polygons([plain], out, overwrite=True)
+    found = gpd.read_file(out)
+    assert found.crs is None
+    assert list(found.total_bounds) == pytest.approx([1020, 1984, 1040, 1992])
+    assert found["area_m2"][0] == pytest.approx(160)
+    names = {p.name for p in tmp_path.glob("b.*")}
+    assert not names & {"b.prj", "b.PRJ"}
+    assert "b.cpg" not in names or (tmp_path / "b.cpg").read_text() != "LATIN1"
+    assert {p.name for p in tmp_path.iterdir()} - names == {"a.tif", "n.tif"}
