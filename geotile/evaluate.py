@@ -1583,6 +1583,8 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
 #: formats --errors writes (single files)
 ERRORS_SUFFIXES = (".gpkg", ".geojson", ".fgb")
+#: the layer --errors writes in a GeoPackage (other formats: the file's stem)
+ERRORS_LAYER = "errors"
 
 
 def _best_ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -1689,14 +1691,16 @@ def evaluation_inputs(result) -> list:
 
 
 def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> int:
-    """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", .geojson in
-    EPSG:4326 as RFC 7946 says: none without a CRS, or .fgb) atomically; returns the number
-    of polygons written."""
-    from geotile.raster import atomic_output, refuse_overwriting_inputs
+    """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", its other layers
+    kept; .geojson in EPSG:4326 as RFC 7946 says; .fgb) as vectorize writes its output
+    (:func:`geotile.vectorize.write_vector`); returns the number of polygons written."""
+    from geotile.raster import refuse_overwriting_inputs
+    from geotile.vectorize import check_vector_output, write_vector
 
     output = Path(output)
     if output.suffix.lower() not in ERRORS_SUFFIXES:
         raise InputError(f"{output}: --errors writes {', '.join(ERRORS_SUFFIXES)}; rename it.")
+    writer = check_vector_output(output, overwrite, ERRORS_LAYER)
     refuse_overwriting_inputs([output], evaluation_inputs(result))
     frame = errors_frame(result, output)
     if output.suffix.lower() == ".geojson" and frame.crs is not None:
@@ -1705,19 +1709,8 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         raise InputError(f"{output}: the truth has no CRS (pixel coordinates?), and GeoJSON "
                          "holds EPSG:4326 only. Give --errors a .gpkg or .fgb file, or give "
                          "the truth its CRS.")
-    with atomic_output(output, overwrite) as tmp:
-        # a GeoPackage's layer is "errors"; other formats name theirs after the file (not
-        # after the temporary name it is written under)
-        layer = "errors" if output.suffix.lower() == ".gpkg" else output.stem
-        from geotile.quiet_warnings import hidden
-
-        # pixel coordinates (CSVs): no CRS, said in errors_frame
-        with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
-                else contextlib.nullcontext():
-            rfc = output.suffix.lower() == ".geojson" and frame.crs is not None
-            frame.to_file(tmp, engine="pyogrio",
-                          geometry_type="Unknown" if not len(frame) else None, layer=layer,
-                          layer_options={"RFC7946": "YES"} if rfc else None)
+    # pixel coordinates (CSVs): no CRS, said in errors_frame
+    write_vector(frame, output, writer, overwrite, ERRORS_LAYER)
     counts = frame["kind"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d TP, %d FP, %d FN polygons", output, counts.get("TP", 0),
              counts.get("FP", 0), counts.get("FN", 0))

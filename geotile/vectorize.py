@@ -859,9 +859,10 @@ def _say_missing_classes(options: VectorizeOptions, frame, jobs, paths) -> None:
             warnings.warn(text, GeotileWarning, stacklevel=4)
 
 
-def check_vector_output(output: Path, overwrite: bool) -> str:
+def check_vector_output(output: Path, overwrite: bool, layer: str | None = None) -> str:
     """The writer for ``output`` (:data:`WRITERS`), after checking that it is a file name of
-    a known format whose files may be written: an InputError or OutputExistsError otherwise."""
+    a known format whose files may be written: an InputError or OutputExistsError otherwise.
+    ``layer``: a GeoPackage's layer to write (default: the file's stem)."""
     from geotile.raster import check_output
 
     if output.is_dir():
@@ -883,21 +884,21 @@ def check_vector_output(output: Path, overwrite: bool) -> str:
             import pyarrow  # noqa: F401
         except ImportError as exc:
             raise InputError("writing GeoParquet needs pyarrow: pip install pyarrow") from exc
-    others = _other_layers(output, writer)
+    others = _other_layers(output, writer, layer)
     if others and not overwrite:
         from geotile.errors import OutputExistsError
 
         raise OutputExistsError(f"{output}: already exists, with layers {', '.join(others)}. "
-                                f"Pass --overwrite to replace its layer {output.stem} (the "
-                                "others are kept), or choose another output.")
+                                f"Pass --overwrite to replace its layer {layer or output.stem} "
+                                "(the others are kept), or choose another output.")
     for part in _parts(output, writer):
         check_output(part, overwrite)
     return writer
 
 
-def _other_layers(output: Path, writer: str) -> list[str]:
-    """The layers of an existing GeoPackage ``output`` besides the one geotile writes (named
-    after its stem); none for other formats or a file that is not a GeoPackage."""
+def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[str]:
+    """The layers of an existing GeoPackage ``output`` besides ``layer``, the one geotile
+    writes (default: named after its stem); none for other formats or a non-GeoPackage."""
     if writer != "GPKG" or not output.is_file():
         return []
     import pyogrio
@@ -906,7 +907,7 @@ def _other_layers(output: Path, writer: str) -> list[str]:
         layers = [str(name) for name, _ in pyogrio.list_layers(output)]
     except _write_errors():
         return []
-    return [name for name in layers if name.lower() != output.stem.lower()]
+    return [name for name in layers if name.lower() != (layer or output.stem).lower()]
 
 
 def parse_crs(value: str | None):
@@ -948,11 +949,13 @@ def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
     refuse_overwriting_inputs(_parts(output, writer), paths)
 
 
-def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
+def write_vector(frame, output: Path, writer: str, overwrite: bool,
+                 layer: str | None = None) -> None:
     """Write ``frame`` under a temporary folder beside ``output``, check that every feature
     is there, then move its files into place without replacing files that appeared
     meanwhile (unless ``overwrite``). A failed write leaves nothing under ``output``. An
-    existing GeoPackage keeps its other layers: the layer is written into a copy of it."""
+    existing GeoPackage keeps its other layers: ``layer`` (default, and in other formats:
+    the file's stem) is written into a copy of it."""
     import shutil
     import uuid
 
@@ -960,15 +963,16 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool) -> None:
     from geotile.raster import _writable_folder, publish
 
     _writable_folder(output)
+    layer = layer if layer and writer == "GPKG" else output.stem
     folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         folder.mkdir()
         tmp = folder / _written_name(output)
         try:
-            if overwrite and _other_layers(output, writer):
+            if overwrite and _other_layers(output, writer, layer):
                 shutil.copyfile(output, tmp)
-            _write(frame, tmp, writer, output.stem)
-            written = _feature_count(tmp, writer, output.stem)
+            _write(frame, tmp, writer, layer)
+            written = _feature_count(tmp, writer, layer)
         except _write_errors() as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
             raise InputError(f"{output}: cannot be written ({reason}); nothing was written "

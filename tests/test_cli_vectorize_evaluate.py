@@ -311,3 +311,33 @@ def test_errors_output_named_with_a_semicolon_is_written(run_cli, make_raster, t
     assert result.exit_code == 0, result.output
     assert list(_read_copy(out)["kind"]) == ["TP"]
     assert [p.name for p in out.parent.iterdir()] == [name]
+
+
+def test_errors_overwrite_replaces_only_its_layer_of_a_geopackage(run_cli, make_raster,
+                                                                  tmp_path):
+    # --errors project.gpkg --overwrite replaced the whole file: the user's layers
+    # "parcels" and "roads" were gone, exit 0
+    import pyogrio
+
+    raster, truth = _squares(make_raster, tmp_path)
+    prediction = tmp_path / "pred.gpkg"
+    assert run_cli("vectorize", raster, "-o", prediction).exit_code == 0
+    project = tmp_path / "project.gpkg"
+    parcels = gpd.GeoDataFrame({"owner": ["ann"]}, geometry=[shapely.box(X0, Y0 - 1, X0 + 1, Y0)],
+                               crs=UTM_CRS)
+    parcels.to_file(project, layer="parcels")
+    parcels.to_file(project, layer="roads")
+    parcels.to_file(project, layer="errors")  # an older --errors result
+    result = run_cli("evaluate", prediction, truth, "--errors", project)
+    assert_one_line_error(result, "project.gpkg", "parcels, roads", "--overwrite",
+                          "errors", "kept")
+    assert gpd.read_file(project, layer="errors")["owner"].tolist() == ["ann"]
+    result = run_cli("evaluate", prediction, truth, "--errors", project, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "F1 0.6667" in result.stdout
+    assert sorted(name for name, _ in pyogrio.list_layers(project)) == [
+        "errors", "parcels", "roads"]
+    for layer in ("parcels", "roads"):
+        assert gpd.read_file(project, layer=layer)["owner"].tolist() == ["ann"]
+    assert sorted(gpd.read_file(project, layer="errors")["kind"]) == ["FP", "TP"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

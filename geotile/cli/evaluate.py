@@ -66,8 +66,9 @@ def _refuse_options(ctx, names, why: str) -> None:
 def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) -> None:
     """Usage errors of --errors, --report and --image for inputs of ``kind``
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
-    from geotile.evaluate import ERRORS_SUFFIXES, is_raster
+    from geotile.evaluate import ERRORS_LAYER, ERRORS_SUFFIXES, is_raster
     from geotile.raster import check_output, refuse_overwriting_inputs
+    from geotile.vectorize import check_vector_output
 
     many = kind in ("folders", "csvs")
     if errors is not None:
@@ -77,7 +78,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) ->
         if not many and prediction.exists() and is_raster(prediction):
             raise click.UsageError("--errors writes object matches; give vector files.")
         refuse_overwriting_inputs([errors], (prediction, truth, image))
-        check_output(errors, overwrite)
+        check_vector_output(errors, overwrite, ERRORS_LAYER)
     if report is not None:
         if report.suffix.lower() not in (".png", ".html", ".htm"):
             raise click.BadParameter("give a .png or .html file.", param_hint="--report")
@@ -138,7 +139,9 @@ def _line_options(command):
               "best_iou and confidence, in the truth's CRS (.geojson: EPSG:4326, RFC 7946), "
               "for QGIS. SpaceNet CSVs: "
               "PolygonWKT_Geo (EPSG:4326) when both files have it, else pixel coordinates "
-              "(y down, no CRS; said in a warning), which .geojson cannot hold.")
+              "(y down, no CRS; said in a warning), which .geojson cannot hold. A .gpkg "
+              "gets the layer \"errors\": --overwrite replaces that layer, other layers are "
+              "kept.")
 @_line_options
 @json_opt
 @overwrite_opt
