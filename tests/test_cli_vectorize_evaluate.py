@@ -341,3 +341,31 @@ def test_errors_overwrite_replaces_only_its_layer_of_a_geopackage(run_cli, make_
         assert gpd.read_file(project, layer=layer)["owner"].tolist() == ["ann"]
     assert sorted(gpd.read_file(project, layer="errors")["kind"]) == ["FP", "TP"]
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("name", ["e.gpkg", "e.geojson", "e.fgb"])
+@pytest.mark.parametrize("error", ["enospc", "pyogrio"])
+def test_errors_on_a_full_disk_is_one_line_after_the_scores(run_cli, make_raster, tmp_path,
+                                                             monkeypatch, name, error):
+    # a full disk under --errors gave a 45-line traceback (pyogrio's DataSourceError
+    # "Failed to commit transaction", or naming the temporary file) and no scores
+    import errno
+
+    import pyogrio.errors
+
+    raster, truth = _squares(make_raster, tmp_path)
+    prediction = tmp_path / "pred.gpkg"
+    assert run_cli("vectorize", raster, "-o", prediction).exit_code == 0
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def full(self, target, *args, **kwargs):
+        if error == "enospc":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise pyogrio.errors.DataSourceError("Failed to commit transaction")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", full)
+    result = run_cli("evaluate", prediction, truth, "--errors", tmp_path / name)
+    assert_one_line_error(result, name, "cannot be written", "Free space")
+    assert ".tmp" not in result.stderr
+    assert "F1 0.6667" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -245,6 +245,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
                             prediction_crs=prediction_crs, repair_truth=repair_truth,
                             progress=bool(ctx.obj and ctx.obj.get("progress")),
                             min_area=min_area, buffer=buffer, pairs=pairs, kind=kind)
+    # the scores first: a write that fails (a full disk) does not lose them
+    click.echo(dumps(result) if as_json else result.table())
     if report is not None:
         from geotile.report import write_report
 
@@ -253,4 +255,3 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         from geotile.evaluate import write_errors
 
         write_errors(result, errors, overwrite=overwrite)
-    click.echo(dumps(result) if as_json else result.table())
