@@ -540,7 +540,7 @@ def make_masks(
     overwrites = [overwrite] * len(output_paths)
     skipped: dict[int, dict] = {}
     if resume:
-        plans = [resume_plan(out, tag, sidecar=True)  # complete with its category names
+        plans = [resume_plan(out, tag, "make-masks", sidecar=True)  # with its category names
                  for out, tag in zip(output_paths, complete, strict=True)]
         skipped = {i: _skipped(image_paths[i], output_paths[i])
                    for i, action in enumerate(plans) if action == SKIP}

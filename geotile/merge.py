@@ -62,15 +62,6 @@ def check_merge_output(output: str | os.PathLike, others=(), overwrite: bool = F
     return output
 
 
-def written_by_geotile(path: str | os.PathLike) -> bool:
-    """True for an existing mosaic geotile wrote (a raster with a GEOTILE_OUTPUT tag)."""
-    try:
-        with rasterio.open(path) as src:
-            return "GEOTILE_OUTPUT" in src.tags()
-    except rasterio.errors.RasterioError:
-        return False
-
-
 def is_local(path) -> bool:
     from geotile.raster import is_virtual_path
 

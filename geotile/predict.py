@@ -843,7 +843,8 @@ def predict_raster(
     complete = _completion(model, options, settings, image_path, extra_bands,
                            mosaic.paths if mosaic is not None else ())
     if resume:
-        action = resume_plan(output_path, complete, sidecar=options.output_type == "class")
+        action = resume_plan(output_path, complete, "predict",
+                             sidecar=options.output_type == "class")
         if action == SKIP:
             return {"image": str(image_path), "output": str(output_path), "skipped": True,
                     "seconds": 0.0, "megapixels": 0.0, "mp_per_s": 0.0,

@@ -8,10 +8,11 @@ final name after it was verified and renamed (:func:`geotile.raster.atomic_outpu
 tagged file under its final name is complete.
 
 With ``--resume`` (:func:`plan`), an output whose tag equals the digest of this run is
-skipped; one that geotile wrote but with another digest (other options, changed inputs,
-another version) or without the tag is redone; a file geotile did not write is never
-replaced (one-line error). Temporary files that a killed run left beside the outputs
-(geotile's own names only, see :func:`remove_temporaries`) are removed first.
+skipped; one that the same command wrote (:func:`written_by`) but with another digest
+(other options, changed inputs, another version) or without the tag is redone; a file it
+did not write (the user's, another command's) is never replaced (one-line error).
+Temporary files that a killed run left beside the outputs (geotile's own names only, see
+:func:`remove_temporaries`) are removed first.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ TAG = "GEOTILE_COMPLETE"
 
 #: what :func:`plan` decides for one output
 SKIP, WRITE, REPLACE = "skip", "write", "replace"
+
+#: what marks a raster each command writes: its GEOTILE_OUTPUT values and the tag naming its
+#: source (never one geotile asks users to set, as GEOTILE_OUTPUT and _CLASS_NAMES)
+OWNERS = {"predict": (("probability", "class"), "GEOTILE_MODEL"),
+          "make-masks": (("mask",), "GEOTILE_LABELS")}
 
 
 def identity(path: str | os.PathLike) -> list:
@@ -107,11 +113,12 @@ def read_tags(path: str | os.PathLike) -> dict[str, str] | None:
         return None
 
 
-def plan(output: str | os.PathLike, wanted: str, sidecar: bool = False) -> str:
-    """What ``--resume`` does with ``output``: SKIP (complete, tag == ``wanted``), WRITE
-    (absent) or REPLACE (geotile wrote it, but not complete for these options). Raises
-    OutputExistsError for a file geotile did not write. ``sidecar``: the output is complete
-    only with its PAM sidecar (category names), which atomic_output moves in after it."""
+def plan(output: str | os.PathLike, wanted: str, command: str, sidecar: bool = False) -> str:
+    """What ``--resume`` of ``command`` (a key of :data:`OWNERS`) does with ``output``: SKIP
+    (complete, tag == ``wanted``), WRITE (absent) or REPLACE (that command wrote it, but not
+    complete for these options). Raises OutputExistsError for a file it did not write.
+    ``sidecar``: the output is complete only with its PAM sidecar (category names), which
+    atomic_output moves in after it."""
     from geotile.raster import pam_sidecar
 
     final = Path(output)
@@ -122,25 +129,35 @@ def plan(output: str | os.PathLike, wanted: str, sidecar: bool = False) -> str:
     if tags is not None and tags.get(TAG) == wanted and (
             not sidecar or pam_sidecar(final).is_file()) and _whole(final):
         return SKIP
-    _refuse_foreign(final, tags)
+    _refuse_foreign(final, tags, command)
     return REPLACE
 
 
-def refuse_foreign(outputs: Iterable[str | os.PathLike]) -> None:
+def refuse_foreign(outputs: Iterable[str | os.PathLike], command: str) -> None:
     """Before any work: the OutputExistsError of :func:`plan` for the first of ``outputs``
-    that exists and was not written by geotile, so that a batch stops before its first
+    that exists and was not written by ``command``, so that a batch stops before its first
     image, not when it reaches that output."""
     for output in outputs:
         if Path(output).exists():
-            _refuse_foreign(Path(output), read_tags(output))
+            _refuse_foreign(Path(output), read_tags(output), command)
 
 
-def _refuse_foreign(final: Path, tags: dict[str, str] | None) -> None:
-    if tags is None or not any(key.startswith("GEOTILE_") for key in tags):
-        raise OutputExistsError(f"{final}: exists and was not written by geotile (or was cut "
-                                "short within its header), so --resume will not replace it."
-                                " Move it away, or pass --overwrite (without --resume) to "
-                                "replace it.")
+def written_by(tags: Mapping[str, str] | None, command: str) -> bool:
+    """Whether a raster of these tags (None: not a raster) is an output of geotile
+    ``command`` (a key of :data:`OWNERS`), a mosaic of its outputs included."""
+    kinds, source = OWNERS[command]
+    return tags is not None and tags.get("GEOTILE_OUTPUT") in kinds and source in tags
+
+
+def _refuse_foreign(final: Path, tags: dict[str, str] | None, command: str) -> None:
+    if written_by(tags, command):
+        return
+    other = next((c for c in OWNERS if c != command and written_by(tags, c)), None)
+    what = (f"was written by geotile {other}, not {command}" if other else
+            f"was not written by geotile {command} (or was cut short within its header)")
+    raise OutputExistsError(f"{final}: exists and {what}, so --resume will not replace it. "
+                            "Move it away, or pass --overwrite (without --resume) to replace "
+                            "it.")
 
 
 def _whole(path: Path) -> bool:

@@ -620,3 +620,49 @@ def test_an_interrupted_tile_says_what_it_keeps_for_resume(make_raster, run_cli,
         assert_one_line_error(result, f"{out}: interrupted; nothing was written there",
                               "removed")
         assert not out.exists()
+
+
+@pytest.mark.parametrize("first", ["make-masks", "predict"])
+def test_resume_never_replaces_another_commands_outputs(run_cli, request, tmp_path, first):
+    """predict --resume into make-masks' folder replaced the 3 training masks by probability
+    rasters (and dropped their category sidecars), exit 0; make-masks --resume likewise
+    replaced predictions: any GEOTILE_* tag counted as "this run's"."""
+    model, _ = request.getfixturevalue("predict_setup")
+    labels, images = request.getfixturevalue("masks_setup")
+    out, mosaic = tmp_path / "out", tmp_path / "all.tif"
+    runs = {"make-masks": ("make-masks", labels, *images),
+            "predict": ("predict", model, *images, "--tile-size", "32")}
+    result = run_cli(*runs[first], "-o", out, "--merge", mosaic)
+    assert result.exit_code == 0, result.output
+    before = _files(out)
+    mosaic_bytes = mosaic.read_bytes()
+    second = next(c for c in runs if c != first)
+    result = run_cli(*runs[second], "-o", out, "--resume")
+    assert_one_line_error(result, "img0.tif", f"written by geotile {first}, not {second}",
+                          "--overwrite")
+    assert _files(out) == before
+    # nor its mosaic, into a folder of its own
+    result = run_cli(*runs[second], "-o", tmp_path / "other", "--merge", mosaic, "--resume")
+    assert_one_line_error(result, "all.tif", "--overwrite")
+    assert mosaic.read_bytes() == mosaic_bytes
+    assert not (tmp_path / "other").exists() or not list((tmp_path / "other").iterdir())
+    # the same command resumes over them
+    result = run_cli(*runs[first], "-o", out, "--merge", mosaic, "--resume")
+    assert result.exit_code == 0, result.output
+    assert _files(out) == before
+
+
+def test_resume_never_replaces_a_raster_the_user_tagged(run_cli, predict_setup, make_raster,
+                                                        tmp_path):
+    """A user's probability raster tagged GEOTILE_OUTPUT=probability (as geotile's own
+    messages suggest, for vectorize) is not a predict output."""
+    model, images = predict_setup
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = make_raster("out/img0.tif", np.full((1, 8, 8), 0.7, np.float32))
+    with rasterio.open(mine, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_CLASS_NAMES='["building"]')
+    before = mine.read_bytes()
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert_one_line_error(result, "img0.tif", "not written by geotile predict")
+    assert mine.read_bytes() == before and [p.name for p in out.iterdir()] == ["img0.tif"]

@@ -149,9 +149,10 @@ def make_masks(
         mapping = read_class_map(class_map, zero=class_field is None
                                  and _is_label_raster(labels))  # its 0 may be a class
     check_resume(overwrite, resume)
+    resumed = "make-masks" if resume else None  # replacing only make-masks' outputs
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels],
-                            resume=resume)
-    replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resume,
+                            resume=resumed)
+    replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resumed,
                                 input_folders=images.folders)
     settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler"),
                 "class_map": mapping}

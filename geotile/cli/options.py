@@ -43,7 +43,8 @@ overwrite_opt = click.option(
 resume_opt = click.option(
     "--resume", is_flag=True, default=False,
     help="Skip outputs complete from an earlier run with the same options and inputs "
-    "(their GEOTILE_COMPLETE tag); redo the others, replacing only files geotile wrote. "
+    "(their GEOTILE_COMPLETE tag); redo the others, replacing only files this command "
+    "wrote. "
     "Not with --overwrite.",
 )
 
@@ -196,16 +197,16 @@ def output_opt(help_text: str):
 
 def resolve_outputs(
     inputs: tuple[Path, ...] | list[Path], output: Path, overwrite: bool, suffix: str = ".tif",
-    protected: tuple | list = (), resume: bool = False,
+    protected: tuple | list = (), resume: str | None = None,
 ) -> list[tuple[Path, Path]]:
     """Pair each input with its output: one input -> ``output`` is the file (named with
     ``suffix``; .tif also takes .tiff), unless it is a folder or ends with a separator;
     several -> ``output`` is a folder receiving ``<stem><suffix>`` per input.
 
     Existing outputs are refused here, before any work, unless ``overwrite``; with
-    ``resume``, those geotile did not write (geotile.resume.plan would refuse them when
-    reached); an output that is one of the inputs (or of ``protected``, e.g. the labels)
-    is always refused.
+    ``resume`` (the command resumed), those that command did not write
+    (geotile.resume.plan would refuse them when reached); an output that is one of the
+    inputs (or of ``protected``, e.g. the labels) is always refused.
     """
     from geotile.errors import InputError
     from geotile.raster import (
@@ -250,7 +251,7 @@ def resolve_outputs(
     if resume:
         from geotile.resume import refuse_foreign
 
-        refuse_foreign(out for _, out in pairs)
+        refuse_foreign((out for _, out in pairs), resume)
     return pairs
 
 
@@ -261,21 +262,23 @@ def merge_opt(command):
         metavar="PATH.vrt|PATH.tif",
         help="Also write one mosaic of the outputs (all on one pixel grid): a GDAL VRT "
         "(.vrt, referencing them) or a Cloud Optimised GeoTIFF (.tif). --overwrite "
-        "replaces it, --resume too when geotile wrote it.")(command)
+        "replaces it, --resume too when this command wrote it.")(command)
 
 
-def check_merge(merge, pairs, overwrite: bool, protected=(), resume: bool = False,
+def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None = None,
                 input_folders=()) -> bool:
     """--merge: refuse, before any work, a PATH that is an input or output, lies in the
     outputs' folder or in ``input_folders`` (those an IMAGE folder or pattern read), exists
     without --overwrite, or inputs whose grids cannot make one mosaic (outputs share them).
-    Whether an existing PATH is replaced: with --overwrite, or with --resume when geotile
-    wrote it."""
+    Whether an existing PATH is replaced: with --overwrite, or with --resume when that
+    command (``resume``) wrote it."""
     if merge is None:
         return overwrite
-    from geotile.merge import check_grid, check_merge_output, written_by_geotile
+    from geotile.merge import check_grid, check_merge_output
+    from geotile.resume import read_tags, written_by
 
-    replace = overwrite or (resume and merge.exists() and written_by_geotile(merge))
+    replace = overwrite or bool(resume and merge.exists()
+                                and written_by(read_tags(merge), resume))
     folders = {Path(out).parent.resolve() for _, out in pairs}
     where = Path(merge).parent.resolve()
     if (len(pairs) > 1 and where in folders) or where in input_folders:

@@ -201,10 +201,11 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         raise click.UsageError("--mosaic runs in one process: leave out --workers/--scheduler.")
     extras = pair_extra_bands(images, extra_bands) or [None] * len(images)
     read = [extra for extra in extras if extra is not None]  # inputs too: never replaced
+    resumed = "predict" if resume else None  # replacing only predict's outputs
     pairs = resolve_outputs(images, output, overwrite or resume, protected=read,
-                            resume=resume)
+                            resume=resumed)
     replace_merge = check_merge(merge, pairs, overwrite, protected=[model, *read],
-                                resume=resume, input_folders=images.folders)
+                                resume=resumed, input_folders=images.folders)
     grid = open_mosaic([image for image, _ in pairs], disjoint=True) if mosaic else None
     settings = run_settings(ctx, "model", "images", "workers", "scheduler")
     model_options = {"providers": providers, "fp16": fp16, "mean": mean, "std": std,
