@@ -18,7 +18,14 @@ import rasterio
 
 from geotile.errors import InputError
 from geotile.masks import IGNORE
-from geotile.raster import atomic_output, check_output, open_raster, pam_sidecar, write_cog
+from geotile.raster import (
+    atomic_output,
+    check_output,
+    check_writable,
+    open_raster,
+    pam_sidecar,
+    write_cog,
+)
 from geotile.resume import TAG as COMPLETE_TAG
 
 #: what --merge writes, by suffix
@@ -46,7 +53,7 @@ class _Source:
 
 def check_merge_output(output: str | os.PathLike, others=(), overwrite: bool = False) -> Path:
     """Refuse, before any work, a --merge path that is not .vrt/.tif, is one of ``others``
-    (inputs, outputs) or exists without ``overwrite``."""
+    (inputs, outputs), exists without ``overwrite`` or lies in a folder not writable."""
     output = Path(output)
     if output.suffix.lower() not in MERGE_SUFFIXES:
         raise InputError(f"{output}: the mosaic is a GDAL VRT (.vrt) or a Cloud Optimised "
@@ -59,6 +66,7 @@ def check_merge_output(output: str | os.PathLike, others=(), overwrite: bool = F
             raise InputError(f"{output}: the mosaic would replace {other}, one of the inputs "
                              "or outputs. Choose another name.")
     check_output(output, overwrite)
+    check_writable(output)
     return output
 
 

@@ -699,6 +699,23 @@ def _writable_folder(final: Path) -> None:
                          "Choose another output path or fix its permissions.")
 
 
+def check_writable(final: str | os.PathLike) -> None:
+    """Before any work: one InputError line naming ``final`` unless a file can be created in
+    its folder (the nearest existing one when it is not made yet): a read-only mount, a
+    folder without write permission."""
+    final = Path(final)
+    folder = final.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    probe = _temporary_sibling(folder / final.name)
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{final}: its folder {folder} is not writable ({exc.strerror}). "
+                         "Choose another output path or fix its permissions.") from exc
+
+
 def publish(tmp: Path, final: Path, overwrite: bool) -> None:
     """Move a finished ``tmp`` to ``final``. Without ``overwrite`` the move never replaces a
     file that appeared meanwhile (another process, a second run to the same path): a hard

@@ -490,3 +490,35 @@ def test_merge_into_the_folder_the_images_were_read_from_is_refused(tmp_path, ru
     assert_one_line_error(result, "tiles/all.vrt", "input folder", "--merge all.vrt")
     assert sorted(p.name for p in (tmp_path / "tiles").iterdir()) == before
     assert not (tmp_path / "masks").exists()
+
+
+@pytest.mark.parametrize("command", ["make-masks", "predict"])
+@pytest.mark.parametrize("name", ["m.tif", "m.vrt", "sub/m.vrt"])
+def test_merge_into_a_read_only_folder_is_refused_before_any_work(tmp_path, run_cli,
+                                                                 monkeypatch, command, name):
+    """--merge ro/m.tif on a read-only file system ran every image, then failed naming a
+    temporary file (ro/.m.11101.merge.vrt) with "Free space" advice."""
+    import errno
+    import os
+
+    from tests.conftest import assert_one_line_error
+    from tests.onnx_models import pointwise_model
+
+    _cut(tmp_path, _scene())
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    real_open = os.open
+
+    def refuse(path, flags, *args, **kwargs):  # a read-only mount, as root sees it too
+        if Path(path).parent == read_only and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    first = _labels(tmp_path) if command == "make-masks" else pointwise_model(
+        tmp_path / "m.onnx", channels=2)
+    result = run_cli(command, first, tmp_path / "tiles", "-o", tmp_path / "out", "-q",
+                     "--merge", read_only / name)  # -q: not the empty masks' warnings
+    assert_one_line_error(result, f"ro/{name}", "not writable", "Read-only file system")
+    assert ".tmp" not in result.stderr and "Free space" not in result.stderr
+    assert not (tmp_path / "out").exists() and list(read_only.iterdir()) == []
