@@ -622,7 +622,11 @@ def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) 
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> None:
     """Raise OutputExistsError before any work when ``path`` exists and may not be replaced,
-    or when a stray GDAL sidecar (``path.aux.xml``) would be merged into the new output."""
+    or when a stray GDAL sidecar (``path.aux.xml``) would be merged into the new output; an
+    InputError when it is a folder (never replaced)."""
+    if Path(path).is_dir() and not Path(path).is_symlink():
+        raise InputError(f"{path}: is a folder, where geotile would write a file; choose "
+                         "another output name, or move the folder away.")
     if overwrite:
         return
     if Path(path).exists():

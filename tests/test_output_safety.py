@@ -379,3 +379,31 @@ def test_evaluate_reports_never_replace_the_files_scored(make_raster, tmp_path):
     with pytest.raises(InputError, match="never writes over its inputs"):
         write_report(result, image, image, overwrite=True)
     assert _contents(truth, image) == before
+
+
+def test_a_folder_at_an_output_name_is_refused_before_any_work(run_cli, make_raster, tmp_path):
+    """predict -o pd --overwrite with a user's folder pd/t1.tif wrote t0.tif, then failed at
+    t1 advising "Free space"; evaluate --errors <folder>.gpkg --overwrite likewise."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import assert_one_line_error
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = [make_raster(f"t{i}.tif", np.full((3, 16, 16), 50 * i, np.uint8))
+              for i in range(3)]
+    (tmp_path / "pd" / "t1.tif").mkdir(parents=True)
+    (tmp_path / "pd" / "t1.tif" / "keep.txt").write_text("mine")
+    for extra in ((), ("--overwrite",), ("--resume",)):
+        result = run_cli("predict", model, *images, "-o", tmp_path / "pd", *extra)
+        assert_one_line_error(result, "t1.tif", "is a folder", "choose another output")
+        assert "Free space" not in result.stderr
+        assert sorted(p.name for p in (tmp_path / "pd").iterdir()) == ["t1.tif"]
+    assert (tmp_path / "pd" / "t1.tif" / "keep.txt").read_text() == "mine"
+    x0, y0 = UTM_ORIGIN
+    truth = tmp_path / "truth.geojson"
+    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(truth)
+    (tmp_path / "e.gpkg").mkdir()
+    result = run_cli("evaluate", truth, truth, "--errors", tmp_path / "e.gpkg", "--overwrite")
+    assert_one_line_error(result, "e.gpkg", "is a folder")
+    assert list((tmp_path / "e.gpkg").iterdir()) == []
