@@ -142,11 +142,12 @@ def _has_fraction(src) -> bool:
 def binary_mask_kind(src, kind: RasterKind) -> RasterKind:
     """``kind``, reading 255 as class 1 when ``src`` is an untagged 0/255 mask (INRIA's,
     Massachusetts'; one band or grey in three: :func:`values_0_255`,
-    a read of its blocks), as tile and evaluate read it; as a footprint, 255 is p = 1."""
+    a read of its blocks), one declaring nodata 0 too (its background: :func:`zero_nodata`),
+    as tile and evaluate read it; as a footprint, 255 is p = 1."""
     if not may_be_0_255(src, kind):
         return kind
 
-    binary = values_0_255(src) == "binary"
+    binary = values_0_255(src, nodata=src.nodata == 0) == "binary"
     return replace(kind, binary_255=True, scale=255.0) if binary else kind  # 255: p = 1
 
 

@@ -7,6 +7,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from rasterio.transform import from_origin
@@ -944,3 +945,34 @@ def test_shapefile_overwrite_drops_the_old_prj_and_cpg(make_raster, tmp_path, su
     assert not names & {"b.prj", "b.PRJ"}
     assert "b.cpg" not in names or (tmp_path / "b.cpg").read_text() != "LATIN1"
     assert {p.name for p in tmp_path.iterdir()} - names == {"a.tif", "n.tif"}
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16"])
+def test_a_0_255_mask_declaring_nodata_0_keeps_its_buildings(make_raster, tmp_path, run_cli,
+                                                              dtype):
+    """A 0/255 building mask declaring nodata 0 (gdal_rasterize -burn 255 -a_nodata 0,
+    gdal_translate -a_nodata 0) gave "0 polygons", exit 0: its 255 was dropped as the
+    ignore value. Its 0 is background and 255 class 1, as for the 0/1 mask and as
+    make-masks, tile and evaluate read it, in every mode and format."""
+    mask = np.zeros((60, 60), dtype)
+    mask[5:20, 5:20] = 1
+    mask[30:50, 30:55] = 1
+    mask[35:40, 35:40] = 0  # a courtyard
+    options = {"transform": from_origin(X0, Y0, 1, 1), "nodata": 0}
+    ones = make_raster("ones.tif", mask, **options)
+    full = make_raster("full.tif", mask * 255, **options)
+    for mode, suffix in (((), ".gpkg"), ((), ".csv"), (("--lines",), ".gpkg"),
+                         (("--instances",), ".gpkg")):
+        found = {}
+        for name, raster in (("ones", ones), ("full", full)):
+            out = tmp_path / f"{name}{len(mode)}{mode[:1]}{suffix}"
+            result = run_cli("vectorize", raster, "-o", out, *mode)
+            assert result.exit_code == 0, result.output
+            found[name] = (gpd.read_file(out).geometry if suffix == ".gpkg" else
+                           gpd.GeoSeries.from_wkt(pd.read_csv(out)["PolygonWKT_Pix"]))
+        assert len(found["full"]) == len(found["ones"]) > 0, mode
+        assert found["full"].union_all().equals(found["ones"].union_all()), mode
+        if not mode:
+            assert len(found["full"]) == 2
+            area = 15 * 15 + 20 * 25 - 25  # m2 (.gpkg), pixels (.csv): 1 m pixels
+            assert found["full"].area.sum() == area
