@@ -341,13 +341,66 @@ def _several_classes(path, classes: list[str]) -> InputError:
 
 
 def _instance_ids(frame, dtype: str) -> bool:
-    """Whether the polygons of a raster of unnamed ids are an instance-id mask's: ids of one
-    region each (a class raster's recur in several), eight or more, or of a type wider than
-    8 bits (skimage's labels, a tile of 3 buildings); a few uint8 classes of one region
-    each, building, road and water, stay classes."""
-    wide = np.dtype(dtype).itemsize > 1
-    return (frame["class_id"].nunique() >= 8 or wide) and \
-        not frame["class_id"].duplicated().any()
+    """Whether the polygons of a raster of unnamed ids may be an instance-id mask's: eight
+    ids or more, or of a type wider than 8 bits (skimage's labels, a tile of 3 buildings);
+    a few uint8 classes, building, road and water, stay classes. Each id must then be one
+    piece (:func:`_scattered_id`)."""
+    return frame["class_id"].nunique() >= 8 or np.dtype(dtype).itemsize > 1
+
+
+def _scattered_id(frame, cell: float) -> tuple[int, int] | None:
+    """(id, regions) of the first id whose regions are not one piece: each within a pixel
+    (``cell``) of another (8-connected, as skimage labels; cut by a nodata line), else
+    None."""
+    import pandas as pd
+    import shapely
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    several = frame[frame["class_id"].duplicated(keep=False)]
+    if not len(several):
+        return None
+    ids = several["class_id"].to_numpy()
+    left, right = shapely.STRtree(several.geometry.values).query(
+        several.geometry.values, predicate="dwithin", distance=1.01 * cell)
+    same = ids[left] == ids[right]
+    graph = coo_matrix((np.ones(int(same.sum())), (left[same], right[same])),
+                       shape=(len(ids), len(ids)))
+    pieces = pd.Series(connected_components(graph, directed=False)[1]).groupby(ids).nunique()
+    apart = pieces[pieces > 1]
+    if not len(apart):
+        return None
+    return int(apart.index[0]), int((ids == apart.index[0]).sum())
+
+
+def _one_row_per_id(frame):
+    """``frame`` with the regions of each id as one (Multi)Polygon, its score their
+    area-weighted mean."""
+    import shapely
+
+    if not frame["class_id"].duplicated().any():
+        return frame
+    groups = frame.groupby("class_id", sort=False)
+    first = groups.head(1).set_index("class_id")
+    geometries = groups.geometry.apply(lambda g: shapely.union_all(g.values))
+    first = first.set_geometry(geometries.reindex(first.index).values, crs=frame.crs)
+    if "score" in frame:
+        area = frame.geometry.area
+        weighted = (frame["score"] * area).groupby(frame["class_id"]).sum()
+        first["score"] = (weighted / area.groupby(frame["class_id"]).sum()).reindex(
+            first.index).values
+    return first.reset_index()
+
+
+def _scattered_ids(path, found: tuple[int, int], count: int) -> InputError:
+    """The error for unnamed ids of a raster written to a SpaceNet CSV whose ``found``
+    (id, regions) lies apart: neither one class nor one building per id."""
+    class_id, regions = found
+    return InputError(f"{path}: its {count} ids are no instance-id mask (id {class_id} lies "
+                      f"in {regions} regions apart) nor one class, and a SpaceNet CSV holds "
+                      "building proposals of one class. Label each building with one id, "
+                      "give --classes ID to keep one class of a class raster, or write .gpkg "
+                      "to keep every region.")
 
 
 def _check_one_class(paths: list, options) -> None:
@@ -436,6 +489,7 @@ def vectorize_to_csv(
         try:
             with open_raster(path) as src:
                 transform, dtype = src.transform, src.dtypes[0]
+                cell = float(np.sqrt(abs(src.transform.determinant)))
             if instance_options is not None:
                 from geotile.instances import finish_frame, instance_frame
 
@@ -451,7 +505,10 @@ def vectorize_to_csv(
             NO_CRS_SAID.reset(said)
         classes = frame.drop_duplicates("class_id").sort_values("class_id")["class"]
         if len(classes) > 1 and _instance_ids(frame, dtype):  # each building its own id
-            frame = frame.assign(**{"class": "building"})
+            scattered = _scattered_id(frame, cell)
+            if scattered is not None:
+                raise _scattered_ids(path, scattered, len(classes))
+            frame = _one_row_per_id(frame).assign(**{"class": "building"})
         elif len(classes) > 1:  # unnamed ids (named ones were refused before any work)
             raise _several_classes(path, [str(c) for c in classes])
         for name, count in frame["class"].astype(str).value_counts().items():

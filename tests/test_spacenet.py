@@ -630,10 +630,11 @@ def test_cli_vectorize_csv_of_an_instance_id_mask_writes_each_building(run_cli, 
     assert json.loads(result.stdout)["per_class"] == {"building": 56}
     boxes = sorted(g.bounds for g in read_csv(out).pixel)
     assert len(boxes) == 56 and boxes[0] == (0.0, 0.0, 10.0, 10.0)
-    ids[0:10, 20:30] = 1  # id 1 now two regions: classes, not instances
+    ids[0:10, 20:30] = 1  # id 1 now two regions far apart: classes, not instances
     raster = make_raster("AOI_2_Vegas_img2.tif", ids, transform=TRANSFORM)
-    assert_one_line_error(run_cli("vectorize", raster, "-o", tmp_path / "q.csv"),
-                          "AOI_2_Vegas_img2.tif", "--classes")
+    result = run_cli("vectorize", raster, "-o", tmp_path / "q.csv")
+    assert_one_line_error(result, "AOI_2_Vegas_img2.tif", "id 1 lies in 2 regions", "--classes")
+    assert "--classes building" not in result.stderr  # it would keep 1 of 55 buildings
     # three ids of one region each: uint8 classes (building, road, water) are refused; a
     # wider type (skimage's labels, a SpaceNet tile of 3 buildings) holds instance ids
     few = np.zeros((80, 70), dtype)
@@ -645,3 +646,34 @@ def test_cli_vectorize_csv_of_an_instance_id_mask_writes_each_building(run_cli, 
     else:
         assert result.exit_code == 0, result.output
         assert len(read_csv(tmp_path / "r.csv").pixel) == 3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+def test_cli_vectorize_csv_of_instance_ids_in_8_connected_pieces_writes_each_building(
+        run_cli, make_raster, tmp_path, dtype):
+    """Instance ids labelled 8-connected (skimage.measure.label's default; a rasterized
+    footprint with a diagonal step) or cut by a one-pixel nodata line came back in several
+    4-connected regions of one id: the .csv was refused as "classes building, 2, ..., 20"
+    and the advised --classes building kept 1 of 20 buildings, exit 0. Each id is one
+    building: 20 proposals, the id in pieces one MultiPolygon of all its pixels."""
+    ids = np.zeros((200, 200), dtype)
+    for k in range(20):  # 5 rows of 4 buildings, 2 px apart
+        row, col = divmod(k, 4)
+        ids[row * 40 + 2:row * 40 + 38, col * 50 + 2:col * 50 + 48] = k + 1
+    ids[78, 48] = 5  # diagonal to id 5's corner (77, 47)
+    ids[120:158, 52:98] = 0  # id 14 cut by a one-pixel nodata column (col 75)
+    ids[122:158, 52:75] = ids[122:158, 76:98] = 14
+    ids[122:158, 75] = 250
+    raster = make_raster("AOI_2_Vegas_img1.tif", ids, transform=TRANSFORM, nodata=250)
+    out = tmp_path / "p.csv"
+    result = run_cli("vectorize", raster, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["per_class"] == {"building": 20}
+    pixel = read_csv(out).pixel
+    assert len(pixel) == 20
+    assert sum(g.area for g in pixel) == ((ids > 0) & (ids != 250)).sum()
+    for k in (5, 14):
+        row, col = np.argwhere(ids == k)[0]
+        hit = [g for g in pixel if g.contains(shapely.Point(col + 0.5, row + 0.5))]
+        assert len(hit) == 1 and hit[0].geom_type == "MultiPolygon", k
+        assert hit[0].area == (ids == k).sum(), k

@@ -76,8 +76,8 @@ def _line_options(command):
             ".shp or .fgb (FlatGeobuf); .csv: SpaceNet proposals of one class, no class column "
             "(ImageId from each raster's name, pixel WKT and lon/lat WKT, Confidence; a "
             "raster of several classes needs --classes to pick one; an instance-id mask, "
-            "each id one region, eight or more or wider than 8 bits, gives one building per "
-            "id).")
+            "each id one piece (8-connected, as skimage labels), eight or more or wider than "
+            "8 bits, gives one building per id).")
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
