@@ -967,7 +967,7 @@ def vectorize_lines(
         elif isinstance(target, str):  # "source"
             target = crs
         frame = to_output_crs(frame, target, raster_centre(paths[0]))
-        write_vector(frame, output, writer, overwrite)
+        write_vector(frame, output, writer, overwrite, rasters=paths)
         log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))
         return {"output": str(output), "features": len(frame),
                 "length_m": round(float(frame["length_m"].sum()), 2) if len(frame) else 0.0,

@@ -609,7 +609,7 @@ def vectorize_polygons(
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)
-    write_vector(frame, output, writer, overwrite)
+    write_vector(frame, output, writer, overwrite, rasters=paths)
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(_name, paths)))
     return summary(output, frame, counts, paths)
@@ -950,12 +950,13 @@ def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
 
 
 def write_vector(frame, output: Path, writer: str, overwrite: bool,
-                 layer: str | None = None) -> None:
+                 layer: str | None = None, rasters=()) -> None:
     """Write ``frame`` under a temporary folder beside ``output``, check that every feature
     is there, then move its files into place without replacing files that appeared
     meanwhile (unless ``overwrite``). A failed write leaves nothing under ``output``. An
     existing GeoPackage keeps its other layers: ``layer`` (default, and in other formats:
-    the file's stem) is written into a copy of it."""
+    the file's stem) is written into a copy of it. RFC 7946 GeoJSON keeps the pixel edges
+    of the ``rasters`` (:func:`geojson_decimals`)."""
     import shutil
     import uuid
 
@@ -971,7 +972,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
         try:
             if overwrite and _other_layers(output, writer, layer):
                 shutil.copyfile(output, tmp)
-            _write(frame, tmp, writer, layer)
+            _write(frame, tmp, writer, layer, geojson_decimals(rasters))
             written = _feature_count(tmp, writer, layer)
         except _write_errors() as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
@@ -1169,13 +1170,40 @@ def _orient(geometries):
     return shapely.orient_polygons(np.asarray(geometries, dtype=object), exterior_cw=False)
 
 
-def _write(frame, path: Path, writer: str, layer: str) -> None:
+#: GDAL's decimals of RFC 7946 GeoJSON (about 1 cm), and the most a double holds in degrees
+GEOJSON_DECIMALS = (7, 15)
+
+
+def geojson_decimals(rasters) -> int:
+    """Decimals of RFC 7946 GeoJSON's degrees that move no pixel edge of the ``rasters`` by
+    more than a tenth of their finest pixel: GDAL's 7 for pixels of about 11 cm and coarser,
+    more for finer ones (drone rasters: 9 for 1 cm), up to 15."""
+    from geotile.raster import open_raster
+
+    finest = np.inf  # degrees (of latitude, the shorter: a conservative bound)
+    for path in rasters:
+        with open_raster(path) as src:
+            if src.crs is None:
+                continue
+            pixel = min(src.res)
+            if not src.crs.is_geographic:
+                pixel = pixel * src.crs.linear_units_factor[1] / 111_320
+        finest = min(finest, pixel)
+    low, high = GEOJSON_DECIMALS
+    if not np.isfinite(finest) or finest <= 0:
+        return low
+    return int(np.clip(np.ceil(np.log10(10 / finest)), low, high))
+
+
+def _write(frame, path: Path, writer: str, layer: str,
+           decimals: int = GEOJSON_DECIMALS[0]) -> None:
     if writer == "parquet":
         frame.to_parquet(path)
         return
     options = {}
     if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
         options["RFC7946"] = "YES"
+        options["COORDINATE_PRECISION"] = str(decimals)
     elif writer == "GeoJSON" and frame.crs is not None and \
             frame.crs.to_epsg(min_confidence=100) is None:
         raise InputError(f"{path.name}: GeoJSON names a CRS only by its EPSG code, and the "
