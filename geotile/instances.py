@@ -760,6 +760,7 @@ def vectorize_instances(
         _check_not_an_input,
         check_inputs,
         check_missing_crs,
+        check_output_crs,
         check_vector_output,
         kept_class_ids,
         parse_crs,
@@ -774,6 +775,7 @@ def vectorize_instances(
     paths, crs = check_inputs(paths)  # one CRS, no raster twice, none overlapping
     _check_not_an_input(output, writer, paths)
     check_missing_crs(paths, crs, options.crs, writer)
+    check_output_crs(output, writer, options.crs, crs)
     keep = kept_class_ids(options, None, paths[0])  # its one class: building (1)
     frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
                            progress=progress, workers=options.workers)

@@ -934,7 +934,9 @@ def vectorize_lines(
     from geotile.vectorize import (
         _check_not_an_input,
         check_inputs,
+        check_output_crs,
         check_vector_output,
+        output_crs,
         parse_crs,
         raster_centre,
         to_output_crs,
@@ -961,12 +963,10 @@ def vectorize_lines(
                           "coordinates (pixels when it has no geotransform), lengths in those "
                           "units, and the output carries no CRS.", GeotileWarning,
                           stacklevel=2)
+        check_output_crs(output, writer, options.crs, crs)
         frame, crs = centrelines(paths, options, progress)
-        if target is None:
-            target = "EPSG:4326" if writer == "GeoJSON" else crs
-        elif isinstance(target, str):  # "source"
-            target = crs
-        frame = to_output_crs(frame, target, raster_centre(paths[0]))
+        frame = to_output_crs(frame, output_crs(options.crs, writer, crs),
+                              raster_centre(paths[0]))
         write_vector(frame, output, writer, overwrite, rasters=paths)
         log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))
         return {"output": str(output), "features": len(frame),

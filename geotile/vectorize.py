@@ -604,6 +604,7 @@ def vectorize_polygons(
     paths, crs = check_inputs(paths)
     _check_not_an_input(output, writer, paths)
     check_missing_crs(paths, crs, options.crs, writer)
+    check_output_crs(output, writer, options.crs, crs)
     frame, crs = polygonize_rasters(paths, options, progress)
     target = output_crs(options.crs, writer, crs)
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
@@ -682,11 +683,38 @@ def check_missing_crs(paths, crs, option, writer: str) -> None:
 
 def output_crs(option, writer: str | None, source):
     """The CRS an output is written in: ``option`` (--crs: a CRS, or "source"), else
-    EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS (``source``) for other formats."""
+    EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS (``source``) for other formats;
+    GeoJSON's lon/lat WGS 84 in any spelling (OGC:CRS84) is EPSG:4326."""
     target = parse_crs(option)
     if target is None:
         return "EPSG:4326" if writer == "GeoJSON" and source is not None else source
-    return source if isinstance(target, str) else target  # "source"
+    target = source if isinstance(target, str) else target  # "source"
+    if writer == "GeoJSON" and target is not None:
+        from pyproj import CRS
+
+        if CRS.from_user_input(target).equals("EPSG:4326", ignore_axis_order=True):
+            return "EPSG:4326"
+    return target
+
+
+def check_output_crs(output: Path, writer: str, option, source) -> None:
+    """Before any work: an InputError naming ``output`` when GeoJSON would be written in a
+    CRS it cannot name (:func:`output_crs` of ``option`` and the rasters' ``source``):
+    GeoJSON names a CRS by EPSG code only, other coordinates read as lon/lat."""
+    target = output_crs(option, writer, source)
+    if writer != "GeoJSON" or target is None or target == "EPSG:4326":
+        return
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(target)
+    if crs.to_epsg(min_confidence=100) is not None:
+        return
+    where = (f"--crs {option}" if parse_crs(option) not in (None, "source")
+             else "the rasters' CRS")
+    raise InputError(f"{output}: GeoJSON names a CRS only by its EPSG code, and {where} has "
+                     f"none ({crs.name}): readers would take the coordinates for "
+                     "longitude/latitude. Write .gpkg or .fgb, or leave out --crs (GeoJSON in "
+                     "EPSG:4326).")
 
 
 def summary(output, frame, counts: dict, paths) -> dict:
@@ -1204,12 +1232,6 @@ def _write(frame, path: Path, writer: str, layer: str,
     if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
         options["RFC7946"] = "YES"
         options["COORDINATE_PRECISION"] = str(decimals)
-    elif writer == "GeoJSON" and frame.crs is not None and \
-            frame.crs.to_epsg(min_confidence=100) is None:
-        raise InputError(f"{path.name}: GeoJSON names a CRS only by its EPSG code, and the "
-                         f"rasters' CRS has none ({frame.crs.name}): readers would take the "
-                         "coordinates for longitude/latitude. Write .gpkg or .fgb, or leave "
-                         "out --crs (GeoJSON in EPSG:4326).")
     import contextlib
 
     from geotile.quiet_warnings import hidden

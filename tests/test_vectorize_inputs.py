@@ -999,3 +999,42 @@ def test_geojson_keeps_the_pixel_edges_of_fine_rasters(make_raster, tmp_path, cr
     assert found.crs.to_epsg() == 4326
     back = rasterize(found.to_crs(crs).geometry, out_shape=mask.shape, transform=transform)
     assert int((back != mask).sum()) == 0
+
+
+@pytest.mark.parametrize("mode", [(), ("--lines",), ("--instances",)])
+def test_geojson_takes_crs84_and_refuses_other_crs_before_any_work(make_raster, tmp_path,
+                                                                  run_cli, monkeypatch, mode):
+    """--crs OGC:CRS84 (GeoJSON's own lon/lat WGS 84) was refused for GeoJSON as a CRS
+    without EPSG code, "the rasters' CRS", naming the temporary file without its folder,
+    after all the polygonizing. It writes what EPSG:4326 writes; a CRS GeoJSON cannot
+    name is refused before any work, naming the output and where the CRS came from."""
+    import geotile.vectorize as vectorize
+    from geotile import lines
+
+    mask = np.zeros((40, 40), np.uint8)
+    mask[5:30, 8:14] = 1
+    path = make_raster("m.tif", mask, crs="EPSG:32633", transform=from_origin(X0, Y0, 1, 1))
+    written = {}
+    for crs in ("EPSG:4326", "OGC:CRS84"):
+        out = tmp_path / f"{crs.replace(':', '_')}.geojson"
+        result = run_cli("vectorize", path, "-o", out, "--crs", crs, *mode)
+        assert result.exit_code == 0, result.output
+        written[crs] = gpd.read_file(out)
+    assert written["OGC:CRS84"].crs.to_epsg() == 4326 and len(written["OGC:CRS84"]) == 1
+    assert written["OGC:CRS84"].geometry.geom_equals(written["EPSG:4326"].geometry).all()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("polygonized before the CRS was checked")
+
+    for module, name in ((vectorize, "polygonize_rasters"), (lines, "centrelines")):
+        monkeypatch.setattr(module, name, no_work)
+    monkeypatch.setattr("geotile.instances.instance_frame", no_work)
+    out = tmp_path / "sub" / "o.geojson"
+    result = run_cli("vectorize", path, "-o", out, "--crs", "ESRI:102008", *mode)
+    assert_one_line_error(result, str(out), "--crs ESRI:102008", "EPSG code", ".gpkg")
+    assert "rasters' CRS" not in result.stderr
+    custom = "+proj=tmerc +lat_0=0 +lon_0=15 +k=0.9996 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m"
+    path = make_raster("c.tif", mask, crs=custom, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", path, "-o", out, "--crs", "source", *mode)
+    assert_one_line_error(result, str(out), "the rasters' CRS", "EPSG code", ".gpkg")
+    assert not out.exists()
