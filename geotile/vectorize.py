@@ -1232,6 +1232,8 @@ def _write(frame, path: Path, writer: str, layer: str,
     if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
         options["RFC7946"] = "YES"
         options["COORDINATE_PRECISION"] = str(decimals)
+    elif writer == "GPKG":  # into our copy (write_vector): its layer named in other letters
+        options["OVERWRITE"] = "YES"  # too, as GeoPackage's names ignore case
     import contextlib
 
     from geotile.quiet_warnings import hidden

@@ -676,9 +676,12 @@ def test_a_raster_placed_by_gcps_alone_is_named_so(tmp_path, run_cli):
     assert "placed by GCPs alone" in result.stderr and "gdalwarp -t_srs" in result.stderr
 
 
-def test_overwrite_replaces_only_its_layer_of_a_geopackage(run_cli, make_raster, tmp_path):
+@pytest.mark.parametrize("older", ["city", "CITY", "City"])
+def test_overwrite_replaces_only_its_layer_of_a_geopackage(run_cli, make_raster, tmp_path,
+                                                           older):
     # a GeoPackage is a container: --overwrite replaced the whole file, and the user's
-    # other layers ("roads") were gone without a word
+    # other layers ("roads") were gone without a word; an older layer named in other
+    # letters (GeoPackage's names ignore case: QGIS' "CITY") made --overwrite fail
     import pyogrio
 
     path = _square(make_raster, "a.tif", X0, Y0)
@@ -686,7 +689,7 @@ def test_overwrite_replaces_only_its_layer_of_a_geopackage(run_cli, make_raster,
     roads = gpd.GeoDataFrame({"name": ["main st"]}, geometry=[shapely.Point(X0, Y0)],
                              crs="EPSG:32616")
     roads.to_file(out, layer="roads")
-    roads.to_file(out, layer="city")  # an older result under the output's layer name
+    roads.to_file(out, layer=older)  # an older result under the output's layer name
     result = run_cli("vectorize", path, "-o", out)
     assert_one_line_error(result, "city.gpkg", "roads", "--overwrite")
     result = run_cli("vectorize", path, "-o", out, "--overwrite")
