@@ -440,7 +440,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     from affine import Affine
 
     from geotile.progress import progress_bar
-    from geotile.raster import open_raster
+    from geotile.raster import open_raster, pixel_sides
     from geotile.vectorize import same_class_names
 
     sources: list[_Source] = []
@@ -448,7 +448,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     for index, path in enumerate(paths):
         with open_raster(path) as src:
             crs, t = src.crs, src.transform
-            cell = max(abs(t.a), abs(t.e), cell)
+            cell = max(*pixel_sides(t), cell)
             kind = binary_mask_kind(src, raster_kind(src))
             warn_if_scaled_class_raster(src, kind, path)
             kinds.append(kind.kind)

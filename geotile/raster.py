@@ -445,6 +445,18 @@ def check_creation_options(
 #: are one grid: float noise of other tools, never a misalignment
 
 
+def pixel_sides(transform) -> tuple[float, float]:
+    """A pixel's width and height in CRS units (``src.res``), on any grid: the lengths of
+    the transform's columns, hypot(a, d) and hypot(b, e). |a| and |e| are 0 on a grid
+    turned by 90 degrees."""
+    return float(np.hypot(transform.a, transform.d)), float(np.hypot(transform.b, transform.e))
+
+
+def pixel_size(transform) -> float:
+    """One length for a pixel in CRS units on any grid: the side of a square of its area."""
+    return float(np.sqrt(abs(transform.determinant)))
+
+
 def grid_difference(src, other) -> str | None:
     """What differs between two open rasters' grids, in words with both values (size, CRS,
     pixel size or rotation, origin); None when they are the same grid: every corner of
