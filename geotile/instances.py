@@ -572,7 +572,7 @@ def _is_wall(shared, sides, options: InstanceOptions) -> bool:
     """Whether the pixels along ``shared`` (the edge two instances share), inside either
     instance (``sides``: (polygon, raster path)), are mostly boundary or contact."""
 
-    from geotile.raster import open_raster
+    from geotile.raster import open_raster, pixel_sides
     from geotile.raster_kinds import raster_kind
 
     for polygon, path in sides:
@@ -583,8 +583,7 @@ def _is_wall(shared, sides, options: InstanceOptions) -> bool:
             walls = [roles[r] for r in ("boundary", "contact") if r in roles]
             if not walls:
                 return False
-            cell = abs(src.transform.a)
-            points = _pixels_along(shared, polygon, cell)
+            points = _pixels_along(shared, polygon, min(pixel_sides(src.transform)))
             if not len(points):
                 continue
             values = np.array(list(src.sample(points, indexes=walls)), np.float32)
@@ -690,7 +689,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none)."""
     from geotile.band_workers import run_jobs
     from geotile.progress import progress_bar
-    from geotile.raster import open_raster
+    from geotile.raster import open_raster, pixel_size
     from geotile.vectorize import raster_centre
 
     paths = [Path(p) for p in paths]
@@ -699,7 +698,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
         with open_raster(path) as src:
             check_instance_raster(src)
             if number == 0:
-                crs, cell = src.crs, abs(src.transform.a)
+                crs, cell = src.crs, pixel_size(src.transform)
             elif src.crs != crs:
                 raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
                                  f"({crs}). Reproject it with gdalwarp first.")

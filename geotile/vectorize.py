@@ -783,7 +783,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     from geotile.band_workers import run_jobs, worker_count
     from geotile.grid import grid_places
     from geotile.progress import progress_bar
-    from geotile.raster import open_raster
+    from geotile.raster import open_raster, pixel_size
     from geotile.streaming import band_rows, even_band_rows
 
     forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
@@ -791,7 +791,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     names, named = None, None
     ignoring = {}  # the sources whose 255 may be the ignore value: whether named
     with open_raster(paths[0]) as first:
-        crs, cell = first.crs, float(np.sqrt(abs(first.transform.determinant)))
+        crs, cell = first.crs, pixel_size(first.transform)
     transforms = []
     for path in paths:
         with open_raster(path) as src:
