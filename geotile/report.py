@@ -55,6 +55,7 @@ def outcome_groups(evaluation) -> dict[str, list]:
 def make_canvas(evaluation, image: str | os.PathLike | None, max_size: int) -> Canvas:
     """The image (RGB, bands 1-3, or band 1 as grey) reduced to ``max_size``, or a blank
     canvas covering the polygons."""
+    from affine import Affine
     from rasterio.enums import Resampling
     from rasterio.transform import from_bounds
 
@@ -82,7 +83,9 @@ def make_canvas(evaluation, image: str | os.PathLike | None, max_size: int) -> C
         pixels = src.read(bands, out_shape=(3, height, width), resampling=Resampling.average,
                           masked=True)
         dtype = np.dtype(src.dtypes[0])
-        canvas = Canvas(None, from_bounds(*src.bounds, width, height), src.crs)
+        # the image's own grid, reduced: a rotated or sheared image is drawn as it is stored
+        canvas = Canvas(None, src.transform * Affine.scale(src.width / width,
+                                                           src.height / height), src.crs)
     values = pixels.astype(np.float32).filled(np.nan)
     if dtype != np.uint8:  # stretch 16-bit or float imagery for display, 2-98 % per band
         valid = values[~np.isnan(values)]
@@ -103,11 +106,10 @@ def _to_canvas_crs(groups: dict[str, list], source_crs, canvas: Canvas) -> dict[
 
 def _warn_if_outside(groups, canvas: Canvas, image) -> None:
     import shapely
-    from rasterio.transform import array_bounds
 
     _, height, width = canvas.pixels.shape
-    west, south, east, north = array_bounds(height, width, canvas.transform)
-    extent = shapely.box(west, south, east, north)
+    extent = shapely.Polygon([canvas.transform * xy for xy in ((0, 0), (width, 0),
+                                                               (width, height), (0, height))])
     geometries = [g for group in groups.values() for g in group if g is not None]
     if geometries and not shapely.intersects(extent, geometries).any():
         log.warning("no polygon lies over %s: is it the image of these labels?", image)

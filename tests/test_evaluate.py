@@ -779,6 +779,38 @@ def test_report_png_and_html(tmp_path, make_raster):
         write_report(result, tmp_path / "r.jpg")
 
 
+@pytest.mark.parametrize("degrees", [30, 90])
+def test_a_report_over_a_rotated_image_draws_the_polygons_on_its_pixels(tmp_path, make_raster,
+                                                                         degrees):
+    """A bright box of a grid turned by ``degrees`` and its polygon, matched: the outline is
+    drawn on the box's edge in the PNG and the SVG. The image was stretched north-up over
+    its bounding box, so the box lay elsewhere than its outline."""
+    from affine import Affine
+
+    from geotile.report import COLOURS, write_report
+
+    transform = Affine.translation(X0, Y0) * Affine.rotation(-degrees) * Affine.scale(0.5, -0.5)
+    pixels = np.full((3, 200, 200), 90, np.uint8)
+    pixels[:, 40:80, 40:100] = 200
+    image = make_raster("img.tif", pixels, transform=transform)
+    corners = [(40, 40), (100, 40), (100, 80), (40, 80)]
+    building = shapely.Polygon([transform * c for c in corners])
+    frame([building]).to_file(tmp_path / "t.geojson")
+    frame([building]).to_file(tmp_path / "p.geojson")
+    result = evaluate_files(tmp_path / "p.geojson", tmp_path / "t.geojson")
+    write_report(result, tmp_path / "r.png", image)
+    with rasterio.open(tmp_path / "r.png") as png:
+        picture = png.read()[:, :200]
+    assert tuple(picture[:, 60, 40]) == COLOURS["TP"]  # the box's left edge (row, col)
+    assert tuple(picture[:, 80, 70]) == COLOURS["TP"]  # its bottom edge
+    assert tuple(picture[:, 60, 70]) == (200, 200, 200)  # inside: the image
+    assert tuple(picture[:, 60, 20]) == (90, 90, 90)
+    write_report(result, tmp_path / "r.html", image)
+    path = (tmp_path / "r.html").read_text().split('<path d="M')[1].split("Z")[0]
+    drawn = [tuple(float(v) for v in xy.split(",")) for xy in path.split("L")]
+    assert shapely.Polygon(drawn).equals(shapely.Polygon(corners))
+
+
 def test_files_of_different_ground_are_warned_about(tmp_path, caplog):
     """Truth and prediction far apart (a CRS or lon/lat mix-up) score 0 with a warning
     saying why, not silently."""
