@@ -57,7 +57,7 @@ class ExtraBands:
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
-        from geotile.no_georef import quiet_rasterio
+        from geotile.no_georef import map_crs, quiet_rasterio
         from geotile.raster import (
             check_pixels_readable,
             common_dtype,
@@ -81,13 +81,14 @@ class ExtraBands:
             if self.exact:
                 self._reader, self.check_nodata = src, has_nodata(src)
                 return
-            if (src.crs is None) != (like.crs is None):
-                missing = self.path if src.crs is None else Path(str(like.name)).name
+            if (map_crs(src) is None) != (map_crs(like) is None):
+                missing = self.path if map_crs(src) is None else Path(str(like.name)).name
                 raise InputError(
                     f"{missing}: the raster has no CRS, so --extra-bands {self.path.name} "
                     "cannot be placed on the image grid. Assign one with `gdal_edit.py "
                     "-a_srs EPSG:xxxx`, or give a raster on the image's exact grid.")
-            if src.crs is None and (src.transform.is_identity or like.transform.is_identity):
+            if map_crs(src) is None and (src.transform.is_identity
+                                         or like.transform.is_identity):
                 raise InputError(
                     f"{self.path}: neither raster is georeferenced and their sizes differ "
                     f"({src.width}x{src.height} vs {like.width}x{like.height}), so "

@@ -460,14 +460,19 @@ def pixel_size(transform) -> float:
 def grid_difference(src, other) -> str | None:
     """What differs between two open rasters' grids, in words with both values (size, CRS,
     pixel size or rotation, origin); None when they are the same grid: every corner of
-    ``other`` within :data:`GRID_TOLERANCE_PX` pixels of ``src``'s, in any CRS."""
+    ``other`` within :data:`GRID_TOLERANCE_PX` pixels of ``src``'s, in any CRS. A CRS that
+    nothing places a raster in (no geotransform) is no CRS: such a grid is its pixels."""
+    from geotile.no_georef import map_crs
+
     if (src.width, src.height) != (other.width, other.height):
         return f"{src.width}x{src.height} px against {other.width}x{other.height} px"
-    if src.crs != other.crs:
-        def name(crs) -> str:
-            return f"CRS {crs.to_string()}" if crs else "no CRS"
+    if map_crs(src) != map_crs(other):
+        def name(r) -> str:
+            if map_crs(r):
+                return f"CRS {r.crs.to_string()}"
+            return f"CRS {r.crs.to_string()} without a geotransform" if r.crs else "no CRS"
 
-        return f"{name(src.crs)} against {name(other.crs)}"
+        return f"{name(src)} against {name(other)}"
     a, b = src.transform, other.transform
     if a == b:
         return None

@@ -1404,10 +1404,10 @@ def _check_same_grid(src, mask_src) -> None:
 
 
 def _unplaced(src) -> bool:
-    """No CRS, geotransform, GCPs or RPCs: a plain picture."""
+    """No geotransform, GCPs or RPCs (a CRS alone places nothing): a plain picture."""
     from geotile.no_georef import sensor_georeferencing
 
-    return src.crs is None and src.transform.is_identity and sensor_georeferencing(src) is None
+    return src.transform.is_identity and sensor_georeferencing(src) is None
 
 
 def _one_georeferenced(src, mask_src, mask_plain: bool) -> str:

@@ -374,6 +374,39 @@ def test_a_crs_without_a_geotransform_places_nothing(tmp_path, run_cli):
     assert_one_line_error(result, "crs_only.tif", "no geotransform", "cannot be placed")
 
 
+def test_a_crs_without_a_geotransform_pairs_with_rasters_of_its_pixels(tmp_path, run_cli):
+    """A raster naming a CRS but with no geotransform, and a mask of its pixels without the
+    CRS (geotile's make-masks and predict drop it) or with it (a script copying the image's
+    profile): one pixel grid. tile --masks / --extra-bands, predict --extra-bands and
+    evaluate refused the pair ('the mask has no georeferencing, while crs_only.tif has',
+    'no CRS against CRS EPSG:32633'), though neither is placed on the map."""
+    from tests.conftest import write_without_transform
+
+    pixels = np.random.default_rng(9).integers(0, 256, (3, 40, 50), dtype=np.uint8)
+    image = write_without_transform(tmp_path / "crs_only.tif", pixels, crs="EPSG:32633")
+    labels = (pixels[:1] > 127).astype(np.uint8)
+    plain = write_without_transform(tmp_path / "plain.tif", labels)
+    kept = write_without_transform(tmp_path / "kept.tif", labels, crs="EPSG:32633")
+    for mask in (plain, kept):
+        out = tmp_path / f"tiles_{mask.stem}"
+        result = run_cli("tile", image, "--masks", mask, "--extra-bands", mask, "--size", 20,
+                         "-o", out)
+        assert result.exit_code == 0, result.output
+        patch, _, transform = _read(out / "images" / "crs_only_1_1.tif")
+        np.testing.assert_array_equal(patch[:3], pixels[:, 20:40, 20:40])
+        np.testing.assert_array_equal(patch[3], labels[0, 20:40, 20:40])
+        assert transform == Affine.translation(20, 20)
+        patch_mask, _, _ = _read(out / "masks" / "crs_only_1_1.tif")
+        np.testing.assert_array_equal(patch_mask, labels[:, 20:40, 20:40])
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid", channels=4)
+    result = run_cli("predict", model, image, "--extra-bands", plain, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    for pair in ((kept, plain), (plain, kept)):
+        result = run_cli("evaluate", *pair, "--json")
+        assert result.exit_code == 0, result.output
+        assert '"iou": 1.0' in result.stdout
+
+
 def test_a_large_resampling_to_the_models_pixels_is_said(tmp_path, run_cli, make_raster):
     """A model's resolution metadata is in cm (Deepness's unit): 2.5 on 0.5 m pixels is a
     20x upsampling, slow and likely meant as metres: said without -v."""
