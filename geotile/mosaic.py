@@ -121,23 +121,34 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
 
     first = None
     placed = []
+    origin = None  # a tile without georeferencing: at pixel 0, 0 of pixel-coordinate tiles
+
+    def unplaced(path, beside: str = "the other tiles") -> InputError:
+        return InputError(f"{path}: no georeferencing, so it has no place beside {beside}; "
+                          "give georeferenced tiles (GeoTIFF tags or a world file), "
+                          f"{alternative}.")
+
     for path in map(input_path, paths):
         with _open(path) as src:
             transform, crs = src.transform, src.crs
             if len(paths) > 1 and crs is None and transform.is_identity:
-                raise InputError(f"{path}: no georeferencing, so it has no place beside the "
-                                 "other tiles; give georeferenced tiles (GeoTIFF tags or a "
-                                 f"world file), {alternative}.")
+                if origin is not None:
+                    raise unplaced(path, f"{origin.name}, also at pixel 0, 0")
+                origin = path
             if first is None:
                 first = (path, transform, crs, src.count, "/".join(dict.fromkeys(src.dtypes)))
             ref_path, ref, ref_crs, ref_count, ref_dtype = first
             fix = (f"put all tiles on one grid, e.g. gdalwarp -t_srs {ref_crs or 'EPSG:...'} "
                    f"-tr {abs(ref.a):g} {abs(ref.e):g} -tap, {alternative}.")
+            pixel_size_differs = not all(math.isclose(
+                getattr(transform, k), getattr(ref, k), rel_tol=1e-9, abs_tol=1e-12)
+                for k in "abde")
+            if origin is not None and (crs != ref_crs or pixel_size_differs):
+                raise unplaced(origin)  # beside map tiles, not pixel-coordinate ones
             if crs != ref_crs:
                 raise InputError(f"{path}: CRS {crs} differs from {ref_path.name}'s "
                                  f"({ref_crs}); {fix}")
-            if not all(math.isclose(getattr(transform, k), getattr(ref, k), rel_tol=1e-9,
-                                    abs_tol=1e-12) for k in "abde"):
+            if pixel_size_differs:
                 raise InputError(f"{path}: pixel size {transform.a:g} x {transform.e:g} "
                                  f"differs from {ref_path.name}'s ({ref.a:g} x {ref.e:g}); "
                                  f"{fix}")

@@ -339,3 +339,31 @@ def test_degree_tiles_from_world_files_are_one_grid(tmp_path, shift, placed):
         assert [(t.col, t.row) for t in mosaic.tiles] == [(0, 0), (77, 0), (0, 50), (77, 50)]
         with rasterio.open(paths[0]) as src:
             assert mosaic.transform == src.transform
+
+
+def test_patches_of_a_photo_are_one_mosaic_in_its_pixels(tmp_path, run_cli):
+    """tile's patches of an image without georeferencing carry translation(x_off, y_off)
+    transforms in its pixels: the top-left one's is the identity, and --mosaic and
+    make-masks --merge refused the set ('nogeo_0_0.tif: no georeferencing'). It is placed
+    at pixel 0, 0 of that grid; two photos at 0, 0, or a photo among map tiles, are not."""
+    from .conftest import write_without_transform
+
+    pixels = np.random.default_rng(5).integers(1, 256, (3, 60, 90), np.uint8)
+    photo = write_without_transform(tmp_path / "photo.tif", pixels)
+    result = run_cli("tile", photo, "--size", 30, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "patches" / "images"
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, folder, "-o", tmp_path / "mosaic", "--mosaic")
+    assert result.exit_code == 0, result.output
+    mosaic = open_mosaic(sorted(folder.glob("*.tif")))
+    assert (mosaic.width, mosaic.height) == (90, 60) and mosaic.transform.is_identity
+    places = {t.path.name: (t.col, t.row) for t in mosaic.tiles}
+    assert places["photo_0_0.tif"] == (0, 0) and places["photo_1_2.tif"] == (60, 30)
+    other = write_without_transform(tmp_path / "other.tif", pixels[:, :30, :30])
+    with pytest.raises(InputError, match=r"other\.tif: no georeferencing.*photo_0_0\.tif"):
+        open_mosaic([*sorted(folder.glob("*.tif")), other])
+    placed = _write(tmp_path / "placed.tif", pixels[:, :30, :30], col=30, crs=None)
+    for tiles in ([folder / "photo_0_0.tif", placed], [placed, folder / "photo_0_0.tif"]):
+        with pytest.raises(InputError, match=r"photo_0_0\.tif: no georeferencing"):
+            open_mosaic(tiles)
