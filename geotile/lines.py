@@ -955,9 +955,11 @@ def vectorize_lines(
         paths, crs = check_inputs(paths)
         _check_not_an_input(output, writer, paths)
         if crs is None and not (target is None or isinstance(target, str)):
-            raise InputError(f"{paths[0]}: the raster has no CRS, so its lines cannot be "
-                             f"reprojected to --crs {options.crs}. Assign one with "
-                             "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+            from geotile.no_georef import unmapped_reason
+
+            why, fix = unmapped_reason(paths[0])
+            raise InputError(f"{paths[0]}: {why}, so its lines cannot be reprojected to "
+                             f"--crs {options.crs}. {fix}, or leave out --crs.")
         if crs is None:
             warnings.warn(f"{paths[0]}: the raster has no CRS; lines are in its own "
                           "coordinates (pixels when it has no geotransform), lengths in those "

@@ -117,7 +117,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     from geotile.input_files import path_list
 
     paths = path_list(paths)
-    from geotile.raster import input_path
+    from geotile.raster import input_path, pixel_sides
 
     first = None
     placed = []
@@ -139,7 +139,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                 first = (path, transform, crs, src.count, "/".join(dict.fromkeys(src.dtypes)))
             ref_path, ref, ref_crs, ref_count, ref_dtype = first
             fix = (f"put all tiles on one grid, e.g. gdalwarp -t_srs {ref_crs or 'EPSG:...'} "
-                   f"-tr {abs(ref.a):g} {abs(ref.e):g} -tap, {alternative}.")
+                   "-tr {:g} {:g} -tap, {}.".format(*pixel_sides(ref), alternative))
             pixel_size_differs = not all(math.isclose(
                 getattr(transform, k), getattr(ref, k), rel_tol=1e-9, abs_tol=1e-12)
                 for k in "abde")

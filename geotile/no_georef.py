@@ -80,6 +80,26 @@ def labels_refusal(src, image, labels_path, labels_crs) -> str | None:
             + PIXEL_LABELS)
 
 
+def unmapped_reason(path) -> tuple[str, str]:
+    """(why, fix) for the raster at ``path`` having no CRS to place its outputs in, with a
+    fix that works for it: orthorectify (GCPs/RPCs), georeference (no geotransform), or
+    assign a CRS."""
+    from geotile.raster import open_raster
+
+    with open_raster(path) as src:
+        sensor = sensor_georeferencing(src)
+        if sensor:
+            return (f"the raster is georeferenced by {sensor} only (not orthorectified)",
+                    "Orthorectify it first (gdalwarp -t_srs EPSG:xxxx)")
+        if placed_nowhere(src):
+            return ("the raster names a CRS but has no geotransform",
+                    "Georeference it (gdal_translate -a_ullr or -a_gt)")
+        if src.transform.is_identity:
+            return ("the raster has no georeferencing (no CRS, no geotransform)",
+                    "Georeference it (gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY)")
+    return "the raster has no CRS", "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`"
+
+
 def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str = "") -> bool:
     """One GeotileWarning when ``src`` has no CRS, or one that nothing places it in
     (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"; ``also``:

@@ -498,7 +498,7 @@ def grid_difference(src, other) -> str | None:
     if np.abs(from_origin - corners).max() > GRID_TOLERANCE_PX:
         def cell(t) -> str:
             turned = f", rotation terms {t.b:.15g}, {t.d:.15g}" if t.b or t.d else ""
-            return f"{abs(t.a):.15g} x {abs(t.e):.15g}{turned}"
+            return "{:.15g} x {:.15g}{}".format(*pixel_sides(t), turned)
 
         return f"pixel size {cell(a)} against {cell(b)}"
     col, row = ~b * (a.c, a.f)  # src's origin in other's pixels

@@ -660,9 +660,11 @@ def check_missing_crs(paths, crs, option, writer: str) -> None:
     if crs is not None:
         return
     if not (option is None or str(option).lower() == "source"):
-        raise InputError(f"{paths[0]}: the raster has no CRS, so its polygons cannot be "
-                         f"reprojected to --crs {option}. Assign one with "
-                         "`gdal_edit.py -a_srs EPSG:xxxx`, or leave out --crs.")
+        from geotile.no_georef import unmapped_reason
+
+        why, fix = unmapped_reason(paths[0])
+        raise InputError(f"{paths[0]}: {why}, so its polygons cannot be reprojected to --crs "
+                         f"{option}. {fix}, or leave out --crs.")
     if NO_CRS_SAID.get():
         return
     caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"

@@ -407,6 +407,45 @@ def test_a_crs_without_a_geotransform_pairs_with_rasters_of_its_pixels(tmp_path,
         assert '"iou": 1.0' in result.stdout
 
 
+@pytest.mark.parametrize(("kind", "fix"), [
+    ("none", "-a_ullr"), ("gcps", "gdalwarp -t_srs"), ("transform", "gdal_edit.py -a_srs")])
+def test_crs_for_an_unmapped_raster_is_refused_with_a_fix_that_works(tmp_path, run_cli,
+                                                                      make_raster, kind, fix):
+    """vectorize --crs (polygons and --lines) on a raster nothing places on the map: the fix
+    named works for that raster. 'Assign one with gdal_edit.py -a_srs' was said to all, but
+    a CRS alone leaves a raster without geotransform unplaced, and GCPs need orthorectifying."""
+    from tests.conftest import write_without_transform
+
+    probabilities = np.zeros((1, 64, 64), np.float32)
+    probabilities[0, 20:40, 10:50] = 0.9
+    if kind == "none":
+        raster = write_without_transform(tmp_path / "p.tif", probabilities)
+    elif kind == "gcps":
+        raster = _sensor_image(tmp_path / "p.tif", kind)
+    else:
+        raster = make_raster("p.tif", probabilities, crs=None)
+    for lines in ([], ["--lines"]):
+        result = run_cli("vectorize", raster, "-o", tmp_path / "v.gpkg", "--crs", "EPSG:4326",
+                         *lines)
+        assert_one_line_error(result, "p.tif", fix, "--crs EPSG:4326")
+        assert not (tmp_path / "v.gpkg").exists()
+
+
+def test_a_rotated_grids_pixel_size_is_said_as_its_sides(tmp_path, make_raster):
+    """The grid difference of a 0.5 m grid turned by 30 degrees named its pixel size
+    |a| x |e|, 0.433 x 0.433."""
+    from geotile.raster import grid_difference
+
+    pixels = np.zeros((1, 20, 20), np.uint8)
+    turned = make_raster("turned.tif", pixels, transform=Affine.translation(500000, 0)
+                         * Affine.rotation(30) * Affine.scale(0.5, -0.5))
+    north = make_raster("north.tif", pixels, transform=Affine.translation(500000, 0)
+                        * Affine.scale(0.5, -0.5))
+    with rasterio.open(turned) as a, rasterio.open(north) as b:
+        difference = grid_difference(a, b)
+    assert difference.startswith("pixel size 0.5 x 0.5, rotation terms"), difference
+
+
 def test_a_large_resampling_to_the_models_pixels_is_said(tmp_path, run_cli, make_raster):
     """A model's resolution metadata is in cm (Deepness's unit): 2.5 on 0.5 m pixels is a
     20x upsampling, slow and likely meant as metres: said without -v."""
