@@ -804,6 +804,7 @@ def predict_raster(
         common_dtype,
         has_nodata,
         input_path,
+        may_hold_nodata,
         open_raster,
         output_profile,
         paletted,
@@ -884,7 +885,7 @@ def predict_raster(
                           "a 3-channel model.", GeotileWarning, stacklevel=2)
         _warn_unscaled(model, src, indexes, added, image_path.name)
         # a float image's NaN pixels are nodata too (read_block), declared or not
-        check_nodata = has_nodata(src) or common_dtype(src, indexes).kind == "f"
+        check_nodata = may_hold_nodata(src, indexes)
         classes = model.num_classes
         if options.output_type == "class":
             count, dtype, nodata, names = 1, "uint8", CLASS_NODATA, class_names(model)

@@ -1185,9 +1185,12 @@ def masked_by_mask_band(src: rasterio.io.DatasetReader) -> bool:
                {MaskFlags.alpha, MaskFlags.nodata} & set(flags) for flags in src.mask_flag_enums)
 
 
-def may_hold_nodata(src: rasterio.io.DatasetReader) -> bool:
-    """True when some pixels may be nodata: :func:`has_nodata`, or a float type (NaN)."""
-    return common_dtype(src).kind == "f" or has_nodata(src)
+def may_hold_nodata(src: rasterio.io.DatasetReader, indexes=None) -> bool:
+    """True when some pixels of the bands ``indexes`` (all by default) may be nodata:
+    :func:`has_nodata`, an alpha band GDAL's mask leaves out (:func:`unmasked_alpha`), or
+    a float type (NaN)."""
+    return common_dtype(src, indexes).kind == "f" or has_nodata(src) or bool(
+        unmasked_alpha(src))
 
 
 def valid_pixels(src: rasterio.io.DatasetReader, window, indexes=None) -> np.ndarray:
@@ -1274,12 +1277,16 @@ def read_block(
 def _selected_mask(src, window, indexes) -> np.ndarray:
     """Where any of the bands ``indexes`` has data: the dataset mask, which counts every
     band, unless a subset of bands with their own nodata values is read (a stack's Byte
-    bands are nodata where they are, whatever its nDSM holds)."""
+    bands are nodata where they are, whatever its nDSM holds). A chosen alpha band's own
+    mask (all valid) counts only when no other band is chosen: alpha masks them."""
+    from rasterio.enums import ColorInterp
+
     bands = sorted(set(np.atleast_1d(indexes).tolist())) if indexes is not None else None
     if bands is None or bands == list(range(1, src.count + 1)):
         return dataset_valid(src, window)
+    values = [i for i in bands if src.colorinterp[i - 1] != ColorInterp.alpha] or bands
     valid = None
-    for i in bands:
+    for i in values:
         here = src.read_masks(i, window=window) > 0
         valid = here if valid is None else valid | here
     for band in unmasked_alpha(src):  # float alpha bands: GDAL's masks leave them out

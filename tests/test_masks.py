@@ -291,15 +291,19 @@ def test_nan_pixels_of_a_float_image_are_ignored_declared_or_not(make_raster, tm
     assert summary["ignored_pixels"] == 61 and summary["positive_pixels"] == 70
 
 
-def test_alpha_band_is_nodata_and_images_without_nodata_have_none(make_raster, tmp_path):
+@pytest.mark.parametrize(("count", "dtype"), [(4, np.uint8), (5, np.uint8), (2, np.int16)])
+def test_alpha_band_is_nodata_and_images_without_nodata_have_none(make_raster, tmp_path,
+                                                                   count, dtype):
+    """RGBA, and alpha bands GDAL's mask leaves out (RGB+NIR+alpha, int16+alpha: gdalwarp
+    -dstalpha's), mark the transparent pixels ignored."""
     from rasterio.enums import ColorInterp
 
-    rgba = np.full((4, 20, 20), 80, np.uint8)
-    rgba[3, 10:] = 0  # transparent lower half
-    image = make_raster("rgba.tif", rgba, photometric="RGB")
+    rgba = np.full((count, 20, 20), 80, dtype)
+    rgba[-1, 10:] = 0  # transparent lower half
+    image = make_raster("rgba.tif", rgba, photometric="RGB" if count == 4 else "MINISBLACK")
     with rasterio.open(image, "r+") as dst:
-        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
-                           ColorInterp.alpha]
+        dst.colorinterp = [*([ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                              ColorInterp.undefined][:count - 1]), ColorInterp.alpha]
     plain = make_raster("plain.tif", np.zeros((20, 20), np.uint8))
     labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 10)])
     make_masks(labels, [image, plain], [tmp_path / "a.tif", tmp_path / "p.tif"])

@@ -9,6 +9,7 @@ import pytest
 import rasterio
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
+from rasterio.enums import ColorInterp
 from rasterio.transform import from_origin
 
 from geotile.cli.main import cli
@@ -262,8 +263,9 @@ def test_mosaic_refuses_resampling_and_extra_bands_in_one_line(tmp_path, scene):
 
 def _nodata_cases():
     """(name, scene (bands, 70, 90), write options, --bands): nodata by a float alpha band,
-    by the chosen bands' value while an unchosen band has data, by one float band's own
-    nodata value; each on a block that crosses the corner of four tiles."""
+    an alpha band GDAL's mask leaves out or one chosen as a channel, by the chosen bands'
+    value while an unchosen band has data, by one float band's own nodata value; each on a
+    block that crosses the corner of four tiles."""
     rng = np.random.default_rng(5)
     alpha = rng.normal(0, 1, (4, 70, 90)).astype(np.float32)
     alpha[3] = 1
@@ -272,7 +274,21 @@ def _nodata_cases():
     chosen[1:, 30:40, 40:50] = 0  # bands 2-4 nodata, band 1 valid
     one = rng.normal(0, 1, (3, 70, 90)).astype(np.float32)
     one[0, 30:40, 40:50] = -9999  # band 1 alone at its nodata value
+    # alpha bands GDAL's mask leaves out (it honours one of 2 or 4 Byte/UInt16 bands only):
+    # RGB+NIR+alpha (gdalwarp -dstalpha of NAIP), int16+alpha; and an alpha band chosen
+    rgbna = rng.integers(1, 256, (5, 70, 90)).astype(np.uint8)
+    rgbna[4] = 255
+    rgbna[4, 30:40, 40:50] = 0
+    int16a = rng.integers(-500, 3000, (2, 70, 90)).astype(np.int16)
+    int16a[1] = 255
+    int16a[1, 30:40, 40:50] = 0
+    rgba = rgbna[[0, 1, 2, 4]]
     return [("alpha", alpha, {"photometric": "RGB", "alpha": "YES"}, (1, 2, 3)),
+            ("rgbn_alpha", rgbna, {"colorinterp": [*[ColorInterp.undefined] * 4,
+                                                      ColorInterp.alpha]}, (1, 2, 3)),
+            ("int16_alpha", int16a, {"photometric": "MINISBLACK", "alpha": "YES"}, (1, 1, 1)),
+            ("alpha_chosen", rgba, {"photometric": "RGB", "alpha": "YES"}, (1, 2, 4)),
+            ("alpha_first", rgba, {"photometric": "RGB", "alpha": "YES"}, (4, 1, 2)),
             ("chosen", chosen, {"nodata": 0}, (4, 3, 2)),
             ("one_band", one, {"nodata": -9999}, None)]
 
@@ -292,8 +308,12 @@ def test_mosaic_nodata_is_the_per_file_rule(tmp_path, name, pixels, profile, ban
             with rasterio.open(path, "w", driver="GTiff", width=right - left,
                                height=bottom - top, count=pixels.shape[0],
                                dtype=pixels.dtype, crs="EPSG:32633", transform=transform,
-                               **profile) as dst:
+                               **{k: v for k, v in profile.items() if k != "colorinterp"}
+                               ) as dst:
                 dst.write(pixels[:, top:bottom, left:right])
+            if "colorinterp" in profile:  # a GeoTIFF's alpha band 5 is set when updating
+                with rasterio.open(path, "r+") as dst:
+                    dst.colorinterp = profile["colorinterp"]
             paths.append(path)
     mosaic = open_mosaic(paths)
     for path in paths:
