@@ -25,8 +25,9 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   through trailing shape-only ops and ops whose range stays 0..1, means probabilities;
   a final activation taken out of 0..1 (p x 100, Tanh) is refused, as is ArgMax or a
   comparison cast to float (ids cannot be blended); else K = 1 -> sigmoid, K > 1 ->
-  softmax (clamped logits too). Values are never used to guess; final values seen
-  outside 0..1 in the first batch are refused;
+  softmax (clamped logits too). A metadata ``activation`` applies to logits only, never on
+  top of the graph's own (warned when they differ). Values are never used to guess; final
+  values seen outside 0..1 in the first batch are refused;
 - providers: ``auto`` takes the best of TensorRT, CUDA, CPU whose libraries
   really load, checked quietly before ONNX Runtime is asked.
 """
@@ -448,6 +449,7 @@ class OnnxModel:
         self.activation = activation or "auto"
         #: raw model values, written as float32 and never clipped (no probabilities)
         self.raw_values = self.activation == "none" or self.model_type == "regressor"
+        self._warned: set[str] = set()  # outputs whose metadata activation was overruled
         self.outputs = self._select_outputs(outputs, graph, opset)
         self._geometries: dict[int, Geometry] = {}
         self._chunk: int | None = None  # batch limit found by the probe (fixed output batch)
@@ -639,8 +641,17 @@ class OnnxModel:
         if self.model_type in DEEPNESS_MODEL_TYPES:  # final values; Deepness adds no activation
             return "none"
         declared = str(self.metadata.get("activation", "")).lower()
-        if declared in ("none", "sigmoid", "softmax"):
+        if declared == "none" or (declared in ("sigmoid", "softmax")
+                                  and not output.ends_in_activation):
             return declared
+        if declared in ("sigmoid", "softmax") and declared != output.final_kind \
+                and output.name not in self._warned:  # never applied on top of the graph's
+            self._warned.add(output.name)
+            ends = output.final_kind.capitalize() if output.final_kind != "final" \
+                else "final values"
+            log.warning("%s: its metadata says activation=%s but output %r ends in %s: the "
+                        "graph's values are taken as they are (--activation overrides)",
+                        self.path.name, declared, output.name, ends)
         if output.not_probabilities:
             raise ModelError(f"{self.path}: output {output.name!r} is neither probabilities "
                              f"0..1 nor logits: {output.not_probabilities}")

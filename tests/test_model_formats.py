@@ -95,6 +95,35 @@ def test_activation_behind_elementwise_ops_is_not_applied_twice(tmp_path, image,
     np.testing.assert_allclose(out, whole(path, image)[0][0], atol=1e-5)
 
 
+@pytest.mark.parametrize(("graph", "classes", "declared", "warned"), [
+    ("sigmoid", 1, "sigmoid", False), ("sigmoid", 1, "Sigmoid", False),
+    ("softmax", 4, "softmax", False), ("softmax", 4, "sigmoid", True),
+    ("sigmoid", 1, "softmax", True), ("sigmoid", 3, "softmax", True)])
+def test_a_declared_activation_the_graph_ends_in_is_not_applied_twice(
+        tmp_path, run_cli, make_raster, image, caplog, graph, classes, declared, warned):
+    """metadata activation=sigmoid on a graph ending in Sigmoid wrote sigmoid(p), 0.58..0.71:
+    every pixel class 1 where p >= 0.5 held for 91 %; softmax twice flattened p. The graph's
+    own values are written; a declared activation that disagrees with it is warned."""
+    from .onnx_models import pointwise_model
+
+    path = pointwise_model(tmp_path / "m.onnx", classes=classes, activation=graph,
+                           metadata={"activation": declared})
+    with caplog.at_level("WARNING", logger="geotile"):
+        model = OnnxModel.from_path(path)
+        out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, whole(path, image)[0][0], atol=1e-5)
+    assert ("activation=" + declared.lower() in caplog.text
+            and graph.capitalize() in caplog.text) == warned, caplog.text
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--output-type", "class")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as written:
+        p = whole(path, image)[0][0]
+        expected = p.argmax(axis=0) if graph == "softmax" else np.where(
+            p.max(axis=0) >= 0.5, p.argmax(axis=0) + 1, 0)  # sigmoids: background first
+        assert (written.read(1) == expected).mean() > 0.999
+
+
 def test_logits_scaled_by_a_constant_still_get_the_activation(tmp_path):
     conv, weights = conv1x1("input", "logits", 3, 1, seed=8)
     path = save_graph(tmp_path / "m.onnx", [conv, helper.make_node("Mul", ["logits", "k"],
