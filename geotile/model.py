@@ -18,7 +18,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   else the model's metadata (Deepness keys ``standardization_mean``/``_std``),
   else uint8 input is scaled by 1/255 for float models (not when the graph divides
   its input by 255 itself, keras Rescaling, torch ``x / 255``, or subtracts a mean or
-  divides by a std of 0..255 pixels, ImageNet's 123.675 / 58.395);
+  divides by a std of 0..255 pixels, ImageNet's 123.675 / 58.395, or normalises them by
+  an input BatchNormalization; after a Pad or Resize too);
 - activation (``auto``): a Deepness ``model_type`` (Segmentor, Regressor...) means
   final values (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax (or
   one written out op by op, a Clip of logits into 0..1, the max of a softmax), seen
@@ -1265,18 +1266,22 @@ _INPUT_PASS_OPS = {"Cast", "Identity", "Transpose"}
 #: a Gather of channels 2, 1, 0, torch's ``x.flip(1)`` as a Slice, a Split and Concat)
 _VALUE_PASS_OPS = _INPUT_PASS_OPS | {"Gather", "Slice", "Split", "Concat", "Reshape",
                                      "Squeeze", "Unsqueeze", "Flatten"}
+#: ops that keep the pixels' range whatever their other inputs (pads or sizes computed from
+#: the input's shape): a Pad (reflect, edge or a fill in 0..255), a Resize or Upsample
+_RANGE_PASS_OPS = {"Pad", "Resize", "Upsample"}
 #: ops that read only a tensor's shape (torch's ``F.interpolate(size=x.shape[-2:])``)
 _SHAPE_OPS = {"Shape", "Size"}
 
 
 def graph_scales_input(graph, input_name: str) -> str:
     """Why the model takes 0..255 pixels, else "": the input, through ops that keep its values
-    (Cast, Transpose, a channel swap by Gather, Slice or Split and Concat), goes into a Mul
-    by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras Rescaling, torch ``x / 255``), or
-    into a Sub of a mean or a Div by a std (or Add/Mul of their inverse) of 0..255 pixels
-    (torch's ``(x - 123.675) / 58.395``, keras Normalization): every channel's above 1 and
-    up to 255, one at least 10. Shape and Size of the input are left aside."""
-    from geotile.onnx_graph import constant_values
+    (Cast, Transpose, a channel swap by Gather, Slice or Split and Concat) or their range
+    (Pad, Resize), goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras
+    Rescaling, torch ``x / 255``), or into a Sub of a mean or a Div by a std (or Add/Mul of
+    their inverse, or a BatchNormalization) of 0..255 pixels (torch's
+    ``(x - 123.675) / 58.395``, keras Normalization, caffe's data_bn): every channel's above
+    1 and up to 255, one at least 10. Shape and Size of the input are left aside."""
+    from geotile.onnx_graph import attribute, constant_values
 
     constants = constant_values(graph)
 
@@ -1285,25 +1290,46 @@ def graph_scales_input(graph, input_name: str) -> str:
         nDSM channel's 12 m beside them is not), a shift or scale by 1.5 or 2 is not."""
         return bool((values > 1).all() and (values <= 255).all() and values.max() >= 10)
 
-    def why(node, name: str) -> str:
-        other = [i for i in node.input if i != name]
-        values = constants.get(other[0]) if len(other) == 1 else None
-        if values is None or values.size == 0 or not np.isfinite(values).all():
+    def known(names) -> list | None:
+        values = [constants.get(n) for n in names]
+        return None if any(v is None or v.size == 0 or not np.isfinite(v).all()
+                           for v in values) else values
+
+    def subtracts(means) -> str:
+        return (f"it subtracts a mean for 0..255 pixels itself ({means.max():.6g})"
+                if for_0_255(means) else "")
+
+    def multiplies(factors) -> str:
+        if not (factors > 0).all():
             return ""
-        first = node.input[0] == name
-        if node.op_type in ("Sub", "Add") and (first or node.op_type == "Add"):
-            means = values if node.op_type == "Sub" else -values
-            return (f"it subtracts a mean for 0..255 pixels itself ({means.max():.6g})"
-                    if for_0_255(means) else "")
-        if node.op_type not in ("Mul", "Div") or (node.op_type == "Div" and not first) \
-                or not (values > 0).all():
-            return ""
-        factors = values if node.op_type == "Mul" else 1 / values
         if np.ptp(factors) <= 1e-9 * factors.max() and any(
                 abs(factors.max() * top - 1) < 1e-3 for top in (255, 127.5)):
             return "it divides its input by 255 itself"
         return (f"it divides by a std for 0..255 pixels itself ({1 / factors.max():.6g})"
                 if for_0_255(1 / factors) else "")
+
+    def why(node, name: str) -> str:
+        first = node.input[0] == name
+        if node.op_type == "BatchNormalization":  # (x - mean) / std, std = sqrt(var + eps) / k
+            params = known(node.input[1:5]) if first and len(node.input) >= 5 else None
+            if params is None:
+                return ""
+            k, bias, mean, var = (np.ravel(v).astype(np.float64) for v in params)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                std = np.sqrt(var + attribute(node, "epsilon", 1e-5)) / k
+            if not np.isfinite(std).all():
+                return ""
+            return subtracts(mean - bias * std) or multiplies(1 / std)
+        other = [i for i in node.input if i != name]
+        values = known(other) if len(other) == 1 else None
+        if values is None:
+            return ""
+        values = values[0]
+        if node.op_type in ("Sub", "Add") and (first or node.op_type == "Add"):
+            return subtracts(values if node.op_type == "Sub" else -values)
+        if node.op_type not in ("Mul", "Div") or (node.op_type == "Div" and not first):
+            return ""
+        return multiplies(values if node.op_type == "Mul" else 1 / values)
 
     def scales(name: str, depth: int = 0) -> str:
         consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
@@ -1323,7 +1349,12 @@ def graph_scales_input(graph, input_name: str) -> str:
 
     def passes(node, name: str) -> bool:
         """Whether ``node`` hands on the values of ``name`` unchanged (as its data input,
-        its other inputs constant: indices, starts, shapes)."""
+        its other inputs constant: indices, starts, shapes), or their range (Pad, Resize)."""
+        if node.op_type in _RANGE_PASS_OPS:
+            fill = node.input[2] if node.op_type == "Pad" and len(node.input) > 2 else ""
+            value = constants.get(fill) if fill else np.float32(attribute(node, "value", 0.0))
+            return node.input[0] == name and value is not None and bool(
+                ((value >= 0) & (value <= 255)).all())
         if node.op_type not in _VALUE_PASS_OPS:
             return False
         if node.op_type == "Concat":

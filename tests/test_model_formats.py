@@ -830,7 +830,9 @@ def _rescaling_model(path, first: str):
     """A model that scales its own input to 0..1 before a 1x1 Conv and a Softmax: keras
     Rescaling(1/255) as tf2onnx writes it (NHWC, Mul + Add 0), torch's x / 255 (Div), a
     Cast first, keras Rescaling(1/127.5, offset=-1), torch's x / 255 with
-    ``F.interpolate(size=x.shape[-2:])`` at the end (the input also feeds Shape and Size)."""
+    ``F.interpolate(size=x.shape[-2:])`` at the end (the input also feeds Shape and Size),
+    x / 255 after a reflect Pad (cut off again at the end), after a Pad to a multiple of 32
+    computed from the input's shape, after a Resize (the model's own input resize)."""
     make = helper.make_node
     consts = {"k": np.array(1 / 255, np.float32), "d": np.array(255, np.float32),
               "zero": np.array(0, np.float32), "half": np.array(1 / 127.5, np.float32),
@@ -838,6 +840,17 @@ def _rescaling_model(path, first: str):
               "stop": np.array([4], np.int64), "nc": np.array([1, 3], np.int64)}
     conv, weights = conv1x1("scaled", "z", 3, 3, seed=31)
     resize = []
+    consts.update(pads=np.array([0, 0, 2, 2, 0, 0, 2, 2], np.int64),
+                  at=np.array([2, 2], np.int64), ones4=np.array([1, 1, 1, 1], np.float32),
+                  axes=np.array([2, 3], np.int64), by32=np.array(32, np.int64),
+                  zeros6=np.zeros(6, np.int64), zeros2=np.zeros(2, np.int64))
+    if first.startswith("pad"):  # the padding cut off again: [:, :, :h, :w] of the input
+        conv, weights = conv1x1("scaled", "y", 3, 3, seed=31)
+        start = "at" if first == "pad-reflect" else "zeros2"
+        resize = [make("Shape", ["input"], ["shape"]),
+                  make("Slice", ["shape", "start", "stop"], ["hw"]),
+                  make("Add", ["hw", start], ["end"]),
+                  make("Slice", ["y", start, "end", "axes"], ["z"])]
     if first == "div-shape":
         conv, weights = conv1x1("scaled", "y", 3, 3, seed=31)
         resize = [make("Shape", ["input"], ["shape"]), make("Size", ["input"], ["size"]),
@@ -851,7 +864,19 @@ def _rescaling_model(path, first: str):
               "cast-mul": [make("Cast", ["input"], ["c"], to=FLOAT),
                            make("Mul", ["k", "c"], ["scaled"])],
               "minus-one": [make("Mul", ["input", "half"], ["m"]),
-                            make("Add", ["m", "minus"], ["scaled"])]}
+                            make("Add", ["m", "minus"], ["scaled"])],
+              "pad-reflect": [make("Pad", ["input", "pads"], ["p"], mode="reflect"),
+                              make("Div", ["p", "d"], ["scaled"])],
+              "pad-to-32": [make("Shape", ["input"], ["s"]),
+                            make("Slice", ["s", "start", "stop"], ["s_hw"]),
+                            make("Mod", ["s_hw", "by32"], ["rest"]),
+                            make("Sub", ["by32", "rest"], ["short"]),
+                            make("Mod", ["short", "by32"], ["extra"]),
+                            make("Concat", ["zeros6", "extra"], ["p32"], axis=0),
+                            make("Pad", ["input", "p32"], ["p"]),
+                            make("Div", ["p", "d"], ["scaled"])],
+              "resize": [make("Resize", ["input", "", "ones4"], ["r"], mode="nearest"),
+                         make("Div", ["r", "d"], ["scaled"])]}
     layout = ["N", "H", "W", 3] if first == "keras" else ["N", 3, "H", "W"]
     return save_graph(path, [*firsts[first], conv, *resize,
                              make("Softmax", ["z"], ["output"], axis=1)],
@@ -859,10 +884,12 @@ def _rescaling_model(path, first: str):
                       {**weights, **consts})
 
 
-@pytest.mark.parametrize("first", ["keras", "div", "cast-mul", "minus-one", "div-shape"])
+@pytest.mark.parametrize("first", ["keras", "div", "cast-mul", "minus-one", "div-shape",
+                                   "pad-reflect", "pad-to-32", "resize"])
 def test_a_model_that_rescales_its_input_gets_raw_pixels(tmp_path, image, caplog, first):
     """The model divides by 255 itself: uint8 pixels divided by 255 first reached it as
-    0..0.004 (75 % of class pixels wrong); --scale still wins."""
+    0..0.004 (75 % of class pixels wrong; 12.7 % with a Pad or Resize before the Div, which
+    hid it); --scale still wins."""
     path = _rescaling_model(tmp_path / "m.onnx", first)
     with caplog.at_level("INFO", logger="geotile"):
         model = OnnxModel.from_path(path)
@@ -928,10 +955,21 @@ def _normalising_model(path, first: str):
                           make("Unsqueeze", ["g", "axis0"], ["u"]),
                           make("Squeeze", ["u", "axis0"], ["s"]),
                           make("Mul", ["s", "by255"], ["scaled"])],
+              # an input BatchNormalization (caffe's data_bn): its running mean/var (or its
+              # scale and bias, mean 0, var 1) are a Sub and Div
+              "bn": [make("BatchNormalization", ["input", "one3", "zero3", "mean3", "var3"],
+                          ["scaled"])],
+              "bn-affine": [make("BatchNormalization", ["input", "inv3", "neg3", "zero3",
+                                                        "one3"], ["scaled"], epsilon=0.0)],
+              "unit-bn": [make("BatchNormalization", ["input", "one3", "zero3", "mean3",
+                                                      "var3"], ["scaled"])],
               "split": [make("Split", ["input", "ones"], ["r", "g", "b"], axis=1),
                         *[make("Sub", [c, f"m{c}"], [f"s{c}"]) for c in "rgb"],
                         make("Concat", ["sr", "sg", "sb"], ["a"], axis=1),
                         make("Div", ["a", "std"], ["scaled"])]}
+    consts.update(one3=np.ones(3, np.float32), zero3=np.zeros(3, np.float32),
+                  mean3=mean.astype(np.float32), var3=(std ** 2).astype(np.float32),
+                  inv3=(1 / std).astype(np.float32), neg3=(-mean / std).astype(np.float32))
     consts.update(bgr=np.array([2, 1, 0], np.int64), start=np.array([-1], np.int64),
                   end=np.array([-(2 ** 63)], np.int64), axis=np.array([1], np.int64),
                   step=np.array([-1], np.int64), axis0=np.array([0], np.int64),
@@ -946,7 +984,7 @@ def _normalising_model(path, first: str):
 
 @pytest.mark.parametrize("first", ["torch", "cast", "mul-first", "add", "caffe", "keras",
                                    "unit", "bgr-gather", "unit-bgr", "bgr-slice", "bgr-255",
-                                   "split"])
+                                   "split", "bn", "bn-affine", "unit-bn"])
 def test_a_model_standardising_0_255_pixels_itself_gets_raw_pixels(tmp_path, image, caplog,
                                                                    first):
     """ImageNet's mean/std x 255 subtracted and divided inside the graph: uint8 pixels
