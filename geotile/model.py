@@ -15,7 +15,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
 - the model is probed once per tile size: any ONNX Runtime failure becomes one
   line naming the model and the fix;
 - normalisation ``x' = (x * scale - mean) / std`` per channel, from options,
-  else the model's metadata (Deepness keys ``standardization_mean``/``_std``),
+  else the model's metadata (Deepness's ``standardization_mean``/``_std``, ``mean``/``std``,
+  ``pixel_mean``/``_std``, mmseg's ``img_norm_cfg``; keys in any case),
   else uint8 input is scaled by 1/255 for float models (not when the graph divides
   its input by 255 itself, keras Rescaling, torch ``x / 255``, or subtracts a mean or
   divides by a std of 0..255 pixels, ImageNet's 123.675 / 58.395, or normalises them by
@@ -268,6 +269,75 @@ def _metadata_value(metadata: dict[str, str], key: str):
         return text
 
 
+def _lower_keys(metadata: dict[str, str]) -> dict[str, str]:
+    """Metadata keys in lower case (``CLASS_NAMES`` is ``class_names``); a key already
+    spelled in lower case wins over another spelling of it."""
+    lowered = dict(metadata)
+    for key, value in metadata.items():
+        lowered.setdefault(key.lower(), value)
+    return {k: v for k, v in lowered.items() if k == k.lower()}
+
+
+#: metadata keys of a normalisation's mean and std, as exporters spell them
+_NORMALIZATION_KEYS = (("standardization_mean", "standardization_std"), ("mean", "std"),
+                       ("pixel_mean", "pixel_std"), ("image_mean", "image_std"),
+                       ("img_mean", "img_std"), ("norm_mean", "norm_std"),
+                       ("normalization_mean", "normalization_std"))
+#: metadata keys holding {"mean": [...], "std": [...]} (mmseg's img_norm_cfg)
+_NORMALIZATION_DICTS = ("img_norm_cfg", "normalization", "normalisation", "normalize",
+                        "data_preprocessor", "preprocessing")
+
+
+def declared_normalization(metadata: dict[str, str], path,
+                           wanted=("mean", "std")) -> dict[str, tuple]:
+    """"mean"/"std" (those ``wanted``) -> (value, where the metadata gives it) under any of
+    their usual keys (:data:`_NORMALIZATION_KEYS`, :data:`_NORMALIZATION_DICTS`). ModelError
+    when two keys give different values; a warning for a key that looks like normalisation
+    but is not read, and for a model declaring BGR input (mmseg's to_rgb false)."""
+    import re
+
+    found: dict[str, list] = {"mean": [], "std": []}
+    read = set()
+    for pair in _NORMALIZATION_KEYS:
+        for name, key in zip(("mean", "std"), pair, strict=True):
+            if key in metadata:
+                found[name].append((_metadata_value(metadata, key),
+                                    f"metadata {key} {metadata[key]!r}"))
+                read.add(key)
+    for key in _NORMALIZATION_DICTS:
+        value = _metadata_value(metadata, key)
+        if not isinstance(value, dict):
+            continue
+        value = {str(k).lower(): v for k, v in value.items()}
+        if not {"mean", "std"} & set(value):
+            continue
+        read.add(key)
+        for name in ("mean", "std"):
+            if name in value:
+                found[name].append((value[name], f"metadata {key} {name} {value[name]!r}"))
+        if value.get("to_rgb") is False or value.get("bgr_to_rgb") is False \
+                or value.get("rgb_to_bgr") is True:
+            log.warning("%s: its metadata %s says it was trained on BGR pixels: give --bands "
+                        "3,2,1 for an RGB image", Path(path).name, key)
+    for key, text in metadata.items():
+        looks = re.search(r"(^|_)(mean|std)(_values?)?$|norm|standardi[sz]", key)
+        if key not in read and looks and re.search(r"\d", text):
+            log.warning("%s: its metadata %s=%r looks like a normalisation that geotile does "
+                        "not read (it reads standardization_mean/_std, mean/std, "
+                        "pixel_mean/_std, or img_norm_cfg {mean, std}): give --mean/--std",
+                        Path(path).name, key, text[:80])
+    declared = {}
+    for name, entries in found.items():
+        if name not in wanted:
+            continue
+        if len({json.dumps(v, sort_keys=True, default=str) for v, _ in entries}) > 1:
+            raise ModelError(f"{path}: {entries[0][1]} and {entries[1][1]} disagree; fix the "
+                             f"model's metadata or give --{name}.")
+        if entries:
+            declared[name] = entries[0]
+    return declared
+
+
 #: the bands of an instance model whose marker thresholds metadata may declare
 INSTANCE_ROLES = ("marker", "boundary", "contact")
 
@@ -370,7 +440,7 @@ class OnnxModel:
         self.session, self.path = session, Path(path)
         path = self.path
         self.provider = session.get_providers()[0]
-        self.metadata = dict(session.get_modelmeta().custom_metadata_map)
+        self.metadata = _lower_keys(dict(session.get_modelmeta().custom_metadata_map))
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: the model has {len(inputs)} inputs "
@@ -891,7 +961,7 @@ class OnnxModel:
 
     # --- normalisation -----------------------------------------------------------------------
     def set_normalization(self, mean=None, std=None, scale=None) -> None:
-        """Options override the metadata (``standardization_mean``/``_std``); None keeps it."""
+        """Options override the metadata (:func:`declared_normalization`); None keeps it."""
         for name, value in (("mean", mean), ("std", std), ("scale", scale)):
             values = value if isinstance(value, list | tuple) else [value]
             if value is not None and not all(math.isfinite(float(v)) for v in values):
@@ -902,11 +972,12 @@ class OnnxModel:
                              f"by it before model {self.path.name} sees them).")
         channels = self.channels or 1
         values = {}
+        wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
+        declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
         for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
-            key = f"standardization_{name}"
-            if given is None and key in self.metadata:
-                values[name] = _per_channel(_metadata_value(self.metadata, key), channels, name,
-                                            self.path, f"metadata {key} {self.metadata[key]!r}")
+            if given is None and name in declared:
+                values[name] = _per_channel(declared[name][0], channels, name, self.path,
+                                            declared[name][1])
             else:
                 values[name] = _per_channel(given if given is not None else default, channels,
                                             name, self.path)
