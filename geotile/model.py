@@ -535,6 +535,9 @@ class OnnxModel:
         #: why the graph takes 0..255 pixels (it divides by 255, its mean/std are for them)
         self._scales_input = (graph_scales_input(graph, self.input_name)
                               if graph is not None else "")
+        #: why 12- or 16-bit pixels go in as they are (the graph divides them by 10000)
+        self._scales_wide = (graph_scales_input(graph, self.input_name, wide=True)
+                             if graph is not None else "")
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
@@ -1016,7 +1019,8 @@ class OnnxModel:
         None: the model may well expect 0..1 inputs, or its mean/std are for 0..255 pixels
         (ImageNet's 123.675 / 58.395), which 16-bit pixels overshoot many times."""
         dtype = np.dtype(dtype)
-        if self._scale is not None or np.issubdtype(self.input_type, np.integer):
+        if self._scale is not None or np.issubdtype(self.input_type, np.integer) or (
+                self._scales_wide and not self._takes_0_255):
             return None
         if dtype.kind == "f":
             if top is None or top <= 1.5 or self._takes_0_255:
@@ -1344,14 +1348,15 @@ _RANGE_PASS_OPS = {"Pad", "Resize", "Upsample"}
 _SHAPE_OPS = {"Shape", "Size"}
 
 
-def graph_scales_input(graph, input_name: str) -> str:
+def graph_scales_input(graph, input_name: str, wide: bool = False) -> str:
     """Why the model takes 0..255 pixels, else "": the input, through ops that keep its values
     (Cast, Transpose, a channel swap by Gather, Slice or Split and Concat) or their range
     (Pad, Resize), goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras
     Rescaling, torch ``x / 255``), or into a Sub of a mean or a Div by a std (or Add/Mul of
     their inverse, or a BatchNormalization) of 0..255 pixels (torch's
     ``(x - 123.675) / 58.395``, keras Normalization, caffe's data_bn): every channel's above
-    1 and up to 255, one at least 10. Shape and Size of the input are left aside."""
+    1 and up to 255, one at least 10. Shape and Size of the input are left aside. ``wide``:
+    why it takes raw 12- or 16-bit pixels instead (a Div by 10000 or 4095 on every channel)."""
     from geotile.onnx_graph import attribute, constant_values
 
     constants = constant_values(graph)
@@ -1381,6 +1386,13 @@ def graph_scales_input(graph, input_name: str) -> str:
 
     def why(node, name: str) -> str:
         first = node.input[0] == name
+        if wide:
+            values = known([i for i in node.input if i != name]) if node.op_type in (
+                "Mul", "Div") and (first or node.op_type == "Mul") else None
+            divisors = (1 / values[0] if node.op_type == "Mul" else values[0]) \
+                if values and len(node.input) == 2 else None
+            return (f"it divides its input by {np.max(divisors):.6g} itself"
+                    if divisors is not None and (divisors >= 1000).all() else "")
         if node.op_type == "BatchNormalization":  # (x - mean) / std, std = sqrt(var + eps) / k
             params = known(node.input[1:5]) if first and len(node.input) >= 5 else None
             if params is None:

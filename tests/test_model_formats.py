@@ -1099,6 +1099,29 @@ def test_a_model_scaling_reflectances_itself_is_not_taken_for_0_255(tmp_path):
         assert "0..255" not in (model.unscaled(np.uint16) or "")
 
 
+@pytest.mark.parametrize(("op", "value", "warned"), [
+    ("Div", 10000.0, False), ("Mul", 1 / 4095, False), ("Div", 2.0, True), (None, 0, True)])
+def test_16_bit_pixels_into_a_model_dividing_them_itself_are_not_warned(
+        tmp_path, run_cli, make_raster, op, value, warned):
+    """A model dividing its input by 10000 (Sentinel-2 L2A) got the advice to give --scale
+    0.0000153 for its uint16 pixels: following it divided them twice. Its output was right."""
+    pixels = np.random.default_rng(4).integers(0, 10001, (3, 40, 50)).astype(np.uint16)
+    tif = make_raster("s2.tif", pixels)
+    conv, weights = conv1x1("scaled", "z", 3, 1, seed=32)
+    first = [helper.make_node(op, ["input", "k"], ["scaled"])] if op else [
+        helper.make_node("Identity", ["input"], ["scaled"])]
+    path = save_graph(tmp_path / "m.onnx", [*first, conv,
+                                            helper.make_node("Sigmoid", ["z"], ["output"])],
+                      nchw_in(), [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "k": np.array(value, np.float32)})
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    assert ("--scale" in result.stderr) == warned, result.stderr
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), ort_run(path, pixels[np.newaxis].astype(
+            np.float32))[0][0], atol=1e-5)
+
+
 @pytest.mark.parametrize("first", ["rgb-ndsm", "one-channel-dem", "add-1.5", "div-2",
                                    "div-1.5", "mul-0.5-add"])
 def test_a_model_shifting_or_scaling_0_1_pixels_keeps_the_1_255(tmp_path, first):
