@@ -811,8 +811,9 @@ class OnnxModel:
         usable = [o.name for o in self.outputs if all(o is not r[0] for r in refused)]
         if not usable:
             return exc
-        kind = ("class ids, which cannot be blended across windows"
-                if not np.issubdtype(result.dtype, np.floating) or output.class_ids
+        kind = ("class ids, which cannot be blended across windows" if output.class_ids
+                else "integer values, which cannot be blended across windows"
+                if not np.issubdtype(result.dtype, np.floating)
                 else "one value per image (a classifier head)" if result.ndim == 2
                 else "not a per-pixel map of the window")
         import shlex
@@ -827,8 +828,13 @@ class OnnxModel:
         shape = tuple(result.shape)
         what = f"{self.path}: output {output.name!r} has shape {list(shape)} for a " \
                f"{size} px window"
-        if not np.issubdtype(result.dtype, np.floating) or output.class_ids:
-            made = (f"of type {result.dtype}" if not np.issubdtype(result.dtype, np.floating)
+        integer = not np.issubdtype(result.dtype, np.floating)
+        if integer and not output.class_ids:  # quantised scores (p x 255 cast to uint8)...
+            raise ModelError(f"{what} of type {result.dtype}: integer outputs are not read (they "
+                             "cannot be blended across windows). Export the model's float "
+                             f"scores (without the final Cast to {result.dtype}).")
+        if output.class_ids:
+            made = (f"of type {result.dtype}, made by ArgMax or a comparison" if integer
                     else "made by ArgMax or a comparison (cast to float)")
             raise ModelError(f"{what} {made}: class ids or masks cannot be blended across "
                              "windows. Export the model's scores (before ArgMax or "

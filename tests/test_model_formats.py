@@ -1944,6 +1944,26 @@ def test_masks_and_class_ids_cast_to_float_are_refused(tmp_path, run_cli, make_r
     assert not (tmp_path / "o.tif").exists()
 
 
+def test_quantised_integer_scores_are_refused_as_such(tmp_path, run_cli, make_raster, image):
+    """Softmax x 255 cast to uint8 (4 bands of scores) was refused as 'class ids or masks'
+    with advice to export before ArgMax or thresholding, which the model does not have."""
+    from .conftest import assert_one_line_error
+    from .onnx_models import UINT8
+
+    conv, weights = conv1x1("input", "logits", 3, 4, seed=14)
+    nodes = [conv, helper.make_node("Softmax", ["logits"], ["p"], axis=1),
+             helper.make_node("Mul", ["p", "k"], ["scaled"]),
+             helper.make_node("Cast", ["scaled"], ["output"], to=UINT8)]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", UINT8, ["N", 4, "H", "W"])],
+                      {**weights, "k": np.array(255, np.float32)})
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "m.onnx", "uint8", "float scores", "Cast")
+    assert "ArgMax" not in result.output and "class ids" not in result.output
+    assert not (tmp_path / "o.tif").exists()
+
+
 @pytest.mark.parametrize("model_type", ["UNet", "segmentation", "42"])
 def test_a_model_type_that_is_not_deepness_keeps_the_activation(tmp_path, image, model_type):
     """Only Deepness's model types (Segmentor, Regressor...) mean final values; an
