@@ -1800,6 +1800,10 @@ def _per_channel(value, channels: int, name: str, path, source: str | None = Non
         raise ModelError(f"{path}: {name} {value!r} is not a number or a list of numbers.")
     if len(values) == 1:
         values *= channels
+    if len(values) != channels and source is not None:
+        raise ModelError(f"{path}: {source} has {len(values)} values for {channels} channels; "
+                         f"fix the model's metadata (one value or one per channel) or give "
+                         f"--{name}.")
     if len(values) != channels:
         raise ModelError(f"{path}: {name} has {len(values)} values for {channels} channels. "
                          f"Give one value or one per channel (--{name}).")

@@ -775,7 +775,9 @@ def test_sizes_overlap_resolution_normalisation_and_threshold(tmp_path, image):
                                             ("standardization_std", "[1e400, 1, 1]"),
                                             ("standardization_mean", '{"r": 0.5}'),
                                             ("standardization_mean", "[[0.5], [0.5], [0.5]]"),
-                                            ("standardization_mean", "[0.5, NaN, 0.5]")])
+                                            ("standardization_mean", "[0.5, NaN, 0.5]"),
+                                            ("standardization_mean", "[0.5, 0.5, 0.5, 0.5]"),
+                                            ("pixel_std", "[58, 57]")])
 def test_bad_metadata_is_one_line(tmp_path, run_cli, make_raster, image, key, value):
     from .conftest import assert_one_line_error
 
