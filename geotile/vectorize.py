@@ -152,7 +152,7 @@ def polygonize_array(ids: np.ndarray, score: np.ndarray | None, transform,
         return _class_regions(ids, transform, foreground)
     if foreground is None:
         foreground = ids != 0
-    classes = np.flatnonzero(_class_counts(ids[foreground]))
+    classes = _classes(ids[foreground])
     if len(classes) > FEW_CLASSES and _has_skimage():  # one labelling pass for all classes
         from skimage.measure import label as label_regions
 
@@ -188,9 +188,12 @@ def _one_band(array, name: str, shape: tuple[int, int] | None = None) -> np.ndar
 
 
 def _whole_class_ids(ids: np.ndarray, foreground: np.ndarray | None) -> np.ndarray:
-    """``ids`` as integers: float ids of whole numbers cast, InputError for fractions or
-    negative ids among the pixels polygonized (``foreground``, None: all)."""
-    if ids.dtype == bool or np.issubdtype(ids.dtype, np.unsignedinteger):
+    """``ids`` as integers that fit int32: float ids of whole numbers cast, InputError for
+    fractions, negative ids or ids above MAX_CLASS_ID among the pixels polygonized
+    (``foreground``, None: all)."""
+    from geotile.raster_kinds import MAX_CLASS_ID
+
+    if ids.dtype == bool:
         return ids
     considered = ids if foreground is None else ids[foreground]
     if np.issubdtype(ids.dtype, np.floating):
@@ -202,17 +205,24 @@ def _whole_class_ids(ids: np.ndarray, foreground: np.ndarray | None) -> np.ndarr
         raise InputError(f"polygonize_array: the ids hold negative values "
                          f"({considered.min():g}); give class ids >= 0 (mask nodata with "
                          "src.read(1, masked=True)).")
-    if np.issubdtype(ids.dtype, np.floating):
-        if considered.size and considered.max() > np.iinfo(np.int32).max:
-            raise InputError(f"polygonize_array: the ids reach {considered.max():g}; give "
-                             "class ids below 2**31.")
-        ids = np.where(np.isfinite(ids), ids, 0).astype(np.int32)
+    if considered.size and considered.max() > MAX_CLASS_ID:
+        raise InputError(f"polygonize_array: the ids reach {considered.max():.0f}; give "
+                         "class ids below 2**31.")
+    if ids.dtype not in (np.uint8, np.uint16, np.int16, np.int32):
+        if foreground is not None:  # the pixels left out may hold anything: 0
+            ids = np.where(foreground, ids, 0)
+        ids = ids.astype(np.int32)
     return ids
 
 
-def _class_counts(ids: np.ndarray) -> np.ndarray:
-    """Pixels of each class id (index: the id); ids are whole numbers >= 0."""
-    return np.bincount(ids.ravel(), minlength=1) if ids.size else np.zeros(1, np.int64)
+def _classes(ids: np.ndarray) -> np.ndarray:
+    """The class ids present (whole numbers >= 0), ascending; counted by id where that
+    takes no more memory than the ids themselves."""
+    if not ids.size:
+        return np.zeros(0, np.int64)
+    if ids.max() < max(ids.size, 1 << 16):
+        return np.flatnonzero(np.bincount(ids.ravel()))
+    return np.unique(ids)
 
 
 def _class_regions(ids: np.ndarray, transform, foreground: np.ndarray | None = None):
@@ -222,8 +232,6 @@ def _class_regions(ids: np.ndarray, transform, foreground: np.ndarray | None = N
 
     from geotile.quiet_warnings import shapes
 
-    if ids.dtype not in (np.uint8, np.uint16, np.int16, np.int32):
-        ids = ids.astype(np.int32)
     found = list(shapes(ids, mask=ids > 0 if foreground is None else foreground,
                         connectivity=4, transform=transform))
     polygons = polygons_from_geojson([geometry for geometry, _ in found])

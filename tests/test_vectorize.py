@@ -595,3 +595,25 @@ def test_polygonize_array_takes_whole_float_ids_and_refuses_fractions_or_negativ
     negative[1, 1] = -3
     with pytest.raises(InputError, match=r"ids hold negative values \(-3\)"):
         polygonize_array(negative, score, transform)
+
+
+@pytest.mark.parametrize("with_score", [False, True])
+@pytest.mark.parametrize(("dtype", "value"), [(np.uint32, 2**31 + 5), (np.uint32, 3_000_000_000),
+                                              (np.int64, 2**32 + 1), (np.uint64, 2**40)])
+def test_polygonize_array_refuses_ids_past_int32(dtype, value, with_score):
+    """Instance ids of 2**31 and up (uint32, int64, uint64): the region was lost (uint32
+    3000000000, uint64 2**40) or came back as class 1 (int64 2**32 + 1); with a score int64
+    ids asked for 32 GiB. Ids that do not fit int32 are refused, as a class raster's are; the
+    largest that fits keeps its id on both paths."""
+    from geotile.vectorize import polygonize_array
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    ids = np.zeros((20, 20), dtype)
+    ids[2:5, 2:5] = value
+    score = np.ones(ids.shape, np.float32) if with_score else None
+    with pytest.raises(InputError, match=rf"ids reach {value}; give class ids below 2\*\*31"):
+        polygonize_array(ids, score, transform)
+    ids[2:5, 2:5] = 2**31 - 1
+    ids[10:12, 10:12] = 7
+    regions = polygonize_array(ids, score, transform)
+    assert sorted((c, n) for _, c, _, n, _ in regions) == [(7, 4), (2**31 - 1, 9)]
