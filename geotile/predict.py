@@ -666,15 +666,17 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
                   options: PredictOptions | None = None) -> np.ndarray:
     """Blended probabilities (K, H, W) float32 for an in-memory image (C, H, W); NaN = nodata.
 
-    Nodata: where ``valid`` (bool, or integers: 0 is nodata) is not, and NaN or infinite
-    pixels. Pixels are normalised as predict_raster's (uint8 divided by 255 unless the model
-    says otherwise); ``options``' output fields (output_type, dtype, ...) are predict_raster's.
+    Nodata: where ``valid`` (bool, or integers: 0 is nodata) is not, NaN or infinite pixels
+    and, in a masked array (``src.read(masked=True)``), pixels masked in any band. Pixels
+    are normalised as predict_raster's (uint8 divided by 255 unless the model says
+    otherwise); ``options``' output fields (output_type, dtype, ...) are predict_raster's.
     """
     from geotile.raster import finite_pixels
 
     options = options or PredictOptions()
     _refuse_raster_options(options)
-    pixels = np.asarray(pixels)
+    masked = np.ma.getmaskarray(pixels) if np.ma.isMaskedArray(pixels) else None
+    pixels = np.asarray(np.ma.getdata(pixels))
     channels, name = getattr(model, "channels", None), Path(getattr(model, "path", "model")).name
     if pixels.ndim != 3 or channels not in (None, pixels.shape[0]):
         hwc = pixels.ndim == 3 and pixels.shape[-1] == channels
@@ -693,6 +695,8 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
             raise InputError(f"valid has shape {valid.shape}; give one of the pixels' (H, W): "
                              f"{(height, width)}.")
         valid = valid != 0
+    if masked is not None and masked.any():
+        valid = valid & ~masked.any(axis=0)
     finite = finite_pixels(pixels)
     if finite is not None:
         valid = valid & finite

@@ -390,6 +390,26 @@ def test_predict_array_takes_integer_valid_masks(tmp_path, image, high):
         predict_array(model, image, valid=valid.astype(str))
 
 
+def test_predict_array_takes_masked_pixels_as_nodata(tmp_path, image):
+    # src.read(masked=True): np.asarray dropped the mask, nodata pixels (RGB.byte.tif's collar)
+    # came back as probabilities; a pixel masked in any band is nodata, as valid= makes it
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    masked = np.ma.masked_array(image, mask=np.zeros(image.shape, bool))
+    masked.mask[:, :50, :60] = True
+    masked.mask[2, 200, 100] = True  # one band only
+    out = predict_array(model, masked)
+    valid = np.ones(image.shape[1:], bool)
+    valid[:50, :60] = valid[200, 100] = False
+    assert np.array_equal(np.isnan(out[0]), ~valid)
+    np.testing.assert_array_equal(out, predict_array(model, image, valid=valid))
+    both = valid.copy()
+    both[250:] = False
+    np.testing.assert_array_equal(predict_array(model, masked, valid=both),
+                                  predict_array(model, image, valid=both & valid))
+    plain = predict_array(model, np.ma.masked_array(image))  # no mask: every pixel
+    assert not np.isnan(plain).any()
+
+
 @pytest.mark.parametrize("change", [{"output_type": "class"}, {"dtype": "uint8"},
                                     {"threshold": 0.3}, {"cog": True}, {"bands": (1, 2, 3)},
                                     {"model_resolution": 0.5}])
