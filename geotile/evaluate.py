@@ -644,30 +644,35 @@ def _valid_mask(valid, shape: tuple) -> np.ndarray:
     return valid if valid.dtype == bool else valid != 0
 
 
-def _float_ids(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(ids, where they are not NaN) of a class-id array; a float one's NaN is nodata (as in
-    a float raster), a fraction or infinity an InputError (probabilities: threshold first)."""
-    if values.dtype.kind != "f":
+def _float_ids(values, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(ids, where they are known) of a class-id array; a masked array's masked pixels and
+    a float one's NaN are nodata (as in a raster), a fraction or infinity an InputError
+    (probabilities: threshold first)."""
+    known = ~np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) else None
+    values = np.asarray(np.ma.getdata(values))
+    if values.dtype.kind == "f":
+        known = ~np.isnan(values) if known is None else known & ~np.isnan(values)
+        ids = values[known]
+        bad = ids[~np.isfinite(ids) | (ids != np.round(ids))]
+        if bad.size:
+            raise InputError(f"pixel_scores takes class ids and the {name} holds {bad[0]:g} "
+                             "(class probabilities?): threshold probabilities first, e.g. "
+                             "pixel_scores(probability >= 0.5, truth).")
+    if known is None:
         return values, None
-    known = ~np.isnan(values)
-    ids = values[known]
-    bad = ids[~np.isfinite(ids) | (ids != np.round(ids))]
-    if bad.size:
-        raise InputError(f"pixel_scores takes class ids and the {name} holds {bad[0]:g} (class "
-                         "probabilities?): threshold probabilities first, e.g. "
-                         "pixel_scores(probability >= 0.5, truth).")
-    return np.where(known, values, 0), known
+    return np.where(known, values, 0).astype(values.dtype, copy=False), known
 
 
 def pixel_scores(prediction: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None, *,
                  class_names: list[str] | None = None) -> PixelScores:
     """Pixel scores of two class-id arrays of the same shape; ``valid`` (a mask: True or
-    non-zero) the pixels to count. NaN of a float array is nodata, left out; 255 is read as
-    evaluate reads masks: a 0/255 mask's positives (class 1), else the truth's ignore value."""
+    non-zero) the pixels to count. NaN of a float array and the masked pixels of a masked
+    array are nodata, left out; 255 is read as evaluate reads masks: a 0/255 mask's
+    positives (class 1), else the truth's ignore value."""
     if np.shape(prediction) != np.shape(truth):
         raise InputError(f"arrays differ in shape: {np.shape(prediction)} vs {np.shape(truth)}.")
-    prediction, known_pred = _float_ids(np.asarray(prediction), "prediction")
-    truth, known_true = _float_ids(np.asarray(truth), "truth")
+    prediction, known_pred = _float_ids(prediction, "prediction")
+    truth, known_true = _float_ids(truth, "truth")
     if valid is not None:
         valid = _valid_mask(valid, prediction.shape)
     for known in (known_pred, known_true):

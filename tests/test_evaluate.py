@@ -410,6 +410,27 @@ def test_pixel_scores_refuse_probabilities_and_leave_out_nan():
         pixel_scores(np.full((2, 2), np.inf), np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize("side", ["prediction", "truth", "both"])
+def test_pixel_scores_leave_out_masked_pixels(side):
+    """A masked array (src.read(1, masked=True)) lost its mask: all 3000 pixels were counted
+    where 2400 are valid. Masked pixels are nodata, as NaN is; valid= narrows them further."""
+    rng = np.random.default_rng(1)
+    truth = (rng.random((50, 60)) > 0.4).astype(np.int16)
+    pred = (rng.random((50, 60)) > 0.5).astype(np.int16)
+    known = rng.random((50, 60)) < 0.8
+    arrays = {name: np.ma.masked_array(np.where(known, a, -9999), mask=~known)  # nodata -9999
+              if side in (name, "both") else a
+              for name, a in (("prediction", pred), ("truth", truth))}
+    scores = pixel_scores(arrays["prediction"], arrays["truth"])
+    assert scores.pixels == known.sum()
+    assert scores.confusion.tolist() == numpy_confusion(truth[known], pred[known], 2).tolist()
+    half = np.zeros((50, 60), bool)
+    half[:25] = True
+    scores = pixel_scores(arrays["prediction"], arrays["truth"], half)
+    both = known & half
+    assert scores.confusion.tolist() == numpy_confusion(truth[both], pred[both], 2).tolist()
+
+
 def test_pixel_scores_read_255_as_evaluate_reads_masks(make_raster, tmp_path):
     """255 of a mask was scored as a class (a 256 x 256 matrix, mean IoU 0.599 where the
     rest agrees); it is the ignore value of a class truth, and a 0/255 mask's positives, as
