@@ -85,8 +85,8 @@ def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
     if not buffer > 0:
         raise InputError(f"--buffer {buffer}: give a distance > 0 metres.")
     predicted, truth = in_ground_metres(predicted, truth)
-    predicted = _lines(predicted)
-    truth = _lines(truth)
+    predicted = _lines(predicted, "predicted")
+    truth = _lines(truth, "true")
     counts = len(predicted), len(truth)
     predicted, truth = _dissolved(predicted), _dissolved(truth)
     pred_length = float(shapely.length(predicted).sum())
@@ -129,12 +129,32 @@ def _dissolved(lines: np.ndarray) -> np.ndarray:
     return np.asarray(shapely.get_parts(shapely.union_all(lines)), dtype=object)
 
 
-def _lines(geometries) -> np.ndarray:
+def _lines(geometries, side: str = "") -> np.ndarray:
+    """The lines of ``geometries`` (a GeometryCollection's lines alone), None and empty ones
+    left out; anything but lines an InputError (as evaluate_lines refuses such files), stray
+    points beside lines left out with a warning."""
     import shapely
+
+    from geotile.errors import GeotileWarning
+    from geotile.masks import line_parts
 
     array = np.asarray(list(geometries), dtype=object)
     array = array[~shapely.is_missing(array)] if len(array) else array
-    return array[~shapely.is_empty(array)] if len(array) else array
+    array = array[~shapely.is_empty(array)] if len(array) else array
+    if not len(array):
+        return array
+    if not _all_lines(array):
+        kinds = shapely.get_type_id(array)
+        other = array[~line_parts(array)[3] & ~np.isin(kinds, POINT_TYPES)]
+        found = f"a {other[0].geom_type}" if len(other) else "only points"
+        raise InputError(f"line_scores: the {side} geometries hold {found}, not lines; give "
+                         "LineStrings (centrelines), or polygons' outlines (shapely.boundary).")
+    linear, _, _, only = line_parts(array)
+    if not only.all():
+        warnings.warn(f"line_scores: {int((~only).sum())} {side} geometries are points, not "
+                      "lines, and are left out of the line scores.", GeotileWarning,
+                      stacklevel=3)
+    return linear[only]
 
 
 def _length_within(lines: np.ndarray, others: np.ndarray, buffer: float) -> float:
@@ -175,17 +195,16 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
     if kind not in ("Unknown", "Geometry", "") and "GeometryCollection" not in kind:
         return False
     frame = _read(path, None, layer)
-    return _all_lines(frame) if len(frame) else None
+    return _all_lines(frame.geometry.values) if len(frame) else None
 
 
-def _all_lines(frame) -> bool:
+def _all_lines(geometries) -> bool:
     """Lines (also inside GeometryCollections), and perhaps stray points (left out by
     :func:`_lines_only`), but nothing else."""
     import shapely
 
     from geotile.masks import line_parts
 
-    geometries = frame.geometry.values
     kinds = shapely.get_type_id(geometries)
     lines = line_parts(geometries)[3]
     blank = (kinds < 0) | ((kinds == 7) & shapely.is_empty(geometries))
@@ -229,7 +248,7 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     truth_frame = _read(truth, labels_crs, labels_layer)
     pred_frame = _read(prediction, prediction_crs, None)
     for path, frame in ((prediction, pred_frame), (truth, truth_frame)):
-        if len(frame) and not _all_lines(frame):
+        if len(frame) and not _all_lines(frame.geometry.values):
             raise InputError(f"{path}: not every feature is a line; line scores compare two "
                              "files of LineStrings (centrelines).")
     pred_frame, truth_frame = _lines_only(pred_frame, prediction), _lines_only(truth_frame,

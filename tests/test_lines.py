@@ -411,6 +411,32 @@ def test_line_scores_are_length_weighted_within_the_buffer():
     assert (empty.precision, empty.recall, empty.predictions) == (0.0, 0.0, 0)
 
 
+def test_line_scores_refuse_polygons_and_points_as_evaluate_lines_does():
+    """A polygon scored precision 2.47 (its perimeter pieces within the buffer, 986.6 m of
+    400 m) and a point "matched" 2 m of truth; geometries other than lines are refused in
+    one line, as evaluate_lines refuses such files; a stray point beside lines is left out
+    with a warning."""
+    from geotile.errors import GeotileWarning, InputError
+    from geotile.line_metrics import line_scores
+
+    truth = [shapely.LineString([(X0 + 50 * i, Y0), (X0 + 50 * i, Y0 - 100)]) for i in range(3)]
+    square = shapely.box(X0, Y0 - 100, X0 + 100, Y0)
+    cases = [([square], truth, "predicted", "a Polygon"),
+             ([truth[0], shapely.MultiPolygon([square])], truth, "predicted", "a MultiPolygon"),
+             ([shapely.Point(X0, Y0)], truth, "predicted", "only points"),
+             (truth, [square, truth[1]], "true", "a Polygon")]
+    for pred, true, side, found in cases:
+        with pytest.raises(InputError) as caught:
+            line_scores(pred, true, 2.0)
+        message = str(caught.value)
+        assert "\n" not in message
+        assert message.startswith(f"line_scores: the {side} geometries hold {found}, not lines")
+    with pytest.warns(GeotileWarning, match="1 predicted geometries are points"):
+        scores = line_scores([truth[0], shapely.Point(X0 + 500, Y0)], truth, 2.0)
+    assert (scores.precision, scores.predicted_length) == (1.0, 100.0)
+    assert scores.recall == pytest.approx(1 / 3)
+
+
 def test_line_scores_measure_series_in_ground_metres_whatever_their_crs():
     """Lines 50 m apart given in EPSG:4326 scored F1 1.0 (the 2 m buffer read as 2 degrees)
     with lengths of 0.015 "m", and 0 in mixed CRSs; GeoSeries are measured in metres in
