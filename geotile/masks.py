@@ -115,6 +115,7 @@ def rasterize_labels(
     transform,
     options: MaskOptions = MaskOptions(),
     halo_transform=None,
+    crs=None,
 ) -> np.ndarray:
     """Burn polygons (already in the raster's CRS) into ``(len(channels), rows, cols)`` uint8.
 
@@ -122,11 +123,15 @@ def rasterize_labels(
     ignore value); missing (None) geometries are skipped. ``halo_transform``: the grid
     grown by ``options.halo`` px each side, on which boundary and contact see the labels
     beyond the grid's edges; the footprint is burnt on the grid itself (GDAL breaks ties on
-    pixel edges by the grid's origin).
+    pixel edges by the grid's origin). Lines are buffered ``options.line_width`` wide
+    (:func:`buffer_lines`): in metres with ``crs`` (the raster's), else in the transform's
+    units.
     """
     from geotile.quiet_warnings import rasterize
 
     geometries, classes = _present(geometries, classes)
+    if options.line_width is not None:
+        geometries = _buffered_lines(geometries, transform, options, crs)
     height, width = shape
     bands = np.zeros((len(options.channels), height, width), np.uint8)
     if len(geometries) == 0 or height == 0 or width == 0:
@@ -159,6 +164,21 @@ def rasterize_labels(
                 instances, options.contact_spacing
             )[inner]
     return bands
+
+
+def _buffered_lines(geometries: np.ndarray, transform, options: MaskOptions, crs) -> np.ndarray:
+    """:func:`rasterize_labels`' geometries with their lines buffered (:func:`buffer_lines`);
+    without ``crs``, pixels too small for metres (degrees) are an InputError."""
+    from geotile.label_set import Labels, parse_crs
+
+    if not line_parts(geometries)[2].any():
+        return geometries
+    if crs is None and abs(transform[0]) < 1e-3:
+        raise InputError(f"rasterize_labels: pixels {abs(transform[0]):g} wide look like degrees; "
+                         "pass crs= (the raster's CRS) to buffer lines line_width metres wide.")
+    labels = Labels(geometries, crs=None if crs is None else parse_crs(crs, "crs"))
+    return buffer_lines(labels, crs, "rasterize_labels", options.line_width,
+                        options.line_cap).geometries
 
 
 def _present(geometries, classes) -> tuple[np.ndarray, list[int]]:

@@ -598,6 +598,33 @@ def test_rasterize_labels_burns_ids_0_to_254_and_generator_classes():
     assert boundary[32, 4] == 1  # the generator's ids reached the boundary band too
 
 
+@pytest.mark.parametrize("cap", ["round", "flat"])
+def test_rasterize_labels_buffers_lines_by_line_width(cap):
+    """MaskOptions(line_width=4) was ignored by rasterize_labels: a 100 m road on a 0.5 m
+    grid was burnt 1 px wide (201 px, as without it). Lines are buffered as make_masks
+    buffers them: in metres with the raster's crs, else in the transform's units."""
+    from rasterio.features import rasterize
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    road = shapely.LineString([(X0 + 10, Y0 - 50), (X0 + 110, Y0 - 50)])
+    house = shapely.box(X0 + 20, Y0 - 90, X0 + 30, Y0 - 80)
+    options = MaskOptions(line_width=4, line_cap=cap)
+    expected = rasterize([(road.buffer(2, cap_style=cap), 1), (house, 2)], out_shape=(200, 240),
+                         transform=transform, dtype="uint8")
+    for crs in (None, UTM_CRS):
+        burnt = rasterize_labels([road, house], [1, 2], (200, 240), transform, options, crs=crs)
+        np.testing.assert_array_equal(burnt[0], expected)
+    assert (expected == 1).sum() == (1600 if cap == "flat" else 1652)  # + a 2 m disc: 50 px
+    # a grid in degrees: the buffer in metres with crs, refused without it
+    degrees = from_origin(10.0, 0.01, 5e-6, 5e-6)
+    line = shapely.LineString([(10.0001, 0.005), (10.0009, 0.005)])
+    burnt = rasterize_labels([line], [1], (2000, 240), degrees, options, crs="EPSG:4326")
+    rows = np.flatnonzero(burnt[0][:, 120])
+    assert len(rows) * 5e-6 * 110_574 == pytest.approx(4, abs=0.6)  # metres across the road
+    with pytest.raises(InputError, match=r"rasterize_labels: pixels 5e-06 wide.*degrees.*crs="):
+        rasterize_labels([line], [1], (2000, 240), degrees, options)
+
+
 def test_rasterize_labels_skips_missing_geometries():
     transform = from_origin(0, 40, 1, 1)
     geometries = gpd.GeoSeries([shapely.box(0, 0, 10, 10), None, shapely.box(20, 20, 30, 30)])
