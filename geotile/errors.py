@@ -84,3 +84,12 @@ def check_range(option: str, value, low=None, high=None, *, low_open: bool = Fal
         else:
             where = f"{'<' if high_open else '<='} {high:g}"
         raise InputError(f"{option} {value!r}: give {kind} {where}.")
+
+
+def check_whole(options, name: str, option: str, low) -> None:
+    """:func:`check_range` (whole, >= ``low``) of the field ``name`` of ``options`` (a frozen
+    dataclass), then set to an int: 256.0 is 256 (slices and range() take no floats)."""
+    value = getattr(options, name)
+    check_range(option, value, low, whole=True)
+    if value is not None:
+        object.__setattr__(options, name, int(value))

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError, check_range
+from geotile.errors import InputError, check_range, check_whole
 from geotile.raster_kinds import ROLES, band_roles
 from geotile.streaming import DEFAULT_BAND_ROWS, DEFAULT_BLOCK_SIZE, RowBlock, row_blocks
 
@@ -61,10 +61,10 @@ class InstanceOptions:
     def __post_init__(self) -> None:
         for name in ("marker_threshold", "boundary_threshold", "contact_threshold"):
             check_range("--" + name.replace("_", "-"), getattr(self, name), 0, 1)
-        check_range("--marker-erosion", self.erosion, 0, whole=True)
-        check_range("--min-marker", self.min_marker, 1, whole=True)
+        check_whole(self, "erosion", "--marker-erosion", 0)
+        check_whole(self, "min_marker", "--min-marker", 1)
         for name, low in (("band_rows", 1), ("block_cols", 1), ("halo", 0)):
-            check_range(name, getattr(self, name), low, whole=True)
+            check_whole(self, name, name, low)
 
 
 def markers(footprint: np.ndarray, boundary: np.ndarray | None = None,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import GeotileWarning, InputError, check_range
+from geotile.errors import GeotileWarning, InputError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.no_georef import copy_georeferencing
 from geotile.quiet_warnings import quietly
@@ -85,10 +85,10 @@ class MaskOptions:
         if twice is not None:
             raise InputError(f"--channels names {twice} twice; name each band once "
                              "(footprint[,boundary[,contact]]).")
-        check_range("--boundary-width", self.boundary_width, 1, whole=True)
-        check_range("--contact-spacing", self.contact_spacing, 1, whole=True)
+        check_whole(self, "boundary_width", "--boundary-width", 1)
+        check_whole(self, "contact_spacing", "--contact-spacing", 1)
         check_range("--line-width", self.line_width, 0, low_open=True)
-        check_range("band_rows", self.band_rows, 1, whole=True)
+        check_whole(self, "band_rows", "band_rows", 1)
         if self.line_cap not in LINE_CAPS:
             raise InputError(f"--line-cap {self.line_cap!r}: choose {' or '.join(LINE_CAPS)}.")
 

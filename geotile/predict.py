@@ -57,7 +57,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.blending import RowBandAccumulator, WeightWindows
-from geotile.errors import GeotileWarning, InputError, InputRangeError, ModelError, check_range
+from geotile.errors import (
+    GeotileWarning,
+    InputError,
+    InputRangeError,
+    ModelError,
+    check_range,
+    check_whole,
+)
 from geotile.grid import Grid
 from geotile.model import DEFAULT_TILE_SIZE
 from geotile.resume import REPLACE, SKIP
@@ -128,15 +135,15 @@ class PredictOptions:
             raise InputError(f"output type must be one of {OUTPUT_TYPES}")
         if self.dtype not in DTYPES:
             raise InputError(f"dtype must be one of {DTYPES}")
-        if self.tta not in TTA_TRANSFORMS:
-            raise InputError(f"--tta must be one of {', '.join(TTA_TRANSFORMS)}")
         from geotile.blending import PROFILES
 
-        if self.blend not in PROFILES:
-            raise InputError(f"--blend must be one of {', '.join(PROFILES)}")
-        check_range("--tile-size", self.tile_size, MIN_TILE_SIZE, whole=True)
-        check_range("--batch-size", self.batch_size, 1, whole=True)
-        check_range("--block-size", self.block_size, MIN_BLOCK_SIZE, whole=True)
+        for option, value, names in (("--tta", self.tta, TTA_TRANSFORMS),
+                                     ("--blend", self.blend, PROFILES)):
+            if not isinstance(value, str) or value not in names:
+                raise InputError(f"{option} {value!r} must be one of {', '.join(names)}")
+        check_whole(self, "tile_size", "--tile-size", MIN_TILE_SIZE)
+        check_whole(self, "batch_size", "--batch-size", 1)
+        check_whole(self, "block_size", "--block-size", MIN_BLOCK_SIZE)
         check_range("--threshold", self.threshold, 0, 1)
         check_range("--overlap", self.overlap, 0)
         overlap = self.overlap

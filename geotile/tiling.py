@@ -60,7 +60,7 @@ from geotile.errors import (
     Interrupted,
     OutputExistsError,
     UsageError,
-    check_range,
+    check_whole,
 )
 from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
@@ -119,8 +119,7 @@ class TileOptions:
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
             raise InputError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
-        check_range("--size", self.size, 1, whole=True)
-        object.__setattr__(self, "size", int(self.size))
+        check_whole(self, "size", "--size", 1)
         if self.edge not in EDGE_MODES:
             raise InputError(f"--edge {self.edge!r}: choose {', '.join(EDGE_MODES[:-1])} or "
                              f"{EDGE_MODES[-1]}.")

@@ -39,7 +39,7 @@ import numpy as np
 
 from geotile.class_keys import class_key, zero_is_background
 from geotile.coverage import simplify_coverage
-from geotile.errors import GeotileWarning, InputError, check_range
+from geotile.errors import GeotileWarning, InputError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.raster_kinds import (
     binary_mask_kind,
@@ -101,7 +101,7 @@ class VectorizeOptions:
 
     def __post_init__(self) -> None:
         check_options(self, fill_holes=0.0)
-        check_range("--workers", self.workers, 1, whole=True)
+        check_whole(self, "workers", "--workers", 1)
 
 
 def check_options(options, **floors) -> None:
@@ -120,7 +120,10 @@ def check_options(options, **floors) -> None:
     if isinstance(options.classes, str):
         object.__setattr__(options, "classes", (options.classes,))
     for name, low in {"band_rows": 1, **floors}.items():
-        check_range(_flag(name), getattr(options, name), low, whole=isinstance(low, int))
+        if isinstance(low, int):  # a whole number
+            check_whole(options, name, _flag(name), low)
+        else:
+            check_range(_flag(name), getattr(options, name), low)
 
 
 def _flag(name: str) -> str:

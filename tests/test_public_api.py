@@ -125,6 +125,39 @@ def test_option_objects_refuse_what_the_command_refuses(make_raster, tmp_path):
     assert geotile.VectorizeOptions(min_area="5,car=2").min_area == {"*": 5.0, "car": 2.0}
 
 
+def test_whole_number_options_given_as_floats_become_ints():
+    """PredictOptions(tile_size=256.0) (batch_size 2.0, block_size 1024.0, VectorizeOptions'
+    band_rows 100.0...) passed the check and then failed in numpy or range() with a
+    TypeError; every whole-number field takes a whole float as that int."""
+    import dataclasses
+
+    import pytest
+
+    from geotile.errors import InputError
+    from geotile.instances import InstanceOptions
+
+    cases = {geotile.PredictOptions: {"tile_size": 256, "batch_size": 2, "block_size": 1024},
+             geotile.VectorizeOptions: {"band_rows": 100, "workers": 2},
+             geotile.LineOptions: {"band_rows": 100, "halo": 64},
+             geotile.MaskOptions: {"boundary_width": 2, "contact_spacing": 8, "band_rows": 64},
+             geotile.TileOptions: {"size": 128},
+             InstanceOptions: {"erosion": 2, "min_marker": 3, "band_rows": 64,
+                               "block_cols": 512, "halo": 32}}
+    for options, fields in cases.items():
+        made = options(**{name: float(value) for name, value in fields.items()})
+        for name, value in fields.items():
+            assert type(getattr(made, name)) is int and getattr(made, name) == value
+        assert dataclasses.replace(made) == options(**fields)
+        name = next(iter(fields))
+        with pytest.raises(InputError, match=rf"{name.replace('_', '-')} 100.5: give a whole"):
+            options(**{name: 100.5})
+    for tta in (["flip"], {"flip"}, None):
+        with pytest.raises(InputError, match=r"--tta .* must be one of none"):
+            geotile.PredictOptions(tta=tta)
+    with pytest.raises(InputError, match=r"--blend \['hann'\] must be one of bilinear"):
+        geotile.PredictOptions(blend=["hann"])
+
+
 def test_one_string_is_one_path_or_one_class(make_raster, tmp_path):
     raster = two_houses(make_raster, "prob.tif")
     folder = raster.parent
