@@ -105,9 +105,10 @@ class ObjectScores:
                 "iou_threshold": self.iou_threshold}
 
 
-def _geometry_array(geometries) -> np.ndarray:
+def _geometry_array(geometries, name: str = "the geometries") -> np.ndarray:
     """Any sequence of shapely geometries (list, GeoSeries, GeometryArray, a GeoDataFrame's
-    geometry) as an object array, None replaced by an empty polygon."""
+    geometry) as an object array, None replaced by an empty polygon; anything else in it an
+    InputError naming ``name``."""
     import shapely
 
     if hasattr(geometries, "columns") and hasattr(geometries, "geometry"):  # a GeoDataFrame
@@ -115,6 +116,10 @@ def _geometry_array(geometries) -> np.ndarray:
     array = np.empty(len(geometries), dtype=object)
     array[:] = list(geometries)
     missing = np.array([g is None for g in array], dtype=bool)
+    other = [g for g in array[~missing] if not isinstance(g, shapely.Geometry)]
+    if other:
+        raise InputError(f"{name} hold a {type(other[0]).__name__} ({str(other[0])[:30]!r}); "
+                         "give shapely geometries (shapely.from_wkt for WKT text).")
     if missing.any():
         array[missing] = shapely.Polygon()
     return array
@@ -160,8 +165,8 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
     import shapely
 
     check_range("--iou", iou, 0, 1, high_open=True)
-    pred = _repaired(_geometry_array(in_truth_crs(predicted, truth)))
-    true = _geometry_array(truth)
+    pred = _repaired(_geometry_array(in_truth_crs(predicted, truth), "the predicted geometries"))
+    true = _geometry_array(truth, "the true geometries")
     if repair_truth:
         true = _repaired(true)
     # invalid geometries score IoU 0 with everything (solaris): keep them out of the pairs

@@ -129,10 +129,11 @@ def rasterize_labels(
     """
     from geotile.quiet_warnings import rasterize
 
+    crs = getattr(geometries, "crs", None) if crs is None else crs  # a GeoDataFrame's
     geometries, classes = _present(geometries, classes)
     if options.line_width is not None:
         geometries = _buffered_lines(geometries, transform, options, crs)
-    height, width = shape
+    height, width = _grid_shape(shape)
     bands = np.zeros((len(options.channels), height, width), np.uint8)
     if len(geometries) == 0 or height == 0 or width == 0:
         return bands
@@ -181,15 +182,27 @@ def _buffered_lines(geometries: np.ndarray, transform, options: MaskOptions, crs
                         options.line_cap).geometries
 
 
+def _grid_shape(shape) -> tuple[int, int]:
+    """``shape`` as (rows, cols) ints (200.0 is 200); InputError in one line otherwise."""
+    import numbers
+
+    if not (np.ndim(shape) == 1 and len(shape) == 2 and all(
+            isinstance(n, numbers.Real) and not isinstance(n, bool) and float(n).is_integer()
+            and n >= 0 for n in shape)):
+        raise InputError(f"rasterize_labels: shape {shape!r}: give (rows, cols) of the grid, "
+                         "whole numbers >= 0.")
+    return int(shape[0]), int(shape[1])
+
+
 def _present(geometries, classes) -> tuple[np.ndarray, list[int]]:
     """The geometries that are not missing (None) and their class ids, checked: one per
     geometry, whole numbers 0..254 (InputError otherwise)."""
     import shapely
 
+    from geotile.evaluate import _geometry_array
     from geotile.labels import MAX_CLASS_ID
 
-    array = np.empty(len(geometries), dtype=object)
-    array[:] = list(geometries)
+    array = _geometry_array(geometries, "rasterize_labels: the geometries")
     ids = np.asarray(list(classes))
     if ids.shape != array.shape:
         raise InputError(f"rasterize_labels: {ids.size} class ids for {array.size} geometries; "

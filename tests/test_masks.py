@@ -625,6 +625,33 @@ def test_rasterize_labels_buffers_lines_by_line_width(cap):
         rasterize_labels([line], [1], (2000, 240), degrees, options)
 
 
+def test_rasterize_labels_takes_a_geodataframe_and_whole_float_shapes():
+    """A GeoDataFrame (iterated: its column names) raised shapely's 'Please provide only
+    Geometry objects', shape (200.0, 240.0) numpy's TypeError: the frame's geometry is
+    burnt (its CRS the one line_width is measured in), a whole float shape is that size;
+    other things are an InputError in one line."""
+    from rasterio.features import rasterize
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    houses = [shapely.box(X0 + 10, Y0 - 40, X0 + 30, Y0 - 10), None,
+              shapely.box(X0 + 50, Y0 - 90, X0 + 80, Y0 - 50)]
+    expected = rasterize([(houses[0], 1), (houses[2], 3)], out_shape=(200, 240),
+                         transform=transform, dtype="uint8")
+    frame = gpd.GeoDataFrame({"cls": [1, 2, 3]}, geometry=houses, crs=UTM_CRS)
+    burnt = rasterize_labels(frame, frame["cls"], (200.0, 240.0), transform)
+    np.testing.assert_array_equal(burnt[0], expected)
+    degrees = gpd.GeoDataFrame(geometry=[shapely.LineString([(10.0001, 0.005), (10.0009, 0.005)])],
+                               crs=4326)
+    roads = rasterize_labels(degrees, [1], (2000, 240), from_origin(10.0, 0.01, 5e-6, 5e-6),
+                             MaskOptions(line_width=4))
+    assert 6 <= roads[0][:, 120].sum() <= 8  # 4 m of 0.55 m rows
+    for shape, found in (((200.5, 240), r"\(200.5, 240\)"), ((200,), r"\(200,\)")):
+        with pytest.raises(InputError, match=rf"rasterize_labels: shape {found}.*\(rows, col"):
+            rasterize_labels(frame, [1, 2, 3], shape, transform)
+    with pytest.raises(InputError, match=r"geometries hold a str \('POLYGON.*shapely.from_wkt"):
+        rasterize_labels([houses[0].wkt], [1], (200, 240), transform)
+
+
 def test_rasterize_labels_skips_missing_geometries():
     transform = from_origin(0, 40, 1, 1)
     geometries = gpd.GeoSeries([shapely.box(0, 0, 10, 10), None, shapely.box(20, 20, 30, 30)])

@@ -194,6 +194,13 @@ def test_match_polygons_takes_geodataframes():
     scores = geotile.match_polygons(predicted, truth)
     assert (scores.tp, scores.fp, scores.fn) == (2, 0, 1)
     assert scores == geotile.match_polygons(list(predicted.geometry), truth.geometry)
+    # WKT text raised shapely's 'One of the arguments is of incorrect type'
+    import pytest
+
+    from geotile.errors import InputError
+
+    with pytest.raises(InputError, match=r"^the true geometries hold a str \('POLYGON \(\(5 0"):
+        geotile.match_polygons(predicted, [g.wkt for g in truth.geometry])
 
 
 def _photo(path, array):
