@@ -107,7 +107,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> Pat
 
     labels = read_labels(options.labels, options.labels_crs, layer=options.layer,
                          images=list(images), regions=image_regions(images),
-                         class_field=options.class_field)
+                         class_field=options.class_field, crs_option=None)
     prepared: dict = {}
     for image in map(input_path, images):
         with open_raster(image) as src:  # opened quietly: tile warns of no georeference

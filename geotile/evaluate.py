@@ -256,7 +256,7 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
     from geotile.labels import PARQUET_SUFFIXES, read_labels
 
     try:
-        frame = read_labels(path, crs_override, layer=layer).to_frame()
+        frame = read_labels(path, crs_override, layer=layer, crs_option=None).to_frame()
     except InputError:
         try:
             from geotile.quiet_warnings import hidden

@@ -42,7 +42,8 @@ CHUNK_FEATURES = 20_000
 
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 layer: str | None = None, images=None, regions=None,
-                class_field: str | None = None, empty_ok: bool = False) -> Labels:
+                class_field: str | None = None, empty_ok: bool = False,
+                crs_option: str | None = "labels_crs=") -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
@@ -60,7 +61,9 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     Shapefile .qix, GeoParquet bbox covering); a large GeoJSON is streamed in chunks.
     The result then has ``extent`` (the whole file's) and, for ``class_field``, ``values``.
     ``empty_ok``: a file of no features (SpaceNet's for a tile without buildings), or of
-    features without geometry, is read as such, not refused.
+    features without geometry, is read as such, not refused. Coordinates that cannot be
+    the lon/lat the file declares get a GeotileWarning naming ``crs_option`` (None: not
+    checked here; make_masks, tile and evaluate refuse them).
     """
     from geotile.raster import input_exists, input_path
 
@@ -71,7 +74,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         from geotile import spacenet
 
         if spacenet.is_spacenet_csv(path):
-            return spacenet.read_labels(path, labels_crs, images)
+            return _lonlat_checked(spacenet.read_labels(path, labels_crs, images), path,
+                                   crs_option)
     override = parse_crs(labels_crs, "--labels-crs") if labels_crs is not None else None
     try:
         suffix = Path(path).suffix.lower()
@@ -115,6 +119,19 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         raise InputError(f"{path}: no feature has a geometry. Give a file of polygons.")
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")
+    return _lonlat_checked(labels, path, crs_option)
+
+
+def _lonlat_checked(labels: Labels, path, crs_option: str | None) -> Labels:
+    """``labels``, with a warning where :func:`check_geographic_coordinates` refuses them
+    (``crs_option`` None: not checked; non-finite coordinates are left to the callers that
+    drop them)."""
+    extent = labels.extent if labels.extent is not None else labels.total_bounds
+    if crs_option is not None and np.isfinite(extent).all():
+        try:
+            check_geographic_coordinates(labels, path, crs_option)
+        except InputError as exc:
+            _warn(str(exc))
     return labels
 
 

@@ -600,7 +600,7 @@ def make_masks(
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
                          regions=_regions(image_paths, options.halo,
                                           (options.line_width or 0.0) / 2),
-                         class_field=class_field, empty_ok=True)
+                         class_field=class_field, empty_ok=True, crs_option=None)
     _check_placeable(image_paths, labels_path, labels.crs)
     by_crs: dict = {}
     summaries = []

@@ -145,6 +145,33 @@ def test_labels_crs_overrides_and_reprojection_is_exact(tmp_path):
         read_labels(tmp_path / "ll.geojson", "EPSG:99999")
 
 
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+def test_read_labels_warns_of_projected_coordinates_declared_lonlat(tmp_path, suffix):
+    """UTM metres in a file declaring EPSG:4326 (GeoJSON's default) came back as a Labels in
+    EPSG:4326 bounded by (740000, 3734990, ...) without a word (make_masks refuses them).
+    read_labels warns in one line naming labels_crs=, which reads them in their CRS."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    path = tmp_path / f"metres{suffix}"
+    gpd.GeoDataFrame(geometry=squares(2), crs="EPSG:4326").to_file(path)
+    with pytest.warns(GeotileWarning) as caught:
+        read_labels(path)
+    message = str(caught[0].message)
+    assert "\n" not in message and message.startswith(
+        f"{path}: coordinates like ({X0:.0f}, {Y0 - 10:.0f}) are not longitude/latitude")
+    assert "Pass labels_crs= with the CRS" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = read_labels(path, UTM_CRS)
+        lonlat = gpd.GeoDataFrame(geometry=squares(2), crs=UTM_CRS).to_crs("EPSG:4326")
+        lonlat.to_file(tmp_path / f"ll{suffix}")
+        assert read_labels(tmp_path / f"ll{suffix}").crs.is_geographic  # true degrees: quiet
+    assert labels.crs == rasterio.crs.CRS.from_user_input(UTM_CRS)
+    assert labels.total_bounds.tolist() == [X0, Y0 - 10, X0 + 30, Y0]
+
+
 def test_select_bounds_keeps_file_order(tmp_path):
     path = write_geojson(tmp_path / "l.geojson",
                          [feature(g, n=i) for i, g in enumerate(squares(5))][::-1])
