@@ -6,6 +6,8 @@ file concerned and, where there is one, the fix.
 """
 
 import contextlib
+import errno
+import os
 
 
 class GeotileError(Exception):
@@ -93,3 +95,32 @@ def check_whole(options, name: str, option: str, low) -> None:
     check_range(option, value, low, whole=True)
     if value is not None:
         object.__setattr__(options, name, int(value))
+
+
+#: what to do about a failed write, by errno (see :func:`write_advice`)
+_WRITE_ADVICE = {
+    errno.ENOSPC: "Free space and run again.",
+    errno.EDQUOT: "Free space (the disk quota is used up) and run again.",
+    errno.EFBIG: "Write to a file system that takes larger files, or raise the file-size "
+                 "limit (ulimit -f).",
+    errno.EROFS: "The file system is read-only: choose another output folder.",
+    errno.EACCES: "Choose another output folder or fix its permissions.",
+    errno.EPERM: "Choose another output folder or fix its permissions.",
+    errno.ENAMETOOLONG: "Choose a shorter output name.",
+    errno.EISDIR: "A folder has that name: choose another output name.",
+    errno.ENOENT: "Check that the output folder exists (and stays) and run again.",
+    errno.ENOTDIR: "A file stands where the output path needs a folder: choose another "
+                   "output folder.",
+}
+
+
+def write_advice(cause: BaseException | str,
+                 default: str = "Check the output folder and run again.") -> str:
+    """The fix to advise for a write that failed with ``cause`` (an OSError, or a message
+    such as GDAL's holding the system's reason: "... No space left on device"): free space
+    only for a full disk, permissions for EACCES, ...; ``default`` when none is known."""
+    code = getattr(cause, "errno", None)
+    if code not in _WRITE_ADVICE:
+        text = str(cause).lower()
+        code = next((c for c in _WRITE_ADVICE if os.strerror(c).lower() in text), None)
+    return _WRITE_ADVICE.get(code, default)

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from geotile.errors import InputError, Interrupted, OutputExistsError
+from geotile.errors import InputError, Interrupted, OutputExistsError, write_advice
 
 MARKER = ".geotile-tile.json"
 STAGING_PREFIX = ".geotile-tile-"
@@ -183,7 +183,7 @@ def _os_error(exc: OSError, final: Path) -> InputError:
                           "permissions.")
     where = exc.filename or final
     return InputError(f"{where}: {exc.strerror or exc}; nothing was written in {final}. "
-                      "Check the output folder and run again.")
+                      f"{write_advice(exc)}")
 
 
 @contextlib.contextmanager

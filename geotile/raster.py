@@ -27,7 +27,7 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 
-from geotile.errors import InputError, Interrupted, OutputExistsError
+from geotile.errors import InputError, Interrupted, OutputExistsError, write_advice
 from geotile.grid import GRID_TOLERANCE_PX
 from geotile.quiet_warnings import hidden, quietly
 
@@ -637,6 +637,31 @@ def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) 
     return problem.strip().rstrip(".") or "refused"
 
 
+@contextlib.contextmanager
+def libtiff_errors_hidden() -> Iterator[None]:
+    """Hide the lines libtiff prints itself on stderr when GDAL's file I/O fails
+    (``_tiffWriteProc: No space left on device.``, one per block): the failure reaches GDAL
+    too, and geotile reports it in one line naming the output. Process-wide (for a command,
+    not the library); nothing happens where the loaded libtiff cannot be found."""
+    import ctypes
+
+    handlers = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "/libtiff" in line}
+        for path in sorted(p for p in paths if re.match(r"libtiff[.-]", Path(p).name)):
+            set_handler = ctypes.CDLL(path).TIFFSetErrorHandler
+            set_handler.restype, set_handler.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+            handlers.append((set_handler, set_handler(None)))
+    except (OSError, AttributeError):
+        pass
+    try:
+        yield
+    finally:
+        for set_handler, previous in reversed(handlers):
+            set_handler(previous)
+
+
 def check_output(path: str | os.PathLike, overwrite: bool) -> None:
     """Raise OutputExistsError before any work when ``path`` exists and may not be replaced,
     or when a stray GDAL sidecar (``path.aux.xml``) would be merged into the new output; an
@@ -759,6 +784,10 @@ def publish(tmp: Path, final: Path, overwrite: bool) -> None:
         os.replace(tmp, final)
         return
     tmp.unlink()
+
+
+#: the advice for a write that failed for a reason not known (most often a full disk)
+_UNKNOWN_WRITE = "Free space or choose another folder."
 
 
 def verify_geotiff(path: str | os.PathLike, shown_as: str | os.PathLike | None = None) -> None:
@@ -1004,7 +1033,7 @@ def atomic_output(
             raise
         # a full disk or a vanished folder while writing: name the output, not the temp file
         raise InputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was "
-                         "left under that name. Free space or choose another folder.") from exc
+                         f"left under that name. {write_advice(exc, _UNKNOWN_WRITE)}") from exc
     except (RasterioError, CPLE_BaseError) as exc:
         reason = gdal_reason(exc)
         if tmp.name not in reason and not re.search(r"(?i)writ|space|too large", reason):
@@ -1012,7 +1041,7 @@ def atomic_output(
         # GDAL failing on its own temporary files (a COG's copy on a full disk): the output
         reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
         raise InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
-                         "under that name. Free space or choose another folder.") from exc
+                         f"under that name. {write_advice(reason, _UNKNOWN_WRITE)}") from exc
     finally:
         for leftover in (tmp, tmp_sidecar):
             with contextlib.suppress(FileNotFoundError):

@@ -39,7 +39,7 @@ import numpy as np
 
 from geotile.class_keys import class_key, zero_is_background
 from geotile.coverage import simplify_coverage
-from geotile.errors import GeotileWarning, InputError, check_range, check_whole
+from geotile.errors import GeotileWarning, InputError, check_range, check_whole, write_advice
 from geotile.gc_pause import gc_paused
 from geotile.raster_kinds import (
     binary_mask_kind,
@@ -1018,7 +1018,9 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
         except _write_errors() as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
             raise InputError(f"{output}: cannot be written ({reason}); nothing was written "
-                             "under that name. Free space or choose another output.") from exc
+                             "under that name. "
+                             f"{write_advice(exc, 'Free space or choose another output.')}"
+                             ) from exc
         if written != len(frame):
             raise InputError(f"{output}: not written completely ({written} of {len(frame)} "
                              "features; disk full or an I/O error?); nothing was written under "

@@ -407,3 +407,64 @@ def test_a_folder_at_an_output_name_is_refused_before_any_work(run_cli, make_ras
     result = run_cli("evaluate", truth, truth, "--errors", tmp_path / "e.gpkg", "--overwrite")
     assert_one_line_error(result, "e.gpkg", "is a folder")
     assert list((tmp_path / "e.gpkg").iterdir()) == []
+
+
+@pytest.mark.parametrize(("code", "reason", "advice"), [
+    (13, "Permission denied", "fix its permissions"),
+    (30, "Read-only file system", "read-only: choose another output folder"),
+    (21, "Is a directory", "choose another output name"),
+    (28, "No space left on device", "Free space"),
+])
+def test_write_failures_advise_by_reason(run_cli, make_raster, tmp_path, monkeypatch, code,
+                                         reason, advice):
+    """A read-only folder or a permission error was advised 'Free space' by atomic_output,
+    GDAL's write errors and the command line's last resort; the advice follows the errno (or
+    the system's reason in GDAL's message) now."""
+    from rasterio.errors import RasterioIOError
+
+    import geotile.tiling
+
+    from .conftest import assert_one_line_error
+
+    out = tmp_path / "o.tif"
+    for error in (lambda tmp: OSError(code, reason, str(tmp)),
+                  lambda tmp: RasterioIOError(f"Attempt to create new tiff file '{tmp}' "
+                                              f"failed: {reason}")):
+        with pytest.raises(InputError) as caught, atomic_output(out) as tmp:
+            raise error(tmp)
+        assert str(caught.value).startswith(f"{out}: ") and reason in str(caught.value)
+        assert advice in str(caught.value)
+        assert ("Free space" in str(caught.value)) == (code == 28)
+    assert not out.exists()
+
+    def failing(*args, **kwargs):
+        raise OSError(code, reason, str(tmp_path / "out" / "x.tif"))
+
+    monkeypatch.setattr(geotile.tiling, "tile_rasters", failing)
+    image = make_raster("img.tif", np.ones((1, 20, 20), np.uint8))
+    result = run_cli("tile", image, "-o", tmp_path / "out")
+    assert_one_line_error(result, "x.tif", reason, advice)
+    assert ("Free space" in result.stderr) == (code == 28)
+
+
+def test_libtiff_prints_no_lines_of_its_own_on_a_full_disk(make_raster, tmp_path):
+    """A full disk (here a file-size limit) printed a raw `_tiffWriteProc: File too large.`
+    line per block before geotile's one-line error."""
+    import resource
+
+    image = _noise_image(make_raster)
+    model = pointwise_model(tmp_path / "m.onnx")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def limit_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    done = subprocess.run([sys.executable, "-m", "geotile", "predict", str(model), str(image),
+                           "-o", str(tmp_path / "p.tif"), "--dtype", "float32"],
+                          capture_output=True, text=True, timeout=120, env=env,
+                          preexec_fn=limit_files)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {tmp_path / 'p.tif'}: "), lines
+    assert not (tmp_path / "p.tif").exists()

@@ -79,10 +79,11 @@ class GeotileGroup(click.Group):
             sys.stdout = PacifyFlushWrapper(sys.stdout)  # no second error at exit's flush
             ctx.exit(141)
         except OSError as exc:  # full disk, read-only folder, ... outside the atomic writers
+            from geotile.errors import write_advice
+
             where = exc.filename or "output"
             raise click.ClickException(
-                f"{where}: {exc.strerror or exc}. Free space or choose another output folder."
-            ) from exc
+                f"{where}: {exc.strerror or exc}. {write_advice(exc)}") from exc
         except Exception as exc:
             if _SIGNALLED:  # raised by the interrupt, wherever it landed
                 raise click.ClickException("interrupted; no output was left half-written."
@@ -139,6 +140,9 @@ def _command_scope(ctx: click.Context):
             settings = {k: v for k, v in GDAL_SETTINGS.items() if k not in os.environ}
             # inside an Env, GDAL/PROJ errors go to Python logging, not raw "ERROR 1:" lines
             stack.enter_context(rasterio.Env(**settings))
+            from geotile.raster import libtiff_errors_hidden
+
+            stack.enter_context(libtiff_errors_hidden())
         stack.enter_context(warnings.catch_warnings())
         logger = logging.getLogger("geotile")
         saved = (logger.handlers[:], logger.level, logger.propagate)
