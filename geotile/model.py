@@ -364,18 +364,22 @@ def _metadata_number(metadata, keys, path, *, integer=False, minimum=0.0, option
 
 
 def _name_list(value) -> list[str] | None:
-    """Class names from a dict {"0": name}, a list of names, or None."""
+    """Class names from a dict {"0": name} (or {name: 0}), a list of names, or None."""
     if isinstance(value, dict):
-        try:
-            keys = sorted(value, key=lambda k: int(k))
-        except (TypeError, ValueError):
-            keys = list(value)
-        return [str(value[k]) for k in keys]
+        with contextlib.suppress(TypeError, ValueError):
+            return [str(value[k]) for k in sorted(value, key=lambda k: int(k))]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+            return [str(k) for k in sorted(value, key=value.get)]  # name -> id
+        return [str(value[k]) for k in value]
     if isinstance(value, list | tuple) and all(not isinstance(v, dict | list) for v in value):
         return [str(v) for v in value]
     if isinstance(value, str) and value.strip():  # "background,building": names by commas
         return [name.strip() for name in value.split(",") if name.strip()]
     return None
+
+
+#: metadata keys of class names: geotile's (Deepness'), then mmseg's and other exporters'
+CLASS_NAME_KEYS = ("class_names", "names", "classes", "labels")
 
 
 @dataclass
@@ -667,10 +671,38 @@ class OnnxModel:
             chosen.append(by_name[name])
         return chosen
 
+    def _declared_names(self):
+        """The class names its metadata declares: geotile's (Deepness') ``class_names`` or
+        ``names``, else mmseg's ``classes`` or other exporters' ``labels`` where they agree;
+        a value that is no list of names is warned about and left out."""
+        found = {}
+        for key in CLASS_NAME_KEYS:
+            value = _metadata_value(self.metadata, key)
+            text = str(self.metadata.get(key, "")).strip()
+            if not text or isinstance(value, int | float):  # a count is no names
+                continue
+            lists = value if isinstance(value, list) and value and all(
+                isinstance(v, dict) for v in value) else [value]
+            if (isinstance(value, str) and text[:1] in "[{(") or any(
+                    _name_list(v) is None for v in lists):
+                log.warning("%s: its metadata %s=%.60r is not a list of class names (a JSON "
+                            "list, or names separated by commas); it is not read",
+                            self.path.name, key, self.metadata[key])
+                continue
+            if key in ("class_names", "names"):
+                return value, key
+            found[key] = value
+        if not found:
+            return None, None
+        key = next(iter(found))
+        if len({json.dumps(_name_list(v)) for v in found.values()}) > 1:
+            log.warning("%s: its metadata %s give different class names; the bands are "
+                        "named by number", self.path.name, " and ".join(found))
+            return None, None
+        return found[key], key
+
     def _name_outputs(self) -> None:
-        names = _metadata_value(self.metadata, "class_names")
-        if names is None:
-            names = _metadata_value(self.metadata, "names")
+        names, key = self._declared_names()
         per_output: list[list[str] | None]
         if isinstance(names, list) and names and all(isinstance(n, dict) for n in names):
             lists = [_name_list(n) for n in names]  # Deepness: one dict per output
@@ -688,8 +720,9 @@ class OnnxModel:
                 if len(fits) == 1:
                     per_output[fits[0]] = flat
                 else:
-                    log.warning("%s: its metadata gives %d class names (%s) for outputs %s; "
-                                "the bands are named by output", self.path.name, len(flat),
+                    log.warning("%s: its metadata %s gives %d class names (%s) for outputs "
+                                "%s; the bands are named by output", self.path.name, key,
+                                len(flat),
                                 ", ".join(flat), ", ".join(
                                     f"{o.name!r} ({o.channels} band(s))" for o in self.outputs))
         several = len(self.all_output_names) > 1
@@ -700,9 +733,10 @@ class OnnxModel:
                 output.names = listed[1:]  # binary: background + the foreground class
             else:
                 if listed:
-                    log.warning("%s: its metadata gives %d class names (%s) for %d band(s) of "
-                                "output %r; the bands are named by number", self.path.name,
-                                len(listed), ", ".join(listed), output.channels, output.name)
+                    log.warning("%s: its metadata %s gives %d class names (%s) for %d "
+                                "band(s) of output %r; the bands are named by number",
+                                self.path.name, key, len(listed), ", ".join(listed),
+                                output.channels, output.name)
                 output.names = ([output.name] if output.channels == 1 else [
                     f"{output.name}_{k + 1}" for k in range(output.channels)]) if several \
                     else [f"class_{k + 1}" for k in range(output.channels)]

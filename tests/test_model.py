@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -129,3 +130,36 @@ def test_cpu_sessions_stop_spinning_between_runs(tmp_path):
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu")
     options = model.session.get_session_options()
     assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+
+
+def test_class_names_under_other_exporters_keys(tmp_path, caplog):
+    """mmseg's ``classes`` and other exporters' ``labels`` were not read: the bands were
+    class_1.. class_3. A JSON list, a Python literal, names by commas or a name -> id dict
+    under classes/labels/class_names (any case) names them; geotile's own key wins."""
+    names = ["background", "building", "road"]
+
+    def named(metadata, name="m.onnx"):
+        caplog.clear()
+        path = pointwise_model(tmp_path / name, classes=3, metadata=metadata)
+        return OnnxModel.from_path(path).class_names
+
+    for metadata in ({"classes": json.dumps(names)}, {"labels": "background, building,road"},
+                     {"CLASSES": str(tuple(names))},
+                     {"labels": json.dumps({"road": 2, "background": 0, "building": 1})},
+                     {"classes": json.dumps(names), "labels": json.dumps(names)},
+                     {"class_names": json.dumps(names), "labels": "a,b,c"},
+                     {"class_names": "", "classes": ",".join(names)},
+                     {"names": ",".join(names), "labels": "[[1"}):
+        assert named(metadata) == names, metadata
+        assert not caplog.records, metadata
+    binary = pointwise_model(tmp_path / "b.onnx", metadata={"classes": '["bg", "building"]'})
+    assert OnnxModel.from_path(binary).class_names == ["building"]
+    # unreadable, or ambiguous: one warning line naming the key, the bands named by number
+    for metadata, said in (({"classes": '["background", "building"'}, "metadata classes"),
+                           ({"labels": json.dumps([["a"], ["b"], ["c"]])}, "metadata labels"),
+                           ({"classes": "a,b,c", "labels": "x,y,z"}, "classes and labels"),
+                           ({"classes": "a,b"}, "metadata classes gives 2 class names")):
+        assert named(metadata) == ["class_1", "class_2", "class_3"], metadata
+        warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warned) == 1 and said in warned[0] and "m.onnx" in warned[0], warned
+        assert "\n" not in warned[0]
