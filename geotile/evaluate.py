@@ -738,6 +738,7 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
         check_probabilities,
         class_ids,
         scale_advice,
+        value_text,
         whole_float_ids,
     )
 
@@ -745,21 +746,26 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
         band = values[0]
         if band.dtype.kind == "f":  # 1.9 is no class 1: refused, never cut to it
             band = whole_float_ids(band, valid, source)
-        ids = np.where(valid, band, 0).astype(np.int64)
+        ids = np.where(valid, band, 0)  # checked before the cast: -3.4e38 is no int64
+        name = Path(str(source)).name
         if ids.size and ids.min() < 0:
-            raise InputError(f"{source}: negative class ids; a class raster holds ids >= 0.")
+            low = value_text(ids.min())
+            raise InputError(f"{source}: negative class id {low}; a class raster holds ids >= "
+                             f"0. If {low} marks no data, declare it (gdal_edit.py -a_nodata "
+                             f"{low} {name}).")
         scaled = kind.names is None and band.dtype in SCALED_PROBABILITY_IDS
         if ids.size and ids.max() > MAX_SCORED_CLASS_ID:
-            name, top = Path(str(source)).name, int(ids.max())
+            top = ids.max()
             advice = f"; {scale_advice(band.dtype, name)}" if scaled else ""
-            if band.dtype.kind in "iu" and top == np.iinfo(band.dtype).max and (
+            limits = np.finfo if band.dtype.kind == "f" else np.iinfo
+            if band.dtype.kind in "iuf" and top == limits(band.dtype).max and (
                     ids[ids > MAX_SCORED_CLASS_ID] == top).all():  # the dtype's maximum alone
-                advice = (f", or if {top} marks no data, declare it (gdal_edit.py -a_nodata "
-                          f"{top} {name})")
-            raise InputError(f"{source}: value {top} is beyond the class ids evaluate "
-                             f"scores (0..{MAX_SCORED_CLASS_ID}); instance ids or counts are not "
-                             f"classes. Give a class raster{advice}.")
-        return ids
+                advice = (f", or if {value_text(top)} marks no data, declare it (gdal_edit.py "
+                          f"-a_nodata {value_text(top)} {name})")
+            raise InputError(f"{source}: value {value_text(top)} is beyond the class ids "
+                             f"evaluate scores (0..{MAX_SCORED_CLASS_ID}); instance ids or "
+                             f"counts are not classes. Give a class raster{advice}.")
+        return ids.astype(np.int64)
     check_probabilities(values, valid, kind, source)  # float class ids are no probabilities
     return class_ids(values, valid, kind, threshold)[0]
 

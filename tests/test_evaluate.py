@@ -1248,3 +1248,18 @@ def test_pixel_scores_with_3_class_names_ignore_255_on_a_background_only_patch(d
                           class_names=["background", "building", "road"])
     assert scores.confusion.tolist() == [[48 * 48, 0, 0], [0, 0, 0], [0, 0, 0]]
     assert scores.accuracy == 1.0
+
+
+@pytest.mark.parametrize("fill", [np.finfo(np.float32).min, np.finfo(np.float32).max])
+def test_an_undeclared_float32_nodata_is_named_as_such(make_raster, run_cli, fill):
+    """A float32 class raster with rows of the float32 minimum (an undeclared nodata)
+    printed numpy's 'invalid value encountered in cast' above 'negative class ids', without
+    the fix make-masks and vectorize give: declare it, as gdal_edit.py takes it exactly."""
+    from .conftest import assert_one_line_error
+
+    truth = (np.random.default_rng(4).random((20, 20)) < 0.3).astype(np.uint8)
+    undeclared = truth.astype(np.float32)
+    undeclared[:4] = fill
+    result = run_cli("evaluate", make_raster("p.tif", truth),
+                     make_raster("t.tif", undeclared))
+    assert_one_line_error(result, "t.tif", f"gdal_edit.py -a_nodata {float(fill)!r}")
