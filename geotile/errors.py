@@ -63,13 +63,14 @@ def interrupted_as(output):
 
 
 def check_range(option: str, value, low=None, high=None, *, low_open: bool = False,
-                high_open: bool = False, whole: bool = False) -> None:
-    """InputError in one line unless ``value`` (of ``option``; None passes) is a number
-    (``whole``: an integer) within ``low``..``high``, as the command's option accepts."""
+                high_open: bool = False, whole: bool = False, required: bool = False) -> None:
+    """InputError in one line unless ``value`` (of ``option``; None passes unless
+    ``required``) is a number (``whole``: an integer) within ``low``..``high``, as the
+    command's option accepts."""
     import math
     import numbers
 
-    if value is None:
+    if value is None and not required:
         return
     number = isinstance(value, numbers.Real) and not isinstance(value, bool) \
         and math.isfinite(value) and (not whole or float(value).is_integer())

@@ -164,7 +164,7 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
     """
     import shapely
 
-    check_range("--iou", iou, 0, 1, high_open=True)
+    check_range("--iou", iou, 0, 1, high_open=True, required=True)
     pred = _repaired(_geometry_array(in_truth_crs(predicted, truth), "the predicted geometries"))
     true = _geometry_array(truth, "the true geometries")
     if repair_truth:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import InputError, check_range
 
 log = logging.getLogger("geotile")
 
@@ -82,8 +82,7 @@ def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
     ground metres (:func:`in_ground_metres`); else in the units of their coordinates."""
     import shapely
 
-    if not buffer > 0:
-        raise InputError(f"--buffer {buffer}: give a distance > 0 metres.")
+    check_range("--buffer", buffer, 0, low_open=True, required=True)
     predicted, truth = in_ground_metres(predicted, truth)
     predicted = _lines(predicted, "predicted")
     truth = _lines(truth, "true")

@@ -358,6 +358,10 @@ def regularize_polygon(polygon, cell: float):
     """
     import shapely
 
+    if not isinstance(polygon, shapely.Geometry):
+        raise InputError(f"regularize_polygon: {type(polygon).__name__} is no geometry; give "
+                         "a shapely Polygon.")
+    check_range("cell", cell, 0, low_open=True, required=True)
     if polygon.is_empty or polygon.area == 0 or polygon.geom_type != "Polygon":
         return polygon
     outline = _regularize_outline(shapely.Polygon(polygon.exterior), cell)

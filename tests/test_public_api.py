@@ -304,3 +304,32 @@ def test_a_filter_leaked_from_geotiles_input_sniffing_hides_only_its_own_warning
                           stacklevel=1)
         assert sorted(str(w.message) for w in caught) == [
             "the user's own", "x.png: the raster has no georeferencing"]
+
+
+def test_missing_or_wrong_numbers_and_geometries_are_one_line_input_errors():
+    """match_polygons(iou=None) raised numpy's TypeError, line_scores(buffer="2"/None/inf)
+    Python's, regularize_polygon(None) an AttributeError and a negative or NaN cell shapely's
+    or nothing: each is an InputError naming the argument now."""
+    import math
+
+    import pytest
+
+    from geotile.errors import InputError
+    from geotile.evaluate import match_polygons
+    from geotile.line_metrics import line_scores
+    from geotile.vectorize import regularize_polygon
+
+    square = [shapely.box(0, 0, 10, 10)]
+    road = [shapely.LineString([(0, 0), (100, 0)])]
+    with pytest.raises(InputError, match=r"^--iou None: give a number in \[0, 1\)"):
+        match_polygons(square, square, iou=None)
+    for buffer in ("2", None, math.inf, 0):
+        with pytest.raises(InputError, match=r"^--buffer .*: give a number > 0"):
+            line_scores(road, road, buffer=buffer)
+    assert line_scores(road, road, buffer=2).precision == 1.0
+    with pytest.raises(InputError, match="NoneType is no geometry; give a shapely Polygon"):
+        regularize_polygon(None, 1.0)
+    for cell in (-1.0, math.nan, "1", None):
+        with pytest.raises(InputError, match=r"^cell .*: give a number > 0"):
+            regularize_polygon(square[0], cell)
+    assert regularize_polygon(square[0], 1.0).area == pytest.approx(100.0)
