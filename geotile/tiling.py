@@ -522,10 +522,10 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
     ``mask_fill`` (default :func:`mask_padding_value`; ``mask_valid`` False). ``extra``
     (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the image's.
     """
-    from geotile.raster import has_nodata, read_band
+    from geotile.raster import may_hold_nodata, read_band
     from geotile.streaming import background
 
-    check_nodata = has_nodata(src)
+    check_nodata = may_hold_nodata(src)
     band_width = max(src.width, grid.col_offsets[-1] + grid.size)
 
     def bands():

@@ -1228,3 +1228,30 @@ def test_split_warns_when_images_overlap_on_the_ground(make_raster, tmp_path):
     with warnings.catch_warnings():  # no split: nothing to warn about
         warnings.simplefilter("error", GeotileWarning)
         tile_rasters([a, shifted], None, tmp_path / "nosplit", options=TileOptions(size=16))
+
+
+@pytest.mark.parametrize(("count", "dtype"), [(4, np.uint8), (5, np.uint8), (2, np.int16)])
+def test_alpha_bands_gdal_leaves_out_are_nodata(make_raster, tmp_path, count, dtype):
+    """RGB+NIR+alpha and int16+alpha (gdalwarp -dstalpha's; GDAL's mask leaves the alpha
+    out) had a collar with nodata_fraction 0.0 and kept by --max-nodata; their alpha 0 is
+    nodata as an RGBA's is: counted, marked in the patches and filtered."""
+    from rasterio.enums import ColorInterp
+
+    pixels = np.full((count, 64, 64), 80, dtype)
+    pixels[-1] = 255
+    pixels[-1, :, 56:] = 0  # transparent collar: 8 of the 32 columns of the right patches
+    image = make_raster("img.tif", pixels, photometric="RGB" if count == 4 else "MINISBLACK")
+    with rasterio.open(image, "r+") as dst:
+        dst.colorinterp = [*([ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                              ColorInterp.undefined][:count - 1]), ColorInterp.alpha]
+    tile_rasters([image], None, tmp_path / "all", options=TileOptions(size=32))
+    rows = read_index(tmp_path / "all")
+    for row in rows:
+        expected = 0.25 if row["col"] == "1" else 0.0
+        assert float(row["nodata_fraction"]) == expected, row
+        with rasterio.open(tmp_path / "all" / row["image"]) as patch:
+            valid = patch.dataset_mask() > 0
+        assert valid[:, :24].all() and valid[:, 24:].any() == (row["col"] == "0"), row
+    summary = tile_rasters([image], None, tmp_path / "kept",
+                           options=TileOptions(size=32, max_nodata=0.1))
+    assert summary.written == 2 and summary.skipped_nodata == 2
