@@ -688,6 +688,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     united where they share an edge. Several rasters are split in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none)."""
     from geotile.band_workers import run_jobs
+    from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster, pixel_size
     from geotile.vectorize import raster_centre
@@ -698,9 +699,9 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
         with open_raster(path) as src:
             check_instance_raster(src)
             if number == 0:
-                crs, cell = src.crs, pixel_size(src.transform)
-            elif src.crs != crs:
-                raise InputError(f"{path}: CRS {src.crs} differs from the first raster's "
+                crs, cell = map_crs(src), pixel_size(src.transform)
+            elif map_crs(src) != crs:
+                raise InputError(f"{path}: CRS {map_crs(src)} differs from the first raster's "
                                  f"({crs}). Reproject it with gdalwarp first.")
     surface, places, neighbours, grids = _surfaces(paths, options.halo)
     pieces: dict[int, list] = {}

@@ -439,6 +439,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     import shapely
     from affine import Affine
 
+    from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster, pixel_sides
     from geotile.vectorize import same_class_names
@@ -447,7 +448,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     names, named, kinds, cell, outlines, crs = None, None, [], 0.0, [], None
     for index, path in enumerate(paths):
         with open_raster(path) as src:
-            crs, t = src.crs, src.transform
+            crs, t = map_crs(src), src.transform
             cell = max(*pixel_sides(t), cell)
             kind = binary_mask_kind(src, raster_kind(src))
             warn_if_scaled_class_raster(src, kind, path)
@@ -936,6 +937,7 @@ def vectorize_lines(
         check_inputs,
         check_output_crs,
         check_vector_output,
+        no_crs,
         output_crs,
         parse_crs,
         raster_centre,
@@ -961,7 +963,7 @@ def vectorize_lines(
             raise InputError(f"{paths[0]}: {why}, so its lines cannot be reprojected to "
                              f"--crs {options.crs}. {fix}, or leave out --crs.")
         if crs is None:
-            warnings.warn(f"{paths[0]}: the raster has no CRS; lines are in its own "
+            warnings.warn(f"{paths[0]}: {no_crs(paths[0])}; lines are in its own "
                           "coordinates (pixels when it has no geotransform), lengths in those "
                           "units, and the output carries no CRS.", GeotileWarning,
                           stacklevel=2)

@@ -633,13 +633,14 @@ def vectorize_polygons(
 
 def raster_centre(path) -> tuple | None:
     """``(crs, x, y)``: the centre of a raster in its CRS (None without one)."""
+    from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
     with open_raster(path) as src:
-        if src.crs is None:
+        if (crs := map_crs(src)) is None:
             return None
         x, y = src.transform * (src.width / 2, src.height / 2)
-        return src.crs, x, y
+        return crs, x, y
 
 
 def to_output_crs(frame, target, centre: tuple | None):
@@ -692,10 +693,22 @@ def check_missing_crs(paths, crs, option, writer: str) -> None:
     if sensor is not None:
         caveat += (f". It is placed by {sensor} alone (not orthorectified): "
                    "orthorectify it (gdalwarp -t_srs EPSG:xxxx) for map coordinates")
-    warnings.warn(f"{paths[0]}: the raster has no CRS; polygons are in its own "
+    warnings.warn(f"{paths[0]}: {no_crs(paths[0])}; polygons are in its own "
                   "coordinates (pixels when it has no geotransform), areas and "
                   f"lengths in those units, and the output carries no CRS{caveat}.",
                   GeotileWarning, stacklevel=3)
+
+
+def no_crs(path) -> str:
+    """Why the raster at ``path`` (of no map CRS) gives outputs without a CRS."""
+    from geotile.no_georef import placed_nowhere
+    from geotile.raster import open_raster
+
+    with open_raster(path) as src:
+        if placed_nowhere(src):
+            return ("the raster names a CRS but has no geotransform, so nothing places it "
+                    "on the map (gdal_translate -a_ullr or -a_gt georeferences it)")
+    return "the raster has no CRS"
 
 
 def output_crs(option, writer: str | None, source):
@@ -799,6 +812,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
     from geotile.band_workers import run_jobs, worker_count
     from geotile.grid import grid_places
+    from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster, pixel_size
     from geotile.streaming import band_rows, even_band_rows
@@ -808,7 +822,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     names, named = None, None
     ignoring = {}  # the sources whose 255 may be the ignore value: whether named
     with open_raster(paths[0]) as first:
-        crs, cell = first.crs, pixel_size(first.transform)
+        crs, cell = map_crs(first), pixel_size(first.transform)
     transforms = []
     for path in paths:
         with open_raster(path) as src:
@@ -1083,6 +1097,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     counted twice)."""
     import shapely
 
+    from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
     if isinstance(paths, (str, bytes, os.PathLike)):  # one path, not its characters
@@ -1092,10 +1107,11 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     footprints, checked, crs = [], [], None
     for position, path in enumerate(check_given_once(paths)):
         with open_raster(path) as src:
+            here = map_crs(src)  # none for a CRS without a geotransform: pixels
             if position == 0:
-                crs = src.crs
-            elif src.crs != crs:
-                raise InputError(f"{path}: CRS {src.crs or '(none)'} differs from the first "
+                crs = here
+            elif here != crs:
+                raise InputError(f"{path}: CRS {here or '(none)'} differs from the first "
                                  f"raster's ({crs or 'none'}). Reproject (or assign a CRS "
                                  "with gdal_edit.py -a_srs) first.")
             t = src.transform
@@ -1225,12 +1241,13 @@ def geojson_decimals(rasters) -> int:
     """Decimals of RFC 7946 GeoJSON's degrees that move no pixel edge of the ``rasters`` by
     more than a tenth of their finest pixel: GDAL's 7 for pixels of about 11 cm and coarser,
     more for finer ones (drone rasters: 9 for 1 cm), up to 15."""
+    from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
     finest = np.inf  # degrees (of latitude, the shorter: a conservative bound)
     for path in rasters:
         with open_raster(path) as src:
-            if src.crs is None:
+            if map_crs(src) is None:
                 continue
             pixel = min(src.res)
             if not src.crs.is_geographic:

@@ -459,3 +459,34 @@ def test_a_large_resampling_to_the_models_pixels_is_said(tmp_path, run_cli, make
     result = run_cli("predict", model, image, "-o", tmp_path / "q.tif", "--tile-size", "64",
                      "--model-resolution", "0.25")  # 2x: nothing to say
     assert result.exit_code == 0 and not _warning_lines(result.stderr), result.output
+
+
+@pytest.mark.parametrize("mode", [[], ["--instances"], ["--lines"]])
+def test_vectorize_a_crs_without_a_geotransform_in_pixels(tmp_path, run_cli, mode):
+    """A third-party mask copying its image's profile: a CRS and no geotransform. vectorize
+    wrote its pixel coordinates tagged with that CRS (--crs EPSG:4326 moved them to 0 N,
+    beside the zone's meridian); they are pixels without a CRS, as of a raster naming none,
+    with one warning saying why, and --crs is refused with a fix that works."""
+    import geopandas as gpd
+
+    from tests.conftest import write_without_transform
+
+    road = np.zeros((1, 64, 64), np.float32)
+    road[0, 30:34, 5:60] = 0.9
+    outputs = {}
+    for name, crs in (("plain", None), ("crs_only", "EPSG:32633")):
+        raster = write_without_transform(tmp_path / f"{name}.tif", road, crs=crs)
+        result = run_cli("vectorize", raster, "-o", tmp_path / f"{name}.gpkg", *mode)
+        assert result.exit_code == 0, result.output
+        lines = _warning_lines(result.stderr)
+        assert len(lines) == 1 and f"{name}.tif" in lines[0], result.stderr
+        assert ("names a CRS but has no geotransform" in lines[0]) == (crs is not None)
+        outputs[name] = gpd.read_file(tmp_path / f"{name}.gpkg")
+        assert outputs[name].crs is None and len(outputs[name]) == 1
+        result = run_cli("vectorize", raster, "-o", tmp_path / f"{name}_4326.gpkg", "--crs",
+                         "EPSG:4326", *mode)
+        assert_one_line_error(result, f"{name}.tif", "-a_ullr", "--crs EPSG:4326")
+        assert not (tmp_path / f"{name}_4326.gpkg").exists()
+    assert outputs["crs_only"].geometry[0].equals_exact(outputs["plain"].geometry[0], 1e-9)
+    x0, y0, x1, y1 = outputs["crs_only"].total_bounds
+    assert x0 >= 4 and x1 <= 60 and y0 >= 29 and y1 <= 35  # pixels: x right, y down
