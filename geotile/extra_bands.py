@@ -62,10 +62,13 @@ class ExtraBands:
             check_pixels_readable,
             common_dtype,
             has_nodata,
+            holds_a_mask,
             input_path,
             masked_by_mask_band,
+            may_hold_nodata,
             open_raster,
         )
+        from geotile.raster_kinds import alpha_bands
 
         if resampling not in RESAMPLING:
             raise InputError(f"--extra-resampling must be one of {', '.join(RESAMPLING)}")
@@ -74,12 +77,16 @@ class ExtraBands:
         try:
             check_pixels_readable(self._src)
             src = self._src
-            self.count, self.dtype = src.count, common_dtype(src)
-            self.dtypes = [np.dtype(d) for d in src.dtypes]  # each band's own
+            # alpha bands holding a mask (gdalwarp -dstalpha's) mask nodata, not data
+            masks = [i for i in alpha_bands(src) if holds_a_mask(src, i)]
+            self._data = [i for i in range(1, src.count + 1) if i not in masks] or \
+                list(range(1, src.count + 1))
+            self.count, self.dtype = len(self._data), common_dtype(src, self._data)
+            self.dtypes = [np.dtype(src.dtypes[i - 1]) for i in self._data]  # each band's own
             self.exact = same_grid(src, like)
             self._vrt, self._alpha = None, False
             if self.exact:
-                self._reader, self.check_nodata = src, has_nodata(src)
+                self._reader, self.check_nodata = src, may_hold_nodata(src)
                 return
             if (map_crs(src) is None) != (map_crs(like) is None):
                 missing = self.path if map_crs(src) is None else Path(str(like.name)).name
@@ -94,14 +101,17 @@ class ExtraBands:
                     f"({src.width}x{src.height} vs {like.width}x{like.height}), so "
                     "--extra-bands cannot be aligned. Give a raster of the image's size.")
             _check_overlap(src, like, self.path)
-            # outside the other raster's extent: nodata (an alpha band when it has none)
-            self._alpha = not has_nodata(src) or masked_by_mask_band(src)
+            # outside the other raster's extent: nodata (an alpha band when it has none; the
+            # warper makes its own alpha band the VRT's, 0 outside too)
+            self._alpha = not alpha_bands(src) and (not has_nodata(src)
+                                                    or masked_by_mask_band(src))
             with quiet_rasterio():
                 self._vrt = WarpedVRT(src, crs=like.crs, transform=like.transform,
                                       width=like.width, height=like.height,
                                       resampling=Resampling[resampling], add_alpha=self._alpha)
-            # the VRT's own mask flags ignore its alpha band: it is read as a band
-            self._reader, self.check_nodata = self._vrt, not self._alpha
+            # the VRT's own mask flags ignore an added alpha band: it is read as a band
+            self._reader = self._vrt
+            self.check_nodata = not self._alpha and may_hold_nodata(self._vrt)
         except BaseException:
             self.close()
             raise
@@ -112,13 +122,12 @@ class ExtraBands:
         ``top``), padded past the grid's edges (invalid there)."""
         from geotile.raster import read_block
 
-        indexes = list(range(1, self.count + 1 + self._alpha))
+        indexes = list(range(1, self._src.count + 1 + self._alpha))
         pixels, valid = read_block(self._reader, left, top, width, rows, indexes,
                                    self.check_nodata)
         if self._alpha:
             valid = valid & (pixels[-1] > 0)
-            pixels = pixels[:-1]
-        return pixels, valid
+        return pixels[[i - 1 for i in self._data]], valid
 
     def close(self) -> None:
         if getattr(self, "_vrt", None) is not None:

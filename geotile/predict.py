@@ -1389,9 +1389,10 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
 def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) -> None:
     """ModelError when the default bands would feed an alpha band (the nodata mask, not
     image data) to the model as a channel: an RGBA image to an RGB+NIR model."""
+    from geotile.raster import holds_a_mask
     from geotile.raster_kinds import alpha_bands
 
-    alpha = [i for i in alpha_bands(src) if i in indexes and _holds_a_mask(src, i)]
+    alpha = [i for i in alpha_bands(src) if i in indexes and holds_a_mask(src, i)]
     channels = getattr(model, "channels", None)
     if not alpha or (channels is not None and len(indexes) + added != channels):
         return  # a count that does not fit is refused as such
@@ -1405,19 +1406,6 @@ def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) ->
         f"{Path(model.path).name} would take it as one of {takes}. Give the model's bands: "
         f"--bands {','.join(map(str, data))}{more}, or --bands "
         f"{','.join(map(str, indexes))} if it was trained on alpha.")
-
-
-def _holds_a_mask(src, band: int) -> bool:
-    """Whether ``band`` holds a mask's values alone (its type's largest, or 255, and maybe
-    0), read at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF
-    alpha, an RGB+NIR image's NIR too (all 0 in a tile outside the scene: no mask told)."""
-    from rasterio.enums import Resampling
-
-    rows, cols = min(src.height, 1024), min(src.width, 1024)
-    values = np.unique(src.read(band, out_shape=(rows, cols), resampling=Resampling.nearest))
-    dtype = np.dtype(src.dtypes[band - 1])
-    top = np.iinfo(dtype).max if dtype.kind in "iu" else 1
-    return bool(np.isin(values, [0, 255, top]).all() and values.max() > 0)
 
 
 def _default_bands(src, model, extra: int = 0) -> list[int]:

@@ -1195,6 +1195,19 @@ def unmasked_alpha(src: rasterio.io.DatasetReader) -> list[int]:
     return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]
 
 
+def holds_a_mask(src, band: int) -> bool:
+    """Whether ``band`` holds a mask's values alone (its type's largest, or 255, and maybe
+    0), read at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF
+    alpha, an RGB+NIR image's NIR too (all 0 in a tile outside the scene: no mask told)."""
+    from rasterio.enums import Resampling
+
+    rows, cols = min(src.height, 1024), min(src.width, 1024)
+    values = np.unique(src.read(band, out_shape=(rows, cols), resampling=Resampling.nearest))
+    dtype = np.dtype(src.dtypes[band - 1])
+    top = np.iinfo(dtype).max if dtype.kind in "iu" else 1
+    return bool(np.isin(values, [0, 255, top]).all() and values.max() > 0)
+
+
 def dataset_valid(src: rasterio.io.DatasetReader, window) -> np.ndarray:
     """(rows, cols) bool: GDAL's dataset mask of ``window`` and, where it leaves them out
     (:func:`unmasked_alpha`), the alpha bands above 0."""

@@ -392,3 +392,45 @@ def _patches(out):
         rows = list(csv.DictReader(handle))
     assert rows
     return [(int(r["x_off"]), int(r["y_off"]), out / r["image"]) for r in rows]
+
+
+@pytest.mark.parametrize("scale", [1, 2])  # the image's grid, a 1 m one
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8])
+def test_an_alpha_band_of_the_extra_raster_masks_nodata(rgb, make_raster, tmp_path, run_cli,
+                                                       scale, dtype):
+    """An nDSM warped with gdalwarp -dstalpha (heights + alpha; GDAL's mask leaves an int16's
+    alpha out): its alpha was stacked as a data channel (an RGB + nDSM model refused it, tile's
+    patches held it as band 5), its alpha 0 read as 0 m heights (int16), and on another grid
+    it failed ('The VRT already has an alpha band'). The alpha masks nodata there: the
+    stack is RGB + heights, nodata where the alpha is 0, as the image's own alpha."""
+    from rasterio.enums import ColorInterp
+
+    height, width = HEIGHT // scale, WIDTH // scale
+    pixels = np.full((2, height, width), 7, dtype)
+    pixels[1] = np.iinfo(dtype).max
+    pixels[:, :, :40 // scale] = 0  # the collar: the image's columns 0-39
+    dsm = make_raster("ndsm.tif", pixels, transform=from_origin(*UTM_ORIGIN, 0.5 * scale,
+                                                                0.5 * scale))
+    with rasterio.open(dsm, "r+") as dst:
+        dst.colorinterp = [ColorInterp.gray, ColorInterp.alpha]
+    with rasterio.open(rgb) as src, ExtraBands(dsm, src) as extra:
+        assert extra.count == 1 and extra.dtypes == [np.dtype(dtype)]
+        stacked, valid = extra.read(0, HEIGHT, WIDTH)
+    assert stacked.shape == (1, HEIGHT, WIDTH)
+    assert not valid[:, :39].any() and valid[:, 41:].all()
+    np.testing.assert_array_equal(stacked[0][valid], 7)
+    predicted, kept = _predicted_with(tmp_path, run_cli, rgb, dsm)
+    assert not kept[:, :39].any() and kept[:, 41:].all()
+    from geotile.model import OnnxModel
+
+    unit = OnnxModel.from_path(tmp_path / "rgb_ndsm.onnx").normalization_for(dtype).scale
+    expected = _reference(rgb, np.full((HEIGHT, WIDTH), 7 * unit, np.float32))
+    np.testing.assert_allclose(predicted[kept], expected[kept], atol=1e-6)
+    result = run_cli("tile", rgb, "--extra-bands", dsm, "--size", 40, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "out" / "index.csv").open() as handle:
+        fractions = {int(r["x_off"]): float(r["nodata_fraction"]) for r in csv.DictReader(handle)}
+    assert fractions == {0: 1.0, 40: 0.0, 80: 0.0, 120: 0.0}
+    for _, _, path in _patches(tmp_path / "out"):
+        with rasterio.open(path) as patch:
+            assert patch.count == 4
