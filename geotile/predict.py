@@ -820,6 +820,7 @@ def predict_raster(
         output_profile,
         paletted,
         refuse_overwriting_inputs,
+        unmasked_alpha,
         vrt_uncovered,
         write_cog,
     )
@@ -882,7 +883,8 @@ def predict_raster(
                              "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
                              "'abs(A)' --type Float32).")
         indexes = select_bands(model, src, options, added, source)
-        if not has_nodata(original) and (gap := vrt_uncovered(
+        # an alpha band GDAL's mask leaves out masks the gap too; a float's gap is 0, not NaN
+        if not (has_nodata(original) or unmasked_alpha(original)) and (gap := vrt_uncovered(
                 original, indexes if src is original else None)):
             warnings.warn(f"{image_path.name}: {gap * 100:.3g} % of it lies outside all of its "
                           "sources, and it declares no nodata or alpha: GDAL reads those areas "

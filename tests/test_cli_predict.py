@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 import rasterio
 
 from .conftest import assert_one_line_error
@@ -199,22 +200,26 @@ def test_scale_and_offset_declared_by_the_raster_are_named(run_cli, make_raster,
     assert "gdal_translate -unscale -ot Float32" in result.stderr
 
 
-def _mosaic_vrt(path, tiles, size, nodata=None):
-    """A VRT of ``tiles`` ({(col, row): uint8 RGB GeoTIFF}), each ``size`` px, placed by
-    DstRect as gdalbuildvrt writes them (no alpha; a band nodata value when given)."""
+def _mosaic_vrt(path, tiles, size, nodata=None, alpha=False):
+    """A VRT of ``tiles`` ({(col, row): GeoTIFF}), each ``size`` px, placed by DstRect as
+    gdalbuildvrt writes them (a band nodata value when given; their last band alpha with
+    ``alpha``, as gdalbuildvrt of gdalwarp -dstalpha's)."""
     with rasterio.open(next(iter(tiles.values()))) as first:
-        crs, transform = first.crs, first.transform
+        crs, transform, count = first.crs, first.transform, first.count
+        data_type = {"uint8": "Byte", "int16": "Int16", "float32": "Float32"}[first.dtypes[0]]
     cols = 1 + max(c for c, _ in tiles)
     rows = 1 + max(r for _, r in tiles)
     bands = []
-    for band in (1, 2, 3):
+    for band in range(1, count + 1):
         sources = "".join(
             f"<SimpleSource><SourceFilename>{tile}</SourceFilename><SourceBand>{band}"
             f'</SourceBand><SrcRect xOff="0" yOff="0" xSize="{size}" ySize="{size}"/>'
             f'<DstRect xOff="{c * size}" yOff="{r * size}" xSize="{size}" ySize="{size}"/>'
             "</SimpleSource>" for (c, r), tile in tiles.items())
         value = f"<NoDataValue>{nodata}</NoDataValue>" if nodata is not None else ""
-        bands.append(f'<VRTRasterBand dataType="Byte" band="{band}">{value}{sources}'
+        if alpha and band == count:
+            value += "<ColorInterp>Alpha</ColorInterp>"
+        bands.append(f'<VRTRasterBand dataType="{data_type}" band="{band}">{value}{sources}'
                      "</VRTRasterBand>")
     path.write_text(f'<VRTDataset rasterXSize="{cols * size}" rasterYSize="{rows * size}">'
                     f"<SRS>{crs.to_wkt()}</SRS><GeoTransform>"
@@ -252,6 +257,42 @@ def test_vrt_with_a_gap_between_its_sources_is_said(run_cli, make_raster, tmp_pa
     with rasterio.open(tmp_path / "nd.tif") as out:
         values = out.read(1)
     assert np.isnan(values[20:, 20:]).all() and np.isfinite(values[:20]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32])
+def test_vrt_whose_alpha_masks_its_gap_is_not_said_to_lack_one(run_cli, make_raster, tmp_path,
+                                                                dtype):
+    """A VRT of 3 of 4 RGB+NIR+alpha (or value+alpha) tiles: the alpha band, which GDAL's
+    mask leaves out, is 0 in the gap, so the gap is nodata; it was said to declare 'no
+    nodata or alpha'. Without the alpha band the gap is still said (valid 0s, or a float's)."""
+    from affine import Affine
+
+    from .conftest import UTM_ORIGIN
+
+    count = 5 if dtype == np.uint8 else 2
+    pixels = np.full((count, 20, 20), 100, dtype)
+    pixels[-1] = np.iinfo(dtype).max if dtype != np.float32 else 1
+    tiles, plain = {}, {}
+    for c, r in ((0, 0), (1, 0), (0, 1)):
+        origin = Affine.translation(UTM_ORIGIN[0] + c * 10, UTM_ORIGIN[1] - r * 10)
+        tiles[c, r] = make_raster(f"t{c}{r}.tif", pixels, photometric="MINISBLACK",
+                                  transform=origin * Affine.scale(0.5, -0.5))
+        plain[c, r] = make_raster(f"p{c}{r}.tif", pixels[:-1], photometric="MINISBLACK",
+                                  transform=origin * Affine.scale(0.5, -0.5))
+    model = pointwise_model(tmp_path / "m.onnx", channels=count - 1)
+    vrt = _mosaic_vrt(tmp_path / "gap.vrt", tiles, 20, alpha=True)
+    with rasterio.open(vrt) as src:
+        assert src.colorinterp[-1] == rasterio.enums.ColorInterp.alpha
+    result = run_cli("predict", model, vrt, "-o", tmp_path / "gap.tif", "--tile-size", 32,
+                     "--scale", "0.01")
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+    with rasterio.open(tmp_path / "gap.tif") as out:
+        values = out.read(1)
+    assert np.isnan(values[20:, 20:]).all() and np.isfinite(values[:20]).all()
+    result = run_cli("predict", model, _mosaic_vrt(tmp_path / "plain.vrt", plain, 20), "-o",
+                     tmp_path / "plain.tif", "--tile-size", 32, "--scale", "0.01")
+    assert result.exit_code == 0, result.output
+    assert "25 %" in result.stderr and "-addalpha" in result.stderr, result.stderr
 
 
 def test_class_output_options_that_would_change_nothing_are_refused(run_cli, make_raster,
