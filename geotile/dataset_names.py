@@ -32,8 +32,20 @@ def mask_bases(image_stem: str) -> list[str]:
     return [image_stem] if scene is None else [image_stem, scene]
 
 
+def _named(mask_stem: str, base: str) -> bool:
+    return mask_stem.startswith(base) and mask_stem[len(base):].lower() in MASK_SUFFIXES
+
+
 def names_mask_of(mask_stem: str, image_stem: str) -> bool:
     """Whether ``mask_stem`` is a mask name of the image: a base (:func:`mask_bases`) and
     one of :data:`MASK_SUFFIXES` (any case)."""
-    return any(mask_stem.startswith(base) and mask_stem[len(base):].lower() in MASK_SUFFIXES
-               for base in mask_bases(image_stem))
+    return any(_named(mask_stem, base) for base in mask_bases(image_stem))
+
+
+def scene_of_mask(mask_stem: str, image_stem: str) -> str | None:
+    """The image's scene when ``mask_stem`` names it and not the image itself
+    (``top_potsdam_2_10_label`` for ``top_potsdam_2_10_RGB``: ``top_potsdam_2_10``)."""
+    scene = scene_name(image_stem)
+    if scene is None or _named(mask_stem, image_stem) or not _named(mask_stem, scene):
+        return None
+    return scene

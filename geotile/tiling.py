@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of
+from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of, scene_of_mask
 from geotile.errors import (
     GeotileWarning,
     InputError,
@@ -661,37 +661,45 @@ def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
 
 def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
     """One mask file per image: paired by name when every mask is named after its own
-    image, in order when none is; a partial or ambiguous match is refused (a guess could
-    give an image another image's labels)."""
+    image (or its scene: one label file for a scene's _RGB and _IRRG images), in order when
+    none is; a partial or ambiguous match is refused (a guess could give an image another
+    image's labels)."""
     matches = [_named_after(images, mask) for mask in masks]
     if not any(matches):
         return masks
     hint = ("Name each mask after its image (<stem>.*, <stem>_mask.*, <stem>_label.*, "
             "<stem>_gt.*), or none of them (then they pair in the order given).")
+    by_image: dict[int, list] = {}
+    scenes: dict[tuple, dict] = {}  # the images of a scene: its label files
     for mask, found in zip(masks, matches, strict=True):
-        if len(found) > 1:
+        scenes_named = {scene_of_mask(Path(mask).stem, Path(images[i]).stem) for i in found}
+        if len(found) > 1 and (None in scenes_named or len(scenes_named) > 1):
             names = ", ".join(Path(images[i]).name for i in found)
             raise InputError(f"--masks {Path(mask).name} is named after several images "
                              f"({names}). {hint}")
-    by_image: dict[int, list] = {}
-    for mask, found in zip(masks, matches, strict=True):
-        if found:
+        if len(found) > 1:
+            scenes.setdefault(tuple(found), {}).setdefault(_resolved(mask), mask)
+        elif found:
             by_image.setdefault(found[0], []).append(mask)
+    for found, files in scenes.items():
+        for i in found:
+            by_image.setdefault(i, []).extend(files.values())
     for i, named in sorted(by_image.items()):
         if len(named) > 1:
+            names = [Path(m).name for m in named]
+            shown = names if len(set(names)) == len(names) else [str(m) for m in named]
             raise InputError(f"{Path(images[i]).name}: several --masks are named after it "
-                             f"({', '.join(Path(m).name for m in named)}). Give one mask "
-                             "per image.")
-    for i, image in enumerate(images):
-        if i not in by_image:  # as many masks as images: some mask is named after none
-            stray = next(Path(m).name for m, found in zip(masks, matches, strict=True)
-                         if not found)
-            paired = next(m for m, found in zip(masks, matches, strict=True) if found)
-            raise InputError(
-                f"{Path(image).name} has no --masks named after it and {stray} is named "
-                f"after no image, while {Path(paired).name} pairs by name with "
-                f"{Path(images[matches[masks.index(paired)][0]]).name}: masks are paired by "
-                f"name, or in order only when no name matches. {hint}")
+                             f"({', '.join(shown)}). Give one mask per image.")
+    strays = [Path(m).name for m, found in zip(masks, matches, strict=True) if not found]
+    bare = [Path(image).name for i, image in enumerate(images) if i not in by_image]
+    if strays or bare:
+        paired = next(i for i, found in enumerate(matches) if found)
+        said = ([f"{bare[0]} has no --masks named after it"] if bare else []) + \
+            ([f"{strays[0]} is named after no image"] if strays else [])
+        raise InputError(
+            f"{' and '.join(said)}, while {Path(masks[paired]).name} pairs by name with "
+            f"{Path(images[matches[paired][0]]).name}: masks are paired by name, or in order "
+            f"only when no name matches. {hint}")
     return [by_image[i][0] for i in range(len(images))]
 
 

@@ -741,6 +741,38 @@ def test_dataset_image_and_mask_names_pair(run_cli, make_raster, tmp_path):
                                                       "top_potsdam_2_11_RGB.tif": (20, 2)}
 
 
+def test_one_scene_label_given_for_each_image_of_the_scene(run_cli, make_raster, tmp_path):
+    """ISPRS ships one label per scene for its _RGB and _IRRG tiles: the same file given as
+    --masks for both pairs with each; different files of one scene's name, an unused mask,
+    or a mask named after an image and a scene of that name stay refused."""
+    for folder in ("rgb", "irrg", "lab", "lab2"):
+        (tmp_path / folder).mkdir()
+    images = [make_raster(f"{d}/top_potsdam_2_{s}_{b}.tif", np.full((1, 32, 32), v, np.uint8))
+              for d, s, b, v in (("rgb", "10", "RGB", 10), ("irrg", "10", "IRRG", 20),
+                                 ("rgb", "11", "RGB", 30))]
+    labels = {s: make_raster(f"lab/top_potsdam_2_{s}_label.tif",
+                             np.full((32, 32), v, np.uint8)) for s, v in (("10", 1), ("11", 2))}
+    result = run_cli("tile", *images, "--masks", labels["11"], "--masks", labels["10"],
+                     "--masks", labels["10"], "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"top_potsdam_2_10_RGB.tif": (10, 1),
+                                              "top_potsdam_2_10_IRRG.tif": (20, 1),
+                                              "top_potsdam_2_11_RGB.tif": (30, 2)}
+    other = make_raster("lab2/top_potsdam_2_10_label.tif", np.full((32, 32), 3, np.uint8))
+    stray = make_raster("stray.tif", np.full((32, 32), 4, np.uint8))
+    for masks, fragments in (((labels["10"], other), ("top_potsdam_2_10_RGB.tif", "several")),
+                             ((labels["10"], stray), ("stray.tif", "named after no image"))):
+        result = run_cli("tile", *images[:2], "--masks", masks[0], "--masks", masks[1],
+                         "--size", 32, "-o", tmp_path / "refused")
+        assert_one_line_error(result, *fragments)
+        assert not (tmp_path / "refused").exists()
+    plain = [make_raster(f"{s}.tif", np.ones((1, 32, 32), np.uint8)) for s in ("104", "104_sat")]
+    mask = make_raster("lab/104_mask.tif", np.ones((32, 32), np.uint8))
+    result = run_cli("tile", *plain, "--masks", mask, "--masks", mask, "--size", 32,
+                     "-o", tmp_path / "refused")
+    assert_one_line_error(result, "104_mask.tif is named after several images")
+
+
 def test_one_folder_of_images_and_their_masks(run_cli, make_raster, tmp_path):
     """`tile DIR --masks DIR` with img1.tif beside img1_mask.tif (and 104_sat.jpg beside
     104_mask.png): the masks are not taken as images too; each image gets its own mask."""
