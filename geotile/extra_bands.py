@@ -48,6 +48,24 @@ def _check_overlap(src, like, path) -> None:
             "raster that covers the image, or check its CRS.")
 
 
+def _check_georeferenced(src, like, path) -> None:
+    """InputError when one of ``src`` (the extra raster at ``path``) and the image ``like``
+    has no geotransform (nor GCPs, RPCs): how to give it one."""
+    from geotile.no_georef import map_crs, one_georeferenced, unplaced
+
+    src_plain = map_crs(src) is None
+    if not unplaced(src if src_plain else like):
+        return  # placed, only without a CRS
+    if (src.width, src.height) == (like.width, like.height):
+        raise InputError(one_georeferenced(like, src, src_plain, "--extra-bands raster"))
+    missing = path if src_plain else Path(str(like.name)).name
+    raise InputError(
+        f"{missing}: the raster has no georeferencing (no geotransform), so --extra-bands "
+        f"{Path(str(path)).name} cannot be placed on the image grid. Georeference it "
+        "(gdal_translate -a_srs EPSG:xxxx -a_ullr with its corners), or give a raster on the "
+        "image's exact grid.")
+
+
 class ExtraBands:
     """All bands of the raster ``path`` on the grid of ``like`` (width, height, transform,
     crs). Use as a context manager; :meth:`read` reads a band of rows as
@@ -89,6 +107,7 @@ class ExtraBands:
                 self._reader, self.check_nodata = src, may_hold_nodata(src)
                 return
             if (map_crs(src) is None) != (map_crs(like) is None):
+                _check_georeferenced(src, like, self.path)
                 missing = self.path if map_crs(src) is None else Path(str(like.name)).name
                 raise InputError(
                     f"{missing}: the raster has no CRS, so --extra-bands {self.path.name} "

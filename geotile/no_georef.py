@@ -42,6 +42,49 @@ def map_crs(src):
     return None if placed_nowhere(src) else src.crs
 
 
+def unplaced(src) -> bool:
+    """No geotransform, GCPs or RPCs (a CRS alone places nothing): a plain picture."""
+    return src.transform.is_identity and sensor_georeferencing(src) is None
+
+
+def _georeferencing_of(src, name: str) -> str:
+    """How to write ``src``'s georeferencing into the raster file ``name``."""
+    t, crs = src.transform, src.crs
+    if t.is_identity or t.b or t.d:  # GCPs, RPCs or a rotated grid: no corners say it
+        return "write the image's georeferencing into it (gdal_translate -a_srs and -a_ullr)"
+    srs = crs and (f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else "<the image's CRS>")
+    corners = " ".join(f"{v:.10g}" for v in (t.c, t.f, *(t * (src.width, src.height))))
+    return (f"write the image's georeferencing into it (gdal_translate "
+            f"{f'-a_srs {srs} ' if srs else ''}-a_ullr {corners} {name} "
+            f"{Path(name).stem}_georef.tif)")
+
+
+def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
+    """The refusal of an image ``src`` and an ``other`` raster (a ``what``) of one size of
+    which one only is georeferenced: which, by which files, and how to copy them."""
+    from geotile.input_files import SIDECAR_SUFFIXES
+
+    placed = src if other_plain else other
+    main = Path(str(placed.name)).name
+    sidecars = [Path(f).name for f in placed.files[1:]
+                if f.lower().endswith(SIDECAR_SUFFIXES)
+                and not f.lower().endswith((".aux.xml", ".ovr", ".msk"))]
+    where = ", ".join(sidecars) or f"in {main}"
+    if not other_plain:
+        return (f"{other.name}: the {what} is georeferenced ({where}) while "
+                f"{Path(str(src.name)).name} has no georeferencing. Georeference the image "
+                f"the same way, or give a {what} without (remove its world file) when it is "
+                "drawn on the image's pixels.")
+    path = Path(str(other.name))
+    ext = path.suffix.lower().lstrip(".") or "tif"
+    copies = [f"{name} beside the {what} as {path.stem}"
+              f"{'.prj' if name.lower().endswith('.prj') else f'.{ext[0]}{ext[-1]}w'}"
+              for name in sidecars]
+    fix = f"copy {' and '.join(copies)}" if copies else _georeferencing_of(src, path.name)
+    return (f"{path}: the {what} has no georeferencing, while {main} has ({where}). A {what} "
+            f"drawn on the image's pixels takes the image's: {fix}.")
+
+
 #: how to give labels on a raster that nothing places on the map
 PIXEL_LABELS = ("give labels in its pixel coordinates (x right, y down) in a GeoPackage or "
                 "Shapefile that declares no CRS, without --labels-crs: GeoJSON coordinates "

@@ -1403,42 +1403,13 @@ def _check_same_grid(src, mask_src) -> None:
 
     if (difference := grid_difference(mask_src, src)) is None:
         return
-    plain = [r for r in (mask_src, src) if _unplaced(r)]
+    from geotile.no_georef import one_georeferenced, unplaced
+
+    plain = [r for r in (mask_src, src) if unplaced(r)]
     if len(plain) == 1 and (src.width, src.height) == (mask_src.width, mask_src.height):
-        raise InputError(_one_georeferenced(src, mask_src, plain[0] is mask_src))
+        raise InputError(one_georeferenced(src, mask_src, plain[0] is mask_src))
     raise InputError(f"{mask_src.name}: the mask's grid differs from {src.name}'s: "
                      f"{difference}. Make it with `geotile make-masks LABELS IMAGE`.")
-
-
-def _unplaced(src) -> bool:
-    """No geotransform, GCPs or RPCs (a CRS alone places nothing): a plain picture."""
-    from geotile.no_georef import sensor_georeferencing
-
-    return src.transform.is_identity and sensor_georeferencing(src) is None
-
-
-def _one_georeferenced(src, mask_src, mask_plain: bool) -> str:
-    """The refusal of a mask and an image of one size of which one only is georeferenced:
-    which, by which files, and how to copy them."""
-    placed = src if mask_plain else mask_src
-    main = Path(str(placed.name)).name
-    sidecars = [Path(f).name for f in placed.files[1:] if Path(f).suffix.lower() in _SIDECARS
-                and not f.lower().endswith((".aux.xml", ".ovr", ".msk"))]
-    where = ", ".join(sidecars) or f"in {main}"
-    if not mask_plain:
-        return (f"{mask_src.name}: the mask is georeferenced ({where}) while "
-                f"{Path(str(src.name)).name} has no georeferencing. Georeference the image "
-                "the same way, or give a mask without (remove its world file) when it is "
-                "drawn on the image's pixels.")
-    mask = Path(str(mask_src.name))
-    ext = mask.suffix.lower().lstrip(".") or "tif"
-    copies = [f"{name} beside the mask as {mask.stem}"
-              f"{'.prj' if name.lower().endswith('.prj') else f'.{ext[0]}{ext[-1]}w'}"
-              for name in sidecars]
-    fix = (f"copy {' and '.join(copies)}" if copies else
-           "write the image's georeferencing into it (gdal_translate -a_srs and -a_ullr)")
-    return (f"{mask}: the mask has no georeferencing, while {main} has ({where}). A mask "
-            f"drawn on the image's pixels takes the image's: {fix}.")
 
 
 @contextlib.contextmanager

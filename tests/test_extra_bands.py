@@ -217,6 +217,51 @@ def test_extra_raster_without_crs_is_one_line(rgb, make_raster, tmp_path, run_cl
     assert_one_line_error(result, "ndsm.tif", "no CRS", "cannot be placed")
 
 
+@pytest.mark.parametrize("crs", [None, UTM_CRS])
+def test_extra_raster_without_geotransform_is_told_how_to_georeference(
+        rgb, make_raster, tmp_path, run_cli, crs):
+    """An nDSM of the image's pixels but no geotransform (ISPRS Potsdam's JPEGs; with a CRS
+    after `gdal_edit.py -a_srs`): the error says it has no georeferencing and gives the
+    image's; written so, the raster stacks."""
+    import re
+
+    from rasterio.transform import from_bounds
+
+    from tests.conftest import write_without_transform
+
+    heights = np.arange(HEIGHT * WIDTH, dtype=np.float32).reshape(1, HEIGHT, WIDTH)
+    dsm = write_without_transform(tmp_path / "ndsm.tif", heights, crs=crs)
+    result = run_cli("tile", rgb, "--extra-bands", dsm, "--size", 64, "-o", tmp_path / "out")
+    assert_one_line_error(result, f"{dsm}:", "has no georeferencing", "rgb.tif")
+    assert "no CRS" not in result.stderr and not (tmp_path / "out").exists()
+    fix = re.search(r"-a_srs (\S+) -a_ullr (\S+) (\S+) (\S+) (\S+)", result.stderr)
+    assert fix and fix[1] == UTM_CRS
+    ulx, uly, lrx, lry = map(float, fix.groups()[1:])
+    make_raster("ndsm.tif", heights, transform=from_bounds(ulx, lry, lrx, uly, WIDTH, HEIGHT))
+    result = run_cli("tile", rgb, "--extra-bands", dsm, "--size", 64, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "images" / "rgb_0_1.tif") as patch:
+        np.testing.assert_array_equal(patch.read(4), heights[0, :64, 64:128])
+    # another size: still no georeferencing, not "no CRS"
+    small = write_without_transform(tmp_path / "small.tif", heights[:, :60, :80], crs=crs)
+    result = run_cli("tile", rgb, "--extra-bands", small, "--size", 64, "-o", tmp_path / "o2")
+    assert_one_line_error(result, f"{small}:", "has no georeferencing", "-a_ullr")
+    assert "no CRS" not in result.stderr
+
+
+def test_image_without_geotransform_with_a_georeferenced_extra_raster(make_raster, tmp_path,
+                                                                      run_cli):
+    from tests.conftest import write_without_transform
+
+    image = write_without_transform(tmp_path / "photo.tif", np.ones((3, HEIGHT, WIDTH),
+                                                                    np.uint8))
+    dsm = make_raster("ndsm.tif", np.ones((HEIGHT, WIDTH), np.float32))
+    result = run_cli("tile", image, "--extra-bands", dsm, "--size", 64, "-o", tmp_path / "out")
+    assert_one_line_error(result, "ndsm.tif", "is georeferenced", "photo.tif has no "
+                          "georeferencing")
+    assert not (tmp_path / "out").exists()
+
+
 def test_folder_of_extra_rasters_is_paired_by_name(make_raster, tmp_path, run_cli):
     rng = np.random.default_rng(6)
     images, heights = [], {}
