@@ -8,9 +8,12 @@ Most datasets give a mask its image's name (INRIA, LoveDA, Vaihingen) or add a s
 
 from __future__ import annotations
 
-#: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``);
-#: "" first: a mask of the image's own name (in another folder) is the best match
-MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_gt", "-gt")
+#: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
+#: any case; ISPRS's ``_label_noBoundary``); "" first: a mask of the image's own name (in
+#: another folder) is the best match
+MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels",
+                 "_label_noBoundary", "_gt", "-gt")
+_LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)
 #: what may follow the scene's name in an image's name (compared in lower case)
 IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img")
 
@@ -32,8 +35,13 @@ def mask_bases(image_stem: str) -> list[str]:
     return [image_stem] if scene is None else [image_stem, scene]
 
 
-def _named(mask_stem: str, base: str) -> bool:
-    return mask_stem.startswith(base) and mask_stem[len(base):].lower() in MASK_SUFFIXES
+def _named(mask_stem: str, base: str, suffixes: tuple[str, ...] = _LOWER_SUFFIXES) -> bool:
+    return mask_stem.startswith(base) and mask_stem[len(base):].lower() in suffixes
+
+
+def names_mask_with(mask_stem: str, base: str, suffix: str) -> bool:
+    """Whether ``mask_stem`` is ``base`` + ``suffix`` (the suffix in any case)."""
+    return _named(mask_stem, base, (suffix.lower(),))
 
 
 def names_mask_of(mask_stem: str, image_stem: str) -> bool:

@@ -53,7 +53,13 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.dataset_names import MASK_SUFFIXES, mask_bases, names_mask_of, scene_of_mask
+from geotile.dataset_names import (
+    MASK_SUFFIXES,
+    mask_bases,
+    names_mask_of,
+    names_mask_with,
+    scene_of_mask,
+)
 from geotile.errors import (
     GeotileWarning,
     InputError,
@@ -710,18 +716,21 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
     paired = []
     for image in images:
         found = []
-        for stem in (base + suffix for base in mask_bases(Path(image).stem)
-                     for suffix in MASK_SUFFIXES):
-            found = sorted(f for f in files if f.stem == stem and _resolved(f) not in own)
+        bases = mask_bases(Path(image).stem)
+        for base, suffix in ((b, s) for b in bases for s in MASK_SUFFIXES):
+            found = sorted(f for f in files if names_mask_with(f.stem, base, suffix)
+                           and _resolved(f) not in own)
             # a raster beside files of its name (world file, .prj, style) is the mask
             found = [f for f in found if f.suffix.lower() in RASTER_SUFFIXES] or found
             if found:
                 break
         if not found:
+            example = f"{bases[-1]}_label.*" if len(bases) > 1 else f"{bases[0]}_mask.*"
             raise InputError(
-                f"{image}: no mask named {Path(image).stem}.* (or {Path(image).stem}_mask.*) "
-                f"in {where}. "
-                "Name each mask after its image (make-masks does), or give --masks files."
+                f"{image}: no mask named {' or '.join(f'{b}.*' for b in bases)} in {where}, "
+                f"nor so with {', '.join(MASK_SUFFIXES[1:-1])} or {MASK_SUFFIXES[-1]} before "
+                f"the extension ({example}). Name each mask after its image (make-masks "
+                "does), or give --masks files."
             )
         if len(found) > 1:
             raise InputError(

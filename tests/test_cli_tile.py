@@ -741,6 +741,27 @@ def test_dataset_image_and_mask_names_pair(run_cli, make_raster, tmp_path):
                                                       "top_potsdam_2_11_RGB.tif": (20, 2)}
 
 
+def test_isprs_no_boundary_labels_pair_and_the_refusal_names_every_form(run_cli, make_raster,
+                                                                          tmp_path):
+    """ISPRS's 5_Labels_all_noBoundary names its files top_potsdam_3_12_label_noBoundary.tif:
+    they pair as _label does; a label of no such name is refused naming the forms tried,
+    the scene's among them."""
+    for folder in ("img", "lab", "other"):
+        (tmp_path / folder).mkdir()
+    image = make_raster("img/top_potsdam_3_12_RGB.tif", np.full((1, 32, 32), 10, np.uint8))
+    make_raster("lab/top_potsdam_3_12_label_noBoundary.tif", np.full((32, 32), 4, np.uint8))
+    result = run_cli("tile", image, "--masks", tmp_path / "lab", "--size", 32,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"top_potsdam_3_12_RGB.tif": (10, 4)}
+    make_raster("other/top_potsdam_3_12_lbl.tif", np.full((32, 32), 4, np.uint8))
+    result = run_cli("tile", image, "--masks", tmp_path / "other", "--size", 32,
+                     "-o", tmp_path / "refused")
+    assert_one_line_error(result, "top_potsdam_3_12_RGB.*", "top_potsdam_3_12.*", "_mask",
+                          "_label,", "_label_noBoundary", "-gt", str(tmp_path / "other"))
+    assert not (tmp_path / "refused").exists()
+
+
 def test_one_scene_label_given_for_each_image_of_the_scene(run_cli, make_raster, tmp_path):
     """ISPRS ships one label per scene for its _RGB and _IRRG tiles: the same file given as
     --masks for both pairs with each; different files of one scene's name, an unused mask,

@@ -34,11 +34,11 @@ def _parse_split(ctx, param, value):
 @click.option("--masks", "masks", multiple=True, type=INPUT_PATH,
               help="Masks: a folder or a quoted pattern ('masks/*.tif') whose files are "
               "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*; also -mask, "
-              "_label, _gt; an image's _sat, _RGB, _RGBIR or _IRRG may be left out, as in "
-              "DeepGlobe's 104_sat.jpg / 104_mask.png and ISPRS Potsdam's _RGB.tif / "
-              "_label.tif), or one file per IMAGE (repeat --masks; paired by name when each "
-              "is named after an IMAGE, a scene's label file given for each of its _RGB and "
-              "_IRRG; in order when none is; a partial match is refused).")
+              "_label, _label_noBoundary, _gt; an image's _sat, _RGB, _RGBIR or _IRRG may be "
+              "left out, as in DeepGlobe's 104_sat.jpg / 104_mask.png and ISPRS Potsdam's "
+              "_RGB.tif / _label.tif), or one file per IMAGE (repeat --masks; paired by name "
+              "when each is named after an IMAGE, a scene's label file given for each of its "
+              "_RGB and _IRRG; in order when none is; a partial match is refused).")
 @click.option("--size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Patch size in pixels.")
 @click.option("--overlap", type=FloatRange(min=0), default=0, show_default=True,
