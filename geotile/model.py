@@ -321,7 +321,9 @@ def declared_normalization(metadata: dict[str, str], path,
                         "3,2,1 for an RGB image", Path(path).name, key)
     for key, text in metadata.items():
         looks = re.search(r"(^|_)(mean|std)(_values?)?$|norm|standardi[sz]", key)
-        if key not in read and looks and re.search(r"\d", text):
+        # a number standing alone (123.675, [0.5, 0.5]), not a layer's name (BatchNorm2d)
+        number = re.search(r"(?<![A-Za-z_\d.])\d+(\.\d+)?(?![A-Za-z_\d])", text)
+        if key not in read and looks and number:
             log.warning("%s: its metadata %s=%r looks like a normalisation that geotile does "
                         "not read (it reads standardization_mean/_std, mean/std, "
                         "pixel_mean/_std, or img_norm_cfg {mean, std}): give --mean/--std",

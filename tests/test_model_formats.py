@@ -887,7 +887,8 @@ def test_normalisation_metadata_that_is_not_read_is_warned(tmp_path, caplog, met
 
 def test_unrelated_metadata_is_not_taken_for_normalisation(tmp_path, caplog):
     path = logits_model(tmp_path / "m.onnx", metadata={
-        "mean_iou": "0.82", "norm_cfg": "{'type': 'SyncBN'}", "std_dev_of_labels": "3"})
+        "mean_iou": "0.82", "norm_cfg": "{'type': 'SyncBN'}", "std_dev_of_labels": "3",
+        "norm_layer": "BatchNorm2d", "normalization_layer": "nn.GroupNorm32"})
     with caplog.at_level("WARNING", logger="geotile"):
         model = OnnxModel.from_path(path)
     assert caplog.text == ""
