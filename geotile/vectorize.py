@@ -196,8 +196,8 @@ def _whole_class_ids(ids: np.ndarray, foreground: np.ndarray | None) -> np.ndarr
     (``foreground``, None: all)."""
     from geotile.raster_kinds import MAX_CLASS_ID
 
-    if ids.dtype == bool:
-        return ids
+    if ids.dtype == bool:  # a mask (src.read(1) > 0): class 1, as GDAL takes uint8
+        return ids.view(np.uint8)
     considered = ids if foreground is None else ids[foreground]
     if np.issubdtype(ids.dtype, np.floating):
         broken = considered[~np.isfinite(considered) | (considered != np.floor(considered))]

@@ -617,3 +617,19 @@ def test_polygonize_array_refuses_ids_past_int32(dtype, value, with_score):
     ids[10:12, 10:12] = 7
     regions = polygonize_array(ids, score, transform)
     assert sorted((c, n) for _, c, _, n, _ in regions) == [(7, 4), (2**31 - 1, 9)]
+
+
+@pytest.mark.parametrize("with_score", [False, True])
+def test_polygonize_array_takes_a_boolean_mask(with_score):
+    """``src.read(1) > 0`` (and its masked form): GDAL's polygonizer refused the bool dtype
+    once class ids were no longer cast (found by a review); its regions are class 1."""
+    from geotile.vectorize import polygonize_array
+
+    mask = np.zeros((30, 40), bool)
+    mask[2:6, 2:8] = True
+    mask[10:20, 20:25] = True
+    score = np.full(mask.shape, 0.5, np.float32) if with_score else None
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    for ids in (mask, np.ma.masked_array(mask, np.zeros(mask.shape, bool))):
+        regions = polygonize_array(ids, score, transform)
+        assert sorted((c, n) for _, c, _, n, _ in regions) == [(1, 24), (1, 50)]
