@@ -30,6 +30,12 @@ def is_background_name(name: str) -> bool:
             or not BACKGROUND_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", key)))
 
 
+def is_placeholder_name(name) -> bool:
+    """Whether a class name only numbers its class: predict's class_1 for a model naming
+    none, make-masks' "3" for an id no label names (nothing to match by name)."""
+    return re.fullmatch(r"(class_?)?\d+", class_key(name)) is not None
+
+
 def zero_is_background(names) -> bool:
     """Whether class id 0 of a raster with ``names`` (by id) is background, no class: when
     it names no classes, or names id 0 by its number or as background is named

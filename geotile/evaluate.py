@@ -873,12 +873,14 @@ def _names_matched(predicted: list[str], true: list[str], prediction
 def _unmatched_names(predicted, true, matched, by_id: bool) -> str | None:
     """What to say where some names matched and others of both rasters did not: a class
     of the truth may be spelt otherwise in the prediction ('Structures', 'building')."""
-    from geotile.class_keys import is_background_name
+    from geotile.class_keys import is_background_name, is_placeholder_name
 
     if all(m is None for m in matched):
         return None
-    odd = [i for i, m in enumerate(matched) if m is None]
-    left = [n for j, n in enumerate(true) if j not in matched and not is_background_name(n)]
+    odd = [i for i, m in enumerate(matched) if m is None
+           and not is_placeholder_name(predicted[i])]
+    left = [n for j, n in enumerate(true) if j not in matched and not is_background_name(n)
+            and not is_placeholder_name(n)]
     if not odd or not left:
         return None
     shown = ", ".join(f"{predicted[i]!r} (id {i}"

@@ -778,3 +778,22 @@ def test_regularize_keeps_a_building_whose_notch_another_class_holds(tmp_path):
     assert sorted(buildings["area_m2"]) == [100 * 0.25, (46 * 68 - 41 * 11) * 0.25]
     union = shapely.union_all(frame.geometry.values)
     assert union.area == pytest.approx(((ids != 0).sum()) * 0.25)
+
+
+@pytest.mark.parametrize("placeholder", ["class_1", "1", "Class 1"])
+def test_a_placeholder_class_name_is_not_warned_of(tmp_path, run_cli, placeholder):
+    """make-masks -> predict -> evaluate with a one-band model naming no classes: predict
+    names them background, class_1; the truth background, building. Every run warned that
+    'class_1' matches no class name of the truth (found by a review): a name that only
+    numbers its class is scored by id, without a word; a real other name is still said."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[5:12, 4:15] = 1
+    t = _tagged(write_raster(tmp_path / "t.tif", truth), ["background", "building"])
+    p = _tagged(write_raster(tmp_path / "p.tif", truth), ["background", placeholder])
+    result = run_cli("evaluate", p, t, "--json")
+    assert result.exit_code == 0, result.output
+    assert "match no class name" not in result.stderr
+    assert json.loads(result.stdout)["mean_iou"] == pytest.approx(1.0)
+    _tagged(p, ["background", "Structures"])
+    result = run_cli("evaluate", p, t, "--json")
+    assert "'Structures' (id 1" in result.stderr and "'building'" in result.stderr
