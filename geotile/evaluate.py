@@ -24,7 +24,8 @@ Pixel metrics compare two rasters on the same grid, streamed by row bands,
 excluding nodata and the ignore value 255 of a class truth of ids up to 255 (make-masks
 writes it where the label is unknown or the image is nodata): a confusion matrix C (rows: truth,
 columns: prediction) and, per class c, TP = C[c, c], FP = column sum - TP, FN = row sum - TP,
-IoU = TP / (TP + FP + FN), precision, recall and F1.
+IoU = TP / (TP + FP + FN), precision, recall and F1: NaN (JSON null, "-" in tables) for a class
+with no pixel on either side (0/0), 0 for a class on one side only.
 """
 
 from __future__ import annotations
@@ -568,21 +569,16 @@ class PixelScores:
         return "background" if class_id == 0 else str(class_id)
 
     def classes(self) -> list[dict]:
+        """Per class: class_id, class, iou, precision, recall, f1 (:func:`_ratios`),
+        support (truth pixels) and predicted."""
         c = self.confusion
         rows = []
         for k in range(c.shape[0]):
             tp = int(c[k, k])
             fp = int(c[:, k].sum()) - tp
             fn = int(c[k].sum()) - tp
-            precision = tp / (tp + fp) if tp + fp else 0.0
-            recall = tp / (tp + fn) if tp + fn else 0.0
-            rows.append({
-                "class_id": k, "class": self.name(k),
-                "iou": tp / (tp + fp + fn) if tp + fp + fn else 0.0,
-                "precision": precision, "recall": recall,
-                "f1": 2 * precision * recall / (precision + recall) if precision * recall else 0.0,
-                "support": int(c[k].sum()), "predicted": int(c[:, k].sum()),
-            })
+            rows.append({"class_id": k, "class": self.name(k), **_ratios(tp, fp, fn),
+                         "support": int(c[k].sum()), "predicted": int(c[:, k].sum())})
         return rows
 
     @property
@@ -591,23 +587,25 @@ class PixelScores:
 
     @property
     def accuracy(self) -> float:
-        return float(np.trace(self.confusion)) / self.pixels if self.pixels else 0.0
+        """Share of the pixels scored that agree (NaN without pixels)."""
+        return float(np.trace(self.confusion)) / self.pixels if self.pixels else np.nan
 
     def as_dict(self) -> dict:
         classes = self.classes()
         seen = [c["iou"] for c in classes if c["support"] or c["predicted"]]
         return {"mode": "pixel", "classes": classes,
                 "confusion_matrix": self.confusion.tolist(), "accuracy": self.accuracy,
-                "mean_iou": float(np.mean(seen)) if seen else 0.0, "pixels": self.pixels}
+                "mean_iou": float(np.mean(seen)) if seen else np.nan, "pixels": self.pixels}
 
     def table(self) -> str:
         d = self.as_dict()
-        lines = [f"Pixels: {d['pixels']}  accuracy {d['accuracy']:.4f}  mean IoU "
-                 f"{d['mean_iou']:.4f}",
+        lines = [f"Pixels: {d['pixels']}  accuracy {shown(d['accuracy'])}  mean IoU "
+                 f"{shown(d['mean_iou'])}",
                  f"{'class':<16}{'IoU':>8}{'F1':>8}{'prec.':>8}{'recall':>8}{'support':>12}"]
         for c in d["classes"]:
-            lines.append(f"{c['class'][:15]:<16}{c['iou']:>8.4f}{c['f1']:>8.4f}"
-                         f"{c['precision']:>8.4f}{c['recall']:>8.4f}{c['support']:>12}")
+            lines.append(f"{c['class'][:15]:<16}" + "".join(
+                shown(c[k], 8) for k in ("iou", "f1", "precision", "recall"))
+                + f"{c['support']:>12}")
         n = len(d["classes"])
         lines.append("Confusion matrix (rows: truth, columns: prediction):")
         width = max(8, len(str(self.confusion.max(initial=0))) + 2)
@@ -615,6 +613,22 @@ class PixelScores:
         for k, row in enumerate(self.confusion):
             lines.append(f"{self.name(k)[:15]:<16}" + "".join(f"{v:>{width}}" for v in row))
         return "\n".join(lines)
+
+
+def _ratios(tp: int, fp: int, fn: int) -> dict:
+    """IoU, precision, recall and F1 of pixel counts: NaN where there is nothing to score
+    (TP + FP + FN = 0), else 0 where a denominator is 0."""
+    if not tp + fp + fn:
+        return dict.fromkeys(("iou", "precision", "recall", "f1"), np.nan)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {"iou": tp / (tp + fp + fn), "precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision * recall else 0.0}
+
+
+def shown(value: float, width: int = 0) -> str:
+    """A score as tables print it: 4 decimals, or '-' where it is undefined (NaN)."""
+    return f"{'-':>{width}}" if np.isnan(value) else f"{value:>{width}.4f}"
 
 
 def confusion_matrix(prediction: np.ndarray, truth: np.ndarray,
@@ -1177,9 +1191,19 @@ def is_raster(path: str | os.PathLike) -> bool:
         return False
 
 
+def _null_nan(value):
+    """``value`` with every NaN float in it (dicts, lists) replaced by None."""
+    if isinstance(value, dict):
+        return {k: _null_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_null_nan(v) for v in value]
+    return None if isinstance(value, float) and np.isnan(value) else value
+
+
 def dumps(result) -> str:
-    """The result as indented JSON (the keys the --help text documents)."""
-    return json.dumps(result.as_dict(), indent=2)
+    """The result as indented JSON (the keys the --help text documents); an undefined
+    score (NaN) is null."""
+    return json.dumps(_null_nan(result.as_dict()), indent=2, allow_nan=False)
 
 
 # ----------------------------------------------------------------------------- many images
@@ -1318,11 +1342,9 @@ def foreground(scores: PixelScores) -> dict:
     kept[[i for i, n in enumerate(names[:len(kept)]) if class_key(n) == "background"]] = False
     tp = int(np.diag(c)[kept].sum())
     fp, fn = int(c[:, kept].sum()) - tp, int(c[kept, :].sum()) - tp
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall,
-            "f1": 2 * precision * recall / (precision + recall) if precision * recall else 0.0,
-            "iou": tp / (tp + fp + fn) if tp + fp + fn else 0.0}
+    ratios = _ratios(tp, fp, fn)
+    return {"tp": tp, "fp": fp, "fn": fn, **{k: ratios[k] for k in (
+        "precision", "recall", "f1", "iou")}}
 
 
 def image_table(rows: dict[str, dict], iou: bool = False) -> list[str]:
@@ -1332,9 +1354,8 @@ def image_table(rows: dict[str, dict], iou: bool = False) -> list[str]:
     lines = [f"  {'image':<40}{'TP':>{w}}{'FP':>{w}}{'FN':>{w}}{'prec.':>8}{'recall':>8}"
              f"{'F1':>8}" + (f"{'IoU':>8}" if iou else "")]
     for name, r in rows.items():
-        lines.append(f"  {name[-39:]:<40}{r['tp']:>{w}}{r['fp']:>{w}}{r['fn']:>{w}}"
-                     f"{r['precision']:>8.4f}{r['recall']:>8.4f}{r['f1']:>8.4f}"
-                     + (f"{r['iou']:>8.4f}" if iou else ""))
+        lines.append(f"  {name[-39:]:<40}{r['tp']:>{w}}{r['fp']:>{w}}{r['fn']:>{w}}" + "".join(
+            shown(r[k], 8) for k in ("precision", "recall", "f1", *(("iou",) if iou else ()))))
     return lines
 
 
@@ -1454,8 +1475,8 @@ class ManyEvaluation:
             f = foreground(self.scores)
             lines = [f"Pixels over {len(rows)} images, classes other than background pooled: "
                      f"TP {f['tp']}  FP {f['fp']}  FN {f['fn']}",
-                     f"  precision {f['precision']:.4f}  recall {f['recall']:.4f}  "
-                     f"F1 {f['f1']:.4f}  IoU {f['iou']:.4f}",
+                     f"  precision {shown(f['precision'])}  recall {shown(f['recall'])}  "
+                     f"F1 {shown(f['f1'])}  IoU {shown(f['iou'])}",
                      *image_table(rows, iou=True), "Total:", self.scores.table()]
         if self.unpaired.get("prediction") or self.unpaired.get("truth"):
             lines.append(f"  left out (no partner): {len(self.unpaired['prediction'])} "

@@ -363,6 +363,45 @@ def test_pixel_scores_on_arrays():
     assert confusion_matrix(np.zeros(3), np.zeros(3)).shape == (2, 2)
 
 
+def test_a_class_on_neither_side_has_no_scores_and_one_on_one_side_scores_0(make_raster,
+                                                                           run_cli):
+    """A class with no pixel in the truth nor the prediction scored IoU, precision, recall
+    and F1 0.0: a raster against itself listed background and car at 0.0000 beside mean IoU
+    1.0000. They are 0/0: NaN (Python), null (--json), '-' (table); a class on one side only
+    keeps its 0, and mean IoU stays over the classes present."""
+    import json
+
+    names = ["background", "road", "building", "car"]
+    truth = np.ones((20, 20), np.uint8)
+    truth[10:] = 2  # road and building; no background, no car
+    same = pixel_scores(truth, truth, class_names=names)
+    rows = {c["class"]: c for c in same.classes()}
+    for name in ("background", "car"):
+        assert all(np.isnan(rows[name][k]) for k in ("iou", "precision", "recall", "f1"))
+    assert rows["road"]["iou"] == rows["building"]["f1"] == 1.0
+    assert same.as_dict()["mean_iou"] == 1.0
+    pred = truth.copy()
+    pred[0, :5] = 3  # 5 car pixels where the truth has road: car on one side only
+    rows = {c["class"]: c for c in pixel_scores(pred, truth, class_names=names).classes()}
+    assert (rows["car"]["iou"], rows["car"]["f1"], rows["car"]["predicted"]) == (0.0, 0.0, 5)
+    assert rows["road"]["recall"] == pytest.approx(195 / 200)
+    assert np.isnan(rows["background"]["iou"])
+    t = make_raster("t.tif", truth)
+    with rasterio.open(t, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(names))
+    result = run_cli("evaluate", t, t, "--json")
+    assert result.exit_code == 0, result.output
+    assert "NaN" not in result.stdout
+    d = json.loads(result.stdout)
+    by_name = {c["class"]: c for c in d["classes"]}
+    assert [by_name["car"][k] for k in ("iou", "precision", "recall", "f1")] == [None] * 4
+    assert by_name["road"]["iou"] == 1.0 and d["mean_iou"] == 1.0
+    table = run_cli("evaluate", t, t).stdout.splitlines()
+    car = next(line for line in table if line.startswith("car "))
+    assert car.split() == ["car", "-", "-", "-", "-", "0"], car
+    assert "0.0000" not in "\n".join(table)
+
+
 @pytest.mark.parametrize("kind", ["bool", "uint8 0/1", "int 0/1", "uint8 0/255", "float 0/1"])
 def test_pixel_scores_take_any_mask_of_valid_pixels(kind):
     """A 0/1 or 0/255 mask (rasterio's read_masks) is a mask, not indices: 1,000,000 pixels

@@ -297,6 +297,38 @@ def test_raster_folders_sum_the_confusion_matrices(tmp_path, run_cli):
     assert area.exit_code == 1 and "--min-area" in area.stderr
 
 
+def test_a_tile_empty_on_both_sides_has_no_scores_in_a_folder(tmp_path, run_cli):
+    """A tile with no building in the truth nor the prediction (a perfect answer) was listed
+    TP 0 FP 0 FN 0 with precision, recall, F1 and IoU 0.0000: 0/0, now NaN (Python), null
+    (--json), '-' (table). The totals pool the counts and keep their values."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    t1 = np.zeros((10, 10), np.uint8)
+    t1[:5] = 255
+    p1 = t1.copy()
+    p1[:1] = 0  # 40 TP, 10 FN
+    for folder, a in ((truth, t1), (pred, p1)):
+        write_raster(folder / "one.tif", a)
+        write_raster(folder / "two.tif", np.zeros((10, 10), np.uint8))
+    result = evaluate_folders(pred, truth)
+    two = result.rows()["two"]
+    assert (two["tp"], two["fp"], two["fn"], two["mean_iou"]) == (0, 0, 0, 1.0)
+    assert all(np.isnan(two[k]) for k in ("precision", "recall", "f1", "iou"))
+    assert result.rows()["one"]["iou"] == pytest.approx(0.8)
+    cli = run_cli("evaluate", pred, truth, "--json")
+    assert cli.exit_code == 0, cli.output
+    assert "NaN" not in cli.stdout
+    d = json.loads(cli.stdout)
+    row = d["per_image"]["two"]
+    assert [row[k] for k in ("precision", "recall", "f1", "iou")] == [None] * 4
+    assert d["foreground"]["iou"] == pytest.approx(0.8) and d["mean_iou"] > 0.8
+    text = run_cli("evaluate", pred, truth).stdout.splitlines()
+    line = next(t for t in text if t.strip().startswith("two "))
+    assert line.split() == ["two", "0", "0", "0", "-", "-", "-", "-"], line
+    assert "IoU 0.8000" in "\n".join(text)
+
+
 def test_255_means_one_thing_across_a_folder_of_masks(tmp_path):
     """mmseg/LoveDA masks: 0 background, 1 building, 255 ignore. A tile without buildings
     holds only 0 and 255, like an INRIA 0/255 mask; its 255 strip was scored as 40 missed

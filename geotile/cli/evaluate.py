@@ -183,7 +183,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     with --class-field, per_class {class: {tp, fp, fn, precision, recall,
     f1, mean_iou, iou_threshold}}. Pixels: mode ("pixel"), classes [{class_id,
     class, iou, precision, recall, f1, support (truth pixels), predicted}],
-    confusion_matrix, accuracy, mean_iou (over classes present), pixels.
+    confusion_matrix, accuracy, mean_iou (over classes present), pixels; a
+    score of 0/0 (a class, or an image's foreground, on neither side) is null.
     Several images (folders, CSVs): the totals as above, plus images,
     min_area, per_image {image: {tp, fp, fn, precision, recall, f1, ...}};
     CSVs also coordinates ("pixel" or "geo": the WKT scored);
