@@ -101,6 +101,8 @@ class SpaceNetTable:
     geo: np.ndarray  # shapely geometries (None where the Geo WKT is absent or not WKT)
     confidence: np.ndarray  # float, NaN where absent
     images: list[str] = field(default_factory=list)
+    geo_column: bool = True  # the header has PolygonWKT_Geo
+    no_geo: tuple[int, str] | None = None  # (line, cell) of the first building without Geo WKT
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -115,6 +117,18 @@ class SpaceNetTable:
     @property
     def has_pixel(self) -> bool:
         return len(self) > 0 and all(g is not None for g in self.pixel)
+
+    def geo_problem(self, name: str) -> str | None:
+        """Why the buildings of this table (file ``name``) have no PolygonWKT_Geo polygon
+        each, or None when they do."""
+        if not len(self) or self.has_geo:
+            return None
+        if not self.geo_column:
+            return f"{name} has no PolygonWKT_Geo"
+        line, cell = self.no_geo
+        if (polygon := _parse_wkt(cell)) is not None and polygon.is_empty:
+            return f"{name}'s PolygonWKT_Geo is POLYGON EMPTY on buildings (line {line})"
+        return f"{name}'s PolygonWKT_Geo is not WKT (line {line}: {cell!r})"
 
 
 def _parse_wkt(text: str):
@@ -143,6 +157,7 @@ def read_csv(path: str | os.PathLike) -> SpaceNetTable:
                              "PolygonWKT_Pix or PolygonWKT_Geo).")
         images: dict[str, None] = {}
         ids, buildings, pixel, geo, confidence = [], [], [], [], []
+        no_geo = None
         for line, row in enumerate(reader, start=2):
             image = (row.get("ImageId") or "").strip()
             if not image:
@@ -163,10 +178,12 @@ def read_csv(path: str | os.PathLike) -> SpaceNetTable:
             buildings.append(_number(row.get("BuildingId"), int, len(buildings)))
             pixel.append(pix)
             geo.append(geo_shape if geo_shape is not None and not geo_shape.is_empty else None)
+            if geo[-1] is None and no_geo is None:
+                no_geo = line, row.get("PolygonWKT_Geo") or ""
             confidence.append(_number(row.get("Confidence"), float, math.nan))
     return SpaceNetTable(np.array(ids, dtype=object), np.array(buildings, np.int64),
                          _objects(pixel), _objects(geo), np.array(confidence, np.float64),
-                         list(images))
+                         list(images), "PolygonWKT_Geo" in fields, no_geo)
 
 
 def _number(text, kind, default):

@@ -33,28 +33,18 @@ class CsvEvaluation:
     def outcome_frames(self, output=None) -> list:
         """Per image, TP/FP/FN polygons (geotile.evaluate.outcome_frame): map coordinates
         (PolygonWKT_Geo, EPSG:4326) when both files have them, else pixel ones (no CRS, one
-        warning naming ``output`` and the files without PolygonWKT_Geo; an InputError for a
-        .geojson ``output``)."""
+        warning naming ``output`` and why; an InputError for a .geojson ``output``)."""
         from geotile.evaluate import outcome_frame
 
         pred, true = self.tables
-        geo = (pred.has_geo or not len(pred)) and (true.has_geo or not len(true))
+        why = _no_geo(self.inputs, self.tables)
+        geo = why is None
         if not geo and self.per_image:
-            lacking = [os.path.basename(os.fspath(f)) for f, t in zip(self.inputs, self.tables,
-                                                                       strict=False)
-                       if len(t) and not t.has_geo]
-            if str(output).lower().endswith(".geojson"):  # RFC 7946: EPSG:4326 only
-                raise InputError(
-                    f"{output}: {' and '.join(lacking)} "
-                    f"{'lacks' if len(lacking) == 1 else 'lack'} PolygonWKT_Geo, so the errors "
-                    "are in pixel coordinates, which GeoJSON (EPSG:4326) cannot hold. Give "
-                    "--errors a .gpkg or .fgb file, or both files PolygonWKT_Geo.")
+            _refuse_pixel_geojson(output, why)
             warnings.warn(f"{output or 'the errors'}: in pixel coordinates (x right, y down "
-                          "from each image's top-left corner), without a CRS: "
-                          f"{' and '.join(lacking)} {'lacks' if len(lacking) == 1 else 'lack'} "
-                          "PolygonWKT_Geo polygons. For map coordinates give both files "
-                          "PolygonWKT_Geo (vectorize -o x.csv writes it).",
-                          GeotileWarning, stacklevel=2)
+                          f"from each image's top-left corner), without a CRS: {why}. For map "
+                          "coordinates give both files PolygonWKT_Geo polygons (vectorize -o "
+                          "x.csv writes them).", GeotileWarning, stacklevel=2)
         scored = (lambda t: t.pixel) if self.coordinates == "pixel" else (lambda t: t.geo)
         frames = []
         for image, scores in self.per_image.items():
@@ -91,6 +81,32 @@ class CsvEvaluation:
 
             lines += image_table({i: c.as_dict() for i, c in self.per_image.items()})
         return "\n".join(lines)
+
+
+def _no_geo(paths, tables) -> str | None:
+    """Why the errors of two CSVs' tables are in pixel coordinates (each file without a
+    PolygonWKT_Geo polygon on every building, and why), or None."""
+    said = [t.geo_problem(os.path.basename(os.fspath(p))) for p, t in zip(paths, tables,
+                                                                         strict=True)]
+    return "; ".join(s for s in said if s) or None
+
+
+def _refuse_pixel_geojson(output, why: str | None) -> None:
+    """An InputError when ``output`` is a .geojson and ``why`` says the errors are in pixel
+    coordinates (RFC 7946: EPSG:4326 only)."""
+    if why and str(output).lower().endswith(".geojson"):
+        raise InputError(f"{output}: {why}, so the errors are in pixel coordinates, which "
+                         "GeoJSON (EPSG:4326) cannot hold. Give --errors a .gpkg or .fgb file, "
+                         "or both files PolygonWKT_Geo polygons.")
+
+
+def check_errors_output(prediction: str | os.PathLike, truth: str | os.PathLike,
+                        output: str | os.PathLike) -> None:
+    """Before scoring two CSVs: an InputError when their errors could not be written to
+    ``output`` (a .geojson while they are in pixel coordinates)."""
+    if str(output).lower().endswith(".geojson"):
+        _refuse_pixel_geojson(output, _no_geo((prediction, truth),
+                                              (read_csv(prediction), read_csv(truth))))
 
 
 def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,

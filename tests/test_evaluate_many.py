@@ -505,6 +505,34 @@ def test_pixel_errors_are_refused_as_geojson(tmp_path, run_cli):
     assert gpd.read_file(tmp_path / "e.gpkg").kind.tolist() == ["TP"]
 
 
+def test_csvs_whose_errors_geojson_is_refused_print_no_scores(tmp_path, run_cli):
+    """SpaceNet CSVs with --errors x.geojson printed the whole result (tp 151 ...) and then
+    exited 1, saying both files 'lack PolygonWKT_Geo' though the truth has the column (its
+    cells the placeholder 1). Refused before scoring: nothing on stdout, one line naming the
+    file without the column and the file whose cells are not WKT."""
+    header = ["ImageId", "BuildingId", "PolygonWKT_Pix"]
+    truth = write_rows(tmp_path / "truth.csv", [*header, "PolygonWKT_Geo"],
+                       [["img1", 0, shapely.box(0, 0, 10, 10).wkt, 1]])
+    proposals = write_rows(tmp_path / "proposals.csv", [*header, "Confidence"],
+                           [["img1", 0, shapely.box(0, 0, 10, 10).wkt, 0.9]])
+    out = tmp_path / "errors.geojson"
+    for extra in ((), ("--json",)):
+        result = run_cli("evaluate", proposals, truth, "--errors", out, *extra)
+        assert_one_line_error(result, "errors.geojson", "proposals.csv has no PolygonWKT_Geo",
+                              "truth.csv's PolygonWKT_Geo is not WKT", "'1'", ".gpkg")
+        assert result.stdout == ""
+        assert " lack " not in result.stderr
+    assert not out.exists()
+    empty = write_rows(tmp_path / "empty.csv", [*header, "PolygonWKT_Geo"],
+                       [["img1", 0, shapely.box(0, 0, 10, 10).wkt, "POLYGON EMPTY"]])
+    result = run_cli("evaluate", empty, truth, "--errors", out)
+    assert_one_line_error(result, "empty.csv's PolygonWKT_Geo is POLYGON EMPTY", "line 2")
+    assert result.stdout == ""
+    ok = run_cli("evaluate", proposals, truth, "--errors", tmp_path / "e.gpkg")
+    assert ok.exit_code == 0 and "TP 1  FP 0  FN 0" in ok.stdout, ok.output
+    assert "proposals.csv has no PolygonWKT_Geo" in ok.stderr
+
+
 def test_csv_errors_in_map_coordinates_when_both_have_geo(tmp_path):
     geo = [shapely.box(-115.3, 36.2, -115.2999, 36.2001), shapely.box(-115.1, 36.2, -115.0999,
                                                                       36.2001)]

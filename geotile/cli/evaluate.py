@@ -79,6 +79,10 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) ->
             raise click.UsageError("--errors writes object matches; give vector files.")
         refuse_overwriting_inputs([errors], (prediction, truth, image))
         check_vector_output(errors, overwrite, ERRORS_LAYER)
+        if kind == "csvs":  # pixel coordinates a .geojson cannot hold: before scoring
+            from geotile.spacenet_scoring import check_errors_output
+
+            check_errors_output(prediction, truth, errors)
     if report is not None:
         if report.suffix.lower() not in (".png", ".html", ".htm"):
             raise click.BadParameter("give a .png or .html file.", param_hint="--report")
