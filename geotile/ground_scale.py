@@ -104,7 +104,10 @@ def metric_crs(crs, geometries):
     """A CRS to measure ``geometries`` (a GeoSeries or GeoDataFrame in ``crs``) in ground
     metres with planar lengths: ``crs`` itself when its unit is a ground metre there
     (:func:`in_ground_metres`), else their UTM zone, else an azimuthal equal-area
-    projection at their centre (e.g. longitudes past 180)."""
+    projection at their centre (e.g. longitudes past 180). Empty and missing geometries
+    are left out: with nothing to measure, ``crs``."""
+    shapes = geometries.geometry if hasattr(geometries, "geometry") else geometries
+    geometries = geometries[~(shapes.isna() | shapes.is_empty).to_numpy()]
     if not len(geometries) or in_ground_metres(crs, geometries.total_bounds):
         return crs  # nothing to measure, or measured in crs
     try:

@@ -603,6 +603,42 @@ def test_a_side_of_empty_lines_holds_no_lines_not_other_ground(tmp_path, caplog)
         assert "empty.geojson holds no lines" in caplog.text
 
 
+def test_lonlat_road_files_without_lines_on_either_side_score_zero(run_cli, tmp_path):
+    """Two EPSG:4326 road files holding no line (LINESTRING EMPTY, no features) crashed
+    with pyproj's 'NaN or None values are not allowed' (no UTM zone for nothing), also in a
+    folder where one tile has no roads; they score zeros and the folder's totals are the
+    other tiles'."""
+    empty_line = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"road_id": 1},
+         "geometry": {"type": "LineString", "coordinates": []}}]}
+    for folder in ("pred", "truth"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "pred" / "b.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": []}))
+    (tmp_path / "truth" / "b.geojson").write_text(json.dumps(empty_line))
+    (tmp_path / "both.geojson").write_text(json.dumps(empty_line))
+    road = gpd.GeoSeries([shapely.LineString([(X0, Y0), (X0 + 100, Y0)])], crs=UTM_CRS)
+    write_lines(tmp_path / "truth" / "a.geojson", road.to_crs(4326), crs="EPSG:4326")
+    write_lines(tmp_path / "pred" / "a.geojson", road.translate(50, 1).to_crs(4326),
+                crs="EPSG:4326")
+    for pred, truth in ((tmp_path / "both.geojson", tmp_path / "both.geojson"),
+                        (tmp_path / "pred" / "b.geojson", tmp_path / "truth" / "b.geojson")):
+        result = run_cli("evaluate", pred, truth, "--buffer", 2, "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert scores["mode"] == "line"
+        assert (scores["precision"], scores["recall"], scores["f1"]) == (0.0, 0.0, 0.0)
+        assert (scores["predicted_length_m"], scores["true_length_m"]) == (0.0, 0.0)
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth", "--buffer", 2, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["images"] == 2 and scores["per_image"]["b"]["f1"] == 0.0
+    assert scores["true_length_m"] == pytest.approx(100.0, abs=0.1)
+    assert scores["predicted_length_m"] == pytest.approx(100.0, abs=0.1)
+    assert scores["precision"] == pytest.approx(52 / 100, abs=0.01)
+    assert scores["recall"] == pytest.approx(52 / 100, abs=0.01)
+
+
 def test_a_damaged_file_beside_lines_is_said_to_be_unreadable(run_cli, tmp_path):
     """A 0-byte GeoJSON, a cut GeoPackage or a text .parquet next to a file of lines was
     said to hold no lines (sending the user to vectorize --lines); it is unreadable."""
