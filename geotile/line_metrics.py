@@ -27,6 +27,9 @@ log = logging.getLogger("geotile")
 #: shapely type ids of LineString, LinearRing and MultiLineString
 LINE_TYPES = (1, 2, 5)
 POINT_TYPES = (0, 4)
+#: stretches of one side lying within this fraction of the buffer of each other (2 cm at
+#: 2 m) are measured once: copies reprojected, tiles' overlaps, a road drawn twice
+DISSOLVE_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,9 @@ class LineScores:
 
 def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
     """Scores of two sequences of line geometries; each side is measured as the union of its
-    lines (a stretch drawn twice counts once). Where they carry a CRS (GeoSeries...), in
-    ground metres (:func:`in_ground_metres`); else in the units of their coordinates."""
+    lines (a stretch drawn twice, also up to ``buffer`` / 100 apart, counts once). Where they
+    carry a CRS (GeoSeries...), in ground metres (:func:`in_ground_metres`); else in the
+    units of their coordinates."""
     import shapely
 
     check_range("--buffer", buffer, 0, low_open=True, required=True)
@@ -87,7 +91,8 @@ def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
     predicted = _lines(predicted, "predicted")
     truth = _lines(truth, "true")
     counts = len(predicted), len(truth)
-    predicted, truth = _dissolved(predicted), _dissolved(truth)
+    tolerance = buffer * DISSOLVE_FRACTION
+    predicted, truth = _dissolved(predicted, tolerance), _dissolved(truth, tolerance)
     pred_length = float(shapely.length(predicted).sum())
     true_length = float(shapely.length(truth).sum())
     return LineScores(buffer, pred_length, true_length,
@@ -118,14 +123,79 @@ def in_ground_metres(predicted, truth):
     return predicted, truth
 
 
-def _dissolved(lines: np.ndarray) -> np.ndarray:
+def _dissolved(lines: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
     """The union of ``lines``: duplicated or overlapping stretches (OSM ways drawn twice,
-    lines of overlapping tiles) are measured once."""
+    lines of overlapping tiles, copies reprojected) are measured once, also where they lie
+    up to ``tolerance`` apart (:func:`_snapped`)."""
     import shapely
 
     if not len(lines):
         return lines
+    if tolerance > 0:
+        parts = shapely.get_parts(lines)
+        while (shapely.get_type_id(parts) > 3).any():  # collections of multi-lines
+            parts = shapely.get_parts(parts)
+        lines = _snapped(parts[np.isin(shapely.get_type_id(parts), (1, 2))], tolerance)
     return np.asarray(shapely.get_parts(shapely.union_all(lines)), dtype=object)
+
+
+def _snapped(lines: np.ndarray, tolerance: float) -> np.ndarray:
+    """``lines`` (2D) with vertices within ``tolerance`` of each other merged (into the
+    first), then each line given the vertices of others within ``tolerance`` of it: two
+    copies of a stretch that far apart get the same vertices, so the same segments."""
+    import shapely
+    from scipy.spatial import cKDTree
+
+    xy, part = shapely.get_coordinates(lines, return_index=True)
+    points, key = np.unique(np.ascontiguousarray(xy).view(np.complex128).ravel(),
+                            return_inverse=True)  # (x, y) as one number: faster
+    points = np.column_stack([points.real, points.imag])
+    pairs = cKDTree(points).query_pairs(tolerance, output_type="ndarray")
+    if len(pairs):  # greedy: each point not yet taken takes its neighbours not yet taken
+        leader = np.arange(len(points))
+        pairs = np.vstack([pairs, pairs[:, ::-1]])
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+        starts = np.searchsorted(pairs[:, 0], np.arange(len(points) + 1))
+        for i in np.unique(pairs[:, 0]):
+            if leader[i] == i:
+                near = pairs[starts[i]:starts[i + 1], 1]
+                near = near[(near > i) & (leader[near] == near)]
+                leader[near] = i
+        key = leader[key]
+    part, key = _distinct_vertices(part, key)
+    snapped = shapely.linestrings(points[key], indices=_dense(part))
+    # the vertices of other lines within tolerance, where they project along each line
+    used = np.unique(key)
+    hits = shapely.STRtree(shapely.points(points[used])).query(
+        snapped, "dwithin", distance=tolerance)
+    owners = np.unique(part)
+    own = np.isin(owners[hits[0]] * len(points) + used[hits[1]], part * len(points) + key)
+    line, vertex = hits[0][~own], used[hits[1][~own]]
+    if not len(line):
+        return snapped
+    steps = np.hypot(*np.diff(points[key], axis=0, prepend=points[key][:1]).T)
+    steps[np.r_[True, part[1:] != part[:-1]]] = 0.0
+    along = np.cumsum(steps)
+    along -= along[np.r_[True, part[1:] != part[:-1]]][np.searchsorted(owners, part)]
+    inserted = shapely.line_locate_point(snapped[line], shapely.points(points[vertex]))
+    order = np.lexsort((np.r_[along, inserted], np.r_[part, owners[line]]))
+    part, key = _distinct_vertices(np.r_[part, owners[line]][order], np.r_[key, vertex][order])
+    return shapely.linestrings(points[key], indices=_dense(part))
+
+
+def _distinct_vertices(part: np.ndarray, key: np.ndarray):
+    """(part, key) without a vertex repeating the one before it, nor parts left with fewer
+    than two vertices."""
+    keep = np.r_[True, (part[1:] != part[:-1]) | (key[1:] != key[:-1])]
+    part, key = part[keep], key[keep]
+    parts, counts = np.unique(part, return_counts=True)
+    keep = np.isin(part, parts[counts > 1])
+    return part[keep], key[keep]
+
+
+def _dense(part: np.ndarray) -> np.ndarray:
+    """Sorted part ids renumbered 0, 1, 2..."""
+    return np.r_[0, np.cumsum(part[1:] != part[:-1])] if len(part) else part
 
 
 def _lines(geometries, side: str = "") -> np.ndarray:

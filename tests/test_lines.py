@@ -462,6 +462,47 @@ def test_line_scores_measure_series_in_ground_metres_whatever_their_crs():
         line_scores(near.set_crs(None, allow_override=True), truth)
 
 
+def test_a_road_drawn_twice_is_measured_once_whatever_the_files_crs(run_cli, tmp_path):
+    """A 300 m road drawn twice (every 5 m and as two points) measured 300 m in UTM but
+    520 m in EPSG:4326 and 560 m in EPSG:3857 (the reprojected copies no longer identical),
+    and two copies 1 mm apart 600 m; stretches within 1 % of --buffer of each other (2 cm)
+    are measured once in any CRS, roads a lane (3 m) apart stay two."""
+    from geotile.line_metrics import line_scores
+
+    road = shapely.LineString([(X0, Y0), (X0 + 300, Y0)])
+    off = shapely.LineString([(X0 + 20, Y0 - 100), (X0 + 80, Y0 - 140)])  # 72.1 m, no match
+    truth = gpd.GeoSeries([road], crs=UTM_CRS)
+    cases = {"twice": ([shapely.segmentize(road, 5), road, off], 300),
+             "1 mm apart": ([road, shapely.affinity.translate(road, 0.3, 0.001), off], 300.3),
+             "overlapping tiles": ([shapely.segmentize(shapely.LineString(
+                 [(X0, Y0), (X0 + 200, Y0)]), 0.5), shapely.segmentize(shapely.LineString(
+                     [(X0 + 150, Y0), (X0 + 300, Y0)]), 0.5), off], 300)}
+    for name, (lines, matched) in cases.items():
+        expected = matched + off.length
+        series = gpd.GeoSeries(lines, crs=UTM_CRS)
+        for crs in (UTM_CRS, "EPSG:4326", "EPSG:3857"):
+            scores = line_scores(series.to_crs(crs), truth, 2.0)
+            assert scores.predicted_length == pytest.approx(expected, abs=0.01), (name, crs)
+            assert scores.precision == pytest.approx(matched / expected, abs=1e-4)
+            assert scores.recall == pytest.approx(1.0)
+        pred = write_lines(tmp_path / "pred.geojson", series.to_crs(4326), crs="EPSG:4326")
+        result = run_cli("evaluate", pred, write_lines(tmp_path / "t.gpkg", truth), "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["predicted_length_m"] == pytest.approx(expected,
+                                                                               abs=0.01)
+    lane = gpd.GeoSeries([road, shapely.affinity.translate(road, 0, 3)], crs=UTM_CRS)
+    for crs in (UTM_CRS, "EPSG:4326"):
+        scores = line_scores(lane.to_crs(crs), truth, 2.0)
+        assert scores.predicted_length == pytest.approx(600, abs=0.01)
+        assert scores.precision == pytest.approx(0.5, abs=1e-4)
+    # crossings and T-junctions keep their exact lengths
+    network = [road, shapely.LineString([(X0 + 150, Y0 - 50), (X0 + 150, Y0 + 50)]),
+               shapely.LineString([(X0 + 100, Y0), (X0 + 100, Y0 - 40)])]
+    assert line_scores(network, network).true_length == pytest.approx(440, abs=1e-6)
+    help_text = run_cli("evaluate", "--help").stdout
+    assert "measured once" in " ".join(help_text.split())
+
+
 def test_a_stray_point_among_lines_is_left_out_with_a_warning(run_cli, tmp_path):
     roads = [shapely.LineString([(X0, Y0 - 10), (X0 + 100, Y0 - 10)])]
     pred = write_lines(tmp_path / "pred.geojson", [*roads, shapely.Point(X0 + 5, Y0 - 50)])
