@@ -69,9 +69,10 @@ def pair_kind(prediction, truth, layer) -> bool | None:
     return True
 
 
-def are_line_folders(pairs, layer) -> bool:
+def are_line_folders(pairs, layer, empty: bool = False) -> bool:
     """Whether the paired files of two folders hold lines (decided by the first pair that
-    is not empty); a one-line error when some hold lines and others polygons."""
+    is not empty; ``empty`` when all are); a one-line error when some hold lines and others
+    polygons."""
     if pairs.kind != "vector":
         return False
     kinds = {}
@@ -87,12 +88,14 @@ def are_line_folders(pairs, layer) -> bool:
         raise InputError(f"{pairs.pairs[lines[0]][1]} holds lines but "
                          f"{pairs.pairs[others[0]][1]} does not: give folders of centrelines "
                          "only, or of polygons only.")
-    return bool(lines)
+    return bool(lines) or (empty and not others)
 
 
-def input_kind(prediction, truth, layer: str | None = None) -> str:
+def input_kind(prediction, truth, layer: str | None = None, empty: str = "files") -> str:
     """"folders", "csvs" (two SpaceNet CSVs), "lines" (two files of lines) or "files" (two
-    vector files of polygons, two rasters, or a SpaceNet CSV and a vector file)."""
+    vector files of polygons, two rasters, or a SpaceNet CSV and a vector file); ``empty``
+    for two vector files without features of no declared type (e.g. "lines" where the
+    user gave --buffer)."""
     from geotile.spacenet import is_spacenet_csv
 
     if are_folders(prediction, truth):
@@ -101,4 +104,5 @@ def input_kind(prediction, truth, layer: str | None = None) -> str:
         return "csvs"
     check_one_layer(prediction, None, "prediction")
     check_one_layer(truth, layer, "truth")
-    return "lines" if pair_kind(prediction, truth, layer) else "files"
+    lines = pair_kind(prediction, truth, layer)
+    return empty if lines is None else "lines" if lines else "files"

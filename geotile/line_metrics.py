@@ -238,9 +238,10 @@ def _length_within(lines: np.ndarray, others: np.ndarray, buffer: float) -> floa
 
 
 def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | None:
-    """Whether ``path`` is a vector file of lines (LineString / MultiLineString features);
-    None when it is a vector file without features (an empty prediction). A file that
-    is missing or cannot be read is the InputError saying so."""
+    """Whether ``path`` is a vector file of lines (LineString / MultiLineString features,
+    or a layer declaring them); None when it is a vector file without features that declares
+    no type (an empty prediction). A file that is missing or cannot be read is the
+    InputError saying so."""
     from geotile.evaluate import is_raster
 
     if is_raster(path):
@@ -255,11 +256,11 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
                 return False  # the layer is not chosen yet: the other scores say so
             info = pyogrio.read_info(path, layer=layer)
         kind = str(info.get("geometry_type") or "")
-        if info.get("features") == 0:
+        if info.get("features") == 0 and "LineString" not in kind:
             return None
     except Exception:  # not readable by GDAL here (GeoParquet...): read it below
         kind = "Unknown"
-    if "LineString" in kind:
+    if "LineString" in kind:  # also a layer of none (vectorize --lines of a tile without)
         return True
     if kind not in ("Unknown", "Geometry", "") and "GeometryCollection" not in kind:
         return False

@@ -971,7 +971,8 @@ def vectorize_lines(
         frame, crs = centrelines(paths, options, progress)
         frame = to_output_crs(frame, output_crs(options.crs, writer, crs),
                               raster_centre(paths[0]))
-        write_vector(frame, output, writer, overwrite, rasters=paths)
+        write_vector(frame, output, writer, overwrite, rasters=paths,
+                     geometry_type="LineString")
         log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))
         return {"output": str(output), "features": len(frame),
                 "length_m": round(float(frame["length_m"].sum()), 2) if len(frame) else 0.0,

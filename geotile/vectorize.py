@@ -1009,13 +1009,14 @@ def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
 
 
 def write_vector(frame, output: Path, writer: str, overwrite: bool,
-                 layer: str | None = None, rasters=()) -> None:
+                 layer: str | None = None, rasters=(), geometry_type: str | None = None) -> None:
     """Write ``frame`` under a temporary folder beside ``output``, check that every feature
     is there, then move its files into place without replacing files that appeared
     meanwhile (unless ``overwrite``). A failed write leaves nothing under ``output``. An
     existing GeoPackage keeps its other layers: ``layer`` (default, and in other formats:
     the file's stem) is written into a copy of it. RFC 7946 GeoJSON keeps the pixel edges
-    of the ``rasters`` (:func:`geojson_decimals`)."""
+    of the ``rasters`` (:func:`geojson_decimals`). ``geometry_type``: the layer's declared
+    type where ``frame`` holds no feature to tell it (lines of a tile without roads)."""
     import shutil
     import uuid
 
@@ -1031,7 +1032,8 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
         try:
             if overwrite and _other_layers(output, writer, layer):
                 shutil.copyfile(output, tmp)
-            _write(frame, tmp, writer, layer, geojson_decimals(rasters))
+            _write(frame, tmp, writer, layer, geojson_decimals(rasters),
+                   None if len(frame) else geometry_type)
             written = _feature_count(tmp, writer, layer)
         except _write_errors() as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
@@ -1260,7 +1262,7 @@ def geojson_decimals(rasters) -> int:
 
 
 def _write(frame, path: Path, writer: str, layer: str,
-           decimals: int = GEOJSON_DECIMALS[0]) -> None:
+           decimals: int = GEOJSON_DECIMALS[0], geometry_type: str | None = None) -> None:
     if writer == "parquet":
         frame.to_parquet(path)
         return
@@ -1278,7 +1280,8 @@ def _write(frame, path: Path, writer: str, layer: str,
     with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
             else contextlib.nullcontext():
         frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
-                      layer_options=options or None)
+                      layer_options=options or None,
+                      **({"geometry_type": geometry_type} if geometry_type else {}))
 
 
 # ----------------------------------------------------------------------------- per class

@@ -680,6 +680,39 @@ def test_lonlat_road_files_without_lines_on_either_side_score_zero(run_cli, tmp_
     assert scores["recall"] == pytest.approx(52 / 100, abs=0.01)
 
 
+def test_empty_road_files_with_buffer_are_scored_as_lines(run_cli, make_raster, tmp_path):
+    """Two road files without features (what vectorize --lines writes for a tile without
+    roads, an empty tile's truth) with --buffer were refused with exit 2 as 'polygons'
+    (an empty layer declaring LineString was not taken as lines, nor --buffer as saying
+    so); they score zeros as lines, also in folders; without --buffer two empty files of
+    no declared type are still scored as objects."""
+    result = run_cli("vectorize", make_raster("none.tif", np.zeros((40, 40), np.uint8)),
+                     "-o", tmp_path / "pred.gpkg", "--lines")
+    assert result.exit_code == 0, result.output
+    declared = tmp_path / "declared.gpkg"
+    gpd.GeoDataFrame(geometry=[], crs=UTM_CRS).to_file(declared, geometry_type="LineString")
+    undeclared = tmp_path / "undeclared.gpkg"
+    gpd.GeoDataFrame(geometry=[], crs=UTM_CRS).to_file(undeclared)
+    for folder in ("p", "t"):
+        (tmp_path / folder).mkdir()
+        gpd.GeoDataFrame(geometry=[], crs=UTM_CRS).to_file(tmp_path / folder / "a.gpkg")
+    for pred, truth, declares in ((tmp_path / "pred.gpkg", declared, True),
+                                  (declared, declared, True),
+                                  (undeclared, undeclared, False),
+                                  (tmp_path / "p", tmp_path / "t", False)):
+        result = run_cli("evaluate", pred, truth, "--buffer", 2, "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert scores["mode"] == "line", scores
+        assert (scores["precision"], scores["recall"], scores["true_length_m"]) == (0, 0, 0)
+        if declares:  # layers of lines: line scores without --buffer too
+            result = run_cli("evaluate", pred, truth, "--json")
+            assert json.loads(result.stdout)["mode"] == "line"
+    result = run_cli("evaluate", undeclared, undeclared, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["mode"] == "object"
+
+
 def test_a_damaged_file_beside_lines_is_said_to_be_unreadable(run_cli, tmp_path):
     """A 0-byte GeoJSON, a cut GeoPackage or a text .parquet next to a file of lines was
     said to hold no lines (sending the user to vectorize --lines); it is unreadable."""

@@ -214,7 +214,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     from geotile.evaluate_modes import evaluate_files
     from geotile.raster_kinds import check_threshold_applies
 
-    kind = input_kind(prediction, truth, layer)
+    buffered = given(ctx, "buffer")  # two files (or folders) of nothing: lines
+    kind = input_kind(prediction, truth, layer, "lines" if buffered else "files")
     if kind == "lines":
         _refuse_options(ctx, NOT_FOR_LINES, "lines")
     else:
@@ -234,7 +235,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         from geotile.evaluate import pair_folders
 
         pairs = pair_folders(prediction, truth)
-        if are_line_folders(pairs, layer):
+        if are_line_folders(pairs, layer, buffered):
             kind = "line folders"
             _refuse_options(ctx, NOT_FOR_LINES, "lines")
         elif pairs.kind == "raster":
