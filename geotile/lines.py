@@ -352,31 +352,58 @@ def _extend_to_no_data(skeleton: np.ndarray, inside: np.ndarray, no_data: np.nda
                        sampling=(1.0, 1.0)) -> None:
     """Draw on, in place, each end of ``skeleton`` that stops within half the road's width
     of ``no_data``, straight through ``inside`` up to the last pixel before no data (a road
-    running into it); an end whose road stops in valid background first stays.
+    running into it), as it runs across the raster's outer edge: the end's branch about as
+    near no data as the road's sides (thinning's hook into an oblique cut's acute corner,
+    which runs between a side and no data) is drawn again from where the road's centreline
+    leaves off. An end whose road stops in valid background first stays.
     ``sampling``: a pixel's (height, width) in units of its smaller side."""
     from scipy import ndimage
 
     to_no_data = ndimage.distance_transform_edt(~no_data, sampling=sampling)
     half = ndimage.distance_transform_edt(inside | no_data, sampling=sampling)
     height, width = skeleton.shape
+    # thinning measures in 8-adjacent steps: its hook runs up to sqrt(2) times as far
+    # from no data as from the road's side
+    near = to_no_data <= np.sqrt(2) * half + 1.5
     for r, c in np.argwhere(skeleton & (to_no_data <= half + 1.5)).tolist():
-        around = _next_pixels(skeleton, r, c, {(r, c)})
-        if len(around) != 1:  # not an end
+        hook = _hook(skeleton, r, c, near, half)
+        if hook is None:  # not an end
             continue
-        back = _trace_back(skeleton, r, c, max(3, int(half[r, c])))
+        r, c = hook.pop()  # where the centreline leaves off
+        back = _trace_back(skeleton, r, c, max(6, int(3 * half[r, c])), {*hook, (r, c)})
         step = np.array([r - back[0], c - back[1]], float)
         if not step.any():
             continue
         step /= np.abs(step).max()  # one pixel a step: 8-adjacent pixels
         path = []
-        for k in range(1, int(2 * to_no_data[r, c]) + 3):
+        for k in range(1, height + width):
             pr, pc = np.floor(np.array([r, c]) + k * step + 0.5).astype(int).tolist()
             if not (0 <= pr < height and 0 <= pc < width) or not inside[pr, pc]:
                 if 0 <= pr < height and 0 <= pc < width and no_data[pr, pc]:
+                    for qr, qc in hook:
+                        skeleton[qr, qc] = False
                     for qr, qc in path:
                         skeleton[qr, qc] = True
                 break
             path.append((pr, pc))
+
+
+def _hook(skeleton: np.ndarray, r: int, c: int, near: np.ndarray, half: np.ndarray):
+    """None where (r, c) is not an end of ``skeleton``; else the pixels from it back along
+    the skeleton while ``near`` (no data about as near as the road's sides), up to a
+    junction and at most three of the road's half widths (``half``: each pixel's distance
+    to the road's side), then the first pixel beyond (the list's last)."""
+    seen = [(r, c)]
+    if len(_next_pixels(skeleton, r, c, set(seen))) != 1:
+        return None
+    widest = 2.0
+    while near[r, c] and len(seen) <= 3 * (widest := max(widest, half[r, c])) + 3:
+        around = _next_pixels(skeleton, r, c, set(seen))
+        if len(around) != 1:
+            break
+        r, c = around[0]
+        seen.append((r, c))
+    return seen
 
 
 def _next_pixels(skeleton: np.ndarray, r: int, c: int, seen: set) -> list[tuple[int, int]]:
@@ -391,10 +418,11 @@ def _next_pixels(skeleton: np.ndarray, r: int, c: int, seen: set) -> list[tuple[
     return found
 
 
-def _trace_back(skeleton: np.ndarray, r: int, c: int, steps: int) -> tuple[int, int]:
-    """The pixel ``steps`` pixels back along ``skeleton`` from its end (r, c), or the last
-    one before a junction."""
-    seen = {(r, c)}
+def _trace_back(skeleton: np.ndarray, r: int, c: int, steps: int,
+                seen: set | None = None) -> tuple[int, int]:
+    """The pixel ``steps`` pixels back along ``skeleton`` from its end (r, c) (the pixels
+    ``seen`` behind it), or the last one before a junction."""
+    seen = set(seen or ()) | {(r, c)}
     for _ in range(steps):
         around = _next_pixels(skeleton, r, c, seen)
         if len(around) != 1:

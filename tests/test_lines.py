@@ -1551,6 +1551,39 @@ def test_a_road_along_no_data_keeps_its_centreline(make_raster, tmp_path, notch)
     assert (xs[0], xs[-1]) == (0.5, 199.5 if notch == "above" else 179.5)
 
 
+@pytest.mark.parametrize("degrees, width", [(45, 10), (30, 4)])
+def test_a_diagonal_road_runs_straight_into_no_data_as_into_the_outer_edge(
+        make_raster, tmp_path, degrees, width):
+    """A diagonal road running into a nodata collar ended in a hook to the road's corner
+    (6.75 m off the centreline at 45 deg, 10 m wide; 2.1 m at 30 deg, 4 m): its end is
+    drawn as where the same road crosses the raster's outer edge, straight on."""
+    from rasterio.features import rasterize
+
+    from geotile.lines import vectorize_lines
+
+    a = np.radians(degrees)
+    road = shapely.LineString([(X0 + 70, Y0 - 70),
+                               (X0 + 70 - 100 * np.cos(a), Y0 - 70 + 100 * np.sin(a))])
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    mask = rasterize([(road.buffer(width / 2), 1)], out_shape=(200, 200),
+                     transform=transform).astype(np.uint8)
+    collared = mask.copy()
+    collared[:, :40] = 255  # 20 m of no data on the left, as make-masks writes it
+    lines = {}
+    for name, values, grid, nodata in (
+            ("collar", collared, transform, 255),
+            ("edge", mask[:, 40:], from_origin(X0 + 20, Y0, 0.5, 0.5), None)):
+        vectorize_lines(make_raster(f"{name}.tif", values, transform=grid, nodata=nodata),
+                        tmp_path / f"{name}.gpkg")
+        frame = gpd.read_file(tmp_path / f"{name}.gpkg")
+        assert len(frame) == 1, name
+        lines[name] = frame.geometry.iloc[0]
+    valid = road.intersection(shapely.box(X0 + 20, Y0 - 100, X0 + 100, Y0))
+    assert lines["edge"].hausdorff_distance(valid) < 1.5
+    assert lines["collar"].hausdorff_distance(lines["edge"]) <= 0.5  # one pixel
+    assert lines["collar"].hausdorff_distance(valid) < 1.5
+
+
 def test_lines_just_beyond_the_buffer_are_not_said_to_cover_different_ground(tmp_path,
                                                                             caplog):
     """A prediction 1.5 m beside an east-west truth road (its box of no height) scores 0 at
