@@ -1,21 +1,25 @@
 """How datasets name an image's labels: the suffixes that tell a mask from its image.
 
 Most datasets give a mask its image's name (INRIA, LoveDA, Vaihingen) or add a suffix
-(``tile_mask.tif``); some also mark the image: DeepGlobe's ``104_sat.jpg`` with
-``104_mask.png`` in one folder, ISPRS Potsdam's ``top_potsdam_2_10_RGB.tif`` (``_RGBIR``,
-``_IRRG``) with ``top_potsdam_2_10_label.tif``. Both come down to one scene name.
+(``tile_mask.tif``, FloodNet's ``6467_lab.png``, Vaihingen's eroded
+``top_mosaic_09cm_area1_noBoundary.tif``); some also mark the image: DeepGlobe's
+``104_sat.jpg`` with ``104_mask.png`` in one folder, ISPRS Potsdam's
+``top_potsdam_2_10_RGB.tif`` (``_RGBIR``, ``_IRRG``) with ``top_potsdam_2_10_label.tif``,
+DroneDeploy's ``107f24d6e9-ortho.tif`` with ``107f24d6e9-label.png``. Both come down to one
+scene name.
 """
 
 from __future__ import annotations
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
-#: any case; ISPRS's ``_label_noBoundary``); "" first: a mask of the image's own name (in
-#: another folder) is the best match
-MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels",
-                 "_label_noBoundary", "_gt", "-gt")
+#: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``); ""
+#: first: a mask of the image's own name (in another folder) is the best match
+MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_lab",
+                 "_label_noBoundary", "_noBoundary", "_gt", "-gt")
 _LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)
 #: what may follow the scene's name in an image's name (compared in lower case)
-IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img")
+IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img", "-ortho",
+                  "_ortho")
 
 
 def scene_name(image_stem: str) -> str | None:

@@ -762,6 +762,48 @@ def test_isprs_no_boundary_labels_pair_and_the_refusal_names_every_form(run_cli,
     assert not (tmp_path / "refused").exists()
 
 
+def test_floodnet_vaihingen_and_dronedeploy_names_pair(run_cli, make_raster, tmp_path):
+    """FloodNet (Hurricane Harvey, 4000 x 3000 JPEGs) names its labels 6467_lab.png in
+    train-label-img/ beside train-org-img/6467.jpg; ISPRS Vaihingen's eroded labels are
+    top_mosaic_09cm_area1_noBoundary.tif; DroneDeploy's tiles are 107f24d6e9-ortho.tif with
+    107f24d6e9-label.png. Each was refused ('no mask named 6467.* ...'): they pair."""
+    import csv
+    from pathlib import Path
+
+    from PIL import Image
+
+    for folder in ("org", "lab"):
+        (tmp_path / folder).mkdir()
+    photo = np.zeros((48, 64, 3), np.uint8)
+    photo[..., 0] = 200
+    Image.fromarray(photo).save(tmp_path / "org" / "6467.jpg", quality=95)
+    classes = np.zeros((48, 64), np.uint8)
+    classes[:, 32:] = 5  # FloodNet's class 5: flooded road
+    Image.fromarray(classes).save(tmp_path / "lab" / "6467_lab.png")
+    result = run_cli("tile", tmp_path / "org", "--masks", tmp_path / "lab", "--size", 32,
+                     "--format", "png", "-o", tmp_path / "floodnet")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "floodnet" / "index.csv").read_text().splitlines()))
+    assert len(rows) == 4
+    for row in rows:
+        mask = np.asarray(Image.open(tmp_path / "floodnet" / row["mask"]))
+        top, left = int(row["y_off"]), int(row["x_off"])
+        assert mask.tolist() == classes[top:top + 32, left:left + 32].tolist()
+
+    for folder in ("top", "eroded", "dd", "ddl"):
+        (tmp_path / folder).mkdir()
+    pairs = (("top/top_mosaic_09cm_area1.tif", "eroded/top_mosaic_09cm_area1_noBoundary.tif"),
+             ("dd/107f24d6e9-ortho.tif", "ddl/107f24d6e9-label.tif"))
+    for (image, mask), value in zip(pairs, (3, 6), strict=True):
+        make_raster(image, np.full((1, 32, 32), 10 * value, np.uint8))
+        make_raster(mask, np.full((32, 32), value, np.uint8))
+        out = tmp_path / f"out_{value}"
+        result = run_cli("tile", tmp_path / Path(image).parent, "--masks",
+                         tmp_path / Path(mask).parent, "--size", 32, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert _mask_values(out) == {Path(image).name: (10 * value, value)}
+
+
 def test_one_scene_label_given_for_each_image_of_the_scene(run_cli, make_raster, tmp_path):
     """ISPRS ships one label per scene for its _RGB and _IRRG tiles: the same file given as
     --masks for both pairs with each; different files of one scene's name, an unused mask,
