@@ -80,17 +80,17 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     try:
         suffix = Path(path).suffix.lower()
         if isinstance(path, Path) and (suffix in GEOJSON_SUFFIXES or suffix in PARQUET_SUFFIXES):
-            if layer is not None and layer != path.stem:
-                raise InputError(f"{path}: no layer {layer!r}; the file holds one layer, "
-                                 f"{path.stem!r}. Leave out --layer.")
+            streamed = regions is not None and path.stat().st_size > STREAM_BYTES
+            if suffix in PARQUET_SUFFIXES or streamed:
+                _one_layer(path, layer)
             if suffix in PARQUET_SUFFIXES:
                 labels = _read_parquet(path, regions, override, class_field)
-            elif regions is not None and path.stat().st_size > STREAM_BYTES:
+            elif streamed:
                 with gc_paused():
                     labels = _stream_geojson(path, regions, override, class_field)
             else:
                 with gc_paused():  # millions of lists and floats, none in a cycle
-                    labels = _read_geojson(path, override)
+                    labels = _read_geojson(path, override, layer)
         else:
             labels = _read_ogr(path, layer, regions, override, class_field)
     except InputError:
@@ -135,7 +135,15 @@ def _lonlat_checked(labels: Labels, path, crs_option: str | None) -> Labels:
     return labels
 
 
-def _read_geojson(path: Path, override=None) -> Labels | None:
+def _one_layer(path: Path, layer: str | None) -> None:
+    """InputError unless ``layer`` is None or the one layer of a GeoJSON/GeoParquet file."""
+    if layer is not None and layer != path.stem:
+        raise InputError(f"{path}: no layer {layer!r}; the file holds one layer, "
+                         f"{path.stem!r}. Leave out --layer.")
+
+
+def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels | None:
+    """GeoJSON (or an xBD label file: :mod:`geotile.xbd`) as Labels."""
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -144,6 +152,11 @@ def _read_geojson(path: Path, override=None) -> Labels | None:
         _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
               "Check text fields with accents.")
     document = json.loads(text)
+    from geotile.xbd import is_xbd, read_xbd
+
+    if is_xbd(document):
+        return read_xbd(document, path, layer, override)
+    _one_layer(path, layer)
     kind = document.get("type") if isinstance(document, dict) else None
     if kind == "FeatureCollection":
         features = document.get("features") or []
@@ -1040,7 +1053,8 @@ def class_ids(
     Without ``class_field`` every feature is class 1 ("building"). A field of
     numbers, or of text that reads as numbers ("1", "10", "2.0"), is used as
     ids; a field of names is mapped by ``class_map``, or, without a map, names
-    get ids 1..N in sorted order. Names compare by :func:`class_key`; those of
+    get ids 1..N in sorted order (xBD's damage names their challenge's ids:
+    :data:`geotile.xbd.DAMAGE_IDS`). Names compare by :func:`class_key`; those of
     background in so many words (:func:`~geotile.class_keys.names_background`) that the map
     does not name are id 0.
     """
@@ -1050,6 +1064,10 @@ def class_ids(
         raise InputError(f"{source}: no field {class_field!r}. "
                          f"Fields: {', '.join(labels.fields) or 'none'}.")
     values = list(labels.fields[class_field])
+    if class_map is None:  # xBD damage names: the challenge's ids in every file
+        from geotile.xbd import damage_map
+
+        class_map = damage_map([*values, *labels.values.get(class_field, [])])
     if class_map is not None:
         class_map = check_class_map(class_map, "--class-map")
     # an empty text value is no value (as in a Shapefile), unless the class map names it

@@ -1,0 +1,142 @@
+"""xView2 / xBD label files (one JSON per 1024 px PNG, buildings as WKT in pixel coordinates
+and in lon/lat, damage in ``subtype``): read as labels with layers ``xy`` and ``lng_lat``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+from tests.conftest import assert_one_line_error
+
+SIZE = 128
+#: (pixel polygon, lon/lat polygon on a 0.00001 deg grid from (-95.1, 29.8), subtype)
+BUILDINGS = [
+    (shapely.box(10, 12, 40, 30), "major-damage"),
+    (shapely.Polygon([(60, 60), (100, 64), (96, 100), (58, 92)]), "no-damage"),
+    (shapely.box(20, 90, 35, 120), "destroyed"),
+]
+LON0, LAT0, STEP = -95.1, 29.8, 0.00001
+
+
+def _lonlat(polygon):
+    return shapely.transform(polygon, lambda xy: np.column_stack(
+        [LON0 + xy[:, 0] * STEP, LAT0 - xy[:, 1] * STEP]))
+
+
+def _xbd(tmp_path, name, buildings, subtype=True):
+    """An xBD post-disaster label file and its plain PNG, as the dataset ships them."""
+    def features(transform):
+        return [{"properties": {"feature_type": "building", "uid": f"u{i}",
+                                **({"subtype": damage} if subtype else {})},
+                 "wkt": transform(polygon).wkt}
+                for i, (polygon, damage) in enumerate(buildings)]
+
+    labels = tmp_path / f"{name}.json"
+    labels.write_text(json.dumps({
+        "features": {"lng_lat": features(_lonlat), "xy": features(lambda p: p)},
+        "metadata": {"img_name": f"{name}.png", "width": SIZE, "height": SIZE}}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no geotransform
+        with rasterio.open(tmp_path / f"{name}.png", "w", driver="PNG", width=SIZE,
+                           height=SIZE, count=3, dtype="uint8") as dst:
+            dst.write(np.zeros((3, SIZE, SIZE), np.uint8))
+    return labels, tmp_path / f"{name}.png"
+
+
+def _expected(buildings, transform=None, ids=None):
+    shapes = [(p, 1 if ids is None else ids[d]) for p, d in buildings]
+    return rasterize(shapes, out_shape=(SIZE, SIZE), dtype="uint8",
+                     transform=transform or rasterio.Affine.identity())
+
+
+def _read(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path) as src:
+            return src.read(1), src.crs, src.tags()
+
+
+def test_make_masks_of_an_xbd_file_draws_its_pixel_polygons(run_cli, tmp_path):
+    """make-masks of hurricane-harvey_..._post_disaster.json on its PNG was refused ('a
+    GeoJSON object of type None holds no features'): the xy polygons are drawn on the
+    image's pixels, and --class-field subtype gives the challenge's damage ids in every
+    file, whichever damage classes it holds (not 1..N by name per file)."""
+    labels, image = _xbd(tmp_path, "hurricane-harvey_00000001_post_disaster", BUILDINGS)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask, crs, _ = _read(tmp_path / "m.tif")
+    assert crs is None
+    np.testing.assert_array_equal(mask, _expected(BUILDINGS))
+    ids = {"no-damage": 1, "minor-damage": 2, "major-damage": 3, "destroyed": 4}
+    for name, buildings in (("a_post_disaster", BUILDINGS),
+                            ("b_post_disaster", BUILDINGS[2:])):
+        labels, image = _xbd(tmp_path, name, buildings)
+        out = tmp_path / f"{name}.tif"
+        result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "subtype")
+        assert result.exit_code == 0, result.output
+        mask, _, tags = _read(out)
+        np.testing.assert_array_equal(mask, _expected(buildings, ids=ids))
+        assert json.loads(tags["GEOTILE_CLASS_NAMES"])[:5] == [
+            "background", "no-damage", "minor-damage", "major-damage", "destroyed"]
+
+
+def test_the_lng_lat_layer_places_an_xbd_file_on_a_georeferenced_image(run_cli, tmp_path):
+    """--layer lng_lat reads the lon/lat polygons (EPSG:4326): on the image georeferenced
+    on that grid they give the xy mask; an unknown layer names both."""
+    labels, _ = _xbd(tmp_path, "scene_post_disaster", BUILDINGS)
+    transform = from_origin(LON0, LAT0, STEP, STEP)
+    image = tmp_path / "georeferenced.tif"
+    with rasterio.open(image, "w", driver="GTiff", width=SIZE, height=SIZE, count=3,
+                       dtype="uint8", crs="EPSG:4326", transform=transform) as dst:
+        dst.write(np.zeros((3, SIZE, SIZE), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                     "--layer", "lng_lat")
+    assert result.exit_code == 0, result.output
+    mask, crs, _ = _read(tmp_path / "m.tif")
+    assert crs == "EPSG:4326"
+    assert (mask != _expected(BUILDINGS)).sum() <= 4  # lon/lat rounding on pixel edges
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "n.tif", "--layer", "xyz")
+    assert_one_line_error(result, "scene_post_disaster.json", "'xyz'", "xy", "lng_lat")
+    assert not (tmp_path / "n.tif").exists()
+
+
+def test_an_xbd_file_without_buildings_gives_an_empty_mask(run_cli, tmp_path):
+    labels, image = _xbd(tmp_path, "empty_pre_disaster", [])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask, _, _ = _read(tmp_path / "m.tif")
+    assert mask.shape == (SIZE, SIZE) and not mask.any()
+
+
+def test_vectorized_predictions_score_against_an_xbd_file(run_cli, tmp_path):
+    """A prediction vectorized from the PNG's pixels scores against the xBD truth: the
+    same buildings are 3 true positives; one left out is a false negative."""
+    labels, image = _xbd(tmp_path, "guatemala-volcano_00000000_post_disaster", BUILDINGS)
+    assert run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif").exit_code == 0
+    result = run_cli("-q", "vectorize", tmp_path / "m.tif", "-o", tmp_path / "p.gpkg")
+    assert result.exit_code == 0, result.output
+    result = run_cli("evaluate", tmp_path / "p.gpkg", labels, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (3, 0, 0)
+
+
+@pytest.mark.parametrize("values, expected", [
+    (["no-damage", "Destroyed", "un-classified"], {"no-damage": 1, "destroyed": 4}),
+    (["no-damage", "flooded"], None),
+    ([], None),
+])
+def test_damage_map_only_for_xbd_damage_names(values, expected):
+    from geotile.xbd import damage_map
+
+    found = damage_map(values)
+    assert (found is None) == (expected is None)
+    for name, i in (expected or {}).items():
+        assert found[name] == i
