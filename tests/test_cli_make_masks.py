@@ -343,3 +343,31 @@ def test_a_field_of_names_gets_ids_in_sorted_order(run_cli, make_raster, tmp_pat
     with rasterio.open(out) as src:
         mask = src.read(1)
     assert [int(mask[4, 10 * i + 4]) for i in range(3)] == [2, 1, 2]
+
+
+def test_ids_given_to_names_are_said(run_cli, make_raster, tmp_path):
+    """Ids of names without --class-map depend on the names a file holds (a file of only
+    'tree' makes tree 1, another with 'house' makes it 2): they were written silently, so
+    masks made file by file disagreed unseen. The summary says them; not with --class-map,
+    with ids in the field or with -q."""
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    for values, said in ((["tree", "house", "tree"], "1 house, 2 tree"),
+                         (["tree", "tree"], "1 tree")):
+        labels = _boxes_geojson(tmp_path / "names.geojson", values)
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                         "--class-field", "cls", "--overwrite")
+        assert result.exit_code == 0, result.output
+        assert f"class ids by name: {said} (" in result.stdout
+        assert "--class-map" in result.stdout.splitlines()[-1]
+    mapping = tmp_path / "map.json"
+    mapping.write_text('{"tree": 1, "house": 2}')
+    labels = _boxes_geojson(tmp_path / "names.geojson", ["tree", "house"])
+    numbers = _boxes_geojson(tmp_path / "ids.geojson", [3, 1])
+    for extra in (("--class-map", mapping), ("-q",)):
+        result = run_cli("make-masks", labels, image, "-o",
+                         tmp_path / "m.tif", "--class-field", "cls", "--overwrite", *extra)
+        assert result.exit_code == 0, result.output
+        assert "class ids" not in result.stdout
+    result = run_cli("make-masks", numbers, image, "-o", tmp_path / "n.tif", "--class-field",
+                     "cls")
+    assert result.exit_code == 0 and "class ids" not in result.stdout, result.output

@@ -196,7 +196,23 @@ def make_masks(
                 f"{summary['positive_pixels']} positive pixels"
                 + (f", {ignored} ignored (nodata in the image)" if ignored else "")
             )
+        if class_field is not None and mapping is None:
+            _echo_named_ids(summaries)
     write_merge(ctx, merge, pairs, replace_merge, as_json)
+
+
+def _echo_named_ids(summaries: list) -> None:
+    """The ids that class names got without --class-map (1..N by name, per run), so that a
+    user making masks file by file sees them change with the names each file holds."""
+    from geotile.xbd import damage_map
+
+    done = [s for s in summaries if s.get("features") is not None and s.get("classes")]
+    names = done[0]["classes"][1:] if done else []
+    if not names or all(str(n).isdigit() for n in names) or damage_map(names):
+        return  # ids given by the field itself, or the xBD scale
+    listed = ", ".join(f"{i} {name}" for i, name in enumerate(names, 1))
+    click.echo(f"class ids by name: {listed} (from the names these labels hold; "
+               "--class-map fixes them across runs)")
 
 
 def _is_label_raster(labels) -> bool:
