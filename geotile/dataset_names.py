@@ -11,6 +11,8 @@ scene name.
 
 from __future__ import annotations
 
+import re
+
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``); ""
 #: first: a mask of the image's own name (in another folder) is the best match
@@ -61,3 +63,31 @@ def scene_of_mask(mask_stem: str, image_stem: str) -> str | None:
     if scene is None or _named(mask_stem, image_stem) or not _named(mask_stem, scene):
         return None
     return scene
+
+
+#: ISPRS's DSM names of its images: Potsdam's top_potsdam_2_10_RGB (_RGBIR, _IRRG) has
+#: dsm_potsdam_02_10 (nDSM: ..._normalized_lastools), Vaihingen's top_mosaic_09cm_area1 has
+#: dsm_09cm_matching_area1 (nDSM: ..._normalized)
+_ISPRS_DSM = ((re.compile(r"top_potsdam_(\d+)_(\d+)(?:_(?:rgb|rgbir|irrg))?$", re.I),
+               "dsm_potsdam_{0:02d}_{1:02d}"),
+              (re.compile(r"top_mosaic_09cm_area(\d+)$", re.I), "dsm_09cm_matching_area{0}"))
+
+
+def elevation_bases(image_stem: str) -> list[str]:
+    """The names an image's elevation raster (DSM, nDSM) starts with, best first: the
+    image's stem, its scene name (DroneDeploy's ``107f24d6e9-ortho``: ``107f24d6e9``, whose
+    ``107f24d6e9-elev``), ISPRS's DSM name (``top_potsdam_2_10_RGB``:
+    ``dsm_potsdam_02_10``)."""
+    bases = mask_bases(image_stem)
+    for pattern, name in _ISPRS_DSM:
+        match = pattern.match(image_stem)
+        if match:
+            bases.append(name.format(*map(int, match.groups())))
+    return bases
+
+
+def names_elevation_of(stem: str, base: str, image_stem: str) -> bool:
+    """Whether the file ``stem`` is ``base`` or starts with ``base_`` (``base-`` too when
+    ``base`` is not the image's own stem, whose ``-`` may join another image's name)."""
+    return (stem == base or stem.startswith(f"{base}_")
+            or (base != image_stem and stem.startswith(f"{base}-")))

@@ -162,7 +162,8 @@ class ExtraBands:
 
 def pair_extra_bands(images: Sequence, extra) -> list | None:
     """The extra-bands raster of each image: one file per image (in order), or a folder of
-    files named after the images (``<stem>.*``, ``<stem>_dsm.*``...)."""
+    files named after the images (``<stem>.*``, ``<stem>_dsm.*``..., or as datasets name
+    them: :func:`geotile.dataset_names.elevation_bases`)."""
     if not extra:
         return None
     from geotile.raster import input_path
@@ -175,14 +176,20 @@ def pair_extra_bands(images: Sequence, extra) -> list | None:
 
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
                        and not is_sidecar(p))
+        from geotile.dataset_names import elevation_bases, names_elevation_of
+
         paired = []
         for image in images:
             stem = Path(image).stem
-            found = [f for f in files if f.stem == stem or f.stem.startswith(f"{stem}_")]
+            bases = elevation_bases(stem)
+            found = next(([f for f in files if names_elevation_of(f.stem, base, stem)]
+                          for base in bases
+                          if any(names_elevation_of(f.stem, base, stem) for f in files)), [])
             if len(found) != 1:
+                named = " or ".join(f"{b}.*, {b}_*.*" for b in bases)
                 raise InputError(
-                    f"{image}: {len(found) or 'no'} extra-bands raster(s) named {stem}.* or "
-                    f"{stem}_*.* in {folder}. Give one file per image with --extra-bands.")
+                    f"{image}: {len(found) or 'no'} extra-bands raster(s) named {named} in "
+                    f"{folder}. Give one file per image with --extra-bands.")
             paired.append(found[0])
         return paired
     if len(paths) != len(images):

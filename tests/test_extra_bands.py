@@ -282,6 +282,34 @@ def test_folder_of_extra_rasters_is_paired_by_name(make_raster, tmp_path, run_cl
     assert_one_line_error(result, "2 images but 1 --extra-bands")
 
 
+def test_dataset_elevation_folders_pair_with_their_images(make_raster, tmp_path, run_cli):
+    """ISPRS ships Potsdam's DSMs as 1_DSM/dsm_potsdam_02_10.tif for
+    top_potsdam_2_10_RGB.tif (and Vaihingen's as dsm_09cm_matching_area1.tif for
+    top_mosaic_09cm_area1.tif), DroneDeploy as 107f24d6e9-elev.tif for
+    107f24d6e9-ortho.tif: --extra-bands FOLDER refused each ('no extra-bands raster(s)
+    named top_potsdam_2_10_RGB.*'); each image gets its own heights."""
+    rng = np.random.default_rng(16)
+    pairs = {"top_potsdam_2_10_RGB": "dsm_potsdam_02_10",
+             "top_potsdam_2_11_RGB": "dsm_potsdam_02_11",
+             "top_mosaic_09cm_area1": "dsm_09cm_matching_area1",
+             "top_mosaic_09cm_area11": "dsm_09cm_matching_area11",
+             "107f24d6e9-ortho": "107f24d6e9-elev"}
+    (tmp_path / "img").mkdir()
+    (tmp_path / "dsm").mkdir()
+    images, heights = [], {}
+    for image, dsm in pairs.items():
+        images.append(make_raster(f"img/{image}.tif",
+                                  rng.integers(0, 256, (3, 32, 32), np.uint8)))
+        heights[image] = rng.uniform(0, 30, (32, 32)).astype(np.float32)
+        make_raster(f"dsm/{dsm}.tif", heights[image])
+    result = run_cli("tile", *images, "--extra-bands", tmp_path / "dsm", "--size", 32,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for image, values in heights.items():
+        with rasterio.open(tmp_path / "out" / "images" / f"{image}_0_0.tif") as patch:
+            np.testing.assert_array_equal(patch.read(4), values)
+
+
 def test_nearest_resampling_keeps_class_values(rgb, make_raster):
     transform = from_origin(*UTM_ORIGIN, 1.5, 1.5)  # not a multiple: bilinear would blend
     classes = np.random.default_rng(8).integers(1, 6, (HEIGHT // 3, WIDTH // 3), np.uint8)

@@ -166,7 +166,8 @@ def extra_bands_opts(command):
         "--extra-bands", "extra_bands", multiple=True, type=INPUT_PATH, metavar="RASTER",
         help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands, read on the "
         "image grid (exactly when the grids match, else resampled or reprojected). One per "
-        "IMAGE (repeat), or a folder of rasters named after the IMAGEs.")(command)
+        "IMAGE (repeat), or a folder of rasters named after the IMAGEs (<stem>_ndsm.tif; "
+        "ISPRS's dsm_potsdam_02_10.tif for top_potsdam_2_10_RGB.tif).")(command)
 
 
 def _local_output(ctx, param, value):
