@@ -636,6 +636,14 @@ def multi_label(model) -> bool:
     return len(outputs) == 1 and outputs[0].multi_label
 
 
+def independent_bands(model) -> bool:
+    """Whether every band is a probability of its own: one output's sigmoid channels, or
+    several outputs of a sigmoid each (a building head and a road head)."""
+    outputs = getattr(model, "outputs", [])
+    return multi_label(model) or (len(outputs) > 1 and all(
+        o.channels == 1 or o.multi_label for o in outputs))
+
+
 def class_names(model) -> list[str]:
     """A class raster's names by id: background first unless the model's classes are
     exclusive (softmax: its argmax), where they are the model's own."""
@@ -1442,7 +1450,8 @@ def _describe_output(dst, options, names, threshold, model) -> None:
             tags[f"GEOTILE_{role.upper()}_THRESHOLD"] = repr(float(value))  # for --instances
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
         if len(names) > 1:  # exclusive (softmax: the argmax) or independent (sigmoids)
-            tags["GEOTILE_BANDS"] = "independent" if multi_label(model) else "exclusive"
+            tags["GEOTILE_BANDS"] = "independent" if independent_bands(model) \
+                else "exclusive"
         for band, name in enumerate(names, start=1):
             dst.set_band_description(band, name)
         # data bands, not a picture: never red/green/blue

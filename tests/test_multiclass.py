@@ -798,3 +798,54 @@ def test_a_placeholder_class_name_is_not_warned_of(tmp_path, run_cli, placeholde
     _tagged(p, ["background", "Structures"])
     result = run_cli("evaluate", p, t, "--json")
     assert "'Structures' (id 1" in result.stderr and "'building'" in result.stderr
+
+
+def _two_head_model(path, second: str):
+    """Two outputs of one 1x1 conv each on bands 1 and 2 (8 x band / 255 - 4): "building"
+    (a Sigmoid head) and, ``second`` "sigmoid", "road" (another Sigmoid head) or
+    "softmax", "surface" (background/road: a softmax over two channels)."""
+    from onnx import helper
+
+    from .onnx_models import FLOAT, save_graph
+
+    w = np.zeros((3, 3, 1, 1), np.float32)
+    w[0, 0], w[1, 1], w[2, 1] = 8, 8, -8
+    inits = {"Wa": w[:1], "Ba": np.full(1, -4, np.float32)}
+    nodes = [helper.make_node("Conv", ["input", "Wa", "Ba"], ["za"], kernel_shape=[1, 1]),
+             helper.make_node("Sigmoid", ["za"], ["building"])]
+    if second == "sigmoid":
+        inits.update(Wb=w[1:2], Bb=np.full(1, -4, np.float32))
+        nodes += [helper.make_node("Conv", ["input", "Wb", "Bb"], ["zb"], kernel_shape=[1, 1]),
+                  helper.make_node("Sigmoid", ["zb"], ["road"])]
+        outputs = [("road", FLOAT, ["N", 1, "H", "W"])]
+    else:
+        inits.update(Wb=w[[2, 1]], Bb=np.array([4, -4], np.float32))
+        nodes += [helper.make_node("Conv", ["input", "Wb", "Bb"], ["zb"], kernel_shape=[1, 1]),
+                  helper.make_node("Softmax", ["zb"], ["surface"], axis=1)]
+        outputs = [("surface", FLOAT, ["N", 2, "H", "W"])]
+    metadata = {"class_names": [{"0": "building"}, {"0": "background", "1": "road"}]} \
+        if second == "softmax" else None
+    return save_graph(path, nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("building", FLOAT, ["N", 1, "H", "W"]), *outputs], inits,
+                      metadata=metadata)
+
+
+def test_two_sigmoid_heads_are_vectorized_each_as_its_class(tmp_path):
+    # a model of two outputs, "building" and "road" (a Sigmoid each): predict tagged its
+    # probabilities GEOTILE_BANDS=exclusive, so vectorize took their argmax with "building"
+    # as the background: a 20 x 20 px building (p 0.98) gave no polygon, only the road's
+    from geotile.predict import predict_raster
+
+    pixels = np.zeros((3, 60, 60), np.uint8)
+    pixels[0, 10:30, 10:30] = 255  # a building
+    pixels[1, 40:50, :] = 255  # a road
+    image = write_raster(tmp_path / "img.tif", pixels)
+    predict_raster(_two_head_model(tmp_path / "m.onnx", "sigmoid"), image, tmp_path / "p.tif")
+    with rasterio.open(tmp_path / "p.tif") as p:
+        assert p.descriptions == ("building", "road")
+        assert p.tags()["GEOTILE_BANDS"] == "independent"
+    vectorize_polygons([tmp_path / "p.tif"], tmp_path / "p.gpkg")
+    found = gpd.read_file(tmp_path / "p.gpkg")
+    assert sorted(found["class"]) == ["building", "road"]
+    areas = dict(zip(found["class"], found.area, strict=True))
+    assert areas == pytest.approx({"building": 20 * 20 * 0.25, "road": 60 * 10 * 0.25})
