@@ -636,12 +636,16 @@ def multi_label(model) -> bool:
     return len(outputs) == 1 and outputs[0].multi_label
 
 
-def independent_bands(model) -> bool:
-    """Whether every band is a probability of its own: one output's sigmoid channels, or
-    several outputs of a sigmoid each (a building head and a road head)."""
+def band_relation(model) -> str:
+    """The GEOTILE_BANDS tag of probabilities: "independent" (one output's sigmoid channels,
+    or several outputs of a sigmoid each: a building head and a road head), "exclusive" (one
+    output's softmax classes) or "outputs" (several outputs, a softmax among them: no one
+    class per pixel describes them)."""
     outputs = getattr(model, "outputs", [])
-    return multi_label(model) or (len(outputs) > 1 and all(
-        o.channels == 1 or o.multi_label for o in outputs))
+    if multi_label(model) or (len(outputs) > 1 and all(
+            o.channels == 1 or o.multi_label for o in outputs)):
+        return "independent"
+    return "outputs" if len(outputs) > 1 else "exclusive"
 
 
 def class_names(model) -> list[str]:
@@ -1449,9 +1453,8 @@ def _describe_output(dst, options, names, threshold, model) -> None:
         for role, value in getattr(model, "instance_thresholds", {}).items():
             tags[f"GEOTILE_{role.upper()}_THRESHOLD"] = repr(float(value))  # for --instances
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
-        if len(names) > 1:  # exclusive (softmax: the argmax) or independent (sigmoids)
-            tags["GEOTILE_BANDS"] = "independent" if independent_bands(model) \
-                else "exclusive"
+        if len(names) > 1:  # how vectorize and evaluate read the bands
+            tags["GEOTILE_BANDS"] = band_relation(model)
         for band, name in enumerate(names, start=1):
             dst.set_band_description(band, name)
         # data bands, not a picture: never red/green/blue

@@ -60,7 +60,8 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     probabilities (GEOTILE_BANDS=independent, predict's sigmoid channels), or untagged bands
     named without a background first (:data:`BACKGROUND_NAMES`), make band k class k,
     background where none reaches the threshold; GEOTILE_BANDS=exclusive (softmax) is the
-    argmax of every band. A tag that cannot be read is an InputError naming the file.
+    argmax of every band; GEOTILE_BANDS=outputs (several model outputs, a softmax among
+    them) is an InputError. A tag that cannot be read is an InputError naming the file.
     An untagged one-band float raster of whole numbers (every pixel: QGIS' Float32
     Rasterize output) holds class ids, as make-masks and tile read it, when some reach
     2..100 (no probabilities, nor 0..255 scores), or 0 and 255 only (a 0/255 mask), or
@@ -77,6 +78,11 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     count = src.count - len(mask_alpha_bands(src))  # the bands of values
     if output in ("class", "mask"):
         return RasterKind("class", 1.0, names, threshold)
+    if output == "probability" and bands == "outputs":
+        raise InputError(f"{src.name}: its bands are the probabilities of several model "
+                         f"outputs ({', '.join(names or [])}), sigmoid and softmax ones, that "
+                         "no one class per pixel describes. Predict one output (geotile "
+                         "predict --outputs NAME) and give that.")
     if output is None and names is None and not _class_descriptions(src):
         _refuse_colour_image(src)
         if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB

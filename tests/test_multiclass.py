@@ -849,3 +849,23 @@ def test_two_sigmoid_heads_are_vectorized_each_as_its_class(tmp_path):
     assert sorted(found["class"]) == ["building", "road"]
     areas = dict(zip(found["class"], found.area, strict=True))
     assert areas == pytest.approx({"building": 20 * 20 * 0.25, "road": 60 * 10 * 0.25})
+
+
+def test_a_sigmoid_head_beside_a_softmax_head_is_refused_by_vectorize(tmp_path, run_cli):
+    # a building sigmoid beside a background/road softmax: tagged exclusive, vectorize took
+    # the argmax of the 3 bands with "building" as the background, and wrote the softmax's
+    # "background" as a class of polygons (exit 0). The bands are neither one set of
+    # exclusive classes nor independent ones: vectorize says so and how to choose one output
+    from geotile.predict import predict_raster
+
+    pixels = np.zeros((3, 60, 60), np.uint8)
+    pixels[0, 10:30, 10:30] = 255
+    pixels[1, 40:50, :] = 255
+    image = write_raster(tmp_path / "img.tif", pixels)
+    predict_raster(_two_head_model(tmp_path / "m.onnx", "softmax"), image, tmp_path / "p.tif")
+    with rasterio.open(tmp_path / "p.tif") as p:
+        assert p.descriptions == ("building", "background", "road")
+        assert p.tags()["GEOTILE_BANDS"] == "outputs"
+    result = run_cli("vectorize", tmp_path / "p.tif", "-o", tmp_path / "p.gpkg")
+    assert_one_line_error(result, "p.tif", "several model outputs", "--outputs")
+    assert not (tmp_path / "p.gpkg").exists()
