@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
-#: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``); ""
-#: first: a mask of the image's own name (in another folder) is the best match
+#: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
+#: SpaceNet 7's ``_Buildings``); "" first: a mask of the image's own name (in another
+#: folder) is the best match
 MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_lab",
-                 "_label_noBoundary", "_noBoundary", "_gt", "-gt")
+                 "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_Buildings")
 _LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)
 #: what may follow the scene's name in an image's name (compared in lower case)
 IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img", "-ortho",

@@ -615,6 +615,31 @@ def test_dataset_image_and_mask_names_pair_predictions_with_truth(tmp_path):
     assert (rows["207"]["tp"], rows["207"]["fp"], rows["207"]["fn"]) == (20, 0, 0)
 
 
+def test_spacenet7_building_labels_pair_with_predictions_of_their_mosaics(tmp_path):
+    """SpaceNet 7 names each month's labels after its mosaic with _Buildings
+    (labels_match/global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13_Buildings.geojson
+    for images/..._13.tif): predictions named after the mosaics paired with nothing ('no
+    truth for ...'); each month takes its own truth."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    months = {"2018_01": 1, "2018_02": 3}
+    for month, count in months.items():
+        stem = f"global_monthly_{month}_mosaic_L15-0331E-1257N_1327_3160_13"
+        boxes = [shapely.box(X0 + 10 * i, Y0 - 8, X0 + 10 * i + 6, Y0) for i in range(count)]
+        gpd.GeoDataFrame(geometry=boxes, crs=UTM_CRS).to_file(pred / f"{stem}.gpkg")
+        gpd.GeoDataFrame(geometry=boxes, crs=UTM_CRS).to_file(
+            truth / f"{stem}_Buildings.geojson")
+    pairs = pair_folders(pred, truth)
+    assert sorted((p.name, t.name) for p, t in pairs.pairs.values()) == [
+        (f"global_monthly_{m}_mosaic_L15-0331E-1257N_1327_3160_13.gpkg",
+         f"global_monthly_{m}_mosaic_L15-0331E-1257N_1327_3160_13_Buildings.geojson")
+        for m in months]
+    rows = evaluate_folders(pred, truth).rows()
+    assert sorted((row["tp"], row["fp"], row["fn"]) for row in rows.values()) == [
+        (1, 0, 0), (3, 0, 0)]
+
+
 def test_min_area_in_ground_square_metres_in_web_mercator(tmp_path):
     """EPSG:3857 at 60 N: a unit is half a ground metre, a square unit a quarter of a square
     metre. A 4 x 4 unit building is 4 m^2 on the ground (16 "m^2" in Mercator units)."""
