@@ -271,12 +271,7 @@ def test_folder_of_extra_rasters_is_paired_by_name(make_raster, tmp_path, run_cl
     (tmp_path / "ndsm").mkdir()
     for stem, values in heights.items():
         make_raster(f"ndsm/{stem}_ndsm.tif", values)
-    result = run_cli("tile", *images, "--extra-bands", tmp_path / "ndsm", "--size", 64,
-                     "-o", tmp_path / "out")
-    assert result.exit_code == 0, result.output
-    for stem, values in heights.items():
-        with rasterio.open(tmp_path / "out" / "images" / f"{stem}_0_0.tif") as patch:
-            np.testing.assert_array_equal(patch.read(4), values)
+    _assert_stacked(run_cli, images, tmp_path / "ndsm", heights, 64, tmp_path / "out")
     result = run_cli("tile", *images, "--extra-bands", tmp_path / "ndsm" / "a_ndsm.tif",
                      "-o", tmp_path / "out2")
     assert_one_line_error(result, "2 images but 1 --extra-bands")
@@ -302,11 +297,16 @@ def test_dataset_elevation_folders_pair_with_their_images(make_raster, tmp_path,
                                   rng.integers(0, 256, (3, 32, 32), np.uint8)))
         heights[image] = rng.uniform(0, 30, (32, 32)).astype(np.float32)
         make_raster(f"dsm/{dsm}.tif", heights[image])
-    result = run_cli("tile", *images, "--extra-bands", tmp_path / "dsm", "--size", 32,
-                     "-o", tmp_path / "out")
+    _assert_stacked(run_cli, images, tmp_path / "dsm", heights, 32, tmp_path / "out")
+
+
+def _assert_stacked(run_cli, images, folder, heights, size, out):
+    """tile IMAGES --extra-bands FOLDER: each image's one patch has its ``heights`` (by
+    image stem) as band 4."""
+    result = run_cli("tile", *images, "--extra-bands", folder, "--size", size, "-o", out)
     assert result.exit_code == 0, result.output
-    for image, values in heights.items():
-        with rasterio.open(tmp_path / "out" / "images" / f"{image}_0_0.tif") as patch:
+    for stem, values in heights.items():
+        with rasterio.open(out / "images" / f"{stem}_0_0.tif") as patch:
             np.testing.assert_array_equal(patch.read(4), values)
 
 
