@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import functools
 import os
 import re
@@ -788,6 +789,19 @@ def publish(tmp: Path, final: Path, overwrite: bool) -> None:
 
 #: the advice for a write that failed for a reason not known (most often a full disk)
 _UNKNOWN_WRITE = "Free space or choose another folder."
+_EFBIG = OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+
+
+def file_size_limit() -> int | None:
+    """The process's file-size limit in bytes (ulimit -f), None without one: a write past it
+    fails with EFBIG, which only libtiff's own hidden lines would say
+    (:func:`libtiff_errors_hidden`)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def verify_geotiff(path: str | os.PathLike, shown_as: str | os.PathLike | None = None) -> None:
@@ -798,10 +812,13 @@ def verify_geotiff(path: str | os.PathLike, shown_as: str | os.PathLike | None =
     opens can still be wrong. This reads only the TIFF directory (no pixels).
     """
     shown = shown_as or path
+    size = os.path.getsize(path)
     fail = (f"{shown}: the GeoTIFF was not written completely (disk full or an I/O error "
             "while GDAL wrote it); nothing was written under that name. Free space and run "
             "again.")
-    size = os.path.getsize(path)
+    if (limit := file_size_limit()) is not None and size >= limit:
+        fail = (f"{shown}: the GeoTIFF was cut at the file-size limit ({limit} bytes); "
+                f"nothing was written under that name. {write_advice(_EFBIG)}")
     try:
         with rasterio.open(path) as src:
             if src.driver not in ("GTiff", "COG"):
@@ -1040,8 +1057,12 @@ def atomic_output(
             raise  # not the writing of this output
         # GDAL failing on its own temporary files (a COG's copy on a full disk): the output
         reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
+        advice = write_advice(reason, _UNKNOWN_WRITE)
+        if advice == _UNKNOWN_WRITE and (limit := file_size_limit()) is not None:
+            efbig = write_advice(_EFBIG)
+            advice = f"A file-size limit of {limit} bytes is set: {efbig[0].lower()}{efbig[1:]}"
         raise InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
-                         f"under that name. {write_advice(reason, _UNKNOWN_WRITE)}") from exc
+                         f"under that name. {advice}") from exc
     finally:
         for leftover in (tmp, tmp_sidecar):
             with contextlib.suppress(FileNotFoundError):

@@ -468,3 +468,30 @@ def test_libtiff_prints_no_lines_of_its_own_on_a_full_disk(make_raster, tmp_path
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {tmp_path / 'p.tif'}: "), lines
     assert not (tmp_path / "p.tif").exists()
+
+
+def test_a_file_size_limit_is_said_once_libtiff_lines_are_hidden(make_raster, tmp_path):
+    """With libtiff's own `_tiffWriteProc: File too large.` lines hidden, predict said only
+    'disk full or an I/O error ... Free space and run again' (and a COG 'TIFFReadEncodedTile()
+    failed ... Free space') on a 200 kB file-size limit: the one line names the limit now."""
+    import resource
+
+    image = _noise_image(make_raster)
+    model = pointwise_model(tmp_path / "m.onnx")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def limit_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    for cog in ((), ("--cog",)):
+        done = subprocess.run([sys.executable, "-m", "geotile", "predict", str(model),
+                               str(image), "-o", str(tmp_path / "p.tif"), "--dtype", "float32",
+                               *cog], capture_output=True, text=True, timeout=120, env=env,
+                              preexec_fn=limit_files)
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert "file-size limit" in lines[0] and "200000 bytes" in lines[0], lines[0]
+        assert "ulimit -f" in lines[0] and "Free space" not in lines[0], lines[0]
+        assert not (tmp_path / "p.tif").exists()
