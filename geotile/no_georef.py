@@ -47,16 +47,19 @@ def unplaced(src) -> bool:
     return src.transform.is_identity and sensor_georeferencing(src) is None
 
 
-def _georeferencing_of(src, name: str) -> str:
-    """How to write ``src``'s georeferencing into the raster file ``name``."""
+def _georeferencing_of(src, path: Path) -> str:
+    """How to write ``src``'s georeferencing into the raster file ``path`` (as given: the
+    command runs where geotile ran), to a copy beside it."""
+    import shlex
+
     t, crs = src.transform, src.crs
     if t.is_identity or t.b or t.d:  # GCPs, RPCs or a rotated grid: no corners say it
         return "write the image's georeferencing into it (gdal_translate -a_srs and -a_ullr)"
     srs = crs and (f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else "<the image's CRS>")
     corners = " ".join(f"{v:.10g}" for v in (t.c, t.f, *(t * (src.width, src.height))))
     return (f"write the image's georeferencing into it (gdal_translate "
-            f"{f'-a_srs {srs} ' if srs else ''}-a_ullr {corners} {name} "
-            f"{Path(name).stem}_georef.tif)")
+            f"{f'-a_srs {srs} ' if srs else ''}-a_ullr {corners} {shlex.quote(str(path))} "
+            f"{shlex.quote(str(path.with_name(f'{path.stem}_georef.tif')))})")
 
 
 def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
@@ -80,7 +83,7 @@ def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
     copies = [f"{name} beside the {what} as {path.stem}"
               f"{'.prj' if name.lower().endswith('.prj') else f'.{ext[0]}{ext[-1]}w'}"
               for name in sidecars]
-    fix = f"copy {' and '.join(copies)}" if copies else _georeferencing_of(src, path.name)
+    fix = f"copy {' and '.join(copies)}" if copies else _georeferencing_of(src, path)
     return (f"{path}: the {what} has no georeferencing, while {main} has ({where}). A {what} "
             f"drawn on the image's pixels takes the image's: {fix}.")
 

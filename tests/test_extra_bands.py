@@ -236,6 +236,10 @@ def test_extra_raster_without_geotransform_is_told_how_to_georeference(
     assert "no CRS" not in result.stderr and not (tmp_path / "out").exists()
     fix = re.search(r"-a_srs (\S+) -a_ullr (\S+) (\S+) (\S+) (\S+)", result.stderr)
     assert fix and fix[1] == UTM_CRS
+    # the command runs where geotile ran: the raster by the path given, the copy beside it
+    files = re.search(r"-a_ullr \S+ \S+ \S+ \S+ (\S+) (\S+)\)", result.stderr)
+    assert files and files[1] == str(dsm), result.stderr
+    assert files[2] == str(tmp_path / "ndsm_georef.tif"), result.stderr
     ulx, uly, lrx, lry = map(float, fix.groups()[1:])
     make_raster("ndsm.tif", heights, transform=from_bounds(ulx, lry, lrx, uly, WIDTH, HEIGHT))
     result = run_cli("tile", rgb, "--extra-bands", dsm, "--size", 64, "-o", tmp_path / "out")
