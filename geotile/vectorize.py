@@ -1215,11 +1215,14 @@ def _sources_for(merged, edge_regions) -> list[str]:
 
 
 def _cell_in(metric, crs, cell, frame) -> float:
-    if metric == crs:
+    """The ``cell`` (a pixel's side in ``crs`` units) in ground metres at ``frame``'s centre
+    (degrees, US feet, Web Mercator's units: :mod:`geotile.ground_scale`)."""
+    from geotile.ground_scale import centre_scales
+
+    if metric == crs or not len(frame):
         return cell
-    # degrees -> metres at the data's latitude, roughly: enough for a regularisation grid
-    lat = float(frame.to_crs(4326).geometry.union_all().centroid.y) if len(frame) else 0.0
-    return cell * 111_320 * max(np.cos(np.radians(lat)), 0.1)
+    scales = centre_scales(crs, frame.total_bounds)
+    return cell * float(np.sqrt(scales[0] * scales[1])) if all(np.isfinite(scales)) else cell
 
 
 def _class_name(names, class_id: int) -> str:

@@ -633,3 +633,32 @@ def test_polygonize_array_takes_a_boolean_mask(with_score):
     for ids in (mask, np.ma.masked_array(mask, np.zeros(mask.shape, bool))):
         regions = polygonize_array(ids, score, transform)
         assert sorted((c, n) for _, c, _, n, _ in regions) == [(1, 24), (1, 50)]
+
+
+
+@pytest.mark.parametrize("crs, lonlat, pixel", [
+    ("EPSG:32618", (-73.9, 40.75), (1.0, 1.0)),
+    ("EPSG:2263", (-73.9, 40.75), (1 / 0.3048006096,) * 2),  # NY Long Island, US feet
+    ("EPSG:3857", (10.75, 60.0), (2.0, 2.0)),  # a Mercator "metre" is 0.5 m at 60 N
+    ("EPSG:4326", (10.75, 60.0), (1 / 55_800, 1 / 111_420))])
+def test_regularize_squares_buildings_in_feet_mercator_and_degrees(make_raster, tmp_path, crs,
+                                                                   lonlat, pixel):
+    """An L-shaped building at 30 degrees on 1 m ground pixels is squared into its 6
+    corners whatever the raster's unit. Outside UTM the pixel was taken for degrees (a US
+    foot as 276 km, a 3857 unit as 55 km): the building kept its 220-vertex staircase (in
+    degrees at 60 N, a 0.7 m cell left 76 jagged vertices)."""
+    from pyproj import Transformer
+    from skimage.draw import polygon
+
+    classes = np.zeros((160, 160), np.uint8)
+    ang = np.radians(30)
+    u, v = np.array([np.cos(ang), np.sin(ang)]), np.array([-np.sin(ang), np.cos(ang)])
+    corners = [np.array([60, 70]) + a * u + b * v
+               for a, b in ((0, 0), (60, 0), (60, 20), (20, 20), (20, 50), (0, 50))]
+    classes[polygon(*np.transpose(corners), classes.shape)] = 1
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(*lonlat)
+    path = make_raster("l.tif", classes, crs=crs, transform=from_origin(x, y, *pixel))
+    vectorize_polygons([path], tmp_path / "l.gpkg", options=VectorizeOptions(regularize=True))
+    found = gpd.read_file(tmp_path / "l.gpkg")
+    assert len(found) == 1 and len(found.geometry[0].exterior.coords) == 7
+    assert found["area_m2"][0] == pytest.approx(1800, rel=0.01)
