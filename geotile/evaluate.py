@@ -43,6 +43,7 @@ import numpy as np
 
 from geotile import label_rasters
 from geotile.errors import InputError, check_range
+from geotile.label_set import geometry_array as _geometry_array
 from geotile.streaming import DEFAULT_BLOCK_SIZE
 
 if TYPE_CHECKING:
@@ -104,26 +105,6 @@ class ObjectScores:
         return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": self.precision,
                 "recall": self.recall, "f1": self.f1, "mean_iou": self.mean_iou,
                 "iou_threshold": self.iou_threshold}
-
-
-def _geometry_array(geometries, name: str = "the geometries") -> np.ndarray:
-    """Any sequence of shapely geometries (list, GeoSeries, GeometryArray, a GeoDataFrame's
-    geometry) as an object array, None replaced by an empty polygon; anything else in it an
-    InputError naming ``name``."""
-    import shapely
-
-    if hasattr(geometries, "columns") and hasattr(geometries, "geometry"):  # a GeoDataFrame
-        geometries = geometries.geometry
-    array = np.empty(len(geometries), dtype=object)
-    array[:] = list(geometries)
-    missing = np.array([g is None for g in array], dtype=bool)
-    other = [g for g in array[~missing] if not isinstance(g, shapely.Geometry)]
-    if other:
-        raise InputError(f"{name} hold a {type(other[0]).__name__} ({str(other[0])[:30]!r}); "
-                         "give shapely geometries (shapely.from_wkt for WKT text).")
-    if missing.any():
-        array[missing] = shapely.Polygon()
-    return array
 
 
 def in_truth_crs(predicted, truth):

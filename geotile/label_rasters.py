@@ -104,13 +104,13 @@ def is_label_raster(path: str | os.PathLike) -> bool:
 def refuse_raster_folder(path: str | os.PathLike) -> None:
     """InputError for a folder of rasters given as LABELS (Potsdam's 5_Labels_all/): one
     label raster is read. A folder GDAL reads as vector data (Shapefiles) passes."""
+    folder = Path(os.fspath(path))
+    if not folder.is_dir():
+        return
     import shlex
 
     from geotile.input_files import raster_files
 
-    folder = Path(os.fspath(path))
-    if not folder.is_dir():
-        return
     rasters = raster_files(p for p in folder.iterdir()
                            if p.is_file() and not p.name.startswith("."))
     if not rasters or _has_vector_layers(folder):

@@ -16,6 +16,24 @@ import shapely
 from geotile.errors import InputError
 
 
+def geometry_array(geometries, name: str = "the geometries") -> np.ndarray:
+    """Any sequence of shapely geometries (list, GeoSeries, GeometryArray, a GeoDataFrame's
+    geometry) as an object array, None replaced by an empty polygon; anything else in it an
+    InputError naming ``name``."""
+    if hasattr(geometries, "columns") and hasattr(geometries, "geometry"):  # a GeoDataFrame
+        geometries = geometries.geometry
+    array = np.empty(len(geometries), dtype=object)
+    array[:] = list(geometries)
+    missing = shapely.is_missing(array)  # None (checked for all at once: no Python loop)
+    other = array[~(missing | shapely.is_geometry(array))]
+    if len(other):
+        raise InputError(f"{name} hold a {type(other[0]).__name__} ({str(other[0])[:30]!r}); "
+                         "give shapely geometries (shapely.from_wkt for WKT text).")
+    if missing.any():
+        array[missing] = shapely.Polygon()
+    return array
+
+
 @dataclass
 class Labels:
     """Features of a vector file: ``geometries`` (object array of shapely geometries, None

@@ -199,10 +199,10 @@ def _present(geometries, classes) -> tuple[np.ndarray, list[int]]:
     geometry, whole numbers 0..254 (InputError otherwise)."""
     import shapely
 
-    from geotile.evaluate import _geometry_array
+    from geotile.label_set import geometry_array
     from geotile.labels import MAX_CLASS_ID
 
-    array = _geometry_array(geometries, "rasterize_labels: the geometries")
+    array = geometry_array(geometries, "rasterize_labels: the geometries")
     ids = np.asarray(list(classes))
     if ids.shape != array.shape:
         raise InputError(f"rasterize_labels: {ids.size} class ids for {array.size} geometries; "
@@ -604,9 +604,11 @@ def make_masks(
     _check_placeable(image_paths, labels_path, labels.crs)
     by_crs: dict = {}
     summaries = []
-    from geotile.spacenet import is_spacenet_csv
+    spacenet_rows = False  # a SpaceNet CSV: each image burns its own ImageId's rows
+    if Path(labels_path).suffix.lower() == ".csv":  # is_spacenet_csv's own first test
+        from geotile.spacenet import is_spacenet_csv
 
-    spacenet_rows = is_spacenet_csv(labels_path)  # each image burns its own ImageId's rows
+        spacenet_rows = is_spacenet_csv(labels_path)
     for image_path, output_path, replace, tag in zip(image_paths, output_paths, overwrites,
                                                      complete, strict=True):
         summaries.append(
