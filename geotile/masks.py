@@ -138,17 +138,21 @@ def rasterize_labels(
     if len(geometries) == 0 or height == 0 or width == 0:
         return bands
     with gc_paused():
-        geometries = geojson_dicts(geometries)
+        geometries = geojson_dicts(geometries, parts := [])
     for index, channel in enumerate(options.channels):
         if channel == "footprint":
-            rasterize(zip(geometries, classes, strict=True), out=bands[index],
-                      transform=transform, all_touched=options.all_touched)
+            with gc_paused():
+                shapes = burn_shapes(geometries, classes, parts)
+            rasterize(shapes, out=bands[index], transform=transform,
+                      all_touched=options.all_touched)
     if "boundary" in options.channels or "contact" in options.channels:
         halo = 0 if halo_transform is None else options.halo
         # a feature of class 0 (its value names background) clears what lies under it
         numbers = [i if c else 0 for i, c in enumerate(classes, start=1)]
+        with gc_paused():
+            shapes = burn_shapes(geometries, numbers, parts)
         instances = rasterize(
-            zip(geometries, numbers, strict=True),
+            shapes,
             out_shape=(height + 2 * halo, width + 2 * halo),
             transform=transform if halo_transform is None else halo_transform,
             all_touched=options.all_touched,
@@ -221,12 +225,15 @@ def _present(geometries, classes) -> tuple[np.ndarray, list[int]]:
     return array[present], ids[present].astype(np.int64).tolist()
 
 
-def geojson_dicts(geometries: Sequence) -> list[dict]:
+def geojson_dicts(geometries: Sequence, parts: list | None = None) -> list[dict]:
     """Shapely geometries as GeoJSON-like dicts, with exactly their coordinates.
 
     rasterio's rasterize takes dicts 3x faster than shapely objects (whose
     ``__geo_interface__`` builds them in Python). Polygons and MultiPolygons are cut from
     one coordinate array; other geometries (and any with z) go through GEOS's GeoJSON writer.
+    ``parts``: a list that receives, for Polygons and MultiPolygons, the list of all their
+    polygons' coordinates, where each geometry's polygons start in it (then the end) and
+    which geometries are MultiPolygons, for :func:`burn_shapes`.
     """
     import shapely
 
@@ -234,13 +241,48 @@ def geojson_dicts(geometries: Sequence) -> list[dict]:
     array[:] = list(geometries)
     kinds = shapely.get_type_id(array)
     if len(array) and np.isin(kinds, [3, 6]).all() and not shapely.has_z(array).any():
-        return _polygon_dicts(array, kinds == 6)
+        return _polygon_dicts(array, kinds == 6, parts)
     return json.loads("[" + ",".join(shapely.to_geojson(array)) + "]")
 
 
-def _polygon_dicts(array: np.ndarray, multi: np.ndarray) -> list[dict]:
+def burn_shapes(dicts: list[dict], values: Sequence[int], parts: list) -> list[tuple]:
+    """(shape, value) pairs for rasterio's rasterize, burning exactly what ``zip(dicts,
+    values)`` burns: each run of consecutive non-empty Polygons of one value is passed as one
+    MultiPolygon, which rasterize splits back into those polygons, in order, each burnt on
+    its own (rasterio#1253), after checking the shape once instead of each polygon (10k
+    footprints of one class: 1 shape, ~15 % of the burn's time less). ``parts``: what
+    :func:`geojson_dicts` gave (empty when it did not cut the dicts from one array: then the
+    pairs are ``zip(dicts, values)``)."""
+    if not parts or len(dicts) < 2:
+        return list(zip(dicts, values, strict=True))
+    polygons, starts, multi = parts
+    ids = np.asarray(values)
+    # a Polygon with an exterior ring: rasterize's check of a Polygon (>= 4 points, each
+    # x, y; GEOS's non-empty rings have them) holds for it
+    single = ~multi
+    single[single] = np.fromiter((len(polygons[i]) > 0 for i in starts[:-1][single].tolist()),
+                                 dtype=bool, count=int(np.count_nonzero(single)))
+    joins = single[1:] & single[:-1] & (ids[1:] == ids[:-1])  # i + 1 continues i's run
+    if not joins.any():
+        return list(zip(dicts, values, strict=True))
+    firsts = np.flatnonzero(np.concatenate(([True], ~joins))).tolist()
+    values = ids.tolist()
+    shapes = []
+    for first, end in zip(firsts, [*firsts[1:], len(dicts)], strict=True):
+        if end - first == 1:
+            shapes.append((dicts[first], values[first]))
+        else:
+            shapes.append(({"type": "MultiPolygon",
+                            "coordinates": polygons[starts[first]:starts[end]]},
+                           values[first]))
+    return shapes
+
+
+def _polygon_dicts(array: np.ndarray, multi: np.ndarray, parts: list | None = None
+                   ) -> list[dict]:
     """GeoJSON-like dicts of Polygons and MultiPolygons (``multi``), points as (x, y)
-    tuples: rings are slices of one point list, polygons slices of one ring list."""
+    tuples: rings are slices of one point list, polygons slices of one ring list
+    (``parts``: see :func:`geojson_dicts`)."""
     import shapely
 
     polygons, owners = (shapely.get_parts(array, return_index=True) if multi.any()
@@ -252,10 +294,12 @@ def _polygon_dicts(array: np.ndarray, multi: np.ndarray) -> list[dict]:
     ring_list = [points[start:end] for start, end in pairwise([0, *ring_ends])]
     polygon_list = [ring_list[first:last]
                     for first, last in pairwise(_group_starts(ring_owners, len(polygons)))]
-    parts = pairwise(_group_starts(owners, len(array)))
+    starts = _group_starts(owners, len(array))
+    if parts is not None:
+        parts[:] = [polygon_list, np.asarray(starts), multi]
     return [{"type": "MultiPolygon", "coordinates": polygon_list[first:last]} if many
             else {"type": "Polygon", "coordinates": polygon_list[first]}
-            for many, (first, last) in zip(multi.tolist(), parts, strict=True)]
+            for many, (first, last) in zip(multi.tolist(), pairwise(starts), strict=True)]
 
 
 def _group_starts(owners: np.ndarray, count: int) -> list[int]:

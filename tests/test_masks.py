@@ -14,7 +14,13 @@ import shapely
 from rasterio.transform import from_origin
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.masks import MaskOptions, geojson_dicts, make_masks, rasterize_labels
+from geotile.masks import (
+    MaskOptions,
+    burn_shapes,
+    geojson_dicts,
+    make_masks,
+    rasterize_labels,
+)
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 
@@ -377,6 +383,39 @@ def test_geojson_dicts_keep_every_coordinate(kinds):
         assert shapely.equals_exact(copy, geometry, tolerance=0)
         assert np.array_equal(shapely.get_coordinates(copy, include_z=True),
                               shapely.get_coordinates(geometry, include_z=True), equal_nan=True)
+
+
+@pytest.mark.parametrize("values", ["runs", "each its own", "one"])
+def test_burn_shapes_burn_what_each_shape_burns(values):
+    """Runs of one class passed as one MultiPolygon burn what the polygons burn one by one
+    (rasterize splits MultiPolygons: overlapping footprints of a class are not an even-odd
+    hole), in order (the later class wins); empty and multi-part geometries pass as they
+    are, with rasterio's own warning for the empty one."""
+    from rasterio.features import rasterize
+
+    rng = np.random.default_rng(3)
+    corners = rng.uniform(0, 90, (60, 2))
+    geometries = [shapely.box(x, y, x + w, y + h) for (x, y), (w, h) in
+                  zip(corners, rng.uniform(2, 15, (60, 2)), strict=True)]
+    geometries[7] = shapely.box(0, 0, 50, 50).difference(shapely.box(10, 10, 20, 20))
+    geometries[20] = shapely.MultiPolygon([shapely.box(60, 60, 70, 70),
+                                           shapely.box(65, 65, 80, 80)])
+    geometries[33] = shapely.Polygon()
+    ids = {"runs": [1 + (i // 7) % 3 for i in range(60)], "each its own": list(range(1, 61)),
+           "one": [1] * 60}[values]
+    transform = from_origin(0, 100, 0.5, 0.5)
+    burnt = []
+    for grouped in (False, True):
+        parts: list = []
+        dicts = geojson_dicts(geometries, parts)
+        shapes = burn_shapes(dicts, ids, parts) if grouped else list(zip(dicts, ids, strict=True))
+        with pytest.warns(UserWarning, match="Invalid or empty shape"):
+            burnt.append(rasterize(shapes, out_shape=(200, 200), transform=transform,
+                                   dtype="int32"))
+        if grouped and values != "each its own":
+            assert len(shapes) < len(dicts)
+    assert np.array_equal(*burnt)
+    assert len(np.unique(burnt[0])) >= (2 if values == "one" else 4)
 
 
 @pytest.mark.parametrize("channels", [("footprint", "boundary", "contact"), ("footprint",)])
