@@ -21,7 +21,8 @@ A label raster is either
   / Vaihingen palette (:data:`POTSDAM`): impervious_surfaces 1, building 2,
   low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red). An entry
   named ``ignore`` (or ``nodata``, ``void``) marks a colour to ignore (255) silently,
-  e.g. the black eroded boundaries of ISPRS's "noBoundary" labels.
+  e.g. the black eroded boundaries of ISPRS's "noBoundary" labels. ``deepglobe``,
+  ``uavid`` and ``dronedeploy`` are those datasets' palettes (:data:`PALETTES`).
 
 A colour within :data:`NEAR` (16) in every band of one palette colour takes its class
 (JPEG shifts colours), with a warning counting such pixels; one within 16 of two palette
@@ -75,7 +76,39 @@ POTSDAM = {
     "car": (255, 255, 0),
     "clutter": (255, 0, 0),
 }
-PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM}
+#: DeepGlobe land cover (its challenge's order); black, 'unknown' (clouds...), is not scored
+DEEPGLOBE = {
+    "urban_land": (0, 255, 255),
+    "agriculture_land": (255, 255, 0),
+    "rangeland": (255, 0, 255),
+    "forest_land": (0, 255, 0),
+    "water": (0, 0, 255),
+    "barren_land": (255, 255, 255),
+    "ignore": (0, 0, 0),
+}
+#: UAVid's classes, background clutter its label 0
+UAVID = {
+    "background": (0, 0, 0),
+    "building": (128, 0, 0),
+    "road": (128, 64, 128),
+    "tree": (0, 128, 0),
+    "low_vegetation": (128, 128, 0),
+    "static_car": (192, 0, 192),
+    "moving_car": (64, 0, 128),
+    "human": (64, 64, 0),
+}
+#: DroneDeploy's segmentation benchmark (its label ids 1..6), magenta its IGNORE
+DRONEDEPLOY = {
+    "building": (0, 0, 255),
+    "clutter": (255, 0, 0),
+    "vegetation": (0, 255, 255),
+    "tree": (0, 255, 0),
+    "ground": (255, 255, 255),
+    "car": (255, 255, 0),
+    "ignore": (255, 0, 255),
+}
+PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
+            "uavid": UAVID, "dronedeploy": DRONEDEPLOY}
 #: palette names whose colour marks pixels to ignore (IGNORE, no warning)
 IGNORE_NAMES = ("ignore", "nodata", "void")
 #: file name endings read as rasters without opening them (anything else: GDAL decides)

@@ -1754,3 +1754,41 @@ def test_a_wider_0_255_mask_as_labels_is_class_1_not_ignored(tmp_path, run_cli, 
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0], ids.astype(np.uint8))
     assert json.loads(result.stdout)["masks"][0]["ignored_pixels"] == 12
+
+
+@pytest.mark.parametrize("palette, colours, names", [
+    ("deepglobe",  # DeepGlobe land cover: unknown (black: clouds) is not scored
+     [(0, 255, 255), (255, 255, 0), (255, 0, 255), (0, 255, 0), (0, 0, 255), (255, 255, 255),
+      (0, 0, 0)],
+     ["urban_land", "agriculture_land", "rangeland", "forest_land", "water", "barren_land",
+      None]),
+    ("uavid",  # UAVid: background clutter is its label 0
+     [(0, 0, 0), (128, 0, 0), (128, 64, 128), (0, 128, 0), (128, 128, 0), (192, 0, 192),
+      (64, 0, 128), (64, 64, 0)],
+     ["background", "building", "road", "tree", "low_vegetation", "static_car", "moving_car",
+      "human"]),
+    ("dronedeploy",  # DroneDeploy: magenta is its IGNORE
+     [(0, 0, 255), (255, 0, 0), (0, 255, 255), (0, 255, 0), (255, 255, 255), (255, 255, 0),
+      (255, 0, 255)],
+     ["building", "clutter", "vegetation", "tree", "ground", "car", None]),
+])
+def test_built_in_palettes_of_colour_coded_datasets(tmp_path, run_cli, palette, colours,
+                                                    names):
+    """DeepGlobe's 104_mask.png, UAVid's and DroneDeploy's colour labels needed a JSON
+    palette written by hand ('--palette deepglobe: no such file, and not a built-in
+    palette'): each is built in, with its classes in the dataset's order and its
+    unscored colour ignored (255)."""
+    ids = np.repeat(np.arange(len(colours)), 4)[None, :].repeat(6, axis=0)
+    rgb = np.moveaxis(np.array(colours, np.uint8)[ids], -1, 0).copy()
+    labels = write_raster(tmp_path / "104_mask.tif", rgb)
+    image = write_raster(tmp_path / "104_sat.tif", np.zeros((3, *ids.shape), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--palette", palette)
+    assert result.exit_code == 0, result.output
+    mask, nodata, tags, _ = _read(tmp_path / "mask.tif")
+    classes = [n for n in names if n is not None and n != "background"]
+    expected = [255 if n is None else 0 if n == "background" else 1 + classes.index(n)
+                for n in names]
+    np.testing.assert_array_equal(mask, np.array(expected, np.uint8)[ids])
+    assert nodata == 255
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", *classes]

@@ -65,9 +65,11 @@ def _line_options(command):
     "--contact-spacing", type=click.IntRange(min=1), default=10, show_default=True,
     help="Gaps narrower than this (px) between two buildings are marked as contact.",
 )
-@click.option("--palette", metavar="potsdam|FILE.json", callback=home_callback,
+@click.option("--palette", metavar="NAME|FILE.json", callback=home_callback,
               help="LABELS is a colour-coded label raster: built-in 'potsdam' (ISPRS classes "
-              'impervious_surfaces..clutter = 1..6) or a JSON file {"building": [0, 0, 255], '
+              "impervious_surfaces..clutter = 1..6; also 'vaihingen'), 'deepglobe', 'uavid', "
+              "'dronedeploy' (each dataset's classes and ignored colour), "
+              'or a JSON file {"building": [0, 0, 255], '
               "...} (ids 1..K in file order; 'background' is 0, 'ignore' is 255). A colour "
               "within 16 (in every band) of a palette colour takes its class (JPEG labels); "
               "others become 255 too, with a warning.")

@@ -64,8 +64,9 @@ def _parse_split(ctx, param, value):
               "split are left out (see below).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @extra_bands_opts
-@click.option("--palette", metavar="potsdam|FILE.json", callback=home_callback,
-              help="The --masks are colour-coded label rasters (ISPRS 'potsdam', or a JSON "
+@click.option("--palette", metavar="NAME|FILE.json", callback=home_callback,
+              help="The --masks are colour-coded label rasters (ISPRS 'potsdam', "
+              "'deepglobe', 'uavid', 'dronedeploy', or a JSON "
               "palette as make-masks takes): class-id masks are made on each IMAGE's grid "
               "first (unknown colours 255, the ignore value).")
 @click.option("--overwrite", is_flag=True,
