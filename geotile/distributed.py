@@ -356,6 +356,13 @@ def make_masks_on_cluster(
     palette = kwargs.get("palette")
     refuse_overwriting_inputs(outputs, [labels_path, *images, *(
         [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
+    from geotile.label_rasters import is_label_raster
+
+    if not is_label_raster(labels_path):  # as in one process: before any mask is written
+        from geotile.masks import check_placeable
+
+        check_placeable(labels_path, images, labels_crs=kwargs.get("labels_crs"),
+                        layer=kwargs.get("layer"), class_field=kwargs.get("class_field"))
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
     calls = [(_mask_one, _shared(labels_path, remote), _shared(image, remote),

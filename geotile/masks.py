@@ -677,6 +677,28 @@ def _check_placeable(image_paths, labels_path, labels_crs) -> None:
             raise InputError(refusal)
 
 
+def check_placeable(labels_path, image_paths, *, labels_crs=None, layer=None,
+                    class_field=None) -> None:
+    """make_masks' refusal of an image its vector labels cannot be placed on, for runs that
+    mask each image apart (dask), before any mask is written; the labels are read only when
+    an image has no map CRS."""
+    from geotile.no_georef import map_crs
+    from geotile.raster import input_path, open_raster
+
+    unplaced = []
+    for image_path in image_paths:
+        with open_raster(input_path(image_path)) as src:
+            if map_crs(src) is None:
+                unplaced.append(image_path)
+    if unplaced:
+        from geotile.labels import read_labels
+
+        labels = read_labels(labels_path, labels_crs, layer=layer, images=unplaced,
+                             regions=_regions(unplaced), class_field=class_field,
+                             empty_ok=True, crs_option=None)
+        _check_placeable(unplaced, labels_path, labels.crs)
+
+
 def _skipped(image, output) -> dict:
     """The summary of a mask complete from an earlier run (--resume)."""
     from geotile.resume import read_tags

@@ -269,6 +269,36 @@ def test_a_tile_that_does_not_fit_is_found_before_any_work(run_cli, make_raster,
             assert not (tmp_path / "single").exists()
 
 
+def test_make_masks_refuses_an_image_without_crs_before_any_mask(run_cli, make_raster,
+                                                                  tmp_path, cluster):
+    """As in one process, labels that cannot be placed on one image of many are refused
+    before any mask is written, not after the others' masks (dask's order)."""
+    import json
+
+    from rasterio.transform import from_origin
+
+    images = [make_raster(f"t{i}.tif", np.full((3, 30, 30), 100, np.uint8), crs="EPSG:32632",
+                          transform=from_origin(500000 + 30 * i, 5000060, 1, 1))
+              for i in range(3)]
+    images.append(make_raster("z_nocrs.tif", np.full((3, 30, 30), 100, np.uint8), crs=None,
+                              transform=from_origin(0, 30, 1, 1)))
+    labels = tmp_path / "labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[
+            [x, 5000040], [x + 15, 5000040], [x + 15, 5000050], [x, 5000050], [x, 5000040]]]}}
+        for x in (500005, 500035, 500065)],
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32632"}}}))
+    single = run_cli("make-masks", labels, *images, "-o", tmp_path / "single")
+    assert_one_line_error(single, "z_nocrs.tif", "no CRS")
+    assert not (tmp_path / "single").exists()
+    for mode in (("--workers", "2"), ("--scheduler", cluster.scheduler_address)):
+        out = tmp_path / f"out-{mode[0][2:]}"
+        result = run_cli("make-masks", labels, *images, "-o", out, *mode)
+        assert_one_line_error(result, "z_nocrs.tif", "no CRS")
+        assert result.stderr == single.stderr
+        assert not out.exists() or list(out.iterdir()) == []
+
+
 def _slow_reads(client, seconds: float) -> None:
     """Make every worker of ``client`` sleep ``seconds`` per block read (0: restore)."""
 
