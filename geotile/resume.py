@@ -175,15 +175,17 @@ def _whole(path: Path) -> bool:
 
 
 def _temporary_pattern(final: Path) -> re.Pattern:
-    # geotile.raster._temporary_sibling: .<stem>.<8 hex>.tmp<suffix>, plus what geotile
-    # writes beside it (.aux.xml, .gtiff, .model-grid.tif, .part)
-    return re.compile(rf"\.{re.escape(final.stem)}\.[0-9a-f]{{8}}\.tmp"
+    # geotile.raster._temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
+    # .<stem>.<run tag>-<8 hex>.tmp<suffix>), plus what geotile writes beside it (.aux.xml,
+    # .gtiff, .model-grid.tif, .part)
+    return re.compile(rf"\.{re.escape(final.stem)}\.(?:[0-9a-f]{{8}}-)?[0-9a-f]{{8}}\.tmp"
                       rf"{re.escape(final.suffix)}(\.[A-Za-z0-9_.-]+)?")
 
 
 def remove_temporaries(output: str | os.PathLike) -> list[Path]:
     """Remove the temporary files a killed geotile run left beside ``output`` (its own
-    names only: ``.<stem>.<8 hex>.tmp<suffix>[...]``); returns what was removed."""
+    names only: ``.<stem>.[<run tag>-]<8 hex>.tmp<suffix>[...]``); returns what was
+    removed."""
     final = Path(output)
     if not final.parent.is_dir():
         return []

@@ -204,13 +204,33 @@ def test_remove_temporaries_only_geotile_names(tmp_path):
     final = tmp_path / "a.tif"
     ours = [".a.0123abcd.tmp.tif", ".a.0123abcd.tmp.tif.aux.xml", ".a.0123abcd.tmp.tif.gtiff",
             ".a.0123abcd.tmp.tif.model-grid.tif", ".a.0123abcd.tmp.tif.aux.xml.part"]
+    ours += [".a.35a395da-0798a827.tmp.tif", ".a.35a395da-0798a827.tmp.tif.aux.xml"]
     theirs = ["a.tif", ".a.tmp.tif", ".ab.0123abcd.tmp.tif", ".a.0123abcd.tmp.png",
-              "x.a.0123abcd.tmp.tif", ".a.0123ABCX.tmp.tif"]
+              "x.a.0123abcd.tmp.tif", ".a.0123ABCX.tmp.tif", ".a.35a395da-0798a8.tmp.tif",
+              ".a.35a395da0798a827.tmp.tif"]
     for name in ours + theirs:
         (tmp_path / name).write_bytes(b"x")
     removed = resume.remove_temporaries(final)
     assert sorted(p.name for p in removed) == sorted(ours)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)
+
+
+def test_resume_removes_what_a_killed_workers_run_left(run_cli, predict_setup, tmp_path):
+    """A --workers run killed with SIGKILL leaves .<stem>.<run tag>-<8 hex>.tmp.tif files
+    (its own clean-up never ran): --resume removes them as it does a single process's."""
+    model, images = predict_setup
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert _predict(run_cli, model, images, clean).exit_code == 0
+    out.mkdir()
+    (out / "img0.tif").write_bytes((clean / "img0.tif").read_bytes())
+    left = [".img1.35a395da-0798a827.tmp.tif", ".img2.35a395da-4de3783c.tmp.tif",
+            ".img2.35a395da-4de3783c.tmp.tif.aux.xml"]
+    for name in left:
+        (out / name).write_bytes(b"II*\x00" + b"\x00" * 4096)
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == 1
+    assert _files(out) == _files(clean)
 
 
 @pytest.fixture()
