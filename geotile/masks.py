@@ -1004,8 +1004,9 @@ def _class_names_json(names: dict[int, str]) -> str:
 
 
 def _labels_span(frame, labels) -> str:
-    """The labels' bounds for a message: those read, else the whole file's in its CRS."""
-    if len(frame) or labels.extent is None:
+    """The labels' bounds for a message: the whole file's in its CRS where known (not those
+    read near the run's other images), else those read."""
+    if labels.extent is None or not np.isfinite(labels.extent).all():
         return _fmt_bounds(frame.total_bounds)
     crs = labels.crs.to_string() if labels.crs is not None else "no CRS"
     return f"{_fmt_bounds(labels.extent)} in {crs}"

@@ -298,6 +298,29 @@ def test_images_away_from_the_labels_give_empty_masks_with_a_warning(tmp_path, s
     assert summary["features"] == 0 and summary["positive_pixels"] == 0
 
 
+def test_the_labels_span_named_for_a_far_image_does_not_depend_on_the_other_images(
+        tmp_path, images):
+    """The span named for an image no label overlaps was that of the features read near the
+    run's other images ((500080, ...) with a.tif in the run) and the file's whole extent
+    alone (or on a dask worker, or with a.tif skipped by --resume): it is the file's always."""
+    import warnings
+
+    path = tmp_path / "city.gpkg"
+    city(300).to_file(path)
+    far = tile(tmp_path, "far.tif", 9000, 9000)
+    said = []
+    for run in ([far], [images[0], far]):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            make_masks(path, run, [tmp_path / f"m{i}.tif" for i in range(len(run))],
+                       overwrite=True)
+        said.append([str(w.message) for w in caught if "far.tif" in str(w.message)])
+    left, bottom, right, top = city(300).total_bounds
+    assert len(said[0]) == 1 and said[1] == said[0]
+    assert f"labels span ({left:.6g}, {bottom:.6g}, {right:.6g}, {top:.6g}) in EPSG:32616" \
+        in said[0][0]
+
+
 def test_points_near_the_images_are_still_not_footprints(tmp_path, images):
     path = tmp_path / "points.gpkg"
     gpd.GeoDataFrame(geometry=city(200).centroid, crs=UTM_CRS).to_file(path)
