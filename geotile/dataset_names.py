@@ -92,3 +92,19 @@ def names_elevation_of(stem: str, base: str, image_stem: str) -> bool:
     ``base`` is not the image's own stem, whose ``-`` may join another image's name)."""
     return (stem == base or stem.startswith(f"{base}_")
             or (base != image_stem and stem.startswith(f"{base}-")))
+
+
+def image_name(a: str, b: str) -> str | None:
+    """The image that an image's (or prediction's) stem ``a`` and a label's (or truth's)
+    stem ``b`` name (SpaceNet's rules: product prefixes dropped, and
+    ``buildings_AOI_2_Vegas_img1`` names ``AOI_2_Vegas_img1``; a dataset's image and mask
+    names: DeepGlobe's ``104_sat`` and ``104_mask``), None when they differ. evaluate pairs
+    folders and make-masks pairs label folders by it."""
+    from geotile.spacenet import image_id
+
+    if names_mask_of(b, a):
+        return scene_name(a) or a
+    a, b = image_id(a), image_id(b)
+    if a == b or a.endswith("_" + b):
+        return b
+    return a if b.endswith("_" + a) else None

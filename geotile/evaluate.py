@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile import label_rasters
+from geotile.dataset_names import image_name
 from geotile.errors import InputError, check_range
 from geotile.label_set import geometry_array as _geometry_array
 from geotile.streaming import DEFAULT_BLOCK_SIZE
@@ -1235,22 +1236,6 @@ def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
     return stems
 
 
-def _image_name(a: str, b: str) -> str | None:
-    """The image a prediction's stem ``a`` and a truth's stem ``b`` name (SpaceNet's rules:
-    product prefixes dropped, and ``buildings_AOI_2_Vegas_img1`` names ``AOI_2_Vegas_img1``;
-    a dataset's image and mask names: DeepGlobe's ``104_sat`` and ``104_mask``, see
-    :mod:`geotile.dataset_names`), None when they differ."""
-    from geotile.dataset_names import names_mask_of, scene_name
-    from geotile.spacenet import image_id
-
-    if names_mask_of(b, a):
-        return scene_name(a) or a
-    a, b = image_id(a), image_id(b)
-    if a == b or a.endswith("_" + b):
-        return b
-    return a if b.endswith("_" + a) else None
-
-
 def _names(paths, limit: int = 5) -> str:
     names = [Path(p).name for p in paths]
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
@@ -1283,11 +1268,11 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     rest_pred = [s for s in preds if s not in pairs]
     rest_true = [s for s in trues if s not in pairs]
     for t in list(rest_true):
-        found = [(p, name) for p in rest_pred if (name := _image_name(p, t)) is not None]
+        found = [(p, name) for p in rest_pred if (name := image_name(p, t)) is not None]
         if not found:
             continue
         p, name = found[0]
-        rivals = [u for u in rest_true if _image_name(p, u) is not None]
+        rivals = [u for u in rest_true if image_name(p, u) is not None]
         if len(found) > 1 or len(rivals) > 1 or name in pairs:
             clash = [preds[q] for q, _ in found] + [trues[u] for u in rivals]
             raise InputError(f"{_names(clash)} name the same image ({name}); pair each "
