@@ -351,10 +351,18 @@ def make_masks_on_cluster(
     """
     if len(images) != len(outputs):
         raise ValueError("one output per image")
+    from geotile.label_folders import is_label_folder, plan
     from geotile.raster import refuse_overwriting_inputs
 
     palette = kwargs.get("palette")
-    refuse_overwriting_inputs(outputs, [labels_path, *images, *(
+    files = [labels_path] * len(images)
+    folder = is_label_folder(labels_path, kwargs.get("layer"))
+    if folder:  # each image's own label file, class values of the whole run
+        files, values = plan(labels_path, images, outputs, **{
+            k: kwargs.get(k) for k in ("class_field", "class_map", "labels_crs", "layer",
+                                       "overwrite", "resume")})
+        kwargs = {**kwargs, "class_values": values}
+    refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), *images, *(
         [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
     from geotile.label_rasters import is_label_raster
 
@@ -365,12 +373,16 @@ def make_masks_on_cluster(
                         layer=kwargs.get("layer"), class_field=kwargs.get("class_field"))
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
-    calls = [(_mask_one, _shared(labels_path, remote), _shared(image, remote),
+    calls = [(_mask_one, _shared(labels, remote), _shared(image, remote),
               _shared(output, remote), kwargs)
-             for image, output in zip(images, outputs, strict=True)]
-    given = [(image, output, labels_path, palette if isinstance(palette, str | os.PathLike)
-              else None) for image, output in zip(images, outputs, strict=True)]
+             for labels, image, output in zip(files, images, outputs, strict=True)]
+    given = [(image, output, labels, palette if isinstance(palette, str | os.PathLike)
+              else None) for labels, image, output in zip(files, images, outputs, strict=True)]
     summaries = _run(calls, images, outputs, workers, scheduler, progress, given)
+    if folder:
+        from geotile.masks import named_labels
+
+        summaries = [named_labels(s, labels) for s, labels in zip(summaries, files, strict=True)]
     from geotile.label_rasters import is_label_raster, same_class_lists
 
     if is_label_raster(labels_path):  # each task named the ids under its own image

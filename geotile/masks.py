@@ -569,6 +569,7 @@ def make_masks(
     palette: str | os.PathLike | dict | None = None,
     resume: bool = False,
     settings: dict | None = None,
+    class_values: Sequence | None = None,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
 
@@ -586,8 +587,14 @@ def make_masks(
     ``resume``: masks already complete for the same settings are skipped (summary key
     ``skipped``), see geotile.resume; ``settings`` (the CLI's options) replace the
     arguments in their completion digest.
+
+    ``labels_path`` may be a folder (or a glob pattern) of vector label files, one per image:
+    see :mod:`geotile.label_folders`; each summary then names its ``labels``.
+    ``class_values``: the class values of a whole run (a label folder's), so that names get
+    the same ids in every mask.
     """
     from geotile.input_files import path_list
+    from geotile.label_folders import is_label_folder
     from geotile.labels import read_labels
     from geotile.raster import (
         check_geotiff_name,
@@ -597,6 +604,12 @@ def make_masks(
     )
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
+    if is_label_folder(labels_path, layer):
+        return _by_label_file(
+            labels_path, image_paths, output_paths, options=options, class_field=class_field,
+            class_map=class_map, labels_crs=labels_crs, layer=layer,
+            creation_options=creation_options, overwrite=overwrite, progress=progress,
+            palette=palette, resume=resume, settings=settings)
     if len(image_paths) != len(output_paths):
         raise InputError(
             f"{len(image_paths)} image{'s' if len(image_paths) != 1 else ''} but "
@@ -612,6 +625,8 @@ def make_masks(
         settings = {"options": dataclasses.asdict(options), "class_field": class_field,
                     "class_map": class_map, "labels_crs": labels_crs, "layer": layer,
                     "creation_options": co, "palette": palette}
+    if class_values is not None:  # other names in the run would change the ids
+        settings = {**settings, "class_values": sorted(map(str, class_values))}
     complete = [resume_digest("make-masks", settings, [labels_path, *extra, image])
                 for image in image_paths]
     overwrites = [overwrite] * len(output_paths)
@@ -645,6 +660,8 @@ def make_masks(
                          regions=_regions(image_paths, options.halo,
                                           (options.line_width or 0.0) / 2),
                          class_field=class_field, empty_ok=True, crs_option=None)
+    if class_values is not None:
+        labels = _with_run_values(labels, class_field, class_values)
     _check_placeable(image_paths, labels_path, labels.crs)
     by_crs: dict = {}
     summaries = []
@@ -662,6 +679,45 @@ def make_masks(
             )
         )
     return _in_order(skipped, summaries)
+
+
+def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dict]:
+    """make_masks of a label folder: each image's mask from its own label file (those
+    pairing with several images read once), class values run-wide; summaries in the order
+    of the images, each naming its ``labels``."""
+    from geotile.label_folders import plan
+
+    files, values = plan(labels_path, image_paths, output_paths, **{
+        k: kwargs[k] for k in ("class_field", "class_map", "labels_crs", "layer", "overwrite",
+                               "resume")})
+    groups: dict = {}
+    for index, path in enumerate(files):
+        groups.setdefault(path, []).append(index)
+    summaries: list = [None] * len(files)
+    for path, indices in groups.items():
+        done = make_masks(path, [image_paths[i] for i in indices],
+                          [output_paths[i] for i in indices], class_values=values, **kwargs)
+        for i, summary in zip(indices, done, strict=True):
+            summaries[i] = named_labels(summary, path)
+    return summaries
+
+
+def named_labels(summary: dict, labels_path) -> dict:
+    """``summary`` with the label file it was made from, after its image and output."""
+    return {"image": summary["image"], "output": summary["output"],
+            "labels": str(labels_path), **summary}
+
+
+def _with_run_values(labels, class_field, values):
+    """``labels`` whose class values are those of the whole run (``values`` beside its
+    own); a file without features (an empty SpaceNet tile) without the field too."""
+    from geotile.label_set import Labels
+
+    fields = labels.fields
+    if class_field not in fields and len(labels) == 0:  # nothing to class: an all-zero mask
+        fields = {**fields, class_field: np.array([], dtype=object)}
+    known = {**labels.values, class_field: [*labels.values.get(class_field, []), *values]}
+    return Labels(labels.geometries, fields, labels.crs, labels.extent, known)
 
 
 def _check_placeable(image_paths, labels_path, labels_crs) -> None:

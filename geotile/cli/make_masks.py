@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from geotile.cli.options import (
@@ -100,6 +102,14 @@ def make_masks(
     Where the image is nodata (nodata value, mask or alpha band, NaN in a float
     image) the mask is 255, declared as its nodata value, for losses to ignore.
 
+    LABELS may be a folder (or a quoted pattern, 'labels/*.geojson') of vector label
+    files, one per IMAGE, paired by name as evaluate pairs folders: tile_12.geojson with
+    tile_12.tif, SpaceNet's buildings_AOI_2_Vegas_img1.geojson with
+    RGB-PanSharpen_AOI_2_Vegas_img1.tif, xBD's labels/<name>.json with images/<name>.png.
+    An IMAGE without its label file (or with two) is refused before anything is written;
+    label files of no IMAGE are left alone. With --class-field names get ids 1..N from the
+    names of all the paired files, the same in every mask.
+
     LABELS may be a label raster: class indices (one band; names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
@@ -111,7 +121,8 @@ def make_masks(
 
     \b
     --json keys: labels, classes (names by id, 0 = background), masks [{image,
-    output, features, positive_pixels, ignored_pixels, classes}]; from a label
+    output, features, positive_pixels, ignored_pixels, classes}] (from a label
+    folder each mask also names its labels file); from a label
     raster features is null and masks also hold unknown_pixels, class_pixels
     {class: pixels} and aligned ("copy" or "nearest").
 
@@ -125,6 +136,7 @@ def make_masks(
           -o mask.tif --palette potsdam
     $ geotile make-masks roads.geojson tile.tif -o roads.tif --line-width 4
     $ geotile make-masks footprints.geojson city/ -o masks/ --merge masks.vrt
+    $ geotile make-masks geojson/buildings/ RGB-PanSharpen/ -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
@@ -193,8 +205,9 @@ def make_masks(
                 _echo_label_raster(summary)
                 continue
             ignored = summary["ignored_pixels"]
+            source = f" of {Path(summary['labels']).name}" if "labels" in summary else ""
             click.echo(
-                f"{summary['output']}: {summary['features']} features, "
+                f"{summary['output']}: {summary['features']} features{source}, "
                 f"{summary['positive_pixels']} positive pixels"
                 + (f", {ignored} ignored (nodata in the image)" if ignored else "")
             )

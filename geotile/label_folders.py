@@ -1,0 +1,158 @@
+"""LABELS as a folder (or a quoted pattern) of vector label files, one per image.
+
+SpaceNet ships ``geojson/buildings/buildings_AOI_2_Vegas_img1.geojson`` for
+``RGB-PanSharpen_AOI_2_Vegas_img1.tif``, xBD ``labels/<name>.json`` for
+``images/<name>.png``, many in-house datasets ``tile_12.geojson`` for ``tile_12.tif``. Each
+image is paired with its label file by the rules evaluate pairs folders by
+(:func:`geotile.dataset_names.image_name`); class ids by name are run-wide
+(:func:`run_class_values`).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from geotile.errors import InputError
+
+#: the endings of the vector label files a folder holds (evaluate's, xBD's .json included)
+LABEL_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
+                  ".kml", ".gml")
+
+
+def is_label_folder(labels, layer: str | None = None) -> bool:
+    """Whether LABELS names many label files: a folder of vector files, or a glob pattern
+    matching no file of its own name. A folder GDAL reads as one file (one Shapefile, or the
+    Shapefile ``layer`` names) is one file, as before."""
+    text = os.fspath(labels)
+    path = Path(text)
+    if path.is_dir():
+        files = _folder_files(path)
+        shapefiles = [f.stem for f in files if f.suffix.lower() == ".shp"]
+        one_file = bool(files) and len(shapefiles) == len(files) and (
+            len(files) == 1 or layer in shapefiles)
+        return bool(files) and not one_file
+    return not path.exists() and glob.has_magic(text)
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                  and p.suffix.lower() in LABEL_SUFFIXES)
+
+
+def label_files(labels) -> list[Path]:
+    """The label files of a folder (not of its subfolders) or a pattern, sorted by name."""
+    text = os.fspath(labels)
+    if Path(text).is_dir():
+        return _folder_files(Path(text))
+    files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    if not files:
+        raise InputError(f"{text}: no label file matches this pattern. Check the path.")
+    return files
+
+
+def pair_labels(labels, images) -> list[Path]:
+    """Each image's label file of the folder or pattern ``labels``, in the order of
+    ``images``; InputError naming the image, the folder and the name expected for an image
+    with no label file or with two. Label files of no image are left alone."""
+    from geotile.dataset_names import image_name
+    from geotile.raster import input_path
+
+    files = label_files(labels)
+    candidates = _candidates(files)
+    paired = []
+    for image in images:
+        stem = input_path(image).stem
+        found = [f for f in candidates(stem) if image_name(stem, f.stem) is not None]
+        if len(found) != 1:
+            raise InputError(_refusal(input_path(image), labels, files, found))
+        paired.append(found[0])
+    return paired
+
+
+def _candidates(files: list[Path]):
+    """A function of an image's stem giving the label files that
+    :func:`~geotile.dataset_names.image_name` may pair with it (a superset, found by the
+    names' bases and SpaceNet ids, so that pairing thousands of tiles takes no
+    thousands-squared comparisons)."""
+    from geotile.dataset_names import MASK_SUFFIXES, mask_bases
+    from geotile.spacenet import image_id
+
+    by_base, by_id, by_tail = defaultdict(set), defaultdict(set), defaultdict(set)
+    for f in files:
+        for suffix in MASK_SUFFIXES:  # names_mask_of: a base of the image and a suffix
+            if f.stem.lower().endswith(suffix.lower()):
+                by_base[f.stem[:len(f.stem) - len(suffix)]].add(f)
+        ident = image_id(f.stem)
+        by_id[ident].add(f)
+        for tail in _tails(ident):  # the label's id ends with "_" + the image's
+            by_tail[tail].add(f)
+
+    def of(stem: str) -> list[Path]:
+        ident = image_id(stem)
+        found = set(by_tail[ident]).union(*(by_base[b] for b in mask_bases(stem)),
+                                          *(by_id[t] for t in [ident, *_tails(ident)]))
+        return sorted(found)
+
+    return of
+
+
+def _tails(ident: str) -> list[str]:
+    """What follows each underscore of ``ident`` (``a_b_c``: ``b_c``, ``c``)."""
+    return [ident[i + 1:] for i, char in enumerate(ident) if char == "_"]
+
+
+def _refusal(image: Path, labels, files: list[Path], found: list[Path]) -> str:
+    from geotile.spacenet import image_id
+
+    suffixes = [f.suffix for f in files] or [".geojson"]
+    expected = image.stem + max(set(suffixes), key=suffixes.count)
+    ident = image_id(image.stem)
+    also = f", or a name of its image id {ident}" if ident != image.stem else ""
+    if found:
+        return (f"{image.name}: {' and '.join(f.name for f in found)} in {labels} "
+                f"{'both' if len(found) == 2 else 'all'} pair with it (expected one file, "
+                f"{expected}). Keep one label file per image.")
+    return (f"{image.name}: no label file in {labels} pairs with it (expected {expected}"
+            f"{also}). Add its label file, or leave the image out.")
+
+
+def run_class_values(files, class_field: str, labels_crs=None, layer=None) -> list:
+    """The values of ``class_field`` over all ``files`` (first seen first): the names of a
+    run's classes, so that every mask of it gives a name the same id."""
+    from geotile.labels import read_labels
+
+    seen: dict = {}
+    for path in dict.fromkeys(files):
+        labels = read_labels(path, labels_crs, layer=layer, class_field=class_field,
+                             empty_ok=True, crs_option=None)
+        column = labels.fields.get(class_field, [])
+        for value in [*list(column), *labels.values.get(class_field, [])]:
+            if value is not None and value == value and not isinstance(value, list | dict):
+                seen.setdefault(value, None)
+    return list(seen)
+
+
+def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_crs=None,
+         layer=None, overwrite: bool = False, resume: bool = False) -> tuple[list, list | None]:
+    """(each image's label file, the run's class values or None) for make-masks of a label
+    folder, refusing before anything is written: an image without its label file (or with
+    two), an output that exists (unless ``overwrite`` or ``resume``), a label file that
+    cannot be read when class names are gathered (``class_field`` without ``class_map``)."""
+    from geotile.raster import check_geotiff_name, check_output, refuse_overwriting_inputs
+
+    if len(images) != len(outputs):
+        raise InputError(f"{len(images)} images but {len(outputs)} outputs: give one output "
+                         "path per image.")
+    files = pair_labels(labels, images)
+    refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), *images])
+    for output in outputs:
+        check_geotiff_name(output)
+        if not resume:
+            check_output(output, overwrite)
+    values = None
+    if class_field is not None and class_map is None:
+        values = run_class_values(files, class_field, labels_crs, layer)
+    return files, values

@@ -1,0 +1,181 @@
+"""`make-masks LABELS_FOLDER IMAGES... -o OUT`: one label file per image (SpaceNet, xBD,
+tile_12.geojson for tile_12.tif), paired by name as evaluate pairs folders, class ids
+run-wide."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
+
+X0, Y0 = UTM_ORIGIN
+TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
+SIZE = 40
+
+
+def _image(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_raster(path, np.zeros((3, SIZE, SIZE), np.uint8))
+
+
+def _labels(path, boxes, classes=None, crs=UTM_CRS):
+    """A GeoJSON of ``boxes`` (x0, y0, x1, y1 metres from the images' origin, y down) in
+    ``crs`` (reprojected from the images' UTM zone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    geometries = [shapely.box(X0 + a, Y0 - d, X0 + c, Y0 - b) for a, b, c, d in boxes]
+    frame = gpd.GeoDataFrame({"kind": classes} if classes else {}, geometry=geometries,
+                             crs=UTM_CRS)
+    frame.to_crs(crs).to_file(path)
+    return path
+
+
+def _expected(boxes, ids=None):
+    shapes = [(shapely.box(X0 + a, Y0 - d, X0 + c, Y0 - b), 1 if ids is None else i)
+              for (a, b, c, d), i in zip(boxes, ids or [1] * len(boxes), strict=True)]
+    if not shapes:
+        return np.zeros((SIZE, SIZE), np.uint8)
+    return rasterize(shapes, out_shape=(SIZE, SIZE), transform=TRANSFORM, dtype="uint8")
+
+
+def _read(path):
+    with rasterio.open(path) as src:
+        return src.read(1), src.tags()
+
+
+def test_spacenet_label_files_pair_with_their_images(run_cli, tmp_path):
+    """geojson/buildings/buildings_AOI_2_Vegas_img1.geojson is the mask of
+    RGB-PanSharpen/RGB-PanSharpen_AOI_2_Vegas_img1.tif (labels in another CRS are
+    reprojected, file by file); a label file of no image given is left alone."""
+    boxes = {1: [(1, 1, 6, 5)], 2: [(10, 2, 15, 9), (2, 12, 8, 18)], 3: [(0, 0, 19, 19)]}
+    images = [_image(tmp_path / "RGB-PanSharpen" / f"RGB-PanSharpen_AOI_2_Vegas_img{i}.tif")
+              for i in (1, 2)]
+    for i, crs in ((1, UTM_CRS), (2, "EPSG:4326"), (3, UTM_CRS)):
+        _labels(tmp_path / "geojson" / "buildings" / f"buildings_AOI_2_Vegas_img{i}.geojson",
+                boxes[i], crs=crs)
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", tmp_path / "geojson" / "buildings",
+                     tmp_path / "RGB-PanSharpen", "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [m["labels"] for m in report["masks"]] == [
+        str(tmp_path / "geojson" / "buildings" / f"buildings_AOI_2_Vegas_img{i}.geojson")
+        for i in (1, 2)]
+    assert sorted(out.glob("*.tif")) == [out / i.name for i in images]
+    for i, image in zip((1, 2), images, strict=True):
+        mask, tags = _read(out / image.name)
+        np.testing.assert_array_equal(mask, _expected(boxes[i]))
+        assert tags["GEOTILE_LABELS"] == f"buildings_AOI_2_Vegas_img{i}.geojson"
+
+
+def test_xbd_label_files_pair_with_their_pngs(run_cli, tmp_path):
+    """xBD's labels/<name>.json draws on images/<name>.png; the pre-disaster file beside it
+    is another image's; damage ids are the challenge's in every mask."""
+    from tests.test_xbd import BUILDINGS, _expected, _xbd
+
+    made = tmp_path / "made"
+    made.mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "images").mkdir()
+    names = ["hurricane-harvey_00000001_post_disaster", "hurricane-harvey_00000002_post_disaster",
+             "hurricane-harvey_00000001_pre_disaster"]
+    parts = {names[0]: BUILDINGS, names[1]: BUILDINGS[2:], names[2]: BUILDINGS[:1]}
+    for name in names:
+        labels, png = _xbd(made, name, parts[name])
+        shutil.move(labels, tmp_path / "labels" / labels.name)
+        if "post" in name:
+            shutil.move(png, tmp_path / "images" / png.name)
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", tmp_path / "labels", tmp_path / "images", "-o", out,
+                     "--class-field", "subtype")
+    assert result.exit_code == 0, result.output
+    ids = {"no-damage": 1, "minor-damage": 2, "major-damage": 3, "destroyed": 4}
+    for name in names[:2]:
+        mask, tags = _read(out / f"{name}.tif")
+        np.testing.assert_array_equal(mask, _expected(parts[name], ids=ids))
+        assert tags["GEOTILE_LABELS"] == f"{name}.json"
+
+
+def test_label_files_of_the_image_stems_in_one_folder(run_cli, tmp_path):
+    """tile_12.geojson beside tile_12.tif (one folder of both) gives tile_12's mask, also
+    from a quoted pattern; tile_1's label is not tile_12's."""
+    folder = tmp_path / "tiles"
+    boxes = {"tile_1": [(1, 1, 4, 4)], "tile_12": [(5, 5, 12, 9)]}
+    for stem, shapes in boxes.items():
+        _image(folder / f"{stem}.tif")
+        _labels(folder / f"{stem}.geojson", shapes)
+    for labels, out in ((folder, tmp_path / "a"), (f"{folder}/*.geojson", tmp_path / "b")):
+        result = run_cli("make-masks", labels, folder, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert "features of tile_12.geojson" in result.stdout
+        for stem, shapes in boxes.items():
+            np.testing.assert_array_equal(_read(out / f"{stem}.tif")[0], _expected(shapes))
+
+
+def test_an_image_without_its_label_file_is_refused_before_anything_is_written(run_cli,
+                                                                             tmp_path):
+    folder = tmp_path / "labels"
+    images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2, 3)]
+    _labels(folder / "tile_1.geojson", [(1, 1, 4, 4)])
+    _labels(folder / "tile_3.geojson", [(1, 1, 4, 4)])
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", folder, *images, "-o", out)
+    assert_one_line_error(result, "tile_2.tif", str(folder), "expected tile_2.geojson")
+    assert not out.exists()
+    _labels(folder / "tile_2.geojson", [(1, 1, 4, 4)])
+    _labels(folder / "tile_2_mask.geojson", [(1, 1, 4, 4)])  # two files name tile_2
+    result = run_cli("make-masks", folder, *images, "-o", out)
+    assert_one_line_error(result, "tile_2.tif", "tile_2.geojson and tile_2_mask.geojson",
+                          str(folder), "Keep one label file per image")
+    assert not out.exists()
+
+
+def test_class_ids_by_name_are_those_of_the_whole_run(run_cli, tmp_path):
+    """A file of only 'tree' and one of 'house' and 'tree': tree is 2 in both masks, and
+    the empty tile's file (SpaceNet's, no fields) gives an all-zero mask of the same names."""
+    folder = tmp_path / "labels"
+    images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2, 3)]
+    _labels(folder / "tile_1.geojson", [(1, 1, 6, 6)], ["tree"])
+    _labels(folder / "tile_2.geojson", [(1, 1, 6, 6), (8, 8, 14, 12)], ["house", "tree"])
+    (folder / "tile_3.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", folder, *images, "-o", out, "--class-field", "kind")
+    assert result.exit_code == 0, result.output
+    assert "class ids by name: 1 house, 2 tree" in result.stdout
+    np.testing.assert_array_equal(_read(out / "tile_1.tif")[0], _expected([(1, 1, 6, 6)], [2]))
+    np.testing.assert_array_equal(_read(out / "tile_2.tif")[0],
+                                  _expected([(1, 1, 6, 6), (8, 8, 14, 12)], [1, 2]))
+    np.testing.assert_array_equal(_read(out / "tile_3.tif")[0], _expected([]))
+    names = [json.loads(_read(out / f"tile_{i}.tif")[1]["GEOTILE_CLASS_NAMES"])
+             for i in (1, 2, 3)]
+    assert names == [["background", "house", "tree"]] * 3
+    again = run_cli("make-masks", folder, *images, "-o", out, "--class-field", "kind",
+                    "--resume")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.count("skipped (--resume)") == 3
+
+
+def test_workers_make_the_masks_of_a_serial_run(run_cli, tmp_path):
+    pytest.importorskip("distributed")
+    folder = tmp_path / "labels"
+    images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2)]
+    _labels(folder / "tile_1.geojson", [(1, 1, 6, 6)], ["tree"])
+    _labels(folder / "tile_2.geojson", [(1, 1, 6, 6), (8, 8, 14, 12)], ["house", "tree"],
+            crs="EPSG:4326")
+    args = ("make-masks", folder, *images, "--class-field", "kind", "--json", "-o")
+    serial = run_cli(*args, tmp_path / "serial")
+    assert serial.exit_code == 0, serial.output
+    workers = run_cli(*args, tmp_path / "workers", "--workers", "2")
+    assert workers.exit_code == 0, workers.output
+    assert workers.stdout == serial.stdout.replace("serial", "workers")
+    for image in images:
+        assert ((tmp_path / "workers" / image.name).read_bytes()
+                == (tmp_path / "serial" / image.name).read_bytes())
