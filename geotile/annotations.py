@@ -9,7 +9,9 @@ line per instance: a building's holes and parts are joined into its one ring by 
 bridges, as Ultralytics' COCO converter does (a line is one object to YOLO).
 ``annotations="coco"`` writes ``annotations.json``: COCO instances for the whole patch set,
 polygons in patch pixel coordinates, categories from the class names, image ids the patch's
-row number in index.csv (1 = first patch) and file names its ``image`` column.
+row number in index.csv (1 = first patch) and file names its ``image`` column. With
+--split, each split also gets its own file, as trainers take them: ``annotations_<split>.json``
+(COCO, the same ids) or ``<split>.txt`` (YOLO: its images, ``./images/...``).
 
 Buildings cut by a patch edge are clipped; parts smaller than ``min_area`` pixels are
 dropped. A padded patch (``--edge pad``) holds only the labels inside the image: its mask
@@ -208,7 +210,28 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                     "categories": [{"id": i, "name": n, "supercategory": "none"}
                                    for i, n in sorted(categories.items())]}
         (folder / "annotations.json").write_text(json.dumps(document), encoding="utf-8")
+    if options.annotations is not None:
+        _write_splits(folder, rows, options.annotations,
+                      document if options.annotations == "coco" else None)
     return count
+
+
+def _write_splits(folder: Path, rows: list[dict], kind: str, document: dict | None) -> None:
+    """With --split, one file per split of index.csv (``rows``), as trainers take them:
+    COCO ``annotations_<split>.json`` (``document`` cut to the split's patches, same ids),
+    YOLO ``<split>.txt`` (its images as ``./images/...``, relative to the list's folder)."""
+    for split in dict.fromkeys(row.get("split") for row in rows if row.get("split")):
+        numbers = {n for n, row in enumerate(rows, start=1) if row["split"] == split}
+        if kind == "yolo":
+            (folder / f"{split}.txt").write_text(
+                "".join(f"./{rows[n - 1]['image']}\n" for n in sorted(numbers)),
+                encoding="utf-8")
+            continue
+        part = {"images": [i for i in document["images"] if i["id"] in numbers],
+                "annotations": [a for a in document["annotations"]
+                                if a["image_id"] in numbers],
+                "categories": document["categories"]}
+        (folder / f"annotations_{split}.json").write_text(json.dumps(part), encoding="utf-8")
 
 
 #: px^2: a part this small is a label touching the patch's edge, cut off by float rounding

@@ -511,6 +511,43 @@ def test_tile_yolo_annotations_and_min_area(run_cli, tmp_path):
                for g in second.geometry)
 
 
+def test_split_annotations_hold_each_split_its_own_patches(run_cli, tmp_path):
+    """--split: a trainer takes one annotation file per split. annotations.json holds every
+    patch; annotations_<split>.json (COCO) and <split>.txt (YOLO image lists, ./images/...
+    as Ultralytics reads them) hold only that split's patches, as index.csv assigns them."""
+    _, labels, image, _ = annotated_scene(tmp_path)
+    for kind in ("coco", "yolo"):
+        out = tmp_path / kind
+        result = run_cli("tile", image, "--labels", labels, "--annotations", kind, "--size",
+                         "30", "--split", "0.6,0.2,0.2", "-o", out)
+        assert result.exit_code == 0, result.output
+        rows = index_rows(out)
+        splits = {name: [(n, r["image"]) for n, r in enumerate(rows, start=1)
+                         if r["split"] == name] for name in ("train", "val", "test")}
+        assert all(splits.values())
+        if kind == "coco":
+            whole = json.loads((out / "annotations.json").read_text())
+            for name, patches in splits.items():
+                part = json.loads((out / f"annotations_{name}.json").read_text())
+                assert [(i["id"], i["file_name"]) for i in part["images"]] == patches
+                ids = {n for n, _ in patches}
+                assert part["annotations"] == [a for a in whole["annotations"]
+                                               if a["image_id"] in ids]
+                assert part["categories"] == whole["categories"]
+            assert not (out / "train.txt").exists()
+        else:
+            for name, patches in splits.items():
+                assert (out / f"{name}.txt").read_text().splitlines() == \
+                    [f"./{path}" for _, path in patches]
+            assert not list(out.glob("annotations*.json"))
+    # no --split: no per-split files
+    out = tmp_path / "whole"
+    assert run_cli("tile", image, "--labels", labels, "--annotations", "coco", "--size", "100",
+                   "-o", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == \
+        [".geotile-tile.json", "annotations.json", "index.csv"]
+
+
 def test_tile_annotations_need_labels(run_cli, tmp_path):
     image = tile(tmp_path, "scene.tif", 0, 0, size=100)
     result = run_cli("tile", image, "--annotations", "coco", "-o", tmp_path / "o")

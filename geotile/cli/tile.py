@@ -79,7 +79,8 @@ def _parse_split(ctx, param, value):
 @click.option("--annotations", type=click.Choice(["coco", "yolo"]),
               help="With --labels: also write COCO instances (OUTPUT/annotations.json, pixel "
               "coordinates, image ids = index.csv row numbers) or YOLO-seg text files "
-              "(OUTPUT/labels/<patch>.txt).")
+              "(OUTPUT/labels/<patch>.txt); with --split also one file per split "
+              "(OUTPUT/annotations_train.json..., or the image lists OUTPUT/train.txt...).")
 @click.option("--min-area", type=FloatRange(min=0), default=0.0, show_default=True,
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
