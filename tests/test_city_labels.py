@@ -552,6 +552,11 @@ def test_tile_annotations_need_labels(run_cli, tmp_path):
     image = tile(tmp_path, "scene.tif", 0, 0, size=100)
     result = run_cli("tile", image, "--annotations", "coco", "-o", tmp_path / "o")
     assert result.exit_code == 2 and "--labels" in result.output
+    # the options that act on --labels only are not taken without them (and ignored)
+    for option, value in (("--min-area", "5"), ("--min-area", "0"), ("--class-field", "kind")):
+        result = run_cli("tile", image, option, value, "-o", tmp_path / "o")
+        assert result.exit_code == 2 and f"{option} needs --labels" in result.output
+        assert not (tmp_path / "o").exists()
 
 
 def test_annotations_of_a_courtyard_a_touching_building_and_changed_labels(run_cli,

@@ -169,6 +169,10 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     if class_map is not None and (labels is None or class_field is None):
         raise click.UsageError("--class-map needs --labels and --class-field (the field "
                                "whose classes it maps)")
+    given = ctx.get_parameter_source("min_area") is not click.core.ParameterSource.DEFAULT
+    for option, value in (("--min-area", given or None), ("--class-field", class_field)):
+        if value is not None and labels is None:  # else ignored without a word
+            raise click.UsageError(f"{option} needs --labels (it acts on their polygons)")
     annotate = None
     if labels is not None:
         from geotile.annotations import AnnotationOptions
