@@ -366,7 +366,11 @@ def make_masks_on_cluster(
         [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
     from geotile.label_rasters import is_label_raster
 
-    if not is_label_raster(labels_path):  # as in one process: before any mask is written
+    if is_label_raster(labels_path):  # as in one process: before any mask is written
+        from geotile.label_rasters import check_placeable as check_raster_placeable
+
+        check_raster_placeable(labels_path, images)
+    else:
         from geotile.masks import check_placeable
 
         check_placeable(labels_path, images, labels_crs=kwargs.get("labels_crs"),

@@ -375,6 +375,66 @@ class _Snap:
 # ----------------------------------------------------------------------------- alignment
 
 
+def check_placeable(labels_path, image_paths) -> None:
+    """InputError for the first image the label raster cannot be placed on
+    (:func:`placement_refusal`, headers only), before any mask is written."""
+    from geotile.raster import input_path, open_raster
+
+    with open_raster(input_path(label_raster_source(labels_path) or labels_path)) as label:
+        _check_placeable(label, labels_path, image_paths)
+
+
+def _check_placeable(label, labels_path, image_paths) -> None:
+    from geotile.raster import input_path, open_raster
+
+    for image_path in map(input_path, image_paths):
+        with open_raster(image_path) as image:
+            refusal = placement_refusal(label, labels_path, image, image_path)
+        if refusal:
+            raise InputError(refusal)
+
+
+def _pixel_grid(label, image) -> bool:
+    """Whether a label raster of the image's size placed nowhere (no CRS, or one without a
+    geotransform) is read on the image's own pixel grid."""
+    from geotile.no_georef import placed_nowhere
+
+    return (label.width, label.height) == (image.width, image.height) and (
+        (label.crs is None and label.transform.is_identity) or placed_nowhere(label))
+
+
+def placement_refusal(label, labels_path, image, image_path) -> str | None:
+    """Why the label raster cannot be placed on ``image`` (one line naming the file and the
+    fix), from both headers; None when it can."""
+    from geotile.no_georef import placed_nowhere, sensor_georeferencing
+
+    sizes = (label.width, label.height), (image.width, image.height)
+    if label.transform.is_identity and image.transform.is_identity and sizes[0] != sizes[1]:
+        return (f"{labels_path} ({sizes[0][0]} x {sizes[0][1]} px) and {image_path} "
+                f"({sizes[1][0]} x {sizes[1][1]} px): neither is on a map grid, so the label "
+                "raster is read on the image's pixel grid, but their sizes differ. Give a "
+                "label raster of the image's size, or georeference both (gdal_edit.py -a_srs "
+                "EPSG:xxxx -a_ullr).")
+    if placed_nowhere(label) != placed_nowhere(image) and not _pixel_grid(label, image):
+        unplaced = labels_path if placed_nowhere(label) else image_path
+        return (f"{unplaced}: the raster names a CRS but has no geotransform, so the label "
+                "raster cannot be placed on the image. Georeference it (gdal_translate -a_ullr "
+                "or -a_gt), or give a label raster of the image's size, read on its pixel grid.")
+    if (label.crs is None) != (image.crs is None) and _offset(label, image) is None and not (
+            label.transform.is_identity and sizes[0] == sizes[1]):
+        missing, src = (labels_path, label) if label.crs is None else (image_path, image)
+        sensor = sensor_georeferencing(src)
+        if sensor:  # gdal_edit.py -a_srs would only name the CRS of its GCPs
+            return (f"{missing}: the raster is georeferenced by {sensor} only (not "
+                    "orthorectified), so the label raster cannot be placed on the image. Warp "
+                    "it to a map grid first (gdalwarp -t_srs EPSG:xxxx), or give a label "
+                    "raster on the image's pixel grid.")
+        return (f"{missing}: the raster has no CRS, so the label raster cannot be placed on "
+                "the image. Assign one with `gdal_edit.py -a_srs EPSG:xxxx`, or give a label "
+                "raster on the image's pixel grid.")
+    return None
+
+
 def _offset(label, image) -> tuple[int, int] | None:
     """(row, col) of the image's origin in the label raster's pixels when both share a
     grid (same CRS, pixel size and axes; origins a whole number of pixels apart), else None."""
@@ -799,6 +859,7 @@ def make_masks_from_raster(
         expand = _colour_table(label) if kind == "paletted" else None
         lossy = _lossy_codec(label)
         snap = _Snap(codes, table) if codes is not None else None
+        _check_placeable(label, labels_path, image_paths)  # every image before any mask
         unknown: dict[int, int] = {}
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
@@ -924,7 +985,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     import rasterio
     from rasterio.windows import Window
 
-    from geotile.no_georef import copy_georeferencing, placed_nowhere, sensor_georeferencing
+    from geotile.no_georef import copy_georeferencing
     from geotile.progress import progress_bar
     from geotile.raster import (
         atomic_output,
@@ -940,38 +1001,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
 
     table, ignore_codes, expand, binary, snap = lookup
     with open_raster(image_path) as image:
-        check_pixels_readable(image)
-        # a label raster of the image's size placed nowhere (no CRS, or one without a
-        # geotransform): the image's own pixel grid
-        pixel_grid = (label.width, label.height) == (image.width, image.height) and (
-            (label.crs is None and label.transform.is_identity) or placed_nowhere(label))
-        sizes = (label.width, label.height), (image.width, image.height)
-        if label.transform.is_identity and image.transform.is_identity and sizes[0] != sizes[1]:
-            raise InputError(
-                f"{labels_path} ({sizes[0][0]} x {sizes[0][1]} px) and {image_path} "
-                f"({sizes[1][0]} x {sizes[1][1]} px): neither is on a map grid, so the label "
-                "raster is read on the image's pixel grid, but their sizes differ. Give a "
-                "label raster of the image's size, or georeference both (gdal_edit.py -a_srs "
-                "EPSG:xxxx -a_ullr).")
-        if placed_nowhere(label) != placed_nowhere(image) and not pixel_grid:
-            unplaced = labels_path if placed_nowhere(label) else image_path
-            raise InputError(f"{unplaced}: the raster names a CRS but has no geotransform, so "
-                             "the label raster cannot be placed on the image. Georeference it "
-                             "(gdal_translate -a_ullr or -a_gt), or give a label raster of the "
-                             "image's size, read on its pixel grid.")
-        if (label.crs is None) != (image.crs is None) and _offset(label, image) is None and not (
-                label.transform.is_identity and (label.width, label.height)
-                == (image.width, image.height)):
-            missing, src = (labels_path, label) if label.crs is None else (image_path, image)
-            sensor = sensor_georeferencing(src)
-            if sensor:  # gdal_edit.py -a_srs would only name the CRS of its GCPs
-                raise InputError(f"{missing}: the raster is georeferenced by {sensor} only (not "
-                                 "orthorectified), so the label raster cannot be placed on the "
-                                 "image. Warp it to a map grid first (gdalwarp -t_srs "
-                                 "EPSG:xxxx), or give a label raster on the image's pixel grid.")
-            raise InputError(f"{missing}: the raster has no CRS, so the label raster cannot be "
-                             "placed on the image. Assign one with `gdal_edit.py -a_srs "
-                             "EPSG:xxxx`, or give a label raster on the image's pixel grid.")
+        check_pixels_readable(image)  # placement: checked for every image up front
+        pixel_grid = _pixel_grid(label, image)
         if pixel_grid:
             offset: tuple[int, int] | None = (0, 0)  # a plain mask of the image's pixels
         else:

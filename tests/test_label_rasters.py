@@ -1792,3 +1792,42 @@ def test_built_in_palettes_of_colour_coded_datasets(tmp_path, run_cli, palette, 
     np.testing.assert_array_equal(mask, np.array(expected, np.uint8)[ids])
     assert nodata == 255
     assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", *classes]
+
+
+@pytest.mark.parametrize("how", ["serial", "workers"])
+def test_an_image_the_label_raster_cannot_be_placed_on_is_refused_before_any_mask(
+        tmp_path, run_cli, how):
+    """A class raster over 4 images, the 3rd without a CRS on a grid of its own: one process
+    wrote 2 masks, --workers 2 wrote 3 (the others), before refusing it. Every image is now
+    checked (headers only) first: the same one line, exit 1, nothing written."""
+    labels = write_raster(tmp_path / "classes.tif",
+                          (np.arange(40 * 40).reshape(40, 40) % 3).astype(np.uint8))
+    images = [write_raster(tmp_path / f"im{i}.tif", np.ones((3, 10, 10), np.uint8),
+                           crs=None if i == 2 else "EPSG:32616",
+                           transform=from_origin(X0 + 5 * i, Y0, *([1, 1] if i == 2 else
+                                                                   [0.5, 0.5])))
+              for i in range(4)]
+    out = tmp_path / "masks"
+    extra = ["--workers", "2"] if how == "workers" else []
+    result = run_cli("make-masks", labels, *images, "-o", out, *extra)
+    assert_one_line_error(result, "im2.tif: the raster has no CRS", "gdal_edit.py -a_srs")
+    assert "output(s) were finished" not in result.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "classes.tif", "im0.tif", "im1.tif", "im2.tif", "im3.tif"]
+
+
+def test_pixel_grids_of_other_sizes_are_refused_before_any_mask(tmp_path, run_cli):
+    """Label PNG and images without georeferencing, the 2nd image of another size: the 1st
+    image's mask was written before the refusal; now none is."""
+    with warnings.catch_warnings():  # rasterio: no geotransform
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        labels = write_raster(tmp_path / "labels.png", np.stack([_road_mask()] * 3), crs=None,
+                              transform=rasterio.Affine.identity(), driver="PNG")
+        images = [write_raster(tmp_path / f"{i}_sat.png", np.ones((3, *shape), np.uint8),
+                               crs=None, transform=rasterio.Affine.identity(), driver="PNG")
+                  for i, shape in enumerate([(40, 60), (20, 30), (40, 60)])]
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", labels, *images, "-o", out)
+    assert_one_line_error(result, "1_sat.png (30 x 20 px)", "image's size")
+    assert not out.exists() or list(out.iterdir()) == []
