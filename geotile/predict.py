@@ -824,7 +824,6 @@ def predict_raster(
         check_creation_options,
         check_geotiff_name,
         check_pixels_readable,
-        common_dtype,
         has_nodata,
         input_path,
         may_hold_nodata,
@@ -890,10 +889,7 @@ def predict_raster(
                                   also=_scale_unknown(model, original, options))
         added = extra.count if extra is not None else 0
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
-        if common_dtype(src).kind == "c":
-            raise InputError(f"{image_path}: complex pixels (SAR) hold two values each; convert "
-                             "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
-                             "'abs(A)' --type Float32).")
+        refuse_unpredictable(model, original, src, options, image_path)
         indexes = select_bands(model, src, options, added, source)
         # an alpha band GDAL's mask leaves out masks the gap too; a float's gap is 0, not NaN
         if not (has_nodata(original) or unmasked_alpha(original)) and (gap := vrt_uncovered(
@@ -1074,7 +1070,8 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
     """The model's pixel size in the raster's CRS units, (x, y), when windows must be
     resampled to it (``--model-resolution`` M, else the model's ``resolution``), else None.
     Compared with the raster's pixel size on the ground at its centre, per axis
-    (:func:`_ground_pixel`)."""
+    (:func:`_ground_pixel`). Pixels too far from the model's are refused before
+    (:func:`refuse_unpredictable`)."""
     from geotile.no_georef import placed_nowhere
 
     metres, given = _wanted_resolution(model, options)
@@ -1092,10 +1089,6 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
     ratios = [size / metres for size in ground]
     shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in ground))
     factor = max(max(ratios), 1 / min(ratios))
-    if factor > MAX_RESAMPLING:
-        raise InputError(f"{name}: {given} would resample its {shown} m pixels "
-                         f"{factor:.3g}x; give the model's pixel size in metres "
-                         "(--model-resolution), or native.")
     if all(abs(ratio - 1) < 0.02 for ratio in ratios):
         log.info("%s: %s m pixels, as the model expects", name, shown)
         return None
@@ -1108,6 +1101,36 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
              "and the result is written back on the image grid (--model-resolution native "
              "turns this off)", name, shown, metres, metres)
     return abs(src.res[0]) * metres / ground[0], abs(src.res[1]) * metres / ground[1]
+
+
+def _resampling_refusal(model, src, options) -> str | None:
+    """Why ``src``'s pixels are too far from the model's to resample (past MAX_RESAMPLING),
+    else None."""
+    metres, given = _wanted_resolution(model, options)
+    ground = _ground_pixel(src) if metres else None
+    if ground is None:
+        return None
+    factor = max(max(size / metres for size in ground), max(metres / size for size in ground))
+    if factor <= MAX_RESAMPLING:
+        return None
+    shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in ground))
+    return (f"{Path(src.name).name}: {given} would resample its {shown} m pixels "
+            f"{factor:.3g}x; give the model's pixel size in metres (--model-resolution), "
+            "or native.")
+
+
+def refuse_unpredictable(model, original, src, options, image_path) -> None:
+    """InputError for an image its header says the model cannot take, beyond its bands
+    (:func:`select_bands`): complex pixels, pixels too far from the model's to resample.
+    ``src``: ``original`` as the model sees it (:func:`model_view`)."""
+    from geotile.raster import common_dtype
+
+    if common_dtype(src).kind == "c":
+        raise InputError(f"{image_path}: complex pixels (SAR) hold two values each; convert "
+                         "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
+                         "'abs(A)' --type Float32).")
+    if refusal := _resampling_refusal(model, original, options):
+        raise InputError(refusal)
 
 
 def _wanted_resolution(model, options) -> tuple[float | None, str]:

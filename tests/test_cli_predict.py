@@ -35,6 +35,37 @@ def test_a_batch_checks_every_images_bands_before_the_first(run_cli, make_raster
     assert not (tmp_path / "out" / "a.tif").exists()
 
 
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+@pytest.mark.parametrize("case", ["complex", "60 m pixels"])
+def test_a_batch_refuses_an_image_the_model_cannot_take_before_the_first(
+        run_cli, make_raster, tmp_path, case, workers):
+    """4 images, the 3rd of complex pixels (SAR) or of 60 m pixels for --model-resolution
+    0.5 (120x): 2 predictions were written (--workers: 3) before its one-line refusal; its
+    header says so before any is predicted now."""
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_ORIGIN
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    pixels = np.full((3, 40, 40), 50, np.uint8)
+    images, args = [], ["--tile-size", "32"]
+    for i in range(4):
+        bad, pixel = i == 2, 0.5
+        if case == "complex":
+            image = pixels.astype(np.complex64) if bad else pixels
+        else:
+            image, pixel = pixels, 60 if bad else 0.5
+        images.append(make_raster(f"t{i}.tif", image, transform=from_origin(
+            UTM_ORIGIN[0] + 100 * i, UTM_ORIGIN[1], pixel, pixel)))
+    if case != "complex":
+        args += ["--model-resolution", "0.5"]
+    out = tmp_path / "out"
+    result = run_cli("predict", model, *images, "-o", out, *args, *workers)
+    fragment = "complex pixels" if case == "complex" else "resample its 60 m pixels 120x"
+    assert_one_line_error(result, "t2.tif", fragment)
+    assert not out.exists() or list(out.iterdir()) == []
+
 def test_bad_inputs(run_cli, make_raster, real_data, tmp_path):
     model = pointwise_model(tmp_path / "m.onnx")
     pan = make_raster("pan.tif", np.zeros((1, 20, 20), np.uint16))

@@ -256,8 +256,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
 
 
 def _check_all_bands(model, options, pairs, extras) -> None:
-    """Every image's bands against the model (headers only), before any is predicted."""
-    from geotile.predict import model_view, select_bands
+    """Every image's bands against the model, and what else its header refuses
+    (refuse_unpredictable), before any is predicted."""
+    from geotile.predict import model_view, refuse_unpredictable, select_bands
     from geotile.raster import open_raster
 
     for (image, _), extra in zip(pairs, extras, strict=True):
@@ -266,6 +267,7 @@ def _check_all_bands(model, options, pairs, extras) -> None:
             with open_raster(extra) as more:
                 added = more.count
         with open_raster(image) as raw, model_view(raw, model, added) as src:
+            refuse_unpredictable(model, raw, src, options, image)
             select_bands(model, src, options, added,
                          image if extra is None else f"{image} + {Path(extra).name}")
 
