@@ -586,11 +586,13 @@ def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSumm
     grid in a temporary folder (geotile.label_rasters), then tiled as usual."""
     import tempfile
 
-    from geotile.label_rasters import make_masks_from_raster
+    from geotile.label_rasters import check_placeable, make_masks_from_raster
 
     if masks is None:
         raise InputError("--palette maps the colours of label rasters given as --masks; "
                          "give --masks.")
+    for image, label in zip(images, masks, strict=True):  # headers, before any is converted
+        check_placeable(label, [image])
     with tempfile.TemporaryDirectory(prefix="geotile-masks-") as folder:
         converted = []
         for image, label in zip(images, masks, strict=True):

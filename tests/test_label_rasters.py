@@ -1831,3 +1831,28 @@ def test_pixel_grids_of_other_sizes_are_refused_before_any_mask(tmp_path, run_cl
     result = run_cli("make-masks", labels, *images, "-o", out)
     assert_one_line_error(result, "1_sat.png (30 x 20 px)", "image's size")
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_tile_palette_refuses_an_unplaceable_label_raster_before_converting_any(tmp_path,
+                                                                                 run_cli):
+    """tile --palette over 3 images, the 3rd's label raster without a CRS on a grid of its
+    own: the first two label rasters were converted (each warning of its 20 unknown-colour
+    pixels) before the refusal, so stderr held 3 lines; every pair is now checked from its
+    headers first: one line, exit 1, nothing written."""
+    rng = np.random.default_rng(3)
+    images, labels = [], []
+    for i in range(3):
+        rgb = _paint(_scene(rng, (32, 32)))
+        rgb[:, :4, :5] = 7  # 20 px of a colour of no class
+        transform = from_origin(X0 + 100 * i, Y0, 0.5, 0.5)
+        images.append(write_raster(tmp_path / f"t{i}.tif", np.ones((3, 32, 32), np.uint8),
+                                   transform=transform))
+        (tmp_path / "labels").mkdir(exist_ok=True)
+        labels.append(write_raster(tmp_path / "labels" / f"t{i}.tif", rgb,
+                                   **({"crs": None, "transform": from_origin(0, 32, 1, 1)}
+                                      if i == 2 else {"transform": transform})))
+    out = tmp_path / "out"
+    result = run_cli("tile", *images, "--masks", tmp_path / "labels", "--palette", "potsdam",
+                     "--size", 16, "-o", out)
+    assert_one_line_error(result, "the raster has no CRS", "gdal_edit.py -a_srs")
+    assert not out.exists()
