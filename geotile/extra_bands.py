@@ -172,7 +172,7 @@ def pair_extra_bands(images: Sequence, extra) -> list | None:
              ([extra] if isinstance(extra, str | os.PathLike) else list(extra))]
     if len(paths) == 1 and isinstance(paths[0], Path) and paths[0].is_dir():
         folder = paths[0]
-        from geotile.input_files import is_sidecar
+        from geotile.sidecars import is_sidecar
 
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
                        and not is_sidecar(p))

@@ -12,21 +12,12 @@ from pathlib import Path
 
 from geotile.errors import InputError
 from geotile.raster import input_path, is_virtual_path
+from geotile.sidecars import is_sidecar
 
 #: file suffixes taken from a folder (case-insensitive)
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".png", ".jpg", ".jpeg")
-#: files beside a raster that are part of it, never a raster of their own (GDAL side-cars:
-#: metadata, overviews, masks, ENVI and EHdr headers, projections, world files)
-SIDECAR_SUFFIXES = (".aux.xml", ".ovr", ".msk", ".hdr", ".xml", ".prj", ".wld", ".tfw",
-                    ".tfwx", ".tifw", ".tiffw", ".pgw", ".pngw", ".jgw", ".jpgw", ".jpegw",
-                    ".j2w", ".jp2w", ".gfw", ".gifw", ".bpw", ".bmpw", ".aux", ".rrd")
 #: suffixes of the data file of a raster its .hdr describes (ENVI's, EHdr's), or none
 HEADER_DATA_SUFFIXES = ("", ".dat", ".raw", ".bin", ".bil", ".bip", ".bsq", ".flt", ".envi")
-
-
-def is_sidecar(path) -> bool:
-    """Whether a file is a side-car of a raster (:data:`SIDECAR_SUFFIXES`)."""
-    return Path(path).name.lower().endswith(SIDECAR_SUFFIXES)
 
 
 def raster_files(files, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list[Path]:

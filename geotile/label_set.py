@@ -224,3 +224,26 @@ def class_map_names(mapping: dict[str, int]) -> dict[int, str]:
     for name, i in mapping.items():
         names[i] = f"{names[i]}+{name}" if i in names else str(name)
     return names
+
+
+def field_column(values: list) -> np.ndarray:
+    """Typed like GDAL's fields: integers -> int64 (float64 with NaN when some are missing),
+    numbers -> float64, anything else -> object."""
+    present = [v for v in values if v is not None]
+    if present and not any(isinstance(v, bool) for v in present):
+        if all(isinstance(v, int) for v in present):
+            if len(present) == len(values):
+                return np.array(values, dtype=np.int64)
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        if all(isinstance(v, (int, float)) for v in present):
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
+def property_fields(properties: list[dict]) -> dict[str, np.ndarray]:
+    """Features' properties (one dict each) as field columns (:func:`field_column`), the
+    fields in the order they first appear."""
+    names = list(dict.fromkeys(k for p in properties for k in p))
+    return {name: field_column([p.get(name) for p in properties]) for name in names}

@@ -24,7 +24,14 @@ import shapely
 from geotile.class_keys import class_key, names_background
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
-from geotile.label_set import Labels, class_map_names, grid_envelope, parse_crs
+from geotile.label_set import (
+    Labels,
+    class_map_names,
+    field_column,
+    grid_envelope,
+    parse_crs,
+    property_fields,
+)
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
@@ -186,9 +193,8 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
         _geojson_geometries(shapes, features, geometries, path)
     properties = [f.get("properties") if isinstance(f.get("properties"), dict) else {}
                   for f in features]
-    names = list(dict.fromkeys(k for p in properties for k in p))
-    fields = {name: _column([p.get(name) for p in properties]) for name in names}
-    return Labels(geometries, fields, override or _geojson_crs(document.get("crs"), path))
+    return Labels(geometries, property_fields(properties),
+                  override or _geojson_crs(document.get("crs"), path))
 
 
 def _polygons(shapes: list) -> np.ndarray | None:
@@ -316,22 +322,6 @@ def _geojson_crs(member, path):
         raise InputError(f"{path}: the GeoJSON crs member {json.dumps(member)} names no CRS "
                          f"GDAL knows. {fix}") from None
     raise InputError(f"{path}: the GeoJSON crs member {json.dumps(member)} names no CRS. {fix}")
-
-
-def _column(values: list) -> np.ndarray:
-    """Typed like GDAL's fields: integers -> int64 (float64 with NaN when some are missing),
-    numbers -> float64, anything else -> object."""
-    present = [v for v in values if v is not None]
-    if present and not any(isinstance(v, bool) for v in present):
-        if all(isinstance(v, int) for v in present):
-            if len(present) == len(values):
-                return np.array(values, dtype=np.int64)
-            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        if all(isinstance(v, (int, float)) for v in present):
-            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    column = np.empty(len(values), dtype=object)
-    column[:] = values
-    return column
 
 
 def _choose_layer(path: Path, layer: str | None) -> str | None:
@@ -493,7 +483,7 @@ def _gpkg_query(db, path: Path, layer, regions, override, class_field) -> Labels
     geometries = shapely.from_wkb(wkb, on_invalid="ignore")
     if any(g is None and w is not None for g, w in zip(geometries, wkb, strict=True)):
         return None  # broken or curved geometries: GDAL's reader repairs and names them
-    fields = {name: _column([row[2 + j] for row in rows]) for j, name in enumerate(names)}
+    fields = {name: field_column([row[2 + j] for row in rows]) for j, name in enumerate(names)}
     if not rows and db.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]:
         return Labels(np.empty(0, dtype=object), {}, crs)
     # the extent GDAL reports (gpkg_contents), else the R-tree's (a scan of its leaves)
@@ -855,7 +845,7 @@ class _StreamState:
             return Labels(np.empty(0, dtype=object), {}, crs)
         geometries = np.empty(len(self.geometries), dtype=object)
         geometries[:] = self.geometries
-        fields = {name: _column([p.get(name) for p in self.properties]) for name in self.names}
+        fields = {name: field_column([p.get(name) for p in self.properties]) for name in self.names}
         extent = tuple(float(v) for v in self.bounds) if self.count else None
         values = {}
         if class_field is not None and class_field in self.names:

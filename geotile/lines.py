@@ -986,8 +986,10 @@ def vectorize_lines(
         _check_not_an_input(output, writer, paths)
         if crs is None and not (target is None or isinstance(target, str)):
             from geotile.no_georef import unmapped_reason
+            from geotile.raster import open_raster
 
-            why, fix = unmapped_reason(paths[0])
+            with open_raster(paths[0]) as src:
+                why, fix = unmapped_reason(src)
             raise InputError(f"{paths[0]}: {why}, so its lines cannot be reprojected to "
                              f"--crs {options.crs}. {fix}, or leave out --crs.")
         if crs is None:

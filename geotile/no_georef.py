@@ -65,7 +65,7 @@ def _georeferencing_of(src, path: Path) -> str:
 def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
     """The refusal of an image ``src`` and an ``other`` raster (a ``what``) of one size of
     which one only is georeferenced: which, by which files, and how to copy them."""
-    from geotile.input_files import SIDECAR_SUFFIXES
+    from geotile.sidecars import SIDECAR_SUFFIXES
 
     placed = src if other_plain else other
     main = Path(str(placed.name)).name
@@ -126,23 +126,20 @@ def labels_refusal(src, image, labels_path, labels_crs) -> str | None:
             + PIXEL_LABELS)
 
 
-def unmapped_reason(path) -> tuple[str, str]:
-    """(why, fix) for the raster at ``path`` having no CRS to place its outputs in, with a
+def unmapped_reason(src) -> tuple[str, str]:
+    """(why, fix) for the open raster ``src`` having no CRS to place its outputs in, with a
     fix that works for it: orthorectify (GCPs/RPCs), georeference (no geotransform), or
     assign a CRS."""
-    from geotile.raster import open_raster
-
-    with open_raster(path) as src:
-        sensor = sensor_georeferencing(src)
-        if sensor:
-            return (f"the raster is georeferenced by {sensor} only (not orthorectified)",
-                    "Orthorectify it first (gdalwarp -t_srs EPSG:xxxx)")
-        if placed_nowhere(src):
-            return ("the raster names a CRS but has no geotransform",
-                    "Georeference it (gdal_translate -a_ullr or -a_gt)")
-        if src.transform.is_identity:
-            return ("the raster has no georeferencing (no CRS, no geotransform)",
-                    "Georeference it (gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY)")
+    sensor = sensor_georeferencing(src)
+    if sensor:
+        return (f"the raster is georeferenced by {sensor} only (not orthorectified)",
+                "Orthorectify it first (gdalwarp -t_srs EPSG:xxxx)")
+    if placed_nowhere(src):
+        return ("the raster names a CRS but has no geotransform",
+                "Georeference it (gdal_translate -a_ullr or -a_gt)")
+    if src.transform.is_identity:
+        return ("the raster has no georeferencing (no CRS, no geotransform)",
+                "Georeference it (gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY)")
     return "the raster has no CRS", "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`"
 
 

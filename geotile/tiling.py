@@ -69,7 +69,7 @@ from geotile.errors import (
     check_whole,
 )
 from geotile.grid import EDGE_MODES, Grid, Patch
-from geotile.input_files import RASTER_SUFFIXES, SIDECAR_SUFFIXES
+from geotile.input_files import RASTER_SUFFIXES
 from geotile.quiet_warnings import quietly
 from geotile.raster_kinds import (
     ids_above_255,
@@ -81,6 +81,7 @@ from geotile.raster_kinds import (
 )
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
+from geotile.sidecars import SIDECAR_SUFFIXES
 from geotile.tiff_template import TiffTemplate
 
 log = logging.getLogger("geotile")

@@ -677,8 +677,10 @@ def check_missing_crs(paths, crs, option, writer: str) -> None:
         return
     if not (option is None or str(option).lower() == "source"):
         from geotile.no_georef import unmapped_reason
+        from geotile.raster import open_raster
 
-        why, fix = unmapped_reason(paths[0])
+        with open_raster(paths[0]) as src:
+            why, fix = unmapped_reason(src)
         raise InputError(f"{paths[0]}: {why}, so its polygons cannot be reprojected to --crs "
                          f"{option}. {fix}, or leave out --crs.")
     if NO_CRS_SAID.get():

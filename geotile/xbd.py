@@ -10,12 +10,13 @@ image's pixels) and ``lng_lat`` (EPSG:4326, for imagery georeferenced since).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import shapely
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 
 LAYERS = ("xy", "lng_lat")
 #: ``subtype`` ids: the xView2 challenge's damage scale, least to most (1-4), and 5 for the
@@ -44,8 +45,7 @@ def is_xbd(document) -> bool:
 def read_xbd(document: dict, path: Path, layer: str | None, override=None):
     """:class:`geotile.label_set.Labels` of the ``layer`` (default ``xy``) of an xBD file:
     pixel coordinates with no CRS, or lon/lat (EPSG:4326); ``override`` replaces the CRS."""
-    from geotile.label_set import Labels, parse_crs
-    from geotile.labels import _column
+    from geotile.label_set import Labels, parse_crs, property_fields
 
     layer = "xy" if layer is None else layer
     if layer not in LAYERS:
@@ -62,14 +62,11 @@ def read_xbd(document: dict, path: Path, layer: str | None, override=None):
     geometries[:] = list(shapely.from_wkt(texts, on_invalid="ignore")) if items else []
     unread = [i for i, (text, geometry) in enumerate(zip(texts, geometries, strict=True))
               if text is not None and geometry is None]
-    if unread:
-        from geotile.labels import _warn
-
-        _warn(f"{path}: {len(unread)} {layer} feature(s) with WKT that cannot be read were "
-              f"skipped (feature {unread[0]}, numbered from 0).", depth=1)
+    if unread:  # attributed to read_labels' caller
+        warnings.warn(f"{path}: {len(unread)} {layer} feature(s) with WKT that cannot be read "
+                      f"were skipped (feature {unread[0]}, numbered from 0).", GeotileWarning,
+                      stacklevel=4)
     properties = [item.get("properties") if isinstance(item.get("properties"), dict) else {}
                   for item in items]
-    names = list(dict.fromkeys(k for p in properties for k in p))
-    fields = {name: _column([p.get(name) for p in properties]) for name in names}
     crs = override or (parse_crs("EPSG:4326", "xBD") if layer == "lng_lat" else None)
-    return Labels(geometries, fields, crs)
+    return Labels(geometries, property_fields(properties), crs)

@@ -140,3 +140,20 @@ def test_damage_map_only_for_xbd_damage_names(values, expected):
     assert (found is None) == (expected is None)
     for name, i in (expected or {}).items():
         assert found[name] == i
+
+
+def test_unreadable_wkt_in_an_xbd_file_is_skipped_with_one_warning(tmp_path):
+    """A feature whose WKT GEOS cannot read is left out, said once with its number; the
+    others are read."""
+    from geotile.errors import GeotileWarning
+    from geotile.labels import read_labels
+
+    labels, _ = _xbd(tmp_path, "a_post_disaster", BUILDINGS)
+    document = json.loads(labels.read_text())
+    document["features"]["xy"][1]["wkt"] = "POLYGON ((60 60, 100 64"
+    labels.write_text(json.dumps(document))
+    with pytest.warns(GeotileWarning, match=r"1 xy feature\(s\) .* skipped \(feature 1,") as seen:
+        read = read_labels(labels)
+    assert seen[0].filename == __file__  # attributed to the caller of read_labels
+    assert [g is None for g in read.geometries] == [False, True, False]
+    assert list(read.fields["subtype"]) == [d for _, d in BUILDINGS]
