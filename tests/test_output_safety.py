@@ -447,9 +447,9 @@ def test_write_failures_advise_by_reason(run_cli, make_raster, tmp_path, monkeyp
     assert ("Free space" in result.stderr) == (code == 28)
 
 
-def test_libtiff_prints_no_lines_of_its_own_on_a_full_disk(make_raster, tmp_path):
-    """A full disk (here a file-size limit) printed a raw `_tiffWriteProc: File too large.`
-    line per block before geotile's one-line error."""
+def _predict_under_a_file_size_limit(make_raster, tmp_path, *options):
+    """``geotile predict`` of a noise image to p.tif (float32) in a process whose files may
+    not grow past 200 kB (a full disk's stand-in): its CompletedProcess."""
     import resource
 
     image = _noise_image(make_raster)
@@ -460,10 +460,16 @@ def test_libtiff_prints_no_lines_of_its_own_on_a_full_disk(make_raster, tmp_path
     def limit_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
 
-    done = subprocess.run([sys.executable, "-m", "geotile", "predict", str(model), str(image),
-                           "-o", str(tmp_path / "p.tif"), "--dtype", "float32"],
+    return subprocess.run([sys.executable, "-m", "geotile", "predict", str(model), str(image),
+                           "-o", str(tmp_path / "p.tif"), "--dtype", "float32", *options],
                           capture_output=True, text=True, timeout=120, env=env,
                           preexec_fn=limit_files)
+
+
+def test_libtiff_prints_no_lines_of_its_own_on_a_full_disk(make_raster, tmp_path):
+    """A full disk (here a file-size limit) printed a raw `_tiffWriteProc: File too large.`
+    line per block before geotile's one-line error."""
+    done = _predict_under_a_file_size_limit(make_raster, tmp_path)
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {tmp_path / 'p.tif'}: "), lines
@@ -474,21 +480,8 @@ def test_a_file_size_limit_is_said_once_libtiff_lines_are_hidden(make_raster, tm
     """With libtiff's own `_tiffWriteProc: File too large.` lines hidden, predict said only
     'disk full or an I/O error ... Free space and run again' (and a COG 'TIFFReadEncodedTile()
     failed ... Free space') on a 200 kB file-size limit: the one line names the limit now."""
-    import resource
-
-    image = _noise_image(make_raster)
-    model = pointwise_model(tmp_path / "m.onnx")
-    root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1"}
-
-    def limit_files():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
-
     for cog in ((), ("--cog",)):
-        done = subprocess.run([sys.executable, "-m", "geotile", "predict", str(model),
-                               str(image), "-o", str(tmp_path / "p.tif"), "--dtype", "float32",
-                               *cog], capture_output=True, text=True, timeout=120, env=env,
-                              preexec_fn=limit_files)
+        done = _predict_under_a_file_size_limit(make_raster, tmp_path, *cog)
         assert done.returncode == 1, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1, lines
