@@ -23,6 +23,11 @@ read once, only near the images (see :func:`geotile.labels.read_labels`). A Spac
 truth is per image: each image's patches hold only its ImageId's rows (as its mask does),
 not those of another image of the same place. An image that no label lies on (labels of
 another place, a wrong --labels-crs) is named in a warning, as by make-masks.
+
+``labels`` may also be a folder (or a quoted pattern) of label files, one per image, paired
+by name as make-masks pairs them (:mod:`geotile.label_folders`): each image's patches hold
+its own file's labels; class ids by name are those of all paired files, so that COCO
+categories and YOLO class indices mean the same class in every patch.
 """
 
 from __future__ import annotations
@@ -89,6 +94,22 @@ class AnnotationOptions:
 
         return {**dataclasses.asdict(self), "labels": identity(self.labels)[0]}
 
+    def is_folder(self) -> bool:
+        """Whether ``labels`` is a folder or pattern of label files, one per image."""
+        from geotile.label_folders import is_label_folder
+
+        return is_label_folder(self.labels, self.layer)
+
+    def files_of(self, images: Sequence) -> list:
+        """Each image's label file: the one ``labels`` file, or a folder's file paired with
+        the image by name (InputError naming an image without its file, or with two)."""
+        from geotile.label_folders import pair_labels
+        from geotile.raster import input_path
+
+        if self.is_folder():
+            return pair_labels(self.labels, images)
+        return [input_path(self.labels)] * len(images)
+
 
 @dataclasses.dataclass(frozen=True)
 class PatchLabels:
@@ -97,38 +118,54 @@ class PatchLabels:
     labels: object
     #: the labels classed and reprojected per image CRS (its WKT; None: pixel coordinates)
     prepared: dict
+    #: the file they were read from
+    source: str | os.PathLike = ""
 
 
-def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> PatchLabels:
-    """Read the labels near ``images`` and check them on each image (layer, CRS, classes):
-    done before any patch is cut, so bad labels stop the run at its start."""
+def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> list[PatchLabels]:
+    """Each image's labels (its file's, read once near the images it labels) checked on it
+    (layer, CRS, classes): done before any patch is cut, so bad labels stop the run at its
+    start. A label folder's class names are gathered over all its paired files."""
+    from geotile.label_folders import run_class_values, with_run_values
     from geotile.labels import image_regions, read_labels
     from geotile.masks import prepare_labels
     from geotile.no_georef import labels_refusal, map_crs
     from geotile.raster import input_path, open_raster
 
-    labels = read_labels(options.labels, options.labels_crs, layer=options.layer,
-                         images=list(images), regions=image_regions(images),
-                         class_field=options.class_field, crs_option=None)
-    prepared: dict = {}
-    for image in map(input_path, images):
-        with open_raster(image) as src:  # opened quietly: tile warns of no georeference
-            refusal = labels_refusal(src, image, options.labels, labels.crs)
-            if refusal:
-                raise InputError(refusal)
-            crs = map_crs(src)  # pixel coordinates where nothing places it in its CRS
-        key = crs.to_wkt() if crs else None
-        if key not in prepared:
-            prepared[key] = prepare_labels(labels, crs, options.labels, options.class_field,
-                                           options.class_map, lines_fix=LINES_FIX)
-    return PatchLabels(labels, prepared)
+    files, folder = options.files_of(images), options.is_folder()
+    values = None
+    if folder and options.class_field is not None and options.class_map is None:
+        values = run_class_values(files, options.class_field, options.labels_crs,
+                                  options.layer)
+    by_file: dict = {}
+    for source in dict.fromkeys(files):
+        its_images = [i for i, f in zip(images, files, strict=True) if f == source]
+        labels = read_labels(source, options.labels_crs, layer=options.layer,
+                             images=list(its_images), regions=image_regions(its_images),
+                             class_field=options.class_field, crs_option=None,
+                             empty_ok=folder)  # a folder's empty tile: none
+        if values is not None:
+            labels = with_run_values(labels, options.class_field, values)
+        prepared: dict = {}
+        for image in map(input_path, its_images):
+            with open_raster(image) as src:  # opened quietly: tile warns of no georeference
+                refusal = labels_refusal(src, image, source, labels.crs)
+                if refusal:
+                    raise InputError(refusal)
+                crs = map_crs(src)  # pixel coordinates where nothing places it in its CRS
+            key = crs.to_wkt() if crs else None
+            if key not in prepared:
+                prepared[key] = prepare_labels(labels, crs, source, options.class_field,
+                                               options.class_map, lines_fix=LINES_FIX)
+        by_file[source] = PatchLabels(labels, prepared, source)
+    return [by_file[f] for f in files]
 
 
 def write_patch_labels(folder: Path, images: Sequence[Path], options: AnnotationOptions,
-                       read: PatchLabels | None = None) -> int:
+                       read: Sequence[PatchLabels] | None = None) -> int:
     """Write the labels of every patch listed in ``folder``/index.csv (patches of
-    ``images``; ``read``: their labels from :func:`read_patch_labels`, else read here);
-    returns the number of instances written."""
+    ``images``; ``read``: each image's labels from :func:`read_patch_labels`, else read
+    here); returns the number of instances written."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
@@ -142,14 +179,14 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     with (folder / "index.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     read = read or read_patch_labels(images, options)
-    labels, prepared = read.labels, read.prepared
     (folder / "labels").mkdir(exist_ok=True)
     # as written: a Path would make /vsizip//tmp/x.zip/a.tif /vsizip/tmp/x.zip/a.tif
     by_source = {input_path(image).name: input_path(image) for image in images}
+    of_image = {input_path(image): labelled for image, labelled in zip(images, read,
+                                                                       strict=True)}
     coco_images, coco_annotations, categories = [], [], {}
     seen: set = set()
     own: dict = {}  # a SpaceNet CSV's rows per image: its truth is per ImageId
-    spacenet_rows = is_spacenet_csv(options.labels)
     count = 0
     # the image of the rows at hand (index.csv lists an image's patches together), opened
     # once for them
@@ -165,7 +202,9 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                 # pixel coordinates where nothing places the raster in the CRS it names
                 crs, transform, shape = map_crs(src), src.transform, (src.width, src.height)
                 gaps = may_hold_nodata(src)
-            frame, names = prepared[crs.to_wkt() if crs else None]
+                labels, source = of_image[image].labels, of_image[image].source
+                spacenet_rows = is_spacenet_csv(source)
+            frame, names = of_image[image].prepared[crs.to_wkt() if crs else None]
             if spacenet_rows:
                 if image not in own:
                     own[image] = own_rows(frame, labels, image)
@@ -174,7 +213,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                 seen.add(image)
                 extent = grid_envelope(transform, *shape)
                 if len(select_bounds(frame, extent)) == 0:
-                    say_no_labels_on(labels, frame, options.labels, image, extent, crs,
+                    say_no_labels_on(labels, frame, source, image, extent, crs,
                                      f"the patches of {image.name} have no annotations")
             categories.update(names)
             x_off, y_off = int(row["x_off"]), int(row["y_off"])

@@ -135,6 +135,20 @@ def run_class_values(files, class_field: str, labels_crs=None, layer=None) -> li
     return list(seen)
 
 
+def with_run_values(labels, class_field, values):
+    """``labels`` whose class values are those of the whole run (``values`` beside its
+    own); a file without features (an empty SpaceNet tile) without the field too."""
+    import numpy as np
+
+    from geotile.label_set import Labels
+
+    fields = labels.fields
+    if class_field not in fields and len(labels) == 0:  # nothing to class: an all-zero mask
+        fields = {**fields, class_field: np.array([], dtype=object)}
+    known = {**labels.values, class_field: [*labels.values.get(class_field, []), *values]}
+    return Labels(labels.geometries, fields, labels.crs, labels.extent, known)
+
+
 def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_crs=None,
          layer=None, overwrite: bool = False, resume: bool = False) -> tuple[list, list | None]:
     """(each image's label file, the run's class values or None) for make-masks of a label

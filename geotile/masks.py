@@ -661,7 +661,9 @@ def make_masks(
                                           (options.line_width or 0.0) / 2),
                          class_field=class_field, empty_ok=True, crs_option=None)
     if class_values is not None:
-        labels = _with_run_values(labels, class_field, class_values)
+        from geotile.label_folders import with_run_values
+
+        labels = with_run_values(labels, class_field, class_values)
     _check_placeable(image_paths, labels_path, labels.crs)
     by_crs: dict = {}
     summaries = []
@@ -706,18 +708,6 @@ def named_labels(summary: dict, labels_path) -> dict:
     """``summary`` with the label file it was made from, after its image and output."""
     return {"image": summary["image"], "output": summary["output"],
             "labels": str(labels_path), **summary}
-
-
-def _with_run_values(labels, class_field, values):
-    """``labels`` whose class values are those of the whole run (``values`` beside its
-    own); a file without features (an empty SpaceNet tile) without the field too."""
-    from geotile.label_set import Labels
-
-    fields = labels.fields
-    if class_field not in fields and len(labels) == 0:  # nothing to class: an all-zero mask
-        fields = {**fields, class_field: np.array([], dtype=object)}
-    known = {**labels.values, class_field: [*labels.values.get(class_field, []), *values]}
-    return Labels(labels.geometries, fields, labels.crs, labels.extent, known)
 
 
 def _check_placeable(image_paths, labels_path, labels_crs) -> None:

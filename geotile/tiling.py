@@ -826,8 +826,10 @@ def tile_rasters(
     digests = _part_digests(images, masks, extras, options, masks_from,
                             (zeros_binary, zeros_nodata))
     labelled = annotations.settings() if annotations is not None else None
+    # the labels file, or each image's file of a label folder (its image without one refused)
+    label_files = dict.fromkeys(annotations.files_of(images)) if annotations is not None else []
     run_digest = resume_digest("tile", {"parts": digests, "annotations": labelled},
-                               [annotations.labels] if annotations is not None else [])
+                               list(label_files))
     run_key = _run_key(images, masks, extras, options, masks_from, labelled)
     if resume:  # a finished run: nothing to read
         finished = _finished_run(Path(outdir), run_digest)

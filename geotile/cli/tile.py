@@ -75,7 +75,11 @@ def _parse_split(ctx, param, value):
               "since are kept as they are; a folder geotile did not write is refused.")
 @click.option("--labels", "labels", type=INPUT_PATH,
               help="Vector labels: write each patch's labels clipped to it as GeoJSON in the "
-              "patch's CRS, OUTPUT/labels/<patch>.geojson.")
+              "patch's CRS, OUTPUT/labels/<patch>.geojson. Also a folder (or a quoted "
+              "pattern) of label files, one per IMAGE, paired by name as make-masks pairs "
+              "them (SpaceNet's buildings_AOI_2_Vegas_img1.geojson, xBD's labels/<name>.json, "
+              "SpaceNet 7's <mosaic>_Buildings.geojson, tile_12.geojson): each image's "
+              "patches get its own file's labels; an image without its file is refused.")
 @click.option("--annotations", type=click.Choice(["coco", "yolo"]),
               help="With --labels: also write COCO instances (OUTPUT/annotations.json, pixel "
               "coordinates, image ids = index.csv row numbers) or YOLO-seg text files "
@@ -84,7 +88,8 @@ def _parse_split(ctx, param, value):
 @click.option("--min-area", type=FloatRange(min=0), default=0.0, show_default=True,
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
-              help="With --labels: attribute holding the class (name or id).")
+              help="With --labels: attribute holding the class (name or id); names get "
+              "the same ids in every image, a label folder's too.")
 @class_map_opt('With --labels and --class-field: JSON file {"building": 1, ...} mapping the '
                'field\'s classes (names or ids, {"0": 1, "7": 2}) to ids 1..254, as make-masks '
                "takes it.")

@@ -1,0 +1,187 @@
+"""`tile IMAGES --labels FOLDER`: one vector label file per image (SpaceNet, xBD, SpaceNet 7's
+<mosaic>_Buildings.geojson), paired by name as make-masks pairs them; each image's patches
+hold the labels of its own file; COCO categories and YOLO class ids are run-wide."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from rasterio.transform import from_origin
+
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
+
+X0, Y0 = UTM_ORIGIN
+SIZE = 40  # px, 0.5 m: 20 m a side
+
+
+def _image(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_raster(path, np.full((3, SIZE, SIZE), 9, np.uint8),
+                        transform=from_origin(X0, Y0, 0.5, 0.5))
+
+
+def _labels(path, boxes, classes=None, crs=UTM_CRS):
+    """A GeoJSON of ``boxes`` (x0, y0, x1, y1 metres from the images' origin, y down)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    geometries = [shapely.box(X0 + a, Y0 - d, X0 + c, Y0 - b) for a, b, c, d in boxes]
+    frame = gpd.GeoDataFrame({"kind": classes} if classes else {}, geometry=geometries,
+                             crs=UTM_CRS)
+    frame.to_crs(crs).to_file(path)
+    return path
+
+
+def _pixel_boxes(labels_geojson):
+    """The pixel boxes (x0, y0, x1, y1; 0.5 m pixels) of a patch's GeoJSON labels."""
+    frame = gpd.read_file(labels_geojson)
+    return sorted(tuple(round(v, 6) for v in ((b[0] - X0) * 2, (Y0 - b[3]) * 2,
+                                             (b[2] - X0) * 2, (Y0 - b[1]) * 2))
+                  for b in frame.geometry.bounds.values)
+
+
+def _coco(out):
+    return json.loads((out / "annotations.json").read_text())
+
+
+def test_spacenet_label_files_annotate_their_own_images(run_cli, tmp_path):
+    """geojson/buildings/buildings_AOI_2_Vegas_img<i>.geojson holds the buildings of
+    RGB-PanSharpen_AOI_2_Vegas_img<i>.tif: each image's patches hold its own file's
+    buildings (one file in EPSG:4326, reprojected), not the other's that lie on the same
+    ground; the file of no image given is left alone; SpaceNet 7's <mosaic>_Buildings.geojson
+    pairs likewise."""
+    boxes = {1: [(1, 1, 6, 5)], 2: [(10, 2, 15, 9), (2, 12, 8, 18)], 3: [(0, 0, 19, 19)]}
+    folder = tmp_path / "geojson" / "buildings"
+    for i, crs in ((1, UTM_CRS), (2, "EPSG:4326"), (3, UTM_CRS)):
+        _labels(folder / f"buildings_AOI_2_Vegas_img{i}.geojson", boxes[i], crs=crs)
+    images = tmp_path / "RGB-PanSharpen"
+    for i in (1, 2):
+        _image(images / f"RGB-PanSharpen_AOI_2_Vegas_img{i}.tif")
+    out = tmp_path / "out"
+    result = run_cli("tile", images, "--labels", folder, "--size", "40", "--annotations",
+                     "coco", "-o", out)
+    assert result.exit_code == 0, result.output
+    for i in (1, 2):
+        assert _pixel_boxes(out / "labels" / f"RGB-PanSharpen_AOI_2_Vegas_img{i}_0_0.geojson") \
+            == sorted((2 * a, 2 * b, 2 * c, 2 * d) for a, b, c, d in boxes[i])
+    coco = _coco(out)
+    by_image = {i["id"]: i["file_name"] for i in coco["images"]}
+    boxes_of = {}
+    for a in coco["annotations"]:
+        boxes_of.setdefault(by_image[a["image_id"]], []).append(
+            [round(v, 6) for v in a["bbox"]])
+    assert sorted(boxes_of["images/RGB-PanSharpen_AOI_2_Vegas_img2_0_0.tif"]) == \
+        [[4, 24, 12, 12], [20, 4, 10, 14]]
+    assert coco["categories"] == [{"id": 1, "name": "building", "supercategory": "none"}]
+
+    # SpaceNet 7: a mosaic's labels/<mosaic>_Buildings.geojson, and a quoted pattern
+    mosaic = "global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13"
+    _image(tmp_path / "s7" / "images" / f"{mosaic}.tif")
+    _labels(tmp_path / "s7" / "labels" / f"{mosaic}_Buildings.geojson", boxes[2])
+    out = tmp_path / "s7out"
+    result = run_cli("tile", tmp_path / "s7" / "images", "--labels",
+                     f"{tmp_path}/s7/labels/*.geojson", "--size", "40", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert _pixel_boxes(out / "labels" / f"{mosaic}_0_0.geojson") == \
+        sorted((2 * a, 2 * b, 2 * c, 2 * d) for a, b, c, d in boxes[2])
+
+
+def test_xbd_label_files_annotate_their_pngs(run_cli, tmp_path):
+    """xBD's labels/<name>.json for images/<name>.png (pixel coordinates, no CRS): each PNG's
+    patches hold its own buildings, damage classes with the challenge's ids in every file
+    (YOLO index = id - 1), classes.txt naming them all (xBD's un-classified 5 too)."""
+    from tests.test_xbd import BUILDINGS, _xbd
+
+    made = tmp_path / "made"
+    made.mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "images").mkdir()
+    names = {"hurricane-harvey_00000001_post_disaster": BUILDINGS,
+             "hurricane-harvey_00000002_post_disaster": BUILDINGS[2:]}
+    for name, buildings in names.items():
+        labels, png = _xbd(made, name, buildings)
+        shutil.move(labels, tmp_path / "labels" / labels.name)
+        shutil.move(png, tmp_path / "images" / png.name)
+    out = tmp_path / "out"
+    result = run_cli("tile", tmp_path / "images", "--labels", tmp_path / "labels", "--size",
+                     "128", "--class-field", "subtype", "--annotations", "yolo", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "labels" / "classes.txt").read_text().splitlines() == \
+        ["no-damage", "minor-damage", "major-damage", "destroyed", "un-classified"]
+    damage = {"no-damage": 0, "minor-damage": 1, "major-damage": 2, "destroyed": 3}
+    for name, buildings in names.items():
+        lines = (out / "labels" / f"{name}_0_0.txt").read_text().splitlines()
+        assert sorted(int(line.split()[0]) for line in lines) == \
+            sorted(damage[d] for _, d in buildings)
+        for line, (polygon, _) in zip(lines, buildings, strict=True):  # in pixels
+            xy = np.array(line.split()[1:], float).reshape(-1, 2) * 128
+            assert shapely.Polygon(xy).symmetric_difference(polygon).area < 0.05
+
+
+def test_an_image_without_its_label_file_is_refused_before_anything_is_written(run_cli,
+                                                                             tmp_path):
+    folder = tmp_path / "labels"
+    images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2, 3)]
+    _labels(folder / "tile_1.geojson", [(1, 1, 4, 4)])
+    _labels(folder / "tile_3.geojson", [(1, 1, 4, 4)])
+    out = tmp_path / "out"
+    result = run_cli("tile", *images, "--labels", folder, "--annotations", "coco", "-o", out)
+    assert_one_line_error(result, "tile_2.tif", str(folder), "expected tile_2.geojson")
+    assert not out.exists()
+
+
+def test_class_ids_are_the_same_across_images(run_cli, tmp_path):
+    """--class-field kind: tile_1's file holds shed only, tile_2's house and shed. Ids go by
+    the names of every paired file (house 1, shed 2) in each patch, COCO and YOLO alike,
+    not 1 for shed in tile_1's file alone."""
+    folder = tmp_path / "tiles"
+    _image(folder / "tile_1.tif")
+    _image(folder / "tile_2.tif")
+    _labels(folder / "tile_1.geojson", [(1, 1, 4, 4)], ["shed"])
+    _labels(folder / "tile_2.geojson", [(1, 1, 4, 4), (8, 8, 12, 12)], ["house", "shed"])
+    out = tmp_path / "coco"
+    result = run_cli("tile", folder / "tile_1.tif", folder / "tile_2.tif", "--labels", folder,
+                     "--size", "40", "--class-field", "kind", "--annotations", "coco",
+                     "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = _coco(out)
+    assert [(c["id"], c["name"]) for c in coco["categories"]] == [(1, "house"), (2, "shed")]
+    names = {i["id"]: i["file_name"] for i in coco["images"]}
+    assert sorted((names[a["image_id"]], a["category_id"]) for a in coco["annotations"]) == [
+        ("images/tile_1_0_0.tif", 2), ("images/tile_2_0_0.tif", 1),
+        ("images/tile_2_0_0.tif", 2)]
+    patch = gpd.read_file(out / "labels" / "tile_1_0_0.geojson")
+    assert list(patch["class_id"]) == [2] and list(patch["class"]) == ["shed"]
+    out = tmp_path / "yolo"
+    result = run_cli("tile", folder / "tile_1.tif", folder / "tile_2.tif", "--labels", folder,
+                     "--size", "40", "--class-field", "kind", "--annotations", "yolo",
+                     "-o", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "labels" / "classes.txt").read_text().splitlines() == ["house", "shed"]
+    assert [line.split()[0] for line in
+            (out / "labels" / "tile_1_0_0.txt").read_text().splitlines()] == ["1"]
+
+
+def test_resume_compares_the_label_files(run_cli, tmp_path):
+    """--resume of a finished run leaves it; after a label file of the folder changed, the
+    output is another run's and is refused, as for one --labels file."""
+    folder = tmp_path / "tiles"
+    _image(folder / "tile_1.tif")
+    _image(folder / "tile_2.tif")
+    _labels(folder / "tile_1.geojson", [(1, 1, 4, 4)])
+    _labels(folder / "tile_2.geojson", [(2, 2, 6, 6)])
+    out = tmp_path / "out"
+    args = ("tile", folder / "tile_1.tif", folder / "tile_2.tif", "--labels", folder,
+            "--size", "40", "-o", out, "--resume")
+    assert run_cli(*args).exit_code == 0
+    before = (out / "labels" / "tile_2_0_0.geojson").read_bytes()
+    stamp = (out / "index.csv").stat().st_mtime_ns
+    assert run_cli(*args).exit_code == 0
+    assert (out / "index.csv").stat().st_mtime_ns == stamp  # finished: left as it is
+    _labels(folder / "tile_2.geojson", [(2, 2, 6, 6), (10, 10, 14, 14)])
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output  # same options and paths: cut again
+    assert (out / "labels" / "tile_2_0_0.geojson").read_bytes() != before
+    assert len(_pixel_boxes(out / "labels" / "tile_2_0_0.geojson")) == 2
