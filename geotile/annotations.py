@@ -11,7 +11,8 @@ bridges, as Ultralytics' COCO converter does (a line is one object to YOLO).
 polygons in patch pixel coordinates, categories from the class names, image ids the patch's
 row number in index.csv (1 = first patch) and file names its ``image`` column. With
 --split, each split also gets its own file, as trainers take them: ``annotations_<split>.json``
-(COCO, the same ids) or ``<split>.txt`` (YOLO: its images, ``./images/...``).
+(COCO, the same ids) or ``<split>.txt`` (YOLO: its images, ``./images/...``). YOLO also
+writes ``data.yaml`` as Ultralytics reads it (:func:`write_data_yaml`).
 
 Buildings cut by a patch edge are clipped; parts smaller than ``min_area`` pixels are
 dropped. A padded patch (``--edge pad``) holds only the labels inside the image: its mask
@@ -241,9 +242,11 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
             count += len(instances)
     if options.annotations == "yolo":
         top = max(categories) if categories else 1
+        classes = [categories.get(i, str(i)) for i in range(1, top + 1)]  # index i - 1
         (folder / "labels" / "classes.txt").write_text(
-            "".join(f"{categories.get(i, str(i))}\n" for i in range(1, top + 1)),
+            "".join(f"{name}\n" for name in classes),
             encoding="utf-8")  # class names in any script, whatever the locale
+        write_data_yaml(folder, rows, classes)
     if options.annotations == "coco":
         document = {"images": coco_images, "annotations": coco_annotations,
                     "categories": [{"id": i, "name": n, "supercategory": "none"}
@@ -271,6 +274,34 @@ def _write_splits(folder: Path, rows: list[dict], kind: str, document: dict | No
                                 if a["image_id"] in numbers],
                 "categories": document["categories"]}
         (folder / f"annotations_{split}.json").write_text(json.dumps(part), encoding="utf-8")
+
+
+#: the patch formats Ultralytics trains on (its IMG_FORMATS; not .npy)
+YOLO_IMAGE_SUFFIXES = (".tif", ".png")
+
+
+def write_data_yaml(folder: Path, rows: list[dict], classes: list[str]) -> None:
+    """``folder``/data.yaml as Ultralytics' check_det_dataset reads it: no ``path`` key, so
+    that its root is the YAML's own folder wherever training runs; ``train``/``val``/``test``
+    the split lists of index.csv's ``rows`` (a split without patches has no key), or
+    ``images`` for each without --split; ``names`` {0: classes[0], ...}. Plain text (names
+    JSON-quoted: a YAML double-quoted scalar); not written for patches Ultralytics cannot
+    read (.npy)."""
+    if not rows or Path(rows[0]["image"]).suffix.lower() not in YOLO_IMAGE_SUFFIXES:
+        return
+    from geotile.tiling import SPLIT_NAMES
+
+    present = {row.get("split") for row in rows}
+    if present - {None, ""}:
+        keys = [f"{s}: {s}.txt" for s in SPLIT_NAMES if s in present]
+    else:
+        keys = [f"{s}: images" for s in SPLIT_NAMES]
+    lines = ["# Ultralytics dataset written by `geotile tile`: paths are relative to this",
+             "# file's folder (Ultralytics' root when there is no `path` key).",
+             *keys, "names:",
+             *(f"  {i}: {json.dumps(name, ensure_ascii=False)}"
+               for i, name in enumerate(classes))]
+    (folder / "data.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 #: px^2: a part this small is a label touching the patch's edge, cut off by float rounding

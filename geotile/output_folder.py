@@ -275,8 +275,9 @@ def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
     clashes = {n for n in new if n in present} | {n for n in new if (final / n).is_dir()}
     if clashes:
         raise OutputExistsError(
-            f"{final}: files geotile did not write have the names of new patches "
-            f"({_examples(clashes)}); nothing was replaced. Give a new or empty folder."
+            f"{final}: files geotile did not write have the names of files this run writes "
+            f"({_examples(clashes)}); nothing was replaced. Move them away, or give a new or "
+            "empty folder."
         )
     # while files move, the marker lists old and new ones: whatever stops the moves, the
     # folder stays geotile's and a later --overwrite cleans it

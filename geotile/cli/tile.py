@@ -84,7 +84,8 @@ def _parse_split(ctx, param, value):
               help="With --labels: also write COCO instances (OUTPUT/annotations.json, pixel "
               "coordinates, image ids = index.csv row numbers) or YOLO-seg text files "
               "(OUTPUT/labels/<patch>.txt); with --split also one file per split "
-              "(OUTPUT/annotations_train.json..., or the image lists OUTPUT/train.txt...).")
+              "(OUTPUT/annotations_train.json..., or the image lists OUTPUT/train.txt...). "
+              "yolo also writes OUTPUT/data.yaml for Ultralytics (see below).")
 @click.option("--min-area", type=FloatRange(min=0), default=0.0, show_default=True,
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
@@ -139,6 +140,15 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     patches stay within a few patches of those asked (a filtered run's
     splits differ from an unfiltered one's); the same --seed gives the same
     splits.
+
+    With --annotations yolo (tif or png patches), OUTPUT/data.yaml is a
+    dataset Ultralytics trains on as it is (`yolo train
+    data=OUTPUT/data.yaml`, from any folder): `names` {0: building, ...}
+    as in labels/classes.txt, and `train`/`val`/`test` the split lists
+    train.txt, val.txt, test.txt (a split without patches has no key), or
+    images for each without --split. It has no `path` key, so Ultralytics
+    takes its paths as relative to the YAML's folder: move or copy OUTPUT
+    whole. A data.yaml geotile did not write is never replaced.
 
     \b
     Examples:
