@@ -163,10 +163,12 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
 
 
 def write_patch_labels(folder: Path, images: Sequence[Path], options: AnnotationOptions,
-                       read: Sequence[PatchLabels] | None = None) -> int:
+                       read: Sequence[PatchLabels] | None = None,
+                       splits: Sequence[str] = ()) -> int:
     """Write the labels of every patch listed in ``folder``/index.csv (patches of
     ``images``; ``read``: each image's labels from :func:`read_patch_labels`, else read
-    here); returns the number of instances written."""
+    here; ``splits``: the split names in order, for data.yaml); returns the number of
+    instances written."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
@@ -246,7 +248,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
         (folder / "labels" / "classes.txt").write_text(
             "".join(f"{name}\n" for name in classes),
             encoding="utf-8")  # class names in any script, whatever the locale
-        write_data_yaml(folder, rows, classes)
+        write_data_yaml(folder, rows, classes, splits)
     if options.annotations == "coco":
         document = {"images": coco_images, "annotations": coco_annotations,
                     "categories": [{"id": i, "name": n, "supercategory": "none"}
@@ -280,22 +282,21 @@ def _write_splits(folder: Path, rows: list[dict], kind: str, document: dict | No
 YOLO_IMAGE_SUFFIXES = (".tif", ".png")
 
 
-def write_data_yaml(folder: Path, rows: list[dict], classes: list[str]) -> None:
+def write_data_yaml(folder: Path, rows: list[dict], classes: list[str],
+                    splits: Sequence[str]) -> None:
     """``folder``/data.yaml as Ultralytics' check_det_dataset reads it: no ``path`` key, so
     that its root is the YAML's own folder wherever training runs; ``train``/``val``/``test``
-    the split lists of index.csv's ``rows`` (a split without patches has no key), or
-    ``images`` for each without --split; ``names`` {0: classes[0], ...}. Plain text (names
-    JSON-quoted: a YAML double-quoted scalar); not written for patches Ultralytics cannot
-    read (.npy)."""
+    the split lists of index.csv's ``rows`` (``splits``, in order; a split without patches
+    has no key), or ``images`` for each without --split; ``names`` {0: classes[0], ...}.
+    Plain text (names JSON-quoted: a YAML double-quoted scalar); not written for patches
+    Ultralytics cannot read (.npy)."""
     if not rows or Path(rows[0]["image"]).suffix.lower() not in YOLO_IMAGE_SUFFIXES:
         return
-    from geotile.tiling import SPLIT_NAMES
-
     present = {row.get("split") for row in rows}
     if present - {None, ""}:
-        keys = [f"{s}: {s}.txt" for s in SPLIT_NAMES if s in present]
+        keys = [f"{s}: {s}.txt" for s in splits if s in present]
     else:
-        keys = [f"{s}: images" for s in SPLIT_NAMES]
+        keys = [f"{s}: images" for s in splits]
     lines = ["# Ultralytics dataset written by `geotile tile`: paths are relative to this",
              "# file's folder (Ultralytics' root when there is no `path` key).",
              *keys, "names:",

@@ -888,7 +888,7 @@ def tile_rasters(
             if annotations is not None:  # per-patch labels, published with the patches
                 from geotile.annotations import write_patch_labels
 
-                write_patch_labels(tmp, images, annotations, patch_labels)
+                write_patch_labels(tmp, images, annotations, patch_labels, SPLIT_NAMES)
             counts = {k: v for k, v in summary.to_dict().items() if k != "outdir"}
             about.update(complete=run_digest, run=run_key, summary=counts)
     except Interrupted:
