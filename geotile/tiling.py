@@ -644,15 +644,21 @@ def _mask_files(masks: list) -> tuple[list[Path], str] | None:
 def _without_masks(images: list, masks) -> list:
     """``images`` less the masks among them: files of a --masks folder or pattern named as
     the mask of another image (``tile DIR --masks DIR`` with img1.tif beside
-    img1_mask.tif)."""
+    img1_mask.tif), unless one of those files is named as their own mask (x_buildings.tif
+    beside x.tif, each with its _mask.tif)."""
     found = _mask_files(_as_paths(masks)) if masks else None
     if found is None:
         return images
     files = {_resolved(f) for f in found[0]}
+    mask_stems = {f.stem for f in found[0]}
     stems = [Path(p).stem for p in images]
+
+    def is_mask(i: int) -> bool:
+        return (any(names_mask_of(stems[i], other) for j, other in enumerate(stems) if j != i)
+                and not any(s != stems[i] and names_mask_of(s, stems[i]) for s in mask_stems))
+
     kept = [image for i, image in enumerate(images)
-            if _resolved(image) not in files or not any(
-                names_mask_of(stems[i], other) for j, other in enumerate(stems) if j != i)]
+            if _resolved(image) not in files or not is_mask(i)]
     if len(kept) < len(images):
         log.info("%d masks left out of the images", len(images) - len(kept))
     return kept

@@ -853,6 +853,22 @@ def test_one_folder_of_images_and_their_masks(run_cli, make_raster, tmp_path):
                                      "104_sat.tif": (30, 3)}
 
 
+def test_one_folder_of_images_named_like_masks_that_have_their_own_masks(
+        run_cli, make_raster, tmp_path):
+    """`tile DIR --masks DIR` with x.tif and x_buildings.tif (p-ortho.tif and p.tif), each
+    beside its own _mask.tif: x_buildings.tif (p.tif) was taken for x.tif's (p-ortho.tif's)
+    mask once _Buildings and -ortho became dataset names, and left out unsaid (1 patch of
+    2). An image with its own mask in the folder is an image."""
+    folder = tmp_path / "beside"
+    folder.mkdir()
+    for stem, value in (("x", 10), ("x_buildings", 20), ("p-ortho", 30), ("p", 40)):
+        make_raster(f"beside/{stem}.tif", np.full((1, 32, 32), value, np.uint8))
+        make_raster(f"beside/{stem}_mask.tif", np.full((32, 32), value // 10, np.uint8))
+    result = run_cli("tile", folder, "--masks", folder, "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"x.tif": (10, 1), "x_buildings.tif": (20, 2),
+                                              "p-ortho.tif": (30, 3), "p.tif": (40, 4)}
+
 def _thinned_out(length: int) -> np.ndarray:
     """Rows (or columns) a nearest-neighbour read of ``length`` px at 1024 px never takes."""
     take = np.floor((np.arange(1024) + 0.5) * length / 1024).astype(int)
