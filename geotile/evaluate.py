@@ -1202,28 +1202,34 @@ class FilePairs:
 
 
 def _folder_files(folder: Path) -> dict[str, list[Path]]:
-    """The rasters and vector files of a folder (not of its subfolders), by extension; a
-    raster whose name another's names as its mask (DeepGlobe's 104_sat.jpg beside
-    104_mask.png) is that mask's image, left out."""
+    """The rasters and vector files of a folder (not of its subfolders), by extension."""
     from geotile.input_files import raster_files
 
     files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.is_file()]
-    found = {"raster": raster_files(files, RASTER_SUFFIXES),  # ENVI's .dat + .hdr too
-             "vector": [p for p in files if p.suffix.lower() in VECTOR_SUFFIXES]}
-    stems = {p.stem.lower() for p in found["raster"]}
-    found["raster"] = [p for p in found["raster"] if not _image_of_a_mask(p.stem, stems)]
-    return found
+    return {"raster": raster_files(files, RASTER_SUFFIXES),  # ENVI's .dat + .hdr too
+            "vector": [p for p in files if p.suffix.lower() in VECTOR_SUFFIXES]}
 
 
-def _image_of_a_mask(stem: str, stems: set[str]) -> bool:
-    """Whether ``stem`` names an image (``104_sat``) whose mask is among ``stems`` (lower
-    case: ``104_mask``, ``104``; :mod:`geotile.dataset_names`)."""
+def _without_images_of_masks(rasters: list[Path], others: list[Path]) -> list[Path]:
+    """``rasters`` less those whose name another's names as its mask (DeepGlobe's
+    104_sat.jpg beside 104_mask.png: that mask's image), unless each such mask has its
+    namesake among ``others`` (the other folder's rasters: farm-ortho.tif and farm.tif in
+    both folders are two images)."""
+    stems = {p.stem.lower() for p in rasters}
+    paired = {p.stem.lower() for p in others}
+    return [p for p in rasters if not _masks_of(p.stem, stems) - paired]
+
+
+def _masks_of(stem: str, stems: set[str]) -> set[str]:
+    """The names among ``stems`` (lower case: ``104_mask``, ``104``) of masks of the image
+    ``stem`` (``104_sat``; :mod:`geotile.dataset_names`)."""
     from geotile.dataset_names import MASK_SUFFIXES, scene_name
 
     scene = scene_name(stem)
-    return scene is not None and any(
-        (base + suffix).lower() in stems for base in (stem, scene) for suffix in MASK_SUFFIXES
-        if base + suffix != stem)
+    if scene is None:
+        return set()
+    return {(base + suffix).lower() for base in (stem, scene) for suffix in MASK_SUFFIXES
+            if base + suffix != stem} & stems
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
@@ -1249,6 +1255,9 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     with one warning; two folders without any pair are an InputError."""
     prediction, truth = Path(prediction), Path(truth)
     true_files, pred_files = _folder_files(truth), _folder_files(prediction)
+    true_files["raster"], pred_files["raster"] = (
+        _without_images_of_masks(true_files["raster"], pred_files["raster"]),
+        _without_images_of_masks(pred_files["raster"], true_files["raster"]))
     if true_files["raster"] and true_files["vector"]:
         raise InputError(f"{truth}: holds both rasters and vector files; put the truth of one "
                          "kind in a folder of its own.")

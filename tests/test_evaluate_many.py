@@ -615,6 +615,27 @@ def test_dataset_image_and_mask_names_pair_predictions_with_truth(tmp_path):
     assert (rows["207"]["tp"], rows["207"]["fp"], rows["207"]["fn"]) == (20, 0, 0)
 
 
+def test_same_names_in_both_folders_pair_though_one_reads_as_a_scene_of_the_other(tmp_path):
+    """Prediction and truth folders each holding farm.tif and farm-ortho.tif (x.tif and
+    x_sat.tif): since -ortho became an image suffix, farm-ortho.tif was taken for the
+    image of the mask farm.tif in both folders and left out unsaid (1 pair of 2 scored).
+    A file pairs with its namesake when the 'mask' pairs with its own too."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    for stem, rows in (("farm", 5), ("farm-ortho", 2), ("x", 3), ("x_sat", 4)):
+        array = np.zeros((10, 10), np.uint8)
+        array[:rows] = 1
+        write_raster(pred / f"{stem}.tif", array)
+        write_raster(truth / f"{stem}.tif", array)
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        s: (f"{s}.tif", f"{s}.tif") for s in ("farm", "farm-ortho", "x", "x_sat")}
+    rows = evaluate_folders(pred, truth).rows()
+    assert {k: (r["tp"], r["fp"], r["fn"]) for k, r in rows.items() if k in pairs.pairs} == {
+        "farm": (50, 0, 0), "farm-ortho": (20, 0, 0), "x": (30, 0, 0), "x_sat": (40, 0, 0)}
+
+
 def test_spacenet7_building_labels_pair_with_predictions_of_their_mosaics(tmp_path):
     """SpaceNet 7 names each month's labels after its mosaic with _Buildings
     (labels_match/global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13_Buildings.geojson
