@@ -98,12 +98,13 @@ def image_name(a: str, b: str) -> str | None:
     """The image that an image's (or prediction's) stem ``a`` and a label's (or truth's)
     stem ``b`` name (SpaceNet's rules: product prefixes dropped, and
     ``buildings_AOI_2_Vegas_img1`` names ``AOI_2_Vegas_img1``; a dataset's image and mask
-    names: DeepGlobe's ``104_sat`` and ``104_mask``), None when they differ. evaluate pairs
-    folders and make-masks pairs label folders by it."""
+    names: DeepGlobe's ``104_sat`` and ``104_mask`` name ``104``, ``farm-ortho`` and
+    ``farm-ortho_mask`` ``farm-ortho``), None when they differ. evaluate pairs folders and
+    make-masks pairs label folders by it."""
     from geotile.spacenet import image_id
 
     if names_mask_of(b, a):
-        return scene_name(a) or a
+        return scene_of_mask(b, a) or a
     a, b = image_id(a), image_id(b)
     if a == b or a.endswith("_" + b):
         return b

@@ -636,6 +636,30 @@ def test_same_names_in_both_folders_pair_though_one_reads_as_a_scene_of_the_othe
         "farm": (50, 0, 0), "farm-ortho": (20, 0, 0), "x": (30, 0, 0), "x_sat": (40, 0, 0)}
 
 
+def test_a_mask_named_after_the_whole_image_pairs_beside_its_scenes_namesake(tmp_path):
+    """Predictions farm.tif and farm-ortho.tif with truths farm.tif and
+    farm-ortho_mask.tif were refused ('farm-ortho.tif, farm-ortho_mask.tif name the same
+    image (farm)') once -ortho became an image suffix: a mask named after the whole image
+    names that image, not its scene; DeepGlobe's 104_mask still names 104_sat's scene."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    for stem, truth_stem, rows in (("farm", "farm", 5), ("farm-ortho", "farm-ortho_mask", 2),
+                                   ("104_sat", "104_mask", 3)):
+        array = np.zeros((10, 10), np.uint8)
+        array[:rows] = 1
+        write_raster(pred / f"{stem}.tif", array)
+        write_raster(truth / f"{truth_stem}.tif", array)
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        "farm": ("farm.tif", "farm.tif"),
+        "farm-ortho": ("farm-ortho.tif", "farm-ortho_mask.tif"),
+        "104": ("104_sat.tif", "104_mask.tif")}
+    rows = evaluate_folders(pred, truth).rows()
+    assert {k: r["tp"] for k, r in rows.items() if k in pairs.pairs} == {
+        "farm": 50, "farm-ortho": 20, "104": 30}
+
+
 def test_spacenet7_building_labels_pair_with_predictions_of_their_mosaics(tmp_path):
     """SpaceNet 7 names each month's labels after its mosaic with _Buildings
     (labels_match/global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13_Buildings.geojson
