@@ -55,17 +55,21 @@ def label_files(labels) -> list[Path]:
 
 def pair_labels(labels, images) -> list[Path]:
     """Each image's label file of the folder or pattern ``labels``, in the order of
-    ``images``; InputError naming the image, the folder and the name expected for an image
-    with no label file or with two. Label files of no image are left alone."""
+    ``images`` (a file of another image's own name is not this one's: x_buildings.geojson
+    is x_buildings.tif's, not x.tif's); InputError naming the image, the folder and the
+    name expected for an image with no label file or with two. Label files of no image are
+    left alone."""
     from geotile.dataset_names import image_name
     from geotile.raster import input_path
 
     files = label_files(labels)
     candidates = _candidates(files)
+    stems = {input_path(image).stem for image in images}
     paired = []
     for image in images:
         stem = input_path(image).stem
         found = [f for f in candidates(stem) if image_name(stem, f.stem) is not None]
+        found = [f for f in found if f.stem == stem or f.stem not in stems]
         if len(found) != 1:
             raise InputError(_refusal(input_path(image), labels, files, found))
         paired.append(found[0])

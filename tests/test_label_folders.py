@@ -179,3 +179,18 @@ def test_workers_make_the_masks_of_a_serial_run(run_cli, tmp_path):
     for image in images:
         assert ((tmp_path / "workers" / image.name).read_bytes()
                 == (tmp_path / "serial" / image.name).read_bytes())
+
+
+def test_a_label_file_named_after_another_image_of_the_run_is_that_images(run_cli, tmp_path):
+    """Images x.tif and x_buildings.tif with labels x.geojson and x_buildings.geojson:
+    x.tif was refused ('x.geojson and x_buildings.geojson in lab both pair with it ...
+    Keep one label file per image'; _Buildings reads as a label suffix). A file of another
+    image's own name is that image's labels, as evaluate pairs same names first."""
+    boxes = {"x": [(1, 1, 6, 5)], "x_buildings": [(10, 2, 15, 9)]}
+    images = [_image(tmp_path / "img" / f"{stem}.tif") for stem in boxes]
+    for stem, shapes in boxes.items():
+        _labels(tmp_path / "lab" / f"{stem}.geojson", shapes)
+    result = run_cli("make-masks", tmp_path / "lab", *images, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for stem, shapes in boxes.items():
+        assert np.array_equal(_read(tmp_path / "out" / f"{stem}.tif")[0], _expected(shapes))
