@@ -160,6 +160,11 @@ class ExtraBands:
         self.close()
 
 
+def _same_file_key(path) -> str:
+    """A path as it names a file, to tell an image given from the same file in a folder."""
+    return os.path.realpath(os.fspath(path))
+
+
 def pair_extra_bands(images: Sequence, extra) -> list | None:
     """The extra-bands raster of each image: one file per image (in order), or a folder of
     files named after the images (``<stem>.*``, ``<stem>_dsm.*``..., or as datasets name
@@ -176,20 +181,27 @@ def pair_extra_bands(images: Sequence, extra) -> list | None:
 
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
                        and not is_sidecar(p))
-        from geotile.dataset_names import elevation_bases, names_elevation_of
+        from geotile.dataset_names import elevation_bases, names_elevation_of, names_mask_of
 
+        given = {_same_file_key(p) for p in images}
         paired = []
         for image in images:
             stem = Path(image).stem
             bases = elevation_bases(stem)
-            found = next(([f for f in files if names_elevation_of(f.stem, base, stem)]
+            # never an image given, nor its label raster (107f24d6e9-label.png beside -ortho)
+            own = [f for f in files if _same_file_key(f) not in given
+                   and (f.stem in bases or not names_mask_of(f.stem, stem))]
+            found = next(([f for f in own if names_elevation_of(f.stem, base, stem)]
                           for base in bases
-                          if any(names_elevation_of(f.stem, base, stem) for f in files)), [])
+                          if any(names_elevation_of(f.stem, base, stem) for f in own)), [])
             if len(found) != 1:
                 named = " or ".join(f"{b}.*, {b}_*.*" for b in bases)
+                left = [f.name for f in files if f not in own and any(
+                    names_elevation_of(f.stem, base, stem) for base in bases)]
+                why = f" ({', '.join(left)}: an image or label raster)" if left else ""
                 raise InputError(
                     f"{image}: {len(found) or 'no'} extra-bands raster(s) named {named} in "
-                    f"{folder}. Give one file per image with --extra-bands.")
+                    f"{folder}{why}. Give one file per image with --extra-bands.")
             paired.append(found[0])
         return paired
     if len(paths) != len(images):

@@ -304,6 +304,25 @@ def test_dataset_elevation_folders_pair_with_their_images(make_raster, tmp_path,
     _assert_stacked(run_cli, images, tmp_path / "dsm", heights, 32, tmp_path / "out")
 
 
+def test_a_folder_holding_the_images_and_labels_too_gives_their_elevation(make_raster,
+                                                                         tmp_path, run_cli):
+    """DroneDeploy's 107f24d6e9-ortho.tif, -label.png and -elev.tif in one folder, given as
+    --extra-bands: the image was paired with itself (patches of RGBA + RGB, 7 bands, the
+    heights left out, exit 0). Neither the image nor its label raster is its elevation."""
+    rng = np.random.default_rng(17)
+    folder = tmp_path / "scene"
+    folder.mkdir()
+    image = make_raster("scene/107f24d6e9-ortho.tif",
+                        rng.integers(0, 256, (3, 32, 32), np.uint8))
+    make_raster("scene/107f24d6e9-label.tif", rng.integers(0, 256, (3, 32, 32), np.uint8))
+    heights = rng.uniform(0, 30, (32, 32)).astype(np.float32)
+    make_raster("scene/107f24d6e9-elev.tif", heights)
+    _assert_stacked(run_cli, [image], folder, {"107f24d6e9-ortho": heights}, 32,
+                    tmp_path / "out")
+    with rasterio.open(tmp_path / "out" / "images" / "107f24d6e9-ortho_0_0.tif") as patch:
+        assert patch.count == 4
+
+
 def _assert_stacked(run_cli, images, folder, heights, size, out):
     """tile IMAGES --extra-bands FOLDER: each image's one patch has its ``heights`` (by
     image stem) as band 4."""
@@ -338,7 +357,8 @@ def test_an_extra_bands_input_is_never_an_output(rgb, make_raster, tmp_path, run
     saved = {p: p.read_bytes() for p in images}
     result = run_cli("predict", model, *images, "--extra-bands", tmp_path / "both", "-o",
                      tmp_path / "both", "--tile-size", 64, "--overwrite")
-    assert result.exit_code == 1 and "never writes over its inputs" in result.stderr
+    # an image is never its own extra bands: the folder holds none for it
+    assert_one_line_error(result, "no extra-bands raster", "a.tif: an image or label raster")
     (tmp_path / "ndsm2").mkdir()
     extras = [make_raster(f"ndsm2/{s}.tif", np.ones((64, 64), np.float32)) for s in "ab"]
     result = run_cli("predict", model, *images, "--extra-bands", tmp_path / "ndsm2", "-o",
