@@ -132,6 +132,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
     from geotile.masks import prepare_labels
     from geotile.no_georef import labels_refusal, map_crs
     from geotile.raster import input_path, open_raster
+    from geotile.spacenet import is_spacenet_csv
 
     files, folder = options.files_of(images), options.is_folder()
     values = None
@@ -148,16 +149,26 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
         if values is not None:
             labels = with_run_values(labels, options.class_field, values)
         prepared: dict = {}
+        unplaced: list[str] = []
         for image in map(input_path, its_images):
             with open_raster(image) as src:  # opened quietly: tile warns of no georeference
                 refusal = labels_refusal(src, image, source, labels.crs)
                 if refusal:
                     raise InputError(refusal)
                 crs = map_crs(src)  # pixel coordinates where nothing places it in its CRS
+            if crs is None and labels.crs is None:
+                unplaced.append(image.name)
             key = crs.to_wkt() if crs else None
             if key not in prepared:
                 prepared[key] = prepare_labels(labels, crs, source, options.class_field,
                                                options.class_map, lines_fix=LINES_FIX)
+        if len(unplaced) > 1 and not is_spacenet_csv(source):  # one image's pixels
+            raise InputError(
+                f"{source}: labels in pixel coordinates belong to one image, but "
+                f"{len(unplaced)} images without georeferencing were given "
+                f"({', '.join(unplaced[:3])}{', ...' if len(unplaced) > 3 else ''}): each "
+                "would get them. Give --labels a folder of one label file per image (named "
+                "after it).")
         by_file[source] = PatchLabels(labels, prepared, source)
     return [by_file[f] for f in files]
 

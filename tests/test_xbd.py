@@ -157,3 +157,21 @@ def test_unreadable_wkt_in_an_xbd_file_is_skipped_with_one_warning(tmp_path):
     assert seen[0].filename == __file__  # attributed to the caller of read_labels
     assert [g is None for g in read.geometries] == [False, True, False]
     assert list(read.fields["subtype"]) == [d for _, d in BUILDINGS]
+
+
+def test_one_xbd_file_is_not_pasted_onto_other_pngs_by_tile(run_cli, tmp_path):
+    """tile a_post.png b_post.png --labels a_post.json --annotations coco wrote a's
+    buildings onto b's patches too (pixel coordinates place them on any PNG; 6 annotations,
+    exit 0). Labels in pixel coordinates belong to one image: refused, nothing written."""
+    labels, first = _xbd(tmp_path, "a_post_disaster", BUILDINGS)
+    _, second = _xbd(tmp_path, "b_post_disaster", BUILDINGS[:1])
+    out = tmp_path / "patches"
+    result = run_cli("tile", first, second, "--labels", labels, "--annotations", "coco",
+                     "--size", 64, "-o", out)
+    assert_one_line_error(result, "a_post_disaster.json", "pixel coordinates",
+                          "a_post_disaster.png", "b_post_disaster.png")
+    assert not out.exists()
+    result = run_cli("tile", first, "--labels", labels, "--annotations", "coco",
+                     "--size", 64, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((out / "annotations.json").read_text())["annotations"]) >= 3
