@@ -498,12 +498,16 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                             repair_truth=repair_truth)
     per_class = {}
     if class_field:
-        for source, frame in ((prediction, pred_frame), (truth, truth_frame)):
-            if len(frame) and class_field not in frame.columns:
+        pred_field = class_field
+        if class_field not in pred_frame.columns and "class" in pred_frame.columns:
+            pred_field = "class"  # geotile vectorize's: the mask's names of FIELD's classes
+        for source, frame, name in ((prediction, pred_frame, pred_field),
+                                    (truth, truth_frame, class_field)):
+            if len(frame) and name not in frame.columns:
                 fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
                 raise InputError(f"{source}: no field {class_field!r} for per-class scores. "
                                  f"Fields: {fields or 'none'}.")
-        pred_class = _class_labels(pred_frame, class_field)
+        pred_class = _class_labels(pred_frame, pred_field)
         true_class = _class_labels(truth_frame, class_field)
         if len(pred_class) and len(true_class) and not set(pred_class) & set(true_class):
             log.warning("%s and %s share no %s value (%s against %s): every per-class score "

@@ -175,3 +175,19 @@ def test_one_xbd_file_is_not_pasted_onto_other_pngs_by_tile(run_cli, tmp_path):
                      "--size", 64, "-o", out)
     assert result.exit_code == 0, result.output
     assert len(json.loads((out / "annotations.json").read_text())["annotations"]) >= 3
+
+
+def test_damage_classes_of_a_vectorized_mask_score_against_the_xbd_subtype(run_cli, tmp_path):
+    """make-masks --class-field subtype, vectorize, evaluate --class-field subtype was
+    refused ('p.gpkg: no field 'subtype''): vectorize names classes in 'class'. A prediction
+    without FIELD is read by its 'class': each damage class scores TP 1."""
+    labels, image = _xbd(tmp_path, "a_post_disaster", BUILDINGS)
+    assert run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--class-field",
+                   "subtype").exit_code == 0
+    assert run_cli("-q", "vectorize", tmp_path / "m.tif", "-o", tmp_path / "p.gpkg").exit_code == 0
+    result = run_cli("evaluate", tmp_path / "p.gpkg", labels, "--class-field", "subtype",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    per_class = json.loads(result.stdout)["per_class"]
+    assert {k: (v["tp"], v["fp"], v["fn"]) for k, v in per_class.items()} == {
+        "major-damage": (1, 0, 0), "no-damage": (1, 0, 0), "destroyed": (1, 0, 0)}

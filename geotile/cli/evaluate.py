@@ -116,7 +116,8 @@ def _line_options(command):
               help="Probability rasters: p >= threshold is the class (default: the raster's "
               "GEOTILE_THRESHOLD tag, else 0.5).")
 @click.option("--class-field", metavar="FIELD",
-              help="Vectors: also score each class apart (FIELD in both files).")
+              help="Vectors: also score each class apart (FIELD in both files; a prediction "
+              "without it by its 'class', geotile vectorize's names).")
 @click.option("--conf-field", default=None, metavar="FIELD",
               help="Vectors: predictions are matched in decreasing order of this field, as "
               "SpaceNet scores them. Default: conf, else score (geotile vectorize's), else "
