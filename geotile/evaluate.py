@@ -1326,14 +1326,21 @@ def foreground(scores: PixelScores) -> dict:
         "precision", "recall", "f1", "iou")}}
 
 
+def name_width(names) -> int:
+    """The width of a table's image column: 40, or the longest name and a space (names are
+    never cut: SpaceNet 7's months differ early in 59 characters)."""
+    return max(40, *(len(str(name)) + 1 for name in names))
+
+
 def image_table(rows: dict[str, dict], iou: bool = False) -> list[str]:
     """Lines of a per-image table (TP, FP, FN, precision, recall, F1[, IoU])."""
     counts = [max(r["tp"], r["fp"], r["fn"]) for r in rows.values()]
     w = max(6, len(str(max(counts, default=0))) + 2)
-    lines = [f"  {'image':<40}{'TP':>{w}}{'FP':>{w}}{'FN':>{w}}{'prec.':>8}{'recall':>8}"
+    n = name_width(rows)
+    lines = [f"  {'image':<{n}}{'TP':>{w}}{'FP':>{w}}{'FN':>{w}}{'prec.':>8}{'recall':>8}"
              f"{'F1':>8}" + (f"{'IoU':>8}" if iou else "")]
     for name, r in rows.items():
-        lines.append(f"  {name[-39:]:<40}{r['tp']:>{w}}{r['fp']:>{w}}{r['fn']:>{w}}" + "".join(
+        lines.append(f"  {name:<{n}}{r['tp']:>{w}}{r['fp']:>{w}}{r['fn']:>{w}}" + "".join(
             shown(r[k], 8) for k in ("precision", "recall", "f1", *(("iou",) if iou else ()))))
     return lines
 

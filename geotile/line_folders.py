@@ -50,15 +50,17 @@ class ManyLineScores:
                 "per_image": self.rows(), "unpaired": self.unpaired}
 
     def table(self) -> str:
-        s = self.scores
+        from geotile.evaluate import name_width
+
+        s, n = self.scores, name_width(self.per_image)
         lines = [f"Lines (length within {self.buffer:g} m): {len(self.per_image)} images, "
                  f"{s.predictions} predicted ({s.predicted_length:.1f} m), {s.truths} true "
                  f"({s.true_length:.1f} m)",
                  f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}",
-                 f"  {'image':<40}{'pred. m':>10}{'true m':>10}{'prec.':>8}{'recall':>8}"
+                 f"  {'image':<{n}}{'pred. m':>10}{'true m':>10}{'prec.':>8}{'recall':>8}"
                  f"{'F1':>8}"]
         for name, part in self.per_image.items():
-            lines.append(f"  {name[-39:]:<40}{part.predicted_length:>10.1f}"
+            lines.append(f"  {name:<{n}}{part.predicted_length:>10.1f}"
                          f"{part.true_length:>10.1f}{part.precision:>8.4f}"
                          f"{part.recall:>8.4f}{part.f1:>8.4f}")
         return "\n".join(lines)

@@ -876,3 +876,25 @@ def test_lonlat_buildings_far_from_180_keep_their_longitudes(run_cli, tmp_path):
     assert json.loads(result.stdout)["tp"] == 2
     lon = shapely.get_coordinates(gpd.read_file(out, engine="pyogrio").geometry.values)[:, 0]
     assert lon.min() == pytest.approx(-100.0001) and lon.max() == pytest.approx(116.0001)
+
+
+def test_the_per_image_table_names_each_image_whole(tmp_path, run_cli):
+    """SpaceNet 7's monthly mosaics (59 characters) were cut to their last 39 in the table:
+    2018_01's and 2019_01's rows both read '_01_mosaic_L15-0331E-1257N_1327_3160_13'.
+    Each row names its image whole."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    names = [f"global_monthly_{month}_mosaic_L15-0331E-1257N_1327_3160_13"
+             for month in ("2018_01", "2019_01")]
+    a = np.zeros((10, 10), np.uint8)
+    a[:4] = 1
+    for name in names:
+        write_raster(truth / f"{name}.tif", a)
+        write_raster(pred / f"{name}.tif", a)
+    result = run_cli("evaluate", pred, truth)
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines()
+            if line.strip().startswith("global_monthly_")]
+    assert [row[0] for row in rows] == names
+    assert all(row[1:4] == ["40", "0", "0"] for row in rows)
