@@ -1214,14 +1214,21 @@ def _folder_files(folder: Path) -> dict[str, list[Path]]:
             "vector": [p for p in files if p.suffix.lower() in VECTOR_SUFFIXES]}
 
 
-def _without_images_of_masks(rasters: list[Path], others: list[Path]) -> list[Path]:
+def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> list[Path]:
     """``rasters`` less those whose name another's names as its mask (DeepGlobe's
     104_sat.jpg beside 104_mask.png: that mask's image), unless each such mask has its
-    namesake among ``others`` (the other folder's rasters: farm-ortho.tif and farm.tif in
-    both folders are two images)."""
+    namesake among ``others`` (the other folder's rasters) and the raster a partner there
+    too (``pairs(stem, other_stem)``: farm-ortho.tif and farm.tif in both folders are two
+    images; 104_sat.jpg beside predictions named 104_mask.tif is still the image)."""
     stems = {p.stem.lower() for p in rasters}
     paired = {p.stem.lower() for p in others}
-    return [p for p in rasters if not _masks_of(p.stem, stems) - paired]
+
+    def kept(path: Path) -> bool:
+        masks = _masks_of(path.stem, stems)
+        return not masks or (not masks - paired
+                             and any(pairs(path.stem, o.stem) for o in others))
+
+    return [p for p in rasters if kept(p)]
 
 
 def _masks_of(stem: str, stems: set[str]) -> set[str]:
@@ -1260,8 +1267,10 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     prediction, truth = Path(prediction), Path(truth)
     true_files, pred_files = _folder_files(truth), _folder_files(prediction)
     true_files["raster"], pred_files["raster"] = (
-        _without_images_of_masks(true_files["raster"], pred_files["raster"]),
-        _without_images_of_masks(pred_files["raster"], true_files["raster"]))
+        _without_images_of_masks(true_files["raster"], pred_files["raster"],
+                                 lambda t, p: image_name(p, t) is not None),
+        _without_images_of_masks(pred_files["raster"], true_files["raster"],
+                                 lambda p, t: image_name(p, t) is not None))
     if true_files["raster"] and true_files["vector"]:
         raise InputError(f"{truth}: holds both rasters and vector files; put the truth of one "
                          "kind in a folder of its own.")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import warnings
 
@@ -898,3 +899,27 @@ def test_the_per_image_table_names_each_image_whole(tmp_path, run_cli):
             if line.strip().startswith("global_monthly_")]
     assert [row[0] for row in rows] == names
     assert all(row[1:4] == ["40", "0", "0"] for row in rows)
+
+
+def test_deepglobe_truth_images_left_out_when_predictions_take_the_mask_names(tmp_path,
+                                                                                caplog):
+    """A DeepGlobe truth folder (104_sat.tif beside 104_mask.tif, 207_...) against
+    predictions named after the masks (104_mask.tif): the images were left out unsaid, as
+    before f74b967; since then they were kept, each named in a 'left out' warning (2 in
+    truth) for want of a prediction. An image is kept only when it has a partner too."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    array = np.zeros((10, 10), np.uint8)
+    array[:3] = 1
+    for scene in ("104", "207"):
+        write_raster(truth / f"{scene}_sat.tif", np.stack([array * 200] * 3))
+        write_raster(truth / f"{scene}_mask.tif", array)
+        write_raster(pred / f"{scene}_mask.tif", array)
+    with caplog.at_level(logging.WARNING, logger="geotile"):
+        pairs = pair_folders(pred, truth)
+    assert sorted((p.name, t.name) for p, t in pairs.pairs.values()) == [
+        ("104_mask.tif", "104_mask.tif"), ("207_mask.tif", "207_mask.tif")]
+    assert "left out" not in caplog.text
+    rows = evaluate_folders(pred, truth).rows()
+    assert sorted((r["tp"], r["fp"], r["fn"]) for r in rows.values()) == [(30, 0, 0)] * 2
