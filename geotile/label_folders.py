@@ -65,15 +65,19 @@ def pair_labels(labels, images) -> list[Path]:
     files = label_files(labels)
     candidates = _candidates(files)
     stems = {input_path(image).stem for image in images}
-    paired = []
+    found = []
     for image in images:
         stem = input_path(image).stem
-        found = [f for f in candidates(stem) if image_name(stem, f.stem) is not None]
-        found = [f for f in found if f.stem == stem or f.stem not in stems]
-        if len(found) != 1:
-            raise InputError(_refusal(input_path(image), labels, files, found))
-        paired.append(found[0])
-    return paired
+        own = [f for f in candidates(stem) if image_name(stem, f.stem) is not None]
+        found.append([f for f in own if f.stem == stem or f.stem not in stems])
+    if files and not any(found) and all(f.suffix.lower() == ".shp" for f in files):
+        raise InputError(f"{labels}: the folder holds {len(files)} layers of polygons or "
+                         f"lines ({', '.join(f.stem for f in files)}), none named after an "
+                         "image. Choose one with --layer NAME.")  # GDAL's one file of layers
+    for image, own in zip(images, found, strict=True):
+        if len(own) != 1:
+            raise InputError(_refusal(input_path(image), labels, files, own))
+    return [own[0] for own in found]
 
 
 def _candidates(files: list[Path]):

@@ -194,3 +194,29 @@ def test_a_label_file_named_after_another_image_of_the_run_is_that_images(run_cl
     assert result.exit_code == 0, result.output
     for stem, shapes in boxes.items():
         assert np.array_equal(_read(tmp_path / "out" / f"{stem}.tif")[0], _expected(shapes))
+
+
+@pytest.mark.parametrize("command", ["make-masks", "tile"])
+def test_a_folder_of_shapefiles_of_no_image_asks_for_a_layer(run_cli, tmp_path, command):
+    """A GIS folder of layers (buildings.shp, roads.shp) given as LABELS without --layer
+    was refused with 'the file holds 2 layers ... Choose one with --layer NAME'; read as a
+    label folder it said 'tile_1.tif: no label file in shp pairs with it (expected
+    tile_1.shp)'. A folder of Shapefiles none of which names an image still names its
+    layers and --layer; with --layer roads the roads' mask is made."""
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    for name, box in (("buildings", (1, 1, 4, 4)), ("roads", (10, 10, 16, 12))):
+        frame = gpd.GeoDataFrame(geometry=[shapely.box(X0 + box[0], Y0 - box[3],
+                                                       X0 + box[2], Y0 - box[1])], crs=UTM_CRS)
+        frame.to_file(folder / f"{name}.shp")
+    images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2)]
+    out = tmp_path / "out"
+    args = (["make-masks", folder, *images, "-o", f"{out}/"] if command == "make-masks"
+            else ["tile", *images, "--labels", folder, "--size", 20, "-o", out])
+    result = run_cli(*args)
+    assert_one_line_error(result, str(folder), "buildings", "roads", "--layer NAME")
+    assert not out.exists()
+    if command == "make-masks":
+        result = run_cli(*args, "--layer", "roads")
+        assert result.exit_code == 0, result.output
+        assert np.array_equal(_read(out / "tile_1.tif")[0], _expected([(10, 10, 16, 12)]))
