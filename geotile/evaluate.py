@@ -997,6 +997,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     """:func:`evaluate_rasters`' counts, 255 not yet resolved; ``warn``: of pixels left out
     by a nodata 0 (else only counted, for a folder's one warning); ``zeros_nodata``: the
     prediction's, the truth's folder reads a nodata 0 as no data (:func:`_folder_zeros`)."""
+    from geotile.label_rasters import palette_advice
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (
@@ -1017,8 +1018,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             if looks_like_colour_labels(src):  # band 1 (red) alone would be scored
                 raise InputError(f"{path}: its RGB bands look like colour-coded labels, not "
                                  "class ids. Make a class mask first: geotile make-masks "
-                                 f"{Path(str(path)).name} IMAGE -o mask.tif --palette potsdam "
-                                 "(or a palette.json).")
+                                 f"{Path(str(path)).name} IMAGE -o mask.tif "
+                                 f"{palette_advice(src)}.")
         (p_indexes, pred_kind), true_kind = plain_bands(pred, raster_kind(pred)), \
             raster_kind(true, truth=True)
         if threshold is None:

@@ -109,6 +109,8 @@ DRONEDEPLOY = {
 }
 PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
             "uavid": UAVID, "dronedeploy": DRONEDEPLOY}
+#: the built-in palettes of colours of their own (vaihingen's are potsdam's)
+OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy")
 #: palette names whose colour marks pixels to ignore (IGNORE, no warning)
 IGNORE_NAMES = ("ignore", "nodata", "void")
 #: file name endings read as rasters without opening them (anything else: GDAL decides)
@@ -644,8 +646,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         return [1], "index"
     if label.count >= 3 and label.dtypes[0] == "uint8":
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
-                         "Give --palette potsdam or --palette palette.json "
-                         '({"building": [0, 0, 255], ...}).')
+                         f"Give {palette_advice(label)}.")
     if label.count != 1 and not (label.count == 2 and 2 in alpha_bands(label)):
         raise InputError(f"{labels_path}: a label raster has one band of class ids, or three "
                          f"(RGB) with --palette; this one has {label.count}.")
@@ -665,12 +666,9 @@ NEAR = 16
 PHOTO_COLOURS = 64
 
 
-def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
-    """InputError when an RGB raster given with a palette looks like a photo: many colours,
-    and few of its sampled pixels (below PALETTE_SHARE) of a palette colour, or near one
-    (within NEAR per band, below NEAR_SHARE, or LOSSY_NEAR_SHARE for JPEG-compressed labels,
-    whose message says so). LABELS and IMAGE swapped gave an all-255 mask and "add 59222
-    colours to the palette"."""
+def _sampled_colours(label) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct colour codes of a sample of an RGB raster's pixels (a few blocks) and
+    their pixel counts; pixels of alpha 0 or of the raster's nodata left out."""
     from geotile.raster import sample_pixels
 
     alpha = [b for b in alpha_bands(label) if b > 3][:1]
@@ -679,19 +677,50 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
     if label.nodata is not None:  # the label's own nodata is no colour
         keep &= ~(sample[:3] == label.nodata).all(axis=0)
     rgb = sample[:3, keep].astype(np.int32)
-    colours, counts = np.unique(rgb[0] << 16 | rgb[1] << 8 | rgb[2], return_counts=True)
+    return np.unique(rgb[0] << 16 | rgb[1] << 8 | rgb[2], return_counts=True)
+
+
+def _near(colours: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Which colour codes are within NEAR in every band of one of ``others``."""
+    near = np.zeros(len(colours), bool)
+    bands = np.stack([colours >> 16, colours >> 8 & 255, colours & 255])
+    for code in np.asarray(others, np.int64):
+        rgb_of = np.array([code >> 16, code >> 8 & 255, code & 255])[:, None]
+        near |= (np.abs(bands - rgb_of) <= NEAR).all(axis=0)
+    return near
+
+
+def palette_advice(label) -> str:
+    """The --palette to give colour-coded labels (an open raster): the built-in palette
+    whose colours (within NEAR) cover most of a sample of its pixels, the most of them
+    (ties: the one with fewest colours absent), else a JSON palette."""
+    colours, counts = _sampled_colours(label)
+    best, best_key = None, (0, 0)
+    for name in OWN_PALETTES:
+        codes = np.array(list(read_palette(name).values()), np.int64)
+        key = (int(counts[_near(colours, codes)].sum()), -int((~_near(codes, colours)).sum()))
+        if key > best_key:
+            best, best_key = name, key
+    if best is not None and best_key[0] > counts.sum() / 2:
+        return f"--palette {best}"
+    return ('--palette palette.json ({"building": [0, 0, 255], ...}, one colour per class; '
+            f"its colours are not those of a built-in palette: {', '.join(OWN_PALETTES)})")
+
+
+def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
+    """InputError when an RGB raster given with a palette looks like a photo: many colours,
+    and few of its sampled pixels (below PALETTE_SHARE) of a palette colour, or near one
+    (within NEAR per band, below NEAR_SHARE, or LOSSY_NEAR_SHARE for JPEG-compressed labels,
+    whose message says so). LABELS and IMAGE swapped gave an all-255 mask and "add 59222
+    colours to the palette"."""
+    colours, counts = _sampled_colours(label)
     if len(colours) <= PHOTO_COLOURS:
         return
     palette = np.array(list(codes.values()), np.int32)
     exact = counts[np.isin(colours, palette)].sum() / counts.sum()
     if exact >= PALETTE_SHARE:
         return
-    near = np.zeros(len(colours), bool)
-    bands = np.stack([colours >> 16, colours >> 8 & 255, colours & 255])
-    for code in palette:
-        rgb_of = np.array([code >> 16, code >> 8 & 255, code & 255])[:, None]
-        near |= (np.abs(bands - rgb_of) <= NEAR).all(axis=0)
-    close = counts[near].sum() / counts.sum()
+    close = counts[_near(colours, palette)].sum() / counts.sum()
     lossy = _lossy_codec(label)
     if close >= (LOSSY_NEAR_SHARE if lossy else NEAR_SHARE):
         return

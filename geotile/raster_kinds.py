@@ -299,10 +299,12 @@ def _refuse_colour_image(src) -> None:
     from rasterio.enums import ColorInterp
 
     if looks_like_colour_labels(src, pure=True):
+        from geotile.label_rasters import palette_advice
+
         raise InputError(f"{src.name}: its RGB bands look like colour-coded labels, not class "
                          "ids or probabilities. Make a class mask first: geotile make-masks "
-                         f"{Path(src.name).name} IMAGE -o mask.tif --palette potsdam (or a "
-                         "palette.json); if it holds probabilities, tag it: "
+                         f"{Path(src.name).name} IMAGE -o mask.tif {palette_advice(src)}; "
+                         "if it holds probabilities, tag it: "
                          f"{_TAG_PROBABILITIES}{Path(src.name).name}.")
 
     colours = {ColorInterp.red, ColorInterp.green, ColorInterp.blue}

@@ -1379,14 +1379,15 @@ def _fmt(value: float) -> str:
 def _warn_if_colour_labels(mask_src, image) -> None:
     """One warning when a mask looks like colour-coded labels: its patches would hold
     colours, not class ids."""
+    from geotile.label_rasters import palette_advice
     from geotile.raster_kinds import looks_like_colour_labels
 
     if looks_like_colour_labels(mask_src):
         name = Path(str(mask_src.name)).name
         warnings.warn(f"{name}: its RGB bands look like colour-coded labels, so the mask "
                       "patches hold colours, not class ids. Make a class mask first: geotile "
-                      f"make-masks {name} {Path(str(image)).name} -o mask.tif --palette potsdam "
-                      "(or a palette.json).", GeotileWarning, stacklevel=5)
+                      f"make-masks {name} {Path(str(image)).name} -o mask.tif "
+                      f"{palette_advice(mask_src)}.", GeotileWarning, stacklevel=5)
 
 
 def _check_grids(images, masks) -> None:

@@ -1856,3 +1856,52 @@ def test_tile_palette_refuses_an_unplaceable_label_raster_before_converting_any(
                      "--size", 16, "-o", out)
     assert_one_line_error(result, "the raster has no CRS", "gdal_edit.py -a_srs")
     assert not out.exists()
+
+
+def _coloured(tmp_path, name, palette: dict) -> object:
+    """A 40 x 60 RGB label raster of blocks of each colour of ``palette``."""
+    colours = np.array(list(palette.values()), np.uint8)
+    ids = (np.arange(6).repeat(10)[None, :] + np.arange(4).repeat(10)[:, None]) % len(colours)
+    return write_raster(tmp_path / name, np.moveaxis(colours[ids], -1, 0).copy(),
+                        photometric="RGB")
+
+
+@pytest.mark.parametrize("command", ["make-masks", "tile", "evaluate", "vectorize"])
+def test_colour_labels_without_a_palette_name_the_palette_of_their_colours(tmp_path, run_cli,
+                                                                           command):
+    """A DeepGlobe land cover mask given without --palette was told "--palette potsdam" (by
+    make-masks, tile, evaluate and vectorize alike), whose colours leave its rangeland and
+    unknown pixels out; it is told --palette deepglobe."""
+    from geotile.label_rasters import DEEPGLOBE
+
+    labels = _coloured(tmp_path, "deepglobe_mask.tif", DEEPGLOBE)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8))
+    args = {"make-masks": ["make-masks", labels, image, "-o", tmp_path / "m.tif"],
+            "tile": ["tile", image, "--masks", labels, "--size", 20, "-o", tmp_path / "t"],
+            "evaluate": ["evaluate", write_raster(tmp_path / "p.tif", np.zeros((40, 60),
+                                                                              np.uint8)), labels],
+            "vectorize": ["vectorize", labels, "-o", tmp_path / "v.gpkg"]}[command]
+    result = run_cli(*args)
+    if command == "tile":
+        assert result.exit_code == 0, result.output
+        assert "--palette deepglobe" in result.stderr and "potsdam" not in result.stderr
+    else:
+        assert_one_line_error(result, "deepglobe_mask.tif", "--palette deepglobe")
+        assert "potsdam" not in result.stderr
+
+
+def test_colour_labels_advice_follows_their_colours(tmp_path, run_cli):
+    """Potsdam's colours are told --palette potsdam, UAVid's --palette uavid; colours of
+    no built-in palette are told to write a JSON palette."""
+    from geotile.label_rasters import UAVID
+
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8))
+    unknown = {f"c{i}": (10 * i + 5, 200 - 20 * i, 77) for i in range(6)}
+    for name, palette, advice in (("potsdam", POTSDAM, "--palette potsdam"),
+                                  ("uavid", UAVID, "--palette uavid"),
+                                  ("other", unknown, '--palette palette.json ({"building": ')):
+        labels = _coloured(tmp_path, f"{name}.tif", palette)
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / f"{name}_mask.tif")
+        assert_one_line_error(result, f"{name}.tif", advice)
+        if name == "other":
+            assert "potsdam, deepglobe, uavid, dronedeploy" in result.stderr
