@@ -49,6 +49,8 @@ _RELEASE = re.compile(r"^SN\d+_[a-z]+_(?:train|test)(?:_public)?_(AOI_\d+_[A-Za-
                       + _PRODUCT + "|(?:" + "|".join(LABEL_PRODUCTS) + ")_)", re.IGNORECASE)
 #: SpaceNet's default CRS of PolygonWKT_Geo
 GEO_CRS = "EPSG:4326"
+#: PolygonWKT_Geo's decimals move no pixel edge by more than this share of a pixel
+GEO_EDGE = 1e-3
 
 
 def image_id(name: str | os.PathLike) -> str:
@@ -289,10 +291,12 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
     return Labels(geometries, fields, crs, values={"ImageId": sorted(ids)})
 
 
-def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS) -> list[tuple]:
+def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS,
+                  decimals: int = -1) -> list[tuple]:
     """SpaceNet proposal rows of one image from its polygons (``frame`` in the raster's CRS,
     with a ``score`` column when known): pixel WKT via the image transform, Geo WKT in
-    ``geo_crs`` ("source": the frame's CRS; ``POLYGON EMPTY`` for a frame without a CRS).
+    ``geo_crs`` ("source": the frame's CRS; ``POLYGON EMPTY`` for a frame without a CRS)
+    with ``decimals`` (-1: every digit of each double).
     An image without polygons gets one ``POLYGON EMPTY`` row (BuildingId -1)."""
     import shapely
 
@@ -303,7 +307,7 @@ def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS) -> list[tuple]:
     if geo_crs == "source" or frame.crs is not None:
         geo = frame if geo_crs == "source" else frame.to_crs(geo_crs)
         geo_wkt = shapely.to_wkt(np.asarray(geo.geometry.values, dtype=object),
-                                 rounding_precision=-1, trim=True)
+                                 rounding_precision=decimals, trim=True)
     else:  # no CRS: its own coordinates are not ``geo_crs``'s
         geo_wkt = ["POLYGON EMPTY"] * len(frame)
     scores = frame["score"].to_numpy(dtype=np.float64) if "score" in frame else \
@@ -481,6 +485,7 @@ def vectorize_to_csv(
         NO_CRS_SAID,
         VectorizeOptions,
         check_given_once,
+        coordinate_decimals,
         vectorize_polygons,
     )
 
@@ -498,6 +503,8 @@ def vectorize_to_csv(
                              f"{image_id(path)!r}: their proposals would be one image's. "
                              "Write one CSV per folder, or rename one of them.")
     source = dataclasses.replace(options, crs="source")
+    geo_crs = options.crs or GEO_CRS
+    decimals = coordinate_decimals(paths, geo_crs, GEO_EDGE)
     rows: list[tuple] = []
     per_class: dict[str, int] = {}
     for path in paths:
@@ -530,7 +537,8 @@ def vectorize_to_csv(
             raise _several_classes(path, [str(c) for c in classes])
         for name, count in frame["class"].astype(str).value_counts().items():
             per_class[name] = per_class.get(name, 0) + count
-        rows += proposal_rows(frame, transform, image_id(path), options.crs or GEO_CRS)
+        rows += proposal_rows(frame, transform, image_id(path), geo_crs,
+                              -1 if decimals is None else decimals)
     write_csv(rows, output, overwrite)
     buildings = sum(1 for r in rows if r[1] != -1)
     log.info("%s: %d proposals on %d images", output, buildings, len(paths))

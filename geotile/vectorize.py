@@ -1242,28 +1242,43 @@ def _orient(geometries):
 
 #: GDAL's decimals of RFC 7946 GeoJSON (about 1 cm), and the most a double holds in degrees
 GEOJSON_DECIMALS = (7, 15)
+#: metres in a degree (of latitude, the shorter: a conservative bound)
+DEGREE_METRES = 111_320
 
 
 def geojson_decimals(rasters) -> int:
     """Decimals of RFC 7946 GeoJSON's degrees that move no pixel edge of the ``rasters`` by
     more than a tenth of their finest pixel: GDAL's 7 for pixels of about 11 cm and coarser,
     more for finer ones (drone rasters: 9 for 1 cm), up to 15."""
+    decimals = coordinate_decimals(rasters, "EPSG:4326", 0.1)
+    return max(decimals or 0, GEOJSON_DECIMALS[0])
+
+
+def coordinate_decimals(rasters, crs, edge: float) -> int | None:
+    """Decimals of coordinates in ``crs`` ("source": the rasters' own) that move no pixel
+    edge of the ``rasters`` by more than ``edge`` of their finest pixel, up to 15; None
+    when no raster is placed in a CRS."""
+    from rasterio.crs import CRS
+
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
-    finest = np.inf  # degrees (of latitude, the shorter: a conservative bound)
+    target = None if str(crs).lower() == "source" else CRS.from_user_input(crs)
+    finest = np.inf  # in the units of ``crs``
     for path in rasters:
         with open_raster(path) as src:
-            if map_crs(src) is None:
-                continue
             pixel = min(src.res)
-            if not src.crs.is_geographic:
-                pixel = pixel * src.crs.linear_units_factor[1] / 111_320
+            if target is not None:
+                if map_crs(src) is None:
+                    continue
+                pixel *= DEGREE_METRES if src.crs.is_geographic else \
+                    src.crs.linear_units_factor[1]  # metres
+                pixel /= DEGREE_METRES if target.is_geographic else \
+                    target.linear_units_factor[1]
         finest = min(finest, pixel)
-    low, high = GEOJSON_DECIMALS
     if not np.isfinite(finest) or finest <= 0:
-        return low
-    return int(np.clip(np.ceil(np.log10(10 / finest)), low, high))
+        return None
+    return int(np.clip(np.ceil(np.log10(1 / (edge * finest))), 0, GEOJSON_DECIMALS[1]))
 
 
 def _write(frame, path: Path, writer: str, layer: str,
