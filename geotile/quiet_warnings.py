@@ -58,3 +58,44 @@ def rasterize(*args, **kwargs):
 
     with _LOCK:
         return rasterio_rasterize(*args, **kwargs)
+
+
+class Gathered:
+    """The warnings of one command, kept to be said when it ends (:func:`merged`): a folder of
+    2,799 plain images then reads one line per advice, not one per image."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        """A ``warnings.showwarning`` that keeps the text."""
+        self.texts.append(str(message))
+
+
+def merged(texts: list[str]) -> list[str]:
+    """``texts`` with those giving one advice for several files ("a.png: ADVICE") said once:
+    "20 images (a.png, b.png, c.png, ...): ADVICE"; one file keeps its text. Those naming no
+    file come first, in their order, then the others by their first file name, so a run on
+    workers (images done in any order) says what a serial run says."""
+    import re
+
+    from geotile.input_files import RASTER_SUFFIXES
+
+    plain: list[str] = []
+    named: dict[str, list[str]] = {}  # advice -> the files it was given for, in order
+    for text in texts:
+        name, _, advice = text.partition(": ")
+        if advice and re.fullmatch(r"[^-\s].*\.\w{1,6}", name):
+            named.setdefault(advice, []).append(name)
+        elif text not in plain:
+            plain.append(text)
+    said = {text: position for position, text in reversed(list(enumerate(texts)))}
+    lines = []
+    for advice, names in named.items():
+        names = sorted(set(names))
+        first = f"{names[0]}: {advice}"  # the first file's warnings keep their own order
+        noun = "images" if all(n.lower().endswith(RASTER_SUFFIXES) for n in names) else "files"
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        text = first if len(names) == 1 else f"{len(names)} {noun} ({shown}): {advice}"
+        lines.append(((names[0], said[first]), text))
+    return plain + [text for _, text in sorted(lines)]

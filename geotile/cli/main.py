@@ -5,6 +5,8 @@ so `geotile --help` stays instant. A :class:`GeotileError` raised by the
 library becomes one line on stderr and exit status 1; Ctrl-C and SIGTERM
 unwind through the atomic writers (removing temporary files) and exit 1 with
 one line; a closed stdout (`| head`) exits 141 quietly, as SIGPIPE would.
+Warnings are said when the command ends, one line per advice however many files it
+was given for (``20 images (a.png, b.png, c.png, ...): ...``).
 """
 
 from __future__ import annotations
@@ -149,8 +151,12 @@ def _command_scope(ctx: click.Context):
         stack.callback(_restore_logger, logger, saved)
         verbose, quiet = _flags(ctx)
         _configure_logging(verbose, quiet)
-        if not verbose:
-            warnings.showwarning = _show_warning
+        if not verbose:  # said when the command ends, one line per advice (-v: each)
+            from geotile.quiet_warnings import Gathered
+
+            gathered = Gathered()
+            warnings.showwarning = gathered.show
+            stack.callback(_say_warnings, gathered)
         if quiet:  # -q: only errors on stderr, as its help says
             warnings.simplefilter("ignore")
         yield
@@ -177,8 +183,12 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     logger.propagate = False
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    click.echo(f"Warning: {message}", err=True)
+def _say_warnings(gathered) -> None:
+    """The command's warnings, those giving one advice for many files in one line each."""
+    from geotile.quiet_warnings import merged
+
+    for text in merged(gathered.texts):
+        click.echo(f"Warning: {text}", err=True)
 
 
 class CtrlC(KeyboardInterrupt):

@@ -1,0 +1,92 @@
+"""Warnings that give the same advice for many images are said once per run, with the count
+and the first names (an xBD or FloodNet folder holds thousands of plain PNG/JPEG images)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from tests.onnx_models import pointwise_model
+
+
+def _warnings(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+
+
+def _pngs(folder, count: int):
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: "no geotransform" on writing
+        for i in range(count):
+            with rasterio.open(folder / f"img_{i:02d}.png", "w", driver="PNG", width=48,
+                               height=48, count=3, dtype="uint8") as dst:
+                dst.write(rng.integers(0, 255, (3, 48, 48), dtype=np.uint8))
+    return folder
+
+
+def _geotiffs_without_crs(folder, count: int):
+    """uint16 GeoTIFFs with a geotransform and no CRS: two warnings each in predict."""
+    folder.mkdir()
+    rng = np.random.default_rng(4)
+    for i in range(count):
+        with rasterio.open(folder / f"scene_{i:02d}.tif", "w", driver="GTiff", width=48,
+                           height=48, count=3, dtype="uint16",
+                           transform=Affine(1, 0, 500000 + 48 * i, 0, -1, 4000000)) as dst:
+            dst.write(rng.integers(0, 4000, (3, 48, 48)).astype("uint16"))
+    return folder
+
+
+def test_tile_says_no_georeferencing_once_for_twenty_pngs(tmp_path, run_cli):
+    images = _pngs(tmp_path / "png", 20)
+    result = run_cli("tile", images, "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _warnings(result) == [
+        "Warning: 20 images (img_00.png, img_01.png, img_02.png, ...): the raster has no "
+        "georeferencing; the patches and their index.csv bounds are in pixel coordinates "
+        "(x right, y down) and carry no CRS."], result.stderr
+
+
+def test_one_image_keeps_its_own_message(tmp_path, run_cli):
+    images = _pngs(tmp_path / "png", 1)
+    result = run_cli("tile", images, "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _warnings(result) == [
+        "Warning: img_00.png: the raster has no georeferencing; the patches and their "
+        "index.csv bounds are in pixel coordinates (x right, y down) and carry no CRS."]
+
+
+def test_two_images_are_both_named(tmp_path, run_cli):
+    images = _pngs(tmp_path / "png", 2)
+    result = run_cli("tile", images, "--size", 32, "-o", tmp_path / "out")
+    assert [line.split(":")[1] for line in _warnings(result)] == [
+        " 2 images (img_00.png, img_01.png)"], result.stderr
+
+
+def _predict_lines(tmp_path, run_cli, *more) -> list[str]:
+    images = _geotiffs_without_crs(tmp_path / "tif", 20)
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, classes=1)
+    result = run_cli("predict", model, images, "-o", tmp_path / "out", *more)
+    assert result.exit_code == 0, result.output
+    return _warnings(result)
+
+
+def test_predict_says_each_shared_oddity_once(tmp_path, run_cli):
+    lines = _predict_lines(tmp_path, run_cli)
+    assert len(lines) == 2, lines
+    names = "20 images (scene_00.tif, scene_01.tif, scene_02.tif, ...): "
+    assert lines[0].startswith(f"Warning: {names}the raster has no CRS; the predictions")
+    assert lines[1].startswith(f"Warning: {names}uint16 pixels go to the model as they are")
+
+
+def test_predict_on_workers_prints_what_a_serial_run_prints(tmp_path, run_cli):
+    pytest.importorskip("distributed")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    serial = _predict_lines(tmp_path / "a", run_cli)
+    assert len(serial) == 2, serial
+    assert _predict_lines(tmp_path / "b", run_cli, "--workers", "2") == serial
