@@ -61,41 +61,53 @@ def rasterize(*args, **kwargs):
 
 
 class Gathered:
-    """The warnings of one command, kept to be said when it ends (:func:`merged`): a folder of
-    2,799 plain images then reads one line per advice, not one per image."""
+    """The warnings of one command: each said when it is raised, but an advice already given
+    for another file is kept back and said once when the command ends, for all the files it
+    was given for (:meth:`rest`): a folder of 2,799 plain images reads two lines, not 2,799.
+    ``say``: prints one warning's text."""
 
-    def __init__(self) -> None:
-        self.texts: list[str] = []
+    def __init__(self, say) -> None:
+        self.say = say
+        self.plain: set[str] = set()
+        self.named: dict[str, list[str]] = {}  # advice -> the files it was given for
 
     def show(self, message, category, filename, lineno, file=None, line=None) -> None:
-        """A ``warnings.showwarning`` that keeps the text."""
-        self.texts.append(str(message))
+        """A ``warnings.showwarning``: says a new warning, keeps back a repeated advice."""
+        text = str(message)
+        name, advice = _file_and_advice(text)
+        if name is None:
+            if text not in self.plain:
+                self.plain.add(text)
+                self.say(text)
+        elif advice in self.named:
+            self.named[advice].append(name)
+        else:
+            self.named[advice] = [name]
+            self.say(text)
+
+    def rest(self) -> list[str]:
+        """One line for each advice kept back: "19 more images (b.png, c.png, d.png, ...):
+        ADVICE" (the files after the one it was said for, by name)."""
+        from geotile.input_files import RASTER_SUFFIXES
+
+        lines = []
+        for advice, names in self.named.items():
+            more = sorted(set(names[1:]) - {names[0]})
+            if not more:
+                continue
+            noun = "images" if all(n.lower().endswith(RASTER_SUFFIXES) for n in more) \
+                else "files"
+            shown = ", ".join(more[:3]) + (", ..." if len(more) > 3 else "")
+            lines.append(f"{len(more)} more {noun} ({shown}): {advice}")
+        return lines
 
 
-def merged(texts: list[str]) -> list[str]:
-    """``texts`` with those giving one advice for several files ("a.png: ADVICE") said once:
-    "20 images (a.png, b.png, c.png, ...): ADVICE"; one file keeps its text. Those naming no
-    file come first, in their order, then the others by their first file name, so a run on
-    workers (images done in any order) says what a serial run says."""
+def _file_and_advice(text: str) -> tuple[str | None, str]:
+    """("a.png", "ADVICE") of a warning "a.png: ADVICE" that names a file first, else
+    (None, text)."""
     import re
 
-    from geotile.input_files import RASTER_SUFFIXES
-
-    plain: list[str] = []
-    named: dict[str, list[str]] = {}  # advice -> the files it was given for, in order
-    for text in texts:
-        name, _, advice = text.partition(": ")
-        if advice and re.fullmatch(r"[^-\s].*\.\w{1,6}", name):
-            named.setdefault(advice, []).append(name)
-        elif text not in plain:
-            plain.append(text)
-    said = {text: position for position, text in reversed(list(enumerate(texts)))}
-    lines = []
-    for advice, names in named.items():
-        names = sorted(set(names))
-        first = f"{names[0]}: {advice}"  # the first file's warnings keep their own order
-        noun = "images" if all(n.lower().endswith(RASTER_SUFFIXES) for n in names) else "files"
-        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-        text = first if len(names) == 1 else f"{len(names)} {noun} ({shown}): {advice}"
-        lines.append(((names[0], said[first]), text))
-    return plain + [text for _, text in sorted(lines)]
+    name, _, advice = text.partition(": ")
+    if advice and re.fullmatch(r"[^-\s].*\.\w{1,6}", name):
+        return name, advice
+    return None, text

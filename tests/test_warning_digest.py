@@ -1,5 +1,6 @@
-"""Warnings that give the same advice for many images are said once per run, with the count
-and the first names (an xBD or FloodNet folder holds thousands of plain PNG/JPEG images)."""
+"""Warnings that give the same advice for many images are said once when raised and once more
+at the end for the other images, with their count and first names (an xBD or FloodNet folder
+holds thousands of plain PNG/JPEG images)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,12 @@ def test_tile_says_no_georeferencing_once_for_twenty_pngs(tmp_path, run_cli):
     images = _pngs(tmp_path / "png", 20)
     result = run_cli("tile", images, "--size", 32, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
+    advice = ("the raster has no georeferencing; the patches and their index.csv bounds are "
+              "in pixel coordinates (x right, y down) and carry no CRS.")
     assert _warnings(result) == [
-        "Warning: 20 images (img_00.png, img_01.png, img_02.png, ...): the raster has no "
-        "georeferencing; the patches and their index.csv bounds are in pixel coordinates "
-        "(x right, y down) and carry no CRS."], result.stderr
+        f"Warning: img_00.png: {advice}",  # said when raised, not kept to the end
+        f"Warning: 19 more images (img_01.png, img_02.png, img_03.png, ...): {advice}"], \
+        result.stderr
 
 
 def test_one_image_keeps_its_own_message(tmp_path, run_cli):
@@ -64,7 +67,7 @@ def test_two_images_are_both_named(tmp_path, run_cli):
     images = _pngs(tmp_path / "png", 2)
     result = run_cli("tile", images, "--size", 32, "-o", tmp_path / "out")
     assert [line.split(":")[1] for line in _warnings(result)] == [
-        " 2 images (img_00.png, img_01.png)"], result.stderr
+        " img_00.png", " 1 more images (img_01.png)"], result.stderr
 
 
 def _predict_lines(tmp_path, run_cli, *more) -> list[str]:
@@ -77,10 +80,13 @@ def _predict_lines(tmp_path, run_cli, *more) -> list[str]:
 
 def test_predict_says_each_shared_oddity_once(tmp_path, run_cli):
     lines = _predict_lines(tmp_path, run_cli)
-    assert len(lines) == 2, lines
-    names = "20 images (scene_00.tif, scene_01.tif, scene_02.tif, ...): "
-    assert lines[0].startswith(f"Warning: {names}the raster has no CRS; the predictions")
-    assert lines[1].startswith(f"Warning: {names}uint16 pixels go to the model as they are")
+    assert len(lines) == 4, lines
+    advice = ("the raster has no CRS; the predictions", "uint16 pixels go to the model as they are")
+    names = "19 more images (scene_01.tif, scene_02.tif, scene_03.tif, ...): "
+    for line, said in zip(lines[:2], advice, strict=True):
+        assert line.startswith(f"Warning: scene_00.tif: {said}"), line
+    assert lines[2].startswith(f"Warning: {names}{advice[0]}")
+    assert lines[3].startswith(f"Warning: {names}{advice[1]}")
 
 
 def test_predict_on_workers_prints_what_a_serial_run_prints(tmp_path, run_cli):
@@ -88,5 +94,12 @@ def test_predict_on_workers_prints_what_a_serial_run_prints(tmp_path, run_cli):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     serial = _predict_lines(tmp_path / "a", run_cli)
-    assert len(serial) == 2, serial
-    assert _predict_lines(tmp_path / "b", run_cli, "--workers", "2") == serial
+    assert len(serial) == 4, serial
+    parallel = _predict_lines(tmp_path / "b", run_cli, "--workers", "2")
+    # the same advice, each said once for its first image (the workers' first may differ)
+    # and once for the others
+    def advice(line):
+        return line.split(": ", 2)[-1] if " more " not in line else line.split("): ", 1)[1]
+
+    assert [advice(x) for x in parallel] == [advice(x) for x in serial]
+    assert [x.split(" (")[0] for x in parallel[2:]] == [x.split(" (")[0] for x in serial[2:]]

@@ -5,8 +5,8 @@ so `geotile --help` stays instant. A :class:`GeotileError` raised by the
 library becomes one line on stderr and exit status 1; Ctrl-C and SIGTERM
 unwind through the atomic writers (removing temporary files) and exit 1 with
 one line; a closed stdout (`| head`) exits 141 quietly, as SIGPIPE would.
-Warnings are said when the command ends, one line per advice however many files it
-was given for (``20 images (a.png, b.png, c.png, ...): ...``).
+A warning is said when it is raised; the same advice for other files is kept back and
+said once when the command ends (``19 more images (b.png, c.png, d.png, ...): ...``).
 """
 
 from __future__ import annotations
@@ -154,9 +154,9 @@ def _command_scope(ctx: click.Context):
         if not verbose:  # said when the command ends, one line per advice (-v: each)
             from geotile.quiet_warnings import Gathered
 
-            gathered = Gathered()
+            gathered = Gathered(_say_warning)
             warnings.showwarning = gathered.show
-            stack.callback(_say_warnings, gathered)
+            stack.callback(_say_the_rest, gathered)
         if quiet:  # -q: only errors on stderr, as its help says
             warnings.simplefilter("ignore")
         yield
@@ -183,12 +183,15 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     logger.propagate = False
 
 
-def _say_warnings(gathered) -> None:
-    """The command's warnings, those giving one advice for many files in one line each."""
-    from geotile.quiet_warnings import merged
+def _say_warning(text: str) -> None:
+    click.echo(f"Warning: {text}", err=True)
 
-    for text in merged(gathered.texts):
-        click.echo(f"Warning: {text}", err=True)
+
+def _say_the_rest(gathered) -> None:
+    """When the command ends: the advice kept back, one line for all the files it was given
+    for after the first."""
+    for text in gathered.rest():
+        _say_warning(text)
 
 
 class CtrlC(KeyboardInterrupt):
