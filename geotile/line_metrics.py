@@ -151,17 +151,8 @@ def _snapped(lines: np.ndarray, tolerance: float) -> np.ndarray:
                             return_inverse=True)  # (x, y) as one number: faster
     points = np.column_stack([points.real, points.imag])
     pairs = cKDTree(points).query_pairs(tolerance, output_type="ndarray")
-    if len(pairs):  # greedy: each point not yet taken takes its neighbours not yet taken
-        leader = np.arange(len(points))
-        pairs = np.vstack([pairs, pairs[:, ::-1]])
-        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-        starts = np.searchsorted(pairs[:, 0], np.arange(len(points) + 1))
-        for i in np.unique(pairs[:, 0]):
-            if leader[i] == i:
-                near = pairs[starts[i]:starts[i + 1], 1]
-                near = near[(near > i) & (leader[near] == near)]
-                leader[near] = i
-        key = leader[key]
+    if len(pairs):
+        key = _leaders(pairs, len(points))[key]
     part, key = _distinct_vertices(part, key)
     snapped = shapely.linestrings(points[key], indices=_dense(part))
     # the vertices of other lines within tolerance, where they project along each line
@@ -181,6 +172,27 @@ def _snapped(lines: np.ndarray, tolerance: float) -> np.ndarray:
     order = np.lexsort((np.r_[along, inserted], np.r_[part, owners[line]]))
     part, key = _distinct_vertices(np.r_[part, owners[line]][order], np.r_[key, vertex][order])
     return shapely.linestrings(points[key], indices=_dense(part))
+
+
+def _leaders(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Greedy clusters of ``n`` points given the ``pairs`` within reach: in index order,
+    each point not yet taken takes its neighbours not yet taken; the taker of each point.
+    Points without pairs stay out of the loop, which runs on Python lists (not numpy
+    scalars: 1.3 cm spacing)."""
+    ids, inverse = np.unique(pairs, return_inverse=True)  # the points having neighbours
+    pairs = inverse.reshape(pairs.shape)
+    pairs = np.vstack([pairs, pairs[:, ::-1]])
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    starts = np.searchsorted(pairs[:, 0], np.arange(len(ids) + 1)).tolist()
+    near, leader = pairs[:, 1].tolist(), list(range(len(ids)))
+    for i in range(len(ids)):
+        if leader[i] == i:
+            for j in near[starts[i]:starts[i + 1]]:
+                if j > i and leader[j] == j:
+                    leader[j] = i
+    result = np.arange(n)
+    result[ids] = ids[leader]
+    return result
 
 
 def _distinct_vertices(part: np.ndarray, key: np.ndarray):
