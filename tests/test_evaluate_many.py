@@ -621,14 +621,8 @@ def test_same_names_in_both_folders_pair_though_one_reads_as_a_scene_of_the_othe
     x_sat.tif): since -ortho became an image suffix, farm-ortho.tif was taken for the
     image of the mask farm.tif in both folders and left out unsaid (1 pair of 2 scored).
     A file pairs with its namesake when the 'mask' pairs with its own too."""
-    pred, truth = tmp_path / "pred", tmp_path / "truth"
-    pred.mkdir()
-    truth.mkdir()
-    for stem, rows in (("farm", 5), ("farm-ortho", 2), ("x", 3), ("x_sat", 4)):
-        array = np.zeros((10, 10), np.uint8)
-        array[:rows] = 1
-        write_raster(pred / f"{stem}.tif", array)
-        write_raster(truth / f"{stem}.tif", array)
+    pred, truth = _mask_folders(tmp_path, [(s, s, rows) for s, rows in (
+        ("farm", 5), ("farm-ortho", 2), ("x", 3), ("x_sat", 4))])
     pairs = pair_folders(pred, truth)
     assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
         s: (f"{s}.tif", f"{s}.tif") for s in ("farm", "farm-ortho", "x", "x_sat")}
@@ -637,20 +631,28 @@ def test_same_names_in_both_folders_pair_though_one_reads_as_a_scene_of_the_othe
         "farm": (50, 0, 0), "farm-ortho": (20, 0, 0), "x": (30, 0, 0), "x_sat": (40, 0, 0)}
 
 
+def _mask_folders(tmp_path, rasters):
+    """pred/ and truth/ folders of 10 x 10 masks, (prediction stem, truth stem, rows of 1
+    from the top) each, the same mask on both sides."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    for stem, truth_stem, rows in rasters:
+        array = np.zeros((10, 10), np.uint8)
+        array[:rows] = 1
+        write_raster(pred / f"{stem}.tif", array)
+        write_raster(truth / f"{truth_stem}.tif", array)
+    return pred, truth
+
+
 def test_a_mask_named_after_the_whole_image_pairs_beside_its_scenes_namesake(tmp_path):
     """Predictions farm.tif and farm-ortho.tif with truths farm.tif and
     farm-ortho_mask.tif were refused ('farm-ortho.tif, farm-ortho_mask.tif name the same
     image (farm)') once -ortho became an image suffix: a mask named after the whole image
     names that image, not its scene; DeepGlobe's 104_mask still names 104_sat's scene."""
-    pred, truth = tmp_path / "pred", tmp_path / "truth"
-    pred.mkdir()
-    truth.mkdir()
-    for stem, truth_stem, rows in (("farm", "farm", 5), ("farm-ortho", "farm-ortho_mask", 2),
-                                   ("104_sat", "104_mask", 3)):
-        array = np.zeros((10, 10), np.uint8)
-        array[:rows] = 1
-        write_raster(pred / f"{stem}.tif", array)
-        write_raster(truth / f"{truth_stem}.tif", array)
+    pred, truth = _mask_folders(tmp_path, [("farm", "farm", 5),
+                                           ("farm-ortho", "farm-ortho_mask", 2),
+                                           ("104_sat", "104_mask", 3)])
     pairs = pair_folders(pred, truth)
     assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
         "farm": ("farm.tif", "farm.tif"),

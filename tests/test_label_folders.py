@@ -120,14 +120,19 @@ def test_label_files_of_the_image_stems_in_one_folder(run_cli, tmp_path):
             np.testing.assert_array_equal(_read(out / f"{stem}.tif")[0], _expected(shapes))
 
 
+@pytest.mark.parametrize("command", ["make-masks", "tile"])
 def test_an_image_without_its_label_file_is_refused_before_anything_is_written(run_cli,
-                                                                             tmp_path):
+                                                                             tmp_path,
+                                                                             command):
+    """make-masks LABELS_FOLDER and tile --labels FOLDER alike."""
     folder = tmp_path / "labels"
     images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2, 3)]
     _labels(folder / "tile_1.geojson", [(1, 1, 4, 4)])
     _labels(folder / "tile_3.geojson", [(1, 1, 4, 4)])
-    out = tmp_path / "masks"
-    result = run_cli("make-masks", folder, *images, "-o", out)
+    out = tmp_path / "out"
+    arguments = ((folder, *images) if command == "make-masks"
+                 else (*images, "--labels", folder, "--annotations", "coco"))
+    result = run_cli(command, *arguments, "-o", out)
     assert_one_line_error(result, "tile_2.tif", str(folder), "expected tile_2.geojson")
     assert not out.exists()
     _labels(folder / "tile_2.geojson", [(1, 1, 4, 4)])

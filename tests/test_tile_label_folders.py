@@ -12,7 +12,8 @@ import numpy as np
 import shapely
 from rasterio.transform import from_origin
 
-from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
+from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
+from .test_label_folders import _labels
 
 X0, Y0 = UTM_ORIGIN
 SIZE = 40  # px, 0.5 m: 20 m a side
@@ -22,16 +23,6 @@ def _image(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_raster(path, np.full((3, SIZE, SIZE), 9, np.uint8),
                         transform=from_origin(X0, Y0, 0.5, 0.5))
-
-
-def _labels(path, boxes, classes=None, crs=UTM_CRS):
-    """A GeoJSON of ``boxes`` (x0, y0, x1, y1 metres from the images' origin, y down)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    geometries = [shapely.box(X0 + a, Y0 - d, X0 + c, Y0 - b) for a, b, c, d in boxes]
-    frame = gpd.GeoDataFrame({"kind": classes} if classes else {}, geometry=geometries,
-                             crs=UTM_CRS)
-    frame.to_crs(crs).to_file(path)
-    return path
 
 
 def _pixel_boxes(labels_geojson):
@@ -118,18 +109,6 @@ def test_xbd_label_files_annotate_their_pngs(run_cli, tmp_path):
         for line, (polygon, _) in zip(lines, buildings, strict=True):  # in pixels
             xy = np.array(line.split()[1:], float).reshape(-1, 2) * 128
             assert shapely.Polygon(xy).symmetric_difference(polygon).area < 0.05
-
-
-def test_an_image_without_its_label_file_is_refused_before_anything_is_written(run_cli,
-                                                                             tmp_path):
-    folder = tmp_path / "labels"
-    images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2, 3)]
-    _labels(folder / "tile_1.geojson", [(1, 1, 4, 4)])
-    _labels(folder / "tile_3.geojson", [(1, 1, 4, 4)])
-    out = tmp_path / "out"
-    result = run_cli("tile", *images, "--labels", folder, "--annotations", "coco", "-o", out)
-    assert_one_line_error(result, "tile_2.tif", str(folder), "expected tile_2.geojson")
-    assert not out.exists()
 
 
 def test_class_ids_are_the_same_across_images(run_cli, tmp_path):
