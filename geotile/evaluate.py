@@ -997,7 +997,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     """:func:`evaluate_rasters`' counts, 255 not yet resolved; ``warn``: of pixels left out
     by a nodata 0 (else only counted, for a folder's one warning); ``zeros_nodata``: the
     prediction's, the truth's folder reads a nodata 0 as no data (:func:`_folder_zeros`)."""
-    from geotile.label_rasters import palette_advice
+    from geotile.palettes import palette_advice
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (

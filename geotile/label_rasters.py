@@ -18,11 +18,11 @@ A label raster is either
 - **colour-coded** (3 or 4 bands, uint8) with a palette {"name": [r, g, b], ...}: the
   k-th entry is class id k (1..K, in the palette's order); an entry named
   ``background`` is id 0 and does not take a number. ``potsdam`` is the ISPRS Potsdam
-  / Vaihingen palette (:data:`POTSDAM`): impervious_surfaces 1, building 2,
+  / Vaihingen palette (:data:`geotile.palettes.POTSDAM`): impervious_surfaces 1, building 2,
   low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red). An entry
   named ``ignore`` (or ``nodata``, ``void``) marks a colour to ignore (255) silently,
   e.g. the black eroded boundaries of ISPRS's "noBoundary" labels. ``deepglobe``,
-  ``uavid`` and ``dronedeploy`` are those datasets' palettes (:data:`PALETTES`).
+  ``uavid`` and ``dronedeploy`` are those datasets' palettes (:data:`geotile.palettes.PALETTES`).
 
 A colour within :data:`NEAR` (16) in every band of one palette colour takes its class
 (JPEG shifts colours), with a warning counting such pixels; one within 16 of two palette
@@ -52,6 +52,7 @@ import numpy as np
 
 from geotile.class_keys import zero_is_background
 from geotile.errors import GeotileWarning, InputError
+from geotile.palettes import NEAR, PALETTES, _near, _sampled_colours, palette_advice
 from geotile.quiet_warnings import hidden, quietly
 from geotile.raster_kinds import (
     alpha_bands,
@@ -67,50 +68,6 @@ from geotile.streaming import band_rows as streamed_band_rows
 log = logging.getLogger("geotile")
 
 IGNORE = 255
-#: ISPRS 2D semantic labelling (Potsdam, Vaihingen) colours, in class id order 1..6
-POTSDAM = {
-    "impervious_surfaces": (255, 255, 255),
-    "building": (0, 0, 255),
-    "low_vegetation": (0, 255, 255),
-    "tree": (0, 255, 0),
-    "car": (255, 255, 0),
-    "clutter": (255, 0, 0),
-}
-#: DeepGlobe land cover (its challenge's order); black, 'unknown' (clouds...), is not scored
-DEEPGLOBE = {
-    "urban_land": (0, 255, 255),
-    "agriculture_land": (255, 255, 0),
-    "rangeland": (255, 0, 255),
-    "forest_land": (0, 255, 0),
-    "water": (0, 0, 255),
-    "barren_land": (255, 255, 255),
-    "ignore": (0, 0, 0),
-}
-#: UAVid's classes, background clutter its label 0
-UAVID = {
-    "background": (0, 0, 0),
-    "building": (128, 0, 0),
-    "road": (128, 64, 128),
-    "tree": (0, 128, 0),
-    "low_vegetation": (128, 128, 0),
-    "static_car": (192, 0, 192),
-    "moving_car": (64, 0, 128),
-    "human": (64, 64, 0),
-}
-#: DroneDeploy's segmentation benchmark (its label ids 1..6), magenta its IGNORE
-DRONEDEPLOY = {
-    "building": (0, 0, 255),
-    "clutter": (255, 0, 0),
-    "vegetation": (0, 255, 255),
-    "tree": (0, 255, 0),
-    "ground": (255, 255, 255),
-    "car": (255, 255, 0),
-    "ignore": (255, 0, 255),
-}
-PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
-            "uavid": UAVID, "dronedeploy": DRONEDEPLOY}
-#: the built-in palettes of colours of their own (vaihingen's are potsdam's)
-OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy")
 #: palette names whose colour marks pixels to ignore (IGNORE, no warning)
 IGNORE_NAMES = ("ignore", "nodata", "void")
 #: file name endings read as rasters without opening them (anything else: GDAL decides)
@@ -661,50 +618,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
 PALETTE_SHARE = 0.1
 NEAR_SHARE = 0.5
 LOSSY_NEAR_SHARE = 0.25
-#: colours off a palette colour by at most this in every band take its class (_Snap)
-NEAR = 16
 PHOTO_COLOURS = 64
-
-
-def _sampled_colours(label) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct colour codes of a sample of an RGB raster's pixels (a few blocks) and
-    their pixel counts; pixels of alpha 0 or of the raster's nodata left out."""
-    from geotile.raster import sample_pixels
-
-    alpha = [b for b in alpha_bands(label) if b > 3][:1]
-    sample = sample_pixels(label, [1, 2, 3, *alpha]).reshape(3 + len(alpha), -1)
-    keep = sample[3] > 0 if alpha else np.ones(sample.shape[1], bool)
-    if label.nodata is not None:  # the label's own nodata is no colour
-        keep &= ~(sample[:3] == label.nodata).all(axis=0)
-    rgb = sample[:3, keep].astype(np.int32)
-    return np.unique(rgb[0] << 16 | rgb[1] << 8 | rgb[2], return_counts=True)
-
-
-def _near(colours: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Which colour codes are within NEAR in every band of one of ``others``."""
-    near = np.zeros(len(colours), bool)
-    bands = np.stack([colours >> 16, colours >> 8 & 255, colours & 255])
-    for code in np.asarray(others, np.int64):
-        rgb_of = np.array([code >> 16, code >> 8 & 255, code & 255])[:, None]
-        near |= (np.abs(bands - rgb_of) <= NEAR).all(axis=0)
-    return near
-
-
-def palette_advice(label) -> str:
-    """The --palette to give colour-coded labels (an open raster): the built-in palette
-    whose colours (within NEAR) cover most of a sample of its pixels, the most of them
-    (ties: the one with fewest colours absent), else a JSON palette."""
-    colours, counts = _sampled_colours(label)
-    best, best_key = None, (0, 0)
-    for name in OWN_PALETTES:
-        codes = np.array(list(read_palette(name).values()), np.int64)
-        key = (int(counts[_near(colours, codes)].sum()), -int((~_near(codes, colours)).sum()))
-        if key > best_key:
-            best, best_key = name, key
-    if best is not None and best_key[0] > counts.sum() / 2:
-        return f"--palette {best}"
-    return ('--palette palette.json ({"building": [0, 0, 255], ...}, one colour per class; '
-            f"its colours are not those of a built-in palette: {', '.join(OWN_PALETTES)})")
 
 
 def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:

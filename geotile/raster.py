@@ -228,6 +228,13 @@ def common_dtype(src: rasterio.io.DatasetReader, indexes=None) -> np.dtype:
     return np.result_type(*(np.dtype(src.dtypes[int(i) - 1]) for i in bands))
 
 
+def alpha_bands(src) -> list[int]:
+    """The 1-based indexes of ``src``'s bands whose colour interpretation is alpha."""
+    from rasterio.enums import ColorInterp
+
+    return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]
+
+
 def sample_pixels(src, indexes=None, grid: int = 8, size: int = 64) -> np.ndarray:
     """Pixels (bands, rows, cols) of ``grid`` x ``grid`` windows of ``size`` px spread evenly
     over ``src``, side by side: a look at which values occur that decodes a few blocks,

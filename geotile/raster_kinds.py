@@ -17,6 +17,7 @@ import numpy as np
 
 from geotile.class_keys import is_background_name, zero_is_background
 from geotile.errors import InputError
+from geotile.raster import alpha_bands
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ def _refuse_colour_image(src) -> None:
     from rasterio.enums import ColorInterp
 
     if looks_like_colour_labels(src, pure=True):
-        from geotile.label_rasters import palette_advice
+        from geotile.palettes import palette_advice
 
         raise InputError(f"{src.name}: its RGB bands look like colour-coded labels, not class "
                          "ids or probabilities. Make a class mask first: geotile make-masks "
@@ -781,10 +782,6 @@ def _edge_strays(above: np.ndarray, values: np.ndarray, strays: np.ndarray,
     return int((strays & near).sum())
 
 
-def alpha_bands(src) -> list[int]:
-    from rasterio.enums import ColorInterp
-
-    return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]
 
 
 def check_threshold_applies(rasters) -> None:

@@ -1379,7 +1379,7 @@ def _fmt(value: float) -> str:
 def _warn_if_colour_labels(mask_src, image) -> None:
     """One warning when a mask looks like colour-coded labels: its patches would hold
     colours, not class ids."""
-    from geotile.label_rasters import palette_advice
+    from geotile.palettes import palette_advice
     from geotile.raster_kinds import looks_like_colour_labels
 
     if looks_like_colour_labels(mask_src):

@@ -12,8 +12,9 @@ import rasterio.shutil
 from rasterio.transform import from_origin
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.label_rasters import PALETTE_SHARE, POTSDAM, read_palette
+from geotile.label_rasters import PALETTE_SHARE, read_palette
 from geotile.masks import MaskOptions, make_masks
+from geotile.palettes import POTSDAM
 from tests.conftest import UTM_ORIGIN, assert_one_line_error, write_raster
 
 X0, Y0 = UTM_ORIGIN
@@ -1872,7 +1873,7 @@ def test_colour_labels_without_a_palette_name_the_palette_of_their_colours(tmp_p
     """A DeepGlobe land cover mask given without --palette was told "--palette potsdam" (by
     make-masks, tile, evaluate and vectorize alike), whose colours leave its rangeland and
     unknown pixels out; it is told --palette deepglobe."""
-    from geotile.label_rasters import DEEPGLOBE
+    from geotile.palettes import DEEPGLOBE
 
     labels = _coloured(tmp_path, "deepglobe_mask.tif", DEEPGLOBE)
     image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8))
@@ -1893,7 +1894,7 @@ def test_colour_labels_without_a_palette_name_the_palette_of_their_colours(tmp_p
 def test_colour_labels_advice_follows_their_colours(tmp_path, run_cli):
     """Potsdam's colours are told --palette potsdam, UAVid's --palette uavid; colours of
     no built-in palette are told to write a JSON palette."""
-    from geotile.label_rasters import UAVID
+    from geotile.palettes import UAVID
 
     image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8))
     unknown = {f"c{i}": (10 * i + 5, 200 - 20 * i, 77) for i in range(6)}

@@ -11,7 +11,7 @@ import rasterio
 
 from geotile.errors import InputError
 from geotile.evaluate import evaluate_rasters
-from geotile.label_rasters import POTSDAM
+from geotile.palettes import POTSDAM
 from geotile.vectorize import VectorizeOptions, parse_per_class, vectorize_polygons
 from tests.conftest import assert_one_line_error, write_raster
 

@@ -152,7 +152,7 @@ def _command_scope(ctx: click.Context):
         verbose, quiet = _flags(ctx)
         _configure_logging(verbose, quiet)
         if not verbose:  # said when the command ends, one line per advice (-v: each)
-            from geotile.quiet_warnings import Gathered
+            from geotile.cli.warning_digest import Gathered
 
             gathered = Gathered(_say_warning)
             warnings.showwarning = gathered.show

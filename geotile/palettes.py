@@ -1,0 +1,96 @@
+"""Built-in palettes of colour-coded labels (ISPRS, DeepGlobe, UAVid, DroneDeploy) and which
+of them a raster's colours are: the advice to give a colour-coded raster met without
+--palette."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from geotile.raster import alpha_bands, sample_pixels
+
+#: ISPRS 2D semantic labelling (Potsdam, Vaihingen) colours, in class id order 1..6
+POTSDAM = {
+    "impervious_surfaces": (255, 255, 255),
+    "building": (0, 0, 255),
+    "low_vegetation": (0, 255, 255),
+    "tree": (0, 255, 0),
+    "car": (255, 255, 0),
+    "clutter": (255, 0, 0),
+}
+#: DeepGlobe land cover (its challenge's order); black, 'unknown' (clouds...), is not scored
+DEEPGLOBE = {
+    "urban_land": (0, 255, 255),
+    "agriculture_land": (255, 255, 0),
+    "rangeland": (255, 0, 255),
+    "forest_land": (0, 255, 0),
+    "water": (0, 0, 255),
+    "barren_land": (255, 255, 255),
+    "ignore": (0, 0, 0),
+}
+#: UAVid's classes, background clutter its label 0
+UAVID = {
+    "background": (0, 0, 0),
+    "building": (128, 0, 0),
+    "road": (128, 64, 128),
+    "tree": (0, 128, 0),
+    "low_vegetation": (128, 128, 0),
+    "static_car": (192, 0, 192),
+    "moving_car": (64, 0, 128),
+    "human": (64, 64, 0),
+}
+#: DroneDeploy's segmentation benchmark (its label ids 1..6), magenta its IGNORE
+DRONEDEPLOY = {
+    "building": (0, 0, 255),
+    "clutter": (255, 0, 0),
+    "vegetation": (0, 255, 255),
+    "tree": (0, 255, 0),
+    "ground": (255, 255, 255),
+    "car": (255, 255, 0),
+    "ignore": (255, 0, 255),
+}
+PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
+            "uavid": UAVID, "dronedeploy": DRONEDEPLOY}
+#: the built-in palettes of colours of their own (vaihingen's are potsdam's)
+OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy")
+#: colours off a palette colour by at most this in every band take its class (_Snap)
+NEAR = 16
+
+
+def _sampled_colours(label) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct colour codes of a sample of an RGB raster's pixels (a few blocks) and
+    their pixel counts; pixels of alpha 0 or of the raster's nodata left out."""
+    alpha = [b for b in alpha_bands(label) if b > 3][:1]
+    sample = sample_pixels(label, [1, 2, 3, *alpha]).reshape(3 + len(alpha), -1)
+    keep = sample[3] > 0 if alpha else np.ones(sample.shape[1], bool)
+    if label.nodata is not None:  # the label's own nodata is no colour
+        keep &= ~(sample[:3] == label.nodata).all(axis=0)
+    rgb = sample[:3, keep].astype(np.int32)
+    return np.unique(rgb[0] << 16 | rgb[1] << 8 | rgb[2], return_counts=True)
+
+
+def _near(colours: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Which colour codes are within NEAR in every band of one of ``others``."""
+    near = np.zeros(len(colours), bool)
+    bands = np.stack([colours >> 16, colours >> 8 & 255, colours & 255])
+    for code in np.asarray(others, np.int64):
+        rgb_of = np.array([code >> 16, code >> 8 & 255, code & 255])[:, None]
+        near |= (np.abs(bands - rgb_of) <= NEAR).all(axis=0)
+    return near
+
+
+def palette_advice(label) -> str:
+    """The --palette to give colour-coded labels (an open raster): the built-in palette
+    whose colours (within NEAR) cover most of a sample of its pixels, the most of them
+    (ties: the one with fewest colours absent), else a JSON palette."""
+    colours, counts = _sampled_colours(label)
+    best, best_key = None, (0, 0)
+    for name in OWN_PALETTES:
+        codes = np.array([r << 16 | g << 8 | b for r, g, b in PALETTES[name].values()],
+                         np.int64)
+        key = (int(counts[_near(colours, codes)].sum()), -int((~_near(codes, colours)).sum()))
+        if key > best_key:
+            best, best_key = name, key
+    if best is not None and best_key[0] > counts.sum() / 2:
+        return f"--palette {best}"
+    return ('--palette palette.json ({"building": [0, 0, 255], ...}, one colour per class; '
+            f"its colours are not those of a built-in palette: {', '.join(OWN_PALETTES)})")
