@@ -44,6 +44,7 @@ import numpy as np
 from geotile import label_rasters
 from geotile.dataset_names import image_name
 from geotile.errors import InputError, check_range
+from geotile.input_files import VECTOR_SUFFIXES
 from geotile.label_set import geometry_array as _geometry_array
 from geotile.streaming import DEFAULT_BLOCK_SIZE
 
@@ -54,8 +55,6 @@ log = logging.getLogger("geotile")
 
 #: rasters by extension: those make-masks reads as labels (JPEG, PNG, BMP masks too)
 RASTER_SUFFIXES = label_rasters.RASTER_SUFFIXES
-VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
-                   ".kml", ".gml")
 #: the ignore value of masks (make-masks): truth pixels holding it are left out
 IGNORE = 255
 #: the largest class id of a class raster (a confusion matrix of 1024 x 1024 counts)

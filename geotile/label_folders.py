@@ -17,10 +17,6 @@ from pathlib import Path
 
 from geotile.errors import InputError
 
-#: the endings of the vector label files a folder holds (evaluate's, xBD's .json included)
-LABEL_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
-                  ".kml", ".gml")
-
 
 def is_label_folder(labels, layer: str | None = None) -> bool:
     """Whether LABELS names many label files: a folder of vector files, or a glob pattern
@@ -38,8 +34,11 @@ def is_label_folder(labels, layer: str | None = None) -> bool:
 
 
 def _folder_files(folder: Path) -> list[Path]:
+    """The vector files of ``folder`` (evaluate's kinds: xBD's .json included)."""
+    from geotile.input_files import VECTOR_SUFFIXES
+
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                  and p.suffix.lower() in LABEL_SUFFIXES)
+                  and p.suffix.lower() in VECTOR_SUFFIXES)
 
 
 def label_files(labels) -> list[Path]:
