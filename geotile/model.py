@@ -1868,16 +1868,32 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
     return f"{path}: ONNX Runtime cannot load the model ({_first_line(exc)})."
 
 
+def _external_data_files(path: Path) -> list[Path]:
+    """The files holding the model's external weights (beside it), in a stable order."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    names = {entry.value for tensor in model.graph.initializer
+             for entry in tensor.external_data if entry.key == "location"}
+    return [path.parent / name for name in sorted(names) if (path.parent / name).is_file()]
+
+
 def float16_copy(path: str | os.PathLike) -> Path:
     """A float16 copy of the model (float32 inputs and outputs kept), converted once and
-    cached by content hash under $GEOTILE_CACHE (default ~/.cache/geotile)."""
+    cached by the hash of its content and its external weights under $GEOTILE_CACHE
+    (default ~/.cache/geotile)."""
     import hashlib
 
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     path = Path(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(path.read_bytes())
+    for data in _external_data_files(path):  # re-exported weights are a new copy
+        with open(data, "rb") as file:
+            for chunk in iter(lambda: file.read(1 << 24), b""):
+                digest.update(chunk)
+    digest = digest.hexdigest()[:16]
     cache = Path(os.environ.get("GEOTILE_CACHE", Path.home() / ".cache" / "geotile"))
     target = cache / f"{path.stem}.{digest}.fp16.onnx"
     if target.exists():

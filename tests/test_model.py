@@ -163,3 +163,27 @@ def test_class_names_under_other_exporters_keys(tmp_path, caplog):
         warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
         assert len(warned) == 1 and said in warned[0] and "m.onnx" in warned[0], warned
         assert "\n" not in warned[0]
+
+
+def test_fp16_copy_follows_retrained_external_weights(tmp_path, monkeypatch):
+    """A model re-exported with new weights in its external .data file (same graph, same
+    offsets) got the cached float16 copy of the old weights: the cache key covers them."""
+    import onnxruntime as ort
+
+    from geotile.model import float16_copy
+
+    from .onnx_models import FLOAT, conv1x1, save_graph
+
+    monkeypatch.setenv("GEOTILE_CACHE", str(tmp_path / "cache"))
+    path, feed = tmp_path / "unet.onnx", np.ones((1, 3, 2, 2), np.float32)
+    for seed in (1, 2):
+        for old in (path, path.with_name("unet.onnx.data")):
+            old.unlink(missing_ok=True)  # a fresh export, as torch.onnx.export writes it
+        conv, weights = conv1x1("input", "output", 3, 2, seed=seed)
+        save_graph(path, [conv], [("input", FLOAT, ["N", 3, "H", "W"])],
+                   [("output", FLOAT, ["N", 2, "H", "W"])], weights, external=True)
+        copy = ort.InferenceSession(str(float16_copy(path)), providers=["CPUExecutionProvider"])
+        expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        np.testing.assert_allclose(copy.run(None, {"input": feed})[0],
+                                   expected.run(None, {"input": feed})[0], atol=5e-3)
+
