@@ -617,8 +617,12 @@ class OnnxModel:
         chain = _choose_providers(providers)
         load_path = path
         if fp16:
+            quantized = _quantized_op(graph)
             if chain[0] == PROVIDERS["cpu"]:
                 log.warning("--fp16 ignored: the CPU provider runs fp16 models slower, not faster")
+            elif quantized:
+                log.warning("--fp16 ignored: %s is quantized (%s), which a float16 copy would "
+                            "break; it runs as it is", path.name, quantized)
             else:
                 load_path = float16_copy(path)
         options = ort.SessionOptions()
@@ -1866,6 +1870,15 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
                 f"installed ONNX Runtime {ort.__version__} supports up to {opset.group(3)}. "
                 "Re-export it with an older opset (torch.onnx.export opset_version=...).")
     return f"{path}: ONNX Runtime cannot load the model ({_first_line(exc)})."
+
+
+def _quantized_op(graph) -> str | None:
+    """The first quantisation op (QDQ or QOperator int8) of ``graph``, else None."""
+    for node in graph.node if graph is not None else ():
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear") \
+                or node.op_type.startswith("QLinear") or node.op_type.endswith("Integer"):
+            return node.op_type
+    return None
 
 
 def _external_data_files(path: Path) -> list[Path]:

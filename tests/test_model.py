@@ -187,3 +187,28 @@ def test_fp16_copy_follows_retrained_external_weights(tmp_path, monkeypatch):
         np.testing.assert_allclose(copy.run(None, {"input": feed})[0],
                                    expected.run(None, {"input": feed})[0], atol=5e-3)
 
+
+def test_fp16_on_a_quantized_model_runs_it_as_it_is(tmp_path, monkeypatch, caplog):
+    """--fp16 on an int8 QDQ model (QuantizeLinear/DequantizeLinear) on a GPU provider was
+    'ONNX Runtime cannot load the model (... tensor(float16) ... QuantizeLinear)': the float16
+    converter breaks the quantisation. The quantized model now runs as it is, with a warning."""
+    from onnx import helper
+
+    import geotile.model as model_module
+
+    from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
+
+    monkeypatch.setenv("GEOTILE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(model_module, "_choose_providers",
+                        lambda requested: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    conv, weights = conv1x1("dq", "output", 3, 2, seed=8)
+    nodes = [helper.make_node("QuantizeLinear", ["input", "s", "z"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"]), conv]
+    path = save_graph(tmp_path / "int8.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 2, "H", "W"])],
+                      {**weights, "s": np.array(1 / 255, np.float32), "z": np.array(0, np.uint8)})
+    batch = np.random.default_rng(0).random((1, 3, 8, 8), dtype=np.float32)
+    with caplog.at_level("WARNING", logger="geotile"):
+        model = OnnxModel.from_path(path, fp16=True, activation="none")
+    assert "--fp16 ignored" in caplog.text and "int8.onnx" in caplog.text
+    np.testing.assert_allclose(model.run(batch), ort_run(path, batch)[0], atol=1e-5)
