@@ -81,7 +81,7 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
         return RasterKind("class", 1.0, names, threshold)
     if output == "probability" and bands == "outputs":
         raise InputError(f"{src.name}: its bands are the probabilities of several model "
-                         f"outputs ({', '.join(names or [])}), sigmoid and softmax ones, that "
+                         f"outputs ({', '.join(names or [])}), a softmax among them, that "
                          "no one class per pixel describes. Predict one output (geotile "
                          "predict --outputs NAME) and give that.")
     if output is None and names is None and not _class_descriptions(src):

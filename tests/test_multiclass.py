@@ -869,3 +869,23 @@ def test_a_sigmoid_head_beside_a_softmax_head_is_refused_by_vectorize(tmp_path, 
     result = run_cli("vectorize", tmp_path / "p.tif", "-o", tmp_path / "p.gpkg")
     assert_one_line_error(result, "p.tif", "several model outputs", "--outputs")
     assert not (tmp_path / "p.gpkg").exists()
+
+
+def test_deeplab_out_and_aux_softmax_heads_are_not_called_sigmoid(tmp_path, run_cli):
+    # torchvision DeepLabV3's 'out' and 'aux' (two softmax heads): vectorize's refusal called
+    # them "sigmoid and softmax ones"; it now names what they are
+    from geotile.predict import predict_raster
+    from tests.onnx_models import FLOAT, conv1x1, save_graph
+
+    out, w1 = conv1x1("input", "out", 3, 3, seed=2, prefix="a")
+    aux, w2 = conv1x1("input", "aux", 3, 3, seed=3, prefix="b")
+    model = save_graph(tmp_path / "deeplab.onnx", [out, aux],
+                       [("input", FLOAT, ["batch", 3, "height", "width"])],
+                       [("out", FLOAT, ["batch", 3, "height", "width"]),
+                        ("aux", FLOAT, ["batch", 3, "height", "width"])], {**w1, **w2})
+    image = write_raster(tmp_path / "img.tif", np.zeros((3, 40, 40), np.uint8))
+    predict_raster(model, image, tmp_path / "p.tif")
+    result = run_cli("vectorize", tmp_path / "p.tif", "-o", tmp_path / "p.gpkg")
+    assert_one_line_error(result, "p.tif", "several model outputs", "softmax", "--outputs")
+    assert "sigmoid" not in result.output
+    assert not (tmp_path / "p.gpkg").exists()
