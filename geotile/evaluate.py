@@ -261,14 +261,26 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
 
 
 def _polygons_only(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
-    """The features with a polygon: missing and empty geometries are no object; points and
-    lines beside polygons are left out with a warning, a file of nothing else is refused."""
+    """The features with a polygon: missing and empty geometries are no object; a
+    GeometryCollection is the union of its polygons (ogr2ogr -nlt GEOMETRYCOLLECTION, clipped
+    files); points and lines beside polygons are left out with a warning, a file of nothing
+    else is refused."""
 
     import shapely
 
     from geotile.errors import GeotileWarning
+    from geotile.masks import line_parts
 
     values = frame.geometry.values
+    collections = np.flatnonzero(shapely.get_type_id(values) == 7)
+    if len(collections):
+        polygons = line_parts(np.asarray(values[collections], dtype=object))[1]
+        held = [i for i, parts in enumerate(polygons) if parts]
+        if held:
+            geometries = np.asarray(values, dtype=object).copy()
+            geometries[collections[held]] = [shapely.union_all(polygons[i]) for i in held]
+            frame = frame.set_geometry(geometries, crs=frame.crs)
+            values = frame.geometry.values
     present = ~(shapely.is_missing(values) | shapely.is_empty(values))
     polygonal = present & np.isin(shapely.get_type_id(values), [3, 6])  # (Multi)Polygon
     others = present & ~polygonal

@@ -1302,3 +1302,27 @@ def test_an_undeclared_float32_nodata_is_named_as_such(make_raster, run_cli, fil
     result = run_cli("evaluate", make_raster("p.tif", truth),
                      make_raster("t.tif", undeclared))
     assert_one_line_error(result, "t.tif", f"gdal_edit.py -a_nodata {float(fill)!r}")
+
+
+def test_collections_of_polygons_are_scored_by_their_polygons(tmp_path, run_cli):
+    """Truth written by `ogr2ogr -nlt GEOMETRYCOLLECTION` or clipped to an AOI (a building
+    and the sliver of its outline on the edge): each building was left out with a warning,
+    so its exact prediction scored a false positive (TP 1, FP 1 of 2) while make-masks burns
+    the same file's buildings; now a collection is scored by the union of its polygons."""
+    import json
+
+    x, y = X0 + 10, Y0 - 50
+    pred = tmp_path / "pred.gpkg"
+    frame([box(x, y), box(x + 30, y), box(x + 60, y)]).to_file(pred)
+    truth = tmp_path / "truth.geojson"
+    edge = shapely.LineString([(x + 30, y), (x + 30, y - 5)])
+    halves = [shapely.box(x + 60, y, x + 65, y + 10), shapely.box(x + 65, y, x + 70, y + 10)]
+    frame([box(x, y), shapely.GeometryCollection([box(x + 30, y), edge]),
+           shapely.GeometryCollection(halves), shapely.GeometryCollection([edge])]
+          ).to_file(truth)
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"], scores["truths"]) == (3, 0, 0, 3)
+    assert scores["mean_iou"] == pytest.approx(1.0)
+    assert "1 features are geometry collections, not polygons" in result.stderr
