@@ -218,10 +218,11 @@ class ObjectEvaluation:
             f"mean IoU of matches {s.mean_iou:.4f}",
         ]
         if self.per_class:
-            lines.append(f"  {'class':<16}{'TP':>6}{'FP':>6}{'FN':>6}{'prec.':>8}{'recall':>8}"
-                         f"{'F1':>8}")
+            w = _name_column(self.per_class)
+            lines.append(f"  {'class':<{w}}{'TP':>6}{'FP':>6}{'FN':>6}{'prec.':>8}"
+                         f"{'recall':>8}{'F1':>8}")
             for name, c in self.per_class.items():
-                lines.append(f"  {name[:15]:<16}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.precision:>8.4f}"
+                lines.append(f"  {name:<{w}}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.precision:>8.4f}"
                              f"{c.recall:>8.4f}{c.f1:>8.4f}")
         return "\n".join(lines)
 
@@ -596,20 +597,32 @@ class PixelScores:
 
     def table(self) -> str:
         d = self.as_dict()
+        w = _name_column(c["class"] for c in d["classes"])
         lines = [f"Pixels: {d['pixels']}  accuracy {shown(d['accuracy'])}  mean IoU "
                  f"{shown(d['mean_iou'])}",
-                 f"{'class':<16}{'IoU':>8}{'F1':>8}{'prec.':>8}{'recall':>8}{'support':>12}"]
+                 f"{'class':<{w}}{'IoU':>8}{'F1':>8}{'prec.':>8}{'recall':>8}{'support':>12}"]
         for c in d["classes"]:
-            lines.append(f"{c['class'][:15]:<16}" + "".join(
+            lines.append(f"{c['class']:<{w}}" + "".join(
                 shown(c[k], 8) for k in ("iou", "f1", "precision", "recall"))
                 + f"{c['support']:>12}")
         n = len(d["classes"])
         lines.append("Confusion matrix (rows: truth, columns: prediction):")
         width = max(8, len(str(self.confusion.max(initial=0))) + 2)
-        lines.append(" " * 16 + "".join(f"{self.name(k)[:width - 1]:>{width}}" for k in range(n)))
-        for k, row in enumerate(self.confusion):
-            lines.append(f"{self.name(k)[:15]:<16}" + "".join(f"{v:>{width}}" for v in row))
+        heads = [self.name(k)[:width - 1] for k in range(n)]
+        rows = [self.name(k) for k in range(n)]
+        if len(set(heads)) < n:  # cut names would clash: columns by class id
+            heads, rows = [str(k) for k in range(n)], [f"{k} {r}" for k, r in enumerate(rows)]
+        w = _name_column(rows)
+        lines.append(" " * w + "".join(f"{h:>{width}}" for h in heads))
+        for name, row in zip(rows, self.confusion, strict=True):
+            lines.append(f"{name:<{w}}" + "".join(f"{v:>{width}}" for v in row))
         return "\n".join(lines)
+
+
+def _name_column(names) -> int:
+    """The width of a table's class column: 16, or the longest name and a space (names are
+    never cut: 'Tree Canopy over Structures' and '... over Impervious Roads')."""
+    return max(16, *(len(str(n)) + 1 for n in names), 0)
 
 
 def _ratios(tp: int, fp: int, fn: int) -> dict:

@@ -1326,3 +1326,30 @@ def test_collections_of_polygons_are_scored_by_their_polygons(tmp_path, run_cli)
     assert (scores["tp"], scores["fp"], scores["fn"], scores["truths"]) == (3, 0, 0, 3)
     assert scores["mean_iou"] == pytest.approx(1.0)
     assert "1 features are geometry collections, not polygons" in result.stderr
+
+
+def test_tables_tell_classes_apart_whose_names_share_their_start():
+    """Chesapeake's 'Tree Canopy over Structures' / '... over Impervious Roads': the pixel
+    table cut both rows to 'Tree Canopy ove' and the confusion matrix headed three columns
+    'Tree Ca', and the object table did the same per class; now rows show whole names and
+    the matrix, where cut names would clash, heads its columns with class ids."""
+    from geotile.evaluate import ObjectEvaluation, ObjectScores
+
+    names = ["background", "Tree Canopy", "Tree Canopy over Structures",
+             "Tree Canopy over Impervious Roads"]
+    truth = np.repeat(np.arange(4, dtype=np.uint8), 25).reshape(10, 10)
+    pred = truth.copy()
+    pred[9, :5] = 2  # 5 pixels of roads' canopy called structures' canopy
+    lines = pixel_scores(pred, truth, class_names=names).table().splitlines()
+    rows = [line for line in lines if line.startswith("Tree Canopy over")]
+    assert [r.split()[:4] for r in rows[:2]] == [
+        ["Tree", "Canopy", "over", "Structures"], ["Tree", "Canopy", "over", "Impervious"]]
+    assert rows[1].split()[5:] == ["0.8000", "0.8889", "1.0000", "0.8000", "25"]
+    matrix = lines[lines.index("Confusion matrix (rows: truth, columns: prediction):") + 1:]
+    assert matrix[0].split() == ["0", "1", "2", "3"]
+    assert matrix[-1].split()[-4:] == ["0", "0", "5", "20"]
+    assert matrix[-1].startswith("3 Tree Canopy over Impervious Roads")
+    scores = {n: ObjectScores(1, 0, 0, 0.5) for n in names[2:]}
+    table = ObjectEvaluation(ObjectScores(2, 0, 0, 0.5), [], [], scores).table()
+    assert "  Tree Canopy over Structures " in table
+    assert "  Tree Canopy over Impervious Roads " in table
