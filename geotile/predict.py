@@ -824,15 +824,13 @@ def predict_raster(
         check_creation_options,
         check_geotiff_name,
         check_pixels_readable,
-        has_nodata,
         input_path,
         may_hold_nodata,
         open_raster,
         output_profile,
         paletted,
         refuse_overwriting_inputs,
-        unmasked_alpha,
-        vrt_uncovered,
+        warn_vrt_gap,
         write_cog,
     )
 
@@ -891,14 +889,8 @@ def predict_raster(
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
         refuse_unpredictable(model, original, src, options, image_path)
         indexes = select_bands(model, src, options, added, source)
-        # an alpha band GDAL's mask leaves out masks the gap too; a float's gap is 0, not NaN
-        if not (has_nodata(original) or unmasked_alpha(original)) and (gap := vrt_uncovered(
-                original, indexes if src is original else None)):
-            warnings.warn(f"{image_path.name}: {gap * 100:.3g} % of it lies outside all of its "
-                          "sources, and it declares no nodata or alpha: GDAL reads those areas "
-                          "as valid 0 pixels, and they get predictions. Rebuild it with "
-                          "gdalbuildvrt -addalpha (or a nodata value: -vrtnodata) to leave "
-                          "them out.", GeotileWarning, stacklevel=2)
+        warn_vrt_gap(original, image_path.name, "get predictions",
+                     indexes if src is original else None)
         if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel
             warnings.warn(f"{image_path.name}: its band holds colour-table indices (a paletted "
                           f"image), not intensities, and {model.path.name} gets them as they "

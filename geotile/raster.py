@@ -1206,6 +1206,22 @@ def vrt_uncovered(src, indexes=None) -> float | None:
     return float(area[~covered].sum() / (width * height))
 
 
+def warn_vrt_gap(src, name: str, what: str, indexes=None) -> None:
+    """One warning when a VRT ``src`` has areas outside all of its sources (of ``indexes``)
+    and declares no nodata or alpha: GDAL reads them as valid 0s, which become ``what``."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    # an alpha band GDAL's mask leaves out masks the gap too; a float's gap is 0, not NaN
+    if not (has_nodata(src) or unmasked_alpha(src)) and (gap := vrt_uncovered(src, indexes)):
+        warnings.warn(f"{name}: {gap * 100:.3g} % of it lies outside all of its sources, and "
+                      "it declares no nodata or alpha: GDAL reads those areas as valid 0 "
+                      f"pixels, and they {what}. Rebuild it with gdalbuildvrt -addalpha (or a "
+                      "nodata value: -vrtnodata) to leave them out.", GeotileWarning,
+                      stacklevel=3)
+
+
 def has_nodata(src: rasterio.io.DatasetReader) -> bool:
     """True when some pixels may be nodata (a nodata value, a mask band or an alpha band)."""
     from rasterio.enums import MaskFlags

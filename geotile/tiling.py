@@ -1276,7 +1276,13 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
     from geotile.extra_bands import ExtraBands
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.progress import progress_bar
-    from geotile.raster import check_pixels_readable, common_dtype, input_path, open_raster
+    from geotile.raster import (
+        check_pixels_readable,
+        common_dtype,
+        input_path,
+        open_raster,
+        warn_vrt_gap,
+    )
 
     label = input_path(image)  # its name and stem (a URL's without its ?query)
 
@@ -1289,6 +1295,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             check_pixels_readable(mask_src)
             _check_same_grid(src, mask_src)
         warn_if_not_georeferenced(src, "the patches and their index.csv bounds", stacklevel=4)
+        warn_vrt_gap(src, label.name, "become patches of valid pixels")
         if mask_src is not None:
             _warn_if_colour_labels(mask_src, image)
         count, dtype = src.count, common_dtype(src)
