@@ -33,12 +33,15 @@ def same_grid(a, b) -> bool:
 def _check_overlap(src, like, path) -> None:
     """InputError when ``src`` covers none of ``like``'s grid: every stacked pixel would be
     nodata (a raster of another place, or with a wrong CRS)."""
-    from rasterio.transform import array_bounds
     from rasterio.warp import transform_bounds
 
-    left, bottom, right, top = array_bounds(like.height, like.width, like.transform)
-    west, south, east, north = transform_bounds(src.crs, like.crs, *src.bounds) \
-        if src.crs is not None and src.crs != like.crs else src.bounds
+    from geotile.label_rasters import rasterio_bounds
+
+    # from the corners: south-up or rotated grids have unordered rasterio bounds
+    left, bottom, right, top = rasterio_bounds(like.transform, like.width, like.height)
+    extent = rasterio_bounds(src.transform, src.width, src.height)
+    west, south, east, north = transform_bounds(src.crs, like.crs, *extent) \
+        if src.crs is not None and src.crs != like.crs else extent
     if west >= right or east <= left or south >= top or north <= bottom:
         name = Path(str(like.name)).name
         raise InputError(

@@ -72,6 +72,22 @@ def test_same_grid_is_stacked_exactly(rgb, make_raster, tmp_path, run_cli):
     np.testing.assert_allclose(predicted, _reference(rgb, heights), atol=1e-6)
 
 
+def test_a_south_up_extra_raster_of_the_same_ground_is_stacked(rgb, make_raster, tmp_path,
+                                                                  run_cli):
+    """An nDSM stored south-up (positive y pixel size, as some tools write it) over the
+    image's ground was refused: 'does not overlap rgb.tif', from its unordered bounds.
+    Its rows are stacked on the image's rows, flipped back."""
+    from affine import Affine
+
+    heights = np.random.default_rng(4).uniform(0, 3, (HEIGHT, WIDTH)).astype(np.float32)
+    south_up = Affine(0.5, 0, UTM_ORIGIN[0], 0, 0.5, UTM_ORIGIN[1] - HEIGHT * 0.5)
+    dsm = make_raster("ndsm.tif", heights[::-1].copy(), transform=south_up)
+    predicted, valid = _predicted_with(tmp_path, run_cli, rgb, dsm, "--extra-resampling",
+                                       "nearest")
+    assert valid.all()
+    np.testing.assert_allclose(predicted, _reference(rgb, heights), atol=1e-6)
+
+
 def test_coarser_raster_is_resampled_bilinear(rgb, make_raster, tmp_path, run_cli):
     # 1 m pixels over the same area (half the image's resolution)
     transform = from_origin(*UTM_ORIGIN, 1.0, 1.0)
