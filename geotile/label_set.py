@@ -107,13 +107,31 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     if labels.crs == target:
         return labels
     from pyproj import Transformer
+    from pyproj.exceptions import ProjError
 
-    transformer = Transformer.from_crs(labels.crs.to_wkt(), target.to_wkt(), always_xy=True)
+    try:
+        transformer = Transformer.from_crs(labels.crs.to_wkt(), target.to_wkt(),
+                                           always_xy=True)
+    except ProjError as exc:  # e.g. a map CRS and a local (engineering) one
+        raise InputError(
+            f"{source}: its CRS ({_crs_name(labels.crs)}) cannot be transformed to the "
+            f"raster's ({_crs_name(target)}): they share no datum. Give labels in the "
+            "raster's coordinates (--labels-crs with its CRS when the file declares another), "
+            "or a raster in a map CRS.") from exc
     moved = shapely.transform(labels.geometries, lambda xy: np.column_stack(
         transformer.transform(xy[:, 0], xy[:, 1])))
     if target.is_geographic:
         moved = _unwrapped(moved, (labels.geometries, transformer))
     return labels.replace(geometries=moved, crs=target)
+
+
+def _crs_name(crs) -> str:
+    """EPSG:xxxx, else the CRS's name (from its WKT)."""
+    from pyproj import CRS
+
+    crs = CRS.from_wkt(crs.to_wkt())
+    code = crs.to_epsg()
+    return f"EPSG:{code}" if code else crs.name
 
 
 def _spans(geometries: np.ndarray) -> np.ndarray:

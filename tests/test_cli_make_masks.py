@@ -371,3 +371,28 @@ def test_ids_given_to_names_are_said(run_cli, make_raster, tmp_path):
     result = run_cli("make-masks", numbers, image, "-o", tmp_path / "n.tif", "--class-field",
                      "cls")
     assert result.exit_code == 0 and "class ids" not in result.stdout, result.output
+
+
+def test_labels_in_a_map_crs_on_a_local_crs_image_are_one_line(run_cli, make_raster, tmp_path):
+    """An image in a local engineering CRS (LOCAL_CS, a site grid) and labels in UTM: PROJ
+    cannot transform between them, and make-masks ended in a pyproj traceback. One line
+    naming the labels and the fix; labels in the image's own local CRS are burnt."""
+    from rasterio.transform import from_origin
+
+    local = ('LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],'
+             'AXIS["Northing",NORTH]]')
+    image = make_raster("site.tif", np.zeros((3, 40, 40), np.uint8), crs=local,
+                        transform=from_origin(0, 20, 0.5, 0.5))
+    utm = tmp_path / "utm.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(2, 2, 8, 8)], crs=UTM_CRS).to_file(utm)
+    result = run_cli("make-masks", utm, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "utm.geojson", "site grid", "--labels-crs")
+    assert not (tmp_path / "m.tif").exists()
+    plain = tmp_path / "plain.geojson"
+    with pytest.warns(UserWarning, match="crs"):  # pyogrio: a file without a CRS
+        gpd.GeoDataFrame(geometry=[shapely.box(2, 12, 8, 18)]).to_file(plain)
+    result = run_cli("make-masks", plain, image, "-o", tmp_path / "m.tif", "--labels-crs", local)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as mask:
+        burnt = mask.read(1)
+    assert burnt.sum() == 12 * 12 and burnt[4:16, 4:16].all()
