@@ -92,6 +92,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 _one_layer(path, layer)
             if suffix in PARQUET_SUFFIXES:
                 labels = _read_parquet(path, regions, override, class_field)
+            elif _geojson_sequence(path):  # GDAL's GeoJSONSeq driver reads it
+                labels = _read_ogr(path, layer, regions, override, class_field)
             elif streamed:
                 with gc_paused():
                     labels = _stream_geojson(path, regions, override, class_field)
@@ -140,6 +142,23 @@ def _lonlat_checked(labels: Labels, path, crs_option: str | None) -> Labels:
         except InputError as exc:
             _warn(str(exc))
     return labels
+
+
+def _geojson_sequence(path: Path) -> bool:
+    """Whether a .geojson/.json file is a GeoJSON text sequence: one Feature a line
+    (GeoJSONL, Microsoft's footprints) or RFC 8142's record-separated texts."""
+    with path.open("rb") as handle:
+        first = handle.readline(2**20).decode("utf-8-sig", "replace").strip()
+        rest = handle.read(4096).strip()
+    if first.startswith("\x1e"):
+        return True
+    if not rest:
+        return False
+    try:
+        document = json.loads(first)
+    except ValueError:  # a FeatureCollection spread over lines (or a longer line)
+        return False
+    return isinstance(document, dict) and document.get("type") == "Feature"
 
 
 def _one_layer(path: Path, layer: str | None) -> None:

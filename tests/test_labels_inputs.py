@@ -504,3 +504,28 @@ def test_later_feature_wins_in_a_zipped_geojson_whose_ids_count_down(make_raster
         mask = mask_of(out)  # 0.5 m pixels: the last square is 40 x 40 px
         assert [int((mask == c).sum()) for c in (1, 2, 3)] == [700, 700, 1600]
         assert (mask[20:60, 20:60] == 3).all()
+
+
+# --- item: newline-delimited GeoJSON named .geojson / .json -------------------------------
+
+@pytest.mark.parametrize("suffix", [".geojson", ".json"])
+@pytest.mark.parametrize("separator", ["", "\x1e"])  # GeoJSONL; RFC 8142 record separators
+def test_geojson_one_feature_a_line_is_read_as_gdal_reads_it(run_cli, image, tmp_path,
+                                                             suffix, separator):
+    """Microsoft's building footprints and ogr2ogr -f GeoJSONSeq write one Feature a line;
+    GDAL reads such a file whatever its ending, so make-masks and evaluate must too."""
+    features = [{"type": "Feature", "properties": {"c": c},
+                 "geometry": shapely.geometry.mapping(box(col, 1, 3))}
+                for c, col in ((1, 1), (2, 5))]
+    path = tmp_path / f"footprints{suffix}"
+    path.write_text("".join(separator + json.dumps(f) + "\n" for f in features))
+    crs = ["--labels-crs", UTM_CRS]
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "c", *crs)
+    assert result.exit_code == 0, result.output
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 1).all() and (mask[2:8, 10:16] == 2).all()
+    assert np.count_nonzero(mask) == 72
+    result = run_cli("evaluate", path, path, "--json", *crs, "--prediction-crs", UTM_CRS)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tp"] == 2
