@@ -502,7 +502,10 @@ def _gpkg_query(db, path: Path, layer, regions, override, class_field) -> Labels
     geometries = shapely.from_wkb(wkb, on_invalid="ignore")
     if any(g is None and w is not None for g, w in zip(geometries, wkb, strict=True)):
         return None  # broken or curved geometries: GDAL's reader repairs and names them
-    fields = {name: field_column([row[2 + j] for row in rows]) for j, name in enumerate(names)}
+    # BOOLEAN columns hold 0/1 in SQLite; GDAL (so every other format) gives False/True
+    flags = {c[1] for c in columns if str(c[2]).upper() == "BOOLEAN"}
+    fields = {name: field_column([_sqlite_value(row[2 + j], name in flags) for row in rows])
+              for j, name in enumerate(names)}
     if not rows and db.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]:
         return Labels(np.empty(0, dtype=object), {}, crs)
     # the extent GDAL reports (gpkg_contents), else the R-tree's (a scan of its leaves)
@@ -514,9 +517,14 @@ def _gpkg_query(db, path: Path, layer, regions, override, class_field) -> Labels
     extent = tuple(np.nan if v is None else float(v) for v in bounds)
     values = {}
     if class_field is not None and class_field in names:
-        values[class_field] = [r[0] for r in db.execute(
+        values[class_field] = [_sqlite_value(r[0], class_field in flags) for r in db.execute(
             f'SELECT DISTINCT "{class_field}" FROM "{table}"') if r[0] is not None]
     return Labels(geometries, fields, crs, extent, values)
+
+
+def _sqlite_value(value, boolean: bool):
+    """A GeoPackage field value as GDAL reads it: a BOOLEAN column's 0/1 as False/True."""
+    return bool(value) if boolean and value is not None else value
 
 
 #: drivers whose FIDs number the features in file order (row ids, record numbers): a

@@ -529,3 +529,24 @@ def test_geojson_one_feature_a_line_is_read_as_gdal_reads_it(run_cli, image, tmp
     result = run_cli("evaluate", path, path, "--json", *crs, "--prediction-crs", UTM_CRS)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tp"] == 2
+
+
+# --- item: boolean class fields -------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".fgb"])
+def test_boolean_class_field_gives_the_same_classes_in_every_format(run_cli, image, tmp_path,
+                                                                    suffix):
+    """A GeoPackage's BOOLEAN field came back as 0/1 from the fast SQLite read (refused: 'class
+    id 0 is outside 1..254') where GDAL, and so every other format, gives False/True."""
+    frame = gpd.GeoDataFrame({"damaged": [True, False]}, geometry=[box(1, 1, 3), box(5, 1, 3)],
+                             crs=UTM_CRS)
+    path = tmp_path / f"b{suffix}"
+    frame.to_file(path)
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "damaged",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["classes"] == ["background", "False", "True"]
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 2).all() and (mask[2:8, 10:16] == 1).all()
+    assert np.count_nonzero(mask) == 72
