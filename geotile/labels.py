@@ -1011,11 +1011,23 @@ def repair_polygons(geometries: np.ndarray, valid: np.ndarray | None = None) -> 
                         for a, b in itertools.pairwise(starts)]
     polygonal = np.isin(shapely.get_type_id(parts), [3, 6]) & ~shapely.is_empty(parts)
     for index in np.flatnonzero(~polygonal).tolist():
-        geom = parts[index]
-        polys = [] if geom is None else [g for g in shapely.get_parts(geom)
-                                         if g.geom_type in POLYGONAL and not g.is_empty]
+        polys = _polygonal_parts(parts[index])
         parts[index] = shapely.union_all(polys) if polys else shapely.Polygon()
     return parts
+
+
+def _polygonal_parts(geometry) -> list:
+    """The non-empty Polygons/MultiPolygons of ``geometry``, in nested collections too."""
+    todo, found = [geometry], []
+    while todo:
+        part = todo.pop()
+        if part is None or part.is_empty:
+            continue
+        if part.geom_type == "GeometryCollection":
+            todo.extend(shapely.get_parts(part).tolist())
+        elif part.geom_type in POLYGONAL:
+            found.append(part)
+    return found
 
 
 def point_features(geometries: np.ndarray) -> int:

@@ -238,6 +238,31 @@ def test_repair_polygons_keeps_valid_ones_and_the_polygonal_part_of_others():
     assert shapely.is_valid(repaired).all()
 
 
+def test_polygons_in_nested_geometry_collections_are_burnt(make_raster, tmp_path):
+    """A footprint inside a GeometryCollection inside another (valid GeoJSON, which GDAL
+    burns) was dropped without a word: 100 px missing, exit 0 (alone: 'no feature is a
+    polygon')."""
+    from rasterio.features import rasterize
+
+    from geotile.masks import make_masks
+
+    x0, y0 = UTM_ORIGIN
+    inner = shapely.box(x0 + 2, y0 - 7, x0 + 7, y0 - 2)
+    nested = shapely.GeometryCollection([shapely.GeometryCollection([
+        inner, shapely.LineString([(x0, y0), (x0 + 1, y0 - 1)])])])
+    plain = shapely.box(x0 + 12, y0 - 7, x0 + 17, y0 - 2)
+    path = tmp_path / "gc.geojson"
+    gpd.GeoDataFrame(geometry=[nested, plain], crs=UTM_CRS).to_file(path)
+    image = make_raster("img.tif", np.zeros((40, 40), np.uint8))
+    with pytest.warns(Warning):  # the line is left out, with a warning
+        make_masks(path, [image], [tmp_path / "m.tif"])
+    with rasterio.open(tmp_path / "m.tif") as src:
+        mask, transform = src.read(1), src.transform
+    expected = rasterize([(inner, 1), (plain, 1)], out_shape=(40, 40), transform=transform)
+    assert np.count_nonzero(expected) == 200
+    np.testing.assert_array_equal(mask, expected)
+
+
 def test_repair_polygons_keeps_the_union_of_overlapping_parts():
     """A MultiPolygon whose parts overlap (footprints merged per building without a union)
     keeps the union, as gdal_rasterize burns it (make_valid alone XORed the overlap into a
