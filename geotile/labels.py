@@ -77,6 +77,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     path = input_path(path)
     if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
+    if isinstance(path, Path) and path.suffix.lower() == ".zip":
+        path = _zip_member(path)
     if path.suffix.lower() == ".csv":
         from geotile import spacenet
 
@@ -129,6 +131,33 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")
     return _lonlat_checked(labels, path, crs_option)
+
+
+def _zip_member(path: Path):
+    """``path``, a zip; or the /vsizip/ path of the vector file in a folder of it when none
+    lies at its top level, the only one GDAL looks at (Mac's __MACOSX/ copies aside).
+    InputError naming them when several do."""
+    import zipfile
+
+    from geotile.input_files import VECTOR_SUFFIXES
+    from geotile.raster import input_path
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return path  # GDAL says what is wrong with it
+    names = [n for n in names if not n.startswith("__MACOSX/")
+             and not n.rpartition("/")[2].startswith("._")]
+    found = [n for n in names if n.lower().endswith(VECTOR_SUFFIXES)]
+    found = [n for n in found if not n.lower().endswith(".json")] or found  # metadata
+    if not found or any("/" not in n for n in found):
+        return path
+    if len(found) > 1:
+        raise InputError(f"{path}: the zip holds {len(found)} vector files in folders "
+                         f"({', '.join(found[:5])}{', ...' if len(found) > 5 else ''}). "
+                         f"Give one as /vsizip/{path}/{found[0]}.")
+    return input_path(f"/vsizip/{path}/{found[0]}")
 
 
 def _lonlat_checked(labels: Labels, path, crs_option: str | None) -> Labels:

@@ -550,3 +550,45 @@ def test_boolean_class_field_gives_the_same_classes_in_every_format(run_cli, ima
     mask = mask_of(out)
     assert (mask[2:8, 2:8] == 2).all() and (mask[2:8, 10:16] == 1).all()
     assert np.count_nonzero(mask) == 72
+
+
+# --- item: a zipped Shapefile inside a folder of the zip ------------------------------------
+
+def _zip_folder(tmp_path, frame, members):
+    """A zip of ``frame`` as Shapefiles at ``members`` (paths inside the zip, no suffix),
+    with the __MACOSX/._* entries a Mac adds."""
+    import zipfile
+
+    archive = tmp_path / "footprints.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i, member in enumerate(members):
+            folder = tmp_path / f"shp{i}"
+            folder.mkdir()
+            frame.to_file(folder / "f.shp")
+            for part in sorted(folder.iterdir()):
+                zf.write(part, f"{member}{part.suffix}")
+                zf.writestr(f"__MACOSX/{member.rpartition('/')[0]}/._f{part.suffix}", b"\0")
+    return archive
+
+
+def test_zip_with_the_shapefile_in_a_folder_is_read(run_cli, image, tmp_path):
+    """A zip made by zipping a folder (as most downloads are) was refused: "not vector data
+    GDAL can read (... not recognized as being in a supported file format; It might help to
+    specify the correct driver...)": GDAL looks only at a zip's top level."""
+    frame = gpd.GeoDataFrame({"c": [2]}, geometry=[box(1, 1, 3)], crs=UTM_CRS)
+    archive = _zip_folder(tmp_path, frame, ["buildings/f"])
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", archive, image, "-o", out, "--class-field", "c")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 2).all() and np.count_nonzero(mask) == 36
+
+
+def test_zip_with_several_shapefiles_in_folders_names_them(run_cli, image, tmp_path):
+    frame = gpd.GeoDataFrame(geometry=[box(1, 1, 3)], crs=UTM_CRS)
+    archive = _zip_folder(tmp_path, frame, ["a/f", "b/f"])
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", archive, image, "-o", out)
+    assert_one_line_error(result, "footprints.zip", "a/f.shp, b/f.shp",
+                          f"/vsizip/{archive}/a/f.shp")
+    assert not out.exists()
