@@ -404,7 +404,9 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
     try:
         return read(path, layer=layer, return_fids=True, **kwargs)
     except UnicodeDecodeError:  # text fields in another encoding, as GDAL would show them
-        result = read(path, layer=layer, return_fids=True, encoding="latin-1", **kwargs)
+        # GDAL's name for Latin-1 (a Shapefile's .cpg is overridden by it): "latin-1" it
+        # does not know, and hands the bytes back undecoded
+        result = read(path, layer=layer, return_fids=True, encoding="ISO-8859-1", **kwargs)
         _warn(f"{path}: text fields are not UTF-8; read them as Latin-1. Check text fields "
               "with accents.", depth=1)
         return result

@@ -592,3 +592,25 @@ def test_zip_with_several_shapefiles_in_folders_names_them(run_cli, image, tmp_p
     assert_one_line_error(result, "footprints.zip", "a/f.shp, b/f.shp",
                           f"/vsizip/{archive}/a/f.shp")
     assert not out.exists()
+
+
+# --- item: a Shapefile whose .cpg says UTF-8 over Latin-1 text --------------------------------
+
+def test_shapefile_with_a_wrong_utf8_cpg_is_read_as_latin1(run_cli, image, tmp_path):
+    """A .cpg saying UTF-8 beside a Latin-1 .dbf (a default .cpg, text typed on Windows) was
+    refused: "not vector data GDAL can read ('utf-8' codec can't decode byte 0xe9...)": the
+    retry as Latin-1 named the encoding 'latin-1', which GDAL does not know."""
+    frame = gpd.GeoDataFrame({"roof": ["Qe", "Qu"]}, geometry=[box(1, 1, 3), box(5, 1, 3)],
+                             crs=UTM_CRS)
+    path = tmp_path / "roofs.shp"
+    frame.to_file(path)
+    dbf = path.with_suffix(".dbf")
+    dbf.write_bytes(dbf.read_bytes().replace(b"Qe", b"\xe9 ").replace(b"Qu", b"\xfc "))
+    path.with_suffix(".cpg").write_text("UTF-8")
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "roof", "--json")
+    assert result.exit_code == 0, result.output
+    assert "not UTF-8" in result.stderr and "Latin-1" in result.stderr
+    assert json.loads(result.stdout)["classes"] == ["background", "é", "ü"]
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 1).all() and (mask[2:8, 10:16] == 2).all()
