@@ -117,6 +117,10 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         if is_label_raster(path):
             raise InputError(f"{path} is a raster, not vector labels. Give GeoJSON, "
                              "GeoPackage, Shapefile or GeoParquet.") from exc
+        if not isinstance(path, Path) and path.suffix.lower() in PARQUET_SUFFIXES:
+            raise InputError(f"{path}: GeoParquet is read from a local file only (GDAL here "
+                             "reads no Parquet). Download or unzip it and give that file.") \
+                from exc
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
             f"{path}: not vector data GDAL can read ({reason}). "

@@ -614,3 +614,20 @@ def test_shapefile_with_a_wrong_utf8_cpg_is_read_as_latin1(run_cli, image, tmp_p
     assert json.loads(result.stdout)["classes"] == ["background", "é", "ü"]
     mask = mask_of(out)
     assert (mask[2:8, 2:8] == 1).all() and (mask[2:8, 10:16] == 2).all()
+
+
+def test_zipped_geoparquet_is_refused_saying_what_to_do(run_cli, image, tmp_path):
+    """GeoParquet in a zip (or at a URL) went to GDAL, which has no Parquet driver here:
+    "not vector data GDAL can read (...). Give GeoJSON, GeoPackage, Shapefile or GeoParquet"
+    for a file that is GeoParquet."""
+    import zipfile
+
+    frame = gpd.GeoDataFrame(geometry=[box(1, 1, 3)], crs=UTM_CRS)
+    frame.to_parquet(tmp_path / "f.parquet")
+    with zipfile.ZipFile(tmp_path / "f.zip", "w") as archive:
+        archive.write(tmp_path / "f.parquet", "f.parquet")
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", f"/vsizip/{tmp_path / 'f.zip'}/f.parquet", image, "-o", out)
+    assert_one_line_error(result, "f.zip/f.parquet", "GeoParquet", "local file")
+    assert "Give GeoJSON" not in result.stderr
+    assert not out.exists()
