@@ -96,12 +96,18 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 labels = _read_parquet(path, regions, override, class_field)
             elif _geojson_sequence(path):  # GDAL's GeoJSONSeq driver reads it
                 labels = _read_ogr(path, layer, regions, override, class_field)
-            elif streamed:
-                with gc_paused():
-                    labels = _stream_geojson(path, regions, override, class_field)
             else:
-                with gc_paused():  # millions of lists and floats, none in a cycle
-                    labels = _read_geojson(path, override, layer)
+                try:
+                    with gc_paused():  # millions of lists and floats, none in a cycle
+                        labels = (_stream_geojson(path, regions, override, class_field)
+                                  if streamed else _read_geojson(path, override, layer))
+                except _OtherJSON as other:  # Esri JSON, TopoJSON: GDAL's drivers read them
+                    try:
+                        labels = _read_ogr(path, layer, regions, override, class_field)
+                    except InputError:
+                        raise
+                    except Exception:
+                        raise other from None
         else:
             labels = _read_ogr(path, layer, regions, override, class_field)
     except InputError:
@@ -177,6 +183,10 @@ def _lonlat_checked(labels: Labels, path, crs_option: str | None) -> Labels:
     return labels
 
 
+class _OtherJSON(ValueError):
+    """JSON that is no GeoJSON object (Esri JSON, TopoJSON...)."""
+
+
 def _geojson_sequence(path: Path) -> bool:
     """Whether a .geojson/.json file is a GeoJSON text sequence: one Feature a line
     (GeoJSONL, Microsoft's footprints) or RFC 8142's record-separated texts."""
@@ -225,7 +235,7 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
                   "MultiPoint", "MultiLineString"):
         features = [{"type": "Feature", "properties": {}, "geometry": document}]
     else:
-        raise ValueError(f"a GeoJSON object of type {kind!r} holds no features")
+        raise _OtherJSON(f"a GeoJSON object of type {kind!r} holds no features")
     features = [f if isinstance(f, dict) else {} for f in features]
     shapes = [f.get("geometry") for f in features]
     geometries = np.empty(len(features), dtype=object)

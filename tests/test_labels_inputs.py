@@ -631,3 +631,33 @@ def test_zipped_geoparquet_is_refused_saying_what_to_do(run_cli, image, tmp_path
     assert_one_line_error(result, "f.zip/f.parquet", "GeoParquet", "local file")
     assert "Give GeoJSON" not in result.stderr
     assert not out.exists()
+
+
+# --- item: Esri JSON (ArcGIS REST query?f=json) ----------------------------------------------
+
+def test_esri_json_is_read_as_gdal_reads_it(run_cli, image, tmp_path):
+    """An ArcGIS service's export (.json of "features": [{"attributes", "geometry":
+    {"rings"}}], "spatialReference") was refused: "not vector data GDAL can read (a GeoJSON
+    object of type None holds no features)", although GDAL's ESRIJSON driver reads it."""
+    def rings(square):
+        return [[list(p) for p in square.exterior.coords][::-1]]  # Esri: outer clockwise
+
+    features = [{"attributes": {"c": c}, "geometry": {"rings": rings(box(col, 1, 3))}}
+                for c, col in ((1, 1), (2, 5))]
+    path = tmp_path / "query.json"
+    path.write_text(json.dumps({
+        "geometryType": "esriGeometryPolygon", "spatialReference": {"wkid": 32616},
+        "fields": [{"name": "c", "type": "esriFieldTypeInteger"}], "features": features}))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "c")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 1).all() and (mask[2:8, 10:16] == 2).all()
+    assert np.count_nonzero(mask) == 72
+
+
+def test_json_that_is_no_vector_data_keeps_its_message(run_cli, image, tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"epochs": 10}))
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "settings.json", "holds no features")
