@@ -782,7 +782,7 @@ def vectorize_instances(
     if keep is not None and 1 not in keep:
         frame = frame.iloc[:0]
     frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0), writer)
-    write_vector(frame, output, writer, overwrite, rasters=paths)
+    write_vector(frame, output, writer, overwrite, rasters=paths, geometry_type="Polygon")
     log.info("%s: %d building instances from %s", output, len(frame),
              ", ".join(Path(p).name for p in paths))
     return summary(output, frame, {"building": len(frame)} if len(frame) else {}, paths)

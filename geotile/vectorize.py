@@ -625,7 +625,7 @@ def vectorize_polygons(
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)
-    write_vector(frame, output, writer, overwrite, rasters=paths)
+    write_vector(frame, output, writer, overwrite, rasters=paths, geometry_type="Polygon")
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(_name, paths)))
     return summary(output, frame, counts, paths)

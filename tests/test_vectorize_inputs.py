@@ -442,6 +442,26 @@ def test_empty_outputs_in_every_format(make_raster, tmp_path):
         assert summary["features"] == 0 and (tmp_path / f"e{suffix}").exists()
 
 
+@pytest.mark.parametrize("instances", [False, True])
+def test_empty_outputs_declare_polygon_layers(make_raster, tmp_path, instances):
+    """A tile without buildings gives a polygon layer (GDAL took an empty Shapefile for
+    lines, GeoPackage and FlatGeobuf for any geometry): QGIS styles it, and ogr2ogr
+    -append adds other tiles' polygons to it."""
+    import pyogrio
+
+    from geotile.instances import vectorize_instances
+
+    path = make_raster("e.tif", np.zeros((3, 10, 10) if instances else (10, 10),
+                                         np.float32 if instances else np.uint8))
+    for suffix in (".gpkg", ".shp", ".fgb"):
+        output = tmp_path / f"e{suffix}"
+        if instances:
+            vectorize_instances([path], output)
+        else:
+            vectorize_polygons([path], output)
+        assert pyogrio.read_info(output)["geometry_type"] == "Polygon", suffix
+
+
 def test_geographic_raster_across_the_antimeridian(make_raster, tmp_path):
     classes = np.zeros((30, 30), np.uint8)
     classes[5:15, 5:15] = 1
