@@ -1027,6 +1027,8 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
 
     _writable_folder(output)
     layer = layer if layer and writer == "GPKG" else output.stem
+    geometry = frame.geometry.name  # last, as GDAL lists it: GeoParquet tables concatenate
+    frame = frame[[c for c in frame.columns if c != geometry] + [geometry]]
     folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         folder.mkdir()

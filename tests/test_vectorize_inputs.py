@@ -442,6 +442,23 @@ def test_empty_outputs_in_every_format(make_raster, tmp_path):
         assert summary["features"] == 0 and (tmp_path / f"e{suffix}").exists()
 
 
+def test_geoparquet_of_empty_and_full_tiles_concatenate(make_raster, tmp_path):
+    """Every GeoParquet has its geometry column last: an empty tile's table had it after
+    area_m2, a full one's before it, and pyarrow refused to concatenate the two."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    make_raster("e.tif", np.zeros((10, 10), np.uint8))
+    make_raster("f.tif", np.pad(np.ones((2, 2), np.uint8), 4))
+    tables = []
+    for name in ("e", "f"):
+        vectorize_polygons([tmp_path / f"{name}.tif"], tmp_path / f"{name}.parquet")
+        tables.append(pq.read_table(tmp_path / f"{name}.parquet"))
+    assert tables[0].schema.names == tables[1].schema.names
+    assert tables[1].schema.names[-1] == "geometry"
+    assert pa.concat_tables(tables).num_rows == 1
+
+
 @pytest.mark.parametrize("instances", [False, True])
 def test_empty_outputs_declare_polygon_layers(make_raster, tmp_path, instances):
     """A tile without buildings gives a polygon layer (GDAL took an empty Shapefile for
