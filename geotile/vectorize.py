@@ -498,8 +498,9 @@ def is_building_class(name) -> bool:
 
 
 def clean(frame, options: VectorizeOptions, cell: float):
-    """Fill holes, simplify, regularise and drop small polygons, in a metric CRS. The
-    polygons of a raster tile its surface: cleaning never makes two of them overlap."""
+    """Fill holes, simplify, regularise and drop small polygons (and those simplified into
+    nothing), in a metric CRS. The polygons of a raster tile its surface: cleaning never
+    makes two of them overlap."""
 
     geometries = np.asarray(frame.geometry.values, dtype=object)
     if options.fill_holes > 0:
@@ -512,11 +513,19 @@ def clean(frame, options: VectorizeOptions, cell: float):
     if options.regularize:
         geometries = regularize_coverage(geometries, _building_rows(frame), cell)
     frame = frame.set_geometry(list(geometries), crs=frame.crs)
-    frame["area_m2"] = frame.geometry.area.round(2)
+    area = frame.geometry.area.to_numpy()
+    frame["area_m2"] = area.round(2)
+    # polygons simplified flat (collinear vertices left: a self-intersecting ring once
+    # reprojected) are left out
+    keep = area > COLLAPSED * cell**2
     smallest = per_class_values(options.min_area, frame)
     if np.any(smallest > 0):
-        frame = frame[frame["area_m2"].to_numpy() >= smallest]
-    return frame
+        keep &= frame["area_m2"].to_numpy() >= smallest
+    return frame if keep.all() else frame[keep]
+
+
+#: a cleaned polygon of less than this fraction of a pixel's area has collapsed (left out)
+COLLAPSED = 1e-6
 
 
 def fill_small_holes(geometries: np.ndarray, max_area: float) -> np.ndarray:

@@ -319,6 +319,23 @@ def test_simplify_keeps_edges_shared_between_classes(make_raster, tmp_path, run_
         assert found.geometry[2].equals(before.geometry[2])
 
 
+def test_simplify_drops_polygons_it_collapses_to_nothing(make_raster, tmp_path):
+    """Pixel noise in Web Mercator simplified by 0.5 m: a two-pixel region collapsed into a
+    flat triangle (area_m2 0.0) that was a self-intersecting polygon once back in
+    EPSG:3857; such polygons are left out, the others are valid with an area."""
+    noise = np.array([[2, 3, 0, 0, 3, 3], [0, 1, 1, 0, 0, 0], [0, 0, 0, 3, 0, 3],
+                      [0, 0, 2, 3, 0, 0], [2, 1, 0, 0, 0, 2], [0, 0, 1, 0, 0, 2]], np.uint8)
+    path = make_raster("n.tif", noise, crs="EPSG:3857",
+                       transform=from_origin(1447153, 6800125, 0.5, 0.5))
+    for suffix in (".gpkg", ".geojson"):
+        vectorize_polygons([path], tmp_path / f"n{suffix}",
+                           options=VectorizeOptions(simplify=0.5, workers=1))
+        found = gpd.read_file(tmp_path / f"n{suffix}")
+        assert len(found) == 10, suffix  # of 11 regions, one collapsed
+        assert shapely.is_valid(found.geometry.values).all(), suffix
+        assert (found["area_m2"] > 0).all(), suffix
+
+
 def test_simplify_falls_back_to_each_polygon_without_coverage_simplify(monkeypatch):
     from geotile.coverage import simplify_coverage
 
