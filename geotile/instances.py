@@ -691,7 +691,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster, pixel_size
-    from geotile.vectorize import raster_centre
+    from geotile.vectorize import raster_centre, text_columns
 
     paths = [Path(p) for p in paths]
     crs, cell = None, 1.0
@@ -735,6 +735,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
          "score": [round(r[1] / r[2], 4) if r[2] else None for r in regions],
          "source": [paths[r[4]].name for r in regions]},
         geometry=[r[0] for r in regions], crs=crs)
+    frame = text_columns(frame)
     frame.attrs["cell"] = cell
     frame.attrs["centre"] = raster_centre(paths[0]) if paths else None
     return frame

@@ -470,7 +470,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster, pixel_sides
-    from geotile.vectorize import same_class_names
+    from geotile.vectorize import same_class_names, text_columns
 
     sources: list[_Source] = []
     names, named, kinds, cell, outlines, crs = None, None, [], 0.0, [], None
@@ -546,7 +546,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_road_class_name(names, c) for c in frame["class_id"]])
-    frame = _simplify_by_class(frame, crs, cell, options)
+    frame = _simplify_by_class(text_columns(frame), crs, cell, options)
     _say_missing_classes(options, frame, sources, paths)
     return frame.reset_index(drop=True), crs
 

@@ -892,8 +892,16 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
-        frame = frame.astype({"class": "string", "source": "string"})
+        frame = text_columns(frame)
     return frame, crs
+
+
+def text_columns(frame):
+    """``frame`` with its class and source columns typed as text where it has no row (pandas
+    types an empty column float: GDAL would write Real fields)."""
+    if len(frame):
+        return frame
+    return frame.astype({name: "string" for name in ("class", "source") if name in frame})
 
 
 def _without_ignored_255(frame, sources: dict):

@@ -442,6 +442,34 @@ def test_empty_outputs_in_every_format(make_raster, tmp_path):
         assert summary["features"] == 0 and (tmp_path / f"e{suffix}").exists()
 
 
+@pytest.mark.parametrize("mode", ["instances", "lines"])
+def test_empty_outputs_of_every_mode_keep_text_columns(make_raster, tmp_path, mode):
+    """A tile without buildings or roads (--instances, --lines) wrote class and source as
+    Real fields (pandas' type of an empty column): ogr2ogr -append of other tiles wrote
+    their names as 0. They are String as in a full tile's output (and the plain mode's)."""
+    import pyarrow.parquet as pq
+    import pyogrio
+
+    from geotile.instances import vectorize_instances
+    from geotile.lines import vectorize_lines
+
+    full = np.zeros((3, 20, 20) if mode == "instances" else (20, 20), np.float32)
+    full[..., 2:8, 2:18] = 0.9
+    if mode == "instances":
+        full[1:] = 0.0
+    for name, values in (("e", np.zeros_like(full)), ("f", full)):
+        path = make_raster(f"{name}.tif", values)
+        for suffix in (".gpkg", ".parquet"):
+            output = tmp_path / f"{name}{suffix}"
+            (vectorize_instances if mode == "instances" else vectorize_lines)([path], output)
+    empty, found = (pyogrio.read_info(tmp_path / f"{n}.gpkg") for n in ("e", "f"))
+    assert found["features"] > 0 and empty["features"] == 0
+    assert dict(zip(empty["fields"], empty["dtypes"], strict=True)) == \
+        dict(zip(found["fields"], found["dtypes"], strict=True))
+    assert pq.read_schema(tmp_path / "e.parquet").field("class").type == \
+        pq.read_schema(tmp_path / "f.parquet").field("class").type
+
+
 def test_geoparquet_of_empty_and_full_tiles_concatenate(make_raster, tmp_path):
     """Every GeoParquet has its geometry column last: an empty tile's table had it after
     area_m2, a full one's before it, and pyarrow refused to concatenate the two."""
