@@ -449,12 +449,12 @@ def square_metres(frame: gpd.GeoDataFrame) -> np.ndarray:
     else in the data's UTM zone (geographic CRSs, state planes in US feet, Web Mercator,
     whose "metres" are 1/cos(latitude) ground metres: geotile.ground_scale); in the
     coordinates' own units without a CRS."""
-    from geotile.ground_scale import metric_crs
+    from geotile.ground_scale import metric_crs, to_crs
 
     if len(frame) and frame.crs is not None:
         metric = metric_crs(frame.crs, frame)
         if metric != frame.crs:
-            frame = frame.to_crs(metric)
+            frame = to_crs(frame, metric)
     return np.asarray(frame.geometry.area, dtype=np.float64)
 
 

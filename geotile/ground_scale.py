@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
+
 #: a CRS unit is taken as a ground metre when within this fraction of one along both axes
 #: (a UTM zone's scale factor is 0.9996 on its meridian, about 1.001 at its edges)
 TOLERANCE = 2e-3
@@ -83,12 +85,59 @@ def centre_scales(crs, bounds) -> tuple[float, float]:
     return ground_scales(crs, (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
 
 
+def local_unit(crs) -> float | None:
+    """Metres per unit of a CRS tied to no place on the earth (an engineering CRS: a
+    LOCAL_CS site grid of drone photogrammetry or a survey), None for other CRSs."""
+    crs = _pyproj_crs(crs)
+    if crs.geodetic_crs is not None:
+        return None
+    return float(crs.axis_info[0].unit_conversion_factor) if crs.axis_info else 1.0
+
+
+def in_metres(crs):
+    """The local (engineering) ``crs`` with its axes in metres: the CRS :func:`to_crs`
+    scales a feet site grid into to measure it."""
+    from pyproj import CRS
+
+    crs = _pyproj_crs(crs)
+    spec = crs.to_json_dict()
+    for axis in spec.get("coordinate_system", {}).get("axis", []):
+        axis["unit"] = "metre"
+    spec["name"] = f"{crs.name} (metres)" if local_unit(crs) != 1 else crs.name
+    return CRS.from_json_dict(spec)
+
+
+def to_crs(frame, crs):
+    """``frame`` (a GeoDataFrame or GeoSeries) in ``crs``: ``frame.to_crs``, and between a
+    local CRS and :func:`in_metres` of it (which PROJ cannot transform) a scaling about
+    the grid's origin. Other pairs with a local CRS raise pyproj's error, as to_crs does."""
+    import geopandas as gpd
+    import shapely
+
+    if frame.crs is None or crs is None:
+        return frame.to_crs(crs)
+    source, target = _pyproj_crs(frame.crs), _pyproj_crs(crs)
+    units = local_unit(source), local_unit(target)
+    if None in units or source == target or in_metres(source) != in_metres(target):
+        return frame.to_crs(crs)
+    shapes = shapely.transform(np.asarray(frame.geometry.values),
+                               lambda xy: xy * (units[0] / units[1]))
+    geometry = gpd.GeoSeries(shapes, index=frame.index, crs=target)
+    if isinstance(frame, gpd.GeoSeries):
+        return geometry
+    out = frame.copy()
+    out[frame.geometry.name] = geometry
+    return out.set_crs(target, allow_override=True)
+
+
 def in_ground_metres(crs, bounds, tolerance: float = TOLERANCE) -> bool:
     """Whether one unit of ``crs`` is a ground metre, along both axes and to
     ``tolerance``, at the centre and the corners of ``bounds`` (in ``crs``)."""
     if crs is None:
         return False
     crs = _pyproj_crs(crs)
+    if (unit := local_unit(crs)) is not None:
+        return abs(unit - 1) <= tolerance
     if not crs.is_projected:
         return False
     x0, y0, x1, y1 = (float(v) for v in bounds)
@@ -111,6 +160,8 @@ def metric_crs(crs, geometries):
     measure, ``crs``."""
     from pyproj import CRS, Transformer
 
+    if (unit := local_unit(crs)) is not None:  # a site grid: its own unit, in metres
+        return crs if abs(unit - 1) <= TOLERANCE else in_metres(crs)
     shapes = geometries.geometry if hasattr(geometries, "geometry") else geometries
     geometries = geometries[~(shapes.isna() | shapes.is_empty).to_numpy()]
     if not len(geometries) or in_ground_metres(crs, geometries.total_bounds):

@@ -810,8 +810,10 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     if len(frame) and crs is None:  # the raster's own units
         frame = clean(frame, options, cell)
     elif len(frame):
+        from geotile.ground_scale import to_crs
+
         metric = _metric_crs(crs, frame)
-        frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
+        frame = clean(to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame))
     else:
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)

@@ -108,7 +108,7 @@ def in_ground_metres(predicted, truth):
     import geopandas as gpd
 
     from geotile.evaluate import in_truth_crs
-    from geotile.ground_scale import metric_crs
+    from geotile.ground_scale import metric_crs, to_crs
 
     predicted = in_truth_crs(predicted, truth)
     crs = getattr(truth, "crs", None) or getattr(predicted, "crs", None)
@@ -119,7 +119,7 @@ def in_ground_metres(predicted, truth):
     metric = metric_crs(crs, gpd.GeoSeries([*truth.values, *predicted.values], crs=crs))
     if metric != crs:  # degrees, Web Mercator...: the UTM zone
         log.info("measuring lengths in %s", metric.to_string())
-        predicted, truth = predicted.to_crs(metric), truth.to_crs(metric)
+        predicted, truth = to_crs(predicted, metric), to_crs(truth, metric)
     return predicted, truth
 
 

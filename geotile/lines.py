@@ -888,7 +888,9 @@ def _length_function(crs, lines):
     def length(geometries):
         import geopandas as gpd
 
-        return gpd.GeoSeries(geometries, crs=crs).to_crs(metric).length.to_numpy()
+        from geotile.ground_scale import to_crs
+
+        return to_crs(gpd.GeoSeries(geometries, crs=crs), metric).length.to_numpy()
 
     return length
 
@@ -924,16 +926,18 @@ def _simplify_and_measure(frame, crs, cell: float, options: LineOptions):
     """Simplify (at least one pixel) and measure length_m in ground metres."""
     import shapely
 
+    from geotile.ground_scale import to_crs
+
     if not len(frame):
         frame.insert(2, "length_m", np.empty(0))
         return frame
     metric = crs if crs is None else _metric(crs, frame.geometry.values)
-    work = frame if crs is None or metric == crs else frame.to_crs(metric)
+    work = frame if crs is None or metric == crs else to_crs(frame, metric)
     pixel = cell if crs is None or metric == crs else _pixel_in_metres(crs, cell, frame)
     tolerance = max(options.simplify, pixel)  # less keeps the pixel staircase
     simplified = shapely.simplify(work.geometry.values, tolerance)
     work = work.set_geometry(list(simplified), crs=work.crs)
-    frame = work if crs is None or metric == crs else work.to_crs(crs)
+    frame = work if crs is None or metric == crs else to_crs(work, crs)
     frame.insert(2, "length_m", np.round(shapely.length(simplified), 2))
     return frame
 

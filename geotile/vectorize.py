@@ -658,7 +658,9 @@ def to_output_crs(frame, target, centre: tuple | None):
     [-180, 180], which made a building across the antimeridian a sliver around the globe."""
     if frame.crs is None or target is None:
         return frame
-    frame = frame.to_crs(target)
+    from geotile.ground_scale import to_crs
+
+    frame = to_crs(frame, target)
     if centre is None or not frame.crs.is_geographic or not len(frame):
         return frame
     import shapely
@@ -741,12 +743,27 @@ def output_crs(option, writer: str | None, source):
 def check_output_crs(output: Path, writer: str, option, source) -> None:
     """Before any work: an InputError naming ``output`` when GeoJSON would be written in a
     CRS it cannot name (:func:`output_crs` of ``option`` and the rasters' ``source``):
-    GeoJSON names a CRS by EPSG code only, other coordinates read as lon/lat."""
-    target = output_crs(option, writer, source)
-    if writer != "GeoJSON" or target is None or target == "EPSG:4326":
-        return
+    GeoJSON names a CRS by EPSG code only, other coordinates read as lon/lat. Rasters in a
+    local CRS (a site grid: :func:`~geotile.ground_scale.local_unit`) are written in it, in
+    formats that store it as WKT; PROJ converts it to no other CRS."""
     from pyproj import CRS
 
+    from geotile.ground_scale import local_unit
+
+    target = output_crs(option, writer, source)
+    if source is not None and local_unit(source) is not None and (
+            writer == "GeoJSON" or CRS.from_user_input(target) != CRS.from_user_input(source)):
+        where = (f"{output}: the rasters are in a local CRS ({CRS.from_user_input(source).name}),"
+                 " tied to no place on the earth")
+        if writer == "GeoJSON":
+            raise InputError(f"{where}, and GeoJSON holds longitude/latitude only: write a "
+                             ".gpkg (or .fgb, .parquet, .shp) with --crs source, or "
+                             "georeference the raster.")
+        raise InputError(f"{where}, which PROJ cannot convert to --crs {option}: leave out "
+                         "--crs (GPKG, FlatGeobuf, Parquet and Shapefile keep the local CRS), "
+                         "or georeference the raster.")
+    if writer != "GeoJSON" or target is None or target == "EPSG:4326":
+        return
     crs = CRS.from_user_input(target)
     if crs.to_epsg(min_confidence=100) is not None:
         return
@@ -888,8 +905,10 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     if len(frame) and crs is None:  # the raster's own units
         frame = clean(frame, options, cell)
     elif len(frame):
+        from geotile.ground_scale import to_crs
+
         metric = _metric_crs(crs, frame)
-        frame = clean(frame.to_crs(metric), options, _cell_in(metric, crs, cell, frame))
+        frame = clean(to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame))
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)
@@ -1290,14 +1309,22 @@ def coordinate_decimals(rasters, crs, edge: float) -> int | None:
             if target is not None:
                 if map_crs(src) is None:
                     continue
-                pixel *= DEGREE_METRES if src.crs.is_geographic else \
-                    src.crs.linear_units_factor[1]  # metres
-                pixel /= DEGREE_METRES if target.is_geographic else \
-                    target.linear_units_factor[1]
+                pixel *= _unit_metres(src.crs) / _unit_metres(target)
         finest = min(finest, pixel)
     if not np.isfinite(finest) or finest <= 0:
         return None
     return int(np.clip(np.ceil(np.log10(1 / (edge * finest))), 0, GEOJSON_DECIMALS[1]))
+
+
+def _unit_metres(crs) -> float:
+    """Nominal metres per unit of ``crs`` (a degree: ``DEGREE_METRES``); rasterio's
+    linear_units_factor fails for a local site grid."""
+    from pyproj import CRS
+
+    if crs.is_geographic:
+        return DEGREE_METRES
+    axes = CRS.from_user_input(crs).axis_info
+    return float(axes[0].unit_conversion_factor) if axes else 1.0
 
 
 def _write(frame, path: Path, writer: str, layer: str,

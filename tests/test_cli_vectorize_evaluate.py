@@ -369,3 +369,63 @@ def test_errors_on_a_full_disk_is_one_line_after_the_scores(run_cli, make_raster
     assert ".tmp" not in result.stderr
     assert "F1 0.6667" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+SITE_GRID = 'LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+SITE_GRID_FT = ('LOCAL_CS["site grid ft",UNIT["US survey foot",0.304800609601219],'
+                'AXIS["Easting",EAST],AXIS["Northing",NORTH]]')
+
+
+def _site_mask(make_raster, name, crs):
+    """A 64 x 64 mask of 0.5-unit pixels at (1000, 2000) in a local CRS: a 20 x 20 px
+    square and a 2 x 2 px one."""
+    mask = np.zeros((64, 64), np.uint8)
+    mask[10:30, 10:30] = 1
+    mask[40:42, 40:42] = 1
+    return make_raster(name, mask, crs=crs, transform=from_origin(1000, 2000, 0.5, 0.5))
+
+
+def test_vectorize_of_a_local_site_grid_keeps_it_and_measures_its_metres(run_cli, make_raster,
+                                                                         tmp_path):
+    """A drone raster in a local engineering CRS (LOCAL_CS site grid, Pix4D/Metashape local
+    coordinates) ended in a pyproj traceback for .geojson and .gpkg. GeoJSON (WGS 84 only)
+    is refused in one line; a GeoPackage keeps the site grid, areas and --min-area in its
+    metres (feet grids scaled by their unit)."""
+    import pyogrio
+    from pyproj import CRS
+
+    mask = _site_mask(make_raster, "site.tif", SITE_GRID)
+    result = run_cli("vectorize", mask, "-o", tmp_path / "out.geojson")
+    assert_one_line_error(result, "out.geojson", "site grid", "--crs source", ".gpkg")
+    assert not (tmp_path / "out.geojson").exists()
+    result = run_cli("vectorize", mask, "-o", tmp_path / "out.gpkg", "--min-area", "5")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "out.gpkg")
+    assert CRS.from_user_input(frame.crs).name == "site grid"
+    assert frame["area_m2"].tolist() == [100.0]
+    assert frame.total_bounds.tolist() == [1005.0, 1985.0, 1015.0, 1995.0]
+    feet = _site_mask(make_raster, "feet.tif", SITE_GRID_FT)
+    result = run_cli("vectorize", feet, "-o", tmp_path / "ft.gpkg", "--min-area", "1")
+    assert result.exit_code == 0, result.output
+    frame = pyogrio.read_dataframe(tmp_path / "ft.gpkg")
+    assert frame["area_m2"].tolist() == [9.29]  # 100 ft^2; the 1 ft^2 one is under 1 m^2
+    assert frame.total_bounds.tolist() == pytest.approx([1005, 1985, 1015, 1995])
+    assert "foot" in CRS.from_user_input(frame.crs).axis_info[0].unit_name
+
+
+def test_lines_in_a_local_site_grid_are_measured_and_scored(run_cli, make_raster, tmp_path):
+    """vectorize --lines of a site-grid raster ended in rasterio's 'Linear units factor is
+    not defined', evaluate --buffer of its lines in pyproj's ProjError: the lengths are the
+    grid's metres and the lines score against themselves."""
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:33, 4:60] = 1
+    raster = make_raster("road.tif", mask, crs=SITE_GRID,
+                         transform=from_origin(1000, 2000, 0.5, 0.5))
+    result = run_cli("vectorize", raster, "-o", tmp_path / "roads.gpkg", "--lines")
+    assert result.exit_code == 0, result.output
+    lines = gpd.read_file(tmp_path / "roads.gpkg")
+    assert len(lines) == 1 and 24 <= lines["length_m"][0] <= 28
+    result = run_cli("evaluate", tmp_path / "roads.gpkg", tmp_path / "roads.gpkg",
+                     "--buffer", "1")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
