@@ -120,8 +120,24 @@ def in_truth_crs(predicted, truth):
                          f"{declared}: set it ({missing}.set_crs(...)) before scoring.")
     if None not in crs and crs[0] != crs[1]:
         log.info("reprojecting the predictions to the truth's CRS %s", crs[1].to_string())
-        predicted = predicted.to_crs(crs[1])
+        predicted = reprojected(predicted, crs[1], "the predictions", "the truth")
     return predicted
+
+
+def reprojected(frame, crs, source, other):
+    """``frame`` (of ``source``) in ``crs`` (of ``other``); an InputError naming both where
+    PROJ cannot transform between them (a local site grid and a map CRS, two site grids)."""
+    from pyproj.exceptions import ProjError
+
+    from geotile.label_set import _crs_name
+
+    try:
+        return frame.to_crs(crs)
+    except ProjError as exc:
+        raise InputError(
+            f"{source}: its CRS ({_crs_name(frame.crs)}) cannot be transformed to that of "
+            f"{other} ({_crs_name(crs)}): they share no datum (a local site grid?). Give both "
+            "in one CRS (--prediction-crs when the file declares a wrong one).") from exc
 
 
 def _repaired(geometries: np.ndarray) -> np.ndarray:
@@ -359,7 +375,7 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
     if prediction_frame.crs is not None and prediction_frame.crs != truth_frame.crs:
         log.info("reprojecting %s to the truth's CRS %s", prediction,
                  truth_frame.crs.to_string())
-        prediction_frame = prediction_frame.to_crs(truth_frame.crs)
+        prediction_frame = reprojected(prediction_frame, truth_frame.crs, prediction, truth)
     return _one_longitude_range(_whole_at_antimeridian(prediction_frame),
                                 _whole_at_antimeridian(truth_frame))
 
@@ -1717,9 +1733,11 @@ def errors_frame(result, output=None) -> gpd.GeoDataFrame:
     if isinstance(result, ObjectEvaluation):
         return _one_dimension(_evaluation_frame(result))
     if isinstance(result, ManyEvaluation):
-        frames = [_evaluation_frame(e, name) for name, e in result.per_image.items()]
-        crs = next((f.crs for f in frames if f.crs is not None), None)
-        frames = [f.to_crs(crs) if f.crs is not None and f.crs != crs else f for f in frames]
+        named = {name: _evaluation_frame(e, name) for name, e in result.per_image.items()}
+        first, crs = next(((n, f.crs) for n, f in named.items() if f.crs is not None),
+                          (None, None))
+        frames = [reprojected(f, crs, name, first) if f.crs is not None and f.crs != crs
+                  else f for name, f in named.items()]
     else:  # SpaceNet CSVs
         frames = result.outcome_frames(output)
         crs = frames[0].crs if frames else None

@@ -429,3 +429,21 @@ def test_lines_in_a_local_site_grid_are_measured_and_scored(run_cli, make_raster
                      "--buffer", "1")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
+
+
+def test_evaluate_of_a_site_grid_against_a_map_crs_is_one_line(run_cli, tmp_path):
+    """Predictions in a local site grid against truth in UTM (or in another local grid):
+    evaluate ended in pyproj's 'Error creating Transformer from CRS' traceback. One line
+    naming both files and CRSs; both in the site grid score (TP 1)."""
+    site = gpd.GeoDataFrame(geometry=[shapely.box(1005, 1985, 1015, 1995)], crs=SITE_GRID)
+    site.to_file(tmp_path / "site.gpkg")
+    site.set_crs(SITE_GRID_FT, allow_override=True).to_file(tmp_path / "feet.gpkg")
+    site.set_crs(UTM_CRS, allow_override=True).to_file(tmp_path / "utm.gpkg")
+    result = run_cli("evaluate", tmp_path / "site.gpkg", tmp_path / "utm.gpkg")
+    assert_one_line_error(result, "site.gpkg", "utm.gpkg", "site grid", "EPSG:32616",
+                          "--prediction-crs")
+    result = run_cli("evaluate", tmp_path / "feet.gpkg", tmp_path / "site.gpkg")
+    assert_one_line_error(result, "feet.gpkg", "site grid ft")
+    result = run_cli("evaluate", tmp_path / "site.gpkg", tmp_path / "site.gpkg", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tp"] == 1
