@@ -107,6 +107,16 @@ def in_metres(crs):
     return CRS.from_json_dict(spec)
 
 
+def local_scale(source, target) -> float | None:
+    """Units of ``target`` per unit of ``source`` where both are one local site grid in
+    different units (:func:`in_metres`), else None (PROJ's business)."""
+    source, target = _pyproj_crs(source), _pyproj_crs(target)
+    units = local_unit(source), local_unit(target)
+    if None in units or in_metres(source) != in_metres(target):
+        return None
+    return units[0] / units[1]
+
+
 def to_crs(frame, crs):
     """``frame`` (a GeoDataFrame or GeoSeries) in ``crs``: ``frame.to_crs``, and between a
     local CRS and :func:`in_metres` of it (which PROJ cannot transform) a scaling about
@@ -114,14 +124,10 @@ def to_crs(frame, crs):
     import geopandas as gpd
     import shapely
 
-    if frame.crs is None or crs is None:
+    if frame.crs is None or crs is None or (scale := local_scale(frame.crs, crs)) is None:
         return frame.to_crs(crs)
-    source, target = _pyproj_crs(frame.crs), _pyproj_crs(crs)
-    units = local_unit(source), local_unit(target)
-    if None in units or source == target or in_metres(source) != in_metres(target):
-        return frame.to_crs(crs)
-    shapes = shapely.transform(np.asarray(frame.geometry.values),
-                               lambda xy: xy * (units[0] / units[1]))
+    target = _pyproj_crs(crs)
+    shapes = shapely.transform(np.asarray(frame.geometry.values), lambda xy: xy * scale)
     geometry = gpd.GeoSeries(shapes, index=frame.index, crs=target)
     if isinstance(frame, gpd.GeoSeries):
         return geometry

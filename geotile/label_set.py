@@ -109,6 +109,11 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     from pyproj import Transformer
     from pyproj.exceptions import ProjError
 
+    from geotile.ground_scale import local_scale
+
+    if (scale := local_scale(labels.crs, target)) is not None:  # a site grid in its metres
+        return labels.replace(geometries=shapely.transform(labels.geometries,
+                                                           lambda xy: xy * scale), crs=target)
     try:
         transformer = Transformer.from_crs(labels.crs.to_wkt(), target.to_wkt(),
                                            always_xy=True)

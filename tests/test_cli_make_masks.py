@@ -396,3 +396,23 @@ def test_labels_in_a_map_crs_on_a_local_crs_image_are_one_line(run_cli, make_ras
     with rasterio.open(tmp_path / "m.tif") as mask:
         burnt = mask.read(1)
     assert burnt.sum() == 12 * 12 and burnt[4:16, 4:16].all()
+
+
+def test_line_width_on_a_feet_site_grid_is_in_metres(run_cli, make_raster, tmp_path):
+    """make-masks --line-width 2 of lines in a local site grid in US survey feet (LOCAL_CS)
+    ended in pyproj's 'Error creating Transformer from CRS' traceback: the lines are
+    buffered in the grid's metres, 2 m = 6.56 ft = 13.1 pixels of 0.5 ft (rows 13..26)."""
+    from rasterio.transform import from_origin
+
+    feet = ('LOCAL_CS["site grid ft",UNIT["US survey foot",0.304800609601219],'
+            'AXIS["Easting",EAST],AXIS["Northing",NORTH]]')
+    image = make_raster("site.tif", np.zeros((3, 64, 64), np.uint8), crs=feet,
+                        transform=from_origin(1000, 2000, 0.5, 0.5))
+    lines = tmp_path / "lines.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.LineString([(1001, 1990), (1030, 1990)])],
+                     crs=feet).to_file(lines)
+    result = run_cli("make-masks", lines, image, "-o", tmp_path / "m.tif", "--line-width", "2")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as mask:
+        burnt = mask.read(1)
+    assert np.flatnonzero(burnt.any(axis=1)).tolist() == list(range(13, 27))
