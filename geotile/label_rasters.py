@@ -391,6 +391,25 @@ def placement_refusal(label, labels_path, image, image_path) -> str | None:
         return (f"{missing}: the raster has no CRS, so the label raster cannot be placed on "
                 "the image. Assign one with `gdal_edit.py -a_srs EPSG:xxxx`, or give a label "
                 "raster on the image's pixel grid.")
+    if label.crs is not None and image.crs is not None and label.crs != image.crs:
+        return _untransformable(label.crs, labels_path, image.crs, image_path)
+    return None
+
+
+def _untransformable(label_crs, labels_path, image_crs, image_path) -> str | None:
+    """Why PROJ cannot take the image's CRS to the label raster's (a local site grid and a
+    map CRS share no datum), or None when it can."""
+    from pyproj import Transformer
+    from pyproj.exceptions import ProjError
+
+    from geotile.label_set import _crs_name
+
+    try:
+        Transformer.from_crs(image_crs.to_wkt(), label_crs.to_wkt(), always_xy=True)
+    except ProjError:
+        return (f"{labels_path}: its CRS ({_crs_name(label_crs)}) cannot be transformed to "
+                f"that of {image_path} ({_crs_name(image_crs)}): they share no datum (a local "
+                "site grid?). Give a label raster in the image's CRS, or both in one map CRS.")
     return None
 
 

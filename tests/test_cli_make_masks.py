@@ -416,3 +416,20 @@ def test_line_width_on_a_feet_site_grid_is_in_metres(run_cli, make_raster, tmp_p
     with rasterio.open(tmp_path / "m.tif") as mask:
         burnt = mask.read(1)
     assert np.flatnonzero(burnt.any(axis=1)).tolist() == list(range(13, 27))
+
+
+def test_label_raster_in_utm_on_a_site_grid_image_is_one_line(run_cli, make_raster, tmp_path):
+    """A label raster in UTM on an image in a local site grid (LOCAL_CS): make-masks ended
+    in pyproj's 'Error creating Transformer from CRS' traceback while warping. One line
+    naming the label raster, both CRSs and the fix; no mask written."""
+    from rasterio.transform import from_origin
+
+    local = ('LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],'
+             'AXIS["Northing",NORTH]]')
+    image = make_raster("site.tif", np.zeros((3, 40, 40), np.uint8), crs=local,
+                        transform=from_origin(0, 20, 0.5, 0.5))
+    labels = make_raster("utm_labels.tif", np.ones((40, 40), np.uint8), crs=UTM_CRS,
+                         transform=from_origin(0, 20, 0.5, 0.5))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "utm_labels.tif", "site grid", "EPSG:32616", "in the image's CRS")
+    assert not (tmp_path / "m.tif").exists()
