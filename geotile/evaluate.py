@@ -1781,6 +1781,12 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
     refuse_overwriting_inputs([output], evaluation_inputs(result))
     frame = errors_frame(result, output)
     if output.suffix.lower() == ".geojson" and frame.crs is not None:
+        from geotile.ground_scale import local_unit
+
+        if local_unit(frame.crs) is not None:
+            raise InputError(f"{output}: the truth is in a local CRS ({frame.crs.name}), tied "
+                             "to no place on the earth, and GeoJSON holds longitude/latitude "
+                             "only. Give --errors a .gpkg or .fgb file (they keep it).")
         frame = frame.to_crs("EPSG:4326")  # RFC 7946, as vectorize writes GeoJSON
     elif output.suffix.lower() == ".geojson" and len(frame):
         raise InputError(f"{output}: the truth has no CRS (pixel coordinates?), and GeoJSON "

@@ -447,3 +447,23 @@ def test_evaluate_of_a_site_grid_against_a_map_crs_is_one_line(run_cli, tmp_path
     result = run_cli("evaluate", tmp_path / "site.gpkg", tmp_path / "site.gpkg", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tp"] == 1
+
+
+def test_errors_geojson_of_a_site_grid_is_one_line(run_cli, tmp_path):
+    """evaluate --errors errors.geojson of polygons in a local site grid ended in pyproj's
+    ProjError traceback (GeoJSON is WGS 84, which a site grid cannot reach): one line naming
+    the file and the fix; --errors errors.gpkg keeps the site grid."""
+    from pyproj import CRS
+
+    site = gpd.GeoDataFrame(geometry=[shapely.box(1005, 1985, 1015, 1995)], crs=SITE_GRID)
+    site.to_file(tmp_path / "site.gpkg")
+    result = run_cli("evaluate", tmp_path / "site.gpkg", tmp_path / "site.gpkg", "--errors",
+                     tmp_path / "errors.geojson")
+    assert_one_line_error(result, "errors.geojson", "site grid", ".gpkg")
+    assert not (tmp_path / "errors.geojson").exists()
+    result = run_cli("evaluate", tmp_path / "site.gpkg", tmp_path / "site.gpkg", "--errors",
+                     tmp_path / "errors.gpkg")
+    assert result.exit_code == 0, result.output
+    errors = gpd.read_file(tmp_path / "errors.gpkg")
+    assert CRS.from_user_input(errors.crs).name == "site grid"
+    assert errors["kind"].tolist() == ["TP"]
