@@ -995,15 +995,29 @@ def check_vector_output(output: Path, overwrite: bool, layer: str | None = None)
 
 def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[str]:
     """The layers of an existing GeoPackage ``output`` besides ``layer``, the one geotile
-    writes (default: named after its stem); none for other formats or a non-GeoPackage."""
+    writes (default: named after its stem); none for other formats or a non-SQLite file.
+    An SQLite file whose layers cannot be listed (a hot journal, locked) is an InputError:
+    replacing it would lose whatever layers it holds."""
     if writer != "GPKG" or not output.is_file():
         return []
     import pyogrio
 
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(output)]
-    except _write_errors():
-        return []
+    except _write_errors() as exc:
+        try:
+            with output.open("rb") as handle:
+                sqlite = handle.read(16) == b"SQLite format 3\x00"
+        except OSError:
+            sqlite = False
+        if not sqlite:
+            return []
+        journal = output.with_name(f"{output.name}-journal")
+        reason = (f"{journal.name} beside it holds an unfinished write" if journal.exists()
+                  else str(exc).rsplit("failed: ", 1)[-1].split(";")[0].strip())
+        raise InputError(f"{output}: an existing GeoPackage that cannot be read ({reason}); "
+                         "replacing it would lose its other layers. Close the program "
+                         "writing it (or repair it), or choose another output.") from exc
     return [name for name in layers if name.lower() != (layer or output.stem).lower()]
 
 

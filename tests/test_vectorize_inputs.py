@@ -1106,3 +1106,42 @@ def test_geojson_takes_crs84_and_refuses_other_crs_before_any_work(make_raster, 
     result = run_cli("vectorize", path, "-o", out, "--crs", "source", *mode)
     assert_one_line_error(result, str(out), "the rasters' CRS", "EPSG code", ".gpkg")
     assert not out.exists()
+
+
+_KILLED_WRITER = """
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA cache_size=1")
+c.execute("BEGIN")
+c.executemany("INSERT INTO roads(name) VALUES (?)", [("x" * 500,)] * 2000)
+os._exit(0)  # killed mid-transaction: a hot journal stays beside the GeoPackage
+"""
+
+
+def test_overwrite_refuses_a_geopackage_it_cannot_read(run_cli, make_raster, tmp_path):
+    # a writer killed mid-transaction left city.gpkg-journal: listing the layers failed,
+    # --overwrite took the file for one without other layers and replaced it, the user's
+    # "roads" were gone and the new file sat beside the old journal (unreadable, exit 0)
+    import subprocess
+    import sys
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / "city.gpkg"
+    import pyogrio
+
+    pyogrio.write_dataframe(pd.DataFrame({"name": ["main st"]}), out, layer="roads",
+                            driver="GPKG")
+    subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(out)], check=True)
+    journal = tmp_path / "city.gpkg-journal"
+    assert journal.is_file()
+    before = out.read_bytes(), journal.read_bytes()
+    result = run_cli("vectorize", path, "-o", out, "--overwrite")
+    assert_one_line_error(result, "city.gpkg", "cannot be read", "layers")
+    assert (out.read_bytes(), journal.read_bytes()) == before
+    # a file that is no SQLite database holds no layers to keep: --overwrite replaces it
+    out.unlink()
+    journal.unlink()
+    out.write_bytes(b"not a geopackage")
+    result = run_cli("vectorize", path, "-o", out, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert [name for name, _ in pyogrio.list_layers(out)] == ["city"]
