@@ -865,8 +865,9 @@ def tile_rasters(
     lock = None
     about: dict = {}
     try:
-        with staged_folder(outdir, overwrite, inputs=[*images, *(masks or [])],
-                           about=about) as tmp:
+        read = [*images, *(masks or []), *(extras or []), *label_files,
+                *(masks_from[0] if masks_from else [])]  # never among the files replaced
+        with staged_folder(outdir, overwrite, inputs=read, about=about) as tmp:
             lock = _lock_parts(parts)  # one run at a time in outdir: the others are refused
             # a killed run's staging folders (no other run is writing now: the lock)
             _remove_staging(Path(outdir), keep=tmp.name)

@@ -1236,3 +1236,30 @@ def test_vrt_with_a_gap_between_its_sources_is_said(run_cli, make_raster, tmp_pa
     with open(tmp_path / "nd" / "index.csv") as f:
         fractions = {(r["row"], r["col"]): float(r["nodata_fraction"]) for r in csv.DictReader(f)}
     assert fractions[("1", "1")] == 1.0 and fractions[("0", "0")] == 0.0
+
+
+@pytest.mark.parametrize("option", ["--extra-bands", "--labels"])
+def test_overwrite_never_removes_an_extra_bands_or_labels_input(run_cli, make_raster,
+                                                                 tmp_path, option):
+    # images and masks inside the earlier output were refused, but an --extra-bands raster
+    # or a --labels file among its patches was deleted by --overwrite, exit 0
+    import geopandas as gpd
+    import shapely
+
+    from .conftest import UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(x0 + 1, y0 - 9, x0 + 9, y0 - 1)],
+                     crs="EPSG:32616").to_file(labels)
+    out = tmp_path / "out"
+    result = run_cli("tile", image, "--size", "20", "--labels", labels, "-o", out)
+    assert result.exit_code == 0, result.output
+    given = out / ("images/img_0_0.tif" if option == "--extra-bands"
+                   else "labels/img_0_0.geojson")
+    before = given.read_bytes()
+    small = make_raster("small.tif", np.ones((1, 20, 20), np.uint8))
+    result = run_cli("tile", small, "--size", "10", option, given, "-o", out, "--overwrite")
+    assert_one_line_error(result, "img_0_0", "an input is among the files")
+    assert given.read_bytes() == before
