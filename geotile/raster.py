@@ -126,10 +126,15 @@ def refuse_overwriting_inputs(outputs, inputs) -> None:
     are compared as files (through '..', symbolic and hard links); overwrite never allows
     either."""
     sources: dict = {}  # each file read, by its keys: linear in the inputs
+    # an existing output beside an input may be a file GDAL reads with it (a .bil's .prj)
+    beside = {os.path.realpath(Path(out).parent) for out in outputs if Path(out).exists()}
     for given in inputs:
         if given is None:
             continue
-        for read in files_read(given):
+        path = input_path(given)
+        extra = (_gdal_file_list(path) if isinstance(path, Path)
+                 and os.path.realpath(path.parent) in beside else [])
+        for read in [*files_read(given), *extra]:
             for key in file_keys(read):
                 sources.setdefault(key, (read, given))
     written: dict = {}
@@ -148,6 +153,16 @@ def refuse_overwriting_inputs(outputs, inputs) -> None:
             raise InputError(f"{out}: given twice as an output{same}; the second would "
                              "replace the first. Give each input its own output name.")
         written.update(dict.fromkeys(keys, out))
+
+
+def _gdal_file_list(path: Path) -> list[Path]:
+    """The local files GDAL reads ``path`` from (its header, .prj, sidecars); none when it is
+    no raster GDAL opens."""
+    try:
+        with quietly(rasterio.open, path) as src:
+            return [Path(f) for f in src.files if not f.startswith("/vsi")]
+    except (RasterioError, CPLE_BaseError):
+        return []
 
 
 def file_keys(path) -> list:

@@ -467,3 +467,30 @@ def test_errors_geojson_of_a_site_grid_is_one_line(run_cli, tmp_path):
     errors = gpd.read_file(tmp_path / "errors.gpkg")
     assert CRS.from_user_input(errors.crs).name == "site grid"
     assert errors["kind"].tolist() == ["TP"]
+
+
+def test_a_shapefile_never_replaces_the_prj_an_input_raster_is_read_with(run_cli, tmp_path):
+    # an ESRI .bil raster takes its CRS from mask.prj: vectorize mask.bil -o mask.shp
+    # --crs EPSG:4326 --overwrite wrote the Shapefile's mask.prj over it, exit 0, and the
+    # input raster was in WGS 84 degrees from then on
+    import rasterio
+
+    raster = tmp_path / "mask.bil"
+    classes = np.zeros((1, 20, 20), np.uint8)
+    classes[0, 5:15, 5:15] = 1
+    with rasterio.open(raster, "w", driver="EHdr", width=20, height=20, count=1,
+                       dtype="uint8", crs="EPSG:32616",
+                       transform=from_origin(*UTM_ORIGIN, 1, 1)) as dst:
+        dst.write(classes)
+    prj = tmp_path / "mask.prj"
+    before = prj.read_bytes()
+    result = run_cli("vectorize", raster, "-o", tmp_path / "mask.shp", "--crs", "EPSG:4326",
+                     "--overwrite")
+    assert_one_line_error(result, "mask.prj", "read by the input", "mask.bil")
+    assert prj.read_bytes() == before and not (tmp_path / "mask.shp").exists()
+    with rasterio.open(raster) as src:
+        assert src.crs.to_epsg() == 32616
+    # another name is written, and a Shapefile's own .prj is replaced as before
+    for _ in range(2):
+        result = run_cli("vectorize", raster, "-o", tmp_path / "out.shp", "--overwrite")
+        assert result.exit_code == 0, result.output
