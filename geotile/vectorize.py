@@ -64,6 +64,8 @@ WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet
            ".geoparquet": "parquet", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
 #: the files of a Shapefile besides .shp, as GDAL writes them
 SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+#: spatial indexes GDAL reads beside a Shapefile (its own .qix, ESRI's .sbn/.sbx)
+SHAPEFILE_INDEXES = (".qix", ".sbn", ".sbx")
 #: True where the caller has said already that the rasters have no CRS (SpaceNet CSVs):
 #: :func:`check_missing_crs` does not say it again (in this thread and context only)
 NO_CRS_SAID: ContextVar[bool] = ContextVar("geotile_no_crs_said", default=False)
@@ -990,7 +992,23 @@ def check_vector_output(output: Path, overwrite: bool, layer: str | None = None)
                                 "(the others are kept), or choose another output.")
     for part in _parts(output, writer):
         check_output(part, overwrite)
+    if writer == "ESRI Shapefile" and not overwrite:
+        _refuse_stale_indexes(output)
     return writer
+
+
+def _refuse_stale_indexes(output: Path) -> None:
+    """OutputExistsError for a spatial index (.qix, .sbn, .sbx) of another Shapefile beside
+    ``output``: GDAL would answer bounding-box queries of the new one through it."""
+    from geotile.errors import OutputExistsError
+
+    for suffix in SHAPEFILE_INDEXES:
+        for index in {output.with_suffix(suffix), output.with_suffix(suffix.upper())}:
+            if index.is_file():
+                raise OutputExistsError(
+                    f"{index}: a spatial index of another Shapefile is in the way (GDAL would "
+                    f"read it with {output.name} and miss features). Remove it or pass "
+                    "--overwrite.")
 
 
 def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[str]:
@@ -1126,7 +1144,7 @@ def _remove_stale_parts(output: Path, published: list[Path]) -> None:
     """Remove the parts of the Shapefile that ``--overwrite`` replaced which the new one has
     none of (a .prj when it has no CRS, a .cpg, the spatial indexes), in either case: GDAL
     would read them with the new .shp."""
-    suffixes = [*SHAPEFILE_PARTS, ".qix", ".sbn", ".sbx"]
+    suffixes = [*SHAPEFILE_PARTS, *SHAPEFILE_INDEXES]
     for stale in {output.with_suffix(s) for s in suffixes + [s.upper() for s in suffixes]}:
         if stale in published or not stale.is_file():
             continue

@@ -494,3 +494,27 @@ def test_a_shapefile_never_replaces_the_prj_an_input_raster_is_read_with(run_cli
     for _ in range(2):
         result = run_cli("vectorize", raster, "-o", tmp_path / "out.shp", "--overwrite")
         assert result.exit_code == 0, result.output
+
+
+def test_a_stale_shapefile_index_beside_the_output_is_refused(run_cli, make_raster, tmp_path):
+    # out.qix of an earlier Shapefile stayed when its other parts were deleted: vectorize
+    # -o out.shp wrote beside it, exit 0, and GDAL answered every bounding-box query (a
+    # QGIS canvas) through the stale index: 0 of the 1 polygons
+    import pyogrio
+
+    classes = np.zeros((20, 20), np.uint8)
+    classes[5:15, 5:15] = 1
+    raster = make_raster("mask.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    old = tmp_path / "old.shp"
+    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=UTM_CRS).to_file(
+        old, layer_options={"SPATIAL_INDEX": "YES"})
+    index = tmp_path / "out.qix"
+    (tmp_path / "old.qix").rename(index)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "out.shp")
+    assert_one_line_error(result, "out.qix", "--overwrite")
+    assert not (tmp_path / "out.shp").exists() and index.is_file()
+    result = run_cli("vectorize", raster, "-o", tmp_path / "out.shp", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert not index.exists()
+    found = pyogrio.read_dataframe(tmp_path / "out.shp", bbox=(X0, Y0 - 20, X0 + 20, Y0))
+    assert len(found) == 1
