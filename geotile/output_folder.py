@@ -206,6 +206,10 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
         raise InputError(f"{text}: patches are written to a local folder, not to a GDAL "
                          "virtual or cloud path. Give a local folder and copy it afterwards.")
     final = Path(path)
+    if final.is_symlink() and not final.exists():
+        raise InputError(f"{final}: a symbolic link to {os.readlink(final)}, which does not "
+                         "exist. Create that folder (or mount its disk), or give another "
+                         "output folder.")
     try:
         old = _check_folder(final, overwrite)
     except OSError as exc:

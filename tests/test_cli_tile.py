@@ -1263,3 +1263,14 @@ def test_overwrite_never_removes_an_extra_bands_or_labels_input(run_cli, make_ra
     result = run_cli("tile", small, "--size", "10", option, given, "-o", out, "--overwrite")
     assert_one_line_error(result, "img_0_0", "an input is among the files")
     assert given.read_bytes() == before
+
+
+def test_an_output_link_to_a_missing_folder_is_named_as_such(run_cli, make_raster, tmp_path):
+    # -o out, a symbolic link to a folder not there (an unmounted disk): the error said
+    # "out: File exists", naming nothing that exists
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "disk" / "patches")
+    result = run_cli("tile", image, "--size", "20", "-o", out)
+    assert_one_line_error(result, "out", "symbolic link", "patches", "does not exist")
+    assert out.is_symlink() and not (tmp_path / "disk").exists()
