@@ -54,6 +54,9 @@ PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
 OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy")
 #: colours off a palette colour by at most this in every band take its class (_Snap)
 NEAR = 16
+#: a colour of this share of a label raster's sampled pixels is a class: a palette
+#: without it is not the raster's (palette_advice)
+OWN_COLOUR_SHARE = 0.01
 
 
 def _sampled_colours(label) -> tuple[np.ndarray, np.ndarray]:
@@ -81,13 +84,18 @@ def _near(colours: np.ndarray, others: np.ndarray) -> np.ndarray:
 def palette_advice(label) -> str:
     """The --palette to give colour-coded labels (an open raster): the built-in palette
     whose colours (within NEAR) cover most of a sample of its pixels, the most of them
-    (ties: the one with fewest colours absent), else a JSON palette."""
+    (ties: the one with fewest colours absent), else a JSON palette. A palette leaving out
+    a colour of at least OWN_COLOUR_SHARE of the pixels (a class of another dataset's, not
+    JPEG's thin spread of strays) is none to give: GID's red built-up was told deepglobe."""
     colours, counts = _sampled_colours(label)
     best, best_key = None, (0, 0)
     for name in OWN_PALETTES:
         codes = np.array([r << 16 | g << 8 | b for r, g, b in PALETTES[name].values()],
                          np.int64)
-        key = (int(counts[_near(colours, codes)].sum()), -int((~_near(codes, colours)).sum()))
+        covered = _near(colours, codes)
+        if (counts[~covered] >= OWN_COLOUR_SHARE * counts.sum()).any():
+            continue
+        key = (int(counts[covered].sum()), -int((~_near(codes, colours)).sum()))
         if key > best_key:
             best, best_key = name, key
     if best is not None and best_key[0] > counts.sum() / 2:

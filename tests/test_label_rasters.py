@@ -1906,3 +1906,21 @@ def test_colour_labels_advice_follows_their_colours(tmp_path, run_cli):
         assert_one_line_error(result, f"{name}.tif", advice)
         if name == "other":
             assert "potsdam, deepglobe, uavid, dronedeploy" in result.stderr
+
+
+def test_colour_labels_of_another_dataset_are_not_told_a_palette_missing_their_colours(
+        tmp_path, run_cli):
+    """GID (Gaofen Image Dataset) labels: built-up red, farmland green, forest cyan, meadow
+    yellow, water blue, unknown black. Without --palette they were told "--palette
+    deepglobe", whose colours cover 5 of the 6 (83 % of the pixels) but name cyan urban,
+    green forest and yellow agriculture, and leave red (a sixth of the pixels) out; a
+    colour of the labels no built-in palette has means a JSON palette of their own."""
+    gid = {"unknown": (0, 0, 0), "built_up": (255, 0, 0), "farmland": (0, 255, 0),
+           "forest": (0, 255, 255), "meadow": (255, 255, 0), "water": (0, 0, 255)}
+    labels = _coloured(tmp_path, "GF2_PMS1__L1A0000564539-MSS1_label.tif", gid)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, "GF2_PMS1__L1A0000564539-MSS1_label.tif",
+                          '--palette palette.json ({"building": ')
+    assert "--palette deepglobe" not in result.stderr
+    assert not (tmp_path / "mask.tif").exists()
