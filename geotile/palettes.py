@@ -4,6 +4,8 @@ of them a raster's colours are: the advice to give a colour-coded raster met wit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from geotile.raster import alpha_bands, sample_pixels
@@ -86,8 +88,11 @@ def palette_advice(label) -> str:
     whose colours (within NEAR) cover most of a sample of its pixels, the most of them
     (ties: the one with fewest colours absent), else a JSON palette. A palette leaving out
     a colour of at least OWN_COLOUR_SHARE of the pixels (a class of another dataset's, not
-    JPEG's thin spread of strays) is none to give: GID's red built-up was told deepglobe."""
+    JPEG's thin spread of strays) is none to give: GID's red built-up was told deepglobe.
+    The black edges of ISPRS's "noBoundary" labels (by the file's name) are to be ignored."""
     colours, counts = _sampled_colours(label)
+    if "noboundary" in Path(label.name).stem.lower():
+        counts = np.where(colours == 0, 0, counts)  # black: ignored with --palette potsdam
     best, best_key = None, (0, 0)
     for name in OWN_PALETTES:
         codes = np.array([r << 16 | g << 8 | b for r, g, b in PALETTES[name].values()],

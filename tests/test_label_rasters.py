@@ -1924,3 +1924,21 @@ def test_colour_labels_of_another_dataset_are_not_told_a_palette_missing_their_c
                           '--palette palette.json ({"building": ')
     assert "--palette deepglobe" not in result.stderr
     assert not (tmp_path / "mask.tif").exists()
+
+
+def test_isprs_no_boundary_labels_are_still_told_the_potsdam_palette(tmp_path, run_cli):
+    """Vaihingen's _noBoundary labels are Potsdam's colours with the class edges eroded to
+    black (to be ignored). Once a palette missing a colour of 1 % of the pixels was no
+    longer advised, they were told to write a JSON palette; black is their ignored edge:
+    --palette potsdam (black then ignored, with a warning)."""
+    from geotile.palettes import POTSDAM
+
+    colours = {**POTSDAM, "edge": (0, 0, 0)}
+    labels = _coloured(tmp_path, "top_mosaic_09cm_area1_noBoundary.tif", colours)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, "top_mosaic_09cm_area1_noBoundary.tif", "--palette potsdam")
+    assert not (tmp_path / "mask.tif").exists()
+    other = _coloured(tmp_path, "top_mosaic_09cm_area1.tif", colours)
+    result = run_cli("make-masks", other, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, "top_mosaic_09cm_area1.tif", "--palette palette.json")
