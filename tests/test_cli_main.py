@@ -231,3 +231,32 @@ def test_a_closed_stdout_is_no_disk_problem(make_raster, tmp_path):
         values = dst.read(1)
     expected = pointwise_reference(pixels[np.newaxis].astype(np.float64) / 255)[0, 0]
     np.testing.assert_allclose(values, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("args, option", [
+    (("tile", "{img}", "-o", "{tmp}/patches", "--size", "1000000000"), "--size"),
+    (("tile", "{img}", "-o", "{tmp}/patches", "--size", "10000000000"), "--size"),
+    (("make-masks", "{labels}", "{img}", "-o", "{tmp}/m.tif", "--channels",
+      "footprint,boundary", "--boundary-width", "1000000000"), "--boundary-width"),
+    (("predict", "{model}", "{img}", "-o", "{tmp}/p.tif", "--batch-size", "1000000000"),
+     "--batch-size"),
+])
+def test_a_size_too_large_for_memory_is_one_line_naming_it(run_cli, make_raster, tmp_path,
+                                                            args, option):
+    """--size 1000000000 (a typo) asked numpy for 2.6 EiB: a MemoryError traceback."""
+    import geopandas as gpd
+    import numpy as np
+    from shapely.geometry import box
+
+    from tests.conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+    from tests.onnx_models import pointwise_model
+
+    img = make_raster("img.tif", np.full((3, 40, 50), 7, np.uint8))
+    x, y = UTM_ORIGIN
+    labels = tmp_path / "l.geojson"
+    gpd.GeoDataFrame(geometry=[box(x + 2, y - 10, x + 10, y - 2)], crs=UTM_CRS).to_file(labels)
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, classes=1, activation="sigmoid")
+    values = {"img": img, "labels": labels, "model": model, "tmp": tmp_path}
+    result = run_cli(*(a.format(**values) for a in args))
+    assert_one_line_error(result, "not enough memory", option)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["img.tif", "l.geojson", "m.onnx"]

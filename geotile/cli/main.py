@@ -58,6 +58,7 @@ class GeotileGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Accept -v/-q after the command name too (`geotile predict -v ...`)."""
         ctx.meta["geotile.help"] = any(a in ("-h", "--help") for a in args)
+        ctx.meta["geotile.args"] = list(args)  # as typed, for the memory advice
         return super().parse_args(ctx, hoist_group_flags(args))
 
     def invoke(self, ctx: click.Context):
@@ -86,6 +87,11 @@ class GeotileGroup(click.Group):
             where = exc.filename or "output"
             raise click.ClickException(
                 f"{where}: {exc.strerror or exc}. {write_advice(exc)}") from exc
+        except (MemoryError, ValueError) as exc:
+            if not isinstance(exc, MemoryError) and "array is too big" not in str(exc):
+                raise
+            raise click.ClickException(_memory_advice(exc, ctx.meta.get("geotile.args", []))) \
+                from exc
         except Exception as exc:
             if _SIGNALLED:  # raised by the interrupt, wherever it landed
                 raise click.ClickException("interrupted; no output was left half-written."
@@ -95,6 +101,27 @@ class GeotileGroup(click.Group):
             # a GDAL failure no check foresaw: one line, never a traceback
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise click.ClickException(f"GDAL: {message}") from exc
+
+
+#: per command, the options that size its arrays (a typo there asks for exabytes)
+_SIZING = {
+    "tile": ("--size",),
+    "predict": ("--tile-size", "--batch-size", "--block-size"),
+    "make-masks": ("--boundary-width", "--contact-spacing", "--line-width"),
+    "vectorize": ("--marker-erosion",),
+}
+
+
+def _memory_advice(exc: Exception, words: list[str]) -> str:
+    """The one line for an allocation that failed: numpy's size, and the sizing options
+    the user gave (else those the command has) to lower."""
+    command = next((w for w in words if w in COMMANDS), "")
+    options = _SIZING.get(command, ())
+    typed = [f"{w} {words[i + 1]}" for i, w in enumerate(words[:-1]) if w in options]
+    typed += [w for w in words if w.split("=")[0] in options and "=" in w]
+    what = str(exc).strip().splitlines()[0] if str(exc).strip() else "allocation failed"
+    lower = ", ".join(typed) or ", ".join(options) or "the sizes asked for"
+    return f"not enough memory ({what}): lower {lower}, or free memory."
 
 
 def _is_gdal_error(exc: Exception) -> bool:
