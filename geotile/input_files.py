@@ -108,3 +108,15 @@ def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> Inputs:
             folders |= {Path(item).parent.resolve() for item in items}
     inputs.folders = frozenset(folders)
     return inputs
+
+
+def refuse_given_twice(paths, what: str = "image") -> None:
+    """An InputError for a file given twice, however spelt (``tiles/ tiles/a.tif``): the
+    fix is to give it once, not to rename it."""
+    seen: dict[str, object] = {}
+    for path in paths:
+        key = os.fspath(path) if is_virtual_path(path) else os.path.realpath(path)
+        if key in seen:
+            also = "" if os.fspath(seen[key]) == os.fspath(path) else f" (as {seen[key]} too)"
+            raise InputError(f"{path}: given twice{also}; give each {what} once.")
+        seen[key] = path

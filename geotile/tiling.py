@@ -799,9 +799,11 @@ def tile_rasters(
     completion digests.
     """
     from geotile.extra_bands import pair_extra_bands
+    from geotile.input_files import refuse_given_twice
     from geotile.output_folder import staged_folder
 
     images = _without_masks(_as_paths(images), masks)
+    refuse_given_twice(images)
     stems = [Path(p).stem for p in images]
     if len(set(stems)) != len(stems):  # before pairing masks: by these names
         shared = sorted({s for s in stems if stems.count(s) > 1})

@@ -433,3 +433,23 @@ def test_label_raster_in_utm_on_a_site_grid_image_is_one_line(run_cli, make_rast
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
     assert_one_line_error(result, "utm_labels.tif", "site grid", "EPSG:32616", "in the image's CRS")
     assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize("command", ["make-masks", "predict"])
+def test_the_same_image_given_twice_is_said_so(run_cli, make_raster, tmp_path, command):
+    """`make-masks l.geojson tiles/*.tif ./tiles/a.tif` said "inputs share the file name 'a':
+    their outputs would collide. Run them separately": one file given twice; give it once."""
+    from .onnx_models import pointwise_model
+
+    (tmp_path / "tiles").mkdir()
+    for name in ("a", "b"):
+        make_raster(f"tiles/{name}.tif", np.ones((3, 20, 20), np.uint8))
+    x, y = UTM_ORIGIN
+    labels = tmp_path / "l.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(x, y - 5, x + 5, y)], crs=UTM_CRS).to_file(labels)
+    first = pointwise_model(tmp_path / "m.onnx") if command == "predict" else labels
+    images = [tmp_path / "tiles" / "a.tif", tmp_path / "tiles" / "b.tif",
+              f"{tmp_path}/tiles/../tiles/a.tif"]
+    result = run_cli(command, first, *images, "-o", tmp_path / "out")
+    assert_one_line_error(result, "a.tif: given twice", "give each image once")
+    assert not (tmp_path / "out").exists()

@@ -1274,3 +1274,16 @@ def test_an_output_link_to_a_missing_folder_is_named_as_such(run_cli, make_raste
     result = run_cli("tile", image, "--size", "20", "-o", out)
     assert_one_line_error(result, "out", "symbolic link", "patches", "does not exist")
     assert out.is_symlink() and not (tmp_path / "disk").exists()
+
+
+def test_the_same_image_given_twice_is_said_so(run_cli, make_raster, tmp_path):
+    """`tile tiles/ tiles/a.tif` said "images share a file name (a) ... Rename them": it is
+    one file given twice, and the fix is to give it once."""
+    (tmp_path / "tiles").mkdir()
+    make_raster("tiles/a.tif", np.ones((3, 30, 30), np.uint8))
+    make_raster("tiles/b.tif", np.ones((3, 30, 30), np.uint8))
+    result = run_cli("tile", tmp_path / "tiles", tmp_path / "tiles" / "a.tif", "--size", 16,
+                     "-o", tmp_path / "out")
+    assert_one_line_error(result, "a.tif: given twice", "give each image once")
+    assert "Rename" not in result.stderr
+    assert not (tmp_path / "out").exists()

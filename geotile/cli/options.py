@@ -239,6 +239,9 @@ def resolve_outputs(
                              f"{output.with_suffix('')}/).")
         from collections import Counter
 
+        from geotile.input_files import refuse_given_twice
+
+        refuse_given_twice(inputs)
         duplicates = {s for s, n in Counter(Path(p).stem for p in inputs).items() if n > 1}
         if duplicates:
             raise InputError(
