@@ -1247,13 +1247,20 @@ def _refuse_ids_mixed_with_names(values: list, everything: list, class_field: st
 def read_class_map(path: str | os.PathLike, *, zero: bool = False) -> dict[str, int]:
     """A JSON class map {"building": 1, ...} from ``path``, checked (see check_class_map;
     ``zero``: it may name id 0, as a label raster's)."""
+    from geotile.label_rasters import _no_twice
+
     path = Path(path)
+    twice: list[str] = []
     try:
-        mapping = json.loads(path.read_text(encoding="utf-8-sig"))
+        mapping = json.loads(path.read_text(encoding="utf-8-sig"),
+                             object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
             f'{path}: not a JSON object of class names to ids, like {{"building": 1}}.'
         ) from exc
+    if twice:  # JSON keeps the last id: the first was silently lost
+        raise InputError(f"{path}: class {twice[0]!r} is named twice; give each class one "
+                         "id, once.")
     return check_class_map(mapping, path, zero=zero)
 
 

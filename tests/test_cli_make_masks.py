@@ -453,3 +453,17 @@ def test_the_same_image_given_twice_is_said_so(run_cli, make_raster, tmp_path, c
     result = run_cli(command, first, *images, "-o", tmp_path / "out")
     assert_one_line_error(result, "a.tif: given twice", "give each image once")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_class_map_naming_a_class_twice_is_refused(run_cli, make_raster, tmp_path):
+    """{"house": 1, "tree": 2, "house": 3}: JSON keeps the last id, so houses were burnt
+    as 3 with exit 0 (a --palette file naming a class twice was already refused)."""
+    image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
+    labels = _boxes_geojson(tmp_path / "names.geojson", ["tree", "house", "tree"])
+    mapping = tmp_path / "map.json"
+    mapping.write_text('{"house": 1, "tree": 2, "house": 3}')
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls",
+                     "--class-map", mapping)
+    assert_one_line_error(result, "map.json", "'house' is named twice")
+    assert not out.exists()
