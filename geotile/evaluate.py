@@ -479,8 +479,14 @@ def _apply_min_area(pred_frame, truth_frame, min_area: float):
     predictions of area <= ``min_area`` are left out of the scores."""
     if min_area <= 0:
         return pred_frame, truth_frame
-    kept_truth = truth_frame[square_metres(truth_frame) >= min_area] if len(truth_frame) \
-        else truth_frame
+    areas = square_metres(truth_frame) if len(truth_frame) else np.zeros(0)
+    kept_truth = truth_frame[areas >= min_area]
+    if len(truth_frame) and not len(kept_truth):
+        from geotile.errors import GeotileWarning
+
+        warnings.warn(f"--min-area {min_area:g} m^2 leaves out all {len(truth_frame)} truth "
+                      f"polygons (the largest is {areas.max():.4g} m^2): the scores are of "
+                      "nothing. Give --min-area in m^2.", GeotileWarning, stacklevel=3)
     kept_pred = pred_frame[square_metres(pred_frame) > min_area] if len(pred_frame) \
         else pred_frame
     dropped = len(truth_frame) - len(kept_truth), len(pred_frame) - len(kept_pred)

@@ -1353,3 +1353,20 @@ def test_tables_tell_classes_apart_whose_names_share_their_start():
     table = ObjectEvaluation(ObjectScores(2, 0, 0, 0.5), [], [], scores).table()
     assert "  Tree Canopy over Structures " in table
     assert "  Tree Canopy over Impervious Roads " in table
+
+
+def test_a_min_area_leaving_out_every_truth_polygon_is_said(run_cli, tmp_path):
+    """--min-area 1000 (m^2, given as if pixels) over 10 x 10 m buildings left out every
+    polygon and printed precision 0, recall 0, F1 0 with exit 0 and not a word why."""
+    x, y = X0 + 10, Y0 - 50
+    pred, truth = tmp_path / "pred.geojson", tmp_path / "truth.geojson"
+    frame([box(x, y), box(x + 30, y)]).to_file(pred)
+    frame([box(x, y), box(x + 30, y)]).to_file(truth)
+    result = run_cli("evaluate", pred, truth, "--min-area", 1000, "--json")
+    assert result.exit_code == 0, result.output
+    assert '"truths": 0' in result.stdout
+    assert "--min-area 1000" in result.stderr and "all 2 truth polygons" in result.stderr
+    assert "largest" in result.stderr
+    result = run_cli("evaluate", pred, truth, "--min-area", 50, "--json")
+    assert result.exit_code == 0 and '"tp": 2' in result.stdout
+    assert "--min-area" not in result.stderr
