@@ -124,6 +124,23 @@ def in_truth_crs(predicted, truth):
     return predicted
 
 
+def declared_crs(path, layer: str | None = None, override: str | None = None):
+    """The CRS a vector file will be scored in, from its header (``override``: --labels-crs
+    or --prediction-crs) as a pyproj CRS; None where it declares none or cannot be read
+    here (reading it later says why)."""
+    from pyproj import CRS
+
+    try:
+        if override is not None:
+            return CRS.from_user_input(override)
+        from pyogrio import read_info
+
+        crs = read_info(path, layer=layer)["crs"]
+        return None if crs is None else CRS.from_user_input(crs)
+    except Exception:  # scoring reads the file and names its problem
+        return None
+
+
 def reprojected(frame, crs, source, other):
     """``frame`` (of ``source``) in ``crs`` (of ``other``); an InputError naming both where
     PROJ cannot transform between them (a local site grid and a map CRS, two site grids)."""

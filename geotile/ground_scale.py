@@ -117,6 +117,15 @@ def local_scale(source, target) -> float | None:
     return units[0] / units[1]
 
 
+def transformable(source, target) -> bool:
+    """Whether :func:`to_crs` can move coordinates from ``source`` to ``target``: the same
+    CRS, one site grid in two units, or two CRSs on the earth (PROJ's business)."""
+    source, target = _pyproj_crs(source), _pyproj_crs(target)
+    if source == target or local_scale(source, target) is not None:
+        return True
+    return local_unit(source) is None and local_unit(target) is None
+
+
 def to_crs(frame, crs):
     """``frame`` (a GeoDataFrame or GeoSeries) in ``crs``: ``frame.to_crs``, and between a
     local CRS and :func:`in_metres` of it (which PROJ cannot transform) a scaling about

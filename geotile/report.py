@@ -95,12 +95,31 @@ def make_canvas(evaluation, image: str | os.PathLike | None, max_size: int) -> C
     return canvas
 
 
+def check_image_crs(image, truth, truth_crs) -> None:
+    """Before scoring: an InputError naming ``image`` and ``truth`` where the polygons (in
+    ``truth_crs``) cannot be drawn over the image (a local site grid and a map CRS)."""
+    from geotile.ground_scale import transformable
+    from geotile.label_set import _crs_name
+    from geotile.raster import open_raster
+
+    with open_raster(image) as src:
+        image_crs = src.crs
+    if image_crs is None or truth_crs is None or transformable(truth_crs, image_crs):
+        return
+    raise InputError(f"{image}: its CRS ({_crs_name(image_crs)}) and that of {truth} "
+                     f"({_crs_name(truth_crs)}) share no datum (a local site grid?), so the "
+                     "polygons cannot be drawn over it. Give --image the image of these labels "
+                     "in their CRS, or leave --image out (a blank background).")
+
+
 def _to_canvas_crs(groups: dict[str, list], source_crs, canvas: Canvas) -> dict[str, list]:
     import geopandas as gpd
 
+    from geotile.ground_scale import to_crs
+
     if canvas.crs is None or source_crs is None or canvas.crs == source_crs:
         return groups
-    return {k: list(gpd.GeoSeries(v, crs=source_crs).to_crs(canvas.crs).values)
+    return {k: list(to_crs(gpd.GeoSeries(v, crs=source_crs), canvas.crs).values)
             for k, v in groups.items()}
 
 
@@ -238,6 +257,8 @@ def write_report(evaluation, output: str | os.PathLike, image: str | os.PathLike
     if getattr(evaluation, "mode", None) != "object":
         raise InputError("a report shows object matches: evaluate two vector files.")
     refuse_overwriting_inputs([output], [image, *evaluation_inputs(evaluation)])
+    if image is not None:
+        check_image_crs(image, "the truth", evaluation.truth.crs)
     canvas = make_canvas(evaluation, image, max_size)
     groups = _to_canvas_crs(outcome_groups(evaluation), evaluation.truth.crs, canvas)
     if image is not None:

@@ -518,3 +518,38 @@ def test_a_stale_shapefile_index_beside_the_output_is_refused(run_cli, make_rast
     assert not index.exists()
     found = pyogrio.read_dataframe(tmp_path / "out.shp", bbox=(X0, Y0 - 20, X0 + 20, Y0))
     assert len(found) == 1
+
+
+def test_report_over_an_image_in_another_crs_than_site_grid_truth(run_cli, make_raster,
+                                                                   tmp_path):
+    """evaluate --report r.png --image of an image in UTM over polygons in a local site grid
+    printed the scores, then ended in pyproj's ProjError traceback: one line naming the
+    image, the truth and both CRSs, before scoring. Truth in the metre version of the
+    image's feet grid is drawn where it lies (scaled, as PROJ cannot)."""
+    import rasterio
+
+    from geotile.ground_scale import in_metres
+
+    site = gpd.GeoDataFrame(geometry=[shapely.box(1005, 1985, 1015, 1995)], crs=SITE_GRID)
+    site.to_file(tmp_path / "site.gpkg")
+    image = np.full((64, 64), 100, np.uint8)
+    utm = make_raster("utm.tif", image, crs=UTM_CRS, transform=from_origin(X0, Y0, 0.5, 0.5))
+    result = run_cli("evaluate", tmp_path / "site.gpkg", tmp_path / "site.gpkg", "--report",
+                     tmp_path / "r.png", "--image", utm)
+    assert_one_line_error(result, "utm.tif", "site.gpkg", "site grid", "EPSG:32616")
+    assert result.stdout == "" and not (tmp_path / "r.png").exists()
+    # truth in metres, the image in the same grid in US survey feet (0.5 ft pixels)
+    metres = in_metres(SITE_GRID_FT)
+    site.set_crs(metres, allow_override=True).to_file(tmp_path / "metres.gpkg")
+    foot = 0.304800609601219
+    feet = make_raster("feet.tif", np.full((100, 100), 100, np.uint8), crs=SITE_GRID_FT,
+                       transform=from_origin(1000 / foot, 2000 / foot, 1, 1))
+    result = run_cli("evaluate", tmp_path / "metres.gpkg", tmp_path / "metres.gpkg",
+                     "--report", tmp_path / "r.png", "--image", feet)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "r.png") as png:
+        green = png.read(2) == 220
+    rows, cols = np.nonzero(green[:100])
+    # the box's edges: x 1005..1015 m = 16.4..49.2 ft from the origin, y 5..15 m below it
+    assert (cols.min(), cols.max()) == pytest.approx((16, 50), abs=1)
+    assert (rows.min(), rows.max()) == pytest.approx((16, 50), abs=1)

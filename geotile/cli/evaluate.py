@@ -63,7 +63,8 @@ def _refuse_options(ctx, names, why: str) -> None:
                            f"{'it' if len(listed) == 1 else 'them'} out.")
 
 
-def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) -> None:
+def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *, layer=None,
+                   labels_crs=None) -> None:
     """Usage errors of --errors, --report and --image for inputs of ``kind``
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
     from geotile.evaluate import ERRORS_LAYER, ERRORS_SUFFIXES, is_raster
@@ -93,6 +94,11 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite) ->
             raise click.UsageError("--report draws object matches; give two vector files.")
         refuse_overwriting_inputs([report], (prediction, truth, image))
         check_output(report, overwrite)
+        if image is not None and truth.exists():
+            from geotile.evaluate import declared_crs
+            from geotile.report import check_image_crs
+
+            check_image_crs(image, truth, declared_crs(truth, layer, labels_crs))
     elif image is not None:
         raise click.UsageError("--image is drawn under --report; give --report too.")
 
@@ -220,7 +226,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     if kind == "lines":
         _refuse_options(ctx, NOT_FOR_LINES, "lines")
     else:
-        _check_outputs(kind, prediction, truth, report, image, errors, overwrite)
+        _check_outputs(kind, prediction, truth, report, image, errors, overwrite, layer=layer,
+                       labels_crs=labels_crs)
     if kind == "csvs":
         _refuse_options(ctx, NOT_FOR_CSVS, "csvs")
     elif kind == "files" and prediction.exists() and truth.exists():
