@@ -305,7 +305,9 @@ def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS,
     pixel = map_to_pixel(frame.geometry.values, transform)
     pixel_wkt = shapely.to_wkt(pixel, rounding_precision=6, trim=True)
     if geo_crs == "source" or frame.crs is not None:
-        geo = frame if geo_crs == "source" else frame.to_crs(geo_crs)
+        from geotile.ground_scale import to_crs
+
+        geo = frame if geo_crs == "source" else to_crs(frame, geo_crs)
         geo_wkt = shapely.to_wkt(np.asarray(geo.geometry.values, dtype=object),
                                  rounding_precision=decimals, trim=True)
     else:  # no CRS: its own coordinates are not ``geo_crs``'s
@@ -348,6 +350,28 @@ def _check_crs(paths: list, option) -> None:
                   f"({GEO_CRS}) is written POLYGON EMPTY; PolygonWKT_Pix holds its buildings. "
                   "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`, or give --crs source for "
                   "its own coordinates.", GeotileWarning, stacklevel=3)
+
+
+def _check_local_crs(paths: list, option) -> None:
+    """Before any work: an InputError naming a raster in a local CRS (a site grid, tied to
+    no place on the earth) whose PolygonWKT_Geo would be in another CRS (EPSG:4326 by
+    default), which PROJ cannot reach from it."""
+    from geotile.ground_scale import transformable
+    from geotile.label_set import _crs_name
+    from geotile.raster import open_raster
+    from geotile.vectorize import parse_crs
+
+    target = parse_crs(option or GEO_CRS)
+    if target == "source":
+        return
+    for path in paths:
+        with open_raster(path) as src:
+            crs = src.crs
+        if crs is not None and not transformable(crs, target):
+            raise InputError(f"{path}: the raster is in a local CRS ({_crs_name(crs)}), tied "
+                             f"to no place on the earth, which PROJ cannot convert to "
+                             f"PolygonWKT_Geo's {_crs_name(target)}: give --crs source (Geo "
+                             "WKT in the raster's coordinates), or georeference the raster.")
 
 
 def _several_classes(path, classes: list[str]) -> InputError:
@@ -493,6 +517,7 @@ def vectorize_to_csv(
     check_output(output, overwrite)
     paths = check_given_once(paths)
     _check_crs(paths, options.crs)
+    _check_local_crs(paths, options.crs)
     if instance_options is None:  # instances are buildings (geotile.instances checks)
         _check_one_class(paths, options)
     named: dict[str, Path] = {}

@@ -716,3 +716,23 @@ def test_cli_vectorize_csv_writes_coordinates_without_float_noise(run_cli, make_
         for polygon, row in zip(back, rows, strict=True):
             pixel = shapely.from_wkt(row["PolygonWKT_Pix"])
             assert shapely.hausdorff_distance(polygon, pixel) < 1e-3, (polygon, pixel)
+
+
+def test_cli_vectorize_csv_of_a_site_grid_raster_is_one_line(run_cli, make_raster, tmp_path):
+    """vectorize site.tif -o out.csv of a raster in a local site grid (LOCAL_CS) ended in
+    pyproj's ProjError traceback (PolygonWKT_Geo is EPSG:4326, which a site grid cannot
+    reach), --crs EPSG:32616 too: one line naming the raster, its CRS and --crs source,
+    nothing written; --crs source writes the grid's coordinates."""
+    from .conftest import assert_one_line_error
+
+    grid = 'LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+    mask = np.zeros((64, 64), np.uint8)
+    mask[10:30, 10:30] = 1
+    raster = make_raster("site.tif", mask, crs=grid, transform=from_origin(1000, 2000, 0.5, 0.5))
+    for crs in ([], ["--crs", "EPSG:32616"]):
+        result = run_cli("vectorize", raster, "-o", tmp_path / "out.csv", *crs)
+        assert_one_line_error(result, "site.tif", "site grid", "--crs source")
+        assert not (tmp_path / "out.csv").exists()
+    result = run_cli("vectorize", raster, "-o", tmp_path / "out.csv", "--crs", "source")
+    assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "out.csv").geo[0].equals(shapely.box(1005, 1985, 1015, 1995))
