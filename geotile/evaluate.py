@@ -1790,6 +1790,27 @@ def evaluation_inputs(result) -> list:
     return [*getattr(result, "inputs", ()), *files]
 
 
+def _local_geojson(output, crs) -> InputError:
+    return InputError(f"{output}: the truth is in a local CRS ({crs.name}), tied to no place on "
+                      "the earth, and GeoJSON holds longitude/latitude only. Give --errors a "
+                      ".gpkg or .fgb file (they keep it).")
+
+
+def check_errors_crs(output: Path, truths, layer: str | None = None,
+                     labels_crs: str | None = None) -> None:
+    """Before scoring: a .geojson ``output`` of truth in a local CRS (read from the header
+    of the first of ``truths`` that declares one, as :func:`errors_frame` takes it) is an
+    InputError (:func:`write_errors` says the same after scoring where headers said nothing)."""
+    from geotile.ground_scale import local_unit
+
+    if Path(output).suffix.lower() != ".geojson":
+        return
+    crs = next((c for t in truths if (c := declared_crs(t, layer, labels_crs)) is not None),
+               None)
+    if crs is not None and local_unit(crs) is not None:
+        raise _local_geojson(output, crs)
+
+
 def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> int:
     """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", its other layers
     kept; .geojson in EPSG:4326 as RFC 7946 says; .fgb) as vectorize writes its output
@@ -1807,9 +1828,7 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         from geotile.ground_scale import local_unit
 
         if local_unit(frame.crs) is not None:
-            raise InputError(f"{output}: the truth is in a local CRS ({frame.crs.name}), tied "
-                             "to no place on the earth, and GeoJSON holds longitude/latitude "
-                             "only. Give --errors a .gpkg or .fgb file (they keep it).")
+            raise _local_geojson(output, frame.crs)
         frame = frame.to_crs("EPSG:4326")  # RFC 7946, as vectorize writes GeoJSON
     elif output.suffix.lower() == ".geojson" and len(frame):
         raise InputError(f"{output}: the truth has no CRS (pixel coordinates?), and GeoJSON "

@@ -553,3 +553,35 @@ def test_report_over_an_image_in_another_crs_than_site_grid_truth(run_cli, make_
     # the box's edges: x 1005..1015 m = 16.4..49.2 ft from the origin, y 5..15 m below it
     assert (cols.min(), cols.max()) == pytest.approx((16, 50), abs=1)
     assert (rows.min(), rows.max()) == pytest.approx((16, 50), abs=1)
+
+
+def test_errors_outputs_that_cannot_be_written_are_refused_before_scoring(run_cli, tmp_path):
+    """--errors errors.geojson of site-grid truth (one pair or folders), and --errors naming
+    one of the prediction folder's own files with --overwrite, printed the scores and only
+    then were refused: now refused first, nothing printed, the file kept. geotile's own
+    pred/errors.geojson (unpaired) is still replaced on a re-run."""
+    site = gpd.GeoDataFrame(geometry=[shapely.box(1005, 1985, 1015, 1995)], crs=SITE_GRID)
+    utm = gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0 - 10, X0 + 10, Y0)], crs=UTM_CRS)
+    for folder in ("sp", "st", "p", "t"):
+        (tmp_path / folder).mkdir()
+    for name in ("a", "b"):
+        site.to_file(tmp_path / "sp" / f"{name}.gpkg")
+        site.to_file(tmp_path / "st" / f"{name}.gpkg")
+        utm.to_file(tmp_path / "p" / f"{name}.geojson")
+        utm.to_file(tmp_path / "t" / f"{name}.geojson")
+    for inputs in ((tmp_path / "sp" / "a.gpkg", tmp_path / "st" / "a.gpkg"),
+                   (tmp_path / "sp", tmp_path / "st")):
+        result = run_cli("evaluate", *inputs, "--errors", tmp_path / "e.geojson")
+        assert_one_line_error(result, "e.geojson", "site grid", ".gpkg")
+        assert result.stdout == "" and not (tmp_path / "e.geojson").exists()
+    own = tmp_path / "p" / "a.geojson"
+    before = own.read_bytes()
+    result = run_cli("evaluate", tmp_path / "p", tmp_path / "t", "--errors", own, "--overwrite")
+    assert_one_line_error(result, "a.geojson", "input")
+    assert result.stdout == "" and own.read_bytes() == before
+    for _ in range(2):
+        result = run_cli("evaluate", tmp_path / "p", tmp_path / "t", "--errors",
+                         tmp_path / "p" / "errors.geojson", "--overwrite", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["tp"] == 2
+    assert gpd.read_file(tmp_path / "p" / "errors.geojson")["kind"].tolist() == ["TP", "TP"]

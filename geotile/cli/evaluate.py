@@ -80,6 +80,10 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
             raise click.UsageError("--errors writes object matches; give vector files.")
         refuse_overwriting_inputs([errors], (prediction, truth, image))
         check_vector_output(errors, overwrite, ERRORS_LAYER)
+        if kind == "files":
+            from geotile.evaluate import check_errors_crs
+
+            check_errors_crs(errors, [truth], layer, labels_crs)
         if kind == "csvs":  # pixel coordinates a .geojson cannot hold: before scoring
             from geotile.spacenet_scoring import check_errors_output
 
@@ -255,6 +259,13 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         if errors is not None and pairs.kind == "raster":
             raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
                              "polygons) of vector files or SpaceNet CSVs.")
+        if errors is not None:  # the paired files are inputs; the first truth's CRS
+            from geotile.evaluate import check_errors_crs
+            from geotile.raster import refuse_overwriting_inputs
+
+            refuse_overwriting_inputs([errors], [f for pair in pairs.pairs.values()
+                                                 for f in pair])
+            check_errors_crs(errors, [t for _, t in pairs.pairs.values()], layer, labels_crs)
     result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
                             class_field=class_field, conf_field=conf_field,
                             labels_crs=labels_crs, labels_layer=layer,
