@@ -762,6 +762,27 @@ def _colour_table(src) -> np.ndarray:
     return table
 
 
+class BadClassIds(InputError):
+    """Class ids a mask cannot hold (``ids``: distinct, sorted), of one or more row bands."""
+
+    #: bad ids named in the message, at most
+    SHOWN = 6
+
+    def __init__(self, labels_path, ids):
+        self.labels_path, self.ids = labels_path, np.unique(ids)
+        shown = [value_text(v) for v in self.ids[:self.SHOWN]]
+        if len(self.ids) == 1:
+            text = (f"class id {shown[0]} does not fit a mask (ids 0..254, 255 = ignore). If "
+                    f"{shown[0]} marks no data, declare it (gdal_edit.py -a_nodata {shown[0]}).")
+        else:
+            more = f" and {len(self.ids) - self.SHOWN} more" if len(self.ids) > self.SHOWN \
+                else ""
+            text = (f"class ids {', '.join(shown)}{more} do not fit a mask (ids 0..254, 255 = "
+                    "ignore). Renumber them to 1..254 (gdal_calc.py), or declare the one "
+                    "that marks no data (gdal_edit.py -a_nodata) and renumber the others.")
+        super().__init__(f"{labels_path}: {text}")
+
+
 def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray:
     """Class ids (uint8) of an index band; 255 and invalid pixels are IGNORE."""
     band = values[0]
@@ -773,10 +794,7 @@ def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray
                              "of integer class ids (or RGB colours with --palette).")
     seen = band[valid]  # checked before IGNORE fills the rest (it wraps to -1 in int8)
     if seen.size and (seen.min() < 0 or seen.max() > IGNORE):
-        bad = value_text(seen.min() if seen.min() < 0 else seen.max())
-        raise InputError(f"{labels_path}: class id {bad} does not fit a mask (ids 0..254, 255 "
-                         f"= ignore). If {bad} marks no data, declare it (gdal_edit.py "
-                         f"-a_nodata {bad}).")
+        raise BadClassIds(labels_path, np.unique(seen[(seen < 0) | (seen > IGNORE)]))
     ids = np.full(band.shape, IGNORE, np.uint8)
     ids[valid] = seen
     return ids
@@ -974,6 +992,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
         seen: dict[int, int] = {}
+        bad_ids = np.zeros(0)  # class ids a mask cannot hold, named together
         covered = False  # whether the label raster reaches any pixel of the image
         check_label = has_nodata(label) and not (  # colours: nodata is a colour's
             table is None and expand is None and _zero_is_background(label))
@@ -1025,11 +1044,17 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 valid = valid & np.isfinite(values[0])
                             ids = np.where(valid, values[0] >= 128, IGNORE).astype(np.uint8)
                         else:
-                            ids = _index_ids(values, valid, labels_path)
+                            try:
+                                ids = _index_ids(values, valid, labels_path)
+                            except BadClassIds as exc:  # the rest of this one read: all of them
+                                bad_ids = np.union1d(bad_ids, exc.ids)
+                                continue
                         if seeing is not None:
                             ids[~seeing] = IGNORE
                         counts += np.bincount(ids.ravel(), minlength=256)
                         writer.submit(dst.write, ids, 1, window=window)
+                if len(bad_ids):
+                    raise BadClassIds(labels_path, bad_ids)
                 top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
                 class_names = _named_ids(names, top_id)
                 dst.update_tags(GEOTILE_OUTPUT="mask",

@@ -672,6 +672,27 @@ def test_a_class_id_out_of_range_is_named_as_written_and_declaring_it_works(
     assert _read(tmp_path / "mask.tif")[0].tolist() == [[0, 1, 2, 3], [255, 1, 2, 0]]
 
 
+def test_every_class_id_out_of_range_is_named_in_one_line(tmp_path, run_cli, monkeypatch):
+    """uint16 ids 300, 511 and 1000 (1000 in a later row band): the line named only 511 (the
+    largest of the first failing band), so declaring it nodata as advised failed again on
+    the next. Every distinct bad id of the image is named (beyond six: 'and N more'), with
+    a fix for several; nothing written."""
+    ids = np.zeros((40, 8), np.uint16)
+    ids[0, :3] = [300, 511, 300]
+    ids[39, 0] = 1000
+    labels = write_raster(tmp_path / "ids.tif", ids)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 8), np.uint8))
+    monkeypatch.setattr("geotile.label_rasters.streamed_band_rows", lambda width, rows: 16)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, str(labels), "class ids 300, 511, 1000 do not fit",
+                          "gdal_calc.py")
+    assert not (tmp_path / "mask.tif").exists()
+    ids[1, :] = np.arange(256, 264)
+    labels = write_raster(tmp_path / "many.tif", ids)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, "class ids 256, 257, 258, 259, 260, 261 and 5 more")
+
+
 @pytest.mark.parametrize("palette", [[], ["--palette", "potsdam"]])
 def test_a_folder_of_label_rasters_as_labels_asks_for_one_raster(tmp_path, run_cli, palette):
     """LABELS as a folder of label tiles (Potsdam's 5_Labels_all/): one line saying LABELS
