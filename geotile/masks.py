@@ -712,12 +712,14 @@ def named_labels(summary: dict, labels_path) -> dict:
 
 def _check_placeable(image_paths, labels_path, labels_crs) -> None:
     """Every image's refusal of labels it cannot place (:func:`labels_refusal`, its
-    header only), before any mask is written."""
+    header only), and of a damaged or truncated image, before any mask is written."""
     from geotile.no_georef import labels_refusal
-    from geotile.raster import input_path, open_raster
+    from geotile.raster import check_pixels_readable, input_path, open_raster
 
     for image_path in image_paths:
         with open_raster(input_path(image_path)) as src:
+            if len(image_paths) > 1:  # one image: checked as its mask is made
+                check_pixels_readable(src)
             refusal = labels_refusal(src, image_path, labels_path, labels_crs)
         if refusal:
             raise InputError(refusal)

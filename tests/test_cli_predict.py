@@ -379,3 +379,17 @@ def test_help_states_the_nodata_rule_of_every_path(run_cli):
     assert result.exit_code == 0
     assert ("is nodata by its value, mask or alpha, or where one float band is NaN or at its "
             "own nodata value; with --mosaic or --model-resolution too") in text
+
+
+def test_a_batch_refuses_a_truncated_image_before_the_first(run_cli, make_raster, tmp_path):
+    """3 images, the 2nd a download cut 200 bytes short (its last tile): a.tif's
+    prediction was written before the one-line refusal; its pixels are checked up front."""
+    model = pointwise_model(tmp_path / "m.onnx")
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 128, 128)).astype(np.uint8)
+    names = [make_raster(f"{n}.tif", pixels, tiled=True, blockxsize=64, blockysize=64,
+                         compress="deflate") for n in "abc"]
+    data = names[1].read_bytes()
+    names[1].write_bytes(data[:-200])
+    result = run_cli("predict", model, *names, "-o", tmp_path / "out", "--tile-size", "32")
+    assert_one_line_error(result, "b.tif", "damaged or truncated")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -241,7 +241,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         click.echo(onnx_model.describe(), err=True)
     _check_class_output(onnx_model, options)
     if len(pairs) > 1:  # a batch fails before its first image, not at the one that does not fit
-        _check_all_bands(onnx_model, options, pairs, extras)
+        _check_all_bands(onnx_model, options, pairs, extras, pixels=True)
     summaries = []
     for (image, out), extra in zip(pairs, extras, strict=True):
         summary = predict_raster(onnx_model, image, out, options=options, overwrite=overwrite,
@@ -255,11 +255,12 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     write_merge(ctx, merge, pairs, replace_merge, as_json)
 
 
-def _check_all_bands(model, options, pairs, extras) -> None:
+def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> None:
     """Every image's bands against the model, and what else its header refuses
-    (refuse_unpredictable), before any is predicted."""
+    (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
+    image too (its first and last blocks read)."""
     from geotile.predict import model_view, refuse_unpredictable, select_bands
-    from geotile.raster import open_raster
+    from geotile.raster import check_pixels_readable, open_raster
 
     for (image, _), extra in zip(pairs, extras, strict=True):
         added = 0
@@ -267,6 +268,8 @@ def _check_all_bands(model, options, pairs, extras) -> None:
             with open_raster(extra) as more:
                 added = more.count
         with open_raster(image) as raw, model_view(raw, model, added) as src:
+            if pixels:
+                check_pixels_readable(raw)
             refuse_unpredictable(model, raw, src, options, image)
             select_bands(model, src, options, added,
                          image if extra is None else f"{image} + {Path(extra).name}")
