@@ -1368,7 +1368,7 @@ PROBABILITY_TOLERANCE = 2e-3
 def _load_model(path: Path):
     """The ONNX model (``.graph``, ``.opset_import``) without its weights, None when it does
     not parse; ModelError for a missing external-data file."""
-    from geotile.onnx_graph import external_locations, read_model
+    from geotile.onnx_graph import external_extents, external_locations, read_model
 
     model = read_model(path)
     if model is None:
@@ -1378,6 +1378,12 @@ def _load_model(path: Path):
             raise ModelError(f"{path}: its weights are in the external file {location}, "
                              f"missing from the model's folder ({path.parent.resolve()}). "
                              f"Keep {location} next to the model.")
+    for location, needed in external_extents(model.graph).items():
+        size = (path.parent / location).stat().st_size
+        if size < needed:
+            raise ModelError(f"{path}: its weights file {location} holds {size} bytes, "
+                             f"shorter than the {needed} the model reads from it (a copy or "
+                             f"download that stopped): copy {location} again.")
     return model
 
 

@@ -189,3 +189,17 @@ def external_locations(graph) -> list[str]:
                 if entry.key == "location" and entry.value:
                     found.setdefault(entry.value)
     return list(found)
+
+
+def external_extents(graph) -> dict[str, int]:
+    """The bytes each external-data file must hold at least: the end of the last weight
+    (offset + length) the graph's initialisers read from it (those giving a length)."""
+    ends: dict[str, int] = {}
+    for tensor in graph.initializer:
+        if tensor.data_location == EXTERNAL:
+            entries = {entry.key: entry.value for entry in tensor.external_data}
+            offset, length = entries.get("offset", "0"), entries.get("length", "")
+            if entries.get("location") and offset.isdigit() and length.isdigit():
+                end = int(offset) + int(length)
+                ends[entries["location"]] = max(ends.get(entries["location"], 0), end)
+    return ends

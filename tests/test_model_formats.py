@@ -2229,3 +2229,20 @@ def test_readme_says_a_bare_tanh_and_scaled_activations_are_refused():
     refused = model[model.index("Refused"):]
     assert "bare Tanh" in refused and "x 100" in refused and "ArgMax" in refused
     assert "(tanh + 1) / 2" in model[:model.index("Refused")]
+
+
+def test_a_cut_external_weights_file_is_one_line_naming_it(tmp_path, run_cli, make_raster,
+                                                           image):
+    """m.onnx.data cut to 4 bytes (a copy that stopped): ONNX Runtime's own error log spilt
+    onto stderr (3 lines, colour codes) around 'cannot load the model (... offset: 0 size
+    to read: ... given file_length: 4 ...)'; now one line naming the short file."""
+    from .conftest import assert_one_line_error
+
+    path = logits_model(tmp_path / "m.onnx", external=True)
+    data = tmp_path / "m.onnx.data"
+    data.write_bytes(data.read_bytes()[:4])
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "m.onnx: its weights file m.onnx.data holds 4 bytes", "shorter",
+                          "copy m.onnx.data again")
+    assert not (tmp_path / "o.tif").exists()
