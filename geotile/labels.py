@@ -127,6 +127,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             raise InputError(f"{path}: GeoParquet is read from a local file only (GDAL here "
                              "reads no Parquet). Download or unzip it and give that file.") \
                 from exc
+        from geotile.input_files import failed_download
+
+        download = failed_download(path, "vector data")
+        if download:
+            raise InputError(download) from exc
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
             f"{path}: not vector data GDAL can read ({reason}). "

@@ -1868,6 +1868,11 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
                 f"Runtime {ort.__version__} reads up to {ir.group(2)}. Upgrade onnxruntime, or "
                 "re-export the model with an older IR version (onnx.save with ir_version set).")
     if "protobuf" in text.lower() or "INVALID_PROTOBUF" in text:
+        from geotile.input_files import failed_download
+
+        download = failed_download(path, "an ONNX model")
+        if download:
+            return download
         return f"{path}: not an ONNX model (the file cannot be parsed). Export it with torch.onnx."
     opset = re.search(r"Opset (\d+) is under development.*domain (\S+) is till opset (\d+)",
                       text, re.S)

@@ -201,6 +201,11 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
                 return quietly(rasterio.open, path)
         return quietly(rasterio.open, path)
     except RasterioIOError as exc:
+        from geotile.input_files import failed_download
+
+        download = failed_download(path, "a raster")
+        if download:
+            raise InputError(download) from exc
         reason = str(exc).splitlines()[0] if str(exc) else "unknown format"
         raise InputError(
             f"{path}: not a raster GDAL can read ({reason}). "

@@ -260,3 +260,38 @@ def test_a_size_too_large_for_memory_is_one_line_naming_it(run_cli, make_raster,
     result = run_cli(*(a.format(**values) for a in args))
     assert_one_line_error(result, "not enough memory", option)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["img.tif", "l.geojson", "m.onnx"]
+
+
+HTML_PAGE = b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head></html>\n"
+
+
+@pytest.mark.parametrize("content,said", [(b"", "the file is empty (0 bytes)"),
+                                          (HTML_PAGE, "the file is a web page (HTML)")])
+@pytest.mark.parametrize("bad", ["image", "labels", "model", "prediction"])
+def test_an_empty_file_or_a_saved_error_page_is_called_a_failed_download(
+        run_cli, make_raster, tmp_path, content, said, bad):
+    """What a failed wget or curl leaves under the expected name: 'not a raster GDAL can read
+    (... not recognized as being in a supported file format.)', 'not vector data GDAL can
+    read (Expecting value: line 1 column 1 (char 0))', 'not an ONNX model ... Export it with
+    torch.onnx'; now each says what the file is and to download it again."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+    from .onnx_models import pointwise_model
+
+    x, y = UTM_ORIGIN
+    image = make_raster("img.tif", np.zeros((3, 32, 32), np.uint8))
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(x + 1, y - 6, x + 6, y - 1)],
+                     crs=UTM_CRS).to_file(labels)
+    model = pointwise_model(tmp_path / "m.onnx")
+    target = {"image": image, "labels": labels, "model": model, "prediction": image}[bad]
+    target.write_bytes(content)
+    args = {"image": ("make-masks", labels, image, "-o", tmp_path / "out.tif"),
+            "labels": ("make-masks", labels, image, "-o", tmp_path / "out.tif"),
+            "model": ("predict", model, image, "-o", tmp_path / "out.tif"),
+            "prediction": ("vectorize", image, "-o", tmp_path / "out.geojson")}[bad]
+    assert_one_line_error(run_cli(*args), f"{target}: {said}", "again")
+    assert not list(tmp_path.glob("out*"))
