@@ -38,8 +38,10 @@ COMMANDS = {
 _GROUP_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"}
 #: GDAL settings for every command: commands stream by strips and write whole blocks, so a
 #: small block cache keeps memory independent of the raster's size (GDAL's default is 5 %
-#: of RAM). Scoped to the command with rasterio.Env; a user's own setting wins.
-GDAL_SETTINGS = {"GDAL_CACHEMAX": 128 * 2**20}  # bytes: rasterio reads an int as bytes
+#: of RAM). A JPEG whose data libjpeg finds corrupt is a read error, not noise decoded
+#: silently. Scoped to the command with rasterio.Env; a user's own setting wins.
+GDAL_SETTINGS = {"GDAL_CACHEMAX": 128 * 2**20,  # bytes: rasterio reads an int as bytes
+                 "GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE"}
 
 
 class GeotileGroup(click.Group):
