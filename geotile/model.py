@@ -608,6 +608,9 @@ class OnnxModel:
         import onnxruntime as ort
 
         path = local_model_path(path)
+        if path.is_dir():
+            raise ModelError(f"{path} is a folder, not an ONNX model: give the .onnx file "
+                             "(a TensorFlow SavedModel: convert it with tf2onnx).")
         if not path.is_file():
             raise ModelError(f"{path}: no such model file. Check the path.")
         from geotile.onnx_graph import default_opset

@@ -2246,3 +2246,16 @@ def test_a_cut_external_weights_file_is_one_line_naming_it(tmp_path, run_cli, ma
                           "m.onnx: its weights file m.onnx.data holds 4 bytes", "shorter",
                           "copy m.onnx.data again")
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_a_folder_named_like_a_model_is_said_to_be_a_folder(tmp_path, run_cli, make_raster,
+                                                            image):
+    """unet.onnx/ a folder (an unzipped archive, a SavedModel): 'no such model file. Check
+    the path.' while the path exists; now it says it is a folder."""
+    from .conftest import assert_one_line_error
+
+    (tmp_path / "unet.onnx").mkdir()
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", tmp_path / "unet.onnx", tif, "-o",
+                                  tmp_path / "o.tif"), "unet.onnx is a folder",
+                          "give the .onnx file")
