@@ -47,6 +47,16 @@ STREAM_BYTES = 16 * 2**20
 CHUNK_FEATURES = 20_000
 
 
+def _gzipped(path) -> bool:
+    """Whether ``path`` is a local gzip file (labels.geojson.gz), which GDAL reads only
+    through /vsigzip/."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"\x1f\x8b"
+    except (OSError, TypeError):
+        return False
+
+
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 layer: str | None = None, images=None, regions=None,
                 class_field: str | None = None, empty_ok: bool = False,
@@ -132,6 +142,9 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         download = failed_download(path, "vector data")
         if download:
             raise InputError(download) from exc
+        if _gzipped(path):
+            raise InputError(f"{path}: gzip-compressed; GDAL reads it as /vsigzip/{path} "
+                             "(give that path), or gunzip it first.") from exc
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
             f"{path}: not vector data GDAL can read ({reason}). "

@@ -661,3 +661,25 @@ def test_json_that_is_no_vector_data_keeps_its_message(run_cli, image, tmp_path)
     path.write_text(json.dumps({"epochs": 10}))
     result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
     assert_one_line_error(result, "settings.json", "holds no features")
+
+
+def test_gzipped_geojson_names_the_way_gdal_reads_it(run_cli, make_raster, tmp_path):
+    """labels.geojson.gz (as portals serve them): 'not vector data GDAL can read (... not
+    recognized as being in a supported file format.; It might help to specify the correct
+    driver ...)'; now the line names /vsigzip/, with which the same file makes the mask."""
+    import gzip
+
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    plain = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 1, Y0 - 6, X0 + 6, Y0 - 1)],
+                     crs=UTM_CRS).to_file(plain)
+    packed = tmp_path / "labels.geojson.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "labels.geojson.gz: gzip-compressed",
+                          f"/vsigzip/{packed}", "gunzip")
+    assert not (tmp_path / "m.tif").exists()
+    result = run_cli("make-masks", f"/vsigzip/{packed}", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.read(1).sum() == 100
