@@ -235,9 +235,13 @@ def read_window(
             raise InputError(f"{src.name}: a file it reads its pixels from cannot be opened "
                              f"({reason}); restore it, or rebuild {Path(src.name).name}."
                              ) from exc
+        # libjpeg's warnings are errors here (GDAL_ERROR_ON_LIBJPEG_WARNING): some are
+        # cosmetic, so say how to read such a file anyway
+        anyway = (" If it shows whole in a viewer, set GDAL_ERROR_ON_LIBJPEG_WARNING=FALSE to "
+                  "read it anyway." if "JPEG" in reason else "")
         raise InputError(
             f"{src.name}: pixel data cannot be read ({reason}). "
-            "The file is damaged or truncated; re-export or re-download it."
+            f"The file is damaged or truncated; re-export or re-download it.{anyway}"
         ) from exc
 
 

@@ -395,7 +395,7 @@ def test_a_batch_refuses_a_truncated_image_before_the_first(run_cli, make_raster
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_a_jpeg_with_a_corrupt_scan_is_refused_not_predicted(run_cli, tmp_path):
+def test_a_jpeg_with_a_corrupt_scan_is_refused_not_predicted(run_cli, tmp_path, monkeypatch):
     """A JPEG whose second half of compressed data was garbled: libjpeg decoded half the
     image into noise and predict exited 0 with a prediction of that noise; now one line
     naming the file as damaged, and no output."""
@@ -410,5 +410,10 @@ def test_a_jpeg_with_a_corrupt_scan_is_refused_not_predicted(run_cli, tmp_path):
         data[i] ^= 0x5A
     jpeg.write_bytes(bytes(data))
     result = run_cli("predict", model, jpeg, "-o", tmp_path / "o.tif", "--tile-size", "32")
-    assert_one_line_error(result, "photo.jpg", "Corrupt JPEG data", "damaged or truncated")
+    assert_one_line_error(result, "photo.jpg", "Corrupt JPEG data", "damaged or truncated",
+                          "GDAL_ERROR_ON_LIBJPEG_WARNING=FALSE")
     assert not (tmp_path / "o.tif").exists()
+    # the way round the message names, for a JPEG with a cosmetic libjpeg warning
+    monkeypatch.setenv("GDAL_ERROR_ON_LIBJPEG_WARNING", "FALSE")
+    result = run_cli("predict", model, jpeg, "-o", tmp_path / "o.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
