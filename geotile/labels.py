@@ -11,6 +11,7 @@ for problems a user can fix.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import json
 import os
@@ -105,7 +106,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             if suffix in PARQUET_SUFFIXES:
                 labels = _read_parquet(path, regions, override, class_field)
             elif _geojson_sequence(path):  # GDAL's GeoJSONSeq driver reads it
-                labels = _read_ogr(path, layer, regions, override, class_field)
+                labels = _read_ogr(_without_bom(path), layer, regions, override, class_field)
             else:
                 try:
                     with gc_paused():  # millions of lists and floats, none in a cycle
@@ -220,6 +221,16 @@ def _geojson_sequence(path: Path) -> bool:
     except ValueError:  # a FeatureCollection spread over lines (or a longer line)
         return False
     return isinstance(document, dict) and document.get("type") == "Feature"
+
+
+def _without_bom(path: Path):
+    """``path``, or past its UTF-8 byte-order mark, which makes GDAL's GeoJSONSeq reader
+    drop the first feature."""
+    from geotile.raster import input_path
+
+    with path.open("rb") as handle:
+        bom = handle.read(3) == codecs.BOM_UTF8
+    return input_path(f"/vsisubfile/3_,{path}") if bom else path
 
 
 def _one_layer(path: Path, layer: str | None) -> None:

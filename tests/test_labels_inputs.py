@@ -531,6 +531,26 @@ def test_geojson_one_feature_a_line_is_read_as_gdal_reads_it(run_cli, image, tmp
     assert json.loads(result.stdout)["tp"] == 2
 
 
+@pytest.mark.parametrize("separator", ["", "\x1e"])
+def test_geojson_sequence_saved_with_a_bom_keeps_its_first_feature(run_cli, image, tmp_path,
+                                                                  separator):
+    """Saved by a Windows editor (UTF-8 with BOM), a one-Feature-a-line file lost its first
+    feature to GDAL's reader: 1 of 2 buildings burnt, exit 0."""
+    features = [{"type": "Feature", "properties": {"c": c},
+                 "geometry": shapely.geometry.mapping(box(col, 1, 3))}
+                for c, col in ((1, 1), (2, 5))]
+    path = tmp_path / "footprints.geojson"
+    path.write_text("".join(separator + json.dumps(f) + "\n" for f in features),
+                    encoding="utf-8-sig")
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "c",
+                     "--labels-crs", UTM_CRS)
+    assert result.exit_code == 0, result.output
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 1).all() and (mask[2:8, 10:16] == 2).all()
+    assert np.count_nonzero(mask) == 72
+
+
 # --- item: boolean class fields -------------------------------------------------------------
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".fgb"])
