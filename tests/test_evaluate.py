@@ -1370,3 +1370,19 @@ def test_a_min_area_leaving_out_every_truth_polygon_is_said(run_cli, tmp_path):
     result = run_cli("evaluate", pred, truth, "--min-area", 50, "--json")
     assert result.exit_code == 0 and '"tp": 2' in result.stdout
     assert "--min-area" not in result.stderr
+
+
+def test_min_area_of_web_mercator_truth_is_ground_square_metres(run_cli, tmp_path):
+    """A 10 x 10 m and a 30 x 30 m building at 60 N in EPSG:3857 (about 400 and 3600
+    "square metres" there): --min-area 200 leaves out the 100 m^2 one, as --help says."""
+    utm = gpd.GeoSeries([shapely.box(500000, 6650000, 500010, 6650010),
+                         shapely.box(500100, 6650000, 500130, 6650030)], crs="EPSG:32633")
+    pred, truth = tmp_path / "pred.gpkg", tmp_path / "truth.gpkg"
+    for path in (pred, truth):
+        gpd.GeoDataFrame(geometry=utm.to_crs("EPSG:3857")).to_file(path)
+    result = run_cli("evaluate", pred, truth, "--min-area", 200, "--json")
+    assert result.exit_code == 0, result.output
+    assert '"truths": 1' in result.stdout and '"tp": 1' in result.stdout
+    help_text = " ".join(run_cli("evaluate", "--help").output.split())
+    assert "AREA in ground m^2 (in the truth's UTM zone when its CRS is in degrees, feet or " \
+           "Web Mercator)" in help_text

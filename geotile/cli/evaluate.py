@@ -147,8 +147,9 @@ def _line_options(command):
 @click.option("--min-area", type=FloatRange(min=0), default=None, metavar="AREA",
               help="SpaceNet's minimum-area rule: leave out truth polygons smaller than AREA "
               "and predictions not larger. Two SpaceNet CSVs: AREA in px^2 (pixel WKT), "
-              "default 20 as SpaceNet scores. Vector files and folders: AREA in m^2 "
-              "(measured in the truth's CRS, in its UTM zone when geographic), default 0.")
+              "default 20 as SpaceNet scores. Vector files and folders: AREA in ground m^2 "
+              "(in the truth's UTM zone when its CRS is in degrees, feet or Web Mercator), "
+              "default 0.")
 @click.option("--errors", "errors", **LOCAL_FILE,
               metavar="FILE.gpkg|.geojson|.fgb",
               help="Vectors and SpaceNet CSVs: write the TP and FP (predicted) and FN (missed "
