@@ -2,7 +2,8 @@
 
 Strategy, per raster, by row bands with a halo (bounded memory): read a band
 with ``halo`` pixels of context on every side -> class ids (threshold or
-argmax, :func:`geotile.raster_kinds.class_ids`) -> skeleton of each class
+argmax, :func:`geotile.raster_kinds.class_ids`) -> holes up to ``FILL_HOLES_M2``
+filled -> skeleton of each class
 (:func:`road_skeleton`: Guo and Hall's thinning) -> one segment between the centres of
 every two 8-adjacent skeleton pixels (a diagonal only where no orthogonal
 path joins them, so staircases do not form triangles). Rasters given together
@@ -69,6 +70,10 @@ JOIN_PIXELS = 4
 #: cycles of paths between junctions at most 4 times this many pixels long (and not longer
 #: than the road is wide) are one junction (:func:`collapse_junction_cycles`)
 CYCLE_PIXELS = 3
+#: holes in a road's mask up to this many square metres (pinholes of a model's noise, a car
+#: on the road) are filled before thinning, which would draw a ring round each; a
+#: roundabout's island is larger
+FILL_HOLES_M2 = 10.0
 
 
 @dataclass(frozen=True)
@@ -277,7 +282,8 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
     for class_id in classes:
         if class_id == 0 or (source.keep is not None and class_id not in source.keep):
             continue
-        inside = cut(filled == class_id)
+        inside = _fill_small_holes(cut(filled == class_id), no_data,
+                                   FILL_HOLES_M2 / (sides[0] * sides[1]))
         skeleton = road_skeleton(inside)
         if no_data.any():
             _extend_to_no_data(skeleton, inside, no_data, np.divide(sides, min(sides)))
@@ -289,6 +295,20 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
             found.append((int(class_id), segments + np.array([r0 * ky, c0 * kx]),
                           score[r // ky, c // kx], owner[r // ky, c // kx], edge))
     return found
+
+
+def _fill_small_holes(inside: np.ndarray, no_data: np.ndarray, most: float) -> np.ndarray:
+    """``inside`` with its holes of at most ``most`` pixels (no data aside) filled."""
+    from scipy import ndimage
+
+    holes = ndimage.binary_fill_holes(inside) & ~inside & ~no_data
+    if not holes.any():
+        return inside
+    labels, count = ndimage.label(holes)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    small = sizes <= most
+    small[0] = False
+    return inside | small[labels]
 
 
 #: the 8 neighbours of a pixel, (row, col) steps: east, then counter-clockwise

@@ -1163,6 +1163,40 @@ def test_t_junctions_and_a_roundabout_keep_their_shape(make_raster, tmp_path):
     assert sorted(degree.values()) == [1, 1, 1, 3] and cycles == 0
 
 
+def test_pinholes_in_a_road_make_no_rings_and_a_roundabouts_island_stays(make_raster,
+                                                                         tmp_path):
+    """Pinholes in a thresholded road (model noise, a car on the road: 1 px and 2x2 px
+    holes) are filled before thinning: a 90 m road gave 27 lines with 10 rings round
+    them; a roundabout's island (16 m across) stays a hole: one ring."""
+    from rasterio.features import rasterize
+
+    from geotile.lines import vectorize_lines
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    road = shapely.LineString([(X0 + 5, Y0 - 50), (X0 + 95, Y0 - 50)])
+    ring = shapely.Point(X0 + 50, Y0 - 50).buffer(8, quad_segs=32).exterior
+    arm = shapely.LineString([(X0 + 5, Y0 - 50), (X0 + 42, Y0 - 50)])
+    for name, roads, rings in (("road.tif", [road], 0), ("ring.tif", [ring, arm], 1)):
+        burnt = rasterize([(g.buffer(2.5), 1) for g in roads], out_shape=(200, 200),
+                          transform=transform)
+        probability = np.where(burnt > 0, 0.9, 0.05).astype(np.float32)
+        for k, col in enumerate(range(20, 190, 17)):
+            row = 98 + k % 4
+            if k % 3 == 0:
+                probability[row:row + 2, col:col + 2] = 0.1
+            else:
+                probability[row, col] = 0.1
+        raster = make_raster(name, probability, transform=transform)
+        vectorize_lines(raster, tmp_path / f"{name}.gpkg")
+        frame = gpd.read_file(tmp_path / f"{name}.gpkg")
+        degree, cycles = graph_of(frame)
+        assert cycles == rings, (len(frame), sorted(degree.values()))
+        truth = shapely.union_all(roads)
+        assert frame.geometry.union_all().hausdorff_distance(truth) < 2.5
+        assert abs(frame.length.sum() - truth.length) < 0.05 * truth.length
+        assert sorted(degree.values()).count(1) == 2 - rings
+
+
 @pytest.mark.parametrize("option", [
     ("--errors", "errors.gpkg"), ("--report", "report.png"), ("--class-field", "kind"),
     ("--iou", "0.3"), ("--conf-field", "score"), ("--repair-truth",), ("--min-area", "5")])

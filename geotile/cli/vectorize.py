@@ -64,8 +64,9 @@ def _line_options(command):
         "Default: 3.")(command)
     return click.option(
         "--lines", is_flag=True, help="Road centrelines instead of polygons: skeleton of the "
-        "thresholded raster, spurs pruned, simplified (--simplify, at least one pixel); "
-        "properties class_id, class, length_m, score, source.")(command)
+        "thresholded raster (holes up to 10 m2, noise or a car, filled), spurs pruned, "
+        "simplified (--simplify, at least one pixel); properties class_id, class, "
+        "length_m, score, source.")(command)
 
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
