@@ -235,14 +235,50 @@ def read_window(
             raise InputError(f"{src.name}: a file it reads its pixels from cannot be opened "
                              f"({reason}); restore it, or rebuild {Path(src.name).name}."
                              ) from exc
+        if src.driver == "JPEG" and "JPEG" not in reason:  # GDAL logged it, not chained
+            reason = _libjpeg_complaint(src.name, window, indexes) or reason
         # libjpeg's warnings are errors here (GDAL_ERROR_ON_LIBJPEG_WARNING): some are
         # cosmetic, so say how to read such a file anyway
         anyway = (" If it shows whole in a viewer, set GDAL_ERROR_ON_LIBJPEG_WARNING=FALSE to "
-                  "read it anyway." if "JPEG" in reason else "")
+                  "read it anyway." if "JPEG" in reason or src.driver == "JPEG" else "")
         raise InputError(
             f"{src.name}: pixel data cannot be read ({reason}). "
             f"The file is damaged or truncated; re-export or re-download it.{anyway}"
         ) from exc
+
+
+def _libjpeg_complaint(path, window, indexes) -> str | None:
+    """libjpeg's message for a JPEG whose read failed ('libjpeg: Corrupt JPEG data: 3
+    extraneous bytes before marker 0xda'), which GDAL logs (as the file is opened) instead
+    of chaining to the error: the file opened and read again, with that log caught."""
+    import logging
+    import warnings
+
+    found: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            text = record.getMessage()
+            if "libjpeg:" in text:
+                found.append(text[text.index("libjpeg:"):].rstrip("'\""))
+
+    log, catch = logging.getLogger("rasterio"), Catch()  # its _env and _err loggers
+    level, propagate = log.level, log.propagate
+    log.addHandler(catch)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with rasterio.open(path) as again:
+                again.read(indexes, window=window)
+    except Exception:  # the first read's error is the one reported
+        pass
+    finally:
+        log.removeHandler(catch)
+        log.setLevel(level)
+        log.propagate = propagate
+    return found[0] if found else None
 
 
 def common_dtype(src: rasterio.io.DatasetReader, indexes=None) -> np.dtype:

@@ -417,3 +417,26 @@ def test_a_jpeg_with_a_corrupt_scan_is_refused_not_predicted(run_cli, tmp_path, 
     monkeypatch.setenv("GDAL_ERROR_ON_LIBJPEG_WARNING", "FALSE")
     result = run_cli("predict", model, jpeg, "-o", tmp_path / "o.tif", "--tile-size", "32")
     assert result.exit_code == 0, result.output
+
+
+def test_a_jpeg_with_a_cosmetic_libjpeg_warning_is_named_with_the_way_round(
+        run_cli, tmp_path, monkeypatch):
+    """A JPEG with 3 stray bytes before its scan ('extraneous bytes before marker 0xda',
+    which viewers ignore) was refused as 'IReadBlock failed at X offset 0, Y offset 0':
+    neither libjpeg's complaint nor the GDAL_ERROR_ON_LIBJPEG_WARNING=FALSE way round."""
+    from PIL import Image
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    jpeg = tmp_path / "photo.jpg"
+    pixels = np.random.default_rng(0).integers(0, 255, (64, 64, 3)).astype(np.uint8)
+    Image.fromarray(pixels).save(jpeg, quality=90)
+    data = jpeg.read_bytes()
+    scan = data.index(b"\xff\xda")
+    jpeg.write_bytes(data[:scan] + b"\x01\x02\x03" + data[scan:])
+    result = run_cli("predict", model, jpeg, "-o", tmp_path / "o.tif", "--tile-size", "32")
+    assert_one_line_error(result, "photo.jpg", "extraneous bytes before marker",
+                          "GDAL_ERROR_ON_LIBJPEG_WARNING=FALSE")
+    assert not (tmp_path / "o.tif").exists()
+    monkeypatch.setenv("GDAL_ERROR_ON_LIBJPEG_WARNING", "FALSE")
+    result = run_cli("predict", model, jpeg, "-o", tmp_path / "o.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
