@@ -60,12 +60,22 @@ def _worker_model(model_path, model_options: dict):
 STOP_WAIT_S = 10.0
 
 
+#: GDAL options that the workers (other processes, other machines) read as the command
+#: does: its GDAL_ERROR_ON_LIBJPEG_WARNING=TRUE (geotile.cli.main), or the user's own
+WORKER_GDAL_OPTIONS = ("GDAL_ERROR_ON_LIBJPEG_WARNING",)
+
+
 class _RunNames:
     """The cluster-wide names of one run: ``stop`` (an Event: start no new image; set by
     the first failure), ``abort`` (an Event: the run was interrupted, running images stop
-    and write nothing) and ``publish`` (a Lock held around each move into place)."""
+    and write nothing) and ``publish`` (a Lock held around each move into place); ``gdal``:
+    the run's :data:`WORKER_GDAL_OPTIONS`, as set where it was started."""
 
     def __init__(self):
+        from rasterio.env import get_gdal_config
+
+        self.gdal = {key: value for key in WORKER_GDAL_OPTIONS
+                     if (value := get_gdal_config(key)) is not None}
         run = uuid.uuid4().hex
         self.stop = f"geotile-stop-{run}"
         self.abort = f"geotile-abort-{run}"
@@ -128,7 +138,9 @@ def _task(names: _RunNames, func, *args):
     failure = None
     token = RUN_GUARD.set(_Guard(names))
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        import rasterio
+
+        with warnings.catch_warnings(record=True) as caught, rasterio.Env(**names.gdal):
             warnings.simplefilter("default")
             result = func(*args)
     except GeotileError as exc:
