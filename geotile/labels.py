@@ -119,6 +119,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                         raise
                     except Exception:
                         raise other from None
+        elif isinstance(path, Path) and suffix in (".geojsonl", ".geojsons"):
+            labels = _read_ogr(_without_bom(path), layer, regions, override, class_field)
         else:
             labels = _read_ogr(path, layer, regions, override, class_field)
     except InputError:

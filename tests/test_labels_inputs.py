@@ -551,6 +551,24 @@ def test_geojson_sequence_saved_with_a_bom_keeps_its_first_feature(run_cli, imag
     assert np.count_nonzero(mask) == 72
 
 
+
+@pytest.mark.parametrize("suffix", [".geojsonl", ".geojsons"])
+def test_geojsonl_saved_with_a_bom_keeps_all_its_features(run_cli, image, tmp_path, suffix):
+    """The BOM fix read .geojson past the BOM only: footprints.geojsonl saved by Notepad
+    (UTF-8 with BOM) still burnt 1 of 2 buildings (36 of 72 px), exit 0."""
+    features = [{"type": "Feature", "properties": {"c": c},
+                 "geometry": shapely.geometry.mapping(box(col, 1, 3))}
+                for c, col in ((1, 1), (2, 5))]
+    path = tmp_path / f"footprints{suffix}"
+    path.write_text("".join(json.dumps(f) + "\n" for f in features), encoding="utf-8-sig")
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "c",
+                     "--labels-crs", UTM_CRS, "--layer", "footprints")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 1).all() and (mask[2:8, 10:16] == 2).all()
+    assert np.count_nonzero(mask) == 72
+
 # --- item: boolean class fields -------------------------------------------------------------
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".fgb"])
