@@ -323,15 +323,43 @@ def gdal_reason(exc: BaseException, default: str = "unknown error") -> str:
     return reasons[-1] if reasons else default
 
 
+#: files check_pixels_readable read whole, as they were then (:func:`_readable_key`)
+_READABLE: set = set()
+
+
 def check_pixels_readable(src: rasterio.io.DatasetReader) -> None:
     """Read the first and the last block of every band, so that a damaged or truncated file
-    fails before any work starts (commands that never read pixels, like make-masks, too)."""
+    fails before any work starts (commands that never read pixels, like make-masks, too).
+    A file checked before and unchanged since is not read again (the last block of a JPEG
+    or PNG decodes all of it: a batch checks every image up front, then each as it runs)."""
     from rasterio.windows import Window
 
+    key = _readable_key(src)
+    if key is not None and key in _READABLE:
+        return
     h, w = src.block_shapes[0]
     last_col, last_row = (src.width - 1) // w * w, (src.height - 1) // h * h
     read_window(src, Window(0, 0, min(w, src.width), min(h, src.height)))
     read_window(src, Window(last_col, last_row, src.width - last_col, src.height - last_row))
+    if key is not None:
+        if len(_READABLE) > 10_000:
+            _READABLE.clear()
+        _READABLE.add(key)
+
+
+def _readable_key(src) -> tuple | None:
+    """What identifies a local file's pixels as GDAL reads them (None: not a local file, or
+    a VRT, whose sources may change apart from it)."""
+    from rasterio.env import get_gdal_config
+
+    if src.driver == "VRT" or is_virtual_path(str(src.name)):
+        return None
+    try:
+        info = os.stat(src.name)
+    except (OSError, TypeError, ValueError):
+        return None
+    return (os.path.abspath(src.name), info.st_dev, info.st_ino, info.st_size,
+            info.st_mtime_ns, info.st_ctime_ns, get_gdal_config("GDAL_ERROR_ON_LIBJPEG_WARNING"))
 
 
 def require_crs(src: rasterio.io.DatasetReader, why: str) -> None:

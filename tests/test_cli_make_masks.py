@@ -481,3 +481,22 @@ def test_several_images_refuse_a_truncated_one_before_the_first(run_cli, scene, 
     result = run_cli("make-masks", labels, image, cut, "-o", tmp_path / "out")
     assert_one_line_error(result, "cut.tif", "damaged or truncated")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_several_images_are_checked_once_each(run_cli, scene, make_raster, tmp_path,
+                                              monkeypatch):
+    """The up-front check of every image's first and last blocks was done again as each
+    mask was made: 20 JPEGs of 12 MP (the last block decodes all of it) took 4.7-5.2 s
+    instead of 2.8-3.4 s. An image checked and unchanged since is not read again."""
+    import geotile.raster
+
+    image, labels = scene
+    other = make_raster("other.tif", np.zeros((3, 30, 30), np.uint8))
+    reads = []
+    read_window = geotile.raster.read_window
+    monkeypatch.setattr(geotile.raster, "read_window",
+                        lambda src, *a, **k: reads.append(src.name) or read_window(src, *a, **k))
+    result = run_cli("make-masks", labels, image, other, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(reads) == sorted([str(image)] * 2 + [str(other)] * 2)
+    assert (tmp_path / "out" / "img.tif").exists() and (tmp_path / "out" / "other.tif").exists()
