@@ -343,11 +343,15 @@ def check_placeable(labels_path, image_paths) -> None:
         _check_placeable(label, labels_path, image_paths)
 
 
-def _check_placeable(label, labels_path, image_paths) -> None:
-    from geotile.raster import input_path, open_raster
+def _check_placeable(label, labels_path, image_paths, pixels: bool = False) -> None:
+    """:func:`check_placeable`; ``pixels``: a damaged or truncated image too (its first and
+    last blocks read)."""
+    from geotile.raster import check_pixels_readable, input_path, open_raster
 
     for image_path in map(input_path, image_paths):
         with open_raster(image_path) as image:
+            if pixels:
+                check_pixels_readable(image)
             refusal = placement_refusal(label, labels_path, image, image_path)
         if refusal:
             raise InputError(refusal)
@@ -839,7 +843,8 @@ def make_masks_from_raster(
         expand = _colour_table(label) if kind == "paletted" else None
         lossy = _lossy_codec(label)
         snap = _Snap(codes, table) if codes is not None else None
-        _check_placeable(label, labels_path, image_paths)  # every image before any mask
+        # every image before any mask; a damaged one too where there are several
+        _check_placeable(label, labels_path, image_paths, pixels=len(image_paths) > 1)
         unknown: dict[int, int] = {}
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,

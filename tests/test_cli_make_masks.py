@@ -500,3 +500,18 @@ def test_several_images_are_checked_once_each(run_cli, scene, make_raster, tmp_p
     assert result.exit_code == 0, result.output
     assert sorted(reads) == sorted([str(image)] * 2 + [str(other)] * 2)
     assert (tmp_path / "out" / "img.tif").exists() and (tmp_path / "out" / "other.tif").exists()
+
+
+def test_a_label_raster_over_several_images_refuses_a_truncated_one_first(run_cli, make_raster,
+                                                                         tmp_path):
+    """The up-front check covered vector labels only: a label raster over img.tif and a
+    download cut 200 bytes short wrote img.tif's mask, then failed on cut.tif."""
+    labels = make_raster("classes.tif", np.full((1, 128, 128), 2, np.uint8))
+    image = make_raster("img.tif", np.zeros((3, 30, 30), np.uint8))
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 128, 128)).astype(np.uint8)
+    cut = make_raster("cut.tif", pixels, tiled=True, blockxsize=64, blockysize=64,
+                      compress="deflate")
+    cut.write_bytes(cut.read_bytes()[:-200])
+    result = run_cli("make-masks", labels, image, cut, "-o", tmp_path / "out")
+    assert_one_line_error(result, "cut.tif", "damaged or truncated")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
