@@ -10,6 +10,7 @@ every save/restore pair runs under one lock.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import warnings
 from collections.abc import Iterator
@@ -58,3 +59,36 @@ def rasterize(*args, **kwargs):
 
     with _LOCK:
         return rasterio_rasterize(*args, **kwargs)
+
+
+#: the loggers rasterio reports GDAL's messages through
+GDAL_LOGGERS = ("rasterio._env", "rasterio._err", "rasterio._io", "rasterio._base")
+
+
+@contextlib.contextmanager
+def gdal_messages(names: tuple[str, ...] = GDAL_LOGGERS) -> Iterator[list[str]]:
+    """Collect the first lines of GDAL's warnings and errors logged to ``names`` in the block
+    (one short call), kept from the user's handlers; the loggers' levels, propagation and
+    handlers are put back after, under the lock (two threads at once left them changed)."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            messages.append(text.splitlines()[0] if text else "refused")
+
+    handler = Collect(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in names]
+    with _LOCK:
+        saved = [(lg.level, lg.propagate) for lg in loggers]
+        try:
+            for lg in loggers:
+                lg.addHandler(handler)
+                lg.setLevel(logging.WARNING)
+                lg.propagate = False
+            yield messages
+        finally:
+            for lg, (level, propagate) in zip(loggers, saved, strict=True):
+                lg.removeHandler(handler)
+                lg.setLevel(level)
+                lg.propagate = propagate

@@ -674,21 +674,11 @@ def cog_creation_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) -> str | None:
     """Write a tiny raster in memory with ``options``; GDAL's first complaint, or None."""
-    import logging
-
     from rasterio.shutil import copy, delete
     from rasterio.transform import from_origin
 
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            complaints.append(record.getMessage().splitlines()[0] if record.getMessage()
-                              else "refused")
+    from geotile.quiet_warnings import gdal_messages
 
-    complaints: list[str] = []
-    handler = Collect(logging.WARNING)
-    loggers = [logging.getLogger(name) for name in ("rasterio._env", "rasterio._err",
-                                                    "rasterio._io", "rasterio._base")]
-    saved = [(lg.level, lg.propagate) for lg in loggers]
     stem = f"/vsimem/geotile-check-{uuid.uuid4().hex}"
     size = 16  # blocks may be larger than the raster
     profile = {"driver": "GTiff", "width": size, "height": size, "count": count,
@@ -697,35 +687,28 @@ def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) 
         profile.update(tiled=True, blockxsize=16, blockysize=16)
         profile.update(options)
     written = []
-    try:
-        for lg in loggers:
-            lg.addHandler(handler)
-            lg.setLevel(logging.WARNING)
-            lg.propagate = False
-        with rasterio.Env():
-            written.append(f"{stem}.tif")
-            with rasterio.open(written[-1], "w", **profile) as dst:
-                dst.write(np.zeros((count, size, size), dtype))
-            if cog:
-                written.append(f"{stem}.cog.tif")
-                copy(written[0], written[-1], driver="COG", **options)
-            with rasterio.open(written[-1]) as src:
-                src.read()
-    except Exception as exc:  # GDAL refused the options: say why, in one line
-        causes = []
-        while exc is not None and len(causes) < 8:
-            causes.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            exc = exc.__cause__ or exc.__context__
-        specific = [c for c in causes if "see previous exception" not in c.lower()]
-        complaints.append((specific or causes)[-1])
-    finally:
-        for lg, (level, propagate) in zip(loggers, saved, strict=True):
-            lg.removeHandler(handler)
-            lg.setLevel(level)
-            lg.propagate = propagate
-        for path in written:
-            with contextlib.suppress(Exception):
-                delete(path)
+    with gdal_messages() as complaints:
+        try:
+            with rasterio.Env():
+                written.append(f"{stem}.tif")
+                with rasterio.open(written[-1], "w", **profile) as dst:
+                    dst.write(np.zeros((count, size, size), dtype))
+                if cog:
+                    written.append(f"{stem}.cog.tif")
+                    copy(written[0], written[-1], driver="COG", **options)
+                with rasterio.open(written[-1]) as src:
+                    src.read()
+        except Exception as exc:  # GDAL refused the options: say why, in one line
+            causes = []
+            while exc is not None and len(causes) < 8:
+                causes.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                exc = exc.__cause__ or exc.__context__
+            specific = [c for c in causes if "see previous exception" not in c.lower()]
+            complaints.append((specific or causes)[-1])
+        finally:
+            for path in written:
+                with contextlib.suppress(Exception):
+                    delete(path)
     if not complaints:
         return None
     problem = re.sub(r"^CPLE_\w+ in ", "", complaints[0])

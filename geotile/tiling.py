@@ -70,7 +70,7 @@ from geotile.errors import (
 )
 from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
-from geotile.quiet_warnings import quietly
+from geotile.quiet_warnings import gdal_messages, quietly
 from geotile.raster_kinds import (
     ids_above_255,
     may_hold_0_255,
@@ -1443,27 +1443,6 @@ def _check_same_grid(src, mask_src) -> None:
                      f"{difference}. Make it with `geotile make-masks LABELS IMAGE`.")
 
 
-@contextlib.contextmanager
-def _gdal_warnings():
-    """Collect the warnings GDAL reports (through rasterio's logger) in the block."""
-    messages: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                messages.append(record.getMessage().replace("CPLE_", "").strip())
-
-    logger = logging.getLogger("rasterio._env")
-    handler, level = Collect(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def _colour_options(like, count: int) -> dict:
     """PHOTOMETRIC and ALPHA that keep ``like``'s colour interpretation on ``count`` bands
     (those past its own undefined). GDAL's default for 3-4 uint8 bands (RGB, band 4 alpha)
@@ -1620,17 +1599,15 @@ class PatchWriter:
             array = np.zeros((profile["count"], size, size), profile["dtype"])
             try:
                 tags = self.mask_tags if number else None
-                with _gdal_warnings() as warned:
+                with gdal_messages(("rasterio._env",)) as warned:
                     self._write(array, probe, path, profile, None, tags=tags)
                 if warned:  # GDAL ignores options it does not know: say so instead
-                    raise InputError(warned[0])
+                    raise InputError(warned[0].replace("CPLE_", "").strip())
                 import rasterio
 
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-                    with rasterio.open(path) as back:
-                        back.read(window=Window(0, 0, size, size))
-                        lost = self._lost(back, probe, profile, tags or {})
+                with quietly(rasterio.open, path) as back:
+                    back.read(window=Window(0, 0, size, size))
+                    lost = self._lost(back, probe, profile, tags or {})
             except OSError as exc:
                 if exc.errno is not None:  # a real I/O error (full disk, ...), not GDAL's
                     raise

@@ -333,3 +333,72 @@ def test_missing_or_wrong_numbers_and_geometries_are_one_line_input_errors():
         with pytest.raises(InputError, match=r"^cell .*: give a number > 0"):
             regularize_polygon(square[0], cell)
     assert regularize_polygon(square[0], 1.0).area == pytest.approx(100.0)
+
+
+def _interleaved(check, names, monkeypatch) -> bool:
+    """Run ``check(0)`` and ``check(1)`` in two threads, the second let into its own GDAL
+    message block (its handler joins the first's on ``names[0]``) while the first waits in
+    its; True if the first got in."""
+    import logging
+    import threading
+
+    import rasterio
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    inside = {"first": a_in, "second": b_in}
+
+    def meeting(opener):
+        def opening(*args, **kwargs):
+            name = threading.current_thread().name
+            need = 1 if name == "first" else 2
+            collecting = len(logging.getLogger(names[0]).handlers) >= need
+            if collecting and name in inside and not inside[name].is_set():
+                inside[name].set()  # in the check's block: let the other thread in
+                (b_in.wait(1.5) if name == "first" else a_out.wait(5))
+            return opener(*args, **kwargs)
+        return opening
+
+    def first():
+        check(0)
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        check(1)
+
+    monkeypatch.setattr(rasterio, "open", meeting(rasterio.open))
+    monkeypatch.setattr(rasterio.io.MemoryFile, "open", meeting(rasterio.io.MemoryFile.open))
+    threads = [threading.Thread(target=first, name="first"),
+               threading.Thread(target=second, name="second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    monkeypatch.undo()
+    return a_in.is_set()
+
+
+def test_creation_option_checks_in_two_threads_leave_rasterios_loggers_as_they_were(
+        make_raster, tmp_path, monkeypatch):
+    """Checking --co options collects GDAL's warnings by silencing rasterio's loggers around a
+    trial write: two threads whose checks interleaved (make_masks or PredictOptions with
+    creation_options from a pool; tile_rasters' probe did the same) left rasterio._env,
+    _err, _io and _base at level WARNING with propagate False for good, and the user's
+    logging never again saw a GDAL message (6 runs of 6: every one)."""
+    import logging
+
+    image = make_raster("img.tif", np.zeros((3, 32, 32), np.uint8), transform=TRANSFORM)
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 2, Y0 - 10, X0 + 10, Y0 - 2)],
+                     crs=UTM_CRS).to_file(labels)
+    names = ("rasterio._env", "rasterio._err", "rasterio._io", "rasterio._base")
+    co = {"compress": "deflate"}
+    checks = {"predict": lambda n: geotile.PredictOptions(creation_options=co),
+              "make_masks": lambda n: geotile.make_masks(
+                  labels, [image], [tmp_path / f"mask{n}.tif"], creation_options=co)}
+    for what, check in checks.items():
+        before = [(lg.level, lg.propagate, list(lg.handlers))
+                  for lg in map(logging.getLogger, names)]
+        assert _interleaved(check, names, monkeypatch), what
+        assert [(lg.level, lg.propagate, list(lg.handlers))
+                for lg in map(logging.getLogger, names)] == before, what
