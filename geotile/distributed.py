@@ -81,6 +81,7 @@ class _RunNames:
         self.abort = f"geotile-abort-{run}"
         self.publish = f"geotile-publish-{run}"
         self.tag = run[:8]
+        self.pid = os.getpid()  # the caller's process
 
 
 class _Guard:
@@ -131,6 +132,7 @@ def _task(names: _RunNames, func, *args):
     Once the run is interrupted the task stops between blocks and publishes nothing."""
     from distributed import Event
 
+    from geotile.quiet_warnings import recorded
     from geotile.raster import RUN_GUARD
 
     if Event(names.stop).is_set():  # another image failed, or Ctrl-C: start nothing new
@@ -140,9 +142,15 @@ def _task(names: _RunNames, func, *args):
     try:
         import rasterio
 
-        with warnings.catch_warnings(record=True) as caught, rasterio.Env(**names.gdal):
-            warnings.simplefilter("default")
-            result = func(*args)
+        with rasterio.Env(**names.gdal):
+            if os.getpid() == names.pid:  # a thread of the caller's process (an in-process
+                # cluster): its filters are the caller's, and other tasks run beside
+                with recorded() as caught:
+                    result = func(*args)
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("default")
+                    result = func(*args)
     except GeotileError as exc:
         failure = type(exc)(str(exc))
         with contextlib.suppress(Exception):  # named where a path is seen differently

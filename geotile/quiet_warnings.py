@@ -92,3 +92,36 @@ def gdal_messages(names: tuple[str, ...] = GDAL_LOGGERS) -> Iterator[list[str]]:
                 lg.removeHandler(handler)
                 lg.setLevel(level)
                 lg.propagate = propagate
+
+
+_RECORDS: dict[int, list] = {}  # thread -> the warnings it shows while it records
+_SHOWN: list = []  # warnings.showwarning of before, while any thread records
+
+
+def _show(message, category, filename, lineno, file=None, line=None) -> None:
+    records = _RECORDS.get(threading.get_ident())
+    if records is None:
+        return _SHOWN[0](message, category, filename, lineno, file, line)
+    records.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+    return None
+
+
+@contextlib.contextmanager
+def recorded() -> Iterator[list]:
+    """The warnings this thread shows in the block (``warnings.WarningMessage``s, as
+    ``catch_warnings(record=True)`` lists them), kept from other threads' and from
+    ``showwarning``; the filters stay the caller's. Safe in several threads at once, where
+    ``catch_warnings`` would record each other's warnings and leave filters changed."""
+    ident, records = threading.get_ident(), []
+    with _LOCK:
+        if not _RECORDS:
+            _SHOWN[:] = [warnings.showwarning]
+            warnings.showwarning = _show
+        _RECORDS[ident] = records
+    try:
+        yield records
+    finally:
+        with _LOCK:
+            del _RECORDS[ident]
+            if not _RECORDS and warnings.showwarning is _show:
+                warnings.showwarning = _SHOWN.pop()

@@ -797,3 +797,49 @@ def test_workers_refuse_a_jpeg_with_a_corrupt_scan_as_one_process_does(run_cli, 
     monkeypatch.setenv("GDAL_ERROR_ON_LIBJPEG_WARNING", "FALSE")
     result = run_cli(*args)
     assert result.exit_code == 0, result.output
+
+
+
+#: the in-process tasks' meeting points (threading.Event cannot travel through dask)
+_MEET: dict = {}
+
+
+def _warn_after(mine, other, text):
+    """Set event ``mine``, wait for ``other`` (at most 5 s): both tasks are in their blocks;
+    then warn ``text``; the late one stays in its block after the early one's ended."""
+    import time
+    import warnings
+
+    _MEET[mine].set()
+    _MEET[other].wait(5)
+    if text.startswith("late"):
+        time.sleep(0.3)
+    warnings.warn(text, RuntimeWarning, stacklevel=1)
+
+
+def test_tasks_in_the_callers_own_threads_leave_its_warning_filters_as_they_were(tmp_path):
+    """predict_rasters(scheduler=...) on a notebook's in-process cluster (LocalCluster(
+    processes=False), tasks in threads of the caller's process): two tasks' catch_warnings
+    overlapped and left a 'default' filter installed for good (5 runs of 8 images: the
+    filters had one more entry). The warnings are still shown here, naming their image."""
+    import threading
+    import warnings
+
+    from geotile import distributed as gd
+
+    outputs = [tmp_path / "a.tif", tmp_path / "b.tif"]
+    for output in outputs:
+        output.write_bytes(b"")
+    _MEET.update(a_in=threading.Event(), b_in=threading.Event())
+    calls = [(_warn_after, "a_in", "b_in", "early warning"),
+             (_warn_after, "b_in", "a_in", "late warning")]
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                  dashboard_address=None) as cluster, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        before, shown = list(warnings.filters), warnings.showwarning
+        gd._run(calls, [tmp_path / "in" / "a.tif", tmp_path / "in" / "b.tif"], outputs,
+                None, cluster.scheduler_address, progress=False)
+        assert warnings.filters == before and warnings.showwarning is shown
+    assert sorted(str(w.message) for w in caught) == ["a.tif: early warning",
+                                                     "b.tif: late warning"]
