@@ -329,8 +329,10 @@ def predict_rasters(
     those running finish, finished outputs are kept. Returns the summaries in the order
     of ``images``.
     """
-    if len(images) != len(outputs):
-        raise ValueError("one output per image")
+    from geotile.input_files import check_pairs, path_list
+
+    images, outputs = path_list(images), path_list(outputs)
+    check_pairs(images, outputs)
     extra_bands = list(extra_bands) if extra_bands else [None] * len(images)
     from geotile.raster import refuse_overwriting_inputs
 
@@ -369,8 +371,10 @@ def make_masks_on_cluster(
     (``workers``/``scheduler`` as in :func:`predict_rasters`); each task reads the labels
     near its image. ``kwargs``: those of make_masks. Summaries in the order of ``images``.
     """
-    if len(images) != len(outputs):
-        raise ValueError("one output per image")
+    from geotile.input_files import check_pairs, path_list
+
+    images, outputs = path_list(images), path_list(outputs)
+    check_pairs(images, outputs)
     from geotile.label_folders import is_label_folder, plan
     from geotile.raster import refuse_overwriting_inputs
 

@@ -114,6 +114,14 @@ def path_list(paths) -> list:
     return list(paths)
 
 
+def check_pairs(images: list, outputs: list) -> None:
+    """InputError in one line unless there is one output path per image."""
+    if len(images) != len(outputs):
+        raise InputError(f"{len(images)} image{'s' if len(images) != 1 else ''} but "
+                         f"{len(outputs)} output{'s' if len(outputs) != 1 else ''}: give one "
+                         "output path per image.")
+
+
 def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> Inputs:
     """``paths`` with folders and glob patterns expanded (see :func:`expand_one`), in order.
     A file named twice stays twice, so that commands refuse it as before: the same raster

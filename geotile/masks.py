@@ -593,7 +593,7 @@ def make_masks(
     ``class_values``: the class values of a whole run (a label folder's), so that names get
     the same ids in every mask.
     """
-    from geotile.input_files import path_list
+    from geotile.input_files import check_pairs, path_list
     from geotile.label_folders import is_label_folder
     from geotile.labels import read_labels
     from geotile.raster import (
@@ -610,12 +610,7 @@ def make_masks(
             class_map=class_map, labels_crs=labels_crs, layer=layer,
             creation_options=creation_options, overwrite=overwrite, progress=progress,
             palette=palette, resume=resume, settings=settings)
-    if len(image_paths) != len(output_paths):
-        raise InputError(
-            f"{len(image_paths)} image{'s' if len(image_paths) != 1 else ''} but "
-            f"{len(output_paths)} output{'s' if len(output_paths) != 1 else ''}: give one "
-            "output path per image."
-        )
+    check_pairs(image_paths, output_paths)
     extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
     refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths])
     for output in output_paths:

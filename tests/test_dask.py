@@ -843,3 +843,22 @@ def test_tasks_in_the_callers_own_threads_leave_its_warning_filters_as_they_were
         assert warnings.filters == before and warnings.showwarning is shown
     assert sorted(str(w.message) for w in caught) == ["a.tif: early warning",
                                                      "b.tif: late warning"]
+
+
+def test_outputs_that_do_not_pair_with_the_images_are_one_line_input_errors(make_raster,
+                                                                            tmp_path):
+    """predict_rasters/make_masks_on_cluster with 2 images and 1 output raised a bare
+    ValueError('one output per image'); one path each ('a.tif', 'b.tif') was taken letter
+    by letter. Now an InputError as make_masks says it, and one path is one image."""
+    from geotile import make_masks_on_cluster, predict_rasters
+    from geotile.errors import InputError
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 2)
+    for run in (lambda outputs: predict_rasters(model, images, outputs, workers=1),
+                lambda outputs: make_masks_on_cluster(tmp_path / "l.geojson", images, outputs,
+                                                      workers=1)):
+        with pytest.raises(InputError, match=r"^2 images but 1 output: give one output path"):
+            run([tmp_path / "out.tif"])
+    with pytest.raises(InputError, match=r"^1 image but 2 outputs"):
+        predict_rasters(model, str(images[0]), ["a.tif", "b.tif"], workers=1)
