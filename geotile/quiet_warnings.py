@@ -26,8 +26,10 @@ def hidden(*categories: type[Warning], message: str = "") -> Iterator[None]:
     Name the warnings the call raises, never ``Warning`` itself: a third-party
     ``catch_warnings`` in another thread (pyogrio's, geopandas') that saves the filter list
     while this one is in it puts it back for good, and then hides those warnings only."""
-    if not categories or Warning in categories:
-        raise TypeError("hidden() needs the warning categories the call raises, not Warning")
+    if not categories or Warning in categories or not all(
+            isinstance(c, type) and issubclass(c, Warning) for c in categories):
+        raise TypeError("hidden() needs the warning categories the call raises, not Warning "
+                        "(the message goes as message=...)")
     with _LOCK, warnings.catch_warnings():
         for category in categories:
             warnings.filterwarnings("ignore", message, category)

@@ -227,24 +227,29 @@ def test_warnings_hidden_in_two_threads_at_once_leave_the_filters_as_they_were()
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
 
     def first():
-        with hidden(UserWarning, "first"):
+        with hidden(UserWarning, message="first"):
             a_in.set()
             b_in.wait(0.5)  # the second would be inside now, without the lock
         a_out.set()
 
     def second():
         a_in.wait(5)
-        with hidden(UserWarning, "second"):
+        with hidden(UserWarning, message="second"):
             b_in.set()
             a_out.wait(5)
 
+    import pytest
+
+    # as this test once called it: both threads failed at once and it passed unchecked
+    with pytest.raises(TypeError, match="message="), hidden(UserWarning, "first"):
+        pass
     before = list(warnings.filters)
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert warnings.filters == before
+    assert warnings.filters == before and a_out.is_set() and b_in.is_set()
 
 
 def test_vectorize_of_a_photo_says_one_warning(run_cli, tmp_path):
