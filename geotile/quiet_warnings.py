@@ -68,10 +68,12 @@ GDAL_LOGGERS = ("rasterio._env", "rasterio._err", "rasterio._io", "rasterio._bas
 
 
 @contextlib.contextmanager
-def gdal_messages(names: tuple[str, ...] = GDAL_LOGGERS) -> Iterator[list[str]]:
-    """Collect the first lines of GDAL's warnings and errors logged to ``names`` in the block
-    (one short call), kept from the user's handlers; the loggers' levels, propagation and
-    handlers are put back after, under the lock (two threads at once left them changed)."""
+def gdal_messages(names: tuple[str, ...] = GDAL_LOGGERS,
+                  level: int = logging.WARNING) -> Iterator[list[str]]:
+    """Collect the first lines of GDAL's messages of ``level`` and above logged to ``names``
+    in the block (one short call; rasterio logs the errors GDAL signals at INFO), kept from
+    the user's handlers; the loggers' levels, propagation and handlers are put back after,
+    under the lock (two threads at once left them changed)."""
     messages: list[str] = []
 
     class Collect(logging.Handler):
@@ -79,14 +81,14 @@ def gdal_messages(names: tuple[str, ...] = GDAL_LOGGERS) -> Iterator[list[str]]:
             text = record.getMessage()
             messages.append(text.splitlines()[0] if text else "refused")
 
-    handler = Collect(logging.WARNING)
+    handler = Collect(level)
     loggers = [logging.getLogger(name) for name in names]
     with _LOCK:
         saved = [(lg.level, lg.propagate) for lg in loggers]
         try:
             for lg in loggers:
                 lg.addHandler(handler)
-                lg.setLevel(logging.WARNING)
+                lg.setLevel(level)
                 lg.propagate = False
             yield messages
         finally:

@@ -252,32 +252,13 @@ def _libjpeg_complaint(path, window, indexes) -> str | None:
     extraneous bytes before marker 0xda'), which GDAL logs (as the file is opened) instead
     of chaining to the error: the file opened and read again, with that log caught."""
     import logging
-    import warnings
 
-    found: list[str] = []
+    from geotile.quiet_warnings import gdal_messages
 
-    class Catch(logging.Handler):
-        def emit(self, record):
-            text = record.getMessage()
-            if "libjpeg:" in text:
-                found.append(text[text.index("libjpeg:"):].rstrip("'\""))
-
-    log, catch = logging.getLogger("rasterio"), Catch()  # its _env and _err loggers
-    level, propagate = log.level, log.propagate
-    log.addHandler(catch)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with rasterio.open(path) as again:
-                again.read(indexes, window=window)
-    except Exception:  # the first read's error is the one reported
-        pass
-    finally:
-        log.removeHandler(catch)
-        log.setLevel(level)
-        log.propagate = propagate
+    with gdal_messages(level=logging.INFO) as messages, contextlib.suppress(Exception), \
+            hidden(rasterio.errors.NotGeoreferencedWarning), rasterio.open(path) as again:
+        again.read(indexes, window=window)  # the first read's error is the one reported
+    found = [m[m.index("libjpeg:"):].rstrip("'\"") for m in messages if "libjpeg:" in m]
     return found[0] if found else None
 
 
