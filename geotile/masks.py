@@ -814,54 +814,10 @@ def mask_creation_options(creation_options, count: int) -> dict:
                            not in ("YES", "TRUE", "ON", "1")):
         raise InputError(f"--co COMPRESS={options['compress']}: lossy compression changes class "
                          "ids in masks. Use COMPRESS=DEFLATE, ZSTD, LZW or PACKBITS.")
-    try:
-        from geotile.raster import check_creation_options
-    except ImportError:  # GDAL's full check where geotile.raster has it; the basics here
-        check_creation_options = _check_creation_options
+    from geotile.raster import check_creation_options
+
     check_creation_options(options, dtype="uint8", count=count)
     return options
-
-
-def _check_creation_options(options: dict, *, dtype: str, count: int) -> None:
-    """Block sizes that are multiples of 16, then a tiny trial GeoTIFF in memory: GDAL's
-    errors and its warnings about option names and values are one line."""
-    import rasterio
-    from rasterio.io import MemoryFile
-
-    for key in ("blockxsize", "blockysize"):
-        value = options.get(key)
-        if value is not None and (not value.isdigit() or int(value) == 0 or int(value) % 16):
-            raise InputError(f"--co {key.upper()}={value}: block sizes must be a multiple of 16 "
-                             "(e.g. 256 or 512).")
-    profile = {"driver": "GTiff", "width": 32, "height": 32, "count": count, "dtype": dtype,
-               "tiled": True, "blockxsize": 16, "blockysize": 16, "crs": "EPSG:3857",
-               "transform": rasterio.transform.from_origin(0, 32, 1, 1), **options}
-    complaints: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                complaints.append(record.getMessage())
-
-    gdal_log = logging.getLogger("rasterio._env")
-    handler, propagate = Collect(), gdal_log.propagate
-    gdal_log.addHandler(handler)
-    gdal_log.propagate = False
-    try:
-        with MemoryFile() as memory, quietly(memory.open, **profile) as dst:
-            dst.write(np.zeros((count, 32, 32), dtype))
-    except (rasterio.errors.RasterioError, ValueError, TypeError) as exc:
-        complaints.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    finally:
-        gdal_log.removeHandler(handler)
-        gdal_log.propagate = propagate
-    if complaints:
-        problem = complaints[0].split(" in ", 1)[-1] if complaints[0].startswith("CPLE_") \
-            else complaints[0]
-        named = [k for k in options if k.upper() in problem.upper()] or list(options)
-        shown = ", ".join(f"--co {k.upper()}={options[k]}" for k in named)
-        raise InputError(f"{shown}: GDAL's GeoTIFF driver refuses it ({problem}). Fix or "
-                         "remove it; see https://gdal.org/drivers/raster/gtiff.html")
 
 
 def _mask_one_image(
