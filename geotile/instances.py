@@ -5,9 +5,11 @@ contact probabilities (the SpaceNet winners' post-processing).
 - markers: footprint > ``marker_threshold`` and boundary < ``boundary_threshold`` and
   contact < ``contact_threshold``, eroded by ``erosion`` px (breaks thin bridges between
   neighbours), 4-connected, those under ``min_marker`` px dropped;
-- seeded watershed over -footprint inside the mask: every mask pixel joins the marker it is
-  reached from first, so a row of touching houses is cut along the walls. Mask regions
-  holding no marker (buildings thinner than the boundary band) stay one instance each.
+- seeded watershed over -footprint + boundary + contact inside the mask: every mask pixel
+  joins the marker it is reached from first, so a row of touching houses is cut along the
+  walls the model sees (noise in a footprint flat across a party wall does not move them).
+  Mask regions holding no marker (buildings thinner than the boundary band) stay one
+  instance each.
 
 Band roles come from the raster's band descriptions (``footprint``, ``boundary``,
 ``contact``, as written by make-masks and by predict for such a model), else bands 1-3.
@@ -111,12 +113,25 @@ def split_instances(footprint: np.ndarray, boundary: np.ndarray | None = None,
     if not mask.any():
         return np.zeros(footprint.shape, np.int32)
     seeds = markers(footprint, boundary, contact, mask, options)
-    labels = watershed(-footprint, seeds, mask=mask, connectivity=1).astype(np.int32)
+    labels = watershed(_relief(footprint, boundary, contact), seeds, mask=mask,
+                       connectivity=1).astype(np.int32)
     orphans, count = ndimage.label(mask & (labels == 0), structure=FOUR_CONNECTED)
     if count:
         start = int(labels.max())
         labels[orphans > 0] = orphans[orphans > 0] + start
     return labels
+
+
+def _relief(footprint: np.ndarray, boundary: np.ndarray | None,
+            contact: np.ndarray | None) -> np.ndarray:
+    """The surface flooded from the markers: -footprint, raised by the boundary and contact
+    probabilities, so that a party wall (footprint ~1 on both sides) is cut on the model's
+    wall, not wherever noise in a flat footprint lets one side flood first."""
+    relief = -footprint
+    for walls in (boundary, contact):
+        if walls is not None:
+            relief = relief + _finite(np.asarray(walls, np.float32))
+    return relief
 
 
 def _scaled(values: np.ndarray, scale: np.float32) -> np.ndarray:
