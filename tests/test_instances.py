@@ -160,6 +160,25 @@ def test_cli_masks_then_instances_beat_the_plain_mode(run_cli, make_raster, tmp_
     assert f1["inst"] >= 0.95 and f1["plain"] < 0.4
 
 
+@pytest.mark.parametrize("names", [True, False])
+def test_cli_instances_read_a_0_1_mask_whose_tags_were_lost(run_cli, make_raster, tmp_path,
+                                                             names):
+    # make-masks' 0/1 channels, cut into a tile by a tool that drops its tags: 1 is p = 1
+    houses = terraced_scene()
+    bands = perfect_probabilities(houses).astype(np.uint8)
+    raster = make_raster("tile.tif", bands, transform=TRANSFORM)
+    if names:
+        with rasterio.open(raster, "r+") as dst:
+            dst.descriptions = ("footprint", "boundary", "contact")
+    result = run_cli("vectorize", raster, "-o", tmp_path / "inst.gpkg", "--crs", "source",
+                     "--instances")
+    assert result.exit_code == 0, result.output
+    assert "26 polygons" in result.stdout  # was 0: read as p = 1/255
+    frame = gpd.read_file(tmp_path / "inst.gpkg")
+    assert sorted(frame["area_m2"].round(2)) == sorted(round(h.area, 2) for h in houses)
+    assert (frame["score"] == 1.0).all()
+
+
 def test_cli_instances_on_probabilities_without_band_names(run_cli, make_raster, tmp_path):
     probabilities = np.zeros((3, 20, 40), np.uint8)
     probabilities[0, 5:15, 5:35] = 230
