@@ -337,7 +337,12 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
     """``read(left, top, width, height) -> (probabilities (roles, h, w), valid)`` in
     ``src``'s pixels, past its edges from the ``neighbours`` (elsewhere: invalid)."""
     from geotile.raster import open_raster, read_block
-    from geotile.raster_kinds import binary_mask_kind, raster_kind, reads_nodata
+    from geotile.raster_kinds import (
+        binary_mask_kind,
+        check_probabilities,
+        raster_kind,
+        reads_nodata,
+    )
 
     readers = []
     for dataset, col, row in [(src, 0, 0)] + [
@@ -346,16 +351,17 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
         kind = binary_mask_kind(dataset, raster_kind(dataset))
         scale = instance_scale(dataset, kind, [roles[r] for r in present if r in roles])
         readers.append((dataset, col, row, [roles.get(r) for r in present],
-                        np.float32(scale), reads_nodata(dataset, kind)))
+                        np.float32(scale), reads_nodata(dataset, kind), kind))
 
     def read(left: int, top: int, width: int, height: int):
         if not neighbours:
-            dataset, _, _, order, scale, check = readers[0]
+            dataset, _, _, order, scale, check, kind = readers[0]
             values, valid = read_block(dataset, left, top, width, height, order, check)
+            check_probabilities(values, valid, kind, dataset.name)  # float 0..255 scores
             return _finite(_scaled(values, scale)), valid
         values = np.zeros((len(present), height, width), np.float32)
         valid = np.zeros((height, width), bool)
-        for dataset, col, row, order, scale, check in readers:
+        for dataset, col, row, order, scale, check, kind in readers:
             x0, x1 = max(left, col), min(left + width, col + dataset.width)
             y0, y1 = max(top, row), min(top + height, row + dataset.height)
             if x0 >= x1 or y0 >= y1:
@@ -363,6 +369,7 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
             have = [i for i, band in enumerate(order) if band is not None]
             part, ok = read_block(dataset, x0 - col, y0 - row, x1 - x0, y1 - y0,
                                   [order[i] for i in have], check)
+            check_probabilities(part, ok, kind, dataset.name)
             place = np.s_[y0 - top:y1 - top, x0 - left:x1 - left]
             values[(have, *place)] = _finite(_scaled(part, scale))
             valid[place] = ok

@@ -179,6 +179,21 @@ def test_cli_instances_read_a_0_1_mask_whose_tags_were_lost(run_cli, make_raster
     assert (frame["score"] == 1.0).all()
 
 
+def test_cli_instances_refuse_float_scores_0_255_as_the_plain_mode(run_cli, make_raster,
+                                                                     tmp_path):
+    from .conftest import assert_one_line_error
+
+    # a model's 0..255 scores saved as float32: every pixel above 0.5 would be a building
+    bands = perfect_probabilities(terraced_scene()) * np.float32(255)
+    raster = make_raster("scores.tif", bands, transform=TRANSFORM)
+    with rasterio.open(raster, "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+    for mode in ("--instances", "--no-instances"):
+        result = run_cli("vectorize", raster, "-o", tmp_path / "out.gpkg", mode)
+        assert_one_line_error(result, "scores.tif", "values reach 255", "probabilities 0..1")
+        assert not (tmp_path / "out.gpkg").exists()
+
+
 def test_cli_instances_on_probabilities_without_band_names(run_cli, make_raster, tmp_path):
     probabilities = np.zeros((3, 20, 40), np.uint8)
     probabilities[0, 5:15, 5:35] = 230
