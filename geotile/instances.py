@@ -203,35 +203,12 @@ def is_instance_raster(path: str | os.PathLike) -> bool:
         return band_roles(src) is not None
 
 
-#: scales found by :func:`instance_scale`, by (name, shape, mtime)
-_ZERO_ONE: dict[tuple, bool] = {}
+def instance_scale(src, kind) -> float:
+    """The divisor that makes ``src``'s values probabilities (:func:`zero_one_kind`: 1 for
+    make-masks' 0/1 channels whose tags a copy lost)."""
+    from geotile.raster_kinds import zero_one_kind
 
-
-def instance_scale(src, kind, bands: list[int]) -> float:
-    """The divisor that makes ``src``'s values probabilities: ``kind.scale``, but 1 for an
-    untagged uint8 raster whose ``bands`` hold 0 and 1 only (make-masks' 0/1 channels whose
-    tags a copy lost, not probabilities of at most 1/255); every block read once per file,
-    stopping at the first value above 1."""
-    from geotile.raster_kinds import _per_file
-
-    if (kind.kind != "probability" or kind.scale != 255 or kind.binary_255
-            or src.dtypes[0] != "uint8" or "GEOTILE_SCALE" in {**src.tags(1), **src.tags()}
-            or any(s not in (0, 1) for s in src.scales or ())):
-        return kind.scale
-
-    def zero_one(raster) -> bool:
-        found = False
-        for _, window in raster.block_windows(1):
-            block = raster.read(bands, window=window)
-            if (block > 1).any():
-                return False
-            found = found or bool(block[0].any())
-        return found
-
-    if _per_file(_ZERO_ONE, src, zero_one):
-        log.info("%s: its bands hold 0 and 1 only: read as a 0/1 mask (1: p = 1)", src.name)
-        return 1.0
-    return kind.scale
+    return zero_one_kind(src, kind).scale
 
 
 def check_instance_raster(src) -> None:
@@ -349,7 +326,7 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
             (stack.enter_context(open_raster(n.path)), n.col, n.row) for n in neighbours]:
         roles = band_roles(dataset, required=True)
         kind = binary_mask_kind(dataset, raster_kind(dataset))
-        scale = instance_scale(dataset, kind, [roles[r] for r in present if r in roles])
+        scale = instance_scale(dataset, kind)
         readers.append((dataset, col, row, [roles.get(r) for r in present],
                         np.float32(scale), reads_nodata(dataset, kind), kind))
 
@@ -641,8 +618,7 @@ def _is_wall(shared, sides, options: InstanceOptions) -> bool:
             if not len(points):
                 continue
             values = np.array(list(src.sample(points, indexes=walls)), np.float32)
-            values /= np.float32(instance_scale(src, binary_mask_kind(src, raster_kind(src)),
-                                                list(roles.values())))
+            values /= np.float32(instance_scale(src, binary_mask_kind(src, raster_kind(src))))
             limits = np.array([options.boundary_threshold if roles.get("boundary") == band
                                else options.contact_threshold for band in walls], np.float32)
             if np.mean((values >= limits).any(axis=1)) >= 0.5:

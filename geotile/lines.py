@@ -56,9 +56,9 @@ from geotile.raster_kinds import (
     binary_mask_kind,
     check_probabilities,
     class_ids,
+    plain_bands,
     raster_kind,
     reads_nodata,
-    value_bands,
     warn_if_scaled_class_raster,
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
@@ -110,6 +110,7 @@ class _Source:
     height: int
     transform: object
     keep: np.ndarray | None = None  # --classes: the class ids kept (None: all)
+    bands: list[int] | None = None  # the bands read (plain_bands; None: all)
     col: int = 0
     row: int = 0
 
@@ -172,8 +173,7 @@ def _read_ids(source: _Source, window):
     from geotile.raster import dataset_valid, open_raster, read_window
 
     with open_raster(source.path) as src:
-        values = read_window(src, window, value_bands(src)
-                             if source.kind.kind == "probability" else None)
+        values = read_window(src, window, source.bands)
         valid = (dataset_valid(src, window) if source.check_nodata
                  else np.ones(values.shape[-2:], bool))
     if values.dtype.kind == "f":
@@ -498,7 +498,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
         with open_raster(path) as src:
             crs, t = map_crs(src), src.transform
             cell = max(*pixel_sides(t), cell)
-            kind = binary_mask_kind(src, raster_kind(src))
+            bands, kind = plain_bands(src, binary_mask_kind(src, raster_kind(src)))
             warn_if_scaled_class_raster(src, kind, path)
             kinds.append(kind.kind)
             named = same_class_names(named, path, kind.names)
@@ -507,7 +507,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
             threshold = next(x for x in (options.threshold, kind.threshold, 0.5)
                              if x is not None)
             sources.append(_Source(path, index, kind, threshold, reads_nodata(src, kind), src.width,
-                                   src.height, t, keep))
+                                   src.height, t, keep, bands))
             outlines.append(shapely.Polygon([t * xy for xy in ((0, 0), (src.width, 0), (
                 src.width, src.height), (0, src.height))]).exterior)
     groups = _groups(sources)

@@ -240,13 +240,50 @@ def value_bands(src) -> list[int] | None:
     return [b for b in range(1, src.count + 1) if b not in alpha] if alpha else None
 
 
+#: zero_one_kind's scans, by (name, shape, mtime)
+_ZERO_ONE: dict[tuple, bool] = {}
+
+
+def zero_one_kind(src, kind: RasterKind) -> RasterKind:
+    """``kind``, with scale 1 (1 is p = 1) when ``src`` is an untagged uint8 probability
+    raster whose value bands hold 0 and 1 only, nodata aside: make-masks' 0/1 channels
+    whose tags a copy lost, never probabilities of at most 1/255. One scan per file,
+    stopping at the first value above 1; the one rule of vectorize (every mode) and
+    evaluate."""
+    import logging
+
+    if (kind.kind != "probability" or kind.scale != 255 or kind.binary_255
+            or src.dtypes[0] != "uint8" or "GEOTILE_SCALE" in {**src.tags(1), **src.tags()}
+            or any(s not in (0, 1) for s in src.scales or ())):
+        return kind
+    bands = value_bands(src) or list(range(1, src.count + 1))
+
+    def zero_one(raster) -> bool:
+        found = False
+        for _, window in raster.block_windows(1):
+            block = raster.read(bands, window=window)
+            if raster.nodata is not None:
+                block = block[block != raster.nodata]
+            if (block > 1).any():
+                return False
+            found = found or bool(block.any())
+        return found
+
+    if not _per_file(_ZERO_ONE, src, zero_one):
+        return kind
+    logging.getLogger("geotile").info("%s: its bands hold 0 and 1 only: read as a 0/1 mask "
+                                      "(1: p = 1)", src.name)
+    return replace(kind, scale=1.0)
+
+
 def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:
     """The bands to read, and how, when a raster is read plainly (not split into
     instances): a footprint/boundary/contact probability raster is its footprint band,
     thresholded (an argmax against boundary and contact would be nonsense); any other
-    raster is its :func:`value_bands`."""
+    raster is its :func:`value_bands`; a 0/1 one read by :func:`zero_one_kind`."""
     if kind.kind != "probability":
         return None, kind
+    kind = zero_one_kind(src, kind)
     roles = band_roles(src)
     if not roles:
         return value_bands(src), kind

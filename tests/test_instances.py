@@ -194,6 +194,66 @@ def test_cli_instances_refuse_float_scores_0_255_as_the_plain_mode(run_cli, make
         assert not (tmp_path / "out.gpkg").exists()
 
 
+def _untagged_0_1_channels(make_raster, houses, names=True):
+    """make-masks' 0/1 footprint/boundary/contact channels as a copy keeps them: no geotile
+    tags, its nodata 255 (the image's nodata: the last 10 rows) kept."""
+    bands = perfect_probabilities(houses).astype(np.uint8)
+    bands[:, 170:] = 255
+    raster = make_raster("tile.tif", bands, transform=TRANSFORM, nodata=255)
+    if names:
+        with rasterio.open(raster, "r+") as dst:
+            dst.descriptions = ("footprint", "boundary", "contact")
+    return raster
+
+
+@pytest.mark.parametrize("names", [True, False])
+def test_cli_plain_mode_reads_a_0_1_mask_whose_tags_were_lost(run_cli, make_raster,
+                                                               tmp_path, names):
+    # plain mode: 1 of an untagged uint8 0/1 raster is p = 1, not 1/255 (0 polygons)
+    houses = terraced_scene()
+    raster = _untagged_0_1_channels(make_raster, houses, names)
+    out = tmp_path / "plain.gpkg"
+    result = run_cli("vectorize", raster, "-o", out, "--crs", "source", "--no-instances")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(out)
+    if names:  # the footprint band, thresholded: the blocks of touching houses
+        union = shapely.union_all(houses)
+        assert len(frame) == len(union.geoms)
+        assert frame.area.sum() == pytest.approx(union.area)
+    assert (frame["score"] == 1.0).all()  # was 1/255 (0.0039) without names
+
+
+def test_cli_lines_and_evaluate_read_a_0_1_mask_whose_tags_were_lost(run_cli, make_raster,
+                                                                     tmp_path):
+    # --lines and evaluate read the untagged copy as they read make-masks' own (tagged) one
+    houses = terraced_scene()
+    raster = _untagged_0_1_channels(make_raster, houses)
+    tagged = tmp_path / "tagged.tif"
+    with rasterio.open(raster) as src:
+        profile, bands = src.profile, src.read()
+    with rasterio.open(tagged, "w", **profile) as dst:
+        dst.write(bands)
+        dst.descriptions = ("footprint", "boundary", "contact")
+        dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_CLASS_NAMES='["background", "building"]')
+    lengths = {}
+    for path in (raster, tagged):
+        out = tmp_path / f"{path.stem}.gpkg"
+        result = run_cli("vectorize", path, "-o", out, "--lines")
+        assert result.exit_code == 0, result.output
+        lengths[path.stem] = gpd.read_file(out)["length_m"].sum()
+    assert lengths["tile"] == pytest.approx(lengths["tagged"]) and lengths["tile"] > 100
+    bands = perfect_probabilities(houses).astype(np.uint8)
+    pred = make_raster("pred.tif", bands, transform=TRANSFORM)
+    with rasterio.open(pred, "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+    truth = make_raster("truth.tif", bands[0], transform=TRANSFORM)
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["classes"][1]["iou"] == 1.0  # was 0.0: every building pixel p = 1/255
+    assert scores["classes"][1]["predicted"] == (bands[0] == 1).sum()
+
+
 def test_cli_instances_on_probabilities_without_band_names(run_cli, make_raster, tmp_path):
     probabilities = np.zeros((3, 20, 40), np.uint8)
     probabilities[0, 5:15, 5:35] = 230
