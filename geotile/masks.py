@@ -928,11 +928,11 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
                    ". SpaceNet matches ImageId to the image name without its product prefix.")
     else:
         message = (f"{labels_path}: no feature overlaps {image} (labels span "
-                   f"{_labels_span(frame, labels)}, the image {_fmt_bounds(extent)} in "
-                   f"{crs.to_string() if crs else 'no CRS'}); "
-                   f"{outcome or 'the mask is all zeros'}. The "
-                   "labels' CRS may be wrong or missing (fix with --labels-crs) or the file "
-                   "may belong to another image.")
+                   f"{_labels_span(labels)}, the image {_fmt_bounds(extent)} in "
+                   f"{crs.to_string() if crs else 'no CRS'}{_in_labels_crs(extent, crs, labels)}"
+                   f"); {outcome or 'the mask is all zeros'}. The labels' CRS may be wrong or "
+                   "missing (pass --labels-crs with the CRS their coordinates are in, or write "
+                   "them in the image's CRS) or the file may belong to another image.")
     warnings.warn(message, GeotileWarning, stacklevel=3)
 
 
@@ -1002,13 +1002,31 @@ def _class_names_json(names: dict[int, str]) -> str:
     return json.dumps(["background"] + [names.get(i, str(i)) for i in range(1, top + 1)])
 
 
-def _labels_span(frame, labels) -> str:
-    """The labels' bounds for a message: the whole file's in its CRS where known (not those
-    read near the run's other images), else those read."""
-    if labels.extent is None or not np.isfinite(labels.extent).all():
-        return _fmt_bounds(frame.total_bounds)
+def _labels_span(labels) -> str:
+    """The labels' bounds for a message, in their own coordinates (a wrong CRS projects them
+    to inf or far off): the whole file's where known (not those read near the run's other
+    images), else those read."""
+    bounds = labels.extent
+    if bounds is None or not np.isfinite(bounds).all():
+        bounds = labels.total_bounds
     crs = labels.crs.to_string() if labels.crs is not None else "no CRS"
-    return f"{_fmt_bounds(labels.extent)} in {crs}"
+    return f"{_fmt_bounds(bounds)} in {crs}"
+
+
+def _in_labels_crs(extent, crs, labels) -> str:
+    """", (bounds) in the labels' CRS" of the image's ``extent`` in ``crs``, to set beside the
+    labels' own; "" where the CRSs agree or the image cannot be placed in theirs."""
+    from rasterio.warp import transform_bounds
+
+    if crs is None or labels.crs is None or crs == labels.crs:
+        return ""
+    try:
+        bounds = transform_bounds(crs, labels.crs, *extent)
+    except Exception:  # no place in their CRS: nothing to add
+        return ""
+    if not np.isfinite(bounds).all():
+        return ""
+    return f", {_fmt_bounds(bounds)} in the labels' {labels.crs.to_string()}"
 
 
 def _fmt_bounds(bounds) -> str:

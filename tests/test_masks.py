@@ -713,3 +713,38 @@ def test_make_masks_refuses_output_names_of_other_formats(make_raster, tmp_path,
     with pytest.raises(InputError, match=rf"{name}: the output is a GeoTIFF; name it .tif or"):
         make_masks(labels, [image, image], [tmp_path / "ok.tif", tmp_path / name])
     assert not (tmp_path / name).exists() and not (tmp_path / "ok.tif").exists()
+
+
+ORTHO = "+proj=ortho +lat_0=33 +lon_0=-87 +datum=WGS84 +units=m +no_defs"
+
+
+@pytest.mark.parametrize("image_crs, crs_member, boxes, span", [
+    # pixel (col, row) numbers in a GeoJSON without CRS: read as lon/lat, far off a UTM image
+    (UTM_CRS, False, [(10, 10, 30, 40), (50, 60, 80, 90)], "(10, 10, 80, 90)"),
+    # ... and on the far side of an orthographic image's globe: they project to inf
+    (ORTHO, False, [(10, 10, 30, 40), (50, 60, 80, 90)], "(10, 10, 80, 90)"),
+    # lon/lat declared, on the other side of the globe: inf too
+    (ORTHO, True, [(151.2, -33.87, 151.21, -33.86)], "(151.2, -33.87, 151.21, -33.86)"),
+])
+def test_labels_no_projection_places_on_the_image_are_named_in_their_own_coordinates(
+        make_raster, tmp_path, image_crs, crs_member, boxes, span):
+    # was 'labels span (inf, inf, inf, inf)' or the far-off numbers they projected to
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8), crs=image_crs,
+                        transform=from_origin(0 if image_crs == ORTHO else X0,
+                                              0 if image_crs == ORTHO else Y0, 0.5, 0.5))
+    labels = tmp_path / "l.geojson"
+    document = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(
+            shapely.box(*b))} for b in boxes]}
+    if crs_member:
+        document["crs"] = {"type": "name", "properties": {"name": "EPSG:4326"}}
+    labels.write_text(json.dumps(document))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_masks(labels, [image], [tmp_path / "m.tif"])
+    [message] = [str(w.message) for w in caught if issubclass(w.category, GeotileWarning)]
+    assert message.startswith(f"{labels}: no feature overlaps img.tif (labels span {span} "
+                              "in EPSG:4326, the image ")
+    assert "inf" not in message and "nan" not in message
+    assert "--labels-crs" in message and "in the image's CRS" in message
+    assert read(tmp_path / "m.tif")[0].sum() == 0
