@@ -63,6 +63,20 @@ def write_without_transform(path: Path, array: np.ndarray, crs: str | None = Non
     return path
 
 
+def write_garbled_jpeg(path: Path) -> Path:
+    """A 128 x 128 RGB JPEG whose second half of compressed data is garbled: libjpeg decodes
+    it into noise with a warning ('Corrupt JPEG data')."""
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 128, 128)).astype(np.uint8)
+    with rasterio.open(path, "w", driver="JPEG", width=128, height=128, count=3,
+                       dtype="uint8") as dst:
+        dst.write(pixels)
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) // 2, len(data) - 10, 7):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    return path
+
+
 def write_vrt(path: Path, source: Path) -> Path:
     """A GDAL VRT at ``path`` of every band of the uint8 raster ``source`` (by its absolute
     path: ``source`` may be removed or rewritten afterwards)."""

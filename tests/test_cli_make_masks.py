@@ -469,15 +469,22 @@ def test_a_class_map_naming_a_class_twice_is_refused(run_cli, make_raster, tmp_p
     assert not out.exists()
 
 
+def _cut_download(make_raster):
+    """cut.tif: a tiled DEFLATE GeoTIFF whose download stopped 200 bytes short (its last
+    tile)."""
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 128, 128)).astype(np.uint8)
+    cut = make_raster("cut.tif", pixels, tiled=True, blockxsize=64, blockysize=64,
+                      compress="deflate")
+    cut.write_bytes(cut.read_bytes()[:-200])
+    return cut
+
+
 def test_several_images_refuse_a_truncated_one_before_the_first(run_cli, scene, make_raster,
                                                                   tmp_path):
     """img.tif then a download cut 200 bytes short (its last tile): img.tif's mask was
     written before the one-line refusal; every image's pixels are checked up front."""
     image, labels = scene
-    pixels = np.random.default_rng(0).integers(0, 255, (3, 128, 128)).astype(np.uint8)
-    cut = make_raster("cut.tif", pixels, tiled=True, blockxsize=64, blockysize=64,
-                      compress="deflate")
-    cut.write_bytes(cut.read_bytes()[:-200])
+    cut = _cut_download(make_raster)
     result = run_cli("make-masks", labels, image, cut, "-o", tmp_path / "out")
     assert_one_line_error(result, "cut.tif", "damaged or truncated")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
@@ -508,10 +515,7 @@ def test_a_label_raster_over_several_images_refuses_a_truncated_one_first(run_cl
     download cut 200 bytes short wrote img.tif's mask, then failed on cut.tif."""
     labels = make_raster("classes.tif", np.full((1, 128, 128), 2, np.uint8))
     image = make_raster("img.tif", np.zeros((3, 30, 30), np.uint8))
-    pixels = np.random.default_rng(0).integers(0, 255, (3, 128, 128)).astype(np.uint8)
-    cut = make_raster("cut.tif", pixels, tiled=True, blockxsize=64, blockysize=64,
-                      compress="deflate")
-    cut.write_bytes(cut.read_bytes()[:-200])
+    cut = _cut_download(make_raster)
     result = run_cli("make-masks", labels, image, cut, "-o", tmp_path / "out")
     assert_one_line_error(result, "cut.tif", "damaged or truncated")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

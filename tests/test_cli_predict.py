@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from .conftest import assert_one_line_error
+from .conftest import assert_one_line_error, write_garbled_jpeg
 from .onnx_models import pointwise_model, pointwise_reference
 
 
@@ -400,15 +400,7 @@ def test_a_jpeg_with_a_corrupt_scan_is_refused_not_predicted(run_cli, tmp_path, 
     image into noise and predict exited 0 with a prediction of that noise; now one line
     naming the file as damaged, and no output."""
     model = pointwise_model(tmp_path / "m.onnx")
-    jpeg = tmp_path / "photo.jpg"
-    pixels = np.random.default_rng(0).integers(0, 255, (3, 128, 128)).astype(np.uint8)
-    with rasterio.open(jpeg, "w", driver="JPEG", width=128, height=128, count=3,
-                       dtype="uint8") as dst:
-        dst.write(pixels)
-    data = bytearray(jpeg.read_bytes())
-    for i in range(len(data) // 2, len(data) - 10, 7):
-        data[i] ^= 0x5A
-    jpeg.write_bytes(bytes(data))
+    jpeg = write_garbled_jpeg(tmp_path / "photo.jpg")
     result = run_cli("predict", model, jpeg, "-o", tmp_path / "o.tif", "--tile-size", "32")
     assert_one_line_error(result, "photo.jpg", "Corrupt JPEG data", "damaged or truncated",
                           "GDAL_ERROR_ON_LIBJPEG_WARNING=FALSE")

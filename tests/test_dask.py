@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from .conftest import assert_one_line_error
+from .conftest import assert_one_line_error, write_garbled_jpeg
 from .onnx_models import pointwise_model
 
 distributed = pytest.importorskip("distributed")
@@ -780,15 +780,7 @@ def test_workers_refuse_a_jpeg_with_a_corrupt_scan_as_one_process_does(run_cli, 
     cluster's workers a JPEG with garbled scan data was decoded into noise and predicted,
     exit 0. The workers read with the command's setting (the user's FALSE too)."""
     model = pointwise_model(tmp_path / "m.onnx")
-    jpeg = tmp_path / "photo.jpg"
-    pixels = np.random.default_rng(0).integers(0, 255, (3, 128, 128)).astype(np.uint8)
-    with rasterio.open(jpeg, "w", driver="JPEG", width=128, height=128, count=3,
-                       dtype="uint8") as dst:
-        dst.write(pixels)
-    data = bytearray(jpeg.read_bytes())
-    for i in range(len(data) // 2, len(data) - 10, 7):
-        data[i] ^= 0x5A
-    jpeg.write_bytes(bytes(data))
+    jpeg = write_garbled_jpeg(tmp_path / "photo.jpg")
     args = ("predict", model, jpeg, "-o", tmp_path / "o.tif", "--tile-size", "32",
             "--scheduler", cluster.scheduler_address)
     result = run_cli(*args)
