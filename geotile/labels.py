@@ -140,7 +140,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             raise InputError(f"{path}: GeoParquet is read from a local file only (GDAL here "
                              "reads no Parquet). Download or unzip it and give that file.") \
                 from exc
-        from geotile.input_files import failed_download
+        from geotile.failed_downloads import failed_download
 
         download = failed_download(path, "vector data")
         if download:

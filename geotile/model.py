@@ -1871,7 +1871,7 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
                 f"Runtime {ort.__version__} reads up to {ir.group(2)}. Upgrade onnxruntime, or "
                 "re-export the model with an older IR version (onnx.save with ir_version set).")
     if "protobuf" in text.lower() or "INVALID_PROTOBUF" in text:
-        from geotile.input_files import failed_download
+        from geotile.failed_downloads import failed_download
 
         download = failed_download(path, "an ONNX model")
         if download:

@@ -201,7 +201,7 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
                 return quietly(rasterio.open, path)
         return quietly(rasterio.open, path)
     except RasterioIOError as exc:
-        from geotile.input_files import failed_download
+        from geotile.failed_downloads import failed_download
 
         download = failed_download(path, "a raster")
         if download:
