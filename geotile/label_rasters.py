@@ -601,7 +601,7 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
     from geotile.raster import paletted
-    from geotile.raster_kinds import refuse_mixed_types
+    from geotile.raster_kinds import _class_descriptions, refuse_mixed_types
 
     refuse_mixed_types(label, "label raster", "give the footprints or a class raster")
     if palette is not None:
@@ -624,12 +624,15 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         return [1], "binary"
     if _is_grey(label):  # class ids in R = G = B (a "grey" PNG saved as RGB): band 1
         return [1], "index"
-    if label.count >= 3 and label.dtypes[0] == "uint8":
+    named = _class_descriptions(label)  # bands of roles or classes, not of colours
+    if label.count >= 3 and label.dtypes[0] == "uint8" and not named:
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
                          f"Give {palette_advice(label)}.")
     if label.count != 1 and not (label.count == 2 and 2 in alpha_bands(label)):
+        bands = f" ({', '.join(label.descriptions)}); give one of them (gdal_translate -b N)" \
+            if named else ""
         raise InputError(f"{labels_path}: a label raster has one band of class ids, or three "
-                         f"(RGB) with --palette; this one has {label.count}.")
+                         f"(RGB) with --palette; this one has {label.count}{bands}.")
     if np.dtype(label.dtypes[0]).kind not in "uif":
         raise InputError(f"{labels_path}: class ids of type {label.dtypes[0]}; give integers.")
     return [1], "index"

@@ -611,22 +611,29 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
     bands of a few colours (not a photo), two or more bands above 1 and not all equal
     (Massachusetts' grey 0/255 masks repeat one binary band). ``pure``: only colours of
     0 and 255 in each band (Potsdam's, Vaihingen's, DeepGlobe land cover's), which tells
-    them from three bands of probabilities that happen to take few values."""
+    them from three bands of probabilities that happen to take few values. Pixels of the
+    raster's nodata are no colour; bands named as roles or classes (footprint, boundary,
+    contact: make-masks' channels, their tags lost by a copy) are no colours at all."""
     from rasterio.enums import ColorInterp
 
     rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
     if src.count < 3 or src.dtypes[0] != "uint8" or tuple(src.colorinterp[:3]) != rgb \
-            or {"GEOTILE_OUTPUT", "GEOTILE_CLASS_NAMES"} & set(src.tags()):  # geotile's own
+            or {"GEOTILE_OUTPUT", "GEOTILE_CLASS_NAMES"} & set(src.tags()) \
+            or _class_descriptions(src):  # geotile's own; bands of roles or classes
         return False
     from geotile.raster import sample_pixels
 
-    sample = sample_pixels(src, [1, 2, 3])
+    sample = sample_pixels(src, [1, 2, 3]).reshape(3, -1)
+    if src.nodata is not None:  # an image edge's 255 rows are no white class
+        sample = sample[:, ~(sample == src.nodata).all(axis=0)]
+    if not sample.size:
+        return False
     grey = (sample[0] == sample[1]).all() and (sample[1] == sample[2]).all()
     codes = sample[0].astype(np.int32) << 16 | sample[1].astype(np.int32) << 8 | sample[2]
     few = len(np.unique(codes)) <= 64  # a palette's colours, not a photo's thousands
     if pure and not np.isin(sample, (0, 255)).all():
         return False
-    return few and not grey and int((sample.reshape(3, -1).max(axis=1) > 1).sum()) >= 2
+    return few and not grey and int((sample.max(axis=1) > 1).sum()) >= 2
 
 
 #: a uint8 raster is a 0/255 mask when at least this share of its valid pixels is 0 or 255,

@@ -772,6 +772,31 @@ def test_colour_coded_truth_is_refused_not_scored_by_its_red_band(make_raster, t
     assert scores.as_dict()["mode"] == "pixel"
 
 
+@pytest.mark.parametrize(("palette", "nodata", "suffix"), [
+    ("potsdam", None, "tif"), ("potsdam", 255, "tif"), ("potsdam", 0, "tif"),
+    ("deepglobe", None, "png")])
+def test_colour_labels_with_nodata_rows_are_still_told_their_palette(
+        make_raster, palette, nodata, suffix):
+    """Leaving a raster's nodata pixels out of the colour check (a 0/1 footprint, boundary,
+    contact copy's 255 rows are no white) keeps real colour labels refused, with the same
+    --palette: Potsdam's with nodata 255 (its white class) or 0 at an edge, DeepGlobe's PNG."""
+    from geotile.palettes import PALETTES
+
+    colours = np.array(list(PALETTES[palette].values())[:5], np.uint8)
+    ids = np.random.default_rng(9).integers(0, len(colours), (60, 80))
+    rgb = np.moveaxis(colours[ids], -1, 0).copy()
+    if nodata is not None:
+        rgb[:, 50:] = nodata
+    kwargs = {"nodata": nodata} if nodata is not None else {}
+    if suffix == "png":
+        kwargs.update(driver="PNG")
+    truth = make_raster(f"labels.{suffix}", rgb, photometric="RGB", **kwargs)
+    prediction = make_raster("pred.tif", ids.astype(np.uint8))
+    with pytest.raises(InputError, match=rf"labels\.{suffix}: its RGB bands look like "
+                                         rf"colour-coded labels.*--palette {palette}\."):
+        evaluate_files(prediction, truth)
+
+
 def test_grid_mismatch_and_mixed_kinds(make_raster, tmp_path):
     a = make_raster("a.tif", np.zeros((10, 10), np.uint8))
     b = make_raster("b.tif", np.zeros((10, 10), np.uint8), transform=from_origin(0, 0, 1, 1))

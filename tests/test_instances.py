@@ -24,7 +24,7 @@ from geotile.instances import (
 )
 from geotile.masks import MaskOptions, rasterize_labels
 
-from .conftest import UTM_CRS, UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
 
 X0, Y0 = UTM_ORIGIN
 TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
@@ -252,6 +252,31 @@ def test_cli_lines_and_evaluate_read_a_0_1_mask_whose_tags_were_lost(run_cli, ma
     scores = json.loads(result.stdout)
     assert scores["classes"][1]["iou"] == 1.0  # was 0.0: every building pixel p = 1/255
     assert scores["classes"][1]["predicted"] == (bands[0] == 1).sum()
+
+
+@pytest.mark.parametrize("names", [True, False])
+def test_cli_a_0_1_copy_with_nodata_rows_is_no_colour_labels(run_cli, make_raster, tmp_path,
+                                                            names):
+    # its nodata rows (255, 255, 255) read as a colour: evaluate refused it as 'RGB
+    # colour-coded labels ... --palette deepglobe', tile warned so, make-masks said so
+    houses = terraced_scene()
+    raster = _untagged_0_1_channels(make_raster, houses, names)
+    footprint = perfect_probabilities(houses).astype(np.uint8)[0]
+    truth = make_raster("truth.tif", footprint, transform=TRANSFORM)
+    result = run_cli("evaluate", raster, truth, "--json")
+    assert result.exit_code == 0, result.output
+    if names:  # its footprint band (unnamed, three bands are those of classes 0, 1, 2)
+        building = json.loads(result.stdout)["classes"][1]
+        assert building["iou"] == 1.0 and building["predicted"] == (footprint[:170] == 1).sum()
+    image = make_raster("image.tif", np.full((3, 180, 160), 9, np.uint8), transform=TRANSFORM)
+    result = run_cli("tile", image, "--masks", raster, "-o", tmp_path / "tiles", "--size", "64")
+    assert result.exit_code == 0, result.output
+    assert "colour-coded" not in result.output
+    if names:  # make-masks: one band of class ids wanted, not a --palette
+        result = run_cli("make-masks", raster, image, "-o", tmp_path / "m.tif")
+        assert_one_line_error(result, "tile.tif", "has 3 (footprint, "
+                              "boundary, contact); give one of them (gdal_translate -b N)")
+        assert "colour-coded" not in result.stderr and "deepglobe" not in result.stderr
 
 
 def test_cli_instances_on_probabilities_without_band_names(run_cli, make_raster, tmp_path):
