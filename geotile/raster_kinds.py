@@ -298,14 +298,17 @@ def band_roles(src, required: bool = False) -> dict[str, int] | None:
     """Band index (1-based) of each role present, from the band descriptions.
 
     Without descriptions naming a footprint and a boundary or contact band: ``None``, or,
-    with ``required``, bands 1-3 in that order (as many as the raster has).
+    with ``required``, bands 1-3 in that order (as many as the raster has), a band described
+    ``background`` (a softmax's class 0) left out.
     """
     roles = name_roles(src.descriptions)
     if roles:
         return roles
     if not required:
         return None
-    bands = value_bands(src) or range(1, src.count + 1)
+    names = [(d or "").strip().lower() for d in src.descriptions or [None] * src.count]
+    bands = list(value_bands(src) or range(1, src.count + 1))
+    bands = [b for b in bands if names[b - 1] != "background"] or bands
     return dict(zip(ROLES, bands, strict=False))
 
 

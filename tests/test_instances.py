@@ -783,3 +783,20 @@ def test_a_wall_on_the_edge_between_rotated_rasters_keeps_houses_apart(make_rast
     for house in moved:
         assert max(g.intersection(house).area / g.union(house).area
                    for g in found.geometry) == pytest.approx(1.0), house
+
+
+def test_instances_skip_a_background_band(tmp_path, make_raster, run_cli):
+    """h123: --instances on predict's 2-band (background, building) softmax output took band 1
+    (background) for the footprint: one polygon of the ground between 3 houses (99.75 % of
+    the tile), not the 3 houses."""
+    building = np.zeros((60, 90), np.float32)
+    for col in (5, 35, 65):
+        building[10:30, col:col + 20] = 0.9
+    raster = make_raster("p.tif", np.stack([1 - building, building]))
+    with rasterio.open(raster, "r+") as dst:
+        dst.descriptions = ("background", "building")
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--instances")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "b.gpkg")
+    assert len(frame) == 3
+    assert frame.area.round(2).tolist() == [100.0] * 3  # 20 x 20 px of 0.5 m
