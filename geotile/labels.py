@@ -1087,24 +1087,25 @@ def repair_polygons(geometries: np.ndarray, valid: np.ndarray | None = None) -> 
                         for a, b in itertools.pairwise(starts)]
     polygonal = np.isin(shapely.get_type_id(parts), [3, 6]) & ~shapely.is_empty(parts)
     for index in np.flatnonzero(~polygonal).tolist():
-        polys = _polygonal_parts(parts[index])
+        polys = collection_parts(parts[index])[1]
         parts[index] = shapely.union_all(polys) if polys else shapely.Polygon()
     return parts
 
 
-def _polygonal_parts(geometry) -> list:
-    """The non-empty Polygons/MultiPolygons of ``geometry``, in nested collections too."""
-    todo, found = [geometry], []
+def collection_parts(geometry) -> tuple[list, list]:
+    """(lines, polygons): the non-empty LineStrings/MultiLineStrings and Polygons/
+    MultiPolygons of ``geometry``, in nested GeometryCollections too (points left out)."""
+    todo, found = [geometry], ([], [])
     while todo:
         part = todo.pop()
         if part is None or part.is_empty:
             continue
-        if part.geom_type == "GeometryCollection":
+        kind = shapely.get_type_id(part)
+        if kind == 7:  # GeometryCollection
             todo.extend(shapely.get_parts(part).tolist())
-        elif part.geom_type in POLYGONAL:
-            found.append(part)
+        elif kind in (1, 2, 5, 3, 6):
+            found[kind in (3, 6)].append(part)
     return found
-
 
 def point_features(geometries: np.ndarray) -> int:
     """How many features are points or hold some (MultiPoint, in a GeometryCollection):

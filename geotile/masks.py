@@ -509,18 +509,14 @@ def line_parts(geometries):
     lines and polygons inside GeometryCollections (ogr2ogr/QGIS "collect") count too."""
     import shapely
 
+    from geotile.labels import collection_parts
+
     kinds = shapely.get_type_id(geometries)
     lines = np.isin(kinds, [1, 2, 5])  # LineString, LinearRing, MultiLineString
     linear = np.where(lines, geometries, None)
     polygonal = np.empty(len(geometries), dtype=object)
     for i in np.flatnonzero(kinds == 7).tolist():
-        members, found = [geometries[i]], ([], [])
-        while members:
-            kind = shapely.get_type_id(member := members.pop())
-            if kind == 7:
-                members.extend(shapely.get_parts(member).tolist())
-            elif kind in (1, 2, 5, 3, 6) and not member.is_empty:
-                found[kind in (3, 6)].append(member)
+        found = collection_parts(geometries[i])
         polygonal[i] = found[1]
         if found[0]:
             linear[i], lines[i] = shapely.GeometryCollection(found[0]), True
