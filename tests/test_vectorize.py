@@ -699,3 +699,47 @@ def test_areas_are_ground_square_metres_across_many_utm_zones(make_raster, tmp_p
     truth = [abs(geod.geometry_area_perimeter(g)[0]) for g in found.geometry]
     assert len(found) == 3 and truth[0] == pytest.approx(11.08e6, rel=1e-3)
     assert np.allclose(found["area_m2"], truth, rtol=1e-3)
+
+
+def _awkward_seam_shapes() -> np.ndarray:
+    """A U joined below its arms, a ring, a spiral, a 1 px diagonal, a corner touch, a hole
+    touching the outline at a vertex and classes side by side: every kind of seam crossing."""
+    a = np.zeros((48, 40), np.uint8)
+    a[2:15, 2:4] = a[2:15, 8:10] = a[12:15, 2:10] = 1  # U
+    a[16:31, 12:26] = 2
+    a[19:28, 15:23] = 0  # ring
+    for i in range(16):
+        a[31 + i, 1 + i] = 3  # 1 px diagonal: 16 regions under 4-connectivity
+    a[5:10, 28:31] = a[10:14, 31:34] = 1  # corners touching
+    for k in range(6):
+        a[33:45, 26 + 2 * k : 28 + 2 * k] = 4 + k
+    a[2:12, 36:39] = 5
+    a[3:11, 37] = 0
+    a[2, 36] = 0  # hole and notch meet at a vertex
+    spiral = np.zeros((9, 9), bool)
+    spiral[0, :] = spiral[:, 8] = spiral[8, :] = spiral[2:, 0] = spiral[2, :7] = True
+    spiral[2:7, 6] = spiral[6, 2:7] = spiral[4:7, 2] = True
+    a[18:27, 28:37][spiral] = 2
+    return a
+
+
+@pytest.mark.parametrize("rows", [1, 3, 7, 10])
+def test_band_seams_give_gdal_s_whole_raster_regions(make_raster, tmp_path, rows):
+    from rasterio.features import shapes
+
+    a = _awkward_seam_shapes()
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    path = make_raster("c.tif", a, transform=transform)
+    vectorize_polygons([path], tmp_path / "c.gpkg",
+                      options=VectorizeOptions(crs="source", band_rows=rows, workers=1))
+    found = gpd.read_file(tmp_path / "c.gpkg")
+
+    def key(classes, geometries):
+        return sorted((int(c), round(g.area, 6), len(g.interiors), g.is_valid,
+                       tuple(np.round(g.bounds, 3))) for c, g in zip(classes, geometries,
+                                                                     strict=True))
+
+    whole = [(v, shapely.geometry.shape(g))
+             for g, v in shapes(a, mask=a > 0, connectivity=4, transform=transform)]
+    assert len(whole) == 28
+    assert key(found["class_id"], found.geometry) == key(*zip(*whole, strict=True))
