@@ -1024,15 +1024,20 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
     from geotile.raster import read_block
 
     dtypes = dtypes or [np.dtype(src.dtypes[i - 1]) for i in indexes]
-    if extra is None and len(set(dtypes)) < 2:
-        def read(left, top, cols, rows):
-            return read_block(src, left, top, cols, rows, indexes, check_nodata)
+    data_alpha = check_nodata and _alpha_fed_as_data(src, indexes)
 
-        return read, None
+    def read_block_(left, top, cols, rows):
+        pixels, valid = read_block(src, left, top, cols, rows, indexes, check_nodata)
+        if data_alpha:  # its 0s are values (NIR over water): nodata only where all bands are 0
+            valid |= (pixels != 0).any(axis=0)
+        return pixels, valid
+
+    if extra is None and len(set(dtypes)) < 2:
+        return read_block_, None
     from geotile.extra_bands import scaled, standardise
 
     def read_stacked(left, top, cols, rows):
-        pixels, valid = read_block(src, left, top, cols, rows, indexes, check_nodata)
+        pixels, valid = read_block_(left, top, cols, rows)
         pixels = scaled(model, pixels, dtypes)
         if extra is None:
             return pixels, valid
@@ -1043,6 +1048,22 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
         return standardise(model, pixels, valid)
 
     return read_stacked, prepare
+
+
+def _alpha_fed_as_data(src, indexes) -> bool:
+    """Whether GDAL's dataset mask of ``src`` is an alpha band fed to the model that holds
+    values, not a 0/255 mask (band 4 of a 4-band uint8 RGB+NIR GeoTIFF, flagged alpha by
+    GDAL's default): its 0s must not make pixels nodata."""
+    from rasterio.enums import MaskFlags
+
+    from geotile.raster import holds_a_mask
+    from geotile.raster_kinds import alpha_bands
+
+    if not all(MaskFlags.alpha in src.mask_flag_enums[i - 1] for i in indexes
+               if i not in alpha_bands(src)):
+        return False  # a nodata value or mask band decides
+    fed = [i for i in alpha_bands(src) if i in indexes]
+    return bool(fed) and not any(holds_a_mask(src, i) for i in fed)
 
 
 def _completion(model, options, settings, image_path, extra_bands=None, mosaic=()) -> str:

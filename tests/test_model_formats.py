@@ -1399,6 +1399,30 @@ def test_rgbn_whose_nir_gdal_flags_alpha_feeds_a_four_channel_model(tmp_path, ru
     np.testing.assert_allclose(values, expected[0, 0], atol=1e-5)
 
 
+def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_nir_0_pixels(tmp_path, run_cli,
+                                                                make_raster, image):
+    """RGB+NIR uint8 (band 4 flagged alpha by GDAL's default) fed whole to a 4-channel
+    model: pixels of NIR 0 (water) were nodata (NaN, exit 0), as if the NIR were a mask.
+    Now they are predicted; only pixels where every band is 0 (a collar) are nodata."""
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    rng = np.random.default_rng(6)
+    nir = rng.integers(1, 250, image.shape[1:], dtype=np.uint8)
+    nir[50:70, 20:90] = 0  # a lake
+    stack = np.concatenate([image, nir[np.newaxis]])
+    stack[:, :, :10] = 0  # a collar outside the scene
+    tif = make_raster("rgbn.tif", stack)
+    path = pointwise_model(tmp_path / "rgbn.onnx", channels=4)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        values = dst.read(1)
+    assert np.isnan(values[:, :10]).all()
+    expected = pointwise_reference(stack[np.newaxis].astype(np.float64) / 255, channels=4)
+    np.testing.assert_allclose(values[:, 10:], expected[0, 0, :, 10:], atol=1e-5)
+
+
 def test_an_all_nodata_rgbn_tile_among_others_runs(tmp_path, run_cli, make_raster, image):
     """Three RGBN tiles (band 4 flagged alpha by GDAL's default), one all zeros (outside the
     scene): its NIR of 0 alone looked like a mask band and refused the whole run."""
