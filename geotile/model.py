@@ -1034,21 +1034,31 @@ class OnnxModel:
                 values[name] = _per_channel(given if given is not None else default, channels,
                                             name, self.path)
         self._mean, self._std = values["mean"], values["std"]
-        # constants for 0..255 pixels (torchvision's 123.675 / 58.395): a mean above 1 or a
-        # std above 1 cannot be meant for pixels divided by 255 first
-        self._takes_0_255 = ""
-        if scale is None and (max(self._mean) > 1 or min(self._std) > 1):
-            self._takes_0_255 = "its mean/std are for 0..255 pixels"
-            log.info("%s: mean %s and std %s are on the 0..255 scale: uint8 pixels are not "
-                     "divided by 255 first (--scale sets it)", self.path.name,
-                     list(self._mean), list(self._std))
-        elif scale is None and self._scales_input:
-            self._takes_0_255 = self._scales_input
-            log.info("%s: %s: uint8 pixels are not divided by 255 first (--scale sets it)",
-                     self.path.name, self._scales_input)
         if any(v == 0 for v in self._std):
             raise ModelError(f"{self.path}: a std of 0 would divide by zero (--std).")
         self._scale = scale
+        self._takes_0_255 = ""
+        self.image_channels(len(self._mean))
+
+    def image_channels(self, count: int) -> None:
+        """Decide whether uint8 pixels go in as 0..255 from the mean/std of the first
+        ``count`` channels, those the image feeds (the rest come from --extra-bands: an
+        nDSM's mean of 2.1 m says nothing about the RGB's scale)."""
+        before, self._takes_0_255 = self._takes_0_255, ""
+        mean, std = self._mean[:count] or self._mean, self._std[:count] or self._std
+        # constants for 0..255 pixels (torchvision's 123.675 / 58.395): a mean above 1 or a
+        # std above 1 cannot be meant for pixels divided by 255 first
+        if self._scale is None and (max(mean) > 1 or min(std) > 1):
+            self._takes_0_255 = "its mean/std are for 0..255 pixels"
+            if self._takes_0_255 != before:
+                log.info("%s: mean %s and std %s are on the 0..255 scale: uint8 pixels are "
+                         "not divided by 255 first (--scale sets it)", self.path.name,
+                         list(mean), list(std))
+        elif self._scale is None and self._scales_input:
+            self._takes_0_255 = self._scales_input
+            if self._takes_0_255 != before:
+                log.info("%s: %s: uint8 pixels are not divided by 255 first (--scale sets "
+                         "it)", self.path.name, self._scales_input)
 
     def normalization_for(self, dtype) -> Normalization:
         """The normalisation for input of ``dtype``: without a scale, uint8 is divided by 255

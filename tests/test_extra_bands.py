@@ -60,6 +60,30 @@ def _reference(rgb, heights):
     return pointwise_reference(stack[np.newaxis], channels=4)[0, 0]
 
 
+def test_an_ndsm_mean_in_metres_leaves_the_rgb_divided_by_255(rgb, make_raster, tmp_path,
+                                                              run_cli):
+    """Metadata mean [0.34, 0.36, 0.33, 2.1] / std [0.2, 0.2, 0.2, 3.5]: RGB in 0..1, the
+    nDSM in metres. The nDSM's mean of 2.1 made geotile take every mean as one for 0..255
+    pixels and feed the RGB undivided (outputs off by up to hundreds, exit 0). Only the
+    image's channels decide its scale now."""
+    mean, std = [0.34, 0.36, 0.33, 2.1], [0.2, 0.2, 0.2, 3.5]
+    heights = np.random.default_rng(4).uniform(0, 3, (HEIGHT, WIDTH)).astype(np.float32)
+    dsm = make_raster("ndsm.tif", heights)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4,
+                            metadata={"mean": mean, "std": std})
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, rgb, "--extra-bands", dsm, "-o", out,
+                     "--activation", "none", "--tile-size", 64)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(rgb) as src:
+        pixels = src.read().astype(np.float64) / 255
+    stack = (np.concatenate([pixels, heights[np.newaxis]]) - np.reshape(mean, (4, 1, 1))) \
+        / np.reshape(std, (4, 1, 1))
+    expected = pointwise_reference(stack[np.newaxis], channels=4, activation="none")[0, 0]
+    with rasterio.open(out) as dst:
+        np.testing.assert_allclose(dst.read(1), expected, atol=1e-4)
+
+
 def test_same_grid_is_stacked_exactly(rgb, make_raster, tmp_path, run_cli):
     heights = np.random.default_rng(4).uniform(0, 3, (HEIGHT, WIDTH)).astype(np.float32)
     dsm = make_raster("ndsm.tif", heights)
