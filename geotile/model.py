@@ -1034,6 +1034,12 @@ class OnnxModel:
                 values[name] = _per_channel(given if given is not None else default, channels,
                                             name, self.path)
         self._mean, self._std = values["mean"], values["std"]
+        for name, given, other in (("mean", mean, "std"), ("std", std, "mean")):
+            if given is not None and other in declared:  # one replaced, one kept: say so
+                log.warning("%s: --%s %s replaces its metadata's %s, but the metadata's %s "
+                            "(%s %s) stays: give --%s too unless it is for the same pixels",
+                            self.path.name, name, _shown(values[name]), name, other,
+                            declared[other][1].split(" ", 2)[1], _shown(values[other]), other)
         if any(v == 0 for v in self._std):
             raise ModelError(f"{self.path}: a std of 0 would divide by zero (--std).")
         self._scale = scale
@@ -1842,6 +1848,11 @@ def _activate(logits: np.ndarray, kind: str) -> np.ndarray:
     np.exp(logits, out=logits)
     logits /= logits.sum(axis=1, keepdims=True)
     return logits
+
+
+def _shown(values) -> str:
+    """Per-channel values as a comma-separated list, one value when all are equal."""
+    return ",".join(f"{v:g}" for v in dict.fromkeys(values))
 
 
 def _per_channel(value, channels: int, name: str, path, source: str | None = None

@@ -910,6 +910,24 @@ def test_two_normalisation_keys_that_disagree_are_one_line(tmp_path, run_cli, ma
     assert result.exit_code == 0, result.output
 
 
+def test_a_mean_option_beside_the_metadatas_std_is_said(tmp_path, run_cli, make_raster,
+                                                          image):
+    """Metadata mean/std for 0..255 pixels (123.675 / 58.395) and --mean 0.485,0.456,0.406:
+    the metadata's std of 58.4 silently stayed (so uint8 went in undivided, (x - 0.485) /
+    58.4). Now a warning says which metadata value stays and asks for --std."""
+    path = logits_model(tmp_path / "m.onnx", metadata={"mean": MEAN_255,
+                                                       "std": STD_255})
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--mean",
+                     "0.485,0.456,0.406")
+    assert result.exit_code == 0, result.output
+    assert "--mean 0.485,0.456,0.406 replaces its metadata's mean" in result.stderr
+    assert "std (std 58.395,57.12,57.375) stays: give --std too" in result.stderr
+    result = run_cli("predict", path, tif, "-o", tmp_path / "p.tif", "--mean",
+                     "0.485,0.456,0.406", "--std", "0.229,0.224,0.225")
+    assert result.exit_code == 0 and "stays" not in result.stderr, result.output
+
+
 def _rescaling_model(path, first: str):
     """A model that scales its own input to 0..1 before a 1x1 Conv and a Softmax: keras
     Rescaling(1/255) as tf2onnx writes it (NHWC, Mul + Add 0), torch's x / 255 (Div), a
