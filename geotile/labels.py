@@ -325,16 +325,20 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
         return
     out[present] = shapely.from_geojson([json.dumps(shapes[i]) for i in present],
                                         on_invalid="ignore")
-    closed, skipped, reason = [], [], ""
+    closed, trimmed, skipped, reason = [], [], [], ""
     for i in present:
         if out[i] is not None:
             continue
-        fixed = _close_rings(shapes[i])
+        shape, cut = _xyz_positions(shapes[i])
+        fixed = _close_rings(shape) or (shape if cut else None)
         geom = None if fixed is None else shapely.from_geojson(json.dumps(fixed),
                                                                on_invalid="ignore")
         if geom is not None:
             out[i] = geom
-            closed.append(i)
+            if cut:
+                trimmed.append(i)
+            if fixed is not shape:  # its rings closed
+                closed.append(i)
             continue
         skipped.append(i)
         if not reason:
@@ -348,6 +352,10 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
         fid = features[i].get("id")
         return f"feature {i + offset}" + (f" (id {fid!r})" if fid is not None else "")
 
+    if trimmed:
+        _warn(f"{path}: {_count(trimmed)} had positions of more than three numbers (an M "
+              f"value?), read as x, y, z as GDAL does: {_names(trimmed, label)} (numbered "
+              "from 0, as ogrinfo does).", depth=1)
     if closed:
         _warn(f"{path}: {_count(closed)} had rings that were not closed and were closed: "
               f"{_names(closed, label)} (numbered from 0, as ogrinfo does).", depth=1)
@@ -355,6 +363,30 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
         _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read were skipped: "
               f"{_names(skipped, label)} (numbered from 0, as ogrinfo does; {reason}).",
               depth=1)
+
+
+def _xyz_positions(shape):
+    """(``shape`` with positions of more than three numbers cut to x, y, z, whether any was):
+    GEOS refuses [x, y, z, m], GDAL reads x, y, z."""
+    cut = False
+
+    def trim(value):
+        nonlocal cut
+        if isinstance(value, list) and value and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+            cut |= len(value) > 3
+            return value[:3]
+        return [trim(v) for v in value] if isinstance(value, list) else value
+
+    if not isinstance(shape, dict):
+        return shape, False
+    if isinstance(shape.get("geometries"), list):
+        parts = [_xyz_positions(g) for g in shape["geometries"]]
+        if any(c for _, c in parts):
+            return {**shape, "geometries": [g for g, _ in parts]}, True
+        return shape, False
+    coords = trim(shape.get("coordinates"))
+    return ({**shape, "coordinates": coords}, True) if cut else (shape, False)
 
 
 def _close_rings(shape):

@@ -235,6 +235,29 @@ def test_unclosed_ring_is_closed_with_a_warning_naming_the_feature(image, tmp_pa
     assert mask[:4, :4].all() and mask[8:12, 8:12].all() and mask.sum() == 32
 
 
+def test_positions_with_m_values_are_read_as_gdal_reads_them(run_cli, image, tmp_path):
+    """[x, y, z, m] positions (exports of measured layers): GDAL reads x, y, z; so does geotile
+    (it skipped such features, and a file of them was 'no feature has a geometry')."""
+    from geotile.errors import GeotileWarning
+
+    path = tmp_path / "xyzm.geojson"
+    path.write_bytes(geojson_bytes([
+        ({"name": "zm"}, {"type": "Polygon",
+                          "coordinates": [[[*c, 5.0, 7.0] for c in ring(0, 0)]]}),
+        ({"name": "zm, open"}, {"type": "MultiPolygon", "coordinates": [
+            [[[*c, 5.0, 7.0] for c in ring(4, 4, close=False)]]]}),
+    ]))
+    with pytest.warns(GeotileWarning, match=r"xyzm.geojson: 2 features .*more than three "
+                      r"numbers.*x, y, z.*feature 0, feature 1"):
+        labels = read_labels(path)
+    assert labels.geometries[0].equals(box(0, 0)) and labels.geometries[1].equals(box(4, 4))
+    assert shapely.get_coordinates(labels.geometries[0], include_z=True)[0, 2] == 5.0
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "m.tif")
+    assert mask[:4, :4].all() and mask[8:12, 8:12].all() and mask.sum() == 32
+
+
 def test_broken_features_are_skipped_and_named(run_cli, image, tmp_path):
     from geotile.errors import GeotileWarning
 
