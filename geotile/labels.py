@@ -1265,6 +1265,11 @@ def class_ids(
         positive = [i for i in ids if i]
         _say_background([spelling[k] for k in keys if k in background], class_field, source)
     bad = sorted({i for i in positive if not 1 <= i <= MAX_CLASS_ID})
+    if bad and class_map is None and not all(_number(v) is not None for v in everything):
+        raise InputError(  # ids 1..N given to the names: N is too many
+            f"{source}: field {class_field!r} holds {len(mapping)} class names; a mask holds at "
+            f"most {MAX_CLASS_ID} classes (ids 1..{MAX_CLASS_ID}). Merge them with a "
+            "--class-map (a JSON file {\"name\": id, ...}).")
     if bad:
         raise InputError(
             f"{source}: class id {bad[0]} is outside 1..{MAX_CLASS_ID} (0 is background, 255 "

@@ -345,6 +345,18 @@ def test_a_field_of_names_gets_ids_in_sorted_order(run_cli, make_raster, tmp_pat
     assert [int(mask[4, 10 * i + 4]) for i in range(3)] == [2, 1, 2]
 
 
+def test_more_names_than_a_mask_holds_say_so(run_cli, make_raster, tmp_path):
+    """300 class names (ids 1..300 in sorted order) were refused as 'class id 255 is outside
+    1..254', an id the user never gave."""
+    image = make_raster("img.tif", np.zeros((10, 3000), np.uint8))
+    labels = _boxes_geojson(tmp_path / "names.geojson", [f"type {i:03d}" for i in range(300)])
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls")
+    assert_one_line_error(result, "names.geojson", "'cls' holds 300 class names",
+                          "at most 254", "--class-map")
+    assert "class id 255" not in result.stderr and not out.exists()
+
+
 def test_ids_given_to_names_are_said(run_cli, make_raster, tmp_path):
     """Ids of names without --class-map depend on the names a file holds (a file of only
     'tree' makes tree 1, another with 'house' makes it 2): they were written silently, so
