@@ -116,16 +116,21 @@ def rasterize_labels(
     options: MaskOptions = MaskOptions(),
     halo_transform=None,
     crs=None,
+    *,
+    grid_transform=None,
 ) -> np.ndarray:
     """Burn polygons (already in the raster's CRS) into ``(len(channels), rows, cols)`` uint8.
 
     ``classes``: one id 0..254 per geometry (0 clears what lies under it; 255 is the masks'
     ignore value); missing (None) geometries are skipped. ``halo_transform``: the grid
     grown by ``options.halo`` px each side, on which boundary and contact see the labels
-    beyond the grid's edges; the footprint is burnt on the grid itself (GDAL breaks ties on
-    pixel edges by the grid's origin). Lines are buffered ``options.line_width`` wide
-    (:func:`buffer_lines`): in metres with ``crs`` (the raster's), else in the transform's
-    units.
+    beyond the grid's edges. ``grid_transform``: the whole raster's transform when
+    ``transform`` (and ``halo_transform``) are windows of it: the coordinates go to its pixels
+    as GDAL takes them and each window is burnt by whole pixels from there, as GDAL burns a
+    raster in chunks of rows, so that a band burns exactly what the whole raster burns, ties
+    on pixel centres included (north-up and south-up grids). Lines are buffered
+    ``options.line_width`` wide (:func:`buffer_lines`): in metres with ``crs`` (the
+    raster's), else in the transform's units.
     """
     from geotile.quiet_warnings import rasterize
 
@@ -137,8 +142,14 @@ def rasterize_labels(
     bands = np.zeros((len(options.channels), height, width), np.uint8)
     if len(geometries) == 0 or height == 0 or width == 0:
         return bands
+    from affine import Affine
+
+    halo = 0 if halo_transform is None else options.halo
+    to_pixels, (transform, halo_transform) = pixel_windows(
+        grid_transform or transform, transform,
+        halo_transform or transform * Affine.translation(-halo, -halo))
     with gc_paused():
-        geometries = geojson_dicts(geometries, parts := [])
+        geometries = geojson_dicts(geometries, parts := [], to_pixels)
     for index, channel in enumerate(options.channels):
         if channel == "footprint":
             with gc_paused():
@@ -146,7 +157,6 @@ def rasterize_labels(
             rasterize(shapes, out=bands[index], transform=transform,
                       all_touched=options.all_touched)
     if "boundary" in options.channels or "contact" in options.channels:
-        halo = 0 if halo_transform is None else options.halo
         # a feature of class 0 (its value names background) clears what lies under it
         numbers = [i if c else 0 for i, c in enumerate(classes, start=1)]
         with gc_paused():
@@ -154,7 +164,7 @@ def rasterize_labels(
         instances = rasterize(
             shapes,
             out_shape=(height + 2 * halo, width + 2 * halo),
-            transform=transform if halo_transform is None else halo_transform,
+            transform=halo_transform,
             all_touched=options.all_touched,
             fill=0,
             dtype="int32",
@@ -225,8 +235,31 @@ def _present(geometries, classes) -> tuple[np.ndarray, list[int]]:
     return array[present], ids[present].astype(np.int64).tolist()
 
 
-def geojson_dicts(geometries: Sequence, parts: list | None = None) -> list[dict]:
-    """Shapely geometries as GeoJSON-like dicts, with exactly their coordinates.
+def pixel_windows(grid, *windows) -> tuple:
+    """(GDAL's inverse of ``grid``, each window transform of it as a whole-pixel translation)
+    for a north-up or south-up ``grid``: coordinates taken to the grid's pixels by that
+    inverse, in GDAL's own arithmetic, then burnt with those translations give what GDAL
+    gives for the whole grid, window by window; (None, ``windows``) for a rotated grid.
+
+    GDAL turns each ring clockwise in the coordinates it is given and breaks ties on pixel
+    centres by that direction: on a grid whose rows run against its y axis (north-up) the
+    pixel rows are given negated (exactly), so the rings turn as they do in map coordinates.
+    """
+    from affine import Affine
+
+    a, b, c, d, e, f = grid[:6]
+    if b or d or not a or not e:
+        return None, windows
+    flip = -1.0 if a * e < 0 else 1.0
+    inverse = Affine(1.0 / a, 0.0, -c / a, 0.0, flip * (1.0 / e), flip * (-f / e))
+    return inverse, tuple(Affine(1.0, 0.0, round((w.c - c) / a), 0.0, flip,
+                                 flip * round((w.f - f) / e)) for w in windows)
+
+
+def geojson_dicts(geometries: Sequence, parts: list | None = None, to_pixels=None
+                  ) -> list[dict]:
+    """Shapely geometries as GeoJSON-like dicts, with exactly their coordinates (taken
+    through ``to_pixels``, an inverse from :func:`pixel_windows`, when given).
 
     rasterio's rasterize takes dicts 3x faster than shapely objects (whose
     ``__geo_interface__`` builds them in Python). Polygons and MultiPolygons are cut from
@@ -241,8 +274,18 @@ def geojson_dicts(geometries: Sequence, parts: list | None = None) -> list[dict]
     array[:] = list(geometries)
     kinds = shapely.get_type_id(array)
     if len(array) and np.isin(kinds, [3, 6]).all() and not shapely.has_z(array).any():
-        return _polygon_dicts(array, kinds == 6, parts)
+        return _polygon_dicts(array, kinds == 6, parts, to_pixels)
+    if to_pixels is not None:
+        array = shapely.transform(array, lambda xy: _apply(to_pixels, xy))
     return json.loads("[" + ",".join(shapely.to_geojson(array)) + "]")
+
+
+def _apply(inverse, xy: np.ndarray) -> np.ndarray:
+    """``xy`` through ``inverse`` as GDAL applies a geotransform (GDALApplyGeoTransform's
+    order of operations, so the same doubles)."""
+    x, y = xy[:, 0], xy[:, 1]
+    return np.column_stack((inverse.c + x * inverse.a + y * inverse.b,
+                            inverse.f + x * inverse.d + y * inverse.e))
 
 
 def burn_shapes(dicts: list[dict], values: Sequence[int], parts: list) -> list[tuple]:
@@ -278,17 +321,19 @@ def burn_shapes(dicts: list[dict], values: Sequence[int], parts: list) -> list[t
     return shapes
 
 
-def _polygon_dicts(array: np.ndarray, multi: np.ndarray, parts: list | None = None
-                   ) -> list[dict]:
+def _polygon_dicts(array: np.ndarray, multi: np.ndarray, parts: list | None = None,
+                   to_pixels=None) -> list[dict]:
     """GeoJSON-like dicts of Polygons and MultiPolygons (``multi``), points as (x, y)
     tuples: rings are slices of one point list, polygons slices of one ring list
-    (``parts``: see :func:`geojson_dicts`)."""
+    (``parts``, ``to_pixels``: see :func:`geojson_dicts`)."""
     import shapely
 
     polygons, owners = (shapely.get_parts(array, return_index=True) if multi.any()
                         else (array, np.arange(len(array))))
     rings, ring_owners = shapely.get_rings(polygons, return_index=True)
     xy = shapely.get_coordinates(rings)
+    if to_pixels is not None:
+        xy = _apply(to_pixels, xy)
     points = list(zip(xy[:, 0].tolist(), xy[:, 1].tolist(), strict=True))
     ring_ends = np.cumsum(shapely.get_num_coordinates(rings)).tolist()
     ring_list = [points[start:end] for start, end in pairwise([0, *ring_ends])]
@@ -973,6 +1018,7 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
                 window_transform(core, src.transform),
                 options,
                 halo_transform=window_transform(window, src.transform),
+                grid_transform=src.transform,
             )
             hidden = _ignore_nodata(src, core, bands) if ignore else 0
             writer.submit(dst.write, bands, window=core)

@@ -206,6 +206,39 @@ def test_band_seams_are_exact(make_raster, tmp_path):
     np.testing.assert_array_equal(whole, bands)
 
 
+@pytest.mark.parametrize("band_rows", [7, 16, 50])
+def test_band_seams_are_exact_when_vertices_sit_on_pixel_centres(make_raster, tmp_path,
+                                                                 band_rows):
+    """Labels snapped to a grid half a pixel off the image's (vertices on pixel centres, edges
+    through them) put GDAL's burn rule on its ties: a band must break them as the whole
+    raster does, and both as rasterio burns the whole raster (GDAL's rows are chunks of one
+    pixel grid, not grids of their own)."""
+    from rasterio.features import rasterize
+    from rasterio.transform import from_origin
+
+    transform = from_origin(X0 + 0.15, Y0 + 0.45, 0.3, 0.3)  # 0.3 m: not a binary fraction
+    height, width = 120, 90
+    image = make_raster("img.tif", np.zeros((height, width), np.uint8), transform=transform)
+    rng = np.random.default_rng(5)
+    geometries = []
+    for col, row, size in rng.integers([0, 0, 2], [width, height, 12], (60, 3)).tolist():
+        corners = [(col, row), (col + size, row), (col + size, row + size), (col, row + size)]
+        diamond = [(col + size / 2, row), (col + size, row + size / 2),
+                   (col + size / 2, row + size), (col, row + size / 2)]
+        for ring in (corners, diamond):
+            geometries.append(shapely.Polygon([transform * (c + 0.5, r + 0.5) for c, r in ring]))
+    labels = write_labels(tmp_path / "l.geojson", geometries)
+    make_masks(labels, [image], [tmp_path / "whole.tif"])
+    make_masks(labels, [image], [tmp_path / "bands.tif"],
+               options=MaskOptions(band_rows=band_rows))
+    whole, bands = read(tmp_path / "whole.tif")[0][0], read(tmp_path / "bands.tif")[0][0]
+    gdal = rasterize(gpd.read_file(labels).geometry, out_shape=(height, width),
+                     transform=transform, dtype="uint8")
+    assert gdal.sum() > 1000
+    np.testing.assert_array_equal(whole, gdal)
+    np.testing.assert_array_equal(bands, gdal)
+
+
 def test_labels_outside_raster_warn_and_write_zeros(make_raster, tmp_path):
     image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
     labels = write_labels(tmp_path / "l.geojson", [square(X0 + 5000, Y0, 10)])
