@@ -603,6 +603,13 @@ _LOSSY_KEYS = ("jpeg_quality", "jpegtablesmode", "webp_level", "webp_lossless", 
                "discard_lsb")
 
 
+def lossy_creation_options(options: dict[str, Any]) -> bool:
+    """Whether ``options`` may change pixel values (a JPEG/WEBP codec, a lossy setting)."""
+    options = {key.lower(): value for key, value in options.items()}
+    return (str(options.get("compress", "")).lower() in _BYTE_CODECS
+            or any(key in options for key in _LOSSY_KEYS))
+
+
 def lossless_creation_options(options: dict[str, Any], dtype: str) -> dict[str, Any]:
     """``options`` less what would change ``dtype`` class ids (masks): a lossy codec (JPEG,
     WEBP) becomes DEFLATE, lossy settings (MAX_Z_ERROR, JXL_LOSSLESS=NO, DISCARD_LSB...),

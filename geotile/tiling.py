@@ -1531,12 +1531,18 @@ class PatchWriter:
                  mask_binary: bool | None = None, zeros_nodata: bool = False) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
         from geotile.no_georef import sensor_georeferencing
-        from geotile.raster import common_dtype, lossless_creation_options
+        from geotile.raster import (
+            common_dtype,
+            lossless_creation_options,
+            lossy_creation_options,
+        )
 
         self.sensor = sensor_georeferencing(src)  # GCPs or RPCs: each patch keeps them
         # PixelIsPoint georeferencing (AREA_OR_POINT=Point) is kept too
         self.point = src.tags().get("AREA_OR_POINT", "").lower() == "point"
         self.creation_options = dict(creation_options or {})
+        # a lossy codec changes nodata pixels and may turn valid ones into the nodata value
+        self.lossy = lossy_creation_options(self.creation_options)
         self.image_profile = self._profile(src, src.count, common_dtype(src).name, src.nodata)
         # uncompressed GeoTIFF patches of one shape: written from GDAL's bytes once checked
         use_templates = fmt == "tif" and templates and not self.creation_options
@@ -1697,13 +1703,16 @@ class PatchWriter:
     def validity_mask(self, data: PatchData) -> np.ndarray | None:
         """The GDAL mask band (0 invalid, 255 valid) a GeoTIFF image patch needs: None when
         its nodata value (or having no invalid pixel) already marks exactly its invalid
-        pixels. The patch's own mask band then marks nodata, masked and padded pixels
-        alike, as its index.csv row counts them (readers use it over the nodata value)."""
+        pixels, which a lossy codec (JPEG, WEBP) never ensures: it moves pixels off and onto
+        the nodata value. The patch's own mask band then marks nodata, masked and padded
+        pixels alike, as its index.csv row counts them (readers use it over the nodata value)."""
         if self.fmt != "tif":
             return None  # PNG/npy hold no mask band: index.csv has the fraction
         nodata = self.image_profile.get("nodata")
         if nodata is None:
             return None if data.valid.all() else np.where(data.valid, 255, 0).astype(np.uint8)
+        if self.lossy:  # the codec moves pixels off and onto the nodata value
+            return np.where(data.valid, 255, 0).astype(np.uint8)
         pixels = data.pixels
         marked = (np.isnan(pixels) if np.isnan(nodata) else pixels == nodata).all(axis=0)
         if np.array_equal(marked, ~data.valid):

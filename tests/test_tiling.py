@@ -1255,3 +1255,25 @@ def test_alpha_bands_gdal_leaves_out_are_nodata(make_raster, tmp_path, count, dt
     summary = tile_rasters([image], None, tmp_path / "kept",
                            options=TileOptions(size=32, max_nodata=0.1))
     assert summary.written == 2 and summary.skipped_nodata == 2
+
+
+@pytest.mark.parametrize("co", [["COMPRESS=JPEG"], ["COMPRESS=WEBP"]])
+def test_lossy_image_patches_keep_their_nodata_pixels(make_raster, tmp_path, co):
+    """JPEG/WEBP change the nodata value's pixels (0 -> 1..3) and may turn valid ones into
+    it: the patch's mask band, not its nodata value, marks exactly the invalid pixels
+    index.csv counts (a WEBP patch read 73% nodata where index.csv said 78%)."""
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 40, (3, 64, 64)).astype(np.uint8)
+    pixels[:, :40, :23] = 0
+    image = make_raster("img.tif", pixels, nodata=0)
+    tile_rasters([image], None, tmp_path / "out",
+                 options=TileOptions(size=32, creation_options=co))
+    rows = read_index(tmp_path / "out")
+    assert len(rows) == 4
+    for row in rows:
+        x, y = int(row["x_off"]), int(row["y_off"])
+        expected = (pixels[:, y:y + 32, x:x + 32] != 0).any(axis=0)
+        with rasterio.open(tmp_path / "out" / row["image"]) as patch:
+            valid = patch.dataset_mask() > 0
+        np.testing.assert_array_equal(valid, expected)
+        assert float(row["nodata_fraction"]) == 1 - expected.mean()
