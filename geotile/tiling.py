@@ -1439,8 +1439,30 @@ def _check_same_grid(src, mask_src) -> None:
     plain = [r for r in (mask_src, src) if unplaced(r)]
     if len(plain) == 1 and (src.width, src.height) == (mask_src.width, mask_src.height):
         raise InputError(one_georeferenced(src, mask_src, plain[0] is mask_src))
+    if (no_crs := _crs_alone_differs(src, mask_src)) is not None:
+        raise InputError(no_crs)
     raise InputError(f"{mask_src.name}: the mask's grid differs from {src.name}'s: "
                      f"{difference}. Make it with `geotile make-masks LABELS IMAGE`.")
+
+
+def _crs_alone_differs(src, mask_src) -> str | None:
+    """The refusal of an image and a mask of one size and transform of which only one
+    names a CRS: assigning it is the fix (None when more than the CRS differs)."""
+    import shlex
+
+    from geotile.no_georef import unplaced
+
+    if ((src.width, src.height) != (mask_src.width, mask_src.height)
+            or src.transform != mask_src.transform or unplaced(src)
+            or (src.crs is None) == (mask_src.crs is None)):
+        return None
+    named, bare = (src, mask_src) if mask_src.crs is None else (mask_src, src)
+    epsg = named.crs.to_epsg()
+    crs = f"EPSG:{epsg}" if epsg else shlex.quote(named.crs.to_wkt())
+    which = "mask" if bare is mask_src else "image"
+    name = Path(str(named.name)).name
+    return (f"{bare.name}: the {which} has the size and transform of {name} but no CRS. "
+            f"Assign {name}'s: gdal_edit.py -a_srs {crs} {shlex.quote(str(bare.name))}")
 
 
 def _colour_options(like, count: int) -> dict:

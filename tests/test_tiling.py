@@ -1277,3 +1277,19 @@ def test_lossy_image_patches_keep_their_nodata_pixels(make_raster, tmp_path, co)
             valid = patch.dataset_mask() > 0
         np.testing.assert_array_equal(valid, expected)
         assert float(row["nodata_fraction"]) == 1 - expected.mean()
+
+
+def test_a_mask_on_the_image_grid_without_its_crs_names_the_fix(make_raster, tmp_path):
+    """A mask with the image's transform and size but no CRS (gdal_rasterize from labels
+    without a .prj) was told 'Make it with `geotile make-masks LABELS IMAGE`': it needs only
+    the image's CRS, and the refusal says how to assign it."""
+    image = make_raster("scene.tif", np.ones((3, 40, 40), np.uint8))
+    mask = make_raster("scene_mask.tif", np.ones((40, 40), np.uint8), crs=None)
+    with pytest.raises(InputError) as err:
+        tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=20))
+    text = str(err.value)
+    assert "scene_mask.tif: the mask has the size and transform of scene.tif but no CRS" \
+        in text
+    assert f"gdal_edit.py -a_srs EPSG:32616 {mask}" in text
+    assert "make-masks" not in text and "\n" not in text
+    assert not (tmp_path / "out").exists()
