@@ -131,9 +131,12 @@ class TileOptions:
             raise InputError(f"--edge {self.edge!r}: choose {', '.join(EDGE_MODES[:-1])} or "
                              f"{EDGE_MODES[-1]}.")
         object.__setattr__(self, "split", _as_fractions(self.split))
-        object.__setattr__(self, "overlap", _overlap_pixels(self.overlap, self.size))
+        given = self.overlap
+        object.__setattr__(self, "overlap", _overlap_pixels(given, self.size))
         if self.overlap >= self.size:
-            raise InputError(f"--overlap {self.overlap} px must be smaller than the patch size "
+            shown = f"{given:g} ({self.overlap} px)" if 0 < given < 1 \
+                else f"{self.overlap} px"
+            raise InputError(f"--overlap {shown} must be smaller than the patch size "
                              f"(--size {self.size}).")
         if not isinstance(self.creation_options, dict):
             from geotile.raster import parse_creation_options

@@ -1293,3 +1293,11 @@ def test_a_mask_on_the_image_grid_without_its_crs_names_the_fix(make_raster, tmp
     assert f"gdal_edit.py -a_srs EPSG:32616 {mask}" in text
     assert "make-masks" not in text and "\n" not in text
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("overlap", "shown"), [
+    (0.999, r"--overlap 0.999 \(256 px\)"), (256, r"--overlap 256 px")])
+def test_an_overlap_fraction_too_large_is_named_as_given(overlap, shown):
+    """--overlap 0.999 was refused as '--overlap 256 px', a value the user never typed."""
+    with pytest.raises(InputError, match=rf"^{shown} must be smaller than the patch size"):
+        TileOptions(size=256, overlap=overlap)
