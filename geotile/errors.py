@@ -40,7 +40,14 @@ class Interrupted(GeotileError):
 
 
 class GeotileWarning(UserWarning):
-    """Something suspicious that does not stop the work (e.g. no label touches a raster)."""
+    """Something suspicious that does not stop the work (e.g. no label touches a raster).
+    ``about``: the file it is about; ``advice``: what it says of every such file, for the
+    command line to say once for the others ("18 more images (b.tif, ...): ADVICE")."""
+
+    def __init__(self, message: str = "", about: str | None = None,
+                 advice: str | None = None) -> None:
+        super().__init__(message)
+        self.about, self.advice = about, advice
 
 
 def unused_options(given: list[str], applies_to: str, sep: str = "; ") -> str:

@@ -938,11 +938,13 @@ def own_rows(frame, labels, image_path):
 
 
 def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
-                       outcome: str | None = None) -> None:
+                     outcome: str | None = None,
+                     outcomes: str = "their masks are all zeros") -> None:
     """Why ``image_path``'s mask is all zeros: a SpaceNet CSV that lists no building on it
     (its "no building" row) says so in the log; one without a row for it, or vector labels
     that lie elsewhere (a wrong CRS, another image's file), in a warning. ``outcome``: what
-    that leaves of the image in place of its all-zero mask (tile: its annotations)."""
+    that leaves of the image in place of its all-zero mask (tile: its annotations);
+    ``outcomes``: the same said of many images at once."""
     from geotile.raster import input_path
 
     image = input_path(image_path).name  # a URL's ?query (a signature) is no part of it
@@ -953,9 +955,10 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
         # an empty file (SpaceNet's GeoJSON of a tile without buildings, or LINESTRING
         # EMPTY roads, say)
         features = "features with a geometry" if len(labels) else "features"
-        warnings.warn(f"{labels_path} holds no {features}; "
-                      f"{outcome or f'the mask of {image} is all zeros'}.",
-                      GeotileWarning, stacklevel=3)
+        warnings.warn(GeotileWarning(
+            f"{labels_path} holds no {features}; "
+            f"{outcome or f'the mask of {image} is all zeros'}.", about=image,
+            advice=f"the labels given for them hold no {features}; {outcomes}."), stacklevel=3)
         return
     if "ImageId" in labels.fields and "BuildingId" in labels.fields:
         from geotile.spacenet import match_image
@@ -967,6 +970,8 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
             return
         message = (f"{labels_path} has no row for {image}; {outcome or 'its mask is all zeros'}"
                    ". SpaceNet matches ImageId to the image name without its product prefix.")
+        advice = (f"{labels_path} has no row for them; {outcomes}. SpaceNet matches ImageId to "
+                  "the image name without its product prefix.")
     else:
         message = (f"{labels_path}: no feature overlaps {image} (labels span "
                    f"{_labels_span(labels)}, the image {_fmt_bounds(extent)} in "
@@ -974,7 +979,10 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
                    f"); {outcome or 'the mask is all zeros'}. The labels' CRS may be wrong or "
                    "missing (pass --labels-crs with the CRS their coordinates are in, or write "
                    "them in the image's CRS) or the file may belong to another image.")
-    warnings.warn(message, GeotileWarning, stacklevel=3)
+        advice = (f"no feature of their labels overlaps them; {outcomes}. The labels' CRS may "
+                  "be wrong or missing (pass --labels-crs with the CRS their coordinates are in, "
+                  "or write them in the images' CRS) or they may belong to other images.")
+    warnings.warn(GeotileWarning(message, about=image, advice=advice), stacklevel=3)
 
 
 def mask_profile(src, count: int, ignore: bool, creation_options: dict) -> dict:

@@ -103,3 +103,60 @@ def test_predict_on_workers_prints_what_a_serial_run_prints(tmp_path, run_cli):
 
     assert [advice(x) for x in parallel] == [advice(x) for x in serial]
     assert [x.split(" (")[0] for x in parallel[2:]] == [x.split(" (")[0] for x in serial[2:]]
+
+
+def _utm_tiles(folder, count: int):
+    """``count`` 16 px GeoTIFFs side by side in UTM 18N, 8 m wide each."""
+    folder.mkdir()
+    for i in range(count):
+        with rasterio.open(folder / f"tile_{i:02d}.tif", "w", driver="GTiff", width=16,
+                           height=16, count=1, dtype="uint8", crs="EPSG:32618",
+                           transform=Affine(0.5, 0, 500000 + 8 * i, 0, -0.5, 4000000)) as dst:
+            dst.write(np.full((1, 16, 16), 90, np.uint8))
+    return folder
+
+
+def test_make_masks_says_labels_missing_many_tiles_once_more(tmp_path, run_cli):
+    """A city's footprints miss its tiles of fields and water: the first such tile's warning
+    in full, the other 18 in one line at the end (not 18 lines of extents in a cron log)."""
+    import geopandas as gpd
+    import shapely
+
+    images = _utm_tiles(tmp_path / "tiles", 20)
+    labels = tmp_path / "city.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(500001, 3999995, 500006, 3999999)],
+                     crs="EPSG:32618").to_file(labels)  # on tile_00 only
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    lines = _warnings(result)
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith(f"Warning: {labels}: no feature overlaps tile_01.tif (labels "
+                               "span "), lines[0]
+    assert lines[1].startswith("Warning: 18 more images (tile_02.tif, tile_03.tif, "
+                               "tile_04.tif, ...): no feature of their labels overlaps them; "
+                               "their masks are all zeros."), lines[1]
+    assert "--labels-crs" in lines[1]
+
+
+def test_empty_label_files_of_many_tiles_are_said_once_more(tmp_path, run_cli):
+    """SpaceNet ships an empty GeoJSON for each tile without buildings: one line for the first,
+    one for the rest, in make-masks and in tile --labels."""
+    import geopandas as gpd
+
+    images = _utm_tiles(tmp_path / "tiles", 6)
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    for i in range(6):
+        gpd.GeoDataFrame(geometry=[], crs="EPSG:32618").to_file(folder / f"tile_{i:02d}.geojson")
+    result = run_cli("make-masks", folder, images, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    assert _warnings(result) == [
+        f"Warning: {folder / 'tile_00.geojson'} holds no features; the mask of tile_00.tif is "
+        "all zeros.",
+        "Warning: 5 more images (tile_01.tif, tile_02.tif, tile_03.tif, ...): the labels given "
+        "for them hold no features; their masks are all zeros."], result.stderr
+    result = run_cli("tile", images, "--labels", folder, "--size", 8, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _warnings(result)[1] == (
+        "Warning: 5 more images (tile_01.tif, tile_02.tif, tile_03.tif, ...): the labels given "
+        "for them hold no features; their patches have no annotations."), result.stderr

@@ -19,6 +19,8 @@ class Gathered:
         """A ``warnings.showwarning``: says a new warning, keeps back a repeated advice."""
         text = str(message)
         name, advice = _file_and_advice(text)
+        if getattr(message, "about", None) and getattr(message, "advice", None):
+            name, advice = message.about, message.advice  # per-file details left out
         if name is None:
             if text not in self.plain:
                 self.plain.add(text)
