@@ -11,7 +11,6 @@ parent stops them) and use no GDAL thread pool of the parent's.
 from __future__ import annotations
 
 import contextlib
-import functools
 import signal
 import sys
 import threading
@@ -95,7 +94,11 @@ def run_jobs(function: Callable, jobs: Sequence, workers: int | None = None,
     executor = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_quiet_worker)
     try:
-        yield _results(executor.map(functools.partial(_in_worker, function), jobs))
+        # submitted here, not by executor.map: an interrupted map cancels the waiting
+        # futures, which the stopped pool then fails, and Python 3.11's management thread
+        # prints "InvalidStateError: CANCELLED" for each (fixed in 3.12)
+        futures = [executor.submit(_in_worker, function, job) for job in jobs]
+        yield _results(future.result() for future in futures)
     except BaseException:
         _stop(executor)
         raise

@@ -233,6 +233,35 @@ def test_ctrl_c_stops_the_running_jobs_instead_of_waiting_for_them(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["started0", "started1"]
 
 
+def test_ctrl_c_while_waiting_for_a_result_leaves_no_traceback(tmp_path, monkeypatch):
+    """Ctrl-C while the parent waits for a worker's result (most of a vectorize run): the pool
+    stops without its management thread's "InvalidStateError: CANCELLED" traceback on stderr
+    (the futures the interrupted wait cancelled, then failed as the workers were stopped)."""
+    _needs_fork()
+    import signal
+    import time
+
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+
+    def ctrl_c(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, ctrl_c)
+    try:
+        with pytest.raises(KeyboardInterrupt), \
+                run_jobs(_slow_job, [(str(tmp_path), n) for n in range(8)], workers=2) \
+                as results:
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            next(results)
+        time.sleep(0.5)  # the management thread's last words, if any
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [f.exc_value for f in failures] == []
+    assert not list(tmp_path.glob("finished*"))
+
+
 def test_vectorize_rasters_interrupted_raises_interrupted(make_raster, tmp_path, monkeypatch):
     from geotile import vectorize as vectorize_module
     from geotile.errors import Interrupted
