@@ -162,8 +162,14 @@ def _task(names: _RunNames, func, *args):
     if failure is not None:  # raised outside the handler: no context (a GDAL error) to carry
         raise failure
     # a library's deprecation notices are for developers: hidden here as Python hides them
-    return result, [(str(w.message), w.category) for w in caught
+    return result, [(str(w.message), w.category, _digest(w.message)) for w in caught
                     if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+
+
+def _digest(message) -> tuple:
+    """A GeotileWarning's file and shared advice (``about``, ``advice``), else ()."""
+    about, advice = getattr(message, "about", None), getattr(message, "advice", None)
+    return (about, advice) if about and advice else ()
 
 
 def _predict_one(model_path, model_options, image, output, kwargs) -> dict:
@@ -491,12 +497,14 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                 if scheduler:  # the workers were given them made absolute
                     results[number] = _as_given(results[number], images[number],
                                                 outputs[number])
-                    caught = [(_text_as_given(text, *given[number]), category)
-                              for text, category in caught]
+                    caught = [(_text_as_given(text, *given[number]), category, digest)
+                              for text, category, digest in caught]
                 name = Path(images[number]).name
-                for text, category in caught:  # among many images, say whose it is
+                for text, category, digest in caught:  # among many images, say whose it is
                     text = text if name in text else f"{name}: {text}"
-                    warnings.warn(text, category, stacklevel=2)
+                    # with its file and advice, as in one process (the CLI's digest)
+                    warnings.warn(category(text, *digest) if digest else text, category,
+                                  stacklevel=2)
                 bar.update()
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop everything now
             raise _interrupt(client, futures, names, outputs, results) from None

@@ -116,25 +116,31 @@ def _utm_tiles(folder, count: int):
     return folder
 
 
-def test_make_masks_says_labels_missing_many_tiles_once_more(tmp_path, run_cli):
+@pytest.mark.parametrize("more", [(), ("--workers", "2")], ids=["serial", "workers"])
+def test_make_masks_says_labels_missing_many_tiles_once_more(tmp_path, run_cli, more):
     """A city's footprints miss its tiles of fields and water: the first such tile's warning
-    in full, the other 18 in one line at the end (not 18 lines of extents in a cron log)."""
+    in full, the other 18 in one line at the end (not 18 lines of extents in a cron log),
+    also when dask workers make the masks."""
     import geopandas as gpd
     import shapely
+
+    if more:
+        pytest.importorskip("distributed")
 
     images = _utm_tiles(tmp_path / "tiles", 20)
     labels = tmp_path / "city.geojson"
     gpd.GeoDataFrame(geometry=[shapely.box(500001, 3999995, 500006, 3999999)],
                      crs="EPSG:32618").to_file(labels)  # on tile_00 only
-    result = run_cli("make-masks", labels, images, "-o", tmp_path / "masks")
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "masks", *more)
     assert result.exit_code == 0, result.output
     lines = _warnings(result)
     assert len(lines) == 2, result.stderr
-    assert lines[0].startswith(f"Warning: {labels}: no feature overlaps tile_01.tif (labels "
+    first = lines[0].split(" no feature overlaps ")[1].split(" ")[0]  # workers: any tile
+    assert lines[0].startswith(f"Warning: {labels}: no feature overlaps {first} (labels "
                                "span "), lines[0]
-    assert lines[1].startswith("Warning: 18 more images (tile_02.tif, tile_03.tif, "
-                               "tile_04.tif, ...): no feature of their labels overlaps them; "
-                               "their masks are all zeros."), lines[1]
+    assert lines[1].startswith("Warning: 18 more images ("), lines[1]
+    assert lines[1].split("): ")[1].startswith(
+        "no feature of their labels overlaps them; their masks are all zeros."), lines[1]
     assert "--labels-crs" in lines[1]
 
 
