@@ -1023,16 +1023,14 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
     ``extra`` (each scaled by the model's default for its own dtype), nodata where either is.
     Without ``extra``, bands of one type: plain reads, and prepare None (the default).
     ``dtypes``: the bands' own types, where ``src`` (a VRT) reads them as one."""
-    from geotile.raster import read_block
+    from geotile.raster import alpha_fed_as_data, read_block
 
     dtypes = dtypes or [np.dtype(src.dtypes[i - 1]) for i in indexes]
-    data_alpha = check_nodata and _alpha_fed_as_data(src, indexes)
+    data_alpha = check_nodata and alpha_fed_as_data(src, indexes)
 
     def read_block_(left, top, cols, rows):
-        pixels, valid = read_block(src, left, top, cols, rows, indexes, check_nodata)
-        if data_alpha:  # its 0s are values (NIR over water): nodata only where all bands are 0
-            valid |= (pixels != 0).any(axis=0)
-        return pixels, valid
+        return read_block(src, left, top, cols, rows, indexes, check_nodata,
+                          alpha_as_data=data_alpha)
 
     if extra is None and len(set(dtypes)) < 2:
         return read_block_, None
@@ -1050,22 +1048,6 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
         return standardise(model, pixels, valid)
 
     return read_stacked, prepare
-
-
-def _alpha_fed_as_data(src, indexes) -> bool:
-    """Whether GDAL's dataset mask of ``src`` is an alpha band fed to the model that holds
-    values, not a 0/255 mask (band 4 of a 4-band uint8 RGB+NIR GeoTIFF, flagged alpha by
-    GDAL's default): its 0s must not make pixels nodata."""
-    from rasterio.enums import MaskFlags
-
-    from geotile.raster import holds_a_mask
-    from geotile.raster_kinds import alpha_bands
-
-    if not all(MaskFlags.alpha in src.mask_flag_enums[i - 1] for i in indexes
-               if i not in alpha_bands(src)):
-        return False  # a nodata value or mask band decides
-    fed = [i for i in alpha_bands(src) if i in indexes]
-    return bool(fed) and not any(holds_a_mask(src, i) for i in fed)
 
 
 def _completion(model, options, settings, image_path, extra_bands=None, mosaic=()) -> str:
@@ -1222,7 +1204,13 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.vrt import WarpedVRT
     from rasterio.windows import Window
 
-    from geotile.raster import masked_by_mask_band, output_profile, valid_pixels
+    from geotile.raster import (
+        alpha_as_values,
+        alpha_fed_as_data,
+        masked_by_mask_band,
+        output_profile,
+        valid_pixels,
+    )
 
     clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel[0]))
@@ -1240,13 +1228,18 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     # (UNIFIED_SRC_NODATA=NO: the chosen bands' nodata stays nodata where an unchosen band
     # has data); else a pixel is nodata where all bands are, and a band's lone 0 of an
     # integer image is a value, as read_block has it
-    own = floating or sorted(set(indexes)) != list(range(1, src.count + 1))
+    # an alpha band fed that holds values (NIR) is warped as a band, nodata where every band
+    # is 0, marked in an added alpha band (a nodata value of 0 would make warped 0s 1s)
+    data_alpha = check_nodata and alpha_fed_as_data(src, indexes)
+    own = not data_alpha and (floating or sorted(set(indexes)) != list(range(1, src.count + 1)))
+    source_nodata = {"src_nodata": 0} if data_alpha else undeclared_nan
     try:
-        with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
-                       resampling=Resampling.average if down else Resampling.bilinear,
-                       add_alpha=masked_by_mask_band(src),
-                       **({"UNIFIED_SRC_NODATA": "NO"} if own else {}),
-                       **undeclared_nan) as vrt, \
+        with (alpha_as_values(src) if data_alpha else contextlib.nullcontext(src)) as source, \
+                WarpedVRT(source, crs=src.crs, transform=transform, width=width, height=height,
+                          resampling=Resampling.average if down else Resampling.bilinear,
+                          add_alpha=data_alpha or masked_by_mask_band(src),
+                          **({"UNIFIED_SRC_NODATA": "NO"} if own else {}),
+                          **source_nodata) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1]) as extra:
             # the VRT holds the bands in one type: each is scaled for its own
             read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra,
@@ -1276,7 +1269,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                     values = back.read(window=window, masked=False).astype(np.float32)
                 valid = np.isfinite(values).all(axis=0)
                 if check_nodata:  # the image's own nodata, as read_block has it
-                    valid &= valid_pixels(src, window, indexes)
+                    valid &= valid_pixels(src, window, indexes, data_alpha)
                 yield window, values, valid
     finally:
         temp.unlink(missing_ok=True)

@@ -1200,6 +1200,33 @@ def expanded_palette(src, colours: str) -> Iterator[rasterio.io.DatasetReader]:
             f'<ComplexSource><SourceFilename relativeToVRT="0">{escape(name)}</SourceFilename>'
             f"<SourceBand>1</SourceBand><ColorTableComponent>{component}</ColorTableComponent>"
             f"{nodata}</ComplexSource></VRTRasterBand>")
+    with _vrt_view(src, bands) as view:
+        yield view
+
+
+@contextlib.contextmanager
+def alpha_as_values(src) -> Iterator[rasterio.io.DatasetReader]:
+    """``src`` with no alpha band and no mask (a VRT of its bands, colour interpretation
+    undefined): a warp of it reads an alpha band that holds values (:func:`alpha_fed_as_data`)
+    as a band, not as a mask of the others."""
+    from xml.sax.saxutils import escape
+
+    from rasterio.dtypes import _gdal_typename
+
+    name = src.name if not _is_local(src.name) else os.path.abspath(src.name)
+    bands = [f'<VRTRasterBand dataType="{_gdal_typename(dtype)}" band="{band}">'
+             f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(name)}</SourceFilename>'
+             f"<SourceBand>{band}</SourceBand></SimpleSource></VRTRasterBand>"
+             for band, dtype in enumerate(src.dtypes, start=1)]
+    with _vrt_view(src, bands) as view:
+        yield view
+
+
+@contextlib.contextmanager
+def _vrt_view(src, bands: list[str]) -> Iterator[rasterio.io.DatasetReader]:
+    """An in-memory VRT of ``bands`` (VRTRasterBand elements) on ``src``'s grid."""
+    from xml.sax.saxutils import escape
+
     georef = f"<SRS>{escape(src.crs.to_wkt())}</SRS>" if src.crs is not None else ""
     if not src.transform.is_identity:
         georef += f"<GeoTransform>{', '.join(map(repr, src.transform.to_gdal()))}</GeoTransform>"
@@ -1311,6 +1338,20 @@ def holds_a_mask(src, band: int) -> bool:
     return bool(np.isin(values, [0, 255, top]).all() and values.max() > 0)
 
 
+def alpha_fed_as_data(src, indexes) -> bool:
+    """Whether GDAL's dataset mask of ``src`` is an alpha band fed to the model that holds
+    values, not a 0/255 mask (band 4 of a 4-band uint8 RGB+NIR GeoTIFF, flagged alpha by
+    GDAL's default): its 0s must not make pixels nodata (``alpha_as_data`` of
+    :func:`read_block`)."""
+    from rasterio.enums import MaskFlags
+
+    if not all(MaskFlags.alpha in src.mask_flag_enums[i - 1] for i in indexes
+               if i not in alpha_bands(src)):
+        return False  # a nodata value or mask band decides
+    fed = [i for i in alpha_bands(src) if i in indexes]
+    return bool(fed) and not any(holds_a_mask(src, i) for i in fed)
+
+
 def dataset_valid(src: rasterio.io.DatasetReader, window) -> np.ndarray:
     """(rows, cols) bool: GDAL's dataset mask of ``window`` and, where it leaves them out
     (:func:`unmasked_alpha`), the alpha bands above 0."""
@@ -1338,13 +1379,14 @@ def may_hold_nodata(src: rasterio.io.DatasetReader, indexes=None) -> bool:
         unmasked_alpha(src))
 
 
-def valid_pixels(src: rasterio.io.DatasetReader, window, indexes=None) -> np.ndarray:
+def valid_pixels(src: rasterio.io.DatasetReader, window, indexes=None,
+                 alpha_as_data: bool = False) -> np.ndarray:
     """(rows, cols) bool of ``window`` (inside the raster): where the bands ``indexes`` (all
     by default) have data, as :func:`read_block` has it (nodata by their mask or alpha, and
-    for float bands none NaN or at its own nodata value)."""
-    if common_dtype(src, indexes).kind == "f":
+    for float bands none NaN or at its own nodata value; ``alpha_as_data`` as there)."""
+    if common_dtype(src, indexes).kind == "f" or alpha_as_data:
         return read_block(src, int(window.col_off), int(window.row_off), int(window.width),
-                          int(window.height), indexes)[1]
+                          int(window.height), indexes, alpha_as_data=alpha_as_data)[1]
     return _selected_mask(src, window, indexes)
 
 
@@ -1371,6 +1413,7 @@ def read_block(
     indexes: list[int] | None = None,
     check_nodata: bool = True,
     fill=None,
+    alpha_as_data: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read the ``width`` x ``height`` block at (``left``, ``top``), padded past the
     raster's edges.
@@ -1378,7 +1421,9 @@ def read_block(
     Returns ``(pixels (bands, height, width), valid (height, width) bool)``; padding
     is filled with ``fill``, else the nodata value (0 without one), and is invalid, as are nodata
     pixels (from the dataset mask) when ``check_nodata``, and the NaN or infinite pixels
-    of a float raster (gaps that many declare no nodata for).
+    of a float raster (gaps that many declare no nodata for). ``alpha_as_data``: the alpha
+    band of the dataset mask is one of ``indexes`` and holds values (:func:`alpha_fed_as_data`):
+    its 0s (NIR over water) are values; a pixel is nodata only where every band read is 0.
     """
     from rasterio.windows import Window
 
@@ -1396,17 +1441,17 @@ def read_block(
         pixels = np.zeros((count, rows, cols), common_dtype(src, indexes))
     if pixels.ndim == 2:
         pixels = pixels[np.newaxis]
-    padded = any(p for side in pad for p in side)
-    if padded:
-        pixels = np.pad(pixels, ((0, 0), *pad), constant_values=fill)
     if check_nodata and rows and cols:
         try:
             valid = _selected_mask(src, window, indexes)
         except RasterioError as exc:
             raise InputError(f"{src.name}: the nodata mask cannot be read ({exc}).") from exc
+        if alpha_as_data:
+            valid |= (pixels != 0).any(axis=0)
     else:
         valid = np.ones((rows, cols), bool)
-    if padded:
+    if any(p for side in pad for p in side):
+        pixels = np.pad(pixels, ((0, 0), *pad), constant_values=fill)
         valid = np.pad(valid, pad, constant_values=False)
     if check_nodata and rows and cols and pixels.dtype.kind == "f":
         bands = indexes if indexes is not None else range(1, src.count + 1)

@@ -1441,6 +1441,74 @@ def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_nir_0_pixels(tmp_path, run_cl
     np.testing.assert_allclose(values[:, 10:], expected[0, 0, :, 10:], atol=1e-5)
 
 
+def _rgbn_with_a_lake(seed=7):
+    """A 64 x 64 uint8 RGB+NIR stack: NIR 0 over a 20 x 40 px lake (800 px), every band 0
+    in an 8 px collar outside the scene."""
+    stack = np.random.default_rng(seed).integers(1, 250, (4, 64, 64)).astype(np.uint8)
+    stack[3, 20:40, 10:50] = 0
+    stack[:, :, :8] = 0
+    return stack
+
+
+@pytest.mark.parametrize("resolution", ["1", "0.25"])  # averaged down, interpolated up
+def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_nir_0_pixels_on_the_model_grid(
+        tmp_path, run_cli, make_raster, resolution):
+    """As above, resampled to the model's resolution: the lake's 800 px were NaN (64 x 64,
+    exit 0) and left out of the warp's averages. Now its nodata pixels are the plain path's
+    (the collar), its values those of the same pixels with the collar as a mask band."""
+    from .onnx_models import pointwise_model
+
+    stack = _rgbn_with_a_lake()
+    rgbn = make_raster("rgbn.tif", stack)
+    masked = make_raster("masked.tif", stack, photometric="MINISBLACK")
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(masked, "r+") as dst:
+        dst.write_mask(np.where(stack.any(axis=0), 255, 0).astype(np.uint8))
+    path = pointwise_model(tmp_path / "rgbn.onnx", channels=4)
+    outputs = {}
+    for name, tif, args in (("plain", rgbn, []),
+                            ("rgbn", rgbn, ["--model-resolution", resolution]),
+                            ("masked", masked, ["--model-resolution", resolution])):
+        result = run_cli("predict", path, tif, "-o", tmp_path / f"{name}_p.tif", "--dtype",
+                         "float32", "--tile-size", "32", *args)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / f"{name}_p.tif") as out:
+            outputs[name] = out.read(1)
+    assert np.isnan(outputs["plain"]).sum() == 64 * 8
+    np.testing.assert_array_equal(np.isnan(outputs["rgbn"]), np.isnan(outputs["plain"]))
+    np.testing.assert_allclose(outputs["rgbn"], outputs["masked"], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("path_args", [[], ["--model-resolution", "1"], ["--mosaic"]],
+                         ids=["plain", "model_grid", "mosaic"])
+def test_a_real_alpha_fed_whole_is_nodata_on_every_path(tmp_path, run_cli, make_raster,
+                                                        path_args):
+    """The lake and collar as a 0/255 alpha band (RGBA), fed whole to a 4-channel model
+    (--bands 1,2,3,4): its 0 pixels stay nodata on the plain path, resampled to the
+    model's resolution and over a --mosaic of two tiles."""
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_ORIGIN
+    from .onnx_models import pointwise_model
+
+    stack = _rgbn_with_a_lake()
+    hole = stack[3] == 0
+    stack[3] = np.where(hole, 0, 255)
+    x0, y0 = UTM_ORIGIN
+    tifs = [make_raster(f"t{left}.tif", stack[:, :, left : left + 32],
+                        transform=from_origin(x0 + left * 0.5, y0, 0.5, 0.5))
+            for left in (0, 32)] if path_args == ["--mosaic"] else [make_raster("rgba.tif", stack)]
+    path = pointwise_model(tmp_path / "rgba.onnx", channels=4)
+    out = tmp_path / "out" / ("" if len(tifs) > 1 else tifs[0].name)
+    result = run_cli("predict", path, *tifs, "-o", out, "--dtype", "float32",
+                     "--tile-size", "32", "--bands", "1,2,3,4", *path_args)
+    assert result.exit_code == 0, result.output
+    values = []
+    for tif in tifs:
+        with rasterio.open(tmp_path / "out" / tif.name) as out:
+            values.append(out.read(1))
+    np.testing.assert_array_equal(np.isnan(np.concatenate(values, axis=1)), hole)
+
+
 def test_an_all_nodata_rgbn_tile_among_others_runs(tmp_path, run_cli, make_raster, image):
     """Three RGBN tiles (band 4 flagged alpha by GDAL's default), one all zeros (outside the
     scene): its NIR of 0 alone looked like a mask band and refused the whole run."""
