@@ -65,11 +65,13 @@ class Mosaic:
              indexes: list[int], pixels_too: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
         """Pixels (C, height, width) and valid mask of a mosaic region, read from every tile
         it overlaps (later tiles win where tiles overlap); outside every tile: invalid.
-        ``sources`` caches the open tiles; ``pixels_too=False``: the mask only (pixels None).
+        ``sources`` caches the open tiles, each with whether its alpha band is read as values
+        (:func:`~geotile.raster.alpha_fed_as_data`); ``pixels_too=False``: the mask only
+        (pixels None).
         """
         from rasterio.windows import Window
 
-        from geotile.raster import read_block, valid_pixels
+        from geotile.raster import alpha_fed_as_data, read_block, valid_pixels
 
         pixels = None
         valid = np.zeros((height, width), bool)
@@ -79,17 +81,18 @@ class Mosaic:
             bottom = min(y0 + height, tile.row + tile.height)
             if left >= right or top >= bottom:
                 continue
-            src = sources.get(tile.path)
-            if src is None:
-                src = sources[tile.path] = _open(tile.path)
+            if tile.path not in sources:
+                src = _open(tile.path)
+                sources[tile.path] = src, alpha_fed_as_data(src, indexes)
+            src, data_alpha = sources[tile.path]
             rows, cols = slice(top - y0, bottom - y0), slice(left - x0, right - x0)
             # nodata as predicting the tile alone has it (read_block)
             if pixels_too:
                 part, mask = read_block(src, left - tile.col, top - tile.row, right - left,
-                                        bottom - top, indexes)
+                                        bottom - top, indexes, alpha_as_data=data_alpha)
             else:
                 mask = valid_pixels(src, Window(left - tile.col, top - tile.row, right - left,
-                                                bottom - top), indexes)
+                                                bottom - top), indexes, data_alpha)
             valid[rows, cols] |= mask
             if pixels_too:
                 if pixels is None:
@@ -256,7 +259,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
                        unit="patch")
     with contextlib.ExitStack() as stack:
         sources: dict = {}
-        stack.callback(lambda: [s.close() for s in sources.values()])
+        stack.callback(lambda: [s.close() for s, _ in sources.values()])
         stack.callback(bar.close)
 
         def finished(end: int):

@@ -287,6 +287,7 @@ def _nodata_cases():
             ("rgbn_alpha", rgbna, {"colorinterp": [*[ColorInterp.undefined] * 4,
                                                       ColorInterp.alpha]}, (1, 2, 3)),
             ("int16_alpha", int16a, {"photometric": "MINISBLACK", "alpha": "YES"}, (1, 1, 1)),
+            ("rgba", rgba, {"photometric": "RGB", "alpha": "YES"}, (1, 2, 3)),
             ("alpha_chosen", rgba, {"photometric": "RGB", "alpha": "YES"}, (1, 2, 4)),
             ("alpha_first", rgba, {"photometric": "RGB", "alpha": "YES"}, (4, 1, 2)),
             ("chosen", chosen, {"nodata": 0}, (4, 3, 2)),
@@ -325,6 +326,33 @@ def test_mosaic_nodata_is_the_per_file_rule(tmp_path, name, pixels, profile, ban
         assert np.isnan(alone).sum() == 25  # the block's quarter in this tile
         np.testing.assert_array_equal(np.isnan(together), np.isnan(alone))
         np.testing.assert_allclose(together, alone, atol=1e-6, rtol=0)
+
+
+def test_mosaic_of_rgbn_tiles_keeps_their_nir_0_pixels(tmp_path):
+    """Two uint8 RGB+NIR tiles (band 4 flagged alpha by GDAL's default) fed whole to a
+    4-channel model: a lake of NIR 0 across their edge was nodata (440 + 360 NaN px, exit 0).
+    Now the tiles equal the merged scene predicted alone: only its collar (every band 0)."""
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", channels=4))
+    options = PredictOptions(tile_size=32, overlap=8, dtype="float32")
+    stack = np.random.default_rng(7).integers(1, 250, (4, 64, 64)).astype(np.uint8)
+    stack[3, 20:40, 10:50] = 0  # a lake
+    stack[:, :, :8] = 0  # a collar outside the scene
+    merged = _write(tmp_path / "scene.tif", stack)
+    paths = [_write(tmp_path / f"t{left}.tif", stack[:, :, left : left + 32], left)
+             for left in (0, 32)]
+    with rasterio.open(paths[0]) as src:
+        assert src.colorinterp[3] == ColorInterp.alpha  # GDAL's default
+    predict_raster(model, merged, tmp_path / "alone.tif", options=options)
+    alone, _, _ = _read(tmp_path / "alone.tif")
+    assert np.isnan(alone).sum() == 64 * 8
+    mosaic = open_mosaic(paths)
+    for path, left in zip(paths, (0, 32), strict=True):
+        predict_raster(model, path, tmp_path / f"mosaic_{path.name}", options=options,
+                       mosaic=mosaic)
+        together, _, _ = _read(tmp_path / f"mosaic_{path.name}")
+        part = alone[:, :, left : left + 32]
+        np.testing.assert_array_equal(np.isnan(together), np.isnan(part))
+        np.testing.assert_allclose(together, part, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize(("shift", "placed"), [(0.0, True), (0.05, False)])
