@@ -33,10 +33,11 @@ cover; 255 is declared as the mask's nodata.
 
 Alignment: on the image's own grid (same CRS, pixel size and an origin a whole number
 of pixels away, the common case) pixels are copied exactly; otherwise each image pixel
-takes the label pixel under its centre (nearest neighbour; in another CRS each centre is
-transformed exactly by PROJ, not GDAL's warper's 0.125 px approximation). Colours are
-looked up after sampling, so no colour is ever blended. Work goes by row bands of the
-image: memory does not grow with its size.
+takes the label pixel under its centre (nearest neighbour; a centre on a pixel edge, as
+on a grid half a pixel off or under labels 2x finer, takes the pixel right of and below
+it; in another CRS each centre is transformed exactly by PROJ, not GDAL's warper's
+0.125 px approximation). Colours are looked up after sampling, so no colour is ever
+blended. Work goes by row bands of the image: memory does not grow with its size.
 """
 
 from __future__ import annotations
@@ -543,11 +544,25 @@ def _label_pixels(label, image, top, rows) -> tuple[np.ndarray, np.ndarray]:
             with np.errstate(invalid="ignore"):
                 xs = west + np.mod(np.asarray(xs) - west, 360.0)
         col, row = to_label * (np.asarray(xs), np.asarray(ys))
+        col, row = _on_edges(col), _on_edges(row)
         with np.errstate(invalid="ignore"):
             inside = (col >= 0) & (col < label.width) & (row >= 0) & (row < label.height)
         cols_at[first:last][inside] = np.floor(col[inside])
         rows_at[first:last][inside] = np.floor(row[inside])
     return cols_at, rows_at
+
+
+#: label pixel coordinates this close to a whole number are on a pixel edge (floating
+#: point puts a centre half a pixel off, or one of labels 2x finer, a hair either side)
+EDGE = 1e-6
+
+
+def _on_edges(position: np.ndarray) -> np.ndarray:
+    """Label pixel coordinates within EDGE of a pixel edge put on it, so that floor gives
+    every such centre the pixel right of and below the edge (half-open pixels)."""
+    whole = np.rint(position)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(position - whole) <= EDGE, whole, position)
 
 
 def _west_in_degrees(label) -> float | None:

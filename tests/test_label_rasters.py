@@ -1963,3 +1963,34 @@ def test_isprs_no_boundary_labels_are_still_told_the_potsdam_palette(tmp_path, r
     other = _coloured(tmp_path, "top_mosaic_09cm_area1.tif", colours)
     result = run_cli("make-masks", other, image, "-o", tmp_path / "mask.tif")
     assert_one_line_error(result, "top_mosaic_09cm_area1.tif", "--palette palette.json")
+
+
+@pytest.mark.parametrize(("image_size", "label_size", "shift"), [
+    (0.2, 0.2, 5.5),  # a grid half a pixel off the image's
+    (0.3, 0.3, 5.5),
+    (0.3, 0.15, 0.0),  # labels 2x finer: every image centre on a label pixel corner
+])
+def test_image_centres_on_label_pixel_edges_take_the_pixel_right_and_below(
+        tmp_path, image_size, label_size, shift):
+    """An image centre on the edge between two label pixels takes the one right of it and
+    below (half-open pixels, as GDAL's floor). In floating point some of those centres fell
+    a hair short: 0.2 m labels half a pixel off a UTM image gave 20 of 120 image columns
+    the label column left of theirs (a label column twice, its neighbour lost; 1998 px),
+    0.3 m ones 60 of 100 rows, 0.15 m labels under a 0.3 m image 40 of 100 rows."""
+    ids = np.random.default_rng(21).integers(1, 7, (230, 260)).astype(np.uint8)
+    ids[51, 61] = 9  # one label pixel lands on exactly one image pixel
+    labels = write_raster(tmp_path / "labels.tif", ids,
+                          transform=from_origin(X0, Y0, label_size, label_size))
+    image = write_raster(tmp_path / "image.tif", np.ones((1, 100, 120), np.uint8),
+                         transform=from_origin(X0 + shift * image_size, Y0 - shift * image_size,
+                                               image_size, image_size))
+    for rows in (100, 3):
+        [summary] = make_masks(labels, image, tmp_path / f"mask{rows}.tif",
+                               options=MaskOptions(band_rows=rows))
+        assert summary["aligned"] == "nearest"
+        step = round(image_size / label_size)
+        first = int(shift * step + step / 2)  # of the label pixels right of and below centres
+        expected = ids[first::step][:100, first::step][:, :120]
+        mask = _read(tmp_path / f"mask{rows}.tif")[0]
+        assert int((mask != expected).sum()) == 0
+        assert int((mask == 9).sum()) == int((expected == 9).sum()) == 1
