@@ -440,7 +440,7 @@ def _copy_band(label, offset, top, rows, width, indexes,
     ``check``): invalid."""
     from rasterio.windows import Window
 
-    from geotile.raster import read_window
+    from geotile.raster import dataset_valid, read_window
 
     row0, col0 = top + offset[0], offset[1]
     r1, r2 = max(row0, 0), min(row0 + rows, label.height)
@@ -451,7 +451,7 @@ def _copy_band(label, offset, top, rows, width, indexes,
         window = Window(c1, r1, c2 - c1, r2 - r1)
         inner = np.s_[r1 - row0: r2 - row0, c1 - col0: c2 - col0]
         values[(slice(None), *inner)] = read_window(label, window, indexes)
-        valid[inner] = label.dataset_mask(window=window) > 0 if check else True
+        valid[inner] = dataset_valid(label, window) if check else True
     return values, valid
 
 
@@ -468,7 +468,7 @@ def _warp_band(label, image, top, rows, indexes,
     and floored to the label pixel it falls in. Only the label pixels hit are read, in one
     window per group of columns (an image astride the antimeridian hits both ends of a
     global label raster: one window spanned the globe)."""
-    from geotile.raster import read_window
+    from geotile.raster import dataset_valid, read_window
 
     width = image.width
     values = np.zeros((len(indexes), rows, width), label.dtypes[0])
@@ -483,7 +483,7 @@ def _warp_band(label, image, top, rows, indexes,
     for window, group in _hit_windows(cols_hit, rows_hit):
         r, c = rows_hit[group] - window.row_off, cols_hit[group] - window.col_off
         picked[:, group] = read_window(label, window, indexes)[:, r, c]
-        picked_valid[group] = (label.dataset_mask(window=window) > 0)[r, c] if check else True
+        picked_valid[group] = dataset_valid(label, window)[r, c] if check else True
     values[:, hit] = picked
     valid[hit] = picked_valid
     return values, valid
@@ -998,6 +998,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         may_hold_nodata,
         open_raster,
         output_profile,
+        unmasked_alpha,
         valid_pixels,
         write_categories,
     )
@@ -1017,7 +1018,9 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         seen: dict[int, int] = {}
         bad_ids = np.zeros(0)  # class ids a mask cannot hold, named together
         covered = False  # whether the label raster reaches any pixel of the image
-        check_label = has_nodata(label) and not (  # colours: nodata is a colour's
+        # label nodata: a value, a mask or an alpha band (a float one GDAL's mask leaves out);
+        # colours: nodata is a colour's
+        check_label = (has_nodata(label) or bool(unmasked_alpha(label))) and not (
             table is None and expand is None and _zero_is_background(label))
         with atomic_output(output_path, overwrite) as tmp:
             with quietly(rasterio.open, tmp, "w", **profile) as dst:

@@ -1994,3 +1994,29 @@ def test_image_centres_on_label_pixel_edges_take_the_pixel_right_and_below(
         mask = _read(tmp_path / f"mask{rows}.tif")[0]
         assert int((mask != expected).sum()) == 0
         assert int((mask == 9).sum()) == int((expected == 9).sum()) == 1
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+@pytest.mark.parametrize("shift", [0.0, 0.25])  # on the image's grid (copied), else nearest
+def test_a_label_raster_with_an_alpha_band_gdal_s_mask_leaves_out_ignores_its_gaps(
+        tmp_path, dtype, shift):
+    """gdalwarp -dstalpha of a float32 or int16 class raster: GDAL's dataset mask honours a
+    Byte or UInt16 alpha band only, so the label pixels the alpha marks empty (value 0 under
+    it) were written as class 0, background (480 px of 2400 here), not ignored (255)."""
+    from rasterio.enums import ColorInterp
+
+    ids = np.random.default_rng(22).integers(1, 7, (40, 60)).astype(dtype)
+    alpha = np.full(ids.shape, 255, dtype)
+    alpha[:, :12] = 0
+    ids[alpha == 0] = 0
+    labels = write_raster(tmp_path / "labels.tif", np.stack([ids, alpha]))
+    with rasterio.open(labels, "r+") as dst:
+        dst.colorinterp = [ColorInterp.gray, ColorInterp.alpha]
+    image = write_raster(tmp_path / "image.tif", np.ones((1, 40, 60), np.uint8),
+                         transform=from_origin(X0 + shift * 0.5, Y0 - shift * 0.5, 0.5, 0.5))
+    [summary] = make_masks(labels, image, tmp_path / "mask.tif")
+    expected = np.where(alpha == 0, 255, ids).astype(np.uint8)
+    mask = _read(tmp_path / "mask.tif")[0]
+    assert summary["aligned"] == ("nearest" if shift else "copy")
+    assert int((mask != expected).sum()) == 0
+    assert summary["ignored_pixels"] == int((expected == 255).sum())
