@@ -1790,6 +1790,35 @@ def test_a_bands_lone_zero_is_a_value_on_the_model_grid(tmp_path, run_cli, make_
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
 
 
+@pytest.mark.parametrize("resolution", ["1", "0.25"])  # averaged down, interpolated up
+def test_an_rgbn_bands_nir_flagged_alpha_is_data_on_the_model_grid(tmp_path, run_cli,
+                                                                   make_raster, resolution):
+    """A 4-band uint8 RGB+NIR GeoTIFF, band 4 flagged alpha by GDAL's default, its NIR 0
+    over water: fed to the model, it is data on the native path, and resampled to the
+    model's resolution too. The warp took it for alpha (NIR 0 pixels nodata: 1500 NaN of
+    120 x 150, the others weighted by NIR / 255, off by up to 0.004)."""
+    conv, weights = conv1x1("input", "output", 4, 1, seed=4)
+    path = save_graph(tmp_path / "m.onnx", [conv], nchw_in(channels=4),
+                      [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    pixels = np.random.default_rng(6).integers(1, 256, (4, 120, 150)).astype(np.uint8)
+    pixels[3, 30:60, 40:90] = 0  # water
+    pixels[3, 80:] //= 3
+    flagged = make_raster("flagged.tif", pixels)
+    plain = make_raster("plain.tif", pixels, photometric="RGB")
+    with rasterio.open(flagged) as src, rasterio.open(plain) as other:
+        assert src.colorinterp[3] == ColorInterp.alpha != other.colorinterp[3]
+    outputs = []
+    for tif in (flagged, plain):
+        result = run_cli("predict", path, tif, "-o", tmp_path / f"p_{tif.name}",
+                         "--model-resolution", resolution, "--tile-size", "32", "--bands",
+                         "1,2,3,4")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / f"p_{tif.name}") as out:
+            outputs.append(out.read(1))
+    assert not np.isnan(outputs[0]).any()
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+
+
 def test_zero_division_on_nodata_pixels_is_not_an_error(tmp_path, make_raster, image):
     """A vegetation index (2G - R - B) / (2G + R + B), as Deepness's own test regressor: its
     0/0 on the zeroed nodata pixels is never written, so the model stays usable."""
