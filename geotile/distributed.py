@@ -542,7 +542,7 @@ def remove_temporaries(outputs, tag: str) -> list[str]:
     them: ``.aux.xml``, ...); nothing else. Returns the paths removed."""
     import re
 
-    from geotile.raster import gdal_safe_name, is_virtual_path
+    from geotile.raster import is_virtual_path, temporary_stem
 
     wanted: dict[str, set[tuple[str, str]]] = {}
     for output in outputs:
@@ -550,7 +550,7 @@ def remove_temporaries(outputs, tag: str) -> list[str]:
         if is_virtual_path(text):
             continue
         stem, suffix = os.path.splitext(os.path.basename(text))
-        stem = gdal_safe_name(stem)  # as atomic_output names its temporary file
+        stem = temporary_stem(stem)  # as atomic_output names its temporary file
         wanted.setdefault(os.path.dirname(os.path.abspath(text)), set()).add((stem, suffix))
     pattern = re.compile(r"\.(.+)\." + re.escape(tag) + r"-[0-9a-f]{8}\.tmp(.*)", re.DOTALL)
     removed = []

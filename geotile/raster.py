@@ -764,9 +764,20 @@ def check_geotiff_name(path: str | os.PathLike, hint: str = "") -> None:
 
 def gdal_sidecars(path: str | os.PathLike) -> list[Path]:
     """The files beside ``path`` that GDAL reads as part of it and that exist: its PAM
-    metadata (.aux.xml), external overviews (.ovr) and mask (.msk)."""
+    metadata (.aux.xml), external overviews (.ovr) and mask (.msk); none whose name would
+    be too long for the file system (of a file named near its limit)."""
     return [Path(f"{os.fspath(path)}{suffix}") for suffix in (".aux.xml", ".ovr", ".msk")
-            if Path(f"{os.fspath(path)}{suffix}").exists()]
+            if _exists(Path(f"{os.fspath(path)}{suffix}"))]
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for a name too long to exist (ENAMETOOLONG)."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        return False
 
 
 #: the guard of the cluster run whose task this thread runs (geotile.distributed), else None:
@@ -789,8 +800,19 @@ def _temporary_sibling(path: Path) -> Path:
     stem is :func:`gdal_safe_name`'d (the rename into place keeps the name given)."""
     guard = RUN_GUARD.get()
     tag = f"{guard.tag}-" if guard is not None and getattr(guard, "tag", None) else ""
-    stem = gdal_safe_name(path.stem)
+    stem = temporary_stem(path.stem)
     return path.with_name(f".{stem}.{tag}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+#: the most bytes of an output's stem kept in its temporary name, which adds up to ~60
+#: (run tag, hex, .tmp, .aux.xml): a name near the file system's 255 stays writable
+TEMPORARY_STEM_BYTES = 120
+
+
+def temporary_stem(stem: str) -> str:
+    """The stem of ``stem``'s temporary files: :func:`gdal_safe_name`, cut to
+    :data:`TEMPORARY_STEM_BYTES` bytes as the file system encodes names."""
+    return os.fsdecode(os.fsencode(gdal_safe_name(stem))[:TEMPORARY_STEM_BYTES])
 
 
 def gdal_safe_name(name: str) -> str:

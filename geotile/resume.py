@@ -178,7 +178,10 @@ def _temporary_pattern(final: Path) -> re.Pattern:
     # geotile.raster._temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
     # .<stem>.<run tag>-<8 hex>.tmp<suffix>), plus what geotile writes beside it (.aux.xml,
     # .gtiff, .model-grid.tif, .part)
-    return re.compile(rf"\.{re.escape(final.stem)}\.(?:[0-9a-f]{{8}}-)?[0-9a-f]{{8}}\.tmp"
+    from geotile.raster import temporary_stem
+
+    stem = re.escape(temporary_stem(final.stem))
+    return re.compile(rf"\.{stem}\.(?:[0-9a-f]{{8}}-)?[0-9a-f]{{8}}\.tmp"
                       rf"{re.escape(final.suffix)}(\.[A-Za-z0-9_.-]+)?")
 
 

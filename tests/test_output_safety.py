@@ -488,3 +488,35 @@ def test_a_file_size_limit_is_said_once_libtiff_lines_are_hidden(make_raster, tm
         assert "file-size limit" in lines[0] and "200000 bytes" in lines[0], lines[0]
         assert "ulimit -f" in lines[0] and "Free space" not in lines[0], lines[0]
         assert not (tmp_path / "p.tif").exists()
+
+
+def test_inputs_with_names_near_the_file_system_limit_are_written(run_cli, make_raster,
+                                                                  tmp_path):
+    """A 247-byte image name (255 is the limit, its .aux.xml takes 8) is a legal name: predict and
+    make-masks write <stem>.tif beside it (their temporary file's longer name once failed
+    with 'File name too long'), tile cuts its patches (the sidecar check once failed)."""
+    from shapely.geometry import box
+
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype=np.uint8)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "tiles").mkdir()
+    image = make_raster("images/" + "é" * 3 + "z" * 237 + ".tif", pixels)
+    assert len(image.name.encode()) == 247  # its .aux.xml: 255
+    model = pointwise_model(tmp_path / "m.onnx")
+    labels = tmp_path / "labels.geojson"
+    import geopandas as gpd
+
+    gpd.GeoDataFrame(geometry=[box(740005, 3734980, 740015, 3734990)],
+                     crs=UTM_CRS).to_file(labels)
+    result = run_cli("predict", model, image.parent, "-o", f"{tmp_path / 'pred'}/")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "pred" / image.name).is_file()
+    result = run_cli("make-masks", labels, image.parent, "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / image.name) as mask:
+        assert mask.read(1).sum() == 400
+    short = make_raster("tiles/" + "t" * 247 + ".tif", pixels)
+    result = run_cli("tile", short, "-o", tmp_path / "patches", "--size", "32")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "patches" / "images").iterdir())) == 4
+    assert not [p for p in tmp_path.rglob(".*") if "tmp" in p.name]

@@ -215,6 +215,19 @@ def test_remove_temporaries_only_geotile_names(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)
 
 
+@pytest.mark.parametrize("stem", ["a;b", "Zürich " + "z" * 200])
+def test_remove_temporaries_finds_those_of_renamed_stems(tmp_path, stem):
+    """The temporary file of x;y.tif is .x_y.<hex>.tmp.tif (GDAL cuts names at ';'), that
+    of a long stem has it cut short: --resume once left both behind."""
+    from geotile.raster import _temporary_sibling
+
+    final = tmp_path / f"{stem}.tif"
+    left = _temporary_sibling(final)
+    left.write_bytes(b"x")
+    assert resume.remove_temporaries(final) == [left]
+    assert not left.exists()
+
+
 def test_resume_removes_what_a_killed_workers_run_left(run_cli, predict_setup, tmp_path):
     """A --workers run killed with SIGKILL leaves .<stem>.<run tag>-<8 hex>.tmp.tif files
     (its own clean-up never ran): --resume removes them as it does a single process's."""
