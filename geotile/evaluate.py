@@ -1313,12 +1313,17 @@ def _masks_of(stem: str, stems: set[str]) -> set[str]:
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
+    """``files`` by stem in Unicode NFC: macOS writes Zürich as Zu + U+0308 (NFD), Linux and
+    Windows keep what they are given; one name either way."""
+    import unicodedata
+
     stems: dict[str, Path] = {}
     for path in files:
-        if path.stem in stems:
-            raise InputError(f"{folder}: {stems[path.stem].name} and {path.name} share the name "
+        key = unicodedata.normalize("NFC", path.stem)
+        if key in stems:
+            raise InputError(f"{folder}: {stems[key].name} and {path.name} share the name "
                              f"{path.stem!r}; keep one file per image in the folder.")
-        stems[path.stem] = path
+        stems[key] = path
     return stems
 
 
@@ -1355,9 +1360,9 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
             "(`geotile vectorize` the rasters for object scores, or `geotile make-masks` the "
             "labels for pixel scores).")
     preds, trues = _by_stem(pred_files[kind], prediction), _by_stem(true_files[kind], truth)
-    pairs = {stem: (preds[stem], trues[stem]) for stem in trues if stem in preds}
-    rest_pred = [s for s in preds if s not in pairs]
-    rest_true = [s for s in trues if s not in pairs]
+    pairs = {trues[key].stem: (preds[key], trues[key]) for key in trues if key in preds}
+    rest_pred = [s for s in preds if s not in trues]
+    rest_true = [s for s in trues if s not in preds]
     for t in list(rest_true):
         found = [(p, name) for p in rest_pred if (name := image_name(p, t)) is not None]
         if not found:

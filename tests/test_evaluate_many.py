@@ -216,6 +216,28 @@ def test_spacenet_names_pair_and_clashes_are_one_line(tmp_path, run_cli):
         pair_folders(pred, truth)
 
 
+def test_names_spelt_nfd_pair_with_the_same_names_spelt_nfc(tmp_path, run_cli):
+    """Predictions written on macOS (Zu + combining diaeresis, NFD) and truth from Linux
+    (Zürich in NFC) name one image: once left out with "no file of the same name" and exit
+    0; the image keeps the truth's spelling."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    write_vector(pred / "Zu\u0308rich_1.geojson", [box(0, 0)])
+    write_vector(truth / "Z\u00fcrich_1.geojson", [box(0, 0)])
+    write_vector(pred / "b.geojson", [box(0, 0)])
+    write_vector(truth / "b.geojson", [box(0, 0)])
+    pairs = pair_folders(pred, truth)
+    assert list(pairs.pairs) == ["Z\u00fcrich_1", "b"]
+    assert not pairs.unpaired_prediction and not pairs.unpaired_truth
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tp"] == 2
+    write_vector(pred / "Z\u00fcrich_1.geojson", [box(0, 0)])
+    with pytest.raises(InputError, match="share the name"):
+        pair_folders(pred, truth)
+
+
 @pytest.mark.parametrize("image", ["AOI_2_Vegas_img{}",
                                    "SN2_buildings_train_AOI_2_Vegas_PS-RGB_img{}"])
 @pytest.mark.parametrize("label", ["SN2_buildings_train_AOI_2_Vegas_geojson_buildings_img{}",
