@@ -492,24 +492,27 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     wider types become int32; 0 is background; ids outside 0..MAX_CLASS_ID or with
     fractions are an InputError naming ``source``), score 1 (a read-only view).
     Probabilities: one band -> p >= threshold is class 1; several -> argmax (index 0 is
-    background; without a background band, argmax + 1 where its p >= threshold, else 0);
-    score = p.
+    background; without a background band, argmax + 1 where its p >= threshold, else 0),
+    decided in float64 for a Float64 raster (float32 rounds 0.4999999999 to 0.5);
+    score = p (float32).
     """
     if kind.kind == "class":
         ids = _checked_class_ids(values[0], valid, source)
         if kind.binary_255:  # a stray from 128 up is 1 (kind_0_255)
             ids = (ids >= 128).astype(np.uint8)
         return ids, np.broadcast_to(np.float32(1), ids.shape)  # read-only, no memory
-    probabilities = np.nan_to_num(values.astype(np.float32) / np.float32(kind.scale))
+    exact = np.float64 if values.dtype == np.float64 else np.float32  # no float32 rounding
+    probabilities = np.nan_to_num(values.astype(exact, copy=False) / exact(kind.scale))
     if probabilities.shape[0] == 1:
         ids = (probabilities[0] >= threshold).astype(np.uint8)
-        score = probabilities[0]
+        score = probabilities[0].astype(np.float32, copy=False)
     else:
         wide = probabilities.shape[0] > 255
         ids = probabilities.argmax(axis=0).astype(np.int32 if wide else np.uint8)
-        score = probabilities.max(axis=0)
+        top = probabilities.max(axis=0)
         if not kind.background_band:
-            ids = np.where(score >= threshold, ids + 1, 0).astype(ids.dtype)
+            ids = np.where(top >= threshold, ids + 1, 0).astype(ids.dtype)
+        score = top.astype(np.float32, copy=False)
     ids[~valid] = 0
     return ids, score
 

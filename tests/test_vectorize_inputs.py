@@ -1145,3 +1145,18 @@ def test_overwrite_refuses_a_geopackage_it_cannot_read(run_cli, make_raster, tmp
     result = run_cli("vectorize", path, "-o", out, "--overwrite")
     assert result.exit_code == 0, result.output
     assert [name for name, _ in pyogrio.list_layers(out)] == ["city"]
+
+
+def test_float64_probabilities_are_thresholded_at_their_own_precision(make_raster, tmp_path):
+    """A Float64 probability raster: 0.4999999999 and the float64 just below 0.5 are under a
+    0.5 threshold (a float32 cast made them 0.5), for vectorize and evaluate alike."""
+    from geotile.evaluate_modes import evaluate_files
+
+    p = np.zeros((10, 12), np.float64)
+    p[1, 1:10] = [0.5, 0, 0.4999999999, 0, np.nextafter(0.5, 0), 0, 0.5000000001, 0, 1.0]
+    path = make_raster("p64.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    vectorize_polygons([path], tmp_path / "p.gpkg", options=SOURCE)
+    found = gpd.read_file(tmp_path / "p.gpkg")
+    assert sorted(found.geometry.bounds["minx"] - X0) == [1, 7, 9]
+    truth = make_raster("t.tif", np.zeros((10, 12), np.uint8), transform=from_origin(X0, Y0, 1, 1))
+    assert evaluate_files(path, truth).confusion[0, 1] == 3
