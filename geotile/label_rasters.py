@@ -1016,7 +1016,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
         seen: dict[int, int] = {}
-        bad_ids = np.zeros(0)  # class ids a mask cannot hold, named together
+        bad_ids = []  # class ids a mask cannot hold, named together (in their own type)
         covered = False  # whether the label raster reaches any pixel of the image
         # label nodata: a value, a mask or an alpha band (a float one GDAL's mask leaves out);
         # colours: nodata is a colour's
@@ -1073,14 +1073,14 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                             try:
                                 ids = _index_ids(values, valid, labels_path)
                             except BadClassIds as exc:  # the rest of this one read: all of them
-                                bad_ids = np.union1d(bad_ids, exc.ids)
+                                bad_ids.append(exc.ids)
                                 continue
                         if seeing is not None:
                             ids[~seeing] = IGNORE
                         counts += np.bincount(ids.ravel(), minlength=256)
                         writer.submit(dst.write, ids, 1, window=window)
-                if len(bad_ids):
-                    raise BadClassIds(labels_path, bad_ids)
+                if bad_ids:
+                    raise BadClassIds(labels_path, np.concatenate(bad_ids))
                 top_id = int(np.flatnonzero(counts[:IGNORE]).max(initial=0))
                 class_names = _named_ids(names, top_id)
                 dst.update_tags(GEOTILE_OUTPUT="mask",

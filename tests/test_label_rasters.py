@@ -672,6 +672,20 @@ def test_a_class_id_out_of_range_is_named_as_written_and_declaring_it_works(
     assert _read(tmp_path / "mask.tif")[0].tolist() == [[0, 1, 2, 3], [255, 1, 2, 0]]
 
 
+@pytest.mark.parametrize(("dtype", "value"), [("int64", 2**53 + 1), ("uint64", 2**64 - 1)])
+def test_a_64_bit_class_id_out_of_range_is_named_with_its_own_digits(tmp_path, run_cli,
+                                                                      dtype, value):
+    """Int64 id 2**53 + 1 and UInt64's 2**64 - 1 were named as floats (9007199254740992.0,
+    1.8446744073709552e+19), values the pixels do not hold, for gdal_edit.py -a_nodata."""
+    ids = np.array([[0, 1, 2, 3], [value, 1, 2, 0]], dtype)
+    labels = write_raster(tmp_path / "ids.tif", ids)
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 2, 4), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, str(labels), f"class id {value} does not fit",
+                          f"gdal_edit.py -a_nodata {value})")
+    assert not (tmp_path / "mask.tif").exists()
+
+
 def test_every_class_id_out_of_range_is_named_in_one_line(tmp_path, run_cli, monkeypatch):
     """uint16 ids 300, 511 and 1000 (1000 in a later row band): the line named only 511 (the
     largest of the first failing band), so declaring it nodata as advised failed again on
