@@ -93,6 +93,7 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
         return RasterKind("class", 1.0, names, threshold)
     if output == "probability" or floating or gdal_scale is not None or (
             count > 1 and src.dtypes[0] == "uint8"):
+        _refuse_offset(src, gdal_scale)
         default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
         scale = _number_tag(src, tags, "GEOTILE_SCALE", 0.0, None, low_open=True) or default
         names = names or _descriptions(src)
@@ -104,6 +105,20 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
                               background_band=False)
         return RasterKind("probability", float(scale), names, threshold)
     return RasterKind("class", 1.0, names, threshold)
+
+
+def _refuse_offset(src, gdal_scale: float | None) -> None:
+    """InputError when band 1 declares a GDAL offset: probabilities are read as value x
+    scale, and dropping the offset would threshold other values than GDAL's."""
+    offset = src.offsets[0] if src.offsets else 0.0
+    if offset:
+        name = Path(str(src.name)).name
+        raise InputError(f"{src.name}: its GDAL offset {offset:g} (values x "
+                         f"{gdal_scale or 1:g} {'+' if offset > 0 else '-'} {abs(offset):g}) "
+                         "is not read: probabilities are value x scale. Give probabilities "
+                         "0..1 (gdal_translate -unscale "
+                         f"-ot Float32 {name} p.tif), or drop the offset if it is wrong "
+                         f"(gdal_edit.py -offset 0 {name}).")
 
 
 def _whole_numbers(src, any_ids: bool = True) -> bool:

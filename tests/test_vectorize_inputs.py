@@ -374,6 +374,25 @@ def test_uint8_band_scaled_to_probabilities_is_a_probability_raster(make_raster,
     assert found["score"][0] == pytest.approx(200 / 255, abs=1e-3)
 
 
+def test_a_gdal_offset_on_a_scaled_probability_band_is_refused(make_raster, tmp_path,
+                                                               run_cli):
+    """uint8 with GDAL scale 0.01 and offset -1 (values -1..1.55): the offset was dropped and
+    raw / 100 thresholded (raw >= 50 a building, where raw x 0.01 - 1 >= 0.5 needs 150),
+    exit 0. Now one line naming the file and the offset, for vectorize and evaluate."""
+    import rasterio
+
+    p = np.zeros((20, 20), np.uint8)
+    p[2:8, 2:8] = 100  # 0.0 with its offset, 1.0 without
+    path = make_raster("s.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    with rasterio.open(path, "r+") as dst:
+        dst.scales, dst.offsets = (0.01,), (-1.0,)
+    result = run_cli("vectorize", path, "-o", tmp_path / "s.gpkg")
+    assert_one_line_error(result, str(path), "offset -1", "gdal_edit.py -offset 0")
+    assert not (tmp_path / "s.gpkg").exists()
+    truth = make_raster("t.tif", p // 100, transform=from_origin(X0, Y0, 1, 1))
+    assert_one_line_error(run_cli("evaluate", path, truth), str(path), "offset -1")
+
+
 @pytest.mark.parametrize(("key", "value", "fragment"), [
     ("GEOTILE_THRESHOLD", "abc", "GEOTILE_THRESHOLD"),
     ("GEOTILE_THRESHOLD", "1.5", "GEOTILE_THRESHOLD"),
