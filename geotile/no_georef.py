@@ -42,6 +42,23 @@ def map_crs(src):
     return None if placed_nowhere(src) else src.crs
 
 
+def horizontal(crs):
+    """``crs`` less the heights of a compound CRS (a drone ortho's 'UTM 33N + EGM96 height'):
+    the CRS its pixels lie in, which a mask in plain UTM 33N shares. Others as they are."""
+    if crs is None or not crs.to_wkt().startswith("COMPD_CS"):
+        return crs
+    from pyproj import CRS as ProjCRS
+    from rasterio.crs import CRS
+
+    return CRS.from_wkt(ProjCRS.from_wkt(crs.to_wkt()).sub_crs_list[0].to_wkt())
+
+
+def same_map_crs(a, b) -> bool:
+    """Whether rasters ``a`` and ``b`` place their grids in one CRS (:func:`map_crs`),
+    heights apart (:func:`horizontal`)."""
+    return horizontal(map_crs(a)) == horizontal(map_crs(b))
+
+
 def unplaced(src) -> bool:
     """No geotransform, GCPs or RPCs (a CRS alone places nothing): a plain picture."""
     return src.transform.is_identity and sensor_georeferencing(src) is None

@@ -539,11 +539,11 @@ def grid_difference(src, other) -> str | None:
     pixel size or rotation, origin); None when they are the same grid: every corner of
     ``other`` within :data:`GRID_TOLERANCE_PX` pixels of ``src``'s, in any CRS. A CRS that
     nothing places a raster in (no geotransform) is no CRS: such a grid is its pixels."""
-    from geotile.no_georef import map_crs
+    from geotile.no_georef import map_crs, same_map_crs
 
     if (src.width, src.height) != (other.width, other.height):
         return f"{src.width}x{src.height} px against {other.width}x{other.height} px"
-    if map_crs(src) != map_crs(other):
+    if not same_map_crs(src, other):
         def name(r) -> str:
             if map_crs(r):
                 return f"CRS {r.crs.to_string()}"

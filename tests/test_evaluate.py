@@ -1437,3 +1437,15 @@ def test_pixel_scores_read_blocks_of_at_most_1024_px(tmp_path, monkeypatch):
         p_ids, t_ids = p.read(1).astype(int), t.read(1).astype(int)
     expected = np.bincount((t_ids * 3 + p_ids).ravel(), minlength=9).reshape(3, 3)
     np.testing.assert_array_equal(scores.confusion, expected)
+
+
+def test_a_compound_crs_prediction_scores_against_plain_utm_truth(make_raster):
+    """predict writes the ortho's compound CRS (UTM 16N + EGM96 height); a truth mask in
+    plain UTM 16N on the same pixels was refused as 'not on the same grid'."""
+    rng = np.random.default_rng(5)
+    truth = rng.integers(0, 2, (30, 40)).astype(np.uint8)
+    compound = rasterio.crs.CRS.from_user_input("EPSG:32616+5773")
+    result = evaluate_rasters(make_raster("p.tif", truth, crs=compound),
+                              make_raster("t.tif", truth, crs=UTM_CRS))
+    assert result.pixels == 1200
+    assert result.confusion.tolist() == numpy_confusion(truth, truth, 2).tolist()

@@ -1301,3 +1301,32 @@ def test_an_overlap_fraction_too_large_is_named_as_given(overlap, shown):
     """--overlap 0.999 was refused as '--overlap 256 px', a value the user never typed."""
     with pytest.raises(InputError, match=rf"^{shown} must be smaller than the patch size"):
         TileOptions(size=256, overlap=overlap)
+
+
+#: a drone ortho's CRS as Pix4D/Metashape write it: UTM 16N + EGM96 heights (EPSG:32616+5773)
+COMPOUND_UTM = "EPSG:32616+5773"
+
+
+@pytest.mark.parametrize(("image_crs", "mask_crs"), [
+    (COMPOUND_UTM, "EPSG:32616"), ("EPSG:32616", COMPOUND_UTM),
+    ("EPSG:25832+7837", "EPSG:25832")])
+def test_a_mask_in_the_horizontal_part_of_a_compound_crs_is_on_the_grid(
+        make_raster, tmp_path, image_crs, mask_crs):
+    """A compound-CRS ortho (UTM + EGM96 height) and its mask in plain UTM (gdal_rasterize
+    -a_srs EPSG:32616) were refused as 'the mask's grid differs' though every pixel lies on
+    the same ground: heights do not move pixels. The mask is cut as it is."""
+    image = make_raster("ortho.tif", np.ones((3, 40, 40), np.uint8),
+                        crs=rasterio.crs.CRS.from_user_input(image_crs))
+    labels = (np.arange(1600).reshape(40, 40) % 3).astype(np.uint8)
+    mask = make_raster("ortho_mask.tif", labels, crs=rasterio.crs.CRS.from_user_input(mask_crs))
+    tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=20))
+    with rasterio.open(tmp_path / "out" / "masks" / "ortho_1_1.tif") as patch:
+        np.testing.assert_array_equal(patch.read(1), labels[20:, 20:])
+
+
+def test_a_mask_in_another_utm_zone_is_still_refused(make_raster, tmp_path):
+    image = make_raster("ortho.tif", np.ones((3, 40, 40), np.uint8),
+                        crs=rasterio.crs.CRS.from_user_input(COMPOUND_UTM))
+    mask = make_raster("ortho_mask.tif", np.ones((40, 40), np.uint8), crs="EPSG:32617")
+    with pytest.raises(InputError, match="the mask's grid differs"):
+        tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=20))
