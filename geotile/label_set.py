@@ -88,10 +88,29 @@ def parse_crs(value, option: str):
     from rasterio.crs import CRS
 
     try:
-        return CRS.from_user_input(value)
+        crs = CRS.from_user_input(value)
     except Exception as exc:
         raise InputError(f"{option} {value!r} is not a CRS GDAL knows ({exc}). Give e.g. "
                          "EPSG:32633, or WKT.") from exc
+    if (kind := no_map_position(crs.to_wkt())) is None:
+        return crs
+    if option.startswith("--"):
+        raise InputError(f"{option} {value}: {kind}, which places nothing on a map. Give the "
+                         "CRS of the coordinates, e.g. EPSG:32633 (a drone ortho's 'UTM + "
+                         "height' CRS without its height).")
+    raise InputError(f"{option}: its CRS ({_crs_name(crs)}) is {kind}, which places nothing "
+                     "on a map. Pass the CRS its coordinates are in with --labels-crs "
+                     "(--prediction-crs for evaluate's predictions).")
+
+
+def no_map_position(wkt1: str) -> str | None:
+    """What a CRS (its WKT 1) is when its x, y are no place on a map: a vertical CRS (heights,
+    as EPSG:5773) or a geocentric one (EPSG:4978); None for the others."""
+    if wkt1.startswith("VERT_CS"):
+        return "a vertical CRS (heights)"
+    if wkt1.startswith("GEOCCS"):
+        return "a geocentric CRS (X, Y, Z from the earth's centre)"
+    return None
 
 
 def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:

@@ -1047,11 +1047,18 @@ def parse_crs(value: str | None):
     from pyproj import CRS  # only here: importing pyproj takes ~0.07 s
     from pyproj.exceptions import CRSError
 
+    from geotile.label_set import no_map_position
+
     try:
-        return CRS.from_user_input(value)
+        crs = CRS.from_user_input(value)
     except CRSError as exc:
         raise InputError(f"--crs {value}: not a CRS PROJ knows. Give e.g. EPSG:32633, "
                          "or 'source' for the rasters' CRS.") from exc
+    vertical_or_xyz = crs.is_geocentric or crs.type_name == "Vertical CRS"
+    if vertical_or_xyz and (kind := no_map_position(crs.to_wkt("WKT1_GDAL"))) is not None:
+        raise InputError(f"--crs {value}: {kind}, which places no polygon on a map. Give "
+                         "e.g. EPSG:32633, or 'source' for the rasters' CRS.")
+    return crs
 
 
 def _parts(output: Path, writer: str) -> list[Path]:

@@ -531,3 +531,21 @@ def test_a_label_raster_over_several_images_refuses_a_truncated_one_first(run_cl
     result = run_cli("make-masks", labels, image, cut, "-o", tmp_path / "out")
     assert_one_line_error(result, "cut.tif", "damaged or truncated")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(("crs", "kind"), [("EPSG:5773", "vertical"),
+                                           ("EPSG:4978", "geocentric")])
+def test_labels_in_a_crs_of_heights_or_earth_centred_xyz_are_refused(run_cli, scene, tmp_path,
+                                                                     crs, kind):
+    """--labels-crs EPSG:5773 (EGM96 heights: the vertical half of a drone ortho's compound
+    CRS) or a file declaring it wrote an all-zero mask with exit 0 (a warning placed the
+    image at '48.75, 15' in 'the labels' EPSG:5773'). Heights place nothing on a map: one
+    line naming the CRS, no mask."""
+    image, labels = scene
+    assert_one_line_error(run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                                  "--labels-crs", crs), "--labels-crs", crs, kind)
+    declared = tmp_path / "declared.gpkg"
+    gpd.read_file(labels).set_crs(crs, allow_override=True).to_file(declared)
+    assert_one_line_error(run_cli("make-masks", declared, image, "-o", tmp_path / "m.tif"),
+                          "declared.gpkg", kind, "--labels-crs")
+    assert not (tmp_path / "m.tif").exists()

@@ -1179,3 +1179,21 @@ def test_float64_probabilities_are_thresholded_at_their_own_precision(make_raste
     assert sorted(found.geometry.bounds["minx"] - X0) == [1, 7, 9]
     truth = make_raster("t.tif", np.zeros((10, 12), np.uint8), transform=from_origin(X0, Y0, 1, 1))
     assert evaluate_files(path, truth).confusion[0, 1] == 3
+
+
+@pytest.mark.parametrize(("crs", "kind"), [("EPSG:5773", "vertical"),
+                                           ("EPSG:4978", "geocentric")])
+def test_crs_of_heights_or_earth_centred_xyz_is_refused(make_raster, tmp_path, run_cli, crs,
+                                                        kind):
+    """--crs EPSG:5773 (EGM96 heights) crashed with a ProjError traceback; --crs EPSG:4978
+    wrote 2D polygons of geocentric X and Y (exit 0). One line, nothing written."""
+    from .conftest import assert_one_line_error
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:10, 5:10] = 1
+    path = make_raster("m.tif", mask)
+    assert_one_line_error(run_cli("vectorize", path, "-o", tmp_path / "o.gpkg", "--crs", crs),
+                          f"--crs {crs}", kind)
+    assert not (tmp_path / "o.gpkg").exists()
+    result = run_cli("vectorize", path, "-o", tmp_path / "o.gpkg", "--crs", "EPSG:4979")
+    assert result.exit_code == 0, result.output  # 3D lon/lat (WKT 1 cannot say it) is a map
