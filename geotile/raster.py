@@ -534,6 +534,19 @@ def pixel_size(transform) -> float:
     return float(np.sqrt(abs(transform.determinant)))
 
 
+def crs_label(crs) -> str:
+    """A CRS in a few words: its exact EPSG code, else its name (and datum when the name is
+    'unknown', as GDAL names a PROJ string's)."""
+    import re
+
+    if (code := crs.to_epsg(confidence_threshold=100)) is not None:
+        return f"EPSG:{code}"
+    wkt = crs.to_wkt()
+    name = (re.match(r'\w+\["([^"]*)"', wkt) or [None, "?"])[1]
+    datum = re.search(r'DATUM\["([^"]*)"', wkt)
+    return f"'{name}'" + (f" (datum '{datum[1]}')" if datum and name == "unknown" else "")
+
+
 def grid_difference(src, other) -> str | None:
     """What differs between two open rasters' grids, in words with both values (size, CRS,
     pixel size or rotation, origin); None when they are the same grid: every corner of
@@ -546,8 +559,8 @@ def grid_difference(src, other) -> str | None:
     if not same_map_crs(src, other):
         def name(r) -> str:
             if map_crs(r):
-                return f"CRS {r.crs.to_string()}"
-            return f"CRS {r.crs.to_string()} without a geotransform" if r.crs else "no CRS"
+                return f"CRS {crs_label(r.crs)}"
+            return f"CRS {crs_label(r.crs)} without a geotransform" if r.crs else "no CRS"
 
         return f"{name(src)} against {name(other)}"
     a, b = src.transform, other.transform

@@ -1330,3 +1330,20 @@ def test_a_mask_in_another_utm_zone_is_still_refused(make_raster, tmp_path):
     mask = make_raster("ortho_mask.tif", np.ones((40, 40), np.uint8), crs="EPSG:32617")
     with pytest.raises(InputError, match="the mask's grid differs"):
         tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=20))
+
+
+def test_a_mask_in_a_crs_of_the_same_epsg_look_names_what_differs(make_raster, tmp_path):
+    """An image in EPSG:32616 and a mask in '+proj=utm +zone=16 +ellps=WGS84' (an unknown
+    datum on the WGS 84 ellipsoid) were refused with 'CRS EPSG:32616 against CRS
+    EPSG:32616'; a compound CRS was named by its whole WKT (1,900 characters). Each is named
+    by an exact EPSG code or its name and datum."""
+    image = make_raster("ortho.tif", np.ones((3, 40, 40), np.uint8),
+                        crs=rasterio.crs.CRS.from_user_input("EPSG:32617+5773"))
+    mask = make_raster("ortho_mask.tif", np.ones((40, 40), np.uint8),
+                       crs="+proj=utm +zone=16 +ellps=WGS84 +units=m +no_defs")
+    with pytest.raises(InputError) as err:
+        tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=20))
+    text = str(err.value)
+    assert ("CRS 'unknown' (datum 'Unknown based on WGS 84 ellipsoid') against CRS 'WGS 84 / "
+            "UTM zone 17N + EGM96 height'") in text, text
+    assert "COMPD_CS" not in text and "EPSG:32616" not in text
