@@ -12,6 +12,7 @@ scene name.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
@@ -23,6 +24,12 @@ _LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)
 #: what may follow the scene's name in an image's name (compared in lower case)
 IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img", "-ortho",
                   "_ortho")
+
+
+def name_key(name: str) -> str:
+    """``name`` as files are paired by it: in Unicode NFC (macOS writes Zürich as Zu +
+    U+0308, NFD; Linux and Windows keep what they are given), so both spell one name."""
+    return unicodedata.normalize("NFC", name)
 
 
 def scene_name(image_stem: str) -> str | None:
@@ -43,6 +50,7 @@ def mask_bases(image_stem: str) -> list[str]:
 
 
 def _named(mask_stem: str, base: str, suffixes: tuple[str, ...] = _LOWER_SUFFIXES) -> bool:
+    mask_stem, base = name_key(mask_stem), name_key(base)
     return mask_stem.startswith(base) and mask_stem[len(base):].lower() in suffixes
 
 

@@ -1313,13 +1313,12 @@ def _masks_of(stem: str, stems: set[str]) -> set[str]:
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
-    """``files`` by stem in Unicode NFC: macOS writes Zürich as Zu + U+0308 (NFD), Linux and
-    Windows keep what they are given; one name either way."""
-    import unicodedata
+    """``files`` by stem in NFC (:func:`~geotile.dataset_names.name_key`)."""
+    from geotile.dataset_names import name_key
 
     stems: dict[str, Path] = {}
     for path in files:
-        key = unicodedata.normalize("NFC", path.stem)
+        key = name_key(path.stem)
         if key in stems:
             raise InputError(f"{folder}: {stems[key].name} and {path.name} share the name "
                              f"{path.stem!r}; keep one file per image in the folder.")

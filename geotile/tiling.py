@@ -56,6 +56,7 @@ import numpy as np
 from geotile.dataset_names import (
     MASK_SUFFIXES,
     mask_bases,
+    name_key,
     names_mask_of,
     names_mask_with,
     scene_of_mask,
@@ -653,8 +654,8 @@ def _without_masks(images: list, masks) -> list:
     if found is None:
         return images
     files = {_resolved(f) for f in found[0]}
-    mask_stems = {f.stem for f in found[0]}
-    stems = [Path(p).stem for p in images]
+    mask_stems = {name_key(f.stem) for f in found[0]}
+    stems = [name_key(Path(p).stem) for p in images]
 
     def is_mask(i: int) -> bool:
         return (any(names_mask_of(stems[i], other) for j, other in enumerate(stems) if j != i)
@@ -671,8 +672,8 @@ def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
     """The images ``mask`` is named after: those of its stem, else those whose stem (or
     scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its stem
     (:mod:`geotile.dataset_names`)."""
-    stem = Path(mask).stem
-    stems = [Path(image).stem for image in images]
+    stem = name_key(Path(mask).stem)
+    stems = [name_key(Path(image).stem) for image in images]
     exact = [i for i, s in enumerate(stems) if s == stem]
     return exact or [i for i, s in enumerate(stems) if names_mask_of(stem, s)]
 

@@ -1287,3 +1287,31 @@ def test_the_same_image_given_twice_is_said_so(run_cli, make_raster, tmp_path):
     assert_one_line_error(result, "a.tif: given twice", "give each image once")
     assert "Rename" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_masks_named_in_nfd_pair_with_images_named_in_nfc(run_cli, make_raster, tmp_path):
+    """Masks copied from a Mac (Zürich as Zu + U+0308, NFD) beside images named on Linux
+    (NFC): `tile IMAGES --masks FOLDER` exited 1 with 'no mask named Zürich.*', --masks
+    files were refused as named after no image, and in one folder the mask was tiled as an
+    image. Each image gets its own mask; the patches keep the image's spelling."""
+    nfc, nfd = "Z\u00fcrich", "Zu\u0308rich"
+    (tmp_path / "m").mkdir()
+    images = [make_raster(f"{nfc}.tif", np.full((1, 32, 32), 10, np.uint8)),
+              make_raster("b.tif", np.full((1, 32, 32), 20, np.uint8))]
+    masks = [make_raster(f"m/{nfd}_mask.tif", np.full((32, 32), 1, np.uint8)),
+             make_raster("m/b_mask.tif", np.full((32, 32), 2, np.uint8))]
+    expected = {f"{nfc}.tif": (10, 1), "b.tif": (20, 2)}
+    for n, given in enumerate(([tmp_path / "m"], [masks[1], masks[0]])):
+        out = tmp_path / f"out{n}"
+        result = run_cli("tile", *images, *[a for m in given for a in ("--masks", m)],
+                         "--size", 32, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert _mask_values(out) == expected
+        assert (out / "images" / f"{nfc}_0_0.tif").exists()
+    folder = tmp_path / "beside"
+    folder.mkdir()
+    make_raster(f"beside/{nfc}.tif", np.full((1, 32, 32), 10, np.uint8))
+    make_raster(f"beside/{nfd}_mask.tif", np.full((32, 32), 1, np.uint8))
+    result = run_cli("tile", folder, "--masks", folder, "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {f"{nfc}.tif": (10, 1)}
