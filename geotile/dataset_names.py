@@ -108,9 +108,11 @@ def image_name(a: str, b: str) -> str | None:
     ``buildings_AOI_2_Vegas_img1`` names ``AOI_2_Vegas_img1``; a dataset's image and mask
     names: DeepGlobe's ``104_sat`` and ``104_mask`` name ``104``, ``farm-ortho`` and
     ``farm-ortho_mask`` ``farm-ortho``), None when they differ. evaluate pairs folders and
-    make-masks pairs label folders by it."""
+    make-masks pairs label folders by it. Names are compared, and given, in NFC
+    (:func:`name_key`)."""
     from geotile.spacenet import image_id
 
+    a, b = name_key(a), name_key(b)
     if names_mask_of(b, a):
         return scene_of_mask(b, a) or a
     a, b = image_id(a), image_id(b)

@@ -58,17 +58,18 @@ def pair_labels(labels, images) -> list[Path]:
     is x_buildings.tif's, not x.tif's); InputError naming the image, the folder and the
     name expected for an image with no label file or with two. Label files of no image are
     left alone."""
-    from geotile.dataset_names import image_name
+    from geotile.dataset_names import image_name, name_key
     from geotile.raster import input_path
 
     files = label_files(labels)
     candidates = _candidates(files)
-    stems = {input_path(image).stem for image in images}
+    stems = {name_key(input_path(image).stem) for image in images}
     found = []
     for image in images:
-        stem = input_path(image).stem
+        stem = name_key(input_path(image).stem)
         own = [f for f in candidates(stem) if image_name(stem, f.stem) is not None]
-        found.append([f for f in own if f.stem == stem or f.stem not in stems])
+        found.append([f for f in own if (key := name_key(f.stem)) == stem
+                      or key not in stems])
     if files and not any(found) and all(f.suffix.lower() == ".shp" for f in files):
         raise InputError(f"{labels}: the folder holds {len(files)} layers of polygons or "
                          f"lines ({', '.join(f.stem for f in files)}), none named after an "
@@ -84,20 +85,22 @@ def _candidates(files: list[Path]):
     :func:`~geotile.dataset_names.image_name` may pair with it (a superset, found by the
     names' bases and SpaceNet ids, so that pairing thousands of tiles takes no
     thousands-squared comparisons)."""
-    from geotile.dataset_names import MASK_SUFFIXES, mask_bases
+    from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key
     from geotile.spacenet import image_id
 
     by_base, by_id, by_tail = defaultdict(set), defaultdict(set), defaultdict(set)
     for f in files:
+        stem = name_key(f.stem)  # compared in NFC
         for suffix in MASK_SUFFIXES:  # names_mask_of: a base of the image and a suffix
-            if f.stem.lower().endswith(suffix.lower()):
-                by_base[f.stem[:len(f.stem) - len(suffix)]].add(f)
-        ident = image_id(f.stem)
+            if stem.lower().endswith(suffix.lower()):
+                by_base[stem[:len(stem) - len(suffix)]].add(f)
+        ident = image_id(stem)
         by_id[ident].add(f)
         for tail in _tails(ident):  # the label's id ends with "_" + the image's
             by_tail[tail].add(f)
 
     def of(stem: str) -> list[Path]:
+        stem = name_key(stem)
         ident = image_id(stem)
         found = set(by_tail[ident]).union(*(by_base[b] for b in mask_bases(stem)),
                                           *(by_id[t] for t in [ident, *_tails(ident)]))

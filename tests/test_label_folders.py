@@ -225,3 +225,36 @@ def test_a_folder_of_shapefiles_of_no_image_asks_for_a_layer(run_cli, tmp_path, 
         result = run_cli(*args, "--layer", "roads")
         assert result.exit_code == 0, result.output
         assert np.array_equal(_read(out / "tile_1.tif")[0], _expected([(10, 10, 16, 12)]))
+
+
+def test_label_files_named_in_nfd_pair_with_images_named_in_nfc(run_cli, tmp_path):
+    """Label files copied from a Mac (Zürich as Zu + U+0308, NFD) beside images named on
+    Linux (NFC): make-masks and tile --labels exited 1 ('Zürich.tif: no label file in lab
+    pairs with it'). Each image gets its own labels (its own name, another image's name
+    plus _buildings, a SpaceNet id); the masks keep the image's spelling."""
+    nfc, nfd = "Z\u00fcrich", "Zu\u0308rich"
+    boxes = {nfc: [(1, 1, 6, 5)], f"{nfc}_buildings": [(10, 2, 15, 9)],
+             f"RGB-PanSharpen_AOI_2_{nfc}_img1": [(2, 12, 8, 18)]}
+    labels = {nfc: nfd, f"{nfc}_buildings": f"{nfd}_buildings",
+              f"RGB-PanSharpen_AOI_2_{nfc}_img1": f"buildings_AOI_2_{nfd}_img1"}
+    images = [_image(tmp_path / "img" / f"{stem}.tif") for stem in boxes]
+    for stem, shapes in boxes.items():
+        _labels(tmp_path / "lab" / f"{labels[stem]}.geojson", shapes)
+
+    def _boxes(shapes):
+        return [shapely.box(X0 + a, Y0 - d, X0 + c, Y0 - b) for a, b, c, d in shapes]
+    out = tmp_path / "out"
+    result = run_cli("make-masks", tmp_path / "lab", *images, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("*.tif")) == sorted(f"{s}.tif" for s in boxes)
+    for stem, shapes in boxes.items():
+        mask, tags = _read(out / f"{stem}.tif")
+        np.testing.assert_array_equal(mask, _expected(shapes))
+        assert tags["GEOTILE_LABELS"] == f"{labels[stem]}.geojson"
+    result = run_cli("tile", *images, "--labels", tmp_path / "lab", "--size", SIZE,
+                     "-o", tmp_path / "tiles")
+    assert result.exit_code == 0, result.output
+    for stem, shapes in boxes.items():
+        patch = gpd.read_file(tmp_path / "tiles" / "labels" / f"{stem}_0_0.geojson")
+        drawn = patch.to_crs(UTM_CRS).geometry.union_all()
+        assert drawn.symmetric_difference(shapely.union_all(_boxes(shapes))).area < 1e-6
