@@ -97,7 +97,9 @@ def elevation_bases(image_stem: str) -> list[str]:
 
 def names_elevation_of(stem: str, base: str, image_stem: str) -> bool:
     """Whether the file ``stem`` is ``base`` or starts with ``base_`` (``base-`` too when
-    ``base`` is not the image's own stem, whose ``-`` may join another image's name)."""
+    ``base`` is not the image's own stem, whose ``-`` may join another image's name); in
+    NFC (:func:`name_key`)."""
+    stem, base, image_stem = name_key(stem), name_key(base), name_key(image_stem)
     return (stem == base or stem.startswith(f"{base}_")
             or (base != image_stem and stem.startswith(f"{base}-")))
 

@@ -184,16 +184,22 @@ def pair_extra_bands(images: Sequence, extra) -> list | None:
 
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
                        and not is_sidecar(p))
-        from geotile.dataset_names import elevation_bases, names_elevation_of, names_mask_of
+        from geotile.dataset_names import (
+            elevation_bases,
+            name_key,
+            names_elevation_of,
+            names_mask_of,
+        )
 
         given = {_same_file_key(p) for p in images}
         paired = []
         for image in images:
             stem = Path(image).stem
             bases = elevation_bases(stem)
+            keys = {name_key(b) for b in bases}
             # never an image given, nor its label raster (107f24d6e9-label.png beside -ortho)
             own = [f for f in files if _same_file_key(f) not in given
-                   and (f.stem in bases or not names_mask_of(f.stem, stem))]
+                   and (name_key(f.stem) in keys or not names_mask_of(f.stem, stem))]
             found = next(([f for f in own if names_elevation_of(f.stem, base, stem)]
                           for base in bases
                           if any(names_elevation_of(f.stem, base, stem) for f in own)), [])

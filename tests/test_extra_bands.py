@@ -571,3 +571,37 @@ def test_an_alpha_band_of_the_extra_raster_masks_nodata(rgb, make_raster, tmp_pa
     for _, _, path in _patches(tmp_path / "out"):
         with rasterio.open(path) as patch:
             assert patch.count == 4
+
+
+def test_extra_rasters_named_in_nfd_pair_with_images_named_in_nfc(make_raster, tmp_path,
+                                                                 run_cli):
+    """An nDSM folder copied from a Mac (Zürich as Zu + U+0308, NFD) beside images named on
+    Linux (NFC): predict and tile --extra-bands FOLDER exited 1 ('no extra-bands raster(s)
+    named Zürich.*'). Each image gets its own heights; outputs keep the image's spelling."""
+    nfc, nfd = "Z\u00fcrich", "Zu\u0308rich"
+    rng = np.random.default_rng(21)
+    (tmp_path / "img").mkdir()
+    (tmp_path / "ndsm").mkdir()
+    images, heights = [], {}
+    for stem, dsm in ((nfc, f"{nfd}_ndsm"), ("b", "b_ndsm")):
+        images.append(make_raster(f"img/{stem}.tif",
+                                  rng.integers(0, 256, (3, 32, 32), np.uint8)))
+        heights[stem] = rng.uniform(0, 3, (32, 32)).astype(np.float32)
+        make_raster(f"ndsm/{dsm}.tif", heights[stem])
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, *images, "--extra-bands", tmp_path / "ndsm", "-o",
+                     tmp_path / "pred", "--tile-size", 32)
+    assert result.exit_code == 0, result.output
+    for image in images:
+        with rasterio.open(tmp_path / "pred" / image.name) as src:
+            np.testing.assert_allclose(src.read(1), _reference(image, heights[image.stem]),
+                                       atol=1e-6)
+    _assert_stacked(run_cli, images, tmp_path / "ndsm", heights, 32, tmp_path / "tiles")
+    # DroneDeploy's one folder: Zürich-ortho.tif (NFC) beside Zürich-label and -elev (NFD)
+    (tmp_path / "scene").mkdir()
+    image = make_raster(f"scene/{nfc}-ortho.tif", rng.integers(0, 256, (3, 32, 32), np.uint8))
+    make_raster(f"scene/{nfd}-label.tif", rng.integers(0, 256, (3, 32, 32), np.uint8))
+    elevation = rng.uniform(0, 30, (32, 32)).astype(np.float32)
+    make_raster(f"scene/{nfd}-elev.tif", elevation)
+    _assert_stacked(run_cli, [image], tmp_path / "scene", {f"{nfc}-ortho": elevation}, 32,
+                    tmp_path / "scene_tiles")
