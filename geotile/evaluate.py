@@ -1289,8 +1289,10 @@ def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> 
     namesake among ``others`` (the other folder's rasters) and the raster a partner there
     too (``pairs(stem, other_stem)``: farm-ortho.tif and farm.tif in both folders are two
     images; 104_sat.jpg beside predictions named 104_mask.tif is still the image)."""
-    stems = {p.stem.lower() for p in rasters}
-    paired = {p.stem.lower() for p in others}
+    from geotile.dataset_names import name_key
+
+    stems = {name_key(p.stem).lower() for p in rasters}
+    paired = {name_key(p.stem).lower() for p in others}
 
     def kept(path: Path) -> bool:
         masks = _masks_of(path.stem, stems)
@@ -1302,9 +1304,10 @@ def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> 
 
 def _masks_of(stem: str, stems: set[str]) -> set[str]:
     """The names among ``stems`` (lower case: ``104_mask``, ``104``) of masks of the image
-    ``stem`` (``104_sat``; :mod:`geotile.dataset_names`)."""
-    from geotile.dataset_names import MASK_SUFFIXES, scene_name
+    ``stem`` (``104_sat``; :mod:`geotile.dataset_names`), compared in NFC."""
+    from geotile.dataset_names import MASK_SUFFIXES, name_key, scene_name
 
+    stem = name_key(stem)
     scene = scene_name(stem)
     if scene is None:
         return set()

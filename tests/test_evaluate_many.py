@@ -947,3 +947,18 @@ def test_deepglobe_truth_images_left_out_when_predictions_take_the_mask_names(tm
     assert "left out" not in caplog.text
     rows = evaluate_folders(pred, truth).rows()
     assert sorted((r["tp"], r["fp"], r["fn"]) for r in rows.values()) == [(30, 0, 0)] * 2
+
+
+def test_a_mask_named_in_nfd_beside_its_image_named_in_nfc_is_the_truth(tmp_path):
+    """A DeepGlobe truth folder copied from a Mac: Zürich_sat.tif (NFC) beside
+    Zürich_mask.tif (NFD, Zu + U+0308). The image was not known for the mask's image and
+    stood for the truth of prediction Zürich_sat.tif (tp 30 fn 70 on an all-ones image).
+    The mask is the truth now, under the scene's name."""
+    nfc, nfd = "Z\u00fcrich", "Zu\u0308rich"
+    pred, truth = _mask_folders(tmp_path, [(f"{nfc}_sat", f"{nfd}_mask", 3)])
+    write_raster(truth / f"{nfc}_sat.tif", np.ones((10, 10), np.uint8))
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        nfc: (f"{nfc}_sat.tif", f"{nfd}_mask.tif")}
+    rows = evaluate_folders(pred, truth).rows()
+    assert (rows[nfc]["tp"], rows[nfc]["fp"], rows[nfc]["fn"]) == (30, 0, 0)
