@@ -66,12 +66,12 @@ class Mosaic:
         """Pixels (C, height, width) and valid mask of a mosaic region, read from every tile
         it overlaps (later tiles win where tiles overlap); outside every tile: invalid.
         ``sources`` caches the open tiles, each with whether its alpha band is read as values
-        (:func:`~geotile.raster.alpha_fed_as_data`); ``pixels_too=False``: the mask only
+        (:func:`~geotile.raster.alpha_holds_values`); ``pixels_too=False``: the mask only
         (pixels None).
         """
         from rasterio.windows import Window
 
-        from geotile.raster import alpha_fed_as_data, read_block, valid_pixels
+        from geotile.raster import alpha_holds_values, read_block, valid_pixels
 
         pixels = None
         valid = np.zeros((height, width), bool)
@@ -83,7 +83,7 @@ class Mosaic:
                 continue
             if tile.path not in sources:
                 src = _open(tile.path)
-                sources[tile.path] = src, alpha_fed_as_data(src, indexes)
+                sources[tile.path] = src, alpha_holds_values(src, indexes)
             src, data_alpha = sources[tile.path]
             rows, cols = slice(top - y0, bottom - y0), slice(left - x0, right - x0)
             # nodata as predicting the tile alone has it (read_block)

@@ -1023,10 +1023,10 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
     ``extra`` (each scaled by the model's default for its own dtype), nodata where either is.
     Without ``extra``, bands of one type: plain reads, and prepare None (the default).
     ``dtypes``: the bands' own types, where ``src`` (a VRT) reads them as one."""
-    from geotile.raster import alpha_fed_as_data, read_block
+    from geotile.raster import alpha_holds_values, read_block
 
     dtypes = dtypes or [np.dtype(src.dtypes[i - 1]) for i in indexes]
-    data_alpha = check_nodata and alpha_fed_as_data(src, indexes)
+    data_alpha = check_nodata and alpha_holds_values(src, indexes)
 
     def read_block_(left, top, cols, rows):
         return read_block(src, left, top, cols, rows, indexes, check_nodata,
@@ -1206,7 +1206,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
 
     from geotile.raster import (
         alpha_as_values,
-        alpha_fed_as_data,
+        alpha_holds_values,
         masked_by_mask_band,
         output_profile,
         valid_pixels,
@@ -1228,9 +1228,10 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     # (UNIFIED_SRC_NODATA=NO: the chosen bands' nodata stays nodata where an unchosen band
     # has data); else a pixel is nodata where all bands are, and a band's lone 0 of an
     # integer image is a value, as read_block has it
-    # an alpha band fed that holds values (NIR) is warped as a band, nodata where every band
-    # is 0, marked in an added alpha band (a nodata value of 0 would make warped 0s 1s)
-    data_alpha = check_nodata and alpha_fed_as_data(src, indexes)
+    # an alpha band that holds values (NIR), fed or not, is warped as a band, nodata where
+    # every band is 0, marked in an added alpha band (a nodata value of 0 would make warped
+    # 0s 1s)
+    data_alpha = check_nodata and alpha_holds_values(src, indexes)
     own = not data_alpha and (floating or sorted(set(indexes)) != list(range(1, src.count + 1)))
     source_nodata = {"src_nodata": 0} if data_alpha else undeclared_nan
     try:

@@ -1242,7 +1242,7 @@ def expanded_palette(src, colours: str) -> Iterator[rasterio.io.DatasetReader]:
 @contextlib.contextmanager
 def alpha_as_values(src) -> Iterator[rasterio.io.DatasetReader]:
     """``src`` with no alpha band and no mask (a VRT of its bands, colour interpretation
-    undefined): a warp of it reads an alpha band that holds values (:func:`alpha_fed_as_data`)
+    undefined): a warp of it reads an alpha band that holds values (:func:`alpha_holds_values`)
     as a band, not as a mask of the others."""
     from xml.sax.saxutils import escape
 
@@ -1373,18 +1373,18 @@ def holds_a_mask(src, band: int) -> bool:
     return bool(np.isin(values, [0, 255, top]).all() and values.max() > 0)
 
 
-def alpha_fed_as_data(src, indexes) -> bool:
-    """Whether GDAL's dataset mask of ``src`` is an alpha band fed to the model that holds
-    values, not a 0/255 mask (band 4 of a 4-band uint8 RGB+NIR GeoTIFF, flagged alpha by
-    GDAL's default): its 0s must not make pixels nodata (``alpha_as_data`` of
-    :func:`read_block`)."""
+def alpha_holds_values(src, indexes) -> bool:
+    """Whether GDAL's dataset mask of the bands ``indexes`` of ``src`` is an alpha band that
+    holds values, not a 0/255 mask (band 4 of a 4-band uint8 RGB+NIR GeoTIFF, flagged alpha
+    by GDAL's default), fed to the model or not: its 0s (NIR over water) must not make pixels
+    nodata (``alpha_as_data`` of :func:`read_block`)."""
     from rasterio.enums import MaskFlags
 
+    alphas = alpha_bands(src)
     if not all(MaskFlags.alpha in src.mask_flag_enums[i - 1] for i in indexes
-               if i not in alpha_bands(src)):
+               if i not in alphas):
         return False  # a nodata value or mask band decides
-    fed = [i for i in alpha_bands(src) if i in indexes]
-    return bool(fed) and not any(holds_a_mask(src, i) for i in fed)
+    return bool(alphas) and not any(holds_a_mask(src, i) for i in alphas)
 
 
 def dataset_valid(src: rasterio.io.DatasetReader, window) -> np.ndarray:
@@ -1457,8 +1457,8 @@ def read_block(
     is filled with ``fill``, else the nodata value (0 without one), and is invalid, as are nodata
     pixels (from the dataset mask) when ``check_nodata``, and the NaN or infinite pixels
     of a float raster (gaps that many declare no nodata for). ``alpha_as_data``: the alpha
-    band of the dataset mask is one of ``indexes`` and holds values (:func:`alpha_fed_as_data`):
-    its 0s (NIR over water) are values; a pixel is nodata only where every band read is 0.
+    band of the dataset mask holds values (:func:`alpha_holds_values`): its 0s (NIR over
+    water) are values; a pixel is nodata only where it and every band read are 0.
     """
     from rasterio.windows import Window
 

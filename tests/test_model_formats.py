@@ -1509,6 +1509,50 @@ def test_a_real_alpha_fed_whole_is_nodata_on_every_path(tmp_path, run_cli, make_
     np.testing.assert_array_equal(np.isnan(np.concatenate(values, axis=1)), hole)
 
 
+@pytest.mark.parametrize("path_args", [[], ["--model-resolution", "1"], ["--mosaic"]],
+                         ids=["plain", "model_grid", "mosaic"])
+def test_an_rgb_model_on_rgbn_keeps_the_pixels_of_nir_0(tmp_path, run_cli, make_raster,
+                                                        path_args):
+    """A 3-channel model on a 4-band uint8 RGB+NIR GeoTIFF (band 4 flagged alpha by GDAL's
+    default, not fed): the NIR's 0s over a lake made those RGB pixels nodata (800 NaN of
+    64 x 64, exit 0), as if the NIR were a mask. Now the nodata pixels are those of the RGB
+    with the collar as a mask band, and so are the values."""
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_ORIGIN
+    from .onnx_models import pointwise_model
+
+    stack = _rgbn_with_a_lake()
+    collar = ~stack.any(axis=0)
+    x0, y0 = UTM_ORIGIN
+    mosaic = path_args == ["--mosaic"]
+    model = pointwise_model(tmp_path / "rgb.onnx", channels=3)
+    outputs = {}
+    for name, pixels, options in (("rgbn", stack, {}),
+                                  ("masked", stack[:3], {"photometric": "MINISBLACK"})):
+        tifs = [make_raster(f"{name}{left}.tif", pixels[:, :, left:left + (32 if mosaic else 64)],
+                            transform=from_origin(x0 + left * 0.5, y0, 0.5, 0.5), **options)
+                for left in ((0, 32) if mosaic else (0,))]
+        if name == "masked":
+            for tif, left in zip(tifs, (0, 32), strict=False):
+                with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(tif, "r+") as dst:
+                    part = ~collar[:, left:left + dst.width]
+                    dst.write_mask(np.where(part, 255, 0).astype(np.uint8))
+        out = tmp_path / name
+        result = run_cli("predict", model, *tifs, "-o", out if mosaic else out / "o.tif",
+                         "--dtype", "float32", "--tile-size", "32", *path_args)
+        assert result.exit_code == 0, result.output
+        parts = []
+        for tif in tifs:
+            with rasterio.open(out / (tif.name if mosaic else "o.tif")) as dst:
+                parts.append(dst.read(1))
+        outputs[name] = np.concatenate(parts, axis=1)
+    if not path_args:
+        np.testing.assert_array_equal(np.isnan(outputs["rgbn"]), collar)
+    np.testing.assert_array_equal(np.isnan(outputs["rgbn"]), np.isnan(outputs["masked"]))
+    np.testing.assert_allclose(outputs["rgbn"], outputs["masked"], atol=1e-6, rtol=0)
+
+
 def test_an_all_nodata_rgbn_tile_among_others_runs(tmp_path, run_cli, make_raster, image):
     """Three RGBN tiles (band 4 flagged alpha by GDAL's default), one all zeros (outside the
     scene): its NIR of 0 alone looked like a mask band and refused the whole run."""
