@@ -1852,7 +1852,8 @@ def _activate(logits: np.ndarray, kind: str) -> np.ndarray:
 
 def _shown(values) -> str:
     """Per-channel values as a comma-separated list, one value when all are equal."""
-    return ",".join(f"{v:g}" for v in dict.fromkeys(values))
+    shown = [f"{v:g}" for v in values]
+    return shown[0] if len(set(shown)) == 1 else ",".join(shown)
 
 
 def _per_channel(value, channels: int, name: str, path, source: str | None = None

@@ -928,6 +928,22 @@ def test_a_mean_option_beside_the_metadatas_std_is_said(tmp_path, run_cli, make_
     assert result.exit_code == 0 and "stays" not in result.stderr, result.output
 
 
+
+def test_a_kept_metadata_value_is_said_channel_by_channel(tmp_path, run_cli, make_raster,
+                                                          image):
+    """Metadata std [58, 57, 57, 3.5] (RGB + nDSM) kept beside --mean: the warning named it
+    'std 58,57,3.5' (repeated values dropped: 3 values for 4 channels, which --std refuses).
+    Now every channel's value, one value only when all are equal."""
+    from .onnx_models import pointwise_model
+
+    path = pointwise_model(tmp_path / "m.onnx", channels=4, metadata={
+        "mean": "[123.0, 116.0, 103.0, 2.1]", "std": "[58.0, 57.0, 57.0, 3.5]"})
+    tif = make_raster("img.tif", np.concatenate([image, image[:1]]), photometric="MINISBLACK")
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--mean", "0.5")
+    assert result.exit_code == 0, result.output
+    assert "--mean 0.5 replaces its metadata's mean" in result.stderr
+    assert "std (std 58,57,57,3.5) stays" in result.stderr, result.stderr
+
 def _rescaling_model(path, first: str):
     """A model that scales its own input to 0..1 before a 1x1 Conv and a Softmax: keras
     Rescaling(1/255) as tf2onnx writes it (NHWC, Mul + Add 0), torch's x / 255 (Div), a
