@@ -1065,6 +1065,10 @@ class OnnxModel:
             if self._takes_0_255 != before:
                 log.info("%s: %s: uint8 pixels are not divided by 255 first (--scale sets "
                          "it)", self.path.name, self._scales_input)
+        if before and not self._takes_0_255:  # the extra bands' mean/std had decided it
+            log.info("%s: mean %s and std %s of the image's %d channels are on the 0..1 scale: "
+                     "uint8 pixels are divided by 255 first (--scale sets it)", self.path.name,
+                     list(mean), list(std), count)
 
     def normalization_for(self, dtype) -> Normalization:
         """The normalisation for input of ``dtype``: without a scale, uint8 is divided by 255

@@ -944,6 +944,24 @@ def test_a_kept_metadata_value_is_said_channel_by_channel(tmp_path, run_cli, mak
     assert "--mean 0.5 replaces its metadata's mean" in result.stderr
     assert "std (std 58,57,57,3.5) stays" in result.stderr, result.stderr
 
+
+def test_extra_bands_mean_is_not_said_to_decide_the_images_scale(tmp_path, run_cli,
+                                                                 make_raster, image):
+    """Metadata mean [0.34, 0.36, 0.33, 2.1] (RGB 0..1, nDSM metres) with --extra-bands:
+    -v said 'mean [...2.1] ... are on the 0..255 scale: uint8 pixels are not divided by 255'
+    while the RGB was divided (the image's channels decide). Now it says what is done."""
+    from .onnx_models import pointwise_model
+
+    path = pointwise_model(tmp_path / "m.onnx", channels=4, metadata={
+        "mean": "[0.34, 0.36, 0.33, 2.1]", "std": "[0.2, 0.2, 0.2, 3.5]"})
+    tif = make_raster("img.tif", image)
+    dsm = make_raster("dsm.tif", image[0].astype(np.float32) / 10)
+    result = run_cli("-v", "predict", path, tif, "--extra-bands", dsm, "-o",
+                     tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    said = result.stderr.split("m.onnx: mean")[-1]
+    assert "image's 3 channels are on the 0..1 scale: uint8 pixels are divided by 255" in said
+
 def _rescaling_model(path, first: str):
     """A model that scales its own input to 0..1 before a 1x1 Conv and a Softmax: keras
     Rescaling(1/255) as tf2onnx writes it (NHWC, Mul + Add 0), torch's x / 255 (Div), a
