@@ -824,8 +824,12 @@ TEMPORARY_STEM_BYTES = 120
 
 def temporary_stem(stem: str) -> str:
     """The stem of ``stem``'s temporary files: :func:`gdal_safe_name`, cut to
-    :data:`TEMPORARY_STEM_BYTES` bytes as the file system encodes names."""
-    return os.fsdecode(os.fsencode(gdal_safe_name(stem))[:TEMPORARY_STEM_BYTES])
+    :data:`TEMPORARY_STEM_BYTES` bytes as the file system encodes names, whole characters
+    only (a cut inside one leaves a lone surrogate that GDAL's UTF-8 name cannot hold)."""
+    stem = gdal_safe_name(stem)
+    while len(os.fsencode(stem)) > TEMPORARY_STEM_BYTES:
+        stem = stem[:-1]
+    return stem
 
 
 def gdal_safe_name(name: str) -> str:

@@ -520,3 +520,30 @@ def test_inputs_with_names_near_the_file_system_limit_are_written(run_cli, make_
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "patches" / "images").iterdir())) == 4
     assert not [p for p in tmp_path.rglob(".*") if "tmp" in p.name]
+
+
+def test_inputs_with_non_ascii_names_longer_than_the_temporary_stem_are_written(
+        run_cli, make_raster, tmp_path):
+    """A 160-byte Cyrillic image name ('ортофото_участок_' x 5): its temporary stem, cut to
+    120 bytes, ended inside a character (a lone surrogate), and predict and make-masks
+    failed with a UnicodeEncodeError traceback (exit 1). Now the cut keeps whole characters
+    and both write <stem>.tif beside it, as with a shorter name."""
+    from shapely.geometry import box
+
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype=np.uint8)
+    (tmp_path / "images").mkdir()
+    image = make_raster("images/" + "ортофото_участок_" * 5 + ".tif", pixels)
+    model = pointwise_model(tmp_path / "m.onnx")
+    labels = tmp_path / "labels.geojson"
+    import geopandas as gpd
+
+    gpd.GeoDataFrame(geometry=[box(740005, 3734980, 740015, 3734990)],
+                     crs=UTM_CRS).to_file(labels)
+    result = run_cli("predict", model, image, "-o", f"{tmp_path / 'pred'}/")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "pred" / image.name).is_file()
+    result = run_cli("make-masks", labels, image, "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / image.name) as mask:
+        assert mask.read(1).sum() == 400
+    assert not [p for p in tmp_path.rglob(".*") if "tmp" in p.name]
