@@ -889,8 +889,7 @@ def predict_raster(
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
         refuse_unpredictable(model, original, src, options, image_path)
         indexes = select_bands(model, src, options, added, source)
-        if hasattr(model, "image_channels"):  # the image's uint8 scale from its channels'
-            model.image_channels(len(indexes))
+        model.image_channels(len(indexes))  # the image's uint8 scale from its channels
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)
         if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel
