@@ -20,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def simplify_coverage(polygons, tolerances, cell: float) -> np.ndarray:
+def simplify_coverage(polygons, tolerances, cell: float, noded: bool = False) -> np.ndarray:
     """``polygons`` simplified, each by its tolerance (0: left as it is); ``cell`` is the
-    pixel size in the polygons' units (vertices closer than a thousandth of it are one).
+    pixel size in the polygons' units (vertices closer than a thousandth of it are one);
+    ``noded``: the polygons are :func:`edge_matched` already.
 
     One tolerance for all: one coverage simplification. Several (per class): the
     tolerances are taken in ascending order; each pass simplifies, with the background
@@ -36,7 +37,7 @@ def simplify_coverage(polygons, tolerances, cell: float) -> np.ndarray:
     if not some.any():
         return polygons
     if hasattr(shapely, "coverage_simplify"):
-        matched = _edge_matched(polygons, cell * 1e-3)
+        matched = polygons if noded else edge_matched(polygons, cell * 1e-3)
         if shapely.coverage_is_valid(matched):
             steps = np.unique(tolerances[some])
             if len(steps) == 1 and some.all():
@@ -58,24 +59,34 @@ def _each(polygons: np.ndarray, tolerances: np.ndarray) -> np.ndarray:
     return simplified
 
 
-def _edge_matched(polygons: np.ndarray, tolerance: float) -> np.ndarray:
-    """``polygons`` with the vertices of the polygons they touch inserted into their edges
-    (T-junctions of the polygonizer's output), so that shared edges have the same vertices."""
+def edge_matched(polygons, tolerance: float) -> np.ndarray:
+    """``polygons`` with the vertices of the polygons they touch (within ``tolerance``)
+    inserted into their edges: GDAL's polygonizer leaves a straight edge without the vertex
+    where two other regions meet on it (a T-junction), which no coverage tool accepts."""
     import shapely
 
-    tree = shapely.STRtree(polygons)
-    left, right = tree.query(polygons, predicate="intersects")
-    apart = left != right
-    left, right = left[apart], right[apart]
-    if not len(left):
+    polygons = np.asarray(polygons, dtype=object)
+    coords, owner = shapely.get_coordinates(polygons, return_index=True)
+    if len(polygons) < 2 or not len(coords):
         return polygons
+    xy = np.ascontiguousarray(coords).view(np.complex128).ravel()  # one value a vertex
+    vertices, vertex = np.unique(xy, return_inverse=True)
+    tree = shapely.STRtree(shapely.boundary(polygons))
+    on, polygon = tree.query(shapely.points(vertices.real, vertices.imag), predicate="dwithin",
+                             distance=tolerance)
+    own = np.sort(owner.astype(np.int64) * len(vertices) + vertex.ravel())  # (polygon, vertex)
+    wanted = polygon.astype(np.int64) * len(vertices) + on
+    missing = own[np.searchsorted(own, wanted).clip(0, len(own) - 1)] != wanted
+    if not missing.any():
+        return polygons
+    polygon, on = polygon[missing], on[missing]
+    order = np.argsort(polygon, kind="stable")
+    polygon, on = polygon[order], on[order]
+    which, starts = np.unique(polygon, return_index=True)
+    points = [shapely.multipoints(np.column_stack([v.real, v.imag]))
+              for v in np.split(vertices[on], starts[1:])]
     matched = polygons.copy()
-    order = np.argsort(left, kind="stable")
-    left, right = left[order], right[order]
-    starts = np.flatnonzero(np.r_[True, left[1:] != left[:-1]])
-    for start, stop in zip(starts, np.r_[starts[1:], len(left)], strict=True):
-        points = shapely.multipoints(shapely.get_coordinates(polygons[right[start:stop]]))
-        matched[left[start]] = shapely.snap(polygons[left[start]], points, tolerance)
+    matched[which] = shapely.snap(polygons[which], points, tolerance)
     return matched
 
 

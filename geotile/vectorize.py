@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.class_keys import class_key, zero_is_background
-from geotile.coverage import simplify_coverage
+from geotile.coverage import edge_matched, simplify_coverage
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole, write_advice
 from geotile.gc_pause import gc_paused
 from geotile.raster_kinds import (
@@ -500,16 +500,18 @@ def is_building_class(name) -> bool:
 
 
 def clean(frame, options: VectorizeOptions, cell: float):
-    """Fill holes, simplify, regularise and drop small polygons (and those simplified into
-    nothing), in a metric CRS. The polygons of a raster tile its surface: cleaning never
-    makes two of them overlap."""
+    """Edge-match (:func:`~geotile.coverage.edge_matched`), fill holes, simplify, regularise
+    and drop small polygons (and those simplified into nothing), in a metric CRS. The
+    polygons of a raster tile its surface: cleaning never makes two of them overlap."""
 
-    geometries = np.asarray(frame.geometry.values, dtype=object)
+    # a coverage: where regions meet on another's straight edge, that edge gets the vertex too
+    geometries = edge_matched(frame.geometry.values, cell * 1e-3)
     if options.fill_holes > 0:
         geometries = fill_small_holes(geometries, options.fill_holes)
     tolerance = per_class_values(options.simplify, frame)
     if np.any(tolerance > 0):  # all classes at once: the edges they share stay shared
-        geometries = np.asarray(simplify_coverage(geometries, tolerance, cell), dtype=object)
+        geometries = np.asarray(simplify_coverage(geometries, tolerance, cell, noded=True),
+                                dtype=object)
     # after simplifying: squared buildings leave the coverage's edges unshared, and the
     # polygons would then be simplified one by one, into each other
     if options.regularize:
