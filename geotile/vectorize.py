@@ -514,8 +514,9 @@ def clean(frame, options: VectorizeOptions, cell: float):
                                 dtype=object)
     # after simplifying: squared buildings leave the coverage's edges unshared, and the
     # polygons would then be simplified one by one, into each other
-    if options.regularize:
-        geometries = regularize_coverage(geometries, _building_rows(frame), cell)
+    if options.regularize:  # squared walls end on neighbours' edges: matched again
+        geometries = edge_matched(regularize_coverage(geometries, _building_rows(frame), cell),
+                                  cell * 1e-3)
     frame = frame.set_geometry(list(geometries), crs=frame.crs)
     area = frame.geometry.area.to_numpy()
     frame["area_m2"] = area.round(2)

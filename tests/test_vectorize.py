@@ -773,3 +773,24 @@ def test_land_cover_polygons_share_their_vertices_as_a_coverage(make_raster, tmp
                                            ".gpkg" else 1e-3)
         for class_id, area in found.groupby("class_id")["area_m2"].sum().items():
             assert area == pytest.approx((array == class_id).sum() * 0.25, abs=0.05)
+
+
+@pytest.mark.parametrize("simplify", ["0", "1"])
+def test_regularized_buildings_in_land_cover_stay_a_valid_coverage(make_raster, tmp_path,
+                                                                    simplify):
+    """--regularize squares class 1 (building) among 6 other classes: a squared wall ending
+    on a neighbour's straight edge left that edge without its vertex (coverage_is_valid
+    False); the squared coverage is edge-matched again, and nothing overlaps."""
+    from scipy import ndimage
+
+    noise = ndimage.gaussian_filter(np.random.default_rng(1).normal(size=(8, 256, 256)),
+                                    (0, 6, 6))
+    path = make_raster("field.tif", noise.argmax(0).astype(np.uint8))
+    out = tmp_path / "r.gpkg"
+    vectorize_polygons([path], out, options=VectorizeOptions(
+        crs="source", regularize=True, simplify=float(simplify), workers=1))
+    polygons = np.asarray(gpd.read_file(out).geometry.values)
+    assert shapely.is_valid(polygons).all()
+    assert shapely.coverage_is_valid(polygons)
+    assert shapely.coverage_union_all(polygons).area == pytest.approx(
+        shapely.union_all(polygons).area, rel=1e-9)
