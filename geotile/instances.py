@@ -844,7 +844,8 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
         from geotile.ground_scale import to_crs
 
         metric = _metric_crs(crs, frame)
-        frame = clean(to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame))
+        frame = clean(to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
+                      exact=metric == crs)
     else:
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)

@@ -499,13 +499,14 @@ def is_building_class(name) -> bool:
     return any(word in BUILDING_CLASSES for word in class_key(name).split("_"))
 
 
-def clean(frame, options: VectorizeOptions, cell: float):
-    """Edge-match (:func:`~geotile.coverage.edge_matched`), fill holes, simplify, regularise
-    and drop small polygons (and those simplified into nothing), in a metric CRS. The
-    polygons of a raster tile its surface: cleaning never makes two of them overlap."""
+def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True):
+    """Edge-match (:func:`~geotile.coverage.edge_matched`; ``exact``: the polygons are in
+    the raster's own CRS, not reprojected), fill holes, simplify, regularise and drop small
+    polygons (and those simplified into nothing), in a metric CRS. The polygons of a raster
+    tile its surface: cleaning never makes two of them overlap."""
 
     # a coverage: where regions meet on another's straight edge, that edge gets the vertex too
-    geometries = edge_matched(frame.geometry.values, cell * 1e-3)
+    geometries = edge_matched(frame.geometry.values, cell * 1e-3, exact)
     if options.fill_holes > 0:
         geometries = fill_small_holes(geometries, options.fill_holes)
     tolerance = per_class_values(options.simplify, frame)
@@ -913,7 +914,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         from geotile.ground_scale import to_crs
 
         metric = _metric_crs(crs, frame)
-        frame = clean(to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame))
+        frame = clean(to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
+                      exact=metric == crs)
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)
