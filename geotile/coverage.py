@@ -71,9 +71,13 @@ def edge_matched(polygons, tolerance: float, exact: bool = False) -> np.ndarray:
     polygons = np.asarray(polygons, dtype=object)
     if len(polygons) < 2:
         return polygons
-    # only polygons whose boxes meet another's can lack its vertices (buildings rarely do)
+    # only polygons that meet another can lack its vertices: those whose boxes meet, and
+    # where they are few (buildings, not land cover) those that touch
     near, other = shapely.STRtree(polygons).query(polygons)
-    meeting = np.unique(near[near != other])
+    near, other = near[near != other], other[near != other]
+    if len(np.unique(near)) < len(polygons) / 2:
+        near = near[shapely.intersects(polygons[near], polygons[other])]
+    meeting = np.unique(near)
     if not len(meeting):
         return polygons
     matched = polygons.copy()
