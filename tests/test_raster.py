@@ -248,3 +248,24 @@ def test_grid_difference_is_relative_to_the_pixel_size(make_raster, crs, pixel, 
                 assert found is None, (name, found)
             else:
                 assert found is not None and found.startswith(expected), (name, found)
+
+
+@pytest.mark.parametrize("band4", ["alpha", "nir"])
+def test_a_jpeg_alpha_band_holds_a_mask(make_raster, band4):
+    """A JPEG-compressed RGBA (rasterio's alpha.tif): the codec rings the alpha's edges
+    (values 1..13 and 240..254 beside its 0s and 255s), and it was read as an alpha band
+    holding values (RGB+NIR's), so predict read its transparent pixels under a non-zero RGB
+    as data (alpha.tif: 4286 px). It masks again; a JPEG RGB+NIR's NIR still holds values."""
+    from geotile.raster import alpha_holds_values, holds_a_mask
+
+    stack = np.random.default_rng(1).integers(1, 250, (4, 64, 64)).astype(np.uint8)
+    if band4 == "alpha":
+        stack[3] = 255
+    stack[3, 20:40, 10:50] = 0
+    tif = make_raster("rgba.tif", stack, compress="jpeg", tiled=True, blockxsize=32,
+                      blockysize=32)
+    with rasterio.open(tif) as src:
+        noisy = src.read(4)
+        assert band4 == "nir" or ((noisy > 0) & (noisy < 255)).any()  # the codec's ringing
+        assert holds_a_mask(src, 4) == (band4 == "alpha")
+        assert alpha_holds_values(src) == (band4 == "nir")
