@@ -186,7 +186,13 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.masks import own_rows, say_no_labels_on
     from geotile.no_georef import map_crs, quiet_rasterio
-    from geotile.raster import input_path, may_hold_nodata, open_raster, valid_pixels
+    from geotile.raster import (
+        alpha_holds_values,
+        input_path,
+        may_hold_nodata,
+        open_raster,
+        valid_pixels,
+    )
     from geotile.spacenet import is_spacenet_csv
 
     folder = Path(folder)
@@ -216,6 +222,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                 # pixel coordinates where nothing places the raster in the CRS it names
                 crs, transform, shape = map_crs(src), src.transform, (src.width, src.height)
                 gaps = may_hold_nodata(src)
+                data_alpha = gaps and alpha_holds_values(src)  # RGB+NIR: NIR 0 is a value
                 labels, source = of_image[image].labels, of_image[image].source
                 spacenet_rows = is_spacenet_csv(source)
             frame, names = of_image[image].prepared[crs.to_wkt() if crs else None]
@@ -240,7 +247,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                                       width, height, options.min_area, inside)
             if instances and gaps:  # none wholly on the image's nodata (the mask's ignore)
                 with quiet_rasterio():
-                    valid = valid_pixels(src, Window(x_off, y_off, *inside))
+                    valid = valid_pixels(src, Window(x_off, y_off, *inside), None, data_alpha)
                 instances = on_valid_pixels(instances, valid)
             stem = Path(row["image"]).stem
             _write_geojson(folder / "labels" / f"{stem}.geojson", instances, patch_transform,

@@ -1382,14 +1382,15 @@ def holds_a_mask(src, band: int) -> bool:
     return bool(np.isin(values, [0, 255, top]).all() and values.max() > 0)
 
 
-def alpha_holds_values(src, indexes) -> bool:
-    """Whether GDAL's dataset mask of the bands ``indexes`` of ``src`` is an alpha band that
-    holds values, not a 0/255 mask (band 4 of a 4-band uint8 RGB+NIR GeoTIFF, flagged alpha
-    by GDAL's default), fed to the model or not: its 0s (NIR over water) must not make pixels
-    nodata (``alpha_as_data`` of :func:`read_block`)."""
+def alpha_holds_values(src, indexes=None) -> bool:
+    """Whether GDAL's dataset mask of the bands ``indexes`` (all by default) of ``src`` is
+    an alpha band that holds values, not a 0/255 mask (band 4 of a 4-band uint8 RGB+NIR
+    GeoTIFF, flagged alpha by GDAL's default), fed to the model or not: its 0s (NIR over
+    water) must not make pixels nodata (``alpha_as_data`` of :func:`read_block`)."""
     from rasterio.enums import MaskFlags
 
     alphas = alpha_bands(src)
+    indexes = range(1, src.count + 1) if indexes is None else indexes
     if not all(MaskFlags.alpha in src.mask_flag_enums[i - 1] for i in indexes
                if i not in alphas):
         return False  # a nodata value or mask band decides
@@ -1442,10 +1443,11 @@ def read_band(
     indexes: list[int] | None = None,
     check_nodata: bool = True,
     fill=None,
+    alpha_as_data: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``[top, top + height)`` of the full raster width: :func:`read_block` from
     column 0, padded to ``width``."""
-    return read_block(src, 0, top, width, height, indexes, check_nodata, fill)
+    return read_block(src, 0, top, width, height, indexes, check_nodata, fill, alpha_as_data)
 
 
 def read_block(

@@ -533,17 +533,19 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
     ``mask_fill`` (default :func:`mask_padding_value`; ``mask_valid`` False). ``extra``
     (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the image's.
     """
-    from geotile.raster import may_hold_nodata, read_band
+    from geotile.raster import alpha_holds_values, may_hold_nodata, read_band
     from geotile.streaming import background
 
     check_nodata = may_hold_nodata(src)
+    # an alpha band holding values (RGB+NIR): nodata only where every band is 0, as predict
+    data_alpha = check_nodata and alpha_holds_values(src)
     band_width = max(src.width, grid.col_offsets[-1] + grid.size)
 
     def bands():
         for patches in grid.rows():
             top = patches[0].y_off
             pixels, valid = read_band(src, top, grid.size, band_width,
-                                      check_nodata=check_nodata)
+                                      check_nodata=check_nodata, alpha_as_data=data_alpha)
             if extra is not None:
                 more, more_valid = extra.read(top, grid.size, band_width)
                 pixels = np.concatenate([pixels, more.astype(np.result_type(pixels, more))])
@@ -1472,8 +1474,11 @@ def _crs_alone_differs(src, mask_src) -> str | None:
 def _colour_options(like, count: int) -> dict:
     """PHOTOMETRIC and ALPHA that keep ``like``'s colour interpretation on ``count`` bands
     (those past its own undefined). GDAL's default for 3-4 uint8 bands (RGB, band 4 alpha)
-    would take an RGBIR image's infrared for opacity."""
+    would take an RGBIR image's infrared for opacity, as would keeping an alpha band that
+    holds values (:func:`~geotile.raster.alpha_holds_values`)."""
     from rasterio.enums import ColorInterp
+
+    from geotile.raster import alpha_holds_values
 
     kinds = list(like.colorinterp)[:count]
     kinds += [ColorInterp.undefined] * (count - len(kinds))
@@ -1483,7 +1488,8 @@ def _colour_options(like, count: int) -> dict:
     options = {"photometric": "rgb" if rgb else "minisblack"}
     first_extra = 3 if rgb else 1  # GDAL's ALPHA marks the first extra sample
     if count > first_extra:
-        options["alpha"] = "yes" if kinds[first_extra] == ColorInterp.alpha else "unspecified"
+        alpha = kinds[first_extra] == ColorInterp.alpha and not alpha_holds_values(like)
+        options["alpha"] = "yes" if alpha else "unspecified"
     return options
 
 

@@ -695,6 +695,33 @@ def test_instances_on_the_images_nodata_only_are_not_annotated(run_cli, tmp_path
             assert len(lines) == 2
 
 
+def test_instances_on_the_lake_of_an_rgbn_image_are_annotated(run_cli, tmp_path):
+    """A 4-band uint8 RGB+NIR image (band 4 flagged alpha by GDAL's default): a building on
+    NIR 0 (a lake's shore) was taken for one wholly on nodata and left out of COCO. Now
+    nodata is where every band is 0 (as predict has it): only the collar's is left out."""
+    from rasterio.transform import from_origin
+
+    stack = np.random.default_rng(4).integers(1, 250, (4, 100, 200)).astype(np.uint8)
+    stack[3, :, 50:100] = 0  # the lake
+    stack[:, :, 150:] = 0  # a collar outside the scene
+
+    def box(x0, y0, x1, y1):  # pixel coordinates -> map
+        return shapely.box(X0 + x0, Y0 - y1, X0 + x1, Y0 - y0)
+
+    image = write_raster(tmp_path / "img.tif", stack, crs=UTM_CRS,
+                         transform=from_origin(X0, Y0, 1, 1))
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[box(10, 10, 30, 30), box(60, 10, 80, 30),
+                               box(160, 10, 180, 30)], crs=UTM_CRS).to_file(labels)
+    out = tmp_path / "coco"
+    result = run_cli("tile", image, "--labels", labels, "--annotations", "coco", "--size",
+                     "200", "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = json.loads((out / "annotations.json").read_text())
+    assert sorted(a["bbox"] for a in coco["annotations"]) == \
+        [[10.0, 10.0, 20.0, 20.0], [60.0, 10.0, 20.0, 20.0]]
+
+
 def shoelace(ring: np.ndarray) -> float:
     """Signed area of a (n, 2) ring (closing edge implied); a zero-width bridge walked there
     and back adds nothing."""

@@ -992,12 +992,15 @@ def test_four_band_uint8_patches_keep_the_colour_interpretation(make_raster, tmp
     rgbir = make_raster("top_RGBIR.tif", pixels, photometric="MINISBLACK")
     with rasterio.open(rgbir, "r+") as dst:
         dst.colorinterp = [C.red, C.green, C.blue, C.undefined]
-    rgba = make_raster("rgba.tif", pixels)  # GDAL's default: RGB + alpha
+    opaque = pixels.copy()
+    opaque[3] = np.where(pixels[3] > 0, 255, 0)  # a real alpha (an NIR's: the test below)
+    rgba = make_raster("rgba.tif", opaque)  # GDAL's default: RGB + alpha
     rgb = make_raster("rgb.tif", pixels[:3])
     height = make_raster("height.tif", pixels[3])
     runs = {"rgbir": ([rgbir], {}, C.undefined), "rgba": ([rgba], {}, C.alpha),
             "extra": ([rgb], {"extra_bands": [height]}, C.undefined)}
     for name, (images, kwargs, band4) in runs.items():
+        band = opaque[3] if name == "rgba" else pixels[3]
         out = tmp_path / name
         tile_rasters(images, None, out, options=TileOptions(size=32), **kwargs)
         for row in read_index(out):
@@ -1005,7 +1008,7 @@ def test_four_band_uint8_patches_keep_the_colour_interpretation(make_raster, tmp
                 assert patch.colorinterp == (C.red, C.green, C.blue, band4), name
                 valid = patch.dataset_mask() > 0
                 x, y = int(row["x_off"]), int(row["y_off"])
-                np.testing.assert_array_equal(patch.read(4), pixels[3, y:y + 32, x:x + 32])
+                np.testing.assert_array_equal(patch.read(4), band[y:y + 32, x:x + 32])
             expected = 1 - valid.mean() if band4 == C.alpha else 0.0
             assert float(row["nodata_fraction"]) == pytest.approx(expected, abs=1e-6)
             assert valid.all() or band4 == C.alpha, (name, row["image"])
@@ -1347,3 +1350,35 @@ def test_a_mask_in_a_crs_of_the_same_epsg_look_names_what_differs(make_raster, t
     assert ("CRS 'unknown' (datum 'Unknown based on WGS 84 ellipsoid') against CRS 'WGS 84 / "
             "UTM zone 17N + EGM96 height'") in text, text
     assert "COMPD_CS" not in text and "EPSG:32616" not in text
+
+
+@pytest.mark.parametrize("band4", ["nir", "alpha"])
+def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_lake(make_raster, tmp_path, band4):
+    """A 4-band uint8 RGB+NIR GeoTIFF (band 4 flagged alpha by GDAL's default): NIR 0 over a
+    lake was nodata (nodata_fraction to 0.21, a mask band over the lake, dropped by
+    --max-nodata). Now nodata is where every band is 0 (the collar), as predict has it; a
+    real 0/255 alpha band still marks its 0s nodata."""
+    from rasterio.enums import ColorInterp as C
+
+    stack = np.random.default_rng(8).integers(1, 250, (4, 64, 64)).astype(np.uint8)
+    if band4 == "alpha":
+        stack[3] = 255
+    stack[3, 20:40, 10:50] = 0  # a lake (NIR), or transparent
+    stack[:, :, :8] = 0  # a collar outside the scene
+    image = make_raster("rgbn.tif", stack)
+    valid = stack.any(axis=0) if band4 == "nir" else stack[3] > 0
+    for out, options in ((tmp_path / "all", TileOptions(size=32)),
+                         (tmp_path / "kept", TileOptions(size=32, max_nodata=0.2))):
+        tile_rasters([image], None, out, options=options)
+        rows = read_index(out)
+        for row in rows:
+            x, y = int(row["x_off"]), int(row["y_off"])
+            here = valid[y:y + 32, x:x + 32]
+            assert float(row["nodata_fraction"]) == pytest.approx(1 - here.mean(), abs=1e-6)
+            with rasterio.open(out / row["image"]) as patch:
+                np.testing.assert_array_equal(patch.read(), stack[:, y:y + 32, x:x + 32])
+                np.testing.assert_array_equal(patch.dataset_mask() > 0, here)
+                assert patch.colorinterp[3] == (C.undefined if band4 == "nir" else C.alpha)
+        if options.max_nodata is not None:  # the collar's (0.25) go; the lake's stay for NIR
+            kept = sorted((int(r["x_off"]), int(r["y_off"])) for r in rows)
+            assert kept == ([(32, 0), (32, 32)] if band4 == "nir" else [(32, 32)])
