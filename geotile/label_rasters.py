@@ -991,6 +991,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     from geotile.no_georef import copy_georeferencing
     from geotile.progress import progress_bar
     from geotile.raster import (
+        alpha_holds_values,
         atomic_output,
         check_pixels_readable,
         class_colours,
@@ -1012,6 +1013,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         else:
             offset = _offset(label, image)
         image_nodata = may_hold_nodata(image)
+        data_alpha = image_nodata and alpha_holds_values(image)  # RGB+NIR: NIR 0 is a value
         profile = output_profile(image, count=1, dtype="uint8", nodata=IGNORE,
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
@@ -1044,7 +1046,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                         covered = covered or everywhere or bool(valid.any())
                         window = Window(0, top, image.width, rows)
                         # nodata, mask or alpha band; NaN of a float image
-                        seeing = valid_pixels(image, window) if image_nodata else None
+                        seeing = (valid_pixels(image, window, None, data_alpha)
+                                  if image_nodata else None)
                         if expand is not None:  # colour-table indices -> their RGB colours
                             values = np.moveaxis(expand[values[0]], -1, 0)
                         if table is not None:

@@ -1007,8 +1007,10 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
 
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.progress import progress_bar
+    from geotile.raster import alpha_holds_values
 
     positives, ignored, halo = 0, 0, options.halo
+    data_alpha = ignore and alpha_holds_values(src)  # RGB+NIR: NIR 0 is a value
     parts = row_blocks(src.height, options.band_rows, 0, src.width)
     # GDAL compresses and writes a band (without the GIL) while the next is burnt
     with BackgroundWriter() as writer:
@@ -1028,7 +1030,7 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
                 halo_transform=window_transform(window, src.transform),
                 grid_transform=src.transform,
             )
-            hidden = _ignore_nodata(src, core, bands) if ignore else 0
+            hidden = _ignore_nodata(src, core, bands, data_alpha) if ignore else 0
             writer.submit(dst.write, bands, window=core)
             # class ids stop at 254: the footprint's IGNORE pixels are exactly those hidden
             positives += int(np.count_nonzero(bands[options.counted])) - hidden
@@ -1036,13 +1038,14 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     return positives, ignored
 
 
-def _ignore_nodata(src, window, bands: np.ndarray) -> int:
+def _ignore_nodata(src, window, bands: np.ndarray, alpha_as_data: bool = False) -> int:
     """Set ``bands`` to ``IGNORE`` where ``src`` is nodata in ``window`` (for a float image
-    also where a band is NaN or its own nodata: :func:`geotile.raster.read_block`);
-    returns how many pixels (of one band) that is."""
+    also where a band is NaN or its own nodata; ``alpha_as_data``: an alpha band holding
+    values is no mask: :func:`geotile.raster.read_block`); returns how many pixels (of one
+    band) that is."""
     from geotile.raster import valid_pixels
 
-    valid = valid_pixels(src, window)
+    valid = valid_pixels(src, window, None, alpha_as_data)
     bands[:, ~valid] = IGNORE
     return int(valid.size - np.count_nonzero(valid))
 

@@ -106,6 +106,23 @@ def test_image_nodata_and_label_outside_are_ignored(tmp_path):
     assert summary["unknown_pixels"] == 0
 
 
+def test_the_lake_of_an_rgbn_image_keeps_its_classes(tmp_path):
+    """make-masks from a colour label raster onto a 4-band uint8 RGB+NIR image (band 4
+    flagged alpha by GDAL's default): NIR 0 over a 20-row lake was written 255 (ignore).
+    Now only pixels where every band is 0 (the collar) are ignored, as predict has it."""
+    rng = np.random.default_rng(6)
+    ids = _scene(rng, (80, 60))
+    labels = write_raster(tmp_path / "labels.tif", _paint(ids))
+    pixels = rng.integers(1, 250, (4, 80, 60)).astype(np.uint8)
+    pixels[3, 20:40] = 0  # the lake
+    pixels[:, 70:] = 0  # a collar outside the scene
+    image = write_raster(tmp_path / "image.tif", pixels)
+    make_masks(labels, image, tmp_path / "mask.tif", palette="potsdam")
+    expected = ids.copy()
+    expected[70:] = 255
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+
+
 def test_other_grid_nearest_neighbour(tmp_path):
     rng = np.random.default_rng(4)
     ids = _scene(rng, (200, 200))

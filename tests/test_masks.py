@@ -338,6 +338,7 @@ def test_alpha_band_is_nodata_and_images_without_nodata_have_none(make_raster, t
     from rasterio.enums import ColorInterp
 
     rgba = np.full((count, 20, 20), 80, dtype)
+    rgba[-1] = 255  # opaque (an alpha of 0/80 holds values: an NIR's, no mask)
     rgba[-1, 10:] = 0  # transparent lower half
     image = make_raster("rgba.tif", rgba, photometric="RGB" if count == 4 else "MINISBLACK")
     with rasterio.open(image, "r+") as dst:
@@ -352,6 +353,27 @@ def test_alpha_band_is_nodata_and_images_without_nodata_have_none(make_raster, t
     assert (mask[10:] == 255).all() and (mask[:10] == 1).all()
     with rasterio.open(tmp_path / "p.tif") as src:
         assert src.nodata is None and src.read(1).max() == 1
+
+
+@pytest.mark.parametrize("band4", ["nir", "alpha"])
+def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_lake(make_raster, tmp_path, band4):
+    """A 4-band uint8 RGB+NIR GeoTIFF (band 4 flagged alpha by GDAL's default): NIR 0 over a
+    20 x 20 px lake was written 255 (ignore), the water lost to training. Now the ignore
+    pixels are those where every band is 0 (the collar), as predict has it; a real 0/255
+    alpha band still makes its 0s ignored."""
+    stack = np.random.default_rng(5).integers(1, 250, (4, 40, 40)).astype(np.uint8)
+    if band4 == "alpha":
+        stack[3] = 255
+    stack[3, 20:40, 10:30] = 0  # a lake (NIR), or transparent
+    stack[:, :, :4] = 0  # a collar outside the scene
+    image = make_raster("rgbn.tif", stack)
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 10)])  # 20 x 20 px
+    (summary,) = make_masks(labels, [image], [tmp_path / "m.tif"])
+    mask = read(tmp_path / "m.tif")[0][0]
+    ignored = ~stack.any(axis=0) if band4 == "nir" else stack[3] == 0
+    np.testing.assert_array_equal(mask == 255, ignored)
+    assert set(np.unique(mask[20:40, 10:30])) == ({0} if band4 == "nir" else {255})
+    assert summary["ignored_pixels"] == int(ignored.sum())
 
 
 @pytest.mark.parametrize("nodata", [0, None])
