@@ -675,8 +675,10 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
     exact = counts[np.isin(colours, palette)].sum() / counts.sum()
     if exact >= PALETTE_SHARE:
         return
+    from geotile.raster import lossy_codec
+
     close = counts[_near(colours, palette)].sum() / counts.sum()
-    lossy = _lossy_codec(label)
+    lossy = lossy_codec(label)
     if close >= (LOSSY_NEAR_SHARE if lossy else NEAR_SHARE):
         return
     if lossy:
@@ -839,7 +841,7 @@ def make_masks_from_raster(
     creation options (``mask_creation_options``) and outputs are the caller's. Returns
     one summary dict per image. ``complete``: the masks' completion tags (geotile.resume);
     ``band_rows``: image rows per band (fewer where the labels are finer)."""
-    from geotile.raster import check_pixels_readable, input_path, open_raster
+    from geotile.raster import check_pixels_readable, input_path, lossy_codec, open_raster
 
     if palette is not None and class_map is not None:
         raise InputError(f"{labels_path}: --class-map names the class ids of a raster of class "
@@ -859,7 +861,7 @@ def make_masks_from_raster(
         table = colour_lookup(codes) if codes is not None else None
         ignore_codes = ignored_colours(codes) if codes is not None else []
         expand = _colour_table(label) if kind == "paletted" else None
-        lossy = _lossy_codec(label)
+        lossy = lossy_codec(label)
         snap = _Snap(codes, table) if codes is not None else None
         # every image before any mask; a damaged one too where there are several
         _check_placeable(label, labels_path, image_paths, pixels=len(image_paths) > 1)
@@ -932,18 +934,6 @@ def same_class_lists(summaries: list[dict]) -> None:
                 dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(every))
             write_categories(summary["output"], every, class_colours(len(every), every))
             summary["classes"] = every
-
-
-def _lossy_codec(label) -> str | None:
-    """The lossy compression of a raster's pixels ("JPEG", "WebP"), else None."""
-    driver = (label.driver or "").upper()
-    compression = (label.tags(ns="IMAGE_STRUCTURE").get("COMPRESSION") or "").upper()
-    if driver == "JPEG" or compression.startswith("JPEG") or compression == "YCBCR JPEG":
-        return "JPEG"
-    lossless = label.tags(ns="IMAGE_STRUCTURE").get("LOSSLESS", "").upper() == "TRUE"
-    if (driver == "WEBP" or compression == "WEBP") and not lossless:
-        return "WebP"
-    return None
 
 
 def _index_names(label, class_map) -> list[str] | None:

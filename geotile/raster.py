@@ -1364,6 +1364,18 @@ def unmasked_alpha(src: rasterio.io.DatasetReader) -> list[int]:
     return [i + 1 for i, c in enumerate(src.colorinterp) if c == ColorInterp.alpha]
 
 
+def lossy_codec(src) -> str | None:
+    """The lossy compression of a raster's pixels ("JPEG", "WebP"), else None."""
+    driver = (src.driver or "").upper()
+    compression = (src.tags(ns="IMAGE_STRUCTURE").get("COMPRESSION") or "").upper()
+    if driver == "JPEG" or compression.startswith("JPEG") or compression == "YCBCR JPEG":
+        return "JPEG"
+    lossless = src.tags(ns="IMAGE_STRUCTURE").get("LOSSLESS", "").upper() == "TRUE"
+    if (driver == "WEBP" or compression == "WEBP") and not lossless:
+        return "WebP"
+    return None
+
+
 def holds_a_mask(src, band: int) -> bool:
     """Whether ``band`` holds a mask's values alone (its type's largest, or 255, and maybe
     0), read at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF
@@ -1371,13 +1383,11 @@ def holds_a_mask(src, band: int) -> bool:
     A lossy codec's mask holds values near 0 or 255 alone."""
     from rasterio.enums import Resampling
 
-    from geotile.label_rasters import _lossy_codec
-
     rows, cols = min(src.height, 1024), min(src.width, 1024)
     values = np.unique(src.read(band, out_shape=(rows, cols), resampling=Resampling.nearest))
     dtype = np.dtype(src.dtypes[band - 1])
     top = np.iinfo(dtype).max if dtype.kind in "iu" else 1
-    if dtype == np.uint8 and _lossy_codec(src):  # JPEG, WebP ring a mask's edges: near 0/255
+    if dtype == np.uint8 and lossy_codec(src):  # JPEG, WebP ring a mask's edges: near 0/255
         return bool(((values < 64) | (values >= 192)).all() and values.max() >= 192)
     return bool(np.isin(values, [0, 255, top]).all() and values.max() > 0)
 
