@@ -81,8 +81,38 @@ def edge_matched(polygons, tolerance: float, exact: bool = False) -> np.ndarray:
     if not len(meeting):
         return polygons
     matched = polygons.copy()
-    matched[meeting] = _vertices_shared(polygons[meeting], tolerance, exact)
+    near = polygons[meeting] if exact else _vertices_merged(polygons[meeting], tolerance)
+    matched[meeting] = _vertices_shared(near, tolerance, exact)
     return matched
+
+
+def _vertices_merged(polygons: np.ndarray, tolerance: float) -> np.ndarray:
+    """``polygons`` with vertices closer than ``tolerance`` made one (the least): an
+    overlay (--regularize) leaves a vertex 1e-9 from a neighbour's, and snapping each
+    polygon to the other's would move them past each other. A polygon that this would
+    make invalid is left as it is."""
+    import shapely
+
+    coords, owner = shapely.get_coordinates(polygons, return_index=True)
+    if not len(coords):
+        return polygons
+    xy = np.ascontiguousarray(coords).view(np.complex128).ravel()
+    vertices, vertex = np.unique(xy, return_inverse=True)
+    points = shapely.points(vertices.real, vertices.imag)
+    one, other = shapely.STRtree(points).query(points, predicate="dwithin", distance=tolerance)
+    if not (one != other).any():
+        return polygons
+    least = np.arange(len(vertices))
+    np.minimum.at(least, one, other)
+    while (least[least] != least).any():  # chains of close vertices: all to the least
+        least = least[least]
+    moved = vertices[least][vertex.ravel()]
+    changed = np.unique(owner[moved != xy])
+    merged = polygons.copy()
+    merged[changed] = shapely.set_coordinates(
+        polygons[changed].copy(),
+        np.column_stack([moved.real, moved.imag])[np.isin(owner, changed)])
+    return np.where(shapely.is_valid(merged), merged, polygons)
 
 
 def _vertices_shared(polygons: np.ndarray, tolerance: float, exact: bool) -> np.ndarray:

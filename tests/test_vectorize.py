@@ -794,3 +794,27 @@ def test_regularized_buildings_in_land_cover_stay_a_valid_coverage(make_raster, 
     assert shapely.coverage_is_valid(polygons)
     assert shapely.coverage_union_all(polygons).area == pytest.approx(
         shapely.union_all(polygons).area, rel=1e-9)
+
+
+@pytest.mark.parametrize("crs,transform,seed", [
+    ("EPSG:32633", from_origin(500000.25, 5000000.1, 0.3, 0.3), 5),
+    ("EPSG:4326", from_origin(13, 52, 5e-6, 5e-6), 1),
+    ("EPSG:4326", from_origin(13, 52, 5e-6, 5e-6), 2),
+])
+def test_regularized_land_cover_is_a_coverage_where_vertices_nearly_coincide(
+        make_raster, tmp_path, crs, transform, seed):
+    """--regularize cuts the squared buildings off their neighbours, leaving a vertex 1e-9
+    from the neighbours' own (5000000 - 0.5 * 11 computed two ways); edge matching put
+    each polygon's vertex into the other and snapped them past each other (2 to 15
+    polygons with unmatched edges). Vertices closer than a thousandth of a pixel are one."""
+    from scipy import ndimage
+
+    noise = np.random.default_rng(seed).random((17, 17, 7))
+    classes = ndimage.zoom(noise, (16, 16, 1), order=1)[:256, :256].argmax(-1)
+    path = make_raster("field.tif", classes.astype(np.uint8), crs=crs, transform=transform)
+    out = tmp_path / "r.gpkg"
+    vectorize_polygons([path], out, options=VectorizeOptions(regularize=True, workers=1))
+    polygons = np.asarray(gpd.read_file(out).geometry.values)
+    assert shapely.is_valid(polygons).all()
+    unmatched = ~shapely.is_empty(shapely.coverage_invalid_edges(polygons))
+    assert unmatched.sum() == 0
