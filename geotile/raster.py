@@ -1377,19 +1377,29 @@ def lossy_codec(src) -> str | None:
 
 
 def holds_a_mask(src, band: int) -> bool:
-    """Whether ``band`` holds a mask's values alone (its type's largest, or 255, and maybe
-    0), read at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF
-    alpha, an RGB+NIR image's NIR too (all 0 in a tile outside the scene: no mask told).
-    A lossy codec's mask holds values near 0 or 255 alone."""
+    """Whether ``band`` holds a mask's values (its type's largest, or 255, and maybe 0),
+    read at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF alpha,
+    an RGB+NIR image's NIR too (all 0 in a tile outside the scene: no mask told). A lossy
+    codec's mask holds values near 0 or 255; a feathered or resampled one (a seam, ``-r
+    average``) others too, at most :data:`MASK_EDGE_SHARE` of its pixels not (near) 0."""
     from rasterio.enums import Resampling
 
     rows, cols = min(src.height, 1024), min(src.width, 1024)
-    values = np.unique(src.read(band, out_shape=(rows, cols), resampling=Resampling.nearest))
+    values = src.read(band, out_shape=(rows, cols), resampling=Resampling.nearest)
     dtype = np.dtype(src.dtypes[band - 1])
     top = np.iinfo(dtype).max if dtype.kind in "iu" else 1
     if dtype == np.uint8 and lossy_codec(src):  # JPEG, WebP ring a mask's edges: near 0/255
-        return bool(((values < 64) | (values >= 192)).all() and values.max() >= 192)
-    return bool(np.isin(values, [0, 255, top]).all() and values.max() > 0)
+        low, high = values < 64, values >= 192
+    else:
+        low, high = values == 0, np.isin(values, [255, top])
+    shown = np.count_nonzero(~low)
+    return bool(high.any() and shown - np.count_nonzero(high) <= MASK_EDGE_SHARE * shown)
+
+
+#: the share of an alpha band's pixels that are not transparent that may lie between
+#: transparent and opaque (its edges: feathered, resampled) for it to be a mask
+#: (:func:`holds_a_mask`); an NIR's values lie between nearly everywhere
+MASK_EDGE_SHARE = 0.1
 
 
 def alpha_holds_values(src, indexes=None) -> bool:

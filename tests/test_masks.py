@@ -376,6 +376,30 @@ def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_lake(make_raster, tmp_path, b
     assert summary["ignored_pixels"] == int(ignored.sum())
 
 
+@pytest.mark.parametrize("compress", ["deflate", "jpeg"])
+def test_a_feathered_alpha_band_still_masks(make_raster, tmp_path, compress):
+    """An RGBA whose alpha edge holds partial values (a 0/255 alpha downsampled with
+    ``gdal_translate -r average``, a feathered mosaic seam) over an RGB that is not 0 where
+    transparent: its alpha was read as an NIR holding values, so make-masks wrote the 400
+    transparent px of a 40x40 image as class ids (0 ignored; 400 before the alpha rule),
+    as tile counted them data. A band of 0s and 255s but for a seam is a mask again."""
+    from geotile.raster import alpha_holds_values
+
+    stack = np.random.default_rng(5).integers(1, 250, (4, 40, 40)).astype(np.uint8)
+    stack[3] = 255
+    stack[3, 19:40, 9:31] = 128  # the seam: half transparent
+    stack[3, 20:40, 10:30] = 0  # transparent
+    image = make_raster("rgba.tif", stack, photometric="RGB", alpha="YES", compress=compress)
+    with rasterio.open(image) as src:
+        assert not alpha_holds_values(src)
+        transparent = src.dataset_mask() == 0  # JPEG: the codec's ringing aside, as GDAL
+    labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 10)])  # 20 x 20 px
+    make_masks(labels, [image], [tmp_path / "m.tif"])
+    mask = read(tmp_path / "m.tif")[0][0]
+    np.testing.assert_array_equal(mask == 255, transparent)
+    assert transparent.sum() == 400 if compress == "deflate" else transparent.sum() > 300
+
+
 @pytest.mark.parametrize("nodata", [0, None])
 def test_class_255_is_an_error(make_raster, tmp_path, nodata):
     """255 is the masks' ignore value (tile and evaluate skip it), on any image."""
