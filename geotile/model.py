@@ -990,7 +990,7 @@ class OnnxModel:
         head = f"{self.path}: ONNX Runtime cannot run the model on {size} px tiles ({first})"
         if self.fixed_size:
             return ModelError(f"{head}. Check the export.")
-        for multiple in (8, 16, 32, 64, 128, 256):
+        for multiple in (2, 4, 8, 16, 32, 64, 128, 256):  # the smallest that runs
             odd = multiple * max(1, (round(size / multiple) // 2) * 2 + 1)
             target = max(multiple, round(size / multiple) * multiple)
             if odd == size or target == size:

@@ -213,3 +213,33 @@ def unet_model(path, *, layout="NCHW", size=None, classes=2, final=None, metadat
     shape_out = ["N", classes, *dims] if layout == "NCHW" else ["N", *dims, classes]
     return save_graph(path, nodes, [("input", FLOAT, shape_in)],
                       [("output", FLOAT, shape_out)], inits, metadata=metadata)
+
+
+def pooled_unet_model(path, *, levels=2, batch="N", height="H", width="W", seed=21) -> Path:
+    """An encoder-decoder as exported U-Nets are: MaxPool 2x2 ``levels`` times, nearest
+    upsampling x2 back, each concatenated with its skip, so only sizes divisible by
+    2**levels run. Its result is pointwise_model's (channels=3, classes=1, ``seed``):
+    the decoder's convolutions pass the skip on and weigh the upsampled maps by 0."""
+    weights, bias = conv_weights(3, 1, 1, seed)
+    nodes, inits, skips, current = [], {"scales": np.array([1, 1, 2, 2], np.float32)}, [], "input"
+    for level in range(levels):
+        skips.append(current)
+        nodes.append(helper.make_node("MaxPool", [current], [f"pool{level}"],
+                                      kernel_shape=[2, 2], strides=[2, 2]))
+        current = f"pool{level}"
+    for level in reversed(range(levels)):
+        merge = np.zeros((3, 6, 1, 1), np.float32)
+        merge[range(3), range(3, 6)] = 1  # the skip's channels, nothing of the upsampled
+        inits[f"merge{level}_W"] = merge
+        nodes += [
+            helper.make_node("Resize", [current, "", "scales"], [f"up{level}"], mode="nearest"),
+            helper.make_node("Concat", [f"up{level}", skips[level]], [f"cat{level}"], axis=1),
+            helper.make_node("Conv", [f"cat{level}", f"merge{level}_W"], [f"dec{level}"],
+                             kernel_shape=[1, 1]),
+        ]
+        current = f"dec{level}"
+    inits.update(head_W=weights, head_B=bias)
+    nodes.append(helper.make_node("Conv", [current, "head_W", "head_B"], ["output"],
+                                  kernel_shape=[1, 1]))
+    return save_graph(path, nodes, [("input", FLOAT, [batch, 3, height, width])],
+                      [("output", FLOAT, [batch, 1, height, width])], inits)

@@ -1671,6 +1671,32 @@ def test_probe_turns_runtime_failures_into_one_line_with_the_fix(tmp_path, run_c
     assert not (tmp_path / "o.tif").exists()
 
 
+def _predicted(run_cli, model, tif, out, *opts):
+    result = run_cli("predict", model, tif, "-o", out, "--dtype", "float32", *opts)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tif) as src, rasterio.open(out) as dst:
+        return dst.read(1), src.read().astype(np.float64) / 255
+
+
+def test_a_unet_pooled_twice_is_told_its_true_multiple_of_4(tmp_path, run_cli, make_raster):
+    """A U-Net pooled twice runs on multiples of 4 (252 px runs): --tile-size 250 said
+    'multiples of 8: try --tile-size 248'; the size it names runs and equals the model."""
+    from .conftest import assert_one_line_error
+    from .onnx_models import pointwise_reference, pooled_unet_model
+
+    path = pooled_unet_model(tmp_path / "unet.onnx")
+    rng = np.random.default_rng(4)
+    tif = make_raster("img.tif", rng.integers(0, 256, (3, 150, 200), dtype=np.uint8))
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif",
+                                  "--tile-size", "250"),
+                          "250 px", "multiples of 4: try --tile-size 248")
+    for size in ("252", "248"):
+        out, pixels = _predicted(run_cli, path, tif, tmp_path / f"{size}.tif", "--tile-size",
+                                 size, "--overwrite")
+        np.testing.assert_allclose(out, pointwise_reference(pixels[np.newaxis], seed=21)[0, 0],
+                                   atol=1e-5)
+
+
 # --- whole exports: an smp-style U-Net and a Keras (tf2onnx) NHWC U-Net --------------------
 def test_smp_style_unet_matches_the_whole_window(tmp_path, make_raster):
     from .onnx_models import unet_model
