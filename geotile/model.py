@@ -5,7 +5,7 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
 
 - input: one image tensor, NCHW (PyTorch) or NHWC (Keras via tf2onnx), of
   float, float16 or integer type (an integer model gets raw pixels); a fixed
-  H=W sets the tile size; a fixed batch size is honoured by padding;
+  H=W (or one of them fixed) sets the tile size; a fixed batch size is honoured by padding;
 - outputs: every output (or those chosen) becomes bands, in order; each may be
   [N,K,H,W], [N,H,W,K] or [N,H,W] (checked against the window, not guessed
   from the input layout alone); a batch of 1 baked into the graph runs in
@@ -491,12 +491,13 @@ class OnnxModel:
                 log.info("%s: its channel axis is symbolic; its first convolution takes %d "
                          "channels", path.name, self.channels)
         height, width = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
-        self.fixed_size = height is not None and width is not None
-        if self.fixed_size and height != width:
+        if height is not None and width is not None and height != width:
             raise ModelError(f"{path}: fixed input {height}x{width} is not square; geotile "
                              "predicts square tiles.")
+        # one side fixed (a fixed height, a dynamic width): square windows take its size
+        self.fixed_size = height is not None or width is not None
         if self.fixed_size:
-            self.tile_size = height
+            self.tile_size = height or width
         self.fixed_batch = shape[0]
         # every output declares the input's own symbolic batch: no need to probe it at 2
         batch_name = model_input.shape[0]

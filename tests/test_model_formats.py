@@ -1697,6 +1697,30 @@ def test_a_unet_pooled_twice_is_told_its_true_multiple_of_4(tmp_path, run_cli, m
                                    atol=1e-5)
 
 
+@pytest.mark.parametrize("batch", ["N", 1])
+def test_a_fixed_height_with_a_dynamic_width_is_a_fixed_size(tmp_path, run_cli, make_raster,
+                                                             batch):
+    """Input [N,3,256,W]: --tile-size 250 said 'multiples of 256: try --tile-size 256' (512
+    fails too); now it is a fixed 256 px model: any other size is one line, and the default
+    predicts an image smaller and one larger than the tile as the model does."""
+    from .conftest import assert_one_line_error
+    from .onnx_models import pointwise_reference, pooled_unet_model
+
+    path = pooled_unet_model(tmp_path / "unet.onnx", height=256, batch=batch)
+    rng = np.random.default_rng(5)
+    for index, (rows, cols) in enumerate(((150, 200), (280, 300))):
+        tif = make_raster(f"img{index}.tif",
+                          rng.integers(0, 256, (3, rows, cols), dtype=np.uint8))
+        for size in ("250", "512"):
+            assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif",
+                                          "--tile-size", size),
+                                  "fixed 256 px", f"--tile-size {size} cannot be used")
+        out, pixels = _predicted(run_cli, path, tif, tmp_path / f"o{index}.tif",
+                                 "--batch-size", "8", "--tta", "d4")
+        np.testing.assert_allclose(out, pointwise_reference(pixels[np.newaxis], seed=21)[0, 0],
+                                   atol=1e-5)
+
+
 # --- whole exports: an smp-style U-Net and a Keras (tf2onnx) NHWC U-Net --------------------
 def test_smp_style_unet_matches_the_whole_window(tmp_path, make_raster):
     from .onnx_models import unet_model
