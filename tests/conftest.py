@@ -63,6 +63,18 @@ def write_without_transform(path: Path, array: np.ndarray, crs: str | None = Non
     return path
 
 
+def rgbn_with_a_lake(shape, lake, collar, seed: int, alpha: bool = False) -> np.ndarray:
+    """A uint8 RGB+NIR stack (4, *shape) of random values 1..249 (GDAL flags band 4 alpha
+    once written): NIR 0 over ``lake`` (an index of rows, cols), every band 0 in ``collar``
+    (the scene's outside); ``alpha``: band 4 a real 0/255 alpha instead, 0 over the lake."""
+    stack = np.random.default_rng(seed).integers(1, 250, (4, *shape)).astype(np.uint8)
+    if alpha:
+        stack[3] = 255
+    stack[3][lake] = 0
+    stack[(slice(None), *collar)] = 0
+    return stack
+
+
 def write_garbled_jpeg(path: Path) -> Path:
     """A 128 x 128 RGB JPEG whose second half of compressed data is garbled: libjpeg decodes
     it into noise with a warning ('Corrupt JPEG data')."""

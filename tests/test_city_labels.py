@@ -20,7 +20,13 @@ from geotile.label_set import select_bounds
 from geotile.labels import group_boxes, image_regions, read_labels, region_boxes
 from geotile.masks import make_masks
 
-from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
+from .conftest import (
+    UTM_CRS,
+    UTM_ORIGIN,
+    assert_one_line_error,
+    rgbn_with_a_lake,
+    write_raster,
+)
 
 X0, Y0 = 500000.0, 4000000.0  # upper-left corner of the labels' area, EPSG:32616
 SIDE = 2000.0  # metres: the area of labels
@@ -701,9 +707,8 @@ def test_instances_on_the_lake_of_an_rgbn_image_are_annotated(run_cli, tmp_path)
     nodata is where every band is 0 (as predict has it): only the collar's is left out."""
     from rasterio.transform import from_origin
 
-    stack = np.random.default_rng(4).integers(1, 250, (4, 100, 200)).astype(np.uint8)
-    stack[3, :, 50:100] = 0  # the lake
-    stack[:, :, 150:] = 0  # a collar outside the scene
+    # the lake, and a collar outside the scene
+    stack = rgbn_with_a_lake((100, 200), np.s_[:, 50:100], np.s_[:, 150:], seed=4)
 
     def box(x0, y0, x1, y1):  # pixel coordinates -> map
         return shapely.box(X0 + x0, Y0 - y1, X0 + x1, Y0 - y0)

@@ -22,7 +22,7 @@ from geotile.masks import (
     rasterize_labels,
 )
 
-from .conftest import UTM_CRS, UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN, rgbn_with_a_lake
 
 X0, Y0 = UTM_ORIGIN
 
@@ -361,11 +361,9 @@ def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_lake(make_raster, tmp_path, b
     20 x 20 px lake was written 255 (ignore), the water lost to training. Now the ignore
     pixels are those where every band is 0 (the collar), as predict has it; a real 0/255
     alpha band still makes its 0s ignored."""
-    stack = np.random.default_rng(5).integers(1, 250, (4, 40, 40)).astype(np.uint8)
-    if band4 == "alpha":
-        stack[3] = 255
-    stack[3, 20:40, 10:30] = 0  # a lake (NIR), or transparent
-    stack[:, :, :4] = 0  # a collar outside the scene
+    # a lake (NIR), or transparent; a collar outside the scene
+    stack = rgbn_with_a_lake((40, 40), np.s_[20:40, 10:30], np.s_[:, :4], seed=5,
+                             alpha=band4 == "alpha")
     image = make_raster("rgbn.tif", stack)
     labels = write_labels(tmp_path / "l.geojson", [square(X0, Y0, 10)])  # 20 x 20 px
     (summary,) = make_masks(labels, [image], [tmp_path / "m.tif"])

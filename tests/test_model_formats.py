@@ -1475,13 +1475,12 @@ def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_nir_0_pixels(tmp_path, run_cl
     np.testing.assert_allclose(values[:, 10:], expected[0, 0, :, 10:], atol=1e-5)
 
 
-def _rgbn_with_a_lake(seed=7):
+def _rgbn_with_a_lake():
     """A 64 x 64 uint8 RGB+NIR stack: NIR 0 over a 20 x 40 px lake (800 px), every band 0
     in an 8 px collar outside the scene."""
-    stack = np.random.default_rng(seed).integers(1, 250, (4, 64, 64)).astype(np.uint8)
-    stack[3, 20:40, 10:50] = 0
-    stack[:, :, :8] = 0
-    return stack
+    from .conftest import rgbn_with_a_lake
+
+    return rgbn_with_a_lake((64, 64), np.s_[20:40, 10:50], np.s_[:, :8], seed=7)
 
 
 @pytest.mark.parametrize("resolution", ["1", "0.25"])  # averaged down, interpolated up

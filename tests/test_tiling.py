@@ -1360,11 +1360,11 @@ def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_lake(make_raster, tmp_path, b
     real 0/255 alpha band still marks its 0s nodata."""
     from rasterio.enums import ColorInterp as C
 
-    stack = np.random.default_rng(8).integers(1, 250, (4, 64, 64)).astype(np.uint8)
-    if band4 == "alpha":
-        stack[3] = 255
-    stack[3, 20:40, 10:50] = 0  # a lake (NIR), or transparent
-    stack[:, :, :8] = 0  # a collar outside the scene
+    from .conftest import rgbn_with_a_lake
+
+    # a lake (NIR), or transparent; a collar outside the scene
+    stack = rgbn_with_a_lake((64, 64), np.s_[20:40, 10:50], np.s_[:, :8], seed=8,
+                             alpha=band4 == "alpha")
     image = make_raster("rgbn.tif", stack)
     valid = stack.any(axis=0) if band4 == "nir" else stack[3] > 0
     for out, options in ((tmp_path / "all", TileOptions(size=32)),
