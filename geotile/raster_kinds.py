@@ -834,13 +834,13 @@ def _edge_strays(above: np.ndarray, values: np.ndarray, strays: np.ndarray,
                  below: np.ndarray) -> int:
     """How many ``strays`` of the rows ``values`` lie within EDGE_RADIUS px of both a 0 and
     a 255, ``above`` and ``below`` the rows around them."""
-    from scipy import ndimage
-
     if not strays.any():
         return 0
     stack = np.concatenate([above, values, below])
     if stack.min() > 0 or stack.max() < 255:
         return 0
+    from scipy import ndimage  # only here: its import costs more than a 0/1 mask's scan
+
     size, rows = 2 * EDGE_RADIUS + 1, slice(len(above), len(above) + len(values))
     near = (ndimage.minimum_filter(stack, size)[rows] == 0) & (
         ndimage.maximum_filter(stack, size)[rows] == 255)
