@@ -836,8 +836,32 @@ def band_regions(job: BandJob) -> list[tuple]:
                                foreground)
     placed = shapely.transform(np.array([r[0] for r in regions], dtype=object),
                                lambda xy: np.column_stack(raster_transform * xy.T))
-    return [(polygon, *region[1:], job.name)
-            for polygon, region in zip(placed, regions, strict=True)]
+    return ShippedRegions((polygon, *region[1:], job.name)
+                          for polygon, region in zip(placed, regions, strict=True))
+
+
+class ShippedRegions(list):
+    """Region tuples (polygon first) whose polygons travel from a worker process as flat
+    coordinate arrays: shapely pickles each polygon on its own (WKB), 0.09 s to send and
+    0.05 s to receive the 7,610 buildings of a 6000 px mask, against 0.03 and 0.01."""
+
+    def __reduce__(self):
+        import shapely
+
+        polygons = np.array([region[0] for region in self], dtype=object)
+        if not len(self) or not (shapely.get_type_id(polygons) == shapely.GeometryType.POLYGON
+                                 ).all() or shapely.has_z(polygons).any():
+            return ShippedRegions, (list(self),)
+        _, coords, offsets = shapely.to_ragged_array(polygons)
+        return _regions_from_arrays, (coords, offsets, [region[1:] for region in self])
+
+
+def _regions_from_arrays(coords, offsets, rest) -> list[tuple]:
+    """:class:`ShippedRegions` back from their polygons' coordinate arrays."""
+    import shapely
+
+    polygons = shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)
+    return [(polygon, *others) for polygon, others in zip(polygons, rest, strict=True)]
 
 
 def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):

@@ -233,6 +233,30 @@ def test_polygons_from_geojson_equal_shapely_shape():
     assert len(polygons_from_geojson([])) == 0
 
 
+def test_band_regions_cross_processes_unchanged():
+    """Worker bands come back as flat coordinate arrays: the same polygons vertex for
+    vertex (holes, ring order, start vertex), the same values, an empty band, and a band
+    holding other geometries pickled as they are."""
+    import pickle
+
+    import shapely
+
+    from geotile.vectorize import ShippedRegions
+
+    with_hole = shapely.Polygon([(9, 0), (9, 9), (0, 9), (0, 0)], [[(2, 2), (4, 2), (4, 4)]])
+    regions = [(with_hole, 1, 3.5, 77, True, "a.tif"),
+               (shapely.box(20, 0, 21, 1), 2, 1.0, 1, False, "a.tif")]
+    back = pickle.loads(pickle.dumps(ShippedRegions(regions)))
+    assert [r[1:] for r in back] == [r[1:] for r in regions]
+    for (got, *_), (want, *_) in zip(back, regions, strict=True):
+        assert got.equals_exact(want, 0)
+        assert np.array_equal(shapely.get_coordinates(got), shapely.get_coordinates(want))
+        assert [len(r.coords) for r in got.interiors] == [len(r.coords) for r in want.interiors]
+    assert pickle.loads(pickle.dumps(ShippedRegions([]))) == []
+    multi = [(shapely.MultiPolygon([with_hole]), 1, 1.0, 1, False, "b.tif")]
+    assert pickle.loads(pickle.dumps(ShippedRegions(multi)))[0][0].equals_exact(multi[0][0], 0)
+
+
 @pytest.mark.parametrize("classes", [2, 12])  # below and above FEW_CLASSES
 def test_class_regions_equal_labelled_regions(classes):
     """score None (class rasters): GDAL's own regions equal the labelled ones, with the
