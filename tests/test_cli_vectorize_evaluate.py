@@ -41,6 +41,34 @@ def test_vectorizing_a_0_1_mask_leaves_scipy_unimported(make_raster, tmp_path):
     assert len(gpd.read_file(out)) == 161
 
 
+def test_checking_the_output_crs_leaves_pyproj_unimported(tmp_path):
+    """Start-up counts: vectorize checks its output CRS before the workers fork; a CRS on
+    the earth (projected or geographic) is told from a local site grid without pyproj (its
+    import cost 0.05 s there), which a local grid still gets (its refusal below)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from rasterio.crs import CRS\n"
+        "from geotile.vectorize import check_output_crs\n"
+        "for code in ('EPSG:32633', 'EPSG:4326'):\n"
+        f"    check_output_crs(Path({str(tmp_path / 'b.gpkg')!r}), 'GPKG', 'source', "
+        "CRS.from_string(code))\n"
+        "print('LOADED', 'pyproj' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert "LOADED False" in done.stdout
+    from rasterio.crs import CRS
+
+    from geotile.errors import InputError
+    from geotile.vectorize import check_output_crs
+
+    site = CRS.from_wkt('LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],'
+                        'AXIS["Northing",NORTH]]')
+    with pytest.raises(InputError, match="local CRS"):
+        check_output_crs(tmp_path / "b.geojson", "GeoJSON", "source", site)
+
+
 def test_vectorize_then_evaluate_against_the_truth(run_cli, make_raster, tmp_path):
     classes = np.zeros((40, 40), np.uint8)
     classes[4:14, 4:14] = 1
