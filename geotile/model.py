@@ -380,8 +380,9 @@ def _name_list(value) -> list[str] | None:
     return None
 
 
-#: metadata keys of class names: geotile's (Deepness'), then mmseg's and other exporters'
-CLASS_NAME_KEYS = ("class_names", "names", "classes", "labels")
+#: metadata keys of class names: geotile's (Deepness'), then mmseg's, other exporters' and
+#: HuggingFace's (id2label {"0": name}, label2id {name: 0})
+CLASS_NAME_KEYS = ("class_names", "names", "classes", "labels", "id2label", "label2id")
 
 
 @dataclass
@@ -683,7 +684,8 @@ class OnnxModel:
 
     def _declared_names(self):
         """The class names its metadata declares: geotile's (Deepness') ``class_names`` or
-        ``names``, else mmseg's ``classes`` or other exporters' ``labels`` where they agree;
+        ``names``, else mmseg's ``classes``, other exporters' ``labels`` or HuggingFace's
+        ``id2label``/``label2id`` where they agree;
         a value that is no list of names is warned about and left out."""
         found = {}
         for key in CLASS_NAME_KEYS:

@@ -165,6 +165,18 @@ def test_class_names_under_other_exporters_keys(tmp_path, caplog):
         assert "\n" not in warned[0]
 
 
+def test_class_names_from_huggingface_id2label(tmp_path, caplog):
+    """A SegFormer export's HuggingFace ``id2label`` ({"0": "background", ...}) was not
+    read, without a word: the bands were class_1.. class_3 and evaluate paired a model's
+    classes with the masks' by id. id2label (or label2id) names them now."""
+    names = ["background", "building", "road"]
+    for metadata in ({"id2label": json.dumps({str(i): n for i, n in enumerate(names)})},
+                     {"label2id": json.dumps({n: i for i, n in enumerate(names)})}):
+        path = pointwise_model(tmp_path / "m.onnx", classes=3, metadata=metadata)
+        assert OnnxModel.from_path(path).class_names == names, metadata
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 def test_fp16_copy_follows_retrained_external_weights(tmp_path, monkeypatch):
     """A model re-exported with new weights in its external .data file (same graph, same
     offsets) got the cached float16 copy of the old weights: the cache key covers them."""
