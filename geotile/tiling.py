@@ -828,6 +828,7 @@ def tile_rasters(
         for i, image in enumerate(images):
             _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
     _check_grids(images, masks)
+    _check_class_names(masks)
     zeros_nodata = _warn_zero_nodata(masks)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded
@@ -1413,6 +1414,29 @@ def _check_grids(images, masks) -> None:
     for image, mask in zip(images, masks, strict=True) if masks is not None else ():
         with open_raster(image) as src, open_raster(mask) as mask_src:
             _check_same_grid(src, mask_src)
+
+
+def _check_class_names(masks) -> None:
+    """InputError where two masks name one class id otherwise (building 1 in one, grass 1
+    in the other): their patches would mean different classes by the same id. Ids only
+    one of them names, or numbers only (placeholders), agree with anything."""
+    from geotile.class_keys import class_key, is_placeholder_name
+    from geotile.raster import open_raster
+    from geotile.raster_kinds import class_names
+
+    first: dict[int, tuple[str, str]] = {}  # id -> (name, mask naming it first)
+    for mask in masks or ():
+        with open_raster(mask) as mask_src:
+            names = class_names(mask_src) or []
+        for i, name in enumerate(names):
+            if i == 0 or is_placeholder_name(name):
+                continue
+            seen, where = first.setdefault(i, (name, str(mask)))
+            if class_key(seen) != class_key(name):
+                raise InputError(
+                    f"{mask}: class {i} is {name!r} there but {seen!r} in {where}: the masks "
+                    "number their classes otherwise. Make them with one --class-map "
+                    "(geotile make-masks --class-map classes.json).")
 
 
 def _warn_zero_nodata(masks) -> bool:

@@ -1315,3 +1315,33 @@ def test_masks_named_in_nfd_pair_with_images_named_in_nfc(run_cli, make_raster, 
     result = run_cli("tile", folder, "--masks", folder, "--size", 32, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert _mask_values(tmp_path / "out") == {f"{nfc}.tif": (10, 1)}
+
+
+def test_masks_numbering_classes_otherwise_are_refused(tmp_path, make_raster, run_cli):
+    """Two masks made without one --class-map (building 1 in a.tif, 5 in b.tif) were tiled
+    into one dataset without a word: id 1 was building in a's patches, grass in b's. Now
+    one line names both masks, the class and the fix, and nothing is written; masks whose
+    names agree on the ids they share (one naming fewer classes) still tile."""
+    import json
+
+    import rasterio
+
+    ids = np.zeros((32, 32), np.uint8)
+    ids[:8, :8], ids[8:16, 8:16] = 1, 2
+    images, masks = [], []
+    for stem, names in (("a", ["background", "building", "grass"]),
+                        ("b", ["background", "Grass", "building"]),
+                        ("c", ["background", "building"])):
+        images.append(make_raster(f"{stem}.tif", np.full((3, 32, 32), 9, np.uint8)))
+        masks.append(make_raster(f"{stem}_mask.tif", ids[None]))
+        with rasterio.open(masks[-1], "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(names))
+    out = tmp_path / "out"
+    result = run_cli("tile", images[0], images[1], "--masks", masks[0], "--masks", masks[1],
+                     "-o", out, "--size", "16")
+    assert_one_line_error(result, "a_mask.tif", "b_mask.tif", "building", "--class-map")
+    assert not out.exists() or not any(out.rglob("*.tif"))
+    result = run_cli("tile", images[0], images[2], "--masks", masks[0], "--masks", masks[2],
+                     "-o", out, "--size", "16")
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "masks").glob("*.tif"))) == 8
