@@ -70,7 +70,7 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     """
     refuse_mixed_types(src)
     tags = {**src.tags(1), **src.tags()}
-    names = _names_tag(src, tags) or _category_names(src)
+    names = class_names(src)
     threshold = _number_tag(src, tags, "GEOTILE_THRESHOLD", 0.0, 1.0, low_open=False)
     output = tags.get("GEOTILE_OUTPUT")
     bands = tags.get("GEOTILE_BANDS")  # predict's: "exclusive" (softmax) or "independent"
@@ -393,9 +393,33 @@ def _class_descriptions(src) -> bool:
 def class_names(src) -> list[str] | None:
     """Names by class id of a class raster: its GEOTILE_CLASS_NAMES tag (dataset or band 1),
     else its GDAL category names or attribute table (QGIS', ArcGIS', ENVI', ERDAS',
-    make-masks'), else None. The one reader of a raster's class names (raster_kind adds a
-    probability raster's band names); an unreadable tag is an InputError."""
-    return _names_tag(src, {**src.tags(1), **src.tags()}) or _category_names(src)
+    make-masks'), else the labels of its QGIS paletted style (:func:`_qml_names`), else
+    None. The one reader of a raster's class names (raster_kind adds a probability raster's
+    band names); an unreadable tag is an InputError."""
+    return (_names_tag(src, {**src.tags(1), **src.tags()}) or _category_names(src)
+            or _qml_names(src))
+
+
+def _qml_names(src) -> list[str] | None:
+    """Names by id from the paletteEntry labels of the QGIS style saved beside an integer
+    raster (its default style, ``<stem>.qml``: Paletted/Unique values), ids 0..254; an
+    unlabelled id is its number, or background for 0. None without one."""
+    import xml.etree.ElementTree as ET
+
+    path = Path(str(src.name)).with_suffix(".qml")
+    if np.dtype(src.dtypes[0]).kind not in "iu" or not path.is_file():
+        return None
+    try:
+        entries = ET.parse(path).getroot().iter("paletteEntry")
+        labels = {int(float(e.get("value", ""))): (e.get("label") or "").strip()
+                  for e in entries}
+    except (ET.ParseError, ValueError, OSError):
+        return None
+    labels = {v: n for v, n in labels.items() if 0 <= v < 255 and n}
+    if not labels:
+        return None
+    return ["background" if i == 0 and i not in labels else labels.get(i, str(i))
+            for i in range(max(labels) + 1)]
 
 
 def _category_names(src) -> list[str] | None:

@@ -889,3 +889,27 @@ def test_deeplab_out_and_aux_softmax_heads_are_not_called_sigmoid(tmp_path, run_
     assert_one_line_error(result, "p.tif", "several model outputs", "softmax", "--outputs")
     assert "sigmoid" not in result.output
     assert not (tmp_path / "p.gpkg").exists()
+
+
+def test_class_names_of_a_qgis_paletted_style_pair_by_name(tmp_path):
+    """A class raster styled in QGIS (Paletted/Unique values, saved as its default style
+    truth.qml beside truth.tif) names its classes only there: evaluate paired a prediction
+    numbering them otherwise by id (mean IoU 0.25 for a perfect one). The .qml's labels
+    name the classes now, where the raster names none itself."""
+    ids = _scene()[:, :40]
+    ids[ids > 3] = 0
+    truth = write_raster(tmp_path / "truth.tif", ids)
+    entries = "".join(f'<paletteEntry value="{v}" color="#{c}" label="{n}" alpha="255"/>'
+                      for v, c, n in ((1, "ff0000", "Roof"), (2, "00ff00", "Grass"),
+                                      (3, "0000ff", "Water")))
+    (tmp_path / "truth.qml").write_text(
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n<qgis version=\"3.34\">"
+        f'<pipe><rasterrenderer type="paletted" band="1"><colorPalette>{entries}'
+        "</colorPalette></rasterrenderer></pipe></qgis>")
+    order = {0: 0, 1: 3, 2: 1, 3: 2}  # prediction: background, grass, water, roof
+    pred = _tagged(write_raster(tmp_path / "p.tif", np.vectorize(order.get)(ids)
+                                .astype(np.uint8)), ["background", "grass", "water", "roof"])
+    result = evaluate_rasters(pred, truth)
+    assert np.count_nonzero(result.confusion - np.diag(np.diag(result.confusion))) == 0
+    assert {r["class"]: r["iou"] for r in result.classes()} == {
+        "background": 1.0, "Roof": 1.0, "Grass": 1.0, "Water": 1.0}
