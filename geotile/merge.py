@@ -284,13 +284,14 @@ def _resampling(path) -> str:
 
 def _write_cog(root: ET.Element, output: Path, overwrite: bool, resampling: str) -> Path:
     """The COG of the VRT ``root``, written atomically (the VRT lives beside it meanwhile,
-    so that its relative paths hold)."""
-    vrt = output.with_name(f".{output.stem}.{os.getpid()}.merge.vrt")
-    try:
-        with atomic_output(output, overwrite) as tmp:
+    so that its relative paths hold, named as the temporary COG's companion: a killed run's
+    is one that --resume removes, geotile.resume.remove_temporaries)."""
+    with atomic_output(output, overwrite) as tmp:
+        vrt = tmp.with_name(f"{tmp.name}.merge.vrt")
+        try:
             _write_xml(root, vrt)
             write_cog(vrt, tmp, overview_resampling=resampling)
-    finally:
-        vrt.unlink(missing_ok=True)
-        pam_sidecar(vrt).unlink(missing_ok=True)
+        finally:
+            vrt.unlink(missing_ok=True)
+            pam_sidecar(vrt).unlink(missing_ok=True)
     return output

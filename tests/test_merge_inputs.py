@@ -522,3 +522,36 @@ def test_merge_into_a_read_only_folder_is_refused_before_any_work(tmp_path, run_
     assert_one_line_error(result, f"ro/{name}", "not writable", "Read-only file system")
     assert ".tmp" not in result.stderr and "Free space" not in result.stderr
     assert not (tmp_path / "out").exists() and list(read_only.iterdir()) == []
+
+
+def test_resume_removes_what_a_run_killed_while_merging_left(tmp_path, run_cli, monkeypatch):
+    """A run killed while writing --merge city.tif left the COG's temporary file, its
+    overviews' and the VRT it was made from beside city.tif (a city's: GBs); --resume
+    removes them, as it does those beside the outputs."""
+    import geotile.merge
+    from tests.onnx_models import pointwise_model
+
+    _cut(tmp_path, _scene())
+    model = pointwise_model(tmp_path / "m.onnx", channels=2)
+    monkeypatch.chdir(tmp_path)
+    written = []
+    real = geotile.merge.write_cog
+
+    def recorded(source, target, *args, **kwargs):
+        written.extend([Path(source), Path(target), Path(f"{target}.ovr.tmp")])
+        return real(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(geotile.merge, "write_cog", recorded)
+    args = ("predict", model, "tiles", "-o", "pred", "--tile-size", "64", "--merge",
+            "city.tif")
+    first = run_cli(*args)
+    assert first.exit_code == 0, first.output
+    assert len(written) == 3 and not any(p.exists() for p in written)
+    for leftover in written:  # as the killed run left them
+        leftover.write_bytes(b"partial")
+    Path("city.tif").unlink()
+    again = run_cli(*args, "--resume")
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    with rasterio.open("city.tif") as merged:
+        assert merged.shape == (3 * TH, 3 * TW)

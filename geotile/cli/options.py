@@ -279,8 +279,10 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None 
     if merge is None:
         return overwrite
     from geotile.merge import check_grid, check_merge_output
-    from geotile.resume import read_tags, written_by
+    from geotile.resume import read_tags, remove_temporaries, written_by
 
+    if resume:  # what a run killed while writing the mosaic left beside it
+        remove_temporaries(merge)
     replace = overwrite or bool(resume and merge.exists()
                                 and written_by(read_tags(merge), resume))
     folders = {Path(out).parent.resolve() for _, out in pairs}
