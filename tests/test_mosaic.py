@@ -146,6 +146,25 @@ def test_tiles_off_the_grid_are_refused_with_the_gdalwarp_fix(tmp_path, kwargs, 
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"crs": "EPSG:32632"}, "CRS"),
+    ({"pixel": 0.25}, "pixel size"),
+    ({"col": 10.5}, "whole number of pixels"),
+])
+def test_tiles_off_the_grid_with_merge_too_name_the_way_out_of_both(tmp_path, kwargs,
+                                                                    message):
+    """--mosaic --merge of a tile off the grid: the refusal's way out is dropping both,
+    not "or leave out --merge" (without it, --mosaic refuses the same tile)."""
+    a = _write(tmp_path / "a.tif", np.zeros((3, 10, 10), np.uint8))
+    b = _write(tmp_path / "b.tif", np.zeros((3, 10, 10), np.uint8), **{"col": 10, **kwargs})
+    model = pointwise_model(tmp_path / "m.onnx")
+    args = ["predict", str(model), str(a), str(b), "-o", str(tmp_path / "out"), "--mosaic"]
+    result = CliRunner().invoke(cli, [*args, "--merge", str(tmp_path / "m.vrt")])
+    assert_one_line_error(result, "b.tif", message, "gdalwarp",
+                          "or predict without --mosaic and --merge")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "m.vrt").exists()
+
+
 @pytest.mark.parametrize(("second", "message"), [
     ({"pixels": np.zeros((3, 10, 10), np.uint16), "col": 10}, "uint16 pixels, a.tif has uint8"),
     ({"pixels": np.zeros((3, 10, 10), np.uint8), "col": 8}, "overlaps a.tif by 2 x 10 px"),

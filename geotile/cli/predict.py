@@ -204,9 +204,11 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     resumed = "predict" if resume else None  # replacing only predict's outputs
     pairs = resolve_outputs(images, output, overwrite or resume, protected=read,
                             resume=resumed)
+    # before --merge's grid check, whose way out ("leave out --merge") --mosaic would refuse
+    grid = open_mosaic([image for image, _ in pairs], disjoint=True, alternative=(
+        "or predict without --mosaic" + (" and --merge" if merge else ""))) if mosaic else None
     replace_merge = check_merge(merge, pairs, overwrite, protected=[model, *read],
                                 resume=resumed, input_folders=images.folders)
-    grid = open_mosaic([image for image, _ in pairs], disjoint=True) if mosaic else None
     settings = run_settings(ctx, "model", "images", "workers", "scheduler")
     model_options = {"providers": providers, "fp16": fp16, "mean": mean, "std": std,
                      "scale": scale, "activation": activation, "outputs": model_outputs}
