@@ -162,8 +162,10 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                                  "origin is not a whole number of pixels from it "
                                  f"({col:.3f}, {row:.3f} px); {fix}")
             if same_bands and src.count != ref_count:
+                bands = " ".join(f"-b {b}" for b in range(1, min(src.count, ref_count) + 1))
                 raise InputError(f"{path}: {src.count} bands, {ref_path.name} has "
-                                 f"{ref_count}; a mosaic's tiles need the same bands.")
+                                 f"{ref_count}; a mosaic's tiles need the same bands: give "
+                                 f"them the same (gdal_translate {bands}), {alternative}.")
             dtype = "/".join(dict.fromkeys(src.dtypes))
             if same_bands and "/" in dtype:
                 raise InputError(f"{path}: bands of different types ({dtype}); a mosaic's "

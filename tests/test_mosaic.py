@@ -169,6 +169,9 @@ def test_tiles_off_the_grid_with_merge_too_name_the_way_out_of_both(tmp_path, kw
     ({"pixels": np.zeros((3, 10, 10), np.uint16), "col": 10}, "uint16 pixels, a.tif has uint8"),
     ({"pixels": np.zeros((3, 10, 10), np.uint8), "col": 8}, "overlaps a.tif by 2 x 10 px"),
     ({"pixels": np.zeros((3, 4, 4), np.uint8), "col": 3, "row": 3}, "overlaps a.tif by 4 x 4"),
+    ({"pixels": np.zeros((4, 10, 10), np.uint8), "col": 10},
+     "4 bands, a.tif has 3; a mosaic's tiles need the same bands: give them the same "
+     "(gdal_translate -b 1 -b 2 -b 3), or predict without --mosaic."),
 ])
 def test_tiles_read_as_one_surface_share_a_type_and_no_pixel(tmp_path, second, message):
     """A mosaic's tiles are read and normalised as one surface: a tile of another data type
