@@ -14,7 +14,7 @@ import contextlib
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,10 +44,31 @@ class Mosaic:
     height: int
     #: the affine transform of the mosaic's top-left pixel
     transform: object = None
+    #: what is computed once for all tiles (see :meth:`input_sources`, :meth:`identities`)
+    _once: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def paths(self) -> list[Path]:
         return [t.path for t in self.tiles]
+
+    def input_sources(self, beside: frozenset) -> dict:
+        """:func:`geotile.raster.input_sources` of the tiles, once per ``beside``: each
+        tile's output is checked against all tiles in time linear in their number."""
+        from geotile.raster import input_sources
+
+        key = ("sources", beside)
+        if key not in self._once:
+            self._once[key] = input_sources(self.paths, beside)
+        return self._once[key]
+
+    def identities(self) -> list:
+        """:func:`geotile.resume.input_identities` of the tiles (for each output's completion
+        tag), read once."""
+        from geotile.resume import input_identities
+
+        if "identities" not in self._once:
+            self._once["identities"] = input_identities(self.paths)
+        return self._once["identities"]
 
     def tile(self, path: str | os.PathLike) -> MosaicTile:
         for t in self.tiles:

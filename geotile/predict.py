@@ -827,6 +827,7 @@ def predict_raster(
         input_path,
         may_hold_nodata,
         open_raster,
+        output_folders,
         output_profile,
         paletted,
         refuse_overwriting_inputs,
@@ -860,10 +861,11 @@ def predict_raster(
     started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
     refuse_overwriting_inputs([output_path], [image_path, extra_bands, getattr(
-        model, "path", None), *(mosaic.paths if mosaic is not None else ())])
+        model, "path", None)], mosaic.input_sources(output_folders([output_path]))
+        if mosaic is not None else None)
     check_geotiff_name(output_path)
     complete = _completion(model, options, settings, image_path, extra_bands,
-                           mosaic.paths if mosaic is not None else ())
+                           mosaic.identities() if mosaic is not None else ())
     if resume:
         action = resume_plan(output_path, complete, "predict",
                              sidecar=options.output_type == "class")
@@ -1050,16 +1052,16 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
 
 
 def _completion(model, options, settings, image_path, extra_bands=None, mosaic=()) -> str:
-    """The completion digest of one prediction (geotile.resume)."""
+    """The completion digest of one prediction (geotile.resume); ``mosaic``: the
+    identities of its tiles (``Mosaic.identities``)."""
     from geotile.resume import digest
 
     if settings is None:
         settings = {"options": dataclasses.asdict(options), "model": model.describe(),
                     "normalise": [repr(getattr(model, k, None))
                                   for k in ("_mean", "_std", "_scale")]}
-    inputs = [model.path, image_path, *([extra_bands] if extra_bands is not None else []),
-              *mosaic]
-    return digest("predict", settings, inputs)
+    inputs = [model.path, image_path, *([extra_bands] if extra_bands is not None else [])]
+    return digest("predict", settings, inputs, mosaic)
 
 
 def _model_pixel(model, src, options) -> tuple[float, float] | None:

@@ -120,23 +120,13 @@ def files_read(path) -> list:
     return [path, *(Path(f) for f in files if not f.startswith("/vsi"))]
 
 
-def refuse_overwriting_inputs(outputs, inputs) -> None:
+def refuse_overwriting_inputs(outputs, inputs, more: dict | None = None) -> None:
     """InputError, before any work, when an output is one of ``inputs`` (paths, None
     skipped) or a file a VRT among them reads, or when two outputs are one file. Files
     are compared as files (through '..', symbolic and hard links); overwrite never allows
-    either."""
-    sources: dict = {}  # each file read, by its keys: linear in the inputs
-    # an existing output beside an input may be a file GDAL reads with it (a .bil's .prj)
-    beside = {os.path.realpath(Path(out).parent) for out in outputs if Path(out).exists()}
-    for given in inputs:
-        if given is None:
-            continue
-        path = input_path(given)
-        extra = (_gdal_file_list(path) if isinstance(path, Path)
-                 and os.path.realpath(path.parent) in beside else [])
-        for read in [*files_read(given), *extra]:
-            for key in file_keys(read):
-                sources.setdefault(key, (read, given))
+    either. ``more``: the :func:`input_sources` of more inputs, computed once for many
+    calls."""
+    sources = {**(more or {}), **input_sources(inputs, output_folders(outputs))}
     written: dict = {}
     for out in outputs:
         out = Path(out)
@@ -153,6 +143,30 @@ def refuse_overwriting_inputs(outputs, inputs) -> None:
             raise InputError(f"{out}: given twice as an output{same}; the second would "
                              "replace the first. Give each input its own output name.")
         written.update(dict.fromkeys(keys, out))
+
+
+def output_folders(outputs) -> frozenset:
+    """The folders of the ``outputs`` that exist: an input there may read one of them (a
+    .bil's .prj), see :func:`input_sources`."""
+    return frozenset(os.path.realpath(Path(out).parent) for out in outputs
+                     if Path(out).exists())
+
+
+def input_sources(inputs, beside=frozenset()) -> dict:
+    """``{file key: (file read, input given)}`` of every file ``inputs`` (None skipped) are
+    read from (:func:`file_keys`), for :func:`refuse_overwriting_inputs`; of an input in one
+    of the folders ``beside`` (:func:`output_folders`), every file GDAL reads with it."""
+    sources: dict = {}  # each file read, by its keys: linear in the inputs
+    for given in inputs:
+        if given is None:
+            continue
+        path = input_path(given)
+        extra = (_gdal_file_list(path) if isinstance(path, Path)
+                 and os.path.realpath(path.parent) in beside else [])
+        for read in [*files_read(given), *extra]:
+            for key in file_keys(read):
+                sources.setdefault(key, (read, given))
+    return sources
 
 
 def _gdal_file_list(path: Path) -> list[Path]:

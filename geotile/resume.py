@@ -81,13 +81,20 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
-def digest(command: str, options: Mapping[str, Any], inputs: Iterable[str | os.PathLike]) -> str:
+def input_identities(inputs: Iterable[str | os.PathLike]) -> list:
+    """The :func:`identity` of each file ``inputs`` are read from."""
+    return [identity(f) for p in inputs for f in _files_of(p)]
+
+
+def digest(command: str, options: Mapping[str, Any], inputs: Iterable[str | os.PathLike],
+           identities: Iterable = ()) -> str:
     """The completion digest of one output: ``command``, its ``options`` (JSON-able, paths
-    and tuples allowed), the identity of each input file and geotile's version."""
+    and tuples allowed), the identity of each input file (then ``identities``, those of
+    more inputs, from :func:`input_identities`) and geotile's version."""
     from geotile._version import __version__
 
     data = {"command": command, "options": _plain(options),
-            "inputs": [identity(f) for p in inputs for f in _files_of(p)],
+            "inputs": [*input_identities(inputs), *identities],
             "version": __version__}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
