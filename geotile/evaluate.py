@@ -381,6 +381,8 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
     antimeridian (RFC 7946) or wrapped round the globe by PROJ made whole."""
     from geotile.labels import check_geographic_coordinates
 
+    prediction_frame = _in_the_others_frame(prediction_frame, truth_frame, prediction, truth)
+    truth_frame = _in_the_others_frame(truth_frame, prediction_frame, truth, prediction)
     check_geographic_coordinates(truth_frame, truth)
     check_geographic_coordinates(prediction_frame, prediction, "--prediction-crs")
     if (prediction_frame.crs is None) != (truth_frame.crs is None):
@@ -394,6 +396,28 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
         prediction_frame = reprojected(prediction_frame, truth_frame.crs, prediction, truth)
     return _one_longitude_range(_whole_at_antimeridian(prediction_frame),
                                 _whole_at_antimeridian(truth_frame))
+
+
+def _in_the_others_frame(frame, other, source, other_source):
+    """``frame`` without its CRS when it claims degrees that its coordinates cannot be (a
+    GeoJSON's default EPSG:4326) while ``other`` declares none: both are in one undeclared
+    frame (pixels, as vectorize writes a plain image's polygons to GeoJSON), said in a
+    warning."""
+    from geotile.errors import GeotileWarning
+    from geotile.labels import check_geographic_coordinates
+
+    if other.crs is not None or frame.crs is None or not len(frame):
+        return frame
+    try:
+        check_geographic_coordinates(frame, source)
+    except InputError:
+        minx, miny = frame.total_bounds[:2]
+        warnings.warn(f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not "
+                      f"longitude/latitude; read, as {other_source}'s, in no CRS (pixel "
+                      "coordinates, say). Pass --labels-crs/--prediction-crs if they are in "
+                      "one.", GeotileWarning, stacklevel=4)
+        return frame.set_crs(None, allow_override=True)
+    return frame
 
 
 def _whole_at_antimeridian(frame):

@@ -220,6 +220,27 @@ def test_projected_prediction_claiming_degrees_names_prediction_crs(tmp_path, ru
     assert result.exit_code == 0 and '"tp": 1' in result.stdout, result.output
 
 
+def test_pixel_geojson_against_pixel_labels_without_crs(tmp_path, run_cli):
+    """vectorize of a plain JPEG's prediction to .geojson writes pixel coordinates without a
+    crs member (read as EPSG:4326); against truth that declares no CRS (pixel labels in a
+    GeoPackage) they are the same pixel frame, scored with a warning."""
+    import json
+
+    truth = tmp_path / "truth.gpkg"
+    frame([box(20, 100, 80), box(200, 40, 60)], crs=None).to_file(truth)
+    prediction = tmp_path / "pred.geojson"
+    prediction.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {},
+         "geometry": shapely.geometry.mapping(box(21, 101, 80))}]}))
+    result = run_cli("evaluate", prediction, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 1)
+    assert "pred.geojson" in result.stderr and "no CRS" in result.stderr
+    swapped = json.loads(run_cli("evaluate", truth, prediction, "--json").stdout)
+    assert (swapped["tp"], swapped["fp"], swapped["fn"]) == (1, 1, 0)
+
+
 @pytest.mark.parametrize("option", ["--prediction-crs", "--labels-crs"])
 @pytest.mark.parametrize("value", ["EPSG:99999", "truth.gpkg"])
 def test_a_crs_option_that_is_no_crs_is_named_as_given(tmp_path, run_cli, option, value):
