@@ -500,9 +500,11 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
     if regions is not None:
         from pyogrio import read_info
 
-        info = read_info(path, layer=chosen)
+        info = read_info(path, layer=chosen, force_feature_count=True,
+                         force_total_bounds=True)
         file_crs = override or (parse_crs(info["crs"], str(path)) if info.get("crs") else None)
-        if info.get("geometry_type") is not None:
+        # no extent (GDAL's OSM driver reads the file as a stream): the whole layer is read
+        if info.get("geometry_type") is not None and info.get("total_bounds") is not None:
             boxes = region_boxes(regions, file_crs)
     if boxes is None:
         meta, fids, wkb, field_data = _ogr_read(path, chosen)
@@ -516,12 +518,8 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
     crs = parse_crs(meta["crs"], str(path)) if meta.get("crs") else None
     extent, values = None, {}
     if boxes is not None:
-        from pyogrio import read_info
-
-        whole = read_info(path, layer=chosen, force_feature_count=True,
-                          force_total_bounds=True)
-        if whole["features"] or len(wkb):
-            extent = tuple(float(v) for v in whole["total_bounds"])
+        if info["features"] or len(wkb):
+            extent = tuple(float(v) for v in info["total_bounds"])
         if class_field is not None and class_field in fields:
             values[class_field] = _distinct(path, chosen, class_field)
     geometries = shapely.from_wkb(wkb, on_invalid="ignore")

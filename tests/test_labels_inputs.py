@@ -744,3 +744,60 @@ def test_gzipped_geojson_names_the_way_gdal_reads_it(run_cli, make_raster, tmp_p
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "m.tif") as src:
         assert src.read(1).sum() == 100
+
+
+def _osm_extract(path, rings_by_feature) -> None:
+    """An OpenStreetMap XML extract: each entry ``(tags, rings)`` (UTM rings, lon/lat in the
+    file) is a closed way, or, with several rings, a multipolygon relation (outer, inners)."""
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
+    nodes, ways, relations, ids = [], [], [], iter(range(1, 10_000))
+    for tags, rings in rings_by_feature:
+        way_ids = []
+        for ring in rings:
+            refs = []
+            for x, y in ring[:-1]:
+                lon, lat = to_ll.transform(x, y)
+                refs.append(next(ids))
+                nodes.append(f'<node id="{refs[-1]}" version="1" lat="{lat:.9f}" '
+                             f'lon="{lon:.9f}"/>')
+            way_ids.append(next(ids))
+            text = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+            ways.append(f'<way id="{way_ids[-1]}" version="1">'
+                        + "".join(f'<nd ref="{r}"/>' for r in [*refs, refs[0]])
+                        + (text if len(rings) == 1 else "") + "</way>")
+        if len(rings) > 1:
+            members = "".join(f'<member type="way" ref="{w}" role="{"inner" if i else "outer"}"/>'
+                              for i, w in enumerate(way_ids))
+            text = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in
+                           {"type": "multipolygon", **tags}.items())
+            relations.append(f'<relation id="{next(ids)}" version="1">{members}{text}</relation>')
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
+                    + "\n".join(nodes + ways + relations) + "\n</osm>\n")
+
+
+def test_openstreetmap_extract_burns_its_multipolygons_layer(run_cli, make_raster, tmp_path):
+    """An .osm extract read with --layer multipolygons: 'not vector data GDAL can read
+    ('NoneType' object is not iterable)' (GDAL's OSM driver knows no layer extent); now its
+    buildings are burnt, the courtyard of the relation left out, classes by their tags."""
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    square = [(X0 + 1, Y0 - 1), (X0 + 4, Y0 - 1), (X0 + 4, Y0 - 4), (X0 + 1, Y0 - 4),
+              (X0 + 1, Y0 - 1)]
+    outer = [(X0 + 5, Y0 - 5), (X0 + 9, Y0 - 5), (X0 + 9, Y0 - 9), (X0 + 5, Y0 - 9),
+             (X0 + 5, Y0 - 5)]
+    court = [(X0 + 6, Y0 - 6), (X0 + 6, Y0 - 8), (X0 + 8, Y0 - 8), (X0 + 8, Y0 - 6),
+             (X0 + 6, Y0 - 6)]
+    osm = tmp_path / "extract.osm"
+    _osm_extract(osm, [({"building": "yes"}, [square]),
+                       ({"building": "commercial"}, [outer, court])])
+    result = run_cli("make-masks", osm, image, "-o", tmp_path / "m.tif", "--layer",
+                     "multipolygons", "--class-field", "building")
+    assert result.exit_code == 0, result.output
+    expected = rasterio.features.rasterize(
+        [(shapely.Polygon(square), 2), (shapely.Polygon(outer, [court]), 1)],
+        out_shape=(20, 20), transform=rasterio.transform.from_origin(X0, Y0, 0.5, 0.5))
+    with rasterio.open(tmp_path / "m.tif") as src:
+        mask = src.read(1)
+    assert np.count_nonzero(mask == 2) == 36 and np.count_nonzero(mask == 1) == 48
+    np.testing.assert_array_equal(mask, expected)
