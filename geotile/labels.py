@@ -122,7 +122,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         elif isinstance(path, Path) and suffix in (".geojsonl", ".geojsons"):
             labels = _read_ogr(_without_bom(path), layer, regions, override, class_field)
         else:
-            labels = _read_ogr(path, layer, regions, override, class_field)
+            labels = _read_ogr(_sequence_source(path), layer, regions, override, class_field)
     except InputError:
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
@@ -208,10 +208,11 @@ class _OtherJSON(ValueError):
     """JSON that is no GeoJSON object (Esri JSON, TopoJSON...)."""
 
 
-def _geojson_sequence(path: Path) -> bool:
+def _geojson_sequence(path: Path, opener=None) -> bool:
     """Whether a .geojson/.json file is a GeoJSON text sequence: one Feature a line
-    (GeoJSONL, Microsoft's footprints) or RFC 8142's record-separated texts."""
-    with path.open("rb") as handle:
+    (GeoJSONL, Microsoft's footprints) or RFC 8142's record-separated texts.
+    ``opener``: opens ``path`` for reading bytes (``gzip.open``)."""
+    with (opener or Path.open)(path, "rb") as handle:
         first = handle.readline(2**20).decode("utf-8-sig", "replace").strip()
         rest = handle.read(4096).strip()
     if first.startswith("\x1e"):
@@ -223,6 +224,26 @@ def _geojson_sequence(path: Path) -> bool:
     except ValueError:  # a FeatureCollection spread over lines (or a longer line)
         return False
     return isinstance(document, dict) and document.get("type") == "Feature"
+
+
+def _sequence_source(path):
+    """``path``, or, when it is a GeoJSON text sequence under another name (Microsoft's
+    footprints ship as .csv.gz: read as /vsigzip/, or gunzipped to .csv, GDAL's CSV driver
+    finds no geometry in it), the same file opened by GDAL's GeoJSONSeq driver."""
+    import gzip
+
+    from geotile.raster import VirtualPath
+
+    text = os.fspath(path)
+    local = Path(text.removeprefix("/vsigzip/"))
+    opener = gzip.open if text.startswith("/vsigzip/") else None
+    if (opener is None and not isinstance(path, Path)) or not local.is_file():
+        return path
+    try:
+        sequence = _geojson_sequence(local, opener)
+    except (OSError, EOFError):  # not gzip after all: GDAL says what it is
+        return path
+    return VirtualPath(f"GeoJSONSeq:{text}") if sequence else path
 
 
 def _without_bom(path: Path):

@@ -4,6 +4,7 @@ GeoJSON, SpaceNet CSVs, outputs that would overwrite inputs."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -801,3 +802,32 @@ def test_openstreetmap_extract_burns_its_multipolygons_layer(run_cli, make_raste
         mask = src.read(1)
     assert np.count_nonzero(mask == 2) == 36 and np.count_nonzero(mask == 1) == 48
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_microsoft_footprints_csv_gz_reads_as_the_refusal_says(run_cli, make_raster, tmp_path):
+    """Microsoft's building footprints ship as .csv.gz holding one GeoJSON Feature a line
+    (lon/lat, no crs member): the refusal named /vsigzip/ or gunzip, and both then said 'the
+    file has no geometries' (GDAL's CSV driver took them); now both burn the footprints."""
+    import gzip
+
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
+    wide = shapely.box(X0 + 1, Y0 - 3, X0 + 7, Y0 - 1)  # 6 x 2 m: swapped axes show
+    lonlat = shapely.transform(wide, lambda xy: np.column_stack(to_ll.transform(*xy.T)))
+    line = json.dumps({"type": "Feature", "geometry": shapely.geometry.mapping(lonlat),
+                       "properties": {"height": -1, "confidence": -1}})
+    packed = tmp_path / "part-00000.csv.gz"
+    packed.write_bytes(gzip.compress((line + "\n" + line.replace("-1", "-1.0") + "\n").encode()))
+    plain = tmp_path / "part-00000.csv"
+    plain.write_bytes(gzip.decompress(packed.read_bytes()))
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "gzip-compressed", f"/vsigzip/{packed}", "gunzip")
+    for source in (f"/vsigzip/{packed}", plain):
+        out = tmp_path / f"{Path(source).stem}.tif"
+        result = run_cli("make-masks", source, image, "-o", out)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out) as src:
+            mask = src.read(1)
+        assert np.count_nonzero(mask) == 48 and (mask[2:6, 2:14] == 1).all()
