@@ -1032,13 +1032,20 @@ def _csv_hint(path: Path, fields: dict) -> None:
             + (" (SpaceNet's geojson_roads; make-masks burns them with --line-width)."
                if kind == "lines"
                else "."))
-    crs = " -a_srs EPSG:4326" if column == "PolygonWKT_Geo" else " -a_srs EPSG:xxxx"
+    names = {name.lower(): name for name in fields}
+    # Google Open Buildings: lon/lat WKT beside latitude/longitude columns, and a confidence
+    lonlat = column == "PolygonWKT_Geo" or {"latitude", "longitude"} <= set(names)
+    crs = " -a_srs EPSG:4326" if lonlat else " -a_srs EPSG:xxxx"
+    confidence = names.get("confidence")
+    where = (f' -oo AUTODETECT_TYPE=YES -where "{confidence} >= 0.7"' if confidence else "")
     raise InputError(
         f"{held}, which GDAL reads only when told which one (open option "
         f"GEOM_POSSIBLE_NAMES={column}). Convert it: ogr2ogr -oo GEOM_POSSIBLE_NAMES={column} "
-        f"-oo KEEP_GEOM_COLUMNS=NO{crs} labels.gpkg {path}"
+        f"-oo KEEP_GEOM_COLUMNS=NO{where}{crs} labels.gpkg {path}"
         + (" (PolygonWKT_Pix is in pixels, PolygonWKT_Geo in lon/lat)." if column ==
-           "PolygonWKT_Geo" else ".")
+           "PolygonWKT_Geo" else
+           " (-where keeps footprints of that confidence and up; drop it to keep all)."
+           if confidence else ".")
     )
 
 
