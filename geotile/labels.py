@@ -237,7 +237,9 @@ def _sequence_source(path):
     text = os.fspath(path)
     local = Path(text.removeprefix("/vsigzip/"))
     opener = gzip.open if text.startswith("/vsigzip/") else None
-    if (opener is None and not isinstance(path, Path)) or not local.is_file():
+    if opener is None and (not isinstance(path, Path) or local.suffix.lower() != ".csv"):
+        return path  # (a GeoPackage, a Shapefile... is no text to sniff)
+    if not local.is_file():
         return path
     try:
         sequence = _geojson_sequence(local, opener)
