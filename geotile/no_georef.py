@@ -69,14 +69,31 @@ def _georeferencing_of(src, path: Path) -> str:
     command runs where geotile ran), to a copy beside it."""
     import shlex
 
+    from rasterio.crs import CRS
+
     t, crs = src.transform, src.crs
     if t.is_identity or t.b or t.d:  # GCPs, RPCs or a rotated grid: no corners say it
         return "write the image's georeferencing into it (gdal_translate -a_srs and -a_ullr)"
-    srs = crs and (f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else "<the image's CRS>")
-    corners = " ".join(f"{v:.10g}" for v in (t.c, t.f, *(t * (src.width, src.height))))
+    epsg = crs and crs.to_epsg()
+    srs = crs and (f"EPSG:{epsg}" if epsg and CRS.from_epsg(epsg) == crs
+                   else shlex.quote(crs.to_wkt()))
+    corners = " ".join(f"{v:.15g}" for v in (t.c, t.f, *(t * (src.width, src.height))))
     return (f"write the image's georeferencing into it (gdal_translate "
             f"{f'-a_srs {srs} ' if srs else ''}-a_ullr {corners} {shlex.quote(str(path))} "
             f"{shlex.quote(str(path.with_name(f'{path.stem}_georef.tif')))})")
+
+
+def _georeferences(path: str) -> bool:
+    """Whether ``path`` is an .aux.xml (GDAL's PAM) that holds a geotransform or a CRS."""
+    if not path.lower().endswith(".aux.xml"):
+        return False
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return False
+    return root.find("GeoTransform") is not None or root.find("SRS") is not None
 
 
 def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
@@ -89,7 +106,8 @@ def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
     sidecars = [Path(f).name for f in placed.files[1:]
                 if f.lower().endswith(SIDECAR_SUFFIXES)
                 and not f.lower().endswith((".aux.xml", ".ovr", ".msk"))]
-    where = ", ".join(sidecars) or f"in {main}"
+    pam = [Path(f).name for f in placed.files[1:] if _georeferences(f)]
+    where = ", ".join(pam + sidecars) or f"in {main}"
     if not other_plain:
         return (f"{other.name}: the {what} is georeferenced ({where}) while "
                 f"{Path(str(src.name)).name} has no georeferencing. Georeference the image "
@@ -100,7 +118,10 @@ def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
     copies = [f"{name} beside the {what} as {path.stem}"
               f"{'.prj' if name.lower().endswith('.prj') else f'.{ext[0]}{ext[-1]}w'}"
               for name in sidecars]
-    fix = f"copy {' and '.join(copies)}" if copies else _georeferencing_of(src, path)
+    # GDAL reads an .aux.xml before a world file, and a world file carries no CRS
+    copied = copies and not pam and (src.crs is None or any(
+        name.lower().endswith(".prj") for name in sidecars))
+    fix = f"copy {' and '.join(copies)}" if copied else _georeferencing_of(src, path)
     return (f"{path}: the {what} has no georeferencing, while {main} has ({where}). A {what} "
             f"drawn on the image's pixels takes the image's: {fix}.")
 

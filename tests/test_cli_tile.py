@@ -1025,6 +1025,67 @@ def test_mask_without_the_images_world_file_is_said_so(run_cli, tmp_path):
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
 
 
+@pytest.mark.parametrize("case", ["aux", "disagree", "agree", "world_and_aux_srs"])
+def test_mask_without_the_georeferencing_of_an_images_aux_xml_is_told_a_fix_that_works(
+        run_cli, tmp_path, case):
+    """A JPEG placed by its .aux.xml (GDAL reads it before a world file) and a PNG mask of
+    its pixels: 'copy image.jgw beside the mask' put the mask 100 km off where the two
+    disagree, and carried no CRS where they agree (a second refusal). The fix named writes
+    the image's CRS and corners; followed, the mask lands on the image's grid."""
+    import re
+    import warnings
+    from xml.sax.saxutils import escape
+
+    import rasterio
+    from rasterio.crs import CRS
+    from rasterio.transform import from_bounds
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, driver, count in (("image.jpg", "JPEG", 3), ("mask.png", "PNG", 1)):
+            with rasterio.open(tmp_path / name, "w", driver=driver, width=45, height=60,
+                               count=count, dtype="uint8") as dst:
+                dst.write(np.full((count, 60, 45), 1, np.uint8))
+    for aux in tmp_path.glob("*.aux.xml"):
+        aux.unlink()
+    labels = np.zeros((1, 60, 45), np.uint8)
+    labels[0, :20, :20] = 1
+    with rasterio.open(tmp_path / "mask.png", "r+") as dst:
+        dst.write(labels)
+    east = {"disagree": 400000, "agree": 300000}.get(case, 300000)
+    if case != "aux":  # a world file gives the centre of the upper left pixel
+        (tmp_path / "image.jgw").write_text(f"0.5\n0\n0\n-0.5\n{east + 0.25}\n5000000.25\n")
+    srs = f"<SRS>{escape(CRS.from_epsg(32633).to_wkt())}</SRS>"
+    geotransform = "" if case == "world_and_aux_srs" else \
+        "<GeoTransform>300000, 0.5, 0, 5000000.5, 0, -0.5</GeoTransform>"
+    (tmp_path / "image.jpg.aux.xml").write_text(f"<PAMDataset>{srs}{geotransform}"
+                                                "</PAMDataset>")
+    image, mask = tmp_path / "image.jpg", tmp_path / "mask.png"
+    with rasterio.open(image) as src:
+        assert src.crs == CRS.from_epsg(32633) and src.transform.c == 300000
+    result = run_cli("tile", image, "--masks", mask, "--size", 15, "-o", tmp_path / "o")
+    assert_one_line_error(result, "mask.png: the mask has no georeferencing, while image.jpg "
+                          "has (", "image.jpg.aux.xml", "gdal_translate -a_srs EPSG:32633")
+    assert "copy image.jgw" not in result.stderr and not (tmp_path / "o").exists()
+    extra = run_cli("tile", image, "--extra-bands", mask, "--size", 15, "-o", tmp_path / "o")
+    assert_one_line_error(extra, "image.jpg.aux.xml", "gdal_translate -a_srs EPSG:32633")
+    # gdal_translate -a_srs SRS -a_ullr ULX ULY LRX LRY mask.png mask_georef.tif, followed
+    fix = re.search(r"-a_srs (\S+) -a_ullr (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)",
+                    result.stderr)
+    assert fix and fix[6] == str(mask), result.stderr
+    ulx, uly, lrx, lry = map(float, fix.groups()[1:5])
+    with rasterio.open(fix[7], "w", driver="GTiff", width=45, height=60, count=1,
+                       dtype="uint8", crs=fix[1],
+                       transform=from_bounds(ulx, lry, lrx, uly, 45, 60)) as dst:
+        dst.write(labels)
+    result = run_cli("tile", image, "--masks", fix[7], "--size", 15, "-o", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o" / "masks" / "image_0_0.tif") as patch:
+        assert patch.crs == CRS.from_epsg(32633)
+        assert patch.transform.c == 300000 and patch.transform.f == 5000000.5
+        np.testing.assert_array_equal(patch.read(), labels[:, :15, :15])
+
+
 def test_skip_empty_reads_a_0_255_mask_with_strays_as_make_masks_does(run_cli, make_raster,
                                                                       tmp_path):
     """A JPEG 0/255 mask: its 20 px of noise (value 20) in a building-free patch made the
