@@ -152,7 +152,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
         unplaced: list[str] = []
         for image in map(input_path, its_images):
             with open_raster(image) as src:  # opened quietly: tile warns of no georeference
-                refusal = labels_refusal(src, image, source, labels.crs)
+                refusal = labels_refusal(src, image, source, labels.crs, options.layer)
                 if refusal:
                     raise InputError(refusal)
                 crs = map_crs(src)  # pixel coordinates where nothing places it in its CRS

@@ -700,7 +700,7 @@ def make_masks(
         from geotile.label_folders import with_run_values
 
         labels = with_run_values(labels, class_field, class_values)
-    _check_placeable(image_paths, labels_path, labels.crs)
+    _check_placeable(image_paths, labels_path, labels.crs, layer)
     by_crs: dict = {}
     summaries = []
     spacenet_rows = False  # a SpaceNet CSV: each image burns its own ImageId's rows
@@ -746,7 +746,7 @@ def named_labels(summary: dict, labels_path) -> dict:
             "labels": str(labels_path), **summary}
 
 
-def _check_placeable(image_paths, labels_path, labels_crs) -> None:
+def _check_placeable(image_paths, labels_path, labels_crs, layer=None) -> None:
     """Every image's refusal of labels it cannot place (:func:`labels_refusal`, its
     header only), and of a damaged or truncated image, before any mask is written."""
     from geotile.no_georef import labels_refusal
@@ -756,7 +756,7 @@ def _check_placeable(image_paths, labels_path, labels_crs) -> None:
         with open_raster(input_path(image_path)) as src:
             if len(image_paths) > 1:  # one image: checked as its mask is made
                 check_pixels_readable(src)
-            refusal = labels_refusal(src, image_path, labels_path, labels_crs)
+            refusal = labels_refusal(src, image_path, labels_path, labels_crs, layer)
         if refusal:
             raise InputError(refusal)
 
@@ -780,7 +780,7 @@ def check_placeable(labels_path, image_paths, *, labels_crs=None, layer=None,
         labels = read_labels(labels_path, labels_crs, layer=layer, images=unplaced,
                              regions=_regions(unplaced), class_field=class_field,
                              empty_ok=True, crs_option=None)
-        _check_placeable(unplaced, labels_path, labels.crs)
+        _check_placeable(unplaced, labels_path, labels.crs, layer)
 
 
 def _skipped(image, output) -> dict:

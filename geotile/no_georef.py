@@ -132,19 +132,29 @@ PIXEL_LABELS = ("give labels in its pixel coordinates (x right, y down) in a Geo
                 "are always longitude/latitude (RFC 7946).")
 
 
-def labels_not_placed(image, labels_path, labels_crs) -> str:
+def pixel_labels(labels_path, layer=None) -> str:
+    """How to give labels in pixel coordinates: an xBD file read as --layer lng_lat holds
+    them already, as its xy layer (the default)."""
+    if layer == "lng_lat" and Path(str(labels_path)).suffix.lower() in (".json", ".geojson"):
+        return ("give --layer xy (the default): the xBD file's own pixel coordinates of "
+                "this image.")
+    return PIXEL_LABELS
+
+
+def labels_not_placed(image, labels_path, labels_crs, layer=None) -> str:
     """The one-line refusal of labels with a CRS (``labels_crs``) on ``image``, a raster that
     names a CRS but has no geotransform: both fixes it names work (such a raster takes labels
     in its pixel coordinates, as a plain photo does)."""
     return (f"{image}: the raster names a CRS but has no geotransform, so the labels in "
             f"{labels_path} ({labels_crs.to_string()}) cannot be placed on it. Georeference "
-            f"it (gdal_translate -a_ullr or -a_gt), or {PIXEL_LABELS}")
+            f"it (gdal_translate -a_ullr or -a_gt), or {pixel_labels(labels_path, layer)}")
 
 
-def labels_refusal(src, image, labels_path, labels_crs) -> str | None:
-    """The one-line refusal of labels with a CRS (``labels_crs``) on ``src`` (``image``)
-    when nothing places the raster in a CRS (None when they can be placed), with fixes that
-    work: orthorectify (GCPs/RPCs), georeference or pixel labels (none), assign a CRS."""
+def labels_refusal(src, image, labels_path, labels_crs, layer=None) -> str | None:
+    """The one-line refusal of labels with a CRS (``labels_crs``, read from ``layer``) on
+    ``src`` (``image``) when nothing places the raster in a CRS (None when they can be
+    placed), with fixes that work: orthorectify (GCPs/RPCs), georeference or pixel labels
+    (none), assign a CRS."""
     if labels_crs is None or map_crs(src) is not None:
         return None
     sensor = sensor_georeferencing(src)
@@ -153,7 +163,7 @@ def labels_refusal(src, image, labels_path, labels_crs) -> str | None:
                 f"so the labels in {labels_path} cannot be placed on its grid. Orthorectify it "
                 "first (gdalwarp -t_srs EPSG:xxxx).")
     if placed_nowhere(src):
-        return labels_not_placed(image, labels_path, labels_crs)
+        return labels_not_placed(image, labels_path, labels_crs, layer)
     if not src.transform.is_identity:
         return (f"{image}: the raster has no CRS, so the labels in {labels_path} "
                 f"({labels_crs.to_string()}) cannot be placed on it. Assign one with "
@@ -161,7 +171,7 @@ def labels_refusal(src, image, labels_path, labels_crs) -> str | None:
     return (f"{image}: the raster has no georeferencing (no CRS, no geotransform), so the "
             f"labels in {labels_path} ({labels_crs.to_string()}) cannot be placed on it. "
             "Georeference it (gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY), or "
-            + PIXEL_LABELS)
+            + pixel_labels(labels_path, layer))
 
 
 def unmapped_reason(src) -> tuple[str, str]:

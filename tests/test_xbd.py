@@ -107,6 +107,23 @@ def test_the_lng_lat_layer_places_an_xbd_file_on_a_georeferenced_image(run_cli, 
     assert not (tmp_path / "n.tif").exists()
 
 
+def test_the_lng_lat_layer_on_an_xbd_png_names_the_xy_layer(run_cli, tmp_path):
+    """--layer lng_lat on the dataset's own PNG (no georeferencing) said to give the labels
+    'in a GeoPackage or Shapefile that declares no CRS ... GeoJSON coordinates are always
+    longitude/latitude': the file holds them in pixels already, as its xy layer, the
+    default. The refusal names that fix (make-masks and tile --labels), nothing written."""
+    labels, image = _xbd(tmp_path, "hurricane-harvey_00000001_post_disaster", BUILDINGS)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                     "--layer", "lng_lat")
+    assert_one_line_error(result, image.name, labels.name, "--layer xy")
+    assert "GeoPackage" not in result.stderr
+    assert not (tmp_path / "m.tif").exists()
+    result = run_cli("tile", image, "--labels", labels, "--layer", "lng_lat",
+                     "-o", tmp_path / "patches")
+    assert_one_line_error(result, image.name, labels.name, "--layer xy")
+    assert not (tmp_path / "patches").exists()
+
+
 def test_an_xbd_file_without_buildings_gives_an_empty_mask(run_cli, tmp_path):
     labels, image = _xbd(tmp_path, "empty_pre_disaster", [])
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
