@@ -108,11 +108,15 @@ def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
                 and not f.lower().endswith((".aux.xml", ".ovr", ".msk"))]
     pam = [Path(f).name for f in placed.files[1:] if _georeferences(f)]
     where = ", ".join(pam + sidecars) or f"in {main}"
-    if not other_plain:
+    if not other_plain:  # a way out that removes what places it (an .aux.xml comes first)
+        path = Path(str(other.name))
+        strip = (f"move {' and '.join(pam + sidecars)} away" if pam + sidecars else
+                 "a copy without it: gdal_translate --config GDAL_PAM_ENABLED NO -of PNG "
+                 f"{path} {path.with_name(f'{path.stem}_plain.png')}")
         return (f"{other.name}: the {what} is georeferenced ({where}) while "
                 f"{Path(str(src.name)).name} has no georeferencing. Georeference the image "
-                f"the same way, or give a {what} without (remove its world file) when it is "
-                "drawn on the image's pixels.")
+                f"the same way, or give a {what} without ({strip}) when it is drawn on the "
+                "image's pixels.")
     path = Path(str(other.name))
     ext = path.suffix.lower().lstrip(".") or "tif"
     copies = [f"{name} beside the {what} as {path.stem}"

@@ -1021,8 +1021,31 @@ def test_mask_without_the_images_world_file_is_said_so(run_cli, tmp_path):
     result = run_cli("tile", tmp_path / "plain.jpg", "--masks", tmp_path / "plain_mask.png",
                      "-o", tmp_path / "o2")
     assert_one_line_error(result, "plain_mask.png: the mask is georeferenced (plain_mask.pgw)",
-                          "plain.jpg has no georeferencing")
+                          "plain.jpg has no georeferencing", "move plain_mask.pgw away")
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+    # placed by its .aux.xml (GDAL reads it before a world file) or inside the file: the
+    # way out names what places it, not a world file it does not have
+    with rasterio.open(tmp_path / "aux_mask.png", "w", driver="PNG", width=45, height=60,
+                       count=1, dtype="uint8") as dst:
+        dst.write(np.ones((1, 60, 45), np.uint8))
+    with rasterio.open(tmp_path / "aux_mask.png", "r+") as dst:  # PAM: written to .aux.xml
+        dst.transform = rasterio.transform.from_origin(300000, 5000000, 0.5, 0.5)
+    assert (tmp_path / "aux_mask.png.aux.xml").exists()
+    result = run_cli("tile", tmp_path / "plain.jpg", "--masks", tmp_path / "aux_mask.png",
+                     "-o", tmp_path / "o3")
+    assert_one_line_error(result, "the mask is georeferenced (aux_mask.png.aux.xml)",
+                          "move aux_mask.png.aux.xml away")
+    assert "world file" not in result.output
+    with rasterio.open(tmp_path / "inside.tif", "w", driver="GTiff", width=45, height=60,
+                       count=1, dtype="uint8", crs="EPSG:32633",
+                       transform=rasterio.transform.from_origin(300000, 5000000, 0.5, 0.5)
+                       ) as dst:
+        dst.write(np.ones((1, 60, 45), np.uint8))
+    result = run_cli("tile", tmp_path / "plain.jpg", "--masks", tmp_path / "inside.tif",
+                     "-o", tmp_path / "o4")
+    assert_one_line_error(result, "the mask is georeferenced (in inside.tif)",
+                          "gdal_translate --config GDAL_PAM_ENABLED NO -of PNG")
+    assert not (tmp_path / "o3").exists() and not (tmp_path / "o4").exists()
 
 
 @pytest.mark.parametrize("case", ["aux", "disagree", "agree", "world_and_aux_srs"])
