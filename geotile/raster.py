@@ -1172,7 +1172,8 @@ def atomic_output(
                          f"left under that name. {write_advice(exc, _UNKNOWN_WRITE)}") from exc
     except (RasterioError, CPLE_BaseError) as exc:
         reason = gdal_reason(exc)
-        if tmp.name not in reason and not re.search(r"(?i)writ|space|too large", reason):
+        if tmp.name not in f"{exc} {reason}" and not re.search(r"(?i)writ|space|too large",
+                                                                 reason):
             raise  # not the writing of this output
         # GDAL failing on its own temporary files (a COG's copy on a full disk): the output
         reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
@@ -1213,7 +1214,13 @@ def write_cog(
         settings.pop("predictor", None)
         settings.pop("level", None)
     settings.update(user)
-    copy(src_path, dst_path, driver="COG", **settings)
+    try:
+        copy(src_path, dst_path, driver="COG", **settings)
+    except (RasterioError, CPLE_BaseError) as exc:
+        # said for the file written (atomic_output names the output), whatever GDAL's words:
+        # a full disk fails the copy as "FillEmptyTiles() failed because panByteCounts == NULL"
+        raise RasterioError(f"writing {os.fspath(dst_path)} failed: {gdal_reason(exc)}"
+                            ) from exc
 
 
 def paletted(src) -> bool:

@@ -547,3 +547,37 @@ def test_inputs_with_non_ascii_names_longer_than_the_temporary_stem_are_written(
     with rasterio.open(tmp_path / "masks" / image.name) as mask:
         assert mask.read(1).sum() == 400
     assert not [p for p in tmp_path.rglob(".*") if "tmp" in p.name]
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_a_cog_copy_failing_without_a_write_word_names_the_output(run_cli, make_raster,
+                                                                  tmp_path, monkeypatch, merge):
+    """On a nearly full disk (a 2 MB tmpfs, a 1.5 MB prediction) GDAL's COG copy failed with
+    'FillEmptyTiles() failed because panByteCounts == NULL': predict --cog said only
+    'Error: GDAL: FillEmptyTiles() ...', naming no output. It is the output's write failure."""
+    import rasterio.shutil
+    from rasterio._err import CPLE_AppDefinedError
+
+    from .conftest import assert_one_line_error
+
+    def full_disk(src, dst, **kwargs):
+        Path(dst).write_bytes(b"II*\x00" + bytes(1000))  # GDAL's partial file
+        raise CPLE_AppDefinedError(3, 1, "FillEmptyTiles() failed because panByteCounts == "
+                                   "NULL")
+
+    monkeypatch.setattr(rasterio.shutil, "copy", full_disk)
+    image = make_raster("img.tif", np.full((3, 64, 64), 7, np.uint8))
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    out.mkdir()
+    if merge:
+        final = out / "merged.tif"
+        result = run_cli("predict", model, image, "-o", f"{out / 'p'}/", "--merge", final)
+    else:
+        final = out / "p.tif"
+        result = run_cli("predict", model, image, "-o", final, "--cog")
+    assert_one_line_error(result, f"{final}: ", "FillEmptyTiles", "Free space")
+    assert ".tmp" not in result.stderr and "GDAL: FillEmptyTiles" not in result.stderr
+    assert not final.exists()
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert left == (["p", "p/img.tif"] if merge else []), left
