@@ -852,9 +852,22 @@ def gdal_safe_name(name: str) -> str:
     return name.replace(";", "_")
 
 
+def _file_in_the_way(final: Path) -> InputError | None:
+    """The error for a file standing where a folder of ``final`` must be (x.txt/out.tif)."""
+    folder = final.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.exists() and not folder.is_dir():
+        return InputError(f"{final}: {folder} is a file, not a folder. Choose another "
+                          "output path.")
+    return None
+
+
 def _writable_folder(final: Path) -> None:
     """Create the output's folder; a folder that cannot be made or written is one line."""
     folder = final.parent
+    if (error := _file_in_the_way(final)) is not None:
+        raise error
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -870,6 +883,8 @@ def check_writable(final: str | os.PathLike) -> None:
     its folder (the nearest existing one when it is not made yet): a read-only mount, a
     folder without write permission."""
     final = Path(final)
+    if (error := _file_in_the_way(final)) is not None:
+        raise error
     folder = final.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

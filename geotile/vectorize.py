@@ -993,9 +993,10 @@ def _say_missing_classes(options: VectorizeOptions, frame, jobs, paths) -> None:
 
 def check_vector_output(output: Path, overwrite: bool, layer: str | None = None) -> str:
     """The writer for ``output`` (:data:`WRITERS`), after checking that it is a file name of
-    a known format whose files may be written: an InputError or OutputExistsError otherwise.
-    ``layer``: a GeoPackage's layer to write (default: the file's stem)."""
-    from geotile.raster import check_output
+    a known format whose files may be written (in a folder that takes files, before any
+    work): an InputError or OutputExistsError otherwise. ``layer``: a GeoPackage's layer to
+    write (default: the file's stem)."""
+    from geotile.raster import check_output, check_writable
 
     if output.is_dir():
         raise InputError(f"{output}: is a folder. Give a file name, e.g. "
@@ -1027,6 +1028,7 @@ def check_vector_output(output: Path, overwrite: bool, layer: str | None = None)
         check_output(part, overwrite)
     if writer == "ESRI Shapefile" and not overwrite:
         _refuse_stale_indexes(output)
+    check_writable(output)
     return writer
 
 

@@ -581,3 +581,37 @@ def test_a_cog_copy_failing_without_a_write_word_names_the_output(run_cli, make_
     assert not final.exists()
     left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     assert left == (["p", "p/img.tif"] if merge else []), left
+
+
+def test_an_output_under_a_file_is_refused_before_any_work(run_cli, make_raster, tmp_path):
+    """An output path under a file (notes.txt/out.gpkg) was said as 'notes.txt: cannot
+    create the output folder (File exists)', and evaluate --errors/--report and vectorize
+    found it out only after all their work (evaluate printed its scores first). It is one
+    line naming the file in the way now, before any work, and nothing is written."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import assert_one_line_error
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    x0, y0 = UTM_ORIGIN
+    truth = tmp_path / "truth.geojson"
+    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(truth)
+    mask = np.zeros((1, 32, 32), np.uint8)
+    mask[0, 4:12, 4:12] = 1
+    image = make_raster("mask.tif", mask)
+    model = pointwise_model(tmp_path / "m.onnx", channels=1)
+    for args, out in [
+        (("evaluate", truth, truth, "--errors"), blocker / "e.gpkg"),
+        (("evaluate", truth, truth, "--report"), blocker / "r.png"),
+        (("vectorize", image, "-o"), blocker / "sub" / "v.shp"),
+        (("make-masks", truth, image, "-o"), blocker / "m.tif"),
+        (("predict", model, image, "-o"), blocker / "p.tif"),
+    ]:
+        result = run_cli(*args, out)
+        assert_one_line_error(result, f"{out}: {blocker} is a file, not a folder")
+        assert "TP" not in result.stdout, result.stdout
+    assert blocker.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "mask.tif", "notes.txt",
+                                                          "truth.geojson"]

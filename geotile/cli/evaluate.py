@@ -68,7 +68,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
     """Usage errors of --errors, --report and --image for inputs of ``kind``
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
     from geotile.evaluate import ERRORS_LAYER, ERRORS_SUFFIXES, is_raster
-    from geotile.raster import check_output, refuse_overwriting_inputs
+    from geotile.raster import check_output, check_writable, refuse_overwriting_inputs
     from geotile.vectorize import check_vector_output
 
     many = kind in ("folders", "csvs")
@@ -98,6 +98,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
             raise click.UsageError("--report draws object matches; give two vector files.")
         refuse_overwriting_inputs([report], (prediction, truth, image))
         check_output(report, overwrite)
+        check_writable(report)
         if image is not None and truth.exists():
             from geotile.evaluate import declared_crs
             from geotile.report import check_image_crs
