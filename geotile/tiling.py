@@ -62,6 +62,7 @@ from geotile.dataset_names import (
     scene_of_mask,
 )
 from geotile.errors import (
+    GeotileError,
     GeotileWarning,
     InputError,
     Interrupted,
@@ -918,9 +919,16 @@ def tile_rasters(
         raise Interrupted(f"{outdir}: interrupted; nothing was published there. The "
                           f"{finished} of {len(images)} images finished are kept in {parts}: "
                           "run the same command with --resume to go on from them.") from None
-    except BaseException:
+    except BaseException as exc:
         if not resume:
             _forget_parts(parts, lock, made)
+            raise
+        finished = _keep_finished(parts, lock, images, digests)
+        if finished and isinstance(exc, GeotileError) and \
+                _finished_run(Path(outdir), run_digest) is None:
+            raise type(exc)(f"{exc} The {finished} of {len(images)} images finished are kept "
+                            f"in {parts}: run the same command with --resume to go on from "
+                            "them.") from exc
         raise
     else:
         _empty(parts)
@@ -941,6 +949,21 @@ def tile_rasters(
                 "blocks). Give more or larger images, a smaller --size, or other fractions.",
                 GeotileWarning, stacklevel=2)
     return summary
+
+
+def _keep_finished(parts: Path, lock, images, digests) -> int:
+    """A failed --resume run: remove the patches of the images it did not finish (cut short,
+    redone by the next run anyway); the number of finished images, kept for it."""
+    if lock is None:  # not this run's folder
+        return 0
+    finished = 0
+    for image, digest in zip(images, digests, strict=True):
+        part = parts / Path(image).stem
+        if _read_record(part / "complete.json").get("complete") == digest:
+            finished += 1
+        else:
+            shutil.rmtree(part, ignore_errors=True)
+    return finished
 
 
 def _forget_parts(parts: Path, lock, made: list[Path]) -> None:

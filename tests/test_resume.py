@@ -699,3 +699,43 @@ def test_resume_never_replaces_a_raster_the_user_tagged(run_cli, predict_setup, 
     result = _predict(run_cli, model, images, out, "--resume")
     assert_one_line_error(result, "img0.tif", "not written by geotile predict")
     assert mine.read_bytes() == before and [p.name for p in out.iterdir()] == ["img0.tif"]
+
+
+def test_tile_resume_failing_on_a_write_keeps_only_finished_images_and_says_so(make_raster,
+                                                                                 tmp_path):
+    """`tile a.tif b.tif --resume` under a 100 kB file-size limit (b's patches do not fit)
+    said 'r: File too large; nothing was written in r.' while r/.geotile-tile-parts.tmp held
+    a's finished patches and four 102400-byte cut patches of b. Now b's cut patches go and
+    the line says that a's are kept for --resume; the next run goes on from them."""
+    import resource
+    import subprocess
+    import sys
+
+    from geotile.tiling import PARTS
+
+    make_raster("a.tif", np.full((3, 512, 512), 9, np.uint8))
+    noise = np.random.default_rng(1).integers(0, 255, (3, 512, 512), dtype=np.uint8)
+    make_raster("b.tif", noise)
+    out = tmp_path / "r"
+    args = [sys.executable, "-m", "geotile", "tile", tmp_path / "a.tif", tmp_path / "b.tif",
+            "-o", out, "--size", "256", "--resume", "--co", "COMPRESS=DEFLATE"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def limit_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    done = subprocess.run(list(map(str, args)), capture_output=True, text=True, env=env,
+                          timeout=120, preexec_fn=limit_files)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {out}: File too large"), lines
+    assert f"The 1 of 2 images finished are kept in {out / PARTS}" in lines[0], lines[0]
+    assert "--resume" in lines[0]
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert left == [f"{PARTS}/.geotile-run.json", f"{PARTS}/a/complete.json",
+                    *(f"{PARTS}/a/images/a_{r}_{c}.tif" for r in (0, 1) for c in (0, 1))]
+    done = subprocess.run(list(map(str, args)), capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(list((out / "images").iterdir())) == 8
+    assert not (out / PARTS).exists()
