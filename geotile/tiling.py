@@ -39,6 +39,7 @@ import csv
 import dataclasses
 import glob
 import hashlib
+import io
 import json
 import logging
 import math
@@ -1802,7 +1803,11 @@ class PatchWriter:
                template: TiffTemplate | None, mask: np.ndarray | None = None,
                tags: dict | None = None) -> None:
         if self.fmt == "npy":
-            np.save(path, np.ascontiguousarray(array))
+            # through Python's write: numpy's own short write (a full disk, a file-size
+            # limit) raises "196608 requested and 99872 written", with no errno to tell why
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(array))
+            path.write_bytes(buffer.getbuffer())
             return
         import rasterio
         from rasterio.windows import transform as window_transform

@@ -615,3 +615,28 @@ def test_an_output_under_a_file_is_refused_before_any_work(run_cli, make_raster,
     assert blocker.read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "mask.tif", "notes.txt",
                                                           "truth.geojson"]
+
+
+def test_tile_npy_patches_past_a_file_size_limit_say_why(make_raster, tmp_path):
+    """tile --format npy under a 100 kB file-size limit (196608-byte patches) said only
+    'r: 196608 requested and 102272 written; ... Check the output folder' (numpy's short
+    write, no errno); it says 'File too large' and advises the limit now, as GeoTIFF
+    patches do, and nothing is left."""
+    import resource
+
+    make_raster("b.tif", np.random.default_rng(1).integers(0, 255, (3, 512, 512), np.uint8))
+    out = tmp_path / "r"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def limit_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    done = subprocess.run([sys.executable, "-m", "geotile", "tile", str(tmp_path / "b.tif"),
+                           "-o", str(out), "--size", "256", "--format", "npy"],
+                          capture_output=True, text=True, env=env, timeout=120,
+                          preexec_fn=limit_files)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "File too large" in lines[0] and "ulimit -f" in lines[0], lines
+    assert "requested" not in lines[0]
+    assert not out.exists()
