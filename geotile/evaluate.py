@@ -193,8 +193,15 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
     order = np.lexsort((ti, pi))  # by prediction, then truth in file order (ties -> first)
     pi, ti = pi[order], ti[order]
     inter = shapely.area(shapely.intersection(pred[pi], true[ti]))
-    union = shapely.area(shapely.union(pred[pi], true[ti]))
+    # the union's area without building the union (valid polygons: half the time of a
+    # city's scoring); where that puts an IoU a hair from the threshold, the union decides
+    union = shapely.area(pred)[pi] + shapely.area(true)[ti] - inter
     ious = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    close = np.flatnonzero(np.abs(ious - iou) <= 1e-9)
+    if len(close):
+        union[close] = shapely.area(shapely.union(pred[pi[close]], true[ti[close]]))
+        ious[close] = np.divide(inter[close], union[close], out=np.zeros(len(close)),
+                                where=union[close] > 0)
 
     starts = np.searchsorted(pi, np.arange(len(pred) + 1))
     free = np.ones(len(true), dtype=bool)
