@@ -35,7 +35,7 @@ import json
 import logging
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -1011,6 +1011,18 @@ def _check_same_grid(pred, true, prediction, truth) -> None:
             "resample one onto the other with gdalwarp -tap -tr/-te.")
 
 
+def truth_names(class_map: dict[str, int]) -> list[str]:
+    """A truth's class names by id from a class map {name: id} (make-masks --class-map's for
+    a label raster): an unnamed id is its number, or background for 0. An id named no data
+    (:func:`~geotile.raster_kinds.names_no_data`: "no data", "ignore", "unknown"...) is
+    left out of the scores, as 255."""
+    from geotile.label_set import class_map_names
+
+    by_id = class_map_names(class_map)
+    return [by_id.get(i, "background" if i == 0 else str(i))
+            for i in range(max(class_map.values()) + 1)]
+
+
 #: pixel scores go by blocks of this many px a side: each is cast to int64 ids a few times
 #: over, so 4096 px blocks held ~1 GB (976 MB peak for two 6000 px class rasters) where
 #: 1024 px hold ~200 MB at the same speed (0.81 s against 0.76-1.9 s, warm)
@@ -1019,17 +1031,20 @@ PIXEL_BLOCK_SIZE = 1024
 
 def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      threshold: float | None = None, progress: bool = False,
-                     block_size: int = PIXEL_BLOCK_SIZE) -> PixelScores:
+                     block_size: int = PIXEL_BLOCK_SIZE,
+                     class_map: dict[str, int] | None = None) -> PixelScores:
     """Pixel scores of a prediction raster against a truth class raster on the same grid.
 
     The prediction may be a class raster or a probability raster (formats.md): one band is
     thresholded (``threshold``, default the raster's GEOTILE_THRESHOLD tag, else 0.5),
     several are argmaxed. Band 1 of the truth holds class ids. Pixels that are nodata in
-    either raster, or 255 (the ignore value) in a truth of ids up to 255, are left out. Streams by
-    ``block_size`` px blocks (read a block ahead, see geotile.streaming).
+    either raster, or 255 (the ignore value) in a truth of ids up to 255, are left out, as
+    are the truth's ids named no data (:func:`truth_names`). ``class_map`` ({name: id}, as
+    make-masks' for a label raster) names the truth's ids. Streams by ``block_size`` px
+    blocks (read a block ahead, see geotile.streaming).
     """
     counts = _raster_counts(prediction, truth, threshold=threshold, progress=progress,
-                            block_size=block_size)
+                            block_size=block_size, class_map=class_map)
     return counts.scores()
 
 
@@ -1091,8 +1106,8 @@ class _RasterCounts:
 
 def _raster_counts(prediction, truth, *, threshold: float | None = None,
                    progress: bool = False, block_size: int = PIXEL_BLOCK_SIZE,
-                   warn: bool = True, zeros_nodata: tuple[bool, bool] = (False, False)
-                   ) -> _RasterCounts:
+                   warn: bool = True, zeros_nodata: tuple[bool, bool] = (False, False),
+                   class_map: dict[str, int] | None = None) -> _RasterCounts:
     """:func:`evaluate_rasters`' counts, 255 not yet resolved; ``warn``: of pixels left out
     by a nodata 0 (else only counted, for a folder's one warning); ``zeros_nodata``: the
     prediction's, the truth's folder reads a nodata 0 as no data (:func:`_folder_zeros`)."""
@@ -1102,6 +1117,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     from geotile.raster_kinds import (
         looks_like_colour_labels,
         may_be_0_255,
+        names_no_data,
         plain_bands,
         raster_kind,
         reads_nodata,
@@ -1121,6 +1137,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                  f"{palette_advice(src)}.")
         (p_indexes, pred_kind), true_kind = plain_bands(pred, raster_kind(pred)), \
             raster_kind(true, truth=True)
+        if class_map:
+            true_kind = replace(true_kind, names=truth_names(class_map))
+        no_data = [i for i, n in enumerate(true_kind.names or ()) if names_no_data(n)]
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names
@@ -1157,6 +1176,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                 if lookup is not None:
                     p_ids = lookup[p_ids]
                 t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
+                if no_data:  # the truth's ids named no data: left out
+                    keep = keep & ~np.isin(t_ids, no_data)
                 confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
                 if pred.nodata == 0 and zeros[0] is None:  # else warn_zero_nodata's
                     zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)
@@ -1663,15 +1684,19 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      labels_crs: str | None = None, prediction_crs: str | None = None,
                      repair_truth: bool = False, labels_layer: str | None = None,
                      min_area: float = 0.0, progress: bool = False,
-                     pairs: FilePairs | None = None) -> ManyEvaluation:
+                     pairs: FilePairs | None = None,
+                     class_map: dict[str, int] | None = None) -> ManyEvaluation:
     """Score each file of the ``prediction`` folder against the file of the ``truth`` folder
     of the same name (``pair_folders``): object scores for vector files, pixel scores for
     rasters; per image and in total. 255 of uint8 masks means the same in every image:
     class 1 where the folder's masks are 0/255 ones (:func:`_meaning_of_255`), else ignore
-    (truth)."""
+    (truth). ``class_map`` names the truth rasters' ids (:func:`evaluate_rasters`)."""
     from geotile.progress import progress_bar
 
     pairs = pairs or pair_folders(prediction, truth)
+    if pairs.kind == "vector" and class_map:
+        raise InputError(f"{truth} holds vector files: --class-map names the ids of truth "
+                         "rasters; score classes of vector files with --class-field.")
     if pairs.kind == "raster" and min_area > 0:
         raise InputError(f"{truth} holds rasters: --min-area leaves out small polygons; it "
                          "applies to vector files and SpaceNet CSVs.")
@@ -1688,7 +1713,7 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                 repair_truth=repair_truth, labels_layer=labels_layer, min_area=min_area)
         else:
             per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False,
-                                             zeros_nodata=zeros)
+                                             zeros_nodata=zeros, class_map=class_map)
     if pairs.kind == "raster":  # 255 means one thing in a whole dataset, empty tiles too
         _warn_folder_zero_nodata(pairs, per_image)
         from geotile.raster_kinds import warn_zero_nodata

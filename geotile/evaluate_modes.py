@@ -25,7 +25,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    progress: bool = False,
                    labels_layer: str | None = None,
                    min_area: float | None = None, buffer: float = 2.0,
-                   pairs: FilePairs | None = None, kind: str | None = None):
+                   pairs: FilePairs | None = None, kind: str | None = None,
+                   class_map: dict[str, int] | None = None):
     """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector
     files of polygons (:func:`geotile.evaluate.evaluate_vectors`) or of lines
     (:func:`geotile.evaluate_lines`, within ``buffer`` metres), two rasters
@@ -35,7 +36,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     ``min_area``: None is SpaceNet's 20 px^2 for two CSVs, else 0. ``kind``: what the inputs
     are, when already known (:func:`geotile.evaluate_inputs.input_kind`'s answer, or "line
     folders" for folders of lines: :func:`~geotile.evaluate_inputs.are_line_folders`, "object
-    folders" for folders of polygons or rasters)."""
+    folders" for folders of polygons or rasters). ``class_map`` ({name: id}) names the
+    truth rasters' ids (:func:`geotile.evaluate.evaluate_rasters`)."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
     check_range("--iou", iou, 0, 1, high_open=True)
@@ -55,6 +57,9 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             kind = "line folders"
     elif kind == "object folders":  # folders known to hold polygons or rasters
         kind, pairs = "folders", pairs or pair_folders(prediction, truth)
+    if class_map and kind in ("csvs", "lines", "line folders"):
+        raise InputError(f"{truth}: --class-map names the ids of truth rasters; give "
+                         "rasters.")
     if kind == "csvs":
         from geotile.spacenet_scoring import evaluate_csvs
 
@@ -76,12 +81,13 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         return evaluate_line_folders(pairs or pair_folders(prediction, truth),
                                      progress=progress, **lines)
     if kind == "folders":
-        return evaluate_folders(prediction, truth, pairs=pairs, **common)
-    return _evaluate_pair(prediction, truth, **common)
+        return evaluate_folders(prediction, truth, pairs=pairs, class_map=class_map, **common)
+    return _evaluate_pair(prediction, truth, class_map=class_map, **common)
 
 
 def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field, labels_crs,
-                   prediction_crs, repair_truth, progress, labels_layer, min_area):
+                   prediction_crs, repair_truth, progress, labels_layer, min_area,
+                   class_map=None):
     """Object scores for two vector files, pixel scores for two rasters."""
     from geotile.raster import input_exists
 
@@ -101,7 +107,11 @@ def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field
         if min_area > 0:
             raise InputError(f"{truth} is a raster: --min-area leaves out small polygons; "
                              "it applies to vector files and SpaceNet CSVs.")
-        return evaluate_rasters(prediction, truth, threshold=threshold, progress=progress)
+        return evaluate_rasters(prediction, truth, threshold=threshold, progress=progress,
+                                class_map=class_map)
+    if class_map:
+        raise InputError(f"{truth} is vector data: --class-map names the ids of a truth "
+                         "raster; score classes of vector files with --class-field.")
     return evaluate_vectors(prediction, truth, iou=iou, class_field=class_field,
                             conf_field=conf_field, labels_crs=labels_crs,
                             prediction_crs=prediction_crs, repair_truth=repair_truth,

@@ -913,3 +913,62 @@ def test_class_names_of_a_qgis_paletted_style_pair_by_name(tmp_path):
     assert np.count_nonzero(result.confusion - np.diag(np.diag(result.confusion))) == 0
     assert {r["class"]: r["iou"] for r in result.classes()} == {
         "background": 1.0, "Roof": 1.0, "Grass": 1.0, "Water": 1.0}
+
+
+LOVEDA = ["background", "building", "road", "water", "barren", "forest", "agriculture"]
+
+
+def _loveda(tmp_path, top: int = 8):
+    """A LoveDA mask (0 no data, 1..7 background..agriculture, no names) and an mmseg
+    model's class raster of it (reduce_zero_label: ids 0..6 named background..agriculture),
+    right on ~75% of the pixels; ids ``top`` and up are absent from the truth."""
+    rng = np.random.default_rng(5)
+    truth = rng.integers(1, top, (64, 64)).astype(np.uint8)
+    truth[:8] = 0
+    pred = truth.astype(np.int64) - 1
+    noise = rng.random(truth.shape) < 0.25
+    pred[noise] = rng.integers(0, 7, int(noise.sum()))
+    pred[:8] = rng.integers(0, 7, (8, 64))
+    pred = pred.astype(np.uint8)
+    t = write_raster(tmp_path / "t.tif", truth)
+    p = _tagged(write_raster(tmp_path / "p.tif", pred), LOVEDA)
+    valid = truth > 0
+    expected = {}
+    for k, name in enumerate(LOVEDA):
+        hit, said = (truth == k + 1) & valid, (pred == k) & valid
+        if hit.any() or said.any():
+            expected[name] = (hit & said).sum() / (hit | said).sum()
+    return p, t, expected, int(valid.sum())
+
+
+def test_class_map_names_the_truths_ids_and_leaves_out_its_no_data(tmp_path, run_cli):
+    """LoveDA: the model's ids are the mask's minus 1 and the mask's 0 is no data. Scored by
+    id, agriculture got IoU 0 and mean IoU 0.02 for a model right on 75% of the pixels;
+    naming the truth's classes (tag) scored its 512 no-data pixels as a class 'no data'
+    (mean IoU 0.51). --class-map names TRUTH's ids, as make-masks' names a label raster's;
+    an id named no data is left out, like 255."""
+    p, t, expected, pixels = _loveda(tmp_path)
+    mapping = {"no data": 0, **{n: k + 1 for k, n in enumerate(LOVEDA)}}
+    (tmp_path / "loveda.json").write_text(json.dumps(mapping))
+    result = run_cli("evaluate", p, t, "--class-map", tmp_path / "loveda.json", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["pixels"] == pixels
+    got = {c["class"]: c["iou"] for c in scores["classes"] if c["support"] or c["predicted"]}
+    assert got == pytest.approx(expected)
+    assert scores["mean_iou"] == pytest.approx(np.mean(list(expected.values())))
+    assert "paired by id" not in result.stderr
+    with rasterio.open(t, "r+") as dst:  # the truth's own names say the same
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(list(mapping)))
+    result = run_cli("evaluate", p, t, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["pixels"] == pixels
+    assert json.loads(result.stdout)["mean_iou"] == pytest.approx(scores["mean_iou"])
+    (tmp_path / "bad.json").write_text('{"building": 255}')
+    assert_one_line_error(run_cli("evaluate", p, t, "--class-map", tmp_path / "bad.json"),
+                          "bad.json", "0..254")
+    gj = tmp_path / "a.geojson"
+    gpd.GeoDataFrame(geometry=gpd.GeoSeries.from_xy([1], [1]).buffer(1),
+                     crs="EPSG:32633").to_file(gj)
+    assert_one_line_error(run_cli("evaluate", gj, gj, "--class-map", tmp_path / "loveda.json"),
+                          "--class-map", code=2)

@@ -8,6 +8,7 @@ from geotile.cli.options import (
     INPUT_PATH,
     LOCAL_FILE,
     FloatRange,
+    class_map_opt,
     given,
     json_opt,
     labels_crs_opt,
@@ -17,16 +18,16 @@ from geotile.errors import InputError
 
 #: options of object (or pixel) scores, which line scores do not take
 NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth", "report",
-                 "image", "min_area", "errors")
+                 "image", "min_area", "errors", "class_map")
 #: options of vector files, which pixel scores of two rasters do not take (--min-area,
 #: --errors, --report and --layer have their own messages)
 NOT_FOR_RASTERS = ("iou", "class_field", "conf_field", "repair_truth", "labels_crs",
                    "prediction_crs", "buffer")
 #: options of lines and probability rasters, which polygon scores do not take
-NOT_FOR_POLYGONS = ("threshold", "buffer")
+NOT_FOR_POLYGONS = ("threshold", "buffer", "class_map")
 #: options of vector files, lines or rasters, which two SpaceNet CSVs do not take
 NOT_FOR_CSVS = ("threshold", "buffer", "class_field", "conf_field", "repair_truth",
-                "labels_crs", "prediction_crs")
+                "labels_crs", "prediction_crs", "class_map")
 #: the inputs each option applies to
 APPLIES = {"iou": "polygons and SpaceNet CSVs (object scores)",
            "min_area": "polygons and SpaceNet CSVs (object scores)",
@@ -38,6 +39,7 @@ APPLIES = {"iou": "polygons and SpaceNet CSVs (object scores)",
            "repair_truth": "polygon files (object scores)",
            "labels_crs": "vector files", "prediction_crs": "vector files",
            "threshold": "probability rasters (pixel scores)",
+           "class_map": "truth rasters (pixel scores)",
            "buffer": "line files (length-weighted scores)"}
 #: each kind of inputs and how it is scored
 WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
@@ -161,13 +163,18 @@ def _line_options(command):
               "(y down, no CRS; said in a warning), which .geojson cannot hold. A .gpkg "
               "gets the layer \"errors\": --overwrite replaces that layer, other layers are "
               "kept.")
+@class_map_opt(
+    'Rasters: JSON file {"no data": 0, "background": 1, ...} naming the TRUTH\'s class ids '
+    "0..254 (as make-masks --class-map names a label raster's), over names it carries, so "
+    "that classes pair by name with the prediction's. A truth id named no data (\"no "
+    'data", "ignore", "unknown"...) is left out, as 255.')
 @_line_options
 @json_opt
 @overwrite_opt
 @click.pass_context
 def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, layer, labels_crs,
              prediction_crs, repair_truth, report, image, as_json, overwrite, min_area, errors,
-             buffer):
+             buffer, class_map):
     """Score PREDICTION against TRUTH: two vector files (polygons or lines), two
     rasters, two SpaceNet CSVs, or two folders of them.
 
@@ -189,7 +196,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     and a confusion matrix (rows: truth, columns: prediction), nodata left
     out. Probability rasters are thresholded (one band) or argmaxed. Where
     both name their classes in another order, classes match by name (case,
-    separators and a plural 's' aside).
+    separators and a plural 's' aside); --class-map names an unnamed truth's
+    ids (LoveDA, OpenEarthMap: 0 no data, a model's class k is id k+1).
     Two folders: each file of PREDICTION is scored against the file of TRUTH
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
     rasters; else SpaceNet's image ids); files without a partner are left
@@ -217,6 +225,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     Examples:
     $ geotile evaluate buildings.geojson footprints.geojson
     $ geotile evaluate classes.tif mask.tif --json
+    $ geotile evaluate classes.tif loveda_mask.png --class-map loveda.json
     $ geotile evaluate buildings.geojson footprints.geojson --report check.png --image tile.tif
     $ geotile evaluate predictions/ truth/ --errors errors.gpkg
     $ geotile evaluate proposals.csv truth.csv --json
@@ -268,12 +277,17 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
             refuse_overwriting_inputs([errors], [f for pair in pairs.pairs.values()
                                                  for f in pair])
             check_errors_crs(errors, [t for _, t in pairs.pairs.values()], layer, labels_crs)
+    if class_map is not None:
+        from geotile.labels import read_class_map
+
+        class_map = read_class_map(class_map, zero=True)  # a label raster's ids: 0 too
     result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
                             class_field=class_field, conf_field=conf_field,
                             labels_crs=labels_crs, labels_layer=layer,
                             prediction_crs=prediction_crs, repair_truth=repair_truth,
                             progress=bool(ctx.obj and ctx.obj.get("progress")),
-                            min_area=min_area, buffer=buffer, pairs=pairs, kind=kind)
+                            min_area=min_area, buffer=buffer, pairs=pairs, kind=kind,
+                            class_map=class_map)
     # the scores first: a write that fails (a full disk) does not lose them
     click.echo(dumps(result) if as_json else result.table())
     if report is not None:
