@@ -1062,8 +1062,9 @@ class _RasterCounts:
     #: the truth's), and the pixels of one raster
     zero_nodata: tuple[int, int] = (0, 0)
     pixels: int = 0
-    #: ids of an unnamed truth that the prediction's names do not cover
-    unnamed: tuple[int, ...] = ()
+    #: an unnamed truth paired by id with a named prediction: the ids it holds, and its
+    #: pixels (all, on the diagonal, truth id k+1 at class k, k-1 at k): :func:`_id_shift`
+    by_id: tuple[tuple[int, ...], tuple[int, int, int, int]] | None = None
     #: pixels where the prediction holds a class, left out as a truth's nodata 255 that is
     #: all its non-zero pixels (a 0/255 mask declaring its positives nodata?), of
     #: ``nodata_255`` pixels of that nodata where the prediction is valid
@@ -1199,16 +1200,18 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         truth_0_255 = true.dtypes[0] == "uint8" or (may[0] and not confusion[IGNORE + 1:].any())
         pred_0_255 = pred_kind.kind == "class" and (pred.dtypes[0] == "uint8" or (
             may[1] and not confusion[:, IGNORE + 1:].any()))
-        unnamed = ()
+        by_id = None
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
             meaning = _meaning_of_255(confusion, truth_0_255, False, edge)
             read = _resolve_255(confusion, truth_0_255, False, 2, meaning,
                                 wide_truth=wide_truth)  # 0/255?
             held = np.flatnonzero(read.any(axis=1))
-            unnamed = tuple(int(i) for i in held if len(pred_kind.names) <= i != IGNORE)
+            by_id = (tuple(int(i) for i in held if i != IGNORE),
+                     (int(read.sum()), int(np.trace(read)), int(np.trace(read, -1)),
+                      int(np.trace(read, 1))))
         counts = _RasterCounts.of(confusion, names, truth_0_255, pred_0_255,
                                   zero_nodata=tuple(zero_nodata),
-                                  pixels=pred.width * pred.height, unnamed=unnamed,
+                                  pixels=pred.width * pred.height, by_id=by_id,
                                   lost_255=lost_255, nodata_255=ignored_255,
                                   wide_truth=wide_truth, zeros=zeros,
                                   may_be_0_255=may, edge_strays=edge, unmatched=unmatched)
@@ -1216,8 +1219,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             log.warning("%s (against %s): %s", prediction, truth, unmatched)
         if warn:
             warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
-        if unnamed and warn:
-            _warn_unnamed_truth(str(truth), str(prediction), unnamed)
+        if by_id and warn:
+            _warn_paired_by_id(str(truth), prediction, truth, [counts])
         for path, other, lost in ((prediction, truth, zero_nodata[0]),
                                   (truth, prediction, zero_nodata[1])):
             if lost and warn:
@@ -1231,14 +1234,56 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     return counts
 
 
-def _warn_unnamed_truth(truth: str, prediction: str, ids) -> None:
-    """Say that an unnamed truth holds ``ids`` past the prediction's names: the two number
-    their classes differently, and the truth's ids were named after the prediction's."""
-    shown = ", ".join(map(str, sorted(ids)[:10])) + (" ..." if len(ids) > 10 else "")
-    log.warning("%s names no classes and holds class ids %s that the names of %s do not "
-                "cover: its ids are scored under that prediction's names, which may number "
-                "the classes differently. Name the truth's classes (tag GEOTILE_CLASS_NAMES, "
-                "gdal_edit.py -mo) so that they match by name.", truth, shown, prediction)
+#: share of the pixels on which an unnamed truth's ids must agree with a named prediction's
+#: classes one id off (and more than on the same ids) to be taken for another numbering
+SHIFTED_AGREEMENT = 0.2
+
+
+def _id_shift(names, counts) -> int:
+    """1 where truth id k+1 agrees with the prediction's class k (LoveDA, OpenEarthMap: 0 no
+    data, a model trained without it), -1 where k-1 does, on :data:`SHIFTED_AGREEMENT` of
+    the pixels of ``counts`` (:class:`_RasterCounts` with ``by_id``) and more than id k
+    does; 0 otherwise, and for fewer than 3 classes (one off and swapped look alike)."""
+    total, same, plus, minus = np.sum([c.by_id[1] for c in counts], axis=0)
+    for shift, agree in ((1, plus), (-1, minus)):
+        if len(names) >= 3 and agree > max(same, SHIFTED_AGREEMENT * total):
+            return shift
+    return 0
+
+
+def _warn_paired_by_id(where: str, prediction, truth, counts) -> None:
+    """Say that an unnamed truth's ids (``counts``: :class:`_RasterCounts` with ``by_id``,
+    of one pair or a folder's) were paired by id with the prediction's class names where
+    that looks wrong (ids one off: :func:`_id_shift`, or ids past the names), with the class
+    map that names the truth's ids and the command that gives it."""
+    import shlex
+    counts = [c for c in counts if c.by_id]
+    names = counts[0].names
+    shift = _id_shift(names, counts)
+    held = sorted({i for c in counts for i in c.by_id[0]})
+    past = [i for i in held if i >= len(names)]
+    if not shift and not past:
+        return
+    total, same, plus, minus = np.sum([c.by_id[1] for c in counts], axis=0)
+    if shift:
+        why = (f"its id k{shift:+d} agrees with their class k on "
+               f"{100 * (plus if shift > 0 else minus) / total:.0f}% of the pixels, id k on "
+               f"{100 * same / total:.0f}%")
+    else:
+        why = (f"it holds class ids {', '.join(map(str, past[:10]))}"
+               f"{' ...' if len(past) > 10 else ''} that their names do not cover")
+    top = max([*held, len(names) - 1 + shift])
+    mapping = {}
+    for t in range(top + 1):
+        if 0 <= t - shift < len(names):
+            mapping[names[t - shift]] = t
+        elif t in held:
+            mapping["no data" if t == 0 else f"<name of id {t}>"] = t
+    log.warning("%s names no classes: its ids were paired by id with the classes of %s, but "
+                "%s. Name the truth's ids: write %s to classes.json and run geotile evaluate "
+                "%s %s --class-map classes.json (ids named no data are left out; if 0 is a "
+                "class, name it).", where, prediction, why, json.dumps(mapping),
+                shlex.quote(str(prediction)), shlex.quote(str(truth)))
 
 
 def _warn_zero_nodata(name: str, other: str, lost: int, pixels: int) -> None:
@@ -1722,13 +1767,12 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                 for side in (0, 1) for name, c in per_image.items()]
         warn_zero_nodata([n for n, _ in said], [z for _, z in said], stacklevel=2)
         _warn_folder_nodata_255(pairs, per_image)
-        unnamed = {name: c.unnamed for name, c in per_image.items() if c.unnamed}
-        if unnamed:
-            first = next(iter(unnamed))
-            where = (f"{pairs.pairs[first][1]}" if len(unnamed) == 1 else
-                     f"{pairs.pairs[first][1]} and {len(unnamed) - 1} other truths")
-            _warn_unnamed_truth(where, str(pairs.pairs[first][0]),
-                                {i for ids in unnamed.values() for i in ids})
+        by_id = {name: c for name, c in per_image.items() if c.by_id}
+        if by_id:
+            first = next(iter(by_id))
+            where = (f"{pairs.pairs[first][1]}" if len(by_id) == 1 else
+                     f"{pairs.pairs[first][1]} and {len(by_id) - 1} other truths")
+            _warn_paired_by_id(where, prediction, truth, by_id.values())
         said: dict[str, list[str]] = {}
         for name, c in per_image.items():
             if c.unmatched:
