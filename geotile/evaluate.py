@@ -629,6 +629,8 @@ class PixelScores:
     confusion: np.ndarray
     class_names: list[str] | None = None
     mode: str = "pixel"
+    #: the truth's ids named no data (:func:`truth_names`): left out, not scored
+    left_out: tuple[int, ...] = ()
 
     def name(self, class_id: int) -> str:
         if self.class_names and class_id < len(self.class_names):
@@ -644,7 +646,8 @@ class PixelScores:
             tp = int(c[k, k])
             fp = int(c[:, k].sum()) - tp
             fn = int(c[k].sum()) - tp
-            rows.append({"class_id": k, "class": self.name(k), **_ratios(tp, fp, fn),
+            ratios = _ratios(0, 0, 0) if k in self.left_out else _ratios(tp, fp, fn)
+            rows.append({"class_id": k, "class": self.name(k), **ratios,
                          "support": int(c[k].sum()), "predicted": int(c[:, k].sum())})
         return rows
 
@@ -659,7 +662,8 @@ class PixelScores:
 
     def as_dict(self) -> dict:
         classes = self.classes()
-        seen = [c["iou"] for c in classes if c["support"] or c["predicted"]]
+        seen = [c["iou"] for c in classes
+                if (c["support"] or c["predicted"]) and c["class_id"] not in self.left_out]
         return {"mode": "pixel", "classes": classes,
                 "confusion_matrix": self.confusion.tolist(), "accuracy": self.accuracy,
                 "mean_iou": float(np.mean(seen)) if seen else np.nan, "pixels": self.pixels}
@@ -1080,6 +1084,8 @@ class _RasterCounts:
     edge_strays: tuple[int, int] = (0, 0)
     #: what to say of class names left unmatched (:func:`_unmatched_names`)
     unmatched: str | None = None
+    #: the truth's ids named no data (:attr:`PixelScores.left_out`)
+    left_out: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
@@ -1102,7 +1108,7 @@ class _RasterCounts:
         confusion = _resolve_255(self.confusion, self.truth_uint8, self.prediction_uint8,
                                  len(self.names) if self.names else 2, meaning,
                                  self.wide_truth)
-        return PixelScores(confusion, self.names)
+        return PixelScores(confusion, self.names, left_out=self.left_out)
 
 
 def _raster_counts(prediction, truth, *, threshold: float | None = None,
@@ -1214,7 +1220,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                   pixels=pred.width * pred.height, by_id=by_id,
                                   lost_255=lost_255, nodata_255=ignored_255,
                                   wide_truth=wide_truth, zeros=zeros,
-                                  may_be_0_255=may, edge_strays=edge, unmatched=unmatched)
+                                  may_be_0_255=may, edge_strays=edge, unmatched=unmatched,
+                                  left_out=tuple(no_data))
         if warn and unmatched:
             log.warning("%s (against %s): %s", prediction, truth, unmatched)
         if warn:
@@ -1493,14 +1500,15 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
 def foreground(scores: PixelScores) -> dict:
     """Pixel TP, FP, FN, precision, recall, F1 and IoU of the classes other than background,
     pooled (for a binary raster: the positive class): other than id 0 unless the names call
-    it a class (:func:`~geotile.class_keys.zero_is_background`), and than a class named
-    background."""
+    it a class (:func:`~geotile.class_keys.zero_is_background`), than a class named
+    background and than the truth's no data (:attr:`PixelScores.left_out`)."""
     from geotile.class_keys import class_key, zero_is_background
 
     c, names = scores.confusion, scores.class_names or []
     kept = np.ones(c.shape[0], bool)
     kept[0] = not zero_is_background(names)
     kept[[i for i, n in enumerate(names[:len(kept)]) if class_key(n) == "background"]] = False
+    kept[[i for i in scores.left_out if i < len(kept)]] = False  # no data: no class
     tp = int(np.diag(c)[kept].sum())
     fp, fn = int(c[:, kept].sum()) - tp, int(c[kept, :].sum()) - tp
     ratios = _ratios(tp, fp, fn)
@@ -1584,7 +1592,9 @@ class ManyEvaluation:
         total = np.zeros((2, 2), np.int64)
         for confusion in confusions:
             total = _add(total, confusion)
-        return PixelScores(total, names)
+        left = {p.name(k) for p in parts for k in p.left_out}
+        return PixelScores(total, names,
+                           left_out=tuple(i for i, n in enumerate(names or ()) if n in left))
 
     @property
     def per_class(self) -> dict[str, ObjectScores]:
