@@ -366,18 +366,27 @@ def _metadata_number(metadata, keys, path, *, integer=False, minimum=0.0, option
 
 
 def _name_list(value) -> list[str] | None:
-    """Class names from a dict {"0": name} (or {name: 0}), a list of names, or None."""
+    """Class names from a dict {"0": name} (or {name: 0}: the names of those band ids), a list
+    of names, or None."""
     if isinstance(value, dict):
         with contextlib.suppress(TypeError, ValueError):
-            return [str(value[k]) for k in sorted(value, key=lambda k: int(k))]
+            return _by_id({int(k): str(v) for k, v in value.items()}, len(value))
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
-            return [str(k) for k in sorted(value, key=value.get)]  # name -> id
+            return _by_id({v: str(k) for k, v in value.items()}, len(value))  # name -> id
         return [str(value[k]) for k in value]
     if isinstance(value, list | tuple) and all(not isinstance(v, dict | list) for v in value):
         return [str(v) for v in value]
     if isinstance(value, str) and value.strip():  # "background,building": names by commas
         return [name.strip() for name in value.split(",") if name.strip()]
     return None
+
+
+def _by_id(names: dict[int, str], given: int) -> list[str] | None:
+    """Names of bands 0..the highest id of ``names`` {id: name}; an unnamed id is numbered
+    as an unnamed band is (class_<id + 1>). None for negative or repeated ids."""
+    if not names or min(names) < 0 or len(names) != given:
+        return None
+    return [names.get(i, f"class_{i + 1}") for i in range(max(names) + 1)]
 
 
 #: metadata keys of class names: geotile's (Deepness'), then mmseg's, other exporters' and

@@ -177,6 +177,26 @@ def test_class_names_from_huggingface_id2label(tmp_path, caplog):
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
+def test_huggingface_class_ids_name_their_own_bands(tmp_path, caplog):
+    """id2label {"0": "background", "2": "road"} (no id 1) named a 3-class model's bands
+    background, road and... by place: road became band 1; label2id {"building": 1,
+    "road": 2, "water": 3} of a 3-band model (no id 0) named bands 0..2 building, road,
+    water, one off, without a word. Ids name their bands now; an unnamed id is numbered
+    like an unnamed band, and ids past the bands are warned of."""
+    for metadata, expected in (
+            ({"id2label": json.dumps({"2": "road", "0": "background"})},
+             ["background", "class_2", "road"]),
+            ({"label2id": json.dumps({"road": 2, "background": 0, "building": 1})},
+             ["background", "building", "road"]),
+            ({"label2id": json.dumps({"building": 1, "road": 2, "water": 3})},
+             ["class_1", "class_2", "class_3"])):
+        caplog.clear()
+        path = pointwise_model(tmp_path / "m.onnx", classes=3, metadata=metadata)
+        assert OnnxModel.from_path(path).class_names == expected, metadata
+        warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warned) == (expected[0] == "class_1"), warned
+
+
 def test_fp16_copy_follows_retrained_external_weights(tmp_path, monkeypatch):
     """A model re-exported with new weights in its external .data file (same graph, same
     offsets) got the cached float16 copy of the old weights: the cache key covers them."""
