@@ -403,7 +403,8 @@ def class_names(src) -> list[str] | None:
 def _qml_names(src) -> list[str] | None:
     """Names by id from the paletteEntry labels of the QGIS style saved beside an integer
     raster (its default style, ``<stem>.qml``: Paletted/Unique values), ids 0..254; an
-    unlabelled id is its number, or background for 0. None without one."""
+    unlabelled id, or one labelled by its number (QGIS's default), is its number, or
+    background for 0. None without one."""
     import xml.etree.ElementTree as ET
 
     path = Path(str(src.name)).with_suffix(".qml")
@@ -415,7 +416,8 @@ def _qml_names(src) -> list[str] | None:
                   for e in entries}
     except (ET.ParseError, ValueError, OSError):
         return None
-    labels = {v: n for v, n in labels.items() if 0 <= v < 255 and n}
+    # QGIS labels each value by its number until renamed: that names nothing
+    labels = {v: n for v, n in labels.items() if 0 <= v < 255 and n and n != str(v)}
     if not labels:
         return None
     return ["background" if i == 0 and i not in labels else labels.get(i, str(i))

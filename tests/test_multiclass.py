@@ -915,6 +915,26 @@ def test_class_names_of_a_qgis_paletted_style_pair_by_name(tmp_path):
         "background": 1.0, "Roof": 1.0, "Grass": 1.0, "Water": 1.0}
 
 
+
+def test_a_qgis_style_labelling_classes_by_their_values_names_none(tmp_path):
+    """QGIS's Paletted/Unique values style labels each class by its value ("0".."3") until
+    renamed; saved as truth.qml, those numbers became the truth's class names, over a
+    prediction's background/building/road/water (the scores listed classes 0..3). Labels
+    that are the value itself name nothing: the prediction's names are kept."""
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 4, (40, 40)).astype(np.uint8)
+    truth = write_raster(tmp_path / "truth.tif", ids)
+    names = ["background", "building", "road", "water"]
+    pred = _tagged(write_raster(tmp_path / "p.tif", ids), names)
+    entries = "".join(f'<paletteEntry value="{v}" color="#ff0000" label="{v}" alpha="255"/>'
+                      for v in range(4))
+    (tmp_path / "truth.qml").write_text(
+        '<qgis version="3.34"><pipe><rasterrenderer type="paletted" band="1"><colorPalette>'
+        f"{entries}</colorPalette></rasterrenderer></pipe></qgis>")
+    result = evaluate_rasters(pred, truth)
+    assert [c["class"] for c in result.classes()] == names
+    assert result.as_dict()["mean_iou"] == 1.0
+
 LOVEDA = ["background", "building", "road", "water", "barren", "forest", "agriculture"]
 
 
