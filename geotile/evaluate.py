@@ -1146,7 +1146,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             raster_kind(true, truth=True)
         if class_map:
             true_kind = replace(true_kind, names=truth_names(class_map))
-        no_data = [i for i, n in enumerate(true_kind.names or ()) if names_no_data(n)]
+        no_data = [i for i, n in enumerate(true_kind.names or ()) if names_no_data(n, i)]
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names

@@ -908,12 +908,20 @@ NODATA_NAMES = frozenset({"nodata", "no_data", "ignore", "ignored", "void", "unl
                           "not_classified", "fill"})
 
 
-def names_no_data(name) -> bool:
-    """Whether a name of id 0 says no data: one of :data:`NODATA_NAMES`, or one starting
-    with 'no data' or 'nodata' ('No data (ocean)', 'NoData - outside scene')."""
+#: names of no data at id 0 only: past it, a class (ASPRS LiDAR's 1 'Unclassified': points
+#: processed into no other class, which a model predicts too)
+UNCLASSIFIED_NAMES = frozenset({"unclassified", "no_class", "noclass", "not_classified"})
+
+
+def names_no_data(name, class_id: int = 0) -> bool:
+    """Whether the name of id ``class_id`` says no data: one of :data:`NODATA_NAMES` (past
+    id 0, not :data:`UNCLASSIFIED_NAMES`), or one starting with 'no data' or 'nodata' ('No
+    data (ocean)', 'NoData - outside scene')."""
     from geotile.class_keys import class_key
 
     key = class_key(name)
+    if class_id and key in UNCLASSIFIED_NAMES:
+        return False
     return key in NODATA_NAMES or key.startswith(("no_data", "nodata"))
 
 

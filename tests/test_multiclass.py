@@ -1076,3 +1076,24 @@ def test_a_truth_class_named_no_data_is_not_scored_where_the_model_predicts_it(
     result = run_cli("evaluate", tmp_path / "pd", tmp_path / "td", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["mean_iou"] == pytest.approx(np.mean(expected))
+
+
+def test_asprs_unclassified_points_are_a_scored_class_past_id_0(tmp_path, run_cli):
+    """A LiDAR classification raster names ASPRS classes: 0 never classified, 1
+    unclassified (points processed into no other class), 2 ground, 6 building. Its
+    'unclassified' pixels (a class the model predicts too) were left out as no data, without
+    a word: 1/4 of the pixels gone, the class listed empty. Past id 0 it is a class; an id
+    named no data, void, unknown... is still left out."""
+    names = ["never_classified", "unclassified", "ground", "building"]
+    rng = np.random.default_rng(4)
+    truth = rng.integers(1, 4, (40, 40)).astype(np.uint8)
+    pred = truth.copy()
+    pred[rng.random(truth.shape) < 0.2] = 2
+    t = _tagged(write_raster(tmp_path / "t.tif", truth), names)
+    p = _tagged(write_raster(tmp_path / "p.tif", pred), names)
+    scores = json.loads(run_cli("evaluate", p, t, "--json").stdout)
+    assert scores["pixels"] == truth.size
+    hit, said = truth == 1, pred == 1
+    rows = {c["class"]: c for c in scores["classes"]}
+    assert rows["unclassified"]["support"] == int(hit.sum())
+    assert rows["unclassified"]["iou"] == pytest.approx((hit & said).sum() / (hit | said).sum())
