@@ -167,6 +167,10 @@ def _repaired(geometries: np.ndarray) -> np.ndarray:
     return geometries
 
 
+#: shapely type ids of a Polygon and a MultiPolygon (valid: parts that do not overlap)
+POLYGONAL = (3, 6)
+
+
 def match_polygons(predicted, truth, iou: float = 0.5, *,
                    repair_truth: bool = False) -> ObjectScores:
     """Match predicted polygons (already in scoring order) one-to-one to ``truth``.
@@ -194,10 +198,13 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
     pi, ti = pi[order], ti[order]
     inter = shapely.area(shapely.intersection(pred[pi], true[ti]))
     # the union's area without building the union (valid polygons: half the time of a
-    # city's scoring); where that puts an IoU a hair from the threshold, the union decides
+    # city's scoring); where that puts an IoU a hair from the threshold, or a collection's
+    # parts may overlap, the union decides
     union = shapely.area(pred)[pi] + shapely.area(true)[ti] - inter
     ious = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    close = np.flatnonzero(np.abs(ious - iou) <= 1e-9)
+    polygonal = np.isin(shapely.get_type_id(pred), POLYGONAL)[pi] & np.isin(
+        shapely.get_type_id(true), POLYGONAL)[ti]
+    close = np.flatnonzero((np.abs(ious - iou) <= 1e-9) | ~polygonal)
     if len(close):
         union[close] = shapely.area(shapely.union(pred[pi[close]], true[ti[close]]))
         ious[close] = np.divide(inter[close], union[close], out=np.zeros(len(close)),

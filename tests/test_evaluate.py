@@ -1497,3 +1497,18 @@ def test_a_compound_crs_prediction_scores_against_plain_utm_truth(make_raster):
                               make_raster("t.tif", truth, crs=UTM_CRS))
     assert result.pixels == 1200
     assert result.confusion.tolist() == numpy_confusion(truth, truth, 2).tolist()
+
+
+def test_match_polygons_takes_the_union_of_geometry_collections():
+    """geotile.match_polygons of a GeometryCollection (a clip's output: a building and
+    parts of it drawn again) took its union's area as a + b - intersection, the collection's
+    area counting the overlaps again: IoU 0.33 (FP) for a prediction equal to its truth
+    building (IoU 1), where shapely's union gives TP."""
+    from shapely.geometry import box
+
+    truth = [box(0, 0, 10, 10), box(20, 0, 30, 10)]
+    pred = [shapely.GeometryCollection([box(0, 0, 10, 10)] * 3),
+            shapely.MultiPolygon([box(20, 0, 30, 10)])]
+    scores = match_polygons(pred, truth)
+    assert (scores.tp, scores.fp, scores.fn) == (2, 0, 0)
+    assert [m.iou for m in scores.matches] == pytest.approx([1.0, 1.0])
