@@ -640,3 +640,29 @@ def test_tile_npy_patches_past_a_file_size_limit_say_why(make_raster, tmp_path):
     assert len(lines) == 1 and "File too large" in lines[0] and "ulimit -f" in lines[0], lines
     assert "requested" not in lines[0]
     assert not out.exists()
+
+
+def test_a_cog_copy_failing_to_read_an_input_is_not_called_a_write_failure(tmp_path):
+    """--merge of a tile whose data is cut (a truncated prediction kept by --resume) said
+    'm.tif: GDAL could not write it (t1.tif, band 1: IReadBlock failed ...). Free space or
+    choose another folder.': the read error of the input surfaces as itself."""
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+
+    from geotile.merge import merge_rasters
+
+    tiles = []
+    for i in range(2):
+        with rasterio.open(tmp_path / f"t{i}.tif", "w", driver="GTiff", width=256, height=256,
+                           count=1, dtype="float32", crs=UTM_CRS, tiled=True, blockxsize=64,
+                           blockysize=64, transform=rasterio.transform.from_origin(
+                               UTM_ORIGIN[0] + 256 * i, UTM_ORIGIN[1], 1, 1)) as dst:
+            dst.write(np.random.default_rng(i).random((1, 256, 256), dtype=np.float32))
+        tiles.append(tmp_path / f"t{i}.tif")
+    os.truncate(tiles[1], tiles[1].stat().st_size // 2)
+    with pytest.raises((RasterioError, CPLE_BaseError, InputError)) as caught:
+        merge_rasters(tiles, tmp_path / "m.tif")
+    message = str(caught.value)
+    assert "t1.tif" in message and "IReadBlock" in message, message
+    assert "could not write" not in message and "Free space" not in message, message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t0.tif", "t1.tif"]
