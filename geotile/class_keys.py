@@ -64,6 +64,12 @@ def _loose_forms(name) -> set[str]:
     return forms
 
 
+def same_class_name(name, other) -> bool:
+    """Whether two names name one class: the same :func:`class_key`, or apart only by
+    separators or a plural ('Building', 'buildings'), as :func:`match_class_names` pairs."""
+    return class_key(name) == class_key(other) or bool(_loose_forms(name) & _loose_forms(other))
+
+
 def match_class_names(names, known) -> list[int | None]:
     """The index in ``known`` of each of ``names``: the first of the same :func:`class_key`,
     else the one name left that differs only by separators or a plural (both ways unique),

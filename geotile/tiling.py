@@ -1443,8 +1443,9 @@ def _check_grids(images, masks) -> None:
 def _check_class_names(masks) -> None:
     """InputError where two masks name one class id otherwise (building 1 in one, grass 1
     in the other): their patches would mean different classes by the same id. Ids only
-    one of them names, or numbers only (placeholders), agree with anything."""
-    from geotile.class_keys import class_key, is_placeholder_name
+    one of them names, or numbers only (placeholders), agree with anything; names apart
+    only by case, separators or a plural ('Building', 'buildings') agree."""
+    from geotile.class_keys import is_placeholder_name, same_class_name
     from geotile.raster import open_raster
     from geotile.raster_kinds import class_names
 
@@ -1456,7 +1457,7 @@ def _check_class_names(masks) -> None:
             if i == 0 or is_placeholder_name(name):
                 continue
             seen, where = first.setdefault(i, (name, str(mask)))
-            if class_key(seen) != class_key(name):
+            if not same_class_name(seen, name):
                 raise InputError(
                     f"{mask}: class {i} is {name!r} there but {seen!r} in {where}: the masks "
                     "number their classes otherwise. Make them with one --class-map "

@@ -1429,3 +1429,29 @@ def test_masks_numbering_classes_otherwise_are_refused(tmp_path, make_raster, ru
                      "-o", out, "--size", "16")
     assert result.exit_code == 0, result.output
     assert len(list((out / "masks").glob("*.tif"))) == 8
+
+
+def test_masks_naming_one_class_in_plural_or_capitals_tile_together(tmp_path, make_raster,
+                                                                    run_cli):
+    """A mask naming its classes 'Building', 'low-vegetation' and one naming them
+    'buildings', 'Low vegetation' (make-masks runs over labels spelled otherwise) were
+    refused ('class 1 is 'buildings' there but 'Building' in a_mask.tif'): the same class,
+    as evaluate pairs them (case, separators and a plural aside). They tile together."""
+    import json
+
+    import rasterio
+
+    ids = np.zeros((32, 32), np.uint8)
+    ids[:8, :8], ids[8:16, 8:16] = 1, 2
+    images, masks = [], []
+    for stem, names in (("a", ["background", "Building", "low-vegetation"]),
+                        ("b", ["background", "buildings", "Low vegetation"])):
+        images.append(make_raster(f"{stem}.tif", np.full((3, 32, 32), 9, np.uint8)))
+        masks.append(make_raster(f"{stem}_mask.tif", ids[None]))
+        with rasterio.open(masks[-1], "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(names))
+    out = tmp_path / "out"
+    result = run_cli("tile", *images, "--masks", masks[0], "--masks", masks[1], "-o", out,
+                     "--size", "16")
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "masks").glob("*.tif"))) == 8
