@@ -99,6 +99,8 @@ def _georeferences(path: str) -> bool:
 def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
     """The refusal of an image ``src`` and an ``other`` raster (a ``what``) of one size of
     which one only is georeferenced: which, by which files, and how to copy them."""
+    import shlex
+
     from geotile.sidecars import SIDECAR_SUFFIXES
 
     placed = src if other_plain else other
@@ -110,9 +112,11 @@ def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
     where = ", ".join(pam + sidecars) or f"in {main}"
     if not other_plain:  # a way out that removes what places it (an .aux.xml comes first)
         path = Path(str(other.name))
+        # a baseline GeoTIFF holds every type and band count (a PNG turns floats to bytes)
+        plain = path.with_name(f"{path.stem}_plain.tif")
         strip = (f"move {' and '.join(pam + sidecars)} away" if pam + sidecars else
-                 "a copy without it: gdal_translate --config GDAL_PAM_ENABLED NO -of PNG "
-                 f"{path} {path.with_name(f'{path.stem}_plain.png')}")
+                 "a copy without it: gdal_translate --config GDAL_PAM_ENABLED NO -co "
+                 f"PROFILE=BASELINE {shlex.quote(str(path))} {shlex.quote(str(plain))}")
         return (f"{other.name}: the {what} is georeferenced ({where}) while "
                 f"{Path(str(src.name)).name} has no georeferencing. Georeference the image "
                 f"the same way, or give a {what} without ({strip}) when it is drawn on the "

@@ -1044,7 +1044,7 @@ def test_mask_without_the_images_world_file_is_said_so(run_cli, tmp_path):
     result = run_cli("tile", tmp_path / "plain.jpg", "--masks", tmp_path / "inside.tif",
                      "-o", tmp_path / "o4")
     assert_one_line_error(result, "the mask is georeferenced (in inside.tif)",
-                          "gdal_translate --config GDAL_PAM_ENABLED NO -of PNG")
+                          "gdal_translate --config GDAL_PAM_ENABLED NO -co PROFILE=BASELINE")
     assert not (tmp_path / "o3").exists() and not (tmp_path / "o4").exists()
 
 

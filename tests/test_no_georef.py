@@ -490,3 +490,42 @@ def test_vectorize_a_crs_without_a_geotransform_in_pixels(tmp_path, run_cli, mod
     assert outputs["crs_only"].geometry[0].equals_exact(outputs["plain"].geometry[0], 1e-9)
     x0, y0, x1, y1 = outputs["crs_only"].total_bounds
     assert x0 >= 4 and x1 <= 60 and y0 >= 29 and y1 <= 35  # pixels: x right, y down
+
+
+def test_the_plain_copy_advised_for_georeferenced_extra_bands_keeps_their_values(tmp_path,
+                                                                              run_cli):
+    """A plain PNG photo with a float DSM GeoTIFF (georeferenced inside) as --extra-bands in
+    a folder with a space was told to run 'gdal_translate --config GDAL_PAM_ENABLED NO -of
+    PNG /tmp/a b/dsm.tif ...': unquoted paths, and a PNG turns Float32 heights into bytes
+    (0.37 m -> 0, with only a GDAL warning). The copy advised is a baseline GeoTIFF (every
+    type and band count) with quoted paths; run literally it tiles."""
+    import shlex
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "sub dir"
+    folder.mkdir()
+    _plain(folder / "img.png", np.full((3, 64, 64), 9, np.uint8), "PNG")
+    heights = np.random.default_rng(0).random((1, 64, 64), dtype=np.float32)
+    with rasterio.open(folder / "dsm.tif", "w", driver="GTiff", width=64, height=64, count=1,
+                       dtype="float32", crs="EPSG:32633",
+                       transform=rasterio.transform.from_origin(500000, 4000000, 1, 1)) as dst:
+        dst.write(heights)
+    result = run_cli("tile", folder / "img.png", "--extra-bands", folder / "dsm.tif", "-o",
+                     tmp_path / "out", "--size", 32)
+    assert_one_line_error(result, "the --extra-bands raster is georeferenced (in dsm.tif)")
+    command = result.stderr.split("a copy without it: ", 1)[1].split(") when", 1)[0]
+    words = shlex.split(command)
+    assert words[0] == "gdal_translate" and "-of" not in words, command
+    assert words[-2:] == [str(folder / "dsm.tif"), str(folder / "dsm_plain.tif")], command
+    if shutil.which("gdal_translate") is None:
+        return
+    subprocess.run(words, check=True, capture_output=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(folder / "dsm_plain.tif") as src:
+            assert src.crs is None and src.transform.is_identity
+            np.testing.assert_array_equal(src.read(), heights)
+    result = run_cli("tile", folder / "img.png", "--extra-bands", folder / "dsm_plain.tif",
+                     "-o", tmp_path / "out", "--size", 32)
+    assert result.exit_code == 0, result.output
