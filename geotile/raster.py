@@ -1233,9 +1233,9 @@ def write_cog(
         copy(src_path, dst_path, driver="COG", **settings)
     except (RasterioError, CPLE_BaseError) as exc:
         reason = gdal_reason(exc)
-        if re.search(r"(?i)read", reason) and not re.search(r"(?i)writ|space|too large",
-                                                             reason):
-            raise  # an input that cannot be read (a cut tile): no failure of this write
+        if re.search(r"(?i)read", reason) and Path(dst_path).name not in reason and not \
+                re.search(r"(?i)writ|space|too large", reason):
+            raise  # an input that cannot be read (a cut tile), not one of this write's files
         # said for the file written (atomic_output names the output), whatever GDAL's words:
         # a full disk fails the copy as "FillEmptyTiles() failed because panByteCounts == NULL"
         raise RasterioError(f"writing {os.fspath(dst_path)} failed: {reason}") from exc

@@ -666,3 +666,22 @@ def test_a_cog_copy_failing_to_read_an_input_is_not_called_a_write_failure(tmp_p
     assert "t1.tif" in message and "IReadBlock" in message, message
     assert "could not write" not in message and "Free space" not in message, message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t0.tif", "t1.tif"]
+
+
+def test_a_cog_copy_failing_to_read_back_its_own_overviews_names_the_output(tmp_path,
+                                                                            monkeypatch):
+    """On a full disk GDAL may fail reading back the COG's own temporary overviews
+    ('<tmp>.ovr.tmp, band 1: IReadBlock failed'): that is still the output's write."""
+    import rasterio.shutil
+    from rasterio._err import CPLE_AppDefinedError
+
+    from geotile.merge import merge_rasters
+
+    def short_overviews(src, dst, **kwargs):
+        raise CPLE_AppDefinedError(3, 1, f"{dst}.ovr.tmp, band 1: IReadBlock failed at X "
+                                   "offset 0, Y offset 0: TIFFReadEncodedTile() failed.")
+
+    monkeypatch.setattr(rasterio.shutil, "copy", short_overviews)
+    tile = _geotiff(tmp_path / "t.tif", 64)
+    with pytest.raises(InputError, match=r"m\.tif: GDAL could not write it"):
+        merge_rasters([tile], tmp_path / "m.tif")
