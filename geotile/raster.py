@@ -853,9 +853,14 @@ def gdal_safe_name(name: str) -> str:
 
 
 def _file_in_the_way(final: Path) -> InputError | None:
-    """The error for a file standing where a folder of ``final`` must be (x.txt/out.tif)."""
+    """The error for a file standing where a folder of ``final`` must be (x.txt/out.tif), or
+    a link there to a folder that is gone (an unmounted drive)."""
     folder = final.parent
     while not folder.exists() and folder != folder.parent:
+        if folder.is_symlink():
+            return InputError(f"{final}: {folder} is a link to {os.readlink(folder)}, which "
+                              "does not exist. Create that folder or choose another output "
+                              "path.")
         folder = folder.parent
     if folder.exists() and not folder.is_dir():
         return InputError(f"{final}: {folder} is a file, not a folder. Choose another "

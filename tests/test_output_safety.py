@@ -685,3 +685,35 @@ def test_a_cog_copy_failing_to_read_back_its_own_overviews_names_the_output(tmp_
     tile = _geotiff(tmp_path / "t.tif", 64)
     with pytest.raises(InputError, match=r"m\.tif: GDAL could not write it"):
         merge_rasters([tile], tmp_path / "m.tif")
+
+
+def test_an_output_under_a_dangling_link_is_refused_before_any_work(run_cli, make_raster,
+                                                                     tmp_path):
+    """An output under a link to a folder that is gone (an unmounted drive: data ->
+    /mnt/usb/data) passed the check before work: evaluate printed 'TP 1 ...' and then
+    'data: cannot create the output folder (File exists)'. It is one line naming the link
+    and where it points, before any work; nothing is written."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import assert_one_line_error
+
+    link = tmp_path / "data"
+    link.symlink_to(tmp_path / "gone" / "data")
+    x0, y0 = UTM_ORIGIN
+    truth = tmp_path / "truth.geojson"
+    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(truth)
+    mask = np.zeros((1, 32, 32), np.uint8)
+    mask[0, 4:12, 4:12] = 1
+    image = make_raster("mask.tif", mask)
+    for args, out in [
+        (("evaluate", truth, truth, "--errors"), link / "e.gpkg"),
+        (("evaluate", truth, truth, "--report"), link / "sub" / "r.png"),
+        (("vectorize", image, "-o"), link / "v.gpkg"),
+        (("make-masks", truth, image, "-o"), link / "m.tif"),
+    ]:
+        result = run_cli(*args, out)
+        assert_one_line_error(result, f"{out}: {link} is a link to {tmp_path / 'gone' / 'data'}"
+                              ", which does not exist")
+        assert "TP" not in result.stdout, result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "mask.tif", "truth.geojson"]
