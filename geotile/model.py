@@ -545,7 +545,6 @@ class OnnxModel:
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
         self._other_sizes: dict[int, tuple | None] = {}
         self._run_options = None
-        self._range_checked = False  # the first batch's final values lie in 0..1
         self._scale: float | None = None
         self._mean = self._std = None
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
@@ -1273,17 +1272,19 @@ class OnnxModel:
                 out = out * np.float32(self.output_scale)
             if output.overshoots and output.activation == "none" and not self.raw_values:
                 out = np.clip(out, 0, 1)
-            if not self._range_checked and output.activation == "none" and not self.raw_values:
+            if output.activation == "none" and not self.raw_values:  # every batch
                 self._check_probabilities(output, out)
             if out.shape[-1] != geometry.out:
                 out = self._upsample(out, geometry.out)
             results.append(out)
-        self._range_checked = True
         return results[0] if len(results) == 1 else np.concatenate(results, axis=1)
 
     def _check_probabilities(self, output: ModelOutput, out: np.ndarray) -> None:
         """ModelError when values written as probabilities leave 0..1 (a Deepness segmentor
         or a model declaring ``activation=none`` that gives logits or percents)."""
+        low, high = float(out.min(initial=0.0)), float(out.max(initial=1.0))
+        if low >= -PROBABILITY_TOLERANCE and high <= 1 + PROBABILITY_TOLERANCE:
+            return  # a NaN fails both tests: its finite values are looked at below
         with np.errstate(invalid="ignore"):
             finite = out[np.isfinite(out)]
         if not finite.size:

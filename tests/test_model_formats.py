@@ -352,6 +352,29 @@ def test_final_values_outside_0_1_are_refused(tmp_path, run_cli, make_raster, im
     assert result.exit_code == 0, result.output
 
 
+def test_final_values_leaving_0_1_after_the_first_batch_are_refused(tmp_path, run_cli,
+                                                                    make_raster):
+    """A model declaring activation none whose first batch lay in 0..1 but later windows
+    gave 3.7 had those written as probabilities (float32 3.7, uint8 clipped to 255, exit 0)
+    while the same values in the first batch were refused: every batch is checked now."""
+    from .conftest import assert_one_line_error
+
+    weights = {"W": np.ones((1, 1, 1, 1), np.float32)}
+    path = save_graph(tmp_path / "m.onnx", [helper.make_node("Conv", ["input", "W"],
+                                                             ["output"])],
+                      nchw_in(channels=1), [("output", FLOAT, ["N", 1, "H", "W"])], weights,
+                      metadata={"activation": "none"})
+    pixels = np.full((1, 256, 64), 0.2, np.float32)
+    pixels[0, 192:] = 3.7  # only the last of four windows leaves 0..1
+    tif = make_raster("img.tif", pixels)
+    for dtype in ("float32", "uint8"):
+        result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", 64,
+                         "--batch-size", 1, "--scale", 1, "--dtype", dtype)
+        assert_one_line_error(result, "m.onnx", "probabilities 0..1", "gives 0.2..3.7",
+                              "--activation none")
+        assert not (tmp_path / "o.tif").exists()
+
+
 def test_deepness_model_type_means_final_values(tmp_path, make_raster, image):
     segmentor = squeezed_model(tmp_path / "s.onnx", metadata={"model_type": "Segmentor"})
     out = predict_array(OnnxModel.from_path(segmentor), image,
