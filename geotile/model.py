@@ -765,6 +765,12 @@ class OnnxModel:
 
     def _activation_for(self, output: ModelOutput) -> str:
         if self.activation != "auto":
+            if self.activation != "none" and output.final_kind in ("sigmoid", "softmax"):
+                raise ModelError(
+                    f"{self.path}: output {output.name!r} ends in "
+                    f"{output.final_kind.capitalize()}: its values are probabilities already, "
+                    f"and --activation {self.activation} would apply a second one (a sigmoid of "
+                    "probabilities lies in 0.5..0.73). Leave out --activation.")
             return self.activation
         if self.model_type in DEEPNESS_MODEL_TYPES:  # final values; Deepness adds no activation
             return "none"

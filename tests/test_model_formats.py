@@ -375,6 +375,31 @@ def test_final_values_leaving_0_1_after_the_first_batch_are_refused(tmp_path, ru
         assert not (tmp_path / "o.tif").exists()
 
 
+@pytest.mark.parametrize("graph", ["Sigmoid", "Softmax"])
+@pytest.mark.parametrize("option", ["sigmoid", "softmax"])
+def test_an_activation_the_graph_already_applies_is_refused(tmp_path, run_cli, make_raster,
+                                                            image, graph, option):
+    """--activation sigmoid on a model ending in Sigmoid applied it twice: every p in
+    0.5..0.73, so class output and vectorize marked every pixel (softmax twice: 0.27..0.73),
+    exit 0. Refused in one line naming the model and the graph's activation."""
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 2, seed=12)
+    act = helper.make_node(graph, ["logits"], ["output"], **({"axis": 1} if graph ==
+                                                              "Softmax" else {}))
+    path = save_graph(tmp_path / "m.onnx", [conv, act], nchw_in(),
+                      [("output", FLOAT, ["N", 2, "H", "W"])], weights)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", 64,
+                     "--activation", option)
+    assert_one_line_error(result, "m.onnx", f"ends in {graph}", f"--activation {option}")
+    assert not (tmp_path / "o.tif").exists()
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", 64)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), whole(path, image)[0][0], atol=1e-5)
+
+
 def test_deepness_model_type_means_final_values(tmp_path, make_raster, image):
     segmentor = squeezed_model(tmp_path / "s.onnx", metadata={"model_type": "Segmentor"})
     out = predict_array(OnnxModel.from_path(segmentor), image,

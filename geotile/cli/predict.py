@@ -119,7 +119,8 @@ def _bands(ctx, param, value):
               default="auto", show_default=True,
               help="Applied to the model's outputs. auto: none when the model ends in "
               "Sigmoid/Softmax or has Deepness model_type, else sigmoid (1 channel) or softmax; "
-              "none writes the raw values as float32, unclipped.")
+              "none writes the raw values as float32, unclipped; sigmoid/softmax are refused "
+              "for an output that ends in one already.")
 @click.option("--outputs", "model_outputs", metavar="NAMES",
               help="Model outputs to write, by name, comma-separated (default: all, in order).")
 @click.option("--model-resolution", callback=_resolution, metavar="M|native",
