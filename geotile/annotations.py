@@ -145,7 +145,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
         labels = read_labels(source, options.labels_crs, layer=options.layer,
                              images=list(its_images), regions=image_regions(its_images),
                              class_field=options.class_field, crs_option=None,
-                             empty_ok=folder)  # a folder's empty tile: none
+                             empty_ok=True)  # an empty file (a tile without buildings): none
         if values is not None:
             labels = with_run_values(labels, options.class_field, values)
         prepared: dict = {}

@@ -1455,3 +1455,30 @@ def test_masks_naming_one_class_in_plural_or_capitals_tile_together(tmp_path, ma
                      "--size", "16")
     assert result.exit_code == 0, result.output
     assert len(list((out / "masks").glob("*.tif"))) == 8
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo"])
+def test_an_empty_label_file_gives_patches_without_annotations(run_cli, make_raster, tmp_path,
+                                                                fmt):
+    """SpaceNet ships an empty FeatureCollection for every tile without buildings:
+    make-masks writes its all-zero mask, but tile --labels refused the same file ('the file
+    holds no features', exit 1), stopping a per-tile loop. Now: a warning, every patch
+    written, no annotation."""
+    image = make_raster("img.tif", np.ones((3, 32, 32), np.uint8))
+    labels = tmp_path / "buildings_img9.geojson"
+    labels.write_text('{"type": "FeatureCollection", "crs": {"type": "name", "properties": '
+                      '{"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}, "features": []}')
+    out = tmp_path / "out"
+    result = run_cli("tile", image, "--size", 16, "--labels", labels, "--annotations", fmt,
+                     "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "holds no features" in result.stderr and "no annotations" in result.stderr
+    assert len(list((out / "images").iterdir())) == 4
+    if fmt == "coco":
+        import json
+
+        coco = json.loads((out / "annotations.json").read_text())
+        assert len(coco["images"]) == 4 and coco["annotations"] == []
+    else:
+        texts = sorted((out / "labels").glob("img_*.txt"))
+        assert len(texts) == 4 and all(t.read_text() == "" for t in texts)
