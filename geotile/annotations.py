@@ -327,6 +327,9 @@ def write_data_yaml(folder: Path, rows: list[dict], classes: list[str],
 #: px^2: a part this small is a label touching the patch's edge, cut off by float rounding
 #: of its coordinates (255.9999999999 px), not a part of it
 SLIVER = 1e-6
+#: px: the precision annotations are written at (COCO's 3 decimals); a part with no area
+#: at it (a digitising sliver 2e-6 px wide) would be a zero-area annotation
+WRITTEN_PX = 1e-3
 
 
 def hole_free_parts(geometry) -> list:
@@ -352,7 +355,8 @@ def hole_free_parts(geometry) -> list:
 def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: int,
                   min_area: float = 0.0, inside: tuple[int, int] | None = None) -> list[tuple]:
     """(Polygon/MultiPolygon in patch pixel coordinates, class id) of each geometry clipped
-    to the patch, in input order; parts under ``min_area`` px and empty results dropped.
+    to the patch, in input order; parts under ``min_area`` px, with no area at the written
+    precision (``WRITTEN_PX``), and empty results dropped.
     ``inside``: (columns, rows) of the patch inside the image, from its top-left corner
     (a padded patch's labels stop at the image's edge)."""
     if len(geometries) == 0:
@@ -368,7 +372,8 @@ def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: in
     out = []
     for geom, class_id in zip(clipped, class_ids, strict=True):
         parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon"
-                 and p.area > SLIVER and p.area >= min_area]
+                 and p.area > SLIVER and p.area >= min_area
+                 and shapely.set_precision(p, WRITTEN_PX).area > 0]
         if parts:
             out.append((parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts),
                         int(class_id)))

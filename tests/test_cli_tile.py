@@ -1482,3 +1482,40 @@ def test_an_empty_label_file_gives_patches_without_annotations(run_cli, make_ras
     else:
         texts = sorted((out / "labels").glob("img_*.txt"))
         assert len(texts) == 4 and all(t.read_text() == "" for t in texts)
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo"])
+def test_a_sliver_label_writes_no_zero_area_annotation(run_cli, make_raster, tmp_path, fmt):
+    """A digitising sliver 1e-6 m wide (2e-6 px) was written as an annotation: COCO
+    segmentation [6.0, 6.0, 6.0, 6.0, 6.0, 12.0, 6.0, 12.0] (zero area at its 0.001 px
+    precision), a YOLO line with every x 0.375 (a zero-width box). Now it is dropped; a
+    0.1 m square (0.2 px) is kept."""
+    import json
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    image = make_raster("img.tif", np.ones((3, 16, 16), np.uint8))
+    x, y = UTM_ORIGIN
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[box(x + 3, y - 6, x + 3 + 1e-6, y - 3),  # the sliver
+                               box(x + 1.2, y - 1.3, x + 1.3, y - 1.2)],  # 0.2 px square
+                     crs=UTM_CRS).to_file(labels)
+    out = tmp_path / "out"
+    result = run_cli("tile", image, "--size", 16, "--labels", labels, "--annotations", fmt,
+                     "-o", out)
+    assert result.exit_code == 0, result.output
+    if fmt == "coco":
+        annotations = json.loads((out / "annotations.json").read_text())["annotations"]
+        assert len(annotations) == 1
+        ring = np.reshape(annotations[0]["segmentation"][0], (-1, 2))
+        assert np.allclose(ring.min(axis=0), 2.4) and np.allclose(ring.max(axis=0), 2.6)
+    else:
+        lines = (out / "labels" / "img_0_0.txt").read_text().splitlines()
+        assert len(lines) == 1
+        xy = np.reshape([float(v) for v in lines[0].split()[1:]], (-1, 2))
+        assert np.allclose(xy.min(axis=0), 2.4 / 16) and np.allclose(xy.max(axis=0), 2.6 / 16)
+    patch_labels = json.loads((out / "labels" / "img_0_0.geojson").read_text())
+    assert len(patch_labels["features"]) == 1
