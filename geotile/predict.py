@@ -201,7 +201,11 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
             else DEFAULT_OVERLAP
     pixels = round(overlap * size) if overlap < 1 else int(overlap)
     if not 0 <= pixels < size:
-        raise InputError(f"--overlap {overlap} must be smaller than the tile ({size} px)")
+        given = (f"--overlap {overlap:g}" if options.overlap is not None else
+                 f"{model.path.name}: its metadata's tiles_overlap {overlap * 100:g}%")
+        fix = "" if options.overlap is not None else "give --overlap "
+        raise InputError(f"{given} is {pixels} px of the {size} px tile, which leaves no step "
+                         f"between tiles: {fix}at most {size - 1} px.")
     geometry = _geometry(model, size, batch_size_for(model, size, options))
     needed = size - geometry.out + 2 * geometry.margin
     if pixels < needed:

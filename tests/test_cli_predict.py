@@ -432,3 +432,24 @@ def test_a_jpeg_with_a_cosmetic_libjpeg_warning_is_named_with_the_way_round(
     monkeypatch.setenv("GDAL_ERROR_ON_LIBJPEG_WARNING", "FALSE")
     result = run_cli("predict", model, jpeg, "-o", tmp_path / "o.tif", "--tile-size", "32")
     assert result.exit_code == 0, result.output
+
+
+def test_an_overlap_that_rounds_to_the_tile_names_its_pixels_and_source(run_cli, make_raster,
+                                                                         tmp_path):
+    """--overlap 0.99 of a 16 px tile (15.84 px, rounded to 16) said '--overlap 0.99 must be
+    smaller than the tile (16 px)', which 0.99 is; a model's tiles_overlap 99.9 (%) was
+    reported as an '--overlap 0.999' nobody gave. Now the line gives the pixels, names the
+    metadata, and the largest overlap that works."""
+    image = make_raster("img.tif", np.ones((3, 40, 40), np.uint8))
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "a.tif", "--tile-size", 16,
+                     "--overlap", 0.99)
+    assert_one_line_error(result, "--overlap 0.99 is 16 px of the 16 px tile",
+                          "at most 15 px")
+    assert not (tmp_path / "a.tif").exists()
+    meta = pointwise_model(tmp_path / "meta.onnx", size=16, metadata={"tiles_overlap": 99.9})
+    result = run_cli("predict", meta, image, "-o", tmp_path / "b.tif")
+    assert_one_line_error(result, "meta.onnx", "tiles_overlap 99.9% is 16 px of the 16 px tile",
+                          "--overlap", "at most 15 px")
+    result = run_cli("predict", meta, image, "-o", tmp_path / "b.tif", "--overlap", 15)
+    assert result.exit_code == 0, result.output
