@@ -1040,8 +1040,8 @@ def warn_zero_nodata(names, meanings, stacklevel: int = 2) -> None:
         more = f" and {len(hit) - 1} other rasters" if len(hit) > 1 else ""
         if background:
             values = hit[0][1].values
-            what = f"0/{values[0]:g} mask" if values else "all-0 mask"
-            text = (f"{first}{more}: a {what} declaring nodata 0 (as gdal_rasterize -a_nodata "
+            what = f"a 0/{values[0]:g} mask" if values else "an all-0 mask"
+            text = (f"{first}{more}: {what} declaring nodata 0 (as gdal_rasterize -a_nodata "
                     "0 writes): its 0 is read as background, not as no data.")
         else:
             zeros = sum(m.zeros for _, m in hit)

@@ -693,6 +693,10 @@ def test_nodata_0_that_is_the_background_of_the_other_raster_is_warned_of(make_r
         said = [str(w.message) for w in caught if "nodata 0" in str(w.message)]
         assert len(said) == 1 and f"{named}: a 0/1 mask declaring nodata 0" in said[0]
         assert "read as background" in said[0]
+    with pytest.warns(GeotileWarning) as caught:  # a tile without buildings
+        evaluate_rasters(make_raster("p.tif", pred), make_raster("e.tif", truth * 0, nodata=0))
+    said = [str(w.message) for w in caught if "nodata 0" in str(w.message)]
+    assert len(said) == 1 and "e.tif: an all-0 mask declaring nodata 0" in said[0]
     cover = np.full((20, 20), 10, np.uint8)
     cover[:, 10:] = 20
     cover[:5] = 0  # not surveyed
