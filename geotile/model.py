@@ -577,6 +577,14 @@ class OnnxModel:
         #: has the size probed at load
         self.one_batch_shape = self.provider == PROVIDERS["tensorrt"]
 
+    @property
+    def writes_raw(self) -> bool:
+        """Whether its values are no probabilities for any reader to threshold
+        (GEOTILE_OUTPUT=raw): --activation none on outputs not all ending in a Sigmoid/Softmax
+        of their own. A Deepness Regressor's values are read as probabilities, as before."""
+        return self.activation == "none" and self.model_type != "regressor" and not all(
+            o.final_kind and not o.not_probabilities for o in self.outputs)
+
     # --- metadata read when asked: an option that replaces a bad value makes it unread ----
     @functools.cached_property
     def tile_size(self) -> int | None:

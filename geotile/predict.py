@@ -812,7 +812,8 @@ def predict_raster(
 
     - probability, uint8: one band per class, round(p * 255), GDAL scale 1/255 (readers
       that apply it see 0-1); nodata in an internal mask band;
-    - probability, float32: p in [0, 1]; nodata NaN;
+    - probability, float32: p in [0, 1]; nodata NaN; the model's raw values (--activation
+      none on logits) are tagged GEOTILE_OUTPUT=raw, which no reader thresholds;
     - class: uint8 ids, nodata 255, with a colour table, category names and a raster
       attribute table (PAM sidecar): K = 1: p >= threshold -> 1; independent sigmoid
       channels (multi-label): 0 background where no p >= threshold, else 1 + the most
@@ -1482,12 +1483,13 @@ def _describe_output(dst, options, names, threshold, model) -> None:
 
     # the threshold applied (class output; None: the argmax, none) or declared
     # (--threshold, else the model's seg_thresh, else 0.5) travels to vectorize and evaluate
-    tags = {"GEOTILE_OUTPUT": options.output_type, "GEOTILE_CLASS_NAMES": json.dumps(names),
-            "GEOTILE_MODEL": model.path.name}
-    if threshold is not None:
+    raw = options.output_type == "probability" and getattr(model, "writes_raw", False)
+    tags = {"GEOTILE_OUTPUT": "raw" if raw else options.output_type,
+            "GEOTILE_CLASS_NAMES": json.dumps(names), "GEOTILE_MODEL": model.path.name}
+    if threshold is not None and not raw:  # no threshold reads raw values
         tags["GEOTILE_THRESHOLD"] = repr(float(threshold))
     if options.output_type == "probability":
-        for role, value in getattr(model, "instance_thresholds", {}).items():
+        for role, value in ({} if raw else getattr(model, "instance_thresholds", {})).items():
             tags[f"GEOTILE_{role.upper()}_THRESHOLD"] = repr(float(value))  # for --instances
         tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
         if len(names) > 1:  # how vectorize and evaluate read the bands

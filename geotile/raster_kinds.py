@@ -79,6 +79,12 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     count = src.count - len(mask_alpha_bands(src))  # the bands of values
     if output in ("class", "mask"):
         return RasterKind("class", 1.0, names, threshold)
+    if output == "raw":
+        activation = "sigmoid" if src.count == 1 else "softmax (sigmoid for independent bands)"
+        raise InputError(f"{src.name}: predict wrote the model's raw values here (--activation "
+                         "none, GEOTILE_OUTPUT=raw), not probabilities that a threshold reads. "
+                         f"Predict again with --activation {activation}, or without "
+                         "--activation none.")
     if output == "probability" and bands == "outputs":
         raise InputError(f"{src.name}: its bands are the probabilities of several model "
                          f"outputs ({', '.join(names or [])}), a softmax among them, that "

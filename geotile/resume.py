@@ -38,7 +38,7 @@ SKIP, WRITE, REPLACE = "skip", "write", "replace"
 
 #: what marks a raster each command writes: its GEOTILE_OUTPUT values and the tag naming its
 #: source (never one geotile asks users to set, as GEOTILE_OUTPUT and _CLASS_NAMES)
-OWNERS = {"predict": (("probability", "class"), "GEOTILE_MODEL"),
+OWNERS = {"predict": (("probability", "raw", "class"), "GEOTILE_MODEL"),
           "make-masks": (("mask",), "GEOTILE_LABELS")}
 
 

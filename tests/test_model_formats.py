@@ -318,6 +318,52 @@ def test_activation_none_writes_raw_values_unclipped(tmp_path, run_cli, make_ras
         assert raw.dtypes == ("float32",)
 
 
+def test_raw_values_are_tagged_raw_and_refused_by_vectorize_and_evaluate(
+        tmp_path, run_cli, make_raster, image):
+    """--activation none on a logits model wrote float32 tagged GEOTILE_OUTPUT=probability,
+    GEOTILE_THRESHOLD=0.5: logits that lay within 0..1 by chance (here 0.04..0.96) were
+    thresholded at 0.5 by vectorize/evaluate, exit 0. Tagged raw now, refused in one line
+    whatever the values; a Deepness Regressor's output and a graph's own Sigmoid stay
+    probabilities, as before."""
+    from .conftest import assert_one_line_error
+
+    weights = {"W": np.full((1, 3, 1, 1), 0.3, np.float32), "B": np.array([0.04], np.float32)}
+
+    def conv(out="output"):
+        return helper.make_node("Conv", ["input", "W", "B"], [out], kernel_shape=[1, 1])
+
+    path = save_graph(tmp_path / "m.onnx", [conv()], nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    tif = make_raster("img.tif", image)
+    truth = make_raster("truth.tif", (image[:1] > 128).astype(np.uint8))
+    result = run_cli("predict", path, tif, "-o", tmp_path / "raw.tif", "--activation", "none",
+                     "--tile-size", 64)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "raw.tif") as raw:
+        values = raw.read()
+        assert values.min() >= 0 and values.max() <= 1  # logits within 0..1 by chance
+        assert raw.tags()["GEOTILE_OUTPUT"] == "raw"
+        assert "GEOTILE_THRESHOLD" not in raw.tags()
+    result = run_cli("vectorize", tmp_path / "raw.tif", "-o", tmp_path / "v.gpkg")
+    assert_one_line_error(result, "raw.tif", "raw values", "--activation sigmoid")
+    assert not (tmp_path / "v.gpkg").exists()
+    result = run_cli("evaluate", tmp_path / "raw.tif", truth)
+    assert_one_line_error(result, "raw.tif", "raw values", "--activation sigmoid")
+    for name, metadata, extra in (("r.onnx", {"model_type": "Regressor"}, []),
+                                  ("s.onnx", None, ["--activation", "none"])):
+        nodes = [conv()] if metadata else [conv("z"), helper.make_node("Sigmoid", ["z"],
+                                                                        ["output"])]
+        model = save_graph(tmp_path / name, nodes, nchw_in(),
+                           [("output", FLOAT, ["N", 1, "H", "W"])], weights, metadata=metadata)
+        out = tmp_path / f"{name}.tif"
+        result = run_cli("predict", model, tif, "-o", out, "--tile-size", 64, *extra)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out) as written:
+            assert written.tags()["GEOTILE_OUTPUT"] == "probability"
+        result = run_cli("vectorize", out, "-o", tmp_path / f"{name}.gpkg")
+        assert result.exit_code == 0, result.output
+
+
 def squeezed_model(path, classes=2, **kw):
     """Logits x 0.05 + 0.5: 0..1 values from a graph that ends in no activation."""
     conv, weights = conv1x1("input", "z", 3, classes, seed=4)
