@@ -386,7 +386,8 @@ def blend_outputs(model, windows: WeightWindows, last: tuple[int, int], chunk, o
     for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
         x = patch.x_off - left + offset
         if not finite:
-            output = _finite_where_valid(model, output, valid[offset : offset + out, x : x + out])
+            output = _finite_where_valid(model, output, valid[offset : offset + out, x : x + out],
+                                         patch.y_off + offset, patch.x_off + offset)
         add(output, windows.get(patch.row == 0, patch.row == last[0], patch.col == 0,
                                 patch.col == last[1]), patch)
 
@@ -675,13 +676,40 @@ def class_threshold(model, options: PredictOptions, threshold: float) -> float |
     return None
 
 
-def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``output`` with NaN/inf at nodata pixels set to 0 (never written); ModelError when a
-    valid pixel has one (a model computing 0/0 on zeroed nodata stays usable)."""
+class NonFiniteOutput(ModelError):
+    """NaN/inf at ``count`` of the ``total`` valid pixels of a window, the first at ``row``,
+    ``col`` of the grid predicted on; ``where``: its map coordinates, if known."""
+
+    def __init__(self, path, count: int, total: int, row: int, col: int, where: str = ""):
+        self.path, self.count, self.total, self.row, self.col = path, count, total, row, col
+        super().__init__(
+            f"{path}: the model outputs NaN or infinite values at {count} of the {total} valid "
+            f"pixels of a window, the first at row {row}, col {col}{where}: likely a division "
+            "or log in the model on black or nodata input. Declare the image's nodata "
+            "(gdal_edit.py -a_nodata 0), give --mean/--std, or export the model with an "
+            "epsilon (x / (y + 1e-6)).")
+
+    def placed(self, transform, crs=None, grid=None) -> NonFiniteOutput:
+        """The error at the same pixel of the raster of ``transform`` (``grid``: the transform
+        of the grid its row/col are on, when another), with map coordinates (``crs``)."""
+        x, y = (grid or transform) * (self.col + 0.5, self.row + 0.5)
+        col, row = ~transform * (x, y)
+        where = "" if crs is None and transform.is_identity else (
+            f" (x={x:.10g}, y={y:.10g}{f' in {crs}' if crs else ''})")
+        return NonFiniteOutput(self.path, self.count, self.total, math.floor(row),
+                               math.floor(col), where)
+
+
+def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray, top: int = 0,
+                        left: int = 0) -> np.ndarray:
+    """``output`` with NaN/inf at nodata pixels set to 0 (never written); NonFiniteOutput
+    when a valid pixel has one (``top``, ``left``: the window's place on the grid; a model
+    computing 0/0 on zeroed nodata stays usable)."""
     bad = ~np.isfinite(output).all(axis=0)
     if (bad & valid).any():
-        raise ModelError(f"{model.path}: the model outputs NaN or infinite values. Check the "
-                         "normalisation (--scale, --mean, --std) and the export.")
+        rows, cols = np.nonzero(bad & valid)
+        raise NonFiniteOutput(model.path, len(rows), int(valid.sum()), top + int(rows[0]),
+                              left + int(cols[0]))
     return np.where(bad, np.float32(0), output)
 
 
@@ -981,6 +1009,9 @@ def predict_raster(
                     write_cog(target, final_tmp, options.creation_options,
                               overview_resampling=_overview_resampling(options))
                 _write_sidecar(final_tmp, options, names)
+            except NonFiniteOutput as exc:  # placed on the image, with map coordinates
+                grid = getattr(mosaic, "transform", None) if mosaic is not None else None
+                raise exc.placed(original.transform, original.crs, grid) from None
             finally:
                 if options.cog:
                     target.unlink(missing_ok=True)
@@ -1278,6 +1309,8 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                 if check_nodata:  # the image's own nodata, as read_block has it
                     valid &= valid_pixels(src, window, indexes, data_alpha)
                 yield window, values, valid
+    except NonFiniteOutput as exc:  # on the model's grid: placed on the raster's
+        raise exc.placed(src.transform, grid=transform) from None
     finally:
         temp.unlink(missing_ok=True)
 

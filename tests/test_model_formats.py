@@ -490,6 +490,29 @@ def test_non_finite_outputs_and_options_are_one_line(tmp_path, run_cli, make_ras
     assert not (tmp_path / "o.tif").exists()
 
 
+def test_non_finite_outputs_say_how_many_where_and_why(tmp_path, run_cli, make_raster):
+    """x / x on a black 10 x 10 region of valid pixels refused the whole image with 'the
+    model outputs NaN or infinite values' and no count or place: the refusal stays (holes
+    would exit 0), now saying how many of how many, the first pixel's row/col and map
+    coordinates, the likely cause and the fixes, in one line."""
+    from rasterio.transform import from_origin
+
+    from .conftest import assert_one_line_error
+
+    nodes = [helper.make_node("Div", ["input", "input"], ["q"]),
+             helper.make_node("ReduceMean", ["q"], ["output"], axes=[1], keepdims=1)]
+    path = save_graph(tmp_path / "xx.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])], metadata={"model_type": "Segmentor"})
+    pixels = np.full((3, 64, 64), 100, np.uint8)
+    pixels[:, 30:40, 20:30] = 0  # black, declared valid
+    tif = make_raster("img.tif", pixels, transform=from_origin(500_000, 5_000_000, 0.5, 0.5))
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", 64)
+    assert_one_line_error(result, "xx.onnx", "NaN or infinite", "100 of the 4096 valid pixels",
+                          "row 30, col 20", "x=500010.25, y=4999984.75", "nodata", "--mean",
+                          "epsilon")
+    assert not (tmp_path / "o.tif").exists()
+
+
 # --- 3. output layouts and batches -----------------------------------------------------------
 def sigmoid(x):
     with np.errstate(over="ignore"):
