@@ -891,6 +891,12 @@ def predict_raster(
     if options.output_type == "class":
         check_class_output(model)
         threshold = class_threshold(model, options, threshold)
+        if threshold is not None and options.threshold is None and getattr(
+                model, "writes_raw", False):  # logits at 0.5 are p >= 0.62, not >= 0.5
+            raise InputError(
+                f"{model.path}: --output-type class of raw values (--activation none) takes "
+                "no default threshold: give --threshold in the model's own units (0 for "
+                "logits: p >= 0.5), or predict with --activation sigmoid.")
     started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
     refuse_overwriting_inputs([output_path], [image_path, extra_bands, getattr(

@@ -318,6 +318,38 @@ def test_activation_none_writes_raw_values_unclipped(tmp_path, run_cli, make_ras
         assert raw.dtypes == ("float32",)
 
 
+def test_class_output_of_raw_values_needs_a_threshold_in_their_units(
+        tmp_path, run_cli, make_raster, image):
+    """--activation none --output-type class on a one-channel logits model thresholded the
+    logits at the default 0.5 (p >= 0.62, not >= 0.5: 4,878 px where 16,264 logits are >= 0),
+    exit 0. Raw values take no default threshold: refused in one line, naming --threshold in
+    the model's own units and --activation sigmoid; with --threshold given, it applies to
+    the values as written; a softmax-free multi-class argmax needs none."""
+    from .conftest import assert_one_line_error
+
+    weights = {"W": np.full((1, 3, 1, 1), 1.0, np.float32), "B": np.array([-1.5], np.float32)}
+    conv = helper.make_node("Conv", ["input", "W", "B"], ["output"], kernel_shape=[1, 1])
+    path = save_graph(tmp_path / "m.onnx", [conv], nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])], weights)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--activation", "none",
+                     "--output-type", "class", "--tile-size", 64)
+    assert_one_line_error(result, "m.onnx", "raw values", "--threshold", "--activation sigmoid")
+    assert not (tmp_path / "c.tif").exists()
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--activation", "none",
+                     "--output-type", "class", "--threshold", "0", "--tile-size", 64)
+    assert result.exit_code == 0, result.output
+    logits = (image.astype(np.float32) / 255).sum(axis=0) - 1.5
+    assert 0.2 < (logits >= 0).mean() < 0.8 and ((logits >= 0) != (logits >= 0.5)).any()
+    with rasterio.open(tmp_path / "c.tif") as written:
+        assert np.array_equal(written.read(1), (logits >= 0).astype(np.uint8))
+    result = run_cli("predict", path, tif, "-o", tmp_path / "s.tif", "--output-type", "class",
+                     "--tile-size", 64)  # auto: a sigmoid, p >= 0.5 where the logit >= 0
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "s.tif") as written:
+        assert np.array_equal(written.read(1), (logits >= 0).astype(np.uint8))
+
+
 def test_raw_values_are_tagged_raw_and_refused_by_vectorize_and_evaluate(
         tmp_path, run_cli, make_raster, image):
     """--activation none on a logits model wrote float32 tagged GEOTILE_OUTPUT=probability,
