@@ -71,10 +71,24 @@ class Mosaic:
         return self._once["identities"]
 
     def tile(self, path: str | os.PathLike) -> MosaicTile:
-        for t in self.tiles:
-            if os.fspath(t.path) == os.fspath(path):
-                return t
-        raise InputError(f"{path} is not one of the mosaic's tiles.")
+        if "by_path" not in self._once:
+            self._once["by_path"] = {os.fspath(t.path): t for t in reversed(self.tiles)}
+        found = self._once["by_path"].get(os.fspath(path))
+        if found is None:
+            raise InputError(f"{path} is not one of the mosaic's tiles.")
+        return found
+
+    def overlapping(self, x0: int, y0: int, width: int, height: int) -> list[MosaicTile]:
+        """The tiles that a region may overlap, in the mosaic's order, found in an index
+        built once (a read looks at a few tiles, not at all of a city's)."""
+        import shapely
+
+        if "tree" not in self._once:
+            self._once["tree"] = shapely.STRtree(
+                [shapely.box(t.col, t.row, t.col + t.width, t.row + t.height)
+                 for t in self.tiles])
+        found = self._once["tree"].query(shapely.box(x0, y0, x0 + width, y0 + height))
+        return [self.tiles[i] for i in sorted(found.tolist())]
 
     def predict(self, model, path, options, indexes: list[int], progress: bool = False,
                 clock=None):
@@ -96,7 +110,7 @@ class Mosaic:
 
         pixels = None
         valid = np.zeros((height, width), bool)
-        for tile in self.tiles:
+        for tile in self.overlapping(x0, y0, width, height):
             left, top = max(x0, tile.col), max(y0, tile.row)
             right = min(x0 + width, tile.col + tile.width)
             bottom = min(y0 + height, tile.row + tile.height)

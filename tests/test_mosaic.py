@@ -470,3 +470,46 @@ def test_file_checks_of_a_mosaic_grow_with_its_tiles_not_their_square(tmp_path, 
         assert result.exit_code == 0, result.output
         calls[n] = count["n"] / n
     assert calls[120] < 1.5 * calls[40], calls  # per tile: constant, not growing with n
+
+
+class _CountingTiles(tuple):
+    """A mosaic's tiles that count how many of them are looked at."""
+
+    looked_at = 0
+
+    def __iter__(self):
+        for tile in super().__iter__():
+            _CountingTiles.looked_at += 1
+            yield tile
+
+
+def test_mosaic_read_looks_only_at_the_tiles_it_overlaps(tmp_path):
+    """A read of a city's mosaic (400 tiles: 77 s for 200 tiles' 31 s) looked at every tile
+    for every window; now at the few it overlaps, with the same pixels."""
+    from geotile.mosaic import Mosaic
+
+    side, n = 8, 12  # 144 tiles of 8 x 8 px
+    pixels = np.random.default_rng(5).integers(1, 256, (3, side * n, side * n), np.uint8)
+    paths = [_write(tmp_path / f"t{i:02d}{j:02d}.tif",
+                    pixels[:, i * side:(i + 1) * side, j * side:(j + 1) * side],
+                    j * side, i * side)
+             for i in range(n) for j in range(n)]
+    placed = open_mosaic(paths)
+    mosaic = Mosaic(_CountingTiles(placed.tiles), placed.width, placed.height,
+                    placed.transform)
+    _CountingTiles.looked_at = 0
+    sources: dict = {}
+    try:
+        for i in range(n):
+            for j in range(n):
+                x, y = j * side + 3, i * side + 5
+                got, valid = mosaic.read(sources, x, y, 10, 6, [1, 2, 3])
+                expected = pixels[:, y:y + 6, x:x + 10]
+                assert np.array_equal(got[:, :expected.shape[1], :expected.shape[2]],
+                                      expected)
+                assert valid.sum() == expected.shape[1] * expected.shape[2]
+    finally:
+        for src, _ in sources.values():
+            src.close()
+    # once each to place them, then a handful per read (not 144 per read: 20736)
+    assert _CountingTiles.looked_at <= n * n * 10
