@@ -59,7 +59,6 @@ from geotile.dataset_names import (
     mask_bases,
     name_key,
     names_mask_of,
-    names_mask_with,
     scene_of_mask,
 )
 from geotile.errors import (
@@ -730,13 +729,14 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
     files = [f for f in files if not f.name.startswith(".")
              and not f.name.lower().endswith(_SIDECARS)]
     own = {_resolved(p) for p in images}
+    named = _by_base_and_suffix(files)
     paired = []
     for image in images:
         found = []
         bases = mask_bases(Path(image).stem)
         for base, suffix in ((b, s) for b in bases for s in MASK_SUFFIXES):
-            found = sorted(f for f in files if names_mask_with(f.stem, base, suffix)
-                           and _resolved(f) not in own)
+            found = sorted(f for f in named.get((name_key(base), suffix.lower()), ())
+                           if _resolved(f) not in own)
             # a raster beside files of its name (world file, .prj, style) is the mask
             found = [f for f in found if f.suffix.lower() in RASTER_SUFFIXES] or found
             if found:
@@ -756,6 +756,20 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
             )
         paired.append(found[0])
     return paired
+
+
+def _by_base_and_suffix(files: list[Path]) -> dict[tuple[str, str], list[Path]]:
+    """``files`` by each (base, lower-case mask suffix) their stem splits into, as
+    :func:`~geotile.dataset_names.names_mask_with` pairs them: one look-up per image, not a
+    pass over every file."""
+    named: dict[tuple[str, str], list[Path]] = {}
+    for f in files:
+        key = name_key(f.stem)
+        for suffix in dict.fromkeys(s.lower() for s in MASK_SUFFIXES):
+            cut = len(key) - len(suffix)
+            if cut >= 0 and key[cut:].lower() == suffix:
+                named.setdefault((key[:cut], suffix), []).append(f)
+    return named
 
 
 def _resolved(path: Path) -> Path:

@@ -1382,3 +1382,28 @@ def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_lake(make_raster, tmp_path, b
         if options.max_nodata is not None:  # the collar's (0.25) go; the lake's stay for NIR
             kept = sorted((int(r["x_off"]), int(r["y_off"])) for r in rows)
             assert kept == ([(32, 0), (32, 32)] if band4 == "nir" else [(32, 32)])
+
+
+def test_masks_folder_pairs_by_name_in_time_linear_in_the_files(tmp_path, monkeypatch):
+    """A masks folder of a city's tiles compared every image's name with every mask's (400
+    tiles: 160,000 comparisons); now each name is keyed once. Pairs as before: the exact
+    name, then a mask suffix in any case, the image's own file left out."""
+    import geotile.dataset_names as dataset_names
+    import geotile.tiling as tiling
+
+    calls = {"n": 0}
+    real = dataset_names.name_key
+
+    def counted(name):
+        calls["n"] += 1
+        return real(name)
+
+    monkeypatch.setattr(dataset_names, "name_key", counted)
+    monkeypatch.setattr(tiling, "name_key", counted)
+    n = 120
+    images = [tmp_path / "img" / f"t_{i:03d}.tif" for i in range(n)]
+    files = [tmp_path / "m" / f"t_{i:03d}{'_MASK' if i % 3 else ''}.tif" for i in range(n)]
+    files += [tmp_path / "m" / "t_000.tfw", tmp_path / "m" / "other.tif"]
+    paired = tiling._pair_by_stem(images, files, "m")
+    assert paired == files[:n]
+    assert calls["n"] <= 10 * n  # was about 2 * n * n * len(suffixes tried)
