@@ -1102,6 +1102,9 @@ def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(
         settings = {"options": dataclasses.asdict(options), "model": model.describe(),
                     "normalise": [repr(getattr(model, k, None))
                                   for k in ("_mean", "_std", "_scale")]}
+    if options.output_type == "probability" and getattr(model, "writes_raw", False):
+        # tagged GEOTILE_OUTPUT=probability before it was raw: such a file is redone
+        settings = {**settings, "output": "raw"}
     inputs = [model.path, image_path, *([extra_bands] if extra_bands is not None else [])]
     return digest("predict", settings, inputs, mosaic)
 

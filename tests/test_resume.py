@@ -739,3 +739,28 @@ def test_tile_resume_failing_on_a_write_keeps_only_finished_images_and_says_so(m
     assert done.returncode == 0, done.stderr
     assert len(list((out / "images").iterdir())) == 8
     assert not (out / PARTS).exists()
+
+
+def test_resume_redoes_a_raw_output_tagged_probability_by_an_earlier_geotile(
+        run_cli, predict_setup, tmp_path, monkeypatch):
+    """--activation none outputs were tagged GEOTILE_OUTPUT=probability, GEOTILE_THRESHOLD=0.5
+    before they were tagged raw: --resume skipped such a file as complete, so vectorize went
+    on thresholding its logits at 0.5. It is redone, and tagged raw."""
+    from geotile.model import OnnxModel
+
+    model, images = predict_setup
+    out = tmp_path / "o.tif"
+    with monkeypatch.context() as patch:  # the earlier geotile: no raw tag
+        patch.setattr(OnnxModel, "writes_raw", property(lambda self: False))
+        assert _predict(run_cli, model, images[:1], out, "--activation", "none",
+                        "--resume").exit_code == 0
+    with rasterio.open(out) as src:
+        assert src.tags()["GEOTILE_OUTPUT"] == "probability"
+    result = _predict(run_cli, model, images[:1], out, "--activation", "none", "--resume")
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output
+    with rasterio.open(out) as src:
+        tags = src.tags()
+    assert tags["GEOTILE_OUTPUT"] == "raw" and "GEOTILE_THRESHOLD" not in tags
+    again = _predict(run_cli, model, images[:1], out, "--activation", "none", "--resume")
+    assert "skipped" in again.output
