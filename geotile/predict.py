@@ -877,8 +877,8 @@ def predict_raster(
     if getattr(model, "model_type", None) == "regressor" and options.output_type == "class":
         raise InputError(f"{model.path}: a regression model (Deepness Regressor) gives values, "
                          "not classes; leave out --output-type class.")
-    if getattr(model, "raw_values", False) and options.output_type == "probability" \
-            and options.dtype == "uint8":
+    if (getattr(model, "writes_raw", False) or getattr(model, "model_type", None) ==
+            "regressor") and options.output_type == "probability" and options.dtype == "uint8":
         # raw model values (--activation none, regressors) are not probabilities: float32
         log.warning("--dtype uint8 ignored: %s gives raw values, not probabilities 0..1; "
                     "written as float32", model.path.name)

@@ -2674,3 +2674,35 @@ def test_a_folder_named_like_a_model_is_said_to_be_a_folder(tmp_path, run_cli, m
     assert_one_line_error(run_cli("predict", tmp_path / "unet.onnx", tif, "-o",
                                   tmp_path / "o.tif"), "unet.onnx is a folder",
                           "give the .onnx file")
+
+
+def test_activation_none_keeps_uint8_for_outputs_ending_in_sigmoid(tmp_path, run_cli,
+                                                                   make_raster, image):
+    """--activation none --dtype uint8 on a model ending in Sigmoid (and on the Sigmoid
+    output of a model with a logits head too, chosen by --outputs) warned 'gives raw values,
+    not probabilities 0..1' and wrote float32: its values are probabilities, written as
+    asked, round(p x 255); raw values alone are written as float32."""
+    conv, weights = conv1x1("input", "z", 3, 1, seed=4)
+    raw, more = conv1x1("input", "l", 3, 1, seed=5, prefix="d")
+    path = save_graph(tmp_path / "two.onnx",
+                      [conv, helper.make_node("Sigmoid", ["z"], ["p"]), raw,
+                       helper.make_node("Identity", ["l"], ["logits"])], nchw_in(),
+                      [("p", FLOAT, ["N", 1, "H", "W"]), ("logits", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, **more})
+    tif = make_raster("img.tif", image)
+    p, logits = ort_run(path, image[None].astype(np.float32) / 255)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "p.tif", "--activation", "none",
+                     "--outputs", "p", "--dtype", "uint8", "--tile-size", 64)
+    assert result.exit_code == 0, result.output
+    assert "ignored" not in result.output
+    with rasterio.open(tmp_path / "p.tif") as written:
+        assert written.dtypes == ("uint8",)
+        assert written.tags()["GEOTILE_OUTPUT"] == "probability"
+        assert np.abs(written.read(1).astype(int) - np.rint(p[0, 0] * 255)).max() <= 1
+    result = run_cli("predict", path, tif, "-o", tmp_path / "l.tif", "--activation", "none",
+                     "--outputs", "logits", "--dtype", "uint8", "--tile-size", 64)
+    assert result.exit_code == 0, result.output
+    assert "--dtype uint8 ignored" in result.output
+    with rasterio.open(tmp_path / "l.tif") as written:
+        assert written.dtypes == ("float32",)
+        np.testing.assert_allclose(written.read(1), logits[0, 0], rtol=1e-5, atol=1e-5)
