@@ -90,6 +90,11 @@ class Mosaic:
         found = self._once["tree"].query(shapely.box(x0, y0, x0 + width, y0 + height))
         return [self.tiles[i] for i in sorted(found.tolist())]
 
+    def tile_at(self, row: int, col: int) -> MosaicTile | None:
+        """The tile holding mosaic pixel ``row``, ``col`` (the last, where tiles overlap)."""
+        return next((t for t in reversed(self.tiles) if t.row <= row < t.row + t.height
+                     and t.col <= col < t.col + t.width), None)
+
     def predict(self, model, path, options, indexes: list[int], progress: bool = False,
                 clock=None):
         """:func:`predict_tile` of the tile ``path`` (predict.py calls this, importing

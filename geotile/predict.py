@@ -678,26 +678,43 @@ def class_threshold(model, options: PredictOptions, threshold: float) -> float |
 
 class NonFiniteOutput(ModelError):
     """NaN/inf at ``count`` of the ``total`` valid pixels of a window, the first at ``row``,
-    ``col`` of the grid predicted on; ``where``: its map coordinates, if known."""
+    ``col`` of the grid predicted on (of the raster ``image``, when named); ``where``: its
+    map coordinates, if known."""
 
-    def __init__(self, path, count: int, total: int, row: int, col: int, where: str = ""):
+    def __init__(self, path, count: int, total: int, row: int, col: int, where: str = "",
+                 image: str = ""):
         self.path, self.count, self.total, self.row, self.col = path, count, total, row, col
+        of = f" of {image}" if image else ""
         super().__init__(
             f"{path}: the model outputs NaN or infinite values at {count} of the {total} valid "
-            f"pixels of a window, the first at row {row}, col {col}{where}: likely a division "
+            f"pixels of a window, the first at row {row}, col {col}{of}{where}: likely a division "
             "or log in the model on black or nodata input. Declare the image's nodata "
             "(gdal_edit.py -a_nodata 0), give --mean/--std, or export the model with an "
             "epsilon (x / (y + 1e-6)).")
 
-    def placed(self, transform, crs=None, grid=None) -> NonFiniteOutput:
+    def placed(self, transform, crs=None, grid=None, image: str = "") -> NonFiniteOutput:
         """The error at the same pixel of the raster of ``transform`` (``grid``: the transform
-        of the grid its row/col are on, when another), with map coordinates (``crs``)."""
+        of the grid its row/col are on, when another), with map coordinates (``crs``);
+        ``image``: that raster's name."""
         x, y = (grid or transform) * (self.col + 0.5, self.row + 0.5)
         col, row = ~transform * (x, y)
         where = "" if crs is None and transform.is_identity else (
             f" (x={x:.10g}, y={y:.10g}{f' in {crs}' if crs else ''})")
         return NonFiniteOutput(self.path, self.count, self.total, math.floor(row),
-                               math.floor(col), where)
+                               math.floor(col), where, image)
+
+
+def _placed(exc: NonFiniteOutput, src, image_path, mosaic=None) -> NonFiniteOutput:
+    """``exc`` placed on the image ``src`` and named; with a ``mosaic``, on the tile
+    that holds its pixel (the windows read the neighbouring tiles too)."""
+    tile = mosaic.tile_at(exc.row, exc.col) if mosaic is not None else None
+    if tile is None:
+        return exc.placed(src.transform, src.crs, getattr(mosaic, "transform", None),
+                          Path(image_path).name)
+    from affine import Affine
+
+    return exc.placed(mosaic.transform * Affine.translation(tile.col, tile.row), src.crs,
+                      mosaic.transform, tile.path.name)
 
 
 def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray, top: int = 0,
@@ -1016,8 +1033,7 @@ def predict_raster(
                               overview_resampling=_overview_resampling(options))
                 _write_sidecar(final_tmp, options, names)
             except NonFiniteOutput as exc:  # placed on the image, with map coordinates
-                grid = getattr(mosaic, "transform", None) if mosaic is not None else None
-                raise exc.placed(original.transform, original.crs, grid) from None
+                raise _placed(exc, original, image_path, mosaic) from None
             finally:
                 if options.cog:
                     target.unlink(missing_ok=True)

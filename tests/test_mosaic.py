@@ -513,3 +513,29 @@ def test_mosaic_read_looks_only_at_the_tiles_it_overlaps(tmp_path):
             src.close()
     # once each to place them, then a handful per read (not 144 per read: 20736)
     assert _CountingTiles.looked_at <= n * n * 10
+
+
+def test_non_finite_output_in_a_neighbouring_tile_is_placed_on_that_tile(tmp_path, run_cli):
+    """x / x on black pixels of the right tile, met while predicting the left one through
+    the mosaic's shared windows, was reported at 'row 30, col 66' of a 64 px wide tile (the
+    left one): the pixel is named on the tile that holds it (row 30, col 2 of b.tif), with
+    its map coordinates."""
+    from .onnx_models import FLOAT, save_graph
+
+    nodes = [helper.make_node("Div", ["input", "input"], ["q"]),
+             helper.make_node("ReduceMean", ["q"], ["output"], axes=[1], keepdims=1)]
+    model = save_graph(tmp_path / "xx.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                       [("output", FLOAT, ["N", 1, "H", "W"])],
+                       metadata={"model_type": "Segmentor"})
+    (tmp_path / "tiles").mkdir()
+    left = np.full((3, 64, 64), 100, np.uint8)
+    right = left.copy()
+    right[:, 30:40, 2:12] = 0  # black, declared valid
+    _write(tmp_path / "tiles" / "a.tif", left)
+    _write(tmp_path / "tiles" / "b.tif", right, col=64)
+    result = run_cli("predict", model, tmp_path / "tiles", "-o", tmp_path / "out", "--mosaic",
+                     "--tile-size", 32)
+    x, y = X0 + (64 + 2 + 0.5) * PIXEL, Y0 - (30 + 0.5) * PIXEL
+    assert_one_line_error(result, "NaN or infinite", "row 30, col 2 of b.tif",
+                          f"x={x:.10g}, y={y:.10g} in EPSG:32633")
+    assert not list((tmp_path / "out").glob("*.tif"))
