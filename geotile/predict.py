@@ -678,19 +678,25 @@ def class_threshold(model, options: PredictOptions, threshold: float) -> float |
 
 class NonFiniteOutput(ModelError):
     """NaN/inf at ``count`` of the ``total`` valid pixels of a window, the first at ``row``,
-    ``col`` of the grid predicted on (of the raster ``image``, when named); ``where``: its
-    map coordinates, if known."""
+    ``col`` of the grid predicted on (see :meth:`at`). Built from its message alone, as
+    workers rebuild errors and pickle does, it is an error without a place."""
 
-    def __init__(self, path, count: int, total: int, row: int, col: int, where: str = "",
-                 image: str = ""):
-        self.path, self.count, self.total, self.row, self.col = path, count, total, row, col
+    path, count, total, row, col = None, 0, 0, 0, 0
+
+    @classmethod
+    def at(cls, path, count: int, total: int, row: int, col: int, where: str = "",
+           image: str = "") -> NonFiniteOutput:
+        """The error of ``path`` (the model) at ``row``, ``col`` (of the raster ``image``,
+        when named); ``where``: its map coordinates, if known."""
         of = f" of {image}" if image else ""
-        super().__init__(
+        error = cls(
             f"{path}: the model outputs NaN or infinite values at {count} of the {total} valid "
             f"pixels of a window, the first at row {row}, col {col}{of}{where}: likely a division "
             "or log in the model on black or nodata input. Declare the image's nodata "
             "(gdal_edit.py -a_nodata 0), give --mean/--std, or export the model with an "
             "epsilon (x / (y + 1e-6)).")
+        error.path, error.count, error.total, error.row, error.col = path, count, total, row, col
+        return error
 
     def placed(self, transform, crs=None, grid=None, image: str = "") -> NonFiniteOutput:
         """The error at the same pixel of the raster of ``transform`` (``grid``: the transform
@@ -700,8 +706,8 @@ class NonFiniteOutput(ModelError):
         col, row = ~transform * (x, y)
         where = "" if crs is None and transform.is_identity else (
             f" (x={x:.10g}, y={y:.10g}{f' in {crs}' if crs else ''})")
-        return NonFiniteOutput(self.path, self.count, self.total, math.floor(row),
-                               math.floor(col), where, image)
+        return NonFiniteOutput.at(self.path, self.count, self.total, math.floor(row),
+                                  math.floor(col), where, image)
 
 
 def _placed(exc: NonFiniteOutput, src, image_path, mosaic=None) -> NonFiniteOutput:
@@ -725,7 +731,7 @@ def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray, top: int =
     bad = ~np.isfinite(output).all(axis=0)
     if (bad & valid).any():
         rows, cols = np.nonzero(bad & valid)
-        raise NonFiniteOutput(model.path, len(rows), int(valid.sum()), top + int(rows[0]),
+        raise NonFiniteOutput.at(model.path, len(rows), int(valid.sum()), top + int(rows[0]),
                               left + int(cols[0]))
     return np.where(bad, np.float32(0), output)
 

@@ -854,3 +854,34 @@ def test_outputs_that_do_not_pair_with_the_images_are_one_line_input_errors(make
             run([tmp_path / "out.tif"])
     with pytest.raises(InputError, match=r"^1 image but 2 outputs"):
         predict_rasters(model, str(images[0]), ["a.tif", "b.tif"], workers=1)
+
+
+def test_non_finite_outputs_found_by_a_worker_are_one_line(run_cli, make_raster, tmp_path):
+    """x / x on black pixels of one image of two, predicted with --workers 2, crashed with
+    a traceback ('NonFiniteOutput.__init__() missing 4 required positional arguments'),
+    when the worker's error was rebuilt from its message: one line, as in one process, and
+    the error pickles (process workers, a remote cluster)."""
+    import pickle
+
+    from onnx import helper
+
+    from geotile.predict import NonFiniteOutput
+
+    from .onnx_models import FLOAT, save_graph
+
+    nodes = [helper.make_node("Div", ["input", "input"], ["q"]),
+             helper.make_node("ReduceMean", ["q"], ["output"], axes=[1], keepdims=1)]
+    model = save_graph(tmp_path / "xx.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                       [("output", FLOAT, ["N", 1, "H", "W"])],
+                       metadata={"model_type": "Segmentor"})
+    pixels = np.full((3, 64, 64), 100, np.uint8)
+    plain = make_raster("plain.tif", pixels)
+    pixels[:, 30:40, 20:30] = 0  # black, declared valid
+    black = make_raster("black.tif", pixels)
+    result = run_cli("predict", model, plain, black, "--tile-size", "64", "-o",
+                     tmp_path / "o", "--workers", "2")
+    assert_one_line_error(result, "NaN or infinite", "100 of the 4096 valid pixels",
+                          "row 30, col 20 of black.tif")
+    assert not (tmp_path / "o" / "black.tif").exists()
+    error = pickle.loads(pickle.dumps(NonFiniteOutput.at("m.onnx", 1, 4, 2, 3)))
+    assert "row 2, col 3" in str(error) and (error.row, error.col) == (2, 3)
