@@ -152,7 +152,7 @@ def _task(names: _RunNames, func, *args):
                     warnings.simplefilter("default")
                     result = func(*args)
     except GeotileError as exc:
-        failure = type(exc)(str(exc))
+        failure = _rebuilt(exc)
         with contextlib.suppress(Exception):  # named where a path is seen differently
             from distributed import get_worker
 
@@ -164,6 +164,18 @@ def _task(names: _RunNames, func, *args):
     # a library's deprecation notices are for developers: hidden here as Python hides them
     return result, [(str(w.message), w.category, _digest(w.message)) for w in caught
                     if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+
+
+def _rebuilt(exc: GeotileError) -> GeotileError:
+    """``exc`` from its message alone (no traceback, context or chain): of its own class,
+    else of the nearest one whose constructor takes a message (BadClassIds -> InputError),
+    which also unpickles where the results travel."""
+    for cls in type(exc).__mro__:
+        try:
+            return cls(str(exc))
+        except TypeError:  # a class of its own arguments
+            continue
+    raise exc
 
 
 def _digest(message) -> tuple:

@@ -885,3 +885,18 @@ def test_non_finite_outputs_found_by_a_worker_are_one_line(run_cli, make_raster,
     assert not (tmp_path / "o" / "black.tif").exists()
     error = pickle.loads(pickle.dumps(NonFiniteOutput.at("m.onnx", 1, 4, 2, 3)))
     assert "row 2, col 3" in str(error) and (error.row, error.col) == (2, 3)
+
+
+def test_an_error_of_its_own_arguments_found_by_a_worker_is_one_line(run_cli, make_raster,
+                                                                     tmp_path):
+    """make-masks --workers 2 of a label raster holding class id 300 crashed with a
+    traceback ('BadClassIds.__init__() missing 1 required positional argument'), as the
+    worker's error was rebuilt from its message: one line, as in one process."""
+    labels = np.zeros((32, 32), np.uint16)
+    labels[5:10, 5:10] = 300
+    source = make_raster("labels.tif", labels)
+    images = [make_raster(f"img{i}.tif", np.zeros((3, 32, 32), np.uint8)) for i in range(2)]
+    result = run_cli("make-masks", source, *images, "-o", tmp_path / "masks", "--workers", "2")
+    assert_one_line_error(result, "labels.tif", "class id 300 does not fit a mask",
+                          "gdal_edit.py -a_nodata 300")
+    assert not list((tmp_path / "masks").glob("*.tif"))
