@@ -83,8 +83,9 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
         activation = "sigmoid" if src.count == 1 else "softmax (sigmoid for independent bands)"
         raise InputError(f"{src.name}: predict wrote the model's raw values here (--activation "
                          "none, GEOTILE_OUTPUT=raw), not probabilities that a threshold reads. "
-                         f"Predict again with --activation {activation}, or without "
-                         "--activation none.")
+                         "Predict again without --activation none (a model ending in its "
+                         f"own Sigmoid/Softmax), or with --activation {activation} (a model "
+                         "giving logits).")
     if output == "probability" and bands == "outputs":
         raise InputError(f"{src.name}: its bands are the probabilities of several model "
                          f"outputs ({', '.join(names or [])}), a softmax among them, that "

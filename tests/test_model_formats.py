@@ -378,6 +378,9 @@ def test_raw_values_are_tagged_raw_and_refused_by_vectorize_and_evaluate(
         assert "GEOTILE_THRESHOLD" not in raw.tags()
     result = run_cli("vectorize", tmp_path / "raw.tif", "-o", tmp_path / "v.gpkg")
     assert_one_line_error(result, "raw.tif", "raw values", "--activation sigmoid")
+    # which way out fits which model: predict refuses a second activation on a graph's own
+    assert "without --activation none (a model ending in its own Sigmoid" in result.output
+    assert "--activation sigmoid (a model giving logits)" in result.output
     assert not (tmp_path / "v.gpkg").exists()
     result = run_cli("evaluate", tmp_path / "raw.tif", truth)
     assert_one_line_error(result, "raw.tif", "raw values", "--activation sigmoid")
