@@ -1149,8 +1149,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                  "class ids. Make a class mask first: geotile make-masks "
                                  f"{Path(str(path)).name} IMAGE -o mask.tif "
                                  f"{palette_advice(src)}.")
-        (p_indexes, pred_kind), true_kind = plain_bands(pred, raster_kind(pred)), \
-            raster_kind(true, truth=True)
+        (p_indexes, pred_kind), true_kind = plain_bands(pred, raster_kind(
+            pred, threshold_given=threshold is not None)), raster_kind(true, truth=True)
         if class_map:
             true_kind = replace(true_kind, names=truth_names(class_map))
         no_data = [i for i, n in enumerate(true_kind.names or ()) if names_no_data(n, i)]

@@ -51,7 +51,7 @@ def refuse_mixed_types(src, what: str = "prediction, mask or label raster",
                          f"bands hold one type; {fix}.")
 
 
-def raster_kind(src, truth: bool = False) -> RasterKind:
+def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> RasterKind:
     """Tell class rasters from probability rasters and read their names and threshold.
 
     geotile's tags decide (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES,
@@ -79,13 +79,15 @@ def raster_kind(src, truth: bool = False) -> RasterKind:
     count = src.count - len(mask_alpha_bands(src))  # the bands of values
     if output in ("class", "mask"):
         return RasterKind("class", 1.0, names, threshold)
-    if output == "raw":
+    if output == "raw" and not threshold_given:  # a threshold given: the user's values
         activation = "sigmoid" if src.count == 1 else "softmax (sigmoid for independent bands)"
         raise InputError(f"{src.name}: predict wrote the model's raw values here (--activation "
-                         "none, GEOTILE_OUTPUT=raw), not probabilities that a threshold reads. "
-                         "Predict again without --activation none (a model ending in its "
-                         f"own Sigmoid/Softmax), or with --activation {activation} (a model "
-                         "giving logits).")
+                         "none, GEOTILE_OUTPUT=raw), not probabilities that a default threshold "
+                         "reads. Predict again without --activation none (a model ending in "
+                         f"its own Sigmoid/Softmax), or with --activation {activation} (a model "
+                         "giving logits), or give --threshold if they are probabilities 0..1.")
+    if output == "raw":
+        output = "probability"
     if output == "probability" and bands == "outputs":
         raise InputError(f"{src.name}: its bands are the probabilities of several model "
                          f"outputs ({', '.join(names or [])}), a softmax among them, that "
@@ -895,7 +897,7 @@ def check_threshold_applies(rasters) -> None:
         if not input_exists(path):
             return
         with open_raster(path) as src:
-            kind = raster_kind(src)
+            kind = raster_kind(src, threshold_given=True)
             if kind.kind != "class":
                 return
             dtype = np.dtype(src.dtypes[0])

@@ -891,7 +891,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     places = grid_places(transforms)
     for path, (grid, col, row) in zip(paths, places, strict=True):
         with open_raster(path) as src:
-            kind = raster_kind(src)
+            kind = raster_kind(src, threshold_given=options.threshold is not None)
             indexes, kind = plain_bands(src, binary_mask_kind(src, kind))
             keep = kept_class_ids(options, kind.names, path)
             ignore = may_ignore_255(src, kind) and (keep is None or 255 not in keep)

@@ -381,6 +381,24 @@ def test_raw_values_are_tagged_raw_and_refused_by_vectorize_and_evaluate(
     # which way out fits which model: predict refuses a second activation on a graph's own
     assert "without --activation none (a model ending in its own Sigmoid" in result.output
     assert "--activation sigmoid (a model giving logits)" in result.output
+    assert "or give --threshold" in result.output
+    # a model giving final probabilities through ops geotile cannot recognise needs
+    # --activation none (examples/README.md): its output is used with an explicit threshold
+    import json
+
+    import geopandas as gpd
+
+    result = run_cli("vectorize", tmp_path / "raw.tif", "-o", tmp_path / "t.gpkg",
+                     "--threshold", "0.5", "--crs", "source")
+    assert result.exit_code == 0, result.output
+    ones = (values[0] >= 0.5).sum()
+    assert gpd.read_file(tmp_path / "t.gpkg").area.sum() == pytest.approx(ones * 0.25)
+    result = run_cli("evaluate", tmp_path / "raw.tif", truth, "--threshold", "0.5", "--json")
+    assert result.exit_code == 0, result.output
+    predicted, true = values[0] >= 0.5, image[0] > 128
+    scores = json.loads(result.stdout)
+    assert scores["confusion_matrix"][1][1] == int((predicted & true).sum())
+    assert scores["classes"][1]["predicted"] == int(predicted.sum())
     assert not (tmp_path / "v.gpkg").exists()
     result = run_cli("evaluate", tmp_path / "raw.tif", truth)
     assert_one_line_error(result, "raw.tif", "raw values", "--activation sigmoid")
