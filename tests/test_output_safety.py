@@ -588,19 +588,11 @@ def test_an_output_under_a_file_is_refused_before_any_work(run_cli, make_raster,
     create the output folder (File exists)', and evaluate --errors/--report and vectorize
     found it out only after all their work (evaluate printed its scores first). It is one
     line naming the file in the way now, before any work, and nothing is written."""
-    import geopandas as gpd
-    from shapely.geometry import box
-
     from .conftest import assert_one_line_error
 
     blocker = tmp_path / "notes.txt"
     blocker.write_text("mine")
-    x0, y0 = UTM_ORIGIN
-    truth = tmp_path / "truth.geojson"
-    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(truth)
-    mask = np.zeros((1, 32, 32), np.uint8)
-    mask[0, 4:12, 4:12] = 1
-    image = make_raster("mask.tif", mask)
+    truth, image = _truth_and_mask(tmp_path, make_raster)
     model = pointwise_model(tmp_path / "m.onnx", channels=1)
     for args, out in [
         (("evaluate", truth, truth, "--errors"), blocker / "e.gpkg"),
@@ -693,19 +685,11 @@ def test_an_output_under_a_dangling_link_is_refused_before_any_work(run_cli, mak
     /mnt/usb/data) passed the check before work: evaluate printed 'TP 1 ...' and then
     'data: cannot create the output folder (File exists)'. It is one line naming the link
     and where it points, before any work; nothing is written."""
-    import geopandas as gpd
-    from shapely.geometry import box
-
     from .conftest import assert_one_line_error
 
     link = tmp_path / "data"
     link.symlink_to(tmp_path / "gone" / "data")
-    x0, y0 = UTM_ORIGIN
-    truth = tmp_path / "truth.geojson"
-    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(truth)
-    mask = np.zeros((1, 32, 32), np.uint8)
-    mask[0, 4:12, 4:12] = 1
-    image = make_raster("mask.tif", mask)
+    truth, image = _truth_and_mask(tmp_path, make_raster)
     for args, out in [
         (("evaluate", truth, truth, "--errors"), link / "e.gpkg"),
         (("evaluate", truth, truth, "--report"), link / "sub" / "r.png"),
@@ -717,3 +701,16 @@ def test_an_output_under_a_dangling_link_is_refused_before_any_work(run_cli, mak
                               ", which does not exist")
         assert "TP" not in result.stdout, result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "mask.tif", "truth.geojson"]
+
+
+def _truth_and_mask(tmp_path, make_raster):
+    """A truth GeoJSON with one 8 m building and a 32 px mask holding it, on UTM_ORIGIN."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    x0, y0 = UTM_ORIGIN
+    truth = tmp_path / "truth.geojson"
+    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(truth)
+    mask = np.zeros((1, 32, 32), np.uint8)
+    mask[0, 4:12, 4:12] = 1
+    return truth, make_raster("mask.tif", mask)
