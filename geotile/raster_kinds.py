@@ -81,11 +81,14 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
         return RasterKind("class", 1.0, names, threshold)
     if output == "raw" and not threshold_given:  # a threshold given: the user's values
         activation = "sigmoid" if src.count == 1 else "softmax (sigmoid for independent bands)"
+        # footprint/boundary/contact bands go to the watershed, which takes no --threshold
+        instance = {"boundary", "contact"} & {str(n).lower() for n in names or ()}
         raise InputError(f"{src.name}: predict wrote the model's raw values here (--activation "
                          "none, GEOTILE_OUTPUT=raw), not probabilities that a default threshold "
                          "reads. Predict again without --activation none (a model ending in "
                          f"its own Sigmoid/Softmax), or with --activation {activation} (a model "
-                         "giving logits), or give --threshold if they are probabilities 0..1.")
+                         "giving logits)" + ("." if instance else ", or give --threshold if "
+                                             "they are probabilities 0..1."))
     if output == "raw":
         output = "probability"
     if output == "probability" and bands == "outputs":

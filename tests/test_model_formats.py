@@ -399,6 +399,19 @@ def test_raw_values_are_tagged_raw_and_refused_by_vectorize_and_evaluate(
     scores = json.loads(result.stdout)
     assert scores["confusion_matrix"][1][1] == int((predicted & true).sum())
     assert scores["classes"][1]["predicted"] == int(predicted.sum())
+    # footprint/boundary/contact bands go to the watershed, which takes no --threshold
+    with rasterio.open(tmp_path / "raw.tif") as raw:
+        profile = {**raw.profile, "count": 3}
+    with rasterio.open(tmp_path / "fbc.tif", "w", **profile) as dst:
+        dst.write(np.repeat(values[:1], 3, axis=0))
+        dst.update_tags(GEOTILE_OUTPUT="raw", GEOTILE_BANDS="independent",
+                        GEOTILE_CLASS_NAMES='["footprint", "boundary", "contact"]')
+        for band, name in enumerate(("footprint", "boundary", "contact"), start=1):
+            dst.set_band_description(band, name)
+    for extra in ((), ("--threshold", "0.5")):
+        result = run_cli("vectorize", tmp_path / "fbc.tif", "-o", tmp_path / "i.gpkg", *extra)
+        assert_one_line_error(result, "fbc.tif", "raw values", "--activation none")
+        assert "--threshold" not in result.output
     assert not (tmp_path / "v.gpkg").exists()
     result = run_cli("evaluate", tmp_path / "raw.tif", truth)
     assert_one_line_error(result, "raw.tif", "raw values", "--activation sigmoid")
