@@ -201,8 +201,27 @@ def remove_temporaries(output: str | os.PathLike) -> list[Path]:
         return []
     pattern = _temporary_pattern(final)
     removed = []
-    for entry in final.parent.iterdir():
-        if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+    for name in _hidden_names(final.parent):
+        entry = final.parent / name
+        if pattern.fullmatch(name) and entry.is_file() and not entry.is_symlink():
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
+
+
+#: folder -> (its modification time, its hidden entries): see :func:`_hidden_names`
+_HIDDEN_NAMES: dict[str, tuple[int, list[str]]] = {}
+
+
+def _hidden_names(folder: Path) -> list[str]:
+    """The hidden entries of ``folder`` (where temporaries live), listed again only when
+    the folder changed since (its modification time): a --resume over a city's outputs
+    lists their folder once, not once per output. An entry missed by a coarse clock is one
+    made after the first look: another run's, never this run's to remove."""
+    key, stamp = os.fspath(folder), folder.stat().st_mtime_ns
+    cached = _HIDDEN_NAMES.get(key)
+    if cached is None or cached[0] != stamp:
+        with os.scandir(folder) as entries:
+            cached = (stamp, [e.name for e in entries if e.name.startswith(".")])
+        _HIDDEN_NAMES[key] = cached
+    return cached[1]

@@ -215,6 +215,37 @@ def test_remove_temporaries_only_geotile_names(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)
 
 
+def test_a_resume_over_many_outputs_lists_their_folder_once(tmp_path, monkeypatch):
+    """--resume checked each output by listing its whole folder for a killed run's
+    temporaries: 400 outputs, 160,000 entries read (0.6 s of a 3.7 s --mosaic --resume; a
+    city's 10,000 outputs, minutes). The folder is listed again only when it changed, so a
+    temporary left after the first look is still found, and each output's own removed."""
+    import os
+
+    for i in range(60):
+        (tmp_path / f"t{i}.tif").write_bytes(b"x")
+    left = [tmp_path / f".t{i}.0123abcd.tmp.tif" for i in (3, 40)]
+    for path in left:
+        path.write_bytes(b"x")
+    listed = []
+
+    def counting(read):
+        def listing(path="."):
+            listed.append(path)
+            return read(path)
+        return listing
+
+    monkeypatch.setattr(os, "scandir", counting(os.scandir))
+    monkeypatch.setattr(os, "listdir", counting(os.listdir))
+    removed = [p for i in range(60) for p in resume.remove_temporaries(tmp_path / f"t{i}.tif")]
+    assert removed == left and not any(p.exists() for p in left)
+    assert len(listed) <= 3  # once, and again after each removal changed the folder
+    later = tmp_path / ".t7.89abcdef.tmp.tif"  # a killed run's, after the first look
+    later.write_bytes(b"x")
+    os.utime(tmp_path, ns=(0, tmp_path.stat().st_mtime_ns + 10**9))  # a coarse clock too
+    assert resume.remove_temporaries(tmp_path / "t7.tif") == [later]
+
+
 @pytest.mark.parametrize("stem", ["a;b", "Zürich " + "z" * 200])
 def test_remove_temporaries_finds_those_of_renamed_stems(tmp_path, stem):
     """The temporary file of x;y.tif is .x_y.<hex>.tmp.tif (GDAL cuts names at ';'), that
