@@ -852,16 +852,26 @@ def gdal_safe_name(name: str) -> str:
     return name.replace(";", "_")
 
 
+#: GDAL's words for a write that failed (a full disk, a file-size limit)
+_WRITE_FAILED = re.compile(r"(?i)writ|space|too large")
+
+
+def _nearest_existing(final: Path) -> Path:
+    """The nearest folder of ``final`` that exists (or a file or dangling link standing
+    where one must be: :func:`_file_in_the_way`)."""
+    folder = final.parent
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def _file_in_the_way(final: Path) -> InputError | None:
     """The error for a file standing where a folder of ``final`` must be (x.txt/out.tif), or
     a link there to a folder that is gone (an unmounted drive)."""
-    folder = final.parent
-    while not folder.exists() and folder != folder.parent:
-        if folder.is_symlink():
-            return InputError(f"{final}: {folder} is a link to {os.readlink(folder)}, which "
-                              "does not exist. Create that folder or choose another output "
-                              "path.")
-        folder = folder.parent
+    folder = _nearest_existing(final)
+    if folder.is_symlink() and not folder.exists():
+        return InputError(f"{final}: {folder} is a link to {os.readlink(folder)}, which "
+                          "does not exist. Create that folder or choose another output path.")
     if folder.exists() and not folder.is_dir():
         return InputError(f"{final}: {folder} is a file, not a folder. Choose another "
                           "output path.")
@@ -890,9 +900,7 @@ def check_writable(final: str | os.PathLike) -> None:
     final = Path(final)
     if (error := _file_in_the_way(final)) is not None:
         raise error
-    folder = final.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    folder = _nearest_existing(final)
     probe = _temporary_sibling(folder / final.name)
     try:
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -1192,8 +1200,7 @@ def atomic_output(
                          f"left under that name. {write_advice(exc, _UNKNOWN_WRITE)}") from exc
     except (RasterioError, CPLE_BaseError) as exc:
         reason = gdal_reason(exc)
-        if tmp.name not in f"{exc} {reason}" and not re.search(r"(?i)writ|space|too large",
-                                                                 reason):
+        if tmp.name not in f"{exc} {reason}" and not _WRITE_FAILED.search(reason):
             raise  # not the writing of this output
         # GDAL failing on its own temporary files (a COG's copy on a full disk): the output
         reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
@@ -1239,7 +1246,7 @@ def write_cog(
     except (RasterioError, CPLE_BaseError) as exc:
         reason = gdal_reason(exc)
         if re.search(r"(?i)read", reason) and Path(dst_path).name not in reason and not \
-                re.search(r"(?i)writ|space|too large", reason):
+                _WRITE_FAILED.search(reason):
             raise  # an input that cannot be read (a cut tile), not one of this write's files
         # said for the file written (atomic_output names the output), whatever GDAL's words:
         # a full disk fails the copy as "FillEmptyTiles() failed because panByteCounts == NULL"
