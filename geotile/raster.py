@@ -74,7 +74,12 @@ class VirtualPath(str):
 
     @property
     def _last(self) -> PurePosixPath:
-        return PurePosixPath(self.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+        """The last part, without a query, and without the .gz that /vsigzip/ decompresses
+        (``/vsigzip/scene.tif.gz`` is ``scene.tif``)."""
+        last = PurePosixPath(self.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+        if self.startswith("/vsigzip/") and last.suffix.lower() == ".gz" and last.stem:
+            return PurePosixPath(last.stem)
+        return last
 
     @property
     def name(self) -> str:

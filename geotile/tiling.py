@@ -73,6 +73,7 @@ from geotile.errors import (
 from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
 from geotile.quiet_warnings import gdal_messages, quietly
+from geotile.raster import input_path
 from geotile.raster_kinds import (
     ids_above_255,
     may_hold_0_255,
@@ -604,7 +605,7 @@ def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSumm
     with tempfile.TemporaryDirectory(prefix="geotile-masks-") as folder:
         converted = []
         for image, label in zip(images, masks, strict=True):
-            target = Path(folder) / f"{Path(image).stem}.tif"
+            target = Path(folder) / f"{input_path(image).stem}.tif"
             make_masks_from_raster(label, [image], [target], palette=palette)
             converted.append(target)
         # the label rasters and the palette stand for the masks in the resume digests: the
@@ -676,7 +677,7 @@ def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
     scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its stem
     (:mod:`geotile.dataset_names`)."""
     stem = name_key(Path(mask).stem)
-    stems = [name_key(Path(image).stem) for image in images]
+    stems = [name_key(input_path(image).stem) for image in images]
     exact = [i for i, s in enumerate(stems) if s == stem]
     return exact or [i for i, s in enumerate(stems) if names_mask_of(stem, s)]
 
@@ -694,7 +695,7 @@ def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
     by_image: dict[int, list] = {}
     scenes: dict[tuple, dict] = {}  # the images of a scene: its label files
     for mask, found in zip(masks, matches, strict=True):
-        scenes_named = {scene_of_mask(Path(mask).stem, Path(images[i]).stem) for i in found}
+        scenes_named = {scene_of_mask(Path(mask).stem, input_path(images[i]).stem) for i in found}
         if len(found) > 1 and (None in scenes_named or len(scenes_named) > 1):
             names = ", ".join(Path(images[i]).name for i in found)
             raise InputError(f"--masks {Path(mask).name} is named after several images "
@@ -733,7 +734,7 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
     paired = []
     for image in images:
         found = []
-        bases = mask_bases(Path(image).stem)
+        bases = mask_bases(input_path(image).stem)
         for base, suffix in ((b, s) for b in bases for s in MASK_SUFFIXES):
             found = sorted(f for f in named.get((name_key(base), suffix.lower()), ())
                            if _resolved(f) not in own)
@@ -826,7 +827,7 @@ def tile_rasters(
 
     images = _without_masks(_as_paths(images), masks)
     refuse_given_twice(images)
-    stems = [Path(p).stem for p in images]
+    stems = [input_path(p).stem for p in images]
     if len(set(stems)) != len(stems):  # before pairing masks: by these names
         shared = sorted({s for s in stems if stems.count(s) > 1})
         raise InputError(f"images share a file name ({', '.join(shared)}): their patches "
@@ -910,7 +911,7 @@ def tile_rasters(
                 for number, image in enumerate(images):
                     mask = masks[number] if masks is not None else None
                     extra = extras and (extras[number], extra_resampling)
-                    _tile_part(image, mask, tmp, parts / Path(image).stem, digests[number],
+                    _tile_part(image, mask, tmp, parts / input_path(image).stem, digests[number],
                                writer, options, summary, progress, plan, number, extra,
                                zeros_binary, zeros_nodata)
             if len(summary.skipped_images) == len(images):  # nothing to train on
@@ -929,8 +930,9 @@ def tile_rasters(
             raise
         if _finished_run(Path(outdir), run_digest) is not None:  # interrupted once in place
             raise
-        finished = sum(_read_record(parts / Path(image).stem / "complete.json").get("complete")
-                       == digest for image, digest in zip(images, digests, strict=True))
+        finished = sum(_read_record(parts / input_path(image).stem / "complete.json")
+                       .get("complete") == digest
+                       for image, digest in zip(images, digests, strict=True))
         raise Interrupted(f"{outdir}: interrupted; nothing was published there. The "
                           f"{finished} of {len(images)} images finished are kept in {parts}: "
                           "run the same command with --resume to go on from them.") from None
@@ -973,7 +975,7 @@ def _keep_finished(parts: Path, lock, images, digests) -> int:
         return 0
     finished = 0
     for image, digest in zip(images, digests, strict=True):
-        part = parts / Path(image).stem
+        part = parts / input_path(image).stem
         if _read_record(part / "complete.json").get("complete") == digest:
             finished += 1
         else:

@@ -199,3 +199,22 @@ def test_a_remote_or_virtual_model_is_refused_naming_it_as_given(served, tmp_pat
         result = run_cli("predict", model, image, "-o", out, *extra)
         assert_one_line_error(result, model, "must be a local file", "download it")
         assert not out.exists()
+
+
+def test_a_gzipped_raster_is_named_without_its_gz(tmp_path, run_cli):
+    # /vsigzip/scene.tif.gz made out/scene.tif.tif and patches scene.tif_0_0.tif
+    import gzip
+    import shutil
+
+    image, labels = _scene(tmp_path)
+    with open(image, "rb") as src, gzip.open(tmp_path / "scene.tif.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    given = f"/vsigzip/{tmp_path}/scene.tif.gz"
+    result = run_cli("make-masks", labels, given, "-o", f"{tmp_path}/masks/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "masks").glob("*.tif")) == ["scene.tif"]
+    result = run_cli("tile", given, "--size", "32", "-o", tmp_path / "t")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "t/images").iterdir())[0] == "scene_0_0.tif"
+    with rasterio.open(image) as src, rasterio.open(tmp_path / "masks/scene.tif") as dst:
+        assert dst.transform == src.transform

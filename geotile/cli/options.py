@@ -215,6 +215,7 @@ def resolve_outputs(
         check_geotiff_name,
         check_output,
         input_exists,
+        input_path,
         refuse_overwriting_inputs,
     )
 
@@ -242,13 +243,13 @@ def resolve_outputs(
         from geotile.input_files import refuse_given_twice
 
         refuse_given_twice(inputs)
-        duplicates = {s for s, n in Counter(Path(p).stem for p in inputs).items() if n > 1}
+        duplicates = {s for s, n in Counter(input_path(p).stem for p in inputs).items() if n > 1}
         if duplicates:
             raise InputError(
                 f"inputs share the file name {sorted(duplicates)[0]!r}: their outputs in "
                 f"{output} would collide. Run them separately."
             )
-        pairs = [(p, Path(output) / f"{Path(p).stem}{suffix}") for p in inputs]
+        pairs = [(p, Path(output) / f"{input_path(p).stem}{suffix}") for p in inputs]
     refuse_overwriting_inputs([out for _, out in pairs], [*inputs, *protected])
     for _, out in pairs:
         check_output(out, overwrite)
