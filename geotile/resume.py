@@ -48,12 +48,33 @@ def identity(path: str | os.PathLike) -> list:
 
     text = os.fspath(path)
     if is_virtual_path(text):
-        return [text]
+        archive = local_archive(text)
+        return [text, *identity(archive)[1:]] if archive else [text]
     try:
         stat = os.stat(text)
     except OSError:  # missing: the command reports it when it opens the file
         return [os.path.abspath(text)]
     return [os.path.abspath(text), stat.st_size, stat.st_mtime_ns]
+
+
+#: GDAL's prefixes of a path inside a (local) archive or compressed file
+_ARCHIVE_PREFIXES = ("/vsizip/", "/vsitar/", "/vsigzip/", "/vsi7z/", "/vsirar/")
+
+
+def local_archive(path: str) -> str | None:
+    """The local archive a GDAL path reads from (``/vsizip/a.zip/x.tif``, rasterio's
+    ``zip://a.zip!x.tif``: ``a.zip``), else None: a re-downloaded archive is another input."""
+    for prefix in ("zip://", "tar://", "gzip://"):
+        if path.startswith(prefix):
+            return path[len(prefix):].split("!", 1)[0] or None
+    if not path.startswith(_ARCHIVE_PREFIXES):
+        return None
+    parts = path.split("/")[2:]  # "", "vsizip", then the archive's path and the member's
+    for end in range(1, len(parts) + 1):
+        candidate = "/".join(parts[:end])
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 def _files_of(path: str | os.PathLike) -> list:

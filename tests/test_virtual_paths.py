@@ -218,3 +218,25 @@ def test_a_gzipped_raster_is_named_without_its_gz(tmp_path, run_cli):
     assert sorted(p.name for p in (tmp_path / "t/images").iterdir())[0] == "scene_0_0.tif"
     with rasterio.open(image) as src, rasterio.open(tmp_path / "masks/scene.tif") as dst:
         assert dst.transform == src.transform
+
+
+@pytest.mark.parametrize("form", ["/vsizip/{archive}/d/scene.tif", "zip://{archive}!d/scene.tif"])
+def test_resume_redoes_an_image_whose_archive_changed(tmp_path, run_cli, form):
+    # a re-downloaded archive with new pixels was "complete from an earlier run, skipped"
+    import os
+
+    image, _ = _scene(tmp_path)
+    archive = _zipped(image, tmp_path / "scene.zip", "d/scene.tif")
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    given, out = form.format(archive=archive), tmp_path / "p.tif"
+    args = ("predict", model, given, "-o", out, "--dtype", "float32", "--resume")
+    assert run_cli(*args).exit_code == 0
+    write_raster(image, np.full((3, 64, 64), 90, np.uint8))
+    _zipped(image, archive, "d/scene.tif")
+    os.utime(archive, ns=(1, 1))
+    result = run_cli(*args)
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    with rasterio.open(out) as dst:
+        expected = pointwise_reference(np.full((1, 3, 1, 1), 90 / 255, np.float32),
+                                       activation="sigmoid")[0, :, 0, 0]
+        np.testing.assert_allclose(dst.read()[:, 5, 5], expected, atol=1e-5)
