@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from geotile.errors import InputError
 from geotile.raster import input_path, is_virtual_path
@@ -68,10 +68,55 @@ def _pattern_files(pattern: str) -> list[Path]:
     return files
 
 
+#: GDAL's prefixes of paths inside an archive, whose folders and patterns are expanded
+ARCHIVE_PREFIXES = ("/vsizip/", "/vsitar/", "/vsi7z/", "/vsirar/")
+
+
+def _archive_listing(folder: str) -> list[str] | None:
+    """The paths of every entry under ``folder`` inside an archive (GDAL lists it), or None
+    when it is no folder there (a member file, a missing archive: opening it says so)."""
+    from pyogrio import vsi_listtree
+
+    try:
+        return [p.rstrip("/") for p in vsi_listtree(folder.rstrip("/"))]
+    except (OSError, ValueError, RuntimeError):
+        return None
+
+
+def _archive_files(text: str, suffixes: tuple[str, ...]) -> list | None:
+    """The rasters of a folder inside an archive (``/vsizip/a.zip/top``, not recursing) or
+    of a pattern there (``/vsizip/a.zip/top/*.tif``), sorted; None when ``text`` is neither
+    (one member, given as is)."""
+    import fnmatch
+
+    parts = text.rstrip("/").split("/")
+    magic = next((i for i, part in enumerate(parts) if glob.has_magic(part)), None)
+    if magic is None and PurePosixPath(parts[-1]).suffix.lower() in suffixes:
+        return None  # a member, as given (listing a .tar.gz would read all of it)
+    root = "/".join(parts if magic is None else parts[:magic])
+    listing = _archive_listing(root)
+    if listing is None:
+        return None
+    depth = len(parts) if magic is not None else len(parts) + 1
+    matches = [p for p in listing if len(p.split("/")) == depth and all(
+        fnmatch.fnmatchcase(a, b) for a, b in zip(p.split("/"), parts, strict=False))]
+    names = [p.rsplit("/", 1)[-1] for p in matches]  # as text: a Path would collapse "//"
+    wanted = {f.name for f in raster_files((n for n in names if not n.startswith(".")),
+                                           suffixes)}
+    files = sorted((name, p) for name, p in zip(names, matches, strict=True) if name in wanted)
+    if not files:
+        what = "folder holds no raster files" if magic is None else "pattern matches no raster"
+        raise InputError(f"{text}: the {what} ({' '.join(suffixes)}) in the archive. "
+                         "Check the path.")
+    return [input_path(p) for _, p in files]
+
+
 def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list:
     """One argument as a list of inputs: a folder's raster files, a pattern's matches, or
     the argument itself (a file, a GDAL virtual or remote path)."""
     text = os.fspath(path)
+    if text.startswith(ARCHIVE_PREFIXES):
+        return _archive_files(text, suffixes) or [input_path(text)]
     if is_virtual_path(text):
         return [input_path(text)]
     local = Path(text)
@@ -113,7 +158,8 @@ def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> Inputs:
         items = expand_one(path, suffixes)
         inputs += items
         if items != [input_path(path)]:  # a folder or a pattern
-            folders |= {Path(item).parent.resolve() for item in items}
+            folders |= {Path(item).parent.resolve() for item in items
+                        if not is_virtual_path(item)}
     inputs.folders = frozenset(folders)
     return inputs
 

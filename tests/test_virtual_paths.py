@@ -240,3 +240,39 @@ def test_resume_redoes_an_image_whose_archive_changed(tmp_path, run_cli, form):
         expected = pointwise_reference(np.full((1, 3, 1, 1), 90 / 255, np.float32),
                                        activation="sigmoid")[0, :, 0, 0]
         np.testing.assert_allclose(dst.read()[:, 5, 5], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("inside", ["top", "top/", "top/*.tif"])
+def test_a_folder_or_pattern_inside_an_archive_is_its_rasters(tmp_path, run_cli, inside):
+    # "/vsizip/tiles.zip/top: not a raster GDAL can read"; the pattern too
+    image, labels = _scene(tmp_path)
+    with zipfile.ZipFile(tmp_path / "tiles.zip", "w") as zf:
+        zf.write(image, "top/my scene.tif")
+        zf.write(image, "top/b.tif")
+        zf.write(labels, "top/footprints.geojson")
+        zf.write(image, "top/deeper/c.tif")
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    result = run_cli("predict", model, f"/vsizip/{tmp_path}/tiles.zip/{inside}",
+                     "-o", f"{tmp_path}/out/", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == ["b.tif",
+                                                                        "my scene.tif"]
+    assert run_cli("predict", model, image, "-o", tmp_path / "local.tif",
+                   "--dtype", "float32").exit_code == 0
+    with rasterio.open(tmp_path / "local.tif") as local:
+        for name in ("b.tif", "my scene.tif"):
+            with rasterio.open(tmp_path / "out" / name) as dst:
+                assert dst.transform == local.transform and dst.crs == local.crs
+                np.testing.assert_array_equal(dst.read(), local.read())
+
+
+def test_an_archive_folder_without_rasters_is_one_line(tmp_path, run_cli):
+    _, labels = _scene(tmp_path)
+    with zipfile.ZipFile(tmp_path / "v.zip", "w") as zf:
+        zf.write(labels, "top/footprints.geojson")
+    model = pointwise_model(tmp_path / "m.onnx")
+    for inside in ("top", "top/*.tif"):
+        given = f"/vsizip/{tmp_path}/v.zip/{inside}"
+        result = run_cli("predict", model, given, "-o", f"{tmp_path}/out/")
+        assert_one_line_error(result, given)
+    assert not (tmp_path / "out").exists()
