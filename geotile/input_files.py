@@ -53,9 +53,27 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
                                  and not p.name.startswith(".")), suffixes),
                    key=lambda p: p.name)
     if not files:
+        archives = sorted(p.name for p in folder.iterdir() if _archive_prefix(p))
+        fix = (f"give its archives themselves ({', '.join(archives[:3])}"
+               f"{' ...' if archives[3:] else ''}): geotile reads the rasters inside"
+               if archives else "Check the path")
         raise InputError(f"{folder}: the folder holds no raster files "
-                         f"({' '.join(wanted)}). Check the path.")
+                         f"({' '.join(wanted)}); {fix}.")
     return files
+
+
+#: a downloaded archive's suffix -> GDAL's prefix for the files inside it
+LOCAL_ARCHIVES = ((".tar.gz", "/vsitar/"), (".tgz", "/vsitar/"), (".tar", "/vsitar/"),
+                  (".zip", "/vsizip/"), (".7z", "/vsi7z/"), (".rar", "/vsirar/"),
+                  (".gz", "/vsigzip/"))
+
+
+def _archive_prefix(path: Path) -> str | None:
+    """GDAL's prefix for reading inside the local archive file ``path``, or None."""
+    name = path.name.lower()
+    if not path.is_file():
+        return None
+    return next((prefix for suffix, prefix in LOCAL_ARCHIVES if name.endswith(suffix)), None)
 
 
 def _pattern_files(pattern: str) -> list[Path]:
@@ -106,14 +124,18 @@ def _archive_files(text: str, suffixes: tuple[str, ...]) -> list | None:
     files = sorted((name, p) for name, p in zip(names, matches, strict=True) if name in wanted)
     if not files:
         what = "folder holds no raster files" if magic is None else "pattern matches no raster"
-        raise InputError(f"{text}: the {what} ({' '.join(suffixes)}) in the archive. "
-                         "Check the path.")
+        deeper = sorted({p.rsplit("/", 1)[0] for p in listing if raster_files(
+            [p.rsplit("/", 1)[-1]], suffixes)})
+        fix = (f"its rasters are in {deeper[0]}{' and other folders' if deeper[1:] else ''}:"
+               " give that path" if deeper and magic is None else "Check the path")
+        raise InputError(f"{text}: the {what} ({' '.join(suffixes)}) in the archive; {fix}.")
     return [input_path(p) for _, p in files]
 
 
 def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list:
-    """One argument as a list of inputs: a folder's raster files, a pattern's matches, or
-    the argument itself (a file, a GDAL virtual or remote path)."""
+    """One argument as a list of inputs: a folder's raster files, a pattern's matches, a
+    local archive's rasters (tiles.zip, x.tar.gz, scene.tif.gz, read in place), or the
+    argument itself (a file, a GDAL virtual or remote path)."""
     text = os.fspath(path)
     if text.startswith(ARCHIVE_PREFIXES):
         return _archive_files(text, suffixes) or [input_path(text)]
@@ -123,7 +145,10 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     if local.is_dir():
         return _folder_files(local, suffixes)
     if not local.exists() and glob.has_magic(text):
-        return _pattern_files(text)
+        return [item for match in _pattern_files(text) for item in (
+            expand_one(match, suffixes) if _archive_prefix(match) else [match])]
+    if prefix := _archive_prefix(local):  # a download as it came: the rasters inside
+        return expand_one(f"{prefix}{local.resolve()}", suffixes)
     return [local]
 
 

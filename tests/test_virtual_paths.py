@@ -276,3 +276,54 @@ def test_an_archive_folder_without_rasters_is_one_line(tmp_path, run_cli):
         result = run_cli("predict", model, given, "-o", f"{tmp_path}/out/")
         assert_one_line_error(result, given)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz", "pattern"])
+def test_a_downloaded_archive_is_read_as_its_rasters(tmp_path, run_cli, kind):
+    # tiles.zip (INRIA/Potsdam arrive so) was "not a raster GDAL can read"; 'dl/*.zip' too
+    import tarfile
+
+    image, _ = _scene(tmp_path)
+    (tmp_path / "dl").mkdir()
+    if kind == "tar.gz":
+        archive = tmp_path / "dl/tiles.tar.gz"
+        with tarfile.open(archive, "w:gz") as tf:
+            tf.add(image, "a.tif")
+            tf.add(image, "b.tif")
+    else:
+        archive = tmp_path / "dl/tiles.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.write(image, "a.tif")
+            zf.write(image, "b.tif")
+    given = f"{tmp_path}/dl/*.zip" if kind == "pattern" else archive
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    result = run_cli("predict", model, given, "-o", f"{tmp_path}/out/", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == ["a.tif", "b.tif"]
+    assert run_cli("predict", model, image, "-o", tmp_path / "local.tif",
+                   "--dtype", "float32").exit_code == 0
+    with rasterio.open(tmp_path / "local.tif") as local, \
+            rasterio.open(tmp_path / "out/b.tif") as dst:
+        assert dst.transform == local.transform and dst.crs == local.crs
+        np.testing.assert_array_equal(dst.read(), local.read())
+
+
+def test_an_archive_with_its_rasters_deeper_names_their_folder(tmp_path, run_cli):
+    image, _ = _scene(tmp_path)
+    with zipfile.ZipFile(tmp_path / "inria.zip", "w") as zf:
+        zf.write(image, "AerialImageDataset/train/images/austin1.tif")
+        zf.write(image, "AerialImageDataset/train/images/austin2.tif")
+    result = run_cli("tile", tmp_path / "inria.zip", "-o", tmp_path / "t")
+    assert_one_line_error(result, "inria.zip",
+                          f"/vsizip/{tmp_path}/inria.zip/AerialImageDataset/train/images")
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_folder_of_archives_names_them(tmp_path, run_cli):
+    image, _ = _scene(tmp_path)
+    (tmp_path / "dl").mkdir()
+    with zipfile.ZipFile(tmp_path / "dl/tiles.zip", "w") as zf:
+        zf.write(image, "a.tif")
+    result = run_cli("tile", tmp_path / "dl", "-o", tmp_path / "t")
+    assert_one_line_error(result, "holds no raster files", "tiles.zip")
+    assert not (tmp_path / "t").exists()
