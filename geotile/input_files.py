@@ -11,7 +11,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from geotile.errors import InputError
-from geotile.raster import input_path, is_virtual_path
+from geotile.raster import ARCHIVE_PREFIXES, input_path, is_virtual_path
 from geotile.sidecars import is_sidecar
 
 #: file suffixes taken from a folder (case-insensitive)
@@ -84,10 +84,6 @@ def _pattern_files(pattern: str) -> list[Path]:
     if not files:
         raise InputError(f"{pattern}: no file matches this pattern. Check the path.")
     return files
-
-
-#: GDAL's prefixes of paths inside an archive, whose folders and patterns are expanded
-ARCHIVE_PREFIXES = ("/vsizip/", "/vsitar/", "/vsi7z/", "/vsirar/")
 
 
 def _archive_listing(folder: str) -> list[str] | None:

@@ -56,6 +56,10 @@ _BASE_PROFILE: dict[str, Any] = {
 }
 
 
+#: GDAL's prefixes of a file inside a local archive (read in place, with its side-cars)
+ARCHIVE_PREFIXES = ("/vsizip/", "/vsitar/", "/vsigzip/", "/vsi7z/", "/vsirar/")
+
+
 def is_virtual_path(path: str | os.PathLike) -> bool:
     """True for GDAL virtual and remote paths (/vsizip/..., /vsicurl/..., s3://, https://)."""
     text = os.fspath(path)
@@ -1044,8 +1048,8 @@ def read_categories(src, band: int = 1) -> list[str] | None:
     from rasterio.io import MemoryFile
     from rasterio.shutil import copy
 
-    if not os.path.isfile(str(src.name)):  # remote, zipped, in memory: not looked up
-        return None
+    if not (os.path.isfile(str(src.name)) or str(src.name).startswith(ARCHIVE_PREFIXES)):
+        return None  # remote or in memory: not looked up
     try:  # GDAL writes what it reads into a VRT's XML (no pixels are copied)
         with MemoryFile(ext=".vrt") as memory:
             copy(src, memory.name, driver="VRT")

@@ -57,17 +57,15 @@ def identity(path: str | os.PathLike) -> list:
     return [os.path.abspath(text), stat.st_size, stat.st_mtime_ns]
 
 
-#: GDAL's prefixes of a path inside a (local) archive or compressed file
-_ARCHIVE_PREFIXES = ("/vsizip/", "/vsitar/", "/vsigzip/", "/vsi7z/", "/vsirar/")
-
-
 def local_archive(path: str) -> str | None:
     """The local archive a GDAL path reads from (``/vsizip/a.zip/x.tif``, rasterio's
     ``zip://a.zip!x.tif``: ``a.zip``), else None: a re-downloaded archive is another input."""
+    from geotile.raster import ARCHIVE_PREFIXES
+
     for prefix in ("zip://", "tar://", "gzip://"):
         if path.startswith(prefix):
             return path[len(prefix):].split("!", 1)[0] or None
-    if not path.startswith(_ARCHIVE_PREFIXES):
+    if not path.startswith(ARCHIVE_PREFIXES):
         return None
     parts = path.split("/")[2:]  # "", "vsizip", then the archive's path and the member's
     for end in range(1, len(parts) + 1):

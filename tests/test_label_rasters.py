@@ -2051,3 +2051,30 @@ def test_a_label_raster_with_an_alpha_band_gdal_s_mask_leaves_out_ignores_its_ga
     assert summary["aligned"] == ("nearest" if shift else "copy")
     assert int((mask != expected).sum()) == 0
     assert summary["ignored_pixels"] == int((expected == 255).sum())
+
+
+@pytest.mark.parametrize("form", ["/vsizip/{zip}/lc/cats.tif", "/vsitar/{tar}/lc/cats.tif"])
+def test_class_names_of_a_label_raster_inside_an_archive(tmp_path, run_cli, form):
+    """A land-cover download (a zip/tar of the class raster and its .aux.xml categories)
+    read in place lost its class names: the classes were named 1, 2, 3."""
+    import tarfile
+    import zipfile
+
+    ids = np.array([[0, 1, 2, 3], [3, 2, 1, 0]], np.uint8)
+    labels = write_raster(tmp_path / "cats.tif", ids)
+    sidecar = tmp_path / "cats.tif.aux.xml"
+    sidecar.write_text(
+        '<PAMDataset><PAMRasterBand band="1"><CategoryNames><Category>background</Category>'
+        "<Category>building</Category><Category>road</Category><Category>water</Category>"
+        "</CategoryNames></PAMRasterBand></PAMDataset>")
+    with zipfile.ZipFile(tmp_path / "lc.zip", "w") as zf:
+        zf.write(labels, "lc/cats.tif")
+        zf.write(sidecar, "lc/cats.tif.aux.xml")
+    with tarfile.open(tmp_path / "lc.tar", "w") as tf:
+        tf.add(labels, "lc/cats.tif")
+        tf.add(sidecar, "lc/cats.tif.aux.xml")
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 2, 4), np.uint8))
+    given = form.format(zip=tmp_path / "lc.zip", tar=tmp_path / "lc.tar")
+    result = run_cli("make-masks", given, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["classes"] == ["background", "building", "road", "water"]
