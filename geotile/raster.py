@@ -521,6 +521,11 @@ def check_creation_options(
     if codec == "webp" and count not in (None, 3, 4):
         raise InputError(f"{_shown('compress', options['compress'])} needs 3 or 4 bands, not "
                          f"{count}; use COMPRESS=DEFLATE, ZSTD, LZW or JPEG.")
+    if cog and codec == "jpeg" and count == 3:  # the COG driver forces PHOTOMETRIC=YCBCR
+        raise InputError(f"{_shown('compress', options['compress'])} with --cog on 3 bands: "
+                         "GDAL's COG driver stores them as YCbCr colour, mixing the bands "
+                         "(off by up to 164/255); drop --cog (a GeoTIFF keeps JPEG bands "
+                         "apart) or use COMPRESS=DEFLATE, ZSTD or LZW.")
     if count is None:
         count = 3 if codec == "webp" else 1
     for key in ("overview_resampling", "resampling"):

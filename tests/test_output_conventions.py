@@ -404,3 +404,22 @@ def test_blocksize_works_without_cog_and_cog_options_say_so(run_cli, tmp_path, i
     result = run_cli("predict", model, image, "-o", tmp_path / "q.tif", "--cog", "--co",
                      "OVERVIEW_RESAMPLING=foo")
     assert_one_line_error(result, "OVERVIEW_RESAMPLING=foo", "NEAREST")
+
+
+def test_jpeg_cog_of_three_probability_bands_is_refused(run_cli, tmp_path, image):
+    """GDAL's COG driver stores 3 JPEG bands as YCbCr colour (chroma subsampled): the
+    third class's probabilities came back up to 164/255 off (mean 30) where the same
+    --co COMPRESS=JPEG GeoTIFF is at most 46 off; refused, one line, nothing written."""
+    from .conftest import assert_one_line_error
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--dtype", "uint8",
+                     "--cog", "--co", "COMPRESS=JPEG")
+    assert_one_line_error(result, "COMPRESS=JPEG", "--cog", "YCbCr")
+    assert not (tmp_path / "p.tif").exists()
+    four = pointwise_model(tmp_path / "four.onnx", classes=4)
+    result = run_cli("predict", four, image, "-o", tmp_path / "q.tif", "--dtype", "uint8",
+                     "--cog", "--co", "COMPRESS=JPEG")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "q.tif") as dst:
+        assert dst.photometric is None or dst.photometric.name == "minisblack"
