@@ -521,6 +521,12 @@ def check_creation_options(
     if codec == "webp" and count not in (None, 3, 4):
         raise InputError(f"{_shown('compress', options['compress'])} needs 3 or 4 bands, not "
                          f"{count}; use COMPRESS=DEFLATE, ZSTD, LZW or JPEG.")
+    lossless = _yes(options.get("webp_lossless")) or (
+        cog and str(options.get("quality", "")).strip() == "100")
+    if codec == "webp" and not lossless:
+        raise InputError(f"{_shown('compress', options['compress'])}: lossy WebP stores the "
+                         "bands as YUV colour, mixing them (off by up to 181/255); add --co "
+                         "WEBP_LOSSLESS=YES, or use COMPRESS=JPEG, DEFLATE, ZSTD or LZW.")
     if cog and codec == "jpeg" and count == 3:  # the COG driver forces PHOTOMETRIC=YCBCR
         raise InputError(f"{_shown('compress', options['compress'])} with --cog on 3 bands: "
                          "GDAL's COG driver stores them as YCbCr colour, mixing the bands "
@@ -676,10 +682,16 @@ def gtiff_creation_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _yes(value: Any) -> bool:
+    """Whether a creation option's value is GDAL's yes."""
+    return str(value).strip().upper() in ("YES", "TRUE", "ON", "1")
+
+
 def cog_creation_options(options: dict[str, Any]) -> dict[str, Any]:
     """GeoTIFF creation options in the COG driver's names: BLOCKXSIZE/BLOCKYSIZE ->
     BLOCKSIZE (square), ZLEVEL/ZSTD_LEVEL -> LEVEL, JPEG_QUALITY/WEBP_LEVEL -> QUALITY,
-    PREDICTOR 1/2/3 -> NO/STANDARD/FLOATING_POINT; TILED goes (COGs are always tiled)."""
+    PREDICTOR 1/2/3 -> NO/STANDARD/FLOATING_POINT, WEBP_LOSSLESS=YES -> QUALITY=100; TILED
+    goes (COGs are always tiled)."""
     out: dict[str, Any] = {}
     sizes = {key: options[key] for key in ("blockxsize", "blockysize") if key in options}
     if len(set(map(str, sizes.values()))) > 1:
@@ -692,9 +704,12 @@ def cog_creation_options(options: dict[str, Any]) -> dict[str, Any]:
             out["level"] = value
         elif key in ("jpeg_quality", "webp_level"):
             out["quality"] = value
+        elif key == "webp_lossless":  # the COG driver's lossless WebP is QUALITY=100
+            if _yes(value):
+                out["quality"] = 100
         elif key == "predictor":
             out[key] = {"1": "NO", "2": "STANDARD", "3": "FLOATING_POINT"}.get(str(value), value)
-        elif key == "tiled" and str(value).upper() in ("YES", "TRUE", "ON", "1"):
+        elif key == "tiled" and _yes(value):
             continue
         else:
             out[key] = value

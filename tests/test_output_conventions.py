@@ -323,14 +323,34 @@ def test_sparse_ok_is_refused_in_the_api(tmp_path):
 def test_webp_needs_three_or_four_bands(tmp_path, image, one_class, three_classes, cog):
     from geotile.errors import InputError
 
-    options = PredictOptions(cog=cog, creation_options={"compress": "WEBP"}, dtype="uint8")
+    options = PredictOptions(cog=cog, creation_options={"compress": "WEBP",
+                                                          "webp_lossless": "YES"},
+                             dtype="uint8")
     predict_raster(three_classes, image, tmp_path / "three.tif", options=options)
-    with rasterio.open(tmp_path / "three.tif") as dst:
+    predict_raster(three_classes, image, tmp_path / "plain.tif",
+                   options=PredictOptions(cog=cog, dtype="uint8"))
+    with rasterio.open(tmp_path / "three.tif") as dst, \
+            rasterio.open(tmp_path / "plain.tif") as plain:
         assert dst.compression.name == "webp"
+        assert np.array_equal(dst.read(), plain.read())  # lossless: the same pixels
     with pytest.raises(InputError, match=r"COMPRESS=WEBP needs 3 or 4 bands, not 1"):
         predict_raster(one_class, image, tmp_path / "one.tif", options=options)
     assert not (tmp_path / "one.tif").exists()
 
+
+
+@pytest.mark.parametrize("cog", [[], ["--cog"]])
+def test_lossy_webp_of_probability_bands_is_refused(run_cli, tmp_path, image, cog):
+    """Lossy WebP is YUV 4:2:0 colour: the third class's uint8 probabilities came back up
+    to 181/255 off (mean 30), each depending on its neighbours and the other bands; refused
+    in one line naming the lossless option, nothing written."""
+    from .conftest import assert_one_line_error
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--dtype", "uint8",
+                     "--co", "COMPRESS=WEBP", *cog)
+    assert_one_line_error(result, "COMPRESS=WEBP", "colour", "WEBP_LOSSLESS=YES")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "m.onnx"]
 
 # --- 6. --overlap is a fraction below 1 or whole pixels; --json ---------------------------
 @pytest.mark.parametrize("overlap", ["1.5", "16.5", "-0.2", "nan"])
