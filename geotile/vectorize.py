@@ -1401,12 +1401,22 @@ def _unit_metres(crs) -> float:
     return float(axes[0].unit_conversion_factor) if axes else 1.0
 
 
+def _int32_columns(frame):
+    """``frame`` with its int64 columns as int32 where their values fit: a Shapefile stores
+    int64 as N(18,0), which ArcGIS reads as Double (gdal_polygonize.py writes N(9,0))."""
+    fits = [name for name in frame.columns if str(frame[name].dtype) == "int64"
+            and (frame[name].empty or frame[name].abs().max() < 2 ** 31)]
+    return frame.astype(dict.fromkeys(fits, "int32")) if fits else frame
+
+
 def _write(frame, path: Path, writer: str, layer: str,
            decimals: int = GEOJSON_DECIMALS[0], geometry_type: str | None = None) -> None:
     if writer == "parquet":
         frame.to_parquet(path)
         return
     options = {}
+    if writer == "ESRI Shapefile":
+        frame = _int32_columns(frame)
     if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
         options["RFC7946"] = "YES"
         options["COORDINATE_PRECISION"] = str(decimals)

@@ -355,6 +355,24 @@ def test_vector_output_named_with_a_semicolon_is_written(run_cli, make_raster, t
     assert not [p for p in out.parent.iterdir() if not p.name.startswith("v")]
 
 
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_shapefile_class_id_is_a_32_bit_integer(run_cli, make_raster, tmp_path, lines):
+    """class_id went into the .dbf as Integer64, N(18,0) (gdal_polygonize.py writes its DN
+    as Integer, N(9,0)): ArcGIS reads a 0-decimal field wider than 9 digits as Double."""
+    import pyogrio
+
+    raster, _ = _squares(make_raster, tmp_path)
+    out = tmp_path / "v.shp"
+    result = run_cli("vectorize", raster, "-o", out, *(["--lines"] if lines else []))
+    assert result.exit_code == 0, result.output
+    info = pyogrio.read_info(out)
+    types = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert types["class_id"] == "int32"
+    assert all(len(name) <= 10 for name in info["fields"])
+    frame = gpd.read_file(out)
+    assert set(frame["class_id"]) == {1} and len(frame) >= 1
+
 @pytest.mark.parametrize("name", ["err;1.gpkg", "e;.geojson"])
 def test_errors_output_named_with_a_semicolon_is_written(run_cli, make_raster, tmp_path,
                                                          name):
