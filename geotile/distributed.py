@@ -222,7 +222,12 @@ def _client(workers: int | None, scheduler: str | None):
     if scheduler:
         _check_port(scheduler)
         try:
+            _check_handshake(scheduler)
             return Client(scheduler), None  # timeout: distributed.comm.timeouts.connect
+        except _NotAScheduler:
+            raise InputError(f"--scheduler {scheduler}: answers, but is not a dask scheduler "
+                             "(the dashboard's port?). Give the scheduler's address, e.g. "
+                             "tcp://host:8786.") from None
         except ValueError as exc:
             raise InputError(f"--scheduler {scheduler}: {exc}. Give the scheduler's address, "
                              "e.g. tcp://host:8786.") from None
@@ -303,6 +308,40 @@ def _check_port(scheduler: str) -> None:
         raise InputError(f"--scheduler {scheduler}: port {int(match.group(1))} does not exist "
                          "(ports are 1-65535). Give the scheduler's address, e.g. "
                          "tcp://host:8786.")
+
+
+class _NotAScheduler(Exception):
+    """The address answers, but not as a dask scheduler."""
+
+
+def _check_handshake(scheduler: str) -> None:
+    """Connect once and read the scheduler's handshake, within the connect timeout: dask's
+    Client waits for it without limit, for ever at an HTTP server (the dashboard's port)."""
+    import asyncio
+    import concurrent.futures
+
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed.comm import connect
+
+    limit = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+
+    async def handshake():
+        try:
+            comm = await connect(scheduler, timeout=limit)
+        except MemoryError:  # the first bytes read as a frame length: not dask's protocol
+            raise _NotAScheduler from None
+        await comm.close()
+
+    async def bounded():
+        try:  # connect's own retries end by limit; the handshake read has none
+            await asyncio.wait_for(handshake(), limit + 1)
+        except asyncio.TimeoutError:
+            raise _NotAScheduler from None
+
+    # a thread of its own: the caller may run an event loop already (a notebook)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, bounded()).result()
 
 
 def _comm_failure(scheduler: str, exc: Exception) -> str:

@@ -198,6 +198,55 @@ def test_scheduler_protocols_and_ports_geotile_cannot_use_are_one_line(run_cli, 
         sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "m.onnx"]
 
 
+@pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 400 Bad Request\r\n\r\n"])
+def test_an_address_that_is_not_a_dask_scheduler_is_one_line_not_a_hang(make_raster, tmp_path,
+                                                                        answer):
+    """--scheduler given the dashboard's port (an HTTP server, silent until it has a whole
+    request) hung for ever; one answering bytes that are not dask's was 'cannot connect
+    (Unable to allocate 3.07 EiB ...)'. Each is one line naming the address, within the
+    connect timeout, nothing written."""
+    import socket
+    import threading
+    import time
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def serve():
+        with contextlib.suppress(OSError):
+            while True:
+                peer, _ = server.accept()
+                accepted.append(peer)  # kept open, as a server waiting for a request
+                if answer:
+                    peer.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    process = _geotile_process(tmp_path, "predict", model, image, "-o", tmp_path / "o.tif",
+                               "--scheduler", address, env={
+                                   "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
+    start = time.monotonic()
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except Exception:
+        process.kill()
+        process.communicate()
+        raise
+    finally:
+        server.close()
+        for peer in accepted:
+            peer.close()
+    assert process.returncode == 1, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert address in lines[0] and "not a dask scheduler" in lines[0], lines[0]
+    assert "8786" in lines[0] and "EiB" not in lines[0], lines[0]
+    assert time.monotonic() - start < 30
+    assert not (tmp_path / "o.tif").exists()
+
+
 def test_without_dask_the_options_say_how_to_install_it(run_cli, make_raster, tmp_path,
                                                         monkeypatch):
     import sys
@@ -318,14 +367,15 @@ def _slow_reads(client, seconds: float) -> None:
     client.run(patch, seconds)
 
 
-def _geotile_process(tmp_path, *args):
-    """``geotile ARGS`` as a process of its own (signals reach it as from a terminal)."""
+def _geotile_process(tmp_path, *args, env=None):
+    """``geotile ARGS`` as a process of its own (signals reach it as from a terminal);
+    ``env``: variables added to its environment."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "geotile", *map(str, args)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
