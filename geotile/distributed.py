@@ -446,6 +446,7 @@ def make_masks_on_cluster(
     refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), *images, *(
         [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
     from geotile.label_rasters import is_label_raster
+    from geotile.palettes import PALETTES
 
     if is_label_raster(labels_path):  # as in one process: before any mask is written
         from geotile.label_rasters import check_placeable as check_raster_placeable
@@ -458,6 +459,8 @@ def make_masks_on_cluster(
                         layer=kwargs.get("layer"), class_field=kwargs.get("class_field"))
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
+    if isinstance(palette, str | os.PathLike) and str(palette).lower() not in PALETTES:
+        kwargs["palette"] = _shared(palette, remote)  # a file: found from the workers' folder
     calls = [(_mask_one, _shared(labels, remote), _shared(image, remote),
               _shared(output, remote), kwargs)
              for labels, image, output in zip(files, images, outputs, strict=True)]

@@ -777,6 +777,31 @@ def test_scheduler_runs_report_paths_as_given(run_cli, make_raster, tmp_path, cl
     assert model.exists()
 
 
+def test_a_palette_file_given_relative_reaches_the_scheduler_s_workers(run_cli, make_raster,
+                                                                     tmp_path, cluster,
+                                                                     monkeypatch):
+    """make-masks --palette pal.json --scheduler failed: '--palette pal.json: no such file'
+    (each worker looked in its own working folder) while the file is there and the run
+    without dask made the masks; the masks now match that run's, byte for byte."""
+    import json
+
+    colours = np.zeros((3, 20, 30), np.uint8)
+    colours[2, 5:15, 5:25] = 255  # blue: building
+    make_raster("labels.tif", colours)
+    make_raster("img0.tif", np.ones((3, 20, 30), np.uint8))
+    (tmp_path / "pal.json").write_text(json.dumps({"building": [0, 0, 255],
+                                                   "ground": [0, 0, 0]}))
+    monkeypatch.chdir(tmp_path)  # not the workers' working folder
+    args = ("make-masks", "labels.tif", "img0.tif", "--palette", "pal.json", "-o")
+    local = run_cli(*args, "local.tif")
+    assert local.exit_code == 0, local.output
+    result = run_cli(*args, "sched.tif", "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sched.tif").read_bytes() == (tmp_path / "local.tif").read_bytes()
+    with rasterio.open(tmp_path / "sched.tif") as mask:
+        assert int((mask.read(1) == 1).sum()) == 200
+
+
 @pytest.mark.parametrize("command", ["predict", "make-masks"])
 def test_scheduler_errors_name_the_paths_as_given(run_cli, make_raster, tmp_path, cluster,
                                                   monkeypatch, command):
