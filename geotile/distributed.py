@@ -208,6 +208,12 @@ def _shared(path, remote: bool):
     return os.path.abspath(text) if remote and not is_virtual_path(text) else text
 
 
+def _local_workers(workers: int | None, tasks: int) -> int | None:
+    """The local workers to start for ``tasks`` images: no more than there are images (each
+    worker gets its share of the memory, and one without an image is idle)."""
+    return max(1, min(workers, tasks)) if workers else workers
+
+
 def _client(workers: int | None, scheduler: str | None):
     """A dask Client (and the LocalCluster it owns, or None)."""
     if workers and scheduler:
@@ -397,7 +403,7 @@ def predict_rasters(
     model_options = dict(model_options or {})
     threads = None
     if workers:  # share the machine's cores between the local workers
-        threads = max(1, usable_cpus() // workers)
+        threads = max(1, usable_cpus() // _local_workers(workers, len(images)))
     model_options.setdefault("threads", threads)
     if options is not None:
         model_options.setdefault("tile_size", options.tile_size)
@@ -500,7 +506,7 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     if given is None:
         given = list(zip(images, outputs, strict=True))
     try:
-        client, cluster = _client(workers, scheduler)
+        client, cluster = _client(_local_workers(workers, len(calls)), scheduler)
         return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar,
                        given)
     finally:
