@@ -242,9 +242,12 @@ def test_several_images_into_a_tif_name_is_refused(run_cli, make_raster, tmp_pat
     assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == ["one.tif", "two.tif"]
 
 
-def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, make_raster):
-    """A job scheduler's SIGTERM (or a closed terminal's SIGHUP) mid-write: one line, exit 1,
-    the temporary file removed, nothing under the output's name."""
+@pytest.mark.parametrize("name, status", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, make_raster, name, status):
+    """Ctrl-C, a job scheduler's SIGTERM or a closed terminal's SIGHUP mid-write: one line,
+    the temporary file removed, nothing under the output's name, and exit status 128 + the
+    signal's number (130, 143, 129), as shells and schedulers tell a stopped command from a
+    failed one (it was 1 for all three, as for a bad input)."""
     import signal
     import time
 
@@ -260,9 +263,9 @@ def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, make_raster):
         time.sleep(0.02)
     if process.poll() is not None:
         pytest.skip("the prediction ended before it could be interrupted")
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(getattr(signal, name))
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 1, stderr
+    assert process.returncode == status, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "interrupted" in lines[0], stderr
     assert list(out.iterdir()) == []

@@ -672,7 +672,7 @@ def test_an_interrupted_tile_says_what_it_keeps_for_resume(make_raster, run_cli,
     parts = out / ".geotile-tile-parts.tmp"
     if resume:
         assert_one_line_error(result, f"{out}: interrupted", "2 of 3 images",
-                              str(parts), "--resume")
+                              str(parts), "--resume", code=130)
         assert "removed" not in result.stderr
         assert [(parts / f"img{i}" / "complete.json").is_file() for i in range(3)] == [
             True, True, False]
@@ -682,7 +682,7 @@ def test_an_interrupted_tile_says_what_it_keeps_for_resume(make_raster, run_cli,
         assert json.loads(again.stdout)["written"] == 12
     else:
         assert_one_line_error(result, f"{out}: interrupted; nothing was written there",
-                              "removed")
+                              "removed", code=130)
         assert not out.exists()
 
 

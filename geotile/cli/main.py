@@ -3,8 +3,9 @@
 Commands are loaded lazily (their modules import only Click at module level),
 so `geotile --help` stays instant. A :class:`GeotileError` raised by the
 library becomes one line on stderr and exit status 1; Ctrl-C and SIGTERM
-unwind through the atomic writers (removing temporary files) and exit 1 with
-one line; a closed stdout (`| head`) exits 141 quietly, as SIGPIPE would.
+unwind through the atomic writers (removing temporary files) and exit with one
+line and status 128 + the signal's number (130, 143); a closed stdout (`| head`)
+exits 141 quietly, as SIGPIPE would.
 A warning is said when it is raised; the same advice for other files is kept back and
 said once when the command ends (``19 more images (b.png, c.png, d.png, ...): ...``).
 """
@@ -64,7 +65,7 @@ class GeotileGroup(click.Group):
         return super().parse_args(ctx, hoist_group_flags(args))
 
     def invoke(self, ctx: click.Context):
-        from geotile.errors import GeotileError, UsageError
+        from geotile.errors import GeotileError, Interrupted, UsageError
 
         try:
             with _command_scope(ctx):
@@ -72,12 +73,14 @@ class GeotileGroup(click.Group):
         except UsageError as exc:
             raise _OneLineUsageError(f"{exc} (see '{ctx.command_path} "
                                      f"{ctx.invoked_subcommand} --help')") from None
+        except Interrupted as exc:
+            raise _InterruptedExit(str(exc)) from None
         except GeotileError as exc:
             raise click.ClickException(str(exc)) from exc
         except click.UsageError as exc:
             raise _OneLineUsageError(_one_line_usage(exc)) from None
         except KeyboardInterrupt:
-            raise click.ClickException("interrupted; no output was left half-written.") from None
+            raise _InterruptedExit("interrupted; no output was left half-written.") from None
         except BrokenPipeError:  # stdout's reader left (`| head`): quiet, as SIGPIPE would be
             from click.utils import PacifyFlushWrapper
 
@@ -96,8 +99,8 @@ class GeotileGroup(click.Group):
                 from exc
         except Exception as exc:
             if _SIGNALLED:  # raised by the interrupt, wherever it landed
-                raise click.ClickException("interrupted; no output was left half-written."
-                                           ) from None
+                raise _InterruptedExit("interrupted; no output was left half-written."
+                                       ) from None
             if not _is_gdal_error(exc):
                 raise
             # a GDAL failure no check foresaw: one line, never a traceback
@@ -131,6 +134,15 @@ def _is_gdal_error(exc: Exception) -> bool:
     from rasterio.errors import RasterioError
 
     return isinstance(exc, (RasterioError, CPLE_BaseError))
+
+
+class _InterruptedExit(click.ClickException):
+    """An interrupt: one line, exit status 128 + the signal's number (130 Ctrl-C, 143
+    SIGTERM, 129 SIGHUP), as shells and job schedulers report a command a signal stopped."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + (_SIGNALLED[-1] if _SIGNALLED else signal.SIGINT)
 
 
 class _OneLineUsageError(click.ClickException):
@@ -224,10 +236,11 @@ def _say_the_rest(gathered) -> None:
 
 
 class CtrlC(KeyboardInterrupt):
-    """A signal geotile's console process reports as "interrupted", exit status 1. Not
-    KeyboardInterrupt itself: CPython marks the process as ended by Ctrl-C when a
-    KeyboardInterrupt passes through code run by PyRun_String (as extension modules do), and
-    then kills itself with SIGINT at exit (status 130, seen 8 times in 80 under load)."""
+    """A signal geotile's console process reports as "interrupted" (exit status 128 + its
+    number). Not KeyboardInterrupt itself: CPython marks the process as ended by Ctrl-C when
+    a KeyboardInterrupt passes through code run by PyRun_String (as extension modules do),
+    and then kills itself with SIGINT at exit, after the exit status was chosen (seen 8
+    times in 80 under load)."""
 
 
 class Terminated(CtrlC):
