@@ -3,8 +3,9 @@
 Commands are loaded lazily (their modules import only Click at module level),
 so `geotile --help` stays instant. A :class:`GeotileError` raised by the
 library becomes one line on stderr and exit status 1; Ctrl-C and SIGTERM
-unwind through the atomic writers (removing temporary files) and exit with one
-line and status 128 + the signal's number (130, 143); a closed stdout (`| head`)
+unwind through the atomic writers (removing temporary files), say one line and
+end the process by that signal (a shell's status 130, 143; a loop stops); a
+closed stdout (`| head`)
 exits 141 quietly, as SIGPIPE would.
 A warning is said when it is raised; the same advice for other files is kept back and
 said once when the command ends (``19 more images (b.png, c.png, d.png, ...): ...``).
@@ -12,6 +13,7 @@ said once when the command ends (``19 more images (b.png, c.png, d.png, ...): ..
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import importlib
@@ -138,7 +140,8 @@ def _is_gdal_error(exc: Exception) -> bool:
 
 class _InterruptedExit(click.ClickException):
     """An interrupt: one line, exit status 128 + the signal's number (130 Ctrl-C, 143
-    SIGTERM, 129 SIGHUP), as shells and job schedulers report a command a signal stopped."""
+    SIGTERM, 129 SIGHUP); the console process then ends by the signal itself
+    (:func:`_end_by_the_signal`)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -285,6 +288,24 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj["progress"] = not quiet and sys.stderr.isatty()
 
 
+#: the signal this process ends by, once its command has unwound (see _end_by_the_signal)
+_END_BY: list[int] = []
+
+
+def _end_by_the_signal() -> None:
+    """End the process by the signal that interrupted it, after the command unwound and
+    said so: a shell tells a command a signal stopped only so (exit(130) reads as handled,
+    and `for f in *.tif; do geotile ...; done` went on to the next file after Ctrl-C), as
+    Python itself ends on an uncaught KeyboardInterrupt."""
+    if not _END_BY:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    signal.signal(_END_BY[-1], signal.SIG_DFL)
+    os.kill(os.getpid(), _END_BY[-1])
+
+
 def main() -> None:
     """Console-script entry point."""
     # no command calls multi-threaded BLAS, and OpenBLAS's idle thread spins a core for
@@ -300,8 +321,13 @@ def main() -> None:
             signal.signal(getattr(signal, name), _raise_interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
         signal.signal(signal.SIGINT, _raise_ctrl_c)
+    atexit.register(_end_by_the_signal)  # registered first: runs after every other
     try:
         cli(prog_name="geotile")
+    except SystemExit as exc:
+        if _SIGNALLED and exc.code == 128 + _SIGNALLED[-1]:  # the interrupt's one line said
+            _END_BY.append(_SIGNALLED[-1])
+        raise
     finally:
         # the command has closed what it wrote; at exit the collector would walk every
         # object of the libraries imported (pandas' alone: ~0.15 s) only to free memory
