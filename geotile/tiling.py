@@ -854,6 +854,8 @@ def tile_rasters(
             "mask patches, which hold no mask band to mark it (index.csv's nodata_fraction "
             "counts it). Use --format tif to have the padding marked.",
             GeotileWarning, stacklevel=2)
+    if options.fmt != "tif":
+        _warn_mask_band_lost(images, options.fmt)
     summary = TileSummary(Path(outdir))
     digests = _part_digests(images, masks, extras, options, masks_from,
                             (zeros_binary, zeros_nodata))
@@ -1478,6 +1480,26 @@ def _check_class_names(masks) -> None:
                     f"{mask}: class {i} is {name!r} there but {seen!r} in {where}: the masks "
                     "number their classes otherwise. Make them with one --class-map "
                     "(geotile make-masks --class-map classes.json).")
+
+
+def _warn_mask_band_lost(images, fmt: str) -> None:
+    """One warning when an image's nodata is a GDAL mask band (gdal_translate -mask, a
+    JPEG-YCbCr orthomosaic's internal mask, .msk): PNG/npy patches cannot hold it, so its
+    masked pixels read as image data there."""
+    from geotile.raster import masked_by_mask_band, open_raster
+
+    masked = []
+    for image in images:
+        with open_raster(image) as src:
+            if masked_by_mask_band(src):
+                masked.append(str(image))
+    if masked:
+        more = f" (and {len(masked) - 1} more)" if len(masked) > 1 else ""
+        warnings.warn(
+            f"{masked[0]}{more}: its nodata is a mask band, which {fmt} patches cannot hold: "
+            "their masked pixels read as image data (index.csv's nodata_fraction counts "
+            "them). Use --format tif to keep the mask in each patch.",
+            GeotileWarning, stacklevel=3)
 
 
 def _warn_zero_nodata(masks) -> bool:

@@ -1519,3 +1519,37 @@ def test_a_sliver_label_writes_no_zero_area_annotation(run_cli, make_raster, tmp
         assert np.allclose(xy.min(axis=0), 2.4 / 16) and np.allclose(xy.max(axis=0), 2.6 / 16)
     patch_labels = json.loads((out / "labels" / "img_0_0.geojson").read_text())
     assert len(patch_labels["features"]) == 1
+
+
+@pytest.mark.parametrize("fmt", ["png", "npy"])
+def test_png_or_npy_patches_of_an_image_with_a_mask_band_say_the_mask_is_lost(
+        run_cli, tmp_path, fmt):
+    """An RGB orthomosaic whose footprint is a GDAL mask band (gdal_translate -mask, JPEG
+    YCbCr) cut to PNG/npy patches: the patches cannot hold the mask, so their masked pixels
+    read as black image data. One warning says so and names the fix; tif patches keep it."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_CRS
+
+    rgb = np.full((3, 64, 64), 120, np.uint8)
+    footprint = np.zeros((64, 64), bool)
+    footprint[:, :40] = True
+    rgb[:, ~footprint] = 0
+    image = tmp_path / "ortho.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(
+            image, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint8",
+            crs=UTM_CRS, transform=from_origin(500000, 4000000, 0.03, 0.03)) as dst:
+        dst.write(rgb)
+        dst.write_mask(footprint)
+    result = run_cli("tile", image, "--size", "32", "--format", fmt, "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "mask band" in line]
+    assert len(warned) == 1, result.stderr
+    assert "ortho.tif" in warned[0] and "--format tif" in warned[0], warned[0]
+    assert float(_index(tmp_path / "p")[1]["nodata_fraction"]) == pytest.approx(0.75)
+    result = run_cli("tile", image, "--size", "32", "-o", tmp_path / "t")
+    assert result.exit_code == 0 and "mask band" not in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "t" / "images" / "ortho_0_1.tif") as patch:
+        assert (patch.dataset_mask()[:, :8] == 255).all()
+        assert (patch.dataset_mask()[:, 8:] == 0).all()
