@@ -1477,6 +1477,7 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
     one = src.count == 1 and not added and (channels == 3 or paletted(src))  # told below
     if channels is not None and src.count + added < channels and not one \
             and len(indexes) + added != channels:  # repeated --bands (1,2,1) may fill them
+        _refuse_grey_and_alpha(src, model, channels, added, source or src.name)
         extra = f" and {added} of --extra-bands" if added else ""
         where = "in the --extra-bands raster" if added else "from another raster with --extra-bands"
         raise ModelError(f"{source or src.name}: the image has {src.count} "
@@ -1500,6 +1501,21 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
                          f"of {channels - added} bands.")
     model.check_bands(len(indexes) + added, source or src.name)
     return indexes
+
+
+def _refuse_grey_and_alpha(src, model, channels: int, added: int, source) -> None:
+    """ModelError pointing to --bands 1,1,1 when a grey + alpha image (a thermal or
+    panchromatic orthomosaic) meets a 3-channel model: its alpha is no channel to add to."""
+    from geotile.raster import holds_a_mask
+    from geotile.raster_kinds import alpha_bands
+
+    alpha = [i for i in alpha_bands(src) if holds_a_mask(src, i)]
+    data = [i for i in range(1, src.count + 1) if i not in alpha]
+    if channels == 3 and not added and len(data) == 1 and alpha:
+        raise ModelError(
+            f"{source}: one band of image data (band {alpha[0]} is alpha, the nodata mask) "
+            f"but {Path(model.path).name} takes 3 channels. Choose bands with --bands, e.g. "
+            f"--bands {data[0]},{data[0]},{data[0]}.")
 
 
 def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) -> None:

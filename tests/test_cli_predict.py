@@ -453,3 +453,29 @@ def test_an_overlap_that_rounds_to_the_tile_names_its_pixels_and_source(run_cli,
                           "--overlap", "at most 15 px")
     result = run_cli("predict", meta, image, "-o", tmp_path / "b.tif", "--overlap", 15)
     assert result.exit_code == 0, result.output
+
+
+def test_grey_and_alpha_ortho_to_an_rgb_model_points_to_bands_1_1_1(run_cli, make_raster,
+                                                                     tmp_path):
+    """A one-band orthomosaic with an alpha band (a thermal or panchromatic export, grey +
+    alpha) for a 3-channel model: the hint was to add 1 band with --extra-bands (which then
+    feeds the alpha band and is refused); it is --bands 1,1,1, and that runs, alpha masking
+    nodata."""
+    from rasterio.enums import ColorInterp
+
+    grey = np.full((2, 16, 16), 200, np.uint8)
+    grey[1, :, 8:] = 0  # transparent right half
+    grey[1, :, :8] = 255
+    image = make_raster("thermal.tif", grey)
+    with rasterio.open(image, "r+") as dst:
+        dst.colorinterp = [ColorInterp.gray, ColorInterp.alpha]
+    model = pointwise_model(tmp_path / "rgb.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "thermal.tif", "alpha", "--bands 1,1,1")
+    assert "--extra-bands" not in result.stderr
+    result = run_cli("predict", model, image, "--bands", "1,1,1", "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert (out.dataset_mask()[:, :8] == 255).all() and (out.dataset_mask()[:, 8:] == 0).all()
+        expected = pointwise_reference(np.full((1, 3, 1, 1), 200 / 255))[0, 0, 0, 0]
+        np.testing.assert_allclose(out.read(1)[:, :8], expected, rtol=1e-5)
