@@ -548,6 +548,7 @@ class OnnxModel:
         self._scale: float | None = None
         self._mean = self._std = None
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
+        self._stats_wide = False  # mean/std above 255: for raw 12- or 16-bit pixels
         #: why the graph takes 0..255 pixels (it divides by 255, its mean/std are for them)
         self._scales_input = (graph_scales_input(graph, self.input_name)
                               if graph is not None else "")
@@ -1079,12 +1080,15 @@ class OnnxModel:
         mean, std = self._mean[:count] or self._mean, self._std[:count] or self._std
         # constants for 0..255 pixels (torchvision's 123.675 / 58.395): a mean above 1 or a
         # std above 1 cannot be meant for pixels divided by 255 first
+        # above 255 (TorchGeo's Sentinel-2 means of 1354): for raw 12- or 16-bit pixels
+        self._stats_wide = self._scale is None and max(*mean, *std) > 255
         if self._scale is None and (max(mean) > 1 or min(std) > 1):
             self._takes_0_255 = "its mean/std are for 0..255 pixels"
             if self._takes_0_255 != before:
-                log.info("%s: mean %s and std %s are on the 0..255 scale: uint8 pixels are "
+                log.info("%s: mean %s and std %s are on the %s scale: uint8 pixels are "
                          "not divided by 255 first (--scale sets it)", self.path.name,
-                         list(mean), list(std))
+                         list(mean), list(std),
+                         "raw pixels'" if self._stats_wide else "0..255")
         elif self._scale is None and self._scales_input:
             self._takes_0_255 = self._scales_input
             if self._takes_0_255 != before:
@@ -1114,7 +1118,7 @@ class OnnxModel:
         (ImageNet's 123.675 / 58.395), which 16-bit pixels overshoot many times."""
         dtype = np.dtype(dtype)
         if self._scale is not None or np.issubdtype(self.input_type, np.integer) or (
-                self._scales_wide and not self._takes_0_255):
+                self._scales_wide and not self._takes_0_255) or self._stats_wide:
             return None
         if dtype.kind == "f":
             if top is None or top <= 1.5 or self._takes_0_255:

@@ -1360,6 +1360,27 @@ def test_16_bit_pixels_into_a_model_dividing_them_itself_are_not_warned(
             np.float32))[0][0], atol=1e-5)
 
 
+def test_16_bit_pixels_into_a_model_of_raw_dn_mean_std_are_not_warned(tmp_path, run_cli,
+                                                                        make_raster):
+    """TorchGeo-style metadata mean/std of Sentinel-2 DN (1354.4, ... / 245.7, ...) are for the
+    raw uint16 pixels: predict was right, but warned that they were "for 0..255 pixels" and
+    advised --scale 0.0039, which would have fed pixels 256x too small."""
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    mean, std = [1354.4, 1118.2, 1042.9], [245.7, 333.0, 395.1]
+    path = pointwise_model(tmp_path / "m.onnx", metadata={"standardization_mean": mean,
+                                                          "standardization_std": std})
+    pixels = np.random.default_rng(6).integers(1, 12000, (3, 40, 50)).astype(np.uint16)
+    tif = make_raster("s2.tif", pixels, nodata=0)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    assert "--scale" not in result.stderr and "0..255" not in result.stderr, result.stderr
+    norm = (pixels - np.reshape(mean, (3, 1, 1))) / np.reshape(std, (3, 1, 1))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(1), pointwise_reference(
+            norm[np.newaxis].astype(np.float32))[0, 0], atol=1e-5)
+
+
 @pytest.mark.parametrize("first", ["rgb-ndsm", "one-channel-dem", "add-1.5", "div-2",
                                    "div-1.5", "mul-0.5-add"])
 def test_a_model_shifting_or_scaling_0_1_pixels_keeps_the_1_255(tmp_path, first):
