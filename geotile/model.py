@@ -1145,11 +1145,14 @@ class OnnxModel:
         mean = means[0] if len(set(means)) == 1 else ",".join(means)
         return f"--scale {scales[0]:.12g} --mean{'=' if mean.startswith('-') else ' '}{mean}"
 
-    def check_bands(self, count: int, source) -> None:
-        """ModelError suggesting --bands when ``count`` selected bands do not fit the model."""
+    def check_bands(self, count: int, source, rgb: list[int] | None = None) -> None:
+        """ModelError suggesting --bands when ``count`` selected bands do not fit the model
+        (``rgb``: the raster's red, green and blue bands, suggested to a 3-channel model)."""
         if self.channels is not None and count != self.channels:
             hint = ",".join(["1"] * self.channels) if count == 1 else ",".join(
                 str(i + 1) for i in range(self.channels))
+            if rgb and self.channels == 3:
+                hint = f"{','.join(map(str, rgb))} (red, green, blue)"
             raise ModelError(
                 f"{source}: {count} band(s) selected but {self.path.name} takes "
                 f"{self.channels} channels. Choose bands with --bands, e.g. --bands {hint}."

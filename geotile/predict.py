@@ -1499,7 +1499,9 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
                          "paletted image); its colours feed models of 3 or 4 channels, but "
                          f"{Path(model.path).name} takes {channels} channels. Give an image "
                          f"of {channels - added} bands.")
-    model.check_bands(len(indexes) + added, source or src.name)
+    model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src))
+    if not options.bands:
+        _warn_blue_first(src, indexes, source or src.name)
     return indexes
 
 
@@ -1516,6 +1518,34 @@ def _refuse_grey_and_alpha(src, model, channels: int, added: int, source) -> Non
             f"{source}: one band of image data (band {alpha[0]} is alpha, the nodata mask) "
             f"but {Path(model.path).name} takes 3 channels. Choose bands with --bands, e.g. "
             f"--bands {data[0]},{data[0]},{data[0]}.")
+
+
+def _rgb_bands(src) -> list[int] | None:
+    """The bands whose colour interpretation is red, green and blue, in that order, else None."""
+    from rasterio.enums import ColorInterp
+
+    found = [src.colorinterp.index(c) + 1 if c in src.colorinterp else None
+             for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)]
+    return None if None in found else found
+
+
+def _warn_blue_first(src, indexes: list[int], source) -> None:
+    """Warn when the default bands feed blue before red by the raster's colour
+    interpretation (PlanetScope's BGRN, BGRA): an RGB model would get its colours swapped."""
+    from rasterio.enums import ColorInterp
+
+    colours = [src.colorinterp[i - 1] for i in indexes]
+    if ColorInterp.blue in colours and ColorInterp.red in colours and \
+            colours.index(ColorInterp.blue) < colours.index(ColorInterp.red):
+        swapped = list(indexes)
+        b, r = colours.index(ColorInterp.blue), colours.index(ColorInterp.red)
+        swapped[b], swapped[r] = swapped[r], swapped[b]
+        names = ", ".join(c.name for c in colours)
+        warnings.warn(f"{Path(str(source)).name}: bands {','.join(map(str, indexes))} are "
+                      f"{names} by their colour interpretation and feed the model in that "
+                      f"order: give --bands {','.join(map(str, swapped))} if it takes red "
+                      f"first, or --bands {','.join(map(str, indexes))} to keep it.",
+                      GeotileWarning, stacklevel=3)
 
 
 def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) -> None:

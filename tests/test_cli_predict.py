@@ -479,3 +479,35 @@ def test_grey_and_alpha_ortho_to_an_rgb_model_points_to_bands_1_1_1(run_cli, mak
         assert (out.dataset_mask()[:, :8] == 255).all() and (out.dataset_mask()[:, 8:] == 0).all()
         expected = pointwise_reference(np.full((1, 3, 1, 1), 200 / 255))[0, 0, 0, 0]
         np.testing.assert_allclose(out.read(1)[:, :8], expected, rtol=1e-5)
+
+
+def test_blue_first_bands_are_named_not_fed_silently(run_cli, make_raster, tmp_path,
+                                                     real_data):
+    """A BGRN PlanetScope stack (colour interpretation blue, green, red, undefined) into a
+    3-channel model was refused with 'e.g. --bands 1,2,3' (blue, green, red), and into a
+    4-channel one, like rasterio's BGRA RGBA.uint16.tif into an RGB model, fed blue first
+    without a word: the hint now names the red, green, blue bands, and the order is warned."""
+    from rasterio.enums import ColorInterp
+
+    pixels = np.random.default_rng(7).integers(1, 12000, (4, 40, 50)).astype(np.uint16)
+    tif = make_raster("ps.tif", pixels, nodata=0)
+    with rasterio.open(tif, "r+") as dst:
+        dst.colorinterp = [ColorInterp.blue, ColorInterp.green, ColorInterp.red,
+                           ColorInterp.undefined]
+    three = pointwise_model(tmp_path / "m3.onnx")
+    four = pointwise_model(tmp_path / "m4.onnx", channels=4)
+    result = run_cli("predict", three, tif, "-o", tmp_path / "a.tif", "--scale", "0.0001")
+    assert_one_line_error(result, "ps.tif", "--bands 3,2,1 (red, green, blue)")
+    result = run_cli("predict", four, tif, "-o", tmp_path / "b.tif", "--scale", "0.0001")
+    assert result.exit_code == 0, result.output
+    assert "blue, green, red, undefined" in result.stderr and "--bands 3,2,1,4" in result.stderr
+    with rasterio.open(tmp_path / "b.tif") as out:  # still the file's order, as documented
+        np.testing.assert_allclose(out.read(1), pointwise_reference(
+            pixels[np.newaxis] * np.float32(0.0001), channels=4)[0, 0], atol=1e-5)
+    result = run_cli("predict", four, tif, "-o", tmp_path / "c.tif", "--scale", "0.0001",
+                     "--bands", "1,2,3,4")
+    assert result.exit_code == 0 and "colour interpretation" not in result.stderr
+    result = run_cli("predict", three, real_data / "rasterio" / "RGBA.uint16.tif", "-o",
+                     tmp_path / "d.tif", "--scale", "0.0001")
+    assert result.exit_code == 0, result.output
+    assert "blue, green, red" in result.stderr and "--bands 3,2,1" in result.stderr
