@@ -1413,18 +1413,39 @@ def vrt_uncovered(src, indexes=None) -> float | None:
 
 def warn_vrt_gap(src, name: str, what: str, indexes=None) -> None:
     """One warning when a VRT ``src`` has areas outside all of its sources (of ``indexes``)
-    and declares no nodata or alpha: GDAL reads them as valid 0s, which become ``what``."""
+    and declares no nodata or alpha: GDAL reads them as valid 0s, which become ``what``;
+    else one when 12/16-bit bands are 0 together in a share of it (a scene's fill, as in
+    Sentinel-2's JP2s and stacks of them, which declare no nodata)."""
     import warnings
 
     from geotile.errors import GeotileWarning
 
     # an alpha band GDAL's mask leaves out masks the gap too; a float's gap is 0, not NaN
-    if not (has_nodata(src) or unmasked_alpha(src)) and (gap := vrt_uncovered(src, indexes)):
+    if has_nodata(src) or unmasked_alpha(src):
+        return
+    if gap := vrt_uncovered(src, indexes):
         warnings.warn(f"{name}: {gap * 100:.3g} % of it lies outside all of its sources, and "
                       "it declares no nodata or alpha: GDAL reads those areas as valid 0 "
                       f"pixels, and they {what}. Rebuild it with gdalbuildvrt -addalpha (or a "
                       "nodata value: -vrtnodata) to leave them out.", GeotileWarning,
                       stacklevel=3)
+    elif share := _zero_fill_share(src, indexes):
+        warnings.warn(f"{name}: its {src.dtypes[0]} bands are 0 together in {share * 100:.3g} "
+                      "% of it (sampled), a fill, but it declares no nodata: GDAL reads those "
+                      f"pixels as valid, and they {what}. Declare it (gdal_edit.py -a_nodata 0; "
+                      "gdalbuildvrt -srcnodata 0 -vrtnodata 0 for a stack) to leave them out.",
+                      GeotileWarning, stacklevel=3)
+
+
+def _zero_fill_share(src, indexes=None) -> float:
+    """The share (0 under 1 %) of a sample of ``src`` where its integer bands wider than 8
+    bits (of ``indexes``) are all 0: no 12/16-bit sensor reads 0 in every band."""
+    bands = list(indexes or range(1, src.count + 1))
+    if not all(np.dtype(src.dtypes[b - 1]).kind in "iu" and
+               np.dtype(src.dtypes[b - 1]).itemsize > 1 for b in bands):
+        return 0.0
+    share = float((sample_pixels(src, bands) == 0).all(axis=0).mean())
+    return share if share >= 0.01 else 0.0
 
 
 def has_nodata(src: rasterio.io.DatasetReader) -> bool:

@@ -511,3 +511,25 @@ def test_blue_first_bands_are_named_not_fed_silently(run_cli, make_raster, tmp_p
                      tmp_path / "d.tif", "--scale", "0.0001")
     assert result.exit_code == 0, result.output
     assert "blue, green, red" in result.stderr and "--bands 3,2,1" in result.stderr
+
+
+def test_a_16_bit_fill_without_nodata_is_named(run_cli, make_raster, tmp_path):
+    """A Sentinel-2 stack (gdalbuildvrt -separate of its JP2s, which declare no nodata) with
+    a third of the scene 0 in every band: predict wrote probabilities over the fill and tile
+    counted it as nodata_fraction 0.0, without a word -> one warning naming the fix; with
+    nodata declared the fill is nodata and nothing is warned."""
+    pixels = np.random.default_rng(8).integers(1, 12000, (3, 60, 90)).astype(np.uint16)
+    pixels[:, :, :30] = 0
+    bare = make_raster("bare.tif", pixels)
+    declared = make_raster("declared.tif", pixels, nodata=0)
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, bare, "-o", tmp_path / "a.tif", "--scale", "0.0001")
+    assert result.exit_code == 0, result.output
+    assert "bare.tif: its uint16 bands are 0 together in" in result.stderr
+    assert "gdal_edit.py -a_nodata 0" in result.stderr
+    result = run_cli("tile", bare, "-o", tmp_path / "patches", "--size", "32")
+    assert result.exit_code == 0 and "declares no nodata" in result.stderr, result.output
+    result = run_cli("predict", model, declared, "-o", tmp_path / "b.tif", "--scale", "0.0001")
+    assert result.exit_code == 0 and "declares no nodata" not in result.stderr, result.output
+    with rasterio.open(tmp_path / "b.tif") as out:
+        np.testing.assert_array_equal(np.isnan(out.read(1)), pixels[0] == 0)
