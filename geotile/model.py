@@ -1121,6 +1121,9 @@ class OnnxModel:
                 self._scales_wide and not self._takes_0_255) or self._stats_wide:
             return None
         if dtype.kind == "f":
+            if top is not None and top <= 1.5 and self._takes_0_255 and not self._stats_wide:
+                return (f"they reach only {top:g} but {self._takes_0_255}: give --scale 255 "
+                        "if they are 0..1 values")
             if top is None or top <= 1.5 or self._takes_0_255:
                 return None
             return (f"they reach {top:g}: if it was trained on 0..1 inputs give --scale, e.g. "

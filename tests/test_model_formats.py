@@ -1381,6 +1381,28 @@ def test_16_bit_pixels_into_a_model_of_raw_dn_mean_std_are_not_warned(tmp_path, 
             norm[np.newaxis].astype(np.float32))[0, 0], atol=1e-5)
 
 
+def test_0_1_float_pixels_into_a_model_of_0_255_mean_std_are_warned(tmp_path, run_cli,
+                                                                     make_raster):
+    """Float32 reflectances 0..0.6 into a model whose mean/std are torchvision's for 0..255
+    pixels (123.675 / 58.395) went in as they are, every input about -2.1, without a word
+    -> a warning naming --scale 255, which feeds what the model expects."""
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+    path = pointwise_model(tmp_path / "m.onnx", metadata={"mean": mean, "std": std})
+    pixels = np.random.default_rng(9).uniform(0, 0.6, (3, 40, 50)).astype(np.float32)
+    tif = make_raster("refl.tif", pixels)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "a.tif")
+    assert result.exit_code == 0, result.output
+    assert "refl.tif" in result.stderr and "--scale 255" in result.stderr, result.stderr
+    result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--scale", "255")
+    assert result.exit_code == 0 and "--scale" not in result.stderr, result.output
+    norm = (pixels * 255.0 - np.reshape(mean, (3, 1, 1))) / np.reshape(std, (3, 1, 1))
+    with rasterio.open(tmp_path / "b.tif") as out:
+        np.testing.assert_allclose(out.read(1), pointwise_reference(
+            norm[np.newaxis].astype(np.float32))[0, 0], atol=1e-5)
+
+
 @pytest.mark.parametrize("first", ["rgb-ndsm", "one-channel-dem", "add-1.5", "div-2",
                                    "div-1.5", "mul-0.5-add"])
 def test_a_model_shifting_or_scaling_0_1_pixels_keeps_the_1_255(tmp_path, first):
