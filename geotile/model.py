@@ -1117,8 +1117,12 @@ class OnnxModel:
         None: the model may well expect 0..1 inputs, or its mean/std are for 0..255 pixels
         (ImageNet's 123.675 / 58.395), which 16-bit pixels overshoot many times."""
         dtype = np.dtype(dtype)
-        if self._scale is not None or np.issubdtype(self.input_type, np.integer) or (
-                self._scales_wide and not self._takes_0_255) or self._stats_wide:
+        if self._scale is not None or np.issubdtype(self.input_type, np.integer):
+            return None
+        if self._stats_wide:  # right for raw 12/16-bit pixels, 8-bit ones never reach them
+            return ("its mean/std are above 255, for raw 12- or 16-bit pixels: give the "
+                    "image's raw bands (not an 8-bit rendering)") if dtype == np.uint8 else None
+        if self._scales_wide and not self._takes_0_255:
             return None
         if dtype.kind == "f":
             if top is not None and top <= 1.5 and self._takes_0_255 and not self._stats_wide:

@@ -1360,8 +1360,8 @@ def test_16_bit_pixels_into_a_model_dividing_them_itself_are_not_warned(
             np.float32))[0][0], atol=1e-5)
 
 
-def test_16_bit_pixels_into_a_model_of_raw_dn_mean_std_are_not_warned(tmp_path, run_cli,
-                                                                        make_raster):
+def test_a_model_of_raw_dn_mean_std_takes_16_bit_not_8_bit_pixels(tmp_path, run_cli,
+                                                                 make_raster):
     """TorchGeo-style metadata mean/std of Sentinel-2 DN (1354.4, ... / 245.7, ...) are for the
     raw uint16 pixels: predict was right, but warned that they were "for 0..255 pixels" and
     advised --scale 0.0039, which would have fed pixels 256x too small."""
@@ -1379,6 +1379,11 @@ def test_16_bit_pixels_into_a_model_of_raw_dn_mean_std_are_not_warned(tmp_path, 
     with rasterio.open(tmp_path / "o.tif") as out:
         np.testing.assert_allclose(out.read(1), pointwise_reference(
             norm[np.newaxis].astype(np.float32))[0, 0], atol=1e-5)
+    # Sentinel-2's 8-bit true-colour TCI into it: every input far below the means
+    tci = make_raster("tci.tif", (pixels // 48).astype(np.uint8))
+    result = run_cli("predict", path, tci, "-o", tmp_path / "t.tif")
+    assert result.exit_code == 0, result.output
+    assert "tci.tif" in result.stderr and "raw 12- or 16-bit pixels" in result.stderr
 
 
 def test_0_1_float_pixels_into_a_model_of_0_255_mean_std_are_warned(tmp_path, run_cli,
