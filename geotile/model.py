@@ -1119,9 +1119,14 @@ class OnnxModel:
         dtype = np.dtype(dtype)
         if self._scale is not None or np.issubdtype(self.input_type, np.integer):
             return None
-        if self._stats_wide:  # right for raw 12/16-bit pixels, 8-bit ones never reach them
-            return ("its mean/std are above 255, for raw 12- or 16-bit pixels: give the "
-                    "image's raw bands (not an 8-bit rendering)") if dtype == np.uint8 else None
+        if self._stats_wide:  # right for raw 12/16-bit pixels, 8-bit or 0..1 never reach them
+            why = "its mean/std are above 255, for raw 12- or 16-bit pixels"
+            if dtype == np.uint8:
+                return f"{why}: give the image's raw bands (not an 8-bit rendering)"
+            if dtype.kind == "f" and top is not None and top <= 1.5:
+                return (f"they reach only {top:g} but {why}: give --scale 10000 if they are "
+                        "reflectances (DN / 10000)")
+            return None
         if self._scales_wide and not self._takes_0_255:
             return None
         if dtype.kind == "f":

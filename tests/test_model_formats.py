@@ -1384,6 +1384,10 @@ def test_a_model_of_raw_dn_mean_std_takes_16_bit_not_8_bit_pixels(tmp_path, run_
     result = run_cli("predict", path, tci, "-o", tmp_path / "t.tif")
     assert result.exit_code == 0, result.output
     assert "tci.tif" in result.stderr and "raw 12- or 16-bit pixels" in result.stderr
+    # reflectances as float32 0..1.2 (DN / 10000): --scale 10000 gives the DN back
+    refl = make_raster("refl.tif", pixels.astype(np.float32) / np.float32(10000))
+    result = run_cli("predict", path, refl, "-o", tmp_path / "r.tif")
+    assert result.exit_code == 0 and "--scale 10000" in result.stderr, result.output
 
 
 def test_0_1_float_pixels_into_a_model_of_0_255_mean_std_are_warned(tmp_path, run_cli,
