@@ -257,10 +257,15 @@ def test_a_folder_or_pattern_inside_an_archive_is_its_rasters(tmp_path, run_cli,
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == ["b.tif",
                                                                         "my scene.tif"]
+    _assert_equal_to_the_extracted_run(run_cli, model, image, tmp_path, ["b.tif", "my scene.tif"])
+
+
+def _assert_equal_to_the_extracted_run(run_cli, model, image, tmp_path, names):
+    """tmp_path/out/<names>: the pixels and grid of predict on the extracted ``image``."""
     assert run_cli("predict", model, image, "-o", tmp_path / "local.tif",
                    "--dtype", "float32").exit_code == 0
     with rasterio.open(tmp_path / "local.tif") as local:
-        for name in ("b.tif", "my scene.tif"):
+        for name in names:
             with rasterio.open(tmp_path / "out" / name) as dst:
                 assert dst.transform == local.transform and dst.crs == local.crs
                 np.testing.assert_array_equal(dst.read(), local.read())
@@ -300,12 +305,7 @@ def test_a_downloaded_archive_is_read_as_its_rasters(tmp_path, run_cli, kind):
     result = run_cli("predict", model, given, "-o", f"{tmp_path}/out/", "--dtype", "float32")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == ["a.tif", "b.tif"]
-    assert run_cli("predict", model, image, "-o", tmp_path / "local.tif",
-                   "--dtype", "float32").exit_code == 0
-    with rasterio.open(tmp_path / "local.tif") as local, \
-            rasterio.open(tmp_path / "out/b.tif") as dst:
-        assert dst.transform == local.transform and dst.crs == local.crs
-        np.testing.assert_array_equal(dst.read(), local.read())
+    _assert_equal_to_the_extracted_run(run_cli, model, image, tmp_path, ["a.tif", "b.tif"])
 
 
 def test_an_archive_with_its_rasters_deeper_names_their_folder(tmp_path, run_cli):
