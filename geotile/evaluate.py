@@ -145,8 +145,10 @@ def reprojected(frame, crs, source, other):
     PROJ cannot transform between them (a local site grid and a map CRS, two site grids)."""
     from pyproj.exceptions import ProjError
 
-    from geotile.label_set import _crs_name
+    from geotile.label_set import _crs_name, warn_inexact
 
+    if len(frame) and frame.crs is not None:
+        warn_inexact(frame.crs, crs, frame.total_bounds, source)
     try:
         return frame.to_crs(crs)
     except ProjError as exc:

@@ -149,6 +149,60 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     return labels.replace(geometries=moved, crs=target)
 
 
+def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None:
+    """One line where PROJ moves coordinates near ``bounds`` (in ``source_crs``) to
+    ``target_crs`` with a less accurate transformation than the best one, whose grid is
+    missing here (NAD27, OSGB36 without PROJ's grids: metres off without a word); None when
+    the best one is used (or the CRSs cannot be compared)."""
+    import warnings
+
+    if source_crs == target_crs:  # pyproj stays unimported (start-up counts)
+        return None
+    from pyproj import CRS, Transformer
+    from pyproj.transformer import AreaOfInterest, TransformerGroup
+
+    try:
+        src, dst = (c if isinstance(c, CRS) else CRS.from_wkt(c.to_wkt())
+                    for c in (source_crs, target_crs))
+        if src == dst or not np.isfinite(bounds).all() or src.geodetic_crs is None:
+            return None
+        lonlat = bounds if src.is_geographic else Transformer.from_crs(
+            src, src.geodetic_crs, always_xy=True).transform_bounds(*bounds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pyproj's own "best is not available"
+            group = TransformerGroup(src, dst, always_xy=True,
+                                     area_of_interest=AreaOfInterest(*lonlat))
+        if group.best_available or not group.unavailable_operations:
+            return None
+        best = group.unavailable_operations[0]
+        used = Transformer.from_crs(src, dst, always_xy=True)
+        used.transform((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+        used = used.get_last_used_operation()
+    except Exception:  # a check only: the reprojection itself says what is wrong
+        return None
+    if 0 <= used.accuracy <= best.accuracy:
+        return None
+    grids = [g.short_name for g in best.grids if not g.available]
+    if not grids:
+        return None
+    off = (f"is accurate to {used.accuracy:g} m only" if used.accuracy >= 0
+           else "is a ballpark shift of unknown accuracy (tens of metres or more)")
+    return (f"{source}: moving {_crs_name(src)} to {_crs_name(dst)} {off} ({used.description}): "
+            f"the {best.accuracy:g} m transformation needs the PROJ grid {grids[0]}, missing "
+            f"here. Get it with `projsync --file {grids[0]}` (or set PROJ_NETWORK=ON) and "
+            "rerun.")
+
+
+def warn_inexact(source_crs, target_crs, bounds, source) -> None:
+    """A GeotileWarning with :func:`inexact_transformation`'s line, if any."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    if (line := inexact_transformation(source_crs, target_crs, bounds, source)) is not None:
+        warnings.warn(line, GeotileWarning, stacklevel=3)
+
+
 def _crs_name(crs) -> str:
     """EPSG:xxxx, else the CRS's name (from its WKT)."""
     from pyproj import CRS

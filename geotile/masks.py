@@ -394,7 +394,7 @@ def prepare_labels(
     ``lines_fix``: what a command without --line-width tells users to do with lines)."""
     import shapely
 
-    from geotile.label_set import to_crs
+    from geotile.label_set import to_crs, warn_inexact
     from geotile.labels import (
         check_geographic_coordinates,
         class_ids,
@@ -440,6 +440,8 @@ def prepare_labels(
                       "area to burn.", GeotileWarning, stacklevel=3)
     check_geographic_coordinates(labels, source)
     if crs is not None:
+        if labels.crs is not None and len(labels):
+            warn_inexact(labels.crs, crs, labels.total_bounds, source)
         labels = to_crs(labels, crs, source)
     return labels, names
 

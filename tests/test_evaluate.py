@@ -1516,3 +1516,30 @@ def test_match_polygons_takes_the_union_of_geometry_collections():
     scores = match_polygons(pred, truth)
     assert (scores.tp, scores.fp, scores.fn) == (2, 0, 0)
     assert [m.iou for m in scores.matches] == pytest.approx([1.0, 1.0])
+
+
+def test_nad27_predictions_against_nad83_truth_say_the_datum_shift_is_inexact(tmp_path):
+    """Predictions in NAD27 UTM scored against NAD83 UTM truth: without the NADCON grid the
+    Helmert PROJ falls back to is good to 14 m only (a 12 m building can miss entirely);
+    evaluate says so as make-masks does, and moves them the same way make-masks burns them."""
+    import warnings
+
+    from pyproj import Transformer
+
+    from .test_masks import _nad27_grid_missing
+
+    to_nad27 = Transformer.from_crs("EPSG:26916", "EPSG:26716", always_xy=True)
+    square = box(X0, Y0, 12)
+    frame([square], crs="EPSG:26916").to_file(tmp_path / "t.gpkg")
+    moved = shapely.transform(square, lambda xy: np.column_stack(to_nad27.transform(*xy.T)))
+    frame([moved], crs="EPSG:26716").to_file(tmp_path / "p.gpkg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg")
+    said = [str(w.message) for w in caught if "projsync" in str(w.message)]
+    if _nad27_grid_missing(X0, Y0):
+        assert len(said) == 1 and said[0].startswith(
+            f"{tmp_path / 'p.gpkg'}: moving EPSG:26716 to EPSG:26916 is accurate to")
+    else:
+        assert said == []
+    assert result.scores.matches[0].iou == pytest.approx(1.0, abs=1e-3)

@@ -825,3 +825,61 @@ def test_labels_no_projection_places_on_the_image_are_named_in_their_own_coordin
     assert "inf" not in message and "nan" not in message
     assert "--labels-crs" in message and "in the image's CRS" in message
     assert read(tmp_path / "m.tif")[0].sum() == 0
+
+
+def _nad27_grid_missing(x: float, y: float) -> bool:
+    """Whether PROJ here lacks the NADCON grid that moves NAD27 UTM 16N near (x, y) to NAD83
+    UTM 16N accurately (then it falls back to a ~14 m Helmert through WGS 84)."""
+    from pyproj import Transformer
+    from pyproj.transformer import AreaOfInterest, TransformerGroup
+
+    lon, lat = Transformer.from_crs("EPSG:26716", "EPSG:4267", always_xy=True).transform(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        group = TransformerGroup("EPSG:26716", "EPSG:26916", always_xy=True,
+                                 area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+    return not group.best_available
+
+
+def test_nad27_labels_on_a_nad83_image_say_the_datum_shift_is_inexact(make_raster, tmp_path,
+                                                                      run_cli):
+    """NAD27 UTM labels on a NAD83 UTM image: without the NADCON grid PROJ moves them by a
+    Helmert good to 14 m (28 px at 0.5 m) without a word; make-masks and tile --labels say
+    so, naming the file, the CRSs, the accuracy and how to get the grid."""
+    from pyproj import Transformer
+
+    x0, y0 = UTM_ORIGIN
+    image = make_raster("img.tif", np.zeros((1, 100, 100), np.uint8), crs="EPSG:26916",
+                        transform=from_origin(x0, y0, 0.5, 0.5))
+    to_nad27 = Transformer.from_crs("EPSG:26916", "EPSG:26716", always_xy=True)
+    square = shapely.transform(shapely.box(x0 + 10, y0 - 30, x0 + 30, y0 - 10),
+                               lambda xy: np.column_stack(to_nad27.transform(*xy.T)))
+    gpd.GeoDataFrame(geometry=[square], crs="EPSG:26716").to_file(tmp_path / "nad27.gpkg")
+    missing = _nad27_grid_missing(x0, y0)
+    for result in (run_cli("make-masks", tmp_path / "nad27.gpkg", image, "-o",
+                           tmp_path / "mask.tif"),
+                   run_cli("tile", image, "-o", tmp_path / "tiles", "--size", "50",
+                           "--labels", tmp_path / "nad27.gpkg")):
+        assert result.exit_code == 0, result.output
+        said = [line for line in result.stderr.splitlines() if "projsync" in line]
+        if missing:
+            assert len(said) == 1
+            assert said[0].startswith("Warning: ")
+            assert "nad27.gpkg: moving EPSG:26716 to EPSG:26916 is accurate to" in said[0]
+            assert "PROJ_NETWORK=ON" in said[0]
+        else:
+            assert said == []
+    # the mask burns the square where the same transformation puts it (both ways agree)
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        assert src.read(1)[20:60, 20:60].all() and src.read(1).sum() == 1600
+
+
+def test_labels_in_the_images_datum_say_nothing_of_grids(make_raster, tmp_path, run_cli):
+    """Web Mercator (OSM) labels on a WGS 84 UTM image: the same datum, no warning."""
+    x0, y0 = UTM_ORIGIN
+    image = make_raster("img.tif", np.zeros((1, 100, 100), np.uint8),
+                        transform=from_origin(x0, y0, 0.5, 0.5))
+    gpd.GeoDataFrame(geometry=[shapely.box(x0 + 10, y0 - 30, x0 + 30, y0 - 10)],
+                     crs=UTM_CRS).to_crs("EPSG:3857").to_file(tmp_path / "osm.gpkg")
+    result = run_cli("make-masks", tmp_path / "osm.gpkg", image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
