@@ -143,12 +143,21 @@ def declared_crs(path, layer: str | None = None, override: str | None = None):
 def reprojected(frame, crs, source, other):
     """``frame`` (of ``source``) in ``crs`` (of ``other``); an InputError naming both where
     PROJ cannot transform between them (a local site grid and a map CRS, two site grids)."""
+    import geopandas as gpd
     from pyproj.exceptions import ProjError
 
-    from geotile.label_set import _crs_name, warn_inexact
+    from geotile.label_set import _crs_name, densified, warn_inexact
 
     if len(frame) and frame.crs is not None:
         warn_inexact(frame.crs, crs, frame.total_bounds, source)
+        # long edges split first, as make-masks moves them: both burn and score one curve
+        dense = gpd.GeoSeries(densified(np.asarray(frame.geometry.values), frame.crs),
+                              index=frame.index, crs=frame.crs)
+        if isinstance(frame, gpd.GeoSeries):
+            frame = dense.rename(frame.name)
+        else:
+            frame = frame.copy()
+            frame[frame.geometry.name] = dense
     try:
         return frame.to_crs(crs)
     except ProjError as exc:

@@ -142,11 +142,31 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
             f"raster's ({_crs_name(target)}): they share no datum. Give labels in the "
             "raster's coordinates (--labels-crs with its CRS when the file declares another), "
             "or a raster in a map CRS.") from exc
-    moved = shapely.transform(labels.geometries, lambda xy: np.column_stack(
-        transformer.transform(xy[:, 0], xy[:, 1])))
+    moved = shapely.transform(densified(labels.geometries, labels.crs),
+                              lambda xy: np.column_stack(transformer.transform(xy[:, 0],
+                                                                               xy[:, 1])))
     if target.is_geographic:
         moved = _unwrapped(moved, (labels.geometries, transformer))
     return labels.replace(geometries=moved, crs=target)
+
+
+def densified(geometries: np.ndarray, crs) -> np.ndarray:
+    """``geometries`` (in ``crs``) with edges longer than 1 km (0.01 degree) split, so that,
+    reprojected, a straight edge follows the curve it becomes in the other CRS (1 cm off at
+    most, where a 20 km edge from Web Mercator to UTM misses it by 3 m)."""
+    if crs is None:
+        return geometries
+    if crs.is_geographic:
+        step = 0.01
+    else:
+        try:
+            factor = crs.linear_units_factor[1]  # rasterio's CRS: (name, metres)
+        except AttributeError:  # pyproj's
+            factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+        except Exception:  # GDAL knows no linear unit (a compound CRS): take metres
+            factor = 1.0
+        step = 1000.0 / factor
+    return shapely.segmentize(geometries, step)
 
 
 def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None:

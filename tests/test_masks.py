@@ -883,3 +883,29 @@ def test_labels_in_the_images_datum_say_nothing_of_grids(make_raster, tmp_path, 
                      crs=UTM_CRS).to_crs("EPSG:3857").to_file(tmp_path / "osm.gpkg")
     result = run_cli("make-masks", tmp_path / "osm.gpkg", image, "-o", tmp_path / "mask.tif")
     assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+
+
+@pytest.mark.parametrize("crs", ["EPSG:3857", "EPSG:4326"])
+def test_a_long_straight_edge_is_burnt_where_it_lies_in_the_images_crs(make_raster, tmp_path,
+                                                                       crs):
+    """A 20 km field of an OSM export (Web Mercator) or lon/lat file on a UTM image: its
+    straight top edge is a curve in UTM that passes 3 m (6 px) from the chord between its
+    corners; reprojecting the corners only burnt the chord."""
+    from pyproj import Transformer
+
+    x0, y0 = UTM_ORIGIN
+    image = make_raster("img.tif", np.zeros((1, 100, 100), np.uint8),
+                        transform=from_origin(x0, y0, 0.5, 0.5))
+    there = Transformer.from_crs(UTM_CRS, crs, always_xy=True)
+    mx, my = there.transform(x0 + 25, y0 - 25)  # the middle of the edge
+    half = 10_000.0 if crs == "EPSG:3857" else 0.1
+    field = shapely.box(mx - half, my - half / 2, mx + half, my)
+    gpd.GeoDataFrame(geometry=[field], crs=crs).to_file(tmp_path / "field.gpkg")
+    make_masks(tmp_path / "field.gpkg", [image], [tmp_path / "mask.tif"])
+    back = Transformer.from_crs(crs, UTM_CRS, always_xy=True)
+    fine = shapely.segmentize(field, half / 2000)
+    true = shapely.transform(fine, lambda xy: np.column_stack(back.transform(*xy.T)))
+    expected = reference_mask([true], [1], from_origin(x0, y0, 0.5, 0.5), 100, 100)
+    mask, _ = read(tmp_path / "mask.tif")
+    assert 45 <= expected[:, 50].argmax() <= 55  # the edge crosses the image's middle
+    np.testing.assert_array_equal(mask[0], expected)
