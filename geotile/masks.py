@@ -975,12 +975,17 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
         advice = (f"{labels_path} has no row for them; {outcomes}. SpaceNet matches ImageId to "
                   "the image name without its product prefix.")
     else:
+        why = ("The labels' CRS may be wrong or missing (pass --labels-crs with the CRS their "
+               "coordinates are in, or write them in the image's CRS) or the file may belong "
+               "to another image.")
+        if _swapped_axes(extent, crs, labels):
+            why = ("Their coordinates are latitude, longitude (as some tools write EPSG:4326): "
+                   "swapped, they cover the image. Write them longitude first (ogr2ogr -t_srs "
+                   f"EPSG:4326 -ct '+proj=axisswap +order=2,1' fixed.gpkg {labels_path}).")
         message = (f"{labels_path}: no feature overlaps {image} (labels span "
                    f"{_labels_span(labels)}, the image {_fmt_bounds(extent)} in "
                    f"{crs.to_string() if crs else 'no CRS'}{_in_labels_crs(extent, crs, labels)}"
-                   f"); {outcome or 'the mask is all zeros'}. The labels' CRS may be wrong or "
-                   "missing (pass --labels-crs with the CRS their coordinates are in, or write "
-                   "them in the image's CRS) or the file may belong to another image.")
+                   f"); {outcome or 'the mask is all zeros'}. {why}")
         advice = (f"no feature of their labels overlaps them; {outcomes}. The labels' CRS may "
                   "be wrong or missing (pass --labels-crs with the CRS their coordinates are in, "
                   "or write them in the images' CRS) or they may belong to other images.")
@@ -1082,6 +1087,24 @@ def _in_labels_crs(extent, crs, labels) -> str:
     if not np.isfinite(bounds).all():
         return ""
     return f", {_fmt_bounds(bounds)} in the labels' {labels.crs.to_string()}"
+
+
+def _swapped_axes(extent, crs, labels) -> bool:
+    """Whether lon/lat labels given as (latitude, longitude) would cover the image's
+    ``extent`` (in ``crs``) with their x and y swapped."""
+    from rasterio.warp import transform_bounds
+
+    if crs is None or labels.crs is None or not labels.crs.is_geographic:
+        return False
+    bounds = labels.extent
+    if bounds is None or not np.isfinite(bounds).all():
+        bounds = labels.total_bounds
+    try:
+        image = transform_bounds(crs, labels.crs, *extent) if crs != labels.crs else extent
+    except Exception:  # no place in their CRS
+        return False
+    miny, minx, maxy, maxx = bounds
+    return bool(minx <= image[2] and image[0] <= maxx and miny <= image[3] and image[1] <= maxy)
 
 
 def _fmt_bounds(bounds) -> str:

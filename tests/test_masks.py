@@ -909,3 +909,30 @@ def test_a_long_straight_edge_is_burnt_where_it_lies_in_the_images_crs(make_rast
     mask, _ = read(tmp_path / "mask.tif")
     assert 45 <= expected[:, 50].argmax() <= 55  # the edge crosses the image's middle
     np.testing.assert_array_equal(mask[0], expected)
+
+
+def test_lat_lon_labels_say_their_axes_are_swapped(make_raster, tmp_path):
+    """EPSG:4326 labels written (latitude, longitude), as some tools do: the warning said only
+    'the CRS may be wrong'; it says they are swapped and how to swap them back."""
+    from pyproj import Transformer
+
+    x0, y0 = UTM_ORIGIN
+    image = make_raster("img.tif", np.zeros((1, 40, 40), np.uint8),
+                        transform=from_origin(x0, y0, 0.5, 0.5))
+    to_lonlat = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
+    lonlat = shapely.transform(square(x0 + 5, y0 - 5, 10),
+                               lambda xy: np.column_stack(to_lonlat.transform(*xy.T)))
+    latlon = shapely.transform(lonlat, lambda xy: xy[:, ::-1])
+    gpd.GeoDataFrame(geometry=[latlon], crs="EPSG:4326").to_file(tmp_path / "l.geojson")
+    with pytest.warns(GeotileWarning, match=r"no feature overlaps img\.tif.*latitude, "
+                      r"longitude.*-t_srs EPSG:4326 -ct '\+proj=axisswap \+order=2,1' "
+                      r"fixed\.gpkg .*l\.geojson\)"):
+        make_masks(tmp_path / "l.geojson", [image], [tmp_path / "m.tif"])
+    # labels simply elsewhere are not called swapped
+    gpd.GeoDataFrame(geometry=[shapely.affinity.translate(lonlat, 1.0)],
+                     crs="EPSG:4326").to_file(tmp_path / "far.geojson")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_masks(tmp_path / "far.geojson", [image], [tmp_path / "m2.tif"])
+    said = " ".join(str(w.message) for w in caught)
+    assert "no feature overlaps" in said and "swapped" not in said
