@@ -143,9 +143,17 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     if not local.exists() and glob.has_magic(text):
         return [item for match in _pattern_files(text) for item in (
             expand_one(match, suffixes) if _archive_prefix(match) else [match])]
-    if prefix := _archive_prefix(local):  # a download as it came: the rasters inside
-        return expand_one(f"{prefix}{local.resolve()}", suffixes)
+    if (inside := in_place(local)) is not local:  # a download as it came: the rasters inside
+        return expand_one(inside, suffixes)
     return [local]
+
+
+def in_place(path):
+    """A local archive file (tiles.zip, x.tar.gz, scene.tif.gz) as GDAL's path reading it in
+    place (``/vsizip//abs/tiles.zip``); any other path as it is."""
+    if isinstance(path, Path) and (prefix := _archive_prefix(path)):
+        return input_path(f"{prefix}{path.resolve()}")
+    return path
 
 
 class Inputs(list):

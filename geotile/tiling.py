@@ -621,7 +621,9 @@ def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
     after an image, in order when none is, refused when only some are)."""
     if not masks:
         return None
-    masks = _as_paths(masks)
+    from geotile.input_files import in_place
+
+    masks = [in_place(m) for m in _as_paths(masks)]  # masks.zip: read in place
     if len(images) >= 1 and (found := _mask_files(masks)) is not None:
         return _pair_by_stem(images, *found)
     if len(masks) != len(images):
@@ -634,7 +636,13 @@ def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
 
 def _mask_files(masks: list) -> tuple[list[Path], str] | None:
     """The files of ``masks`` when it is one folder or one glob pattern, and how to name
-    them in a message; None otherwise."""
+    them in a message (an archive's folder as a folder); None otherwise."""
+    from geotile.input_files import expand_one
+    from geotile.raster import ARCHIVE_PREFIXES
+
+    if len(masks) == 1 and str(masks[0]).startswith(ARCHIVE_PREFIXES):
+        files = expand_one(masks[0])
+        return (files, str(masks[0])) if files != [masks[0]] else None
     if len(masks) != 1 or not isinstance(masks[0], Path):
         return None
     single = masks[0]

@@ -327,3 +327,30 @@ def test_a_folder_of_archives_names_them(tmp_path, run_cli):
     result = run_cli("tile", tmp_path / "dl", "-o", tmp_path / "t")
     assert_one_line_error(result, "holds no raster files", "tiles.zip")
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("given", ["masks.zip", "masks1.zip"])
+def test_tile_masks_from_a_downloaded_archive(tmp_path, run_cli, given):
+    # the images of tiles.zip were read in place, its masks.zip was 'not a raster GDAL can
+    # read': a masks archive is read in place too, paired by name as a masks folder is
+    image, _ = _scene(tmp_path)
+    mask = write_raster(tmp_path / "mask.tif", (np.arange(64 * 64).reshape(64, 64) % 2
+                                                ).astype(np.uint8))
+    with zipfile.ZipFile(tmp_path / "tiles.zip", "w") as zf:
+        zf.write(image, "a.tif")
+        zf.write(image, "b.tif")
+    with zipfile.ZipFile(tmp_path / "masks.zip", "w") as zf:
+        zf.write(mask, "b.tif")
+        zf.write(mask, "a.tif")
+    with zipfile.ZipFile(tmp_path / "masks1.zip", "w") as zf:  # one member: GDAL opens it
+        zf.write(mask, "a.tif")
+    images = tmp_path / ("tiles.zip" if given == "masks.zip" else "scene.tif")
+    result = run_cli("tile", images, "--masks", tmp_path / given, "--size", "32",
+                     "-o", tmp_path / "t")
+    assert result.exit_code == 0, result.output
+    masks = sorted((tmp_path / "t/masks").glob("*.tif"))
+    assert len(masks) == (8 if given == "masks.zip" else 4)
+    for path in masks:
+        with rasterio.open(path) as src, rasterio.open(mask) as whole:
+            np.testing.assert_array_equal(src.read(1), whole.read(
+                1, window=rasterio.windows.from_bounds(*src.bounds, whole.transform)))
