@@ -533,3 +533,19 @@ def test_a_16_bit_fill_without_nodata_is_named(run_cli, make_raster, tmp_path):
     assert result.exit_code == 0 and "declares no nodata" not in result.stderr, result.output
     with rasterio.open(tmp_path / "b.tif") as out:
         np.testing.assert_array_equal(np.isnan(out.read(1)), pixels[0] == 0)
+
+
+def test_a_16_bit_single_band_with_zeros_is_not_called_a_fill(run_cli, make_raster, tmp_path):
+    """A 1-band uint16 nDSM in cm (ground 0 in 40 % of it): tile and predict called its 0s
+    'a fill' and advised gdal_edit.py -a_nodata 0, which would drop all the ground; a 0 in
+    one band is a value (the fill check is for 0 in every band of a stack)."""
+    heights = np.random.default_rng(9).integers(1, 3000, (60, 90)).astype(np.uint16)
+    heights[:, :36] = 0
+    ndsm = make_raster("ndsm.tif", heights)
+    model = pointwise_model(tmp_path / "m.onnx", channels=1)
+    result = run_cli("predict", model, ndsm, "-o", tmp_path / "a.tif", "--scale", "0.001")
+    assert result.exit_code == 0, result.output
+    assert "declares no nodata" not in result.stderr and "a_nodata" not in result.stderr
+    result = run_cli("tile", ndsm, "-o", tmp_path / "patches", "--size", "32")
+    assert result.exit_code == 0, result.output
+    assert "declares no nodata" not in result.stderr and "a_nodata" not in result.stderr
