@@ -115,7 +115,7 @@ class _Guard:
 
         lock = Lock(self.names.publish)
         if not lock.acquire(timeout=60):
-            raise Interrupted("the run's scheduler did not answer; nothing was published")
+            raise GeotileError("the run's scheduler did not answer; nothing was published")
         try:
             if self._aborted():
                 raise Interrupted("the run was interrupted")

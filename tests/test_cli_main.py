@@ -98,6 +98,25 @@ def test_an_unforeseen_gdal_error_is_one_line(run_cli, make_raster, tmp_path, mo
     assert result.stderr.strip() == "Error: GDAL: TIFFReadEncodedTile() failed."
 
 
+def test_an_interrupted_error_without_a_signal_exits_1(run_cli, make_raster, monkeypatch):
+    """A dask scheduler that stopped answering (Interrupted raised where no signal came)
+    exited 130, which scripts and SLURM read as Ctrl-C: a failure is status 1."""
+    import numpy as np
+
+    import geotile.vectorize
+    from geotile.errors import Interrupted
+
+    def failing(*args, **kwargs):
+        raise Interrupted("the run's scheduler did not answer; nothing was published")
+
+    monkeypatch.setattr(geotile.vectorize, "vectorize_polygons", failing)
+    raster = make_raster("c.tif", np.ones((8, 8), np.uint8))
+    result = run_cli("vectorize", raster, "-o", raster.parent / "v.gpkg")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == ("Error: the run's scheduler did not answer; nothing was "
+                                     "published")
+
+
 def test_gdal_block_cache_is_128_megabytes_not_128_bytes():
     """rasterio takes an int GDAL_CACHEMAX as bytes: 128 made rasterize 10x slower."""
     import rasterio

@@ -145,7 +145,8 @@ class _InterruptedExit(click.ClickException):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.exit_code = 128 + (_SIGNALLED[-1] if _SIGNALLED else signal.SIGINT)
+        # no signal came (a scheduler that stopped answering): a failure, status 1
+        self.exit_code = 128 + _SIGNALLED[-1] if _SIGNALLED else 1
 
 
 class _OneLineUsageError(click.ClickException):
