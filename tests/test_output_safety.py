@@ -272,6 +272,35 @@ def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, make_raster, name):
     assert list(out.iterdir()) == []
 
 
+def test_nohup_keeps_a_run_going_when_the_terminal_closes(tmp_path, make_raster):
+    """`nohup geotile predict ... &` died at logout all the same: geotile replaced the
+    ignored SIGHUP with its own handler. An ignored signal stays ignored."""
+    import signal
+    import time
+
+    image = _noise_image(make_raster, 2500)
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def as_nohup():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    process = subprocess.Popen([sys.executable, "-m", "geotile", "predict", str(model),
+                                str(image), "-o", str(out / "p.tif"), "--tile-size", "64"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=as_nohup)
+    deadline = time.monotonic() + 60
+    while not any(out.iterdir()) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    if process.poll() is not None:
+        pytest.skip("the prediction ended before the terminal could close")
+    process.send_signal(signal.SIGHUP)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert [p.name for p in out.iterdir()] == ["p.tif"]
+
+
 def test_ctrl_c_stops_a_shell_loop_of_commands(tmp_path, make_raster):
     """Ctrl-C in `for f in ...; do geotile predict ...; done` stopped only the running
     command: geotile exited 130 by exit(), which bash takes as handled, and the loop went on

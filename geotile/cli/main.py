@@ -317,8 +317,9 @@ def main() -> None:
     # is not the user's. geotile itself runs no asyncio; this process is the command's own
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     # SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C: temporary files are removed
+    # (an ignored one stays ignored: `nohup geotile ... &` outlives its terminal)
     for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
+        if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is signal.SIG_DFL:
             signal.signal(getattr(signal, name), _raise_interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
         signal.signal(signal.SIGINT, _raise_ctrl_c)
