@@ -271,7 +271,7 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:  # GDAL reads such files too; names may show odd letters
-        text = raw.decode("latin-1")
+        text = raw.decode("latin-1").translate(WINDOWS_1252)
         _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
               "Check text fields with accents.")
     document = json.loads(text)
@@ -496,20 +496,33 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     return shaped[0] if shaped else None
 
 
+#: Latin-1's C1 controls (U+0080..U+009F) as Windows-1252 has those bytes (€ – ’ Œ ...):
+#: text read as Latin-1 (a Shapefile without .cpg, as ArcGIS writes them) is 1252 in practice
+WINDOWS_1252 = {c: bytes([c]).decode("cp1252") for c in range(0x80, 0xA0)
+                if c not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
 def _ogr_read(path: Path, layer: str | None, **kwargs):
     """pyogrio's raw read (meta, fids, wkb, fields), retried as Latin-1 (with a warning)
-    when text fields are not UTF-8."""
+    when text fields are not UTF-8; text read as Latin-1 is read as Windows-1252."""
     from pyogrio.raw import read
 
     try:
-        return read(path, layer=layer, return_fids=True, **kwargs)
+        meta, fids, wkb, fields = read(path, layer=layer, return_fids=True, **kwargs)
+        latin = str(meta.get("encoding", "")).upper() in ("ISO-8859-1", "LATIN1")
     except UnicodeDecodeError:  # text fields in another encoding, as GDAL would show them
         # GDAL's name for Latin-1 (a Shapefile's .cpg is overridden by it): "latin-1" it
         # does not know, and hands the bytes back undecoded
-        result = read(path, layer=layer, return_fids=True, encoding="ISO-8859-1", **kwargs)
-        _warn(f"{path}: text fields are not UTF-8; read them as Latin-1. Check text fields "
-              "with accents.", depth=1)
-        return result
+        meta, fids, wkb, fields = read(path, layer=layer, return_fids=True,
+                                       encoding="ISO-8859-1", **kwargs)
+        _warn(f"{path}: text fields are not UTF-8; read them as Latin-1 (Windows-1252). "
+              "Check text fields with accents.", depth=1)
+        latin = True
+    if latin:
+        fields = [column if column.dtype != object else np.array(
+            [v.translate(WINDOWS_1252) if isinstance(v, str) else v for v in column],
+            dtype=object) for column in fields]
+    return meta, fids, wkb, fields
 
 
 def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
@@ -858,6 +871,8 @@ class _GeoJSONStream:
         data = self.handle.read(self.BLOCK)
         try:
             text = self.decoder.decode(data, final=not data)
+            if self.encoding == "latin-1":
+                text = text.translate(WINDOWS_1252)
         except UnicodeDecodeError as exc:
             raise _NotUTF8() from exc
         self.buffer = self.buffer[self.pos:] + text

@@ -872,3 +872,33 @@ def test_google_open_buildings_csv_names_its_crs_and_confidence_filter(run_cli, 
     assert np.count_nonzero(mask) == 96
     assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 14:18] == 1).all()
     assert not mask[:, 8:12].any()
+
+
+# --- item: an ArcGIS Shapefile in Windows-1252 without a .cpg ---------------------------------
+
+@pytest.mark.parametrize("cpg", [None, "UTF-8"])
+def test_windows_1252_shapefile_keeps_dashes_and_ligatures(run_cli, image, tmp_path, cpg):
+    """A .dbf written by ArcGIS on Windows (code page 1252) with no .cpg, or a wrong UTF-8
+    one, was read as Latin-1: 'Wald – Laub' and 'Œuvre' reached the mask tags as
+    'Wald \\x96 Laub' and '\\x8cuvre' (C1 control characters; printed 'Wald  Laub', 'uvre'),
+    and a --class-map naming them failed to match."""
+    frame = gpd.GeoDataFrame({"klasse": ["Wald – Laub", "Œuvre", "Gebäude"]},
+                             geometry=[box(1, 1, 3), box(5, 1, 3), box(9, 1, 3)], crs=UTM_CRS)
+    path = tmp_path / "arcgis.shp"
+    frame.to_file(path, encoding="cp1252")
+    path.with_suffix(".cpg").unlink()
+    if cpg:
+        path.with_suffix(".cpg").write_text(cpg)
+    assert list(read_labels(path).fields["klasse"]) == ["Wald – Laub", "Œuvre", "Gebäude"]
+    class_map = tmp_path / "classes.json"
+    class_map.write_text(json.dumps({"Wald – Laub": 1, "Œuvre": 2, "Gebäude": 3}),
+                         encoding="utf-8")
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "klasse",
+                     "--class-map", class_map, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["classes"] == ["background", "Wald – Laub", "Œuvre",
+                                                    "Gebäude"]
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 1).all() and (mask[2:8, 10:16] == 2).all()
+    assert (mask[2:8, 18:20] == 3).all()
