@@ -518,19 +518,20 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
     linear, polygonal, lines, only = line_parts(labels.geometries)
     if not lines.any():
         return labels
-    if width is None and lines_fix is not None:
-        if only.all():
-            raise InputError(f"{source}: the features are lines (roads?), which have no "
-                             f"area; {lines_fix}")
-        warnings.warn(f"{source}: {int(lines.sum())} line features were left out of the "
-                      f"annotations; {lines_fix}", GeotileWarning, stacklevel=3)
-        return labels
     if width is None:
+        closed = _closed_lines(linear[lines], source)
+        if lines_fix is not None:
+            if only.all():
+                raise InputError(f"{source}: the features are lines (roads?), which have no "
+                                 f"area; {lines_fix}{closed}")
+            warnings.warn(f"{source}: {int(lines.sum())} line features were left out of the "
+                          f"annotations; {lines_fix}{closed}", GeotileWarning, stacklevel=3)
+            return labels
         if only.all():
             raise InputError(f"{source}: the features are lines (roads?), which have no area "
-                             "to burn. Give --line-width M to burn them M metres wide.")
+                             f"to burn. Give --line-width M to burn them M metres wide.{closed}")
         warnings.warn(f"{source}: {int(lines.sum())} line features were left out (no "
-                      "--line-width); give --line-width M to burn them M metres wide.",
+                      f"--line-width); give --line-width M to burn them M metres wide.{closed}",
                       GeotileWarning, stacklevel=3)
         return labels
     if not width > 0 or cap not in LINE_CAPS:
@@ -549,6 +550,22 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
     for i in np.flatnonzero(lines & ~only).tolist():  # a collection's polygons kept beside
         geometries[i] = shapely.GeometryCollection([geometries[i], *polygonal[i]])
     return labels.replace(geometries=geometries)
+
+
+def _closed_lines(lines, source) -> str:
+    """What to say of the closed ``lines`` (outlines, as CAD's closed polylines read): the
+    conversion that makes them polygons; '' when none is closed."""
+    import shapely
+
+    parts, owner = shapely.get_parts(lines, return_index=True)
+    closed = np.ones(len(lines), dtype=bool)
+    np.logical_and.at(closed, owner, shapely.is_closed(parts) & (shapely.get_num_points(parts) > 3))
+    count = int(closed[np.unique(owner)].sum()) if len(parts) else 0
+    if not count:
+        return ""
+    return (f" {count} of them {'is' if count == 1 else 'are'} closed (outlines, as CAD "
+            f"polylines are read): to burn them as polygons, convert them: ogr2ogr -nlt "
+            f"POLYGON labels.gpkg {source}")
 
 
 def line_parts(geometries):

@@ -1764,3 +1764,45 @@ def test_a_rotated_grid_gives_the_lines_of_the_same_pixels_north_up(make_raster,
                                zip(frame["length_m"], frame.geometry, strict=True)))
     assert len(measured[0]) == 1 and measured[0][0][1] < 10, measured
     assert measured[1] == measured[0]
+
+
+def cad_dxf(path, outlines):
+    """A DXF of LWPOLYLINEs (layer, points, closed), as CAD saves building outlines: GDAL
+    reads each as a LineString, closed ones too."""
+    body = ""
+    for layer, points, closed in outlines:
+        body += f"0\nLWPOLYLINE\n8\n{layer}\n90\n{len(points)}\n70\n{int(closed)}\n"
+        body += "".join(f"10\n{x}\n20\n{y}\n" for x, y in points)
+    path.write_text(f"0\nSECTION\n2\nENTITIES\n{body}0\nENDSEC\n0\nEOF\n")
+    return path
+
+
+def test_closed_cad_polylines_are_named_with_the_conversion_that_burns_them(
+        run_cli, make_raster, tmp_path):
+    """Building outlines from CAD (closed polylines, read as LineStrings) were refused as
+    "lines (roads?) ... Give --line-width M", which burns only their outlines; nothing said
+    they are closed rings that ogr2ogr -nlt POLYGON turns into polygons."""
+    image = make_raster("img.tif", np.zeros((40, 40), np.uint8))
+
+    def square(col, row):
+        return [(X0 + col, Y0 - row), (X0 + col + 4, Y0 - row), (X0 + col + 4, Y0 - row - 4),
+                (X0 + col, Y0 - row - 4)]
+
+    houses = cad_dxf(tmp_path / "plan.dxf", [("Gebaeude", square(2, 2), True),
+                                             ("Gebaeude", square(10, 2), True)])
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", houses, image, "-o", out, "--labels-crs", UTM_CRS,
+                     "--class-field", "Layer")
+    assert result.exit_code == 1 and not out.exists()
+    assert "plan.dxf" in result.stderr and "2 of them are closed" in result.stderr
+    assert "ogr2ogr -nlt POLYGON" in result.stderr and "Traceback" not in result.output
+    street = shapely.LineString([(X0, Y0 - 15), (X0 + 20, Y0 - 15)])
+    mixed = write_lines(tmp_path / "mixed.geojson", [
+        shapely.Polygon(square(2, 2)), shapely.LineString(square(10, 2) + square(10, 2)[:1]),
+        street])
+    from geotile.masks import make_masks
+
+    with pytest.warns(Warning, match=r"mixed.geojson: 2 line features were left out.*1 of "
+                                     r"them is closed.*ogr2ogr -nlt POLYGON"):
+        [summary] = make_masks(mixed, [image], [out])
+    assert summary["positive_pixels"] == 64
