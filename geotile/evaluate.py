@@ -606,8 +606,9 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                 fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
                 raise InputError(f"{source}: no field {class_field!r} for per-class scores. "
                                  f"Fields: {fields or 'none'}.")
-        pred_class = _class_labels(pred_frame, pred_field)
-        true_class = _class_labels(truth_frame, class_field)
+        true_class, pred_class = _class_labels(
+            truth_frame[class_field] if len(truth_frame) else [],
+            pred_frame[pred_field] if len(pred_frame) else [])
         if len(pred_class) and len(true_class) and not set(pred_class) & set(true_class):
             log.warning("%s and %s share no %s value (%s against %s): every per-class score "
                         "is 0. Give both files the same class values (ids or names).",
@@ -621,19 +622,21 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                             inputs=(prediction, truth))
 
 
-def _class_labels(frame, class_field: str) -> np.ndarray:
-    """Class values as strings (1 and 1.0 are the same class; missing -> 'none')."""
-    if len(frame) == 0:
-        return np.array([], dtype=object)
+def _class_labels(*columns) -> list[np.ndarray]:
+    """Each column's class values as strings, one name per class as make-masks compares
+    them (1, 1.0 and '01' are '1'; 'Building ' is 'building': case, spaces and hyphens
+    aside), spelt as first seen (the first column first); missing -> 'none'."""
+    from geotile.class_keys import class_key
+    from geotile.labels import _class_key
 
-    def label(value) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return "none"
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            return str(int(value))
-        return str(value)
-
-    return np.array([label(v) for v in frame[class_field]], dtype=object)
+    spelling: dict[str, str] = {}
+    labels = []
+    for column in columns:
+        texts = ["none" if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
+                 else _class_key(v) for v in column]
+        labels.append(np.array([spelling.setdefault(class_key(t), t) for t in texts],
+                               dtype=object))
+    return labels
 
 
 # ----------------------------------------------------------------------------- pixels

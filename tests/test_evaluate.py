@@ -381,6 +381,26 @@ def test_per_class(tmp_path):
         evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg", class_field="type")
 
 
+
+def test_per_class_compares_class_values_as_make_masks_does(tmp_path):
+    """Class values that make-masks burns as one class were scored as different ones:
+    truth 'Building ' and 'building' against predicted 'building' gave building TP 1 FP 1
+    and 'Building ' FN 1; ids 1.0 (a float field) against '01' gave '01' FP 1 and '1' FN 1."""
+    boxes = [box(X0, Y0), box(X0 + 50, Y0), box(X0 + 100, Y0)]
+    frame(boxes, kind=["Building ", "building", "Tree"]).to_file(tmp_path / "t.gpkg")
+    frame(boxes, kind=["building", "building", "tree"]).to_file(tmp_path / "p.gpkg")
+    result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg", class_field="kind")
+    assert sorted(result.per_class) == ["Building", "Tree"]  # the truth's spelling
+    building, tree = result.per_class["Building"], result.per_class["Tree"]
+    assert (building.tp, building.fp, building.fn) == (2, 0, 0)
+    assert (tree.tp, tree.fp, tree.fn) == (1, 0, 0)
+    frame(boxes, kind=[1.0, 1.0, 2.0]).to_file(tmp_path / "ids.gpkg")
+    frame(boxes, kind=["01", "1", "2"]).to_file(tmp_path / "text.gpkg")
+    result = evaluate_files(tmp_path / "text.gpkg", tmp_path / "ids.gpkg", class_field="kind")
+    assert sorted(result.per_class) == ["1", "2"]
+    assert (result.per_class["1"].tp, result.per_class["1"].fp) == (2, 0)
+
+
 # ----------------------------------------------------------------- pixels
 
 
