@@ -65,8 +65,25 @@ def pair_kind(prediction, truth, layer) -> bool | None:
     if False in lines:
         line, other = (prediction, truth) if lines[0] else (truth, prediction)
         raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
-                         "with centrelines (`geotile vectorize --lines` makes them).")
+                         "with centrelines (`geotile vectorize --lines` makes them)."
+                         + _closed(line, layer if line is truth else None))
     return True
+
+
+def _closed(path, layer) -> str:
+    """What to say of the closed lines of ``path`` (CAD outlines: polygons once converted)."""
+    import warnings
+
+    from geotile.labels import read_labels
+    from geotile.masks import _closed_lines
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _closed_lines(read_labels(path, layer=layer, crs_option=None).geometries,
+                                 path)
+    except Exception:  # unreadable here: the message stands without it
+        return ""
 
 
 def are_line_folders(pairs, layer, empty: bool = False) -> bool:

@@ -564,7 +564,7 @@ def _closed_lines(lines, source) -> str:
     if not count:
         return ""
     return (f" {count} of them {'is' if count == 1 else 'are'} closed (outlines, as CAD "
-            f"polylines are read): to burn them as polygons, convert them: ogr2ogr -nlt "
+            f"polylines are read): to read them as polygons, convert them: ogr2ogr -nlt "
             f"POLYGON labels.gpkg {source}")
 
 

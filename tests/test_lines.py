@@ -1806,3 +1806,17 @@ def test_closed_cad_polylines_are_named_with_the_conversion_that_burns_them(
                                      r"them is closed.*ogr2ogr -nlt POLYGON"):
         [summary] = make_masks(mixed, [image], [out])
     assert summary["positive_pixels"] == 64
+
+
+def test_evaluate_says_closed_cad_outlines_are_polygons_once_converted(run_cli, tmp_path):
+    """A truth of CAD building outlines (closed polylines) against predicted polygons was
+    refused as "holds lines ... compare centrelines with centrelines", as if they were
+    roads."""
+    ring = [(X0, Y0), (X0 + 4, Y0), (X0 + 4, Y0 - 4), (X0, Y0 - 4)]
+    truth = cad_dxf(tmp_path / "plan.dxf", [("Gebaeude", ring, True)])
+    pred = tmp_path / "pred.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.Polygon(ring)], crs=UTM_CRS).to_file(pred)
+    result = run_cli("evaluate", pred, truth, "--labels-crs", UTM_CRS)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "plan.dxf holds lines" in result.stderr and "1 of them is closed" in result.stderr
+    assert "ogr2ogr -nlt POLYGON" in result.stderr
