@@ -419,10 +419,12 @@ def prepare_labels(
         names = {1: "road"}
     valid = shapely.is_valid(labels.geometries)
     invalid = int(len(valid) - np.count_nonzero(valid))
-    labels = labels.replace(geometries=repair_polygons(labels.geometries, valid),
+    original = labels.geometries
+    labels = labels.replace(geometries=repair_polygons(original, valid),
                             class_id=np.asarray(ids, dtype=np.int64))
     if invalid:
         log.info("%s: repaired %d invalid geometries", source, invalid)
+        _say_no_area(original, labels.geometries, source)
     labels = labels.take(~shapely.is_empty(labels.geometries))
     # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
     # (nor one read only near the images that found nothing there: make_masks warns)
@@ -479,6 +481,25 @@ def _drop_non_finite(labels, source, chunk: int = 100_000):
     geometries = labels.geometries.copy()
     geometries[bad] = None
     return labels.replace(geometries=geometries)
+
+
+def _say_no_area(original, repaired, source) -> None:
+    """Warn of the polygons of ``original`` that repair left empty (``repaired``): rings
+    that fold back on themselves or lie on one line have no area to burn."""
+    import shapely
+
+    polygons = np.isin(shapely.get_type_id(original), [3, 6])
+    gone = np.flatnonzero(polygons & shapely.is_empty(repaired))
+    if not len(gone):
+        return
+    count = len(gone)
+    places = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in
+                       (shapely.get_coordinates(original[i])[0] for i in gone[:5]))
+    more = f" and {count - 5} more" if count > 5 else ""
+    warnings.warn(f"{source}: {count} polygon{'s have' if count > 1 else ' has'} no area "
+                  "(rings folded back on themselves or on one line) and "
+                  f"{'were' if count > 1 else 'was'} left out: at {places}{more} (first "
+                  "vertex). Fix or remove them.", GeotileWarning, stacklevel=4)
 
 
 def _drop_shapeless(labels, class_field: str | None):

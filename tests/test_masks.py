@@ -124,6 +124,26 @@ def test_holes_multipolygons_and_bowties(make_raster, tmp_path):
     assert expected[28:38, 4:20].sum() > 20  # the repaired bow-tie was burnt, not dropped
 
 
+
+def test_polygons_of_no_area_are_said_not_dropped_silently(make_raster, tmp_path):
+    """Polygons whose rings collapse to a line (a sliver digitised back on itself, a
+    circle an export wrote degenerate) were left out in silence: 3 features in, the summary
+    said "1 features" and nothing told which went where."""
+    image = make_raster("img.tif", np.zeros((40, 40), np.uint8))
+    good = square(X0 + 2, Y0 - 2, 4)
+    folded = shapely.Polygon([(X0 + 10, Y0 - 2), (X0 + 14, Y0 - 6), (X0 + 14, Y0 - 6),
+                              (X0 + 10, Y0 - 2)])
+    flat = shapely.Polygon([(X0 + 2, Y0 - 10), (X0 + 6, Y0 - 10), (X0 + 9, Y0 - 10)])
+    labels = write_labels(tmp_path / "l.geojson", [good, folded, flat])
+    with pytest.warns(GeotileWarning, match=r"l.geojson: 2 polygons have no area .*left out.*"
+                                            rf"at \({X0 + 10:.0f}, {Y0 - 2:.0f}\)"):
+        [summary] = make_masks(labels, [image], [tmp_path / "m.tif"])
+    assert summary["features"] == 1
+    mask = read(tmp_path / "m.tif")[0][0]
+    expected = reference_mask([good], [1], from_origin(X0, Y0, 0.5, 0.5), 40, 40)
+    np.testing.assert_array_equal(mask, expected)
+
+
 def test_all_touched_burns_every_touched_pixel():
     transform = from_origin(0, 10, 1, 1)
     triangle = shapely.Polygon([(0.2, 9.8), (6.9, 9.8), (0.2, 3.1)])
