@@ -10,9 +10,11 @@ from geotile.errors import InputError
 
 
 def _is_folder(path) -> bool:
+    """A folder of files to pair; not a File Geodatabase (a .gdb folder is one dataset)."""
     from geotile.raster import is_virtual_path
 
-    return not is_virtual_path(os.fspath(path)) and Path(path).is_dir()
+    return (not is_virtual_path(os.fspath(path)) and Path(path).is_dir()
+            and Path(path).suffix.lower() != ".gdb")
 
 
 def are_folders(prediction, truth) -> bool:

@@ -1581,3 +1581,15 @@ def test_a_long_edge_is_scored_where_make_masks_burns_it(tmp_path):
     frame([true]).to_file(tmp_path / "t.gpkg")
     result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg")
     assert result.scores.matches[0].iou == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_file_geodatabase_truth_is_a_file_not_a_folder(tmp_path):
+    """An ArcGIS File Geodatabase (footprints.gdb, a folder GDAL reads as one dataset) was
+    refused as truth: "footprints.gdb is a folder but p.gpkg is not: give two folders"."""
+    boxes = [box(X0, Y0), box(X0 + 50, Y0)]
+    frame(boxes, kind=["house", "shed"]).to_file(tmp_path / "footprints.gdb",
+                                                 driver="OpenFileGDB", layer="buildings")
+    frame(boxes[:1], kind=["house"]).to_file(tmp_path / "p.gpkg")
+    for pred, truth in (("p.gpkg", "footprints.gdb"), ("footprints.gdb", "p.gpkg")):
+        result = evaluate_files(tmp_path / pred, tmp_path / truth)
+        assert (result.scores.tp, result.scores.fp + result.scores.fn) == (1, 1)
