@@ -161,7 +161,20 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         raise InputError(f"{path}: no feature has a geometry. Give a file of polygons.")
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")
+    _drop_measures(labels.geometries)
     return _lonlat_checked(labels, path, crs_option)
+
+
+def _drop_measures(geometries: np.ndarray) -> None:
+    """Drop the M values of ``geometries`` in place, keeping Z (as GDAL reads GeoJSON's
+    [x, y, z, m]): XYZM moved to pixels by shapely.transform becomes X Y NaN NaN."""
+    measured = shapely.has_m(geometries)
+    if not measured.any():
+        return
+    raised = measured & shapely.has_z(geometries)
+    geometries[raised] = shapely.from_wkb(shapely.to_wkb(geometries[raised],
+                                                         output_dimension=3))
+    geometries[measured & ~raised] = shapely.force_2d(geometries[measured & ~raised])
 
 
 def _zip_member(path: Path):

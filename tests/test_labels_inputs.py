@@ -902,3 +902,31 @@ def test_windows_1252_shapefile_keeps_dashes_and_ligatures(run_cli, image, tmp_p
     mask = mask_of(out)
     assert (mask[2:8, 2:8] == 1).all() and (mask[2:8, 10:16] == 2).all()
     assert (mask[2:8, 18:20] == 3).all()
+
+
+# --- item: drone digitising in PolygonZM ------------------------------------------------------
+
+@pytest.mark.parametrize("annotations", ["yolo", "coco"])
+def test_polygon_zm_labels_are_read_flat(run_cli, image, tmp_path, annotations):
+    """A GeoPackage of PolygonZM footprints (digitised on a drone survey: heights and
+    measures) crashed tile --labels --annotations yolo ("ValueError: operands could not be
+    broadcast together with shapes (4,4) (2,)") and wrote COCO segmentations of
+    [x, y, NaN, NaN] per vertex: moved to patch pixels, the Z and M became NaN."""
+    from pyogrio.raw import write
+
+    zm = shapely.from_wkt(f"POLYGON ZM(({X0 + 1} {Y0 - 1} 5 1, {X0 + 5} {Y0 - 1} 5 1, "
+                          f"{X0 + 5} {Y0 - 5} 5 1, {X0 + 1} {Y0 - 5} 5 1, {X0 + 1} {Y0 - 1} 5 1))")
+    path = tmp_path / "drone.gpkg"
+    write(path, np.array([shapely.to_wkb(zm, flavor="iso", output_dimension=4)], dtype=object),
+          [np.array(["roof"], dtype=object)], ["kind"], geometry_type="Unknown", crs=UTM_CRS)
+    out = tmp_path / "tiles"
+    result = run_cli("tile", image, "-o", out, "--size", "20", "--labels", path,
+                     "--annotations", annotations)
+    assert result.exit_code == 0, result.output
+    if annotations == "yolo":
+        [line] = (out / "labels" / "img_0_0.txt").read_text().splitlines()
+        assert sorted(set(line.split()[1:])) == ["0.100000", "0.500000"]
+    else:
+        [found] = json.loads((out / "annotations.json").read_text())["annotations"]
+        assert sorted(set(found["segmentation"][0])) == [2.0, 10.0]
+        assert found["area"] == 64.0
