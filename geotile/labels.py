@@ -1377,7 +1377,14 @@ def read_class_map(path: str | os.PathLike, *, zero: bool = False) -> dict[str, 
     path = Path(path)
     twice: list[str] = []
     try:
-        mapping = json.loads(path.read_text(encoding="utf-8-sig"),
+        raw = path.read_bytes()
+        try:  # UTF-8, with or without a BOM, or UTF-16/32 (PowerShell's `>`): json detects it
+            text = raw.decode(json.detect_encoding(raw))
+        except UnicodeDecodeError:  # "ANSI", as Notepad and Excel save it
+            text = raw.decode("cp1252")
+            _warn(f"{path}: not UTF-8; read it as Windows-1252. Check the class names with "
+                  "accents.")
+        mapping = json.loads(text.removeprefix("\ufeff"),
                              object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(

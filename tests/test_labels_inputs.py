@@ -930,3 +930,22 @@ def test_polygon_zm_labels_are_read_flat(run_cli, image, tmp_path, annotations):
         [found] = json.loads((out / "annotations.json").read_text())["annotations"]
         assert sorted(set(found["segmentation"][0])) == [2.0, 10.0]
         assert found["area"] == 64.0
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])
+def test_a_class_map_saved_by_windows_tools_is_read(run_cli, image, tmp_path, encoding):
+    """A --class-map saved as 'ANSI' (Notepad, Excel: Windows-1252) or UTF-16 (PowerShell's
+    `>`) was refused as 'not a JSON object of class names to ids', though it is one."""
+    frame = gpd.GeoDataFrame({"kind": ["Gebäude", "Straße"]},
+                             geometry=[box(1, 1, 3), box(5, 1, 3)], crs=UTM_CRS)
+    frame.to_file(tmp_path / "l.gpkg")
+    class_map = tmp_path / "classes.json"
+    class_map.write_bytes(json.dumps({"Straße": 1, "Gebäude": 2}, ensure_ascii=False)
+                          .encode(encoding))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", tmp_path / "l.gpkg", image, "-o", out, "--class-field",
+                     "kind", "--class-map", class_map, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["classes"] == ["background", "Straße", "Gebäude"]
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 2).all() and (mask[2:8, 10:16] == 1).all()
