@@ -145,6 +145,12 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         download = failed_download(path, "vector data")
         if download:
             raise InputError(download) from exc
+        if isinstance(path, Path) and path.suffix.lower() == ".shp" and not any(
+                path.with_suffix(ext).exists() for ext in (".shx", ".SHX")):
+            raise InputError(f"{path}: its index {path.with_suffix('.shx').name} is missing (a "
+                             "Shapefile is .shp, .shx, .dbf and .prj). Copy it beside the .shp, "
+                             f"or rebuild it: ogrinfo --config SHAPE_RESTORE_SHX YES {path}") \
+                from exc
         if _gzipped(path):
             raise InputError(f"{path}: gzip-compressed; GDAL reads it as /vsigzip/{path} "
                              "(give that path), or gunzip it first.") from exc

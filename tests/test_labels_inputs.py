@@ -949,3 +949,17 @@ def test_a_class_map_saved_by_windows_tools_is_read(run_cli, image, tmp_path, en
     assert json.loads(result.stdout)["classes"] == ["background", "Straße", "Gebäude"]
     mask = mask_of(out)
     assert (mask[2:8, 2:8] == 2).all() and (mask[2:8, 10:16] == 1).all()
+
+
+def test_a_shapefile_without_its_shx_says_so(run_cli, image, tmp_path):
+    """A Shapefile sent without its .shx was refused as 'not vector data GDAL can read
+    (Unable to open ... .shx ...). Give GeoJSON, GeoPackage, Shapefile or GeoParquet.':
+    it is a Shapefile, whose index can be rebuilt."""
+    path = tmp_path / "roofs.shp"
+    gpd.GeoDataFrame(geometry=[box(1, 1, 3)], crs=UTM_CRS).to_file(path)
+    path.with_suffix(".shx").unlink()
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out)
+    assert_one_line_error(result, "roofs.shp", "roofs.shx", "missing",
+                          "ogrinfo --config SHAPE_RESTORE_SHX YES")
+    assert "Give GeoJSON" not in result.stderr and not out.exists()
