@@ -401,6 +401,24 @@ def placement_refusal(label, labels_path, image, image_path) -> str | None:
     return None
 
 
+def _warn_inexact_datum(label, labels_path, image_paths) -> None:
+    """The vector labels' warning (:func:`geotile.label_set.warn_inexact`) where PROJ moves
+    the label raster onto an image's CRS with a less accurate transformation than the best
+    (NAD27 without the NADCON grid: 14 m), once per image CRS."""
+    from geotile.label_set import warn_inexact
+    from geotile.raster import input_path, open_raster
+
+    if label.crs is None:
+        return
+    seen = []
+    for image_path in map(input_path, image_paths):
+        with open_raster(image_path) as image:
+            crs = image.crs
+        if crs is not None and crs != label.crs and crs not in seen:
+            seen.append(crs)
+            warn_inexact(label.crs, crs, label.bounds, labels_path)
+
+
 def _untransformable(label_crs, labels_path, image_crs, image_path) -> str | None:
     """Why PROJ cannot take the image's CRS to the label raster's (a local site grid and a
     map CRS share no datum), or None when it can."""
@@ -865,6 +883,7 @@ def make_masks_from_raster(
         snap = _Snap(codes, table) if codes is not None else None
         # every image before any mask; a damaged one too where there are several
         _check_placeable(label, labels_path, image_paths, pixels=len(image_paths) > 1)
+        _warn_inexact_datum(label, labels_path, image_paths)
         unknown: dict[int, int] = {}
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
