@@ -842,3 +842,39 @@ def test_regularized_land_cover_is_a_coverage_where_vertices_nearly_coincide(
     assert shapely.is_valid(polygons).all()
     unmatched = ~shapely.is_empty(shapely.coverage_invalid_edges(polygons))
     assert unmatched.sum() == 0
+
+
+def _straight_in(path, crs, step):
+    """The class 1 polygon of vector file ``path``, its edges split every ``step`` (straight
+    lines in the file's own CRS, as readers draw them), in ``crs``."""
+    found = gpd.read_file(path)
+    shape = found.geometry[found["class_id"] == 1]
+    return gpd.GeoSeries(shapely.segmentize(shape.values, step), crs=found.crs).to_crs(crs)[0]
+
+
+def test_a_16_km_field_from_a_coarse_raster_keeps_its_edges_in_lon_lat(make_raster, tmp_path):
+    """A 16 km square field on a 100 m UTM class raster written as GeoJSON (lon/lat): only
+    its corners were reprojected, so its edges (straight lon/lat lines) bowed 3.4 m (76,000
+    m2) off the pixels' edges; they are split every km first, as make-masks does (1 cm)."""
+    classes = np.zeros((200, 200), np.uint8)
+    classes[20:180, 20:180] = 1
+    path = make_raster("field.tif", classes, transform=from_origin(X0, Y0, 100, 100))
+    vectorize_polygons([path], tmp_path / "field.geojson")
+    field = shapely.box(X0 + 2000, Y0 - 18000, X0 + 18000, Y0 - 2000)
+    found = _straight_in(tmp_path / "field.geojson", "EPSG:32616", 1e-4)
+    assert field.hausdorff_distance(found) < 0.02
+    assert found.symmetric_difference(field).area < 1000
+
+
+@pytest.mark.parametrize("output", ["field.gpkg", "field.geojson"])
+def test_a_lon_lat_field_keeps_its_straight_lon_lat_edges(make_raster, tmp_path, output):
+    """A 0.16 degree square field on a lon/lat class raster, cleaned in UTM and written back
+    in lon/lat: its edges stay the pixels' straight lon/lat lines (to 1e-7 degree)."""
+    classes = np.zeros((200, 200), np.uint8)
+    classes[20:180, 20:180] = 1
+    path = make_raster("field.tif", classes, crs="EPSG:4326",
+                       transform=from_origin(-86.0, 34.0, 0.001, 0.001))
+    vectorize_polygons([path], tmp_path / output)
+    field = shapely.box(-85.98, 33.82, -85.82, 33.98)
+    found = _straight_in(tmp_path / output, "EPSG:4326", 1e-4)
+    assert field.hausdorff_distance(found) < 1e-7
