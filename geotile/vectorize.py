@@ -637,6 +637,8 @@ def vectorize_polygons(
     check_output_crs(output, writer, options.crs, crs)
     frame, crs = polygonize_rasters(paths, options, progress)
     target = output_crs(options.crs, writer, crs)
+    if len(frame):
+        warn_inexact_datum(paths[0], crs, target)
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)
@@ -644,6 +646,22 @@ def vectorize_polygons(
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(_name, paths)))
     return summary(output, frame, counts, paths)
+
+
+def warn_inexact_datum(path, crs, target) -> None:
+    """make-masks' warning (:func:`geotile.label_set.warn_inexact`) where PROJ moves the
+    polygons of raster ``path`` (in ``crs``) to ``target`` less accurately than it could
+    (NAD27 to WGS 84 without the NADCON grid: 14 m)."""
+    from pyproj import CRS
+
+    from geotile.label_set import warn_inexact
+    from geotile.raster import open_raster
+
+    if crs is None or target is None:
+        return
+    with open_raster(path) as src:
+        bounds = src.bounds
+    warn_inexact(CRS.from_wkt(crs.to_wkt()), CRS.from_user_input(target), bounds, path)
 
 
 def raster_centre(path) -> tuple | None:

@@ -878,3 +878,38 @@ def test_a_lon_lat_field_keeps_its_straight_lon_lat_edges(make_raster, tmp_path,
     field = shapely.box(-85.98, 33.82, -85.82, 33.98)
     found = _straight_in(tmp_path / output, "EPSG:4326", 1e-4)
     assert field.hausdorff_distance(found) < 1e-7
+
+
+@pytest.mark.parametrize("crs, option", [("EPSG:26716", None), ("EPSG:26916", "EPSG:4267")])
+def test_polygons_moved_to_another_datum_say_when_the_shift_is_inexact(make_raster, tmp_path,
+                                                                       run_cli, crs, option):
+    """A NAD27 UTM class raster written as GeoJSON (WGS 84 lon/lat), or a NAD83 one with
+    --crs EPSG:4267: without the NADCON grid PROJ moves the polygons by a Helmert good to
+    14 m without a word; vectorize says so as make-masks does (file, CRSs, grid)."""
+    from tests.test_masks import _nad27_grid_missing
+
+    classes = np.zeros((100, 100), np.uint8)
+    classes[20:60, 20:60] = 1
+    path = make_raster("nad.tif", classes, crs=crs)
+    result = run_cli("vectorize", path, "-o", tmp_path / "out.geojson",
+                     *(["--crs", option] if option else []))
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "projsync" in line]
+    if _nad27_grid_missing(X0, Y0):
+        target = option or "EPSG:4326"
+        assert len(said) == 1 and said[0].startswith("Warning: ")
+        assert f"nad.tif: moving {crs} to {target} is accurate to" in said[0]
+        assert "PROJ_NETWORK=ON" in said[0]
+    else:
+        assert said == []
+    assert len(gpd.read_file(tmp_path / "out.geojson")) == 1
+
+
+def test_polygons_from_wgs84_utm_to_lon_lat_say_nothing_of_grids(make_raster, tmp_path,
+                                                                 run_cli):
+    """A WGS 84 UTM class raster written as GeoJSON: one datum, no warning."""
+    classes = np.zeros((100, 100), np.uint8)
+    classes[20:60, 20:60] = 1
+    result = run_cli("vectorize", make_raster("utm.tif", classes), "-o",
+                     tmp_path / "out.geojson")
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
