@@ -795,8 +795,10 @@ def vectorize_instances(
         check_output_crs,
         check_vector_output,
         kept_class_ids,
+        output_crs,
         parse_crs,
         summary,
+        warn_inexact_datum,
         write_vector,
     )
 
@@ -813,6 +815,8 @@ def vectorize_instances(
                            progress=progress, workers=options.workers)
     if keep is not None and 1 not in keep:
         frame = frame.iloc[:0]
+    if len(frame):
+        warn_inexact_datum(paths[0], crs, output_crs(options.crs, writer, crs))
     frame = finish_frame(frame, options, frame.attrs.get("cell", 1.0), writer)
     write_vector(frame, output, writer, overwrite, rasters=paths, geometry_type="Polygon")
     log.info("%s: %d building instances from %s", output, len(frame),
@@ -832,6 +836,7 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
         _metric_crs,
         _orient,
         clean,
+        densified_to_crs,
         output_crs,
         to_output_crs,
     )
@@ -841,11 +846,9 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     if len(frame) and crs is None:  # the raster's own units
         frame = clean(frame, options, cell)
     elif len(frame):
-        from geotile.ground_scale import to_crs
-
         metric = _metric_crs(crs, frame)
-        frame = clean(to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
-                      exact=metric == crs)
+        frame = clean(densified_to_crs(frame, metric), options,
+                      _cell_in(metric, crs, cell, frame), exact=metric == crs)
     else:
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)

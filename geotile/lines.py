@@ -994,6 +994,7 @@ def vectorize_lines(
         parse_crs,
         raster_centre,
         to_output_crs,
+        warn_inexact_datum,
         write_vector,
     )
 
@@ -1023,8 +1024,10 @@ def vectorize_lines(
                           stacklevel=2)
         check_output_crs(output, writer, options.crs, crs)
         frame, crs = centrelines(paths, options, progress)
-        frame = to_output_crs(frame, output_crs(options.crs, writer, crs),
-                              raster_centre(paths[0]))
+        target = output_crs(options.crs, writer, crs)
+        if len(frame):
+            warn_inexact_datum(paths[0], crs, target)
+        frame = to_output_crs(frame, target, raster_centre(paths[0]))
         write_vector(frame, output, writer, overwrite, rasters=paths,
                      geometry_type="LineString")
         log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))

@@ -913,3 +913,27 @@ def test_polygons_from_wgs84_utm_to_lon_lat_say_nothing_of_grids(make_raster, tm
     result = run_cli("vectorize", make_raster("utm.tif", classes), "-o",
                      tmp_path / "out.geojson")
     assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+
+
+@pytest.mark.parametrize("mode", ["--lines", "--instances"])
+def test_lines_and_instances_moved_to_another_datum_say_so_too(make_raster, tmp_path,
+                                                               run_cli, mode):
+    """Road centrelines and building instances from a NAD27 UTM raster written as GeoJSON
+    were moved by the same 14 m Helmert without the word the plain polygons get."""
+    from tests.test_masks import _nad27_grid_missing
+
+    bands = np.zeros((3, 100, 100), np.uint8)
+    bands[0, 20:60, 20:60] = 230 if mode == "--instances" else 0
+    if mode == "--lines":
+        bands = np.zeros((100, 100), np.float32)
+        bands[48:52, 10:90] = 0.9
+    path = make_raster("nad.tif", bands, crs="EPSG:26716")
+    result = run_cli("vectorize", path, "-o", tmp_path / "out.geojson", mode)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "projsync" in line]
+    if _nad27_grid_missing(X0, Y0):
+        assert len(said) == 1 and "nad.tif: moving EPSG:26716 to EPSG:4326 is accurate to" \
+            in said[0], result.stderr
+    else:
+        assert said == []
+    assert len(gpd.read_file(tmp_path / "out.geojson")) == 1
