@@ -19,6 +19,7 @@ from pathlib import Path
 
 from geotile.cpus import usable_cpus
 from geotile.errors import GeotileError, InputError, Interrupted
+from geotile.gdal_settings import with_read_settings
 
 #: per worker process: (model path, options) -> OnnxModel
 _MODELS: dict = {}
@@ -366,6 +367,7 @@ def _comm_failure(scheduler: str, exc: Exception) -> str:
     return f"--scheduler {scheduler}: cannot connect ({reason}). {how[0].upper()}{how[1:]}."
 
 
+@with_read_settings
 def predict_rasters(
     model_path: str | os.PathLike,
     images: Sequence[str | os.PathLike],
@@ -420,6 +422,7 @@ def predict_rasters(
     return _run(calls, images, outputs, workers, scheduler, progress, given)
 
 
+@with_read_settings
 def make_masks_on_cluster(
     labels_path: str | os.PathLike,
     images: Sequence[str | os.PathLike],

@@ -15,8 +15,10 @@ from geotile.evaluate import (
     is_raster,
     pair_folders,
 )
+from geotile.gdal_settings import with_read_settings
 
 
+@with_read_settings
 def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    iou: float = 0.5, threshold: float | None = None,
                    class_field: str | None = None, conf_field: str | None = None,

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError, interrupted_as
+from geotile.gdal_settings import with_read_settings
 from geotile.grid import grid_offset
 from geotile.raster_kinds import (
     binary_mask_kind,
@@ -973,6 +974,7 @@ def _pixel_in_metres(crs, cell: float, frame) -> float:
     return cell * max(scales)
 
 
+@with_read_settings
 def vectorize_lines(
     paths: str | os.PathLike | Sequence[str | os.PathLike],
     output: str | os.PathLike,

@@ -37,6 +37,7 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole
 from geotile.gc_pause import gc_paused
+from geotile.gdal_settings import with_read_settings
 from geotile.no_georef import copy_georeferencing
 from geotile.quiet_warnings import quietly
 from geotile.resume import REPLACE, SKIP
@@ -634,6 +635,7 @@ def _metric_crs_for(labels, crs):
     return parse_crs(metric_crs(labels.crs, frame).to_wkt(), "the UTM zone")
 
 
+@with_read_settings
 def make_masks(
     labels_path: str | os.PathLike,
     image_paths: Sequence[str | os.PathLike],

@@ -17,6 +17,7 @@ from pathlib import Path
 import rasterio
 
 from geotile.errors import InputError
+from geotile.gdal_settings import with_read_settings
 from geotile.masks import IGNORE
 from geotile.raster import (
     atomic_output,
@@ -76,6 +77,7 @@ def is_local(path) -> bool:
     return not is_virtual_path(path)
 
 
+@with_read_settings
 def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write one mosaic of ``paths`` (rasters on one grid) to ``output``: a VRT (.vrt) or a
     Cloud Optimised GeoTIFF (.tif), with the band layout and GEOTILE_* tags of the first."""

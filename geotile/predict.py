@@ -65,6 +65,7 @@ from geotile.errors import (
     check_range,
     check_whole,
 )
+from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
 from geotile.model import DEFAULT_TILE_SIZE
 from geotile.resume import REPLACE, SKIP
@@ -832,6 +833,7 @@ def encode(blended: np.ndarray, valid: np.ndarray, options: PredictOptions,
     return scaled.astype(np.uint8)
 
 
+@with_read_settings
 def predict_raster(
     model,
     image_path: str | os.PathLike,

@@ -70,6 +70,7 @@ from geotile.errors import (
     UsageError,
     check_whole,
 )
+from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
 from geotile.quiet_warnings import gdal_messages, quietly
@@ -790,6 +791,7 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
+@with_read_settings
 def tile_rasters(
     images: str | os.PathLike | Sequence[str | os.PathLike],
     masks: str | os.PathLike | Sequence[str | os.PathLike] | None,

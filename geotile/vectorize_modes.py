@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from geotile.errors import UsageError, interrupted_as, unused_options
+from geotile.gdal_settings import with_read_settings
 
 #: the marker watershed's options (``--instances`` only), as their keyword and option names
 MARKER_OPTIONS = {"marker_threshold": "--marker-threshold",
@@ -23,6 +24,7 @@ MARKER_OPTIONS = {"marker_threshold": "--marker-threshold",
                   "marker_erosion": "--marker-erosion", "min_marker": "--min-marker"}
 
 
+@with_read_settings
 def vectorize_rasters(
     paths: str | os.PathLike | Sequence[str | os.PathLike],
     output: str | os.PathLike,

@@ -407,3 +407,54 @@ def test_creation_option_checks_in_two_threads_leave_rasterios_loggers_as_they_w
         assert _interleaved(check, names, monkeypatch), what
         assert [(lg.level, lg.propagate, list(lg.handlers))
                 for lg in map(logging.getLogger, names)] == before, what
+
+
+def test_library_calls_refuse_a_corrupt_jpeg_as_the_commands_do(tmp_path):
+    """geotile.predict_raster / tile_rasters on a JPEG with garbled scan data predicted and
+    cut libjpeg's noise without a word (the commands refuse it: their GDAL setting
+    GDAL_ERROR_ON_LIBJPEG_WARNING=TRUE was the CLI's only); now the same InputError, also
+    from a worker thread, nothing written and the setting not left behind."""
+    import threading
+
+    import pytest
+    from rasterio.env import get_gdal_config
+
+    from geotile.errors import InputError
+
+    from .conftest import write_garbled_jpeg
+    from .onnx_models import pointwise_model
+
+    model = geotile.OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))
+    jpeg = write_garbled_jpeg(tmp_path / "photo.jpg")
+    calls = {
+        "predict": lambda: geotile.predict_raster(
+            model, jpeg, tmp_path / "o.tif", options=geotile.PredictOptions(tile_size=32)),
+        "tile": lambda: geotile.tile_rasters(jpeg, None, tmp_path / "patches",
+                                             options=geotile.TileOptions(size=32)),
+    }
+    for name, call in calls.items():
+        for in_thread in (False, True):
+            caught = []
+
+            def run(call=call, caught=caught):
+                try:
+                    call()
+                except InputError as exc:
+                    caught.append(str(exc))
+
+            if in_thread:
+                thread = threading.Thread(target=run)
+                thread.start()
+                thread.join()
+            else:
+                run()
+            assert caught and "Corrupt JPEG data" in caught[0], (name, in_thread)
+            assert "GDAL_ERROR_ON_LIBJPEG_WARNING=FALSE" in caught[0]
+    assert not (tmp_path / "o.tif").exists() and not (tmp_path / "patches").exists()
+    assert get_gdal_config("GDAL_ERROR_ON_LIBJPEG_WARNING") is None
+    with pytest.warns(Warning):  # the user's own setting wins: read anyway (no georeferencing)
+        import rasterio
+
+        with rasterio.Env(GDAL_ERROR_ON_LIBJPEG_WARNING="FALSE"):
+            calls["predict"]()
+    assert (tmp_path / "o.tif").exists()

@@ -26,6 +26,7 @@ import warnings
 import click
 
 from geotile._version import __version__
+from geotile.gdal_settings import READ_SETTINGS
 
 #: command name -> "module:function"
 COMMANDS = {
@@ -44,7 +45,7 @@ _GROUP_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"}
 #: of RAM). A JPEG whose data libjpeg finds corrupt is a read error, not noise decoded
 #: silently. Scoped to the command with rasterio.Env; a user's own setting wins.
 GDAL_SETTINGS = {"GDAL_CACHEMAX": 128 * 2**20,  # bytes: rasterio reads an int as bytes
-                 "GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE"}
+                 **READ_SETTINGS}
 
 
 class GeotileGroup(click.Group):
