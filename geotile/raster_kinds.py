@@ -10,6 +10,7 @@ a class: :func:`zero_is_background`).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -158,7 +159,7 @@ def _only_0_255(src) -> bool:
     return counts is not None and counts[255] > 0 and not counts[1:255].any()
 
 
-#: _has_fraction of the rasters already scanned, by (name, shape, mtime)
+#: _has_fraction of the rasters already scanned, by file (:func:`_per_file`)
 _FRACTION: dict[tuple, bool] = {}
 
 
@@ -212,7 +213,7 @@ def ignores_255(ids: np.ndarray, named: bool) -> bool:
         named or not (others >= 128).any())
 
 
-#: ids_above_255 of the rasters already scanned, by (name, shape, mtime)
+#: ids_above_255 of the rasters already scanned, by file (:func:`_per_file`)
 _ABOVE_255: dict[tuple, bool] = {}
 
 
@@ -267,7 +268,7 @@ def value_bands(src) -> list[int] | None:
     return [b for b in range(1, src.count + 1) if b not in alpha] if alpha else None
 
 
-#: zero_one_kind's scans, by (name, shape, mtime)
+#: zero_one_kind's scans, by file (:func:`_per_file`)
 _ZERO_ONE: dict[tuple, bool] = {}
 
 
@@ -708,7 +709,7 @@ EDGE_RADIUS = 6
 EDGE_SHARE = 0.75
 #: about this many pixels a band of strips of the 0/255 scan reads
 _SCAN_PIXELS = 1 << 16
-#: counts_0_255 of the rasters already scanned, by (name, shape, mtime); oldest dropped first
+#: counts_0_255 of the rasters already scanned, by file (:func:`_per_file`), oldest first
 _SCANNED: dict[tuple, np.ndarray | None] = {}
 _SCANNED_MAX = 256
 
@@ -772,7 +773,7 @@ def counts_0_255(label) -> np.ndarray | None:
     float type: a 0/255 mask exported as UInt16 or Float32; NaN left out), or None: another
     raster, or one seen not to be a 0/255 mask (bands that differ, too many strays or too
     many away from edges, or more than a few all below 128). Read in bands of rows,
-    stopping there; once per file (cached by name, shape and modification time)."""
+    stopping there; once per file (cached: :func:`_per_file`)."""
     alpha = set(alpha_bands(label))
     if not may_hold_0_255(label.dtypes[0]) or label.count not in (1, 2, 3, 4) or (
             alpha & ({1} if label.count <= 2 else {1, 2, 3})) or (
@@ -782,13 +783,17 @@ def counts_0_255(label) -> np.ndarray | None:
 
 
 def _per_file(cache: dict, src, compute):
-    """``compute(src)``, once per file: kept in ``cache`` by name, shape and modification
-    time (the oldest of _SCANNED_MAX dropped first); each time for a raster in memory or
-    remote (no modification time tells a rewrite)."""
-    path = Path(str(src.name))
-    if not path.exists():
+    """``compute(src)``, once per file: kept in ``cache`` by absolute path, shape, inode,
+    size and modification and change times (a file replaced by one of the same modification
+    time, as tar, ``cp -p`` or rsync leave it, is another: its change time moved; the oldest
+    of _SCANNED_MAX dropped first); each time for a raster in memory or remote (no
+    modification time tells a rewrite)."""
+    try:
+        info = os.stat(str(src.name))
+    except (OSError, ValueError):
         return compute(src)
-    key = (str(src.name), src.shape, path.stat().st_mtime_ns)
+    key = (os.path.abspath(str(src.name)), src.shape, info.st_dev, info.st_ino, info.st_size,
+           info.st_mtime_ns, info.st_ctime_ns)
     if key not in cache:
         if len(cache) >= _SCANNED_MAX:
             del cache[next(iter(cache))]
@@ -965,7 +970,7 @@ MASK_IDS = frozenset({1, 255})
 ZERO_TAG = "GEOTILE_ZERO"
 
 
-#: zero_nodata of the rasters already scanned, by (name, shape, mtime)
+#: zero_nodata of the rasters already scanned, by file (:func:`_per_file`)
 _ZERO_NODATA: dict[tuple, ZeroNodata] = {}
 
 

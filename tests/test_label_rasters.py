@@ -2120,3 +2120,29 @@ def test_a_label_raster_in_the_images_datum_says_nothing_of_grids(tmp_path, run_
                                                                  1e-5, 1e-5))
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
     assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+
+
+def test_a_label_raster_replaced_with_the_same_mtime_is_read_again(tmp_path):
+    """In one process (a notebook, a pipeline worker), labels.tif (a 0/255 mask) was made
+    into a mask, then replaced by class ids 0/1 with 255 to ignore whose modification time
+    was the same (tar, cp -p and rsync -a keep it): the cached '0/255 mask' decision was
+    reused, the 900 building pixels became background and the 512 ignored ones class 1.
+    Now the replaced file is scanned again, as a fresh process reads it."""
+    import os
+
+    image = write_raster(tmp_path / "img.tif",
+                         np.random.default_rng(0).integers(1, 250, (3, 64, 64)).astype(np.uint8))
+    zero_255 = np.zeros((64, 64), np.uint8)
+    zero_255[10:40, 10:40] = 255
+    ids = np.where(zero_255 == 255, 1, 0).astype(np.uint8)
+    ids[:, 56:] = 255
+    labels, mask = tmp_path / "labels.tif", tmp_path / "mask.tif"
+    counts = []
+    for values in (zero_255, ids):
+        write_raster(labels, values)
+        os.utime(labels, ns=(1_700_000_000 * 10**9,) * 2)  # as tar extracts it: whole seconds
+        make_masks(labels, image, mask, overwrite=True)
+        with rasterio.open(mask) as src:
+            counts.append(dict(zip(*np.unique(src.read(1), return_counts=True), strict=True)))
+    assert counts[0] == {0: 3196, 1: 900}
+    assert counts[1] == {0: 2684, 1: 900, 255: 512}
