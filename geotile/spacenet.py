@@ -566,6 +566,6 @@ def vectorize_to_csv(
                               -1 if decimals is None else decimals)
     write_csv(rows, output, overwrite)
     buildings = sum(1 for r in rows if r[1] != -1)
-    log.info("%s: %d proposals on %d images", output, buildings, len(paths))
-    return {"output": str(output), "features": buildings, "per_class": per_class,
+    log.info("%s: %d proposals on %d images", os.fspath(output), buildings, len(paths))
+    return {"output": os.fspath(output), "features": buildings, "per_class": per_class,
             "crs": _geo_crs(paths, options.crs), "sources": [Path(p).name for p in paths]}

@@ -55,6 +55,24 @@ def test_vectorize_rasters_writes_spacenet_proposals(make_raster, tmp_path):
     table = read_csv(tmp_path / "p.csv")
     assert summary["features"] == len(table) == 2
     assert table.images == ["AOI_2_Vegas_img1"]
+    assert summary["output"] == str(tmp_path / "p.csv")
+
+
+def test_summaries_name_an_os_pathlike_output_by_its_path(make_raster, tmp_path):
+    """An os.PathLike that is not a Path (a UPath, a project's own path class) as the
+    output of SpaceNet proposals: the summary's 'output' was the object's repr
+    ('<...PathLike object at 0x7f...>'), not the file written."""
+    class Where:
+        def __init__(self, path):
+            self.path = str(path)
+
+        def __fspath__(self):
+            return self.path
+
+    raster = two_houses(make_raster)
+    for name in ("p.csv", "p.gpkg"):
+        summary = geotile.vectorize_rasters(Where(raster), Where(tmp_path / name))
+        assert summary["output"] == str(tmp_path / name) and summary["features"] == 2
 
 
 def lines_file(path, lines):
