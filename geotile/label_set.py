@@ -156,7 +156,14 @@ def densified(geometries: np.ndarray, crs) -> np.ndarray:
     most, where a 20 km edge from Web Mercator to UTM misses it by 3 m)."""
     if crs is None:
         return geometries
-    if crs.is_geographic:
+    if crs.is_geographic:  # one written across 180 (179.9 .. -179.9) stays: split, its
+        # edges would go round the world
+        bounds = shapely.bounds(geometries)
+        across = bounds[:, 2] - bounds[:, 0] > 180
+        if across.any():
+            out = shapely.segmentize(geometries, 0.01)
+            out[across] = geometries[across]
+            return out
         step = 0.01
     else:
         try:
