@@ -1131,20 +1131,28 @@ def _in_labels_crs(extent, crs, labels) -> str:
 
 def _swapped_axes(extent, crs, labels) -> bool:
     """Whether lon/lat labels given as (latitude, longitude) would cover the image's
-    ``extent`` (in ``crs``) with their x and y swapped."""
+    ``extent`` (in ``crs``) with their x and y swapped: a feature does (not merely their
+    box, which labels round a lon/lat image near lon = lat cover either way round)."""
+    import shapely
     from rasterio.warp import transform_bounds
 
     if crs is None or labels.crs is None or not labels.crs.is_geographic:
         return False
-    bounds = labels.extent
-    if bounds is None or not np.isfinite(bounds).all():
-        bounds = labels.total_bounds
+
     try:
         image = transform_bounds(crs, labels.crs, *extent) if crs != labels.crs else extent
     except Exception:  # no place in their CRS
         return False
-    miny, minx, maxy, maxx = bounds
-    return bool(minx <= image[2] and image[0] <= maxx and miny <= image[3] and image[1] <= maxy)
+    if labels.extent is None:  # all read: a swapped feature lies on the image
+        swapped = shapely.transform(labels.geometries, lambda xy: xy[:, ::-1])
+        return bool(shapely.intersects(swapped, shapely.box(*image)).any())
+
+    def covers(minx, miny, maxx, maxy) -> bool:
+        return minx <= image[2] and image[0] <= maxx and miny <= image[3] and image[1] <= maxy
+
+    # only some read: the file's box covers the image swapped, and not as it is
+    y0, x0, y1, x1 = labels.extent
+    return bool(covers(x0, y0, x1, y1) and not covers(*labels.extent))
 
 
 def _fmt_bounds(bounds) -> str:

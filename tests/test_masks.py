@@ -979,3 +979,19 @@ def test_lonlat_labels_across_the_antimeridian_are_not_densified_round_the_world
     mask, _ = read(tmp_path / "mask.tif")
     assert 1800 < expected.sum() < 1950
     np.testing.assert_array_equal(mask[0], expected)
+
+
+def test_labels_round_a_lonlat_image_near_lon_equals_lat_are_not_called_swapped(make_raster,
+                                                                                tmp_path):
+    """A lon/lat image near Cairo (31.2 E, 30.0 N) and a country file whose buildings lie
+    round it, none on it: their box covers the image either way round, and the warning said
+    their coordinates were latitude, longitude (swapped) and to rewrite them."""
+    image = make_raster("img.tif", np.zeros((1, 40, 40), np.uint8), crs="EPSG:4326",
+                        transform=from_origin(31.2, 30.0, 1e-5, 1e-5))
+    far = [shapely.box(29.0, 28.0, 29.001, 28.001), shapely.box(33.0, 32.0, 33.001, 32.001)]
+    gpd.GeoDataFrame(geometry=far, crs="EPSG:4326").to_file(tmp_path / "egypt.gpkg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_masks(tmp_path / "egypt.gpkg", [image], [tmp_path / "m.tif"])
+    said = " ".join(str(w.message) for w in caught)
+    assert "no feature overlaps" in said and "swapped" not in said, said
