@@ -117,6 +117,23 @@ def test_an_interrupted_error_without_a_signal_exits_1(run_cli, make_raster, mon
                                      "published")
 
 
+def test_a_ctrl_c_without_geotiles_handler_still_exits_130(run_cli, make_raster, monkeypatch):
+    """A KeyboardInterrupt is Ctrl-C even where geotile's handler did not see it (the command
+    run from Python, a notebook's interrupt): after 5fa1ca5 it exited 1, a failure."""
+    import numpy as np
+
+    import geotile.vectorize
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(geotile.vectorize, "vectorize_polygons", interrupted)
+    raster = make_raster("c.tif", np.ones((8, 8), np.uint8))
+    result = run_cli("vectorize", raster, "-o", raster.parent / "v.gpkg")
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.stderr
+
+
 def test_gdal_block_cache_is_128_megabytes_not_128_bytes():
     """rasterio takes an int GDAL_CACHEMAX as bytes: 128 made rasterize 10x slower."""
     import rasterio

@@ -76,14 +76,16 @@ class GeotileGroup(click.Group):
         except UsageError as exc:
             raise _OneLineUsageError(f"{exc} (see '{ctx.command_path} "
                                      f"{ctx.invoked_subcommand} --help')") from None
-        except Interrupted as exc:
-            raise _InterruptedExit(str(exc)) from None
+        except Interrupted as exc:  # a writer's, raised from the KeyboardInterrupt: Ctrl-C
+            raise _InterruptedExit(str(exc), isinstance(exc.__context__, KeyboardInterrupt)
+                                   ) from None
         except GeotileError as exc:
             raise click.ClickException(str(exc)) from exc
         except click.UsageError as exc:
             raise _OneLineUsageError(_one_line_usage(exc)) from None
         except KeyboardInterrupt:
-            raise _InterruptedExit("interrupted; no output was left half-written.") from None
+            raise _InterruptedExit("interrupted; no output was left half-written.", True
+                                   ) from None
         except BrokenPipeError:  # stdout's reader left (`| head`): quiet, as SIGPIPE would be
             from click.utils import PacifyFlushWrapper
 
@@ -144,10 +146,12 @@ class _InterruptedExit(click.ClickException):
     SIGTERM, 129 SIGHUP); the console process then ends by the signal itself
     (:func:`_end_by_the_signal`)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, ctrl_c: bool = False) -> None:
         super().__init__(message)
-        # no signal came (a scheduler that stopped answering): a failure, status 1
-        self.exit_code = 128 + _SIGNALLED[-1] if _SIGNALLED else 1
+        # no signal came (a scheduler that stopped answering): a failure, status 1; a
+        # KeyboardInterrupt geotile's handler did not see (run from Python) is Ctrl-C's 130
+        self.exit_code = (128 + _SIGNALLED[-1] if _SIGNALLED
+                          else 128 + signal.SIGINT if ctrl_c else 1)
 
 
 class _OneLineUsageError(click.ClickException):
