@@ -1796,16 +1796,35 @@ def test_closed_cad_polylines_are_named_with_the_conversion_that_burns_them(
     assert result.exit_code == 1 and not out.exists()
     assert "plan.dxf" in result.stderr and "2 of them are closed" in result.stderr
     assert "ogr2ogr -nlt POLYGON" in result.stderr and "Traceback" not in result.output
-    street = shapely.LineString([(X0, Y0 - 15), (X0 + 20, Y0 - 15)])
     mixed = write_lines(tmp_path / "mixed.geojson", [
-        shapely.Polygon(square(2, 2)), shapely.LineString(square(10, 2) + square(10, 2)[:1]),
-        street])
+        shapely.Polygon(square(2, 2)), shapely.LineString(square(10, 2) + square(10, 2)[:1])])
     from geotile.masks import make_masks
 
-    with pytest.warns(Warning, match=r"mixed.geojson: 2 line features were left out.*1 of "
+    with pytest.warns(Warning, match=r"mixed.geojson: 1 line features were left out.*1 of "
                                      r"them is closed.*ogr2ogr -nlt POLYGON"):
         [summary] = make_masks(mixed, [image], [out])
     assert summary["positive_pixels"] == 64
+
+
+def test_roads_with_a_roundabout_are_not_called_cad_outlines(run_cli, make_raster, tmp_path):
+    """A road network with a roundabout (a closed line) without --line-width: the refusal
+    said '1 of them is closed (outlines, as CAD polylines are read)' and advised
+    ogr2ogr -nlt POLYGON, which would make every road a polygon; the roads burn with
+    --line-width as they did."""
+    image = make_raster("img.tif", np.zeros((40, 40), np.uint8))
+    roundabout = shapely.Point(X0 + 10, Y0 - 10).buffer(2.5).exterior  # 0.5 m pixels
+    roads = write_lines(tmp_path / "roads.geojson", [
+        shapely.LineString([(X0, Y0 - 10), (X0 + 7.5, Y0 - 10)]), roundabout,
+        shapely.LineString([(X0 + 12.5, Y0 - 10), (X0 + 20, Y0 - 10)])])
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", roads, image, "-o", out)
+    assert result.exit_code == 1 and "--line-width" in result.stderr
+    assert "closed" not in result.stderr and "ogr2ogr" not in result.stderr, result.stderr
+    result = run_cli("make-masks", roads, image, "-o", out, "--line-width", "2")
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+    with rasterio.open(out) as src:
+        mask = src.read(1)
+    assert mask[20, 5] == 1 and mask[15, 20] == 1 and mask[20, 20] == 0
 
 
 def test_evaluate_says_closed_cad_outlines_are_polygons_once_converted(run_cli, tmp_path):
