@@ -1400,12 +1400,15 @@ class FilePairs:
 
 
 def _folder_files(folder: Path) -> dict[str, list[Path]]:
-    """The rasters and vector files of a folder (not of its subfolders), by extension."""
+    """The rasters and vector files of a folder (not of its subfolders), by extension; a File
+    Geodatabase (a .gdb folder) is one vector file."""
     from geotile.input_files import raster_files
 
-    files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.is_file()]
+    entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".")]
+    files = [p for p in entries if p.is_file()]
     return {"raster": raster_files(files, RASTER_SUFFIXES),  # ENVI's .dat + .hdr too
-            "vector": [p for p in files if p.suffix.lower() in VECTOR_SUFFIXES]}
+            "vector": [p for p in entries if p.suffix.lower() in (
+                VECTOR_SUFFIXES if p.is_file() else (".gdb",))]}
 
 
 def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> list[Path]:

@@ -1593,3 +1593,17 @@ def test_a_file_geodatabase_truth_is_a_file_not_a_folder(tmp_path):
     for pred, truth in (("p.gpkg", "footprints.gdb"), ("footprints.gdb", "p.gpkg")):
         result = evaluate_files(tmp_path / pred, tmp_path / truth)
         assert (result.scores.tp, result.scores.fp + result.scores.fn) == (1, 1)
+
+
+def test_folders_of_file_geodatabases_are_paired_by_name(tmp_path):
+    """Two folders of File Geodatabases (pred/a.gdb, truth/a.gdb, one per tile): a .gdb is
+    one dataset, yet the folders were refused as 'no raster or vector file in the folder'."""
+    for folder in ("pred", "truth"):
+        (tmp_path / folder).mkdir()
+        for n, name in enumerate(("a", "b")):
+            boxes = [box(X0 + 50 * n, Y0)] if folder == "pred" else [box(X0, Y0),
+                                                                     box(X0 + 50, Y0)]
+            frame(boxes, kind=["house"] * len(boxes)).to_file(
+                tmp_path / folder / f"{name}.gdb", driver="OpenFileGDB", layer="buildings")
+    result = evaluate_files(tmp_path / "pred", tmp_path / "truth")
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (2, 0, 2)
