@@ -425,7 +425,8 @@ def prepare_labels(
                             class_id=np.asarray(ids, dtype=np.int64))
     if invalid:
         log.info("%s: repaired %d invalid geometries", source, invalid)
-        _say_no_area(original, labels.geometries, source)
+        _say_no_area(original, labels.geometries, source,
+                     labels.crs is not None and labels.crs.is_geographic)
     labels = labels.take(~shapely.is_empty(labels.geometries))
     # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
     # (nor one read only near the images that found nothing there: make_masks warns)
@@ -484,9 +485,10 @@ def _drop_non_finite(labels, source, chunk: int = 100_000):
     return labels.replace(geometries=geometries)
 
 
-def _say_no_area(original, repaired, source) -> None:
+def _say_no_area(original, repaired, source, degrees: bool = False) -> None:
     """Warn of the polygons of ``original`` that repair left empty (``repaired``): rings
-    that fold back on themselves or lie on one line have no area to burn."""
+    that fold back on themselves or lie on one line have no area to burn. ``degrees``: their
+    coordinates are lon/lat, placed to 5 decimals (a metre), not to the whole unit."""
     import shapely
 
     polygons = np.isin(shapely.get_type_id(original), [3, 6])
@@ -494,7 +496,8 @@ def _say_no_area(original, repaired, source) -> None:
     if not len(gone):
         return
     count = len(gone)
-    places = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in
+    digits = 5 if degrees else 0
+    places = ", ".join(f"({x:.{digits}f}, {y:.{digits}f})" for x, y in
                        (shapely.get_coordinates(original[i])[0] for i in gone[:5]))
     more = f" and {count - 5} more" if count > 5 else ""
     warnings.warn(f"{source}: {count} polygon{'s have' if count > 1 else ' has'} no area "

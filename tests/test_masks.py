@@ -995,3 +995,19 @@ def test_labels_round_a_lonlat_image_near_lon_equals_lat_are_not_called_swapped(
         make_masks(tmp_path / "egypt.gpkg", [image], [tmp_path / "m.tif"])
     said = " ".join(str(w.message) for w in caught)
     assert "no feature overlaps" in said and "swapped" not in said, said
+
+
+def test_polygons_of_no_area_in_lonlat_are_placed_to_the_metre(make_raster, tmp_path):
+    """A folded sliver in a lon/lat file was placed 'at (13, 53)' (first vertex to the whole
+    degree, some 100 km): the place is given to about a metre (13.40112, 52.52834)."""
+    image = make_raster("img.tif", np.zeros((1, 40, 40), np.uint8), crs="EPSG:4326",
+                        transform=from_origin(13.4, 52.53, 1e-4, 1e-4))
+    good = shapely.box(13.4005, 52.5285, 13.4015, 52.5295)
+    folded = shapely.Polygon([(13.40112, 52.52834), (13.40212, 52.52934), (13.40212, 52.52934),
+                              (13.40112, 52.52834)])
+    gpd.GeoDataFrame(geometry=[good, folded], crs="EPSG:4326").to_file(tmp_path / "l.gpkg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_masks(tmp_path / "l.gpkg", [image], [tmp_path / "m.tif"])
+    said = " ".join(str(w.message) for w in caught)
+    assert "1 polygon has no area" in said and "at (13.40112, 52.52834)" in said, said
