@@ -1439,9 +1439,12 @@ def warn_vrt_gap(src, name: str, what: str, indexes=None) -> None:
 
 def _zero_fill_share(src, indexes=None) -> float:
     """The share (0 under 1 %) of a sample of ``src`` where its integer bands wider than 8
-    bits (of ``indexes``, two or more) are all 0: no 12/16-bit sensor reads 0 in every band;
-    one band's 0 is a value (an nDSM's ground)."""
-    bands = list(indexes or range(1, src.count + 1))
+    bits (of ``indexes``, two or more distinct; else all of its bands) are all 0: no
+    12/16-bit sensor reads 0 in every band; one band's 0 is a value (an nDSM's ground, fed
+    as --bands 1,1,1 too)."""
+    bands = sorted(set(indexes or ()))
+    if len(bands) < 2:  # one band of a stack: its fill is 0 in all of them
+        bands = list(range(1, src.count + 1))
     if len(bands) < 2 or not all(np.dtype(src.dtypes[b - 1]).kind in "iu" and
                np.dtype(src.dtypes[b - 1]).itemsize > 1 for b in bands):
         return 0.0

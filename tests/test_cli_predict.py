@@ -549,3 +549,24 @@ def test_a_16_bit_single_band_with_zeros_is_not_called_a_fill(run_cli, make_rast
     result = run_cli("tile", ndsm, "-o", tmp_path / "patches", "--size", "32")
     assert result.exit_code == 0, result.output
     assert "declares no nodata" not in result.stderr and "a_nodata" not in result.stderr
+
+
+def test_the_fill_check_counts_distinct_bands(run_cli, make_raster, tmp_path):
+    """A 1-band uint16 nDSM fed to a 3-channel model (--bands 1,1,1) was called 'a fill'
+    again (band 1 three times is 'every band'); a 4-band stack's collar (0 in all bands, 40 %)
+    was no longer said when one band was chosen (--bands 2)."""
+    rng = np.random.default_rng(9)
+    heights = rng.integers(1, 3000, (60, 90)).astype(np.uint16)
+    heights[:, :36] = 0
+    ndsm = make_raster("ndsm.tif", heights)
+    result = run_cli("predict", pointwise_model(tmp_path / "m3.onnx", channels=3), ndsm,
+                     "-o", tmp_path / "a.tif", "--bands", "1,1,1", "--scale", "0.001")
+    assert result.exit_code == 0, result.output
+    assert "a_nodata" not in result.stderr, result.stderr
+    stack = rng.integers(1, 3000, (4, 60, 90)).astype(np.uint16)
+    stack[:, :, :36] = 0
+    scene = make_raster("scene.tif", stack)
+    result = run_cli("predict", pointwise_model(tmp_path / "m1.onnx", channels=1), scene,
+                     "-o", tmp_path / "b.tif", "--bands", "2", "--scale", "0.001")
+    assert result.exit_code == 0, result.output
+    assert "bands are 0 together in" in result.stderr and "a_nodata 0" in result.stderr
