@@ -77,8 +77,7 @@ class GeotileGroup(click.Group):
             raise _OneLineUsageError(f"{exc} (see '{ctx.command_path} "
                                      f"{ctx.invoked_subcommand} --help')") from None
         except Interrupted as exc:  # a writer's, raised from the KeyboardInterrupt: Ctrl-C
-            raise _InterruptedExit(str(exc), isinstance(exc.__context__, KeyboardInterrupt)
-                                   ) from None
+            raise _InterruptedExit(str(exc), _from_ctrl_c(exc)) from None
         except GeotileError as exc:
             raise click.ClickException(str(exc)) from exc
         except click.UsageError as exc:
@@ -139,6 +138,14 @@ def _is_gdal_error(exc: Exception) -> bool:
     from rasterio.errors import RasterioError
 
     return isinstance(exc, (RasterioError, CPLE_BaseError))
+
+
+def _from_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a KeyboardInterrupt was handled (however deep)."""
+    while (exc := exc.__context__) is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+    return False
 
 
 class _InterruptedExit(click.ClickException):
