@@ -156,6 +156,7 @@ class PredictOptions:
 
             classes = self.output_type == "class"
             check_creation_options(self.creation_options, cog=self.cog, categorical=classes,
+                                   cog_option=True,
                                    dtype="uint8" if classes else self.dtype)
 
 

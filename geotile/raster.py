@@ -483,6 +483,7 @@ def check_creation_options(
     count: int | None = None,
     cog: bool = False,
     categorical: bool = False,
+    cog_option: bool = False,
 ) -> None:
     """Raise a one-line InputError for creation options GDAL would refuse, ignore or fail on
     at close, before any work: block sizes that are not multiples of 16, JPEG/WEBP on data
@@ -490,7 +491,8 @@ def check_creation_options(
     validation of a tiny trial file (in memory) reports: unknown names and values.
     ``cog`` checks them against the COG driver (after :func:`cog_creation_options`);
     ``count`` None: the number of bands is not known yet. ``categorical`` (class ids,
-    masks): lossy codecs are refused.
+    masks): lossy codecs are refused. ``cog_option``: the command has --cog (predict), so
+    a COG-only option is answered with "add --cog".
     """
     options = {key.lower(): value for key, value in options.items()}
     if not options:
@@ -547,7 +549,8 @@ def check_creation_options(
         hint = ""
         if not cog and all(_trial_write(cog_creation_options({k: options[k]}), dtype=dtype,
                                         count=count, cog=True) is None for k in named):
-            hint = " (a COG option: add --cog)"
+            hint = (" (a COG option: add --cog)" if cog_option else
+                    " (an option of GDAL's COG driver; these outputs are plain GeoTIFFs)")
         raise InputError(f"{shown}: GDAL's {driver} driver refuses it ({problem}){hint}. Fix "
                          f"or remove it; see {_DRIVER_DOCS[driver]}")
 

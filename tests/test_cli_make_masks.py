@@ -549,3 +549,13 @@ def test_labels_in_a_crs_of_heights_or_earth_centred_xyz_are_refused(run_cli, sc
     assert_one_line_error(run_cli("make-masks", declared, image, "-o", tmp_path / "m.tif"),
                           "declared.gpkg", kind, "--labels-crs")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_cog_only_creation_option_is_not_told_to_add_cog(run_cli, scene, tmp_path):
+    """make-masks has no --cog: the hint for a COG driver option must not name it."""
+    image, labels = scene
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", labels, image, "-o", out, "--co", "OVERVIEWS=AUTO")
+    assert_one_line_error(result, "--co OVERVIEWS=AUTO", "COG")
+    assert "--cog" not in result.stderr
+    assert not out.exists()
