@@ -332,3 +332,21 @@ def test_an_empty_file_or_a_saved_error_page_is_called_a_failed_download(
             "prediction": ("vectorize", image, "-o", tmp_path / "out.geojson")}[bad]
     assert_one_line_error(run_cli(*args), f"{target}: {said}", "again")
     assert not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_fits_80_columns_without_breaking_an_option_name(command):
+    """Examples and text of `COMMAND -h` on an 80-column terminal: no line wider, and no
+    option name cut at its hyphen (--class-/map)."""
+    import re
+
+    from click.testing import CliRunner
+
+    from geotile.cli.main import cli
+
+    # Click wraps at the terminal's width less 2 (CliRunner alone would force 80)
+    result = CliRunner().invoke(cli, [command, "-h"], terminal_width=78)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert [line for line in lines if len(line) > 80] == []
+    assert [line for line in lines if re.search(r"--[a-z]+-$", line)] == []

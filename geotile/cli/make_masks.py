@@ -110,7 +110,7 @@ def make_masks(
     label files of no IMAGE are left alone. With --class-field names get ids 1..N from the
     names of all the paired files, the same in every mask.
 
-    LABELS may be a label raster: class indices (one band; names from
+    LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
     colours with --palette

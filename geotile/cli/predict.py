@@ -166,9 +166,10 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     \b
     Examples:
     $ geotile predict unet.onnx tile.tif -o probabilities.tif
-    $ geotile predict unet.onnx tiles/*.tif -o predictions/ --tta flip --batch-size 16
-    $ geotile predict unet.onnx spacenet_pan.tif --bands 1,1,1 --scale 0.00390625 \\
-          -o buildings.tif --output-type class
+    $ geotile predict unet.onnx tiles/*.tif -o predictions/ --tta flip \\
+          --batch-size 16
+    $ geotile predict unet.onnx spacenet_pan.tif --bands 1,1,1 \\
+          --scale 0.00390625 -o buildings.tif --output-type class
     $ geotile predict rgb_ndsm.onnx top.tif --extra-bands ndsm.tif -o classes.tif
     $ geotile predict unet.onnx tiles/*.tif -o predictions/ --mosaic
 

@@ -154,8 +154,8 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     Examples:
     $ geotile tile tile.tif --masks mask.tif --size 256 -o patches/
     $ geotile tile images/*.tif --masks masks/ --size 256 -o patches/
-    $ geotile tile a.tif b.tif --masks a_mask.tif --masks b_mask.tif --size 224 --edge drop \\
-          --skip-empty --split 0.8,0.1,0.1 --seed 42 -o patches/
+    $ geotile tile a.tif b.tif --masks a_mask.tif --masks b_mask.tif --size 224 \\
+          --edge drop --skip-empty --split 0.8,0.1,0.1 --seed 42 -o patches/
     $ geotile tile top.tif --extra-bands ndsm.tif --masks mask.tif -o patches/
 
     An IMAGE without georeferencing (a plain JPEG/PNG) is cut in pixel

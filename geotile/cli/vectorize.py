@@ -136,7 +136,8 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
 
     \b
     Examples:
-    $ geotile vectorize probabilities.tif -o buildings.geojson --min-area 10 --regularize
+    $ geotile vectorize probabilities.tif -o buildings.geojson --min-area 10 \\
+          --regularize
     $ geotile vectorize predictions/*.tif -o city.gpkg --simplify 0.5
     $ geotile vectorize probabilities.tif -o buildings.fgb --crs EPSG:3857
     $ geotile vectorize footprint_boundary_contact.tif -o houses.gpkg --instances
