@@ -579,15 +579,16 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
 
 def _closed_lines(lines, source) -> str:
     """What to say of the closed ``lines`` (outlines, as CAD's closed polylines read): the
-    conversion that makes them polygons; '' unless every line is closed (a road network's
-    roundabouts are not outlines, and the conversion would make every road a polygon)."""
+    conversion that makes them polygons; '' unless most lines are closed (a road network's
+    roundabouts are not outlines, and the conversion would make every road a polygon; a CAD
+    plan's outlines beside a fence are)."""
     import shapely
 
     parts, owner = shapely.get_parts(lines, return_index=True)
     closed = np.ones(len(lines), dtype=bool)
     np.logical_and.at(closed, owner, shapely.is_closed(parts) & (shapely.get_num_points(parts) > 3))
     count = int(closed[np.unique(owner)].sum()) if len(parts) else 0
-    if not count or count < len(np.unique(owner)):
+    if not count or 2 * count <= len(np.unique(owner)):
         return ""
     return (f" {count} of them {'is' if count == 1 else 'are'} closed (outlines, as CAD "
             f"polylines are read): to read them as polygons, convert them: ogr2ogr -nlt "

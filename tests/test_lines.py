@@ -1806,6 +1806,28 @@ def test_closed_cad_polylines_are_named_with_the_conversion_that_burns_them(
     assert summary["positive_pixels"] == 64
 
 
+def test_cad_outlines_with_one_open_polyline_still_get_the_conversion(
+        run_cli, make_raster, tmp_path):
+    """A CAD plan of 4 closed building outlines and one open polyline (a fence, or an
+    outline left a vertex short) was refused as lines with the --line-width advice alone
+    after dc5a930 (every line had to be closed), which burns only the outlines; most lines
+    closed are outlines: the conversion is named."""
+    image = make_raster("img.tif", np.zeros((40, 40), np.uint8))
+
+    def square(col, row):
+        return [(X0 + col, Y0 - row), (X0 + col + 4, Y0 - row), (X0 + col + 4, Y0 - row - 4),
+                (X0 + col, Y0 - row - 4)]
+
+    plan = cad_dxf(tmp_path / "plan.dxf", [
+        *[("Gebaeude", square(col, 2), True) for col in (2, 8, 14)],
+        ("Gebaeude", square(2, 10), True), ("Zaun", square(10, 10), False)])
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", plan, image, "-o", out, "--labels-crs", UTM_CRS)
+    assert result.exit_code == 1 and not out.exists()
+    assert "4 of them are closed" in result.stderr, result.stderr
+    assert "ogr2ogr -nlt POLYGON" in result.stderr and "Traceback" not in result.output
+
+
 def test_roads_with_a_roundabout_are_not_called_cad_outlines(run_cli, make_raster, tmp_path):
     """A road network with a roundabout (a closed line) without --line-width: the refusal
     said '1 of them is closed (outlines, as CAD polylines are read)' and advised
