@@ -897,13 +897,12 @@ def mask_creation_options(creation_options, count: int) -> dict:
         options = {str(k).lower(): str(v) for k, v in creation_options.items()}
     else:
         options = parse_creation_options(list(creation_options))
+    from geotile.raster import check_creation_options, gdal_yes
+
     codec = options.get("compress", "").lower()
-    if codec == "jpeg" or (codec == "webp" and options.get("webp_lossless", "").upper()
-                           not in ("YES", "TRUE", "ON", "1")):
+    if codec == "jpeg" or (codec == "webp" and not gdal_yes(options.get("webp_lossless", ""))):
         raise InputError(f"--co COMPRESS={options['compress']}: lossy compression changes class "
                          "ids in masks. Use COMPRESS=DEFLATE, ZSTD, LZW or PACKBITS.")
-    from geotile.raster import check_creation_options
-
     check_creation_options(options, dtype="uint8", count=count)
     return options
 

@@ -523,7 +523,7 @@ def check_creation_options(
     if codec == "webp" and count not in (None, 3, 4):
         raise InputError(f"{_shown('compress', options['compress'])} needs 3 or 4 bands, not "
                          f"{count}; use COMPRESS=DEFLATE, ZSTD, LZW or JPEG.")
-    lossless = _yes(options.get("webp_lossless")) or (
+    lossless = gdal_yes(options.get("webp_lossless")) or (
         cog and str(options.get("quality", "")).strip() == "100")
     if codec == "webp" and not lossless:
         raise InputError(f"{_shown('compress', options['compress'])}: lossy WebP stores the "
@@ -685,7 +685,7 @@ def gtiff_creation_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _yes(value: Any) -> bool:
+def gdal_yes(value: Any) -> bool:
     """Whether a creation option's value is GDAL's yes."""
     return str(value).strip().upper() in ("YES", "TRUE", "ON", "1")
 
@@ -708,11 +708,11 @@ def cog_creation_options(options: dict[str, Any]) -> dict[str, Any]:
         elif key in ("jpeg_quality", "webp_level"):
             out["quality"] = value
         elif key == "webp_lossless":  # the COG driver's lossless WebP is QUALITY=100
-            if _yes(value):
+            if gdal_yes(value):
                 out["quality"] = 100
         elif key == "predictor":
             out[key] = {"1": "NO", "2": "STANDARD", "3": "FLOATING_POINT"}.get(str(value), value)
-        elif key == "tiled" and _yes(value):
+        elif key == "tiled" and gdal_yes(value):
             continue
         else:
             out[key] = value

@@ -74,7 +74,7 @@ from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
 from geotile.quiet_warnings import gdal_messages, quietly
-from geotile.raster import input_path
+from geotile.raster import gdal_yes, input_path
 from geotile.raster_kinds import (
     ids_above_255,
     may_hold_0_255,
@@ -165,8 +165,7 @@ class TileOptions:
                 "it from the image). Give GDAL GeoTIFF options like COMPRESS=DEFLATE."
             )
         _check_block_options(self.creation_options)
-        side = [k for k in _SIDE_FILE_OPTIONS if str(self.creation_options.get(k, "")).upper()
-                in ("YES", "TRUE", "ON", "1")]
+        side = [k for k in _SIDE_FILE_OPTIONS if gdal_yes(self.creation_options.get(k, ""))]
         if side:
             raise InputError(f"--co {side[0].upper()}={self.creation_options[side[0]]}: geotile "
                              "writes no side files; the GeoTIFF patches hold their "
@@ -202,7 +201,7 @@ def _check_block_options(options: dict[str, str]) -> None:
     """BLOCKXSIZE (tiles only) and, for tiled patches, BLOCKYSIZE are multiples of 16:
     GDAL would silently change other values."""
     lowered = {k.lower(): str(v) for k, v in options.items()}
-    tiled = lowered.get("tiled", "NO").upper() in ("YES", "TRUE", "ON", "1")
+    tiled = gdal_yes(lowered.get("tiled", "NO"))
     for key in ("blockxsize", "blockysize"):
         if key not in lowered:
             continue
