@@ -1130,7 +1130,7 @@ class OnnxModel:
         if self._scales_wide and not self._takes_0_255:
             return None
         if dtype.kind == "f":
-            if top is not None and top <= 1.5 and self._takes_0_255 and not self._stats_wide:
+            if top is not None and top <= 1.5 and self._takes_0_255:
                 return (f"they reach only {top:g} but {self._takes_0_255}: give --scale 255 "
                         "if they are 0..1 values")
             if top is None or top <= 1.5 or self._takes_0_255:

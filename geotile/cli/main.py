@@ -5,8 +5,7 @@ so `geotile --help` stays instant. A :class:`GeotileError` raised by the
 library becomes one line on stderr and exit status 1; Ctrl-C and SIGTERM
 unwind through the atomic writers (removing temporary files), say one line and
 end the process by that signal (a shell's status 130, 143; a loop stops); a
-closed stdout (`| head`)
-exits 141 quietly, as SIGPIPE would.
+closed stdout (`| head`) exits 141 quietly, as SIGPIPE would.
 A warning is said when it is raised; the same advice for other files is kept back and
 said once when the command ends (``19 more images (b.png, c.png, d.png, ...): ...``).
 """
