@@ -878,6 +878,30 @@ def test_a_lon_lat_field_keeps_its_straight_lon_lat_edges(make_raster, tmp_path,
     field = shapely.box(-85.98, 33.82, -85.82, 33.98)
     found = _straight_in(tmp_path / output, "EPSG:4326", 1e-4)
     assert field.hausdorff_distance(found) < 1e-7
+    # the vertices splitting its edges for the way to UTM and back are gone: 4 corners
+    # (the pixels' outline), not 4 + 64
+    written = gpd.read_file(tmp_path / output).geometry[0]
+    assert len(written.exterior.coords) == 5
+
+
+@pytest.mark.parametrize("option", [[], ["--instances"], ["--lines"]])
+def test_a_web_mercator_raster_written_in_its_crs_keeps_its_vertices(make_raster, tmp_path,
+                                                                     run_cli, option):
+    """A 6 km square field (or road) on a Web Mercator class raster, measured in UTM and
+    written back in EPSG:3857: the km vertices added for the way there do not stay."""
+    classes = np.zeros((160, 160), np.uint8)
+    if option == ["--lines"]:
+        classes[78:82, 10:150] = 1
+    else:
+        classes[10:150, 10:150] = 1
+    path = make_raster("field.tif", classes, crs="EPSG:3857",
+                       transform=from_origin(-9570000.0, 4030000.0, 50.0, 50.0))
+    result = run_cli("vectorize", path, "-o", tmp_path / "field.gpkg", *option)
+    assert result.exit_code == 0, result.output
+    written = gpd.read_file(tmp_path / "field.gpkg").geometry
+    assert written.crs == "EPSG:3857" and len(written) == 1
+    coords = shapely.get_coordinates(written.values)
+    assert len(coords) <= (2 if option == ["--lines"] else 5), coords
 
 
 @pytest.mark.parametrize("crs, option", [("EPSG:26716", None), ("EPSG:26916", "EPSG:4267")])
