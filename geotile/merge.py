@@ -78,9 +78,11 @@ def is_local(path) -> bool:
 
 
 @with_read_settings
-def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False) -> Path:
+def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False,
+                  creation_options: dict | None = None) -> Path:
     """Write one mosaic of ``paths`` (rasters on one grid) to ``output``: a VRT (.vrt) or a
-    Cloud Optimised GeoTIFF (.tif), with the band layout and GEOTILE_* tags of the first."""
+    Cloud Optimised GeoTIFF (.tif, compressed as ``creation_options``, --co, say), with the
+    band layout and GEOTILE_* tags of the first."""
     from geotile.input_files import path_list
 
     paths = path_list(paths)
@@ -93,7 +95,7 @@ def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False) -> 
         with atomic_output(output, overwrite, verify=_verify_vrt) as tmp:
             _write_xml(root, tmp)
         return output
-    return _write_cog(root, output, overwrite, _resampling(paths[0]))
+    return _write_cog(root, output, overwrite, _resampling(paths[0]), creation_options)
 
 
 def check_grid(paths, bands: bool = True):
@@ -284,7 +286,8 @@ def _resampling(path) -> str:
         return "mode" if src.tags().get("GEOTILE_OUTPUT") in CATEGORICAL_OUTPUTS else "average"
 
 
-def _write_cog(root: ET.Element, output: Path, overwrite: bool, resampling: str) -> Path:
+def _write_cog(root: ET.Element, output: Path, overwrite: bool, resampling: str,
+               creation_options: dict | None = None) -> Path:
     """The COG of the VRT ``root``, written atomically (the VRT lives beside it meanwhile,
     so that its relative paths hold, named as the temporary COG's companion: a killed run's
     is one that --resume removes, geotile.resume.remove_temporaries)."""
@@ -292,7 +295,7 @@ def _write_cog(root: ET.Element, output: Path, overwrite: bool, resampling: str)
         vrt = tmp.with_name(f"{tmp.name}.merge.vrt")
         try:
             _write_xml(root, vrt)
-            write_cog(vrt, tmp, overview_resampling=resampling)
+            write_cog(vrt, tmp, creation_options, overview_resampling=resampling)
         finally:
             vrt.unlink(missing_ok=True)
             pam_sidecar(vrt).unlink(missing_ok=True)

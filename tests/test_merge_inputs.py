@@ -349,6 +349,45 @@ def test_predict_pattern_merged_cog_equals_the_whole_scene(tmp_path, run_cli):
         assert merged.colormap(1)[1] == src.colormap(1)[1]
 
 
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_merged_cog_takes_the_creation_options_of_the_outputs(tmp_path, run_cli, command):
+    """--co COMPRESS=LZW --co PREDICTOR=2 reached the per-tile outputs but the --merge COG
+    stayed DEFLATE: the option was silently ignored for the one file most users keep."""
+    from tests.onnx_models import pointwise_model
+
+    _cut(tmp_path, np.stack([_scene()[0]] * 3))
+    if command == "predict":
+        head = ("predict", pointwise_model(tmp_path / "m.onnx"), "--dtype", "uint8")
+    else:
+        gpd.GeoDataFrame(geometry=[box(UTM_ORIGIN[0] + 5, UTM_ORIGIN[1] - 40, UTM_ORIGIN[0] + 40,
+                                       UTM_ORIGIN[1] - 5)], crs=UTM_CRS).to_file(
+            tmp_path / "b.geojson")
+        head = ("make-masks", tmp_path / "b.geojson")
+    result = run_cli(*head, str(tmp_path / "tiles" / "t*.tif"), "-o", tmp_path / "out",
+                     "--merge", tmp_path / "city.tif", "--co", "COMPRESS=LZW",
+                     "--co", "PREDICTOR=2")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(next((tmp_path / "out").glob("*.tif"))) as tile, \
+            rasterio.open(tmp_path / "city.tif") as merged:
+        assert tile.tags(ns="IMAGE_STRUCTURE")["COMPRESSION"] == "LZW"
+        structure = merged.tags(ns="IMAGE_STRUCTURE")
+        assert (structure["COMPRESSION"], structure["PREDICTOR"]) == ("LZW", "2")
+        assert structure["LAYOUT"] == "COG" and merged.overviews(1)
+
+
+def test_merged_cog_refuses_an_option_the_cog_driver_cannot_take_before_any_work(
+        tmp_path, run_cli):
+    from tests.conftest import assert_one_line_error
+    from tests.onnx_models import pointwise_model
+
+    _cut(tmp_path, np.stack([_scene()[0]] * 3))
+    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx"),
+                     str(tmp_path / "tiles" / "t*.tif"), "-o", tmp_path / "out", "--merge",
+                     tmp_path / "city.tif", "--co", "BLOCKXSIZE=64", "--co", "BLOCKYSIZE=128")
+    assert_one_line_error(result, "BLOCKXSIZE", "square")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "city.tif").exists()
+
+
 def test_vectorize_and_tile_take_folders(tmp_path, run_cli):
     scene = np.zeros((1, 3 * TH, 3 * TW), "uint8")
     scene[0, 10:50, 230:250] = 1  # one building across tiles t00 and t01

@@ -167,7 +167,8 @@ def make_masks(
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels],
                             resume=resumed)
     replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resumed,
-                                input_folders=images.folders)
+                                input_folders=images.folders,
+                                creation_options=creation_options, categorical=True)
     settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler"),
                 "class_map": mapping}
     if workers or scheduler:
@@ -213,7 +214,7 @@ def make_masks(
             )
         if class_field is not None and mapping is None:
             _echo_named_ids(summaries)
-    write_merge(ctx, merge, pairs, replace_merge, as_json)
+    write_merge(ctx, merge, pairs, replace_merge, as_json, creation_options)
 
 
 def _echo_named_ids(summaries: list) -> None:

@@ -271,12 +271,14 @@ def merge_opt(command):
 
 
 def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None = None,
-                input_folders=()) -> bool:
+                input_folders=(), creation_options=None, dtype: str = "uint8",
+                categorical: bool = False) -> bool:
     """--merge: refuse, before any work, a PATH that is an input or output, lies in the
     outputs' folder or in ``input_folders`` (those an IMAGE folder or pattern read), exists
     without --overwrite, or inputs whose grids cannot make one mosaic (outputs share them).
-    Whether an existing PATH is replaced: with --overwrite, or with --resume when that
-    command (``resume``) wrote it."""
+    A .tif mosaic is a COG written with ``creation_options`` (--co, of ``dtype`` pixels):
+    the COG driver must take them. Whether an existing PATH is replaced: with --overwrite,
+    or with --resume when that command (``resume``) wrote it."""
     if merge is None:
         return overwrite
     from geotile.merge import check_grid, check_merge_output
@@ -301,16 +303,28 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None 
     read = [f for given in (*inputs, *protected) for f in files_read(given)]
     check_merge_output(merge, [*read, *(out for _, out in pairs)], replace)
     check_grid(inputs, bands=False)
+    if creation_options and Path(merge).suffix.lower() != ".vrt":
+        from geotile.raster import check_creation_options, parse_creation_options
+
+        if not isinstance(creation_options, dict):
+            creation_options = parse_creation_options(list(creation_options))
+        check_creation_options(creation_options, dtype=dtype, cog=True, categorical=categorical)
     return replace
 
 
-def write_merge(ctx, merge, pairs, replace: bool, as_json: bool) -> None:
-    """--merge: the mosaic of the written outputs (``replace``: from :func:`check_merge`)."""
+def write_merge(ctx, merge, pairs, replace: bool, as_json: bool,
+                creation_options=None) -> None:
+    """--merge: the mosaic of the written outputs (``replace``: from :func:`check_merge`),
+    a COG compressed as ``creation_options`` (--co) say, as the outputs are."""
     if merge is None:
         return
     from geotile.merge import merge_rasters
+    from geotile.raster import parse_creation_options
 
-    merge_rasters([out for _, out in pairs], merge, overwrite=replace)
+    if creation_options is not None and not isinstance(creation_options, dict):
+        creation_options = parse_creation_options(list(creation_options))
+    merge_rasters([out for _, out in pairs], merge, overwrite=replace,
+                  creation_options=creation_options)
     if not ctx.obj["quiet"] and not as_json:
         click.echo(f"{merge}: mosaic of {len(pairs)} outputs")
 

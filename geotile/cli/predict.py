@@ -209,8 +209,11 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     # before --merge's grid check, whose way out ("leave out --merge") --mosaic would refuse
     grid = open_mosaic([image for image, _ in pairs], disjoint=True, alternative=(
         "or predict without --mosaic" + (" and --merge" if merge else ""))) if mosaic else None
+    classes = output_type == "class"
     replace_merge = check_merge(merge, pairs, overwrite, protected=[model, *read],
-                                resume=resumed, input_folders=images.folders)
+                                resume=resumed, input_folders=images.folders,
+                                creation_options=options.creation_options,
+                                dtype="uint8" if classes else dtype, categorical=classes)
     settings = run_settings(ctx, "model", "images", "workers", "scheduler")
     model_options = {"providers": providers, "fp16": fp16, "mean": mean, "std": std,
                      "scale": scale, "activation": activation, "outputs": model_outputs}
@@ -236,7 +239,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
             _report(ctx, summary, as_json)
         if as_json:
             click.echo(json.dumps(summaries, indent=2))
-        write_merge(ctx, merge, pairs, replace_merge, as_json)
+        write_merge(ctx, merge, pairs, replace_merge, as_json, options.creation_options)
         return
     onnx_model = OnnxModel.from_path(model, providers=providers, fp16=fp16, mean=mean, std=std,
                                      scale=scale, activation=activation, outputs=model_outputs,
@@ -256,7 +259,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         _report(ctx, summary, as_json)
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
-    write_merge(ctx, merge, pairs, replace_merge, as_json)
+    write_merge(ctx, merge, pairs, replace_merge, as_json, options.creation_options)
 
 
 def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> None:
