@@ -893,25 +893,32 @@ def _edge_strays(above: np.ndarray, values: np.ndarray, strays: np.ndarray,
 
 
 def check_threshold_applies(rasters) -> None:
-    """A UsageError when every raster holds class ids: --threshold applies to
-    probabilities."""
+    """A UsageError when no raster takes --threshold: every one holds class ids, or
+    exclusive probabilities (softmax, band 1 background), whose argmax it changes not."""
     from geotile.errors import UsageError
     from geotile.raster import input_exists, open_raster
 
     if not rasters:
         return
-    advice = None
+    advice = softmax = None
     for path in rasters:
         if not input_exists(path):
             return
         with open_raster(path) as src:
             kind = raster_kind(src, threshold_given=True)
             if kind.kind != "class":
-                return
+                if not kind.background_band or src.count - len(mask_alpha_bands(src)) < 2:
+                    return
+                softmax = softmax or Path(str(path)).name
+                continue
             dtype = np.dtype(src.dtypes[0])
             if advice is None and kind.names is None and dtype in SCALED_PROBABILITY_IDS \
                     and not binary_mask_kind(src, kind).binary_255:  # untagged 0..255?
                 advice = scale_advice(dtype, Path(str(path)).name)
+    if softmax:
+        raise UsageError(f"{softmax}: --threshold changes nothing on its exclusive class "
+                         "probabilities (softmax, band 1 background): each pixel is its most "
+                         "probable class. Leave --threshold out.")
     name = Path(str(rasters[0])).name
     fix = f"{advice}, or else leave --threshold out" if advice else "leave it out"
     raise UsageError(f"{name} holds class ids, not probabilities: --threshold applies to "

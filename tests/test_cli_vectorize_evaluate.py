@@ -656,3 +656,36 @@ def test_errors_outputs_that_cannot_be_written_are_refused_before_scoring(run_cl
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["tp"] == 2
     assert gpd.read_file(tmp_path / "p" / "errors.geojson")["kind"].tolist() == ["TP", "TP"]
+
+
+def test_threshold_on_softmax_probabilities_is_refused_not_ignored(run_cli, make_raster,
+                                                                   tmp_path):
+    """vectorize and evaluate --threshold 0.95 on predict's softmax probabilities (band 1
+    background, GEOTILE_BANDS=exclusive: each pixel its argmax) exited 0 with output
+    identical to the run without it (4 polygons, scores 0.9), as predict --output-type
+    class already refuses. Refused in one line (exit 2), nothing written; independent
+    (sigmoid) bands still take it."""
+    import rasterio
+
+    ids = np.zeros((30, 30), np.uint8)
+    ids[4:14, 4:14], ids[18:26, 4:26] = 1, 2
+    p = np.where(np.arange(3)[:, None, None] == ids, 0.9, 0.05).astype(np.float32)
+    softmax = make_raster("s.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    sigmoid = make_raster("i.tif", p[1:], transform=from_origin(X0, Y0, 1, 1))
+    truth = make_raster("t.tif", ids, transform=from_origin(X0, Y0, 1, 1))
+    for path, names, bands in ((softmax, ["background", "building", "road"], "exclusive"),
+                               (sigmoid, ["building", "road"], "independent")):
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="1",
+                            GEOTILE_BANDS=bands, GEOTILE_CLASS_NAMES=json.dumps(names))
+    out = tmp_path / "v.gpkg"
+    for args in (("vectorize", softmax, "-o", out, "--threshold", "0.95"),
+                 ("vectorize", softmax, "-o", out, "--lines", "--threshold", "0.95"),
+                 ("evaluate", softmax, truth, "--threshold", "0.95")):
+        assert_one_line_error(run_cli(*args), "--threshold", "s.tif", "softmax", code=2)
+        assert not out.exists()
+    result = run_cli("vectorize", sigmoid, "-o", out, "--threshold", "0.95")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(out)) == 0  # 0.9 < 0.95: nothing reaches it
+    result = run_cli("evaluate", sigmoid, truth, "--threshold", "0.95", "--json")
+    assert result.exit_code == 0, result.output
