@@ -559,3 +559,31 @@ def test_a_cog_only_creation_option_is_not_told_to_add_cog(run_cli, scene, tmp_p
     assert_one_line_error(result, "--co OVERVIEWS=AUTO", "COG")
     assert "--cog" not in result.stderr
     assert not out.exists()
+
+
+def test_shape_options_without_their_band_or_lines_are_refused(run_cli, scene, make_raster,
+                                                                tmp_path):
+    """--boundary-width 5 without a boundary band, --contact-spacing 4 without a contact
+    band, --line-cap flat without --line-width (also on a label raster) exited 0 with a mask
+    identical to the run without them. Each is refused in one line (exit 2), nothing
+    written; with their band or lines they still run."""
+    image, labels = scene
+    raster = make_raster("lab.tif", np.ones((30, 30), np.uint8))
+    out = tmp_path / "m.tif"
+    refused = [((labels, "--boundary-width", "5"), "--boundary-width", "boundary"),
+               ((labels, "--channels", "footprint,contact", "--boundary-width", "6"),
+                "--boundary-width", "boundary"),
+               ((labels, "--channels", "footprint,boundary", "--contact-spacing", "3"),
+                "--contact-spacing", "contact"),
+               ((labels, "--line-cap", "flat"), "--line-cap", "--line-width"),
+               ((raster, "--line-cap", "flat"), "--line-cap", "--line-width"),
+               ((raster, "--contact-spacing", "4"), "--contact-spacing", "contact")]
+    for (source, *args), *fragments in refused:
+        result = run_cli("make-masks", source, image, "-o", out, *args)
+        assert_one_line_error(result, *fragments, code=2)
+        assert not out.exists()
+    for args in (("--channels", "footprint,boundary", "--boundary-width", "4"),
+                 ("--channels", "contact", "--contact-spacing", "4"),
+                 ("--line-width", "2", "--line-cap", "flat")):
+        result = run_cli("make-masks", labels, image, "-o", out, "--overwrite", *args)
+        assert result.exit_code == 0, result.output

@@ -14,6 +14,7 @@ from geotile.cli.options import (
     class_map_opt,
     cluster_opts,
     creation_options_opt,
+    given,
     home_callback,
     json_opt,
     labels_crs_opt,
@@ -156,6 +157,7 @@ def make_masks(
         contact_spacing=contact_spacing,
         **line_args,
     )
+    _refuse_unused_shape_options(ctx, options)
     mapping = None
     if class_map is not None:
         if class_field is None and not _is_label_raster(labels):
@@ -229,6 +231,21 @@ def _echo_named_ids(summaries: list) -> None:
     listed = ", ".join(f"{i} {name}" for i, name in enumerate(names, 1))
     click.echo(f"class ids by name: {listed} (from the names these labels hold; "
                "--class-map fixes them across runs)")
+
+
+def _refuse_unused_shape_options(ctx, options) -> None:
+    """UsageError for --boundary-width, --contact-spacing or --line-cap given without the
+    band or the --line-width they shape (they would change nothing)."""
+    needs = (("boundary_width", "boundary" in options.channels, "a boundary band "
+              "(--channels ...,boundary)"),
+             ("contact_spacing", "contact" in options.channels, "a contact band "
+              "(--channels ...,contact)"),
+             ("line_cap", options.line_width is not None, "--line-width (burnt lines)"))
+    for name, used, what in needs:
+        if given(ctx, name) and not used:
+            option = "--" + name.replace("_", "-")
+            raise click.UsageError(f"{option} shapes {what} only, which this run does not "
+                                   "make: leave it out.")
 
 
 def _is_label_raster(labels) -> bool:
