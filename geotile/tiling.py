@@ -1636,17 +1636,25 @@ def _write_metadata(dst, meta: dict) -> None:
         dst.offsets = tuple(b[3] for b in meta["bands"]) + (0.0,) * n
 
 
+#: the tags saying how to read a probability mask's bands (softmax or sigmoid), its scale
+#: and threshold (:func:`~geotile.raster_kinds.raster_kind`), kept on its patches
+READING_TAGS = ("GEOTILE_BANDS", "GEOTILE_SCALE", "GEOTILE_THRESHOLD")
+
+
 def mask_tags(mask_src, zeros_nodata: bool = False) -> dict[str, str]:
     """The tags saying what a mask's patches hold: GEOTILE_OUTPUT and its class names
     (:func:`~geotile.raster_kinds.class_names`: tag or GDAL categories), when it has them,
-    and GEOTILE_ZERO=nodata where its declared nodata 0 is read as no data (``zeros_nodata``:
-    :func:`mask_nodata`'s), which a patch of 0 and one class alone would read as background."""
+    the :data:`READING_TAGS` of predict's probabilities, and GEOTILE_ZERO=nodata where its
+    declared nodata 0 is read as no data (``zeros_nodata``: :func:`mask_nodata`'s), which a
+    patch of 0 and one class alone would read as background."""
     from geotile.raster_kinds import ZERO_TAG, class_names
 
     names = class_names(mask_src)
-    output = mask_src.tags().get("GEOTILE_OUTPUT")
+    tags = {**mask_src.tags(1), **mask_src.tags()}
+    output = tags.get("GEOTILE_OUTPUT")
     zero = mask_nodata(mask_src, None, zeros_nodata) == 0
     return {**({"GEOTILE_OUTPUT": output} if output else {}),
+            **{key: tags[key] for key in READING_TAGS if key in tags},
             **({"GEOTILE_CLASS_NAMES": json.dumps(names)} if names else {}),
             **({ZERO_TAG: "nodata"} if zero else {})}
 

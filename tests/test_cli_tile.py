@@ -1553,3 +1553,38 @@ def test_png_or_npy_patches_of_an_image_with_a_mask_band_say_the_mask_is_lost(
     with rasterio.open(tmp_path / "t" / "images" / "ortho_0_1.tif") as patch:
         assert (patch.dataset_mask()[:, :8] == 255).all()
         assert (patch.dataset_mask()[:, 8:] == 0).all()
+
+
+def test_probability_masks_keep_how_their_bands_are_read(tmp_path, make_raster, run_cli):
+    """predict's probabilities of a softmax over building/road/water (no background band)
+    tiled as --masks (pseudo-labels) lost GEOTILE_BANDS=exclusive and GEOTILE_THRESHOLD:
+    evaluate read each patch as independent sigmoid bands, 100% of the pixels where no
+    class reached 0.5 a 'background' the model has not (building IoU 0 against predict's own
+    class patches). The patches keep the tags that say how to read them, and score 1.0."""
+    import json
+
+    import rasterio
+
+    from .onnx_models import pointwise_model
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3, activation="softmax", seed=3,
+                            metadata={"class_names": ["building", "road", "water"]})
+    rng = np.random.default_rng(0)
+    image = make_raster("scene.tif", rng.integers(0, 255, (3, 32, 32), dtype=np.uint8))
+    for out, extra in (("p.tif", ["--threshold", "0.3"]), ("c.tif", ["--output-type",
+                                                                      "class"])):
+        result = run_cli("predict", model, image, "-o", tmp_path / out, *extra)
+        assert result.exit_code == 0, result.output
+    for out, mask in (("tp", "p.tif"), ("tc", "c.tif")):
+        result = run_cli("tile", image, "--masks", tmp_path / mask, "--size", "16",
+                         "-o", tmp_path / out)
+        assert result.exit_code == 0, result.output
+    patch = tmp_path / "tp" / "masks" / "scene_0_0.tif"
+    with rasterio.open(tmp_path / "p.tif") as src, rasterio.open(patch) as dst:
+        for key in ("GEOTILE_BANDS", "GEOTILE_THRESHOLD", "GEOTILE_SCALE"):
+            assert dst.tags().get(key) == src.tags()[key], key
+    result = run_cli("evaluate", patch, tmp_path / "tc" / "masks" / "scene_0_0.tif", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == 1.0
+    assert [c["class"] for c in scores["classes"]] == ["building", "road", "water"]
