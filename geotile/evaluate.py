@@ -973,8 +973,8 @@ def _names_matched(predicted: list[str], true: list[str], prediction
     matched = match_class_names(predicted, true)
     by_id = all(m is None or m == i for i, m in enumerate(matched))
     said = _unmatched_names(predicted, true, matched, by_id)
-    if by_id:
-        return true, None, said  # same order, or names of their own: ids as they are
+    if by_id:  # same order, or names of their own: ids as they are, the prediction's past
+        return [*true, *predicted[len(true):]], None, said  # the truth's naming its ids
     names = list(true)
     lookup = np.arange(max(len(predicted), MAX_SCORED_CLASS_ID + 1), dtype=np.int64)
     for i, (m, name) in enumerate(zip(matched, predicted, strict=True)):

@@ -183,6 +183,26 @@ def test_prediction_classes_are_matched_to_the_truth_by_name(tmp_path):
     assert [c["class"] for c in scores.classes()] == ["background", "building", "road"]
 
 
+def test_prediction_classes_past_the_truths_keep_their_names(tmp_path, run_cli):
+    """A multi-class prediction (background, building, road, water) scored against a
+    footprint mask (make-masks without --class-field: background, building): the 960 road
+    pixels predicted on buildings were reported as class '2', the prediction's name lost.
+    The prediction's names past the truth's name those ids."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:10] = 1
+    pred = truth.copy()
+    pred[5:10], pred[15:] = 2, 3
+    t = _tagged(write_raster(tmp_path / "t.tif", truth), ["background", "building"])
+    p = _tagged(write_raster(tmp_path / "p.tif", pred), ["background", "building", "road",
+                                                          "water"])
+    result = run_cli("evaluate", p, t, "--json")
+    assert result.exit_code == 0, result.output
+    classes = json.loads(result.stdout)["classes"]
+    assert [(c["class"], c["predicted"]) for c in classes] == [
+        ("background", 100), ("building", 100), ("road", 100), ("water", 100)]
+    assert "road" in run_cli("evaluate", p, t).stdout
+
+
 def test_class_names_spelt_otherwise_pair_and_names_matching_none_are_warned_of(
         tmp_path, run_cli):
     """ISPRS Potsdam: a truth named as make-masks --palette potsdam names it, a 6-class
