@@ -1163,8 +1163,12 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                  "class ids. Make a class mask first: geotile make-masks "
                                  f"{Path(str(path)).name} IMAGE -o mask.tif "
                                  f"{palette_advice(src)}.")
-        (p_indexes, pred_kind), true_kind = plain_bands(pred, raster_kind(
-            pred, threshold_given=threshold is not None)), raster_kind(true, truth=True)
+        p_indexes, pred_kind = plain_bands(pred, raster_kind(
+            pred, threshold_given=threshold is not None))
+        # a probability truth (a teacher model's) is read as a prediction is, at its threshold
+        t_indexes, true_kind = plain_bands(true, raster_kind(true, truth=True))
+        t_indexes = t_indexes or (None if true_kind.kind == "probability" else [1])
+        t_threshold = true_kind.threshold if true_kind.threshold is not None else 0.5
         if class_map:
             true_kind = replace(true_kind, names=truth_names(class_map))
         no_data = [i for i, n in enumerate(true_kind.names or ()) if names_no_data(n, i)]
@@ -1192,7 +1196,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         def read(parts):
             for left, top, cols, rows in parts:
                 yield (read_block(pred, left, top, cols, rows, p_indexes, check_pred),
-                       read_block(true, left, top, cols, rows, [1], check_true))
+                       read_block(true, left, top, cols, rows, t_indexes, check_true))
 
         parts = list(blocks(pred.width, pred.height, block_size, is_striped(pred, true)))
         # the reader thread stops before the rasters close, whatever holds the pairs
@@ -1203,12 +1207,12 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                 p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
                 if lookup is not None:
                     p_ids = lookup[p_ids]
-                t_ids = _ids(t_values, keep, true_kind, 0.5, truth)
+                t_ids = _ids(t_values, keep, true_kind, t_threshold, truth)
                 if no_data:  # the truth's ids named no data: left out
                     keep = keep & ~np.isin(t_ids, no_data)
                 confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
                 if pred.nodata == 0 and zeros[0] is None:  # else warn_zero_nodata's
-                    zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, 0.5)
+                    zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, t_threshold)
                 if true.nodata == 0 and zeros[1] is None:
                     zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
                 if nodata_255:

@@ -203,6 +203,31 @@ def test_prediction_classes_past_the_truths_keep_their_names(tmp_path, run_cli):
     assert "road" in run_cli("evaluate", p, t).stdout
 
 
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_a_probability_truth_is_read_as_its_classes(tmp_path, run_cli, dtype):
+    """A teacher model's probabilities (predict's 3 softmax bands: background, building,
+    road) given as evaluate's TRUTH were read from band 1 alone, thresholded: background
+    became 'building', building and road 'background' (accuracy 0.00 for a raster against
+    itself, exit 0). A probability truth is argmaxed as a prediction is."""
+    from .onnx_models import pointwise_model
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3, activation="softmax", seed=3,
+                            metadata={"class_names": ["background", "building", "road"]})
+    rng = np.random.default_rng(1)
+    image = write_raster(tmp_path / "scene.tif",
+                         rng.integers(0, 255, (3, 24, 24), dtype=np.uint8))
+    for out, extra in (("p.tif", ["--dtype", dtype]), ("c.tif", ["--output-type", "class"])):
+        result = run_cli("predict", model, image, "-o", tmp_path / out, *extra)
+        assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as src:
+        held = np.unique(src.read(1))
+    assert len(held) >= 2  # more than one class to tell apart
+    for pred, truth in (("c.tif", "p.tif"), ("p.tif", "p.tif"), ("p.tif", "c.tif")):
+        result = run_cli("evaluate", tmp_path / pred, tmp_path / truth, "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["accuracy"] == 1.0, (pred, truth)
+
+
 def test_class_names_spelt_otherwise_pair_and_names_matching_none_are_warned_of(
         tmp_path, run_cli):
     """ISPRS Potsdam: a truth named as make-masks --palette potsdam names it, a 6-class
