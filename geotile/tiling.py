@@ -525,6 +525,14 @@ def _zero_class(mask_src) -> bool:
     return mask_src is not None and not zero_is_background(class_names(mask_src))
 
 
+def masked_by_band(mask_src) -> bool:
+    """Whether a mask raster marks its invalid pixels by a GDAL mask band and no nodata value
+    (predict --dtype uint8's probabilities, all of 0..255 values): its patches keep them."""
+    from rasterio.enums import MaskFlags
+
+    return mask_src.nodata is None and mask_src.mask_flag_enums[0] == [MaskFlags.per_dataset]
+
+
 def iter_patches(src, mask_src, grid: Grid, extra=None,
                  mask_fill=None) -> Iterator[PatchData]:
     """Yield the patches of ``grid`` row by row, reading one band of rows at a time (the
@@ -555,11 +563,12 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
             labels = inside = None
             if mask_src is not None:
                 labels, inside = read_band(mask_src, top, grid.size, band_width,
-                                           check_nodata=False, fill=mask_fill)
+                                           check_nodata=mask_band, fill=mask_fill)
             yield patches, pixels, valid, labels, inside
 
     if mask_fill is None and mask_src is not None:
         mask_fill = mask_padding_value(mask_src)
+    mask_band = mask_src is not None and masked_by_band(mask_src)
     # closed here, not when garbage-collected: closing this generator stops the thread
     with contextlib.closing(background(bands(), depth=1)) as reader:
         for patches, pixels, valid, labels, inside in reader:
@@ -1683,7 +1692,7 @@ class PatchWriter:
         # uncompressed GeoTIFF patches of one shape: written from GDAL's bytes once checked
         use_templates = fmt == "tif" and templates and not self.creation_options
         self.image_template = TiffTemplate() if use_templates else None
-        self.mask_fill = None
+        self.mask_fill, self.mask_band = None, False
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             # a mask's declared nodata (make-masks' ignore value, 255) travels to every patch
@@ -1697,7 +1706,9 @@ class PatchWriter:
                                               mask_nodata(mask_src, self.binary_mask or None,
                                                           zeros_nodata), options)
             self.mask_fill = mask_padding_value(mask_src, self.binary_mask, zeros_nodata)
-            self.padded_mask_profile = self.mask_profile if self.binary_mask else \
+            # a 0/255 mask, or one masked by a mask band, marks them in a mask band
+            self.mask_band = self.binary_mask or masked_by_band(mask_src)
+            self.padded_mask_profile = self.mask_profile if self.mask_band else \
                 self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill,
                               options)
             self.mask_tags = mask_tags(mask_src, zeros_nodata) if fmt == "tif" else {}
@@ -1819,7 +1830,7 @@ class PatchWriter:
                 padded = data.mask_valid is not None and not data.mask_valid.all()
                 if padded:  # another profile: GDAL writes it, not the template
                     band = np.where(data.mask_valid, 255, 0).astype(np.uint8) \
-                        if self.binary_mask and self.fmt == "tif" else None
+                        if self.mask_band and self.fmt == "tif" else None
                     labels = data.mask
                     if band is None and not np.isnan(self.mask_fill):  # NaN labels too
                         labels = np.where(data.mask_valid, labels, self.mask_fill).astype(

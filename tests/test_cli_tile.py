@@ -1588,3 +1588,34 @@ def test_probability_masks_keep_how_their_bands_are_read(tmp_path, make_raster, 
     scores = json.loads(result.stdout)
     assert scores["accuracy"] == 1.0
     assert [c["class"] for c in scores["classes"]] == ["building", "road", "water"]
+
+
+def test_probability_mask_patches_keep_the_masks_nodata(tmp_path, make_raster, run_cli):
+    """predict --dtype uint8 marks the image's nodata by an internal mask band (no nodata
+    value: 0..255 are all probabilities). Tiled as --masks its patches lost that band: 900
+    of a patch's 2500 pixels read back as valid probabilities 0 (background) in evaluate.
+    The patches keep the mask's invalid pixels marked."""
+    import rasterio
+
+    from .onnx_models import pointwise_model
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3, activation="softmax", seed=3,
+                            metadata={"class_names": ["background", "building", "road"]})
+    pixels = np.random.default_rng(0).integers(1, 255, (3, 100, 100), dtype=np.uint8)
+    pixels[:, 90:], pixels[:, :, :10] = 0, 0
+    image = make_raster("scene.tif", pixels, nodata=0)
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--dtype", "uint8")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert src.nodata is None and (src.dataset_mask() == 0).sum() == 1900
+    result = run_cli("tile", image, "--masks", tmp_path / "p.tif", "--size", "50",
+                     "-o", tmp_path / "t")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "t" / "masks" / "scene_1_0.tif") as patch:
+        assert (patch.dataset_mask() == 0).sum() == 50 * 10 + 40 * 10
+    result = run_cli("evaluate", tmp_path / "t" / "masks" / "scene_1_0.tif",
+                     tmp_path / "t" / "masks" / "scene_1_0.tif", "--json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    assert json.loads(result.stdout)["pixels"] == 2500 - 900
