@@ -493,18 +493,27 @@ def _block_size(grids: Sequence[Grid], smallest: float) -> int:
 
 
 def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
-               binary: bool = False) -> tuple[float, float | None]:
+               binary: bool = False, probability=None) -> tuple[float, float | None]:
     """The patch's nodata fraction (image nodata, or the mask's ignore values,
     :func:`mask_ignore_values`: 255 where make-masks found no image or an unknown label) and
     its positive (labelled) fraction: ids other than 0, or every id where the mask names 0
     as a class (``zero_class``); of a 0/255 mask (``binary``: :func:`is_binary_0_255`),
-    values from 128 up, as make-masks reads its strays."""
+    values from 128 up, as make-masks reads its strays; of predict's probabilities
+    (``probability``: :func:`probability_mask`), pixels whose class is not background."""
+    from geotile.raster_kinds import class_ids
+
     invalid = ~data.valid
     if data.mask is None:
         return float(np.count_nonzero(invalid)) / invalid.size, None
     labels = data.mask[0]
-    positive = np.ones(labels.shape, bool) if zero_class else labels >= 128 if binary \
-        else labels != 0
+    if probability is not None:
+        bands, kind = probability
+        values = data.mask if bands is None else data.mask[[b - 1 for b in bands]]
+        threshold = 0.5 if kind.threshold is None else kind.threshold
+        positive = class_ids(values, np.ones(labels.shape, bool), kind, threshold)[0] != 0
+    else:
+        positive = np.ones(labels.shape, bool) if zero_class else labels >= 128 if binary \
+            else labels != 0
     if ignore_values:
         ignored = np.isin(labels, ignore_values)
         invalid = invalid | ignored
@@ -514,6 +523,17 @@ def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
         positive &= data.mask_valid
     return (float(np.count_nonzero(invalid)) / invalid.size,
             float(np.count_nonzero(positive)) / positive.size)
+
+
+def probability_mask(mask_src):
+    """(bands, kind) of predict's probabilities given as a mask (GEOTILE_OUTPUT=probability:
+    :func:`~geotile.raster_kinds.plain_bands`), whose 255 is p = 1, no ignore value; None
+    for any other mask."""
+    from geotile.raster_kinds import plain_bands, raster_kind
+
+    if mask_src is None or mask_src.tags().get("GEOTILE_OUTPUT") != "probability":
+        return None
+    return plain_bands(mask_src, raster_kind(mask_src))
 
 
 def _zero_class(mask_src) -> bool:
@@ -1318,8 +1338,9 @@ def _kept_patches(image, mask, extra, options: TileOptions,
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
         kept = np.zeros(grid.shape, bool)
         binary = mask_src is not None and is_binary_0_255(mask_src)  # strays below 128: 0
+        probability = probability_mask(mask_src)
         ignore_values = mask_ignore_values(mask_src, binary, zeros_nodata) \
-            if mask_src is not None else ()
+            if mask_src is not None and probability is None else ()
         zero_class = _zero_class(mask_src)
         # the padding's fill counts for nothing (it is never positive, always nodata);
         # without max_nodata only the mask counts: read once, as the pixels
@@ -1327,7 +1348,7 @@ def _kept_patches(image, mask, extra, options: TileOptions,
                                 if nodata else _mask_patches(mask_src, grid)) as patches:
             for data in patches:
                 nodata_fraction, positive = _fractions(data, ignore_values, zero_class,
-                                                       binary)
+                                                       binary, probability)
                 kept[data.patch.row, data.patch.col] = not (
                     (nodata and nodata_fraction > options.max_nodata)
                     or (options.skip_empty and not positive))
@@ -1392,8 +1413,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         padding_drops = False
         zero_class = _zero_class(mask_src)
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
+        probability = probability_mask(mask_src)
         ignore_values = mask_ignore_values(mask_src, positive_128, zeros_nodata) \
-            if mask_src is not None else ()
+            if mask_src is not None and probability is None else ()
         # the reader thread stops before the datasets close, whatever holds the patches
         with ThreadPoolExecutor(max_workers=2) as pool, contextlib.closing(iter_patches(
                 src, mask_src, grid, extra_src, writers.mask_fill)) as patches:
@@ -1402,7 +1424,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                                      unit="patch"):
                 patch = data.patch
                 nodata_fraction, positive = _fractions(data, ignore_values, zero_class,
-                                                       positive_128)
+                                                       positive_128, probability)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
                     dropped_nodata += 1
                     if not padding_drops:  # would it be kept without its padding?

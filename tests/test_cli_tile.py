@@ -1619,3 +1619,36 @@ def test_probability_mask_patches_keep_the_masks_nodata(tmp_path, make_raster, r
     import json
 
     assert json.loads(result.stdout)["pixels"] == 2500 - 900
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_positive_fraction_of_probability_masks_is_that_of_their_classes(
+        tmp_path, make_raster, run_cli, dtype):
+    """predict's softmax probabilities (background, building, road) tiled as --masks:
+    index.csv gave every patch positive_fraction 1.0 (band 1, background's p, is nonzero
+    everywhere), so --skip-empty kept all-background patches, and a uint8 one's p = 1
+    (255) counted as nodata (--max-nodata dropped confident patches). The fractions are
+    those of predict --output-type class's patches."""
+    import csv
+
+    from .onnx_models import pointwise_model
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3, activation="softmax", seed=3,
+                            metadata={"class_names": ["background", "building", "road"]})
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 32, 32), dtype=np.uint8)
+    image = make_raster("scene.tif", pixels)
+    for out, extra in (("p.tif", ["--dtype", dtype]), ("c.tif", ["--output-type", "class"])):
+        result = run_cli("predict", model, image, "-o", tmp_path / out, *extra)
+        assert result.exit_code == 0, result.output
+    fractions = {}
+    for out, mask in (("tp", "p.tif"), ("tc", "c.tif")):
+        result = run_cli("tile", image, "--masks", tmp_path / mask, "--size", "8",
+                         "-o", tmp_path / out)
+        assert result.exit_code == 0, result.output
+        with (tmp_path / out / "index.csv").open() as handle:
+            fractions[out] = [(float(r["positive_fraction"]), float(r["nodata_fraction"]))
+                              for r in csv.DictReader(handle)]
+    slack = 0 if dtype == "float32" else 2 / 64  # uint8 rounding ties a pixel's classes
+    assert all(abs(p - c) <= slack and pn == cn == 0.0
+               for (p, pn), (c, cn) in zip(fractions["tp"], fractions["tc"], strict=True))
+    assert min(fractions["tc"])[0] < 0.1
