@@ -249,6 +249,8 @@ class ObjectEvaluation:
     mode: str = "object"
     conf_field: str | None = None
     inputs: tuple = ()  # the files scored, which a report or errors file never replaces
+    #: --class-field and the class of each prediction and truth polygon (errors files)
+    classes: tuple | None = None
 
     def outcomes(self) -> tuple[np.ndarray, np.ndarray]:
         """(prediction is TP, truth is matched) boolean arrays, by row position."""
@@ -618,8 +620,10 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             per_class[name] = match_polygons(pred_frame.geometry.values[pred_class == name],
                                              truth_frame.geometry.values[true_class == name],
                                              iou, repair_truth=repair_truth)
+        classes = (class_field, pred_class, true_class)
     return ObjectEvaluation(scores, pred_frame, truth_frame, per_class, conf_field=conf_field,
-                            inputs=(prediction, truth))
+                            inputs=(prediction, truth),
+                            classes=classes if class_field else None)
 
 
 def _class_labels(*columns) -> list[np.ndarray]:
@@ -1888,9 +1892,15 @@ def _evaluation_frame(evaluation: ObjectEvaluation, image: str = "") -> gpd.GeoD
     conf = None
     if evaluation.conf_field and evaluation.conf_field in pred.columns:
         conf = np.asarray(pred[evaluation.conf_field], dtype=np.float64)
-    return outcome_frame(pred.geometry.values, evaluation.truth.geometry.values,
-                         evaluation.scores, image=image, confidence=conf,
-                         crs=evaluation.truth.crs)
+    frame = outcome_frame(pred.geometry.values, evaluation.truth.geometry.values,
+                          evaluation.scores, image=image, confidence=conf,
+                          crs=evaluation.truth.crs)
+    if evaluation.classes is not None and evaluation.classes[0] not in frame.columns:
+        # each polygon's class: the prediction's, FN the truth's
+        field, pred_class, true_class = evaluation.classes
+        _, matched = evaluation.outcomes()
+        frame.insert(2, field, [*pred_class, *np.asarray(true_class, dtype=object)[~matched]])
+    return frame
 
 
 def errors_frame(result, output=None) -> gpd.GeoDataFrame:

@@ -688,4 +688,30 @@ def test_threshold_on_softmax_probabilities_is_refused_not_ignored(run_cli, make
     assert result.exit_code == 0, result.output
     assert len(gpd.read_file(out)) == 0  # 0.9 < 0.95: nothing reaches it
     result = run_cli("evaluate", sigmoid, truth, "--threshold", "0.95", "--json")
+
+
+def test_errors_of_per_class_scores_name_each_polygons_class(run_cli, make_raster, tmp_path):
+    """evaluate --class-field class --errors: the TP/FP/FN polygons carried no class (fields
+    image, kind, iou, best_iou, confidence), so the missed 'water' could not be told from a
+    missed 'building', and make-masks refused the file as labels ('no field class'). Each
+    polygon carries its class (the prediction's for TP/FP, the truth's for FN), under
+    the field scored, and burns back as its class."""
+    boxes = [shapely.box(X0 + 5 * i, Y0 - 4, X0 + 5 * i + 4, Y0) for i in range(3)]
+    truth = gpd.GeoDataFrame({"class": ["building", "road", "water"]}, geometry=boxes,
+                             crs=UTM_CRS)
+    truth.to_file(tmp_path / "truth.gpkg")
+    pred = gpd.GeoDataFrame({"class": ["building", "road", "road"]},
+                            geometry=[boxes[0], boxes[1], shapely.box(X0, Y0 - 10, X0 + 4,
+                                                                      Y0 - 6)], crs=UTM_CRS)
+    pred.to_file(tmp_path / "pred.gpkg")
+    errors = tmp_path / "errors.gpkg"
+    result = run_cli("evaluate", tmp_path / "pred.gpkg", tmp_path / "truth.gpkg",
+                     "--class-field", "class", "--errors", errors)
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(errors)
+    assert sorted(zip(frame["kind"], frame["class"], strict=True)) == [
+        ("FN", "water"), ("FP", "road"), ("TP", "building"), ("TP", "road")]
+    image = make_raster("img.tif", np.ones((3, 24, 40), np.uint8))
+    result = run_cli("make-masks", errors, image, "-o", tmp_path / "m.tif",
+                     "--class-field", "class")
     assert result.exit_code == 0, result.output
