@@ -1895,11 +1895,18 @@ def _evaluation_frame(evaluation: ObjectEvaluation, image: str = "") -> gpd.GeoD
     frame = outcome_frame(pred.geometry.values, evaluation.truth.geometry.values,
                           evaluation.scores, image=image, confidence=conf,
                           crs=evaluation.truth.crs)
-    if evaluation.classes is not None and evaluation.classes[0] not in frame.columns:
-        # each polygon's class: the prediction's, FN the truth's
+    if evaluation.classes is not None:
+        # each polygon's class (the prediction's, FN the truth's; under the field scored
+        # unless an errors column has its name) and the truth's class a TP matched
         field, pred_class, true_class = evaluation.classes
+        true_class = np.asarray(true_class, dtype=object)
         _, matched = evaluation.outcomes()
-        frame.insert(2, field, [*pred_class, *np.asarray(true_class, dtype=object)[~matched]])
+        field = field if field not in frame.columns and field != "true_class" else "class"
+        frame.insert(2, field, [*pred_class, *true_class[~matched]])
+        found = np.full(len(frame), None, dtype=object)
+        for m in evaluation.scores.matches:
+            found[m.pred] = true_class[m.truth]
+        frame.insert(3, "true_class", found)
     return frame
 
 

@@ -154,6 +154,25 @@ def test_errors_file_geojson_and_bad_suffix(run_cli, tmp_path):
     assert bad.exit_code == 2 and ".gpkg" in bad.stderr
 
 
+@pytest.mark.parametrize("field", ["kind", "type"])
+def test_errors_file_with_class_field_shows_classes_mistaken(run_cli, tmp_path, field):
+    """evaluate --class-field --errors: a building predicted as a road was a TP like any
+    other, and a class field named like an errors column (kind) gave no class at all ->
+    true_class names the truth a TP matched; a field named kind is written as class."""
+    truth = write_vector(tmp_path / "truth.gpkg", [box(0, 0), box(20, 0), box(40, 0)],
+                         **{field: ["building", "road", "building"]})
+    pred = write_vector(tmp_path / "pred.gpkg", [box(0, 0), box(20, 0), box(80, 0)],
+                        **{field: ["Building", "building", "road"]})
+    out = tmp_path / "errors.gpkg"
+    result = run_cli("evaluate", pred, truth, "--class-field", field, "--errors", out)
+    assert result.exit_code == 0, result.output
+    column = "class" if field == "kind" else field
+    frame = gpd.read_file(out).sort_values(["kind", column])
+    rows = list(zip(frame["kind"], frame[column], frame["true_class"].fillna("-"), strict=True))
+    assert rows == [("FN", "building", "-"), ("FP", "road", "-"),
+                    ("TP", "building", "building"), ("TP", "building", "road")]
+
+
 @pytest.mark.parametrize("suffix", [".fgb", ".gpkg", ".geojson"])
 def test_errors_file_of_3d_truth_and_2d_predictions(run_cli, tmp_path, suffix):
     """SpaceNet truth carries Z=0, predictions are 2D: FlatGeobuf refused the mixed layer

@@ -157,8 +157,9 @@ def _line_options(command):
               metavar="FILE.gpkg|.geojson|.fgb",
               help="Vectors and SpaceNet CSVs: write the TP and FP (predicted) and FN (missed "
               "truth) polygons with fields image, kind (TP/FP/FN), iou (of the match), "
-              "best_iou and confidence, in the truth's CRS (.geojson: EPSG:4326, RFC 7946), "
-              "for QGIS. SpaceNet CSVs: "
+              "best_iou and confidence (with --class-field: each polygon's class, and "
+              "true_class of the truth a TP matched), in the truth's CRS (.geojson: "
+              "EPSG:4326, RFC 7946), for QGIS. SpaceNet CSVs: "
               "PolygonWKT_Geo (EPSG:4326) when both files have it, else pixel coordinates "
               "(y down, no CRS; said in a warning), which .geojson cannot hold. A .gpkg "
               "gets the layer \"errors\": --overwrite replaces that layer, other layers are "
