@@ -28,7 +28,9 @@ another place, a wrong --labels-crs) is named in a warning, as by make-masks.
 ``labels`` may also be a folder (or a quoted pattern) of label files, one per image, paired
 by name as make-masks pairs them (:mod:`geotile.label_folders`): each image's patches hold
 its own file's labels; class ids by name are those of all paired files, so that COCO
-categories and YOLO class indices mean the same class in every patch.
+categories and YOLO class indices mean the same class in every patch. With masks that name
+their classes (make-masks' GEOTILE_CLASS_NAMES, GDAL categories) and no class map, class
+names take the masks' ids, so that annotations and mask patches number them alike.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ class AnnotationOptions:
     class_map: dict[str, int] | None = None
     labels_crs: str | None = None
     layer: str | None = None
+    #: the class ids the masks of the run name ({name: id}; :meth:`named_by`), and the mask
+    #: naming them first
+    mask_classes: dict[str, int] | None = None
+    mask_source: str | None = None
 
     def __post_init__(self) -> None:
         if self.annotations is not None and self.annotations not in KINDS:
@@ -94,6 +100,31 @@ class AnnotationOptions:
         from geotile.resume import identity
 
         return {**dataclasses.asdict(self), "labels": identity(self.labels)[0]}
+
+    def named_by(self, masks) -> AnnotationOptions:
+        """These options with the class ids that ``masks`` name (names by id, all masks
+        agreeing: tile checks it), for labels classed by name without a --class-map: their
+        annotations then number the classes as the mask patches do."""
+        from geotile.class_keys import class_key, is_placeholder_name
+        from geotile.raster import open_raster
+        from geotile.raster_kinds import class_names
+
+        if self.class_field is None or self.class_map is not None or not masks:
+            return self
+        named: dict[str, int] = {}
+        keys: set[str] = set()
+        source = None
+        for mask in masks:
+            with open_raster(mask) as src:
+                names = class_names(src) or []
+            for i, name in enumerate(names[1:255], start=1):
+                if not is_placeholder_name(name) and class_key(name) not in keys:
+                    keys.add(class_key(name))
+                    named[name] = i
+                    source = source or str(mask)
+        if not named:
+            return self
+        return dataclasses.replace(self, mask_classes=named, mask_source=source)
 
     def is_folder(self) -> bool:
         """Whether ``labels`` is a folder or pattern of label files, one per image."""
@@ -148,6 +179,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
                              empty_ok=True)  # an empty file (a tile without buildings): none
         if values is not None:
             labels = with_run_values(labels, options.class_field, values)
+        class_map = options.class_map or _masks_class_map(labels, options, source)
         prepared: dict = {}
         unplaced: list[str] = []
         for image in map(input_path, its_images):
@@ -161,7 +193,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
             key = crs.to_wkt() if crs else None
             if key not in prepared:
                 prepared[key] = prepare_labels(labels, crs, source, options.class_field,
-                                               options.class_map, lines_fix=LINES_FIX)
+                                               class_map, lines_fix=LINES_FIX)
         if len(unplaced) > 1 and not is_spacenet_csv(source):  # one image's pixels
             raise InputError(
                 f"{source}: labels in pixel coordinates belong to one image, but "
@@ -171,6 +203,33 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
                 "after it).")
         by_file[source] = PatchLabels(labels, prepared, source)
     return [by_file[f] for f in files]
+
+
+def _masks_class_map(labels, options: AnnotationOptions, source) -> dict[str, int] | None:
+    """The masks' class ids ({name: id}) for ``labels`` whose class field holds names, None
+    where the masks name none or the field holds ids; InputError naming a class of the
+    labels that the masks do not name (but background)."""
+    from geotile.class_keys import class_key, names_background
+    from geotile.labels import _number
+
+    field = options.class_field
+    if not options.mask_classes or field is None or field not in labels.fields:
+        return None  # (a missing field is refused where the labels are classed)
+    values = [v for v in [*labels.fields[field], *labels.values.get(field, [])]
+              if v is not None and str(v).strip() and not (isinstance(v, float) and v != v)]
+    if not values or any(_number(v) is not None for v in values):
+        return None  # ids, or ids mixed with names (refused where the labels are classed)
+    known = {class_key(name) for name in options.mask_classes}
+    missing = [v for v in dict.fromkeys(str(v).strip() for v in values)
+               if class_key(v) not in known and not names_background(v)]
+    if missing:
+        listed = ", ".join(f"{name} {i}" for name, i in options.mask_classes.items())
+        raise InputError(
+            f"{source}: class {missing[0]!r} of field {field!r} is not a class of the masks "
+            f"({options.mask_source}: {listed}), so its annotations would have no id of "
+            "theirs. Give --class-map classes.json with the masks' ids and one for "
+            f"{missing[0]!r}, or make the masks from these labels.")
+    return dict(options.mask_classes)
 
 
 def write_patch_labels(folder: Path, images: Sequence[Path], options: AnnotationOptions,

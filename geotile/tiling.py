@@ -884,6 +884,8 @@ def tile_rasters(
             _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
     _check_grids(images, masks)
     _check_class_names(masks)
+    if annotations is not None:  # numbered as the masks number their classes
+        annotations = annotations.named_by(masks)
     zeros_nodata = _warn_zero_nodata(masks)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded

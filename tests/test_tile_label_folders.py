@@ -9,10 +9,11 @@ import shutil
 
 import geopandas as gpd
 import numpy as np
+import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
 from .test_label_folders import _labels
 
 X0, Y0 = UTM_ORIGIN
@@ -164,3 +165,74 @@ def test_resume_compares_the_label_files(run_cli, tmp_path):
     assert result.exit_code == 0, result.output  # same options and paths: cut again
     assert (out / "labels" / "tile_2_0_0.geojson").read_bytes() != before
     assert len(_pixel_boxes(out / "labels" / "tile_2_0_0.geojson")) == 2
+
+
+def _masked_scene(tmp_path, run_cli):
+    """tile.tif, its mask made by make-masks over building, road and water (ids 1, 2, 3,
+    named in the mask), and roads.geojson holding road and water only."""
+    _image(tmp_path / "tile.tif")
+    boxes = [(1, 1, 4, 4), (6, 6, 10, 10), (12, 12, 18, 18)]
+    every = _labels(tmp_path / "all.geojson", boxes, ["building", "road", "water"])
+    (tmp_path / "masks").mkdir()
+    result = run_cli("make-masks", every, tmp_path / "tile.tif", "--class-field", "kind",
+                     "-o", tmp_path / "masks" / "tile.tif")
+    assert result.exit_code == 0, result.output
+    return _labels(tmp_path / "roads.geojson", boxes[1:], ["road", "water"])
+
+
+def test_annotations_take_the_ids_the_masks_name(run_cli, tmp_path):
+    """tile --masks (make-masks': building 1, road 2, water 3) --labels of road and water
+    only numbered the annotations road 1, water 2: one dataset said road was 1 in COCO/YOLO
+    and 2 in its masks. The annotations take the masks' ids for the names they give."""
+    labels = _masked_scene(tmp_path, run_cli)
+    args = ("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks", "--labels", labels,
+            "--class-field", "kind", "--size", "40")
+    out = tmp_path / "coco"
+    result = run_cli(*args, "--annotations", "coco", "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = _coco(out)
+    assert [(c["id"], c["name"]) for c in coco["categories"]] == [
+        (1, "building"), (2, "road"), (3, "water")]
+    assert sorted((a["bbox"][0], a["category_id"]) for a in coco["annotations"]) == [
+        (12.0, 2), (24.0, 3)]
+    with rasterio.open(out / "masks" / "tile_0_0.tif") as src:
+        mask = src.read(1)
+    assert (mask[13, 13], mask[25, 25]) == (2, 3)  # the same ids as the annotations
+    patch = gpd.read_file(out / "labels" / "tile_0_0.geojson")
+    assert sorted(zip(patch["class_id"], patch["class"], strict=True)) == [
+        (2, "road"), (3, "water")]
+    out = tmp_path / "yolo"
+    result = run_cli(*args, "--annotations", "yolo", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "labels" / "classes.txt").read_text().splitlines() == [
+        "building", "road", "water"]
+    assert (out / "data.yaml").read_text().splitlines()[-3:] == [
+        '  0: "building"', '  1: "road"', '  2: "water"']
+    assert sorted(line.split()[0] for line in
+                  (out / "labels" / "tile_0_0.txt").read_text().splitlines()) == ["1", "2"]
+
+
+def test_a_label_class_the_masks_do_not_name_is_refused(run_cli, tmp_path):
+    """A class of the labels the masks do not name has no id of theirs: one line naming
+    it, the labels file and --class-map; nothing written. --class-map still decides; masks
+    that name no classes leave the labels' own ids (road 1, water 2)."""
+    labels = _masked_scene(tmp_path, run_cli)
+    bridges = _labels(tmp_path / "bridges.geojson", [(6, 6, 10, 10)], ["bridge"])
+    args = ("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks", "--class-field",
+            "kind", "--size", "40", "--annotations", "coco")
+    result = run_cli(*args, "--labels", bridges, "-o", tmp_path / "out")
+    assert_one_line_error(result, "'bridge'", str(bridges), "--class-map")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "classes.json").write_text('{"road": 5, "water": 6}')
+    result = run_cli(*args, "--labels", labels, "--class-map", tmp_path / "classes.json",
+                     "-o", tmp_path / "mapped")
+    assert result.exit_code == 0, result.output
+    assert sorted(a["category_id"] for a in _coco(tmp_path / "mapped")["annotations"]) == [5, 6]
+    (tmp_path / "plain").mkdir()
+    plain = write_raster(tmp_path / "plain" / "tile.tif", np.zeros((SIZE, SIZE), np.uint8),
+                         transform=from_origin(X0, Y0, 0.5, 0.5))
+    result = run_cli(*args[:2], "--masks", plain, *args[4:], "--labels", labels,
+                     "-o", tmp_path / "unnamed")
+    assert result.exit_code == 0, result.output
+    assert [(c["id"], c["name"]) for c in _coco(tmp_path / "unnamed")["categories"]] == [
+        (1, "road"), (2, "water")]

@@ -90,7 +90,9 @@ def _parse_split(ctx, param, value):
               help="With --labels: drop clipped parts smaller than this many pixels.")
 @click.option("--class-field", metavar="FIELD",
               help="With --labels: attribute holding the class (name or id); names get "
-              "the same ids in every image, a label folder's too.")
+              "the same ids in every image, a label folder's too, and the ids the --masks "
+              "name them by (make-masks' class names), so that annotations and mask "
+              "patches agree (a class they do not name is refused).")
 @class_map_opt('With --labels and --class-field: JSON file {"building": 1, ...} mapping the '
                'field\'s classes (names or ids, {"0": 1, "7": 2}) to ids 1..254, as make-masks '
                "takes it.")
