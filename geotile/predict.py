@@ -121,6 +121,8 @@ class PredictOptions:
     threshold: float | None = None
     dtype: str = "float32"
     cog: bool = False
+    #: the outputs are merged into a COG (--merge .tif): --co must suit the COG driver too
+    merge_cog: bool = False
     creation_options: dict = field(default_factory=dict)
     #: model pixel size in metres; None: the model's metadata; "native": never resample
     model_resolution: float | str | None = None
@@ -996,7 +998,7 @@ def predict_raster(
         range_check = (model, src, indexes, extra, read, prepare is not None, image_path)
         _check_input_range(*range_check)
 
-        if options.cog and options.creation_options:  # now that the band count is known
+        if (options.cog or options.merge_cog) and options.creation_options:  # band count known
             check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
                                    categorical=options.output_type == "class")
         pixel = _model_pixel(model, original, options)  # refused before anything is written

@@ -530,10 +530,11 @@ def check_creation_options(
                          "bands as YUV colour, mixing them (off by up to 181/255); add --co "
                          "WEBP_LOSSLESS=YES, or use COMPRESS=JPEG, DEFLATE, ZSTD or LZW.")
     if cog and codec == "jpeg" and count == 3:  # the COG driver forces PHOTOMETRIC=YCBCR
-        raise InputError(f"{_shown('compress', options['compress'])} with --cog on 3 bands: "
-                         "GDAL's COG driver stores them as YCbCr colour, mixing the bands "
-                         "(off by up to 164/255); drop --cog (a GeoTIFF keeps JPEG bands "
-                         "apart) or use COMPRESS=DEFLATE, ZSTD or LZW.")
+        raise InputError(f"{_shown('compress', options['compress'])} in a COG (--cog, --merge "
+                         ".tif) on 3 bands: GDAL's COG driver stores them as YCbCr colour, "
+                         "mixing the bands (off by up to 164/255); drop --cog and merge to a "
+                         ".vrt (a GeoTIFF keeps JPEG bands apart) or use COMPRESS=DEFLATE, ZSTD "
+                         "or LZW.")
     if count is None:
         count = 3 if codec == "webp" else 1
     for key in ("overview_resampling", "resampling"):

@@ -388,6 +388,30 @@ def test_merged_cog_refuses_an_option_the_cog_driver_cannot_take_before_any_work
     assert not (tmp_path / "out").exists() and not (tmp_path / "city.tif").exists()
 
 
+def test_merged_cog_refuses_jpeg_on_three_probability_bands_before_any_work(
+        tmp_path, run_cli):
+    """--dtype uint8 --co COMPRESS=JPEG --merge city.tif of a 3-class model: the tiles kept
+    their bands apart but the COG driver stored the mosaic as YCbCr colour (pixels off by up
+    to 144/255), exit 0."""
+    from tests.conftest import assert_one_line_error
+    from tests.onnx_models import pointwise_model
+
+    _cut(tmp_path, np.stack([_scene()[0]] * 3))
+    model = pointwise_model(tmp_path / "m.onnx", classes=3, activation="softmax")
+    result = run_cli("predict", model, str(tmp_path / "tiles" / "t*.tif"), "-o",
+                     tmp_path / "out", "--dtype", "uint8", "--co", "COMPRESS=JPEG",
+                     "--merge", tmp_path / "city.tif")
+    assert_one_line_error(result, "COMPRESS=JPEG", "3 bands", "YCbCr", ".vrt")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "city.tif").exists()
+    result = run_cli("predict", model, str(tmp_path / "tiles" / "t*.tif"), "-o",
+                     tmp_path / "out", "--dtype", "uint8", "--co", "COMPRESS=JPEG",
+                     "--merge", tmp_path / "city.vrt")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "t00.tif") as tile, \
+            rasterio.open(tmp_path / "city.vrt") as merged:
+        assert np.array_equal(merged.read(window=Window(0, 0, TW, TH)), tile.read())
+
+
 def test_vectorize_and_tile_take_folders(tmp_path, run_cli):
     scene = np.zeros((1, 3 * TH, 3 * TW), "uint8")
     scene[0, 10:50, 230:250] = 1  # one building across tiles t00 and t01

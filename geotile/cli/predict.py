@@ -191,6 +191,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend,
                              batch_size=batch_size, tta=tta, bands=bands,
                              output_type=output_type, threshold=threshold, dtype=dtype, cog=cog,
+                             merge_cog=merge is not None and Path(merge).suffix.lower() != ".vrt",
                              creation_options=parse_creation_options(creation_options),
                              model_resolution=model_resolution, block_size=block_size)
     check_resume(overwrite, resume)
