@@ -679,13 +679,19 @@ def raster_centre(path) -> tuple | None:
 def to_output_crs(frame, target, centre: tuple | None):
     """``frame`` in ``target`` (None: as it is). A geographic ``target`` keeps longitudes
     within 180 degrees of the rasters' ``centre`` (:func:`raster_centre`): PROJ wraps them to
-    [-180, 180], which made a building across the antimeridian a sliver around the globe."""
+    [-180, 180], which made a building across the antimeridian a sliver around the globe.
+    Back in the rasters' own CRS, edges join their corners straight in it, as the pixels'
+    edges do (not split and bowed as straight metric edges: a --simplify diagonal)."""
     if frame.crs is None or target is None:
         return frame
-    back = centre is not None and frame.crs != target and centre[0] == target
-    frame = densified_to_crs(frame, target)
-    if back and len(frame):
-        frame = _without_split_points(frame)
+    if centre is not None and frame.crs != target and centre[0] == target:
+        from geotile.ground_scale import to_crs
+
+        frame = to_crs(frame, target)
+        if len(frame):
+            frame = _without_split_points(frame)
+    else:
+        frame = densified_to_crs(frame, target)
     if centre is None or not frame.crs.is_geographic or not len(frame):
         return frame
     import shapely

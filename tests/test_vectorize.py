@@ -904,6 +904,29 @@ def test_a_web_mercator_raster_written_in_its_crs_keeps_its_vertices(make_raster
     assert len(coords) <= (2 if option == ["--lines"] else 5), coords
 
 
+@pytest.mark.parametrize("option", [["--simplify", "300"], ["--lines", "--simplify", "300"]])
+def test_a_simplified_lon_lat_raster_keeps_straight_lon_lat_edges(make_raster, tmp_path,
+                                                                  run_cli, option):
+    """A staircase on a 0.004 degree lon/lat raster, --simplify 300 (in UTM) and written
+    back in lon/lat: its 13 km diagonal came back split every km and bowed off the straight
+    lon/lat line (646 vertices for 336 unsimplified in a small scene); now the kept corners
+    are joined straight in the raster's own CRS, as its pixel edges are."""
+    classes = np.zeros((120, 120), np.uint8)
+    if "--lines" in option:
+        for i in range(100):
+            classes[10 + i, 8 + i:12 + i] = 1  # a diagonal road
+    else:
+        for i in range(100):
+            classes[10 + i, 10:11 + i] = 1  # a right triangle of steps
+    path = make_raster("steps.tif", classes, crs="EPSG:4326",
+                       transform=from_origin(10.0, 50.0, 0.004, 0.004))
+    result = run_cli("vectorize", path, "-o", tmp_path / "steps.gpkg", *option)
+    assert result.exit_code == 0, result.output
+    written = gpd.read_file(tmp_path / "steps.gpkg").geometry
+    coords = shapely.get_coordinates(written.values)
+    assert written.crs == "EPSG:4326" and len(coords) <= 6, coords
+
+
 @pytest.mark.parametrize("crs, option", [("EPSG:26716", None), ("EPSG:26916", "EPSG:4267")])
 def test_polygons_moved_to_another_datum_say_when_the_shift_is_inexact(make_raster, tmp_path,
                                                                        run_cli, crs, option):
