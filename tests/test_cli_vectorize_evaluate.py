@@ -715,3 +715,30 @@ def test_errors_of_per_class_scores_name_each_polygons_class(run_cli, make_raste
     result = run_cli("make-masks", errors, image, "-o", tmp_path / "m.tif",
                      "--class-field", "class")
     assert result.exit_code == 0, result.output
+
+
+def test_threshold_on_folders_of_softmax_probabilities_is_refused_not_ignored(
+        run_cli, make_raster, tmp_path):
+    """evaluate pred/ truth/ --threshold 0.95 of predict's softmax probabilities scored the
+    argmax as without it (8 px TP of 'building', exit 0), where the same two files alone
+    are refused; folders of sigmoid bands still take it."""
+    import rasterio
+
+    ids = np.zeros((30, 30), np.uint8)
+    ids[4:14, 4:14] = 1
+    p = np.where(np.arange(2)[:, None, None] == ids, 0.9, 0.1).astype(np.float32)
+    for folder, bands, names in (("soft", "exclusive", ["background", "building"]),
+                                 ("sig", "independent", ["building"])):
+        (tmp_path / folder).mkdir()
+        path = make_raster(f"{folder}/a.tif", p if folder == "soft" else p[1:],
+                           transform=from_origin(X0, Y0, 1, 1))
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="1",
+                            GEOTILE_BANDS=bands, GEOTILE_CLASS_NAMES=json.dumps(names))
+    (tmp_path / "truth").mkdir()
+    make_raster("truth/a.tif", ids, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("evaluate", tmp_path / "soft", tmp_path / "truth", "--threshold", "0.95")
+    assert_one_line_error(result, "--threshold", "a.tif", "softmax", code=2)
+    result = run_cli("evaluate", tmp_path / "sig", tmp_path / "truth", "--threshold", "0.95",
+                     "--json")
+    assert result.exit_code == 0, result.output

@@ -266,6 +266,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         elif pairs.kind == "raster":
             kind = "object folders"
             _refuse_options(ctx, NOT_FOR_RASTERS, "rasters")
+            if given(ctx, "threshold"):
+                check_threshold_applies([p for p, _ in pairs.pairs.values()])
         else:
             kind = "object folders"
             _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
