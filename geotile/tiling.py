@@ -1730,8 +1730,12 @@ class PatchWriter:
                                               mask_nodata(mask_src, self.binary_mask or None,
                                                           zeros_nodata), options)
             self.mask_fill = mask_padding_value(mask_src, self.binary_mask, zeros_nodata)
-            # a 0/255 mask, or one masked by a mask band, marks them in a mask band
+            # a 0/255 mask, or one masked by a mask band, marks them in a mask band; so do
+            # integer probabilities (predict --dtype uint8), whose 255 is p = 1: padded p = 0
             self.mask_band = self.binary_mask or masked_by_band(mask_src)
+            if probability_mask(mask_src) is not None and np.dtype(
+                    mask_src.dtypes[0]).kind in "iu" and mask_src.nodata is None:
+                self.mask_fill, self.mask_band = 0, True
             self.padded_mask_profile = self.mask_profile if self.mask_band else \
                 self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill,
                               options)

@@ -1652,3 +1652,37 @@ def test_positive_fraction_of_probability_masks_is_that_of_their_classes(
     assert all(abs(p - c) <= slack and pn == cn == 0.0
                for (p, pn), (c, cn) in zip(fractions["tp"], fractions["tc"], strict=True))
     assert min(fractions["tc"])[0] < 0.1
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png"])
+def test_padded_patches_of_uint8_probabilities_keep_confident_pixels(tmp_path, make_raster,
+                                                                     run_cli, fmt):
+    """predict --dtype uint8 probabilities (255: p = 1) tiled as --masks with --edge pad:
+    the padded patches declared 255 nodata (the ignore value of class masks), so the 100
+    confident building pixels of the last patch read back as nodata (vectorize: no
+    building) and the padding (PNG: no mask band) as p = 1, a building. The padding is p = 0
+    now, marked by a mask band in a GeoTIFF; 255 stays a probability."""
+    import rasterio
+
+    p = np.zeros((1, 60, 60), np.uint8)
+    p[0, 45:55, 45:55] = 255  # a confident building in the last, padded patch
+    p[0, :5, :5] = 100  # not a 0/255 mask
+    mask = make_raster("p.tif", p)
+    with rasterio.open(mask, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="255",
+                        GEOTILE_CLASS_NAMES='["building"]', GEOTILE_THRESHOLD="0.5")
+    image = make_raster("scene.tif", np.full((3, 60, 60), 7, np.uint8))
+    result = run_cli("tile", image, "--masks", mask, "--size", "40", "--edge", "pad",
+                     "--format", fmt, "-o", tmp_path / "t")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "t" / "masks" / f"scene_1_1.{fmt}") as patch:
+        values = patch.read(1)
+        assert (values == 255).sum() == 100 and values[20:, :].max() == 0
+        if fmt == "tif":
+            assert patch.nodata is None and (patch.dataset_mask() == 0).sum() == 40 * 40 - 400
+            result = run_cli("vectorize", tmp_path / "t" / "masks" / "scene_1_1.tif", "-o",
+                             tmp_path / "b.gpkg")
+            assert result.exit_code == 0, result.output
+            import geopandas as gpd
+
+            assert gpd.read_file(tmp_path / "b.gpkg").area.sum() == pytest.approx(100 * 0.25)
