@@ -412,6 +412,27 @@ def test_merged_cog_refuses_jpeg_on_three_probability_bands_before_any_work(
         assert np.array_equal(merged.read(window=Window(0, 0, TW, TH)), tile.read())
 
 
+def test_merge_tif_names_itself_when_the_cog_driver_refuses_an_outputs_option(
+        tmp_path, run_cli):
+    """--co TILED=NO (striped GeoTIFF outputs) with --merge city.tif was refused as "GDAL's
+    COG driver refuses it", though nothing asked for a COG: the line now says the --merge
+    .tif mosaic is the COG, and a .vrt mosaic takes the option."""
+    from tests.conftest import assert_one_line_error
+    from tests.onnx_models import pointwise_model
+
+    _cut(tmp_path, np.stack([_scene()[0]] * 3))
+    model = pointwise_model(tmp_path / "m.onnx")
+    args = ("predict", model, str(tmp_path / "tiles" / "t*.tif"), "-o", tmp_path / "out",
+            "--co", "TILED=NO", "--merge")
+    assert_one_line_error(run_cli(*args, tmp_path / "city.tif"), "TILED=NO", "--merge",
+                          "city.tif", ".vrt")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "city.tif").exists()
+    result = run_cli(*args, tmp_path / "city.vrt")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "t00.tif") as tile:
+        assert not tile.profile.get("tiled")
+
+
 def test_vectorize_and_tile_take_folders(tmp_path, run_cli):
     scene = np.zeros((1, 3 * TH, 3 * TW), "uint8")
     scene[0, 10:50, 230:250] = 1  # one building across tiles t00 and t01

@@ -304,11 +304,17 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None 
     check_merge_output(merge, [*read, *(out for _, out in pairs)], replace)
     check_grid(inputs, bands=False)
     if creation_options and Path(merge).suffix.lower() != ".vrt":
+        from geotile.errors import InputError
         from geotile.raster import check_creation_options, parse_creation_options
 
         if not isinstance(creation_options, dict):
             creation_options = parse_creation_options(list(creation_options))
-        check_creation_options(creation_options, dtype=dtype, cog=True, categorical=categorical)
+        try:
+            check_creation_options(creation_options, dtype=dtype, cog=True,
+                                   categorical=categorical)
+        except InputError as exc:  # nothing else asked for a COG: say which file is one
+            raise InputError(f"--merge {merge} (a .tif mosaic is a COG; a .vrt one takes any "
+                             f"--co): {exc}") from None
     return replace
 
 
