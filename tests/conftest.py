@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from rasterio.transform import from_origin
 
 REAL_DATA = Path(os.environ.get("GEOTILE_REAL_DATA", Path(__file__).parents[2] / "shared" / "data"))
@@ -124,14 +125,40 @@ def real_data() -> Path:
     return REAL_DATA
 
 
+class _BothStreamsResult(Result):
+    """Click 8.1's result with ``output`` holding stdout and stderr, as Click >= 8.2 gives."""
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class _SplitRunner(CliRunner):
+    """Click 8.1's runner with stderr captured apart (``result.stderr``), as Click >= 8.2 does."""
+
+    def __init__(self, **kwargs):
+        super().__init__(mix_stderr=False, **kwargs)
+
+    def invoke(self, *args, **kwargs):
+        result = super().invoke(*args, **kwargs)
+        result.__class__ = _BothStreamsResult
+        return result
+
+
+def cli_runner() -> CliRunner:
+    """A CliRunner giving ``stdout``, ``stderr`` and ``output`` (both) on every Click >= 8.1."""
+    if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
+        return _SplitRunner()
+    return CliRunner()
+
+
 @pytest.fixture
 def run_cli():
     """Run the CLI in-process: run_cli("tile", ...) -> click Result (stdout, stderr split)."""
     from geotile.cli.main import cli
 
     def invoke(*args):
-        runner = CliRunner()
-        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=True)
+        return cli_runner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
 
     return invoke
 

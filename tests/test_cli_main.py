@@ -340,12 +340,12 @@ def test_help_fits_80_columns_without_breaking_an_option_name(command):
     option name cut at its hyphen (--class-/map)."""
     import re
 
-    from click.testing import CliRunner
-
     from geotile.cli.main import cli
 
+    from .conftest import cli_runner
+
     # Click wraps at the terminal's width less 2 (CliRunner alone would force 80)
-    result = CliRunner().invoke(cli, [command, "-h"], terminal_width=78)
+    result = cli_runner().invoke(cli, [command, "-h"], terminal_width=78)
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert [line for line in lines if len(line) > 80] == []

@@ -7,7 +7,6 @@ import numpy as np
 import onnx
 import pytest
 import rasterio
-from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 from rasterio.enums import ColorInterp
 from rasterio.transform import from_origin
@@ -19,7 +18,7 @@ from geotile.mosaic import open_mosaic
 from geotile.predict import PredictOptions, predict_raster
 from geotile.vectorize import VectorizeOptions, vectorize_polygons
 
-from .conftest import assert_one_line_error
+from .conftest import assert_one_line_error, cli_runner
 from .onnx_models import conv3x3_model, conv_weights, pointwise_model
 
 X0, Y0, PIXEL = 400000.0, 5800000.0, 0.5
@@ -111,7 +110,7 @@ def test_cli_mosaic_and_vectorize_gives_one_polygon_per_building(tmp_path):
             paths.append(str(_write(tmp_path / "tiles" / f"t{r}_{c}.tif",
                                     pixels[:, r : r + 40, c : c + 40], c, r)))
     model = pointwise_model(tmp_path / "m.onnx", seed=1)  # ground -0.65, buildings 0.85
-    result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o",
+    result = cli_runner().invoke(cli, ["predict", str(model), *paths, "-o",
                                       str(tmp_path / "pred"), "--mosaic", "--tile-size", "32",
                                       "--output-type", "class"])
     assert result.exit_code == 0, result.output
@@ -140,7 +139,7 @@ def test_tiles_off_the_grid_are_refused_with_the_gdalwarp_fix(tmp_path, kwargs, 
     text = str(info.value)
     assert "b.tif" in text and "gdalwarp" in text and "\n" not in text
     model = pointwise_model(tmp_path / "m.onnx")
-    result = CliRunner().invoke(cli, ["predict", str(model), str(a), str(b), "-o",
+    result = cli_runner().invoke(cli, ["predict", str(model), str(a), str(b), "-o",
                                       str(tmp_path / "out"), "--mosaic"])
     assert result.exit_code == 1 and "gdalwarp" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
@@ -159,7 +158,7 @@ def test_tiles_off_the_grid_with_merge_too_name_the_way_out_of_both(tmp_path, kw
     b = _write(tmp_path / "b.tif", np.zeros((3, 10, 10), np.uint8), **{"col": 10, **kwargs})
     model = pointwise_model(tmp_path / "m.onnx")
     args = ["predict", str(model), str(a), str(b), "-o", str(tmp_path / "out"), "--mosaic"]
-    result = CliRunner().invoke(cli, [*args, "--merge", str(tmp_path / "m.vrt")])
+    result = cli_runner().invoke(cli, [*args, "--merge", str(tmp_path / "m.vrt")])
     assert_one_line_error(result, "b.tif", message, "gdalwarp",
                           "or predict without --mosaic and --merge")
     assert not (tmp_path / "out").exists() and not (tmp_path / "m.vrt").exists()
@@ -180,7 +179,7 @@ def test_tiles_read_as_one_surface_share_a_type_and_no_pixel(tmp_path, second, m
     a = _write(tmp_path / "a.tif", np.zeros((3, 10, 10), np.uint8))
     b = _write(tmp_path / "b.tif", **second)
     model = pointwise_model(tmp_path / "m.onnx")
-    result = CliRunner().invoke(cli, ["predict", str(model), str(a), str(b), "-o",
+    result = cli_runner().invoke(cli, ["predict", str(model), str(a), str(b), "-o",
                                       str(tmp_path / "out"), "--mosaic"])
     assert result.exit_code == 1 and message in result.output, result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
@@ -254,13 +253,13 @@ def test_mosaic_resume_skips_finished_tiles_and_redoes_after_a_neighbour_changes
     model = pointwise_model(tmp_path / "m.onnx")
     args = ["predict", str(model), *[str(t[0]) for t in tiles], "-o", str(tmp_path / "out"),
             "--mosaic", "--tile-size", "32", "--resume"]
-    first = CliRunner().invoke(cli, args)
+    first = cli_runner().invoke(cli, args)
     assert first.exit_code == 0, first.output
-    again = CliRunner().invoke(cli, args)
+    again = cli_runner().invoke(cli, args)
     assert again.exit_code == 0 and again.output.count("skipped (--resume)") == 9
     path, col, row, _, _ = tiles[4]  # the centre tile changes: every tile is redone
     _write(path, 255 - pixels[:, row : row + 37 + 7, col : col + 38], col, row)
-    redone = CliRunner().invoke(cli, args)
+    redone = cli_runner().invoke(cli, args)
     assert redone.exit_code == 0 and "skipped" not in redone.output
 
 
@@ -271,13 +270,13 @@ def test_mosaic_refuses_resampling_and_extra_bands_in_one_line(tmp_path, scene):
     with_resolution = pointwise_model(tmp_path / "r.onnx", metadata={"resolution": "100"})
     paths = [str(t[0]) for t in tiles[:2]]
     for path, more in ((model, ["--model-resolution", "1.0"]), (with_resolution, [])):
-        result = CliRunner().invoke(cli, ["predict", str(path), *paths, "-o",
+        result = cli_runner().invoke(cli, ["predict", str(path), *paths, "-o",
                                           str(tmp_path / "o" / "out"), "--mosaic", *more])
         assert_one_line_error(result, "--mosaic", "own 0.5 m pixels", "the model's 1 m",
                               "gdalwarp -tr", "drop --mosaic",
                               "--model-resolution native to run the model on the 0.5 m pixels")
         assert not (tmp_path / "o").exists()
-    result = CliRunner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "p"),
+    result = cli_runner().invoke(cli, ["predict", str(model), *paths, "-o", str(tmp_path / "p"),
                                       "--mosaic", "--extra-bands", paths[0], "--extra-bands",
                                       paths[1]])
     assert result.exit_code == 2 and "cannot be combined with --extra-bands" in result.output
@@ -455,7 +454,7 @@ def test_file_checks_of_a_mosaic_grow_with_its_tiles_not_their_square(tmp_path, 
         model = pointwise_model(tmp_path / "m.onnx")
         args = ["predict", str(model), str(folder), "-o", str(tmp_path / f"out{n}"),
                 "--mosaic", "--tile-size", "8", "--overlap", "0", "-q"]
-        assert CliRunner().invoke(cli, args).exit_code == 0
+        assert cli_runner().invoke(cli, args).exit_code == 0
         count = {"n": 0}
         for name in ("stat", "lstat"):
             real = getattr(os, name)
@@ -465,7 +464,7 @@ def test_file_checks_of_a_mosaic_grow_with_its_tiles_not_their_square(tmp_path, 
                 return _real(*a, **k)
 
             monkeypatch.setattr(os, name, counted)
-        result = CliRunner().invoke(cli, [*args, "--resume"])
+        result = cli_runner().invoke(cli, [*args, "--resume"])
         monkeypatch.undo()
         assert result.exit_code == 0, result.output
         calls[n] = count["n"] / n
