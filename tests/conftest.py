@@ -6,11 +6,17 @@ import inspect
 import os
 from pathlib import Path
 
+import geopandas
 import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner, Result
 from rasterio.transform import from_origin
+
+# geotile reads and writes vectors with pyogrio (engine="pyogrio"); the tests read its output
+# the same way. geopandas 0.14 would otherwise pick fiona when installed, and geopandas
+# 0.14.0's fiona reader breaks on fiona >= 1.10 (no fiona.path).
+geopandas.options.io_engine = "pyogrio"
 
 REAL_DATA = Path(os.environ.get("GEOTILE_REAL_DATA", Path(__file__).parents[2] / "shared" / "data"))
 
