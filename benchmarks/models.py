@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-IR_VERSION, OPSET = 10, 17
+IR_VERSION, OPSET = 9, 17  # ONNX Runtime 1.17 (the oldest geotile supports) reads IR <= 9
 
 
 class GraphBuilder:

@@ -7,7 +7,8 @@
 Options: channels, classes (K), layout "NCHW"/"NHWC", size (None = dynamic H/W,
 an int = fixed), batch (None = dynamic), activation "none"/"sigmoid"/"softmax"
 applied inside the graph, metadata written to metadata_props (values JSON).
-Models are saved with IR version 10 / opset 17, which ONNX Runtime 1.17+ reads.
+Models are saved with IR version 9 / opset 17, which ONNX Runtime 1.17+ reads (1.17 reads
+no IR 10).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-IR_VERSION = 10
+IR_VERSION = 9
 OPSET = 17
 
 

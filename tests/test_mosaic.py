@@ -19,7 +19,7 @@ from geotile.predict import PredictOptions, predict_raster
 from geotile.vectorize import VectorizeOptions, vectorize_polygons
 
 from .conftest import assert_one_line_error, cli_runner
-from .onnx_models import conv3x3_model, conv_weights, pointwise_model
+from .onnx_models import IR_VERSION, conv3x3_model, conv_weights, pointwise_model
 
 X0, Y0, PIXEL = 400000.0, 5800000.0, 0.5
 COLS, ROWS = [0, 45, 83, 130], [0, 37, 81, 120]  # uneven tiles, not multiples of the stride
@@ -63,7 +63,7 @@ def valid_conv_model(path):
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, 30, 30])],
         [numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "B")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 10
+    model.ir_version = IR_VERSION
     onnx.save(model, str(path))
     return path
 
