@@ -443,8 +443,18 @@ def _in_the_others_frame(frame, other, source, other_source):
                       f"longitude/latitude; read, as {other_source}'s, in no CRS (pixel "
                       "coordinates, say). Pass --labels-crs/--prediction-crs if they are in "
                       "one.", GeotileWarning, stacklevel=4)
-        return frame.set_crs(None, allow_override=True)
+        return _without_crs(frame)
     return frame
+
+
+def _without_crs(frame):
+    """``frame`` in no CRS (geopandas < 1.0 refuses ``set_crs(None)``)."""
+    try:
+        return frame.set_crs(None, allow_override=True)
+    except ValueError:
+        frame = frame.copy()
+        frame.crs = None
+        return frame
 
 
 def _whole_at_antimeridian(frame):

@@ -1097,8 +1097,8 @@ def _read_parquet(path: Path, regions=None, override=None,
                     max(b[2] for b in boxes), max(b[3] for b in boxes))
         try:  # row groups outside the box are skipped (GeoParquet bbox covering column)
             frame = gpd.read_parquet(path, bbox=envelope)
-        except ValueError:  # no covering column: read it all, select below
-            frame = None
+        except (ValueError, TypeError):  # no covering column, or geopandas < 1.0 (no bbox):
+            frame = None  # read it all, select below
     if frame is None:
         frame = gpd.read_parquet(path)
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:

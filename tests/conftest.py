@@ -169,6 +169,16 @@ def run_cli():
     return invoke
 
 
+def without_crs(frame):
+    """A GeoDataFrame/GeoSeries in no CRS (geopandas < 1.0 refuses ``set_crs(None)``)."""
+    try:
+        return frame.set_crs(None, allow_override=True)
+    except ValueError:
+        frame = frame.copy()
+        frame.crs = None
+        return frame
+
+
 def assert_one_line_error(result, *fragments, code: int = 1):
     """A CLI result that failed with exit ``code`` (1 bad input, 2 bad usage) and one line
     on stderr holding each fragment."""

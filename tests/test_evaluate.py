@@ -18,7 +18,7 @@ from geotile.evaluate import (
 )
 from geotile.evaluate_modes import evaluate_files
 
-from .conftest import UTM_CRS, UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN, without_crs
 
 X0, Y0 = UTM_ORIGIN
 
@@ -171,8 +171,8 @@ def test_match_polygons_reproject_the_predictions_to_the_truths_crs():
         assert [m.iou for m in scores.matches] == pytest.approx(
             [m.iou for m in expected.matches], abs=1e-3)  # (ground shapes differ a little)
     assert match_polygons(list(pred.geometry), truth).tp == 5  # a list: the truth's CRS
-    for predicted, true, missing in ((pred.set_crs(None, allow_override=True), truth, "predicted"),
-                                     (pred, truth.geometry.set_crs(None, allow_override=True),
+    for predicted, true, missing in ((without_crs(pred), truth, "predicted"),
+                                     (pred, without_crs(truth.geometry),
                                       "truth")):
         with pytest.raises(InputError) as caught:
             match_polygons(predicted, true)

@@ -12,7 +12,7 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from .conftest import UTM_CRS, UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN, without_crs
 
 X0, Y0 = UTM_ORIGIN
 
@@ -459,7 +459,7 @@ def test_line_scores_measure_series_in_ground_metres_whatever_their_crs():
             assert scores.predicted_length == pytest.approx(truth.length.sum(), rel=1e-3)
             assert scores.true_length == pytest.approx(truth.length.sum(), rel=1e-3)
     with pytest.raises(InputError, match="the predicted geometries carry no CRS"):
-        line_scores(near.set_crs(None, allow_override=True), truth)
+        line_scores(without_crs(near), truth)
 
 
 def test_a_road_drawn_twice_is_measured_once_whatever_the_files_crs(run_cli, tmp_path):
