@@ -81,6 +81,9 @@ def test_vectorize_then_evaluate_against_the_truth(run_cli, make_raster, tmp_pat
     result = run_cli("vectorize", raster, "-o", tmp_path / "b.geojson", "--regularize")
     assert result.exit_code == 0, result.output
     assert "2 polygons" in result.stdout
+    corner = json.loads((tmp_path / "b.geojson").read_text())["features"][0]["geometry"]
+    lon, lat = corner["coordinates"][0][0]  # RFC 7946: longitude first (Atlanta: -84.4, 33.7)
+    assert -85 < lon < -84 and 33 < lat < 34
     result = run_cli("evaluate", tmp_path / "b.geojson", tmp_path / "truth.geojson", "--json")
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
