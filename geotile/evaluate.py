@@ -46,6 +46,7 @@ from geotile.dataset_names import image_name
 from geotile.errors import InputError, check_range
 from geotile.input_files import VECTOR_SUFFIXES
 from geotile.label_set import geometry_array as _geometry_array
+from geotile.label_set import header_crs
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -135,7 +136,7 @@ def declared_crs(path, layer: str | None = None, override: str | None = None):
         from pyogrio import read_info
 
         crs = read_info(path, layer=layer)["crs"]
-        return None if crs is None else CRS.from_user_input(crs)
+        return None if header_crs(crs, path) is None else CRS.from_user_input(crs)
     except Exception:  # scoring reads the file and names its problem
         return None
 

@@ -103,6 +103,15 @@ def parse_crs(value, option: str):
                      "(--prediction-crs for evaluate's predictions).")
 
 
+def header_crs(text: str | None, path):
+    """The CRS a vector file's header declares (WKT or EPSG text from pyogrio), None where it
+    declares none: also GDAL's "Undefined geographic SRS", a GeoPackage's srs_id 0, which
+    GDAL before 3.9 wrote for every layer without a CRS (pixel coordinates included)."""
+    if not text or '"Undefined geographic SRS"' in text:
+        return None
+    return parse_crs(text, str(path))
+
+
 def no_map_position(wkt1: str) -> str | None:
     """What a CRS (its WKT 1) is when its x, y are no place on a map: a vertical CRS (heights,
     as EPSG:5773) or a geocentric one (EPSG:4978); None for the others."""

@@ -30,6 +30,7 @@ from geotile.label_set import (
     class_map_names,
     field_column,
     grid_envelope,
+    header_crs,
     parse_crs,
     property_fields,
 )
@@ -557,7 +558,7 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
 
         info = read_info(path, layer=chosen, force_feature_count=True,
                          force_total_bounds=True)
-        file_crs = override or (parse_crs(info["crs"], str(path)) if info.get("crs") else None)
+        file_crs = override or header_crs(info.get("crs"), path)
         # no extent (GDAL's OSM driver reads the file as a stream): the whole layer is read
         if info.get("geometry_type") is not None and info.get("total_bounds") is not None:
             boxes = region_boxes(regions, file_crs)
@@ -570,7 +571,7 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
     if wkb is None or meta.get("geometry_type") is None:
         _csv_hint(path, fields)
         return None
-    crs = parse_crs(meta["crs"], str(path)) if meta.get("crs") else None
+    crs = header_crs(meta.get("crs"), path)
     extent, values = None, {}
     if boxes is not None:
         if info["features"] or len(wkb):

@@ -346,6 +346,22 @@ def test_missing_crs_needs_an_option(tmp_path):
     assert result.scores.tp == 1
 
 
+def test_a_geopackage_with_srs_id_0_declares_no_crs(tmp_path):
+    """GDAL before 3.9 wrote layers without a CRS as srs_id 0 ("Undefined geographic SRS"),
+    whatever their coordinates: no CRS, not degrees."""
+    import sqlite3
+
+    frame([box(X0, Y0)], crs=None).to_file(tmp_path / "p.gpkg")
+    with sqlite3.connect(tmp_path / "p.gpkg") as db:
+        db.execute("UPDATE gpkg_geometry_columns SET srs_id = 0")
+        db.execute("UPDATE gpkg_contents SET srs_id = 0")
+    frame([box(X0, Y0)]).to_file(tmp_path / "t.gpkg")
+    with pytest.raises(InputError, match=r"p\.gpkg.*declares no CRS.*--prediction-crs"):
+        evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg")
+    result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg", prediction_crs=UTM_CRS)
+    assert result.scores.tp == 1
+
+
 def test_projected_coordinates_claiming_degrees(real_data, tmp_path):
     labels = real_data / "spacenet" / "geotiff_custom_proj_labels.geojson"
     with pytest.raises(InputError, match="--labels-crs"):

@@ -809,7 +809,9 @@ def test_lines_of_a_raster_without_crs_are_in_its_units_with_one_warning(make_ra
     with pytest.warns(GeotileWarning, match="no CRS"):
         summary = vectorize_lines(raster, tmp_path / "plain.gpkg")
     frame = gpd.read_file(tmp_path / "plain.gpkg")
-    assert summary["crs"] is None and frame.crs is None
+    # GDAL < 3.9 writes a GeoPackage layer without CRS as srs_id 0, "Undefined geographic SRS"
+    assert summary["crs"] is None and (frame.crs is None
+                                       or frame.crs.name == "Undefined geographic SRS")
     assert "score" not in frame.columns  # a class raster has no probabilities
     assert 34 <= frame["length_m"].iloc[0] <= 40
 
