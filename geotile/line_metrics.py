@@ -239,14 +239,44 @@ def _lines(geometries, side: str = "") -> np.ndarray:
 
 
 def _length_within(lines: np.ndarray, others: np.ndarray, buffer: float) -> float:
-    """Length of ``lines`` within ``buffer`` of ``others``."""
+    """Length of ``lines`` within ``buffer`` of ``others``. Each straight segment of
+    ``lines`` is cut by the buffers of the ``others`` near it alone, and the intervals they
+    cover along it are merged: the intersection with the union of every buffer (one
+    polygon as large as the city) cost each line the whole network, O(n²)."""
     import shapely
 
     if not len(lines) or not len(others):
         return 0.0
-    zone = shapely.union_all(shapely.buffer(others, buffer))
-    shapely.prepare(zone)
-    return float(shapely.length(shapely.intersection(lines, zone)).sum())
+    zones = shapely.buffer(others, buffer)
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    same = (line[1:] == line[:-1]) & (xy[1:] != xy[:-1]).any(axis=1)
+    start, end = xy[:-1][same], xy[1:][same]
+    segments = shapely.linestrings(np.stack([start, end], axis=1))
+    segment, zone = shapely.STRtree(zones).query(segments, "intersects")
+    parts, piece = shapely.get_parts(
+        shapely.intersection(segments[segment], zones[zone]), return_index=True)
+    while (shapely.get_type_id(parts) > 3).any():  # collections of lines and points
+        parts, outer = shapely.get_parts(parts, return_index=True)
+        piece = piece[outer]
+    linear = np.isin(shapely.get_type_id(parts), LINE_TYPES) & ~shapely.is_empty(parts)
+    parts, owner = parts[linear], segment[piece[linear]]
+    if not len(parts):
+        return 0.0
+    # each piece as the interval [low, high] (0..1) of its segment it covers
+    points, index = shapely.get_coordinates(parts, return_index=True)
+    direction = end - start
+    squared = (direction ** 2).sum(axis=1)
+    along = ((points - start[owner[index]]) * direction[owner[index]]).sum(axis=1)
+    along = np.clip(along / squared[owner[index]], 0.0, 1.0)
+    first = np.r_[0, np.flatnonzero(np.diff(index)) + 1]
+    low, high = np.minimum.reduceat(along, first), np.maximum.reduceat(along, first)
+    # the union of each segment's intervals: in order of (segment, low), what each adds
+    order = np.lexsort((low, owner))
+    owner, low, high = owner[order], low[order], high[order]
+    reach = np.maximum.accumulate(high + 2.0 * owner)  # segments 2 apart: no overlap
+    before = np.r_[-np.inf, reach[:-1]] - 2.0 * owner
+    covered = np.clip(high - np.maximum(low, before), 0.0, None)
+    return float((covered * np.sqrt(squared[owner])).sum())
 
 
 def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | None:

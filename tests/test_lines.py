@@ -411,6 +411,43 @@ def test_line_scores_are_length_weighted_within_the_buffer():
     assert (empty.precision, empty.recall, empty.predictions) == (0.0, 0.0, 0)
 
 
+def test_line_scores_of_a_city_network_cut_each_line_by_its_neighbours_buffers_alone(
+        monkeypatch):
+    """A road grid of 2 x 22 streets of 21 blocks (924 segments): each line is intersected
+    with the buffers near it, never with their union (a polygon of the whole network's
+    size, which made 10,000 segments take 145 s); overlapping buffers count a stretch once,
+    a curve and a partial cover keep their exact lengths."""
+    from geotile.line_metrics import line_scores
+
+    steps = np.arange(0, 421, 20.0)
+    streets = [shapely.LineString([(x, y), (x + 20, y)]) for y in steps for x in steps[:-1]]
+    streets += [shapely.LineString([(x, y), (x, y + 20)]) for x in steps for y in steps[:-1]]
+    # the prediction: each street 1 m off, twice (overlapping buffers), one 50 m stray
+    shifted = [shapely.affinity.translate(s, 1.0, 1.0) for s in streets]
+    stray = shapely.LineString([(500, 500), (550, 500)])
+    sizes = []
+    intersection = shapely.intersection
+
+    def spy(a, b, **kwargs):
+        sizes.append(int(np.max(shapely.get_num_coordinates(b), initial=0)))
+        return intersection(a, b, **kwargs)
+
+    monkeypatch.setattr(shapely, "intersection", spy)
+    scores = line_scores([*shifted, *shifted, stray], streets, 2.0)
+    assert max(sizes) < 100  # one street's buffer, not the network's union
+    assert scores.truths == 924 and scores.predictions == 1849
+    assert scores.true_length == pytest.approx(18480, abs=1e-6)
+    assert scores.predicted_length == pytest.approx(18480 + 50, abs=1e-6)  # copies once
+    assert scores.matched_predicted_length == pytest.approx(18480, abs=1e-6)  # not the stray
+    assert scores.matched_true_length == pytest.approx(18480, abs=1e-6)
+    monkeypatch.undo()
+    half = line_scores([shapely.LineString([(0, 1), (10, 1), (10, 11)]),
+                        shapely.LineString([(0, 1.5), (4, 1.5)])],
+                       [shapely.LineString([(0, 0), (20, 0)])], 2.0)
+    assert half.matched_predicted_length == pytest.approx(10 + 1 + 4, abs=1e-9)
+    assert half.matched_true_length == pytest.approx(10 + 3 ** 0.5, abs=0.02)  # round cap
+
+
 def test_line_scores_refuse_polygons_and_points_as_evaluate_lines_does():
     """A polygon scored precision 2.47 (its perimeter pieces within the buffer, 986.6 m of
     400 m) and a point "matched" 2 m of truth; geometries other than lines are refused in
