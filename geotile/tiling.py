@@ -363,7 +363,8 @@ class SplitPlan:
     patches (that of its neighbours: fewer gaps), with a seeded random nudge. Then single
     blocks move, in the seed's order, where that evens the proportions out by more than it
     leaves in the gap (:func:`_even_out`). Only kept patches count (``kept``: the
-    filtering). The same seed gives the same splits.
+    filtering). The same seed gives the same splits, in whatever order the images come
+    (they are planned in the order of their keys).
     """
 
     fractions: tuple[float, ...]
@@ -388,10 +389,12 @@ class SplitPlan:
         blocks_total = sum(math.prod(g.block_shape(per_block)) for g in grids)
         nudge = patches / max(1, blocks_total)
         assigned = [0] * len(fractions)
-        plan_blocks = []
-        for grid, key, mine, (row_ranges, col_ranges) in zip(grids, keys, kept, ranges,
-                                                             strict=True):
-            blocks: dict[tuple[int, int], int] = {}
+        plan_blocks: list[dict[tuple[int, int], int]] = [{} for _ in grids]
+        # in the order of the keys, not of the command line: the same images, same splits
+        for image in sorted(range(len(grids)), key=lambda i: (keys[i], i)):
+            grid, key, mine, (row_ranges, col_ranges) = (grids[image], keys[image],
+                                                         kept[image], ranges[image])
+            blocks = plan_blocks[image]
             n_rows, n_cols = grid.shape
             block_rows, block_cols = grid.block_shape(per_block)
             for br in reversed(range(block_rows)):
@@ -413,7 +416,6 @@ class SplitPlan:
                     choice = max(candidates, key=scores.__getitem__)
                     blocks[(br, bc)] = choice
                     assigned[choice] += counts[choice]
-            plan_blocks.append(blocks)
         _even_out(plan_blocks, kept, ranges, fractions, active, seed, keys)
         return cls(fractions, per_block, list(grids), plan_blocks, ranges)
 

@@ -246,6 +246,20 @@ def test_split_proportions_are_those_of_the_kept_patches(make_raster, tmp_path, 
         assert abs(counts[name] - fraction * len(rows)) <= 4, counts
 
 
+def test_split_does_not_depend_on_the_order_the_images_are_given(make_raster, tmp_path):
+    """The same images and --seed give every patch the same split whether the images come
+    as a glob, reversed or from a folder (41 of 150 patches changed split when reversed)."""
+    rng = np.random.default_rng(1)
+    images = [make_raster(f"t_{i}.tif", rng.integers(0, 255, (1, 300, 300), dtype=np.uint8))
+              for i in range(6)]
+    options = TileOptions(size=64, split=(0.8, 0.1, 0.1), seed=42, fmt="npy")
+    tile_rasters(images, None, tmp_path / "a", options=options)
+    tile_rasters(images[::-1], None, tmp_path / "b", options=options)
+    forward = {r["image"]: r["split"] for r in read_index(tmp_path / "a")}
+    backward = {r["image"]: r["split"] for r in read_index(tmp_path / "b")}
+    assert forward == backward
+
+
 def test_one_split_keeps_every_patch(spacenet_like, tmp_path):
     image, _ = spacenet_like
     summary = tile_rasters([image], None, tmp_path / "a",

@@ -141,7 +141,9 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     patches --skip-empty/--max-nodata keep, so the proportions of the kept
     patches stay within a few patches of those asked (a filtered run's
     splits differ from an unfiltered one's); the same --seed gives the same
-    splits.
+    splits, in whatever order the IMAGEs are given (glob, list or folder).
+    The proportions are balanced over all IMAGEs together: adding or
+    removing an image may move blocks of the others to another split.
 
     With --annotations yolo (tif or png patches), OUTPUT/data.yaml is a
     dataset Ultralytics trains on as it is (`yolo train
