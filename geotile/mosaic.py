@@ -63,11 +63,13 @@ class Mosaic:
 
     def identities(self) -> list:
         """:func:`geotile.resume.input_identities` of the tiles (for each output's completion
-        tag), read once."""
+        tag), read once, sorted: the tiles in any order are the same mosaic."""
+        import json
+
         from geotile.resume import input_identities
 
         if "identities" not in self._once:
-            self._once["identities"] = input_identities(self.paths)
+            self._once["identities"] = sorted(input_identities(self.paths), key=json.dumps)
         return self._once["identities"]
 
     def tile(self, path: str | os.PathLike) -> MosaicTile:

@@ -263,6 +263,29 @@ def test_mosaic_resume_skips_finished_tiles_and_redoes_after_a_neighbour_changes
     assert redone.exit_code == 0 and "skipped" not in redone.output
 
 
+def test_mosaic_outputs_and_resume_do_not_depend_on_the_order_of_the_tiles(tmp_path, scene):
+    """The same 9 tiles listed in reverse (another glob order, a folder): the outputs were
+    pixel-equal but their completion tags differed, so --resume redid all 9 outputs."""
+    _, _, tiles = scene
+    model = pointwise_model(tmp_path / "m.onnx")
+    paths = [str(t[0]) for t in tiles]
+
+    def run(order, out, *more):
+        result = CliRunner().invoke(cli, ["predict", str(model), *order, "-o", str(out),
+                                          "--mosaic", "--tile-size", "32", *more])
+        assert result.exit_code == 0, result.output
+        return result
+
+    run(paths, tmp_path / "a")
+    run(paths[::-1], tmp_path / "b")
+    for path in paths:
+        name = path.rsplit("/", 1)[-1]
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    run(paths, tmp_path / "c", "--resume")
+    again = run(paths[::-1], tmp_path / "c", "--resume")
+    assert again.output.count("skipped (--resume)") == 9
+
+
 def test_mosaic_refuses_resampling_and_extra_bands_in_one_line(tmp_path, scene):
     """Refused before anything is written: the output folder was left behind, empty."""
     _, _, tiles = scene
