@@ -145,6 +145,28 @@ def test_evaluate_text_confidence_is_one_line(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_evaluate_tied_confidences_keep_file_order_and_help_says_so(run_cli, tmp_path):
+    """Two predictions of equal score, one listed first then the other: SpaceNet's greedy
+    matching takes them in file order, so F1 is 0.5 one way and 1.0 the other; --help said
+    only 'decreasing order', leaving users to think the score order-free."""
+    x, y = UTM_ORIGIN
+    truth = gpd.GeoDataFrame(geometry=[shapely.box(x, y, x + 10, y + 10),
+                                       shapely.box(x + 10, y, x + 20, y + 10)], crs=UTM_CRS)
+    truth.to_file(tmp_path / "t.gpkg")
+    wide, narrow = shapely.box(x + 1, y, x + 16, y + 10), shapely.box(x - 3, y, x + 9, y + 10)
+    f1 = []
+    for name, geoms in (("a", [wide, narrow]), ("b", [narrow, wide])):
+        gpd.GeoDataFrame({"score": [0.9, 0.9]}, geometry=geoms, crs=UTM_CRS).to_file(
+            tmp_path / f"{name}.gpkg")
+        result = run_cli("evaluate", tmp_path / f"{name}.gpkg", tmp_path / "t.gpkg",
+                         "--iou", "0.3", "--json")
+        f1.append(json.loads(result.stdout)["f1"])
+    assert f1 == [0.5, 1.0]
+    text = " ".join(run_cli("evaluate", "--help").output.split())
+    assert "Equal confidences keep the file's order" in text
+    assert "sort the predictions" in text
+
+
 def test_vectorize_json_summary(run_cli, make_raster, tmp_path):
     classes = np.zeros((40, 40), np.uint8)
     classes[4:14, 4:14] = 1

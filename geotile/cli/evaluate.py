@@ -185,6 +185,10 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     the remaining truth polygon of highest IoU; IoU > --iou is a true
     positive (TP), else a false positive (FP); unmatched truth polygons are
     false negatives (FN). PREDICTION is reprojected to TRUTH's CRS.
+    Equal confidences keep the file's order, as in SpaceNet's scorer (equal
+    IoUs: the truth first in its file), so two tied predictions that want
+    one truth may score differently in another order: sort the predictions
+    (or give distinct scores) for results that do not depend on it.
     Two SpaceNet CSVs (ImageId, BuildingId, PolygonWKT_Pix/_Geo, Confidence):
     the same metric image by image in pixel coordinates, with SpaceNet's
     --min-area rule, per-image and total scores. A SpaceNet CSV against a
