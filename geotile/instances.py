@@ -724,7 +724,8 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.raster import open_raster, pixel_size
     from geotile.vectorize import raster_centre, text_columns
 
-    paths = [Path(p) for p in paths]
+    # in name order: the rows and their sources do not depend on the order given
+    paths = sorted((Path(p) for p in paths), key=lambda p: (p.name, os.fspath(p)))
     crs, cell = None, 1.0
     for number, path in enumerate(paths):
         with open_raster(path) as src:

@@ -1289,9 +1289,10 @@ def _feature_count(path: Path, writer: str, layer: str) -> int:
 def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
                  ) -> tuple[list, object]:
     """``(paths, crs)`` of the rasters after reading their headers (local paths as Path,
-    GDAL virtual and remote paths as the strings given): one CRS for all (or none
-    for all), no raster given twice, no two rasters overlapping (their buildings would be
-    counted twice)."""
+    GDAL virtual and remote paths as the strings given), in name order (the features, and
+    the source of one across raster edges, the first of its rasters, do not depend on the
+    order given): one CRS for all (or none for all), no raster given twice, no two rasters
+    overlapping (their buildings would be counted twice)."""
     import shapely
 
     from geotile.no_georef import map_crs
@@ -1318,7 +1319,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
                                (src.width, src.height)))
         checked.append(path)
     _check_overlaps(checked, footprints)
-    return checked, crs
+    return sorted(checked, key=lambda p: (_name(p), os.fspath(p))), crs
 
 
 def check_given_once(paths: Sequence[str | os.PathLike]) -> list:

@@ -381,6 +381,19 @@ def test_building_across_adjacent_rasters_is_one(make_raster):
     assert sorted(found["source"]) == ["a.tif", "a.tif", "b.tif"]
 
 
+def test_instances_of_adjacent_rasters_do_not_depend_on_their_order(make_raster):
+    """Three adjacent rasters given in reverse: the same buildings came in another feature
+    order (other FIDs) and a building across an edge named the other raster as source."""
+    houses = terraced_scene()
+    houses.append(shapely.box(X0 + 20, Y0 - 66, X0 + 60, Y0 - 58))
+    rasters = [write_probabilities(make_raster, f"r{i}.tif", houses, (60, 160),
+                                   from_origin(X0, Y0 - 30 * i, 0.5, 0.5)) for i in range(3)]
+    forward, backward = instance_frame(rasters), instance_frame(rasters[::-1])
+    assert normalized(forward.geometry) == normalized(houses)
+    assert list(forward.geometry.to_wkb()) == list(backward.geometry.to_wkb())
+    assert forward.drop(columns="geometry").equals(backward.drop(columns="geometry"))
+
+
 def test_rasters_of_one_name_in_two_folders_are_two_rasters(make_raster, tmp_path):
     """d1/x.tif and d2/x.tif on different grids: a building across their edge is joined as
     for rasters of distinct names (each raster is its own, whatever its name)."""

@@ -78,6 +78,32 @@ def test_adjacent_rasters_merge_across_their_edge(make_raster, tmp_path):
     assert len(found) == 1 and found.geometry[0].area == pytest.approx(140)
 
 
+def test_adjacent_rasters_in_another_order_give_the_same_features(make_raster, tmp_path):
+    """a, b, c side by side, given as c, b, a: a building across the a/b edge (and one
+    across b/c) named the raster given first as its source, so the file changed."""
+    classes = np.zeros((20, 60), np.uint8)
+    classes[5:15, 12:26] = 1  # a.tif and b.tif
+    classes[2:8, 36:50] = 2  # b.tif and c.tif
+    classes[12:18, 44:58] = 1  # c.tif only
+    paths = [make_raster(f"{n}.tif", classes[:, 20 * i: 20 * (i + 1)],
+                         transform=from_origin(X0 + 20 * i, Y0, 1, 1))
+             for i, n in enumerate("abc")]
+    frames = []
+    for name, order in (("f", paths), ("r", paths[::-1])):
+        vectorize_polygons(order, tmp_path / f"{name}.gpkg")
+        frames.append(gpd.read_file(tmp_path / f"{name}.gpkg"))
+    forward, backward = frames
+    assert list(forward["source"]) == ["a.tif", "c.tif", "b.tif"]
+    assert list(forward.geometry.to_wkb()) == list(backward.geometry.to_wkb())
+    assert forward.drop(columns="geometry").equals(backward.drop(columns="geometry"))
+    from click.testing import CliRunner
+
+    from geotile.cli.main import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["vectorize", "--help"]).output.split())
+    assert "first of its rasters by file name" in text
+
+
 def test_min_area_fill_holes_simplify(make_raster, tmp_path):
     classes = np.zeros((40, 40), np.uint8)
     classes[2:22, 2:22] = 1

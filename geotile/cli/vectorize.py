@@ -128,7 +128,9 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     (automatic for footprint/boundary/contact bands) touching buildings are
     split by a marker watershed, one polygon per building (seams joined too;
     adjacent tiles give the one raster's buildings, a few party walls may lie
-    a pixel or two apart).
+    a pixel or two apart). The output does not depend on the order the
+    rasters are given in: a polygon across raster edges has as source the
+    first of its rasters by file name.
 
     \b
     --json keys: output, features, per_class {class: count}, crs (of the
