@@ -879,6 +879,11 @@ def tile_rasters(
                                    annotations=annotations, extra_bands=extra_bands,
                                    extra_resampling=extra_resampling, resume=resume)
     extras = pair_extra_bands(images, extra_bands)
+    # in name order: index.csv, COCO ids and split lists do not depend on the order given
+    order = sorted(range(len(images)), key=stems.__getitem__)
+    images, stems = [images[i] for i in order], [stems[i] for i in order]
+    masks = [masks[i] for i in order] if masks else masks
+    extras = [extras[i] for i in order] if extras else extras
     if options.skip_empty and masks is None:
         raise UsageError("--skip-empty needs --masks (it drops patches with no positive pixel)")
     if options.fmt == "png":  # every input, before any patch is cut

@@ -790,14 +790,14 @@ def test_tile_warns_of_each_image_its_labels_miss(run_cli, tmp_path):
     assert "labels.geojson" in warned[0] and "far.tif" in warned[0] and \
         "near.tif" not in warned[0] and "--labels-crs" in warned[0]
     assert len(json.loads((out / "annotations.json").read_text())["annotations"]) == 1
-    # the right file in a wrong CRS misses every image: each is named (the first in full,
-    # the others once more at the end)
+    # the right file in a wrong CRS misses every image: each is named (the first by name
+    # in full, the others once more at the end)
     result = run_cli("tile", near, far, "--labels", labels, "--labels-crs", "EPSG:32617",
                      "--annotations", "coco", "--size", "50", "-o", tmp_path / "wrong")
     assert result.exit_code == 0, result.output
     warned = [line for line in result.stderr.splitlines() if "overlaps" in line]
-    assert len(warned) == 2 and "no feature overlaps near.tif" in warned[0] and \
-        warned[1].startswith("Warning: 1 more images (far.tif): no feature of their labels")
+    assert len(warned) == 2 and "no feature overlaps far.tif" in warned[0] and \
+        warned[1].startswith("Warning: 1 more images (near.tif): no feature of their labels")
     # rows of a SpaceNet CSV name the images they belong to
     truth = tmp_path / "truth.csv"
     truth.write_text("ImageId,BuildingId,PolygonWKT_Pix\n"

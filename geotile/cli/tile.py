@@ -114,10 +114,12 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
 
     Writes OUTPUT/images/<stem>_<row>_<col>.<ext>, the matching
     OUTPUT/masks/... and OUTPUT/index.csv (one row per patch, with its pixel
-    offsets, map bounds, positive and nodata fractions and split). Image and
-    mask patches come from the same windows. GeoTIFF patches keep the CRS and
-    the window's transform. Mask patches stay lossless: lossy --co options
-    (JPEG, WEBP, MAX_Z_ERROR...) reach the image patches only. With --edge
+    offsets, map bounds, positive and nodata fractions and split), the
+    IMAGEs in file-name order whatever order they are given in (so are COCO
+    ids and split lists). Image and mask patches come from the same
+    windows. GeoTIFF patches keep the CRS and the window's transform. Mask
+    patches stay lossless: lossy --co options (JPEG, WEBP, MAX_Z_ERROR...)
+    reach the image patches only. With --edge
     shift (default) every pixel is covered and no patch is padded (unless
     the image is smaller than --size). Pixels that are not valid image data
     (nodata, masked, padding) are marked in the GeoTIFF patch: by its nodata
