@@ -82,10 +82,11 @@ def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False,
                   creation_options: dict | None = None) -> Path:
     """Write one mosaic of ``paths`` (rasters on one grid) to ``output``: a VRT (.vrt) or a
     Cloud Optimised GeoTIFF (.tif, compressed as ``creation_options``, --co, say), with the
-    band layout and GEOTILE_* tags of the first."""
+    band layout and GEOTILE_* tags of the first. Taken in file-name order: where rasters
+    overlap the later name wins, whatever order they are given in."""
     from geotile.input_files import path_list
 
-    paths = path_list(paths)
+    paths = sorted(path_list(paths), key=lambda p: (Path(p).name, os.fspath(p)))
     if not paths:
         raise InputError("no raster to merge.")
     output = check_merge_output(output, paths, overwrite)

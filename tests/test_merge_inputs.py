@@ -639,3 +639,26 @@ def test_resume_removes_what_a_run_killed_while_merging_left(tmp_path, run_cli, 
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     with rasterio.open("city.tif") as merged:
         assert merged.shape == (3 * TH, 3 * TW)
+
+
+@pytest.mark.parametrize("suffix", [".vrt", ".tif"])
+def test_merge_of_overlapping_outputs_does_not_depend_on_their_order(tmp_path, suffix):
+    """Two predictions of overlapping images merged as given, then reversed: the 200 x 100 px
+    overlap came from the file given last, so 20000 of 100000 merged pixels changed."""
+    x, y = UTM_ORIGIN
+    a = write_raster(tmp_path / "a.tif", np.full((1, 200, 300), 10, np.uint8),
+                     transform=from_origin(x, y, 0.5, 0.5))
+    b = write_raster(tmp_path / "b.tif", np.full((1, 200, 300), 20, np.uint8),
+                     transform=from_origin(x + 100, y, 0.5, 0.5))
+    merged = []
+    for name, order in (("f", [a, b]), ("r", [b, a])):
+        with rasterio.open(merge_rasters(order, tmp_path / f"{name}{suffix}")) as src:
+            merged.append(src.read(1))
+    assert (merged[0] == merged[1]).all()
+    assert (merged[0][:, 200:300] == 20).all()  # the later file name wins, as documented
+    from click.testing import CliRunner
+
+    from geotile.cli.main import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["predict", "--help"]).output.split())
+    assert "where outputs overlap, the later file name wins" in text

@@ -266,8 +266,9 @@ def merge_opt(command):
         "--merge", type=HomePath(path_type=OutputPath), callback=_local_output,
         metavar="PATH.vrt|PATH.tif",
         help="Also write one mosaic of the outputs (all on one pixel grid): a GDAL VRT "
-        "(.vrt, referencing them) or a Cloud Optimised GeoTIFF (.tif). --overwrite "
-        "replaces it, --resume too when this command wrote it.")(command)
+        "(.vrt, referencing them) or a Cloud Optimised GeoTIFF (.tif); where outputs "
+        "overlap, the later file name wins. --overwrite replaces it, --resume too when "
+        "this command wrote it.")(command)
 
 
 def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None = None,
