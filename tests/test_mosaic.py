@@ -271,7 +271,7 @@ def test_mosaic_outputs_and_resume_do_not_depend_on_the_order_of_the_tiles(tmp_p
     paths = [str(t[0]) for t in tiles]
 
     def run(order, out, *more):
-        result = CliRunner().invoke(cli, ["predict", str(model), *order, "-o", str(out),
+        result = cli_runner().invoke(cli, ["predict", str(model), *order, "-o", str(out),
                                           "--mosaic", "--tile-size", "32", *more])
         assert result.exit_code == 0, result.output
         return result
