@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,11 +104,16 @@ def parse_crs(value, option: str):
                      "(--prediction-crs for evaluate's predictions).")
 
 
+#: the GeoPackage standard's placeholders for "no CRS" as GDAL reads them: srs_id 0 (which
+#: GDAL before 3.9 wrote for every layer without a CRS) and srs_id -1
+_NO_CRS = re.compile(r'\s*[A-Z_]+\["Undefined (geographic|Cartesian) SRS"', re.IGNORECASE)
+
+
 def header_crs(text: str | None, path):
     """The CRS a vector file's header declares (WKT or EPSG text from pyogrio), None where it
-    declares none: also GDAL's "Undefined geographic SRS", a GeoPackage's srs_id 0, which
-    GDAL before 3.9 wrote for every layer without a CRS (pixel coordinates included)."""
-    if not text or '"Undefined geographic SRS"' in text:
+    declares none: also a GeoPackage's srs_id 0 ("Undefined geographic SRS") and -1
+    ("Undefined Cartesian SRS"), whatever the coordinates (pixels included)."""
+    if not text or _NO_CRS.match(text):
         return None
     return parse_crs(text, str(path))
 

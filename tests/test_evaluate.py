@@ -346,15 +346,17 @@ def test_missing_crs_needs_an_option(tmp_path):
     assert result.scores.tp == 1
 
 
-def test_a_geopackage_with_srs_id_0_declares_no_crs(tmp_path):
+@pytest.mark.parametrize("srs_id", [0, -1])
+def test_a_geopackage_with_srs_id_0_declares_no_crs(tmp_path, srs_id):
     """GDAL before 3.9 wrote layers without a CRS as srs_id 0 ("Undefined geographic SRS"),
-    whatever their coordinates: no CRS, not degrees."""
+    whatever their coordinates: no CRS, not degrees; so is the GeoPackage standard's other
+    placeholder, srs_id -1 ("Undefined Cartesian SRS"), not a local CRS of its own."""
     import sqlite3
 
     frame([box(X0, Y0)], crs=None).to_file(tmp_path / "p.gpkg")
     with sqlite3.connect(tmp_path / "p.gpkg") as db:
-        db.execute("UPDATE gpkg_geometry_columns SET srs_id = 0")
-        db.execute("UPDATE gpkg_contents SET srs_id = 0")
+        db.execute("UPDATE gpkg_geometry_columns SET srs_id = ?", (srs_id,))
+        db.execute("UPDATE gpkg_contents SET srs_id = ?", (srs_id,))
     frame([box(X0, Y0)]).to_file(tmp_path / "t.gpkg")
     with pytest.raises(InputError, match=r"p\.gpkg.*declares no CRS.*--prediction-crs"):
         evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg")
