@@ -884,6 +884,8 @@ def tile_rasters(
     images, stems = [images[i] for i in order], [stems[i] for i in order]
     masks = [masks[i] for i in order] if masks else masks
     extras = [extras[i] for i in order] if extras else extras
+    if masks_from is not None:  # the label rasters stand for each image's mask: paired too
+        masks_from = ([masks_from[0][i] for i in order], masks_from[1])
     if options.skip_empty and masks is None:
         raise UsageError("--skip-empty needs --masks (it drops patches with no positive pixel)")
     if options.fmt == "png":  # every input, before any patch is cut

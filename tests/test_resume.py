@@ -795,3 +795,36 @@ def test_resume_redoes_a_raw_output_tagged_probability_by_an_earlier_geotile(
     assert tags["GEOTILE_OUTPUT"] == "raw" and "GEOTILE_THRESHOLD" not in tags
     again = _predict(run_cli, model, images[:1], out, "--activation", "none", "--resume")
     assert "skipped" in again.output
+
+
+def test_tile_resume_with_a_palette_checks_each_images_own_labels(make_raster, run_cli,
+                                                                  tmp_path, monkeypatch):
+    """Images given out of name order (b.tif a.tif) with --palette: each image's patches were
+    marked complete with the other image's label raster, so after a killed run and a.tif's
+    labels changing, --resume kept a.tif's stale mask patches. Each image is checked against
+    its own labels."""
+    import geotile.tiling as tiling
+
+    images = [make_raster(f"{n}.tif", np.ones((3, 20, 20), np.uint8)) for n in "ba"]
+    (tmp_path / "labels").mkdir()
+    labels = [make_raster(f"labels/{n}.tif", np.full((3, 20, 20), 255, np.uint8))
+              for n in "ba"]  # impervious surfaces, 1
+    real = tiling._tile_one
+
+    def cut(image, *args):
+        if Path(image).name == "b.tif":
+            raise KeyboardInterrupt
+        real(image, *args)
+
+    monkeypatch.setattr(tiling, "_tile_one", cut)
+    out = tmp_path / "out"
+    args = ("tile", *images, "--masks", tmp_path / "labels", "--palette", "potsdam",
+            "--size", "20", "-o", out, "--resume")
+    assert run_cli(*args).exit_code == 130  # a.tif finished, b.tif not
+    with rasterio.open(labels[1], "r+") as dst:  # a.tif's labels: buildings (0, 0, 255), 2
+        dst.write(np.zeros((2, 20, 20), np.uint8), [1, 2])
+    monkeypatch.setattr(tiling, "_tile_one", real)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / "masks" / "a_0_0.tif") as src:
+        assert (src.read(1) == 2).all()  # the building, not the labels before
