@@ -721,11 +721,13 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.band_workers import run_jobs
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
-    from geotile.raster import open_raster, pixel_size
+    from geotile.raster import input_path, open_raster, pixel_size
     from geotile.vectorize import raster_centre, text_columns
 
-    # in name order: the rows and their sources do not depend on the order given
-    paths = sorted((Path(p) for p in paths), key=lambda p: (p.name, os.fspath(p)))
+    # in name order: the rows and their sources do not depend on the order given; GDAL
+    # virtual and remote paths as given (a Path collapses /vsizip//tmp and https://)
+    paths = sorted((p if isinstance(p, str) else Path(p) for p in paths),
+                   key=lambda p: (input_path(p).name, os.fspath(p)))
     crs, cell = None, 1.0
     for number, path in enumerate(paths):
         with open_raster(path) as src:
@@ -765,7 +767,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     frame = gpd.GeoDataFrame(
         {"class_id": np.ones(len(regions), np.int64), "class": ["building"] * len(regions),
          "score": [round(r[1] / r[2], 4) if r[2] else None for r in regions],
-         "source": [paths[r[4]].name for r in regions]},
+         "source": [input_path(paths[r[4]]).name for r in regions]},
         geometry=[r[0] for r in regions], crs=crs)
     frame = text_columns(frame)
     frame.attrs["cell"] = cell

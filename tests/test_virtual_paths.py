@@ -354,3 +354,24 @@ def test_tile_masks_from_a_downloaded_archive(tmp_path, run_cli, given):
         with rasterio.open(path) as src, rasterio.open(mask) as whole:
             np.testing.assert_array_equal(src.read(1), whole.read(
                 1, window=rasterio.windows.from_bounds(*src.bounds, whole.transform)))
+
+
+def test_instances_of_zipped_and_signed_remote_rasters(served, tmp_path, run_cli):
+    """vectorize of a footprint/boundary/contact raster (instances, automatic) inside a zip
+    said '/vsizip/tmp/...: not a raster GDAL can read' (a Path collapsed /vsizip//tmp), and
+    a remote one's source would keep the URL's signature: read as given, named plainly."""
+    from .test_instances import TRANSFORM, perfect_probabilities, terraced_scene
+
+    folder, base = served
+    bands = (perfect_probabilities(terraced_scene()) * 255).astype(np.uint8)
+    write_raster(folder / "fbc.tif", bands, transform=TRANSFORM)
+    with rasterio.open(folder / "fbc.tif", "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+    with zipfile.ZipFile(tmp_path / "fbc.zip", "w") as archive:
+        archive.write(folder / "fbc.tif", "fbc.tif")
+    for given, out in ((f"/vsizip/{tmp_path}/fbc.zip/fbc.tif", "z.gpkg"),
+                       (f"{base}/fbc.tif?X-Amz-Signature=SECRET", "u.gpkg")):
+        result = run_cli("vectorize", given, "-o", tmp_path / out)
+        assert result.exit_code == 0, result.output
+        assert "26 polygons" in result.stdout
+        assert set(gpd.read_file(tmp_path / out)["source"]) == {"fbc.tif"}
