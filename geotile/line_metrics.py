@@ -248,7 +248,8 @@ def _length_within(lines: np.ndarray, others: np.ndarray, buffer: float) -> floa
     if not len(lines) or not len(others):
         return 0.0
     zones = shapely.buffer(others, buffer)
-    xy, line = shapely.get_coordinates(lines, return_index=True)
+    xy, line = shapely.get_coordinates(shapely.get_parts(lines), return_index=True)  # no
+    # segment across the gap between a MultiLineString's parts
     same = (line[1:] == line[:-1]) & (xy[1:] != xy[:-1]).any(axis=1)
     start, end = xy[:-1][same], xy[1:][same]
     segments = shapely.linestrings(np.stack([start, end], axis=1))

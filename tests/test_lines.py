@@ -1023,6 +1023,16 @@ def test_duplicated_or_overlapping_lines_count_once():
     assert scores.recall == pytest.approx(1) and scores.precision == pytest.approx(1)
 
 
+def test_length_within_a_buffer_skips_the_gaps_between_a_multilines_parts():
+    """Two 10 m parts of one MultiLineString 10 m apart along a covered road: 20 m are
+    within the buffer, not 30 (the gap read as one more segment)."""
+    from geotile.line_metrics import _length_within
+
+    parts = shapely.MultiLineString([[(0, 0), (10, 0)], [(20, 0), (30, 0)]])
+    road = shapely.LineString([(0, 0), (30, 0)])
+    assert _length_within(np.array([parts]), np.array([road]), 2.0) == pytest.approx(20)
+
+
 @pytest.mark.parametrize("order", ["ABC", "CAB", "ACB", "BCA"])
 def test_every_rasters_lines_stay_in_place_with_rasters_on_two_grids(make_raster, tmp_path,
                                                                      order):
