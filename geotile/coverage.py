@@ -41,11 +41,43 @@ def simplify_coverage(polygons, tolerances, cell: float, noded: bool = False) ->
         if shapely.coverage_is_valid(matched):
             steps = np.unique(tolerances[some])
             if len(steps) == 1 and some.all():
-                return shapely.coverage_simplify(matched, float(steps[0]))
+                return _simplify_by_clusters(matched, float(steps[0]))
             result = _simplify_in_steps(matched, tolerances, steps, cell)
             if result is not None:
                 return result
     return _each(polygons, tolerances)
+
+
+CLUSTER_BATCH = 1000  # polygons a coverage_simplify call (GEOS's time grows as n^1.6)
+
+
+def _simplify_by_clusters(polygons: np.ndarray, tolerance: float) -> np.ndarray:
+    """``shapely.coverage_simplify(polygons, tolerance)``, in batches of whole clusters
+    (polygons whose envelopes meet, transitively). A corner removed by Visvalingam-Whyatt
+    spans a triangle within its edge's envelope, so a polygon of another cluster can never
+    hold it back: the result is that of one call, which for 160,000 buildings took 10x the
+    time of 40,000."""
+    import shapely
+
+    if len(polygons) <= CLUSTER_BATCH:
+        return shapely.coverage_simplify(polygons, tolerance)
+    one, other = shapely.STRtree(polygons).query(polygons)  # the envelopes that meet
+    cluster = np.arange(len(polygons))  # each polygon to the least of its cluster
+    while True:
+        least = cluster.copy()
+        np.minimum.at(least, one, cluster[other])
+        while (least[least] != least).any():
+            least = least[least]
+        if (least == cluster).all():
+            break
+        cluster = least
+    order = np.argsort(cluster, kind="stable")
+    first = np.r_[True, cluster[order][1:] != cluster[order][:-1]]
+    batch = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0)) // CLUSTER_BATCH
+    simplified = polygons.copy()
+    for part in np.split(order, np.flatnonzero(np.diff(batch)) + 1):
+        simplified[part] = shapely.coverage_simplify(polygons[part], tolerance)
+    return simplified
 
 
 def _each(polygons: np.ndarray, tolerances: np.ndarray) -> np.ndarray:
