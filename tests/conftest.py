@@ -170,13 +170,11 @@ def run_cli():
 
 
 def without_crs(frame):
-    """A GeoDataFrame/GeoSeries in no CRS (geopandas < 1.0 refuses ``set_crs(None)``)."""
-    try:
-        return frame.set_crs(None, allow_override=True)
-    except ValueError:
-        frame = frame.copy()
-        frame.crs = None
-        return frame
+    """A GeoDataFrame/GeoSeries in no CRS, as geotile drops one (geopandas < 1.0 refuses
+    ``set_crs(None)``)."""
+    from geotile.evaluate import _without_crs
+
+    return _without_crs(frame)
 
 
 def assert_one_line_error(result, *fragments, code: int = 1):
