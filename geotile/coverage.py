@@ -71,16 +71,14 @@ def cluster_batches(polygons: np.ndarray) -> list[np.ndarray]:
 
     if len(polygons) <= CLUSTER_BATCH:
         return [np.arange(len(polygons))]
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     one, other = shapely.STRtree(polygons).query(polygons)  # the envelopes that meet
-    cluster = np.arange(len(polygons))  # each polygon to the least of its cluster
-    while True:
-        least = cluster.copy()
-        np.minimum.at(least, one, cluster[other])
-        while (least[least] != least).any():
-            least = least[least]
-        if (least == cluster).all():
-            break
-        cluster = least
+    # a graph search, linear: propagating the least index a neighbour a round took n^2 along
+    # a chain (40,000 terraced houses round a U-shaped street: 7 s)
+    meet = coo_matrix((np.ones(len(one), bool), (one, other)), shape=(len(polygons),) * 2)
+    cluster = connected_components(meet, directed=False)[1]
     order = np.argsort(cluster, kind="stable")
     first = np.r_[True, cluster[order][1:] != cluster[order][:-1]]
     batch = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0)) // CLUSTER_BATCH
