@@ -194,18 +194,26 @@ def _simplify_in_steps(polygons: np.ndarray, tolerances: np.ndarray, steps,
     return simplified
 
 
+FEW_HOLES = 100  # holes in the frame's background that GEOS checks quickly (n^2)
+
+
 def _steps_of_batch(polygons: np.ndarray, tolerances: np.ndarray, steps,
                     cell: float) -> np.ndarray | None:
     """:func:`_simplify_in_steps` of one batch of clusters. The background is what the
     polygons' envelopes (a quarter pixel wider) leave: pieces of a few holes each (one
     background of the whole frame, with every polygon a hole in it, took GEOS's validity
-    check n^2: 35 s for 10,000 buildings)."""
+    check n^2: 35 s for 10,000 buildings). Where the polygons cover their frame, with few
+    holes left (land cover), the frame's background is taken: the union of 100,000
+    envelopes took 2.2 s and made the validity check 2x slower."""
     import shapely
 
-    bounds = shapely.bounds(polygons) + np.array([-1, -1, 1, 1]) * cell / 4
-    boxes = shapely.box(*bounds.T)
-    background = shapely.get_parts(shapely.union_all(boxes).difference(
-        shapely.union_all(polygons)))
+    margin = np.array([-1, -1, 1, 1]) * cell / 4
+    whole = shapely.union_all(polygons)
+    background = shapely.get_parts(shapely.box(*shapely.total_bounds(polygons) + margin)
+                                   .difference(whole))
+    if shapely.get_num_interior_rings(background).sum() > FEW_HOLES:
+        boxes = shapely.box(*(shapely.bounds(polygons) + margin).T)
+        background = shapely.get_parts(shapely.union_all(boxes).difference(whole))
     cover = np.concatenate([polygons, background])
     if not shapely.coverage_is_valid(cover):
         return None

@@ -1090,3 +1090,40 @@ def test_cluster_batches_of_a_long_chain_of_touching_houses_take_linear_time():
     batches = coverage.cluster_batches(apart)
     assert sorted(np.concatenate(batches)) == list(range(5000)) and len(batches) == 5
     assert all(np.isin((part + 2500) % 5000, part).all() for part in batches)
+
+
+def test_per_class_simplify_of_land_cover_takes_the_frame_as_background(monkeypatch):
+    """Land cover (every pixel in a class, 1 of them 0-tolerance): the background is the
+    frame's rim, not the union of every polygon's envelope (100,000 parcels: 2.2 s more and
+    a validity check 2x slower, 18.9 s where the frame's background took 14.5 s); the
+    polygons those of the frame's background all the same."""
+    from rasterio.features import shapes
+
+    from geotile import coverage
+
+    rng = np.random.default_rng(5)
+    classes = np.kron(rng.integers(1, 5, (30, 30)), np.ones((6, 6), np.int32))
+    classes = np.where(rng.random(classes.shape) < 0.03, rng.integers(1, 5, classes.shape),
+                       classes).astype(np.int32)
+    found = [(shapely.geometry.shape(g), v) for g, v in
+             shapes(classes, transform=from_origin(0, 108, 0.5, 0.5))]
+    polygons = coverage.edge_matched(np.array([g for g, _ in found], dtype=object), 5e-4, True)
+    tolerances = np.array([(0.0, 0.5, 1.5, 1.5)[int(v) - 1] for _, v in found])
+    frame = shapely.box(*shapely.total_bounds(polygons)).buffer(0.5, join_style="mitre")
+    cover = np.concatenate([polygons, shapely.get_parts(
+        frame.difference(shapely.union_all(polygons)))])
+    reach = np.concatenate([tolerances, np.full(len(cover) - len(polygons), np.inf)])
+    for step in (0.5, 1.5):
+        active = np.flatnonzero(reach >= step)
+        cover[active] = shapely.coverage_simplify(cover[active], step,
+                                                  simplify_boundary=False)
+    checked = []
+    is_valid = shapely.coverage_is_valid
+    monkeypatch.setattr(shapely, "coverage_is_valid",
+                        lambda some: checked.append(some) or is_valid(some))
+    result = coverage.simplify_coverage(polygons, tolerances, 0.5, noded=True)
+    assert len(polygons) > 1000 and shapely.equals_exact(result, cover[: len(polygons)], 0).all()
+    assert is_valid(result) and shapely.is_valid(result).all()
+    background = checked[-1][len(polygons):]
+    assert len(background) == 1 and shapely.get_num_interior_rings(background[0]) == 1
+    assert shapely.get_num_coordinates(shapely.get_exterior_ring(background[0])) == 5
