@@ -1065,12 +1065,12 @@ def test_lines_and_instances_moved_to_another_datum_say_so_too(make_raster, tmp_
     assert len(gpd.read_file(tmp_path / "out.geojson")) == 1
 
 
-def test_cluster_batches_of_a_long_chain_of_touching_houses_take_linear_time():
+def test_cluster_batches_keep_a_long_chain_of_touching_houses_whole():
     """Terraced houses along a U-shaped street, 40,000 in one chain: numbered row by row
     (as the polygonizer does), the least number sits at one end of the U. Propagating it
-    one house a round took 7 s (n^2; the whole coverage simplification of them 0.5 s)."""
-    import time
-
+    one house a round took 7 s (n^2; the whole coverage simplification of them 0.5 s): the
+    clusters are the components of the graph of envelopes that meet (0.05 s; the times are
+    in benchmarks/RESULTS.md, the test asserts the batches)."""
     from geotile import coverage
 
     rows = 20_000
@@ -1079,9 +1079,7 @@ def test_cluster_batches_of_a_long_chain_of_touching_houses_take_linear_time():
     houses = [h for pair in zip(left, right, strict=True) for h in pair]  # row by row
     houses.append(shapely.box(0, 3 * rows, 33, 3 * rows + 3))  # the bottom of the U
     polygons = np.array(houses, dtype=object)
-    start = time.monotonic()
     batches = coverage.cluster_batches(polygons)
-    assert time.monotonic() - start < 2
     assert len(batches) == 1 and sorted(batches[0]) == list(range(len(polygons)))
     # clusters apart are batched apart, each whole
     apart = np.array([shapely.box(10 * k, 0, 10 * k + 3, 3) for k in range(2500)]
