@@ -1024,11 +1024,19 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(densified_to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
-                      exact=metric == crs)
+                      exact=metric == crs and all(map(places_edges_exactly, transforms)))
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)
     return frame, crs
+
+
+def places_edges_exactly(transform) -> bool:
+    """Whether ``transform`` keeps the pixel corners on a straight edge exactly on it (x from
+    the column or the row alone, and y too: north-up, or turned by right angles). On a
+    rotated grid (17 degrees) a corner lies a round-off off its neighbour's edge:
+    :func:`~geotile.coverage.edge_matched` must then match by distance."""
+    return (transform.a == 0 or transform.b == 0) and (transform.d == 0 or transform.e == 0)
 
 
 def text_columns(frame):
