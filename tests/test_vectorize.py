@@ -476,18 +476,25 @@ def test_simplify_of_many_buildings_runs_cluster_by_cluster_with_the_same_result
     # with every building a hole took GEOS's validity check n^2: 35 s for 10,000), gives
     # the polygons the frame's background gives
     tolerances = np.where(np.arange(len(polygons)) % 3 == 0, 0.5, 1.5)
-    frame = shapely.box(*shapely.total_bounds(polygons)).buffer(0.3, join_style="mitre")
+    expected = _simplified_with_the_frame(polygons, tolerances, 0.3, simplify)
+    batches.clear()
+    result = coverage.simplify_coverage(polygons, tolerances, 0.3, noded=True)
+    assert shapely.equals_exact(result, expected, 0).all()
+    assert len(batches) > 40 and max(map(len, batches)) < 20
+    assert not shapely.equals_exact(result, polygons, 0).all()
+
+
+def _simplified_with_the_frame(polygons, tolerances, cell, simplify):
+    """Per-class coverage simplification (tolerances 0.5 and 1.5) with one background of the
+    whole frame (a ``cell`` wider), as geotile did before batching: the reference."""
+    frame = shapely.box(*shapely.total_bounds(polygons)).buffer(cell, join_style="mitre")
     cover = np.concatenate([polygons, shapely.get_parts(
         frame.difference(shapely.union_all(polygons)))])
     reach = np.concatenate([tolerances, np.full(len(cover) - len(polygons), np.inf)])
     for step in (0.5, 1.5):
         active = np.flatnonzero(reach >= step)
         cover[active] = simplify(cover[active], step, simplify_boundary=False)
-    batches.clear()
-    result = coverage.simplify_coverage(polygons, tolerances, 0.3, noded=True)
-    assert shapely.equals_exact(result, cover[: len(polygons)], 0).all()
-    assert len(batches) > 40 and max(map(len, batches)) < 20
-    assert not shapely.equals_exact(result, polygons, 0).all()
+    return cover[: len(polygons)]
 
 
 def _random_blocks(make_raster, seed: int, widest: int):
@@ -1141,20 +1148,13 @@ def test_per_class_simplify_of_land_cover_takes_the_frame_as_background(monkeypa
              shapes(classes, transform=from_origin(0, 108, 0.5, 0.5))]
     polygons = coverage.edge_matched(np.array([g for g, _ in found], dtype=object), 5e-4, True)
     tolerances = np.array([(0.0, 0.5, 1.5, 1.5)[int(v) - 1] for _, v in found])
-    frame = shapely.box(*shapely.total_bounds(polygons)).buffer(0.5, join_style="mitre")
-    cover = np.concatenate([polygons, shapely.get_parts(
-        frame.difference(shapely.union_all(polygons)))])
-    reach = np.concatenate([tolerances, np.full(len(cover) - len(polygons), np.inf)])
-    for step in (0.5, 1.5):
-        active = np.flatnonzero(reach >= step)
-        cover[active] = shapely.coverage_simplify(cover[active], step,
-                                                  simplify_boundary=False)
+    expected = _simplified_with_the_frame(polygons, tolerances, 0.5, shapely.coverage_simplify)
     checked = []
     is_valid = shapely.coverage_is_valid
     monkeypatch.setattr(shapely, "coverage_is_valid",
                         lambda some: checked.append(some) or is_valid(some))
     result = coverage.simplify_coverage(polygons, tolerances, 0.5, noded=True)
-    assert len(polygons) > 1000 and shapely.equals_exact(result, cover[: len(polygons)], 0).all()
+    assert len(polygons) > 1000 and shapely.equals_exact(result, expected, 0).all()
     assert is_valid(result) and shapely.is_valid(result).all()
     background = checked[-1][len(polygons):]
     assert len(background) == 1 and shapely.get_num_interior_rings(background[0]) == 1
