@@ -721,13 +721,12 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.band_workers import run_jobs
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
-    from geotile.raster import input_path, open_raster, pixel_size
+    from geotile.raster import in_name_order, input_path, open_raster, pixel_size
     from geotile.vectorize import raster_centre, text_columns
 
     # in name order: the rows and their sources do not depend on the order given; GDAL
     # virtual and remote paths as given (a Path collapses /vsizip//tmp and https://)
-    paths = sorted((p if isinstance(p, str) else Path(p) for p in paths),
-                   key=lambda p: (input_path(p).name, os.fspath(p)))
+    paths = in_name_order([p if isinstance(p, str) else Path(p) for p in paths])
     crs, cell = None, 1.0
     for number, path in enumerate(paths):
         with open_raster(path) as src:

@@ -23,6 +23,7 @@ from geotile.raster import (
     atomic_output,
     check_output,
     check_writable,
+    in_name_order,
     open_raster,
     pam_sidecar,
     write_cog,
@@ -86,7 +87,7 @@ def merge_rasters(paths, output: str | os.PathLike, overwrite: bool = False,
     overlap the later name wins, whatever order they are given in."""
     from geotile.input_files import path_list
 
-    paths = sorted(path_list(paths), key=lambda p: (Path(p).name, os.fspath(p)))
+    paths = in_name_order(path_list(paths))
     if not paths:
         raise InputError("no raster to merge.")
     output = check_merge_output(output, paths, overwrite)

@@ -110,6 +110,13 @@ def input_path(path: str | os.PathLike) -> Path | VirtualPath:
     return VirtualPath(text) if is_virtual_path(text) else Path(text)
 
 
+def in_name_order(paths) -> list:
+    """``paths`` sorted by file name (:func:`input_path`'s: a virtual path's last part, a
+    URL's without its query), then by the whole path: an order that does not depend on the
+    order given (shells' glob collation, lists typed by hand)."""
+    return sorted(paths, key=lambda p: (input_path(p).name, os.fspath(p)))
+
+
 def input_exists(path: str | os.PathLike) -> bool:
     """False only for a local file that does not exist (GDAL itself checks virtual paths)."""
     return not _is_local(path) or Path(path).exists()

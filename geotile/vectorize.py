@@ -1327,7 +1327,9 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
                                (src.width, src.height)))
         checked.append(path)
     _check_overlaps(checked, footprints)
-    return sorted(checked, key=lambda p: (_name(p), os.fspath(p))), crs
+    from geotile.raster import in_name_order
+
+    return in_name_order(checked), crs
 
 
 def check_given_once(paths: Sequence[str | os.PathLike]) -> list:
