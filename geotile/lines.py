@@ -41,6 +41,7 @@ given (fine for hundreds of tiles, not for a country).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import warnings
@@ -62,6 +63,7 @@ from geotile.raster_kinds import (
     reads_nodata,
     warn_if_scaled_class_raster,
 )
+from geotile.skeleton_pixels import SkeletonPixels
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
@@ -268,8 +270,9 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
         group, r0, source.row + top + rows + hy, c0, source.col + source.width + hx, others)
     known = owner >= 0
     covered = known | context | no_data  # no data: background
-    filled = ids if covered.all() else _fill_unknown(ids, covered)
     classes = np.unique(ids[hy:hy + rows, hx:hx + source.width])
+    filled = ids if covered.all() else _fill_unknown(ids, covered)
+    del ids, context, covered  # a band's worth each: only ``filled`` is read on
 
     def cut(a: np.ndarray) -> np.ndarray:
         return a if split == (1, 1) else np.repeat(np.repeat(a, ky, axis=0), kx, axis=1)
@@ -277,8 +280,6 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
     known, no_data = cut(known), cut(no_data)  # bool: scores and owners are read uncut
     core = slice(hy * ky, (hy + rows) * ky)
     cols = slice(hx * kx, (hx + source.width) * kx)
-    from scipy import ndimage
-
     found = []
     for class_id in classes:
         if class_id == 0 or (source.keep is not None and class_id not in source.keep):
@@ -292,24 +293,45 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
         if len(segments):
             r, c = segments[..., 0], segments[..., 1]
             # to the road's edge: a spur within it runs into a bump of the edge
-            edge = ndimage.distance_transform_edt(inside, sampling=sides)[r, c]
+            edge = edge_distances(inside, sides, r, c)
             found.append((int(class_id), segments + np.array([r0 * ky, c0 * kx]),
                           score[r // ky, c // kx], owner[r // ky, c // kx], edge))
     return found
 
 
-def _fill_small_holes(inside: np.ndarray, no_data: np.ndarray, most: float) -> np.ndarray:
-    """``inside`` with its holes of at most ``most`` pixels (no data aside) filled."""
+def edge_distances(inside: np.ndarray, sampling, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``distance_transform_edt(inside, sampling)[r, c]``, the same values, from the feature
+    transform alone: the band's whole raster of distances took five times its memory."""
     from scipy import ndimage
 
-    holes = ndimage.binary_fill_holes(inside) & ~inside & ~no_data
-    if not holes.any():
+    near = ndimage.distance_transform_edt(inside, sampling=sampling, return_distances=False,
+                                          return_indices=True)
+    dr = (near[0][r, c] - r).astype(np.float64) * sampling[0]
+    dc = (near[1][r, c] - c).astype(np.float64) * sampling[1]
+    return np.sqrt(dr * dr + dc * dc)
+
+
+def _fill_small_holes(inside: np.ndarray, no_data: np.ndarray, most: float) -> np.ndarray:
+    """``inside`` with its holes of at most ``most`` pixels (no data aside) filled: the
+    4-connected pieces of background that do not reach the band's edge, as
+    ``binary_fill_holes`` finds them (one labelling: half its memory)."""
+    from scipy import ndimage
+
+    background, count = ndimage.label(~inside)
+    edge = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    hole = np.ones(count + 1, bool)
+    hole[np.unique(edge)] = False
+    hole[0] = False
+    if not hole.any():
         return inside
-    labels, count = ndimage.label(holes)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    small = sizes <= most
-    small[0] = False
-    return inside | small[labels]
+    if no_data.any():  # the holes less their no data, counted piece by piece
+        holes = hole[background] & ~no_data
+        del background
+        background, count = ndimage.label(holes)
+        hole = np.ones(count + 1, bool)
+        hole[0] = False
+    sizes = np.bincount(background.ravel(), minlength=count + 1)
+    return inside | (hole & (sizes <= most))[background]
 
 
 #: the 8 neighbours of a pixel, (row, col) steps: east, then counter-clockwise
@@ -343,12 +365,12 @@ def road_skeleton(inside: np.ndarray) -> np.ndarray:
     image = np.pad(inside.astype(np.uint8), 1)  # a frame of background: no index leaves it
     flat = image.reshape(-1)
     steps = np.array([dr * image.shape[1] + dc for dr, dc in _NEIGHBOURS])
-    weights = (1 << np.arange(8)).astype(np.int64)
+    steps = steps.astype(np.int32 if flat.size < 2**31 else np.int64)
 
-    def codes(pixels: np.ndarray) -> np.ndarray:
-        return flat[pixels[:, None] + steps] @ weights
+    def codes(pixels: np.ndarray) -> np.ndarray:  # bit k: neighbour k is set
+        return np.packbits(flat[pixels[:, None] + steps], axis=1, bitorder="little")[:, 0]
 
-    pixels = np.flatnonzero(flat)
+    pixels = np.flatnonzero(flat).astype(steps.dtype)
     candidates = pixels[codes(pixels) != 255]  # only border pixels can go
     listed = np.zeros(flat.shape, bool)
     listed[candidates] = True
@@ -517,8 +539,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
                                     _square_split(_ground_sides(g[0].transform, scales))))
                       for g in groups)  # a (cut) pixel's larger ground side
     by_class: dict[int, list[np.ndarray]] = {}
-    pixels: dict[tuple, tuple[float, int]] = {}  # (class, x, y) -> (score, raster index)
-    edges: dict[tuple, float] = {}  # (class, x, y) -> distance to the road's edge (metres)
+    pixels: dict[int, SkeletonPixels] = {}  # per class: score, raster, edge distance (m)
     for group in groups:
         others = [s for g in groups if g is not group for s in g]
         sides = _ground_sides(group[0].transform, scales)
@@ -537,29 +558,21 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
                     r, c = segments[..., 0] + 0.5, segments[..., 1] + 0.5
                     xy = np.stack([t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f], axis=-1)
                     by_class.setdefault(class_id, []).append(xy)
-                    for (px, py), p, o, e in zip(xy.reshape(-1, 2).tolist(),
-                                                 values.ravel().tolist(),
-                                                 owners.ravel().tolist(),
-                                                 edge.ravel().tolist(), strict=True):
-                        pixels[(class_id, px, py)] = (p, o)
-                        edges[(class_id, px, py)] = e
+                    pixels.setdefault(class_id, SkeletonPixels()).add(xy, values, owners, edge)
     frames = []
     for class_id, parts in sorted(by_class.items()):
-        lines = _merge(shapely.linestrings(np.concatenate(parts)))
+        lines = _merge_segments(np.concatenate(parts))
+        del parts
+        table = pixels.pop(class_id)
         if len(groups) > 1:
-            lines = _join_raster_edges(lines, class_id, pixels, outlines, cell)
-        lines, centres = collapse_junction_cycles(
-            lines, ground_cell, lambda points, k=class_id: np.array(
-                [edges.get((k, x, y), 0.0) for x, y in points.tolist()]), scales)
-        edges.update({(class_id, *p): e for p, e in centres.items()})
-        lines = prune(lines, options.min_length, _length_function(crs, lines),
-                      lambda points, k=class_id: np.array(
-                          [edges.get((k, x, y), 0.0) for x, y in points.tolist()]))
-        lines = merge_close_junctions(lines, ground_cell, lambda points, k=class_id: np.array(
-            [edges.get((k, x, y), 0.0) for x, y in points.tolist()]), scales)[0]
+            lines = _join_raster_edges(lines, table, outlines, cell)
+        lines, centres = collapse_junction_cycles(lines, ground_cell, table.edges, scales)
+        table.extra_edges.update(centres)
+        lines = prune(lines, options.min_length, _length_function(crs, lines), table.edges)
+        lines = merge_close_junctions(lines, ground_cell, table.edges, scales)[0]
         if not len(lines):
             continue
-        frames.append(_line_frame(lines, class_id, pixels, paths))
+        frames.append(_line_frame(lines, class_id, table, paths))
     columns = {"class_id": np.empty(0, np.int64), "score": [], "source": []}
     frame = (gpd.pd.concat(frames, ignore_index=True) if frames
              else gpd.GeoDataFrame(columns, geometry=[], crs=None))
@@ -654,6 +667,20 @@ def _merge(lines) -> np.ndarray:
         return np.empty(0, dtype=object)
     merged = shapely.line_merge(shapely.multilinestrings(lines))
     return np.asarray(shapely.get_parts(merged), dtype=object)
+
+
+def _merge_segments(segments: np.ndarray) -> np.ndarray:
+    """:func:`_merge` of the segments ``(n, 2, 2)`` (x, y), built as one MultiLineString
+    straight from their coordinates (no geometry object per segment)."""
+    import shapely
+
+    if not len(segments):
+        return np.empty(0, dtype=object)
+    count = len(segments)
+    multi = shapely.from_ragged_array(
+        shapely.GeometryType.MULTILINESTRING, segments.reshape(-1, 2),
+        (np.arange(0, 2 * count + 1, 2), np.array([0, count])))
+    return np.asarray(shapely.get_parts(shapely.line_merge(multi[0])), dtype=object)
 
 
 def _end_degrees(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -859,7 +886,7 @@ def merge_close_junctions(lines: np.ndarray, cell: float, edge, scales=(1.0, 1.0
     return _contract(lines, used, moved, start_keys, end_keys, reach, scales), centres
 
 
-def _join_raster_edges(lines: np.ndarray, class_id: int, pixels: dict, outlines: list,
+def _join_raster_edges(lines: np.ndarray, pixels: SkeletonPixels, outlines: list,
                        cell: float):
     """Join free ends of lines from different rasters, each within a pixel of its raster's
     outline and at most ``JOIN_PIXELS`` pixels apart (roads crossing the edge between
@@ -871,8 +898,8 @@ def _join_raster_edges(lines: np.ndarray, class_id: int, pixels: dict, outlines:
         return lines
     degree = _end_degrees(lines)[2]
     free = [p for p, d in degree.items() if d == 1]
-    raster = np.array([pixels[(class_id, *p)][1] if (class_id, *p) in pixels else -1
-                       for p in free], dtype=np.int64)
+    rows = pixels.find(np.array(free, np.float64))
+    raster = np.where(rows >= 0, pixels.owner[np.maximum(rows, 0)], -1)
     points = shapely.points(np.array(free).reshape(-1, 2))
     near = np.array([r >= 0 and shapely.distance(point, outlines[r]) <= cell * 1.0001
                      for point, r in zip(points, raster, strict=True)], dtype=bool)
@@ -924,21 +951,23 @@ def _metric(crs, lines):
     return metric_crs(crs, gpd.GeoSeries(lines, crs=crs))
 
 
-def _line_frame(lines: np.ndarray, class_id: int, pixels: dict, paths: list[Path]):
+def _line_frame(lines: np.ndarray, class_id: int, pixels: SkeletonPixels,
+                paths: list[Path]):
     """A frame of ``lines`` with class_id, score (mean over skeleton pixels) and source
     (the raster of the first pixel)."""
     import geopandas as gpd
     import shapely
 
+    coords, line_of = shapely.get_coordinates(lines, return_index=True)
+    rows = pixels.find(coords)
+    starts = np.searchsorted(line_of, np.arange(len(lines) + 1))
     scores, sources = [], []
-    for line in lines:
-        coords = shapely.get_coordinates(line).tolist()
-        if len(coords) > 2 and coords[0] == coords[-1]:
-            coords = coords[:-1]
-        found = [pixels.get((class_id, x, y)) for x, y in coords]
-        found = [f for f in found if f is not None]
-        scores.append(round(float(np.mean([f[0] for f in found])), 4) if found else None)
-        sources.append(paths[found[0][1]].name if found else "")
+    for start, stop in itertools.pairwise(starts):
+        if stop - start > 2 and (coords[start] == coords[stop - 1]).all():
+            stop -= 1  # a ring's closing vertex
+        found = rows[start:stop][rows[start:stop] >= 0]
+        scores.append(round(float(np.mean(pixels.score[found])), 4) if len(found) else None)
+        sources.append(paths[pixels.owner[found[0]]].name if len(found) else "")
     return gpd.GeoDataFrame({"class_id": np.full(len(lines), class_id, np.int64),
                              "score": scores, "source": sources}, geometry=list(lines))
 
