@@ -156,13 +156,14 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                 disjoint: bool = False) -> Mosaic:
     """Place ``paths`` on one pixel grid, or raise InputError naming the tile off the grid
     and the gdalwarp fix (``alternative``: the other way out). ``same_bands``: the tiles
-    must also have the same band count and data type (their pixels are read as one);
+    must also have the same band count (alpha bands aside) and data type (their pixels are
+    read as one);
     ``disjoint``: no two may overlap (each pixel is one tile's)."""
     from geotile.grid import grid_offset
     from geotile.input_files import path_list
 
     paths = path_list(paths)
-    from geotile.raster import input_path, pixel_sides
+    from geotile.raster import alpha_bands, input_path, pixel_sides
 
     first = None
     placed = []
@@ -181,8 +182,9 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                     raise unplaced(path, f"{origin.name}, also at pixel 0, 0")
                 origin = path
             if first is None:
-                first = (path, transform, crs, src.count, "/".join(dict.fromkeys(src.dtypes)))
-            ref_path, ref, ref_crs, ref_count, ref_dtype = first
+                first = (path, transform, crs, src.count, "/".join(dict.fromkeys(src.dtypes)),
+                         src.count - len(alpha_bands(src)))
+            ref_path, ref, ref_crs, ref_count, ref_dtype, ref_data = first
             fix = (f"put all tiles on one grid, e.g. gdalwarp -t_srs {ref_crs or 'EPSG:...'} "
                    "-tr {:g} {:g} -tap, {}.".format(*pixel_sides(ref), alternative))
             pixel_size_differs = not all(math.isclose(
@@ -203,7 +205,10 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                 raise InputError(f"{path}: not aligned with {ref_path.name}'s grid: its "
                                  "origin is not a whole number of pixels from it "
                                  f"({col:.3f}, {row:.3f} px); {fix}")
-            if same_bands and src.count != ref_count:
+            # an alpha band is the tile's mask (read per tile), not one of its bands: RGB
+            # beside RGBA is one surface
+            if same_bands and src.count != ref_count \
+                    and src.count - len(alpha_bands(src)) != ref_data:
                 bands = " ".join(f"-b {b}" for b in range(1, min(src.count, ref_count) + 1))
                 raise InputError(f"{path}: {src.count} bands, {ref_path.name} has "
                                  f"{ref_count}; a mosaic's tiles need the same bands: give "

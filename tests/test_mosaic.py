@@ -168,8 +168,8 @@ def test_tiles_off_the_grid_with_merge_too_name_the_way_out_of_both(tmp_path, kw
     ({"pixels": np.zeros((3, 10, 10), np.uint16), "col": 10}, "uint16 pixels, a.tif has uint8"),
     ({"pixels": np.zeros((3, 10, 10), np.uint8), "col": 8}, "overlaps a.tif by 2 x 10 px"),
     ({"pixels": np.zeros((3, 4, 4), np.uint8), "col": 3, "row": 3}, "overlaps a.tif by 4 x 4"),
-    ({"pixels": np.zeros((4, 10, 10), np.uint8), "col": 10},
-     "4 bands, a.tif has 3; a mosaic's tiles need the same bands: give them the same "
+    ({"pixels": np.zeros((5, 10, 10), np.uint8), "col": 10},
+     "5 bands, a.tif has 3; a mosaic's tiles need the same bands: give them the same "
      "(gdal_translate -b 1 -b 2 -b 3), or predict without --mosaic."),
 ])
 def test_tiles_read_as_one_surface_share_a_type_and_no_pixel(tmp_path, second, message):
@@ -184,6 +184,49 @@ def test_tiles_read_as_one_surface_share_a_type_and_no_pixel(tmp_path, second, m
     assert result.exit_code == 1 and message in result.output, result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_mosaic_of_rgb_and_rgba_tiles_reads_the_alpha_as_their_mask(tmp_path):
+    """An RGB tile beside an RGBA tile (alpha 0 outside the ortho's footprint), as one
+    delivery comes: --mosaic refused them ('4 bands, a.tif has 3', exit 1) and proposed
+    gdal_translate -b 1 -b 2 -b 3, which drops the alpha and feeds its transparent pixels
+    to the model. Now the alpha is the tile's mask, as predicting it alone: both tiles equal
+    the merged RGBA scene predicted alone, and --merge gives that scene on its grid."""
+    stack = np.random.default_rng(11).integers(1, 250, (4, 40, 80)).astype(np.uint8)
+    stack[3] = 255
+    stack[3, 5:30, 50:70] = 0  # outside the footprint, in the right tile
+    merged = tmp_path / "scene.tif"
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    alpha = {"photometric": "RGB", "alpha": "YES"}
+    for path, pixels, col, profile in ((merged, stack, 0, alpha),
+                                       (tiles / "a.tif", stack[:3, :, :40], 0, {}),
+                                       (tiles / "b.tif", stack[:, :, 40:], 40, alpha)):
+        with rasterio.open(path, "w", driver="GTiff", width=pixels.shape[2],
+                           height=pixels.shape[1], count=pixels.shape[0], dtype="uint8",
+                           crs="EPSG:32633", transform=from_origin(X0 + col * PIXEL, Y0,
+                                                                   PIXEL, PIXEL),
+                           **profile) as dst:
+            dst.write(pixels)
+    model = conv3x3_model(tmp_path / "m.onnx")
+    common = ["--tile-size", "32", "--overlap", "8", "-q"]
+    result = cli_runner().invoke(cli, ["predict", str(model), str(merged), "-o",
+                                      str(tmp_path / "alone.tif"), *common])
+    assert result.exit_code == 0, result.output
+    result = cli_runner().invoke(cli, ["predict", str(model), str(tiles / "a.tif"),
+                                      str(tiles / "b.tif"), "-o", str(tmp_path / "out"),
+                                      "--mosaic", "--merge", str(tmp_path / "m.tif"), *common])
+    assert result.exit_code == 0, result.output
+    alone, transform, crs = _read(tmp_path / "alone.tif")
+    assert np.isnan(alone).sum() == 25 * 20
+    for name, col in (("a.tif", 0), ("b.tif", 40)):
+        got, _, _ = _read(tmp_path / "out" / name)
+        part = alone[:, :, col : col + 40]
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(part))
+        np.testing.assert_allclose(got, part, atol=1e-5, rtol=0)
+    whole, merged_transform, merged_crs = _read(tmp_path / "m.tif")
+    assert (merged_transform, merged_crs) == (transform, crs)
+    np.testing.assert_allclose(whole, alone, atol=1e-5, rtol=0)
 
 
 def test_nodata_and_gaps_in_the_mosaic(tmp_path, scene):
