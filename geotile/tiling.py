@@ -1269,9 +1269,10 @@ def _grid_of(image: str | Path, options: TileOptions) -> Grid:
 
 
 def _warn_overlapping(images) -> None:
-    """One warning when georeferenced images of one CRS cover the same ground (by more
-    than half a pixel): --split plans its blocks per image, so that ground may land in
-    train and in val or test. Candidate pairs come from an STRtree (a city of tiles)."""
+    """One warning when georeferenced images cover the same ground (by more than half a
+    pixel): --split plans its blocks per image, so that ground may land in train and in
+    val or test. Candidate pairs come from an STRtree (a city of tiles); images in other
+    CRSs (two UTM zones) are compared on their outlines (:func:`_overlaps_across_crs`)."""
     import shapely
 
     from geotile.raster import open_raster
@@ -1296,6 +1297,8 @@ def _warn_overlapping(images) -> None:
         for i, j in zip(*(side[((high - low) > apart).all(axis=1)] for side in (left, right)),
                         strict=True):
             pairs.append((members[i][0], members[j][0]))
+    if len(groups) > 1:
+        pairs.extend(_overlaps_across_crs(groups))
     if pairs:
         more = f" (and {len(pairs) - 1} more pairs)" if len(pairs) > 1 else ""
         warnings.warn(
@@ -1303,6 +1306,46 @@ def _warn_overlapping(images) -> None:
             "splits apart within an image only, so their common ground may be in train and "
             "in val or test. Tile overlapping images (other dates, collects) in one split, "
             "or cut the overlap out.", GeotileWarning, stacklevel=3)
+
+
+def _overlaps_across_crs(groups: dict[str, list]) -> list[tuple]:
+    """Pairs of images of different CRSs (``groups``: CRS WKT -> [(image, bounds, half
+    pixel)]) whose outlines share ground wider than half a pixel: candidates by their
+    lon/lat boxes, then one's densified outline in the other's CRS."""
+    import shapely
+    from pyproj import CRS, Transformer
+    from rasterio.warp import transform_bounds
+
+    found, boxes = [], []
+    for wkt, members in groups.items():
+        for image, bounds, half in members:
+            try:
+                lonlat = transform_bounds(wkt, "EPSG:4326", *bounds, densify_pts=21)
+            except Exception:  # an outline PROJ cannot place is not compared
+                continue
+            if np.all(np.isfinite(lonlat)):
+                found.append((wkt, image, bounds, half))
+                boxes.append(shapely.box(*lonlat))
+    pairs = []
+    tree = shapely.STRtree(boxes)
+    for i, j in zip(*tree.query(boxes, predicate="intersects"), strict=True):
+        (crs_a, a, box_a, half_a), (crs_b, b, box_b, half_b) = found[i], found[j]
+        if i >= j or crs_a == crs_b:
+            continue
+        to_a = Transformer.from_crs(CRS.from_wkt(crs_b), CRS.from_wkt(crs_a), always_xy=True)
+        side = max(box_b[2] - box_b[0], box_b[3] - box_b[1])
+        outline = shapely.segmentize(shapely.box(*box_b), side / 64)
+        outline = shapely.transform(outline, lambda xy, to=to_a: np.column_stack(
+            to.transform(xy[:, 0], xy[:, 1])))
+        if not shapely.is_valid(outline):
+            continue
+        # half a pixel of b in a's units: b's outline there over b's pixels
+        scale = (outline.bounds[2] - outline.bounds[0]) / (box_b[2] - box_b[0])
+        apart = max(half_a, half_b * abs(scale))
+        shared = shapely.box(*box_a).intersection(outline)
+        if not shared.buffer(-apart / 2).is_empty:  # wider than ``apart`` every way
+            pairs.append((a, b))
+    return pairs
 
 
 def _check_png(image, mask=None, extra=None) -> None:

@@ -1247,6 +1247,31 @@ def test_split_warns_when_images_overlap_on_the_ground(make_raster, tmp_path):
         tile_rasters([a, shifted], None, tmp_path / "nosplit", options=TileOptions(size=16))
 
 
+def test_split_warns_when_images_in_two_utm_zones_overlap_on_the_ground(make_raster,
+                                                                       tmp_path):
+    """A delivery at a zone boundary has the same ground in EPSG:32632 and EPSG:32633: the
+    images' coordinates are 450 km apart, so --split tiled both without the overlap
+    warning (exit 0, the common ground in train and in val). Now their outlines are
+    compared on the ground; an image of the other zone 1 km away is not warned about."""
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    pixels = np.ones((1, 64, 64), np.uint8)
+    a = make_raster("a.tif", pixels, crs="EPSG:32632",
+                    transform=from_origin(723700, 5320700, 0.5, 0.5))
+    x, y = Transformer.from_crs(32632, 32633, always_xy=True).transform(723716, 5320684)
+    same = make_raster("same.tif", pixels, crs="EPSG:32633",
+                       transform=from_origin(x - 10, y + 10, 0.5, 0.5))
+    far = make_raster("far.tif", pixels, crs="EPSG:32633",
+                      transform=from_origin(x + 1000, y + 10, 0.5, 0.5))
+    options = TileOptions(size=16, split=(0.5, 0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeotileWarning)
+        tile_rasters([a, far], None, tmp_path / "apart", options=options)
+    with pytest.warns(GeotileWarning, match=r"a.tif and .*same.tif overlap on the ground"):
+        tile_rasters([a, far, same], None, tmp_path / "overlap", options=options)
+
+
 @pytest.mark.parametrize(("count", "dtype"), [(4, np.uint8), (5, np.uint8), (2, np.int16)])
 def test_alpha_bands_gdal_leaves_out_are_nodata(make_raster, tmp_path, count, dtype):
     """RGB+NIR+alpha and int16+alpha (gdalwarp -dstalpha's; GDAL's mask leaves the alpha
