@@ -336,7 +336,9 @@ def test_predict_pattern_merged_cog_equals_the_whole_scene(tmp_path, run_cli):
     result = run_cli("predict", model, str(tmp_path / "tiles" / "t*.tif"), "-o",
                      tmp_path / "pred", "--merge", tmp_path / "city.tif", *common)
     assert result.exit_code == 0, result.output
-    assert "city.tif: mosaic of 9 outputs" in result.output
+    # the merged grid stated: size, pixel size and CRS
+    assert "city.tif: mosaic of 9 outputs, 720 x 600 px of 0.5 x 0.5 m, EPSG:32616" \
+        in result.output
     reference = run_cli("predict", model, whole, "-o", tmp_path / "whole_pred.tif", *common)
     assert reference.exit_code == 0, reference.output
     with rasterio.open(tmp_path / "city.tif") as merged, \

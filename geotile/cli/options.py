@@ -330,10 +330,23 @@ def write_merge(ctx, merge, pairs, replace: bool, as_json: bool,
 
     if creation_options is not None and not isinstance(creation_options, dict):
         creation_options = parse_creation_options(list(creation_options))
-    merge_rasters([out for _, out in pairs], merge, overwrite=replace,
-                  creation_options=creation_options)
+    merged = merge_rasters([out for _, out in pairs], merge, overwrite=replace,
+                           creation_options=creation_options)
     if not ctx.obj["quiet"] and not as_json:
-        click.echo(f"{merge}: mosaic of {len(pairs)} outputs")
+        click.echo(f"{merge}: mosaic of {len(pairs)} outputs, {merged_grid(merged)}")
+
+
+def merged_grid(path) -> str:
+    """A merged raster's grid in words: '192 x 192 px of 0.5 x 0.5 m, EPSG:32616'."""
+    from geotile.raster import crs_label, open_raster, pixel_sides
+
+    with open_raster(path) as src:
+        size = "{:g} x {:g}".format(*pixel_sides(src.transform))
+        if src.crs is None:
+            return f"{src.width} x {src.height} px of {size}, no CRS"
+        units = "m" if src.crs.linear_units in ("metre", "meter") else (
+            "degrees" if src.crs.is_geographic else src.crs.linear_units)
+        return f"{src.width} x {src.height} px of {size} {units}, {crs_label(src.crs)}"
 
 
 def cluster_opts(func):
