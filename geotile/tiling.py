@@ -1326,13 +1326,16 @@ def _overlaps_across_crs(groups: dict[str, list]) -> list[tuple]:
             if np.all(np.isfinite(lonlat)):
                 found.append((wkt, image, bounds, half))
                 boxes.append(shapely.box(*lonlat))
-    pairs = []
+    pairs, transformers = [], {}
     tree = shapely.STRtree(boxes)
     for i, j in zip(*tree.query(boxes, predicate="intersects"), strict=True):
         (crs_a, a, box_a, half_a), (crs_b, b, box_b, half_b) = found[i], found[j]
         if i >= j or crs_a == crs_b:
             continue
-        to_a = Transformer.from_crs(CRS.from_wkt(crs_b), CRS.from_wkt(crs_a), always_xy=True)
+        if (crs_b, crs_a) not in transformers:  # one per pair of CRSs, not per pair of images
+            transformers[crs_b, crs_a] = Transformer.from_crs(
+                CRS.from_wkt(crs_b), CRS.from_wkt(crs_a), always_xy=True)
+        to_a = transformers[crs_b, crs_a]
         side = max(box_b[2] - box_b[0], box_b[3] - box_b[1])
         outline = shapely.segmentize(shapely.box(*box_b), side / 64)
         outline = shapely.transform(outline, lambda xy, to=to_a: np.column_stack(
