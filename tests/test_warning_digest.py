@@ -166,3 +166,19 @@ def test_empty_label_files_of_many_tiles_are_said_once_more(tmp_path, run_cli):
     assert _warnings(result)[1] == (
         "Warning: 5 more images (tile_01.tif, tile_02.tif, tile_03.tif, ...): the labels given "
         "for them hold no features; their patches have no annotations."), result.stderr
+
+
+def test_verbose_says_each_warning_as_a_plain_line(tmp_path, run_cli):
+    """-v says every warning for every image as it is raised (no digest), in the same one
+    line as without -v: not Python's "geotile/gdal_settings.py:29: GeotileWarning: ..."
+    followed by a line of geotile's source code."""
+    images = _geotiffs_without_crs(tmp_path / "tif", 3)
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, classes=1)
+    result = run_cli("-v", "predict", model, images, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "GeotileWarning" not in result.stderr and ".py:" not in result.stderr
+    lines = _warnings(result)
+    assert [line.split(": ")[1] for line in lines] == [
+        f"scene_0{i}.tif" for i in range(3) for _ in range(2)], result.stderr
+    assert lines[1].startswith("Warning: scene_00.tif: uint16 pixels go to the model as they "
+                               "are"), lines

@@ -213,6 +213,8 @@ def _command_scope(ctx: click.Context):
             gathered = Gathered(_say_warning)
             warnings.showwarning = gathered.show
             stack.callback(_say_the_rest, gathered)
+        else:  # each as raised, in the same one line (not Python's file:line form)
+            warnings.showwarning = _show_each
         if quiet:  # -q: only errors on stderr, as its help says
             warnings.simplefilter("ignore")
         yield
@@ -241,6 +243,11 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 def _say_warning(text: str) -> None:
     click.echo(f"Warning: {text}", err=True)
+
+
+def _show_each(message, category, filename, lineno, file=None, line=None) -> None:
+    """A ``warnings.showwarning`` for -v: every warning, as "Warning: TEXT"."""
+    _say_warning(str(message))
 
 
 def _say_the_rest(gathered) -> None:
