@@ -169,7 +169,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     $ geotile predict unet.onnx tiles/*.tif -o predictions/ --tta flip \\
           --batch-size 16
     $ geotile predict unet.onnx spacenet_pan.tif --bands 1,1,1 \\
-          --scale 0.00390625 -o buildings.tif --output-type class
+          --scale 0.0005 -o buildings.tif --output-type class
     $ geotile predict rgb_ndsm.onnx top.tif --extra-bands ndsm.tif -o classes.tif
     $ geotile predict unet.onnx tiles/*.tif -o predictions/ --mosaic
 
