@@ -227,6 +227,14 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
     return size, pixels
 
 
+def say_windows(name: str, shape, size: int, overlap: int, per_run: int,
+                options: PredictOptions, whole: str = "") -> None:
+    """-v: the windows predict chose for ``name`` (rows x columns; ``whole``: of what)."""
+    log.info("%s: %d x %d windows%s of %d px, overlap %d px, %d per batch, %s blend%s", name,
+             *shape, whole, size, overlap, per_run, options.blend,
+             "" if options.tta == "none" else f", tta {options.tta}")
+
+
 def batch_size_for(model, size: int, options: PredictOptions) -> int:
     """``--batch-size``, else as many windows as make CPU_BATCH_PIXELS (GPU_BATCH_PIXELS on
     a GPU), at least 1: memory then follows the pixels per batch, not the tile size."""
@@ -452,6 +460,8 @@ def predict_blocks(
     offset, out = geometry.offset, geometry.out
     beyond = far_margin(geometry, size)
     grid = window_grid(width, height, size, overlap, geometry)
+    if name:
+        say_windows(name, grid.shape, size, overlap, per_run, options)
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
     strips = column_strips([x + offset for x in grid.col_offsets], width,

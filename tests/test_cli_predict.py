@@ -7,8 +7,9 @@ import re
 import numpy as np
 import pytest
 import rasterio
+from rasterio.transform import from_origin
 
-from .conftest import assert_one_line_error, write_garbled_jpeg
+from .conftest import UTM_ORIGIN, assert_one_line_error, write_garbled_jpeg
 from .onnx_models import pointwise_model, pointwise_reference
 
 
@@ -24,6 +25,28 @@ def test_predict_several_images_into_a_folder(run_cli, make_raster, tmp_path):
     for name, shape in (("a.tif", (50, 60)), ("b.tif", (40, 30))):
         with rasterio.open(tmp_path / "out" / name) as dst:
             assert dst.shape == shape
+
+
+def test_verbose_says_the_windows_it_chose(run_cli, make_raster, tmp_path):
+    """README: -v explains what predict does, sizes included: the window size, overlap and
+    batch it took (here the defaults for a dynamic model: 512 px, 25 %, 0.5 MP per batch)."""
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = make_raster("a.tif", np.zeros((3, 600, 700), np.uint8))
+    result = run_cli("-v", "predict", model, image, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    assert ("a.tif: 2 x 2 windows of 512 px, overlap 128 px, 2 per batch, bilinear blend"
+            in result.stderr), result.stderr
+    result = run_cli("-v", "predict", model, image, "-o", tmp_path / "q.tif",
+                     "--tile-size", "256", "--overlap", "0.5", "--tta", "flip")
+    assert ("a.tif: 4 x 5 windows of 256 px, overlap 128 px, 8 per batch, bilinear blend, "
+            "tta flip" in result.stderr), result.stderr
+    assert "windows of" not in run_cli("predict", model, image, "-o", tmp_path / "r.tif").stderr
+    right = make_raster("b.tif", np.zeros((3, 600, 700), np.uint8),
+                        transform=from_origin(UTM_ORIGIN[0] + 350, UTM_ORIGIN[1], 0.5, 0.5))
+    result = run_cli("-v", "predict", model, image, right, "--mosaic", "-o", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert ("b.tif: 2 x 4 windows of the mosaic of 512 px, overlap 128 px, 2 per batch"
+            in result.stderr), result.stderr
 
 
 def test_a_batch_checks_every_images_bands_before_the_first(run_cli, make_raster, tmp_path):
