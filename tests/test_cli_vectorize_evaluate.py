@@ -180,6 +180,12 @@ def test_vectorize_json_summary(run_cli, make_raster, tmp_path):
                        "sources": ["c.tif"]}
     result = run_cli("vectorize", raster, "-o", tmp_path / "q.gpkg", "--json", "-q")
     assert json.loads(result.stdout)["features"] == 2
+    # README: -q prints only errors and what was asked for (evaluate's scores, --json)
+    result = run_cli("-q", "vectorize", raster, "-o", tmp_path / "r.gpkg")
+    assert result.exit_code == 0 and result.output == "", result.output
+    result = run_cli("-q", "evaluate", tmp_path / "r.gpkg", tmp_path / "b.gpkg")
+    assert result.exit_code == 0 and result.stderr == "", result.output
+    assert "TP 2  FP 0  FN 0" in result.stdout, result.stdout
 
 
 def test_predict_then_vectorize_keeps_the_class_name(run_cli, make_raster, tmp_path):
