@@ -722,15 +722,16 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
     from geotile.raster import in_name_order, input_path, open_raster, pixel_size
-    from geotile.vectorize import raster_centre, text_columns
+    from geotile.vectorize import places_edges_exactly, raster_centre, text_columns
 
     # in name order: the rows and their sources do not depend on the order given; GDAL
     # virtual and remote paths as given (a Path collapses /vsizip//tmp and https://)
     paths = in_name_order([p if isinstance(p, str) else Path(p) for p in paths])
-    crs, cell = None, 1.0
+    crs, cell, exact = None, 1.0, True
     for number, path in enumerate(paths):
         with open_raster(path) as src:
             check_instance_raster(src)
+            exact &= places_edges_exactly(src.transform)
             if number == 0:
                 crs, cell = map_crs(src), pixel_size(src.transform)
             elif map_crs(src) != crs:
@@ -770,6 +771,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
         geometry=[r[0] for r in regions], crs=crs)
     frame = text_columns(frame)
     frame.attrs["cell"] = cell
+    frame.attrs["exact"] = exact  # T-junction vertices exactly on the edges (not rotated)
     frame.attrs["centre"] = raster_centre(paths[0]) if paths else None
     return frame
 
@@ -850,11 +852,12 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(densified_to_crs(frame, metric), options,
-                      _cell_in(metric, crs, cell, frame), exact=metric == crs)
+                      _cell_in(metric, crs, cell, frame),
+                      exact=metric == crs and frame.attrs.get("exact", True))
     else:
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)
     frame = to_output_crs(frame, target, centre)
     frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
-    frame.attrs = {}  # cell and centre are ours (GeoParquet writes attrs as JSON)
+    frame.attrs = {}  # cell, exact and centre are ours (GeoParquet writes attrs as JSON)
     return frame.reset_index(drop=True)
