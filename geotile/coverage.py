@@ -109,11 +109,13 @@ def edge_matched(polygons, tolerance: float, exact: bool = False) -> np.ndarray:
     if len(polygons) < 2:
         return polygons
     # only polygons that meet another can lack its vertices: those whose boxes meet, and
-    # where they are few (buildings, not land cover) those that touch
+    # where they are few (buildings, not land cover) those that touch (or, by distance, lie
+    # a round-off apart: on a rotated grid two pixels' shared edge may not intersect)
     near, other = shapely.STRtree(polygons).query(polygons)
     near, other = near[near != other], other[near != other]
     if len(np.unique(near)) < len(polygons) / 2:
-        near = near[shapely.intersects(polygons[near], polygons[other])]
+        near = near[shapely.intersects(polygons[near], polygons[other]) if exact else
+                    shapely.dwithin(polygons[near], polygons[other], tolerance)]
     meeting = np.unique(near)
     if not len(meeting):
         return polygons

@@ -325,8 +325,11 @@ def canonical_order(rows: list) -> list:
     return [(geometries[i], *rows[i][1:]) for i in order]
 
 
-def merge_edge_regions(regions):
-    """Union the edge-touching regions of each class; returns merged region tuples."""
+def merge_edge_regions(regions, tolerance: float = 0.0):
+    """Union the edge-touching regions of each class; returns merged region tuples.
+    ``tolerance`` > 0 (a rotated grid, :func:`places_edges_exactly`): the regions are
+    :func:`~geotile.coverage.edge_matched` first, as a pixel corner on a neighbour's wall
+    lies a round-off off it and the union would keep the two apart."""
     import shapely
 
     by_class: dict[int, list] = {}
@@ -334,7 +337,10 @@ def merge_edge_regions(regions):
         by_class.setdefault(region[1], []).append(region)
     merged = []
     for class_id, members in sorted(by_class.items()):
-        union = shapely.union_all([r[0] for r in members])
+        polygons = [r[0] for r in members]
+        if tolerance > 0:
+            polygons = edge_matched(polygons, tolerance)
+        union = shapely.union_all(polygons)
         # without the seams' collinear vertices: the same outline, vertex for vertex,
         # whichever rows the bands were cut at
         parts = list(shapely.simplify(shapely.get_parts(union), 0))
@@ -1001,7 +1007,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                                     desc=_name(paths[0]) if len(paths) == 1 else "rasters"):
             for region in regions:
                 (edge_regions if region[4] else finished).append(region)
-    merged = merge_edge_regions([r[:5] for r in edge_regions])
+    exact = all(map(places_edges_exactly, transforms))
+    merged = merge_edge_regions([r[:5] for r in edge_regions], 0 if exact else cell * 1e-3)
     source_of = _sources_for(merged, edge_regions)
     rows = canonical_order(finished + [(*m, source_of[i]) for i, m in enumerate(merged)])
     frame = gpd.GeoDataFrame(
@@ -1024,7 +1031,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(densified_to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
-                      exact=metric == crs and all(map(places_edges_exactly, transforms)))
+                      exact=metric == crs and exact)
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)
