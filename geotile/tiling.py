@@ -1282,7 +1282,9 @@ def _warn_overlapping(images) -> None:
         with open_raster(image) as src:
             if src.crs is not None:
                 half = 0.5 * max(abs(src.res[0]), abs(src.res[1]))
-                groups.setdefault(src.crs.to_wkt(), []).append((image, src.bounds, half))
+                left, bottom, right, top = src.bounds  # reversed on south-up, mirrored grids
+                box = (min(left, right), min(bottom, top), max(left, right), max(bottom, top))
+                groups.setdefault(src.crs.to_wkt(), []).append((image, box, half))
     pairs = []
     for members in groups.values():
         bounds = np.array([b for _, b, _ in members], dtype=float).reshape(-1, 4)

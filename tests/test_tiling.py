@@ -1272,6 +1272,21 @@ def test_split_warns_when_images_in_two_utm_zones_overlap_on_the_ground(make_ras
         tile_rasters([a, far, same], None, tmp_path / "overlap", options=options)
 
 
+@pytest.mark.parametrize("scale", [(0.5, 0.5), (-0.5, -0.5)], ids=["south-up", "mirrored"])
+def test_split_warns_when_south_up_or_mirrored_images_overlap(make_raster, tmp_path, scale):
+    """Two south-up (or east-west flipped) collects 10 m apart, sharing 22 of their 32 m:
+    rasterio's bounds of such grids run bottom > top (left > right), and no warning came."""
+    from affine import Affine
+
+    pixels = np.ones((1, 64, 64), np.uint8)
+    x0 = 740000 if scale[0] > 0 else 740032
+    a, b = (make_raster(f"{name}.tif", pixels, crs="EPSG:32611",
+                        transform=Affine.translation(x0 + shift, 3735000) * Affine.scale(*scale))
+            for name, shift in (("a", 0), ("b", 10)))
+    with pytest.warns(GeotileWarning, match=r"a.tif and .*b.tif overlap on the ground"):
+        tile_rasters([a, b], None, tmp_path / "t", options=TileOptions(size=16, split=(0.5, 0.5)))
+
+
 @pytest.mark.parametrize(("count", "dtype"), [(4, np.uint8), (5, np.uint8), (2, np.int16)])
 def test_alpha_bands_gdal_leaves_out_are_nodata(make_raster, tmp_path, count, dtype):
     """RGB+NIR+alpha and int16+alpha (gdalwarp -dstalpha's; GDAL's mask leaves the alpha
