@@ -1321,8 +1321,12 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     for position, path in enumerate(check_given_once(paths)):
         with open_raster(path) as src:
             here = map_crs(src)  # none for a CRS without a geotransform: pixels
+            pixels = here is None and src.transform.is_identity  # at pixel 0, 0 of the output
             if position == 0:
-                crs = here
+                crs, first_pixels = here, pixels
+            elif pixels or first_pixels:
+                raise InputError(_one_at_a_time(path if pixels else checked[0],
+                                                checked[0] if pixels else path))
             elif here != crs:
                 raise InputError(f"{path}: CRS {here or '(none)'} differs from the first "
                                  f"raster's ({crs or 'none'}). Reproject (or assign a CRS "
@@ -1337,6 +1341,20 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     from geotile.raster import in_name_order
 
     return in_name_order(checked), crs
+
+
+def _one_at_a_time(bare, other) -> str:
+    """The refusal of raster ``bare`` without a geotransform among several (beside
+    ``other``): its polygons would lie in pixel coordinates, on those of the others."""
+    from geotile.no_georef import sensor_georeferencing
+    from geotile.raster import open_raster
+
+    with open_raster(bare) as src:
+        sensor = sensor_georeferencing(src)
+    how = f" (placed by {sensor} alone)" if sensor else ""
+    return (f"{bare}: no geotransform{how}, so its polygons would be in its pixel "
+            f"coordinates, where those of {other} lie too. Vectorize such rasters one at a "
+            "time (an -o each), or orthorectify them first (gdalwarp -t_srs EPSG:xxxx).")
 
 
 def check_given_once(paths: Sequence[str | os.PathLike]) -> list:

@@ -1197,3 +1197,30 @@ def test_crs_of_heights_or_earth_centred_xyz_is_refused(make_raster, tmp_path, r
     assert not (tmp_path / "o.gpkg").exists()
     result = run_cli("vectorize", path, "-o", tmp_path / "o.gpkg", "--crs", "EPSG:4979")
     assert result.exit_code == 0, result.output  # 3D lon/lat (WKT 1 cannot say it) is a map
+
+
+@pytest.mark.parametrize("gcps", [True, False], ids=["gcps", "plain"])
+def test_several_rasters_without_a_geotransform_are_named_so(run_cli, tmp_path, gcps):
+    """Two drone frames placed by GCPs alone (or two plain pictures), 40 x 30 px each: both
+    lie at pixel 0, 0 of the output, and the refusal said they 'overlap (by 40 x 30
+    pixels)' with a crop as the fix. It now names the missing geotransform."""
+    import rasterio
+    from rasterio.control import GroundControlPoint
+
+    from .conftest import write_without_transform
+
+    frames = []
+    for number in range(2):
+        mask = np.zeros((1, 30, 40), np.uint8)
+        mask[0, 5:15, 5:20] = 1
+        path = write_without_transform(tmp_path / f"f{number}.tif", mask)
+        if gcps:
+            points = [GroundControlPoint(row=r, col=c, x=X0 + c * 0.5 + 100 * number,
+                                         y=Y0 - r * 0.5) for r in (0, 30) for c in (0, 40)]
+            with rasterio.open(path, "r+") as dst:
+                dst.gcps = (points, rasterio.crs.CRS.from_epsg(32611))
+        frames.append(path)
+    result = run_cli("vectorize", *frames, "-o", tmp_path / "x.gpkg")
+    assert_one_line_error(result, "f1.tif", "no geotransform", "f0.tif", "one at a time")
+    assert "overlap" not in result.stderr
+    assert not (tmp_path / "x.gpkg").exists()
