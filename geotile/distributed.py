@@ -200,13 +200,19 @@ def _mask_one(labels, image, output, kwargs) -> dict:
 
 def _shared(path, remote: bool):
     """``path`` as text; a local one made absolute for workers on other machines (their
-    working folder is not ours; shared storage is mounted at the same place)."""
+    working folder is not ours; shared storage is mounted at the same place), as is the
+    local archive a GDAL path reads from (``/vsizip/tiles.zip/a.tif``)."""
     from geotile.raster import is_virtual_path
+    from geotile.resume import with_absolute_archive
 
     if path is None:
         return None
     text = os.fspath(path)
-    return os.path.abspath(text) if remote and not is_virtual_path(text) else text
+    if not remote:
+        return text
+    if not is_virtual_path(text):
+        return os.path.abspath(text)
+    return with_absolute_archive(text)
 
 
 def _local_workers(workers: int | None, tasks: int) -> int | None:

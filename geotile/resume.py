@@ -49,7 +49,7 @@ def identity(path: str | os.PathLike) -> list:
     text = os.fspath(path)
     if is_virtual_path(text):
         archive = local_archive(text)
-        return [text, *identity(archive)[1:]] if archive else [text]
+        return [with_absolute_archive(text), *identity(archive)[1:]] if archive else [text]
     try:
         stat = os.stat(text)
     except OSError:  # missing: the command reports it when it opens the file
@@ -73,6 +73,16 @@ def local_archive(path: str) -> str | None:
         if candidate and os.path.isfile(candidate):
             return candidate
     return None
+
+
+def with_absolute_archive(path: str) -> str:
+    """A GDAL path into a local archive given relative (``/vsizip/tiles.zip/a.tif``) with
+    the archive's path made absolute (``/vsizip//data/tiles.zip/a.tif``); others as given."""
+    archive = local_archive(path)  # right after its prefix: /vsizip/, zip://, ...
+    if not archive or os.path.isabs(archive):
+        return path
+    start = path.index("/", 1) + 1 if path.startswith("/vsi") else path.index("://") + 3
+    return f"{path[:start]}{os.path.abspath(archive)}{path[start + len(archive):]}"
 
 
 def _files_of(path: str | os.PathLike) -> list:

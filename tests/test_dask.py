@@ -998,3 +998,36 @@ def test_an_error_of_its_own_arguments_found_by_a_worker_is_one_line(run_cli, ma
     assert_one_line_error(result, "labels.tif", "class id 300 does not fit a mask",
                           "gdal_edit.py -a_nodata 300")
     assert not list((tmp_path / "masks").glob("*.tif"))
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_a_relative_archive_path_reaches_the_scheduler_s_workers(run_cli, make_raster, tmp_path,
+                                                                 cluster, monkeypatch, command):
+    """predict/make-masks /vsizip/tiles.zip/img0.tif --scheduler failed: "'/vsizip/tiles.zip/
+    img0.tif' does not exist in the file system" (each worker looked for tiles.zip in its own
+    working folder) while one process read it: the outputs now match that run's, byte for
+    byte, and the summaries name the paths as given."""
+    import json
+    import zipfile
+
+    pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 2)
+    with zipfile.ZipFile(tmp_path / "tiles.zip", "w") as archive:
+        for image in images:
+            archive.write(image, image.name)
+    (tmp_path / "labels.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+                                                   "geometry": {"type": "Polygon", "coordinates": [[
+                                                       [0, 0], [0, 1], [1, 1], [0, 0]]]}}]}))
+    monkeypatch.chdir(tmp_path)  # not the workers' working folder
+    first = ["m.onnx", "--tile-size", "32"] if command == "predict" else ["labels.geojson"]
+    inside = [f"/vsizip/tiles.zip/{image.name}" for image in images]
+    local = run_cli(command, *first, *inside, "-o", "local")
+    assert local.exit_code == 0, local.output
+    result = run_cli(command, *first, *inside, "-o", "sched", "--scheduler",
+                     cluster.scheduler_address, "--json")
+    assert result.exit_code == 0, result.output
+    for image in images:
+        assert (tmp_path / "sched" / image.name).read_bytes() == \
+            (tmp_path / "local" / image.name).read_bytes()
+    assert inside[0] in result.stdout and str(tmp_path) not in result.stdout
