@@ -57,6 +57,10 @@ def _worker_model(model_path, model_options: dict):
     return model
 
 
+class SchedulerLost(GeotileError):
+    """The connection to the run's dask scheduler was lost mid-run."""
+
+
 #: seconds an interrupted run waits for the images running on the cluster to stop
 STOP_WAIT_S = 10.0
 
@@ -510,14 +514,24 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     asyncio_log = logging.getLogger("asyncio")
     asyncio_level = asyncio_log.level
     asyncio_log.setLevel(logging.CRITICAL)
+    # a lost scheduler is one line (SchedulerLost), not the client's logged tracebacks (set
+    # once distributed is imported: its import sets the level)
+    client_log = logging.getLogger("distributed.client")
+    client_level = None
     client = cluster = None
     names = _RunNames()
     if given is None:
         given = list(zip(images, outputs, strict=True))
+    lost = False
     try:
         client, cluster = _client(_local_workers(workers, len(calls)), scheduler)
+        client_level = client_log.level
+        client_log.setLevel(logging.CRITICAL)
         return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar,
                        given)
+    except SchedulerLost:
+        lost = True
+        raise
     finally:
         try:
             if client is not None:
@@ -526,6 +540,8 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
                 cluster.close()
         finally:  # a worker killed mid-image, or one that outlived the stop, left them
             asyncio_log.setLevel(asyncio_level)
+            if client_level is not None and not lost:  # a lost one's reconnection, given
+                client_log.setLevel(client_level)  # up, logs its tracebacks after close
             if client is not None:
                 remove_temporaries(outputs, names.tag)
 
@@ -533,6 +549,8 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
 def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progress: bool,
             progress_bar, given) -> list:
     """:func:`_run` on a connected ``client``."""
+    from concurrent.futures import CancelledError
+
     from distributed import Event, as_completed, wait
     from distributed.scheduler import KilledWorker
 
@@ -562,6 +580,13 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                         "memory (predict: or a smaller --batch-size or --block-size)."
                         f"{_kept(futures, results, outputs)}"
                     ) from None
+                except CancelledError:  # the scheduler stopped: dask cancels every future
+                    where = f"--scheduler {scheduler}" if scheduler else "--workers"
+                    raise SchedulerLost(
+                        f"{where}: the connection to the dask scheduler was lost (it stopped, "
+                        "or the network failed) before every image was done."
+                        f"{_kept(futures, results, outputs)} Run again with --resume: the "
+                        "complete outputs are kept, the others made.") from None
                 number = index[future.key]
                 if scheduler:  # the workers were given them made absolute
                     results[number] = _as_given(results[number], images[number],
@@ -578,7 +603,8 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop everything now
             raise _interrupt(client, futures, names, outputs, results) from None
         except BaseException:
-            _interrupt(client, futures, names, outputs, results)
+            if client.status == "running":  # not when the scheduler is gone: none to ask
+                _interrupt(client, futures, names, outputs, results)
             raise
     if scheduler:
         _check_visible(outputs)

@@ -1031,3 +1031,52 @@ def test_a_relative_archive_path_reaches_the_scheduler_s_workers(run_cli, make_r
         assert (tmp_path / "sched" / image.name).read_bytes() == \
             (tmp_path / "local" / image.name).read_bytes()
     assert inside[0] in result.stdout and str(tmp_path) not in result.stdout
+
+
+def _hold(name):
+    """Say the task started, then wait (at most 20 s) to be released."""
+    _MEET["started"].set()
+    _MEET["release"].wait(20)
+    return {"image": name}
+
+
+def test_a_scheduler_lost_mid_run_is_one_line(tmp_path, caplog):
+    """The scheduler of a --scheduler run stopped (a preempted node) while 2 images ran:
+    a traceback ending in 'FutureCancelledError: _task-9f58... cancelled for reason:
+    scheduler-connection-lost', under dask's own logged tracebacks. Now one GeotileError
+    naming the scheduler and saying how to go on, with nothing logged by dask's client."""
+    import asyncio
+    import logging
+    import threading
+
+    import dask
+
+    from geotile import distributed as gd
+    from geotile.errors import GeotileError
+
+    _MEET.update(started=threading.Event(), release=threading.Event())
+    with dask.config.set({"distributed.comm.timeouts.connect": "3s"}), \
+            distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                     dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+
+        def stop_the_scheduler():
+            _MEET["started"].wait(20)
+            asyncio.run_coroutine_threadsafe(cluster.scheduler.close(),
+                                             cluster.loop.asyncio_loop)
+
+        threading.Thread(target=stop_the_scheduler, daemon=True).start()
+        try:
+            with caplog.at_level(logging.WARNING, logger="distributed.client"), \
+                    pytest.raises(GeotileError) as raised:
+                gd._run([(_hold, "a.tif"), (_hold, "b.tif")], ["a.tif", "b.tif"],
+                        [tmp_path / "a.tif", tmp_path / "b.tif"], None, address,
+                        progress=False)
+        finally:
+            _MEET["release"].set()
+    message = str(raised.value)
+    assert message.startswith(f"--scheduler {address}: the connection to the dask "
+                              "scheduler was lost"), message
+    assert "--resume" in message and "\n" not in message
+    assert not [r for r in caplog.records if r.name.startswith("distributed.client")]
+    assert not list(tmp_path.iterdir())
