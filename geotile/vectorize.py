@@ -586,14 +586,18 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
     polygon left in pieces keeps its largest; one that no longer matches its outline (IoU
     below 0.7: a triangle squared, half of it given up to a neighbour), whose area changed
     by more than :data:`REGULARIZE_AREA_CHANGE`, or is invalid, keeps its outline as it was
-    (which no other polygon covers)."""
+    (which no other polygon covers). Buildings sharing walls (a terrace) are kept off each
+    other's squared shapes, not pixels, and the slits squaring opens between them go to
+    the neighbour along them (:func:`_close_party_walls`), so they keep sharing the walls."""
     import shapely
 
     regular = {i: regularize_polygon(geometries[i], cell) for i in np.flatnonzero(rows)
                if geometries[i] is not None}
     originals = shapely.STRtree(geometries)
+    mates = _terraces(geometries, list(regular))
     for i, shape in regular.items():  # never onto another polygon's pixels
-        hits = [j for j in originals.query(shape, predicate="intersects") if j != i]
+        hits = [j for j in originals.query(shape, predicate="intersects")
+                if j != i and mates.get(j, -1) != mates.get(i)]
         if hits:
             regular[i] = shape.difference(shapely.union_all(geometries[hits]))
     order = sorted(regular, key=lambda i: -geometries[i].area)  # larger ones first
@@ -602,14 +606,84 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
     for rank, i in enumerate(order):
         hits = [order[k] for k in shapes.query(regular[i], predicate="intersects") if k < rank]
         shape = regular[i].difference(shapely.union_all(out[hits])) if hits else regular[i]
-        if shape.geom_type != "Polygon":
-            parts = [p for p in shapely.get_parts(shape) if p.geom_type == "Polygon"]
-            shape = max(parts, key=lambda p: p.area) if parts else None
+        shape = _largest(shape)
         area = geometries[i].area
         if shape is not None and shape.is_valid and \
                 shape.intersection(geometries[i]).area >= 0.7 * shape.union(geometries[i]).area \
                 and abs(shape.area - area) <= REGULARIZE_AREA_CHANGE * area:
             out[i] = shape
+        elif i in mates:  # its pixels, less what larger neighbours squared over
+            near = [j for j in order[:rank] if mates.get(j) == mates[i]]
+            kept = _largest(geometries[i].difference(shapely.union_all(out[near])))
+            if kept is not None:
+                out[i] = kept
+    return _close_party_walls(out, geometries, mates, cell) if mates else out
+
+
+def _largest(shape):
+    """``shape`` if a Polygon, else its largest polygon (None without one)."""
+    import shapely
+
+    if shape.geom_type == "Polygon":
+        return shape
+    parts = [p for p in shapely.get_parts(shape) if p.geom_type == "Polygon"]
+    return max(parts, key=lambda p: p.area) if parts else None
+
+
+def _terraces(geometries: np.ndarray, buildings: list[int]) -> dict[int, int]:
+    """Buildings that share a wall (an edge of positive length) with another: index ->
+    the first index of its terrace (those touching no other building are left out)."""
+    import shapely
+
+    if len(buildings) < 2:
+        return {}
+    polygons = geometries[buildings]
+    left, right = shapely.STRtree(polygons).query(polygons, predicate="touches")
+    parent = {}
+
+    def root(k: int) -> int:
+        while parent.get(k, k) != k:
+            k = parent[k]
+        return k
+
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        if a < b and shapely.length(shapely.intersection(polygons[a], polygons[b])) > 0:
+            parent.setdefault(a, a)
+            parent.setdefault(b, b)
+            ra, rb = root(a), root(b)
+            parent[max(ra, rb)] = min(ra, rb)
+    return {buildings[k]: buildings[root(k)] for k in parent}
+
+
+def _close_party_walls(out: np.ndarray, geometries: np.ndarray, mates: dict[int, int],
+                       cell: float) -> np.ndarray:
+    """Each slit narrower than a pixel between squared buildings of one terrace (walls moved
+    apart when each was fitted on its own), where no other polygon lies, given to the
+    building it shares the longest edge with."""
+    import shapely
+
+    terraces: dict[int, list[int]] = {}
+    for i, first in mates.items():
+        terraces.setdefault(first, []).append(i)
+    others = shapely.STRtree(geometries)
+    width = 0.45 * cell
+    for members in terraces.values():
+        union = shapely.union_all(out[members])
+        closed = union.buffer(width, join_style="mitre").buffer(-width, join_style="mitre")
+        slits = closed.difference(union)
+        near = [j for j in others.query(slits, predicate="intersects") if j not in mates
+                or mates[j] != mates[members[0]]]
+        if near:
+            slits = slits.difference(shapely.union_all(geometries[near]))
+        for slit in shapely.get_parts(slits):
+            shared = [shapely.length(shapely.intersection(slit.boundary, out[i].boundary))
+                      for i in members]
+            if sum(length > 0 for length in shared) < 2:
+                continue  # a notch of one building's outline: squared away, as alone
+            k = members[int(np.argmax(shared))]
+            joined = _largest(shapely.simplify(shapely.union(out[k], slit), 0))
+            if joined is not None and joined.is_valid:
+                out[k] = joined
     return out
 
 
