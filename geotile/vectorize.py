@@ -1391,16 +1391,18 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
         paths = [os.fsdecode(paths)]
     if not paths:
         raise InputError("no raster to vectorize: give at least one.")
-    footprints, checked, crs = [], [], None
+    footprints, checked, crs, bare = [], [], None, []
     for position, path in enumerate(check_given_once(paths)):
         with open_raster(path) as src:
             here = map_crs(src)  # none for a CRS without a geotransform: pixels
-            pixels = here is None and src.transform.is_identity  # at pixel 0, 0 of the output
+            # at pixel 0, 0 of the output: refused where another raster lies there too (the
+            # first patch of a plain picture, geotile tile's, has its neighbours beside it)
+            bare.append(here is None and src.transform.is_identity)
             if position == 0:
-                crs, first_pixels = here, pixels
-            elif pixels or first_pixels:
-                raise InputError(_one_at_a_time(path if pixels else checked[0],
-                                                checked[0] if pixels else path))
+                crs = here
+            elif here != crs and (bare[-1] or bare[0]):
+                raise InputError(_one_at_a_time(path if bare[-1] else checked[0],
+                                                checked[0] if bare[-1] else path))
             elif here != crs:
                 raise InputError(f"{path}: CRS {here or '(none)'} differs from the first "
                                  f"raster's ({crs or 'none'}). Reproject (or assign a CRS "
@@ -1411,7 +1413,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
             footprints.append((shapely.Polygon(corners), abs(t.a * t.e - t.b * t.d), t,
                                (src.width, src.height)))
         checked.append(path)
-    _check_overlaps(checked, footprints)
+    _check_overlaps(checked, footprints, bare)
     from geotile.raster import in_name_order
 
     return in_name_order(checked), crs
@@ -1447,9 +1449,10 @@ def check_given_once(paths: Sequence[str | os.PathLike]) -> list:
     return list(seen.values())
 
 
-def _check_overlaps(paths: list[Path], footprints: list) -> None:
+def _check_overlaps(paths: list[Path], footprints: list, bare: list[bool]) -> None:
     """Refuse two rasters sharing a pixel (on one pixel grid, :func:`geotile.grid.grid_places`)
-    or more than a hundredth of a pixel of area (on others)."""
+    or more than a hundredth of a pixel of area (on others); where one of them is ``bare``
+    (no geotransform: at pixel 0, 0), as :func:`_one_at_a_time`."""
     import shapely
     from shapely import affinity
 
@@ -1469,6 +1472,9 @@ def _check_overlaps(paths: list[Path], footprints: list) -> None:
             (wi, hi), (wj, hj) = footprints[i][3], footprints[j][3]
             cols = min(ci + wi, cj + wj) - max(ci, cj)
             rows = min(ri + hi, rj + hj) - max(ri, rj)
+            if cols > 0 and rows > 0 and (bare[i] or bare[j]):
+                raise InputError(_one_at_a_time(*((paths[i], paths[j]) if bare[i]
+                                                  else (paths[j], paths[i]))))
             if cols > 0 and rows > 0:
                 raise InputError(
                     f"{paths[i]} and {paths[j]} overlap (by {cols} x {rows} pixels); buildings "
@@ -1479,6 +1485,9 @@ def _check_overlaps(paths: list[Path], footprints: list) -> None:
         pixels = overlap.area / min(footprints[i][1], footprints[j][1])
         if pixels <= 0.01:
             continue
+        if bare[i] or bare[j]:
+            raise InputError(_one_at_a_time(*((paths[i], paths[j]) if bare[i]
+                                              else (paths[j], paths[i]))))
         back = ~footprints[i][2]  # to the pixels of raster i
         inside = affinity.affine_transform(overlap, (back.a, back.b, back.d, back.e, back.c,
                                                      back.f))

@@ -1224,3 +1224,27 @@ def test_several_rasters_without_a_geotransform_are_named_so(run_cli, tmp_path, 
     assert_one_line_error(result, "f1.tif", "no geotransform", "f0.tif", "one at a time")
     assert "overlap" not in result.stderr
     assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_tiles_of_a_plain_picture_vectorize_as_the_picture(run_cli, tmp_path):
+    """geotile tile cuts a picture without georeferencing into patches placed in its pixel
+    coordinates: the first at pixel 0, 0 (the identity geotransform), the next 32 px right.
+    Vectorizing the patches was refused as 'no geotransform ... one at a time' although
+    they only touch; they give the picture's polygons, as before that refusal. A plain
+    picture overlapping a patch is still refused so."""
+    from .conftest import write_without_transform
+
+    picture = np.zeros((1, 32, 64), np.uint8)
+    picture[0, 4:20, 10:50] = 1  # 16 x 40 px across the patches' edge
+    whole = write_without_transform(tmp_path / "picture.tif", picture)
+    result = run_cli("tile", whole, "-o", tmp_path / "tiles", "--size", "32")
+    assert result.exit_code == 0, result.output
+    result = run_cli("vectorize", tmp_path / "tiles" / "images", "-o", tmp_path / "t.gpkg")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "t.gpkg")
+    assert len(frame) == 1 and frame.geometry.area.tolist() == [640.0]
+    assert frame.total_bounds.tolist() == [10.0, 4.0, 50.0, 20.0]
+    result = run_cli("vectorize", whole, tmp_path / "tiles" / "images" / "picture_0_1.tif",
+                     "-o", tmp_path / "x.gpkg")
+    assert_one_line_error(result, "picture.tif", "no geotransform", "one at a time")
+    assert not (tmp_path / "x.gpkg").exists()
