@@ -116,15 +116,22 @@ def check_grid(paths, bands: bool = True):
 
 def _sources(mosaic, bands: bool) -> list[_Source]:
     """What the VRT needs of each tile; with ``bands``, one InputError line unless they share
-    the band type."""
-    sources = []
+    the band type and count (alpha bands too: the VRT takes each of the first's bands from
+    every tile, where open_mosaic lets RGB lie beside RGBA)."""
+    sources, counts = [], []
     for tile in mosaic.tiles:
         with open_raster(tile.path) as src:
             sources.append(_Source(path=src.name, col=tile.col, row=tile.row,
                                    width=src.width, height=src.height, dtype=src.dtypes[0],
                                    block=tuple(src.block_shapes[0])))
+            counts.append(src.count)
     first = sources[0]
-    for src in sources[1:]:
+    for src, count in zip(sources[1:], counts[1:], strict=True):
+        if bands and count != counts[0]:
+            fix = " ".join(f"-b {b}" for b in range(1, min(count, counts[0]) + 1))
+            raise InputError(f"{src.path}: {count} bands, {Path(first.path).name} has "
+                             f"{counts[0]}; merged rasters need the same bands: give them the "
+                             f"same (gdal_translate {fix}), or leave out --merge.")
         if bands and src.dtype != first.dtype:
             raise InputError(f"{src.path}: {src.dtype} bands, {first.path} has "
                              f"{first.dtype}; merge outputs of one run.")

@@ -664,3 +664,20 @@ def test_merge_of_overlapping_outputs_does_not_depend_on_their_order(tmp_path, s
 
     text = " ".join(CliRunner().invoke(cli, ["predict", "--help"]).output.split())
     assert "where outputs overlap, the later file name wins" in text
+
+
+@pytest.mark.parametrize("suffix", [".vrt", ".tif"])
+def test_merge_refuses_rgba_beside_rgb(tmp_path, suffix):
+    """merge_rasters of an RGBA tile (a.tif) beside an RGB tile: since predict --mosaic
+    stopped counting alpha bands, the merge took them as one band layout: the .vrt was
+    written with a band 4 that b.tif lacks (unreadable), the .tif failed as 'GDAL could not
+    write it ... Free space'. Merged rasters need the same bands: one line naming both."""
+    x0, y0 = UTM_ORIGIN
+    rgba = np.full((4, 8, 8), 255, np.uint8)
+    a = write_raster(tmp_path / "a.tif", rgba, photometric="RGB", alpha="YES")
+    b = write_raster(tmp_path / "b.tif", rgba[:3], transform=from_origin(x0 + 4, y0, 0.5, 0.5))
+    with rasterio.open(a) as src:
+        assert src.colorinterp[3] == rasterio.enums.ColorInterp.alpha
+    with pytest.raises(InputError, match=r"b.tif: 3 bands, a.tif has 4"):
+        merge_rasters([a, b], tmp_path / f"m{suffix}")
+    assert not (tmp_path / f"m{suffix}").exists()
