@@ -928,6 +928,9 @@ class OnnxModel:
                 candidates = {1: [nchw], 3: [nhwc]}.get(axis, candidates)
         for axis, (h, w), channels in candidates:
             geometry = _geometry(size, h, w)
+            if geometry is not None and h == 1 < size:  # GlobalAveragePool: one value a window
+                raise ModelError(f"{what}: one value per window (a pooled classifier head), "
+                                 "not a segmentation model; geotile predicts per-pixel outputs.")
             if geometry is not None:
                 output.channel_axis, output.channels = axis, int(channels)
                 if h == size:
@@ -983,6 +986,9 @@ class OnnxModel:
             return Geometry(size, height, (size - height) // 2, 0)
         other_size, shapes = other
         other_height = shapes[index][axis]
+        if other_height == height:  # the output does not follow the window
+            raise ModelError(f"{what}, and the same for {other_size} px: a fixed-size head (a "
+                             "classifier), not a per-pixel map of the window; check the export.")
         factor = round(size / height)
         if factor >= 2 and abs(other_height - other_size / factor) < 1:
             if size % factor == 0 and size // factor == height:

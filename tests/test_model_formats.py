@@ -894,6 +894,24 @@ def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_
         [("output", helper.TensorProto.INT64, ["N", "H", "W"])], weights)
     assert_one_line_error(run_cli("predict", ids, tif, "-o", tmp_path / "o.tif"),
                           "ids.onnx", "int64", "before ArgMax")
+
+
+def test_a_pooled_classifier_head_of_1_x_1_px_is_refused_as_a_classifier(tmp_path, run_cli,
+                                                                        make_raster, image):
+    """A GlobalAveragePool head ([N, K, 1, 1], one value per window) was taken for a 512x
+    downscale and refused with 'overlap must be ... smaller than the patch size (512), got
+    512'; it is refused as a classifier, naming the model."""
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 2, seed=12)
+    pooled = save_graph(tmp_path / "gap.onnx", [
+        conv, helper.make_node("GlobalAveragePool", ["logits"], ["output"])], nchw_in(),
+        [("output", FLOAT, ["N", 2, 1, 1])], weights)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", pooled, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "gap.onnx", "classifier")
+    assert "overlap" not in result.stderr
+    assert not (tmp_path / "o.tif").exists()
     # the scores beside the ids, or a segmentation head beside a classifier head: the
     # refusal names --outputs of the usable one (it said 'export the scores', 'classifier')
     probs = helper.make_node("Softmax", ["logits"], ["probs"], axis=1)
