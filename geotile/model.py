@@ -250,6 +250,9 @@ _DOWNSCALES = (2, 4, 8, 16, 32)
 DEEPNESS_MODEL_TYPES = ("segmentor", "regressor", "detector", "recognition",
                         "superresolution")
 DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
+#: the most one window's float32 output may take: a larger one is refused before ONNX
+#: Runtime allocates it (10,000 classes at 512 px: 10.5 GB), and default batches stay below
+MAX_WINDOW_OUTPUT_BYTES = 1024**3
 
 
 def _metadata_value(metadata: dict[str, str], key: str):
@@ -834,6 +837,9 @@ class OnnxModel:
             wanted, 1 if self._batch_declared else 2))
         if size in self._geometries and (self._chunk or batch <= self._probed_batch):
             return self._geometries[size]
+        if not self.fixed_batch:  # the probe's batch within the budget
+            batch = max(1, min(batch, self.windows_in_budget(size)))
+        self._refuse_huge_output(size)
         results, error = self._try(batch, size)
         if error is not None and self._layout_guessed:  # the other layout may be the one
             guessed, self.layout = self.layout, "NHWC" if self.layout == "NCHW" else "NCHW"
@@ -872,6 +878,39 @@ class OnnxModel:
         self._geometries[size] = first
         self._probed_batch = max(self._probed_batch, batch)
         return first
+
+    def declared_output_channels(self) -> int | None:
+        """The channels of the chosen outputs together, as the graph declares them (None when
+        one is symbolic)."""
+        total = 0
+        for output in self.outputs:
+            shape = list(self.session.get_outputs()[output.index].shape or [])
+            axis = 1 if self.layout == "NCHW" else 3
+            channels = 1 if len(shape) == 3 else shape[axis] if len(shape) == 4 else None
+            if not isinstance(channels, int) or channels < 1:
+                return None
+            total += channels
+        return total
+
+    def windows_in_budget(self, size: int) -> int:
+        """How many ``size`` px windows' outputs fit MAX_WINDOW_OUTPUT_BYTES (at least 1)."""
+        channels = self.declared_output_channels() or 1
+        return max(1, MAX_WINDOW_OUTPUT_BYTES // (channels * size * size * 4))
+
+    def _refuse_huge_output(self, size: int) -> None:
+        """ModelError when one ``size`` px window's declared output exceeds the budget."""
+        channels = self.declared_output_channels()
+        need = (channels or 0) * size * size * 4
+        if need <= MAX_WINDOW_OUTPUT_BYTES:
+            return
+        head = (f"{self.path.name}: its output has {channels} channels, {need / 1e9:.1f} GB "
+                f"(float32) for one {size} px window")
+        fit = int(math.sqrt(MAX_WINDOW_OUTPUT_BYTES / (channels * 4))) // 32 * 32
+        if self.fixed_size or fit < 32:
+            raise ModelError(f"{head}, more than geotile holds "
+                             f"({MAX_WINDOW_OUTPUT_BYTES / 1e9:.1f} GB); export it with "
+                             "fewer classes or a smaller input size.")
+        raise ModelError(f"{head}: give --tile-size {fit} or smaller.")
 
     def _other_outputs(self, refused: list) -> ModelError:
         """The refusal of the first unusable output, or, when others are usable, one naming

@@ -242,7 +242,8 @@ def batch_size_for(model, size: int, options: PredictOptions) -> int:
         return options.batch_size
     budget = CPU_BATCH_PIXELS if getattr(model, "provider", CPU_PROVIDER) == CPU_PROVIDER \
         else GPU_BATCH_PIXELS
-    return max(1, min(64, budget // (size * size)))
+    fits = getattr(model, "windows_in_budget", lambda size: 64)(size)  # many classes: fewer
+    return max(1, min(64, fits, budget // (size * size)))
 
 
 def _geometry(model, size: int, batch_size: int):

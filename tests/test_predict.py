@@ -431,3 +431,27 @@ def test_predict_raster_refuses_output_names_of_other_formats(tmp_path, make_ras
     predict_raster(model, path, tmp_path / "p.TIFF")
     with rasterio.open(tmp_path / "p.TIFF") as dst:
         assert dst.driver == "GTiff"
+
+
+def test_a_model_with_thousands_of_classes_is_sized_before_it_runs(tmp_path, run_cli,
+                                                                   make_raster, monkeypatch):
+    """10,000 classes at the default 512 px (batch 2) made ONNX Runtime allocate 21 GB on a
+    1 x 1 px image; one window's output above the budget is refused before the model runs,
+    naming the --tile-size that fits, and default batches keep under it."""
+    from geotile import model as model_module
+    from geotile.predict import batch_size_for
+
+    from .conftest import assert_one_line_error
+
+    monkeypatch.setattr(model_module, "MAX_WINDOW_OUTPUT_BYTES", 16 * 2**20, raising=False)
+    path = pointwise_model(tmp_path / "many.onnx", classes=40)
+    tif = make_raster("one.tif", np.full((3, 1, 1), 100, np.uint8))
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "many.onnx", "40 channels", "--tile-size 320")
+    assert not (tmp_path / "o.tif").exists()
+    model = OnnxModel.from_path(path, tile_size=128)
+    assert batch_size_for(model, 128, PredictOptions()) * 40 * 128 * 128 * 4 <= 16 * 2**20
+    ok = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "128")
+    assert ok.exit_code == 0, ok.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert out.count == 40 and (out.width, out.height) == (1, 1)
