@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import errno
 import functools
+import math
 import os
 import re
 import uuid
@@ -228,8 +229,9 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
     try:
         if decode_threads and decode_threads > 1:
             with rasterio.Env(GDAL_NUM_THREADS=str(decode_threads)):
-                return quietly(rasterio.open, path)
-        return quietly(rasterio.open, path)
+                src = quietly(rasterio.open, path)
+        else:
+            src = quietly(rasterio.open, path)
     except RasterioIOError as exc:
         from geotile.failed_downloads import failed_download
 
@@ -241,6 +243,25 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
             f"{path}: not a raster GDAL can read ({reason}). "
             "Give a GeoTIFF or another GDAL-readable image."
         ) from exc
+    bad = _unusable_geotransform(src)
+    if bad:
+        src.close()
+        raise InputError(f"{path}: {bad}; fix it (gdal_edit.py -a_ullr ULX ULY LRX LRY, or "
+                         "-unsetgt) or give the raster it came from.")
+    return src
+
+
+def _unusable_geotransform(src) -> str | None:
+    """Why the geotransform of ``src`` places no pixel (NaN or infinite coefficients, or
+    corners or a pixel area beyond float range), else None."""
+    t = src.transform
+    corners = (t.c, t.f, *(t * (src.width, src.height)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        area = np.float64(t.a) * t.e - np.float64(t.b) * t.d
+    if all(map(math.isfinite, (*t[:6], *corners, area))):
+        return None
+    shown = ", ".join(f"{v:g}" for v in t.to_gdal())
+    return f"its geotransform ({shown}) holds NaN or infinite values, or overflows"
 
 
 def read_window(

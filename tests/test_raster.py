@@ -269,3 +269,32 @@ def test_a_jpeg_alpha_band_holds_a_mask(make_raster, band4):
         assert band4 == "nir" or ((noisy > 0) & (noisy < 255)).any()  # the codec's ringing
         assert holds_a_mask(src, 4) == (band4 == "alpha")
         assert alpha_holds_values(src) == (band4 == "nir")
+
+
+@pytest.mark.parametrize("coefficients", [
+    (float("nan"), 0, 500000, 0, -0.5, 4000000),  # NaN pixel width
+    (0.5, 0, float("inf"), 0, -0.5, 4000000),  # infinite origin
+    (1e300, 0, 1e300, 0, -1e300, 1e300),  # a pixel area past float range
+])
+def test_a_geotransform_of_nan_or_inf_is_refused_by_every_command(tmp_path, run_cli,
+                                                                   coefficients):
+    """A geotransform holding NaN/inf (or 1e300 px) gave make-masks an all-zero mask and
+    tile/predict outputs with NaN bounds (exit 0), and vectorize a GEOSException
+    traceback; each command refuses it in one line naming the file and gdal_edit.py."""
+    from affine import Affine
+
+    from .conftest import assert_one_line_error, write_raster
+    from .onnx_models import pointwise_model
+
+    image = write_raster(tmp_path / "bad.tif", np.full((3, 16, 16), 80, np.uint8),
+                         transform=Affine(*coefficients))
+    labels = tmp_path / "labels.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": []}')
+    model = pointwise_model(tmp_path / "m.onnx")
+    runs = {"mask.tif": ("make-masks", labels, image, "-o", tmp_path / "mask.tif"),
+            "patches": ("tile", image, "--size", "8", "-o", tmp_path / "patches"),
+            "pred.tif": ("predict", model, image, "-o", tmp_path / "pred.tif"),
+            "polygons.gpkg": ("vectorize", image, "-o", tmp_path / "polygons.gpkg")}
+    for output, args in runs.items():
+        assert_one_line_error(run_cli(*args), "bad.tif", "geotransform", "gdal_edit.py")
+        assert not (tmp_path / output).exists()
