@@ -316,9 +316,25 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
             raise
         if crs_override is not None:
             frame = frame.set_crs(crs_override, allow_override=True)
-    if polygons:
-        return _polygons_only(frame, path)
-    return frame[~shapely.is_missing(frame.geometry.values)]
+    frame = _polygons_only(frame, path) if polygons else \
+        frame[~shapely.is_missing(frame.geometry.values)]
+    _refuse_overflowing(frame, path)
+    return frame
+
+
+def _refuse_overflowing(frame: gpd.GeoDataFrame, path) -> None:
+    """InputError when a geometry's coordinates are so large that its area or bounds
+    overflow (1e300 m): no CRS has them, and every overlap would be inf or NaN."""
+    import shapely
+
+    values = frame.geometry.values
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(shapely.area(values)) & np.isfinite(shapely.bounds(values)).all(1)
+    finite |= shapely.is_empty(values) | shapely.is_missing(values)
+    if not finite.all():
+        reach = np.nanmax(np.abs(shapely.bounds(values[~finite])))
+        raise InputError(f"{path}: {int((~finite).sum())} feature(s) have coordinates up to "
+                         f"{reach:g}, beyond any CRS (their areas overflow); fix or drop them.")
 
 
 def _polygons_only(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:

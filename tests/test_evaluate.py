@@ -1625,3 +1625,21 @@ def test_folders_of_file_geodatabases_are_paired_by_name(tmp_path):
                 tmp_path / folder / f"{name}.gdb", driver="OpenFileGDB", layer="buildings")
     result = evaluate_files(tmp_path / "pred", tmp_path / "truth")
     assert (result.scores.tp, result.scores.fp, result.scores.fn) == (2, 0, 2)
+
+
+def test_coordinates_whose_area_overflows_are_refused_not_scored(tmp_path, run_cli):
+    """Two identical boxes at 1e300 m scored TP 0, FP 1, FN 1 (F1 0, exit 0) behind numpy
+    overflow warnings; such a file is refused in one line naming it."""
+    from .conftest import assert_one_line_error
+
+    box = shapely.box(1e300, 1e300, 3e300, 3e300)
+    for name in ("pred.gpkg", "truth.gpkg"):
+        gpd.GeoDataFrame(geometry=[box], crs=UTM_CRS).to_file(tmp_path / name)
+    result = run_cli("evaluate", tmp_path / "pred.gpkg", tmp_path / "truth.gpkg")
+    assert_one_line_error(result, ".gpkg", "up to 3e+300", "beyond any CRS")
+    near = shapely.box(1e15, 1e15, 1e15 + 10, 1e15 + 10)  # large but exact: still scored
+    for name in ("pred.gpkg", "truth.gpkg"):
+        gpd.GeoDataFrame(geometry=[near], crs=UTM_CRS).to_file(tmp_path / name)
+    result = run_cli("evaluate", tmp_path / "pred.gpkg", tmp_path / "truth.gpkg", "--json")
+    assert result.exit_code == 0, result.output
+    assert '"tp": 1' in result.stdout
