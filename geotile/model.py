@@ -892,20 +892,24 @@ class OnnxModel:
             total += channels
         return total
 
+    def _window_bytes_per_pixel(self) -> int:
+        """float32 bytes a window holds per pixel: its input and output channels."""
+        return 4 * ((self.declared_output_channels() or 1) + (self.channels or 3))
+
     def windows_in_budget(self, size: int) -> int:
-        """How many ``size`` px windows' outputs fit MAX_WINDOW_OUTPUT_BYTES (at least 1)."""
-        channels = self.declared_output_channels() or 1
-        return max(1, MAX_WINDOW_OUTPUT_BYTES // (channels * size * size * 4))
+        """How many ``size`` px windows (input and output) fit MAX_WINDOW_OUTPUT_BYTES (at
+        least 1)."""
+        return max(1, MAX_WINDOW_OUTPUT_BYTES // (self._window_bytes_per_pixel() * size * size))
 
     def _refuse_huge_output(self, size: int) -> None:
-        """ModelError when one ``size`` px window's declared output exceeds the budget."""
-        channels = self.declared_output_channels()
-        need = (channels or 0) * size * size * 4
+        """ModelError when one ``size`` px window's input and output exceed the budget."""
+        channels = self.declared_output_channels() or 1
+        need = self._window_bytes_per_pixel() * size * size
         if need <= MAX_WINDOW_OUTPUT_BYTES:
             return
-        head = (f"{self.path.name}: its output has {channels} channels, {need / 1e9:.1f} GB "
-                f"(float32) for one {size} px window")
-        fit = int(math.sqrt(MAX_WINDOW_OUTPUT_BYTES / (channels * 4))) // 32 * 32
+        head = (f"{self.path.name}: its {self.channels or 3} input and {channels} output "
+                f"channels take {need / 1e9:.1f} GB (float32) for one {size} px window")
+        fit = int(math.sqrt(MAX_WINDOW_OUTPUT_BYTES / self._window_bytes_per_pixel())) // 32 * 32
         if self.fixed_size or fit < 32:
             raise ModelError(f"{head}, more than geotile holds "
                              f"({MAX_WINDOW_OUTPUT_BYTES / 1e9:.1f} GB); export it with "
