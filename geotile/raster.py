@@ -254,9 +254,9 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
 def _unusable_geotransform(src) -> str | None:
     """Why the geotransform of ``src`` places no pixel (NaN or infinite coefficients, or
     corners or a pixel area beyond float range), else None."""
-    t = src.transform
-    corners = (t.c, t.f, *(t * (src.width, src.height)))
+    t, w, h = src.transform, np.float64(src.width), np.float64(src.height)
     with np.errstate(over="ignore", invalid="ignore"):
+        corners = (t.c, t.f, t.a * w + t.b * h + t.c, t.d * w + t.e * h + t.f)
         area = np.float64(t.a) * t.e - np.float64(t.b) * t.d
     if all(map(math.isfinite, (*t[:6], *corners, area))):
         return None
