@@ -250,9 +250,18 @@ _DOWNSCALES = (2, 4, 8, 16, 32)
 DEEPNESS_MODEL_TYPES = ("segmentor", "regressor", "detector", "recognition",
                         "superresolution")
 DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
-#: the most one window's float32 output may take: a larger one is refused before ONNX
-#: Runtime allocates it (10,000 classes at 512 px: 10.5 GB), and default batches stay below
+#: the most a default batch of windows may take (float32 input and output): many classes
+#: mean fewer windows a batch (10,000 classes at 512 px: 10.5 GB a window)
 MAX_WINDOW_OUTPUT_BYTES = 1024**3
+
+
+def window_memory_limit() -> int:
+    """The most one window (float32 input and output) may take before the model runs: half
+    the machine's memory; a larger one is refused, naming the --tile-size that fits."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
+        return 8 * 1024**3
 
 
 def _metadata_value(metadata: dict[str, str], key: str):
@@ -902,19 +911,22 @@ class OnnxModel:
         return max(1, MAX_WINDOW_OUTPUT_BYTES // (self._window_bytes_per_pixel() * size * size))
 
     def _refuse_huge_output(self, size: int) -> None:
-        """ModelError when one ``size`` px window's input and output exceed the budget."""
+        """ModelError when one ``size`` px window's input and output exceed
+        :func:`window_memory_limit` (half the machine's memory)."""
         channels = self.declared_output_channels() or 1
         need = self._window_bytes_per_pixel() * size * size
-        if need <= MAX_WINDOW_OUTPUT_BYTES:
+        limit = window_memory_limit()
+        if need <= limit:
             return
         head = (f"{self.path.name}: its {self.channels or 3} input and {channels} output "
                 f"channels take {need / 1e9:.1f} GB (float32) for one {size} px window")
-        fit = int(math.sqrt(MAX_WINDOW_OUTPUT_BYTES / self._window_bytes_per_pixel())) // 32 * 32
+        fit = int(math.sqrt(limit / self._window_bytes_per_pixel())) // 32 * 32
         if self.fixed_size or fit < 32:
-            raise ModelError(f"{head}, more than geotile holds "
-                             f"({MAX_WINDOW_OUTPUT_BYTES / 1e9:.1f} GB); export it with "
-                             "fewer classes or a smaller input size.")
-        raise ModelError(f"{head}: give --tile-size {fit} or smaller.")
+            raise ModelError(f"{head}, more than half this machine's memory "
+                             f"({limit / 1e9:.1f} GB); export it with fewer classes or a "
+                             "smaller input size.")
+        raise ModelError(f"{head}, more than half this machine's memory: give --tile-size "
+                         f"{fit} or smaller.")
 
     def _other_outputs(self, refused: list) -> ModelError:
         """The refusal of the first unusable output, or, when others are usable, one naming

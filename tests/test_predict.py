@@ -436,14 +436,16 @@ def test_predict_raster_refuses_output_names_of_other_formats(tmp_path, make_ras
 def test_a_model_with_thousands_of_classes_is_sized_before_it_runs(tmp_path, run_cli,
                                                                    make_raster, monkeypatch):
     """10,000 classes at the default 512 px (batch 2) made ONNX Runtime allocate 21 GB on a
-    1 x 1 px image; one window's output above the budget is refused before the model runs,
-    naming the --tile-size that fits, and default batches keep under it."""
+    1 x 1 px image; one window above half the machine's memory (here made 16 MiB) is refused
+    before the model runs, naming the --tile-size that fits, and default batches keep under
+    their budget (many classes: fewer windows a batch)."""
     from geotile import model as model_module
     from geotile.predict import batch_size_for
 
     from .conftest import assert_one_line_error
 
     monkeypatch.setattr(model_module, "MAX_WINDOW_OUTPUT_BYTES", 16 * 2**20, raising=False)
+    monkeypatch.setattr(model_module, "window_memory_limit", lambda: 16 * 2**20)
     path = pointwise_model(tmp_path / "many.onnx", classes=40)
     tif = make_raster("one.tif", np.full((3, 1, 1), 100, np.uint8))
     result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
@@ -455,3 +457,17 @@ def test_a_model_with_thousands_of_classes_is_sized_before_it_runs(tmp_path, run
     assert ok.exit_code == 0, ok.output
     with rasterio.open(tmp_path / "o.tif") as out:
         assert out.count == 40 and (out.width, out.height) == (1, 1)
+
+
+def test_a_large_window_that_fits_memory_is_not_refused(tmp_path, monkeypatch):
+    """An 8192 px window of a 2-class model (1.3 GB of float32 input and output) ran before
+    the many-classes budget; it is refused only past half the machine's memory (here made
+    4 GiB), not at the default batches' 1 GiB."""
+    from geotile import model as model_module
+    from geotile.errors import ModelError
+
+    monkeypatch.setattr(model_module, "window_memory_limit", lambda: 4 * 2**30)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "two.onnx", classes=2))
+    model._refuse_huge_output(8192)  # 1.34 GB: runs
+    with pytest.raises(ModelError, match="give --tile-size 14624 or smaller"):
+        model._refuse_huge_output(16384)  # 5.4 GB
