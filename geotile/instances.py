@@ -127,7 +127,8 @@ def _corners_to_majority(labels: np.ndarray, passes: int = 4) -> np.ndarray:
     and two of one other given to that other: the watershed floods the convex corner pixel
     of a shallower house (a T-junction of party walls) from the deeper neighbour's wall,
     which notched the one and gave the other a spur (gaps once squared by --regularize).
-    Such a pixel is a leaf of its building, so no building is cut in two; buildings that
+    Such a pixel is a leaf of its building; no two 4-neighbours move in one pass (each
+    could leave the pixel the other joins), so no building is cut in two; buildings that
     touch no other keep every pixel. Only pixels on a wall between two buildings are
     looked at (a whole band's neighbourhoods took half as much memory again as the run)."""
     height, width = labels.shape
@@ -154,7 +155,15 @@ def _corners_to_majority(labels: np.ndarray, passes: int = 4) -> np.ndarray:
         if not moved.any():
             break
         labels = labels.copy()
-        labels[rows[moved], cols[moved]] = best[moved]
+        labels[rows[moved], cols[moved]] = -1  # of two 4-neighbours, the odd one waits
+        odd = moved & ((rows + cols) % 2 == 1)
+        for dr, dc in steps:
+            r, c = rows + dr, cols + dc
+            inside = odd & (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            beside = np.zeros_like(moved)
+            beside[inside] = labels[r[inside], c[inside]] == -1
+            moved &= ~beside
+        labels[rows, cols] = np.where(moved, best, own_label)
     return labels
 
 

@@ -17,6 +17,7 @@ from scipy import ndimage
 from geotile.evaluate import match_polygons
 from geotile.instances import (
     InstanceOptions,
+    _corners_to_majority,
     instance_frame,
     instance_polygons,
     markers,
@@ -905,3 +906,18 @@ def test_regularized_terrace_keeps_its_party_walls(run_cli, make_raster, tmp_pat
         found = shapely.union_all([g for g in regular if g.intersects(inside)])
         assert inside.difference(found).area < 0.25
     assert sum(g.area for g in regular) >= sum(g.area for g in plain) - 0.25 * len(plain) * 2
+
+
+def test_corner_hand_over_never_cuts_a_building_in_two():
+    """The watershed's jagged wall between two houses of a noisy model: pixels were handed
+    both ways in one pass (each to a pixel that left), so D's pixel at row 6, column 4
+    ended alone (one house as 2 polygons) and the result flipped with each pass."""
+    rows = ("CCC.C.AAAAAA", "CCCCCCCADDAA", "CCCCCCCDDDDD", "CCCCCCCD.DDD", "BBBCCDDDDDDD",
+            "BBBBDDDDDDDD", "BBB.DBD.DDDD", "BBBBBBBDDDDD", "B.BBBB.DDDDD", "BBBBBBBDDDDD",
+            ".BBBBDDDDDDD", "BBBBDDDDDDDD", ".....DDDDDDD", "....DDDD.D.D")
+    labels = np.array([[0 if c == "." else ord(c) - 64 for c in row] for row in rows], np.int32)
+    out = _corners_to_majority(labels)
+    for label in range(1, 5):
+        assert ndimage.label(out == label, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])[1] == 1
+    assert np.array_equal(_corners_to_majority(out), out)  # settled, not flipping
+    assert np.array_equal((out > 0), (labels > 0))
