@@ -119,18 +119,20 @@ def split_instances(footprint: np.ndarray, boundary: np.ndarray | None = None,
     if count:
         start = int(labels.max())
         labels[orphans > 0] = orphans[orphans > 0] + start
-    return _corners_to_majority(labels)
+    return _corners_to_majority(labels, seeds > 0)
 
 
-def _corners_to_majority(labels: np.ndarray, passes: int = 4) -> np.ndarray:
+def _corners_to_majority(labels: np.ndarray, kept: np.ndarray | None = None,
+                         passes: int = 4) -> np.ndarray:
     """Labels with each building pixel that has at most one 4-neighbour of its own building
     and two of one other given to that other: the watershed floods the convex corner pixel
     of a shallower house (a T-junction of party walls) from the deeper neighbour's wall,
     which notched the one and gave the other a spur (gaps once squared by --regularize).
     Such a pixel is a leaf of its building; no two 4-neighbours move in one pass (each
-    could leave the pixel the other joins), so no building is cut in two; buildings that
-    touch no other keep every pixel. Only pixels on a wall between two buildings are
-    looked at (a whole band's neighbourhoods took half as much memory again as the run)."""
+    could leave the pixel the other joins), so no building is cut in two, and ``kept``
+    pixels (the markers) never move, so none is emptied; buildings that touch no other
+    keep every pixel. Only pixels on a wall between two buildings are looked at (a whole
+    band's neighbourhoods took half as much memory again as the run)."""
     height, width = labels.shape
     steps = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right
     for _ in range(passes):
@@ -152,6 +154,8 @@ def _corners_to_majority(labels: np.ndarray, passes: int = 4) -> np.ndarray:
             better = (side > 0) & (side != own_label) & (count > votes)
             best[better], votes[better] = side[better], count[better]
         moved = (own <= 1) & (votes >= 2) & (votes > own)
+        if kept is not None:
+            moved &= ~kept[rows, cols]
         if not moved.any():
             break
         labels = labels.copy()

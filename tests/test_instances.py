@@ -908,6 +908,24 @@ def test_regularized_terrace_keeps_its_party_walls(run_cli, make_raster, tmp_pat
     assert sum(g.area for g in regular) >= sum(g.area for g in plain) - 0.25 * len(plain) * 2
 
 
+def test_a_small_building_beside_a_house_keeps_its_pixels():
+    """A 1 x 3 px shed (3 m imagery, --min-marker 1 --marker-erosion 0) in a notch of a
+    house: the corner hand-over gave its end pixels, then the rest, to the house (1
+    polygon for 2 buildings). Its marker pixels are its own."""
+    footprint = np.zeros((10, 10), np.float32)
+    footprint[1:8, 1:8] = 1.0
+    boundary = np.zeros_like(footprint)
+    boundary[3:6, 4:8] = 1.0  # the house's walls around the shed
+    boundary[4, 5:8] = 0.0  # the shed: row 4, columns 5-7
+    footprint[4, 5:8] = 0.8
+    options = InstanceOptions(min_marker=1, erosion=0)
+    labels = split_instances(footprint, boundary, options=options)
+    shed = labels[4, 5:8]
+    assert len(set(shed.tolist())) == 1 and shed[0] != labels[2, 2] and shed[0] > 0
+    polygons = instance_polygons(labels, footprint, TRANSFORM)
+    assert sorted(count for _, _, count in polygons) == [3, 46]
+
+
 def test_corner_hand_over_never_cuts_a_building_in_two():
     """The watershed's jagged wall between two houses of a noisy model: pixels were handed
     both ways in one pass (each to a pixel that left), so D's pixel at row 6, column 4
