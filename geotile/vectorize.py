@@ -1609,10 +1609,25 @@ def _int32_columns(frame):
     return frame.astype(dict.fromkeys(fits, "int32")) if fits else frame
 
 
+def _binary_geometry(path: Path, column: str) -> None:
+    """An empty GeoParquet's geometry column typed as WKB binary: geopandas < 1.0 wrote it
+    as type null, which pyarrow refuses to concatenate with other tiles' tables."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    index = table.schema.get_field_index(column)
+    if index < 0 or not pa.types.is_null(table.schema.field(index).type):
+        return
+    pq.write_table(table.cast(table.schema.set(index, pa.field(column, pa.binary()))), path)
+
+
 def _write(frame, path: Path, writer: str, layer: str,
            decimals: int = GEOJSON_DECIMALS[0], geometry_type: str | None = None) -> None:
     if writer == "parquet":
         frame.to_parquet(path)
+        if not len(frame):
+            _binary_geometry(path, frame.geometry.name)
         return
     options = {}
     if writer == "ESRI Shapefile":
