@@ -844,10 +844,10 @@ class OnnxModel:
         wanted = max(batch_size, 1)
         batch = self.fixed_batch or (wanted if self.provider != PROVIDERS["cpu"] else min(
             wanted, 1 if self._batch_declared else 2))
+        if not self.fixed_batch:  # the probe's batch within the budget (then cached)
+            batch = max(1, min(batch, self.windows_in_budget(size)))
         if size in self._geometries and (self._chunk or batch <= self._probed_batch):
             return self._geometries[size]
-        if not self.fixed_batch:  # the probe's batch within the budget
-            batch = max(1, min(batch, self.windows_in_budget(size)))
         self._refuse_huge_output(size)
         results, error = self._try(batch, size)
         if error is not None and self._layout_guessed:  # the other layout may be the one

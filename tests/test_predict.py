@@ -471,3 +471,23 @@ def test_a_large_window_that_fits_memory_is_not_refused(tmp_path, monkeypatch):
     model._refuse_huge_output(8192)  # 1.34 GB: runs
     with pytest.raises(ModelError, match="give --tile-size 14624 or smaller"):
         model._refuse_huge_output(16384)  # 5.4 GB
+
+
+def test_a_batch_above_the_budget_probes_the_model_once(tmp_path, monkeypatch):
+    """--batch-size above the default batches' budget: the probe ran at the budget's batch
+    and, as that stayed below the batch asked for, again before every batch (a window's run
+    each: 11 probes on the CPU for a 256 px image at --tile-size 64 --batch-size 4, here 3
+    for 3 batches on a GPU); it runs once."""
+    from geotile import model as model_module
+
+    monkeypatch.setattr(model_module, "MAX_WINDOW_OUTPUT_BYTES", 5 * 4 * 64 * 64)  # 1 window
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "two.onnx", classes=2),
+                                tile_size=64)
+    model.provider = "CUDAExecutionProvider"  # a GPU probes at the batch that runs
+    probes = []
+    run = model._try
+    monkeypatch.setattr(model, "_try", lambda batch, size: probes.append(batch) or run(batch, size))
+    batch = np.zeros((4, 3, 64, 64), np.float32)
+    for _ in range(3):
+        assert model.run(batch).shape == (4, 2, 64, 64)
+    assert len(probes) <= 1
