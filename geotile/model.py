@@ -984,8 +984,7 @@ class OnnxModel:
         for axis, (h, w), channels in candidates:
             geometry = _geometry(size, h, w)
             if geometry is not None and h == 1 < size:  # GlobalAveragePool: one value a window
-                raise ModelError(f"{what}: one value per window (a pooled classifier head), "
-                                 "not a segmentation model; geotile predicts per-pixel outputs.")
+                self._refuse_one_cell(size, index, 2 if axis == 1 else 1, what)
             if geometry is not None:
                 output.channel_axis, output.channels = axis, int(channels)
                 if h == size:
@@ -994,6 +993,21 @@ class OnnxModel:
         raise ModelError(f"{what}, neither the window nor a centred crop or an integer "
                          "downscale of it (super-resolution and classifier outputs are not "
                          "supported); check the export or --tile-size.")
+
+    def _refuse_one_cell(self, size: int, index: int, axis: int, what: str) -> None:
+        """ModelError for an output of 1 x 1 px: a pooled classifier head, or (when it grows
+        with the window) a ``size``-fold downscale, whose one cell leaves no step between
+        windows (its outer half is not trusted)."""
+        other = self._other_size(size)
+        grown = other[1][index][axis] if other is not None else 1
+        if grown > 1 and abs(grown - other[0] / size) < 1:
+            exc = ModelError(f"{what}: the model downscales by {size}, so a {size} px window "
+                             f"holds one output cell; give --tile-size {2 * size} or more (a "
+                             f"multiple of {size}).")
+            exc.suggested_size = 2 * size
+            raise exc
+        raise ModelError(f"{what}: one value per window (a pooled classifier head), not a "
+                         "segmentation model; geotile predicts per-pixel outputs.")
 
     def _channel_axis(self, index: int, size: int, shape: tuple) -> int | None:
         """The channel axis (1 or 3) of output ``index`` whose axes 1 and 3 have one length

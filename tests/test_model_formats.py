@@ -895,23 +895,6 @@ def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_
     assert_one_line_error(run_cli("predict", ids, tif, "-o", tmp_path / "o.tif"),
                           "ids.onnx", "int64", "before ArgMax")
 
-
-def test_a_pooled_classifier_head_of_1_x_1_px_is_refused_as_a_classifier(tmp_path, run_cli,
-                                                                        make_raster, image):
-    """A GlobalAveragePool head ([N, K, 1, 1], one value per window) was taken for a 512x
-    downscale and refused with 'overlap must be ... smaller than the patch size (512), got
-    512'; it is refused as a classifier, naming the model."""
-    from .conftest import assert_one_line_error
-
-    conv, weights = conv1x1("input", "logits", 3, 2, seed=12)
-    pooled = save_graph(tmp_path / "gap.onnx", [
-        conv, helper.make_node("GlobalAveragePool", ["logits"], ["output"])], nchw_in(),
-        [("output", FLOAT, ["N", 2, 1, 1])], weights)
-    tif = make_raster("img.tif", image)
-    result = run_cli("predict", pooled, tif, "-o", tmp_path / "o.tif")
-    assert_one_line_error(result, "gap.onnx", "classifier")
-    assert "overlap" not in result.stderr
-    assert not (tmp_path / "o.tif").exists()
     # the scores beside the ids, or a segmentation head beside a classifier head: the
     # refusal names --outputs of the usable one (it said 'export the scores', 'classifier')
     probs = helper.make_node("Softmax", ["logits"], ["probs"], axis=1)
@@ -939,6 +922,45 @@ def test_a_pooled_classifier_head_of_1_x_1_px_is_refused_as_a_classifier(tmp_pat
     fixed = pointwise_model(tmp_path / "fixed.onnx", size=224)
     assert_one_line_error(run_cli("predict", fixed, tif, "-o", tmp_path / "o.tif",
                                   "--tile-size", "256"), "fixed 224 px")
+
+
+def test_a_pooled_classifier_head_of_1_x_1_px_is_refused_as_a_classifier(tmp_path, run_cli,
+                                                                        make_raster, image):
+    """A GlobalAveragePool head ([N, K, 1, 1], one value per window) was taken for a 512x
+    downscale and refused with 'overlap must be ... smaller than the patch size (512), got
+    512'; it is refused as a classifier, naming the model."""
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "logits", 3, 2, seed=12)
+    pooled = save_graph(tmp_path / "gap.onnx", [
+        conv, helper.make_node("GlobalAveragePool", ["logits"], ["output"])], nchw_in(),
+        [("output", FLOAT, ["N", 2, 1, 1])], weights)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", pooled, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "gap.onnx", "classifier")
+    assert "overlap" not in result.stderr
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_a_downscaling_model_at_one_output_cell_a_window_is_told_the_tile_size(
+        tmp_path, run_cli, make_raster, image):
+    """A stride-16 segmentation head at --tile-size 16 gives [N, K, 1, 1] (one cell a window,
+    5 x 5 at 80 px): it was refused as 'a pooled classifier head, not a segmentation model'
+    (before that, 'overlap must be ... smaller than the patch size (16), got 16'); it is
+    told its downscale and a --tile-size that leaves a step, which runs."""
+    from .conftest import assert_one_line_error
+
+    weights = {"W": np.full((2, 3, 16, 16), 0.01, np.float32), "B": np.zeros(2, np.float32)}
+    strided = save_graph(tmp_path / "s16.onnx", [helper.make_node(
+        "Conv", ["input", "W", "B"], ["output"], kernel_shape=[16, 16], strides=[16, 16])],
+        nchw_in(), [("output", FLOAT, ["N", 2, "h", "w"])], weights)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", strided, tif, "-o", tmp_path / "o.tif", "--tile-size", "16")
+    assert_one_line_error(result, "s16.onnx", "downscales by 16", "--tile-size 32")
+    assert "classifier" not in result.stderr
+    assert not (tmp_path / "o.tif").exists()
+    ok = run_cli("predict", strided, tif, "-o", tmp_path / "o.tif", "--tile-size", "32")
+    assert ok.exit_code == 0, ok.output
 
 
 # --- 6. Deepness metadata, in all its documented forms ---------------------------------------
