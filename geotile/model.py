@@ -889,12 +889,19 @@ class OnnxModel:
         return first
 
     def declared_output_channels(self) -> int | None:
-        """The channels of the chosen outputs together, as the graph declares them (None when
-        one is symbolic)."""
+        """The channels of the chosen outputs together: as probed, else as the graph declares
+        them (None when one is symbolic). A declared [N, H, W, K] beside an NCHW input (as
+        tf2onnx --inputs-as-nchw leaves it) has them last: the axis beside no equal one."""
+        if self._geometries:
+            return sum(output.channels for output in self.outputs)
         total = 0
         for output in self.outputs:
             shape = list(self.session.get_outputs()[output.index].shape or [])
             axis = 1 if self.layout == "NCHW" else 3
+            if len(shape) == 4 and shape[1] == shape[2] != shape[3]:
+                axis = 3
+            elif len(shape) == 4 and shape[2] == shape[3] != shape[1]:
+                axis = 1
             channels = 1 if len(shape) == 3 else shape[axis] if len(shape) == 4 else None
             if not isinstance(channels, int) or channels < 1:
                 return None

@@ -491,3 +491,30 @@ def test_a_batch_above_the_budget_probes_the_model_once(tmp_path, monkeypatch):
     for _ in range(3):
         assert model.run(batch).shape == (4, 2, 64, 64)
     assert len(probes) <= 1
+
+
+def test_channels_last_outputs_of_a_channels_first_input_are_sized_by_their_channels(
+        tmp_path, monkeypatch):
+    """tf2onnx --inputs-as-nchw: input [N, 3, 512, 512], output [N, 512, 512, 2]. The window
+    budget read the output's axis 1 (512) as its channels: 540 MB a window, so default
+    batches fell from 2 to 1 (4 to 1 on a GPU), and a machine with less than 1.1 GB was told
+    to 'export it with fewer classes'; its 2 channels are counted."""
+    from onnx import helper
+
+    from geotile import model as model_module
+    from geotile.predict import batch_size_for
+
+    from .onnx_models import FLOAT, conv1x1, save_graph
+
+    conv, weights = conv1x1("input", "nchw", 3, 2, seed=3)
+    path = save_graph(tmp_path / "tf.onnx", [conv, helper.make_node(
+        "Transpose", ["nchw"], ["output"], perm=[0, 2, 3, 1])],
+        [("input", FLOAT, ["N", 3, 512, 512])], [("output", FLOAT, ["N", 512, 512, 2])], weights)
+    monkeypatch.setattr(model_module, "window_memory_limit", lambda: 2**28)  # 6 MB a window
+    model = OnnxModel.from_path(path)
+    assert model.declared_output_channels() == 2
+    assert batch_size_for(model, 512, PredictOptions()) == 2
+    model.provider = "CUDAExecutionProvider"
+    assert batch_size_for(model, 512, PredictOptions()) == 4
+    out = predict_array(model, np.ones((3, 40, 40), np.float32), options=PredictOptions())
+    assert out.shape == (2, 40, 40)
