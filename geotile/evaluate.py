@@ -323,11 +323,16 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
 
 
 def _refuse_overflowing(frame: gpd.GeoDataFrame, path) -> None:
-    """InputError when a geometry's coordinates are so large that its area or bounds
+    """InputError when a geometry's coordinates are NaN, or so large that its area or bounds
     overflow (1e300 m): no CRS has them, and every overlap would be inf or NaN."""
     import shapely
 
     values = frame.geometry.values
+    coordinates, rows = shapely.get_coordinates(values, return_index=True)
+    nan = np.unique(rows[np.isnan(coordinates).any(1)])
+    if len(nan):
+        raise InputError(f"{path}: {len(nan)} feature(s) have NaN coordinates; fix or drop "
+                         "them.")
     with np.errstate(all="ignore"):
         finite = np.isfinite(shapely.area(values)) & np.isfinite(shapely.bounds(values)).all(1)
     finite |= shapely.is_empty(values) | shapely.is_missing(values)

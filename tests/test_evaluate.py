@@ -1643,3 +1643,17 @@ def test_coordinates_whose_area_overflows_are_refused_not_scored(tmp_path, run_c
     result = run_cli("evaluate", tmp_path / "pred.gpkg", tmp_path / "truth.gpkg", "--json")
     assert result.exit_code == 0, result.output
     assert '"tp": 1' in result.stdout
+
+
+def test_nan_coordinates_are_refused_as_nan_not_as_overflowing(tmp_path, run_cli):
+    """A polygon with a NaN vertex beside a box at 500,000 m was refused as '1 feature(s)
+    have coordinates up to 4.00001e+06, beyond any CRS (their areas overflow)': UTM
+    metres, named as beyond any CRS; it is refused as NaN coordinates."""
+    box = shapely.box(500000, 4000000, 500010, 4000010)
+    nan = shapely.Polygon([(500000, 4000000), (np.nan, 4000000), (500010, 4000010)])
+    gpd.GeoDataFrame(geometry=[box, nan], crs=UTM_CRS).to_file(tmp_path / "pred.gpkg")
+    gpd.GeoDataFrame(geometry=[box], crs=UTM_CRS).to_file(tmp_path / "truth.gpkg")
+    result = run_cli("evaluate", tmp_path / "pred.gpkg", tmp_path / "truth.gpkg")
+    assert result.exit_code == 1, result.output
+    assert "pred.gpkg: 1 feature(s) have NaN coordinates" in result.stderr
+    assert "beyond any CRS" not in result.stderr and "Traceback" not in result.stderr
