@@ -10,6 +10,7 @@ import geopandas
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from click.testing import CliRunner, Result
 from rasterio.transform import from_origin
 
@@ -167,6 +168,13 @@ def run_cli():
         return cli_runner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
 
     return invoke
+
+
+def union_of(geometries):
+    """The union of a GeoSeries' (or a GeoDataFrame's) geometries: GeoSeries.union_all
+    without it, which geopandas 0.14 (setup.cfg's oldest) lacks."""
+    frame_geometry = getattr(geometries, "geometry", geometries)
+    return shapely.union_all(np.asarray(frame_geometry.values, dtype=object))
 
 
 def without_crs(frame):

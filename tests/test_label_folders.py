@@ -15,7 +15,7 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
-from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, union_of, write_raster
 
 X0, Y0 = UTM_ORIGIN
 TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
@@ -256,5 +256,5 @@ def test_label_files_named_in_nfd_pair_with_images_named_in_nfc(run_cli, tmp_pat
     assert result.exit_code == 0, result.output
     for stem, shapes in boxes.items():
         patch = gpd.read_file(tmp_path / "tiles" / "labels" / f"{stem}_0_0.geojson")
-        drawn = patch.to_crs(UTM_CRS).geometry.union_all()
+        drawn = union_of(patch.to_crs(UTM_CRS).geometry)
         assert drawn.symmetric_difference(shapely.union_all(_boxes(shapes))).area < 1e-6

@@ -12,7 +12,7 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from .conftest import UTM_CRS, UTM_ORIGIN, without_crs
+from .conftest import UTM_CRS, UTM_ORIGIN, union_of, without_crs
 
 X0, Y0 = UTM_ORIGIN
 
@@ -310,7 +310,7 @@ def test_a_road_along_the_rasters_edge_is_kept(make_raster, tmp_path, edge):
     assert frame.length.sum() == pytest.approx(200, abs=3)  # 100 m edge road + 100 m stem
     edge_line = shapely.LineString([(X0, Y0 - 1.25), (X0 + 100, Y0 - 1.25)]) if edge == "top" \
         else shapely.LineString([(X0 + 98.75, Y0), (X0 + 98.75, Y0 - 100)])
-    assert frame.union_all().buffer(1.5).contains(edge_line.interpolate(0.5, normalized=True))
+    assert union_of(frame).buffer(1.5).contains(edge_line.interpolate(0.5, normalized=True))
 
 
 def test_vectorize_lines_geojson_is_lonlat_and_threshold_applies(run_cli, make_raster,
@@ -348,7 +348,7 @@ def test_band_seams_leave_no_trace(make_raster, tmp_path):
                                     options=module.LineOptions(halo=40, band_rows=16))
     assert banded["features"] == whole["features"] >= 9  # 3 roads, 3 crossings
     a, b = gpd.read_file(tmp_path / "whole.gpkg"), gpd.read_file(tmp_path / "banded.gpkg")
-    assert a.geometry.union_all().equals(b.geometry.union_all())
+    assert union_of(a.geometry).equals(union_of(b.geometry))
 
 
 @pytest.mark.parametrize("degrees", [0, 30, 45, 80])
@@ -387,7 +387,7 @@ def test_a_mosaic_of_tiles_gives_the_lines_of_the_whole(make_raster, tmp_path):
     mosaic = vectorize_lines(tiles, tmp_path / "mosaic.gpkg")
     assert mosaic["features"] == whole["features"]
     a, b = gpd.read_file(tmp_path / "whole.gpkg"), gpd.read_file(tmp_path / "mosaic.gpkg")
-    assert a.geometry.union_all().hausdorff_distance(b.geometry.union_all()) < 1e-6
+    assert union_of(a.geometry).hausdorff_distance(union_of(b.geometry)) < 1e-6
     assert sorted(a["length_m"]) == pytest.approx(sorted(b["length_m"]))
 
 
@@ -1183,7 +1183,7 @@ def test_a_diagonal_crossing_is_one_node_of_degree_four(make_raster, tmp_path, w
     assert sorted(degree.values()) == [1, 1, 1, 1, 4] and cycles == 0
     centre = next(shapely.Point(p) for p, d in degree.items() if d == 4)
     assert centre.distance(shapely.Point(X0 + 50 + offset, Y0 - 50)) < 0.75
-    assert frame.geometry.union_all().hausdorff_distance(shapely.union_all(roads)) < 2.0
+    assert union_of(frame.geometry).hausdorff_distance(shapely.union_all(roads)) < 2.0
 
 
 def test_t_junctions_and_a_roundabout_keep_their_shape(make_raster, tmp_path):
@@ -1201,7 +1201,7 @@ def test_t_junctions_and_a_roundabout_keep_their_shape(make_raster, tmp_path):
     frame = gpd.read_file(tmp_path / "r.gpkg")
     degree, cycles = graph_of(frame)
     assert sorted(degree.values()) == [1, 1, 1, 1, 3, 3, 3, 3] and cycles == 1
-    assert frame.geometry.union_all().hausdorff_distance(
+    assert union_of(frame.geometry).hausdorff_distance(
         shapely.union_all([ring, *arms])) < 2.5
     t_road = [shapely.LineString([(X0 + 10, Y0 - 30), (X0 + 90, Y0 - 30)]),
               shapely.LineString([(X0 + 50, Y0 - 30), (X0 + 50, Y0 - 90)])]
@@ -1241,7 +1241,7 @@ def test_pinholes_in_a_road_make_no_rings_and_a_roundabouts_island_stays(make_ra
         degree, cycles = graph_of(frame)
         assert cycles == rings, (len(frame), sorted(degree.values()))
         truth = shapely.union_all(roads)
-        assert frame.geometry.union_all().hausdorff_distance(truth) < 2.5
+        assert union_of(frame.geometry).hausdorff_distance(truth) < 2.5
         assert abs(frame.length.sum() - truth.length) < 0.05 * truth.length
         assert sorted(degree.values()).count(1) == 2 - rings
 
@@ -1459,7 +1459,7 @@ def test_crossings_and_t_junctions_keep_all_their_arms(make_raster, tmp_path, wi
             # off the centrelines: at most 2 px, or a sixth of the road's width where the
             # skeleton bends into the junction's corners (a quarter: into a T's stem)
             union = shapely.union_all(truths)
-            assert directed_distance(frame.geometry.union_all(), union) < max(
+            assert directed_distance(union_of(frame.geometry), union) < max(
                 2, width / (6 if kind == "x" else 4)) * pixel, (kind, off)
 
 
@@ -1513,10 +1513,10 @@ def test_an_oblique_crossing_draws_each_segment_once(make_raster, tmp_path, widt
     assert sorted(degree.values()) == [1, 1, 1, 1, 4] and cycles == 0, list(frame["length_m"])
     assert overlap_length(frame) == 0
     total = frame["length_m"].sum()
-    assert total == pytest.approx(frame.geometry.union_all().length, abs=0.02)
+    assert total == pytest.approx(union_of(frame.geometry).length, abs=0.02)
     assert total == pytest.approx(sum(t.length for t in truths), rel=0.02)
     # the arms run on their road's centreline into the node (the west arm bent 5 m off)
-    assert directed_distance(frame.geometry.union_all(), shapely.union_all(truths)) < max(
+    assert directed_distance(union_of(frame.geometry), shapely.union_all(truths)) < max(
         2, width / 6) * 0.5
 
 
@@ -1538,7 +1538,7 @@ def test_a_crossing_of_burnt_roads_draws_each_segment_once(run_cli, make_raster,
     frame = gpd.read_file(tmp_path / "c.gpkg")
     assert sorted(graph_of(frame)[0].values()) == [1, 1, 1, 1, 4]
     assert overlap_length(frame) == 0
-    assert frame["length_m"].sum() == pytest.approx(frame.geometry.union_all().length,
+    assert frame["length_m"].sum() == pytest.approx(union_of(frame.geometry).length,
                                                     abs=0.02)
     assert frame["length_m"].sum() == pytest.approx(sum(r.length for r in roads), rel=0.03)
 

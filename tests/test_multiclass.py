@@ -13,7 +13,7 @@ from geotile.errors import InputError
 from geotile.evaluate import evaluate_rasters
 from geotile.palettes import POTSDAM
 from geotile.vectorize import VectorizeOptions, parse_per_class, vectorize_polygons
-from tests.conftest import assert_one_line_error, write_raster
+from tests.conftest import assert_one_line_error, union_of, write_raster
 
 NAMES = ["background", *POTSDAM]  # impervious_surfaces 1 .. clutter 6
 
@@ -600,7 +600,7 @@ def test_regularize_squares_a_class_by_its_name_whichever_classes_are_kept(tmp_p
         vectorize_polygons([path], out, options=VectorizeOptions(
             crs="source", regularize=True, classes=classes))
         found = gpd.read_file(out)
-        return found, found[found["class"] == "garage"].geometry.union_all()
+        return found, union_of(found[found["class"] == "garage"].geometry)
 
     alone, one = garages(("garage",))
     every, both = garages(None)

@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 from geotile.errors import GeotileWarning, InputError
 from geotile.vectorize import VectorizeOptions, regularize_polygon, vectorize_polygons
 
-from .conftest import UTM_ORIGIN
+from .conftest import UTM_ORIGIN, union_of
 
 X0, Y0 = UTM_ORIGIN
 
@@ -375,8 +375,8 @@ def test_simplify_keeps_edges_shared_between_classes(make_raster, tmp_path, run_
     before = gpd.read_file(plain).sort_values("class_id").reset_index(drop=True)
     found = gpd.read_file(tmp_path / "s.gpkg").sort_values("class_id").reset_index(drop=True)
     assert list(found["class_id"]) == [1, 2, 3]
-    assert found.geometry.area.sum() == pytest.approx(found.geometry.union_all().area, abs=0.01)
-    union = found.geometry.union_all()  # no gap between the classes: one solid block
+    assert found.geometry.area.sum() == pytest.approx(union_of(found.geometry).area, abs=0.01)
+    union = union_of(found.geometry)  # no gap between the classes: one solid block
     assert union.geom_type == "Polygon" and not union.interiors
     assert union.area == pytest.approx(80 * 50, rel=0.01)
     vertices = [len(p.exterior.coords) for p in found.geometry]
