@@ -522,16 +522,12 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     names = _RunNames()
     if given is None:
         given = list(zip(images, outputs, strict=True))
-    lost = False
     try:
         client, cluster = _client(_local_workers(workers, len(calls)), scheduler)
         client_level = client_log.level
         client_log.setLevel(logging.CRITICAL)
         return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar,
                        given)
-    except SchedulerLost:
-        lost = True
-        raise
     finally:
         try:
             if client is not None:
@@ -540,8 +536,8 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
                 cluster.close()
         finally:  # a worker killed mid-image, or one that outlived the stop, left them
             asyncio_log.setLevel(asyncio_level)
-            if client_level is not None and not lost:  # a lost one's reconnection, given
-                client_log.setLevel(client_level)  # up, logs its tracebacks after close
+            if client_level is not None:  # the user's own logging config again
+                client_log.setLevel(client_level)
             if client is not None:
                 remove_temporaries(outputs, names.tag)
 

@@ -1080,3 +1080,41 @@ def test_a_scheduler_lost_mid_run_is_one_line(tmp_path, caplog):
     assert "--resume" in message and "\n" not in message
     assert not [r for r in caplog.records if r.name.startswith("distributed.client")]
     assert not list(tmp_path.iterdir())
+
+
+def test_a_lost_scheduler_leaves_the_users_client_log_level_as_it_was(tmp_path):
+    """A lost --scheduler run left distributed.client at CRITICAL for the rest of the
+    process (an API user's DEBUG config silenced for every later client)."""
+    import asyncio
+    import logging
+    import threading
+
+    import dask
+
+    from geotile import distributed as gd
+    from geotile.errors import GeotileError
+
+    _MEET.update(started=threading.Event(), release=threading.Event())
+    client_log = logging.getLogger("distributed.client")
+    before = client_log.level
+    with dask.config.set({"distributed.comm.timeouts.connect": "3s"}), \
+            distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                     dashboard_address=None) as cluster:
+        client_log.setLevel(logging.DEBUG)  # the user's own logging config
+        address = cluster.scheduler_address
+
+        def stop_the_scheduler():
+            _MEET["started"].wait(20)
+            asyncio.run_coroutine_threadsafe(cluster.scheduler.close(),
+                                             cluster.loop.asyncio_loop)
+
+        threading.Thread(target=stop_the_scheduler, daemon=True).start()
+        try:
+            with pytest.raises(GeotileError, match="was lost"):
+                gd._run([(_hold, "a.tif"), (_hold, "b.tif")], ["a.tif", "b.tif"],
+                        [tmp_path / "a.tif", tmp_path / "b.tif"], None, address,
+                        progress=False)
+            assert client_log.level == logging.DEBUG
+        finally:
+            _MEET["release"].set()
+            client_log.setLevel(before)
