@@ -1040,25 +1040,19 @@ def _hold(name):
     return {"image": name}
 
 
-def test_a_scheduler_lost_mid_run_is_one_line(tmp_path, caplog):
-    """The scheduler of a --scheduler run stopped (a preempted node) while 2 images ran:
-    a traceback ending in 'FutureCancelledError: _task-9f58... cancelled for reason:
-    scheduler-connection-lost', under dask's own logged tracebacks. Now one GeotileError
-    naming the scheduler and saying how to go on, with nothing logged by dask's client."""
+@contextlib.contextmanager
+def _a_scheduler_lost_mid_run():
+    """The address of an in-process cluster whose scheduler closes once an image of a run
+    on it (:func:`_run_two_held`) has started: a preempted node."""
     import asyncio
-    import logging
     import threading
 
     import dask
-
-    from geotile import distributed as gd
-    from geotile.errors import GeotileError
 
     _MEET.update(started=threading.Event(), release=threading.Event())
     with dask.config.set({"distributed.comm.timeouts.connect": "3s"}), \
             distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
                                      dashboard_address=None) as cluster:
-        address = cluster.scheduler_address
 
         def stop_the_scheduler():
             _MEET["started"].wait(20)
@@ -1067,13 +1061,32 @@ def test_a_scheduler_lost_mid_run_is_one_line(tmp_path, caplog):
 
         threading.Thread(target=stop_the_scheduler, daemon=True).start()
         try:
-            with caplog.at_level(logging.WARNING, logger="distributed.client"), \
-                    pytest.raises(GeotileError) as raised:
-                gd._run([(_hold, "a.tif"), (_hold, "b.tif")], ["a.tif", "b.tif"],
-                        [tmp_path / "a.tif", tmp_path / "b.tif"], None, address,
-                        progress=False)
+            yield cluster.scheduler_address
         finally:
             _MEET["release"].set()
+
+
+def _run_two_held(address, tmp_path) -> None:
+    """Two images held on the cluster at ``address`` until released."""
+    from geotile import distributed as gd
+
+    gd._run([(_hold, "a.tif"), (_hold, "b.tif")], ["a.tif", "b.tif"],
+            [tmp_path / "a.tif", tmp_path / "b.tif"], None, address, progress=False)
+
+
+def test_a_scheduler_lost_mid_run_is_one_line(tmp_path, caplog):
+    """The scheduler of a --scheduler run stopped (a preempted node) while 2 images ran:
+    a traceback ending in 'FutureCancelledError: _task-9f58... cancelled for reason:
+    scheduler-connection-lost', under dask's own logged tracebacks. Now one GeotileError
+    naming the scheduler and saying how to go on, with nothing logged by dask's client."""
+    import logging
+
+    from geotile.errors import GeotileError
+
+    with _a_scheduler_lost_mid_run() as address, \
+            caplog.at_level(logging.WARNING, logger="distributed.client"), \
+            pytest.raises(GeotileError) as raised:
+        _run_two_held(address, tmp_path)
     message = str(raised.value)
     assert message.startswith(f"--scheduler {address}: the connection to the dask "
                               "scheduler was lost"), message
@@ -1085,36 +1098,17 @@ def test_a_scheduler_lost_mid_run_is_one_line(tmp_path, caplog):
 def test_a_lost_scheduler_leaves_the_users_client_log_level_as_it_was(tmp_path):
     """A lost --scheduler run left distributed.client at CRITICAL for the rest of the
     process (an API user's DEBUG config silenced for every later client)."""
-    import asyncio
     import logging
-    import threading
 
-    import dask
-
-    from geotile import distributed as gd
     from geotile.errors import GeotileError
 
-    _MEET.update(started=threading.Event(), release=threading.Event())
     client_log = logging.getLogger("distributed.client")
     before = client_log.level
-    with dask.config.set({"distributed.comm.timeouts.connect": "3s"}), \
-            distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
-                                     dashboard_address=None) as cluster:
-        client_log.setLevel(logging.DEBUG)  # the user's own logging config
-        address = cluster.scheduler_address
-
-        def stop_the_scheduler():
-            _MEET["started"].wait(20)
-            asyncio.run_coroutine_threadsafe(cluster.scheduler.close(),
-                                             cluster.loop.asyncio_loop)
-
-        threading.Thread(target=stop_the_scheduler, daemon=True).start()
-        try:
+    try:
+        with _a_scheduler_lost_mid_run() as address:
+            client_log.setLevel(logging.DEBUG)  # the user's own logging config
             with pytest.raises(GeotileError, match="was lost"):
-                gd._run([(_hold, "a.tif"), (_hold, "b.tif")], ["a.tif", "b.tif"],
-                        [tmp_path / "a.tif", tmp_path / "b.tif"], None, address,
-                        progress=False)
+                _run_two_held(address, tmp_path)
             assert client_log.level == logging.DEBUG
-        finally:
-            _MEET["release"].set()
-            client_log.setLevel(before)
+    finally:
+        client_log.setLevel(before)
