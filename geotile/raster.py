@@ -1607,6 +1607,15 @@ def read_band(
     return read_block(src, 0, top, width, height, indexes, check_nodata, fill, alpha_as_data)
 
 
+def holds_valid_pixel(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has a pixel :func:`read_band` calls valid (not nodata, NaN or
+    infinite): read a few million pixels at a time, up to the first."""
+    with open_raster(path) as src:
+        rows = max(1, (1 << 22) // max(1, src.width * src.count))
+        return any(read_band(src, top, min(rows, src.height - top), src.width)[1].any()
+                   for top in range(0, src.height, rows))
+
+
 def read_block(
     src: rasterio.io.DatasetReader,
     left: int,

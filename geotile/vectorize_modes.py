@@ -85,8 +85,8 @@ def vectorize_rasters(
             rules = LineOptions(threshold=options.threshold, simplify=options.simplify,
                                 crs=options.crs, classes=options.classes,
                                 **({} if min_length is None else {"min_length": min_length}))
-            return vectorize_lines(rasters, output, options=rules, overwrite=overwrite,
-                                   progress=progress)
+            return _said_empty(rasters, "line", vectorize_lines(
+                rasters, output, options=rules, overwrite=overwrite, progress=progress))
         rules = None
         if instances:
             given = {k: v for k, v in marker.items() if v is not None}
@@ -100,17 +100,35 @@ def vectorize_rasters(
         if Path(output).suffix.lower() == ".csv":
             from geotile.spacenet import vectorize_to_csv
 
-            return vectorize_to_csv(rasters, output, options=options, instance_options=rules,
-                                    overwrite=overwrite, progress=progress)
+            return _said_empty(rasters, "polygon", vectorize_to_csv(
+                rasters, output, options=options, instance_options=rules, overwrite=overwrite,
+                progress=progress))
         if rules is not None:
             from geotile.instances import vectorize_instances
 
-            return vectorize_instances(rasters, output, options=options, instance_options=rules,
-                                       overwrite=overwrite, progress=progress)
+            return _said_empty(rasters, "polygon", vectorize_instances(
+                rasters, output, options=options, instance_options=rules, overwrite=overwrite,
+                progress=progress))
         from geotile.vectorize import vectorize_polygons
 
-        return vectorize_polygons(rasters, output, options=options, overwrite=overwrite,
-                                  progress=progress)
+        return _said_empty(rasters, "polygon", vectorize_polygons(
+            rasters, output, options=options, overwrite=overwrite, progress=progress))
+
+
+def _said_empty(rasters, feature: str, summary: dict) -> dict:
+    """``summary``, after a GeotileWarning for each raster without a valid pixel (all NaN,
+    infinite or nodata: a broken model export), which gave the output no ``feature``."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+    from geotile.raster import holds_valid_pixel, input_path
+
+    for raster in rasters:
+        if not holds_valid_pixel(raster):
+            warnings.warn(f"{input_path(raster).name}: the raster holds no valid pixel (all "
+                          f"NaN, infinite or nodata), so no {feature} comes from it.",
+                          GeotileWarning, stacklevel=3)
+    return summary
 
 
 def _refuse(given: list[str], mode: str) -> None:

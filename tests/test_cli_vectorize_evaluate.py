@@ -773,3 +773,24 @@ def test_threshold_on_folders_of_softmax_probabilities_is_refused_not_ignored(
     result = run_cli("evaluate", tmp_path / "sig", tmp_path / "truth", "--threshold", "0.95",
                      "--json")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("mode", [[], ["--instances"], ["--lines"]])
+@pytest.mark.parametrize("fill", ["nan", "inf", "nodata"])
+def test_vectorizing_a_raster_without_a_valid_pixel_says_so(make_raster, run_cli, tmp_path,
+                                                            mode, fill):
+    # a model exported broken (NaN everywhere) gave an empty file, exit 0 and no word
+    if fill == "nodata":
+        bands = make_raster("p.tif", np.full((16, 16), 255, np.uint8), nodata=255)
+    else:
+        bands = make_raster("p.tif", np.full((16, 16), float(fill), np.float32))
+    kept = make_raster("q.tif", np.full((16, 16), 0.25, np.float32),
+                       transform=from_origin(X0 + 100, Y0, 0.5, 0.5))
+    out = tmp_path / "v.gpkg"
+    result = run_cli("vectorize", bands, kept, "-o", out, *mode)
+    assert result.exit_code == 0, result.output
+    feature = "line" if mode == ["--lines"] else "polygon"
+    assert (f"p.tif: the raster holds no valid pixel (all NaN, infinite or nodata), so no "
+            f"{feature} comes from it.") in result.output
+    assert "q.tif: the raster" not in result.output
+    assert out.exists()
