@@ -1714,3 +1714,26 @@ def test_padded_patches_of_uint8_probabilities_keep_confident_pixels(tmp_path, m
             import geopandas as gpd
 
             assert gpd.read_file(tmp_path / "b.gpkg").area.sum() == pytest.approx(100 * 0.25)
+
+
+def test_a_patch_far_larger_than_the_image_takes_memory_in_proportion(make_raster, run_cli,
+                                                                      tmp_path):
+    # --size 30000 on a 1 x 1 px image asked numpy for a 6.7 GiB int64 array (the padding's
+    # mask band, 8 bytes a patch pixel, on top of the 3 bytes of the patch itself)
+    import tracemalloc
+
+    import rasterio
+
+    image = make_raster("one.tif", np.full((3, 1, 1), 7, np.uint8))
+    size = 1500
+    tracemalloc.start()
+    try:
+        result = run_cli("tile", image, "--size", size, "-o", tmp_path / "t")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.output
+    assert peak < 11 * size * size, peak  # patch, masks and file bytes: 8.7 a pixel, not 13.7
+    with rasterio.open(tmp_path / "t/images/one_0_0.tif") as dst:
+        assert dst.read(1)[0, 0] == 7 and dst.read_masks(1)[0, 0] == 255
+        assert dst.read_masks(1)[0, 1] == 0 and dst.read_masks(1).sum() == 255
