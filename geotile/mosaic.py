@@ -290,7 +290,8 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     beyond = far_margin(geometry, size)
     cells = getattr(geometry, "scale", 1) > 1  # a downscaling model's
     grid = window_grid(mosaic.width, mosaic.height, size, overlap, geometry)
-    say_windows(tile.path.name, grid.shape, size, overlap, per_run, options, " of the mosaic")
+    say_windows(model, tile.path.name, grid.shape, size, overlap, per_run, options,
+                " of the mosaic")
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
     steady = getattr(model, "steady_batches", False)

@@ -227,9 +227,13 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
     return size, pixels
 
 
-def say_windows(name: str, shape, size: int, overlap: int, per_run: int,
+def say_windows(model, name: str, shape, size: int, overlap: int, per_run: int,
                 options: PredictOptions, whole: str = "") -> None:
-    """-v: the windows predict chose for ``name`` (rows x columns; ``whole``: of what)."""
+    """-v: the windows predict chose for ``name`` (rows x columns; ``whole``: of what) and
+    as many a batch as the model runs: no more than the windows, nor than a batch fixed in
+    the model (or found to be 1 when probed)."""
+    step = getattr(model, "fixed_batch", None) or getattr(model, "_chunk", None) or per_run
+    per_run = max(1, min(per_run, shape[0] * shape[1], step))
     log.info("%s: %d x %d windows%s of %d px, overlap %d px, %d per batch, %s blend%s", name,
              *shape, whole, size, overlap, per_run, options.blend,
              "" if options.tta == "none" else f", tta {options.tta}")
@@ -462,7 +466,7 @@ def predict_blocks(
     beyond = far_margin(geometry, size)
     grid = window_grid(width, height, size, overlap, geometry)
     if name:
-        say_windows(name, grid.shape, size, overlap, per_run, options)
+        say_windows(model, name, grid.shape, size, overlap, per_run, options)
     windows = WeightWindows(options.blend, out, geometry.margin)
     last_row, last_col = grid.shape[0] - 1, grid.shape[1] - 1
     strips = column_strips([x + offset for x in grid.col_offsets], width,

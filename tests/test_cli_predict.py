@@ -49,6 +49,22 @@ def test_verbose_says_the_windows_it_chose(run_cli, make_raster, tmp_path):
             in result.stderr), result.stderr
 
 
+def test_verbose_says_the_batch_the_model_really_runs(run_cli, make_raster, tmp_path):
+    # '64 per batch' for a model whose batch is fixed at 1, and for 9 windows in all
+    image = make_raster("a.tif", np.zeros((3, 64, 64), np.uint8))
+    fixed = pointwise_model(tmp_path / "one.onnx", size=32, batch=1)
+    result = run_cli("-v", "predict", fixed, image, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    assert "a.tif: 3 x 3 windows of 32 px, overlap 8 px, 1 per batch" in result.stderr, \
+        result.stderr
+    dynamic = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("-v", "predict", dynamic, image, "-o", tmp_path / "q.tif",
+                     "--tile-size", "32", "--batch-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "a.tif: 3 x 3 windows of 32 px, overlap 8 px, 9 per batch" in result.stderr, \
+        result.stderr
+
+
 def test_a_batch_checks_every_images_bands_before_the_first(run_cli, make_raster, tmp_path):
     model = pointwise_model(tmp_path / "m.onnx")
     a = make_raster("a.tif", np.zeros((3, 40, 40), np.uint8))
