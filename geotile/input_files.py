@@ -11,7 +11,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from geotile.errors import InputError
-from geotile.raster import ARCHIVE_PREFIXES, input_path, is_virtual_path
+from geotile.raster import ARCHIVE_PREFIXES, gdal_archive_path, input_path, is_virtual_path
 from geotile.sidecars import is_sidecar
 
 #: file suffixes taken from a folder (case-insensitive)
@@ -132,7 +132,7 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     """One argument as a list of inputs: a folder's raster files, a pattern's matches, a
     local archive's rasters (tiles.zip, x.tar.gz, scene.tif.gz, read in place), or the
     argument itself (a file, a GDAL virtual or remote path)."""
-    text = os.fspath(path)
+    text = gdal_archive_path(os.fspath(path))
     if text.startswith(ARCHIVE_PREFIXES):
         return _archive_files(text, suffixes) or [input_path(text)]
     if is_virtual_path(text):

@@ -106,9 +106,25 @@ class VirtualPath(str):
 
 
 def input_path(path: str | os.PathLike) -> Path | VirtualPath:
-    """``path`` as a Path, or as a VirtualPath for a GDAL virtual/remote path."""
-    text = os.fspath(path)
+    """``path`` as a Path, or as a VirtualPath for a GDAL virtual/remote path (rasterio's
+    ``zip://a.zip!b.tif`` as GDAL's ``/vsizip/a.zip/b.tif``: :func:`gdal_archive_path`)."""
+    text = gdal_archive_path(os.fspath(path))
     return VirtualPath(text) if is_virtual_path(text) else Path(text)
+
+
+#: rasterio's schemes of a local archive -> GDAL's prefixes
+_ARCHIVE_SCHEMES = {"zip://": "/vsizip/", "tar://": "/vsitar/", "gzip://": "/vsigzip/"}
+
+
+def gdal_archive_path(text: str) -> str:
+    """rasterio's path into a local archive (``zip://tiles.zip!a.tif``) as GDAL's
+    (``/vsizip/tiles.zip/a.tif``), as rasterio turns an absolute one; rasterio keeps the
+    ``!`` of a relative one, which GDAL cannot open. Other paths as given."""
+    scheme = next((s for s in _ARCHIVE_SCHEMES if text.startswith(s)), None)
+    if scheme is None:
+        return text
+    archive, _, member = text[len(scheme):].partition("!")
+    return f"{_ARCHIVE_SCHEMES[scheme]}{archive}{'/' + member.lstrip('/') if member else ''}"
 
 
 def in_name_order(paths) -> list:

@@ -375,3 +375,28 @@ def test_instances_of_zipped_and_signed_remote_rasters(served, tmp_path, run_cli
         assert result.exit_code == 0, result.output
         assert "26 polygons" in result.stdout
         assert set(gpd.read_file(tmp_path / out)["source"]) == {"fbc.tif"}
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+def test_a_relative_zip_url_reads_as_its_absolute_form(tmp_path, run_cli, monkeypatch, workers):
+    # rasterio turns zip://tiles.zip!d/scene.tif into /vsizip/tiles.zip!d/scene.tif, which
+    # GDAL cannot open: every command said 'not a raster GDAL can read'
+    image, labels = _scene(tmp_path)
+    _zipped(image, tmp_path / "tiles.zip", "d/scene.tif")
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    monkeypatch.chdir(tmp_path)
+    given = "zip://tiles.zip!d/scene.tif"
+    result = run_cli("predict", model, given, "-o", "p/", "--dtype", "float32", *workers)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "p/scene.tif") as dst, rasterio.open(image) as src:
+        assert dst.transform == src.transform and dst.shape == src.shape
+    result = run_cli("make-masks", labels, given, "-o", "masks/", *workers)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks/scene.tif") as mask:
+        assert mask.read(1).max() > 0
+    assert run_cli("tile", given, "--size", "32", "-o", "t").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "t/images").iterdir())[0] == "scene_0_0.tif"
+    result = run_cli("vectorize", "zip://tiles.zip!d/scene.tif", "-o", "v.gpkg")
+    assert result.exit_code == 0 and "v.gpkg: 1 polygon" in result.output, result.output
+    result = run_cli("evaluate", given, image)
+    assert result.exit_code == 0 and "accuracy 1.0000" in result.output, result.output
