@@ -2024,12 +2024,14 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
         return (f"{path}: the model has ONNX IR version {ir.group(1)} but the installed ONNX "
                 f"Runtime {ort.__version__} reads up to {ir.group(2)}. Upgrade onnxruntime, or "
                 "re-export the model with an older IR version (onnx.save with ir_version set).")
-    if "protobuf" in text.lower() or "INVALID_PROTOBUF" in text:
-        from geotile.failed_downloads import failed_download
+    from geotile.failed_downloads import failed_download
 
-        download = failed_download(path, "an ONNX model")
-        if download:
-            return download
+    # an empty file or a saved error page, whatever ONNX Runtime's words for it (1.17 said
+    # 'ModelProto does not have a graph' of an empty one)
+    download = failed_download(path, "an ONNX model")
+    if download:
+        return download
+    if "protobuf" in text.lower() or "INVALID_PROTOBUF" in text:
         return f"{path}: not an ONNX model (the file cannot be parsed). Export it with torch.onnx."
     opset = re.search(r"Opset (\d+) is under development.*domain (\S+) is till opset (\d+)",
                       text, re.S)
