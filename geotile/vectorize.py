@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.class_keys import class_key, zero_is_background
-from geotile.coverage import edge_matched, simplify_coverage
+from geotile.coverage import components, edge_matched, simplify_coverage
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole, write_advice
 from geotile.gc_pause import gc_paused
 from geotile.raster_kinds import (
@@ -639,20 +639,16 @@ def _terraces(geometries: np.ndarray, buildings: list[int]) -> dict[int, int]:
         return {}
     polygons = geometries[buildings]
     left, right = shapely.STRtree(polygons).query(polygons, predicate="touches")
-    parent = {}
-
-    def root(k: int) -> int:
-        while parent.get(k, k) != k:
-            k = parent[k]
-        return k
-
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
-        if a < b and shapely.length(shapely.intersection(polygons[a], polygons[b])) > 0:
-            parent.setdefault(a, a)
-            parent.setdefault(b, b)
-            ra, rb = root(a), root(b)
-            parent[max(ra, rb)] = min(ra, rb)
-    return {buildings[k]: buildings[root(k)] for k in parent}
+    walls = [(a, b) for a, b in zip(left.tolist(), right.tolist(), strict=True)
+             if a < b and shapely.length(shapely.intersection(polygons[a], polygons[b])) > 0]
+    if not walls:
+        return {}
+    one, other = np.array(walls).T
+    terrace = components(one, other, len(polygons))
+    first = np.full(len(polygons), len(polygons))
+    np.minimum.at(first, terrace, np.arange(len(polygons)))  # each terrace's least index
+    return {buildings[k]: buildings[first[terrace[k]]]
+            for k in dict.fromkeys(k for wall in walls for k in wall)}
 
 
 def _close_party_walls(out: np.ndarray, geometries: np.ndarray, mates: dict[int, int],
@@ -1401,8 +1397,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
             if position == 0:
                 crs = here
             elif here != crs and (bare[-1] or bare[0]):
-                raise InputError(_one_at_a_time(path if bare[-1] else checked[0],
-                                                checked[0] if bare[-1] else path))
+                raise InputError(_one_at_a_time([*checked, path], bare, position, 0))
             elif here != crs:
                 raise InputError(f"{path}: CRS {here or '(none)'} differs from the first "
                                  f"raster's ({crs or 'none'}). Reproject (or assign a CRS "
@@ -1419,12 +1414,14 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     return in_name_order(checked), crs
 
 
-def _one_at_a_time(bare, other) -> str:
-    """The refusal of raster ``bare`` without a geotransform among several (beside
-    ``other``): its polygons would lie in pixel coordinates, on those of the others."""
+def _one_at_a_time(paths: list, bare: list[bool], i: int, j: int) -> str:
+    """The refusal of rasters ``paths[i]`` and ``paths[j]``, one of them ``bare`` (without
+    a geotransform, ``i``'s if both): its polygons would lie in pixel coordinates, on those
+    of the other."""
     from geotile.no_georef import sensor_georeferencing
     from geotile.raster import open_raster
 
+    bare, other = (paths[i], paths[j]) if bare[i] else (paths[j], paths[i])
     with open_raster(bare) as src:
         sensor = sensor_georeferencing(src)
     how = f" (placed by {sensor} alone)" if sensor else ""
@@ -1473,8 +1470,7 @@ def _check_overlaps(paths: list[Path], footprints: list, bare: list[bool]) -> No
             cols = min(ci + wi, cj + wj) - max(ci, cj)
             rows = min(ri + hi, rj + hj) - max(ri, rj)
             if cols > 0 and rows > 0 and (bare[i] or bare[j]):
-                raise InputError(_one_at_a_time(*((paths[i], paths[j]) if bare[i]
-                                                  else (paths[j], paths[i]))))
+                raise InputError(_one_at_a_time(paths, bare, i, j))
             if cols > 0 and rows > 0:
                 raise InputError(
                     f"{paths[i]} and {paths[j]} overlap (by {cols} x {rows} pixels); buildings "
@@ -1486,8 +1482,7 @@ def _check_overlaps(paths: list[Path], footprints: list, bare: list[bool]) -> No
         if pixels <= 0.01:
             continue
         if bare[i] or bare[j]:
-            raise InputError(_one_at_a_time(*((paths[i], paths[j]) if bare[i]
-                                              else (paths[j], paths[i]))))
+            raise InputError(_one_at_a_time(paths, bare, i, j))
         back = ~footprints[i][2]  # to the pixels of raster i
         inside = affinity.affine_transform(overlap, (back.a, back.b, back.d, back.e, back.c,
                                                      back.f))
