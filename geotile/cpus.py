@@ -34,38 +34,39 @@ def cgroup_cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) 
     """CPUs the cgroup quotas allow (quota / period, rounded up): the smallest of this
     process's cgroup and those above it, as Linux enforces each (a systemd slice's
     CPUQuota=, a Kubernetes pod's limit). None without a quota or cgroup file system."""
-    quotas = [q for q in map(_quota, _own_cgroups(root, proc_cgroup)) if q is not None]
+    quotas = [q for q in map(_quota, own_cgroups(root, proc_cgroup, "cpu")) if q is not None]
     return min(quotas, default=None)
 
 
 def _quota(folder: Path) -> int | None:
     """The CPU quota set in one cgroup ``folder`` (v2 ``cpu.max`` or v1), or None."""
-    v2 = _read(folder / "cpu.max")
+    v2 = read_text(folder / "cpu.max")
     if v2 is not None:
         parts = v2.split()
         return _cpus(parts[0], parts[1]) if len(parts) == 2 and parts[0] != "max" else None
-    quota, period = _read(folder / "cpu.cfs_quota_us"), _read(folder / "cpu.cfs_period_us")
+    quota, period = read_text(folder / "cpu.cfs_quota_us"), read_text(folder / "cpu.cfs_period_us")
     return _cpus(quota, period) if quota is not None and period is not None else None
 
 
-def _own_cgroups(root: Path, proc_cgroup: Path) -> list[Path]:
-    """Where this process's CPU controller may be: its own cgroup (from ``proc_cgroup``)
-    under ``root`` and ``root``/cpu (v1) and each cgroup above it, then ``root`` and
-    ``root``/cpu themselves (a container sees its own cgroup there)."""
+def own_cgroups(root: Path, proc_cgroup: Path, controller: str) -> list[Path]:
+    """Where this process's ``controller`` ("cpu", "memory") may be: its own cgroup (from
+    ``proc_cgroup``) under ``root`` and ``root``/``controller`` (v1) and each cgroup above
+    it, then ``root`` and ``root``/``controller`` themselves (a container sees its own
+    cgroup there)."""
     folders = []
-    text = _read(proc_cgroup) or ""
+    text = read_text(proc_cgroup) or ""
     for line in text.splitlines():
         _, controllers, path = [*line.split(":", 2), "", ""][:3]
         parts = PurePosixPath(path.strip().lstrip("/")).parts
         if controllers == "":  # v2
             bases = [root]
-        elif "cpu" in controllers.split(","):  # v1
-            bases = [root / controllers, root / "cpu"]
+        elif controller in controllers.split(","):  # v1
+            bases = [root / controllers, root / controller]
         else:
             continue
         folders += [base.joinpath(*parts[:n]) for base in bases
                     for n in range(len(parts), -1, -1)]
-    return [*dict.fromkeys([*folders, root, root / "cpu"])]
+    return [*dict.fromkeys([*folders, root, root / controller])]
 
 
 def _cpus(quota: str, period: str) -> int | None:
@@ -78,7 +79,7 @@ def _cpus(quota: str, period: str) -> int | None:
     return max(1, math.ceil(quota_us / period_us))
 
 
-def _read(path: Path) -> str | None:
+def read_text(path: Path) -> str | None:
     try:
         return path.read_text().strip()
     except OSError:

@@ -257,11 +257,11 @@ MAX_WINDOW_OUTPUT_BYTES = 1024**3
 
 def window_memory_limit() -> int:
     """The most one window (float32 input and output) may take before the model runs: half
-    the machine's memory; a larger one is refused, naming the --tile-size that fits."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
-        return 8 * 1024**3
+    the memory this process may use (the machine's, or its container's limit); a larger one
+    is refused, naming the --tile-size that fits."""
+    from geotile.usable_memory import usable_memory
+
+    return usable_memory() // 2
 
 
 def _metadata_value(metadata: dict[str, str], key: str):
@@ -919,7 +919,7 @@ class OnnxModel:
 
     def _refuse_huge_output(self, size: int) -> None:
         """ModelError when one ``size`` px window's input and output exceed
-        :func:`window_memory_limit` (half the machine's memory)."""
+        :func:`window_memory_limit` (half the memory this process may use)."""
         channels = self.declared_output_channels() or 1
         need = self._window_bytes_per_pixel() * size * size
         limit = window_memory_limit()
@@ -928,12 +928,11 @@ class OnnxModel:
         head = (f"{self.path.name}: its {self.channels or 3} input and {channels} output "
                 f"channels take {need / 1e9:.1f} GB (float32) for one {size} px window")
         fit = int(math.sqrt(limit / self._window_bytes_per_pixel())) // 32 * 32
+        most = f"more than half of the {2 * limit / 1e9:.1f} GB this process may use"
         if self.fixed_size or fit < 32:
-            raise ModelError(f"{head}, more than half this machine's memory "
-                             f"({limit / 1e9:.1f} GB); export it with fewer classes or a "
-                             "smaller input size.")
-        raise ModelError(f"{head}, more than half this machine's memory: give --tile-size "
-                         f"{fit} or smaller.")
+            raise ModelError(f"{head}, {most}; export it with fewer classes or a smaller "
+                             "input size.")
+        raise ModelError(f"{head}, {most}: give --tile-size {fit} or smaller.")
 
     def _other_outputs(self, refused: list) -> ModelError:
         """The refusal of the first unusable output, or, when others are usable, one naming

@@ -436,7 +436,7 @@ def test_predict_raster_refuses_output_names_of_other_formats(tmp_path, make_ras
 def test_a_model_with_thousands_of_classes_is_sized_before_it_runs(tmp_path, run_cli,
                                                                    make_raster, monkeypatch):
     """10,000 classes at the default 512 px (batch 2) made ONNX Runtime allocate 21 GB on a
-    1 x 1 px image; one window above half the machine's memory (here made 16 MiB) is refused
+    1 x 1 px image; one window above half the memory it may use (here made 16 MiB) is refused
     before the model runs, naming the --tile-size that fits, and default batches keep under
     their budget (many classes: fewer windows a batch)."""
     from geotile import model as model_module
@@ -461,7 +461,7 @@ def test_a_model_with_thousands_of_classes_is_sized_before_it_runs(tmp_path, run
 
 def test_a_large_window_that_fits_memory_is_not_refused(tmp_path, monkeypatch):
     """An 8192 px window of a 2-class model (1.3 GB of float32 input and output) ran before
-    the many-classes budget; it is refused only past half the machine's memory (here made
+    the many-classes budget; it is refused only past half the memory it may use (here made
     4 GiB), not at the default batches' 1 GiB."""
     from geotile import model as model_module
     from geotile.errors import ModelError
