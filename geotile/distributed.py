@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -225,8 +226,9 @@ def _local_workers(workers: int | None, tasks: int) -> int | None:
     return max(1, min(workers, tasks)) if workers else workers
 
 
-def _client(workers: int | None, scheduler: str | None):
-    """A dask Client (and the LocalCluster it owns, or None)."""
+def _client(workers: int | None, scheduler: str | None, scratch: str | None = None):
+    """A dask Client (and the LocalCluster it owns, or None); the local cluster keeps its
+    scratch space (dask-scratch-space/, its lock files) in the folder ``scratch``."""
     if workers and scheduler:
         raise InputError("give --workers (a local cluster) or --scheduler (a running one), "
                          "not both.")
@@ -257,7 +259,10 @@ def _client(workers: int | None, scheduler: str | None):
     # 8787: a random local port, so that another cluster there is no 'Port 8787' warning
     cluster = client = None
     try:
-        with _ctrl_c_held():
+        import dask
+
+        with _ctrl_c_held(), dask.config.set({"temporary-directory": scratch} if scratch
+                                             else {}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address="127.0.0.1:0",
                                    scheduler_kwargs={"dashboard": False},
@@ -522,8 +527,9 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     names = _RunNames()
     if given is None:
         given = list(zip(images, outputs, strict=True))
+    scratch = None if scheduler else _scratch_folder()
     try:
-        client, cluster = _client(_local_workers(workers, len(calls)), scheduler)
+        client, cluster = _client(_local_workers(workers, len(calls)), scheduler, scratch)
         client_level = client_log.level
         client_log.setLevel(logging.CRITICAL)
         return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar,
@@ -540,6 +546,21 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
                 client_log.setLevel(client_level)
             if client is not None:
                 remove_temporaries(outputs, names.tag)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _scratch_folder() -> str:
+    """A new folder for a local cluster's scratch space, where dask would put it (its
+    temporary-directory setting, else TMPDIR): removed with the cluster, not left behind."""
+    import tempfile
+
+    try:
+        import dask
+    except ImportError:  # said as the cluster starts
+        return tempfile.mkdtemp(prefix="geotile-dask-")
+    return tempfile.mkdtemp(prefix="geotile-dask-",
+                            dir=dask.config.get("temporary-directory", None))
 
 
 def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progress: bool,

@@ -1112,3 +1112,22 @@ def test_a_lost_scheduler_leaves_the_users_client_log_level_as_it_was(tmp_path):
             assert client_log.level == logging.DEBUG
     finally:
         client_log.setLevel(before)
+
+
+def test_local_workers_leave_nothing_in_tmpdir(run_cli, make_raster, tmp_path, monkeypatch):
+    """`predict --workers 2` left TMPDIR/dask-scratch-space/ with global.lock and
+    purge.lock behind after every run (success or Ctrl-C): the local cluster's scratch
+    space is a folder of the run's own, removed with the cluster."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    model = pointwise_model(tmp_path / "m.onnx")
+    _images(make_raster, count=2)
+    result = run_cli("predict", model, tmp_path / "img0.tif", tmp_path / "img1.tif",
+                     "--tile-size", "32", "-o", tmp_path / "out", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    # onnxruntime itself writes its telemetry session file (.ses) on import
+    assert sorted(p.name for p in scratch.iterdir() if p.name != ".ses") == []
