@@ -528,6 +528,7 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     if given is None:
         given = list(zip(images, outputs, strict=True))
     scratch = None if scheduler else _scratch_folder()
+    environ = dict(os.environ)  # dask's nanny sets OMP_NUM_THREADS=1... here for its workers
     try:
         client, cluster = _client(_local_workers(workers, len(calls)), scheduler, scratch)
         client_level = client_log.level
@@ -548,6 +549,16 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
                 remove_temporaries(outputs, names.tag)
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
+            _restore_environ(environ)
+
+
+def _restore_environ(environ: dict) -> None:
+    """``os.environ`` as ``environ`` again (the variables a local cluster set or changed)."""
+    for name in set(os.environ) - set(environ):
+        del os.environ[name]
+    for name, value in environ.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
 
 
 def _scratch_folder() -> str:

@@ -1131,3 +1131,25 @@ def test_local_workers_leave_nothing_in_tmpdir(run_cli, make_raster, tmp_path, m
     assert result.exit_code == 0, result.output
     # onnxruntime itself writes its telemetry session file (.ses) on import
     assert sorted(p.name for p in scratch.iterdir() if p.name != ".ses") == []
+
+
+def test_local_workers_leave_the_callers_environment_as_it_was(make_raster, tmp_path,
+                                                               monkeypatch):
+    """predict_rasters(..., workers=2) from a user's program left OMP_NUM_THREADS=1,
+    MKL_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, PYTHONHASHSEED and
+    __DASK_PARENT_PID in its os.environ (dask's nanny sets them in the parent to pass them to
+    the workers): libraries it loads later ran on one thread, and so did the programs it
+    starts. The caller's environment is put back once the run ends."""
+    import geotile
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED", "__DASK_PARENT_PID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GEOTILE_TEST_USER_SETTING", "kept")
+    before = dict(os.environ)
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, count=2)
+    geotile.predict_rasters(model, images, [tmp_path / "a.tif", tmp_path / "b.tif"],
+                            workers=2)
+    assert (tmp_path / "b.tif").exists()
+    assert dict(os.environ) == before
