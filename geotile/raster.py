@@ -235,15 +235,23 @@ def same_file(a, b) -> bool:
     return bool(set(file_keys(a)) & set(file_keys(b)))
 
 
+def _user_set(key: str) -> bool:
+    """Whether the GDAL setting ``key`` is the user's (environment or rasterio.Env)."""
+    from rasterio.env import get_gdal_config
+
+    return key in os.environ or get_gdal_config(key) is not None
+
+
 def open_raster(path: str | os.PathLike, decode_threads: int | None = None
                 ) -> rasterio.io.DatasetReader:
     """Open a raster for reading, or raise InputError naming the file and the fix.
     ``decode_threads``: a read spanning several compressed GeoTIFF tiles decodes them in
-    that many threads (GDAL_NUM_THREADS, read when the file is opened)."""
+    that many threads (GDAL_NUM_THREADS, read when the file is opened), unless the user set
+    GDAL_NUM_THREADS (environment, rasterio.Env)."""
     if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
     try:
-        if decode_threads and decode_threads > 1:
+        if decode_threads and decode_threads > 1 and not _user_set("GDAL_NUM_THREADS"):
             with rasterio.Env(GDAL_NUM_THREADS=str(decode_threads)):
                 src = quietly(rasterio.open, path)
         else:

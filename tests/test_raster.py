@@ -298,3 +298,31 @@ def test_a_geotransform_of_nan_or_inf_is_refused_by_every_command(tmp_path, run_
     for output, args in runs.items():
         assert_one_line_error(run_cli(*args), "bad.tif", "geotransform", "gdal_edit.py")
         assert not (tmp_path / output).exists()
+
+
+@pytest.mark.parametrize("how", ["environment", "rasterio.Env"])
+def test_decode_threads_leave_the_users_gdal_num_threads(make_raster, monkeypatch, how):
+    """predict on a GPU opened the image under GDAL_NUM_THREADS=<all cores>, over a user's
+    GDAL_NUM_THREADS=1 (a shared node, a job given one core): their setting wins, as for
+    GDAL's own tools; without one the image is decoded on the cores."""
+    path = make_raster("img.tif", np.zeros((1, 8, 8), np.uint8))
+    seen = []
+    real_env = rasterio.Env
+
+    def spy(**options):
+        seen.append(options.get("GDAL_NUM_THREADS"))
+        return real_env(**options)
+
+    monkeypatch.setattr(rasterio, "Env", spy)
+    with open_raster(path, decode_threads=8):
+        pass
+    assert seen == ["8"]
+    seen.clear()
+    if how == "environment":
+        monkeypatch.setenv("GDAL_NUM_THREADS", "1")
+        with open_raster(path, decode_threads=8):
+            pass
+    else:
+        with real_env(GDAL_NUM_THREADS="1"), open_raster(path, decode_threads=8):
+            pass
+    assert seen == []
