@@ -54,7 +54,11 @@ def _worker_model(model_path, model_options: dict):
 
         for stale in [k for k in _MODELS if k[:2] == key[:2]]:
             del _MODELS[stale]
-        model = _MODELS[key] = OnnxModel.from_path(model_path, **model_options)
+        # dask's nanny sets OMP_NUM_THREADS=1 in every worker: not the user's share, so a
+        # worker's model takes the CPUs it may use unless told otherwise
+        threads = model_options.get("threads") or usable_cpus()
+        model = _MODELS[key] = OnnxModel.from_path(model_path,
+                                                   **{**model_options, "threads": threads})
     return model
 
 

@@ -255,6 +255,15 @@ DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256
 MAX_WINDOW_OUTPUT_BYTES = 1024**3
 
 
+def _session_threads() -> int:
+    """ONNX Runtime's threads: the CPUs this process may use, at most a user's
+    OMP_NUM_THREADS (a job's share of a shared node, read as PyTorch reads it; ONNX Runtime's
+    own builds ignore it)."""
+    cpus = usable_cpus()
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(cpus, int(omp)) if omp.isdigit() and int(omp) > 0 else cpus
+
+
 def window_memory_limit() -> int:
     """The most one window (float32 input and output) may take before the model runs: half
     the memory this process may use (the machine's, or its container's limit); a larger one
@@ -662,7 +671,7 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        options.intra_op_num_threads = threads or usable_cpus()
+        options.intra_op_num_threads = threads or _session_threads()
         if chain[0] == PROVIDERS["cpu"]:
             # the pool's threads stop spinning when a run ends: between runs they took a
             # core from predict's reading and blending (tiny convnet 3 % faster, U-Net even)

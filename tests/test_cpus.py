@@ -74,3 +74,41 @@ def test_onnx_runtime_gets_the_usable_cpus_not_the_machines(tmp_path, monkeypatc
     explicit = model_module.OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"),
                                                 providers="cpu", threads=3)
     assert explicit.session.get_session_options().intra_op_num_threads == 3
+
+
+@pytest.mark.parametrize(("omp", "threads"), [
+    ("2", 2),  # a shared HPC node: the user's OMP_NUM_THREADS, as PyTorch honours it
+    ("1", 1),
+    ("64", 8),  # never more than the CPUs it may use
+    ("0", 8), ("", 8), ("four", 8), ("2,1", 8),  # unset, invalid or nested lists: ignored
+])
+def test_onnx_runtime_threads_follow_a_users_omp_num_threads(tmp_path, monkeypatch, omp,
+                                                             threads):
+    from geotile import model as model_module
+
+    from .onnx_models import pointwise_model
+
+    monkeypatch.setattr(model_module, "usable_cpus", lambda: 8)
+    monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    model = model_module.OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"),
+                                             providers="cpu")
+    assert model.session.get_session_options().intra_op_num_threads == threads
+    explicit = model_module.OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"),
+                                                providers="cpu", threads=3)
+    assert explicit.session.get_session_options().intra_op_num_threads == 3  # explicit wins
+
+
+def test_a_dask_workers_model_ignores_the_nannys_omp_num_threads(tmp_path, monkeypatch):
+    """dask's nanny sets OMP_NUM_THREADS=1 in each worker it starts (a remote --scheduler's
+    too): that is dask's setting, not the user's share, so it does not cut ONNX Runtime to
+    one thread there."""
+    from geotile import distributed
+
+    from .onnx_models import pointwise_model
+
+    monkeypatch.setattr(distributed, "usable_cpus", lambda: 2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(distributed, "_MODELS", {})
+    model = distributed._worker_model(str(pointwise_model(tmp_path / "m.onnx")),
+                                      {"providers": "cpu"})
+    assert model.session.get_session_options().intra_op_num_threads == 2
