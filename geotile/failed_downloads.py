@@ -21,3 +21,37 @@ def failed_download(path, what: str) -> str | None:
         return (f"{path}: the file is a web page (HTML), not {what}: the download saved an "
                 "error or login page. Check the URL (and any login) and download it again.")
     return None
+
+
+def remote_failure(path, reason: str) -> str | None:
+    """Why GDAL could not read the remote ``path`` (a URL, /vsicurl/, s3://, /vsis3/...)
+    from its error ``reason``, with the fix: the server, the network or the credentials
+    failed, not the file's format; None when ``reason`` is no such failure."""
+    import re
+
+    from geotile.raster import is_virtual_path
+
+    if not is_virtual_path(path):
+        return None
+    if "AWS_NO_SIGN_REQUEST" in reason or "AWS credentials" in reason:
+        return (f"{path}: no AWS credentials to read it. For a public bucket set "
+                "AWS_NO_SIGN_REQUEST=YES; otherwise set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, ~/.aws/credentials).")
+    if "Range downloading not supported" in reason:
+        return (f"{path}: the server does not support range requests, which GDAL needs to "
+                "read it in place. Download the file and give the local copy.")
+    code = re.search(r"HTTP (?:response )?(?:code|error)[: ]*(\d{3})", reason)
+    if code and code[1] == "404":
+        return f"{path}: not found on the server (HTTP 404). Check the URL."
+    if code and code[1] in ("401", "403"):
+        return (f"{path}: access denied by the server (HTTP {code[1]}). Check the URL (a "
+                "signed URL may have expired) and the credentials; for a public S3 bucket "
+                "set AWS_NO_SIGN_REQUEST=YES.")
+    if code:
+        return (f"{path}: the server answered HTTP {code[1]}. Check the URL, or try again "
+                "later.")
+    if re.search(r"CURL error|timed out|Timeout", reason, re.IGNORECASE):
+        first = reason.split(";")[0].strip()
+        return (f"{path}: could not be downloaded ({first}). Check the URL and the network; "
+                "GDAL_HTTP_TIMEOUT sets how long to wait.")
+    return None

@@ -141,9 +141,9 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             raise InputError(f"{path}: GeoParquet is read from a local file only (GDAL here "
                              "reads no Parquet). Download or unzip it and give that file.") \
                 from exc
-        from geotile.failed_downloads import failed_download
+        from geotile.failed_downloads import failed_download, remote_failure
 
-        download = failed_download(path, "vector data")
+        download = failed_download(path, "vector data") or remote_failure(path, str(exc))
         if download:
             raise InputError(download) from exc
         if isinstance(path, Path) and path.suffix.lower() == ".shp" and not any(

@@ -257,9 +257,9 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
         else:
             src = quietly(rasterio.open, path)
     except RasterioIOError as exc:
-        from geotile.failed_downloads import failed_download
+        from geotile.failed_downloads import failed_download, remote_failure
 
-        download = failed_download(path, "a raster")
+        download = failed_download(path, "a raster") or remote_failure(path, str(exc))
         if download:
             raise InputError(download) from exc
         reason = str(exc).splitlines()[0] if str(exc) else "unknown format"

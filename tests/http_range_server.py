@@ -1,6 +1,9 @@
 """A static HTTP server with range requests, for tests of GDAL's /vsicurl/.
 
 `python -m tests.http_range_server FOLDER` serves FOLDER on 127.0.0.1 and prints its port.
+Paths that stand in for a failing server: ``/status/404/x.tif`` answers that status,
+``/norange/x.tif`` answers 200 with the whole file whatever the Range, ``/hang/x.tif``
+accepts the request and never answers.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import http.server
 import os
 import re
 import sys
+import time
 
 
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
@@ -19,6 +23,15 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def send_head(self):
+        if status := re.match(r"/status/(\d{3})/", self.path):
+            self.send_error(int(status[1]))
+            return None
+        if self.path.startswith("/hang/"):
+            time.sleep(600)
+            return None
+        if self.path.startswith("/norange/"):
+            self.path = self.path[len("/norange"):]
+            return super().send_head()
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         path = self.translate_path(self.path)
         if not match or not os.path.isfile(path):

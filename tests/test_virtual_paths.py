@@ -400,3 +400,43 @@ def test_a_relative_zip_url_reads_as_its_absolute_form(tmp_path, run_cli, monkey
     assert result.exit_code == 0 and "v.gpkg: 1 polygon" in result.output, result.output
     result = run_cli("evaluate", given, image)
     assert result.exit_code == 0 and "accuracy 1.0000" in result.output, result.output
+
+
+@pytest.mark.parametrize(("where", "says"), [
+    ("status/404", "not found on the server (HTTP 404)"),
+    ("status/403", "AWS_NO_SIGN_REQUEST=YES"),
+    ("status/500", "HTTP 500"),
+    ("norange", "does not support range requests"),
+])
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_a_failing_server_is_named_not_called_a_bad_file(served, tmp_path, run_cli, where,
+                                                        says, command):
+    folder, base = served
+    image, labels = _scene(folder)
+    if where == "norange":  # GDAL takes a small file's whole body: a larger one
+        image = write_raster(folder / "large.tif", np.random.default_rng(0).integers(
+            0, 255, (3, 512, 512), dtype=np.uint8))
+    url = f"{base}/{where}/{image.name if command == 'predict' else labels.name}"
+    model = pointwise_model(tmp_path / "m.onnx")
+    args = (model, url) if command == "predict" else (url, image)
+    result = run_cli(command, *args, "-o", tmp_path / "o.tif")
+    if command == "make-masks" and where == "norange":  # vectors are read whole: fine
+        assert result.exit_code == 0, result.output
+        return
+    assert_one_line_error(result, url, says)
+    assert "GDAL can read" not in result.output and not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("url", ["s3://spacenet-dataset/AOI_2/scene.tif",
+                                 "/vsis3/spacenet-dataset/AOI_2/scene.tif"])
+def test_s3_without_credentials_says_how_to_sign_or_not(tmp_path, run_cli, url, monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_NO_SIGN_REQUEST",
+                "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws/credentials
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx"), url,
+                     "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, url, "AWS_NO_SIGN_REQUEST=YES", "AWS_ACCESS_KEY_ID")
+    assert "GDAL can read" not in result.output
