@@ -53,5 +53,5 @@ def remote_failure(path, reason: str) -> str | None:
     if re.search(r"CURL error|timed out|Timeout", reason, re.IGNORECASE):
         first = reason.split(";")[0].strip()
         return (f"{path}: could not be downloaded ({first}). Check the URL and the network; "
-                "GDAL_HTTP_TIMEOUT sets how long to wait.")
+                "GDAL_HTTP_LOW_SPEED_TIME and GDAL_HTTP_TIMEOUT set how long to wait.")
     return None

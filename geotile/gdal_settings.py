@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -10,18 +11,54 @@ from collections.abc import Callable
 #: user's own setting (in the environment or a rasterio.Env) wins
 READ_SETTINGS = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE"}
 
+#: seconds a remote read (/vsicurl/, /vsis3/, https://) may connect or receive nothing
+#: before it fails: a server that accepts and never answers would hang a command for ever
+#: (GDAL sets no limit); the user's GDAL_HTTP_* settings win
+HTTP_STALL_S = 15
+
+
+def _http_settings() -> dict:
+    return {"GDAL_HTTP_CONNECTTIMEOUT": str(HTTP_STALL_S),
+            "GDAL_HTTP_LOW_SPEED_TIME": str(HTTP_STALL_S), "GDAL_HTTP_LOW_SPEED_LIMIT": "1"}
+
 
 def read_settings() -> dict:
-    """The :data:`READ_SETTINGS` that the user has not set (environment, rasterio.Env)."""
+    """The :data:`READ_SETTINGS` and HTTP limits that the user has not set (environment,
+    rasterio.Env)."""
     from rasterio.env import get_gdal_config
 
-    return {key: value for key, value in READ_SETTINGS.items()
+    return {key: value for key, value in {**READ_SETTINGS, **_http_settings()}.items()
             if key not in os.environ and get_gdal_config(key) is None}
+
+
+def _is_remote(value) -> bool:
+    """Whether an argument is, or lists, a remote path (a URL, /vsicurl/, /vsis3/...)."""
+    if isinstance(value, list | tuple):
+        return any(_is_remote(v) for v in value)
+    return isinstance(value, str | os.PathLike) and (
+        "://" in os.fspath(value) or os.fspath(value).startswith(
+            ("/vsicurl", "/vsis3", "/vsigs", "/vsiaz", "/vsiadls", "/vsioss", "/vsiswift")))
+
+
+@contextlib.contextmanager
+def _vector_settings(settings: dict):
+    """``settings`` in pyogrio's GDAL (its own library, which a rasterio.Env does not reach)
+    for the time of the block, the user's own values restored after."""
+    import pyogrio
+
+    settings = {key: value for key, value in settings.items() if key.startswith("GDAL_HTTP")
+                and pyogrio.get_gdal_config_option(key) is None}
+    pyogrio.set_gdal_config_options(settings)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(dict.fromkeys(settings))
 
 
 def with_read_settings(function: Callable) -> Callable:
     """``function`` (a public entry point) run under :func:`read_settings` in a
-    rasterio.Env, so that a notebook reads files as the commands do; nothing stays set."""
+    rasterio.Env (and, for remote inputs, in pyogrio's GDAL), so that a notebook reads
+    files as the commands do; nothing stays set."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         settings = read_settings()
@@ -29,7 +66,9 @@ def with_read_settings(function: Callable) -> Callable:
             return function(*args, **kwargs)
         import rasterio
 
-        with rasterio.Env(**settings):
+        remote = _is_remote([*args, *kwargs.values()])
+        with rasterio.Env(**settings), (
+                _vector_settings(settings) if remote else contextlib.nullcontext()):
             return function(*args, **kwargs)
 
     return wrapper

@@ -440,3 +440,31 @@ def test_s3_without_credentials_says_how_to_sign_or_not(tmp_path, run_cli, url, 
                      "-o", tmp_path / "o.tif")
     assert_one_line_error(result, url, "AWS_NO_SIGN_REQUEST=YES", "AWS_ACCESS_KEY_ID")
     assert "GDAL can read" not in result.output
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_a_server_that_never_answers_fails_instead_of_hanging(served, tmp_path, run_cli,
+                                                               command, monkeypatch):
+    import os
+    import time
+
+    from geotile import gdal_settings
+
+    folder, base = served
+    image, labels = _scene(folder)
+    monkeypatch.setattr(gdal_settings, "HTTP_STALL_S", 1)  # geotile's default: 15 s
+    for key in [k for k in os.environ if k.startswith("GDAL_HTTP")]:
+        monkeypatch.delenv(key)
+    model = pointwise_model(tmp_path / "m.onnx")
+    url = f"{base}/hang/{image.name if command == 'predict' else labels.name}"
+    args = (model, url) if command == "predict" else (url, image)
+    start = time.monotonic()
+    result = run_cli(command, *args, "-o", tmp_path / "o.tif")
+    assert time.monotonic() - start < 8
+    assert_one_line_error(result, url, "GDAL_HTTP_TIMEOUT")
+    assert not (tmp_path / "o.tif").exists() and "GDAL_HTTP_LOW_SPEED_TIME" not in os.environ
+    import pyogrio
+    from rasterio.env import get_gdal_config
+
+    assert get_gdal_config("GDAL_HTTP_LOW_SPEED_TIME") is None  # nothing stays set
+    assert pyogrio.get_gdal_config_option("GDAL_HTTP_LOW_SPEED_TIME") is None

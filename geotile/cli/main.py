@@ -202,6 +202,8 @@ def _command_scope(ctx: click.Context):
 
             stack.enter_context(libtiff_errors_hidden())
         stack.enter_context(warnings.catch_warnings())
+        # GDAL's "HTTP response code on URL: 0" before a failed remote read: the error says it
+        warnings.filterwarnings("ignore", "HTTP response code on ", RuntimeWarning)
         logger = logging.getLogger("geotile")
         saved = (logger.handlers[:], logger.level, logger.propagate)
         stack.callback(_restore_logger, logger, saved)
