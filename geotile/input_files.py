@@ -136,6 +136,7 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     if text.startswith(ARCHIVE_PREFIXES):
         return _archive_files(text, suffixes) or [input_path(text)]
     if is_virtual_path(text):
+        _refuse_remote_listing(text)
         return [input_path(text)]
     local = Path(text)
     if local.is_dir():
@@ -146,6 +147,16 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     if (inside := in_place(local)) is not local:  # a download as it came: the rasters inside
         return expand_one(inside, suffixes)
     return [local]
+
+
+def _refuse_remote_listing(text: str) -> None:
+    """InputError for a remote folder (``https://host/tiles/``) or pattern
+    (``s3://bucket/tiles/*.tif``; a signed URL's query is no pattern): geotile lists only
+    local folders and archives."""
+    where = text.split("?", 1)[0]
+    if where.endswith("/") or glob.has_magic(where):
+        raise InputError(f"{text}: a remote folder or pattern cannot be listed here; give "
+                         "each file's URL (or download the files and give their folder).")
 
 
 def in_place(path):

@@ -102,11 +102,13 @@ def test_a_dangling_link_in_a_folder_fails_naming_it(run_cli, tmp_path):
 
 def test_existing_file_with_brackets_virtual_paths_and_duplicates_pass(tmp_path):
     odd = _touch(tmp_path, "tile[1].tif", "a.tif") / "tile[1].tif"
-    zipped, remote = "/vsizip/city.zip/a.tif", "s3://bucket/city/*.tif"
+    zipped, remote = "/vsizip/city.zip/a.tif", "s3://bucket/city/a.tif"
     result = expand_inputs([odd, zipped, remote, str(tmp_path), odd])
     # a file named twice stays twice: the commands refuse it in one line
     assert [str(p) for p in result] == [str(odd), zipped, remote, str(tmp_path / "a.tif"),
                                         str(odd), str(odd)]
+    with pytest.raises(InputError, match="cannot be listed"):  # no longer sent to GDAL as is
+        expand_inputs(["s3://bucket/city/*.tif"])
 
 
 # ---------------------------------------------------------------------------- mosaics

@@ -468,3 +468,28 @@ def test_a_server_that_never_answers_fails_instead_of_hanging(served, tmp_path, 
 
     assert get_gdal_config("GDAL_HTTP_LOW_SPEED_TIME") is None  # nothing stays set
     assert pyogrio.get_gdal_config_option("GDAL_HTTP_LOW_SPEED_TIME") is None
+
+
+@pytest.mark.parametrize("given", ["{base}/tiles/*.tif", "/vsicurl/{base}/tiles/",
+                                   "s3://bucket/tiles/*.tif?x-id=GetObject"])
+@pytest.mark.parametrize("command", ["predict", "make-masks", "tile"])
+def test_a_remote_folder_or_pattern_says_it_cannot_be_listed(served, tmp_path, run_cli,
+                                                             given, command):
+    folder, base = served
+    _, labels = _scene(folder)
+    url = given.format(base=base)
+    args = {"predict": (pointwise_model(tmp_path / "m.onnx"), url), "tile": (url,),
+            "make-masks": (labels, url)}[command]
+    result = run_cli(command, *args, "-o", tmp_path / "out")
+    assert_one_line_error(result, url, "cannot be listed", "give each file's URL")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_signed_url_query_is_no_pattern(served, tmp_path, run_cli):
+    folder, base = served
+    image, _ = _scene(folder)
+    out = tmp_path / "p.tif"
+    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx"),
+                     f"{base}/{image.name}?sig=a*b[1]", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert out.exists()
