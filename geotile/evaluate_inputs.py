@@ -18,7 +18,13 @@ def _is_folder(path) -> bool:
 
 
 def are_folders(prediction, truth) -> bool:
-    """Two folders: True; a folder and a file: a one-line error."""
+    """Two folders: True; a folder and a file, or a remote folder: a one-line error."""
+    from geotile.input_files import refuse_remote_listing
+    from geotile.raster import is_virtual_path
+
+    for path in (prediction, truth):
+        if is_virtual_path(os.fspath(path)):
+            refuse_remote_listing(os.fspath(path))
     dirs = [_is_folder(p) for p in (prediction, truth)]
     if dirs[0] != dirs[1]:
         folder, other = (prediction, truth) if dirs[0] else (truth, prediction)

@@ -136,7 +136,7 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     if text.startswith(ARCHIVE_PREFIXES):
         return _archive_files(text, suffixes) or [input_path(text)]
     if is_virtual_path(text):
-        _refuse_remote_listing(text)
+        refuse_remote_listing(text)
         return [input_path(text)]
     local = Path(text)
     if local.is_dir():
@@ -149,7 +149,7 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     return [local]
 
 
-def _refuse_remote_listing(text: str) -> None:
+def refuse_remote_listing(text: str) -> None:
     """InputError for a remote folder (``https://host/tiles/``) or pattern
     (``s3://bucket/tiles/*.tif``; a signed URL's query is no pattern): geotile lists only
     local folders and archives."""

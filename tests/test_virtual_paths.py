@@ -493,3 +493,12 @@ def test_a_signed_url_query_is_no_pattern(served, tmp_path, run_cli):
                      f"{base}/{image.name}?sig=a*b[1]", "-o", out)
     assert result.exit_code == 0, result.output
     assert out.exists()
+
+
+@pytest.mark.parametrize("remote", ["{base}/preds/", "s3://bucket/preds/*.geojson"])
+def test_evaluate_a_remote_folder_says_it_cannot_be_listed(served, tmp_path, run_cli, remote):
+    folder, base = served
+    _scene(folder)
+    url = remote.format(base=base)
+    result = run_cli("evaluate", url, folder)
+    assert_one_line_error(result, url, "cannot be listed")
