@@ -981,6 +981,30 @@ def test_lonlat_labels_across_the_antimeridian_are_not_densified_round_the_world
     np.testing.assert_array_equal(mask[0], expected)
 
 
+@pytest.mark.parametrize("crs, pole", [("EPSG:3031", -90.0), ("EPSG:3413", 90.0)])
+def test_a_lonlat_cap_round_the_pole_is_burnt_on_a_polar_stereographic_image(
+        make_raster, tmp_path, crs, pole):
+    """An ice cap written in lon/lat as polar files write it (-180 .. 180 along the parallel,
+    then along the pole) on an EPSG:3031 / 3413 image centred on the pole: it was left
+    undensified as if written across 180, its ring collapsed to a slit and the mask had 0 of
+    the ~2318 pixels of the 54 km disc."""
+    from pyproj import Transformer
+
+    transform = from_origin(-100000, 100000, 2000, 2000)
+    image = make_raster("img.tif", np.zeros((1, 100, 100), np.uint8), crs=crs,
+                        transform=transform)
+    edge = pole - np.sign(pole) * 0.5
+    cap = shapely.Polygon([(-180, edge), (180, edge), (180, pole), (-180, pole)])
+    gpd.GeoDataFrame(geometry=[cap], crs="EPSG:4326").to_file(tmp_path / "cap.geojson")
+    make_masks(tmp_path / "cap.geojson", [image], [tmp_path / "mask.tif"])
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(0, edge)
+    disc = shapely.Point(0, 0).buffer(np.hypot(x, y), 256)
+    expected = reference_mask([disc], [1], transform, 100, 100)
+    mask, _ = read(tmp_path / "mask.tif")
+    assert 2250 < expected.sum() < 2400
+    assert np.count_nonzero(mask[0] != expected) <= 8  # the disc's polygon vs its parallel
+
+
 def test_labels_round_a_lonlat_image_near_lon_equals_lat_are_not_called_swapped(make_raster,
                                                                                 tmp_path):
     """A lon/lat image near Cairo (31.2 E, 30.0 N) and a country file whose buildings lie
