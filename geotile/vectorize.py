@@ -782,10 +782,60 @@ def to_output_crs(frame, target, centre: tuple | None):
         return xy
 
     geometries = np.asarray(frame.geometry.values, dtype=object)
-    lon = shapely.get_coordinates(geometries)[:, 0]
+    polar = _round_a_pole(geometries)
+    if polar.any():  # caps: closed along the pole, within [-180, 180], not unwrapped
+        geometries = geometries.copy()
+        geometries[polar] = [_pole_cap(g) for g in geometries[polar]]
+        frame = frame.set_geometry(list(geometries), crs=frame.crs)
+    lon = shapely.get_coordinates(geometries[~polar])[:, 0]
     if lon.size and (lon.min() < west or lon.max() > west + 360):
-        frame = frame.set_geometry(shapely.transform(geometries, unwrap), crs=frame.crs)
+        geometries[~polar] = shapely.transform(geometries[~polar], unwrap)
+        frame = frame.set_geometry(list(geometries), crs=frame.crs)
     return frame
+
+
+def _winds(ring) -> bool:
+    """Whether a lon/lat ring goes round a pole: its longitudes, followed without jumps
+    of more than 180 degrees, end 360 degrees from where they began."""
+    import shapely
+
+    lon = np.unwrap(shapely.get_coordinates(ring)[:, 0], period=360)
+    return abs(lon[-1] - lon[0]) > 180
+
+
+def _round_a_pole(geometries: np.ndarray) -> np.ndarray:
+    """Which lon/lat (multi)polygons, reprojected from a polar CRS, have a ring round a
+    pole (PROJ gives it as a zigzag of longitudes, not a polygon)."""
+    import shapely
+
+    out = np.zeros(len(geometries), dtype=bool)
+    for i, geometry in enumerate(geometries):
+        if geometry is not None and shapely.get_type_id(geometry) in (3, 6):
+            out[i] = any(_winds(ring) for ring in shapely.get_rings(shapely.get_parts(geometry)))
+    return out
+
+
+def _pole_cap(geometry):
+    """A lon/lat (multi)polygon with rings round a pole as RFC 7946 has it: a ring round
+    the pole closed along it (to latitude 90), a ring elsewhere as it is, each cut at 180
+    into [-180, 180]; holes taken out."""
+    import shapely
+    import shapely.affinity
+
+    def area(ring):
+        xy = shapely.get_coordinates(ring)
+        xy[:, 0] = np.unwrap(xy[:, 0], period=360)
+        if abs(xy[-1, 0] - xy[0, 0]) > 180:
+            pole = 90.0 if xy[:, 1].mean() > 0 else -90.0
+            xy = np.vstack([xy, [(xy[-1, 0], pole), (xy[0, 0], pole)]])
+        shape = shapely.make_valid(shapely.Polygon(xy))
+        pieces = [shapely.affinity.translate(shapely.clip_by_rect(shape, k - 180, -90, k + 180, 90),
+                                             -k) for k in (-360, 0, 360)]
+        return shapely.union_all(pieces)
+
+    parts = [shapely.difference(area(p.exterior), shapely.union_all([area(h) for h in p.interiors]))
+             for p in shapely.get_parts(geometry)]
+    return shapely.union_all(parts)
 
 
 def _without_split_points(frame):

@@ -1180,3 +1180,27 @@ def test_per_class_simplify_of_land_cover_takes_the_frame_as_background(monkeypa
     background = checked[-1][len(polygons):]
     assert len(background) == 1 and shapely.get_num_interior_rings(background[0]) == 1
     assert shapely.get_num_coordinates(shapely.get_exterior_ring(background[0])) == 5
+
+
+@pytest.mark.parametrize("crs, pole", [("EPSG:3031", -90.0), ("EPSG:3413", 90.0)])
+def test_a_polygon_round_the_pole_becomes_a_lonlat_cap_in_geojson(tmp_path, crs, pole):
+    """A 400 m ice patch round the pole on an EPSG:3031 / 3413 raster, vectorized to lon/lat
+    GeoJSON: 3031 failed ('Geometry extent outside of [-180.0,180.0]x[-90.0,90.0]', 'Free
+    space'), 3413 wrote an invalid zigzag at 89.996 N enclosing nothing. Now a valid cap
+    closed along the pole, of the patch's geodesic area."""
+    from pyproj import Geod
+
+    rows, cols = np.mgrid[0:60, 0:60]
+    disc = ((rows - 29.5) ** 2 + (cols - 29.5) ** 2 < 20**2).astype(np.uint8)
+    path = tmp_path / "ice.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=60, height=60, count=1, dtype="uint8",
+                       crs=crs, transform=from_origin(-300, 300, 10, 10)) as dst:
+        dst.write(disc, 1)
+    vectorize_polygons([path], tmp_path / "ice.geojson")
+    found = gpd.read_file(tmp_path / "ice.geojson")
+    cap = found.geometry[0]
+    assert len(found) == 1 and cap.is_valid
+    assert cap.bounds[0] == -180 and cap.bounds[2] == 180
+    assert pole in (cap.bounds[1], cap.bounds[3])
+    geodesic = abs(Geod(ellps="WGS84").geometry_area_perimeter(cap)[0])
+    assert found["area_m2"][0] == pytest.approx(geodesic, rel=0.01)
