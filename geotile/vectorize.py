@@ -809,8 +809,11 @@ def _round_a_pole(geometries: np.ndarray) -> np.ndarray:
     import shapely
 
     out = np.zeros(len(geometries), dtype=bool)
-    for i, geometry in enumerate(geometries):
-        if geometry is not None and shapely.get_type_id(geometry) in (3, 6):
+    bounds = shapely.bounds(geometries)
+    # a ring round a pole spans every longitude: only those wider than 180 degrees can
+    for i in np.flatnonzero(bounds[:, 2] - bounds[:, 0] > 180):
+        geometry = geometries[i]
+        if shapely.get_type_id(geometry) in (3, 6):
             out[i] = any(_winds(ring) for ring in shapely.get_rings(shapely.get_parts(geometry)))
     return out
 
