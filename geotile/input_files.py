@@ -151,10 +151,10 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
 
 def refuse_remote_listing(text: str) -> None:
     """InputError for a remote folder (``https://host/tiles/``) or pattern
-    (``s3://bucket/tiles/*.tif``; a signed URL's query is no pattern): geotile lists only
-    local folders and archives."""
+    (``s3://bucket/tiles/*.tif``; a signed URL's query is no pattern, brackets are an IPv6
+    host's or a file name's): geotile lists only local folders and archives."""
     where = text.split("?", 1)[0]
-    if where.endswith("/") or glob.has_magic(where):
+    if where.endswith("/") or "*" in where:
         raise InputError(f"{text}: a remote folder or pattern cannot be listed here; give "
                          "each file's URL (or download the files and give their folder).")
 

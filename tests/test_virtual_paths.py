@@ -502,3 +502,22 @@ def test_evaluate_a_remote_folder_says_it_cannot_be_listed(served, tmp_path, run
     url = remote.format(base=base)
     result = run_cli("evaluate", url, folder)
     assert_one_line_error(result, url, "cannot be listed")
+
+
+def test_a_remote_file_named_with_brackets_is_read(served, tmp_path, run_cli):
+    folder, base = served
+    image, _ = _scene(folder)
+    image.rename(folder / "scene[1].tif")
+    out = tmp_path / "p.tif"
+    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx"),
+                     f"{base}/scene[1].tif", "-o", out)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(folder / "scene[1].tif") as src, rasterio.open(out) as dst:
+        assert dst.transform == src.transform and dst.crs == src.crs
+
+
+def test_an_ipv6_url_is_no_pattern():
+    from geotile.input_files import expand_one
+
+    assert [str(p) for p in expand_one("http://[::1]:8080/scene.tif")] == [
+        "http://[::1]:8080/scene.tif"]
