@@ -172,11 +172,12 @@ def densified(geometries: np.ndarray, crs) -> np.ndarray:
     if crs is None:
         return geometries
     if crs.is_geographic:  # one written across 180 (179.9 .. -179.9) stays: split, its
-        # edges would go round the world; a cap round a pole (reaching latitude 90) is split,
-        # its edges along the parallel and the pole do go round the world
+        # edges would go round the world; a cap round a pole (reaching latitude 90 and all of
+        # -180 .. 180) is split, its edges along the parallel and the pole do go round it
         bounds = shapely.bounds(geometries)
-        polar = (bounds[:, 1] <= -90) | (bounds[:, 3] >= 90)
-        across = (bounds[:, 2] - bounds[:, 0] > 180) & ~polar
+        width = bounds[:, 2] - bounds[:, 0]
+        polar = ((bounds[:, 1] <= -90) | (bounds[:, 3] >= 90)) & (width >= 359.99)
+        across = (width > 180) & ~polar
         if across.any():
             out = shapely.segmentize(geometries, 0.01)
             out[across] = geometries[across]

@@ -1005,6 +1005,29 @@ def test_a_lonlat_cap_round_the_pole_is_burnt_on_a_polar_stereographic_image(
     assert np.count_nonzero(mask[0] != expected) <= 8  # the disc's polygon vs its parallel
 
 
+def test_a_lonlat_wedge_across_180_reaching_the_pole_is_not_burnt_as_its_complement(
+        make_raster, tmp_path):
+    """A 60 degree sector 150 E .. 150 W (across 180) from 89.5 N to the pole on an EPSG:3413
+    image: taken for a cap round the pole because it reaches latitude 90, it was densified
+    the long way round and its 300 degree complement burnt (1923 px for the 385 px sector)."""
+    from pyproj import Transformer
+
+    transform = from_origin(-100000, 100000, 2000, 2000)
+    image = make_raster("img.tif", np.zeros((1, 100, 100), np.uint8), crs="EPSG:3413",
+                        transform=transform)
+    wedge = shapely.Polygon([(150, 89.5), (150, 90), (-150, 90), (-150, 89.5)])
+    gpd.GeoDataFrame(geometry=[wedge], crs="EPSG:4326").to_file(tmp_path / "w.geojson")
+    make_masks(tmp_path / "w.geojson", [image], [tmp_path / "mask.tif"])
+    to_image = Transformer.from_crs("EPSG:4326", "EPSG:3413", always_xy=True)
+    sector = shapely.transform(  # the same sector written 150 .. 210, followed as a curve
+        shapely.segmentize(shapely.box(150, 89.5, 210, 90), 0.01),
+        lambda xy: np.column_stack(to_image.transform(xy[:, 0], xy[:, 1])))
+    expected = reference_mask([sector], [1], transform, 100, 100)
+    mask, _ = read(tmp_path / "mask.tif")
+    assert 350 < expected.sum() < 420
+    assert np.count_nonzero(mask[0] != expected) <= 70  # its edges as chords, not arcs
+
+
 def test_labels_round_a_lonlat_image_near_lon_equals_lat_are_not_called_swapped(make_raster,
                                                                                 tmp_path):
     """A lon/lat image near Cairo (31.2 E, 30.0 N) and a country file whose buildings lie
