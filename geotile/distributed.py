@@ -574,8 +574,15 @@ def _scratch_folder() -> str:
         import dask
     except ImportError:  # said as the cluster starts
         return tempfile.mkdtemp(prefix="geotile-dask-")
-    return tempfile.mkdtemp(prefix="geotile-dask-",
-                            dir=dask.config.get("temporary-directory", None))
+    folder = dask.config.get("temporary-directory", None)
+    if folder:  # made if missing, as dask makes it
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{folder} (dask's temporary-directory): cannot be made "
+                             f"({exc.strerror}). Set DASK_TEMPORARY_DIRECTORY to a writable "
+                             "folder.") from exc
+    return tempfile.mkdtemp(prefix="geotile-dask-", dir=folder)
 
 
 def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progress: bool,

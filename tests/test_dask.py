@@ -1153,3 +1153,20 @@ def test_local_workers_leave_the_callers_environment_as_it_was(make_raster, tmp_
                             workers=2)
     assert (tmp_path / "b.tif").exists()
     assert dict(os.environ) == before
+
+
+def test_local_workers_make_a_missing_dask_temporary_directory(run_cli, make_raster, tmp_path):
+    """dask's temporary-directory set to a folder not made yet: dask makes it, but the run's
+    scratch folder was made in it first and `predict --workers 2` failed ('...geotile-dask-...:
+    No such file or directory. Check that the output folder exists')."""
+    import dask
+
+    scratch = tmp_path / "not" / "yet"
+    model = pointwise_model(tmp_path / "m.onnx")
+    _images(make_raster, count=2)
+    with dask.config.set({"temporary-directory": str(scratch)}):
+        result = run_cli("predict", model, tmp_path / "img0.tif", tmp_path / "img1.tif",
+                         "--tile-size", "32", "-o", tmp_path / "out", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["img0.tif", "img1.tif"]
+    assert list(scratch.iterdir()) == []
