@@ -258,8 +258,11 @@ MAX_WINDOW_OUTPUT_BYTES = 1024**3
 def _session_threads() -> int:
     """ONNX Runtime's threads: the CPUs this process may use, at most a user's
     OMP_NUM_THREADS (a job's share of a shared node, read as PyTorch reads it; ONNX Runtime's
-    own builds ignore it)."""
+    own builds ignore it); not the OMP_NUM_THREADS=1 that a dask cluster started in this
+    process (a notebook's Client()) set here for its workers."""
     cpus = usable_cpus()
+    if os.environ.get("__DASK_PARENT_PID") == str(os.getpid()):
+        return cpus
     omp = os.environ.get("OMP_NUM_THREADS", "").strip()
     return min(cpus, int(omp)) if omp.isdigit() and int(omp) > 0 else cpus
 

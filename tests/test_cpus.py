@@ -112,3 +112,31 @@ def test_a_dask_workers_model_ignores_the_nannys_omp_num_threads(tmp_path, monke
     model = distributed._worker_model(str(pointwise_model(tmp_path / "m.onnx")),
                                       {"providers": "cpu"})
     assert model.session.get_session_options().intra_op_num_threads == 2
+
+
+def test_a_users_own_dask_cluster_does_not_cut_onnx_runtime_to_one_thread(tmp_path,
+                                                                          monkeypatch):
+    """A notebook with its own dask LocalCluster (Client()): dask's nanny set
+    OMP_NUM_THREADS=1 in the notebook's own environment, and predict there (no --workers) ran
+    ONNX Runtime on 1 thread of 8. That is dask's setting, not the user's share."""
+    import os
+
+    from distributed import Client, LocalCluster
+
+    from geotile import model as model_module
+
+    from .onnx_models import pointwise_model
+
+    monkeypatch.setattr(model_module, "usable_cpus", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster):
+            assert os.environ.get("OMP_NUM_THREADS") == "1"  # dask's, in this process
+            model = model_module.OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"),
+                                                     providers="cpu")
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+    assert model.session.get_session_options().intra_op_num_threads == 8
