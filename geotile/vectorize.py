@@ -795,17 +795,19 @@ def to_output_crs(frame, target, centre: tuple | None):
 
 
 def _winds(ring) -> bool:
-    """Whether a lon/lat ring goes round a pole: its longitudes, followed without jumps
-    of more than 180 degrees, end 360 degrees from where they began."""
+    """Whether a lon/lat ring goes round a pole, or half round it: its longitudes, followed
+    without jumps of more than 180 degrees, end 360 degrees from where they began, or span
+    more than 180 degrees (the 360 degree window round the rasters' centre may cut it)."""
     import shapely
 
     lon = np.unwrap(shapely.get_coordinates(ring)[:, 0], period=360)
-    return abs(lon[-1] - lon[0]) > 180
+    return abs(lon[-1] - lon[0]) > 180 or lon.max() - lon.min() > 180
 
 
 def _round_a_pole(geometries: np.ndarray) -> np.ndarray:
     """Which lon/lat (multi)polygons, reprojected from a polar CRS, have a ring round a
-    pole (PROJ gives it as a zigzag of longitudes, not a polygon)."""
+    pole (PROJ gives it as a zigzag of longitudes, not a polygon) or more than half round
+    it (unwrapped, it was cut by the window's edge into a self-intersecting ring)."""
     import shapely
 
     out = np.zeros(len(geometries), dtype=bool)

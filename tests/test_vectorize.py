@@ -1204,3 +1204,30 @@ def test_a_polygon_round_the_pole_becomes_a_lonlat_cap_in_geojson(tmp_path, crs,
     assert pole in (cap.bounds[1], cap.bounds[3])
     geodesic = abs(Geod(ellps="WGS84").geometry_area_perimeter(cap)[0])
     assert found["area_m2"][0] == pytest.approx(geodesic, rel=0.01)
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+def test_a_polygon_half_round_the_pole_is_valid_in_lonlat(tmp_path, suffix):
+    """A C-shaped patch 6.5..8 km from the pole on an EPSG:3413 raster, open on one side
+    (320 degrees of longitude, not round the pole): to lon/lat GeoJSON it failed ('Geometry
+    extent outside of [-180.0,180.0]x[-90.0,90.0]', 'Free space'), to a lon/lat GeoPackage
+    it was a self-intersecting ring with a 354 degree jump. Now valid, of its area."""
+    from pyproj import Geod
+
+    y, x = (np.mgrid[0:200, 0:200] + 0.5) * 100 - 10000
+    r, angle = np.hypot(x, y), np.degrees(np.arctan2(-y, x))
+    patch = ((r > 6500) & (r < 8000) & (np.abs(angle) > 20)).astype(np.uint8)
+    path = tmp_path / "ice.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=200, height=200, count=1,
+                       dtype="uint8", crs="EPSG:3413",
+                       transform=from_origin(-10000, 10000, 100, 100)) as dst:
+        dst.write(patch, 1)
+    out = tmp_path / f"ice{suffix}"
+    vectorize_polygons([path], out, options=VectorizeOptions(
+        crs=None if suffix == ".geojson" else "EPSG:4326"))
+    found = gpd.read_file(out)
+    shape = found.geometry[0]
+    assert len(found) == 1 and shape.is_valid
+    assert shape.bounds[0] >= -180 and shape.bounds[2] <= 180
+    geodesic = abs(Geod(ellps="WGS84").geometry_area_perimeter(shape)[0])
+    assert found["area_m2"][0] == pytest.approx(geodesic, rel=0.01)
