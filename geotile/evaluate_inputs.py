@@ -20,11 +20,12 @@ def _is_folder(path) -> bool:
 def are_folders(prediction, truth) -> bool:
     """Two folders: True; a folder and a file, or a remote folder: a one-line error."""
     from geotile.input_files import refuse_remote_listing
-    from geotile.raster import is_virtual_path
+    from geotile.raster import ARCHIVE_PREFIXES, is_virtual_path
 
-    for path in (prediction, truth):
-        if is_virtual_path(os.fspath(path)):
-            refuse_remote_listing(os.fspath(path))
+    for path in (prediction, truth):  # a local archive (/vsizip/...) is no remote folder
+        text = os.fspath(path)
+        if is_virtual_path(text) and not text.startswith(ARCHIVE_PREFIXES):
+            refuse_remote_listing(text)
     dirs = [_is_folder(p) for p in (prediction, truth)]
     if dirs[0] != dirs[1]:
         folder, other = (prediction, truth) if dirs[0] else (truth, prediction)

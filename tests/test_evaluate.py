@@ -1657,3 +1657,21 @@ def test_nan_coordinates_are_refused_as_nan_not_as_overflowing(tmp_path, run_cli
     assert result.exit_code == 1, result.output
     assert "pred.gpkg: 1 feature(s) have NaN coordinates" in result.stderr
     assert "beyond any CRS" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_folder_in_a_local_zip_is_not_called_remote(tmp_path):
+    """evaluate /vsizip/preds.zip/ truth/: a local archive was refused as 'a remote folder or
+    pattern cannot be listed here; give each file's URL'; it is a folder GDAL reads in a
+    local file, and the one-line error says the pair is a folder and no folder."""
+    import zipfile
+
+    from geotile.evaluate_inputs import are_folders
+
+    (tmp_path / "truth").mkdir()
+    with zipfile.ZipFile(tmp_path / "preds.zip", "w") as archive:
+        archive.writestr("a.geojson", "{}")
+    zipped = f"/vsizip/{tmp_path / 'preds.zip'}/"
+    with pytest.raises(InputError) as error:
+        are_folders(zipped, tmp_path / "truth")
+    assert "remote" not in str(error.value) and "URL" not in str(error.value)
+    assert "give two folders" in str(error.value)
