@@ -71,8 +71,11 @@ STOP_WAIT_S = 10.0
 
 
 #: GDAL options that the workers (other processes, other machines) read as the command
-#: does: its GDAL_ERROR_ON_LIBJPEG_WARNING=TRUE (geotile.cli.main), or the user's own
-WORKER_GDAL_OPTIONS = ("GDAL_ERROR_ON_LIBJPEG_WARNING",)
+#: does: its GDAL_ERROR_ON_LIBJPEG_WARNING=TRUE (geotile.cli.main) and HTTP limits
+#: (geotile.gdal_settings), or the user's own
+WORKER_GDAL_OPTIONS = ("GDAL_ERROR_ON_LIBJPEG_WARNING", "GDAL_HTTP_CONNECTTIMEOUT",
+                       "GDAL_HTTP_LOW_SPEED_TIME", "GDAL_HTTP_LOW_SPEED_LIMIT",
+                       "GDAL_HTTP_TIMEOUT")
 
 
 class _RunNames:

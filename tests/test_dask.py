@@ -1170,3 +1170,30 @@ def test_local_workers_make_a_missing_dask_temporary_directory(run_cli, make_ras
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["img0.tif", "img1.tif"]
     assert list(scratch.iterdir()) == []
+
+
+def test_a_users_gdal_http_limits_reach_the_workers():
+    """predict_rasters under the notebook's rasterio.Env(GDAL_HTTP_LOW_SPEED_TIME=120) for a
+    slow server: the workers read remote images under geotile's 15 s limit instead (only
+    GDAL_ERROR_ON_LIBJPEG_WARNING travelled), and failed where the caller's process would
+    not. The HTTP limits travel as set where the run started."""
+    import os
+
+    import rasterio
+    from distributed import Client, LocalCluster
+    from rasterio.env import get_gdal_config
+
+    from geotile import distributed
+
+    before = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            with rasterio.Env(GDAL_HTTP_LOW_SPEED_TIME="120"):
+                names = distributed._RunNames()
+            result, _ = client.submit(distributed._task, names, get_gdal_config,
+                                      "GDAL_HTTP_LOW_SPEED_TIME", pure=False).result()
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+    assert str(result) == "120"
