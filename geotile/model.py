@@ -263,8 +263,11 @@ def _session_threads() -> int:
     cpus = usable_cpus()
     if os.environ.get("__DASK_PARENT_PID") == str(os.getpid()):
         return cpus
-    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return min(cpus, int(omp)) if omp.isdigit() and int(omp) > 0 else cpus
+    try:
+        omp = int(os.environ.get("OMP_NUM_THREADS", "").strip())
+    except ValueError:  # unset, a list ("2,1") or not a number: not a limit
+        return cpus
+    return min(cpus, omp) if omp > 0 else cpus
 
 
 def window_memory_limit() -> int:

@@ -80,7 +80,8 @@ def test_onnx_runtime_gets_the_usable_cpus_not_the_machines(tmp_path, monkeypatc
     ("2", 2),  # a shared HPC node: the user's OMP_NUM_THREADS, as PyTorch honours it
     ("1", 1),
     ("64", 8),  # never more than the CPUs it may use
-    ("0", 8), ("", 8), ("four", 8), ("2,1", 8),  # unset, invalid or nested lists: ignored
+    ("0", 8), ("", 8), ("four", 8), ("2,1", 8), ("\u00b2", 8), ("-2", 8),  # not a limit
+    (" 4 ", 4), ("04", 4),
 ])
 def test_onnx_runtime_threads_follow_a_users_omp_num_threads(tmp_path, monkeypatch, omp,
                                                              threads):
