@@ -39,6 +39,7 @@ import contextlib
 import ctypes
 import dataclasses
 import functools
+import hashlib
 import io
 import json
 import logging
@@ -144,12 +145,14 @@ def tensorrt_cache() -> Path:
     return Path(base) / "geotile" / "tensorrt"
 
 
-def provider_options(chain: list[str], fp16: bool = False) -> list:
+def provider_options(chain: list[str], fp16: bool = False, model_key: str | None = None
+                     ) -> list:
     """ONNX Runtime's providers argument for ``chain``: TensorRT with its engine and timing
     caches on disk (:func:`tensorrt_cache`, keyed by ONNX Runtime on the model and shapes)
     and fp16 kernels with --fp16; CUDA with channels-last (NHWC) convolution kernels, which
     the tensor cores run faster (measured on an H200, ResNet18 U-Net: fp16 0.53 -> 0.44 s,
-    fp32 0.61 -> 0.57 s per 6000 px orthotile); the CPU as it is."""
+    fp32 0.61 -> 0.57 s per 6000 px orthotile); the CPU as it is. ``model_key``: a folder
+    of the cache for this model's content (ONNX Runtime's key hashes no weights)."""
     result: list = []
     for name in chain:
         if name == PROVIDERS["cuda"]:
@@ -158,7 +161,7 @@ def provider_options(chain: list[str], fp16: bool = False) -> list:
         if name != PROVIDERS["tensorrt"]:
             result.append(name)
             continue
-        cache = tensorrt_cache()
+        cache = tensorrt_cache() / model_key if model_key else tensorrt_cache()
         cache.mkdir(parents=True, exist_ok=True)
         result.append((name, {"trt_engine_cache_enable": "True",
                               "trt_engine_cache_path": str(cache),
@@ -659,12 +662,19 @@ class OnnxModel:
                              "(a TensorFlow SavedModel: convert it with tf2onnx).")
         if not path.is_file():
             raise ModelError(f"{path}: no such model file. Check the path.")
-        from geotile.onnx_graph import default_opset
+        from geotile.onnx_graph import default_opset, external_locations
 
-        onnx_model = _load_model(path)
+        try:  # read once: a model copied over meanwhile cannot give half its parts
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot be read ({exc.strerror or exc}). Check its "
+                             "permissions, or copy it again.") from exc
+        onnx_model = _load_model(path, data)
         graph = onnx_model.graph if onnx_model is not None else None
         chain = _choose_providers(providers)
-        load_path = path
+        # external weights are found beside the path only; they are checked by _load_model
+        load: str | bytes = data if graph is None or not external_locations(graph) \
+            else str(path)
         if fp16:
             quantized = _quantized_op(graph)
             if chain[0] == PROVIDERS["cpu"]:
@@ -673,7 +683,7 @@ class OnnxModel:
                 log.warning("--fp16 ignored: %s is quantized (%s), which a float16 copy would "
                             "break; it runs as it is", path.name, quantized)
             else:
-                load_path = float16_copy(path)
+                load = str(float16_copy(path, data))
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
@@ -684,8 +694,8 @@ class OnnxModel:
             options.add_session_config_entry("session.force_spinning_stop", "1")
         try:
             with _quiet_stderr() if chain[0] != PROVIDERS["cpu"] else contextlib.nullcontext():
-                session = ort.InferenceSession(str(load_path), options,
-                                               providers=provider_options(chain, fp16))
+                session = ort.InferenceSession(load, options, providers=provider_options(
+                    chain, fp16, hashlib.sha256(data).hexdigest()[:16]))
         except Exception as exc:
             raise ModelError(_explain_load_error(path, exc)) from exc
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
@@ -1530,12 +1540,12 @@ _ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "S
 PROBABILITY_TOLERANCE = 2e-3
 
 
-def _load_model(path: Path):
+def _load_model(path: Path, data: bytes | None = None):
     """The ONNX model (``.graph``, ``.opset_import``) without its weights, None when it does
-    not parse; ModelError for a missing external-data file."""
+    not parse; ModelError for a missing external-data file. ``data``: the file's bytes."""
     from geotile.onnx_graph import external_extents, external_locations, read_model
 
-    model = read_model(path)
+    model = read_model(path, data)
     if model is None:
         return None  # ONNX Runtime explains what is wrong with the file
     for location in external_locations(model.graph):
@@ -2065,29 +2075,30 @@ def _quantized_op(graph) -> str | None:
     return None
 
 
-def _external_data_files(path: Path) -> list[Path]:
+def _external_data_files(path: Path, data: bytes) -> list[Path]:
     """The files holding the model's external weights (beside it), in a stable order."""
     import onnx
 
-    model = onnx.load(str(path), load_external_data=False)
+    model = onnx.load_model_from_string(data)
     names = {entry.value for tensor in model.graph.initializer
              for entry in tensor.external_data if entry.key == "location"}
     return [path.parent / name for name in sorted(names) if (path.parent / name).is_file()]
 
 
-def float16_copy(path: str | os.PathLike) -> Path:
+def float16_copy(path: str | os.PathLike, data: bytes | None = None) -> Path:
     """A float16 copy of the model (float32 inputs and outputs kept), converted once and
     cached by the hash of its content and its external weights under $GEOTILE_CACHE
-    (default ~/.cache/geotile)."""
-    import hashlib
-
+    (default ~/.cache/geotile). ``data``: the model file's bytes, read already (hashed and
+    converted, so that a copy of another model never lands under this one's key)."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     path = Path(path)
-    digest = hashlib.sha256(path.read_bytes())
-    for data in _external_data_files(path):  # re-exported weights are a new copy
-        with open(data, "rb") as file:
+    data = path.read_bytes() if data is None else data
+    digest = hashlib.sha256(data)
+    external = _external_data_files(path, data)
+    for weights in external:  # re-exported weights are a new copy
+        with open(weights, "rb") as file:
             for chunk in iter(lambda: file.read(1 << 24), b""):
                 digest.update(chunk)
     digest = digest.hexdigest()[:16]
@@ -2095,7 +2106,12 @@ def float16_copy(path: str | os.PathLike) -> Path:
     target = cache / f"{path.stem}.{digest}.fp16.onnx"
     if target.exists():
         return target
-    converted = convert_float_to_float16(onnx.load(str(path)), keep_io_types=True)
+    model = onnx.load_model_from_string(data)
+    if external:
+        from onnx.external_data_helper import load_external_data_for_model
+
+        load_external_data_for_model(model, str(path.parent))
+    converted = convert_float_to_float16(model, keep_io_types=True)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs never share a file
     onnx.save(converted, str(tmp))

@@ -78,12 +78,13 @@ def _model_class():
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("geotile_onnx.ModelProto"))
 
 
-def read_model(path: str | Path):
+def read_model(path: str | Path, data: bytes | None = None):
     """The ONNX model at ``path`` (``.graph``, ``.opset_import`` as in onnx's ModelProto),
-    without its weights, or None when the file does not parse as an ONNX model."""
+    without its weights, or None when the file does not parse as an ONNX model; ``data``:
+    the file's bytes, read already (parsed instead of reading it again)."""
     model = _model_class()()
     try:
-        model.ParseFromString(Path(path).read_bytes())
+        model.ParseFromString(Path(path).read_bytes() if data is None else data)
     except Exception:  # not protobuf, or over protobuf's 2 GB: ONNX Runtime explains
         return None
     if not model.HasField("graph"):

@@ -244,3 +244,28 @@ def test_fp16_on_a_quantized_model_runs_it_as_it_is(tmp_path, monkeypatch, caplo
         model = OnnxModel.from_path(path, fp16=True, activation="none")
     assert "--fp16 ignored" in caplog.text and "int8.onnx" in caplog.text
     np.testing.assert_allclose(model.run(batch), ort_run(path, batch)[0], atol=1e-5)
+
+
+def test_a_model_replaced_while_loading_is_read_whole(tmp_path, monkeypatch):
+    """A retrained model copied over the old one while predict loaded it: the graph came from
+    the old file (ends in Sigmoid: no activation added) and the session from the new one
+    (logits), so predict wrote logits as probabilities, exit 0 (or refused the new model in
+    words about the old one). The model is read once: graph and session are one model."""
+    import pathlib
+
+    path = pointwise_model(tmp_path / "m.onnx", activation="sigmoid", seed=0)
+    retrained = pointwise_model(tmp_path / "new.onnx", activation="none", seed=1).read_bytes()
+    read_bytes = pathlib.Path.read_bytes
+
+    def copied_in_after_the_first_read(self):
+        data = read_bytes(self)
+        if self == path and not getattr(copied_in_after_the_first_read, "done", False):
+            copied_in_after_the_first_read.done = True
+            with open(path, "wb") as file:  # as cp writes it: in place
+                file.write(retrained)
+        return data
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", copied_in_after_the_first_read)
+    batch = np.random.default_rng(0).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(OnnxModel.from_path(path, providers="cpu").run(batch),
+                               pointwise_reference(batch, seed=0), atol=1e-5)
