@@ -1019,6 +1019,26 @@ def publish(tmp: Path, final: Path, overwrite: bool) -> None:
     tmp.unlink()
 
 
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (flock, waiting for it) while an output of
+    several files is moved in, so that two runs given one output move theirs in one after
+    the other, never interleaved; nothing where the system or file system has no flock."""
+    try:
+        import fcntl
+
+        handle = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
 #: the advice for a write that failed for a reason not known (most often a full disk)
 _UNKNOWN_WRITE = "Free space or choose another folder."
 _EFBIG = OSError(errno.EFBIG, os.strerror(errno.EFBIG))

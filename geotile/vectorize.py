@@ -1354,7 +1354,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     import uuid
 
     from geotile.errors import Interrupted
-    from geotile.raster import _writable_folder, publish
+    from geotile.raster import _writable_folder, folder_lock, publish
 
     _writable_folder(output)
     layer = layer if layer and writer == "GPKG" else output.stem
@@ -1384,18 +1384,19 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
             raise InputError(f"{output}: GDAL wrote no file under that name; nothing was "
                              "written. Choose another output name.")
         published: list[Path] = []
-        try:
-            for part in _parts(output, writer):
-                if (folder / _written_name(part)).exists():
-                    publish(folder / _written_name(part), part, overwrite)
-                    published.append(part)
-        except BaseException:
-            if not overwrite:  # the parts moved so far are ours: take them back
-                for part in published:
-                    part.unlink(missing_ok=True)
-            raise
-        if overwrite and writer == "ESRI Shapefile":
-            _remove_stale_parts(output, published)
+        with folder_lock(output.parent):  # another run's parts never go in between ours
+            try:
+                for part in _parts(output, writer):
+                    if (folder / _written_name(part)).exists():
+                        publish(folder / _written_name(part), part, overwrite)
+                        published.append(part)
+            except BaseException:
+                if not overwrite:  # the parts moved so far are ours: take them back
+                    for part in published:
+                        part.unlink(missing_ok=True)
+                raise
+            if overwrite and writer == "ESRI Shapefile":
+                _remove_stale_parts(output, published)
     except KeyboardInterrupt:
         raise Interrupted(f"{output}: interrupted; nothing was written under that name "
                           "(the temporary files were removed).") from None

@@ -778,3 +778,54 @@ def _truth_and_mask(tmp_path, make_raster):
     mask = np.zeros((1, 32, 32), np.uint8)
     mask[0, 4:12, 4:12] = 1
     return truth, make_raster("mask.tif", mask)
+
+
+def test_two_overwriting_runs_into_one_shapefile_leave_one_whole(tmp_path, monkeypatch):
+    """Two `vectorize --overwrite -o out.shp` runs at once (one output given twice in a job
+    array) moved their parts in turn: out.shp of one with out.shx/.dbf of the other, a file
+    whose geometries read as None. One run's parts now all go in before the other's."""
+    import threading
+    import time
+
+    import geopandas as gpd
+    import shapely
+
+    import geotile.raster as raster_module
+    from geotile.vectorize import write_vector
+
+    out = tmp_path / "out.shp"
+    frames = {
+        "slow": gpd.GeoDataFrame({"source": ["slow"]}, geometry=[shapely.box(0, 0, 1, 1)],
+                                 crs=UTM_CRS),
+        "fast": gpd.GeoDataFrame({"source": ["fast"] * 3}, geometry=[
+            shapely.Polygon([(i, 0), (i + 1, 0), (i + 1, 1), (i, 2), (i, 0)])
+            for i in range(3)], crs=UTM_CRS),
+    }
+    publish = raster_module.publish
+    first_part_in = threading.Event()
+
+    def slow_publish(tmp, final, overwrite):
+        publish(tmp, final, overwrite)
+        if threading.current_thread().name == "slow":
+            first_part_in.set()
+            time.sleep(0.3)  # the other run moves its parts meanwhile
+
+    monkeypatch.setattr(raster_module, "publish", slow_publish)
+
+    def run(name):
+        if name == "fast":
+            first_part_in.wait(5)
+        write_vector(frames[name], out, "ESRI Shapefile", overwrite=True)
+
+    threads = [threading.Thread(target=run, args=(n,), name=n) for n in frames]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    written = gpd.read_file(out, engine="pyogrio")
+    winner = written["source"][0]
+    alone = tmp_path / "alone" / "out.shp"
+    write_vector(frames[winner], alone, "ESRI Shapefile", overwrite=False)
+    assert list(written["source"]) == list(frames[winner]["source"])
+    for suffix in (".shp", ".shx", ".prj", ".cpg"):  # the .dbf holds today's date
+        assert out.with_suffix(suffix).read_bytes() == alone.with_suffix(suffix).read_bytes()
