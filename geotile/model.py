@@ -697,7 +697,7 @@ class OnnxModel:
                 session = ort.InferenceSession(load, options, providers=provider_options(
                     chain, fp16, hashlib.sha256(data).hexdigest()[:16]))
         except Exception as exc:
-            raise ModelError(_explain_load_error(path, exc)) from exc
+            raise ModelError(_explain_load_error(path, exc, data)) from exc
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
                     batch_size=batch_size, graph=graph, opset=default_opset(onnx_model))
         model.set_normalization(mean, std, scale)
@@ -2037,7 +2037,8 @@ def _per_channel(value, channels: int, name: str, path, source: str | None = Non
     return tuple(values)
 
 
-def _explain_load_error(path: Path, exc: Exception) -> str:
+def _explain_load_error(path: Path, exc: Exception, data: bytes = b"") -> str:
+    """One line for a model ONNX Runtime refused; ``data``: the bytes it was given."""
     import re
 
     import onnxruntime as ort
@@ -2056,6 +2057,10 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
     if download:
         return download
     if "protobuf" in text.lower() or "INVALID_PROTOBUF" in text:
+        if len(data) > 2 and data[0] == 0x08 and 0 < data[1] < 0x80:  # starts as ONNX does
+            return (f"{path}: cut short or damaged (an ONNX model that does not parse to its "
+                    "end: a copy or download that did not finish, or one being written now); "
+                    "copy it again.")
         return f"{path}: not an ONNX model (the file cannot be parsed). Export it with torch.onnx."
     opset = re.search(r"Opset (\d+) is under development.*domain (\S+) is till opset (\d+)",
                       text, re.S)

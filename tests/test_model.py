@@ -269,3 +269,18 @@ def test_a_model_replaced_while_loading_is_read_whole(tmp_path, monkeypatch):
     batch = np.random.default_rng(0).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
     np.testing.assert_allclose(OnnxModel.from_path(path, providers="cpu").run(batch),
                                pointwise_reference(batch, seed=0), atol=1e-5)
+
+
+def test_a_model_cut_short_is_called_an_unfinished_copy(tmp_path, run_cli, make_raster):
+    """predict of a model still being copied in (or a copy that stopped) said 'not an ONNX
+    model (the file cannot be parsed). Export it with torch.onnx.', sending the user to
+    re-export a good model; now one line says it is cut short and to copy it again."""
+    whole = pointwise_model(tmp_path / "whole.onnx").read_bytes()
+    model = tmp_path / "m.onnx"
+    model.write_bytes(whole[: len(whole) // 2])
+    image = make_raster("img.tif", np.zeros((3, 16, 16), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "m.onnx: cut short" in result.output and "copy it again" in result.output
+    assert "Export it" not in result.output
+    assert not (tmp_path / "p.tif").exists()
