@@ -695,7 +695,8 @@ class OnnxModel:
         try:
             with _quiet_stderr() if chain[0] != PROVIDERS["cpu"] else contextlib.nullcontext():
                 session = ort.InferenceSession(load, options, providers=provider_options(
-                    chain, fp16, hashlib.sha256(data).hexdigest()[:16]))
+                    chain, fp16, _content_key(data) if PROVIDERS["tensorrt"] in chain
+                    else None))
         except Exception as exc:
             raise ModelError(_explain_load_error(path, exc, data)) from exc
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
@@ -1538,6 +1539,12 @@ _ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "S
                     "Floor", "Ceil", "Neg", "Abs", "Relu", "Sqrt", "Pow"}
 #: values a float output may overshoot 0..1 by and still be probabilities (float16 models)
 PROBABILITY_TOLERANCE = 2e-3
+
+
+def _content_key(data: bytes) -> str:
+    """A short key of a model file's content (TensorRT's engine cache folder); hashed only
+    where TensorRT runs (a 100 MB model takes ~0.2 s)."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _load_model(path: Path, data: bytes | None = None):
