@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.errors import InputError
+from geotile.raster import exact_code
 from geotile.stage_clock import StageClock
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     from geotile.input_files import path_list
 
     paths = path_list(paths)
-    from geotile.raster import alpha_bands, input_path, pixel_sides
+    from geotile.raster import alpha_bands, crs_labels, input_path, pixel_sides
 
     first = None
     placed = []
@@ -185,7 +186,8 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                 first = (path, transform, crs, src.count, "/".join(dict.fromkeys(src.dtypes)),
                          src.count - len(alpha_bands(src)))
             ref_path, ref, ref_crs, ref_count, ref_dtype, ref_data = first
-            fix = (f"put all tiles on one grid, e.g. gdalwarp -t_srs {ref_crs or 'EPSG:...'} "
+            fix = (f"put all tiles on one grid, e.g. {_target_srs(ref_crs, ref_path)}gdalwarp "
+                   f"-t_srs {_srs_argument(ref_crs, ref_path)} "
                    "-tr {:g} {:g} -tap, {}.".format(*pixel_sides(ref), alternative))
             pixel_size_differs = not all(math.isclose(
                 getattr(transform, k), getattr(ref, k), rel_tol=1e-9, abs_tol=1e-12)
@@ -193,8 +195,10 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
             if origin is not None and (crs != ref_crs or pixel_size_differs):
                 raise unplaced(origin)  # beside map tiles, not pixel-coordinate ones
             if crs != ref_crs:
-                raise InputError(f"{path}: CRS {crs} differs from {ref_path.name}'s "
-                                 f"({ref_crs}); {fix}")
+                mine, theirs = crs_labels(crs, ref_crs)
+                raise InputError(f"{path}: CRS {mine} differs from {ref_path.name}'s "
+                                 f"({theirs}); "
+                                 f"{_same_but_spelled(crs, ref_crs, path)}{fix}")
             if pixel_size_differs:
                 raise InputError(f"{path}: pixel size {transform.a:g} x {transform.e:g} "
                                  f"differs from {ref_path.name}'s ({ref.a:g} x {ref.e:g}); "
@@ -398,3 +402,31 @@ def _add_clipped(sums, weights_sum, output, weights, x: int, y: int) -> None:
     region = sums[:, y + top : y + bottom, x + left : x + right]
     region += output[:, top:bottom, left:right] * w
     weights_sum[y + top : y + bottom, x + left : x + right] += w
+
+
+def _same_but_spelled(crs, ref_crs, path) -> str:
+    """The way out where ``crs`` is the reference's code spelled loosely (the same
+    pixels): assign the code, nothing to resample."""
+    if crs is None or ref_crs is None or (code := exact_code(ref_crs)) is None:
+        return ""
+    from pyproj import CRS
+
+    near = CRS.from_wkt(crs.to_wkt()).to_authority(min_confidence=70)
+    if near is None or ":".join(near) != code:
+        return ""
+    return f"if it is {code}, say so (gdal_edit.py -a_srs {code} {Path(path).name}), else "
+
+
+def _srs_argument(crs, path) -> str:
+    """gdalwarp's -t_srs for ``crs`` (of ``path``): its code, else a WKT file."""
+    if crs is None:
+        return "EPSG:..."
+    return exact_code(crs) or f"{Path(path).name}.wkt"
+
+
+def _target_srs(crs, path) -> str:
+    """What writes the WKT file :func:`_srs_argument` names, where it names one."""
+    if crs is None or exact_code(crs):
+        return ""
+    name = Path(path).name
+    return f"gdalsrsinfo -o wkt {name} > {name}.wkt, then "

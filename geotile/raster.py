@@ -624,6 +624,21 @@ def pixel_size(transform) -> float:
     return float(np.sqrt(abs(transform.determinant)))
 
 
+def exact_code(crs) -> str | None:
+    """AUTHORITY:CODE where ``crs`` is exactly that CRS (EPSG:32633+5773 for a horizontal +
+    vertical pair), else None: rasterio's to_string also names the code of one merely close
+    to it (a PROJ string's ellipsoid-only datum prints as EPSG:3031)."""
+    from pyproj import CRS
+
+    crs = CRS.from_wkt(crs.to_wkt())
+    if crs.is_compound:
+        codes = [c.to_authority(min_confidence=100) for c in crs.sub_crs_list]
+        if all(c and c[0] == codes[0][0] for c in codes):
+            return f"{codes[0][0]}:" + "+".join(c[1] for c in codes)
+    found = crs.to_authority(min_confidence=100)
+    return ":".join(found) if found else None
+
+
 def crs_label(crs) -> str:
     """A CRS in a few words: its exact EPSG code, else its name (and datum when the name is
     'unknown', as GDAL names a PROJ string's)."""
@@ -635,6 +650,25 @@ def crs_label(crs) -> str:
     name = (re.match(r'\w+\["([^"]*)"', wkt) or [None, "?"])[1]
     datum = re.search(r'DATUM\["([^"]*)"', wkt)
     return f"'{name}'" + (f" (datum '{datum[1]}')" if datum and name == "unknown" else "")
+
+
+def crs_labels(crs, other) -> tuple[str, str]:
+    """:func:`crs_label` of two CRSs (None: 'none'), with the first projection parameter
+    that differs where the labels read alike (two custom Transverse Mercators)."""
+    labels = tuple("none" if c is None else crs_label(c) for c in (crs, other))
+    if labels[0] != labels[1] or crs is None or other is None:
+        return labels
+    from pyproj import CRS
+
+    ops = [CRS.from_wkt(c.to_wkt()).coordinate_operation for c in (crs, other)]
+    if None in ops:
+        return labels
+    theirs = {p.name: p for p in ops[1].params}
+    for param in ops[0].params:
+        if param.name in theirs and param.value != theirs[param.name].value:
+            return tuple(f"{label} ({p.name} {p.value:g})"
+                         for label, p in zip(labels, (param, theirs[param.name]), strict=True))
+    return labels
 
 
 def grid_difference(src, other) -> str | None:

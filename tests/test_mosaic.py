@@ -604,3 +604,38 @@ def test_non_finite_output_in_a_neighbouring_tile_is_placed_on_that_tile(tmp_pat
     assert_one_line_error(result, "NaN or infinite", "row 30, col 2 of b.tif",
                           f"x={x:.10g}, y={y:.10g} in EPSG:32633")
     assert not list((tmp_path / "out").glob("*.tif"))
+
+
+POLAR_ELLIPSOID_ONLY = ("+proj=stere +lat_0=-90 +lat_ts=-71 +lon_0=0 +x_0=0 +y_0=0 "
+                        "+ellps=WGS84 +units=m +no_defs")
+LOCAL_TM = ("+proj=tmerc +lat_0=0 +lon_0={} +k=0.9996 +x_0=500000 +y_0=0 +ellps=GRS80 "
+            "+units=m +no_defs")
+
+
+@pytest.mark.parametrize("spellings", [
+    # EPSG:3031 spelled as PROJ string: rasterio prints it as EPSG:3031 too, but its datum
+    # is only the ellipsoid, so GDAL (and the VRT) take it as another CRS
+    ("EPSG:3031", POLAR_ELLIPSOID_ONLY),
+    (LOCAL_TM.format(12.5), LOCAL_TM.format(13)),  # two custom CRSs, no EPSG code
+])
+def test_a_refused_crs_is_named_so_that_the_two_differ(tmp_path, spellings):
+    """The refusal says what tells the two CRSs apart: never 'CRS EPSG:3031 differs from
+    a.tif's (EPSG:3031)', never two 1 KB WKTs; gdalwarp's -t_srs is one a shell takes."""
+    a = _write(tmp_path / "a.tif", np.zeros((3, 10, 10), np.uint8), crs=spellings[0])
+    b = _write(tmp_path / "b.tif", np.zeros((3, 10, 10), np.uint8), col=10,
+               crs=spellings[1])
+    with pytest.raises(InputError, match="CRS") as info:
+        open_mosaic([a, b])
+    text = str(info.value)
+    mine, theirs = text.split(" differs from ")[0], text.split(" differs from ")[1]
+    assert mine.split("CRS ", 1)[1] != theirs.split("'s (", 1)[1].rsplit("); ", 1)[0]
+    assert len(text) < 600 and "PROJCS" not in text and "\n" not in text
+    if spellings[0] == "EPSG:3031":
+        assert "b.tif: CRS 'unknown' (datum 'Unknown based on WGS 84 ellipsoid') differs " \
+               "from a.tif's (EPSG:3031)" in text
+        assert "gdal_edit.py -a_srs EPSG:3031 b.tif" in text
+        assert "-t_srs EPSG:3031" in text
+    else:
+        assert "(Longitude of natural origin 13) differs" in text
+        assert "(Longitude of natural origin 12.5)); put all" in text
+        assert "gdalsrsinfo -o wkt a.tif > a.tif.wkt, then gdalwarp -t_srs a.tif.wkt" in text
