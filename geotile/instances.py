@@ -782,7 +782,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.band_workers import run_jobs
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
-    from geotile.raster import in_name_order, input_path, open_raster, pixel_size
+    from geotile.raster import crs_labels, in_name_order, input_path, open_raster, pixel_size
     from geotile.vectorize import places_edges_exactly, raster_centre, text_columns
 
     # in name order: the rows and their sources do not depend on the order given; GDAL
@@ -796,8 +796,9 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
             if number == 0:
                 crs, cell = map_crs(src), pixel_size(src.transform)
             elif map_crs(src) != crs:
-                raise InputError(f"{path}: CRS {map_crs(src)} differs from the first raster's "
-                                 f"({crs}). Reproject it with gdalwarp first.")
+                mine, first = crs_labels(map_crs(src), crs)
+                raise InputError(f"{path}: CRS {mine} differs from the first raster's "
+                                 f"({first}). Reproject it with gdalwarp first.")
     surface, places, neighbours, grids = _surfaces(paths, options.halo)
     pieces: dict[int, list] = {}
     strips: dict[int, list] = {}

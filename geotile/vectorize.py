@@ -1437,7 +1437,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     import shapely
 
     from geotile.no_georef import map_crs
-    from geotile.raster import open_raster
+    from geotile.raster import crs_labels, open_raster
 
     if isinstance(paths, (str, bytes, os.PathLike)):  # one path, not its characters
         paths = [os.fsdecode(paths)]
@@ -1455,8 +1455,9 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
             elif here != crs and (bare[-1] or bare[0]):
                 raise InputError(_one_at_a_time([*checked, path], bare, position, 0))
             elif here != crs:
-                raise InputError(f"{path}: CRS {here or '(none)'} differs from the first "
-                                 f"raster's ({crs or 'none'}). Reproject (or assign a CRS "
+                mine, first = crs_labels(here, crs)
+                raise InputError(f"{path}: CRS {mine if here else '(none)'} differs from the "
+                                 f"first raster's ({first}). Reproject (or assign a CRS "
                                  "with gdal_edit.py -a_srs) first.")
             t = src.transform
             corners = [t @ xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),

@@ -1248,3 +1248,26 @@ def test_tiles_of_a_plain_picture_vectorize_as_the_picture(run_cli, tmp_path):
                      "-o", tmp_path / "x.gpkg")
     assert_one_line_error(result, "picture.tif", "no geotransform", "one at a time")
     assert not (tmp_path / "x.gpkg").exists()
+
+
+@pytest.mark.parametrize("instances", [False, True])
+def test_rasters_in_two_crs_of_one_look_are_told_apart(make_raster, tmp_path, instances):
+    """EPSG:3031 beside '+proj=stere ... +ellps=WGS84' (an unknown datum on the WGS 84
+    ellipsoid) was refused as 'CRS EPSG:3031 differs from the first raster's (EPSG:3031)';
+    a custom CRS was named by its whole WKT. Each is named by exact code or name and datum."""
+    from geotile.instances import instance_frame
+
+    loose = "+proj=stere +lat_0=-90 +lat_ts=-71 +lon_0=0 +ellps=WGS84 +units=m +no_defs"
+    bands = 3 if instances else 1
+    pixels = np.zeros((bands, 20, 20), np.uint8)
+    pixels[0, 5:15, 5:15] = 255
+    a = make_raster("a.tif", pixels, crs="EPSG:3031", transform=from_origin(0, 0, 1, 1))
+    b = make_raster("b.tif", pixels, crs=loose, transform=from_origin(20, 0, 1, 1))
+    with pytest.raises(InputError) as err:
+        if instances:
+            instance_frame([a, b], threshold=0.5)
+        else:
+            vectorize_polygons([a, b], tmp_path / "out.gpkg", options=VectorizeOptions())
+    text = str(err.value)
+    assert "b.tif: CRS 'unknown' (datum 'Unknown based on WGS 84 ellipsoid') differs from " \
+           "the first raster's (EPSG:3031)" in text, text
