@@ -1327,7 +1327,10 @@ def _overlaps_across_crs(groups: dict[str, list]) -> list[tuple]:
                 continue
             if np.all(np.isfinite(lonlat)):
                 found.append((wkt, image, bounds, half))
-                boxes.append(shapely.box(*lonlat))
+                west, south, east, north = lonlat
+                # west > east: across 180 (rasterio's way), two boxes, not the rest round
+                boxes.append(shapely.box(*lonlat) if west <= east else shapely.union(
+                    shapely.box(west, south, 180, north), shapely.box(-180, south, east, north)))
     pairs, transformers = [], {}
     tree = shapely.STRtree(boxes)
     for i, j in zip(*tree.query(boxes, predicate="intersects"), strict=True):

@@ -1461,3 +1461,22 @@ def test_masks_folder_pairs_by_name_in_time_linear_in_the_files(tmp_path, monkey
     paired = tiling._pair_by_stem(images, files, "m")
     assert paired == files[:n]
     assert calls["n"] <= 10 * n  # was about 2 * n * n * len(suffixes tried)
+
+
+def test_split_warns_when_images_overlap_across_the_antimeridian(make_raster, tmp_path):
+    """Fiji: an image in UTM 60S reaching 60 m past 180 degrees and one in UTM 1S lying on
+    that ground (east of 180). The first's lon/lat box runs 179.9995 .. -179.9995, taken as
+    a box round the rest of the world: the pair was never compared, --split tiled both
+    without the overlap warning (the common ground in train and in val)."""
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    x, y = Transformer.from_crs(4326, 32760, always_xy=True).transform(179.9995, -16.8)
+    a = make_raster("a.tif", np.ones((1, 64, 128), np.uint8), crs="EPSG:32760",
+                    transform=from_origin(x, y, 1, 1))
+    x, y = Transformer.from_crs(4326, 32701, always_xy=True).transform(-179.9998, -16.8)
+    b = make_raster("b.tif", np.ones((1, 16, 16), np.uint8), crs="EPSG:32701",
+                    transform=from_origin(x, y, 1, 1))
+    with pytest.warns(GeotileWarning, match=r"a.tif and .*b.tif overlap on the ground"):
+        tile_rasters([a, b], None, tmp_path / "t", options=TileOptions(size=16,
+                                                                        split=(0.5, 0.5)))
