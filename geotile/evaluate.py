@@ -160,12 +160,24 @@ def reprojected(frame, crs, source, other):
             frame = frame.copy()
             frame[frame.geometry.name] = dense
     try:
-        return frame.to_crs(crs)
+        moved = frame.to_crs(crs)
     except ProjError as exc:
         raise InputError(
             f"{source}: its CRS ({_crs_name(frame.crs)}) cannot be transformed to that of "
             f"{other} ({_crs_name(crs)}): they share no datum (a local site grid?). Give both "
             "in one CRS (--prediction-crs when the file declares a wrong one).") from exc
+    if not moved.crs.is_geographic or not len(moved):
+        return moved
+    from geotile.vectorize import closed_round_poles
+
+    # a ring round a pole comes out of PROJ as a zigzag of longitudes: a cap, as the
+    # truth's (RFC 7946) is
+    geometries, polar = closed_round_poles(np.asarray(moved.geometry.values, dtype=object))
+    if not polar.any():
+        return moved
+    if isinstance(moved, gpd.GeoSeries):
+        return gpd.GeoSeries(geometries, index=moved.index, crs=moved.crs, name=moved.name)
+    return moved.set_geometry(list(geometries), crs=moved.crs)
 
 
 def _repaired(geometries: np.ndarray) -> np.ndarray:

@@ -781,17 +781,24 @@ def to_output_crs(frame, target, centre: tuple | None):
         xy[:, 0] = np.where(lon < west, lon + 360, np.where(lon > west + 360, lon - 360, lon))
         return xy
 
-    geometries = np.asarray(frame.geometry.values, dtype=object)
-    polar = _round_a_pole(geometries)
+    geometries, polar = closed_round_poles(np.asarray(frame.geometry.values, dtype=object))
     if polar.any():  # caps: closed along the pole, within [-180, 180], not unwrapped
-        geometries = geometries.copy()
-        geometries[polar] = [_pole_cap(g) for g in geometries[polar]]
         frame = frame.set_geometry(list(geometries), crs=frame.crs)
     lon = shapely.get_coordinates(geometries[~polar])[:, 0]
     if lon.size and (lon.min() < west or lon.max() > west + 360):
         geometries[~polar] = shapely.transform(geometries[~polar], unwrap)
         frame = frame.set_geometry(list(geometries), crs=frame.crs)
     return frame
+
+
+def closed_round_poles(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat ``geometries`` (moved from a polar CRS) with their rings round a pole made
+    caps (:func:`_pole_cap`), and which those are."""
+    polar = _round_a_pole(geometries)
+    if polar.any():
+        geometries = geometries.copy()
+        geometries[polar] = [_pole_cap(g) for g in geometries[polar]]
+    return geometries, polar
 
 
 def _winds(ring) -> bool:

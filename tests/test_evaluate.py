@@ -1675,3 +1675,26 @@ def test_a_folder_in_a_local_zip_is_not_called_remote(tmp_path):
         are_folders(zipped, tmp_path / "truth")
     assert "remote" not in str(error.value) and "URL" not in str(error.value)
     assert "give two folders" in str(error.value)
+
+
+@pytest.mark.parametrize("crs", ["EPSG:3031", "EPSG:3413"])
+def test_polar_predictions_meet_their_lonlat_truth_round_the_pole(tmp_path, crs):
+    """A 60 km ice disc round the pole and a 10 km square, vectorized from an EPSG:3031 /
+    3413 raster to a GeoPackage (prediction) and to GeoJSON (truth: lon/lat caps): scored
+    TP 1, FP 1, FN 1, F1 0.5: the disc, moved to lon/lat, was PROJ's zigzag round the pole,
+    not a cap. Now it is closed along the pole as the truth's is: TP 2, F1 1."""
+    from geotile.vectorize import VectorizeOptions, vectorize_polygons
+
+    rows, cols = np.mgrid[0:128, 0:128]
+    classes = ((rows - 64) ** 2 + (cols - 64) ** 2 < 30**2).astype(np.uint8)
+    classes[10:20, 10:20] = 1
+    path = tmp_path / "ice.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=128, height=128, count=1,
+                       dtype="uint8", crs=crs,
+                       transform=from_origin(-64000, 64000, 1000, 1000)) as dst:
+        dst.write(classes, 1)
+        dst.update_tags(GEOTILE_OUTPUT="class")
+    vectorize_polygons([path], tmp_path / "pred.gpkg", options=VectorizeOptions())
+    vectorize_polygons([path], tmp_path / "truth.geojson", options=VectorizeOptions())
+    scores = evaluate_files(tmp_path / "pred.gpkg", tmp_path / "truth.geojson").scores
+    assert (scores.tp, scores.fp, scores.fn) == (2, 0, 0)
