@@ -168,7 +168,7 @@ def reprojected(frame, crs, source, other):
             "in one CRS (--prediction-crs when the file declares a wrong one).") from exc
     if not moved.crs.is_geographic or not len(moved):
         return moved
-    from geotile.vectorize import closed_round_poles
+    from geotile.label_set import closed_round_poles
 
     # a ring round a pole comes out of PROJ as a zigzag of longitudes: a cap, as the
     # truth's (RFC 7946) is

@@ -781,6 +781,8 @@ def to_output_crs(frame, target, centre: tuple | None):
         xy[:, 0] = np.where(lon < west, lon + 360, np.where(lon > west + 360, lon - 360, lon))
         return xy
 
+    from geotile.label_set import closed_round_poles
+
     geometries, polar = closed_round_poles(np.asarray(frame.geometry.values, dtype=object))
     if polar.any():  # caps: closed along the pole, within [-180, 180], not unwrapped
         frame = frame.set_geometry(list(geometries), crs=frame.crs)
@@ -789,65 +791,6 @@ def to_output_crs(frame, target, centre: tuple | None):
         geometries[~polar] = shapely.transform(geometries[~polar], unwrap)
         frame = frame.set_geometry(list(geometries), crs=frame.crs)
     return frame
-
-
-def closed_round_poles(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lon/lat ``geometries`` (moved from a polar CRS) with their rings round a pole made
-    caps (:func:`_pole_cap`), and which those are."""
-    polar = _round_a_pole(geometries)
-    if polar.any():
-        geometries = geometries.copy()
-        geometries[polar] = [_pole_cap(g) for g in geometries[polar]]
-    return geometries, polar
-
-
-def _winds(ring) -> bool:
-    """Whether a lon/lat ring goes round a pole, or half round it: its longitudes, followed
-    without jumps of more than 180 degrees, end 360 degrees from where they began, or span
-    more than 180 degrees (the 360 degree window round the rasters' centre may cut it)."""
-    import shapely
-
-    lon = np.unwrap(shapely.get_coordinates(ring)[:, 0], period=360)
-    return abs(lon[-1] - lon[0]) > 180 or lon.max() - lon.min() > 180
-
-
-def _round_a_pole(geometries: np.ndarray) -> np.ndarray:
-    """Which lon/lat (multi)polygons, reprojected from a polar CRS, have a ring round a
-    pole (PROJ gives it as a zigzag of longitudes, not a polygon) or more than half round
-    it (unwrapped, it was cut by the window's edge into a self-intersecting ring)."""
-    import shapely
-
-    out = np.zeros(len(geometries), dtype=bool)
-    bounds = shapely.bounds(geometries)
-    # a ring round a pole spans every longitude: only those wider than 180 degrees can
-    for i in np.flatnonzero(bounds[:, 2] - bounds[:, 0] > 180):
-        geometry = geometries[i]
-        if shapely.get_type_id(geometry) in (3, 6):
-            out[i] = any(_winds(ring) for ring in shapely.get_rings(shapely.get_parts(geometry)))
-    return out
-
-
-def _pole_cap(geometry):
-    """A lon/lat (multi)polygon with rings round a pole as RFC 7946 has it: a ring round
-    the pole closed along it (to latitude 90), a ring elsewhere as it is, each cut at 180
-    into [-180, 180]; holes taken out."""
-    import shapely
-    import shapely.affinity
-
-    def area(ring):
-        xy = shapely.get_coordinates(ring)
-        xy[:, 0] = np.unwrap(xy[:, 0], period=360)
-        if abs(xy[-1, 0] - xy[0, 0]) > 180:
-            pole = 90.0 if xy[:, 1].mean() > 0 else -90.0
-            xy = np.vstack([xy, [(xy[-1, 0], pole), (xy[0, 0], pole)]])
-        shape = shapely.make_valid(shapely.Polygon(xy))
-        pieces = [shapely.affinity.translate(shapely.clip_by_rect(shape, k - 180, -90, k + 180, 90),
-                                             -k) for k in (-360, 0, 360)]
-        return shapely.union_all(pieces)
-
-    parts = [shapely.difference(area(p.exterior), shapely.union_all([area(h) for h in p.interiors]))
-             for p in shapely.get_parts(geometry)]
-    return shapely.union_all(parts)
 
 
 def _without_split_points(frame):

@@ -1058,3 +1058,25 @@ def test_polygons_of_no_area_in_lonlat_are_placed_to_the_metre(make_raster, tmp_
         make_masks(tmp_path / "l.gpkg", [image], [tmp_path / "m.tif"])
     said = " ".join(str(w.message) for w in caught)
     assert "1 polygon has no area" in said and "at (13.40112, 52.52834)" in said, said
+
+
+@pytest.mark.parametrize("crs", ["EPSG:3413", "EPSG:3031"])
+def test_a_polar_disc_is_burnt_on_a_lonlat_image(tmp_path, crs):
+    """A 60 km disc round the pole in EPSG:3413 / 3031 (lat beyond 89.446) on a global
+    lon/lat image of 1 x 0.25 degree pixels burnt 0 pixels, exit 0 (PROJ gives the ring as
+    a zigzag of longitudes enclosing nothing). Now the cap: the two rows nearest the pole,
+    720 pixels."""
+    north = crs == "EPSG:3413"
+    path = tmp_path / "globe.tif"
+    top = 90 if north else -80
+    with rasterio.open(path, "w", driver="GTiff", width=360, height=40, count=1,
+                       dtype="uint8", crs="EPSG:4326",
+                       transform=from_origin(-180, top, 1, 0.25)) as dst:
+        dst.write(np.ones((1, 40, 360), np.uint8))
+    gpd.GeoDataFrame(geometry=[shapely.Point(0, 0).buffer(60000, 64)], crs=crs).to_file(
+        tmp_path / "disc.gpkg")
+    make_masks(tmp_path / "disc.gpkg", [path], [tmp_path / "mask.tif"])
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        burnt = src.read(1) > 0
+    rows = [0, 1] if north else [38, 39]
+    assert burnt.sum() == 720 and burnt[rows].all()
