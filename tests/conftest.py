@@ -170,6 +170,18 @@ def run_cli():
     return invoke
 
 
+def cgroup_tree(tmp_path, files: dict[str, str], proc: str = "0::/\n"):
+    """A fake cgroup file system (``files``: path under it -> text) and /proc/self/cgroup
+    (``proc``): the (root, proc_cgroup) paths geotile.cpus and geotile.usable_memory read."""
+    root = tmp_path / "cgroup"
+    root.mkdir(parents=True)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "proc_cgroup").write_text(proc)
+    return root, tmp_path / "proc_cgroup"
+
+
 def union_of(geometries):
     """The union of a GeoSeries' (or a GeoDataFrame's) geometries: GeoSeries.union_all
     without it, which geopandas 0.14 (setup.cfg's oldest) lacks."""

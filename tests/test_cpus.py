@@ -8,15 +8,7 @@ import pytest
 
 from geotile.cpus import cgroup_cpu_quota, usable_cpus
 
-
-def _cgroup(tmp_path, files: dict[str, str], proc: str = "0::/\n"):
-    root = tmp_path / "cgroup"
-    root.mkdir(parents=True)
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    (tmp_path / "proc_cgroup").write_text(proc)
-    return root, tmp_path / "proc_cgroup"
+from .conftest import cgroup_tree
 
 
 @pytest.mark.parametrize(("files", "proc", "cpus"), [
@@ -48,17 +40,17 @@ def _cgroup(tmp_path, files: dict[str, str], proc: str = "0::/\n"):
     ({}, "", None),  # no cgroup file system (macOS, Windows, a bare chroot)
 ])
 def test_cgroup_quota_of_v1_and_v2(tmp_path, files, proc, cpus):
-    root, proc_cgroup = _cgroup(tmp_path, files, proc)
+    root, proc_cgroup = cgroup_tree(tmp_path, files, proc)
     assert cgroup_cpu_quota(root, proc_cgroup) == cpus
 
 
 def test_usable_cpus_is_the_affinity_capped_by_the_quota(tmp_path):
     affinity = len(os.sched_getaffinity(0))
-    root, proc = _cgroup(tmp_path, {"cpu.max": "100000 100000\n"})
+    root, proc = cgroup_tree(tmp_path, {"cpu.max": "100000 100000\n"})
     assert usable_cpus(root, proc) == 1
-    root, proc = _cgroup(tmp_path / "big", {"cpu.max": f"{(affinity + 8) * 100000} 100000\n"})
+    root, proc = cgroup_tree(tmp_path / "big", {"cpu.max": f"{(affinity + 8) * 100000} 100000\n"})
     assert usable_cpus(root, proc) == affinity  # a quota above the cores does not add any
-    root, proc = _cgroup(tmp_path / "none", {})
+    root, proc = cgroup_tree(tmp_path / "none", {})
     assert usable_cpus(root, proc) == affinity
 
 

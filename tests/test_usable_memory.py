@@ -9,17 +9,9 @@ import pytest
 from geotile import model as model_module
 from geotile.usable_memory import cgroup_memory_limit, usable_memory
 
+from .conftest import cgroup_tree
+
 GIB = 1024**3
-
-
-def _cgroup(tmp_path, files: dict[str, str], proc: str = "0::/\n"):
-    root = tmp_path / "cgroup"
-    root.mkdir(parents=True)
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    (tmp_path / "proc_cgroup").write_text(proc)
-    return root, tmp_path / "proc_cgroup"
 
 
 @pytest.mark.parametrize(("files", "proc", "limit"), [
@@ -36,17 +28,17 @@ def _cgroup(tmp_path, files: dict[str, str], proc: str = "0::/\n"):
     ({}, "", None),  # no cgroup file system
 ])
 def test_cgroup_memory_limit_of_v1_and_v2(tmp_path, files, proc, limit):
-    root, proc_cgroup = _cgroup(tmp_path, files, proc)
+    root, proc_cgroup = cgroup_tree(tmp_path, files, proc)
     assert cgroup_memory_limit(root, proc_cgroup) == limit
 
 
-def test_usable_memory_is_the_machine_capped_by_the_cgroup(tmp_path):
+def test_usable_memory_is_the_machine_capped_by_thecgroup_tree(tmp_path):
     machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    root, proc = _cgroup(tmp_path, {"memory.max": f"{GIB}\n"})
+    root, proc = cgroup_tree(tmp_path, {"memory.max": f"{GIB}\n"})
     assert usable_memory(root, proc) == min(GIB, machine)
-    root, proc = _cgroup(tmp_path / "big", {"memory.max": f"{machine * 4}\n"})
+    root, proc = cgroup_tree(tmp_path / "big", {"memory.max": f"{machine * 4}\n"})
     assert usable_memory(root, proc) == machine  # a limit above the machine adds nothing
-    root, proc = _cgroup(tmp_path / "none", {})
+    root, proc = cgroup_tree(tmp_path / "none", {})
     assert usable_memory(root, proc) == machine
 
 
@@ -55,7 +47,7 @@ def test_window_limit_is_half_the_container_not_the_host(tmp_path, monkeypatch):
     would allow but the container's would not (the kernel kills the process instead)."""
     import geotile.usable_memory as usable
 
-    root, proc = _cgroup(tmp_path, {"memory.max": f"{2 * GIB}\n"})
+    root, proc = cgroup_tree(tmp_path, {"memory.max": f"{2 * GIB}\n"})
     monkeypatch.setattr(usable, "CGROUP_ROOT", root)
     monkeypatch.setattr(usable, "PROC_CGROUP", proc)
     assert model_module.window_memory_limit() == GIB
