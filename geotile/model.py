@@ -695,7 +695,7 @@ class OnnxModel:
         try:
             with _quiet_stderr() if chain[0] != PROVIDERS["cpu"] else contextlib.nullcontext():
                 session = ort.InferenceSession(load, options, providers=provider_options(
-                    chain, fp16, _content_key(data) if PROVIDERS["tensorrt"] in chain
+                    chain, fp16, _content_key(path, data) if PROVIDERS["tensorrt"] in chain
                     else None))
         except Exception as exc:
             raise ModelError(_explain_load_error(path, exc, data)) from exc
@@ -1541,10 +1541,16 @@ _ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "S
 PROBABILITY_TOLERANCE = 2e-3
 
 
-def _content_key(data: bytes) -> str:
-    """A short key of a model file's content (TensorRT's engine cache folder); hashed only
-    where TensorRT runs (a 100 MB model takes ~0.2 s)."""
-    return hashlib.sha256(data).hexdigest()[:16]
+def _content_key(path: Path, data: bytes) -> str:
+    """A short key of a model's content: the file's bytes and its external weights (files
+    beside it), for TensorRT's engine cache folder and the --fp16 copy; hashed only where it
+    is used (a 100 MB model takes ~0.2 s)."""
+    digest = hashlib.sha256(data)
+    for weights in _external_data_files(path, data):  # retrained weights are a new model
+        with open(weights, "rb") as file:
+            for chunk in iter(lambda: file.read(1 << 24), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def _load_model(path: Path, data: bytes | None = None):
@@ -2089,11 +2095,10 @@ def _quantized_op(graph) -> str | None:
 
 def _external_data_files(path: Path, data: bytes) -> list[Path]:
     """The files holding the model's external weights (beside it), in a stable order."""
-    import onnx
+    from geotile.onnx_graph import external_locations, read_model
 
-    model = onnx.load_model_from_string(data)
-    names = {entry.value for tensor in model.graph.initializer
-             for entry in tensor.external_data if entry.key == "location"}
+    model = read_model(path, data)
+    names = external_locations(model.graph) if model is not None else []
     return [path.parent / name for name in sorted(names) if (path.parent / name).is_file()]
 
 
@@ -2107,13 +2112,8 @@ def float16_copy(path: str | os.PathLike, data: bytes | None = None) -> Path:
 
     path = Path(path)
     data = path.read_bytes() if data is None else data
-    digest = hashlib.sha256(data)
+    digest = _content_key(path, data)  # re-exported weights are a new copy
     external = _external_data_files(path, data)
-    for weights in external:  # re-exported weights are a new copy
-        with open(weights, "rb") as file:
-            for chunk in iter(lambda: file.read(1 << 24), b""):
-                digest.update(chunk)
-    digest = digest.hexdigest()[:16]
     cache = Path(os.environ.get("GEOTILE_CACHE", Path.home() / ".cache" / "geotile"))
     target = cache / f"{path.stem}.{digest}.fp16.onnx"
     if target.exists():

@@ -284,3 +284,37 @@ def test_a_model_cut_short_is_called_an_unfinished_copy(tmp_path, run_cli, make_
     assert "m.onnx: cut short" in result.output and "copy it again" in result.output
     assert "Export it" not in result.output
     assert not (tmp_path / "p.tif").exists()
+
+
+def test_tensorrt_engines_of_retrained_external_weights_are_not_shared(tmp_path, monkeypatch):
+    """A model with its weights beside it (m.onnx + m.bin), retrained: the .onnx is the same
+    bytes, only m.bin differs. The TensorRT engine folder was keyed on the .onnx alone, so
+    the new weights ran the old engine (the old model's predictions). The weights count."""
+    import onnx
+    import onnxruntime as ort
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    import geotile.model as model_module
+
+    folders = []
+    session = ort.InferenceSession
+
+    def cpu_session(load, options, providers):
+        folders.append(providers[0][1]["trt_engine_cache_path"])
+        return session(load, options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setenv("GEOTILE_TENSORRT_CACHE", str(tmp_path / "engines"))
+    monkeypatch.setattr(model_module, "_choose_providers", lambda requested: [
+        model_module.PROVIDERS["tensorrt"], model_module.PROVIDERS["cpu"]])
+    monkeypatch.setattr(ort, "InferenceSession", cpu_session)
+    keys = set()
+    for seed in (0, 1):
+        folder = tmp_path / str(seed)
+        folder.mkdir()
+        proto = onnx.load(pointwise_model(folder / "plain.onnx", seed=seed))
+        convert_model_to_external_data(proto, location="m.bin", size_threshold=0)
+        onnx.save(proto, folder / "m.onnx")
+        keys.add((folder / "m.onnx").read_bytes())
+        OnnxModel.from_path(folder / "m.onnx", activation="none")
+    assert len(keys) == 1  # the same .onnx file, other weights
+    assert len(folders) == 2 and folders[0] != folders[1]
