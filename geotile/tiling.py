@@ -1341,10 +1341,13 @@ def _overlaps_across_crs(groups: dict[str, list]) -> list[tuple]:
             transformers[crs_b, crs_a] = Transformer.from_crs(
                 CRS.from_wkt(crs_b), CRS.from_wkt(crs_a), always_xy=True)
         to_a = transformers[crs_b, crs_a]
+        # in a lon/lat CRS, b's longitudes are taken within 180 degrees of a's centre, so an
+        # outline across 180 does not jump to the other side of the world
+        centre = (box_a[0] + box_a[2]) / 2 if to_a.target_crs.is_geographic else None
         side = max(box_b[2] - box_b[0], box_b[3] - box_b[1])
         outline = shapely.segmentize(shapely.box(*box_b), side / 64)
-        outline = shapely.transform(outline, lambda xy, to=to_a: np.column_stack(
-            to.transform(xy[:, 0], xy[:, 1])))
+        outline = shapely.transform(outline, lambda xy, to=to_a, c=centre: _near(
+            np.column_stack(to.transform(xy[:, 0], xy[:, 1])), c))
         if not shapely.is_valid(outline):
             continue
         # half a pixel of b in a's units: b's outline there over b's pixels
@@ -1354,6 +1357,14 @@ def _overlaps_across_crs(groups: dict[str, list]) -> list[tuple]:
         if not shared.buffer(-apart / 2).is_empty:  # wider than ``apart`` every way
             pairs.append((a, b))
     return pairs
+
+
+def _near(xy: np.ndarray, centre: float | None) -> np.ndarray:
+    """``xy`` with its longitudes (x) moved by whole turns to within 180 degrees of
+    ``centre``; as they are where ``centre`` is None (a projected CRS)."""
+    if centre is not None:
+        xy[:, 0] = (xy[:, 0] - centre + 180) % 360 - 180 + centre
+    return xy
 
 
 def _check_png(image, mask=None, extra=None) -> None:

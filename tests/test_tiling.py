@@ -1480,3 +1480,27 @@ def test_split_warns_when_images_overlap_across_the_antimeridian(make_raster, tm
     with pytest.warns(GeotileWarning, match=r"a.tif and .*b.tif overlap on the ground"):
         tile_rasters([a, b], None, tmp_path / "t", options=TileOptions(size=16,
                                                                         split=(0.5, 0.5)))
+
+
+@pytest.mark.parametrize("west, overlap", [(-180.0, True), (179.4, True), (-179.5, False)])
+def test_split_compares_a_lonlat_image_with_one_across_the_antimeridian(
+        make_raster, tmp_path, west, overlap):
+    """A lon/lat image given first and one in UTM 60S running 179.5 E .. 179.7 W: the second's
+    outline, moved to lon/lat, jumped from 180 to -180 (a box round the rest of the world,
+    or no valid ring), so a true overlap of 0.2-0.3 degrees either side of 180 gave no
+    warning (given the other way round it did). One wholly east of it still gives none."""
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    a = make_raster("a.tif", np.ones((1, 100, 100), np.uint8), crs="EPSG:4326",
+                    transform=from_origin(west, -17.0, 0.005, 0.005))
+    to_utm = Transformer.from_crs(4326, 32760, always_xy=True)
+    (x0, x1), (y0, _) = to_utm.transform([179.5, -179.7], [-17.0, -17.0])
+    b = make_raster("b.tif", np.ones((1, 100, 100), np.uint8), crs="EPSG:32760",
+                    transform=from_origin(x0, y0, (x1 - x0) / 100, (x1 - x0) / 100))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tile_rasters([a, b], None, tmp_path / "t", options=TileOptions(size=16,
+                                                                        split=(0.5, 0.5)))
+    said = [str(w.message) for w in caught if "overlap on the ground" in str(w.message)]
+    assert len(said) == overlap and (not said or "a.tif and" in said[0])
