@@ -653,21 +653,32 @@ def crs_label(crs) -> str:
 
 
 def crs_labels(crs, other) -> tuple[str, str]:
-    """:func:`crs_label` of two CRSs (None: 'none'), with the first projection parameter
-    that differs where the labels read alike (two custom Transverse Mercators)."""
+    """:func:`crs_label` of two CRSs (None: 'none'), with what tells them apart where the
+    labels read alike (two custom Transverse Mercators): the projection method, the first
+    parameter that differs, the ellipsoid, the datum or the unit."""
     labels = tuple("none" if c is None else crs_label(c) for c in (crs, other))
     if labels[0] != labels[1] or crs is None or other is None:
         return labels
     from pyproj import CRS
 
-    ops = [CRS.from_wkt(c.to_wkt()).coordinate_operation for c in (crs, other)]
-    if None in ops:
-        return labels
-    theirs = {p.name: p for p in ops[1].params}
-    for param in ops[0].params:
-        if param.name in theirs and param.value != theirs[param.name].value:
-            return tuple(f"{label} ({p.name} {p.value:g})"
-                         for label, p in zip(labels, (param, theirs[param.name]), strict=True))
+    both = [CRS.from_wkt(c.to_wkt()) for c in (crs, other)]
+    ops = [c.coordinate_operation for c in both]
+    if None not in ops:
+        if ops[0].method_name != ops[1].method_name:
+            return tuple(f"{label} (method '{op.method_name}')"
+                         for label, op in zip(labels, ops, strict=True))
+        theirs = {p.name: p for p in ops[1].params}
+        for param in ops[0].params:
+            if param.name in theirs and param.value != theirs[param.name].value:
+                return tuple(f"{label} ({p.name} {p.value:g})" for label, p in
+                             zip(labels, (param, theirs[param.name]), strict=True))
+    for what, part in (("ellipsoid", lambda c: c.ellipsoid), ("datum", lambda c: c.datum),
+                       ("unit", lambda c: c.axis_info[0] if c.axis_info else None)):
+        names = [getattr(part(c), "unit_name" if what == "unit" else "name", None)
+                 for c in both]
+        if names[0] != names[1]:
+            return tuple(f"{label} ({what} '{name}')"
+                         for label, name in zip(labels, names, strict=True))
     return labels
 
 

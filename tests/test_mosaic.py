@@ -612,11 +612,21 @@ LOCAL_TM = ("+proj=tmerc +lat_0=0 +lon_0={} +k=0.9996 +x_0=500000 +y_0=0 +ellps=
             "+units=m +no_defs")
 
 
+def _named(proj: str) -> str:
+    """``proj`` as WKT named 'My TM' (as a GIS names a custom CRS it saves)."""
+    from pyproj import CRS
+
+    return CRS.from_proj4(proj).to_wkt("WKT1_GDAL").replace('"unknown"', '"My TM"', 1)
+
+
 @pytest.mark.parametrize("spellings", [
     # EPSG:3031 spelled as PROJ string: rasterio prints it as EPSG:3031 too, but its datum
     # is only the ellipsoid, so GDAL (and the VRT) take it as another CRS
     ("EPSG:3031", POLAR_ELLIPSOID_ONLY),
     (LOCAL_TM.format(12.5), LOCAL_TM.format(13)),  # two custom CRSs, no EPSG code
+    # one name, the same parameters: another ellipsoid, or another projection
+    (_named(LOCAL_TM.format(13)), _named(LOCAL_TM.format(13).replace("GRS80", "intl"))),
+    (_named(LOCAL_TM.format(13)), _named(LOCAL_TM.format(13).replace("tmerc", "laea"))),
 ])
 def test_a_refused_crs_is_named_so_that_the_two_differ(tmp_path, spellings):
     """The refusal says what tells the two CRSs apart: never 'CRS EPSG:3031 differs from
@@ -635,6 +645,12 @@ def test_a_refused_crs_is_named_so_that_the_two_differ(tmp_path, spellings):
                "from a.tif's (EPSG:3031)" in text
         assert "gdal_edit.py -a_srs EPSG:3031 b.tif" in text
         assert "-t_srs EPSG:3031" in text
+    elif "International" in spellings[1]:
+        assert "CRS 'My TM' (ellipsoid 'International 1924 (Hayford 1909, 1910)') differs " \
+               "from a.tif's ('My TM' (ellipsoid 'GRS 1980'))" in text
+    elif "Lambert" in spellings[1]:
+        assert "CRS 'My TM' (method 'Lambert Azimuthal Equal Area') differs from a.tif's " \
+               "('My TM' (method 'Transverse Mercator'))" in text
     else:
         assert "(Longitude of natural origin 13) differs" in text
         assert "(Longitude of natural origin 12.5)); put all" in text
