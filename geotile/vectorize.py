@@ -741,7 +741,10 @@ def warn_inexact_datum(path, crs, target) -> None:
 
 
 def raster_centre(path) -> tuple | None:
-    """``(crs, x, y)``: the centre of a raster in its CRS (None without one)."""
+    """``(crs, x, y, wide)``: the centre of a raster in its CRS (None without one), and
+    whether it spans more than 180 degrees of longitude (round or near a pole)."""
+    from rasterio.warp import transform_bounds
+
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
@@ -749,7 +752,12 @@ def raster_centre(path) -> tuple | None:
         if (crs := map_crs(src)) is None:
             return None
         x, y = src.transform * (src.width / 2, src.height / 2)
-        return crs, x, y
+        try:
+            west, _, east, _ = transform_bounds(crs, "EPSG:4326", *src.bounds,
+                                                densify_pts=21)
+        except Exception:  # no lon/lat box: taken as narrow
+            west = east = 0.0
+        return crs, x, y, (east - west) % 360 > 180 or east - west == 360
 
 
 def to_output_crs(frame, target, centre: tuple | None):
@@ -773,7 +781,7 @@ def to_output_crs(frame, target, centre: tuple | None):
     import shapely
     from pyproj import Transformer
 
-    crs, x, y = centre
+    crs, x, y, wide = centre
     west = Transformer.from_crs(crs, frame.crs, always_xy=True).transform(x, y)[0] - 180
 
     def unwrap(xy: np.ndarray) -> np.ndarray:
@@ -781,11 +789,20 @@ def to_output_crs(frame, target, centre: tuple | None):
         xy[:, 0] = np.where(lon < west, lon + 360, np.where(lon > west + 360, lon - 360, lon))
         return xy
 
+
     from geotile.label_set import closed_round_poles
 
     geometries, polar = closed_round_poles(np.asarray(frame.geometry.values, dtype=object))
     if polar.any():  # caps: closed along the pole, within [-180, 180], not unwrapped
         frame = frame.set_geometry(list(geometries), crs=frame.crs)
+    if wide:  # round a pole every longitude is the raster's: only those PROJ cut at 180
+        bounds = shapely.bounds(geometries)  # are made whole (past 180), the rest stay
+        cut = ~polar & (bounds[:, 2] - bounds[:, 0] > 180)
+        if cut.any():
+            geometries[cut] = shapely.transform(geometries[cut], lambda xy: np.column_stack(
+                (np.where(xy[:, 0] < 0, xy[:, 0] + 360, xy[:, 0]), xy[:, 1])))
+            frame = frame.set_geometry(list(geometries), crs=frame.crs)
+        return frame
     lon = shapely.get_coordinates(geometries[~polar])[:, 0]
     if lon.size and (lon.min() < west or lon.max() > west + 360):
         geometries[~polar] = shapely.transform(geometries[~polar], unwrap)

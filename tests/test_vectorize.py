@@ -1231,3 +1231,27 @@ def test_a_polygon_half_round_the_pole_is_valid_in_lonlat(tmp_path, suffix):
     assert shape.bounds[0] >= -180 and shape.bounds[2] <= 180
     geodesic = abs(Geod(ellps="WGS84").geometry_area_perimeter(shape)[0])
     assert found["area_m2"][0] == pytest.approx(geodesic, rel=0.01)
+
+
+def test_buildings_of_a_raster_round_the_pole_keep_their_longitudes(tmp_path):
+    """An EPSG:3413 raster centred on the pole (2000 km wide) vectorized to a lon/lat
+    GeoPackage: longitudes were kept within 180 degrees of the centre's (-45), so a patch at
+    170 E, 82 N was written at -192.6 .. -188 (off the map in QGIS, not at its place). A
+    raster spanning every longitude gives them as they are, within [-180, 180]."""
+    from pyproj import Transformer
+
+    transform = from_origin(-1_000_000, 1_000_000, 10_000, 10_000)
+    classes = np.zeros((200, 200), np.uint8)
+    to_polar = Transformer.from_crs("EPSG:4326", "EPSG:3413", always_xy=True)
+    for lon in (170.0, -100.0):
+        col, row = ~transform * to_polar.transform(lon, 82.0)
+        classes[int(row) - 2:int(row) + 3, int(col) - 2:int(col) + 3] = 1
+    path = tmp_path / "arctic.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=200, height=200, count=1,
+                       dtype="uint8", crs="EPSG:3413", transform=transform) as dst:
+        dst.write(classes, 1)
+    vectorize_polygons([path], tmp_path / "a.gpkg", options=VectorizeOptions(crs="EPSG:4326"))
+    found = gpd.read_file(tmp_path / "a.gpkg")
+    centres = sorted(round(p.centroid.x) for p in found.geometry)
+    assert centres == [-100, 170]
+    assert found.total_bounds[0] >= -180 and found.total_bounds[2] <= 180
