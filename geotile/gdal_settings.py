@@ -22,12 +22,29 @@ def _http_settings() -> dict:
             "GDAL_HTTP_LOW_SPEED_TIME": str(HTTP_STALL_S), "GDAL_HTTP_LOW_SPEED_LIMIT": "1"}
 
 
+#: GDAL's default number of files a VRT (a --merge mosaic, a city of tiles) keeps open
+GDAL_POOL_SIZE = 100
+
+
+def _file_limit_settings() -> dict:
+    """A VRT's pool of open sources sized to the open-file limit (ulimit -n): GDAL keeps
+    100 open whatever the limit, so a mosaic of 400 tiles under ``ulimit -n 64`` failed
+    with "Too many open files"; a quarter of the limit leaves room for the rest."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or soft // 4 >= GDAL_POOL_SIZE:
+        return {}
+    return {"GDAL_MAX_DATASET_POOL_SIZE": str(max(2, soft // 4))}
+
+
 def read_settings() -> dict:
-    """The :data:`READ_SETTINGS` and HTTP limits that the user has not set (environment,
-    rasterio.Env)."""
+    """The :data:`READ_SETTINGS`, HTTP limits and open-file pool that the user has not set
+    (environment, rasterio.Env)."""
     from rasterio.env import get_gdal_config
 
-    return {key: value for key, value in {**READ_SETTINGS, **_http_settings()}.items()
+    settings = {**READ_SETTINGS, **_http_settings(), **_file_limit_settings()}
+    return {key: value for key, value in settings.items()
             if key not in os.environ and get_gdal_config(key) is None}
 
 

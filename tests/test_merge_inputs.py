@@ -683,3 +683,44 @@ def test_merge_refuses_rgba_beside_rgb(tmp_path, suffix):
     with pytest.raises(InputError, match=r"b.tif: 3 bands, a.tif has 4"):
         merge_rasters([a, b], tmp_path / f"m{suffix}")
     assert not (tmp_path / f"m{suffix}").exists()
+
+
+def _under_file_limit(limit: int, *args: str):
+    """``python *args`` run in a subprocess whose open-file limit (ulimit -n) is ``limit``."""
+    import resource
+    import subprocess
+    import sys
+
+    def lower():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    return subprocess.run([sys.executable, *map(str, args)], preexec_fn=lower,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".vrt"])
+def test_mosaic_of_more_tiles_than_ulimit_n_is_written_and_read(tmp_path, suffix):
+    # GDAL keeps up to 100 of a VRT's sources open whatever the limit: under ulimit -n 64
+    # a --merge .tif of 120 tiles failed "Too many open files" (advising to free space),
+    # and vectorize of a VRT of them called a tile "damaged or truncated"
+    n = 120
+    (tmp_path / "tiles").mkdir()
+    for i in range(n):
+        transform = from_origin(UTM_ORIGIN[0] + 4 * i, UTM_ORIGIN[1], 0.5, 0.5)
+        write_raster(tmp_path / "tiles" / f"t{i:03d}.tif",
+                     np.full((1, 8, 8), 200 if i % 2 else 0, "uint8"), transform=transform)
+    merged = tmp_path / f"m{suffix}"
+    if suffix == ".tif":
+        run = _under_file_limit(64, "-c", "import glob; from geotile.merge import merge_rasters; "
+                                f"merge_rasters(glob.glob({str(tmp_path / 'tiles/*.tif')!r}), "
+                                f"{str(merged)!r})")
+        assert run.returncode == 0, run.stderr
+        with rasterio.open(merged) as src:
+            band = src.read(1)
+        assert band.shape == (8, 8 * n) and band[0, 8] == 200 and band[0, 0] == 0
+    else:
+        merge_rasters(sorted((tmp_path / "tiles").glob("*.tif")), merged)
+        run = _under_file_limit(64, "-m", "geotile", "-q", "vectorize", merged, "-o",
+                                tmp_path / "v.gpkg")
+        assert run.returncode == 0, run.stderr
+        assert len(gpd.read_file(tmp_path / "v.gpkg")) == n // 2
