@@ -7,9 +7,13 @@ import functools
 import os
 from collections.abc import Callable
 
-#: a JPEG whose data libjpeg finds corrupt is a read error, not noise decoded silently; a
-#: user's own setting (in the environment or a rasterio.Env) wins
-READ_SETTINGS = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE"}
+#: a JPEG whose data libjpeg finds corrupt is a read error, not noise decoded silently.
+#: GDAL lists a raster's whole folder at each open to find its side-car files (8 listings
+#: of a 1600-file folder per tile: time quadratic in the number of tiles); without the
+#: listing it looks for each side-car by name and finds the same ones. A user's own
+#: setting (in the environment or a rasterio.Env) wins.
+READ_SETTINGS = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
+                 "GDAL_DISABLE_READDIR_ON_OPEN": "TRUE"}
 
 #: seconds a remote read (/vsicurl/, /vsis3/, https://) may connect or receive nothing
 #: before it fails: a server that accepts and never answers would hang a command for ever

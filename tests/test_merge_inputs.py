@@ -724,3 +724,39 @@ def test_mosaic_of_more_tiles_than_ulimit_n_is_written_and_read(tmp_path, suffix
                                 tmp_path / "v.gpkg")
         assert run.returncode == 0, run.stderr
         assert len(gpd.read_file(tmp_path / "v.gpkg")) == n // 2
+
+
+def test_opening_a_tile_does_not_list_its_folder_and_still_finds_its_side_cars(
+        tmp_path, run_cli, monkeypatch):
+    # GDAL listed the whole folder at every open (8 listings per tile: 13,123 reads of a
+    # 1600-file folder for make-masks of 1600 tiles, time quadratic in their number); the
+    # side-cars (a .msk mask here) must still be found by name
+    from rasterio.env import get_gdal_config
+
+    import geotile.masks
+
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    write_raster(tiles / "a.tif", np.ones((1, 8, 8), "uint8"))
+    write_raster(tiles / "b.tif", np.ones((1, 8, 8), "uint8"))
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK="NO"), rasterio.open(tiles / "b.tif", "r+") as dst:
+        dst.write_mask(np.r_[np.zeros((4, 8)), np.full((4, 8), 255)].astype("uint8"))
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[box(UTM_ORIGIN[0], UTM_ORIGIN[1] - 4, UTM_ORIGIN[0] + 4,
+                                   UTM_ORIGIN[1])], crs=UTM_CRS).to_file(labels)
+    seen = []
+    real = geotile.masks._mask_one_image
+
+    def spy(*args, **kwargs):
+        seen.append(get_gdal_config("GDAL_DISABLE_READDIR_ON_OPEN"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(geotile.masks, "_mask_one_image", spy)
+    result = run_cli("make-masks", labels, tiles, "-o", tmp_path / "out", "-q")
+    assert result.exit_code == 0, result.output
+    assert seen == ["TRUE", "TRUE"]  # GDAL reads the folder listing of neither tile
+    with rasterio.open(tmp_path / "out" / "a.tif") as plain:
+        assert plain.read(1)[7, 0] == 1
+    with rasterio.open(tmp_path / "out" / "b.tif") as tif_mask:
+        band = tif_mask.read(1)
+    assert band[0, 0] == 255 and band[7, 0] == 1  # b.tif.msk: the top half is nodata
