@@ -119,6 +119,9 @@ _WRITE_ADVICE = {
     errno.ENOENT: "Check that the output folder exists (and stays) and run again.",
     errno.ENOTDIR: "A file stands where the output path needs a folder: choose another "
                    "output folder.",
+    errno.EMFILE: "Too many files open at once: raise the limit (ulimit -n 4096) and run "
+                  "again.",
+    errno.ENFILE: "The system has too many files open: close other programs and run again.",
 }
 
 

@@ -326,3 +326,27 @@ def test_decode_threads_leave_the_users_gdal_num_threads(make_raster, monkeypatc
         with real_env(GDAL_NUM_THREADS="1"), open_raster(path, decode_threads=8):
             pass
     assert seen == []
+
+
+def test_too_many_open_files_advises_ulimit_n_not_free_space_or_a_damaged_file(tmp_path):
+    # a merge past the open-file limit said "Free space or choose another folder" and a
+    # VRT read said its tile was "damaged or truncated"
+    import errno
+    import os
+    from unittest import mock
+
+    from rasterio.errors import RasterioIOError
+
+    from geotile.errors import write_advice
+    from geotile.raster import read_window
+
+    from .conftest import write_raster
+
+    assert "ulimit -n" in write_advice(OSError(errno.EMFILE, os.strerror(errno.EMFILE)))
+    assert "ulimit -n" in write_advice("t_002_015.tif: Too many open files")
+    path = write_raster(tmp_path / "a.tif", np.ones((1, 4, 4), "uint8"))
+    failing = RasterioIOError("t.tif: Too many open files")
+    with rasterio.open(path) as src, mock.patch.object(type(src), "read", side_effect=failing), \
+            pytest.raises(InputError, match=r"ulimit -n") as raised:
+        read_window(src)
+    assert "damaged" not in str(raised.value)
