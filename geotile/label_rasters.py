@@ -370,8 +370,10 @@ def _pixel_grid(label, image) -> bool:
 def placement_refusal(label, labels_path, image, image_path) -> str | None:
     """Why the label raster cannot be placed on ``image`` (one line naming the file and the
     fix), from both headers; None when it can."""
-    from geotile.no_georef import placed_nowhere, sensor_georeferencing
+    from geotile.no_georef import placed_nowhere, rotated_view_refusal, sensor_georeferencing
 
+    if (rotated := rotated_view_refusal(image, label, "label raster")) is not None:
+        return rotated
     sizes = (label.width, label.height), (image.width, image.height)
     if label.transform.is_identity and image.transform.is_identity and sizes[0] != sizes[1]:
         return (f"{labels_path} ({sizes[0][0]} x {sizes[0][1]} px) and {image_path} "

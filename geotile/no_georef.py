@@ -199,6 +199,24 @@ def unmapped_reason(src) -> tuple[str, str]:
     return "the raster has no CRS", "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`"
 
 
+def rotated_view_refusal(src, other, what: str = "mask") -> str | None:
+    """The refusal of ``other`` (a ``what``) of the size viewers show an unplaced photo
+    ``src`` whose EXIF orientation (5..8) turns it a quarter: drawn on that view, it does
+    not overlay the stored pixels GDAL reads; None otherwise."""
+    import shlex
+
+    orientation = src.tags().get("EXIF_Orientation", "1").strip()
+    if (orientation not in ("5", "6", "7", "8") or not unplaced(src)
+            or (other.width, other.height) != (src.height, src.width)):
+        return None
+    name = shlex.quote(Path(str(src.name)).name)
+    return (f"{other.name}: the {what} is {other.width}x{other.height} px, as viewers show "
+            f"{Path(str(src.name)).name} (its EXIF orientation ({orientation}) turns it), "
+            f"while its stored pixels are {src.width}x{src.height} px. Rotate the photo's "
+            f"pixels first (`exiftran -ai {name}` or `magick mogrify -auto-orient {name}`), "
+            f"then give it with the {what}.")
+
+
 def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str = "") -> bool:
     """One GeotileWarning when ``src`` has no CRS, or one that nothing places it in
     (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"; ``also``:

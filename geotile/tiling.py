@@ -1640,8 +1640,10 @@ def _check_same_grid(src, mask_src) -> None:
 
     if (difference := grid_difference(mask_src, src)) is None:
         return
-    from geotile.no_georef import one_georeferenced, unplaced
+    from geotile.no_georef import one_georeferenced, rotated_view_refusal, unplaced
 
+    if (rotated := rotated_view_refusal(src, mask_src)) is not None:
+        raise InputError(rotated)
     plain = [r for r in (mask_src, src) if unplaced(r)]
     if len(plain) == 1 and (src.width, src.height) == (mask_src.width, mask_src.height):
         raise InputError(one_georeferenced(src, mask_src, plain[0] is mask_src))

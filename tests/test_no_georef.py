@@ -529,3 +529,36 @@ def test_the_plain_copy_advised_for_georeferenced_extra_bands_keeps_their_values
     result = run_cli("tile", folder / "img.png", "--extra-bands", folder / "dsm_plain.tif",
                      "-o", tmp_path / "out", "--size", 32)
     assert result.exit_code == 0, result.output
+
+
+def _portrait_photo(tmp_path, orientation=6):
+    """A 40 x 30 px (stored) phone JPEG whose EXIF orientation has viewers show it 30 x 40."""
+    Image = pytest.importorskip("PIL.Image")
+    pixels = np.random.default_rng(9).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", exif=exif.tobytes())
+    return tmp_path / "photo.jpg"
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_a_mask_drawn_on_the_rotated_view_of_a_photo_is_refused_naming_the_rotation(
+        tmp_path, run_cli, orientation):
+    """A mask drawn on what viewers show of an EXIF-rotated JPEG (30 x 40 against the stored
+    40 x 30): tile and make-masks name the orientation and how to rotate the photo, not
+    'make it with make-masks' or 'give one of the image's size'."""
+    Image = pytest.importorskip("PIL.Image")
+    photo = _portrait_photo(tmp_path, orientation)
+    mask = np.zeros((40, 30), np.uint8)
+    mask[:20] = 1
+    Image.fromarray(mask).save(tmp_path / "photo_mask.png")
+    result = run_cli("tile", photo, "--masks", tmp_path / "photo_mask.png", "--size", "16",
+                     "-o", tmp_path / "out")
+    assert_one_line_error(result, "photo.jpg", f"EXIF orientation ({orientation})",
+                          "30x40", "exiftran -ai")
+    assert not (tmp_path / "out" / "index.csv").exists()
+    result = run_cli("make-masks", tmp_path / "photo_mask.png", photo, "-o",
+                     tmp_path / "m.tif")
+    assert_one_line_error(result, "photo.jpg", f"EXIF orientation ({orientation})",
+                          "exiftran -ai")
+    assert not (tmp_path / "m.tif").exists()
