@@ -1462,6 +1462,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         warn_vrt_gap(src, label.name, "become patches of valid pixels")
         if mask_src is not None:
             _warn_if_colour_labels(mask_src, image)
+            _warn_if_lossy_mask(mask_src)
         count, dtype = src.count, common_dtype(src)
         if extra_src is not None:  # the patches hold both rasters' bands
             count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
@@ -1560,6 +1561,24 @@ def _warn_if_colour_labels(mask_src, image) -> None:
                       "patches hold colours, not class ids. Make a class mask first: geotile "
                       f"make-masks {name} {Path(str(image)).name} -o mask.tif "
                       f"{palette_advice(mask_src)}.", GeotileWarning, stacklevel=5)
+
+
+def _warn_if_lossy_mask(mask_src) -> None:
+    """One warning when a mask is JPEG- or WebP-compressed (lossy): the codec moves class
+    ids near class edges to other values, which its patches keep as they are."""
+    from geotile.raster import lossy_codec
+    from geotile.raster_kinds import counts_0_255
+
+    if not (codec := lossy_codec(mask_src)):
+        return
+    counts = counts_0_255(mask_src)
+    strays = int(counts[1:255].sum()) if counts is not None and counts[255] else 0
+    found = (f" (here {strays} px of values other than 0 and 255)" if strays else "")
+    name = Path(str(mask_src.name)).name
+    warnings.warn(f"{name}: the mask is {codec}-compressed (lossy), which shifts the values "
+                  f"near class edges to other, even new, class ids{found}; its patches keep "
+                  "them. Export the mask losslessly (PNG or GeoTIFF) from its source.",
+                  GeotileWarning, stacklevel=5)
 
 
 def _check_grids(images, masks) -> None:

@@ -1737,3 +1737,26 @@ def test_a_patch_far_larger_than_the_image_takes_memory_in_proportion(make_raste
     with rasterio.open(tmp_path / "t/images/one_0_0.tif") as dst:
         assert dst.read(1)[0, 0] == 7 and dst.read_masks(1)[0, 0] == 255
         assert dst.read_masks(1)[0, 1] == 0 and dst.read_masks(1).sum() == 255
+
+
+@pytest.mark.parametrize("values", [(0, 255), (0, 3)])
+def test_a_jpeg_mask_is_warned_about(run_cli, tmp_path, values):
+    """A mask saved as JPEG (as some drone datasets ship them): its class edges hold values
+    the mask never had (0/255 -> 1, 252, 253...); tile says so, naming the file, and still
+    cuts it."""
+    Image = pytest.importorskip("PIL.Image")
+    photo = np.random.default_rng(3).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "scene.png")
+    mask = np.full((64, 64), values[0], np.uint8)
+    mask[10:40, 13:47] = values[1]
+    Image.fromarray(mask).save(tmp_path / "scene_mask.jpg", quality=75)
+    stored = np.asarray(Image.open(tmp_path / "scene_mask.jpg"))
+    result = run_cli("tile", tmp_path / "scene.png", "--masks", tmp_path / "scene_mask.jpg",
+                     "--size", "32", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "scene_mask.jpg" in line]
+    assert len(lines) == 1 and "JPEG-compressed (lossy)" in lines[0], result.stderr
+    if values[1] == 255:
+        strays = int(((stored > 0) & (stored < 255)).sum())
+        assert strays and f"here {strays} px of values other than 0 and 255" in lines[0]
+    assert len(list((tmp_path / "out" / "masks").glob("scene_0_0.*"))) == 1
