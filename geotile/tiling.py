@@ -555,6 +555,14 @@ def masked_by_band(mask_src) -> bool:
     return mask_src.nodata is None and mask_src.mask_flag_enums[0] == [MaskFlags.per_dataset]
 
 
+def mask_alpha_bands(mask_src) -> list[int]:
+    """The 0-based indexes of a mask's alpha bands (a grey + alpha PNG): their 0 marks
+    unlabelled pixels, read as no data, as make-masks and evaluate read them."""
+    from rasterio.enums import ColorInterp
+
+    return [i for i, ci in enumerate(mask_src.colorinterp) if ci == ColorInterp.alpha]
+
+
 def iter_patches(src, mask_src, grid: Grid, extra=None,
                  mask_fill=None) -> Iterator[PatchData]:
     """Yield the patches of ``grid`` row by row, reading one band of rows at a time (the
@@ -590,7 +598,8 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
 
     if mask_fill is None and mask_src is not None:
         mask_fill = mask_padding_value(mask_src)
-    mask_band = mask_src is not None and masked_by_band(mask_src)
+    mask_band = mask_src is not None and (masked_by_band(mask_src) or
+                                          bool(mask_alpha_bands(mask_src)))
     # closed here, not when garbage-collected: closing this generator stops the thread
     with contextlib.closing(background(bands(), depth=1)) as reader:
         for patches, pixels, valid, labels, inside in reader:
@@ -1473,8 +1482,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                 "so --edge drop leaves no patch. Use --edge pad or a smaller --size.")
             return
         # 0/255 or not: read from every pixel, so only when some patch is padded
-        binary = mask_src is not None and _pads(grid) and is_binary_0_255(mask_src,
-                                                                          zeros_binary)
+        # (or masked by its alpha band)
+        binary = mask_src is not None and (_pads(grid) or bool(mask_alpha_bands(mask_src))) \
+            and is_binary_0_255(mask_src, zeros_binary)
         writers = PatchWriter(src, outdir, options.fmt, mask_src,
                               creation_options=options.creation_options, mask_binary=binary,
                               zeros_nodata=zeros_nodata)
@@ -1832,6 +1842,10 @@ class PatchWriter:
                 self._profile(mask_src, mask_src.count, mask_src.dtypes[0], self.mask_fill,
                               options)
             self.mask_tags = mask_tags(mask_src, zeros_nodata) if fmt == "tif" else {}
+            # (bands, 1, 1): True for an alpha band, which keeps its own values
+            alpha = np.zeros((mask_src.count, 1, 1), bool)
+            alpha[mask_alpha_bands(mask_src)] = True
+            self.mask_alpha = alpha
 
     def _profile(self, like, count, dtype, nodata, options: dict | None = None) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
@@ -1953,7 +1967,7 @@ class PatchWriter:
                         else None
                     labels = data.mask
                     if band is None and not np.isnan(self.mask_fill):  # NaN labels too
-                        labels = np.where(data.mask_valid, labels,
+                        labels = np.where(data.mask_valid | self.mask_alpha, labels,
                                           np.asarray(self.mask_fill).astype(labels.dtype))
                     self._write(labels, data.patch, self.outdir / mask_rel,
                                 self.padded_mask_profile, None, band, self.mask_tags)

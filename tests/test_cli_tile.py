@@ -1760,3 +1760,39 @@ def test_a_jpeg_mask_is_warned_about(run_cli, tmp_path, values):
         strays = int(((stored > 0) & (stored < 255)).sum())
         assert strays and f"here {strays} px of values other than 0 and 255" in lines[0]
     assert len(list((tmp_path / "out" / "masks").glob("scene_0_0.*"))) == 1
+
+
+@pytest.mark.parametrize("positive", [1, 255])
+def test_transparent_pixels_of_a_mask_with_alpha_are_no_data(run_cli, tmp_path, positive):
+    """A grey + alpha PNG mask (an annotation tool's export) whose alpha 0 leaves the lower
+    half unlabelled: make-masks and evaluate ignore those pixels; tile did not (class 0,
+    nodata_fraction 0). Now their label is the ignore value 255 and index.csv counts them
+    as no data; the labelled half and the alpha band are as they were. In a 0/255 mask,
+    whose 255 is a building, they stay 0, marked by the patch's mask band."""
+    import csv
+
+    import rasterio
+
+    Image = pytest.importorskip("PIL.Image")
+    photo = np.random.default_rng(4).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "scene.png")
+    labels = np.zeros((32, 32), np.uint8)
+    labels[:8, :8] = positive
+    alpha = np.full((32, 32), 255, np.uint8)
+    alpha[16:] = 0
+    Image.fromarray(np.dstack([labels, alpha]), "LA").save(tmp_path / "scene_mask.png")
+    result = run_cli("tile", tmp_path / "scene.png", "--masks", tmp_path / "scene_mask.png",
+                     "--size", "16", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "out" / "index.csv") as f:
+        rows = {(r["row"], r["col"]): r for r in csv.DictReader(f)}
+    assert float(rows["0", "0"]["positive_fraction"]) == 0.25
+    assert float(rows["0", "0"]["nodata_fraction"]) == 0.0
+    assert float(rows["1", "0"]["nodata_fraction"]) == 1.0
+    assert float(rows["1", "0"]["positive_fraction"]) == 0.0
+    with rasterio.open(tmp_path / "out" / rows["1", "0"]["mask"]) as patch:
+        assert (patch.read(1) == (255 if positive == 1 else 0)).all()
+        assert (patch.read(2) == 0).all() and not patch.read_masks(1).any()
+    with rasterio.open(tmp_path / "out" / rows["0", "0"]["mask"]) as patch:
+        np.testing.assert_array_equal(patch.read(1), labels[:16, :16])
+        assert (patch.read(2) == 255).all()
