@@ -1197,6 +1197,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         plain_bands,
         raster_kind,
         reads_nodata,
+        warn_if_lossy_ids,
         warn_if_scaled_class_raster,
         warn_zero_nodata,
         zero_nodata,
@@ -1216,6 +1217,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         # a probability truth (a teacher model's) is read as a prediction is, at its threshold
         t_indexes, true_kind = plain_bands(true, raster_kind(true, truth=True))
         t_indexes = t_indexes or (None if true_kind.kind == "probability" else [1])
+        for path, src, kind in ((truth, true, true_kind), (prediction, pred, pred_kind)):
+            if kind.kind == "class":
+                warn_if_lossy_ids(src, path, "which count as errors", stacklevel=4)
         t_threshold = true_kind.threshold if true_kind.threshold is not None else 0.5
         if class_map:
             true_kind = replace(true_kind, names=truth_names(class_map))

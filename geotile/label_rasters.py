@@ -60,6 +60,7 @@ from geotile.raster_kinds import (
     counts_0_255,
     kind_0_255,
     value_text,
+    warn_if_lossy_ids,
     warn_zero_nodata,
     zero_nodata,
 )
@@ -873,6 +874,8 @@ def make_masks_from_raster(
         indexes, kind = label_raster_kind(label, labels_path, codes)
         if kind in ("index", "binary"):
             warn_zero_nodata([labels_path], [zero_nodata(label)])
+        if kind == "index":
+            warn_if_lossy_ids(label, labels_path, "which the masks keep")
         if kind == "binary" and class_map and 0 in class_map.values():
             raise InputError(f"{labels_path}: a 0/255 mask, whose 0 is background: the "
                              "--class-map cannot name id 0. Name its class 1 (255), e.g. "

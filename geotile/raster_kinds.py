@@ -605,6 +605,23 @@ def scale_advice(dtype, name: str) -> str:
             f"(gdal_edit.py -scale {1 / full:.6g} {name})")
 
 
+def warn_if_lossy_ids(src, path, effect: str, stacklevel: int = 3) -> None:
+    """One warning when a raster of class ids (not a 0/255 mask, whose strays are read from
+    128 up) is JPEG- or WebP-compressed: the codec moves ids near class edges to
+    neighbouring or new ones; ``effect`` says what that does to the command's result."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+    from geotile.raster import lossy_codec
+
+    if not (codec := lossy_codec(src)) or values_0_255(src, nodata=True) == "binary":
+        return
+    warnings.warn(f"{path}: class ids from a {codec}-compressed (lossy) raster: the codec "
+                  f"moves ids near class edges to neighbouring or new ones, {effect}. Export "
+                  "the labels losslessly (PNG or GeoTIFF) from their source.", GeotileWarning,
+                  stacklevel=stacklevel)
+
+
 def warn_if_scaled_class_raster(src, kind: RasterKind, source,
                                 ignore: int | None = None) -> None:
     """:func:`warn_if_scaled_probabilities` from a sample of an open raster read as

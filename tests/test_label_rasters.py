@@ -2146,3 +2146,41 @@ def test_a_label_raster_replaced_with_the_same_mtime_is_read_again(tmp_path):
             counts.append(dict(zip(*np.unique(src.read(1), return_counts=True), strict=True)))
     assert counts[0] == {0: 3196, 1: 900}
     assert counts[1] == {0: 2684, 1: 900, 255: 512}
+
+
+def _jpeg_class_ids(path):
+    """A FloodNet-like label image of class ids 0..9 in bands, saved as JPEG (lossy)."""
+    from PIL import Image
+
+    ids = np.repeat(np.arange(10, dtype=np.uint8), 8)[np.newaxis].repeat(40, axis=0)
+    ids[10:30, 5:75] = 5
+    Image.fromarray(ids).save(path, quality=90)
+    return ids
+
+
+def test_class_ids_from_a_jpeg_are_warned_about(tmp_path):
+    """make-masks and evaluate of class ids saved as JPEG: ids at class edges are moved
+    (here to neighbouring ids), silently before; now one warning each names the file."""
+    pytest.importorskip("PIL.Image")
+    from geotile.evaluate import evaluate_rasters
+    from geotile.label_rasters import make_masks_from_raster
+
+    ids = _jpeg_class_ids(tmp_path / "6467_lab.jpg")
+    with rasterio.open(tmp_path / "6467_lab.jpg") as src:
+        assert (src.read(1) != ids).any()  # the codec moved some
+    photo = np.zeros((3, 40, 80), np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(tmp_path / "6467.png", "w", driver="PNG", width=80, height=40,
+                           count=3, dtype="uint8") as dst:
+            dst.write(photo)
+    with rasterio.open(tmp_path / "truth.tif", "w", driver="GTiff", width=80, height=40,
+                       count=1, dtype="uint8") as dst:
+        dst.write(ids[np.newaxis])
+    with pytest.warns(GeotileWarning) as record:
+        make_masks_from_raster(tmp_path / "6467_lab.jpg", [tmp_path / "6467.png"],
+                               [tmp_path / "mask.tif"])
+        evaluate_rasters(tmp_path / "6467_lab.jpg", tmp_path / "truth.tif")
+    lossy = [str(w.message) for w in record if "JPEG-compressed (lossy)" in str(w.message)]
+    assert len(lossy) == 2 and all("6467_lab.jpg" in text for text in lossy), lossy
+    assert "the masks keep" in lossy[0] and "count as errors" in lossy[1]
