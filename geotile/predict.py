@@ -967,12 +967,13 @@ def predict_raster(
             extra_bands, original, extra_resampling) as extra, model_view(
             original, model, extra.count if extra is not None else 0) as src:
         check_pixels_readable(original)
-        warn_if_not_georeferenced(original, "the predictions",
-                                  also=_scale_unknown(model, original, options))
         added = extra.count if extra is not None else 0
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
         refuse_unpredictable(model, original, src, options, image_path)
         indexes = select_bands(model, src, options, added, source)
+        # after the refusals: a refused image gets its one line alone
+        warn_if_not_georeferenced(original, "the predictions",
+                                  also=_scale_unknown(model, original, options))
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)

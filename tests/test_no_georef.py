@@ -562,3 +562,15 @@ def test_a_mask_drawn_on_the_rotated_view_of_a_photo_is_refused_naming_the_rotat
     assert_one_line_error(result, "photo.jpg", f"EXIF orientation ({orientation})",
                           "exiftran -ai")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_grey_photo_refused_by_an_rgb_model_is_one_line(tmp_path, run_cli):
+    """A greyscale JPEG (no georeferencing) and a 3-channel model: the refusal is the one
+    line on stderr, without the pixel-coordinates warning before it."""
+    grey = np.random.default_rng(5).integers(0, 255, (1, 30, 40), dtype=np.uint8)
+    _plain(tmp_path / "grey.jpg", grey, "JPEG")
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, tmp_path / "grey.jpg", "-o", tmp_path / "p.tif",
+                     "--tile-size", "32")
+    assert_one_line_error(result, "grey.jpg", "--bands 1,1,1")
+    assert not (tmp_path / "p.tif").exists()
