@@ -742,7 +742,8 @@ def warn_inexact_datum(path, crs, target) -> None:
 
 def raster_centre(path) -> tuple | None:
     """``(crs, x, y, wide)``: the centre of a raster in its CRS (None without one), and
-    whether it spans more than 180 degrees of longitude (round or near a pole)."""
+    whether it spans more than 180 degrees of longitude round or near a pole (a lon/lat
+    raster, a global mosaic, never: its longitudes run on, uncut)."""
     from rasterio.warp import transform_bounds
 
     from geotile.no_georef import map_crs
@@ -752,6 +753,8 @@ def raster_centre(path) -> tuple | None:
         if (crs := map_crs(src)) is None:
             return None
         x, y = src.transform * (src.width / 2, src.height / 2)
+        if crs.is_geographic:
+            return crs, x, y, False
         try:
             west, _, east, _ = transform_bounds(crs, "EPSG:4326", *src.bounds,
                                                 densify_pts=21)
@@ -783,12 +786,13 @@ def to_output_crs(frame, target, centre: tuple | None):
 
     crs, x, y, wide = centre
     west = Transformer.from_crs(crs, frame.crs, always_xy=True).transform(x, y)[0] - 180
+    # past the window's edges by more than rounding (a global mosaic's -180.0000000000003)
+    west, east = west - 1e-9, west + 360 + 1e-9
 
     def unwrap(xy: np.ndarray) -> np.ndarray:
         lon = xy[:, 0]
-        xy[:, 0] = np.where(lon < west, lon + 360, np.where(lon > west + 360, lon - 360, lon))
+        xy[:, 0] = np.where(lon < west, lon + 360, np.where(lon > east, lon - 360, lon))
         return xy
-
 
     from geotile.label_set import closed_round_poles
 
@@ -804,7 +808,7 @@ def to_output_crs(frame, target, centre: tuple | None):
             frame = frame.set_geometry(list(geometries), crs=frame.crs)
         return frame
     lon = shapely.get_coordinates(geometries[~polar])[:, 0]
-    if lon.size and (lon.min() < west or lon.max() > west + 360):
+    if lon.size and (lon.min() < west or lon.max() > east):
         geometries[~polar] = shapely.transform(geometries[~polar], unwrap)
         frame = frame.set_geometry(list(geometries), crs=frame.crs)
     return frame

@@ -1255,3 +1255,24 @@ def test_buildings_of_a_raster_round_the_pole_keep_their_longitudes(tmp_path):
     centres = sorted(round(p.centroid.x) for p in found.geometry)
     assert centres == [-100, 170]
     assert found.total_bounds[0] >= -180 and found.total_bounds[2] <= 180
+
+
+@pytest.mark.parametrize("crs", [None, "EPSG:4326"])
+def test_a_global_lonlat_mosaic_keeps_its_wide_polygons(make_raster, tmp_path, crs):
+    """A 1 degree EPSG:4326 global mosaic (-180..180) with an ocean band 340 degrees wide
+    (-170..170, 0..10 N) vectorized to a GeoPackage: taken for a raster round a pole, the
+    band was 'made whole' at 170..190 (20 degrees, area 200 for 3400); before that a patch
+    on the west edge (-180.0000000000003) became an invalid sliver -180..180. Both keep the
+    raster's own longitudes."""
+    classes = np.zeros((180, 360), np.uint8)
+    classes[80:90, 10:350] = 1
+    classes[100:105, 0:3] = 2
+    path = make_raster("world.tif", classes, crs="EPSG:4326",
+                       transform=from_origin(-180, 90, 1, 1))
+    vectorize_polygons([path], tmp_path / "w.gpkg", options=VectorizeOptions(crs=crs))
+    found = gpd.read_file(tmp_path / "w.gpkg")
+    shapes = {int(c): g for c, g in zip(found["class_id"], found.geometry, strict=True)}
+    for class_id, box in ((1, shapely.box(-170, 0, 170, 10)),
+                          (2, shapely.box(-180, -15, -177, -10))):
+        assert shapes[class_id].is_valid
+        assert shapes[class_id].symmetric_difference(box).area < 1e-6 * box.area
