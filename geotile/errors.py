@@ -133,5 +133,8 @@ def write_advice(cause: BaseException | str,
     code = getattr(cause, "errno", None)
     if code not in _WRITE_ADVICE:
         text = str(cause).lower()
-        code = next((c for c in _WRITE_ADVICE if os.strerror(c).lower() in text), None)
+        # the longest text that matches: ENFILE's "Too many open files in system" holds
+        # EMFILE's "Too many open files"
+        found = [c for c in _WRITE_ADVICE if os.strerror(c).lower() in text]
+        code = max(found, key=lambda c: len(os.strerror(c)), default=None)
     return _WRITE_ADVICE.get(code, default)

@@ -310,9 +310,9 @@ def read_window(
             raise InputError(f"{src.name}: a file it reads its pixels from cannot be opened "
                              f"({reason}); restore it, or rebuild {Path(src.name).name}."
                              ) from exc
-        if "Too many open files" in reason:
-            raise InputError(f"{src.name}: pixel data cannot be read ({reason}). Raise the "
-                             "open-file limit (ulimit -n 4096) and run again.") from exc
+        if "Too many open files" in reason:  # ulimit -n, or the system's (ENFILE)
+            raise InputError(f"{src.name}: pixel data cannot be read ({reason}). "
+                             f"{write_advice(reason)}") from exc
         if src.driver == "JPEG" and "JPEG" not in reason:  # GDAL logged it, not chained
             reason = _libjpeg_complaint(src.name, window, indexes) or reason
         # libjpeg's warnings are errors here (GDAL_ERROR_ON_LIBJPEG_WARNING): some are

@@ -350,3 +350,25 @@ def test_too_many_open_files_advises_ulimit_n_not_free_space_or_a_damaged_file(t
             pytest.raises(InputError, match=r"ulimit -n") as raised:
         read_window(src)
     assert "damaged" not in str(raised.value)
+
+
+def test_system_wide_too_many_open_files_is_not_advised_ulimit_n(tmp_path):
+    # GDAL's text of ENFILE ("Too many open files in system") holds EMFILE's: a write said
+    # "raise the limit (ulimit -n 4096)" and a read the same, which cannot help
+    from unittest import mock
+
+    from rasterio.errors import RasterioIOError
+
+    from geotile.errors import write_advice
+    from geotile.raster import read_window
+
+    from .conftest import write_raster
+
+    advice = write_advice("TIFFOpen: out.tif: Too many open files in system")
+    assert "close other programs" in advice and "ulimit" not in advice
+    path = write_raster(tmp_path / "a.tif", np.ones((1, 4, 4), "uint8"))
+    failing = RasterioIOError("t.tif: Too many open files in system")
+    with rasterio.open(path) as src, mock.patch.object(type(src), "read", side_effect=failing), \
+            pytest.raises(InputError, match=r"close other programs") as raised:
+        read_window(src)
+    assert "ulimit" not in str(raised.value) and "damaged" not in str(raised.value)
