@@ -33,8 +33,12 @@ GDAL_POOL_SIZE = 100
 def _file_limit_settings() -> dict:
     """A VRT's pool of open sources sized to the open-file limit (ulimit -n): GDAL keeps
     100 open whatever the limit, so a mosaic of 400 tiles under ``ulimit -n 64`` failed
-    with "Too many open files"; a quarter of the limit leaves room for the rest."""
-    import resource
+    with "Too many open files"; a quarter of the limit leaves room for the rest. None on
+    Windows (no ``resource`` module; its C runtime's own limit is not ulimit's)."""
+    try:
+        import resource
+    except ImportError:
+        return {}
 
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if soft == resource.RLIM_INFINITY or soft // 4 >= GDAL_POOL_SIZE:

@@ -760,3 +760,18 @@ def test_opening_a_tile_does_not_list_its_folder_and_still_finds_its_side_cars(
     with rasterio.open(tmp_path / "out" / "b.tif") as tif_mask:
         band = tif_mask.read(1)
     assert band[0, 0] == 255 and band[7, 0] == 1  # b.tif.msk: the top half is nodata
+
+
+def test_reads_work_without_the_resource_module(tmp_path, monkeypatch):
+    # Windows has no ``resource`` module: sizing GDAL's pool to ulimit -n imported it
+    # unguarded, so every command and library read failed with ModuleNotFoundError
+    import sys
+
+    monkeypatch.setitem(sys.modules, "resource", None)  # import resource -> ImportError
+    for i in range(2):
+        write_raster(tmp_path / f"t{i}.tif", np.full((1, 8, 8), 10 * (i + 1), "uint8"),
+                     transform=from_origin(UTM_ORIGIN[0] + 4 * i, UTM_ORIGIN[1], 0.5, 0.5))
+    merge_rasters([tmp_path / "t0.tif", tmp_path / "t1.tif"], tmp_path / "m.tif")
+    with rasterio.open(tmp_path / "m.tif") as src:
+        band = src.read(1)
+    assert band.shape == (8, 16) and band[0, 0] == 10 and band[0, 8] == 20
