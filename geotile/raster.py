@@ -242,6 +242,48 @@ def _user_set(key: str) -> bool:
     return key in os.environ or get_gdal_config(key) is not None
 
 
+@functools.lru_cache(maxsize=64)
+def _folder_names(folder: str, mtime_ns: int) -> dict[str, list[str]]:
+    """The names in ``folder`` (as it was at ``mtime_ns``) by the lower case of their first
+    part: one listing for all the rasters of a folder."""
+    names: dict[str, list[str]] = {}
+    for name in os.listdir(folder):
+        names.setdefault(name.lower().split(".")[0], []).append(name)
+    return names
+
+
+def _side_car_in_another_case(path) -> bool:
+    """Whether a local raster has a side-car that GDAL, not listing folders
+    (GDAL_DISABLE_READDIR_ON_OPEN, see gdal_settings), would miss: one named in another
+    case than the raster's or mixed case (scene.TIF with scene.tif.msk, c.tif with c.Tfw).
+    GDAL looks each up by the raster's name in lower and upper case only."""
+    from rasterio.env import get_gdal_config
+
+    text = os.fspath(path)
+    if "GDAL_DISABLE_READDIR_ON_OPEN" in os.environ or text.startswith("/vsi") or \
+            "://" in text or str(get_gdal_config("GDAL_DISABLE_READDIR_ON_OPEN")).upper() \
+            not in ("TRUE", "YES", "ON", "1"):
+        return False
+    folder, name = os.path.split(os.path.abspath(text))
+    stem = os.path.splitext(name)[0]
+    try:
+        siblings = _folder_names(folder, os.stat(folder).st_mtime_ns)
+    except OSError:
+        return False
+    for other in siblings.get(name.lower().split(".")[0], ()):
+        if other == name or not other.lower().startswith(stem.lower() + "."):
+            continue
+        if other.startswith(name + "."):  # scene.tif.msk, scene.tif.aux.xml
+            rest = other[len(name):]
+        elif other.startswith(stem + ".") and other.count(".") == name.count("."):
+            rest = other[len(stem):]  # scene.tfw
+        else:
+            return True
+        if rest not in (rest.lower(), rest.upper()):
+            return True
+    return False
+
+
 def open_raster(path: str | os.PathLike, decode_threads: int | None = None
                 ) -> rasterio.io.DatasetReader:
     """Open a raster for reading, or raise InputError naming the file and the fix.
@@ -251,10 +293,12 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
     if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
     try:
+        settings = {}
         if decode_threads and decode_threads > 1 and not _user_set("GDAL_NUM_THREADS"):
-            with rasterio.Env(GDAL_NUM_THREADS=str(decode_threads)):
-                src = quietly(rasterio.open, path)
-        else:
+            settings["GDAL_NUM_THREADS"] = str(decode_threads)
+        if _side_car_in_another_case(path):  # GDAL finds it in the folder's listing
+            settings["GDAL_DISABLE_READDIR_ON_OPEN"] = "FALSE"
+        with rasterio.Env(**settings) if settings else contextlib.nullcontext():
             src = quietly(rasterio.open, path)
     except RasterioIOError as exc:
         from geotile.failed_downloads import failed_download, remote_failure

@@ -775,3 +775,40 @@ def test_reads_work_without_the_resource_module(tmp_path, monkeypatch):
     with rasterio.open(tmp_path / "m.tif") as src:
         band = src.read(1)
     assert band.shape == (8, 16) and band[0, 0] == 10 and band[0, 8] == 20
+
+
+def test_side_cars_named_in_another_case_are_still_found(tmp_path, run_cli):
+    # with GDAL_DISABLE_READDIR_ON_OPEN (5f6ffeb) GDAL looks side-cars up by name in lower
+    # and upper case only: scene.TIF's scene.tif.msk (its nodata) was lost, so make-masks
+    # burnt 1 into the masked half, and c.tif's world file c.Tfw, so c.tif had no place
+    import shutil
+    import warnings
+
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    write_raster(tiles / "b.tif", np.ones((1, 8, 8), "uint8"))
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK="NO"), rasterio.open(tiles / "b.tif", "r+") as dst:
+        dst.write_mask(np.r_[np.zeros((4, 8)), np.full((4, 8), 255)].astype("uint8"))
+    (tiles / "b.tif").rename(tiles / "scene.TIF")
+    (tiles / "b.tif.msk").rename(tiles / "scene.tif.msk")
+    with warnings.catch_warnings(), rasterio.open(  # no georeferencing of its own
+            tiles / "c.tif", "w", driver="GTiff", width=8, height=8, count=1,
+            dtype="uint8") as dst:
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        dst.write(np.ones((1, 8, 8), "uint8"))
+    (tiles / "c.Tfw").write_text(f"0.5\n0\n0\n-0.5\n{UTM_ORIGIN[0] + 0.25}\n"
+                                 f"{UTM_ORIGIN[1] - 0.25}\n")
+    shutil.copy(tiles / "c.Tfw", tiles / "c.txt")  # a file of the stem, not a side-car
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[box(UTM_ORIGIN[0], UTM_ORIGIN[1] - 4, UTM_ORIGIN[0] + 4,
+                                   UTM_ORIGIN[1])], crs=UTM_CRS).to_file(labels)
+    result = run_cli("make-masks", labels, tiles / "scene.TIF", "-o", tmp_path / "m.tif", "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as src:
+        band = src.read(1)
+    assert band[0, 0] == 255 and band[7, 0] == 1  # the top half is nodata, as GDAL reads it
+    from geotile.gdal_settings import with_read_settings
+    from geotile.raster import open_raster
+
+    with with_read_settings(open_raster)(tiles / "c.tif") as src:
+        assert src.transform.c == UTM_ORIGIN[0] and src.transform.a == 0.5
