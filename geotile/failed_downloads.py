@@ -24,15 +24,12 @@ def failed_download(path, what: str) -> str | None:
 
 
 def remote_failure(path, reason: str) -> str | None:
-    """Why GDAL could not read the remote ``path`` (a URL, /vsicurl/, s3://, /vsis3/...)
-    from its error ``reason``, with the fix: the server, the network or the credentials
-    failed, not the file's format; None when ``reason`` is no such failure."""
+    """Why GDAL could not read the remote ``path`` (a URL, /vsicurl/, s3://, /vsis3/...;
+    the caller says it is one) from its error ``reason``, with the fix: the server, the
+    network or the credentials failed, not the file's format; None when ``reason`` is no
+    such failure."""
     import re
 
-    from geotile.raster import is_virtual_path
-
-    if not is_virtual_path(path):
-        return None
     if "AWS_NO_SIGN_REQUEST" in reason or "AWS credentials" in reason:
         return (f"{path}: no AWS credentials to read it. For a public bucket set "
                 "AWS_NO_SIGN_REQUEST=YES; otherwise set AWS_ACCESS_KEY_ID and "

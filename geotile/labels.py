@@ -142,8 +142,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                              "reads no Parquet). Download or unzip it and give that file.") \
                 from exc
         from geotile.failed_downloads import failed_download, remote_failure
+        from geotile.raster import is_virtual_path
 
-        download = failed_download(path, "vector data") or remote_failure(path, str(exc))
+        download = failed_download(path, "vector data")
+        if download is None and is_virtual_path(path):
+            download = remote_failure(path, str(exc))
         if download:
             raise InputError(download) from exc
         if isinstance(path, Path) and path.suffix.lower() == ".shp" and not any(

@@ -303,7 +303,9 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
     except RasterioIOError as exc:
         from geotile.failed_downloads import failed_download, remote_failure
 
-        download = failed_download(path, "a raster") or remote_failure(path, str(exc))
+        download = failed_download(path, "a raster")
+        if download is None and is_virtual_path(path):
+            download = remote_failure(path, str(exc))
         if download:
             raise InputError(download) from exc
         reason = str(exc).splitlines()[0] if str(exc) else "unknown format"
