@@ -244,11 +244,16 @@ def _user_set(key: str) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _folder_names(folder: str, mtime_ns: int) -> dict[str, list[str]]:
-    """The names in ``folder`` (as it was at ``mtime_ns``) by the lower case of their first
-    part: one listing for all the rasters of a folder."""
+    """The names in ``folder`` (as it was at ``mtime_ns``) filed under the lower case of each
+    part before a dot (a.b.tif under "a" and "a.b"): one listing for all the rasters of a
+    folder, and a raster's side-cars found without walking its namesakes (2024.05.01.tif)."""
     names: dict[str, list[str]] = {}
     for name in os.listdir(folder):
-        names.setdefault(name.lower().split(".")[0], []).append(name)
+        low = name.lower()
+        end = low.find(".")
+        while end >= 0:
+            names.setdefault(low[:end], []).append(name)
+            end = low.find(".", end + 1)
     return names
 
 
@@ -270,16 +275,17 @@ def _side_car_in_another_case(path) -> bool:
         siblings = _folder_names(folder, os.stat(folder).st_mtime_ns)
     except OSError:
         return False
-    for other in siblings.get(name.lower().split(".")[0], ()):
-        if other == name or not other.lower().startswith(stem.lower() + "."):
+    for other in siblings.get(stem.lower(), ()):  # the names that start with stem + "."
+        if other == name:
             continue
-        if other.startswith(name + "."):  # scene.tif.msk, scene.tif.aux.xml
-            rest = other[len(name):]
-        elif other.startswith(stem + ".") and other.count(".") == name.count("."):
-            rest = other[len(stem):]  # scene.tfw
+        if other.lower().startswith(name.lower() + "."):
+            base = name  # scene.tif.msk, scene.tif.aux.xml
+        elif other.count(".") == name.count("."):
+            base = stem  # scene.tfw
         else:
-            return True
-        if rest not in (rest.lower(), rest.upper()):
+            continue  # another raster's: scene.v2.tif beside scene.tif
+        rest = other[len(base):]
+        if not other.startswith(base + ".") or rest not in (rest.lower(), rest.upper()):
             return True
     return False
 

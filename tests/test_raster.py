@@ -372,3 +372,33 @@ def test_system_wide_too_many_open_files_is_not_advised_ulimit_n(tmp_path):
             pytest.raises(InputError, match=r"close other programs") as raised:
         read_window(src)
     assert "ulimit" not in str(raised.value) and "damaged" not in str(raised.value)
+
+
+def test_side_car_check_is_not_quadratic_in_a_folder_of_dotted_names(tmp_path, monkeypatch):
+    # d23af52 filed a folder's names by their first part: in a time series named
+    # 2024.05.0001.tif .. every raster shares "2024", so each open walked all 4000 names
+    # (4000 opens: ~3 s more, quadratic); and scene.tif beside scene.v2.tif was taken for
+    # one with a side-car in another case, so GDAL listed the folder at its every open
+    import time
+
+    from geotile.gdal_settings import READ_SETTINGS
+    from geotile.raster import _side_car_in_another_case
+
+    monkeypatch.delenv("GDAL_DISABLE_READDIR_ON_OPEN", raising=False)
+    names = [f"2024.05.{i:04d}.tif" for i in range(4000)]
+    for name in names:
+        (tmp_path / name).touch()
+    for name in ("2024.05.0007.Tfw", "2024.05.0008.TFW", "2024.05.0009.tif.Msk",
+                 "scene.tif", "scene.v2.tif", "Other.tif", "other.tif.msk", "bare", "bare.Hdr",
+                 "Alone.Tif"):
+        (tmp_path / name).touch()
+    with rasterio.Env(**READ_SETTINGS):
+        start = time.perf_counter()
+        found = [name for name in names if _side_car_in_another_case(tmp_path / name)]
+        took = time.perf_counter() - start
+        assert found == ["2024.05.0007.tif", "2024.05.0009.tif"]
+        assert not _side_car_in_another_case(tmp_path / "scene.tif")
+        assert _side_car_in_another_case(tmp_path / "Other.tif")
+        assert _side_car_in_another_case(tmp_path / "bare")
+        assert not _side_car_in_another_case(tmp_path / "Alone.Tif")
+    assert took < 1.0, f"{took:.2f} s for 4000 side-car checks"
