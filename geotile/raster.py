@@ -19,6 +19,7 @@ import functools
 import math
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -242,18 +243,40 @@ def _user_set(key: str) -> bool:
     return key in os.environ or get_gdal_config(key) is not None
 
 
-@functools.lru_cache(maxsize=64)
-def _folder_names(folder: str, mtime_ns: int) -> dict[str, list[str]]:
-    """The names in ``folder`` (as it was at ``mtime_ns``) filed under the lower case of each
-    part before a dot (a.b.tif under "a" and "a.b"): one listing for all the rasters of a
-    folder, and a raster's side-cars found without walking its namesakes (2024.05.01.tif)."""
+#: seconds a folder's listing serves its rasters after the folder changed (outputs written
+#: beside the inputs change it at every tile); a raster it does not hold gets a new one
+RELIST_AFTER_S = 1.0
+
+#: folder -> (its mtime, when listed, its names, those names by the parts before a dot)
+_LISTINGS: dict[str, tuple[int, float, frozenset, dict[str, list[str]]]] = {}
+_LISTINGS_LOCK = threading.Lock()
+
+
+def _folder_names(folder: str, name: str) -> dict[str, list[str]]:
+    """The names in ``folder`` filed under the lower case of each part before a dot (a.b.tif
+    under "a" and "a.b"), so a raster finds its side-cars without walking its namesakes
+    (2024.05.01.tif). One listing serves the folder while its mtime stays, or for
+    RELIST_AFTER_S after it changed if it holds ``name``: a side-car put beside a listed
+    raster within that second is missed, as where mtimes tick by the second."""
+    import time
+
+    mtime, now = os.stat(folder).st_mtime_ns, time.monotonic()
+    known = _LISTINGS.get(folder)
+    if known and (known[0] == mtime or (now - known[1] < RELIST_AFTER_S and name in known[2])):
+        return known[3]
+    listed = os.listdir(folder)
     names: dict[str, list[str]] = {}
-    for name in os.listdir(folder):
-        low = name.lower()
+    for other in listed:
+        low = other.lower()
         end = low.find(".")
         while end >= 0:
-            names.setdefault(low[:end], []).append(name)
+            names.setdefault(low[:end], []).append(other)
             end = low.find(".", end + 1)
+    with _LISTINGS_LOCK:  # rasters are opened from worker threads too
+        _LISTINGS.pop(folder, None)
+        while len(_LISTINGS) >= 64:
+            del _LISTINGS[next(iter(_LISTINGS))]
+        _LISTINGS[folder] = (mtime, now, frozenset(listed), names)
     return names
 
 
@@ -272,7 +295,7 @@ def _side_car_in_another_case(path) -> bool:
     folder, name = os.path.split(os.path.abspath(text))
     stem = os.path.splitext(name)[0]
     try:
-        siblings = _folder_names(folder, os.stat(folder).st_mtime_ns)
+        siblings = _folder_names(folder, name)
     except OSError:
         return False
     for other in siblings.get(stem.lower(), ()):  # the names that start with stem + "."
