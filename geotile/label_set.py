@@ -226,6 +226,16 @@ def _pole_cap(geometry):
     return shapely.union_all(parts)
 
 
+def _jumps_180(geometry) -> bool:
+    """Whether a lon/lat geometry has an edge between longitudes more than 180 degrees
+    apart (one written across 180: 179.9 .. -179.9)."""
+    parts = shapely.get_parts(geometry)
+    lines = [r for p in parts for r in (shapely.get_rings(p) if shapely.get_type_id(p) == 3
+                                        else [p])]
+    return any((np.abs(np.diff(shapely.get_coordinates(line)[:, 0])) > 180).any()
+               for line in lines)
+
+
 def densified(geometries: np.ndarray, crs) -> np.ndarray:
     """``geometries`` (in ``crs``) with edges longer than 1 km (0.01 degree) split, so that,
     reprojected, a straight edge follows the curve it becomes in the other CRS (1 cm off at
@@ -239,6 +249,9 @@ def densified(geometries: np.ndarray, crs) -> np.ndarray:
         width = bounds[:, 2] - bounds[:, 0]
         polar = ((bounds[:, 1] <= -90) | (bounds[:, 3] >= 90)) & (width >= 359.99)
         across = (width > 180) & ~polar
+        # a line or ring that gets round by steps under 180 degrees (along 80 N, -180 .. 180)
+        # is not written across 180: split, its edges follow its parallel
+        across[across] = [_jumps_180(g) for g in geometries[across]]
         if across.any():
             out = shapely.segmentize(geometries, 0.01)
             out[across] = geometries[across]

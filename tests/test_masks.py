@@ -1005,6 +1005,31 @@ def test_a_lonlat_cap_round_the_pole_is_burnt_on_a_polar_stereographic_image(
     assert np.count_nonzero(mask[0] != expected) <= 8  # the disc's polygon vs its parallel
 
 
+def test_a_lonlat_line_round_the_pole_follows_its_parallel_on_a_polar_image(
+        make_raster, tmp_path):
+    """A line along 80 N written in lon/lat every 10 degrees from -180 to 180 (a sea-ice
+    edge, a graticule) burnt 4 km wide on an EPSG:3413 image: wider than 180 degrees, it was
+    taken for one written across 180 and left undensified, so its edges were chords 4.2 km
+    inside the parallel: 34 of its 400 pixels at 45 W were burnt, 366 beside it."""
+    from pyproj import Transformer
+
+    there = Transformer.from_crs("EPSG:4326", "EPSG:3413", always_xy=True)
+    _, y = there.transform(-45, 80)
+    transform = from_origin(-50000, round(y) + 50000, 1000, 1000)
+    image = make_raster("img.tif", np.zeros((1, 100, 100), np.uint8), crs="EPSG:3413",
+                        transform=transform)
+    line = shapely.LineString([(lon, 80) for lon in range(-180, 181, 10)])
+    gpd.GeoDataFrame(geometry=[line], crs="EPSG:4326").to_file(tmp_path / "edge.gpkg")
+    make_masks(tmp_path / "edge.gpkg", [image], [tmp_path / "mask.tif"],
+               options=MaskOptions(line_width=4000))
+    arc = shapely.transform(shapely.segmentize(line, 0.01),
+                            lambda xy: np.column_stack(there.transform(*xy.T)))
+    expected = reference_mask([arc.buffer(2000)], [1], transform, 100, 100)
+    mask, _ = read(tmp_path / "mask.tif")
+    assert 350 < expected.sum() < 450
+    assert np.count_nonzero(mask[0] != expected) <= 8
+
+
 def test_a_lonlat_wedge_across_180_reaching_the_pole_is_not_burnt_as_its_complement(
         make_raster, tmp_path):
     """A 60 degree sector 150 E .. 150 W (across 180) from 89.5 N to the pole on an EPSG:3413
