@@ -692,11 +692,12 @@ class OnnxModel:
             # the pool's threads stop spinning when a run ends: between runs they took a
             # core from predict's reading and blending (tiny convnet 3 % faster, U-Net even)
             options.add_session_config_entry("session.force_spinning_stop", "1")
+        key = _content_key(data, _external_data_files(path, graph)) \
+            if PROVIDERS["tensorrt"] in chain else None
         try:
             with _quiet_stderr() if chain[0] != PROVIDERS["cpu"] else contextlib.nullcontext():
-                session = ort.InferenceSession(load, options, providers=provider_options(
-                    chain, fp16, _content_key(path, data) if PROVIDERS["tensorrt"] in chain
-                    else None))
+                session = ort.InferenceSession(load, options,
+                                               providers=provider_options(chain, fp16, key))
         except Exception as exc:
             raise ModelError(_explain_load_error(path, exc, data)) from exc
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
@@ -1541,12 +1542,12 @@ _ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "S
 PROBABILITY_TOLERANCE = 2e-3
 
 
-def _content_key(path: Path, data: bytes) -> str:
-    """A short key of a model's content: the file's bytes and its external weights (files
-    beside it), for TensorRT's engine cache folder and the --fp16 copy; hashed only where it
-    is used (a 100 MB model takes ~0.2 s)."""
+def _content_key(data: bytes, external: list[Path]) -> str:
+    """A short key of a model's content: the file's bytes and its ``external`` weights
+    (:func:`_external_data_files`), for TensorRT's engine cache folder and the --fp16 copy;
+    hashed only where it is used (a 100 MB model takes ~0.2 s)."""
     digest = hashlib.sha256(data)
-    for weights in _external_data_files(path, data):  # retrained weights are a new model
+    for weights in external:  # retrained weights are a new model
         with open(weights, "rb") as file:
             for chunk in iter(lambda: file.read(1 << 24), b""):
                 digest.update(chunk)
@@ -2093,12 +2094,12 @@ def _quantized_op(graph) -> str | None:
     return None
 
 
-def _external_data_files(path: Path, data: bytes) -> list[Path]:
-    """The files holding the model's external weights (beside it), in a stable order."""
-    from geotile.onnx_graph import external_locations, read_model
+def _external_data_files(path: Path, graph) -> list[Path]:
+    """The files holding the external weights of the model at ``path`` (its parsed
+    ``graph``, None when it did not parse), beside it, in a stable order."""
+    from geotile.onnx_graph import external_locations
 
-    model = read_model(path, data)
-    names = external_locations(model.graph) if model is not None else []
+    names = external_locations(graph) if graph is not None else []
     return [path.parent / name for name in sorted(names) if (path.parent / name).is_file()]
 
 
@@ -2111,9 +2112,12 @@ def float16_copy(path: str | os.PathLike, data: bytes | None = None) -> Path:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     path = Path(path)
+    from geotile.onnx_graph import read_model
+
     data = path.read_bytes() if data is None else data
-    digest = _content_key(path, data)  # re-exported weights are a new copy
-    external = _external_data_files(path, data)
+    parsed = read_model(path, data)  # once, for the key and the weights' files
+    external = _external_data_files(path, parsed.graph if parsed is not None else None)
+    digest = _content_key(data, external)  # re-exported weights are a new copy
     cache = Path(os.environ.get("GEOTILE_CACHE", Path.home() / ".cache" / "geotile"))
     target = cache / f"{path.stem}.{digest}.fp16.onnx"
     if target.exists():
