@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from geotile.affine_math import apply
 from geotile.errors import InputError
 
 KINDS = ("coco", "yolo")
@@ -426,7 +427,7 @@ def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: in
         return []
     inverse = ~patch_transform
     pixels = shapely.transform(np.asarray(geometries, dtype=object), lambda xy: np.column_stack(
-        inverse * (xy[:, 0], xy[:, 1])))
+        apply(inverse, xy[:, 0], xy[:, 1])))
     clipped = shapely.intersection(pixels, shapely.box(0, 0, width, height))
     out = []
     for geom, class_id in zip(clipped, class_ids, strict=True):
@@ -471,7 +472,7 @@ def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
     features = []
     for pixels, class_id in instances:
         geom = shapely.transform(pixels, lambda xy: np.column_stack(
-            patch_transform * (xy[:, 0], xy[:, 1])))
+            apply(patch_transform, xy[:, 0], xy[:, 1])))
         features.append({"type": "Feature",
                          "properties": {"class_id": class_id,
                                         "class": names.get(class_id, str(class_id))},

@@ -35,6 +35,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from geotile.affine_math import apply
 from geotile.errors import GeotileError
 
 EDGE_MODES = ("shift", "pad", "drop")
@@ -93,7 +94,7 @@ class Patch:
         xs, ys = [], []
         for dx in (0, self.width):
             for dy in (0, self.height):
-                x, y = transform * (self.x_off + dx, self.y_off + dy)
+                x, y = apply(transform, self.x_off + dx, self.y_off + dy)
                 xs.append(x)
                 ys.append(y)
         return min(xs), min(ys), max(xs), max(ys)
@@ -218,7 +219,7 @@ def grid_offset(reference, t) -> tuple[int, int] | None:
                zip((t.a, t.b, t.d, t.e), (reference.a, reference.b, reference.d, reference.e),
                    strict=True)):
         return None
-    col, row = ~reference * (t.c, t.f)
+    col, row = apply(~reference, t.c, t.f)
     if abs(col - round(col)) > TILE_TOLERANCE_PX or abs(row - round(row)) > TILE_TOLERANCE_PX:
         return None
     return round(col), round(row)

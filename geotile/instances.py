@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.affine_math import apply
 from geotile.errors import InputError, check_range, check_whole
 from geotile.raster_kinds import ROLES, band_roles
 from geotile.streaming import DEFAULT_BAND_ROWS, DEFAULT_BLOCK_SIZE, RowBlock, row_blocks
@@ -519,7 +520,7 @@ def _raster_pieces(src, *, threshold: float | None = None,
                 footprint = channels["footprint"][band.core, core_cols]
                 found = instance_polygons(core, footprint, pixels, with_labels=True)
                 placed = shapely.transform(np.array([f[1] for f in found], dtype=object),
-                                           lambda xy: np.column_stack(grid * xy.T))
+                                           lambda xy: np.column_stack(apply(grid, *xy.T)))
                 for (label, _, total, count), polygon in zip(found, placed, strict=True):
                     piece = pieces.get(label + next_id)
                     if piece is None:  # the sums are per label: count them once per block

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.affine_math import apply
 from geotile.class_keys import zero_is_background
 from geotile.errors import GeotileWarning, InputError
 from geotile.palettes import NEAR, PALETTES, _near, _sampled_colours, palette_advice
@@ -558,13 +559,13 @@ def _label_pixels(label, image, top, rows) -> tuple[np.ndarray, np.ndarray]:
     for first in range(0, rows, step):
         last = min(first + step, rows)
         grid_rows, grid_cols = np.mgrid[top + first: top + last, 0:width]
-        xs, ys = image.transform * (grid_cols + 0.5, grid_rows + 0.5)
+        xs, ys = apply(image.transform, grid_cols + 0.5, grid_rows + 0.5)
         if transformer is not None:
             xs, ys = transformer.transform(xs, ys, errcheck=False)  # inf where it fails
         if west is not None:  # longitudes into the label's range (-180 is 180 of 179..181)
             with np.errstate(invalid="ignore"):
                 xs = west + np.mod(np.asarray(xs) - west, 360.0)
-        col, row = to_label * (np.asarray(xs), np.asarray(ys))
+        col, row = apply(to_label, np.asarray(xs), np.asarray(ys))
         col, row = _on_edges(col), _on_edges(row)
         with np.errstate(invalid="ignore"):
             inside = (col >= 0) & (col < label.width) & (row >= 0) & (row < label.height)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geotile.affine_math import apply
 from geotile.errors import InputError
 
 
@@ -386,7 +387,7 @@ def grid_envelope(transform, width: float, height: float, col_off: float = 0,
     sheared and south-up rasters, where two corners are not the extent."""
     cols = np.array([col_off, col_off + width, col_off, col_off + width], dtype=np.float64)
     rows = np.array([row_off, row_off, row_off + height, row_off + height], dtype=np.float64)
-    xs, ys = transform * (cols, rows)
+    xs, ys = apply(transform, cols, rows)
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
 

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.affine_math import apply, chain
 from geotile.errors import GeotileWarning, InputError, interrupted_as
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import grid_offset
@@ -212,7 +213,7 @@ def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
         owner[place][valid] = source.index
     context = np.zeros(shape, bool)
     if (owner < 0).any():
-        grid = group[0].transform * group[0].transform.translation(c0, r0)
+        grid = chain(group[0].transform, group[0].transform.translation(c0, r0))
         for other in others:
             _resample_other(other, grid, ids, owner, context)
     return ids, score, owner, context, footprint & (owner < 0) & ~context
@@ -225,8 +226,8 @@ def _resample_other(other: _Source, grid, ids: np.ndarray, owner: np.ndarray,
     them in ``context``."""
     from rasterio.windows import Window
 
-    to_grid = ~grid * other.transform
-    corners = np.array([to_grid * xy for xy in ((0, 0), (other.width, 0), (0, other.height),
+    to_grid = chain(~grid, other.transform)
+    corners = np.array([apply(to_grid, *xy) for xy in ((0, 0), (other.width, 0), (0, other.height),
                                                  (other.width, other.height))])
     c_lo, r_lo = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
     c_hi, r_hi = np.minimum(np.ceil(corners.max(axis=0)).astype(int),
@@ -234,8 +235,8 @@ def _resample_other(other: _Source, grid, ids: np.ndarray, owner: np.ndarray,
     if c_lo >= c_hi or r_lo >= r_hi or (owner[r_lo:r_hi, c_lo:c_hi] >= 0).all():
         return
     rows, cols = np.mgrid[r_lo:r_hi, c_lo:c_hi]
-    to_other = ~other.transform * grid
-    x, y = to_other * (cols + 0.5, rows + 0.5)
+    to_other = chain(~other.transform, grid)
+    x, y = apply(to_other, cols + 0.5, rows + 0.5)
     oc, orow = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
     inside = ((oc >= 0) & (oc < other.width) & (orow >= 0) & (orow < other.height)
               & (owner[r_lo:r_hi, c_lo:c_hi] < 0))
@@ -531,7 +532,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
                              if x is not None)
             sources.append(_Source(path, index, kind, threshold, reads_nodata(src, kind), src.width,
                                    src.height, t, keep, bands))
-            outlines.append(shapely.Polygon([t * xy for xy in ((0, 0), (src.width, 0), (
+            outlines.append(shapely.Polygon([apply(t, *xy) for xy in ((0, 0), (src.width, 0), (
                 src.width, src.height), (0, src.height))]).exterior)
     groups = _groups(sources)
     scales = _ground_scales(crs, shapely.MultiLineString(outlines).bounds)
@@ -545,7 +546,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
         sides = _ground_sides(group[0].transform, scales)
         split = _square_split(sides)
         # the group's grid (of cut pixels): every pixel centre computed alike
-        t = group[0].transform * Affine.scale(1 / split[1], 1 / split[0])
+        t = chain(group[0].transform, Affine.scale(1 / split[1], 1 / split[0]))
         # bands of as many cut pixels as square-pixel ones: memory bounded alike
         k = split[0] * split[1]
         for source in group:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.affine_math import chain
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.gdal_settings import with_read_settings
@@ -148,7 +149,7 @@ def rasterize_labels(
     halo = 0 if halo_transform is None else options.halo
     to_pixels, (transform, halo_transform) = pixel_windows(
         grid_transform or transform, transform,
-        halo_transform or transform * Affine.translation(-halo, -halo))
+        halo_transform or chain(transform, Affine.translation(-halo, -halo)))
     with gc_paused():
         geometries = geojson_dicts(geometries, parts := [], to_pixels)
     for index, channel in enumerate(options.channels):

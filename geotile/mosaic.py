@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geotile.affine_math import apply, chain
 from geotile.errors import InputError
 from geotile.raster import exact_code
 from geotile.stage_clock import StageClock
@@ -205,7 +206,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                                  f"{fix}")
             place = grid_offset(ref, transform)  # whole pixels, as vectorize places tiles
             if place is None:
-                col, row = ~ref * (transform.c, transform.f)
+                col, row = apply(~ref, transform.c, transform.f)
                 raise InputError(f"{path}: not aligned with {ref_path.name}'s grid: its "
                                  "origin is not a whole number of pixels from it "
                                  f"({col:.3f}, {row:.3f} px); {fix}")
@@ -239,7 +240,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     tiles = tuple(MosaicTile(p, c - left, r - top, w, h) for p, c, r, w, h in placed)
     width = max(t.col + t.width for t in tiles)
     height = max(t.row + t.height for t in tiles)
-    return Mosaic(tiles, width, height, first[1] * Affine.translation(left, top))
+    return Mosaic(tiles, width, height, chain(first[1], Affine.translation(left, top)))
 
 
 def _check_disjoint(placed: list[tuple], alternative: str) -> None:

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from geotile.affine_math import apply
 from geotile.errors import GeotileWarning
 
 
@@ -77,7 +78,7 @@ def _georeferencing_of(src, path: Path) -> str:
     epsg = crs and crs.to_epsg()
     srs = crs and (f"EPSG:{epsg}" if epsg and CRS.from_epsg(epsg) == crs
                    else shlex.quote(crs.to_wkt()))
-    corners = " ".join(f"{v:.15g}" for v in (t.c, t.f, *(t * (src.width, src.height))))
+    corners = " ".join(f"{v:.15g}" for v in (t.c, t.f, *apply(t, src.width, src.height)))
     return (f"write the image's georeferencing into it (gdal_translate "
             f"{f'-a_srs {srs} ' if srs else ''}-a_ullr {corners} {shlex.quote(str(path))} "
             f"{shlex.quote(str(path.with_name(f'{path.stem}_georef.tif')))})")

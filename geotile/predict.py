@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geotile.affine_math import apply, chain
 from geotile.blending import RowBandAccumulator, WeightWindows
 from geotile.errors import (
     GeotileWarning,
@@ -721,8 +722,8 @@ class NonFiniteOutput(ModelError):
         """The error at the same pixel of the raster of ``transform`` (``grid``: the transform
         of the grid its row/col are on, when another), with map coordinates (``crs``);
         ``image``: that raster's name."""
-        x, y = (grid or transform) * (self.col + 0.5, self.row + 0.5)
-        col, row = ~transform * (x, y)
+        x, y = apply(grid or transform, self.col + 0.5, self.row + 0.5)
+        col, row = apply(~transform, x, y)
         where = "" if crs is None and transform.is_identity else (
             f" (x={x:.10g}, y={y:.10g}{f' in {crs}' if crs else ''})")
         return NonFiniteOutput.at(self.path, self.count, self.total, math.floor(row),
@@ -738,7 +739,7 @@ def _placed(exc: NonFiniteOutput, src, image_path, mosaic=None) -> NonFiniteOutp
                           Path(image_path).name)
     from affine import Affine
 
-    return exc.placed(mosaic.transform * Affine.translation(tile.col, tile.row), src.crs,
+    return exc.placed(chain(mosaic.transform, Affine.translation(tile.col, tile.row)), src.crs,
                       mosaic.transform, tile.path.name)
 
 
@@ -1266,7 +1267,7 @@ def _ground_pixel(src) -> tuple[float, float] | None:
         return None
     res_x, res_y = abs(src.res[0]), abs(src.res[1])
     if not in_ground_metres(src.crs, src.bounds):
-        x, y = src.transform * (src.width / 2, src.height / 2)
+        x, y = apply(src.transform, src.width / 2, src.height / 2)
         along_x, along_y = ground_scales(src.crs, x, y)
         if math.isfinite(along_x) and math.isfinite(along_y):
             return res_x * along_x, res_y * along_y
@@ -1304,7 +1305,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel[0]))
     height = max(1, round(src.height * abs(src.res[1]) / pixel[1]))
-    transform = src.transform * Affine.scale(src.width / width, src.height / height)
+    transform = chain(src.transform, Affine.scale(src.width / width, src.height / height))
     down = width < src.width and height < src.height  # else bilinear (GDAL widens it per axis)
     temp = beside.with_name(beside.name + ".model-grid.tif")
     # NaN pixels of a float image are nodata, declared or not: left out of the averages

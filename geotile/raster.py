@@ -30,6 +30,7 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 
+from geotile.affine_math import apply
 from geotile.errors import InputError, Interrupted, OutputExistsError, write_advice
 from geotile.grid import GRID_TOLERANCE_PX
 from geotile.quiet_warnings import hidden, quietly
@@ -782,7 +783,7 @@ def grid_difference(src, other) -> str | None:
     corners = np.array([(0, 0), (src.width, 0), (0, src.height), (src.width, src.height)],
                        float)
     try:  # other's corners in src's pixels
-        cols, rows = ~a * (b * (corners[:, 0], corners[:, 1]))
+        cols, rows = apply(~a, *apply(b, corners[:, 0], corners[:, 1]))
     except Exception:  # a degenerate (non-invertible) transform
         cols = rows = np.full(4, np.inf)
     off = np.abs(np.stack([cols, rows], axis=1) - corners)
@@ -804,7 +805,7 @@ def grid_difference(src, other) -> str | None:
             return "{:.15g} x {:.15g}{}".format(*pixel_sides(t), turned)
 
         return f"pixel size {cell(a)} against {cell(b)}"
-    col, row = ~b * (a.c, a.f)  # src's origin in other's pixels
+    col, row = apply(~b, a.c, a.f)  # src's origin in other's pixels
     return (f"origin ({a.c:.15g}, {a.f:.15g}) against ({b.c:.15g}, {b.f:.15g}): shifted "
             f"by {col:.3g} px across, {row:.3g} px down")
 

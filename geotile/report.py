@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.affine_math import apply, chain
 from geotile.errors import InputError
 
 log = logging.getLogger("geotile")
@@ -84,8 +85,8 @@ def make_canvas(evaluation, image: str | os.PathLike | None, max_size: int) -> C
                           masked=True)
         dtype = np.dtype(src.dtypes[0])
         # the image's own grid, reduced: a rotated or sheared image is drawn as it is stored
-        canvas = Canvas(None, src.transform * Affine.scale(src.width / width,
-                                                           src.height / height), src.crs)
+        canvas = Canvas(None, chain(src.transform, Affine.scale(src.width / width,
+                                                                 src.height / height)), src.crs)
     values = pixels.astype(np.float32).filled(np.nan)
     if dtype != np.uint8:  # stretch 16-bit or float imagery for display, 2-98 % per band
         valid = values[~np.isnan(values)]
@@ -127,7 +128,7 @@ def _warn_if_outside(groups, canvas: Canvas, image) -> None:
     import shapely
 
     _, height, width = canvas.pixels.shape
-    extent = shapely.Polygon([canvas.transform * xy for xy in ((0, 0), (width, 0),
+    extent = shapely.Polygon([apply(canvas.transform, *xy) for xy in ((0, 0), (width, 0),
                                                                (width, height), (0, height))])
     geometries = [g for group in groups.values() for g in group if g is not None]
     if geometries and not shapely.intersects(extent, geometries).any():
@@ -212,7 +213,7 @@ def _svg(groups, canvas: Canvas, background_png: bytes) -> str:
             path = []
             for polygon in getattr(geometry, "geoms", [geometry]):
                 for ring in (polygon.exterior, *polygon.interiors):
-                    xy = [inverse * c[:2] for c in ring.coords]
+                    xy = [apply(inverse, *c[:2]) for c in ring.coords]
                     path.append("M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in xy) + "Z")
             parts.append(f'<path d="{"".join(path)}"><title>{LABELS[name]}</title></path>')
         parts.append("</g>")

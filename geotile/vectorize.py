@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.affine_math import apply
 from geotile.class_keys import class_key, zero_is_background
 from geotile.coverage import components, edge_matched, simplify_coverage
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole, write_advice
@@ -256,7 +257,7 @@ def _touches_border(polygons: np.ndarray, shape: tuple[int, int], transform) -> 
         return np.zeros(0, bool)
     coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons),
                                             return_index=True)
-    cols, rows = ~transform * (coords[:, 0], coords[:, 1])
+    cols, rows = apply(~transform, coords[:, 0], coords[:, 1])
     near = ((rows < 0.5) | (rows > shape[0] - 0.5) | (cols < 0.5) | (cols > shape[1] - 0.5))
     return np.bincount(index, weights=near, minlength=len(polygons)) > 0
 
@@ -730,13 +731,13 @@ def warn_inexact_datum(path, crs, target) -> None:
     (NAD27 to WGS 84 without the NADCON grid: 14 m)."""
     from pyproj import CRS
 
-    from geotile.label_set import warn_inexact
+    from geotile.label_set import grid_envelope, warn_inexact
     from geotile.raster import open_raster
 
     if crs is None or target is None:
         return
     with open_raster(path) as src:
-        bounds = src.bounds
+        bounds = grid_envelope(src.transform, src.width, src.height)
     warn_inexact(CRS.from_wkt(crs.to_wkt()), CRS.from_user_input(target), bounds, path)
 
 
@@ -746,18 +747,20 @@ def raster_centre(path) -> tuple | None:
     raster, a global mosaic, never: its longitudes run on, uncut)."""
     from rasterio.warp import transform_bounds
 
+    from geotile.label_set import grid_envelope
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
     with open_raster(path) as src:
         if (crs := map_crs(src)) is None:
             return None
-        x, y = src.transform * (src.width / 2, src.height / 2)
+        x, y = apply(src.transform, src.width / 2, src.height / 2)
         if crs.is_geographic:
             return crs, x, y, False
         try:
-            west, _, east, _ = transform_bounds(crs, "EPSG:4326", *src.bounds,
-                                                densify_pts=21)
+            west, _, east, _ = transform_bounds(
+                crs, "EPSG:4326", *grid_envelope(src.transform, src.width, src.height),
+                densify_pts=21)
         except Exception:  # no lon/lat box: taken as narrow
             west = east = 0.0
         return crs, x, y, (east - west) % 360 > 180 or east - west == 360
@@ -1023,7 +1026,7 @@ def band_regions(job: BandJob) -> list[tuple]:
     regions = polygonize_array(ids, score, Affine.translation(job.col, job.row + job.top),
                                foreground)
     placed = shapely.transform(np.array([r[0] for r in regions], dtype=object),
-                               lambda xy: np.column_stack(raster_transform * xy.T))
+                               lambda xy: np.column_stack(apply(raster_transform, *xy.T)))
     return ShippedRegions((polygon, *region[1:], job.name)
                           for polygon, region in zip(placed, regions, strict=True))
 
@@ -1431,7 +1434,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
                                  f"first raster's ({first}). Reproject (or assign a CRS "
                                  "with gdal_edit.py -a_srs) first.")
             t = src.transform
-            corners = [t @ xy for xy in ((0, 0), (src.width, 0), (src.width, src.height),
+            corners = [apply(t, *xy) for xy in ((0, 0), (src.width, 0), (src.width, src.height),
                                          (0, src.height))]
             footprints.append((shapely.Polygon(corners), abs(t.a * t.e - t.b * t.d), t,
                                (src.width, src.height)))

@@ -95,6 +95,9 @@ class GeotileGroup(click.Group):
             where = exc.filename or "output"
             raise click.ClickException(
                 f"{where}: {exc.strerror or exc}. {write_advice(exc)}") from exc
+        except Warning as exc:  # raised as an error by the user's -W error/PYTHONWARNINGS
+            raise click.ClickException(f"{exc} (a warning, made an error by "
+                                       "PYTHONWARNINGS or python -W)") from exc
         except (MemoryError, ValueError) as exc:
             if not isinstance(exc, MemoryError) and "array is too big" not in str(exc):
                 raise
@@ -204,6 +207,9 @@ def _command_scope(ctx: click.Context):
         stack.enter_context(warnings.catch_warnings())
         # GDAL's "HTTP response code on URL: 0" before a failed remote read: the error says it
         warnings.filterwarnings("ignore", "HTTP response code on ", RuntimeWarning)
+        # affine 3's notice about its `*`, raised inside rasterio's own functions: not the
+        # user's to act on, and under PYTHONWARNINGS=error it failed every command
+        warnings.filterwarnings("ignore", "Use `@` matmul instead", PendingDeprecationWarning)
         logger = logging.getLogger("geotile")
         saved = (logger.handlers[:], logger.level, logger.propagate)
         stack.callback(_restore_logger, logger, saved)
