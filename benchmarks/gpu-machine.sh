@@ -28,7 +28,7 @@ export PYTHONPATH="$site:$PWD" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.used,clocks.sm --format=csv
 python3 -c "import onnxruntime as o, rasterio, click; print('onnxruntime', o.__version__,
 o.get_available_providers(), 'rasterio', rasterio.__version__, 'click', click.__version__)
-from geotile.model import usable_providers; print('usable:', usable_providers())
+from geotile.providers import usable_providers; print('usable:', usable_providers())
 import onnxruntime.transformers.float16"
 if [ "${VARIANTS:-0}" = 1 ]; then  # the session settings' table instead (gpu_variants.py)
     python3 -c "from pathlib import Path; from benchmarks import models

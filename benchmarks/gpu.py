@@ -201,7 +201,7 @@ def tables(cases: list[GpuCase]) -> list[str]:
 def main(args, out: Path) -> None:
     """``args``: smoke, repeat, batch_size, output, providers (None: the GPU ones); ``out``:
     the work folder (models, outputs)."""
-    from geotile.model import usable_providers
+    from geotile.providers import usable_providers
 
     providers = args.providers.split(",") if args.providers else \
         [p for p in ("tensorrt", "cuda") if p in usable_providers()]

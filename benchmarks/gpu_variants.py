@@ -25,7 +25,7 @@ SIZE, TILE, OVERLAP = 6000, 256, 128
 def session(model: str, nhwc: bool):
     import onnxruntime as ort
 
-    from geotile.model import usable_providers
+    from geotile.providers import usable_providers
 
     usable_providers()  # CUDA/cuDNN from pip packages
     options = ort.SessionOptions()

@@ -60,7 +60,7 @@ def _session(model: str, provider: str = "cpu", fp16: bool = False):
     import onnxruntime as ort
 
     if provider != "cpu":  # CUDA/cuDNN from pip packages, loaded as their users load them
-        from geotile.model import usable_providers
+        from geotile.providers import usable_providers
 
         usable_providers()
     options = ort.SessionOptions()

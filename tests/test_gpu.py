@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from geotile.model import OnnxModel, float16_copy, usable_providers
+from geotile.model import OnnxModel, float16_copy
 from geotile.predict import PredictOptions, predict_array, predict_raster
+from geotile.providers import usable_providers
 
 from .onnx_models import conv3x3_model, conv3x3_reference, pointwise_model
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from geotile.errors import ModelError
-from geotile.model import OnnxModel, graph_activation, usable_providers
+from geotile.model import OnnxModel, graph_activation
+from geotile.providers import usable_providers
 
 from .onnx_models import pointwise_model, pointwise_reference
 
@@ -103,7 +104,7 @@ def test_cuda_provider_matches_cpu(tmp_path):
 
 
 def test_tensorrt_keeps_its_engines_on_disk(tmp_path, monkeypatch):
-    from geotile.model import PROVIDERS, provider_options, tensorrt_cache
+    from geotile.providers import PROVIDERS, provider_options, tensorrt_cache
 
     monkeypatch.delenv("GEOTILE_TENSORRT_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -231,7 +232,7 @@ def test_fp16_on_a_quantized_model_runs_it_as_it_is(tmp_path, monkeypatch, caplo
     from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
 
     monkeypatch.setenv("GEOTILE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(model_module, "_choose_providers",
+    monkeypatch.setattr(model_module, "choose_providers",
                         lambda requested: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     conv, weights = conv1x1("dq", "output", 3, 2, seed=8)
     nodes = [helper.make_node("QuantizeLinear", ["input", "s", "z"], ["q"]),
@@ -295,6 +296,7 @@ def test_tensorrt_engines_of_retrained_external_weights_are_not_shared(tmp_path,
     from onnx.external_data_helper import convert_model_to_external_data
 
     import geotile.model as model_module
+    from geotile.providers import PROVIDERS
 
     folders = []
     session = ort.InferenceSession
@@ -304,8 +306,8 @@ def test_tensorrt_engines_of_retrained_external_weights_are_not_shared(tmp_path,
         return session(load, options, providers=["CPUExecutionProvider"])
 
     monkeypatch.setenv("GEOTILE_TENSORRT_CACHE", str(tmp_path / "engines"))
-    monkeypatch.setattr(model_module, "_choose_providers", lambda requested: [
-        model_module.PROVIDERS["tensorrt"], model_module.PROVIDERS["cpu"]])
+    monkeypatch.setattr(model_module, "choose_providers", lambda requested: [
+        PROVIDERS["tensorrt"], PROVIDERS["cpu"]])
     monkeypatch.setattr(ort, "InferenceSession", cpu_session)
     keys = set()
     for seed in (0, 1):
