@@ -50,6 +50,15 @@ import numpy as np
 
 from geotile.cpus import usable_cpus
 from geotile.errors import InputError, InputRangeError, ModelError
+from geotile.model_metadata import (
+    CLASS_NAME_KEYS,
+    INSTANCE_ROLES,
+    declared_normalization,
+    lower_keys,
+    metadata_number,
+    metadata_value,
+    name_list,
+)
 from geotile.providers import PROVIDERS, choose_providers, provider_options, quiet_stderr
 
 log = logging.getLogger("geotile")
@@ -160,148 +169,6 @@ def window_memory_limit() -> int:
     return usable_memory() // 2
 
 
-def _metadata_value(metadata: dict[str, str], key: str):
-    """A metadata value as JSON, else as a Python literal (Deepness accepts both), else text."""
-    import ast
-
-    if key not in metadata:
-        return None
-    text = metadata[key]
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
-        pass
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-def _lower_keys(metadata: dict[str, str]) -> dict[str, str]:
-    """Metadata keys in lower case (``CLASS_NAMES`` is ``class_names``); a key already
-    spelled in lower case wins over another spelling of it."""
-    lowered = dict(metadata)
-    for key, value in metadata.items():
-        lowered.setdefault(key.lower(), value)
-    return {k: v for k, v in lowered.items() if k == k.lower()}
-
-
-#: metadata keys of a normalisation's mean and std, as exporters spell them
-_NORMALIZATION_KEYS = (("standardization_mean", "standardization_std"), ("mean", "std"),
-                       ("pixel_mean", "pixel_std"), ("image_mean", "image_std"),
-                       ("img_mean", "img_std"), ("norm_mean", "norm_std"),
-                       ("normalization_mean", "normalization_std"))
-#: metadata keys holding {"mean": [...], "std": [...]} (mmseg's img_norm_cfg)
-_NORMALIZATION_DICTS = ("img_norm_cfg", "normalization", "normalisation", "normalize",
-                        "data_preprocessor", "preprocessing")
-
-
-def declared_normalization(metadata: dict[str, str], path,
-                           wanted=("mean", "std")) -> dict[str, tuple]:
-    """"mean"/"std" (those ``wanted``) -> (value, where the metadata gives it) under any of
-    their usual keys (:data:`_NORMALIZATION_KEYS`, :data:`_NORMALIZATION_DICTS`). ModelError
-    when two keys give different values; a warning for a key that looks like normalisation
-    but is not read, and for a model declaring BGR input (mmseg's to_rgb false)."""
-    import re
-
-    found: dict[str, list] = {"mean": [], "std": []}
-    read = set()
-    for pair in _NORMALIZATION_KEYS:
-        for name, key in zip(("mean", "std"), pair, strict=True):
-            if key in metadata:
-                found[name].append((_metadata_value(metadata, key),
-                                    f"metadata {key} {metadata[key]!r}"))
-                read.add(key)
-    for key in _NORMALIZATION_DICTS:
-        value = _metadata_value(metadata, key)
-        if not isinstance(value, dict):
-            continue
-        value = {str(k).lower(): v for k, v in value.items()}
-        if not {"mean", "std"} & set(value):
-            continue
-        read.add(key)
-        for name in ("mean", "std"):
-            if name in value:
-                found[name].append((value[name], f"metadata {key} {name} {value[name]!r}"))
-        if value.get("to_rgb") is False or value.get("bgr_to_rgb") is False \
-                or value.get("rgb_to_bgr") is True:
-            log.warning("%s: its metadata %s says it was trained on BGR pixels: give --bands "
-                        "3,2,1 for an RGB image", Path(path).name, key)
-    for key, text in metadata.items():
-        looks = re.search(r"(^|_)(mean|std)(_values?)?$|norm|standardi[sz]", key)
-        # a number standing alone (123.675, [0.5, 0.5]), not a layer's name (BatchNorm2d)
-        number = re.search(r"(?<![A-Za-z_\d.])\d+(\.\d+)?(?![A-Za-z_\d])", text)
-        if key not in read and looks and number:
-            log.warning("%s: its metadata %s=%r looks like a normalisation that geotile does "
-                        "not read (it reads standardization_mean/_std, mean/std, "
-                        "pixel_mean/_std, or img_norm_cfg {mean, std}): give --mean/--std",
-                        Path(path).name, key, text[:80])
-    declared = {}
-    for name, entries in found.items():
-        if name not in wanted:
-            continue
-        if len({json.dumps(v, sort_keys=True, default=str) for v, _ in entries}) > 1:
-            raise ModelError(f"{path}: {entries[0][1]} and {entries[1][1]} disagree; fix the "
-                             f"model's metadata or give --{name}.")
-        if entries:
-            declared[name] = entries[0]
-    return declared
-
-
-#: the bands of an instance model whose marker thresholds metadata may declare
-INSTANCE_ROLES = ("marker", "boundary", "contact")
-
-
-def _metadata_number(metadata, keys, path, *, integer=False, minimum=0.0, option=""):
-    """The first of ``keys`` present, as a finite number >= minimum; ModelError otherwise."""
-    for key in keys:
-        value = _metadata_value(metadata, key)
-        if value is None:
-            continue
-        try:
-            number = float(value)
-            ok = math.isfinite(number) and number >= minimum and (
-                not integer or number == int(number))
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            kind = "a whole number" if integer else "a number"
-            raise ModelError(f"{path}: metadata {key}={metadata[key]!r} is not {kind} >= "
-                             f"{minimum:g}. Fix the model's metadata" +
-                             (f" or give {option}." if option else "."))
-        return int(number) if integer else number
-    return None
-
-
-def _name_list(value) -> list[str] | None:
-    """Class names from a dict {"0": name} (or {name: 0}: the names of those band ids), a list
-    of names, or None."""
-    if isinstance(value, dict):
-        with contextlib.suppress(TypeError, ValueError):
-            return _by_id({int(k): str(v) for k, v in value.items()}, len(value))
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
-            return _by_id({v: str(k) for k, v in value.items()}, len(value))  # name -> id
-        return [str(value[k]) for k in value]
-    if isinstance(value, list | tuple) and all(not isinstance(v, dict | list) for v in value):
-        return [str(v) for v in value]
-    if isinstance(value, str) and value.strip():  # "background,building": names by commas
-        return [name.strip() for name in value.split(",") if name.strip()]
-    return None
-
-
-def _by_id(names: dict[int, str], given: int) -> list[str] | None:
-    """Names of bands 0..the highest id of ``names`` {id: name}; an unnamed id is numbered
-    as an unnamed band is (class_<id + 1>). None for negative or repeated ids."""
-    if not names or min(names) < 0 or len(names) != given:
-        return None
-    return [names.get(i, f"class_{i + 1}") for i in range(max(names) + 1)]
-
-
-#: metadata keys of class names: geotile's (Deepness'), then mmseg's, other exporters' and
-#: HuggingFace's (id2label {"0": name}, label2id {name: 0})
-CLASS_NAME_KEYS = ("class_names", "names", "classes", "labels", "id2label", "label2id")
-
-
 @dataclass
 class ModelOutput:
     """One ONNX output: its channels (bands), where they are, and how they are activated."""
@@ -364,7 +231,7 @@ class OnnxModel:
         self.session, self.path = session, Path(path)
         path = self.path
         self.provider = session.get_providers()[0]
-        self.metadata = _lower_keys(dict(session.get_modelmeta().custom_metadata_map))
+        self.metadata = lower_keys(dict(session.get_modelmeta().custom_metadata_map))
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: the model has {len(inputs)} inputs "
@@ -427,17 +294,17 @@ class OnnxModel:
         #: on predict's output for vectorize: {"marker"|"boundary"|"contact": probability}
         self.instance_thresholds = {
             role: value for role in INSTANCE_ROLES
-            if (value := _metadata_number(self.metadata, (f"{role}_thresh",), path)) is not None}
+            if (value := metadata_number(self.metadata, (f"{role}_thresh",), path)) is not None}
         bad = {k: v for k, v in self.instance_thresholds.items() if v > 1}
         if bad:
             raise ModelError(f"{path}: metadata {next(iter(bad))}_thresh="
                              f"{next(iter(bad.values())):g} is not a probability (0-1). Fix "
                              "the model's metadata.")
-        model_type = _metadata_value(self.metadata, "model_type")
+        model_type = metadata_value(self.metadata, "model_type")
         self.model_type = str(model_type).strip().lower() if model_type else None
         self.output_scale = 1.0
         if self.model_type == "regressor":
-            scaling = _metadata_number(self.metadata, ("reg_output_scaling",), path,
+            scaling = metadata_number(self.metadata, ("reg_output_scaling",), path,
                                        minimum=-math.inf)
             self.output_scale = 1.0 if scaling is None else scaling
         if activation not in (None, *ACTIVATIONS):
@@ -498,13 +365,13 @@ class OnnxModel:
     @functools.cached_property
     def tile_size(self) -> int | None:
         """Its fixed input size, else its metadata's tile size (px), else None."""
-        return _metadata_number(self.metadata, ("tile_size", "tiles_size"), self.path,
+        return metadata_number(self.metadata, ("tile_size", "tiles_size"), self.path,
                                 integer=True, minimum=1, option="--tile-size")
 
     @functools.cached_property
     def overlap_fraction(self) -> float | None:
         """Its metadata's tiles_overlap (a percentage) as a fraction, else None."""
-        overlap = _metadata_number(self.metadata, ("tiles_overlap",), self.path,
+        overlap = metadata_number(self.metadata, ("tiles_overlap",), self.path,
                                    option="--overlap")
         if overlap is not None and overlap >= 100:
             raise ModelError(f"{self.path}: metadata tiles_overlap={overlap:g} is not a "
@@ -514,14 +381,14 @@ class OnnxModel:
     @functools.cached_property
     def threshold(self) -> float | None:
         """Its metadata's seg_thresh, else None (Deepness: 0 is no threshold)."""
-        threshold = _metadata_number(self.metadata, ("seg_thresh",), self.path,
+        threshold = metadata_number(self.metadata, ("seg_thresh",), self.path,
                                      option="--threshold")
         return threshold if threshold else None
 
     @functools.cached_property
     def resolution(self) -> float | None:
         """Its metadata's resolution (cm/px) in metres per pixel, else None."""
-        resolution = _metadata_number(self.metadata, ("resolution",), self.path,
+        resolution = metadata_number(self.metadata, ("resolution",), self.path,
                                       option="--model-resolution")
         return resolution / 100 if resolution else None
 
@@ -623,14 +490,14 @@ class OnnxModel:
         a value that is no list of names is warned about and left out."""
         found = {}
         for key in CLASS_NAME_KEYS:
-            value = _metadata_value(self.metadata, key)
+            value = metadata_value(self.metadata, key)
             text = str(self.metadata.get(key, "")).strip()
             if not text or isinstance(value, int | float):  # a count is no names
                 continue
             lists = value if isinstance(value, list) and value and all(
                 isinstance(v, dict) for v in value) else [value]
             if (isinstance(value, str) and text[:1] in "[{(") or any(
-                    _name_list(v) is None for v in lists):
+                    name_list(v) is None for v in lists):
                 log.warning("%s: its metadata %s=%.60r is not a list of class names (a JSON "
                             "list, or names separated by commas); it is not read",
                             self.path.name, key, self.metadata[key])
@@ -641,7 +508,7 @@ class OnnxModel:
         if not found:
             return None, None
         key = next(iter(found))
-        if len({json.dumps(_name_list(v)) for v in found.values()}) > 1:
+        if len({json.dumps(name_list(v)) for v in found.values()}) > 1:
             log.warning("%s: its metadata %s give different class names; the bands are "
                         "named by number", self.path.name, " and ".join(found))
             return None, None
@@ -651,11 +518,11 @@ class OnnxModel:
         names, key = self._declared_names()
         per_output: list[list[str] | None]
         if isinstance(names, list) and names and all(isinstance(n, dict) for n in names):
-            lists = [_name_list(n) for n in names]  # Deepness: one dict per output
+            lists = [name_list(n) for n in names]  # Deepness: one dict per output
             per_output = [lists[o.index] if o.index < len(lists) else None
                           for o in self.outputs]
         else:
-            flat = _name_list(names)
+            flat = name_list(names)
             single = len(self.all_output_names) == 1
             per_output = [flat if single else None for _ in self.outputs]
             if flat and not single and len(flat) == len(self.all_output_names) and all(
