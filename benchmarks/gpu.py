@@ -70,7 +70,7 @@ def make_cases(size: int, big: int, batch: int | None, providers: list[str], out
     --batch-size beside the default batch (whether it pays); then the U-Net
     on a ``big`` px orthotile, in the last precision on the first provider. ``batch``: None
     for geotile's default (no --batch-size, as users run it)."""
-    from geotile.model import float16_copy
+    from geotile.model_file import float16_copy
 
     tiny, unet = models.tiny_convnet(out / "tiny.onnx"), models.resnet18_unet(out / "r18.onnx")[0]
     plan = [(label, model, size, provider, precision, batch)

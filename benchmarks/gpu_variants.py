@@ -93,7 +93,7 @@ def resident(s, batch: int) -> float:
 
 
 def main(model: str) -> None:
-    from geotile.model import float16_copy
+    from geotile.model_file import float16_copy
 
     half = str(float16_copy(model))
     megapixels = SIZE * SIZE / 1e6

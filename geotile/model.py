@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -50,6 +49,15 @@ import numpy as np
 
 from geotile.cpus import usable_cpus
 from geotile.errors import InputError, InputRangeError, ModelError
+from geotile.model_file import (
+    content_key,
+    explain_load_error,
+    external_data_files,
+    first_line,
+    float16_copy,
+    load_model,
+    local_model_path,
+)
 from geotile.model_metadata import (
     CLASS_NAME_KEYS,
     INSTANCE_ROLES,
@@ -208,18 +216,6 @@ class Geometry:
     offset: int = 0
     margin: int = 0
     scale: int = 1
-
-
-def local_model_path(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, or ModelError naming it as given for a GDAL virtual or remote
-    path: ONNX Runtime reads models from local files only (download it first)."""
-    from geotile.raster import is_virtual_path
-
-    if is_virtual_path(path):
-        raise ModelError(f"{os.fspath(path)}: the model must be a local file (ONNX Runtime "
-                         "reads local files); download it first (e.g. `curl -O`, `aws s3 cp`) "
-                         "and give its local path.")
-    return Path(path)
 
 
 class OnnxModel:
@@ -414,10 +410,10 @@ class OnnxModel:
         except OSError as exc:
             raise ModelError(f"{path}: cannot be read ({exc.strerror or exc}). Check its "
                              "permissions, or copy it again.") from exc
-        onnx_model = _load_model(path, data)
+        onnx_model = load_model(path, data)
         graph = onnx_model.graph if onnx_model is not None else None
         chain = choose_providers(providers)
-        # external weights are found beside the path only; they are checked by _load_model
+        # external weights are found beside the path only; they are checked by load_model
         load: str | bytes = data if graph is None or not external_locations(graph) \
             else str(path)
         if fp16:
@@ -437,14 +433,14 @@ class OnnxModel:
             # the pool's threads stop spinning when a run ends: between runs they took a
             # core from predict's reading and blending (tiny convnet 3 % faster, U-Net even)
             options.add_session_config_entry("session.force_spinning_stop", "1")
-        key = _content_key(data, _external_data_files(path, graph)) \
+        key = content_key(data, external_data_files(path, graph)) \
             if PROVIDERS["tensorrt"] in chain else None
         try:
             with quiet_stderr() if chain[0] != PROVIDERS["cpu"] else contextlib.nullcontext():
                 session = ort.InferenceSession(load, options,
                                                providers=provider_options(chain, fp16, key))
         except Exception as exc:
-            raise ModelError(_explain_load_error(path, exc, data)) from exc
+            raise ModelError(explain_load_error(path, exc, data)) from exc
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
                     batch_size=batch_size, graph=graph, opset=default_opset(onnx_model))
         model.set_normalization(mean, std, scale)
@@ -865,7 +861,7 @@ class OnnxModel:
 
     def _explain_run_error(self, size: int, error: Exception) -> ModelError:
         """One line naming the model and the fix; ``suggested_size`` holds a size that runs."""
-        first = _first_line(error)
+        first = first_line(error)
         head = f"{self.path}: ONNX Runtime cannot run the model on {size} px tiles ({first})"
         if self.fixed_size:
             return ModelError(f"{head}. Check the export.")
@@ -1117,7 +1113,7 @@ class OnnxModel:
             results = self._session_run(feed)
         except Exception as exc:
             raise ModelError(f"{self.path}: ONNX Runtime failed on a batch of "
-                             f"{batch.shape[0]} ({_first_line(exc)}).") from exc
+                             f"{batch.shape[0]} ({first_line(exc)}).") from exc
         outs = []
         for output, out in zip(self.outputs, results, strict=True):
             out = np.asarray(out).astype(np.float32, copy=False)
@@ -1248,24 +1244,6 @@ def _bilinear_matrix(source: int, target: int) -> np.ndarray:
     return matrix
 
 
-def _first_line(exc: Exception, limit: int = 240) -> str:
-    """ONNX Runtime's message on one line, without its source location and C++ signature,
-    cut at a word within ``limit`` characters."""
-    import re
-
-    text = " ".join(str(exc).split())
-    if "Status Message:" in text:
-        text = text.split("Status Message:", 1)[1].strip()
-    # "/onnxruntime_src/.../file.h:46 void onnxruntime::f(const std::string&, int) Reason"
-    text = re.sub(r"/?onnxruntime_src/\S+:\d+ (?:[^()]*onnxruntime::[^()]*"
-                  r"\((?:[^()]|\([^()]*\))*\) (?:const )?)?", " ", text)
-    text = " ".join(text.split())
-    text = text or type(exc).__name__
-    if len(text) > limit:
-        text = text[:limit].rsplit(" ", 1)[0] + "..."
-    return text
-
-
 #: ops that only move, select or relabel values: a Sigmoid/Softmax before them is final
 _PASS_THROUGH_OPS = {"Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast",
                      "Gather", "GatherElements", "Slice", "Split", "Flatten", "Expand", "Tile",
@@ -1285,40 +1263,6 @@ _ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "S
                     "Floor", "Ceil", "Neg", "Abs", "Relu", "Sqrt", "Pow"}
 #: values a float output may overshoot 0..1 by and still be probabilities (float16 models)
 PROBABILITY_TOLERANCE = 2e-3
-
-
-def _content_key(data: bytes, external: list[Path]) -> str:
-    """A short key of a model's content: the file's bytes and its ``external`` weights
-    (:func:`_external_data_files`), for TensorRT's engine cache folder and the --fp16 copy;
-    hashed only where it is used (a 100 MB model takes ~0.2 s)."""
-    digest = hashlib.sha256(data)
-    for weights in external:  # retrained weights are a new model
-        with open(weights, "rb") as file:
-            for chunk in iter(lambda: file.read(1 << 24), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def _load_model(path: Path, data: bytes | None = None):
-    """The ONNX model (``.graph``, ``.opset_import``) without its weights, None when it does
-    not parse; ModelError for a missing external-data file. ``data``: the file's bytes."""
-    from geotile.onnx_graph import external_extents, external_locations, read_model
-
-    model = read_model(path, data)
-    if model is None:
-        return None  # ONNX Runtime explains what is wrong with the file
-    for location in external_locations(model.graph):
-        if not (path.parent / location).is_file():
-            raise ModelError(f"{path}: its weights are in the external file {location}, "
-                             f"missing from the model's folder ({path.parent.resolve()}). "
-                             f"Keep {location} next to the model.")
-    for location, needed in external_extents(model.graph).items():
-        size = (path.parent / location).stat().st_size
-        if size < needed:
-            raise ModelError(f"{path}: its weights file {location} holds {size} bytes, "
-                             f"shorter than the {needed} the model reads from it (a copy or "
-                             f"download that stopped): copy {location} again.")
-    return model
 
 
 #: ops before a model's own input scaling that do not change the pixel values
@@ -1743,7 +1687,7 @@ def graph_class_ids(graph) -> dict[str, bool]:
 
 def graph_activation(path: Path) -> str:
     """'none' when the graph's first output already ends in Sigmoid/Softmax, else 'auto'."""
-    model = _load_model(Path(path))
+    model = load_model(Path(path))
     graph = model.graph if model is not None else None
     ends = graph_activations(graph) if graph is not None else {}
     first = graph.output[0].name if graph is not None and graph.output else None
@@ -1796,40 +1740,6 @@ def _per_channel(value, channels: int, name: str, path, source: str | None = Non
     return tuple(values)
 
 
-def _explain_load_error(path: Path, exc: Exception, data: bytes = b"") -> str:
-    """One line for a model ONNX Runtime refused; ``data``: the bytes it was given."""
-    import re
-
-    import onnxruntime as ort
-
-    text = str(exc)
-    ir = re.search(r"IR version:? (\d+).*max supported IR version:? (\d+)", text, re.I | re.S)
-    if ir:
-        return (f"{path}: the model has ONNX IR version {ir.group(1)} but the installed ONNX "
-                f"Runtime {ort.__version__} reads up to {ir.group(2)}. Upgrade onnxruntime, or "
-                "re-export the model with an older IR version (onnx.save with ir_version set).")
-    from geotile.failed_downloads import failed_download
-
-    # an empty file or a saved error page, whatever ONNX Runtime's words for it (1.17 said
-    # 'ModelProto does not have a graph' of an empty one)
-    download = failed_download(path, "an ONNX model")
-    if download:
-        return download
-    if "protobuf" in text.lower() or "INVALID_PROTOBUF" in text:
-        if len(data) > 2 and data[0] == 0x08 and 0 < data[1] < 0x80:  # starts as ONNX does
-            return (f"{path}: cut short or damaged (an ONNX model that does not parse to its "
-                    "end: a copy or download that did not finish, or one being written now); "
-                    "copy it again.")
-        return f"{path}: not an ONNX model (the file cannot be parsed). Export it with torch.onnx."
-    opset = re.search(r"Opset (\d+) is under development.*domain (\S+) is till opset (\d+)",
-                      text, re.S)
-    if opset:
-        return (f"{path}: the model uses opset {opset.group(1)} of {opset.group(2)}, and the "
-                f"installed ONNX Runtime {ort.__version__} supports up to {opset.group(3)}. "
-                "Re-export it with an older opset (torch.onnx.export opset_version=...).")
-    return f"{path}: ONNX Runtime cannot load the model ({_first_line(exc)})."
-
-
 def _quantized_op(graph) -> str | None:
     """The first quantisation op (QDQ or QOperator int8) of ``graph``, else None."""
     for node in graph.node if graph is not None else ():
@@ -1839,42 +1749,3 @@ def _quantized_op(graph) -> str | None:
     return None
 
 
-def _external_data_files(path: Path, graph) -> list[Path]:
-    """The files holding the external weights of the model at ``path`` (its parsed
-    ``graph``, None when it did not parse), beside it, in a stable order."""
-    from geotile.onnx_graph import external_locations
-
-    names = external_locations(graph) if graph is not None else []
-    return [path.parent / name for name in sorted(names) if (path.parent / name).is_file()]
-
-
-def float16_copy(path: str | os.PathLike, data: bytes | None = None) -> Path:
-    """A float16 copy of the model (float32 inputs and outputs kept), converted once and
-    cached by the hash of its content and its external weights under $GEOTILE_CACHE
-    (default ~/.cache/geotile). ``data``: the model file's bytes, read already (hashed and
-    converted, so that a copy of another model never lands under this one's key)."""
-    import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-
-    path = Path(path)
-    from geotile.onnx_graph import read_model
-
-    data = path.read_bytes() if data is None else data
-    parsed = read_model(path, data)  # once, for the key and the weights' files
-    external = _external_data_files(path, parsed.graph if parsed is not None else None)
-    digest = _content_key(data, external)  # re-exported weights are a new copy
-    cache = Path(os.environ.get("GEOTILE_CACHE", Path.home() / ".cache" / "geotile"))
-    target = cache / f"{path.stem}.{digest}.fp16.onnx"
-    if target.exists():
-        return target
-    model = onnx.load_model_from_string(data)
-    if external:
-        from onnx.external_data_helper import load_external_data_for_model
-
-        load_external_data_for_model(model, str(path.parent))
-    converted = convert_float_to_float16(model, keep_io_types=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs never share a file
-    onnx.save(converted, str(tmp))
-    os.replace(tmp, target)
-    return target

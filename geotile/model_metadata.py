@@ -13,6 +13,7 @@ from geotile.errors import ModelError
 
 log = logging.getLogger("geotile")
 
+
 def metadata_value(metadata: dict[str, str], key: str):
     """A metadata value as JSON, else as a Python literal (Deepness accepts both), else text."""
     import ast

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from geotile.model import OnnxModel, float16_copy
+from geotile.model import OnnxModel
+from geotile.model_file import float16_copy
 from geotile.predict import PredictOptions, predict_array, predict_raster
 from geotile.providers import usable_providers
 

@@ -203,7 +203,7 @@ def test_fp16_copy_follows_retrained_external_weights(tmp_path, monkeypatch):
     offsets) got the cached float16 copy of the old weights: the cache key covers them."""
     import onnxruntime as ort
 
-    from geotile.model import float16_copy
+    from geotile.model_file import float16_copy
 
     from .onnx_models import FLOAT, conv1x1, save_graph
 

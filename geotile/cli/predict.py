@@ -179,7 +179,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
     from geotile.input_files import expand_inputs
-    from geotile.model import OnnxModel, local_model_path
+    from geotile.model import OnnxModel
+    from geotile.model_file import local_model_path
 
     model = local_model_path(model)  # a remote one before any work (or cluster) starts
     images = expand_inputs(images)
