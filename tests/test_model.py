@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from geotile.errors import ModelError
-from geotile.model import OnnxModel, graph_activation
+from geotile.graph_analysis import graph_activation
+from geotile.model import OnnxModel
 from geotile.providers import usable_providers
 
 from .onnx_models import pointwise_model, pointwise_reference

@@ -1,0 +1,470 @@
+"""What an ONNX model's graph says before it runs: whether it scales its 0..255 input
+itself, its input's channels, the final values each output gives (an activation and their
+range, class ids) and whether it is quantised."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geotile.model_file import load_model
+
+#: ops that only move, select or relabel values: a Sigmoid/Softmax before them is final
+_PASS_THROUGH_OPS = {"Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast",
+                     "Gather", "GatherElements", "Slice", "Split", "Flatten", "Expand", "Tile",
+                     "Resize", "Upsample", "Concat", "DepthToSpace", "SpaceToDepth"}
+#: the range of each final activation's values
+_FINAL_ACTIVATIONS = {"Sigmoid": ("sigmoid", 0.0, 1.0), "HardSigmoid": ("sigmoid", 0.0, 1.0),
+                      "Softmax": ("softmax", 0.0, 1.0), "Tanh": ("final", -1.0, 1.0)}
+#: reductions over channels of final values are final (the most likely class's probability)
+_REDUCTIONS = {"ReduceMax", "ReduceMin", "ReduceMean"}
+#: ops whose outputs are class ids or booleans, not scores
+_ID_OPS = {"ArgMax", "ArgMin", "Greater", "Less", "Equal", "GreaterOrEqual", "LessOrEqual",
+           "And", "Or", "Not", "Xor"}
+#: elementwise ops whose result, from final values and constants only, is final too, with
+#: the range they map it to: Clip(p, 0, 1), the [1 - p, p] pair a one-sigmoid binary model
+#: exports, (tanh + 1) / 2; p * 100 is final but not probabilities
+_ELEMENTWISE_OPS = {"Clip", "Mul", "Div", "Add", "Sub", "Min", "Max", "Mean", "Sum", "Round",
+                    "Floor", "Ceil", "Neg", "Abs", "Relu", "Sqrt", "Pow"}
+#: values a float output may overshoot 0..1 by and still be probabilities (float16 models)
+PROBABILITY_TOLERANCE = 2e-3
+
+#: ops before a model's own input scaling that do not change the pixel values
+_INPUT_PASS_OPS = {"Cast", "Identity", "Transpose"}
+#: ops that pick, reorder or reshape the pixels without changing them (an RGB to BGR swap:
+#: a Gather of channels 2, 1, 0, torch's ``x.flip(1)`` as a Slice, a Split and Concat)
+_VALUE_PASS_OPS = _INPUT_PASS_OPS | {"Gather", "Slice", "Split", "Concat", "Reshape",
+                                     "Squeeze", "Unsqueeze", "Flatten"}
+#: ops that keep the pixels' range whatever their other inputs (pads or sizes computed from
+#: the input's shape): a Pad (reflect, edge or a fill in 0..255), a Resize or Upsample
+_RANGE_PASS_OPS = {"Pad", "Resize", "Upsample"}
+#: ops that read only a tensor's shape (torch's ``F.interpolate(size=x.shape[-2:])``)
+_SHAPE_OPS = {"Shape", "Size"}
+
+
+def graph_scales_input(graph, input_name: str, wide: bool = False) -> str:
+    """Why the model takes 0..255 pixels, else "": the input, through ops that keep its values
+    (Cast, Transpose, a channel swap by Gather, Slice or Split and Concat) or their range
+    (Pad, Resize), goes into a Mul by ~1/255 or 1/127.5 or a Div by 255 or 127.5 (keras
+    Rescaling, torch ``x / 255``), or into a Sub of a mean or a Div by a std (or Add/Mul of
+    their inverse, or a BatchNormalization) of 0..255 pixels (torch's
+    ``(x - 123.675) / 58.395``, keras Normalization, caffe's data_bn): every channel's above
+    1 and up to 255, one at least 10. Shape and Size of the input are left aside. ``wide``:
+    why it takes raw 12- or 16-bit pixels instead (a Div by 10000 or 4095 on every channel)."""
+    from geotile.onnx_graph import attribute, constant_values
+
+    constants = constant_values(graph)
+
+    def for_0_255(values) -> bool:
+        """Means or stds of 0..255 pixels on every channel: a 0..1 model's are below 1 (an
+        nDSM channel's 12 m beside them is not), a shift or scale by 1.5 or 2 is not."""
+        return bool((values > 1).all() and (values <= 255).all() and values.max() >= 10)
+
+    def known(names) -> list | None:
+        values = [constants.get(n) for n in names]
+        return None if any(v is None or v.size == 0 or not np.isfinite(v).all()
+                           for v in values) else values
+
+    def subtracts(means) -> str:
+        return (f"it subtracts a mean for 0..255 pixels itself ({means.max():.6g})"
+                if for_0_255(means) else "")
+
+    def multiplies(factors) -> str:
+        if not (factors > 0).all():
+            return ""
+        if np.ptp(factors) <= 1e-9 * factors.max() and any(
+                abs(factors.max() * top - 1) < 1e-3 for top in (255, 127.5)):
+            return "it divides its input by 255 itself"
+        return (f"it divides by a std for 0..255 pixels itself ({1 / factors.max():.6g})"
+                if for_0_255(1 / factors) else "")
+
+    def why(node, name: str) -> str:
+        first = node.input[0] == name
+        if wide:
+            values = known([i for i in node.input if i != name]) if node.op_type in (
+                "Mul", "Div") and (first or node.op_type == "Mul") else None
+            divisors = (1 / values[0] if node.op_type == "Mul" else values[0]) \
+                if values and len(node.input) == 2 else None
+            return (f"it divides its input by {np.max(divisors):.6g} itself"
+                    if divisors is not None and (divisors >= 1000).all() else "")
+        if node.op_type == "BatchNormalization":  # (x - mean) / std, std = sqrt(var + eps) / k
+            params = known(node.input[1:5]) if first and len(node.input) >= 5 else None
+            if params is None:
+                return ""
+            k, bias, mean, var = (np.ravel(v).astype(np.float64) for v in params)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                std = np.sqrt(var + attribute(node, "epsilon", 1e-5)) / k
+            if not np.isfinite(std).all():
+                return ""
+            return subtracts(mean - bias * std) or multiplies(1 / std)
+        other = [i for i in node.input if i != name]
+        values = known(other) if len(other) == 1 else None
+        if values is None:
+            return ""
+        values = values[0]
+        if node.op_type in ("Sub", "Add") and (first or node.op_type == "Add"):
+            return subtracts(values if node.op_type == "Sub" else -values)
+        if node.op_type not in ("Mul", "Div") or (node.op_type == "Div" and not first):
+            return ""
+        return multiplies(values if node.op_type == "Mul" else 1 / values)
+
+    def scales(name: str, depth: int = 0) -> str:
+        consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
+        if not consumers or depth > 8:
+            return ""
+        found = ""
+        for node in consumers:
+            if passes(node, name):
+                reasons = [scales(out, depth + 1) for out in node.output if out]
+                reason = reasons[0] if reasons and all(reasons) else ""
+            else:
+                reason = why(node, name)
+            if not reason:
+                return ""
+            found = found or reason
+        return found
+
+    def passes(node, name: str) -> bool:
+        """Whether ``node`` hands on the values of ``name`` unchanged (as its data input,
+        its other inputs constant: indices, starts, shapes), or their range (Pad, Resize)."""
+        if node.op_type in _RANGE_PASS_OPS:
+            fill = node.input[2] if node.op_type == "Pad" and len(node.input) > 2 else ""
+            value = constants.get(fill) if fill else np.float32(attribute(node, "value", 0.0))
+            return node.input[0] == name and value is not None and bool(
+                ((value >= 0) & (value <= 255)).all())
+        if node.op_type not in _VALUE_PASS_OPS:
+            return False
+        if node.op_type == "Concat":
+            return True
+        return node.input[0] == name and all(i in constants or not i for i in node.input[1:])
+
+    return scales(input_name)
+
+
+#: ops that keep the channels of their first input (a constant, or nothing, beside it)
+_CHANNEL_PASS_OPS = _INPUT_PASS_OPS | {"Sub", "Add", "Mul", "Div", "Pad", "Relu", "Clip",
+                                       "BatchNormalization"}
+
+
+def graph_input_channels(graph, input_name: str) -> int | None:
+    """The channels the model's input has, from the weights of the Conv (or ConvTranspose)
+    it goes into through ops that keep its channels (a normalisation, a Transpose); None
+    when the graph does not tell (or tells two counts)."""
+    from geotile.onnx_graph import attribute
+
+    _, constant_names = _graph_index(graph)
+    dims = {t.name: list(t.dims) for t in graph.initializer}
+    dims.update({node.output[0]: list(a.t.dims) for node in graph.node
+                 if node.op_type == "Constant" and node.output
+                 for a in node.attribute if a.name == "value"})
+
+    def counts(name: str, depth: int = 0) -> set:
+        consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
+        if not consumers or depth > 8:
+            return {None}
+        found = set()
+        for node in consumers:
+            weight = dims.get(node.input[1]) if len(node.input) > 1 else None
+            if node.op_type in ("Conv", "ConvTranspose") and node.input[0] == name \
+                    and weight and len(weight) >= 3:
+                group = int(attribute(node, "group", 1) or 1)
+                found.add(weight[1] * group if node.op_type == "Conv" else weight[0])
+            elif node.op_type in _CHANNEL_PASS_OPS and all(
+                    i in constant_names or not i for i in node.input if i != name):
+                found |= counts(node.output[0], depth + 1)
+            else:
+                found.add(None)
+        return found
+
+    found = counts(input_name)
+    return int(found.pop()) if len(found) == 1 and None not in found else None
+
+
+def _graph_index(graph) -> tuple[dict, set]:
+    """(tensor name -> the node producing it, names of constant tensors) of a graph."""
+    producers = {out: node for node in graph.node for out in node.output}
+    constants = {t.name for t in graph.initializer} | {
+        out for node in graph.node if node.op_type in ("Constant", "ConstantOfShape")
+        for out in node.output}
+    return producers, constants
+
+
+@dataclass(frozen=True)
+class GraphEnd:
+    """What the graph gives at a tensor: ``kind`` "sigmoid", "softmax" or "final" (values
+    from a final activation, or a Clip of logits into 0..1) or "" (logits, anything else),
+    the range ``low``..``high`` its values lie in, and ``ops``, the activation and the ops
+    after it that changed that range."""
+
+    kind: str = ""
+    low: float = -math.inf
+    high: float = math.inf
+    ops: tuple[str, ...] = ()
+    #: why they are not per-pixel values whatever their range, and the fix
+    why: str = ""
+    #: a cubic Resize may take them a little past low..high (interpolation overshoot)
+    overshoots: bool = False
+
+    @property
+    def probabilities(self) -> bool:
+        """Final values the graph cannot take outside 0..1; unknown (infinite) bounds, as of
+        a weight map too large to be read, are believed: the first batch's values decide."""
+        unknown = math.isinf(self.low) or math.isinf(self.high)
+        return bool(self.kind) and not self.why and (unknown or not (
+            self.low < -PROBABILITY_TOLERANCE or self.high > 1 + PROBABILITY_TOLERANCE))
+
+    def problem(self) -> str:
+        """Why these final values are not probabilities 0..1 and the fix, or ""."""
+        if not self.kind or self.probabilities:
+            return ""
+        return self.why or (f"{' then '.join(self.ops)} gives values {self.low:g}..{self.high:g}"
+                            ". Give --activation none to write its raw values, or re-export "
+                            "it ending in its Sigmoid/Softmax.")
+
+
+def _interval(op: str, ranges: list[tuple[float, float]]) -> tuple[float, float]:
+    """The range of an elementwise ``op`` of inputs in ``ranges`` (unbounded when unsure)."""
+    def product(a: float, b: float) -> float:
+        return 0.0 if a == 0 or b == 0 else a * b
+
+    (low, high), rest = ranges[0], ranges[1:]
+    if op in ("Add", "Sum", "Mul", "Min", "Max", "Mean"):
+        for lo, hi in rest:
+            if op in ("Add", "Sum", "Mean"):
+                low, high = low + lo, high + hi
+            elif op == "Mul":
+                corners = [product(a, b) for a in (low, high) for b in (lo, hi)]
+                low, high = min(corners), max(corners)
+            else:
+                pick = min if op == "Min" else max
+                low, high = pick(low, lo), pick(high, hi)
+        if op == "Mean":
+            low, high = low / len(ranges), high / len(ranges)
+        return low, high
+    if op == "Sub" and rest:
+        return low - rest[0][1], high - rest[0][0]
+    if op == "Div" and rest and rest[0][0] == rest[0][1] and rest[0][0]:
+        bounds = sorted((low / rest[0][0], high / rest[0][0]))
+        return bounds[0], bounds[1]
+    if op == "Neg":
+        return -high, -low
+    if op in ("Round", "Floor", "Ceil"):
+        return math.floor(low), math.ceil(high)
+    if op == "Relu":
+        return max(low, 0.0), max(high, 0.0)
+    if op == "Abs":
+        return (0.0 if low <= 0 <= high else min(abs(low), abs(high))), max(abs(low), abs(high))
+    if op == "Sqrt" and low >= 0:
+        return math.sqrt(low), math.sqrt(high)
+    if op == "Pow" and rest and low >= 0 and rest[0][0] == rest[0][1] and rest[0][0] > 0:
+        return low ** rest[0][0], high ** rest[0][0]
+    return -math.inf, math.inf
+
+
+def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
+    """Output name -> :class:`GraphEnd`: Sigmoid, HardSigmoid, Softmax, Tanh (or a sigmoid
+    or softmax written out op by op), seen through trailing shape-only ops (Gather, Squeeze,
+    Slice, Transpose, Concat...), reductions over channels (the max of a softmax), Where and
+    elementwise ops with constants (Clip, Mul, 1 - p...), the range carried along. A Clip of
+    logits into 0..1 is final; a Clip to wider bounds (clamped logits) is not. Before
+    ``opset`` 13 a Softmax over another axis than the last of its input normalises all the
+    axes from it on together (the whole window): not per pixel (:class:`GraphEnd`.why)."""
+    from geotile.onnx_graph import attribute, constant_values
+
+    producers, constants = _graph_index(graph)
+    values = constant_values(graph)
+    memo: dict[str, GraphEnd] = {}
+    rank = _graph_ranks(graph, producers)
+
+    def softmax(node) -> GraphEnd:
+        end = GraphEnd("softmax", 0.0, 1.0, ("Softmax",))
+        if opset is None or opset >= 13:
+            return end
+        axis, dims = attribute(node, "axis", 1), rank(node.input[0])
+        if dims is None or axis in (-1, dims - 1):
+            return end
+        return dataclasses.replace(end, why=(
+            f"its Softmax(axis={axis}) at opset {opset} normalises its {dims}-D input over "
+            f"axes {axis % dims}..{dims - 1} together (the whole window), not each pixel's "
+            "classes. Re-export it with opset 13 or later."))
+
+    def op(name: str) -> str | None:
+        node = producers.get(name)
+        return node.op_type if node is not None else None
+
+    def written_out(node) -> str:
+        """1 / (1 + exp(-z)) or exp(z) / sum(exp(z)), as some exporters spell them."""
+        if node.op_type == "Reciprocal" or (node.op_type == "Div" and node.input[0] in constants):
+            add = producers.get(node.input[-1])
+            found = add is not None and add.op_type == "Add" and any(
+                i in constants for i in add.input) and any(op(i) == "Exp" for i in add.input)
+            return "sigmoid" if found else ""
+        if node.op_type == "Div" and op(node.input[0]) == "Exp":
+            total = producers.get(node.input[1])
+            found = total is not None and total.op_type == "ReduceSum" \
+                and total.input[0] == node.input[0]
+            return "softmax" if found else ""
+        return ""
+
+    def constant(name: str) -> GraphEnd:
+        known = values.get(name)
+        if known is None or not known.size or not np.isfinite(known).all():
+            return GraphEnd("constant")
+        return GraphEnd("constant", float(known.min()), float(known.max()))
+
+    def combined(names, op_type: str | None, depth: int) -> GraphEnd:
+        """Several inputs: final when every one that is not a constant is, of their kind
+        when they agree (else "final"), over the range ``op_type`` maps them to (None: the
+        union of theirs)."""
+        ends = [constant(i) if i in constants else final(i, depth + 1) for i in names if i]
+        kinds = {e.kind for e in ends} - {"constant"}
+        if not kinds or "" in kinds:
+            return GraphEnd()
+        kind = kinds.pop() if len(kinds) == 1 else "final"
+        ops = max((e.ops for e in ends), key=len)
+        why = next((e.why for e in ends if e.why), "")
+        over = any(e.overshoots for e in ends)
+        if op_type is None:
+            return GraphEnd(kind, min(e.low for e in ends), max(e.high for e in ends), ops, why,
+                            over)
+        low, high = _interval(op_type, [(e.low, e.high) for e in ends])
+        return GraphEnd(kind, low, high, (*ops, op_type), why, over)
+
+    def clip(node, depth: int) -> GraphEnd:
+        bounds = [attribute(node, "min", -math.inf), attribute(node, "max", math.inf)]
+        for k, name in enumerate(node.input[1:3]):  # opset 11 on: inputs, not attributes
+            bound = constant(name) if name in constants else None
+            if name and (bound is None or bound.low != bound.high):
+                return GraphEnd()  # bounds computed by the graph, or not one number
+            bounds[k] = bound.low if name else (-math.inf, math.inf)[k]
+        low, high = bounds
+        inner = final(node.input[0], depth + 1)
+        if not inner.kind:  # logits: clipped into 0..1 they are final, else still logits
+            return GraphEnd("final", low, high, ("Clip",)) if low >= 0 and high <= 1 \
+                else GraphEnd()
+        return dataclasses.replace(inner, low=max(inner.low, low), high=min(inner.high, high),
+                                   ops=(*inner.ops, "Clip"), overshoots=False)
+
+    def final(name: str, depth: int = 0) -> GraphEnd:
+        if name in memo:
+            return memo[name]
+        node = producers.get(name)
+        result = GraphEnd()
+        if node is not None and depth < 64:
+            kind = node.op_type
+            if kind == "Softmax":
+                result = softmax(node)
+            elif kind in _FINAL_ACTIVATIONS:
+                what, low, high = _FINAL_ACTIVATIONS[kind]
+                result = GraphEnd(what, low, high, (kind,))
+            elif kind in ("Reciprocal", "Div") and written_out(node):
+                result = GraphEnd(written_out(node), 0.0, 1.0, (f"{kind} (a written-out "
+                                                                f"{written_out(node)})",))
+            elif kind == "Clip":
+                result = clip(node, depth)
+            elif kind == "Where":
+                result = combined(node.input[1:], None, depth)
+            elif kind in ("Sub", "Neg"):  # 1 - p: no longer one sigmoid per channel
+                result = combined(node.input, kind, depth)
+                if result.kind:
+                    result = dataclasses.replace(result, kind="final")
+            elif kind == "Concat":
+                result = combined(node.input, None, depth)
+            elif kind in _ELEMENTWISE_OPS:
+                result = combined(node.input, kind, depth)
+            elif kind in _PASS_THROUGH_OPS or kind in _REDUCTIONS:
+                result = final(node.input[0], depth + 1)
+                if kind in ("Resize", "Upsample") and attribute(node, "mode") == "cubic":
+                    result = dataclasses.replace(result, overshoots=True)
+        memo[name] = result
+        return result
+
+    return {output.name: final(output.name) for output in graph.output}
+
+
+#: ops whose output has the rank of their first input (the others: weights, sizes, bounds)
+_FIRST_RANK_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool",
+                   "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
+                   "InstanceNormalization", "LRN", "Resize", "Upsample", "Pad", "DepthToSpace",
+                   "SpaceToDepth", "Transpose", "Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid",
+                   "HardSigmoid", "HardSwish", "Tanh", "Softmax", "LogSoftmax", "Clip", "Cast",
+                   "Identity", "Dropout", "Neg", "Abs", "Exp", "Log", "Sqrt", "Erf", "Softplus",
+                   "Gelu", "Concat", "Round", "Floor", "Ceil"}
+#: ops broadcasting their inputs: the largest rank
+_BROADCAST_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "Where",
+                  "PRelu", "MatMul"}
+
+
+def _graph_ranks(graph, producers: dict):
+    """rank(name): the number of axes of a tensor when the graph tells it (the image input
+    has 4; shapes carried through convolutions, elementwise and shape-keeping ops), else
+    None (through Reshape, Flatten, Squeeze...)."""
+    from geotile.onnx_graph import constant_values
+
+    known = {t.name: len(t.dims) for t in graph.initializer}
+    known.update({name: value.ndim for name, value in constant_values(graph).items()})
+    known.update({i.name: 4 for i in graph.input if i.name not in known})
+    memo: dict[str, int | None] = {}
+
+    def rank(name: str, depth: int = 0) -> int | None:
+        if name in known:
+            return known[name]
+        if name in memo:
+            return memo[name]
+        node = producers.get(name)
+        result = None
+        if node is not None and depth < 256:
+            if node.op_type in _FIRST_RANK_OPS:
+                result = rank(node.input[0], depth + 1)
+            elif node.op_type in _BROADCAST_OPS:
+                ranks = [rank(i, depth + 1) for i in node.input if i]
+                result = None if None in ranks or not ranks else max(ranks)
+        memo[name] = result
+        return result
+
+    return rank
+
+
+def graph_activations(graph) -> dict[str, str]:
+    """Output name -> the kind of final values the graph already gives (:func:`graph_ends`),
+    "" for logits."""
+    return {name: end.kind for name, end in graph_ends(graph).items()}
+
+
+def graph_class_ids(graph) -> dict[str, bool]:
+    """Output name -> True when the output is class ids or a 0/1 mask cast to float: ArgMax,
+    ArgMin or a comparison, seen through shape-only ops and casts."""
+    producers, _ = _graph_index(graph)
+
+    def ids(name: str, depth: int = 0) -> bool:
+        node = producers.get(name)
+        if node is None or depth >= 64:
+            return False
+        if node.op_type in _ID_OPS:
+            return True
+        if node.op_type in _PASS_THROUGH_OPS and node.op_type != "Concat":
+            return ids(node.input[0], depth + 1)
+        return False
+
+    return {output.name: ids(output.name) for output in graph.output}
+
+
+def graph_activation(path: Path) -> str:
+    """'none' when the graph's first output already ends in Sigmoid/Softmax, else 'auto'."""
+    model = load_model(Path(path))
+    graph = model.graph if model is not None else None
+    ends = graph_activations(graph) if graph is not None else {}
+    first = graph.output[0].name if graph is not None and graph.output else None
+    return "none" if ends.get(first) else "auto"
+
+
+def quantized_op(graph) -> str | None:
+    """The first quantisation op (QDQ or QOperator int8) of ``graph``, else None."""
+    for node in graph.node if graph is not None else ():
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear") \
+                or node.op_type.startswith("QLinear") or node.op_type.endswith("Integer"):
+            return node.op_type
+    return None
