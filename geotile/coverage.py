@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from geotile.quiet_warnings import is_valid
+
 
 def simplify_coverage(polygons, tolerances, cell: float, noded: bool = False) -> np.ndarray:
     """``polygons`` simplified, each by its tolerance (0: left as it is); ``cell`` is the
@@ -156,7 +158,7 @@ def _vertices_merged(polygons: np.ndarray, tolerance: float) -> np.ndarray:
     merged[changed] = shapely.set_coordinates(
         polygons[changed].copy(),
         np.column_stack([moved.real, moved.imag])[np.isin(owner, changed)])
-    return np.where(shapely.is_valid(merged), merged, polygons)
+    return np.where(is_valid(merged), merged, polygons)
 
 
 def _vertices_shared(polygons: np.ndarray, tolerance: float, exact: bool) -> np.ndarray:

@@ -47,6 +47,7 @@ from geotile.errors import InputError, check_range
 from geotile.input_files import VECTOR_SUFFIXES
 from geotile.label_set import geometry_array as _geometry_array
 from geotile.label_set import header_crs
+from geotile.quiet_warnings import is_valid
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -184,7 +185,7 @@ def _repaired(geometries: np.ndarray) -> np.ndarray:
     """``buffer(0)`` of the invalid geometries, as solaris repairs bow-ties."""
     import shapely
 
-    invalid = ~shapely.is_valid(geometries) & ~shapely.is_empty(geometries)
+    invalid = ~is_valid(geometries) & ~shapely.is_empty(geometries)
     if invalid.any():
         geometries = geometries.copy()
         geometries[invalid] = shapely.buffer(geometries[invalid], 0)
@@ -212,8 +213,8 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
     if repair_truth:
         true = _repaired(true)
     # invalid geometries score IoU 0 with everything (solaris): keep them out of the pairs
-    usable_true = np.flatnonzero(shapely.is_valid(true) & ~shapely.is_empty(true))
-    usable_pred = shapely.is_valid(pred) & ~shapely.is_empty(pred)
+    usable_true = np.flatnonzero(is_valid(true) & ~shapely.is_empty(true))
+    usable_pred = is_valid(pred) & ~shapely.is_empty(pred)
     tree = shapely.STRtree(true[usable_true])
     query = np.flatnonzero(usable_pred)
     q, t = tree.query(pred[query], predicate="intersects")
@@ -621,7 +622,6 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     ``labels_layer`` names the truth's layer in a multi-layer file. ``min_area`` (m^2):
     truth polygons smaller and predictions not larger are left out (SpaceNet's rule).
     """
-    import shapely
 
     truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
@@ -633,7 +633,7 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     truth_frame = truth_frame.reset_index(drop=True)
     if len(pred_frame) == 0:
         log.info("%s holds no polygons: every truth polygon is a false negative", prediction)
-    invalid = int((~shapely.is_valid(truth_frame.geometry.values)).sum()) if len(truth_frame) \
+    invalid = int((~is_valid(truth_frame.geometry.values)).sum()) if len(truth_frame) \
         else 0
     if invalid and not repair_truth:
         log.warning("%s: %d invalid truth polygon(s) (self-intersecting) match no prediction, "
@@ -1895,8 +1895,8 @@ def _best_ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not len(a) or not len(b):
         return best
     a, b = _repaired(_geometry_array(a)), _repaired(_geometry_array(b))
-    ok_a = shapely.is_valid(a) & ~shapely.is_empty(a)
-    ok_b = np.flatnonzero(shapely.is_valid(b) & ~shapely.is_empty(b))
+    ok_a = is_valid(a) & ~shapely.is_empty(a)
+    ok_b = np.flatnonzero(is_valid(b) & ~shapely.is_empty(b))
     query = np.flatnonzero(ok_a)
     q, t = shapely.STRtree(b[ok_b]).query(a[query], predicate="intersects")
     ai, bi = query[q], ok_b[t]

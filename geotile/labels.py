@@ -34,6 +34,7 @@ from geotile.label_set import (
     parse_crs,
     property_fields,
 )
+from geotile.quiet_warnings import is_valid
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
@@ -1172,7 +1173,7 @@ def repair_polygons(geometries: np.ndarray, valid: np.ndarray | None = None) -> 
     parts = np.empty(len(geometries), dtype=object)
     parts[:] = list(geometries)
     if valid is None:
-        valid = shapely.is_valid(parts)
+        valid = is_valid(parts)
     broken = ~valid  # valid ones are kept as they are (make_valid copies)
     multi = broken & (shapely.get_type_id(parts) == 6)
     broken &= ~multi

@@ -40,7 +40,7 @@ from geotile.errors import GeotileWarning, InputError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.gdal_settings import with_read_settings
 from geotile.no_georef import copy_georeferencing
-from geotile.quiet_warnings import quietly
+from geotile.quiet_warnings import is_valid, quietly
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
@@ -419,7 +419,7 @@ def prepare_labels(
     ids, names = class_ids(labels, class_field, class_map, source)
     if roads and class_field is None:
         names = {1: "road"}
-    valid = shapely.is_valid(labels.geometries)
+    valid = is_valid(labels.geometries)
     invalid = int(len(valid) - np.count_nonzero(valid))
     original = labels.geometries
     labels = labels.replace(geometries=repair_polygons(original, valid),

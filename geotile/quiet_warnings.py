@@ -129,3 +129,12 @@ def recorded() -> Iterator[list]:
             del _RECORDS[ident]
             if not _RECORDS and warnings.showwarning is _show:
                 warnings.showwarning = _SHOWN.pop()
+
+
+def is_valid(geometries):
+    """``shapely.is_valid`` without its ``catch_warnings(); simplefilter("ignore")``: from
+    a thread pool another thread's catch_warnings saved that filter and put it back for good
+    (the process showed no warning again). GEOS (3.10 and later) warns of nothing here."""
+    from shapely import lib
+
+    return lib.is_valid(geometries)

@@ -73,7 +73,7 @@ from geotile.errors import (
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
-from geotile.quiet_warnings import gdal_messages, quietly
+from geotile.quiet_warnings import gdal_messages, is_valid, quietly
 from geotile.raster import gdal_yes, input_path
 from geotile.raster_kinds import (
     ids_above_255,
@@ -1357,7 +1357,7 @@ def _overlaps_across_crs(groups: dict[str, list]) -> list[tuple]:
         outline = shapely.segmentize(shapely.box(*box_b), side / 64)
         outline = shapely.transform(outline, lambda xy, to=to_a, c=centre: _near(
             np.column_stack(to.transform(xy[:, 0], xy[:, 1])), c))
-        if not shapely.is_valid(outline):
+        if not is_valid(outline):
             continue
         # half a pixel of b in a's units: b's outline there over b's pixels
         scale = (outline.bounds[2] - outline.bounds[0]) / (box_b[2] - box_b[0])

@@ -42,6 +42,7 @@ from geotile.class_keys import class_key, zero_is_background
 from geotile.coverage import components, edge_matched, simplify_coverage
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole, write_advice
 from geotile.gc_pause import gc_paused
+from geotile.quiet_warnings import is_valid
 from geotile.raster_kinds import (
     binary_mask_kind,
     check_probabilities,
@@ -380,7 +381,7 @@ def regularize_polygon(polygon, cell: float):
                    for ring in polygon.interiors],
                   [shapely.Polygon(ring) for ring in polygon.interiors]):
         cut = outline.difference(shapely.union_all(holes))
-        if cut.geom_type == "Polygon" and cut.is_valid and not cut.is_empty:
+        if cut.geom_type == "Polygon" and is_valid(cut) and not cut.is_empty:
             return cut
     parts = list(shapely.get_parts(cut))
     return max(parts, key=lambda part: part.area) if parts else outline
@@ -408,7 +409,7 @@ def _regularize_outline(polygon, cell: float):
     centre = polygon.centroid
     upright = affinity.rotate(shapely.simplify(polygon, cell), -angle, origin=centre)
     rectilinear = _snap_rectilinear(np.asarray(upright.exterior.coords))
-    if rectilinear is None or not rectilinear.is_valid or \
+    if rectilinear is None or not is_valid(rectilinear) or \
             rectilinear.intersection(upright).area < 0.7 * rectilinear.union(upright).area:
         return _fit_rectangle(rectangle, polygon.area)
     return affinity.rotate(rectilinear, angle, origin=centre)
@@ -609,7 +610,7 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
         shape = regular[i].difference(shapely.union_all(out[hits])) if hits else regular[i]
         shape = _largest(shape)
         area = geometries[i].area
-        if shape is not None and shape.is_valid and \
+        if shape is not None and is_valid(shape) and \
                 shape.intersection(geometries[i]).area >= 0.7 * shape.union(geometries[i]).area \
                 and abs(shape.area - area) <= REGULARIZE_AREA_CHANGE * area:
             out[i] = shape
@@ -679,7 +680,7 @@ def _close_party_walls(out: np.ndarray, geometries: np.ndarray, mates: dict[int,
                 continue  # a notch of one building's outline: squared away, as alone
             k = members[int(np.argmax(shared))]
             joined = _largest(shapely.simplify(shapely.union(out[k], slit), 0))
-            if joined is not None and joined.is_valid:
+            if joined is not None and is_valid(joined):
                 out[k] = joined
     return out
 

@@ -270,6 +270,46 @@ def test_warnings_hidden_in_two_threads_at_once_leave_the_filters_as_they_were()
     assert warnings.filters == before and a_out.is_set() and b_in.is_set()
 
 
+def test_validity_checks_leave_no_filter_a_pool_could_keep(make_raster, tmp_path, monkeypatch):
+    """shapely.is_valid hides every warning (catch_warnings + simplefilter("ignore")) around
+    GEOS's check: evaluate_files from a 4-thread pool left ('ignore', Warning) in the
+    process's filters for good (1 round of 10), and no warning showed again. geotile checks
+    validity without touching the filters, so another thread saves none of its own."""
+    import warnings
+
+    from shapely import lib
+
+    from geotile.errors import GeotileWarning
+
+    saved = []  # the filters another thread's catch_warnings would save during a check
+    is_valid = lib.is_valid
+
+    def saving(*args, **kwargs):
+        saved.append(list(warnings.filters))
+        return is_valid(*args, **kwargs)
+
+    monkeypatch.setattr(lib, "is_valid", saving)
+    box = shapely.box(X0, Y0 - 20, X0 + 10, Y0 - 10)
+    frame = gpd.GeoDataFrame(geometry=[box], crs=UTM_CRS)
+    frame.to_file(tmp_path / "truth.geojson")
+    frame.to_file(tmp_path / "pred.geojson")
+    assert geotile.evaluate_files(tmp_path / "pred.geojson",
+                                  tmp_path / "truth.geojson").scores.tp == 1
+    mask = np.zeros((1, 40, 40), np.uint8)
+    mask[0, 5:15, 5:30] = 1
+    geotile.vectorize_rasters(make_raster("mask.tif", mask, transform=TRANSFORM),
+                              tmp_path / "v.gpkg", options=geotile.VectorizeOptions(
+                                  simplify=0.5, regularize=True))
+    assert len(saved) >= 3
+    for filters in saved:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filters[:] = filters
+            warnings.warn("the user's own", UserWarning, stacklevel=1)
+            warnings.warn("x.png: no georeferencing", GeotileWarning, stacklevel=1)
+        assert sorted(str(w.message) for w in caught) == [
+            "the user's own", "x.png: no georeferencing"]
+
+
 def test_vectorize_of_a_photo_says_one_warning(run_cli, tmp_path):
     """vectorize of an ungeoreferenced PNG: geotile's one warning, not rasterio's "Dataset has
     no geotransform" besides it (as tile and predict do), in each mode."""
