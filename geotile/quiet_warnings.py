@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -23,17 +24,34 @@ def hidden(*categories: type[Warning], message: str = "") -> Iterator[None]:
     """Hide warnings of ``categories`` (whose text matches the regex ``message`` at its start)
     raised in the block: one short call, which must not wait for another thread.
 
-    Name the warnings the call raises, never ``Warning`` itself: a third-party
+    Name the warnings the call raises, never ``Warning`` itself. A third-party
     ``catch_warnings`` in another thread (pyogrio's, geopandas') that saves the filter list
-    while this one is in it puts it back for good, and then hides those warnings only."""
+    while this one is in it puts it back for good: the filter then matches nothing (see
+    :class:`_InThisBlock`)."""
     if not categories or Warning in categories or not all(
             isinstance(c, type) and issubclass(c, Warning) for c in categories):
         raise TypeError("hidden() needs the warning categories the call raises, not Warning "
                         "(the message goes as message=...)")
-    with _LOCK, warnings.catch_warnings():
-        for category in categories:
-            warnings.filterwarnings("ignore", message, category)
-        yield
+    pattern = _InThisBlock(message)
+    try:
+        with _LOCK, warnings.catch_warnings():
+            for category in categories:
+                warnings.filterwarnings("ignore", message, category)
+                warnings.filters[0] = ("ignore", pattern, category, None, 0)
+            yield
+    finally:
+        pattern.thread = None
+
+
+class _InThisBlock:
+    """A filter's message pattern that matches only in the thread that hides, while it
+    does: a filter leaked by another thread's catch_warnings hides nothing after."""
+
+    def __init__(self, message: str) -> None:
+        self.pattern, self.thread = re.compile(message, re.I), threading.get_ident()
+
+    def match(self, text: str):
+        return self.thread == threading.get_ident() and self.pattern.match(text)
 
 
 def quietly(opener, *args, **kwargs):

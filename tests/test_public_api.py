@@ -270,6 +270,36 @@ def test_warnings_hidden_in_two_threads_at_once_leave_the_filters_as_they_were()
     assert warnings.filters == before and a_out.is_set() and b_in.is_set()
 
 
+def test_a_filter_leaked_from_hidden_hides_nothing_after_the_call():
+    """A third-party catch_warnings in another thread (geopandas' total_bounds, pyogrio's
+    writer) that saved the filters during geotile's hidden() put back its ('ignore',
+    RuntimeWarning) or ('ignore', NotGeoreferencedWarning) for good (6 threads of
+    make_masks/predict/vectorize/tile/evaluate: both left): every RuntimeWarning of numpy
+    and rasterio's own warning were hidden in the whole process after. A leaked filter now
+    matches only in its thread, inside its block."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from geotile.quiet_warnings import hidden, quietly
+
+    saved = []
+    with hidden(RuntimeWarning):
+        saved.append(list(warnings.filters))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.warn("inside", RuntimeWarning, stacklevel=1)
+        assert caught == []  # hidden in the block
+    quietly(lambda: saved.append(list(warnings.filters)))
+    assert len(saved) == 2
+    for filters in saved:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filters[:] = filters  # as another thread put them back
+            np.float64(1) / np.float64(0)
+            warnings.warn("the user's own", NotGeoreferencedWarning, stacklevel=1)
+        assert sorted(str(w.message) for w in caught) == [
+            "divide by zero encountered in scalar divide", "the user's own"]
+
+
 def test_validity_checks_leave_no_filter_a_pool_could_keep(make_raster, tmp_path, monkeypatch):
     """shapely.is_valid hides every warning (catch_warnings + simplefilter("ignore")) around
     GEOS's check: evaluate_files from a 4-thread pool left ('ignore', Warning) in the
