@@ -296,7 +296,12 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
 
         with hidden(RuntimeWarning):  # GDAL's notes on a file it cannot read
             if layer is None and len(pyogrio.list_layers(path)) > 1:
-                return False  # the layer is not chosen yet: the other scores say so
+                from geotile.labels import _choose_layer
+
+                # the one layer of lines or polygons beside points (osmnx: nodes, edges)
+                layer = _choose_layer(path, None)
+                if layer is None:
+                    return False  # points only: the other scores say so
             info = pyogrio.read_info(path, layer=layer)
         kind = str(info.get("geometry_type") or "")
         if info.get("features") == 0 and "LineString" not in kind:

@@ -1956,3 +1956,25 @@ def test_skeleton_pixels_are_found_by_their_exact_centre_and_the_later_band_wins
     table.extra_edges[(0.5, 1.5)] = 7.0
     assert table.edges(np.array([[1.5, 1.5], [0.5, 1.5], [9.0, 9.0]])).tolist() == [3.0, 7.0,
                                                                                      0.0]
+
+
+def test_osmnx_geopackage_of_nodes_and_edges_is_scored_on_its_edges(run_cli, tmp_path):
+    """An osmnx GeoPackage (ox.save_graph_geopackage: a 'nodes' point layer, then an 'edges'
+    line layer) as TRUTH or PREDICTION was refused: "pred.gpkg holds lines but roads.gpkg does
+    not", although make-masks reads its edges: its one layer of lines is scored."""
+    roads = [shapely.LineString([(X0, Y0), (X0 + 100, Y0)]),
+             shapely.LineString([(X0, Y0), (X0, Y0 - 60)])]
+    single = write_lines(tmp_path / "pred.gpkg", roads)
+    graph = tmp_path / "roads.gpkg"
+    corners = [shapely.Point(X0, Y0), shapely.Point(X0 + 100, Y0), shapely.Point(X0, Y0 - 60)]
+    gpd.GeoDataFrame({"osmid": [1, 2, 3]}, geometry=corners, crs=UTM_CRS).to_file(
+        graph, layer="nodes")
+    gpd.GeoDataFrame({"u": [1, 1], "v": [2, 3], "highway": ["motorway", "residential"]},
+                     geometry=[roads[0], shapely.LineString([(X0, Y0), (X0, Y0 - 30)])],
+                     crs=UTM_CRS).to_file(graph, layer="edges")
+    for pred, truth, recall in ((single, graph, 1.0), (graph, single, 132 / 160)):  # +2 m buffer
+        result = run_cli("evaluate", pred, truth, "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert scores["mode"] == "line" and scores["recall"] == pytest.approx(recall, abs=1e-3)
+        assert scores["true_length_m"] == pytest.approx(130 if truth == graph else 160)
