@@ -15,6 +15,7 @@ import codecs
 import itertools
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,9 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         if _gzipped(path):
             raise InputError(f"{path}: gzip-compressed; GDAL reads it as /vsigzip/{path} "
                              "(give that path), or gunzip it first.") from exc
+        unread = _unread_osm_format(path)
+        if unread:
+            raise InputError(f"{path}: {unread}") from exc
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
             f"{path}: not vector data GDAL can read ({reason}). "
@@ -174,6 +178,25 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         labels.crs = parse_crs(labels_crs, "--labels-crs")
     _drop_measures(labels.geometries)
     return _lonlat_checked(labels, path, crs_option)
+
+
+def _unread_osm_format(path) -> str | None:
+    """What to say of an OpenStreetMap download GDAL does not read (Overpass API JSON, an
+    osmnx GraphML graph), from the start of the local file ``path``; None for other files."""
+    if not isinstance(path, Path) or not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        head = handle.read(65536).decode("utf-8", "replace")
+    if path.suffix.lower() == ".graphml" or "<graphml" in head:
+        return ("a GraphML graph (osmnx), not vector data GDAL can read. Save it as a "
+                "GeoPackage, ox.save_graph_geopackage(G, 'roads.gpkg'), and give that file "
+                "(its lines are the 'edges' layer).")
+    if re.search(r'"elements"\s*:\s*\[', head) and '"FeatureCollection"' not in head:
+        return ("Overpass API JSON (OSM elements), not GeoJSON. Convert it: "
+                f"osmtogeojson {path.name} > {path.stem}.geojson, or query Overpass with "
+                "[out:xml] and give the .osm file (GDAL reads it: --layer lines or "
+                "multipolygons).")
+    return None
 
 
 def _drop_measures(geometries: np.ndarray) -> None:

@@ -963,3 +963,37 @@ def test_a_shapefile_without_its_shx_says_so(run_cli, image, tmp_path):
     assert_one_line_error(result, "roofs.shp", "roofs.shx", "missing",
                           "ogrinfo --config SHAPE_RESTORE_SHX YES")
     assert "Give GeoJSON" not in result.stderr and not out.exists()
+
+
+# --- item: OpenStreetMap downloads that are no GDAL vector format -----------------------------
+
+def test_overpass_json_names_itself_and_the_conversion(run_cli, image, tmp_path):
+    """Overpass API JSON ({"elements": [nodes, ways]}, as overpass-turbo exports it) was
+    refused as "not vector data GDAL can read (a GeoJSON object of type None holds no
+    features)": the line says what it is and how to convert it."""
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({"version": 0.6, "generator": "Overpass API", "elements": [
+        {"type": "node", "id": 1, "lat": 41.88, "lon": -87.63},
+        {"type": "node", "id": 2, "lat": 41.88, "lon": -87.62},
+        {"type": "way", "id": 3, "nodes": [1, 2], "tags": {"highway": "residential"}}]}))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--line-width", 4)
+    assert_one_line_error(result, "export.json", "Overpass", "osmtogeojson", "out:xml")
+    assert "GeoJSON object of type None" not in result.stderr
+    assert not out.exists()
+
+
+def test_graphml_names_itself_and_the_conversion(run_cli, image, tmp_path):
+    """An osmnx GraphML file (ox.save_graphml) was refused with GDAL's 'not recognized as
+    being in a supported file format ... prefixing the file path with <DRIVER>:' advice,
+    which does not apply: the line says what it is and how osmnx saves its lines."""
+    path = tmp_path / "roads.graphml"
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>\n<graphml xmlns='
+                    '"http://graphml.graphdrawing.org/xmlns"><graph edgedefault="directed">'
+                    '<node id="1"/></graph></graphml>\n')
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--line-width", 4)
+    assert_one_line_error(result, "roads.graphml", "GraphML", "save_graph_geopackage",
+                          "edges")
+    assert "DRIVER" not in result.stderr
+    assert not out.exists()
