@@ -19,7 +19,7 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".png", ".jpg", ".jp
 #: vector files taken from a folder (evaluate's folders, make-masks' label folders; xBD's
 #: label files are .json)
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
-                   ".kml", ".gml")
+                   ".kml", ".gml", ".osm", ".pbf")
 #: suffixes of the data file of a raster its .hdr describes (ENVI's, EHdr's), or none
 HEADER_DATA_SUFFIXES = ("", ".dat", ".raw", ".bin", ".bil", ".bip", ".bsq", ".flt", ".envi")
 

@@ -67,8 +67,8 @@ def pair_labels(labels, images) -> list[Path]:
     found = []
     for image in images:
         stem = name_key(input_path(image).stem)
-        own = [f for f in candidates(stem) if image_name(stem, f.stem) is not None]
-        found.append([f for f in own if (key := name_key(f.stem)) == stem
+        own = [f for f in candidates(stem) if image_name(stem, label_stem(f)) is not None]
+        found.append([f for f in own if (key := name_key(label_stem(f))) == stem
                       or key not in stems])
     if files and not any(found) and all(f.suffix.lower() == ".shp" for f in files):
         raise InputError(f"{labels}: the folder holds {len(files)} layers of polygons or "
@@ -78,6 +78,12 @@ def pair_labels(labels, images) -> list[Path]:
         if len(own) != 1:
             raise InputError(_refusal(input_path(image), labels, files, own))
     return [own[0] for own in found]
+
+
+def label_stem(path: Path) -> str:
+    """The name a label file pairs by: its stem, less .osm of an OpenStreetMap .osm.pbf."""
+    name = path.name
+    return name[:-8] if name.lower().endswith(".osm.pbf") else path.stem
 
 
 def _candidates(files: list[Path]):
@@ -90,7 +96,7 @@ def _candidates(files: list[Path]):
 
     by_base, by_id, by_tail = defaultdict(set), defaultdict(set), defaultdict(set)
     for f in files:
-        stem = name_key(f.stem)  # compared in NFC
+        stem = name_key(label_stem(f))  # compared in NFC
         for suffix in MASK_SUFFIXES:  # names_mask_of: a base of the image and a suffix
             if stem.lower().endswith(suffix.lower()):
                 by_base[stem[:len(stem) - len(suffix)]].add(f)

@@ -258,3 +258,30 @@ def test_label_files_named_in_nfd_pair_with_images_named_in_nfc(run_cli, tmp_pat
         patch = gpd.read_file(tmp_path / "tiles" / "labels" / f"{stem}_0_0.geojson")
         drawn = union_of(patch.to_crs(UTM_CRS).geometry)
         assert drawn.symmetric_difference(shapely.union_all(_boxes(shapes))).area < 1e-6
+
+
+def test_a_folder_of_openstreetmap_extracts_pairs_by_name(run_cli, tmp_path):
+    """A folder of one .osm (or .osm.pbf) extract per tile was refused: "osm is a folder,
+    not vector data GDAL can read"; its files pair with the images (tile_b.osm.pbf with
+    tile_b.tif), each mask burnt from its own extract's buildings."""
+    from .test_labels_inputs import _osm_extract
+
+    def square(a, b, c, d):
+        return [(X0 + a, Y0 - b), (X0 + c, Y0 - b), (X0 + c, Y0 - d), (X0 + a, Y0 - d),
+                (X0 + a, Y0 - b)]
+
+    (tmp_path / "osm").mkdir()
+    _osm_extract(tmp_path / "osm" / "tile_a.osm", [({"building": "yes"}, [square(1, 1, 4, 4)])])
+    # GDAL's OSM driver tells XML from PBF by the content: the pairing is what is tested
+    _osm_extract(tmp_path / "osm" / "tile_b.osm.pbf", [({"building": "yes"},
+                                                         [square(10, 10, 15, 12)])])
+    images = [_image(tmp_path / "img" / f"tile_{n}.tif") for n in "ab"]
+    result = run_cli("make-masks", tmp_path / "osm", *images, "-o", tmp_path / "masks",
+                     "--layer", "multipolygons")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / "tile_a.tif") as src:
+        a = src.read(1)
+    with rasterio.open(tmp_path / "masks" / "tile_b.tif") as src:
+        b = src.read(1)
+    assert a.sum() == 36 and (a[2:8, 2:8] == 1).all()  # 3 x 3 m at 0.5 m
+    assert b.sum() == 40 and (b[20:24, 20:30] == 1).all()  # 5 x 2 m
