@@ -17,8 +17,10 @@ def _is_folder(path) -> bool:
             and Path(path).suffix.lower() != ".gdb")
 
 
-def are_folders(prediction, truth) -> bool:
-    """Two folders: True; a folder and a file, or a remote folder: a one-line error."""
+def are_folders(prediction, truth, layer: str | None = None) -> bool:
+    """Two folders: True; a folder and a file, or a remote folder: a one-line error. A TRUTH
+    folder of Shapefiles of which --layer names one is one dataset, as GDAL reads it (an
+    unzipped Geofabrik extract: gis_osm_roads_free_1)."""
     from geotile.input_files import refuse_remote_listing
     from geotile.raster import ARCHIVE_PREFIXES, is_virtual_path
 
@@ -26,7 +28,8 @@ def are_folders(prediction, truth) -> bool:
         text = os.fspath(path)
         if is_virtual_path(text) and not text.startswith(ARCHIVE_PREFIXES):
             refuse_remote_listing(text)
-    dirs = [_is_folder(p) for p in (prediction, truth)]
+    dirs = [_is_folder(prediction), _is_folder(truth) and not (
+        layer is not None and (Path(truth) / f"{layer}.shp").is_file())]
     if dirs[0] != dirs[1]:
         folder, other = (prediction, truth) if dirs[0] else (truth, prediction)
         raise InputError(f"{folder} is a folder but {other} is not: give two folders (files "
@@ -124,7 +127,7 @@ def input_kind(prediction, truth, layer: str | None = None, empty: str = "files"
     user gave --buffer)."""
     from geotile.spacenet import is_spacenet_csv
 
-    if are_folders(prediction, truth):
+    if are_folders(prediction, truth, layer):
         return "folders"
     if is_spacenet_csv(prediction) and is_spacenet_csv(truth):
         return "csvs"

@@ -1978,3 +1978,23 @@ def test_osmnx_geopackage_of_nodes_and_edges_is_scored_on_its_edges(run_cli, tmp
         scores = json.loads(result.stdout)
         assert scores["mode"] == "line" and scores["recall"] == pytest.approx(recall, abs=1e-3)
         assert scores["true_length_m"] == pytest.approx(130 if truth == graph else 160)
+
+
+def test_truth_folder_of_shapefiles_is_one_dataset_with_layer(run_cli, tmp_path):
+    """An unzipped Geofabrik extract (a folder of gis_osm_roads_free_1.shp,
+    gis_osm_buildings_a_free_1.shp...) as TRUTH with --layer, which make-masks reads as one
+    dataset, was refused: "osm is a folder but pred.gpkg is not"; the layer is scored."""
+    roads = [shapely.LineString([(X0, Y0), (X0 + 100, Y0)])]
+    pred = write_lines(tmp_path / "pred.gpkg", roads)
+    folder = tmp_path / "osm"
+    folder.mkdir()
+    track = shapely.LineString([(X0, Y0 - 50), (X0 + 100, Y0 - 50)])
+    write_lines(folder / "gis_osm_roads_free_1.shp", [*roads, track],
+                fclass=["primary", "track"])
+    gpd.GeoDataFrame({"fclass": ["house"]}, geometry=[shapely.box(X0, Y0 - 9, X0 + 9, Y0)],
+                     crs=UTM_CRS).to_file(folder / "gis_osm_buildings_a_free_1.shp")
+    result = run_cli("evaluate", pred, folder, "--layer", "gis_osm_roads_free_1", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["mode"] == "line" and scores["true_length_m"] == pytest.approx(200)
+    assert scores["precision"] == 1.0 and scores["recall"] == pytest.approx(0.5)
