@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
 
 _LOCK = threading.RLock()
+#: Python 3.14's per-context warning filters (free-threaded builds, -X context_aware_warnings)
+_CONTEXT_AWARE = bool(getattr(sys.flags, "context_aware_warnings", False))
 
 
 @contextlib.contextmanager
@@ -37,7 +40,9 @@ def hidden(*categories: type[Warning], message: str = "") -> Iterator[None]:
         with _LOCK, warnings.catch_warnings():
             for category in categories:
                 warnings.filterwarnings("ignore", message, category)
-                warnings.filters[0] = ("ignore", pattern, category, None, 0)
+                if not _CONTEXT_AWARE:  # else filters are per thread: none leaks, and
+                    # warnings.filters is not the list catch_warnings just saved
+                    warnings.filters[0] = ("ignore", pattern, category, None, 0)
             yield
     finally:
         pattern.thread = None
