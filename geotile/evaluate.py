@@ -1310,6 +1310,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             if lost and warn:
                 _warn_zero_nodata(Path(str(path)).name, Path(str(other)).name, lost,
                                   counts.pixels)
+        if warn and no_data and not pred_kind.names:
+            _warn_predicted_no_data(prediction, truth, confusion, no_data, true_kind.names)
         if warn and (lost := _lost_255([counts])):
             _warn_nodata_255(Path(str(truth)).name, Path(str(prediction)).name, lost,
                              counts.pixels)
@@ -1368,6 +1370,23 @@ def _warn_paired_by_id(where: str, prediction, truth, counts) -> None:
                 "%s %s --class-map classes.json (ids named no data are left out; if 0 is a "
                 "class, name it).", where, prediction, why, json.dumps(mapping),
                 shlex.quote(str(prediction)), shlex.quote(str(truth)))
+
+
+def _warn_predicted_no_data(prediction, truth, confusion: np.ndarray, no_data: list[int],
+                            names: list[str]) -> None:
+    """Say that a prediction naming no classes holds, on pixels scored, the ids that the
+    truth's names call no data: paired by id, it predicts no data there (a model whose
+    class k is the truth's id k+1, LoveDA)."""
+    ids = [i for i in no_data if i < confusion.shape[1] and confusion[:, i].any()]
+    if not ids:
+        return
+    said = int(confusion[:, ids].sum())
+    log.warning("%s names no classes and holds id %s, named %s for %s, on %d pixels (%.0f%% "
+                "of those scored): paired by id, they predict no data and count as misses. "
+                "Name the prediction's classes (gdal_edit.py -mo GEOTILE_CLASS_NAMES='[...]' "
+                "%s) so that they pair with the truth's by name.", prediction,
+                ", ".join(map(str, ids)), repr(names[ids[0]]), truth, said,
+                100 * said / max(int(confusion.sum()), 1), Path(str(prediction)).name)
 
 
 def _warn_zero_nodata(name: str, other: str, lost: int, pixels: int) -> None:
