@@ -907,8 +907,9 @@ def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) 
     size = 16  # blocks may be larger than the raster
     profile = {"driver": "GTiff", "width": size, "height": size, "count": count,
                "dtype": dtype, "crs": "EPSG:3857", "transform": from_origin(0, size, 1, 1)}
-    if not cog:
-        profile.update(tiled=True, blockxsize=16, blockysize=16)
+    if not cog:  # geotile's GeoTIFFs are compressed unless a COMPRESS option says not
+        # (GDAL 3.12 warns of a PREDICTOR given without one)
+        profile.update(tiled=True, blockxsize=16, blockysize=16, compress="deflate")
         profile.update(options)
     written = []
     with gdal_messages() as complaints:
