@@ -75,7 +75,15 @@ def _model_class():
                 entry.type_name = f".geotile_onnx.{type_name}"
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("geotile_onnx.ModelProto"))
+    return _message_class(message_factory, pool.FindMessageTypeByName("geotile_onnx.ModelProto"))
+
+
+def _message_class(message_factory, descriptor):
+    """The class of ``descriptor``'s messages: newer protobuf has GetMessageClass only
+    (GetPrototype is removed), 3.20-4.21 (allowed by onnx 1.15) GetPrototype only."""
+    if hasattr(message_factory, "GetMessageClass"):
+        return message_factory.GetMessageClass(descriptor)
+    return message_factory.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)
 
 
 def read_model(path: str | Path, data: bytes | None = None):

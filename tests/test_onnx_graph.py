@@ -80,3 +80,33 @@ def test_small_constants_opset_and_attributes_are_read(tmp_path):
     softmax, clip = read.graph.node[2], read.graph.node[3]
     assert attribute(softmax, "axis") == -1 and attribute(clip, "min") == -1.5
     assert attribute(clip, "max", "none") == "none"
+
+
+def test_graph_is_read_with_protobuf_before_get_message_class(tmp_path, monkeypatch):
+    """onnx 1.15 (setup.cfg's oldest) accepts protobuf 3.20-4.21, whose message_factory has
+    no GetMessageClass (only MessageFactory.GetPrototype): every model read failed there
+    with an AttributeError traceback. Simulated here on the installed protobuf."""
+    import sys
+    import types
+
+    import google.protobuf
+    from google.protobuf import message_factory
+
+    from geotile import onnx_graph
+
+    class OldFactory:  # protobuf 4.21's API, answered by the installed one
+        def __init__(self, pool):
+            self.pool = pool
+
+        def GetPrototype(self, descriptor):
+            return message_factory.GetMessageClass(descriptor)
+
+    old = types.SimpleNamespace(MessageFactory=OldFactory)
+    monkeypatch.setattr(google.protobuf, "message_factory", old)
+    monkeypatch.setitem(sys.modules, "google.protobuf.message_factory", old)
+    onnx_graph._model_class.cache_clear()
+    try:
+        graph = read_graph(_model(tmp_path / "m.onnx"))
+    finally:
+        onnx_graph._model_class.cache_clear()
+    assert [n.op_type for n in graph.node] == ["Conv", "Sigmoid", "Transpose", "Identity"]
