@@ -85,8 +85,8 @@ class AnnotationOptions:
             from geotile.label_set import parse_crs
 
             parse_crs(self.labels_crs, "--labels-crs")
+        from geotile.input_paths import input_exists, input_path
         from geotile.label_rasters import is_label_raster
-        from geotile.raster import input_exists, input_path
 
         labels = input_path(self.labels)
         if input_exists(labels) and is_label_raster(labels):  # a mask, most likely
@@ -136,8 +136,8 @@ class AnnotationOptions:
     def files_of(self, images: Sequence) -> list:
         """Each image's label file: the one ``labels`` file, or a folder's file paired with
         the image by name (InputError naming an image without its file, or with two)."""
+        from geotile.input_paths import input_path
         from geotile.label_folders import pair_labels
-        from geotile.raster import input_path
 
         if self.is_folder():
             return pair_labels(self.labels, images)
@@ -159,11 +159,12 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
     """Each image's labels (its file's, read once near the images it labels) checked on it
     (layer, CRS, classes): done before any patch is cut, so bad labels stop the run at its
     start. A label folder's class names are gathered over all its paired files."""
+    from geotile.input_paths import input_path
     from geotile.label_folders import run_class_values, with_run_values
     from geotile.labels import image_regions, read_labels
     from geotile.masks import prepare_labels
     from geotile.no_georef import labels_refusal, map_crs
-    from geotile.raster import input_path, open_raster
+    from geotile.raster import open_raster
     from geotile.spacenet import is_spacenet_csv
 
     files, folder = options.files_of(images), options.is_folder()
@@ -243,16 +244,11 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
+    from geotile.input_paths import input_path
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.masks import own_rows, say_no_labels_on
     from geotile.no_georef import map_crs, quiet_rasterio
-    from geotile.raster import (
-        alpha_holds_values,
-        input_path,
-        may_hold_nodata,
-        open_raster,
-        valid_pixels,
-    )
+    from geotile.raster import alpha_holds_values, may_hold_nodata, open_raster, valid_pixels
     from geotile.spacenet import is_spacenet_csv
 
     folder = Path(folder)

@@ -214,7 +214,7 @@ def _shared(path, remote: bool):
     """``path`` as text; a local one made absolute for workers on other machines (their
     working folder is not ours; shared storage is mounted at the same place), as is the
     local archive a GDAL path reads from (``/vsizip/tiles.zip/a.tif``)."""
-    from geotile.raster import is_virtual_path
+    from geotile.input_paths import is_virtual_path
     from geotile.resume import with_absolute_archive
 
     if path is None:
@@ -421,7 +421,7 @@ def predict_rasters(
     images, outputs = path_list(images), path_list(outputs)
     check_pairs(images, outputs)
     extra_bands = list(extra_bands) if extra_bands else [None] * len(images)
-    from geotile.raster import refuse_overwriting_inputs
+    from geotile.input_paths import refuse_overwriting_inputs
 
     refuse_overwriting_inputs(outputs, [model_path, *images, *extra_bands])
     model_options = dict(model_options or {})
@@ -463,8 +463,8 @@ def make_masks_on_cluster(
 
     images, outputs = path_list(images), path_list(outputs)
     check_pairs(images, outputs)
+    from geotile.input_paths import refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder, plan
-    from geotile.raster import refuse_overwriting_inputs
 
     palette = kwargs.get("palette")
     files = [labels_path] * len(images)
@@ -679,7 +679,8 @@ def remove_temporaries(outputs, tag: str) -> list[str]:
     them: ``.aux.xml``, ...); nothing else. Returns the paths removed."""
     import re
 
-    from geotile.raster import is_virtual_path, temporary_stem
+    from geotile.input_paths import is_virtual_path
+    from geotile.raster import temporary_stem
 
     wanted: dict[str, set[tuple[str, str]]] = {}
     for output in outputs:
@@ -733,7 +734,7 @@ def _seen_from_here(exc: GeotileError) -> GeotileError:
 def _check_visible(outputs) -> None:
     """Each output the workers reported is here too: a worker without the share writes on
     its own disk (a path every worker reaches is not one this machine reaches)."""
-    from geotile.raster import is_virtual_path
+    from geotile.input_paths import is_virtual_path
 
     missing = [os.fspath(o) for o in outputs
                if not is_virtual_path(os.fspath(o)) and not os.path.exists(o)]

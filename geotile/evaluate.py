@@ -2049,7 +2049,7 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
     """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", its other layers
     kept; .geojson in EPSG:4326 as RFC 7946 says; .fgb) as vectorize writes its output
     (:func:`geotile.vectorize.write_vector`); returns the number of polygons written."""
-    from geotile.raster import refuse_overwriting_inputs
+    from geotile.input_paths import refuse_overwriting_inputs
     from geotile.vectorize import check_vector_output, write_vector
 
     output = Path(output)

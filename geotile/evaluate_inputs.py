@@ -11,7 +11,7 @@ from geotile.errors import InputError
 
 def _is_folder(path) -> bool:
     """A folder of files to pair; not a File Geodatabase (a .gdb folder is one dataset)."""
-    from geotile.raster import is_virtual_path
+    from geotile.input_paths import is_virtual_path
 
     return (not is_virtual_path(os.fspath(path)) and Path(path).is_dir()
             and Path(path).suffix.lower() != ".gdb")
@@ -22,7 +22,7 @@ def are_folders(prediction, truth, layer: str | None = None) -> bool:
     folder of Shapefiles of which --layer names one is one dataset, as GDAL reads it (an
     unzipped Geofabrik extract: gis_osm_roads_free_1)."""
     from geotile.input_files import refuse_remote_listing
-    from geotile.raster import ARCHIVE_PREFIXES, is_virtual_path
+    from geotile.input_paths import ARCHIVE_PREFIXES, is_virtual_path
 
     for path in (prediction, truth):  # a local archive (/vsizip/...) is no remote folder
         text = os.fspath(path)
@@ -41,7 +41,7 @@ def check_one_layer(path, layer: str | None, role: str) -> None:
     """A one-line error naming the layers of a vector file holding several layers of polygons
     or lines when none is chosen (``layer``: --layer, which only TRUTH takes)."""
     from geotile.evaluate import is_raster
-    from geotile.raster import input_exists
+    from geotile.input_paths import input_exists
 
     if layer is not None or not input_exists(path) or _is_folder(path) or is_raster(path):
         return

@@ -91,7 +91,7 @@ def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field
                    prediction_crs, repair_truth, progress, labels_layer, min_area,
                    class_map=None):
     """Object scores for two vector files, pixel scores for two rasters."""
-    from geotile.raster import input_exists
+    from geotile.input_paths import input_exists
 
     for path in (prediction, truth):
         if not input_exists(path):

@@ -78,13 +78,13 @@ class ExtraBands:
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
+        from geotile.input_paths import input_path
         from geotile.no_georef import map_crs, quiet_rasterio
         from geotile.raster import (
             check_pixels_readable,
             common_dtype,
             has_nodata,
             holds_a_mask,
-            input_path,
             masked_by_mask_band,
             may_hold_nodata,
             open_raster,
@@ -174,7 +174,7 @@ def pair_extra_bands(images: Sequence, extra) -> list | None:
     them: :func:`geotile.dataset_names.elevation_bases`)."""
     if not extra:
         return None
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     paths = [input_path(p) for p in
              ([extra] if isinstance(extra, str | os.PathLike) else list(extra))]

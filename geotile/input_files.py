@@ -11,7 +11,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from geotile.errors import InputError
-from geotile.raster import ARCHIVE_PREFIXES, gdal_archive_path, input_path, is_virtual_path
+from geotile.input_paths import ARCHIVE_PREFIXES, gdal_archive_path, input_path, is_virtual_path
 from geotile.sidecars import is_sidecar
 
 #: file suffixes taken from a folder (case-insensitive)

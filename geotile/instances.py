@@ -781,9 +781,10 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     united where they share an edge. Several rasters are split in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none)."""
     from geotile.band_workers import run_jobs
+    from geotile.input_paths import in_name_order, input_path
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
-    from geotile.raster import crs_labels, in_name_order, input_path, open_raster, pixel_size
+    from geotile.raster import crs_labels, open_raster, pixel_size
     from geotile.vectorize import places_edges_exactly, raster_centre, text_columns
 
     # in name order: the rows and their sources do not depend on the order given; GDAL

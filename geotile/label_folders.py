@@ -59,7 +59,7 @@ def pair_labels(labels, images) -> list[Path]:
     name expected for an image with no label file or with two. Label files of no image are
     left alone."""
     from geotile.dataset_names import image_name, name_key
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     files = label_files(labels)
     candidates = _candidates(files)
@@ -171,7 +171,8 @@ def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_cr
     folder, refusing before anything is written: an image without its label file (or with
     two), an output that exists (unless ``overwrite`` or ``resume``), a label file that
     cannot be read when class names are gathered (``class_field`` without ``class_map``)."""
-    from geotile.raster import check_geotiff_name, check_output, refuse_overwriting_inputs
+    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.raster import check_geotiff_name, check_output
 
     if len(images) != len(outputs):
         raise InputError(f"{len(images)} images but {len(outputs)} outputs: give one output "

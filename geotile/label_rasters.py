@@ -340,7 +340,8 @@ class _Snap:
 def check_placeable(labels_path, image_paths) -> None:
     """InputError for the first image the label raster cannot be placed on
     (:func:`placement_refusal`, headers only), before any mask is written."""
-    from geotile.raster import input_path, open_raster
+    from geotile.input_paths import input_path
+    from geotile.raster import open_raster
 
     with open_raster(input_path(label_raster_source(labels_path) or labels_path)) as label:
         _check_placeable(label, labels_path, image_paths)
@@ -349,7 +350,8 @@ def check_placeable(labels_path, image_paths) -> None:
 def _check_placeable(label, labels_path, image_paths, pixels: bool = False) -> None:
     """:func:`check_placeable`; ``pixels``: a damaged or truncated image too (its first and
     last blocks read)."""
-    from geotile.raster import check_pixels_readable, input_path, open_raster
+    from geotile.input_paths import input_path
+    from geotile.raster import check_pixels_readable, open_raster
 
     for image_path in map(input_path, image_paths):
         with open_raster(image_path) as image:
@@ -409,8 +411,9 @@ def _warn_inexact_datum(label, labels_path, image_paths) -> None:
     """The vector labels' warning (:func:`geotile.label_set.warn_inexact`) where PROJ moves
     the label raster onto an image's CRS with a less accurate transformation than the best
     (NAD27 without the NADCON grid: 14 m), once per image CRS."""
+    from geotile.input_paths import input_path
     from geotile.label_set import warn_inexact
-    from geotile.raster import input_path, open_raster
+    from geotile.raster import open_raster
 
     if label.crs is None:
         return
@@ -863,7 +866,8 @@ def make_masks_from_raster(
     creation options (``mask_creation_options``) and outputs are the caller's. Returns
     one summary dict per image. ``complete``: the masks' completion tags (geotile.resume);
     ``band_rows``: image rows per band (fewer where the labels are finer)."""
-    from geotile.raster import check_pixels_readable, input_path, lossy_codec, open_raster
+    from geotile.input_paths import input_path
+    from geotile.raster import check_pixels_readable, lossy_codec, open_raster
 
     if palette is not None and class_map is not None:
         raise InputError(f"{labels_path}: --class-map names the class ids of a raster of class "

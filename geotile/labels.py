@@ -86,7 +86,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     the lon/lat the file declares get a GeotileWarning naming ``crs_option`` (None: not
     checked here; make_masks, tile and evaluate refuse them).
     """
-    from geotile.raster import input_exists, input_path
+    from geotile.input_paths import input_exists, input_path
 
     path = input_path(path)
     if not input_exists(path):
@@ -144,7 +144,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                              "reads no Parquet). Download or unzip it and give that file.") \
                 from exc
         from geotile.failed_downloads import failed_download, remote_failure
-        from geotile.raster import is_virtual_path
+        from geotile.input_paths import is_virtual_path
 
         download = failed_download(path, "vector data")
         if download is None and is_virtual_path(path):
@@ -218,7 +218,7 @@ def _zip_member(path: Path):
     import zipfile
 
     from geotile.input_files import VECTOR_SUFFIXES
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     try:
         with zipfile.ZipFile(path) as archive:
@@ -279,7 +279,7 @@ def _sequence_source(path):
     finds no geometry in it), the same file opened by GDAL's GeoJSONSeq driver."""
     import gzip
 
-    from geotile.raster import VirtualPath
+    from geotile.input_paths import VirtualPath
 
     text = os.fspath(path)
     local = Path(text.removeprefix("/vsigzip/"))
@@ -298,7 +298,7 @@ def _sequence_source(path):
 def _without_bom(path: Path):
     """``path``, or past its UTF-8 byte-order mark, which makes GDAL's GeoJSONSeq reader
     drop the first feature."""
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     with path.open("rb") as handle:
         bom = handle.read(3) == codecs.BOM_UTF8
@@ -761,8 +761,9 @@ def image_regions(images, margin: int = 0, reach: float = 0.0) -> list[tuple]:
     """``(crs, (minx, miny, maxx, maxy))`` of each raster (all four corners, grown by
     ``margin`` px and ``reach`` ground metres: lines widened later), for
     :func:`read_labels`' ``regions``."""
+    from geotile.input_paths import input_path
     from geotile.no_georef import map_crs
-    from geotile.raster import input_path, open_raster
+    from geotile.raster import open_raster
 
     regions = []
     for image in images:  # the caller warns of an image without georeferencing

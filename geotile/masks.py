@@ -683,14 +683,10 @@ def make_masks(
     the same ids in every mask.
     """
     from geotile.input_files import check_pairs, path_list
+    from geotile.input_paths import input_path, refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder
     from geotile.labels import read_labels
-    from geotile.raster import (
-        check_geotiff_name,
-        check_output,
-        input_path,
-        refuse_overwriting_inputs,
-    )
+    from geotile.raster import check_geotiff_name, check_output
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
     if is_label_folder(labels_path, layer):
@@ -797,8 +793,9 @@ def named_labels(summary: dict, labels_path) -> dict:
 def _check_placeable(image_paths, labels_path, labels_crs, layer=None) -> None:
     """Every image's refusal of labels it cannot place (:func:`labels_refusal`, its
     header only), and of a damaged or truncated image, before any mask is written."""
+    from geotile.input_paths import input_path
     from geotile.no_georef import labels_refusal
-    from geotile.raster import check_pixels_readable, input_path, open_raster
+    from geotile.raster import check_pixels_readable, open_raster
 
     for image_path in image_paths:
         with open_raster(input_path(image_path)) as src:
@@ -814,8 +811,9 @@ def check_placeable(labels_path, image_paths, *, labels_crs=None, layer=None,
     """make_masks' refusal of an image its vector labels cannot be placed on, for runs that
     mask each image apart (dask), before any mask is written; the labels are read only when
     an image has no map CRS."""
+    from geotile.input_paths import input_path
     from geotile.no_georef import map_crs
-    from geotile.raster import input_path, open_raster
+    from geotile.raster import open_raster
 
     unplaced = []
     for image_path in image_paths:
@@ -992,7 +990,7 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
     that lie elsewhere (a wrong CRS, another image's file), in a warning. ``outcome``: what
     that leaves of the image in place of its all-zero mask (tile: its annotations);
     ``outcomes``: the same said of many images at once."""
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     image = input_path(image_path).name  # a URL's ?query (a signature) is no part of it
     import shapely

@@ -18,12 +18,12 @@ import rasterio
 
 from geotile.errors import InputError
 from geotile.gdal_settings import with_read_settings
+from geotile.input_paths import in_name_order
 from geotile.masks import IGNORE
 from geotile.raster import (
     atomic_output,
     check_output,
     check_writable,
-    in_name_order,
     open_raster,
     pam_sidecar,
     write_cog,
@@ -73,7 +73,7 @@ def check_merge_output(output: str | os.PathLike, others=(), overwrite: bool = F
 
 
 def is_local(path) -> bool:
-    from geotile.raster import is_virtual_path
+    from geotile.input_paths import is_virtual_path
 
     return not is_virtual_path(path)
 

@@ -13,7 +13,7 @@ from geotile.errors import ModelError
 def local_model_path(path: str | os.PathLike) -> Path:
     """``path`` as a Path, or ModelError naming it as given for a GDAL virtual or remote
     path: ONNX Runtime reads models from local files only (download it first)."""
-    from geotile.raster import is_virtual_path
+    from geotile.input_paths import is_virtual_path
 
     if is_virtual_path(path):
         raise ModelError(f"{os.fspath(path)}: the model must be a local file (ONNX Runtime "

@@ -56,7 +56,7 @@ class Mosaic:
     def input_sources(self, beside: frozenset) -> dict:
         """:func:`geotile.raster.input_sources` of the tiles, once per ``beside``: each
         tile's output is checked against all tiles in time linear in their number."""
-        from geotile.raster import input_sources
+        from geotile.input_paths import input_sources
 
         key = ("sources", beside)
         if key not in self._once:
@@ -165,7 +165,8 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     from geotile.input_files import path_list
 
     paths = path_list(paths)
-    from geotile.raster import alpha_bands, crs_labels, input_path, pixel_sides
+    from geotile.input_paths import input_path
+    from geotile.raster import alpha_bands, crs_labels, pixel_sides
 
     first = None
     placed = []

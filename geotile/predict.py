@@ -896,18 +896,16 @@ def predict_raster(
     """
     import rasterio
 
+    from geotile.input_paths import input_path, output_folders, refuse_overwriting_inputs
     from geotile.raster import (
         atomic_output,
         check_creation_options,
         check_geotiff_name,
         check_pixels_readable,
-        input_path,
         may_hold_nodata,
         open_raster,
-        output_folders,
         output_profile,
         paletted,
-        refuse_overwriting_inputs,
         warn_vrt_gap,
         write_cog,
     )

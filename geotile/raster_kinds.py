@@ -913,7 +913,8 @@ def check_threshold_applies(rasters) -> None:
     """A UsageError when no raster takes --threshold: every one holds class ids, or
     exclusive probabilities (softmax, band 1 background), whose argmax it changes not."""
     from geotile.errors import UsageError
-    from geotile.raster import input_exists, open_raster
+    from geotile.input_paths import input_exists
+    from geotile.raster import open_raster
 
     if not rasters:
         return

@@ -249,7 +249,8 @@ def write_report(evaluation, output: str | os.PathLike, image: str | os.PathLike
     """Draw the TP / FP / FN polygons of an ObjectEvaluation into ``output`` (.png or .html),
     over ``image`` when given. Written atomically."""
     from geotile.evaluate import evaluation_inputs
-    from geotile.raster import atomic_output, refuse_overwriting_inputs
+    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.raster import atomic_output
 
     output = Path(output)
     suffix = output.suffix.lower()

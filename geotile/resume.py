@@ -44,7 +44,7 @@ OWNERS = {"predict": (("probability", "raw", "class"), "GEOTILE_MODEL"),
 
 def identity(path: str | os.PathLike) -> list:
     """``[path, size, mtime_ns]`` of a local file; ``[path]`` for a virtual/remote one."""
-    from geotile.raster import is_virtual_path
+    from geotile.input_paths import is_virtual_path
 
     text = os.fspath(path)
     if is_virtual_path(text):
@@ -60,7 +60,7 @@ def identity(path: str | os.PathLike) -> list:
 def local_archive(path: str) -> str | None:
     """The local archive a GDAL path reads from (``/vsizip/a.zip/x.tif``, rasterio's
     ``zip://a.zip!x.tif``: ``a.zip``), else None: a re-downloaded archive is another input."""
-    from geotile.raster import ARCHIVE_PREFIXES
+    from geotile.input_paths import ARCHIVE_PREFIXES
 
     for prefix in ("zip://", "tar://", "gzip://"):
         if path.startswith(prefix):
@@ -88,7 +88,8 @@ def with_absolute_archive(path: str) -> str:
 def _files_of(path: str | os.PathLike) -> list:
     """The files an input is read from: itself, a VRT's sources, and the sidecars GDAL reads
     with it (.aux.xml: nodata, scale; .ovr; .msk): a change to any makes another input."""
-    from geotile.raster import files_read, gdal_sidecars, is_virtual_path
+    from geotile.input_paths import files_read, is_virtual_path
+    from geotile.raster import gdal_sidecars
 
     if is_virtual_path(os.fspath(path)):
         return [path]

@@ -55,7 +55,7 @@ GEO_EDGE = 1e-3
 
 def image_id(name: str | os.PathLike) -> str:
     """SpaceNet ImageId of an image file or stem: the stem without the product prefix."""
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     stem = input_path(name).name  # a URL's ?query is no part of it
     for suffix in (".tif", ".tiff", ".png", ".jpg", ".vrt", ".npy", ".csv"):
@@ -71,7 +71,7 @@ def image_id(name: str | os.PathLike) -> str:
 def match_image(name: str | os.PathLike, ids) -> str | None:
     """The ImageId among ``ids`` that an image belongs to: its stem, its stem without the
     product prefix, else the longest id the stem ends with after an underscore."""
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     stem = input_path(name).stem
     for candidate in (stem, image_id(name)):

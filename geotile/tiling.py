@@ -73,8 +73,9 @@ from geotile.errors import (
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
+from geotile.input_paths import input_path
 from geotile.quiet_warnings import gdal_messages, is_valid, quietly
-from geotile.raster import gdal_yes, input_path
+from geotile.raster import gdal_yes
 from geotile.raster_kinds import (
     ids_above_255,
     may_hold_0_255,
@@ -623,7 +624,7 @@ def _as_paths(paths) -> list:
     """A bare path (str, bytes or PathLike) is one path, not a sequence of characters.
     Local paths become Paths; GDAL virtual and cloud paths (/vsizip/..., s3://...) stay
     the text they are, so that they reach GDAL unchanged."""
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
@@ -678,7 +679,7 @@ def _mask_files(masks: list) -> tuple[list[Path], str] | None:
     """The files of ``masks`` when it is one folder or one glob pattern, and how to name
     them in a message (an archive's folder as a folder); None otherwise."""
     from geotile.input_files import expand_one
-    from geotile.raster import ARCHIVE_PREFIXES
+    from geotile.input_paths import ARCHIVE_PREFIXES
 
     if len(masks) == 1 and str(masks[0]).startswith(ARCHIVE_PREFIXES):
         files = expand_one(masks[0])
@@ -1447,15 +1448,10 @@ def _mask_patches(mask_src, grid: Grid) -> Iterator[PatchData]:
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
               extra=None, zeros_binary=False, zeros_nodata=False) -> None:
     from geotile.extra_bands import ExtraBands
+    from geotile.input_paths import input_path
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.progress import progress_bar
-    from geotile.raster import (
-        check_pixels_readable,
-        common_dtype,
-        input_path,
-        open_raster,
-        warn_vrt_gap,
-    )
+    from geotile.raster import check_pixels_readable, common_dtype, open_raster, warn_vrt_gap
 
     label = input_path(image)  # its name and stem (a URL's without its ?query)
 

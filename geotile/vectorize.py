@@ -1311,7 +1311,7 @@ def _written_name(part: Path) -> str:
 
 
 def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
-    from geotile.raster import refuse_overwriting_inputs
+    from geotile.input_paths import refuse_overwriting_inputs
 
     refuse_overwriting_inputs(_parts(output, writer), paths)
 
@@ -1441,7 +1441,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
                                (src.width, src.height)))
         checked.append(path)
     _check_overlaps(checked, footprints, bare)
-    from geotile.raster import in_name_order
+    from geotile.input_paths import in_name_order
 
     return in_name_order(checked), crs
 
@@ -1465,7 +1465,7 @@ def _one_at_a_time(paths: list, bare: list[bool], i: int, j: int) -> str:
 def check_given_once(paths: Sequence[str | os.PathLike]) -> list:
     """``paths`` as input paths (:func:`geotile.raster.input_path`); an InputError for a
     raster given twice, however spelt (its buildings would be counted twice)."""
-    from geotile.raster import _is_local, input_path
+    from geotile.input_paths import _is_local, input_path
 
     seen: dict[str, Path] = {}
     for path in map(input_path, paths):
@@ -1535,7 +1535,7 @@ def _check_overlaps(paths: list[Path], footprints: list, bare: list[bool]) -> No
 def _name(path) -> str:
     """A raster's file name (the last part of a GDAL virtual path too, without a URL's
     ``?query``: a presigned URL's signature is no name)."""
-    from geotile.raster import input_path
+    from geotile.input_paths import input_path
 
     return input_path(path).name
 

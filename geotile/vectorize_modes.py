@@ -55,8 +55,8 @@ def vectorize_rasters(
     """
     with interrupted_as(output):
         from geotile.input_files import expand_inputs
+        from geotile.input_paths import input_exists
         from geotile.instances import InstanceOptions, declared_thresholds, is_instance_raster
-        from geotile.raster import input_exists
         from geotile.vectorize import VectorizeOptions
 
         options = options or VectorizeOptions()
@@ -121,7 +121,8 @@ def _said_empty(rasters, feature: str, summary: dict) -> dict:
     import warnings
 
     from geotile.errors import GeotileWarning
-    from geotile.raster import holds_valid_pixel, input_path
+    from geotile.input_paths import input_path
+    from geotile.raster import holds_valid_pixel
 
     for raster in rasters:
         if not holds_valid_pixel(raster):

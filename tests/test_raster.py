@@ -382,7 +382,7 @@ def test_side_car_check_is_not_quadratic_in_a_folder_of_dotted_names(tmp_path, m
     import time
 
     from geotile.gdal_settings import READ_SETTINGS
-    from geotile.raster import _side_car_in_another_case
+    from geotile.input_paths import _side_car_in_another_case
 
     monkeypatch.delenv("GDAL_DISABLE_READDIR_ON_OPEN", raising=False)
     names = [f"2024.05.{i:04d}.tif" for i in range(4000)]
@@ -411,7 +411,7 @@ def test_a_folder_written_into_is_not_listed_again_at_every_open(tmp_path, monke
     import os
 
     from geotile.gdal_settings import READ_SETTINGS
-    from geotile.raster import _side_car_in_another_case
+    from geotile.input_paths import _side_car_in_another_case
 
     monkeypatch.delenv("GDAL_DISABLE_READDIR_ON_OPEN", raising=False)
     for i in range(200):

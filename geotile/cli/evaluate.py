@@ -70,7 +70,8 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
     """Usage errors of --errors, --report and --image for inputs of ``kind``
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
     from geotile.evaluate import ERRORS_LAYER, ERRORS_SUFFIXES, is_raster
-    from geotile.raster import check_output, check_writable, refuse_overwriting_inputs
+    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.raster import check_output, check_writable
     from geotile.vectorize import check_vector_output
 
     many = kind in ("folders", "csvs")
@@ -280,7 +281,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
                              "polygons) of vector files or SpaceNet CSVs.")
         if errors is not None:  # the paired files are inputs; the first truth's CRS
             from geotile.evaluate import check_errors_crs
-            from geotile.raster import refuse_overwriting_inputs
+            from geotile.input_paths import refuse_overwriting_inputs
 
             refuse_overwriting_inputs([errors], [f for pair in pairs.pairs.values()
                                                  for f in pair])

@@ -133,7 +133,7 @@ class InputPath(click.ParamType):
     name = "path"
 
     def convert(self, value, param, ctx):
-        from geotile.raster import input_path
+        from geotile.input_paths import input_path
 
         return input_path(expand_home(value))
 
@@ -210,14 +210,8 @@ def resolve_outputs(
     inputs (or of ``protected``, e.g. the labels) is always refused.
     """
     from geotile.errors import InputError
-    from geotile.raster import (
-        GEOTIFF_SUFFIXES,
-        check_geotiff_name,
-        check_output,
-        input_exists,
-        input_path,
-        refuse_overwriting_inputs,
-    )
+    from geotile.input_paths import input_exists, input_path, refuse_overwriting_inputs
+    from geotile.raster import GEOTIFF_SUFFIXES, check_geotiff_name, check_output
 
     missing = next((p for p in inputs if not input_exists(p)), None)
     if missing is not None:  # before any output is written
@@ -298,7 +292,7 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None 
         raise InputError(f"{merge}: write the mosaic beside the {which} folder, not in it "
                          "(a later run over that folder would read it as one more tile), "
                          f"e.g. --merge {Path(merge).parent.parent / Path(merge).name}.")
-    from geotile.raster import files_read
+    from geotile.input_paths import files_read
 
     inputs = [image for image, _ in pairs]
     read = [f for given in (*inputs, *protected) for f in files_read(given)]

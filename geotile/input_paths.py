@@ -1,0 +1,265 @@
+"""Input paths: local files and GDAL virtual paths (/vsi..., URLs, archives), the files a
+raster reads (side-cars too, as GDAL finds them), and the refusal to write over an input."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path, PurePosixPath
+
+import rasterio
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import RasterioError
+
+from geotile.errors import InputError
+from geotile.quiet_warnings import quietly
+
+#: GDAL's prefixes of a file inside a local archive (read in place, with its side-cars)
+ARCHIVE_PREFIXES = ("/vsizip/", "/vsitar/", "/vsigzip/", "/vsi7z/", "/vsirar/")
+
+
+def is_virtual_path(path: str | os.PathLike) -> bool:
+    """True for GDAL virtual and remote paths (/vsizip/..., /vsicurl/..., s3://, https://)."""
+    text = os.fspath(path)
+    return text.startswith("/vsi") or "://" in text
+
+
+def _is_local(path: str | os.PathLike) -> bool:
+    return not is_virtual_path(path)
+
+
+class VirtualPath(str):
+    """A GDAL virtual or remote path, kept as written (a Path would collapse the "//" of
+    /vsicurl/https://...), with the Path attributes geotile uses for names."""
+
+    __slots__ = ()
+
+    @property
+    def _last(self) -> PurePosixPath:
+        """The last part, without a query, and without the .gz that /vsigzip/ decompresses
+        (``/vsigzip/scene.tif.gz`` is ``scene.tif``)."""
+        last = PurePosixPath(self.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+        if self.startswith("/vsigzip/") and last.suffix.lower() == ".gz" and last.stem:
+            return PurePosixPath(last.stem)
+        return last
+
+    @property
+    def name(self) -> str:
+        return self._last.name
+
+    @property
+    def stem(self) -> str:
+        return self._last.stem
+
+    @property
+    def suffix(self) -> str:
+        return self._last.suffix
+
+    def exists(self) -> bool:
+        return True  # GDAL checks when it opens the file
+
+    def __fspath__(self) -> str:
+        return str(self)
+
+
+def input_path(path: str | os.PathLike) -> Path | VirtualPath:
+    """``path`` as a Path, or as a VirtualPath for a GDAL virtual/remote path (rasterio's
+    ``zip://a.zip!b.tif`` as GDAL's ``/vsizip/a.zip/b.tif``: :func:`gdal_archive_path`)."""
+    text = gdal_archive_path(os.fspath(path))
+    return VirtualPath(text) if is_virtual_path(text) else Path(text)
+
+
+#: rasterio's schemes of a local archive -> GDAL's prefixes
+_ARCHIVE_SCHEMES = {"zip://": "/vsizip/", "tar://": "/vsitar/", "gzip://": "/vsigzip/"}
+
+
+def gdal_archive_path(text: str) -> str:
+    """rasterio's path into a local archive (``zip://tiles.zip!a.tif``) as GDAL's
+    (``/vsizip/tiles.zip/a.tif``), as rasterio turns an absolute one; rasterio keeps the
+    ``!`` of a relative one, which GDAL cannot open. Other paths as given."""
+    scheme = next((s for s in _ARCHIVE_SCHEMES if text.startswith(s)), None)
+    if scheme is None:
+        return text
+    archive, _, member = text[len(scheme):].partition("!")
+    return f"{_ARCHIVE_SCHEMES[scheme]}{archive}{'/' + member.lstrip('/') if member else ''}"
+
+
+def in_name_order(paths) -> list:
+    """``paths`` sorted by file name (:func:`input_path`'s: a virtual path's last part, a
+    URL's without its query), then by the whole path: an order that does not depend on the
+    order given (shells' glob collation, lists typed by hand)."""
+    return sorted(paths, key=lambda p: (input_path(p).name, os.fspath(p)))
+
+
+def input_exists(path: str | os.PathLike) -> bool:
+    """False only for a local file that does not exist (GDAL itself checks virtual paths)."""
+    return not _is_local(path) or Path(path).exists()
+
+
+def files_read(path) -> list:
+    """``path`` and, for a VRT, the files GDAL reads its pixels from (which an output must
+    never replace either)."""
+    path = input_path(path)
+    if not (isinstance(path, Path) and path.suffix.lower() == ".vrt" and path.is_file()):
+        return [path]
+    try:
+        with rasterio.open(path) as src:
+            files = src.files
+    except RasterioError:  # not readable: its own checks say so later
+        return [path]
+    return [path, *(Path(f) for f in files if not f.startswith("/vsi"))]
+
+
+def refuse_overwriting_inputs(outputs, inputs, more: dict | None = None) -> None:
+    """InputError, before any work, when an output is one of ``inputs`` (paths, None
+    skipped) or a file a VRT among them reads, or when two outputs are one file. Files
+    are compared as files (through '..', symbolic and hard links); overwrite never allows
+    either. ``more``: the :func:`input_sources` of more inputs, computed once for many
+    calls."""
+    sources = {**(more or {}), **input_sources(inputs, output_folders(outputs))}
+    written: dict = {}
+    for out in outputs:
+        out = Path(out)
+        keys = file_keys(out)
+        source = next((sources[k] for k in keys if k in sources), None)
+        if source is not None:
+            read, given = source
+            what = f"the input {given}" if read == given else f"read by the input {given}"
+            raise InputError(f"{out}: this output is {what}; geotile never writes over its "
+                             "inputs. Choose another output name or folder.")
+        earlier = next((written[k] for k in keys if k in written), None)
+        if earlier is not None:
+            same = "" if str(earlier) == str(out) else f" (as {earlier})"
+            raise InputError(f"{out}: given twice as an output{same}; the second would "
+                             "replace the first. Give each input its own output name.")
+        written.update(dict.fromkeys(keys, out))
+
+
+def output_folders(outputs) -> frozenset:
+    """The folders of the ``outputs`` that exist: an input there may read one of them (a
+    .bil's .prj), see :func:`input_sources`."""
+    return frozenset(os.path.realpath(Path(out).parent) for out in outputs
+                     if Path(out).exists())
+
+
+def input_sources(inputs, beside=frozenset()) -> dict:
+    """``{file key: (file read, input given)}`` of every file ``inputs`` (None skipped) are
+    read from (:func:`file_keys`), for :func:`refuse_overwriting_inputs`; of an input in one
+    of the folders ``beside`` (:func:`output_folders`), every file GDAL reads with it."""
+    sources: dict = {}  # each file read, by its keys: linear in the inputs
+    for given in inputs:
+        if given is None:
+            continue
+        path = input_path(given)
+        extra = (_gdal_file_list(path) if isinstance(path, Path)
+                 and os.path.realpath(path.parent) in beside else [])
+        for read in [*files_read(given), *extra]:
+            for key in file_keys(read):
+                sources.setdefault(key, (read, given))
+    return sources
+
+
+def _gdal_file_list(path: Path) -> list[Path]:
+    """The local files GDAL reads ``path`` from (its header, .prj, sidecars); none when it is
+    no raster GDAL opens."""
+    try:
+        with quietly(rasterio.open, path) as src:
+            return [Path(f) for f in src.files if not f.startswith("/vsi")]
+    except (RasterioError, CPLE_BaseError):
+        return []
+
+
+def file_keys(path) -> list:
+    """What identifies a local file: its (device, inode) when it exists and its resolved
+    path; two paths sharing a key are the same file. None for a GDAL virtual path (never
+    a local output)."""
+    if not isinstance(path, Path):
+        return []
+    try:
+        info = path.stat()
+        keys: list = [(info.st_dev, info.st_ino)]
+    except OSError:
+        keys = []
+    try:
+        return [*keys, str(path.resolve())]
+    except OSError:
+        return keys
+
+
+def same_file(a, b) -> bool:
+    """Whether local paths ``a`` and ``b`` name one file (see :func:`file_keys`)."""
+    a, b = input_path(a), input_path(b)
+    return bool(set(file_keys(a)) & set(file_keys(b)))
+
+
+#: seconds a folder's listing serves its rasters after the folder changed (outputs written
+#: beside the inputs change it at every tile); a raster it does not hold gets a new one
+RELIST_AFTER_S = 1.0
+
+
+#: folder -> (its mtime, when listed, its names, those names by the parts before a dot)
+_LISTINGS: dict[str, tuple[int, float, frozenset, dict[str, list[str]]]] = {}
+
+
+_LISTINGS_LOCK = threading.Lock()
+
+
+def _folder_names(folder: str, name: str) -> dict[str, list[str]]:
+    """The names in ``folder`` filed under the lower case of each part before a dot (a.b.tif
+    under "a" and "a.b"), so a raster finds its side-cars without walking its namesakes
+    (2024.05.01.tif). One listing serves the folder while its mtime stays, or for
+    RELIST_AFTER_S after it changed if it holds ``name``: a side-car put beside a listed
+    raster within that second is missed, as where mtimes tick by the second."""
+    import time
+
+    mtime, now = os.stat(folder).st_mtime_ns, time.monotonic()
+    known = _LISTINGS.get(folder)
+    if known and (known[0] == mtime or (now - known[1] < RELIST_AFTER_S and name in known[2])):
+        return known[3]
+    listed = os.listdir(folder)
+    names: dict[str, list[str]] = {}
+    for other in listed:
+        low = other.lower()
+        end = low.find(".")
+        while end >= 0:
+            names.setdefault(low[:end], []).append(other)
+            end = low.find(".", end + 1)
+    with _LISTINGS_LOCK:  # rasters are opened from worker threads too
+        _LISTINGS.pop(folder, None)
+        while len(_LISTINGS) >= 64:
+            del _LISTINGS[next(iter(_LISTINGS))]
+        _LISTINGS[folder] = (mtime, now, frozenset(listed), names)
+    return names
+
+
+def _side_car_in_another_case(path) -> bool:
+    """Whether a local raster has a side-car that GDAL, not listing folders
+    (GDAL_DISABLE_READDIR_ON_OPEN, see gdal_settings), would miss: one named in another
+    case than the raster's or mixed case (scene.TIF with scene.tif.msk, c.tif with c.Tfw).
+    GDAL looks each up by the raster's name in lower and upper case only."""
+    from rasterio.env import get_gdal_config
+
+    text = os.fspath(path)
+    if "GDAL_DISABLE_READDIR_ON_OPEN" in os.environ or text.startswith("/vsi") or \
+            "://" in text or str(get_gdal_config("GDAL_DISABLE_READDIR_ON_OPEN")).upper() \
+            not in ("TRUE", "YES", "ON", "1"):
+        return False
+    folder, name = os.path.split(os.path.abspath(text))
+    stem = os.path.splitext(name)[0]
+    try:
+        siblings = _folder_names(folder, name)
+    except OSError:
+        return False
+    for other in siblings.get(stem.lower(), ()):  # the names that start with stem + "."
+        if other == name:
+            continue
+        if other.lower().startswith(name.lower() + "."):
+            base = name  # scene.tif.msk, scene.tif.aux.xml
+        elif other.count(".") == name.count("."):
+            base = stem  # scene.tfw
+        else:
+            continue  # another raster's: scene.v2.tif beside scene.tif
+        rest = other[len(base):]
+        if not other.startswith(base + ".") or rest not in (rest.lower(), rest.upper()):
+            return True
+    return False
