@@ -1073,7 +1073,8 @@ def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float) -> int
 def _check_same_grid(pred, true, prediction, truth) -> None:
     """An InputError when the rasters' grids differ, or, first, when one of them is damaged
     (a truncated GeoTIFF loses its georeferencing: no grid problem to fix with gdalwarp)."""
-    from geotile.raster import check_pixels_readable, grid_difference
+    from geotile.crs_names import grid_difference
+    from geotile.raster import check_pixels_readable
 
     if (difference := grid_difference(pred, true)) is not None:
         check_pixels_readable(pred)

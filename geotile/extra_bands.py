@@ -25,7 +25,7 @@ RESAMPLING = ("bilinear", "nearest", "cubic", "average")
 
 def same_grid(a, b) -> bool:
     """True when ``a`` and ``b`` (datasets or VRTs) have the same pixel grid and CRS."""
-    from geotile.raster import grid_difference
+    from geotile.crs_names import grid_difference
 
     return grid_difference(a, b) is None
 

@@ -665,7 +665,8 @@ def _is_wall(shared, sides, options: InstanceOptions) -> bool:
     """Whether the pixels along ``shared`` (the edge two instances share), inside either
     instance (``sides``: (polygon, raster path)), are mostly boundary or contact."""
 
-    from geotile.raster import open_raster, pixel_sides
+    from geotile.crs_names import pixel_sides
+    from geotile.raster import open_raster
     from geotile.raster_kinds import binary_mask_kind, raster_kind
 
     for polygon, path in sides:
@@ -781,10 +782,11 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     united where they share an edge. Several rasters are split in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none)."""
     from geotile.band_workers import run_jobs
+    from geotile.crs_names import crs_labels, pixel_size
     from geotile.input_paths import in_name_order, input_path
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
-    from geotile.raster import crs_labels, open_raster, pixel_size
+    from geotile.raster import open_raster
     from geotile.vectorize import places_edges_exactly, raster_centre, text_columns
 
     # in name order: the rows and their sources do not depend on the order given; GDAL

@@ -511,9 +511,10 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     import shapely
     from affine import Affine
 
+    from geotile.crs_names import pixel_sides
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
-    from geotile.raster import open_raster, pixel_sides
+    from geotile.raster import open_raster
     from geotile.vectorize import same_class_names, text_columns
 
     sources: list[_Source] = []

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.affine_math import apply, chain
+from geotile.crs_names import exact_code
 from geotile.errors import InputError
-from geotile.raster import exact_code
 from geotile.stage_clock import StageClock
 
 if TYPE_CHECKING:
@@ -165,8 +165,9 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     from geotile.input_files import path_list
 
     paths = path_list(paths)
+    from geotile.crs_names import crs_labels, pixel_sides
     from geotile.input_paths import input_path
-    from geotile.raster import alpha_bands, crs_labels, pixel_sides
+    from geotile.raster import alpha_bands
 
     first = None
     placed = []

@@ -1661,7 +1661,7 @@ def _warn_zero_nodata(masks) -> bool:
 
 
 def _check_same_grid(src, mask_src) -> None:
-    from geotile.raster import grid_difference
+    from geotile.crs_names import grid_difference
 
     if (difference := grid_difference(mask_src, src)) is None:
         return

@@ -1061,10 +1061,11 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
     from geotile.band_workers import run_jobs, worker_count
+    from geotile.crs_names import pixel_size
     from geotile.grid import grid_places
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
-    from geotile.raster import open_raster, pixel_size
+    from geotile.raster import open_raster
     from geotile.streaming import band_rows, even_band_rows
 
     forks = worker_count(1 << 30, options.workers)  # 0: the bands run here
@@ -1411,8 +1412,9 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     overlapping (their buildings would be counted twice)."""
     import shapely
 
+    from geotile.crs_names import crs_labels
     from geotile.no_georef import map_crs
-    from geotile.raster import crs_labels, open_raster
+    from geotile.raster import open_raster
 
     if isinstance(paths, (str, bytes, os.PathLike)):  # one path, not its characters
         paths = [os.fsdecode(paths)]

@@ -434,7 +434,7 @@ def test_crs_for_an_unmapped_raster_is_refused_with_a_fix_that_works(tmp_path, r
 def test_a_rotated_grids_pixel_size_is_said_as_its_sides(tmp_path, make_raster):
     """The grid difference of a 0.5 m grid turned by 30 degrees named its pixel size
     |a| x |e|, 0.433 x 0.433."""
-    from geotile.raster import grid_difference
+    from geotile.crs_names import grid_difference
 
     pixels = np.zeros((1, 20, 20), np.uint8)
     turned = make_raster("turned.tif", pixels, transform=Affine.translation(500000, 0)

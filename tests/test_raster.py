@@ -152,7 +152,7 @@ def test_grid_difference_names_what_differs(make_raster):
     (a half-pixel shift of a UTM origin included)."""
     from rasterio.transform import from_origin
 
-    from geotile.raster import grid_difference
+    from geotile.crs_names import grid_difference
 
     from .conftest import UTM_ORIGIN
 
@@ -224,8 +224,8 @@ def test_grid_difference_is_relative_to_the_pixel_size(make_raster, crs, pixel, 
     float noise far below a pixel (3e-5 px) is the same grid."""
     from rasterio.transform import from_origin
 
+    from geotile.crs_names import grid_difference
     from geotile.extra_bands import same_grid
-    from geotile.raster import grid_difference
 
     zeros = np.zeros((650, 650), np.uint8)
 

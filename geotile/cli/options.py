@@ -332,7 +332,8 @@ def write_merge(ctx, merge, pairs, replace: bool, as_json: bool,
 
 def merged_grid(path) -> str:
     """A merged raster's grid in words: '192 x 192 px of 0.5 x 0.5 m, EPSG:32616'."""
-    from geotile.raster import crs_label, open_raster, pixel_sides
+    from geotile.crs_names import crs_label, pixel_sides
+    from geotile.raster import open_raster
 
     with open_raster(path) as src:
         size = "{:g} x {:g}".format(*pixel_sides(src.transform))
