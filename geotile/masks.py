@@ -888,7 +888,7 @@ def _regions(image_paths, margin: int = 0, reach: float = 0.0) -> list | None:
 def mask_creation_options(creation_options, count: int) -> dict:
     """GeoTIFF creation options for masks (a dict or ["KEY=VALUE", ...]), checked: lossy
     codecs would change class ids; InputError in one line naming the option."""
-    from geotile.raster import parse_creation_options
+    from geotile.creation_options import parse_creation_options
 
     if not creation_options:
         return {}
@@ -896,7 +896,7 @@ def mask_creation_options(creation_options, count: int) -> dict:
         options = {str(k).lower(): str(v) for k, v in creation_options.items()}
     else:
         options = parse_creation_options(list(creation_options))
-    from geotile.raster import check_creation_options, gdal_yes
+    from geotile.creation_options import check_creation_options, gdal_yes
 
     codec = options.get("compress", "").lower()
     if codec == "jpeg" or (codec == "webp" and not gdal_yes(options.get("webp_lossless", ""))):

@@ -155,7 +155,7 @@ class PredictOptions:
             raise InputError(f"--overlap {overlap}: give a fraction below 1 of the tile "
                              "(e.g. 0.25) or whole pixels (e.g. 32).")
         if self.creation_options:  # checked before any work
-            from geotile.raster import check_creation_options
+            from geotile.creation_options import check_creation_options
 
             classes = self.output_type == "class"
             check_creation_options(self.creation_options, cog=self.cog, categorical=classes,
@@ -896,10 +896,10 @@ def predict_raster(
     """
     import rasterio
 
+    from geotile.creation_options import check_creation_options
     from geotile.input_paths import input_path, output_folders, refuse_overwriting_inputs
     from geotile.raster import (
         atomic_output,
-        check_creation_options,
         check_geotiff_name,
         check_pixels_readable,
         may_hold_nodata,

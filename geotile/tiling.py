@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.creation_options import gdal_yes
 from geotile.dataset_names import (
     MASK_SUFFIXES,
     mask_bases,
@@ -75,7 +76,6 @@ from geotile.grid import EDGE_MODES, Grid, Patch
 from geotile.input_files import RASTER_SUFFIXES
 from geotile.input_paths import input_path
 from geotile.quiet_warnings import gdal_messages, is_valid, quietly
-from geotile.raster import gdal_yes
 from geotile.raster_kinds import (
     ids_above_255,
     may_hold_0_255,
@@ -144,7 +144,7 @@ class TileOptions:
             raise InputError(f"--overlap {shown} must be smaller than the patch size "
                              f"(--size {self.size}).")
         if not isinstance(self.creation_options, dict):
-            from geotile.raster import parse_creation_options
+            from geotile.creation_options import parse_creation_options
 
             pairs = self.creation_options
             pairs = [pairs] if isinstance(pairs, str) else list(pairs)
@@ -1797,12 +1797,9 @@ class PatchWriter:
                  creation_options: dict[str, str] | None = None,
                  mask_binary: bool | None = None, zeros_nodata: bool = False) -> None:
         self.src, self.outdir, self.fmt, self.has_mask = src, outdir, fmt, mask_src is not None
+        from geotile.creation_options import lossless_creation_options, lossy_creation_options
         from geotile.no_georef import sensor_georeferencing
-        from geotile.raster import (
-            common_dtype,
-            lossless_creation_options,
-            lossy_creation_options,
-        )
+        from geotile.raster import common_dtype
 
         self.sensor = sensor_georeferencing(src)  # GCPs or RPCs: each patch keeps them
         # PixelIsPoint georeferencing (AREA_OR_POINT=Point) is kept too
@@ -1869,8 +1866,8 @@ class PatchWriter:
             return
         from rasterio.windows import Window
 
+        from geotile.creation_options import check_nbits
         from geotile.grid import Patch
-        from geotile.raster import check_nbits
 
         probe = Patch(0, 0, 0, 0, size, size, size, size)
         text = " ".join(f"--co {k.upper()}={v}" for k, v in self.creation_options.items())

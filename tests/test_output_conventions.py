@@ -245,7 +245,7 @@ def test_a_cog_is_compressed_as_the_plain_geotiff(tmp_path, image, three_classes
                                                   output_type):
     """float32 probabilities: ZSTD with the floating-point predictor (DEFLATE where GDAL
     lacks ZSTD), --cog or not."""
-    from geotile.raster import gtiff_has_zstd
+    from geotile.creation_options import gtiff_has_zstd
 
     structure = {}
     for cog in (False, True):

@@ -370,7 +370,7 @@ def test_a_filter_leaked_from_geotiles_input_sniffing_hides_only_its_own_warning
     import pyogrio
     import rasterio
 
-    from geotile import label_rasters, raster
+    from geotile import creation_options, label_rasters
     from geotile.errors import GeotileWarning
 
     image = make_raster("img.tif", np.zeros((1, 8, 8), np.uint8))
@@ -386,8 +386,8 @@ def test_a_filter_leaked_from_geotiles_input_sniffing_hides_only_its_own_warning
     monkeypatch.setattr(pyogrio, "list_layers", saving(pyogrio.list_layers))
     label_rasters._opens_as_raster(image)
     label_rasters._has_vector_layers(image)
-    raster.gtiff_has_zstd.cache_clear()
-    raster.gtiff_has_zstd()
+    creation_options.gtiff_has_zstd.cache_clear()
+    creation_options.gtiff_has_zstd()
     assert len(saved) >= 3
     for filters in saved:
         with warnings.catch_warnings(record=True) as caught:

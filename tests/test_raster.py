@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import rasterio
 
+from geotile.creation_options import parse_creation_options
 from geotile.errors import InputError, OutputExistsError
 from geotile.raster import (
     atomic_output,
     check_pixels_readable,
     open_raster,
     output_profile,
-    parse_creation_options,
     read_window,
     require_crs,
 )

@@ -311,12 +311,12 @@ def test_band_rows_start_afresh_for_other_columns_or_rows_not_shared():
 
 def test_float32_probabilities_are_zstd_with_the_float_predictor(tmp_path, make_raster, image,
                                                                  monkeypatch):
-    import geotile.raster
+    from geotile import creation_options
 
     model = conv3x3_model(tmp_path / "m.onnx")
     src = make_raster("scene.tif", image)
     predict_raster(model, src, tmp_path / "z.tif", options=PredictOptions(tile_size=64))
-    monkeypatch.setattr(geotile.raster, "gtiff_has_zstd", lambda: False)  # a GDAL without it
+    monkeypatch.setattr(creation_options, "gtiff_has_zstd", lambda: False)  # a GDAL without it
     predict_raster(model, src, tmp_path / "d.tif", options=PredictOptions(tile_size=64))
     with rasterio.open(tmp_path / "z.tif") as z, rasterio.open(tmp_path / "d.tif") as d:
         assert z.compression.name == "zstd" and d.compression.name == "deflate"

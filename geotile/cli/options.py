@@ -299,8 +299,8 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None 
     check_merge_output(merge, [*read, *(out for _, out in pairs)], replace)
     check_grid(inputs, bands=False)
     if creation_options and Path(merge).suffix.lower() != ".vrt":
+        from geotile.creation_options import check_creation_options, parse_creation_options
         from geotile.errors import InputError
-        from geotile.raster import check_creation_options, parse_creation_options
 
         if not isinstance(creation_options, dict):
             creation_options = parse_creation_options(list(creation_options))
@@ -319,8 +319,8 @@ def write_merge(ctx, merge, pairs, replace: bool, as_json: bool,
     a COG compressed as ``creation_options`` (--co) say, as the outputs are."""
     if merge is None:
         return
+    from geotile.creation_options import parse_creation_options
     from geotile.merge import merge_rasters
-    from geotile.raster import parse_creation_options
 
     if creation_options is not None and not isinstance(creation_options, dict):
         creation_options = parse_creation_options(list(creation_options))

@@ -184,10 +184,10 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
 
     model = local_model_path(model)  # a remote one before any work (or cluster) starts
     images = expand_inputs(images)
+    from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands
     from geotile.mosaic import open_mosaic
     from geotile.predict import PredictOptions, predict_raster
-    from geotile.raster import parse_creation_options
 
     options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend,
                              batch_size=batch_size, tta=tta, bands=bands,

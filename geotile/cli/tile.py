@@ -174,7 +174,7 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     images = expand_inputs(images)
     import json
 
-    from geotile.raster import parse_creation_options
+    from geotile.creation_options import parse_creation_options
     from geotile.tiling import TileOptions, tile_rasters
 
     options = TileOptions(size=size, overlap=overlap, edge=edge, fmt=fmt, skip_empty=skip_empty,
