@@ -640,7 +640,7 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 
 def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
-    from geotile.raster import paletted
+    from geotile.categories import paletted
     from geotile.raster_kinds import _class_descriptions, refuse_mixed_types
 
     refuse_mixed_types(label, "label raster", "give the footprints or a class raster")
@@ -721,7 +721,7 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
 
 def _grey_bands(label) -> list[int] | None:
     """The RGB bands of a uint8 raster of 3 bands, or 4 with an alpha last, else None."""
-    from geotile.raster import paletted
+    from geotile.categories import paletted
 
     if label.dtypes[0] != "uint8" or label.count not in (3, 4) or paletted(label):
         return None
@@ -950,7 +950,7 @@ def same_class_lists(summaries: list[dict]) -> None:
     (masks written by other workers, or skipped by --resume, included)."""
     import rasterio
 
-    from geotile.raster import class_colours, write_categories
+    from geotile.categories import class_colours, write_categories
 
     lists = [s["classes"] for s in summaries if s.get("classes")]
     every = max(lists, key=len, default=None)
@@ -1007,20 +1007,19 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     import rasterio
     from rasterio.windows import Window
 
+    from geotile.categories import class_colours, write_categories
     from geotile.no_georef import copy_georeferencing
     from geotile.progress import progress_bar
     from geotile.raster import (
         alpha_holds_values,
         atomic_output,
         check_pixels_readable,
-        class_colours,
         has_nodata,
         may_hold_nodata,
         open_raster,
         output_profile,
         unmasked_alpha,
         valid_pixels,
-        write_categories,
     )
 
     table, ignore_codes, expand, binary, snap = lookup

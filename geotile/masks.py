@@ -912,15 +912,9 @@ def _mask_one_image(
 ) -> dict:
     import rasterio
 
+    from geotile.categories import class_colours, write_categories
     from geotile.label_set import grid_envelope, select_bounds
-    from geotile.raster import (
-        atomic_output,
-        check_pixels_readable,
-        class_colours,
-        may_hold_nodata,
-        open_raster,
-        write_categories,
-    )
+    from geotile.raster import atomic_output, check_pixels_readable, may_hold_nodata, open_raster
 
     with open_raster(image_path) as src:
         check_pixels_readable(src)

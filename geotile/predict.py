@@ -896,6 +896,7 @@ def predict_raster(
     """
     import rasterio
 
+    from geotile.categories import paletted
     from geotile.creation_options import check_creation_options
     from geotile.input_paths import input_path, output_folders, refuse_overwriting_inputs
     from geotile.raster import (
@@ -905,7 +906,6 @@ def predict_raster(
         may_hold_nodata,
         open_raster,
         output_profile,
-        paletted,
         warn_vrt_gap,
         write_cog,
     )
@@ -1080,7 +1080,8 @@ def model_view(src, model, added: int = 0):
     """A context giving ``src`` as ``model`` sees it: a paletted image's colours for a model
     of 3 or 4 image channels (``added`` come from --extra-bands), a grey colour table's
     levels for one channel (:func:`geotile.raster.expanded_palette`); else ``src``."""
-    from geotile.raster import expanded_palette, grey_palette, paletted
+    from geotile.categories import grey_palette, paletted
+    from geotile.raster import expanded_palette
 
     channels = getattr(model, "channels", None)
     if src.count != 1 or not paletted(src):
@@ -1484,7 +1485,7 @@ def select_bands(model, src, options: PredictOptions, added: int = 0, source=Non
     """The bands of ``src`` that feed ``model`` (``--bands``, else :func:`_default_bands`),
     checked against the raster and the model's channels (``added`` come from
     --extra-bands); one InputError/ModelError line naming ``source`` otherwise."""
-    from geotile.raster import paletted
+    from geotile.categories import paletted
 
     indexes = list(options.bands) if options.bands else _default_bands(src, model, added)
     bad = [i for i in indexes if not 1 <= i <= src.count]
@@ -1640,7 +1641,7 @@ def _describe_output(dst, options, names, threshold, model) -> None:
 def _write_sidecar(path: Path, options, names) -> None:
     """Class outputs: category names (and a raster attribute table) in the PAM sidecar,
     published with the raster by atomic_output."""
-    from geotile.raster import write_categories
+    from geotile.categories import write_categories
 
     if options.output_type == "class":
         write_categories(path, names, _colours(len(names), names))
@@ -1652,7 +1653,7 @@ def _overview_resampling(options) -> str:
 
 
 def _colours(count: int, names=None) -> dict[int, tuple[int, int, int, int]]:
-    from geotile.raster import class_colours
+    from geotile.categories import class_colours
 
     return class_colours(count, names)
 

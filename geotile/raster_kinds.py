@@ -441,7 +441,7 @@ def _category_names(src) -> list[str] | None:
     """The GDAL category names of an integer band 1 naming ids 0..254 (a name of 255 is
     the ignore value's: 'NoData', 'Unlabelled'; none past it); an unnamed id is its
     number, or background for 0."""
-    from geotile.raster import read_categories
+    from geotile.categories import read_categories
 
     if np.dtype(src.dtypes[0]).kind not in "iu":
         return None
@@ -1033,8 +1033,8 @@ def _cached_zero_nodata(src) -> ZeroNodata:
 
 def _zero_nodata(src) -> ZeroNodata:
     """:func:`zero_nodata`, uncached."""
+    from geotile.categories import read_categories
     from geotile.class_keys import class_key
-    from geotile.raster import read_categories
 
     pixels = src.width * src.height
     tags = {**src.tags(1), **src.tags()}

@@ -1723,7 +1723,7 @@ def _colour_options(like, count: int) -> dict:
 def _colour_table(like, count: int, dtype: str, fmt: str) -> dict | None:
     """``like``'s colour table where its patches can hold it: one band of indices in a
     GeoTIFF (8 or 16 bit) or a PNG (8 bit)."""
-    from geotile.raster import paletted
+    from geotile.categories import paletted
 
     if count != 1 or like.count != 1 or not paletted(like):
         return None

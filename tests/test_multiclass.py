@@ -649,7 +649,7 @@ def test_regularize_squares_predicts_unnamed_single_class_output(tmp_path):
 
 def _categorised(path, ids, categories, nodata=None):
     """A third-party class raster (QGIS, ArcGIS): names only as GDAL category names."""
-    from geotile.raster import write_categories
+    from geotile.categories import write_categories
 
     write_raster(path, ids, nodata=nodata)
     write_categories(path, categories)
@@ -789,9 +789,9 @@ def _tagged(path, names):
 def test_class_colour_tables_are_distinct_and_colour_a_named_class_0(tmp_path):
     """Colour tables repeated after 11 classes (ids 1, 12 and 23 alike; 11 and 22 black as
     background), and a softmax model's class 0 was drawn transparent like background."""
+    from geotile.categories import class_colours
     from geotile.model import OnnxModel
     from geotile.predict import PredictOptions, predict_raster
-    from geotile.raster import class_colours
 
     colours = class_colours(255)
     assert colours[0] == (0, 0, 0, 0)

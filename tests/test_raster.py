@@ -110,7 +110,8 @@ def test_output_profile_checks_creation_options():
 
 
 def test_write_categories_merges_with_gdal_sidecar(make_raster):
-    from geotile.raster import pam_sidecar, write_categories
+    from geotile.categories import write_categories
+    from geotile.raster import pam_sidecar
 
     path = make_raster("ids.tif", np.array([[0, 1], [2, 1]], np.uint8))
     pam_sidecar(path).write_text('<PAMDataset><PAMRasterBand band="1"><Metadata>'
