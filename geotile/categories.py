@@ -11,7 +11,7 @@ from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
 from geotile.input_paths import ARCHIVE_PREFIXES
-from geotile.raster import pam_sidecar
+from geotile.output_files import pam_sidecar
 
 #: colours of class ids 0, 1, 2... (0 transparent), for colour tables and attribute tables
 CLASS_PALETTE = [(0, 0, 0, 0), (230, 25, 75, 255), (60, 180, 75, 255), (255, 225, 25, 255),

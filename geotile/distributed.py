@@ -145,8 +145,8 @@ def _task(names: _RunNames, func, *args):
     Once the run is interrupted the task stops between blocks and publishes nothing."""
     from distributed import Event
 
+    from geotile.output_files import RUN_GUARD
     from geotile.quiet_warnings import recorded
-    from geotile.raster import RUN_GUARD
 
     if Event(names.stop).is_set():  # another image failed, or Ctrl-C: start nothing new
         return None, []
@@ -680,7 +680,7 @@ def remove_temporaries(outputs, tag: str) -> list[str]:
     import re
 
     from geotile.input_paths import is_virtual_path
-    from geotile.raster import temporary_stem
+    from geotile.output_files import temporary_stem
 
     wanted: dict[str, set[tuple[str, str]]] = {}
     for output in outputs:

@@ -172,7 +172,7 @@ def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_cr
     two), an output that exists (unless ``overwrite`` or ``resume``), a label file that
     cannot be read when class names are gathered (``class_field`` without ``class_map``)."""
     from geotile.input_paths import refuse_overwriting_inputs
-    from geotile.raster import check_geotiff_name, check_output
+    from geotile.output_files import check_geotiff_name, check_output
 
     if len(images) != len(outputs):
         raise InputError(f"{len(images)} images but {len(outputs)} outputs: give one output "

@@ -1009,10 +1009,10 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
 
     from geotile.categories import class_colours, write_categories
     from geotile.no_georef import copy_georeferencing
+    from geotile.output_files import atomic_output
     from geotile.progress import progress_bar
     from geotile.raster import (
         alpha_holds_values,
-        atomic_output,
         check_pixels_readable,
         has_nodata,
         may_hold_nodata,

@@ -686,7 +686,7 @@ def make_masks(
     from geotile.input_paths import input_path, refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder
     from geotile.labels import read_labels
-    from geotile.raster import check_geotiff_name, check_output
+    from geotile.output_files import check_geotiff_name, check_output
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
     if is_label_folder(labels_path, layer):
@@ -914,7 +914,8 @@ def _mask_one_image(
 
     from geotile.categories import class_colours, write_categories
     from geotile.label_set import grid_envelope, select_bounds
-    from geotile.raster import atomic_output, check_pixels_readable, may_hold_nodata, open_raster
+    from geotile.output_files import atomic_output
+    from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster
 
     with open_raster(image_path) as src:
         check_pixels_readable(src)

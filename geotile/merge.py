@@ -20,14 +20,8 @@ from geotile.errors import InputError
 from geotile.gdal_settings import with_read_settings
 from geotile.input_paths import in_name_order
 from geotile.masks import IGNORE
-from geotile.raster import (
-    atomic_output,
-    check_output,
-    check_writable,
-    open_raster,
-    pam_sidecar,
-    write_cog,
-)
+from geotile.output_files import atomic_output, check_output, check_writable, pam_sidecar, write_cog
+from geotile.raster import open_raster
 from geotile.resume import TAG as COMPLETE_TAG
 
 #: what --merge writes, by suffix

@@ -899,15 +899,13 @@ def predict_raster(
     from geotile.categories import paletted
     from geotile.creation_options import check_creation_options
     from geotile.input_paths import input_path, output_folders, refuse_overwriting_inputs
+    from geotile.output_files import atomic_output, check_geotiff_name, write_cog
     from geotile.raster import (
-        atomic_output,
-        check_geotiff_name,
         check_pixels_readable,
         may_hold_nodata,
         open_raster,
         output_profile,
         warn_vrt_gap,
-        write_cog,
     )
 
     options = options or PredictOptions()
@@ -1682,7 +1680,7 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
     """
     from rasterio.windows import Window
 
-    from geotile.raster import check_stopped
+    from geotile.output_files import check_stopped
     from geotile.streaming import BackgroundWriter
 
     mask_band = _writes_mask(options, check_nodata)

@@ -250,7 +250,7 @@ def write_report(evaluation, output: str | os.PathLike, image: str | os.PathLike
     over ``image`` when given. Written atomically."""
     from geotile.evaluate import evaluation_inputs
     from geotile.input_paths import refuse_overwriting_inputs
-    from geotile.raster import atomic_output
+    from geotile.output_files import atomic_output
 
     output = Path(output)
     suffix = output.suffix.lower()

@@ -89,7 +89,7 @@ def _files_of(path: str | os.PathLike) -> list:
     """The files an input is read from: itself, a VRT's sources, and the sidecars GDAL reads
     with it (.aux.xml: nodata, scale; .ovr; .msk): a change to any makes another input."""
     from geotile.input_paths import files_read, is_virtual_path
-    from geotile.raster import gdal_sidecars
+    from geotile.output_files import gdal_sidecars
 
     if is_virtual_path(os.fspath(path)):
         return [path]
@@ -156,7 +156,7 @@ def plan(output: str | os.PathLike, wanted: str, command: str, sidecar: bool = F
     complete for these options). Raises OutputExistsError for a file it did not write.
     ``sidecar``: the output is complete only with its PAM sidecar (category names), which
     atomic_output moves in after it."""
-    from geotile.raster import pam_sidecar
+    from geotile.output_files import pam_sidecar
 
     final = Path(output)
     remove_temporaries(final)
@@ -201,7 +201,7 @@ def _whole(path: Path) -> bool:
     """Whether every block of a GeoTIFF lies inside the file: one cut short after the run
     (a killed copy, a full disk) keeps its header, completion tag included."""
     from geotile.errors import InputError
-    from geotile.raster import verify_geotiff
+    from geotile.output_files import verify_geotiff
 
     try:
         verify_geotiff(path)
@@ -215,7 +215,7 @@ def _temporary_pattern(final: Path) -> re.Pattern:
     # geotile.raster._temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
     # .<stem>.<run tag>-<8 hex>.tmp<suffix>), plus what geotile writes beside it (.aux.xml,
     # .gtiff, .model-grid.tif, .part)
-    from geotile.raster import temporary_stem
+    from geotile.output_files import temporary_stem
 
     stem = re.escape(temporary_stem(final.stem))
     return re.compile(rf"\.{stem}\.(?:[0-9a-f]{{8}}-)?[0-9a-f]{{8}}\.tmp"

@@ -321,7 +321,7 @@ def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS,
 def write_csv(rows: Sequence[tuple], output: str | os.PathLike, overwrite: bool = False) -> None:
     """Write proposal rows (ImageId, BuildingId, PolygonWKT_Pix, PolygonWKT_Geo, Confidence)
     atomically."""
-    from geotile.raster import atomic_output
+    from geotile.output_files import atomic_output
 
     with atomic_output(output, overwrite) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -504,7 +504,8 @@ def vectorize_to_csv(
 
     import geopandas as gpd
 
-    from geotile.raster import check_output, open_raster
+    from geotile.output_files import check_output
+    from geotile.raster import open_raster
     from geotile.vectorize import (
         NO_CRS_SAID,
         VectorizeOptions,

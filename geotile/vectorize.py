@@ -1193,7 +1193,7 @@ def check_vector_output(output: Path, overwrite: bool, layer: str | None = None)
     a known format whose files may be written (in a folder that takes files, before any
     work): an InputError or OutputExistsError otherwise. ``layer``: a GeoPackage's layer to
     write (default: the file's stem)."""
-    from geotile.raster import check_output, check_writable
+    from geotile.output_files import check_output, check_writable
 
     if output.is_dir():
         raise InputError(f"{output}: is a folder. Give a file name, e.g. "
@@ -1306,7 +1306,7 @@ def _written_name(part: Path) -> str:
     """The name of ``part`` as written in the temporary folder: its extension in lower case
     (GDAL's Shapefile driver takes x.SHP for a folder to create), without ';'
     (:func:`geotile.raster.gdal_safe_name`)."""
-    from geotile.raster import gdal_safe_name
+    from geotile.output_files import gdal_safe_name
 
     return gdal_safe_name(part.stem) + part.suffix.lower()
 
@@ -1330,7 +1330,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     import uuid
 
     from geotile.errors import Interrupted
-    from geotile.raster import _writable_folder, folder_lock, publish
+    from geotile.output_files import _writable_folder, folder_lock, publish
 
     _writable_folder(output)
     layer = layer if layer and writer == "GPKG" else output.stem

@@ -136,12 +136,12 @@ def test_binary_class_raster_names_background_and_building(tmp_path, image, one_
 
 
 def test_sidecar_appears_only_with_its_raster(tmp_path, image, three_classes, monkeypatch):
-    import geotile.raster
+    import geotile.output_files
 
     def broken(tmp, final):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(geotile.raster, "verify_geotiff", broken)
+    monkeypatch.setattr(geotile.output_files, "verify_geotiff", broken)
     out = tmp_path / "c.tif"
     with pytest.raises(RuntimeError, match="disk full"):
         predict_raster(three_classes, image, out, options=PredictOptions(output_type="class"))

@@ -18,7 +18,8 @@ import pytest
 import rasterio
 
 from geotile.errors import InputError, Interrupted, OutputExistsError
-from geotile.raster import atomic_output, output_profile, verify_geotiff
+from geotile.output_files import atomic_output, verify_geotiff
+from geotile.raster import output_profile
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 from .onnx_models import pointwise_model
@@ -790,7 +791,7 @@ def test_two_overwriting_runs_into_one_shapefile_leave_one_whole(tmp_path, monke
     import geopandas as gpd
     import shapely
 
-    import geotile.raster as raster_module
+    import geotile.output_files as output_files_module
     from geotile.vectorize import write_vector
 
     out = tmp_path / "out.shp"
@@ -801,7 +802,7 @@ def test_two_overwriting_runs_into_one_shapefile_leave_one_whole(tmp_path, monke
             shapely.Polygon([(i, 0), (i + 1, 0), (i + 1, 1), (i, 2), (i, 0)])
             for i in range(3)], crs=UTM_CRS),
     }
-    publish = raster_module.publish
+    publish = output_files_module.publish
     first_part_in = threading.Event()
 
     def slow_publish(tmp, final, overwrite):
@@ -810,7 +811,7 @@ def test_two_overwriting_runs_into_one_shapefile_leave_one_whole(tmp_path, monke
             first_part_in.set()
             time.sleep(0.3)  # the other run moves its parts meanwhile
 
-    monkeypatch.setattr(raster_module, "publish", slow_publish)
+    monkeypatch.setattr(output_files_module, "publish", slow_publish)
 
     def run(name):
         if name == "fast":

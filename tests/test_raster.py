@@ -8,8 +8,8 @@ import rasterio
 
 from geotile.creation_options import parse_creation_options
 from geotile.errors import InputError, OutputExistsError
+from geotile.output_files import atomic_output
 from geotile.raster import (
-    atomic_output,
     check_pixels_readable,
     open_raster,
     output_profile,
@@ -111,7 +111,7 @@ def test_output_profile_checks_creation_options():
 
 def test_write_categories_merges_with_gdal_sidecar(make_raster):
     from geotile.categories import write_categories
-    from geotile.raster import pam_sidecar
+    from geotile.output_files import pam_sidecar
 
     path = make_raster("ids.tif", np.array([[0, 1], [2, 1]], np.uint8))
     pam_sidecar(path).write_text('<PAMDataset><PAMRasterBand band="1"><Metadata>'

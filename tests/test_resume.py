@@ -250,7 +250,7 @@ def test_a_resume_over_many_outputs_lists_their_folder_once(tmp_path, monkeypatc
 def test_remove_temporaries_finds_those_of_renamed_stems(tmp_path, stem):
     """The temporary file of x;y.tif is .x_y.<hex>.tmp.tif (GDAL cuts names at ';'), that
     of a long stem has it cut short: --resume once left both behind."""
-    from geotile.raster import _temporary_sibling
+    from geotile.output_files import _temporary_sibling
 
     final = tmp_path / f"{stem}.tif"
     left = _temporary_sibling(final)

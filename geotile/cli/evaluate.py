@@ -71,7 +71,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
     from geotile.evaluate import ERRORS_LAYER, ERRORS_SUFFIXES, is_raster
     from geotile.input_paths import refuse_overwriting_inputs
-    from geotile.raster import check_output, check_writable
+    from geotile.output_files import check_output, check_writable
     from geotile.vectorize import check_vector_output
 
     many = kind in ("folders", "csvs")

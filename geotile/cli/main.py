@@ -201,7 +201,7 @@ def _command_scope(ctx: click.Context):
             settings = {k: v for k, v in GDAL_SETTINGS.items() if k not in os.environ}
             # inside an Env, GDAL/PROJ errors go to Python logging, not raw "ERROR 1:" lines
             stack.enter_context(rasterio.Env(**settings))
-            from geotile.raster import libtiff_errors_hidden
+            from geotile.output_files import libtiff_errors_hidden
 
             stack.enter_context(libtiff_errors_hidden())
         stack.enter_context(warnings.catch_warnings())

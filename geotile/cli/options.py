@@ -211,7 +211,7 @@ def resolve_outputs(
     """
     from geotile.errors import InputError
     from geotile.input_paths import input_exists, input_path, refuse_overwriting_inputs
-    from geotile.raster import GEOTIFF_SUFFIXES, check_geotiff_name, check_output
+    from geotile.output_files import GEOTIFF_SUFFIXES, check_geotiff_name, check_output
 
     missing = next((p for p in inputs if not input_exists(p)), None)
     if missing is not None:  # before any output is written

@@ -1,0 +1,414 @@
+"""Writing output files safely: checks before any work (may it be written, is the folder
+writable), atomic writes under a temporary name, verified and renamed into place, the
+run's interruption guard, and COG output."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import errno
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import RasterioError
+
+from geotile.creation_options import (
+    COMPRESSION_PROFILES,
+    _resolved,
+    cog_creation_options,
+)
+from geotile.errors import InputError, Interrupted, OutputExistsError, write_advice
+from geotile.raster import gdal_reason
+
+
+@contextlib.contextmanager
+def libtiff_errors_hidden() -> Iterator[None]:
+    """Hide the lines libtiff prints itself on stderr when GDAL's file I/O fails
+    (``_tiffWriteProc: No space left on device.``, one per block): the failure reaches GDAL
+    too, and geotile reports it in one line naming the output. Process-wide (for a command,
+    not the library); nothing happens where the loaded libtiff cannot be found."""
+    import ctypes
+
+    handlers = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "/libtiff" in line}
+        for path in sorted(p for p in paths if re.match(r"libtiff[.-]", Path(p).name)):
+            set_handler = ctypes.CDLL(path).TIFFSetErrorHandler
+            set_handler.restype, set_handler.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+            handlers.append((set_handler, set_handler(None)))
+    except (OSError, AttributeError):
+        pass
+    try:
+        yield
+    finally:
+        for set_handler, previous in reversed(handlers):
+            set_handler(previous)
+
+
+def check_output(path: str | os.PathLike, overwrite: bool) -> None:
+    """Raise OutputExistsError before any work when ``path`` exists and may not be replaced,
+    or when a stray GDAL sidecar (``path.aux.xml``) would be merged into the new output; an
+    InputError when it is a folder (never replaced)."""
+    if Path(path).is_dir() and not Path(path).is_symlink():
+        raise InputError(f"{path}: is a folder, where geotile would write a file; choose "
+                         "another output name, or move the folder away.")
+    if overwrite:
+        return
+    if Path(path).exists():
+        raise OutputExistsError(f"{path}: already exists. Pass --overwrite to replace it.")
+    if Path(path).is_symlink():  # one that points nowhere: exists() says no
+        raise OutputExistsError(f"{path}: already exists (a symbolic link to "
+                                f"{os.readlink(path)}, which does not exist). Remove it or "
+                                "pass --overwrite to replace the link.")
+    for sidecar in gdal_sidecars(path):
+        raise OutputExistsError(f"{sidecar}: a GDAL sidecar is in the way (GDAL would read it "
+                                f"as part of {Path(path).name}). Remove it or pass --overwrite.")
+
+
+#: the names of the GeoTIFFs geotile writes
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def check_geotiff_name(path: str | os.PathLike, hint: str = "") -> None:
+    """InputError unless ``path`` is named as the GeoTIFF to be written there (.tif/.tiff:
+    a .png, .jpg or .vrt holding a TIFF misleads every tool that goes by the name);
+    ``hint`` is added to the message."""
+    if Path(path).suffix.lower() not in GEOTIFF_SUFFIXES:
+        raise InputError(f"{path}: the output is a GeoTIFF; name it "
+                         f"{' or '.join(GEOTIFF_SUFFIXES)}{hint}.")
+
+
+def gdal_sidecars(path: str | os.PathLike) -> list[Path]:
+    """The files beside ``path`` that GDAL reads as part of it and that exist: its PAM
+    metadata (.aux.xml), external overviews (.ovr) and mask (.msk); none whose name would
+    be too long for the file system (of a file named near its limit)."""
+    return [Path(f"{os.fspath(path)}{suffix}") for suffix in (".aux.xml", ".ovr", ".msk")
+            if _exists(Path(f"{os.fspath(path)}{suffix}"))]
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for a name too long to exist (ENAMETOOLONG)."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        return False
+
+
+#: the guard of the cluster run whose task this thread runs (geotile.distributed), else None:
+#: ``check()`` raises Interrupted once the run is interrupted; ``publishing()`` is held
+#: around the move of an output into place and raises Interrupted instead once it is
+RUN_GUARD: contextvars.ContextVar = contextvars.ContextVar("geotile_run_guard", default=None)
+
+
+def check_stopped() -> None:
+    """Raise Interrupted when the cluster run this thread works for was interrupted (a
+    cheap check, between blocks of long work); nothing outside a cluster task."""
+    guard = RUN_GUARD.get()
+    if guard is not None:
+        guard.check()
+
+
+def _temporary_sibling(path: Path) -> Path:
+    """``.<stem>.<8 hex>.tmp<suffix>``; in a cluster run ``.<stem>.<run tag>-<8 hex>...``,
+    so that the run can remove those its killed workers left (geotile.distributed). The
+    stem is :func:`gdal_safe_name`'d (the rename into place keeps the name given)."""
+    guard = RUN_GUARD.get()
+    tag = f"{guard.tag}-" if guard is not None and getattr(guard, "tag", None) else ""
+    stem = temporary_stem(path.stem)
+    return path.with_name(f".{stem}.{tag}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+#: the most bytes of an output's stem kept in its temporary name, which adds up to ~60
+#: (run tag, hex, .tmp, .aux.xml): a name near the file system's 255 stays writable
+TEMPORARY_STEM_BYTES = 120
+
+
+def temporary_stem(stem: str) -> str:
+    """The stem of ``stem``'s temporary files: :func:`gdal_safe_name`, cut to
+    :data:`TEMPORARY_STEM_BYTES` bytes as the file system encodes names, whole characters
+    only (a cut inside one leaves a lone surrogate that GDAL's UTF-8 name cannot hold)."""
+    stem = gdal_safe_name(stem)
+    while len(os.fsencode(stem)) > TEMPORARY_STEM_BYTES:
+        stem = stem[:-1]
+    return stem
+
+
+def gdal_safe_name(name: str) -> str:
+    """``name`` with ';' as '_': GDAL's vector drivers cut a file name at ';' (x;.geojson is
+    written as x), so geotile writes under such a name and renames the file into place."""
+    return name.replace(";", "_")
+
+
+#: GDAL's words for a write that failed (a full disk, a file-size limit)
+_WRITE_FAILED = re.compile(r"(?i)writ|space|too large")
+
+
+def _nearest_existing(final: Path) -> Path:
+    """The nearest folder of ``final`` that exists (or a file or dangling link standing
+    where one must be: :func:`_file_in_the_way`)."""
+    folder = final.parent
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _file_in_the_way(final: Path) -> InputError | None:
+    """The error for a file standing where a folder of ``final`` must be (x.txt/out.tif), or
+    a link there to a folder that is gone (an unmounted drive)."""
+    folder = _nearest_existing(final)
+    if folder.is_symlink() and not folder.exists():
+        return InputError(f"{final}: {folder} is a link to {os.readlink(folder)}, which "
+                          "does not exist. Create that folder or choose another output path.")
+    if folder.exists() and not folder.is_dir():
+        return InputError(f"{final}: {folder} is a file, not a folder. Choose another "
+                          "output path.")
+    return None
+
+
+def _writable_folder(final: Path) -> None:
+    """Create the output's folder; a folder that cannot be made or written is one line."""
+    folder = final.parent
+    if (error := _file_in_the_way(final)) is not None:
+        raise error
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot create the output folder ({exc.strerror}). "
+                         "Choose another output path.") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{folder}: the output folder is not writable. "
+                         "Choose another output path or fix its permissions.")
+
+
+def check_writable(final: str | os.PathLike) -> None:
+    """Before any work: one InputError line naming ``final`` unless a file can be created in
+    its folder (the nearest existing one when it is not made yet): a read-only mount, a
+    folder without write permission."""
+    final = Path(final)
+    if (error := _file_in_the_way(final)) is not None:
+        raise error
+    folder = _nearest_existing(final)
+    probe = _temporary_sibling(folder / final.name)
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{final}: its folder {folder} is not writable ({exc.strerror}). "
+                         "Choose another output path or fix its permissions.") from exc
+
+
+def publish(tmp: Path, final: Path, overwrite: bool) -> None:
+    """Move a finished ``tmp`` to ``final``. Without ``overwrite`` the move never replaces a
+    file that appeared meanwhile (another process, a second run to the same path): a hard
+    link fails if ``final`` exists, where a rename would silently clobber it."""
+    if overwrite:
+        os.replace(tmp, final)
+        return
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise OutputExistsError(
+            f"{final}: appeared while geotile was writing it (another process?); it was left "
+            "as it is. Pass --overwrite to replace it, or choose another output."
+        ) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if final.exists():
+            raise OutputExistsError(
+                f"{final}: appeared while geotile was writing it; it was left as it is. "
+                "Pass --overwrite to replace it.") from None
+        os.replace(tmp, final)
+        return
+    tmp.unlink()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (flock, waiting for it) while an output of
+    several files is moved in, so that two runs given one output move theirs in one after
+    the other, never interleaved; nothing where the system or file system has no flock."""
+    try:
+        import fcntl
+
+        handle = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
+#: the advice for a write that failed for a reason not known (most often a full disk)
+_UNKNOWN_WRITE = "Free space or choose another folder."
+
+
+_EFBIG = OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+
+
+def file_size_limit() -> int | None:
+    """The process's file-size limit in bytes (ulimit -f), None without one: a write past it
+    fails with EFBIG, which only libtiff's own hidden lines would say
+    (:func:`libtiff_errors_hidden`)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def verify_geotiff(path: str | os.PathLike, shown_as: str | os.PathLike | None = None) -> None:
+    """Raise InputError unless ``path`` is a GeoTIFF whose every block lies inside the file.
+
+    GDAL reports a full disk or an I/O error while flushing blocks or the directory at
+    close only on stderr, and a block whose offset is 0 reads back as zeros: a file that
+    opens can still be wrong. This reads only the TIFF directory (no pixels).
+    """
+    shown = shown_as or path
+    size = os.path.getsize(path)
+    fail = (f"{shown}: the GeoTIFF was not written completely (disk full or an I/O error "
+            "while GDAL wrote it); nothing was written under that name. Free space and run "
+            "again.")
+    if (limit := file_size_limit()) is not None and size >= limit:
+        fail = (f"{shown}: the GeoTIFF was cut at the file-size limit ({limit} bytes); "
+                f"nothing was written under that name. {write_advice(_EFBIG)}")
+    try:
+        with rasterio.open(path) as src:
+            if src.driver not in ("GTiff", "COG"):
+                return
+            separate = src.interleaving is not None and src.interleaving.value == "BAND"
+            planes = range(1, src.count + 1) if separate and src.count > 1 else (1,)
+            block_h, block_w = src.block_shapes[0]
+            cols, rows = -(-src.width // block_w), -(-src.height // block_h)
+            for band in planes:
+                for y in range(rows):
+                    for x in range(cols):
+                        offset = src.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=band)
+                        count = src.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=band)
+                        if not offset or not count or int(offset) + int(count) > size:
+                            raise InputError(fail)
+    except RasterioError as exc:
+        raise InputError(fail) from exc
+
+
+def pam_sidecar(path: str | os.PathLike) -> Path:
+    """GDAL's PAM sidecar of a raster (``<name>.aux.xml``): metadata GDAL merges into it."""
+    return Path(f"{os.fspath(path)}.aux.xml")
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    verify: Callable[[Path, Path], None] | None = None,
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it to ``path`` when the block succeeds.
+
+    ``verify(tmp, final)`` runs before the move (GeoTIFF outputs get
+    :func:`verify_geotiff` by default), so nothing is moved into place unless it was
+    written completely. The move never replaces a file that appeared meanwhile unless
+    ``overwrite`` (:func:`publish`). On any exception (KeyboardInterrupt and SystemExit
+    included) the temporary file is removed and an existing ``path`` is left untouched.
+
+    A PAM sidecar of the temporary file (``<tmp>.aux.xml``: category names, ...) follows
+    the file, after it, so that it never appears without its raster; a sidecar of the
+    replaced output goes with it. A stray sidecar without ``overwrite`` is refused (GDAL
+    would merge it into the new output).
+    """
+    final = Path(path)
+    check_output(final, overwrite)
+    sidecar = pam_sidecar(final)
+    _writable_folder(final)
+    tmp = _temporary_sibling(final)
+    tmp_sidecar = pam_sidecar(tmp)
+    if verify is None and final.suffix.lower() in (".tif", ".tiff"):
+        verify = verify_geotiff
+    try:
+        yield tmp
+        check_stopped()
+        if verify is not None and tmp.exists():
+            verify(tmp, final)
+        guard = RUN_GUARD.get()
+        # a cluster task never publishes once its run was reported interrupted
+        with guard.publishing() if guard is not None else contextlib.nullcontext():
+            publish(tmp, final, overwrite)
+            if overwrite:  # they described the output just replaced
+                for stale in gdal_sidecars(final):
+                    stale.unlink(missing_ok=True)
+            if tmp_sidecar.exists():
+                os.replace(tmp_sidecar, sidecar)
+    except KeyboardInterrupt:
+        raise Interrupted(f"{final}: interrupted; nothing was written under that name "
+                          "(the temporary file was removed).") from None
+    except OSError as exc:
+        if exc.filename not in (None, os.fspath(tmp)):
+            raise
+        # a full disk or a vanished folder while writing: name the output, not the temp file
+        raise InputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was "
+                         f"left under that name. {write_advice(exc, _UNKNOWN_WRITE)}") from exc
+    except (RasterioError, CPLE_BaseError) as exc:
+        reason = gdal_reason(exc)
+        if tmp.name not in f"{exc} {reason}" and not _WRITE_FAILED.search(reason):
+            raise  # not the writing of this output
+        # GDAL failing on its own temporary files (a COG's copy on a full disk): the output
+        reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
+        advice = write_advice(reason, _UNKNOWN_WRITE)
+        if advice == _UNKNOWN_WRITE and (limit := file_size_limit()) is not None:
+            efbig = write_advice(_EFBIG)
+            advice = f"A file-size limit of {limit} bytes is set: {efbig[0].lower()}{efbig[1:]}"
+        raise InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
+                         f"under that name. {advice}") from exc
+    finally:
+        for leftover in (tmp, tmp_sidecar):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def write_cog(
+    src_path: str | os.PathLike,
+    dst_path: str | os.PathLike,
+    creation_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> None:
+    """Copy a finished GeoTIFF to a Cloud Optimised GeoTIFF (overviews, tiled, compressed as
+    :func:`output_profile` compresses: float bands "float-fast", others DEFLATE).
+
+    ``creation_options`` (``--co``, GeoTIFF or COG names, :func:`cog_creation_options`)
+    win over the defaults and over ``options``.
+    """
+    from rasterio.shutil import copy
+
+    with rasterio.open(src_path) as src:
+        floats = np.dtype(src.dtypes[0]).kind == "f"
+    codec = COMPRESSION_PROFILES[_resolved("float-fast" if floats else "deflate")]
+    settings = {**cog_creation_options(codec), "predictor": "YES", "num_threads": "ALL_CPUS",
+                "overview_resampling": "average"}
+    settings.update(options)
+    user = cog_creation_options({k.lower(): v for k, v in (creation_options or {}).items()})
+    if "compress" in user:  # another codec: its own level and predictor defaults
+        settings.pop("predictor", None)
+        settings.pop("level", None)
+    settings.update(user)
+    try:
+        copy(src_path, dst_path, driver="COG", **settings)
+    except (RasterioError, CPLE_BaseError) as exc:
+        reason = gdal_reason(exc)
+        if re.search(r"(?i)read", reason) and Path(dst_path).name not in reason and not \
+                _WRITE_FAILED.search(reason):
+            raise  # an input that cannot be read (a cut tile), not one of this write's files
+        # said for the file written (atomic_output names the output), whatever GDAL's words:
+        # a full disk fails the copy as "FillEmptyTiles() failed because panByteCounts == NULL"
+        raise RasterioError(f"writing {os.fspath(dst_path)} failed: {reason}") from exc
