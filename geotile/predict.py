@@ -900,13 +900,8 @@ def predict_raster(
     from geotile.creation_options import check_creation_options
     from geotile.input_paths import input_path, output_folders, refuse_overwriting_inputs
     from geotile.output_files import atomic_output, check_geotiff_name, write_cog
-    from geotile.raster import (
-        check_pixels_readable,
-        may_hold_nodata,
-        open_raster,
-        output_profile,
-        warn_vrt_gap,
-    )
+    from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster, output_profile
+    from geotile.vrt_views import warn_vrt_gap
 
     options = options or PredictOptions()
     if isinstance(model, str | os.PathLike):
@@ -1079,7 +1074,7 @@ def model_view(src, model, added: int = 0):
     of 3 or 4 image channels (``added`` come from --extra-bands), a grey colour table's
     levels for one channel (:func:`geotile.raster.expanded_palette`); else ``src``."""
     from geotile.categories import grey_palette, paletted
-    from geotile.raster import expanded_palette
+    from geotile.vrt_views import expanded_palette
 
     channels = getattr(model, "channels", None)
     if src.count != 1 or not paletted(src):
@@ -1291,13 +1286,8 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.vrt import WarpedVRT
     from rasterio.windows import Window
 
-    from geotile.raster import (
-        alpha_as_values,
-        alpha_holds_values,
-        masked_by_mask_band,
-        output_profile,
-        valid_pixels,
-    )
+    from geotile.raster import alpha_holds_values, masked_by_mask_band, output_profile, valid_pixels
+    from geotile.vrt_views import alpha_as_values
 
     clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel[0]))

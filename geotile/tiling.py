@@ -1451,7 +1451,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
     from geotile.input_paths import input_path
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.progress import progress_bar
-    from geotile.raster import check_pixels_readable, common_dtype, open_raster, warn_vrt_gap
+    from geotile.raster import check_pixels_readable, common_dtype, open_raster
+    from geotile.vrt_views import warn_vrt_gap
 
     label = input_path(image)  # its name and stem (a URL's without its ?query)
 
