@@ -98,7 +98,7 @@ class _RunNames:
 
 
 class _Guard:
-    """geotile.raster.RUN_GUARD of a task: the worker's link to its run's interruption."""
+    """geotile.output_files.RUN_GUARD of a task: the worker's link to its run's interruption."""
 
     def __init__(self, names: _RunNames):
         self.names = names

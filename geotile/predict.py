@@ -1072,7 +1072,7 @@ def predict_raster(
 def model_view(src, model, added: int = 0):
     """A context giving ``src`` as ``model`` sees it: a paletted image's colours for a model
     of 3 or 4 image channels (``added`` come from --extra-bands), a grey colour table's
-    levels for one channel (:func:`geotile.raster.expanded_palette`); else ``src``."""
+    levels for one channel (:func:`geotile.vrt_views.expanded_palette`); else ``src``."""
     from geotile.categories import grey_palette, paletted
     from geotile.vrt_views import expanded_palette
 

@@ -4,7 +4,7 @@ Every GeoTIFF that predict and make-masks write carries ``GEOTILE_COMPLETE=<dige
 hash of the command, of everything that decides the output's bytes (its options), of the
 inputs' identity (path, size, modification time) and of geotile's version. The tag is in
 the TIFF directory, which GDAL writes last, at close, and the file only appears under its
-final name after it was verified and renamed (:func:`geotile.raster.atomic_output`): a
+final name after it was verified and renamed (:func:`geotile.output_files.atomic_output`): a
 tagged file under its final name is complete.
 
 With ``--resume`` (:func:`plan`), an output whose tag equals the digest of this run is
@@ -212,7 +212,7 @@ def _whole(path: Path) -> bool:
 
 
 def _temporary_pattern(final: Path) -> re.Pattern:
-    # geotile.raster._temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
+    # geotile.output_files._temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
     # .<stem>.<run tag>-<8 hex>.tmp<suffix>), plus what geotile writes beside it (.aux.xml,
     # .gtiff, .model-grid.tif, .part)
     from geotile.output_files import temporary_stem

@@ -1305,7 +1305,7 @@ def _parts(output: Path, writer: str) -> list[Path]:
 def _written_name(part: Path) -> str:
     """The name of ``part`` as written in the temporary folder: its extension in lower case
     (GDAL's Shapefile driver takes x.SHP for a folder to create), without ';'
-    (:func:`geotile.raster.gdal_safe_name`)."""
+    (:func:`geotile.output_files.gdal_safe_name`)."""
     from geotile.output_files import gdal_safe_name
 
     return gdal_safe_name(part.stem) + part.suffix.lower()
@@ -1465,7 +1465,7 @@ def _one_at_a_time(paths: list, bare: list[bool], i: int, j: int) -> str:
 
 
 def check_given_once(paths: Sequence[str | os.PathLike]) -> list:
-    """``paths`` as input paths (:func:`geotile.raster.input_path`); an InputError for a
+    """``paths`` as input paths (:func:`geotile.input_paths.input_path`); an InputError for a
     raster given twice, however spelt (its buildings would be counted twice)."""
     from geotile.input_paths import _is_local, input_path
 
