@@ -264,8 +264,11 @@ def _trial_write(options: dict[str, Any], *, dtype: str, count: int, cog: bool) 
     profile = {"driver": "GTiff", "width": size, "height": size, "count": count,
                "dtype": dtype, "crs": "EPSG:3857", "transform": from_origin(0, size, 1, 1)}
     if not cog:  # geotile's GeoTIFFs are compressed unless a COMPRESS option says not
-        # (GDAL 3.12 warns of a PREDICTOR given without one)
-        profile.update(tiled=True, blockxsize=16, blockysize=16, compress="deflate")
+        # (GDAL 3.12 warns of a PREDICTOR given without one) and tiled unless TILED=NO says
+        # not (3.12 refuses BLOCKXSIZE in a striped file)
+        profile.update(compress="deflate")
+        if gdal_yes(options.get("tiled", "YES")):
+            profile.update(tiled=True, blockxsize=16, blockysize=16)
         profile.update(options)
     written = []
     with gdal_messages() as complaints:
