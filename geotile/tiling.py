@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import glob
 import io
 import json
 import logging
@@ -54,13 +53,6 @@ from pathlib import Path
 import numpy as np
 
 from geotile.creation_options import gdal_yes
-from geotile.dataset_names import (
-    MASK_SUFFIXES,
-    mask_bases,
-    name_key,
-    names_mask_of,
-    scene_of_mask,
-)
 from geotile.errors import (
     GeotileError,
     GeotileWarning,
@@ -72,8 +64,8 @@ from geotile.errors import (
 )
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid, Patch
-from geotile.input_files import RASTER_SUFFIXES
 from geotile.input_paths import input_path
+from geotile.mask_pairing import _as_paths, _without_masks, pair_masks
 from geotile.mask_values import (
     _zero_class,
     is_binary_0_255,
@@ -93,7 +85,6 @@ from geotile.raster_kinds import (
 )
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
-from geotile.sidecars import SIDECAR_SUFFIXES
 from geotile.splits import SPLIT_NAMES, SplitPlan, _warn_overlapping
 from geotile.tiff_template import TiffTemplate
 
@@ -373,22 +364,6 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
                 )
 
 
-#: files in a masks folder that are never masks (GDAL side-cars: metadata, overviews, world
-#: files, projections, ENVI headers; notes and tables)
-_SIDECARS = (*SIDECAR_SUFFIXES, ".json", ".txt", ".csv")
-
-
-def _as_paths(paths) -> list:
-    """A bare path (str, bytes or PathLike) is one path, not a sequence of characters.
-    Local paths become Paths; GDAL virtual and cloud paths (/vsizip/..., s3://...) stay
-    the text they are, so that they reach GDAL unchanged."""
-    from geotile.input_paths import input_path
-
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        paths = [paths]
-    return [input_path(os.fsdecode(p)) for p in paths]
-
-
 def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSummary:
     """Tile with colour label rasters as masks: class-id masks are made on each image's
     grid in a temporary folder (geotile.label_rasters), then tiled as usual."""
@@ -411,182 +386,6 @@ def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSumm
         # temporary masks get a new name and time on every run
         return tile_rasters(images, converted, outdir, masks_from=(list(masks), palette),
                             **tile_args)
-
-
-def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
-    """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
-    images by file stem: ``<stem>.*``, else ``<stem>_mask.*`` and the other
-    :data:`MASK_SUFFIXES`), or one file per image (paired by name when every mask is named
-    after an image, in order when none is, refused when only some are)."""
-    if not masks:
-        return None
-    from geotile.input_files import in_place
-
-    masks = [in_place(m) for m in _as_paths(masks)]  # masks.zip: read in place
-    if len(images) >= 1 and (found := _mask_files(masks)) is not None:
-        return _pair_by_stem(images, *found)
-    if len(masks) != len(images):
-        raise InputError(
-            f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
-            "or a folder or a pattern ('masks/*.tif') of masks named after the images."
-        )
-    return _pair_files_by_name(images, masks)
-
-
-def _mask_files(masks: list) -> tuple[list[Path], str] | None:
-    """The files of ``masks`` when it is one folder or one glob pattern, and how to name
-    them in a message (an archive's folder as a folder); None otherwise."""
-    from geotile.input_files import expand_one
-    from geotile.input_paths import ARCHIVE_PREFIXES
-
-    if len(masks) == 1 and str(masks[0]).startswith(ARCHIVE_PREFIXES):
-        files = expand_one(masks[0])
-        return (files, str(masks[0])) if files != [masks[0]] else None
-    if len(masks) != 1 or not isinstance(masks[0], Path):
-        return None
-    single = masks[0]
-    if single.is_dir():
-        return [p for p in single.iterdir() if p.is_file()], f"{single}"
-    if not single.exists() and glob.has_magic(str(single)):
-        files = [Path(p) for p in sorted(glob.glob(str(single))) if Path(p).is_file()]
-        if not files:
-            raise InputError(f"--masks {single}: the pattern matches no file. Check it "
-                             "(quote it, so that the shell does not expand it).")
-        return files, f"the files matching {single}"
-    return None
-
-
-def _without_masks(images: list, masks) -> list:
-    """``images`` less the masks among them: files of a --masks folder or pattern named as
-    the mask of another image (``tile DIR --masks DIR`` with img1.tif beside
-    img1_mask.tif), unless one of those files is named as their own mask (x_buildings.tif
-    beside x.tif, each with its _mask.tif)."""
-    found = _mask_files(_as_paths(masks)) if masks else None
-    if found is None:
-        return images
-    files = {_resolved(f) for f in found[0]}
-    mask_stems = {name_key(f.stem) for f in found[0]}
-    stems = [name_key(Path(p).stem) for p in images]
-
-    def is_mask(i: int) -> bool:
-        return (any(names_mask_of(stems[i], other) for j, other in enumerate(stems) if j != i)
-                and not any(s != stems[i] and names_mask_of(s, stems[i]) for s in mask_stems))
-
-    kept = [image for i, image in enumerate(images)
-            if _resolved(image) not in files or not is_mask(i)]
-    if len(kept) < len(images):
-        log.info("%d masks left out of the images", len(images) - len(kept))
-    return kept
-
-
-def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
-    """The images ``mask`` is named after: those of its stem, else those whose stem (or
-    scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its stem
-    (:mod:`geotile.dataset_names`)."""
-    stem = name_key(Path(mask).stem)
-    stems = [name_key(input_path(image).stem) for image in images]
-    exact = [i for i, s in enumerate(stems) if s == stem]
-    return exact or [i for i, s in enumerate(stems) if names_mask_of(stem, s)]
-
-
-def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
-    """One mask file per image: paired by name when every mask is named after its own
-    image (or its scene: one label file for a scene's _RGB and _IRRG images), in order when
-    none is; a partial or ambiguous match is refused (a guess could give an image another
-    image's labels)."""
-    matches = [_named_after(images, mask) for mask in masks]
-    if not any(matches):
-        return masks
-    hint = ("Name each mask after its image (<stem>.*, <stem>_mask.*, <stem>_label.*, "
-            "<stem>_gt.*), or none of them (then they pair in the order given).")
-    by_image: dict[int, list] = {}
-    scenes: dict[tuple, dict] = {}  # the images of a scene: its label files
-    for mask, found in zip(masks, matches, strict=True):
-        scenes_named = {scene_of_mask(Path(mask).stem, input_path(images[i]).stem) for i in found}
-        if len(found) > 1 and (None in scenes_named or len(scenes_named) > 1):
-            names = ", ".join(Path(images[i]).name for i in found)
-            raise InputError(f"--masks {Path(mask).name} is named after several images "
-                             f"({names}). {hint}")
-        if len(found) > 1:
-            scenes.setdefault(tuple(found), {}).setdefault(_resolved(mask), mask)
-        elif found:
-            by_image.setdefault(found[0], []).append(mask)
-    for found, files in scenes.items():
-        for i in found:
-            by_image.setdefault(i, []).extend(files.values())
-    for i, named in sorted(by_image.items()):
-        if len(named) > 1:
-            names = [Path(m).name for m in named]
-            shown = names if len(set(names)) == len(names) else [str(m) for m in named]
-            raise InputError(f"{Path(images[i]).name}: several --masks are named after it "
-                             f"({', '.join(shown)}). Give one mask per image.")
-    strays = [Path(m).name for m, found in zip(masks, matches, strict=True) if not found]
-    bare = [Path(image).name for i, image in enumerate(images) if i not in by_image]
-    if strays or bare:
-        paired = next(i for i, found in enumerate(matches) if found)
-        said = ([f"{bare[0]} has no --masks named after it"] if bare else []) + \
-            ([f"{strays[0]} is named after no image"] if strays else [])
-        raise InputError(
-            f"{' and '.join(said)}, while {Path(masks[paired]).name} pairs by name with "
-            f"{Path(images[matches[paired][0]]).name}: masks are paired by name, or in order "
-            f"only when no name matches. {hint}")
-    return [by_image[i][0] for i in range(len(images))]
-
-
-def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -> list[Path]:
-    files = [f for f in files if not f.name.startswith(".")
-             and not f.name.lower().endswith(_SIDECARS)]
-    own = {_resolved(p) for p in images}
-    named = _by_base_and_suffix(files)
-    paired = []
-    for image in images:
-        found = []
-        bases = mask_bases(input_path(image).stem)
-        for base, suffix in ((b, s) for b in bases for s in MASK_SUFFIXES):
-            found = sorted(f for f in named.get((name_key(base), suffix.lower()), ())
-                           if _resolved(f) not in own)
-            # a raster beside files of its name (world file, .prj, style) is the mask
-            found = [f for f in found if f.suffix.lower() in RASTER_SUFFIXES] or found
-            if found:
-                break
-        if not found:
-            example = f"{bases[-1]}_label.*" if len(bases) > 1 else f"{bases[0]}_mask.*"
-            raise InputError(
-                f"{image}: no mask named {' or '.join(f'{b}.*' for b in bases)} in {where}, "
-                f"nor so with {', '.join(MASK_SUFFIXES[1:-1])} or {MASK_SUFFIXES[-1]} before "
-                f"the extension ({example}). Name each mask after its image (make-masks "
-                "does), or give --masks files."
-            )
-        if len(found) > 1:
-            raise InputError(
-                f"{image}: several masks match in {where} ({', '.join(f.name for f in found)}). "
-                "Keep one, or give the mask file with --masks."
-            )
-        paired.append(found[0])
-    return paired
-
-
-def _by_base_and_suffix(files: list[Path]) -> dict[tuple[str, str], list[Path]]:
-    """``files`` by each (base, lower-case mask suffix) their stem splits into, as
-    :func:`~geotile.dataset_names.names_mask_with` pairs them: one look-up per image, not a
-    pass over every file."""
-    named: dict[tuple[str, str], list[Path]] = {}
-    for f in files:
-        key = name_key(f.stem)
-        for suffix in dict.fromkeys(s.lower() for s in MASK_SUFFIXES):
-            cut = len(key) - len(suffix)
-            if cut >= 0 and key[cut:].lower() == suffix:
-                named.setdefault((key[:cut], suffix), []).append(f)
-    return named
-
-
-def _resolved(path: Path) -> Path:
-    if not isinstance(path, Path):
-        return path  # a GDAL virtual path: compared as written
-    try:
-        return path.resolve()
-    except OSError:
-        return path.absolute()
 
 
 @with_read_settings

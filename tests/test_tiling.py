@@ -1443,7 +1443,7 @@ def test_masks_folder_pairs_by_name_in_time_linear_in_the_files(tmp_path, monkey
     tiles: 160,000 comparisons); now each name is keyed once. Pairs as before: the exact
     name, then a mask suffix in any case, the image's own file left out."""
     import geotile.dataset_names as dataset_names
-    import geotile.tiling as tiling
+    import geotile.mask_pairing as mask_pairing
 
     calls = {"n": 0}
     real = dataset_names.name_key
@@ -1453,12 +1453,12 @@ def test_masks_folder_pairs_by_name_in_time_linear_in_the_files(tmp_path, monkey
         return real(name)
 
     monkeypatch.setattr(dataset_names, "name_key", counted)
-    monkeypatch.setattr(tiling, "name_key", counted)
+    monkeypatch.setattr(mask_pairing, "name_key", counted)
     n = 120
     images = [tmp_path / "img" / f"t_{i:03d}.tif" for i in range(n)]
     files = [tmp_path / "m" / f"t_{i:03d}{'_MASK' if i % 3 else ''}.tif" for i in range(n)]
     files += [tmp_path / "m" / "t_000.tfw", tmp_path / "m" / "other.tif"]
-    paired = tiling._pair_by_stem(images, files, "m")
+    paired = mask_pairing._pair_by_stem(images, files, "m")
     assert paired == files[:n]
     assert calls["n"] <= 10 * n  # was about 2 * n * n * len(suffixes tried)
 
