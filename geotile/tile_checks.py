@@ -1,0 +1,181 @@
+"""The checks and warnings on tile's inputs before and while they are cut: rasters PNG
+patches cannot hold, masks off their image's grid or numbering classes otherwise, colour,
+lossy or mask-band-only labels, and masks declaring nodata 0."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import GeotileWarning, InputError
+from geotile.raster_kinds import run_zero_nodata, warn_zero_nodata, zero_nodata
+
+
+def _check_png(image, mask=None, extra=None) -> None:
+    """Refuse, naming the file, rasters whose pixels PNG patches cannot hold (1 to 4 bands
+    of uint8 or uint16)."""
+    from geotile.raster import common_dtype, open_raster
+
+    fix = "Use --format tif or --format npy."
+    found = {}
+    for path, what in ((image, "raster"), (mask, "mask"), (extra, "--extra-bands raster")):
+        if path is None:
+            continue
+        with open_raster(path) as src:
+            dtype, count = found[what] = common_dtype(src), src.count
+        if dtype not in (np.uint8, np.uint16):
+            raise InputError(f"{path}: PNG holds only uint8/uint16 pixels, this {what} is "
+                             f"{dtype}. {fix}")
+        if count > 4:
+            raise InputError(f"{path}: PNG holds 1 to 4 bands, this {what} has {count}. {fix}")
+    if extra is not None:  # its bands follow the image's in each patch (uint8/16 stay so)
+        count = found["raster"][1] + found["--extra-bands raster"][1]
+        if count > 4:
+            raise InputError(f"{extra}: PNG holds 1 to 4 bands, and this --extra-bands "
+                             f"raster's {found['--extra-bands raster'][1]} after the "
+                             f"{found['raster'][1]} of {image} make {count} bands. {fix}")
+
+
+def _warn_if_colour_labels(mask_src, image) -> None:
+    """One warning when a mask looks like colour-coded labels: its patches would hold
+    colours, not class ids."""
+    from geotile.palettes import palette_advice
+    from geotile.raster_kinds import looks_like_colour_labels
+
+    if looks_like_colour_labels(mask_src):
+        name = Path(str(mask_src.name)).name
+        warnings.warn(f"{name}: its RGB bands look like colour-coded labels, so the mask "
+                      "patches hold colours, not class ids. Make a class mask first: geotile "
+                      f"make-masks {name} {Path(str(image)).name} -o mask.tif "
+                      f"{palette_advice(mask_src)}.", GeotileWarning, stacklevel=5)
+
+
+def _warn_if_lossy_mask(mask_src) -> None:
+    """One warning when a mask is JPEG- or WebP-compressed (lossy): the codec moves class
+    ids near class edges to other values, which its patches keep as they are."""
+    from geotile.raster import lossy_codec
+    from geotile.raster_kinds import counts_0_255
+
+    if not (codec := lossy_codec(mask_src)):
+        return
+    counts = counts_0_255(mask_src)
+    strays = int(counts[1:255].sum()) if counts is not None and counts[255] else 0
+    found = (f" (here {strays} px of values other than 0 and 255)" if strays else "")
+    name = Path(str(mask_src.name)).name
+    warnings.warn(f"{name}: the mask is {codec}-compressed (lossy), which shifts the values "
+                  f"near class edges to other, even new, class ids{found}; its patches keep "
+                  "them. Export the mask losslessly (PNG or GeoTIFF) from its source.",
+                  GeotileWarning, stacklevel=5)
+
+
+def _check_grids(images, masks) -> None:
+    """Every mask on its image's grid, before any image is cut (:func:`_check_same_grid`)."""
+    from geotile.raster import open_raster
+
+    for image, mask in zip(images, masks, strict=True) if masks is not None else ():
+        with open_raster(image) as src, open_raster(mask) as mask_src:
+            _check_same_grid(src, mask_src)
+
+
+def _check_class_names(masks) -> None:
+    """InputError where two masks name one class id otherwise (building 1 in one, grass 1
+    in the other): their patches would mean different classes by the same id. Ids only
+    one of them names, or numbers only (placeholders), agree with anything; names apart
+    only by case, separators or a plural ('Building', 'buildings') agree."""
+    from geotile.class_keys import is_placeholder_name, same_class_name
+    from geotile.raster import open_raster
+    from geotile.raster_kinds import class_names
+
+    first: dict[int, tuple[str, str]] = {}  # id -> (name, mask naming it first)
+    for mask in masks or ():
+        with open_raster(mask) as mask_src:
+            names = class_names(mask_src) or []
+        for i, name in enumerate(names):
+            if i == 0 or is_placeholder_name(name):
+                continue
+            seen, where = first.setdefault(i, (name, str(mask)))
+            if not same_class_name(seen, name):
+                raise InputError(
+                    f"{mask}: class {i} is {name!r} there but {seen!r} in {where}: the masks "
+                    "number their classes otherwise. Make them with one --class-map "
+                    "(geotile make-masks --class-map classes.json).")
+
+
+def _warn_mask_band_lost(images, fmt: str) -> None:
+    """One warning when an image's nodata is a GDAL mask band (gdal_translate -mask, a
+    JPEG-YCbCr orthomosaic's internal mask, .msk): PNG/npy patches cannot hold it, so its
+    masked pixels read as image data there."""
+    from geotile.raster import masked_by_mask_band, open_raster
+
+    masked = []
+    for image in images:
+        with open_raster(image) as src:
+            if masked_by_mask_band(src):
+                masked.append(str(image))
+    if masked:
+        more = f" (and {len(masked) - 1} more)" if len(masked) > 1 else ""
+        warnings.warn(
+            f"{masked[0]}{more}: its nodata is a mask band, which {fmt} patches cannot hold: "
+            "their masked pixels read as image data (index.csv's nodata_fraction counts "
+            "them). Use --format tif to keep the mask in each patch.",
+            GeotileWarning, stacklevel=3)
+
+
+def _warn_zero_nodata(masks) -> bool:
+    """Whether the run reads the declared nodata 0 of every unnamed mask as no data
+    (:func:`~geotile.raster_kinds.run_zero_nodata`), with one warning per meaning
+    (:func:`~geotile.raster_kinds.warn_zero_nodata`), before any is cut."""
+    from geotile.raster import open_raster
+
+    meanings = {}
+    for mask in masks or ():
+        with open_raster(mask) as mask_src:
+            if mask_src.nodata == 0:
+                meanings[mask_src.name] = zero_nodata(mask_src)
+    run = run_zero_nodata(meanings.values())
+    if run:
+        for mask in meanings:
+            with open_raster(mask) as mask_src:
+                meanings[mask] = zero_nodata(mask_src, run)
+    warn_zero_nodata(list(meanings), list(meanings.values()), stacklevel=3)
+    return run
+
+
+def _check_same_grid(src, mask_src) -> None:
+    from geotile.crs_names import grid_difference
+
+    if (difference := grid_difference(mask_src, src)) is None:
+        return
+    from geotile.no_georef import one_georeferenced, rotated_view_refusal, unplaced
+
+    if (rotated := rotated_view_refusal(src, mask_src)) is not None:
+        raise InputError(rotated)
+    plain = [r for r in (mask_src, src) if unplaced(r)]
+    if len(plain) == 1 and (src.width, src.height) == (mask_src.width, mask_src.height):
+        raise InputError(one_georeferenced(src, mask_src, plain[0] is mask_src))
+    if (no_crs := _crs_alone_differs(src, mask_src)) is not None:
+        raise InputError(no_crs)
+    raise InputError(f"{mask_src.name}: the mask's grid differs from {src.name}'s: "
+                     f"{difference}. Make it with `geotile make-masks LABELS IMAGE`.")
+
+
+def _crs_alone_differs(src, mask_src) -> str | None:
+    """The refusal of an image and a mask of one size and transform of which only one
+    names a CRS: assigning it is the fix (None when more than the CRS differs)."""
+    import shlex
+
+    from geotile.no_georef import unplaced
+
+    if ((src.width, src.height) != (mask_src.width, mask_src.height)
+            or src.transform != mask_src.transform or unplaced(src)
+            or (src.crs is None) == (mask_src.crs is None)):
+        return None
+    named, bare = (src, mask_src) if mask_src.crs is None else (mask_src, src)
+    epsg = named.crs.to_epsg()
+    crs = f"EPSG:{epsg}" if epsg else shlex.quote(named.crs.to_wkt())
+    which = "mask" if bare is mask_src else "image"
+    name = Path(str(named.name)).name
+    return (f"{bare.name}: the {which} has the size and transform of {name} but no CRS. "
+            f"Assign {name}'s: gdal_edit.py -a_srs {crs} {shlex.quote(str(bare.name))}")
