@@ -210,12 +210,12 @@ def test_full_disk_is_one_line_and_nothing_half_written(run_cli, make_raster, tm
                                                         monkeypatch):
     import errno
 
-    import geotile.tiling as tiling
+    import geotile.patch_writer as patch_writer
 
     image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
     assert run_cli("tile", image, "--size", "50", "-o", tmp_path / "out").exit_code == 0
     before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
-    real_write, calls = tiling.PatchWriter._write, []
+    real_write, calls = patch_writer.PatchWriter._write, []
 
     def full_disk(self, *args):
         calls.append(1)
@@ -223,7 +223,7 @@ def test_full_disk_is_one_line_and_nothing_half_written(run_cli, make_raster, tm
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(self, *args)
 
-    monkeypatch.setattr(tiling.PatchWriter, "_write", full_disk)
+    monkeypatch.setattr(patch_writer.PatchWriter, "_write", full_disk)
     for fmt in ("tif", "npy"):
         calls.clear()
         for out, extra in ((tmp_path / "new", ()), (tmp_path / "out", ("--overwrite",))):

@@ -316,7 +316,7 @@ def test_template_written_patches_equal_gdal_byte_for_byte(make_raster, tmp_path
     for a raster whose band names, tags and scales the patches carry (written after the
     pixels, they made GDAL write each patch's origin twice: the template was off, tiling
     an .img with band names 3x slower)."""
-    import geotile.tiling as tiling
+    import geotile.patch_writer as patch_writer
     from geotile.tiff_template import TiffTemplate
 
     rng = np.random.default_rng(3)
@@ -343,10 +343,10 @@ def test_template_written_patches_equal_gdal_byte_for_byte(make_raster, tmp_path
             self.state = "off"
 
     options = TileOptions(size=64, overlap=16, edge="pad")
-    monkeypatch.setattr(tiling, "TiffTemplate", Recorded)
+    monkeypatch.setattr(patch_writer, "TiffTemplate", Recorded)
     tile_rasters([image], [mask], tmp_path / "fast", options=options)
     assert [t.state for t in made] == ["ready", "ready"]  # images and masks
-    monkeypatch.setattr(tiling, "TiffTemplate", GdalOnly)
+    monkeypatch.setattr(patch_writer, "TiffTemplate", GdalOnly)
     tile_rasters([image], [mask], tmp_path / "gdal", options=options)
     files = sorted(p.relative_to(tmp_path / "gdal") for p in (tmp_path / "gdal").rglob("*.tif"))
     assert len(files) == 2 * 36  # 6 x 6 patches at a 48 px stride
@@ -457,7 +457,7 @@ def test_interrupt_leaves_no_hidden_folder(make_raster, tmp_path, monkeypatch, s
     import signal
 
     import geotile.output_folder as output_folder
-    import geotile.tiling as tiling
+    import geotile.patch_writer as patch_writer
     from geotile.errors import Interrupted
 
     image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
@@ -474,7 +474,7 @@ def test_interrupt_leaves_no_hidden_folder(make_raster, tmp_path, monkeypatch, s
         os.kill(os.getpid(), signal.SIGINT)
         return real_rmtree(path, *args, **kwargs)
 
-    monkeypatch.setattr(tiling.PatchWriter, "write", interrupted_write)
+    monkeypatch.setattr(patch_writer.PatchWriter, "write", interrupted_write)
     if second:
         monkeypatch.setattr(output_folder, "_rmtree", rmtree_hit_by_second_ctrl_c)
     for out in (tmp_path / "new", tmp_path / "empty"):
@@ -814,14 +814,14 @@ def test_a_bare_path_is_one_image_not_its_characters(make_raster, tmp_path, as_t
 
 
 def test_failed_run_removes_the_folders_it_made(make_raster, tmp_path, monkeypatch):
-    import geotile.tiling as tiling
+    import geotile.patch_writer as patch_writer
 
     image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
 
     def broken(self, *args):
         raise rasterio.errors.RasterioError("simulated GDAL failure")
 
-    monkeypatch.setattr(tiling.PatchWriter, "_write", broken)
+    monkeypatch.setattr(patch_writer.PatchWriter, "_write", broken)
     with pytest.raises(InputError, match=r"img_0_0\.tif.*simulated GDAL failure"):
         tile_rasters([image], None, tmp_path / "a" / "b" / "out", options=TileOptions(size=20))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
