@@ -742,7 +742,7 @@ def test_tile_resume_failing_on_a_write_keeps_only_finished_images_and_says_so(m
     import subprocess
     import sys
 
-    from geotile.tiling import PARTS
+    from geotile.tile_resume import PARTS
 
     make_raster("a.tif", np.full((3, 512, 512), 9, np.uint8))
     noise = np.random.default_rng(1).integers(0, 255, (3, 512, 512), dtype=np.uint8)
