@@ -42,7 +42,8 @@ def mask_nodata(mask_src, binary: bool | None = None, zeros_nodata: bool = False
     background (a 0/1 or 0/255 mask of gdal_rasterize -a_nodata 0:
     :func:`~geotile.raster_kinds.zero_nodata`), as make-masks and evaluate read it.
     ``binary``: whether it is a 0/255 mask (:func:`is_binary_0_255`), when known;
-    ``zeros_nodata``: the run reads 0 as no data (:func:`_warn_zero_nodata`)."""
+    ``zeros_nodata``: the run reads 0 as no data
+    (:func:`~geotile.tile_checks._warn_zero_nodata`)."""
     if mask_src.nodata == 0 and (binary or zero_nodata(mask_src, zeros_nodata).background):
         return None
     return mask_src.nodata

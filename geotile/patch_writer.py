@@ -94,7 +94,7 @@ def _carried_metadata(like, count: int) -> dict | None:
     """``like``'s dataset tags and, for its first ``count`` bands, descriptions, units,
     scales, offsets and tags, as gdal_translate -srcwin keeps them (not the statistics
     of the whole raster, nor a photo's EXIF tags, nor geotile's own mask tags, which
-    :func:`mask_tags` sets)."""
+    :func:`~geotile.mask_values.mask_tags` sets)."""
     def kept(tags: dict) -> dict:
         return {k: v for k, v in tags.items() if not k.startswith(("STATISTICS_", "GEOTILE_",
                                                                   "EXIF_"))

@@ -19,7 +19,7 @@ padding declares that value as its nodata. A 0/255 mask (255: the building) keep
 marked by a mask band instead (PNG/npy have none: a warning says so). index.csv counts
 padding as nodata, never positive.
 
-Train/val/test splits are assigned by spatial blocks (:class:`SplitPlan`), never per
+Train/val/test splits are assigned by spatial blocks (:class:`~geotile.splits.SplitPlan`), never per
 patch: overlapping patches (``overlap``, shifted edge patches) would otherwise put the same
 pixels in train and in val/test. A patch whose window reaches into a block of another
 split lies in the gap between the splits and is left out, so no two patches of different
@@ -264,11 +264,12 @@ def _zeros_are_binary(images, masks, options: TileOptions) -> bool:
 def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
                binary: bool = False, probability=None) -> tuple[float, float | None]:
     """The patch's nodata fraction (image nodata, or the mask's ignore values,
-    :func:`mask_ignore_values`: 255 where make-masks found no image or an unknown label) and
-    its positive (labelled) fraction: ids other than 0, or every id where the mask names 0
-    as a class (``zero_class``); of a 0/255 mask (``binary``: :func:`is_binary_0_255`),
-    values from 128 up, as make-masks reads its strays; of predict's probabilities
-    (``probability``: :func:`probability_mask`), pixels whose class is not background."""
+    :func:`~geotile.mask_values.mask_ignore_values`: 255 where make-masks found no image or
+    an unknown label) and its positive (labelled) fraction: ids other than 0, or every id
+    where the mask names 0 as a class (``zero_class``); of a 0/255 mask (``binary``:
+    :func:`~geotile.mask_values.is_binary_0_255`), values from 128 up, as make-masks reads
+    its strays; of predict's probabilities (``probability``:
+    :func:`~geotile.mask_values.probability_mask`), pixels whose class is not background."""
     from geotile.raster_kinds import class_ids
 
     invalid = ~data.valid
@@ -301,8 +302,9 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
 
     Parts of padded patches outside the raster are filled with the raster's
     nodata value (0 without one) and marked invalid; in the mask, with
-    ``mask_fill`` (default :func:`mask_padding_value`; ``mask_valid`` False). ``extra``
-    (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the image's.
+    ``mask_fill`` (default :func:`~geotile.mask_values.mask_padding_value`; ``mask_valid``
+    False). ``extra`` (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the
+    image's.
     """
     from geotile.raster import alpha_holds_values, may_hold_nodata, read_band
     from geotile.streaming import background
@@ -388,7 +390,7 @@ def tile_rasters(
     """Cut every image (and its mask) into patches under ``outdir`` with an index.csv.
 
     ``images``: one path or a sequence of paths. ``masks``: one file per image, or a folder
-    or glob pattern of masks named after the images (see :func:`pair_masks`).
+    or glob pattern of masks named after the images (see :func:`~geotile.mask_pairing.pair_masks`).
     ``annotations`` (a :class:`geotile.annotations.AnnotationOptions`) also writes each
     patch's labels clipped to it, and COCO or YOLO-seg annotations.
 
@@ -403,7 +405,8 @@ def tile_rasters(
     ``resume``, when it fails).
     ``resume``: a run killed before it ended keeps the images it finished, and an ``outdir``
     complete for the same options and inputs (its marker's digest) is left as it is; an
-    earlier output of other options or input files is refused (:func:`_check_resumable`).
+    earlier output of other options or input files is refused
+    (:func:`~geotile.tile_resume._check_resumable`).
     ``palette`` (``potsdam`` or a palette file/dict): the masks are colour label rasters,
     turned into class-id masks on each image's grid first (as ``make-masks --palette``);
     ``masks_from`` ((label rasters, palette)) is how: they stand for those masks in the
