@@ -107,7 +107,7 @@ def in_ground_metres(predicted, truth):
     their UTM zone (not in degrees nor Web Mercator's units); else as they are."""
     import geopandas as gpd
 
-    from geotile.evaluate import in_truth_crs
+    from geotile.evaluation_crs import in_truth_crs
     from geotile.ground_scale import metric_crs, to_crs
 
     predicted = in_truth_crs(predicted, truth)
@@ -371,7 +371,7 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                              "files of LineStrings (centrelines).")
     pred_frame, truth_frame = _lines_only(pred_frame, prediction), _lines_only(truth_frame,
                                                                                truth)
-    from geotile.evaluate import _same_crs, warn_if_apart
+    from geotile.evaluation_crs import _same_crs, warn_if_apart
 
     pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
     pred_lines, true_lines = in_ground_metres(pred_frame.geometry, truth_frame.geometry)

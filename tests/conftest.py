@@ -192,7 +192,7 @@ def union_of(geometries):
 def without_crs(frame):
     """A GeoDataFrame/GeoSeries in no CRS, as geotile drops one (geopandas < 1.0 refuses
     ``set_crs(None)``)."""
-    from geotile.evaluate import _without_crs
+    from geotile.evaluation_crs import _without_crs
 
     return _without_crs(frame)
 

@@ -103,7 +103,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
         check_output(report, overwrite)
         check_writable(report)
         if image is not None and truth.exists():
-            from geotile.evaluate import declared_crs
+            from geotile.evaluation_crs import declared_crs
             from geotile.report import check_image_crs
 
             check_image_crs(image, truth, declared_crs(truth, layer, labels_crs))
