@@ -54,6 +54,7 @@ from geotile.evaluation_crs import (
 from geotile.input_files import VECTOR_SUFFIXES
 from geotile.label_set import geometry_array as _geometry_array
 from geotile.quiet_warnings import is_valid
+from geotile.score_tables import _name_column, image_table, shown
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -560,12 +561,6 @@ class PixelScores:
         return "\n".join(lines)
 
 
-def _name_column(names) -> int:
-    """The width of a table's class column: 16, or the longest name and a space (names are
-    never cut: 'Tree Canopy over Structures' and '... over Impervious Roads')."""
-    return max(16, *(len(str(n)) + 1 for n in names), 0)
-
-
 def _ratios(tp: int, fp: int, fn: int) -> dict:
     """IoU, precision, recall and F1 of pixel counts: NaN where there is nothing to score
     (TP + FP + FN = 0), else 0 where a denominator is 0."""
@@ -575,11 +570,6 @@ def _ratios(tp: int, fp: int, fn: int) -> dict:
     recall = tp / (tp + fn) if tp + fn else 0.0
     return {"iou": tp / (tp + fp + fn), "precision": precision, "recall": recall,
             "f1": 2 * precision * recall / (precision + recall) if precision * recall else 0.0}
-
-
-def shown(value: float, width: int = 0) -> str:
-    """A score as tables print it: 4 decimals, or '-' where it is undefined (NaN)."""
-    return f"{'-':>{width}}" if np.isnan(value) else f"{value:>{width}.4f}"
 
 
 def confusion_matrix(prediction: np.ndarray, truth: np.ndarray,
@@ -1413,25 +1403,6 @@ def foreground(scores: PixelScores) -> dict:
     ratios = _ratios(tp, fp, fn)
     return {"tp": tp, "fp": fp, "fn": fn, **{k: ratios[k] for k in (
         "precision", "recall", "f1", "iou")}}
-
-
-def name_width(names) -> int:
-    """The width of a table's image column: 40, or the longest name and a space (names are
-    never cut: SpaceNet 7's months differ early in 59 characters)."""
-    return max(40, *(len(str(name)) + 1 for name in names))
-
-
-def image_table(rows: dict[str, dict], iou: bool = False) -> list[str]:
-    """Lines of a per-image table (TP, FP, FN, precision, recall, F1[, IoU])."""
-    counts = [max(r["tp"], r["fp"], r["fn"]) for r in rows.values()]
-    w = max(6, len(str(max(counts, default=0))) + 2)
-    n = name_width(rows)
-    lines = [f"  {'image':<{n}}{'TP':>{w}}{'FP':>{w}}{'FN':>{w}}{'prec.':>8}{'recall':>8}"
-             f"{'F1':>8}" + (f"{'IoU':>8}" if iou else "")]
-    for name, r in rows.items():
-        lines.append(f"  {name:<{n}}{r['tp']:>{w}}{r['fp']:>{w}}{r['fn']:>{w}}" + "".join(
-            shown(r[k], 8) for k in ("precision", "recall", "f1", *(("iou",) if iou else ()))))
-    return lines
 
 
 def _by_name(parts: list[PixelScores]) -> tuple[list[str] | None, list[np.ndarray]]:

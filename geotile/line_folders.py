@@ -50,7 +50,7 @@ class ManyLineScores:
                 "per_image": self.rows(), "unpaired": self.unpaired}
 
     def table(self) -> str:
-        from geotile.evaluate import name_width
+        from geotile.score_tables import name_width
 
         s, n = self.scores, name_width(self.per_image)
         lines = [f"Lines (length within {self.buffer:g} m): {len(self.per_image)} images, "

@@ -77,7 +77,7 @@ class CsvEvaluation:
                  f"  TP {s.tp}  FP {s.fp}  FN {s.fn}",
                  f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}"]
         if len(self.per_image) > 1:
-            from geotile.evaluate import image_table
+            from geotile.score_tables import image_table
 
             lines += image_table({i: c.as_dict() for i, c in self.per_image.items()})
         return "\n".join(lines)
