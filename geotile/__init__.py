@@ -44,7 +44,7 @@ _EXPORTS = {
     "evaluate_lines": "geotile.line_metrics",
     "line_scores": "geotile.line_metrics",
     "evaluate_files": "geotile.evaluate_modes",
-    "match_polygons": "geotile.evaluate",
+    "match_polygons": "geotile.object_scores",
     "pixel_scores": "geotile.evaluate",
 }
 

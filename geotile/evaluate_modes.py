@@ -11,11 +11,11 @@ from geotile.evaluate import (
     FilePairs,
     evaluate_folders,
     evaluate_rasters,
-    evaluate_vectors,
     is_raster,
     pair_folders,
 )
 from geotile.gdal_settings import with_read_settings
+from geotile.object_scores import evaluate_vectors
 
 
 @with_read_settings

@@ -351,7 +351,7 @@ def _lines_only(frame, path):
 
 def _read(path, crs: str | None, layer: str | None):
     """The features of a vector file; a file without features is an empty frame."""
-    from geotile.evaluate import _read_vector
+    from geotile.object_scores import _read_vector
 
     return _read_vector(path, crs, layer, polygons=False)
 

@@ -118,7 +118,7 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     IoU > ``iou``; totals are summed over every ImageId of either file."""
     import shapely
 
-    from geotile.evaluate import ObjectScores, match_polygons
+    from geotile.object_scores import ObjectScores, match_polygons
 
     pred, true = read_csv(prediction), read_csv(truth)
     if (pred.has_pixel or not len(pred)) and (true.has_pixel or not len(true)):

@@ -13,10 +13,10 @@ from geotile.errors import GeotileWarning, InputError
 from geotile.evaluate import (
     confusion_matrix,
     evaluate_rasters,
-    match_polygons,
     pixel_scores,
 )
 from geotile.evaluate_modes import evaluate_files
+from geotile.object_scores import match_polygons
 
 from .conftest import UTM_CRS, UTM_ORIGIN, without_crs
 
@@ -1448,7 +1448,7 @@ def test_tables_tell_classes_apart_whose_names_share_their_start():
     table cut both rows to 'Tree Canopy ove' and the confusion matrix headed three columns
     'Tree Ca', and the object table did the same per class; now rows show whole names and
     the matrix, where cut names would clash, heads its columns with class ids."""
-    from geotile.evaluate import ObjectEvaluation, ObjectScores
+    from geotile.object_scores import ObjectEvaluation, ObjectScores
 
     names = ["background", "Tree Canopy", "Tree Canopy over Structures",
              "Tree Canopy over Impervious Roads"]

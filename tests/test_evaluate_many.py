@@ -14,7 +14,8 @@ import pytest
 import shapely
 
 from geotile.errors import InputError
-from geotile.evaluate import evaluate_folders, evaluate_vectors, pair_folders, write_errors
+from geotile.evaluate import evaluate_folders, pair_folders, write_errors
+from geotile.object_scores import evaluate_vectors
 from geotile.spacenet_scoring import evaluate_csvs
 
 from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster

@@ -14,7 +14,6 @@ import shapely
 from rasterio.transform import from_origin
 from scipy import ndimage
 
-from geotile.evaluate import match_polygons
 from geotile.instances import (
     InstanceOptions,
     _corners_to_majority,
@@ -24,6 +23,7 @@ from geotile.instances import (
     split_instances,
 )
 from geotile.masks import MaskOptions, rasterize_labels
+from geotile.object_scores import match_polygons
 
 from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
 

@@ -408,8 +408,8 @@ def test_missing_or_wrong_numbers_and_geometries_are_one_line_input_errors():
     import pytest
 
     from geotile.errors import InputError
-    from geotile.evaluate import match_polygons
     from geotile.line_metrics import line_scores
+    from geotile.object_scores import match_polygons
     from geotile.vectorize import regularize_polygon
 
     square = [shapely.box(0, 0, 10, 10)]
