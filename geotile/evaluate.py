@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile import label_rasters
-from geotile.dataset_names import image_name
 from geotile.errors import InputError
 from geotile.evaluation_crs import declared_crs, reprojected
+from geotile.folder_pairs import FilePairs, pair_folders
 from geotile.input_files import VECTOR_SUFFIXES
 from geotile.label_set import geometry_array as _geometry_array
 from geotile.object_scores import ObjectEvaluation, ObjectScores, _repaired, evaluate_vectors
@@ -809,138 +809,6 @@ def dumps(result) -> str:
 
 
 # ----------------------------------------------------------------------------- many images
-
-
-@dataclass
-class FilePairs:
-    """Files of two folders paired by name: ``pairs`` {image: (prediction, truth)}."""
-
-    kind: str  # "vector" or "raster"
-    pairs: dict[str, tuple[Path, Path]]
-    unpaired_prediction: list[Path] = field(default_factory=list)
-    unpaired_truth: list[Path] = field(default_factory=list)
-
-
-def _folder_files(folder: Path) -> dict[str, list[Path]]:
-    """The rasters and vector files of a folder (not of its subfolders), by extension; a File
-    Geodatabase (a .gdb folder) is one vector file."""
-    from geotile.input_files import raster_files
-
-    entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".")]
-    files = [p for p in entries if p.is_file()]
-    return {"raster": raster_files(files, RASTER_SUFFIXES),  # ENVI's .dat + .hdr too
-            "vector": [p for p in entries if p.suffix.lower() in (
-                VECTOR_SUFFIXES if p.is_file() else (".gdb",))]}
-
-
-def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> list[Path]:
-    """``rasters`` less those whose name another's names as its mask (DeepGlobe's
-    104_sat.jpg beside 104_mask.png: that mask's image), unless each such mask has its
-    namesake among ``others`` (the other folder's rasters) and the raster a partner there
-    too (``pairs(stem, other_stem)``: farm-ortho.tif and farm.tif in both folders are two
-    images; 104_sat.jpg beside predictions named 104_mask.tif is still the image)."""
-    from geotile.dataset_names import name_key
-
-    stems = {name_key(p.stem).lower() for p in rasters}
-    paired = {name_key(p.stem).lower() for p in others}
-
-    def kept(path: Path) -> bool:
-        masks = _masks_of(path.stem, stems)
-        return not masks or (not masks - paired
-                             and any(pairs(path.stem, o.stem) for o in others))
-
-    return [p for p in rasters if kept(p)]
-
-
-def _masks_of(stem: str, stems: set[str]) -> set[str]:
-    """The names among ``stems`` (lower case: ``104_mask``, ``104``) of masks of the image
-    ``stem`` (``104_sat``; :mod:`geotile.dataset_names`), compared in NFC."""
-    from geotile.dataset_names import MASK_SUFFIXES, name_key, scene_name
-
-    stem = name_key(stem)
-    scene = scene_name(stem)
-    if scene is None:
-        return set()
-    return {(base + suffix).lower() for base in (stem, scene) for suffix in MASK_SUFFIXES
-            if base + suffix != stem} & stems
-
-
-def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
-    """``files`` by stem in NFC (:func:`~geotile.dataset_names.name_key`)."""
-    from geotile.dataset_names import name_key
-
-    stems: dict[str, Path] = {}
-    for path in files:
-        key = name_key(path.stem)
-        if key in stems:
-            raise InputError(f"{folder}: {stems[key].name} and {path.name} share the name "
-                             f"{path.stem!r}; keep one file per image in the folder.")
-        stems[key] = path
-    return stems
-
-
-def _names(paths, limit: int = 5) -> str:
-    names = [Path(p).name for p in paths]
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
-                                       else "")
-
-
-def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> FilePairs:
-    """Pair the files of two folders by stem (``pred/<stem>.geojson`` with
-    ``truth/<stem>.geojson``, rasters with rasters), else by SpaceNet image id. The truth
-    folder decides the kind (vector files or rasters). Files without a partner are left out
-    with one warning; two folders without any pair are an InputError."""
-    prediction, truth = Path(prediction), Path(truth)
-    true_files, pred_files = _folder_files(truth), _folder_files(prediction)
-    true_files["raster"], pred_files["raster"] = (
-        _without_images_of_masks(true_files["raster"], pred_files["raster"],
-                                 lambda t, p: image_name(p, t) is not None),
-        _without_images_of_masks(pred_files["raster"], true_files["raster"],
-                                 lambda p, t: image_name(p, t) is not None))
-    if true_files["raster"] and true_files["vector"]:
-        raise InputError(f"{truth}: holds both rasters and vector files; put the truth of one "
-                         "kind in a folder of its own.")
-    kind = "vector" if true_files["vector"] else "raster"
-    for folder, files in ((truth, true_files), (prediction, pred_files)):
-        if not files["raster"] and not files["vector"]:
-            raise InputError(f"{folder}: no raster or vector file in the folder "
-                             f"({', '.join(VECTOR_SUFFIXES + RASTER_SUFFIXES)}). Check the path.")
-    if not pred_files[kind]:
-        other = "rasters" if kind == "vector" else "vector files"
-        raise InputError(
-            f"{prediction} holds {other} but {truth} holds {kind}s: compare like with like "
-            "(`geotile vectorize` the rasters for object scores, or `geotile make-masks` the "
-            "labels for pixel scores).")
-    preds, trues = _by_stem(pred_files[kind], prediction), _by_stem(true_files[kind], truth)
-    pairs = {trues[key].stem: (preds[key], trues[key]) for key in trues if key in preds}
-    rest_pred = [s for s in preds if s not in trues]
-    rest_true = [s for s in trues if s not in preds]
-    for t in list(rest_true):
-        found = [(p, name) for p in rest_pred if (name := image_name(p, t)) is not None]
-        if not found:
-            continue
-        p, name = found[0]
-        rivals = [u for u in rest_true if image_name(p, u) is not None]
-        if len(found) > 1 or len(rivals) > 1 or name in pairs:
-            clash = [preds[q] for q, _ in found] + [trues[u] for u in rivals]
-            raise InputError(f"{_names(clash)} name the same image ({name}); pair each "
-                             "prediction with its truth by giving both the same file name.")
-        pairs[name] = (preds[p], trues[t])
-        rest_pred.remove(p)
-        rest_true.remove(t)
-    unpaired_pred = [preds[s] for s in rest_pred]
-    unpaired_true = [trues[s] for s in rest_true]
-    if not pairs:
-        raise InputError(
-            f"{prediction} and {truth}: no file of one has the name of a file of the other "
-            f"(e.g. {_names(preds.values(), 2)} vs {_names(trues.values(), 2)}); name each "
-            "prediction after its truth file (same stem).")
-    if unpaired_pred or unpaired_true:
-        parts = [f"{len(files)} in {folder} ({_names(files)})" for folder, files in
-                 ((prediction, unpaired_pred), (truth, unpaired_true)) if files]
-        log.warning("left out, no file of the same name in the other folder: %s",
-                    "; ".join(parts))
-    return FilePairs(kind, dict(sorted(pairs.items())), unpaired_pred, unpaired_true)
 
 
 def foreground(scores: PixelScores) -> dict:

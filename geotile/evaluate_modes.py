@@ -8,12 +8,11 @@ import os
 
 from geotile.errors import InputError, check_range
 from geotile.evaluate import (
-    FilePairs,
     evaluate_folders,
     evaluate_rasters,
     is_raster,
-    pair_folders,
 )
+from geotile.folder_pairs import FilePairs, pair_folders
 from geotile.gdal_settings import with_read_settings
 from geotile.object_scores import evaluate_vectors
 

@@ -14,7 +14,8 @@ import pytest
 import shapely
 
 from geotile.errors import InputError
-from geotile.evaluate import evaluate_folders, pair_folders, write_errors
+from geotile.evaluate import evaluate_folders, write_errors
+from geotile.folder_pairs import pair_folders
 from geotile.object_scores import evaluate_vectors
 from geotile.spacenet_scoring import evaluate_csvs
 

@@ -262,7 +262,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
             _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
     pairs = None
     if kind == "folders":  # after the checks of --errors and --report: pairing warns
-        from geotile.evaluate import pair_folders
+        from geotile.folder_pairs import pair_folders
 
         pairs = pair_folders(prediction, truth)
         if are_line_folders(pairs, layer, buffered):
