@@ -248,7 +248,7 @@ def write_report(evaluation, output: str | os.PathLike, image: str | os.PathLike
                  *, overwrite: bool = False, max_size: int = 2000) -> Path:
     """Draw the TP / FP / FN polygons of an ObjectEvaluation into ``output`` (.png or .html),
     over ``image`` when given. Written atomically."""
-    from geotile.evaluate import evaluation_inputs
+    from geotile.error_layers import evaluation_inputs
     from geotile.input_paths import refuse_overwriting_inputs
     from geotile.output_files import atomic_output
 

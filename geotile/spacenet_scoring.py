@@ -34,7 +34,7 @@ class CsvEvaluation:
         """Per image, TP/FP/FN polygons (geotile.evaluate.outcome_frame): map coordinates
         (PolygonWKT_Geo, EPSG:4326) when both files have them, else pixel ones (no CRS, one
         warning naming ``output`` and why; an InputError for a .geojson ``output``)."""
-        from geotile.evaluate import outcome_frame
+        from geotile.error_layers import outcome_frame
 
         pred, true = self.tables
         why = _no_geo(self.inputs, self.tables)

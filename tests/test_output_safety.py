@@ -430,7 +430,7 @@ def test_evaluate_reports_never_replace_the_files_scored(make_raster, tmp_path):
     from shapely.geometry import box
 
     import geotile
-    from geotile.evaluate import write_errors
+    from geotile.error_layers import write_errors
     from geotile.report import write_report
 
     x0, y0 = UTM_ORIGIN

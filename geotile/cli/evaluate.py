@@ -69,7 +69,8 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
                    labels_crs=None) -> None:
     """Usage errors of --errors, --report and --image for inputs of ``kind``
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
-    from geotile.evaluate import ERRORS_LAYER, ERRORS_SUFFIXES, is_raster
+    from geotile.error_layers import ERRORS_LAYER, ERRORS_SUFFIXES
+    from geotile.evaluate import is_raster
     from geotile.input_paths import refuse_overwriting_inputs
     from geotile.output_files import check_output, check_writable
     from geotile.vectorize import check_vector_output
@@ -84,7 +85,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
         refuse_overwriting_inputs([errors], (prediction, truth, image))
         check_vector_output(errors, overwrite, ERRORS_LAYER)
         if kind == "files":
-            from geotile.evaluate import check_errors_crs
+            from geotile.error_layers import check_errors_crs
 
             check_errors_crs(errors, [truth], layer, labels_crs)
         if kind == "csvs":  # pixel coordinates a .geojson cannot hold: before scoring
@@ -280,7 +281,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
             raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
                              "polygons) of vector files or SpaceNet CSVs.")
         if errors is not None:  # the paired files are inputs; the first truth's CRS
-            from geotile.evaluate import check_errors_crs
+            from geotile.error_layers import check_errors_crs
             from geotile.input_paths import refuse_overwriting_inputs
 
             refuse_overwriting_inputs([errors], [f for pair in pairs.pairs.values()
@@ -304,6 +305,6 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
 
         write_report(result, report, image, overwrite=overwrite)
     if errors is not None:
-        from geotile.evaluate import write_errors
+        from geotile.error_layers import write_errors
 
         write_errors(result, errors, overwrite=overwrite)
