@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.errors import InputError
-from geotile.evaluate import ManyEvaluation
 from geotile.evaluation_crs import declared_crs, reprojected
+from geotile.folder_evaluation import ManyEvaluation
 from geotile.label_set import geometry_array as _geometry_array
 from geotile.object_scores import ObjectEvaluation, ObjectScores, _repaired
 from geotile.quiet_warnings import is_valid

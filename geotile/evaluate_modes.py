@@ -8,10 +8,10 @@ import os
 
 from geotile.errors import InputError, check_range
 from geotile.evaluate import (
-    evaluate_folders,
     evaluate_rasters,
     is_raster,
 )
+from geotile.folder_evaluation import evaluate_folders
 from geotile.folder_pairs import FilePairs, pair_folders
 from geotile.gdal_settings import with_read_settings
 from geotile.object_scores import evaluate_vectors

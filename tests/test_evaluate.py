@@ -1033,7 +1033,7 @@ def test_0_255_masks_with_a_few_strays_read_as_make_masks_reads_them(make_raster
     import warnings
 
     from geotile.errors import GeotileWarning
-    from geotile.evaluate import evaluate_folders
+    from geotile.folder_evaluation import evaluate_folders
 
     mask = np.zeros((100, 100), np.uint8)
     mask[20:50, 20:50] = 255  # 900 px
@@ -1150,7 +1150,7 @@ def test_a_named_mask_that_lost_its_nodata_keeps_255_as_its_ignore_value(make_ra
     and in a folder."""
     import json
 
-    from geotile.evaluate import evaluate_folders
+    from geotile.folder_evaluation import evaluate_folders
 
     truth = np.zeros((60, 80), np.uint8)
     truth[:, :20] = 255  # the image's nodata strip
@@ -1182,7 +1182,7 @@ def test_a_0_255_truth_declaring_nodata_255_is_warned_of(make_raster, tmp_path, 
     prediction holds a class in and naming the fix; alone and over a folder. A truth
     with classes beside its nodata 255, or naming its classes (make-masks'), is not
     warned of."""
-    from geotile.evaluate import evaluate_folders
+    from geotile.folder_evaluation import evaluate_folders
 
     rng = np.random.default_rng(9)
     building = rng.random((100, 100)) < 0.3
@@ -1226,7 +1226,7 @@ def test_nodata_255_as_the_ignore_value_of_0_1_truths_is_not_warned_of(make_rast
     advised '-unsetnodata on each', which would score every ignore region as buildings.
     In a folder whose other truths hold class 1, and for a pair whose prediction holds a
     class on under half of the 255s, there is no warning; the scores are unchanged."""
-    from geotile.evaluate import evaluate_folders
+    from geotile.folder_evaluation import evaluate_folders
 
     for folder in ("p", "t"):
         (tmp_path / folder).mkdir()

@@ -15,7 +15,7 @@ import shapely
 
 from geotile.error_layers import write_errors
 from geotile.errors import InputError
-from geotile.evaluate import evaluate_folders
+from geotile.folder_evaluation import evaluate_folders
 from geotile.folder_pairs import pair_folders
 from geotile.object_scores import evaluate_vectors
 from geotile.spacenet_scoring import evaluate_csvs
