@@ -1,6 +1,7 @@
 """``geotile evaluate`` from Python: which scorer two inputs get (:func:`evaluate_files`):
-polygons or rasters (:mod:`geotile.evaluate`), lines (:mod:`geotile.line_metrics`), SpaceNet
-CSVs (:mod:`geotile.spacenet_scoring`), or folders of these."""
+polygons (:mod:`geotile.object_scores`) or rasters (:mod:`geotile.evaluate`), lines
+(:mod:`geotile.line_metrics`), SpaceNet CSVs (:mod:`geotile.spacenet_scoring`), or folders
+of these."""
 
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    pairs: FilePairs | None = None, kind: str | None = None,
                    class_map: dict[str, int] | None = None):
     """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector
-    files of polygons (:func:`geotile.evaluate.evaluate_vectors`) or of lines
+    files of polygons (:func:`geotile.object_scores.evaluate_vectors`) or of lines
     (:func:`geotile.evaluate_lines`, within ``buffer`` metres), two rasters
     (:func:`geotile.evaluate.evaluate_rasters`), two SpaceNet CSVs
     (:func:`geotile.spacenet_scoring.evaluate_csvs`), or two folders of these, paired by
-    name (``pairs``: :func:`geotile.evaluate.pair_folders`'s, when already made).
+    name (``pairs``: :func:`geotile.folder_pairs.pair_folders`'s, when already made).
     ``min_area``: None is SpaceNet's 20 px^2 for two CSVs, else 0. ``kind``: what the inputs
     are, when already known (:func:`geotile.evaluate_inputs.input_kind`'s answer, or "line
     folders" for folders of lines: :func:`~geotile.evaluate_inputs.are_line_folders`, "object

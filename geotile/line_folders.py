@@ -1,6 +1,6 @@
 """Line scores of two folders of centreline files: per image and in total.
 
-Each pair of files (paired by name, :func:`geotile.evaluate.pair_folders`) is
+Each pair of files (paired by name, :func:`geotile.folder_pairs.pair_folders`) is
 scored as two line files are (:func:`geotile.line_metrics.evaluate_lines`);
 the total sums their lengths (predicted, true, and within the buffer), so that
 long roads weigh more than short ones, as one file of all of them would.
@@ -72,7 +72,7 @@ class ManyLineScores:
 def evaluate_line_folders(pairs, *, buffer: float = 2.0, labels_crs: str | None = None,
                           prediction_crs: str | None = None, labels_layer: str | None = None,
                           progress: bool = False) -> ManyLineScores:
-    """Line scores of each pair of ``pairs`` (:class:`geotile.evaluate.FilePairs` of line
+    """Line scores of each pair of ``pairs`` (:class:`geotile.folder_pairs.FilePairs` of line
     files) and in total."""
     from geotile.line_metrics import evaluate_lines
     from geotile.progress import progress_bar

@@ -102,7 +102,7 @@ def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
 
 def in_ground_metres(predicted, truth):
     """(predicted, truth) as GeoSeries in ground metres where one carries a CRS: the
-    prediction in the truth's CRS (:func:`~geotile.evaluate.in_truth_crs`; a list is taken
+    prediction in the truth's CRS (:func:`~geotile.evaluation_crs.in_truth_crs`; a list is taken
     to be in the other's), both in the truth's CRS where its unit is a ground metre, else in
     their UTM zone (not in degrees nor Web Mercator's units); else as they are."""
     import geopandas as gpd

@@ -20,7 +20,7 @@ log = logging.getLogger("geotile")
 class CsvEvaluation:
     """SpaceNet scores of a proposal CSV against a truth CSV: per image and in total."""
 
-    scores: object  # geotile.evaluate.ObjectScores, summed over images
+    scores: object  # geotile.object_scores.ObjectScores, summed over images
     per_image: dict[str, object]
     min_area: float
     coordinates: str
@@ -31,7 +31,7 @@ class CsvEvaluation:
     inputs: tuple = ()  # the two CSVs, which an errors file never replaces
 
     def outcome_frames(self, output=None) -> list:
-        """Per image, TP/FP/FN polygons (geotile.evaluate.outcome_frame): map coordinates
+        """Per image, TP/FP/FN polygons (geotile.error_layers.outcome_frame): map coordinates
         (PolygonWKT_Geo, EPSG:4326) when both files have them, else pixel ones (no CRS, one
         warning naming ``output`` and why; an InputError for a .geojson ``output``)."""
         from geotile.error_layers import outcome_frame
