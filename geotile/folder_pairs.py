@@ -71,15 +71,17 @@ def _masks_of(stem: str, stems: set[str]) -> set[str]:
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
-    """``files`` by stem in NFC (:func:`~geotile.dataset_names.name_key`)."""
+    """``files`` by stem in NFC (:func:`~geotile.dataset_names.name_key`); an OSM extract's
+    tile_a.osm.pbf by tile_a, as make-masks pairs it."""
     from geotile.dataset_names import name_key
+    from geotile.label_folders import label_stem
 
     stems: dict[str, Path] = {}
     for path in files:
-        key = name_key(path.stem)
+        key = name_key(label_stem(path))
         if key in stems:
             raise InputError(f"{folder}: {stems[key].name} and {path.name} share the name "
-                             f"{path.stem!r}; keep one file per image in the folder.")
+                             f"{key!r}; keep one file per image in the folder.")
         stems[key] = path
     return stems
 
@@ -95,6 +97,8 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     ``truth/<stem>.geojson``, rasters with rasters), else by SpaceNet image id. The truth
     folder decides the kind (vector files or rasters). Files without a partner are left out
     with one warning; two folders without any pair are an InputError."""
+    from geotile.label_folders import label_stem
+
     prediction, truth = Path(prediction), Path(truth)
     true_files, pred_files = _folder_files(truth), _folder_files(prediction)
     true_files["raster"], pred_files["raster"] = (
@@ -117,7 +121,7 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
             "(`geotile vectorize` the rasters for object scores, or `geotile make-masks` the "
             "labels for pixel scores).")
     preds, trues = _by_stem(pred_files[kind], prediction), _by_stem(true_files[kind], truth)
-    pairs = {trues[key].stem: (preds[key], trues[key]) for key in trues if key in preds}
+    pairs = {label_stem(trues[key]): (preds[key], trues[key]) for key in trues if key in preds}
     rest_pred = [s for s in preds if s not in trues]
     rest_true = [s for s in trues if s not in preds]
     for t in list(rest_true):

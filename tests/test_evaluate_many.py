@@ -984,3 +984,30 @@ def test_a_mask_named_in_nfd_beside_its_image_named_in_nfc_is_the_truth(tmp_path
         nfc: (f"{nfc}_sat.tif", f"{nfd}_mask.tif")}
     rows = evaluate_folders(pred, truth).rows()
     assert (rows[nfc]["tp"], rows[nfc]["fp"], rows[nfc]["fn"]) == (30, 0, 0)
+
+
+def test_a_truth_folder_of_openstreetmap_extracts_pairs_osm_pbf_by_the_name_before_it(
+        run_cli, tmp_path):
+    """Predictions tile_a.gpkg, tile_b.gpkg against a folder of OSM extracts (tile_a.osm,
+    tile_b.osm.pbf, as make-masks pairs them): tile_b.osm.pbf was left out ('no file of the
+    same name') and 1 image of 2 scored."""
+    from .test_labels_inputs import _osm_extract
+
+    x0, y0 = UTM_ORIGIN
+    squares = {"a": (1, 1, 4, 4), "b": (10, 10, 15, 12)}
+    (tmp_path / "truth").mkdir()
+    (tmp_path / "pred").mkdir()
+    for n, (a, b, c, d) in squares.items():
+        ring = [(x0 + a, y0 - b), (x0 + c, y0 - b), (x0 + c, y0 - d), (x0 + a, y0 - d),
+                (x0 + a, y0 - b)]
+        name = "tile_a.osm" if n == "a" else "tile_b.osm.pbf"  # GDAL tells XML by content
+        _osm_extract(tmp_path / "truth" / name, [({"building": "yes"}, [ring])])
+        gpd.GeoDataFrame(geometry=[shapely.Polygon(ring)], crs=UTM_CRS).to_file(
+            tmp_path / "pred" / f"tile_{n}.gpkg")
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth", "--layer",
+                     "multipolygons", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 0, 0)
+    assert scores["images"] == 2 and sorted(scores["per_image"]) == ["tile_a", "tile_b"]
+    assert "left out" not in result.stderr
