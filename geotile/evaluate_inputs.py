@@ -28,8 +28,12 @@ def are_folders(prediction, truth, layer: str | None = None) -> bool:
         text = os.fspath(path)
         if is_virtual_path(text) and not text.startswith(ARCHIVE_PREFIXES):
             refuse_remote_listing(text)
-    dirs = [_is_folder(prediction), _is_folder(truth) and not (
-        layer is not None and (Path(truth) / f"{layer}.shp").is_file())]
+    one_layer = layer is not None and (Path(truth) / f"{layer}.shp").is_file()
+    dirs = [_is_folder(prediction), _is_folder(truth) and not one_layer]
+    if dirs[0] and one_layer and _is_folder(truth):
+        raise InputError(f"{prediction} is a folder but {truth} with --layer {layer} is one "
+                         f"dataset ({layer}.shp): give one PREDICTION file (merge the "
+                         f"folder's: ogrmerge.py -single -o pred.gpkg {prediction}/*).")
     if dirs[0] != dirs[1]:
         folder, other = (prediction, truth) if dirs[0] else (truth, prediction)
         raise InputError(f"{folder} is a folder but {other} is not: give two folders (files "

@@ -1998,3 +1998,21 @@ def test_truth_folder_of_shapefiles_is_one_dataset_with_layer(run_cli, tmp_path)
     scores = json.loads(result.stdout)
     assert scores["mode"] == "line" and scores["true_length_m"] == pytest.approx(200)
     assert scores["precision"] == 1.0 and scores["recall"] == pytest.approx(0.5)
+
+
+def test_a_prediction_folder_against_one_layer_of_a_truth_folder_is_told_why(
+        run_cli, tmp_path):
+    """A folder of per-tile predictions against a Geofabrik folder with --layer was told
+    "pred is a folder but osm is not", though osm is a folder: now the line says that --layer
+    reads it as one dataset, and how to give one PREDICTION file."""
+    from .conftest import assert_one_line_error
+
+    roads = [shapely.LineString([(X0, Y0), (X0 + 100, Y0)])]
+    (tmp_path / "pred").mkdir()
+    write_lines(tmp_path / "pred" / "tile_a.gpkg", roads)
+    folder = tmp_path / "osm"
+    folder.mkdir()
+    write_lines(folder / "gis_osm_roads_free_1.shp", roads, fclass=["primary"])
+    result = run_cli("evaluate", tmp_path / "pred", folder, "--layer", "gis_osm_roads_free_1")
+    assert_one_line_error(result, "gis_osm_roads_free_1.shp", "one PREDICTION file")
+    assert f"{folder} is not" not in result.output
