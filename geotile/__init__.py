@@ -37,7 +37,7 @@ _EXPORTS = {
     "expand_inputs": "geotile.input_files",
     "VectorizeOptions": "geotile.vectorize",
     "polygonize_array": "geotile.vectorize",
-    "regularize_polygon": "geotile.vectorize",
+    "regularize_polygon": "geotile.regularize",
     "vectorize_rasters": "geotile.vectorize_modes",
     "LineOptions": "geotile.lines",
     "vectorize_lines": "geotile.lines",

@@ -376,7 +376,7 @@ def _check_local_crs(paths: list, option) -> None:
 
 def _several_classes(path, classes: list[str]) -> InputError:
     """The error for a raster of several ``classes`` written to a SpaceNet CSV."""
-    from geotile.vectorize import is_building_class
+    from geotile.regularize import is_building_class
 
     pick = next((c for c in classes if is_building_class(c)), classes[0])
     return InputError(f"{path}: its classes {', '.join(classes)} would all be written as "

@@ -39,10 +39,9 @@ import numpy as np
 
 from geotile.affine_math import apply
 from geotile.class_keys import class_key, zero_is_background
-from geotile.coverage import components, edge_matched, simplify_coverage
+from geotile.coverage import edge_matched, simplify_coverage
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole, write_advice
 from geotile.gc_pause import gc_paused
-from geotile.quiet_warnings import is_valid
 from geotile.raster_kinds import (
     binary_mask_kind,
     check_probabilities,
@@ -54,6 +53,7 @@ from geotile.raster_kinds import (
     reads_nodata,
     warn_if_scaled_class_raster,
 )
+from geotile.regularize import _building_rows, regularize_coverage
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 
 log = logging.getLogger("geotile")
@@ -358,130 +358,6 @@ def merge_edge_regions(regions, tolerance: float = 0.0):
     return merged
 
 
-def regularize_polygon(polygon, cell: float):
-    """Orthogonal outline along the polygon's dominant direction, holes kept.
-
-    The outline (:func:`_regularize_outline`) and each hole (regularised the same way,
-    as a polygon of its own) are done apart; the holes are then cut out of the outline,
-    so a courtyard stays a courtyard. Should a regularised hole cut the building in
-    two, the holes are cut as they were.
-    """
-    import shapely
-
-    if not isinstance(polygon, shapely.Geometry):
-        raise InputError(f"regularize_polygon: {type(polygon).__name__} is no geometry; give "
-                         "a shapely Polygon.")
-    check_range("cell", cell, 0, low_open=True, required=True)
-    if polygon.is_empty or polygon.area == 0 or polygon.geom_type != "Polygon":
-        return polygon
-    outline = _regularize_outline(shapely.Polygon(polygon.exterior), cell)
-    if not polygon.interiors:
-        return outline
-    for holes in ([_regularize_outline(shapely.Polygon(ring), cell)
-                   for ring in polygon.interiors],
-                  [shapely.Polygon(ring) for ring in polygon.interiors]):
-        cut = outline.difference(shapely.union_all(holes))
-        if cut.geom_type == "Polygon" and is_valid(cut) and not cut.is_empty:
-            return cut
-    parts = list(shapely.get_parts(cut))
-    return max(parts, key=lambda part: part.area) if parts else outline
-
-
-def _regularize_outline(polygon, cell: float):
-    """:func:`regularize_polygon` of a polygon without holes.
-
-    A polygon filling most of its minimum rotated rectangle becomes that rectangle
-    (walls moved in to keep the area); others take their :func:`dominant_direction` and are
-    re-drawn on a ``cell``-sized grid aligned with the direction (so every edge
-    is parallel or perpendicular to it) and cleaned of one-cell notches.
-    """
-    import shapely
-    from shapely import affinity
-
-    if polygon.is_empty or polygon.area == 0:
-        return polygon
-    rectangle = polygon.minimum_rotated_rectangle
-    if rectangle.geom_type != "Polygon":
-        return polygon
-    if polygon.area / rectangle.area >= 0.85:
-        return _fit_rectangle(rectangle, polygon.area)
-    angle = dominant_direction(polygon, cell)
-    centre = polygon.centroid
-    upright = affinity.rotate(shapely.simplify(polygon, cell), -angle, origin=centre)
-    rectilinear = _snap_rectilinear(np.asarray(upright.exterior.coords))
-    if rectilinear is None or not is_valid(rectilinear) or \
-            rectilinear.intersection(upright).area < 0.7 * rectilinear.union(upright).area:
-        return _fit_rectangle(rectangle, polygon.area)
-    return affinity.rotate(rectilinear, angle, origin=centre)
-
-
-def _snap_rectilinear(ring: np.ndarray):
-    """A polygon whose edges are all horizontal or vertical, from a ring in the upright frame.
-
-    Each edge is classed horizontal or vertical by its direction; consecutive edges of one
-    class become one wall at their length-weighted mean position; corners are where
-    consecutive walls meet.
-    """
-    import shapely
-
-    edges = np.diff(ring, axis=0)
-    lengths = np.hypot(*edges.T)
-    keep = lengths > 0
-    edges, lengths, starts = edges[keep], lengths[keep], ring[:-1][keep]
-    middles = starts + edges / 2
-    horizontal = np.abs(edges[:, 0]) >= np.abs(edges[:, 1])
-    walls: list[list] = []  # [is_horizontal, weighted position sum, total length]
-    for is_h, middle, length in zip(horizontal, middles, lengths, strict=True):
-        position = middle[1] if is_h else middle[0]
-        if walls and walls[-1][0] == is_h:
-            walls[-1][1] += position * length
-            walls[-1][2] += length
-        else:
-            walls.append([is_h, position * length, length])
-    if len(walls) > 1 and walls[0][0] == walls[-1][0]:
-        first = walls.pop(0)
-        walls[-1][1] += first[1]
-        walls[-1][2] += first[2]
-    if len(walls) < 4 or len(walls) % 2:
-        return None
-    lines = [(is_h, total / length) for is_h, total, length in walls]
-    corners = []
-    for (is_h, value), (_, following) in zip(lines, lines[1:] + lines[:1], strict=True):
-        corners.append((following, value) if is_h else (value, following))
-    return shapely.Polygon(corners)
-
-
-def dominant_direction(polygon, cell: float) -> float:
-    """Main wall direction in degrees, in [-45, 45): the length-weighted mean of the edge
-    directions modulo 90 (averaged as 4 * angle on the circle), measured on the outline
-    simplified by one cell so that pixel staircases do not vote for the pixel axes."""
-    import shapely
-
-    outline = np.asarray(shapely.simplify(polygon, cell).exterior.coords)
-    edges = np.diff(outline, axis=0)
-    lengths = np.hypot(*edges.T)
-    angles = np.arctan2(edges[:, 1], edges[:, 0])
-    weights = lengths**2  # long walls decide, short remnants of steps hardly count
-    mean = np.arctan2((weights * np.sin(4 * angles)).sum(), (weights * np.cos(4 * angles)).sum())
-    return float(np.degrees(mean / 4))
-
-
-def _fit_rectangle(rectangle, area: float):
-    """Move every side of ``rectangle`` in by the same d so that its area becomes ``area``.
-
-    The minimum rotated rectangle of a pixel outline encloses the outermost pixel
-    corners; solving (L - 2d)(W - 2d) = area brings the walls back to where the
-    pixel area says they are.
-    """
-    corners = np.asarray(rectangle.exterior.coords)[:3]
-    length, width = np.hypot(*np.diff(corners, axis=0).T)
-    root = (length + width) ** 2 - 4 * (length * width - area)
-    d = ((length + width) - np.sqrt(max(root, 0.0))) / 4
-    if d <= 0 or 2 * d >= min(length, width):
-        return rectangle
-    return rectangle.buffer(-d, join_style="mitre")
-
-
 def _metric_crs(crs, frame):
     """The raster's CRS where its unit is a ground metre (UTM, national grids), else the
     local UTM zone (a Lambert azimuthal equal-area projection at the data's centre where
@@ -490,21 +366,6 @@ def _metric_crs(crs, frame):
     from geotile.ground_scale import metric_crs
 
     return metric_crs(crs, frame)
-
-
-#: words that make a class a building for --regularize: a class whose name (as
-#: :func:`class_key` gives it) has one of them as a word, such as house, Garages or
-#: residential_building, is squared; others (road, tree, water, '1') keep their outlines
-BUILDING_CLASSES = frozenset({"building", "buildings", "bldg", "house", "houses", "roof", "roofs",
-                              "rooftop", "rooftops", "footprint", "footprints", "garage",
-                              "garages", "shed", "sheds", "barn", "barns", "warehouse",
-                              "warehouses", "hangar", "hangars", "dwelling", "dwellings"})
-
-
-def is_building_class(name) -> bool:
-    """Whether --regularize squares the polygons of class ``name`` (:data:`BUILDING_CLASSES`),
-    whatever other classes there are."""
-    return any(word in BUILDING_CLASSES for word in class_key(name).split("_"))
 
 
 def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True):
@@ -559,17 +420,6 @@ def fill_small_holes(geometries: np.ndarray, max_area: float) -> np.ndarray:
     return out
 
 
-def _building_rows(frame) -> np.ndarray:
-    """The rows --regularize squares: those of building classes (:func:`is_building_class`;
-    an unnamed raster's class 1 is "building", and so is predict's class_1 of a model
-    without class names)."""
-    if "class" not in frame:
-        return np.ones(len(frame), bool)
-    ids = frame["class_id"].to_numpy() if "class_id" in frame else np.zeros(len(frame), int)
-    return np.array([is_building_class(n) or (i == 1 and class_key(n) == "class_1")
-                     for n, i in zip(frame["class"].astype(str), ids, strict=True)], bool)
-
-
 def _say_nothing_squared(options: VectorizeOptions, frame, paths) -> None:
     """A warning when --regularize squares no polygon: no class is named as buildings."""
     if not options.regularize or not len(frame) or _building_rows(frame).any():
@@ -580,115 +430,6 @@ def _say_nothing_squared(options: VectorizeOptions, frame, paths) -> None:
                   "outlines are left as polygonized. Name the classes (tag "
                   "GEOTILE_CLASS_NAMES, gdal_edit.py -mo), or leave out --regularize.",
                   GeotileWarning, stacklevel=4)
-
-
-def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -> np.ndarray:
-    """:func:`regularize_polygon` of the polygons at ``rows``, each kept off the others: off
-    their pixels (the other polygons as they were), then off the larger regularised ones. A
-    polygon left in pieces keeps its largest; one that no longer matches its outline (IoU
-    below 0.7: a triangle squared, half of it given up to a neighbour), whose area changed
-    by more than :data:`REGULARIZE_AREA_CHANGE`, or is invalid, keeps its outline as it was
-    (which no other polygon covers). Buildings sharing walls (a terrace) are kept off each
-    other's squared shapes, not pixels, and the slits squaring opens between them go to
-    the neighbour along them (:func:`_close_party_walls`), so they keep sharing the walls."""
-    import shapely
-
-    regular = {i: regularize_polygon(geometries[i], cell) for i in np.flatnonzero(rows)
-               if geometries[i] is not None}
-    originals = shapely.STRtree(geometries)
-    mates = _terraces(geometries, list(regular))
-    for i, shape in regular.items():  # never onto another polygon's pixels
-        hits = [j for j in originals.query(shape, predicate="intersects")
-                if j != i and mates.get(j, -1) != mates.get(i)]
-        if hits:
-            regular[i] = shape.difference(shapely.union_all(geometries[hits]))
-    order = sorted(regular, key=lambda i: -geometries[i].area)  # larger ones first
-    shapes = shapely.STRtree([regular[i] for i in order])
-    out = geometries.copy()
-    for rank, i in enumerate(order):
-        hits = [order[k] for k in shapes.query(regular[i], predicate="intersects") if k < rank]
-        shape = regular[i].difference(shapely.union_all(out[hits])) if hits else regular[i]
-        shape = _largest(shape)
-        area = geometries[i].area
-        if shape is not None and is_valid(shape) and \
-                shape.intersection(geometries[i]).area >= 0.7 * shape.union(geometries[i]).area \
-                and abs(shape.area - area) <= REGULARIZE_AREA_CHANGE * area:
-            out[i] = shape
-        elif i in mates:  # its pixels, less what larger neighbours squared over
-            near = [j for j in order[:rank] if mates.get(j) == mates[i]]
-            kept = _largest(geometries[i].difference(shapely.union_all(out[near])))
-            if kept is not None:
-                out[i] = kept
-    return _close_party_walls(out, geometries, mates, cell) if mates else out
-
-
-def _largest(shape):
-    """``shape`` if a Polygon, else its largest polygon (None without one)."""
-    import shapely
-
-    if shape.geom_type == "Polygon":
-        return shape
-    parts = [p for p in shapely.get_parts(shape) if p.geom_type == "Polygon"]
-    return max(parts, key=lambda p: p.area) if parts else None
-
-
-def _terraces(geometries: np.ndarray, buildings: list[int]) -> dict[int, int]:
-    """Buildings that share a wall (an edge of positive length) with another: index ->
-    the first index of its terrace (those touching no other building are left out)."""
-    import shapely
-
-    if len(buildings) < 2:
-        return {}
-    polygons = geometries[buildings]
-    left, right = shapely.STRtree(polygons).query(polygons, predicate="touches")
-    walls = [(a, b) for a, b in zip(left.tolist(), right.tolist(), strict=True)
-             if a < b and shapely.length(shapely.intersection(polygons[a], polygons[b])) > 0]
-    if not walls:
-        return {}
-    one, other = np.array(walls).T
-    terrace = components(one, other, len(polygons))
-    first = np.full(len(polygons), len(polygons))
-    np.minimum.at(first, terrace, np.arange(len(polygons)))  # each terrace's least index
-    return {buildings[k]: buildings[first[terrace[k]]]
-            for k in dict.fromkeys(k for wall in walls for k in wall)}
-
-
-def _close_party_walls(out: np.ndarray, geometries: np.ndarray, mates: dict[int, int],
-                       cell: float) -> np.ndarray:
-    """Each slit narrower than a pixel between squared buildings of one terrace (walls moved
-    apart when each was fitted on its own), where no other polygon lies, given to the
-    building it shares the longest edge with."""
-    import shapely
-
-    terraces: dict[int, list[int]] = {}
-    for i, first in mates.items():
-        terraces.setdefault(first, []).append(i)
-    others = shapely.STRtree(geometries)
-    width = 0.45 * cell
-    for members in terraces.values():
-        union = shapely.union_all(out[members])
-        closed = union.buffer(width, join_style="mitre").buffer(-width, join_style="mitre")
-        slits = closed.difference(union)
-        near = [j for j in others.query(slits, predicate="intersects") if j not in mates
-                or mates[j] != mates[members[0]]]
-        if near:
-            slits = slits.difference(shapely.union_all(geometries[near]))
-        for slit in shapely.get_parts(slits):
-            shared = [shapely.length(shapely.intersection(slit.boundary, out[i].boundary))
-                      for i in members]
-            if sum(length > 0 for length in shared) < 2:
-                continue  # a notch of one building's outline: squared away, as alone
-            k = members[int(np.argmax(shared))]
-            joined = _largest(shapely.simplify(shapely.union(out[k], slit), 0))
-            if joined is not None and is_valid(joined):
-                out[k] = joined
-    return out
-
-
-#: how much --regularize may change a polygon's area (a fraction) before it keeps its pixels'
-#: outline: a squared outline losing a notch a neighbour holds would otherwise shrink twice
-#: and leave a gap no polygon covers
-REGULARIZE_AREA_CHANGE = 0.05
 
 
 def vectorize_polygons(

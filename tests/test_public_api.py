@@ -410,7 +410,7 @@ def test_missing_or_wrong_numbers_and_geometries_are_one_line_input_errors():
     from geotile.errors import InputError
     from geotile.line_metrics import line_scores
     from geotile.object_scores import match_polygons
-    from geotile.vectorize import regularize_polygon
+    from geotile.regularize import regularize_polygon
 
     square = [shapely.box(0, 0, 10, 10)]
     road = [shapely.LineString([(0, 0), (100, 0)])]

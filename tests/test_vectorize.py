@@ -13,7 +13,8 @@ from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
 from geotile.errors import GeotileWarning, InputError
-from geotile.vectorize import VectorizeOptions, regularize_polygon, vectorize_polygons
+from geotile.regularize import regularize_polygon
+from geotile.vectorize import VectorizeOptions, vectorize_polygons
 
 from .conftest import UTM_ORIGIN, union_of
 
