@@ -785,9 +785,10 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.crs_names import crs_labels, pixel_size
     from geotile.input_paths import in_name_order, input_path
     from geotile.no_georef import map_crs
+    from geotile.output_crs import raster_centre
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
-    from geotile.vectorize import places_edges_exactly, raster_centre, text_columns
+    from geotile.vectorize import places_edges_exactly, text_columns
 
     # in name order: the rows and their sources do not depend on the order given; GDAL
     # virtual and remote paths as given (a Path collapses /vsizip//tmp and https://)
@@ -857,18 +858,20 @@ def vectorize_instances(
     Rasters are processed by row bands (seams joined); polygons keep score (mean footprint
     probability) and area_m2. Returns a summary (output, features, per-class counts).
     """
+    from geotile.output_crs import (
+        check_missing_crs,
+        check_output_crs,
+        output_crs,
+        parse_crs,
+        warn_inexact_datum,
+    )
     from geotile.vectorize import (
         VectorizeOptions,
         _check_not_an_input,
         check_inputs,
-        check_missing_crs,
-        check_output_crs,
         check_vector_output,
         kept_class_ids,
-        output_crs,
-        parse_crs,
         summary,
-        warn_inexact_datum,
         write_vector,
     )
 
@@ -901,15 +904,8 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     in the frame's CRS units (the regularisation grid)."""
     from rasterio.crs import CRS
 
-    from geotile.vectorize import (
-        _cell_in,
-        _metric_crs,
-        _orient,
-        clean,
-        densified_to_crs,
-        output_crs,
-        to_output_crs,
-    )
+    from geotile.output_crs import densified_to_crs, output_crs, to_output_crs
+    from geotile.vectorize import _cell_in, _metric_crs, _orient, clean
 
     crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
     centre = frame.attrs.get("centre")

@@ -1017,17 +1017,19 @@ def vectorize_lines(
     """Road centrelines of rasters (one path or several adjacent ones) into one vector file,
     written as :func:`geotile.vectorize.vectorize_polygons` writes polygons (same formats and
     CRS defaults). Returns a summary (output, features, length_m, per-class counts, crs)."""
-    from geotile.vectorize import (
-        _check_not_an_input,
-        check_inputs,
+    from geotile.output_crs import (
         check_output_crs,
-        check_vector_output,
         no_crs,
         output_crs,
         parse_crs,
         raster_centre,
         to_output_crs,
         warn_inexact_datum,
+    )
+    from geotile.vectorize import (
+        _check_not_an_input,
+        check_inputs,
+        check_vector_output,
         write_vector,
     )
 

@@ -332,8 +332,8 @@ def write_csv(rows: Sequence[tuple], output: str | os.PathLike, overwrite: bool 
 def _check_crs(paths: list, option) -> None:
     """Rasters without a CRS: refused with ``--crs`` (``option``) to reproject to; else one
     warning (PolygonWKT_Geo left POLYGON EMPTY, or in their own coordinates for "source")."""
+    from geotile.output_crs import check_missing_crs
     from geotile.raster import open_raster
-    from geotile.vectorize import check_missing_crs
 
     missing = []
     for path in paths:
@@ -358,8 +358,8 @@ def _check_local_crs(paths: list, option) -> None:
     default), which PROJ cannot reach from it."""
     from geotile.ground_scale import transformable
     from geotile.label_set import _crs_name
+    from geotile.output_crs import parse_crs
     from geotile.raster import open_raster
-    from geotile.vectorize import parse_crs
 
     target = parse_crs(option or GEO_CRS)
     if target == "source":
@@ -472,8 +472,8 @@ def _check_one_class(paths: list, options) -> None:
 def _geo_crs(paths: list, option) -> str | None:
     """The CRS of PolygonWKT_Geo (--json's crs): ``option``'s, the rasters' one CRS for
     "source", None where no raster has a CRS (or, for "source", they differ)."""
+    from geotile.output_crs import parse_crs
     from geotile.raster import open_raster
-    from geotile.vectorize import parse_crs
 
     found = set()
     for path in paths:
@@ -504,10 +504,10 @@ def vectorize_to_csv(
 
     import geopandas as gpd
 
+    from geotile.output_crs import NO_CRS_SAID
     from geotile.output_files import check_output
     from geotile.raster import open_raster
     from geotile.vectorize import (
-        NO_CRS_SAID,
         VectorizeOptions,
         check_given_once,
         coordinate_decimals,

@@ -49,7 +49,8 @@ def test_checking_the_output_crs_leaves_pyproj_unimported(tmp_path):
         "import sys\n"
         "from pathlib import Path\n"
         "from rasterio.crs import CRS\n"
-        "from geotile.vectorize import check_output_crs\n"
+        "import geotile.vectorize\n"
+        "from geotile.output_crs import check_output_crs\n"
         "for code in ('EPSG:32633', 'EPSG:4326'):\n"
         f"    check_output_crs(Path({str(tmp_path / 'b.gpkg')!r}), 'GPKG', 'source', "
         "CRS.from_string(code))\n"
@@ -61,7 +62,7 @@ def test_checking_the_output_crs_leaves_pyproj_unimported(tmp_path):
     from rasterio.crs import CRS
 
     from geotile.errors import InputError
-    from geotile.vectorize import check_output_crs
+    from geotile.output_crs import check_output_crs
 
     site = CRS.from_wkt('LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],'
                         'AXIS["Northing",NORTH]]')
