@@ -176,7 +176,7 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
     kept; .geojson in EPSG:4326 as RFC 7946 says; .fgb) as vectorize writes its output
     (:func:`geotile.vectorize.write_vector`); returns the number of polygons written."""
     from geotile.input_paths import refuse_overwriting_inputs
-    from geotile.vectorize import check_vector_output, write_vector
+    from geotile.vector_output import check_vector_output, write_vector
 
     output = Path(output)
     if output.suffix.lower() not in ERRORS_SUFFIXES:

@@ -788,7 +788,8 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.output_crs import raster_centre
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
-    from geotile.vectorize import places_edges_exactly, text_columns
+    from geotile.vector_output import text_columns
+    from geotile.vectorize import places_edges_exactly
 
     # in name order: the rows and their sources do not depend on the order given; GDAL
     # virtual and remote paths as given (a Path collapses /vsizip//tmp and https://)
@@ -865,15 +866,8 @@ def vectorize_instances(
         parse_crs,
         warn_inexact_datum,
     )
-    from geotile.vectorize import (
-        VectorizeOptions,
-        _check_not_an_input,
-        check_inputs,
-        check_vector_output,
-        kept_class_ids,
-        summary,
-        write_vector,
-    )
+    from geotile.vector_output import _check_not_an_input, check_vector_output, write_vector
+    from geotile.vectorize import VectorizeOptions, check_inputs, kept_class_ids, summary
 
     options = options or VectorizeOptions()
     output = Path(output)

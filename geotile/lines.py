@@ -515,7 +515,8 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
-    from geotile.vectorize import same_class_names, text_columns
+    from geotile.vector_output import text_columns
+    from geotile.vectorize import same_class_names
 
     sources: list[_Source] = []
     names, named, kinds, cell, outlines, crs = None, None, [], 0.0, [], None
@@ -1026,12 +1027,8 @@ def vectorize_lines(
         to_output_crs,
         warn_inexact_datum,
     )
-    from geotile.vectorize import (
-        _check_not_an_input,
-        check_inputs,
-        check_vector_output,
-        write_vector,
-    )
+    from geotile.vector_output import _check_not_an_input, check_vector_output, write_vector
+    from geotile.vectorize import check_inputs
 
     with interrupted_as(output):
         simplify = options.simplify.values() if isinstance(options.simplify, dict) \

@@ -507,12 +507,8 @@ def vectorize_to_csv(
     from geotile.output_crs import NO_CRS_SAID
     from geotile.output_files import check_output
     from geotile.raster import open_raster
-    from geotile.vectorize import (
-        VectorizeOptions,
-        check_given_once,
-        coordinate_decimals,
-        vectorize_polygons,
-    )
+    from geotile.vector_output import coordinate_decimals
+    from geotile.vectorize import VectorizeOptions, check_given_once, vectorize_polygons
 
     options = options or VectorizeOptions()
     check_output(output, overwrite)

@@ -792,7 +792,7 @@ def test_two_overwriting_runs_into_one_shapefile_leave_one_whole(tmp_path, monke
     import shapely
 
     import geotile.output_files as output_files_module
-    from geotile.vectorize import write_vector
+    from geotile.vector_output import write_vector
 
     out = tmp_path / "out.shp"
     frames = {

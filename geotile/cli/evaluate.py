@@ -73,7 +73,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
     from geotile.evaluate import is_raster
     from geotile.input_paths import refuse_overwriting_inputs
     from geotile.output_files import check_output, check_writable
-    from geotile.vectorize import check_vector_output
+    from geotile.vector_output import check_vector_output
 
     many = kind in ("folders", "csvs")
     if errors is not None:

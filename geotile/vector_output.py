@@ -1,0 +1,337 @@
+"""Writing a vector file (GeoJSON, GeoPackage, GeoParquet, Shapefile, FlatGeobuf): the
+output checked before any work, written in a temporary folder, its features counted back,
+then moved into place without replacing anything that appeared meanwhile; GeoJSON's
+decimals keep the rasters' pixel edges."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import InputError, write_advice
+
+#: output suffix -> GDAL driver ("parquet": GeoParquet through pyarrow)
+WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet": "parquet",
+           ".geoparquet": "parquet", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
+
+
+#: the files of a Shapefile besides .shp, as GDAL writes them
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+
+
+#: spatial indexes GDAL reads beside a Shapefile (its own .qix, ESRI's .sbn/.sbx)
+SHAPEFILE_INDEXES = (".qix", ".sbn", ".sbx")
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    """What a failed write raises: OSError (full disk, ...), pyogrio's and GDAL's errors."""
+    errors: list[type[BaseException]] = [OSError, RuntimeError]
+    try:
+        from pyogrio._err import CPLE_BaseError
+
+        errors.append(CPLE_BaseError)
+    except ImportError:  # pragma: no cover - older or newer pyogrio
+        pass
+    return tuple(errors)
+
+
+def text_columns(frame):
+    """``frame`` with its class and source columns typed as text where it has no row (pandas
+    types an empty column float: GDAL would write Real fields)."""
+    if len(frame):
+        return frame
+    return frame.astype({name: "string" for name in ("class", "source") if name in frame})
+
+
+def check_vector_output(output: Path, overwrite: bool, layer: str | None = None) -> str:
+    """The writer for ``output`` (:data:`WRITERS`), after checking that it is a file name of
+    a known format whose files may be written (in a folder that takes files, before any
+    work): an InputError or OutputExistsError otherwise. ``layer``: a GeoPackage's layer to
+    write (default: the file's stem)."""
+    from geotile.output_files import check_output, check_writable
+
+    if output.is_dir():
+        raise InputError(f"{output}: is a folder. Give a file name, e.g. "
+                         f"{output / 'buildings.gpkg'}.")
+    writer = WRITERS.get(output.suffix.lower())
+    if writer is None and output.suffix.lower() == ".csv":  # reached by --lines only
+        raise InputError(f"{output}: .csv holds SpaceNet building proposals, not lines; use "
+                         f"one of {', '.join(WRITERS)}.")
+    if writer is None:
+        raise InputError(f"{output}: unknown vector format. Use one of "
+                         f"{', '.join(WRITERS)}, or .csv for SpaceNet proposals.")
+    if writer == "ESRI Shapefile" and output.suffix not in (".shp", ".SHP"):
+        raise InputError(f"{output}: GDAL reads Shapefiles named .shp or .SHP only; give "
+                         f"{output.with_suffix('.shp').name} or "
+                         f"{output.with_suffix('.SHP').name}.")
+    if writer == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise InputError("writing GeoParquet needs pyarrow: pip install pyarrow") from exc
+    others = _other_layers(output, writer, layer)
+    if others and not overwrite:
+        from geotile.errors import OutputExistsError
+
+        raise OutputExistsError(f"{output}: already exists, with layers {', '.join(others)}. "
+                                f"Pass --overwrite to replace its layer {layer or output.stem} "
+                                "(the others are kept), or choose another output.")
+    for part in _parts(output, writer):
+        check_output(part, overwrite)
+    if writer == "ESRI Shapefile" and not overwrite:
+        _refuse_stale_indexes(output)
+    check_writable(output)
+    return writer
+
+
+def _refuse_stale_indexes(output: Path) -> None:
+    """OutputExistsError for a spatial index (.qix, .sbn, .sbx) of another Shapefile beside
+    ``output``: GDAL would answer bounding-box queries of the new one through it."""
+    from geotile.errors import OutputExistsError
+
+    for suffix in SHAPEFILE_INDEXES:
+        for index in {output.with_suffix(suffix), output.with_suffix(suffix.upper())}:
+            if index.is_file():
+                raise OutputExistsError(
+                    f"{index}: a spatial index of another Shapefile is in the way (GDAL would "
+                    f"read it with {output.name} and miss features). Remove it or pass "
+                    "--overwrite.")
+
+
+def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[str]:
+    """The layers of an existing GeoPackage ``output`` besides ``layer``, the one geotile
+    writes (default: named after its stem); none for other formats or a non-SQLite file.
+    An SQLite file whose layers cannot be listed (a hot journal, locked) is an InputError:
+    replacing it would lose whatever layers it holds."""
+    if writer != "GPKG" or not output.is_file():
+        return []
+    import pyogrio
+
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(output)]
+    except _write_errors() as exc:
+        try:
+            with output.open("rb") as handle:
+                sqlite = handle.read(16) == b"SQLite format 3\x00"
+        except OSError:
+            sqlite = False
+        if not sqlite:
+            return []
+        journal = output.with_name(f"{output.name}-journal")
+        reason = (f"{journal.name} beside it holds an unfinished write" if journal.exists()
+                  else str(exc).rsplit("failed: ", 1)[-1].split(";")[0].strip())
+        raise InputError(f"{output}: an existing GeoPackage that cannot be read ({reason}); "
+                         "replacing it would lose its other layers. Close the program "
+                         "writing it (or repair it), or choose another output.") from exc
+    return [name for name in layers if name.lower() != (layer or output.stem).lower()]
+
+
+def _parts(output: Path, writer: str) -> list[Path]:
+    """The files a vector output is made of, the main file last; a Shapefile's other parts
+    take the case of its extension (x.SHP: x.SHX, x.DBF, ...; x.shp or x.Shp: x.shx, ...)."""
+    extra = SHAPEFILE_PARTS if writer == "ESRI Shapefile" else ()
+    upper = output.suffix.isupper()
+    return [output.with_suffix(suffix.upper() if upper else suffix) for suffix in extra] + [
+        output]
+
+
+def _written_name(part: Path) -> str:
+    """The name of ``part`` as written in the temporary folder: its extension in lower case
+    (GDAL's Shapefile driver takes x.SHP for a folder to create), without ';'
+    (:func:`geotile.output_files.gdal_safe_name`)."""
+    from geotile.output_files import gdal_safe_name
+
+    return gdal_safe_name(part.stem) + part.suffix.lower()
+
+
+def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
+    from geotile.input_paths import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(_parts(output, writer), paths)
+
+
+def write_vector(frame, output: Path, writer: str, overwrite: bool,
+                 layer: str | None = None, rasters=(), geometry_type: str | None = None) -> None:
+    """Write ``frame`` under a temporary folder beside ``output``, check that every feature
+    is there, then move its files into place without replacing files that appeared
+    meanwhile (unless ``overwrite``). A failed write leaves nothing under ``output``. An
+    existing GeoPackage keeps its other layers: ``layer`` (default, and in other formats:
+    the file's stem) is written into a copy of it. RFC 7946 GeoJSON keeps the pixel edges
+    of the ``rasters`` (:func:`geojson_decimals`). ``geometry_type``: the layer's declared
+    type where ``frame`` holds no feature to tell it (lines of a tile without roads)."""
+    import shutil
+    import uuid
+
+    from geotile.errors import Interrupted
+    from geotile.output_files import _writable_folder, folder_lock, publish
+
+    _writable_folder(output)
+    layer = layer if layer and writer == "GPKG" else output.stem
+    geometry = frame.geometry.name  # last, as GDAL lists it: GeoParquet tables concatenate
+    frame = frame[[c for c in frame.columns if c != geometry] + [geometry]]
+    folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        folder.mkdir()
+        tmp = folder / _written_name(output)
+        try:
+            if overwrite and _other_layers(output, writer, layer):
+                shutil.copyfile(output, tmp)
+            _write(frame, tmp, writer, layer, geojson_decimals(rasters),
+                   None if len(frame) else geometry_type)
+            written = _feature_count(tmp, writer, layer)
+        except _write_errors() as exc:
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+            raise InputError(f"{output}: cannot be written ({reason}); nothing was written "
+                             "under that name. "
+                             f"{write_advice(exc, 'Free space or choose another output.')}"
+                             ) from exc
+        if written != len(frame):
+            raise InputError(f"{output}: not written completely ({written} of {len(frame)} "
+                             "features; disk full or an I/O error?); nothing was written under "
+                             "that name. Free space and run again.")
+        if not (folder / _written_name(output)).exists():  # never report an unwritten file
+            raise InputError(f"{output}: GDAL wrote no file under that name; nothing was "
+                             "written. Choose another output name.")
+        published: list[Path] = []
+        with folder_lock(output.parent):  # another run's parts never go in between ours
+            try:
+                for part in _parts(output, writer):
+                    if (folder / _written_name(part)).exists():
+                        publish(folder / _written_name(part), part, overwrite)
+                        published.append(part)
+            except BaseException:
+                if not overwrite:  # the parts moved so far are ours: take them back
+                    for part in published:
+                        part.unlink(missing_ok=True)
+                raise
+            if overwrite and writer == "ESRI Shapefile":
+                _remove_stale_parts(output, published)
+    except KeyboardInterrupt:
+        raise Interrupted(f"{output}: interrupted; nothing was written under that name "
+                          "(the temporary files were removed).") from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_stale_parts(output: Path, published: list[Path]) -> None:
+    """Remove the parts of the Shapefile that ``--overwrite`` replaced which the new one has
+    none of (a .prj when it has no CRS, a .cpg, the spatial indexes), in either case: GDAL
+    would read them with the new .shp."""
+    suffixes = [*SHAPEFILE_PARTS, *SHAPEFILE_INDEXES]
+    for stale in {output.with_suffix(s) for s in suffixes + [s.upper() for s in suffixes]}:
+        if stale in published or not stale.is_file():
+            continue
+        if not any(part.exists() and os.path.samefile(stale, part) for part in published):
+            stale.unlink(missing_ok=True)  # not a published part under another case
+
+
+def _feature_count(path: Path, writer: str, layer: str) -> int:
+    if writer == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(path).num_rows
+    import pyogrio
+
+    layer = layer if writer == "GPKG" else None
+    return int(pyogrio.read_info(path, layer=layer, force_feature_count=True)["features"])
+
+
+#: GDAL's decimals of RFC 7946 GeoJSON (about 1 cm), and the most a double holds in degrees
+GEOJSON_DECIMALS = (7, 15)
+
+
+#: metres in a degree (of latitude, the shorter: a conservative bound)
+DEGREE_METRES = 111_320
+
+
+def geojson_decimals(rasters) -> int:
+    """Decimals of RFC 7946 GeoJSON's degrees that move no pixel edge of the ``rasters`` by
+    more than a tenth of their finest pixel: GDAL's 7 for pixels of about 11 cm and coarser,
+    more for finer ones (drone rasters: 9 for 1 cm), up to 15."""
+    decimals = coordinate_decimals(rasters, "EPSG:4326", 0.1)
+    return max(decimals or 0, GEOJSON_DECIMALS[0])
+
+
+def coordinate_decimals(rasters, crs, edge: float) -> int | None:
+    """Decimals of coordinates in ``crs`` ("source": the rasters' own) that move no pixel
+    edge of the ``rasters`` by more than ``edge`` of their finest pixel, up to 15; None
+    when no raster is placed in a CRS."""
+    from rasterio.crs import CRS
+
+    from geotile.no_georef import map_crs
+    from geotile.raster import open_raster
+
+    target = None if str(crs).lower() == "source" else CRS.from_user_input(crs)
+    finest = np.inf  # in the units of ``crs``
+    for path in rasters:
+        with open_raster(path) as src:
+            pixel = min(src.res)
+            if target is not None:
+                if map_crs(src) is None:
+                    continue
+                pixel *= _unit_metres(src.crs) / _unit_metres(target)
+        finest = min(finest, pixel)
+    if not np.isfinite(finest) or finest <= 0:
+        return None
+    return int(np.clip(np.ceil(np.log10(1 / (edge * finest))), 0, GEOJSON_DECIMALS[1]))
+
+
+def _unit_metres(crs) -> float:
+    """Nominal metres per unit of ``crs`` (a degree: ``DEGREE_METRES``); rasterio's
+    linear_units_factor fails for a local site grid."""
+    from pyproj import CRS
+
+    if crs.is_geographic:
+        return DEGREE_METRES
+    axes = CRS.from_user_input(crs).axis_info
+    return float(axes[0].unit_conversion_factor) if axes else 1.0
+
+
+def _int32_columns(frame):
+    """``frame`` with its int64 columns as int32 where their values fit: a Shapefile stores
+    int64 as N(18,0), which ArcGIS reads as Double (gdal_polygonize.py writes N(9,0))."""
+    fits = [name for name in frame.columns if str(frame[name].dtype) == "int64"
+            and (frame[name].empty or frame[name].abs().max() < 2 ** 31)]
+    return frame.astype(dict.fromkeys(fits, "int32")) if fits else frame
+
+
+def _binary_geometry(path: Path, column: str) -> None:
+    """An empty GeoParquet's geometry column typed as WKB binary: geopandas < 1.0 wrote it
+    as type null, which pyarrow refuses to concatenate with other tiles' tables."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    index = table.schema.get_field_index(column)
+    if index < 0 or not pa.types.is_null(table.schema.field(index).type):
+        return
+    pq.write_table(table.cast(table.schema.set(index, pa.field(column, pa.binary()))), path)
+
+
+def _write(frame, path: Path, writer: str, layer: str,
+           decimals: int = GEOJSON_DECIMALS[0], geometry_type: str | None = None) -> None:
+    if writer == "parquet":
+        frame.to_parquet(path)
+        if not len(frame):
+            _binary_geometry(path, frame.geometry.name)
+        return
+    options = {}
+    if writer == "ESRI Shapefile":
+        frame = _int32_columns(frame)
+    if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
+        options["RFC7946"] = "YES"
+        options["COORDINATE_PRECISION"] = str(decimals)
+    elif writer == "GPKG":  # into our copy (write_vector): its layer named in other letters
+        options["OVERWRITE"] = "YES"  # too, as GeoPackage's names ignore case
+    import contextlib
+
+    from geotile.quiet_warnings import hidden
+
+    # no CRS: vectorize has warned about it already
+    with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
+            else contextlib.nullcontext():
+        frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
+                      layer_options=options or None,
+                      **({"geometry_type": geometry_type} if geometry_type else {}))
