@@ -867,7 +867,8 @@ def vectorize_instances(
         warn_inexact_datum,
     )
     from geotile.vector_output import _check_not_an_input, check_vector_output, write_vector
-    from geotile.vectorize import VectorizeOptions, check_inputs, kept_class_ids, summary
+    from geotile.vectorize import VectorizeOptions, kept_class_ids, summary
+    from geotile.vectorize_inputs import check_inputs
 
     options = options or VectorizeOptions()
     output = Path(output)

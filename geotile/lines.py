@@ -516,7 +516,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
     from geotile.vector_output import text_columns
-    from geotile.vectorize import same_class_names
+    from geotile.vectorize_inputs import same_class_names
 
     sources: list[_Source] = []
     names, named, kinds, cell, outlines, crs = None, None, [], 0.0, [], None
@@ -1028,7 +1028,7 @@ def vectorize_lines(
         warn_inexact_datum,
     )
     from geotile.vector_output import _check_not_an_input, check_vector_output, write_vector
-    from geotile.vectorize import check_inputs
+    from geotile.vectorize_inputs import check_inputs
 
     with interrupted_as(output):
         simplify = options.simplify.values() if isinstance(options.simplify, dict) \

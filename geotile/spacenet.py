@@ -508,7 +508,8 @@ def vectorize_to_csv(
     from geotile.output_files import check_output
     from geotile.raster import open_raster
     from geotile.vector_output import coordinate_decimals
-    from geotile.vectorize import VectorizeOptions, check_given_once, vectorize_polygons
+    from geotile.vectorize import VectorizeOptions, vectorize_polygons
+    from geotile.vectorize_inputs import check_given_once
 
     options = options or VectorizeOptions()
     check_output(output, overwrite)
