@@ -640,7 +640,7 @@ def _simplify_by_class(frame, crs, cell: float, options: LineOptions):
     all: as it is)."""
     from dataclasses import replace
 
-    from geotile.vectorize import per_class_values
+    from geotile.class_values import per_class_values
 
     if not isinstance(options.simplify, dict) or not len(frame):
         simplify = options.simplify if not isinstance(options.simplify, dict) else 0.0
@@ -655,7 +655,7 @@ def _simplify_by_class(frame, crs, cell: float, options: LineOptions):
 
 
 def _road_class_name(names, class_id: int) -> str:
-    from geotile.vectorize import _class_name
+    from geotile.class_values import _class_name
 
     if not names and class_id == 1:
         return "road"

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import rasterio
 
+from geotile.class_values import parse_per_class
 from geotile.errors import InputError
 from geotile.evaluate import evaluate_rasters
 from geotile.palettes import POTSDAM
-from geotile.vectorize import VectorizeOptions, parse_per_class, vectorize_polygons
+from geotile.vectorize import VectorizeOptions, vectorize_polygons
 from tests.conftest import assert_one_line_error, union_of, write_raster
 
 NAMES = ["background", *POTSDAM]  # impervious_surfaces 1 .. clutter 6

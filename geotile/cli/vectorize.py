@@ -36,8 +36,8 @@ def _instance_options(command):
 
 def _per_class(value, option: str):
     """--min-area / --simplify: a number, or class=number pairs (usage error otherwise)."""
+    from geotile.class_values import parse_per_class
     from geotile.errors import InputError
-    from geotile.vectorize import parse_per_class
 
     try:
         return parse_per_class(value, option)
