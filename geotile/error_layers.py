@@ -174,7 +174,7 @@ def check_errors_crs(output: Path, truths, layer: str | None = None,
 def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> int:
     """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", its other layers
     kept; .geojson in EPSG:4326 as RFC 7946 says; .fgb) as vectorize writes its output
-    (:func:`geotile.vectorize.write_vector`); returns the number of polygons written."""
+    (:func:`geotile.vector_output.write_vector`); returns the number of polygons written."""
     from geotile.input_paths import refuse_overwriting_inputs
     from geotile.vector_output import check_vector_output, write_vector
 

@@ -894,7 +894,7 @@ def vectorize_instances(
 
 def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     """Clean (in metres: holes, min area, simplify, regularise, area_m2) and reproject as
-    the plain vectorizer does (:func:`~geotile.vectorize.output_crs`: ``options.crs``, else
+    the plain vectorizer does (:func:`~geotile.output_crs.output_crs`: ``options.crs``, else
     EPSG:4326 for a GeoJSON ``writer``, else the raster's CRS). ``cell`` is the pixel size
     in the frame's CRS units (the regularisation grid)."""
     from rasterio.crs import CRS

@@ -504,7 +504,7 @@ def _fill_unknown(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 
 def centrelines(paths: list[Path], options: LineOptions, progress: bool = False):
-    """Pruned centrelines of checked rasters (:func:`geotile.vectorize.check_inputs`):
+    """Pruned centrelines of checked rasters (:func:`geotile.vectorize_inputs.check_inputs`):
     ``(GeoDataFrame in the rasters' CRS with class_id, class, length_m, score, source;
     crs)``; lengths in metres (the rasters' units when they have no CRS)."""
     import geopandas as gpd

@@ -16,12 +16,13 @@ holes, drop small polygons, simplify (all classes together, edges they share kep
 regularise outlines to the building's dominant direction (right angles,
 straight walls).
 
-Inputs are checked first (:func:`check_inputs`): one CRS, no raster twice, no two
-rasters overlapping. Class ids stay exact whatever the raster's integer type. The
-output (:data:`WRITERS`) is in EPSG:4326 for GeoJSON (RFC 7946) and in the
-rasters' CRS for other formats unless ``crs`` says otherwise; it is written in a
-temporary folder, its features counted back, then moved into place without
-replacing anything that appeared meanwhile (:func:`write_vector`).
+Inputs are checked first (:func:`~geotile.vectorize_inputs.check_inputs`): one CRS, no
+raster twice, no two rasters overlapping. Class ids stay exact whatever the raster's
+integer type. The output (:data:`~geotile.vector_output.WRITERS`) is in EPSG:4326 for
+GeoJSON (RFC 7946) and in the rasters' CRS for other formats unless ``crs`` says otherwise;
+it is written in a temporary folder, its features counted back, then moved into place
+without replacing anything that appeared meanwhile
+(:func:`~geotile.vector_output.write_vector`).
 """
 
 from __future__ import annotations
@@ -440,7 +441,7 @@ def vectorize_polygons(
     progress: bool = False,
 ) -> dict:
     """Polygonize rasters (one path or a sequence of paths) into one vector file (GeoJSON,
-    GeoPackage, GeoParquet, Shapefile or FlatGeobuf; see :data:`WRITERS`).
+    GeoPackage, GeoParquet, Shapefile or FlatGeobuf; see :data:`~geotile.vector_output.WRITERS`).
 
     Buildings crossing band seams or the edges of adjacent rasters are merged. The output
     is in ``options.crs``: by default EPSG:4326 for GeoJSON (RFC 7946) and the rasters' CRS
@@ -550,9 +551,10 @@ def _regions_from_arrays(coords, offsets, rest) -> list[tuple]:
 
 
 def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
-    """Cleaned polygons of checked rasters (:func:`check_inputs`) in a metric CRS, and the
-    rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized in worker processes where
-    there are several CPUs (:mod:`geotile.band_workers`), in order either way."""
+    """Cleaned polygons of checked rasters (:func:`~geotile.vectorize_inputs.check_inputs`)
+    in a metric CRS, and the rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized
+    in worker processes where there are several CPUs (:mod:`geotile.band_workers`), in
+    order either way."""
     from geotile.band_workers import run_jobs, worker_count
     from geotile.crs_names import pixel_size
     from geotile.grid import grid_places
