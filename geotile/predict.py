@@ -74,6 +74,7 @@ from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import plan as resume_plan
 from geotile.stage_clock import StageClock
 from geotile.streaming import DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE, MIN_TILE_SIZE
+from geotile.tta import TTA_TRANSFORMS
 
 if TYPE_CHECKING:
     from rasterio.windows import Window
@@ -161,32 +162,6 @@ class PredictOptions:
             check_creation_options(self.creation_options, cog=self.cog, categorical=classes,
                                    cog_option=True,
                                    dtype="uint8" if classes else self.dtype)
-
-
-# --- test-time augmentation: (forward, inverse) on the last two axes --------------------
-def _identity(a):
-    return a
-
-
-def _rot(k):
-    return (lambda a: np.rot90(a, k, axes=(-2, -1)), lambda a: np.rot90(a, -k, axes=(-2, -1)))
-
-
-def _flip(axis):
-    return (lambda a: np.flip(a, axis), lambda a: np.flip(a, axis))
-
-
-def _rot_flip(k):
-    return (lambda a: np.flip(np.rot90(a, k, axes=(-2, -1)), -1),
-            lambda a: np.rot90(np.flip(a, -1), -k, axes=(-2, -1)))
-
-
-TTA_TRANSFORMS: dict[str, list[tuple[Callable, Callable]]] = {
-    "none": [(_identity, _identity)],
-    "flip": [(_identity, _identity), _flip(-1), _flip(-2)],
-    "d4": [(_identity, _identity), _rot(1), _rot(2), _rot(3),
-           _rot_flip(0), _rot_flip(1), _rot_flip(2), _rot_flip(3)],
-}
 
 
 def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple[int, int]:
