@@ -68,6 +68,7 @@ from geotile.errors import (
 )
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
+from geotile.input_bands import model_view, select_bands
 from geotile.model import DEFAULT_TILE_SIZE
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
@@ -1044,25 +1045,6 @@ def predict_raster(
     return summary
 
 
-def model_view(src, model, added: int = 0):
-    """A context giving ``src`` as ``model`` sees it: a paletted image's colours for a model
-    of 3 or 4 image channels (``added`` come from --extra-bands), a grey colour table's
-    levels for one channel (:func:`geotile.vrt_views.expanded_palette`); else ``src``."""
-    from geotile.categories import grey_palette, paletted
-    from geotile.vrt_views import expanded_palette
-
-    channels = getattr(model, "channels", None)
-    if src.count != 1 or not paletted(src):
-        return contextlib.nullcontext(src)
-    wanted = channels - added if channels is not None else None
-    colours = {3: "rgb", 4: "rgba"}.get(wanted) or (
-        "gray" if wanted in (None, 1) and grey_palette(src) else None)
-    if colours is None:
-        return contextlib.nullcontext(src)
-    log.info("%s: paletted: bands read through its colour table (%s)", src.name, colours)
-    return expanded_palette(src, colours)
-
-
 def _extra(path, src, resampling):
     """The ExtraBands of ``path`` on ``src``'s grid, or a null context without one."""
     if path is None:
@@ -1442,132 +1424,6 @@ def _float_top(src, indexes: list[int]) -> float | None:
     if src.nodata is not None:
         values = values[values != src.nodata]
     return float(values.max()) if values.size else None
-
-
-def select_bands(model, src, options: PredictOptions, added: int = 0, source=None) -> list[int]:
-    """The bands of ``src`` that feed ``model`` (``--bands``, else :func:`_default_bands`),
-    checked against the raster and the model's channels (``added`` come from
-    --extra-bands); one InputError/ModelError line naming ``source`` otherwise."""
-    from geotile.categories import paletted
-
-    indexes = list(options.bands) if options.bands else _default_bands(src, model, added)
-    bad = [i for i in indexes if not 1 <= i <= src.count]
-    if bad:
-        raise InputError(f"{source or src.name}: band {bad[0]} does not exist (the raster has "
-                         f"{src.count}). Choose --bands between 1 and {src.count}.")
-    channels = getattr(model, "channels", None)
-    if not options.bands:
-        _refuse_alpha_as_data(src, model, indexes, added, source or src.name)
-    one = src.count == 1 and not added and (channels == 3 or paletted(src))  # told below
-    if channels is not None and src.count + added < channels and not one \
-            and len(indexes) + added != channels:  # repeated --bands (1,2,1) may fill them
-        _refuse_grey_and_alpha(src, model, channels, added, source or src.name)
-        extra = f" and {added} of --extra-bands" if added else ""
-        where = "in the --extra-bands raster" if added else "from another raster with --extra-bands"
-        raise ModelError(f"{source or src.name}: the image has {src.count} "
-                         f"band{'s' if src.count > 1 else ''}{extra} but "
-                         f"{Path(model.path).name} takes {channels} channels. Give an image "
-                         f"with all of them, or the missing {channels - src.count - added} "
-                         f"{where}.")
-    if added and channels is not None and len(indexes) + added != channels:
-        need = channels - added  # --bands picks the image's bands only
-        fix = (f"--bands picks the image's: e.g. --bands "
-               f"{','.join(str(min(i, src.count)) for i in range(1, need + 1))}" if need > 0
-               else "give an --extra-bands raster of fewer bands")
-        raise ModelError(f"{source or src.name}: {len(indexes)} band(s) of the image and "
-                         f"{added} of --extra-bands, but {Path(model.path).name} takes "
-                         f"{channels} channels; {fix}.")
-    if channels is not None and len(indexes) + added != channels \
-            and src.count == 1 and paletted(src):
-        raise ModelError(f"{source or src.name}: its band holds colour-table indices (a "
-                         "paletted image); its colours feed models of 3 or 4 channels, but "
-                         f"{Path(model.path).name} takes {channels} channels. Give an image "
-                         f"of {channels - added} bands.")
-    model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src))
-    if not options.bands:
-        _warn_blue_first(src, indexes, source or src.name)
-    return indexes
-
-
-def _refuse_grey_and_alpha(src, model, channels: int, added: int, source) -> None:
-    """ModelError pointing to --bands 1,1,1 when a grey + alpha image (a thermal or
-    panchromatic orthomosaic) meets a 3-channel model: its alpha is no channel to add to."""
-    from geotile.raster import holds_a_mask
-    from geotile.raster_kinds import alpha_bands
-
-    alpha = [i for i in alpha_bands(src) if holds_a_mask(src, i)]
-    data = [i for i in range(1, src.count + 1) if i not in alpha]
-    if channels == 3 and not added and len(data) == 1 and alpha:
-        raise ModelError(
-            f"{source}: one band of image data (band {alpha[0]} is alpha, the nodata mask) "
-            f"but {Path(model.path).name} takes 3 channels. Choose bands with --bands, e.g. "
-            f"--bands {data[0]},{data[0]},{data[0]}.")
-
-
-def _rgb_bands(src) -> list[int] | None:
-    """The bands whose colour interpretation is red, green and blue, in that order, else None."""
-    from rasterio.enums import ColorInterp
-
-    found = [src.colorinterp.index(c) + 1 if c in src.colorinterp else None
-             for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)]
-    return None if None in found else found
-
-
-def _warn_blue_first(src, indexes: list[int], source) -> None:
-    """Warn when the default bands feed blue before red by the raster's colour
-    interpretation (PlanetScope's BGRN, BGRA): an RGB model would get its colours swapped."""
-    from rasterio.enums import ColorInterp
-
-    colours = [src.colorinterp[i - 1] for i in indexes]
-    if ColorInterp.blue in colours and ColorInterp.red in colours and \
-            colours.index(ColorInterp.blue) < colours.index(ColorInterp.red):
-        swapped = list(indexes)
-        b, r = colours.index(ColorInterp.blue), colours.index(ColorInterp.red)
-        swapped[b], swapped[r] = swapped[r], swapped[b]
-        names = ", ".join(c.name for c in colours)
-        warnings.warn(f"{Path(str(source)).name}: bands {','.join(map(str, indexes))} are "
-                      f"{names} by their colour interpretation and feed the model in that "
-                      f"order: give --bands {','.join(map(str, swapped))} if it takes red "
-                      f"first, or --bands {','.join(map(str, indexes))} to keep it.",
-                      GeotileWarning, stacklevel=3)
-
-
-def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) -> None:
-    """ModelError when the default bands would feed an alpha band (the nodata mask, not
-    image data) to the model as a channel: an RGBA image to an RGB+NIR model."""
-    from geotile.raster import holds_a_mask
-    from geotile.raster_kinds import alpha_bands
-
-    alpha = [i for i in alpha_bands(src) if i in indexes and holds_a_mask(src, i)]
-    channels = getattr(model, "channels", None)
-    if not alpha or (channels is not None and len(indexes) + added != channels):
-        return  # a count that does not fit is refused as such
-    data = [i for i in indexes if i not in alpha]
-    need = channels - added - len(data) if channels is not None else 0
-    more = (f" plus {need} more channel(s) from another raster with --extra-bands"
-            if need > 0 else "")
-    takes = f"its {channels} channels" if channels is not None else "its channels"
-    raise ModelError(
-        f"{source}: band {alpha[0]} is alpha (the nodata mask, not image data), but "
-        f"{Path(model.path).name} would take it as one of {takes}. Give the model's bands: "
-        f"--bands {','.join(map(str, data))}{more}, or --bands "
-        f"{','.join(map(str, indexes))} if it was trained on alpha.")
-
-
-def _default_bands(src, model, extra: int = 0) -> list[int]:
-    """All bands, except a last alpha band when the model takes one channel fewer (RGBA
-    -> RGB; the alpha band still masks nodata); ``extra`` channels come from elsewhere."""
-    from rasterio.enums import ColorInterp
-
-    bands = list(range(1, src.count + 1))
-    channels = getattr(model, "channels", None)
-    channels = channels - extra if channels is not None else None
-    if channels is not None and src.count == channels + 1 and \
-            src.colorinterp[-1] == ColorInterp.alpha:
-        log.info("%s: band %d is alpha: bands 1-%d feed the model, alpha masks nodata",
-                 src.name, src.count, channels)
-        return bands[:-1]
-    return bands
 
 
 def _describe_output(dst, options, names, threshold, model) -> None:

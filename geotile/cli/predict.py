@@ -268,7 +268,8 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     """Every image's bands against the model, and what else its header refuses
     (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
     image too (its first and last blocks read)."""
-    from geotile.predict import model_view, refuse_unpredictable, select_bands
+    from geotile.input_bands import model_view, select_bands
+    from geotile.predict import refuse_unpredictable
     from geotile.raster import check_pixels_readable, open_raster
 
     for (image, _), extra in zip(pairs, extras, strict=True):
