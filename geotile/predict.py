@@ -70,6 +70,13 @@ from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
 from geotile.input_bands import model_view, select_bands
 from geotile.model import DEFAULT_TILE_SIZE
+from geotile.model_pixel import (
+    _check_one_nodata,
+    _model_pixel,
+    _mosaic_resampling,
+    _scale_unknown,
+    refuse_unpredictable,
+)
 from geotile.resume import REPLACE, SKIP
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import plan as resume_plan
@@ -94,11 +101,6 @@ CPU_PROVIDER = "CPUExecutionProvider"
 #: pixel IoU as 50 % with 2.25x fewer windows per pixel (benchmarks/RESULTS.md, overlap)
 DEFAULT_OVERLAP = 0.25
 DTYPES = ("uint8", "float32")
-#: the most a window is resampled to the model's pixel size, either way (a 0.05 m model on
-#: 3 m imagery is 60x): beyond it the resolution given is taken for a mistake
-MAX_RESAMPLING = 100
-#: resampled more than this either way, predict says so (slow, and likely a unit mix-up)
-LARGE_RESAMPLING = 8
 CLASS_NODATA = 255
 #: batches stacked ahead of the model (in the reader thread); with those being run and
 #: BLENDS_BEHIND, what a strip holds beyond its band
@@ -1102,133 +1104,6 @@ def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(
     return digest("predict", settings, inputs, mosaic)
 
 
-def _model_pixel(model, src, options) -> tuple[float, float] | None:
-    """The model's pixel size in the raster's CRS units, (x, y), when windows must be
-    resampled to it (``--model-resolution`` M, else the model's ``resolution``), else None.
-    Compared with the raster's pixel size on the ground at its centre, per axis
-    (:func:`_ground_pixel`). Pixels too far from the model's are refused before
-    (:func:`refuse_unpredictable`)."""
-    from geotile.no_georef import placed_nowhere
-
-    metres, given = _wanted_resolution(model, options)
-    if not metres:
-        return None
-    name = Path(src.name).name
-    ground = _ground_pixel(src)
-    if ground is None:  # said without -v: the model runs at a scale nobody checked
-        if src.crs is not None and not placed_nowhere(src):  # else said with no georef
-            warnings.warn(f"{name}: pixel size unknown in ground metres: {given} is not "
-                          "applied. Reproject the image (gdalwarp -t_srs EPSG:xxxx) to "
-                          "resample it, or give --model-resolution native.", GeotileWarning,
-                          stacklevel=2)
-        return None
-    ratios = [size / metres for size in ground]
-    shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in ground))
-    factor = max(max(ratios), 1 / min(ratios))
-    if all(abs(ratio - 1) < 0.02 for ratio in ratios):
-        log.info("%s: %s m pixels, as the model expects", name, shown)
-        return None
-    if factor > LARGE_RESAMPLING:  # slow and likely a unit mix-up: said without -v
-        warnings.warn(f"{name}: {given} resamples its {shown} m pixels {factor:.3g}x "
-                      f"({'finer' if metres < min(ground) else 'coarser'}); if the model's "
-                      "pixels are not that size, give --model-resolution in metres (or "
-                      "native).", GeotileWarning, stacklevel=2)
-    log.info("%s: %s m pixels, the model expects %g m: windows are read resampled to %g m "
-             "and the result is written back on the image grid (--model-resolution native "
-             "turns this off)", name, shown, metres, metres)
-    return abs(src.res[0]) * metres / ground[0], abs(src.res[1]) * metres / ground[1]
-
-
-def _resampling_refusal(model, src, options) -> str | None:
-    """Why ``src``'s pixels are too far from the model's to resample (past MAX_RESAMPLING),
-    else None."""
-    metres, given = _wanted_resolution(model, options)
-    ground = _ground_pixel(src) if metres else None
-    if ground is None:
-        return None
-    factor = max(max(size / metres for size in ground), max(metres / size for size in ground))
-    if factor <= MAX_RESAMPLING:
-        return None
-    shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in ground))
-    return (f"{Path(src.name).name}: {given} would resample its {shown} m pixels "
-            f"{factor:.3g}x; give the model's pixel size in metres (--model-resolution), "
-            "or native.")
-
-
-def refuse_unpredictable(model, original, src, options, image_path) -> None:
-    """InputError for an image its header says the model cannot take, beyond its bands
-    (:func:`select_bands`): complex pixels, pixels too far from the model's to resample.
-    ``src``: ``original`` as the model sees it (:func:`model_view`)."""
-    from geotile.raster import common_dtype
-
-    if common_dtype(src).kind == "c":
-        raise InputError(f"{image_path}: complex pixels (SAR) hold two values each; convert "
-                         "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
-                         "'abs(A)' --type Float32).")
-    if refusal := _resampling_refusal(model, original, options):
-        raise InputError(refusal)
-
-
-def _wanted_resolution(model, options) -> tuple[float | None, str]:
-    """The model's pixel size in metres that windows are resampled to (None: none) and
-    what gives it (--model-resolution, or the model's metadata)."""
-    wanted = options.model_resolution
-    metres = None if wanted == "native" else (
-        float(wanted) if wanted is not None else getattr(model, "resolution", None))
-    if not metres:
-        return None, ""
-    return metres, f"--model-resolution {wanted}" if wanted is not None else \
-        f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
-
-
-def _scale_unknown(model, src, options) -> str:
-    """What the no-georeferencing warning adds when the model's resolution cannot be
-    applied to ``src`` ("" when none is wanted)."""
-    metres, given = _wanted_resolution(model, options)
-    if not metres or _ground_pixel(src) is not None:
-        return ""
-    return (f"Its pixel size is unknown, so {given} is not applied: georeference it "
-            "(gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY) to resample it, or "
-            "give --model-resolution native.")
-
-
-def _mosaic_resampling(image_path, model, src, options) -> str:
-    """Why --mosaic refuses tiles whose pixels are not the model's, and the fixes."""
-    metres, given = _wanted_resolution(model, options)
-    shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in _ground_pixel(src)))
-    return (f"{image_path}: --mosaic reads the tiles at their own {shown} m pixels and cannot "
-            f"resample them to the model's {metres:g} m ({given}). Resample the tiles first "
-            f"(gdalwarp -tr, -tap), drop --mosaic (each tile is then resampled on its own), or "
-            f"give --model-resolution native to run the model on the {shown} m pixels as they "
-            "are.")
-
-
-def _ground_pixel(src) -> tuple[float, float] | None:
-    """The raster's pixel size in ground metres at its centre, (x, y)
-    (:mod:`geotile.ground_scale`): in degrees, cos(latitude) shrinks x; in Web Mercator
-    both by cos(latitude). Its CRS's linear unit where that is a ground metre over the
-    raster (to 2e-3: UTM) or cannot be measured; None without a CRS (or with degrees that
-    cannot be measured)."""
-    from geotile.ground_scale import ground_scales, in_ground_metres
-    from geotile.no_georef import placed_nowhere
-
-    if src.crs is None or placed_nowhere(src):  # no pixel size in that CRS
-        return None
-    res_x, res_y = abs(src.res[0]), abs(src.res[1])
-    if not in_ground_metres(src.crs, src.bounds):
-        x, y = apply(src.transform, src.width / 2, src.height / 2)
-        along_x, along_y = ground_scales(src.crs, x, y)
-        if math.isfinite(along_x) and math.isfinite(along_y):
-            return res_x * along_x, res_y * along_y
-    if src.crs.is_geographic:
-        return None
-    try:
-        unit = float(src.crs.linear_units_factor[1])
-    except Exception:  # rasterio raises CRSError for CRSs without linear units
-        unit = 1.0
-    return res_x * unit, res_y * unit
-
-
 def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside,
                      extra_bands=(None, "bilinear"), align: int = 1, clock=None):
     """Like :func:`predict_blocks`, with the model run on the raster resampled to ``pixel``
@@ -1354,17 +1229,6 @@ def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_pat
     if np.isfinite(lows).all():
         scale = (getattr(model, "_scale", None) or 1.0) if scaled else 1.0
         model.check_input_range(lows / scale, highs / scale, image_path)
-
-
-def _check_one_nodata(src, indexes: list[int], image_path) -> None:
-    """InputError when the bands ``indexes`` declare different nodata values: resampling to
-    the model's resolution (a WarpedVRT) takes one for all of them."""
-    values = list(dict.fromkeys(repr(src.nodatavals[i - 1]) for i in indexes))
-    if len(values) > 1:
-        raise InputError(f"{image_path}: its bands have different nodata values "
-                         f"({', '.join(values)}), which resampling to the model's resolution "
-                         "would mix up; give --model-resolution native, or the other bands "
-                         "as --extra-bands.")
 
 
 def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | None:

@@ -333,7 +333,7 @@ def test_model_resolution_is_compared_with_the_ground_pixel_size(make_raster, wa
     from pyproj import Geod, Transformer
     from rasterio.transform import from_origin
 
-    from geotile.predict import _model_pixel
+    from geotile.model_pixel import _model_pixel
 
     x0, y0 = 1_700_000.0, 8_400_000.0
     tif = make_raster("merc.tif", np.zeros((3, 64, 64), np.uint8), crs="EPSG:3857",

@@ -269,7 +269,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
     image too (its first and last blocks read)."""
     from geotile.input_bands import model_view, select_bands
-    from geotile.predict import refuse_unpredictable
+    from geotile.model_pixel import refuse_unpredictable
     from geotile.raster import check_pixels_readable, open_raster
 
     for (image, _), extra in zip(pairs, extras, strict=True):
