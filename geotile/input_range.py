@@ -1,0 +1,116 @@
+"""The input's value range against the model's: an integer-input model's range checked
+from the bands' types (and the whole image's pixels when a batch leaves it), and a warning
+when pixels that want --scale reach the model as they are."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from geotile.errors import GeotileWarning, InputRangeError, ModelError
+
+
+@contextlib.contextmanager
+def _whole_range_advice(range_check):
+    """A batch that leaves an integer-input model's range (InputRangeError) names a --scale
+    from the whole image's range (:func:`_check_input_range`), not from that batch's."""
+    try:
+        yield
+    except InputRangeError:
+        _check_input_range(*range_check, whole=True)
+        raise
+
+
+def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_path,
+                       whole: bool = False) -> None:
+    """The image's range against an integer-input model's (``model.check_input_range``):
+    before any batch from its bands' types alone (nothing read; types whose range does not
+    fit are left to the batches), and with ``whole`` (a batch left the range) from all its
+    pixels, read once, so that the --scale named fits every pixel (``read`` of
+    :func:`_stacked_reader`; ``scaled``: it gives pixels times the scale)."""
+    if not np.issubdtype(getattr(model, "input_type", np.float32), np.integer):
+        return
+    dtypes = [np.dtype(src.dtypes[i - 1]) for i in indexes] + list(
+        extra.dtypes if extra is not None else [])
+    if not whole:
+        if all(d.kind in "iu" for d in dtypes):
+            with contextlib.suppress(ModelError):  # the types' own ranges fit
+                model.check_input_range([np.iinfo(d).min for d in dtypes],
+                                        [np.iinfo(d).max for d in dtypes], image_path)
+        return
+    lows = np.full(len(dtypes), np.inf)
+    highs = np.full(len(dtypes), -np.inf)
+    step = 1024
+    for top in range(0, src.height, step):
+        for left in range(0, src.width, step):
+            pixels, valid = read(left, top, min(step, src.width - left),
+                                 min(step, src.height - top))
+            if valid.any():
+                values = pixels[:, valid]
+                lows = np.minimum(lows, values.min(axis=1))
+                highs = np.maximum(highs, values.max(axis=1))
+    if np.isfinite(lows).all():
+        scale = (getattr(model, "_scale", None) or 1.0) if scaled else 1.0
+        model.check_input_range(lows / scale, highs / scale, image_path)
+
+
+def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | None:
+    """What to give for the values ``src`` declares for its ``indexes`` bands (GDAL scale
+    and offset, value = pixel * scale + offset), else None when it declares none."""
+    scales = [src.scales[i - 1] for i in indexes]
+    offsets = [src.offsets[i - 1] for i in indexes]
+    if all(s == 1 for s in scales) and not any(offsets):
+        return None
+
+    def shown(values) -> str:
+        return ",".join(f"{v:.12g}" for v in dict.fromkeys(values))
+
+    flags = model.declared_flags(scales, offsets) if not added else None
+    declared = (f"the raster declares scale {shown(scales)} and offset {shown(offsets)} "
+                "(value = pixel * scale + offset)")
+    if flags is None:
+        return f"{declared}; to feed those values convert it first (gdal_translate -unscale " \
+               "-ot Float32) or give --scale"
+    plus = ", plus the model's mean" if any(getattr(model, "_mean", ())) else ""
+    return (f"{declared}: to feed those values give {flags} (--mean subtracts after --scale: "
+            f"the offset negated{plus}); --scale 1 keeps the pixels")
+
+
+def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
+    """:func:`_warn_if_unscaled` for the bands ``indexes`` of ``src``."""
+    _warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],
+                      lambda: _float_top(src, indexes), name,
+                      lambda: _declared_scaling_hint(model, src, indexes, added), stacklevel=4)
+
+
+def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
+                      declared: Callable = lambda: None, stacklevel: int = 3) -> None:
+    """Warn when pixels of a type that wants --scale reach the model as they are
+    (``model.unscaled``), once per type among ``dtypes``. Bands of mixed types are each
+    scaled by their own type's default: a float band's top (``float_top()``) is not looked
+    at then; ``declared()``: a hint from the raster's own scale/offset, else None."""
+    unscaled = getattr(model, "unscaled", None)
+    dtypes = list(dict.fromkeys(np.dtype(d) for d in dtypes))
+    for dtype in dtypes if unscaled is not None else ():
+        top = float_top() if dtype.kind == "f" and len(dtypes) == 1 else None
+        if hint := unscaled(dtype, top):
+            hint = declared() or hint
+            warnings.warn(f"{name}: {dtype} pixels go to the model as they are (no --scale, "
+                          f"and the model declares none): {hint}.", GeotileWarning,
+                          stacklevel=stacklevel)
+            return
+
+
+def _float_top(src, indexes: list[int]) -> float | None:
+    """The largest finite value of a float raster's ``indexes`` bands in a sample of it
+    (:func:`geotile.raster.sample_pixels`), its nodata value left out; None when none."""
+    from geotile.raster import sample_pixels
+
+    values = sample_pixels(src, indexes)
+    values = values[np.isfinite(values)]
+    if src.nodata is not None:
+        values = values[values != src.nodata]
+    return float(values.max()) if values.size else None
