@@ -288,8 +288,8 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
 def _check_class_output(model, options) -> None:
     """Class output the model cannot give (ModelError), and a --threshold it would not apply
     (exclusive classes: their argmax), a usage error."""
+    from geotile.class_output import check_class_output, class_threshold
     from geotile.errors import InputError
-    from geotile.predict import check_class_output, class_threshold
 
     if options.output_type != "class":
         return
