@@ -963,7 +963,7 @@ def test_non_finite_outputs_found_by_a_worker_are_one_line(run_cli, make_raster,
 
     from onnx import helper
 
-    from geotile.predict import NonFiniteOutput
+    from geotile.non_finite_output import NonFiniteOutput
 
     from .onnx_models import FLOAT, save_graph
 
