@@ -1,0 +1,162 @@
+"""Writing predictions: probabilities encoded as the output's values (float32, uint8 or
+class ids), the tags and colours that say what its bands hold, and blocks written whole."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from geotile.class_output import CLASS_NODATA, band_relation
+from geotile.stage_clock import StageClock
+
+
+def encode(blended: np.ndarray, valid: np.ndarray, options,
+           threshold: float | None) -> np.ndarray:
+    """Probabilities (K, rows, cols) -> the output band values (see predict_raster);
+    ``threshold``: class output's (:func:`class_threshold`), None for the argmax."""
+    valid = valid & ~np.isnan(blended[0])
+    if options.output_type == "class":
+        if threshold is None:  # exclusive classes: the most probable
+            ids = np.nan_to_num(blended, nan=-1.0).argmax(axis=0).astype(np.uint8)
+        elif blended.shape[0] == 1:
+            ids = (blended[0] >= threshold).astype(np.uint8)
+        else:  # independent channels: background where none reaches the threshold
+            filled = np.nan_to_num(blended, nan=-1.0)
+            ids = filled.argmax(axis=0).astype(np.uint8) + np.uint8(1)
+            ids[filled.max(axis=0) < threshold] = 0
+        ids[~valid] = CLASS_NODATA
+        return ids[np.newaxis]
+    if options.dtype == "float32":  # NaN at nodata; no copy where every pixel is valid
+        blended = blended.astype(np.float32, copy=False)
+        return blended if valid.all() else np.where(valid, blended, np.float32(np.nan))
+    scaled = np.rint(np.clip(np.nan_to_num(blended, nan=0.0), 0.0, 1.0) * 255)
+    return scaled.astype(np.uint8)
+
+
+def _describe_output(dst, options, names, threshold, model) -> None:
+    """Tags, band descriptions, colour interpretation, scale/offset and colour table, so
+    that GIS clients (QGIS, gdalinfo) and geotile's own readers see what the bands hold."""
+    from rasterio.enums import ColorInterp
+
+    # the threshold applied (class output; None: the argmax, none) or declared
+    # (--threshold, else the model's seg_thresh, else 0.5) travels to vectorize and evaluate
+    raw = options.output_type == "probability" and getattr(model, "writes_raw", False)
+    tags = {"GEOTILE_OUTPUT": "raw" if raw else options.output_type,
+            "GEOTILE_CLASS_NAMES": json.dumps(names), "GEOTILE_MODEL": model.path.name}
+    if threshold is not None and not raw:  # no threshold reads raw values
+        tags["GEOTILE_THRESHOLD"] = repr(float(threshold))
+    if options.output_type == "probability":
+        for role, value in ({} if raw else getattr(model, "instance_thresholds", {})).items():
+            tags[f"GEOTILE_{role.upper()}_THRESHOLD"] = repr(float(value))  # for --instances
+        tags["GEOTILE_SCALE"] = "255" if options.dtype == "uint8" else "1"
+        if len(names) > 1:  # how vectorize and evaluate read the bands
+            tags["GEOTILE_BANDS"] = band_relation(model)
+        for band, name in enumerate(names, start=1):
+            dst.set_band_description(band, name)
+        # data bands, not a picture: never red/green/blue
+        dst.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * (dst.count - 1)
+        if options.dtype == "uint8":  # readers applying scale/offset see 0-1
+            dst.scales = [1 / 255] * dst.count
+            dst.offsets = [0.0] * dst.count
+    else:
+        dst.set_band_description(1, "class")
+        dst.write_colormap(1, _colours(len(names), names))
+    dst.update_tags(**tags)
+
+
+def _write_sidecar(path: Path, options, names) -> None:
+    """Class outputs: category names (and a raster attribute table) in the PAM sidecar,
+    published with the raster by atomic_output."""
+    from geotile.categories import write_categories
+
+    if options.output_type == "class":
+        write_categories(path, names, _colours(len(names), names))
+
+
+def _overview_resampling(options) -> str:
+    """Class ids are never averaged: their overviews keep the most frequent class."""
+    return "mode" if options.output_type == "class" else "average"
+
+
+def _colours(count: int, names=None) -> dict[int, tuple[int, int, int, int]]:
+    from geotile.categories import class_colours
+
+    return class_colours(count, names)
+
+
+def _block_width(dst) -> int:
+    """The column alignment of strips written to ``dst``: its block width when tiled; a
+    whole row when striped (strips would rewrite each compressed strip)."""
+    cols = dst.block_shapes[0][1]
+    return cols if cols < dst.width else max(dst.width, 1)
+
+
+def _writes_mask(options, check_nodata: bool) -> bool:
+    """Whether the output gets an internal mask: uint8 probabilities (0 and 255 are values)
+    with nodata to mark."""
+    return options.output_type == "probability" and options.dtype == "uint8" and check_nodata
+
+
+def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bool:
+    """Encode and write finished blocks in a background thread (GDAL releases the GIL);
+    whether any pixel was valid.
+
+    Blocks come strip by strip, top to bottom; rows of a strip are gathered into whole
+    rows of output blocks before writing, so each compressed tile is written once,
+    complete: no partial tiles wait in GDAL's block cache (whose memory would grow with
+    the raster) or get re-encoded. ``clock``: receives the time as ``encode``.
+    """
+    from rasterio.windows import Window
+
+    from geotile.output_files import check_stopped
+    from geotile.streaming import BackgroundWriter
+
+    mask_band = _writes_mask(options, check_nodata)
+    block_rows = dst.block_shapes[0][0]
+
+    @functools.partial((clock or StageClock()).timed, "encode")
+    def write(window, pieces):
+        """Join the pieces (consecutive rows of one strip) and write them as ``window``."""
+        blended = np.concatenate([p[0] for p in pieces], axis=1)
+        valid = np.concatenate([p[1] for p in pieces], axis=0)
+        dst.write(encode(blended, valid, options, threshold), window=window)
+        if mask_band:
+            keep = valid & ~np.isnan(blended[0])
+            dst.write_mask(keep.astype(np.uint8) * 255, window=window)
+
+    def flush(parts, last: bool):
+        """Write the whole block rows of consecutive parts of one strip (joined in the
+        writer thread); the rest stays."""
+        first = parts[0][0]
+        total = sum(p[1].shape[1] for p in parts)
+        rows = total if last else total // block_rows * block_rows
+        pieces, rest, taken = [], [], 0
+        for window, blended, valid in parts:
+            n = min(max(rows - taken, 0), blended.shape[1])  # this part's rows written now
+            if n:
+                pieces.append((blended[:, :n], valid[:n]))
+            if n < blended.shape[1]:
+                rest.append((Window(window.col_off, window.row_off + n, window.width,
+                                    window.height - n), blended[:, n:], valid[n:]))
+            taken += blended.shape[1]
+        writer.submit(write, Window(first.col_off, first.row_off, first.width, rows), pieces)
+        return rest
+
+    parts: list = []
+    any_valid = False
+    with BackgroundWriter(depth=2) as writer:
+        for item in bands:
+            check_stopped()  # a cluster run interrupted: stop between blocks
+            any_valid = any_valid or bool(item[2].any())
+            if parts and (item[0].col_off, item[0].width) != (parts[0][0].col_off,
+                                                              parts[0][0].width):
+                parts = flush(parts, last=True)  # a new strip: the last one is complete
+            parts.append(item)
+            if sum(p[1].shape[1] for p in parts) >= block_rows:
+                parts = flush(parts, last=False)
+        if parts:
+            flush(parts, last=True)
+    return any_valid
