@@ -30,7 +30,7 @@ def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_pat
     before any batch from its bands' types alone (nothing read; types whose range does not
     fit are left to the batches), and with ``whole`` (a batch left the range) from all its
     pixels, read once, so that the --scale named fits every pixel (``read`` of
-    :func:`_stacked_reader`; ``scaled``: it gives pixels times the scale)."""
+    :func:`geotile.predict._stacked_reader`; ``scaled``: it gives pixels times the scale)."""
     if not np.issubdtype(getattr(model, "input_type", np.float32), np.integer):
         return
     dtypes = [np.dtype(src.dtypes[i - 1]) for i in indexes] + list(

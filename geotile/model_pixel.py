@@ -77,8 +77,9 @@ def _resampling_refusal(model, src, options) -> str | None:
 
 def refuse_unpredictable(model, original, src, options, image_path) -> None:
     """InputError for an image its header says the model cannot take, beyond its bands
-    (:func:`select_bands`): complex pixels, pixels too far from the model's to resample.
-    ``src``: ``original`` as the model sees it (:func:`model_view`)."""
+    (:func:`~geotile.input_bands.select_bands`): complex pixels, pixels too far from the
+    model's to resample. ``src``: ``original`` as the model sees it
+    (:func:`~geotile.input_bands.model_view`)."""
     from geotile.raster import common_dtype
 
     if common_dtype(src).kind == "c":

@@ -24,7 +24,7 @@ pixel of no red is dark, not missing. The edge strips of a 16-bit scene where on
 is 0 are fed so too; a mask band (or alpha) leaves them out. Patches that are entirely
 nodata are not run; nodata pixels are nodata in the output (see the output formats in
 :func:`predict_raster`). A paletted image (one band of colour-table indices) is read
-through its colour table (:func:`model_view`).
+through its colour table (:func:`~geotile.input_bands.model_view`).
 
 The model is probed once per tile size (:meth:`OnnxModel.geometry`): an output
 smaller than its window (valid convolutions) is blended where it lies, in the

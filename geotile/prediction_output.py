@@ -16,7 +16,8 @@ from geotile.stage_clock import StageClock
 def encode(blended: np.ndarray, valid: np.ndarray, options,
            threshold: float | None) -> np.ndarray:
     """Probabilities (K, rows, cols) -> the output band values (see predict_raster);
-    ``threshold``: class output's (:func:`class_threshold`), None for the argmax."""
+    ``threshold``: class output's (:func:`~geotile.class_output.class_threshold`), None for
+    the argmax."""
     valid = valid & ~np.isnan(blended[0])
     if options.output_type == "class":
         if threshold is None:  # exclusive classes: the most probable
