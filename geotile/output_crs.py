@@ -60,6 +60,32 @@ def raster_centre(path) -> tuple | None:
 
 
 def to_output_crs(frame, target, centre: tuple | None):
+    """``frame`` in ``target`` (:func:`_reprojected`), its polygons valid there
+    (:func:`_valid_polygons`)."""
+    out = _reprojected(frame, target, centre)
+    return out if out is frame or not len(out) else _valid_polygons(out)
+
+
+def _valid_polygons(frame):
+    """``frame`` with the polygons that reprojection made invalid made valid: a needle a
+    few cm wide on a squared outline, valid in metres, has its two edges bowed across each
+    other in lon/lat (make_valid gives the polygon and the needle's line: the line goes)."""
+    import shapely
+
+    from geotile.quiet_warnings import is_valid
+
+    values = np.asarray(frame.geometry.values, dtype=object)
+    polygonal = np.isin(shapely.get_type_id(values), (3, 6))
+    broken = np.flatnonzero(polygonal & ~is_valid(values))
+    if not len(broken):
+        return frame
+    for k, geometry in zip(broken, shapely.make_valid(values[broken]), strict=True):
+        parts = shapely.get_parts(geometry)
+        values[k] = shapely.union_all(parts[np.isin(shapely.get_type_id(parts), (3, 6))])
+    return frame.set_geometry(list(values), crs=frame.crs)
+
+
+def _reprojected(frame, target, centre: tuple | None):
     """``frame`` in ``target`` (None: as it is). A geographic ``target`` keeps longitudes
     within 180 degrees of the rasters' ``centre`` (:func:`raster_centre`): PROJ wraps them to
     [-180, 180], which made a building across the antimeridian a sliver around the globe.

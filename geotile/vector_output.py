@@ -310,6 +310,22 @@ def _binary_geometry(path: Path, column: str) -> None:
     pq.write_table(table.cast(table.schema.set(index, pa.field(column, pa.binary()))), path)
 
 
+def _rounded_polygons(frame, decimals: int):
+    """``frame`` with its polygons' coordinates rounded to ``decimals`` as GDAL writes them,
+    kept valid: a needle or notch narrower than the rounding (a squared outline's, ~1 cm)
+    collapses and goes, where GDAL's own rounding left a GeometryCollection of a polygon and
+    a line, or a self-intersecting polygon."""
+    import shapely
+
+    values = np.asarray(frame.geometry.values, dtype=object)
+    polygonal = np.flatnonzero(np.isin(shapely.get_type_id(values), (3, 6)))
+    if not len(polygonal):
+        return frame
+    values = values.copy()
+    values[polygonal] = shapely.set_precision(values[polygonal], 10.0 ** -decimals)
+    return frame.set_geometry(list(values), crs=frame.crs)
+
+
 def _write(frame, path: Path, writer: str, layer: str,
            decimals: int = GEOJSON_DECIMALS[0], geometry_type: str | None = None) -> None:
     if writer == "parquet":
@@ -323,6 +339,7 @@ def _write(frame, path: Path, writer: str, layer: str,
     if writer == "GeoJSON" and frame.crs is not None and frame.crs.to_epsg() == 4326:
         options["RFC7946"] = "YES"
         options["COORDINATE_PRECISION"] = str(decimals)
+        frame = _rounded_polygons(frame, decimals)
     elif writer == "GPKG":  # into our copy (write_vector): its layer named in other letters
         options["OVERWRITE"] = "YES"  # too, as GeoPackage's names ignore case
     import contextlib

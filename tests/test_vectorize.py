@@ -1277,3 +1277,53 @@ def test_a_global_lonlat_mosaic_keeps_its_wide_polygons(make_raster, tmp_path, c
                           (2, shapely.box(-180, -15, -177, -10))):
         assert shapes[class_id].is_valid
         assert shapes[class_id].symmetric_difference(box).area < 1e-6 * box.area
+
+
+#: outlines --regularize gave the demo scene (UTM 16N): each with a needle a few cm wide
+NEEDLED = [
+    "POLYGON ((440467.77572859 3739833.584173443, 440473.301831437 3739834.3736167056, "
+    "440473.26974048174 3739834.5982533926, 440473.30206253665 3739834.602870829, "
+    "440472.0267087706 3739843.530347185, 440470.11693448276 3739843.2575222873, "
+    "440471.9943867167 3739843.525729749, 440466.4262736742 3739842.7302850294, "
+    "440467.10231319146 3739837.998008408, 440467.9006974384 3739833.6068950514, "
+    "440467.77572859 3739833.584173443))",
+    "POLYGON ((440112.0209741199 3739445.364545163, 440106.3337060979 3739443.7184510403, "
+    "440106.3934937335 3739443.5118842935, 440099.9914092929 3739441.2254255633, "
+    "440106.0979502073 3739443.406333034, 440109.4444052018 3739434.0362590463, "
+    "440114.84717223723 3739435.6000086404, 440112.0209741199 3739445.364545163))",
+]
+
+
+def test_outlines_reprojected_to_lon_lat_stay_valid_polygons():
+    """Two squared outlines, valid in UTM, crossed themselves in lon/lat (their needles'
+    edges bowed across each other): the demo's GeoJSON held a GeometryCollection (a polygon
+    and a line) and an invalid polygon. Now valid polygons, the area kept."""
+    from geotile.output_crs import to_output_crs
+
+    frame = gpd.GeoDataFrame({"class_id": [1, 1]},
+                             geometry=shapely.from_wkt(NEEDLED), crs="EPSG:32616")
+    assert shapely.is_valid(frame.geometry.values).all()
+    out = to_output_crs(frame, "EPSG:4326", ("EPSG:32616", 440110.0, 3739440.0, False))
+    values = out.geometry.values
+    assert set(shapely.get_type_id(values)) <= {3, 6}  # Polygon, MultiPolygon
+    assert shapely.is_valid(values).all(), [shapely.is_valid_reason(v) for v in values]
+    back = out.to_crs("EPSG:32616").geometry.values
+    assert np.allclose(shapely.area(back), shapely.area(frame.geometry.values), rtol=1e-3)
+
+
+def test_geojson_of_needled_outlines_holds_valid_polygons_only(tmp_path):
+    """GDAL rounds RFC 7946 GeoJSON to 7 decimals (~1 cm): a needle narrower than that
+    collapsed in the file, which then held a GeometryCollection (a polygon and a line).
+    Rounded first, kept valid: polygons only, valid, the area kept."""
+    from geotile.output_crs import to_output_crs
+    from geotile.vector_output import _write
+
+    frame = gpd.GeoDataFrame({"class_id": [1, 1]},
+                             geometry=shapely.from_wkt(NEEDLED), crs="EPSG:32616")
+    out = to_output_crs(frame, "EPSG:4326", ("EPSG:32616", 440110.0, 3739440.0, False))
+    _write(out, tmp_path / "b.geojson", "GeoJSON", "b", 7)
+    back = gpd.read_file(tmp_path / "b.geojson")
+    assert set(back.geom_type) <= {"Polygon", "MultiPolygon"}, list(back.geom_type)
+    assert shapely.is_valid(back.geometry.values).all()
+    areas = shapely.area(back.to_crs("EPSG:32616").geometry.values)
+    assert np.allclose(areas, shapely.area(frame.geometry.values), rtol=1e-3)
