@@ -401,8 +401,8 @@ def prepare_labels(
         check_geographic_coordinates,
         class_ids,
         point_features,
-        repair_polygons,
     )
+    from geotile.polygon_repair import repair_polygons
 
     read_some = len(labels) > 0
     labels = _drop_non_finite(labels, source)
@@ -601,7 +601,7 @@ def line_parts(geometries):
     lines and polygons inside GeometryCollections (ogr2ogr/QGIS "collect") count too."""
     import shapely
 
-    from geotile.labels import collection_parts
+    from geotile.polygon_repair import collection_parts
 
     kinds = shapely.get_type_id(geometries)
     lines = np.isin(kinds, [1, 2, 5])  # LineString, LinearRing, MultiLineString

@@ -72,6 +72,7 @@ def _valid_polygons(frame):
     other in lon/lat (make_valid gives the polygon and the needle's line: the line goes)."""
     import shapely
 
+    from geotile.polygon_repair import repair_polygons
     from geotile.quiet_warnings import is_valid
 
     values = np.asarray(frame.geometry.values, dtype=object)
@@ -79,9 +80,7 @@ def _valid_polygons(frame):
     broken = np.flatnonzero(polygonal & ~is_valid(values))
     if not len(broken):
         return frame
-    for k, geometry in zip(broken, shapely.make_valid(values[broken]), strict=True):
-        parts = shapely.get_parts(geometry)
-        values[k] = shapely.union_all(parts[np.isin(shapely.get_type_id(parts), (3, 6))])
+    values[broken] = repair_polygons(values[broken], np.zeros(len(broken), bool))
     return frame.set_geometry(list(values), crs=frame.crs)
 
 

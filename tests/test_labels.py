@@ -222,7 +222,7 @@ def test_make_masks_from_geojson_imports_no_pandas(tmp_path, make_raster):
 
 
 def test_repair_polygons_keeps_valid_ones_and_the_polygonal_part_of_others():
-    from geotile.labels import repair_polygons
+    from geotile.polygon_repair import repair_polygons
 
     square = shapely.box(0, 0, 2, 2)
     bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])
@@ -268,7 +268,7 @@ def test_repair_polygons_keeps_the_union_of_overlapping_parts():
     keeps the union, as gdal_rasterize burns it (make_valid alone XORed the overlap into a
     hole); each part is repaired as before (a bow-tie part stays its two triangles, a ring
     inside a hole an island: gdal_rasterize's even-odd fill of a part)."""
-    from geotile.labels import repair_polygons
+    from geotile.polygon_repair import repair_polygons
 
     overlapping = shapely.MultiPolygon([shapely.box(10, 10, 60, 60), shapely.box(40, 40, 90, 90)])
     bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
