@@ -444,15 +444,17 @@ def class_map_names(mapping: dict[str, int]) -> dict[int, str]:
 
 def field_column(values: list) -> np.ndarray:
     """Typed like GDAL's fields: integers -> int64 (float64 with NaN when some are missing),
-    numbers -> float64, anything else -> object."""
+    numbers -> float64, anything else -> object (integers past int64's range too: ids of 20
+    digits kept exact)."""
     present = [v for v in values if v is not None]
-    if present and not any(isinstance(v, bool) for v in present):
-        if all(isinstance(v, int) for v in present):
-            if len(present) == len(values):
-                return np.array(values, dtype=np.int64)
-            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        if all(isinstance(v, (int, float)) for v in present):
-            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    numbers = bool(present) and not any(isinstance(v, bool) for v in present)
+    if numbers and all(isinstance(v, int) for v in present):
+        if not -2**63 <= min(present) <= max(present) < 2**63:
+            numbers = False  # an object column, below
+        elif len(present) == len(values):
+            return np.array(values, dtype=np.int64)
+    if numbers and all(isinstance(v, (int, float)) for v in present):
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     column = np.empty(len(values), dtype=object)
     column[:] = values
     return column

@@ -319,7 +319,9 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
         text = raw.decode("latin-1").translate(WINDOWS_1252)
         _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
               "Check text fields with accents.")
-    document = json.loads(text)
+    from geotile.json_text import loads
+
+    document = loads(text)
     from geotile.xbd import is_xbd, read_xbd
 
     if is_xbd(document):
