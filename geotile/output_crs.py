@@ -63,21 +63,29 @@ def to_output_crs(frame, target, centre: tuple | None):
     """``frame`` in ``target`` (:func:`_reprojected`), its polygons valid there
     (:func:`_valid_polygons`)."""
     out = _reprojected(frame, target, centre)
-    return out if out is frame or not len(out) else _valid_polygons(out)
+    if out is frame or not len(out):
+        return out
+    before = np.asarray(frame.geometry.values, dtype=object)
+    after = np.asarray(out.geometry.values, dtype=object)
+    # those reprojection left as they were (the same objects: in the rasters' own CRS, all)
+    moved = np.ones(len(after), bool) if len(before) != len(after) else np.fromiter(
+        (a is not b for a, b in zip(after, before, strict=True)), bool, len(after))
+    return _valid_polygons(out, moved)
 
 
-def _valid_polygons(frame):
-    """``frame`` with the polygons that reprojection made invalid made valid: a needle a
-    few cm wide on a squared outline, valid in metres, has its two edges bowed across each
-    other in lon/lat (make_valid gives the polygon and the needle's line: the line goes)."""
+def _valid_polygons(frame, moved: np.ndarray):
+    """``frame`` with the polygons that reprojection made invalid (of those ``moved``) made
+    valid: a needle a few cm wide on a squared outline, valid in metres, has its two edges
+    bowed across each other in lon/lat (make_valid gives the polygon and the needle's line:
+    the line goes)."""
     import shapely
 
     from geotile.polygon_repair import repair_polygons
     from geotile.quiet_warnings import is_valid
 
     values = np.asarray(frame.geometry.values, dtype=object)
-    polygonal = np.isin(shapely.get_type_id(values), (3, 6))
-    broken = np.flatnonzero(polygonal & ~is_valid(values))
+    candidates = np.flatnonzero(moved & np.isin(shapely.get_type_id(values), (3, 6)))
+    broken = candidates[~is_valid(values[candidates])]
     if not len(broken):
         return frame
     values[broken] = repair_polygons(values[broken], np.zeros(len(broken), bool))

@@ -1327,3 +1327,24 @@ def test_geojson_of_needled_outlines_holds_valid_polygons_only(tmp_path):
     assert shapely.is_valid(back.geometry.values).all()
     areas = shapely.area(back.to_crs("EPSG:32616").geometry.values)
     assert np.allclose(areas, shapely.area(frame.geometry.values), rtol=1e-3)
+
+
+def test_only_polygons_reprojection_moved_are_checked_for_validity(monkeypatch):
+    """The validity pass after reprojection (0.09 s for 7,610 buildings) looks at the
+    polygons reprojection changed: none where the output is in the rasters' own CRS (the
+    GeoPackage default), each where it is in lon/lat."""
+    import geotile.quiet_warnings as quiet
+    from geotile.output_crs import to_output_crs
+
+    checked = []
+    is_valid = quiet.is_valid
+    monkeypatch.setattr(quiet, "is_valid", lambda g: checked.append(len(g)) or is_valid(g))
+    frame = gpd.GeoDataFrame({"class_id": [1, 1]},
+                             geometry=shapely.from_wkt(NEEDLED), crs="EPSG:32616")
+    centre = ("EPSG:32616", 440110.0, 3739440.0, False)
+    same = to_output_crs(frame, frame.crs, centre)
+    assert sum(checked) == 0
+    assert shapely.equals_exact(same.geometry.values, frame.geometry.values, 0).all()
+    out = to_output_crs(frame, "EPSG:4326", centre)
+    assert sum(checked) == 2
+    assert shapely.is_valid(out.geometry.values).all()
