@@ -1150,10 +1150,23 @@ def _read_parquet(path: Path, regions=None, override=None,
         frame = frame[keep]
     geometries = np.empty(len(frame), dtype=object)
     geometries[:] = list(frame.geometry.values)
-    fields = {str(name): frame[name].to_numpy() for name in frame.columns
+    fields = {str(name): _parquet_column(frame[name]) for name in frame.columns
               if name != frame.geometry.name}
     return Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
                   extent, values)
+
+
+def _parquet_column(series) -> np.ndarray:
+    """A GeoParquet column as a field array, its nulls None as GDAL gives them: pandas'
+    nullable dtypes ('string', 'boolean') hold pd.NA, which no check for a missing value
+    knows (it was a class named '<NA>')."""
+    column = series.to_numpy()
+    if column.dtype == object:
+        missing = series.isna().to_numpy()
+        if missing.any():
+            column = column.copy()
+            column[missing] = None
+    return column
 
 
 def _geo_metadata(path: Path) -> dict:

@@ -614,6 +614,35 @@ def test_boolean_class_field_gives_the_same_classes_in_every_format(run_cli, ima
     assert np.count_nonzero(mask) == 72
 
 
+# --- item: GeoParquet columns of pandas' nullable dtypes -------------------------------------
+
+@pytest.mark.parametrize("values, dtype", [(["b", None, "a"], "string"),
+                                           ([True, None, False], "boolean")])
+def test_parquet_null_of_a_nullable_dtype_is_no_class(run_cli, image, tmp_path, values,
+                                                      dtype):
+    """A GeoParquet column of pandas' nullable 'string' or 'boolean' dtype (convert_dtypes'
+    choice) read its null as pd.NA, a class named '<NA>' that took id 1 and moved every other
+    class (a from 1 to 2, b from 2 to 3), where the same features as GeoJSON are refused."""
+    import pandas as pd
+
+    frame = gpd.GeoDataFrame({"c": pd.array(values, dtype=dtype)}, crs=UTM_CRS,
+                             geometry=[box(0, 0), box(3, 0), box(6, 0)])
+    frame.to_parquet(tmp_path / "l.parquet")
+    frame.assign(c=np.array(values, dtype=object)).to_file(tmp_path / "l.geojson")
+    for name in ("l.parquet", "l.geojson"):
+        assert_one_line_error(run_cli("make-masks", tmp_path / name, image, "-o",
+                                      tmp_path / "m.tif", "--class-field", "c"),
+                              name, "1 feature has no 'c' value (null or empty)")
+        assert not (tmp_path / "m.tif").exists()
+    frame.geometry.values[1] = None  # the null on a feature without geometry: not burnt
+    frame.to_parquet(tmp_path / "l.parquet")
+    [summary] = make_masks(tmp_path / "l.parquet", [image], [tmp_path / "m.tif"],
+                           class_field="c")
+    assert summary["classes"] == ["background", *sorted(str(v) for v in values if v is not None)]
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[1, 1], mask[1, 13]) == (2, 1) and np.count_nonzero(mask) == 32
+
+
 # --- item: a zipped Shapefile inside a folder of the zip ------------------------------------
 
 def _zip_folder(tmp_path, frame, members):
