@@ -28,6 +28,7 @@ from geotile.gc_pause import gc_paused
 from geotile.label_set import (
     Labels,
     class_map_names,
+    cut_name_hint,
     field_column,
     grid_envelope,
     header_crs,
@@ -1256,7 +1257,8 @@ def class_ids(
         return [1] * len(labels), {1: "building"}
     if class_field not in labels.fields:
         raise InputError(f"{source}: no field {class_field!r}. "
-                         f"Fields: {', '.join(labels.fields) or 'none'}.")
+                         f"Fields: {', '.join(labels.fields) or 'none'}."
+                         + cut_name_hint(class_field, labels.fields, "--class-field"))
     values = list(labels.fields[class_field])
     if class_map is None:  # xBD damage names: the challenge's ids in every file
         from geotile.xbd import damage_map

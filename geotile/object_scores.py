@@ -35,6 +35,7 @@ import numpy as np
 
 from geotile.errors import InputError, check_range
 from geotile.evaluation_crs import _same_crs, in_truth_crs, warn_if_apart
+from geotile.label_set import cut_name_hint
 from geotile.label_set import geometry_array as _geometry_array
 from geotile.quiet_warnings import is_valid
 from geotile.score_tables import _name_column
@@ -315,7 +316,7 @@ def _scoring_order(frame: gpd.GeoDataFrame, conf_field: str | None, source
         fields = ", ".join(c for c in frame.columns if c != frame.geometry.name) or "none"
         raise InputError(f"{source}: no field {conf_field!r} to order the predictions by "
                          f"(its fields: {fields}). Give --conf-field one of them, or leave it "
-                         "out.")
+                         "out." + cut_name_hint(conf_field, frame.columns, "--conf-field"))
     if conf_field is None:
         conf_field = next((c for c in CONF_FIELDS if c in frame.columns), None)
     if conf_field and conf_field in frame.columns:
@@ -424,7 +425,8 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             if len(frame) and name not in frame.columns:
                 fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
                 raise InputError(f"{source}: no field {class_field!r} for per-class scores. "
-                                 f"Fields: {fields or 'none'}.")
+                                 f"Fields: {fields or 'none'}." + cut_name_hint(
+                                     class_field, frame.columns, "--class-field"))
         true_class, pred_class = _class_labels(
             truth_frame[class_field] if len(truth_frame) else [],
             pred_frame[pred_field] if len(pred_frame) else [])

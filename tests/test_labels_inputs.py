@@ -643,6 +643,43 @@ def test_parquet_null_of_a_nullable_dtype_is_no_class(run_cli, image, tmp_path, 
     assert (mask[1, 1], mask[1, 13]) == (2, 1) and np.count_nonzero(mask) == 32
 
 
+# --- item: a Shapefile's field names cut to 10 characters --------------------------------
+
+@pytest.fixture
+def cut_names(tmp_path):
+    """A Shapefile of fields roof_material and building_class, building_clazz: GDAL cuts
+    them to roof_mater, building_c and (a second cut name, numbered) building_1."""
+    import warnings
+
+    frame = gpd.GeoDataFrame({"roof_material": [1, 2], "building_class": [1, 2],
+                              "building_clazz": [2, 1]}, geometry=[box(1, 1, 3), box(5, 1, 3)],
+                             crs=UTM_CRS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyogrio's: the names were normalized
+        frame.to_file(tmp_path / "l.shp")
+    return tmp_path / "l.shp"
+
+
+def test_shapefile_cut_field_name_is_named_in_the_error(run_cli, image, tmp_path, cut_names):
+    """--class-field roof_material on a Shapefile said only "no field 'roof_material'" and
+    listed the fields: not that a Shapefile keeps 10 characters of a name, nor which to give."""
+    out = tmp_path / "m.tif"
+    assert_one_line_error(run_cli("make-masks", cut_names, image, "-o", out, "--class-field",
+                                  "roof_material"),
+                          "l.shp: no field 'roof_material'", "10 characters",
+                          "--class-field roof_mater")
+    assert_one_line_error(run_cli("make-masks", cut_names, image, "-o", out, "--class-field",
+                                  "building_clazz"),
+                          "no field 'building_clazz'", "10 characters",
+                          "'building_c' or 'building_1'")
+    assert not out.exists()
+    assert_one_line_error(run_cli("evaluate", cut_names, cut_names, "--class-field",
+                                  "roof_material"),
+                          "l.shp: no field 'roof_material'", "--class-field roof_mater")
+    assert_one_line_error(run_cli("make-masks", cut_names, image, "-o", out, "--class-field",
+                                  "roof"), "no field 'roof'. Fields: roof_mater, ")
+
+
 # --- item: a zipped Shapefile inside a folder of the zip ------------------------------------
 
 def _zip_folder(tmp_path, frame, members):
