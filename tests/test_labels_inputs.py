@@ -634,6 +634,12 @@ def test_parquet_null_of_a_nullable_dtype_is_no_class(run_cli, image, tmp_path, 
                                       tmp_path / "m.tif", "--class-field", "c"),
                               name, "1 feature has no 'c' value (null or empty)")
         assert not (tmp_path / "m.tif").exists()
+    folder = tmp_path / "labels"  # a label folder: its class values gathered first
+    folder.mkdir()
+    frame.to_parquet(folder / "img.parquet")
+    assert_one_line_error(run_cli("make-masks", folder, image, "-o", f"{tmp_path}/masks/",
+                                  "--class-field", "c"),
+                          "img.parquet", "1 feature has no 'c' value (null or empty)")
     frame.geometry.values[1] = None  # the null on a feature without geometry: not burnt
     frame.to_parquet(tmp_path / "l.parquet")
     [summary] = make_masks(tmp_path / "l.parquet", [image], [tmp_path / "m.tif"],
