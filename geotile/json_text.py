@@ -15,8 +15,10 @@ _LONG_NUMBER = b"0" * 19
 def loads(data: str | bytes):
     """``json.loads(data)``, faster on large documents (``data``: text, or UTF-8 bytes
     without a byte-order mark)."""
-    import orjson
-
+    try:
+        import orjson
+    except ImportError:  # installed before orjson was a dependency: json's results, slower
+        return json.loads(data)
     try:
         raw = data.encode() if isinstance(data, str) else data
     except UnicodeEncodeError:  # lone surrogates in the text: json's business

@@ -98,3 +98,18 @@ def test_make_masks_from_geojson_burns_what_rasterio_burns(tmp_path):
     expected = rasterize(shapes, out_shape=(660, 660), transform=transform, dtype="uint8")
     assert mask.sum() > 0
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_labels_read_without_orjson(tmp_path, monkeypatch):
+    """An environment installed before orjson was a dependency (pip install -e, then a
+    pull) reads GeoJSON through json, not refuses every file as 'not vector data'."""
+    monkeypatch.setitem(__import__("sys").modules, "orjson", None)  # import fails
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"class": 2, "h": 1.5},
+         "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [4, 0], [4, 3], [0, 0]]]}}]}
+    path = tmp_path / "l.geojson"
+    path.write_text(json.dumps(doc))
+    assert loads('{"a": [1, 2.5]}') == {"a": [1, 2.5]}
+    labels = read_labels(path, "EPSG:32633")
+    assert labels.fields["class"].tolist() == [2]
+    assert labels.geometries[0].area == 6.0
