@@ -2,8 +2,10 @@
 
 A label raster is either
 
-- **class indices**: one integer band, 0 background, 1..254 class ids; 255 and the
-  raster's nodata are the ignore value, but a declared nodata 0 is background where the
+- **class indices**: one integer band, 0 background, 1..254 class ids; 255, the
+  raster's nodata and the ids past 0 its names call no data (CORINE's 48 'NODATA':
+  :func:`~geotile.raster_kinds.names_no_data`, as evaluate leaves them out) are the
+  ignore value, with a warning for the latter, but a declared nodata 0 is background where the
   raster holds one class id besides (a 0/1 mask of gdal_rasterize -burn 1 -a_nodata 0),
   with a warning (:func:`~geotile.raster_kinds.zero_nodata`). Names come from a class map given
   {"building": 1, ...}, else the raster's GEOTILE_CLASS_NAMES tag, else the ids
@@ -895,11 +897,12 @@ def make_masks_from_raster(
         _check_placeable(label, labels_path, image_paths, pixels=len(image_paths) > 1)
         _warn_inexact_datum(label, labels_path, image_paths)
         unknown: dict[int, int] = {}
+        left_out: dict[int, int] = {}  # pixels of ids named no data, by id
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
                       (table, ignore_codes, expand, kind == "binary", snap), names, unknown,
                       creation_options, overwrite,
-                      progress, tag, band_rows)
+                      progress, tag, band_rows, left_out)
             for image, output, tag in zip(image_paths, output_paths,
                                           complete or [None] * len(image_paths), strict=True)
         ]
@@ -911,6 +914,8 @@ def make_masks_from_raster(
                       GeotileWarning, stacklevel=2)
     if unknown:
         _warn_unknown(labels_path, unknown, len(summaries), lossy)
+    if left_out:
+        _warn_no_data_ids(labels_path, left_out, names)
     _one_class_list(summaries, names, labels_path, class_map is not None)
     return summaries
 
@@ -985,6 +990,28 @@ def _index_names(label, class_map) -> list[str] | None:
     return own
 
 
+def _no_data_ids(names: list[str] | None) -> np.ndarray:
+    """The class ids past 0 whose name says no data (CORINE's 48 'NODATA', a legend's
+    'unknown'): a mask ignores them, as evaluate leaves them out; 0 keeps its own rule
+    (:func:`~geotile.raster_kinds.zero_nodata`)."""
+    from geotile.raster_kinds import names_no_data
+
+    return np.array([i for i, name in enumerate(names or ()) if 0 < i < IGNORE
+                     and names_no_data(name, i)], np.uint8)
+
+
+def _warn_no_data_ids(labels_path, left_out: dict[int, int], names: list[str]) -> None:
+    pixels = sum(left_out.values())
+    if len(left_out) == 1:
+        (i,) = left_out
+        text = f"class id {i} is named {names[i]!r} (no data): its {pixels} pixels are"
+    else:
+        named = ", ".join(f"{i} ({names[i]!r})" for i in sorted(left_out))
+        text = f"class ids {named} are named no data: their {pixels} pixels are"
+    warnings.warn(f"{labels_path}: {text} written as the ignore value {IGNORE}.",
+                  GeotileWarning, stacklevel=3)
+
+
 def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
                   lossy: str | None = None) -> None:
     total = sum(unknown.values())
@@ -1003,7 +1030,7 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
 
 def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
               creation_options, overwrite, progress, complete=None,
-              band_rows: int = DEFAULT_BAND_ROWS) -> dict:
+              band_rows: int = DEFAULT_BAND_ROWS, left_out: dict | None = None) -> dict:
     import rasterio
     from rasterio.windows import Window
 
@@ -1035,6 +1062,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         profile = output_profile(image, count=1, dtype="uint8", nodata=IGNORE,
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
+        no_data = _no_data_ids(names) if table is None and not binary else np.zeros(0)
+        dropped = np.zeros(256, np.int64)  # pixels of those ids
         seen: dict[int, int] = {}
         bad_ids = []  # class ids a mask cannot hold, named together (in their own type)
         covered = False  # whether the label raster reaches any pixel of the image
@@ -1096,6 +1125,10 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                             except BadClassIds as exc:  # the rest of this one read: all of them
                                 bad_ids.append(exc.ids)
                                 continue
+                            if no_data.size:  # ids its legend calls no data: ignored
+                                hit = np.isin(ids, no_data)
+                                dropped += np.bincount(ids[hit], minlength=256)
+                                ids[hit] = IGNORE
                         if seeing is not None:
                             ids[~seeing] = IGNORE
                         counts += np.bincount(ids.ravel(), minlength=256)
@@ -1116,6 +1149,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                       "may belong to another image.", GeotileWarning, stacklevel=3)
     for c, n in seen.items():
         unknown[c] = unknown.get(c, 0) + n
+    for i in np.flatnonzero(dropped).tolist() if left_out is not None else ():
+        left_out[i] = left_out.get(i, 0) + int(dropped[i])
     unknown_pixels = sum(seen.values())
     positives = int(counts[0 if not zero_is_background(class_names) else 1:IGNORE].sum())
     log.info("%s: %d labelled pixels, %d ignored (%d of unknown colours) -> %s",

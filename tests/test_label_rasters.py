@@ -2184,3 +2184,43 @@ def test_class_ids_from_a_jpeg_are_warned_about(tmp_path):
     lossy = [str(w.message) for w in record if "JPEG-compressed (lossy)" in str(w.message)]
     assert len(lossy) == 2 and all("6467_lab.jpg" in text for text in lossy), lossy
     assert "the masks keep" in lossy[0] and "count as errors" in lossy[1]
+
+
+def test_a_class_id_its_legend_names_no_data_is_ignored_in_the_mask(tmp_path, run_cli):
+    """CORINE's 100 m index raster (EPSG:3035) names 48 'NODATA' in its legend without
+    declaring it: make-masks burnt its pixels as class 48 (positive pixels, a class to
+    train on) where evaluate leaves the same id out as no data. An id past 0 that the
+    raster's names (or --class-map) call no data is written as the ignore value 255, as
+    the label's declared nodata is, with one warning counting its pixels."""
+    codes = (np.arange(6 * 8).reshape(6, 8) % 44 + 1).astype(np.uint8)
+    codes[:2, :3] = 48  # outside CORINE's survey, inside the raster
+    x0, y0 = 4_600_000, 3_000_000
+    labels = write_raster(tmp_path / "clc.tif", codes, crs="EPSG:3035",
+                          transform=from_origin(x0, y0, 100, 100))
+    names = [""] + [f"clc_{i}" for i in range(1, 45)] + ["", "", "", "NODATA"]
+    (tmp_path / "clc.tif.aux.xml").write_text(
+        '<PAMDataset><PAMRasterBand band="1"><CategoryNames>'
+        + "".join(f"<Category>{n}</Category>" for n in names)
+        + "</CategoryNames></PAMRasterBand></PAMDataset>")
+    image = write_raster(tmp_path / "ortho.tif", np.ones((3, 24, 32), np.uint8),
+                         crs="EPSG:3035", transform=from_origin(x0, y0, 25, 25))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--json")
+    assert result.exit_code == 0, result.output
+    expected = np.where(codes == 48, 255, codes).repeat(4, 0).repeat(4, 1)
+    np.testing.assert_array_equal(_read(tmp_path / "mask.tif")[0], expected)
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["ignored_pixels"] == 6 * 16 and "NODATA" not in summary["class_pixels"]
+    assert summary["positive_pixels"] == 42 * 16
+    warned = [line for line in result.stderr.splitlines() if "NODATA" in line]
+    assert warned == [f"Warning: {labels}: class id 48 is named 'NODATA' (no data): its 96 "
+                      "pixels are written as the ignore value 255."], result.stderr
+    classes = {f"clc_{i}": i for i in range(1, 45)} | {"unknown": 2, "nodata": 48}
+    del classes["clc_2"]
+    (tmp_path / "classes.json").write_text(json.dumps(classes))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mapped.tif",
+                     "--class-map", tmp_path / "classes.json")
+    assert result.exit_code == 0, result.output
+    expected[np.isin(codes, (2, 48)).repeat(4, 0).repeat(4, 1)] = 255
+    np.testing.assert_array_equal(_read(tmp_path / "mapped.tif")[0], expected)
+    assert (f"Warning: {labels}: class ids 2 ('unknown'), 48 ('nodata') are named no data: "
+            "their 112 pixels are written as the ignore value 255.") in result.stderr

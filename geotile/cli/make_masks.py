@@ -117,7 +117,8 @@ def make_masks(
     colours with --palette
     (class ids 1..K in palette order). It is aligned to each IMAGE's grid:
     copied exactly on the same grid, else nearest neighbour. Colours not in
-    the palette, label nodata and pixels outside the label raster become 255
+    the palette, label nodata (and ids past 0 its names call no data, as
+    CORINE's 48 'NODATA') and pixels outside the label raster become 255
     (declared nodata); unknown colours are reported with pixel counts.
 
     \b
