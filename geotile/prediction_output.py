@@ -21,13 +21,13 @@ def encode(blended: np.ndarray, valid: np.ndarray, options,
     valid = valid & ~np.isnan(blended[0])
     if options.output_type == "class":
         if threshold is None:  # exclusive classes: the most probable
-            ids = np.nan_to_num(blended, nan=-1.0).argmax(axis=0).astype(np.uint8)
+            ids = most_probable(blended)[0]
         elif blended.shape[0] == 1:
             ids = (blended[0] >= threshold).astype(np.uint8)
         else:  # independent channels: background where none reaches the threshold
-            filled = np.nan_to_num(blended, nan=-1.0)
-            ids = filled.argmax(axis=0).astype(np.uint8) + np.uint8(1)
-            ids[filled.max(axis=0) < threshold] = 0
+            ids, best = most_probable(blended)
+            ids += np.uint8(1)
+            ids[best < threshold] = 0
         ids[~valid] = CLASS_NODATA
         return ids[np.newaxis]
     if options.dtype == "float32":  # NaN at nodata; no copy where every pixel is valid
@@ -35,6 +35,20 @@ def encode(blended: np.ndarray, valid: np.ndarray, options,
         return blended if valid.all() else np.where(valid, blended, np.float32(np.nan))
     scaled = np.rint(np.clip(np.nan_to_num(blended, nan=0.0), 0.0, 1.0) * 255)
     return scaled.astype(np.uint8)
+
+
+def most_probable(blended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of (K, rows, cols) values, the first band of the largest (argmax over the
+    bands, as uint8) and that value. Band by band: argmax over the first axis strides
+    through all K bands at once (4x slower at 150 classes). A NaN never wins; blocks hold
+    NaN only where no window reached, in every band (nodata)."""
+    best = blended[0].copy()
+    ids = np.zeros(best.shape, np.uint8)
+    for k in range(1, blended.shape[0]):
+        higher = blended[k] > best  # strictly: a tie keeps the first band, as argmax
+        ids[higher] = k
+        np.copyto(best, blended[k], where=higher)
+    return ids, best
 
 
 def _describe_output(dst, options, names, threshold, model) -> None:
@@ -116,6 +130,7 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
     from geotile.streaming import BackgroundWriter
 
     mask_band = _writes_mask(options, check_nodata)
+    classes = options.output_type == "class"
     block_rows = dst.block_shapes[0][0]
 
     @functools.partial((clock or StageClock()).timed, "encode")
@@ -123,7 +138,8 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
         """Join the pieces (consecutive rows of one strip) and write them as ``window``."""
         blended = np.concatenate([p[0] for p in pieces], axis=1)
         valid = np.concatenate([p[1] for p in pieces], axis=0)
-        dst.write(encode(blended, valid, options, threshold), window=window)
+        dst.write(blended if classes else encode(blended, valid, options, threshold),
+                  window=window)
         if mask_band:
             keep = valid & ~np.isnan(blended[0])
             dst.write_mask(keep.astype(np.uint8) * 255, window=window)
@@ -152,6 +168,8 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
         for item in bands:
             check_stopped()  # a cluster run interrupted: stop between blocks
             any_valid = any_valid or bool(item[2].any())
+            if classes:  # ids at once: blocks of K probabilities waiting are K times larger
+                item = (item[0], encode(item[1], item[2], options, threshold), item[2])
             if parts and (item[0].col_off, item[0].width) != (parts[0][0].col_off,
                                                               parts[0][0].width):
                 parts = flush(parts, last=True)  # a new strip: the last one is complete

@@ -535,6 +535,62 @@ def test_softmax_class_output_stays_the_argmax_and_declares_no_threshold(tmp_pat
     assert not (tmp_path / "t.tif").exists()
 
 
+
+def _nearest_colour_model(path, colours: np.ndarray, names):
+    """Logit k is 20 c_k . x - 10 |c_k|^2 (c_k colour k / 255, x pixels / 255): the argmax of
+    a pixel of colour k is k, by a margin of 10 |c_j - c_k|^2."""
+    from onnx import helper
+
+    from .onnx_models import FLOAT, save_graph
+
+    c = colours.astype(np.float32) / 255
+    k = len(c)
+    return save_graph(path, [helper.make_node("Conv", ["input", "W", "B"], ["z"],
+                                              kernel_shape=[1, 1]),
+                             helper.make_node("Softmax", ["z"], ["output"], axis=1)],
+                      [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", k, "H", "W"])],
+                      {"W": (20 * c).reshape(k, 3, 1, 1), "B": -10 * (c ** 2).sum(axis=1)},
+                      metadata={"class_names": names})
+
+
+def test_class_output_of_150_classes_is_each_pixels_class_in_every_block(tmp_path):
+    # class ids are encoded as each finished block arrives, band by band (blocks of 150
+    # probabilities no longer wait for the writer); the ids are the argmax's, nodata 255
+    from geotile.predict import PredictOptions, predict_raster
+
+    levels = np.linspace(10, 250, 6).round(), np.linspace(10, 250, 5).round()
+    colours = np.array([(r, g, b) for r in levels[0] for g in levels[1] for b in levels[1]],
+                       np.uint8)
+    names = [f"class {k:03d}" for k in range(150)]
+    model = _nearest_colour_model(tmp_path / "m.onnx", colours, names)
+    rng = np.random.default_rng(7)
+    truth = np.repeat(np.repeat(rng.integers(0, 150, (30, 25)), 4, 0), 4, 1)  # 120 x 100
+    truth[rng.random(truth.shape) < 0.05] = rng.integers(0, 150)  # single pixels
+    pixels = colours[truth].transpose(2, 0, 1).copy()
+    pixels[:, 50:60, 30:45] = 0  # nodata in every band
+    image = write_raster(tmp_path / "img.tif", pixels, nodata=0)
+    predict_raster(model, image, tmp_path / "c.tif", options=PredictOptions(
+        output_type="class", tile_size=32, block_size=64))  # 2 strips, many blocks
+    expected = truth.astype(np.uint8)
+    expected[50:60, 30:45] = 255
+    with rasterio.open(tmp_path / "c.tif") as c:
+        np.testing.assert_array_equal(c.read(1), expected)
+        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == names
+        assert len({c.colormap(1)[k] for k in range(150)}) == 150
+
+
+def test_most_probable_is_numpys_argmax_ties_to_the_first():
+    from geotile.prediction_output import most_probable
+
+    values = np.random.default_rng(3).integers(0, 4, (150, 20, 30)).astype(np.float32)
+    values[:, 0, 0] = 3  # a tie of every class
+    ids, best = most_probable(values)
+    assert ids.dtype == np.uint8 and ids[0, 0] == 0
+    np.testing.assert_array_equal(ids, values.argmax(axis=0))
+    np.testing.assert_array_equal(best, values.max(axis=0))
+
+
 def test_class_output_of_footprint_boundary_contact_sigmoids_is_refused(tmp_path):
     # the bundled model's bands overlap (a building's edge is footprint and boundary): its
     # argmax named 196208 clear background pixels footprint, boundary or contact
