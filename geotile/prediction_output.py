@@ -132,8 +132,9 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
     mask_band = _writes_mask(options, check_nodata)
     classes = options.output_type == "class"
     block_rows = dst.block_shapes[0][0]
+    clock = clock or StageClock()
 
-    @functools.partial((clock or StageClock()).timed, "encode")
+    @functools.partial(clock.timed, "encode")
     def write(window, pieces):
         """Join the pieces (consecutive rows of one strip) and write them as ``window``."""
         blended = np.concatenate([p[0] for p in pieces], axis=1)
@@ -169,7 +170,8 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
             check_stopped()  # a cluster run interrupted: stop between blocks
             any_valid = any_valid or bool(item[2].any())
             if classes:  # ids at once: blocks of K probabilities waiting are K times larger
-                item = (item[0], encode(item[1], item[2], options, threshold), item[2])
+                with clock.timing("encode"):
+                    item = (item[0], encode(item[1], item[2], options, threshold), item[2])
             if parts and (item[0].col_off, item[0].width) != (parts[0][0].col_off,
                                                               parts[0][0].width):
                 parts = flush(parts, last=True)  # a new strip: the last one is complete
