@@ -19,7 +19,9 @@ dropped. A padded patch (``--edge pad``) holds only the labels inside the image:
 is the ignore value past the image's edge, so the labels agree with the mask. Likewise an
 instance that covers no valid pixel of the image in the patch (wholly on its nodata: a
 nodata value, mask or alpha band, NaN; the mask's ignore value there) is left out of the
-COCO, YOLO and GeoJSON labels alike; one partly on valid pixels is kept whole. Labels are
+COCO, YOLO and GeoJSON labels alike; one partly on valid pixels is kept whole. A feature
+whose class names background (id 0, burnt as 0 in the masks) stays in the GeoJSON but is
+no COCO or YOLO instance. Labels are
 read once, only near the images (see :func:`geotile.labels.read_labels`). A SpaceNet CSV's
 truth is per image: each image's patches hold only its ImageId's rows (as its mask does),
 not those of another image of the same place. An image that no label lies on (labels of
@@ -308,6 +310,9 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
             stem = Path(row["image"]).stem
             _write_geojson(folder / "labels" / f"{stem}.geojson", instances, patch_transform,
                            crs, names)
+            # a feature whose class names background is burnt as 0: no object to annotate
+            # (YOLO index -1, a COCO category 0 that no trainer knows)
+            instances = [(pixels, class_id) for pixels, class_id in instances if class_id]
             if options.annotations == "yolo":
                 _write_yolo(folder / "labels" / f"{stem}.txt", instances, width, height)
             if options.annotations == "coco":

@@ -1318,3 +1318,34 @@ def test_a_web_mercator_polygon_wider_than_180_degrees_is_not_moved_on_a_lonlat_
     [got] = masks_of([tmp_path / "m.tif"])
     assert summary["features"] == 2
     assert [int((got[0] == c).sum()) for c in (0, 1, 2)] == [0, 900, 9100]
+
+
+@pytest.mark.parametrize("kind", ["coco", "yolo"])
+def test_features_named_background_are_no_instances(run_cli, tmp_path, kind):
+    """A feature whose class names background ('background', burnt as 0 in the masks) was
+    written as an instance: YOLO class index -1 (Ultralytics drops the patch's labels as
+    corrupt: 'negative label values'), COCO category_id 0, a category the file does not list
+    (detectron2's id map has no 0). It is no object: the annotations leave it out."""
+    image = write_raster(tmp_path / "img.tif", np.full((64, 64), 7, np.uint8),
+                         transform=from_origin(X0, Y0, 1, 1))
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame({"kind": ["house", "background", "shed"]},
+                     geometry=[shapely.box(X0 + 2, Y0 - 20, X0 + 20, Y0 - 2),
+                               shapely.box(X0 + 30, Y0 - 40, X0 + 50, Y0 - 30),
+                               shapely.box(X0 + 5, Y0 - 60, X0 + 25, Y0 - 45)],
+                     crs=UTM_CRS).to_file(labels)
+    out = tmp_path / kind
+    result = run_cli("tile", image, "--labels", labels, "--class-field", "kind",
+                     "--annotations", kind, "--size", "64", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "names background" in result.stderr
+    if kind == "coco":
+        coco = json.loads((out / "annotations.json").read_text())
+        assert coco["categories"] == [{"id": 1, "name": "house", "supercategory": "none"},
+                                      {"id": 2, "name": "shed", "supercategory": "none"}]
+        assert [(a["id"], a["category_id"], a["bbox"]) for a in coco["annotations"]] == \
+            [(1, 1, [2.0, 2.0, 18.0, 18.0]), (2, 2, [5.0, 45.0, 20.0, 15.0])]
+    else:
+        lines = (out / "labels" / "img_0_0.txt").read_text().splitlines()
+        assert [line.split()[0] for line in lines] == ["0", "1"]
+        assert (out / "labels" / "classes.txt").read_text().split() == ["house", "shed"]
