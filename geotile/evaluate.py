@@ -31,6 +31,10 @@ log = logging.getLogger("geotile")
 RASTER_SUFFIXES = label_rasters.RASTER_SUFFIXES
 #: the ignore value of masks (make-masks): truth pixels holding it are left out
 IGNORE = 255
+#: the widest confusion matrix a text table prints (characters a line); wider ones (150
+#: classes) are in --json, the table lists their largest confusions
+MATRIX_CHARACTERS = 200
+
 #: the largest class id of a class raster (a confusion matrix of 1024 x 1024 counts)
 MAX_SCORED_CLASS_ID = 1023
 
@@ -96,17 +100,38 @@ class PixelScores:
                 shown(c[k], 8) for k in ("iou", "f1", "precision", "recall"))
                 + f"{c['support']:>12}")
         n = len(d["classes"])
-        lines.append("Confusion matrix (rows: truth, columns: prediction):")
         width = max(8, len(str(self.confusion.max(initial=0))) + 2)
         heads = [self.name(k)[:width - 1] for k in range(n)]
         rows = [self.name(k) for k in range(n)]
         if len(set(heads)) < n:  # cut names would clash: columns by class id
             heads, rows = [str(k) for k in range(n)], [f"{k} {r}" for k, r in enumerate(rows)]
         w = _name_column(rows)
+        if w + n * width > MATRIX_CHARACTERS:  # 150 classes: lines no terminal shows
+            return "\n".join(lines + self._largest_confusions())
+        lines.append("Confusion matrix (rows: truth, columns: prediction):")
         lines.append(" " * w + "".join(f"{h:>{width}}" for h in heads))
         for name, row in zip(rows, self.confusion, strict=True):
             lines.append(f"{name:<{w}}" + "".join(f"{v:>{width}}" for v in row))
         return "\n".join(lines)
+
+
+    def _largest_confusions(self, count: int = 10) -> list[str]:
+        """In place of a matrix too wide to read: where it is, and its ``count`` largest
+        counts off the diagonal (a truth class predicted as another)."""
+        n = len(self.confusion)
+        lines = [f"Confusion matrix: {n} x {n}, too wide to print (--json holds it); "
+                 "the largest confusions (truth -> prediction, pixels):"]
+        off = self.confusion.astype(np.int64)
+        np.fill_diagonal(off, 0)
+        order = np.argsort(-off, axis=None, kind="stable")[:count]  # ties: the first first
+        cells = zip(*np.unravel_index(order, off.shape), strict=True)
+        pairs = [(int(k), int(j), int(off[k, j])) for k, j in cells if off[k, j]]
+        if not pairs:
+            return [*lines, "  none"]
+        a = max(len(self.name(k)) for k, _, _ in pairs)
+        b = max(len(self.name(j)) for _, j, _ in pairs)
+        return lines + [f"  {self.name(k):<{a}} -> {self.name(j):<{b}} {v:>12}"
+                        for k, j, v in pairs]
 
 
 def _ratios(tp: int, fp: int, fn: int) -> dict:

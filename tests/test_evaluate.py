@@ -1698,3 +1698,27 @@ def test_polar_predictions_meet_their_lonlat_truth_round_the_pole(tmp_path, crs)
     vectorize_polygons([path], tmp_path / "truth.geojson", options=VectorizeOptions())
     scores = evaluate_files(tmp_path / "pred.gpkg", tmp_path / "truth.geojson").scores
     assert (scores.tp, scores.fp, scores.fn) == (2, 0, 0)
+
+
+def test_a_confusion_matrix_too_wide_to_read_names_the_most_confused_pairs():
+    """150 classes (ADE20K-sized) printed a 151 x 151 matrix of 1,225-character lines no
+    terminal shows; the table now says where the matrix is (--json) and lists the largest
+    confusions instead. Narrow matrices (Cityscapes' 19 classes) are printed as before."""
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 151, (60, 60)).astype(np.uint8)
+    pred = truth.copy()
+    pred[:10, :] = np.where(truth[:10, :] == 7, 9, truth[:10, :])  # 7 called 9
+    pred[10:12, :] = np.where(truth[10:12, :] == 3, 150, truth[10:12, :])  # 3 called 150
+    scores = pixel_scores(pred, truth)
+    lines = scores.table().splitlines()
+    assert not any(len(line) > 200 for line in lines)
+    said = [line for line in lines if line.startswith("Confusion matrix")]
+    assert said == ["Confusion matrix: 151 x 151, too wide to print (--json holds it); "
+                    "the largest confusions (truth -> prediction, pixels):"]
+    c = scores.confusion
+    first = lines[lines.index(said[0]) + 1].split()
+    assert first == ["7", "->", "9", str(c[7, 9])]
+    assert c[7, 9] == max(c[k, j] for k in range(151) for j in range(151) if k != j)
+    assert ["3", "->", "150", str(c[3, 150])] in [line.split() for line in lines]
+    narrow = pixel_scores(truth % 19, truth % 19).table().splitlines()
+    assert "Confusion matrix (rows: truth, columns: prediction):" in narrow
