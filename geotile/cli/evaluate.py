@@ -200,9 +200,10 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     recall (true length within --buffer of the prediction) and F1; the options
     of polygon scores (--iou, --errors, --report, --class-field...) do not apply.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
-    and a confusion matrix (rows: truth, columns: prediction; one wider than
-    200 characters, as of 150 classes, is left to --json and its 10 largest
-    confusions listed), nodata left out. Probability rasters are thresholded (one band) or argmaxed. Where
+    and a confusion matrix (rows: truth, columns: prediction; one wider
+    than 200 characters, as of 150 classes, is left to --json and its 10
+    largest confusions listed), nodata left out. Probability rasters are
+    thresholded (one band) or argmaxed. Where
     both name their classes in another order, classes match by name (case,
     separators and a plural 's' aside); --class-map names an unnamed truth's
     ids (LoveDA, OpenEarthMap: 0 no data, a model's class k is id k+1).
