@@ -773,6 +773,74 @@ def test_yolo_writes_one_line_per_instance_holes_and_parts_bridged(run_cli, tmp_
                     assert np.abs(ring - vertex).max(axis=1).min() < 1e-3
 
 
+
+def many_holes(n: int, seed: int = 0) -> shapely.Polygon:
+    """A 512 px square with ``n`` small holes (squares and octagons) on a jittered grid, in
+    no order (a forest and its clearings)."""
+    rng = np.random.default_rng(seed)
+    k = int(np.ceil(np.sqrt(n)))
+    step = 508 / k
+    holes = []
+    for i in range(n):
+        x, y = 2 + (np.divmod(i, k)[::-1] + rng.uniform(0.1, 0.3, 2)) * step
+        hole = shapely.box(x, y, x + 0.3 * step, y + 0.3 * step)
+        holes.append(hole if i % 3 else hole.centroid.buffer(0.15 * step, quad_segs=2))
+    order = rng.permutation(n)
+    return shapely.Polygon([(1, 1), (511, 1), (511, 511), (1, 511)],
+                           [holes[i].exterior for i in order])
+
+
+def test_joined_ring_of_2000_holes_is_one_ring_bridged_at_closest_points(monkeypatch):
+    """A polygon of 2,000 holes (a forest's clearings, a vectorized probability raster) is
+    one ring: the polygon's area, every ring's vertices on it, each bridge walked there and
+    back between two rings' closest points. The rings near each ring are found in a tree:
+    measuring each ring against all those left (2 million ring distances) took minutes,
+    hours at 16,000 holes."""
+    geometry = many_holes(2000)
+    measured = []
+    distance = shapely.distance
+    monkeypatch.setattr(shapely, "distance", lambda a, b: measured.append(np.size(b)) or
+                        distance(a, b))
+    ring = joined_ring(geometry)
+    monkeypatch.undo()
+    rings = [geometry.exterior, *geometry.interiors]
+    assert sum(measured) < 20 * len(rings)
+    assert shoelace(ring) == pytest.approx(geometry.area, rel=1e-10)  # 14,000 vertices
+    vertices = np.vstack([np.asarray(part.coords) for part in rings])
+    assert np.isin(vertices.view(complex), ring.view(complex)).all()
+    edges = np.stack([ring, np.roll(ring, -1, axis=0)], axis=1)  # (n, 2 ends, xy)
+    middles = shapely.points(edges.mean(axis=1))
+    on_ring = shapely.STRtree(rings).query(middles, predicate="dwithin", distance=1e-9)[0]
+    bridges = np.delete(edges, on_ring, axis=0)
+    assert len(bridges) == 2 * (len(rings) - 1)  # each walked there and back
+    there = {tuple(e.ravel()) for e in bridges}
+    assert {tuple(e[::-1].ravel()) for e in bridges} == there
+    tree = shapely.STRtree(rings)
+    for a, b in bridges[:200]:
+        one, other = (rings[tree.query_nearest(shapely.Point(p))[0]] for p in (a, b))
+        assert np.hypot(*(a - b)) == pytest.approx(shapely.distance(one, other), rel=1e-9)
+
+
+def test_joined_ring_chains_each_ring_to_the_nearest_left_the_first_of_ties():
+    """The rings are chained as before the tree found them: from the first, each time the
+    nearest ring not yet joined, the first of those equally near (a grid of holes: all
+    tied), so that YOLO lines of ordinary buildings are unchanged."""
+    from geotile.annotations import _chain
+
+    grid = shapely.box(0, 0, 310, 310).difference(shapely.MultiPolygon(
+        [shapely.box(10 * i + 5, 10 * j + 5, 10 * i + 9, 10 * j + 9)
+         for i in range(12) for j in range(12)]))
+    parts = shapely.MultiPolygon([shapely.box(10 * i, 10 * j, 10 * i + 5, 10 * j + 5)
+                                  for i in range(12) for j in range(12)])
+    for geometry in (grid, parts, many_holes(300, seed=1), many_holes(40, seed=2)):
+        lines = np.array([shapely.LinearRing(r) for p in shapely.get_parts(geometry)
+                          for r in (p.exterior, *p.interiors)], dtype=object)
+        order, left = [0], list(range(1, len(lines)))
+        while left:
+            distances = shapely.distance(lines[order[-1]], lines[left])
+            order.append(left.pop(int(np.argmin(distances))))
+        assert _chain(lines) == order
+
 def test_tile_warns_of_each_image_its_labels_miss(run_cli, tmp_path):
     """Labels that miss an image (another place, a wrong --labels-crs) leave its patches
     without annotations: said once per such image, as make-masks says it of its mask."""
