@@ -393,6 +393,11 @@ SLIVER = 1e-6
 WRITTEN_PX = 1e-3
 
 
+#: holes a polygon may have for COCO to cut through its first, as it always did: past them
+#: the cut goes through the middle one, so that each cut halves them
+FEW_HOLES = 8
+
+
 def hole_free_parts(geometry) -> list:
     """Polygons without holes whose union is ``geometry`` (COCO polygons hold no holes):
     each polygon with one is cut in two by a vertical line through a hole."""
@@ -404,13 +409,23 @@ def hole_free_parts(geometry) -> list:
         if not polygon.interiors:
             out.append(polygon)
             continue
-        x = shapely.Polygon(polygon.interiors[0]).representative_point().x
+        x = shapely.Polygon(_cut_hole(polygon.interiors)).representative_point().x
         minx, miny, maxx, maxy = polygon.bounds
         for half in (shapely.box(minx - 1, miny - 1, x, maxy + 1),
                      shapely.box(x, miny - 1, maxx + 1, maxy + 1)):
             todo += [p for p in shapely.get_parts(polygon.intersection(half))
                      if p.geom_type == "Polygon"]
     return out
+
+
+def _cut_hole(holes):
+    """The hole to cut a polygon through: its first, or of many, the middle one from left
+    to right (cutting through the first of 2,000 holes in that order opened one hole a
+    cut, each cut overlaying all the holes left: 27 s)."""
+    if len(holes) <= FEW_HOLES:
+        return holes[0]
+    bounds = shapely.bounds(list(holes))
+    return holes[int(np.argsort(bounds[:, 0] + bounds[:, 2])[len(holes) // 2])]
 
 
 def clip_to_patch(geometries, class_ids, patch_transform, width: int, height: int,
