@@ -104,3 +104,29 @@ def test_blocks_touched_cover_the_patch_and_nothing_else(length, size, overlap_f
             touches = lo < patch.x_off + size and patch.x_off < hi
             assert touches == (block in cols)
     assert grid.block_shape(per_block)[1] == len(starts)
+
+
+def test_grid_places_tries_only_grids_of_about_the_same_pixel_size(monkeypatch):
+    """Chips each of its own pixel size (xBD, scenes of several collects) are each their own
+    grid, found without trying every grid so far (n^2/2 grid_offset calls: 49 s for 8,000);
+    tiles of one grid, and pixel sizes within grid_offset's 1e-9, still share theirs."""
+    from affine import Affine
+
+    import geotile.grid as grid_module
+
+    chips = [Affine(0.5 * (1 + i * 1e-6), 0, 500000 + 8 * i, 0, -0.5 * (1 + i * 1e-6), 4e6)
+             for i in range(300)]
+    tiles = [Affine(0.3, 0, 600000 + 0.3 * 512 * (i % 20), 0, -0.3, 4e6 - 0.3 * 512 * (i // 20))
+             for i in range(200)]
+    close = [Affine(2.0, 0, 10.0, 0, -2.0, 20.0),  # 0.9e-9 apart, 5 pixels east: one grid
+             Affine(2.0 * (1 + 0.9e-9), 0, 20.0, 0, -2.0 * (1 + 0.9e-9), 20.0),
+             Affine(0, 2.0, 10.0, 2.0, 0, 20.0),  # turned 90 degrees: another grid
+             Affine(0, 2.0, 14.0, 2.0, 0, 26.0)]  # ... whose origin is 3 x 2 pixels away
+    calls = []
+    offset = grid_module.grid_offset
+    monkeypatch.setattr(grid_module, "grid_offset", lambda *a: calls.append(a) or offset(*a))
+    places = grid_module.grid_places(chips + tiles + close)
+    assert places[:300] == [(i, 0, 0) for i in range(300)]
+    assert places[300:500] == [(300, 512 * (i % 20), 512 * (i // 20)) for i in range(200)]
+    assert places[500:] == [(500, 0, 0), (500, 5, 0), (502, 0, 0), (502, 3, 2)]
+    assert len(calls) < 210  # a tile tries its grid's first tile; a chip no grid
