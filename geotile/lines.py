@@ -35,8 +35,8 @@ probability of its skeleton pixels).
 Limits: a band's skeleton equals the whole mosaic's only where roads are
 narrower than about the halo (``halo`` px, default 256); segments and their
 pixels' scores are held in memory (proportional to road length, not to the
-rasters' area); each band looks for its neighbours among all the rasters
-given (fine for hundreds of tiles, not for a country).
+rasters' area); each band finds the rasters near it in an STRtree of their
+footprints.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ import numpy as np
 from geotile.affine_math import apply, chain
 from geotile.errors import GeotileWarning, InputError, interrupted_as
 from geotile.gdal_settings import with_read_settings
-from geotile.grid import grid_offset
+from geotile.grid import grid_places
 from geotile.raster_kinds import (
     binary_mask_kind,
     check_probabilities,
@@ -157,19 +157,14 @@ def pixel_segments(skeleton: np.ndarray, core: slice, cols: slice | None = None,
 def _groups(sources: list[_Source]) -> list[list[_Source]]:
     """Rasters on one pixel grid (same pixel size and orientation, whole-pixel offsets)
     form one group, read with each other's pixels as context, each at its offset from the
-    group's first raster; rasters on other grids form groups of their own (in order)."""
-    groups: list[list[_Source]] = []
-    for source in sources:
-        for group in groups:
-            offset = grid_offset(group[0].transform, source.transform)
-            if offset is not None:
-                source.col, source.row = offset
-                group.append(source)
-                break
-        else:
-            source.col = source.row = 0
-            groups.append([source])
-    return groups
+    group's first raster; rasters on other grids form groups of their own (in order)
+    (:func:`geotile.grid.grid_places`)."""
+    groups: dict[int, list[_Source]] = {}
+    places = grid_places([s.transform for s in sources])
+    for source, (grid, col, row) in zip(sources, places, strict=True):
+        source.col, source.row = col, row
+        groups.setdefault(grid, []).append(source)
+    return list(groups.values())
 
 
 def _read_ids(source: _Source, window):
@@ -186,15 +181,48 @@ def _read_ids(source: _Source, window):
     return (*class_ids(values, valid, source.kind, source.threshold, source.path), valid)
 
 
+class _Nearby:
+    """The rasters given, by their footprints in an STRtree: each band tried every raster
+    of its grid and of the others, n^2 for n rasters (1,024 rasters each of its own grid:
+    28 s, of which 1M rasters tried)."""
+
+    def __init__(self, groups: list[list[_Source]]) -> None:
+        import shapely
+
+        self.sources = [s for g in groups for s in g]  # group by group: the order read
+        self.group = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        self.index = {id(g[0]): k for k, g in enumerate(groups)}
+        self.tree = shapely.STRtree([shapely.Polygon(
+            [apply(s.transform, *xy) for xy in ((0, 0), (s.width, 0), (s.width, s.height),
+                                                (0, s.height))]) for s in self.sources])
+
+    def near(self, group: list[_Source], r0: int, r1: int, c0: int, c1: int):
+        """(the rasters of ``group``, those of the other grids) whose footprints' envelopes
+        come within a pixel of ``group``'s grid rows [r0, r1) and columns [c0, c1), in the
+        order given: those a band of these rows and columns can read."""
+        import shapely
+
+        corners = np.array([apply(group[0].transform, c, r) for c in (c0 - 1, c1 + 1)
+                            for r in (r0 - 1, r1 + 1)])
+        found = np.sort(self.tree.query(shapely.box(*corners.min(axis=0),
+                                                    *corners.max(axis=0))))
+        mine = self.group[found] == self.index[id(group[0])]
+        return ([self.sources[i] for i in found[mine].tolist()],
+                [self.sources[i] for i in found[~mine].tolist()])
+
+
 def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
-             others: Sequence[_Source] = ()):
+             nearby: _Nearby | None = None):
     """Class ids, scores and the owning raster (-1: no raster) of grid rows [r0, r1) and
     columns [c0, c1), read from every raster of ``group`` that covers part of them; and
-    where none does, the class ids of ``others`` (rasters on other grids), nearest pixel,
-    with a mask of those pixels: context only, owned by no raster of the group; and a mask
-    of the pixels that are no data in the group's rasters and have no context (ids 0)."""
+    where none does, the class ids of the rasters on other grids (``nearby``'s), nearest
+    pixel, with a mask of those pixels: context only, owned by no raster of the group; and
+    a mask of the pixels that are no data in the group's rasters and have no context (ids
+    0)."""
     from rasterio.windows import Window
 
+    grid = chain(group[0].transform, group[0].transform.translation(c0, r0))
+    group, others = nearby.near(group, r0, r1, c0, c1) if nearby is not None else (group, ())
     shape = (r1 - r0, c1 - c0)
     ids = np.zeros(shape, np.int32)
     score = np.zeros(shape, np.float32)
@@ -213,7 +241,6 @@ def _context(group: list[_Source], r0: int, r1: int, c0: int, c1: int,
         owner[place][valid] = source.index
     context = np.zeros(shape, bool)
     if (owner < 0).any():
-        grid = chain(group[0].transform, group[0].transform.translation(c0, r0))
         for other in others:
             _resample_other(other, grid, ids, owner, context)
     return ids, score, owner, context, footprint & (owner < 0) & ~context
@@ -253,22 +280,22 @@ def _resample_other(other: _Source, grid, ids: np.ndarray, owner: np.ndarray,
 
 
 def _band_segments(group, source, top: int, rows: int, halo: int,
-                   others: Sequence[_Source] = (), sides: tuple[float, float] = (1.0, 1.0),
+                   nearby: _Nearby | None = None, sides: tuple[float, float] = (1.0, 1.0),
                    split: tuple[int, int] = (1, 1)):
     """``[(class_id, segments (n, 2, 2) grid (row, col), scores (n, 2), owners (n, 2),
     edges (n, 2))]`` of the skeleton segments starting in rows [top, top + rows) of
-    ``source``; ``others``: the rasters on other grids, whose pixels are context where the
-    group has none; ``sides``: a pixel's (height, width) on the ground, the units of
-    ``edges``, each pixel's distance to the road's edge. Each pixel is cut into ``split``
-    (rows, columns) before thinning, so that thinning sees about square ground pixels
-    (it works in pixels: on pixels twice as long as wide a side road looked as wide as
+    ``source``; ``nearby``: the rasters given, those on other grids lending their pixels as
+    context where the group has none; ``sides``: a pixel's (height, width) on the ground,
+    the units of ``edges``, each pixel's distance to the road's edge. Each pixel is cut
+    into ``split`` (rows, columns) before thinning, so that thinning sees about square
+    ground pixels (it works in pixels: on pixels twice as long as wide a side road looked as wide as
     the main road, its junction moved off the main road and its spur was short); the
     segments are on the grid of the cut pixels, with ``halo`` of them around."""
     (ky, kx), sides = split, (sides[0] / split[0], sides[1] / split[1])
     hy, hx = -(-halo // ky), -(-halo // kx)  # ``halo`` cut pixels of context
     r0, c0 = source.row + top - hy, source.col - hx
     ids, score, owner, context, no_data = _context(
-        group, r0, source.row + top + rows + hy, c0, source.col + source.width + hx, others)
+        group, r0, source.row + top + rows + hy, c0, source.col + source.width + hx, nearby)
     known = owner >= 0
     covered = known | context | no_data  # no data: background
     classes = np.unique(ids[hy:hy + rows, hx:hx + source.width])
@@ -537,6 +564,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
             outlines.append(shapely.Polygon([apply(t, *xy) for xy in ((0, 0), (src.width, 0), (
                 src.width, src.height), (0, src.height))]).exterior)
     groups = _groups(sources)
+    nearby = _Nearby(groups)
     scales = _ground_scales(crs, shapely.MultiLineString(outlines).bounds)
     ground_cell = max(max(np.divide(_ground_sides(g[0].transform, scales),
                                     _square_split(_ground_sides(g[0].transform, scales))))
@@ -544,7 +572,6 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     by_class: dict[int, list[np.ndarray]] = {}
     pixels: dict[int, SkeletonPixels] = {}  # per class: score, raster, edge distance (m)
     for group in groups:
-        others = [s for g in groups if g is not group for s in g]
         sides = _ground_sides(group[0].transform, scales)
         split = _square_split(sides)
         # the group's grid (of cut pixels): every pixel centre computed alike
@@ -557,7 +584,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
                                      desc=source.path.name, unit="band"):
                 top, rows = part.top, part.rows
                 for class_id, segments, values, owners, edge in _band_segments(
-                        group, source, top, rows, options.halo, others, sides, split):
+                        group, source, top, rows, options.halo, nearby, sides, split):
                     r, c = segments[..., 0] + 0.5, segments[..., 1] + 0.5
                     xy = np.stack([t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f], axis=-1)
                     by_class.setdefault(class_id, []).append(xy)
