@@ -135,17 +135,27 @@ class RowBandAccumulator:
         """The weighted sums (K, rows, width) and weights (rows, width; None when not
         ``weighted``) of rows ``[top, end)``, not yet divided (a strip adds the sums carried
         from its neighbour first)."""
+        sums, weights = self.head(end)
+        sums, weights = sums.copy(), None if weights is None else weights.copy()
+        self.drop(end)
+        return sums, weights
+
+    def head(self, end: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Like :meth:`pop_sums`, as views of the band, valid until :meth:`drop` (no copy
+        of K bands of rows: the rows may be changed, they are dropped next)."""
         n = end - self.top
-        sums = self.sums[:, :n].copy()
-        weights = None if self.weights is None else self.weights[:n].copy()
-        # slide the band: rows below `end` move up, the freed rows start empty
+        return self.sums[:, :n], None if self.weights is None else self.weights[:n]
+
+    def drop(self, end: int) -> None:
+        """Slide the band past rows ``[top, end)``: rows below ``end`` move up, the freed
+        rows start empty."""
+        n = end - self.top
         self.sums[:, :-n] = self.sums[:, n:]  # numpy copies overlapping ranges safely
         self.sums[:, -n:] = 0
         if self.weights is not None:
             self.weights[:-n] = self.weights[n:]
             self.weights[-n:] = 0
         self.top = end
-        return sums, weights
 
 
 def divide(sums: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -542,7 +542,7 @@ def predict_blocks(
         """The row's finished block (after its windows were blended: same thread)."""
         top = grid.row_offsets[row]
         end = height if row == last_row else grid.row_offsets[row + 1]
-        sums, _ = accumulator.pop_sums(end)
+        sums, _ = accumulator.head(end)  # views, divided before they are dropped: no copy
         core = strip.right - strip.left
         if carry is not None:
             if strip.index > 0:
@@ -552,8 +552,9 @@ def predict_blocks(
         core_valid = without_far_margin(valid[: end - top, strip.left - left : strip.right - left],
                                         beyond, width - strip.left, height - top)
         weights = np.multiply.outer(row_weights[top:end], col_weights[strip.left : strip.right])
-        return (Window(strip.left, top, core, end - top), divide(sums[:, :, :core], weights),
-                core_valid)
+        blended = divide(sums[:, :, :core], weights)
+        accumulator.drop(end)
+        return Window(strip.left, top, core, end - top), blended, core_valid
 
     @functools.partial(clock.timed, "model")
     def run(batch):

@@ -33,8 +33,28 @@ def encode(blended: np.ndarray, valid: np.ndarray, options,
     if options.dtype == "float32":  # NaN at nodata; no copy where every pixel is valid
         blended = blended.astype(np.float32, copy=False)
         return blended if valid.all() else np.where(valid, blended, np.float32(np.nan))
-    scaled = np.rint(np.clip(np.nan_to_num(blended, nan=0.0), 0.0, 1.0) * 255)
-    return scaled.astype(np.uint8)
+    return scaled_uint8(blended)
+
+
+#: values scaled at a time by scaled_uint8: its float temporary stays in the CPU's cache
+SCALE_CHUNK = 1 << 16
+
+
+def scaled_uint8(values: np.ndarray) -> np.ndarray:
+    """round(p * 255) as uint8, p clipped to [0, 1], NaN as 0 (+-inf as 1 and 0, as after
+    nan_to_num). In chunks: over a whole block of K bands, each step's float temporary
+    was the block's size again (4 GB at 150 classes of a 4096 px strip)."""
+    flat = np.ascontiguousarray(values).reshape(-1)
+    scaled = np.empty(flat.shape, np.uint8)
+    part = np.empty(min(SCALE_CHUNK, flat.size), flat.dtype)
+    for start in range(0, flat.size, SCALE_CHUNK):
+        chunk = part[: min(SCALE_CHUNK, flat.size - start)]
+        np.fmax(flat[start : start + len(chunk)], 0, out=chunk)  # fmax: NaN -> 0
+        np.fmin(chunk, 1, out=chunk)
+        chunk *= 255
+        np.rint(chunk, out=chunk)
+        scaled[start : start + len(chunk)] = chunk
+    return scaled.reshape(values.shape)
 
 
 def most_probable(blended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,19 +150,16 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
     from geotile.streaming import BackgroundWriter
 
     mask_band = _writes_mask(options, check_nodata)
-    classes = options.output_type == "class"
     block_rows = dst.block_shapes[0][0]
     clock = clock or StageClock()
 
     @functools.partial(clock.timed, "encode")
     def write(window, pieces):
-        """Join the pieces (consecutive rows of one strip) and write them as ``window``."""
-        blended = np.concatenate([p[0] for p in pieces], axis=1)
-        valid = np.concatenate([p[1] for p in pieces], axis=0)
-        dst.write(blended if classes else encode(blended, valid, options, threshold),
-                  window=window)
+        """Join the pieces (consecutive rows of one strip, encoded) and write them as
+        ``window``."""
+        dst.write(np.concatenate([p[0] for p in pieces], axis=1), window=window)
         if mask_band:
-            keep = valid & ~np.isnan(blended[0])
+            keep = np.concatenate([p[1] for p in pieces], axis=0)
             dst.write_mask(keep.astype(np.uint8) * 255, window=window)
 
     def flush(parts, last: bool):
@@ -169,9 +186,13 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
         for item in bands:
             check_stopped()  # a cluster run interrupted: stop between blocks
             any_valid = any_valid or bool(item[2].any())
-            if classes:  # ids at once: blocks of K probabilities waiting are K times larger
-                with clock.timing("encode"):
-                    item = (item[0], encode(item[1], item[2], options, threshold), item[2])
+            # encoded at once: blocks of K float probabilities waiting to be joined and
+            # encoded are K times (class ids) or 4 times (uint8) larger
+            with clock.timing("encode"):
+                window, blended, valid = item
+                keep = valid & ~np.isnan(blended[0]) if mask_band else valid
+                item = (window, encode(blended, valid, options, threshold), keep)
+                del blended
             if parts and (item[0].col_off, item[0].width) != (parts[0][0].col_off,
                                                               parts[0][0].width):
                 parts = flush(parts, last=True)  # a new strip: the last one is complete

@@ -1241,3 +1241,52 @@ def test_asprs_unclassified_points_are_a_scored_class_past_id_0(tmp_path, run_cl
     rows = {c["class"]: c for c in scores["classes"]}
     assert rows["unclassified"]["support"] == int(hit.sum())
     assert rows["unclassified"]["iou"] == pytest.approx((hit & said).sum() / (hit | said).sum())
+
+
+def test_scaled_uint8_is_round_p_255_of_clipped_values_nan_as_0(monkeypatch):
+    # chunk by chunk (the last one partial), as the whole block's nan_to_num, clip, rint
+    import geotile.prediction_output as prediction_output
+
+    monkeypatch.setattr(prediction_output, "SCALE_CHUNK", 7)
+    for dtype in (np.float32, np.float64):
+        values = np.random.default_rng(5).normal(0.5, 0.6, (3, 5, 9)).astype(dtype)
+        values[0, 0, :8] = [np.nan, np.inf, -np.inf, -0.0, 0.5 / 255, 1.5 / 255, 254.5 / 255,
+                            1e-30]
+        scaled = prediction_output.scaled_uint8(values)
+        expected = np.rint(np.clip(np.nan_to_num(values, nan=0.0), 0, 1) * 255).astype(np.uint8)
+        assert scaled.dtype == np.uint8
+        np.testing.assert_array_equal(scaled, expected)
+        assert list(scaled[0, 0, :4]) == [0, 255, 0, 0]
+        np.testing.assert_array_equal(prediction_output.scaled_uint8(values[:, 1:, 2:7]),
+                                      expected[:, 1:, 2:7])  # a view
+
+
+def test_probability_output_of_40_classes_in_strips_is_the_whole_images(tmp_path):
+    # blocks are encoded as they arrive and divided straight from the strip's sums (no copy
+    # of K bands): uint8 is round(p * 255) of the float32 output, which is the pointwise
+    # model's on the whole image; nodata is masked (uint8) or NaN (float32)
+    from geotile.predict import PredictOptions, predict_raster
+
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=40, activation="softmax", seed=4)
+    pixels = np.random.default_rng(2).integers(1, 256, (3, 90, 150), dtype=np.uint8)
+    pixels[:, 30:41, 70:95] = 0
+    image = write_raster(tmp_path / "img.tif", pixels, nodata=0)
+    nodata = np.zeros((90, 150), bool)
+    nodata[30:41, 70:95] = True
+    outputs = {}
+    for dtype in ("float32", "uint8"):  # 3 strips, blocks of 16 rows gathered from pieces
+        outputs[dtype] = tmp_path / f"{dtype}.tif"
+        predict_raster(model, image, outputs[dtype], options=PredictOptions(
+            tile_size=32, block_size=64, dtype=dtype,
+            creation_options={"blockxsize": 16, "blockysize": 16}))
+    expected = pointwise_reference(pixels[np.newaxis] / 255, classes=40, seed=4)[0]
+    with rasterio.open(outputs["float32"]) as p, rasterio.open(outputs["uint8"]) as q:
+        probabilities, scaled = p.read(), q.read()
+        assert np.isnan(probabilities[:, nodata]).all()
+        np.testing.assert_allclose(probabilities[:, ~nodata], expected[:, ~nodata], atol=2e-6)
+        np.testing.assert_array_equal(scaled[:, ~nodata],  # under the mask: the model's
+                                      np.rint(probabilities[:, ~nodata] * 255))
+        np.testing.assert_array_equal(q.dataset_mask(), np.where(nodata, 0, 255))
+        assert q.descriptions == p.descriptions and q.count == 40
