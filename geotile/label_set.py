@@ -468,19 +468,20 @@ def property_fields(properties: list[dict]) -> dict[str, np.ndarray]:
 
 
 def cut_name_hint(name: str, fields, option: str) -> str:
-    """Where ``fields`` (a Shapefile's: the DBF keeps 10 characters of a field name) hold
-    ``name`` cut so, a sentence saying which to give ``option``; else ''. GDAL names a
-    second name cut alike after its first 8 characters, numbered ('building_1'): which one
-    is ``name`` the file no longer says."""
+    """Where ``fields`` (a Shapefile's, whose DBF keeps 10 characters of a field name, or
+    those of a file made from one) hold ``name`` cut so, a sentence saying which to give
+    ``option``; else ''. GDAL names a second name cut alike after its first 8 characters,
+    numbered ('building_1'): which one is ``name`` the file no longer says."""
     if len(name) <= 10:
         return ""
     cuts = {name[:10], name.encode()[:10].decode(errors="ignore")}
     if not cuts & set(fields):
         return ""
     found = [f for f in fields if f in cuts or re.fullmatch(re.escape(name[:8]) + r"_\d+", f)]
+    # said of the names, not the file: a GeoPackage made from a Shapefile keeps them cut
     if len(found) == 1:
-        return (f" A Shapefile keeps 10 characters of a field name: give {option} "
-                f"{found[0]}.")
-    return (f" A Shapefile keeps 10 characters of a field name: it is "
+        return (f" Cut to 10 characters, as a Shapefile keeps field names, it is "
+                f"{found[0]!r}: give {option} {found[0]}.")
+    return (f" Cut to 10 characters, as a Shapefile keeps field names, it is "
             f"{', '.join(repr(f) for f in found[:-1])} or {found[-1]!r} (GDAL numbers a "
             f"second name cut alike); give {option} the one holding it.")

@@ -686,6 +686,19 @@ def test_shapefile_cut_field_name_is_named_in_the_error(run_cli, image, tmp_path
                                   "roof"), "no field 'roof'. Fields: roof_mater, ")
 
 
+
+def test_a_cut_field_name_in_a_file_converted_from_a_shapefile(run_cli, image, tmp_path,
+                                                               cut_names):
+    """A GeoPackage made from that Shapefile (ogr2ogr, QGIS) keeps the cut names: the hint
+    named the GeoPackage 'a Shapefile'; now it names the cut, not the file's format."""
+    gpkg = tmp_path / "l.gpkg"
+    gpd.read_file(cut_names).to_file(gpkg)
+    result = run_cli("make-masks", gpkg, image, "-o", tmp_path / "m.tif", "--class-field",
+                     "roof_material")
+    assert_one_line_error(result, "l.gpkg: no field 'roof_material'", "10 characters",
+                          "--class-field roof_mater")
+    assert "A Shapefile keeps" not in result.stderr
+
 # --- item: a zipped Shapefile inside a folder of the zip ------------------------------------
 
 def _zip_folder(tmp_path, frame, members):
