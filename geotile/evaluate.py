@@ -518,6 +518,9 @@ class _RasterCounts:
     unmatched: str | None = None
     #: the truth's ids named no data (:attr:`PixelScores.left_out`)
     left_out: tuple[int, ...] = ()
+    #: a prediction naming no classes that holds those ids on pixels scored: (the ids, their
+    #: pixels, the pixels scored, the truth's names) (:func:`_warn_predicted_no_data`)
+    predicted_no_data: tuple | None = None
 
     @classmethod
     def of(cls, confusion: np.ndarray, names, truth_uint8: bool, prediction_uint8: bool,
@@ -655,13 +658,15 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             by_id = (tuple(int(i) for i in held if i != IGNORE),
                      (int(read.sum()), int(np.trace(read)), int(np.trace(read, -1)),
                       int(np.trace(read, 1))))
+        said = _predicted_no_data(confusion, no_data, true_kind.names) \
+            if no_data and not pred_kind.names else None
         counts = _RasterCounts.of(confusion, names, truth_0_255, pred_0_255,
                                   zero_nodata=tuple(zero_nodata),
                                   pixels=pred.width * pred.height, by_id=by_id,
                                   lost_255=lost_255, nodata_255=ignored_255,
                                   wide_truth=wide_truth, zeros=zeros,
                                   may_be_0_255=may, edge_strays=edge, unmatched=unmatched,
-                                  left_out=tuple(no_data))
+                                  left_out=tuple(no_data), predicted_no_data=said)
         if warn and unmatched:
             log.warning("%s (against %s): %s", prediction, truth, unmatched)
         if warn:
@@ -673,8 +678,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             if lost and warn:
                 _warn_zero_nodata(Path(str(path)).name, Path(str(other)).name, lost,
                                   counts.pixels)
-        if warn and no_data and not pred_kind.names:
-            _warn_predicted_no_data(prediction, truth, confusion, no_data, true_kind.names)
+        if warn and said:
+            _warn_predicted_no_data(prediction, truth, [said])
         if warn and (lost := _lost_255([counts])):
             _warn_nodata_255(Path(str(truth)).name, Path(str(prediction)).name, lost,
                              counts.pixels)
@@ -735,22 +740,31 @@ def _warn_paired_by_id(where: str, prediction, truth, counts) -> None:
                 shlex.quote(str(prediction)), shlex.quote(str(truth)))
 
 
-def _warn_predicted_no_data(prediction, truth, confusion: np.ndarray, no_data: list[int],
-                            names: list[str]) -> None:
+def _predicted_no_data(confusion: np.ndarray, no_data: list[int], names: list[str]) -> tuple:
+    """(the ids of ``no_data`` a prediction holds on pixels scored, their pixels, the pixels
+    scored, the truth's ``names``): :attr:`_RasterCounts.predicted_no_data`."""
+    ids = tuple(i for i in no_data if i < confusion.shape[1] and confusion[:, i].any())
+    return ids, int(confusion[:, list(ids)].sum()), int(confusion.sum()), names
+
+
+def _warn_predicted_no_data(prediction, truth, found: list[tuple], others: int = 0) -> None:
     """Say that a prediction naming no classes holds, on pixels scored, the ids that the
-    truth's names call no data: paired by id, it predicts no data there (a model whose
-    class k is the truth's id k+1, LoveDA). Under 1% of the pixels scored is a few misses
-    of ids that pair right: not said."""
-    ids = [i for i in no_data if i < confusion.shape[1] and confusion[:, i].any()]
-    said = int(confusion[:, ids].sum())
-    if not ids or said < 0.01 * int(confusion.sum()):
+    truth's names call no data (``found``: :func:`_predicted_no_data` of one pair, or of
+    ``others`` + 1 pairs of a folder): paired by id, it predicts no data there (a model
+    whose class k is the truth's id k+1, LoveDA). Under 1% of the pixels scored is a few
+    misses of ids that pair right: not said."""
+    ids = sorted({i for f in found for i in f[0]})
+    said, scored = sum(f[1] for f in found), sum(f[2] for f in found)
+    if not ids or said < 0.01 * scored:
         return
-    log.warning("%s names no classes and holds id %s, named %s for %s, on %d pixels (%.0f%% "
+    names = next(f[3] for f in found if f[0])
+    more = f" (and {others} other prediction{'s' if others > 1 else ''})" if others else ""
+    log.warning("%s%s names no classes and holds id %s, named %s for %s, on %d pixels (%.0f%% "
                 "of those scored): paired by id, they predict no data and count as misses. "
                 "Name the prediction's classes (gdal_edit.py -mo GEOTILE_CLASS_NAMES='[...]' "
-                "%s) so that they pair with the truth's by name.", prediction,
+                "%s) so that they pair with the truth's by name.", prediction, more,
                 ", ".join(map(str, ids)), repr(names[ids[0]]), truth, said,
-                100 * said / max(int(confusion.sum()), 1), Path(str(prediction)).name)
+                100 * said / max(scored, 1), Path(str(prediction)).name)
 
 
 def _warn_zero_nodata(name: str, other: str, lost: int, pixels: int) -> None:

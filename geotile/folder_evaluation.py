@@ -20,6 +20,7 @@ from geotile.evaluate import (
     _ratios,
     _warn_nodata_255,
     _warn_paired_by_id,
+    _warn_predicted_no_data,
 )
 from geotile.folder_pairs import FilePairs, pair_folders
 from geotile.object_scores import ObjectEvaluation, ObjectScores, evaluate_vectors
@@ -295,6 +296,12 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             where = (f"{pairs.pairs[first][1]}" if len(by_id) == 1 else
                      f"{pairs.pairs[first][1]} and {len(by_id) - 1} other truths")
             _warn_paired_by_id(where, prediction, truth, by_id.values())
+        said_no_data = {n: c.predicted_no_data for n, c in per_image.items()
+                        if c.predicted_no_data}
+        if said_no_data:  # one warning for the folder: the first pair named, the others counted
+            first = next(iter(said_no_data))
+            _warn_predicted_no_data(pairs.pairs[first][0], pairs.pairs[first][1],
+                                    list(said_no_data.values()), len(said_no_data) - 1)
         said: dict[str, list[str]] = {}
         for name, c in per_image.items():
             if c.unmatched:

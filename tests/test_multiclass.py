@@ -1290,3 +1290,30 @@ def test_probability_output_of_40_classes_in_strips_is_the_whole_images(tmp_path
                                       np.rint(probabilities[:, ~nodata] * 255))
         np.testing.assert_array_equal(q.dataset_mask(), np.where(nodata, 0, 255))
         assert q.descriptions == p.descriptions and q.count == 40
+
+
+def test_a_folder_of_unnamed_predictions_of_no_data_ids_is_warned_of_once(tmp_path, run_cli):
+    """The same LoveDA case as folders (pred/ and truth/ of two tiles each): scored one id off
+    without a word, as the pairs of a folder are read with their warnings held back; now one
+    warning for the folder, naming the first prediction, the others' count and the pixels."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        p, t, _, _ = _loveda(tmp_path / name)
+        with rasterio.open(p, "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES="")
+        for side, path in (("pred", p), ("truth", t)):
+            (tmp_path / side).mkdir(exist_ok=True)
+            path.rename(tmp_path / side / f"{name}.tif")
+    (tmp_path / "loveda.json").write_text(json.dumps(
+        {"no data": 0, **{n: k + 1 for k, n in enumerate(LOVEDA)}}))
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth", "--class-map",
+                     tmp_path / "loveda.json", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    pixels_said = scores["classes"][0]["predicted"]  # the folder's totals
+    assert pixels_said > 0.1 * scores["pixels"]
+    warned = [line for line in result.stderr.splitlines() if "no data" in line]
+    assert len(warned) == 1, result.stderr
+    assert "a.tif" in warned[0] and "1 other" in warned[0], warned[0]
+    assert f"{pixels_said} pixels" in warned[0]
+    assert "GEOTILE_CLASS_NAMES" in warned[0]
