@@ -257,11 +257,8 @@ def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, make_raster, name):
     model = pointwise_model(tmp_path / "m.onnx")
     out = tmp_path / "out"
     out.mkdir()
-    # 32 px windows: ~2 s of work after the temporary file appears (64 px: 0.45 s, which a
-    # loaded machine's scheduling delay of this test could outlast: the signal then came
-    # as the process was ending, and it exited 0)
     process = subprocess.Popen([sys.executable, "-m", "geotile", "predict", str(model),
-                                str(image), "-o", str(out / "p.tif"), "--tile-size", "32"],
+                                str(image), "-o", str(out / "p.tif"), "--tile-size", "64"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not any(out.iterdir()) and time.monotonic() < deadline and process.poll() is None:
