@@ -257,9 +257,14 @@ def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, make_raster, name):
     model = pointwise_model(tmp_path / "m.onnx")
     out = tmp_path / "out"
     out.mkdir()
+    def default_handler():  # as from a terminal: under nohup (or a CI runner ignoring it)
+        # the signal is ignored, which geotile keeps (`nohup geotile ... &`)
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+
     process = subprocess.Popen([sys.executable, "-m", "geotile", "predict", str(model),
                                 str(image), "-o", str(out / "p.tif"), "--tile-size", "64"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_handler)
     deadline = time.monotonic() + 60
     while not any(out.iterdir()) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
