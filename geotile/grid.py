@@ -232,14 +232,28 @@ def grid_places(transforms) -> list[tuple[int, int, int]]:
     origin's pixel there. Placing pixel (x, y) at ``transforms[grid] * (col + x, row + y)``
     gives rasters of one grid bit-identical coordinates where they meet, whatever float
     rounding their origins carry. Only the grids of about the same pixel size are tried
-    (:func:`_size_keys`): trying every grid so far took n^2/2 :func:`grid_offset` calls for
-    chips each of its own pixel size."""
+    (:func:`_size_keys`) and, of north-up and 90-degree turned ones, only those whose origin
+    lies about as far off the pixel as its own (:class:`_Phases`): trying every grid so far
+    took n^2/2 :func:`grid_offset` calls for chips each of its own pixel size, or of one
+    size each flown (or reprojected) on its own."""
     grids: dict[tuple, list[int]] = {}  # size key -> the grids of that key, in order
+    phases: dict[tuple, _Phases] = {}  # size key -> its grids by phase (axis-aligned keys)
+    origin = None  # where phases are counted from: the first finite axis-aligned origin
     places = []
     for index, t in enumerate(transforms):
         own, near = _size_keys(t)
-        tried = sorted(g for key in near for g in grids.get(key, ())) if near is not None \
-            else sorted(g for found in grids.values() for g in found)
+        if origin is None and near is not None and _axis_aligned(t) \
+                and math.isfinite(t.c) and math.isfinite(t.f):
+            origin = t.c, t.f
+        phase = _phase(t, origin) if origin is not None and near is not None \
+            and _axis_aligned(t) else None
+        if near is None:
+            tried = sorted(g for found in grids.values() for g in found)
+        elif phase is None:
+            tried = sorted(g for key in near for g in grids.get(key, ()))
+        else:
+            tried = sorted(g for key in near if key in phases
+                           for g in phases[key].near(*phase))
         for grid in tried:
             offset = grid_offset(transforms[grid], t)
             if offset is not None:
@@ -247,8 +261,77 @@ def grid_places(transforms) -> list[tuple[int, int, int]]:
                 break
         else:
             grids.setdefault(own, []).append(index)
+            if near is not None and _axis_aligned(t):
+                phases.setdefault(own, _Phases()).add(index, phase)
             places.append((index, 0, 0))
     return places
+
+
+def _axis_aligned(t) -> bool:
+    """Whether ``t`` (finite terms) is north-up, south-up or mirrored (b = d = 0), or turned
+    90 degrees (a = e = 0): each pixel axis then moves one map axis, so a raster's column
+    on another grid is a difference of their :func:`_phase`."""
+    return (t.b == t.d == 0 and t.a != 0 and t.e != 0) or \
+        (t.a == t.e == 0 and t.b != 0 and t.d != 0)
+
+
+def _phase(t, origin) -> tuple[float, float, float] | None:
+    """(col, row) of ``t``'s origin counted from ``origin`` (x, y), in ``t``'s pixels, and
+    the size of ``t``'s and ``origin``'s coordinates in those pixels (what float rounding
+    scales with); None where one is not finite."""
+    (x, y), (c, f) = origin, (t.c, t.f)
+    if t.b == 0:
+        col, row, pixel = (c - x) / t.a, (f - y) / t.e, min(abs(t.a), abs(t.e))
+    else:
+        col, row, pixel = (f - y) / t.d, (c - x) / t.b, min(abs(t.b), abs(t.d))
+    span = (abs(c) + abs(f) + abs(x) + abs(y)) / pixel
+    if not all(map(math.isfinite, (col, row, span))):
+        return None
+    return col, row, span
+
+
+#: phase buckets a pixel across (a power of two: phase * _PHASES is exact)
+_PHASES = 128
+
+
+class _Phases:
+    """The grids of one pixel-size key by the fraction of a pixel their origin lies off
+    :func:`_phase`'s origin, along each axis."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[int, int], list[int]] = {}
+        self.wild: list[int] = []  # no finite phase: tried by all
+        self.span = 0.0  # the largest span of the grids here
+
+    def add(self, grid: int, phase) -> None:
+        if phase is None:
+            self.wild.append(grid)
+            return
+        col, row, span = phase
+        key = int(col % 1 * _PHASES) % _PHASES, int(row % 1 * _PHASES) % _PHASES
+        self.buckets.setdefault(key, []).append(grid)
+        self.span = max(self.span, span)
+
+    def near(self, col: float, row: float, span: float) -> list[int]:
+        """Every grid here that :func:`grid_offset` may take a raster of this phase for:
+        on it, the raster's column is its col less the grid's, give or take the sizes'
+        1e-9 (times col: far from the origin that is more than a hundredth of a pixel)
+        and float rounding."""
+        margin = (TILE_TOLERANCE_PX + max(abs(col), abs(row)) * 1.001e-9
+                  + (span + self.span) * 16 * 2.0 ** -52 + 1e-9)
+        found = list(self.wild)
+        for i in _phase_range(col % 1, margin):
+            for j in _phase_range(row % 1, margin):
+                found += self.buckets.get((i, j), ())
+        return found
+
+
+def _phase_range(phase: float, margin: float) -> range | list[int]:
+    """The phase buckets within ``margin`` of ``phase`` (in [0, 1]), wrapping at 0/1."""
+    lo, hi = math.floor((phase - margin) * _PHASES), math.floor((phase + margin) * _PHASES)
+    if hi - lo + 1 >= _PHASES:
+        return range(_PHASES)
+    return [k % _PHASES for k in range(lo, hi + 1)]
 
 
 #: the width of a pixel-size bucket, in natural log: ten times grid_offset's 1e-9 relative
