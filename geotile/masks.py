@@ -758,6 +758,7 @@ def make_masks(
             _mask_one_image(
                 labels, by_crs, labels_path, input_path(image_path), Path(output_path),
                 options, class_field, class_map, replace, progress, co, tag, spacenet_rows,
+                layer,
             )
         )
     return _in_order(skipped, summaries)
@@ -908,7 +909,7 @@ def mask_creation_options(creation_options, count: int) -> dict:
 
 def _mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
-    overwrite, progress, creation_options, complete=None, spacenet_rows=False,
+    overwrite, progress, creation_options, complete=None, spacenet_rows=False, layer=None,
 ) -> dict:
     import rasterio
 
@@ -940,7 +941,7 @@ def _mask_one_image(
                                                   src.height + 2 * halo, -halo, -halo))
         on_image = select_bounds(near, extent) if halo else near
         if len(on_image) == 0:
-            say_no_labels_on(labels, frame, labels_path, image_path, extent, crs)
+            say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer)
         profile = mask_profile(src, len(options.channels), ignore, creation_options)
         with atomic_output(output_path, overwrite) as tmp:
             # no georeferencing: placed in pixels only when the labels have no CRS
@@ -979,12 +980,14 @@ def own_rows(frame, labels, image_path):
 
 def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
                      outcome: str | None = None,
-                     outcomes: str = "their masks are all zeros") -> None:
+                     outcomes: str = "their masks are all zeros",
+                     layer: str | None = None) -> None:
     """Why ``image_path``'s mask is all zeros: a SpaceNet CSV that lists no building on it
     (its "no building" row) says so in the log; one without a row for it, or vector labels
     that lie elsewhere (a wrong CRS, another image's file), in a warning. ``outcome``: what
     that leaves of the image in place of its all-zero mask (tile: its annotations);
-    ``outcomes``: the same said of many images at once."""
+    ``outcomes``: the same said of many images at once; ``layer``: the one read (--layer),
+    named where it is empty (the file's other layers may hold features)."""
     from geotile.input_paths import input_path
 
     image = input_path(image_path).name  # a URL's ?query (a signature) is no part of it
@@ -995,8 +998,9 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
         # an empty file (SpaceNet's GeoJSON of a tile without buildings, or LINESTRING
         # EMPTY roads, say)
         features = "features with a geometry" if len(labels) else "features"
+        where = f"layer {layer!r} of {labels_path}" if layer else labels_path
         warnings.warn(GeotileWarning(
-            f"{labels_path} holds no {features}; "
+            f"{where} holds no {features}; "
             f"{outcome or f'the mask of {image} is all zeros'}.", about=image,
             advice=f"the labels given for them hold no {features}; {outcomes}."), stacklevel=3)
         return

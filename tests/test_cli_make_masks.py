@@ -181,6 +181,28 @@ def test_an_image_the_labels_cannot_be_placed_on_is_refused_before_any_mask(
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_an_empty_layer_is_named_in_the_warning(run_cli, scene, tmp_path):
+    """--layer naming an empty layer of a GeoPackage whose other layer holds the buildings:
+    the warning said 'two.gpkg holds no features', which its other layer belies; it names
+    the layer (make-masks and tile --labels alike)."""
+    import geopandas as gpd
+    import shapely
+
+    image, _ = scene
+    two = tmp_path / "two.gpkg"
+    frame = gpd.GeoDataFrame({"c": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:32633")
+    frame.to_file(two, layer="roads")
+    frame.iloc[:0].to_file(two, layer="empty_layer")
+    result = run_cli("make-masks", two, image, "-o", tmp_path / "m.tif", "--layer",
+                     "empty_layer")
+    assert result.exit_code == 0, result.output
+    assert "layer 'empty_layer' of " in result.stderr and "holds no features" in result.stderr
+    result = run_cli("tile", image, "--labels", two, "--layer", "empty_layer", "--size", "64",
+                     "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    assert "layer 'empty_layer' of " in result.stderr and "holds no features" in result.stderr
+
+
 def test_labels_without_geometries_and_empty(run_cli, scene, tmp_path):
     image, _ = scene
     nogeom = tmp_path / "nogeom.csv"
