@@ -114,7 +114,6 @@ class PixelScores:
             lines.append(f"{name:<{w}}" + "".join(f"{v:>{width}}" for v in row))
         return "\n".join(lines)
 
-
     def _largest_confusions(self, count: int = 10) -> list[str]:
         """In place of a matrix too wide to read: where it is, and its ``count`` largest
         counts off the diagonal (a truth class predicted as another)."""
@@ -559,7 +558,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     from geotile.raster_kinds import (
         looks_like_colour_labels,
         may_be_0_255,
-        names_no_data,
+        no_data_ids,
         plain_bands,
         raster_kind,
         reads_nodata,
@@ -589,7 +588,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         t_threshold = true_kind.threshold if true_kind.threshold is not None else 0.5
         if class_map:
             true_kind = replace(true_kind, names=truth_names(class_map))
-        no_data = [i for i, n in enumerate(true_kind.names or ()) if names_no_data(n, i)]
+        no_data = no_data_ids(true_kind.names)
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5
         names = true_kind.names or pred_kind.names

@@ -994,10 +994,9 @@ def _no_data_ids(names: list[str] | None) -> np.ndarray:
     """The class ids past 0 whose name says no data (CORINE's 48 'NODATA', a legend's
     'unknown'): a mask ignores them, as evaluate leaves them out; 0 keeps its own rule
     (:func:`~geotile.raster_kinds.zero_nodata`)."""
-    from geotile.raster_kinds import names_no_data
+    from geotile.raster_kinds import no_data_ids
 
-    return np.array([i for i, name in enumerate(names or ()) if 0 < i < IGNORE
-                     and names_no_data(name, i)], np.uint8)
+    return np.array([i for i in no_data_ids(names) if 0 < i < IGNORE], np.uint8)
 
 
 def _warn_no_data_ids(labels_path, left_out: dict[int, int], names: list[str]) -> None:

@@ -967,6 +967,11 @@ def names_no_data(name, class_id: int = 0) -> bool:
     return key in NODATA_NAMES or key.startswith(("no_data", "nodata"))
 
 
+def no_data_ids(names) -> list[int]:
+    """The ids whose names (one per id, from 0) say no data (:func:`names_no_data`)."""
+    return [i for i, name in enumerate(names or ()) if names_no_data(name, i)]
+
+
 @dataclass(frozen=True)
 class ZeroNodata:
     """What a class raster's declared nodata 0 means (:func:`zero_nodata`)."""
