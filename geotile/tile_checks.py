@@ -38,6 +38,26 @@ def _check_png(image, mask=None, extra=None) -> None:
                              f"{found['raster'][1]} of {image} make {count} bands. {fix}")
 
 
+def _check_paletted_with_extra(images, extras) -> None:
+    """Refuse, naming the image, a paletted image (colour-table indices) stacked with
+    --extra-bands: one colour table holds one band, so its patches would hold bare indices,
+    while predict feeds the same stack its colours (:func:`geotile.input_bands.model_view`)."""
+    from geotile.categories import grey_palette, paletted
+    from geotile.raster import open_raster
+
+    for image, extra in zip(images, extras or (), strict=False):
+        with open_raster(image) as src:
+            if src.count != 1 or not paletted(src):
+                continue
+            colours = "gray" if grey_palette(src) else "rgb"
+        name = Path(str(image)).name
+        raise InputError(
+            f"{image}: its band holds colour-table indices (a paletted image), which patches "
+            f"stacked with --extra-bands {Path(str(extra)).name} cannot keep with their colours "
+            f"(predict feeds it its colours). Expand it first: gdal_translate -expand {colours} "
+            f"{name} {Path(name).stem}_{colours}.tif, and tile that.")
+
+
 def _warn_if_colour_labels(mask_src, image) -> None:
     """One warning when a mask looks like colour-coded labels: its patches would hold
     colours, not class ids."""

@@ -79,6 +79,7 @@ from geotile.splits import SPLIT_NAMES, SplitPlan, _warn_overlapping
 from geotile.tile_checks import (
     _check_class_names,
     _check_grids,
+    _check_paletted_with_extra,
     _check_png,
     _check_same_grid,
     _warn_if_colour_labels,
@@ -443,6 +444,7 @@ def tile_rasters(
         for i, image in enumerate(images):
             _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
     _check_grids(images, masks)
+    _check_paletted_with_extra(images, extras)
     _check_class_names(masks)
     if annotations is not None:  # numbered as the masks number their classes
         annotations = annotations.named_by(masks)

@@ -483,6 +483,28 @@ def test_extra_band_values_equal_to_the_image_nodata_stay_valid(run_cli, make_ra
         np.testing.assert_array_equal(patch.read(4)[:, :16], heights[32:, 32:48])
 
 
+def test_a_paletted_image_with_extra_bands_is_refused(run_cli, make_raster, tmp_path):
+    """A paletted image stacked with --extra-bands was cut into patches of bare colour-table
+    indices marked grey, the table lost (one table holds one band), while predict feeds the
+    same stack's colours: training patches unlike what the model gets. Refused, with the fix,
+    before any patch."""
+    import rasterio
+
+    indices = (np.arange(64 * 64).reshape(64, 64) % 7).astype(np.uint8)
+    image = make_raster("pal.tif", indices)
+    with rasterio.open(image, "r+") as dst:
+        dst.write_colormap(1, {i: (i * 30, 255 - i * 30, i * 10, 255) for i in range(7)})
+    ndsm = make_raster("ndsm.tif", np.ones((64, 64), np.float32))
+    plain = make_raster("a.tif", np.ones((3, 64, 64), np.uint8))
+    result = run_cli("tile", plain, image, "--extra-bands", ndsm, "--extra-bands", ndsm,
+                     "--size", 32, "-o", tmp_path / "out")
+    assert_one_line_error(result, "pal.tif", "colour-table indices", "--extra-bands",
+                          "gdal_translate -expand rgb")
+    assert not list((tmp_path / "out").rglob("*.tif"))
+    result = run_cli("tile", image, "--size", 32, "-o", tmp_path / "alone")
+    assert result.exit_code == 0, result.output  # alone, its patches keep the table
+
+
 def test_labels_without_crs_take_labels_crs(run_cli, make_raster, tmp_path):
     import json
 
