@@ -86,8 +86,25 @@ def refuse_unpredictable(model, original, src, options, image_path) -> None:
         raise InputError(f"{image_path}: complex pixels (SAR) hold two values each; convert "
                          "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
                          "'abs(A)' --type Float32).")
+    if refusal := _repeated_colour_refusal(original, src, options, image_path):
+        raise InputError(refusal)
     if refusal := _resampling_refusal(model, original, options):
         raise InputError(refusal)
+
+
+def _repeated_colour_refusal(original, src, options, image_path) -> str | None:
+    """Why --bands that repeat a band (1,1,1, a grey image's hint) are refused for a paletted
+    ``original`` of colours, seen through them as ``src``: they would feed one of its colours
+    (red) several times, neither its indices nor its colours; None otherwise."""
+    from geotile.categories import grey_palette
+
+    bands = list(options.bands or ())
+    if src is original or len(set(bands)) == len(bands) or grey_palette(original):
+        return None
+    return (f"{image_path}: its band holds colour-table indices (a paletted image of "
+            f"colours), seen as red, green, blue: --bands {','.join(map(str, bands))} would "
+            "feed one of its colours several times. To feed its colours leave out --bands; "
+            "for grey levels convert it first (gdal_translate -expand rgb, then to grey).")
 
 
 def _wanted_resolution(model, options) -> tuple[float | None, str]:

@@ -236,6 +236,27 @@ def test_paletted_image_and_a_one_channel_model(run_cli, make_raster, tmp_path):
     assert "gdal_translate -expand rgb" in warned[0]
 
 
+def test_paletted_image_with_a_band_repeated(run_cli, make_raster, tmp_path):
+    """--bands 1,1,1 (the grey image's hint) on a coloured paletted image fed the red of its
+    colours three times, neither its indices nor its colours: refused, naming the fix. A
+    grey colour table's levels repeated are its grey image, as asked."""
+    model = pointwise_model(tmp_path / "m.onnx")
+    colours = [(255, 0, 0, 255), (0, 255, 0, 255), (0, 0, 255, 255)]
+    path, _ = _paletted(make_raster, "pal.tif", colours)
+    result = run_cli("predict", model, path, "--bands", "1,1,1", "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "pal.tif", "colour-table indices", "--bands 1,1,1",
+                          "leave out --bands")
+    assert not (tmp_path / "p.tif").exists()
+    grey = [(g, g, g, 255) for g in (0, 90, 180)]
+    path, indices = _paletted(make_raster, "grey.tif", grey)
+    result = run_cli("predict", model, path, "--bands", "1,1,1", "-o", tmp_path / "g.tif")
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+    levels = np.array([c[0] for c in grey], np.float32)[indices]
+    expected = pointwise_reference(np.stack([levels] * 3)[np.newaxis] / 255)[0, 0]
+    with rasterio.open(tmp_path / "g.tif") as out:
+        np.testing.assert_allclose(out.read(1), expected, atol=1e-5)
+
+
 def test_scale_and_offset_declared_by_the_raster_are_named(run_cli, make_raster, tmp_path):
     """Landsat C2 L2 declares reflectance = DN * 2.75e-05 - 0.2 as GDAL band scale/offset:
     the warning about raw 16-bit pixels names them and the flags that apply them (the mean
