@@ -87,6 +87,11 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
             f"{path}: not a raster GDAL can read ({reason}). "
             "Give a GeoTIFF or another GDAL-readable image."
         ) from exc
+    if "complex_int16" in src.dtypes:  # no numpy type: rasterio reads it as complex64
+        src.close()
+        raise InputError(f"{path}: CInt16 complex pixels (SAR) hold two values each; convert "
+                         "them to amplitude or intensity first (gdal_calc.py --calc 'abs(A)' "
+                         "--type Float32), or to CFloat32 (gdal_translate -ot CFloat32).")
     bad = _unusable_geotransform(src)
     if bad:
         src.close()

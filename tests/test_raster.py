@@ -301,6 +301,27 @@ def test_a_geotransform_of_nan_or_inf_is_refused_by_every_command(tmp_path, run_
         assert not (tmp_path / output).exists()
 
 
+def test_complex_int16_pixels_are_refused_by_every_command(tmp_path, run_cli):
+    """A CInt16 raster (Sentinel-1 SLC's type) gave every command a TypeError traceback
+    ('complex_int16' is no numpy type): one line naming the file and the conversions."""
+    from .conftest import assert_one_line_error, write_raster
+    from .onnx_models import pointwise_model
+
+    pixels = (np.arange(256).reshape(16, 16) + 1j * 7).astype(np.complex64)
+    image = write_raster(tmp_path / "slc.tif", pixels, dtype="complex_int16")
+    labels = tmp_path / "labels.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": []}')
+    model = pointwise_model(tmp_path / "m.onnx", channels=1)
+    runs = {"mask.tif": ("make-masks", labels, image, "-o", tmp_path / "mask.tif"),
+            "patches": ("tile", image, "--size", "8", "-o", tmp_path / "patches"),
+            "pred.tif": ("predict", model, image, "-o", tmp_path / "pred.tif"),
+            "polygons.gpkg": ("vectorize", image, "-o", tmp_path / "polygons.gpkg")}
+    for output, args in runs.items():
+        assert_one_line_error(run_cli(*args), "slc.tif", "CInt16", "gdal_calc.py",
+                              "-ot CFloat32")
+        assert not (tmp_path / output).exists()
+
+
 @pytest.mark.parametrize("how", ["environment", "rasterio.Env"])
 def test_decode_threads_leave_the_users_gdal_num_threads(make_raster, monkeypatch, how):
     """predict on a GPU opened the image under GDAL_NUM_THREADS=<all cores>, over a user's
