@@ -50,6 +50,10 @@ def refuse_mixed_types(src, what: str = "prediction, mask or label raster",
         raise InputError(f"{src.name}: bands of different types "
                          f"({', '.join(dict.fromkeys(src.dtypes))}), so not a {what}, whose "
                          f"bands hold one type; {fix}.")
+    if np.dtype(src.dtypes[0]).kind == "c":  # read as it is, the imaginary part is lost
+        raise InputError(f"{src.name}: complex pixels ({src.dtypes[0]}, SAR) hold two values "
+                         f"each, so not a {what}; {fix} (a complex image to amplitude "
+                         "first: gdal_calc.py --calc 'abs(A)' --type Float32).")
 
 
 def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> RasterKind:

@@ -127,6 +127,21 @@ def _pred_and_truth(tmp_path, confs):
     return tmp_path / "pred.gpkg", tmp_path / "truth.gpkg"
 
 
+def test_complex_predictions_are_refused(run_cli, make_raster, tmp_path):
+    """A complex raster (SAR pixels) given as predictions lost its imaginary parts: vectorize
+    wrote 1 polygon of a 1+0j and a 0+1j region, evaluate scored the real parts, exit 0.
+    Refused in one line naming it."""
+    values = np.zeros((40, 50), np.complex64)
+    values[10:20, 10:30], values[25:35, 5:15] = 1, 1j
+    pred = make_raster("sar.tif", values)
+    truth = make_raster("truth.tif", (values.real > 0).astype(np.uint8))
+    result = run_cli("vectorize", pred, "-o", tmp_path / "v.gpkg")
+    assert_one_line_error(result, "sar.tif", "complex pixels", "amplitude")
+    assert not (tmp_path / "v.gpkg").exists()
+    assert_one_line_error(run_cli("evaluate", pred, truth), "sar.tif", "complex pixels")
+    assert_one_line_error(run_cli("evaluate", truth, pred), "sar.tif", "complex pixels")
+
+
 def test_evaluate_reads_numbers_stored_as_text_as_confidences(run_cli, tmp_path):
     pred, truth = _pred_and_truth(tmp_path, ["0.2", " 0.9 "])
     result = run_cli("evaluate", pred, truth, "--json")
