@@ -92,6 +92,17 @@ def refuse_unpredictable(model, original, src, options, image_path) -> None:
         raise InputError(refusal)
 
 
+def refuse_complex_extra(dtype, path) -> None:
+    """InputError for an --extra-bands raster of complex pixels (``dtype``): a model channel
+    holds one value a pixel, and the cast to float32 would drop the imaginary part."""
+    import numpy as np
+
+    if np.dtype(dtype).kind == "c":
+        raise InputError(f"{path}: the --extra-bands raster's complex pixels (SAR) hold two "
+                         "values each; convert them to amplitude or intensity first (e.g. "
+                         "gdal_calc.py --calc 'abs(A)' --type Float32).")
+
+
 def _repeated_colour_refusal(original, src, options, image_path) -> str | None:
     """Why --bands that repeat a band (1,1,1, a grey image's hint) are refused for a paletted
     ``original`` of colours, seen through them as ``src``: they would feed one of its colours

@@ -85,6 +85,7 @@ from geotile.model_pixel import (
     _model_pixel,
     _mosaic_resampling,
     _scale_unknown,
+    refuse_complex_extra,
     refuse_unpredictable,
 )
 from geotile.non_finite_output import NonFiniteOutput, _finite_where_valid, _placed
@@ -810,6 +811,8 @@ def predict_raster(
         added = extra.count if extra is not None else 0
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
         refuse_unpredictable(model, original, src, options, image_path)
+        if extra is not None:
+            refuse_complex_extra(extra.dtype, extra.path)
         indexes = select_bands(model, src, options, added, source)
         # after the refusals: a refused image gets its one line alone
         warn_if_not_georeferenced(original, "the predictions",

@@ -197,6 +197,23 @@ def test_an_extra_raster_of_another_place_is_one_line(rgb, make_raster, tmp_path
         assert not out.exists() and not out.with_suffix(".tif").exists()
 
 
+def test_a_complex_extra_raster_is_refused_by_predict(rgb, make_raster, tmp_path, run_cli):
+    """A complex --extra-bands raster (SAR) reached the model as its real parts, numpy's
+    ComplexWarning the only word (exit 0); refused in one line naming it, before any window
+    (a batch's header check too)."""
+    values = (np.ones((HEIGHT, WIDTH)) + 3j).astype(np.complex64)
+    sar = make_raster("sar.tif", values)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, rgb, "--extra-bands", sar, "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "sar.tif", "complex pixels", "amplitude")
+    assert not (tmp_path / "p.tif").exists()
+    from geotile.predict import predict_raster
+
+    with pytest.raises(InputError, match=r"sar\.tif: .*complex pixels"):
+        predict_raster(model, rgb, tmp_path / "q.tif", extra_bands=sar)
+    assert not (tmp_path / "q.tif").exists()
+
+
 def test_missing_extra_raster_is_one_line(rgb, tmp_path, run_cli):
     model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
     result = run_cli("predict", model, rgb, "--extra-bands", tmp_path / "nope.tif",
