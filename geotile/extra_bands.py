@@ -138,6 +138,13 @@ class ExtraBands:
             self.close()
             raise
 
+    def band_metadata(self) -> list[tuple]:
+        """Description, unit, scale, offset and tags of each stacked band, which its
+        patches keep (:func:`geotile.patch_writer.band_metadata`)."""
+        from geotile.patch_writer import band_metadata
+
+        return band_metadata(self._src, self._data)
+
     def read(self, top: int, rows: int, width: int, left: int = 0
              ) -> tuple[np.ndarray, np.ndarray]:
         """``(pixels (count, rows, width), valid (rows, width))`` of the block at (``left``,

@@ -90,20 +90,29 @@ def _colour_table(like, count: int, dtype: str, fmt: str) -> dict | None:
     return like.colormap(1)
 
 
-def _carried_metadata(like, count: int) -> dict | None:
+def _kept_tags(tags: dict) -> dict:
+    return {k: v for k, v in tags.items() if not k.startswith(("STATISTICS_", "GEOTILE_",
+                                                              "EXIF_"))
+            and k != "AREA_OR_POINT"}
+
+
+def band_metadata(like, bands) -> list[tuple]:
+    """Description, unit, scale, offset and tags of each of ``like``'s ``bands``."""
+    return [(like.descriptions[b - 1], like.units[b - 1], like.scales[b - 1],
+             like.offsets[b - 1], _kept_tags(like.tags(b))) for b in bands]
+
+
+def _carried_metadata(like, count: int, more: list[tuple] = ()) -> dict | None:
     """``like``'s dataset tags and, for its first ``count`` bands, descriptions, units,
     scales, offsets and tags, as gdal_translate -srcwin keeps them (not the statistics
     of the whole raster, nor a photo's EXIF tags, nor geotile's own mask tags, which
-    :func:`~geotile.mask_values.mask_tags` sets)."""
-    def kept(tags: dict) -> dict:
-        return {k: v for k, v in tags.items() if not k.startswith(("STATISTICS_", "GEOTILE_",
-                                                                  "EXIF_"))
-                and k != "AREA_OR_POINT"}
-
-    bands = range(1, min(count, like.count) + 1)
-    meta = {"tags": kept(like.tags()),
-            "bands": [(like.descriptions[b - 1], like.units[b - 1], like.scales[b - 1],
-                       like.offsets[b - 1], kept(like.tags(b))) for b in bands]}
+    :func:`~geotile.mask_values.mask_tags` sets); ``more``: those of the bands stacked
+    after them (:func:`band_metadata` of an --extra-bands raster)."""
+    bands = range(1, min(count - len(more), like.count) + 1)
+    meta = {"tags": _kept_tags(like.tags()), "bands": band_metadata(like, bands)}
+    if more:  # after all of like's bands
+        meta["bands"] += [(None, None, 1.0, 0.0, {})] * (count - len(more) - len(bands))
+        meta["bands"] += list(more)
     plain = all(not d and not u and s == 1 and o == 0 and not t
                 for d, u, s, o, t in meta["bands"])
     return None if plain and not meta["tags"] else meta
@@ -175,7 +184,8 @@ class PatchWriter:
             alpha[mask_alpha_bands(mask_src)] = True
             self.mask_alpha = alpha
 
-    def _profile(self, like, count, dtype, nodata, options: dict | None = None) -> dict:
+    def _profile(self, like, count, dtype, nodata, options: dict | None = None,
+                 more: list[tuple] = ()) -> dict:
         profile = {"count": count, "dtype": dtype, "width": 0, "height": 0}
         colormap = _colour_table(like, count, dtype, self.fmt)
         if colormap:  # a paletted raster's patches keep their table, as gdal_retile's do
@@ -185,7 +195,7 @@ class PatchWriter:
 
             profile.update(driver="GTiff", crs=map_crs(like), nodata=nodata, interleave="pixel")
             profile.update(_colour_options(like, count))
-            meta = _carried_metadata(like, count)
+            meta = _carried_metadata(like, count, more)
             if meta:
                 profile["_meta"] = meta
             options = self.creation_options if options is None else options

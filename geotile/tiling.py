@@ -768,7 +768,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         if extra_src is not None or len({repr(v) for v in src.nodatavals}) > 1:
             # no nodata value: GeoTIFF has one for all bands, and the image's would mark
             # valid extra-band values (0 m heights) as nodata; the mask band marks them
-            writers.image_profile = writers._profile(src, count, dtype.name, None)
+            writers.image_profile = writers._profile(
+                src, count, dtype.name, None,
+                more=extra_src.band_metadata() if extra_src is not None else ())
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         padding_drops = False

@@ -483,6 +483,36 @@ def test_extra_band_values_equal_to_the_image_nodata_stay_valid(run_cli, make_ra
         np.testing.assert_array_equal(patch.read(4)[:, :16], heights[32:, 32:48])
 
 
+def test_extra_bands_keep_their_scale_and_offset_in_the_patches(run_cli, make_raster,
+                                                                 tmp_path):
+    """An nDSM stored as uint16 centimetres (GDAL scale 0.01, offset -5: value in metres)
+    stacked after an image lost its scale and offset in the patches (band 4 read as plain
+    centimetres), while the image's bands kept theirs; each band keeps its own now."""
+    import rasterio
+
+    pixels = np.random.default_rng(4).integers(1000, 9000, (3, 64, 64)).astype(np.uint16)
+    image = make_raster("l2a.tif", pixels)
+    with rasterio.open(image, "r+") as dst:
+        dst.scales, dst.offsets = (1e-4,) * 3, (-0.1,) * 3
+    heights = np.random.default_rng(5).integers(0, 3000, (64, 64)).astype(np.uint16)
+    ndsm = make_raster("ndsm_cm.tif", heights)
+    with rasterio.open(ndsm, "r+") as dst:
+        dst.scales, dst.offsets, dst.units = (0.01,), (-5.0,), ("metre",)
+        dst.set_band_description(1, "nDSM")
+    result = run_cli("tile", image, "--extra-bands", ndsm, "--size", 32, "-o", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "a" / "images" / "l2a_1_0.tif") as patch:
+        assert patch.scales == (1e-4, 1e-4, 1e-4, 0.01)
+        assert patch.offsets == (-0.1, -0.1, -0.1, -5.0)
+        assert patch.units[3] == "metre" and patch.descriptions[3] == "nDSM"
+        np.testing.assert_array_equal(patch.read(4), heights[32:, :32])
+    plain = make_raster("rgb.tif", pixels.astype(np.uint8))
+    result = run_cli("tile", plain, "--extra-bands", ndsm, "--size", 32, "-o", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "b" / "images" / "rgb_0_1.tif") as patch:
+        assert patch.scales == (1, 1, 1, 0.01) and patch.offsets == (0, 0, 0, -5.0)
+
+
 def test_a_paletted_image_with_extra_bands_is_refused(run_cli, make_raster, tmp_path):
     """A paletted image stacked with --extra-bands was cut into patches of bare colour-table
     indices marked grey, the table lost (one table holds one band), while predict feeds the
