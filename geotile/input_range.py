@@ -79,6 +79,24 @@ def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | 
             f"the offset negated{plus}); --scale 1 keeps the pixels")
 
 
+def _warn_extra_declared(extra, stacklevel: int = 3) -> None:
+    """Warn when the --extra-bands raster ``extra`` (:class:`geotile.extra_bands.ExtraBands`)
+    declares values other than its pixels (GDAL scale/offset: an nDSM in uint16 centimetres
+    of scale 0.01): they reach the model as they are, as its patches hold them."""
+    declared = extra.band_metadata()
+    scales, offsets = [b[2] for b in declared], [b[3] for b in declared]
+    if all(s == 1 for s in scales) and not any(offsets):
+        return
+    shown = ",".join(f"{v:.12g}" for v in dict.fromkeys(scales))
+    moved = ",".join(f"{v:.12g}" for v in dict.fromkeys(offsets))
+    name = extra.path.name
+    warnings.warn(f"{name}: the --extra-bands raster declares scale {shown} and offset {moved} "
+                  "(value = pixel * scale + offset), but its pixels go to the model as they "
+                  "are. To feed those values convert it first: gdal_translate -unscale -ot "
+                  f"Float32 {name} {extra.path.stem}_values.tif.", GeotileWarning,
+                  stacklevel=stacklevel)
+
+
 def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
     """:func:`_warn_if_unscaled` for the bands ``indexes`` of ``src``."""
     _warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],

@@ -75,6 +75,7 @@ from geotile.grid import Grid
 from geotile.input_bands import model_view, select_bands
 from geotile.input_range import (
     _check_input_range,
+    _warn_extra_declared,
     _warn_if_unscaled,
     _warn_unscaled,
     _whole_range_advice,
@@ -826,6 +827,8 @@ def predict_raster(
                           "are. For its colours, run gdal_translate -expand rgb on it and give "
                           "a 3-channel model.", GeotileWarning, stacklevel=2)
         _warn_unscaled(model, src, indexes, added, image_path.name)
+        if extra is not None:
+            _warn_extra_declared(extra)
         # a float image's NaN pixels are nodata too (read_block), declared or not
         check_nodata = may_hold_nodata(src, indexes)
         classes = model.num_classes

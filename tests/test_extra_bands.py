@@ -214,6 +214,27 @@ def test_a_complex_extra_raster_is_refused_by_predict(rgb, make_raster, tmp_path
     assert not (tmp_path / "q.tif").exists()
 
 
+def test_a_scale_declared_by_the_extra_raster_is_said(rgb, make_raster, tmp_path, run_cli):
+    """An nDSM in uint16 centimetres declaring scale 0.01 (metres) reached the model as
+    centimetres without a word; they still do (as its patches hold them), said once with
+    the conversion that feeds the declared values."""
+    heights = np.random.default_rng(6).integers(0, 3000, (HEIGHT, WIDTH)).astype(np.uint16)
+    dsm = make_raster("dsm_cm.tif", heights)
+    with rasterio.open(dsm, "r+") as dst:
+        dst.scales = (0.01,)
+    predicted, _ = _predicted_with(tmp_path, run_cli, rgb, dsm)
+    np.testing.assert_allclose(predicted, _reference(rgb, heights), atol=1e-5)
+    model = tmp_path / "rgb_ndsm.onnx"
+    result = run_cli("predict", model, rgb, "--extra-bands", dsm, "-o", tmp_path / "w.tif")
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert result.exit_code == 0 and len(warned) == 1, result.output
+    assert "dsm_cm.tif" in warned[0] and "scale 0.01" in warned[0]
+    assert "gdal_translate -unscale -ot Float32" in warned[0]
+    plain = make_raster("dsm.tif", heights.astype(np.float32) / 100)
+    result = run_cli("predict", model, rgb, "--extra-bands", plain, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+
+
 def test_missing_extra_raster_is_one_line(rgb, tmp_path, run_cli):
     model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
     result = run_cli("predict", model, rgb, "--extra-bands", tmp_path / "nope.tif",
