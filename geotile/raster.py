@@ -87,6 +87,15 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
             f"{path}: not a raster GDAL can read ({reason}). "
             "Give a GeoTIFF or another GDAL-readable image."
         ) from exc
+    if src.count == 0:  # a container of rasters (GDAL subdatasets), or none
+        subdatasets = list(src.subdatasets)
+        src.close()
+        if subdatasets:
+            shown = ", ".join(subdatasets[:3]) + (", ..." if len(subdatasets) > 3 else "")
+            raise InputError(f"{path}: holds {len(subdatasets)} rasters (GDAL subdatasets: "
+                             f"{shown}), not one; write the one to use to a GeoTIFF first, e.g. "
+                             f"gdal_translate '{subdatasets[0]}' one.tif, and give that.")
+        raise InputError(f"{path}: the raster has no bands. Give a raster with pixels.")
     if "complex_int16" in src.dtypes:  # no numpy type: rasterio reads it as complex64
         src.close()
         raise InputError(f"{path}: CInt16 complex pixels (SAR) hold two values each; convert "

@@ -322,6 +322,36 @@ def test_complex_int16_pixels_are_refused_by_every_command(tmp_path, run_cli):
         assert not (tmp_path / output).exists()
 
 
+def test_a_file_of_subdatasets_names_one_to_give(tmp_path, run_cli):
+    """A file of several rasters (GDAL subdatasets: a GeoPackage of two raster tables, a
+    NetCDF/HDF5 of several variables) opens with 0 bands: every command failed with an
+    IndexError traceback (make-masks: 'no georeferencing'). One line names its subdatasets
+    and how to write one to a GeoTIFF."""
+    import rasterio
+
+    from .conftest import UTM_CRS, assert_one_line_error
+    from .onnx_models import pointwise_model
+
+    path = tmp_path / "multi.gpkg"
+    profile = {"driver": "GPKG", "width": 16, "height": 16, "count": 3, "dtype": "uint8",
+               "crs": UTM_CRS, "transform": rasterio.transform.from_origin(500000, 4e6, 1, 1)}
+    for table, append in (("one", "NO"), ("two", "YES")):
+        with rasterio.open(path, "w", **profile, RASTER_TABLE=table,
+                           APPEND_SUBDATASET=append) as dst:
+            dst.write(np.full((3, 16, 16), 80, np.uint8))
+    model = pointwise_model(tmp_path / "m.onnx")
+    labels = tmp_path / "labels.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": []}')
+    runs = {"mask.tif": ("make-masks", labels, path, "-o", tmp_path / "mask.tif"),
+            "patches": ("tile", path, "--size", "8", "-o", tmp_path / "patches"),
+            "pred.tif": ("predict", model, path, "-o", tmp_path / "pred.tif"),
+            "polygons.gpkg": ("vectorize", path, "-o", tmp_path / "polygons.gpkg")}
+    for output, args in runs.items():
+        assert_one_line_error(run_cli(*args), "multi.gpkg", "subdatasets",
+                              f"gdal_translate 'GPKG:{path}:one' one.tif")
+        assert not (tmp_path / output).exists()
+
+
 @pytest.mark.parametrize("how", ["environment", "rasterio.Env"])
 def test_decode_threads_leave_the_users_gdal_num_threads(make_raster, monkeypatch, how):
     """predict on a GPU opened the image under GDAL_NUM_THREADS=<all cores>, over a user's
