@@ -402,7 +402,7 @@ def predict_rasters(
     overwrite: bool = False,
     resume: bool = False,
     extra_bands: Sequence | None = None,
-    extra_resampling: str = "bilinear",
+    extra_resampling: str = "auto",
     settings: dict | None = None,
     progress: bool = False,
 ) -> list[dict]:

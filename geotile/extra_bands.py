@@ -2,8 +2,9 @@
 
 ``predict --extra-bands dsm.tif`` and ``tile --extra-bands dsm.tif`` read every band of
 the other raster on the image's grid: exactly (no resampling) when the grids are the same,
-else warped onto it (bilinear by default, as heights and other continuous values want;
-``nearest`` for classes), reprojected when its CRS differs. Pixels the other raster does
+else warped onto it (by default nearest for a raster of classes, one with a colour table or
+class names, which blending would turn into ids of no class, else bilinear, as heights and
+other continuous values want), reprojected when its CRS differs. Pixels the other raster does
 not cover, or where it is nodata, are nodata in the stack. Reading is by row bands, as
 the image itself is read, so memory does not grow with the raster. ``tile`` writes the
 stack without a nodata value (one value would hold for every band: the image's 0 would
@@ -20,7 +21,7 @@ import numpy as np
 
 from geotile.errors import InputError
 
-RESAMPLING = ("bilinear", "nearest", "cubic", "average")
+RESAMPLING = ("auto", "bilinear", "nearest", "cubic", "average")
 
 
 def same_grid(a, b) -> bool:
@@ -69,12 +70,43 @@ def _check_georeferenced(src, like, path) -> None:
         "image's exact grid.")
 
 
+def _holds_classes(src) -> bool:
+    """Whether ``src`` holds classes, not measurements: a colour table, or class names
+    (GEOTILE_CLASS_NAMES, GDAL categories, a QGIS paletted style)."""
+    from geotile.categories import paletted
+    from geotile.raster_kinds import class_names
+
+    try:
+        return paletted(src) or class_names(src) is not None
+    except InputError:  # an unreadable names tag still names classes
+        return True
+
+
+def _resampling_for(src, path, resampling: str) -> str:
+    """The resampling that puts ``src`` on the image grid: ``auto`` is nearest for a raster
+    of classes (:func:`_holds_classes`), else bilinear; a blending one asked for a raster
+    of classes is warned about once."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    classes = _holds_classes(src)
+    if resampling == "auto":
+        return "nearest" if classes else "bilinear"
+    if classes and resampling != "nearest":
+        warnings.warn(f"{Path(str(path)).name}: the --extra-bands raster holds classes (a "
+                      f"colour table or class names), which {resampling} resampling blends "
+                      "into ids of no class at their borders; give --extra-resampling nearest "
+                      "to keep them.", GeotileWarning, stacklevel=4)
+    return resampling
+
+
 class ExtraBands:
     """All bands of the raster ``path`` on the grid of ``like`` (width, height, transform,
     crs). Use as a context manager; :meth:`read` reads a band of rows as
     :func:`geotile.raster.read_band` does."""
 
-    def __init__(self, path: str | os.PathLike, like, resampling: str = "bilinear") -> None:
+    def __init__(self, path: str | os.PathLike, like, resampling: str = "auto") -> None:
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
@@ -123,6 +155,7 @@ class ExtraBands:
                     f"({src.width}x{src.height} vs {like.width}x{like.height}), so "
                     "--extra-bands cannot be aligned. Give a raster of the image's size.")
             _check_overlap(src, like, self.path)
+            resampling = _resampling_for(src, self.path, resampling)
             # outside the other raster's extent: nodata (an alpha band when it has none; the
             # warper makes its own alpha band the VRT's, 0 outside too)
             self._alpha = not alpha_bands(src) and (not has_nodata(src)

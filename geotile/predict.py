@@ -712,7 +712,7 @@ def predict_raster(
     overwrite: bool = False,
     progress: bool = False,
     extra_bands: str | os.PathLike | None = None,
-    extra_resampling: str = "bilinear",
+    extra_resampling: str = "auto",
     resume: bool = False,
     settings: dict | None = None,
     mosaic=None,

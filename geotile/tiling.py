@@ -383,7 +383,7 @@ def tile_rasters(
     progress: bool = False,
     annotations=None,
     extra_bands=None,
-    extra_resampling: str = "bilinear",
+    extra_resampling: str = "auto",
     resume: bool = False,
     palette=None,
     masks_from=None,

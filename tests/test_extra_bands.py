@@ -12,7 +12,7 @@ import rasterio
 from pyproj import Transformer
 from rasterio.transform import from_origin
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 from geotile.extra_bands import ExtraBands
 from tests.conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_vrt
 from tests.onnx_models import pointwise_model, pointwise_reference
@@ -419,6 +419,69 @@ def test_nearest_resampling_keeps_class_values(rgb, make_raster):
         pixels, _ = extra.read(0, HEIGHT, WIDTH)
     expected = np.repeat(np.repeat(classes, 3, 0), 3, 1)  # 159 px wide: the image is 160
     np.testing.assert_array_equal(pixels[0, :, : expected.shape[1]], expected)
+
+
+def _class_raster(make_raster, tmp_path, how):
+    """A 1.5 m land-cover raster (ids 1..5; 1.5 m is no multiple of 0.5 m, so bilinear
+    resampling would blend neighbouring ids) whose classes are told by ``how``: a colour
+    table, GDAL category names (its PAM sidecar, as QGIS writes them) or geotile's
+    GEOTILE_CLASS_NAMES tag; and its ids on the image's grid by nearest neighbour."""
+    transform = from_origin(*UTM_ORIGIN, 1.5, 1.5)
+    classes = np.random.default_rng(8).integers(1, 6, (HEIGHT // 3, WIDTH // 3), np.uint8)
+    path = make_raster(f"landcover_{how}.tif", classes, transform=transform)
+    names = ["background", "water", "tree", "grass", "road", "building"]
+    if how == "colours":
+        with rasterio.open(path, "r+") as dst:
+            dst.write_colormap(1, {i: (40 * i, 255 - 40 * i, 0, 255) for i in range(6)})
+    elif how == "categories":
+        (tmp_path / f"{path.name}.aux.xml").write_text(
+            '<PAMDataset><PAMRasterBand band="1"><CategoryNames>'
+            + "".join(f"<Category>{n}</Category>" for n in names)
+            + "</CategoryNames></PAMRasterBand></PAMDataset>")
+    else:
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES=",".join(names))
+    return path, np.repeat(np.repeat(classes, 3, 0), 3, 1)  # 159 px wide: the image is 160
+
+
+@pytest.mark.parametrize("how", ["colours", "categories", "tag"])
+def test_a_class_raster_is_resampled_nearest_by_default(rgb, make_raster, tmp_path, run_cli,
+                                                        how):
+    """A land-cover raster stacked as --extra-bands on another grid keeps its class ids:
+    bilinear resampling (the default for heights) would feed the model ids that are no
+    class (2.5 between grass and road), in tile's patches as in predict."""
+    landcover, expected = _class_raster(make_raster, tmp_path, how)
+    with rasterio.open(rgb) as src, ExtraBands(landcover, src) as extra:
+        pixels, _ = extra.read(0, HEIGHT, WIDTH)
+    np.testing.assert_array_equal(pixels[0, :, : expected.shape[1]], expected)
+    out = tmp_path / "patches"
+    result = run_cli("tile", rgb, "--extra-bands", landcover, "--size", 64, "-o", out)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / "images" / "rgb_0_0.tif") as patch:
+        np.testing.assert_array_equal(patch.read(4), expected[:64, :64])
+
+
+def test_a_class_raster_resampled_bilinear_on_request_is_warned(rgb, make_raster, tmp_path):
+    """--extra-resampling bilinear given for a class raster does what it says, with one
+    warning: its ids get blended."""
+    landcover, expected = _class_raster(make_raster, tmp_path, "colours")
+    with pytest.warns(GeotileWarning, match=r"landcover_colours.tif: .*classes.*bilinear.*"
+                                            r"--extra-resampling nearest"), \
+            rasterio.open(rgb) as src, ExtraBands(landcover, src, "bilinear") as extra:
+        pixels, _ = extra.read(0, HEIGHT, WIDTH)
+    assert not np.array_equal(pixels[0, :, : expected.shape[1]], expected)
+
+
+def test_heights_are_still_resampled_bilinear_by_default(rgb, make_raster, tmp_path):
+    """A continuous raster (an nDSM: no colours, no class names) is resampled bilinear, as
+    before, without a warning."""
+    transform = from_origin(*UTM_ORIGIN, 1.5, 1.5)
+    heights = np.random.default_rng(9).random((HEIGHT // 3, WIDTH // 3)).astype(np.float32)
+    dsm = make_raster("ndsm.tif", heights, transform=transform)
+    with rasterio.open(rgb) as src, ExtraBands(dsm, src) as auto, \
+            ExtraBands(dsm, src, "bilinear") as bilinear:
+        np.testing.assert_array_equal(auto.read(0, HEIGHT, WIDTH)[0],
+                                      bilinear.read(0, HEIGHT, WIDTH)[0])
 
 
 def test_an_extra_bands_input_is_never_an_output(rgb, make_raster, tmp_path, run_cli):

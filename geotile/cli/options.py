@@ -159,9 +159,11 @@ def extra_bands_opts(command):
     """--extra-bands and --extra-resampling (predict, tile): a second raster's bands stacked
     after the image's (geotile.extra_bands)."""
     command = click.option(
-        "--extra-resampling", type=click.Choice(["bilinear", "nearest", "cubic", "average"]),
-        default="bilinear", show_default=True,
-        help="Resampling of --extra-bands onto the image grid (nearest for classes).")(command)
+        "--extra-resampling",
+        type=click.Choice(["auto", "bilinear", "nearest", "cubic", "average"]),
+        default="auto", show_default=True,
+        help="Resampling of --extra-bands onto the image grid. auto: nearest for a raster "
+        "of classes (a colour table or class names), else bilinear.")(command)
     return click.option(
         "--extra-bands", "extra_bands", multiple=True, type=INPUT_PATH, metavar="RASTER",
         help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands, read on the "
