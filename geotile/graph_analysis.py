@@ -12,12 +12,16 @@ import numpy as np
 
 from geotile.model_file import load_model
 
-#: ops that only move, select or relabel values: a Sigmoid/Softmax before them is final
+#: ops that only move, select or relabel values: a Sigmoid/Softmax before them is final;
+#: an int8 model's QuantizeLinear and DequantizeLinear give its values back to a quantum
 _PASS_THROUGH_OPS = {"Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast",
                      "Gather", "GatherElements", "Slice", "Split", "Flatten", "Expand", "Tile",
-                     "Resize", "Upsample", "Concat", "DepthToSpace", "SpaceToDepth"}
-#: the range of each final activation's values
+                     "Resize", "Upsample", "Concat", "DepthToSpace", "SpaceToDepth",
+                     "QuantizeLinear", "DequantizeLinear"}
+#: the range of each final activation's values (QLinearSigmoid: onnxruntime.quantization's
+#: QOperator Sigmoid, com.microsoft)
 _FINAL_ACTIVATIONS = {"Sigmoid": ("sigmoid", 0.0, 1.0), "HardSigmoid": ("sigmoid", 0.0, 1.0),
+                      "QLinearSigmoid": ("sigmoid", 0.0, 1.0),
                       "Softmax": ("softmax", 0.0, 1.0), "Tanh": ("final", -1.0, 1.0)}
 #: reductions over channels of final values are final (the most likely class's probability)
 _REDUCTIONS = {"ReduceMax", "ReduceMin", "ReduceMean"}
@@ -280,10 +284,12 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
     rank = _graph_ranks(graph, producers)
 
     def softmax(node) -> GraphEnd:
-        end = GraphEnd("softmax", 0.0, 1.0, ("Softmax",))
-        if opset is None or opset >= 13:
+        end = GraphEnd("softmax", 0.0, 1.0, (node.op_type,))
+        quantized = node.op_type == "QLinearSoftmax"  # its own opset attribute, axis -1
+        version = attribute(node, "opset", opset) if quantized else opset
+        if version is None or version >= 13:
             return end
-        axis, dims = attribute(node, "axis", 1), rank(node.input[0])
+        axis, dims = attribute(node, "axis", -1 if quantized else 1), rank(node.input[0])
         if dims is None or axis in (-1, dims - 1):
             return end
         return dataclasses.replace(end, why=(
@@ -355,7 +361,7 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
         result = GraphEnd()
         if node is not None and depth < 64:
             kind = node.op_type
-            if kind == "Softmax":
+            if kind in ("Softmax", "QLinearSoftmax"):
                 result = softmax(node)
             elif kind in _FINAL_ACTIVATIONS:
                 what, low, high = _FINAL_ACTIVATIONS[kind]
@@ -392,7 +398,8 @@ _FIRST_RANK_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool",
                    "SpaceToDepth", "Transpose", "Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid",
                    "HardSigmoid", "HardSwish", "Tanh", "Softmax", "LogSoftmax", "Clip", "Cast",
                    "Identity", "Dropout", "Neg", "Abs", "Exp", "Log", "Sqrt", "Erf", "Softplus",
-                   "Gelu", "Concat", "Round", "Floor", "Ceil"}
+                   "Gelu", "Concat", "Round", "Floor", "Ceil", "QuantizeLinear",
+                   "DequantizeLinear", "QLinearConv", "QLinearSigmoid", "QLinearSoftmax"}
 #: ops broadcasting their inputs: the largest rank
 _BROADCAST_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "Where",
                   "PRelu", "MatMul"}

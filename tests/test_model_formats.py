@@ -95,6 +95,44 @@ def test_activation_behind_elementwise_ops_is_not_applied_twice(tmp_path, image,
     np.testing.assert_allclose(out, whole(path, image)[0][0], atol=1e-5)
 
 
+@pytest.mark.parametrize("form", ["qdq", "qoperator"])
+@pytest.mark.parametrize("classes", [1, 3])
+def test_a_statically_quantized_activation_is_not_applied_twice(tmp_path, image, form,
+                                                                 classes):
+    """onnxruntime.quantization.quantize_static ends a model's Sigmoid/Softmax in
+    QuantizeLinear + DequantizeLinear (QDQ) or makes it a com.microsoft QLinearSigmoid /
+    QLinearSoftmax then DequantizeLinear (QOperator): -v said 'activation sigmoid' and a
+    one-class model's probabilities were written as sigmoid(p), 0.5..0.73 (softmax twice
+    flattened them, 0.21..0.58 for 0.0..0.99). The graph's values are written as they are."""
+    import onnx
+
+    conv, weights = conv1x1("input", "logits", 3, classes, seed=9)
+    axis = {"axis": 1} if classes > 1 else {}
+    act = "Sigmoid" if classes == 1 else "Softmax"
+    consts = {"ls": np.array(0.05, np.float32), "lz": np.array(128, np.uint8),
+              "s": np.array(1 / 256, np.float32), "z": np.array(0, np.uint8)}
+    if form == "qdq":
+        tail = [helper.make_node(act, ["logits"], ["prob"], **axis),
+                helper.make_node("QuantizeLinear", ["prob", "s", "z"], ["q"])]
+    else:
+        tail = [helper.make_node("QuantizeLinear", ["logits", "ls", "lz"], ["ql"]),
+                helper.make_node(f"QLinear{act}", ["ql", "ls", "lz", "s", "z"], ["q"],
+                                 domain="com.microsoft",
+                                 **({**axis, "opset": 17} if classes > 1 else {}))]
+    nodes = [conv, *tail, helper.make_node("DequantizeLinear", ["q", "s", "z"], ["output"])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", classes, "H", "W"])], {**weights, **consts})
+    exported = onnx.load(str(path))
+    exported.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(exported, str(path))
+    model = OnnxModel.from_path(path)
+    assert [o.activation for o in model.outputs] == ["none"]
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    expected = whole(path, image)[0][0]
+    assert np.ptp(expected) > 0.3  # a second activation would squeeze them
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
 @pytest.mark.parametrize(("graph", "classes", "declared", "warned"), [
     ("sigmoid", 1, "sigmoid", False), ("sigmoid", 1, "Sigmoid", False),
     ("softmax", 4, "softmax", False), ("softmax", 4, "sigmoid", True),
