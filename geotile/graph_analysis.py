@@ -41,7 +41,11 @@ _INPUT_PASS_OPS = {"Cast", "Identity", "Transpose"}
 #: ops that pick, reorder or reshape the pixels without changing them (an RGB to BGR swap:
 #: a Gather of channels 2, 1, 0, torch's ``x.flip(1)`` as a Slice, a Split and Concat)
 _VALUE_PASS_OPS = _INPUT_PASS_OPS | {"Gather", "Slice", "Split", "Concat", "Reshape",
-                                     "Squeeze", "Unsqueeze", "Flatten"}
+                                     "Squeeze", "Unsqueeze", "Flatten", "QuantizeLinear",
+                                     "DequantizeLinear"}
+#: onnxruntime.quantization's QOperator Mul and Add (com.microsoft): inputs A, its scale and
+#: zero point, B, its scale and zero point, then the output's
+_QLINEAR_OPS = {"QLinearMul": "Mul", "QLinearAdd": "Add"}
 #: ops that keep the pixels' range whatever their other inputs (pads or sizes computed from
 #: the input's shape): a Pad (reflect, edge or a fill in 0..255), a Resize or Upsample
 _RANGE_PASS_OPS = {"Pad", "Resize", "Upsample"}
@@ -58,7 +62,7 @@ def graph_scales_input(graph, input_name: str, wide: bool = False) -> str:
     ``(x - 123.675) / 58.395``, keras Normalization, caffe's data_bn): every channel's above
     1 and up to 255, one at least 10. Shape and Size of the input are left aside. ``wide``:
     why it takes raw 12- or 16-bit pixels instead (a Div by 10000 or 4095 on every channel)."""
-    from geotile.onnx_graph import attribute, constant_values
+    from geotile.onnx_graph import attribute, constant_values, dequantized
 
     constants = constant_values(graph)
 
@@ -86,6 +90,16 @@ def graph_scales_input(graph, input_name: str, wide: bool = False) -> str:
                 if for_0_255(1 / factors) else "")
 
     def why(node, name: str) -> str:
+        if node.op_type in _QLINEAR_OPS:  # A (B) dequantized by its own scale, zero point
+            data = [k for k in (0, 3) if len(node.input) > k + 2 and node.input[k] == name]
+            other = 3 - data[0] if len(data) == 1 else None
+            values = dequantized(constants, node.input[other], node.input[other + 1:other + 3]
+                                 ) if other is not None and node.input[other] in constants \
+                else None
+            if values is None or not np.isfinite(values).all():
+                return ""
+            return subtracts(-values) if _QLINEAR_OPS[node.op_type] == "Add" \
+                else multiplies(values)
         first = node.input[0] == name
         if wide:
             values = known([i for i in node.input if i != name]) if node.op_type in (

@@ -162,16 +162,46 @@ def constant_values(graph) -> dict:
     for node in graph.node:
         if node.op_type != "Constant" or not node.output:
             continue
-        for attribute in node.attribute:
+        for entry in node.attribute:
             values = {"value": lambda a: tensor_values(a.t),
                       "value_float": lambda a: np.float64(a.f),
                       "value_floats": lambda a: np.asarray(list(a.floats), np.float64),
                       "value_int": lambda a: np.float64(a.i),
                       "value_ints": lambda a: np.asarray(list(a.ints), np.float64),
-                      }.get(attribute.name, lambda a: None)(attribute)
+                      }.get(entry.name, lambda a: None)(entry)
             if values is not None:
                 found[node.output[0]] = np.asarray(values)
+    for node in graph.node:  # an int8 model's constants: its int8 values dequantized
+        if node.op_type == "DequantizeLinear" and node.output and node.input[0] in found \
+                and not attribute(node, "block_size"):
+            values = dequantized(found, node.input[0], node.input[1:3],
+                                 attribute(node, "axis", 1))
+            if values is not None:
+                found[node.output[0]] = values
     return found
+
+
+def dequantized(found: dict, name: str, params, axis: int = 1):
+    """DequantizeLinear of the constant ``name``, ``(q - zero point) * scale`` from the
+    constants ``params`` (its scale and zero point names: one, or one per slice along
+    ``axis``), else None (a parameter not constant)."""
+    import numpy as np
+
+    values = found[name]
+    scale_name, zero_name = [*params, "", ""][:2]
+    scale = found.get(scale_name)
+    zero = found.get(zero_name) if zero_name else np.zeros(1)
+    if scale is None or zero is None:
+        return None
+    if scale.size > 1 or zero.size > 1:  # per axis: along ``axis`` of the values
+        if values.ndim == 0 or scale.ndim != 1 or not -values.ndim <= axis < values.ndim:
+            return None
+        shape = [1] * values.ndim
+        shape[axis] = -1
+        if values.shape[axis] != scale.size:
+            return None
+        scale, zero = scale.reshape(shape), (zero.reshape(shape) if zero.size > 1 else zero)
+    return (values - zero) * scale
 
 
 def attribute(node, name: str, default=None):

@@ -1402,6 +1402,56 @@ def test_a_model_standardising_0_255_pixels_itself_gets_raw_pixels(tmp_path, ima
         np.uint8).scale == pytest.approx(1 / 255)
 
 
+@pytest.mark.parametrize("form", ["qdq-255", "qdq-std", "qdq-bn", "qoperator-255",
+                                  "qoperator-std"])
+def test_a_quantized_model_scaling_0_255_pixels_itself_gets_raw_pixels(tmp_path, image,
+                                                                       form):
+    """onnxruntime.quantization.quantize_static quantises the input first (QuantizeLinear,
+    then DequantizeLinear in QDQ, or a com.microsoft QLinearMul/QLinearAdd in QOperator) and
+    the constants of the model's own ``x / 255``, ``x * (1 / std) - mean / std`` or input
+    BatchNormalization (a DequantizeLinear of int8 weights): geotile saw none of it and
+    divided uint8 pixels by 255 first, so the model saw 0..0.0039. Raw pixels go in."""
+    make = helper.make_node
+    std = np.array([58.395, 57.12, 57.375])
+    if form.endswith("255"):
+        factor = np.array(1 / 255)
+    else:
+        factor = 1 / std if form == "qdq-bn" else (1 / std).reshape(1, 3, 1, 1)
+    k_scale = np.float32(factor.max() / 255)
+    consts = {"x_s": np.array(1.0, np.float32), "x_z": np.array(0, np.uint8),
+              "k_q": np.round(factor / k_scale).astype(np.uint8),
+              "k_s": k_scale, "k_z": np.array(0, np.uint8),
+              "y_s": np.array(1 / 255 if form.endswith("255") else 0.02, np.float32),
+              "y_z": np.array(0, np.uint8),
+              "zero3": np.zeros(3, np.float32), "one3": np.ones(3, np.float32)}
+    quantize = make("QuantizeLinear", ["input", "x_s", "x_z"], ["xq"])
+    if form.startswith("qoperator"):
+        first = [quantize, make("QLinearMul", ["xq", "x_s", "x_z", "k_q", "k_s", "k_z", "y_s",
+                                               "y_z"], ["yq"], domain="com.microsoft"),
+                 make("DequantizeLinear", ["yq", "y_s", "y_z"], ["scaled"])]
+    else:
+        first = [quantize, make("DequantizeLinear", ["xq", "x_s", "x_z"], ["x"]),
+                 make("DequantizeLinear", ["k_q", "k_s", "k_z"], ["k"])]
+        first.append(make("BatchNormalization", ["x", "k", "zero3", "zero3", "one3"],
+                          ["scaled"], epsilon=0.0) if form == "qdq-bn"
+                     else make("Mul", ["x", "k"], ["scaled"]))
+    conv, weights = conv1x1("scaled", "z", 3, 3, seed=34)
+    path = save_graph(tmp_path / "m.onnx", [*first, conv, make("Softmax", ["z"], ["output"],
+                                                               axis=1)],
+                      nchw_in(), [("output", FLOAT, ["N", 3, "H", "W"])],
+                      {**weights, **consts})
+    if form.startswith("qoperator"):
+        import onnx
+
+        exported = onnx.load(str(path))
+        exported.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        onnx.save(exported, str(path))
+    model = OnnxModel.from_path(path)
+    assert model.normalization_for(np.uint8).scale == 1.0
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, whole(path, image, scale=1.0)[0][0], atol=1e-5)
+
+
 def test_a_model_scaling_reflectances_itself_is_not_taken_for_0_255(tmp_path):
     """A Div by 10000 or a mean of 1500 is for reflectances, not 0..255 pixels."""
     for op, value in (("Div", 10000.0), ("Sub", 1500.0)):
