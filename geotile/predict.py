@@ -1018,12 +1018,16 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     # 0s 1s)
     data_alpha = check_nodata and alpha_holds_values(src, indexes)
     own = not data_alpha and (floating or sorted(set(indexes)) != list(range(1, src.count + 1)))
-    source_nodata = {"src_nodata": 0} if data_alpha else undeclared_nan
+    # a mask band beside a nodata value is GDAL's mask (the value ignored, as read_block
+    # has it), which the warper honours only without a source nodata value
+    mask_band = masked_by_mask_band(src)
+    source_nodata = ({"src_nodata": 0} if data_alpha else
+                     {"src_nodata": None} if mask_band and not floating else undeclared_nan)
     try:
         with (alpha_as_values(src) if data_alpha else contextlib.nullcontext(src)) as source, \
                 WarpedVRT(source, crs=src.crs, transform=transform, width=width, height=height,
                           resampling=Resampling.average if down else Resampling.bilinear,
-                          add_alpha=data_alpha or masked_by_mask_band(src),
+                          add_alpha=data_alpha or mask_band,
                           **({"UNIFIED_SRC_NODATA": "NO"} if own else {}),
                           **source_nodata) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1]) as extra:

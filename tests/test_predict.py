@@ -518,3 +518,38 @@ def test_channels_last_outputs_of_a_channels_first_input_are_sized_by_their_chan
     assert batch_size_for(model, 512, PredictOptions()) == 4
     out = predict_array(model, np.ones((3, 40, 40), np.float32), options=PredictOptions())
     assert out.shape == (2, 40, 40)
+
+
+@pytest.mark.parametrize("resolution", ["1", "0.25"])  # averaged down, interpolated up
+def test_a_mask_band_beside_a_nodata_value_decides_on_the_model_grid(tmp_path, run_cli,
+                                                                     make_raster, resolution):
+    """An RGB GeoTIFF with an internal mask band and a nodata value of 0: GDAL's mask is the
+    mask band (the nodata value is ignored), as the plain path has it. Resampled to the
+    model's resolution the warp took the nodata value instead: a black block the mask calls
+    valid (240 px of 64 x 64) came out NaN and the masked pixels' hidden values were averaged
+    into the model's cells. Now it gives what the same file without the nodata value gives."""
+    rng = np.random.default_rng(3)
+    stack = rng.integers(1, 200, (3, 64, 64)).astype(np.uint8)
+    stack[:, 30:42, 4:24] = 0  # black, valid by the mask
+    stack[:, :, 56:] = 255  # hidden by the mask
+    mask = np.full((64, 64), 255, np.uint8)
+    mask[:, 56:] = 0
+    tifs = {}
+    for name, nodata in (("masked", None), ("masked_nodata", 0)):
+        tifs[name] = make_raster(f"{name}.tif", stack, nodata=nodata, photometric="MINISBLACK")
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(tifs[name], "r+") as dst:
+            dst.write_mask(mask)
+    path = pointwise_model(tmp_path / "rgb.onnx")
+    outputs = {}
+    for name, tif in tifs.items():
+        for grid, args in (("plain", []), ("model", ["--model-resolution", resolution])):
+            out = tmp_path / f"{name}_{grid}_p.tif"
+            result = run_cli("predict", path, tif, "-o", out, "--dtype", "float32",
+                             "--tile-size", "32", *args)
+            assert result.exit_code == 0, result.output
+            with rasterio.open(out) as src:
+                outputs[name, grid] = src.read(1)
+    for grid in ("plain", "model"):
+        np.testing.assert_array_equal(np.isnan(outputs["masked_nodata", grid]), mask == 0)
+        np.testing.assert_allclose(outputs["masked_nodata", grid], outputs["masked", grid],
+                                   atol=1e-6, rtol=0)
