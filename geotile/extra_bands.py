@@ -160,10 +160,15 @@ class ExtraBands:
             # warper makes its own alpha band the VRT's, 0 outside too)
             self._alpha = not alpha_bands(src) and (not has_nodata(src)
                                                     or masked_by_mask_band(src))
+            # a mask band beside a nodata value is GDAL's mask (the value ignored, as on the
+            # same grid), which the warper honours only without a source nodata value
+            unvalued = {"src_nodata": None} if self._alpha and has_nodata(src) and \
+                self.dtype.kind != "f" else {}
             with quiet_rasterio():
                 self._vrt = WarpedVRT(src, crs=like.crs, transform=like.transform,
                                       width=like.width, height=like.height,
-                                      resampling=Resampling[resampling], add_alpha=self._alpha)
+                                      resampling=Resampling[resampling], add_alpha=self._alpha,
+                                      **unvalued)
             # the VRT's own mask flags ignore an added alpha band: it is read as a band
             self._reader = self._vrt
             self.check_nodata = not self._alpha and may_hold_nodata(self._vrt)

@@ -179,6 +179,29 @@ def test_a_mask_band_of_a_coarser_raster_is_nodata(rgb, make_raster, tmp_path, r
     np.testing.assert_allclose(predicted[inner], expected[inner], atol=1e-4)
 
 
+def test_a_mask_band_beside_a_nodata_value_of_a_coarser_raster_decides(rgb, make_raster):
+    """An int16 nDSM in cm on a 1 m grid with an internal mask band and a nodata value of
+    0: GDAL's mask is the band (ground at 0 cm is a height). Resampled, the warp took the
+    nodata value and ignored the mask: the ground (the image's columns 80-159) was nodata
+    and the hidden heights (999 cm, columns 0-39) were fed as valid. Now it reads as the
+    same raster without the nodata value."""
+    transform = from_origin(*UTM_ORIGIN, 1.0, 1.0)
+    heights = np.zeros((HEIGHT // 2, WIDTH // 2), np.int16)
+    heights[:, 20:40] = 150
+    heights[:, :20] = 999  # hidden by the mask
+    valids, pixels = {}, {}
+    for name, nodata in (("mask", None), ("mask_nodata", 0)):
+        dsm = make_raster(f"{name}.tif", heights, transform=transform, nodata=nodata)
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(dsm, "r+") as dst:
+            dst.write_mask(np.where(heights == 999, 0, 255).astype(np.uint8))
+        with rasterio.open(rgb) as src, ExtraBands(dsm, src) as extra:
+            pixels[name], valids[name] = extra.read(0, HEIGHT, WIDTH)
+    assert not valids["mask_nodata"][:, :39].any() and valids["mask_nodata"][:, 41:].all()
+    np.testing.assert_array_equal(valids["mask_nodata"], valids["mask"])
+    np.testing.assert_array_equal(pixels["mask_nodata"][:, valids["mask"]],
+                                  pixels["mask"][:, valids["mask"]])
+
+
 @pytest.mark.parametrize("crs", [UTM_CRS, "EPSG:32617"])
 def test_an_extra_raster_of_another_place_is_one_line(rgb, make_raster, tmp_path, run_cli,
                                                       crs):
