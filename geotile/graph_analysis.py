@@ -61,7 +61,8 @@ def graph_scales_input(graph, input_name: str, wide: bool = False) -> str:
     their inverse, or a BatchNormalization) of 0..255 pixels (torch's
     ``(x - 123.675) / 58.395``, keras Normalization, caffe's data_bn): every channel's above
     1 and up to 255, one at least 10. Shape and Size of the input are left aside. ``wide``:
-    why it takes raw 12- or 16-bit pixels instead (a Div by 10000 or 4095 on every channel)."""
+    why it takes raw 12- or 16-bit pixels instead (a Div by 10000 or 4095 on every channel,
+    a Sub of means above 255: a Keras Normalization adapted on Sentinel-2 DN)."""
     from geotile.onnx_graph import attribute, constant_values, dequantized
 
     constants = constant_values(graph)
@@ -103,11 +104,18 @@ def graph_scales_input(graph, input_name: str, wide: bool = False) -> str:
         first = node.input[0] == name
         if wide:
             values = known([i for i in node.input if i != name]) if node.op_type in (
-                "Mul", "Div") and (first or node.op_type == "Mul") else None
+                "Mul", "Div", "Sub", "Add") and (first or node.op_type in ("Mul", "Add")) \
+                else None
+            if values and len(node.input) == 2 and node.op_type in ("Sub", "Add"):
+                means = values[0] if node.op_type == "Sub" else -values[0]
+                return (f"it subtracts a mean for raw 12- or 16-bit pixels itself "
+                        f"({means.max():.6g})" if (means > 0).all() and means.max() > 255
+                        else "")
             divisors = (1 / values[0] if node.op_type == "Mul" else values[0]) \
                 if values and len(node.input) == 2 else None
-            return (f"it divides its input by {np.max(divisors):.6g} itself"
-                    if divisors is not None and (divisors >= 1000).all() else "")
+            return (f"it divides its input by {np.max(divisors):.6g} itself, for raw 12- or "
+                    "16-bit pixels" if divisors is not None and (divisors >= 1000).all()
+                    else "")
         if node.op_type == "BatchNormalization":  # (x - mean) / std, std = sqrt(var + eps) / k
             params = known(node.input[1:5]) if first and len(node.input) >= 5 else None
             if params is None:

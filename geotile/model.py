@@ -959,11 +959,13 @@ class OnnxModel:
     def normalization_for(self, dtype) -> Normalization:
         """The normalisation for input of ``dtype``: without a scale, uint8 is divided by 255
         (as Deepness and most exported models expect) unless the model itself takes integer
-        input or its mean/std are for 0..255 pixels (it gets raw pixels); other dtypes are
+        input, its mean/std are for 0..255 pixels or its graph scales raw 12- or 16-bit
+        pixels itself (it gets raw pixels: an 8-bit rendering is warned of); other dtypes are
         left unscaled."""
         scale = self._scale
         if scale is None:
-            raw = np.issubdtype(self.input_type, np.integer) or self._takes_0_255
+            raw = np.issubdtype(self.input_type, np.integer) or self._takes_0_255 \
+                or self._scales_wide
             scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not raw else 1.0
         return Normalization(scale, self._mean, self._std)
 
@@ -985,7 +987,8 @@ class OnnxModel:
                         "reflectances (DN / 10000)")
             return None
         if self._scales_wide and not self._takes_0_255:
-            return None
+            return (f"{self._scales_wide}: give the image's raw bands (not an 8-bit "
+                    "rendering)") if dtype == np.uint8 else None
         if dtype.kind == "f":
             if top is not None and top <= 1.5 and self._takes_0_255:
                 return (f"they reach only {top:g} but {self._takes_0_255}: give --scale 255 "

@@ -1453,7 +1453,8 @@ def test_a_quantized_model_scaling_0_255_pixels_itself_gets_raw_pixels(tmp_path,
 
 
 def test_a_model_scaling_reflectances_itself_is_not_taken_for_0_255(tmp_path):
-    """A Div by 10000 or a mean of 1500 is for reflectances, not 0..255 pixels."""
+    """A Div by 10000 or a mean of 1500 is for raw 12- or 16-bit pixels, not 0..255 pixels
+    (uint8 pixels go in as they are, with a warning: see the test below)."""
     for op, value in (("Div", 10000.0), ("Sub", 1500.0)):
         conv, weights = conv1x1("scaled", "output", 3, 1, seed=32)
         path = save_graph(tmp_path / f"{op}.onnx",
@@ -1461,7 +1462,7 @@ def test_a_model_scaling_reflectances_itself_is_not_taken_for_0_255(tmp_path):
                           [("output", FLOAT, ["N", 1, "H", "W"])],
                           {**weights, "k": np.array(value, np.float32)})
         model = OnnxModel.from_path(path)
-        assert model.normalization_for(np.uint8).scale == pytest.approx(1 / 255)
+        assert model.normalization_for(np.uint8).scale == 1.0
         assert "0..255" not in (model.unscaled(np.uint16) or "")
 
 
@@ -1516,6 +1517,50 @@ def test_a_model_of_raw_dn_mean_std_takes_16_bit_not_8_bit_pixels(tmp_path, run_
     refl = make_raster("refl.tif", pixels.astype(np.float32) / np.float32(10000))
     result = run_cli("predict", path, refl, "-o", tmp_path / "r.tif")
     assert result.exit_code == 0 and "--scale 10000" in result.stderr, result.output
+
+
+@pytest.mark.parametrize("form", ["keras-normalization", "div-10000"])
+def test_a_model_scaling_raw_dn_itself_is_not_told_to_scale_them_nor_fed_8_bit(
+        tmp_path, run_cli, make_raster, form):
+    """A Keras Normalization adapted on Sentinel-2 DN (mean 1200..2500, as tf2onnx exports
+    it: NHWC Sub of the means, Mul by 1 / std, Transpose, Conv) fed its uint16 DN right but
+    was told "if it was trained on 0..1 inputs give --scale 0.0000153" (following it fed
+    them 65536x too small); an 8-bit rendering into it, or into a model dividing by 10000
+    itself, was divided by 255 without a word (the model saw 0..0.0039 for DN of 0..10000)
+    -> no --scale advice for raw DN; 8-bit pixels go in as they are (as into a model of raw
+    DN mean/std metadata), with a warning asking for the raw bands."""
+    make = helper.make_node
+    mean = np.array([1200.0, 1100.0, 900.0, 2500.0], np.float32).reshape(1, 1, 1, 4)
+    std = np.array([600.0, 550.0, 500.0, 1200.0], np.float32).reshape(1, 1, 1, 4)
+    if form == "keras-normalization":
+        first = [make("Sub", ["input", "mean"], ["centred"]),
+                 make("Mul", ["centred", "inv_std"], ["scaled"])]
+    else:
+        first = [make("Div", ["input", "k"], ["scaled"])]
+    conv, weights = conv1x1("nchw", "z", 4, 1, seed=35)
+    nodes = [*first, make("Transpose", ["scaled"], ["nchw"], perm=[0, 3, 1, 2]), conv,
+             make("Sigmoid", ["z"], ["p"]), make("Transpose", ["p"], ["output"],
+                                                  perm=[0, 2, 3, 1])]
+    path = save_graph(tmp_path / "m.onnx", nodes, [("input", FLOAT, ["unk__1", "unk__2",
+                                                                     "unk__3", 4])],
+                      [("output", FLOAT, ["unk__4", "unk__5", "unk__6", 1])],
+                      {**weights, "mean": mean, "inv_std": 1 / std,
+                       "k": np.array(10000.0, np.float32)})
+    pixels = np.random.default_rng(7).integers(1, 10001, (4, 40, 50)).astype(np.uint16)
+    result = run_cli("predict", path, make_raster("s2.tif", pixels), "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    assert "--scale" not in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), ort_run(path, pixels.transpose(1, 2, 0)[
+            np.newaxis].astype(np.float32))[0][0].transpose(2, 0, 1), atol=1e-5)
+    tci = make_raster("tci.tif", (pixels // 40).astype(np.uint8))
+    result = run_cli("predict", path, tci, "-o", tmp_path / "t.tif")
+    assert result.exit_code == 0, result.output
+    assert "tci.tif" in result.stderr and "raw 12- or 16-bit pixels" in result.stderr \
+        and "8-bit rendering" in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "t.tif") as out:
+        np.testing.assert_allclose(out.read(), ort_run(path, (pixels // 40).transpose(
+            1, 2, 0)[np.newaxis].astype(np.float32))[0][0].transpose(2, 0, 1), atol=1e-5)
 
 
 def test_0_1_float_pixels_into_a_model_of_0_255_mean_std_are_warned(tmp_path, run_cli,
