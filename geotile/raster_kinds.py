@@ -533,8 +533,10 @@ def check_probabilities(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     if bad is None:
         return
     scaled = f" ({bad / kind.scale:g} after its scale {kind.scale:g})" if kind.scale != 1 else ""
+    # a type that holds them: -ot Byte clamps ids above 255 (instance ids) to 255, one id
+    wide = "Byte" if bad <= 255 else "UInt16" if bad <= 65535 else "UInt32"
     raise InputError(f"{source or 'raster'}: values reach {bad:g}{scaled}: not probabilities "
-                     "0..1. Write class ids as an integer raster (gdal_translate -ot Byte), "
+                     f"0..1. Write class ids as an integer raster (gdal_translate -ot {wide}), "
                      "or give probabilities 0..1.")
 
 

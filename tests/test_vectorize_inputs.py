@@ -627,6 +627,32 @@ def test_float_values_outside_0_1_are_not_probabilities(run_cli, make_raster, tm
         assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]
 
 
+def test_float_instance_ids_above_255_are_not_advised_into_bytes(run_cli, make_raster,
+                                                                 tmp_path):
+    """A float32 instance-id mask (SAM / Detectron2 post-processing: ids 1..300, touching
+    buildings) was refused with 'gdal_translate -ot Byte', which clamps every id above 255
+    to 255 and merges touching buildings: the advice names a type that holds the ids, and
+    following it gives one polygon per id."""
+    ids = np.zeros((40, 40), np.float32)
+    ids[2:12, 2:12], ids[2:12, 12:22], ids[12:20, 2:22] = 256, 300, 299
+    path = make_raster("ids.tif", ids, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", path, "-o", tmp_path / "ids.gpkg")
+    assert_one_line_error(result, "ids.tif", "values reach 300", "gdal_translate -ot UInt16")
+    assert "-ot Byte" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ids.tif"]
+    ids[0, 0] = 70000
+    path = make_raster("wide.tif", ids, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", path, "-o", tmp_path / "wide.gpkg")
+    assert_one_line_error(result, "wide.tif", "values reach 70000", "gdal_translate -ot UInt32")
+    ids[0, 0] = 0
+    fixed = make_raster("fixed.tif", ids.astype(np.uint16), transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", fixed, "-o", tmp_path / "fixed.gpkg")
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "fixed.gpkg").sort_values("class_id")
+    assert list(found["class_id"]) == [256, 299, 300]
+    assert list(found["area_m2"]) == [100, 160, 100]
+
+
 def test_probabilities_within_a_rounding_error_of_0_1_are_kept(make_raster, tmp_path):
     p = np.full((20, 20), np.nan, np.float32)
     p[2:8, 2:8] = np.float32(1.0000001)
