@@ -375,7 +375,7 @@ def _context_blocks(size: int, step: int, halo: int, before: int, after: int) ->
 def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], stack):
     """``read(left, top, width, height) -> (probabilities (roles, h, w), valid)`` in
     ``src``'s pixels, past its edges from the ``neighbours`` (elsewhere: invalid)."""
-    from geotile.raster import open_raster, read_block
+    from geotile.raster import open_raster
     from geotile.raster_kinds import (
         binary_mask_kind,
         check_probabilities,
@@ -395,7 +395,7 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
     def read(left: int, top: int, width: int, height: int):
         if not neighbours:
             dataset, _, _, order, scale, check, kind = readers[0]
-            values, valid = read_block(dataset, left, top, width, height, order, check)
+            values, valid = _read_roles(dataset, left, top, width, height, order, check)
             check_probabilities(values, valid, kind, dataset.name)  # float 0..255 scores
             return _finite(_scaled(values, scale)), valid
         values = np.zeros((len(present), height, width), np.float32)
@@ -406,8 +406,8 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
             if x0 >= x1 or y0 >= y1:
                 continue
             have = [i for i, band in enumerate(order) if band is not None]
-            part, ok = read_block(dataset, x0 - col, y0 - row, x1 - x0, y1 - y0,
-                                  [order[i] for i in have], check)
+            part, ok = _read_roles(dataset, x0 - col, y0 - row, x1 - x0, y1 - y0,
+                                   [order[i] for i in have], check)
             check_probabilities(part, ok, kind, dataset.name)
             place = np.s_[y0 - top:y1 - top, x0 - left:x1 - left]
             values[(have, *place)] = _finite(_scaled(part, scale))
@@ -415,6 +415,32 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
         return values, valid
 
     return read
+
+
+def _read_roles(dataset, left: int, top: int, width: int, height: int, bands: list[int],
+                check: bool):
+    """:func:`~geotile.raster.read_block` of the role ``bands`` (footprint first): a pixel
+    is nodata where GDAL's mask says so (every band nodata) or where a float footprint holds
+    its nodata value; a float boundary or contact band holding its nodata value is no wall
+    there (0), not a nodata pixel: probabilities written with an image profile's nodata 0
+    lost every house's inside, where those bands are 0."""
+    from geotile.raster import read_block
+
+    values, valid = read_block(dataset, left, top, width, height, bands, check,
+                               band_nodata_values=False)
+    if check and values.dtype.kind == "f":
+        for index, band in enumerate(bands):
+            nodata = dataset.nodatavals[band - 1]
+            if nodata is None or np.isnan(nodata):
+                continue
+            here = values[index] == nodata
+            if not here.any():
+                continue
+            if index == 0:
+                valid &= ~here
+            else:
+                values[index][here] = 0
+    return values, valid
 
 
 def _raster_pieces(src, *, threshold: float | None = None,

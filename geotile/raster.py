@@ -458,6 +458,7 @@ def read_block(
     check_nodata: bool = True,
     fill=None,
     alpha_as_data: bool = False,
+    band_nodata_values: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read the ``width`` x ``height`` block at (``left``, ``top``), padded past the
     raster's edges.
@@ -468,6 +469,8 @@ def read_block(
     of a float raster (gaps that many declare no nodata for). ``alpha_as_data``: the alpha
     band of the dataset mask holds values (:func:`alpha_holds_values`): its 0s (NIR over
     water) are values; a pixel is nodata only where it and every band read are 0.
+    ``band_nodata_values`` False: a float band holding its nodata value leaves the pixel to
+    the dataset mask (:func:`band_nodata` not applied; the caller decides what it means).
     """
     from rasterio.windows import Window
 
@@ -497,7 +500,7 @@ def read_block(
     if any(p for side in pad for p in side):
         pixels = np.pad(pixels, ((0, 0), *pad), constant_values=fill)
         valid = np.pad(valid, pad, constant_values=False)
-    if check_nodata and rows and cols and pixels.dtype.kind == "f":
+    if check_nodata and band_nodata_values and rows and cols and pixels.dtype.kind == "f":
         bands = indexes if indexes is not None else range(1, src.count + 1)
         missing = band_nodata(pixels, [src.nodatavals[i - 1] for i in np.atleast_1d(bands)])
         if missing is not None:

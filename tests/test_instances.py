@@ -382,6 +382,33 @@ def test_building_across_adjacent_rasters_is_one(make_raster):
     assert sorted(found["source"]) == ["a.tif", "a.tif", "b.tif"]
 
 
+def test_float_probabilities_declaring_nodata_0_keep_their_buildings(make_raster, run_cli,
+                                                                     tmp_path):
+    """Float32 footprint/boundary/contact probabilities written with an image profile's
+    nodata 0: every pixel whose boundary or contact probability is 0 (each house's inside)
+    was nodata, so five 15 x 15 m houses came out as four 15 m2 slivers along the party
+    walls; GDAL's mask keeps a pixel where any band has data (as for uint8), and a wall
+    band's 0 is no wall there: one polygon per house, as without the nodata value."""
+    houses = [shapely.box(X0 + 5 + 15 * k, Y0 - 20, X0 + 20 + 15 * k, Y0 - 5)
+              for k in range(5)]
+    bands = rasterize_labels(houses, [1] * len(houses), (50, 180), TRANSFORM,
+                             MaskOptions(channels=("footprint", "boundary", "contact")))
+    path = make_raster("p.tif", bands.astype(np.float32), transform=TRANSFORM, nodata=0)
+    with rasterio.open(path, "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.gpkg")
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "b.gpkg")
+    assert normalized(found.geometry) == normalized(houses)
+    assert list(found["area_m2"]) == [225.0] * 5
+    # two adjacent rasters, a house across their edge (read with the neighbour's pixels)
+    right = make_raster("q.tif", bands[:, :, 90:].astype(np.float32), nodata=0,
+                        transform=from_origin(X0 + 45, Y0, 0.5, 0.5))
+    left = make_raster("p.tif", bands[:, :, :90].astype(np.float32), transform=TRANSFORM,
+                       nodata=0)
+    assert normalized(instance_frame([left, right]).geometry) == normalized(houses)
+
+
 def test_instances_of_adjacent_rasters_do_not_depend_on_their_order(make_raster):
     """Three adjacent rasters given in reverse: the same buildings came in another feature
     order (other FIDs) and a building across an edge named the other raster as source."""
