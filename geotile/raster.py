@@ -433,18 +433,22 @@ def read_band(
     check_nodata: bool = True,
     fill=None,
     alpha_as_data: bool = False,
+    band_nodata_values: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``[top, top + height)`` of the full raster width: :func:`read_block` from
     column 0, padded to ``width``."""
-    return read_block(src, 0, top, width, height, indexes, check_nodata, fill, alpha_as_data)
+    return read_block(src, 0, top, width, height, indexes, check_nodata, fill, alpha_as_data,
+                      band_nodata_values)
 
 
 def holds_valid_pixel(path: str | os.PathLike) -> bool:
     """Whether ``path`` has a pixel :func:`read_band` calls valid (not nodata, NaN or
-    infinite): read a few million pixels at a time, up to the first."""
+    infinite; a band holding its nodata value beside others that do not is valid, as
+    vectorize reads probabilities): read a few million pixels at a time, up to the first."""
     with open_raster(path) as src:
         rows = max(1, (1 << 22) // max(1, src.width * src.count))
-        return any(read_band(src, top, min(rows, src.height - top), src.width)[1].any()
+        return any(read_band(src, top, min(rows, src.height - top), src.width,
+                             band_nodata_values=False)[1].any()
                    for top in range(0, src.height, rows))
 
 

@@ -503,8 +503,11 @@ def band_regions(job: BandJob) -> list[tuple]:
     from geotile.raster import open_raster, read_band
 
     with open_raster(job.path) as src:
+        # a probability of 0 is a value: a softmax written with an image profile's nodata 0
+        # holds one in some band of every pixel (GDAL's mask: nodata where every band is)
         values, valid = read_band(src, job.top, job.rows, src.width, indexes=job.indexes,
-                                  check_nodata=job.check_nodata)
+                                  check_nodata=job.check_nodata,
+                                  band_nodata_values=job.kind.kind != "probability")
         raster_transform = job.grid or src.transform
     check_probabilities(values, valid, job.kind, job.path)  # in each band, as it is read
     ids, score = class_ids(values, valid, job.kind, job.threshold, job.path)

@@ -192,6 +192,25 @@ def test_multiclass_probabilities_use_argmax_and_names(make_raster, tmp_path):
     assert list(found.geometry.area) == [36, 64]
 
 
+def test_float_softmax_declaring_nodata_0_keeps_its_buildings(run_cli, make_raster, tmp_path):
+    """Float32 softmax probabilities (background, building) written with an image profile's
+    nodata 0: every pixel holds a 0 in one band (1, 0 or 0, 1), and each counted as nodata,
+    so the 10 x 10 m building gave no polygon and a warning that the raster holds no valid
+    pixel; a probability of 0 is a value (GDAL's mask: nodata where every band is)."""
+    probs = np.zeros((2, 20, 20), np.float32)
+    probs[0] = 1
+    probs[0, 5:15, 5:15], probs[1, 5:15, 5:15] = 0, 1
+    path = make_raster("soft.tif", probs, transform=from_origin(X0, Y0, 1, 1), nodata=0)
+    with rasterio.open(path, "r+") as dst:
+        dst.descriptions = ("background", "building")
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "no valid pixel" not in result.output
+    found = gpd.read_file(tmp_path / "b.gpkg")
+    assert list(found["class"]) == ["building"] and list(found["area_m2"]) == [100]
+    assert found.geometry[0].equals(shapely.box(X0 + 5, Y0 - 15, X0 + 15, Y0 - 5))
+
+
 def test_empty_prediction_gives_empty_collection(make_raster, tmp_path):
     path = make_raster("e.tif", np.zeros((10, 10), np.uint8))
     summary = vectorize_polygons([path], tmp_path / "e.geojson")
