@@ -611,9 +611,13 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         nodata_255 = true.nodata == IGNORE and may_be_0_255(true, true_kind)  # not make-masks'
 
         def read(parts):
+            # a probability of 0 is a value (GDAL's mask: nodata where every band is), as
+            # vectorize reads it: a softmax written with an image profile's nodata 0
             for left, top, cols, rows in parts:
-                yield (read_block(pred, left, top, cols, rows, p_indexes, check_pred),
-                       read_block(true, left, top, cols, rows, t_indexes, check_true))
+                yield (read_block(pred, left, top, cols, rows, p_indexes, check_pred,
+                                  band_nodata_values=pred_kind.kind != "probability"),
+                       read_block(true, left, top, cols, rows, t_indexes, check_true,
+                                  band_nodata_values=true_kind.kind != "probability"))
 
         parts = list(blocks(pred.width, pred.height, block_size, is_striped(pred, true)))
         # the reader thread stops before the rasters close, whatever holds the pairs

@@ -692,6 +692,25 @@ def test_0_255_masks_score_255_as_the_positive_class(make_raster):
     assert evaluate_rasters(make_raster("p.tif", pred), paletted).confusion.tolist() == expected
 
 
+def test_float_softmax_declaring_nodata_0_is_scored_pixel_by_pixel(make_raster):
+    """Float32 softmax probabilities (background, building) written with an image profile's
+    nodata 0, as vectorize reads them: every pixel holds a 0 in one band (1, 0 or 0, 1), and
+    each counted as nodata, so the prediction 'shared no valid pixel' and every score was 0;
+    a probability of 0 is a value (GDAL's mask: nodata where every band is)."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[5:15, 5:15] = 1
+    probs = np.zeros((2, 20, 20), np.float32)
+    probs[0] = 1
+    probs[0, 5:15, 7:15], probs[1, 5:15, 7:15] = 0, 1  # 80 of 100 found
+    probs[:, :2] = 0  # two rows of nodata: 0 in every band
+    pred = make_raster("soft.tif", probs, nodata=0)
+    with rasterio.open(pred, "r+") as dst:
+        dst.descriptions = ("background", "building")
+    result = evaluate_rasters(pred, make_raster("t.tif", truth))
+    assert result.confusion.tolist() == [[260, 0], [20, 80]]
+    assert result.classes()[1]["iou"] == 0.8
+
+
 @pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32])
 def test_255_of_a_wider_class_truth_is_its_ignore_value(make_raster, dtype):
     """An Int16 truth of ids 0..3 with 255 unlabelled (not declared nodata; QGIS Rasterize
@@ -1519,8 +1538,9 @@ def test_pixel_scores_read_blocks_of_at_most_1024_px(tmp_path, monkeypatch):
                         tiled=True, blockxsize=256, blockysize=256)
     sizes = []
     read_block = geotile.raster.read_block
-    monkeypatch.setattr(geotile.raster, "read_block", lambda src, left, top, cols, rows, *a:
-                        sizes.append((cols, rows)) or read_block(src, left, top, cols, rows, *a))
+    monkeypatch.setattr(geotile.raster, "read_block", lambda src, left, top, cols, rows, *a,
+                        **k: sizes.append((cols, rows)) or read_block(src, left, top, cols,
+                                                                      rows, *a, **k))
     scores = evaluate_rasters(pred, truth)
     assert sizes and max(max(s) for s in sizes) <= 1024
     with rasterio.open(pred) as p, rasterio.open(truth) as t:
