@@ -239,45 +239,94 @@ def _lines(geometries, side: str = "") -> np.ndarray:
 
 
 def _length_within(lines: np.ndarray, others: np.ndarray, buffer: float) -> float:
-    """Length of ``lines`` within ``buffer`` of ``others``. Each straight segment of
-    ``lines`` is cut by the buffers of the ``others`` near it alone, and the intervals they
-    cover along it are merged: the intersection with the union of every buffer (one
-    polygon as large as the city) cost each line the whole network, O(n²)."""
+    """Length of ``lines`` within ``buffer`` of ``others``, exactly: the points of a straight
+    segment within ``buffer`` of another segment (a stadium, convex) form one interval along
+    it (:func:`_interval_within`); each segment's intervals against the segments of
+    ``others`` near it are merged. (Buffers as polygons cut their round caps and joins by
+    chords, up to 0.5 % of the buffer short; intersecting the union of every buffer, one
+    polygon as large as the city, cost each line the whole network, O(n²).)"""
     import shapely
 
     if not len(lines) or not len(others):
         return 0.0
-    zones = shapely.buffer(others, buffer)
-    xy, line = shapely.get_coordinates(shapely.get_parts(lines), return_index=True)  # no
-    # segment across the gap between a MultiLineString's parts
-    same = (line[1:] == line[:-1]) & (xy[1:] != xy[:-1]).any(axis=1)
-    start, end = xy[:-1][same], xy[1:][same]
-    segments = shapely.linestrings(np.stack([start, end], axis=1))
-    segment, zone = shapely.STRtree(zones).query(segments, "intersects")
-    parts, piece = shapely.get_parts(
-        shapely.intersection(segments[segment], zones[zone]), return_index=True)
-    while (shapely.get_type_id(parts) > 3).any():  # collections of lines and points
-        parts, outer = shapely.get_parts(parts, return_index=True)
-        piece = piece[outer]
-    linear = np.isin(shapely.get_type_id(parts), LINE_TYPES) & ~shapely.is_empty(parts)
-    parts, owner = parts[linear], segment[piece[linear]]
-    if not len(parts):
+    start, end = _segments(lines)
+    o_start, o_end = _segments(others)
+    if not len(start) or not len(o_start):
         return 0.0
-    # each piece as the interval [low, high] (0..1) of its segment it covers
-    points, index = shapely.get_coordinates(parts, return_index=True)
-    direction = end - start
-    squared = (direction ** 2).sum(axis=1)
-    along = ((points - start[owner[index]]) * direction[owner[index]]).sum(axis=1)
-    along = np.clip(along / squared[owner[index]], 0.0, 1.0)
-    first = np.r_[0, np.flatnonzero(np.diff(index)) + 1]
-    low, high = np.minimum.reduceat(along, first), np.maximum.reduceat(along, first)
+    tree = shapely.STRtree(shapely.linestrings(np.stack([o_start, o_end], axis=1)))
+    owner, other = tree.query(shapely.linestrings(np.stack([start, end], axis=1)),
+                              "dwithin", distance=buffer)
+    low, high = _interval_within(start[owner], end[owner], o_start[other], o_end[other],
+                                 buffer)
+    low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
+    kept = high > low
+    owner, low, high = owner[kept], low[kept], high[kept]
+    if not len(owner):
+        return 0.0
     # the union of each segment's intervals: in order of (segment, low), what each adds
     order = np.lexsort((low, owner))
     owner, low, high = owner[order], low[order], high[order]
     reach = np.maximum.accumulate(high + 2.0 * owner)  # segments 2 apart: no overlap
     before = np.r_[-np.inf, reach[:-1]] - 2.0 * owner
     covered = np.clip(high - np.maximum(low, before), 0.0, None)
-    return float((covered * np.sqrt(squared[owner])).sum())
+    return float((covered * np.hypot(*(end - start)[owner].T)).sum())
+
+
+def _segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) points of the straight segments of ``lines``, none of zero length nor
+    across the gap between a MultiLineString's parts."""
+    import shapely
+
+    xy, line = shapely.get_coordinates(shapely.get_parts(lines), return_index=True)
+    same = (line[1:] == line[:-1]) & (xy[1:] != xy[:-1]).any(axis=1)
+    return xy[:-1][same], xy[1:][same]
+
+
+def _interval_within(a: np.ndarray, e: np.ndarray, p: np.ndarray, q: np.ndarray,
+                     buffer: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the interval [low, high] of t (0 at ``a``, 1 at ``e``) where a + t (e - a)
+    lies within ``buffer`` of the segment p..q: the line's chord through the stadium around
+    p..q (its rectangle and the discs at its ends; convex, so one interval, from the lowest
+    to the highest of the three). Empty: low > high."""
+    u = e - a
+    uu = (u * u).sum(axis=1)
+    lows, highs = [], []
+    for c in (p, q):  # the discs: |a - c + t u|^2 <= buffer^2
+        w = a - c
+        b = (u * w).sum(axis=1)
+        discriminant = b * b - uu * ((w * w).sum(axis=1) - buffer * buffer)
+        hit = discriminant >= 0
+        root = np.sqrt(np.where(hit, discriminant, 0.0))
+        lows.append(np.where(hit, (-b - root) / uu, np.inf))
+        highs.append(np.where(hit, (-b + root) / uu, -np.inf))
+    v = q - p
+    vv = (v * v).sum(axis=1)
+    length = np.sqrt(vv)
+    w = a - p
+    # the rectangle: 0 <= (w + t u).v <= |v|^2 and |(w + t u).n| <= buffer, n the unit normal
+    n = np.divide(np.column_stack([-v[:, 1], v[:, 0]]), length[:, None],
+                  out=np.zeros_like(v), where=length[:, None] > 0)
+    along = _linear_interval((w * v).sum(axis=1), (u * v).sum(axis=1), 0.0, vv)
+    across = _linear_interval((w * n).sum(axis=1), (u * n).sum(axis=1), -buffer, buffer)
+    flat = vv > 0
+    lows.append(np.where(flat, np.maximum(along[0], across[0]), np.inf))
+    highs.append(np.where(flat, np.minimum(along[1], across[1]), -np.inf))
+    low, high = np.array(lows), np.array(highs)
+    empty = low > high
+    low[empty], high[empty] = np.inf, -np.inf
+    return low.min(axis=0), high.max(axis=0)
+
+
+def _linear_interval(alpha: np.ndarray, beta: np.ndarray, lo, hi
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The t where lo <= alpha + beta t <= hi: an interval, all of it or none (beta 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        one, two = (lo - alpha) / beta, (hi - alpha) / beta
+    moving = beta != 0
+    inside = (alpha >= lo) & (alpha <= hi)
+    low = np.where(moving, np.minimum(one, two), np.where(inside, -np.inf, np.inf))
+    high = np.where(moving, np.maximum(one, two), np.where(inside, np.inf, -np.inf))
+    return low, high
 
 
 def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | None:
