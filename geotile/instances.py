@@ -466,7 +466,9 @@ def _raster_pieces(src, *, threshold: float | None = None,
     roles = roles or band_roles(src, required=True)
     present = [r for r in ROLES if r in roles]
     if threshold is None:
-        threshold = float(src.tags().get("GEOTILE_THRESHOLD", 0.5))
+        from geotile.raster_kinds import threshold_tag
+
+        threshold = next(t for t in (threshold_tag(src), 0.5) if t is not None)
     links = _UnionFind()
     pieces: dict[int, list] = {}  # global id -> [polygons, score sum, pixel count, on border]
     above = None  # (global labels of the previous band's last rows, core columns; first row)

@@ -76,7 +76,7 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     refuse_mixed_types(src)
     tags = {**src.tags(1), **src.tags()}
     names = class_names(src)
-    threshold = _number_tag(src, tags, "GEOTILE_THRESHOLD", 0.0, 1.0, low_open=False)
+    threshold = threshold_tag(src)
     output = tags.get("GEOTILE_OUTPUT")
     bands = tags.get("GEOTILE_BANDS")  # predict's: "exclusive" (softmax) or "independent"
     floating = np.dtype(src.dtypes[0]).kind == "f"
@@ -477,6 +477,13 @@ def _names_tag(src, tags) -> list[str] | None:
     except (ValueError, TypeError) as exc:
         raise InputError(f"{src.name}: tag GEOTILE_CLASS_NAMES={text!r} is not a JSON list of "
                          "names. Fix it (gdal_edit.py -mo) or remove it.") from exc
+
+
+def threshold_tag(src) -> float | None:
+    """The GEOTILE_THRESHOLD tag of ``src`` (dataset or band 1), None when absent; a value
+    that is no probability is an InputError naming the file."""
+    return _number_tag(src, {**src.tags(1), **src.tags()}, "GEOTILE_THRESHOLD", 0.0, 1.0,
+                       low_open=False)
 
 
 def _number_tag(src, tags, key: str, low: float, high: float | None, *,

@@ -195,6 +195,23 @@ def test_cli_instances_refuse_float_scores_0_255_as_the_plain_mode(run_cli, make
         assert not (tmp_path / "out.gpkg").exists()
 
 
+@pytest.mark.parametrize("tag", ["abc", "1.5", "nan"])
+def test_cli_instances_refuse_an_unreadable_threshold_tag_as_the_plain_mode(
+        run_cli, make_raster, tmp_path, tag):
+    """A footprint/boundary/contact raster whose GEOTILE_THRESHOLD tag is no probability
+    ('abc', hand-edited) gave --instances (automatic for these bands) a ValueError
+    traceback, and 1.5 was taken as it is (no building marked); the plain mode refuses it in
+    one line naming the tag."""
+    raster = make_raster("fbc.tif", perfect_probabilities(terraced_scene()), transform=TRANSFORM)
+    with rasterio.open(raster, "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+        dst.update_tags(GEOTILE_THRESHOLD=tag)
+    for mode in ("--instances", "--no-instances"):
+        result = run_cli("vectorize", raster, "-o", tmp_path / "out.gpkg", mode)
+        assert_one_line_error(result, "fbc.tif", f"GEOTILE_THRESHOLD={tag!r}", "gdal_edit.py")
+        assert not (tmp_path / "out.gpkg").exists()
+
+
 def _untagged_0_1_channels(make_raster, houses, names=True):
     """make-masks' 0/1 footprint/boundary/contact channels as a copy keeps them: no geotile
     tags, its nodata 255 (the image's nodata: the last 10 rows) kept."""
