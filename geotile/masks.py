@@ -567,7 +567,9 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
     metric = _metric_crs_for(part, crs)
     if metric is not None and part.crs is not None:
         part = to_crs(part, metric, source)
-    buffered = shapely.buffer(part.geometries, width / 2, cap_style=cap, join_style="round")
+    # round caps and joins of 16 segments a quarter circle, as geopandas (solaris) draws them
+    buffered = shapely.buffer(part.geometries, width / 2, quad_segs=16, cap_style=cap,
+                              join_style="round")
     part = part.replace(geometries=buffered)
     if metric is not None and labels.crs is not None:
         part = to_crs(part, labels.crs, source)

@@ -745,7 +745,7 @@ def test_rasterize_labels_buffers_lines_by_line_width(cap):
     road = shapely.LineString([(X0 + 10, Y0 - 50), (X0 + 110, Y0 - 50)])
     house = shapely.box(X0 + 20, Y0 - 90, X0 + 30, Y0 - 80)
     options = MaskOptions(line_width=4, line_cap=cap)
-    expected = rasterize([(road.buffer(2, cap_style=cap), 1), (house, 2)], out_shape=(200, 240),
+    expected = rasterize([(road.buffer(2, 16, cap_style=cap), 1), (house, 2)], out_shape=(200, 240),
                          transform=transform, dtype="uint8")
     for crs in (None, UTM_CRS):
         burnt = rasterize_labels([road, house], [1, 2], (200, 240), transform, options, crs=crs)
@@ -759,6 +759,22 @@ def test_rasterize_labels_buffers_lines_by_line_width(cap):
     assert len(rows) * 5e-6 * 110_574 == pytest.approx(4, abs=0.6)  # metres across the road
     with pytest.raises(InputError, match=r"rasterize_labels: pixels 5e-06 wide.*degrees.*crs="):
         rasterize_labels([line], [1], (2000, 240), degrees, options)
+
+
+def test_round_line_ends_and_bends_are_burnt_as_solaris_burns_them():
+    """Round caps and joins were drawn with 8 segments a quarter circle (shapely's default),
+    their chords missing pixels that solaris' road_mask burns (geopandas' buffer, 16
+    segments): 1-3 px of a 100 x 100 px road mask; the help names solaris for round ends."""
+    from rasterio.features import rasterize
+
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    road = shapely.LineString([(X0 + 16.185, Y0 - 65.356), (X0 + 63.247, Y0 - 60.385),
+                               (X0 + 39.531, Y0 - 94.749)])
+    options = MaskOptions(line_width=11.808, line_cap="round")
+    expected = rasterize([(gpd.GeoSeries([road]).buffer(5.904)[0], 1)],
+                         out_shape=(200, 200), transform=transform, dtype="uint8")
+    burnt = rasterize_labels([road], [1], (200, 200), transform, options, crs=UTM_CRS)
+    np.testing.assert_array_equal(burnt[0], expected)
 
 
 def test_rasterize_labels_takes_a_geodataframe_and_whole_float_shapes():
