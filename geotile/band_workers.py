@@ -11,6 +11,7 @@ parent stops them) and use no GDAL thread pool of the parent's.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -39,13 +40,32 @@ def worker_count(jobs: int, workers: int | None = None) -> int:
     return min(workers, jobs)
 
 
-def _quiet_worker() -> None:
+def _quiet_worker(parent: int | None = None) -> None:
     """Ctrl-C is the parent's to handle; SIGTERM (the parent stopping a worker) ends it,
-    whatever handler the parent had installed (the command's raises KeyboardInterrupt)."""
+    whatever handler the parent had installed (the command's raises KeyboardInterrupt).
+    The worker ends with its ``parent`` (pid), however it ends: killed (SIGKILL, the OOM
+    killer), it can no longer stop its workers, which would wait for jobs forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
+    _end_with_parent(parent)
+
+
+#: prctl's option that sends the calling process a signal when its parent dies (Linux)
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent: int | None) -> None:
+    """Have the kernel kill this (forked) process when its parent dies; exit now when the
+    parent ``parent`` died already (between the fork and this call)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def _in_worker(function: Callable, job):
@@ -92,7 +112,7 @@ def run_jobs(function: Callable, jobs: Sequence, workers: int | None = None,
     from concurrent.futures import ProcessPoolExecutor
 
     executor = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_quiet_worker)
+                                   initializer=_quiet_worker, initargs=(os.getpid(),))
     try:
         # submitted here, not by executor.map: an interrupted map cancels the waiting
         # futures, which the stopped pool then fails, and Python 3.11's management thread

@@ -314,3 +314,72 @@ def test_ctrl_c_during_vectorize_with_workers_is_one_line_and_no_output(tmp_path
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "interrupted" in lines[0], stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.tif"]
+
+
+_KILLED_PARENT = """
+import sys, time
+from pathlib import Path
+from geotile.band_workers import run_jobs
+
+def job(number):
+    time.sleep(60)
+    return number
+
+with run_jobs(job, list(range(4)), workers=2) as results:
+    Path(sys.argv[1]).touch()
+    list(results)
+"""
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    """SIGKILL of the parent (the OOM killer, kill -9) while forked workers polygonize: the
+    workers end with it instead of waiting forever for jobs from a pipe nobody writes to
+    (holding a fork of its memory and its stdout, so that `geotile ... | tee` never ends)."""
+    _needs_fork()
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(_KILLED_PARENT)
+    started = tmp_path / "started"
+    from pathlib import Path
+
+    import geotile
+
+    env = {**os.environ, "PYTHONPATH": str(Path(geotile.__file__).parents[1])}
+    process = subprocess.Popen([sys.executable, str(script), str(started)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        children = f"/proc/{process.pid}/task/{process.pid}/children"
+        workers: list[int] = []
+        while time.monotonic() < deadline and process.poll() is None:
+            with open(children) as f:
+                workers = [int(pid) for pid in f.read().split()]
+            if started.exists() and len(workers) >= 2:
+                break
+            time.sleep(0.02)
+        assert len(workers) >= 2, "the workers did not start"
+        time.sleep(0.5)  # past their start-up: running their jobs
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.05)
+        assert [pid for pid in workers if _alive(pid)] == []
+    finally:
+        for pid in workers if "workers" in locals() else []:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
