@@ -5,6 +5,7 @@ decimals keep the rasters' pixel edges."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -172,7 +173,14 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     geometry = frame.geometry.name  # last, as GDAL lists it: GeoParquet tables concatenate
     frame = frame[[c for c in frame.columns if c != geometry] + [geometry]]
     folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
+    # a GeoPackage's other layers are copied, then the copy replaces it: locked from the
+    # look at its layers to the move, so that a layer another run writes there meanwhile
+    # (vectorize's, evaluate --errors') is in the copy, never lost; other formats: the move
+    locked = contextlib.ExitStack()
+    whole = writer == "GPKG"
     try:
+        if whole:
+            locked.enter_context(folder_lock(output.parent))
         folder.mkdir()
         tmp = folder / _written_name(output)
         try:
@@ -195,7 +203,8 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
             raise InputError(f"{output}: GDAL wrote no file under that name; nothing was "
                              "written. Choose another output name.")
         published: list[Path] = []
-        with folder_lock(output.parent):  # another run's parts never go in between ours
+        # another run's parts never go in between ours
+        with contextlib.nullcontext() if whole else folder_lock(output.parent):
             try:
                 for part in _parts(output, writer):
                     if (folder / _written_name(part)).exists():
@@ -213,6 +222,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
                           "(the temporary files were removed).") from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        locked.close()
 
 
 def _remove_stale_parts(output: Path, published: list[Path]) -> None:

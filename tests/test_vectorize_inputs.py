@@ -1297,3 +1297,49 @@ def test_rasters_in_two_crs_of_one_look_are_told_apart(make_raster, tmp_path, in
     text = str(err.value)
     assert "b.tif: CRS 'unknown' (datum 'Unknown based on WGS 84 ellipsoid') differs from " \
            "the first raster's (EPSG:3031)" in text, text
+
+
+def test_two_runs_writing_layers_of_one_geopackage_at_once_keep_both(tmp_path, monkeypatch):
+    # vectorize -o city.gpkg --overwrite (layer city) while evaluate --errors city.gpkg
+    # --overwrite (layer errors) ran: each copied the GeoPackage, wrote its layer into the
+    # copy and moved the copy into place, so the first run's layer was lost by the second's
+    # move (layers roads and city left, errors gone, both runs exit 0)
+    import threading
+
+    import pyogrio
+
+    from geotile import vector_output
+
+    out = tmp_path / "city.gpkg"
+    point = [shapely.Point(X0, Y0)]
+    gpd.GeoDataFrame({"name": ["main st"]}, geometry=point, crs="EPSG:32616").to_file(
+        out, layer="roads")
+    city = gpd.GeoDataFrame({"class": ["building"]}, geometry=[shapely.box(X0, Y0 - 5, X0 + 5, Y0)],
+                            crs="EPSG:32616")
+    errors = gpd.GeoDataFrame({"kind": ["FP"]}, geometry=[shapely.box(X0, Y0 - 9, X0 + 9, Y0)],
+                              crs="EPSG:32616")
+    write = vector_output._write
+    other: list[threading.Thread] = []
+    failures: list[BaseException] = []
+
+    def second_run():
+        try:
+            vector_output.write_vector(errors, out, "GPKG", True, "errors")
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    def write_then_let_the_other_run_go(frame, path, writer, layer, *args, **kwargs):
+        write(frame, path, writer, layer, *args, **kwargs)
+        if layer == "city":  # the other run, finished meanwhile (or waiting for this one)
+            other.append(threading.Thread(target=second_run))
+            other[0].start()
+            other[0].join(2)
+
+    monkeypatch.setattr(vector_output, "_write", write_then_let_the_other_run_go)
+    vector_output.write_vector(city, out, "GPKG", True)
+    other[0].join(60)
+    assert failures == []
+    assert sorted(name for name, _ in pyogrio.list_layers(out)) == ["city", "errors", "roads"]
+    assert gpd.read_file(out, layer="errors")["kind"].tolist() == ["FP"]
+    assert gpd.read_file(out, layer="city")["class"].tolist() == ["building"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["city.gpkg"]
