@@ -789,7 +789,9 @@ def _interrupt(client, futures, names: _RunNames, outputs, results: list) -> Int
                 wait(futures, timeout=STOP_WAIT_S)
         except Exception:  # the scheduler is gone
             pass
-        running = [future for future in futures if not future.done()]
+        # a result read here is kept, even where dask recomputes it (its worker died)
+        running = [future for future, result in zip(futures, results, strict=True)
+                   if not future.done() and result is None]
         kept = _kept(futures, results, outputs)
         with contextlib.suppress(Exception):
             client.cancel(futures)

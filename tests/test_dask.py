@@ -1197,3 +1197,26 @@ def test_a_users_gdal_http_limits_reach_the_workers():
         os.environ.clear()
         os.environ.update(before)
     assert str(result) == "120"
+
+
+def test_an_interrupt_does_not_call_outputs_read_and_kept_still_running(cluster, tmp_path,
+                                                                       monkeypatch):
+    """All workers killed mid-run, then Ctrl-C: the images whose worker died after their
+    output was read are pending again on the scheduler (dask recomputes lost results). The
+    message called them 'still running ... they will write nothing' and, in the same line,
+    'finished and are kept'; they are only kept."""
+    import time
+
+    from geotile import distributed as gd
+
+    monkeypatch.setattr(gd, "STOP_WAIT_S", 0.5)
+    output = tmp_path / "done.tif"
+    output.write_bytes(b"a finished output")
+    with distributed.Client(cluster) as client:
+        lost = client.submit(time.sleep, 2, pure=False)  # pending again: not done
+        read = {"image": "a.tif", "output": str(output)}
+        interrupted = gd._interrupt(client, [lost], gd._RunNames(), [output], [read])
+    text = str(interrupted)
+    assert "still running" not in text, text
+    assert text.endswith("1 output(s) were finished and are kept: done.tif."), text
+    assert output.read_bytes() == b"a finished output"
