@@ -358,6 +358,10 @@ def _write(frame, path: Path, writer: str, layer: str,
         frame = _rounded_polygons(frame, decimals)
     elif writer == "GPKG":  # into our copy (write_vector): its layer named in other letters
         options["OVERWRITE"] = "YES"  # too, as GeoPackage's names ignore case
+    # a new GeoPackage as version 1.3, which GDAL 3.6 (QGIS of 2022-2023) reads and
+    # validates; 1.4, GDAL 3.10's default, gets 'may only be partially supported' there
+    created = {"dataset_options": {"VERSION": "1.3"}} if writer == "GPKG" and \
+        not path.exists() else {}
     import contextlib
 
     from geotile.quiet_warnings import hidden
@@ -366,5 +370,5 @@ def _write(frame, path: Path, writer: str, layer: str,
     with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
             else contextlib.nullcontext():
         frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
-                      layer_options=options or None,
+                      layer_options=options or None, **created,
                       **({"geometry_type": geometry_type} if geometry_type else {}))

@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 from geotile.errors import InputError
 from geotile.vectorize import VectorizeOptions, vectorize_polygons
 
-from .conftest import UTM_ORIGIN, assert_one_line_error, union_of
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, union_of
 
 X0, Y0 = UTM_ORIGIN
 SOURCE = VectorizeOptions(crs="source")
@@ -452,6 +452,38 @@ def test_gdal_virtual_paths_reach_gdal_unchanged(run_cli, make_raster, tmp_path)
     assert gpd.read_file(tmp_path / "c.gpkg")["source"][0] == "a.tif"
     missing = f"/vsizip/{tmp_path / 'r.zip'}/b.tif"
     assert_one_line_error(run_cli("vectorize", missing, "-o", tmp_path / "m.gpkg"), missing)
+
+
+def test_geopackages_are_written_as_version_1_3_for_older_gdal(make_raster, tmp_path,
+                                                                run_cli):
+    """GeoPackages were written as GDAL 3.10's default, version 1.4, whose new R-tree
+    triggers GDAL 3.6 (QGIS builds of 2022-2023) reads with 'may only be partially
+    supported' and its validator rejects (Req 75: rtree_..._update1 trigger missing) -> 1.3,
+    which every GDAL since 2.x reads: new files of vectorize and evaluate --errors alike; a
+    GeoPackage given to add a layer to keeps its own version."""
+    import sqlite3
+
+    import pyogrio
+
+    def version(path):
+        with sqlite3.connect(path) as db:
+            return db.execute("PRAGMA user_version").fetchone()[0]
+
+    raster = _square(make_raster, "a.tif", X0, Y0)
+    vectorize_polygons([raster], tmp_path / "v.gpkg")
+    assert version(tmp_path / "v.gpkg") == 10300
+    truth = tmp_path / "t.gpkg"
+    gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(X0, Y0 - 1, X0 + 1, Y0)],
+                     crs=UTM_CRS).to_file(truth)
+    result = run_cli("evaluate", tmp_path / "v.gpkg", truth, "--errors", tmp_path / "e.gpkg")
+    assert result.exit_code == 0, result.output
+    assert version(tmp_path / "e.gpkg") == 10300
+    pyogrio.write_dataframe(gpd.GeoDataFrame({"b": [2]}, geometry=[shapely.box(0, 0, 1, 1)],
+                                             crs=UTM_CRS), tmp_path / "own.gpkg", layer="roads")
+    own = version(tmp_path / "own.gpkg")
+    vectorize_polygons([raster], tmp_path / "own.gpkg", overwrite=True)
+    assert version(tmp_path / "own.gpkg") == own
+    assert set(pyogrio.list_layers(tmp_path / "own.gpkg")[:, 0]) == {"roads", "own"}
 
 
 def test_empty_outputs_in_every_format(make_raster, tmp_path):
