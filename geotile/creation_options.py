@@ -151,6 +151,11 @@ def check_creation_options(
         if key in options and str(options[key]).lower() not in _RESAMPLINGS:
             raise InputError(f"{_shown(key, options[key])}: not a resampling GDAL's COG "
                              f"driver knows; use one of {', '.join(_RESAMPLINGS).upper()}.")
+        if categorical and key in options and \
+                str(options[key]).lower() not in ("nearest", "mode"):
+            raise InputError(f"{_shown(key, options[key])}: would blend class ids in the "
+                             "overviews (ids of no class present there); use MODE (the "
+                             "default for class rasters) or NEAREST.")
     driver = "COG" if cog else "GTiff"
     final = cog_creation_options(options) if cog else gtiff_creation_options(options)
     problem = _trial_write(final, dtype=dtype, count=count, cog=cog)

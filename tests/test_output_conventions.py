@@ -410,6 +410,26 @@ def test_lossy_compression_of_class_ids_is_refused(run_cli, tmp_path, image, cod
     assert not (tmp_path / "c.tif").exists()
 
 
+@pytest.mark.parametrize("resampling", ["AVERAGE", "BILINEAR", "CUBIC"])
+def test_overviews_blending_class_ids_are_refused(run_cli, tmp_path, image, resampling):
+    """--co OVERVIEW_RESAMPLING=AVERAGE on a class COG was accepted: GDAL averages the colour
+    table's colours and picks the nearest entry, ids of no class present there (MODE is the
+    default for class rasters) -> refused in one line before any work, as lossy
+    compression of class ids is; MODE and NEAREST are kept."""
+    from .conftest import assert_one_line_error
+
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    result = run_cli("predict", model, image, "-o", tmp_path / "c.tif", "--output-type",
+                     "class", "--cog", "--co", f"OVERVIEW_RESAMPLING={resampling}")
+    assert_one_line_error(result, f"OVERVIEW_RESAMPLING={resampling}", "class", "MODE")
+    assert not (tmp_path / "c.tif").exists()
+    for kept in ("MODE", "NEAREST"):
+        result = run_cli("predict", model, image, "-o", tmp_path / f"{kept}.tif",
+                         "--output-type", "class", "--cog", "--co",
+                         f"OVERVIEW_RESAMPLING={kept}")
+        assert result.exit_code == 0, result.output
+
+
 def test_blocksize_works_without_cog_and_cog_options_say_so(run_cli, tmp_path, image):
     from .conftest import assert_one_line_error
 
