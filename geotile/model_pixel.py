@@ -82,25 +82,24 @@ def refuse_unpredictable(model, original, src, options, image_path) -> None:
     (:func:`~geotile.input_bands.model_view`)."""
     from geotile.raster import common_dtype
 
-    if common_dtype(src).kind == "c":
-        raise InputError(f"{image_path}: complex pixels (SAR) hold two values each; convert "
-                         "them to amplitude or intensity first (e.g. gdal_calc.py --calc "
-                         "'abs(A)' --type Float32).")
+    refuse_complex(common_dtype(src), image_path)
     if refusal := _repeated_colour_refusal(original, src, options, image_path):
         raise InputError(refusal)
     if refusal := _resampling_refusal(model, original, options):
         raise InputError(refusal)
 
 
-def refuse_complex_extra(dtype, path) -> None:
-    """InputError for an --extra-bands raster of complex pixels (``dtype``): a model channel
-    holds one value a pixel, and the cast to float32 would drop the imaginary part."""
+def refuse_complex(dtype, path, whose: str = "") -> None:
+    """InputError for complex pixels (SAR) of ``dtype`` at ``path`` (``whose``: "the
+    --extra-bands raster's "): a model channel holds one value a pixel, and the cast to
+    float32 would drop the imaginary part."""
     import numpy as np
 
+    from geotile.raster import AMPLITUDE
+
     if np.dtype(dtype).kind == "c":
-        raise InputError(f"{path}: the --extra-bands raster's complex pixels (SAR) hold two "
-                         "values each; convert them to amplitude or intensity first (e.g. "
-                         "gdal_calc.py --calc 'abs(A)' --type Float32).")
+        raise InputError(f"{path}: {whose}complex pixels (SAR) hold two values each; convert "
+                         f"them to amplitude or intensity first (e.g. {AMPLITUDE}).")
 
 
 def _repeated_colour_refusal(original, src, options, image_path) -> str | None:

@@ -86,7 +86,7 @@ from geotile.model_pixel import (
     _model_pixel,
     _mosaic_resampling,
     _scale_unknown,
-    refuse_complex_extra,
+    refuse_complex,
     refuse_unpredictable,
 )
 from geotile.non_finite_output import NonFiniteOutput, _finite_where_valid, _placed
@@ -813,7 +813,7 @@ def predict_raster(
         source = image_path if extra is None else f"{image_path} + {extra.path.name}"
         refuse_unpredictable(model, original, src, options, image_path)
         if extra is not None:
-            refuse_complex_extra(extra.dtype, extra.path)
+            refuse_complex(extra.dtype, extra.path, "the --extra-bands raster's ")
         indexes = select_bands(model, src, options, added, source)
         # after the refusals: a refused image gets its one line alone
         warn_if_not_georeferenced(original, "the predictions",

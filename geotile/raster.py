@@ -58,6 +58,10 @@ def _user_set(key: str) -> bool:
     return key in os.environ or get_gdal_config(key) is not None
 
 
+#: the conversion of complex (SAR) pixels to amplitude that every refusal of them names
+AMPLITUDE = "gdal_calc.py --calc 'abs(A)' --type Float32"
+
+
 def open_raster(path: str | os.PathLike, decode_threads: int | None = None
                 ) -> rasterio.io.DatasetReader:
     """Open a raster for reading, or raise InputError naming the file and the fix.
@@ -99,8 +103,8 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
     if "complex_int16" in src.dtypes:  # no numpy type: rasterio reads it as complex64
         src.close()
         raise InputError(f"{path}: CInt16 complex pixels (SAR) hold two values each; convert "
-                         "them to amplitude or intensity first (gdal_calc.py --calc 'abs(A)' "
-                         "--type Float32), or to CFloat32 (gdal_translate -ot CFloat32).")
+                         f"them to amplitude or intensity first ({AMPLITUDE}), or to CFloat32 "
+                         "(gdal_translate -ot CFloat32).")
     bad = _unusable_geotransform(src)
     if bad:
         src.close()

@@ -18,7 +18,7 @@ import numpy as np
 
 from geotile.class_keys import is_background_name, zero_is_background
 from geotile.errors import InputError
-from geotile.raster import alpha_bands
+from geotile.raster import AMPLITUDE, alpha_bands
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def refuse_mixed_types(src, what: str = "prediction, mask or label raster",
     if np.dtype(src.dtypes[0]).kind == "c":  # read as it is, the imaginary part is lost
         raise InputError(f"{src.name}: complex pixels ({src.dtypes[0]}, SAR) hold two values "
                          f"each, so not a {what}; {fix} (a complex image to amplitude "
-                         "first: gdal_calc.py --calc 'abs(A)' --type Float32).")
+                         f"first: {AMPLITUDE}).")
 
 
 def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> RasterKind:

@@ -269,7 +269,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
     image too (its first and last blocks read)."""
     from geotile.input_bands import model_view, select_bands
-    from geotile.model_pixel import refuse_complex_extra, refuse_unpredictable
+    from geotile.model_pixel import refuse_complex, refuse_unpredictable
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
 
     for (image, _), extra in zip(pairs, extras, strict=True):
@@ -277,7 +277,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
         if extra is not None:
             with open_raster(extra) as more:
                 added = more.count
-                refuse_complex_extra(common_dtype(more), extra)
+                refuse_complex(common_dtype(more), extra, "the --extra-bands raster's ")
         with open_raster(image) as raw, model_view(raw, model, added) as src:
             if pixels:
                 check_pixels_readable(raw)
