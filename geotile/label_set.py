@@ -237,6 +237,37 @@ def _jumps_180(geometry) -> bool:
                for line in lines)
 
 
+def written_across_180(geometries: np.ndarray) -> np.ndarray:
+    """Which lon/lat geometries are written across 180: an edge from 179.9 to -179.9 (not a
+    cap round a pole, reaching latitude 90 and all of -180 .. 180, whose edges along the
+    parallel and the pole do go round it; nor a line or ring that gets round by steps under
+    180 degrees, along 80 N from -180 to 180)."""
+    bounds = shapely.bounds(geometries)
+    width = bounds[:, 2] - bounds[:, 0]
+    polar = ((bounds[:, 1] <= -90) | (bounds[:, 3] >= 90)) & (width >= 359.99)
+    across = (width > 180) & ~polar
+    across[across] = [_jumps_180(g) for g in geometries[across]]
+    return across
+
+
+def whole_across_180(geometries: np.ndarray) -> np.ndarray:
+    """Lon/lat ``geometries`` with those written across 180 (:func:`written_across_180`)
+    made whole, their western longitudes past 180 (179.9 .. 180.1): as written, a building
+    there is a ring round the world, which crosses itself where the building is concave (and
+    is repaired, or burnt, round the world). ``geometries`` itself when none is."""
+    across = np.flatnonzero(written_across_180(geometries))
+    if not len(across):
+        return geometries
+    whole = shapely.transform(geometries[across], lambda xy: np.column_stack(
+        (np.where(xy[:, 0] < 0, xy[:, 0] + 360.0, xy[:, 0]), xy[:, 1])))
+    keep = _spans(whole) <= 180
+    if not keep.any():
+        return geometries
+    out = geometries.copy()
+    out[across[keep]] = whole[keep]
+    return out
+
+
 def densified(geometries: np.ndarray, crs) -> np.ndarray:
     """``geometries`` (in ``crs``) with edges longer than 1 km (0.01 degree) split, so that,
     reprojected, a straight edge follows the curve it becomes in the other CRS (1 cm off at
@@ -244,15 +275,8 @@ def densified(geometries: np.ndarray, crs) -> np.ndarray:
     if crs is None:
         return geometries
     if crs.is_geographic:  # one written across 180 (179.9 .. -179.9) stays: split, its
-        # edges would go round the world; a cap round a pole (reaching latitude 90 and all of
-        # -180 .. 180) is split, its edges along the parallel and the pole do go round it
-        bounds = shapely.bounds(geometries)
-        width = bounds[:, 2] - bounds[:, 0]
-        polar = ((bounds[:, 1] <= -90) | (bounds[:, 3] >= 90)) & (width >= 359.99)
-        across = (width > 180) & ~polar
-        # a line or ring that gets round by steps under 180 degrees (along 80 N, -180 .. 180)
-        # is not written across 180: split, its edges follow its parallel
-        across[across] = [_jumps_180(g) for g in geometries[across]]
+        # edges would go round the world
+        across = written_across_180(geometries)
         if across.any():
             out = shapely.segmentize(geometries, 0.01)
             out[across] = geometries[across]

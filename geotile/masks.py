@@ -396,7 +396,7 @@ def prepare_labels(
     ``lines_fix``: what a command without --line-width tells users to do with lines)."""
     import shapely
 
-    from geotile.label_set import to_crs, warn_inexact
+    from geotile.label_set import to_crs, warn_inexact, whole_across_180
     from geotile.labels import (
         check_geographic_coordinates,
         class_ids,
@@ -419,6 +419,9 @@ def prepare_labels(
     ids, names = class_ids(labels, class_field, class_map, source)
     if roads and class_field is None:
         names = {1: "road"}
+    if labels.crs is not None and labels.crs.is_geographic:  # repaired on the ground,
+        # not as a ring round the world
+        labels = labels.replace(geometries=whole_across_180(labels.geometries))
     valid = is_valid(labels.geometries)
     invalid = int(len(valid) - np.count_nonzero(valid))
     original = labels.geometries

@@ -997,6 +997,39 @@ def test_lonlat_labels_across_the_antimeridian_are_not_densified_round_the_world
     np.testing.assert_array_equal(mask[0], expected)
 
 
+@pytest.mark.parametrize("crs", ["EPSG:32760", "EPSG:4326"])
+def test_a_concave_lonlat_building_written_across_the_antimeridian_keeps_its_shape(
+        make_raster, tmp_path, crs):
+    """An L-shaped building with a courtyard written across 180 (179.9997 .. -179.9997, as
+    geopandas' to_crs(4326) writes Fiji's buildings): in lon/lat its ring crosses itself, and
+    it was repaired there, round the world, before being moved to the image: on a UTM 60S
+    image its courtyard was burnt and its corner squared off (231 of 10000 px wrong); on an
+    EPSG:4326 tile astride 180 it was burnt as a ring round the world (3000 px wrong)."""
+    from pyproj import Transformer
+
+    whole = shapely.Polygon(  # in longitudes past 180: the building as it is on the ground
+        [(179.9997, -17.0006), (180.0003, -17.0006), (180.0003, -17.0003), (180.0, -17.0003),
+         (180.0, -17.0), (179.9997, -17.0)],
+        holes=[[(179.99985, -17.0005), (179.99995, -17.0005), (179.99995, -17.0001),
+                (179.99985, -17.0001)]])
+    written = shapely.transform(whole, lambda xy: np.column_stack(
+        (np.where(xy[:, 0] > 180, xy[:, 0] - 360, xy[:, 0]), xy[:, 1])))
+    assert not written.is_valid  # self-intersecting in lon/lat, not on the ground
+    gpd.GeoDataFrame(geometry=[written], crs="EPSG:4326").to_file(tmp_path / "b.gpkg")
+    there = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = there.transform(180, -17.0003)
+    size = 1e-5 if crs == "EPSG:4326" else 1.0
+    transform = from_origin(x - 50 * size, y + 50 * size, size, size)
+    image = make_raster("img.tif", np.zeros((1, 100, 100), np.uint8), crs=crs,
+                        transform=transform)
+    make_masks(tmp_path / "b.gpkg", [image], [tmp_path / "mask.tif"])
+    true = shapely.transform(whole, lambda xy: np.column_stack(there.transform(*xy.T)))
+    expected = reference_mask([true], [1], transform, 100, 100)
+    mask, _ = read(tmp_path / "mask.tif")
+    assert expected.sum() > 1000
+    np.testing.assert_array_equal(mask[0], expected)
+
+
 @pytest.mark.parametrize("crs, pole", [("EPSG:3031", -90.0), ("EPSG:3413", 90.0)])
 def test_a_lonlat_cap_round_the_pole_is_burnt_on_a_polar_stereographic_image(
         make_raster, tmp_path, crs, pole):
