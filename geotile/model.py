@@ -12,6 +12,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   chunks. The output is the window, its centred crop (valid convolutions) or
   an integer downscale of it (upsampled bilinearly here: logits before the
   activation applied here, as HF/mmseg do), see :class:`Geometry`;
+- an instance segmentation export (YOLO-seg: detections beside mask prototypes, or
+  Ultralytics' metadata task=segment) is refused, its prototypes chosen too;
 - the model is probed once per tile size: any ONNX Runtime failure becomes one
   line naming the model and the fix;
 - normalisation ``x' = (x * scale - mean) / std`` per channel, from options,
@@ -318,6 +320,8 @@ class OnnxModel:
         self.raw_values = self.activation == "none" or self.model_type == "regressor"
         self._warned: set[str] = set()  # outputs whose metadata activation was overruled
         self.outputs = self._select_outputs(outputs, graph, opset)
+        self._refuse_instance_model(
+            [tuple(o.shape or ()) for o in session.get_outputs()], height)
         self._geometries: dict[int, Geometry] = {}
         self._chunk: int | None = None  # batch limit found by the probe (fixed output batch)
         self._probed_batch = 0
@@ -337,6 +341,13 @@ class OnnxModel:
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
+        if len(self.outputs) < len(self.all_output_names):  # those left out may tell
+            try:
+                every = session.run(None, {self.input_name: self._zeros(
+                    self.fixed_batch or 1, probe_size)})
+            except Exception:  # ONNX Runtime raises several types; the probe explains
+                every = []
+            self._refuse_instance_model([np.shape(r) for r in every], probe_size)
         try:
             self.geometry(probe_size, batch_size)
         except ModelError as exc:
@@ -649,6 +660,7 @@ class OnnxModel:
             except ModelError as exc:
                 refused.append((output, result, exc))
         if refused:
+            self._refuse_instance_model([r.shape for r in results], size)
             raise self._other_outputs(refused)
         first = geometries[0]
         if any(g != first for g in geometries[1:]):
@@ -709,6 +721,23 @@ class OnnxModel:
             raise ModelError(f"{head}, {most}; export it with fewer classes or a smaller "
                              "input size.")
         raise ModelError(f"{head}, {most}: give --tile-size {fit} or smaller.")
+
+    def _refuse_instance_model(self, shapes: list, size: int | None) -> None:
+        """ModelError for an instance-segmentation export (Ultralytics' YOLO-seg: its
+        metadata, or the outputs' ``shapes`` at ``size`` px, see :func:`_instance_heads`):
+        its prototypes are a per-pixel map, but of basis masks, not of class scores."""
+        heads = _instance_heads(shapes, size) if size else None
+        ultralytics = any("ultralytics" in str(self.metadata.get(key, "")).lower()
+                          for key in ("author", "description"))
+        task = str(self.metadata.get("task", "")).strip().lower()
+        if heads is None and not (ultralytics and task == "segment"):
+            return
+        raise ModelError(f"{self.path}: an instance segmentation model ("
+                         f"{heads or 'Ultralytics YOLO, task segment'}): boxes, mask "
+                         "coefficients and prototypes that make instances only together, not "
+                         "per-pixel class scores; geotile predicts semantic segmentation. Run it "
+                         "with its own tools (yolo predict), or export a semantic segmentation "
+                         "model.")
 
     def _other_outputs(self, refused: list) -> ModelError:
         """The refusal of the first unusable output, or, when others are usable, one naming
@@ -1240,6 +1269,24 @@ def _geometry(size: int, height, width) -> Geometry | None:
     if size % height == 0 and factor in _DOWNSCALES:
         return Geometry(size, size, 0, factor // 2, factor)  # upsampled: outer half-cell guessed
     return Geometry(size, height, (size - height) // 2, 0)
+
+
+def _instance_heads(shapes: list, size: int) -> str | None:
+    """How an instance-segmentation export (YOLOv8/11-seg, YOLOv5-seg) shows in its output
+    ``shapes`` at ``size`` px: M mask prototypes [N, M, h, w] smaller than the window beside
+    detections [N, 4 + classes + M, anchors] (or [N, anchors, 5 + classes + M]; up to 1000
+    classes), else None. Shapes may hold symbolic dimensions (declared ones), which never
+    match."""
+    for proto in shapes:
+        if len(proto) != 4 or not all(isinstance(d, int) for d in proto[1:]) \
+                or proto[1] < 2 or not proto[2] < size:
+            continue
+        for found in shapes:
+            if len(found) == 3 and found[1] != found[2] and any(
+                    isinstance(d, int) and 5 <= d - proto[1] <= 1005 for d in found[1:]):
+                return (f"detections {list(found)} and {proto[1]} mask prototypes "
+                        f"{list(proto)}")
+    return None
 
 
 def _bilinear_matrix(source: int, target: int) -> np.ndarray:

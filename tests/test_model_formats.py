@@ -962,6 +962,54 @@ def test_super_resolution_and_classifiers_are_refused_in_one_line(tmp_path, run_
                                   "--tile-size", "256"), "fixed 224 px")
 
 
+def yolo_seg_model(path, *, size=64, classes=2, prototypes=32, dynamic=False, metadata=None):
+    """An Ultralytics YOLOv8-seg export: detections [N, 4 + classes + prototypes, anchors]
+    (boxes, class scores, mask coefficients; here one stride-8 level) and mask prototypes
+    [N, prototypes, H/4, W/4]."""
+    features = 4 + classes + prototypes
+    rng = np.random.default_rng(40)
+    weights = {"dW": rng.normal(0, 0.1, (features, 3, 8, 8)).astype(np.float32),
+               "dB": np.zeros(features, np.float32),
+               "pW": rng.normal(0, 0.1, (prototypes, 3, 4, 4)).astype(np.float32),
+               "pB": np.zeros(prototypes, np.float32),
+               "flat": np.array([0, features, -1], np.int64)}
+    nodes = [helper.make_node("Conv", ["images", "dW", "dB"], ["det"], kernel_shape=[8, 8],
+                              strides=[8, 8]),
+             helper.make_node("Reshape", ["det", "flat"], ["output0"]),
+             helper.make_node("Conv", ["images", "pW", "pB"], ["proto"], kernel_shape=[4, 4],
+                              strides=[4, 4]),
+             helper.make_node("Sigmoid", ["proto"], ["output1"])]
+    side = "H" if dynamic else size
+    anchors = "anchors" if dynamic else (size // 8) ** 2
+    quarter = ["mask_height", "mask_width"] if dynamic else [size // 4, size // 4]
+    return save_graph(path, nodes, [("images", FLOAT, [1, 3, side, side])],
+                      [("output0", FLOAT, [1, features, anchors]),
+                       ("output1", FLOAT, [1, prototypes, *quarter])], weights,
+                      metadata=metadata)
+
+
+def test_an_instance_segmentation_model_is_refused_not_its_prototypes_written(
+        tmp_path, run_cli, make_raster, image):
+    """A YOLOv8-seg export (detections [1, 38, 64] and 32 mask prototypes [1, 32, 16, 16] at
+    64 px) was refused with 'its output output1 can be predicted: give --outputs output1',
+    and so given, wrote 32 bands of a softmax over the prototypes (basis masks that only the
+    detections' coefficients turn into instances), exit 0; it is refused in one line as an
+    instance-segmentation model, the prototypes chosen too, and nothing is written."""
+    from .conftest import assert_one_line_error
+
+    tif = make_raster("img.tif", image)
+    static = yolo_seg_model(tmp_path / "yolov8n-seg.onnx")
+    dynamic = yolo_seg_model(tmp_path / "dyn-seg.onnx", dynamic=True)
+    tagged = yolo_seg_model(tmp_path / "best.onnx", dynamic=True, metadata={
+        "author": "Ultralytics", "task": "segment", "names": "{0: 'building', 1: 'tree'}"})
+    for path, extra in ((static, []), (static, ["--outputs", "output1"]), (dynamic, []),
+                        (dynamic, ["--outputs", "output1"]), (tagged, ["--outputs", "output1"])):
+        result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", *extra)
+        assert_one_line_error(result, path.name, "instance segmentation")
+        assert "--outputs output1" not in result.stderr
+        assert not (tmp_path / "o.tif").exists()
+
+
 def test_a_pooled_classifier_head_of_1_x_1_px_is_refused_as_a_classifier(tmp_path, run_cli,
                                                                         make_raster, image):
     """A GlobalAveragePool head ([N, K, 1, 1], one value per window) was taken for a 512x
