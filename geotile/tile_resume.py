@@ -30,6 +30,20 @@ def _keep_finished(parts: Path, lock, images, digests) -> int:
     return finished
 
 
+def _forget_record(parts: Path, lock, made: list[Path]) -> None:
+    """A failed --resume run that finished no image (and replaces no earlier output): it
+    leaves nothing to go on from, so its run record goes, and the folders it made when left
+    empty (the cut images of other runs stay)."""
+    if lock is not None:
+        with contextlib.suppress(OSError):
+            (parts / RUN_RECORD).unlink()
+        with contextlib.suppress(OSError):
+            parts.rmdir()
+    for folder in made:  # deepest first; only when left empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def _forget_parts(parts: Path, lock, made: list[Path]) -> None:
     """A failed run without --resume: its cut images go (never another run's), and the
     folders it made when left empty."""

@@ -92,6 +92,7 @@ from geotile.tile_resume import (
     _check_resumable,
     _empty,
     _forget_parts,
+    _forget_record,
     _holds_geotile_output,
     _keep_finished,
     _lock_parts,
@@ -545,6 +546,8 @@ def tile_rasters(
             _forget_parts(parts, lock, made)
             raise
         finished = _keep_finished(parts, lock, images, digests)
+        if not finished and not overwrite:  # the record of a killed --overwrite run stays
+            _forget_record(parts, lock, made)
         if finished and isinstance(exc, GeotileError) and \
                 _finished_run(Path(outdir), run_digest) is None:
             raise type(exc)(f"{exc} The {finished} of {len(images)} images finished are kept "

@@ -828,3 +828,23 @@ def test_tile_resume_with_a_palette_checks_each_images_own_labels(make_raster, r
     assert result.exit_code == 0, result.output
     with rasterio.open(out / "masks" / "a_0_0.tif") as src:
         assert (src.read(1) == 2).all()  # the building, not the labels before
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_tile_resume_failing_before_any_image_is_finished_leaves_nothing(make_raster, run_cli,
+                                                                         tmp_path, existing):
+    """`tile missing.tif --resume -o t` said 'missing.tif: no such file' but left
+    t/.geotile-tile-parts.tmp/.geotile-run.json behind (and t/ itself when new): a run
+    that finished no image has nothing to resume from, and leaves nothing."""
+    make_raster("z.tif", np.full((3, 32, 32), 9, np.uint8))
+    out = tmp_path / "t"
+    if existing:
+        out.mkdir()
+    result = run_cli("tile", tmp_path / "missing.tif", tmp_path / "z.tif", "--size", "16",
+                     "--resume", "-o", out)
+    assert_one_line_error(result, "missing.tif", "no such file")
+    assert "kept" not in result.stderr
+    if existing:
+        assert list(out.iterdir()) == []
+    else:
+        assert not out.exists()
