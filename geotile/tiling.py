@@ -311,6 +311,8 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
     from geotile.raster import alpha_holds_values, may_hold_nodata, read_band
     from geotile.streaming import background
 
+    if len(grid) == 0:  # a raster smaller than the patch, with --edge drop: none
+        return
     check_nodata = may_hold_nodata(src)
     # an alpha band holding values (RGB+NIR): nodata only where every band is 0, as predict
     data_alpha = check_nodata and alpha_holds_values(src)

@@ -1349,6 +1349,34 @@ def test_an_image_without_patches_is_skipped_with_a_warning(run_cli, make_raster
     assert not (tmp_path / "out3").exists()
 
 
+@pytest.mark.parametrize("drop", [["--max-nodata", "0.5"], ["--skip-empty"]])
+def test_an_image_smaller_than_the_patch_with_split_and_filtering_is_skipped(
+        run_cli, make_raster, tmp_path, drop):
+    """`tile strip.tif --size 64 --edge drop --split 0.8,0.1,0.1 --max-nodata 0.5` (or
+    --skip-empty), an image narrower than --size, ended in a traceback (IndexError: list
+    index out of range) while the split was planned on the kept patches: it is skipped with
+    its warning as without --split, and an image of no patch at all is the one-line error."""
+    import json
+
+    good = make_raster("good.tif", np.ones((3, 128, 128), np.uint8), nodata=0)
+    strip = make_raster("strip.tif", np.ones((3, 128, 20), np.uint8), nodata=0)
+    masks = []
+    if "--skip-empty" in drop:
+        masks = ["--masks", make_raster("good_mask.tif", np.ones((1, 128, 128), np.uint8)),
+                 "--masks", make_raster("strip_mask.tif", np.ones((1, 128, 20), np.uint8))]
+    split = ["--split", "0.5,0.5"]
+    result = run_cli("tile", good, strip, *masks, "--size", "64", "--edge", "drop", *split,
+                     *drop, "--json", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["written"] + summary["excluded_gap"] == 4
+    assert list(summary["skipped_images"]) == [str(strip)]
+    result = run_cli("tile", strip, *masks[2:], "--size", "64", "--edge", "drop", *split,
+                     *drop, "-o", tmp_path / "out2")
+    assert_one_line_error(result, "strip.tif", "smaller than the 64 px patch")
+    assert not (tmp_path / "out2").exists()
+
+
 def test_all_nodata_message_names_the_padding(run_cli, make_raster, tmp_path):
     pixels = np.ones((3, 100, 100), np.uint8)
     pixels[:, :40] = 0
