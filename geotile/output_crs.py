@@ -283,6 +283,7 @@ def check_output_crs(output: Path, writer: str, option, source) -> None:
         raise InputError(f"{where}, which PROJ cannot convert to --crs {option}: leave out "
                          "--crs (GPKG, FlatGeobuf, Parquet and Shapefile keep the local CRS), "
                          "or georeference the raster.")
+    check_transformable(source, target, option)
     if writer != "GeoJSON" or target is None or target == "EPSG:4326":
         return
     from pyproj import CRS
@@ -296,6 +297,26 @@ def check_output_crs(output: Path, writer: str, option, source) -> None:
                      f"none ({crs.name}): readers would take the coordinates for "
                      "longitude/latitude. Write .gpkg or .fgb, or leave out --crs (GeoJSON in "
                      "EPSG:4326).")
+
+
+def check_transformable(source, target, option) -> None:
+    """Before any work: an InputError where PROJ has no way from the rasters' CRS
+    (``source``) to the ``--crs`` given (``option``, ``target``): IAU_2015:30100, the
+    Moon's, for rasters on the earth."""
+    if source is None or target is None or option is None or parse_crs(option) == "source":
+        return
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import ProjError
+
+    try:
+        Transformer.from_crs(CRS.from_user_input(source), CRS.from_user_input(target),
+                             always_xy=True)
+    except ProjError as exc:
+        reason = str(exc).split("proj_create_operations: ")[-1].split(". You may")[0]
+        raise InputError(f"--crs {option}: PROJ cannot transform the rasters' CRS "
+                         f"({CRS.from_user_input(source).name}) to it: {reason}. Give a CRS "
+                         "of the rasters' body (e.g. EPSG:4326 on the earth), or 'source'."
+                         ) from exc
 
 
 def parse_crs(value: str | None):

@@ -358,7 +358,7 @@ def _check_local_crs(paths: list, option) -> None:
     default), which PROJ cannot reach from it."""
     from geotile.ground_scale import transformable
     from geotile.label_set import _crs_name
-    from geotile.output_crs import parse_crs
+    from geotile.output_crs import check_transformable, parse_crs
     from geotile.raster import open_raster
 
     target = parse_crs(option or GEO_CRS)
@@ -372,6 +372,7 @@ def _check_local_crs(paths: list, option) -> None:
                              f"to no place on the earth, which PROJ cannot convert to "
                              f"PolygonWKT_Geo's {_crs_name(target)}: give --crs source (Geo "
                              "WKT in the raster's coordinates), or georeference the raster.")
+        check_transformable(crs, target, option)
 
 
 def _several_classes(path, classes: list[str]) -> InputError:

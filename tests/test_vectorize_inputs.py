@@ -1257,6 +1257,28 @@ def test_crs_of_heights_or_earth_centred_xyz_is_refused(make_raster, tmp_path, r
     assert result.exit_code == 0, result.output  # 3D lon/lat (WKT 1 cannot say it) is a map
 
 
+@pytest.mark.parametrize("mode", [[], ["--lines"], ["--instances"]])
+@pytest.mark.parametrize("suffix", [".gpkg", ".csv"])
+def test_crs_of_another_celestial_body_is_refused(make_raster, tmp_path, run_cli, mode,
+                                                  suffix):
+    """--crs IAU_2015:30100 (the Moon's lon/lat) for rasters in UTM ended in a traceback
+    (pyproj ProjError: ellipsoids of different celestial bodies) once the polygons were
+    made. One line naming --crs, before any work, nothing written."""
+    from .conftest import assert_one_line_error
+
+    if suffix == ".csv" and mode == ["--lines"]:
+        pytest.skip("a SpaceNet CSV holds polygons")
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:10, 5:10] = 1
+    path = make_raster("m.tif", mask)
+    output = tmp_path / f"o{suffix}"
+    result = run_cli("vectorize", path, "-o", output, "--crs", "IAU_2015:30100", *mode)
+    assert_one_line_error(result, "--crs IAU_2015:30100", "celestial body", "'source'")
+    assert not output.exists()
+    result = run_cli("vectorize", path, "-o", output, "--crs", "EPSG:4326", *mode)
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.parametrize("gcps", [True, False], ids=["gcps", "plain"])
 def test_several_rasters_without_a_geotransform_are_named_so(run_cli, tmp_path, gcps):
     """Two drone frames placed by GCPs alone (or two plain pictures), 40 x 30 px each: both
