@@ -158,6 +158,8 @@ _DOWNSCALES = (2, 4, 8, 16, 32)
 DEEPNESS_MODEL_TYPES = ("segmentor", "regressor", "detector", "recognition",
                         "superresolution")
 DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
+#: the outputs of a torchvision segmentation model exported with its auxiliary head (sorted)
+TORCHVISION_HEADS = ("aux", "out")
 #: the most a default batch of windows may take (float32 input and output): many classes
 #: mean fewer windows a batch (10,000 classes at 512 px: 10.5 GB a window)
 MAX_WINDOW_OUTPUT_BYTES = 1024**3
@@ -341,7 +343,8 @@ class OnnxModel:
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
-        if len(self.outputs) < len(self.all_output_names):  # those left out may tell
+        if len(self.outputs) < len(self.all_output_names) and sorted(
+                self.all_output_names) != list(TORCHVISION_HEADS):  # those left out may tell
             try:
                 every = session.run(None, {self.input_name: self._zeros(
                     self.fixed_batch or 1, probe_size)})
@@ -479,6 +482,11 @@ class OnnxModel:
                                        overshoots=end.overshoots and end.probabilities))
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
+            if sorted(self.all_output_names) == list(TORCHVISION_HEADS):
+                # torchvision's aux head is trained only, as its reference scripts predict
+                log.info("%s: outputs out and aux (torchvision's model and auxiliary heads): "
+                         "writing out (--outputs out,aux for both)", self.path.name)
+                return [o for o in outputs if o.name == "out"]
             return outputs
         if isinstance(wanted, str):
             wanted = [w.strip() for w in wanted.split(",") if w.strip()]

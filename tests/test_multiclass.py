@@ -973,20 +973,54 @@ def test_a_sigmoid_head_beside_a_softmax_head_is_refused_by_vectorize(tmp_path, 
     assert not (tmp_path / "p.gpkg").exists()
 
 
-def test_deeplab_out_and_aux_softmax_heads_are_not_called_sigmoid(tmp_path, run_cli):
-    # torchvision DeepLabV3's 'out' and 'aux' (two softmax heads): vectorize's refusal called
-    # them "sigmoid and softmax ones"; it now names what they are
-    from geotile.predict import predict_raster
+def _deeplab_with_aux(path, order=("out", "aux")):
+    """torchvision's DeepLabV3/FCN exported raw with aux_loss=True: outputs 'out' (the
+    model's) and 'aux' (the auxiliary head, trained only), both 3-class logits."""
     from tests.onnx_models import FLOAT, conv1x1, save_graph
 
-    out, w1 = conv1x1("input", "out", 3, 3, seed=2, prefix="a")
-    aux, w2 = conv1x1("input", "aux", 3, 3, seed=3, prefix="b")
-    model = save_graph(tmp_path / "deeplab.onnx", [out, aux],
-                       [("input", FLOAT, ["batch", 3, "height", "width"])],
-                       [("out", FLOAT, ["batch", 3, "height", "width"]),
-                        ("aux", FLOAT, ["batch", 3, "height", "width"])], {**w1, **w2})
-    image = write_raster(tmp_path / "img.tif", np.zeros((3, 40, 40), np.uint8))
+    heads = {"out": conv1x1("input", "out", 3, 3, seed=2, prefix="a"),
+             "aux": conv1x1("input", "aux", 3, 3, seed=3, prefix="b")}
+    return save_graph(path, [heads[name][0] for name in order],
+                      [("input", FLOAT, ["batch", 3, "height", "width"])],
+                      [(name, FLOAT, ["batch", 3, "height", "width"]) for name in order],
+                      {**heads["out"][1], **heads["aux"][1]})
+
+
+@pytest.mark.parametrize("order", [("out", "aux"), ("aux", "out")])
+def test_torchvision_aux_head_is_left_out_by_default(tmp_path, run_cli, order):
+    """A torchvision segmentation model exported raw with its auxiliary head gave a raster
+    of both heads (out_1..3, aux_1..3), which vectorize and evaluate refuse: the whole
+    prediction had to be run again with --outputs out. The main head is written now, the
+    same bands as --outputs out; --outputs out,aux still writes both."""
+    from geotile.model import OnnxModel
+    from geotile.predict import predict_raster
+
+    model = _deeplab_with_aux(tmp_path / "deeplab.onnx", order)
+    rng = np.random.default_rng(5)
+    image = write_raster(tmp_path / "img.tif", rng.integers(0, 256, (3, 40, 40), np.uint8))
     predict_raster(model, image, tmp_path / "p.tif")
+    predict_raster(OnnxModel.from_path(model, outputs="out"), image, tmp_path / "out.tif")
+    with rasterio.open(tmp_path / "p.tif") as p, rasterio.open(tmp_path / "out.tif") as o:
+        assert p.count == 3
+        assert p.descriptions == o.descriptions
+        assert not any("aux" in (d or "") for d in p.descriptions)
+        np.testing.assert_array_equal(p.read(), o.read())
+    result = run_cli("vectorize", tmp_path / "p.tif", "-o", tmp_path / "p.gpkg")
+    assert result.exit_code == 0, result.output
+    predict_raster(OnnxModel.from_path(model, outputs="out,aux"), image, tmp_path / "both.tif")
+    with rasterio.open(tmp_path / "both.tif") as both:
+        assert both.count == 6
+
+
+def test_deeplab_out_and_aux_softmax_heads_are_not_called_sigmoid(tmp_path, run_cli):
+    # torchvision DeepLabV3's 'out' and 'aux' (two softmax heads) asked for together:
+    # vectorize's refusal called them "sigmoid and softmax ones"; it now names what they are
+    from geotile.model import OnnxModel
+    from geotile.predict import predict_raster
+
+    model = _deeplab_with_aux(tmp_path / "deeplab.onnx")
+    image = write_raster(tmp_path / "img.tif", np.zeros((3, 40, 40), np.uint8))
+    predict_raster(OnnxModel.from_path(model, outputs="out,aux"), image, tmp_path / "p.tif")
     result = run_cli("vectorize", tmp_path / "p.tif", "-o", tmp_path / "p.gpkg")
     assert_one_line_error(result, "p.tif", "several model outputs", "softmax", "--outputs")
     assert "sigmoid" not in result.output

@@ -122,7 +122,8 @@ def _bands(ctx, param, value):
               "none writes the raw values as float32, unclipped; sigmoid/softmax are refused "
               "for an output that ends in one already.")
 @click.option("--outputs", "model_outputs", metavar="NAMES",
-              help="Model outputs to write, by name, comma-separated (default: all, in order).")
+              help="Model outputs to write, by name, comma-separated (default: all, in order; "
+                   "of a torchvision model's out and aux heads, out only).")
 @click.option("--model-resolution", callback=_resolution, metavar="M|native",
               help="The model's pixel size in metres: windows are read resampled to it and the "
               "result written back on the image grid. Default: the model's resolution "
