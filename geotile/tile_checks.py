@@ -91,12 +91,15 @@ def _warn_if_lossy_mask(mask_src) -> None:
 
 
 def _check_grids(images, masks) -> None:
-    """Every mask on its image's grid, before any image is cut (:func:`_check_same_grid`)."""
+    """Every image readable and every mask on its image's grid, before any image is cut
+    (:func:`_check_same_grid`): a missing last image is refused before hours of cutting."""
     from geotile.raster import open_raster
 
-    for image, mask in zip(images, masks, strict=True) if masks is not None else ():
-        with open_raster(image) as src, open_raster(mask) as mask_src:
-            _check_same_grid(src, mask_src)
+    for i, image in enumerate(images):
+        with open_raster(image) as src:
+            if masks is not None:
+                with open_raster(masks[i]) as mask_src:
+                    _check_same_grid(src, mask_src)
 
 
 def _check_class_names(masks) -> None:

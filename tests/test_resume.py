@@ -848,3 +848,20 @@ def test_tile_resume_failing_before_any_image_is_finished_leaves_nothing(make_ra
         assert list(out.iterdir()) == []
     else:
         assert not out.exists()
+
+
+@pytest.mark.parametrize("bad", ["zz_missing.tif", "zz_garbage.tif"])
+def test_tile_refuses_an_unreadable_image_before_cutting_the_others(make_raster, run_cli,
+                                                                     tmp_path, bad):
+    """`tile a.tif zz_missing.tif` cut a.tif whole (a city's images, hours) before it said
+    'zz_missing.tif: no such file', as predict and make-masks never do: every image is
+    opened before any is cut, so a --resume run keeps no image to go on from."""
+    make_raster("a.tif", np.full((3, 32, 32), 9, np.uint8))
+    if bad == "zz_garbage.tif":
+        (tmp_path / bad).write_bytes(b"not a raster")
+    out = tmp_path / "t"
+    result = run_cli("tile", tmp_path / "a.tif", tmp_path / bad, "--size", "16", "--resume",
+                     "-o", out)
+    assert_one_line_error(result, bad)
+    assert "kept" not in result.stderr
+    assert not out.exists()
