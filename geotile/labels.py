@@ -175,6 +175,10 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         raise InputError(f"{path}: no feature has a geometry. Give a file of polygons.")
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")
+        extent = labels.extent if labels.extent is not None else labels.total_bounds
+        if np.isfinite(extent).all():  # the option says lon/lat, not the file
+            check_geographic_coordinates(labels, path, why=f"although --labels-crs "
+                                         f"{labels_crs} says they are")
     _drop_measures(labels.geometries)
     return _lonlat_checked(labels, path, crs_option)
 
@@ -1215,21 +1219,23 @@ def point_features(geometries: np.ndarray) -> int:
 
 
 def check_geographic_coordinates(labels, source: str | os.PathLike,
-                                 option: str = "--labels-crs") -> None:
+                                 option: str = "--labels-crs", why: str | None = None) -> None:
     """Refuse lon/lat labels whose coordinates cannot be degrees.
 
     GeoJSON without a ``crs`` member is read as EPSG:4326, so projected
     coordinates written without a CRS arrive here claiming to be degrees.
-    ``labels`` is a Labels or a GeoDataFrame.
+    ``labels`` is a Labels or a GeoDataFrame; ``why``: who says they are degrees, where
+    not the file (an option).
     """
     if labels.crs is None or not labels.crs.is_geographic:
         return
     extent = getattr(labels, "extent", None)
     minx, miny, maxx, maxy = extent if extent is not None else labels.total_bounds
     if min(minx, miny) < -180.5 or maxx > 360.5 or maxy > 90.5:
-        why = ("read as EPSG:4326, SpaceNet's convention for PolygonWKT_Geo: a CSV names no "
-               "CRS") if str(source).lower().endswith(".csv") else \
-            f"although the file declares {labels.crs.to_string()} (GeoJSON's default)"
+        if why is None:
+            why = ("read as EPSG:4326, SpaceNet's convention for PolygonWKT_Geo: a CSV names no "
+                   "CRS") if str(source).lower().endswith(".csv") else \
+                f"although the file declares {labels.crs.to_string()} (GeoJSON's default)"
         raise InputError(
             f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "
             f"{why}. Pass {option} with the CRS they are really in (EPSG:xxxx or WKT)."

@@ -1154,3 +1154,29 @@ def test_a_polar_disc_is_burnt_on_a_lonlat_image(tmp_path, crs):
         burnt = src.read(1) > 0
     rows = [0, 1] if north else [38, 39]
     assert burnt.sum() == 720 and burnt[rows].all()
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+def test_a_lonlat_labels_crs_on_projected_coordinates_names_the_option(tmp_path, run_cli,
+                                                                       make_raster, suffix):
+    """--labels-crs EPSG:4326 on labels the file declares in UTM said 'although the file
+    declares EPSG:4326 (GeoJSON's default)': the file declares EPSG:32633; the message now
+    names the option that said lon/lat, in make-masks, tile --labels and evaluate."""
+    from .conftest import assert_one_line_error
+
+    image = make_raster("img.tif", np.zeros((3, 32, 32), np.uint8))
+    with rasterio.open(image) as src:
+        left, top = src.bounds.left, src.bounds.top
+    labels = tmp_path / f"utm{suffix}"
+    gpd.GeoDataFrame(geometry=[shapely.box(left + 2, top - 10, left + 8, top - 2)],
+                     crs=32633).to_file(labels)
+    runs = [("make-masks", labels, image, "-o", f"{tmp_path / 'm'}/"),
+            ("tile", image, "--labels", labels, "--size", "16", "-o", tmp_path / "t"),
+            ("evaluate", labels, labels)]
+    for args in runs:
+        result = run_cli(*args, "--labels-crs", "EPSG:4326")
+        assert_one_line_error(result, labels.name, "--labels-crs EPSG:4326",
+                              "not longitude/latitude")
+        assert "declares EPSG:4326" not in result.stderr
+        assert "GeoJSON's default" not in result.stderr
+    assert not (tmp_path / "m").exists() and not (tmp_path / "t").exists()
