@@ -125,7 +125,8 @@ def transformable(source, target) -> bool:
     source, target = _pyproj_crs(source), _pyproj_crs(target)
     if source == target or local_scale(source, target) is not None:
         return True
-    return local_unit(source) is None and local_unit(target) is None
+    return local_unit(source) is None and local_unit(target) is None and \
+        on_earth(source) == on_earth(target)
 
 
 def to_crs(frame, crs):
@@ -191,6 +192,30 @@ def metric_crs(crs, geometries):
             return utm
     except RuntimeError:
         pass
+    if not on_earth(crs):  # the Moon's, Mars': measured on their own body
+        return _laea_on_own_body(crs, geometries)
     west, south, east, north = geometries.to_crs(4326).total_bounds  # no union: cheap
     return CRS.from_dict({"proj": "laea", "lat_0": (south + north) / 2,
                           "lon_0": (west + east) / 2, "datum": "WGS84", "units": "m"})
+
+
+def on_earth(crs) -> bool:
+    """Whether ``crs`` places coordinates on the earth (not the Moon's or Mars' IAU CRSs,
+    which PROJ refuses to transform to any of the earth's)."""
+    ellipsoid = _pyproj_crs(crs).ellipsoid
+    return ellipsoid is None or 6.3e6 < ellipsoid.semi_major_metre < 6.4e6
+
+
+def _laea_on_own_body(crs, geometries):
+    """An azimuthal equal-area projection at the centre of ``geometries`` on ``crs``' own
+    geodetic CRS (a body other than the earth)."""
+    from pyproj import Transformer
+    from pyproj.crs import ProjectedCRS
+    from pyproj.crs.coordinate_operation import LambertAzimuthalEqualAreaConversion
+
+    geodetic = _pyproj_crs(crs).geodetic_crs
+    west, south, east, north = Transformer.from_crs(
+        _pyproj_crs(crs), geodetic, always_xy=True).transform_bounds(
+        *geometries.total_bounds, densify_pts=21)
+    centre = LambertAzimuthalEqualAreaConversion((south + north) / 2, (west + east) / 2)
+    return ProjectedCRS(centre, geodetic_crs=geodetic)

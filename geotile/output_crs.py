@@ -264,18 +264,26 @@ def check_output_crs(output: Path, writer: str, option, source) -> None:
     """Before any work: an InputError naming ``output`` when GeoJSON would be written in a
     CRS it cannot name (:func:`output_crs` of ``option`` and the rasters' ``source``):
     GeoJSON names a CRS by EPSG code only, other coordinates read as lon/lat. Rasters in a
-    local CRS (a site grid: :func:`~geotile.ground_scale.local_unit`) are written in it, in
-    formats that store it as WKT; PROJ converts it to no other CRS."""
+    local CRS (a site grid: :func:`~geotile.ground_scale.local_unit`) or on another body
+    than the earth (the Moon, Mars) are written in it, in formats that store it as WKT;
+    PROJ converts it to no CRS of the earth."""
     from geotile.ground_scale import local_unit
 
     target = output_crs(option, writer, source)
     local = source is not None and local_unit(source) is not None
-    if local:  # pyproj imported only where needed: 0.05 s before the workers start
+    elsewhere = False
+    if source is not None and not local and target is not source:  # pyproj imported only
+        # where needed: 0.05 s before the workers start
+        from geotile.ground_scale import on_earth, transformable
+
+        elsewhere = not on_earth(source)  # the Moon's, Mars'
+    if local or elsewhere:
         from pyproj import CRS
+
+        name = CRS.from_user_input(source).name
     if local and (writer == "GeoJSON" or CRS.from_user_input(target) != CRS.from_user_input(
             source)):
-        where = (f"{output}: the rasters are in a local CRS ({CRS.from_user_input(source).name}),"
-                 " tied to no place on the earth")
+        where = f"{output}: the rasters are in a local CRS ({name}), tied to no place on the earth"
         if writer == "GeoJSON":
             raise InputError(f"{where}, and GeoJSON holds longitude/latitude only: write a "
                              ".gpkg (or .fgb, .parquet, .shp) with --crs source, or "
@@ -283,6 +291,15 @@ def check_output_crs(output: Path, writer: str, option, source) -> None:
         raise InputError(f"{where}, which PROJ cannot convert to --crs {option}: leave out "
                          "--crs (GPKG, FlatGeobuf, Parquet and Shapefile keep the local CRS), "
                          "or georeference the raster.")
+    if elsewhere and (writer == "GeoJSON" or not transformable(source, target)):
+        where = f"{output}: the rasters are in a CRS of another body than the earth ({name})"
+        if writer == "GeoJSON":
+            raise InputError(f"{where}, and GeoJSON holds the earth's longitude/latitude "
+                             "only: write a .gpkg (or .fgb, .parquet, .shp), which keeps the "
+                             "rasters' CRS.")
+        raise InputError(f"{where}, which PROJ cannot convert to --crs {option}: leave out "
+                         "--crs (GPKG, FlatGeobuf, Parquet and Shapefile keep the rasters' "
+                         "CRS), or give a CRS of the same body.")
     check_transformable(source, target, option)
     if writer != "GeoJSON" or target is None or target == "EPSG:4326":
         return

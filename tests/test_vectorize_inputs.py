@@ -1397,3 +1397,54 @@ def test_two_runs_writing_layers_of_one_geopackage_at_once_keep_both(tmp_path, m
     assert gpd.read_file(out, layer="errors")["kind"].tolist() == ["FP"]
     assert gpd.read_file(out, layer="city")["class"].tolist() == ["building"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["city.gpkg"]
+
+
+def _raster_on(path, crs_code: str, transform, mask):
+    import rasterio
+    from pyproj import CRS
+
+    with rasterio.open(path, "w", driver="GTiff", width=mask.shape[1], height=mask.shape[0],
+                       count=1, dtype="uint8", transform=transform,
+                       crs=rasterio.crs.CRS.from_wkt(CRS.from_user_input(crs_code).to_wkt())
+                       ) as dst:
+        dst.write(mask, 1)
+    return path
+
+
+@pytest.mark.parametrize("body", ["moon_lonlat", "mars_equirectangular"])
+def test_rasters_of_the_moon_or_mars_are_measured_on_their_own_body(tmp_path, run_cli, body):
+    """A crater mask in the Moon's lon/lat (IAU_2015:30100) or Mars' equirectangular
+    metres (IAU_2015:49910) ended in a pyproj traceback (ellipsoids of different celestial
+    bodies): its polygons were measured in the earth's UTM or WGS 84. They are measured on
+    their own body now: area_m2 of the Moon's sphere (R 1737.4 km), polygons in the
+    rasters' CRS; GeoJSON (the earth's lon/lat) and SpaceNet CSVs are refused in one line."""
+    import geopandas as gpd
+    from rasterio.transform import from_origin
+
+    from .conftest import assert_one_line_error
+
+    mask = np.zeros((32, 32), np.uint8)
+    mask[5:15, 5:15] = 1
+    if body == "moon_lonlat":
+        path = _raster_on(tmp_path / "m.tif", "IAU_2015:30100",
+                          from_origin(10, 10, 0.001, 0.001), mask)
+        radius, rows = 1737400.0, np.radians([9.995, 9.985])  # 10 x 10 px of 0.001 deg
+        expected = radius ** 2 * np.radians(0.01) * (np.sin(rows[0]) - np.sin(rows[1]))
+    else:
+        path = _raster_on(tmp_path / "m.tif", "IAU_2015:49910",
+                          from_origin(100000, 20000, 6, 6), mask)
+        expected = 100 * 36.0  # equirectangular true to scale along the equator (to 1e-5)
+    for suffix in (".gpkg", ".fgb"):
+        result = run_cli("vectorize", path, "-o", tmp_path / f"o{suffix}")
+        assert result.exit_code == 0, result.output
+        frame = gpd.read_file(tmp_path / f"o{suffix}")
+        assert len(frame) == 1
+        assert frame.crs.name.startswith(("Moon", "Mars"))
+        assert frame["area_m2"].iloc[0] == pytest.approx(expected, rel=1e-3)
+    for suffix, fragment in ((".geojson", "GeoJSON holds the earth's"),
+                             (".csv", "another body than the earth")):
+        result = run_cli("vectorize", path, "-o", tmp_path / f"x{suffix}")
+        assert_one_line_error(result, fragment)
+        assert not (tmp_path / f"x{suffix}").exists()
+    result = run_cli("vectorize", path, "-o", tmp_path / "e.gpkg", "--crs", "EPSG:4326")
+    assert_one_line_error(result, "another body than the earth", "--crs EPSG:4326")
