@@ -55,8 +55,9 @@ def _distinct_colours(count: int) -> list[tuple[int, int, int, int]]:
 def read_categories(src, band: int = 1) -> list[str] | None:
     """The category names of ``band`` of an open raster, as GDAL reads them from any format
     (gdalinfo's "Categories:": a PAM sidecar, a VRT, an ENVI header's class names), else
-    the name column of its raster attribute table (ArcGIS' .aux.xml, an ERDAS .img), by
-    value; None when it has none. Unnamed values are "" (GDAL's empty categories)."""
+    the name column of its raster attribute table (ArcGIS' .aux.xml, an ERDAS .img), else
+    ArcGIS' ``.vat.dbf`` beside it (band 1), by value; None when it has none. Unnamed
+    values are "" (GDAL's empty categories)."""
     import xml.etree.ElementTree as ET
 
     from rasterio.io import MemoryFile
@@ -78,6 +79,8 @@ def read_categories(src, band: int = 1) -> list[str] | None:
         names = [(c.text or "").strip() for c in categories.findall("Category")]
     else:
         names = _attribute_table_names(element.find("GDALRasterAttributeTable"))
+    if not names and band == 1:
+        names = _vat_names(Path(str(src.name)))
     while names and not names[-1]:
         names.pop()
     return names or None
@@ -115,6 +118,40 @@ def _attribute_table_names(table) -> list[str]:
         if number != int(number) or not 0 <= number <= 65535 or name >= len(cells):
             return []  # no class ids
         named[int(number)] = cells[name].strip()
+    names = [""] * (max(named, default=-1) + 1)
+    for number, text in named.items():
+        names[number] = text
+    return names
+
+
+def _vat_names(path: Path) -> list[str]:
+    """Names by value from the ESRI value attribute table beside ``path``
+    (``<raster>.vat.dbf``: Value and a column named like :data:`_NAME_COLUMNS`, ArcGIS'
+    ClassName or Class_Name), which GDAL reads from 3.11 only; [] without a readable one."""
+    import pyogrio
+
+    table = path.with_name(path.name + ".vat.dbf")
+    if not table.is_file():
+        return []
+    try:
+        meta, _, _, columns = pyogrio.raw.read(table, read_geometry=False)
+    except Exception:  # pyogrio raises several types: an unreadable table names nothing
+        return []
+    fields = [str(f) for f in meta["fields"]]
+    value = next((i for i, f in enumerate(fields) if f.lower() == "value"), None)
+    name = next((i for i, f in enumerate(fields) if f.lower().replace("_", "") in _NAME_COLUMNS
+                 and columns[i].dtype == object), None)
+    if value is None or name is None:
+        return []
+    named = {}
+    for number, text in zip(columns[value], columns[name], strict=True):
+        try:
+            number = float(number)
+        except (TypeError, ValueError):
+            return []
+        if not 0 <= number <= 65535 or number != int(number):
+            return []  # no class ids (NaN too)
+        named[int(number)] = str(text or "").strip()
     names = [""] * (max(named, default=-1) + 1)
     for number, text in named.items():
         names[number] = text

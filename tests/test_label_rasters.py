@@ -945,6 +945,42 @@ def test_class_names_from_envi_headers_erdas_and_attribute_tables(tmp_path, run_
     assert scored == ["Unclassified", "building", "road", "tree"]
 
 
+def test_class_names_from_an_arcgis_vat_dbf_sidecar(tmp_path, run_cli):
+    """ArcGIS' Classify Pixels writes its classes (Value 1, 5, 9; ClassName or Class_Name)
+    in a ``.tif.vat.dbf`` beside the raster, which GDAL before 3.11 does not read:
+    vectorize named class 1 'building' and 5, 9 by number, and evaluate of a prediction
+    against labels numbering the same classes otherwise (Water 1, Building 5, Tree 9)
+    paired them by id, scoring Building at IoU 0 with exit 0. The table names the
+    classes, as an .aux.xml table does."""
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+
+    def vat(raster, column, rows):
+        table = pd.DataFrame({"Value": [v for v, _ in rows], "Count": [12] * len(rows),
+                              column: [n for _, n in rows], "Red": [0] * len(rows)})
+        pyogrio.write_dataframe(table, tmp_path / "vat.dbf", driver="ESRI Shapefile")
+        (tmp_path / "vat.dbf").rename(f"{raster}.vat.dbf")
+
+    ids = np.repeat([1, 5, 9, 255], 12).reshape(6, 8).astype(np.uint8)
+    prediction = write_raster(tmp_path / "pred.tif", ids, nodata=255)
+    vat(prediction, "ClassName", [(1, "Building"), (5, "Tree"), (9, "Water")])
+    renumbered = np.select([ids == 1, ids == 5, ids == 9], [5, 9, 1], 255).astype(np.uint8)
+    truth = write_raster(tmp_path / "truth.tif", renumbered, nodata=255)
+    vat(truth, "Class_Name", [(1, "Water"), (5, "Building"), (9, "Tree")])
+    out = tmp_path / "classes.gpkg"
+    result = run_cli("vectorize", prediction, "-o", out)
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(out)
+    assert sorted(zip(frame["class_id"], frame["class"], strict=True)) == [
+        (1, "Building"), (5, "Tree"), (9, "Water")]
+    result = run_cli("evaluate", prediction, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = {c["class"]: c["iou"] for c in json.loads(result.stdout)["classes"]
+              if c["support"]}
+    assert scores == {"Building": 1.0, "Tree": 1.0, "Water": 1.0}
+
+
 def test_a_16_bit_paletted_label_raster_is_refused_for_what_it_is(tmp_path, run_cli):
     """A uint16 raster with a colour table given with --palette: the message states the
     limit (8-bit colour tables) and the conversion, not "no colour table"."""
