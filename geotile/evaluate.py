@@ -289,6 +289,11 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
                     ids[ids > MAX_SCORED_CLASS_ID] == top).all():  # the dtype's maximum alone
                 advice = (f", or if {value_text(top)} marks no data, declare it (gdal_edit.py "
                           f"-a_nodata {value_text(top)} {name})")
+                if band.dtype.kind in "iu" and not ids[(ids != 0) & (ids != top)].size:
+                    # 0 and the maximum alone: a 16-bit 0/65535 mask, its foreground no nodata
+                    advice = (f", or if it is a 0/{top} mask, its {top} the class, make it "
+                              f"0/1 (gdal_translate -scale 0 {top} 0 1 -ot Byte {name} "
+                              f"mask.tif){advice.replace(', or if', '; if', 1)}")
             raise InputError(f"{source}: value {value_text(top)} is beyond the class ids "
                              f"evaluate scores (0..{MAX_SCORED_CLASS_ID}); instance ids or "
                              f"counts are not classes. Give a class raster{advice}.")

@@ -1311,6 +1311,29 @@ def test_an_undeclared_nodata_at_the_dtype_maximum_is_named_as_such(make_raster)
         evaluate_rasters(make_raster("p.tif", truth), make_raster("t.tif", scores))
 
 
+def test_a_0_65535_mask_is_not_told_to_declare_its_foreground_no_data(make_raster, tmp_path):
+    """A 16-bit mask of 0 and 65535 (a 16-bit PNG's) was refused with the one fix 'if 65535
+    marks no data, declare it', and so declared it scored accuracy and mean IoU 1.0 over the
+    background alone, exit 0. The error names the 0/65535 mask and its conversion to 0/1
+    (gdal_translate -scale), which then scores as a 0/1 mask; the nodata fix stays second."""
+    import subprocess
+
+    truth = np.zeros((20, 20), np.uint8)
+    truth[4:12, 3:9] = 1
+    predicted = np.roll(truth, 2, axis=1)
+    mask = make_raster("mask16.tif", predicted.astype(np.uint16) * 65535)
+    with pytest.raises(InputError) as caught:
+        evaluate_rasters(mask, make_raster("t.tif", truth))
+    message = str(caught.value)
+    assert "\n" not in message and "0/65535 mask" in message
+    fix = "gdal_translate -scale 0 65535 0 1 -ot Byte mask16.tif"
+    assert fix in message and message.index(fix) < message.index("-a_nodata 65535")
+    subprocess.run([*fix.split(" ")[:-1], str(mask), str(tmp_path / "m.tif")], check=True,
+                   capture_output=True)
+    result = evaluate_rasters(tmp_path / "m.tif", make_raster("t.tif", truth))
+    assert result.confusion.tolist() == [[400 - 48 - 16, 16], [16, 32]]
+
+
 def test_a_grey_class_mask_and_instance_ids_are_scored_as_ids_not_as_a_noisy_mask(
         make_raster):
     """A class truth saved as 0/64/128/192/255 (45 % values 1..254) was read as a JPEG-noisy
