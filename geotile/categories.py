@@ -128,11 +128,11 @@ def _vat_names(path: Path) -> list[str]:
     """Names by value from the ESRI value attribute table beside ``path``
     (``<raster>.vat.dbf``: Value and a column named like :data:`_NAME_COLUMNS`, ArcGIS'
     ClassName or Class_Name), which GDAL reads from 3.11 only; [] without a readable one."""
-    import pyogrio
-
     table = path.with_name(path.name + ".vat.dbf")
     if not table.is_file():
         return []
+    import pyogrio  # here: 0.5 s of imports (pandas) for the rasters without a table
+
     try:
         meta, _, _, columns = pyogrio.raw.read(table, read_geometry=False)
     except Exception:  # pyogrio raises several types: an unreadable table names nothing
