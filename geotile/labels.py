@@ -12,6 +12,7 @@ for problems a user can fix.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import re
@@ -741,7 +742,8 @@ def _read_boxes(path: Path, layer: str | None, boxes: list, driver: str | None =
         near |= np.array([g is None and w is not None for g, w in zip(shapes, wkb, strict=True)],
                          dtype=bool)  # unreadable: named later
         return meta, fids[near], wkb[near], [column[near] for column in columns]
-    parts = [_ogr_read(path, layer, bbox=tuple(box)) for box in boxes]
+    with _without_gdb_index(driver):
+        parts = [_ogr_read(path, layer, bbox=tuple(box)) for box in boxes]
     meta = parts[0][0]
     fids = np.concatenate([part[1] for part in parts])
     if len(parts) > 1:
@@ -754,6 +756,26 @@ def _read_boxes(path: Path, layer: str | None, boxes: list, driver: str | None =
     columns = [np.concatenate([part[3][i] for part in parts])[first]
                for i in range(len(meta["fields"]))]
     return meta, fids[first], wkb, columns
+
+
+@contextlib.contextmanager
+def _without_gdb_index(driver: str | None):
+    """A File Geodatabase's features filtered by a scan of their envelopes, not through its
+    .spx spatial index: GDAL trusts an index that does not match the features (as GDAL 3.6
+    writes them for newer GDAL, a stale one from ArcGIS) and finds none near the image. The
+    user's own OPENFILEGDB_USE_SPATIAL_INDEX wins."""
+    import pyogrio
+
+    key = "OPENFILEGDB_USE_SPATIAL_INDEX"
+    if driver != "OpenFileGDB" or key in os.environ or \
+            pyogrio.get_gdal_config_option(key) is not None:
+        yield
+        return
+    pyogrio.set_gdal_config_options({key: "NO"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({key: None})
 
 
 def _distinct(path: Path, layer: str | None, name: str) -> list:

@@ -1082,3 +1082,32 @@ def test_graphml_names_itself_and_the_conversion(run_cli, image, tmp_path):
                           "edges")
     assert "DRIVER" not in result.stderr
     assert not out.exists()
+
+
+def test_a_file_geodatabase_whose_spatial_index_misses_the_image_is_burnt_whole(
+        run_cli, make_raster, tmp_path):
+    """A File Geodatabase whose .spx spatial index does not match its features (as GDAL 3.6's
+    ogr2ogr -f OpenFileGDB writes it for newer GDAL, or a stale one from ArcGIS) found no
+    feature near the image through the index: an all-zero mask, exit 0, though the warning
+    itself showed the labels' extent covering the image; now its features are read past the
+    index and burnt."""
+    import glob
+    import shutil
+
+    from rasterio.features import rasterize
+
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    inside = [box(0.5, 0.5, 3), box(5, 5, 4), box(0.5, 6), box(6, 0.5, 3)]
+    here = gpd.GeoDataFrame(geometry=[*inside, box(40, 40, 3)], crs=UTM_CRS)  # one off it
+    here.to_file(tmp_path / "b.gdb", driver="OpenFileGDB", layer="buildings")
+    elsewhere = here.set_geometry(here.geometry.translate(5000, 5000))
+    elsewhere.to_file(tmp_path / "stale.gdb", driver="OpenFileGDB", layer="buildings")
+    [index] = glob.glob(str(tmp_path / "stale.gdb" / "*.spx"))
+    shutil.copy(index, tmp_path / "b.gdb")  # the index of features 5 km away
+    result = run_cli("make-masks", tmp_path / "b.gdb", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = rasterize(
+        inside, out_shape=(20, 20),
+        transform=rasterio.transform.from_origin(X0, Y0, 0.5, 0.5))
+    assert np.count_nonzero(expected) == 36 + 64 + 16 + 36
+    np.testing.assert_array_equal(mask_of(tmp_path / "m.tif"), expected)
