@@ -138,7 +138,7 @@ def _refusal(image: Path, labels, files: list[Path], found: list[Path]) -> str:
 def run_class_values(files, class_field: str, labels_crs=None, layer=None) -> list:
     """The values of ``class_field`` over all ``files`` (first seen first): the names of a
     run's classes, so that every mask of it gives a name the same id."""
-    from geotile.labels import read_labels
+    from geotile.labels import nested_value, read_labels
 
     seen: dict = {}
     for path in dict.fromkeys(files):
@@ -146,7 +146,7 @@ def run_class_values(files, class_field: str, labels_crs=None, layer=None) -> li
                              empty_ok=True, crs_option=None)
         column = labels.fields.get(class_field, [])
         for value in [*list(column), *labels.values.get(class_field, [])]:
-            if value is not None and value == value and not isinstance(value, list | dict):
+            if value is not None and not nested_value(value) and value == value:
                 seen.setdefault(value, None)
     return list(seen)
 

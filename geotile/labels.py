@@ -1170,7 +1170,8 @@ def _read_parquet(path: Path, regions=None, override=None,
             extent = tuple(bbox) if bbox else tuple(frame.total_bounds)
         if class_field is not None and class_field in frame.columns:
             column = whole.read(columns=[class_field]).column(0).to_pylist()
-            values[class_field] = list(dict.fromkeys(v for v in column if v is not None))
+            values[class_field] = list(dict.fromkeys(  # (nested ones are refused in class_ids)
+                v for v in column if v is not None and not nested_value(v)))
         keep = np.zeros(len(frame), dtype=bool)
         for box in boxes:
             keep |= np.asarray(frame.geometry.intersects(shapely.box(*box)))
@@ -1288,6 +1289,15 @@ def class_ids(
                          f"Fields: {', '.join(labels.fields) or 'none'}."
                          + cut_name_hint(class_field, labels.fields, "--class-field"))
     values = list(labels.fields[class_field])
+    held = next((v for v in [*values, *labels.values.get(class_field, [])]
+                 if nested_value(v)), None)
+    if held is not None:
+        shown = _plain(held.tolist() if isinstance(held, np.ndarray) else held)
+        shown = repr(shown) if len(repr(shown)) <= 60 else repr(shown)[:57] + "..."
+        raise InputError(
+            f"{source}: field {class_field!r} holds nested values (objects or lists, e.g. "
+            f"{shown}), not class names or ids. Give --class-field a field of text or "
+            "numbers, or copy the part that is the class into a field of its own.")
     if class_map is None:  # xBD damage names: the challenge's ids in every file
         from geotile.xbd import damage_map
 
@@ -1363,6 +1373,12 @@ def class_ids(
             "--class-map."
         )
     return ids, names
+
+
+def nested_value(value) -> bool:
+    """Whether a field value is nested (a GeoJSON object or array, a GeoParquet struct, list
+    or map, read as dict, list or NumPy array): no class name or id."""
+    return isinstance(value, dict | list | tuple | np.ndarray)
 
 
 def _say_background(named: list[str], class_field: str, source) -> None:

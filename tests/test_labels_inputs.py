@@ -1111,3 +1111,42 @@ def test_a_file_geodatabase_whose_spatial_index_misses_the_image_is_burnt_whole(
         transform=rasterio.transform.from_origin(X0, Y0, 0.5, 0.5))
     assert np.count_nonzero(expected) == 36 + 64 + 16 + 36
     np.testing.assert_array_equal(mask_of(tmp_path / "m.tif"), expected)
+
+
+@pytest.mark.parametrize("field", ["names", "sources"])
+def test_a_nested_class_field_is_refused_naming_the_field(run_cli, image, tmp_path, field):
+    """Overture's buildings GeoParquet has nested columns (names: a struct, sources: a list
+    of structs): --class-field names said 'not vector data GDAL can read (unhashable type:
+    'dict')', and the same GeoJSON properties (objects, arrays) became classes named by
+    Python's repr ("{'primary': 'Town hall'}"), burnt with exit 0; now both are refused in
+    one line naming the field, nothing written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [{"primary": "Town hall"}, {"primary": "Depot"}]
+    sources = [[{"dataset": "OpenStreetMap"}], [{"dataset": "Microsoft ML Buildings"}]]
+    frame = gpd.GeoDataFrame({"names": names, "sources": sources, "class": ["civic", "shed"]},
+                             geometry=[box(1, 1, 3), box(5, 1, 3)], crs=UTM_CRS)
+    frame.to_crs("EPSG:4326").to_file(tmp_path / "b.geojson")
+    table = pa.table({"names": pa.array(names), "sources": pa.array(sources),
+                      "class": ["civic", "shed"]})
+    table = table.append_column("geometry", pa.array(
+        shapely.to_wkb(frame.to_crs("OGC:CRS84").geometry.values).tolist(), pa.binary()))
+    geo = {"version": "1.1.0", "primary_column": "geometry",
+           "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Polygon"]}}}
+    pq.write_table(table.replace_schema_metadata({b"geo": json.dumps(geo)}),
+                   tmp_path / "b.parquet")
+    for name in ("b.parquet", "b.geojson"):
+        out = tmp_path / "m.tif"
+        result = run_cli("make-masks", tmp_path / name, image, "-o", out, "--class-field",
+                         field)
+        assert_one_line_error(result, name, f"field {field!r}", "nested")
+        assert not out.exists()
+        result = run_cli("tile", image, "--labels", tmp_path / name, "--annotations", "coco",
+                         "--class-field", field, "--size", "10", "-o", tmp_path / "t")
+        assert_one_line_error(result, name, f"field {field!r}", "nested")
+        assert not (tmp_path / "t").exists()
+    result = run_cli("make-masks", tmp_path / "b.parquet", image, "-o", tmp_path / "m.tif",
+                     "--class-field", "class", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["classes"] == ["background", "civic", "shed"]
