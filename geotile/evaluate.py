@@ -299,7 +299,7 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
                              f"counts are not classes. Give a class raster{advice}.")
         return ids.astype(np.int64)
     check_probabilities(values, valid, kind, source)  # float class ids are no probabilities
-    return class_ids(values, valid, kind, threshold)[0]
+    return class_ids(values, valid, kind, threshold, source)[0]
 
 
 def _meaning_of_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
@@ -425,7 +425,7 @@ def _unmatched_names(predicted, true, matched, by_id: bool) -> str | None:
             "GEOTILE_CLASS_NAMES, gdal_edit.py -mo) so that they match by name.")
 
 
-def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float) -> int:
+def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float, source) -> int:
     """How many pixels ``where`` holds class 0 (a raster's own values, unchecked)."""
     from geotile.raster_kinds import class_ids
 
@@ -433,7 +433,7 @@ def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float) -> int
         return 0
     if kind.kind == "class":
         return int((where & (values[0] == 0)).sum())
-    return int((where & (class_ids(values, where, kind, threshold)[0] == 0)).sum())
+    return int((where & (class_ids(values, where, kind, threshold, source)[0] == 0)).sum())
 
 
 def _check_same_grid(pred, true, prediction, truth) -> None:
@@ -638,13 +638,16 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                     keep = keep & ~np.isin(t_ids, no_data)
                 confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
                 if pred.nodata == 0 and zeros[0] is None:  # else warn_zero_nodata's
-                    zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, t_threshold)
+                    zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, t_threshold,
+                                             truth)
                 if true.nodata == 0 and zeros[1] is None:
-                    zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold)
+                    zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold,
+                                             prediction)
                 if nodata_255:
                     lost = p_valid & ~t_valid
                     ignored_255 += int(lost.sum())
-                    lost_255 += int(lost.sum()) - _zeros(p_values, lost, pred_kind, threshold)
+                    lost_255 += int(lost.sum()) - _zeros(p_values, lost, pred_kind, threshold,
+                                                         prediction)
         # once per raster, from a sample (after the blocks: ids beyond a confusion matrix
         # are refused there, with the same advice); the truth's 255 is its ignore value
         warn_if_scaled_class_raster(pred, pred_kind, prediction)

@@ -35,6 +35,10 @@ class RasterKind:
     background_band: bool = True
     #: a 0/255 mask (:func:`binary_mask_kind`): its 255 is class 1
     binary_255: bool = False
+    #: an untagged, unnamed raster of 3 or more probability bands, read as a softmax whose
+    #: band 1 is background on its values' word alone: :func:`check_softmax` checks that they
+    #: sum to 1 where read
+    softmax_unsaid: bool = False
 
     @property
     def zero_class(self) -> bool:
@@ -120,7 +124,9 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                 bands != "exclusive" and not is_background_name(names[0]))):
             return RasterKind("probability", float(scale), ["background", *names], threshold,
                               background_band=False)
-        return RasterKind("probability", float(scale), names, threshold)
+        unsaid = output is None and bands is None and names is None and count >= 3
+        return RasterKind("probability", float(scale), names, threshold,
+                          softmax_unsaid=unsaid)
     return RasterKind("class", 1.0, names, threshold)
 
 
@@ -547,6 +553,46 @@ def check_probabilities(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
                      "or give probabilities 0..1.")
 
 
+#: how far from 1 the bands of a softmax may sum per pixel (resampling, float16), past the
+#: rounding of an integer type (half a step per band)
+SOFTMAX_TOLERANCE = 0.1
+#: the share of the valid pixels read whose bands may sum further from 1 (a few odd pixels)
+SOFTMAX_STRAYS = 0.01
+
+
+def check_softmax(values: np.ndarray, valid: np.ndarray, kind: RasterKind, source=None) -> None:
+    """Refuse the bands of a raster read as a softmax on its values' word alone
+    (:attr:`RasterKind.softmax_unsaid`) when they do not sum to 1 per pixel (past
+    :data:`SOFTMAX_TOLERANCE`) in more than :data:`SOFTMAX_STRAYS` of the valid pixels read:
+    independent probabilities (solaris' footprint, boundary and contact sigmoids, 0 together
+    outside buildings), whose argmax with band 1 as background makes building interiors
+    background. An InputError in one line naming ``source`` and how to say what the bands
+    are; a check of the window just read."""
+    if not kind.softmax_unsaid or kind.kind != "probability" or values.shape[0] < 3:
+        return
+    sums = values.sum(axis=0, dtype=np.float64) / kind.scale
+    read = valid & np.isfinite(sums)
+    total = int(np.count_nonzero(read))
+    if not total:
+        return
+    tolerance = SOFTMAX_TOLERANCE
+    if values.dtype.kind in "iu":
+        tolerance += values.shape[0] * 0.5 / kind.scale
+    off = read & (np.abs(sums - 1) > tolerance)
+    if np.count_nonzero(off) <= SOFTMAX_STRAYS * total:
+        return
+    name = Path(str(source)).name if source is not None else "RASTER"
+    low, high = float(sums[off].min()), float(sums[off].max())
+    raise InputError(
+        f"{source or 'raster'}: its {values.shape[0]} bands sum to {low:.2g}..{high:.2g}, not "
+        f"1, in {np.count_nonzero(off) / total:.0%} of the pixels read, so they are no softmax "
+        "whose band 1 is background (how bands without tags or descriptions are read). Say "
+        "what they are: footprint, boundary and contact probabilities by their band "
+        f"descriptions (rio edit-info -b 1 --description footprint {name}; -b 2 boundary; "
+        "-b 3 contact), independent class probabilities by the tag (gdal_edit.py -mo "
+        f"GEOTILE_BANDS=independent {name}), a softmax by GEOTILE_BANDS=exclusive.")
+
+
 #: largest class id a class raster may hold (ids travel as int32)
 MAX_CLASS_ID = 2**31 - 1
 
@@ -568,6 +614,7 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
         if kind.binary_255:  # a stray from 128 up is 1 (kind_0_255)
             ids = (ids >= 128).astype(np.uint8)
         return ids, np.broadcast_to(np.float32(1), ids.shape)  # read-only, no memory
+    check_softmax(values, valid, kind, source)
     exact = np.float64 if values.dtype == np.float64 else np.float32  # no float32 rounding
     probabilities = np.nan_to_num(values.astype(exact, copy=False) / exact(kind.scale))
     if probabilities.shape[0] == 1:

@@ -180,6 +180,46 @@ def test_cli_instances_read_a_0_1_mask_whose_tags_were_lost(run_cli, make_raster
     assert (frame["score"] == 1.0).all()
 
 
+def test_untagged_independent_footprint_boundary_contact_bands_are_no_softmax(
+        run_cli, make_raster, tmp_path):
+    """A solaris-style float32 raster of footprint, boundary and contact sigmoids, without
+    tags or band descriptions, was read as a softmax whose band 1 is background: vectorize
+    made building interiors background and a contact class '2', evaluate scored that, exit
+    0. Its bands sum to 0 outside buildings: refused in one line naming the file and how to
+    describe the bands; --instances (which names the roles) and the described raster read
+    it right, and a genuine untagged softmax (uint8, rounded) is read as before."""
+    houses = terraced_scene()
+    bands = np.stack([ndimage.gaussian_filter(b, 0.7) for b in perfect_probabilities(houses)])
+    raster = make_raster("fbc.tif", bands.astype(np.float32), transform=TRANSFORM)
+    truth = make_raster("truth.tif", (bands[0] > 0.5).astype(np.uint8), transform=TRANSFORM)
+    out = tmp_path / "b.gpkg"
+    for args in (("vectorize", raster, "-o", out), ("vectorize", raster, "-o", out, "--json"),
+                 ("evaluate", raster, truth, "--json")):
+        assert_one_line_error(run_cli(*args), "fbc.tif", "not 1", "no softmax",
+                              "--description footprint fbc.tif", "GEOTILE_BANDS=independent")
+        assert not out.exists()
+    result = run_cli("vectorize", raster, "-o", out, "--crs", "source", "--instances")
+    assert result.exit_code == 0, result.output
+    assert "26 polygons" in result.stdout
+    with rasterio.open(raster, "r+") as dst:
+        dst.descriptions = ("footprint", "boundary", "contact")
+    result = run_cli("evaluate", raster, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["classes"][1]["iou"] == 1.0
+    # a softmax (background, building, boundary) as uint8 0..255, rounded: sums 254..256
+    footprint = bands[0] > 0.5
+    edge = footprint & ~ndimage.binary_erosion(footprint)
+    p = np.where(footprint & ~edge, 0.7, np.where(edge, 0.3, 0.0)).astype(np.float32)
+    q = np.where(edge, 0.45, 0.1 * footprint).astype(np.float32)
+    softmax = np.round(np.stack([1 - p - q, p, q]) * 255).astype(np.uint8)
+    assert {int(s) for s in np.unique(softmax.sum(axis=0, dtype=int))} - {254, 255, 256} == set()
+    raster = make_raster("softmax.tif", softmax, transform=TRANSFORM, photometric="MINISBLACK")
+    result = run_cli("evaluate", raster, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["confusion_matrix"][1][1] == int((footprint & ~edge).sum())
+
+
 def test_cli_instances_refuse_float_scores_0_255_as_the_plain_mode(run_cli, make_raster,
                                                                      tmp_path):
     from .conftest import assert_one_line_error
@@ -303,8 +343,10 @@ def test_cli_instances_on_probabilities_without_band_names(run_cli, make_raster,
     probabilities[0, 5:15, 19:21] = 150
     probabilities[1, 5:15, 17:23] = 200
     raster = make_raster("p.tif", probabilities, transform=TRANSFORM)
+    # plainly, its bands (0 together outside buildings) are no softmax of background first:
+    # read so, its one polygon was the boundary strip where the footprint is 150
     result = run_cli("vectorize", raster, "-o", tmp_path / "plain.geojson")
-    assert result.exit_code == 0 and "1 polygons" in result.stdout
+    assert_one_line_error(result, "p.tif", "no softmax", "--description footprint p.tif")
     result = run_cli("vectorize", raster, "-o", tmp_path / "b.geojson", "--instances",
                      "--crs", "source", "--min-area", "1")
     assert result.exit_code == 0, result.output
