@@ -124,6 +124,9 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                 bands != "exclusive" and not is_background_name(names[0]))):
             return RasterKind("probability", float(scale), ["background", *names], threshold,
                               background_band=False)
+        if not names and count > 1 and bands == "independent":  # band k is class k
+            return RasterKind("probability", float(scale), None, threshold,
+                              background_band=False)
         unsaid = output is None and bands is None and names is None and count >= 3
         return RasterKind("probability", float(scale), names, threshold,
                           softmax_unsaid=unsaid)

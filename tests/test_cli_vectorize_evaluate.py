@@ -737,6 +737,35 @@ def test_threshold_on_softmax_probabilities_is_refused_not_ignored(run_cli, make
     result = run_cli("evaluate", sigmoid, truth, "--threshold", "0.95", "--json")
 
 
+def test_independent_bands_tagged_without_names_are_no_softmax(run_cli, make_raster,
+                                                                tmp_path):
+    """A raster of three sigmoid bands tagged GEOTILE_BANDS=independent (the fix the
+    refusal of such bands untagged gives) but naming no classes was still read as a softmax
+    whose band 1 is background: vectorize gave 4 polygons of classes 1 and 2 (bands 2 and 3)
+    for 3 classes of 2 blocks each, band 1's blocks background, exit 0 -> band k is class
+    k, background where no band reaches the threshold."""
+    import rasterio
+
+    p = np.zeros((3, 30, 30), np.float32)
+    for k in range(3):
+        p[k, 2 + 9 * k:8 + 9 * k, 2:8] = p[k, 2 + 9 * k:8 + 9 * k, 20:26] = 0.9
+    raster = make_raster("i.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    with rasterio.open(raster, "r+") as dst:
+        dst.update_tags(GEOTILE_BANDS="independent")
+    out = tmp_path / "v.gpkg"
+    result = run_cli("vectorize", raster, "-o", out, "--crs", "source")
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(out)
+    assert sorted(frame["class_id"]) == [1, 1, 2, 2, 3, 3]
+    assert sorted(frame["area_m2"]) == [36.0] * 6
+    truth = make_raster("t.tif", np.argmax(np.concatenate([np.full((1, 30, 30), 0.5), p]),
+                                           axis=0).astype(np.uint8),
+                        transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("evaluate", raster, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["mean_iou"] == 1.0
+
+
 def test_errors_of_per_class_scores_name_each_polygons_class(run_cli, make_raster, tmp_path):
     """evaluate --class-field class --errors: the TP/FP/FN polygons carried no class (fields
     image, kind, iou, best_iou, confidence), so the missed 'water' could not be told from a
