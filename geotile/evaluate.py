@@ -660,6 +660,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         truth_0_255 = true.dtypes[0] == "uint8" or (may[0] and not confusion[IGNORE + 1:].any())
         pred_0_255 = pred_kind.kind == "class" and (pred.dtypes[0] == "uint8" or (
             may[1] and not confusion[:, IGNORE + 1:].any()))
+        _refuse_instance_ids(confusion, pred, pred_kind, true_kind, prediction, truth,
+                             _meaning_of_255(confusion, truth_0_255, pred_0_255, edge))
         by_id = None
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
             meaning = _meaning_of_255(confusion, truth_0_255, False, edge)
@@ -702,6 +704,51 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
 #: share of the pixels on which an unnamed truth's ids must agree with a named prediction's
 #: classes one id off (and more than on the same ids) to be taken for another numbering
 SHIFTED_AGREEMENT = 0.2
+
+
+#: an unnamed prediction of this many ids besides 0 (or of a type wider than 8 bits and
+#: INSTANCE_IDS_WIDE) on a footprint mask's one class may be instance ids (as SpaceNet
+#: proposals read a raster's ids); uint8 classes below it (xBD's 4 damage levels on
+#: buildings) stay classes
+INSTANCE_IDS = 8
+INSTANCE_IDS_WIDE = 3
+
+
+def _refuse_instance_ids(confusion: np.ndarray, pred, pred_kind, true_kind, prediction,
+                         truth, binary: tuple[bool, bool]) -> None:
+    """An InputError when an unnamed class prediction holds many ids (:data:`INSTANCE_IDS`)
+    against a truth of one class besides 0 (a footprint mask naming no more), the ids from 2
+    up lying mostly on that class: an instance-id raster (Mask R-CNN's, SAM's: each building
+    its own id), which scored as classes gives class 1 the first building alone and every
+    other building a class of its own. Classes of a land-cover prediction against a
+    building mask (road, water) lie on its background instead; ``binary``: whether the
+    truth, the prediction are 0/255 masks (:func:`_meaning_of_255`: strays are no ids)."""
+    if pred_kind.kind != "class" or pred_kind.names is not None or binary[1] or (
+            true_kind.names is not None and len(true_kind.names) > 2):
+        return
+    predicted = np.flatnonzero(confusion[:, 1:].sum(axis=0)) + 1
+    wide = np.dtype(pred.dtypes[0]).itemsize > 1
+    if len(predicted) < (INSTANCE_IDS_WIDE if wide else INSTANCE_IDS):
+        return
+    others = confusion[:, 2:]  # the pixels of ids from 2 up, by truth class
+    if binary[0]:  # a 0/255 truth: 255 and its strays from 128 up are its class
+        on_class = others[128:IGNORE + 1].sum()
+    else:
+        present = np.flatnonzero(confusion[1:].sum(axis=1)) + 1
+        if len(present) != 1:
+            return
+        on_class = others[present[0]].sum()
+    if on_class * 2 <= others.sum():
+        return
+    name = Path(str(prediction)).name
+    raise InputError(
+        f"{prediction}: {len(predicted)} ids ({int(predicted[0])}..{int(predicted[-1])}) and no "
+        f"class names, lying on the one class of {Path(str(truth)).name}: instance ids (each "
+        "building its own id), not classes, which would score all but the first building as "
+        "classes of their own. Give a 0/1 footprint mask (gdal_calc.py -A "
+        f"{name} --calc \"A>0\" --type Byte --outfile mask.tif), or vectorize it (geotile "
+        f"vectorize {name} -o buildings.gpkg) and evaluate those polygons against the truth's "
+        "for object scores.")
 
 
 def _id_shift(names, counts) -> int:

@@ -1765,3 +1765,34 @@ def test_a_confusion_matrix_too_wide_to_read_names_the_most_confused_pairs():
     assert ["3", "->", "150", str(c[3, 150])] in [line.split() for line in lines]
     narrow = pixel_scores(truth % 19, truth % 19).table().splitlines()
     assert "Confusion matrix (rows: truth, columns: prediction):" in narrow
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8])
+def test_instance_ids_against_a_footprint_mask_are_refused_not_scored_as_classes(
+        run_cli, make_raster, dtype):
+    """A uint16 instance-id raster (Mask R-CNN's, SAM's: 0 background, each of 10 buildings
+    its own id) against a 0/1 truth was scored as 10 classes, exit 0 and no warning: class 1
+    IoU 0.1 (the first building), ids 2..10 lowering the mean IoU. Refused in one line naming
+    the file, instance ids and the 0/1 mask to give instead; a land-cover prediction of 3
+    unnamed classes (road, water off the buildings) and xBD's 4 damage levels on the
+    buildings are still scored as classes."""
+    from .conftest import assert_one_line_error
+
+    ids = np.zeros((60, 100), dtype)
+    truth = np.zeros((60, 100), np.uint8)
+    for k in range(10):
+        y, x = 5 + (k // 5) * 28, 3 + (k % 5) * 20
+        ids[y:y + 20, x:x + 15], truth[y:y + 20, x:x + 15] = k + 1, 1
+    prediction = make_raster("inst.tif", ids)
+    for t in (make_raster("t.tif", truth), make_raster("t255.tif", truth * 255)):
+        result = run_cli("evaluate", prediction, t, "--json")
+        assert_one_line_error(result, "inst.tif", "10 ids (1..10)", "instance ids",
+                              "gdal_calc.py -A inst.tif")
+        assert not result.stdout
+    land = np.where(truth == 1, 1, 0).astype(dtype)
+    land[:3], land[-2:] = 2, 3  # road and water beside the buildings
+    scores = evaluate_rasters(make_raster("land.tif", land), make_raster("t.tif", truth))
+    assert scores.classes()[1]["iou"] == 1.0 and scores.confusion.shape == (4, 4)
+    damage = np.where(truth == 1, ids % 4 + 1, 0).astype(np.uint8)
+    scores = evaluate_rasters(make_raster("damage.tif", damage), make_raster("t.tif", truth))
+    assert scores.confusion[1, 1:].tolist() == [(damage == k).sum() for k in (1, 2, 3, 4)]
