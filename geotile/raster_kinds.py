@@ -586,8 +586,9 @@ def check_softmax(values: np.ndarray, valid: np.ndarray, kind: RasterKind, sourc
         return
     name = Path(str(source)).name if source is not None else "RASTER"
     low, high = float(sums[off].min()), float(sums[off].max())
+    span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g}..{high:.2g}"
     raise InputError(
-        f"{source or 'raster'}: its {values.shape[0]} bands sum to {low:.2g}..{high:.2g}, not "
+        f"{source or 'raster'}: its {values.shape[0]} bands sum to {span}, not "
         f"1, in {np.count_nonzero(off) / total:.0%} of the pixels read, so they are no softmax "
         "whose band 1 is background (how bands without tags or descriptions are read). Say "
         "what they are: footprint, boundary and contact probabilities by their band "
