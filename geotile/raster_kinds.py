@@ -35,7 +35,7 @@ class RasterKind:
     background_band: bool = True
     #: a 0/255 mask (:func:`binary_mask_kind`): its 255 is class 1
     binary_255: bool = False
-    #: an untagged, unnamed raster of 3 or more probability bands, read as a softmax whose
+    #: an untagged, unnamed raster of 2 or more probability bands, read as a softmax whose
     #: band 1 is background on its values' word alone: :func:`check_softmax` checks that they
     #: sum to 1 where read
     softmax_unsaid: bool = False
@@ -127,7 +127,7 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
         if not names and count > 1 and bands == "independent":  # band k is class k
             return RasterKind("probability", float(scale), None, threshold,
                               background_band=False)
-        unsaid = output is None and bands is None and names is None and count >= 3
+        unsaid = output is None and bands is None and names is None and count >= 2
         return RasterKind("probability", float(scale), names, threshold,
                           softmax_unsaid=unsaid)
     return RasterKind("class", 1.0, names, threshold)
@@ -571,7 +571,7 @@ def check_softmax(values: np.ndarray, valid: np.ndarray, kind: RasterKind, sourc
     outside buildings), whose argmax with band 1 as background makes building interiors
     background. An InputError in one line naming ``source`` and how to say what the bands
     are; a check of the window just read."""
-    if not kind.softmax_unsaid or kind.kind != "probability" or values.shape[0] < 3:
+    if not kind.softmax_unsaid or kind.kind != "probability" or values.shape[0] < 2:
         return
     sums = values.sum(axis=0, dtype=np.float64) / kind.scale
     read = valid & np.isfinite(sums)

@@ -839,3 +839,25 @@ def test_vectorizing_a_raster_without_a_valid_pixel_says_so(make_raster, run_cli
             f"{feature} comes from it.") in result.output
     assert "q.tif: the raster" not in result.output
     assert out.exists()
+
+
+def test_two_untagged_independent_bands_are_no_softmax(run_cli, make_raster, tmp_path):
+    """Two untagged sigmoid bands (footprint and boundary, or building and road) were read
+    as a softmax of background and building: the footprint's interior, where band 2 is low
+    and band 1 high, came out background, the boundary strip a building, exit 0 -> bands
+    that do not sum to 1 are refused as three or more are, naming the tag; a genuine
+    two-band softmax is read as before."""
+    p = np.zeros((2, 30, 30), np.float32)
+    p[0, 5:20, 5:20] = 0.95  # footprint
+    p[1, 5:20, 5:20] = 0.9
+    p[1, 7:18, 7:18] = 0.05  # boundary: the footprint's outline
+    raster = make_raster("fb.tif", p, transform=from_origin(X0, Y0, 1, 1))
+    out = tmp_path / "v.gpkg"
+    assert_one_line_error(run_cli("vectorize", raster, "-o", out, "--crs", "source"),
+                          "fb.tif", "not 1", "no softmax", "GEOTILE_BANDS=independent")
+    assert not out.exists()
+    softmax = np.stack([1 - p[0], p[0]])
+    raster = make_raster("s.tif", softmax, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", raster, "-o", out, "--crs", "source")
+    assert result.exit_code == 0, result.output
+    assert sorted(gpd.read_file(out)["area_m2"]) == [225.0]
