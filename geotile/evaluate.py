@@ -261,6 +261,7 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
     """Class ids of a row band: class rasters as they are, probabilities thresholded
     (one band: p >= threshold) or argmaxed (several bands)."""
     from geotile.raster_kinds import (
+        LOGITS_HINT,
         SCALED_PROBABILITY_IDS,
         check_probabilities,
         class_ids,
@@ -271,15 +272,17 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
 
     if kind.kind == "class":
         band = values[0]
-        if band.dtype.kind == "f":  # 1.9 is no class 1: refused, never cut to it
+        floats = band.dtype.kind == "f"
+        if floats:  # 1.9 is no class 1: refused, never cut to it
             band = whole_float_ids(band, valid, source)
         ids = np.where(valid, band, 0)  # checked before the cast: -3.4e38 is no int64
         name = Path(str(source)).name
         if ids.size and ids.min() < 0:
             low = value_text(ids.min())
+            hint = LOGITS_HINT if floats else ""
             raise InputError(f"{source}: negative class id {low}; a class raster holds ids >= "
                              f"0. If {low} marks no data, declare it (gdal_edit.py -a_nodata "
-                             f"{low} {name}).")
+                             f"{low} {name}){hint}.")
         scaled = kind.names is None and band.dtype in SCALED_PROBABILITY_IDS
         if ids.size and ids.max() > MAX_SCORED_CLASS_ID:
             top = ids.max()

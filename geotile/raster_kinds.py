@@ -731,10 +731,8 @@ def value_text(value) -> str:
 def _checked_class_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarray:
     if band.dtype == np.uint8:
         return np.where(valid, band, np.uint8(0))
-    if band.dtype.kind == "f":
-        band = whole_float_ids(band, valid, source)
-    else:
-        band = np.where(valid, band, 0)
+    floats = band.dtype.kind == "f"
+    band = whole_float_ids(band, valid, source) if floats else np.where(valid, band, 0)
     if band.size:
         low, high = band.min(), band.max()
         bad = low if low < 0 else high if high > MAX_CLASS_ID else None
@@ -743,8 +741,13 @@ def _checked_class_ids(band: np.ndarray, valid: np.ndarray, source) -> np.ndarra
             raise InputError(
                 f"{source or 'raster'}: class id {bad} is outside 0..{MAX_CLASS_ID}. If "
                 f"{bad} marks no data, declare it as the raster's nodata value "
-                f"(gdal_edit.py -a_nodata {bad}).")
+                f"(gdal_edit.py -a_nodata {bad}){LOGITS_HINT if floats and low < 0 else ''}.")
     return band.astype(np.int32)
+
+
+#: what a float raster read as class ids holding negative ones may be: raw model outputs
+LOGITS_HINT = ("; if they are a model's logits, apply its sigmoid or softmax (probabilities "
+               "0..1, as geotile predict writes them)")
 
 
 def looks_like_colour_labels(src, pure: bool = False) -> bool:

@@ -861,3 +861,17 @@ def test_two_untagged_independent_bands_are_no_softmax(run_cli, make_raster, tmp
     result = run_cli("vectorize", raster, "-o", out, "--crs", "source")
     assert result.exit_code == 0, result.output
     assert sorted(gpd.read_file(out)["area_m2"]) == [225.0]
+
+
+def test_whole_number_float_logits_are_told_to_be_activated(run_cli, make_raster, tmp_path):
+    """A float32 raster of a model's raw logits that happen to be whole numbers (-4 outside
+    buildings, 3 on them) was read as class ids and refused with the one fix 'if -4 marks
+    no data, declare it', which would leave every building on a raster of nodata; the
+    refusals now also name logits and the activation they need."""
+    logits = np.full((30, 30), -4, np.float32)
+    logits[5:15, 5:15] = 3
+    raster = make_raster("logits.tif", logits, transform=from_origin(X0, Y0, 1, 1))
+    for args in (("vectorize", raster, "-o", tmp_path / "v.gpkg"),
+                 ("evaluate", raster, raster)):
+        assert_one_line_error(run_cli(*args), "logits.tif", "-4", "logits", "sigmoid")
+    assert not (tmp_path / "v.gpkg").exists()
