@@ -96,9 +96,9 @@ def input_exists(path: str | os.PathLike) -> bool:
     return not _is_local(path) or Path(path).exists()
 
 
-def files_read(path) -> list:
+def files_read(path, _seen: frozenset = frozenset()) -> list:
     """``path`` and, for a VRT, the files GDAL reads its pixels from (which an output must
-    never replace either)."""
+    never replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only."""
     path = input_path(path)
     if not (isinstance(path, Path) and path.suffix.lower() == ".vrt" and path.is_file()):
         return [path]
@@ -107,7 +107,13 @@ def files_read(path) -> list:
             files = src.files
     except RasterioError:  # not readable: its own checks say so later
         return [path]
-    return [path, *(Path(f) for f in files if not f.startswith("/vsi"))]
+    seen = _seen | {os.path.realpath(path)}
+    found = [path]
+    for name in files:
+        if name.startswith("/vsi") or os.path.realpath(name) in seen:
+            continue
+        found += files_read(Path(name), seen)
+    return found
 
 
 def refuse_overwriting_inputs(outputs, inputs, more: dict | None = None) -> None:

@@ -135,6 +135,33 @@ def test_resume_redoes_an_output_whose_vrt_source_or_sidecar_changed(run_cli, pr
         assert result.exit_code == 0 and "skipped" not in result.output, result.output
 
 
+def test_a_vrt_of_a_vrt_is_read_through_to_its_rasters(run_cli, predict_setup, tmp_path):
+    """A VRT whose source is a VRT (gdalbuildvrt of per-district VRTs): GDAL lists only the
+    inner VRT among the outer's files, so --resume skipped the output after the raster under
+    both changed (stale probabilities, exit 0), and -o <that raster> --overwrite replaced the
+    user's image with the predictions."""
+    from .conftest import assert_one_line_error
+
+    model, images = predict_setup
+    inner = write_vrt(tmp_path / "district.vrt", images[0])
+    outer = write_vrt(tmp_path / "city.vrt", inner)
+    out = tmp_path / "city_out.tif"
+    assert _predict(run_cli, model, [outer], out, "--resume").exit_code == 0
+    assert "skipped" in _predict(run_cli, model, [outer], out, "--resume").output
+    with rasterio.open(images[0], "r+") as dst:
+        dst.write(np.full((3, dst.height, dst.width), 9, np.uint8))
+    result = _predict(run_cli, model, [outer], out, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    reference = tmp_path / "ref.tif"
+    assert _predict(run_cli, model, [images[0]], reference).exit_code == 0
+    with rasterio.open(out) as got, rasterio.open(reference) as want:
+        np.testing.assert_array_equal(got.read(), want.read())
+    before = images[0].read_bytes()
+    result = _predict(run_cli, model, [outer], images[0], "--overwrite")
+    assert_one_line_error(result, str(images[0]), "city.vrt", "never writes over its inputs")
+    assert images[0].read_bytes() == before
+
+
 def test_resume_never_replaces_foreign_files(run_cli, predict_setup, tmp_path):
     from .conftest import assert_one_line_error
 
