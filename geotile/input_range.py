@@ -57,6 +57,35 @@ def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_pat
         model.check_input_range(lows / scale, highs / scale, image_path)
 
 
+def warn_one_scale_over_types(model, typed) -> None:
+    """Warn once when an explicit --scale multiplies images of different pixel types
+    (``typed``: (name, dtype of the bands fed) per image; integers by type, floats as one):
+    the scale fits one type's range, and the others' pixels reach the model on another
+    (uint8 times a 16-bit scale: 0..0.0039 where the uint16 images reach 0..1)."""
+    scale = getattr(model, "_scale", None)
+    if scale is None:
+        return
+    first: dict = {}
+    for name, dtype in typed:
+        dtype = np.dtype(dtype)
+        first.setdefault(dtype if dtype.kind in "iub" else "float", (name, dtype))
+
+    def reach(dtype) -> str:
+        if dtype.kind not in "iub":
+            return "their values times it"
+        info = np.iinfo(dtype) if dtype.kind != "b" else np.iinfo(np.uint8)
+        low, high = sorted((info.min * scale, info.max * scale))
+        return f"{low:.3g}..{high:.3g}"
+
+    if len(first) < 2:
+        return
+    shown = ", ".join(f"{name}'s {dtype} {reach(dtype)}" for name, dtype in first.values())
+    warnings.warn(f"--scale {scale:.3g} multiplies every image's pixels alike, but they are of "
+                  f"{len(first)} types, which reach the model on different ranges ({shown}): "
+                  "predict each type in its own run with its own --scale (or convert them to "
+                  "one type first: gdal_translate -ot Byte -scale).", GeotileWarning, stacklevel=2)
+
+
 def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | None:
     """What to give for the values ``src`` declares for its ``indexes`` bands (GDAL scale
     and offset, value = pixel * scale + offset), else None when it declares none."""

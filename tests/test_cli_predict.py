@@ -630,3 +630,30 @@ def test_the_fill_check_counts_distinct_bands(run_cli, make_raster, tmp_path):
                      "-o", tmp_path / "b.tif", "--bands", "2", "--scale", "0.001")
     assert result.exit_code == 0, result.output
     assert "bands are 0 together in" in result.stderr and "a_nodata 0" in result.stderr
+
+
+def test_one_scale_over_images_of_different_types_is_warned(run_cli, make_raster, tmp_path):
+    """A delivery of uint8 and uint16 tiles, --scale 0.0000153 given for the 16-bit ones:
+    the uint8 tiles reached the model as 0..0.0039 (their probabilities those of near-black
+    pixels), exit 0 without a word. The run still predicts every image with that one scale,
+    and says which image's pixels it shrinks and what to do."""
+    rng = np.random.default_rng(3)
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    rgb = make_raster("a_rgb.tif", rng.integers(0, 256, (3, 20, 20), np.uint8))
+    wide = make_raster("b_wide.tif", rng.integers(0, 65536, (3, 20, 20), np.uint16))
+    out = tmp_path / "out"
+    result = run_cli("predict", model, rgb, wide, "-o", out, "--scale", "0.0000153")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "--scale 1.53e-05" in line]
+    assert len(warned) == 1, result.stderr
+    for part in ("a_rgb.tif", "uint8", "0.0039", "b_wide.tif", "uint16", "own run"):
+        assert part in warned[0], warned[0]
+    with rasterio.open(rgb) as src, rasterio.open(out / "a_rgb.tif") as got:
+        want = pointwise_reference(src.read()[None].astype(np.float32) * np.float32(1.53e-5),
+                                   activation="sigmoid")[0]
+        np.testing.assert_allclose(got.read(), want, atol=1e-5)
+    # one type, or no --scale (each type its default, uint16 warned as ever): no such line
+    for images, extra, again in (([rgb], ["--scale", "0.0000153"], "one.tif"),
+                                 ([rgb, wide], [], "both")):
+        result = run_cli("predict", model, *images, "-o", tmp_path / again, *extra)
+        assert result.exit_code == 0 and "own run" not in result.stderr, result.stderr

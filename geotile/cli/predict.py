@@ -270,9 +270,11 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
     image too (its first and last blocks read)."""
     from geotile.input_bands import model_view, select_bands
+    from geotile.input_range import warn_one_scale_over_types
     from geotile.model_pixel import refuse_complex, refuse_unpredictable
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
 
+    typed = []
     for (image, _), extra in zip(pairs, extras, strict=True):
         added = 0
         if extra is not None:
@@ -283,8 +285,10 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
             if pixels:
                 check_pixels_readable(raw)
             refuse_unpredictable(model, raw, src, options, image)
-            select_bands(model, src, options, added,
-                         image if extra is None else f"{image} + {Path(extra).name}")
+            indexes = select_bands(model, src, options, added,
+                                   image if extra is None else f"{image} + {Path(extra).name}")
+            typed.append((Path(image).name, common_dtype(src, indexes)))
+    warn_one_scale_over_types(model, typed)
 
 
 def _check_class_output(model, options) -> None:
