@@ -827,10 +827,16 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         summary.written += kept
         summary.skipped_nodata += dropped_nodata
         if kept == 0 and dropped_nodata == len(grid):
-            why = ("counting the padding past the raster's edge. Use --edge shift, a smaller "
-                   "--size or a higher --max-nodata." if padding_drops else
-                   "(the raster holds no or almost no valid pixels). Check the file or raise "
+            why = ("(the raster holds no or almost no valid pixels). Check the file or raise "
                    "--max-nodata.")
+            if padding_drops and min(src.width, src.height) < options.size:
+                # every --edge pads an image smaller than the patch: shifting does not help
+                why = (f"counting the padding past the raster's edge ({src.width}x{src.height} "
+                       f"px, smaller than the {options.size} px patch). Use a smaller --size "
+                       "or a higher --max-nodata.")
+            elif padding_drops:
+                why = ("counting the padding past the raster's edge. Use --edge shift, a "
+                       "smaller --size or a higher --max-nodata.")
             summary.skipped_images[str(image)] = (
                 f"every patch has more than {options.max_nodata:g} nodata {why}")
         log.info("%s: %d patches kept of %d (%d mostly nodata)", label.name, kept, len(grid),

@@ -1378,12 +1378,27 @@ def test_an_image_smaller_than_the_patch_with_split_and_filtering_is_skipped(
 
 
 def test_all_nodata_message_names_the_padding(run_cli, make_raster, tmp_path):
+    """A 100 px image at --size 200 --max-nodata 0.5 was told 'Use --edge shift', which pads
+    it just the same (the image is smaller than the patch): run so, it failed again with the
+    same advice. It is told the size; --edge shift is advised where it helps."""
     pixels = np.ones((3, 100, 100), np.uint8)
     pixels[:, :40] = 0
     image = make_raster("img.tif", pixels, nodata=0)  # 60 % valid, the one patch 77 % nodata
-    result = run_cli("tile", image, "--size", "200", "--edge", "pad", "--max-nodata", "0.5",
-                     "-o", tmp_path / "out")
-    assert_one_line_error(result, "img.tif", "padding", "--edge shift")
+    for edge in ("pad", "shift"):
+        result = run_cli("tile", image, "--size", "200", "--edge", edge, "--max-nodata", "0.5",
+                         "-o", tmp_path / "out")
+        assert_one_line_error(result, "img.tif", "padding", "100x100 px", "smaller --size")
+        assert "--edge shift" not in result.output
+        assert not (tmp_path / "out").exists()
+    pixels = np.ones((3, 100, 150), np.uint8)
+    pixels[:, :, :40] = 0  # the first patch 40 % nodata, the second 50 % padding
+    wide = make_raster("wide.tif", pixels, nodata=0)
+    args = ("tile", wide, "--size", "100", "--max-nodata", "0.3", "-o", tmp_path / "out")
+    assert_one_line_error(run_cli(*args, "--edge", "pad"), "wide.tif", "padding",
+                          "--edge shift")
+    result = run_cli(*args, "--edge", "shift")  # as advised: the shifted patch is kept
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("1 patches -> ")
 
 
 def test_a_flipped_mask_is_refused_saying_it_is_flipped(run_cli, make_raster, tmp_path):
