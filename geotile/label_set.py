@@ -256,15 +256,19 @@ def whole_across_180(geometries: np.ndarray) -> np.ndarray:
     there is a ring round the world, which crosses itself where the building is concave (and
     is repaired, or burnt, round the world). ``geometries`` itself when none is."""
     across = np.flatnonzero(written_across_180(geometries))
-    if not len(across):
-        return geometries
-    whole = shapely.transform(geometries[across], lambda xy: np.column_stack(
+    return _made_whole(geometries, across) if len(across) else geometries
+
+
+def _made_whole(geometries: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``geometries`` with those at ``where`` whose western longitudes, moved past 180,
+    make them span 180 degrees or less, so moved (the others as they are)."""
+    whole = shapely.transform(geometries[where], lambda xy: np.column_stack(
         (np.where(xy[:, 0] < 0, xy[:, 0] + 360.0, xy[:, 0]), xy[:, 1])))
     keep = _spans(whole) <= 180
     if not keep.any():
         return geometries
     out = geometries.copy()
-    out[across[keep]] = whole[keep]
+    out[where[keep]] = whole[keep]
     return out
 
 
@@ -373,14 +377,7 @@ def _unwrapped(moved: np.ndarray, source=None) -> np.ndarray:
     where = np.flatnonzero(cut)
     if source is not None:
         where = where[_cut_by_proj(source[0][where], source[1])]
-    whole = shapely.transform(moved[where], lambda xy: np.column_stack(
-        (np.where(xy[:, 0] < 0, xy[:, 0] + 360.0, xy[:, 0]), xy[:, 1])))
-    keep = _spans(whole) <= 180
-    if not keep.any():
-        return moved
-    out = moved.copy()
-    out[where[keep]] = whole[keep]
-    return out
+    return _made_whole(moved, where)
 
 
 def _cut_by_proj(geometries: np.ndarray, transformer) -> np.ndarray:
