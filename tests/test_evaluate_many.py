@@ -135,6 +135,40 @@ def test_cli_folders_text_json_and_errors_file(run_cli, tmp_path):
     assert sum(v["tp"] for v in d["per_image"].values()) == d["tp"]
 
 
+@pytest.mark.parametrize("first", ["with", "without"])
+def test_errors_of_a_folder_whose_truths_half_declare_a_crs_are_refused(run_cli, tmp_path,
+                                                                        first):
+    """evaluate pred/ truth/ --errors: one truth in UTM, another (a .gpkg of lon/lat without
+    a CRS) scored against its own CRS-less prediction: its polygons were written as UTM
+    metres (x 15, y 45: on the equator, 5,000 km from the others), exit 0 -> the errors are
+    refused in one line naming the file without a CRS and the fix; nothing is written."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    declared, bare = ("a", "b") if first == "with" else ("b", "a")
+    write_vector(truth / f"{declared}.geojson", [box(0, 0), box(30, 0)])
+    write_vector(pred / f"{declared}.geojson", [box(0, 0)], conf=[0.9])
+    lonlat = gpd.GeoSeries([box(0, 0), box(30, 0)], crs=UTM_CRS).to_crs("EPSG:4326")
+    with warnings.catch_warnings():  # pyogrio: "'crs' was not provided"
+        warnings.simplefilter("ignore")
+        gpd.GeoDataFrame(geometry=list(lonlat)).to_file(truth / f"{bare}.gpkg")
+        gpd.GeoDataFrame({"conf": [0.9]}, geometry=list(lonlat)[:1]).to_file(
+            pred / f"{bare}.gpkg")
+    out = tmp_path / "errors.gpkg"
+    result = run_cli("evaluate", pred, truth, "--errors", out)
+    assert_one_line_error(result, f"{bare}.gpkg", "no CRS", "--labels-crs")
+    assert "TP 2  FP 0  FN 2" in result.stdout  # the scores, each pair in its own CRS
+    assert not out.exists()
+    # given the CRS the files lack, their polygons lie where they are
+    for folder in (truth, pred):
+        frame = gpd.read_file(folder / f"{bare}.gpkg")
+        frame.set_crs("EPSG:4326").to_file(folder / f"{bare}.gpkg")
+    result = run_cli("evaluate", pred, truth, "--errors", out)
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(out).to_crs(UTM_CRS)
+    assert frame.geometry.distance(shapely.Point(X0, Y0)).max() < 100
+
+
 def test_errors_file_geojson_and_bad_suffix(run_cli, tmp_path):
     pred, truth = vector_folders(tmp_path)
     out = tmp_path / "errors.geojson"
