@@ -48,12 +48,19 @@ def per_class_values(value: float | dict, frame) -> np.ndarray:
     """The value for each row of ``frame`` (by its ``class`` name, else ``class_id``)."""
     if not isinstance(value, dict):
         return np.full(len(frame), float(value))
-    value = {class_key(k): v for k, v in value.items()}
+    value = {_value_key(k): v for k, v in value.items()}
     default = value.get("*", 0.0)
     names = frame["class"].astype(str).tolist() if "class" in frame else [""] * len(frame)
     ids = frame["class_id"].astype(str).tolist() if "class_id" in frame else [""] * len(frame)
     return np.array([value.get(class_key(n), value.get(i, default))
                      for n, i in zip(names, ids, strict=True)], float)
+
+
+def _value_key(key) -> str:
+    """A per-class key as :func:`per_class_values` looks it up: a class name's
+    :func:`~geotile.class_keys.class_key`, a class id's number ("05" is class 5)."""
+    key = class_key(key)
+    return str(int(key)) if key.isdigit() else key
 
 
 def _known_classes(names: list[str] | None) -> dict[str, int]:

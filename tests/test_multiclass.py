@@ -104,6 +104,18 @@ def test_unknown_class_names_are_one_line_errors(tmp_path, run_cli):
     assert not (tmp_path / "a.gpkg").exists()
 
 
+def test_a_class_id_key_with_a_leading_zero_is_that_class(tmp_path, run_cli):
+    """--min-area 05=2 passed the check of its key (digits) and then matched no class id
+    ("05" is not "5"): the 1 m2 car was kept, while --classes 05 picks class 5."""
+    raster = _class_raster(tmp_path / "classes.tif", _scene())
+    for key in ("5", "05"):
+        result = run_cli("vectorize", raster, "-o", tmp_path / f"{key}.gpkg", "--min-area",
+                         f"{key}=2", "--simplify", f"{key}=0")
+        assert result.exit_code == 0, result.output
+        frame = gpd.read_file(tmp_path / f"{key}.gpkg")
+        assert sorted(frame.loc[frame["class"] == "car", "area_m2"]) == [4.0]
+
+
 @pytest.mark.parametrize("text, parsed", [
     ("10", 10.0), ("car=2,building=10", {"car": 2.0, "building": 10.0}),
     ("5, car=2", {"*": 5.0, "car": 2.0}), (0.5, 0.5),
