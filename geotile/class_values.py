@@ -35,7 +35,7 @@ def parse_per_class(text: str | float | None, option: str = "--min-area") -> flo
             value = float(number)
         except ValueError:
             value = float("nan")
-        if not np.isfinite(value) or value < 0 or key in values:
+        if not np.isfinite(value) or value < 0 or _value_key(key) in map(_value_key, values):
             raise InputError(f"{option} {text}: give a number >= 0 for all classes, or "
                              "class=number pairs (e.g. car=2,building=10), each class once.")
         values[key] = value
@@ -74,6 +74,19 @@ def _class_id(name, names: list[str] | None) -> int:
     known = _known_classes(names)
     key = class_key(name)
     return known[key] if key in known else int(name)
+
+
+def _check_each_class_once(keys, names: list[str] | None, option: str, path) -> None:
+    """InputError in one line where two of ``keys`` (checked names or ids) are one class of a
+    raster with ``names``: tree=5,2=1 (tree being class 2) would keep one value silently."""
+    seen: dict[int, str] = {}
+    for key in keys:
+        class_id = _class_id(key, names)
+        if class_id in seen:
+            raise InputError(f"{option}: {seen[class_id]!r} and {key!r} are both class "
+                             f"{_class_name(names, class_id)} (id {class_id}) in "
+                             f"{Path(str(path)).name}: give each class once.")
+        seen[class_id] = key
 
 
 def _check_class_names(keys, known: dict[str, int], option: str, path) -> None:

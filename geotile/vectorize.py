@@ -40,6 +40,7 @@ import numpy as np
 from geotile.affine_math import apply
 from geotile.class_values import (
     _check_class_names,
+    _check_each_class_once,
     _class_id,
     _class_name,
     _known_classes,
@@ -721,6 +722,7 @@ def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> 
     for option, value in (("--min-area", options.min_area), ("--simplify", options.simplify)):
         if isinstance(value, dict):
             _check_class_names([k for k in value if k != "*"], known, option, path)
+            _check_each_class_once([k for k in value if k != "*"], names, option, path)
     if not options.classes:
         return None
     _check_class_names(options.classes, known, "--classes", path)

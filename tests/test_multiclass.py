@@ -116,6 +116,19 @@ def test_a_class_id_key_with_a_leading_zero_is_that_class(tmp_path, run_cli):
         assert sorted(frame.loc[frame["class"] == "car", "area_m2"]) == [4.0]
 
 
+@pytest.mark.parametrize("text, code", [("Car=2,car=0", 2), ("car=2,05=0", 1),
+                                        ("car=2,5=0", 1)])
+def test_a_class_given_twice_is_refused(tmp_path, run_cli, text, code):
+    """--min-area Car=2,car=0 (or car=2,5=0, car being class 5) gave the car two values and
+    kept one of them without a word (the 1 m2 car kept or dropped by the spelling)."""
+    raster = _class_raster(tmp_path / "classes.tif", _scene())
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--min-area", text)
+    assert_one_line_error(result, code=code)
+    assert "once" in result.stderr and not (tmp_path / "a.gpkg").exists()
+    if code == 1:
+        assert "classes.tif" in result.stderr and "car" in result.stderr
+
+
 @pytest.mark.parametrize("text, parsed", [
     ("10", 10.0), ("car=2,building=10", {"car": 2.0, "building": 10.0}),
     ("5, car=2", {"*": 5.0, "car": 2.0}), (0.5, 0.5),
