@@ -45,7 +45,10 @@ def _rmtree(path: Path) -> None:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, then raise KeyboardInterrupt.
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, then hand them to the handlers
+    the process had (Python's Ctrl-C handler, the command's: KeyboardInterrupt; a service's
+    own: called, the block's work kept); KeyboardInterrupt for a default action or a C
+    handler. A signal the process ignores (``nohup``) stays ignored.
 
     Only in the main thread (elsewhere signals cannot be caught and the block just runs).
     """
@@ -56,7 +59,7 @@ def signals_deferred() -> Iterator[None]:
     saved = {}
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)
-        if number is None:
+        if number is None or signal.getsignal(number) is signal.SIG_IGN:
             continue
         with contextlib.suppress(ValueError, OSError):
             saved[number] = signal.signal(number, lambda signum, frame: received.append(signum))
@@ -65,8 +68,11 @@ def signals_deferred() -> Iterator[None]:
     finally:
         for number, handler in saved.items():
             signal.signal(number, handler if handler is not None else signal.SIG_DFL)
-        if received:
-            raise KeyboardInterrupt
+        for number in dict.fromkeys(received):
+            if callable(saved.get(number)):
+                signal.raise_signal(number)  # its handler runs (and may raise) now
+            else:
+                raise KeyboardInterrupt
 
 
 def _safe_relative(name: str) -> bool:

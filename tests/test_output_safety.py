@@ -307,6 +307,44 @@ def test_nohup_keeps_a_run_going_when_the_terminal_closes(tmp_path, make_raster)
     assert [p.name for p in out.iterdir()] == ["p.tif"]
 
 
+def test_signals_held_while_tiles_are_published_go_to_the_processs_own_handlers(
+        make_raster, tmp_path, monkeypatch):
+    """A service ignoring SIGHUP (nohup) with its own SIGTERM handler (a graceful stop)
+    tiled an image; a SIGHUP and a SIGTERM arriving while the patches were moved in place
+    made tile_rasters raise Interrupted, and the service's handler never ran. An ignored
+    signal stays ignored; a handled one goes to its handler once the files are in place."""
+    import signal
+
+    import geotile.output_folder as output_folder
+    from geotile.tiling import TileOptions, tile_rasters
+
+    image = make_raster("i.tif", np.ones((3, 64, 64), np.uint8))
+    publish = output_folder._publish
+
+    def signalled_publish(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGHUP)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(output_folder, "_publish", signalled_publish)
+    seen: list[int] = []
+
+    def graceful(signum, frame):
+        seen.append(signum)
+
+    saved = signal.signal(signal.SIGHUP, signal.SIG_IGN), signal.signal(signal.SIGTERM,
+                                                                          graceful)
+    try:
+        summary = tile_rasters([image], None, tmp_path / "out", options=TileOptions(size=32))
+        assert summary.written == 4
+        assert seen == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is graceful
+    finally:
+        signal.signal(signal.SIGHUP, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+
+
 def test_ctrl_c_stops_a_shell_loop_of_commands(tmp_path, make_raster):
     """Ctrl-C in `for f in ...; do geotile predict ...; done` stopped only the running
     command: geotile exited 130 by exit(), which bash takes as handled, and the loop went on
