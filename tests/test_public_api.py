@@ -546,3 +546,31 @@ def test_library_calls_refuse_a_corrupt_jpeg_as_the_commands_do(tmp_path):
         with rasterio.Env(GDAL_ERROR_ON_LIBJPEG_WARNING="FALSE"):
             calls["predict"]()
     assert (tmp_path / "o.tif").exists()
+
+
+def test_a_progress_bar_leaves_no_thread_and_no_start_method(make_raster, tmp_path):
+    """make_masks(progress=True) in a fresh process left tqdm's monitor thread running
+    (2 threads after the call, so every later make_masks ran its bands in one process) and
+    fixed multiprocessing's start method ('fork'), so the caller's own
+    set_start_method('spawn') then failed with 'context has already been set'."""
+    import subprocess
+    import sys
+    import textwrap
+
+    image = make_raster("img.tif", np.ones((3, 64, 64), np.uint8), transform=TRANSFORM)
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 4, Y0 - 20, X0 + 20, Y0 - 4)],
+                     crs=UTM_CRS).to_file(labels)
+    script = textwrap.dedent(f"""
+        import multiprocessing, threading, time
+        from geotile import make_masks
+        make_masks({str(labels)!r}, [{str(image)!r}], [{str(tmp_path / 'mask.tif')!r}],
+                   progress=True)
+        time.sleep(0.5)
+        print(threading.active_count(), multiprocessing.get_start_method(allow_none=True))
+        multiprocessing.set_start_method("spawn")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "None"]
