@@ -870,14 +870,18 @@ def _per_file(cache: dict, src, compute):
     """``compute(src)``, once per file: kept in ``cache`` by absolute path, shape, inode,
     size and modification and change times (a file replaced by one of the same modification
     time, as tar, ``cp -p`` or rsync leave it, is another: its change time moved; the oldest
-    of _SCANNED_MAX dropped first); each time for a raster in memory or remote (no
-    modification time tells a rewrite)."""
+    of _SCANNED_MAX dropped first); a VRT by those of every file it reads too (its sources
+    change apart from it); each time for a raster in memory or remote (no modification time
+    tells a rewrite)."""
+    from geotile.input_paths import files_read
+
+    files = files_read(str(src.name)) if src.driver == "VRT" else [str(src.name)]
     try:
-        info = os.stat(str(src.name))
+        stats = [os.stat(str(f)) for f in files]
     except (OSError, ValueError):
         return compute(src)
-    key = (os.path.abspath(str(src.name)), src.shape, info.st_dev, info.st_ino, info.st_size,
-           info.st_mtime_ns, info.st_ctime_ns)
+    key = (os.path.abspath(str(src.name)), src.shape, *(
+        (i.st_dev, i.st_ino, i.st_size, i.st_mtime_ns, i.st_ctime_ns) for i in stats))
     if key not in cache:
         if len(cache) >= _SCANNED_MAX:
             del cache[next(iter(cache))]

@@ -2260,3 +2260,38 @@ def test_a_class_id_its_legend_names_no_data_is_ignored_in_the_mask(tmp_path, ru
     np.testing.assert_array_equal(_read(tmp_path / "mapped.tif")[0], expected)
     assert (f"Warning: {labels}: class ids 2 ('unknown'), 48 ('nodata') are named no data: "
             "their 112 pixels are written as the ignore value 255.") in result.stderr
+
+
+def test_a_vrts_scan_is_not_kept_past_a_rewrite_of_its_source(tmp_path):
+    """The per-file scans (0/255 mask, nodata fractions...) were kept by the file's own
+    path and times: for a VRT those of its XML, which stays as it is when the raster it
+    points to is rewritten, so a process (a notebook, a service) kept the first verdict
+    about pixels that had changed. A VRT's scan is kept by the times of the files it reads
+    too: scanned again once one changed, as a fresh process would."""
+    from geotile.raster_kinds import counts_0_255
+
+    source = tmp_path / "m.tif"
+
+    def write(values):
+        with rasterio.open(source, "w", driver="GTiff", width=16, height=16, count=1,
+                           dtype="uint8", crs="EPSG:32633",
+                           transform=from_origin(500000, 4000000, 1, 1)) as dst:
+            dst.write(values, 1)
+
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:12, 4:12] = 255
+    write(mask)
+    vrt = tmp_path / "m.vrt"
+    vrt.write_text(
+        '<VRTDataset rasterXSize="16" rasterYSize="16">'
+        "<SRS>EPSG:32633</SRS><GeoTransform>500000, 1, 0, 4000000, 0, -1</GeoTransform>"
+        '<VRTRasterBand dataType="Byte" band="1"><SimpleSource>'
+        '<SourceFilename relativeToVRT="1">m.tif</SourceFilename><SourceBand>1</SourceBand>'
+        "</SimpleSource></VRTRasterBand></VRTDataset>")
+    with rasterio.open(vrt) as src:
+        assert counts_0_255(src)[255] == 64
+    smaller = np.zeros((16, 16), np.uint8)
+    smaller[6:10, 6:10] = 255
+    write(smaller)  # the VRT's own file untouched
+    with rasterio.open(vrt) as src:
+        assert counts_0_255(src)[255] == 16
