@@ -76,6 +76,18 @@ def probability_mask(mask_src):
     return plain_bands(mask_src, raster_kind(mask_src))
 
 
+def counted_band(mask_src) -> int:
+    """The 0-based band whose positive pixels index.csv and --skip-empty count: make-masks'
+    footprint band wherever its --channels put it (bands described footprint, boundary,
+    contact), else the first (as make-masks' own positive_pixels)."""
+    from geotile.masks import CHANNELS
+
+    names = mask_src.descriptions if mask_src is not None and mask_src.count > 1 else ()
+    if "footprint" in names and set(names) <= set(CHANNELS):
+        return names.index("footprint")
+    return 0
+
+
 def _zero_class(mask_src) -> bool:
     """Whether a mask names its id 0 as a class (:func:`~geotile.raster_kinds.class_names`,
     :func:`~geotile.class_keys.zero_is_background`): then it is no background."""

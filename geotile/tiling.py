@@ -65,6 +65,7 @@ from geotile.input_paths import input_path
 from geotile.mask_pairing import _as_paths, _without_masks, pair_masks
 from geotile.mask_values import (
     _zero_class,
+    counted_band,
     is_binary_0_255,
     mask_alpha_bands,
     mask_ignore_values,
@@ -264,20 +265,22 @@ def _zeros_are_binary(images, masks, options: TileOptions) -> bool:
 
 
 def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
-               binary: bool = False, probability=None) -> tuple[float, float | None]:
+               binary: bool = False, probability=None, band: int = 0
+               ) -> tuple[float, float | None]:
     """The patch's nodata fraction (image nodata, or the mask's ignore values,
     :func:`~geotile.mask_values.mask_ignore_values`: 255 where make-masks found no image or
     an unknown label) and its positive (labelled) fraction: ids other than 0, or every id
     where the mask names 0 as a class (``zero_class``); of a 0/255 mask (``binary``:
     :func:`~geotile.mask_values.is_binary_0_255`), values from 128 up, as make-masks reads
     its strays; of predict's probabilities (``probability``:
-    :func:`~geotile.mask_values.probability_mask`), pixels whose class is not background."""
+    :func:`~geotile.mask_values.probability_mask`), pixels whose class is not background.
+    ``band``: the mask's band counted (:func:`~geotile.mask_values.counted_band`)."""
     from geotile.raster_kinds import class_ids
 
     invalid = ~data.valid
     if data.mask is None:
         return float(np.count_nonzero(invalid)) / invalid.size, None
-    labels = data.mask[0]
+    labels = data.mask[band]
     if probability is not None:
         bands, kind = probability
         values = data.mask if bands is None else data.mask[[b - 1 for b in bands]]
@@ -710,13 +713,14 @@ def _kept_patches(image, mask, extra, options: TileOptions,
         ignore_values = mask_ignore_values(mask_src, binary, zeros_nodata) \
             if mask_src is not None and probability is None else ()
         zero_class = _zero_class(mask_src)
+        band = counted_band(mask_src)  # make-masks' footprint, wherever --channels put it
         # the padding's fill counts for nothing (it is never positive, always nodata);
         # without max_nodata only the mask counts: read once, as the pixels
         with contextlib.closing(iter_patches(src, mask_src, grid, extra_src, mask_fill=0)
                                 if nodata else _mask_patches(mask_src, grid)) as patches:
             for data in patches:
                 nodata_fraction, positive = _fractions(data, ignore_values, zero_class,
-                                                       binary, probability)
+                                                       binary, probability, band)
                 kept[data.patch.row, data.patch.col] = not (
                     (nodata and nodata_fraction > options.max_nodata)
                     or (options.skip_empty and not positive))
@@ -780,6 +784,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         kept = dropped_nodata = 0
         padding_drops = False
         zero_class = _zero_class(mask_src)
+        band = counted_band(mask_src)  # make-masks' footprint, wherever --channels put it
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
         probability = probability_mask(mask_src)
         ignore_values = mask_ignore_values(mask_src, positive_128, zeros_nodata) \
@@ -792,7 +797,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                                      unit="patch"):
                 patch = data.patch
                 nodata_fraction, positive = _fractions(data, ignore_values, zero_class,
-                                                       positive_128, probability)
+                                                       positive_128, probability, band)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
                     dropped_nodata += 1
                     if not padding_drops:  # would it be kept without its padding?

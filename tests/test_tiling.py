@@ -1504,3 +1504,31 @@ def test_split_compares_a_lonlat_image_with_one_across_the_antimeridian(
                                                                         split=(0.5, 0.5)))
     said = [str(w.message) for w in caught if "overlap on the ground" in str(w.message)]
     assert len(said) == overlap and (not said or "a.tif and" in said[0])
+
+
+@pytest.mark.parametrize("channels", [("footprint", "boundary"), ("boundary", "footprint"),
+                                      ("contact", "footprint", "boundary")])
+def test_a_masks_footprint_band_is_counted_whatever_its_place(make_raster, tmp_path,
+                                                              channels):
+    """make-masks --channels contact,footprint: --skip-empty dropped the patch that is 94 %
+    building (0 patches of 2 kept) and boundary,footprint gave it positive_fraction 0.0625,
+    the boundary band's, where footprint,boundary gave 0.9375. The footprint band (as
+    make-masks describes it) is the one counted, wherever --channels put it."""
+    import geopandas as gpd
+    import shapely
+
+    from geotile.masks import MaskOptions, make_masks
+    from tests.conftest import UTM_CRS, UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    image = make_raster("img.tif", np.full((1, 32, 64), 7, np.uint8))  # 0.5 m pixels
+    labels = tmp_path / "l.geojson"  # a building over the left patch but its last 2 columns
+    gpd.GeoDataFrame(geometry=[shapely.box(x0 - 5, y0 - 20, x0 + 15, y0 + 5)],
+                     crs=UTM_CRS).to_file(labels)
+    mask = tmp_path / "mask.tif"
+    make_masks(labels, [image], [mask], options=MaskOptions(channels=channels))
+    summary = tile_rasters([image], [mask], tmp_path / "out",
+                           options=TileOptions(size=32, skip_empty=True))
+    rows = read_index(tmp_path / "out")
+    assert summary.written == 1 and [r["col"] for r in rows] == ["0"]
+    assert float(rows[0]["positive_fraction"]) == 30 / 32
