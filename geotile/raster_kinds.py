@@ -321,9 +321,11 @@ def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:
     """The bands to read, and how, when a raster is read plainly (not split into
     instances): a footprint/boundary/contact probability raster is its footprint band,
     thresholded (an argmax against boundary and contact would be nonsense); any other
-    raster is its :func:`value_bands`; a 0/1 one read by :func:`zero_one_kind`."""
+    raster is its :func:`value_bands`; a 0/1 one read by :func:`zero_one_kind`. A class
+    mask of make-masks' --channels is its footprint band, wherever they put it."""
     if kind.kind != "probability":
-        return None, kind
+        roles = band_roles(src) if src.count > 1 else None
+        return ([roles["footprint"]] if roles and "footprint" in roles else None), kind
     kind = zero_one_kind(src, kind)
     roles = band_roles(src)
     if not roles:

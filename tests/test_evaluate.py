@@ -1796,3 +1796,30 @@ def test_instance_ids_against_a_footprint_mask_are_refused_not_scored_as_classes
     damage = np.where(truth == 1, ids % 4 + 1, 0).astype(np.uint8)
     scores = evaluate_rasters(make_raster("damage.tif", damage), make_raster("t.tif", truth))
     assert scores.confusion[1, 1:].tolist() == [(damage == k).sum() for k in (1, 2, 3, 4)]
+
+
+@pytest.mark.parametrize("channels", ["contact,footprint,boundary", "boundary,footprint"])
+def test_a_masks_footprint_band_is_scored_wherever_its_channels_put_it(tmp_path, run_cli,
+                                                                       make_raster, channels):
+    """A truth made by make-masks --channels contact,footprint,boundary (the order a
+    training recipe wanted) was scored by its band 1, the contact band: a perfect footprint
+    prediction got building IoU 0, exit 0. The band described footprint is the class
+    raster's, as tile counts it, on either side."""
+    import json
+
+    image = make_raster("img.tif", np.zeros((3, 64, 64), np.uint8))
+    with rasterio.open(image) as src:
+        left, top = src.bounds.left, src.bounds.top
+    labels = tmp_path / "b.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(left + 2, top - 20, left + 12, top - 10),
+                               shapely.box(left + 12.5, top - 20, left + 20, top - 10)],
+                     crs=src.crs).to_file(labels)
+    for name, extra in (("fbc.tif", ("--channels", channels)), ("plain.tif", ())):
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / name, *extra)
+        assert result.exit_code == 0, result.output
+    for pair in (("plain.tif", "fbc.tif"), ("fbc.tif", "plain.tif")):
+        result = run_cli("evaluate", *(tmp_path / p for p in pair), "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert scores["classes"][1]["iou"] == 1.0, pair
+        assert scores["classes"][1]["support"] == 700
