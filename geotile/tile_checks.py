@@ -38,24 +38,30 @@ def _check_png(image, mask=None, extra=None) -> None:
                              f"{found['raster'][1]} of {image} make {count} bands. {fix}")
 
 
-def _check_paletted_with_extra(images, extras) -> None:
+def _check_paletted_with_extra(images, extras, fmt: str = "tif") -> None:
     """Refuse, naming the image, a paletted image (colour-table indices) stacked with
-    --extra-bands: one colour table holds one band, so its patches would hold bare indices,
-    while predict feeds the same stack its colours (:func:`geotile.input_bands.model_view`)."""
+    --extra-bands, or cut into npy patches: one colour table holds one band and an npy array
+    none, so its patches would hold bare indices, while predict feeds the same stack its
+    colours (:func:`geotile.input_bands.model_view`: grey levels, or RGB)."""
     from geotile.categories import grey_palette, paletted
     from geotile.raster import open_raster
 
-    for image, extra in zip(images, extras or (), strict=False):
+    for i, image in enumerate(images):
+        extra = extras[i] if extras and i < len(extras) else None
+        if extra is None and fmt != "npy":
+            continue
         with open_raster(image) as src:
             if src.count != 1 or not paletted(src):
                 continue
             colours = "gray" if grey_palette(src) else "rgb"
         name = Path(str(image)).name
+        held = (f"patches stacked with --extra-bands {Path(str(extra)).name}"
+                if extra is not None else "npy patches (no colour table)")
         raise InputError(
-            f"{image}: its band holds colour-table indices (a paletted image), which patches "
-            f"stacked with --extra-bands {Path(str(extra)).name} cannot keep with their colours "
-            f"(predict feeds it its colours). Expand it first: gdal_translate -expand {colours} "
-            f"{name} {Path(name).stem}_{colours}.tif, and tile that.")
+            f"{image}: its band holds colour-table indices (a paletted image), which {held} "
+            f"cannot keep with their colours (predict feeds it its colours). Expand it first: "
+            f"gdal_translate -expand {colours} {name} {Path(name).stem}_{colours}.tif, and "
+            f"tile that{'' if extra is not None else ' (tif and png patches keep the table)'}.")
 
 
 def _warn_if_colour_labels(mask_src, image) -> None:

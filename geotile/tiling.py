@@ -450,7 +450,7 @@ def tile_rasters(
         for i, image in enumerate(images):
             _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
     _check_grids(images, masks)
-    _check_paletted_with_extra(images, extras)
+    _check_paletted_with_extra(images, extras, options.fmt)
     _check_class_names(masks)
     if annotations is not None:  # numbered as the masks number their classes
         annotations = annotations.named_by(masks)

@@ -535,6 +535,31 @@ def test_a_paletted_image_with_extra_bands_is_refused(run_cli, make_raster, tmp_
     assert result.exit_code == 0, result.output  # alone, its patches keep the table
 
 
+@pytest.mark.parametrize("grey", [True, False])
+def test_a_paletted_image_cut_into_npy_patches_is_refused(run_cli, make_raster, tmp_path,
+                                                          grey):
+    """npy patches of a paletted image held its bare colour-table indices (a 16-level grey
+    scan: 0..15), while predict feeds a 1-channel model its grey levels (0..255, 17 times
+    those) and a 3-channel model its colours: trained on other pixels than it is fed, exit 0.
+    An npy array holds no table: refused, with the fix, before any patch (tif/png keep it)."""
+    import rasterio
+
+    indices = (np.arange(64 * 64).reshape(64, 64) % 16).astype(np.uint8)
+    image = make_raster("pal.tif", indices)
+    with rasterio.open(image, "r+") as dst:
+        dst.write_colormap(1, {i: (i * 17, i * 17, i * 17, 255) if grey else
+                               (i * 17, 255 - i * 17, i * 5, 255) for i in range(16)})
+    plain = make_raster("a.tif", np.ones((3, 64, 64), np.uint8))
+    result = run_cli("tile", plain, image, "--size", 32, "--format", "npy",
+                     "-o", tmp_path / "out")
+    colours = "gray" if grey else "rgb"
+    assert_one_line_error(result, "pal.tif", "colour-table indices", "npy",
+                          f"gdal_translate -expand {colours}")
+    assert not list((tmp_path / "out").rglob("*.npy"))
+    result = run_cli("tile", image, "--size", 32, "--format", "tif", "-o", tmp_path / "tif")
+    assert result.exit_code == 0, result.output  # its patches keep the table
+
+
 def test_labels_without_crs_take_labels_crs(run_cli, make_raster, tmp_path):
     import json
 
