@@ -995,7 +995,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.windows import Window
 
     from geotile.raster import alpha_holds_values, masked_by_mask_band, output_profile, valid_pixels
-    from geotile.vrt_views import alpha_as_values
+    from geotile.vrt_views import alpha_as_values, nodata_as_nan
 
     clock = clock or StageClock()
     width = max(1, round(src.width * abs(src.res[0]) / pixel[0]))
@@ -1023,8 +1023,16 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     mask_band = masked_by_mask_band(src)
     source_nodata = ({"src_nodata": 0} if data_alpha else
                      {"src_nodata": None} if mask_band and not floating else undeclared_nan)
+    # float bands declaring a nodata value (-9999) beside NaN gaps: both read as NaN, the
+    # one nodata value a band that the warper knows
+    nan_view = floating and not data_alpha and not mask_band and all(
+        np.dtype(dtype).kind == "f" for dtype in src.dtypes) and any(
+        value is not None and not math.isnan(value) for value in src.nodatavals)
+    if nan_view:
+        source_nodata = {"src_nodata": float("nan")}
     try:
-        with (alpha_as_values(src) if data_alpha else contextlib.nullcontext(src)) as source, \
+        with (alpha_as_values(src) if data_alpha else nodata_as_nan(src) if nan_view
+              else contextlib.nullcontext(src)) as source, \
                 WarpedVRT(source, crs=src.crs, transform=transform, width=width, height=height,
                           resampling=Resampling.average if down else Resampling.bilinear,
                           add_alpha=data_alpha or mask_band,

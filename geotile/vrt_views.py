@@ -62,6 +62,32 @@ def alpha_as_values(src) -> Iterator[rasterio.io.DatasetReader]:
 
 
 @contextlib.contextmanager
+def nodata_as_nan(src) -> Iterator[rasterio.io.DatasetReader]:
+    """``src`` (float bands) with each band's declared nodata value read as NaN (a VRT of its
+    bands, nodata NaN): a warp of it leaves out a band's NaN and its nodata value alike, where
+    GDAL's warper knows one nodata value a band (NaN beside -9999 were interpolated and
+    averaged into the cells around them, whose valid pixels came out nodata)."""
+    import math
+    from xml.sax.saxutils import escape
+
+    from rasterio.dtypes import _gdal_typename
+
+    name = src.name if not _is_local(src.name) else os.path.abspath(src.name)
+    bands = []
+    for band, (dtype, nodata, interp) in enumerate(
+            zip(src.dtypes, src.nodatavals, src.colorinterp, strict=True), start=1):
+        own = f"<NODATA>{nodata!r}</NODATA>" if nodata is not None and \
+            not math.isnan(nodata) else ""
+        bands.append(f'<VRTRasterBand dataType="{_gdal_typename(dtype)}" band="{band}">'
+                     f"<ColorInterp>{interp.name.capitalize()}</ColorInterp>"
+                     "<NoDataValue>nan</NoDataValue><ComplexSource>"
+                     f'<SourceFilename relativeToVRT="0">{escape(name)}</SourceFilename>'
+                     f"<SourceBand>{band}</SourceBand>{own}</ComplexSource></VRTRasterBand>")
+    with _vrt_view(src, bands) as view:
+        yield view
+
+
+@contextlib.contextmanager
 def _vrt_view(src, bands: list[str]) -> Iterator[rasterio.io.DatasetReader]:
     """An in-memory VRT of ``bands`` (VRTRasterBand elements) on ``src``'s grid."""
     from xml.sax.saxutils import escape

@@ -2269,6 +2269,36 @@ def test_undeclared_nan_is_nodata_when_resampled_to_the_model_grid(tmp_path, run
     np.testing.assert_allclose(undeclared, declared, atol=1e-6)
 
 
+@pytest.mark.parametrize("resolution", ["1", "0.3", "0.25"])  # averaged down, interpolated up
+def test_nan_beside_a_declared_nodata_value_is_nodata_on_the_model_grid(tmp_path, run_cli,
+                                                                        make_raster, resolution):
+    """A float image declaring nodata -9999 (its collar) with NaN gaps inside predicts,
+    resampled to the model's resolution, as the same image with -9999 in the gaps: NaN is
+    nodata too, never interpolated into the model cells around a gap (a ring of valid pixels
+    came out NaN, 82 of them around a 20 x 40 gap at 0.3 m on 0.5 m pixels)."""
+    path = logits_model(tmp_path / "m.onnx")
+    rows, cols = np.mgrid[0:120, 0:150]
+    pixels = np.stack([0.5 + 0.4 * np.sin(cols / 23 + c) * np.cos(rows / 31 - c)
+                       for c in range(3)]).astype(np.float32)
+    gap, collar = np.zeros((120, 150), bool), (rows + cols) < 30
+    gap[40:60, 50:90] = gap[90:93, 20:130] = True
+    pixels[:, collar] = -9999
+    declared = pixels.copy()
+    pixels[:, gap], declared[:, gap] = np.nan, -9999
+    outputs = []
+    for name, values in (("nan", pixels), ("declared", declared)):
+        tif = make_raster(f"{name}.tif", values, nodata=-9999)
+        result = run_cli("predict", path, tif, "-o", tmp_path / f"{name}_p.tif", "--scale", "1",
+                         "--model-resolution", resolution, "--tile-size", "64")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / f"{name}_p.tif") as out:
+            outputs.append(out.read(1))
+    with_nan, expected = outputs
+    np.testing.assert_array_equal(np.isnan(expected), gap | collar)
+    np.testing.assert_array_equal(np.isnan(with_nan), gap | collar)
+    np.testing.assert_allclose(with_nan, expected, atol=1e-6)
+
+
 @pytest.mark.parametrize("resolution", ["1", "0.25"])  # averaged down, interpolated up
 def test_a_mask_band_is_nodata_on_the_model_grid_as_alpha_is(tmp_path, run_cli, make_raster,
                                                             resolution):
