@@ -281,25 +281,25 @@ def check_output_crs(output: Path, writer: str, option, source) -> None:
         from pyproj import CRS
 
         name = CRS.from_user_input(source).name
-    if local and (writer == "GeoJSON" or CRS.from_user_input(target) != CRS.from_user_input(
-            source)):
-        where = f"{output}: the rasters are in a local CRS ({name}), tied to no place on the earth"
-        if writer == "GeoJSON":
-            raise InputError(f"{where}, and GeoJSON holds longitude/latitude only: write a "
-                             ".gpkg (or .fgb, .parquet, .shp) with --crs source, or "
-                             "georeference the raster.")
-        raise InputError(f"{where}, which PROJ cannot convert to --crs {option}: leave out "
-                         "--crs (GPKG, FlatGeobuf, Parquet and Shapefile keep the local CRS), "
-                         "or georeference the raster.")
-    if elsewhere and (writer == "GeoJSON" or not transformable(source, target)):
-        where = f"{output}: the rasters are in a CRS of another body than the earth ({name})"
-        if writer == "GeoJSON":
-            raise InputError(f"{where}, and GeoJSON holds the earth's longitude/latitude "
-                             "only: write a .gpkg (or .fgb, .parquet, .shp), which keeps the "
-                             "rasters' CRS.")
-        raise InputError(f"{where}, which PROJ cannot convert to --crs {option}: leave out "
-                         "--crs (GPKG, FlatGeobuf, Parquet and Shapefile keep the rasters' "
-                         "CRS), or give a CRS of the same body.")
+        other = (CRS.from_user_input(target) != CRS.from_user_input(source) if local
+                 else not transformable(source, target))
+        if writer == "GeoJSON" or other:
+            if local:
+                where = f"the rasters are in a local CRS ({name}), tied to no place on the earth"
+                lonlat, kept = "longitude/latitude", "local"
+                geojson_fix = " with --crs source, or georeference the raster"
+                crs_fix = "or georeference the raster"
+            else:
+                where = f"the rasters are in a CRS of another body than the earth ({name})"
+                lonlat, kept = "the earth's longitude/latitude", "rasters'"
+                geojson_fix = ", which keeps the rasters' CRS"
+                crs_fix = "or give a CRS of the same body"
+            if writer == "GeoJSON":
+                raise InputError(f"{output}: {where}, and GeoJSON holds {lonlat} only: write a "
+                                 f".gpkg (or .fgb, .parquet, .shp){geojson_fix}.")
+            raise InputError(f"{output}: {where}, which PROJ cannot convert to --crs {option}: "
+                             "leave out --crs (GPKG, FlatGeobuf, Parquet and Shapefile keep the "
+                             f"{kept} CRS), {crs_fix}.")
     check_transformable(source, target, option)
     if writer != "GeoJSON" or target is None or target == "EPSG:4326":
         return
