@@ -108,16 +108,28 @@ def _attribute_table_names(table) -> list[str]:
     if name is None:
         return []
     start, size = float(table.get("Row0Min", 0)), float(table.get("BinSize", 1))
-    named = {}
+    pairs = []
     for index, row in enumerate(table.findall("Row")):
         cells = [c.text or "" for c in row.findall("F")]
-        try:
-            number = float(cells[value]) if value is not None else start + index * size
-        except (IndexError, ValueError):
+        if name >= len(cells):
             return []
-        if number != int(number) or not 0 <= number <= 65535 or name >= len(cells):
+        pairs.append((cells[value] if value is not None and value < len(cells) else
+                      None if value is not None else start + index * size, cells[name]))
+    return _names_by_value(pairs)
+
+
+def _names_by_value(pairs) -> list[str]:
+    """Names listed by value from (value, name) ``pairs`` of a table; [] where a value is no
+    class id (0..65535, whole; NaN, text and None neither)."""
+    named = {}
+    for number, text in pairs:
+        try:
+            number = float(number)
+        except (TypeError, ValueError):
+            return []
+        if not 0 <= number <= 65535 or number != int(number):
             return []  # no class ids
-        named[int(number)] = cells[name].strip()
+        named[int(number)] = str(text or "").strip()
     names = [""] * (max(named, default=-1) + 1)
     for number, text in named.items():
         names[number] = text
@@ -143,19 +155,7 @@ def _vat_names(path: Path) -> list[str]:
                  and columns[i].dtype == object), None)
     if value is None or name is None:
         return []
-    named = {}
-    for number, text in zip(columns[value], columns[name], strict=True):
-        try:
-            number = float(number)
-        except (TypeError, ValueError):
-            return []
-        if not 0 <= number <= 65535 or number != int(number):
-            return []  # no class ids (NaN too)
-        named[int(number)] = str(text or "").strip()
-    names = [""] * (max(named, default=-1) + 1)
-    for number, text in named.items():
-        names[number] = text
-    return names
+    return _names_by_value(zip(columns[value], columns[name], strict=True))
 
 
 def write_categories(
