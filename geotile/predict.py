@@ -1023,11 +1023,11 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     mask_band = masked_by_mask_band(src)
     source_nodata = ({"src_nodata": 0} if data_alpha else
                      {"src_nodata": None} if mask_band and not floating else undeclared_nan)
-    # float bands declaring a nodata value (-9999) beside NaN gaps: both read as NaN, the
-    # one nodata value a band that the warper knows
+    # float bands declaring a nodata value (-9999) beside NaN gaps, or holding +/-inf (a
+    # division by zero): all read as NaN, the one nodata value a band that the warper knows
+    # (inf was averaged into its model cells, a ring of valid pixels around it nodata)
     nan_view = floating and not data_alpha and not mask_band and all(
-        np.dtype(dtype).kind == "f" for dtype in src.dtypes) and any(
-        value is not None and not math.isnan(value) for value in src.nodatavals)
+        np.dtype(dtype).kind == "f" for dtype in src.dtypes)
     if nan_view:
         source_nodata = {"src_nodata": float("nan")}
     try:

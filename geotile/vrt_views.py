@@ -63,11 +63,26 @@ def alpha_as_values(src) -> Iterator[rasterio.io.DatasetReader]:
 
 @contextlib.contextmanager
 def nodata_as_nan(src) -> Iterator[rasterio.io.DatasetReader]:
-    """``src`` (float bands) with each band's declared nodata value read as NaN (a VRT of its
-    bands, nodata NaN): a warp of it leaves out a band's NaN and its nodata value alike, where
-    GDAL's warper knows one nodata value a band (NaN beside -9999 were interpolated and
-    averaged into the cells around them, whose valid pixels came out nodata)."""
+    """``src`` (float bands) with each band's declared nodata value, +inf and -inf read as
+    NaN (VRTs of its bands, nodata NaN): a warp of it leaves out a band's NaN, its nodata
+    value and its infinities alike, where GDAL's warper knows one nodata value a band (NaN
+    beside -9999 were interpolated and averaged into the cells around them, whose valid
+    pixels came out nodata; an inf pixel made its model cells inf)."""
     import math
+
+    with contextlib.ExitStack() as stack:
+        view = src
+        declared = [None if value is None or math.isnan(value) else value
+                    for value in src.nodatavals]
+        for values in (declared, [math.inf] * src.count, [-math.inf] * src.count):
+            if any(value is not None for value in values):
+                view = stack.enter_context(_as_nan(view, values))
+        yield view
+
+
+@contextlib.contextmanager
+def _as_nan(src, values: list) -> Iterator[rasterio.io.DatasetReader]:
+    """``src`` with each band's value of ``values`` (None: none) read as NaN."""
     from xml.sax.saxutils import escape
 
     from rasterio.dtypes import _gdal_typename
@@ -75,9 +90,8 @@ def nodata_as_nan(src) -> Iterator[rasterio.io.DatasetReader]:
     name = src.name if not _is_local(src.name) else os.path.abspath(src.name)
     bands = []
     for band, (dtype, nodata, interp) in enumerate(
-            zip(src.dtypes, src.nodatavals, src.colorinterp, strict=True), start=1):
-        own = f"<NODATA>{nodata!r}</NODATA>" if nodata is not None and \
-            not math.isnan(nodata) else ""
+            zip(src.dtypes, values, src.colorinterp, strict=True), start=1):
+        own = f"<NODATA>{nodata!r}</NODATA>" if nodata is not None else ""
         bands.append(f'<VRTRasterBand dataType="{_gdal_typename(dtype)}" band="{band}">'
                      f"<ColorInterp>{interp.name.capitalize()}</ColorInterp>"
                      "<NoDataValue>nan</NoDataValue><ComplexSource>"
