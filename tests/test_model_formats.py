@@ -2285,15 +2285,9 @@ def test_nan_beside_a_declared_nodata_value_is_nodata_on_the_model_grid(tmp_path
     pixels[:, collar] = -9999
     declared = pixels.copy()
     pixels[:, gap], declared[:, gap] = np.nan, -9999
-    outputs = []
-    for name, values in (("nan", pixels), ("declared", declared)):
-        tif = make_raster(f"{name}.tif", values, nodata=-9999)
-        result = run_cli("predict", path, tif, "-o", tmp_path / f"{name}_p.tif", "--scale", "1",
-                         "--model-resolution", resolution, "--tile-size", "64")
-        assert result.exit_code == 0, result.output
-        with rasterio.open(tmp_path / f"{name}_p.tif") as out:
-            outputs.append(out.read(1))
-    with_nan, expected = outputs
+    with_nan, expected = _at_model_resolution(
+        run_cli, make_raster, tmp_path, path, resolution, -9999,
+        {"nan": pixels, "declared": declared})
     np.testing.assert_array_equal(np.isnan(expected), gap | collar)
     np.testing.assert_array_equal(np.isnan(with_nan), gap | collar)
     np.testing.assert_allclose(with_nan, expected, atol=1e-6)
@@ -3063,15 +3057,23 @@ def test_inf_pixels_are_nodata_on_the_model_grid_as_nan_is(tmp_path, run_cli, ma
     with_inf[:, 40:60, 50:90], with_inf[:, 90:93, 20:130] = np.inf, -np.inf
     with_inf[:, 10, 10], with_nan[:, 10, 10], gap[10, 10] = np.inf, np.nan, True
     with_nan[:, gap] = np.nan
+    inf, expected = _at_model_resolution(run_cli, make_raster, tmp_path, path, resolution,
+                                         nodata, {"inf": with_inf, "nan": with_nan})
+    np.testing.assert_array_equal(np.isnan(expected), gap)
+    np.testing.assert_array_equal(np.isnan(inf), gap)
+    np.testing.assert_allclose(inf, expected, atol=1e-6)
+
+
+def _at_model_resolution(run_cli, make_raster, tmp_path, model, resolution, nodata,
+                         images: dict) -> list:
+    """Band 1 of predict --model-resolution of each of ``images`` (name -> pixels, written
+    with ``nodata``), in order."""
     outputs = []
-    for name, values in (("inf", with_inf), ("nan", with_nan)):
+    for name, values in images.items():
         tif = make_raster(f"{name}.tif", values, nodata=nodata)
-        result = run_cli("predict", path, tif, "-o", tmp_path / f"{name}_p.tif", "--scale", "1",
+        result = run_cli("predict", model, tif, "-o", tmp_path / f"{name}_p.tif", "--scale", "1",
                          "--model-resolution", resolution, "--tile-size", "64")
         assert result.exit_code == 0, result.output
         with rasterio.open(tmp_path / f"{name}_p.tif") as out:
             outputs.append(out.read(1))
-    inf, expected = outputs
-    np.testing.assert_array_equal(np.isnan(expected), gap)
-    np.testing.assert_array_equal(np.isnan(inf), gap)
-    np.testing.assert_allclose(inf, expected, atol=1e-6)
+    return outputs
