@@ -79,13 +79,12 @@ def probability_mask(mask_src):
 def counted_band(mask_src) -> int:
     """The 0-based band whose positive pixels index.csv and --skip-empty count: make-masks'
     footprint band wherever its --channels put it (bands described footprint, boundary,
-    contact), else the first (as make-masks' own positive_pixels)."""
-    from geotile.masks import CHANNELS
+    contact: :func:`~geotile.raster_kinds.band_roles`, as evaluate and vectorize read it),
+    else the first (as make-masks' own positive_pixels)."""
+    from geotile.raster_kinds import band_roles
 
-    names = mask_src.descriptions if mask_src is not None and mask_src.count > 1 else ()
-    if "footprint" in names and set(names) <= set(CHANNELS):
-        return names.index("footprint")
-    return 0
+    roles = band_roles(mask_src) if mask_src is not None and mask_src.count > 1 else None
+    return roles["footprint"] - 1 if roles and "footprint" in roles else 0
 
 
 def _zero_class(mask_src) -> bool:
