@@ -32,6 +32,10 @@ ERRORS_SUFFIXES = (".gpkg", ".geojson", ".fgb")
 ERRORS_LAYER = "errors"
 
 
+#: the fields of --errors that hold numbers; the others (image, kind, classes) hold text
+NUMBER_FIELDS = ("iou", "best_iou", "confidence")
+
+
 def _best_ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For each geometry of ``a``, its highest IoU with any geometry of ``b`` (0 if none)."""
     import shapely
@@ -186,7 +190,7 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
     kept; .geojson in EPSG:4326 as RFC 7946 says; .fgb) as vectorize writes its output
     (:func:`geotile.vector_output.write_vector`); returns the number of polygons written."""
     from geotile.input_paths import refuse_overwriting_inputs
-    from geotile.vector_output import check_vector_output, write_vector
+    from geotile.vector_output import check_vector_output, text_columns, write_vector
 
     output = Path(output)
     if output.suffix.lower() not in ERRORS_SUFFIXES:
@@ -204,8 +208,11 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
         raise InputError(f"{output}: the truth has no CRS (pixel coordinates?), and GeoJSON "
                          "holds EPSG:4326 only. Give --errors a .gpkg or .fgb file, or give "
                          "the truth its CRS.")
-    # pixel coordinates (CSVs): no CRS, said in errors_frame
-    write_vector(frame, output, writer, overwrite, ERRORS_LAYER)
+    # pixel coordinates (CSVs): no CRS, said in errors_frame. Without polygons: text fields
+    # (image, kind, classes) and a Polygon layer, as where there are polygons
+    frame = text_columns(frame, [c for c in frame.columns if c != frame.geometry.name
+                                 and c not in NUMBER_FIELDS])
+    write_vector(frame, output, writer, overwrite, ERRORS_LAYER, geometry_type="Polygon")
     counts = frame["kind"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d TP, %d FP, %d FN polygons", output, counts.get("TP", 0),
              counts.get("FP", 0), counts.get("FN", 0))

@@ -38,12 +38,12 @@ def _write_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def text_columns(frame):
-    """``frame`` with its class and source columns typed as text where it has no row (pandas
-    types an empty column float: GDAL would write Real fields)."""
+def text_columns(frame, names=("class", "source")):
+    """``frame`` with its columns ``names`` (default: class and source) typed as text where
+    it has no row (pandas types an empty column float: GDAL would write Real fields)."""
     if len(frame):
         return frame
-    return frame.astype({name: "string" for name in ("class", "source") if name in frame})
+    return frame.astype({name: "string" for name in names if name in frame})
 
 
 def check_vector_output(output: Path, overwrite: bool, layer: str | None = None) -> str:

@@ -210,6 +210,28 @@ def test_errors_file_with_class_field_shows_classes_mistaken(run_cli, tmp_path, 
                     ("TP", "building", "building"), ("TP", "building", "road")]
 
 
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb"])
+def test_errors_file_without_polygons_keeps_its_text_fields(run_cli, tmp_path, suffix):
+    """evaluate --errors of a tile without buildings on either side: an empty layer whose
+    image, kind, class and true_class fields were Real (pandas types an empty column float)
+    and geometry Unknown; appended to (ogr2ogr -append, the next tile's errors), 'TP' went in
+    as 0 -> String fields, Polygon layer, as the errors of a tile with polygons."""
+    import pyogrio
+
+    pred = write_vector(tmp_path / "p.gpkg", [], roof=np.array([], dtype=object))
+    truth = write_vector(tmp_path / "t.gpkg", [], roof=np.array([], dtype=object))
+    for args, text in (((), ["image", "kind"]),
+                       (("--class-field", "roof"), ["image", "kind", "roof", "true_class"])):
+        out = tmp_path / f"errors{len(args)}{suffix}"
+        result = run_cli("evaluate", pred, truth, "--errors", out, *args)
+        assert result.exit_code == 0, result.output
+        info = pyogrio.read_info(out, force_feature_count=True)
+        assert info["features"] == 0 and info["geometry_type"] == "Polygon"
+        types = dict(zip(info["fields"], info["ogr_types"], strict=True))
+        assert {name: types[name] for name in text} == dict.fromkeys(text, "OFTString")
+        assert {types[name] for name in ("iou", "best_iou", "confidence")} == {"OFTReal"}
+
+
 @pytest.mark.parametrize("suffix", [".fgb", ".gpkg", ".geojson"])
 def test_errors_file_of_3d_truth_and_2d_predictions(run_cli, tmp_path, suffix):
     """SpaceNet truth carries Z=0, predictions are 2D: FlatGeobuf refused the mixed layer
