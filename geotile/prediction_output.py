@@ -33,7 +33,12 @@ def encode(blended: np.ndarray, valid: np.ndarray, options,
     if options.dtype == "float32":  # NaN at nodata; no copy where every pixel is valid
         blended = blended.astype(np.float32, copy=False)
         return blended if valid.all() else np.where(valid, blended, np.float32(np.nan))
-    return scaled_uint8(blended)
+    scaled = scaled_uint8(blended)
+    # 0 under the mask (the model's guess from the zeros fed at nodata stays out of the file
+    # for readers that ignore masks); NaN (never predicted) is 0 already
+    if not valid.all():
+        scaled[:, ~valid] = 0
+    return scaled
 
 
 #: values scaled at a time by scaled_uint8: its float temporary stays in the CPU's cache

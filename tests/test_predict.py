@@ -122,6 +122,26 @@ def test_float32_and_class_outputs(tmp_path, make_raster, image):
     np.testing.assert_array_equal(ids[clear], expected.argmax(axis=0)[clear])
 
 
+def test_uint8_probabilities_are_zero_under_their_mask(tmp_path, make_raster):
+    """The mask says nodata, and the values there are 0 too: readers that ignore masks
+    (numpy, training code, rasterio's shapes) see no building where the model only saw the
+    zeros fed at nodata (a ramp up to 131 of 255 here before)."""
+    pixels = np.full((3, 200, 200), 100, np.uint8)
+    pixels[:, :, :120] = 0
+    path = make_raster("img.tif", pixels, nodata=0)
+    model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx", activation="sigmoid"),
+                                providers="cpu")
+    predict_raster(model, path, tmp_path / "u8.tif",
+                   options=PredictOptions(tile_size=64, overlap=32, dtype="uint8"))
+    expected = pointwise_reference(np.full((1, 3, 1, 1), 100 / 255, np.float32),
+                                   activation="sigmoid")[0, 0, 0, 0]
+    with rasterio.open(tmp_path / "u8.tif") as u8:
+        values, mask = u8.read(1), u8.read_masks(1)
+    assert (mask[:, :120] == 0).all() and (mask[:, 120:] == 255).all()
+    assert (values[:, :120] == 0).all()
+    assert (values[:, 121:] == round(expected * 255)).all()
+
+
 def test_binary_class_output_uses_threshold(tmp_path, make_raster, image):
     path = make_raster("img.tif", image)
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))

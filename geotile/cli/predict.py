@@ -157,7 +157,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     band per class (per output channel), the model's values; --dtype uint8
     writes probability x 255 (scale 1/255), --output-type class writes class
     ids with a colour table and category names. Nodata input
-    pixels are nodata in the output: where every band fed to the model (with
+    pixels are nodata in the output (float32 NaN; uint8 0 under an internal
+    mask; class ids 255): where every band fed to the model (with
     --bands, those chosen) is nodata by its value, mask or alpha, or where
     one float band is NaN or at its own nodata value; with --mosaic or
     --model-resolution too. Input layout (NCHW/NHWC), tile size,
