@@ -88,14 +88,12 @@ def pair_kind(prediction, truth, layer) -> bool | None:
 
 def _closed(path, layer) -> str:
     """What to say of the closed lines of ``path`` (CAD outlines: polygons once converted)."""
-    import warnings
-
     from geotile.labels import read_labels
     from geotile.masks import _closed_lines
+    from geotile.quiet_warnings import recorded
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with recorded():  # its warnings set aside (catch_warnings would race other threads)
             return _closed_lines(read_labels(path, layer=layer, crs_option=None).geometries,
                                  path)
     except Exception:  # unreadable here: the message stands without it

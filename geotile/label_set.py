@@ -302,7 +302,7 @@ def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None
     ``target_crs`` with a less accurate transformation than the best one, whose grid is
     missing here (NAD27, OSGB36 without PROJ's grids: metres off without a word); None when
     the best one is used (or the CRSs cannot be compared)."""
-    import warnings
+    from geotile.quiet_warnings import hidden
 
     if source_crs == target_crs:  # pyproj stays unimported (start-up counts)
         return None
@@ -316,8 +316,7 @@ def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None
             return None
         lonlat = bounds if src.is_geographic else Transformer.from_crs(
             src, src.geodetic_crs, always_xy=True).transform_bounds(*bounds)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pyproj's own "best is not available"
+        with hidden(UserWarning, message="Best transformation is not available"):  # pyproj's
             group = TransformerGroup(src, dst, always_xy=True,
                                      area_of_interest=AreaOfInterest(*lonlat))
         if group.best_available or not group.unavailable_operations:

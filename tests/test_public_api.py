@@ -574,3 +574,83 @@ def test_a_progress_bar_leaves_no_thread_and_no_start_method(make_raster, tmp_pa
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "None"]
+
+
+def _user_and_geotile_warnings_show_under(filters) -> list[str]:
+    """The messages a user's warning and a GeotileWarning show with ``filters`` in place (as
+    another thread's catch_warnings puts back the list it saved)."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filters[:] = filters
+        warnings.warn("the user's own", UserWarning, stacklevel=1)
+        warnings.warn("x.tif: the raster has no georeferencing", GeotileWarning, stacklevel=1)
+    return sorted(str(w.message) for w in caught)
+
+
+def test_a_pool_keeps_no_filter_from_make_masks_datum_check(make_raster, tmp_path,
+                                                             monkeypatch):
+    """make_masks of lon/lat labels on a UTM image asks PROJ whether its best transformation
+    is available, hiding every warning (catch_warnings + simplefilter("ignore")) outside
+    geotile's lock: from an 8-thread pool of make_masks/predict/vectorize/tile/evaluate that
+    left ('ignore', Warning) in the process's filters for good (1 round of 10), and no
+    warning showed again. Only pyproj's own warning is hidden now, in its thread alone."""
+    import warnings
+
+    import pyproj.transformer
+
+    group = pyproj.transformer.TransformerGroup
+    saved = []  # the filters another thread's catch_warnings would save during the check
+
+    def saving(*args, **kwargs):
+        saved.append(list(warnings.filters))
+        return group(*args, **kwargs)
+
+    monkeypatch.setattr(pyproj.transformer, "TransformerGroup", saving)
+    image = make_raster("img.tif", np.full((1, 40, 40), 7, np.uint8), transform=TRANSFORM)
+    box = shapely.box(X0 + 2, Y0 - 12, X0 + 12, Y0 - 2)
+    gpd.GeoDataFrame(geometry=[box], crs=UTM_CRS).to_crs("EPSG:4326").to_file(
+        tmp_path / "labels.geojson")
+    summary = geotile.make_masks(tmp_path / "labels.geojson", [image], [tmp_path / "m.tif"])
+    assert summary[0]["positive_pixels"] == 400
+    assert len(saved) == 1
+    assert _user_and_geotile_warnings_show_under(saved[0]) == [
+        "the user's own", "x.tif: the raster has no georeferencing"]
+
+
+def test_a_pool_keeps_no_filter_from_evaluates_closed_lines_note(tmp_path, monkeypatch):
+    """evaluate_files of lines against polygons reads the lines again for its note on
+    closed ones, hiding every warning (catch_warnings + simplefilter("ignore")) outside
+    geotile's lock: another thread's catch_warnings that saved the filters then put back
+    ('ignore', Warning) for good. The read's warnings are set aside in its thread now, the
+    filters untouched."""
+    import warnings
+
+    import pytest
+
+    from geotile import labels
+    from geotile.errors import InputError
+
+    read = labels.read_labels
+    saved = []
+
+    def saving(*args, **kwargs):
+        saved.append(list(warnings.filters))
+        warnings.warn("read_labels' own", UserWarning, stacklevel=1)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(labels, "read_labels", saving)
+    ring = shapely.LineString([(X0, Y0), (X0 + 10, Y0), (X0 + 10, Y0 - 10), (X0, Y0)])
+    gpd.GeoDataFrame(geometry=[ring], crs=UTM_CRS).to_file(tmp_path / "pred.geojson")
+    gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0 - 10, X0 + 10, Y0)], crs=UTM_CRS).to_file(
+        tmp_path / "truth.geojson")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InputError, match=r"pred\.geojson holds lines but"):
+            geotile.evaluate_files(tmp_path / "pred.geojson", tmp_path / "truth.geojson")
+    assert [str(w.message) for w in caught if "read_labels" in str(w.message)] == []
+    assert len(saved) == 1
+    assert _user_and_geotile_warnings_show_under(saved[0]) == [
+        "the user's own", "x.tif: the raster has no georeferencing"]
