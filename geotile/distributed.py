@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -24,6 +25,9 @@ from geotile.gdal_settings import with_read_settings
 
 #: per worker process: (model path, options) -> OnnxModel
 _MODELS: dict = {}
+#: held while a worker's thread looks a model up and loads it: the threads of a worker
+#: load it once, and remove a replaced one's session once
+_MODELS_LOCK = threading.Lock()
 
 DASK_MISSING = "--workers/--scheduler need dask: pip install 'geotile[dask]'"
 
@@ -48,17 +52,18 @@ def _worker_model(model_path, model_options: dict):
     is now: a worker outlives commands, and a model retrained into the same path is loaded
     again (the session of its old version is dropped)."""
     key = (*_model_key(model_path, model_options), _file_identity(model_path))
-    model = _MODELS.get(key)
-    if model is None:
-        from geotile.model import OnnxModel
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            from geotile.model import OnnxModel
 
-        for stale in [k for k in _MODELS if k[:2] == key[:2]]:
-            del _MODELS[stale]
-        # dask's nanny sets OMP_NUM_THREADS=1 in every worker: not the user's share, so a
-        # worker's model takes the CPUs it may use unless told otherwise
-        threads = model_options.get("threads") or usable_cpus()
-        model = _MODELS[key] = OnnxModel.from_path(model_path,
-                                                   **{**model_options, "threads": threads})
+            for stale in [k for k in _MODELS if k[:2] == key[:2]]:
+                del _MODELS[stale]
+            # dask's nanny sets OMP_NUM_THREADS=1 in every worker: not the user's share, so
+            # a worker's model takes the CPUs it may use unless told otherwise
+            threads = model_options.get("threads") or usable_cpus()
+            model = _MODELS[key] = OnnxModel.from_path(model_path,
+                                                       **{**model_options, "threads": threads})
     return model
 
 

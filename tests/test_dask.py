@@ -1220,3 +1220,53 @@ def test_an_interrupt_does_not_call_outputs_read_and_kept_still_running(cluster,
     assert "still running" not in text, text
     assert text.endswith("1 output(s) were finished and are kept: done.tif."), text
     assert output.read_bytes() == b"a finished output"
+
+
+def test_threads_of_one_worker_load_a_replaced_model_once(tmp_path, monkeypatch):
+    """A worker of several threads (dask's default LocalCluster, a user's own cluster) starts
+    tasks of one run at once: each thread that missed the cache loaded its own session (4
+    copies of the model, each with ONNX Runtime threads on every usable CPU) and, with the
+    session of a replaced model file in the cache, both removed it: one task died with a
+    KeyError traceback. One thread loads the model; the others take its session."""
+    import threading
+    import time
+
+    from geotile import distributed as gd
+    from geotile.model import OnnxModel
+
+    both_removing = threading.Barrier(2, timeout=1.5)
+
+    class Meeting(dict):  # two threads removing the stale session meet there, if both can
+        def __delitem__(self, key):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_removing.wait()
+            super().__delitem__(key)
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    options = {"providers": "cpu", "threads": 1}
+    stale = (*gd._model_key(os.fspath(model), options), ("an older", "file"))
+    monkeypatch.setattr(gd, "_MODELS", Meeting({stale: object()}))
+    loads = []
+    load = OnnxModel.from_path
+
+    def loading(*args, **kwargs):
+        loads.append(threading.current_thread().name)
+        time.sleep(0.2)  # a real model takes a while: the other thread comes meanwhile
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(OnnxModel, "from_path", loading)
+    got, failed = {}, []
+
+    def task():
+        try:
+            got[threading.current_thread().name] = gd._worker_model(os.fspath(model), options)
+        except Exception as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=task, name=f"t{n}") for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert failed == [] and len(loads) == 1
+    assert got["t0"] is got["t1"] and list(gd._MODELS.values()) == [got["t0"]]
