@@ -29,6 +29,11 @@ _MODELS: dict = {}
 #: load it once, and remove a replaced one's session once
 _MODELS_LOCK = threading.Lock()
 
+#: in the caller's process: a run's stop Event name -> the run's client. The tasks of an
+#: in-process cluster (LocalCluster(processes=False)) reach the scheduler through it: the
+#: client a worker would find (the process's default) may be another run's, closed meanwhile
+_RUN_CLIENTS: dict = {}
+
 DASK_MISSING = "--workers/--scheduler need dask: pip install 'geotile[dask]'"
 
 
@@ -102,6 +107,21 @@ class _RunNames:
         self.pid = os.getpid()  # the caller's process
 
 
+def _run_client(names: _RunNames):
+    """The run's own client where a task runs in the caller's process (None elsewhere: the
+    worker's own)."""
+    return _RUN_CLIENTS.get(names.stop) if os.getpid() == names.pid else None
+
+
+def _lock(name: str, client):
+    """The dask Lock ``name``, through ``client`` (None: the worker's or default client)."""
+    from distributed import Lock
+
+    if client is None:
+        return Lock(name)
+    return Lock(name, scheduler_rpc=client.scheduler, loop=client.loop)
+
+
 class _Guard:
     """geotile.output_files.RUN_GUARD of a task: the worker's link to its run's interruption."""
 
@@ -113,7 +133,7 @@ class _Guard:
     def _aborted(self) -> bool:
         from distributed import Event
 
-        return Event(self.names.abort).is_set()
+        return Event(self.names.abort, client=_run_client(self.names)).is_set()
 
     def check(self) -> None:
         import time
@@ -129,9 +149,7 @@ class _Guard:
     def publishing(self):
         """Held around the move into place: the client takes the lock after setting
         ``abort``, so no output is moved once it has reported the run interrupted."""
-        from distributed import Lock
-
-        lock = Lock(self.names.publish)
+        lock = _lock(self.names.publish, _run_client(self.names))
         if not lock.acquire(timeout=60):
             raise GeotileError("the run's scheduler did not answer; nothing was published")
         try:
@@ -153,7 +171,8 @@ def _task(names: _RunNames, func, *args):
     from geotile.output_files import RUN_GUARD
     from geotile.quiet_warnings import recorded
 
-    if Event(names.stop).is_set():  # another image failed, or Ctrl-C: start nothing new
+    # another image failed, or Ctrl-C: start nothing new
+    if Event(names.stop, client=_run_client(names)).is_set():
         return None, []
     failure = None
     token = RUN_GUARD.set(_Guard(names))
@@ -254,7 +273,9 @@ def _client(workers: int | None, scheduler: str | None, scratch: str | None = No
         _check_port(scheduler)
         try:
             _check_handshake(scheduler)
-            return Client(scheduler), None  # timeout: distributed.comm.timeouts.connect
+            # never the process's default: a notebook's own Client stays its dask.compute's,
+            # and an in-process worker's tasks never take a run's client that closes
+            return Client(scheduler, set_as_default=False), None  # timeout: comm.timeouts
         except _NotAScheduler:
             raise InputError(f"--scheduler {scheduler}: answers, but is not a dask scheduler "
                              "(the dashboard's port?). Give the scheduler's address, e.g. "
@@ -279,7 +300,7 @@ def _client(workers: int | None, scheduler: str | None, scratch: str | None = No
                                    dashboard_address="127.0.0.1:0",
                                    scheduler_kwargs={"dashboard": False},
                                    silence_logs=logging.CRITICAL)
-        client = Client(cluster)
+        client = Client(cluster, set_as_default=False)
         client.run(_quiet_asyncio)
         return client, cluster
     except BaseException:  # Ctrl-C as it starts: the cluster is not left running
@@ -543,11 +564,13 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     environ = dict(os.environ)  # dask's nanny sets OMP_NUM_THREADS=1... here for its workers
     try:
         client, cluster = _client(_local_workers(workers, len(calls)), scheduler, scratch)
+        _RUN_CLIENTS[names.stop] = client
         client_level = client_log.level
         client_log.setLevel(logging.CRITICAL)
         return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar,
                        given)
     finally:
+        _RUN_CLIENTS.pop(names.stop, None)
         try:
             if client is not None:
                 client.close()
@@ -598,7 +621,7 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
     """:func:`_run` on a connected ``client``."""
     from concurrent.futures import CancelledError
 
-    from distributed import Event, as_completed, wait
+    from distributed import Event, as_completed
     from distributed.scheduler import KilledWorker
 
     futures = [client.submit(_task, names, *call, pure=False) for call in calls]
@@ -606,12 +629,12 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
     results: list = [None] * len(futures)
     with progress_bar(enabled=progress, total=len(futures), unit="image") as bar:
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 try:
                     results[index[future.key]], caught = future.result()
                 except GeotileError as exc:
                     Event(names.stop, client=client).set()
-                    wait(futures)
+                    _wait_all(client, futures)
                     text = str(exc)
                     if scheduler:  # the workers were given the paths made absolute
                         text = _text_as_given(str(_seen_from_here(exc)),
@@ -619,7 +642,7 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                     raise type(exc)(f"{text}{_kept(futures, results, outputs)}") from None
                 except KilledWorker:  # each worker that ran it died: out of memory?
                     Event(names.stop, client=client).set()
-                    wait(futures)
+                    _wait_all(client, futures)
                     raise InputError(
                         f"{images[index[future.key]]}: the dask worker running it died "
                         "(out of memory?) on every try; nothing was written under its "
@@ -656,6 +679,15 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
     if scheduler:
         _check_visible(outputs)
     return results
+
+
+def _wait_all(client, futures, timeout: float | None = None) -> None:
+    """``distributed.wait(futures, timeout)`` on the run's own ``client`` (wait asks the
+    process's default client, which a run's client never is: see :func:`_client`)."""
+    from distributed import as_completed
+
+    for _ in as_completed(futures, loop=client.loop, timeout=timeout):
+        pass
 
 
 def _as_given(result, image, output):
@@ -773,7 +805,7 @@ def _interrupt(client, futures, names: _RunNames, outputs, results: list) -> Int
     import signal
     import threading
 
-    from distributed import Event, Lock, wait
+    from distributed import Event
 
     ignored = {}
     if threading.current_thread() is threading.main_thread():  # a second Ctrl-C waits too
@@ -786,12 +818,12 @@ def _interrupt(client, futures, names: _RunNames, outputs, results: list) -> Int
             Event(names.stop, client=client).set()
             Event(names.abort, client=client).set()
             # once held, every later publish sees ``abort``: none happens after this
-            lock = Lock(names.publish)  # the run's client, the default one
+            lock = _lock(names.publish, client)
             sealed = lock.acquire(timeout=STOP_WAIT_S)
             if sealed:
                 lock.release()
             with contextlib.suppress(TimeoutError):
-                wait(futures, timeout=STOP_WAIT_S)
+                _wait_all(client, futures, STOP_WAIT_S)
         except Exception:  # the scheduler is gone
             pass
         # a result read here is kept, even where dask recomputes it (its worker died)

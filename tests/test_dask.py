@@ -1270,3 +1270,59 @@ def test_threads_of_one_worker_load_a_replaced_model_once(tmp_path, monkeypatch)
         thread.join(10)
     assert failed == [] and len(loads) == 1
     assert got["t0"] is got["t1"] and list(gd._MODELS.values()) == [got["t0"]]
+
+
+#: events of the user's own computation in the next test (a task's function pickles by name)
+_USERS_WORK = {"started": __import__("threading").Event(),
+               "release": __import__("threading").Event()}
+
+
+def _users_own(x):
+    _USERS_WORK["started"].set()
+    _USERS_WORK["release"].wait(10)
+    return x + 1
+
+
+def test_a_run_on_the_users_cluster_leaves_the_users_client_the_default(make_raster, tmp_path,
+                                                                        monkeypatch):
+    """predict_rasters(scheduler=...) from a notebook or service with its own Client made
+    its client the process's default for the run: the user's own dask.compute in another
+    thread went to it and died when the run closed it (CancelledError), and an in-process
+    worker's tasks of a second run at once took it as theirs ('NoneType' object has no
+    attribute 'event_is_set', or a run waiting forever: 2 of 40 pairs of runs). geotile's
+    client is never the default: the user's computation ends on the user's client."""
+    import logging
+    import threading
+
+    import dask
+
+    from geotile import distributed as gd
+
+    started, release = _USERS_WORK["started"], _USERS_WORK["release"]
+    done = {}
+    run_on = gd._run_on
+
+    def with_users_work(client, *args):
+        def compute():  # the user's, in another thread, as long as the run and after it
+            try:
+                done["result"] = dask.compute(dask.delayed(_users_own)(1))[0]
+            except BaseException as exc:
+                done["result"] = exc
+        thread = threading.Thread(target=compute)
+        thread.start()
+        started.wait(10)
+        done["thread"] = thread
+        return run_on(client, *args)
+
+    monkeypatch.setattr(gd, "_run_on", with_users_work)
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 2)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+            distributed.Client(cluster) as users:
+        summaries = gd.predict_rasters(model, images, [tmp_path / f"p{i}.tif" for i in range(2)],
+                                       scheduler=cluster.scheduler_address)
+        assert len(summaries) == 2 and distributed.default_client() is users
+        release.set()
+        done["thread"].join(20)
+    assert done["result"] == 2
