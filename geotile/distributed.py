@@ -543,48 +543,69 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
     started are skipped. Ctrl-C/SIGTERM stops the running tasks too, and none publishes
     after it. ``given``: per call, the paths it names as the user gave them (its messages
     name them so)."""
-    import logging
 
     from geotile.progress import progress_bar
 
-    # dask's own futures left unread when a run is interrupted under load ("Future exception
-    # was never retrieved ... TimeoutError") are not the user's: asyncio's log is quiet here
-    asyncio_log = logging.getLogger("asyncio")
-    asyncio_level = asyncio_log.level
-    asyncio_log.setLevel(logging.CRITICAL)
-    # a lost scheduler is one line (SchedulerLost), not the client's logged tracebacks (set
-    # once distributed is imported: its import sets the level)
-    client_log = logging.getLogger("distributed.client")
-    client_level = None
     client = cluster = None
     names = _RunNames()
     if given is None:
         given = list(zip(images, outputs, strict=True))
     scratch = None if scheduler else _scratch_folder()
-    environ = dict(os.environ)  # dask's nanny sets OMP_NUM_THREADS=1... here for its workers
-    try:
-        client, cluster = _client(_local_workers(workers, len(calls)), scheduler, scratch)
-        _RUN_CLIENTS[names.stop] = client
-        client_level = client_log.level
-        client_log.setLevel(logging.CRITICAL)
-        return _run_on(client, names, scheduler, calls, images, outputs, progress, progress_bar,
-                       given)
-    finally:
-        _RUN_CLIENTS.pop(names.stop, None)
+    with _process_state():
         try:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
-        finally:  # a worker killed mid-image, or one that outlived the stop, left them
-            asyncio_log.setLevel(asyncio_level)
-            if client_level is not None:  # the user's own logging config again
-                client_log.setLevel(client_level)
-            if client is not None:
-                remove_temporaries(outputs, names.tag)
-            if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
-            _restore_environ(environ)
+            client, cluster = _client(_local_workers(workers, len(calls)), scheduler, scratch)
+            _RUN_CLIENTS[names.stop] = client
+            return _run_on(client, names, scheduler, calls, images, outputs, progress,
+                           progress_bar, given)
+        finally:
+            _RUN_CLIENTS.pop(names.stop, None)
+            try:
+                if client is not None:
+                    client.close()
+                if cluster is not None:
+                    cluster.close()
+            finally:  # a worker killed mid-image, or one that outlived the stop, left them
+                if client is not None:
+                    remove_temporaries(outputs, names.tag)
+                if scratch is not None:
+                    shutil.rmtree(scratch, ignore_errors=True)
+
+
+#: the runs under way in this process, and what the first of them found (see _process_state)
+_STATE_LOCK = threading.Lock()
+_STATE: dict = {"runs": 0}
+
+
+@contextlib.contextmanager
+def _process_state():
+    """Around a run: asyncio's log and distributed.client's quiet (dask's own futures left
+    unread when a run is interrupted under load, "Future exception was never retrieved", are
+    not the user's; a lost scheduler is one line, SchedulerLost, not the client's logged
+    tracebacks), and ``os.environ`` back as it was after (dask's nanny sets
+    OMP_NUM_THREADS=1... here for its workers). Saved by the first of the runs at once in
+    this process (threads) and restored by the last: each saving and restoring its own would
+    put back what another run had changed."""
+    import logging
+
+    loggers = [logging.getLogger("asyncio"), logging.getLogger("distributed.client")]
+    with _STATE_LOCK:
+        if _STATE["runs"] == 0:
+            with contextlib.suppress(ImportError):  # its import sets the client's level
+                import distributed.client  # noqa: F401
+            _STATE["environ"] = dict(os.environ)
+            _STATE["levels"] = [log.level for log in loggers]
+            for log in loggers:
+                log.setLevel(logging.CRITICAL)
+        _STATE["runs"] += 1
+    try:
+        yield
+    finally:
+        with _STATE_LOCK:
+            _STATE["runs"] -= 1
+            if _STATE["runs"] == 0:  # the user's own logging config and environment again
+                for log, level in zip(loggers, _STATE["levels"], strict=True):
+                    log.setLevel(level)
+                _restore_environ(_STATE["environ"])
 
 
 def _restore_environ(environ: dict) -> None:

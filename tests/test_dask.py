@@ -20,9 +20,12 @@ distributed = pytest.importorskip("distributed")
 def cluster():
     import logging
 
+    environ = dict(os.environ)  # dask's nanny sets OMP_NUM_THREADS, __DASK_PARENT_PID here
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=logging.ERROR) as cluster:
         yield cluster
+    os.environ.clear()  # the tests after this module (test_cpus' OMP_NUM_THREADS) see ours
+    os.environ.update(environ)
 
 
 def _images(make_raster, count=4):
@@ -1326,3 +1329,53 @@ def test_a_run_on_the_users_cluster_leaves_the_users_client_the_default(make_ras
         release.set()
         done["thread"].join(20)
     assert done["result"] == 2
+
+
+def test_two_runs_at_once_leave_environment_and_loggers_as_they_were(monkeypatch):
+    """Two runs in threads of one process (a service, a notebook): each saved os.environ and
+    the asyncio / distributed.client logger levels as it started and put them back as it
+    ended, so the run that ended last put back what the first had changed: its cluster's
+    OMP_NUM_THREADS=1 stayed in the process, the loggers at CRITICAL. The first run to start
+    saves them, the last to end restores them."""
+    import logging
+    import threading
+
+    from geotile import distributed as gd
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    asyncio_log, client_log = logging.getLogger("asyncio"), logging.getLogger("distributed.client")
+    monkeypatch.setattr(asyncio_log, "level", logging.INFO)
+    monkeypatch.setattr(client_log, "level", logging.WARNING)
+
+    class Closable:
+        def close(self):
+            pass
+
+    def started_cluster(workers, scheduler, scratch=None):
+        os.environ["OMP_NUM_THREADS"] = "1"  # as dask's nanny sets it for its workers
+        return Closable(), None
+
+    first_running, second_running, first_done = (threading.Event() for _ in range(3))
+
+    def run_on(client, names, *args):
+        if threading.current_thread().name == "first":
+            first_running.set()
+            second_running.wait(10)  # the second run starts (and saves) while this one runs
+        else:
+            second_running.set()
+            first_done.wait(10)  # and ends after it
+        return []
+
+    monkeypatch.setattr(gd, "_client", started_cluster)
+    monkeypatch.setattr(gd, "_run_on", run_on)
+    run = lambda: gd._run([], [], [], 1, None, False)  # noqa: E731
+    first = threading.Thread(target=run, name="first")
+    second = threading.Thread(target=run, name="second")
+    first.start()
+    first_running.wait(10)
+    second.start()
+    first.join(10)
+    first_done.set()
+    second.join(10)
+    assert "OMP_NUM_THREADS" not in os.environ
+    assert (asyncio_log.level, client_log.level) == (logging.INFO, logging.WARNING)
