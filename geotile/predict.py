@@ -131,6 +131,9 @@ IN_FLIGHT = 2
 STACKERS = 4
 #: batches whose outputs may wait to be blended
 BLENDS_BEHIND = 4
+#: rows that may wait to be finished (their masks, then their blocks, are memory): rows of
+#: nodata alone, run by no batch, would otherwise queue as fast as they are read
+ROWS_BEHIND = 16
 @dataclass(frozen=True)
 class PredictOptions:
     """How a model is run over an image. None means: from the model, else the default."""
@@ -576,18 +579,23 @@ def predict_blocks(
     bar = progress_bar(enabled=progress, total=len(grid), desc=name, unit="patch")
     bar_counts: dict[tuple[int, int], int] = {}
     reader = background(work(), depth=BATCHES_AHEAD)
-    # blends and rows, in order, each with whether it ends a batch's blends
+    # blends and rows, in order, each with its kind: "row" (a row's finish), "batch" (the
+    # last blend of a batch's outputs) or "blend"
     pending: collections.deque = collections.deque()
     running: collections.deque = collections.deque()  # batches handed to the runners
     accumulator, current, behind = None, None, 0  # behind: batches not yet blended
+    rows_behind = 0  # rows not yet finished
 
     def hand_on(limit: int):
         """Finished blocks of the blends and rows done (or waited for, while more than
-        ``limit`` batches wait to be blended: their outputs are memory)."""
-        nonlocal behind
-        while pending and (pending[0][0].done() or behind > limit):
-            done, ends_batch = pending.popleft()
-            behind -= ends_batch
+        ``limit`` batches wait to be blended, or more than ROWS_BEHIND rows to be
+        finished: their outputs are memory)."""
+        nonlocal behind, rows_behind
+        while pending and (pending[0][0].done() or behind > limit
+                           or rows_behind > ROWS_BEHIND):
+            done, kind = pending.popleft()
+            behind -= kind == "batch"
+            rows_behind -= kind == "row"
             if (block := done.result()) is not None:
                 yield block
 
@@ -612,10 +620,12 @@ def predict_blocks(
                 if isinstance(action, RowEnd):
                     bar.update(bar_counts.pop((strip.index, action.row), 0))
                     pending.append((blender.submit(finish_row, accumulator, strip, action.row,
-                                                   left, action.valid), False))
+                                                   left, action.valid), "row"))
+                    rows_behind += 1
                 else:
                     pending.append((blender.submit(blend_when_run, accumulator, action, ran,
-                                                   left, strip), index == last))
+                                                   left, strip),
+                                    "batch" if index == last else "blend"))
             behind += last >= 0
             yield from hand_on(BLENDS_BEHIND)
         yield from hand_on(-1)

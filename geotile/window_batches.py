@@ -66,7 +66,8 @@ class WindowBatcher:
             patches: list) -> Iterator[Batch]:
         """Add a row's windows (``patches``, read from ``pixels`` whose first column is
         ``left``; ``valid`` the row's mask, kept by reference); yields the batches they
-        fill."""
+        fill, and the batch so far (short, or padded when steady) at the end of a row
+        without windows."""
         for patch in patches:
             if self._array is None:
                 self._array = next(self._buffers).take(
@@ -84,6 +85,8 @@ class WindowBatcher:
                 yield self._emit()
         self._flush()  # before the row's pixels are replaced by the next row's
         self._actions.append(RowEnd(row, valid))
+        if not patches:  # a row of nodata alone: the rows waiting for a batch to fill
+            yield self._emit()  # would hold their masks, however many (the raster's height)
 
     def finish(self) -> Iterator[Batch]:
         """The last, partial batch (padded when steady) with the rows still to finish."""

@@ -252,6 +252,33 @@ def test_background_writer_raises_the_first_error_and_waits():
     assert done == [0]
 
 
+def test_rows_of_nodata_alone_are_read_no_further_ahead_than_they_are_finished(
+        tmp_path, monkeypatch):
+    # a mosaic's nodata collar runs no window: its rows were read (masks kept, blocks
+    # blended) as fast as the disk gave them, however slowly they were finished and written
+    import geotile.blending
+    from geotile.predict import ROWS_BEHIND
+
+    model = OnnxModel.from_path(conv3x3_model(tmp_path / "m.onnx"))
+    divide = geotile.blending.divide
+    monkeypatch.setattr(geotile.blending, "divide",
+                        lambda *a: time.sleep(0.001) or divide(*a))  # a slow blender
+    read_to = [0]
+
+    def read(left, top, cols, rows):
+        read_to[0] = max(read_to[0], top + rows)
+        return np.zeros((3, rows, cols), np.uint8), np.zeros((rows, cols), bool)
+
+    ahead, done = [], 0
+    for window, _, valid in predict_blocks(model, read, 16, 8 * 300, PredictOptions(
+            tile_size=8, overlap=0, block_size=64)):
+        assert not valid.any()
+        done += window.height
+        ahead.append(read_to[0] - done)
+    assert done == 8 * 300
+    assert max(ahead) <= 8 * (ROWS_BEHIND + 8)  # not the raster's height (2400 rows)
+
+
 @pytest.mark.parametrize(("tile", "batch", "expected"),
                          [(256, None, 8), (512, None, 2), (1024, None, 1), (1024, 5, 5)])
 def test_batches_hold_a_bounded_number_of_pixels(tmp_path, tile, batch, expected):

@@ -69,3 +69,22 @@ def test_a_row_without_windows_still_ends_in_order():
     assert len(items) == 1 and len(items[0].array) == 2
     assert [type(a).__name__ for a in items[0].actions] == ["Segment", "RowEnd", "RowEnd"]
     assert [a.row for a in items[0].actions[1:]] == [0, 1]
+
+
+@pytest.mark.parametrize("steady", [False, True])
+def test_rows_of_nodata_alone_are_handed_on_as_they_end(steady):
+    # a city mosaic's nodata collar: thousands of rows without a window; waiting for the
+    # batch to fill held every one of their masks (the raster's height) in the reader
+    buffers = itertools.cycle([BatchBuffer() for _ in range(4)])
+    batcher = WindowBatcher(16, steady, buffers)
+    pixels, valid = np.ones((1, 2, 4), np.float32), np.ones((2, 4), bool)
+    patch = SimpleNamespace(x_off=0, row=0, col=0)
+    assert list(batcher.add(0, pixels, valid, 0, 2, [patch, patch])) == []
+    first = list(batcher.add(1, pixels, valid, 0, 2, []))
+    assert len(first) == 1  # the batch so far, short (padded when steady), at once
+    assert len(first[0].array) == (16 if steady else 2)
+    assert [type(a).__name__ for a in first[0].actions] == ["Segment", "RowEnd", "RowEnd"]
+    for row in range(2, 200):
+        items = list(batcher.add(row, pixels, valid, 0, 2, []))
+        assert [(b.array, [a.row for a in b.actions]) for b in items] == [(None, [row])]
+    assert list(batcher.finish()) == []
