@@ -170,24 +170,38 @@ def _vertices_shared(polygons: np.ndarray, tolerance: float, exact: bool) -> np.
         return polygons
     xy = np.ascontiguousarray(coords).view(np.complex128).ravel()  # one value a vertex
     vertices, vertex = np.unique(xy, return_inverse=True)
-    tree = shapely.STRtree(shapely.boundary(polygons))
+    # a tree of the outlines' segments, not of whole outlines: each vertex was tested
+    # against every segment of an outline whose box holds it (a city's road network, one
+    # polygon with thousands of holes: 13 s for 16 MP, n^2)
+    segments, polygon_of = _segments(polygons)
+    tree = shapely.STRtree(segments)
     points = shapely.points(vertices.real, vertices.imag)
-    on, polygon = (tree.query(points, predicate="intersects") if exact else
+    on, segment = (tree.query(points, predicate="intersects") if exact else
                    tree.query(points, predicate="dwithin", distance=tolerance))
     own = np.sort(owner.astype(np.int64) * len(vertices) + vertex.ravel())  # (polygon, vertex)
-    wanted = polygon.astype(np.int64) * len(vertices) + on
+    wanted = np.unique(polygon_of[segment] * len(vertices) + on)  # by polygon, then vertex
     missing = own[np.searchsorted(own, wanted).clip(0, len(own) - 1)] != wanted
     if not missing.any():
         return polygons
-    polygon, on = polygon[missing], on[missing]
-    order = np.argsort(polygon, kind="stable")
-    polygon, on = polygon[order], on[order]
+    polygon, on = np.divmod(wanted[missing], len(vertices))
     which, group = np.unique(polygon, return_inverse=True)
     missed = vertices[on]
     points = shapely.multipoints(np.column_stack([missed.real, missed.imag]), indices=group)
     matched = polygons.copy()
     matched[which] = shapely.snap(polygons[which], points, tolerance)
     return matched
+
+
+def _segments(polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The segments (two-point lines) of ``polygons``' outlines, and the polygon (int64
+    index) of each."""
+    import shapely
+
+    rings, ring_of = shapely.get_parts(shapely.boundary(polygons), return_index=True)
+    coords, index = shapely.get_coordinates(rings, return_index=True)
+    same = index[1:] == index[:-1]  # consecutive vertices of one ring
+    ends = np.stack([coords[:-1][same], coords[1:][same]], axis=1)
+    return shapely.linestrings(ends), ring_of[index[:-1][same]].astype(np.int64)
 
 
 def _simplify_in_steps(polygons: np.ndarray, tolerances: np.ndarray, steps,
