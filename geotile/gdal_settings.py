@@ -15,6 +15,12 @@ from collections.abc import Callable
 READ_SETTINGS = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
                  "GDAL_DISABLE_READDIR_ON_OPEN": "TRUE"}
 
+#: settings that change where a file's pixels lie, set whatever the user's environment
+#: says: GTIFF_POINT_GEO_IGNORE=YES (GDAL < 1.8's reading, kept for old files) reads a
+#: PixelIsPoint GeoTIFF half a pixel off and writes one so, silently shifting masks,
+#: predictions and polygons against labels read right
+FORCED_SETTINGS = {"GTIFF_POINT_GEO_IGNORE": "NO"}
+
 #: seconds a remote read (/vsicurl/, /vsis3/, https://) may connect or receive nothing
 #: before it fails: a server that accepts and never answers would hang a command for ever
 #: (GDAL sets no limit); the user's GDAL_HTTP_* settings win
@@ -48,12 +54,13 @@ def _file_limit_settings() -> dict:
 
 def read_settings() -> dict:
     """The :data:`READ_SETTINGS`, HTTP limits and open-file pool that the user has not set
-    (environment, rasterio.Env)."""
+    (environment, rasterio.Env), and the :data:`FORCED_SETTINGS`."""
     from rasterio.env import get_gdal_config
 
     settings = {**READ_SETTINGS, **_http_settings(), **_file_limit_settings()}
-    return {key: value for key, value in settings.items()
-            if key not in os.environ and get_gdal_config(key) is None}
+    return {**{key: value for key, value in settings.items()
+               if key not in os.environ and get_gdal_config(key) is None},
+            **FORCED_SETTINGS}
 
 
 def _is_remote(value) -> bool:

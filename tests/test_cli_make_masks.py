@@ -609,3 +609,39 @@ def test_shape_options_without_their_band_or_lines_are_refused(run_cli, scene, m
                  ("--line-width", "2", "--line-cap", "flat")):
         result = run_cli("make-masks", labels, image, "-o", out, "--overwrite", *args)
         assert result.exit_code == 0, result.output
+
+
+def test_a_pixel_is_point_image_is_read_at_its_place_whatever_gtiff_point_geo_ignore(
+        run_cli, tmp_path, monkeypatch):
+    """GTIFF_POINT_GEO_IGNORE=YES (GDAL < 1.8's reading, left in many GIS set-ups) read a
+    PixelIsPoint GeoTIFF half a pixel off: the mask was burnt on the shifted grid."""
+    from rasterio.env import set_gdal_config
+
+    from geotile import MaskOptions, make_masks
+
+    image = tmp_path / "point.tif"
+    with rasterio.open(image, "w", driver="GTiff", width=30, height=30, count=1,
+                       dtype="uint8", crs=UTM_CRS,
+                       transform=rasterio.transform.from_origin(X0, Y0, 0.5, 0.5)) as dst:
+        dst.update_tags(AREA_OR_POINT="Point")
+        dst.write(np.zeros((1, 30, 30), np.uint8))
+    labels = tmp_path / "labels.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 1.4, Y0 - 6.4, X0 + 6.4, Y0 - 1.4)],
+                     crs=UTM_CRS).to_file(labels)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "clean.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "clean.tif") as clean:
+        expected, transform = clean.read(1), clean.transform
+    assert transform.c == X0 and transform.f == Y0
+    assert expected[3:13, 3:13].all() and expected.sum() == 100
+    monkeypatch.setenv("GTIFF_POINT_GEO_IGNORE", "YES")
+    try:
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / "set.tif")
+        assert result.exit_code == 0, result.output
+        make_masks(labels, [image], [tmp_path / "library.tif"], options=MaskOptions())
+        for name in ("set.tif", "library.tif"):
+            with rasterio.Env(GTIFF_POINT_GEO_IGNORE="NO"), rasterio.open(tmp_path / name) as src:
+                assert src.transform == transform, name
+                np.testing.assert_array_equal(src.read(1), expected, err_msg=name)
+    finally:  # rasterio.Env leaves the environment's value as a GDAL setting
+        set_gdal_config("GTIFF_POINT_GEO_IGNORE", None)

@@ -25,7 +25,7 @@ import warnings
 import click
 
 from geotile._version import __version__
-from geotile.gdal_settings import READ_SETTINGS
+from geotile.gdal_settings import FORCED_SETTINGS, READ_SETTINGS
 
 #: command name -> "module:function"
 COMMANDS = {
@@ -198,7 +198,8 @@ def _command_scope(ctx: click.Context):
         if not ctx.meta.get("geotile.help"):
             import rasterio
 
-            settings = {k: v for k, v in GDAL_SETTINGS.items() if k not in os.environ}
+            settings = {**{k: v for k, v in GDAL_SETTINGS.items() if k not in os.environ},
+                        **FORCED_SETTINGS}
             # inside an Env, GDAL/PROJ errors go to Python logging, not raw "ERROR 1:" lines
             stack.enter_context(rasterio.Env(**settings))
             from geotile.output_files import libtiff_errors_hidden
