@@ -63,6 +63,38 @@ def read_settings() -> dict:
             **FORCED_SETTINGS}
 
 
+def check_proj_data() -> None:
+    """Raise GeotileError when PROJ_DATA (or, without it, PROJ_LIB: a conda, QGIS or
+    OSGeo4W set-up's) points rasterio's PROJ at data it cannot read (another PROJ's
+    proj.db, an empty or missing folder): every CRS look-up would then fail, as "not a CRS
+    GDAL knows" or a traceback. To be called inside a rasterio.Env (GDAL's error is
+    logged, not printed)."""
+    for name in ("PROJ_DATA", "PROJ_LIB"):  # rasterio's order
+        if name in os.environ:
+            _check_proj_data(name, os.environ[name])
+            return
+
+
+@functools.lru_cache(maxsize=4)
+def _check_proj_data(name: str, value: str) -> None:
+    import rasterio
+    from rasterio.crs import CRS
+    from rasterio.errors import CRSError
+
+    from geotile.errors import GeotileError
+
+    try:
+        CRS.from_epsg(4326)
+    except CRSError as exc:
+        reason = str(exc).split("internal_proj_create_from_database: ")[-1].split(
+            "PROJ: ")[-1].strip().rstrip(".")
+        version = rasterio.__proj_version__
+        raise GeotileError(
+            f"{name}={value}: rasterio's PROJ {version} cannot use the PROJ data there "
+            f"({reason}). Unset PROJ_DATA and PROJ_LIB (rasterio then uses its own), or "
+            f"point {name} at PROJ {version}'s share/proj.") from None
+
+
 def _is_remote(value) -> bool:
     """Whether an argument is, or lists, a remote path (a URL, /vsicurl/, /vsis3/...)."""
     if isinstance(value, list | tuple):
@@ -101,6 +133,7 @@ def with_read_settings(function: Callable) -> Callable:
         remote = _is_remote([*args, *kwargs.values()])
         with rasterio.Env(**settings), (
                 _vector_settings(settings) if remote else contextlib.nullcontext()):
+            check_proj_data()
             return function(*args, **kwargs)
 
     return wrapper

@@ -430,3 +430,40 @@ def test_a_warning_made_an_error_by_the_user_is_one_line_exit_1(tmp_path):
     assert "far.geojson: no feature overlaps scene.tif" in lines[0]
     assert "made an error by PYTHONWARNINGS" in lines[0]
     assert not (tmp_path / "mask.tif").exists()
+
+
+def test_proj_data_of_another_proj_or_of_none_is_one_line_naming_the_variable(make_raster,
+                                                                            tmp_path):
+    """PROJ_DATA or PROJ_LIB left by a conda, QGIS or OSGeo4W set-up, pointing rasterio's
+    PROJ at another PROJ's data or at no proj.db: make-masks said the labels' EPSG:4326 was
+    "not a CRS GDAL knows. Give e.g. EPSG:32633", vectorize ended in a CRSError traceback."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
+    labels = tmp_path / "labels.geojson"
+    x, y = UTM_ORIGIN
+    gpd.GeoDataFrame(geometry=[shapely.box(x + 1, y - 6, x + 6, y - 1)],
+                     crs=UTM_CRS).to_crs("EPSG:4326").to_file(labels)
+    (tmp_path / "proj").mkdir()
+    for name, value in (("PROJ_DATA", tmp_path / "proj"), ("PROJ_LIB", tmp_path / "none")):
+        env = {k: v for k, v in os.environ.items() if k not in ("PROJ_DATA", "PROJ_LIB")}
+        env[name] = str(value)
+        for command in (["make-masks", labels, image, "-o", tmp_path / "mask.tif"],
+                        ["vectorize", image, "-o", tmp_path / "out.gpkg"]):
+            done = subprocess.run([sys.executable, "-m", "geotile", *map(str, command)],
+                                  env=env, capture_output=True, text=True)
+            lines = done.stderr.strip().splitlines()
+            assert done.returncode == 1 and len(lines) == 1, done.stderr
+            assert lines[0].startswith(f"Error: {name}={value}: ") and \
+                "Cannot find proj.db" in lines[0] and "Unset PROJ_DATA and PROJ_LIB" in lines[0]
+            assert not (tmp_path / "mask.tif").exists() and not (tmp_path / "out.gpkg").exists()
+        code = ("import sys, geotile\ntry:\n    geotile.make_masks(sys.argv[1], [sys.argv[2]], "
+                "[sys.argv[3]])\nexcept geotile.GeotileError as exc:\n    print(exc)")
+        done = subprocess.run([sys.executable, "-c", code, str(labels), str(image),
+                               str(tmp_path / "mask.tif")], env=env, capture_output=True,
+                              text=True)
+        assert done.stdout.startswith(f"{name}={value}: "), done.stdout + done.stderr

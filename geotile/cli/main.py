@@ -25,7 +25,7 @@ import warnings
 import click
 
 from geotile._version import __version__
-from geotile.gdal_settings import FORCED_SETTINGS, READ_SETTINGS
+from geotile.gdal_settings import FORCED_SETTINGS, READ_SETTINGS, check_proj_data
 
 #: command name -> "module:function"
 COMMANDS = {
@@ -202,6 +202,7 @@ def _command_scope(ctx: click.Context):
                         **FORCED_SETTINGS}
             # inside an Env, GDAL/PROJ errors go to Python logging, not raw "ERROR 1:" lines
             stack.enter_context(rasterio.Env(**settings))
+            check_proj_data()
             from geotile.output_files import libtiff_errors_hidden
 
             stack.enter_context(libtiff_errors_hidden())
