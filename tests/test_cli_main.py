@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from geotile import __version__
@@ -467,3 +468,18 @@ def test_proj_data_of_another_proj_or_of_none_is_one_line_naming_the_variable(ma
                                str(tmp_path / "mask.tif")], env=env, capture_output=True,
                               text=True)
         assert done.stdout.startswith(f"{name}={value}: "), done.stdout + done.stderr
+
+
+def test_a_non_ascii_file_name_in_the_c_locale_without_utf8_mode_is_one_line(tmp_path,
+                                                                              make_raster):
+    """LC_ALL=C/POSIX with PYTHONUTF8=0 (a cron job, a container without locales): Python
+    reads file names as ASCII (the bytes of é as surrogates), which GDAL cannot be given: a
+    UnicodeEncodeError traceback from rasterio.open -> one line naming the file and the fix;
+    nothing written."""
+    image = make_raster("東京_é.tif", np.zeros((3, 64, 64), np.uint8))
+    done = _geotile(["tile", image, "--size", "32", "-o", tmp_path / "patches"], tmp_path,
+                    LC_ALL="POSIX", PYTHONUTF8="0")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "PYTHONUTF8=1" in done.stderr and "東京_é.tif" in done.stderr
+    assert not (tmp_path / "patches").exists()

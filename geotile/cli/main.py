@@ -98,6 +98,10 @@ class GeotileGroup(click.Group):
         except Warning as exc:  # raised as an error by the user's -W error/PYTHONWARNINGS
             raise click.ClickException(f"{exc} (a warning, made an error by "
                                        "PYTHONWARNINGS or python -W)") from exc
+        except UnicodeEncodeError as exc:
+            if sys.getfilesystemencoding().lower().replace("-", "") == "utf8":
+                raise
+            raise click.ClickException(_file_name_advice(exc)) from exc
         except (MemoryError, ValueError) as exc:
             if not isinstance(exc, MemoryError) and "array is too big" not in str(exc):
                 raise
@@ -112,6 +116,17 @@ class GeotileGroup(click.Group):
             # a GDAL failure no check foresaw: one line, never a traceback
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise click.ClickException(f"GDAL: {message}") from exc
+
+
+def _file_name_advice(exc: UnicodeEncodeError) -> str:
+    """The one line for a file name GDAL cannot be given: Python decodes file names as
+    ASCII in the C/POSIX locale with PYTHONUTF8=0, leaving the bytes of é or 東 as surrogates,
+    which rasterio and pyogrio cannot encode."""
+    name = exc.object if isinstance(exc.object, str) else ""
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return (f"{name}: a file name beyond ASCII, which Python reads as "
+            f"{sys.getfilesystemencoding()} in this locale (C/POSIX with PYTHONUTF8=0). Run "
+            "with PYTHONUTF8=1 or a UTF-8 locale (LC_ALL=C.UTF-8).")
 
 
 #: per command, the options that size its arrays (a typo there asks for exabytes)
