@@ -675,7 +675,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                      (int(read.sum()), int(np.trace(read)), int(np.trace(read, -1)),
                       int(np.trace(read, 1))))
         said = _predicted_no_data(confusion, no_data, true_kind.names) \
-            if no_data and not pred_kind.names else None
+            if no_data and lookup is None and _numbers_only(pred_kind.names) else None
         counts = _RasterCounts.of(confusion, names, truth_0_255, pred_0_255,
                                   zero_nodata=tuple(zero_nodata),
                                   pixels=pred.width * pred.height, by_id=by_id,
@@ -799,6 +799,14 @@ def _warn_paired_by_id(where: str, prediction, truth, counts) -> None:
                 "%s %s --class-map classes.json (ids named no data are left out; if 0 is a "
                 "class, name it).", where, prediction, why, json.dumps(mapping),
                 shlex.quote(str(prediction)), shlex.quote(str(truth)))
+
+
+def _numbers_only(names) -> bool:
+    """Whether class ``names`` name no class: none, or numbers alone (predict's class_1..
+    of a model naming none), which pair by id."""
+    from geotile.class_keys import is_placeholder_name
+
+    return not names or all(is_placeholder_name(n) for n in names)
 
 
 def _predicted_no_data(confusion: np.ndarray, no_data: list[int], names: list[str]) -> tuple:

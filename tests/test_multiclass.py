@@ -1176,6 +1176,34 @@ def test_an_unnamed_prediction_of_a_class_maps_no_data_id_is_warned_of(tmp_path,
     assert "GEOTILE_CLASS_NAMES" in warned[0]
 
 
+def test_a_prediction_numbering_its_classes_of_a_class_maps_no_data_id_is_warned_of(
+        tmp_path, run_cli):
+    """geotile predict's class raster of a model without class names names its ids
+    class_1..class_7 (category names and tag): against the LoveDA truth with --class-map
+    (0 no data) it was paired by id, its class_1 (background) scored as predicting 'no
+    data' on 513 of 3584 pixels and every class one off (mean IoU 0.02 for a model right on
+    75%), exit 0 without a word, where the same raster without the names was warned of.
+    Numbers are no names: now the same warning."""
+    p, t, _, pixels = _loveda(tmp_path)
+    _tagged(p, [f"class_{k + 1}" for k in range(7)])
+    (tmp_path / "loveda.json").write_text(json.dumps(
+        {"no data": 0, **{n: k + 1 for k, n in enumerate(LOVEDA)}}))
+    result = run_cli("evaluate", p, t, "--class-map", tmp_path / "loveda.json", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    said = scores["classes"][0]["predicted"]
+    assert scores["pixels"] == pixels and said > 0.1 * pixels
+    warned = [line for line in result.stderr.splitlines() if "no data" in line]
+    assert len(warned) == 1, result.stderr
+    assert str(p) in warned[0] and f"{said} pixels" in warned[0]
+    assert "GEOTILE_CLASS_NAMES" in warned[0]
+    mapping = {"no data": 0, **{f"class_{k}": k for k in range(1, 8)}}
+    (tmp_path / "numbered.json").write_text(json.dumps(mapping))  # paired by name: silent
+    result = run_cli("evaluate", p, t, "--class-map", tmp_path / "numbered.json", "--json")
+    assert result.exit_code == 0, result.output
+    assert "no data" not in result.stderr, result.stderr
+
+
 def test_a_prediction_paired_by_id_that_rarely_predicts_no_data_is_not_warned_of(
         tmp_path, run_cli):
     """An unnamed class raster numbered as the LoveDA truth (1..7) that says 0 (no data) on
