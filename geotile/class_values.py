@@ -44,16 +44,20 @@ def parse_per_class(text: str | float | None, option: str = "--min-area") -> flo
     return values["*"] if list(values) == ["*"] else values
 
 
-def per_class_values(value: float | dict, frame) -> np.ndarray:
-    """The value for each row of ``frame`` (by its ``class`` name, else ``class_id``)."""
+def per_class_values(value: float | dict, frame, names: list[str] | None = None) -> np.ndarray:
+    """The value for each row of ``frame`` (by its ``class`` name, else ``class_id``). A key
+    naming a class (of ``names``, the raster's by id, else of the frame's rows) is that class
+    alone, as in --classes (:func:`_class_id`): '2' of classes named '3', '1', '2' is id 3,
+    not also id 2."""
     if not isinstance(value, dict):
         return np.full(len(frame), float(value))
     value = {_value_key(k): v for k, v in value.items()}
     default = value.get("*", 0.0)
-    names = frame["class"].astype(str).tolist() if "class" in frame else [""] * len(frame)
+    classes = frame["class"].astype(str).tolist() if "class" in frame else [""] * len(frame)
     ids = frame["class_id"].astype(str).tolist() if "class_id" in frame else [""] * len(frame)
-    return np.array([value.get(class_key(n), value.get(i, default))
-                     for n, i in zip(names, ids, strict=True)], float)
+    named = {class_key(n) for n in (names if names is not None else classes)}
+    return np.array([value.get(class_key(n), default if i in named else value.get(i, default))
+                     for n, i in zip(classes, ids, strict=True)], float)
 
 
 def _value_key(key) -> str:

@@ -611,7 +611,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_road_class_name(names, c) for c in frame["class_id"]])
-    frame = _simplify_by_class(text_columns(frame), crs, cell, options)
+    frame = _simplify_by_class(text_columns(frame), crs, cell, options, names)
     _say_missing_classes(options, frame, sources, paths)
     return frame.reset_index(drop=True), crs
 
@@ -672,10 +672,10 @@ def _class_simplify(options: LineOptions, names, class_id: int) -> float:
     if not isinstance(options.simplify, dict):
         return float(options.simplify)
     row = pd.DataFrame({"class": [_road_class_name(names, class_id)], "class_id": [class_id]})
-    return float(per_class_values(options.simplify, row)[0])
+    return float(per_class_values(options.simplify, row, names)[0])
 
 
-def _simplify_by_class(frame, crs, cell: float, options: LineOptions):
+def _simplify_by_class(frame, crs, cell: float, options: LineOptions, names=None):
     """:func:`_simplify_and_measure` with each class's --simplify tolerance (one number for
     all: as it is)."""
     from dataclasses import replace
@@ -687,7 +687,7 @@ def _simplify_by_class(frame, crs, cell: float, options: LineOptions):
         return _simplify_and_measure(frame, crs, cell, replace(options, simplify=simplify))
     import pandas as pd
 
-    tolerances = per_class_values(options.simplify, frame)
+    tolerances = per_class_values(options.simplify, frame, names)
     parts = [_simplify_and_measure(frame[tolerances == value].copy(), crs, cell,
                                    replace(options, simplify=float(value)))
              for value in np.unique(tolerances)]

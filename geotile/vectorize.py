@@ -369,17 +369,19 @@ def _metric_crs(crs, frame):
     return metric_crs(crs, frame)
 
 
-def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True):
+def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
+          names: list[str] | None = None):
     """Edge-match (:func:`~geotile.coverage.edge_matched`; ``exact``: the polygons are in
     the raster's own CRS, not reprojected), fill holes, simplify, regularise and drop small
     polygons (and those simplified into nothing), in a metric CRS. The polygons of a raster
-    tile its surface: cleaning never makes two of them overlap."""
+    tile its surface: cleaning never makes two of them overlap. ``names``: the rasters' class
+    names by id (per-class keys naming a class are that class: :func:`per_class_values`)."""
 
     # a coverage: where regions meet on another's straight edge, that edge gets the vertex too
     geometries = edge_matched(frame.geometry.values, cell * 1e-3, exact)
     if options.fill_holes > 0:
         geometries = fill_small_holes(geometries, options.fill_holes)
-    tolerance = per_class_values(options.simplify, frame)
+    tolerance = per_class_values(options.simplify, frame, names)
     if np.any(tolerance > 0):  # all classes at once: the edges they share stay shared
         geometries = np.asarray(simplify_coverage(geometries, tolerance, cell, noded=True),
                                 dtype=object)
@@ -394,7 +396,7 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True):
     # polygons simplified flat (collinear vertices left: a self-intersecting ring once
     # reprojected) are left out
     keep = area > COLLAPSED * cell**2
-    smallest = per_class_values(options.min_area, frame)
+    smallest = per_class_values(options.min_area, frame, names)
     if np.any(smallest > 0):
         keep &= frame["area_m2"].to_numpy() >= smallest
     return frame if keep.all() else frame[keep]
@@ -627,11 +629,11 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     _say_missing_classes(options, frame, jobs, paths)
     _say_nothing_squared(options, frame, paths)
     if len(frame) and crs is None:  # the raster's own units
-        frame = clean(frame, options, cell)
+        frame = clean(frame, options, cell, names=names)
     elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(densified_to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
-                      exact=metric == crs and exact)
+                      exact=metric == crs and exact, names=names)
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)

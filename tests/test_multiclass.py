@@ -73,6 +73,33 @@ def test_per_class_min_area_simplify_and_classes_cli(tmp_path, run_cli):
                               "car", "--json").stdout)["per_class"] == {"car": 2}
 
 
+def test_a_per_class_key_naming_a_class_is_that_class_not_also_an_id(tmp_path, run_cli):
+    """make-masks --class-map {"3": 1, "1": 2, "2": 3} names ids 1..3 '3', '1', '2' (the
+    field's codes). --min-area 2=30 dropped both the class named '2' (id 3) and id 2 (named
+    '1'), and --min-area 1=30,3=30 all three classes, where --classes 2 keeps the class
+    named '2' alone. Now a key that names a class is that class only, as in --classes."""
+    ids = np.zeros((60, 60), np.uint8)
+    ids[2:12, 2:12] = 1      # '3', 25 m2
+    ids[2:12, 20:30] = 2     # '1', 25 m2
+    ids[30:40, 2:12] = 3     # '2', 25 m2
+    raster = write_raster(tmp_path / "codes.tif", ids)
+    _tagged(raster, ["background", "3", "1", "2"])
+    for option, kept in (("--min-area", ["1", "3"]), ("--simplify", ["1", "2", "3"])):
+        result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", option, "2=30",
+                         "--overwrite")
+        assert result.exit_code == 0, result.output
+        frame = gpd.read_file(tmp_path / "a.gpkg")
+        assert sorted(frame["class"]) == kept
+        assert dict(zip(frame["class"], frame["class_id"], strict=True)) == {
+            n: i for i, n in enumerate(["background", "3", "1", "2"]) if n in kept}
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.gpkg", "--min-area", "1=30,3=30")
+    assert result.exit_code == 0, result.output
+    assert list(gpd.read_file(tmp_path / "b.gpkg")["class"]) == ["2"]
+    result = run_cli("vectorize", raster, "-o", tmp_path / "c.gpkg", "--classes", "2")
+    assert result.exit_code == 0, result.output
+    assert list(gpd.read_file(tmp_path / "c.gpkg")["class_id"]) == [3]
+
+
 def test_per_class_simplify(tmp_path):
     ids = np.zeros((80, 80), np.uint8)
     yy, xx = np.mgrid[0:80, 0:80]
