@@ -430,6 +430,7 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         true_class, pred_class = _class_labels(
             truth_frame[class_field] if len(truth_frame) else [],
             pred_frame[pred_field] if len(pred_frame) else [])
+        pred_class = _named_as_truth(pred_class, true_class)
         if len(pred_class) and len(true_class) and not set(pred_class) & set(true_class):
             log.warning("%s and %s share no %s value (%s against %s): every per-class score "
                         "is 0. Give both files the same class values (ids or names).",
@@ -443,6 +444,24 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     return ObjectEvaluation(scores, pred_frame, truth_frame, per_class, conf_field=conf_field,
                             inputs=(prediction, truth),
                             classes=classes if class_field else None)
+
+
+def _named_as_truth(pred_class: np.ndarray, true_class: np.ndarray) -> np.ndarray:
+    """The prediction's class names, each the truth's name that it differs from only by
+    separators or a plural ('building' for 'Buildings'), where one name of the truth
+    (no other) is so (:func:`~geotile.class_keys.match_class_names`, as raster scores pair
+    names); the others as they are."""
+    from geotile.class_keys import match_class_names
+
+    predicted, true = sorted(set(pred_class)), sorted(set(true_class))
+    renamed = {name: true[j] for name, j in zip(predicted, match_class_names(predicted, true),
+                                                strict=True) if j is not None}
+    if all(name == other for name, other in renamed.items()):
+        return pred_class
+    log.info("per-class scores pair predicted %s with the truth's %s", ", ".join(
+        f"'{n}'" for n, o in renamed.items() if n != o), ", ".join(
+        f"'{o}'" for n, o in renamed.items() if n != o))
+    return np.array([renamed.get(name, name) for name in pred_class], dtype=object)
 
 
 def _class_labels(*columns) -> list[np.ndarray]:

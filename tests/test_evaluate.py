@@ -419,6 +419,24 @@ def test_per_class_compares_class_values_as_make_masks_does(tmp_path):
     assert (result.per_class["1"].tp, result.per_class["1"].fp) == (2, 0)
 
 
+def test_per_class_pairs_the_predictions_names_with_the_truths_as_raster_scores_do(tmp_path):
+    """Truth 'Buildings'/'low-vegetation' (a dataset's spelling) against vectorize's
+    'building'/'low_vegetation': per class they were four classes, each TP 0 (building FP 2,
+    Buildings FN 2), exit 0, where raster scores pair such names. A prediction's name the
+    truth lacks is paired with the one truth name apart only by separators or a plural;
+    two prediction classes of one truth name ('tree', 'trees' against 'tree') stay apart."""
+    boxes = [box(X0 + 50 * i, Y0) for i in range(5)]
+    frame(boxes, kind=["Buildings", "Buildings", "low-vegetation", "tree", "tree"]).to_file(
+        tmp_path / "t.gpkg")
+    frame(boxes, kind=["building", "building", "low_vegetation", "tree", "trees"]).to_file(
+        tmp_path / "p.gpkg")
+    result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg", class_field="kind")
+    assert sorted(result.per_class) == ["Buildings", "low-vegetation", "tree", "trees"]
+    counts = {k: (v.tp, v.fp, v.fn) for k, v in result.per_class.items()}
+    assert counts == {"Buildings": (2, 0, 0), "low-vegetation": (1, 0, 0), "tree": (1, 0, 1),
+                      "trees": (0, 1, 0)}
+
+
 # ----------------------------------------------------------------- pixels
 
 

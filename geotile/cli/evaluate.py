@@ -132,7 +132,8 @@ def _line_options(command):
               "GEOTILE_THRESHOLD tag, else 0.5).")
 @click.option("--class-field", metavar="FIELD",
               help="Vectors: also score each class apart (FIELD in both files; a prediction "
-              "without it by its 'class', geotile vectorize's names).")
+              "without it by its 'class', geotile vectorize's names). Names match without "
+              "case, separators or a plural ('building' is the truth's 'Buildings').")
 @click.option("--conf-field", default=None, metavar="FIELD",
               help="Vectors: predictions are matched in decreasing order of this field, as "
               "SpaceNet scores them. Default: conf, else score (geotile vectorize's), else "
