@@ -1,0 +1,145 @@
+"""Every `geotile ...` command the project shows its users parses as written.
+
+The examples are read from the texts users read (each command's --help, README.md and
+examples/README.md), never listed here, and each is handed to Click as the shell would
+hand it over: the command must exist, every option given must exist and every value must
+parse (types, choices, callbacks), so that an option renamed or removed, or a typo in an
+example, fails here. Nothing runs: the work itself is checked by the other tests."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from geotile.cli.main import COMMANDS, cli, hoist_group_flags
+
+ROOT = Path(__file__).parents[1]
+READMES = (ROOT / "README.md", ROOT / "examples" / "README.md")
+
+
+def _joined(lines):
+    """``lines`` with a line ending in a backslash joined to the next (shell continuation)."""
+    joined, pending = [], ""
+    for line in lines:
+        stripped = line.rstrip()
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        joined.append(pending + line)
+        pending = ""
+    if pending:
+        joined.append(pending)
+    return joined
+
+
+def commands_in_markdown(text: str) -> list[str]:
+    """The `geotile ...` lines of a Markdown file's indented code blocks (shell comments
+    dropped), continuation lines joined."""
+    found = []
+    for line in _joined(text.splitlines()):
+        if line.startswith("    ") and line.strip().startswith("geotile "):
+            found.append(line.strip())
+    return found
+
+
+def commands_in_help(text: str) -> list[str]:
+    """The `$ geotile ...` example lines of a --help text, continuation lines joined."""
+    return [line.strip()[2:] for line in _joined(text.splitlines())
+            if line.strip().startswith("$ geotile ")]
+
+
+def help_text(*names: str) -> str:
+    result = CliRunner().invoke(cli, [*names, "--help"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """(where, command line) for every example in the help texts and the READMEs."""
+    found = [("geotile --help", line) for line in commands_in_help(help_text())]
+    for name in COMMANDS:
+        found += [(f"geotile {name} --help", line)
+                  for line in commands_in_help(help_text(name))]
+    for readme in READMES:
+        found += [(readme.relative_to(ROOT).as_posix(), line)
+                  for line in commands_in_markdown(readme.read_text(encoding="utf-8"))]
+    return found
+
+
+EXAMPLES = documented_commands()
+
+
+def _placeholders_for_existing_files(command: click.Command, args: list[str]) -> None:
+    """Create, in the current folder, an empty file for each option value whose Click type
+    requires an existing file (--class-map loveda.json): the examples name the user's files."""
+    needs_file = {opt: param for param in command.params if isinstance(param, click.Option)
+                  and isinstance(param.type, click.Path) and param.type.exists
+                  for opt in param.opts}
+    for position, arg in enumerate(args):
+        option, equals, value = arg.partition("=")
+        if option not in needs_file:
+            continue
+        if not equals:
+            value = args[position + 1] if position + 1 < len(args) else ""
+        if value and not Path(value).is_absolute():
+            Path(value).parent.mkdir(parents=True, exist_ok=True)
+            Path(value).touch()
+
+
+def parse_documented(line: str) -> click.Context:
+    """Parse ``line`` (``geotile ...``) as Click would run it, without running it."""
+    words = shlex.split(line, comments=True)
+    assert words[0] == "geotile", line
+    args = hoist_group_flags(words[1:])
+    position = next((i for i, arg in enumerate(args) if not arg.startswith("-")), len(args))
+    group_ctx = cli.make_context("geotile", args[:position + 1], resilient_parsing=False)
+    name = args[position] if position < len(args) else ""
+    command = cli.get_command(group_ctx, name)
+    if command is None:
+        raise click.UsageError(f"No such command {name!r}.", group_ctx)
+    rest = args[position + 1:]
+    _placeholders_for_existing_files(command, rest)
+    return command.make_context(name, rest, parent=group_ctx, resilient_parsing=False)
+
+
+def test_the_texts_show_examples_of_every_command():
+    shown = {next(w for w in shlex.split(line, comments=True)[1:] if not w.startswith("-"))
+             for _, line in EXAMPLES}
+    assert set(COMMANDS) <= shown
+    places = {where for where, _ in EXAMPLES}
+    assert {"geotile --help", "README.md", "examples/README.md"} <= places
+    assert {f"geotile {name} --help" for name in COMMANDS} <= places
+
+
+@pytest.mark.parametrize(("where", "line"), EXAMPLES,
+                         ids=[f"{where}: {line}"[:90] for where, line in EXAMPLES])
+def test_a_documented_command_parses(where, line, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        parse_documented(line)
+    except click.ClickException as exc:
+        pytest.fail(f"{where}: `{line}` is refused: {exc.format_message()}")
+
+
+def test_a_typo_in_an_example_is_caught(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(click.NoSuchOption):
+        parse_documented("geotile tile tile.tif --masks mask.tif --sise 256 -o patches/")
+    with pytest.raises(click.BadParameter):
+        parse_documented("geotile tile tile.tif --masks mask.tif --edge drip -o patches/")
+    with pytest.raises(click.UsageError):
+        parse_documented("geotile tiles tile.tif -o patches/")
+
+
+def test_continuations_and_comments_are_read_as_the_shell_reads_them():
+    text = ("Intro `geotile nothing`\n\n    # a comment\n"
+            "    geotile make-masks a.json b.tif \\\n        -o c.tif  # masks\n"
+            "    yolo segment train\n")
+    assert commands_in_markdown(text) == ["geotile make-masks a.json b.tif          -o c.tif  "
+                                          "# masks"]
+    assert commands_in_help("  $ geotile tile a.tif \\\n        --size 8\n") == [
+        "geotile tile a.tif          --size 8"]
