@@ -151,7 +151,7 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     $ geotile vectorize probabilities.tif -o buildings.fgb --crs EPSG:3857
     $ geotile vectorize footprint_boundary_contact.tif -o houses.gpkg --instances
     $ geotile vectorize classes.tif -o landcover.gpkg --classes building,tree \\
-          --min-area car=2,building=10 --simplify 0.5
+          --min-area tree=2,building=10 --simplify 0.5
     $ geotile vectorize roads.tif -o centrelines.gpkg --lines --min-length 5
     $ geotile vectorize predictions/ -o city.gpkg
 
