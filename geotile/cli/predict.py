@@ -172,7 +172,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
           --batch-size 16
     $ geotile predict unet.onnx spacenet_pan.tif --bands 1,1,1 \\
           --scale 0.0005 -o buildings.tif --output-type class
-    $ geotile predict rgb_ndsm.onnx top.tif --extra-bands ndsm.tif -o classes.tif
+    $ geotile predict rgb_ndsm.onnx top.tif --extra-bands ndsm.tif \\
+          -o classes.tif --output-type class
     $ geotile predict unet.onnx tiles/*.tif -o predictions/ --mosaic
 
     An IMAGE without georeferencing (a plain JPEG/PNG) is predicted in pixel
