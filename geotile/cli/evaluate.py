@@ -238,7 +238,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     $ geotile evaluate classes.tif loveda_mask.png --class-map loveda.json
     $ geotile evaluate buildings.geojson footprints.geojson --report check.png \\
           --image tile.tif
-    $ geotile evaluate predictions/ truth/ --errors errors.gpkg
+    $ geotile evaluate buildings/ footprints/ --errors errors.gpkg
     $ geotile evaluate proposals.csv truth.csv --json
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     """
