@@ -48,7 +48,7 @@ from geotile.class_values import (
     per_class_values,
 )
 from geotile.coverage import edge_matched, simplify_coverage
-from geotile.errors import GeotileWarning, InputError, check_range, check_whole
+from geotile.errors import GeotileWarning, InputError, UsageError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.output_crs import (
     check_missing_crs,
@@ -728,6 +728,15 @@ def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> 
     if not options.classes:
         return None
     _check_class_names(options.classes, known, "--classes", path)
-    return np.array(sorted({_class_id(c, names) for c in options.classes}))
+    kept = {_class_id(c, names) for c in options.classes}
+    for option, value in (("--min-area", options.min_area), ("--simplify", options.simplify)):
+        left_out = [k for k in value if k != "*" and _class_id(k, names) not in kept] \
+            if isinstance(value, dict) else []
+        if left_out:  # a value that does nothing
+            raise UsageError(f"{option} {left_out[0]}={value[left_out[0]]:g}: "
+                             f"{left_out[0]!r} is not among --classes "
+                             f"{','.join(map(str, options.classes))}, so it would do nothing. "
+                             "Leave it out, or add the class to --classes.")
+    return np.array(sorted(kept))
 
 

@@ -131,6 +131,22 @@ def test_unknown_class_names_are_one_line_errors(tmp_path, run_cli):
     assert not (tmp_path / "a.gpkg").exists()
 
 
+def test_a_per_class_value_for_a_class_classes_leaves_out_is_a_usage_error(tmp_path, run_cli):
+    """--classes building,tree --min-area car=2,building=10 (once vectorize --help's own
+    example) on a raster with cars: car=2 did nothing, silently; options that do nothing
+    are usage errors (exit 2), before any output."""
+    raster = _class_raster(tmp_path / "classes.tif", _scene())
+    for option in ("--min-area", "--simplify"):
+        result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--classes",
+                         "building,tree", option, "car=2,building=1")
+        assert result.exit_code == 2, result.output
+        assert f"{option} car=2" in result.stderr and "--classes" in result.stderr
+        assert not (tmp_path / "a.gpkg").exists()
+    result = run_cli("vectorize", raster, "-o", tmp_path / "a.gpkg", "--classes",
+                     "building,tree", "--min-area", "tree=2,*=1")
+    assert result.exit_code == 0, result.output
+
+
 def test_a_class_id_key_with_a_leading_zero_is_that_class(tmp_path, run_cli):
     """--min-area 05=2 passed the check of its key (digits) and then matched no class id
     ("05" is not "5"): the 1 m2 car was kept, while --classes 05 picks class 5."""
