@@ -246,6 +246,33 @@ def _warn_folder_nodata_255(pairs: FilePairs, counts: dict) -> None:
                          sum(c.pixels for c in counts.values()), f"on each, e.g. {shown}")
 
 
+def _named_as_folder_truth(per_image: dict) -> dict:
+    """Each image's predicted class names paired with the folder's truth names (a tile whose
+    truth lacks 'Buildings' pairs its 'building' too): one class in every tile, the totals
+    and errors files alike (:func:`~geotile.object_scores._named_as_truth` pairs per tile)."""
+    from dataclasses import replace
+
+    from geotile.object_scores import _named_as_truth
+
+    truth = np.array(sorted({n for e in per_image.values() if e.classes
+                             for n in e.classes[2]}), dtype=object)
+    renamed = {}
+    for image, evaluation in per_image.items():
+        if not evaluation.classes:
+            renamed[image] = evaluation
+            continue
+        field_name, pred_class, true_class = evaluation.classes
+        named = _named_as_truth(pred_class, truth) if len(pred_class) else pred_class
+        moves = {old: new for old, new in zip(pred_class, named, strict=True) if old != new}
+        if not moves or any(new in evaluation.per_class for new in moves.values()):
+            renamed[image] = evaluation
+            continue
+        per_class = {moves.get(k, k): v for k, v in evaluation.per_class.items()}
+        renamed[image] = replace(evaluation, per_class=dict(sorted(per_class.items())),
+                                 classes=(field_name, named, true_class))
+    return renamed
+
+
 def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      iou: float = 0.5, threshold: float | None = None,
                      class_field: str | None = None, conf_field: str | None = None,
@@ -282,6 +309,8 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         else:
             per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False,
                                              zeros_nodata=zeros, class_map=class_map)
+    if pairs.kind == "vector" and class_field:
+        per_image = _named_as_folder_truth(per_image)
     if pairs.kind == "raster":  # 255 means one thing in a whole dataset, empty tiles too
         _warn_folder_zero_nodata(pairs, per_image)
         from geotile.raster_kinds import warn_zero_nodata

@@ -437,6 +437,28 @@ def test_per_class_pairs_the_predictions_names_with_the_truths_as_raster_scores_
                       "trees": (0, 1, 0)}
 
 
+def test_a_folder_pairs_a_predicted_name_in_a_tile_whose_truth_lacks_that_class(tmp_path):
+    """'building' against the truth's 'Buildings' in a folder: a tile whose truth holds no
+    building paired nothing, so its false positive 'building' was a class of its own in the
+    totals (Buildings TP 1, building FP 1) and in that tile's errors -> paired by the
+    folder's truth names: Buildings TP 1 FP 1, in every tile alike."""
+    from geotile.folder_evaluation import evaluate_folders
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "t").mkdir()
+    boxes = [box(X0, Y0), box(X0 + 50, Y0)]
+    for name, truth in (("a", ["Buildings", "Trees"]), ("b", [None, "Trees"])):
+        frame(boxes, kind=["building", "tree"]).to_file(tmp_path / "p" / f"{name}.gpkg")
+        kept = [(g, k) for g, k in zip(boxes, truth, strict=True) if k]
+        frame([g for g, _ in kept], kind=[k for _, k in kept]).to_file(
+            tmp_path / "t" / f"{name}.gpkg")
+    many = evaluate_folders(tmp_path / "p", tmp_path / "t", class_field="kind")
+    counts = {k: (v.tp, v.fp, v.fn) for k, v in many.per_class.items()}
+    assert counts == {"Buildings": (1, 1, 0), "Trees": (2, 0, 0)}
+    assert sorted(many.per_image["b"].per_class) == ["Buildings", "Trees"]
+    assert list(many.per_image["b"].classes[1]) == ["Buildings", "Trees"]
+
+
 # ----------------------------------------------------------------- pixels
 
 
