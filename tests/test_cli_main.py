@@ -483,3 +483,16 @@ def test_a_non_ascii_file_name_in_the_c_locale_without_utf8_mode_is_one_line(tmp
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "PYTHONUTF8=1" in done.stderr and "東京_é.tif" in done.stderr
     assert not (tmp_path / "patches").exists()
+
+
+def test_other_text_this_locale_cannot_encode_is_not_called_a_file_name():
+    """Under LC_ALL=C with PYTHONUTF8=0 a class name beyond ASCII printed to an ASCII stream
+    fails too: its line names the text, not 'a file name'."""
+    from geotile.cli.main import _encoding_advice
+
+    printed = _encoding_advice(UnicodeEncodeError("ascii", "class Bâtiment: IoU 0.9", 8, 9,
+                                                  "ordinal not in range(128)"))
+    assert "file name" not in printed and "Bâtiment" in printed and "PYTHONUTF8=1" in printed
+    name = "/data/\udcc3\udca9.tif"  # é's bytes as Python holds them in that locale
+    named = _encoding_advice(UnicodeEncodeError("utf-8", name, 6, 8, "surrogates not allowed"))
+    assert named.startswith("/data/é.tif: a file name beyond ASCII")

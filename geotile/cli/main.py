@@ -101,7 +101,7 @@ class GeotileGroup(click.Group):
         except UnicodeEncodeError as exc:
             if sys.getfilesystemencoding().lower().replace("-", "") == "utf8":
                 raise
-            raise click.ClickException(_file_name_advice(exc)) from exc
+            raise click.ClickException(_encoding_advice(exc)) from exc
         except (MemoryError, ValueError) as exc:
             if not isinstance(exc, MemoryError) and "array is too big" not in str(exc):
                 raise
@@ -118,15 +118,19 @@ class GeotileGroup(click.Group):
             raise click.ClickException(f"GDAL: {message}") from exc
 
 
-def _file_name_advice(exc: UnicodeEncodeError) -> str:
-    """The one line for a file name GDAL cannot be given: Python decodes file names as
-    ASCII in the C/POSIX locale with PYTHONUTF8=0, leaving the bytes of é or 東 as surrogates,
-    which rasterio and pyogrio cannot encode."""
-    name = exc.object if isinstance(exc.object, str) else ""
-    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return (f"{name}: a file name beyond ASCII, which Python reads as "
-            f"{sys.getfilesystemencoding()} in this locale (C/POSIX with PYTHONUTF8=0). Run "
-            "with PYTHONUTF8=1 or a UTF-8 locale (LC_ALL=C.UTF-8).")
+def _encoding_advice(exc: UnicodeEncodeError) -> str:
+    """The one line for text this locale cannot encode (C/POSIX with PYTHONUTF8=0): a file
+    name, whose bytes beyond ASCII (é, 東) Python holds as surrogates that rasterio and
+    pyogrio cannot encode, or other text (a class name) written to an ASCII stream."""
+    text = exc.object if isinstance(exc.object, str) else ""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    fix = "Run with PYTHONUTF8=1 or a UTF-8 locale (LC_ALL=C.UTF-8)."
+    if "surrogate" in str(exc.reason):
+        return (f"{text}: a file name beyond ASCII, which Python reads as "
+                f"{sys.getfilesystemencoding()} in this locale (C/POSIX with PYTHONUTF8=0). "
+                + fix)
+    return (f"text beyond ASCII ({text[max(exc.start - 20, 0):exc.end + 20]!r}) cannot be "
+            f"written as {exc.encoding} in this locale (C/POSIX with PYTHONUTF8=0). " + fix)
 
 
 #: per command, the options that size its arrays (a typo there asks for exabytes)
