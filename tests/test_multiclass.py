@@ -1198,14 +1198,22 @@ def test_class_map_names_the_truths_ids_and_leaves_out_its_no_data(tmp_path, run
                           "--class-map", code=2)
 
 
-def test_an_unnamed_prediction_of_a_class_maps_no_data_id_is_warned_of(tmp_path, run_cli):
+@pytest.mark.parametrize("names", [None, [f"class_{k + 1}" for k in range(7)]])
+def test_a_prediction_without_names_of_a_class_maps_no_data_id_is_warned_of(tmp_path, run_cli,
+                                                                           names):
     """LoveDA truth with --class-map (0 no data) against a model's class raster without
-    names (ids 0..6): paired by id, every class one off, its background (id 0) scored as
-    predicting 'no data' on 513 of 3584 pixels, mean IoU 0.02 for a model right on 75%,
-    without a word. Now a warning names the prediction, the pixels and the fix."""
+    names (ids 0..6), or naming them only by number as geotile predict does for a model
+    without class names (class_1..class_7): paired by id, every class one off, its
+    background (id 0) scored as predicting 'no data' on 513 of 3584 pixels, mean IoU 0.02
+    for a model right on 75%, exit 0 (without a word for the numbered names). Now a warning
+    names the prediction, the pixels and the fix; numbered names the map names are paired
+    by name, silently."""
     p, t, _, pixels = _loveda(tmp_path)
-    with rasterio.open(p, "r+") as dst:
-        dst.update_tags(GEOTILE_CLASS_NAMES="")
+    if names:
+        _tagged(p, names)
+    else:
+        with rasterio.open(p, "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES="")
     (tmp_path / "loveda.json").write_text(json.dumps(
         {"no data": 0, **{n: k + 1 for k, n in enumerate(LOVEDA)}}))
     result = run_cli("evaluate", p, t, "--class-map", tmp_path / "loveda.json", "--json")
@@ -1217,34 +1225,12 @@ def test_an_unnamed_prediction_of_a_class_maps_no_data_id_is_warned_of(tmp_path,
     assert len(warned) == 1, result.stderr
     assert str(p) in warned[0] and f"{said} pixels" in warned[0]
     assert "GEOTILE_CLASS_NAMES" in warned[0]
-
-
-def test_a_prediction_numbering_its_classes_of_a_class_maps_no_data_id_is_warned_of(
-        tmp_path, run_cli):
-    """geotile predict's class raster of a model without class names names its ids
-    class_1..class_7 (category names and tag): against the LoveDA truth with --class-map
-    (0 no data) it was paired by id, its class_1 (background) scored as predicting 'no
-    data' on 513 of 3584 pixels and every class one off (mean IoU 0.02 for a model right on
-    75%), exit 0 without a word, where the same raster without the names was warned of.
-    Numbers are no names: now the same warning."""
-    p, t, _, pixels = _loveda(tmp_path)
-    _tagged(p, [f"class_{k + 1}" for k in range(7)])
-    (tmp_path / "loveda.json").write_text(json.dumps(
-        {"no data": 0, **{n: k + 1 for k, n in enumerate(LOVEDA)}}))
-    result = run_cli("evaluate", p, t, "--class-map", tmp_path / "loveda.json", "--json")
-    assert result.exit_code == 0, result.output
-    scores = json.loads(result.stdout)
-    said = scores["classes"][0]["predicted"]
-    assert scores["pixels"] == pixels and said > 0.1 * pixels
-    warned = [line for line in result.stderr.splitlines() if "no data" in line]
-    assert len(warned) == 1, result.stderr
-    assert str(p) in warned[0] and f"{said} pixels" in warned[0]
-    assert "GEOTILE_CLASS_NAMES" in warned[0]
-    mapping = {"no data": 0, **{f"class_{k}": k for k in range(1, 8)}}
-    (tmp_path / "numbered.json").write_text(json.dumps(mapping))  # paired by name: silent
-    result = run_cli("evaluate", p, t, "--class-map", tmp_path / "numbered.json", "--json")
-    assert result.exit_code == 0, result.output
-    assert "no data" not in result.stderr, result.stderr
+    if names:
+        mapping = {"no data": 0, **{f"class_{k}": k for k in range(1, 8)}}
+        (tmp_path / "numbered.json").write_text(json.dumps(mapping))  # paired by name
+        result = run_cli("evaluate", p, t, "--class-map", tmp_path / "numbered.json", "--json")
+        assert result.exit_code == 0, result.output
+        assert "no data" not in result.stderr, result.stderr
 
 
 def test_a_prediction_paired_by_id_that_rarely_predicts_no_data_is_not_warned_of(
