@@ -309,6 +309,25 @@ def _without_bom(path: Path):
     return input_path(f"/vsisubfile/3_,{path}") if bom else path
 
 
+def wide_encoding(head: bytes) -> str | None:
+    """The UTF-16 or UTF-32 encoding of a JSON text beginning with ``head`` (its first 4
+    bytes: a byte-order mark, as Windows PowerShell's Out-File writes, or the zero bytes of
+    its first ASCII character), None for UTF-8."""
+    encoding = json.detect_encoding(head)
+    return None if encoding.startswith("utf-8") else encoding
+
+
+def _say_wide(path: Path, encoding: str, depth: int = 0) -> None:
+    _warn(f"{path}: {encoding.upper()}, not UTF-8 as GeoJSON must be (RFC 7946); read it as "
+          f"{encoding.upper()}. Save it as UTF-8 for other tools (GDAL cannot open it).",
+          depth=depth + 1)
+
+
+def _cut_short(path: Path, encoding: str) -> InputError:
+    return InputError(f"{path}: begins as {encoding.upper()} text but is not {encoding.upper()} "
+                      "throughout (cut short?). Save it again as UTF-8.")
+
+
 def _one_layer(path: Path, layer: str | None) -> None:
     """InputError unless ``layer`` is None or the one layer of a GeoJSON/GeoParquet file."""
     if layer is not None and layer != path.stem:
@@ -319,12 +338,17 @@ def _one_layer(path: Path, layer: str | None) -> None:
 def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels | None:
     """GeoJSON (or an xBD label file: :mod:`geotile.xbd`) as Labels."""
     raw = path.read_bytes()
+    wide = wide_encoding(raw[:4])
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode(wide or "utf-8-sig")
     except UnicodeDecodeError:  # GDAL reads such files too; names may show odd letters
+        if wide:
+            raise _cut_short(path, wide) from None
         text = raw.decode("latin-1").translate(WINDOWS_1252)
         _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
               "Check text fields with accents.")
+    if wide:
+        _say_wide(path, wide)
     from geotile.json_text import loads
 
     document = loads(text)
@@ -910,10 +934,16 @@ def _stream_geojson(path: Path, regions, override, class_field: str | None) -> L
     """The features of a (large) GeoJSON FeatureCollection near ``regions``, read in chunks
     of CHUNK_FEATURES so that the file is never held whole; same results, repairs and
     warnings as :func:`_read_geojson`, numbered over the whole file."""
-    reader = _GeoJSONStream(path)
+    with open(path, "rb") as handle:
+        wide = wide_encoding(handle.read(4))
+    if wide:
+        _say_wide(path, wide, depth=1)
+    reader = _GeoJSONStream(path, wide or "utf-8-sig")
     try:
         return reader.read(regions, override, class_field)
     except _NotUTF8:
+        if wide:
+            raise _cut_short(path, wide) from None
         _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
               "Check text fields with accents.", depth=1)
         return _GeoJSONStream(path, "latin-1").read(regions, override, class_field)

@@ -178,6 +178,18 @@ def test_palette_file_order_and_background(tmp_path):
     assert list(read_palette("potsdam")) == list(POTSDAM)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_palette_file_in_any_json_encoding(tmp_path, encoding):
+    """A palette saved by Notepad (UTF-8 with a BOM) or PowerShell's Out-File (UTF-16) is
+    read as --class-map files are, not refused."""
+    text = json.dumps({"Gebäude": [255, 0, 0], "Straße": "#808080"}, ensure_ascii=False)
+    (tmp_path / "utf8.json").write_bytes(text.encode("utf-8"))
+    (tmp_path / "other.json").write_bytes(text.encode(encoding))
+    expected = read_palette(tmp_path / "utf8.json")
+    assert list(expected) == ["Gebäude", "Straße"]
+    assert read_palette(tmp_path / "other.json") == expected
+
+
 @pytest.mark.parametrize("content, message", [
     ('{"building": [0, 0, 256]}', "colour"),
     ('{"a": [1, 2, 3], "b": [1, 2, 3]}', "same colour"),

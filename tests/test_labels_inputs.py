@@ -219,6 +219,41 @@ def test_latin1_geojson_is_read_with_a_warning(run_cli, image, tmp_path):
     assert mask_of(tmp_path / "m.tif")[:4, :4].all()
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be-bom", "utf-32", "utf-16-le"])
+def test_geojson_in_utf16_or_utf32_with_a_bom_is_read_as_its_bom_says(
+        run_cli, image, tmp_path, monkeypatch, encoding, streamed):
+    """Windows PowerShell's `ConvertTo-Json | Out-File` writes UTF-16 with a byte-order mark:
+    GDAL cannot open it and Latin-1 reads garbage; the BOM (or, without one, the zero bytes
+    of the first ASCII character, as json.detect_encoding reads them) says how to read it."""
+    import codecs
+
+    from geotile.errors import GeotileWarning
+
+    if streamed:  # the chunked reader of large files
+        monkeypatch.setattr("geotile.labels.STREAM_BYTES", 0)
+    text = geojson_bytes([({"kind": "Gebäude"}, {"type": "Polygon", "coordinates": [ring(0, 0)]}),
+                          ({"kind": "Straße"}, {"type": "Polygon", "coordinates": [ring(4, 4)]})]
+                         ).decode("utf-8").replace(", ", ",\r\n")
+    raw = (codecs.BOM_UTF16_BE + text.encode("utf-16-be") if encoding == "utf-16-be-bom"
+           else text.encode(encoding))  # Python's utf-16/utf-32 write the BOM
+    path = tmp_path / "powershell.geojson"
+    path.write_bytes(raw)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif", "--class-field", "kind")
+    assert result.exit_code == 0, result.output
+    assert "Latin-1" not in result.stderr
+    assert f"powershell.geojson: {encoding[:6].upper()}" in result.stderr
+    with rasterio.open(tmp_path / "m.tif") as src:
+        names = src.tags().get("GEOTILE_CLASS_NAMES")
+    assert json.loads(names) == ["background", "Gebäude", "Straße"]
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[:4, :4] == 1).all() and (mask[8:12, 8:12] == 2).all() and mask.sum() == 48
+    if not streamed:
+        with pytest.warns(GeotileWarning, match=r"powershell.geojson: UTF-"):
+            labels = read_labels(path)
+        assert list(labels.fields["kind"]) == ["Gebäude", "Straße"]
+
+
 def test_unclosed_ring_is_closed_with_a_warning_naming_the_feature(image, tmp_path):
     from geotile.errors import GeotileWarning
 
