@@ -16,6 +16,7 @@ stay whole.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import math
 import os
@@ -81,15 +82,28 @@ def match_image(name: str | os.PathLike, ids) -> str | None:
     return max(ends, key=len) if ends else None
 
 
+#: cell separators of SpaceNet CSVs: commas as published; semicolons or tabs where Excel
+#: saved one in a locale whose decimal mark is a comma (German, French...)
+_SEPARATORS = (",", ";", "\t")
+
+
+def _separator(header: str) -> str | None:
+    """The separator that splits the ``header`` line into ImageId and PolygonWKT_Pix or
+    PolygonWKT_Geo, or None when none does."""
+    for separator in _SEPARATORS:
+        names = {h.strip() for h in next(csv.reader([header], delimiter=separator), [])}
+        if "ImageId" in names and {"PolygonWKT_Pix", "PolygonWKT_Geo"} & names:
+            return separator
+    return None
+
+
 def is_spacenet_csv(path: str | os.PathLike) -> bool:
     """A CSV whose header has ImageId and PolygonWKT_Pix or PolygonWKT_Geo."""
     path = Path(path)
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        header = next(csv.reader(handle), [])
-    names = {h.strip() for h in header}
-    return "ImageId" in names and bool({"PolygonWKT_Pix", "PolygonWKT_Geo"} & names)
+        return _separator(handle.readline()) is not None
 
 
 @dataclass
@@ -151,7 +165,9 @@ def read_csv(path: str | os.PathLike) -> SpaceNetTable:
     if not path.exists():
         raise InputError(f"{path}: no such file. Check the path.")
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+        header = handle.readline()
+        reader = csv.DictReader(itertools.chain([header], handle),
+                                delimiter=_separator(header) or ",")
         fields = [f.strip() for f in reader.fieldnames or []]
         reader.fieldnames = fields
         if "ImageId" not in fields or not {"PolygonWKT_Pix", "PolygonWKT_Geo"} & set(fields):
@@ -182,7 +198,7 @@ def read_csv(path: str | os.PathLike) -> SpaceNetTable:
             geo.append(geo_shape if geo_shape is not None and not geo_shape.is_empty else None)
             if geo[-1] is None and no_geo is None:
                 no_geo = line, row.get("PolygonWKT_Geo") or ""
-            confidence.append(_number(row.get("Confidence"), float, math.nan))
+            confidence.append(_confidence(row.get("Confidence"), path, line))
     return SpaceNetTable(np.array(ids, dtype=object), np.array(buildings, np.int64),
                          _objects(pixel), _objects(geo), np.array(confidence, np.float64),
                          list(images), "PolygonWKT_Geo" in fields, no_geo)
@@ -193,6 +209,21 @@ def _number(text, kind, default):
         return kind(float(text)) if kind is int else kind(text)
     except (TypeError, ValueError):
         return default
+
+
+def _confidence(text, path: Path, line: int) -> float:
+    """A Confidence cell as a number (a decimal comma too: 0,95), NaN when empty or absent;
+    InputError naming the row otherwise (text scored as NaN would reorder the proposals)."""
+    text = (text or "").strip()
+    if not text:
+        return math.nan
+    for candidate in (text, text.replace(",", ".", 1) if "." not in text else text):
+        try:
+            return float(candidate)
+        except ValueError:
+            pass
+    raise InputError(f"{path}, line {line}: Confidence {text!r} is not a number. Fix the cell "
+                     "or leave it empty.")
 
 
 def _objects(values: list) -> np.ndarray:

@@ -244,6 +244,48 @@ def test_cli_evaluate_two_csvs(run_cli, tmp_path):
     assert "AOI_2_Vegas_img2" in result.stdout
 
 
+@pytest.mark.parametrize("separator", [";", "\t"], ids=["semicolon", "tab"])
+def test_csvs_saved_by_excel_in_a_decimal_comma_locale_score_as_the_published_ones(
+        run_cli, tmp_path, separator):
+    """Excel in a German or French locale saves CSVs with semicolons (or tabs) between cells
+    and decimal commas (Confidence 0,9), UTF-8 with a BOM and CRLF: the same scores, in the
+    same Confidence order, not 'not a SpaceNet CSV' nor every Confidence NaN."""
+    import csv
+
+    proposals, truth = sn2_pair(tmp_path)
+    expected = json.loads(run_cli("evaluate", proposals, truth, "--json").stdout)
+    for path in (proposals, truth):
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        with open(tmp_path / f"excel_{path.name}", "w", newline="", encoding="utf-8-sig") as out:
+            writer = csv.writer(out, delimiter=separator, lineterminator="\r\n")
+            for row in rows:
+                *cells, last = row
+                writer.writerow([*cells, last.replace(".", ",") if row[0] != "ImageId"
+                                 and path == proposals else last])
+    assert "0,9" in (tmp_path / "excel_proposals.csv").read_text(encoding="utf-8-sig")
+    result = run_cli("evaluate", tmp_path / "excel_proposals.csv", tmp_path / "excel_truth.csv",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == expected
+    assert (expected["tp"], expected["fp"], expected["fn"]) == (1, 3, 2)
+    assert read_csv(tmp_path / "excel_proposals.csv").confidence.tolist() == [0.4, 0.9, 0.8, 0.7,
+                                                                              1.0]
+
+
+def test_a_confidence_that_is_no_number_is_one_line_naming_the_row(tmp_path):
+    """Before, 'high' (or any text) became NaN silently: the proposals were then scored in
+    file order, not by confidence."""
+    bad = write_rows(tmp_path / "bad.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix",
+                                            "Confidence"],
+                     [["a", 0, square(0, 0, 2), "0.5"], ["a", 1, square(5, 5, 2), "high"]])
+    with pytest.raises(InputError, match=r"bad.csv, line 3: Confidence 'high' is not a number"):
+        read_csv(bad)
+    empty = write_rows(tmp_path / "empty.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix",
+                                                "Confidence"], [["a", 0, square(0, 0, 2), ""]])
+    assert np.isnan(read_csv(empty).confidence).all()  # no confidence: file order, as before
+
+
 def test_cli_evaluate_real_sample_csvs(run_cli, real_data):
     folder = real_data / "spacenet"
     result = run_cli("evaluate", folder / "sample_preds.csv", folder / "sample_truth.csv",
