@@ -55,8 +55,12 @@ def names_background(value) -> bool:
 
 
 def _loose_forms(name) -> set[str]:
-    """A name without separators, and its singulars ('Buildings', 'low-vegetation')."""
-    key = re.sub(r"[^a-z0-9]+", "", class_key(name))
+    """A name without separators, and its singulars ('Buildings', 'low-vegetation');
+    letters of every script kept ('建物' and '道路' are not one ''), none for a name of
+    separators alone."""
+    key = re.sub(r"[\W_]+", "", class_key(name))
+    if not key:
+        return set()
     forms = {key}
     for plural, singular in (("ies", "y"), ("es", ""), ("s", "")):
         if key.endswith(plural) and not key.endswith("ss") and len(key) - len(plural) >= 2:

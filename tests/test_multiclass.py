@@ -346,6 +346,35 @@ def test_match_class_names_pairs_only_one_loose_spelling():
     assert match_class_names(["house"], ["houses", "House"]) == [1]  # the exact one first
 
 
+def test_names_in_other_scripts_pair_only_with_themselves(tmp_path):
+    """Names in Japanese ('建物' building, '道路' road, '水域' water): their loose forms
+    (ASCII letters and digits only) were all '', so the prediction's road, a class the
+    truth lacks, was paired with the truth's water, a class the prediction lacks: road
+    pixels on water scored as correct (water IoU 1.0), exit 0; and masks naming class 1
+    '道路' and '水域' tiled together. Letters of any script are kept."""
+    from geotile.class_keys import match_class_names, same_class_name
+
+    assert match_class_names(["建物", "道路"], ["建物", "水域"]) == [0, None]
+    assert match_class_names(["здание"], ["дорога"]) == [None]
+    assert match_class_names(["Gebäude"], ["gebäude"]) == [0]
+    assert match_class_names(["Gebäude"], ["Gebäudes"]) == [0]  # a plural still pairs
+    assert not same_class_name("道路", "水域") and not same_class_name("?", "-")
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:10], truth[10:15] = 1, 2
+    pred = np.choose(truth, [0, 2, 1]).astype(np.uint8)  # buildings right, water as road
+    t = write_raster(tmp_path / "t.tif", truth)
+    p = write_raster(tmp_path / "p.tif", pred)
+    for path, names in ((t, ["background", "建物", "水域"]), (p, ["background", "道路", "建物"])):
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES=json.dumps(names))
+    scores = evaluate_rasters(p, t)
+    assert scores.confusion.tolist() == [[100, 0, 0, 0], [0, 200, 0, 0], [0, 0, 0, 100],
+                                         [0, 0, 0, 0]]
+    assert [(c["class"], c["iou"]) for c in scores.classes()[:3]] == [
+        ("background", 1.0), ("建物", 1.0), ("水域", 0.0)]
+    assert scores.classes()[3]["class"] == "道路"
+
+
 def test_masks_from_label_raster_evaluate_against_themselves(tmp_path):
     """make-masks' ignore value (unknown colours) is left out of the scores."""
     from geotile.masks import make_masks
