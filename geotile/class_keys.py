@@ -4,11 +4,15 @@ that id 0 is background (:func:`zero_is_background`): one convention for every c
 from __future__ import annotations
 
 import re
+import unicodedata
 
 
 def class_key(name) -> str:
-    """Class names compare without case, and with spaces or hyphens as underscores."""
-    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+    """Class names compare without case (Unicode case folding: STRASSE is straße), in one
+    Unicode form (NFKC: a decomposed ä, fullwidth letters), and with spaces or hyphens as
+    underscores."""
+    text = unicodedata.normalize("NFKC", str(name)).strip().casefold()
+    return text.replace(" ", "_").replace("-", "_")
 
 
 #: first class names that mean "no class" (compared as :func:`class_key` gives them)

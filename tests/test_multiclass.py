@@ -375,6 +375,21 @@ def test_names_in_other_scripts_pair_only_with_themselves(tmp_path):
     assert scores.classes()[3]["class"] == "道路"
 
 
+def test_names_in_other_unicode_forms_are_one_class():
+    """The same name typed decomposed (macOS, some exporters: 'a' + U+0308), in fullwidth
+    letters (Japanese input methods) or with German sharp s upper-cased (STRASSE) is one
+    class: before, each was a class of its own and scored 0 against the other."""
+    import unicodedata
+
+    from geotile.class_keys import class_key, match_class_names, same_class_name
+
+    composed, decomposed = (unicodedata.normalize(form, "Gebäude") for form in ("NFC", "NFD"))
+    assert composed != decomposed and class_key(composed) == class_key(decomposed)
+    assert match_class_names([decomposed, "Straße"], [composed, "STRASSE"]) == [0, 1]
+    assert same_class_name("ｂｕｉｌｄｉｎｇ", "building")
+    assert not same_class_name("Gebäude", "Gebaude")  # another letter, not another form
+
+
 def test_masks_from_label_raster_evaluate_against_themselves(tmp_path):
     """make-masks' ignore value (unknown colours) is left out of the scores."""
     from geotile.masks import make_masks
