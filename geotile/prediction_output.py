@@ -46,19 +46,28 @@ SCALE_CHUNK = 1 << 16
 
 
 def scaled_uint8(values: np.ndarray) -> np.ndarray:
-    """round(p * 255) as uint8, p clipped to [0, 1], NaN as 0 (+-inf as 1 and 0, as after
-    nan_to_num). In chunks: over a whole block of K bands, each step's float temporary
-    was the block's size again (4 GB at 150 classes of a 4096 px strip)."""
+    """round(p * 255) as uint8, halves up, p clipped to [0, 1], NaN as 0 (+-inf as 1 and
+    0, as after nan_to_num). Halves up, not to even (np.rint): p = 0.3 (76.5) reaching a
+    threshold of 0.3 is stored 77, which readers thresholding value / 255 >= 0.3 read as
+    the class the class output makes it (76 is 0.298). In chunks: over a whole block of K
+    bands, each step's float temporary was the block's size again (4 GB at 150 classes of
+    a 4096 px strip)."""
     flat = np.ascontiguousarray(values).reshape(-1)
     scaled = np.empty(flat.shape, np.uint8)
     part = np.empty(min(SCALE_CHUNK, flat.size), flat.dtype)
+    whole = np.empty_like(part)
     for start in range(0, flat.size, SCALE_CHUNK):
         chunk = part[: min(SCALE_CHUNK, flat.size - start)]
+        rounded = whole[: len(chunk)]
         np.fmax(flat[start : start + len(chunk)], 0, out=chunk)  # fmax: NaN -> 0
         np.fmin(chunk, 1, out=chunk)
         chunk *= 255
-        np.rint(chunk, out=chunk)
-        scaled[start : start + len(chunk)] = chunk
+        np.rint(chunk, out=rounded)
+        # a half rounded down to even goes up (exact: x - rint(x) is a float of x's);
+        # floor(x + 0.5) would round 0.49999997 up, as x + 0.5 rounds to 1
+        chunk -= rounded
+        rounded[chunk == 0.5] += 1
+        scaled[start : start + len(chunk)] = rounded
     return scaled.reshape(values.shape)
 
 

@@ -1404,7 +1404,8 @@ def test_asprs_unclassified_points_are_a_scored_class_past_id_0(tmp_path, run_cl
 
 
 def test_scaled_uint8_is_round_p_255_of_clipped_values_nan_as_0(monkeypatch):
-    # chunk by chunk (the last one partial), as the whole block's nan_to_num, clip, rint
+    # chunk by chunk (the last one partial), as the whole block's nan_to_num, clip, round
+    # (halves up: 0.5 / 255 is 1, 1.5 / 255 is 2, 254.5 / 255 is 255)
     import geotile.prediction_output as prediction_output
 
     monkeypatch.setattr(prediction_output, "SCALE_CHUNK", 7)
@@ -1413,7 +1414,8 @@ def test_scaled_uint8_is_round_p_255_of_clipped_values_nan_as_0(monkeypatch):
         values[0, 0, :8] = [np.nan, np.inf, -np.inf, -0.0, 0.5 / 255, 1.5 / 255, 254.5 / 255,
                             1e-30]
         scaled = prediction_output.scaled_uint8(values)
-        expected = np.rint(np.clip(np.nan_to_num(values, nan=0.0), 0, 1) * 255).astype(np.uint8)
+        product = np.clip(np.nan_to_num(values, nan=0.0), 0, 1) * dtype(255)
+        expected = np.floor(product.astype(np.float64) + 0.5).astype(np.uint8)
         assert scaled.dtype == np.uint8
         np.testing.assert_array_equal(scaled, expected)
         assert list(scaled[0, 0, :4]) == [0, 255, 0, 0]
@@ -1423,7 +1425,7 @@ def test_scaled_uint8_is_round_p_255_of_clipped_values_nan_as_0(monkeypatch):
 
 def test_probability_output_of_40_classes_in_strips_is_the_whole_images(tmp_path):
     # blocks are encoded as they arrive and divided straight from the strip's sums (no copy
-    # of K bands): uint8 is round(p * 255) of the float32 output, which is the pointwise
+    # of K bands): uint8 is round(p * 255) (halves up) of the float32 output, the pointwise
     # model's on the whole image; nodata is masked (uint8) or NaN (float32)
     from geotile.predict import PredictOptions, predict_raster
 
@@ -1447,7 +1449,8 @@ def test_probability_output_of_40_classes_in_strips_is_the_whole_images(tmp_path
         assert np.isnan(probabilities[:, nodata]).all()
         np.testing.assert_allclose(probabilities[:, ~nodata], expected[:, ~nodata], atol=2e-6)
         np.testing.assert_array_equal(scaled[:, ~nodata],  # under the mask: the model's
-                                      np.rint(probabilities[:, ~nodata] * 255))
+                                      np.floor(np.float64(probabilities[:, ~nodata]
+                                                          * np.float32(255)) + 0.5))
         np.testing.assert_array_equal(q.dataset_mask(), np.where(nodata, 0, 255))
         assert q.descriptions == p.descriptions and q.count == 40
 

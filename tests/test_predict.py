@@ -573,3 +573,42 @@ def test_a_mask_band_beside_a_nodata_value_decides_on_the_model_grid(tmp_path, r
         np.testing.assert_array_equal(np.isnan(outputs["masked_nodata", grid]), mask == 0)
         np.testing.assert_allclose(outputs["masked_nodata", grid], outputs["masked", grid],
                                    atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7])
+def test_uint8_probabilities_at_the_threshold_read_back_as_the_class_output(threshold):
+    """p x 255 halfway between two codes is rounded up: p = 0.3 (76.5) or 0.7 (178.5) is
+    the class (p >= threshold) in the class output, and was stored as 76 or 178 (numpy's
+    rint rounds halves to even), below the threshold for vectorize and evaluate reading the
+    uint8 raster back (0.5, 127.5 -> 128, agreed by luck of parity)."""
+    from types import SimpleNamespace
+
+    from geotile.prediction_output import encode
+    from geotile.raster_kinds import RasterKind, class_ids
+
+    at = np.float32(threshold)
+    below, above = np.nextafter(at, np.float32(0)), np.nextafter(at, np.float32(1))
+    values = np.array([[[below, at, above, at - 1 / 510, at + 1 / 510]]], np.float32)
+    valid = np.ones(values.shape[1:], bool)
+    classes = encode(values, valid, SimpleNamespace(output_type="class"), threshold)[0]
+    stored = encode(values, valid, SimpleNamespace(output_type="probability",
+                                                   dtype="uint8"), threshold)
+    read, _ = class_ids(stored, valid, RasterKind("probability", 255.0, None, threshold),
+                        threshold)
+    np.testing.assert_array_equal(classes, [[0, 1, 1, 0, 1]])
+    np.testing.assert_array_equal(read, classes)
+
+
+def test_uint8_probabilities_round_halves_up_and_nothing_else():
+    """Round half up, not to even; values just below a half stay below (no x + 0.5 floor,
+    which rounds 0.49999997 up), NaN is 0, values past 0..1 are clipped."""
+    from geotile.prediction_output import scaled_uint8
+
+    halves = (np.arange(255, dtype=np.float32) + np.float32(0.5)) / np.float32(255)
+    codes = scaled_uint8(halves)
+    product = np.float64(halves * np.float32(255))  # p x 255 as float32 computes it
+    np.testing.assert_array_equal(codes, np.floor(product + 0.5))
+    assert (codes[1::2] % 2 == 0).all()  # 1.5, 3.5, ... were rounded down to even
+    small = np.array([np.nextafter(np.float32(0.5), np.float32(0)) / 255, np.nan, -1, 2, 1],
+                     np.float32)
+    np.testing.assert_array_equal(scaled_uint8(small), [0, 0, 0, 255, 255])
