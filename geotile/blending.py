@@ -11,8 +11,12 @@ Windows are products of 1-D profiles (``w(y, x) = w_y(y) * w_x(x)``), strictly
 positive so every covered pixel has weight. A side of a patch that lies on the
 raster border has no neighbour to blend with, so its profile stays at full
 weight from the centre to that border: raster edges are neither darkened nor
-down-weighted. A pointwise model therefore reproduces whole-image inference
-exactly, whatever the window (the weighted mean of equal values).
+down-weighted. A pointwise model therefore reproduces whole-image inference (the
+weighted mean of equal values) up to float32 rounding, whatever the window: a few
+1e-7 where the weight sums of a row band come from its rows and columns while the
+weighted outputs are accumulated window by window (hann: a constant 0.5 may blend
+to 0.49999997, just under a threshold of 0.5; the float32 probabilities and the
+class output made from them agree, being the same values).
 """
 
 from __future__ import annotations
