@@ -3,6 +3,7 @@ how its probability bands relate, and the models whose outputs no class raster c
 
 from __future__ import annotations
 
+from geotile.class_keys import is_background_name
 from geotile.errors import InputError, ModelError
 
 CLASS_NODATA = 255
@@ -51,10 +52,19 @@ def band_relation(model) -> str:
     return "outputs" if len(outputs) > 1 else "exclusive"
 
 
+def background_channel(model) -> bool:
+    """Whether channel 1 of a multi-label model is background's own sigmoid, named so (a
+    model trained with BCE on one-hot masks, background included): class 0 where it is the
+    most probable of the channels reaching the threshold, no class of its own."""
+    names = list(getattr(model, "class_names", None) or [])
+    return multi_label(model) and len(names) > 1 and is_background_name(names[0])
+
+
 def class_names(model) -> list[str]:
     """A class raster's names by id: background first unless the model's classes are
-    exclusive (softmax: its argmax), where they are the model's own."""
-    if model.num_classes == 1 or multi_label(model):
+    exclusive (softmax: its argmax) or its first channel is background's own
+    (:func:`background_channel`), where they are the model's own."""
+    if model.num_classes == 1 or (multi_label(model) and not background_channel(model)):
         return ["background", *model.class_names]
     return list(model.class_names)
 

@@ -59,6 +59,7 @@ from geotile.affine_math import chain
 from geotile.blending import RowBandAccumulator, WeightWindows
 from geotile.class_output import (
     CLASS_NODATA,
+    background_channel,
     check_class_output,
     class_names,
     class_threshold,
@@ -907,7 +908,8 @@ def predict_raster(
                                                  _block_width(dst), clock)
                     with contextlib.closing(bands):
                         if not _write_bands(dst, bands, options, threshold,
-                                            check_nodata or margin, clock):
+                                            check_nodata or margin, clock,
+                                            background_channel(model)):
                             warnings.warn(f"{image_path.name}: the raster holds no valid "
                                           "pixel (all nodata), so neither does the output.",
                                           GeotileWarning, stacklevel=2)

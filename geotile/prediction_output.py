@@ -14,10 +14,11 @@ from geotile.stage_clock import StageClock
 
 
 def encode(blended: np.ndarray, valid: np.ndarray, options,
-           threshold: float | None) -> np.ndarray:
+           threshold: float | None, background_band: bool = False) -> np.ndarray:
     """Probabilities (K, rows, cols) -> the output band values (see predict_raster);
     ``threshold``: class output's (:func:`~geotile.class_output.class_threshold`), None for
-    the argmax."""
+    the argmax; ``background_band``: independent channels whose first is background's own
+    (:func:`~geotile.class_output.background_channel`)."""
     valid = valid & ~np.isnan(blended[0])
     if options.output_type == "class":
         if threshold is None:  # exclusive classes: the most probable
@@ -26,7 +27,8 @@ def encode(blended: np.ndarray, valid: np.ndarray, options,
             ids = (blended[0] >= threshold).astype(np.uint8)
         else:  # independent channels: background where none reaches the threshold
             ids, best = most_probable(blended)
-            ids += np.uint8(1)
+            if not background_band:  # else channel 1 is background's: where it wins, 0
+                ids += np.uint8(1)
             ids[best < threshold] = 0
         ids[~valid] = CLASS_NODATA
         return ids[np.newaxis]
@@ -149,7 +151,8 @@ def _writes_mask(options, check_nodata: bool) -> bool:
     return options.output_type == "probability" and options.dtype == "uint8" and check_nodata
 
 
-def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bool:
+def _write_bands(dst, bands, options, threshold, check_nodata, clock=None,
+                 background_band: bool = False) -> bool:
     """Encode and write finished blocks in a background thread (GDAL releases the GIL);
     whether any pixel was valid.
 
@@ -205,7 +208,8 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None) -> bo
             with clock.timing("encode"):
                 window, blended, valid = item
                 keep = valid & ~np.isnan(blended[0]) if mask_band else valid
-                item = (window, encode(blended, valid, options, threshold), keep)
+                item = (window, encode(blended, valid, options, threshold, background_band),
+                        keep)
                 del blended
             if parts and (item[0].col_off, item[0].width) != (parts[0][0].col_off,
                                                               parts[0][0].width):

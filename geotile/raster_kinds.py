@@ -39,6 +39,10 @@ class RasterKind:
     #: band 1 is background on its values' word alone: :func:`check_softmax` checks that they
     #: sum to 1 where read
     softmax_unsaid: bool = False
+    #: band 1 of independent probabilities (GEOTILE_BANDS=independent) is background's own
+    #: sigmoid, named so: the argmax of the bands, background too where none reaches the
+    #: threshold (predict's class output of such a model: class_output.background_channel)
+    independent_background: bool = False
 
     @property
     def zero_class(self) -> bool:
@@ -120,6 +124,10 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
         names = names or _descriptions(src)
         if names and count == 1 and len(names) == 1:  # the one band is class 1
             names = ["background", *names]
+        elif names and count == len(names) > 1 and bands == "independent" \
+                and is_background_name(names[0]):
+            return RasterKind("probability", float(scale), names, threshold,
+                              independent_background=True)
         elif names and count == len(names) > 1 and (bands == "independent" or (
                 bands != "exclusive" and not is_background_name(names[0]))):
             return RasterKind("probability", float(scale), ["background", *names], threshold,
@@ -611,7 +619,8 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     wider types become int32; 0 is background; ids outside 0..MAX_CLASS_ID or with
     fractions are an InputError naming ``source``), score 1 (a read-only view).
     Probabilities: one band -> p >= threshold is class 1; several -> argmax (index 0 is
-    background; without a background band, argmax + 1 where its p >= threshold, else 0),
+    background; without a background band, argmax + 1 where its p >= threshold, else 0;
+    independent bands whose first is background's own: argmax where p >= threshold, else 0),
     decided in float64 for a Float64 raster (float32 rounds 0.4999999999 to 0.5);
     score = p (float32).
     """
@@ -632,6 +641,8 @@ def class_ids(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
         top = probabilities.max(axis=0)
         if not kind.background_band:
             ids = np.where(top >= threshold, ids + 1, 0).astype(ids.dtype)
+        elif kind.independent_background:
+            ids = np.where(top >= threshold, ids, 0).astype(ids.dtype)
         score = top.astype(np.float32, copy=False)
     ids[~valid] = 0
     return ids, score
@@ -998,7 +1009,8 @@ def check_threshold_applies(rasters) -> None:
         with open_raster(path) as src:
             kind = raster_kind(src, threshold_given=True)
             if kind.kind != "class":
-                if not kind.background_band or src.count - len(mask_alpha_bands(src)) < 2:
+                if not kind.background_band or kind.independent_background \
+                        or src.count - len(mask_alpha_bands(src)) < 2:
                     return
                 softmax = softmax or Path(str(path)).name
                 continue

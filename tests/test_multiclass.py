@@ -626,6 +626,48 @@ def test_sigmoid_class_raster_reads_back_as_its_probabilities_do(tmp_path):
     assert areas["c"] == areas["p"]
 
 
+@pytest.mark.parametrize("threshold", [None, 0.7])
+def test_sigmoid_channels_with_a_background_channel_make_no_background_class(tmp_path,
+                                                                            threshold):
+    """A multi-label model trained with BCE on one-hot masks has a sigmoid channel of its
+    own for background (class_names ["background", "building", "road"]): its class output
+    named ids 1..3 background, building, road, and vectorize wrote "background" polygons
+    over everything else. Band 1 named background is background: argmax of the channels
+    reaching the threshold, 0 where band 1 wins or none reaches it, in predict's class
+    output and in vectorize and evaluate of its probabilities."""
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+
+    names = ["background", "building", "road"]
+    model = OnnxModel.from_path(_channel_model(tmp_path / "m.onnx", "Sigmoid", names))
+    pixels, image = _image(tmp_path)
+    options = {"threshold": threshold}
+    predict_raster(model, image, tmp_path / "p.tif", options=PredictOptions(**options))
+    predict_raster(model, image, tmp_path / "c.tif",
+                   options=PredictOptions(output_type="class", **options))
+    t = 0.5 if threshold is None else threshold
+    p = _channel_probabilities(pixels, "Sigmoid")
+    top, order = p.max(axis=0), np.sort(p, axis=0)
+    expected = np.where(top >= t, p.argmax(axis=0), 0)
+    clear = (np.abs(top - t) > 1e-4) & (order[-1] - order[-2] > 1e-4)
+    assert ((p.argmax(axis=0) == 0) & (top >= t) & clear).sum() > 100  # band 1 wins there
+    assert np.bincount(expected[clear], minlength=3).min() > 100
+    with rasterio.open(tmp_path / "c.tif") as c:
+        ids = c.read(1)
+        assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == names
+    np.testing.assert_array_equal(ids[clear], expected[clear])
+    confusion = evaluate_rasters(tmp_path / "p.tif", tmp_path / "c.tif").confusion
+    assert confusion.shape == (3, 3)
+    assert np.count_nonzero(confusion - np.diag(np.diag(confusion))) == 0
+    areas = {}
+    for name in ("p", "c"):
+        vectorize_polygons([tmp_path / f"{name}.tif"], tmp_path / f"{name}.gpkg")
+        found = gpd.read_file(tmp_path / f"{name}.gpkg")
+        areas[name] = found.groupby("class")["area_m2"].sum().round(6).to_dict()
+    assert set(areas["c"]) == {"building", "road"}
+    assert areas["c"] == areas["p"]
+
+
 def test_softmax_class_output_stays_the_argmax_and_declares_no_threshold(tmp_path):
     from geotile.model import OnnxModel
     from geotile.predict import PredictOptions, predict_raster

@@ -109,7 +109,8 @@ def _bands(ctx, param, value):
               "footprint/boundary/contact models (vectorize their probabilities).")
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Class output of a one-class or multi-label (sigmoid) model: a class where "
-              "p >= threshold, the most probable one, else background (refused for exclusive "
+              "p >= threshold, the most probable one, else background (a first channel "
+              "named background is background too; refused for exclusive "
               "softmax classes: their argmax); probability output: declared for vectorize and "
               "evaluate. Default: the model's seg_thresh, else 0.5.")
 @click.option("--dtype", type=click.Choice(["float32", "uint8"]), default="float32",

@@ -135,9 +135,10 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     A probability raster of one band is thresholded; several bands are a
     softmax (argmax; band 1 background unless its description names a
     class), or independent probabilities where tagged
-    GEOTILE_BANDS=independent (band k class k; geotile predict tags its
-    outputs). Bands without tags or descriptions that do not sum to 1 are
-    refused, not guessed at.
+    GEOTILE_BANDS=independent (band k class k, background where none
+    reaches the threshold, or where band 1, named background, is the most
+    probable; geotile predict tags its outputs). Bands without tags or
+    descriptions that do not sum to 1 are refused, not guessed at.
 
     \b
     --json keys: output, features, per_class {class: count}, crs (of the
