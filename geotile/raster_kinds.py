@@ -542,11 +542,13 @@ PROBABILITY_TOLERANCE = 1e-6
 
 def check_probabilities(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
                         source=None) -> None:
-    """Refuse a float raster read as probabilities whose valid values (after its scale) leave
+    """Refuse a raster read as probabilities whose valid values (after its scale) leave
     [0, 1] by more than :data:`PROBABILITY_TOLERANCE`: class ids or 0..255 scores stored as
-    floats, which a threshold would turn into one class. An InputError in one line naming
-    ``source``; a cheap check of the window just read (no second pass over the raster)."""
-    if kind.kind != "probability" or values.dtype.kind != "f" or not values.size:
+    floats, which a threshold would turn into one class, or integers past their scale (0..255
+    tagged GEOTILE_SCALE=1, as a copy of predict's Float32 output made Byte keeps it). An
+    InputError in one line naming ``source``; a cheap check of the window just read (no
+    second pass over the raster)."""
+    if kind.kind != "probability" or values.dtype.kind not in "fiu" or not values.size:
         return
     low, high = np.inf, -np.inf
     for band in values:  # NaN and nodata pixels are not valid
@@ -559,6 +561,15 @@ def check_probabilities(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
     if bad is None:
         return
     scaled = f" ({bad / kind.scale:g} after its scale {kind.scale:g})" if kind.scale != 1 else ""
+    if values.dtype.kind in "iu":  # the scale is wrong (integers are never read as ids here)
+        name = Path(str(source)).name if source is not None else "RASTER"
+        full = np.iinfo(values.dtype).max
+        scaled = f" ({bad / kind.scale:g} after its scale 1/{kind.scale:g})"
+        raise InputError(f"{source or 'raster'}: values reach {bad:g}{scaled}: not "
+                         "probabilities 0..1. If they are probabilities x "
+                         f"{full}, give that scale (gdal_edit.py -scale {1 / full:.6g} -mo "
+                         f"GEOTILE_SCALE={full} {name}); class ids: gdal_edit.py -mo "
+                         f"GEOTILE_OUTPUT=class {name}.")
     # a type that holds them: -ot Byte clamps ids above 255 (instance ids) to 255, one id
     wide = "Byte" if bad <= 255 else "UInt16" if bad <= 65535 else "UInt32"
     raise InputError(f"{source or 'raster'}: values reach {bad:g}{scaled}: not probabilities "

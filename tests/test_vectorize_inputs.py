@@ -1448,3 +1448,34 @@ def test_rasters_of_the_moon_or_mars_are_measured_on_their_own_body(tmp_path, ru
         assert not (tmp_path / f"x{suffix}").exists()
     result = run_cli("vectorize", path, "-o", tmp_path / "e.gpkg", "--crs", "EPSG:4326")
     assert_one_line_error(result, "another body than the earth", "--crs EPSG:4326")
+
+
+def test_integer_values_past_their_scale_are_not_probabilities(run_cli, make_raster,
+                                                                tmp_path):
+    """predict's Float32 probabilities made Byte 0..255 (gdal_translate -ot Byte -scale 0 1 0
+    255 copies GEOTILE_SCALE=1): p = 0.3 (77) was read as 77 >= 0.5, a building, exit 0
+    (2 polygons, 1 true); a uint8 raster with a GDAL scale of 0.01 holding 200 as p = 2 too.
+    Integer values past 1 after their scale are refused as float ones are, naming the fix."""
+    import rasterio
+
+    p = np.zeros((1, 30, 30), np.uint8)
+    p[0, 2:10, 2:10], p[0, 15:25, 15:25] = 230, 77
+    path = _probability(make_raster, "byte.tif", p, tags={
+        "GEOTILE_OUTPUT": "probability", "GEOTILE_SCALE": "1", "GEOTILE_THRESHOLD": "0.5"})
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.gpkg")
+    assert_one_line_error(result, "byte.tif", "values reach 230", "not probabilities 0..1",
+                          "GEOTILE_SCALE=255")
+    assert not (tmp_path / "b.gpkg").exists()
+    truth = make_raster("t.tif", (p[0] == 230).astype(np.uint8),
+                        transform=from_origin(X0, Y0, 1, 1))
+    assert_one_line_error(run_cli("evaluate", path, truth), "byte.tif", "values reach 230")
+    with rasterio.open(path, "r+") as dst:  # as the advice says
+        dst.scales = (1 / 255,)
+        dst.update_tags(GEOTILE_SCALE="255")
+    vectorize_polygons([path], tmp_path / "b.gpkg")
+    assert list(gpd.read_file(tmp_path / "b.gpkg")["area_m2"].round()) == [64]
+    scaled = _probability(make_raster, "pct.tif", np.where(p == 77, 200, p).astype(np.uint8))
+    with rasterio.open(scaled, "r+") as dst:
+        dst.scales = (0.01,)
+    result = run_cli("vectorize", scaled, "-o", tmp_path / "s.gpkg")
+    assert_one_line_error(result, "pct.tif", "values reach 230", "2.3 after its scale")
