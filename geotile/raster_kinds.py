@@ -121,6 +121,8 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
         _refuse_offset(src, gdal_scale)
         default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
         scale = _number_tag(src, tags, "GEOTILE_SCALE", 0.0, None, low_open=True) or default
+        if floating and scale > 1:
+            _refuse_unscaled(src, scale, "GEOTILE_SCALE" in tags)
         names = names or _descriptions(src)
         if names and count == 1 and len(names) == 1:  # the one band is class 1
             names = ["background", *names]
@@ -153,6 +155,39 @@ def _refuse_offset(src, gdal_scale: float | None) -> None:
                          "0..1 (gdal_translate -unscale "
                          f"-ot Float32 {name} p.tif), or drop the offset if it is wrong "
                          f"(gdal_edit.py -offset 0 {name}).")
+
+
+#: _within_0_1 of the rasters already scanned, by file (:func:`_per_file`)
+_WITHIN_0_1: dict[tuple, bool] = {}
+
+
+def _within_0_1(src) -> bool:
+    """Whether band 1 of a float raster (its nodata and NaN left out) holds values within
+    0..1 only, some of them between: read block by block, stopping at the first above 1;
+    once per file."""
+    between = False
+    for _, window in src.block_windows(1):
+        block = src.read(1, window=window)
+        block = block[np.isfinite(block) & (block != src.nodata)]
+        if (block > 1 + PROBABILITY_TOLERANCE).any():
+            return False
+        between = between or bool(((block > 0) & (block < 1)).any())
+    return between
+
+
+def _refuse_unscaled(src, scale: float, tagged: bool) -> None:
+    """InputError when a float raster whose scale reads its values x 1/``scale`` (> 1)
+    holds probabilities 0..1 already: predict's uint8 output made Float32 by gdal_translate
+    -unscale (GEOTILE_SCALE=255 copied) or -scale 0 255 0 1 (its GDAL scale 1/255 kept
+    too), where no pixel would reach a threshold."""
+    if not _per_file(_WITHIN_0_1, src, _within_0_1):
+        return
+    name = Path(str(src.name)).name
+    said = f"GEOTILE_SCALE={scale:g}" if tagged else f"GDAL scale {1 / scale:.6g}"
+    raise InputError(f"{src.name}: its values are probabilities 0..1 already, but its scale "
+                     f"({said}, kept by gdal_translate -unscale or -scale) reads them x "
+                     f"1/{scale:g}, so that none would reach a threshold. Drop the scale: "
+                     f"gdal_edit.py -scale 1 -mo GEOTILE_SCALE=1 {name}.")
 
 
 def _whole_numbers(src, any_ids: bool = True) -> bool:

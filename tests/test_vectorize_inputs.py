@@ -1479,3 +1479,44 @@ def test_integer_values_past_their_scale_are_not_probabilities(run_cli, make_ras
         dst.scales = (0.01,)
     result = run_cli("vectorize", scaled, "-o", tmp_path / "s.gpkg")
     assert_one_line_error(result, "pct.tif", "values reach 230", "2.3 after its scale")
+
+
+def test_float_probabilities_under_a_scale_of_255_are_refused(run_cli, make_raster, tmp_path):
+    """predict's uint8 probabilities made Float32 0..1 by gdal_translate -unscale (the
+    GEOTILE_SCALE=255 tag copied) or -scale 0 255 0 1 (the GDAL scale 1/255 kept too) were
+    read as p / 255: vectorize wrote 0 polygons and evaluate scored no building, exit 0.
+    Refused in one line naming the scale to drop; the raster as the advice leaves it gives
+    the building."""
+    import rasterio
+
+    p = np.zeros((1, 30, 30), np.float32)
+    p[0, 2:10, 2:10], p[0, 15:25, 15:25] = 230 / 255, 77 / 255
+    truth = make_raster("t.tif", (p[0] > 0.5).astype(np.uint8),
+                        transform=from_origin(X0, Y0, 1, 1))
+    tags = {"GEOTILE_OUTPUT": "probability", "GEOTILE_SCALE": "255"}
+    unscaled = _probability(make_raster, "unscaled.tif", p, tags=tags)
+    rescaled = _probability(make_raster, "rescaled.tif", p, tags=tags)
+    with rasterio.open(rescaled, "r+") as dst:
+        dst.scales = (1 / 255,)
+    for path in (unscaled, rescaled):
+        result = run_cli("vectorize", path, "-o", tmp_path / "v.gpkg")
+        assert_one_line_error(result, path.name, "0..1", "gdal_edit.py -scale 1")
+        assert not (tmp_path / "v.gpkg").exists()
+        assert_one_line_error(run_cli("evaluate", path, truth), path.name, "0..1")
+        with rasterio.open(path, "r+") as dst:  # as the advice says
+            dst.scales = (1,)
+            dst.update_tags(GEOTILE_SCALE="1")
+        vectorize_polygons([path], tmp_path / f"{path.stem}.gpkg")
+        assert list(gpd.read_file(tmp_path / f"{path.stem}.gpkg")["area_m2"].round()) == [64]
+    # Float32 0..255 under its scale (gdal_translate -ot Float32 keeps it) is read as it was,
+    # and an untagged float raster's GDAL scale is not applied (no tag reads it x 1/255)
+    untagged = _probability(make_raster, "untagged.tif", p)
+    with rasterio.open(untagged, "r+") as dst:
+        dst.scales = (1 / 255,)
+    vectorize_polygons([untagged], tmp_path / "untagged.gpkg")
+    assert list(gpd.read_file(tmp_path / "untagged.gpkg")["area_m2"].round()) == [64]
+    whole = _probability(make_raster, "whole.tif", np.round(p * 255), tags=tags)
+    with rasterio.open(whole, "r+") as dst:
+        dst.scales = (1 / 255,)
+    vectorize_polygons([whole], tmp_path / "whole.gpkg")
+    assert list(gpd.read_file(tmp_path / "whole.gpkg")["area_m2"].round()) == [64]
