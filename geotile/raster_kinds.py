@@ -131,7 +131,9 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
             return RasterKind("probability", float(scale), names, threshold,
                               independent_background=True)
         elif names and count == len(names) > 1 and (bands == "independent" or (
-                bands != "exclusive" and not is_background_name(names[0]))):
+                bands != "exclusive" and not is_background_name(names[0])
+                and not (bands is None and _per_file(
+                    _SUMS_TO_ONE, src, lambda src: _sums_to_one(src, float(scale)))))):
             return RasterKind("probability", float(scale), ["background", *names], threshold,
                               background_band=False)
         if not names and count > 1 and bands == "independent":  # band k is class k
@@ -188,6 +190,34 @@ def _refuse_unscaled(src, scale: float, tagged: bool) -> None:
                      f"({said}, kept by gdal_translate -unscale or -scale) reads them x "
                      f"1/{scale:g}, so that none would reach a threshold. Drop the scale: "
                      f"gdal_edit.py -scale 1 -mo GEOTILE_SCALE=1 {name}.")
+
+
+#: _sums_to_one of the rasters already sampled, by file (:func:`_per_file`)
+_SUMS_TO_ONE: dict[tuple, bool] = {}
+#: how far from 1 a sampled pixel's bands may sum for named bands to be read as a softmax
+#: (float16 outputs, resampling), past the rounding of an integer type
+NAMED_SOFTMAX_TOLERANCE = 0.01
+
+
+def _sums_to_one(src, scale: float) -> bool:
+    """Whether the value bands of ``src`` sum to 1 (values / ``scale``) in all but
+    :data:`SOFTMAX_STRAYS` of the valid pixels of a sample: a softmax of the classes its
+    bands name (land cover without a background class), not independent probabilities,
+    which are 0 together outside their objects."""
+    from geotile.raster import sample_pixels
+
+    alpha = set(mask_alpha_bands(src))
+    indexes = [i for i in range(1, src.count + 1) if i not in alpha]
+    sample = sample_pixels(src, indexes).astype(np.float64)
+    floating = np.dtype(src.dtypes[0]).kind == "f"
+    valid = np.isfinite(sample).all(axis=0)
+    if src.nodata is not None:
+        valid &= (sample != src.nodata).all(axis=0)
+    if not valid.any():
+        return False
+    tolerance = NAMED_SOFTMAX_TOLERANCE + (0 if floating else len(indexes) * 0.5 / scale)
+    off = np.abs(sample.sum(axis=0)[valid] / scale - 1) > tolerance
+    return bool(np.count_nonzero(off) <= SOFTMAX_STRAYS * off.size)
 
 
 def _whole_numbers(src, any_ids: bool = True) -> bool:

@@ -341,6 +341,38 @@ def test_multiclass_names_from_band_descriptions(make_raster, tmp_path):
     assert list(found["class"]) == ["house", "shed"] and list(found["class_id"]) == [1, 2]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_named_softmax_bands_without_background_give_every_pixel_a_class(make_raster,
+                                                                        tmp_path, dtype):
+    """An untagged land-cover softmax whose band descriptions name classes (water, forest,
+    urban: no background) was read as independent probabilities and thresholded at 0.5:
+    the 46 % of pixels whose most probable class was under 0.5 became a background no band
+    names, left out of the polygons. Bands that sum to 1 are a softmax: the argmax, every
+    pixel a class; independent bands (0 together outside the objects) stay thresholded."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(3, 30, 30)) * 0.7
+    p = np.exp(z) / np.exp(z).sum(axis=0)
+    assert (p.max(axis=0) < 0.5).mean() > 0.3
+    values = (p * 255).round().astype(np.uint8) if dtype == "uint8" else p.astype(np.float32)
+    path = _probability(make_raster, "lc.tif", values, descriptions=["water", "forest", "urban"])
+    if dtype == "uint8":
+        import rasterio
+
+        with rasterio.open(path, "r+") as dst:
+            dst.scales = (1 / 255,) * 3
+    vectorize_polygons([path], tmp_path / "lc.gpkg")
+    found = gpd.read_file(tmp_path / "lc.gpkg")
+    assert found.area.sum() == pytest.approx(900)
+    areas = found.groupby("class")["area_m2"].sum()
+    expected = np.bincount(values.argmax(axis=0).ravel(), minlength=3)
+    assert [areas[n] for n in ("water", "forest", "urban")] == list(expected)
+    independent = np.zeros((2, 30, 30), np.float32)
+    independent[0, 2:8, 2:8], independent[1, 10:20, 10:20] = 0.9, 0.4
+    path = _probability(make_raster, "ind.tif", independent, descriptions=["building", "road"])
+    vectorize_polygons([path], tmp_path / "ind.gpkg")
+    assert list(gpd.read_file(tmp_path / "ind.gpkg")["area_m2"]) == [36]
+
+
 def test_threshold_comes_from_option_then_tag_then_half(make_raster, tmp_path):
     p = np.zeros((1, 20, 20), np.float32)
     p[0, 2:8, 2:8] = 0.7

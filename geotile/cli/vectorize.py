@@ -134,7 +134,9 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
 
     A probability raster of one band is thresholded; several bands are a
     softmax (argmax; band 1 background unless its description names a
-    class), or independent probabilities where tagged
+    class: then bands that sum to 1 are a softmax of the classes they name,
+    every pixel one of them, others are thresholded as independent
+    probabilities), or independent probabilities where tagged
     GEOTILE_BANDS=independent (band k class k, background where none
     reaches the threshold, or where band 1, named background, is the most
     probable; geotile predict tags its outputs). Bands without tags or
