@@ -603,6 +603,21 @@ def test_class_output_of_sigmoid_channels_is_background_where_none_reaches_the_t
     np.testing.assert_array_equal(ids[clear], expected[clear])
 
 
+def _read_back_alike(tmp_path, classes: int) -> dict:
+    """evaluate of p.tif (probabilities) against c.tif (its class output) is diagonal, and
+    vectorize gives both the same area per class: those areas (by class name)."""
+    confusion = evaluate_rasters(tmp_path / "p.tif", tmp_path / "c.tif").confusion
+    assert confusion.shape == (classes, classes)
+    assert np.count_nonzero(confusion - np.diag(np.diag(confusion))) == 0
+    areas = {}
+    for name in ("p", "c"):
+        vectorize_polygons([tmp_path / f"{name}.tif"], tmp_path / f"{name}.gpkg")
+        found = gpd.read_file(tmp_path / f"{name}.gpkg")
+        areas[name] = found.groupby("class")["area_m2"].sum().round(6).to_dict()
+    assert areas["c"] == areas["p"]
+    return areas["c"]
+
+
 def test_sigmoid_class_raster_reads_back_as_its_probabilities_do(tmp_path):
     # vectorize and evaluate read the probability raster of the same model (bands named
     # building, road, water: background is max p < threshold); the class raster agrees
@@ -613,17 +628,7 @@ def test_sigmoid_class_raster_reads_back_as_its_probabilities_do(tmp_path):
     predict_raster(model, image, tmp_path / "p.tif", options=PredictOptions(threshold=0.6))
     predict_raster(model, image, tmp_path / "c.tif",
                    options=PredictOptions(output_type="class", threshold=0.6))
-    scores = evaluate_rasters(tmp_path / "p.tif", tmp_path / "c.tif")
-    confusion = scores.confusion
-    assert confusion.shape == (4, 4) and np.count_nonzero(confusion - np.diag(
-        np.diag(confusion))) == 0
-    areas = {}
-    for name in ("p", "c"):
-        vectorize_polygons([tmp_path / f"{name}.tif"], tmp_path / f"{name}.gpkg")
-        found = gpd.read_file(tmp_path / f"{name}.gpkg")
-        areas[name] = found.groupby("class")["area_m2"].sum().round(6).to_dict()
-    assert set(areas["c"]) == set(LABELS)
-    assert areas["c"] == areas["p"]
+    assert set(_read_back_alike(tmp_path, 4)) == set(LABELS)
 
 
 @pytest.mark.parametrize("threshold", [None, 0.7])
@@ -656,16 +661,7 @@ def test_sigmoid_channels_with_a_background_channel_make_no_background_class(tmp
         ids = c.read(1)
         assert json.loads(c.tags()["GEOTILE_CLASS_NAMES"]) == names
     np.testing.assert_array_equal(ids[clear], expected[clear])
-    confusion = evaluate_rasters(tmp_path / "p.tif", tmp_path / "c.tif").confusion
-    assert confusion.shape == (3, 3)
-    assert np.count_nonzero(confusion - np.diag(np.diag(confusion))) == 0
-    areas = {}
-    for name in ("p", "c"):
-        vectorize_polygons([tmp_path / f"{name}.tif"], tmp_path / f"{name}.gpkg")
-        found = gpd.read_file(tmp_path / f"{name}.gpkg")
-        areas[name] = found.groupby("class")["area_m2"].sum().round(6).to_dict()
-    assert set(areas["c"]) == {"building", "road"}
-    assert areas["c"] == areas["p"]
+    assert set(_read_back_alike(tmp_path, 3)) == {"building", "road"}
 
 
 def test_softmax_class_output_stays_the_argmax_and_declares_no_threshold(tmp_path):
@@ -777,15 +773,7 @@ def test_softmax_probabilities_without_a_background_read_back_as_their_argmax(tm
         assert p.tags()["GEOTILE_BANDS"] == "exclusive"
         below = (p.read().max(axis=0) < 0.5).sum()
     assert below > 100  # pixels whose most probable class is below 0.5
-    confusion = evaluate_rasters(tmp_path / "p.tif", tmp_path / "c.tif").confusion
-    assert confusion.shape == (3, 3)
-    assert np.count_nonzero(confusion - np.diag(np.diag(confusion))) == 0
-    areas = {}
-    for name in ("p", "c"):
-        vectorize_polygons([tmp_path / f"{name}.tif"], tmp_path / f"{name}.gpkg")
-        found = gpd.read_file(tmp_path / f"{name}.gpkg")
-        areas[name] = found.groupby("class")["area_m2"].sum().round(6).to_dict()
-    assert areas["c"] == areas["p"]
+    _read_back_alike(tmp_path, 3)
 def _garage_house_road(path, names):
     """Staircase garages (id 1), houses (2) and a road (3), 0.5 m pixels, named ``names``."""
     ids = np.zeros((80, 80), np.uint8)
