@@ -23,6 +23,9 @@ _PASS_THROUGH_OPS = {"Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
 _FINAL_ACTIVATIONS = {"Sigmoid": ("sigmoid", 0.0, 1.0), "HardSigmoid": ("sigmoid", 0.0, 1.0),
                       "QLinearSigmoid": ("sigmoid", 0.0, 1.0),
                       "Softmax": ("softmax", 0.0, 1.0), "Tanh": ("final", -1.0, 1.0)}
+#: pass-through ops that keep every axis and its length (a Resize keeps the channels')
+_AXES_KEPT_OPS = {"Identity", "Cast", "Resize", "Upsample", "QuantizeLinear",
+                  "DequantizeLinear"}
 #: reductions over channels of final values are final (the most likely class's probability)
 _REDUCTIONS = {"ReduceMax", "ReduceMin", "ReduceMean"}
 #: ops whose outputs are class ids or booleans, not scores
@@ -233,6 +236,10 @@ class GraphEnd:
     why: str = ""
     #: a cubic Resize may take them a little past low..high (interpolation overshoot)
     overshoots: bool = False
+    #: the axis a final Softmax normalises, numbered as the tensor's (negative: from its
+    #: end), carried through ops that keep every axis and its length (a Transpose moves
+    #: it); None when a Slice, Reshape, reduction... hides it
+    axis: int | None = None
 
     @property
     def probabilities(self) -> bool:
@@ -306,12 +313,14 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
     rank = _graph_ranks(graph, producers)
 
     def softmax(node) -> GraphEnd:
-        end = GraphEnd("softmax", 0.0, 1.0, (node.op_type,))
         quantized = node.op_type == "QLinearSoftmax"  # its own opset attribute, axis -1
         version = attribute(node, "opset", opset) if quantized else opset
+        axis = attribute(node, "axis", -1 if quantized or version is None or version >= 13
+                         else 1)
+        end = GraphEnd("softmax", 0.0, 1.0, (node.op_type,), axis=axis)
         if version is None or version >= 13:
             return end
-        axis, dims = attribute(node, "axis", -1 if quantized else 1), rank(node.input[0])
+        dims = rank(node.input[0])
         if dims is None or axis in (-1, dims - 1):
             return end
         return dataclasses.replace(end, why=(
@@ -343,10 +352,10 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
             return GraphEnd("constant")
         return GraphEnd("constant", float(known.min()), float(known.max()))
 
-    def combined(names, op_type: str | None, depth: int) -> GraphEnd:
+    def combined(names, op_type: str | None, depth: int, joins: bool = False) -> GraphEnd:
         """Several inputs: final when every one that is not a constant is, of their kind
         when they agree (else "final"), over the range ``op_type`` maps them to (None: the
-        union of theirs)."""
+        union of theirs); ``joins``: a Concat, whose axis may be the softmax's."""
         ends = [constant(i) if i in constants else final(i, depth + 1) for i in names if i]
         kinds = {e.kind for e in ends} - {"constant"}
         if not kinds or "" in kinds:
@@ -355,11 +364,14 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
         ops = max((e.ops for e in ends), key=len)
         why = next((e.why for e in ends if e.why), "")
         over = any(e.overshoots for e in ends)
+        # elementwise (Where, Mul...): the softmax's axis where they agree on it
+        axes = {e.axis for e in ends if e.kind != "constant"}
+        axis = axes.pop() if len(axes) == 1 and not joins else None
         if op_type is None:
             return GraphEnd(kind, min(e.low for e in ends), max(e.high for e in ends), ops, why,
-                            over)
+                            over, axis)
         low, high = _interval(op_type, [(e.low, e.high) for e in ends])
-        return GraphEnd(kind, low, high, (*ops, op_type), why, over)
+        return GraphEnd(kind, low, high, (*ops, op_type), why, over, axis)
 
     def clip(node, depth: int) -> GraphEnd:
         bounds = [attribute(node, "min", -math.inf), attribute(node, "max", math.inf)]
@@ -400,11 +412,16 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
                 if result.kind:
                     result = dataclasses.replace(result, kind="final")
             elif kind == "Concat":
-                result = combined(node.input, None, depth)
+                result = combined(node.input, None, depth, joins=True)
             elif kind in _ELEMENTWISE_OPS:
                 result = combined(node.input, kind, depth)
             elif kind in _PASS_THROUGH_OPS or kind in _REDUCTIONS:
                 result = final(node.input[0], depth + 1)
+                if result.axis is not None and kind not in _AXES_KEPT_OPS:
+                    perm = attribute(node, "perm") if kind == "Transpose" else None
+                    moved = perm.index(result.axis % len(perm)) if perm and -len(perm) <= \
+                        result.axis < len(perm) else None
+                    result = dataclasses.replace(result, axis=moved)
                 if kind in ("Resize", "Upsample") and attribute(node, "mode") == "cubic":
                     result = dataclasses.replace(result, overshoots=True)
         memo[name] = result

@@ -27,8 +27,9 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   final values (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax (or
   one written out op by op, a Clip of logits into 0..1, the max of a softmax), seen
   through trailing shape-only ops and ops whose range stays 0..1, means probabilities;
-  a final activation taken out of 0..1 (p x 100, Tanh) is refused, as is ArgMax or a
-  comparison cast to float (ids cannot be blended); else K = 1 -> sigmoid, K > 1 ->
+  a final activation taken out of 0..1 (p x 100, Tanh) is refused, as is a Softmax over
+  another axis than the classes or over one channel, ArgMax or a comparison cast to float
+  (ids cannot be blended); else K = 1 -> sigmoid, K > 1 ->
   softmax (clamped logits too). A metadata ``activation`` applies to logits only, never on
   top of the graph's own (warned when they differ). Values are never used to guess; final
   values seen outside 0..1 in the first batch are refused;
@@ -207,6 +208,9 @@ class ModelOutput:
     names: list[str] = field(default_factory=list)
     #: probabilities a cubic Resize takes a little past 0..1: clipped back
     overshoots: bool = False
+    #: the axis of the output its final Softmax normalises (negative: from the end), None
+    #: when the graph does not tell (GraphEnd.axis)
+    softmax_axis: int | None = None
 
     @property
     def multi_label(self) -> bool:
@@ -479,7 +483,9 @@ class OnnxModel:
             outputs.append(ModelOutput(o.name, i, ends_in_activation=bool(end.kind),
                                        final_kind=end.kind, not_probabilities=end.problem(),
                                        class_ids=ids.get(o.name, False),
-                                       overshoots=end.overshoots and end.probabilities))
+                                       overshoots=end.overshoots and end.probabilities,
+                                       softmax_axis=end.axis if end.kind == "softmax"
+                                       else None))
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
             if sorted(self.all_output_names) == list(TORCHVISION_HEADS):
@@ -667,6 +673,8 @@ class OnnxModel:
                 geometries.append(self._read_output(output, result, size, batch, index))
             except ModelError as exc:
                 refused.append((output, result, exc))
+            else:
+                _check_softmax_axis(output, result.shape)
         if refused:
             self._refuse_instance_model([r.shape for r in results], size)
             raise self._other_outputs(refused)
@@ -799,6 +807,8 @@ class OnnxModel:
             candidates = [nchw, nhwc] if self.layout == "NCHW" else [nhwc, nchw]
             if shape[1] == shape[3]:  # as many channels as pixels: which axis holds them?
                 axis = self._channel_axis(index, size, shape)
+                if axis is None and output.softmax_axis is not None:  # the classes' softmax
+                    axis = output.softmax_axis % 4
                 candidates = {1: [nchw], 3: [nhwc]}.get(axis, candidates)
         for axis, (h, w), channels in candidates:
             geometry = _geometry(size, h, w)
@@ -1263,6 +1273,31 @@ class OnnxModel:
         return (f"{self.path.name}: {self.provider}, {self.layout}, {self.channels} channels "
                 f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "
                 f"{self.class_names}, activation {activations}")
+
+
+def _check_softmax_axis(output: ModelOutput, shape: tuple) -> None:
+    """Say in ``output.not_probabilities`` (refused unless --activation none) when the final
+    Softmax of ``output`` (of ``shape``, its channel axis read) normalises another axis than
+    its classes (axis=-1 of an NCHW output: each row of the window over its width), or one
+    channel alone (1 everywhere)."""
+    if output.softmax_axis is None or output.not_probabilities \
+            or not -len(shape) <= output.softmax_axis < len(shape):
+        return
+    axis = output.softmax_axis % len(shape)
+    if axis == output.channel_axis and output.channels == 1:
+        output.not_probabilities = (
+            "its final Softmax normalises its one channel, so it is 1 everywhere. Re-export "
+            "it ending in a Sigmoid (or in its logits).")
+    elif axis != output.channel_axis:
+        height, width = (a for a in range(1, len(shape)) if a != output.channel_axis)
+        names = {0: "the batch", height: "the window's height", width: "the window's width"}
+        classes = f"its {output.channels} classes (axis {output.channel_axis})" \
+            if output.channel_axis is not None else "classes (it has no class axis)"
+        output.not_probabilities = (
+            f"its final Softmax(axis={output.softmax_axis}) normalises axis {axis} of its "
+            f"{list(shape)} output, {names[axis]}, not {classes}: its values are no class "
+            "probabilities (and change with the window). Re-export it with the Softmax over "
+            "the classes" + (f" (axis={output.channel_axis})." if output.channel_axis else "."))
 
 
 def _geometry(size: int, height, width) -> Geometry | None:

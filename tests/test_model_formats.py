@@ -309,6 +309,78 @@ def test_softmax_over_the_window_before_opset_13_is_refused(tmp_path, run_cli, m
         assert not (tmp_path / "o.tif").exists()
 
 
+@pytest.mark.parametrize(("axis", "classes", "expected"), [
+    (-1, 3, "normalises axis 3 of its [1, 3, 64, 64] output, the window's width"),
+    (2, 3, "normalises axis 2 of its [1, 3, 64, 64] output, the window's height"),
+    (1, 1, "normalises its one channel, so it is 1 everywhere")])
+def test_a_final_softmax_over_another_axis_than_the_classes_is_refused(
+        tmp_path, run_cli, make_raster, image, axis, classes, expected):
+    """At opset 13, Softmax(axis=-1) of an NCHW output normalises each row over the window's
+    width (3 classes summing to 0.1 at a pixel, and changing with the window), and a Softmax
+    over one channel is 1 everywhere (every pixel a building): both were written as
+    probabilities, exit 0."""
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "z", 3, classes, seed=5)
+    path = save_graph(tmp_path / "m.onnx",
+                      [conv, helper.make_node("Softmax", ["z"], ["output"], axis=axis)],
+                      nchw_in(), [("output", FLOAT, ["N", classes, "H", "W"])], weights)
+    tif = make_raster("img.tif", image)
+    for extra in ([], ["--output-type", "class"]):
+        result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64",
+                         *extra)
+        assert_one_line_error(result, "m.onnx", expected, "Re-export")
+        assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("tail", ["nhwc", "slice", "upsample"])
+def test_a_final_softmax_over_the_classes_moved_or_sliced_is_read(tmp_path, image, tail):
+    """Softmax over the classes then a Transpose to NHWC, a Slice keeping one class of two
+    (p of the foreground) or a Resize: per-pixel probabilities, written as they are."""
+    classes = 1 if tail == "slice" else 3
+    conv, weights = conv1x1("input", "z", 3, 2 if tail == "slice" else 3, seed=5)
+    make = helper.make_node
+    tails = {"nhwc": [make("Transpose", ["p"], ["output"], perm=[0, 2, 3, 1])],
+             "slice": [make("Slice", ["p", "one", "two", "one"], ["output"])],
+             "upsample": [make("Resize", ["p", "", "scales"], ["output"], mode="nearest")]}
+    shape = ["N", "H", "W", 3] if tail == "nhwc" else ["N", classes, "H", "W"]
+    nodes = [make("AveragePool", ["input"], ["x"], kernel_shape=[2, 2], strides=[2, 2])
+             ] if tail == "upsample" else [make("Identity", ["input"], ["x"])]
+    conv.input[0] = "x"
+    path = save_graph(tmp_path / "m.onnx",
+                      [*nodes, conv, make("Softmax", ["z"], ["p"], axis=1), *tails[tail]],
+                      nchw_in(), [("output", FLOAT, shape)],
+                      {**weights, "one": np.array([1]), "two": np.array([2]),
+                       "scales": np.array([1, 1, 2, 2], np.float32)})
+    model = OnnxModel.from_path(path, tile_size=64)
+    assert [(o.activation, o.channels, o.not_probabilities) for o in model.outputs] == [
+        ("none", classes, "")]
+    if tail != "upsample":
+        out = predict_array(model, image, options=PredictOptions(tile_size=64))
+        expected = whole(path, image)[0][0]
+        np.testing.assert_allclose(out, expected.transpose(2, 0, 1) if tail == "nhwc"
+                                   else expected, atol=1e-5)
+
+
+def test_a_final_softmax_tells_the_class_axis_of_a_fixed_output_as_wide_as_its_classes(
+        tmp_path, image):
+    """A fixed 8 px model with 8 classes, [1, 8, 8, 8] NHWC out of a Softmax(axis=-1): its
+    axes 1 and 3 have one length at its one size, and its bands were read from axis 1 (each
+    band a row of the window: 0.35 off), exit 0."""
+    conv, weights = conv1x1("input", "z", 3, 8, seed=5)
+    make = helper.make_node
+    path = save_graph(tmp_path / "m.onnx",
+                      [conv, make("Transpose", ["z"], ["t"], perm=[0, 2, 3, 1]),
+                       make("Softmax", ["t"], ["output"], axis=-1)],
+                      [("input", FLOAT, [1, 3, 8, 8])], [("output", FLOAT, [1, 8, 8, 8])],
+                      weights)
+    model = OnnxModel.from_path(path)
+    assert model.outputs[0].channel_axis == 3
+    window = image[:, :8, :8]
+    out = predict_array(model, window, options=PredictOptions())
+    np.testing.assert_allclose(out, whole(path, window)[0][0].transpose(2, 0, 1), atol=1e-5)
+
+
 @pytest.mark.parametrize("opset", [11, 13])
 def test_softmax_over_the_last_axis_before_opset_13_is_per_pixel(tmp_path, image, opset):
     """torch's export before opset 13 (Transpose, Softmax over the last axis, Transpose
