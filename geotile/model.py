@@ -128,9 +128,14 @@ def _check_layout_metadata(layout: str, shape: list, declared, path) -> None:
 
 def _fixed_layout(shape: list, graph, input_name: str) -> str | None:
     """The layout of an input whose fixed axes tell it: the two equal ones are the square
-    patch, whichever holds more (72 bands of 32 px: [1, 72, 32, 32] or [1, 32, 32, 72]); all
-    three equal, a leading Transpose to NCHW (Keras via tf2onnx) says NHWC; else None."""
+    patch, whichever holds more (72 bands of 32 px: [1, 72, 32, 32] or [1, 32, 32, 72]), the
+    other one symbolic too ([N, C, 256, 256]: its channels); all three equal, a leading
+    Transpose to NCHW (Keras via tf2onnx) says NHWC; else None."""
     _, first, middle, last = shape
+    if first is None and middle is not None and middle == last:
+        return "NCHW"
+    if last is None and first is not None and first == middle:
+        return "NHWC"
     if None in (first, middle, last):
         return None
     if middle == last != first:

@@ -2858,6 +2858,29 @@ def test_the_layout_of_a_fixed_input_follows_its_square_axes(tmp_path, layout, s
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_a_fixed_square_patch_beside_a_symbolic_channel_axis_tells_the_layout(
+        tmp_path, run_cli, make_raster, image, layout):
+    """[N, C, 32, 32] (NCHW) was read as NHWC of 32 channels and [N, 32, 32, C] as NCHW of
+    32: 'ONNX Runtime cannot run the model on 32 px tiles ... Check the export.', a model
+    that runs. The equal fixed axes are the patch, the symbolic one its channels."""
+    import onnx
+
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    path = pointwise_model(tmp_path / "m.onnx", layout=layout, size=32, activation="sigmoid")
+    read = onnx.load(str(path))
+    read.graph.input[0].type.tensor_type.shape.dim[1 if layout == "NCHW" else 3].dim_param = "C"
+    onnx.save(read, str(path))
+    model = OnnxModel.from_path(path)
+    assert (model.layout, model.channels, model.tile_size) == (layout, 3, 32)
+    result = run_cli("predict", path, make_raster("img.tif", image), "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        expected = pointwise_reference(image[np.newaxis] / 255, activation="sigmoid")[0]
+        np.testing.assert_allclose(out.read(), expected, atol=1e-5)
+
+
 def test_a_scale_given_for_an_integer_model_rounds_the_pixels(tmp_path, run_cli, make_raster,
                                                               image):
     """A uint8-input model on 12-bit pixels: the range error's --scale now runs, rounding the
