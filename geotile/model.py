@@ -577,7 +577,7 @@ class OnnxModel:
             if listed and len(listed) == output.channels:
                 output.names = listed
             elif listed and output.channels == 1 and len(listed) == 2:
-                output.names = listed[1:]  # binary: background + the foreground class
+                output.names = _binary_name(listed, self.path.name, key)
             else:
                 if listed:
                     log.warning("%s: its metadata %s gives %d class names (%s) for %d "
@@ -1278,6 +1278,21 @@ class OnnxModel:
         return (f"{self.path.name}: {self.provider}, {self.layout}, {self.channels} channels "
                 f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "
                 f"{self.class_names}, activation {activations}")
+
+
+def _binary_name(names: list[str], model: str, key: str) -> list[str]:
+    """The name of a one-band output listed with two: the one that is no background
+    (a binary model's training names, in either order), else the second, said."""
+    from geotile.class_keys import is_background_name
+
+    first, second = (is_background_name(n) for n in names)
+    if second and not first:
+        return names[:1]
+    if not first:
+        log.warning("%s: its metadata %s gives 2 class names (%s) for one band, neither of "
+                    "them background; the band is named %r", model, key, ", ".join(names),
+                    names[1])
+    return names[1:]
 
 
 def _check_softmax_axis(output: ModelOutput, shape: tuple) -> None:

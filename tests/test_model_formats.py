@@ -2839,6 +2839,26 @@ def test_class_names_as_comma_separated_text(tmp_path, names, channels, expected
         assert "3 class names" in caplog.text and "2 band" in caplog.text
 
 
+@pytest.mark.parametrize("names, expected, warned", [
+    (["background", "building"], "building", False),
+    (["building", "background"], "building", False),  # was named 'background'
+    (["No data", "water"], "water", False),
+    (["building", "road"], "road", True),  # two classes for one band: said
+])
+def test_two_class_names_of_one_band_name_the_one_that_is_no_background(
+        tmp_path, names, expected, warned, caplog):
+    """A binary model exported with one sigmoid band and the two names of its training
+    (background and the class, in either order): the band is the class, never the
+    background; two class names for one band are said, not picked silently."""
+    from .onnx_models import pointwise_model
+
+    path = pointwise_model(tmp_path / "m.onnx", classes=1, metadata={"class_names": names})
+    with caplog.at_level("WARNING", logger="geotile"):
+        model = OnnxModel.from_path(path)
+    assert model.class_names == [expected]
+    assert ("2 class names" in caplog.text and "one band" in caplog.text) == warned
+
+
 @pytest.mark.parametrize("layout, shape", [("NCHW", [1, 72, 32, 32]), ("NHWC", [1, 32, 32, 72]),
                                            ("NHWC", [1, 32, 32, 32])])
 def test_the_layout_of_a_fixed_input_follows_its_square_axes(tmp_path, layout, shape):
