@@ -342,6 +342,7 @@ class OnnxModel:
         self._scale: float | None = None
         self._mean = self._std = None
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
+        self._mixed_said = False  # the warning of a mean and std on two scales given
         self._stats_wide = False  # mean/std above 255: for raw 12- or 16-bit pixels
         #: why the graph takes 0..255 pixels (it divides by 255, its mean/std are for them)
         self._scales_input = (graph_scales_input(graph, self.input_name)
@@ -991,6 +992,12 @@ class OnnxModel:
         # std above 1 cannot be meant for pixels divided by 255 first
         # above 255 (TorchGeo's Sentinel-2 means of 1354): for raw 12- or 16-bit pixels
         self._stats_wide = self._scale is None and max(*mean, *std) > 255
+        mixed = any(0 < m <= 1 < s for m, s in zip(mean, std, strict=False))
+        if mixed and not self._mixed_said:  # a channel's, once per model
+            self._mixed_said = True
+            log.warning("%s: mean %s and std %s are on two scales (a mean of 0..1 pixels, a "
+                        "std of 0..255 ones), so normalised pixels are 255 times off: give "
+                        "--mean and --std on one scale", self.path.name, list(mean), list(std))
         if self._scale is None and (max(mean) > 1 or min(std) > 1):
             self._takes_0_255 = "its mean/std are for 0..255 pixels"
             if self._takes_0_255 != before:

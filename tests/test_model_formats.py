@@ -4,6 +4,7 @@ with ONNX Runtime run directly) or be refused in one line."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -1207,6 +1208,23 @@ def test_mean_and_std_on_the_0_255_scale_apply_to_raw_pixels(tmp_path, caplog):
         "standardization_std": "[0.229, 0.224, 0.225]"}))
     np.testing.assert_allclose(unit.prepare(pixels)[0, 0], (pixels[0, 0] / 255 - 0.485) / 0.229,
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("mean, std, warned", [
+    ([0.485, 0.456, 0.406], [58.395, 57.12, 57.375], True),  # mean 0..1, std 0..255
+    ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], False),
+    ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375], False),
+    ([0, 0, 0], [255, 255, 255], False),  # 0..255 pixels divided by 255: one scale
+])
+def test_a_mean_and_std_on_two_scales_are_said(tmp_path, caplog, mean, std, warned):
+    """ImageNet's mean for 0..1 pixels beside its std for 0..255 ones, as exports mixing
+    torchvision's two sets write them: normalised pixels 255 times off,
+    without a word; now one warning naming both and --mean/--std."""
+    metadata = {"standardization_mean": json.dumps(mean), "standardization_std": json.dumps(std)}
+    with caplog.at_level("WARNING", logger="geotile"):
+        OnnxModel.from_path(logits_model(tmp_path / "m.onnx", metadata=metadata))
+    said = "scales" in caplog.text and "--mean" in caplog.text and "--std" in caplog.text
+    assert said == warned, caplog.text
 
 
 UNIT_MEAN, UNIT_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
