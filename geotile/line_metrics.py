@@ -162,16 +162,49 @@ def _snapped(lines: np.ndarray, tolerance: float) -> np.ndarray:
     owners = np.unique(part)
     own = np.isin(owners[hits[0]] * len(points) + used[hits[1]], part * len(points) + key)
     line, vertex = hits[0][~own], used[hits[1][~own]]
+    steps = np.hypot(*np.diff(points[key], axis=0, prepend=points[key][:1]).T)
+    first = np.r_[True, part[1:] != part[:-1]]
+    steps[first] = 0.0
+    along = np.cumsum(steps)
+    along -= along[first][np.searchsorted(owners, part)]
+    inserted = shapely.line_locate_point(snapped[line], shapely.points(points[vertex]))
+    # a line's own vertex near another of its stretches (a road ending by itself) is given
+    # to that stretch too, as a copy of the stretch drawn by another line gets it
+    own_line, own_vertex, own_along = _own_vertices_near(points, part, key, along, tolerance)
+    line = np.r_[line, np.searchsorted(owners, own_line)].astype(np.intp)
+    vertex, inserted = np.r_[vertex, own_vertex].astype(key.dtype), np.r_[inserted, own_along]
     if not len(line):
         return snapped
-    steps = np.hypot(*np.diff(points[key], axis=0, prepend=points[key][:1]).T)
-    steps[np.r_[True, part[1:] != part[:-1]]] = 0.0
-    along = np.cumsum(steps)
-    along -= along[np.r_[True, part[1:] != part[:-1]]][np.searchsorted(owners, part)]
-    inserted = shapely.line_locate_point(snapped[line], shapely.points(points[vertex]))
     order = np.lexsort((np.r_[along, inserted], np.r_[part, owners[line]]))
     part, key = _distinct_vertices(np.r_[part, owners[line]][order], np.r_[key, vertex][order])
     return shapely.linestrings(points[key], indices=_dense(part))
+
+
+def _own_vertices_near(points: np.ndarray, part: np.ndarray, key: np.ndarray,
+                       along: np.ndarray, tolerance: float):
+    """(part, vertex key, distance along the part) of each vertex within ``tolerance`` of a
+    segment of its own line other than the ones it ends, at its projection on the nearest
+    such segment."""
+    import shapely
+
+    starts = np.flatnonzero(part[1:] == part[:-1])  # segment s: vertices s..s + 1
+    segments = shapely.linestrings(
+        np.stack([points[key[starts]], points[key[starts + 1]]], axis=1))
+    near, seg = shapely.STRtree(segments).query(shapely.points(points[key]), "dwithin",
+                                                distance=tolerance)
+    begin = starts[seg]
+    keep = (part[near] == part[begin]) & (key[near] != key[begin]) & (key[near] != key[begin + 1])
+    near, seg, begin = near[keep], seg[keep], begin[keep]
+    if not len(near):
+        return part[:0], key[:0], along[:0]
+    vertices = shapely.points(points[key[near]])
+    distance = shapely.distance(segments[seg], vertices)
+    order = np.lexsort((distance, key[near], part[near]))  # the nearest segment of each
+    first = np.r_[True, (np.diff(part[near][order]) != 0) | (np.diff(key[near][order]) != 0)]
+    pick = order[first]
+    near, seg, begin = near[pick], seg[pick], begin[pick]
+    offset = shapely.line_locate_point(segments[seg], vertices[pick])
+    return part[near], key[near], along[begin] + offset
 
 
 def _leaders(pairs: np.ndarray, n: int) -> np.ndarray:

@@ -1070,6 +1070,26 @@ def test_duplicated_or_overlapping_lines_count_once():
     assert scores.recall == pytest.approx(1) and scores.precision == pytest.approx(1)
 
 
+def test_a_stretch_drawn_twice_counts_once_beside_a_road_ending_by_itself():
+    """A road looping back to end 1 cm from its own first stretch (within 1 % of --buffer),
+    that stretch drawn again as its own line: the copy took the end vertex, the road's own
+    stretch did not, so the two no longer overlapped and 100 m were counted twice; the road
+    as one feature or cut into its segments measures the same."""
+    from geotile.line_metrics import line_scores
+
+    loop = shapely.LineString([(0, 0), (100, 0), (100, 50), (50, 0.01)])
+    copy = shapely.LineString([(0, 0), (100, 0)])
+    scores = line_scores([loop], [loop, copy], 2.0)
+    assert scores.true_length == pytest.approx(loop.length, abs=1e-3)
+    assert scores.matched_true_length == pytest.approx(loop.length, abs=1e-3)
+    assert scores.recall == pytest.approx(1.0) and scores.precision == pytest.approx(1.0)
+    # the same road as one feature or as its segments: the same length
+    coords = list(loop.coords)
+    pieces = [shapely.LineString(coords[i:i + 2]) for i in range(len(coords) - 1)]
+    assert line_scores(pieces, pieces, 2.0).true_length == pytest.approx(
+        line_scores([loop], [loop], 2.0).true_length, abs=1e-9)
+
+
 def test_length_within_a_buffer_skips_the_gaps_between_a_multilines_parts():
     """Two 10 m parts of one MultiLineString 10 m apart along a covered road: 20 m are
     within the buffer, not 30 (the gap read as one more segment)."""
