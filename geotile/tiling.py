@@ -782,7 +782,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                 more=extra_src.band_metadata() if extra_src is not None else ())
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
-        padding_drops = False
+        padding_drops, least_nodata = False, 1.0
         zero_class = _zero_class(mask_src)
         band = counted_band(mask_src)  # make-masks' footprint, wherever --channels put it
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
@@ -800,6 +800,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                                                        positive_128, probability, band)
                 if options.max_nodata is not None and nodata_fraction > options.max_nodata:
                     dropped_nodata += 1
+                    least_nodata = min(least_nodata, nodata_fraction)
                     if not padding_drops:  # would it be kept without its padding?
                         inside = data.valid[:patch.valid_height, :patch.valid_width]
                         padding_drops = 1 - inside.mean() <= options.max_nodata
@@ -834,6 +835,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         if kept == 0 and dropped_nodata == len(grid):
             why = ("(the raster holds no or almost no valid pixels). Check the file or raise "
                    "--max-nodata.")
+            if least_nodata < 0.5:  # a collar or scattered nodata in every patch
+                why = (f"(the least {least_nodata:.0%}, from nodata within the raster). Raise "
+                       "--max-nodata.")
             if padding_drops and min(src.width, src.height) < options.size:
                 # every --edge pads an image smaller than the patch: shifting does not help
                 why = (f"counting the padding past the raster's edge ({src.width}x{src.height} "

@@ -1402,6 +1402,20 @@ def test_an_image_smaller_than_the_patch_with_split_and_filtering_is_skipped(
     assert not (tmp_path / "out2").exists()
 
 
+def test_a_mostly_valid_image_whose_patches_all_hold_some_nodata_is_told_so(
+        run_cli, make_raster, tmp_path):
+    """A 200 px image 94 % valid with a thin nodata collar, at --size 100 --max-nodata 0:
+    every patch holds some nodata, and the message said 'the raster holds no or almost no
+    valid pixels'. It says how little nodata the patches hold and to raise --max-nodata."""
+    pixels = np.ones((3, 200, 200), np.uint8)
+    pixels[:, :3], pixels[:, -3:], pixels[:, :, :3], pixels[:, :, -3:] = 0, 0, 0, 0
+    image = make_raster("collar.tif", pixels, nodata=0)
+    result = run_cli("tile", image, "--size", "100", "--max-nodata", "0", "-o", tmp_path / "o")
+    assert_one_line_error(result, "collar.tif", "--max-nodata", "the least 6%")
+    assert "almost no valid" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_all_nodata_message_names_the_padding(run_cli, make_raster, tmp_path):
     """A 100 px image at --size 200 --max-nodata 0.5 was told 'Use --edge shift', which pads
     it just the same (the image is smaller than the patch): run so, it failed again with the
