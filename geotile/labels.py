@@ -1520,6 +1520,8 @@ def _number(value) -> float | int | None:
     if isinstance(value, (float, np.floating)):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, str):
+        if "_" in value:  # float() reads '1_1' as 11: a code of its own, not a number
+            return None
         try:
             number = float(value.strip())
         except ValueError:
