@@ -400,6 +400,20 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
     pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    if class_field:
+        pred_field = class_field
+        if class_field not in pred_frame.columns and "class" in pred_frame.columns:
+            pred_field = "class"  # geotile vectorize's: the mask's names of FIELD's classes
+        for source, frame, name in ((prediction, pred_frame, pred_field),
+                                    (truth, truth_frame, class_field)):
+            if len(frame) and name not in frame.columns:
+                fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
+                raise InputError(f"{source}: no field {class_field!r} for per-class scores. "
+                                 f"Fields: {fields or 'none'}." + cut_name_hint(
+                                     class_field, frame.columns, "--class-field"))
+        # classes make-masks burns as background (0) are no objects
+        truth_frame = _without_background(truth_frame, class_field, truth)
+        pred_frame = _without_background(pred_frame, pred_field, prediction)
     warn_if_apart(pred_frame, truth_frame, prediction, truth,
                   "every prediction is a false positive")
     pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)
@@ -417,16 +431,6 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                             repair_truth=repair_truth)
     per_class = {}
     if class_field:
-        pred_field = class_field
-        if class_field not in pred_frame.columns and "class" in pred_frame.columns:
-            pred_field = "class"  # geotile vectorize's: the mask's names of FIELD's classes
-        for source, frame, name in ((prediction, pred_frame, pred_field),
-                                    (truth, truth_frame, class_field)):
-            if len(frame) and name not in frame.columns:
-                fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
-                raise InputError(f"{source}: no field {class_field!r} for per-class scores. "
-                                 f"Fields: {fields or 'none'}." + cut_name_hint(
-                                     class_field, frame.columns, "--class-field"))
         true_class, pred_class = _class_labels(
             truth_frame[class_field] if len(truth_frame) else [],
             pred_frame[pred_field] if len(pred_frame) else [])
@@ -444,6 +448,29 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     return ObjectEvaluation(scores, pred_frame, truth_frame, per_class, conf_field=conf_field,
                             inputs=(prediction, truth),
                             classes=classes if class_field else None)
+
+
+def _without_background(frame, field: str, source):
+    """``frame`` less the features whose ``field`` says background in so many words
+    (:func:`~geotile.class_keys.names_background`), which make-masks --class-field burns as
+    0 and tile leaves out of its annotations; a warning names them."""
+    from geotile.class_keys import names_background
+    from geotile.errors import GeotileWarning
+    from geotile.labels import _class_key, _count
+
+    if not len(frame) or field not in frame.columns:
+        return frame
+    named = [_class_key(v) if isinstance(v, str) else None for v in frame[field]]
+    background = np.array([v is not None and names_background(v) for v in named], bool)
+    if not background.any():
+        return frame
+    said = [v for v, b in zip(named, background, strict=True) if b]
+    shown = ", ".join(repr(v) for v in list(dict.fromkeys(said))[:5])
+    warnings.warn(f"{source}: {_count(said)} of field {field!r} "
+                  f"{'name' if len(said) > 1 else 'names'} background ({shown}): left out of "
+                  "the scores, as make-masks burns them as background (0).", GeotileWarning,
+                  stacklevel=4)
+    return frame[~background]
 
 
 def _named_as_truth(pred_class: np.ndarray, true_class: np.ndarray) -> np.ndarray:

@@ -400,6 +400,25 @@ def test_per_class(tmp_path):
 
 
 
+def test_per_class_leaves_out_the_features_make_masks_burns_as_background(tmp_path):
+    """Truth polygons whose class says background ('background', 'No Data'), which
+    make-masks --class-field burns as 0 and tile leaves out of its annotations, were scored
+    as objects: a prediction of every building gave recall 0.5 (FN 2) and a per-class row
+    'background' with FN 1, exit 0. With --class-field they are left out, with a warning;
+    without it every polygon is an object, as make-masks burns every one."""
+    boxes = [box(X0 + 50 * i, Y0) for i in range(4)]
+    frame(boxes, kind=["building", "background", "building", "No Data"]).to_file(
+        tmp_path / "t.gpkg")
+    frame([boxes[0], boxes[2]], kind=["building", "building"]).to_file(tmp_path / "p.gpkg")
+    with pytest.warns(GeotileWarning, match=r"t\.gpkg: 2 features of field 'kind' name "
+                      r"background \('background', 'No Data'\)"):
+        result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg", class_field="kind")
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (2, 0, 0)
+    assert list(result.per_class) == ["building"]
+    result = evaluate_files(tmp_path / "p.gpkg", tmp_path / "t.gpkg")
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (2, 0, 2)
+
+
 def test_per_class_compares_class_values_as_make_masks_does(tmp_path):
     """Class values that make-masks burns as one class were scored as different ones:
     truth 'Building ' and 'building' against predicted 'building' gave building TP 1 FP 1

@@ -133,7 +133,9 @@ def _line_options(command):
 @click.option("--class-field", metavar="FIELD",
               help="Vectors: also score each class apart (FIELD in both files; a prediction "
               "without it by its 'class', geotile vectorize's names). Names match without "
-              "case, separators or a plural ('building' is the truth's 'Buildings').")
+              "case, separators or a plural ('building' is the truth's 'Buildings'). Features "
+              "whose class says background ('background', 'No Data', as make-masks burns "
+              "them 0) are left out.")
 @click.option("--conf-field", default=None, metavar="FIELD",
               help="Vectors: predictions are matched in decreasing order of this field, as "
               "SpaceNet scores them. Default: conf, else score (geotile vectorize's), else "
