@@ -161,7 +161,7 @@ def with_run_values(labels, class_field, values):
     fields = labels.fields
     if class_field not in fields and len(labels) == 0:  # nothing to class: an all-zero mask
         fields = {**fields, class_field: np.array([], dtype=object)}
-    known = {**labels.values, class_field: [*labels.values.get(class_field, []), *values]}
+    known = {**labels.values, class_field: [*values, *labels.values.get(class_field, [])]}
     return Labels(labels.geometries, fields, labels.crs, labels.extent, known)
 
 

@@ -1369,9 +1369,10 @@ def class_ids(
         names = {i: str(i) for i in sorted(set(ids) | every)}
         positive = ids
     else:
-        # names compare by class_key ('Building' is 'building'); named as first spelt
+        # names compare by class_key ('Building' is 'building'); named as first spelt in
+        # the whole file or run (values read beside these: one name in every mask), then here
         spelling: dict[str, str] = {}
-        for v in everything:
+        for v in [*everything[len(values):], *values]:
             spelling.setdefault(class_key(_class_key(v)), _class_key(v))
         keys = [class_key(_class_key(v)) for v in values]
         given = {class_key(k): i for k, i in (class_map or {}).items()}

@@ -168,6 +168,25 @@ def test_class_ids_by_name_are_those_of_the_whole_run(run_cli, tmp_path):
     assert again.stdout.count("skipped (--resume)") == 3
 
 
+def test_a_class_spelt_two_ways_in_a_folder_has_one_name_in_every_mask(run_cli, tmp_path):
+    """'House' in one file and 'house' in another (one class, id 1 in both masks) were named
+    'House' in the first mask's GEOTILE_CLASS_NAMES and 'house' in the second's (each mask
+    spelt it as its own file did), while the summary said '1 House'."""
+    folder = tmp_path / "labels"
+    images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2)]
+    _labels(folder / "tile_1.geojson", [(1, 1, 6, 6)], ["House"])
+    _labels(folder / "tile_2.geojson", [(1, 1, 6, 6), (8, 8, 14, 12)], ["tree", "house"])
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", folder, *images, "-o", out, "--class-field", "kind")
+    assert result.exit_code == 0, result.output
+    assert "class ids by name: 1 House, 2 tree" in result.stdout
+    np.testing.assert_array_equal(_read(out / "tile_2.tif")[0],
+                                  _expected([(1, 1, 6, 6), (8, 8, 14, 12)], [2, 1]))
+    names = [json.loads(_read(out / f"tile_{i}.tif")[1]["GEOTILE_CLASS_NAMES"])
+             for i in (1, 2)]
+    assert names == [["background", "House", "tree"]] * 2
+
+
 def test_workers_make_the_masks_of_a_serial_run(run_cli, tmp_path):
     pytest.importorskip("distributed")
     folder = tmp_path / "labels"
