@@ -165,17 +165,38 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
              and not f.name.lower().endswith(_SIDECARS)]
     own = {_resolved(p) for p in images}
     named = _by_base_and_suffix(files)
+    # the images by stem: a file of another image's stem is that image's mask, and a scene
+    # name that is another image's stem names that image's masks (farm-ortho.tif's scene
+    # farm: farm_mask.tif is farm.tif's), never this one's
+    images_by_stem = {name_key(input_path(image).stem): image for image in images}
+    file_keys = {f: name_key(f.stem) for f in files}
     paired = []
     for image in images:
         found = []
-        bases = mask_bases(input_path(image).stem)
-        for base, suffix in ((b, s) for b in bases for s in MASK_SUFFIXES):
-            found = sorted(f for f in named.get((name_key(base), suffix.lower()), ())
-                           if _resolved(f) not in own)
+        stem = name_key(input_path(image).stem)
+        bases = [name_key(b) for b in mask_bases(stem)]
+        others = [images_by_stem[b] for b in bases if b != stem and b in images_by_stem]
+        others += [images_by_stem[key] for b in bases for s in MASK_SUFFIXES
+                   for f in named.get((b, s.lower()), ())
+                   if (key := file_keys[f]) != stem and key in images_by_stem
+                   and _resolved(f) not in own]
+        for base, suffix in ((b, s) for b in bases for s in MASK_SUFFIXES
+                             if b == stem or b not in images_by_stem):
+            found = sorted(f for f in named.get((base, suffix.lower()), ())
+                           if _resolved(f) not in own and ((key := file_keys[f]) == stem
+                                                           or key not in images_by_stem))
             # a raster beside files of its name (world file, .prj, style) is the mask
             found = [f for f in found if f.suffix.lower() in RASTER_SUFFIXES] or found
             if found:
                 break
+        if not found and others:
+            names = ", ".join(dict.fromkeys(Path(o).name for o in others))
+            raise InputError(
+                f"{image}: no mask named {bases[0]}.* in {where}, nor so with "
+                f"{', '.join(MASK_SUFFIXES[1:-1])} or {MASK_SUFFIXES[-1]} before the extension "
+                f"({bases[0]}_mask.*); masks named after {names} are that image's. Name this "
+                "image's mask after its whole name, or give --masks files."
+            )
         if not found:
             example = f"{bases[-1]}_label.*" if len(bases) > 1 else f"{bases[0]}_mask.*"
             raise InputError(

@@ -974,6 +974,40 @@ def test_one_folder_of_images_named_like_masks_that_have_their_own_masks(
     assert _mask_values(tmp_path / "out") == {"x.tif": (10, 1), "x_buildings.tif": (20, 2),
                                               "p-ortho.tif": (30, 3), "p.tif": (40, 4)}
 
+def test_a_mask_named_after_another_image_is_not_taken_for_this_one(run_cli, make_raster,
+                                                                      tmp_path):
+    """Images x.tif and x_buildings.tif (Lagos.tif and Lagos_label.tif, farm.tif and
+    farm-ortho.tif, 104.tif and 104_sat.tif) with a masks folder of the other image's mask
+    only: x.tif got x_buildings.tif (the mask of x_buildings.tif, by its own name), and
+    farm-ortho.tif farm_mask.tif (farm.tif's, by its scene farm) although farm-label.tif lay
+    beside it, exit 0: training patches with another image's mask. A mask named after
+    another image of the run is that image's: the image without its own is refused."""
+    cases = {"xb": (("x", "x_buildings"), ("x_buildings",), "x.tif", "x_buildings.tif"),
+             "lagos": (("Lagos", "Lagos_label"), ("Lagos_label",), "Lagos.tif",
+                       "Lagos_label.tif"),
+             "farm": (("farm", "farm-ortho"), ("farm_mask", "farm-label"), "farm-ortho.tif",
+                      "farm.tif"),
+             "sat": (("104", "104_sat"), ("104",), "104_sat.tif", "104.tif")}
+    for name, (images, masks, refused, other) in cases.items():
+        for folder in ("img", "msk"):
+            (tmp_path / name / folder).mkdir(parents=True)
+        for value, stem in enumerate(images, 1):
+            make_raster(f"{name}/img/{stem}.tif", np.full((1, 32, 32), 10 * value, np.uint8))
+        for value, stem in enumerate(masks, 1):
+            make_raster(f"{name}/msk/{stem}.tif", np.full((32, 32), value, np.uint8))
+        result = run_cli("tile", tmp_path / name / "img", "--masks", tmp_path / name / "msk",
+                         "--size", 32, "-o", tmp_path / name / "out")
+        assert_one_line_error(result, refused, other)
+        assert not (tmp_path / name / "out").exists()
+    # each with its own mask: paired as before
+    make_raster("farm/msk/farm-ortho_mask.tif", np.full((32, 32), 3, np.uint8))
+    result = run_cli("tile", tmp_path / "farm" / "img", "--masks", tmp_path / "farm" / "msk",
+                     "--size", 32, "-o", tmp_path / "farm" / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "farm" / "out") == {"farm.tif": (10, 1),
+                                                       "farm-ortho.tif": (20, 3)}
+
+
 def _thinned_out(length: int) -> np.ndarray:
     """Rows (or columns) a nearest-neighbour read of ``length`` px at 1024 px never takes."""
     take = np.floor((np.arange(1024) + 0.5) * length / 1024).astype(int)
