@@ -58,25 +58,45 @@ def pair_labels(labels, images) -> list[Path]:
     is x_buildings.tif's, not x.tif's); InputError naming the image, the folder and the
     name expected for an image with no label file or with two. Label files of no image are
     left alone."""
-    from geotile.dataset_names import image_name, name_key
+    from geotile.dataset_names import image_name, name_key, scene_of_mask
     from geotile.input_paths import input_path
+    from geotile.spacenet import image_id
 
     files = label_files(labels)
     candidates = _candidates(files)
-    stems = {name_key(input_path(image).stem) for image in images}
-    found = []
+    stems = {name_key(input_path(image).stem): image for image in images}
+    found, others = [], []
     for image in images:
         stem = name_key(input_path(image).stem)
         own = [f for f in candidates(stem) if image_name(stem, label_stem(f)) is not None]
+        # a file of another image's stem, or of its name as a scene (104_mask.geojson for
+        # 104_sat.tif beside 104.tif), is that image's
         found.append([f for f in own if (key := name_key(label_stem(f))) == stem
-                      or key not in stems])
+                      or (key not in stems and scene_of_mask(key, stem) not in stems)])
+        others.append({f: stems.get(key) or stems[scene_of_mask(key, stem)] for f in own
+                       if f not in found[-1] and (key := name_key(label_stem(f)))})
     if files and not any(found) and all(f.suffix.lower() == ".shp" for f in files):
         raise InputError(f"{labels}: the folder holds {len(files)} layers of polygons or "
                          f"lines ({', '.join(f.stem for f in files)}), none named after an "
                          "image. Choose one with --layer NAME.")  # GDAL's one file of layers
-    for image, own in zip(images, found, strict=True):
+    for image, own, other in zip(images, found, others, strict=True):
         if len(own) != 1:
-            raise InputError(_refusal(input_path(image), labels, files, own))
+            raise InputError(_refusal(input_path(image), labels, files, own, other))
+    # one file for images of other names (x_12.tif and y_12.tif: 12.geojson) is no one's;
+    # the images of one scene (_RGB, _IRRG) or of one SpaceNet id (PS-RGB_, PS-MS_) share it
+    named: dict[Path, dict[str, list]] = defaultdict(dict)
+    for image, (f,) in zip(images, found, strict=True):
+        stem = name_key(input_path(image).stem)
+        key = scene_of_mask(name_key(label_stem(f)), stem) or image_id(stem)
+        named[f].setdefault(key, []).append(image)
+    for f, by_name in named.items():
+        if len(by_name) > 1:
+            names = [input_path(i).name for group in by_name.values() for i in group]
+            raise InputError(
+                f"{f.name} in {labels} pairs with {len(names)} images of other names "
+                f"({', '.join(names[:5])}): whose labels it holds is not clear. Name each "
+                f"image's label file after it ({input_path(images[0]).stem}"
+                f"{f.suffix if f.suffix else '.geojson'} for {input_path(images[0]).name}).")
     return [own[0] for own in found]
 
 
@@ -120,7 +140,9 @@ def _tails(ident: str) -> list[str]:
     return [ident[i + 1:] for i, char in enumerate(ident) if char == "_"]
 
 
-def _refusal(image: Path, labels, files: list[Path], found: list[Path]) -> str:
+def _refusal(image: Path, labels, files: list[Path], found: list[Path],
+             others: dict | None = None) -> str:
+    from geotile.input_paths import input_path
     from geotile.spacenet import image_id
 
     suffixes = [f.suffix for f in files] or [".geojson"]
@@ -131,8 +153,9 @@ def _refusal(image: Path, labels, files: list[Path], found: list[Path]) -> str:
         return (f"{image.name}: {' and '.join(f.name for f in found)} in {labels} "
                 f"{'both' if len(found) == 2 else 'all'} pair with it (expected one file, "
                 f"{expected}). Keep one label file per image.")
+    taken = "".join(f"; {f.name} is {input_path(o).name}'s" for f, o in (others or {}).items())
     return (f"{image.name}: no label file in {labels} pairs with it (expected {expected}"
-            f"{also}). Add its label file, or leave the image out.")
+            f"{also}{taken}). Add its label file, or leave the image out.")
 
 
 def run_class_values(files, class_field: str, labels_crs=None, layer=None) -> list:

@@ -221,6 +221,41 @@ def test_a_label_file_named_after_another_image_of_the_run_is_that_images(run_cl
 
 
 @pytest.mark.parametrize("command", ["make-masks", "tile"])
+def test_one_label_file_named_after_two_images_is_refused(run_cli, tmp_path, command):
+    """104.tif and 104_sat.tif (farm.tif and farm-ortho.tif) with the one label file
+    104_mask.geojson (farm-label.geojson), and x_12.tif and y_12.tif with 12.geojson: both
+    images of each pair were burnt from the one file, exit 0 (evaluate refuses such folders,
+    tile --masks such files). The file is named after 104 (farm), another image of the run,
+    and 12 names no one of x_12 and y_12: refused, naming the file and both images; the
+    scenes of ISPRS's _RGB and _IRRG and SpaceNet's products of one image still share."""
+    cases = {"sat": ("104", "104_sat", "104_mask"), "farm": ("farm", "farm-ortho", "farm-label"),
+             "tail": ("x_12", "y_12", "12")}
+    for name, (a, b, label) in cases.items():
+        images = [_image(tmp_path / name / "img" / f"{s}.tif") for s in (a, b)]
+        _labels(tmp_path / name / "lab" / f"{label}.geojson", [(1, 1, 6, 5)])
+        out = tmp_path / name / "out"
+        extra = ("--labels", tmp_path / name / "lab") if command == "tile" else ()
+        args = (*images, *extra) if command == "tile" else (tmp_path / name / "lab", *images)
+        result = run_cli(command, *args, "-o", out, *(("--size", 20) if command == "tile"
+                                                     else ()))
+        assert_one_line_error(result, f"{b}.tif", f"{label}.geojson")
+        assert not out.exists() or not any(out.iterdir())
+    shared = {"pots": (("top_2_10_RGB", "top_2_10_IRRG"), "top_2_10_label"),
+              "sn": (("PS-RGB_AOI_2_Vegas_img1", "PS-MS_AOI_2_Vegas_img1"),
+                     "buildings_AOI_2_Vegas_img1")}
+    for name, (stems, label) in shared.items():
+        images = [_image(tmp_path / name / "img" / f"{s}.tif") for s in stems]
+        _labels(tmp_path / name / "lab" / f"{label}.geojson", [(1, 1, 6, 5)])
+        if command == "make-masks":
+            result = run_cli(command, tmp_path / name / "lab", *images, "-o",
+                             tmp_path / name / "out")
+        else:
+            result = run_cli(command, *images, "--labels", tmp_path / name / "lab",
+                             "--size", 20, "-o", tmp_path / name / "out")
+        assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("command", ["make-masks", "tile"])
 def test_a_folder_of_shapefiles_of_no_image_asks_for_a_layer(run_cli, tmp_path, command):
     """A GIS folder of layers (buildings.shp, roads.shp) given as LABELS without --layer
     was refused with 'the file holds 2 layers ... Choose one with --layer NAME'; read as a
