@@ -150,7 +150,9 @@ def _refusal(image: Path, labels, files: list[Path], found: list[Path],
     ident = image_id(image.stem)
     also = f", or a name of its image id {ident}" if ident != image.stem else ""
     if found:
-        return (f"{image.name}: {' and '.join(f.name for f in found)} in {labels} "
+        names = [f.name for f in found]  # a recursive pattern's files of one name: their paths
+        names = names if len(set(names)) == len(names) else [str(f) for f in found]
+        return (f"{image.name}: {' and '.join(names)} in {labels} "
                 f"{'both' if len(found) == 2 else 'all'} pair with it (expected one file, "
                 f"{expected}). Keep one label file per image.")
     taken = "".join(f"; {f.name} is {input_path(o).name}'s" for f, o in (others or {}).items())

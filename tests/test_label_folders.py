@@ -120,6 +120,20 @@ def test_label_files_of_the_image_stems_in_one_folder(run_cli, tmp_path):
             np.testing.assert_array_equal(_read(out / f"{stem}.tif")[0], _expected(shapes))
 
 
+def test_two_label_files_of_one_name_in_a_pattern_are_told_apart(run_cli, tmp_path):
+    """A recursive pattern ('lab/**/*.geojson') matching lab/b.geojson and
+    lab/2019/b.geojson was refused saying 'b.geojson and b.geojson in lab/**/*.geojson both
+    pair with it': which two files was not said. The refusal names their paths."""
+    image = _image(tmp_path / "img" / "b.tif")
+    for path in ("lab/b.geojson", "lab/2019/b.geojson"):
+        _labels(tmp_path / path, [(1, 1, 4, 4)])
+    result = run_cli("make-masks", f"{tmp_path}/lab/**/*.geojson", image,
+                     "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, "b.tif", str(tmp_path / "lab" / "b.geojson"),
+                          str(tmp_path / "lab" / "2019" / "b.geojson"))
+    assert not (tmp_path / "out.tif").exists()
+
+
 @pytest.mark.parametrize("command", ["make-masks", "tile"])
 def test_an_image_without_its_label_file_is_refused_before_anything_is_written(run_cli,
                                                                              tmp_path,
