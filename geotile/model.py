@@ -239,6 +239,17 @@ class Geometry:
     scale: int = 1
 
 
+def _squeezed(activation: str, channels: int) -> str:
+    """What ``activation`` makes of probabilities 0..1: the range it squeezes them into."""
+    if activation == "sigmoid":
+        return "a sigmoid of probabilities lies in 0.5..0.73"
+    if channels == 1:
+        return "a softmax of one channel is 1 everywhere"
+    e = math.e
+    return (f"a softmax of probabilities of {channels} channels lies in "
+            f"{1 / (1 + (channels - 1) * e):.2f}..{e / (e + channels - 1):.2f}")
+
+
 class OnnxModel:
     """A loaded ONNX segmentation model; see the module docstring."""
 
@@ -597,8 +608,8 @@ class OnnxModel:
                 raise ModelError(
                     f"{self.path}: output {output.name!r} ends in "
                     f"{output.final_kind.capitalize()}: its values are probabilities already, "
-                    f"and --activation {self.activation} would apply a second one (a sigmoid of "
-                    "probabilities lies in 0.5..0.73). Leave out --activation.")
+                    f"and --activation {self.activation} would apply a second one "
+                    f"({_squeezed(self.activation, output.channels)}). Leave out --activation.")
             return self.activation
         if self.model_type in DEEPNESS_MODEL_TYPES:  # final values; Deepness adds no activation
             return "none"

@@ -604,7 +604,9 @@ def test_an_activation_the_graph_already_applies_is_refused(tmp_path, run_cli, m
                                                             image, graph, option):
     """--activation sigmoid on a model ending in Sigmoid applied it twice: every p in
     0.5..0.73, so class output and vectorize marked every pixel (softmax twice: 0.27..0.73),
-    exit 0. Refused in one line naming the model and the graph's activation."""
+    exit 0. Refused in one line naming the model and the graph's activation, and what the
+    activation asked for would do (--activation softmax was said to give 'a sigmoid of
+    probabilities', 0.5..0.73)."""
     from .conftest import assert_one_line_error
 
     conv, weights = conv1x1("input", "logits", 3, 2, seed=12)
@@ -615,7 +617,10 @@ def test_an_activation_the_graph_already_applies_is_refused(tmp_path, run_cli, m
     tif = make_raster("img.tif", image)
     result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", 64,
                      "--activation", option)
-    assert_one_line_error(result, "m.onnx", f"ends in {graph}", f"--activation {option}")
+    squeezed = {"sigmoid": "a sigmoid of probabilities lies in 0.5..0.73",
+                "softmax": "a softmax of probabilities of 2 channels lies in 0.27..0.73"}
+    assert_one_line_error(result, "m.onnx", f"ends in {graph}", f"--activation {option}",
+                          squeezed[option])
     assert not (tmp_path / "o.tif").exists()
     result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", 64)
     assert result.exit_code == 0, result.output
