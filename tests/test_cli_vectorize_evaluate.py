@@ -875,3 +875,31 @@ def test_whole_number_float_logits_are_told_to_be_activated(run_cli, make_raster
                  ("evaluate", raster, raster)):
         assert_one_line_error(run_cli(*args), "logits.tif", "-4", "logits", "sigmoid")
     assert not (tmp_path / "v.gpkg").exists()
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_the_json_keys_vectorize_emits_are_those_its_help_lists(run_cli, make_raster, tmp_path,
+                                                               lines):
+    """vectorize --lines --json printed a length_m key (the lines' total length) that the
+    help's '--json keys' paragraph did not name: each key emitted, polygons or lines, is
+    listed there, and each listed is emitted (length_m with --lines only)."""
+    import json
+    import re
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:33, 4:60] = 1
+    raster = make_raster("road.tif", mask, crs="EPSG:32633",
+                         transform=from_origin(500000, 5000000, 0.5, 0.5))
+    args = ("--lines",) if lines else ()
+    result = run_cli("vectorize", raster, "-o", tmp_path / "out.gpkg", "--json", *args)
+    assert result.exit_code == 0, result.output
+    emitted = set(json.loads(result.stdout))
+    text = " ".join(run_cli("vectorize", "--help").stdout.split())
+    listed = text.split("--json keys:", 1)[1].split("Examples:", 1)[0]
+    named = set(re.findall(r"(?<![-\w])([a-z_]+)(?= \(|,| \{|;|\.)", listed))
+    assert emitted <= named, (emitted - named, listed)
+    assert ("length_m" in emitted) == lines
+    assert named - {"length_m"} <= emitted
+    if lines:
+        length = json.loads(result.stdout)["length_m"]
+        assert length == pytest.approx(gpd.read_file(tmp_path / "out.gpkg")["length_m"].sum())

@@ -144,7 +144,8 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
 
     \b
     --json keys: output, features, per_class {class: count}, crs (of the
-    output; null without one), sources (raster file names).
+    output; null without one), sources (raster file names); with --lines,
+    length_m (the lines' total length in metres).
 
     \b
     Examples:
