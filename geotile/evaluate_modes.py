@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from geotile.errors import InputError, check_range
+from geotile.errors import InputError, UsageError, check_range
 from geotile.evaluate import (
     evaluate_rasters,
     is_raster,
@@ -105,14 +105,14 @@ def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field
             "IMAGE` for pixel scores).")
     if kinds[0]:
         if labels_layer is not None:
-            raise InputError(f"{truth} is a raster: --layer names a layer of vector truth.")
+            raise UsageError(f"{truth} is a raster: --layer names a layer of vector truth.")
         if min_area > 0:
-            raise InputError(f"{truth} is a raster: --min-area leaves out small polygons; "
+            raise UsageError(f"{truth} is a raster: --min-area leaves out small polygons; "
                              "it applies to vector files and SpaceNet CSVs.")
         return evaluate_rasters(prediction, truth, threshold=threshold, progress=progress,
                                 class_map=class_map)
     if class_map:
-        raise InputError(f"{truth} is vector data: --class-map names the ids of a truth "
+        raise UsageError(f"{truth} is vector data: --class-map names the ids of a truth "
                          "raster; score classes of vector files with --class-field.")
     return evaluate_vectors(prediction, truth, iou=iou, class_field=class_field,
                             conf_field=conf_field, labels_crs=labels_crs,

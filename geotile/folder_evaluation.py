@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import UsageError
 from geotile.evaluate import (
     PixelScores,
     _add,
@@ -290,13 +290,13 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
     pairs = pairs or pair_folders(prediction, truth)
     if pairs.kind == "vector" and class_map:
-        raise InputError(f"{truth} holds vector files: --class-map names the ids of truth "
+        raise UsageError(f"{truth} holds vector files: --class-map names the ids of truth "
                          "rasters; score classes of vector files with --class-field.")
     if pairs.kind == "raster" and min_area > 0:
-        raise InputError(f"{truth} holds rasters: --min-area leaves out small polygons; it "
+        raise UsageError(f"{truth} holds rasters: --min-area leaves out small polygons; it "
                          "applies to vector files and SpaceNet CSVs.")
     if pairs.kind == "raster" and labels_layer is not None:
-        raise InputError(f"{truth} holds rasters: --layer names a layer of vector truth.")
+        raise UsageError(f"{truth} holds rasters: --layer names a layer of vector truth.")
     per_image: dict = {}
     zeros = _folder_zeros(pairs) if pairs.kind == "raster" else (False, False)
     for name, (pred, true) in progress_bar(pairs.pairs.items(), progress, unit="image",

@@ -1882,3 +1882,18 @@ def test_a_masks_footprint_band_is_scored_wherever_its_channels_put_it(tmp_path,
         scores = json.loads(result.stdout)
         assert scores["classes"][1]["iou"] == 1.0, pair
         assert scores["classes"][1]["support"] == 700
+
+
+@pytest.mark.parametrize("option", [("--min-area", "5"), ("--layer", "buildings")])
+def test_vector_options_for_two_rasters_are_usage_errors(make_raster, tmp_path, run_cli,
+                                                         option):
+    # --iou or --errors with two rasters exit 2, as the README says of options that do
+    # nothing in the chosen mode; --min-area and --layer exited 1, as if an input were bad
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 2:6] = 1
+    pred = make_raster("pred.tif", mask)
+    truth = make_raster("truth.tif", mask)
+    result = run_cli("evaluate", pred, truth, *option)
+    assert result.exit_code == 2, result.output
+    assert option[0] in result.stderr and "evaluate --help" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

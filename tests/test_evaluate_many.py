@@ -392,10 +392,10 @@ def test_raster_folders_sum_the_confusion_matrices(tmp_path, run_cli):
     text = run_cli("evaluate", pred, truth).stdout
     assert "TP 40  FP 10  FN 10" in text and "Confusion matrix" in text
     errors = run_cli("evaluate", pred, truth, "--errors", tmp_path / "e.gpkg")
-    assert errors.exit_code == 1 and "holds rasters" in errors.stderr
+    assert errors.exit_code == 2 and "holds rasters" in errors.stderr
     assert not (tmp_path / "e.gpkg").exists()
     area = run_cli("evaluate", pred, truth, "--min-area", "5")
-    assert area.exit_code == 1 and "--min-area" in area.stderr
+    assert area.exit_code == 2 and "--min-area" in area.stderr
 
 
 def test_a_tile_empty_on_both_sides_has_no_scores_in_a_folder(tmp_path, run_cli):

@@ -14,7 +14,6 @@ from geotile.cli.options import (
     labels_crs_opt,
     overwrite_opt,
 )
-from geotile.errors import InputError
 
 #: options of object (or pixel) scores, which line scores do not take
 NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth", "report",
@@ -283,8 +282,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
             kind = "object folders"
             _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
         if errors is not None and pairs.kind == "raster":
-            raise InputError(f"{truth} holds rasters: --errors writes object matches (TP/FP/FN "
-                             "polygons) of vector files or SpaceNet CSVs.")
+            raise click.UsageError(f"{truth} holds rasters: --errors writes object matches "
+                                   "(TP/FP/FN polygons) of vector files or SpaceNet CSVs.")
         if errors is not None:  # the paired files are inputs; the first truth's CRS
             from geotile.error_layers import check_errors_crs
             from geotile.input_paths import refuse_overwriting_inputs
