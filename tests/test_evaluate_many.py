@@ -387,6 +387,10 @@ def test_raster_folders_sum_the_confusion_matrices(tmp_path, run_cli):
     cli = run_cli("evaluate", pred, truth, "--json")
     d = json.loads(cli.stdout)
     assert d["mode"] == "pixel" and d["images"] == 2
+    # --help listed min_area among every several-image result's keys: pixel folders have none
+    assert "min_area" not in d
+    help_text = " ".join(run_cli("evaluate", "--help").stdout.split())
+    assert "plus images, min_area (objects), per_image" in help_text
     assert (d["foreground"]["tp"], d["foreground"]["fp"], d["foreground"]["fn"]) == (40, 10, 10)
     assert d["confusion_matrix"] == [[140, 10], [10, 40]]
     text = run_cli("evaluate", pred, truth).stdout

@@ -224,7 +224,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     confusion_matrix, accuracy, mean_iou (over classes present), pixels; a
     score of 0/0 (a class, or an image's foreground, on neither side) is null.
     Several images (folders, CSVs): the totals as above, plus images,
-    min_area, per_image {image: {tp, fp, fn, precision, recall, f1, ...}};
+    min_area (objects), per_image {image: {tp, fp, fn, precision, recall,
+    f1, ...}};
     CSVs also coordinates ("pixel" or "geo": the WKT scored);
     folders also unpaired {prediction: [...], truth: [...]} and, for
     pixels, foreground (classes other than background pooled: tp, fp, fn, ...).
