@@ -665,7 +665,7 @@ def check_softmax(values: np.ndarray, valid: np.ndarray, kind: RasterKind, sourc
     if not total:
         return
     tolerance = SOFTMAX_TOLERANCE
-    if values.dtype.kind in "iu":
+    if values.dtype.kind in "iu" and kind.scale > 1:  # 0/1 bands (scale 1) round nothing
         tolerance += values.shape[0] * 0.5 / kind.scale
     off = read & (np.abs(sums - 1) > tolerance)
     if np.count_nonzero(off) <= SOFTMAX_STRAYS * total:
