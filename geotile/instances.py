@@ -41,6 +41,8 @@ from geotile.streaming import DEFAULT_BAND_ROWS, DEFAULT_BLOCK_SIZE, RowBlock, r
 
 log = logging.getLogger("geotile")
 
+#: the classes of instances by id: building (1), whatever the bands are named
+INSTANCE_CLASSES = ["background", "building"]
 #: rows of context above and below a band (a building taller than the context may be split
 #: differently on the two sides of a seam)
 HALO = 256
@@ -906,7 +908,7 @@ def vectorize_instances(
     _check_not_an_input(output, writer, paths)
     check_missing_crs(paths, crs, options.crs, writer)
     check_output_crs(output, writer, options.crs, crs)
-    keep = kept_class_ids(options, None, paths[0])  # its one class: building (1)
+    keep = kept_class_ids(options, INSTANCE_CLASSES, paths[0])  # its one class: building
     frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
                            progress=progress, workers=options.workers)
     if keep is not None and 1 not in keep:

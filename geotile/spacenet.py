@@ -551,8 +551,14 @@ def vectorize_to_csv(
     paths = check_given_once(paths)
     _check_crs(paths, options.crs)
     _check_local_crs(paths, options.crs)
+    keep = None
     if instance_options is None:  # instances are buildings (geotile.instances checks)
         _check_one_class(paths, options)
+    elif paths:  # their one class, building: --classes building (1) keeps them
+        from geotile.instances import INSTANCE_CLASSES
+        from geotile.vectorize import kept_class_ids
+
+        keep = kept_class_ids(options, INSTANCE_CLASSES, paths[0])
     named: dict[str, Path] = {}
     for path in paths:  # one ImageId per image: rows of two would be one image's
         other = named.setdefault(image_id(path), path)
@@ -577,6 +583,8 @@ def vectorize_to_csv(
 
                 frame = instance_frame([path], threshold=options.threshold,
                                        options=instance_options)
+                if keep is not None and 1 not in keep:
+                    frame = frame.iloc[:0]
                 frame = finish_frame(frame, source, frame.attrs.get("cell", 1.0))
             else:
                 with tempfile.TemporaryDirectory(prefix="geotile-") as folder:

@@ -632,6 +632,29 @@ def test_cli_instances_check_their_inputs_as_the_plain_mode(run_cli, make_raster
     assert len(gpd.read_file(out)) == 2
 
 
+def test_cli_instances_keep_classes_of_their_one_class_building(run_cli, make_raster,
+                                                                tmp_path):
+    """--classes of instances (their one class: building) to any output: the SpaceNet .csv
+    ignored --classes (tree or 2 wrote the 2 buildings, exit 0) where a .gpkg refused tree and
+    wrote none for 2; --classes footprint was refused as 'it names no classes: give class
+    ids' of a raster whose bands are named. Now each says its one class, building."""
+    houses = terraced_scene()[-2:]
+    raster = write_probabilities(make_raster, "AOI_2_Vegas_img1.tif", houses, (180, 160),
+                                 TRANSFORM)
+    for suffix in (".gpkg", ".csv"):
+        out = tmp_path / f"b{suffix}"
+        for option in (["--classes", "footprint"], ["--min-area", "tree=5"]):
+            result = run_cli("vectorize", raster, "-o", out, "--instances", *option)
+            assert_one_line_error(result, option[1].split("=")[0], "its classes: building")
+            assert "names no classes" not in result.stderr
+            assert not out.exists()
+        for kept, count in (("building", 2), ("1", 2), ("2", 0)):
+            result = run_cli("vectorize", raster, "-o", out, "--instances", "--classes", kept,
+                             "--json", "--overwrite")
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout)["features"] == count
+
+
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_cli_instances_on_a_raster_without_crs(run_cli, make_raster, tmp_path):
     # a traceback (crs must be set to estimate UTM CRS) where the plain mode warns and
