@@ -259,6 +259,27 @@ def declared_thresholds(path: str | os.PathLike) -> dict[str, float]:
     return declared
 
 
+def common_thresholds(paths: Sequence[str | os.PathLike],
+                      given: Sequence[str] = ()) -> dict[str, float]:
+    """The marker thresholds the rasters declare (:func:`declared_thresholds`), one value per
+    option for all of them, but for the options ``given`` (InstanceOptions fields): an
+    InputError where two rasters declare different values (two models' outputs), which no
+    order they are given in may settle."""
+    found: dict[str, tuple[float, str | os.PathLike]] = {}
+    for path in sorted(paths, key=str):
+        for key, value in declared_thresholds(path).items():
+            if key in given:
+                continue
+            first, where = found.setdefault(key, (value, path))
+            if value != first:
+                role = key.removesuffix("_threshold")
+                raise InputError(
+                    f"{where} and {path}: their tags GEOTILE_{role.upper()}_THRESHOLD differ "
+                    f"({first:g} and {value:g}: outputs of two models?), and one threshold "
+                    f"splits them all. Give --{role}-threshold, or vectorize them apart.")
+    return {key: value for key, (value, _) in found.items()}
+
+
 def is_instance_raster(path: str | os.PathLike) -> bool:
     """Whether the raster's bands are described as footprint + boundary and/or contact."""
     from geotile.raster import open_raster

@@ -56,7 +56,7 @@ def vectorize_rasters(
     with interrupted_as(output):
         from geotile.input_files import expand_inputs
         from geotile.input_paths import input_exists
-        from geotile.instances import InstanceOptions, declared_thresholds, is_instance_raster
+        from geotile.instances import InstanceOptions, common_thresholds, is_instance_raster
         from geotile.vectorize import VectorizeOptions
 
         options = options or VectorizeOptions()
@@ -91,8 +91,7 @@ def vectorize_rasters(
         if instances:
             given = {k: v for k, v in marker.items() if v is not None}
             # one owner: an option given wins, else what the raster declares (the model's)
-            declared = declared_thresholds(rasters[0]) if rasters and input_exists(rasters[0]) \
-                else {}
+            declared = common_thresholds([r for r in rasters if input_exists(r)], given)
             rules = InstanceOptions(**{**declared, **{k: given[k] for k in given
                                                       if k.endswith("_threshold")}},
                                     erosion=given.get("marker_erosion", 1),

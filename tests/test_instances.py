@@ -591,6 +591,42 @@ def test_the_models_boundary_threshold_travels_to_vectorize(run_cli, make_raster
     assert len(gpd.read_file(tmp_path / "given.gpkg")) == 1  # the option wins: 0.2 < 0.5
 
 
+def test_rasters_declaring_different_marker_thresholds_are_refused(run_cli, make_raster,
+                                                                    tmp_path):
+    """Two rasters (of two models) declaring boundary thresholds 0.1 and 0.9, their houses
+    parted by a faint wall (0.3): the first raster given lent its tag to both, so a.tif b.tif
+    gave 4 buildings and b.tif a.tif 2, exit 0 (the output depended on the order given, and
+    a.tif's own tag was ignored). Now refused, naming both and the option; --boundary-
+    threshold given, or tags that agree, read them as before."""
+    probabilities = np.zeros((3, 20, 40), np.float32)
+    probabilities[0, 5:15, 5:35] = 0.9
+    probabilities[1, 5:15, 19:21] = 0.3
+    paths = []
+    for name, column, tag in (("a.tif", 0, "0.1"), ("b.tif", 40, "0.9")):
+        path = make_raster(name, probabilities, transform=from_origin(
+            X0 + column * 0.5, Y0, 0.5, 0.5))
+        with rasterio.open(path, "r+") as dst:
+            dst.descriptions = ("footprint", "boundary", "contact")
+            dst.update_tags(GEOTILE_BOUNDARY_THRESHOLD=tag)
+        paths.append(path)
+    out = tmp_path / "b.gpkg"
+    for order in (paths, paths[::-1]):
+        out.unlink(missing_ok=True)
+        result = run_cli("vectorize", *order, "-o", out, "--min-area", "1")
+        assert_one_line_error(result, "a.tif", "b.tif", "GEOTILE_BOUNDARY_THRESHOLD",
+                              "0.1", "0.9", "--boundary-threshold")
+        assert not out.exists()
+        result = run_cli("vectorize", *order, "-o", out, "--min-area", "1", "--overwrite",
+                         "--boundary-threshold", "0.2", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["features"] == 4
+    with rasterio.open(paths[1], "r+") as dst:
+        dst.update_tags(GEOTILE_BOUNDARY_THRESHOLD="0.1")
+    result = run_cli("vectorize", *paths, "-o", out, "--overwrite", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["features"] == 4
+
+
 def test_pixel_evaluate_of_footprint_boundary_contact_reads_the_footprint(make_raster):
     # an argmax against boundary/contact would score the walls and contacts as classes
     from geotile.evaluate import evaluate_rasters
