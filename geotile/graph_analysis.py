@@ -240,6 +240,8 @@ class GraphEnd:
     #: end), carried through ops that keep every axis and its length (a Transpose moves
     #: it); None when a Slice, Reshape, reduction... hides it
     axis: int | None = None
+    #: a Slice or Gather after the final activation: some of its channels may be cut off
+    sliced: bool = False
 
     @property
     def probabilities(self) -> bool:
@@ -367,11 +369,12 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
         # elementwise (Where, Mul...): the softmax's axis where they agree on it
         axes = {e.axis for e in ends if e.kind != "constant"}
         axis = axes.pop() if len(axes) == 1 and not joins else None
+        sliced = any(e.sliced for e in ends)
         if op_type is None:
             return GraphEnd(kind, min(e.low for e in ends), max(e.high for e in ends), ops, why,
-                            over, axis)
+                            over, axis, sliced)
         low, high = _interval(op_type, [(e.low, e.high) for e in ends])
-        return GraphEnd(kind, low, high, (*ops, op_type), why, over, axis)
+        return GraphEnd(kind, low, high, (*ops, op_type), why, over, axis, sliced)
 
     def clip(node, depth: int) -> GraphEnd:
         bounds = [attribute(node, "min", -math.inf), attribute(node, "max", math.inf)]
@@ -424,6 +427,8 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
                     result = dataclasses.replace(result, axis=moved)
                 if kind in ("Resize", "Upsample") and attribute(node, "mode") == "cubic":
                     result = dataclasses.replace(result, overshoots=True)
+                if kind in ("Slice", "Gather") and result.kind:
+                    result = dataclasses.replace(result, sliced=True)
         memo[name] = result
         return result
 

@@ -216,6 +216,8 @@ class ModelOutput:
     #: the axis of the output its final Softmax normalises (negative: from the end), None
     #: when the graph does not tell (GraphEnd.axis)
     softmax_axis: int | None = None
+    #: a Slice or Gather after its final activation (GraphEnd.sliced)
+    sliced: bool = False
 
     @property
     def multi_label(self) -> bool:
@@ -502,7 +504,7 @@ class OnnxModel:
                                        class_ids=ids.get(o.name, False),
                                        overshoots=end.overshoots and end.probabilities,
                                        softmax_axis=end.axis if end.kind == "softmax"
-                                       else None))
+                                       else None, sliced=end.sliced))
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
             if sorted(self.all_output_names) == list(TORCHVISION_HEADS):
@@ -692,6 +694,7 @@ class OnnxModel:
                 refused.append((output, result, exc))
             else:
                 _check_softmax_axis(output, result.shape)
+                _check_softmax_sums(output, result)
         if refused:
             self._refuse_instance_model([r.shape for r in results], size)
             raise self._other_outputs(refused)
@@ -1336,6 +1339,31 @@ def _check_softmax_axis(output: ModelOutput, shape: tuple) -> None:
             f"{list(shape)} output, {names[axis]}, not {classes}: its values are no class "
             "probabilities (and change with the window). Re-export it with the Softmax over "
             "the classes" + (f" (axis={output.channel_axis})." if output.channel_axis else "."))
+
+
+#: how far from 1 the classes of a final softmax may sum at a pixel of the probe (float16)
+SOFTMAX_SUM_TOLERANCE = 0.01
+
+
+def _check_softmax_sums(output: ModelOutput, result: np.ndarray) -> None:
+    """Say in ``output.not_probabilities`` (refused unless --activation none) when a Slice
+    or Gather follows its final Softmax and its classes do not sum to 1 at most pixels of the
+    probe: classes cut off (the foreground's kept), whose argmax gives every pixel one of
+    those left. One class left (p of the foreground of two) is a probability still; a
+    reorder keeps every class; per-class weights after the Softmax (no Slice) are the
+    model's own decision rule."""
+    if output.final_kind != "softmax" or not output.sliced or output.not_probabilities \
+            or output.channels < 2 or output.channel_axis is None or result.dtype.kind != "f":
+        return
+    sums = result.astype(np.float64).sum(axis=output.channel_axis)
+    sums = sums[np.isfinite(sums)]
+    if not sums.size or np.mean(np.abs(sums - 1) > SOFTMAX_SUM_TOLERANCE) <= 0.5:
+        return
+    output.not_probabilities = (
+        f"the {output.channels} classes of its final Softmax sum to {np.median(sums):.2g}, "
+        "not 1, at a pixel: classes were cut off after it (a Slice or Gather), so the most "
+        "probable of those left is no class decision. Re-export it with every class (or its "
+        "logits).")
 
 
 def _geometry(size: int, height, width) -> Geometry | None:

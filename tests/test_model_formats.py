@@ -363,6 +363,30 @@ def test_a_final_softmax_over_the_classes_moved_or_sliced_is_read(tmp_path, imag
                                    else expected, atol=1e-5)
 
 
+def test_a_final_softmax_with_classes_cut_off_after_it_is_refused(tmp_path, image, run_cli,
+                                                                  make_raster):
+    """Softmax over [background, building, road] then a Slice keeping building and road (an
+    export of the foreground probabilities): the two bands sum to under 1, and their argmax
+    gave every background pixel building or road, exit 0. Refused in one line, unless
+    --activation none asks for the values as they are."""
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "z", 3, 3, seed=5)
+    make = helper.make_node
+    path = save_graph(tmp_path / "m.onnx",
+                      [conv, make("Softmax", ["z"], ["p"], axis=1),
+                       make("Slice", ["p", "one", "three", "one"], ["output"])],
+                      nchw_in(), [("output", FLOAT, ["N", 2, "H", "W"])],
+                      {**weights, "one": np.array([1]), "three": np.array([3])},
+                      metadata={"class_names": ["building", "road"]})
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--output-type", "class")
+    assert_one_line_error(result, "m.onnx", "sum to", "cut off", "every class")
+    assert not (tmp_path / "c.tif").exists()
+    result = run_cli("predict", path, tif, "-o", tmp_path / "raw.tif", "--activation", "none")
+    assert result.exit_code == 0, result.output  # the values as they are, said raw
+
+
 def test_a_final_softmax_tells_the_class_axis_of_a_fixed_output_as_wide_as_its_classes(
         tmp_path, image):
     """A fixed 8 px model with 8 classes, [1, 8, 8, 8] NHWC out of a Softmax(axis=-1): its
