@@ -450,7 +450,20 @@ def prepare_labels(
     if crs is not None:
         if labels.crs is not None and len(labels):
             warn_inexact(labels.crs, crs, labels.total_bounds, source)
+        before = labels.crs
         labels = to_crs(labels, crs, source)
+        if labels.crs != before and len(labels):  # reprojected: repaired ones may cross
+            # themselves again by a nanometre (a ring run back along its own edge), which
+            # GEOS refuses to clip to a tile's patches
+            moved = labels.geometries
+            broken = np.flatnonzero(~is_valid(moved) & ~shapely.is_missing(moved))
+            # (not those off the CRS's map, inf: said where they are later)
+            broken = [i for i in broken
+                      if np.isfinite(shapely.get_coordinates(moved[i])).all()]
+            if len(broken):
+                moved = moved.copy()
+                moved[broken] = repair_polygons(moved[broken], np.zeros(len(broken), bool))
+                labels = labels.replace(geometries=moved)
     return labels, names
 
 

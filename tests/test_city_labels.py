@@ -1445,3 +1445,30 @@ def test_features_named_background_are_no_instances(run_cli, tmp_path, kind):
         lines = (out / "labels" / "img_0_0.txt").read_text().splitlines()
         assert [line.split()[0] for line in lines] == ["0", "1"]
         assert (out / "labels" / "classes.txt").read_text().split() == ["house", "shed"]
+
+
+def test_tile_coco_of_lonlat_labels_that_reprojection_makes_invalid(run_cli, tmp_path):
+    # a ring that runs back along one of its own edges (valid once repaired, in lon/lat);
+    # moved to UTM the repaired polygon crosses itself by a nanometre: tile --annotations
+    # coco raised GEOS' TopologyException from the clip to each patch
+    crs, (x0, y0) = "EPSG:32632", (500000.0, 5600000.0)
+
+    def at(x, y):
+        return x0 + x, y0 - y
+    ring = [at(40, 40), at(70, 40), at(70, 70), at(55, 70), at(55, 55.1), at(50.3, 60.13),
+            at(55, 65.1), at(55, 70), at(40, 70)]
+    metric = gpd.GeoDataFrame({"kind": ["forest"]}, geometry=[shapely.Polygon(ring)],
+                              crs=crs)
+    image = write_raster(tmp_path / "scene.tif", np.full((256, 256), 7, np.uint8), crs=crs,
+                         transform=from_origin(x0, y0, 0.5, 0.5))
+    areas = []
+    for name, frame in (("utm.gpkg", metric), ("lonlat.gpkg", metric.to_crs(4326))):
+        frame.to_file(tmp_path / name)
+        out = tmp_path / name.replace(".", "_")
+        result = run_cli("tile", image, "--labels", tmp_path / name, "--class-field",
+                         "kind", "--annotations", "coco", "--size", "128", "-o", out)
+        assert result.exit_code == 0, result.output
+        coco = json.loads((out / "annotations.json").read_text())
+        areas.append(sorted(a["area"] for a in coco["annotations"]))
+    assert len(areas[0]) > 1
+    assert areas[1] == pytest.approx(areas[0], rel=1e-6)
