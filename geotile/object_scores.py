@@ -328,15 +328,16 @@ def _scoring_order(frame: gpd.GeoDataFrame, conf_field: str | None, source
 
 def _confidences(values, conf_field: str, source):
     """The confidence column as numbers: numeric columns as they are, text holding numbers
-    ("0.9") parsed; any other value is an InputError naming it."""
+    ("0.9") parsed, blank text missing as a null is (a CSV's null: an empty cell); any other
+    value is an InputError naming it."""
     import pandas as pd
     from pandas.api import types
 
     if types.is_numeric_dtype(values.dtype) and not types.is_bool_dtype(values.dtype):
         return values
-    numbers = pd.to_numeric(values.map(lambda v: v.strip() if isinstance(v, str) else v),
-                            errors="coerce")
-    bad = values[numbers.isna() & values.notna()]
+    text = values.map(lambda v: (v.strip() or None) if isinstance(v, str) else v)
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = values[numbers.isna() & text.notna()]
     if len(bad) or not types.is_numeric_dtype(numbers.dtype) or \
             types.is_bool_dtype(values.dtype):
         example = bad.iloc[0] if len(bad) else values.dropna().iloc[0]

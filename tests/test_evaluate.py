@@ -325,6 +325,28 @@ def test_confidence_order(tmp_path):
         evaluate_files(tmp_path / "s.geojson", tmp_path / "t.geojson", conf_field="scroe")
 
 
+def test_a_missing_confidence_scores_alike_in_every_format(tmp_path):
+    # GDAL writes a null confidence to CSV as an empty cell: it was refused as "holds '',
+    # not a number" while the same proposals as GeoPackage scored (the null last)
+    frame([box(X0, Y0)]).to_file(tmp_path / "t.gpkg")
+    pred = frame([box(X0, Y0), box(X0 + 2, Y0)], conf=[None, 0.9])
+    pred.to_file(tmp_path / "p.gpkg")
+    pred.to_file(tmp_path / "p.csv", driver="CSV", layer_options={"GEOMETRY": "AS_WKT"})
+    assert (tmp_path / "p.csv").read_text().splitlines()[1].endswith(",")
+    results = [evaluate_files(tmp_path / name, tmp_path / "t.gpkg", prediction_crs=UTM_CRS)
+               for name in ("p.gpkg", "p.csv")]
+    for result in results:
+        (match,) = result.scores.matches
+        assert (result.scores.tp, result.scores.fp, result.scores.fn) == (1, 1, 0)
+        assert result.prediction.loc[match.pred, "conf"] == 0.9
+        assert match.iou == pytest.approx(80 / 120)
+    # text that is not a number is still refused
+    pred.assign(conf=["high", "0.9"]).to_file(tmp_path / "q.csv", driver="CSV",
+                                             layer_options={"GEOMETRY": "AS_WKT"})
+    with pytest.raises(InputError, match=r"q\.csv: field 'conf' holds 'high', not a number"):
+        evaluate_files(tmp_path / "q.csv", tmp_path / "t.gpkg", prediction_crs=UTM_CRS)
+
+
 def test_reprojection_to_the_truth_crs(tmp_path):
     truth = frame([box(X0, Y0, 12), box(X0 + 100, Y0 + 100, 12)])
     truth.to_file(tmp_path / "t.geojson")
