@@ -495,7 +495,8 @@ def _named_as_truth(pred_class: np.ndarray, true_class: np.ndarray) -> np.ndarra
 def _class_labels(*columns) -> list[np.ndarray]:
     """Each column's class values as strings, one name per class as make-masks compares
     them (1, 1.0 and '01' are '1'; 'Building ' is 'building': case, spaces and hyphens
-    aside), spelt as first seen (the first column first); missing -> 'none'."""
+    aside), spelt as first seen (the first column first); missing (null, or blank text: a
+    CSV's null) -> 'none'."""
     from geotile.class_keys import class_key
     from geotile.labels import _class_key
 
@@ -503,7 +504,7 @@ def _class_labels(*columns) -> list[np.ndarray]:
     labels = []
     for column in columns:
         texts = ["none" if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
-                 else _class_key(v) for v in column]
+                 or (isinstance(v, str) and not v.strip()) else _class_key(v) for v in column]
         labels.append(np.array([spelling.setdefault(class_key(t), t) for t in texts],
                                dtype=object))
     return labels

@@ -460,6 +460,23 @@ def test_per_class_compares_class_values_as_make_masks_does(tmp_path):
     assert (result.per_class["1"].tp, result.per_class["1"].fp) == (2, 0)
 
 
+def test_per_class_a_missing_class_is_none_in_every_format(tmp_path):
+    """GDAL writes a null class to CSV as an empty cell: its per-class row was '' (a
+    blank name in the table, per_class[''] in --json) where GeoPackage's, Shapefile's or
+    GeoJSON's is 'none'."""
+    boxes = [box(X0, Y0), box(X0 + 50, Y0)]
+    truth = frame(boxes, kind=[None, "house"])
+    truth.to_file(tmp_path / "t.gpkg")
+    truth.to_file(tmp_path / "t.csv", driver="CSV", layer_options={"GEOMETRY": "AS_WKT"})
+    frame([boxes[1]], kind=["house"]).to_file(tmp_path / "p.gpkg")
+    for name in ("t.gpkg", "t.csv"):
+        result = evaluate_files(tmp_path / "p.gpkg", tmp_path / name, class_field="kind",
+                                labels_crs=UTM_CRS if name.endswith(".csv") else None)
+        assert list(result.per_class) == ["house", "none"], name
+        missing = result.per_class["none"]
+        assert (missing.tp, missing.fp, missing.fn) == (0, 0, 1)
+
+
 def test_per_class_pairs_the_predictions_names_with_the_truths_as_raster_scores_do(tmp_path):
     """Truth 'Buildings'/'low-vegetation' (a dataset's spelling) against vectorize's
     'building'/'low_vegetation': per class they were four classes, each TP 0 (building FP 2,
