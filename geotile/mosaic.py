@@ -167,6 +167,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     paths = path_list(paths)
     from geotile.crs_names import crs_labels, pixel_sides
     from geotile.input_paths import input_path
+    from geotile.no_georef import horizontal
     from geotile.raster import alpha_bands
 
     first = None
@@ -195,9 +196,11 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
             pixel_size_differs = not all(math.isclose(
                 getattr(transform, k), getattr(ref, k), rel_tol=1e-9, abs_tol=1e-12)
                 for k in "abde")
-            if origin is not None and (crs != ref_crs or pixel_size_differs):
+            # a compound CRS (UTM + EGM96 heights) places pixels as its horizontal part does
+            other_crs = horizontal(crs) != horizontal(ref_crs)
+            if origin is not None and (other_crs or pixel_size_differs):
                 raise unplaced(origin)  # beside map tiles, not pixel-coordinate ones
-            if crs != ref_crs:
+            if other_crs:
                 mine, theirs = crs_labels(crs, ref_crs)
                 raise InputError(f"{path}: CRS {mine} differs from {ref_path.name}'s "
                                  f"({theirs}); "

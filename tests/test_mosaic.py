@@ -655,3 +655,36 @@ def test_a_refused_crs_is_named_so_that_the_two_differ(tmp_path, spellings):
         assert "(Longitude of natural origin 13) differs" in text
         assert "(Longitude of natural origin 12.5)); put all" in text
         assert "gdalsrsinfo -o wkt a.tif > a.tif.wkt, then gdalwarp -t_srs a.tif.wkt" in text
+
+
+def test_tiles_of_a_compound_crs_beside_plain_ones_are_one_mosaic(tmp_path, scene):
+    """A drone ortho's tiles exported once with its heights (UTM 33N + EGM96: EPSG:32633+5773)
+    and once without: the same pixel grid, as tile and evaluate take them. predict --mosaic
+    --merge refused them ('CRS ... differs from t00.tif's (EPSG:32633)') and told to gdalwarp
+    the tiles (resampling for nothing). Now the outputs are those of the plain tiles, each
+    in its own tile's CRS, and the merged mosaic in the first's."""
+    _, _, tiles = scene
+    model = pointwise_model(tmp_path / "m.onnx")
+    compound = rasterio.crs.CRS.from_user_input("EPSG:32633+5773")
+    (tmp_path / "mixed").mkdir()
+    for n, (path, *_) in enumerate(tiles):
+        mixed = tmp_path / "mixed" / path.name
+        mixed.write_bytes(path.read_bytes())
+        if n % 2:
+            with rasterio.open(mixed, "r+") as dst:
+                dst.crs = compound
+    runner = cli_runner()
+    for folder in ("tiles", "mixed"):
+        result = runner.invoke(cli, ["predict", str(model), str(tmp_path / folder), "-o",
+                                     str(tmp_path / f"out_{folder}"), "--mosaic", "--tile-size",
+                                     "32", "--merge", str(tmp_path / f"{folder}.tif")])
+        assert result.exit_code == 0, result.output
+    for n, (path, *_) in enumerate(tiles):
+        plain, transform, _ = _read(tmp_path / "out_tiles" / path.name)
+        got, got_transform, crs = _read(tmp_path / "out_mixed" / path.name)
+        np.testing.assert_array_equal(got, plain)
+        assert got_transform == transform and crs == (compound if n % 2 else "EPSG:32633")
+    merged, transform, crs = _read(tmp_path / "mixed.tif")
+    expected, expected_transform, _ = _read(tmp_path / "tiles.tif")
+    np.testing.assert_array_equal(merged, expected)
+    assert transform == expected_transform and crs == "EPSG:32633"
