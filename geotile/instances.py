@@ -835,7 +835,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.band_workers import run_jobs
     from geotile.crs_names import crs_labels, pixel_size
     from geotile.input_paths import in_name_order, input_path
-    from geotile.no_georef import map_crs
+    from geotile.no_georef import horizontal, map_crs
     from geotile.output_crs import raster_centre
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
@@ -852,7 +852,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
             exact &= places_edges_exactly(src.transform)
             if number == 0:
                 crs, cell = map_crs(src), pixel_size(src.transform)
-            elif map_crs(src) != crs:
+            elif horizontal(map_crs(src)) != horizontal(crs):  # heights aside
                 mine, first = crs_labels(map_crs(src), crs)
                 raise InputError(f"{path}: CRS {mine} differs from the first raster's "
                                  f"({first}). Reproject it with gdalwarp first.")

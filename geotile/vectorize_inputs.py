@@ -23,7 +23,7 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     import shapely
 
     from geotile.crs_names import crs_labels
-    from geotile.no_georef import map_crs
+    from geotile.no_georef import horizontal, map_crs
     from geotile.raster import open_raster
 
     if isinstance(paths, (str, bytes, os.PathLike)):  # one path, not its characters
@@ -39,9 +39,10 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
             bare.append(here is None and src.transform.is_identity)
             if position == 0:
                 crs = here
-            elif here != crs and (bare[-1] or bare[0]):
+            # a compound CRS (UTM + EGM96 heights) places pixels as its horizontal part does
+            elif horizontal(here) != horizontal(crs) and (bare[-1] or bare[0]):
                 raise InputError(_one_at_a_time([*checked, path], bare, position, 0))
-            elif here != crs:
+            elif horizontal(here) != horizontal(crs):
                 mine, first = crs_labels(here, crs)
                 raise InputError(f"{path}: CRS {mine if here else '(none)'} differs from the "
                                  f"first raster's ({first}). Reproject (or assign a CRS "

@@ -1552,3 +1552,35 @@ def test_float_probabilities_under_a_scale_of_255_are_refused(run_cli, make_rast
         dst.scales = (1 / 255,)
     vectorize_polygons([whole], tmp_path / "whole.gpkg")
     assert list(gpd.read_file(tmp_path / "whole.gpkg")["area_m2"].round()) == [64]
+
+
+@pytest.mark.parametrize("instances", [False, True])
+def test_rasters_in_a_compound_crs_and_its_horizontal_part_are_one_set(make_raster, tmp_path,
+                                                                       instances):
+    """Predictions of one ortho's tiles, one in UTM 16N + EGM96 heights (EPSG:32616+5773),
+    one in plain EPSG:32616 (tile and evaluate take them as one grid): vectorize refused
+    them ('CRS ... differs from the first raster's (EPSG:32616). Reproject ... first'). The
+    building across their edge is one polygon now, as from two plain rasters."""
+    import rasterio
+
+    from geotile.instances import instance_frame
+
+    bands = 3 if instances else 1
+    pixels = np.zeros((bands, 20, 40), np.uint8)
+    pixels[0, 5:15, 10:30] = 255
+    compound = rasterio.crs.CRS.from_user_input("EPSG:32616+5773")
+    frames = []
+    for second in (UTM_CRS, compound):
+        a = make_raster("a.tif", pixels[:, :, :20], transform=from_origin(X0, Y0, 1, 1))
+        b = make_raster("b.tif", pixels[:, :, 20:], crs=second,
+                        transform=from_origin(X0 + 20, Y0, 1, 1))
+        if instances:
+            frames.append(instance_frame([a, b], threshold=0.5))
+        else:
+            vectorize_polygons([a, b], tmp_path / "out.gpkg", overwrite=True,
+                               options=VectorizeOptions())
+            frames.append(gpd.read_file(tmp_path / "out.gpkg"))
+    plain, mixed = frames
+    assert len(mixed) == len(plain) == 1
+    assert mixed.geometry.iloc[0].equals(plain.geometry.iloc[0])
+    assert mixed.geometry.iloc[0].area == 200.0 and mixed.crs == plain.crs == UTM_CRS
