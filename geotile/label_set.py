@@ -89,6 +89,8 @@ def parse_crs(value, option: str):
     naming ``option`` when it is not a CRS."""
     from rasterio.crs import CRS
 
+    if isinstance(value, str) and value.strip().isdigit():  # 32616: the EPSG code, as
+        value = f"EPSG:{value.strip()}"  # vectorize --crs (pyproj) takes it
     try:
         crs = CRS.from_user_input(value)
     except Exception as exc:

@@ -664,3 +664,27 @@ def test_a_pixel_is_point_image_is_read_at_its_place_whatever_gtiff_point_geo_ig
                 np.testing.assert_array_equal(src.read(1), expected, err_msg=name)
     finally:  # rasterio.Env leaves the environment's value as a GDAL setting
         set_gdal_config("GTIFF_POINT_GEO_IGNORE", None)
+
+
+def test_labels_crs_as_a_bare_epsg_number_is_that_code(run_cli, scene, tmp_path):
+    """--labels-crs 32616 (the code as QGIS and the .prj-less deliveries' readmes give it;
+    vectorize --crs 4326 takes it so) exited 1 with "is not a CRS GDAL knows (The WKT could
+    not be parsed. OGR Error code 5)". It is EPSG:32616: the same mask as --labels-crs
+    EPSG:32616; a number that is no EPSG code is still refused in one line."""
+    image, labels = scene
+    bare = tmp_path / "bare.gpkg"
+    frame = gpd.read_file(labels)
+    gpd.GeoDataFrame(geometry=frame.geometry.values).to_file(bare)  # no CRS declared
+    masks = {}
+    for crs in ("EPSG:32616", "32616", " 32616 "):
+        out = tmp_path / f"m{len(masks)}.tif"
+        result = run_cli("make-masks", bare, image, "-o", out, "--labels-crs", crs)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out) as src:
+            masks[crs] = src.read()
+    assert masks["EPSG:32616"].sum() == 100  # 5 x 5 m of 0.5 m pixels
+    for crs in ("32616", " 32616 "):
+        np.testing.assert_array_equal(masks[crs], masks["EPSG:32616"])
+    assert_one_line_error(run_cli("make-masks", bare, image, "-o", tmp_path / "x.tif",
+                                  "--labels-crs", "99999"), "--labels-crs", "99999")
+    assert not (tmp_path / "x.tif").exists()
