@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.class_keys import is_background_name, zero_is_background
+from geotile.class_keys import is_background_name, names_background, zero_is_background
 from geotile.errors import InputError
 from geotile.raster import AMPLITUDE, alpha_bands
 
@@ -124,6 +124,8 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
         if floating and scale > 1:
             _refuse_unscaled(src, scale, "GEOTILE_SCALE" in tags)
         names = names or _descriptions(src)
+        if names and bands is None and count == len(names) > 1:
+            _refuse_late_background(src, names)
         if names and count == 1 and len(names) == 1:  # the one band is class 1
             names = ["background", *names]
         elif names and count == len(names) > 1 and bands == "independent" \
@@ -143,6 +145,23 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
         return RasterKind("probability", float(scale), names, threshold,
                           softmax_unsaid=unsaid)
     return RasterKind("class", 1.0, names, threshold)
+
+
+def _refuse_late_background(src, names: list) -> None:
+    """InputError when untagged bands name background after band 1 (building, background:
+    a model's training order), which would be read as a class of its own; band 1 of such a
+    raster is background's, or no band is."""
+    if is_background_name(names[0]):
+        return
+    late = next((i for i, n in enumerate(names[1:], start=2) if names_background(n)), None)
+    if late is None:
+        return
+    order = " ".join(f"-b {b}" for b in [late, *(i for i in range(1, len(names) + 1)
+                                                 if i != late)])
+    name = Path(str(src.name)).name
+    raise InputError(f"{src.name}: band {late} is named {names[late - 1]!r}, but only band 1 "
+                     "is read as background: the others are classes, so background would be "
+                     f"one. Put it first (gdal_translate {order} {name} reordered.tif).")
 
 
 def _refuse_offset(src, gdal_scale: float | None) -> None:

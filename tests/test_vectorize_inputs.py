@@ -373,6 +373,28 @@ def test_named_softmax_bands_without_background_give_every_pixel_a_class(make_ra
     assert list(gpd.read_file(tmp_path / "ind.gpkg")["area_m2"]) == [36]
 
 
+def test_named_bands_with_background_after_band_1_are_refused(make_raster, tmp_path,
+                                                              run_cli):
+    """An untagged softmax whose band descriptions put background last (building,
+    background: an export in its training order) was read with background as a class of its
+    own: vectorize wrote a 'background' polygon over every pixel that was not a building,
+    exit 0. Refused in one line naming the file, the band and how to reorder the bands."""
+    p = np.full((2, 30, 30), 0.1, np.float32)
+    p[0, 5:15, 5:15] = 0.9
+    p[1] = 1 - p[0]
+    for descriptions in (["building", "background"], ["building", "road", "Background"]):
+        values = p if len(descriptions) == 2 else np.stack([p[0] / 2, p[0] / 2, p[1]])
+        path = _probability(make_raster, "p.tif", values, descriptions=descriptions)
+        result = run_cli("vectorize", path, "-o", tmp_path / "x.gpkg")
+        assert_one_line_error(result, "p.tif", f"band {len(descriptions)}", "background",
+                              "gdal_translate")
+        assert not (tmp_path / "x.gpkg").exists()
+    # 'other' last is a land-cover class, not background
+    values = np.stack([p[0] / 2, p[0] / 2, p[1]])
+    path = _probability(make_raster, "lc.tif", values, descriptions=["water", "urban", "other"])
+    assert run_cli("vectorize", path, "-o", tmp_path / "lc.gpkg").exit_code == 0
+
+
 def test_threshold_comes_from_option_then_tag_then_half(make_raster, tmp_path):
     p = np.zeros((1, 20, 20), np.float32)
     p[0, 2:8, 2:8] = 0.7
