@@ -87,7 +87,13 @@ def _colour_table(like, count: int, dtype: str, fmt: str) -> dict | None:
         return None
     if (fmt, dtype) not in {("tif", "uint8"), ("tif", "uint16"), ("png", "uint8")}:
         return None
-    return like.colormap(1)
+    table = like.colormap(1)
+    if fmt == "png":
+        # a table shorter than 256 (an ERDAS .img's or a VRT's, one entry per class) with
+        # a pixel past it (ignore 255, padding): libpng refuses to write the patch. Filled
+        # out as a GeoTIFF's table is, the indices and colours are kept.
+        table = {index: table.get(index, (0, 0, 0, 255)) for index in range(256)}
+    return table
 
 
 def _kept_tags(tags: dict) -> dict:

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import rasterio
+from rasterio.transform import from_origin
 from rasterio.windows import from_bounds
 
 from geotile.errors import GeotileWarning, InputError, OutputExistsError
@@ -1116,6 +1117,34 @@ def test_a_paletted_image_keeps_its_colour_table_in_every_patch(make_raster, tmp
         with rasterio.open(tmp_path / "out" / "masks" / f"pal_{row}_{col}.{fmt}") as patch:
             assert patch.colormap(1)[1] == (200, 30, 30, 255)
 
+
+def test_a_short_colour_table_and_its_nodata_make_png_patches(make_raster, tmp_path):
+    """A class mask whose colour table names only its classes (4 entries: make-masks'
+    mask copied to ERDAS .img or a VRT by gdal_translate) and whose ignore pixels are 255:
+    tile --format png exited 1 with 'libpng: Wrote palette index exceeding num_palette'
+    where the GeoTIFF mask tiled. The PNG patches hold the same ids and colours."""
+    ids = np.zeros((64, 64), np.uint8)
+    ids[8:30, 8:30], ids[40:60, 5:25], ids[35:60, 35:60] = 1, 2, 3
+    ids[:10, :10] = 255
+    image = make_raster("tile.tif", np.full((3, 64, 64), 90, np.uint8))
+    table = {0: (0, 0, 0, 0), 1: (230, 25, 75, 255), 2: (60, 180, 75, 255),
+             3: (255, 225, 25, 255)}
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    mask = tmp_path / "tile_mask.img"
+    with rasterio.open(mask, "w", driver="HFA", width=64, height=64, count=1, dtype="uint8",
+                       crs=UTM_CRS, transform=from_origin(*UTM_ORIGIN, 0.5, 0.5),
+                       nodata=255) as dst:
+        dst.write(ids, 1)
+        dst.write_colormap(1, table)
+    with rasterio.open(mask) as src:
+        assert len(src.colormap(1)) == 4
+    tile_rasters([image], [mask], tmp_path / "out", options=TileOptions(size=32, fmt="png"))
+    for row, col in [(0, 0), (1, 1)]:
+        with rasterio.open(tmp_path / "out" / "masks" / f"tile_{row}_{col}.png") as patch:
+            np.testing.assert_array_equal(
+                patch.read(1), ids[row * 32:(row + 1) * 32, col * 32:(col + 1) * 32])
+            assert all(patch.colormap(1)[i] == table[i] for i in range(1, 4))
 
 def test_nan_pixels_of_a_float_mask_are_its_patches_nodata(make_raster, tmp_path):
     """A float32 mask with NaN where nothing is labelled and no nodata declared: index.csv
