@@ -352,16 +352,20 @@ def mask_alpha_bands(src) -> list[int]:
     """The alpha bands of ``src`` that mask nodata (as GDAL's dataset mask reads them), not
     values: every alpha band (gdalwarp -dstalpha's), but band 4 of a 4-band uint8 RGB
     GeoTIFF, which GDAL flags alpha by default, unless the raster names only 3 classes or
-    describes bands 1-3 but not band 4."""
+    describes bands 1-3 but not band 4, and band 4 of any 4-band uint8 raster whose tag
+    names 4 classes."""
     from rasterio.enums import ColorInterp
 
     alpha = alpha_bands(src)
     rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
-    if alpha != [4] or src.count != 4 or src.dtypes[0] != "uint8" or \
-            tuple(src.colorinterp[:3]) != rgb:
+    if alpha != [4] or src.count != 4 or src.dtypes[0] != "uint8":
         return alpha
-    described = [bool((d or "").strip()) for d in src.descriptions or [None] * 4]
     names = _names_tag(src, {**src.tags(1), **src.tags()})
+    if tuple(src.colorinterp[:3]) != rgb:
+        # gray, green, blue, alpha: a copy by gdal_translate -co PROFILE=GeoTIFF (or
+        # BASELINE), which drops the band names; its tag naming 4 classes says band 4 is one
+        return [] if names is not None and len(names) == 4 else alpha
+    described = [bool((d or "").strip()) for d in src.descriptions or [None] * 4]
     if (names is not None and len(names) == 3) or described == [True, True, True, False]:
         return alpha
     return []

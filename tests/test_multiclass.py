@@ -463,6 +463,41 @@ def test_4_band_uint8_probabilities_flagged_rgba_keep_every_class(tmp_path, tags
     assert np.trace(scores.confusion) == 30 * 40
 
 
+@pytest.mark.parametrize("profile", ["GeoTIFF", "BASELINE"])
+def test_4_band_uint8_probabilities_copied_with_a_tiff_profile_keep_every_class(tmp_path,
+                                                                               profile):
+    # predict --dtype uint8 of 4 classes copied by gdal_translate -co PROFILE=GeoTIFF (or
+    # BASELINE): GDAL drops the band scales and names and reads the bands gray, green,
+    # blue, alpha; band 4 (tree) was read as a mask, every pixel outside the trees nodata:
+    # 0 polygons of 4, exit 0, and evaluate scored no building, where the original tiled
+    import rasterio.shutil
+
+    original = _one_hot_u8(tmp_path / "p.tif", photometric="MINISBLACK")
+    with rasterio.open(original, "r+") as dst:
+        dst.scales = (1 / 255,) * 4
+        dst.descriptions = ("background", "building", "road", "tree")
+        dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_BANDS="exclusive",
+                        GEOTILE_SCALE="255",
+                        GEOTILE_CLASS_NAMES='["background", "building", "road", "tree"]')
+    path = tmp_path / "copy.tif"
+    rasterio.shutil.copy(original, path, driver="GTiff", PROFILE=profile)
+    with rasterio.open(path) as src:
+        assert src.colorinterp[3].name == "alpha" and src.colorinterp[0].name == "gray"
+        assert src.scales == (1.0,) * 4
+    for raster in (original, path):
+        vectorize_polygons([raster], tmp_path / f"{raster.stem}.gpkg")
+        found = gpd.read_file(tmp_path / f"{raster.stem}.gpkg")
+        assert sorted(found["class"]) == ["building", "building", "road", "tree"]
+        assert sorted(found["area_m2"]) == pytest.approx([16, 20, 20, 25])
+    with rasterio.open(original) as src:
+        truth = _class_raster(tmp_path / "t.tif", src.read().argmax(axis=0).astype(np.uint8))
+    with rasterio.open(truth, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "road", "tree"]')
+    scores = evaluate_rasters(path, truth)
+    assert scores.confusion.sum() == 30 * 40
+    assert np.trace(scores.confusion) == 30 * 40
+
+
 def test_untagged_4_band_uint8_probabilities_are_refused_saying_how_to_tag(tmp_path, run_cli):
     from tests.conftest import assert_one_line_error
 
