@@ -448,6 +448,11 @@ def _check_same_grid(pred, true, prediction, truth) -> None:
     if (difference := grid_difference(pred, true)) is not None:
         check_pixels_readable(pred)
         check_pixels_readable(true)
+        from geotile.tile_checks import crs_alone_differs
+
+        # a PNG whose .aux.xml was lost keeps its world file: assigning the CRS is the fix
+        if (no_crs := crs_alone_differs(pred, true, ("prediction", "truth"))) is not None:
+            raise InputError(no_crs)
         raise InputError(
             f"{prediction} and {truth} are not on the same grid: {difference}. Rasterize the "
             "truth labels on the prediction's grid (`geotile make-masks LABELS IMAGE`), or "

@@ -184,15 +184,16 @@ def _check_same_grid(src, mask_src) -> None:
     plain = [r for r in (mask_src, src) if unplaced(r)]
     if len(plain) == 1 and (src.width, src.height) == (mask_src.width, mask_src.height):
         raise InputError(one_georeferenced(src, mask_src, plain[0] is mask_src))
-    if (no_crs := _crs_alone_differs(src, mask_src)) is not None:
+    if (no_crs := crs_alone_differs(src, mask_src)) is not None:
         raise InputError(no_crs)
     raise InputError(f"{mask_src.name}: the mask's grid differs from {src.name}'s: "
                      f"{difference}. Make it with `geotile make-masks LABELS IMAGE`.")
 
 
-def _crs_alone_differs(src, mask_src) -> str | None:
-    """The refusal of an image and a mask of one size and transform of which only one
-    names a CRS: assigning it is the fix (None when more than the CRS differs)."""
+def crs_alone_differs(src, mask_src, roles: tuple[str, str] = ("image", "mask")) -> str | None:
+    """The refusal of an image and a mask (``roles``: what ``src`` and ``mask_src`` are) of
+    one size and transform of which only one names a CRS: assigning it is the fix (None
+    when more than the CRS differs)."""
     import shlex
 
     from geotile.no_georef import unplaced
@@ -204,7 +205,7 @@ def _crs_alone_differs(src, mask_src) -> str | None:
     named, bare = (src, mask_src) if mask_src.crs is None else (mask_src, src)
     epsg = named.crs.to_epsg()
     crs = f"EPSG:{epsg}" if epsg else shlex.quote(named.crs.to_wkt())
-    which = "mask" if bare is mask_src else "image"
+    which = roles[1] if bare is mask_src else roles[0]
     name = Path(str(named.name)).name
     return (f"{bare.name}: the {which} has the size and transform of {name} but no CRS. "
             f"Assign {name}'s: gdal_edit.py -a_srs {crs} {shlex.quote(str(bare.name))}")

@@ -1021,6 +1021,25 @@ def test_grid_mismatch_and_mixed_kinds(make_raster, tmp_path):
         evaluate_files(tmp_path / "missing.tif", a)
 
 
+@pytest.mark.parametrize("bare", ["truth", "prediction"])
+def test_rasters_whose_crs_alone_differs_are_told_to_assign_it(make_raster, tmp_path, bare):
+    """A class mask copied to PNG whose .aux.xml was lost keeps its world file (the
+    prediction's transform) but no CRS: evaluate said 'not on the same grid: CRS EPSG:32616
+    against no CRS' and sent the user to make-masks or gdalwarp, where tile says to assign
+    the CRS. It names the file without one and the gdal_edit.py -a_srs that fixes it."""
+    ids = (np.arange(400).reshape(20, 20) % 3).astype(np.uint8)
+    named = make_raster("pred.tif", ids)
+    plain = make_raster("mask.tif", ids, crs=None)
+    pair = (named, plain) if bare == "truth" else (plain, named)
+    with pytest.raises(InputError) as caught:
+        evaluate_files(*pair)
+    message = str(caught.value)
+    assert message.startswith(f"{plain}: the {bare} has the size and transform of pred.tif "
+                              "but no CRS.")
+    assert message.endswith(f"gdal_edit.py -a_srs EPSG:32616 {plain}")
+    assert "gdalwarp" not in message
+
+
 def test_a_truncated_raster_is_called_damaged_not_off_the_grid(make_raster, tmp_path):
     """A GeoTIFF cut to its first 300 bytes keeps a header but loses its GeoKeys: beside
     a good file it was 'not on the same grid: no CRS against CRS EPSG:32616', sending the
