@@ -182,15 +182,21 @@ def _refuse_offset(src, gdal_scale: float | None) -> None:
 _WITHIN_0_1: dict[tuple, bool] = {}
 
 
-def _within_0_1(src) -> bool:
+def _within_0_1(src, scale: float) -> bool:
     """Whether band 1 of a float raster (its nodata and NaN left out) holds values within
-    0..1 only, some of them between: read block by block, stopping at the first above 1;
-    once per file."""
+    0..1 only, some of them between, and, where its GDAL scale is 1/``scale`` (gdalwarp
+    and gdal_translate -ot keep a uint8 raster's), all on the steps of 1/``scale`` (a
+    copy by gdal_translate -scale 0 255 0 1), not between them (uint8 codes 0 and 1
+    resampled: an empty tile warped by gdalwarp -r bilinear -ot Float32): read block by
+    block, stopping at the first above 1; once per file."""
+    kept = bool(src.scales) and abs(src.scales[0] * scale - 1) < 1e-6
     between = False
     for _, window in src.block_windows(1):
         block = src.read(1, window=window)
         block = block[np.isfinite(block) & (block != src.nodata)]
         if (block > 1 + PROBABILITY_TOLERANCE).any():
+            return False
+        if kept and (np.abs(block * scale - np.round(block * scale)) > 1e-3).any():
             return False
         between = between or bool(((block > 0) & (block < 1)).any())
     return between
@@ -200,8 +206,9 @@ def _refuse_unscaled(src, scale: float, tagged: bool) -> None:
     """InputError when a float raster whose scale reads its values x 1/``scale`` (> 1)
     holds probabilities 0..1 already: predict's uint8 output made Float32 by gdal_translate
     -unscale (GEOTILE_SCALE=255 copied) or -scale 0 255 0 1 (its GDAL scale 1/255 kept
-    too), where no pixel would reach a threshold."""
-    if not _per_file(_WITHIN_0_1, src, _within_0_1):
+    too), where no pixel would reach a threshold; not resampled uint8 codes (values
+    between the steps of 1/``scale`` under that GDAL scale), read as codes."""
+    if not _per_file(_WITHIN_0_1, src, lambda raster: _within_0_1(raster, scale)):
         return
     name = Path(str(src.name)).name
     said = f"GEOTILE_SCALE={scale:g}" if tagged else f"GDAL scale {1 / scale:.6g}"

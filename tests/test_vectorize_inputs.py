@@ -1606,3 +1606,32 @@ def test_rasters_in_a_compound_crs_and_its_horizontal_part_are_one_set(make_rast
     assert len(mixed) == len(plain) == 1
     assert mixed.geometry.iloc[0].equals(plain.geometry.iloc[0])
     assert mixed.geometry.iloc[0].area == 200.0 and mixed.crs == plain.crs == UTM_CRS
+
+
+def test_an_empty_tile_warped_to_float_under_a_scale_of_255_reads_as_background(
+        run_cli, make_raster, tmp_path):
+    """predict's uint8 output of a tile without buildings (codes 0 and 1) warped by gdalwarp
+    -r bilinear -ot Float32 (GDAL scale 1/255 and GEOTILE_SCALE=255 kept) holds values
+    within 0..1 that fall between the codes: it was refused as probabilities 0..1 already,
+    failing the batch. Read as codes x 1/255 (all background), the other tile's building
+    found; a copy whose values lie on the 1/255 steps (-scale 0 255 0 1) is still refused."""
+    import rasterio
+
+    tags = {"GEOTILE_OUTPUT": "probability", "GEOTILE_SCALE": "255"}
+    codes = np.random.default_rng(0).integers(0, 2, (31, 31)).astype(np.float32)
+    between = (codes[:-1, :-1] + codes[1:, :-1] + codes[:-1, 1:] + codes[1:, 1:]) / 4
+    empty = _probability(make_raster, "empty.tif", between[None], tags=tags)
+    building = np.zeros((1, 30, 30), np.float32)
+    building[0, 2:10, 2:10] = 230
+    full = make_raster("full.tif", building, transform=from_origin(X0 + 30, Y0, 1, 1))
+    stepped = _probability(make_raster, "stepped.tif", np.round(between[None] * 4) / 255,
+                           tags=tags)
+    for path in (empty, full, stepped):
+        with rasterio.open(path, "r+") as dst:
+            dst.scales = (1 / 255,)
+            dst.update_tags(**tags)
+    result = run_cli("vectorize", empty, full, "-o", tmp_path / "v.gpkg")
+    assert result.exit_code == 0, result.output
+    assert list(gpd.read_file(tmp_path / "v.gpkg")["area_m2"].round()) == [64]
+    assert_one_line_error(run_cli("vectorize", stepped, "-o", tmp_path / "s.gpkg"),
+                          "stepped.tif", "0..1", "gdal_edit.py -scale 1")
