@@ -660,6 +660,10 @@ def check_probabilities(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
         name = Path(str(source)).name if source is not None else "RASTER"
         full = np.iinfo(values.dtype).max
         scaled = f" ({bad / kind.scale:g} after its scale 1/{kind.scale:g})"
+        if bad < 0:  # no scale makes a probability negative: a nodata value undeclared
+            raise InputError(f"{source or 'raster'}: values reach {bad:g}{scaled}, negative: "
+                             "no probability. If they mark pixels without data, declare "
+                             f"that nodata: gdal_edit.py -a_nodata {bad:g} {name}.")
         raise InputError(f"{source or 'raster'}: values reach {bad:g}{scaled}: not "
                          "probabilities 0..1. If they are probabilities x "
                          f"{full}, give that scale (gdal_edit.py -scale {1 / full:.6g} -mo "

@@ -1635,3 +1635,30 @@ def test_an_empty_tile_warped_to_float_under_a_scale_of_255_reads_as_background(
     assert list(gpd.read_file(tmp_path / "v.gpkg")["area_m2"].round()) == [64]
     assert_one_line_error(run_cli("vectorize", stepped, "-o", tmp_path / "s.gpkg"),
                           "stepped.tif", "0..1", "gdal_edit.py -scale 1")
+
+
+def test_undeclared_negative_nodata_in_int16_probabilities_is_named(run_cli, make_raster,
+                                                                    tmp_path):
+    """int16 probabilities x 32767 (a GDAL scale 1/32767, or GEOTILE_SCALE=32767) holding
+    -9999 where nodata was meant but not declared were refused with advice to give the
+    scale x 32767 they already have. The message names the negative value and how to
+    declare it nodata; declared, the building is found."""
+    import rasterio
+
+    p = np.zeros((1, 30, 30), np.int16)
+    p[0, 2:10, 2:10] = round(0.9 * 32767)
+    p[0, :, 25:] = -9999
+    scaled = _probability(make_raster, "scaled.tif", p)
+    with rasterio.open(scaled, "r+") as dst:
+        dst.scales = (1 / 32767,)
+    tagged = _probability(make_raster, "tagged.tif", p, tags={
+        "GEOTILE_OUTPUT": "probability", "GEOTILE_SCALE": "32767"})
+    for path in (scaled, tagged):
+        result = run_cli("vectorize", path, "-o", tmp_path / "v.gpkg")
+        assert_one_line_error(result, path.name, "-9999", "negative",
+                              f"gdal_edit.py -a_nodata -9999 {path.name}")
+        assert "give that scale" not in result.output
+        with rasterio.open(path, "r+") as dst:  # as the advice says
+            dst.nodata = -9999
+        vectorize_polygons([path], tmp_path / f"{path.stem}.gpkg")
+        assert list(gpd.read_file(tmp_path / f"{path.stem}.gpkg")["area_m2"].round()) == [64]
