@@ -4,6 +4,7 @@ or lines reprojected to it (edges densified, longitudes kept whole at the antime
 
 from __future__ import annotations
 
+import os
 import warnings
 from contextvars import ContextVar
 from pathlib import Path
@@ -255,8 +256,14 @@ def output_crs(option, writer: str | None, source):
     if writer == "GeoJSON" and target is not None:
         from pyproj import CRS
 
-        if CRS.from_user_input(target).equals("EPSG:4326", ignore_axis_order=True):
+        crs = CRS.from_user_input(target)
+        if crs.equals("EPSG:4326", ignore_axis_order=True):
             return "EPSG:4326"
+        if crs.is_compound and crs.to_epsg(min_confidence=100) is None:  # UTM + heights:
+            # GeoJSON names the horizontal part, which holds the same x, y
+            code = crs.sub_crs_list[0].to_epsg(min_confidence=100)
+            if code is not None:
+                return f"EPSG:{code}"
     return target
 
 
@@ -349,10 +356,26 @@ def parse_crs(value: str | None):
     try:
         crs = CRS.from_user_input(value)
     except CRSError as exc:
-        raise InputError(f"--crs {value}: not a CRS PROJ knows. Give e.g. EPSG:32633, "
-                         "or 'source' for the rasters' CRS.") from exc
+        crs = _crs_file(value)
+        if crs is None:
+            raise InputError(f"--crs {value}: not a CRS PROJ knows. Give e.g. EPSG:32633, "
+                             "a .prj file, or 'source' for the rasters' CRS.") from exc
     vertical_or_xyz = crs.is_geocentric or crs.type_name == "Vertical CRS"
     if vertical_or_xyz and (kind := no_map_position(crs.to_wkt("WKT1_GDAL"))) is not None:
         raise InputError(f"--crs {value}: {kind}, which places no polygon on a map. Give "
                          "e.g. EPSG:32633, or 'source' for the rasters' CRS.")
     return crs
+
+
+def _crs_file(value):
+    """The CRS of a file (a .prj, WKT in any dialect) GDAL reads, as make-masks
+    --labels-crs takes one, as a pyproj CRS; None when ``value`` is no such file."""
+    if not os.path.isfile(str(value)):
+        return None
+    from pyproj import CRS
+    from rasterio.crs import CRS as GdalCRS
+
+    try:
+        return CRS.from_wkt(GdalCRS.from_user_input(str(value)).to_wkt())
+    except Exception:  # rasterio's CRSError, pyproj's: not a CRS
+        return None

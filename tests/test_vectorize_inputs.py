@@ -1662,3 +1662,34 @@ def test_undeclared_negative_nodata_in_int16_probabilities_is_named(run_cli, mak
             dst.nodata = -9999
         vectorize_polygons([path], tmp_path / f"{path.stem}.gpkg")
         assert list(gpd.read_file(tmp_path / f"{path.stem}.gpkg")["area_m2"].round()) == [64]
+
+
+def test_geojson_of_a_compound_crs_names_its_horizontal_part_and_crs_takes_a_prj(
+        make_raster, tmp_path, run_cli):
+    """vectorize -o x.geojson --crs source of a raster in EPSG:32616+5773 (UTM + heights)
+    was refused as a CRS without an EPSG code, though its horizontal part EPSG:32616 names
+    its coordinates; and --crs file.prj was refused where make-masks --labels-crs takes
+    one. GeoJSON is written in EPSG:32616, the same coordinates; a .prj reads as its CRS."""
+    import json
+
+    from pyproj import CRS
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:10, 5:10] = 1
+    transform = from_origin(500000, 4000000, 1, 1)
+    path = make_raster("m.tif", mask, crs="EPSG:32616+5773", transform=transform)
+    result = run_cli("vectorize", path, "-o", tmp_path / "o.geojson", "--crs", "source")
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "o.geojson").read_text())
+    assert "32616" in json.dumps(written.get("crs"))
+    frame = gpd.read_file(tmp_path / "o.geojson")
+    assert frame.crs.to_epsg() == 32616
+    assert frame.total_bounds.tolist() == [500005, 3999990, 500010, 3999995]
+    prj = tmp_path / "utm16.prj"
+    prj.write_text(CRS.from_epsg(32616).to_wkt("WKT1_ESRI"))
+    utm = make_raster("u.tif", mask, crs="EPSG:32616", transform=transform)
+    result = run_cli("vectorize", utm, "-o", tmp_path / "p.gpkg", "--crs", prj)
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(tmp_path / "p.gpkg")
+    assert frame.crs.to_epsg() == 32616
+    assert frame.total_bounds.tolist() == [500005, 3999990, 500010, 3999995]

@@ -104,10 +104,10 @@ def _line_options(command):
               "(an unnamed raster's class 1 is building); other classes (road, tree, '2') "
               "keep their outlines, whichever --classes are kept.")
 @click.option("--crs", default=None, metavar="CRS|source",
-              help="Output CRS (e.g. EPSG:3857), or 'source' for the rasters'. Default: "
-              "EPSG:4326 for GeoJSON (RFC 7946) and .csv (PolygonWKT_Geo in lon/lat, as "
-              "SpaceNet's), the rasters' CRS for every other format. "
-              "GeoJSON in another CRS carries a crs member, outside RFC 7946.")
+              help="Output CRS (e.g. EPSG:3857, or a .prj file), or 'source' for the "
+              "rasters'. Default: EPSG:4326 for GeoJSON (RFC 7946) and .csv "
+              "(PolygonWKT_Geo in lon/lat, as SpaceNet's), the rasters' CRS for every other "
+              "format. GeoJSON in another CRS carries a crs member, outside RFC 7946.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes polygonizing row bands (and, with --instances, rasters) at "
               "once, on Linux. Default: one per CPU, up to 8; 1: this process only.")
