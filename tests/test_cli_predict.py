@@ -441,6 +441,19 @@ def test_help_states_the_nodata_rule_of_every_path(run_cli):
             "own nodata value; with --mosaic or --model-resolution too") in text
 
 
+def test_help_names_extra_bands_nodata_and_command_line_mean_std(run_cli):
+    """--help said output pixels are nodata where every band fed to the model is, leaving
+    out the --extra-bands raster's nodata and the pixels it does not reach (nodata too);
+    and --scale named only metadata or the model's first ops as signs of 0..255 pixels,
+    where a --mean/--std above 1 given on the command line sets it too."""
+    result = run_cli("predict", "--help")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert ("Pixels where the --extra-bands raster is nodata or that it does not reach are "
+            "nodata too") in text
+    assert "--mean/--std" in text.split("--scale FLOAT", 1)[1].split("--output-type", 1)[0]
+
+
 def test_a_batch_refuses_a_truncated_image_before_the_first(run_cli, make_raster, tmp_path):
     """3 images, the 2nd a download cut 200 bytes short (its last tile): a.tif's
     prediction was written before the one-line refusal; its pixels are checked up front."""

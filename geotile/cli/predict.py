@@ -99,8 +99,9 @@ def _bands(ctx, param, value):
 @click.option("--std", callback=_floats, metavar="LIST", help="Per-channel std (after --scale).")
 @click.option("--scale", type=float, default=None,
               help="Multiply pixels by this first. Default: 1/255 for uint8 (1 when a mean "
-              "or std above 1, in the metadata or the model's first ops, shows they are for "
-              "0..255 pixels, or the model divides its input by 255 itself), else 1.")
+              "or std above 1 for the image's channels, given by --mean/--std or read from "
+              "the metadata or the model's first ops, shows they are for 0..255 pixels, or "
+              "the model divides its input by 255 itself), else 1.")
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
               default="probability", show_default=True,
               help="probability: one band per class (see --dtype). class: one uint8 band of "
@@ -162,7 +163,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     mask; class ids 255): where every band fed to the model (with
     --bands, those chosen) is nodata by its value, mask or alpha, or where
     one float band is NaN or at its own nodata value; with --mosaic or
-    --model-resolution too. Input layout (NCHW/NHWC), tile size,
+    --model-resolution too. Pixels where the --extra-bands raster is nodata or
+    that it does not reach are nodata too. Input layout (NCHW/NHWC), tile size,
     class names and normalisation are read from the model and its metadata;
     options override them. Several IMAGEs share one model session.
 
