@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from geotile.dataset_names import image_name
+from geotile.dataset_names import image_name, names_mask_of
 from geotile.errors import InputError
 from geotile.input_files import VECTOR_SUFFIXES
 from geotile.label_rasters import RASTER_SUFFIXES
@@ -130,6 +130,16 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
             continue
         p, name = found[0]
         rivals = [u for u in rest_true if image_name(p, u) is not None]
+        if len(found) == 1 and not names_mask_of(t, p):
+            # matched by image id, not as p's mask: the files already paired by exact name
+            # are candidates too (prediction 1 names a_1 and b_1 though a_1 has its own)
+            rivals = [u for u in trues if image_name(p, u) is not None]
+            if len(rivals) > 1:
+                raise InputError(
+                    f"{preds[p].name} matches {_names(trues[u] for u in rivals)} in {truth} "
+                    "by its image id; give it the file name of its truth.")
+            found += [(q, n) for q in preds if q not in rest_pred and not names_mask_of(t, q)
+                      and (n := image_name(q, t)) is not None]
         if len(found) > 1 or len(rivals) > 1 or name in pairs:
             clash = [preds[q] for q, _ in found] + [trues[u] for u in rivals]
             raise InputError(f"{_names(clash)} name the same image ({name}); pair each "

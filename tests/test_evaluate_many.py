@@ -294,6 +294,35 @@ def test_spacenet_names_pair_and_clashes_are_one_line(tmp_path, run_cli):
         pair_folders(pred, truth)
 
 
+def test_an_id_matching_two_truths_is_refused_even_when_one_has_its_exact_name(tmp_path,
+                                                                               run_cli):
+    """Prediction 1 names both a_1 and b_1 by the '_id' rule: once paired with b_1 without
+    notice because a_1 had a prediction of its exact name, exit 0."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    for folder, names in ((pred, ["1", "a_1"]), (truth, ["a_1", "b_1"])):
+        for name in names:
+            write_vector(folder / f"{name}.geojson", [box(0, 0)])
+    with pytest.raises(InputError, match=r"1\.geojson matches a_1\.geojson, b_1\.geojson"):
+        pair_folders(pred, truth)
+    result = run_cli("evaluate", pred, truth)
+    assert_one_line_error(result, "1.geojson matches a_1.geojson, b_1.geojson")
+    # the mirror: truth 1 matched by predictions a_1 (its exact namesake taken) and b_1
+    for folder in (pred, truth):
+        for path in folder.iterdir():
+            path.unlink()
+    for folder, names in ((pred, ["a_1", "b_1"]), (truth, ["1", "a_1"])):
+        for name in names:
+            write_vector(folder / f"{name}.geojson", [box(0, 0)])
+    with pytest.raises(InputError, match="name the same image"):
+        pair_folders(pred, truth)
+    # one candidate left is no ambiguity
+    (truth / "a_1.geojson").unlink()
+    (pred / "a_1.geojson").unlink()
+    assert pair_folders(pred, truth).pairs["1"][0].name == "b_1.geojson"
+
+
 def test_names_spelt_nfd_pair_with_the_same_names_spelt_nfc(tmp_path, run_cli):
     """Predictions written on macOS (Zu + combining diaeresis, NFD) and truth from Linux
     (Zürich in NFC) name one image: once left out with "no file of the same name" and exit
