@@ -883,8 +883,11 @@ def _warn_nodata_255(name: str, other: str, lost: int, pixels: int, fix: str = "
 
 
 def is_raster(path: str | os.PathLike) -> bool:
-    """Raster or vector: by extension, else by whether GDAL opens it as a raster."""
+    """Raster or vector: by extension, else by whether GDAL opens it as a raster; a
+    GeoPackage of raster tiles and no vector layer (gdal_translate -of GPKG) is a raster."""
     suffix = Path(path).suffix.lower()
+    if suffix == ".gpkg":
+        return label_rasters.is_label_raster(path)
     if suffix in RASTER_SUFFIXES:
         return True
     if suffix in VECTOR_SUFFIXES:

@@ -706,6 +706,29 @@ def test_pixel_scores_of_rasters_match_numpy(make_raster, block, tiled):
     assert evaluate_files(p, t).confusion.tolist() == result.confusion.tolist()
 
 
+@pytest.mark.parametrize("side", ["truth", "prediction"])
+def test_a_raster_geopackage_is_scored_as_a_raster(make_raster, tmp_path, run_cli, side):
+    """A class mask copied by gdal_translate -of GPKG (raster tiles, no vector layer) was
+    refused with 'is a raster, not vector labels', exit 1."""
+    from rasterio.shutil import copy as copy_raster
+
+    truth = np.zeros((64, 64), np.uint8)
+    truth[:32] = 1
+    truth[40:, 40:] = 2
+    pred = truth.copy()
+    pred[:8] = 0  # 8 rows of class 1 missed
+    files = {"truth": make_raster("t.tif", truth), "prediction": make_raster("p.tif", pred)}
+    expected = evaluate_files(files["prediction"], files["truth"]).confusion.tolist()
+    copy_raster(files[side], tmp_path / "copy.gpkg", driver="GPKG")
+    files[side] = tmp_path / "copy.gpkg"
+    result = evaluate_files(files["prediction"], files["truth"])
+    assert result.confusion.tolist() == expected
+    assert result.confusion[1, 0] == 8 * 64
+    cli = run_cli("evaluate", files["prediction"], files["truth"])
+    assert cli.exit_code == 0, cli.output
+    assert "mean IoU" in cli.output
+
+
 def test_probability_rasters(make_raster, tmp_path):
     truth = np.zeros((10, 10), np.uint8)
     truth[:, :5] = 1
