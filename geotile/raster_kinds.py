@@ -441,14 +441,18 @@ ROLES = ("footprint", "boundary", "contact")
 
 
 def band_roles(src, required: bool = False) -> dict[str, int] | None:
-    """Band index (1-based) of each role present, from the band descriptions.
+    """Band index (1-based) of each role present, from the band descriptions, else from a
+    GEOTILE_CLASS_NAMES tag naming each band (a copy that dropped the descriptions).
 
-    Without descriptions naming a footprint and a boundary or contact band: ``None``, or,
-    with ``required``, bands 1-3 in that order (as many as the raster has), a band described
+    Without names of a footprint and a boundary or contact band: ``None``, or, with
+    ``required``, bands 1-3 in that order (as many as the raster has), a band described
     ``background`` (a softmax's class 0) left out.
     """
     roles = name_roles(src.descriptions)
     if roles:
+        return roles
+    tagged = _names_tag(src, {**src.tags(1), **src.tags()})
+    if tagged and len(tagged) == src.count and (roles := name_roles(tagged)):
         return roles
     if not required:
         return None

@@ -1095,3 +1095,27 @@ def test_corner_hand_over_never_cuts_a_building_in_two():
         assert ndimage.label(out == label, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])[1] == 1
     assert np.array_equal(_corners_to_majority(out), out)  # settled, not flipping
     assert np.array_equal((out > 0), (labels > 0))
+
+
+def test_footprint_boundary_contact_named_by_the_class_names_tag_are_instances(
+        run_cli, make_raster, tmp_path):
+    """A copy that lost its band descriptions but kept GEOTILE_CLASS_NAMES (footprint,
+    boundary, contact): plain vectorize wrote the blocks of touching houses (8 of 26, class
+    footprint), exit 0, where the described raster gave one polygon per house."""
+    houses = terraced_scene()
+    bands = perfect_probabilities(houses) * np.float32(0.9)
+    counts = {}
+    for name, described in (("described", True), ("tagged", False)):
+        raster = make_raster(f"{name}.tif", bands, transform=TRANSFORM)
+        with rasterio.open(raster, "r+") as dst:
+            if described:
+                dst.descriptions = ("footprint", "boundary", "contact")
+            dst.update_tags(GEOTILE_OUTPUT="probability",
+                            GEOTILE_CLASS_NAMES='["footprint", "boundary", "contact"]')
+        out = tmp_path / f"{name}.gpkg"
+        result = run_cli("vectorize", raster, "-o", out, "--crs", "source")
+        assert result.exit_code == 0, result.output
+        frame = gpd.read_file(out)
+        counts[name] = (len(frame), sorted(frame["area_m2"].round(2)))
+    assert counts["tagged"] == counts["described"]
+    assert counts["tagged"][0] == 26
