@@ -1119,3 +1119,23 @@ def test_footprint_boundary_contact_named_by_the_class_names_tag_are_instances(
         counts[name] = (len(frame), sorted(frame["area_m2"].round(2)))
     assert counts["tagged"] == counts["described"]
     assert counts["tagged"][0] == 26
+
+
+def test_cli_instances_tell_how_to_name_unnamed_0_255_bands(run_cli, make_raster, tmp_path):
+    """solaris-style 0/255 footprint/boundary/contact bands without names or tags, given to
+    --instances, were refused as colour-coded labels to be made a mask by --palette: the
+    user said --instances; the message names the bands, as the advice then works."""
+    houses = terraced_scene()
+    bands = perfect_probabilities(houses).astype(np.uint8) * np.uint8(255)
+    raster = make_raster("sol.tif", bands, transform=TRANSFORM)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "inst.gpkg", "--instances")
+    assert_one_line_error(result, "sol.tif", "footprint, boundary and contact",
+                          "gdal_edit.py -mo 'GEOTILE_CLASS_NAMES=[\"footprint\", "
+                          "\"boundary\", \"contact\"]' sol.tif")
+    assert "--palette" not in result.stderr and "make-masks" not in result.stderr
+    with rasterio.open(raster, "r+") as dst:  # the advice followed
+        dst.update_tags(GEOTILE_CLASS_NAMES='["footprint", "boundary", "contact"]')
+    result = run_cli("vectorize", raster, "-o", tmp_path / "inst.gpkg", "--instances",
+                     "--crs", "source")
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(tmp_path / "inst.gpkg")) == 26
