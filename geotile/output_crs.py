@@ -261,10 +261,23 @@ def output_crs(option, writer: str | None, source):
             return "EPSG:4326"
         if crs.is_compound and crs.to_epsg(min_confidence=100) is None:  # UTM + heights:
             # GeoJSON names the horizontal part, which holds the same x, y
-            code = crs.sub_crs_list[0].to_epsg(min_confidence=100)
+            code = _epsg_code(crs.sub_crs_list[0])
             if code is not None:
                 return f"EPSG:{code}"
     return target
+
+
+def _epsg_code(crs) -> int | None:
+    """The EPSG code of pyproj ``crs``, also where only its name differs from the code's: a
+    GeoTIFF in EPSG:7415 (RD New + NAP height) reads back with its horizontal part named
+    'Amersfoort / RD New + NAP height', EPSG:28992 in all but name; None when none is."""
+    from pyproj import CRS
+
+    code = crs.to_epsg(min_confidence=100)
+    if code is None and (code := crs.to_epsg(min_confidence=70)) is not None \
+            and not CRS.from_epsg(code).equals(crs, ignore_axis_order=True):
+        return None
+    return code
 
 
 def check_output_crs(output: Path, writer: str, option, source) -> None:

@@ -1693,3 +1693,27 @@ def test_geojson_of_a_compound_crs_names_its_horizontal_part_and_crs_takes_a_prj
     frame = gpd.read_file(tmp_path / "p.gpkg")
     assert frame.crs.to_epsg() == 32616
     assert frame.total_bounds.tolist() == [500005, 3999990, 500010, 3999995]
+
+
+def test_geojson_of_a_compound_crs_whose_geotiff_renames_its_horizontal_part(
+        make_raster, tmp_path, run_cli):
+    """A GeoTIFF written with the WKT of Amersfoort / RD New + NAP height (EPSG:7415, Dutch
+    drone orthos), as rasterio writes crs=pyproj_crs.to_wkt(), reads back with no EPSG
+    code and its horizontal part named as the whole ('Amersfoort / RD New + NAP height'),
+    which PROJ matches to EPSG:28992 only below full confidence: vectorize -o x.geojson
+    --crs source was refused as a CRS without an EPSG code, where EPSG:32616+5773 is
+    written in EPSG:32616. Its horizontal part, the same in all but name, is written."""
+    import json
+
+    from pyproj import CRS
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:10, 5:10] = 1
+    path = make_raster("m.tif", mask, crs=CRS("EPSG:7415").to_wkt(),
+                       transform=from_origin(155000, 463000, 1, 1))
+    result = run_cli("vectorize", path, "-o", tmp_path / "o.geojson", "--crs", "source")
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "o.geojson").read_text())
+    assert "EPSG::28992" in json.dumps(written.get("crs"))
+    frame = gpd.read_file(tmp_path / "o.geojson")
+    assert frame.total_bounds.tolist() == [155005, 462990, 155010, 462995]
