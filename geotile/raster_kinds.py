@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.class_keys import is_background_name, names_background, zero_is_background
+from geotile.class_keys import (
+    BACKGROUND_NAMES,
+    class_key,
+    is_background_name,
+    names_background,
+    zero_is_background,
+)
 from geotile.errors import InputError
 from geotile.raster import AMPLITUDE, alpha_bands
 
@@ -153,7 +159,10 @@ def _refuse_late_background(src, names: list) -> None:
     raster is background's, or no band is."""
     if is_background_name(names[0]):
         return
-    late = next((i for i, n in enumerate(names[1:], start=2) if names_background(n)), None)
+    # a name that is background and nothing else ('background', 'No data', 'void'), not a
+    # class of the dataset that says background too (ISPRS' 'Clutter/background')
+    late = next((i for i, n in enumerate(names[1:], start=2)
+                 if names_background(n) and class_key(n) in BACKGROUND_NAMES), None)
     if late is None:
         return
     order = " ".join(f"-b {b}" for b in [late, *(i for i in range(1, len(names) + 1)

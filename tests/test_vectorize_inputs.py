@@ -393,6 +393,18 @@ def test_named_bands_with_background_after_band_1_are_refused(make_raster, tmp_p
     values = np.stack([p[0] / 2, p[0] / 2, p[1]])
     path = _probability(make_raster, "lc.tif", values, descriptions=["water", "urban", "other"])
     assert run_cli("vectorize", path, "-o", tmp_path / "lc.gpkg").exit_code == 0
+    # ISPRS Potsdam's six classes end with 'Clutter/background', a class of the dataset: a
+    # softmax named so is read as its six classes, as before, not refused
+    isprs = ["Impervious surfaces", "Building", "Low vegetation", "Tree", "Car",
+             "Clutter/background"]
+    six = np.full((6, 30, 30), 0.1, np.float32)
+    six[1, 5:15, 5:15], six[5, 20:25, 20:25] = 0.5, 0.5
+    six[0] = 1 - six[1:].sum(axis=0)
+    path = _probability(make_raster, "potsdam.tif", six, descriptions=isprs)
+    result = run_cli("vectorize", path, "-o", tmp_path / "potsdam.gpkg")
+    assert result.exit_code == 0, result.output
+    assert set(gpd.read_file(tmp_path / "potsdam.gpkg")["class"]) == {
+        "Impervious surfaces", "Building", "Clutter/background"}
 
 
 def test_threshold_comes_from_option_then_tag_then_half(make_raster, tmp_path):
