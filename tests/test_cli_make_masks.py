@@ -357,32 +357,32 @@ def test_class_ids_with_a_stray_name_are_refused(run_cli, make_raster, tmp_path,
     assert [int(mask[4, 10 * i + 4]) for i in range(6)] == [1, 2, 10, 3, 4, 4]
 
 
-def test_a_field_of_names_gets_ids_in_sorted_order(run_cli, make_raster, tmp_path):
+@pytest.mark.parametrize("values, ids, names", [
+    (["tree", "house", "tree"], [2, 1, 2], ["house", "tree"]),
+    # Python's float reads '1_1' as 11: these codes were burnt as ids 21, 12 and 11 named
+    # '21', '12', '11', exit 0; they are names
+    (["2_1", "1_2", "1_1"], [3, 2, 1], ["1_1", "1_2", "2_1"]),
+])
+def test_a_field_of_names_gets_ids_in_sorted_order(run_cli, make_raster, tmp_path, values,
+                                                   ids, names):
     image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
-    labels = _boxes_geojson(tmp_path / "names.geojson", ["tree", "house", "tree"])
+    labels = _boxes_geojson(tmp_path / "names.geojson", values)
     out = tmp_path / "m.tif"
     result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls")
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as src:
-        mask = src.read(1)
-    assert [int(mask[4, 10 * i + 4]) for i in range(3)] == [2, 1, 2]
+        mask, tagged = src.read(1), json.loads(src.tags()["GEOTILE_CLASS_NAMES"])
+    assert [int(mask[4, 10 * i + 4]) for i in range(3)] == ids
+    assert tagged == ["background", *names]
 
 
-def test_class_codes_with_underscores_are_names_not_numbers(run_cli, make_raster, tmp_path):
-    """Codes '2_1', '1_2', '1_1' (Python's float reads '1_1' as 11) were burnt as ids 21, 12
-    and 11 named '21', '12', '11', and '1_1' beside '11' as one class 11, exit 0."""
+def test_a_class_code_with_an_underscore_beside_its_digits_is_no_id(run_cli, make_raster,
+                                                                     tmp_path):
+    """'1_1' beside '11' was one class 11, exit 0: a name mixed with ids, refused."""
     image = make_raster("img.tif", np.zeros((10, 40), np.uint8))
-    labels = _boxes_geojson(tmp_path / "codes.geojson", ["2_1", "1_2", "1_1"])
-    out = tmp_path / "m.tif"
-    result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls")
-    assert result.exit_code == 0, result.output
-    with rasterio.open(out) as src:
-        mask, names = src.read(1), json.loads(src.tags()["GEOTILE_CLASS_NAMES"])
-    assert names == ["background", "1_1", "1_2", "2_1"]
-    assert [int(mask[4, 10 * i + 4]) for i in range(3)] == [3, 2, 1]
     labels = _boxes_geojson(tmp_path / "merged.geojson", ["1_1", "11"])
-    result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls",
-                     "--overwrite")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--class-field",
+                     "cls")
     assert_one_line_error(result, "merged.geojson", "'1_1' (1 feature)", "--class-map")
 
 
