@@ -29,3 +29,10 @@ def loads(data: str | bytes):
         return orjson.loads(raw)
     except orjson.JSONDecodeError:  # NaN, 1e400, lone surrogates: json reads them
         return json.loads(data)  # or raises its own error, as before
+
+
+def decoded(raw: bytes) -> str:
+    """JSON bytes as text, in the encoding :func:`json.detect_encoding` reads (UTF-8 with
+    or without a byte-order mark, UTF-16/32 as PowerShell's Out-File writes them), the mark
+    left out; UnicodeDecodeError for other bytes."""
+    return raw.decode(json.detect_encoding(raw)).removeprefix("\ufeff")

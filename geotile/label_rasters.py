@@ -184,8 +184,9 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
                              '{"building": [0, 0, 255], ...}.')
         twice: list[str] = []
         try:
-            raw = path.read_bytes()  # UTF-8, or UTF-16/32 (PowerShell's Out-File)
-            palette = json.loads(raw.decode(json.detect_encoding(raw)).removeprefix("\ufeff"),
+            from geotile.json_text import decoded
+
+            palette = json.loads(decoded(path.read_bytes()),
                                  object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f'{path}: not a JSON palette like {{"building": [0, 0, 255]}} '

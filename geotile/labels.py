@@ -1449,6 +1449,7 @@ def _refuse_ids_mixed_with_names(values: list, everything: list, class_field: st
 def read_class_map(path: str | os.PathLike, *, zero: bool = False) -> dict[str, int]:
     """A JSON class map {"building": 1, ...} from ``path``, checked (see check_class_map;
     ``zero``: it may name id 0, as a label raster's)."""
+    from geotile.json_text import decoded
     from geotile.label_rasters import _no_twice
 
     path = Path(path)
@@ -1456,13 +1457,12 @@ def read_class_map(path: str | os.PathLike, *, zero: bool = False) -> dict[str, 
     try:
         raw = path.read_bytes()
         try:  # UTF-8, with or without a BOM, or UTF-16/32 (PowerShell's `>`): json detects it
-            text = raw.decode(json.detect_encoding(raw))
+            text = decoded(raw)
         except UnicodeDecodeError:  # "ANSI", as Notepad and Excel save it
             text = raw.decode("cp1252")
             _warn(f"{path}: not UTF-8; read it as Windows-1252. Check the class names with "
                   "accents.")
-        mapping = json.loads(text.removeprefix("\ufeff"),
-                             object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
+        mapping = json.loads(text, object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
             f'{path}: not a JSON object of class names to ids, like {{"building": 1}}.'

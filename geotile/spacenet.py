@@ -217,11 +217,10 @@ def _confidence(text, path: Path, line: int) -> float:
     text = (text or "").strip()
     if not text:
         return math.nan
-    for candidate in (text, text.replace(",", ".", 1) if "." not in text else text):
-        try:
-            return float(candidate)
-        except ValueError:
-            pass
+    try:
+        return float(text if "." in text else text.replace(",", ".", 1))
+    except ValueError:
+        pass
     raise InputError(f"{path}, line {line}: Confidence {text!r} is not a number. Fix the cell "
                      "or leave it empty.")
 
