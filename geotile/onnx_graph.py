@@ -21,11 +21,13 @@ _SCHEMA = {
     "NodeProto": [("input", 1, "string", True, None), ("output", 2, "string", True, None),
                   ("name", 3, "string", False, None), ("op_type", 4, "string", False, None),
                   ("attribute", 5, "message", True, "AttributeProto"),
-                  ("domain", 7, "string", False, None)],
+                  ("domain", 7, "string", False, None),
+                  ("overload", 8, "string", False, None)],
     "AttributeProto": [("name", 1, "string", False, None), ("f", 2, "float", False, None),
                        ("i", 3, "int64", False, None), ("s", 4, "bytes", False, None),
                        ("t", 5, "message", False, "TensorProto"),
-                       ("floats", 7, "float", True, None), ("ints", 8, "int64", True, None)],
+                       ("floats", 7, "float", True, None), ("ints", 8, "int64", True, None),
+                       ("ref_attr_name", 21, "string", False, None)],
     "TensorProto": [("dims", 1, "int64", True, None), ("data_type", 2, "int32", False, None),
                     ("float_data", 4, "float", True, None),
                     ("int32_data", 5, "int32", True, None),
@@ -40,9 +42,16 @@ _SCHEMA = {
                    ("initializer", 5, "message", True, "TensorProto"),
                    ("input", 11, "message", True, "ValueInfoProto"),
                    ("output", 12, "message", True, "ValueInfoProto")],
+    "FunctionProto": [("name", 1, "string", False, None), ("input", 4, "string", True, None),
+                      ("output", 5, "string", True, None),
+                      ("node", 7, "message", True, "NodeProto"),
+                      ("domain", 10, "string", False, None),
+                      ("attribute_proto", 11, "message", True, "AttributeProto"),
+                      ("overload", 13, "string", False, None)],
     "ModelProto": [("ir_version", 1, "int64", False, None),
                    ("graph", 7, "message", False, "GraphProto"),
-                   ("opset_import", 8, "message", True, "OperatorSetIdProto")],
+                   ("opset_import", 8, "message", True, "OperatorSetIdProto"),
+                   ("functions", 25, "message", True, "FunctionProto")],
 }
 
 #: TensorProto.DataLocation.EXTERNAL
@@ -98,11 +107,59 @@ def read_model(path: str | Path, data: bytes | None = None):
     if not model.HasField("graph"):
         return None
     model.DiscardUnknownFields()
+    if model.functions:
+        _inline_functions(model)
     for tensor in model.graph.initializer:  # the weights: geotile reads none of them
         if _size(tensor) > SMALL:
             for name in ("raw_data", "float_data", "int32_data", "int64_data", "double_data"):
                 tensor.ClearField(name)
     return model
+
+
+def _inline_functions(model) -> None:
+    """Replace calls of the model's local functions (torch.onnx.export's
+    export_modules_as_functions, onnxscript) by the functions' nodes, nested calls too, as
+    onnx.inliner does: the activation or /255 inside a function is then seen."""
+    functions = {(f.domain, f.name, f.overload): f for f in model.functions}
+    node_class = type(model.graph.node[0]) if model.graph.node else None
+    calls = [0]
+
+    def expand(nodes, depth: int) -> list:
+        expanded = []
+        for node in nodes:
+            function = functions.get((node.domain, node.op_type, node.overload))
+            if function is None or depth > 32:  # recursion: left as a call
+                expanded.append(node)
+                continue
+            calls[0] += 1
+            names = dict.fromkeys(function.input, "")  # optional inputs left out: none
+            names.update(zip(function.input, node.input, strict=False))
+            names.update(zip(function.output, node.output, strict=False))
+            given = {a.name: a for a in node.attribute}
+            defaults = {a.name: a for a in function.attribute_proto}
+            body = []
+            for inner in function.node:
+                copy = node_class()
+                copy.CopyFrom(inner)
+                for field in (copy.input, copy.output):
+                    field[:] = [names.get(name, f"{name}@call{calls[0]}") if name else ""
+                                for name in field]
+                for attr in list(copy.attribute):
+                    if attr.ref_attr_name:
+                        source = given.get(attr.ref_attr_name,
+                                           defaults.get(attr.ref_attr_name))
+                        copy.attribute.remove(attr)
+                        if source is not None:
+                            value = copy.attribute.add()
+                            value.CopyFrom(source)
+                            value.name = attr.name
+                body.append(copy)
+            expanded.extend(expand(body, depth + 1))
+        return expanded
+
+    nodes = expand(list(model.graph.node), 0)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
 
 
 def read_graph(path: str | Path):

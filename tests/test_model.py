@@ -321,3 +321,20 @@ def test_tensorrt_engines_of_retrained_external_weights_are_not_shared(tmp_path,
         OnnxModel.from_path(folder / "m.onnx", activation="none")
     assert len(keys) == 1  # the same .onnx file, other weights
     assert len(folders) == 2 and folders[0] != folders[1]
+
+
+def test_activation_and_scaling_inside_model_local_functions_are_seen(tmp_path):
+    """A model whose final Softmax and whose /255 sit in model-local functions (torch's
+    export_modules_as_functions=True): its scores are taken as they are (no second
+    activation) and uint8 pixels are fed as 0..255 (no second /255)."""
+    from .test_onnx_graph import _function_model
+
+    path = _function_model(tmp_path / "m.onnx")
+    assert graph_activation(path) == "none"
+    model = OnnxModel.from_path(path)
+    pixels = np.full((1, 3, 2, 2), 255, np.uint8)
+    np.testing.assert_allclose(model.prepare(pixels), 255.0)
+    batch = np.random.default_rng(2).uniform(0, 255, (1, 3, 4, 4)).astype(np.float32)
+    building = 1 / (1 + np.exp(-batch.sum(axis=1) / 255))  # softmax of (sum / 255, 0)
+    expected = np.stack([building, 1 - building], axis=1)
+    np.testing.assert_allclose(model.run(batch), expected, atol=1e-6)

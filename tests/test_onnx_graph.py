@@ -110,3 +110,63 @@ def test_graph_is_read_with_protobuf_before_get_message_class(tmp_path, monkeypa
     finally:
         onnx_graph._model_class.cache_clear()
     assert [n.op_type for n in graph.node] == ["Conv", "Sigmoid", "Transpose", "Identity"]
+
+
+def _function_model(path):
+    """A graph whose head is a model-local function (as torch.onnx.export writes with
+    export_modules_as_functions=True): Head calls Activate, whose Softmax takes its axis
+    from Head's attribute; a Normalize function divides the input by 255."""
+    ops = [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]
+    axis = helper.make_attribute_ref("axis", onnx.AttributeProto.INT)
+    activate = helper.make_function("local", "Activate", ["x"], ["y"],
+                                    [helper.make_node("Softmax", ["x"], ["y"])], ops, ["axis"])
+    activate.node[0].attribute.append(axis)
+    head = helper.make_function(
+        "local", "Head", ["x"], ["y"],
+        [helper.make_node("Identity", ["x"], ["t"]),
+         helper.make_node("Activate", ["t"], ["y"], domain="local", axis=1)], ops)
+    scale = numpy_helper.from_array(np.array(255, np.float32), "k")
+    normalize = helper.make_function(
+        "local", "Normalize", ["x"], ["y"],
+        [helper.make_node("Constant", [], ["k"], value=scale),
+         helper.make_node("Div", ["x", "k"], ["y"])], ops)
+    weight = numpy_helper.from_array(np.array([1, 1, 1, 0, 0, 0], np.float32)
+                                     .reshape(2, 3, 1, 1), "w")
+    nodes = [helper.make_node("Normalize", ["image"], ["t"], domain="local"),
+             helper.make_node("Conv", ["t", "w"], ["c"]),
+             helper.make_node("Head", ["c"], ["t_out"], domain="local"),
+             helper.make_node("Identity", ["t_out"], ["scores"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT,
+                                                   ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 2, "H", "W"])],
+        [weight])
+    model = helper.make_model(graph, opset_imports=ops, functions=[activate, head, normalize])
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_model_local_functions_are_read_inlined(tmp_path):
+    """Nodes inside model-local functions (nested, with attributes referring to the
+    caller's) are read in place of their calls, as onnx's own inliner expands them."""
+    from onnx.inliner import inline_local_functions
+
+    from geotile.onnx_graph import attribute
+
+    path = _function_model(tmp_path / "m.onnx")
+    expected = inline_local_functions(onnx.load(str(path))).graph
+    graph = read_graph(path)
+    assert [n.op_type for n in graph.node] == [n.op_type for n in expected.node]
+    assert [n.op_type for n in graph.node] == ["Constant", "Div", "Conv", "Identity",
+                                               "Softmax", "Identity"]
+    softmax = next(n for n in graph.node if n.op_type == "Softmax")
+    assert attribute(softmax, "axis") == 1
+    # the wiring: each node's inputs are the graph's input, an initializer or an output
+    # of an earlier node, and the graph's output is produced
+    known = {"image", "w"}
+    for node in graph.node:
+        assert all(name in known for name in node.input if name)
+        known.update(node.output)
+    assert "scores" in known
