@@ -10,7 +10,7 @@ from pathlib import Path
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
-from geotile.input_paths import ARCHIVE_PREFIXES
+from geotile.input_paths import ARCHIVE_PREFIXES, ogr_path
 from geotile.output_files import pam_sidecar
 
 #: colours of class ids 0, 1, 2... (0 transparent), for colour tables and attribute tables
@@ -146,7 +146,7 @@ def _vat_names(path: Path) -> list[str]:
     import pyogrio  # here: 0.5 s of imports (pandas) for the rasters without a table
 
     try:
-        meta, _, _, columns = pyogrio.raw.read(table, read_geometry=False)
+        meta, _, _, columns = pyogrio.raw.read(ogr_path(table), read_geometry=False)
     except Exception:  # pyogrio raises several types: an unreadable table names nothing
         return []
     fields = [str(f) for f in meta["fields"]]

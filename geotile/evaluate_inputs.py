@@ -52,7 +52,9 @@ def check_one_layer(path, layer: str | None, role: str) -> None:
     try:
         import pyogrio
 
-        layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
+        from geotile.input_paths import ogr_path
+
+        layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(ogr_path(path))]
     except Exception:  # not a file GDAL lists layers of: read (and refused) later
         return
     shaped = [name for name, kind in layers

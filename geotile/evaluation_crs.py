@@ -43,7 +43,9 @@ def declared_crs(path, layer: str | None = None, override: str | None = None):
             return CRS.from_user_input(override)
         from pyogrio import read_info
 
-        crs = read_info(path, layer=layer)["crs"]
+        from geotile.input_paths import ogr_path
+
+        crs = read_info(ogr_path(path), layer=layer)["crs"]
         return None if header_crs(crs, path) is None else CRS.from_user_input(crs)
     except Exception:  # scoring reads the file and names its problem
         return None

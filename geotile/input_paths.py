@@ -3,7 +3,9 @@ raster reads (side-cars too, as GDAL finds them), and the refusal to write over 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import threading
 from pathlib import Path, PurePosixPath
 
@@ -67,6 +69,31 @@ def input_path(path: str | os.PathLike) -> Path | VirtualPath:
     ``zip://a.zip!b.tif`` as GDAL's ``/vsizip/a.zip/b.tif``: :func:`gdal_archive_path`)."""
     text = gdal_archive_path(os.fspath(path))
     return VirtualPath(text) if is_virtual_path(text) else Path(text)
+
+
+def ogr_path(path):
+    """``path`` as pyogrio must be given it to read the file: pyogrio parses a local path as
+    a URL, cutting it at a '!' (an archive's member) and at a ';' of its last part
+    (pyogrio #632), so '!projects/labels.gpkg' is read through /vsisubfile/ (the whole
+    file; a Shapefile's parts are found beside it). Other paths as given."""
+    text = os.fspath(path)
+    if is_virtual_path(text) or ("!" not in text and ";" not in os.path.basename(text)):
+        return path
+    return f"/vsisubfile/0_,{os.path.abspath(text)}"
+
+
+@contextlib.contextmanager
+def ogr_writable(path: Path):
+    """A path through which pyogrio writes ``path``, whose name has no ';' (see
+    :func:`ogr_path`): ``path`` itself, or for a folder whose path has a '!' the same file
+    through a link to the folder from a temporary one (nothing copied)."""
+    if "!" not in os.fspath(path.parent):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="geotile-") as links:
+        link = Path(links) / "folder"
+        os.symlink(os.path.abspath(path.parent), link, target_is_directory=True)
+        yield link / path.name
 
 
 #: rasterio's schemes of a local archive -> GDAL's prefixes

@@ -161,8 +161,10 @@ def _has_vector_layers(path: str | os.PathLike) -> bool:
     try:
         from pyogrio import list_layers
 
+        from geotile.input_paths import ogr_path
+
         with hidden(RuntimeWarning):  # GDAL's notes on a file it cannot read
-            return len(list_layers(path)) > 0
+            return len(list_layers(ogr_path(path))) > 0
     except Exception:
         return False
 

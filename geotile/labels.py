@@ -554,7 +554,9 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     polygons or lines (None: GDAL's first layer); InputError listing the layers otherwise."""
     from pyogrio import list_layers
 
-    layers = [(str(name), str(kind)) for name, kind in list_layers(path)]
+    from geotile.input_paths import ogr_path
+
+    layers = [(str(name), str(kind)) for name, kind in list_layers(ogr_path(path))]
     names = ", ".join(name for name, _ in layers)
     if layer is not None:
         if layer not in {name for name, _ in layers}:
@@ -584,13 +586,16 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
     when text fields are not UTF-8; text read as Latin-1 is read as Windows-1252."""
     from pyogrio.raw import read
 
+    from geotile.input_paths import ogr_path
+
     try:
-        meta, fids, wkb, fields = read(path, layer=layer, return_fids=True, **kwargs)
+        meta, fids, wkb, fields = read(ogr_path(path), layer=layer, return_fids=True,
+                                       **kwargs)
         latin = str(meta.get("encoding", "")).upper() in ("ISO-8859-1", "LATIN1")
     except UnicodeDecodeError:  # text fields in another encoding, as GDAL would show them
         # GDAL's name for Latin-1 (a Shapefile's .cpg is overridden by it): "latin-1" it
         # does not know, and hands the bytes back undecoded
-        meta, fids, wkb, fields = read(path, layer=layer, return_fids=True,
+        meta, fids, wkb, fields = read(ogr_path(path), layer=layer, return_fids=True,
                                        encoding="ISO-8859-1", **kwargs)
         _warn(f"{path}: text fields are not UTF-8; read them as Latin-1 (Windows-1252). "
               "Check text fields with accents.", depth=1)
@@ -613,7 +618,9 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
     if regions is not None:
         from pyogrio import read_info
 
-        info = read_info(path, layer=chosen, force_feature_count=True,
+        from geotile.input_paths import ogr_path
+
+        info = read_info(ogr_path(path), layer=chosen, force_feature_count=True,
                          force_total_bounds=True)
         file_crs = override or header_crs(info.get("crs"), path)
         # no extent (GDAL's OSM driver reads the file as a stream): the whole layer is read
@@ -789,6 +796,7 @@ def _without_gdb_index(driver: str | None):
     writes them for newer GDAL, a stale one from ArcGIS) and finds none near the image. The
     user's own OPENFILEGDB_USE_SPATIAL_INDEX wins."""
     import pyogrio
+
 
     key = "OPENFILEGDB_USE_SPATIAL_INDEX"
     if driver != "OpenFileGDB" or key in os.environ or \
@@ -1174,6 +1182,7 @@ def _csv_hint(path: Path, fields: dict) -> None:
 def _read_parquet(path: Path, regions=None, override=None,
                   class_field: str | None = None) -> Labels | None:
     import geopandas as gpd
+
 
     _geo_metadata(path)  # refused in one line before geopandas' own message
     boxes = None if regions is None else region_boxes(regions, override or _parquet_crs(path))

@@ -374,17 +374,18 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
     try:
         import pyogrio
 
+        from geotile.input_paths import ogr_path
         from geotile.quiet_warnings import hidden
 
         with hidden(RuntimeWarning):  # GDAL's notes on a file it cannot read
-            if layer is None and len(pyogrio.list_layers(path)) > 1:
+            if layer is None and len(pyogrio.list_layers(ogr_path(path))) > 1:
                 from geotile.labels import _choose_layer
 
                 # the one layer of lines or polygons beside points (osmnx: nodes, edges)
                 layer = _choose_layer(path, None)
                 if layer is None:
                     return False  # points only: the other scores say so
-            info = pyogrio.read_info(path, layer=layer)
+            info = pyogrio.read_info(ogr_path(path), layer=layer)
         kind = str(info.get("geometry_type") or "")
         if info.get("features") == 0 and "LineString" not in kind:
             return None

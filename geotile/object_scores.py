@@ -43,6 +43,7 @@ from geotile.score_tables import _name_column
 if TYPE_CHECKING:
     import geopandas as gpd
 
+
 log = logging.getLogger("geotile")
 
 
@@ -217,6 +218,7 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
     import geopandas as gpd
     import shapely
 
+    from geotile.input_paths import ogr_path
     from geotile.labels import PARQUET_SUFFIXES, read_labels
 
     try:
@@ -227,7 +229,7 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
 
             # read_labels said what was wrong: pyogrio's and GDAL's notes on it again
             with hidden(RuntimeWarning, UserWarning):
-                frame = gpd.read_file(path, engine="pyogrio", layer=layer) \
+                frame = gpd.read_file(ogr_path(path), engine="pyogrio", layer=layer) \
                     if Path(path).suffix.lower() not in PARQUET_SUFFIXES \
                     else gpd.read_parquet(path)
         except Exception:

@@ -538,6 +538,7 @@ def vectorize_to_csv(
 
     import geopandas as gpd
 
+    from geotile.input_paths import ogr_path
     from geotile.output_crs import NO_CRS_SAID
     from geotile.output_files import check_output
     from geotile.raster import open_raster
@@ -589,7 +590,7 @@ def vectorize_to_csv(
                 with tempfile.TemporaryDirectory(prefix="geotile-") as folder:
                     polygons = Path(folder) / "polygons.gpkg"
                     vectorize_polygons([path], polygons, options=source, progress=progress)
-                    frame = gpd.read_file(polygons, engine="pyogrio")
+                    frame = gpd.read_file(ogr_path(polygons), engine="pyogrio")
         finally:
             NO_CRS_SAID.reset(said)
         classes = frame.drop_duplicates("class_id").sort_values("class_id")["class"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import InputError, write_advice
+from geotile.input_paths import ogr_path, ogr_writable
 
 #: output suffix -> GDAL driver ("parquet": GeoParquet through pyarrow)
 WRITERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".parquet": "parquet",
@@ -111,7 +112,7 @@ def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[s
     import pyogrio
 
     try:
-        layers = [str(name) for name, _ in pyogrio.list_layers(output)]
+        layers = [str(name) for name, _ in pyogrio.list_layers(ogr_path(output))]
     except _write_errors() as exc:
         try:
             with output.open("rb") as handle:
@@ -245,7 +246,8 @@ def _feature_count(path: Path, writer: str, layer: str) -> int:
     import pyogrio
 
     layer = layer if writer == "GPKG" else None
-    return int(pyogrio.read_info(path, layer=layer, force_feature_count=True)["features"])
+    return int(pyogrio.read_info(ogr_path(path), layer=layer,
+                                 force_feature_count=True)["features"])
 
 
 #: GDAL's decimals of RFC 7946 GeoJSON (about 1 cm), and the most a double holds in degrees
@@ -368,7 +370,7 @@ def _write(frame, path: Path, writer: str, layer: str,
 
     # no CRS: vectorize has warned about it already
     with hidden(UserWarning, message="'crs' was not provided") if frame.crs is None \
-            else contextlib.nullcontext():
-        frame.to_file(path, driver=writer, engine="pyogrio", layer=layer,
+            else contextlib.nullcontext(), ogr_writable(path) as target:
+        frame.to_file(target, driver=writer, engine="pyogrio", layer=layer,
                       layer_options=options or None, **created,
                       **({"geometry_type": geometry_type} if geometry_type else {}))

@@ -8,6 +8,7 @@ collapse "//" and break them).
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import zipfile
@@ -521,3 +522,45 @@ def test_an_ipv6_url_is_no_pattern():
 
     assert [str(p) for p in expand_one("http://[::1]:8080/scene.tif")] == [
         "http://[::1]:8080/scene.tif"]
+
+
+@pytest.mark.parametrize("folder", ["!projects", "run;2", "a!b;c"])
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".fgb", ".geojson"])
+def test_vector_files_in_folders_named_with_bang_or_semicolon(tmp_path, run_cli, folder,
+                                                              suffix):
+    """pyogrio reads a local path as a URL, cutting it at '!' (an archive) and at a ';' of
+    its last part (pyogrio #632): vector files in a folder named so ('!projects', as
+    Windows users sort folders first) are read and written as any other."""
+    work = tmp_path / folder
+    work.mkdir()
+    image = write_raster(work / "img;1.tif", np.zeros((3, 64, 64), np.uint8))
+    x, y = UTM_ORIGIN
+    houses = gpd.GeoDataFrame({"class": ["building"] * 2},
+                              geometry=[box(x + 2, y - 12, x + 10, y - 2),
+                                        box(x + 16, y - 30, x + 28, y - 20)], crs=UTM_CRS)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    houses.to_file(plain / f"labels{suffix}")  # pyogrio cannot write there (what is tested)
+    for part in plain.iterdir():
+        part.rename(work / f"labels;v2{part.suffix}")
+    labels = work / f"labels;v2{suffix}"
+    masks = run_cli("make-masks", labels, image, "-o", work / "mask.tif")
+    assert masks.exit_code == 0, masks.output
+    with rasterio.open(work / "mask.tif") as src:
+        assert int(src.read(1).sum()) == (16 * 20) + (24 * 20)
+    out = work / f"found;1{suffix}"
+    vectorized = run_cli("vectorize", work / "mask.tif", "-o", out)
+    assert vectorized.exit_code == 0, vectorized.output
+    found = gpd.read_file(f"/vsisubfile/0_,{out}").to_crs(UTM_CRS)  # GeoJSON: in degrees
+    assert len(found) == 2
+    rounding = 0.5 if suffix == ".geojson" else 1e-6  # RFC 7946: degrees to ~1 cm
+    assert found.union_all().symmetric_difference(houses.union_all()).area < rounding
+    again = run_cli("vectorize", work / "mask.tif", "-o", out, "--overwrite")
+    assert again.exit_code == 0, again.output
+    scores = run_cli("evaluate", out, labels, "--json")
+    assert scores.exit_code == 0, scores.output
+    assert json.loads(scores.stdout)["f1"] == 1.0
+    errors = run_cli("evaluate", out, labels, "--errors", work / "errors;1.gpkg")
+    assert errors.exit_code == 0, errors.output
+    kinds = gpd.read_file(f"/vsisubfile/0_,{work / 'errors;1.gpkg'}")["kind"]
+    assert sorted(kinds) == ["TP", "TP"]
