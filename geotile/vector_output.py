@@ -77,8 +77,9 @@ def check_vector_output(output: Path, overwrite: bool, layer: str | None = None)
     if others and not overwrite:
         from geotile.errors import OutputExistsError
 
+        ours = layer or default_layer(output)
         raise OutputExistsError(f"{output}: already exists, with layers {', '.join(others)}. "
-                                f"Pass --overwrite to replace its layer {layer or output.stem} "
+                                f"Pass --overwrite to replace its layer {ours} "
                                 "(the others are kept), or choose another output.")
     for part in _parts(output, writer):
         check_output(part, overwrite)
@@ -100,6 +101,19 @@ def _refuse_stale_indexes(output: Path) -> None:
                     f"{index}: a spatial index of another Shapefile is in the way (GDAL would "
                     f"read it with {output.name} and miss features). Remove it or pass "
                     "--overwrite.")
+
+
+#: what GDAL refuses at the start of a GeoPackage layer's name
+_NOT_FIRST_IN_LAYER = "`~!@#$%^&*()+-={}|[]\\:\";'<>?,./"
+
+
+def default_layer(output: Path) -> str:
+    """The layer geotile writes into a GeoPackage ``output`` unless told one: named after
+    the file, with a '_' before a name GDAL refuses ('#12', '-old', '(copy)', 'gpkg_out':
+    a start in punctuation, or 'gpkg', which GeoPackage reserves)."""
+    stem = output.stem
+    refused = not stem or stem[0] in _NOT_FIRST_IN_LAYER or stem.startswith("gpkg")
+    return f"_{stem}" if refused else stem
 
 
 def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[str]:
@@ -127,7 +141,7 @@ def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[s
         raise InputError(f"{output}: an existing GeoPackage that cannot be read ({reason}); "
                          "replacing it would lose its other layers. Close the program "
                          "writing it (or repair it), or choose another output.") from exc
-    return [name for name in layers if name.lower() != (layer or output.stem).lower()]
+    return [name for name in layers if name.lower() != (layer or default_layer(output)).lower()]
 
 
 def _parts(output: Path, writer: str) -> list[Path]:
@@ -170,7 +184,10 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     from geotile.output_files import _writable_folder, folder_lock, publish
 
     _writable_folder(output)
-    layer = layer if layer and writer == "GPKG" else output.stem
+    if writer != "GPKG":
+        layer = output.stem
+    elif not layer:
+        layer = default_layer(output)
     geometry = frame.geometry.name  # last, as GDAL lists it: GeoParquet tables concatenate
     frame = frame[[c for c in frame.columns if c != geometry] + [geometry]]
     folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")

@@ -903,3 +903,24 @@ def test_the_json_keys_vectorize_emits_are_those_its_help_lists(run_cli, make_ra
     if lines:
         length = json.loads(result.stdout)["length_m"]
         assert length == pytest.approx(gpd.read_file(tmp_path / "out.gpkg")["length_m"].sum())
+
+
+@pytest.mark.parametrize("name", ["#12.gpkg", "-old.gpkg", "(copy).gpkg", "gpkg_out.gpkg",
+                                  ".hidden.gpkg"])
+def test_a_geopackage_named_so_that_its_stem_is_no_layer_name_is_written(run_cli, make_raster,
+                                                                          tmp_path, name):
+    # vectorize -o '#12.gpkg' exited 1 ('The layer name may not contain special characters
+    # ... Free space or choose another output'): the layer is named after the file, and
+    # GDAL refuses a layer name starting with '#', '-', '(' or '.', or with 'gpkg'
+    import pyogrio
+
+    raster, _ = _squares(make_raster, tmp_path)
+    out = tmp_path / name
+    result = run_cli("vectorize", raster, "-o", out)
+    assert result.exit_code == 0, result.output
+    (layer, _), = pyogrio.list_layers(out)
+    assert layer == "_" + out.stem
+    assert len(gpd.read_file(out)) == 2
+    again = run_cli("vectorize", raster, "-o", out, "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert [name for name, _ in pyogrio.list_layers(out)] == [layer]
