@@ -133,7 +133,8 @@ def float16_copy(path: str | os.PathLike, data: bytes | None = None) -> Path:
     external = external_data_files(path, parsed.graph if parsed is not None else None)
     digest = content_key(data, external)  # re-exported weights are a new copy
     cache = Path(os.environ.get("GEOTILE_CACHE", Path.home() / ".cache" / "geotile"))
-    target = cache / f"{path.stem}.{digest}.fp16.onnx"
+    # fp16-2: copies cached before repeated Casts were removed cannot load; never reuse them
+    target = cache / f"{path.stem}.{digest}.fp16-2.onnx"
     if target.exists():
         return target
     model = onnx.load_model_from_string(data)
@@ -141,9 +142,29 @@ def float16_copy(path: str | os.PathLike, data: bytes | None = None) -> Path:
         from onnx.external_data_helper import load_external_data_for_model
 
         load_external_data_for_model(model, str(path.parent))
-    converted = convert_float_to_float16(model, keep_io_types=True)
+    converted = _without_repeated_nodes(convert_float_to_float16(model, keep_io_types=True))
     cache.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs never share a file
     onnx.save(converted, str(tmp))
     os.replace(tmp, target)
     return target
+
+
+def _without_repeated_nodes(model):
+    """``model`` less the repeats of a node and of a value_info: the float16 converter adds one
+    Cast ``<name>_cast_to_fp32_node`` per node reading a float ``<name>`` that must stay
+    float32 (Resize's scales, which torch's dynamo exporter shares between all the
+    upsamplings of a U-Net), each the same node, which ONNX Runtime refuses to load."""
+    graph = model.graph
+    for field in ("node", "value_info"):
+        entries, seen = list(getattr(graph, field)), set()
+        kept = []
+        for entry in entries:
+            key = entry.SerializeToString(deterministic=True) if field == "node" else entry.name
+            if key not in seen:
+                seen.add(key)
+                kept.append(entry)
+        if len(kept) < len(entries):
+            graph.ClearField(field)
+            getattr(graph, field).extend(kept)
+    return model

@@ -222,6 +222,39 @@ def test_fp16_copy_follows_retrained_external_weights(tmp_path, monkeypatch):
                                    expected.run(None, {"input": feed})[0], atol=5e-3)
 
 
+def test_fp16_copy_of_resizes_sharing_their_scales(tmp_path, monkeypatch):
+    """torch.onnx.export(dynamo=True), the default since torch 2.9, gives every
+    nn.Upsample(scale_factor=2) of a U-Net one shared scales initializer, with a value_info:
+    the float16 copy held two Cast nodes named 'scales_cast_to_fp32_node' for it, and --fp16
+    on a GPU was 'ONNX Runtime cannot load the model (... two nodes with same node name
+    ...)'. The copy now loads and gives the float32 model's values."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    from geotile.model_file import float16_copy
+
+    from .onnx_models import FLOAT, conv1x1, save_graph
+
+    monkeypatch.setenv("GEOTILE_CACHE", str(tmp_path / "cache"))
+    conv, weights = conv1x1("input", "c", 3, 2, seed=3)
+    nodes = [conv, helper.make_node("Resize", ["c", "", "scales"], ["up1"], mode="linear"),
+             helper.make_node("Relu", ["up1"], ["r"]),
+             helper.make_node("Resize", ["r", "", "scales"], ["output"], mode="linear")]
+    path = save_graph(tmp_path / "unet.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 2, "H4", "W4"])],
+                      {**weights, "scales": np.array([1, 1, 2, 2], np.float32)})
+    model = onnx.load(str(path))  # as torch's dynamo exporter writes it
+    model.graph.value_info.append(helper.make_tensor_value_info("scales", FLOAT, [4]))
+    onnx.save(model, str(path))
+    feed = np.random.default_rng(0).random((1, 3, 8, 8), dtype=np.float32)
+    copy = ort.InferenceSession(str(float16_copy(path)), providers=["CPUExecutionProvider"])
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(copy.run(None, {"input": feed})[0],
+                               expected.run(None, {"input": feed})[0], atol=5e-3)
+
+
+
 def test_fp16_on_a_quantized_model_runs_it_as_it_is(tmp_path, monkeypatch, caplog):
     """--fp16 on an int8 QDQ model (QuantizeLinear/DequantizeLinear) on a GPU provider was
     'ONNX Runtime cannot load the model (... tensor(float16) ... QuantizeLinear)': the float16
