@@ -565,6 +565,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
                 src.width, src.height), (0, src.height))]).exterior)
     groups = _groups(sources)
     nearby = _Nearby(groups)
+    transforms = [source.transform for source in sources]
     scales = _ground_scales(crs, shapely.MultiLineString(outlines).bounds)
     ground_cell = max(max(np.divide(_ground_sides(g[0].transform, scales),
                                     _square_split(_ground_sides(g[0].transform, scales))))
@@ -598,7 +599,8 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
             lines = _join_raster_edges(lines, table, outlines, cell)
         lines, centres = collapse_junction_cycles(lines, ground_cell, table.edges, scales)
         table.extra_edges.update(centres)
-        length = _length_function(crs, lines, cell, _class_simplify(options, names, class_id))
+        length = _length_function(crs, lines, cell, _class_simplify(options, names, class_id),
+                                  transforms)
         lines = prune(lines, options.min_length, length, table.edges)
         lines = merge_close_junctions(lines, ground_cell, table.edges, scales)[0]
         if not len(lines):
@@ -611,7 +613,7 @@ def centrelines(paths: list[Path], options: LineOptions, progress: bool = False)
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
     frame.insert(1, "class", [_road_class_name(names, c) for c in frame["class_id"]])
-    frame = _simplify_by_class(text_columns(frame), crs, cell, options, names)
+    frame = _simplify_by_class(text_columns(frame), crs, cell, options, names, transforms)
     _say_missing_classes(options, frame, sources, paths)
     return frame.reset_index(drop=True), crs
 
@@ -675,7 +677,8 @@ def _class_simplify(options: LineOptions, names, class_id: int) -> float:
     return float(per_class_values(options.simplify, row, names)[0])
 
 
-def _simplify_by_class(frame, crs, cell: float, options: LineOptions, names=None):
+def _simplify_by_class(frame, crs, cell: float, options: LineOptions, names=None,
+                       transforms=()):
     """:func:`_simplify_and_measure` with each class's --simplify tolerance (one number for
     all: as it is)."""
     from dataclasses import replace
@@ -684,12 +687,13 @@ def _simplify_by_class(frame, crs, cell: float, options: LineOptions, names=None
 
     if not isinstance(options.simplify, dict) or not len(frame):
         simplify = options.simplify if not isinstance(options.simplify, dict) else 0.0
-        return _simplify_and_measure(frame, crs, cell, replace(options, simplify=simplify))
+        return _simplify_and_measure(frame, crs, cell, replace(options, simplify=simplify),
+                                     transforms)
     import pandas as pd
 
     tolerances = per_class_values(options.simplify, frame, names)
     parts = [_simplify_and_measure(frame[tolerances == value].copy(), crs, cell,
-                                   replace(options, simplify=float(value)))
+                                   replace(options, simplify=float(value)), transforms)
              for value in np.unique(tolerances)]
     return pd.concat(parts).sort_index()
 
@@ -965,11 +969,12 @@ def _join_raster_edges(lines: np.ndarray, pixels: SkeletonPixels, outlines: list
     return _merge(np.concatenate([lines, np.asarray(joins, dtype=object)]))
 
 
-def _length_function(crs, lines, cell: float = 0.0, simplify: float = 0.0):
+def _length_function(crs, lines, cell: float = 0.0, simplify: float = 0.0, transforms=()):
     """Lengths in ground metres as ``length_m`` measures them, of the lines simplified as
     :func:`_simplify_and_measure` simplifies them (``simplify`` metres, at least a ``cell``
-    pixel, CRS units): planar in a CRS whose unit is a ground metre there (or without a
-    CRS), else in the UTM zone (:mod:`geotile.ground_scale`: not Web Mercator). The pixel
+    pixel, CRS units; on the ground: a pixel of the rasters' ``transforms``): planar in a
+    CRS whose unit is a ground metre there (or without a CRS), else in the UTM zone
+    (:mod:`geotile.ground_scale`: not Web Mercator). The pixel
     staircase is up to 8 % longer than the line that comes out: a spur pruned by its
     staircase came out shorter than --min-length."""
     import shapely
@@ -980,7 +985,8 @@ def _length_function(crs, lines, cell: float = 0.0, simplify: float = 0.0):
         return lambda geometries: shapely.length(shapely.simplify(geometries, tolerance))
     import geopandas as gpd
 
-    tolerance = max(simplify, _pixel_in_metres(crs, cell, gpd.GeoSeries(lines, crs=crs)))
+    tolerance = max(simplify, _pixel_in_metres(crs, cell, gpd.GeoSeries(lines, crs=crs),
+                                               transforms))
 
     def length(geometries):
         from geotile.ground_scale import to_crs
@@ -1020,8 +1026,9 @@ def _line_frame(lines: np.ndarray, class_id: int, pixels: SkeletonPixels,
                              "score": scores, "source": sources}, geometry=list(lines))
 
 
-def _simplify_and_measure(frame, crs, cell: float, options: LineOptions):
-    """Simplify (at least one pixel) and measure length_m in ground metres."""
+def _simplify_and_measure(frame, crs, cell: float, options: LineOptions, transforms=()):
+    """Simplify (at least one pixel: ``cell`` in CRS units, a pixel of ``transforms`` on
+    the ground) and measure length_m in ground metres."""
     import shapely
 
     from geotile.ground_scale import to_crs
@@ -1031,7 +1038,8 @@ def _simplify_and_measure(frame, crs, cell: float, options: LineOptions):
         return frame
     metric = crs if crs is None else _metric(crs, frame.geometry.values)
     work = frame if crs is None or metric == crs else to_crs(frame, metric)
-    pixel = cell if crs is None or metric == crs else _pixel_in_metres(crs, cell, frame)
+    pixel = cell if crs is None or metric == crs else \
+        _pixel_in_metres(crs, cell, frame, transforms)
     tolerance = max(options.simplify, pixel)  # less keeps the pixel staircase
     simplified = shapely.simplify(work.geometry.values, tolerance)
     work = work.set_geometry(list(simplified), crs=work.crs)
@@ -1040,15 +1048,20 @@ def _simplify_and_measure(frame, crs, cell: float, options: LineOptions):
     return frame
 
 
-def _pixel_in_metres(crs, cell: float, frame) -> float:
-    """The larger ground side, in metres, of a ``cell`` pixel at the lines' centre (degrees:
-    the north-south side; Web Mercator: cell x cos(latitude))."""
+def _pixel_in_metres(crs, cell: float, frame, transforms=()) -> float:
+    """The larger ground side, in metres, of a pixel of ``transforms`` (the rasters' grids)
+    at the lines' centre, each side at its own axis' scale (degrees: x times cos(latitude),
+    so 1.46e-5 x 5e-6 deg pixels at 70 deg N are 0.56 m square; Web Mercator: cos(latitude)
+    both ways); without ``transforms`` a square ``cell`` (CRS units)."""
+    from affine import Affine
+
     from geotile.ground_scale import centre_scales
 
     scales = centre_scales(crs, frame.total_bounds)
     if not all(np.isfinite(scales)):
         return cell
-    return cell * max(scales)
+    grids = transforms or [Affine.scale(cell)]
+    return max(max(_ground_sides(t, scales)) for t in grids)
 
 
 @with_read_settings

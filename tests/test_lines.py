@@ -1021,6 +1021,36 @@ def test_lonlat_lines_are_simplified_by_a_pixels_ground_size_both_ways(make_rast
     assert frame["length_m"].sum() == pytest.approx(expected, rel=0.01)
 
 
+def test_lonlat_pixels_square_on_the_ground_are_simplified_by_their_own_size(make_raster,
+                                                                              tmp_path):
+    """Pixels of 1.46e-5 deg east-west by 5e-6 deg north-south at 70 deg N are 0.56 m
+    square on the ground, but the one-pixel simplification took the east-west side in
+    degrees at the north-south scale: 1.64 m, and the line cut a curved road's bends
+    1.3 m inside the curve. It now stays within about a pixel of the curve."""
+    from pyproj import CRS
+
+    from geotile.lines import LineOptions, vectorize_lines
+
+    x_size = 5e-6 / np.cos(np.radians(70.0015))
+    transform = from_origin(15.0, 70.003, x_size, 5e-6)
+    angles = np.linspace(-np.pi / 2 - 0.05, 0.05, 80)
+    curve = shapely.LineString(np.stack([450 * np.cos(angles),
+                                         600 + 450 * np.sin(angles)], axis=1))
+    raster = road_raster(make_raster, "deg.tif", [curve], (600, 600), transform,
+                         "EPSG:4326", width_px=9)
+    vectorize_lines([raster], tmp_path / "l.gpkg", options=LineOptions())
+    utm = CRS.from_epsg(32633)
+    lines = gpd.read_file(tmp_path / "l.gpkg").to_crs(utm)
+    truth = gpd.GeoSeries([shapely.affinity.affine_transform(
+        curve.intersection(shapely.box(0, 0, 600, 600)),
+        [x_size, 0, 0, -5e-6, 15.0, 70.003])], crs="EPSG:4326").to_crs(utm).iloc[0]
+    assert lines.length.sum() == pytest.approx(truth.length, rel=0.01)
+    away = [truth.distance(shapely.Point(xy)) for line in lines.geometry
+            for xy in shapely.get_coordinates(shapely.segmentize(line, 0.1))
+            if 5 < truth.project(shapely.Point(xy)) < truth.length - 5]  # ends aside
+    assert max(away) < 0.8, max(away)
+
+
 def test_evaluate_buffer_and_lengths_are_ground_metres_whatever_the_truths_crs(tmp_path):
     """Truth in EPSG:3857 at 60 deg N, the prediction the same road 1.5 ground metres north:
     within --buffer 2, so P = R = 1 (as with the truth in UTM); it scored 0 with the
