@@ -144,9 +144,10 @@ def temporary_stem(stem: str) -> str:
 
 
 def gdal_safe_name(name: str) -> str:
-    """``name`` with ';' as '_': GDAL's vector drivers cut a file name at ';' (x;.geojson is
-    written as x), so geotile writes under such a name and renames the file into place."""
-    return name.replace(";", "_")
+    """``name`` with ';' and '!' as '_': GDAL's vector drivers cut a file name at ';'
+    (x;.geojson is written as x) and pyogrio at '!' (an archive's member, pyogrio #632), so
+    geotile writes under such a name and renames the file into place."""
+    return name.replace(";", "_").replace("!", "_")
 
 
 #: GDAL's words for a write that failed (a full disk, a file-size limit)

@@ -389,10 +389,12 @@ def _read_copy(path):
     return gpd.read_file(copy / ("x" + path.suffix))
 
 
-@pytest.mark.parametrize("name", ["v;.geojson", "v #ü;.gpkg", "v;.fgb", "v;.shp"])
-def test_vector_output_named_with_a_semicolon_is_written(run_cli, make_raster, tmp_path,
-                                                         name):
-    # GDAL cuts vector file names at ';': vectorize said "2 polygons", exit 0, no file
+@pytest.mark.parametrize("name", ["v;.geojson", "v #ü;.gpkg", "v;.fgb", "v;.shp", "v!1.geojson",
+                                  "v!1.gpkg", "v!.shp", "v!;.fgb"])
+def test_vector_output_named_with_a_semicolon_or_bang_is_written(run_cli, make_raster,
+                                                                 tmp_path, name):
+    # GDAL cuts vector file names at ';': vectorize said "2 polygons", exit 0, no file;
+    # pyogrio cuts them at '!': 'cannot be written (... No such file or directory)', exit 1
     raster, _ = _squares(make_raster, tmp_path)
     out = tmp_path / "out" / name
     result = run_cli("vectorize", raster, "-o", out)
@@ -420,9 +422,9 @@ def test_shapefile_class_id_is_a_32_bit_integer(run_cli, make_raster, tmp_path, 
     frame = gpd.read_file(out)
     assert set(frame["class_id"]) == {1} and len(frame) >= 1
 
-@pytest.mark.parametrize("name", ["err;1.gpkg", "e;.geojson"])
-def test_errors_output_named_with_a_semicolon_is_written(run_cli, make_raster, tmp_path,
-                                                         name):
+@pytest.mark.parametrize("name", ["err;1.gpkg", "e;.geojson", "err!1.gpkg", "e!.geojson"])
+def test_errors_output_named_with_a_semicolon_or_bang_is_written(run_cli, make_raster,
+                                                                 tmp_path, name):
     _, truth = _squares(make_raster, tmp_path)
     out = tmp_path / "out" / name
     result = run_cli("evaluate", truth, truth, "--errors", out)
