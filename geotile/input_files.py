@@ -11,7 +11,13 @@ import os
 from pathlib import Path, PurePosixPath
 
 from geotile.errors import InputError
-from geotile.input_paths import ARCHIVE_PREFIXES, gdal_archive_path, input_path, is_virtual_path
+from geotile.input_paths import (
+    ARCHIVE_PREFIXES,
+    gdal_archive_path,
+    input_path,
+    is_virtual_path,
+    local_path,
+)
 from geotile.sidecars import is_sidecar
 
 #: file suffixes taken from a folder (case-insensitive)
@@ -79,7 +85,7 @@ def _archive_prefix(path: Path) -> str | None:
 def _pattern_files(pattern: str) -> list[Path]:
     """The files matching a glob ``pattern``, sorted; ``**`` is any depth, none included
     (as in bash's globstar, zsh and pathlib); dangling links kept, as in a folder."""
-    files = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))
+    files = [local_path(p) for p in sorted(glob.glob(pattern, recursive=True))
              if _file_or_dangling(Path(p))]
     if not files:
         raise InputError(f"{pattern}: no file matches this pattern. Check the path.")
@@ -138,7 +144,7 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     if is_virtual_path(text):
         refuse_remote_listing(text)
         return [input_path(text)]
-    local = Path(text)
+    local = local_path(text)
     if local.is_dir():
         return _folder_files(local, suffixes)
     if not local.exists() and glob.has_magic(text):

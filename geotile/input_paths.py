@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path, PurePosixPath
@@ -65,10 +66,28 @@ class VirtualPath(str):
 
 
 def input_path(path: str | os.PathLike) -> Path | VirtualPath:
-    """``path`` as a Path, or as a VirtualPath for a GDAL virtual/remote path (rasterio's
-    ``zip://a.zip!b.tif`` as GDAL's ``/vsizip/a.zip/b.tif``: :func:`gdal_archive_path`)."""
+    """``path`` as a Path (:func:`local_path`), or as a VirtualPath for a GDAL virtual/remote
+    path (rasterio's ``zip://a.zip!b.tif`` as GDAL's ``/vsizip/a.zip/b.tif``:
+    :func:`gdal_archive_path`)."""
     text = gdal_archive_path(os.fspath(path))
-    return VirtualPath(text) if is_virtual_path(text) else Path(text)
+    return VirtualPath(text) if is_virtual_path(text) else local_path(text)
+
+
+#: the start of a relative path that rasterio and pyogrio read as a URL's scheme
+#: ('file:a.tif' as a.tif, 's3:a.tif' as an S3 object) or GDAL as a driver's prefix
+#: ('GPKG:a.gpkg', 'NETCDF:a.nc')
+_SCHEME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def local_path(path: str | os.PathLike) -> Path:
+    """A local ``path`` as a Path that GDAL, rasterio and pyogrio read as that file: a
+    relative one that exists and starts as a URL or a GDAL connection string would
+    ('file:a.tif', 's3:a.tif', 'GPKG:a.gpkg'; './' does not help, a Path drops it) made
+    absolute; any other as given."""
+    text = os.fspath(path)
+    if _SCHEME_LIKE.match(text) and not os.path.isabs(text) and os.path.lexists(text):
+        return Path(os.path.abspath(text))
+    return Path(text)
 
 
 def ogr_path(path):

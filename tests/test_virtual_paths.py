@@ -564,3 +564,49 @@ def test_vector_files_in_folders_named_with_bang_or_semicolon(tmp_path, run_cli,
     assert errors.exit_code == 0, errors.output
     kinds = gpd.read_file(f"/vsisubfile/0_,{work / 'errors;1.gpkg'}")["kind"]
     assert sorted(kinds) == ["TP", "TP"]
+
+
+@pytest.mark.parametrize("prefix", ["file:", "s3:", "zip:", "GPKG:"])
+def test_relative_names_that_read_as_a_url_or_a_driver_prefix_are_local_files(
+        tmp_path, run_cli, monkeypatch, prefix):
+    """rasterio and pyogrio read a relative 'file:scene.tif' as scene.tif (a decoy beside
+    it was masked: 1 mask pixel where 256 belong), 's3:scene.tif' as an S3 object ('AWS_...
+    not defined') and GDAL 'GPKG:x.gpkg' as a connection string: geotile takes paths
+    without '://' as local files, so these are read and written as the files named."""
+    monkeypatch.chdir(tmp_path)
+    scene, footprints = _scene(tmp_path)
+    decoy = np.zeros((3, 64, 64), np.uint8)
+    write_raster(tmp_path / "decoy.tif", decoy,
+                 transform=rasterio.transform.from_origin(UTM_ORIGIN[0] + 12, UTM_ORIGIN[1] - 12,
+                                                          0.5, 0.5))
+    image, labels = f"{prefix}scene.tif", f"{prefix}footprints.geojson"
+    scene.rename(image)
+    footprints.rename(labels)
+    (tmp_path / "decoy.tif").rename("scene.tif")
+    (tmp_path / "footprints.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    masks = run_cli("make-masks", labels, image, "-o", f"{prefix}mask.tif")
+    assert masks.exit_code == 0, masks.output
+    with rasterio.open(tmp_path / f"{prefix}mask.tif") as src:
+        assert src.transform.c == UTM_ORIGIN[0]
+        assert int(src.read(1).sum()) == 32 * 32
+    vectors = run_cli("vectorize", f"{prefix}mask.tif", "-o", f"{prefix}found.gpkg")
+    assert vectors.exit_code == 0, vectors.output
+    scores = run_cli("evaluate", f"{prefix}found.gpkg", labels, "--json",
+                     "--errors", f"{prefix}errors.gpkg")
+    assert scores.exit_code == 0, scores.output
+    assert json.loads(scores.stdout)["tp"] == 1
+    assert (tmp_path / f"{prefix}errors.gpkg").is_file()
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    folder = run_cli("predict", model, image, "-o", f"{prefix}pred/")
+    assert folder.exit_code == 0, folder.output
+    with rasterio.open(tmp_path / image) as src:
+        expected = pointwise_reference(src.read()[None].astype(np.float32) / 255,
+                                       activation="sigmoid")[0]
+    with rasterio.open(tmp_path / f"{prefix}pred" / image) as out:
+        assert out.transform.c == UTM_ORIGIN[0]
+        np.testing.assert_allclose(out.read(), expected, atol=1e-5)
+    patches = run_cli("tile", image, "--masks", f"{prefix}mask.tif", "--size", "32",
+                      "-o", f"{prefix}patches")
+    assert patches.exit_code == 0, patches.output
+    with rasterio.open(tmp_path / f"{prefix}patches" / "masks" / f"{prefix}scene_0_0.tif") as p:
+        assert int(p.read(1).sum()) == 16 * 16

@@ -183,6 +183,11 @@ def _local_output(ctx, param, value):
         raise click.BadParameter(
             f"{written}: geotile writes local files (atomically, then renamed into place); "
             "write to a local path and copy it (e.g. `aws s3 cp`, `gcloud storage cp`).")
+    if value is not None and re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", written) and \
+            not os.path.isabs(written):  # 'file:x.tif', 's3:out/': GDAL would take a URL
+        local = OutputPath(os.path.abspath(value) + (os.sep if value.names_folder else ""))
+        local.as_written = written
+        return local
     return value
 
 
