@@ -155,11 +155,12 @@ def _parts(output: Path, writer: str) -> list[Path]:
 
 def _written_name(part: Path) -> str:
     """The name of ``part`` as written in the temporary folder: its extension in lower case
-    (GDAL's Shapefile driver takes x.SHP for a folder to create), without ';'
-    (:func:`geotile.output_files.gdal_safe_name`)."""
-    from geotile.output_files import gdal_safe_name
+    (GDAL's Shapefile driver takes x.SHP for a folder to create), its stem without ';' and
+    cut as a temporary file's (:func:`geotile.output_files.temporary_stem`: SQLite's
+    x.gpkg-journal beside a name near 255 bytes)."""
+    from geotile.output_files import temporary_stem
 
-    return gdal_safe_name(part.stem) + part.suffix.lower()
+    return temporary_stem(part.stem) + part.suffix.lower()
 
 
 def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
@@ -181,7 +182,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     import uuid
 
     from geotile.errors import Interrupted
-    from geotile.output_files import _writable_folder, folder_lock, publish
+    from geotile.output_files import _writable_folder, folder_lock, publish, temporary_stem
 
     _writable_folder(output)
     if writer != "GPKG":
@@ -190,7 +191,10 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
         layer = default_layer(output)
     geometry = frame.geometry.name  # last, as GDAL lists it: GeoParquet tables concatenate
     frame = frame[[c for c in frame.columns if c != geometry] + [geometry]]
-    folder = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
+    # named after the output's stem cut as a temporary file's: a legal name near the file
+    # system's 255 bytes stays one with a '.' and '.<8 hex>.tmp' around it
+    folder = output.with_name(
+        f".{temporary_stem(output.stem)}{output.suffix}.{uuid.uuid4().hex[:8]}.tmp")
     # a GeoPackage's other layers are copied, then the copy replaces it: locked from the
     # look at its layers to the move, so that a layer another run writes there meanwhile
     # (vectorize's, evaluate --errors') is in the copy, never lost; other formats: the move

@@ -630,6 +630,30 @@ def test_inputs_with_names_near_the_file_system_limit_are_written(run_cli, make_
     assert not [p for p in tmp_path.rglob(".*") if "tmp" in p.name]
 
 
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".geojson"])
+def test_vector_outputs_with_names_near_the_file_system_limit_are_written(
+        run_cli, make_raster, tmp_path, suffix):
+    """A 245-byte vector output name is a legal name: vectorize and evaluate --errors
+    refused it ('.<name>.1e36b7d3.tmp: File name too long. Choose a shorter output name.'),
+    the temporary folder beside it taking the whole name and 14 bytes more."""
+    import geopandas as gpd
+
+    pixels = np.zeros((1, 64, 64), np.uint8)
+    pixels[0, 8:24, 8:24] = 1
+    raster = make_raster("classes.tif", pixels)
+    stem = "é" * 3 + "z" * (239 - len(suffix))
+    out = tmp_path / f"{stem}{suffix}"
+    assert len(out.name.encode()) == 245
+    result = run_cli("vectorize", raster, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(out)) == 1
+    errors = tmp_path / f"{stem[:-1]}e{suffix.replace('.shp', '.fgb')}"
+    result = run_cli("evaluate", out, out, "--errors", errors)
+    assert result.exit_code == 0, result.output
+    assert list(gpd.read_file(errors)["kind"]) == ["TP"]
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
+
+
 def test_inputs_with_non_ascii_names_longer_than_the_temporary_stem_are_written(
         run_cli, make_raster, tmp_path):
     """A 160-byte Cyrillic image name ('ортофото_участок_' x 5): its temporary stem, cut to
