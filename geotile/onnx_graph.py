@@ -124,17 +124,21 @@ def _inline_functions(model) -> None:
     node_class = type(model.graph.node[0]) if model.graph.node else None
     calls = [0]
 
-    def expand(nodes, depth: int) -> list:
+    def expand(nodes, active: frozenset) -> list:
         expanded = []
         for node in nodes:
-            function = functions.get((node.domain, node.op_type, node.overload))
-            if function is None or depth > 32:  # recursion: left as a call
+            key = (node.domain, node.op_type, node.overload)
+            function = functions.get(key)
+            if function is None or key in active:  # recursion: left as a call
                 expanded.append(node)
                 continue
             calls[0] += 1
             names = dict.fromkeys(function.input, "")  # optional inputs left out: none
             names.update(zip(function.input, node.input, strict=False))
-            names.update(zip(function.output, node.output, strict=False))
+            # outputs the call leaves out ("") keep an inner name of this call: mapped to ""
+            # they would be one value of every call's left-out outputs
+            names.update((name, outer) for name, outer
+                         in zip(function.output, node.output, strict=False) if outer)
             given = {a.name: a for a in node.attribute}
             defaults = {a.name: a for a in function.attribute_proto}
             body = []
@@ -154,10 +158,10 @@ def _inline_functions(model) -> None:
                             value.CopyFrom(source)
                             value.name = attr.name
                 body.append(copy)
-            expanded.extend(expand(body, depth + 1))
+            expanded.extend(expand(body, active | {key}))
         return expanded
 
-    nodes = expand(list(model.graph.node), 0)
+    nodes = expand(list(model.graph.node), frozenset())
     del model.graph.node[:]
     model.graph.node.extend(nodes)
 

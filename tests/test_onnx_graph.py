@@ -170,3 +170,43 @@ def test_model_local_functions_are_read_inlined(tmp_path):
         assert all(name in known for name in node.input if name)
         known.update(node.output)
     assert "scores" in known
+
+
+def test_outputs_left_out_of_function_calls_stay_apart(tmp_path):
+    """Two calls each leaving their first output out (""): each call's inner value keeps
+    a name of its own, so the final Sigmoid read through the first call is still seen."""
+    from geotile.graph_analysis import graph_activation
+
+    ops = [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]
+    head = helper.make_function("local", "Head", ["x"], ["a", "b"],
+                                [helper.make_node("Sigmoid", ["x"], ["a"]),
+                                 helper.make_node("Identity", ["a"], ["b"])], ops)
+    aux = helper.make_function("local", "Aux", ["x"], ["p", "q"],
+                               [helper.make_node("Relu", ["x"], ["p"]),
+                                helper.make_node("Identity", ["p"], ["q"])], ops)
+    nodes = [helper.make_node("Head", ["image"], ["", "scores"], domain="local"),
+             helper.make_node("Aux", ["image"], ["", "z"], domain="local")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 2, 2])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1, 2, 2])])
+    model = helper.make_model(graph, opset_imports=ops, functions=[head, aux])
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    graph = read_graph(tmp_path / "m.onnx")
+    assert all(output for node in graph.node for output in node.output)
+    assert graph_activation(tmp_path / "m.onnx") == "none"
+
+
+def test_a_function_calling_itself_twice_is_read_at_once(tmp_path):
+    """A (checker-invalid) function calling itself twice: its inner calls are left as
+    calls, not expanded 2**33 times."""
+    ops = [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]
+    recursive = helper.make_function(
+        "local", "R", ["x"], ["y"], [helper.make_node("R", ["x"], ["a"], domain="local"),
+                                     helper.make_node("R", ["a"], ["y"], domain="local")], ops)
+    graph = helper.make_graph(
+        [helper.make_node("R", ["image"], ["scores"], domain="local")], "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=ops, functions=[recursive])
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    assert [n.op_type for n in read_graph(tmp_path / "m.onnx").node] == ["R", "R"]
