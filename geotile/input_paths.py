@@ -98,7 +98,31 @@ def ogr_path(path):
     text = os.fspath(path)
     if is_virtual_path(text) or ("!" not in text and ";" not in os.path.basename(text)):
         return path
-    return f"/vsisubfile/0_,{os.path.abspath(text)}"
+    if os.path.exists(f"{text}-wal"):  # a GeoPackage being edited (QGIS): SQLite reads its
+        return _link(text)  # WAL beside the file it links to; /vsisubfile/ would skip it
+    whole = f"/vsisubfile/0_,{os.path.abspath(text)}"
+    # a zip pyogrio would open as /vsizip/ (a zipped Shapefile); .shp.zip GDAL reads itself
+    lower = text.lower()
+    zipped = lower.endswith(".zip") and not lower.endswith((".shp.zip", ".gpkg.zip"))
+    return f"/vsizip/{whole}" if zipped else whole
+
+
+_links: list[str] = []
+
+
+def _link(text: str) -> str:
+    """A link to the file ``text`` under a name without '!' or ';', in a folder of this
+    process removed at exit."""
+    if not _links:
+        import atexit
+        import shutil
+
+        _links.append(tempfile.mkdtemp(prefix="geotile-"))
+        atexit.register(shutil.rmtree, _links[0], True)
+    suffix = Path(text).suffix.replace(";", "_").replace("!", "_")
+    link = os.path.join(tempfile.mkdtemp(dir=_links[0]), f"file{suffix}")
+    os.symlink(os.path.abspath(text), link)
+    return link
 
 
 @contextlib.contextmanager

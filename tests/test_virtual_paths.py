@@ -610,3 +610,39 @@ def test_relative_names_that_read_as_a_url_or_a_driver_prefix_are_local_files(
     assert patches.exit_code == 0, patches.output
     with rasterio.open(tmp_path / f"{prefix}patches" / "masks" / f"{prefix}scene_0_0.tif") as p:
         assert int(p.read(1).sum()) == 16 * 16
+
+
+def test_a_zipped_shapefile_and_an_edited_geopackage_in_a_bang_folder(tmp_path):
+    """In a '!' folder, a zipped Shapefile (labels.zip) is still read as the zip it is, and
+    a GeoPackage being edited (QGIS: its last edits in the -wal beside it) is read with
+    those edits, as in any other folder."""
+    import shutil
+    import sqlite3
+
+    from geotile.labels import read_labels
+
+    x, y = UTM_ORIGIN
+    houses = gpd.GeoDataFrame({"class": ["building"] * 2},
+                              geometry=[box(x + 2, y - 12, x + 10, y - 2),
+                                        box(x + 16, y - 30, x + 28, y - 20)], crs=UTM_CRS)
+    plain, work = tmp_path / "plain", tmp_path / "!projects"
+    plain.mkdir()
+    work.mkdir()
+    houses.to_file(plain / "labels.shp")
+    with zipfile.ZipFile(work / "labels.zip", "w") as archive:
+        for part in plain.iterdir():
+            archive.write(part, part.name)
+    assert len(read_labels(work / "labels.zip").geometries) == 2
+    houses.to_file(plain / "edited.gpkg", layer="edited")
+    edits = sqlite3.connect(plain / "edited.gpkg")
+    try:
+        edits.execute("PRAGMA journal_mode=WAL")
+        edits.execute("PRAGMA wal_autocheckpoint=0")
+        edits.execute("DELETE FROM edited WHERE fid = 1")
+        edits.commit()
+        for name in ("edited.gpkg", "edited.gpkg-wal", "edited.gpkg-shm"):
+            shutil.copy(plain / name, work / name)
+    finally:
+        edits.close()
+    assert (work / "edited.gpkg-wal").stat().st_size > 0
+    assert len(read_labels(work / "edited.gpkg").geometries) == 1
