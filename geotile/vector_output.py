@@ -183,8 +183,10 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
 
     from geotile.errors import Interrupted
     from geotile.output_files import _writable_folder, folder_lock, publish, temporary_stem
+    from geotile.output_folder import signals_deferred
 
     _writable_folder(output)
+    complete = False
     if writer != "GPKG":
         layer = output.stem
     elif not layer:
@@ -225,10 +227,15 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
             raise InputError(f"{output}: GDAL wrote no file under that name; nothing was "
                              "written. Choose another output name.")
         published: list[Path] = []
-        # another run's parts never go in between ours
-        with contextlib.nullcontext() if whole else folder_lock(output.parent):
+        # another run's parts never go in between ours; Ctrl-C and SIGTERM wait until all
+        # are in (one moved alone would be read with the other parts of the replaced file)
+        with contextlib.nullcontext() if whole else folder_lock(output.parent), \
+                signals_deferred():
             try:
-                for part in _parts(output, writer):
+                parts = _parts(output, writer)
+                if overwrite and len(parts) > 1:  # a kill between the moves leaves no .shp
+                    output.unlink(missing_ok=True)  # to read with the new parts
+                for part in parts:
                     if (folder / _written_name(part)).exists():
                         publish(folder / _written_name(part), part, overwrite)
                         published.append(part)
@@ -239,7 +246,11 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
                 raise
             if overwrite and writer == "ESRI Shapefile":
                 _remove_stale_parts(output, published)
+            complete = True
     except KeyboardInterrupt:
+        if complete:
+            raise Interrupted(f"{output}: interrupted after it was written completely (it "
+                              "is in place).") from None
         raise Interrupted(f"{output}: interrupted; nothing was written under that name "
                           "(the temporary files were removed).") from None
     finally:

@@ -897,3 +897,76 @@ def test_two_overwriting_runs_into_one_shapefile_leave_one_whole(tmp_path, monke
     assert list(written["source"]) == list(frames[winner]["source"])
     for suffix in (".shp", ".shx", ".prj", ".cpg"):  # the .dbf holds today's date
         assert out.with_suffix(suffix).read_bytes() == alone.with_suffix(suffix).read_bytes()
+
+
+def _shapefile_frames():
+    import geopandas as gpd
+    import shapely
+
+    return (gpd.GeoDataFrame({"source": ["old"]}, geometry=[shapely.box(0, 0, 1, 1)],
+                             crs=UTM_CRS),
+            gpd.GeoDataFrame({"source": ["new"] * 3}, geometry=[
+                shapely.box(i, 0, i + 0.5, 1) for i in range(3)], crs=UTM_CRS))
+
+
+def test_ctrl_c_while_a_shapefile_moves_in_leaves_it_whole(tmp_path, monkeypatch):
+    """Ctrl-C while `vectorize --overwrite -o out.shp` moved its parts in left the new
+    out.shx with the old out.shp (39 shapes read as 5,738 features) and said 'nothing was
+    written under that name'. The parts now all move in first, and the line says so."""
+    import signal
+
+    import geopandas as gpd
+
+    import geotile.output_files as output_files_module
+    from geotile.vector_output import write_vector
+
+    out = tmp_path / "out.shp"
+    old, new = _shapefile_frames()
+    write_vector(old, out, "ESRI Shapefile", overwrite=False)
+    publish = output_files_module.publish
+
+    def interrupted(tmp, final, overwrite):
+        publish(tmp, final, overwrite)
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C once the first part is in
+
+    monkeypatch.setattr(output_files_module, "publish", interrupted)
+    with pytest.raises(Interrupted, match=r"out\.shp: interrupted after .* written completely"):
+        write_vector(new, out, "ESRI Shapefile", overwrite=True)
+    monkeypatch.undo()
+    written = gpd.read_file(out, engine="pyogrio")
+    assert list(written["source"]) == ["new"] * 3
+    assert [g.bounds for g in written.geometry] == [g.bounds for g in new.geometry]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "out.cpg", "out.dbf", "out.prj", "out.shp", "out.shx"]
+
+
+def test_a_kill_while_a_shapefile_moves_in_leaves_no_mixed_shapefile(tmp_path):
+    """kill -9 while `vectorize --overwrite -o out.shp` moved its parts in left the new
+    out.shx and out.dbf beside the old out.shp: a Shapefile that opens, its features read
+    through another file's index. The old out.shp now goes first: what a kill leaves has no
+    .shp to open (a later --overwrite writes it whole)."""
+    import geopandas as gpd
+
+    from geotile.vector_output import write_vector
+
+    out = tmp_path / "out.shp"
+    old, new = _shapefile_frames()
+    write_vector(old, out, "ESRI Shapefile", overwrite=False)
+    new.to_file(tmp_path / "new.geojson")
+    script = (
+        "import os, sys, geopandas as gpd\n"
+        "import geotile.output_files as o\n"
+        "from geotile.vector_output import write_vector\n"
+        "publish = o.publish\n"
+        "def killed(tmp, final, overwrite):\n"
+        "    publish(tmp, final, overwrite)\n"
+        "    os._exit(9)  # kill -9 once the first part is in\n"
+        "o.publish = killed\n"
+        "write_vector(gpd.read_file(sys.argv[1]), __import__('pathlib').Path(sys.argv[2]),\n"
+        "             'ESRI Shapefile', overwrite=True)\n")
+    killed = subprocess.run([sys.executable, "-c", script, str(tmp_path / "new.geojson"),
+                             str(out)], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    assert not out.exists()
+    write_vector(new, out, "ESRI Shapefile", overwrite=True)
+    assert list(gpd.read_file(out, engine="pyogrio")["source"]) == ["new"] * 3
