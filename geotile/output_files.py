@@ -337,21 +337,30 @@ def atomic_output(
     tmp_sidecar = pam_sidecar(tmp)
     if verify is None and final.suffix.lower() in (".tif", ".tiff"):
         verify = verify_geotiff
+    from geotile.output_folder import signals_deferred
+
+    complete = False
     try:
         yield tmp
         check_stopped()
         if verify is not None and tmp.exists():
             verify(tmp, final)
         guard = RUN_GUARD.get()
-        # a cluster task never publishes once its run was reported interrupted
-        with guard.publishing() if guard is not None else contextlib.nullcontext():
+        # a cluster task never publishes once its run was reported interrupted; Ctrl-C and
+        # SIGTERM wait until the sidecar is in too (the raster alone misses its names)
+        with guard.publishing() if guard is not None else contextlib.nullcontext(), \
+                signals_deferred():
             publish(tmp, final, overwrite)
             if overwrite:  # they described the output just replaced
                 for stale in gdal_sidecars(final):
                     stale.unlink(missing_ok=True)
             if tmp_sidecar.exists():
                 os.replace(tmp_sidecar, sidecar)
+            complete = True
     except KeyboardInterrupt:
+        if complete:
+            raise Interrupted(f"{final}: interrupted after it was written completely (it is "
+                              "in place).") from None
         raise Interrupted(f"{final}: interrupted; nothing was written under that name "
                           "(the temporary file was removed).") from None
     except OSError as exc:

@@ -970,3 +970,28 @@ def test_a_kill_while_a_shapefile_moves_in_leaves_no_mixed_shapefile(tmp_path):
     assert not out.exists()
     write_vector(new, out, "ESRI Shapefile", overwrite=True)
     assert list(gpd.read_file(out, engine="pyogrio")["source"]) == ["new"] * 3
+
+
+def test_ctrl_c_between_a_raster_and_its_sidecar_leaves_both(tmp_path, monkeypatch):
+    """Ctrl-C right after a class raster moved into place, before its .aux.xml (category
+    names) followed it, left x.tif without its names and said 'nothing was written under
+    that name'. Ctrl-C now waits until the sidecar is in too, and the line says so."""
+    import signal
+
+    import geotile.output_files as output_files_module
+    from geotile.output_files import pam_sidecar
+
+    final = tmp_path / "x.tif"
+    publish = output_files_module.publish
+
+    def interrupted(tmp, final, overwrite):
+        publish(tmp, final, overwrite)
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C once the raster is in
+
+    monkeypatch.setattr(output_files_module, "publish", interrupted)
+    with pytest.raises(Interrupted, match=r"x\.tif: interrupted after .* written completely"), \
+            atomic_output(final) as tmp:
+        _geotiff(tmp, size=64)
+        pam_sidecar(tmp).write_text("<PAMDataset><Metadata/></PAMDataset>\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.tif", "x.tif.aux.xml"]
+    assert pam_sidecar(final).read_text() == "<PAMDataset><Metadata/></PAMDataset>\n"
