@@ -127,7 +127,8 @@ def run_jobs(function: Callable, jobs: Sequence, workers: int | None = None,
 
 def _stop(executor) -> None:
     """End ``executor``'s workers now, not after their running jobs (a share of the raster
-    each); its management thread then sees them gone and exits, so nothing waits at exit."""
+    each); its management thread then sees them gone and exits, so nothing waits at exit
+    (nor at its shutdown, when one was stopped halfway through sending a result)."""
     processes = list((getattr(executor, "_processes", None) or {}).values())
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
@@ -138,6 +139,12 @@ def _stop(executor) -> None:
             if process.exitcode is None:
                 process.kill()
                 process.join(5)
+    # a worker stopped while it sent its result leaves the management thread waiting for
+    # the rest, forever while this process holds the pipe's other end (workers write there,
+    # never the parent): closed, the reader gets EOF, takes the pool as broken and ends
+    if all(process.exitcode is not None for process in processes):
+        with contextlib.suppress(AttributeError, OSError):
+            executor._result_queue._writer.close()
     executor.shutdown(wait=True, cancel_futures=True)
 
 

@@ -383,3 +383,56 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+_STOPPED_MID_SEND = """
+import multiprocessing.connection, os, sys, time
+from pathlib import Path
+from geotile.band_workers import run_jobs
+
+sending = Path(sys.argv[1])
+
+def half_sent(job):
+    # in the worker: its result goes half into the pipe, then the worker stalls there, as
+    # one does while the parent reads a band's polygons (megabytes) when Ctrl-C comes
+    def send(self, buf, write=os.write):
+        write(self._handle, bytes(buf[:len(buf) // 2]))
+        sending.touch()
+        time.sleep(600)
+    multiprocessing.connection.Connection._send = send
+    return b"x" * 4_000_000
+
+try:
+    with run_jobs(half_sent, [0, 1], workers=2) as results:
+        while not sending.exists():
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+except KeyboardInterrupt:
+    print("stopped")
+"""
+
+
+def test_ctrl_c_while_a_worker_sends_its_result_stops_at_once(tmp_path):
+    """Ctrl-C (or SIGTERM, or an error) while a worker was sending its band's polygons to
+    vectorize hung forever (1 run in ~10 of `geotile vectorize` of a 1,500 px raster: the
+    pool's reader waited for the rest of a result from a worker stopped mid-send, the pipe
+    held open by the parent). The parent's end now closes once its workers are gone."""
+    _needs_fork()
+    import subprocess
+    from pathlib import Path
+
+    import geotile
+
+    script = tmp_path / "parent.py"
+    script.write_text(_STOPPED_MID_SEND)
+    env = {**os.environ, "PYTHONPATH": str(Path(geotile.__file__).parents[1])}
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "sending")],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.communicate()
+        pytest.fail("run_jobs hung after Ctrl-C while a worker sent its result")
+    assert (process.returncode, out.strip()) == (0, "stopped"), err
