@@ -61,12 +61,26 @@ def unused_options(given: list[str], applies_to: str, sep: str = "; ") -> str:
 @contextlib.contextmanager
 def interrupted_as(output):
     """Ctrl-C or SIGTERM (KeyboardInterrupt) in the block as :class:`Interrupted` naming
-    ``output``, as every writing function raises it."""
+    ``output``, as every writing function raises it; after the block put a new ``output``
+    in place (writers publish only complete files), the line says so."""
+    before = _identity(output)
     try:
         yield
     except KeyboardInterrupt:
+        if _identity(output) not in (None, before):
+            raise Interrupted(f"{output}: interrupted after it was written completely (it "
+                              "is in place).") from None
         raise Interrupted(f"{output}: interrupted; nothing was written under that name "
                           "(the temporary files were removed).") from None
+
+
+def _identity(path) -> tuple | None:
+    """The file ``path`` is now (device, inode, mtime, size); None where there is none."""
+    try:
+        info = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def check_range(option: str, value, low=None, high=None, *, low_open: bool = False,

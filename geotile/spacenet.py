@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import GeotileWarning, InputError, UsageError
+from geotile.errors import GeotileWarning, InputError, Interrupted, UsageError
 
 log = logging.getLogger("geotile")
 
@@ -589,7 +589,13 @@ def vectorize_to_csv(
             else:
                 with tempfile.TemporaryDirectory(prefix="geotile-") as folder:
                     polygons = Path(folder) / "polygons.gpkg"
-                    vectorize_polygons([path], polygons, options=source, progress=progress)
+                    try:
+                        vectorize_polygons([path], polygons, options=source,
+                                           progress=progress)
+                    except Interrupted:  # of our own GeoPackage: name the CSV
+                        raise Interrupted(f"{output}: interrupted; nothing was written "
+                                          "under that name (the temporary files were "
+                                          "removed).") from None
                     frame = gpd.read_file(ogr_path(polygons), engine="pyogrio")
         finally:
             NO_CRS_SAID.reset(said)
