@@ -496,3 +496,34 @@ def test_other_text_this_locale_cannot_encode_is_not_called_a_file_name():
     name = "/data/\udcc3\udca9.tif"  # é's bytes as Python holds them in that locale
     named = _encoding_advice(UnicodeEncodeError("utf-8", name, 6, 8, "surrogates not allowed"))
     assert named.startswith("/data/é.tif: a file name beyond ASCII")
+
+
+def test_a_ctrl_c_landing_in_a_callback_that_swallows_exceptions_still_interrupts(make_raster,
+                                                                                  tmp_path):
+    """Ctrl-C landing while pyproj's C log callback ran Python printed 'Exception ignored in:
+    pyproj._context.pyproj_log_function ... CtrlC' and was lost: the run went on and exited 0
+    (3 of 5 late kills of vectorize -o x.csv). A Ctrl-C swallowed so is delivered again,
+    and the run ends with its one 'interrupted' line (a __del__ stands in for the callback:
+    Python swallows its exceptions the same way)."""
+    raster = make_raster("p.tif", np.ones((8, 8), np.float32))
+    code = (
+        "import os, signal, sys, geotile.cli.main as m, geotile.vectorize_modes as vm\n"
+        "class Callback:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        sum(range(100000))\n"
+        "real = vm.vectorize_rasters\n"
+        "def polygonize(*args, **kwargs):\n"
+        "    callback = Callback()\n"
+        "    del callback\n"
+        "    return real(*args, **kwargs)\n"
+        "vm.vectorize_rasters = polygonize\n"
+        f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
+        f"{str(tmp_path / 'v.gpkg')!r}]\n"
+        "m.main()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == -signal.SIGINT, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted; nothing was written" in lines[0], done.stderr
+    assert not (tmp_path / "v.gpkg").exists()

@@ -314,6 +314,31 @@ def _raise_ctrl_c(signum, frame) -> None:
     raise CtrlC
 
 
+#: the most times a swallowed interrupt is delivered again (each time it lands in a
+#: callback that swallows it: a loop's bound)
+_REDELIVERIES = 1000
+
+
+def _redeliver_swallowed(hook):
+    """``sys.unraisablehook`` that delivers again a Ctrl-C or SIGTERM that a callback
+    swallowed (the handler's exception raised while pyproj's C log callback ran Python:
+    'Exception ignored in ... pyproj_log_function', the run went on and exited 0), from
+    another thread a moment later: it then interrupts the command where it has gone on.
+    Anything else goes to ``hook``."""
+    def unraisable(info) -> None:
+        if isinstance(info.exc_value, CtrlC) and _SIGNALLED and \
+                len(_SIGNALLED) < _REDELIVERIES:
+            import threading
+
+            again = threading.Timer(0.01, os.kill, (os.getpid(), _SIGNALLED[-1]))
+            again.daemon = True
+            again.start()
+            return
+        hook(info)
+
+    return unraisable
+
+
 @click.group(cls=GeotileGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="geotile")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
@@ -370,6 +395,7 @@ def main() -> None:
             signal.signal(getattr(signal, name), _raise_interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
         signal.signal(signal.SIGINT, _raise_ctrl_c)
+    sys.unraisablehook = _redeliver_swallowed(sys.unraisablehook)
     atexit.register(_end_by_the_signal)  # registered first: runs after every other
     try:
         cli(prog_name="geotile")
