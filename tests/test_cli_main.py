@@ -189,23 +189,33 @@ def test_an_error_raised_by_a_ctrl_c_mid_import_is_still_the_one_interrupted_lin
     import numpy as np
 
     raster = make_raster("p.tif", np.ones((8, 8), np.float32))
-    code = (
-        "import os, signal, sys, time, geotile.cli.main as m, geotile.vectorize_modes as vm\n"
+    lines = _vectorize_interrupted(raster, tmp_path, (
         "def polygonize(*args, **kwargs):\n"
         "    try:\n"
         "        os.kill(os.getpid(), signal.SIGINT)\n"
         "        time.sleep(5)\n"
         "    except KeyboardInterrupt:\n"
-        "        raise TypeError('expected a message argument')\n"
-        "vm.vectorize_rasters = polygonize\n"
-        f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
-        f"{str(tmp_path / 'v.gpkg')!r}]\n"
-        "m.main()\n")
+        "        raise TypeError('expected a message argument')\n"))
+    assert lines[0].startswith("Error: interrupted")
+
+
+def _vectorize_interrupted(raster, tmp_path, polygonize: str) -> list[str]:
+    """stderr's lines of `geotile vectorize RASTER -o v.gpkg` run as its console script
+    with vectorize_modes.vectorize_rasters replaced by the ``polygonize`` defined in that
+    source (os, signal, time, vm imported), after checking it ended by SIGINT with one."""
+    code = ("import os, signal, sys, time, geotile.cli.main as m, "
+            "geotile.vectorize_modes as vm\n"
+            f"real = vm.vectorize_rasters\n{polygonize}"
+            "vm.vectorize_rasters = polygonize\n"
+            f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
+            f"{str(tmp_path / 'v.gpkg')!r}]\n"
+            "m.main()\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == -signal.SIGINT, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: interrupted"), done.stderr
+    assert len(lines) == 1, done.stderr
+    return lines
 
 
 def test_a_ctrl_c_that_passed_through_an_extension_module_ends_by_sigint(make_raster, tmp_path):
@@ -506,24 +516,14 @@ def test_a_ctrl_c_landing_in_a_callback_that_swallows_exceptions_still_interrupt
     and the run ends with its one 'interrupted' line (a __del__ stands in for the callback:
     Python swallows its exceptions the same way)."""
     raster = make_raster("p.tif", np.ones((8, 8), np.float32))
-    code = (
-        "import os, signal, sys, geotile.cli.main as m, geotile.vectorize_modes as vm\n"
+    lines = _vectorize_interrupted(raster, tmp_path, (
         "class Callback:\n"
         "    def __del__(self):\n"
         "        os.kill(os.getpid(), signal.SIGINT)\n"
         "        sum(range(100000))\n"
-        "real = vm.vectorize_rasters\n"
         "def polygonize(*args, **kwargs):\n"
         "    callback = Callback()\n"
         "    del callback\n"
-        "    return real(*args, **kwargs)\n"
-        "vm.vectorize_rasters = polygonize\n"
-        f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
-        f"{str(tmp_path / 'v.gpkg')!r}]\n"
-        "m.main()\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == -signal.SIGINT, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "interrupted; nothing was written" in lines[0], done.stderr
+        "    return real(*args, **kwargs)\n"))
+    assert "interrupted; nothing was written" in lines[0]
     assert not (tmp_path / "v.gpkg").exists()

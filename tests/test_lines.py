@@ -996,6 +996,18 @@ def test_length_and_min_length_are_ground_metres_in_web_mercator(make_raster, tm
     assert frame["length_m"].iloc[0] == pytest.approx(expected, rel=0.01)
 
 
+
+def _quarter_circle_road(make_raster, transform):
+    """A 9 px wide road raster (EPSG:4326, 600 x 600 px on ``transform``) along a quarter
+    circle in pixels from the bottom to the left edge (no round caps, which on these
+    pixels reach 2.5 m past the curve's ends, and the lines with them), and the curve."""
+    angles = np.linspace(-np.pi / 2 - 0.05, 0.05, 80)
+    curve = shapely.LineString(np.stack([450 * np.cos(angles),
+                                         600 + 450 * np.sin(angles)], axis=1))
+    raster = road_raster(make_raster, "deg.tif", [curve], (600, 600), transform,
+                         "EPSG:4326", width_px=9)
+    return raster, curve
+
 def test_lonlat_lines_are_simplified_by_a_pixels_ground_size_both_ways(make_raster, tmp_path):
     """On 5e-6 deg pixels at 70 deg N (0.56 m north-south, 0.19 m east-west) a curved
     road's default one-pixel simplification used the east-west size only: its staircase
@@ -1006,13 +1018,7 @@ def test_lonlat_lines_are_simplified_by_a_pixels_ground_size_both_ways(make_rast
     from geotile.lines import LineOptions, vectorize_lines
 
     transform = from_origin(15.0, 70.003, 5e-6, 5e-6)
-    # a quarter circle in pixels from the bottom to the left edge: no round caps, which on
-    # these pixels reach 2.5 m past the curve's ends, and the lines with them
-    angles = np.linspace(-np.pi / 2 - 0.05, 0.05, 80)
-    curve = shapely.LineString(np.stack([450 * np.cos(angles),
-                                         600 + 450 * np.sin(angles)], axis=1))
-    raster = road_raster(make_raster, "deg.tif", [curve], (600, 600), transform,
-                         "EPSG:4326", width_px=9)
+    raster, curve = _quarter_circle_road(make_raster, transform)
     vectorize_lines([raster], tmp_path / "l.gpkg", options=LineOptions())
     frame = gpd.read_file(tmp_path / "l.gpkg")
     curve = curve.intersection(shapely.box(0, 0, 600, 600))
@@ -1033,11 +1039,7 @@ def test_lonlat_pixels_square_on_the_ground_are_simplified_by_their_own_size(mak
 
     x_size = 5e-6 / np.cos(np.radians(70.0015))
     transform = from_origin(15.0, 70.003, x_size, 5e-6)
-    angles = np.linspace(-np.pi / 2 - 0.05, 0.05, 80)
-    curve = shapely.LineString(np.stack([450 * np.cos(angles),
-                                         600 + 450 * np.sin(angles)], axis=1))
-    raster = road_raster(make_raster, "deg.tif", [curve], (600, 600), transform,
-                         "EPSG:4326", width_px=9)
+    raster, curve = _quarter_circle_road(make_raster, transform)
     vectorize_lines([raster], tmp_path / "l.gpkg", options=LineOptions())
     utm = CRS.from_epsg(32633)
     lines = gpd.read_file(tmp_path / "l.gpkg").to_crs(utm)
