@@ -128,6 +128,76 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{stem}.{tag}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
 
+def _lock_of(tmp: Path) -> Path:
+    """The lock file of a temporary file (``<tmp>.lock``), held while it is written."""
+    return tmp.with_name(f"{tmp.name}.lock")
+
+
+def _held_temporary(final: Path) -> tuple[Path, int | None]:
+    """A temporary name for ``final`` (:func:`_temporary_sibling`) and a descriptor holding
+    an exclusive lock on its ``<tmp>.lock`` until :func:`_release_temporary`: another run's
+    --resume (geotile.resume.remove_temporaries) removes only the temporary files of runs
+    that ended, never those of one still writing. None where the lock cannot be made
+    (no flock; a folder not writable, which the write itself reports)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return _temporary_sibling(final), None
+    for _ in range(10):
+        tmp = _temporary_sibling(final)
+        lock = _lock_of(tmp)
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except OSError:
+            return tmp, None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a --resume taking it for a dead run's: removed, take another
+            os.close(handle)
+            continue
+        except OSError:  # a file system without locks: the file alone, removed at the end
+            return tmp, handle
+        try:
+            if os.path.samestat(os.fstat(handle), os.stat(lock)):
+                return tmp, handle
+        except OSError:
+            pass
+        os.close(handle)  # removed by a --resume before it was locked: take another name
+    return _temporary_sibling(final), None
+
+
+def _release_temporary(tmp: Path, handle: int | None) -> None:
+    if handle is not None:
+        with contextlib.suppress(OSError):
+            _lock_of(tmp).unlink()
+        os.close(handle)
+
+
+@contextlib.contextmanager
+def temporary_abandoned(tmp: Path) -> Iterator[bool]:
+    """Whether the temporary file ``tmp`` (and what lies beside it) was left by a run that
+    ended: False while the run writing it holds its lock (:func:`_held_temporary`), True
+    otherwise, its lock held meanwhile so that no run takes it while the files go."""
+    try:
+        import fcntl
+
+        handle = os.open(_lock_of(tmp), os.O_RDONLY)
+    except (ImportError, OSError):  # no lock: a killed run's, or one of an older geotile
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        except OSError:  # a file system without locks: cannot tell, as before
+            pass
+        yield True
+    finally:
+        os.close(handle)
+
+
 #: the most bytes of an output's stem kept in its temporary name, which adds up to ~60
 #: (run tag, hex, .tmp, .aux.xml): a name near the file system's 255 stays writable
 TEMPORARY_STEM_BYTES = 120
@@ -333,7 +403,7 @@ def atomic_output(
     check_output(final, overwrite)
     sidecar = pam_sidecar(final)
     _writable_folder(final)
-    tmp = _temporary_sibling(final)
+    tmp, held = _held_temporary(final)  # never taken for a killed run's by another run
     tmp_sidecar = pam_sidecar(tmp)
     if verify is None and final.suffix.lower() in (".tif", ".tiff"):
         verify = verify_geotiff
@@ -385,6 +455,7 @@ def atomic_output(
         for leftover in (tmp, tmp_sidecar):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+        _release_temporary(tmp, held)
 
 
 def write_cog(

@@ -224,18 +224,28 @@ def _temporary_pattern(final: Path) -> re.Pattern:
 
 def remove_temporaries(output: str | os.PathLike) -> list[Path]:
     """Remove the temporary files a killed geotile run left beside ``output`` (its own
-    names only: ``.<stem>.[<run tag>-]<8 hex>.tmp<suffix>[...]``); returns what was
-    removed."""
+    names only: ``.<stem>.[<run tag>-]<8 hex>.tmp<suffix>[...]``), never those of a run
+    still writing them (its ``.lock`` held); returns what was removed."""
     final = Path(output)
     if not final.parent.is_dir():
         return []
+    from geotile.output_files import temporary_abandoned
+
     pattern = _temporary_pattern(final)
-    removed = []
+    found: dict[str, list[Path]] = {}  # by the temporary file they belong to
     for name in _hidden_names(final.parent):
         entry = final.parent / name
-        if pattern.fullmatch(name) and entry.is_file() and not entry.is_symlink():
-            entry.unlink(missing_ok=True)
-            removed.append(entry)
+        if (match := pattern.fullmatch(name)) and entry.is_file() and not entry.is_symlink():
+            found.setdefault(name[:match.start(1)] if match.group(1) else name,
+                             []).append(entry)
+    removed = []
+    for tmp, entries in found.items():
+        with temporary_abandoned(final.parent / tmp) as abandoned:
+            if not abandoned:  # another run, still writing it
+                continue
+            for entry in entries:
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
     return removed
 
 

@@ -286,6 +286,40 @@ def test_remove_temporaries_finds_those_of_renamed_stems(tmp_path, stem):
     assert not left.exists()
 
 
+def test_a_resume_leaves_the_temporaries_of_a_run_still_writing(tmp_path):
+    """The same `predict --resume` started again while the first still wrote img0.tif took
+    that run's temporary file for a killed run's and removed it: the first run failed at
+    its end ('img0.tif: could not be written (No such file or directory)', exit 1; 2 of 3
+    runs started together). A temporary file whose run is alive stays; a dead run's goes."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    out.mkdir()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import sys\n"
+         "from geotile.output_files import atomic_output\n"
+         "with atomic_output(sys.argv[1], verify=lambda tmp, final: None) as tmp:\n"
+         "    tmp.write_bytes(b'written by the first run')\n"
+         "    print('writing', flush=True)\n"
+         "    sys.stdin.read()\n", os.fspath(out / "img0.tif")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "writing\n"
+        (live,) = [p for p in out.iterdir() if p.name.endswith(".tmp.tif")]
+        assert resume.remove_temporaries(out / "img0.tif") == []  # the second run's look
+        assert live.read_bytes() == b"written by the first run"
+    finally:
+        writer.communicate("", timeout=60)
+    assert writer.returncode == 0
+    assert (out / "img0.tif").read_bytes() == b"written by the first run"
+    assert sorted(p.name for p in out.iterdir()) == ["img0.tif"]
+    dead = [out / ".img0.0123abcd.tmp.tif", out / ".img0.0123abcd.tmp.tif.lock"]
+    for path in dead:  # a killed run's: its lock is held by no one
+        path.write_bytes(b"x")
+    assert sorted(resume.remove_temporaries(out / "img0.tif")) == dead
+
+
 def test_resume_removes_what_a_killed_workers_run_left(run_cli, predict_setup, tmp_path):
     """A --workers run killed with SIGKILL leaves .<stem>.<run tag>-<8 hex>.tmp.tif files
     (its own clean-up never ran): --resume removes them as it does a single process's."""
