@@ -1074,7 +1074,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         # colours: nodata is a colour's
         check_label = (has_nodata(label) or bool(unmasked_alpha(label))) and not (
             table is None and expand is None and _zero_is_background(label))
-        with atomic_output(output_path, overwrite) as tmp:
+        with atomic_output(output_path, overwrite, completion=complete) as tmp:
             with quietly(rasterio.open, tmp, "w", **profile) as dst:
                 copy_georeferencing(image, dst)
                 # a 0/255 mask's 255 is the building; any other holds class ids

@@ -961,7 +961,7 @@ def _mask_one_image(
         if len(on_image) == 0:
             say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer)
         profile = mask_profile(src, len(options.channels), ignore, creation_options)
-        with atomic_output(output_path, overwrite) as tmp:
+        with atomic_output(output_path, overwrite, completion=complete) as tmp:
             # no georeferencing: placed in pixels only when the labels have no CRS
             with quietly(rasterio.open, tmp, "w", **profile) as dst:
                 copy_georeferencing(src, dst)

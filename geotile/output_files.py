@@ -128,6 +128,16 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{stem}.{tag}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
 
+def _same_output(final: Path, complete: str | None, sidecar: bool) -> bool:
+    """Whether ``final`` is complete with the completion tag ``complete`` (and its PAM
+    sidecar in place where ``sidecar``): the same output, written by another run."""
+    if complete is None or (sidecar and not pam_sidecar(final).is_file()):
+        return False
+    from geotile.resume import TAG, read_tags
+
+    return (read_tags(final) or {}).get(TAG) == complete
+
+
 def _lock_of(tmp: Path) -> Path:
     """The lock file of a temporary file (``<tmp>.lock``), held while it is written."""
     return tmp.with_name(f"{tmp.name}.lock")
@@ -385,6 +395,7 @@ def atomic_output(
     path: str | os.PathLike,
     overwrite: bool = False,
     verify: Callable[[Path, Path], None] | None = None,
+    completion: str | None = None,
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it to ``path`` when the block succeeds.
 
@@ -398,6 +409,11 @@ def atomic_output(
     the file, after it, so that it never appears without its raster; a sidecar of the
     replaced output goes with it. A stray sidecar without ``overwrite`` is refused (GDAL
     would merge it into the new output).
+
+    ``completion``: the output's completion tag (geotile.resume): a file that appeared
+    meanwhile holding it (and its sidecar where this one has one) is this very output, of
+    another run of the same command (a --resume started twice): it stays, and this copy
+    goes.
     """
     final = Path(path)
     check_output(final, overwrite)
@@ -420,7 +436,12 @@ def atomic_output(
         # SIGTERM wait until the sidecar is in too (the raster alone misses its names)
         with guard.publishing() if guard is not None else contextlib.nullcontext(), \
                 signals_deferred():
-            publish(tmp, final, overwrite)
+            try:
+                publish(tmp, final, overwrite)
+            except OutputExistsError:
+                if not _same_output(final, completion, tmp_sidecar.exists()):
+                    raise
+                return  # another run of the same command put this output in place
             if overwrite:  # they described the output just replaced
                 for stale in gdal_sidecars(final):
                     stale.unlink(missing_ok=True)

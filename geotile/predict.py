@@ -887,7 +887,8 @@ def predict_raster(
                                  "of them.")
             if pixel is not None:
                 raise InputError(_mosaic_resampling(image_path, model, original, options))
-        with _whole_range_advice(range_check), atomic_output(output_path, overwrite) as final_tmp:
+        with _whole_range_advice(range_check), atomic_output(
+                output_path, overwrite, completion=complete) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
                 with quietly(rasterio.open, target, "w", **profile) as dst:

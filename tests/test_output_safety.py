@@ -63,6 +63,24 @@ def test_output_that_appears_meanwhile_is_not_clobbered(tmp_path):
     assert list(tmp_path.iterdir()) == [final]
 
 
+@pytest.mark.parametrize("theirs", ["run-a", "run-b"])
+def test_an_output_that_appears_meanwhile_with_this_runs_completion_tag_is_kept(tmp_path,
+                                                                                theirs):
+    """Another run of the same command (its completion tag this run's) finished the output
+    first: it is this output, kept, and this copy goes; another tag is still refused."""
+    final = tmp_path / "out.tif"
+    mine = atomic_output(final, completion="run-a")
+    with pytest.raises(OutputExistsError, match="appeared") if theirs != "run-a" \
+            else contextlib.nullcontext(), mine as tmp:
+        _geotiff(tmp)
+        _geotiff(final, size=64)
+        with rasterio.open(final, "r+") as dst:
+            dst.update_tags(GEOTILE_COMPLETE=theirs)
+    with rasterio.open(final) as src:
+        assert (src.width, src.tags()["GEOTILE_COMPLETE"]) == (64, theirs)
+    assert list(tmp_path.iterdir()) == [final]
+
+
 def test_overwrite_replaces_an_output_that_appeared(tmp_path):
     final = tmp_path / "out.txt"
     with atomic_output(final, overwrite=True) as tmp:

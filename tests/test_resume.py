@@ -926,3 +926,38 @@ def test_tile_refuses_an_unreadable_image_before_cutting_the_others(make_raster,
     assert_one_line_error(result, bad)
     assert "kept" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_a_resume_whose_output_another_resume_finished_meanwhile_skips_it(
+        run_cli, request, tmp_path, monkeypatch, command):
+    """The same --resume command started twice (a cluster job retried while the first still
+    ran): the run that finished second exited 1 with 'img0.tif: appeared while geotile was
+    writing it ... Pass --overwrite' although the file in place is the complete output of
+    these very options. That file is this run's output (the same completion tag): it stays,
+    this run's copy goes, and the run ends as done."""
+    import shutil
+
+    import geotile.output_files as output_files
+
+    out = tmp_path / "out"
+    first, images = request.getfixturevalue(f"{command.replace('-', '_')}_setup"
+                                            .replace("make_", ""))
+    args = [first, *images, "-o", out, *(["--tile-size", "32"] if command == "predict"
+                                         else [])]
+    assert run_cli(command, *args, "--resume").exit_code == 0
+    other = tmp_path / "other"  # the outputs the other run wrote
+    shutil.copytree(out, other)
+    shutil.rmtree(out)
+    real = output_files.publish
+
+    def other_run_finished_first(tmp, final, overwrite):
+        for part in other.glob(f"{final.name}*"):
+            shutil.copy(part, final.parent / part.name)
+        return real(tmp, final, overwrite)
+
+    monkeypatch.setattr(output_files, "publish", other_run_finished_first)
+    result = run_cli(command, *args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert _files(out) == _files(other)
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
