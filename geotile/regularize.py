@@ -44,28 +44,52 @@ def regularize_polygon(polygon, cell: float):
 def _regularize_outline(polygon, cell: float):
     """:func:`regularize_polygon` of a polygon without holes.
 
-    A polygon filling most of its minimum rotated rectangle becomes that rectangle
-    (walls moved in to keep the area); others take their :func:`dominant_direction` and are
-    re-drawn on a ``cell``-sized grid aligned with the direction (so every edge
-    is parallel or perpendicular to it) and cleaned of one-cell notches.
+    The candidates: its minimum rotated rectangle (walls moved in to keep the area), and
+    the polygon re-drawn with every edge parallel or perpendicular to its
+    :func:`dominant_direction`, or to its rectangle's sides (a pixel staircase along a
+    long thin building biases the mean of its edges by a degree or two). The rectangle is
+    kept unless a rectilinear outline matches the polygon clearly better (an L, a T).
     """
-    import shapely
-    from shapely import affinity
-
     if polygon.is_empty or polygon.area == 0:
         return polygon
     rectangle = polygon.minimum_rotated_rectangle
     if rectangle.geom_type != "Polygon":
         return polygon
-    if polygon.area / rectangle.area >= 0.85:
-        return _fit_rectangle(rectangle, polygon.area)
-    angle = dominant_direction(polygon, cell)
+    fitted = _fit_rectangle(rectangle, polygon.area)
+    best, best_iou = fitted, _iou(fitted, polygon) + RECTANGLE_MARGIN
+    corners = np.asarray(rectangle.exterior.coords)
+    side = np.degrees(np.arctan2(*(corners[1] - corners[0])[::-1]))
+    for angle in dict.fromkeys([dominant_direction(polygon, cell), (side + 45) % 90 - 45]):
+        shape = _rectilinear_at(polygon, angle, cell)
+        if shape is not None and _iou(shape, polygon) > best_iou:
+            best, best_iou = shape, _iou(shape, polygon)
+    return best
+
+
+#: how much better than its rectangle a rectilinear outline must match a polygon (IoU) to
+#: be kept instead: a rectangle's pixel outline squared keeps a jog or two of its staircase
+RECTANGLE_MARGIN = 0.03
+
+
+def _iou(a, b) -> float:
+    union = a.union(b).area
+    return a.intersection(b).area / union if union else 0.0
+
+
+def _rectilinear_at(polygon, angle: float, cell: float):
+    """``polygon`` re-drawn with every edge parallel or perpendicular to ``angle`` (degrees),
+    on its outline simplified by a cell; None when that fails or matches it poorly."""
+    import shapely
+    from shapely import affinity
+
     centre = polygon.centroid
     upright = affinity.rotate(shapely.simplify(polygon, cell), -angle, origin=centre)
+    if upright.geom_type != "Polygon" or upright.is_empty:
+        return None
     rectilinear = _snap_rectilinear(np.asarray(upright.exterior.coords))
     if rectilinear is None or not is_valid(rectilinear) or \
             rectilinear.intersection(upright).area < 0.7 * rectilinear.union(upright).area:
-        return _fit_rectangle(rectangle, polygon.area)
+        return None
     return affinity.rotate(rectilinear, angle, origin=centre)
 
 
