@@ -56,15 +56,23 @@ def _regularize_outline(polygon, cell: float):
     if rectangle.geom_type != "Polygon":
         return polygon
     fitted = _fit_rectangle(rectangle, polygon.area)
+    if polygon.area / rectangle.area >= 1 - RECTANGLE_MARGIN:  # it is its rectangle: no
+        return fitted  # outline can match it better by the margin
     best, best_iou = fitted, _iou(fitted, polygon) + RECTANGLE_MARGIN
     corners = np.asarray(rectangle.exterior.coords)
     side = np.degrees(np.arctan2(*(corners[1] - corners[0])[::-1]))
-    for angle in dict.fromkeys([dominant_direction(polygon, cell), (side + 45) % 90 - 45]):
+    dominant, along_sides = dominant_direction(polygon, cell), (side + 45) % 90 - 45
+    turn = abs((dominant - along_sides + 45) % 90 - 45)
+    for angle in [dominant] if turn < ANGLE_TOLERANCE else [dominant, along_sides]:
         shape = _rectilinear_at(polygon, angle, cell)
-        if shape is not None and _iou(shape, polygon) > best_iou:
-            best, best_iou = shape, _iou(shape, polygon)
+        iou = _iou(shape, polygon) if shape is not None else 0.0
+        if iou > best_iou:
+            best, best_iou = shape, iou
     return best
 
+
+#: directions closer than this (degrees) give the same squared outline: one is tried
+ANGLE_TOLERANCE = 0.5
 
 #: how much better than its rectangle a rectilinear outline must match a polygon (IoU) to
 #: be kept instead: a rectangle's pixel outline squared keeps a jog or two of its staircase
@@ -72,8 +80,9 @@ RECTANGLE_MARGIN = 0.03
 
 
 def _iou(a, b) -> float:
-    union = a.union(b).area
-    return a.intersection(b).area / union if union else 0.0
+    common = a.intersection(b).area
+    union = a.area + b.area - common
+    return common / union if union > 0 else 0.0
 
 
 def _rectilinear_at(polygon, angle: float, cell: float):
@@ -87,8 +96,7 @@ def _rectilinear_at(polygon, angle: float, cell: float):
     if upright.geom_type != "Polygon" or upright.is_empty:
         return None
     rectilinear = _snap_rectilinear(np.asarray(upright.exterior.coords))
-    if rectilinear is None or not is_valid(rectilinear) or \
-            rectilinear.intersection(upright).area < 0.7 * rectilinear.union(upright).area:
+    if rectilinear is None or not is_valid(rectilinear) or _iou(rectilinear, upright) < 0.7:
         return None
     return affinity.rotate(rectilinear, angle, origin=centre)
 
