@@ -130,12 +130,19 @@ def _temporary_sibling(path: Path) -> Path:
 
 def _same_output(final: Path, complete: str | None, sidecar: bool) -> bool:
     """Whether ``final`` is complete with the completion tag ``complete`` (and its PAM
-    sidecar in place where ``sidecar``): the same output, written by another run."""
+    sidecar in place where ``sidecar``): the same output, written by another run. One cut
+    short (a copy killed) keeps the tag in its header: its blocks are checked too."""
     if complete is None or (sidecar and not pam_sidecar(final).is_file()):
         return False
     from geotile.resume import TAG, read_tags
 
-    return (read_tags(final) or {}).get(TAG) == complete
+    if (read_tags(final) or {}).get(TAG) != complete:
+        return False
+    try:
+        verify_geotiff(final)
+    except InputError:
+        return False
+    return True
 
 
 def _lock_of(tmp: Path) -> Path:

@@ -1069,3 +1069,25 @@ def test_ctrl_c_while_vectorize_writes_a_csv_names_the_csv(tmp_path, make_raster
     assert str(caught.value).startswith(f"{tmp_path / 'out.csv'}: interrupted; nothing was "
                                         "written under that name")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.tif"]
+
+
+def test_an_output_that_appears_meanwhile_cut_short_with_this_runs_tag_is_refused(tmp_path):
+    """A file that appeared meanwhile with this run's completion tag but cut short (a copy
+    or rsync killed: the header, tag included, is whole) was kept as this output and the
+    run ended as done, this run's complete copy removed: an output that looked complete was
+    not. It is refused as any file that appeared is, this run's copy not taken for it."""
+    final = tmp_path / "out.tif"
+    with pytest.raises(OutputExistsError, match="appeared"), \
+            atomic_output(final, completion="run-a") as tmp:
+        _geotiff(tmp)
+        with rasterio.open(_geotiff(tmp_path / "theirs.tif")) as src, \
+                rasterio.open(final, "w", **src.profile) as dst:
+            dst.update_tags(GEOTILE_COMPLETE="run-a")  # in the header, as geotile writes it
+            dst.write(src.read())
+        (tmp_path / "theirs.tif").unlink()
+        with open(final, "r+b") as cut:
+            cut.truncate(final.stat().st_size // 2)
+    with rasterio.open(final) as src:
+        assert src.tags()["GEOTILE_COMPLETE"] == "run-a"  # the cut file, left as it is
+    assert list(tmp_path.iterdir()) == [final]
+
