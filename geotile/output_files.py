@@ -168,17 +168,21 @@ def _held_temporary(final: Path) -> tuple[Path, int | None]:
         except OSError:
             return tmp, None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a --resume taking it for a dead run's: removed, take another
-            os.close(handle)
-            continue
-        except OSError:  # a file system without locks: the file alone, removed at the end
-            return tmp, handle
-        try:
-            if os.path.samestat(os.fstat(handle), os.stat(lock)):
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a --resume taking it for a dead run's: take another
+                os.close(handle)
+                continue
+            except OSError:  # a file system without locks: the file alone, removed at the end
                 return tmp, handle
-        except OSError:
-            pass
+            try:
+                if os.path.samestat(os.fstat(handle), os.stat(lock)):
+                    return tmp, handle
+            except OSError:
+                pass
+        except BaseException:  # Ctrl-C or SIGTERM: the lock file made goes with it
+            _release_temporary(tmp, handle)
+            raise
         os.close(handle)  # removed by a --resume before it was locked: take another name
     return _temporary_sibling(final), None
 
@@ -426,14 +430,14 @@ def atomic_output(
     check_output(final, overwrite)
     sidecar = pam_sidecar(final)
     _writable_folder(final)
-    tmp, held = _held_temporary(final)  # never taken for a killed run's by another run
-    tmp_sidecar = pam_sidecar(tmp)
     if verify is None and final.suffix.lower() in (".tif", ".tiff"):
         verify = verify_geotiff
     from geotile.output_folder import signals_deferred
 
     complete = False
-    try:
+    tmp, held = _held_temporary(final)  # never taken for a killed run's by another run
+    try:  # from here on: a Ctrl-C removes the lock file too
+        tmp_sidecar = pam_sidecar(tmp)
         yield tmp
         check_stopped()
         if verify is not None and tmp.exists():
@@ -480,7 +484,7 @@ def atomic_output(
         raise InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
                          f"under that name. {advice}") from exc
     finally:
-        for leftover in (tmp, tmp_sidecar):
+        for leftover in (tmp, pam_sidecar(tmp)):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
         _release_temporary(tmp, held)

@@ -1091,3 +1091,32 @@ def test_an_output_that_appears_meanwhile_cut_short_with_this_runs_tag_is_refuse
         assert src.tags()["GEOTILE_COMPLETE"] == "run-a"  # the cut file, left as it is
     assert list(tmp_path.iterdir()) == [final]
 
+
+@pytest.mark.parametrize("where", ["while its lock is taken", "once its lock is held"])
+def test_ctrl_c_as_an_output_starts_leaves_no_lock_file(tmp_path, monkeypatch, where):
+    """Ctrl-C or SIGTERM just after atomic_output made its temporary's lock file, before
+    the write began, left '.p.<hex>.tmp.tif.lock' in the output folder for good (2 of 6
+    runs of test_sigterm_ends_a_command_as_ctrl_c_does: it waits for the first file there).
+    The lock file now goes as the temporary file does."""
+    import geotile.output_files as output_files_module
+
+    landed = []
+
+    def ctrl_c(call, *args):  # once: the signal's one exception
+        if not landed:
+            landed.append(True)
+            raise KeyboardInterrupt
+        return call(*args)
+
+    if where == "while its lock is taken":
+        fstat = os.fstat
+        monkeypatch.setattr(output_files_module.os, "fstat", lambda fd: ctrl_c(fstat, fd))
+    else:
+        pam_sidecar = output_files_module.pam_sidecar
+        monkeypatch.setattr(output_files_module, "pam_sidecar", lambda path: ctrl_c(
+            pam_sidecar, path) if ".tmp" in os.fspath(path) else pam_sidecar(path))
+    with pytest.raises((Interrupted, KeyboardInterrupt)), \
+            atomic_output(tmp_path / "p.tif") as tmp:
+        _geotiff(tmp)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
