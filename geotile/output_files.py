@@ -452,6 +452,7 @@ def atomic_output(
             except OutputExistsError:
                 if not _same_output(final, completion, tmp_sidecar.exists()):
                     raise
+                complete = True  # a Ctrl-C held meanwhile: the line says it is in place
                 return  # another run of the same command put this output in place
             if overwrite:  # they described the output just replaced
                 for stale in gdal_sidecars(final):

@@ -1120,3 +1120,29 @@ def test_ctrl_c_as_an_output_starts_leaves_no_lock_file(tmp_path, monkeypatch, w
         _geotiff(tmp)
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_an_output_another_run_finished_is_checked_says_it_is_in_place(
+        tmp_path, monkeypatch):
+    """Ctrl-C while atomic_output checked a file that appeared meanwhile with this run's
+    completion tag (held until the check ended) said 'interrupted; nothing was written
+    under that name' of an output in place, complete. The line now says it is in place."""
+    import signal
+
+    import geotile.output_files as output_files_module
+
+    same_output = output_files_module._same_output
+
+    def interrupted(*args):
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C while the file that appeared is read
+        return same_output(*args)
+
+    monkeypatch.setattr(output_files_module, "_same_output", interrupted)
+    final = tmp_path / "out.tif"
+    with pytest.raises(Interrupted, match=r"out\.tif: interrupted after .* written completely"), \
+            atomic_output(final, completion="run-a") as tmp:
+        _geotiff(tmp, size=64)
+        with rasterio.open(tmp) as src, rasterio.open(final, "w", **src.profile) as dst:
+            dst.update_tags(GEOTILE_COMPLETE="run-a")
+            dst.write(src.read())
+    assert list(tmp_path.iterdir()) == [final]
