@@ -71,8 +71,9 @@ def _line_options(command):
 
 @click.command("vectorize", short_help="Turn class/probability rasters into polygons.")
 @click.argument("rasters", nargs=-1, required=True, type=INPUT_PATH)
-@output_opt("Vector file: .geojson (RFC 7946), .gpkg (a layer named after the file; "
-            "--overwrite replaces that layer, other layers are kept), .parquet or "
+@output_opt("Vector file: .geojson (RFC 7946), .gpkg (a layer named after the file, "
+            "with a '_' before a name GDAL refuses: '#12', 'gpkg_x'; --overwrite replaces "
+            "that layer, other layers are kept), .parquet or "
             ".geoparquet (GeoParquet), "
             ".shp or .fgb (FlatGeobuf); .csv: SpaceNet proposals of one class, no class column "
             "(ImageId from each raster's name, pixel WKT and lon/lat WKT, Confidence; a "
