@@ -292,10 +292,37 @@ def _close_party_walls(out: np.ndarray, geometries: np.ndarray, mates: dict[int,
                 continue  # a notch of one building's outline: squared away, as alone
             k = members[int(np.argmax(shared))]
             joined = _largest(shapely.simplify(shapely.union(out[k], slit), 0))
+            if joined is not None:  # the overlay's round-off: a wall out and back
+                joined = _without_spikes(joined, cell * 1e-6)
             if joined is not None and is_valid(joined):
                 out[k] = joined
     return out
 
+
+
+def _without_spikes(polygon, tolerance: float):
+    """``polygon`` without spikes: a vertex whose two edges leave it the same way (one end
+    within ``tolerance`` of the other edge's line: a closed slit's edge along a neighbour's
+    wall, out and back) goes, as does a vertex within ``tolerance`` of the one before; None
+    where the outline collapses."""
+    import shapely
+
+    rings = []
+    for ring in [polygon.exterior, *polygon.interiors]:
+        points = np.asarray(ring.coords)[:-1]
+        spike = True
+        while spike and len(points) > 3:
+            before, after = np.roll(points, 1, 0) - points, np.roll(points, -1, 0) - points
+            short, long = np.sort([np.hypot(*before.T), np.hypot(*after.T)], axis=0)
+            cross = np.abs(before[:, 0] * after[:, 1] - before[:, 1] * after[:, 0])
+            spikes = (short <= tolerance) | (((before * after).sum(1) > 0) &
+                                             (cross <= tolerance * long))
+            spike = bool(spikes.any())
+            points = np.delete(points, np.argmax(spikes), 0) if spike else points
+        rings.append(points)
+    if len(rings[0]) < 3:
+        return None
+    return shapely.Polygon(rings[0], [ring for ring in rings[1:] if len(ring) >= 3])
 
 #: how much --regularize may change a polygon's area (a fraction) before it keeps its pixels'
 #: outline: a squared outline losing a notch a neighbour holds would otherwise shrink twice

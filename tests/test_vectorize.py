@@ -199,6 +199,40 @@ def test_regularize_keeps_an_l_with_a_small_notch_and_a_thin_building_straight(m
         assert iou(regularize_polygon(shapely.Polygon(ring), 0.5), truths[1]) >= 0.95
 
 
+def test_regularize_leaves_no_spike_where_a_terrace_slit_is_closed(make_raster, tmp_path,
+                                                                  run_cli):
+    """Two small touching buildings at 23 degrees (a building and a house, 0.5 m pixels,
+    from the --regularize fuzz): squared as rectangles (8d6668b), the slit between them
+    was closed with a 4.9 m zero-width spike along the house's wall, which the edge
+    matching then made self-intersecting: an invalid polygon in the output. Now valid."""
+    one = shapely.from_wkt(
+        "POLYGON ((8.5 7, 9 7, 9 5.5, 9.5 5.5, 9.5 4.5, 10.5 4.5, 10.5 5, 11.5 5, 11.5 5.5,"
+        " 13 5.5, 13 6, 14 6, 14 6.5, 15 6.5, 15 7, 16 7, 16 7.5, 15.5 7.5, 15.5 8.5, 15 8.5,"
+        " 15 9.5, 14.5 9.5, 14.5 10, 13.5 10, 13.5 9.5, 12.5 9.5, 12.5 9, 11.5 9, 11.5 8.5,"
+        " 10 8.5, 10 8, 9 8, 9 7.5, 8.5 7.5, 8.5 7))")
+    other = shapely.from_wkt(
+        "POLYGON ((4 5, 4.5 5, 4.5 3.5, 5 3.5, 5 2.5, 6 2.5, 6 3, 7 3, 7 3.5, 8 3.5, 8 4,"
+        " 9.5 4, 9.5 4.5, 9.5 5.5, 9 5.5, 9 7, 8.5 7, 8.5 7.5, 8 7.5, 8 7, 7 7, 7 6.5, 5.5 6.5,"
+        " 5.5 6, 4.5 6, 4.5 5.5, 4 5.5, 4 5))")
+    x0, y0 = 500440, 4499875
+    shapes = [(shapely.affinity.translate(g, x0, y0 - 15), value)
+              for g, value in ((one, 1), (other, 2))]
+    transform = from_origin(x0, y0, 0.5, 0.5)
+    grid = rasterize(shapes, out_shape=(40, 40), transform=transform, dtype="uint8")
+    path = make_raster("terrace.tif", grid, transform=transform)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "house"]')
+    result = run_cli("vectorize", path, "-o", tmp_path / "out.gpkg", "--regularize")
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "out.gpkg")
+    assert len(found) == 2
+    assert found.geometry.is_valid.all(), [shapely.is_valid_reason(g) for g in found.geometry]
+    assert found.geometry.iloc[0].intersection(found.geometry.iloc[1]).area < 1e-6
+    for polygon in found.geometry:  # no vertex a wall's length out and back
+        ring = np.asarray(polygon.exterior.coords)[:-1]
+        assert (np.hypot(*(np.roll(ring, 1, 0) - np.roll(ring, -1, 0)).T) > 1e-6).all()
+
+
 def test_area_in_geographic_raster_is_in_square_metres(make_raster, tmp_path):
     classes = np.zeros((10, 10), np.uint8)
     classes[2:6, 2:6] = 1
