@@ -44,11 +44,11 @@ def regularize_polygon(polygon, cell: float):
 def _regularize_outline(polygon, cell: float):
     """:func:`regularize_polygon` of a polygon without holes.
 
-    The candidates: its minimum rotated rectangle (walls moved in to keep the area), and
-    the polygon re-drawn with every edge parallel or perpendicular to its
-    :func:`dominant_direction`, or to its rectangle's sides (a pixel staircase along a
-    long thin building biases the mean of its edges by a degree or two). The rectangle is
-    kept unless a rectilinear outline matches the polygon clearly better (an L, a T).
+    A polygon of four corners that fills most of its minimum rotated rectangle (and is not
+    thin) is that rectangle (walls moved in to keep the area). Others are re-drawn with
+    every edge parallel or perpendicular to their :func:`dominant_direction` (a long thin
+    building's pixel staircase biases it by a degree or two: its rectangle's sides are
+    tried too) and keep the rectangle unless that outline matches them clearly better.
     """
     if polygon.is_empty or polygon.area == 0:
         return polygon
@@ -56,15 +56,30 @@ def _regularize_outline(polygon, cell: float):
     if rectangle.geom_type != "Polygon":
         return polygon
     fitted = _fit_rectangle(rectangle, polygon.area)
-    if polygon.area / rectangle.area >= 1 - RECTANGLE_MARGIN:  # it is its rectangle: no
-        return fitted  # outline can match it better by the margin
-    best, best_iou = fitted, _iou(fitted, polygon) + RECTANGLE_MARGIN
+    fill = polygon.area / rectangle.area
+    if fill >= 1 - RECTANGLE_MARGIN:  # it is its rectangle: no outline can match it better
+        return fitted  # by the margin
+    import shapely
+
     corners = np.asarray(rectangle.exterior.coords)
-    side = np.degrees(np.arctan2(*(corners[1] - corners[0])[::-1]))
-    dominant, along_sides = dominant_direction(polygon, cell), (side + 45) % 90 - 45
-    turn = abs((dominant - along_sides + 45) % 90 - 45)
-    for angle in [dominant] if turn < ANGLE_TOLERANCE else [dominant, along_sides]:
-        shape = _rectilinear_at(polygon, angle, cell)
+    sides = np.hypot(*np.diff(corners[:3], axis=0).T)
+    thin = max(sides) >= 4 * min(sides)
+    simple = shapely.simplify(polygon, cell)  # the outline squared: its staircase gone
+    if simple.geom_type != "Polygon" or simple.is_empty:
+        return fitted
+    if fill >= 0.85 and not thin and \
+            len(shapely.simplify(simple, 2 * cell).exterior.coords) <= 6:
+        return fitted  # four corners (five with one cut), not thin: no L or T to keep
+    dominant = dominant_direction(polygon, cell)
+    best, best_iou = fitted, _iou(fitted, polygon) + RECTANGLE_MARGIN
+    angles = [dominant]
+    if thin:  # its staircase biases the walls' mean direction: its rectangle's sides too
+        side = np.degrees(np.arctan2(*(corners[1] - corners[0])[::-1]))
+        along_sides = (side + 45) % 90 - 45
+        if abs((dominant - along_sides + 45) % 90 - 45) >= ANGLE_TOLERANCE:
+            angles.append(along_sides)
+    for angle in angles:
+        shape = _rectilinear_at(simple, angle)
         iou = _iou(shape, polygon) if shape is not None else 0.0
         if iou > best_iou:
             best, best_iou = shape, iou
@@ -85,16 +100,13 @@ def _iou(a, b) -> float:
     return common / union if union > 0 else 0.0
 
 
-def _rectilinear_at(polygon, angle: float, cell: float):
-    """``polygon`` re-drawn with every edge parallel or perpendicular to ``angle`` (degrees),
-    on its outline simplified by a cell; None when that fails or matches it poorly."""
-    import shapely
+def _rectilinear_at(simple, angle: float):
+    """The outline ``simple`` (simplified by a cell) re-drawn with every edge parallel or
+    perpendicular to ``angle`` (degrees); None when that fails or matches it poorly."""
     from shapely import affinity
 
-    centre = polygon.centroid
-    upright = affinity.rotate(shapely.simplify(polygon, cell), -angle, origin=centre)
-    if upright.geom_type != "Polygon" or upright.is_empty:
-        return None
+    centre = simple.centroid
+    upright = affinity.rotate(simple, -angle, origin=centre)
     rectilinear = _snap_rectilinear(np.asarray(upright.exterior.coords))
     if rectilinear is None or not is_valid(rectilinear) or _iou(rectilinear, upright) < 0.7:
         return None
