@@ -1051,6 +1051,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         unmasked_alpha,
         valid_pixels,
     )
+    from geotile.resume import completed_as
 
     table, ignore_codes, expand, binary, snap = lookup
     with open_raster(image_path) as image:
@@ -1074,7 +1075,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         # colours: nodata is a colour's
         check_label = (has_nodata(label) or bool(unmasked_alpha(label))) and not (
             table is None and expand is None and _zero_is_background(label))
-        with atomic_output(output_path, overwrite, completion=complete) as tmp:
+        done = completed_as(complete) if complete else None  # by another run meanwhile
+        with atomic_output(output_path, overwrite, written_meanwhile=done) as tmp:
             with quietly(rasterio.open, tmp, "w", **profile) as dst:
                 copy_georeferencing(image, dst)
                 # a 0/255 mask's 255 is the building; any other holds class ids

@@ -41,7 +41,7 @@ from geotile.gc_pause import gc_paused
 from geotile.gdal_settings import with_read_settings
 from geotile.no_georef import copy_georeferencing
 from geotile.quiet_warnings import is_valid, quietly
-from geotile.resume import REPLACE, SKIP
+from geotile.resume import REPLACE, SKIP, completed_as
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
 from geotile.resume import plan as resume_plan
@@ -961,7 +961,8 @@ def _mask_one_image(
         if len(on_image) == 0:
             say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer)
         profile = mask_profile(src, len(options.channels), ignore, creation_options)
-        with atomic_output(output_path, overwrite, completion=complete) as tmp:
+        done = completed_as(complete) if complete else None  # by another run meanwhile
+        with atomic_output(output_path, overwrite, written_meanwhile=done) as tmp:
             # no georeferencing: placed in pixels only when the labels have no CRS
             with quietly(rasterio.open, tmp, "w", **profile) as dst:
                 copy_georeferencing(src, dst)

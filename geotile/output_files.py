@@ -128,23 +128,6 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{stem}.{tag}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
 
-def _same_output(final: Path, complete: str | None, sidecar: bool) -> bool:
-    """Whether ``final`` is complete with the completion tag ``complete`` (and its PAM
-    sidecar in place where ``sidecar``): the same output, written by another run. One cut
-    short (a copy killed) keeps the tag in its header: its blocks are checked too."""
-    if complete is None or (sidecar and not pam_sidecar(final).is_file()):
-        return False
-    from geotile.resume import TAG, read_tags
-
-    if (read_tags(final) or {}).get(TAG) != complete:
-        return False
-    try:
-        verify_geotiff(final)
-    except InputError:
-        return False
-    return True
-
-
 def _lock_of(tmp: Path) -> Path:
     """The lock file of a temporary file (``<tmp>.lock``), held while it is written."""
     return tmp.with_name(f"{tmp.name}.lock")
@@ -406,7 +389,7 @@ def atomic_output(
     path: str | os.PathLike,
     overwrite: bool = False,
     verify: Callable[[Path, Path], None] | None = None,
-    completion: str | None = None,
+    written_meanwhile: Callable[[Path, bool], bool] | None = None,
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it to ``path`` when the block succeeds.
 
@@ -421,10 +404,9 @@ def atomic_output(
     replaced output goes with it. A stray sidecar without ``overwrite`` is refused (GDAL
     would merge it into the new output).
 
-    ``completion``: the output's completion tag (geotile.resume): a file that appeared
-    meanwhile holding it (and its sidecar where this one has one) is this very output, of
-    another run of the same command (a --resume started twice): it stays, and this copy
-    goes.
+    ``written_meanwhile(final, sidecar)``: whether a file that appeared meanwhile (with its
+    sidecar where ``sidecar``) is this very output, of another run of the same command (a
+    --resume started twice; geotile.resume.completed_as): it stays, and this copy goes.
     """
     final = Path(path)
     check_output(final, overwrite)
@@ -450,7 +432,8 @@ def atomic_output(
             try:
                 publish(tmp, final, overwrite)
             except OutputExistsError:
-                if not _same_output(final, completion, tmp_sidecar.exists()):
+                if written_meanwhile is None or \
+                        not written_meanwhile(final, tmp_sidecar.exists()):
                     raise
                 complete = True  # a Ctrl-C held meanwhile: the line says it is in place
                 return  # another run of the same command put this output in place

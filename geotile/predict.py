@@ -99,7 +99,7 @@ from geotile.prediction_output import (
     _write_sidecar,
     _writes_mask,
 )
-from geotile.resume import REPLACE, SKIP
+from geotile.resume import REPLACE, SKIP, completed_as
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import plan as resume_plan
 from geotile.stage_clock import StageClock
@@ -888,7 +888,8 @@ def predict_raster(
             if pixel is not None:
                 raise InputError(_mosaic_resampling(image_path, model, original, options))
         with _whole_range_advice(range_check), atomic_output(
-                output_path, overwrite, completion=complete) as final_tmp:
+                output_path, overwrite,
+                written_meanwhile=completed_as(complete) if complete else None) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
             try:
                 with quietly(rasterio.open, target, "w", **profile) as dst:

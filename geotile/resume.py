@@ -197,6 +197,21 @@ def _refuse_foreign(final: Path, tags: dict[str, str] | None, command: str) -> N
                             "it.")
 
 
+def completed_as(wanted: str):
+    """For :func:`geotile.output_files.atomic_output`'s ``written_meanwhile``: whether a file
+    that appeared while this run wrote it is complete with the completion tag ``wanted``
+    (its PAM sidecar in place where it has one, its blocks whole: a copy killed keeps the
+    tag in its header), the same output, written by another run."""
+    def same(final: Path, sidecar: bool) -> bool:
+        from geotile.output_files import pam_sidecar
+
+        if sidecar and not pam_sidecar(final).is_file():
+            return False
+        return (read_tags(final) or {}).get(TAG) == wanted and _whole(final)
+
+    return same
+
+
 def _whole(path: Path) -> bool:
     """Whether every block of a GeoTIFF lies inside the file: one cut short after the run
     (a killed copy, a full disk) keeps its header, completion tag included."""

@@ -20,6 +20,7 @@ import rasterio
 from geotile.errors import InputError, Interrupted, OutputExistsError
 from geotile.output_files import atomic_output, verify_geotiff
 from geotile.raster import output_profile
+from geotile.resume import completed_as
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 from .onnx_models import pointwise_model
@@ -69,7 +70,7 @@ def test_an_output_that_appears_meanwhile_with_this_runs_completion_tag_is_kept(
     """Another run of the same command (its completion tag this run's) finished the output
     first: it is this output, kept, and this copy goes; another tag is still refused."""
     final = tmp_path / "out.tif"
-    mine = atomic_output(final, completion="run-a")
+    mine = atomic_output(final, written_meanwhile=completed_as("run-a"))
     with pytest.raises(OutputExistsError, match="appeared") if theirs != "run-a" \
             else contextlib.nullcontext(), mine as tmp:
         _geotiff(tmp)
@@ -1078,7 +1079,7 @@ def test_an_output_that_appears_meanwhile_cut_short_with_this_runs_tag_is_refuse
     not. It is refused as any file that appeared is, this run's copy not taken for it."""
     final = tmp_path / "out.tif"
     with pytest.raises(OutputExistsError, match="appeared"), \
-            atomic_output(final, completion="run-a") as tmp:
+            atomic_output(final, written_meanwhile=completed_as("run-a")) as tmp:
         _geotiff(tmp)
         with rasterio.open(_geotiff(tmp_path / "theirs.tif")) as src, \
                 rasterio.open(final, "w", **src.profile) as dst:
@@ -1129,18 +1130,15 @@ def test_ctrl_c_while_an_output_another_run_finished_is_checked_says_it_is_in_pl
     under that name' of an output in place, complete. The line now says it is in place."""
     import signal
 
-    import geotile.output_files as output_files_module
-
-    same_output = output_files_module._same_output
+    same_output = completed_as("run-a")
 
     def interrupted(*args):
         signal.raise_signal(signal.SIGINT)  # Ctrl-C while the file that appeared is read
         return same_output(*args)
 
-    monkeypatch.setattr(output_files_module, "_same_output", interrupted)
     final = tmp_path / "out.tif"
     with pytest.raises(Interrupted, match=r"out\.tif: interrupted after .* written completely"), \
-            atomic_output(final, completion="run-a") as tmp:
+            atomic_output(final, written_meanwhile=interrupted) as tmp:
         _geotiff(tmp, size=64)
         with rasterio.open(tmp) as src, rasterio.open(final, "w", **src.profile) as dst:
             dst.update_tags(GEOTILE_COMPLETE="run-a")
