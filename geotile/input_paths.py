@@ -107,21 +107,27 @@ def ogr_path(path):
     return f"/vsizip/{whole}" if zipped else whole
 
 
-_links: list[str] = []
+#: a file read through a link (:func:`_link`) -> that link, made once per process
+_LINKS: dict[str, str] = {}
 
 
 def _link(text: str) -> str:
     """A link to the file ``text`` under a name without '!' or ';', in a folder of this
-    process removed at exit."""
-    if not _links:
+    process removed at exit; one per file, however often it is read."""
+    target = os.path.abspath(text)
+    if target in _LINKS:
+        return _LINKS[target]
+    if not _LINKS:
         import atexit
         import shutil
 
-        _links.append(tempfile.mkdtemp(prefix="geotile-"))
-        atexit.register(shutil.rmtree, _links[0], True)
+        folder = tempfile.mkdtemp(prefix="geotile-")
+        atexit.register(shutil.rmtree, folder, True)
+        _LINKS[""] = folder  # the folder of this process's links
     suffix = Path(text).suffix.replace(";", "_").replace("!", "_")
-    link = os.path.join(tempfile.mkdtemp(dir=_links[0]), f"file{suffix}")
-    os.symlink(os.path.abspath(text), link)
+    link = os.path.join(tempfile.mkdtemp(dir=_LINKS[""]), f"file{suffix}")
+    os.symlink(target, link)
+    _LINKS[target] = link
     return link
 
 

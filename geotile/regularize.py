@@ -311,7 +311,6 @@ def _close_party_walls(out: np.ndarray, geometries: np.ndarray, mates: dict[int,
     return out
 
 
-
 def _without_spikes(polygon, tolerance: float):
     """``polygon`` without spikes: a vertex whose two edges leave it the same way (one end
     within ``tolerance`` of the other edge's line: a closed slit's edge along a neighbour's
@@ -335,6 +334,7 @@ def _without_spikes(polygon, tolerance: float):
     if len(rings[0]) < 3:
         return None
     return shapely.Polygon(rings[0], [ring for ring in rings[1:] if len(ring) >= 3])
+
 
 #: how much --regularize may change a polygon's area (a fraction) before it keeps its pixels'
 #: outline: a squared outline losing a notch a neighbour holds would otherwise shrink twice
