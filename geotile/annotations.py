@@ -54,6 +54,9 @@ from geotile.errors import InputError
 
 KINDS = ("coco", "yolo")
 
+#: the ``info`` of the COCO files (no date: the same patches give the same file)
+COCO_INFO = {"description": "COCO instances of the patches written by `geotile tile`"}
+
 #: what tile (no --line-width) tells of line labels (roads)
 LINES_FIX = ("tile annotates polygons only: buffer the lines first, in a CRS in metres (4 m "
              "wide: ogr2ogr -dialect sqlite -sql \"SELECT ST_Buffer(geometry, 2) AS geometry "
@@ -330,7 +333,10 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
             encoding="utf-8")  # class names in any script, whatever the locale
         write_data_yaml(folder, rows, classes, splits)
     if options.annotations == "coco":
-        document = {"images": coco_images, "annotations": coco_annotations,
+        # info and licenses as COCO's own files: pycocotools 2.0.9/2.0.10's loadRes (any
+        # COCOeval) copies dataset['info'], a KeyError without it
+        document = {"info": dict(COCO_INFO), "licenses": [], "images": coco_images,
+                    "annotations": coco_annotations,
                     "categories": [{"id": i, "name": n, "supercategory": "none"}
                                    for i, n in sorted(categories.items())]}
         (folder / "annotations.json").write_text(json.dumps(document), encoding="utf-8")
@@ -351,7 +357,8 @@ def _write_splits(folder: Path, rows: list[dict], kind: str, document: dict | No
                 "".join(f"./{rows[n - 1]['image']}\n" for n in sorted(numbers)),
                 encoding="utf-8")
             continue
-        part = {"images": [i for i in document["images"] if i["id"] in numbers],
+        part = {"info": document["info"], "licenses": document["licenses"],
+                "images": [i for i in document["images"] if i["id"] in numbers],
                 "annotations": [a for a in document["annotations"]
                                 if a["image_id"] in numbers],
                 "categories": document["categories"]}

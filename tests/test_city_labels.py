@@ -491,6 +491,27 @@ def test_tile_coco_annotations(run_cli, tmp_path):
         assert got == pytest.approx(clipped, rel=0.01)
 
 
+def test_coco_files_hold_the_info_that_evaluation_copies(run_cli, tmp_path):
+    """pycocotools 2.0.9/2.0.10's COCO.loadRes (every COCOeval: detectron2's, mmdet's,
+    torchvision's evaluators) copies the ground truth's ``info`` with
+    ``copy.deepcopy(dataset['info'])``: a file without it stops evaluation with
+    KeyError: 'info'. Every COCO file tile writes holds one (and the licenses list)."""
+    import copy
+
+    _, labels, image, _ = annotated_scene(tmp_path)
+    out = tmp_path / "coco"
+    result = run_cli("tile", image, "--labels", labels, "--annotations", "coco", "--size",
+                     "30", "--split", "0.6,0.2,0.2", "-o", out)
+    assert result.exit_code == 0, result.output
+    names = ["annotations.json", *(f"annotations_{s}.json" for s in ("train", "val", "test"))]
+    for name in names:
+        dataset = json.loads((out / name).read_text())
+        info = copy.deepcopy(dataset["info"])  # as loadRes does
+        assert isinstance(info, dict) and "geotile" in info["description"]
+        assert dataset["licenses"] == []
+        assert dataset["images"] and dataset["categories"]
+
+
 def test_tile_yolo_annotations_and_min_area(run_cli, tmp_path):
     _, labels, image, _ = annotated_scene(tmp_path)
     out = tmp_path / "yolo"
