@@ -199,8 +199,11 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
                 unplaced.append(image.name)
             key = crs.to_wkt() if crs else None
             if key not in prepared:
-                prepared[key] = prepare_labels(labels, crs, source, options.class_field,
-                                               class_map, lines_fix=LINES_FIX)
+                frame, names = prepare_labels(labels, crs, source, options.class_field,
+                                              class_map, lines_fix=LINES_FIX)
+                if class_map is None:  # ids (or no class field): named as the masks
+                    names = _ids_named_by_masks(names, options)
+                prepared[key] = frame, names
         if len(unplaced) > 1 and not is_spacenet_csv(source):  # one image's pixels
             raise InputError(
                 f"{source}: labels in pixel coordinates belong to one image, but "
@@ -210,6 +213,17 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
                 "after it).")
         by_file[source] = PatchLabels(labels, prepared, source)
     return [by_file[f] for f in files]
+
+
+def _ids_named_by_masks(names: dict[int, str], options: AnnotationOptions) -> dict[int, str]:
+    """``names`` of a class field of ids ({2: "2"}) with the names the masks give those ids
+    (and the masks' other classes), as labels classed by name take them: COCO categories
+    and YOLO classes named as the mask patches, not "2"."""
+    if not options.mask_classes or options.class_field is None:
+        return names
+    by_id = {i: name for name, i in options.mask_classes.items()}
+    return {**by_id, **{i: by_id[i] if i in by_id and name == str(i) else name
+                        for i, name in names.items()}}
 
 
 def _masks_class_map(labels, options: AnnotationOptions, source) -> dict[str, int] | None:

@@ -212,6 +212,35 @@ def test_annotations_take_the_ids_the_masks_name(run_cli, tmp_path):
                   (out / "labels" / "tile_0_0.txt").read_text().splitlines()) == ["1", "2"]
 
 
+def test_annotations_of_class_ids_take_the_names_the_masks_give_them(run_cli, tmp_path):
+    """--class-field of ids (vectorize's class_id: road 2, water 3) with masks naming their
+    classes (building 1, road 2, water 3) named the COCO categories and YOLO classes "2" and
+    "3": a trainer reported class "2". The ids keep their numbers and take the masks' names,
+    as labels classed by name do."""
+    _masked_scene(tmp_path, run_cli)
+    labels = _labels(tmp_path / "ids.geojson", [(6, 6, 10, 10), (12, 12, 18, 18)], [2, 3])
+    args = ("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks", "--labels", labels,
+            "--class-field", "kind", "--size", "40")
+    out = tmp_path / "coco"
+    result = run_cli(*args, "--annotations", "coco", "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = _coco(out)
+    assert [(c["id"], c["name"]) for c in coco["categories"]] == [
+        (1, "building"), (2, "road"), (3, "water")]
+    assert sorted((a["bbox"][0], a["category_id"]) for a in coco["annotations"]) == [
+        (12.0, 2), (24.0, 3)]
+    patch = gpd.read_file(out / "labels" / "tile_0_0.geojson")
+    assert sorted(zip(patch["class_id"], patch["class"], strict=True)) == [
+        (2, "road"), (3, "water")]
+    out = tmp_path / "yolo"
+    result = run_cli(*args, "--annotations", "yolo", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "labels" / "classes.txt").read_text().splitlines() == [
+        "building", "road", "water"]
+    assert sorted(line.split()[0] for line in
+                  (out / "labels" / "tile_0_0.txt").read_text().splitlines()) == ["1", "2"]
+
+
 def test_a_label_class_the_masks_do_not_name_is_refused(run_cli, tmp_path):
     """A class of the labels the masks do not name has no id of theirs: one line naming
     it, the labels file and --class-map; nothing written. --class-map still decides; masks
