@@ -292,9 +292,14 @@ def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
     # while files move, the marker lists old and new ones: whatever stops the moves, the
     # folder stays geotile's and a later --overwrite cleans it
     _write_marker(staging, final, about, old | new)
+    from geotile.output_files import gdal_sidecars
+
     for name in sorted(old - {MARKER}):
-        with contextlib.suppress(FileNotFoundError):
-            (final / name).unlink()
+        # with its GDAL sidecars (statistics QGIS saved, overviews): GDAL would read them
+        # as part of the new file of that name
+        for gone in (final / name, *gdal_sidecars(final / name)):
+            with contextlib.suppress(FileNotFoundError):
+                gone.unlink()
     _remove_empty_parents(final, old)
     (staging / MARKER).write_text(json.dumps({**about, "files": sorted(new)}, indent=1),
                                    encoding="utf-8")

@@ -397,6 +397,35 @@ def test_overwrite_replaces_only_what_geotile_wrote(make_raster, tmp_path):
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+_STATISTICS_AUX = """<PAMDataset>
+  <PAMRasterBand band="1">
+    <Metadata>
+      <MDI key="STATISTICS_MEAN">1</MDI>
+      <MDI key="STATISTICS_MAXIMUM">1</MDI>
+    </Metadata>
+  </PAMRasterBand>
+</PAMDataset>
+"""
+
+
+def test_overwrite_takes_the_gdal_sidecars_of_the_patches_it_replaces(make_raster, tmp_path):
+    """Statistics that QGIS or gdalinfo -stats saved beside a patch (.aux.xml), or overviews
+    (.ovr), describe its old pixels: GDAL would merge them into the new patch of that name."""
+    out = tmp_path / "out"
+    tile_rasters([make_raster("img.tif", np.ones((1, 100, 100), np.uint8))], None, out,
+                 options=TileOptions(size=50))
+    for name in ("img_0_0.tif.aux.xml", "img_1_1.tif.aux.xml"):
+        (out / "images" / name).write_text(_STATISTICS_AUX)
+    (out / "images" / "img_1_1.tif.ovr").write_bytes(b"old overviews")
+    (tmp_path / "again").mkdir()
+    again = make_raster("again/img.tif", np.full((1, 60, 60), 7, np.uint8))
+    tile_rasters([again], None, out, options=TileOptions(size=50, edge="drop"), overwrite=True)
+    assert _tree(out / "images") == ["img_0_0.tif"]
+    with rasterio.open(out / "images" / "img_0_0.tif") as patch:
+        assert "STATISTICS_MEAN" not in patch.tags(1)
+        assert patch.read().max() == 7
+
+
 def test_overwrite_of_an_output_without_marker(make_raster, tmp_path):
     """A folder holding only an index.csv and the patches it lists is geotile's own output."""
     image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))

@@ -71,7 +71,8 @@ def _parse_split(ctx, param, value):
               "first (unknown colours 255, the ignore value).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the output of an earlier `geotile tile` in OUTPUT: only the files "
-              "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced, files added to it "
+              "it wrote (listed in OUTPUT/.geotile-tile.json) are replaced, with the GDAL "
+              "sidecars beside them (.aux.xml statistics, .ovr, .msk), files added to it "
               "since are kept as they are; a folder geotile did not write is refused.")
 @click.option("--labels", "labels", type=INPUT_PATH,
               help="Vector labels: write each patch's labels clipped to it as GeoJSON in the "
