@@ -110,12 +110,13 @@ class AnnotationOptions:
     def named_by(self, masks) -> AnnotationOptions:
         """These options with the class ids that ``masks`` name (names by id, all masks
         agreeing: tile checks it), for labels classed by name without a --class-map: their
-        annotations then number the classes as the mask patches do."""
+        annotations then number the classes as the mask patches do; for labels without
+        classes, which the masks' building (or only) class names."""
         from geotile.class_keys import class_key, is_placeholder_name
         from geotile.raster import open_raster
         from geotile.raster_kinds import class_names
 
-        if self.class_field is None or self.class_map is not None or not masks:
+        if self.class_map is not None or not masks:
             return self
         named: dict[str, int] = {}
         keys: set[str] = set()
@@ -203,6 +204,8 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
                                               class_map, lines_fix=LINES_FIX)
                 if class_map is None:  # ids (or no class field): named as the masks
                     names = _ids_named_by_masks(names, options)
+                if options.class_field is None and options.mask_classes:
+                    frame, names = _one_class_as_masks(frame, names, options, source)
                 prepared[key] = frame, names
         if len(unplaced) > 1 and not is_spacenet_csv(source):  # one image's pixels
             raise InputError(
@@ -224,6 +227,34 @@ def _ids_named_by_masks(names: dict[int, str], options: AnnotationOptions) -> di
     by_id = {i: name for name, i in options.mask_classes.items()}
     return {**by_id, **{i: by_id[i] if i in by_id and name == str(i) else name
                         for i, name in names.items()}}
+
+
+def _one_class_as_masks(frame, names: dict[int, str], options: AnnotationOptions, source):
+    """Labels without classes (one class, 'building' 1) numbered and named as the masks:
+    the masks' class of that name, or their only class, with all the masks' classes as
+    categories; InputError where the masks name several classes and none of that name
+    (their ids would contradict the mask patches: --class-field says which field)."""
+    from geotile.class_keys import class_key
+
+    ((own_id, own_name),) = names.items()
+    by_id = {i: name for name, i in options.mask_classes.items()}
+    same = [i for name, i in options.mask_classes.items()
+            if class_key(name) == class_key(own_name)]
+    if not same and len(by_id) == 1:
+        same = list(by_id)
+    if not same:
+        listed = ", ".join(f"{name} {i}" for name, i in options.mask_classes.items())
+        keys = {class_key(name) for name in options.mask_classes}
+        fields = [field for field, values in frame.fields.items()
+                  if any(class_key(str(v)) in keys for v in values if v is not None)]
+        which = (f"--class-field {fields[0]}" if fields
+                 else "--class-field FIELD (the labels' field holding them)")
+        raise InputError(
+            f"{source}: its features have no class (no --class-field), but the masks name "
+            f"several ({options.mask_source}: {listed}), so its annotations would be "
+            f"'{own_name}' {own_id}, a class of theirs by another name. Give {which}.")
+    ids = np.full(len(frame), same[0], dtype=np.int64)
+    return frame.replace(class_id=ids), by_id
 
 
 def _masks_class_map(labels, options: AnnotationOptions, source) -> dict[str, int] | None:

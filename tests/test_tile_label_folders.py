@@ -241,6 +241,79 @@ def test_annotations_of_class_ids_take_the_names_the_masks_give_them(run_cli, tm
                   (out / "labels" / "tile_0_0.txt").read_text().splitlines()) == ["1", "2"]
 
 
+def _classed_masks(tmp_path, run_cli, classes: dict[str, int]):
+    """tile.tif and its mask (make-masks --class-map ``classes``, one box per class)."""
+    _image(tmp_path / "tile.tif")
+    boxes = [(1 + 6 * n, 1, 4 + 6 * n, 4) for n in range(len(classes))]
+    every = _labels(tmp_path / "all.geojson", boxes, list(classes))
+    (tmp_path / "classes.json").write_text(json.dumps(classes))
+    (tmp_path / "masks").mkdir()
+    result = run_cli("make-masks", every, tmp_path / "tile.tif", "--class-field", "kind",
+                     "--class-map", tmp_path / "classes.json",
+                     "-o", tmp_path / "masks" / "tile.tif")
+    assert result.exit_code == 0, result.output
+
+
+def test_labels_without_classes_take_the_building_id_the_masks_give(run_cli, tmp_path):
+    """Footprints without a class field tiled with land-cover masks (road 1, building 2,
+    water 3) were annotated as category 1 'building', which is road in the mask patches.
+    They take the masks' building id, and the categories are the masks' classes."""
+    _classed_masks(tmp_path, run_cli, {"road": 1, "building": 2, "water": 3})
+    footprints = _labels(tmp_path / "footprints.geojson", [(6, 6, 10, 10), (12, 12, 18, 18)])
+    args = ("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks", "--labels",
+            footprints, "--size", "40")
+    out = tmp_path / "coco"
+    result = run_cli(*args, "--annotations", "coco", "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = _coco(out)
+    assert [(c["id"], c["name"]) for c in coco["categories"]] == [
+        (1, "road"), (2, "building"), (3, "water")]
+    assert sorted((a["bbox"][0], a["category_id"]) for a in coco["annotations"]) == [
+        (12.0, 2), (24.0, 2)]
+    out = tmp_path / "yolo"
+    result = run_cli(*args, "--annotations", "yolo", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "labels" / "classes.txt").read_text().splitlines() == [
+        "road", "building", "water"]
+    assert [line.split()[0] for line in
+            (out / "labels" / "tile_0_0.txt").read_text().splitlines()] == ["1", "1"]
+
+
+def test_labels_without_classes_take_the_one_class_the_masks_name(run_cli, tmp_path):
+    """Masks of one class named 'roof' (id 1): the footprints are annotated 'roof' 1."""
+    _classed_masks(tmp_path, run_cli, {"roof": 1})
+    footprints = _labels(tmp_path / "footprints.geojson", [(6, 6, 10, 10)])
+    out = tmp_path / "coco"
+    result = run_cli("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks",
+                     "--labels", footprints, "--size", "40", "--annotations", "coco",
+                     "-o", out)
+    assert result.exit_code == 0, result.output
+    coco = _coco(out)
+    assert [(c["id"], c["name"]) for c in coco["categories"]] == [(1, "roof")]
+    assert [a["category_id"] for a in coco["annotations"]] == [1]
+
+
+def test_labels_without_classes_against_masks_of_several_other_classes_are_refused(
+        run_cli, tmp_path):
+    """Masks naming garage 1 and house 2 (made with --class-field kind) and the same labels
+    tiled without --class-field: every object was annotated 'building' 1, the masks' garage,
+    exit 0. One line naming the masks' classes, the labels' field holding them and
+    --class-field; nothing written."""
+    _classed_masks(tmp_path, run_cli, {"garage": 1, "house": 2})
+    out = tmp_path / "out"
+    result = run_cli("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks",
+                     "--labels", tmp_path / "all.geojson", "--size", "40",
+                     "--annotations", "coco", "-o", out)
+    assert_one_line_error(result, str(tmp_path / "all.geojson"), "garage 1", "house 2",
+                          "--class-field kind")
+    assert not out.exists()
+    result = run_cli("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks",
+                     "--labels", tmp_path / "all.geojson", "--size", "40",
+                     "--annotations", "coco", "--class-field", "kind", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(a["category_id"] for a in _coco(out)["annotations"]) == [1, 2]
+
+
 def test_a_label_class_the_masks_do_not_name_is_refused(run_cli, tmp_path):
     """A class of the labels the masks do not name has no id of theirs: one line naming
     it, the labels file and --class-map; nothing written. --class-map still decides; masks

@@ -93,7 +93,9 @@ def _parse_split(ctx, param, value):
               help="With --labels: attribute holding the class (name or id); names get "
               "the same ids in every image, a label folder's too, and the ids the --masks "
               "name them by (make-masks' class names), so that annotations and mask "
-              "patches agree (a class they do not name is refused).")
+              "patches agree (a class they do not name is refused). Without it every "
+              "feature is a 'building', with the masks' building id (or their only "
+              "class); masks of several other classes ask for it.")
 @class_map_opt('With --labels and --class-field: JSON file {"building": 1, ...} mapping the '
                'field\'s classes (names or ids, {"0": 1, "7": 2}) to ids 1..254, as make-masks '
                "takes it.")
