@@ -125,15 +125,33 @@ def loss_fn(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return total
 
 
-def load_exported(model: UNet, path: Path) -> None:
+def exported_channels(proto) -> list[str] | None:
+    """The mask channels of a model this script exported, from its class_names metadata
+    (a one-class 'building' model is the footprint channel); None when it names none."""
+    names = {p.key: p.value for p in proto.metadata_props}.get("class_names")
+    try:
+        names = json.loads(names) if names else None
+        names = [names[k] for k in sorted(names, key=int)] if isinstance(names, dict) else None
+    except (ValueError, TypeError):
+        return None
+    return ["footprint"] if names == ["building"] else names
+
+
+def load_exported(model: UNet, path: Path, channels: list[str] | None = None) -> None:
     """Start from the weights of a model this script exported (same widths): its convolutions
     carry the BatchNorms folded in, so every BatchNorm here becomes the identity plus that
-    bias, and stays frozen (see ``freeze_norms``). Output channels beyond the exported
-    model's keep their fresh initialisation."""
+    bias, and stays frozen (see ``freeze_norms``). Each output channel in ``channels`` takes
+    the head of the exported channel of that name (by position when either side names
+    none); the others keep their fresh initialisation."""
     import onnx
     from onnx import numpy_helper
 
     proto = onnx.load(str(path))
+    previous = exported_channels(proto)
+    if channels is None or previous is None:  # by position
+        head_rows = {i: i for i in range(len(model.head.weight))}
+    else:
+        head_rows = {i: previous.index(c) for i, c in enumerate(channels) if c in previous}
     weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     for node in proto.graph.node:  # equal weights are shared through Identity nodes
         if node.op_type == "Identity" and node.input[0] in weights:
@@ -159,6 +177,12 @@ def load_exported(model: UNet, path: Path) -> None:
             bias = torch.from_numpy(weights[node.input[2]].copy())
             if weight.shape[1:] != layer.weight.shape[1:]:
                 sys.exit(f"{path}: layer shapes differ from this U-Net's")
+            if layer is model.head:
+                for row, source in head_rows.items():
+                    if source < len(weight):
+                        layer.weight[row] = weight[source]
+                        layer.bias[row] = bias[source]
+                continue
             layer.weight[: len(weight)] = weight
             norm = norms[id(layer)]
             if norm is None:
@@ -222,8 +246,9 @@ def main() -> None:
     parser.add_argument("--terraced", type=int, default=6, metavar="N",
                         help="rows of touching houses per 1024 px training scene (default 6)")
     parser.add_argument("--init", type=Path, default=None, metavar="ONNX",
-                        help="fine-tune from a model this script exported (e.g. a one-channel "
-                        "one: its footprint head seeds channel 1) instead of from scratch")
+                        help="fine-tune from a model this script exported instead of from "
+                        "scratch (each channel takes the head of the channel of its name; a "
+                        "one-channel 'building' model's head seeds footprint)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
     parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1),
                         help="PyTorch CPU threads (default: up to 4)")
@@ -252,7 +277,7 @@ def main() -> None:
     y_all = torch.from_numpy(masks[:, : len(channels)]).float()
     model = UNet(outputs=len(channels))
     if args.init is not None:
-        load_exported(model, args.init)
+        load_exported(model, args.init, channels)
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, args.epochs)
     started = time.time()

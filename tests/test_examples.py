@@ -174,3 +174,40 @@ def test_train_exports_one_sigmoid_channel_per_mask_channel_and_fine_tunes(tmp_p
     x = torch.from_numpy(np.random.default_rng(1).normal(0, 1, (1, 3, 32, 32)).astype("f4"))
     model.eval()
     np.testing.assert_allclose(again(x).detach().numpy(), model(x).detach().numpy(), atol=1e-5)
+
+
+def test_train_init_takes_each_channel_head_by_name(tmp_path):
+    """--init from a footprint,boundary,contact model with --channels footprint raised a
+    RuntimeError (3 head rows into 1); --channels contact,footprint seeded contact with the
+    footprint head and footprint with the boundary head."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from train import UNet, export, load_exported
+
+    torch.manual_seed(0)
+    three = UNet(outputs=3)
+    export(three, tmp_path / "fbc.onnx", 256, ["footprint", "boundary", "contact"])
+    three.eval()
+    x = torch.from_numpy(np.random.default_rng(1).normal(0, 1, (1, 3, 32, 32)).astype("f4"))
+    with torch.no_grad():
+        expected = three(x).numpy()
+    for channels in (["footprint"], ["contact", "footprint"], ["boundary"]):
+        model = UNet(outputs=len(channels))
+        load_exported(model, tmp_path / "fbc.onnx", channels)
+        model.eval()
+        order = [["footprint", "boundary", "contact"].index(c) for c in channels]
+        with torch.no_grad():
+            np.testing.assert_allclose(model(x).numpy(), expected[:, order], atol=1e-5)
+    # a one-class 'building' model seeds the footprint channel, wherever it is listed
+    one = UNet(outputs=1)
+    export(one, tmp_path / "building.onnx", 256, ["footprint"])
+    one.eval()
+    with torch.no_grad():
+        building = one(x).numpy()
+    model = UNet(outputs=2)
+    fresh_head = model.head.weight.detach().clone()
+    load_exported(model, tmp_path / "building.onnx", ["boundary", "footprint"])
+    model.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x).numpy()[:, 1:], building, atol=1e-5)
+    torch.testing.assert_close(model.head.weight[0], fresh_head[0])
