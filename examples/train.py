@@ -253,7 +253,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1),
                         help="PyTorch CPU threads (default: up to 4)")
     parser.add_argument("--crop", type=int, default=128, help="random crop in px (default 128)")
-    parser.add_argument("--seed", type=int, default=0, help="torch seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights, "
+                        "patch order, crops and augmentation (default 0)")
     args = parser.parse_args()
     channels = [c.strip() for c in args.channels.split(",") if c.strip()]
     if not channels or any(c not in CHANNELS for c in channels) or len(set(channels)) < len(
@@ -289,7 +290,7 @@ def main() -> None:
         total = 0.0
         for start in range(0, len(order), 16):
             index = order[start : start + 16]
-            oy, ox = np.random.randint(0, 256 - args.crop + 1, 2)
+            oy, ox = torch.randint(0, 256 - args.crop + 1, (2,)).tolist()  # --seed decides
             x = x_all[index][:, :, oy : oy + args.crop, ox : ox + args.crop]
             y = y_all[index][:, :, oy : oy + args.crop, ox : ox + args.crop]
             x, y = augment(x, y)
