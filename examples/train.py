@@ -261,6 +261,13 @@ def main() -> None:
             channels):
         parser.error(f"--channels {args.channels!r}: give distinct names from "
                      f"{','.join(CHANNELS)}")
+    if args.scenes < 1:
+        parser.error(f"--scenes {args.scenes}: give at least 1")
+    if not 8 <= args.crop <= 256 or args.crop % 8:
+        parser.error(f"--crop {args.crop}: give a multiple of 8 (the U-Net halves it three "
+                     "times) from 8 to 256 (the patch size)")
+    if args.init is not None and not args.init.is_file():
+        parser.error(f"--init {args.init}: no such file")
     if args.out.exists() and not args.overwrite:
         parser.error(f"{args.out} exists: give another --out, or --overwrite to replace it")
     temporary_work = args.work is None

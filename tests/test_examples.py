@@ -238,3 +238,29 @@ def test_train_same_seed_gives_the_same_model(tmp_path, monkeypatch):
         weights.append({i.name: numpy_helper.to_array(i) for i in proto.graph.initializer})
     for key, value in weights[0].items():
         np.testing.assert_array_equal(weights[1][key], value, err_msg=key)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--crop", "100"], "--crop 100: give a multiple of 8"),
+    (["--crop", "300"], "--crop 300: give a multiple of 8"),
+    (["--scenes", "0"], "--scenes 0: give at least 1"),
+    (["--init", "missing.onnx"], "--init missing.onnx: no such file"),
+])
+def test_train_refuses_bad_options_in_one_line_before_making_data(
+        option, message, tmp_path, monkeypatch, capsys):
+    """They raised a RuntimeError (size mismatch in the U-Net's concatenation, random_
+    from >= to), a ValueError (np.stack of nothing) or a FileNotFoundError, after the
+    scenes and patches had been made."""
+    pytest.importorskip("torch")
+    import train
+
+    def no_data(*args):
+        raise AssertionError("made data")
+
+    monkeypatch.setattr(train, "make_patches", no_data)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["train.py", "--out", str(tmp_path / "m.onnx"), *option])
+    with pytest.raises(SystemExit) as exit_info:
+        train.main()
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
