@@ -12,8 +12,10 @@ buildings (--instances) on its own. Needs PyTorch, the CPU build is enough:
 `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`.
 
     python examples/train.py --out my_unet.onnx
-    python examples/train.py --scenes 16 --epochs 30 \
-        --out examples/models/buildings_unet.onnx --overwrite   # replace the shipped model
+    python examples/train.py --init my_unet.onnx --lr 5e-4 --terraced 20 --seed 1 \
+        --out my_unet_tuned.onnx   # fine-tune it
+
+The shipped model came from three such --init runs (examples/README.md gives them).
 """
 
 from __future__ import annotations
