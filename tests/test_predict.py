@@ -79,6 +79,45 @@ def test_tta_undoes_its_transforms_on_a_conv(tmp_path, image):
     assert np.corrcoef(plain.ravel(), d4.ravel())[0, 1] > 0.5
 
 
+def _d4_views():
+    """(forward, inverse) of the 8 views, written apart from geotile.tta: quarter turns k
+    and, mirrored left-right after the turn, their mirrors."""
+    views = []
+    for k in range(4):
+        views.append((lambda a, k=k: np.rot90(a, k, (2, 3)),
+                      lambda a, k=k: np.rot90(a, -k, (2, 3))))
+        views.append((lambda a, k=k: np.rot90(a, k, (2, 3))[..., ::-1],
+                      lambda a, k=k: np.rot90(a[..., ::-1], -k, (2, 3))))
+    return views
+
+
+@pytest.mark.parametrize("tta", ["flip", "d4"])
+def test_tta_averages_the_probabilities_of_each_view_undone(tmp_path, tta):
+    # a 3x3 conv of random (direction-sensitive) weights, NHWC logits, softmax applied by
+    # geotile: one window's output is the mean over the views T of T^-1(softmax(model(T x)))
+    pixels = np.random.default_rng(4).integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    path = conv3x3_model(tmp_path / "m.onnx", classes=3, layout="NHWC", seed=3)
+    model = OnnxModel.from_path(path, activation="softmax")
+    out = predict_array(model, pixels, options=PredictOptions(tile_size=64, tta=tta))
+    views = _d4_views() if tta == "d4" else [
+        (lambda a: a, lambda a: a), (lambda a: a[..., ::-1], lambda a: a[..., ::-1]),
+        (lambda a: a[..., ::-1, :], lambda a: a[..., ::-1, :])]
+    batch = pixels[np.newaxis].astype(np.float32) / 255
+
+    def mean_of(activation):
+        return np.mean([inverse(conv3x3_reference(forward(batch).copy(), classes=3, seed=3,
+                                                  activation=activation))
+                        for forward, inverse in views], axis=0)[0]
+
+    np.testing.assert_allclose(out, mean_of("softmax"), atol=1e-5)
+    np.testing.assert_allclose(out.sum(axis=0), 1, atol=1e-5)
+    logits = mean_of("none")  # not the softmax of the mean logits
+    averaged_logits = np.exp(logits) / np.exp(logits).sum(axis=0)
+    assert np.abs(out - averaged_logits).max() > 0.01
+    plain = predict_array(model, pixels, options=PredictOptions(tile_size=64))
+    assert np.abs(out - plain).max() > 0.1  # the views differ: the test can tell
+
+
 def test_raster_output_grid_and_uint8_values(tmp_path, make_raster, image):
     path = make_raster("img.tif", image)
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"))

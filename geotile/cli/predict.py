@@ -91,7 +91,11 @@ def _bands(ctx, param, value):
               help="ONNX Runtime execution provider; auto takes the best that loads.")
 @click.option("--fp16", is_flag=True, help="Run a float16 copy of the model (GPU providers).")
 @click.option("--tta", type=click.Choice(["none", "flip", "d4"]), default="none",
-              show_default=True, help="Test-time augmentation: flips, or flips and rotations.")
+              show_default=True,
+              help="Test-time augmentation: each window is also run mirrored left-right "
+              "and upside down (flip: 3 runs), or turned by quarter turns and mirrored (d4: 8 "
+              "runs), and the outputs, turned back, are averaged as written: probabilities "
+              "(after the activation; softmax classes still sum to 1), or raw values.")
 @click.option("--bands", callback=_bands, metavar="LIST",
               help="Raster bands fed to the model, in order, e.g. 1,2,3 or 1,1,1. "
               "Default: all but an alpha band (only named here is it fed).")
