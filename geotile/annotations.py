@@ -102,10 +102,14 @@ class AnnotationOptions:
 
     def settings(self) -> dict:
         """The options as --resume compares them: the labels file by its absolute path, as
-        the images (not as typed: relative, absolute, from another folder)."""
+        the images (not as typed: relative, absolute, from another folder); the mask the
+        classes were named from left out: a path as typed (or --palette's temporary mask),
+        named in messages only, the masks themselves being among the run's files."""
         from geotile.resume import identity
 
-        return {**dataclasses.asdict(self), "labels": identity(self.labels)[0]}
+        settings = {**dataclasses.asdict(self), "labels": identity(self.labels)[0]}
+        settings.pop("mask_source")
+        return settings
 
     def named_by(self, masks) -> AnnotationOptions:
         """These options with the class ids that ``masks`` name (names by id, all masks

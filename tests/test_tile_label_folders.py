@@ -293,6 +293,39 @@ def test_labels_without_classes_take_the_one_class_the_masks_name(run_cli, tmp_p
     assert [a["category_id"] for a in coco["annotations"]] == [1]
 
 
+def test_resume_of_labels_named_by_the_masks_finds_the_run_finished(run_cli, tmp_path,
+                                                                   monkeypatch):
+    """--labels without --class-field named by the masks (8e9983b) put the mask they were
+    named from, as typed, in the run's options: a finished run cut again with --resume from
+    another folder, or with --palette (a temporary mask of a new name on every run), was
+    refused as 'an earlier `geotile tile` with other options or inputs', exit 1. It is
+    found finished, as the same run without masks is."""
+    _classed_masks(tmp_path, run_cli, {"road": 1, "building": 2, "water": 3})
+    _labels(tmp_path / "footprints.geojson", [(6, 6, 10, 10)])
+    monkeypatch.chdir(tmp_path)
+    args = ("tile", "tile.tif", "--masks", "masks", "--labels", "footprints.geojson",
+            "--size", "20", "--annotations", "coco", "--resume", "-o", tmp_path / "out")
+    assert run_cli(*args).exit_code == 0
+    monkeypatch.chdir(tmp_path / "masks")
+    result = run_cli("tile", tmp_path / "tile.tif", "--masks", ".", "--labels",
+                     tmp_path / "footprints.geojson", *args[6:])
+    assert result.exit_code == 0, result.output
+    # label rasters of the Potsdam palette: building 2
+    colours = np.zeros((3, SIZE, SIZE), np.uint8)
+    colours[2, :, : SIZE // 2] = 255  # blue: building
+    colours[:, :, SIZE // 2:] = 255  # white: impervious surfaces
+    (tmp_path / "rgb").mkdir()
+    write_raster(tmp_path / "rgb" / "tile.tif", colours,
+                 transform=from_origin(X0, Y0, 0.5, 0.5))
+    args = ("tile", tmp_path / "tile.tif", "--masks", tmp_path / "rgb", "--palette",
+            "potsdam", "--labels", tmp_path / "footprints.geojson", "--size", "20",
+            "--annotations", "coco", "--resume", "-o", tmp_path / "potsdam")
+    assert run_cli(*args).exit_code == 0
+    assert [a["category_id"] for a in _coco(tmp_path / "potsdam")["annotations"]] == [2]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+
+
 def test_labels_without_classes_against_masks_of_several_other_classes_are_refused(
         run_cli, tmp_path):
     """Masks naming garage 1 and house 2 (made with --class-field kind) and the same labels
