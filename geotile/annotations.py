@@ -111,11 +111,12 @@ class AnnotationOptions:
         settings.pop("mask_source")
         return settings
 
-    def named_by(self, masks) -> AnnotationOptions:
+    def named_by(self, masks, shown=None) -> AnnotationOptions:
         """These options with the class ids that ``masks`` name (names by id, all masks
         agreeing: tile checks it), for labels classed by name without a --class-map: their
         annotations then number the classes as the mask patches do; for labels without
-        classes, which the masks' building (or only) class names."""
+        classes, which the masks' building (or only) class names. ``shown``: what messages
+        call each mask (the label rasters --palette made them from), else the mask."""
         from geotile.class_keys import class_key, is_placeholder_name
         from geotile.raster import open_raster
         from geotile.raster_kinds import class_names
@@ -125,14 +126,14 @@ class AnnotationOptions:
         named: dict[str, int] = {}
         keys: set[str] = set()
         source = None
-        for mask in masks:
+        for mask, called in zip(masks, shown or masks, strict=True):
             with open_raster(mask) as src:
                 names = class_names(src) or []
             for i, name in enumerate(names[1:255], start=1):
                 if not is_placeholder_name(name) and class_key(name) not in keys:
                     keys.add(class_key(name))
                     named[name] = i
-                    source = source or str(mask)
+                    source = source or str(called)
         if not named:
             return self
         return dataclasses.replace(self, mask_classes=named, mask_source=source)

@@ -453,7 +453,7 @@ def tile_rasters(
     _check_paletted_with_extra(images, extras, options.fmt)
     _check_class_names(masks)
     if annotations is not None:  # numbered as the masks number their classes
-        annotations = annotations.named_by(masks)
+        annotations = annotations.named_by(masks, masks_from and masks_from[0])
     zeros_nodata = _warn_zero_nodata(masks)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded

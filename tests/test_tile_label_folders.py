@@ -347,6 +347,26 @@ def test_labels_without_classes_against_masks_of_several_other_classes_are_refus
     assert sorted(a["category_id"] for a in _coco(out)["annotations"]) == [1, 2]
 
 
+def test_refusals_of_palette_masks_name_the_label_raster_given(run_cli, tmp_path):
+    """--masks of DeepGlobe label rasters (--palette deepglobe: urban_land 1 ... water 5)
+    with footprints of no class: the refusal named the masks /tmp/geotile-masks-.../tile.tif,
+    a temporary file removed as it was read. It names the label raster given."""
+    _image(tmp_path / "tile.tif")
+    footprints = _labels(tmp_path / "footprints.geojson", [(6, 6, 10, 10)])
+    colours = np.zeros((3, SIZE, SIZE), np.uint8)
+    colours[1:, :, : SIZE // 2] = 255  # cyan: urban land
+    colours[2, :, SIZE // 2:] = 255  # blue: water
+    (tmp_path / "rgb").mkdir()
+    write_raster(tmp_path / "rgb" / "tile.tif", colours,
+                 transform=from_origin(X0, Y0, 0.5, 0.5))
+    result = run_cli("tile", tmp_path / "tile.tif", "--masks", tmp_path / "rgb", "--palette",
+                     "deepglobe", "--labels", footprints, "--size", "40", "--annotations",
+                     "coco", "-o", tmp_path / "out")
+    assert_one_line_error(result, str(footprints), "urban_land 1",
+                          f"({tmp_path / 'rgb' / 'tile.tif'}: ")
+    assert "geotile-masks-" not in result.output
+
+
 def test_a_label_class_the_masks_do_not_name_is_refused(run_cli, tmp_path):
     """A class of the labels the masks do not name has no id of theirs: one line naming
     it, the labels file and --class-map; nothing written. --class-map still decides; masks
