@@ -115,7 +115,7 @@ class AnnotationOptions:
         """These options with the class ids that ``masks`` name (names by id, all masks
         agreeing: tile checks it), for labels classed by name without a --class-map: their
         annotations then number the classes as the mask patches do; for labels without
-        classes, which the masks' building (or only) class names. ``shown``: what messages
+        classes, which the masks' building class names. ``shown``: what messages
         call each mask (the label rasters --palette made them from), else the mask."""
         from geotile.class_keys import class_key, is_placeholder_name
         from geotile.raster import open_raster
@@ -235,31 +235,31 @@ def _ids_named_by_masks(names: dict[int, str], options: AnnotationOptions) -> di
 
 
 def _one_class_as_masks(frame, names: dict[int, str], options: AnnotationOptions, source):
-    """Labels without classes (one class, 'building' 1) numbered and named as the masks:
-    the masks' class of that name, or their only class, with all the masks' classes as
-    categories; InputError where the masks name several classes and none of that name
-    (their ids would contradict the mask patches: --class-field says which field)."""
+    """Labels without classes (one class, 'building' 1) numbered as the masks where they
+    name that class (land cover: building 2), with all the masks' classes as categories;
+    elsewhere left as they are, with a warning naming the masks' classes for that id (a
+    road mask's road 1) and the labels' field holding the masks' classes, if any."""
+    import warnings
+
     from geotile.class_keys import class_key
 
     ((own_id, own_name),) = names.items()
-    by_id = {i: name for name, i in options.mask_classes.items()}
     same = [i for name, i in options.mask_classes.items()
             if class_key(name) == class_key(own_name)]
-    if not same and len(by_id) == 1:
-        same = list(by_id)
-    if not same:
-        listed = ", ".join(f"{name} {i}" for name, i in options.mask_classes.items())
-        keys = {class_key(name) for name in options.mask_classes}
-        fields = [field for field, values in frame.fields.items()
-                  if any(class_key(str(v)) in keys for v in values if v is not None)]
-        which = (f"--class-field {fields[0]}" if fields
-                 else "--class-field FIELD (the labels' field holding them)")
-        raise InputError(
-            f"{source}: its features have no class (no --class-field), but the masks name "
-            f"several ({options.mask_source}: {listed}), so its annotations would be "
-            f"'{own_name}' {own_id}, a class of theirs by another name. Give {which}.")
-    ids = np.full(len(frame), same[0], dtype=np.int64)
-    return frame.replace(class_id=ids), by_id
+    if same:
+        by_id = {i: name for name, i in options.mask_classes.items()}
+        return frame.replace(class_id=np.full(len(frame), same[0], dtype=np.int64)), by_id
+    listed = ", ".join(f"{name} {i}" for name, i in options.mask_classes.items())
+    keys = {class_key(name) for name in options.mask_classes}
+    fields = [field for field, values in frame.fields.items()
+              if any(class_key(str(v)) in keys for v in values if v is not None)]
+    fix = (f"give --class-field {fields[0]}, the field holding them" if fields
+           else "give --class-field with the labels' field holding them, if they have one")
+    warnings.warn(f"{source}: its features have no class (no --class-field): they are "
+                  f"annotated '{own_name}' {own_id}, but the masks' classes are {listed} "
+                  f"({options.mask_source}); to annotate them as the masks, {fix}.",
+                  stacklevel=2)
+    return frame, names
 
 
 def _masks_class_map(labels, options: AnnotationOptions, source) -> dict[str, int] | None:

@@ -279,9 +279,10 @@ def test_labels_without_classes_take_the_building_id_the_masks_give(run_cli, tmp
             (out / "labels" / "tile_0_0.txt").read_text().splitlines()] == ["1", "1"]
 
 
-def test_labels_without_classes_take_the_one_class_the_masks_name(run_cli, tmp_path):
-    """Masks of one class named 'roof' (id 1): the footprints are annotated 'roof' 1."""
-    _classed_masks(tmp_path, run_cli, {"roof": 1})
+def test_labels_without_classes_against_masks_of_another_class_are_said(run_cli, tmp_path):
+    """Footprints without a class field tiled with road masks (road 1): they stay 'building'
+    1 (not the masks' road), and a warning says the masks call 1 road."""
+    _classed_masks(tmp_path, run_cli, {"road": 1})
     footprints = _labels(tmp_path / "footprints.geojson", [(6, 6, 10, 10)])
     out = tmp_path / "coco"
     result = run_cli("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks",
@@ -289,8 +290,10 @@ def test_labels_without_classes_take_the_one_class_the_masks_name(run_cli, tmp_p
                      "-o", out)
     assert result.exit_code == 0, result.output
     coco = _coco(out)
-    assert [(c["id"], c["name"]) for c in coco["categories"]] == [(1, "roof")]
+    assert [(c["id"], c["name"]) for c in coco["categories"]] == [(1, "building")]
     assert [a["category_id"] for a in coco["annotations"]] == [1]
+    warned = [line for line in result.stderr.splitlines() if "road 1" in line]
+    assert len(warned) == 1 and str(footprints) in warned[0]
 
 
 def test_resume_of_labels_named_by_the_masks_finds_the_run_finished(run_cli, tmp_path,
@@ -326,30 +329,34 @@ def test_resume_of_labels_named_by_the_masks_finds_the_run_finished(run_cli, tmp
     assert result.exit_code == 0, result.output
 
 
-def test_labels_without_classes_against_masks_of_several_other_classes_are_refused(
+def test_labels_without_classes_against_masks_of_several_other_classes_are_said(
         run_cli, tmp_path):
     """Masks naming garage 1 and house 2 (made with --class-field kind) and the same labels
     tiled without --class-field: every object was annotated 'building' 1, the masks' garage,
-    exit 0. One line naming the masks' classes, the labels' field holding them and
-    --class-field; nothing written."""
+    without a word. A warning names the masks' classes and the labels' field holding them
+    (--class-field kind), which then numbers them as the masks."""
     _classed_masks(tmp_path, run_cli, {"garage": 1, "house": 2})
     out = tmp_path / "out"
     result = run_cli("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks",
                      "--labels", tmp_path / "all.geojson", "--size", "40",
                      "--annotations", "coco", "-o", out)
-    assert_one_line_error(result, str(tmp_path / "all.geojson"), "garage 1", "house 2",
-                          "--class-field kind")
-    assert not out.exists()
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "--class-field kind" in line]
+    assert len(warned) == 1 and "garage 1, house 2" in warned[0]
+    assert str(tmp_path / "all.geojson") in warned[0]
+    assert sorted(a["category_id"] for a in _coco(out)["annotations"]) == [1, 1]
     result = run_cli("tile", tmp_path / "tile.tif", "--masks", tmp_path / "masks",
                      "--labels", tmp_path / "all.geojson", "--size", "40",
-                     "--annotations", "coco", "--class-field", "kind", "-o", out)
+                     "--annotations", "coco", "--class-field", "kind", "--overwrite",
+                     "-o", out)
     assert result.exit_code == 0, result.output
+    assert "--class-field" not in result.stderr
     assert sorted(a["category_id"] for a in _coco(out)["annotations"]) == [1, 2]
 
 
-def test_refusals_of_palette_masks_name_the_label_raster_given(run_cli, tmp_path):
+def test_warnings_of_palette_masks_name_the_label_raster_given(run_cli, tmp_path):
     """--masks of DeepGlobe label rasters (--palette deepglobe: urban_land 1 ... water 5)
-    with footprints of no class: the refusal named the masks /tmp/geotile-masks-.../tile.tif,
+    with footprints of no class: the message named the masks /tmp/geotile-masks-.../tile.tif,
     a temporary file removed as it was read. It names the label raster given."""
     _image(tmp_path / "tile.tif")
     footprints = _labels(tmp_path / "footprints.geojson", [(6, 6, 10, 10)])
@@ -362,8 +369,10 @@ def test_refusals_of_palette_masks_name_the_label_raster_given(run_cli, tmp_path
     result = run_cli("tile", tmp_path / "tile.tif", "--masks", tmp_path / "rgb", "--palette",
                      "deepglobe", "--labels", footprints, "--size", "40", "--annotations",
                      "coco", "-o", tmp_path / "out")
-    assert_one_line_error(result, str(footprints), "urban_land 1",
-                          f"({tmp_path / 'rgb' / 'tile.tif'}: ")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "urban_land 1" in line]
+    assert len(warned) == 1 and str(footprints) in warned[0]
+    assert f"({tmp_path / 'rgb' / 'tile.tif'})" in warned[0]
     assert "geotile-masks-" not in result.output
 
 
