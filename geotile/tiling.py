@@ -1,12 +1,13 @@
 """Cut images (and their masks) into training patches, with an index.csv manifest.
 
 Image and mask patches come from the same :class:`~geotile.grid.Grid` windows,
-so every pair lines up exactly. Images are read one band of rows (one grid row,
-``size`` px tall, full width) at a time, so memory does not grow with the
-raster. Patch files are named ``<stem>_<row>_<col>.<ext>`` with ``row``/``col``
-the patch's place in the grid (``x_off``/``y_off`` in index.csv give its pixel
-offsets). Writing runs in a small thread pool: GDAL and NumPy release the GIL
-while encoding, so the next band is read while patches are written.
+so every pair lines up exactly. Images are read one grid row (``size`` px tall) at a
+time, in runs of its patches of at most 16 MP (a striped source's whole row), so memory
+does not grow with the raster or its width. Patch files are named
+``<stem>_<row>_<col>.<ext>`` with ``row``/``col`` the patch's place in the grid
+(``x_off``/``y_off`` in index.csv give its pixel offsets). Writing runs in a small
+thread pool: GDAL and NumPy release the GIL while encoding, so the next run is read
+while patches are written.
 
 GeoTIFF image patches keep the pixel validity index.csv counts: a patch whose invalid
 pixels (nodata, the image's mask or alpha band, padding) are not exactly those its nodata
@@ -77,6 +78,7 @@ from geotile.patch_writer import PatchData, PatchWriter
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.splits import SPLIT_NAMES, SplitPlan, _warn_overlapping
+from geotile.streaming import BAND_PIXELS
 from geotile.tile_checks import (
     _check_class_names,
     _check_grids,
@@ -302,8 +304,10 @@ def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
 
 def iter_patches(src, mask_src, grid: Grid, extra=None,
                  mask_fill=None) -> Iterator[PatchData]:
-    """Yield the patches of ``grid`` row by row, reading one band of rows at a time (the
-    next band is read in a thread while this one's patches are written).
+    """Yield the patches of ``grid`` row by row, reading a row's patches in runs of at
+    most BAND_PIXELS pixels (at least one patch; a striped source's whole row: narrower
+    reads would decode its strips again), so that memory does not grow with the raster's
+    width; the next run is read in a thread while this one's patches are written.
 
     Parts of padded patches outside the raster are filled with the raster's
     nodata value (0 without one) and marked invalid; in the mask, with
@@ -311,8 +315,8 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
     False). ``extra`` (:class:`geotile.extra_bands.ExtraBands`): bands stacked after the
     image's.
     """
-    from geotile.raster import alpha_holds_values, may_hold_nodata, read_band
-    from geotile.streaming import background
+    from geotile.raster import alpha_holds_values, may_hold_nodata, read_block
+    from geotile.streaming import background, is_striped
 
     if len(grid) == 0:  # a raster smaller than the patch, with --edge drop: none
         return
@@ -320,21 +324,37 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
     # an alpha band holding values (RGB+NIR): nodata only where every band is 0, as predict
     data_alpha = check_nodata and alpha_holds_values(src)
     band_width = max(src.width, grid.col_offsets[-1] + grid.size)
+    striped = is_striped(*(s for s in (src, mask_src) if s is not None))
+    most = max(grid.size, BAND_PIXELS // grid.size)  # columns of one read
+
+    def runs(patches):
+        if striped:
+            yield 0, band_width, patches
+            return
+        start = 0
+        for i, patch in enumerate(patches):
+            if patch.x_off + grid.size - patches[start].x_off > most:
+                yield patches[start].x_off, patches[i - 1].x_off + grid.size - \
+                    patches[start].x_off, patches[start:i]
+                start = i
+        yield patches[start].x_off, patches[-1].x_off + grid.size - patches[start].x_off, \
+            patches[start:]
 
     def bands():
-        for patches in grid.rows():
-            top = patches[0].y_off
-            pixels, valid = read_band(src, top, grid.size, band_width,
-                                      check_nodata=check_nodata, alpha_as_data=data_alpha)
-            if extra is not None:
-                more, more_valid = extra.read(top, grid.size, band_width)
-                pixels = np.concatenate([pixels, more.astype(np.result_type(pixels, more))])
-                valid &= more_valid
-            labels = inside = None
-            if mask_src is not None:
-                labels, inside = read_band(mask_src, top, grid.size, band_width,
-                                           check_nodata=mask_band, fill=mask_fill)
-            yield patches, pixels, valid, labels, inside
+        for row in grid.rows():
+            top = row[0].y_off
+            for left, width, patches in runs(row):
+                pixels, valid = read_block(src, left, top, width, grid.size,
+                                           check_nodata=check_nodata, alpha_as_data=data_alpha)
+                if extra is not None:
+                    more, more_valid = extra.read(top, grid.size, width, left)
+                    pixels = np.concatenate([pixels, more.astype(np.result_type(pixels, more))])
+                    valid &= more_valid
+                labels = inside = None
+                if mask_src is not None:
+                    labels, inside = read_block(mask_src, left, top, width, grid.size,
+                                                check_nodata=mask_band, fill=mask_fill)
+                yield left, patches, pixels, valid, labels, inside
 
     if mask_fill is None and mask_src is not None:
         mask_fill = mask_padding_value(mask_src)
@@ -342,9 +362,9 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
                                           bool(mask_alpha_bands(mask_src)))
     # closed here, not when garbage-collected: closing this generator stops the thread
     with contextlib.closing(background(bands(), depth=1)) as reader:
-        for patches, pixels, valid, labels, inside in reader:
+        for left, patches, pixels, valid, labels, inside in reader:
             for patch in patches:
-                cols = slice(patch.x_off, patch.x_off + grid.size)
+                cols = slice(patch.x_off - left, patch.x_off - left + grid.size)
                 yield PatchData(
                     patch,
                     pixels[:, :, cols],
@@ -789,6 +809,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         probability = probability_mask(mask_src)
         ignore_values = mask_ignore_values(mask_src, positive_128, zeros_nodata) \
             if mask_src is not None and probability is None else ()
+        # patches waiting for the pool: 64, or as many as make BAND_PIXELS (each holds the
+        # run of patches it was read with), two at least: one being written, one waiting
+        most_pending = max(2, min(64, BAND_PIXELS // grid.size ** 2))
         # the reader thread stops before the datasets close, whatever holds the patches
         with ThreadPoolExecutor(max_workers=2) as pool, contextlib.closing(iter_patches(
                 src, mask_src, grid, extra_src, writers.mask_fill)) as patches:
@@ -818,7 +841,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                 name = f"{label.stem}_{patch.row}_{patch.col}"
                 image_rel, mask_rel = writers.names(name)
                 pending.append(pool.submit(writers.write, data, image_rel, mask_rel))
-                if len(pending) > 64:  # keep memory bounded while the pool catches up
+                if len(pending) > most_pending:  # memory bounded while the pool catches up
                     pending.pop(0).result()
                 minx, miny, maxx, maxy = patch.bounds(src.transform)
                 writer.writerow([

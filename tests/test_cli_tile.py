@@ -34,13 +34,13 @@ def test_split_with_skip_empty_reads_the_mask_once_more_and_resume_reads_nothing
     mask[20:60, 20:180] = 1
     mask_path = make_raster("mask.tif", mask)
     reads: Counter = Counter()
-    read_band = geotile.raster.read_band
+    read_block = geotile.raster.read_block
 
     def counting(src, *args, **kwargs):
         reads[src.name.rsplit("/", 1)[-1]] += 1
-        return read_band(src, *args, **kwargs)
+        return read_block(src, *args, **kwargs)
 
-    monkeypatch.setattr(geotile.raster, "read_band", counting)
+    monkeypatch.setattr(geotile.raster, "read_block", counting)
     args = ("tile", image, "--masks", mask_path, "--size", "50", "--split", "0.5,0.5",
             "--skip-empty", "-o", tmp_path / "out")
     result = run_cli(*args)

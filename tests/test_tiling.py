@@ -309,6 +309,61 @@ def test_streams_one_band_of_rows(monkeypatch, spacenet_like, tmp_path):
     assert max(heights) <= 512 and heights.count(100) == 2 * 9
 
 
+def test_wide_rows_read_in_runs_and_few_patches_wait(monkeypatch, make_raster, tmp_path):
+    """A row of patches is read in runs of at most BAND_PIXELS pixels, not across the
+    raster's width (a 100,000 x 2048 strip at --size 1024 held 1.5 GB for two rows of
+    patches), and no more patches wait for the writers than make BAND_PIXELS (each holds
+    its run: 20000 px at --size 2048 --overlap 0.25 held 2.8 GB, 64 patches' rows, the
+    whole raster). The patches are those of whole-row reads, padding and nodata included."""
+    import time
+
+    import geotile.raster as raster
+    import geotile.tiling as tiling
+    from geotile.patch_writer import PatchWriter
+
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(1, 255, (3, 130, 1000), dtype=np.uint8)
+    pixels[:, :20, :30] = 0  # nodata, at a run's start
+    tiled = {"tiled": True, "blockxsize": 64, "blockysize": 64}  # striped: whole rows
+    image = make_raster("wide.tif", pixels, nodata=0, **tiled)
+    mask = make_raster("wide_mask.tif", (rng.random((130, 1000)) > 0.7).astype(np.uint8),
+                       **tiled)
+    options = TileOptions(size=64, overlap=16, edge="pad")
+    whole = tmp_path / "whole"
+    tile_rasters([image], [mask], whole, options=options)
+
+    widths, waiting, state = [], [], {"submitted": 0, "written": 0}
+    read_window, names, write = raster.read_window, PatchWriter.names, PatchWriter.write
+
+    def spy(src, window=None, *args, **kwargs):
+        widths.append(int(window.width))
+        return read_window(src, window, *args, **kwargs)
+
+    def named(self, name):
+        state["submitted"] += 1
+        return names(self, name)
+
+    def slow_write(self, *args):
+        waiting.append(state["submitted"] - state["written"])
+        time.sleep(0.002)  # the reader runs ahead of the writers
+        write(self, *args)
+        state["written"] += 1
+
+    monkeypatch.setattr(tiling, "BAND_PIXELS", 64 * 200)  # runs of 200 columns, 3 patches
+    monkeypatch.setattr(raster, "read_window", spy)
+    monkeypatch.setattr(PatchWriter, "names", named)
+    monkeypatch.setattr(PatchWriter, "write", slow_write)
+    runs = tmp_path / "runs"
+    tile_rasters([image], [mask], runs, options=options)
+    assert max(widths) == 160  # 3 patches at a stride of 48
+    assert max(waiting) <= 5  # 3 waiting (200 x 64 // 64 ** 2), one each being written
+    assert (runs / "index.csv").read_text() == (whole / "index.csv").read_text()
+    files = sorted(p.relative_to(whole) for p in whole.rglob("*.tif"))
+    assert len(files) == 2 * 3 * 21
+    for name in files:
+        assert (runs / name).read_bytes() == (whole / name).read_bytes(), name
+
+
 @pytest.mark.parametrize("nodata", [None, 0])
 @pytest.mark.parametrize("described", [False, True])
 def test_template_written_patches_equal_gdal_byte_for_byte(make_raster, tmp_path, monkeypatch,
