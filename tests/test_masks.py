@@ -191,6 +191,32 @@ def test_integer_class_field_is_used_as_ids(make_raster, tmp_path):
     assert set(np.unique(mask)) == {0, 3, 7}
 
 
+@pytest.mark.parametrize("spacing", [1, 2, 3, 5, 6, 10, 11])
+def test_contact_band_is_every_gap_pixel_with_two_buildings_in_its_disc(spacing):
+    """contact_band (a disc maximum made of 1-D row maxima) against its definition, pixel by
+    pixel: a background pixel with two different ids at dx*dx + dy*dy <= (spacing / 2)**2,
+    ids touching the array's edges included."""
+    from geotile.masks import contact_band
+
+    rng = np.random.default_rng(spacing)
+    instances = np.zeros((40, 47), np.int32)
+    for number in range(1, 30):
+        y, x = rng.integers(-3, 40), rng.integers(-3, 47)
+        h, w = rng.integers(1, 7, 2)
+        instances[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)] = number
+    radius = spacing / 2
+    expected = np.zeros(instances.shape, np.uint8)
+    reach = int(np.ceil(radius))
+    for y, x in zip(*np.nonzero(instances == 0), strict=True):
+        seen = {int(instances[y + dy, x + dx])
+                for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)
+                if dx * dx + dy * dy <= radius * radius + 1e-9
+                and 0 <= y + dy < instances.shape[0] and 0 <= x + dx < instances.shape[1]}
+        expected[y, x] = len(seen - {0}) >= 2
+    np.testing.assert_array_equal(contact_band(instances, spacing), expected)
+    assert expected.any() or spacing < 3
+
+
 def test_boundary_and_contact_channels():
     transform = from_origin(0, 40, 1, 1)
     left, right = shapely.box(5, 10, 15, 30), shapely.box(19, 10, 29, 30)  # 4 px gap
