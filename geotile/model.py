@@ -534,8 +534,9 @@ class OnnxModel:
     def _declared_names(self):
         """The class names its metadata declares: geotile's (Deepness') ``class_names`` or
         ``names``, else mmseg's ``classes``, other exporters' ``labels`` or HuggingFace's
-        ``id2label``/``label2id`` where they agree;
-        a value that is no list of names is warned about and left out."""
+        ``id2label``/``label2id`` where they agree, else Hugging Face's config.json beside
+        the model (:func:`~geotile.hf_sidecars.hf_class_names`); a value that is no list of
+        names is warned about and left out. Returns (names, where they come from)."""
         found = {}
         for key in CLASS_NAME_KEYS:
             value = metadata_value(self.metadata, key)
@@ -551,16 +552,30 @@ class OnnxModel:
                             self.path.name, key, self.metadata[key])
                 continue
             if key in ("class_names", "names"):
-                return value, key
+                return value, f"its metadata {key}"
             found[key] = value
         if not found:
-            return None, None
+            return self._sidecar_names()
         key = next(iter(found))
         if len({json.dumps(name_list(v)) for v in found.values()}) > 1:
             log.warning("%s: its metadata %s give different class names; the bands are "
                         "named by number", self.path.name, " and ".join(found))
             return None, None
-        return found[key], key
+        return found[key], f"its metadata {key}"
+
+    def _sidecar_names(self):
+        """Class names from Hugging Face's config.json beside the model, said with -v."""
+        from geotile.hf_sidecars import hf_class_names
+
+        value, where = hf_class_names(self.path)
+        if value is None:
+            return None, None
+        if name_list(value) is None:
+            log.warning("%s: its %s=%.60r is not a list of class names; it is not read",
+                        self.path.name, where, json.dumps(value))
+            return None, None
+        log.info("%s: class names from %s beside it", self.path.name, where)
+        return value, f"its {where}"
 
     def _name_outputs(self) -> None:
         names, key = self._declared_names()
@@ -581,7 +596,7 @@ class OnnxModel:
                 if len(fits) == 1:
                     per_output[fits[0]] = flat
                 else:
-                    log.warning("%s: its metadata %s gives %d class names (%s) for outputs "
+                    log.warning("%s: %s gives %d class names (%s) for outputs "
                                 "%s; the bands are named by output", self.path.name, key,
                                 len(flat),
                                 ", ".join(flat), ", ".join(
@@ -594,7 +609,7 @@ class OnnxModel:
                 output.names = _binary_name(listed, self.path.name, key)
             else:
                 if listed:
-                    log.warning("%s: its metadata %s gives %d class names (%s) for %d "
+                    log.warning("%s: %s gives %d class names (%s) for %d "
                                 "band(s) of output %r; the bands are named by number",
                                 self.path.name, key, len(listed), ", ".join(listed),
                                 output.channels, output.name)
@@ -963,7 +978,10 @@ class OnnxModel:
 
     # --- normalisation -----------------------------------------------------------------------
     def set_normalization(self, mean=None, std=None, scale=None) -> None:
-        """Options override the metadata (:func:`declared_normalization`); None keeps it."""
+        """Options override the metadata (:func:`declared_normalization`), which overrides
+        Hugging Face's preprocessor_config.json beside the model (its rescale_factor too,
+        unless --mean and --std both replace it: :func:`~geotile.hf_sidecars.hf_normalization`);
+        None keeps it."""
         for name, value in (("mean", mean), ("std", std), ("scale", scale)):
             values = value if isinstance(value, list | tuple) else [value]
             if value is not None and not all(math.isfinite(float(v)) for v in values):
@@ -976,6 +994,16 @@ class OnnxModel:
         values = {}
         wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
+        if wanted and not declared:  # no metadata: Hugging Face's processor, if beside it
+            from geotile.hf_sidecars import hf_normalization
+
+            declared = hf_normalization(self.path, wanted, scale is None)
+            if declared:
+                log.info("%s: %s", self.path.name, ", ".join(
+                    f"{name} {value!r} ({' '.join(where.split(' ', 2)[:2])})"
+                    for name, (value, where) in declared.items()))
+            if "scale" in declared:
+                scale = declared.pop("scale")[0]
         for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
             if given is None and name in declared:
                 values[name] = _per_channel(declared[name][0], channels, name, self.path,
@@ -986,10 +1014,13 @@ class OnnxModel:
         self._mean, self._std = values["mean"], values["std"]
         for name, given, other in (("mean", mean, "std"), ("std", std, "mean")):
             if given is not None and other in declared:  # one replaced, one kept: say so
-                log.warning("%s: --%s %s replaces its metadata's %s, but the metadata's %s "
-                            "(%s %s) stays: give --%s too unless it is for the same pixels",
-                            self.path.name, name, _shown(values[name]), name, other,
-                            declared[other][1].split(" ", 2)[1], _shown(values[other]), other)
+                owner, key = declared[other][1].split(" ", 2)[:2]
+                its, the = ("its metadata", "the metadata") if owner == "metadata" \
+                    else (owner, owner)
+                log.warning("%s: --%s %s replaces %s's %s, but %s's %s (%s %s) stays: give "
+                            "--%s too unless it is for the same pixels", self.path.name, name,
+                            _shown(values[name]), its, name, the, other, key,
+                            _shown(values[other]), other)
         if any(v == 0 for v in self._std):
             raise ModelError(f"{self.path}: a std of 0 would divide by zero (--std).")
         self._scale = scale
@@ -1310,7 +1341,7 @@ def _binary_name(names: list[str], model: str, key: str) -> list[str]:
     if second and not first:
         return names[:1]
     if not first:
-        log.warning("%s: its metadata %s gives 2 class names (%s) for one band, neither of "
+        log.warning("%s: %s gives 2 class names (%s) for one band, neither of "
                     "them background; the band is named %r", model, key, ", ".join(names),
                     names[1])
     return names[1:]
@@ -1448,9 +1479,9 @@ def _per_channel(value, channels: int, name: str, path, source: str | None = Non
     if len(values) == 1:
         values *= channels
     if len(values) != channels and source is not None:
+        owner = "the model's metadata" if source.startswith("metadata") else source.split()[0]
         raise ModelError(f"{path}: {source} has {len(values)} values for {channels} channels; "
-                         f"fix the model's metadata (one value or one per channel) or give "
-                         f"--{name}.")
+                         f"fix {owner} (one value or one per channel) or give --{name}.")
     if len(values) != channels:
         raise ModelError(f"{path}: {name} has {len(values)} values for {channels} channels. "
                          f"Give one value or one per channel (--{name}).")

@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 import numpy as np
+import onnx
 import pytest
 import rasterio
 from onnx import helper
@@ -3239,3 +3240,187 @@ def _at_model_resolution(run_cli, make_raster, tmp_path, model, resolution, noda
         with rasterio.open(tmp_path / f"{name}_p.tif") as out:
             outputs.append(out.read(1))
     return outputs
+
+
+# --- Hugging Face exports (Optimum): preprocessor_config.json and config.json beside them -----
+HF_LABELS = ["wall", "building", "sky", "floor"]
+HF_PROCESSOR = {"image_processor_type": "SegformerImageProcessor", "do_rescale": True,
+                "rescale_factor": 0.00392156862745098, "do_normalize": True,
+                "image_mean": UNIT_MEAN, "image_std": UNIT_STD, "do_resize": True,
+                "size": {"height": 512, "width": 512}, "do_reduce_labels": False}
+HF_CONFIG = {"model_type": "segformer", "architectures": ["SegformerForSemanticSegmentation"],
+             "id2label": {str(i): name for i, name in enumerate(HF_LABELS)},
+             "label2id": {name: i for i, name in enumerate(HF_LABELS)}, "num_labels": 4}
+
+
+def optimum_folder(folder, processor=HF_PROCESSOR, config=HF_CONFIG, metadata=None):
+    """What ``optimum-cli export onnx`` writes: model.onnx (input pixel_values, output logits,
+    no metadata_props) with preprocessor_config.json and config.json beside it (a dict is
+    written as JSON, a str as it is, None: no file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conv, weights = conv1x1("pixel_values", "logits", 3, len(HF_LABELS), seed=9)
+    path = save_graph(folder / "model.onnx", [conv], nchw_in("pixel_values"),
+                      [("logits", FLOAT, ["batch_size", len(HF_LABELS), "height", "width"])],
+                      weights, metadata=metadata)
+    model = onnx.load(str(path))
+    model.ir_version = 8  # Optimum's exports of older opsets
+    onnx.save(model, str(path))
+    for name, content in (("preprocessor_config.json", processor), ("config.json", config)):
+        if content is not None:
+            (folder / name).write_text(content if isinstance(content, str)
+                                       else json.dumps(content))
+    return path
+
+
+def hf_reference(path, image, scale, mean, std):
+    """ONNX Runtime on ((x * scale) - mean) / std, then softmax over the classes."""
+    feed = ((image[np.newaxis].astype(np.float32) * np.float32(scale)
+             - np.float32(mean).reshape(1, -1, 1, 1)) / np.float32(std).reshape(1, -1, 1, 1))
+    return softmax(ort_run(path, feed)[0][0].astype(np.float64))
+
+
+@pytest.mark.parametrize(("processor", "scale", "mean", "std"), [
+    (HF_PROCESSOR, 1 / 255, UNIT_MEAN, UNIT_STD),
+    # older exports: feature_extractor_type, no do_rescale (transformers rescales by 1/255)
+    ({"feature_extractor_type": "SegformerFeatureExtractor", "do_normalize": True,
+      "image_mean": UNIT_MEAN, "image_std": UNIT_STD, "size": 512}, 1 / 255, UNIT_MEAN,
+     UNIT_STD),
+    # a processor that does not rescale feeds 0..255 pixels; do_normalize false: no mean/std
+    ({**HF_PROCESSOR, "do_rescale": False, "do_normalize": False}, 1.0, [0.0] * 3, [1.0] * 3),
+    ({**HF_PROCESSOR, "do_rescale": False, "image_mean": MEAN_255, "image_std": STD_255},
+     1.0, MEAN_255, STD_255),
+    ({**HF_PROCESSOR, "rescale_factor": 1 / 127.5, "image_mean": [1.0] * 3,
+      "image_std": [1.0] * 3}, 1 / 127.5, [1.0] * 3, [1.0] * 3),  # -1..1 inputs
+])
+def test_hugging_face_export_reads_its_preprocessor_and_config(
+        tmp_path, run_cli, make_raster, image, processor, scale, mean, std):
+    """An Optimum export of SegFormer: its preprocessor_config.json (ImageNet mean/std) and
+    config.json (id2label) were ignored, so x / 255 went in unnormalised (probabilities
+    silently wrong) and the bands were class_1..class_4; now both are read, and -v says
+    from where."""
+    path = optimum_folder(tmp_path / "segformer", processor=processor)
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert list(out.descriptions) == HF_LABELS
+        np.testing.assert_allclose(out.read(), hf_reference(path, image, scale, mean, std),
+                                   atol=1e-5)
+    assert "config.json id2label" in result.stderr
+    assert "preprocessor_config.json" in result.stderr
+
+
+@pytest.mark.parametrize(("config", "names"), [
+    ({"model_type": "segformer", "label2id": {n: i for i, n in enumerate(HF_LABELS)}},
+     HF_LABELS),
+    ({"architectures": ["SegformerForSemanticSegmentation"],
+      "id2label": {"0": "wall", "1": "building", "2": "sky", "3": "floor"}}, HF_LABELS),
+    # transformers' placeholders when nobody named the classes: not names, not read
+    ({"model_type": "segformer", "id2label": {str(k): f"LABEL_{k}" for k in range(4)},
+      "label2id": {f"LABEL_{k}": k for k in range(4)}}, [f"class_{k}" for k in range(1, 5)]),
+])
+def test_hugging_face_config_names_the_bands(tmp_path, config, names):
+    path = optimum_folder(tmp_path / "m", config=config)
+    model = OnnxModel.from_path(path)
+    assert model.class_names == names
+    pixels = np.full((1, 3, 1, 1), 255, np.uint8)  # the processor beside it is read all the same
+    np.testing.assert_allclose(model.prepare(pixels)[0, :, 0, 0],
+                               (1 - np.float32(UNIT_MEAN)) / np.float32(UNIT_STD), rtol=1e-5)
+
+
+@pytest.mark.parametrize("metadata", [
+    {"class_names": ["a", "b", "c", "d"]},
+    {"standardization_mean": [0.5] * 3, "standardization_std": [0.25] * 3},
+])
+def test_onnx_metadata_wins_over_hugging_face_files(tmp_path, image, metadata):
+    """What the metadata declares comes from it; the rest from the files beside it."""
+    path = optimum_folder(tmp_path / "m", metadata=metadata)
+    model = OnnxModel.from_path(path)
+    named = "class_names" in metadata
+    assert model.class_names == (["a", "b", "c", "d"] if named else HF_LABELS)
+    mean, std = (UNIT_MEAN, UNIT_STD) if named else ([0.5] * 3, [0.25] * 3)
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, mean, std), atol=1e-5)
+
+
+@pytest.mark.parametrize(("options", "scale", "mean", "std"), [
+    # --mean and --std replace the whole processor: the default scale, as without it
+    ({"mean": [0.5] * 3, "std": [0.25] * 3}, 1 / 255, [0.5] * 3, [0.25] * 3),
+    ({"scale": 1 / 1000}, 1 / 1000, UNIT_MEAN, UNIT_STD),
+    ({"mean": [0.5] * 3}, 0.5, [0.5] * 3, UNIT_STD),  # the file's std and scale stay (warned)
+])
+def test_options_override_hugging_face_files(tmp_path, image, caplog, options, scale, mean,
+                                             std):
+    path = optimum_folder(tmp_path / "m", processor={**HF_PROCESSOR, "rescale_factor": 0.5})
+    with caplog.at_level("WARNING", logger="geotile"):
+        model = OnnxModel.from_path(path, **options)
+    assert model.class_names == HF_LABELS  # config.json still names the bands
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, scale, mean, std), atol=1e-5)
+    kept = "replaces preprocessor_config.json's mean, but preprocessor_config.json's std"
+    assert (kept in caplog.text) == (list(options) == ["mean"]), caplog.text
+
+
+def test_files_that_are_not_hugging_face_s_are_not_read(tmp_path, image):
+    """A training run's config.json beside an HF processor, and a processor of another
+    tool beside an HF config.json: only the HF one of each is read."""
+    path = optimum_folder(tmp_path / "a", config={"name": "my run", "lr": 0.001,
+                                                  "classes": ["a", "b", "c", "d"]})
+    model = OnnxModel.from_path(path)
+    assert model.class_names == [f"class_{k}" for k in range(1, 5)]
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, UNIT_MEAN, UNIT_STD),
+                               atol=1e-5)
+    path = optimum_folder(tmp_path / "b", processor={"resize": 512, "mean": [9, 9, 9]})
+    model = OnnxModel.from_path(path)
+    assert model.class_names == HF_LABELS
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, [0.0] * 3, [1.0] * 3),
+                               atol=1e-5)
+
+
+def test_without_hugging_face_files_in_its_folder_nothing_changes(tmp_path, image):
+    """Guard (passes before too): none beside the model, HF's one folder up."""
+    optimum_folder(tmp_path)
+    path = optimum_folder(tmp_path / "sub", processor=None, config=None)
+    model = OnnxModel.from_path(path)
+    assert model.class_names == [f"class_{k}" for k in range(1, 5)]
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, [0.0] * 3, [1.0] * 3),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize(("processor", "fragments"), [
+    ('{"image_processor_type": "SegformerImageProcessor", "image_mean": [0.485,',
+     ["preprocessor_config.json", "not valid JSON"]),
+    ({**HF_PROCESSOR, "image_mean": [0.485, 0.456, 0.406, 0.5]},
+     ["preprocessor_config.json", "image_mean", "4 values for 3 channels", "--mean"]),
+    ({**HF_PROCESSOR, "image_std": "abc"}, ["preprocessor_config.json", "image_std", "--std"]),
+    ({**HF_PROCESSOR, "rescale_factor": 0}, ["preprocessor_config.json", "rescale_factor",
+                                             "--scale"]),
+])
+def test_a_bad_hugging_face_preprocessor_is_one_line(tmp_path, run_cli, make_raster, image,
+                                                     processor, fragments):
+    from .conftest import assert_one_line_error
+
+    path = optimum_folder(tmp_path / "m", processor=processor)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"), *fragments)
+    assert not (tmp_path / "o.tif").exists()
+    # the options it names replace it
+    fix = ["--scale", "0.0039"] if "rescale_factor" in fragments else ["--mean", "0", "--std",
+                                                                       "1"]
+    fixed = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", *fix)
+    assert fixed.exit_code == 0, fixed.output
+
+
+@pytest.mark.parametrize("config", ['{"model_type": "segformer", "id2label": {"0": "wa',
+                                    {"model_type": "segformer", "id2label": [[1], [2]]}])
+def test_a_bad_hugging_face_config_is_warned_and_not_read(tmp_path, caplog, config):
+    """As for metadata class names: a warning naming the file, the bands named by number."""
+    path = optimum_folder(tmp_path / "m", config=config)
+    with caplog.at_level("WARNING", logger="geotile"):
+        model = OnnxModel.from_path(path)
+    assert model.class_names == [f"class_{k}" for k in range(1, 5)]
+    assert "config.json" in caplog.text

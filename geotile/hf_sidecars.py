@@ -1,0 +1,109 @@
+"""Hugging Face's files beside an ONNX export: ``optimum-cli export onnx`` writes model.onnx
+(no metadata_props) with the model's ``config.json`` and its image processor's
+``preprocessor_config.json``. Read only from the model's own folder, only when clearly
+Hugging Face's, and only for what the ONNX metadata does not declare (options override
+both, see :meth:`geotile.model.OnnxModel.set_normalization`):
+
+- preprocessor_config.json (``image_processor_type``, ``feature_extractor_type`` or
+  ``image_mean``): pixels x ``rescale_factor`` when ``do_rescale`` (transformers' defaults:
+  true, 1/255; false: 0..255 pixels go in as they are), minus ``image_mean``, divided by
+  ``image_std`` when ``do_normalize`` (false: neither). Its ``size`` is the processor's
+  resize, not a tile size: geotile does not resize windows, so it is not read.
+- config.json (``model_type``, ``architectures`` or ``id2label``): class names from
+  ``id2label`` ({"0": "wall"}), else ``label2id``; transformers' placeholders (LABEL_0,
+  LABEL_1, ... written when nobody named the classes) are not read. ``do_reduce_labels``
+  changes only the training labels (0 ignored, the others shifted down by one): band k is
+  always the class ``id2label`` gives id k.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from pathlib import Path
+
+from geotile.errors import ModelError
+
+log = logging.getLogger("geotile")
+
+PREPROCESSOR = "preprocessor_config.json"
+CONFIG = "config.json"
+
+
+def _read(path: Path):
+    """The JSON in ``path``, None when there is no such file; ValueError (its reason)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from exc
+
+
+def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
+                     ) -> dict[str, tuple]:
+    """"scale" (when ``scale``) and "mean"/"std" (those ``wanted``) -> (value, where
+    preprocessor_config.json gives it) from the Hugging Face image processor beside
+    ``model_path``; {} without one. ModelError naming the file when it is no valid JSON or
+    its rescale_factor is no number > 0 (mean/std are checked per channel by the model)."""
+    path = Path(model_path).parent / PREPROCESSOR
+    try:
+        processor = _read(path)
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}; fix it (or remove it), or give --mean and --std."
+                         ) from exc
+    if not isinstance(processor, dict) or not {
+            "image_processor_type", "feature_extractor_type", "image_mean"} & set(processor):
+        return {}
+    found = {}
+    if scale:
+        if processor.get("do_rescale", True) is False:
+            found["scale"] = (1.0, f"{PREPROCESSOR} do_rescale false")
+        else:
+            factor = processor.get("rescale_factor", 1 / 255)
+            ok = isinstance(factor, int | float) and not isinstance(factor, bool) \
+                and math.isfinite(factor) and factor > 0
+            if not ok:
+                raise ModelError(f"{path}: rescale_factor {factor!r} is not a number > 0; fix "
+                                 "it, or give --scale.")
+            found["scale"] = (float(factor), f"{PREPROCESSOR} rescale_factor {factor!r}")
+    for name, default in (("mean", 0.0), ("std", 1.0)):
+        if name not in wanted:
+            continue
+        if processor.get("do_normalize", True) is False:
+            found[name] = (default, f"{PREPROCESSOR} do_normalize false")
+        elif f"image_{name}" in processor:
+            value = processor[f"image_{name}"]
+            found[name] = (value, f"{PREPROCESSOR} image_{name} {value!r}")
+    return found
+
+
+def hf_class_names(model_path):
+    """(id2label or label2id, where) from the Hugging Face config.json beside
+    ``model_path``; (None, None) without one, or when it names no classes (transformers'
+    LABEL_k placeholders). A config.json that is no valid JSON is warned about and left out,
+    as a metadata value that is no list of names is."""
+    path = Path(model_path).parent / CONFIG
+    try:
+        config = _read(path)
+    except ValueError as exc:
+        log.warning("%s: %s beside it %s; its class names are not read", Path(model_path).name,
+                    CONFIG, exc)
+        return None, None
+    if not isinstance(config, dict) or not (
+            {"model_type", "architectures"} & set(config)
+            or isinstance(config.get("id2label"), dict)):
+        return None, None
+    for key in ("id2label", "label2id"):
+        value = config.get(key)
+        if value is None:
+            continue
+        names = [str(k) for k in value] if key == "label2id" and isinstance(value, dict) \
+            else list(value.values()) if isinstance(value, dict) else []
+        if names and all(re.fullmatch(r"LABEL_\d+", str(n)) for n in names):
+            return None, None  # transformers' placeholders: nobody named the classes
+        return value, f"{CONFIG} {key}"
+    return None, None
