@@ -18,11 +18,13 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   line naming the model and the fix;
 - normalisation ``x' = (x * scale - mean) / std`` per channel, from options,
   else the model's metadata (Deepness's ``standardization_mean``/``_std``, ``mean``/``std``,
-  ``pixel_mean``/``_std``, mmseg's ``img_norm_cfg``; keys in any case),
-  else uint8 input is scaled by 1/255 for float models (not when the graph divides
-  its input by 255 itself, keras Rescaling, torch ``x / 255``, or subtracts a mean or
-  divides by a std of 0..255 pixels, ImageNet's 123.675 / 58.395, or normalises them by
-  an input BatchNormalization; after a Pad or Resize too);
+  ``pixel_mean``/``_std``, mmseg's ``img_norm_cfg``; keys in any case), else Hugging
+  Face's preprocessor_config.json beside the model (:mod:`geotile.hf_sidecars`, which
+  names the classes from its config.json too), else uint8 input is scaled by 1/255 for
+  float models (not when the graph divides its input by 255 itself, keras Rescaling, torch
+  ``x / 255``, or subtracts a mean or divides by a std of 0..255 pixels, ImageNet's
+  123.675 / 58.395, or normalises them by an input BatchNormalization; after a Pad or
+  Resize too);
 - activation (``auto``): a Deepness ``model_type`` (Segmentor, Regressor...) means
   final values (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax (or
   one written out op by op, a Clip of logits into 0..1, the max of a softmax), seen

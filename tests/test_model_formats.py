@@ -3424,3 +3424,12 @@ def test_a_bad_hugging_face_config_is_warned_and_not_read(tmp_path, caplog, conf
         model = OnnxModel.from_path(path)
     assert model.class_names == [f"class_{k}" for k in range(1, 5)]
     assert "config.json" in caplog.text
+
+
+def test_predict_help_and_readme_name_the_hugging_face_files(run_cli):
+    from pathlib import Path
+
+    text = " ".join(run_cli("predict", "--help").output.split())
+    assert "preprocessor_config.json and config.json beside it" in text
+    readme = (Path(__file__).parents[1] / "examples" / "README.md").read_text()
+    assert "optimum-cli export onnx" in readme and "id2label" in readme

@@ -99,13 +99,19 @@ def _bands(ctx, param, value):
 @click.option("--bands", callback=_bands, metavar="LIST",
               help="Raster bands fed to the model, in order, e.g. 1,2,3 or 1,1,1. "
               "Default: all but an alpha band (only named here is it fed).")
-@click.option("--mean", callback=_floats, metavar="LIST", help="Per-channel mean (after --scale).")
-@click.option("--std", callback=_floats, metavar="LIST", help="Per-channel std (after --scale).")
+@click.option("--mean", callback=_floats, metavar="LIST",
+              help="Per-channel mean (after --scale). Default: the model's metadata, else "
+              "image_mean of a Hugging Face preprocessor_config.json beside it, else 0.")
+@click.option("--std", callback=_floats, metavar="LIST",
+              help="Per-channel std (after --scale). Default: the model's metadata, else "
+              "image_std of a Hugging Face preprocessor_config.json beside it, else 1.")
 @click.option("--scale", type=float, default=None,
-              help="Multiply pixels by this first. Default: 1/255 for uint8 (1 when a mean "
-              "or std above 1 for the image's channels, given by --mean/--std or read from "
-              "the metadata or the model's first ops, shows they are for 0..255 pixels, or "
-              "the model divides its input by 255 itself), else 1.")
+              help="Multiply pixels by this first. Default: the rescale_factor of a Hugging "
+              "Face preprocessor_config.json beside the model (1 if its do_rescale is false; "
+              "not read when --mean and --std are both given), else 1/255 for uint8 (1 when "
+              "a mean or std above 1 for the image's channels, given by --mean/--std or read "
+              "from the metadata or the model's first ops, shows they are for 0..255 pixels, "
+              "or the model divides its input by 255 itself), else 1.")
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
               default="probability", show_default=True,
               help="probability: one band per class (see --dtype). class: one uint8 band of "
@@ -169,8 +175,11 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     one float band is NaN or at its own nodata value; with --mosaic or
     --model-resolution too. Pixels where the --extra-bands raster is nodata or
     that it does not reach are nodata too. Input layout (NCHW/NHWC), tile size,
-    class names and normalisation are read from the model and its metadata;
-    options override them. Several IMAGEs share one model session.
+    class names and normalisation are read from the model and its metadata,
+    else (normalisation, class names) from Hugging Face's preprocessor_config.json
+    and config.json beside it (an Optimum export: rescale_factor, image_mean,
+    image_std, id2label; -v names the file and key); options override them.
+    Several IMAGEs share one model session.
 
     \b
     Examples:
