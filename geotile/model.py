@@ -1000,12 +1000,20 @@ class OnnxModel:
             from geotile.hf_sidecars import hf_normalization
 
             declared = hf_normalization(self.path, wanted, scale is None)
+            # 1/255 is transformers' rescale of 8-bit pixels: geotile's own default, which
+            # scales uint8 images so and warns of others (16-bit) instead of dividing them
+            factor = declared.get("scale", (None,))[0]
+            if factor is not None and math.isclose(factor, 1 / 255, rel_tol=1e-6):
+                declared["scale"] = ("1/255", declared["scale"][1] + " for 8-bit pixels")
+            elif factor is not None:
+                scale = factor
             if declared:
                 log.info("%s: %s", self.path.name, ", ".join(
-                    f"{name} {value!r} ({' '.join(where.split(' ', 2)[:2])})"
+                    f"{name} {value if isinstance(value, str) else repr(value)} "
+                    f"({' '.join(where.split(' ', 2)[:2])}"
+                    f"{' for 8-bit pixels' if where.endswith('8-bit pixels') else ''})"
                     for name, (value, where) in declared.items()))
-            if "scale" in declared:
-                scale = declared.pop("scale")[0]
+            declared.pop("scale", None)
         for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
             if given is None and name in declared:
                 values[name] = _per_channel(declared[name][0], channels, name, self.path,

@@ -3311,6 +3311,29 @@ def test_hugging_face_export_reads_its_preprocessor_and_config(
     assert "preprocessor_config.json" in result.stderr
 
 
+def test_hugging_face_rescale_of_8_bit_pixels_leaves_16_bit_images_unscaled(
+        tmp_path, run_cli, make_raster):
+    """transformers' rescale_factor 1/255 is for 8-bit pixels: a uint16 image (values to
+    2000) was divided by 255 (inputs to 7.8 against the model's 0..1) without a word. It
+    goes in as geotile takes 16-bit pixels without a declared scale: as they are, with the
+    warning that asks for --scale."""
+    path = optimum_folder(tmp_path / "segformer")
+    pixels = np.random.default_rng(3).integers(0, 2000, (3, 32, 32)).astype(np.uint16)
+    tif = make_raster("u16.tif", pixels)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    assert "--scale" in result.stderr
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), hf_reference(path, pixels, 1.0, UNIT_MEAN,
+                                                            UNIT_STD), atol=1e-5)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "s.tif", "--tile-size", "32",
+                     "--scale", "0.0005")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "s.tif") as out:
+        np.testing.assert_allclose(out.read(), hf_reference(path, pixels, 0.0005, UNIT_MEAN,
+                                                            UNIT_STD), atol=1e-5)
+
+
 @pytest.mark.parametrize(("config", "names"), [
     ({"model_type": "segformer", "label2id": {n: i for i, n in enumerate(HF_LABELS)}},
      HF_LABELS),
