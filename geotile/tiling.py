@@ -343,11 +343,17 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
     def bands():
         for row in grid.rows():
             top = row[0].y_off
+            # a warped --extra-bands raster's pixels depend on the window asked for (one on
+            # the VRT's blocks is warped apart): its whole row, as before, and runs of it
+            warped = None if extra is None or getattr(extra, "exact", True) else \
+                extra.read(top, grid.size, band_width)
             for left, width, patches in runs(row):
                 pixels, valid = read_block(src, left, top, width, grid.size,
                                            check_nodata=check_nodata, alpha_as_data=data_alpha)
                 if extra is not None:
-                    more, more_valid = extra.read(top, grid.size, width, left)
+                    more, more_valid = extra.read(top, grid.size, width, left) \
+                        if warped is None else (warped[0][:, :, left:left + width],
+                                                warped[1][:, left:left + width])
                     pixels = np.concatenate([pixels, more.astype(np.result_type(pixels, more))])
                     valid &= more_valid
                 labels = inside = None

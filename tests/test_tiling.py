@@ -13,6 +13,7 @@ from rasterio.windows import from_bounds
 
 from geotile.errors import GeotileWarning, InputError, OutputExistsError
 from geotile.tiling import TileOptions, tile_rasters
+from tests.conftest import UTM_ORIGIN
 
 
 def read_index(outdir):
@@ -362,6 +363,38 @@ def test_wide_rows_read_in_runs_and_few_patches_wait(monkeypatch, make_raster, t
     assert len(files) == 2 * 3 * 21
     for name in files:
         assert (runs / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("resampling", ["bilinear", "nearest"])
+def test_runs_of_a_row_keep_the_patches_of_resampled_extra_bands(monkeypatch, make_raster,
+                                                                  tmp_path, resampling):
+    """--extra-bands on another grid are warped, and the warper's pixels depend on the
+    window it is asked for (one aligned on the VRT's blocks is warped apart): read in runs,
+    an nDSM at 0.7 m under a 0.5 m image differed from the whole-row read's in most pixels
+    of every patch (9000 px at --size 2048 --overlap 512: 50 of 50 MP, up to 2.3 m). The row is
+    warped whole, as before, and each run takes its columns."""
+    import geotile.tiling as tiling
+
+    rng = np.random.default_rng(6)
+    tiled = {"tiled": True, "blockxsize": 64, "blockysize": 64}
+    image = make_raster("wide.tif", rng.integers(1, 255, (3, 512, 1100), dtype=np.uint8),
+                        **tiled)
+    ndsm = make_raster("wide_ndsm.tif", (rng.random((370, 800)) * 30).astype(np.float32),
+                       transform=from_origin(UTM_ORIGIN[0] - 3.3, UTM_ORIGIN[1] + 2.1, 0.7,
+                                             0.7), nodata=-9999.0, **tiled)
+    options, extra = TileOptions(size=256, edge="pad"), {
+        "extra_bands": [ndsm], "extra_resampling": resampling}
+    whole = tmp_path / "whole"
+    tile_rasters([image], None, whole, options=options, **extra)
+    # runs of 512 columns, 2 patches: on the warped VRT's blocks (512 x 128), unlike a row
+    monkeypatch.setattr(tiling, "BAND_PIXELS", 256 * 512)
+    runs = tmp_path / "runs"
+    tile_rasters([image], None, runs, options=options, **extra)
+    files = sorted(p.relative_to(whole) for p in whole.rglob("*.tif"))
+    assert len(files) == 2 * 5
+    for name in files:
+        with rasterio.open(runs / name) as got, rasterio.open(whole / name) as want:
+            np.testing.assert_array_equal(got.read(), want.read(), err_msg=str(name))
 
 
 @pytest.mark.parametrize("nodata", [None, 0])
