@@ -264,6 +264,9 @@ class OnnxModel:
         path = self.path
         self.provider = session.get_providers()[0]
         self.metadata = lower_keys(dict(session.get_modelmeta().custom_metadata_map))
+        #: Hugging Face's files beside it that name its classes ("names") or normalise its
+        #: input ("normalization"): inputs of its outputs, as the model file is (--resume)
+        self.sidecars: dict[str, Path] = {}
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: the model has {len(inputs)} inputs "
@@ -567,7 +570,7 @@ class OnnxModel:
 
     def _sidecar_names(self):
         """Class names from Hugging Face's config.json beside the model, said with -v."""
-        from geotile.hf_sidecars import hf_class_names
+        from geotile.hf_sidecars import CONFIG, hf_class_names
 
         value, where = hf_class_names(self.path)
         if value is None:
@@ -577,6 +580,7 @@ class OnnxModel:
                         self.path.name, where, json.dumps(value))
             return None, None
         log.info("%s: class names from %s beside it", self.path.name, where)
+        self.sidecars["names"] = self.path.parent / CONFIG
         return value, f"its {where}"
 
     def _name_outputs(self) -> None:
@@ -996,10 +1000,13 @@ class OnnxModel:
         values = {}
         wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
+        self.sidecars.pop("normalization", None)
         if wanted and not declared:  # no metadata: Hugging Face's processor, if beside it
-            from geotile.hf_sidecars import hf_normalization
+            from geotile.hf_sidecars import PREPROCESSOR, hf_normalization
 
             declared = hf_normalization(self.path, wanted, scale is None)
+            if declared:
+                self.sidecars["normalization"] = self.path.parent / PREPROCESSOR
             # 1/255 is transformers' rescale of 8-bit pixels: geotile's own default, which
             # scales uint8 images so and warns of others (16-bit) instead of dividing them
             factor = declared.get("scale", (None,))[0]

@@ -3456,3 +3456,30 @@ def test_predict_help_and_readme_name_the_hugging_face_files(run_cli):
     assert "preprocessor_config.json and config.json beside it" in text
     readme = (Path(__file__).parents[1] / "examples" / "README.md").read_text()
     assert "optimum-cli export onnx" in readme and "id2label" in readme
+
+
+@pytest.mark.parametrize("edit", ["processor", "config", "neither"])
+def test_resume_redoes_outputs_of_other_hugging_face_files(tmp_path, run_cli, make_raster,
+                                                           image, edit):
+    """--resume took an output as complete when preprocessor_config.json or config.json
+    had changed since (image_std 0.229 -> 0.5: probabilities up to 0.31 off; other class
+    names): only the model file entered the digest. The files read are inputs too."""
+    path = optimum_folder(tmp_path / "m")
+    tif = make_raster("img.tif", image)
+    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+            "--tile-size", "64")
+    assert run_cli(*args).exit_code == 0
+    if edit == "processor":  # the model file as it was
+        (path.parent / "preprocessor_config.json").write_text(
+            json.dumps({**HF_PROCESSOR, "image_std": [0.5] * 3}))
+    elif edit == "config":
+        (path.parent / "config.json").write_text(json.dumps(
+            {**HF_CONFIG, "id2label": {"0": "a", "1": "b", "2": "c", "3": "d"}}))
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert ("skipped" in result.output) == (edit == "neither"), result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        std = [0.5] * 3 if edit == "processor" else UNIT_STD
+        assert list(out.descriptions) == (list("abcd") if edit == "config" else HF_LABELS)
+        np.testing.assert_allclose(out.read(), hf_reference(path, image, 1 / 255, UNIT_MEAN,
+                                                            std), atol=1e-5)
