@@ -3483,3 +3483,27 @@ def test_resume_redoes_outputs_of_other_hugging_face_files(tmp_path, run_cli, ma
         assert list(out.descriptions) == (list("abcd") if edit == "config" else HF_LABELS)
         np.testing.assert_allclose(out.read(), hf_reference(path, image, 1 / 255, UNIT_MEAN,
                                                             std), atol=1e-5)
+
+
+def test_dask_workers_load_the_model_again_for_other_hugging_face_files(tmp_path, image,
+                                                                        monkeypatch):
+    """A dask worker keeps its model between commands, found again by the model file's
+    identity only: after preprocessor_config.json was fixed (image_std 0.229 -> 0.5) a
+    running cluster's workers still normalised by the old one, and kept config.json's old
+    class names. The files beside it are part of that identity now."""
+    from geotile import distributed as gd
+
+    monkeypatch.setattr(gd, "_MODELS", {})
+    path = optimum_folder(tmp_path / "m")
+    options = {"providers": "cpu", "threads": 1}
+    first = gd._worker_model(str(path), options)
+    assert gd._worker_model(str(path), options) is first  # unchanged: the same session
+    (path.parent / "preprocessor_config.json").write_text(
+        json.dumps({**HF_PROCESSOR, "image_std": [0.5] * 3}))
+    (path.parent / "config.json").write_text(json.dumps(
+        {**HF_CONFIG, "id2label": {"0": "a", "1": "b", "2": "c", "3": "d"}}))
+    model = gd._worker_model(str(path), options)
+    assert model.class_names == list("abcd") and len(gd._MODELS) == 1
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, UNIT_MEAN, [0.5] * 3),
+                               atol=1e-5)
