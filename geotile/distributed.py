@@ -56,12 +56,12 @@ def _worker_model(model_path, model_options: dict):
     """The worker's cached OnnxModel for ``model_path`` and ``model_options``, as the file
     is now: a worker outlives commands, and a model retrained into the same path is loaded
     again (the session of its old version is dropped)."""
-    from geotile.hf_sidecars import CONFIG, PREPROCESSOR
+    from geotile.hf_sidecars import CONFIG, PREPROCESSOR, hf_folder
 
     # Hugging Face's files beside it normalise its input and name its classes
-    beside = os.path.dirname(os.fspath(model_path))
+    beside = hf_folder(model_path)
     key = (*_model_key(model_path, model_options), _file_identity(model_path),
-           *(_file_identity(os.path.join(beside, name)) for name in (PREPROCESSOR, CONFIG)))
+           *(_file_identity(beside / name) for name in (PREPROCESSOR, CONFIG)))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:

@@ -1,8 +1,9 @@
 """Hugging Face's files beside an ONNX export: ``optimum-cli export onnx`` writes model.onnx
 (no metadata_props) with the model's ``config.json`` and its image processor's
-``preprocessor_config.json``. Read only from the model's own folder, only when clearly
-Hugging Face's, and only for what the ONNX metadata does not declare (options override
-both, see :meth:`geotile.model.OnnxModel.set_normalization`):
+``preprocessor_config.json``. Read only from the model's own folder (a link's, else that of
+the file it links to: :func:`hf_folder`), only when clearly Hugging Face's, and only for
+what the ONNX metadata does not declare (options override both, see
+:meth:`geotile.model.OnnxModel.set_normalization`):
 
 - preprocessor_config.json (``image_processor_type``, ``feature_extractor_type`` or
   ``image_mean``): pixels x ``rescale_factor`` when ``do_rescale`` (transformers' defaults:
@@ -31,6 +32,17 @@ PREPROCESSOR = "preprocessor_config.json"
 CONFIG = "config.json"
 
 
+def hf_folder(model_path) -> Path:
+    """The folder whose Hugging Face files go with ``model_path``: its own; for a link
+    (models/segformer.onnx -> exports/segformer/model.onnx) without either file beside it,
+    the folder of the file it links to."""
+    folder = Path(model_path).parent
+    if any((folder / name).is_file() for name in (PREPROCESSOR, CONFIG)) \
+            or not Path(model_path).is_symlink():
+        return folder
+    return Path(model_path).resolve().parent
+
+
 def _read(path: Path):
     """The JSON in ``path``, None when there is no such file; ValueError (its reason)."""
     if not path.is_file():
@@ -49,7 +61,7 @@ def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     preprocessor_config.json gives it) from the Hugging Face image processor beside
     ``model_path``; {} without one. ModelError naming the file when it is no valid JSON or
     its rescale_factor is no number > 0 (mean/std are checked per channel by the model)."""
-    path = Path(model_path).parent / PREPROCESSOR
+    path = hf_folder(model_path) / PREPROCESSOR
     try:
         processor = _read(path)
     except ValueError as exc:
@@ -86,7 +98,7 @@ def hf_class_names(model_path):
     ``model_path``; (None, None) without one, or when it names no classes (transformers'
     LABEL_k placeholders). A config.json that is no valid JSON is warned about and left out,
     as a metadata value that is no list of names is."""
-    path = Path(model_path).parent / CONFIG
+    path = hf_folder(model_path) / CONFIG
     try:
         config = _read(path)
     except ValueError as exc:

@@ -570,7 +570,7 @@ class OnnxModel:
 
     def _sidecar_names(self):
         """Class names from Hugging Face's config.json beside the model, said with -v."""
-        from geotile.hf_sidecars import CONFIG, hf_class_names
+        from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
 
         value, where = hf_class_names(self.path)
         if value is None:
@@ -580,7 +580,7 @@ class OnnxModel:
                         self.path.name, where, json.dumps(value))
             return None, None
         log.info("%s: class names from %s beside it", self.path.name, where)
-        self.sidecars["names"] = self.path.parent / CONFIG
+        self.sidecars["names"] = hf_folder(self.path) / CONFIG
         return value, f"its {where}"
 
     def _name_outputs(self) -> None:
@@ -1002,11 +1002,11 @@ class OnnxModel:
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
         self.sidecars.pop("normalization", None)
         if wanted and not declared:  # no metadata: Hugging Face's processor, if beside it
-            from geotile.hf_sidecars import PREPROCESSOR, hf_normalization
+            from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
 
             declared = hf_normalization(self.path, wanted, scale is None)
             if declared:
-                self.sidecars["normalization"] = self.path.parent / PREPROCESSOR
+                self.sidecars["normalization"] = hf_folder(self.path) / PREPROCESSOR
             # 1/255 is transformers' rescale of 8-bit pixels: geotile's own default, which
             # scales uint8 images so and warns of others (16-bit) instead of dividing them
             factor = declared.get("scale", (None,))[0]

@@ -3507,3 +3507,31 @@ def test_dask_workers_load_the_model_again_for_other_hugging_face_files(tmp_path
     out = predict_array(model, image, options=PredictOptions(tile_size=64))
     np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, UNIT_MEAN, [0.5] * 3),
                                atol=1e-5)
+
+
+def test_a_model_linked_from_another_folder_reads_the_files_beside_its_file(tmp_path, image):
+    """models/segformer.onnx -> exports/segformer/model.onnx: the link's folder holds no
+    Hugging Face files, so the export ran unnormalised (x / 255, mean 0) with bands
+    class_1..class_4. Without them beside the link, those beside the file it links to are
+    read; a folder of links that holds them (the Hub's cache: snapshots/<rev>/ links into
+    blobs/) is read first."""
+    path = optimum_folder(tmp_path / "exports" / "segformer")
+    (tmp_path / "models").mkdir()
+    link = tmp_path / "models" / "segformer.onnx"
+    link.symlink_to(path)
+    model = OnnxModel.from_path(link)
+    assert model.class_names == HF_LABELS
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, UNIT_MEAN, UNIT_STD),
+                               atol=1e-5)
+    # the Hub's cache: the snapshot's files are links too, into blobs/ named by hash
+    blobs, snapshot = tmp_path / "hub" / "blobs", tmp_path / "hub" / "snapshots" / "rev"
+    blobs.mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for name in ("model.onnx", "preprocessor_config.json", "config.json"):
+        (blobs / f"{name}.blob").write_bytes((path.parent / name).read_bytes())
+        (snapshot / name).symlink_to(blobs / f"{name}.blob")
+    model = OnnxModel.from_path(snapshot / "model.onnx")
+    assert model.class_names == HF_LABELS
+    assert model.sidecars == {"names": snapshot / "config.json",
+                              "normalization": snapshot / "preprocessor_config.json"}
