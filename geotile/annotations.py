@@ -50,7 +50,7 @@ import numpy as np
 import shapely
 
 from geotile.affine_math import apply
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
 
 KINDS = ("coco", "yolo")
 
@@ -255,10 +255,12 @@ def _one_class_as_masks(frame, names: dict[int, str], options: AnnotationOptions
               if any(class_key(str(v)) in keys for v in values if v is not None)]
     fix = (f"give --class-field {fields[0]}, the field holding them" if fields
            else "give --class-field with the labels' field holding them, if they have one")
-    warnings.warn(f"{source}: its features have no class (no --class-field): they are "
-                  f"annotated '{own_name}' {own_id}, but the masks' classes are {listed} "
-                  f"({options.mask_source}); to annotate them as the masks, {fix}.",
-                  stacklevel=2)
+    advice = (f"its features have no class (no --class-field): they are annotated "
+              f"'{own_name}' {own_id}, but the masks' classes are {listed} "
+              f"({options.mask_source}); to annotate them as the masks, {fix}.")
+    # a folder's label files: said once in full, the others in one line at the end
+    warnings.warn(GeotileWarning(f"{source}: {advice}", about=Path(str(source)).name,
+                                 advice=advice), stacklevel=2)
     return frame, names
 
 

@@ -354,6 +354,32 @@ def test_labels_without_classes_against_masks_of_several_other_classes_are_said(
     assert sorted(a["category_id"] for a in _coco(out)["annotations"]) == [1, 2]
 
 
+def test_a_folder_of_labels_without_classes_is_warned_of_once(run_cli, tmp_path):
+    """A folder of 4 images, their masks (garage 1, house 2) and label files, tiled without
+    --class-field: the same warning was said 4 times in full (once per label file: 100
+    lines for 100 images), where geotile says an advice once and the other files in one
+    line at the end."""
+    (tmp_path / "classes.json").write_text(json.dumps({"garage": 1, "house": 2}))
+    for n in range(4):
+        image = _image(tmp_path / "images" / f"img{n}.tif")
+        labels = _labels(tmp_path / "labels" / f"img{n}.geojson", [(1, 1, 4, 4), (7, 1, 10, 4)],
+                         ["garage", "house"])
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        made = run_cli("make-masks", labels, image, "--class-field", "kind", "--class-map",
+                       tmp_path / "classes.json", "-o", tmp_path / "masks" / f"img{n}.tif")
+        assert made.exit_code == 0, made.output
+    result = run_cli("tile", tmp_path / "images", "--masks", tmp_path / "masks", "--labels",
+                     tmp_path / "labels", "--size", "40", "--annotations", "coco",
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "--class-field kind" in line]
+    assert len(warned) == 2, result.stderr
+    assert str(tmp_path / "labels" / "img0.geojson") in warned[0]
+    assert "garage 1, house 2" in warned[0]
+    assert warned[1].startswith("Warning: 3 more files (img1.geojson, img2.geojson, "
+                                "img3.geojson): "), warned[1]
+
+
 def test_warnings_of_palette_masks_name_the_label_raster_given(run_cli, tmp_path):
     """--masks of DeepGlobe label rasters (--palette deepglobe: urban_land 1 ... water 5)
     with footprints of no class: the message named the masks /tmp/geotile-masks-.../tile.tif,
