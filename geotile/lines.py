@@ -74,6 +74,9 @@ JOIN_PIXELS = 4
 #: cycles of paths between junctions at most 4 times this many pixels long (and not longer
 #: than the road is wide) are one junction (:func:`collapse_junction_cycles`)
 CYCLE_PIXELS = 3
+#: a line whose last this many pixels run along the mosaic's outer edge ends in thinning's
+#: hook, straightened (:func:`_straighten_at_outer_edge`)
+EDGE_HOOK_PIXELS = 3
 #: holes in a road's mask up to this many square metres (pinholes of a model's noise, a car
 #: on the road) are filled before thinning, which would draw a ring round each; a
 #: roundabout's island is larger
@@ -300,12 +303,14 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
     covered = known | context | no_data  # no data: background
     classes = np.unique(ids[hy:hy + rows, hx:hx + source.width])
     filled = ids if covered.all() else _fill_unknown(ids, covered)
+    outside = ~covered  # past the mosaic's outer edge: mirrored
     del ids, context, covered  # a band's worth each: only ``filled`` is read on
 
     def cut(a: np.ndarray) -> np.ndarray:
         return a if split == (1, 1) else np.repeat(np.repeat(a, ky, axis=0), kx, axis=1)
 
-    known, no_data = cut(known), cut(no_data)  # bool: scores and owners are read uncut
+    # bool: scores and owners are read uncut
+    known, no_data, outside = cut(known), cut(no_data), cut(outside)
     core = slice(hy * ky, (hy + rows) * ky)
     cols = slice(hx * kx, (hx + source.width) * kx)
     found = []
@@ -317,6 +322,9 @@ def _band_segments(group, source, top: int, rows: int, halo: int,
         skeleton = road_skeleton(inside)
         if no_data.any():
             _extend_to_no_data(skeleton, inside, no_data, np.divide(sides, min(sides)))
+        if outside.any():
+            _straighten_at_outer_edge(skeleton, inside, outside, np.divide(sides, min(sides)),
+                                      max(hy * ky, hx * kx))
         segments = pixel_segments(skeleton, core, cols, known)
         if len(segments):
             r, c = segments[..., 0], segments[..., 1]
@@ -420,14 +428,15 @@ def road_skeleton(inside: np.ndarray) -> np.ndarray:
 
 
 def _extend_to_no_data(skeleton: np.ndarray, inside: np.ndarray, no_data: np.ndarray,
-                       sampling=(1.0, 1.0)) -> None:
+                       sampling=(1.0, 1.0), only: np.ndarray | None = None) -> None:
     """Draw on, in place, each end of ``skeleton`` that stops within half the road's width
     of ``no_data``, straight through ``inside`` up to the last pixel before no data (a road
     running into it), as it runs across the raster's outer edge: the end's branch about as
     near no data as the road's sides (thinning's hook into an oblique cut's acute corner,
     which runs between a side and no data) is drawn again from where the road's centreline
     leaves off. An end whose road stops in valid background first stays.
-    ``sampling``: a pixel's (height, width) in units of its smaller side."""
+    ``sampling``: a pixel's (height, width) in units of its smaller side; ``only``: the
+    ends to draw on (default: all)."""
     from scipy import ndimage
 
     to_no_data = ndimage.distance_transform_edt(~no_data, sampling=sampling)
@@ -436,7 +445,8 @@ def _extend_to_no_data(skeleton: np.ndarray, inside: np.ndarray, no_data: np.nda
     # thinning measures in 8-adjacent steps: its hook runs up to sqrt(2) times as far
     # from no data as from the road's side
     near = to_no_data <= np.sqrt(2) * half + 1.5
-    for r, c in np.argwhere(skeleton & (to_no_data <= half + 1.5)).tolist():
+    candidates = skeleton & (to_no_data <= half + 1.5)
+    for r, c in np.argwhere(candidates if only is None else candidates & only).tolist():
         hook = _hook(skeleton, r, c, near, half)
         if hook is None:  # not an end
             continue
@@ -457,6 +467,63 @@ def _extend_to_no_data(skeleton: np.ndarray, inside: np.ndarray, no_data: np.nda
                         skeleton[qr, qc] = True
                 break
             path.append((pr, pc))
+
+
+def _straighten_at_outer_edge(skeleton: np.ndarray, inside: np.ndarray, outside: np.ndarray,
+                              sampling, reach: int) -> None:
+    """Cut ``skeleton`` at the mosaic's outer edge (``outside``: its mirrored pixels) and
+    draw each line that crosses it on straight from where the road's centreline leaves off,
+    as :func:`_extend_to_no_data` draws a road into no data: a road crossing the edge
+    obliquely and its mirror image make a V whose skeleton runs along the edge from where
+    the centrelines meet to the V's outer corner (a road 10 m wide at 30 degrees to the
+    edge ended in a hook 8.7 m along it). Only ends whose last ``EDGE_HOOK_PIXELS`` pixels
+    run along the edge are redrawn (a road leaving the edge at once, crossing it steeply,
+    keeps the mirrored skeleton's end). Each end is straightened in a window around it
+    of four times the road's cut along the edge (at least its width), at most ``reach``
+    pixels: distances near the end only."""
+    skeleton[outside] = False
+    rows, cols = np.nonzero(skeleton)
+    height, width = skeleton.shape
+    touching = np.zeros(len(rows), bool)
+    for dr, dc in _NEIGHBOURS:
+        touching |= outside[np.clip(rows + dr, 0, height - 1), np.clip(cols + dc, 0, width - 1)]
+    if not touching.any():
+        return
+    inside = inside & ~outside
+    for r, c in zip(rows[touching].tolist(), cols[touching].tolist(), strict=True):
+        if len(_next_pixels(skeleton, r, c, {(r, c)})) != 1 or \
+                not _along(skeleton, outside, r, c, EDGE_HOOK_PIXELS):
+            continue  # not an end, or one that leaves the edge at once (no hook)
+        side = outside[r, max(c - 1, 0):c + 2].any(), outside[max(r - 1, 0):r + 2, c].any()
+        across = max(_run(inside[:, c], r) if side[0] or not side[1] else 0,
+                     _run(inside[r, :], c) if side[1] or not side[0] else 0)
+        size = min(4 * across + 16, reach)
+        window = np.s_[max(r - size, 0):r + size + 1, max(c - size, 0):c + size + 1]
+        only = np.zeros(skeleton[window].shape, bool)
+        only[r - window[0].start, c - window[1].start] = True
+        _extend_to_no_data(skeleton[window], inside[window], outside[window], sampling, only)
+
+
+def _along(skeleton: np.ndarray, outside: np.ndarray, r: int, c: int, count: int) -> bool:
+    """Whether the ``count`` pixels of ``skeleton`` from its end (r, c) all touch
+    ``outside``: the line runs along the edge."""
+    seen = {(r, c)}
+    for _ in range(count - 1):
+        around = _next_pixels(skeleton, r, c, seen)
+        if len(around) != 1:
+            return False
+        r, c = around[0]
+        seen.add((r, c))
+        if not outside[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2].any():
+            return False
+    return True
+
+
+def _run(line: np.ndarray, k: int) -> int:
+    """The length of the run of True in ``line`` through index ``k``."""
+    lo = np.flatnonzero(~line[:k])
+    hi = np.flatnonzero(~line[k:])
+    return (k + (hi[0] if len(hi) else len(line) - k)) - (lo[-1] + 1 if len(lo) else 0)
 
 
 def _hook(skeleton: np.ndarray, r: int, c: int, near: np.ndarray, half: np.ndarray):

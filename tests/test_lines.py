@@ -1766,6 +1766,32 @@ def test_a_diagonal_road_runs_straight_into_no_data_as_into_the_outer_edge(
     assert lines["collar"].hausdorff_distance(valid) < 1.5
 
 
+@pytest.mark.parametrize("degrees, width", [(30, 10), (60, 10), (30, 6), (60, 4)])
+def test_a_road_crossing_the_outer_edge_obliquely_ends_where_it_crosses(make_raster, tmp_path,
+                                                                       degrees, width):
+    """A road ``width`` m wide at ``degrees`` from east through the middle of the left edge,
+    crossing it or the bottom edge at 30 degrees to the edge: the road and its mirror image
+    past the edge make a V whose skeleton runs along the edge to the V's outer corner, so
+    the line ended in a hook along the edge (8.7 m off the crossing for 10 m at 30 deg,
+    9.2 m at 60 deg; 3.3 m for 4 m). It ends where the road crosses the edge, straight on."""
+    from rasterio.features import rasterize
+
+    from geotile.lines import vectorize_lines
+
+    a = np.radians(degrees)
+    centre, along = np.array([X0, Y0 - 50]), np.array([np.cos(a), -np.sin(a)])
+    road = shapely.LineString([centre - 300 * along, centre + 300 * along])
+    transform = from_origin(X0, Y0, 0.5, 0.5)
+    mask = rasterize([(road.buffer(width / 2), 1)], out_shape=(200, 200),
+                     transform=transform).astype(np.uint8)
+    vectorize_lines(make_raster("road.tif", mask, transform=transform), tmp_path / "road.gpkg")
+    frame = gpd.read_file(tmp_path / "road.gpkg")
+    assert len(frame) == 1
+    truth = road.intersection(shapely.box(X0, Y0 - 100, X0 + 100, Y0))
+    assert frame.geometry.iloc[0].hausdorff_distance(truth) < 1.5
+    assert frame["length_m"].iloc[0] == pytest.approx(truth.length, abs=2.0)
+
+
 def test_lines_just_beyond_the_buffer_are_not_said_to_cover_different_ground(tmp_path,
                                                                             caplog):
     """A prediction 1.5 m beside an east-west truth road (its box of no height) scores 0 at
