@@ -1,9 +1,9 @@
 """Hugging Face's files beside an ONNX export: ``optimum-cli export onnx`` writes model.onnx
 (no metadata_props) with the model's ``config.json`` and its image processor's
 ``preprocessor_config.json``. Read only from the model's own folder (a link's, else that of
-the file it links to: :func:`hf_folder`), only when clearly Hugging Face's, and only for
-what the ONNX metadata does not declare (options override both, see
-:meth:`geotile.model.OnnxModel.set_normalization`):
+the file it links to; the repository's root for onnx/model.onnx: :func:`hf_folder`), only
+when clearly Hugging Face's, and only for what the ONNX metadata does not declare (options
+override both, see :meth:`geotile.model.OnnxModel.set_normalization`):
 
 - preprocessor_config.json (``image_processor_type``, ``feature_extractor_type`` or
   ``image_mean``): pixels x ``rescale_factor`` when ``do_rescale`` (transformers' defaults:
@@ -35,12 +35,16 @@ CONFIG = "config.json"
 def hf_folder(model_path) -> Path:
     """The folder whose Hugging Face files go with ``model_path``: its own; for a link
     (models/segformer.onnx -> exports/segformer/model.onnx) without either file beside it,
-    the folder of the file it links to."""
-    folder = Path(model_path).parent
-    if any((folder / name).is_file() for name in (PREPROCESSOR, CONFIG)) \
-            or not Path(model_path).is_symlink():
-        return folder
-    return Path(model_path).resolve().parent
+    the folder of the file it links to; for a model in an ``onnx`` folder without them
+    (a Hub repository laid out for transformers.js: onnx/model.onnx,
+    onnx/model_quantized.onnx, the JSON files at its root), the folder above it."""
+    path = Path(model_path)
+    folders = [path.parent, *([path.resolve().parent] if path.is_symlink() else [])]
+    folders += [f.parent for f in folders if f.name.lower() == "onnx"]
+    for folder in folders:
+        if any((folder / name).is_file() for name in (PREPROCESSOR, CONFIG)):
+            return folder
+    return folders[0]
 
 
 def _read(path: Path):

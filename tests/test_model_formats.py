@@ -3509,6 +3509,26 @@ def test_dask_workers_load_the_model_again_for_other_hugging_face_files(tmp_path
                                atol=1e-5)
 
 
+def test_a_model_in_an_onnx_folder_reads_the_files_at_the_repository_root(tmp_path, image):
+    """A Hub repository laid out for transformers.js (Xenova/segformer-...: onnx/model.onnx,
+    onnx/model_quantized.onnx, config.json and preprocessor_config.json at its root) ran
+    unnormalised with bands class_1..class_4: the files are read from the folder above
+    'onnx' when none are beside the model; a folder of another name is not climbed."""
+    path = optimum_folder(tmp_path / "repo" / "onnx")
+    for name in ("preprocessor_config.json", "config.json"):
+        (path.parent / name).rename(tmp_path / "repo" / name)
+    model = OnnxModel.from_path(path)
+    assert model.class_names == HF_LABELS
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, UNIT_MEAN, UNIT_STD),
+                               atol=1e-5)
+    assert model.sidecars == {"names": tmp_path / "repo" / "config.json",
+                              "normalization": tmp_path / "repo" / "preprocessor_config.json"}
+    (tmp_path / "repo" / "onnx").rename(tmp_path / "repo" / "exports")
+    model = OnnxModel.from_path(tmp_path / "repo" / "exports" / "model.onnx")
+    assert model.class_names != HF_LABELS and not model.sidecars
+
+
 def test_a_model_linked_from_another_folder_reads_the_files_beside_its_file(tmp_path, image):
     """models/segformer.onnx -> exports/segformer/model.onnx: the link's folder holds no
     Hugging Face files, so the export ran unnormalised (x / 255, mean 0) with bands

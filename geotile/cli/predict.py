@@ -178,7 +178,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     class names and normalisation are read from the model and its metadata,
     else (normalisation, class names) from Hugging Face's preprocessor_config.json
     and config.json beside it (an Optimum export: rescale_factor, image_mean,
-    image_std, id2label; -v names the file and key); options override them.
+    image_std, id2label; -v names the file and key), or above its onnx/ folder
+    (transformers.js' layout); options override them.
     Several IMAGEs share one model session.
 
     \b
