@@ -6,7 +6,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
 - input: one image tensor, NCHW (PyTorch) or NHWC (Keras via tf2onnx), of
   float, float16 or integer type (an integer model gets raw pixels); a fixed
   H=W (or one of them fixed) sets the tile size; a fixed batch size is honoured by padding;
-- outputs: every output (or those chosen) becomes bands, in order; each may be
+- outputs: every output (or those chosen; not an auxiliary head's, torchvision's ``aux``,
+  UperNet's ``auxiliary_logits``, beside others) becomes bands, in order; each may be
   [N,K,H,W], [N,H,W,K] or [N,H,W] (checked against the window, not guessed
   from the input layout alone); a batch of 1 baked into the graph runs in
   chunks. The output is the window, its centred crop (valid convolutions) or
@@ -46,6 +47,7 @@ import json
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,8 +168,6 @@ _DOWNSCALES = (2, 4, 8, 16, 32)
 DEEPNESS_MODEL_TYPES = ("segmentor", "regressor", "detector", "recognition",
                         "superresolution")
 DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
-#: the outputs of a torchvision segmentation model exported with its auxiliary head (sorted)
-TORCHVISION_HEADS = ("aux", "out")
 #: the most a default batch of windows may take (float32 input and output): many classes
 #: mean fewer windows a batch (10,000 classes at 512 px: 10.5 GB a window)
 MAX_WINDOW_OUTPUT_BYTES = 1024**3
@@ -371,8 +371,9 @@ class OnnxModel:
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
-        if len(self.outputs) < len(self.all_output_names) and sorted(
-                self.all_output_names) != list(TORCHVISION_HEADS):  # those left out may tell
+        chosen = {o.name for o in self.outputs}
+        if any(n not in chosen and not _auxiliary_head(n)
+               for n in self.all_output_names):  # those left out may tell
             try:
                 every = session.run(None, {self.input_name: self._zeros(
                     self.fixed_batch or 1, probe_size)})
@@ -512,11 +513,16 @@ class OnnxModel:
                                        else None, sliced=end.sliced))
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
-            if sorted(self.all_output_names) == list(TORCHVISION_HEADS):
-                # torchvision's aux head is trained only, as its reference scripts predict
-                log.info("%s: outputs out and aux (torchvision's model and auxiliary heads): "
-                         "writing out (--outputs out,aux for both)", self.path.name)
-                return [o for o in outputs if o.name == "out"]
+            auxiliary = [o for o in outputs if _auxiliary_head(o.name)]
+            if auxiliary and len(auxiliary) < len(outputs):
+                # an auxiliary head (torchvision's aux, UperNet's auxiliary_logits) is trained
+                # only, as the reference scripts and transformers' post-processing predict
+                kept = [o for o in outputs if o not in auxiliary]
+                log.info("%s: output(s) %s of an auxiliary head left out: writing %s "
+                         "(--outputs %s for all)", self.path.name,
+                         ", ".join(o.name for o in auxiliary), ", ".join(o.name for o in kept),
+                         ",".join(self.all_output_names))
+                return kept
             return outputs
         if isinstance(wanted, str):
             wanted = [w.strip() for w in wanted.split(",") if w.strip()]
@@ -1347,6 +1353,12 @@ class OnnxModel:
         return (f"{self.path.name}: {self.provider}, {self.layout}, {self.channels} channels "
                 f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "
                 f"{self.class_names}, activation {activations}")
+
+
+def _auxiliary_head(name: str) -> bool:
+    """Whether output ``name`` is an auxiliary head's, trained only (torchvision's ``aux``,
+    transformers' UperNet ``auxiliary_logits``): a word of it is aux or auxiliary."""
+    return bool({"aux", "auxiliary"} & set(re.split(r"[^a-z0-9]+", name.lower())))
 
 
 def _binary_name(names: list[str], model: str, key: str) -> list[str]:

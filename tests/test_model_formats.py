@@ -3555,3 +3555,65 @@ def test_a_model_linked_from_another_folder_reads_the_files_beside_its_file(tmp_
     assert model.class_names == HF_LABELS
     assert model.sidecars == {"names": snapshot / "config.json",
                               "normalization": snapshot / "preprocessor_config.json"}
+
+
+# --- other Hugging Face architectures: UperNet, BEiT/DPT/MobileViT, Mask2Former, depth ------
+def hf_export(folder, nodes, outputs, weights, config=None, processor=HF_PROCESSOR):
+    """An Optimum export of ``nodes`` (input pixel_values [batch_size, 3, height, width],
+    ``outputs`` (name, type, shape)) beside preprocessor_config.json and config.json
+    (HF_CONFIG updated by ``config``), IR 8 as Optimum writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = save_graph(folder / "model.onnx", nodes,
+                      [("pixel_values", FLOAT, ["batch_size", 3, "height", "width"])], outputs,
+                      weights)
+    model = onnx.load(str(path))
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    (folder / "config.json").write_text(json.dumps({**HF_CONFIG, **(config or {})}))
+    return path
+
+
+def hf_feed(image):
+    """The image as transformers' processor feeds it: x / 255, ImageNet mean/std."""
+    return ((image[np.newaxis].astype(np.float32) / np.float32(255)
+             - np.float32(UNIT_MEAN).reshape(1, -1, 1, 1))
+            / np.float32(UNIT_STD).reshape(1, -1, 1, 1))
+
+
+UPERNET = {"model_type": "upernet", "architectures": ["UperNetForSemanticSegmentation"],
+           "use_auxiliary_head": True}
+
+
+@pytest.mark.parametrize("order", [("logits", "auxiliary_logits"),
+                                   ("auxiliary_logits", "logits")])
+def test_an_auxiliary_head_beside_the_logits_is_left_out(tmp_path, run_cli, make_raster, image,
+                                                         order):
+    """UperNet (ConvNeXt/Swin) exported with its auxiliary head: logits and auxiliary_logits,
+    both [batch, 4, height, width], gave 8 bands logits_1..4, auxiliary_logits_1..4 (the
+    id2label names fit both, so neither got them) and --output-type class took the argmax
+    over both heads. As torchvision's aux: the main head alone, named from id2label;
+    --outputs still writes both."""
+    heads = {"logits": conv1x1("pixel_values", "logits", 3, 4, seed=31, prefix="a"),
+             "auxiliary_logits": conv1x1("pixel_values", "auxiliary_logits", 3, 4, seed=32,
+                                         prefix="b")}
+    path = hf_export(tmp_path / "upernet", [heads[n][0] for n in order],
+                     [(n, FLOAT, ["batch_size", 4, "height", "width"]) for n in order],
+                     {**heads["logits"][1], **heads["auxiliary_logits"][1]}, UPERNET)
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype",
+                     "float32", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "auxiliary_logits" in result.stderr  # -v says what was left out
+    expected = softmax(ort_run(path, hf_feed(image))[order.index("logits")][0]
+                       .astype(np.float64))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert list(out.descriptions) == HF_LABELS
+        np.testing.assert_allclose(out.read(), expected, atol=1e-5)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--output-type", "class",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as out:
+        np.testing.assert_array_equal(out.read(1), expected.argmax(axis=0))
+    both = OnnxModel.from_path(path, outputs="logits,auxiliary_logits")
+    assert both.num_classes == 8

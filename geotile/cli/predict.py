@@ -135,7 +135,8 @@ def _bands(ctx, param, value):
               "for an output that ends in one already.")
 @click.option("--outputs", "model_outputs", metavar="NAMES",
               help="Model outputs to write, by name, comma-separated (default: all, in order; "
-                   "of a torchvision model's out and aux heads, out only).")
+                   "an auxiliary head's, torchvision's aux or UperNet's auxiliary_logits, left "
+                   "out).")
 @click.option("--model-resolution", callback=_resolution, metavar="M|native",
               help="The model's pixel size in metres: windows are read resampled to it and the "
               "result written back on the image grid. Default: the model's resolution "
