@@ -13,6 +13,9 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   chunks. The output is the window, its centred crop (valid convolutions) or
   an integer downscale of it (upsampled bilinearly here: logits before the
   activation applied here, as HF/mmseg do), see :class:`Geometry`;
+- a mask classification export (MaskFormer, Mask2Former, OneFormer: class queries
+  [N, Q, K+1] beside mask queries [N, Q, h, w]) gives one output of K class scores, combined
+  per window as transformers does (:mod:`geotile.mask_classification`);
 - an instance segmentation export (YOLO-seg: detections beside mask prototypes, or
   Ultralytics' metadata task=segment) is refused, its prototypes chosen too;
 - the model is probed once per tile size: any ONNX Runtime failure becomes one
@@ -220,6 +223,9 @@ class ModelOutput:
     softmax_axis: int | None = None
     #: a Slice or Gather after its final activation (GraphEnd.sliced)
     sliced: bool = False
+    #: the output of class queries [N, Q, K+1] this one's mask queries [N, Q, h, w] are
+    #: combined with (a mask classification model: geotile.mask_classification), or ""
+    class_queries: str = ""
 
     @property
     def multi_label(self) -> bool:
@@ -349,6 +355,8 @@ class OnnxModel:
         self.raw_values = self.activation == "none" or self.model_type == "regressor"
         self._warned: set[str] = set()  # outputs whose metadata activation was overruled
         self.outputs = self._select_outputs(outputs, graph, opset)
+        self._pair_queries(self.tile_size if self.fixed_size else (
+            tile_size or self.tile_size or DEFAULT_TILE_SIZE))
         self._refuse_instance_model(
             [tuple(o.shape or ()) for o in session.get_outputs()], height)
         self._geometries: dict[int, Geometry] = {}
@@ -371,7 +379,7 @@ class OnnxModel:
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
-        chosen = {o.name for o in self.outputs}
+        chosen = {o.name for o in self.outputs} | {o.class_queries for o in self.outputs}
         if any(n not in chosen and not _auxiliary_head(n)
                for n in self.all_output_names):  # those left out may tell
             try:
@@ -542,6 +550,36 @@ class OnnxModel:
             chosen.append(by_name[name])
         return chosen
 
+    def _pair_queries(self, size: int) -> None:
+        """Combine a mask classification model's class and mask queries (MaskFormer,
+        Mask2Former, OneFormer: :mod:`geotile.mask_classification`) into one output of class
+        scores, when the mask queries are among those chosen: told by transformers' names or
+        the declared shapes, else by the shapes of one run at ``size`` px."""
+        from geotile.mask_classification import mask_class_pair
+
+        names = self.all_output_names
+        declared = [list(o.shape) if o.shape else None for o in self.session.get_outputs()]
+        pair = mask_class_pair(names, declared)
+        if pair is None and len(names) > 1 and any(d is None or len(d) == 3 for d in declared):
+            try:
+                every = self.session.run(None, {self.input_name: self._zeros(
+                    self.fixed_batch or 1, size)})
+            except Exception:  # ONNX Runtime raises several types; the probe explains
+                every = []
+            if every:
+                pair = mask_class_pair(names, [list(np.shape(r)) for r in every])
+        if pair is None:
+            return
+        classes, masks = names[pair[0]], names[pair[1]]
+        mask = next((o for o in self.outputs if o.name == masks), None)
+        if mask is None:  # the class queries alone are refused as no per-pixel map
+            return
+        self.outputs = [o for o in self.outputs if o.name != classes]
+        mask.class_queries, mask.final_kind, mask.ends_in_activation = classes, "final", True
+        log.info("%s: outputs %s and %s are a mask classification model's class and mask "
+                 "queries (MaskFormer, Mask2Former, OneFormer): combined per window into class "
+                 "scores, as transformers' post-processing does", self.path.name, classes, masks)
+
     def _declared_names(self):
         """The class names its metadata declares: geotile's (Deepness') ``class_names`` or
         ``names``, else mmseg's ``classes``, other exporters' ``labels`` or HuggingFace's
@@ -598,7 +636,8 @@ class OnnxModel:
                           for o in self.outputs]
         else:
             flat = name_list(names)
-            single = len(self.all_output_names) == 1
+            queries = {o.class_queries for o in self.outputs if o.class_queries}
+            single = len(self.all_output_names) - len(queries) == 1
             per_output = [flat if single else None for _ in self.outputs]
             if flat and not single and len(flat) == len(self.all_output_names) and all(
                     o.channels == 1 for o in self.outputs):
@@ -613,7 +652,8 @@ class OnnxModel:
                                 len(flat),
                                 ", ".join(flat), ", ".join(
                                     f"{o.name!r} ({o.channels} band(s))" for o in self.outputs))
-        several = len(self.all_output_names) > 1
+        several = len(self.all_output_names) - len(
+            {o.class_queries for o in self.outputs if o.class_queries}) > 1
         for output, listed in zip(self.outputs, per_output, strict=True):
             if listed and len(listed) == output.channels:
                 output.names = listed
@@ -632,6 +672,14 @@ class OnnxModel:
         self.num_classes = len(self.class_names)
 
     def _activation_for(self, output: ModelOutput) -> str:
+        if output.class_queries:  # scores combined from the queries' probabilities
+            if self.activation in ("sigmoid", "softmax"):
+                raise ModelError(
+                    f"{self.path}: outputs {output.class_queries!r} and {output.name!r} are "
+                    "class and mask queries, combined into class scores 0..1 as transformers "
+                    f"does; --activation {self.activation} would apply another on top. Leave "
+                    "out --activation.")
+            return "none"
         if self.activation != "auto":
             if self.activation != "none" and output.final_kind in ("sigmoid", "softmax"):
                 raise ModelError(
@@ -669,7 +717,16 @@ class OnnxModel:
             self._run_options = ort.RunOptions()
             self._run_options.log_severity_level = 4  # errors come back as one line
         names = [o.name for o in self.outputs]
-        return self.session.run(names, {self.input_name: feed}, self._run_options)
+        queries = [o.class_queries for o in self.outputs if o.class_queries]
+        results = self.session.run(names + queries, {self.input_name: feed},
+                                   self._run_options)
+        if not queries:
+            return results
+        from geotile.mask_classification import semantic_scores
+
+        found = dict(zip(queries, results[len(names):], strict=True))
+        return [semantic_scores(np.asarray(found[o.class_queries]), np.asarray(r))
+                if o.class_queries else r for o, r in zip(self.outputs, results, strict=False)]
 
     def _zeros(self, batch: int, size: int) -> np.ndarray:
         channels = self.channels or 3
@@ -789,6 +846,8 @@ class OnnxModel:
         """ModelError for an instance-segmentation export (Ultralytics' YOLO-seg: its
         metadata, or the outputs' ``shapes`` at ``size`` px, see :func:`_instance_heads`):
         its prototypes are a per-pixel map, but of basis masks, not of class scores."""
+        if any(o.class_queries for o in self.outputs):  # queries of classes, not boxes
+            return
         heads = _instance_heads(shapes, size) if size else None
         ultralytics = any("ultralytics" in str(self.metadata.get(key, "")).lower()
                           for key in ("author", "description"))
@@ -1288,6 +1347,12 @@ class OnnxModel:
                 if out.shape[-1] != geometry.out:  # logits upsampled, then activated (as HF)
                     out = self._upsample(out, geometry.out)
                 out = _activate(out, output.activation)
+            elif output.class_queries:  # upsampled, then their shares (argmax as HF's)
+                from geotile.mask_classification import class_shares
+
+                if out.shape[-1] != geometry.out:
+                    out = self._upsample(out, geometry.out)
+                out = class_shares(out)
             if self.output_scale != 1.0:
                 out = out * np.float32(self.output_scale)
             if output.overshoots and output.activation == "none" and not self.raw_values:

@@ -3617,3 +3617,76 @@ def test_an_auxiliary_head_beside_the_logits_is_left_out(tmp_path, run_cli, make
         np.testing.assert_array_equal(out.read(1), expected.argmax(axis=0))
     both = OnnxModel.from_path(path, outputs="logits,auxiliary_logits")
     assert both.num_classes == 8
+
+
+MASK2FORMER = {"model_type": "mask2former",
+               "architectures": ["Mask2FormerForUniversalSegmentation"], "num_queries": 6}
+
+
+def mask2former_export(folder, names=("class_queries_logits", "masks_queries_logits"),
+                       queries="num_queries", config=MASK2FORMER, queries_count=6):
+    """A mask classification export: class queries [batch, Q, K+1] (constant here, as if
+    from learnt queries) and mask queries [batch, Q, height/4, width/4] (a 1x1 conv behind a
+    4x4 AveragePool), outputs ``names``; Q declared as ``queries`` (a name or a number)."""
+    classes = len(HF_LABELS) + 1
+    rng = np.random.default_rng(41)
+    conv, weights = conv1x1("pooled", names[1], 3, queries_count, seed=42)
+    weights["c_W"] *= 3
+    nodes = [helper.make_node("Shape", ["pixel_values"], ["shape"]),
+             helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
+             helper.make_node("Concat", ["batch", "tail"], ["target"], axis=0),
+             helper.make_node("Expand", ["queries", "target"], [names[0]]),
+             helper.make_node("AveragePool", ["pixel_values"], ["pooled"], kernel_shape=[4, 4],
+                              strides=[4, 4]), conv]
+    weights.update({"zero": np.array([0], np.int64), "one": np.array([1], np.int64),
+                    "tail": np.array([queries_count, classes], np.int64),
+                    "queries": rng.normal(0, 2, (1, queries_count, classes)).astype(np.float32)})
+    return hf_export(folder, nodes, [(names[0], FLOAT, ["batch_size", queries, classes]),
+                                     (names[1], FLOAT, ["batch_size", queries, "h", "w"])],
+                     weights, config)
+
+
+def mask_classification_reference(path, image, folder):
+    """transformers' post_process_semantic_segmentation on the whole image: softmax of the
+    class queries without "no object", sigmoid of the masks, summed over the queries,
+    upsampled bilinearly (half-pixel) to the image; with its per-pixel shares of the sum."""
+    classes, masks = (r.astype(np.float64) for r in ort_run(path, hf_feed(image)))
+    probs = softmax(classes[0].T).T[:, :-1]  # [Q, K]
+    segmentation = np.einsum("qc,qhw->chw", probs, 1 / (1 + np.exp(-masks[0])))
+    upsampled = resize_reference(segmentation[np.newaxis], 4, folder)[0].astype(np.float64)
+    return upsampled.argmax(axis=0), upsampled / upsampled.sum(axis=0)
+
+
+@pytest.mark.parametrize(("names", "queries"), [
+    (("class_queries_logits", "masks_queries_logits"), "num_queries"),
+    (("pred_logits", "pred_masks"), 6),  # other names: told by their shapes
+    (("pred_logits", "pred_masks"), "num_queries"),  # ... found by the probe
+])
+def test_a_mask_classification_export_gives_the_classes_of_its_queries(
+        tmp_path, run_cli, make_raster, names, queries):
+    """Mask2Former (MaskFormer, OneFormer) has no per-pixel class logits: class queries
+    [batch, 6, 5] (4 classes and 'no object') and 6 masks at 1/4. It was refused with the
+    advice '--outputs masks_queries_logits', which wrote 6 'classes' that were the softmax
+    over the queries. Now the two are combined per window as transformers does: 4 bands
+    named from id2label, their argmax the reference's."""
+    path = mask2former_export(tmp_path / "m2f", names, queries)
+    pixels = np.random.default_rng(43).integers(0, 256, (3, 96, 128), dtype=np.uint8)
+    tif = make_raster("img.tif", pixels)
+    ids, shares = mask_classification_reference(path, pixels, tmp_path)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "p.tif", "--dtype", "float32",
+                     "--tile-size", "64", "--overlap", "16")
+    assert result.exit_code == 0, result.output
+    assert "mask classification" in result.stderr
+    with rasterio.open(tmp_path / "p.tif") as out:
+        assert list(out.descriptions) == HF_LABELS
+        assert out.tags()["GEOTILE_BANDS"] == "exclusive"
+        np.testing.assert_allclose(out.read(), shares, atol=1e-5)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--output-type", "class",
+                     "--tile-size", "64", "--overlap", "16")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as out:
+        np.testing.assert_array_equal(out.read(1), ids)
+    from .conftest import assert_one_line_error
+
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "s.tif", "--activation",
+                                  "sigmoid"), "class and mask queries", "--activation")

@@ -180,7 +180,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     else (normalisation, class names) from Hugging Face's preprocessor_config.json
     and config.json beside it (an Optimum export: rescale_factor, image_mean,
     image_std, id2label; -v names the file and key), or above its onnx/ folder
-    (transformers.js' layout); options override them.
+    (transformers.js' layout); options override them. A mask classification
+    model's class and mask queries (MaskFormer, Mask2Former, OneFormer) are
+    combined into class scores as transformers' post-processing does.
     Several IMAGEs share one model session.
 
     \b

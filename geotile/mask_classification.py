@@ -1,0 +1,58 @@
+"""Mask classification exports (transformers' MaskFormer, Mask2Former, OneFormer): no
+per-pixel class logits, but Q queries, each a class distribution ``class_queries_logits``
+[N, Q, K+1] (the last class is "no object") and a mask ``masks_queries_logits`` [N, Q, h, w]
+(1/4 of the window). :func:`semantic_scores` combines them per window as transformers'
+``post_process_semantic_segmentation`` does (K per-class scores), upsampled to the window as
+it does, then divided by their sum at each pixel (:func:`class_shares`: 0..1, the argmax
+unchanged), which geotile blends and argmaxes like any other probabilities. (Mask2Former's
+processor first resizes the mask logits to 384 x 384 before the sigmoid; geotile combines
+them at the model's own 1/4 resolution, as MaskFormer's and OneFormer's do.)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: the output names transformers gives the two heads
+CLASS_QUERIES, MASK_QUERIES = "class_queries_logits", "masks_queries_logits"
+
+
+def mask_class_pair(names: list[str], shapes: list) -> tuple[int, int] | None:
+    """(index of the class queries, index of the mask queries) among outputs ``names`` of
+    ``shapes`` (declared or probed; a dimension may be None or a name): by transformers' names,
+    else by shape, [N, Q, K+1] beside [N, Q, h, w] of the same fixed Q (K + 1 >= 2); else
+    None."""
+    if CLASS_QUERIES in names and MASK_QUERIES in names:
+        return names.index(CLASS_QUERIES), names.index(MASK_QUERIES)
+    found = []
+    for c, classes in enumerate(shapes):
+        for m, masks in enumerate(shapes):
+            if classes is None or masks is None or len(classes) != 3 or len(masks) != 4:
+                continue
+            queries, labels = classes[1], classes[2]
+            if isinstance(queries, int) and isinstance(labels, int) and labels >= 2 \
+                    and queries >= 1 and masks[1] == queries:
+                found.append((c, m))
+    return found[0] if len(found) == 1 else None
+
+
+def semantic_scores(class_logits: np.ndarray, mask_logits: np.ndarray) -> np.ndarray:
+    """float32 [N, K, h, w] from class queries [N, Q, K+1] and mask queries [N, Q, h, w], as
+    transformers computes them: softmax over the K+1 classes, "no object" dropped, times the
+    sigmoid of each query's mask, summed over the queries (0..Q: see :func:`class_shares`)."""
+    logits = class_logits.astype(np.float64)
+    logits -= logits.max(axis=-1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=-1, keepdims=True)
+    with np.errstate(over="ignore"):
+        masks = 1.0 / (1.0 + np.exp(-mask_logits.astype(np.float32)))
+    return np.einsum("nqc,nqhw->nchw", probs[..., :-1].astype(np.float32), masks)
+
+
+def class_shares(scores: np.ndarray) -> np.ndarray:
+    """:func:`semantic_scores` (upsampled to the window) divided by their sum over the
+    classes at each pixel: 0..1, summing to 1 (0 where no query covers the pixel), with the
+    argmax transformers takes (in place)."""
+    total = scores.sum(axis=1, keepdims=True)
+    np.divide(scores, total, out=scores, where=total > 0)
+    scores[np.broadcast_to(total <= 0, scores.shape)] = 0
+    return scores
