@@ -30,7 +30,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   123.675 / 58.395, or normalises them by an input BatchNormalization; after a Pad or
   Resize too);
 - activation (``auto``): a Deepness ``model_type`` (Segmentor, Regressor...) means
-  final values (Regressor: raw x ``reg_output_scaling``); a final Sigmoid/Softmax (or
+  final values (Regressor: raw x ``reg_output_scaling``); transformers' one output
+  ``predicted_depth`` (DPT, GLPN) raw values, as ``--activation none``; a final Sigmoid/Softmax (or
   one written out op by op, a Clip of logits into 0..1, the max of a softmax), seen
   through trailing shape-only ops and ops whose range stays 0..1, means probabilities;
   a final activation taken out of 0..1 (p x 100, Tanh) is refused, as is a Softmax over
@@ -170,6 +171,8 @@ _DOWNSCALES = (2, 4, 8, 16, 32)
 #: exporters write an architecture name there ("UNet"), which says nothing of the outputs.
 DEEPNESS_MODEL_TYPES = ("segmentor", "regressor", "detector", "recognition",
                         "superresolution")
+#: the output of transformers' depth estimation models (DPT, GLPN, Depth Anything...)
+DEPTH_OUTPUT = "predicted_depth"
 DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
 #: the most a default batch of windows may take (float32 input and output): many classes
 #: mean fewer windows a batch (10,000 classes at 512 px: 10.5 GB a window)
@@ -351,6 +354,14 @@ class OnnxModel:
         if activation not in (None, *ACTIVATIONS):
             raise ModelError(f"activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}")
         self.activation = activation or "auto"
+        #: transformers' depth estimation (DPT, GLPN, Depth Anything): predicted_depth
+        #: [N, H, W], metres or relative depth, written as it is
+        self.depth = self.activation == "auto" and self.model_type is None and [
+            o.name for o in session.get_outputs()] == [DEPTH_OUTPUT]
+        if self.depth:
+            self.activation = "none"
+            log.info("%s: output %s is a depth estimation model's: its raw values, float32, no "
+                     "activation (--activation overrides)", path.name, DEPTH_OUTPUT)
         #: raw model values, written as float32 and never clipped (no probabilities)
         self.raw_values = self.activation == "none" or self.model_type == "regressor"
         self._warned: set[str] = set()  # outputs whose metadata activation was overruled
@@ -667,7 +678,7 @@ class OnnxModel:
                                 output.channels, output.name)
                 output.names = ([output.name] if output.channels == 1 else [
                     f"{output.name}_{k + 1}" for k in range(output.channels)]) if several \
-                    else [f"class_{k + 1}" for k in range(output.channels)]
+                    or self.depth else [f"class_{k + 1}" for k in range(output.channels)]
         self.class_names = [n for o in self.outputs for n in o.names]
         self.num_classes = len(self.class_names)
 

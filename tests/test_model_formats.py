@@ -3690,3 +3690,28 @@ def test_a_mask_classification_export_gives_the_classes_of_its_queries(
 
     assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "s.tif", "--activation",
                                   "sigmoid"), "class and mask queries", "--activation")
+
+
+def test_a_depth_estimation_export_writes_its_raw_depth(tmp_path, run_cli, make_raster, image):
+    """DPTForDepthEstimation / GLPN / Depth Anything: predicted_depth [batch, height, width],
+    no channel axis. It was taken for a binary model's logits: a sigmoid squeezed the depths
+    (0.3..9 here) into 0.57..0.9999, written as probabilities of a band class_1 (exit 0).
+    Now it is one band of the model's raw values, float32, named predicted_depth, tagged raw."""
+    conv, weights = conv1x1("pixel_values", "depth", 3, 1, seed=51)
+    weights["c_B"] += 5
+    nodes = [conv, helper.make_node("Squeeze", ["depth", "axis"], ["predicted_depth"])]
+    path = hf_export(tmp_path / "dpt", nodes,
+                     [("predicted_depth", FLOAT, ["batch_size", "height", "width"])],
+                     {**weights, "axis": np.array([1], np.int64)},
+                     {"model_type": "dpt", "architectures": ["DPTForDepthEstimation"],
+                      "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}})
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "d.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "depth" in result.stderr
+    expected = ort_run(path, hf_feed(image))[0]
+    with rasterio.open(tmp_path / "d.tif") as out:
+        assert out.count == 1 and out.dtypes[0] == "float32"
+        assert list(out.descriptions) == ["predicted_depth"]
+        assert out.tags()["GEOTILE_OUTPUT"] == "raw"
+        np.testing.assert_allclose(out.read(), expected, atol=1e-4)
