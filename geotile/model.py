@@ -1005,6 +1005,9 @@ class OnnxModel:
             raise ModelError(f"{what}, and the same for {other_size} px: a fixed-size head (a "
                              "classifier), not a per-pixel map of the window; check the export.")
         factor = round(size / height)
+        # strided convolutions that pad (MobileViT at 1/32): ceil(size / k) cells at both sizes
+        factor = next((k for k in _DOWNSCALES if height == -(-size // k)
+                       and other_height == -(-other_size // k)), factor)
         if factor >= 2 and abs(other_height - other_size / factor) < 1:
             if size % factor == 0 and size // factor == height:
                 return Geometry(size, size, 0, factor // 2, factor)

@@ -3715,3 +3715,34 @@ def test_a_depth_estimation_export_writes_its_raw_depth(tmp_path, run_cli, make_
         assert list(out.descriptions) == ["predicted_depth"]
         assert out.tags()["GEOTILE_OUTPUT"] == "raw"
         np.testing.assert_allclose(out.read(), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("factor", [16, 32])
+def test_mobilevit_logits_at_1_16_and_1_32_are_upsampled_and_odd_sizes_told_the_multiple(
+        tmp_path, run_cli, make_raster, factor):
+    """MobileViT's logits at 1/16 or 1/32 (ceil_mode, as its strided convs pad): exact against
+    the whole image's logits upsampled as transformers does; at --tile-size 200 the output of
+    ceil(200 / 32) = 7 cells was read as a downscale by 29 ('try --tile-size 203', which runs
+    no better): the factor is the model's, and the size offered a multiple of it."""
+    conv, weights = conv1x1("pooled", "logits", 3, 4, seed=61)
+    nodes = [helper.make_node("AveragePool", ["pixel_values"], ["pooled"], ceil_mode=1,
+                              kernel_shape=[factor, factor], strides=[factor, factor]), conv]
+    path = hf_export(tmp_path / "mobilevit", nodes,
+                     [("logits", FLOAT, ["batch_size", 4, "h", "w"])], weights,
+                     {"model_type": "mobilevit",
+                      "architectures": ["MobileViTForSemanticSegmentation"]})
+    pixels = np.random.default_rng(62).integers(0, 256, (3, 4 * factor, 3 * factor), np.uint8)
+    out = predict_array(OnnxModel.from_path(path), pixels,
+                        options=PredictOptions(tile_size=2 * factor, overlap=factor))
+    expected = softmax(resize_reference(ort_run(path, hf_feed(pixels))[0], factor,
+                                        tmp_path)[0].astype(np.float64))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    from .conftest import assert_one_line_error
+
+    tif = make_raster("img.tif", pixels)
+    target = round(200 / factor) * factor
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif",
+                                  "--tile-size", "200"),
+                          f"downscales by {factor}", f"--tile-size {target}")
+    assert run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size",
+                   str(target)).exit_code == 0
