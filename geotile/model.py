@@ -273,8 +273,9 @@ class OnnxModel:
         path = self.path
         self.provider = session.get_providers()[0]
         self.metadata = lower_keys(dict(session.get_modelmeta().custom_metadata_map))
-        #: Hugging Face's files beside it that name its classes ("names") or normalise its
-        #: input ("normalization"): inputs of its outputs, as the model file is (--resume)
+        #: Hugging Face's (MMDeploy's) files beside it that name its classes ("names") or
+        #: normalise its input ("normalization"): inputs of its outputs, as the model file
+        #: is (--resume)
         self.sidecars: dict[str, Path] = {}
         inputs = session.get_inputs()
         if len(inputs) != 1:
@@ -628,6 +629,7 @@ class OnnxModel:
         from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
 
         value, where = hf_class_names(self.path)
+        file = hf_folder(self.path) / CONFIG
         if value is None:
             return None, None
         if name_list(value) is None:
@@ -635,7 +637,7 @@ class OnnxModel:
                         self.path.name, where, json.dumps(value))
             return None, None
         log.info("%s: class names from %s beside it", self.path.name, where)
-        self.sidecars["names"] = hf_folder(self.path) / CONFIG
+        self.sidecars["names"] = file
         return value, f"its {where}"
 
     def _name_outputs(self) -> None:
@@ -1065,8 +1067,9 @@ class OnnxModel:
     def set_normalization(self, mean=None, std=None, scale=None) -> None:
         """Options override the metadata (:func:`declared_normalization`), which overrides
         Hugging Face's preprocessor_config.json beside the model (its rescale_factor too,
-        unless --mean and --std both replace it: :func:`~geotile.hf_sidecars.hf_normalization`);
-        None keeps it."""
+        unless --mean and --std both replace it: :func:`~geotile.hf_sidecars.hf_normalization`),
+        else MMDeploy's pipeline.json Normalize
+        (:func:`~geotile.mmdeploy_sidecars.mmdeploy_normalization`); None keeps it."""
         for name, value in (("mean", mean), ("std", std), ("scale", scale)):
             values = value if isinstance(value, list | tuple) else [value]
             if value is not None and not all(math.isfinite(float(v)) for v in values):
@@ -1080,12 +1083,22 @@ class OnnxModel:
         wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
         self.sidecars.pop("normalization", None)
-        if wanted and not declared:  # no metadata: Hugging Face's processor, if beside it
+        if wanted and not declared:  # no metadata: Hugging Face's or MMDeploy's files
             from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
 
             declared = hf_normalization(self.path, wanted, scale is None)
             if declared:
                 self.sidecars["normalization"] = hf_folder(self.path) / PREPROCESSOR
+            else:  # MMDeploy's pipeline.json (an OpenMMLab export), if beside it
+                from geotile.mmdeploy_sidecars import (
+                    PIPELINE,
+                    mmdeploy_folder,
+                    mmdeploy_normalization,
+                )
+
+                declared = mmdeploy_normalization(self.path, wanted, scale is None)
+                if declared:
+                    self.sidecars["normalization"] = mmdeploy_folder(self.path) / PIPELINE
             # 1/255 is transformers' rescale of 8-bit pixels: geotile's own default, which
             # scales uint8 images so and warns of others (16-bit) instead of dividing them
             factor = declared.get("scale", (None,))[0]

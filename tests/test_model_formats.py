@@ -3746,3 +3746,234 @@ def test_mobilevit_logits_at_1_16_and_1_32_are_upsampled_and_odd_sizes_told_the_
                           f"downscales by {factor}", f"--tile-size {target}")
     assert run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size",
                    str(target)).exit_code == 0
+
+
+# --- MMDeploy exports (OpenMMLab's mmseg): pipeline.json, detail.json beside end2end.onnx ---
+LOVEDA = ["background", "building", "road", "water", "barren", "forest", "agricultural"]
+MMSEG_NORMALIZE = {"type": "Normalize", "mean": MEAN_255, "std": STD_255, "to_rgb": True}
+
+
+def mmdeploy_pipeline(normalize=MMSEG_NORMALIZE, with_argmax=False, nested=False):
+    """MMDeploy's pipeline.json for an mmseg model: its Normalize (mmseg 0.x's img_norm_cfg,
+    or 1.x's data_preprocessor as MMDeploy writes it: to_rgb = bgr_to_rgb), inside
+    MultiScaleFlipAug's transforms when ``nested``."""
+    transforms = [{"type": "Resize", "keep_ratio": True, "size": [2048, 512]},
+                  *([normalize] if normalize else []),
+                  {"type": "ImageToTensor", "keys": ["img"]},
+                  {"type": "Collect", "keys": ["img"], "meta_keys": ["img_shape"]}]
+    if nested:
+        transforms = [{"type": "MultiScaleFlipAug", "img_scale": [2048, 512], "flip": False,
+                       "transforms": transforms}]
+    return {"pipeline": {"input": ["img"], "output": ["post_output"], "tasks": [
+        {"type": "Task", "module": "Transform", "name": "Preprocess", "input": ["img"],
+         "output": ["prep_output"], "transforms": [{"type": "LoadImageFromFile"}, *transforms]},
+        {"name": "segmentor", "type": "Task", "module": "Net", "is_batched": False,
+         "input": ["prep_output"], "output": ["infer_output"], "input_map": {"img": "input"},
+         "output_map": {}},
+        {"type": "Task", "module": "mmseg", "name": "postprocess", "component": "ResizeMask",
+         "params": {"type": "FCNHead", "num_classes": len(LOVEDA), "with_argmax": with_argmax},
+         "input": ["prep_output", "infer_output"], "output": ["post_output"]}]}}
+
+
+def mmdeploy_folder(folder, *, with_argmax=False, pipeline=None, detail_extra=None,
+                    net="end2end.onnx"):
+    """What ``tools/deploy.py configs/mmseg/segmentation_onnxruntime_dynamic.py`` writes:
+    end2end.onnx (input 'input', output 'output': class ids [batch, 1, height, width] int64
+    by an ArgMax, MMDeploy's default, else logits [batch, 7, height, width]), deploy.json,
+    pipeline.json and detail.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conv, weights = conv1x1("input", "logits" if with_argmax else "output", 3, len(LOVEDA),
+                            seed=96)
+    nodes = [conv]
+    if with_argmax:
+        nodes.append(helper.make_node("ArgMax", ["logits"], ["output"], axis=1, keepdims=1))
+        output = ("output", onnx.TensorProto.INT64, ["batch", 1, "height", "width"])
+    else:
+        output = ("output", FLOAT, ["batch", len(LOVEDA), "height", "width"])
+    path = save_graph(folder / net, nodes, [("input", FLOAT, ["batch", 3, "height", "width"])],
+                      [output], weights)
+    model = onnx.load(str(path))
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    files = {
+        "deploy.json": {"version": "1.3.1", "task": "Segmentation", "models": [
+            {"name": "fcn", "net": net, "weights": "", "backend": "onnxruntime",
+             "precision": "FP32", "batch_size": 1, "dynamic_shape": True}], "customs": []},
+        "pipeline.json": pipeline or mmdeploy_pipeline(with_argmax=with_argmax),
+        "detail.json": {"version": "1.3.1", "codebase": {
+            "task": "Segmentation", "codebase": "mmseg", "version": "1.2.2",
+            "pth": "fcn_loveda.pth", "config": "fcn_loveda.py"},
+            "codebase_config": {"type": "mmseg", "task": "Segmentation",
+                                "with_argmax": with_argmax},
+            "onnx_config": {"type": "onnx", "export_params": True, "opset_version": 11,
+                            "save_file": net, "input_names": ["input"],
+                            "output_names": ["output"], "input_shape": None},
+            "backend_config": {"type": "onnxruntime"}, **(detail_extra or {})}}
+    for name, content in files.items():
+        (folder / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def mmseg_reference(path, image, mean=MEAN_255, std=STD_255, bgr=False):
+    """mmseg's inference: 0..255 pixels (BGR first when ``bgr``) minus mean, over std, then
+    the softmax of the logits."""
+    pixels = image[::-1] if bgr else image
+    feed = ((pixels[np.newaxis].astype(np.float32) - np.float32(mean).reshape(1, -1, 1, 1))
+            / np.float32(std).reshape(1, -1, 1, 1))
+    return softmax(ort_run(path, feed)[0][0].astype(np.float64))
+
+
+@pytest.mark.parametrize("pipeline", [
+    mmdeploy_pipeline(),  # mmseg 1.x's data_preprocessor, as MMDeploy writes it
+    mmdeploy_pipeline(nested=True),  # mmseg 0.x's test pipeline: MultiScaleFlipAug
+])
+def test_mmdeploy_export_reads_its_pipeline_normalize(tmp_path, run_cli, make_raster, image,
+                                                      pipeline):
+    """An mmseg model (LoveDA, 7 classes) exported by MMDeploy with_argmax=False: its
+    pipeline.json Normalize (ImageNet's mean/std of 0..255 pixels) was ignored, so x / 255
+    went in unnormalised: probabilities up to 0.8 off, the argmax agreeing on 44 % of
+    pixels (exit 0). Now it is read, -v naming the file."""
+    path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), mmseg_reference(path, image), atol=1e-5)
+    assert "pipeline.json Normalize" in result.stderr, result.stderr
+
+
+def test_mmdeploy_normalize_of_bgr_pixels_is_warned(tmp_path, run_cli, make_raster, image):
+    """to_rgb false (mmseg's default in 0.x configs that leave it out of img_norm_cfg, and
+    1.x's bgr_to_rgb false): the model takes BGR, as mmcv loads images. It ran on RGB without
+    a word; as for metadata saying so, a warning asks for --bands 3,2,1, which gives
+    mmseg's result."""
+    pipeline = mmdeploy_pipeline({**MMSEG_NORMALIZE, "mean": MEAN_255[::-1],
+                                  "std": STD_255[::-1], "to_rgb": False})
+    path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "BGR" in result.stderr and "--bands 3,2,1" in result.stderr, result.stderr
+    assert "pipeline.json" in result.stderr
+    result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--dtype", "float32",
+                     "--tile-size", "64", "--bands", "3,2,1")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "b.tif") as out:
+        np.testing.assert_allclose(out.read(), mmseg_reference(
+            path, image, MEAN_255[::-1], STD_255[::-1], bgr=True), atol=1e-5)
+
+
+def test_mmdeploy_normalize_without_a_mean_feeds_0_255_pixels(tmp_path, image):
+    """mmseg 1.x without a mean in its data_preprocessor: MMDeploy writes Normalize mean 0,
+    std 1, and mmseg feeds 0..255 pixels; geotile divided uint8 by 255 first."""
+    pipeline = mmdeploy_pipeline({**MMSEG_NORMALIZE, "mean": [0, 0, 0], "std": [1, 1, 1]})
+    path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
+    out = predict_array(OnnxModel.from_path(path), image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, mmseg_reference(path, image, [0.0] * 3, [1.0] * 3),
+                               atol=1e-5)
+
+
+def test_options_and_metadata_override_mmdeploy_files(tmp_path, image, caplog):
+    path = mmdeploy_folder(tmp_path / "work")
+    model = OnnxModel.from_path(path, mean=[100.0] * 3, std=[50.0] * 3)
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, mmseg_reference(path, image, [100.0] * 3, [50.0] * 3),
+                               atol=1e-5)
+    with caplog.at_level("WARNING", logger="geotile"):  # --mean alone: the file's std stays
+        model = OnnxModel.from_path(path, mean=[100.0] * 3)
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, mmseg_reference(path, image, [100.0] * 3, STD_255),
+                               atol=1e-5)
+    assert "replaces pipeline.json's mean, but pipeline.json's std" in caplog.text
+    onnx_model = onnx.load(str(path))
+    entry = onnx_model.metadata_props.add()
+    entry.key, entry.value = "img_norm_cfg", json.dumps({"mean": [90] * 3, "std": [40] * 3})
+    onnx.save(onnx_model, str(path))
+    out = predict_array(OnnxModel.from_path(path), image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, mmseg_reference(path, image, [90.0] * 3, [40.0] * 3),
+                               atol=1e-5)
+
+
+def test_files_that_are_not_this_mmdeploy_model_s_are_not_read(tmp_path, image):
+    """A pipeline.json of another tool, and an MMDeploy folder whose deploy.json names
+    another model file beside it: not read (x / 255 as without them)."""
+    path = mmdeploy_folder(tmp_path / "a", pipeline={"steps": [MMSEG_NORMALIZE]})
+    out = predict_array(OnnxModel.from_path(path), image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(path, image, 1 / 255, [0.0] * 3, [1.0] * 3),
+                               atol=1e-5)
+    other = mmdeploy_folder(tmp_path / "b", net="other.onnx")
+    mine = tmp_path / "b" / "mine.onnx"
+    mine.write_bytes(other.read_bytes())
+    model = OnnxModel.from_path(mine)
+    assert not model.sidecars
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, hf_reference(mine, image, 1 / 255, [0.0] * 3, [1.0] * 3),
+                               atol=1e-5)
+    # a model renamed after the export (the one deploy.json names gone) is the one meant
+    other.unlink()
+    model = OnnxModel.from_path(mine)
+    assert model.sidecars == {"normalization": tmp_path / "b" / "pipeline.json"}
+
+
+@pytest.mark.parametrize("pipeline", ['{"pipeline": {"tasks": [{"type": "Task", "trans',
+                                      mmdeploy_pipeline({**MMSEG_NORMALIZE,
+                                                         "mean": [1.0, 2.0]})])
+def test_a_bad_mmdeploy_pipeline_is_one_line(tmp_path, run_cli, make_raster, image, pipeline):
+    from .conftest import assert_one_line_error
+
+    path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "pipeline.json", "--mean")
+    fixed = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--mean", "0", "--std", "1")
+    assert fixed.exit_code == 0, fixed.output
+
+
+@pytest.mark.parametrize("edit", ["pipeline", "neither"])
+def test_resume_redoes_outputs_of_another_mmdeploy_pipeline(tmp_path, run_cli, make_raster,
+                                                            image, edit):
+    path = mmdeploy_folder(tmp_path / "work")
+    tif = make_raster("img.tif", image)
+    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+            "--tile-size", "64")
+    assert run_cli(*args).exit_code == 0
+    std = STD_255
+    if edit == "pipeline":
+        std = [64.0] * 3
+        (path.parent / "pipeline.json").write_text(json.dumps(
+            mmdeploy_pipeline({**MMSEG_NORMALIZE, "std": std})))
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert ("skipped" in result.output) == (edit == "neither"), result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), mmseg_reference(path, image, MEAN_255, std),
+                                   atol=1e-5)
+
+
+def test_dask_workers_load_the_model_again_for_another_mmdeploy_pipeline(tmp_path, image,
+                                                                         monkeypatch):
+    from geotile import distributed as gd
+
+    monkeypatch.setattr(gd, "_MODELS", {})
+    path = mmdeploy_folder(tmp_path / "work")
+    options = {"providers": "cpu", "threads": 1}
+    first = gd._worker_model(str(path), options)
+    assert gd._worker_model(str(path), options) is first
+    (path.parent / "pipeline.json").write_text(json.dumps(
+        mmdeploy_pipeline({**MMSEG_NORMALIZE, "std": [64.0] * 3})))
+    model = gd._worker_model(str(path), options)
+    assert model is not first and len(gd._MODELS) == 1
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, mmseg_reference(path, image, MEAN_255, [64.0] * 3),
+                               atol=1e-5)
+
+
+def test_predict_help_and_readme_name_mmdeploy_s_files(run_cli):
+    from pathlib import Path
+
+    text = " ".join(run_cli("predict", "--help").output.split())
+    assert "MMDeploy's pipeline.json beside it" in text and "--bands 3,2,1" in text
+    readme = (Path(__file__).parents[1] / "examples" / "README.md").read_text()
+    assert "tools/deploy.py" in readme and "with_argmax=False" in readme

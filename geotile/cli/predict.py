@@ -101,10 +101,12 @@ def _bands(ctx, param, value):
               "Default: all but an alpha band (only named here is it fed).")
 @click.option("--mean", callback=_floats, metavar="LIST",
               help="Per-channel mean (after --scale). Default: the model's metadata, else "
-              "image_mean of a Hugging Face preprocessor_config.json beside it, else 0.")
+              "image_mean of a Hugging Face preprocessor_config.json beside it, else "
+              "the Normalize mean of MMDeploy's pipeline.json beside it, else 0.")
 @click.option("--std", callback=_floats, metavar="LIST",
               help="Per-channel std (after --scale). Default: the model's metadata, else "
-              "image_std of a Hugging Face preprocessor_config.json beside it, else 1.")
+              "image_std of a Hugging Face preprocessor_config.json beside it, else "
+              "the Normalize std of MMDeploy's pipeline.json beside it, else 1.")
 @click.option("--scale", type=float, default=None,
               help="Multiply pixels by this first. Default: the rescale_factor of a Hugging "
               "Face preprocessor_config.json beside the model (1 if its do_rescale is false; "
@@ -180,9 +182,12 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     else (normalisation, class names) from Hugging Face's preprocessor_config.json
     and config.json beside it (an Optimum export: rescale_factor, image_mean,
     image_std, id2label; -v names the file and key), or above its onnx/ folder
-    (transformers.js' layout); options override them. A mask classification
-    model's class and mask queries (MaskFormer, Mask2Former, OneFormer) are
-    combined into class scores as transformers' post-processing does.
+    (transformers.js' layout), else (normalisation) from MMDeploy's
+    pipeline.json beside it (an OpenMMLab/mmseg export: its Normalize mean and
+    std, of 0..255 pixels; to_rgb false is warned of: give --bands 3,2,1);
+    options override them. A mask classification model's class and mask
+    queries (MaskFormer, Mask2Former, OneFormer) are combined into class
+    scores as transformers' post-processing does.
     Several IMAGEs share one model session.
 
     \b

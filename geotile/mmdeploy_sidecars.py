@@ -1,0 +1,173 @@
+"""MMDeploy's files beside an ONNX export of an OpenMMLab model (mmseg: the LoveDA, ISPRS
+Potsdam/Vaihingen and iSAID baselines): ``tools/deploy.py`` writes end2end.onnx (no
+metadata_props) with ``deploy.json``, ``pipeline.json`` and ``detail.json`` in its work
+folder. Read only from the model's own folder (a link's, else that of the file it links to:
+:func:`mmdeploy_folder`), only when clearly MMDeploy's and this model's (a deploy.json that
+names another model file beside it says they are not), and only for what the ONNX metadata
+and Hugging Face's files do not declare (options override all, see
+:meth:`geotile.model.OnnxModel.set_normalization`):
+
+- pipeline.json (``{"pipeline": {"tasks": [...]}}``): the ``Normalize`` transform of its
+  preprocessing (mmseg 0.x's img_norm_cfg; 1.x's data_preprocessor, which MMDeploy writes
+  so, ``to_rgb`` being its ``bgr_to_rgb``): ``mean`` and ``std`` of 0..255 pixels, as mmcv
+  loads 8-bit images (a mean of 0 and std of 1: 0..255 pixels go in as they are);
+  ``to_rgb`` false means the model takes BGR, which is warned about (--bands 3,2,1), as
+  for metadata. Its ``Resize`` is not a tile size: geotile does not resize windows.
+- detail.json: class names from a ``classes`` list in the model config copied into it
+  (``model_cfg``: its dataset's or ``metainfo``'s), when there is one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from geotile.errors import ModelError
+
+log = logging.getLogger("geotile")
+
+PIPELINE = "pipeline.json"
+DETAIL = "detail.json"
+DEPLOY = "deploy.json"
+FILES = (PIPELINE, DETAIL, DEPLOY)
+
+
+def mmdeploy_folder(model_path) -> Path:
+    """The folder whose MMDeploy files go with ``model_path``: its own; for a link without
+    them beside it, the folder of the file it links to."""
+    path = Path(model_path)
+    folders = [path.parent, *([path.resolve().parent] if path.is_symlink() else [])]
+    for folder in folders:
+        if any((folder / name).is_file() for name in FILES):
+            return folder
+    return folders[0]
+
+
+def _read(path: Path):
+    """The JSON in ``path``, None when there is no such file; ValueError (its reason)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from exc
+
+
+def _for_this_model(model_path, folder: Path) -> bool:
+    """False when the folder's deploy.json names other model files (``net``), one of them
+    beside it, and not this one (by its name or, for a link, its file's): that export's
+    files. A model renamed after the export, alone in its folder, is the one meant."""
+    try:
+        deploy = _read(folder / DEPLOY)
+    except ValueError:
+        return True
+    models = deploy.get("models") if isinstance(deploy, dict) else None
+    nets = {str(m["net"]) for m in models if isinstance(m, dict) and m.get("net")} \
+        if isinstance(models, list) else set()
+    path = Path(model_path)
+    names = {path.name, path.resolve().name}
+    return not nets or bool(nets & names) or not any((folder / n).is_file() for n in nets)
+
+
+def _is_mmdeploy_pipeline(value) -> bool:
+    pipeline = value.get("pipeline") if isinstance(value, dict) else None
+    return isinstance(pipeline, dict) and isinstance(pipeline.get("tasks"), list)
+
+
+def _transforms(items):
+    """Every transform of ``items`` (tasks or transforms), those nested in another's
+    ``transforms`` (mmseg 0.x's MultiScaleFlipAug) too, in order."""
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("module", "Transform") == "Transform" and "type" in item \
+                and item.get("type") != "Task":
+            yield item
+        yield from _transforms(item.get("transforms"))
+
+
+def mmdeploy_normalization(model_path, wanted=("mean", "std"), scale: bool = True
+                           ) -> dict[str, tuple]:
+    """"mean"/"std" (those ``wanted``) -> (value, where pipeline.json gives it) from the
+    Normalize of MMDeploy's pipeline.json beside ``model_path``, and "scale" (when
+    ``scale``) 1.0 where its mean and std are no larger than 1 (mean 0, std 1: mmseg feeds
+    0..255 pixels, which geotile's default would divide by 255); {} without one. Warns of a
+    model that takes BGR (to_rgb false). ModelError naming the file when it is no valid
+    JSON (mean/std are checked per channel by the model)."""
+    folder = mmdeploy_folder(model_path)
+    path = folder / PIPELINE
+    try:
+        pipeline = _read(path)
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}; fix it (or remove it), or give --mean and --std."
+                         ) from exc
+    if not _is_mmdeploy_pipeline(pipeline) or not _for_this_model(model_path, folder):
+        return {}
+    normalize = next((t for t in _transforms(pipeline["pipeline"]["tasks"])
+                      if t.get("type") == "Normalize"), None)
+    if normalize is None:
+        return {}
+    found = {}
+    for name in ("mean", "std"):
+        if name in wanted and name in normalize:
+            found[name] = (normalize[name], f"{PIPELINE} Normalize {name} {normalize[name]!r}")
+    if normalize.get("to_rgb") is False or normalize.get("bgr_to_rgb") is False:
+        log.warning("%s: its %s Normalize says it was trained on BGR pixels (to_rgb false, as "
+                    "mmcv loads images): give --bands 3,2,1 for an RGB image",
+                    Path(model_path).name, PIPELINE)
+    if scale and found:
+        try:
+            values = [float(v) for name in ("mean", "std")
+                      for v in (normalize.get(name) if isinstance(normalize.get(name), list)
+                                else [normalize.get(name, 0)])]
+        except (TypeError, ValueError):
+            values = []
+        if values and max(values) <= 1:
+            found["scale"] = (1.0, f"{PIPELINE} Normalize of 0..255 pixels")
+    return found
+
+
+#: where a model config copied into detail.json keeps its classes (mmseg 1.x: metainfo;
+#: 0.x: the dataset's classes; or at the top)
+_CLASS_PATHS = (("classes",), ("metainfo", "classes"), ("dataset_meta", "classes"),
+                ("test_dataloader", "dataset", "metainfo", "classes"),
+                ("test_dataloader", "dataset", "classes"), ("data", "test", "classes"))
+
+
+def mmdeploy_class_names(model_path):
+    """(classes, where) from detail.json beside ``model_path`` (the model config MMDeploy
+    copied into it: ``model_cfg``); (None, None) without one. A detail.json that is no
+    valid JSON is warned about and left out."""
+    folder = mmdeploy_folder(model_path)
+    path = folder / DETAIL
+    try:
+        detail = _read(path)
+    except ValueError as exc:
+        log.warning("%s: %s beside it %s; its class names are not read", Path(model_path).name,
+                    DETAIL, exc)
+        return None, None
+    if not isinstance(detail, dict) or not _for_this_model(model_path, folder):
+        return None, None
+    for top in ("model_cfg", "model_config", None):
+        config = detail.get(top) if top else detail
+        for keys in _CLASS_PATHS:
+            value = config
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                return value, f"{DETAIL} {'.'.join(filter(None, (top, *keys)))}"
+    return None, None
+
+
+def mmdeploy_files(model_path) -> list[Path]:
+    """MMDeploy's files that would be read with ``model_path``: what identifies them."""
+    folder = mmdeploy_folder(model_path)
+    return [folder / name for name in FILES]
+
+
+def is_mmdeploy_export(model_path) -> bool:
+    """Whether MMDeploy's pipeline.json or deploy.json lies beside the model."""
+    folder = mmdeploy_folder(model_path)
+    return any((folder / name).is_file() for name in (PIPELINE, DEPLOY))
