@@ -625,11 +625,17 @@ class OnnxModel:
         return found[key], f"its metadata {key}"
 
     def _sidecar_names(self):
-        """Class names from Hugging Face's config.json beside the model, said with -v."""
+        """Class names from Hugging Face's config.json beside the model, else MMDeploy's
+        detail.json (:func:`~geotile.mmdeploy_sidecars.mmdeploy_class_names`), said with -v."""
         from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
 
         value, where = hf_class_names(self.path)
         file = hf_folder(self.path) / CONFIG
+        if value is None:  # MMDeploy's detail.json: the classes of the model config in it
+            from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
+
+            value, where = mmdeploy_class_names(self.path)
+            file = mmdeploy_folder(self.path) / DETAIL
         if value is None:
             return None, None
         if name_list(value) is None:

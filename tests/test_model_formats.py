@@ -3975,5 +3975,28 @@ def test_predict_help_and_readme_name_mmdeploy_s_files(run_cli):
 
     text = " ".join(run_cli("predict", "--help").output.split())
     assert "MMDeploy's pipeline.json beside it" in text and "--bands 3,2,1" in text
+    assert "(class names) detail.json" in text
     readme = (Path(__file__).parents[1] / "examples" / "README.md").read_text()
     assert "tools/deploy.py" in readme and "with_argmax=False" in readme
+
+
+@pytest.mark.parametrize("detail_extra", [
+    # mmseg 1.x's config copied in: the test dataset's metainfo
+    {"model_cfg": {"test_dataloader": {"dataset": {"type": "LoveDADataset",
+                                                   "metainfo": {"classes": LOVEDA}}}}},
+    {"model_cfg": {"metainfo": {"classes": LOVEDA, "palette": [[0, 0, 0]] * 7}}},
+    {"model_cfg": {"data": {"test": {"type": "LoveDADataset", "classes": LOVEDA}}}},  # 0.x
+])
+def test_mmdeploy_detail_json_names_the_bands(tmp_path, run_cli, make_raster, image,
+                                              detail_extra):
+    """The model config MMDeploy copied into detail.json names LoveDA's 7 classes; the bands
+    were class_1..class_7. Now they are named from it, -v saying from where."""
+    path = mmdeploy_folder(tmp_path / "work", detail_extra=detail_extra)
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert list(out.descriptions) == LOVEDA
+    assert "class names from detail.json model_cfg" in result.stderr, result.stderr
+    model = OnnxModel.from_path(path)
+    assert model.sidecars["names"] == tmp_path / "work" / "detail.json"

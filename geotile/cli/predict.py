@@ -184,7 +184,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     image_std, id2label; -v names the file and key), or above its onnx/ folder
     (transformers.js' layout), else (normalisation) from MMDeploy's
     pipeline.json beside it (an OpenMMLab/mmseg export: its Normalize mean and
-    std, of 0..255 pixels; to_rgb false is warned of: give --bands 3,2,1);
+    std, of 0..255 pixels; to_rgb false is warned of: give --bands 3,2,1) and
+    (class names) detail.json, when the model config in it has its classes;
     options override them. A mask classification model's class and mask
     queries (MaskFormer, Mask2Former, OneFormer) are combined into class
     scores as transformers' post-processing does.
