@@ -912,9 +912,13 @@ class OnnxModel:
         if output.class_ids:
             made = (f"of type {result.dtype}, made by ArgMax or a comparison" if integer
                     else "made by ArgMax or a comparison (cast to float)")
+            from geotile.mmdeploy_sidecars import is_mmdeploy_export
+
+            how = (" (MMDeploy: export again with with_argmax=False in the deploy config's "
+                   "codebase_config)" if is_mmdeploy_export(self.path) else "")
             raise ModelError(f"{what} {made}: class ids or masks cannot be blended across "
                              "windows. Export the model's scores (before ArgMax or "
-                             "thresholding).")
+                             f"thresholding){how}.")
         if result.ndim == 2 and shape == (size, size):
             raise ModelError(f"{what}: the export dropped its batch and channel axes "
                              "(squeeze()); geotile needs [N,K,H,W], [N,H,W,K] or [N,H,W]. "

@@ -4000,3 +4000,19 @@ def test_mmdeploy_detail_json_names_the_bands(tmp_path, run_cli, make_raster, im
     assert "class names from detail.json model_cfg" in result.stderr, result.stderr
     model = OnnxModel.from_path(path)
     assert model.sidecars["names"] == tmp_path / "work" / "detail.json"
+
+
+def test_an_mmdeploy_argmax_export_is_refused_with_how_to_export_scores(tmp_path, run_cli,
+                                                                        make_raster, image):
+    """MMDeploy's default (with_argmax true): 'output' holds class ids [batch, 1, h, w] of
+    an ArgMax in the graph, which cannot be blended across windows. It was refused with
+    'Export the model's scores', which said nothing of how MMDeploy does it; the line now
+    names its setting. No output is written."""
+    from .conftest import assert_one_line_error
+
+    path = mmdeploy_folder(tmp_path / "work", with_argmax=True)
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "ArgMax", "cannot be blended", "with_argmax=False",
+                          "codebase_config")
+    assert not (tmp_path / "o.tif").exists()
