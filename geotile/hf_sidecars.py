@@ -18,13 +18,13 @@ override both, see :meth:`geotile.model.OnnxModel.set_normalization`):
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
 from pathlib import Path
 
 from geotile.errors import ModelError
+from geotile.sidecar_files import read_json, sidecar_folder
 
 log = logging.getLogger("geotile")
 
@@ -38,25 +38,7 @@ def hf_folder(model_path) -> Path:
     the folder of the file it links to; for a model in an ``onnx`` folder without them
     (a Hub repository laid out for transformers.js: onnx/model.onnx,
     onnx/model_quantized.onnx, the JSON files at its root), the folder above it."""
-    path = Path(model_path)
-    folders = [path.parent, *([path.resolve().parent] if path.is_symlink() else [])]
-    folders += [f.parent for f in folders if f.name.lower() == "onnx"]
-    for folder in folders:
-        if any((folder / name).is_file() for name in (PREPROCESSOR, CONFIG)):
-            return folder
-    return folders[0]
-
-
-def _read(path: Path):
-    """The JSON in ``path``, None when there is no such file; ValueError (its reason)."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    except (OSError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError(f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from exc
+    return sidecar_folder(model_path, (PREPROCESSOR, CONFIG), above_onnx=True)
 
 
 def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
@@ -67,7 +49,7 @@ def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     its rescale_factor is no number > 0 (mean/std are checked per channel by the model)."""
     path = hf_folder(model_path) / PREPROCESSOR
     try:
-        processor = _read(path)
+        processor = read_json(path)
     except ValueError as exc:
         raise ModelError(f"{path}: {exc}; fix it (or remove it), or give --mean and --std."
                          ) from exc
@@ -104,7 +86,7 @@ def hf_class_names(model_path):
     as a metadata value that is no list of names is."""
     path = hf_folder(model_path) / CONFIG
     try:
-        config = _read(path)
+        config = read_json(path)
     except ValueError as exc:
         log.warning("%s: %s beside it %s; its class names are not read", Path(model_path).name,
                     CONFIG, exc)

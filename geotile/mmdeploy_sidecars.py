@@ -18,11 +18,11 @@ and Hugging Face's files do not declare (options override all, see
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from geotile.errors import ModelError
+from geotile.sidecar_files import read_json, sidecar_folder
 
 log = logging.getLogger("geotile")
 
@@ -35,24 +35,7 @@ FILES = (PIPELINE, DETAIL, DEPLOY)
 def mmdeploy_folder(model_path) -> Path:
     """The folder whose MMDeploy files go with ``model_path``: its own; for a link without
     them beside it, the folder of the file it links to."""
-    path = Path(model_path)
-    folders = [path.parent, *([path.resolve().parent] if path.is_symlink() else [])]
-    for folder in folders:
-        if any((folder / name).is_file() for name in FILES):
-            return folder
-    return folders[0]
-
-
-def _read(path: Path):
-    """The JSON in ``path``, None when there is no such file; ValueError (its reason)."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    except (OSError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError(f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from exc
+    return sidecar_folder(model_path, FILES)
 
 
 def _for_this_model(model_path, folder: Path) -> bool:
@@ -60,7 +43,7 @@ def _for_this_model(model_path, folder: Path) -> bool:
     beside it, and not this one (by its name or, for a link, its file's): that export's
     files. A model renamed after the export, alone in its folder, is the one meant."""
     try:
-        deploy = _read(folder / DEPLOY)
+        deploy = read_json(folder / DEPLOY)
     except ValueError:
         return True
     models = deploy.get("models") if isinstance(deploy, dict) else None
@@ -99,7 +82,7 @@ def mmdeploy_normalization(model_path, wanted=("mean", "std"), scale: bool = Tru
     folder = mmdeploy_folder(model_path)
     path = folder / PIPELINE
     try:
-        pipeline = _read(path)
+        pipeline = read_json(path)
     except ValueError as exc:
         raise ModelError(f"{path}: {exc}; fix it (or remove it), or give --mean and --std."
                          ) from exc
@@ -143,7 +126,7 @@ def mmdeploy_class_names(model_path):
     folder = mmdeploy_folder(model_path)
     path = folder / DETAIL
     try:
-        detail = _read(path)
+        detail = read_json(path)
     except ValueError as exc:
         log.warning("%s: %s beside it %s; its class names are not read", Path(model_path).name,
                     DETAIL, exc)
