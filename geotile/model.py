@@ -533,7 +533,13 @@ class OnnxModel:
                                        else None, sliced=end.sliced))
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
-            auxiliary = [o for o in outputs if _auxiliary_head(o.name)]
+            # an output whose classes the metadata names (Deepness: one dict per output) is
+            # the model's own, whatever its name
+            named = next((len(v) for v in (metadata_value(self.metadata, k)
+                                            for k in ("class_names", "names"))
+                          if isinstance(v, list) and v and all(isinstance(d, dict) for d in v)),
+                         0)
+            auxiliary = [o for o in outputs if _auxiliary_head(o.name) and o.index >= named]
             if auxiliary and len(auxiliary) < len(outputs):
                 # an auxiliary head (torchvision's aux, UperNet's auxiliary_logits) is trained
                 # only, as the reference scripts and transformers' post-processing predict

@@ -3619,6 +3619,25 @@ def test_an_auxiliary_head_beside_the_logits_is_left_out(tmp_path, run_cli, make
     assert both.num_classes == 8
 
 
+def test_an_output_whose_classes_the_metadata_names_is_no_auxiliary_head(tmp_path):
+    """A Deepness two-output model whose metadata names the classes of each output (one
+    dict per output), the second output named aux_water: since 06667e6 it was left out as
+    an auxiliary head (2 bands background, building instead of 4). An output the metadata
+    names the classes of is the model's: all 4 bands, as Deepness writes them."""
+    first, w1 = conv1x1("input", "l1", 3, 2, seed=1, prefix="a")
+    second, w2 = conv1x1("input", "l2", 3, 2, seed=2, prefix="b")
+    path = save_graph(
+        tmp_path / "two.onnx",
+        [first, second, helper.make_node("Softmax", ["l1"], ["buildings"], axis=1),
+         helper.make_node("Softmax", ["l2"], ["aux_water"], axis=1)],
+        [("input", FLOAT, ["N", 3, "H", "W"])],
+        [("buildings", FLOAT, ["N", 2, "H", "W"]), ("aux_water", FLOAT, ["N", 2, "H", "W"])],
+        {**w1, **w2}, metadata={"model_type": "Segmentor", "class_names": [
+            {"0": "background", "1": "building"}, {"0": "land", "1": "water"}]})
+    model = OnnxModel.from_path(path, tile_size=64)
+    assert model.class_names == ["background", "building", "land", "water"]
+
+
 MASK2FORMER = {"model_type": "mask2former",
                "architectures": ["Mask2FormerForUniversalSegmentation"], "num_queries": 6}
 
