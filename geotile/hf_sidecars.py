@@ -41,6 +41,12 @@ def hf_folder(model_path) -> Path:
     return sidecar_folder(model_path, (PREPROCESSOR, CONFIG), above_onnx=True)
 
 
+def shown(model_path, path: Path) -> str:
+    """``path``'s name when it lies beside ``model_path``, else the whole path (above an
+    onnx/ folder, beside a link's target): -v and warnings say where it was read."""
+    return path.name if path.parent == Path(model_path).parent else str(path)
+
+
 def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
                      ) -> dict[str, tuple]:
     """"scale" (when ``scale``) and "mean"/"std" (those ``wanted``) -> (value, where
@@ -88,8 +94,8 @@ def hf_class_names(model_path):
     try:
         config = read_json(path)
     except ValueError as exc:
-        log.warning("%s: %s beside it %s; its class names are not read", Path(model_path).name,
-                    CONFIG, exc)
+        log.warning("%s: %s %s; its class names are not read", Path(model_path).name,
+                    f"{CONFIG} beside it" if shown(model_path, path) == CONFIG else path, exc)
         return None, None
     if not isinstance(config, dict) or not (
             {"model_type", "architectures"} & set(config)
@@ -103,5 +109,5 @@ def hf_class_names(model_path):
             else list(value.values()) if isinstance(value, dict) else []
         if names and all(re.fullmatch(r"LABEL_\d+", str(n)) for n in names):
             return None, None  # transformers' placeholders: nobody named the classes
-        return value, f"{CONFIG} {key}"
+        return value, f"{shown(model_path, path)} {key}"
     return None, None

@@ -648,7 +648,8 @@ class OnnxModel:
             log.warning("%s: its %s=%.60r is not a list of class names; it is not read",
                         self.path.name, where, json.dumps(value))
             return None, None
-        log.info("%s: class names from %s beside it", self.path.name, where)
+        log.info("%s: class names from %s%s", self.path.name, where,
+                 "" if os.sep in where.split(" ")[0] else " beside it")
         self.sidecars["names"] = file
         return value, f"its {where}"
 
@@ -1123,11 +1124,13 @@ class OnnxModel:
             elif factor is not None:
                 scale = factor
             if declared:
-                log.info("%s: %s", self.path.name, ", ".join(
+                above = hf_folder(self.path)  # not beside it: above onnx/, a link's target's
+                log.info("%s: %s%s", self.path.name, ", ".join(
                     f"{name} {value if isinstance(value, str) else repr(value)} "
                     f"({' '.join(where.split(' ', 2)[:2])}"
                     f"{' for 8-bit pixels' if where.endswith('8-bit pixels') else ''})"
-                    for name, (value, where) in declared.items()))
+                    for name, (value, where) in declared.items()),
+                    "" if above == self.path.parent else f", {PREPROCESSOR} read in {above}")
             declared.pop("scale", None)
         for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
             if given is None and name in declared:

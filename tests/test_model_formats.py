@@ -3529,6 +3529,23 @@ def test_a_model_in_an_onnx_folder_reads_the_files_at_the_repository_root(tmp_pa
     assert model.class_names != HF_LABELS and not model.sidecars
 
 
+def test_files_above_an_onnx_folder_are_named_as_such_by_v(tmp_path, caplog):
+    """A user's own model in a folder named onnx takes the Hugging Face files of the folder
+    above (83a21af): -v said 'class names from config.json id2label beside it' and
+    'mean [...] (preprocessor_config.json image_mean)', hiding that they came from another
+    folder (an unrelated model's at a project's root would name and normalise it unseen).
+    -v names the folder above."""
+    path = optimum_folder(tmp_path / "repo" / "onnx")
+    for name in ("preprocessor_config.json", "config.json"):
+        (path.parent / name).rename(tmp_path / "repo" / name)
+    with caplog.at_level("INFO", logger="geotile"):
+        OnnxModel.from_path(path)
+    said = caplog.text
+    assert "beside it" not in said
+    assert f"{tmp_path / 'repo' / 'config.json'} id2label" in said
+    assert f"preprocessor_config.json read in {tmp_path / 'repo'}" in said
+
+
 def test_a_model_linked_from_another_folder_reads_the_files_beside_its_file(tmp_path, image):
     """models/segformer.onnx -> exports/segformer/model.onnx: the link's folder holds no
     Hugging Face files, so the export ran unnormalised (x / 255, mean 0) with bands
