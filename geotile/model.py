@@ -693,7 +693,8 @@ class OnnxModel:
                                 output.channels, output.name)
                 output.names = ([output.name] if output.channels == 1 else [
                     f"{output.name}_{k + 1}" for k in range(output.channels)]) if several \
-                    or self.depth else [f"class_{k + 1}" for k in range(output.channels)]
+                    or self.all_output_names == [DEPTH_OUTPUT] else [
+                        f"class_{k + 1}" for k in range(output.channels)]
         self.class_names = [n for o in self.outputs for n in o.names]
         self.num_classes = len(self.class_names)
 

@@ -81,7 +81,7 @@ from geotile.input_range import (
     _warn_unscaled,
     _whole_range_advice,
 )
-from geotile.model import DEFAULT_TILE_SIZE
+from geotile.model import DEFAULT_TILE_SIZE, DEPTH_OUTPUT
 from geotile.model_pixel import (
     _check_one_nodata,
     _model_pixel,
@@ -785,6 +785,10 @@ def predict_raster(
         raise ModelError(f"{model.path}: metadata seg_thresh={threshold:g} is not a "
                          "probability (0-1). Fix the model's metadata or give --threshold.")
     if options.output_type == "class":
+        if [o.name for o in getattr(model, "outputs", ())] == [DEPTH_OUTPUT]:
+            raise InputError(f"{model.path}: its output {DEPTH_OUTPUT} is a depth estimation "
+                             "model's depth, not classes: leave out --output-type class (the "
+                             "depth is written as float32).")
         check_class_output(model)
         threshold = class_threshold(model, options, threshold)
         if threshold is not None and options.threshold is None and getattr(

@@ -98,6 +98,10 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     count = src.count - len(mask_alpha_bands(src))  # the bands of values
     if output in ("class", "mask"):
         return RasterKind("class", 1.0, names, threshold)
+    if output == "raw" and [str(n) for n in names or ()] == ["predicted_depth"]:
+        raise InputError(f"{src.name}: a depth estimation model's depth (predicted_depth, "
+                         "raw values), not probabilities or classes: there is nothing to "
+                         "vectorize or score as classes in it.")
     if output == "raw" and not threshold_given:  # a threshold given: the user's values
         activation = "sigmoid" if src.count == 1 else "softmax (sigmoid for independent bands)"
         # footprint/boundary/contact bands go to the watershed, which takes no --threshold

@@ -3751,6 +3751,23 @@ def test_a_depth_estimation_export_writes_its_raw_depth(tmp_path, run_cli, make_
         assert list(out.descriptions) == ["predicted_depth"]
         assert out.tags()["GEOTILE_OUTPUT"] == "raw"
         np.testing.assert_allclose(out.read(), expected, atol=1e-4)
+    # --activation none given: the same band name (was class_1)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "n.tif", "--tile-size", "64",
+                     "--activation", "none")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "n.tif") as out:
+        assert list(out.descriptions) == ["predicted_depth"]
+    # classes and polygons of a depth: refused without advising a sigmoid (which 0fbacb0
+    # took away), naming what the output is
+    from .conftest import assert_one_line_error
+
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--tile-size", "64",
+                     "--output-type", "class")
+    assert_one_line_error(result, "depth")
+    assert "sigmoid" not in result.output and not (tmp_path / "c.tif").exists()
+    result = run_cli("vectorize", tmp_path / "d.tif", "-o", tmp_path / "d.gpkg")
+    assert_one_line_error(result, "depth")
+    assert "sigmoid" not in result.output and not (tmp_path / "d.gpkg").exists()
 
 
 @pytest.mark.parametrize("factor", [16, 32])
