@@ -1516,3 +1516,24 @@ def test_edge_matching_inserts_the_neighbours_vertices_in_order_along_each_edge(
         [4 + 4e-4, 4 + 4e-4], [6, 4], [6, 6], [4, 6], [4 + 4e-4, 4 + 4e-4]]
     assert shapely.get_coordinates(matched[0].exterior).tolist() == [
         [0, 0], [10, 0], [10, 2], [10, 5], [10, 10], [0, 10], [0, 0]]
+
+
+def test_merged_outline_keeps_no_vertex_of_a_band_seam():
+    """A region merged across a seam kept the seam's vertex on a straight wall (x 726, row
+    660 of a 0.05 m grid): Douglas-Peucker at tolerance 0 keeps a collinear vertex it once
+    split the ring at, so 3 of 100 land-cover rasters gave other outlines (redundant
+    vertices) with --workers 2 than with --workers 1."""
+    from affine import Affine
+
+    from geotile.vectorize import merge_edge_regions
+
+    grid = Affine(0.05, 0, 500041.1, 0, -0.05, 5799965.65)
+    ring = [(727, 661), (726, 661), (726, 660), (726, 659), (727, 659), (727, 658), (729, 658),
+            (729, 659), (730, 659), (730, 662), (729, 662), (729, 663), (728, 663), (728, 662),
+            (727, 662), (727, 661)]
+    region = shapely.Polygon([grid * xy for xy in ring])
+    (merged, class_id, _, count, _), = merge_edge_regions([(region, 1, 11.0, 11, True)])
+    assert (class_id, count) == (1, 11)
+    assert merged.equals(region)
+    assert shapely.get_num_coordinates(merged) == 15  # (726, 660) gone
+    assert grid * (726, 660) not in shapely.get_coordinates(merged).tolist()
