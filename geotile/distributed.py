@@ -58,12 +58,15 @@ def _worker_model(model_path, model_options: dict):
     again (the session of its old version is dropped)."""
     from geotile.hf_sidecars import CONFIG, PREPROCESSOR, hf_folder
     from geotile.mmdeploy_sidecars import mmdeploy_files
+    from geotile.paddle_sidecars import paddle_files
 
-    # Hugging Face's or MMDeploy's files beside it normalise its input and name its classes
+    # Hugging Face's, MMDeploy's or Paddle's files beside it normalise its input and name
+    # its classes
     beside = hf_folder(model_path)
     key = (*_model_key(model_path, model_options), _file_identity(model_path),
            *(_file_identity(beside / name) for name in (PREPROCESSOR, CONFIG)),
-           *(_file_identity(path) for path in mmdeploy_files(model_path)))
+           *(_file_identity(path) for path in (*mmdeploy_files(model_path),
+                                               *paddle_files(model_path))))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:

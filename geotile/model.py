@@ -632,7 +632,9 @@ class OnnxModel:
 
     def _sidecar_names(self):
         """Class names from Hugging Face's config.json beside the model, else MMDeploy's
-        detail.json (:func:`~geotile.mmdeploy_sidecars.mmdeploy_class_names`), said with -v."""
+        detail.json (:func:`~geotile.mmdeploy_sidecars.mmdeploy_class_names`), else PaddleRS'
+        model.yml or a Paddle export's label.txt
+        (:func:`~geotile.paddle_sidecars.paddle_class_names`), said with -v."""
         from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
 
         value, where = hf_class_names(self.path)
@@ -642,6 +644,10 @@ class OnnxModel:
 
             value, where = mmdeploy_class_names(self.path)
             file = mmdeploy_folder(self.path) / DETAIL
+        if value is None:  # PaddleRS' model.yml labels, a PaddleSeg export's label.txt
+            from geotile.paddle_sidecars import paddle_class_names
+
+            value, where, file = paddle_class_names(self.path)
         if value is None:
             return None, None
         if name_list(value) is None:
@@ -921,9 +927,13 @@ class OnnxModel:
             made = (f"of type {result.dtype}, made by ArgMax or a comparison" if integer
                     else "made by ArgMax or a comparison (cast to float)")
             from geotile.mmdeploy_sidecars import is_mmdeploy_export
+            from geotile.paddle_sidecars import is_paddle_export
 
             how = (" (MMDeploy: export again with with_argmax=False in the deploy config's "
-                   "codebase_config)" if is_mmdeploy_export(self.path) else "")
+                   "codebase_config)" if is_mmdeploy_export(self.path) else
+                   " (PaddleSeg: export again with tools/export.py --output_op softmax, or "
+                   "none, and convert it with paddle2onnx again)"
+                   if is_paddle_export(self.path) else "")
             raise ModelError(f"{what} {made}: class ids or masks cannot be blended across "
                              "windows. Export the model's scores (before ArgMax or "
                              f"thresholding){how}.")
@@ -1087,7 +1097,9 @@ class OnnxModel:
         Hugging Face's preprocessor_config.json beside the model (its rescale_factor too,
         unless --mean and --std both replace it: :func:`~geotile.hf_sidecars.hf_normalization`),
         else MMDeploy's pipeline.json Normalize
-        (:func:`~geotile.mmdeploy_sidecars.mmdeploy_normalization`); None keeps it."""
+        (:func:`~geotile.mmdeploy_sidecars.mmdeploy_normalization`), else that of PaddleSeg's
+        deploy.yaml or PaddleRS' model.yml
+        (:func:`~geotile.paddle_sidecars.paddle_normalization`); None keeps it."""
         for name, value in (("mean", mean), ("std", std), ("scale", scale)):
             values = value if isinstance(value, list | tuple) else [value]
             if value is not None and not all(math.isfinite(float(v)) for v in values):
@@ -1117,6 +1129,13 @@ class OnnxModel:
                 declared = mmdeploy_normalization(self.path, wanted, scale is None)
                 if declared:
                     self.sidecars["normalization"] = mmdeploy_folder(self.path) / PIPELINE
+            if not declared:  # PaddleSeg's deploy.yaml or PaddleRS' model.yml
+                from geotile.paddle_sidecars import paddle_folder, paddle_normalization
+
+                declared = paddle_normalization(self.path, wanted, scale is None)
+                if declared:
+                    file = next(iter(declared.values()))[1].split(" ")[0]
+                    self.sidecars["normalization"] = paddle_folder(self.path) / file
             # 1/255 is transformers' rescale of 8-bit pixels: geotile's own default, which
             # scales uint8 images so and warns of others (16-bit) instead of dividing them
             factor = declared.get("scale", (None,))[0]

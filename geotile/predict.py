@@ -994,7 +994,8 @@ def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(
     if options.output_type == "probability" and getattr(model, "writes_raw", False):
         # tagged GEOTILE_OUTPUT=probability before it was raw: such a file is redone
         settings = {**settings, "output": "raw"}
-    # Hugging Face's or MMDeploy's files that normalise its input or name its classes, when read
+    # Hugging Face's, MMDeploy's or Paddle's files that normalise its input or name its
+    # classes, when read
     inputs = [model.path, *getattr(model, "sidecars", {}).values(), image_path,
               *([extra_bands] if extra_bands is not None else [])]
     return digest("predict", settings, inputs, mosaic)

@@ -1,4 +1,4 @@
-"""Files other tools write beside an ONNX export (Hugging Face's, MMDeploy's): the folder
+"""Files other tools write beside an ONNX export (Hugging Face's, MMDeploy's, Paddle's): the folder
 that holds them for a model, and their JSON, read with one reason when it cannot be."""
 from __future__ import annotations
 

@@ -4069,3 +4069,271 @@ def test_an_mmdeploy_argmax_export_is_refused_with_how_to_export_scores(tmp_path
                           "ArgMax", "cannot be blended", "with_argmax=False",
                           "codebase_config")
     assert not (tmp_path / "o.tif").exists()
+
+
+# --- PaddleSeg / PaddleRS exports (paddle2onnx): deploy.yaml, model.yml, label.txt beside them -
+PADDLE_LABELS = ["background", "building", "road", "water"]
+IMAGENET_UNIT = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+
+
+def paddleseg_deploy(output_op="softmax", normalize=None, transforms=None):
+    """PaddleSeg's tools/export.py deploy.yaml: ``Deploy`` with its transforms (a bare
+    Normalize, PaddleSeg's default, unless ``normalize`` gives its mean/std)."""
+    import yaml
+
+    normalize = {"type": "Normalize", **(normalize or {})}
+    return yaml.safe_dump({"Deploy": {
+        "input_shape": [-1, 3, -1, -1], "model": "model.pdmodel",
+        "output_dtype": "int32" if output_op == "argmax" else "float32",
+        "output_op": output_op, "params": "model.pdiparams",
+        "transforms": transforms if transforms is not None else [
+            {"type": "Resize", "target_size": [512, 512]}, normalize]}})
+
+
+def paddle_folder(folder, output_op="softmax", *, opset=11, deploy=None, name="deploy.yaml",
+                  files=None):
+    """What PaddleSeg's export then ``paddle2onnx --save_file model.onnx`` give: input 'x'
+    [-1, 3, -1, -1]; output_op softmax: probabilities [N, 4, H, W] (before opset 13 a
+    Softmax over the last axis between Transposes, as paddle2onnx writes it), none: logits
+    'save_infer_model/scale_0.tmp_0', argmax: int32 class ids [N, H, W] 'argmax_0.tmp_0'
+    (ArgMax, Cast); ``deploy`` (text) written as ``name``; ``files`` {name: text} beside."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conv, weights = conv1x1("x", "conv2d_1.tmp_1", 3, len(PADDLE_LABELS), seed=97)
+    nodes, dims = [conv], [-1, len(PADDLE_LABELS), -1, -1]
+    if output_op == "softmax" and opset < 13:
+        out = ("softmax_0.tmp_0", FLOAT, dims)
+        nodes += [helper.make_node("Transpose", ["conv2d_1.tmp_1"], ["t0"], perm=[0, 2, 3, 1]),
+                  helper.make_node("Softmax", ["t0"], ["t1"], axis=3),
+                  helper.make_node("Transpose", ["t1"], [out[0]], perm=[0, 3, 1, 2])]
+    elif output_op == "softmax":
+        out = ("softmax_0.tmp_0", FLOAT, dims)
+        nodes.append(helper.make_node("Softmax", ["conv2d_1.tmp_1"], [out[0]], axis=1))
+    elif output_op == "none":
+        out = ("save_infer_model/scale_0.tmp_0", FLOAT, dims)
+        nodes.append(helper.make_node("Identity", ["conv2d_1.tmp_1"], [out[0]]))
+    else:
+        out = ("argmax_0.tmp_0", onnx.TensorProto.INT32, [-1, -1, -1])
+        nodes += [helper.make_node("ArgMax", ["conv2d_1.tmp_1"], ["a0"], axis=1, keepdims=0),
+                  helper.make_node("Cast", ["a0"], [out[0]], to=onnx.TensorProto.INT32)]
+    path = save_graph(folder / "model.onnx", nodes, [("x", FLOAT, [-1, 3, -1, -1])], [out],
+                      weights, opset=opset)
+    model = onnx.load(str(path))
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    if deploy is None:
+        deploy = paddleseg_deploy(output_op)
+    if deploy:
+        (folder / name).write_text(deploy)
+    for file, text in (files or {}).items():
+        (folder / file).write_text(text)
+    return path
+
+
+def paddle_reference(path, image, mean=(0.5,) * 3, std=(0.5,) * 3, low=0.0, high=255.0,
+                     output=0):
+    """PaddleSeg's inference: (pixels / 255 - mean) / std (PaddleRS: (x - min_val) /
+    (max_val - min_val) first), then the softmax of logits, or the model's probabilities."""
+    feed = (((image[np.newaxis].astype(np.float32) - np.float32(low)) / np.float32(high - low)
+             - np.float32(mean).reshape(1, -1, 1, 1)) / np.float32(std).reshape(1, -1, 1, 1))
+    result = ort_run(path, feed.astype(np.float32))[output][0].astype(np.float64)
+    return result if np.allclose(result.sum(axis=0), 1, atol=1e-5) else softmax(result)
+
+
+@pytest.mark.parametrize(("output_op", "opset", "normalize", "mean", "std"), [
+    ("softmax", 11, None, (0.5,) * 3, (0.5,) * 3),  # PaddleSeg's default Normalize
+    ("softmax", 13, None, (0.5,) * 3, (0.5,) * 3),
+    ("none", 12, IMAGENET_UNIT, IMAGENET_UNIT["mean"], IMAGENET_UNIT["std"]),
+])
+def test_paddleseg_export_reads_its_deploy_yaml_normalize(tmp_path, run_cli, make_raster,
+                                                          image, output_op, opset, normalize,
+                                                          mean, std):
+    """A PaddleSeg export converted by paddle2onnx: its deploy.yaml Normalize (bare: mean
+    0.5, std 0.5 of pixels / 255, inputs -1..1) was ignored, so x / 255 went in: its
+    probabilities up to 0.55 off, the argmax agreeing on 66 % of pixels (exit 0). Now it
+    is read, -v naming the file and key; softmax heads get no second softmax, logits one."""
+    path = paddle_folder(tmp_path / "out", output_op, opset=opset,
+                         deploy=paddleseg_deploy(output_op, normalize))
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), paddle_reference(path, image, mean, std),
+                                   atol=1e-5)
+    assert "deploy.yaml Normalize" in result.stderr, result.stderr
+    model = OnnxModel.from_path(path)
+    assert model.sidecars["normalization"] == tmp_path / "out" / "deploy.yaml"
+
+
+PADDLERS_MODEL_YML = """\
+Model: UNet
+Transforms:
+- Resize:
+    interp: LINEAR
+    keep_ratio: false
+    target_size: !!python/tuple
+    - 512
+    - 512
+- Normalize:
+    apply_to_tar: true
+    max_val: [1000.0, 1000.0, 1000.0]
+    mean: [0.4, 0.45, 0.5]
+    min_val: [0.0, 0.0, 0.0]
+    std: [0.2, 0.25, 0.3]
+- ArrangeSegmenter:
+    mode: test
+_Attributes:
+  fixed_input_shape: null
+  in_channels: 3
+  labels: [background, building, road, water]
+  model_type: segmenter
+  num_classes: 4
+_init_params:
+  in_channels: 3
+  num_classes: 4
+completed_epochs: 0
+status: Infer
+version: 1.0.0
+"""
+
+
+def test_paddlers_model_yml_normalizes_and_names_the_bands(tmp_path, run_cli, make_raster,
+                                                          image):
+    """A PaddleRS export (model.yml: Model, Transforms of {name: attributes}, _Attributes
+    labels; its Normalize of (x - min_val) / (max_val - min_val), here of 0..1000 values):
+    x / 255 went in unnormalised and the bands were class_1..class_4. Now both are read."""
+    path = paddle_folder(tmp_path / "out", "none", deploy=PADDLERS_MODEL_YML, name="model.yml")
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), paddle_reference(
+            path, image, [0.4, 0.45, 0.5], [0.2, 0.25, 0.3], high=1000.0), atol=1e-5)
+        assert list(out.descriptions) == PADDLE_LABELS
+    assert "model.yml Normalize" in result.stderr, result.stderr
+    assert "class names from model.yml _Attributes.labels" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("name", ["label.txt", "labels.txt"])
+def test_a_paddleseg_label_txt_names_the_bands(tmp_path, run_cli, make_raster, image, name):
+    """The dataset's label.txt (one class a line) copied beside a PaddleSeg export: the bands
+    were class_1..class_4; now they are named from it. Not read beside a model that is no
+    PaddleSeg export (no deploy.yaml)."""
+    text = "\n".join(PADDLE_LABELS) + "\n"
+    path = paddle_folder(tmp_path / "out", files={name: text})
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert list(out.descriptions) == PADDLE_LABELS
+    assert f"class names from {name}" in result.stderr, result.stderr
+    assert OnnxModel.from_path(path).sidecars["names"] == tmp_path / "out" / name
+    alone = paddle_folder(tmp_path / "alone", deploy="", files={name: text})
+    assert OnnxModel.from_path(alone).class_names == [f"class_{k}" for k in range(1, 5)]
+
+
+def test_a_paddleseg_argmax_export_is_refused_naming_output_op(tmp_path, run_cli, make_raster,
+                                                               image):
+    """PaddleSeg's default export (--output_op argmax): 'argmax_0.tmp_0' int32 class ids
+    [N, H, W], which cannot be blended. It was refused saying 'Export the model's scores',
+    not how PaddleSeg does it; the line now names --output_op softmax. Nothing written."""
+    from .conftest import assert_one_line_error
+
+    path = paddle_folder(tmp_path / "out", "argmax")
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "ArgMax", "cannot be blended", "--output_op softmax", "paddle2onnx")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_options_metadata_and_other_files_override_or_skip_paddle_files(tmp_path, image,
+                                                                       caplog):
+    path = paddle_folder(tmp_path / "out", "none")
+    model = OnnxModel.from_path(path, mean=[0.3] * 3, std=[0.2] * 3)
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, paddle_reference(path, image, [0.3] * 3, [0.2] * 3),
+                               atol=1e-5)
+    with caplog.at_level("WARNING", logger="geotile"):  # --mean alone: the file's std stays
+        model = OnnxModel.from_path(path, mean=[0.3] * 3)
+    assert "replaces deploy.yaml's mean, but deploy.yaml's std" in caplog.text
+    onnx_model = onnx.load(str(path))
+    entry = onnx_model.metadata_props.add()
+    entry.key, entry.value = "mean", json.dumps([0.1] * 3)
+    entry = onnx_model.metadata_props.add()
+    entry.key, entry.value = "std", json.dumps([0.9] * 3)
+    onnx.save(onnx_model, str(path))
+    model = OnnxModel.from_path(path)
+    assert "normalization" not in model.sidecars
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, paddle_reference(path, image, [0.1] * 3, [0.9] * 3),
+                               atol=1e-5)
+    # a deploy.yaml of another tool (a Deploy section without transforms): not read
+    other = paddle_folder(tmp_path / "other", "none", deploy="Deploy:\n  replicas: 3\n")
+    model = OnnxModel.from_path(other)
+    assert not model.sidecars
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, paddle_reference(other, image, [0.0] * 3, [1.0] * 3),
+                               atol=1e-5)
+
+
+def test_a_bad_paddle_deploy_yaml_is_one_line(tmp_path, run_cli, make_raster, image):
+    from .conftest import assert_one_line_error
+
+    path = paddle_folder(tmp_path / "out", deploy="Deploy:\n  transforms: [{type: Normalize\n")
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "deploy.yaml", "--mean")
+    fixed = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--mean", "0", "--std", "1")
+    assert fixed.exit_code == 0, fixed.output
+
+
+@pytest.mark.parametrize("edit", ["deploy", "neither"])
+def test_resume_redoes_outputs_of_another_paddle_deploy_yaml(tmp_path, run_cli, make_raster,
+                                                             image, edit):
+    path = paddle_folder(tmp_path / "out")
+    tif = make_raster("img.tif", image)
+    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+            "--tile-size", "64")
+    assert run_cli(*args).exit_code == 0
+    std = (0.5,) * 3
+    if edit == "deploy":
+        std = (0.25,) * 3
+        (path.parent / "deploy.yaml").write_text(paddleseg_deploy(
+            "softmax", {"mean": [0.5] * 3, "std": list(std)}))
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert ("skipped" in result.output) == (edit == "neither"), result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), paddle_reference(path, image, (0.5,) * 3, std),
+                                   atol=1e-5)
+
+
+def test_dask_workers_load_the_model_again_for_another_paddle_deploy_yaml(tmp_path, image,
+                                                                          monkeypatch):
+    from geotile import distributed as gd
+
+    monkeypatch.setattr(gd, "_MODELS", {})
+    path = paddle_folder(tmp_path / "out")
+    options = {"providers": "cpu", "threads": 1}
+    first = gd._worker_model(str(path), options)
+    assert gd._worker_model(str(path), options) is first
+    (path.parent / "deploy.yaml").write_text(paddleseg_deploy(
+        "softmax", {"mean": [0.5] * 3, "std": [0.25] * 3}))
+    model = gd._worker_model(str(path), options)
+    assert model is not first and len(gd._MODELS) == 1
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, paddle_reference(path, image, (0.5,) * 3, (0.25,) * 3),
+                               atol=1e-5)
+
+
+def test_predict_help_readme_and_install_name_paddleseg_s_files(run_cli):
+    from pathlib import Path
+
+    text = " ".join(run_cli("predict", "--help").output.split())
+    assert "PaddleSeg's deploy.yaml or PaddleRS' model.yml beside it" in text
+    assert "label.txt" in text
+    root = Path(__file__).parents[1]
+    readme = (root / "examples" / "README.md").read_text()
+    assert "paddle2onnx" in readme and "--output_op softmax" in readme
+    assert "pyyaml>=6" in (root / "setup.cfg").read_text()

@@ -102,11 +102,13 @@ def _bands(ctx, param, value):
 @click.option("--mean", callback=_floats, metavar="LIST",
               help="Per-channel mean (after --scale). Default: the model's metadata, else "
               "image_mean of a Hugging Face preprocessor_config.json beside it, else "
-              "the Normalize mean of MMDeploy's pipeline.json beside it, else 0.")
+              "the Normalize mean of MMDeploy's pipeline.json, else of PaddleSeg's "
+              "deploy.yaml or PaddleRS' model.yml beside it, else 0.")
 @click.option("--std", callback=_floats, metavar="LIST",
               help="Per-channel std (after --scale). Default: the model's metadata, else "
               "image_std of a Hugging Face preprocessor_config.json beside it, else "
-              "the Normalize std of MMDeploy's pipeline.json beside it, else 1.")
+              "the Normalize std of MMDeploy's pipeline.json, else of PaddleSeg's "
+              "deploy.yaml or PaddleRS' model.yml beside it, else 1.")
 @click.option("--scale", type=float, default=None,
               help="Multiply pixels by this first. Default: the rescale_factor of a Hugging "
               "Face preprocessor_config.json beside the model (1 if its do_rescale is false; "
@@ -185,7 +187,11 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     (transformers.js' layout), else (normalisation) from MMDeploy's
     pipeline.json beside it (an OpenMMLab/mmseg export: its Normalize mean and
     std, of 0..255 pixels; to_rgb false is warned of: give --bands 3,2,1) and
-    (class names) detail.json, when the model config in it has its classes;
+    (class names) detail.json, when the model config in it has its classes,
+    else from PaddleSeg's deploy.yaml or PaddleRS' model.yml beside it (a
+    paddle2onnx export: its Normalize, PaddleSeg's default mean and std 0.5
+    of pixels / 255 when it gives none) and (class names) model.yml's
+    _Attributes labels or the dataset's label.txt / labels.txt beside it;
     options override them. A mask classification model's class and mask
     queries (MaskFormer, Mask2Former, OneFormer) are combined into class
     scores as transformers' post-processing does.
