@@ -576,16 +576,25 @@ class OnnxModel:
         from geotile.mask_classification import mask_class_pair
 
         names = self.all_output_names
-        declared = [list(o.shape) if o.shape else None for o in self.session.get_outputs()]
+        # integer outputs are class ids (PaddleRS' label map beside its score map), never
+        # class query logits; nor is a map of the window [N, size, size]
+        outputs = self.session.get_outputs()
+        floats = ["float" in str(o.type) for o in outputs]
+        declared = [list(o.shape) if o.shape and is_float else None
+                    for o, is_float in zip(outputs, floats, strict=True)]
         pair = mask_class_pair(names, declared)
-        if pair is None and len(names) > 1 and any(d is None or len(d) == 3 for d in declared):
+        if pair is None and len(names) > 1 and any(
+                is_float and (d is None or len(d) == 3) for d, is_float in zip(
+                    declared, floats, strict=True)):
             try:
                 every = self.session.run(None, {self.input_name: self._zeros(
                     self.fixed_batch or 1, size)})
             except Exception:  # ONNX Runtime raises several types; the probe explains
                 every = []
             if every:
-                pair = mask_class_pair(names, [list(np.shape(r)) for r in every])
+                pair = mask_class_pair(names, [
+                    None if not np.issubdtype(np.asarray(r).dtype, np.floating)
+                    or np.shape(r)[1:] == (size, size) else list(np.shape(r)) for r in every])
         if pair is None:
             return
         classes, masks = names[pair[0]], names[pair[1]]

@@ -4129,13 +4129,12 @@ def paddle_folder(folder, output_op="softmax", *, opset=11, deploy=None, name="d
     return path
 
 
-def paddle_reference(path, image, mean=(0.5,) * 3, std=(0.5,) * 3, low=0.0, high=255.0,
-                     output=0):
+def paddle_reference(path, image, mean=(0.5,) * 3, std=(0.5,) * 3, low=0.0, high=255.0):
     """PaddleSeg's inference: (pixels / 255 - mean) / std (PaddleRS: (x - min_val) /
     (max_val - min_val) first), then the softmax of logits, or the model's probabilities."""
     feed = (((image[np.newaxis].astype(np.float32) - np.float32(low)) / np.float32(high - low)
              - np.float32(mean).reshape(1, -1, 1, 1)) / np.float32(std).reshape(1, -1, 1, 1))
-    result = ort_run(path, feed.astype(np.float32))[output][0].astype(np.float64)
+    result = ort_run(path, feed.astype(np.float32))[0][0].astype(np.float64)
     return result if np.allclose(result.sum(axis=0), 1, atol=1e-5) else softmax(result)
 
 
@@ -4337,3 +4336,48 @@ def test_predict_help_readme_and_install_name_paddleseg_s_files(run_cli):
     readme = (root / "examples" / "README.md").read_text()
     assert "paddle2onnx" in readme and "--output_op softmax" in readme
     assert "pyyaml>=6" in (root / "setup.cfg").read_text()
+
+
+def paddlers_folder(folder):
+    """What PaddleRS' export and paddle2onnx give for a segmenter: its InferNet's two outputs,
+    the label map (int32 class ids [N, H, W]: ArgMax, Cast) and the score map (softmax
+    probabilities moved last [N, H, W, 4]), with its model.yml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conv, weights = conv1x1("image", "logit", 3, len(PADDLE_LABELS), seed=98)
+    nodes = [conv, helper.make_node("ArgMax", ["logit"], ["a0"], axis=1, keepdims=0),
+             helper.make_node("Cast", ["a0"], ["argmax_0.tmp_0"], to=onnx.TensorProto.INT32),
+             helper.make_node("Softmax", ["logit"], ["s0"], axis=1),
+             helper.make_node("Transpose", ["s0"], ["transpose_0.tmp_0"], perm=[0, 2, 3, 1])]
+    path = save_graph(folder / "model.onnx", nodes, [("image", FLOAT, [-1, 3, -1, -1])],
+                      [("argmax_0.tmp_0", onnx.TensorProto.INT32, [-1, -1, -1]),
+                       ("transpose_0.tmp_0", FLOAT, [-1, -1, -1, len(PADDLE_LABELS)])],
+                      weights, opset=13)
+    (folder / "model.yml").write_text(PADDLERS_MODEL_YML)
+    return path
+
+
+def test_a_paddlers_label_map_beside_its_score_map_is_no_mask_classification(
+        tmp_path, run_cli, make_raster, image):
+    """PaddleRS' segmenter export: label map int32 [N, H, W] beside score map [N, H, W, 4].
+    At a 64 px window the two were taken for a mask classification model's class queries
+    [N, 64, 64] and mask queries [N, 64, 64, 4], and refused ('neither the window nor a
+    centred crop'), --outputs transpose_0.tmp_0 too. Now the label map is refused as class
+    ids in one line naming --outputs transpose_0.tmp_0, which predicts PaddleRS' scores."""
+    from .conftest import assert_one_line_error
+
+    path = paddlers_folder(tmp_path / "out")
+    tif = make_raster("img.tif", image)
+    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+            "--tile-size", "64")
+    result = run_cli(*args)
+    assert_one_line_error(result, "argmax_0.tmp_0", "--outputs transpose_0.tmp_0")
+    assert "mask classification" not in result.stderr
+    result = run_cli(*args, "--outputs", "transpose_0.tmp_0")
+    assert result.exit_code == 0, result.output
+    feed = ((image[np.newaxis].astype(np.float32) / np.float32(1000.0)
+             - np.float32([0.4, 0.45, 0.5]).reshape(1, -1, 1, 1))
+            / np.float32([0.2, 0.25, 0.3]).reshape(1, -1, 1, 1))
+    reference = ort_run(path, feed)[1][0].transpose(2, 0, 1)
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), reference, atol=1e-5)
+        assert list(out.descriptions) == PADDLE_LABELS
