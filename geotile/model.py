@@ -380,6 +380,7 @@ class OnnxModel:
         self._scale: float | None = None
         self._mean = self._std = None
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
+        self._pixels_0_255 = ""  # a file's word that its mean/std are of 0..255 pixels
         self._mixed_said = False  # the warning of a mean and std on two scales given
         self._stats_wide = False  # mean/std above 255: for raw 12- or 16-bit pixels
         #: why the graph takes 0..255 pixels (it divides by 255, its mean/std are for them)
@@ -1122,6 +1123,7 @@ class OnnxModel:
         wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
         self.sidecars.pop("normalization", None)
+        self._pixels_0_255 = ""
         if wanted and not declared:  # no metadata: Hugging Face's or MMDeploy's files
             from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
 
@@ -1147,8 +1149,11 @@ class OnnxModel:
                     self.sidecars["normalization"] = paddle_folder(self.path) / file
             # 1/255 is transformers' rescale of 8-bit pixels: geotile's own default, which
             # scales uint8 images so and warns of others (16-bit) instead of dividing them
-            factor = declared.get("scale", (None,))[0]
-            if factor is not None and math.isclose(factor, 1 / 255, rel_tol=1e-6):
+            factor, where = declared.get("scale", (None, ""))
+            if where.endswith("of 0..255 pixels"):  # mmcv's: uint8 as they are, not 16-bit
+                self._pixels_0_255 = f"its {where.split(' ')[0]} Normalize is of 0..255 pixels"
+                declared["scale"] = ("1", where.split(" of ")[0] + " for 8-bit pixels")
+            elif factor is not None and math.isclose(factor, 1 / 255, rel_tol=1e-6):
                 declared["scale"] = ("1/255", declared["scale"][1] + " for 8-bit pixels")
             elif factor is not None:
                 scale = factor
@@ -1207,11 +1212,11 @@ class OnnxModel:
                          "not divided by 255 first (--scale sets it)", self.path.name,
                          list(mean), list(std),
                          "raw pixels'" if self._stats_wide else "0..255")
-        elif self._scale is None and self._scales_input:
-            self._takes_0_255 = self._scales_input
+        elif self._scale is None and (self._scales_input or self._pixels_0_255):
+            self._takes_0_255 = self._scales_input or self._pixels_0_255
             if self._takes_0_255 != before:
                 log.info("%s: %s: uint8 pixels are not divided by 255 first (--scale sets "
-                         "it)", self.path.name, self._scales_input)
+                         "it)", self.path.name, self._takes_0_255)
         if before and not self._takes_0_255:  # the extra bands' mean/std had decided it
             log.info("%s: mean %s and std %s of the image's %d channels are on the 0..1 scale: "
                      "uint8 pixels are divided by 255 first (--scale sets it)", self.path.name,

@@ -3928,6 +3928,30 @@ def test_mmdeploy_normalize_without_a_mean_feeds_0_255_pixels(tmp_path, image):
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("normalize", [{"mean": [0, 0, 0], "std": [1, 1, 1]},
+                                       {"mean": [0.5] * 3, "std": [0.5] * 3}])
+def test_mmdeploy_normalize_of_0_255_pixels_warns_of_16_bit_and_0_1_images(
+        tmp_path, run_cli, make_raster, normalize):
+    """A Normalize of mean 0, std 1 (or 0.5/0.5) is for mmcv's 0..255 pixels: it was taken
+    as --scale 1 for every image, so a uint16 image (values to 10200) or 0..1 floats went
+    in as they are without a word, where a 0..255 mean warns of both. Now they are warned
+    of as for that mean (uint8 still goes in as 0..255)."""
+    pipeline = mmdeploy_pipeline({**MMSEG_NORMALIZE, **normalize})
+    path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
+    pixels = np.random.default_rng(3).integers(0, 10200, (3, 32, 32)).astype(np.uint16)
+    for name, array, advice in (("u16.tif", pixels, "--scale"),
+                                ("f.tif", (pixels / 10200).astype(np.float32),
+                                 "--scale 255")):
+        result = run_cli("predict", path, make_raster(name, array), "-o", tmp_path / f"o{name}",
+                         "--tile-size", "32")
+        assert result.exit_code == 0, result.output
+        assert advice in result.stderr and "0..255" in result.stderr, result.stderr
+    image = pixels.astype(np.uint8)
+    out = predict_array(OnnxModel.from_path(path), image, options=PredictOptions(tile_size=32))
+    np.testing.assert_allclose(out, mmseg_reference(path, image, normalize["mean"],
+                                                    normalize["std"]), atol=1e-5)
+
+
 def test_options_and_metadata_override_mmdeploy_files(tmp_path, image, caplog):
     path = mmdeploy_folder(tmp_path / "work")
     model = OnnxModel.from_path(path, mean=[100.0] * 3, std=[50.0] * 3)
