@@ -41,7 +41,9 @@ def mmdeploy_folder(model_path) -> Path:
 def _for_this_model(model_path, folder: Path) -> bool:
     """False when the folder's deploy.json names other model files (``net``), one of them
     beside it, and not this one (by its name or, for a link, its file's): that export's
-    files. A model renamed after the export, alone in its folder, is the one meant."""
+    files. A model renamed after the export, alone in its folder, is the one meant, as is a
+    copy named as the export with a suffix (end2end_fp16.onnx of MMDeploy's onnxruntime-fp16
+    backend, end2end.quant.onnx, end2end-int8.onnx)."""
     try:
         deploy = read_json(folder / DEPLOY)
     except ValueError:
@@ -51,7 +53,9 @@ def _for_this_model(model_path, folder: Path) -> bool:
         if isinstance(models, list) else set()
     path = Path(model_path)
     names = {path.name, path.resolve().name}
-    return not nets or bool(nets & names) or not any((folder / n).is_file() for n in nets)
+    copies = {Path(n).stem + sep for n in nets for sep in "_-."}
+    return not nets or bool(nets & names) or any(n.startswith(c) for n in names for c in copies) \
+        or not any((folder / n).is_file() for n in nets)
 
 
 def _is_mmdeploy_pipeline(value) -> bool:

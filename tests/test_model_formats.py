@@ -3994,6 +3994,29 @@ def test_files_that_are_not_this_mmdeploy_model_s_are_not_read(tmp_path, image):
     assert model.sidecars == {"normalization": tmp_path / "b" / "pipeline.json"}
 
 
+@pytest.mark.parametrize("name", ["end2end_fp16.onnx", "end2end.quant.onnx",
+                                  "end2end-int8.onnx"])
+def test_an_fp16_or_quantized_copy_beside_the_mmdeploy_export_reads_its_files(tmp_path, image,
+                                                                            name):
+    """MMDeploy's onnxruntime-fp16 backend (or the user's quantisation) writes
+    end2end_fp16.onnx beside end2end.onnx, which deploy.json names: its pipeline.json was
+    taken for another model's, so the copy ran unnormalised on x / 255 (exit 0). A file
+    named as the export with a suffix is that export; mine.onnx stays another model."""
+    path = mmdeploy_folder(tmp_path / "work", detail_extra={
+        "model_cfg": {"metainfo": {"classes": LOVEDA}}})
+    copy = path.parent / name
+    copy.write_bytes(path.read_bytes())
+    model = OnnxModel.from_path(copy)
+    assert model.sidecars == {"normalization": path.parent / "pipeline.json",
+                              "names": path.parent / "detail.json"}
+    assert model.class_names == LOVEDA
+    out = predict_array(model, image, options=PredictOptions(tile_size=64))
+    np.testing.assert_allclose(out, mmseg_reference(copy, image), atol=1e-5)
+    other = path.parent / "end2end2.onnx"
+    other.write_bytes(path.read_bytes())
+    assert not OnnxModel.from_path(other).sidecars
+
+
 @pytest.mark.parametrize("pipeline", ['{"pipeline": {"tasks": [{"type": "Task", "trans',
                                       mmdeploy_pipeline({**MMSEG_NORMALIZE,
                                                          "mean": [1.0, 2.0]})])
