@@ -370,6 +370,11 @@ def without_straight_vertices(polygons, tolerance: float = 0.0) -> np.ndarray:
     polygons = np.asarray(polygons, dtype=object)
     if not len(polygons):
         return polygons
+    empty = shapely.is_missing(polygons) | shapely.is_empty(polygons)
+    if empty.any():  # no ring of theirs: the others' rings keep their polygons' places
+        out = polygons.copy()
+        out[~empty] = without_straight_vertices(polygons[~empty], tolerance)
+        return out
     rings, ring_of = shapely.get_rings(polygons, return_index=True)
     coords, ring = shapely.get_coordinates(rings, return_index=True)
     closing = np.r_[ring[1:] != ring[:-1], True]  # each ring's last point repeats its first
@@ -386,6 +391,8 @@ def without_straight_vertices(polygons, tolerance: float = 0.0) -> np.ndarray:
     ahead = ((coords - before) * chord).sum(axis=1)
     straight = ((np.abs(cross) <= tolerance * np.hypot(*chord.T)) & (ahead > 0)
                 & (ahead < (chord**2).sum(axis=1)))
+    # a ring thinner than the tolerance keeps its vertices: three at least make a ring
+    straight &= (np.bincount(ring[~straight], minlength=len(rings)) >= 3)[ring]
     if not straight.any():
         return polygons
     rings = shapely.linearrings(coords[~straight], indices=ring[~straight])

@@ -1537,3 +1537,19 @@ def test_merged_outline_keeps_no_vertex_of_a_band_seam():
     assert merged.equals(region)
     assert shapely.get_num_coordinates(merged) == 15  # (726, 660) gone
     assert grid * (726, 660) not in shapely.get_coordinates(merged).tolist()
+
+
+def test_straight_vertices_leave_slivers_and_empty_polygons_whole():
+    """without_straight_vertices raised ValueError for a sliver thinner than its tolerance
+    (every vertex 'straight': a ring of fewer than 4 coordinates) and dropped an empty
+    polygon's place; the sliver keeps its ring, the empty polygon its place, and a plain
+    square loses its seam vertex."""
+    import shapely
+
+    from geotile.vectorize import without_straight_vertices
+
+    sliver = shapely.Polygon([(0, 0), (10, 0.0001), (20, 0), (10, 0.0002)])
+    square = shapely.Polygon([(0, 0), (5, 0), (10, 0), (10, 10), (0, 10)])
+    out = without_straight_vertices([sliver, shapely.Polygon(), square], tolerance=0.01)
+    assert len(out) == 3 and out[0].equals(sliver) and out[1].is_empty
+    assert shapely.get_num_coordinates(out[2]) == 5 and out[2].equals(square)
