@@ -14,15 +14,23 @@ import numpy as np
 
 #: the output names transformers gives the two heads
 CLASS_QUERIES, MASK_QUERIES = "class_queries_logits", "masks_queries_logits"
+#: output names of detections (boxes), whose masks are one per detection, not queries of
+#: classes: mmdet/MMDeploy's dets, torchvision's and detectron2's boxes, DETR's pred_boxes,
+#: TensorFlow's detection_boxes
+DETECTION_OUTPUTS = ("dets", "boxes", "bboxes", "pred_boxes", "detection_boxes")
 
 
 def mask_class_pair(names: list[str], shapes: list) -> tuple[int, int] | None:
     """(index of the class queries, index of the mask queries) among outputs ``names`` of
     ``shapes`` (declared or probed; a dimension may be None or a name): by transformers' names,
-    else by shape, [N, Q, K+1] beside [N, Q, h, w] of the same fixed Q (K + 1 >= 2); else
-    None."""
+    else by shape, [N, Q, K+1] beside [N, Q, h, w] of the same fixed Q (K + 1 >= 2) where
+    those are the only two outputs and neither is named as detections; else None."""
     if CLASS_QUERIES in names and MASK_QUERIES in names:
         return names.index(CLASS_QUERIES), names.index(MASK_QUERIES)
+    # by shape only a model of these two outputs, and none of detections (MMDeploy's Mask
+    # R-CNN: dets [N, Q, 5] beside one mask per detection [N, Q, h, w])
+    if len(names) != 2 or any(n.lower() in DETECTION_OUTPUTS for n in names):
+        return None
     found = []
     for c, classes in enumerate(shapes):
         for m, masks in enumerate(shapes):

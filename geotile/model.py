@@ -891,7 +891,8 @@ class OnnxModel:
         its prototypes are a per-pixel map, but of basis masks, not of class scores."""
         if any(o.class_queries for o in self.outputs):  # queries of classes, not boxes
             return
-        heads = _instance_heads(shapes, size) if size else None
+        heads = (_instance_heads(shapes, size) if size else None) \
+            or _detection_masks(self.all_output_names, shapes)
         ultralytics = any("ultralytics" in str(self.metadata.get(key, "")).lower()
                           for key in ("author", "description"))
         task = str(self.metadata.get("task", "")).strip().lower()
@@ -901,8 +902,8 @@ class OnnxModel:
                          f"{heads or 'Ultralytics YOLO, task segment'}): boxes, mask "
                          "coefficients and prototypes that make instances only together, not "
                          "per-pixel class scores; geotile predicts semantic segmentation. Run it "
-                         "with its own tools (yolo predict), or export a semantic segmentation "
-                         "model.")
+                         "with its own tools (yolo predict, MMDeploy's SDK, detectron2), or "
+                         "export a semantic segmentation model.")
 
     def _other_outputs(self, refused: list) -> ModelError:
         """The refusal of the first unusable output, or, when others are usable, one naming
@@ -1583,6 +1584,19 @@ def _geometry(size: int, height, width) -> Geometry | None:
     if size % height == 0 and factor in _DOWNSCALES:
         return Geometry(size, size, 0, factor // 2, factor)  # upsampled: outer half-cell guessed
     return Geometry(size, height, (size - height) // 2, 0)
+
+
+def _detection_masks(names: list[str], shapes: list) -> str | None:
+    """How an instance segmentation export with one mask per detection (MMDeploy's Mask
+    R-CNN: dets [N, Q, 5], labels, masks [N, Q, h, w]; torchvision's boxes and masks) shows
+    in its output ``names`` (and ``shapes``, a 4-D one: the masks), else None."""
+    from geotile.mask_classification import DETECTION_OUTPUTS
+
+    boxes = [n for n in names if n.lower() in DETECTION_OUTPUTS]
+    masks = [n for n, shape in zip(names, shapes, strict=False) if len(shape or ()) == 4]
+    if boxes and masks:
+        return f"detections {boxes[0]} and per-detection masks {masks[0]}"
+    return None
 
 
 def _instance_heads(shapes: list, size: int) -> str | None:

@@ -3728,6 +3728,40 @@ def test_a_mask_classification_export_gives_the_classes_of_its_queries(
                                   "sigmoid"), "class and mask queries", "--activation")
 
 
+@pytest.mark.parametrize("names", [("dets", "labels", "masks"), ("dets", "masks")])
+def test_an_instance_segmentation_export_with_masks_per_detection_is_refused(
+        tmp_path, run_cli, make_raster, image, names):
+    """MMDeploy's Mask R-CNN (mmdet) export: dets [1, 100, 5] (box and score), labels
+    [1, 100] and one mask per detection [1, 100, h, w]. bbc24f8 took dets and masks for a
+    mask classification model's queries: with --outputs masks, as its message advised, it
+    wrote 4 bands of a softmax over box coordinates, exit 0. It is refused as an instance
+    segmentation model, in one line, with or without --outputs; nothing written."""
+    from onnx import TensorProto
+
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "c", 3, 100, seed=71)
+    nodes = [conv,
+             helper.make_node("AveragePool", ["c"], ["masks"], kernel_shape=[4, 4],
+                              strides=[4, 4]),
+             helper.make_node("ReduceMean", ["c"], ["m"], axes=[2, 3], keepdims=0),
+             helper.make_node("Unsqueeze", ["m", "axis"], ["m3"]),
+             helper.make_node("Tile", ["m3", "reps"], ["dets"])]
+    outputs = [("dets", FLOAT, [1, 100, 5]), ("masks", FLOAT, [1, 100, "h", "w"])]
+    if "labels" in names:
+        nodes.append(helper.make_node("Cast", ["m"], ["labels"], to=TensorProto.INT64))
+        outputs.insert(1, ("labels", TensorProto.INT64, [1, 100]))
+    path = save_graph(tmp_path / "end2end.onnx", nodes, [("input", FLOAT, [1, 3, "H", "W"])],
+                      outputs, {**weights, "axis": np.array([2], np.int64),
+                                "reps": np.array([1, 1, 5], np.int64)})
+    tif = make_raster("img.tif", image)
+    for extra in ((), ("--outputs", "masks")):
+        result = run_cli("predict", path, tif, "-o", tmp_path / "p.tif", "--tile-size", "64",
+                         *extra)
+        assert_one_line_error(result, "instance segmentation")
+        assert not (tmp_path / "p.tif").exists()
+
+
 def test_a_depth_estimation_export_writes_its_raw_depth(tmp_path, run_cli, make_raster, image):
     """DPTForDepthEstimation / GLPN / Depth Anything: predicted_depth [batch, height, width],
     no channel axis. It was taken for a binary model's logits: a sigmoid squeezed the depths
