@@ -51,7 +51,6 @@ import json
 import logging
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -393,7 +392,7 @@ class OnnxModel:
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
         chosen = {o.name for o in self.outputs} | {o.class_queries for o in self.outputs}
-        if any(n not in chosen and not _auxiliary_head(n)
+        if any(n not in chosen and not _auxiliary_head(n, self.all_output_names)
                for n in self.all_output_names):  # those left out may tell
             try:
                 every = session.run(None, {self.input_name: self._zeros(
@@ -540,7 +539,8 @@ class OnnxModel:
                                             for k in ("class_names", "names"))
                           if isinstance(v, list) and v and all(isinstance(d, dict) for d in v)),
                          0)
-            auxiliary = [o for o in outputs if _auxiliary_head(o.name) and o.index >= named]
+            auxiliary = [o for o in outputs if _auxiliary_head(o.name, self.all_output_names)
+                         and o.index >= named]
             if auxiliary and len(auxiliary) < len(outputs):
                 # an auxiliary head (torchvision's aux, UperNet's auxiliary_logits) is trained
                 # only, as the reference scripts and transformers' post-processing predict
@@ -1501,10 +1501,16 @@ class OnnxModel:
                 f"{self.class_names}, activation {activations}")
 
 
-def _auxiliary_head(name: str) -> bool:
-    """Whether output ``name`` is an auxiliary head's, trained only (torchvision's ``aux``,
-    transformers' UperNet ``auxiliary_logits``): a word of it is aux or auxiliary."""
-    return bool({"aux", "auxiliary"} & set(re.split(r"[^a-z0-9]+", name.lower())))
+#: (main head, auxiliary head) output names of exporters whose auxiliary head is trained
+#: only: torchvision's segmentation models, transformers' (UperNet's auxiliary_logits)
+AUXILIARY_HEADS = (("out", "aux"), ("logits", "auxiliary_logits"))
+
+
+def _auxiliary_head(name: str, names) -> bool:
+    """Whether output ``name`` among ``names`` is a known exporter's auxiliary head, trained
+    only (:data:`AUXILIARY_HEADS`, beside its main head); any other output is the model's
+    own, written by default whatever its name (side outputs, 'aux_edges')."""
+    return any(name == aux and main in names for main, aux in AUXILIARY_HEADS)
 
 
 def _binary_name(names: list[str], model: str, key: str) -> list[str]:

@@ -3602,6 +3602,26 @@ UPERNET = {"model_type": "upernet", "architectures": ["UperNetForSemanticSegment
            "use_auxiliary_head": True}
 
 
+@pytest.mark.parametrize("names", [("seg", "aux_edges"), ("mask", "aux"),
+                                   ("out", "auxiliary"), ("main", "Aux_Roads")])
+def test_outputs_named_aux_by_others_are_all_written(tmp_path, run_cli, make_raster, image,
+                                                     names):
+    """Every output is written by default (RoadNet-style side outputs): 06667e6 left out any
+    output with the word aux in its name ('aux_edges' beside 'seg': 1 band of 2, exit 0);
+    only torchvision's out/aux and transformers' logits/auxiliary_logits pairs are known
+    training heads."""
+    heads = [conv1x1("input", name, 3, 1, seed=80 + k, prefix=f"h{k}")
+             for k, name in enumerate(names)]
+    path = save_graph(tmp_path / "m.onnx", [h[0] for h in heads], nchw_in(),
+                      [(n, FLOAT, ["N", 1, "H", "W"]) for n in names],
+                      {k: v for h in heads for k, v in h[1].items()})
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert list(out.descriptions) == list(names)
+
+
 @pytest.mark.parametrize("order", [("logits", "auxiliary_logits"),
                                    ("auxiliary_logits", "logits")])
 def test_an_auxiliary_head_beside_the_logits_is_left_out(tmp_path, run_cli, make_raster, image,
