@@ -13,8 +13,9 @@ and Hugging Face's files do not declare (options override all, see
   loads 8-bit images (a mean of 0 and std of 1: 0..255 pixels go in as they are);
   ``to_rgb`` false means the model takes BGR, which is warned about (--bands 3,2,1), as
   for metadata. Its ``Resize`` is not a tile size: geotile does not resize windows.
-- detail.json: class names from a ``classes`` list in the model config copied into it
-  (``model_cfg``: its dataset's or ``metainfo``'s), when there is one.
+- detail.json (``codebase``, ``codebase_config`` or ``onnx_config``): class names from a
+  ``classes`` list in the model config copied into it (``model_cfg``: its dataset's or
+  ``metainfo``'s), when there is one.
 """
 from __future__ import annotations
 
@@ -123,6 +124,13 @@ _CLASS_PATHS = (("classes",), ("metainfo", "classes"), ("dataset_meta", "classes
                 ("test_dataloader", "dataset", "classes"), ("data", "test", "classes"))
 
 
+def _is_mmdeploy_detail(value) -> bool:
+    """Whether ``value`` is MMDeploy's detail.json (its codebase, codebase_config or
+    onnx_config), not another tool's file of that name."""
+    return isinstance(value, dict) and any(
+        isinstance(value.get(key), dict) for key in ("codebase", "codebase_config", "onnx_config"))
+
+
 def mmdeploy_class_names(model_path):
     """(classes, where) from detail.json beside ``model_path`` (the model config MMDeploy
     copied into it: ``model_cfg``); (None, None) without one. A detail.json that is no
@@ -135,7 +143,7 @@ def mmdeploy_class_names(model_path):
         log.warning("%s: %s beside it %s; its class names are not read", Path(model_path).name,
                     DETAIL, exc)
         return None, None
-    if not isinstance(detail, dict) or not _for_this_model(model_path, folder):
+    if not _is_mmdeploy_detail(detail) or not _for_this_model(model_path, folder):
         return None, None
     for top in ("model_cfg", "model_config", None):
         config = detail.get(top) if top else detail

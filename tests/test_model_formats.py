@@ -4048,6 +4048,31 @@ def test_files_that_are_not_this_mmdeploy_model_s_are_not_read(tmp_path, image):
     assert model.sidecars == {"normalization": tmp_path / "b" / "pipeline.json"}
 
 
+@pytest.mark.parametrize("detail", [
+    {"created": "2024-05-01", "classes": ["note one", "note two", "note three"]},
+    {"data": {"test": {"classes": ["t1", "t2", "t3"]}}},
+    {"metainfo": {"classes": ["a", "b", "c"]}},
+])
+def test_a_detail_json_of_another_tool_names_no_bands(tmp_path, run_cli, make_raster, image,
+                                                      detail):
+    """A detail.json that is not MMDeploy's (no codebase, codebase_config or onnx_config)
+    beside a user's model with a classes list: 9605ecc named the 3 bands from it ('note
+    one', 'note two', 'note three' instead of class_1..class_3, exit 0). It is not read."""
+    from .onnx_models import pointwise_model
+
+    (tmp_path / "m").mkdir()
+    path = pointwise_model(tmp_path / "m" / "model.onnx", classes=3, activation="softmax")
+    (tmp_path / "m" / "detail.json").write_text(json.dumps(detail))
+    model = OnnxModel.from_path(path)
+    assert model.class_names == ["class_1", "class_2", "class_3"]
+    assert not model.sidecars
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert list(out.descriptions) == ["class_1", "class_2", "class_3"]
+
+
 @pytest.mark.parametrize("name", ["end2end_fp16.onnx", "end2end.quant.onnx",
                                   "end2end-int8.onnx"])
 def test_an_fp16_or_quantized_copy_beside_the_mmdeploy_export_reads_its_files(tmp_path, image,
