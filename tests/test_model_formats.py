@@ -4482,6 +4482,44 @@ def paddlers_folder(folder):
     return path
 
 
+@pytest.mark.parametrize(("size", "stride"), [(64, 1), (None, 4)])
+def test_an_nhwc_map_beside_a_map_without_channels_is_no_mask_classification(
+        tmp_path, run_cli, make_raster, image, size, stride):
+    """A Keras-like model with two float heads, seg [N, h, w, 3] (NHWC) and edge [N, h, w]
+    (no channel axis), at a fixed 64 px or at 1/4 of a dynamic window: bbc24f8 took edge for
+    class queries [N, Q=h, K+1=w] and seg for mask queries [N, Q=h, w, 3] and refused the
+    model ("output 'seg' has shape [1, 63, 64, 3] ... neither the window nor a centred crop",
+    exit 1), which wrote 4 bands before. Queries whose classes are the masks' first spatial
+    axis are a map's, not queries: 4 bands seg_1..seg_3, edge, as ONNX Runtime gives them."""
+    rng = np.random.default_rng(61)
+    weights = {"W1": rng.normal(0, 1, (3, 3, stride, stride)).astype(np.float32),
+               "W2": rng.normal(0, 1, (1, 3, stride, stride)).astype(np.float32),
+               "axis": np.array([1], np.int64)}
+    conv = {"kernel_shape": [stride, stride], "strides": [stride, stride]}
+    nodes = [helper.make_node("Conv", ["input", "W1"], ["s"], **conv),
+             helper.make_node("Transpose", ["s"], ["seg"], perm=[0, 2, 3, 1]),
+             helper.make_node("Conv", ["input", "W2"], ["e"], **conv),
+             helper.make_node("Squeeze", ["e", "axis"], ["edge"])]
+    n, h = (1, size) if size else ("N", "h")
+    path = save_graph(tmp_path / "two.onnx", nodes,
+                      [("input", FLOAT, [n, 3, size or "H", size or "W"])],
+                      [("seg", FLOAT, [n, h, h, 3]), ("edge", FLOAT, [n, h, h])], weights)
+    model = OnnxModel.from_path(path, tile_size=64)
+    assert model.class_names == ["seg_1", "seg_2", "seg_3", "edge"]
+    assert not any(o.class_queries for o in model.outputs)
+    tif = make_raster("img.tif", image[:, :64, :64])
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64",
+                     "--activation", "none")
+    assert result.exit_code == 0, result.output
+    assert "mask classification" not in result.stderr
+    seg, edge = ort_run(path, image[np.newaxis, :, :64, :64].astype(np.float32) / 255)
+    if stride == 1:
+        with rasterio.open(tmp_path / "o.tif") as out:
+            assert list(out.descriptions) == ["seg_1", "seg_2", "seg_3", "edge"]
+            np.testing.assert_allclose(out.read(), np.concatenate(
+                [seg[0].transpose(2, 0, 1), edge]), atol=1e-4)
+
+
 def test_a_paddlers_label_map_beside_its_score_map_is_no_mask_classification(
         tmp_path, run_cli, make_raster, image):
     """PaddleRS' segmenter export: label map int32 [N, H, W] beside score map [N, H, W, 4].
