@@ -1598,7 +1598,9 @@ def _detection_masks(names: list[str], shapes: list) -> str | None:
     in its output ``names`` (and ``shapes``, a 4-D one: the masks), else None."""
     from geotile.mask_classification import DETECTION_OUTPUTS
 
-    boxes = [n for n in names if n.lower() in DETECTION_OUTPUTS]
+    # detections are a list ([N, Q, 5], [Q, 4]); a 4-D output so named is a per-pixel map
+    boxes = [n for n, shape in zip(names, shapes, strict=False)
+             if n.lower() in DETECTION_OUTPUTS and len(shape or ()) != 4]
     masks = [n for n, shape in zip(names, shapes, strict=False) if len(shape or ()) == 4]
     if boxes and masks:
         return f"detections {boxes[0]} and per-detection masks {masks[0]}"

@@ -3782,6 +3782,32 @@ def test_an_instance_segmentation_export_with_masks_per_detection_is_refused(
         assert not (tmp_path / "p.tif").exists()
 
 
+@pytest.mark.parametrize("names", [("boxes",), ("seg", "bboxes")])
+def test_a_per_pixel_map_named_as_boxes_is_no_instance_segmentation(tmp_path, make_raster,
+                                                                   run_cli, image, names):
+    """A model whose one output 'boxes' [N, 4, H, W] (a map of box classes) or whose second
+    output 'bboxes' [N, 4, H, W] (per-pixel box offsets) beside seg is a per-pixel map of the
+    window, no list of detections: c18ea06 refused both as instance segmentation models
+    ('detections boxes and per-detection masks boxes', exit 1; 4 or 6 bands before).
+    Detections are a list ([N, Q, 5], [Q, 4]): a 4-D output so named is written."""
+    nodes, weights, outputs = [], {}, []
+    for i, (name, classes) in enumerate(zip(names, (4,) if len(names) == 1 else (2, 4),
+                                            strict=True)):
+        conv, w = conv1x1("input", name, 3, classes, seed=81 + i, prefix=f"p{i}")
+        nodes.append(conv)
+        weights.update(w)
+        outputs.append((name, FLOAT, ["N", classes, "H", "W"]))
+    path = save_graph(tmp_path / "m.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                      outputs, weights)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64",
+                     "--activation", "none", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), np.concatenate(
+            [r[0] for r in whole(path, image)]), atol=1e-4)
+
+
 def test_a_depth_estimation_export_writes_its_raw_depth(tmp_path, run_cli, make_raster, image):
     """DPTForDepthEstimation / GLPN / Depth Anything: predicted_depth [batch, height, width],
     no channel axis. It was taken for a binary model's logits: a sigmoid squeezed the depths
