@@ -64,6 +64,16 @@ def _is_mmdeploy_pipeline(value) -> bool:
     return isinstance(pipeline, dict) and isinstance(pipeline.get("tasks"), list)
 
 
+def _shows_mmdeploy_pipeline(path: Path) -> bool:
+    """Whether a pipeline.json that is no valid JSON shows MMDeploy's keys (its pipeline
+    and tasks): a broken one of MMDeploy's, not another tool's file of that name."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return '"pipeline"' in text and '"tasks"' in text
+
+
 def _transforms(items):
     """Every transform of ``items`` (tasks or transforms), those nested in another's
     ``transforms`` (mmseg 0.x's MultiScaleFlipAug) too, in order."""
@@ -89,6 +99,8 @@ def mmdeploy_normalization(model_path, wanted=("mean", "std"), scale: bool = Tru
     try:
         pipeline = read_json(path)
     except ValueError as exc:
+        if not _shows_mmdeploy_pipeline(path):  # another tool's (JSON with comments)
+            return {}
         raise ModelError(f"{path}: {exc}; fix it (or remove it), or give --mean and --std."
                          ) from exc
     if not _is_mmdeploy_pipeline(pipeline) or not _for_this_model(model_path, folder):

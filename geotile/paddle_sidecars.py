@@ -95,16 +95,32 @@ def _transforms(config, name: str):
     return pairs
 
 
+def _shows_paddle_keys(path: Path, name: str) -> bool:
+    """Whether a deploy.yaml or model.yml that is no valid YAML shows Paddle's top key
+    (``Deploy:``, ``Model:``): a broken one of Paddle's, not another tool's of that name."""
+    import re
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    key = "Deploy" if name == DEPLOY else "Model"
+    return re.search(rf"^{key}\s*:", text, re.MULTILINE) is not None
+
+
 def _paddle_config(model_path):
     """(file, its transforms, its content) of the Paddle deploy.yaml or model.yml beside
     ``model_path`` (deploy.yaml first); (None, None, None) without one. ValueError (file,
-    reason) when one is no valid YAML."""
+    reason) when one is no valid YAML but shows Paddle's top key (another tool's is passed
+    over)."""
     folder = paddle_folder(model_path)
     for name in (DEPLOY, MODEL_YML):
         path = folder / name
         try:
             config = _read_yaml(path)
         except ValueError as exc:
+            if not _shows_paddle_keys(path, name):  # another tool's (a Helm template)
+                continue
             raise ValueError(path, str(exc)) from exc
         transforms = _transforms(config, name)
         if transforms is not None:

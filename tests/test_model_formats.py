@@ -4428,6 +4428,35 @@ def test_options_metadata_and_other_files_override_or_skip_paddle_files(tmp_path
                                atol=1e-5)
 
 
+@pytest.mark.parametrize(("name", "text"), [
+    ("deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nspec:\n"
+                    "  replicas: {{ .Values.replicas }}\n"),  # a Helm template
+    ("model.yml", "- hosts: gpu\n  vars:\n    model: {{ model_path }}\n"),  # Ansible
+    ("pipeline.json", '// ETL pipeline\n{"steps": [{"type": "Normalize"}]}\n'),  # JSONC
+])
+def test_an_unreadable_file_of_another_tool_beside_a_model_is_no_refusal(
+        tmp_path, run_cli, make_raster, image, name, text):
+    """A user's model beside a deploy.yaml, model.yml or pipeline.json of another tool that
+    is no valid YAML or JSON (a Helm or Ansible template, JSON with comments) predicted
+    before (exit 0); since 2fb9037 and 42a3a54 it was refused ('deploy.yaml: not valid YAML
+    (found unhashable key at line 4); fix it (or remove it)', exit 1). Such a file that does
+    not show MMDeploy's or Paddle's keys is not theirs: not read, the model predicts as
+    without it (a broken file that shows them is still one line)."""
+    from .onnx_models import pointwise_model
+
+    (tmp_path / "m").mkdir()
+    path = pointwise_model(tmp_path / "m" / "model.onnx", classes=3, activation="softmax")
+    tif = make_raster("img.tif", image)
+    args = ("predict", path, tif, "--dtype", "float32", "--tile-size", "64")
+    assert run_cli(*args, "-o", tmp_path / "a.tif").exit_code == 0
+    (tmp_path / "m" / name).write_text(text)
+    result = run_cli(*args, "-o", tmp_path / "b.tif")
+    assert result.exit_code == 0, result.output
+    assert not OnnxModel.from_path(path).sidecars
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+
+
 def test_a_bad_paddle_deploy_yaml_is_one_line(tmp_path, run_cli, make_raster, image):
     from .conftest import assert_one_line_error
 
