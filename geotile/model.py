@@ -1507,10 +1507,12 @@ AUXILIARY_HEADS = (("out", "aux"), ("logits", "auxiliary_logits"))
 
 
 def _auxiliary_head(name: str, names) -> bool:
-    """Whether output ``name`` among ``names`` is a known exporter's auxiliary head, trained
-    only (:data:`AUXILIARY_HEADS`, beside its main head); any other output is the model's
-    own, written by default whatever its name (side outputs, 'aux_edges')."""
-    return any(name == aux and main in names for main, aux in AUXILIARY_HEADS)
+    """Whether output ``name`` of a model of outputs ``names`` is a known exporter's
+    auxiliary head, trained only: the model's outputs are that main head and it
+    (:data:`AUXILIARY_HEADS`); any other output is the model's own, written by default
+    whatever its name (side outputs, 'aux_edges', aux beside out and edges)."""
+    return any(name == aux and sorted(names) == sorted((main, aux))
+               for main, aux in AUXILIARY_HEADS)
 
 
 def _binary_name(names: list[str], model: str, key: str) -> list[str]:

@@ -3603,13 +3603,15 @@ UPERNET = {"model_type": "upernet", "architectures": ["UperNetForSemanticSegment
 
 
 @pytest.mark.parametrize("names", [("seg", "aux_edges"), ("mask", "aux"),
-                                   ("out", "auxiliary"), ("main", "Aux_Roads")])
+                                   ("out", "auxiliary"), ("main", "Aux_Roads"),
+                                   ("out", "aux", "edges")])
 def test_outputs_named_aux_by_others_are_all_written(tmp_path, run_cli, make_raster, image,
                                                      names):
     """Every output is written by default (RoadNet-style side outputs): 06667e6 left out any
     output with the word aux in its name ('aux_edges' beside 'seg': 1 band of 2, exit 0);
     only torchvision's out/aux and transformers' logits/auxiliary_logits pairs are known
-    training heads."""
+    training heads, when they are the model's only outputs (out, aux and edges: all three,
+    as before 06667e6)."""
     heads = [conv1x1("input", name, 3, 1, seed=80 + k, prefix=f"h{k}")
              for k, name in enumerate(names)]
     path = save_graph(tmp_path / "m.onnx", [h[0] for h in heads], nchw_in(),
