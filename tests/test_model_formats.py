@@ -3750,6 +3750,29 @@ def test_a_mask_classification_export_gives_the_classes_of_its_queries(
                                   "sigmoid"), "class and mask queries", "--activation")
 
 
+def test_a_mask_classification_export_whose_k_plus_1_is_the_masks_height_is_paired(
+        tmp_path, run_cli, make_raster):
+    """A Mask2Former of other output names exported at a fixed 20 px: pred_logits [1, 6, 5]
+    (4 classes and 'no object') beside pred_masks [1, 6, 5, 5], K + 1 = 5 being the masks'
+    height (Cityscapes' 20 at 80 px, LoveDA's 8 at 32 px). 3c55087 took them for two maps
+    and refused the model advising '--outputs pred_masks', which writes a softmax over the
+    queries. Square masks of the window are queries: combined, 4 bands named from id2label."""
+    path = mask2former_export(tmp_path / "m2f", ("pred_logits", "pred_masks"), 6)
+    model = onnx.load(str(path))
+    shapes = [(1, 3, 20, 20), (1, 6, 5), (1, 6, 5, 5)]
+    for value, shape in zip([*model.graph.input, *model.graph.output], shapes, strict=True):
+        for dim, size in zip(value.type.tensor_type.shape.dim, shape, strict=True):
+            dim.Clear()
+            dim.dim_value = size
+    onnx.save(model, str(path))
+    assert OnnxModel.from_path(path).outputs[0].class_queries == "pred_logits"
+    pixels = np.random.default_rng(43).integers(0, 256, (3, 40, 40), dtype=np.uint8)
+    result = run_cli("predict", path, make_raster("img.tif", pixels), "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "p.tif") as out:
+        assert list(out.descriptions) == HF_LABELS
+
+
 @pytest.mark.parametrize("names", [("dets", "labels", "masks"), ("dets", "masks")])
 def test_an_instance_segmentation_export_with_masks_per_detection_is_refused(
         tmp_path, run_cli, make_raster, image, names):
