@@ -14,8 +14,9 @@ and Hugging Face's files do not declare (options override all, see
   ``to_rgb`` false means the model takes BGR, which is warned about (--bands 3,2,1), as
   for metadata. Its ``Resize`` is not a tile size: geotile does not resize windows.
 - detail.json (``codebase``, ``codebase_config`` or ``onnx_config``): class names from a
-  ``classes`` list in the model config copied into it (``model_cfg``: its dataset's or
-  ``metainfo``'s), when there is one.
+  ``classes`` list in a model config added to it (``model_cfg``: its dataset's or
+  ``metainfo``'s), when there is one; MMDeploy's own names only the config's file
+  (``codebase.config``).
 """
 from __future__ import annotations
 

@@ -4208,6 +4208,8 @@ def test_predict_help_and_readme_name_mmdeploy_s_files(run_cli):
     assert "(class names) detail.json" in text
     readme = (Path(__file__).parents[1] / "examples" / "README.md").read_text()
     assert "tools/deploy.py" in readme and "with_argmax=False" in readme
+    # without --dump-info tools/deploy.py writes no pipeline.json nor detail.json
+    assert "--work-dir work --dump-info" in readme
 
 
 @pytest.mark.parametrize("detail_extra", [
