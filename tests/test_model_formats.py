@@ -3622,6 +3622,8 @@ def test_outputs_named_aux_by_others_are_all_written(tmp_path, run_cli, make_ras
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "o.tif") as out:
         assert list(out.descriptions) == list(names)
+    help_text = " ".join(run_cli("predict", "--help").output.split())
+    assert "are the only outputs" in help_text
 
 
 @pytest.mark.parametrize("order", [("logits", "auxiliary_logits"),
