@@ -105,7 +105,8 @@ def _shows_paddle_keys(path: Path, name: str) -> bool:
     except OSError:
         return False
     key = "Deploy" if name == DEPLOY else "Model"
-    return re.search(rf"^{key}\s*:", text, re.MULTILINE) is not None
+    # a byte-order mark before the first key (Windows editors) hides no key
+    return re.search(rf"^\ufeff?{key}\s*:", text, re.MULTILINE) is not None
 
 
 def _paddle_config(model_path):

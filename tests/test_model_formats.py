@@ -4486,10 +4486,14 @@ def test_an_unreadable_file_of_another_tool_beside_a_model_is_no_refusal(
         np.testing.assert_array_equal(a.read(), b.read())
 
 
-def test_a_bad_paddle_deploy_yaml_is_one_line(tmp_path, run_cli, make_raster, image):
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_a_bad_paddle_deploy_yaml_is_one_line(tmp_path, run_cli, make_raster, image, bom):
+    """A broken deploy.yaml of Paddle's (its Deploy key, after a Windows editor's byte-order
+    mark too: skipped without a word before) is one line naming it and --mean."""
     from .conftest import assert_one_line_error
 
-    path = paddle_folder(tmp_path / "out", deploy="Deploy:\n  transforms: [{type: Normalize\n")
+    path = paddle_folder(tmp_path / "out",
+                         deploy=bom + "Deploy:\n  transforms: [{type: Normalize\n")
     tif = make_raster("img.tif", image)
     assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
                           "deploy.yaml", "--mean")
