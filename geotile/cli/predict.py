@@ -110,12 +110,14 @@ def _bands(ctx, param, value):
               "the Normalize std of MMDeploy's pipeline.json, else of PaddleSeg's "
               "deploy.yaml or PaddleRS' model.yml beside it, else 1.")
 @click.option("--scale", type=float, default=None,
-              help="Multiply pixels by this first. Default: the rescale_factor of a Hugging "
-              "Face preprocessor_config.json beside the model (1 if its do_rescale is false; "
-              "not read when --mean and --std are both given), else 1/255 for uint8 (1 when "
-              "a mean or std above 1 for the image's channels, given by --mean/--std or read "
-              "from the metadata or the model's first ops, shows they are for 0..255 pixels, "
-              "or the model divides its input by 255 itself), else 1.")
+              help="Multiply pixels by this first. Default: 1/255 for uint8 (1 when a mean "
+              "or std above 1 for the image's channels, given by --mean/--std or read from the "
+              "metadata, the exporter's files beside the model or the model's first ops, shows "
+              "they are for 0..255 pixels, or the model divides its input by 255 itself), "
+              "else 1; where the metadata declares no mean/std, a Hugging Face "
+              "preprocessor_config.json's rescale_factor other than 1/255 (1 if its "
+              "do_rescale is false) and an MMDeploy Normalize of 0..255 pixels (1 for uint8) "
+              "decide it (not read when --mean and --std are both given).")
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
               default="probability", show_default=True,
               help="probability: one band per class (see --dtype). class: one uint8 band of "
