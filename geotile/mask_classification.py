@@ -24,7 +24,7 @@ def mask_class_pair(names: list[str], shapes: list) -> tuple[int, int] | None:
     """(index of the class queries, index of the mask queries) among outputs ``names`` of
     ``shapes`` (declared or probed; a dimension may be None or a name): by transformers' names,
     else by shape, [N, Q, K+1] beside [N, Q, h, w] of the same fixed Q (K + 1 >= 2; [N, h, w]
-    beside an NHWC map [N, h, w, K], K not w, are two maps) where those are the only two
+    beside an NHWC map [N, h, w, K], K not w or h = w, are two maps) where those are the only two
     outputs and neither is named as detections; else None."""
     if CLASS_QUERIES in names and MASK_QUERIES in names:
         return names.index(CLASS_QUERIES), names.index(MASK_QUERIES)
@@ -40,8 +40,9 @@ def mask_class_pair(names: list[str], shapes: list) -> tuple[int, int] | None:
             queries, labels = classes[1], classes[2]
             # [N, h, w] beside an NHWC map [N, h, w, K]: two maps, whose "labels" are the
             # masks' first spatial axis, and whose last axis (K) is not their second (w), as
-            # a square window's mask queries' is (K + 1 = h: 20 classes at 80 px)
-            two_maps = masks[2] == labels and masks[3] != masks[2]
+            # a square window's mask queries' is (K + 1 = h: 20 classes at 80 px), or whose
+            # "queries" are their own first spatial axis (K = w: 16 classes at 1/4 of 64 px)
+            two_maps = masks[2] == labels and (masks[3] != masks[2] or masks[1] == masks[2])
             if isinstance(queries, int) and isinstance(labels, int) and labels >= 2 \
                     and queries >= 1 and masks[1] == queries and not two_maps:
                 found.append((c, m))

@@ -4608,6 +4608,41 @@ def test_an_nhwc_map_beside_a_map_without_channels_is_no_mask_classification(
                 [seg[0].transpose(2, 0, 1), edge]), atol=1e-4)
 
 
+@pytest.mark.parametrize(("size", "stride", "classes"), [(64, 1, 64), (None, 4, 16),
+                                                        (None, 4, 8)])
+def test_an_nhwc_map_of_as_many_classes_as_its_width_is_no_mask_classification(
+        tmp_path, run_cli, make_raster, image, size, stride, classes):
+    """seg [N, h, w, K] (NHWC) beside edge [N, h, w] whose K is the maps' width: 64 classes
+    at a fixed 64 px, 16 at 1/4 of a dynamic 64 px window, 8 at 1/4 of 32 px. 143c08a took
+    every map of K = w for square mask queries (edge the class queries [N, Q=h, K+1=w]), as
+    3c55087 had fixed for K != w. Maps whose 'queries' are their own height are two maps:
+    K + 1 bands seg_1.., edge (seg [N, w, w, w] cannot tell its layout: values unchecked)."""
+    rng = np.random.default_rng(61)
+    weights = {"W1": rng.normal(0, 1, (classes, 3, stride, stride)).astype(np.float32),
+               "W2": rng.normal(0, 1, (1, 3, stride, stride)).astype(np.float32),
+               "axis": np.array([1], np.int64)}
+    conv = {"kernel_shape": [stride, stride], "strides": [stride, stride]}
+    nodes = [helper.make_node("Conv", ["input", "W1"], ["s"], **conv),
+             helper.make_node("Transpose", ["s"], ["seg"], perm=[0, 2, 3, 1]),
+             helper.make_node("Conv", ["input", "W2"], ["e"], **conv),
+             helper.make_node("Squeeze", ["e", "axis"], ["edge"])]
+    n, h = (1, size) if size else ("N", "h")
+    path = save_graph(tmp_path / "two.onnx", nodes,
+                      [("input", FLOAT, [n, 3, size or "H", size or "W"])],
+                      [("seg", FLOAT, [n, h, h, classes]), ("edge", FLOAT, [n, h, h])], weights)
+    tile = size or classes * stride
+    model = OnnxModel.from_path(path, tile_size=tile)
+    assert not any(o.class_queries for o in model.outputs)
+    assert model.class_names == [*(f"seg_{i}" for i in range(1, classes + 1)), "edge"]
+    tif = make_raster("img.tif", image[:, :tile, :tile])
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size",
+                     str(tile), "--activation", "none")
+    assert result.exit_code == 0, result.output
+    assert "mask classification" not in result.stderr
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert out.count == classes + 1
+
+
 def test_a_paddlers_label_map_beside_its_score_map_is_no_mask_classification(
         tmp_path, run_cli, make_raster, image):
     """PaddleRS' segmenter export: label map int32 [N, H, W] beside score map [N, H, W, 4].
