@@ -94,7 +94,7 @@ def _parse_split(ctx, param, value):
               "the same ids in every image, a label folder's too, and the ids the --masks "
               "name them by (make-masks' class names), so that annotations and mask "
               "patches agree (a class they do not name is refused). Without it every "
-              "feature is a 'building', with the masks' building id if they name one (a "
+              "feature is a 'building', with the masks' building id if they name one (else a "
               "warning where they name other classes).")
 @class_map_opt('With --labels and --class-field: JSON file {"building": 1, ...} mapping the '
                'field\'s classes (names or ids, {"0": 1, "7": 2}) to ids 1..254, as make-masks '
