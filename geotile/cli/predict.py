@@ -189,8 +189,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     (transformers.js' layout), else (normalisation) from MMDeploy's
     pipeline.json beside it (an OpenMMLab/mmseg export: its Normalize mean and
     std, of 0..255 pixels; to_rgb false is warned of: give --bands 3,2,1) and
-    (class names) detail.json, when the model config in it has its classes,
-    else from PaddleSeg's deploy.yaml or PaddleRS' model.yml beside it (a
+    (class names) detail.json, when a model_cfg with the classes is added to
+    it (MMDeploy's names only the config's file), else from PaddleSeg's
+    deploy.yaml or PaddleRS' model.yml beside it (a
     paddle2onnx export: its Normalize, PaddleSeg's default mean and std 0.5
     of pixels / 255 when it gives none) and (class names) model.yml's
     _Attributes labels or the dataset's label.txt / labels.txt beside it;
