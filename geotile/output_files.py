@@ -26,6 +26,7 @@ from geotile.creation_options import (
 )
 from geotile.errors import InputError, Interrupted, OutputExistsError, write_advice
 from geotile.raster import gdal_reason
+from geotile.sidecars import gdal_sidecars
 
 
 @contextlib.contextmanager
@@ -84,24 +85,6 @@ def check_geotiff_name(path: str | os.PathLike, hint: str = "") -> None:
     if Path(path).suffix.lower() not in GEOTIFF_SUFFIXES:
         raise InputError(f"{path}: the output is a GeoTIFF; name it "
                          f"{' or '.join(GEOTIFF_SUFFIXES)}{hint}.")
-
-
-def gdal_sidecars(path: str | os.PathLike) -> list[Path]:
-    """The files beside ``path`` that GDAL reads as part of it and that exist: its PAM
-    metadata (.aux.xml), external overviews (.ovr) and mask (.msk); none whose name would
-    be too long for the file system (of a file named near its limit)."""
-    return [Path(f"{os.fspath(path)}{suffix}") for suffix in (".aux.xml", ".ovr", ".msk")
-            if _exists(Path(f"{os.fspath(path)}{suffix}"))]
-
-
-def _exists(path: Path) -> bool:
-    """``path.exists()``, False for a name too long to exist (ENAMETOOLONG)."""
-    try:
-        return path.exists()
-    except OSError as exc:
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-        return False
 
 
 #: the guard of the cluster run whose task this thread runs (geotile.distributed), else None:

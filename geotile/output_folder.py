@@ -292,7 +292,7 @@ def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
     # while files move, the marker lists old and new ones: whatever stops the moves, the
     # folder stays geotile's and a later --overwrite cleans it
     _write_marker(staging, final, about, old | new)
-    from geotile.output_files import gdal_sidecars
+    from geotile.sidecars import gdal_sidecars
 
     for name in sorted(old - {MARKER}):
         # with its GDAL sidecars (statistics QGIS saved, overviews): GDAL would read them

@@ -89,7 +89,7 @@ def _files_of(path: str | os.PathLike) -> list:
     """The files an input is read from: itself, a VRT's sources, and the sidecars GDAL reads
     with it (.aux.xml: nodata, scale; .ovr; .msk): a change to any makes another input."""
     from geotile.input_paths import files_read, is_virtual_path
-    from geotile.output_files import gdal_sidecars
+    from geotile.sidecars import gdal_sidecars
 
     if is_virtual_path(os.fspath(path)):
         return [path]

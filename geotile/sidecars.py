@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 #: side-car suffixes (metadata, overviews, masks, ENVI and EHdr headers, projections, world
@@ -14,3 +16,21 @@ SIDECAR_SUFFIXES = (".aux.xml", ".ovr", ".msk", ".hdr", ".xml", ".prj", ".wld", 
 def is_sidecar(path) -> bool:
     """Whether a file is a side-car of a raster (:data:`SIDECAR_SUFFIXES`)."""
     return Path(path).name.lower().endswith(SIDECAR_SUFFIXES)
+
+
+def gdal_sidecars(path: str | os.PathLike) -> list[Path]:
+    """The files beside ``path`` that GDAL reads as part of it and that exist: its PAM
+    metadata (.aux.xml), external overviews (.ovr) and mask (.msk); none whose name would
+    be too long for the file system (of a file named near its limit)."""
+    return [Path(f"{os.fspath(path)}{suffix}") for suffix in (".aux.xml", ".ovr", ".msk")
+            if _exists(Path(f"{os.fspath(path)}{suffix}"))]
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for a name too long to exist (ENAMETOOLONG)."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        return False
