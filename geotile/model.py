@@ -641,23 +641,12 @@ class OnnxModel:
         return found[key], f"its metadata {key}"
 
     def _sidecar_names(self):
-        """Class names from Hugging Face's config.json beside the model, else MMDeploy's
-        detail.json (:func:`~geotile.mmdeploy_sidecars.mmdeploy_class_names`), else PaddleRS'
-        model.yml or a Paddle export's label.txt
-        (:func:`~geotile.paddle_sidecars.paddle_class_names`), said with -v."""
-        from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
+        """Class names from the files the model's exporter wrote beside it (Hugging Face's,
+        MMDeploy's, Paddle's: :func:`~geotile.exporter_sidecars.sidecar_class_names`), said
+        with -v."""
+        from geotile.exporter_sidecars import sidecar_class_names
 
-        value, where = hf_class_names(self.path)
-        file = hf_folder(self.path) / CONFIG
-        if value is None:  # MMDeploy's detail.json: the classes of the model config in it
-            from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
-
-            value, where = mmdeploy_class_names(self.path)
-            file = mmdeploy_folder(self.path) / DETAIL
-        if value is None:  # PaddleRS' model.yml labels, a PaddleSeg export's label.txt
-            from geotile.paddle_sidecars import paddle_class_names
-
-            value, where, file = paddle_class_names(self.path)
+        value, where, file = sidecar_class_names(self.path)
         if value is None:
             return None, None
         if name_list(value) is None:
@@ -1125,29 +1114,13 @@ class OnnxModel:
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
         self.sidecars.pop("normalization", None)
         self._pixels_0_255 = ""
-        if wanted and not declared:  # no metadata: Hugging Face's or MMDeploy's files
-            from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
+        if wanted and not declared:  # no metadata: the files its exporter wrote beside it
+            from geotile.exporter_sidecars import sidecar_normalization
+            from geotile.hf_sidecars import PREPROCESSOR, hf_folder
 
-            declared = hf_normalization(self.path, wanted, scale is None)
-            if declared:
-                self.sidecars["normalization"] = hf_folder(self.path) / PREPROCESSOR
-            else:  # MMDeploy's pipeline.json (an OpenMMLab export), if beside it
-                from geotile.mmdeploy_sidecars import (
-                    PIPELINE,
-                    mmdeploy_folder,
-                    mmdeploy_normalization,
-                )
-
-                declared = mmdeploy_normalization(self.path, wanted, scale is None)
-                if declared:
-                    self.sidecars["normalization"] = mmdeploy_folder(self.path) / PIPELINE
-            if not declared:  # PaddleSeg's deploy.yaml or PaddleRS' model.yml
-                from geotile.paddle_sidecars import paddle_folder, paddle_normalization
-
-                declared = paddle_normalization(self.path, wanted, scale is None)
-                if declared:
-                    file = next(iter(declared.values()))[1].split(" ")[0]
-                    self.sidecars["normalization"] = paddle_folder(self.path) / file
+            declared, file = sidecar_normalization(self.path, wanted, scale is None)
+            if file is not None:
+                self.sidecars["normalization"] = file
             # 1/255 is transformers' rescale of 8-bit pixels: geotile's own default, which
             # scales uint8 images so and warns of others (16-bit) instead of dividing them
             factor, where = declared.get("scale", (None, ""))

@@ -1,0 +1,50 @@
+"""The files exporters write beside an ONNX model that carries no metadata, asked in turn:
+Hugging Face's (Optimum: :mod:`geotile.hf_sidecars`), MMDeploy's
+(:mod:`geotile.mmdeploy_sidecars`), PaddleSeg's and PaddleRS'
+(:mod:`geotile.paddle_sidecars`). The first whose files declare a normalisation, or class
+names, gives them; the model's metadata and the options override them
+(:class:`geotile.model.OnnxModel`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
+                          ) -> tuple[dict[str, tuple], Path | None]:
+    """(name -> (value, where), the file read) of the first exporter's normalisation beside
+    ``model_path`` (:func:`~geotile.hf_sidecars.hf_normalization` and its peers: "mean",
+    "std" of those ``wanted``, "scale" when ``scale``); ({}, None) without one."""
+    from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
+    from geotile.mmdeploy_sidecars import PIPELINE, mmdeploy_folder, mmdeploy_normalization
+    from geotile.paddle_sidecars import paddle_folder, paddle_normalization
+
+    declared = hf_normalization(model_path, wanted, scale)
+    if declared:
+        return declared, hf_folder(model_path) / PREPROCESSOR
+    declared = mmdeploy_normalization(model_path, wanted, scale)
+    if declared:
+        return declared, mmdeploy_folder(model_path) / PIPELINE
+    declared = paddle_normalization(model_path, wanted, scale)
+    if declared:  # deploy.yaml or model.yml, as its values say
+        return declared, paddle_folder(model_path) / next(iter(declared.values()))[1].split()[0]
+    return {}, None
+
+
+def sidecar_class_names(model_path):
+    """(class names, where, the file read) of the first exporter's files beside
+    ``model_path`` that name them: Hugging Face's config.json, MMDeploy's detail.json, PaddleRS'
+    model.yml or a Paddle export's label.txt; (None, None, None) without any."""
+    from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
+    from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
+    from geotile.paddle_sidecars import paddle_class_names
+
+    value, where = hf_class_names(model_path)
+    if value is not None:
+        return value, where, hf_folder(model_path) / CONFIG
+    value, where = mmdeploy_class_names(model_path)
+    if value is not None:
+        return value, where, mmdeploy_folder(model_path) / DETAIL
+    value, where, file = paddle_class_names(model_path)
+    if value is not None:
+        return value, where, file
+    return None, None, None
