@@ -56,17 +56,12 @@ def _worker_model(model_path, model_options: dict):
     """The worker's cached OnnxModel for ``model_path`` and ``model_options``, as the file
     is now: a worker outlives commands, and a model retrained into the same path is loaded
     again (the session of its old version is dropped)."""
-    from geotile.hf_sidecars import CONFIG, PREPROCESSOR, hf_folder
-    from geotile.mmdeploy_sidecars import mmdeploy_files
-    from geotile.paddle_sidecars import paddle_files
+    from geotile.exporter_sidecars import sidecar_paths
 
     # Hugging Face's, MMDeploy's or Paddle's files beside it normalise its input and name
     # its classes
-    beside = hf_folder(model_path)
     key = (*_model_key(model_path, model_options), _file_identity(model_path),
-           *(_file_identity(beside / name) for name in (PREPROCESSOR, CONFIG)),
-           *(_file_identity(path) for path in (*mmdeploy_files(model_path),
-                                               *paddle_files(model_path))))
+           *(_file_identity(path) for path in sidecar_paths(model_path)))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:

@@ -48,3 +48,15 @@ def sidecar_class_names(model_path):
     if value is not None:
         return value, where, file
     return None, None, None
+
+
+def sidecar_paths(model_path) -> list[Path]:
+    """Every file of its exporter's that a model at ``model_path`` may be read with (a
+    worker's cached model is loaded again when one of them changes)."""
+    from geotile.hf_sidecars import CONFIG, PREPROCESSOR, hf_folder
+    from geotile.mmdeploy_sidecars import mmdeploy_files
+    from geotile.paddle_sidecars import paddle_files
+
+    beside = hf_folder(model_path)
+    return [beside / PREPROCESSOR, beside / CONFIG, *mmdeploy_files(model_path),
+            *paddle_files(model_path)]
