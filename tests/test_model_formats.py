@@ -4149,39 +4149,51 @@ def test_an_fp16_or_quantized_copy_beside_the_mmdeploy_export_reads_its_files(tm
     assert not OnnxModel.from_path(other).sidecars
 
 
+def _bad_sidecar_is_one_line(run_cli, make_raster, image, tmp_path, path, name):
+    """predict of ``path`` beside a broken ``name``: one line naming it and --mean; --mean
+    and --std, which replace what it would give, run."""
+    from .conftest import assert_one_line_error
+
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"), name,
+                          "--mean")
+    fixed = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--mean", "0", "--std", "1")
+    assert fixed.exit_code == 0, fixed.output
+
+
+def _resume_redoes(run_cli, make_raster, image, tmp_path, path, edited, rewrite, reference):
+    """predict --resume of ``path`` after ``rewrite()`` changed its exporter's file
+    (``edited``) redoes the output, else finds it done; the output is ``reference()``."""
+    tif = make_raster("img.tif", image)
+    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+            "--tile-size", "64")
+    assert run_cli(*args).exit_code == 0
+    if edited:
+        rewrite()
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert ("skipped" in result.output) == (not edited), result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), reference(), atol=1e-5)
+
+
 @pytest.mark.parametrize("pipeline", ['{"pipeline": {"tasks": [{"type": "Task", "trans',
                                       mmdeploy_pipeline({**MMSEG_NORMALIZE,
                                                          "mean": [1.0, 2.0]})])
 def test_a_bad_mmdeploy_pipeline_is_one_line(tmp_path, run_cli, make_raster, image, pipeline):
-    from .conftest import assert_one_line_error
-
     path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
-    tif = make_raster("img.tif", image)
-    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
-                          "pipeline.json", "--mean")
-    fixed = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--mean", "0", "--std", "1")
-    assert fixed.exit_code == 0, fixed.output
+    _bad_sidecar_is_one_line(run_cli, make_raster, image, tmp_path, path, "pipeline.json")
 
 
 @pytest.mark.parametrize("edit", ["pipeline", "neither"])
 def test_resume_redoes_outputs_of_another_mmdeploy_pipeline(tmp_path, run_cli, make_raster,
                                                             image, edit):
     path = mmdeploy_folder(tmp_path / "work")
-    tif = make_raster("img.tif", image)
-    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
-            "--tile-size", "64")
-    assert run_cli(*args).exit_code == 0
-    std = STD_255
-    if edit == "pipeline":
-        std = [64.0] * 3
-        (path.parent / "pipeline.json").write_text(json.dumps(
-            mmdeploy_pipeline({**MMSEG_NORMALIZE, "std": std})))
-    result = run_cli(*args, "--resume")
-    assert result.exit_code == 0, result.output
-    assert ("skipped" in result.output) == (edit == "neither"), result.output
-    with rasterio.open(tmp_path / "o.tif") as out:
-        np.testing.assert_allclose(out.read(), mmseg_reference(path, image, MEAN_255, std),
-                                   atol=1e-5)
+    std = [64.0] * 3 if edit == "pipeline" else STD_255
+    _resume_redoes(run_cli, make_raster, image, tmp_path, path, edit == "pipeline",
+                   lambda: (path.parent / "pipeline.json").write_text(json.dumps(
+                       mmdeploy_pipeline({**MMSEG_NORMALIZE, "std": std}))),
+                   lambda: mmseg_reference(path, image, MEAN_255, std))
 
 
 def test_dask_workers_load_the_model_again_for_another_mmdeploy_pipeline(tmp_path, image,
@@ -4490,36 +4502,20 @@ def test_an_unreadable_file_of_another_tool_beside_a_model_is_no_refusal(
 def test_a_bad_paddle_deploy_yaml_is_one_line(tmp_path, run_cli, make_raster, image, bom):
     """A broken deploy.yaml of Paddle's (its Deploy key, after a Windows editor's byte-order
     mark too: skipped without a word before) is one line naming it and --mean."""
-    from .conftest import assert_one_line_error
-
     path = paddle_folder(tmp_path / "out",
                          deploy=bom + "Deploy:\n  transforms: [{type: Normalize\n")
-    tif = make_raster("img.tif", image)
-    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
-                          "deploy.yaml", "--mean")
-    fixed = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--mean", "0", "--std", "1")
-    assert fixed.exit_code == 0, fixed.output
+    _bad_sidecar_is_one_line(run_cli, make_raster, image, tmp_path, path, "deploy.yaml")
 
 
 @pytest.mark.parametrize("edit", ["deploy", "neither"])
 def test_resume_redoes_outputs_of_another_paddle_deploy_yaml(tmp_path, run_cli, make_raster,
                                                              image, edit):
     path = paddle_folder(tmp_path / "out")
-    tif = make_raster("img.tif", image)
-    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
-            "--tile-size", "64")
-    assert run_cli(*args).exit_code == 0
-    std = (0.5,) * 3
-    if edit == "deploy":
-        std = (0.25,) * 3
-        (path.parent / "deploy.yaml").write_text(paddleseg_deploy(
-            "softmax", {"mean": [0.5] * 3, "std": list(std)}))
-    result = run_cli(*args, "--resume")
-    assert result.exit_code == 0, result.output
-    assert ("skipped" in result.output) == (edit == "neither"), result.output
-    with rasterio.open(tmp_path / "o.tif") as out:
-        np.testing.assert_allclose(out.read(), paddle_reference(path, image, (0.5,) * 3, std),
-                                   atol=1e-5)
+    std = (0.25,) * 3 if edit == "deploy" else (0.5,) * 3
+    _resume_redoes(run_cli, make_raster, image, tmp_path, path, edit == "deploy",
+                   lambda: (path.parent / "deploy.yaml").write_text(paddleseg_deploy(
+                       "softmax", {"mean": [0.5] * 3, "std": list(std)})),
+                   lambda: paddle_reference(path, image, (0.5,) * 3, std))
 
 
 def test_dask_workers_load_the_model_again_for_another_paddle_deploy_yaml(tmp_path, image,
@@ -4570,6 +4566,25 @@ def paddlers_folder(folder):
     return path
 
 
+def _seg_and_edge_model(path, classes, size, stride):
+    """Two float heads as Keras-like exports give them: seg [N, h, w, classes] (NHWC) and
+    edge [N, h, w] (no channel axis), strided convolutions of ``stride``; input fixed at
+    ``size`` px (None: dynamic)."""
+    rng = np.random.default_rng(61)
+    weights = {"W1": rng.normal(0, 1, (classes, 3, stride, stride)).astype(np.float32),
+               "W2": rng.normal(0, 1, (1, 3, stride, stride)).astype(np.float32),
+               "axis": np.array([1], np.int64)}
+    conv = {"kernel_shape": [stride, stride], "strides": [stride, stride]}
+    nodes = [helper.make_node("Conv", ["input", "W1"], ["s"], **conv),
+             helper.make_node("Transpose", ["s"], ["seg"], perm=[0, 2, 3, 1]),
+             helper.make_node("Conv", ["input", "W2"], ["e"], **conv),
+             helper.make_node("Squeeze", ["e", "axis"], ["edge"])]
+    n, h = (1, size) if size else ("N", "h")
+    return save_graph(path, nodes, [("input", FLOAT, [n, 3, size or "H", size or "W"])],
+                      [("seg", FLOAT, [n, h, h, classes]), ("edge", FLOAT, [n, h, h])],
+                      weights)
+
+
 @pytest.mark.parametrize(("size", "stride"), [(64, 1), (None, 4)])
 def test_an_nhwc_map_beside_a_map_without_channels_is_no_mask_classification(
         tmp_path, run_cli, make_raster, image, size, stride):
@@ -4579,19 +4594,7 @@ def test_an_nhwc_map_beside_a_map_without_channels_is_no_mask_classification(
     model ("output 'seg' has shape [1, 63, 64, 3] ... neither the window nor a centred crop",
     exit 1), which wrote 4 bands before. Queries whose classes are the masks' first spatial
     axis are a map's, not queries: 4 bands seg_1..seg_3, edge, as ONNX Runtime gives them."""
-    rng = np.random.default_rng(61)
-    weights = {"W1": rng.normal(0, 1, (3, 3, stride, stride)).astype(np.float32),
-               "W2": rng.normal(0, 1, (1, 3, stride, stride)).astype(np.float32),
-               "axis": np.array([1], np.int64)}
-    conv = {"kernel_shape": [stride, stride], "strides": [stride, stride]}
-    nodes = [helper.make_node("Conv", ["input", "W1"], ["s"], **conv),
-             helper.make_node("Transpose", ["s"], ["seg"], perm=[0, 2, 3, 1]),
-             helper.make_node("Conv", ["input", "W2"], ["e"], **conv),
-             helper.make_node("Squeeze", ["e", "axis"], ["edge"])]
-    n, h = (1, size) if size else ("N", "h")
-    path = save_graph(tmp_path / "two.onnx", nodes,
-                      [("input", FLOAT, [n, 3, size or "H", size or "W"])],
-                      [("seg", FLOAT, [n, h, h, 3]), ("edge", FLOAT, [n, h, h])], weights)
+    path = _seg_and_edge_model(tmp_path / "two.onnx", 3, size, stride)
     model = OnnxModel.from_path(path, tile_size=64)
     assert model.class_names == ["seg_1", "seg_2", "seg_3", "edge"]
     assert not any(o.class_queries for o in model.outputs)
@@ -4617,19 +4620,7 @@ def test_an_nhwc_map_of_as_many_classes_as_its_width_is_no_mask_classification(
     every map of K = w for square mask queries (edge the class queries [N, Q=h, K+1=w]), as
     3c55087 had fixed for K != w. Maps whose 'queries' are their own height are two maps:
     K + 1 bands seg_1.., edge (seg [N, w, w, w] cannot tell its layout: values unchecked)."""
-    rng = np.random.default_rng(61)
-    weights = {"W1": rng.normal(0, 1, (classes, 3, stride, stride)).astype(np.float32),
-               "W2": rng.normal(0, 1, (1, 3, stride, stride)).astype(np.float32),
-               "axis": np.array([1], np.int64)}
-    conv = {"kernel_shape": [stride, stride], "strides": [stride, stride]}
-    nodes = [helper.make_node("Conv", ["input", "W1"], ["s"], **conv),
-             helper.make_node("Transpose", ["s"], ["seg"], perm=[0, 2, 3, 1]),
-             helper.make_node("Conv", ["input", "W2"], ["e"], **conv),
-             helper.make_node("Squeeze", ["e", "axis"], ["edge"])]
-    n, h = (1, size) if size else ("N", "h")
-    path = save_graph(tmp_path / "two.onnx", nodes,
-                      [("input", FLOAT, [n, 3, size or "H", size or "W"])],
-                      [("seg", FLOAT, [n, h, h, classes]), ("edge", FLOAT, [n, h, h])], weights)
+    path = _seg_and_edge_model(tmp_path / "two.onnx", classes, size, stride)
     tile = size or classes * stride
     model = OnnxModel.from_path(path, tile_size=tile)
     assert not any(o.class_queries for o in model.outputs)
