@@ -356,9 +356,8 @@ class OnnxModel:
         self.activation = activation or "auto"
         #: transformers' depth estimation (DPT, GLPN, Depth Anything): predicted_depth
         #: [N, H, W], metres or relative depth, written as it is
-        self.depth = self.activation == "auto" and self.model_type is None and [
-            o.name for o in session.get_outputs()] == [DEPTH_OUTPUT]
-        if self.depth:
+        self.depth = [o.name for o in session.get_outputs()] == [DEPTH_OUTPUT]
+        if self.depth and self.activation == "auto" and self.model_type is None:
             self.activation = "none"
             log.info("%s: output %s is a depth estimation model's: its raw values, float32, no "
                      "activation (--activation overrides)", path.name, DEPTH_OUTPUT)
@@ -698,7 +697,7 @@ class OnnxModel:
                                 output.channels, output.name)
                 output.names = ([output.name] if output.channels == 1 else [
                     f"{output.name}_{k + 1}" for k in range(output.channels)]) if several \
-                    or self.all_output_names == [DEPTH_OUTPUT] else [
+                    or self.depth else [
                         f"class_{k + 1}" for k in range(output.channels)]
         self.class_names = [n for o in self.outputs for n in o.names]
         self.num_classes = len(self.class_names)

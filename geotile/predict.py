@@ -785,7 +785,7 @@ def predict_raster(
         raise ModelError(f"{model.path}: metadata seg_thresh={threshold:g} is not a "
                          "probability (0-1). Fix the model's metadata or give --threshold.")
     if options.output_type == "class":
-        if [o.name for o in getattr(model, "outputs", ())] == [DEPTH_OUTPUT]:
+        if getattr(model, "depth", False):
             raise InputError(f"{model.path}: its output {DEPTH_OUTPUT} is a depth estimation "
                              "model's depth, not classes: leave out --output-type class (the "
                              "depth is written as float32).")
