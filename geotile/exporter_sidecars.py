@@ -1,9 +1,9 @@
 """The files exporters write beside an ONNX model that carries no metadata, asked in turn:
 Hugging Face's (Optimum: :mod:`geotile.hf_sidecars`), MMDeploy's
 (:mod:`geotile.mmdeploy_sidecars`), PaddleSeg's and PaddleRS'
-(:mod:`geotile.paddle_sidecars`). The first whose files declare a normalisation, or class
-names, gives them; the model's metadata and the options override them
-(:class:`geotile.model.OnnxModel`)."""
+(:mod:`geotile.paddle_sidecars`), Raster Vision's (:mod:`geotile.rastervision_sidecars`).
+The first whose files declare a normalisation, or class names, gives them; the model's
+metadata and the options override them (:class:`geotile.model.OnnxModel`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +17,7 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
     from geotile.mmdeploy_sidecars import PIPELINE, mmdeploy_folder, mmdeploy_normalization
     from geotile.paddle_sidecars import paddle_folder, paddle_normalization
+    from geotile.rastervision_sidecars import LEARNER_CONFIG, rv_folder, rv_normalization
 
     declared = hf_normalization(model_path, wanted, scale)
     if declared:
@@ -27,16 +28,21 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     declared = paddle_normalization(model_path, wanted, scale)
     if declared:  # deploy.yaml or model.yml, as its values say
         return declared, paddle_folder(model_path) / next(iter(declared.values()))[1].split()[0]
+    declared = rv_normalization(model_path, wanted, scale)
+    if declared:
+        return declared, rv_folder(model_path) / LEARNER_CONFIG
     return {}, None
 
 
 def sidecar_class_names(model_path):
     """(class names, where, the file read) of the first exporter's files beside
     ``model_path`` that name them: Hugging Face's config.json, MMDeploy's detail.json, PaddleRS'
-    model.yml or a Paddle export's label.txt; (None, None, None) without any."""
+    model.yml or a Paddle export's label.txt, Raster Vision's learner-config.json; (None,
+    None, None) without any."""
     from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
     from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
     from geotile.paddle_sidecars import paddle_class_names
+    from geotile.rastervision_sidecars import LEARNER_CONFIG, rv_class_names, rv_folder
 
     value, where = hf_class_names(model_path)
     if value is not None:
@@ -47,6 +53,9 @@ def sidecar_class_names(model_path):
     value, where, file = paddle_class_names(model_path)
     if value is not None:
         return value, where, file
+    value, where = rv_class_names(model_path)
+    if value is not None:
+        return value, where, rv_folder(model_path) / LEARNER_CONFIG
     return None, None, None
 
 
@@ -56,7 +65,8 @@ def sidecar_paths(model_path) -> list[Path]:
     from geotile.hf_sidecars import CONFIG, PREPROCESSOR, hf_folder
     from geotile.mmdeploy_sidecars import mmdeploy_files
     from geotile.paddle_sidecars import paddle_files
+    from geotile.rastervision_sidecars import rv_files
 
     beside = hf_folder(model_path)
     return [beside / PREPROCESSOR, beside / CONFIG, *mmdeploy_files(model_path),
-            *paddle_files(model_path)]
+            *paddle_files(model_path), *rv_files(model_path)]

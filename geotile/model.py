@@ -379,6 +379,9 @@ class OnnxModel:
         self._mean = self._std = None
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
         self._pixels_0_255 = ""  # a file's word that its mean/std are of 0..255 pixels
+        #: a file's word that unsigned pixels are divided by their type's maximum (Raster
+        #: Vision's: uint16 / 65535), "" when not
+        self._dtype_max = ""
         self._mixed_said = False  # the warning of a mean and std on two scales given
         self._stats_wide = False  # mean/std above 255: for raw 12- or 16-bit pixels
         #: why the graph takes 0..255 pixels (it divides by 255, its mean/std are for them)
@@ -1112,7 +1115,7 @@ class OnnxModel:
         wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
         self.sidecars.pop("normalization", None)
-        self._pixels_0_255 = ""
+        self._pixels_0_255 = self._dtype_max = ""
         if wanted and not declared:  # no metadata: the files its exporter wrote beside it
             from geotile.exporter_sidecars import sidecar_normalization
             from geotile.hf_sidecars import PREPROCESSOR, hf_folder
@@ -1123,7 +1126,12 @@ class OnnxModel:
             # 1/255 is transformers' rescale of 8-bit pixels: geotile's own default, which
             # scales uint8 images so and warns of others (16-bit) instead of dividing them
             factor, where = declared.get("scale", (None, ""))
-            if where.endswith("of 0..255 pixels"):  # mmcv's: uint8 as they are, not 16-bit
+            from geotile.rastervision_sidecars import DTYPE_MAX
+
+            if factor == DTYPE_MAX:  # Raster Vision's: uint8 / 255, uint16 / 65535, floats kept
+                self._dtype_max = where
+                declared["scale"] = ("1/(its type's maximum) for unsigned pixels", where)
+            elif where.endswith("of 0..255 pixels"):  # mmcv's: uint8 as they are, not 16-bit
                 self._pixels_0_255 = f"its {where.split(' ')[0]} Normalize is of 0..255 pixels"
                 declared["scale"] = ("1", where.split(" of ")[0] + " for 8-bit pixels")
             elif factor is not None and math.isclose(factor, 1 / 255, rel_tol=1e-6):
@@ -1205,7 +1213,10 @@ class OnnxModel:
         if scale is None:
             raw = np.issubdtype(self.input_type, np.integer) or self._takes_0_255 \
                 or self._scales_wide
-            scale = 1 / 255 if np.dtype(dtype) == np.uint8 and not raw else 1.0
+            dtype = np.dtype(dtype)
+            if self._dtype_max and dtype.kind == "u" and not raw:
+                return Normalization(1 / np.iinfo(dtype).max, self._mean, self._std)
+            scale = 1 / 255 if dtype == np.uint8 and not raw else 1.0
         return Normalization(scale, self._mean, self._std)
 
     def unscaled(self, dtype, top: float | None = None) -> str | None:
@@ -1217,6 +1228,8 @@ class OnnxModel:
         dtype = np.dtype(dtype)
         if self._scale is not None or np.issubdtype(self.input_type, np.integer):
             return None
+        if self._dtype_max and not self._takes_0_255:
+            return None  # unsigned / its type's maximum, others as they are: as it was trained
         if self._stats_wide:  # right for raw 12/16-bit pixels, 8-bit or 0..1 never reach them
             why = "its mean/std are above 255, for raw 12- or 16-bit pixels"
             if dtype == np.uint8:

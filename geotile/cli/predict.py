@@ -103,12 +103,14 @@ def _bands(ctx, param, value):
               help="Per-channel mean (after --scale). Default: the model's metadata, else "
               "image_mean of a Hugging Face preprocessor_config.json beside it, else "
               "the Normalize mean of MMDeploy's pipeline.json, else of PaddleSeg's "
-              "deploy.yaml or PaddleRS' model.yml beside it, else 0.")
+              "deploy.yaml or PaddleRS' model.yml beside it, else Raster Vision's "
+              "learner-config.json, else 0.")
 @click.option("--std", callback=_floats, metavar="LIST",
               help="Per-channel std (after --scale). Default: the model's metadata, else "
               "image_std of a Hugging Face preprocessor_config.json beside it, else "
               "the Normalize std of MMDeploy's pipeline.json, else of PaddleSeg's "
-              "deploy.yaml or PaddleRS' model.yml beside it, else 1.")
+              "deploy.yaml or PaddleRS' model.yml beside it, else Raster Vision's "
+              "learner-config.json, else 1.")
 @click.option("--scale", type=float, default=None,
               help="Multiply pixels by this first. Default: 1/255 for uint8 (1 when a mean "
               "or std above 1 for the image's channels, given by --mean/--std or read from the "

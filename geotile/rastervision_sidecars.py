@@ -1,0 +1,157 @@
+"""Raster Vision's files beside its ONNX export: a learner's model bundle
+(``train/model-bundle.zip``, Raster Vision 0.21 to 0.31) holds model.onnx (written unless
+``save_model_bundle(export_onnx=False)``), model.pth and ``learner-config.json``; unzipped,
+its model.onnx (no metadata_props, input ``x``, output ``out``: logits) is read with it. Read
+only from the model's own folder (a link's, else that of the file it links to:
+:func:`rv_folder`), only when clearly Raster Vision's, and only for what the ONNX metadata
+and the other exporters' files do not declare (options override all, see
+:meth:`geotile.model.OnnxModel.set_normalization`):
+
+- normalisation: Raster Vision divides unsigned integer pixels by their type's maximum
+  (uint8 / 255, uint16 / 65535) and leaves float and signed ones as they are, after its
+  ``data.base_transform``; an albumentations ``Normalize`` there gives ``(x - mean *
+  max_pixel_value) / (std * max_pixel_value)`` for any type instead. Another base transform
+  is warned about (geotile does not run albumentations). Its ``A.Resize(img_sz)`` is not a
+  tile size: geotile does not resize windows.
+- class names: ``data.class_config.names``, the null class Raster Vision adds to a
+  segmentation's classes included: the model's output channels, in order.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from geotile.errors import ModelError
+from geotile.sidecar_files import read_json, sidecar_folder
+
+log = logging.getLogger("geotile")
+
+LEARNER_CONFIG = "learner-config.json"
+#: the "scale" of a normalisation that divides unsigned pixels by their type's maximum
+DTYPE_MAX = "dtype max"
+
+
+def rv_folder(model_path) -> Path:
+    """The folder whose Raster Vision files go with ``model_path``: its own; for a link
+    without them beside it, the folder of the file it links to."""
+    return sidecar_folder(model_path, (LEARNER_CONFIG,))
+
+
+def _is_learner_config(config) -> bool:
+    if not isinstance(config, dict) or not isinstance(config.get("data"), dict):
+        return False
+    hint = config.get("type_hint")
+    plugins = config.get("plugin_versions")
+    return (isinstance(hint, str) and hint.endswith("_learner")) or (
+        isinstance(plugins, dict) and any(str(k).startswith("rastervision") for k in plugins))
+
+
+def _learner_config(model_path):
+    """(path, content) of the Raster Vision learner-config.json beside ``model_path``;
+    (path, None) without one. ValueError (reason) when it is no valid JSON."""
+    path = rv_folder(model_path) / LEARNER_CONFIG
+    config = read_json(path)
+    return path, config if _is_learner_config(config) else None
+
+
+def _normalize_of(transform):
+    """(the albumentations Normalize of a serialized ``base_transform``, or None; the name
+    of another transform found there, or None)."""
+    if not isinstance(transform, dict):
+        return None, None
+    if isinstance(transform.get("transform"), dict):  # A.to_dict: {"__version__", "transform"}
+        transform = transform["transform"]
+    name = str(transform.get("__class_fullname__", "?")).rsplit(".", 1)[-1]
+    if name == "Compose" and isinstance(transform.get("transforms"), list):
+        found, other = None, None
+        for item in transform["transforms"]:
+            normalize, unknown = _normalize_of(item)
+            found, other = found or normalize, other or unknown
+        return found, other
+    if name == "Normalize":
+        return transform, None
+    if name in {"Resize", "NoOp"}:  # geotile does not resize windows
+        return None, None
+    return None, name
+
+
+def _numbers(value, name):
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, list) and value and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return [float(v) for v in value]
+    raise TypeError(name)
+
+
+def rv_normalization(model_path, wanted=("mean", "std"), scale: bool = True
+                     ) -> dict[str, tuple]:
+    """"scale" (when ``scale``; :data:`DTYPE_MAX` for Raster Vision's own division of
+    unsigned pixels by their type's maximum) and "mean"/"std" (those ``wanted``) -> (value,
+    where) from the learner-config.json beside ``model_path``; {} without one. ModelError
+    naming the file when it is no valid JSON or its Normalize's values are no numbers."""
+    try:
+        path, config = _learner_config(model_path)
+    except ValueError as exc:
+        file = rv_folder(model_path) / LEARNER_CONFIG
+        raise ModelError(f"{file}: {exc}; fix it (or remove it), or give --mean and --std."
+                         ) from exc
+    if config is None:
+        return {}
+    base = config["data"].get("base_transform")
+    normalize, other = _normalize_of(base)
+    if other is not None:
+        log.warning("%s: %s data.base_transform has %s, which geotile does not run: give "
+                    "--mean, --std and --scale for the pixels it gave the model",
+                    Path(model_path).name, LEARNER_CONFIG, other)
+    found = {}
+    if normalize is None:
+        if scale:
+            found["scale"] = (DTYPE_MAX, f"{LEARNER_CONFIG} base_transform without Normalize")
+        for name, default in (("mean", 0.0), ("std", 1.0)):
+            if name in wanted:
+                found[name] = (default, f"{LEARNER_CONFIG} base_transform without Normalize")
+        return found
+    if normalize.get("normalization", "standard") != "standard":
+        raise ModelError(f"{path}: its base_transform Normalize has normalization "
+                         f"{normalize.get('normalization')!r}, a per-image one geotile does not "
+                         "run; give --mean, --std and --scale.")
+    try:  # albumentations' defaults: ImageNet's mean and std of 0..1 pixels
+        mean = _numbers(normalize.get("mean", [0.485, 0.456, 0.406]), "mean")
+        std = _numbers(normalize.get("std", [0.229, 0.224, 0.225]), "std")
+        top = _numbers(normalize.get("max_pixel_value", 255.0), "max_pixel_value")
+    except TypeError as exc:
+        raise ModelError(f"{path}: its base_transform Normalize {exc} "
+                         f"{normalize.get(str(exc))!r} is not a number or a list of numbers; "
+                         "fix it, or give --mean and --std.") from exc
+    if not isinstance(top, float) or top <= 0:
+        raise ModelError(f"{path}: its base_transform Normalize max_pixel_value {top!r} is "
+                         "not a number > 0; fix it, or give --scale.")
+    if scale:
+        found["scale"] = (1 / top, f"{LEARNER_CONFIG} Normalize max_pixel_value {top:g}")
+    for name, value in (("mean", mean), ("std", std)):
+        if name in wanted:
+            found[name] = (value, f"{LEARNER_CONFIG} Normalize {name} {value!r}")
+    return found
+
+
+def rv_class_names(model_path):
+    """(names, where) from the learner-config.json ``data.class_config.names`` beside
+    ``model_path``; (None, None) without them. One that is no valid JSON is left out (its
+    normalisation says why)."""
+    try:
+        _, config = _learner_config(model_path)
+    except ValueError:
+        return None, None
+    if config is None or not isinstance(config["data"].get("class_config"), dict):
+        return None, None
+    names = config["data"]["class_config"].get("names")
+    if not isinstance(names, list) or not names:
+        return None, None
+    return names, f"{LEARNER_CONFIG} data.class_config.names"
+
+
+def rv_files(model_path) -> list[Path]:
+    """Raster Vision's files that would be read with ``model_path``."""
+    return [rv_folder(model_path) / LEARNER_CONFIG]

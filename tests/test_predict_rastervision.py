@@ -1,0 +1,142 @@
+"""Raster Vision model bundles (0.21 to 0.31) as `geotile predict` models: a learner's
+model-bundle.zip holds model.onnx (input x, output out: logits), model.pth and
+learner-config.json; geotile reads the config beside model.onnx for what its metadata does
+not say (:mod:`geotile.rastervision_sidecars`)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from onnx import helper
+
+from geotile.model import OnnxModel
+
+from .onnx_models import FLOAT, save_graph
+
+CLASSES = ["building", "background", "null"]  # ensure_null_class() appends "null"
+
+
+def learner_config(base_transform=None, names=CLASSES, **data):
+    """A learner-config.json as Raster Vision writes it (the keys geotile reads, and a few
+    others, real-shaped)."""
+    return {
+        "model": {"backbone": "resnet50", "pretrained": True, "init_weights": None,
+                  "load_strict": True, "external_def": None, "extra_args": {},
+                  "type_hint": "semantic_segmentation_model"},
+        "solver": {"lr": 0.0001, "num_epochs": 10, "batch_sz": 8,
+                   "type_hint": "solver"},
+        "data": {"class_config": {"names": list(names),
+                                  "colors": ["orange", "brown", "black"][:len(names)],
+                                  "null_class": "null", "type_hint": "class_config"},
+                 "img_channels": 3, "img_sz": 256, "num_workers": 4,
+                 "augmentors": ["RandomRotate90", "HorizontalFlip", "VerticalFlip"],
+                 "base_transform": base_transform, "aug_transform": None,
+                 "preview_batch_limit": None, "type_hint": "semantic_segmentation_geo_data",
+                 **data},
+        "predict_mode": False, "eval_train": False, "save_model_bundle": True,
+        "output_uri": "s3://bucket/train", "type_hint": "semantic_segmentation_learner",
+        "plugin_versions": {"rastervision.pipeline": 0, "rastervision.core": 12,
+                            "rastervision.pytorch_learner": 5},
+    }
+
+
+def normalize(mean, std, max_pixel_value=255.0):
+    """data.base_transform of an albumentations Normalize, as A.to_dict serializes it."""
+    return {"__version__": "1.4.24", "transform": {
+        "__class_fullname__": "Normalize", "p": 1.0, "mean": mean, "std": std,
+        "max_pixel_value": max_pixel_value, "normalization": "standard"}}
+
+
+def bundle(folder, config=None, classes=3, metadata=None):
+    """An unzipped model-bundle: model.onnx (an identity 1x1 Conv, 3 channels in, the first
+    ``classes`` out, as torch.onnx.export names them) and its learner-config.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = np.eye(classes, 3, dtype=np.float32).reshape(classes, 3, 1, 1)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["out"], kernel_shape=[1, 1])]
+    path = save_graph(folder / "model.onnx", nodes, [("x", FLOAT, ["batch_size", 3, "height",
+                                                                   "width"])],
+                      [("out", FLOAT, ["batch_size", classes, "height", "width"])],
+                      {"W": weights}, opset=15, metadata=metadata)
+    (folder / "model.pth").write_bytes(b"weights")
+    if config is not False:
+        (folder / "learner-config.json").write_text(json.dumps(config or learner_config()))
+    return path
+
+
+def predict(run_cli, tmp_path, model, tif, *args):
+    result = run_cli("-v", "predict", model, tif, "-o", tmp_path / "o.tif", "--activation",
+                     "none", "--tile-size", "64", "--overwrite", *args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        return out.read(), list(out.descriptions), result
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+def test_a_bundle_scales_pixels_as_raster_vision_and_names_its_classes(tmp_path, run_cli,
+                                                                      make_raster, dtype):
+    """Raster Vision feeds unsigned pixels / their type's maximum (uint16 / 65535) and
+    floats as they are, and names its channels in data.class_config.names. geotile fed a
+    uint16 image's pixels as they are (up to 65535 where the model saw up to 1) and named
+    the bands class_1..class_3."""
+    top = {"uint8": 255, "uint16": 65535, "float32": 3.0}[dtype]
+    rng = np.random.default_rng(5)
+    image = (rng.random((3, 70, 90)) * top).astype(dtype)
+    model = bundle(tmp_path / "model-bundle")
+    values, names, result = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    want = image.astype(np.float64) / (top if dtype != "float32" else 1)
+    np.testing.assert_allclose(values, want, atol=1e-6)
+    assert names == CLASSES
+    assert "learner-config.json" in result.stderr
+    assert "--scale" not in result.stderr  # no warning of unscaled 16-bit pixels
+
+
+def test_a_bundle_reads_the_normalize_of_its_base_transform(tmp_path, run_cli, make_raster):
+    """An albumentations Normalize in data.base_transform: (x - mean * max_pixel_value) /
+    (std * max_pixel_value), here of uint16 pixels with max_pixel_value 65535."""
+    mean, std = [0.1, 0.2, 0.3], [0.5, 0.25, 0.125]
+    image = np.random.default_rng(6).integers(0, 65536, (3, 40, 50)).astype(np.uint16)
+    model = bundle(tmp_path / "b", learner_config(normalize(mean, std, 65535.0)))
+    values, names, _ = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    want = (image / 65535.0 - np.reshape(mean, (3, 1, 1))) / np.reshape(std, (3, 1, 1))
+    np.testing.assert_allclose(values, want, atol=1e-5)
+    assert names == CLASSES
+
+
+def test_options_and_metadata_override_the_bundle(tmp_path, run_cli, make_raster):
+    image = np.random.default_rng(7).integers(0, 65536, (3, 40, 50)).astype(np.uint16)
+    tif = make_raster("i.tif", image)
+    model = bundle(tmp_path / "b")
+    values, _, _ = predict(run_cli, tmp_path, model, tif, "--scale", "0.001", "--mean", "1",
+                           "--std", "2")
+    np.testing.assert_allclose(values, (image * 0.001 - 1) / 2, atol=1e-5)
+    loaded = OnnxModel.from_path(model)
+    assert loaded.sidecars["normalization"] == tmp_path / "b" / "learner-config.json"
+    assert loaded.class_names == CLASSES
+    declared = bundle(tmp_path / "m", metadata={"class_names": ["a", "b", "c"],
+                                                 "mean": [0.5] * 3, "std": [0.25] * 3})
+    values, names, _ = predict(run_cli, tmp_path, declared, tif, "--scale", "0.0001")
+    np.testing.assert_allclose(values, (image * 0.0001 - 0.5) / 0.25, atol=1e-5)
+    assert names == ["a", "b", "c"]
+
+
+def test_a_model_beside_no_learner_config_is_as_before(tmp_path, run_cli, make_raster):
+    """Another tool's config.json-like file, or none: geotile's own defaults."""
+    image = np.random.default_rng(8).integers(0, 256, (3, 40, 50)).astype(np.uint8)
+    model = bundle(tmp_path / "b", config=False)
+    (tmp_path / "b" / "learner-config.json").write_text('{"data": {}, "name": "x"}')
+    values, names, _ = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    np.testing.assert_allclose(values, image / 255.0, atol=1e-6)
+    assert names != CLASSES
+
+
+def test_a_broken_learner_config_is_one_line(tmp_path, run_cli, make_raster):
+    from .conftest import assert_one_line_error
+
+    image = np.random.default_rng(9).integers(0, 256, (3, 40, 50)).astype(np.uint8)
+    model = bundle(tmp_path / "b", config=False)
+    (tmp_path / "b" / "learner-config.json").write_text('{"data": {"class_config": ')
+    result = run_cli("predict", model, make_raster("i.tif", image), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "learner-config.json", "not valid JSON", "--mean")
+    assert not (tmp_path / "o.tif").exists()
