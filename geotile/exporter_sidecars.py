@@ -17,7 +17,7 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
     from geotile.mmdeploy_sidecars import PIPELINE, mmdeploy_folder, mmdeploy_normalization
     from geotile.paddle_sidecars import paddle_folder, paddle_normalization
-    from geotile.rastervision_sidecars import LEARNER_CONFIG, rv_folder, rv_normalization
+    from geotile.rastervision_sidecars import rv_file, rv_normalization
 
     declared = hf_normalization(model_path, wanted, scale)
     if declared:
@@ -30,7 +30,7 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
         return declared, paddle_folder(model_path) / next(iter(declared.values()))[1].split()[0]
     declared = rv_normalization(model_path, wanted, scale)
     if declared:
-        return declared, rv_folder(model_path) / LEARNER_CONFIG
+        return declared, rv_file(model_path)
     return {}, None
 
 
@@ -42,7 +42,7 @@ def sidecar_class_names(model_path):
     from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
     from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
     from geotile.paddle_sidecars import paddle_class_names
-    from geotile.rastervision_sidecars import LEARNER_CONFIG, rv_class_names, rv_folder
+    from geotile.rastervision_sidecars import rv_class_names, rv_file
 
     value, where = hf_class_names(model_path)
     if value is not None:
@@ -55,7 +55,7 @@ def sidecar_class_names(model_path):
         return value, where, file
     value, where = rv_class_names(model_path)
     if value is not None:
-        return value, where, rv_folder(model_path) / LEARNER_CONFIG
+        return value, where, rv_file(model_path)
     return None, None, None
 
 

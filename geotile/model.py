@@ -483,6 +483,10 @@ class OnnxModel:
         except OSError as exc:
             raise ModelError(f"{path}: cannot be read ({exc.strerror or exc}). Check its "
                              "permissions, or copy it again.") from exc
+        if data[:2] == b"PK":  # a zip: Raster Vision's model bundle, its model.onnx read
+            from geotile.rastervision_sidecars import bundle_onnx
+
+            data = bundle_onnx(path)
         onnx_model = load_model(path, data)
         graph = onnx_model.graph if onnx_model is not None else None
         chain = choose_providers(providers)
@@ -656,7 +660,7 @@ class OnnxModel:
                         self.path.name, where, json.dumps(value))
             return None, None
         log.info("%s: class names from %s%s", self.path.name, where,
-                 "" if os.sep in where.split(" ")[0] else " beside it")
+                 "" if os.sep in where.split(" ")[0] or file == self.path else " beside it")
         self.sidecars["names"] = file
         return value, f"its {where}"
 

@@ -15,6 +15,10 @@ and the other exporters' files do not declare (options override all, see
   tile size: geotile does not resize windows.
 - class names: ``data.class_config.names``, the null class Raster Vision adds to a
   segmentation's classes included: the model's output channels, in order.
+
+The bundle's zip itself may be given as the model (:func:`bundle_onnx`): its model.onnx and
+learner-config.json are read from it in memory, as are those of the learner's bundle that a
+pipeline's ``bundle/model-bundle.zip`` holds (beside its pipeline-config.json).
 """
 from __future__ import annotations
 
@@ -38,6 +42,60 @@ def rv_folder(model_path) -> Path:
     return sidecar_folder(model_path, (LEARNER_CONFIG,))
 
 
+ONNX = "model.onnx"
+PIPELINE_CONFIG = "pipeline-config.json"
+BUNDLE = "model-bundle.zip"
+EXPORT_HINT = ("export it from Raster Vision with learner.save_model_bundle(export_onnx=True) "
+               "or learner.export_to_onnx('model.onnx')")
+
+
+def _learner_bundle(path: Path):
+    """The open learner bundle (zipfile) of the zip at ``path``: itself, or the
+    model-bundle.zip a pipeline's bundle holds beside its pipeline-config.json; None when
+    it is no Raster Vision bundle. ValueError (reason) when it cannot be read."""
+    import io
+    import zipfile
+
+    try:
+        outer = zipfile.ZipFile(path)
+        names = set(outer.namelist())
+        if LEARNER_CONFIG in names or ONNX in names:
+            return outer
+        if PIPELINE_CONFIG in names and BUNDLE in names:
+            return zipfile.ZipFile(io.BytesIO(outer.read(BUNDLE)))
+    except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+        raise ValueError(f"cannot be read as a zip ({exc})") from exc
+    return None
+
+
+def is_bundle_zip(model_path) -> bool:
+    """Whether ``model_path`` is a zip file (a model bundle given as the model): it starts
+    as one (an ONNX file never does; its weights may hold a zip's end record by chance)."""
+    try:
+        with open(model_path, "rb") as file:
+            return file.read(2) == b"PK"
+    except OSError:
+        return False
+
+
+def bundle_onnx(model_path) -> bytes:
+    """The model.onnx of the Raster Vision model bundle (zip) at ``model_path``; ModelError
+    saying what to do when it is none, or holds no model.onnx."""
+    path = Path(model_path)
+    try:
+        bundle = _learner_bundle(path)
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}; give the model's .onnx file.") from exc
+    if bundle is None:
+        raise ModelError(f"{path}: a zip file, but no Raster Vision model bundle (no "
+                         f"{LEARNER_CONFIG} or {ONNX} in it); unzip it and give the model's "
+                         ".onnx file.")
+    if ONNX not in bundle.namelist():
+        raise ModelError(f"{path}: this Raster Vision model bundle holds no {ONNX} (only "
+                         f"model.pth, which geotile cannot run): {EXPORT_HINT}.")
+    return bundle.read(ONNX)
+
+
 def _is_learner_config(config) -> bool:
     if not isinstance(config, dict) or not isinstance(config.get("data"), dict):
         return False
@@ -50,6 +108,21 @@ def _is_learner_config(config) -> bool:
 def _learner_config(model_path):
     """(path, content) of the Raster Vision learner-config.json beside ``model_path``;
     (path, None) without one. ValueError (reason) when it is no valid JSON."""
+    if is_bundle_zip(model_path):  # read in memory from the bundle given as the model
+        import json
+
+        path = Path(model_path)
+        bundle = _learner_bundle(path)
+        if bundle is None or LEARNER_CONFIG not in bundle.namelist():
+            return path, None
+        try:
+            config = json.loads(bundle.read(LEARNER_CONFIG).decode("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"its {LEARNER_CONFIG} is not valid JSON ({exc.msg} at line "
+                             f"{exc.lineno})") from exc
+        except (OSError, UnicodeDecodeError, RecursionError) as exc:
+            raise ValueError(f"its {LEARNER_CONFIG} cannot be read ({exc})") from exc
+        return path, config if _is_learner_config(config) else None
     path = rv_folder(model_path) / LEARNER_CONFIG
     config = read_json(path)
     return path, config if _is_learner_config(config) else None
@@ -94,7 +167,8 @@ def rv_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     try:
         path, config = _learner_config(model_path)
     except ValueError as exc:
-        file = rv_folder(model_path) / LEARNER_CONFIG
+        file = Path(model_path) if is_bundle_zip(model_path) \
+            else rv_folder(model_path) / LEARNER_CONFIG
         raise ModelError(f"{file}: {exc}; fix it (or remove it), or give --mean and --std."
                          ) from exc
     if config is None:
@@ -152,6 +226,13 @@ def rv_class_names(model_path):
     return names, f"{LEARNER_CONFIG} data.class_config.names"
 
 
+def rv_file(model_path) -> Path:
+    """The file Raster Vision's config is read from with ``model_path``: the bundle's zip
+    given as the model, else the learner-config.json beside it."""
+    return Path(model_path) if is_bundle_zip(model_path) \
+        else rv_folder(model_path) / LEARNER_CONFIG
+
+
 def rv_files(model_path) -> list[Path]:
     """Raster Vision's files that would be read with ``model_path``."""
-    return [rv_folder(model_path) / LEARNER_CONFIG]
+    return [rv_file(model_path)]

@@ -140,3 +140,74 @@ def test_a_broken_learner_config_is_one_line(tmp_path, run_cli, make_raster):
     result = run_cli("predict", model, make_raster("i.tif", image), "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "learner-config.json", "not valid JSON", "--mean")
     assert not (tmp_path / "o.tif").exists()
+
+
+def zip_folder(folder, target):
+    """``folder``'s files zipped flat, as Raster Vision's zipdir writes a bundle."""
+    import zipfile
+
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(folder.iterdir()):
+            archive.write(file, file.name)
+    return target
+
+
+@pytest.mark.parametrize("kind", ["learner", "pipeline"])
+def test_the_bundle_zip_itself_is_the_model(tmp_path, run_cli, make_raster, kind):
+    """train/model-bundle.zip (model.onnx, learner-config.json) and bundle/model-bundle.zip
+    (pipeline-config.json and that zip inside) given as the model: geotile said "not an
+    ONNX model (the file cannot be parsed)" (exit 1). Now their model.onnx and
+    learner-config.json are read from the zip: the unzipped folder's output, its names."""
+    image = np.random.default_rng(10).integers(0, 65536, (3, 40, 50)).astype(np.uint16)
+    tif = make_raster("i.tif", image)
+    bundle(tmp_path / "train")
+    model = zip_folder(tmp_path / "train", tmp_path / "model-bundle.zip")
+    if kind == "pipeline":
+        outer = tmp_path / "bundle"
+        outer.mkdir()
+        (outer / "model-bundle.zip").write_bytes(model.read_bytes())
+        (outer / "pipeline-config.json").write_text(json.dumps(
+            {"type_hint": "semantic_segmentation_pipeline", "train_uri": "s3://b/train"}))
+        model = zip_folder(outer, tmp_path / "outer.zip")
+    values, names, _ = predict(run_cli, tmp_path, model, tif)
+    np.testing.assert_allclose(values, image / 65535.0, atol=1e-6)
+    assert names == CLASSES
+    assert OnnxModel.from_path(model).sidecars == {"names": model, "normalization": model}
+
+
+def test_a_bundle_zip_without_model_onnx_says_how_to_export_it(tmp_path, run_cli,
+                                                                make_raster):
+    from .conftest import assert_one_line_error
+
+    bundle(tmp_path / "train")
+    (tmp_path / "train" / "model.onnx").unlink()
+    model = zip_folder(tmp_path / "train", tmp_path / "model-bundle.zip")
+    tif = make_raster("i.tif", np.zeros((3, 20, 20), np.uint8))
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "model-bundle.zip", "no model.onnx",
+                          "learner.save_model_bundle(export_onnx=True)",
+                          "learner.export_to_onnx('model.onnx')")
+    assert not (tmp_path / "o.tif").exists()
+    (tmp_path / "train" / "learner-config.json").unlink()
+    (tmp_path / "train" / "model.pth").unlink()
+    (tmp_path / "train" / "notes.txt").write_text("x")
+    other = zip_folder(tmp_path / "train", tmp_path / "other.zip")
+    assert_one_line_error(run_cli("predict", other, tif, "-o", tmp_path / "o.tif"),
+                          "other.zip", "no Raster Vision model bundle", "unzip it")
+
+
+def test_resume_redoes_outputs_of_another_bundle_zip(tmp_path, run_cli, make_raster):
+    image = np.random.default_rng(11).integers(0, 256, (3, 40, 50)).astype(np.uint8)
+    tif = make_raster("i.tif", image)
+    bundle(tmp_path / "train")
+    model = zip_folder(tmp_path / "train", tmp_path / "model-bundle.zip")
+    args = ("predict", model, tif, "-o", tmp_path / "o.tif", "--activation", "none")
+    assert run_cli(*args).exit_code == 0
+    assert "skipped" in run_cli(*args, "--resume").output
+    (tmp_path / "train" / "learner-config.json").write_text(json.dumps(learner_config(
+        normalize([0.5] * 3, [0.5] * 3))))
+    zip_folder(tmp_path / "train", model)
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), (image / 255.0 - 0.5) / 0.5, atol=1e-6)
