@@ -356,6 +356,12 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
 
     if is_xbd(document):
         return read_xbd(document, path, layer, override)
+    from geotile.coco_labels import is_coco
+
+    if is_coco(document):  # each image's own pixels: placed by make-masks only
+        raise InputError(f"{path}: COCO instance annotations, in the pixels of each image "
+                         "they list: make-masks takes them (geotile make-masks "
+                         f"{path.name} IMAGE... -o masks/); give vector labels here.")
     _one_layer(path, layer)
     kind = document.get("type") if isinstance(document, dict) else None
     if kind == "FeatureCollection":

@@ -120,6 +120,7 @@ def rasterize_labels(
     crs=None,
     *,
     grid_transform=None,
+    ignore_ok: bool = False,
 ) -> np.ndarray:
     """Burn polygons (already in the raster's CRS) into ``(len(channels), rows, cols)`` uint8.
 
@@ -132,12 +133,14 @@ def rasterize_labels(
     raster in chunks of rows, so that a band burns exactly what the whole raster burns, ties
     on pixel centres included (north-up and south-up grids). Lines are buffered
     ``options.line_width`` wide (:func:`buffer_lines`): in metres with ``crs`` (the
-    raster's), else in the transform's units.
+    raster's), else in the transform's units. ``ignore_ok``: a class id may be ``IGNORE``
+    (255: a region to ignore, COCO's crowd), burnt as such in every band where it lies on
+    top (features of it are background to boundary and contact).
     """
     from geotile.quiet_warnings import rasterize
 
     crs = getattr(geometries, "crs", None) if crs is None else crs  # a GeoDataFrame's
-    geometries, classes = _present(geometries, classes)
+    geometries, classes = _present(geometries, classes, ignore_ok)
     if options.line_width is not None:
         geometries = _buffered_lines(geometries, transform, options, crs)
     height, width = _grid_shape(shape)
@@ -152,15 +155,17 @@ def rasterize_labels(
         halo_transform or chain(transform, Affine.translation(-halo, -halo)))
     with gc_paused():
         geometries = geojson_dicts(geometries, parts := [], to_pixels)
-    for index, channel in enumerate(options.channels):
-        if channel == "footprint":
-            with gc_paused():
-                shapes = burn_shapes(geometries, classes, parts)
-            rasterize(shapes, out=bands[index], transform=transform,
-                      all_touched=options.all_touched)
+    ignored = IGNORE in classes
+    if "footprint" in options.channels or ignored:
+        footprint = (bands[options.channels.index("footprint")]
+                     if "footprint" in options.channels else np.zeros_like(bands[0]))
+        with gc_paused():
+            shapes = burn_shapes(geometries, classes, parts)
+        rasterize(shapes, out=footprint, transform=transform, all_touched=options.all_touched)
     if "boundary" in options.channels or "contact" in options.channels:
-        # a feature of class 0 (its value names background) clears what lies under it
-        numbers = [i if c else 0 for i, c in enumerate(classes, start=1)]
+        # a feature of class 0 (its value names background) clears what lies under it, as
+        # one to ignore does
+        numbers = [i if c and c != IGNORE else 0 for i, c in enumerate(classes, start=1)]
         with gc_paused():
             shapes = burn_shapes(geometries, numbers, parts)
         instances = rasterize(
@@ -180,6 +185,8 @@ def rasterize_labels(
             bands[options.channels.index("contact")] = contact_band(
                 instances, options.contact_spacing
             )[inner]
+    if ignored:  # where a region to ignore lies on top, every band ignores it
+        bands[:, footprint == IGNORE] = IGNORE
     return bands
 
 
@@ -210,9 +217,10 @@ def _grid_shape(shape) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
-def _present(geometries, classes) -> tuple[np.ndarray, list[int]]:
+def _present(geometries, classes, ignore_ok: bool = False) -> tuple[np.ndarray, list[int]]:
     """The geometries that are not missing (None) and their class ids, checked: one per
-    geometry, whole numbers 0..254 (InputError otherwise)."""
+    geometry, whole numbers 0..254 (and ``IGNORE`` with ``ignore_ok``; InputError
+    otherwise)."""
     import shapely
 
     from geotile.label_set import geometry_array
@@ -227,6 +235,8 @@ def _present(geometries, classes) -> tuple[np.ndarray, list[int]]:
         ids = ids.astype(np.uint8)
     wrong = (~np.isfinite(ids) | (ids != np.round(ids)) | (ids < 0) | (ids > MAX_CLASS_ID)
              if ids.dtype.kind in "iuf" else np.ones(ids.shape, bool))
+    if ignore_ok and ids.dtype.kind in "iuf":
+        wrong &= ids != IGNORE
     if wrong.any():
         raise InputError(
             f"rasterize_labels: class id {ids[wrong][0]!s} is outside 0..{MAX_CLASS_ID} (whole "
@@ -760,6 +770,10 @@ def make_masks(
             return list(skipped.values())
     for output, replace in zip(output_paths, overwrites, strict=True):
         check_output(output, replace)
+    coco = _coco(labels_path, options, class_field, palette, labels_crs, layer)
+    if coco is not None:
+        return _in_order(skipped, _coco_masks(coco, image_paths, output_paths, overwrites,
+                                              complete, options, class_map, progress, co))
     if _label_raster(labels_path, options, class_field, palette, labels_crs, layer):
         from geotile.label_rasters import make_masks_from_raster, same_class_lists
 
@@ -798,6 +812,57 @@ def make_masks(
             )
         )
     return _in_order(skipped, summaries)
+
+
+def _coco(labels_path, options: MaskOptions, class_field, palette, labels_crs, layer):
+    """The COCO file ``labels_path`` (:mod:`geotile.coco_labels`), read once; None when it is
+    other labels. InputError for options of other labels."""
+    from geotile.coco_labels import read_coco
+
+    coco = read_coco(labels_path)
+    if coco is None:
+        return None
+    other = [name for name, given in (
+        ("--class-field", class_field is not None), ("--palette", palette is not None),
+        ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
+        ("--line-width", options.line_width is not None)) if given]
+    if other:
+        raise InputError(f"{labels_path}: COCO annotations are in each image's pixels, classed "
+                         f"by their categories: {', '.join(other)} "
+                         f"{'applies' if len(other) == 1 else 'apply'} to other labels; leave "
+                         f"{'it' if len(other) == 1 else 'them'} out (--class-map maps "
+                         "category names).")
+    return coco
+
+
+def _coco_masks(coco, image_paths, output_paths, overwrites, complete, options, class_map,
+                progress, creation_options) -> list[dict]:
+    """make_masks of a COCO file: every image's entry found (and of its size) before any
+    mask is written, then each mask from the image's own annotations, in its pixels; crowd
+    regions are ``IGNORE``."""
+    from geotile.coco_labels import CATEGORY, CROWD, check_images, image_labels
+    from geotile.input_paths import input_path
+    from geotile.no_georef import map_crs
+    from geotile.raster import open_raster
+
+    entries = check_images(coco, image_paths)
+    mapping = class_map or coco.class_map
+    several = len(set(mapping.values())) > 1
+    summaries = []
+    for image, output, replace, tag, entry in zip(image_paths, output_paths, overwrites,
+                                                  complete, entries, strict=True):
+        image = input_path(image)
+        with open_raster(image) as src:
+            crs = map_crs(src)
+            labels = image_labels(coco, entry, src.transform, crs)
+        frame, names = prepare_labels(labels, crs, coco.path, CATEGORY, mapping)
+        frame = frame.replace(class_id=np.where(frame.fields[CROWD], IGNORE,
+                                                frame.fields["class_id"]))
+        summaries.append(_mask_one_image(
+            labels, {crs.to_wkt() if crs else None: (frame, names)}, coco.path, image,
+            Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
+            tag, multi=several, listed=True))
+    return summaries
 
 
 def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dict]:
@@ -848,10 +913,15 @@ def check_placeable(labels_path, image_paths, *, labels_crs=None, layer=None,
     """make_masks' refusal of an image its vector labels cannot be placed on, for runs that
     mask each image apart (dask), before any mask is written; the labels are read only when
     an image has no map CRS."""
+    from geotile.coco_labels import check_images, read_coco
     from geotile.input_paths import input_path
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
+    coco = read_coco(labels_path)
+    if coco is not None:  # each image in its own pixels: listed, of its size
+        check_images(coco, image_paths)
+        return
     unplaced = []
     for image_path in image_paths:
         with open_raster(input_path(image_path)) as src:
@@ -946,7 +1016,11 @@ def mask_creation_options(creation_options, count: int) -> dict:
 def _mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
     overwrite, progress, creation_options, complete=None, spacenet_rows=False, layer=None,
+    *, multi: bool | None = None, listed: bool = False,
 ) -> dict:
+    """The mask of one image (``multi``: its one band holds class ids, "class", by default
+    with ``class_field``; ``listed``: the labels are the image's own, none is a negative
+    image, not labels that miss it)."""
     import rasterio
 
     from geotile.categories import class_colours, write_categories
@@ -976,9 +1050,10 @@ def _mask_one_image(
         near = select_bounds(frame, grid_envelope(src.transform, src.width + 2 * halo,
                                                   src.height + 2 * halo, -halo, -halo))
         on_image = select_bounds(near, extent) if halo else near
-        if len(on_image) == 0:
+        if len(on_image) == 0 and not (listed and len(labels) == 0):
             say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer)
-        profile = mask_profile(src, len(options.channels), ignore, creation_options)
+        regions = bool(np.any(near.fields["class_id"] == IGNORE))  # COCO's crowd
+        profile = mask_profile(src, len(options.channels), ignore or regions, creation_options)
         done = completed_as(complete) if complete else None  # by another run meanwhile
         with atomic_output(output_path, overwrite, written_meanwhile=done) as tmp:
             # no georeferencing: placed in pixels only when the labels have no CRS
@@ -991,10 +1066,12 @@ def _mask_one_image(
                     **({COMPLETE_TAG: complete} if complete else {}),
                 )
                 # one band of class ids (--class-field): "class", as predict's
-                multi = class_field is not None and tuple(options.channels) == ("footprint",)
+                multi = (class_field is not None if multi is None else multi) and tuple(
+                    options.channels) == ("footprint",)
                 for index, channel in enumerate(options.channels, start=1):
                     dst.set_band_description(index, "class" if multi else channel)
-                positives, ignored = _burn_bands(src, dst, near, options, progress, ignore)
+                positives, ignored = _burn_bands(src, dst, near, options, progress, ignore,
+                                                 regions)
             if options.channels[0] == "footprint":  # its class ids named for GIS clients
                 classes = json.loads(_class_names_json(names))  # (gdalinfo, QGIS)
                 write_categories(tmp, classes, class_colours(len(classes), classes))
@@ -1084,10 +1161,10 @@ def mask_profile(src, count: int, ignore: bool, creation_options: dict) -> dict:
 
 
 def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
-                ignore: bool = False) -> tuple[int, int]:
+                ignore: bool = False, regions: bool = False) -> tuple[int, int]:
     """Burn ``labels`` into ``dst`` (on ``src``'s grid) by row bands with a halo, ``IGNORE``
-    where ``src`` is nodata when ``ignore``; returns (positive footprint pixels, ignored
-    pixels)."""
+    where ``src`` is nodata when ``ignore`` (``regions``: some labels are of class
+    ``IGNORE``); returns (positive footprint pixels, ignored pixels)."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
@@ -1115,10 +1192,15 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
                 options,
                 halo_transform=window_transform(window, src.transform),
                 grid_transform=src.transform,
+                ignore_ok=True,
             )
-            hidden = _ignore_nodata(src, core, bands, data_alpha) if ignore else 0
+            if ignore:
+                _ignore_nodata(src, core, bands, data_alpha)
             writer.submit(dst.write, bands, window=core)
-            # class ids stop at 254: the footprint's IGNORE pixels are exactly those hidden
+            # class ids stop at 254: IGNORE pixels are the image's nodata and the regions to
+            # ignore (COCO's crowd), in every band
+            hidden = (int(np.count_nonzero(bands[options.counted] == IGNORE))
+                      if ignore or regions else 0)
             positives += int(np.count_nonzero(bands[options.counted])) - hidden
             ignored += hidden
     return positives, ignored

@@ -111,6 +111,15 @@ def make_masks(
     label files of no IMAGE are left alone. With --class-field names get ids 1..N from the
     names of all the paired files, the same in every mask.
 
+    LABELS may be a COCO instances file (images, annotations, categories: CrowdAI's
+    annotation.json, tile --annotations coco's): each IMAGE takes the entry whose
+    file_name has its file name (folders apart), of its size, and its annotations in its
+    own pixels (through its geotransform when it has one): polygons burnt as above, RLE
+    masks exactly; iscrowd regions are 255 (ignored), later annotations win where they
+    overlap; an entry without annotations is all background; an IMAGE the file does not
+    list is refused before anything is written. One category is 1; several are 1..N by
+    ascending category id, named by the categories (--class-map maps the names).
+
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
@@ -139,6 +148,7 @@ def make_masks(
     $ geotile make-masks roads.geojson tile.tif -o roads.tif --line-width 4
     $ geotile make-masks footprints.geojson city/ -o masks/ --merge masks.vrt
     $ geotile make-masks geojson/buildings/ RGB-PanSharpen/ -o masks/
+    $ geotile make-masks annotation.json images/ -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
@@ -161,7 +171,7 @@ def make_masks(
     _refuse_unused_shape_options(ctx, options)
     mapping = None
     if class_map is not None:
-        if class_field is None and not _is_label_raster(labels):
+        if class_field is None and not _is_label_raster(labels) and not _is_coco(labels):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map, zero=class_field is None
                                  and _is_label_raster(labels))  # its 0 may be a class
@@ -200,6 +210,8 @@ def make_masks(
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
+        why = "crowd regions, nodata in the image" if _is_coco(labels) else \
+            "nodata in the image"
         for summary in summaries:
             if summary.get("skipped"):
                 click.echo(f"{summary['output']}: complete from an earlier run, skipped "
@@ -213,7 +225,7 @@ def make_masks(
             click.echo(
                 f"{summary['output']}: {summary['features']} features{source}, "
                 f"{summary['positive_pixels']} positive pixels"
-                + (f", {ignored} ignored (nodata in the image)" if ignored else "")
+                + (f", {ignored} ignored ({why})" if ignored else "")
             )
         if class_field is not None and mapping is None:
             _echo_named_ids(summaries)
@@ -253,6 +265,12 @@ def _is_label_raster(labels) -> bool:
     from geotile.label_rasters import is_label_raster
 
     return is_label_raster(labels)
+
+
+def _is_coco(labels) -> bool:
+    from geotile.coco_labels import is_coco_file
+
+    return is_coco_file(labels)
 
 
 def _echo_label_raster(summary: dict) -> None:

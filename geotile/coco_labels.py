@@ -1,0 +1,387 @@
+"""COCO instance annotations (``annotation.json``: ``images``, ``annotations``,
+``categories``) as make-masks labels.
+
+COCO holds each image's objects in that image's pixel coordinates (origin at the top-left
+corner of the top-left pixel, x right, y down): an image takes the ``images`` entry whose
+``file_name``'s base name is its file name (folders in ``file_name`` do not count), of the
+same width and height, and that entry's annotations, placed through the image's own
+transform (its pixels where it has no georeferencing), so that they are burnt as vector
+labels are (pixel centre inside; --all-touched). A ``segmentation`` is polygons (flat
+``[x1, y1, x2, y2, ...]`` lists, the parts of one object; COCO polygons have no holes) or a
+run-length encoding (``{"counts": [...] | "...", "size": [h, w]}``, column-major, from a
+background run; a string is COCO's compressed encoding, as pycocotools' mask.encode writes
+it), burnt as exactly its pixels. ``iscrowd`` 1 marks a region COCO ignores: it is burnt as
+the masks' ignore value (255). Class ids: one category, 1; several, 1..N by ascending
+category id, named by the categories (a category named background is 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import shapely
+
+from geotile.errors import GeotileWarning, InputError
+
+KEYS = ("images", "annotations", "categories")
+#: a COCO key opening a list near the start of a file: worth parsing it to see
+_SNIFF = re.compile(rb'"(?:images|annotations|categories)"\s*:\s*\[')
+SNIFF_BYTES = 1 << 16
+#: px: RLE outlines are drawn this far inside their pixels' edges, so that --all-touched,
+#: like the pixel-centre rule, burns exactly the decoded pixels whatever the rounding of the
+#: image's transform
+RLE_INSET = 1e-6
+#: the field of the Labels that says a feature is a crowd region (burnt as ignore)
+CROWD = "iscrowd"
+#: the field holding each feature's category name (its class)
+CATEGORY = "category"
+
+
+@dataclass
+class Coco:
+    """A COCO instances file, read and checked once."""
+
+    path: Path
+    #: base name of ``file_name`` -> image entries of that name
+    by_name: dict[str, list[dict]]
+    #: image id -> its annotations, in file order
+    by_image: dict[object, list[dict]]
+    #: category id -> name, ascending ids
+    categories: dict[object, str]
+    class_map: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def several(self) -> bool:
+        """Whether the masks hold several classes (band "class", not "footprint")."""
+        return len(set(self.class_map.values())) > 1
+
+
+def is_coco_file(path) -> bool:
+    """Whether ``path`` is a local .json file whose start names a COCO list (images,
+    annotations or categories): cheap, from its first 64 KiB."""
+    path = Path(os.fspath(path)) if isinstance(path, str | os.PathLike) else None
+    if path is None or path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    return _SNIFF.search(head) is not None
+
+
+def is_coco(document) -> bool:
+    """Whether a parsed JSON document is (meant as) a COCO instances file: an object with
+    ``images`` or ``annotations`` and no GeoJSON ``type``."""
+    return (isinstance(document, dict) and "type" not in document
+            and ("images" in document or "annotations" in document))
+
+
+def read_coco(path, document=None) -> Coco | None:
+    """The COCO file at ``path`` (``document``: already parsed), checked in structure;
+    None when it is no COCO file (then it is other labels). InputError in one line naming
+    the file (and the entry) when it is broken."""
+    path = Path(os.fspath(path))
+    if document is None:
+        if not is_coco_file(path):
+            return None
+        from geotile.json_text import decoded
+
+        try:
+            document = json.loads(decoded(path.read_bytes()))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f"{path}: not a JSON file ({_first_line(exc)}). Give a COCO "
+                             "annotation file (images, annotations, categories).") from exc
+    if not is_coco(document):
+        return None
+    missing = [k for k in KEYS if not isinstance(document.get(k), list)]
+    if missing:
+        raise InputError(f"{path}: not a COCO annotation file: no {' or '.join(map(repr, missing))}"
+                         f" list (a COCO instances file holds {', '.join(KEYS)}).")
+    by_id: dict = {}
+    by_name: dict[str, list[dict]] = {}
+    for index, entry in enumerate(document["images"]):
+        what = f"images[{index}]"
+        if not isinstance(entry, dict) or _id(entry.get("id")) is None:
+            raise InputError(f"{path}: {what} has no id. Give each image an id, file_name, "
+                             "width and height.")
+        name = entry.get("file_name")
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"{path}: image id {entry['id']} has no file_name.")
+        for key in ("width", "height"):
+            if not _whole(entry.get(key)):
+                raise InputError(f"{path}: image id {entry['id']} ({name}) has {key} "
+                                 f"{entry.get(key)!r}; give its size in pixels.")
+        if entry["id"] in by_id:
+            raise InputError(f"{path}: image id {entry['id']} is given twice "
+                             f"({by_id[entry['id']]['file_name']} and {name}). Give each "
+                             "image its own id.")
+        by_id[entry["id"]] = entry
+        by_name.setdefault(base_name(name), []).append(entry)
+    categories: dict = {}
+    for index, entry in enumerate(document["categories"]):
+        if not isinstance(entry, dict) or _id(entry.get("id")) is None:
+            raise InputError(f"{path}: categories[{index}] has no id. Give each category an "
+                             "id and a name.")
+        name = entry.get("name")
+        categories[entry["id"]] = str(name if name is not None else entry["id"])
+    categories = dict(sorted(categories.items(), key=lambda item: _id(item[0])))
+    by_image: dict = {}
+    for index, annotation in enumerate(document["annotations"]):
+        if not isinstance(annotation, dict):
+            raise InputError(f"{path}: annotations[{index}] is not an object.")
+        what = _what(annotation, index)
+        if annotation.get("image_id") not in by_id:
+            raise InputError(f"{path}: {what} names image_id {annotation.get('image_id')!r}, "
+                             "which no image has. Fix or remove it.")
+        if annotation.get("category_id") not in categories:
+            raise InputError(f"{path}: {what} names category_id "
+                             f"{annotation.get('category_id')!r}, which no category has. "
+                             "Add the category or fix the annotation.")
+        by_image.setdefault(annotation["image_id"], []).append(annotation)
+    return Coco(path, by_name, by_image, categories, _class_map(categories))
+
+
+def _class_map(categories: dict) -> dict[str, int]:
+    """Class ids of the category names: 1..N by ascending category id (a name of background
+    is none: its objects clear what lies under them, as such names do in vector labels)."""
+    from geotile.class_keys import class_key, names_background
+
+    mapping: dict[str, int] = {}
+    seen: set = set()
+    for name in categories.values():
+        if class_key(name) in seen or names_background(name):
+            continue
+        seen.add(class_key(name))
+        mapping[name] = len(mapping) + 1
+    return mapping
+
+
+def base_name(file_name: str) -> str:
+    """The base name of a COCO ``file_name`` (which may hold folders, / or \\)."""
+    return PurePosixPath(file_name.replace("\\", "/")).name
+
+
+def image_entry(coco: Coco, image, width: int, height: int) -> dict:
+    """``image``'s entry in ``coco`` (its file name, of its size); InputError in one line
+    naming both files otherwise."""
+    from geotile.input_paths import input_path
+
+    name = input_path(image).name
+    found = coco.by_name.get(name, [])
+    if len(found) > 1:  # the same name in several folders: the one the path ends with
+        path = str(image).replace("\\", "/")
+        found = [e for e in found if path.endswith("/" + e["file_name"].replace("\\", "/")
+                                                   .lstrip("./"))] or found
+    if not found:
+        listed = sorted(coco.by_name)
+        example = ", ".join(listed[:3]) or "none"
+        raise InputError(f"{image}: not in {coco.path} (no image has file_name {name!r}; it "
+                         f"lists e.g. {example}). Give images the file names it lists.")
+    if len(found) > 1:
+        raise InputError(f"{image}: {coco.path} lists {len(found)} images named {name!r} "
+                         f"({', '.join(e['file_name'] for e in found[:3])}); give the image "
+                         "by a path that ends with one of them.")
+    entry = found[0]
+    if (int(entry["width"]), int(entry["height"])) != (width, height):
+        raise InputError(f"{image}: {width}x{height} px, but {coco.path} gives "
+                         f"{entry['file_name']} (image id {entry['id']}) "
+                         f"{int(entry['width'])}x{int(entry['height'])} px. Give the image the "
+                         "annotations were made on.")
+    return entry
+
+
+def check_images(coco: Coco, images) -> list[dict]:
+    """Every image's entry (:func:`image_entry`), before any mask is written."""
+    from geotile.input_paths import input_path
+    from geotile.raster import open_raster
+
+    entries = []
+    for image in images:
+        with open_raster(input_path(image)) as src:
+            entries.append(image_entry(coco, image, src.width, src.height))
+    return entries
+
+
+def image_labels(coco: Coco, entry: dict, transform, crs):
+    """:class:`geotile.label_set.Labels` of ``entry``'s annotations in the coordinates of
+    its image (``transform``, ``crs``): fields ``category`` (the class name), ``iscrowd``
+    (bool) and ``id``; objects in file order (the later wins where they overlap)."""
+    from geotile.label_set import Labels
+    from geotile.spacenet import pixel_to_map
+
+    geometries, names, crowd, ids, slivers = [], [], [], [], []
+    for index, annotation in enumerate(coco.by_image.get(entry["id"], [])):
+        geometry = _geometry(coco.path, annotation, entry, index, slivers)
+        if geometry is None:
+            continue
+        geometries.append(geometry)
+        names.append(coco.categories[annotation["category_id"]])
+        crowd.append(bool(annotation.get("iscrowd")))
+        ids.append(annotation.get("id"))
+    if slivers:
+        warnings.warn(f"{coco.path}: {len(slivers)} polygon(s) of {entry['file_name']} have no "
+                      f"area and were left out (annotation {slivers[0]} first).",
+                      GeotileWarning, stacklevel=3)
+    array = np.empty(len(geometries), dtype=object)
+    array[:] = geometries
+    if len(array):
+        array = pixel_to_map(array, transform)
+    fields = {CATEGORY: _objects(names), CROWD: np.asarray(crowd, dtype=bool),
+              "id": _objects(ids)}
+    return Labels(array, fields, crs)
+
+
+def _objects(values: list) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: list):
+    """The annotation's shape in its image's pixel coordinates (None: nothing to burn);
+    InputError naming the file and the annotation when its segmentation is broken."""
+    what = _what(annotation, index)
+    segmentation = annotation.get("segmentation")
+    if isinstance(segmentation, dict):
+        return _rle_shape(path, what, segmentation, entry)
+    if not isinstance(segmentation, list):
+        raise InputError(f"{path}: {what} has segmentation {_short(segmentation)}; give "
+                         "polygons ([[x1, y1, x2, y2, ...], ...]) or an RLE ({counts, size}).")
+    parts = []
+    for ring in segmentation:
+        if (not isinstance(ring, list) or len(ring) < 6 or len(ring) % 2
+                or not all(_number(v) for v in ring)):
+            raise InputError(f"{path}: {what} has a polygon {_short(ring)}: a polygon is a "
+                             "flat list of at least 3 points [x1, y1, x2, y2, x3, y3, ...]. "
+                             "Fix or remove it.")
+        xy = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(xy).all():
+            raise InputError(f"{path}: {what} has a polygon with a coordinate that is not a "
+                             "finite number. Fix or remove it.")
+        polygon = _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+        if polygon.area <= 0:  # a sliver (points on one line), as exporters write some
+            slivers.append(annotation.get("id", index))
+            continue
+        parts.append(polygon)
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else shapely.union_all(parts)
+
+
+def _polygonal(geometry):
+    """The polygons of a repaired ring (make_valid keeps a spike as a line beside them)."""
+    parts = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def _rle_shape(path: Path, what: str, rle: dict, entry: dict):
+    """The pixels of an RLE segmentation as polygons (pixel edges drawn ``RLE_INSET``
+    inside), None when it has none."""
+    from affine import Affine
+    from rasterio.features import shapes
+
+    size, counts = rle.get("size"), rle.get("counts")
+    height, width = int(entry["height"]), int(entry["width"])
+    if (not isinstance(size, list) or len(size) != 2 or not all(map(_whole, size))
+            or tuple(size) != (height, width)):
+        raise InputError(f"{path}: {what} has an RLE of size {_short(size)}, but its image "
+                         f"{entry['file_name']} is [{height}, {width}] ([height, width]). "
+                         "Fix or remove it.")
+    if isinstance(counts, str):
+        runs = decode_counts(counts)
+        if runs is None:
+            raise InputError(f"{path}: {what} has an RLE whose counts string is not COCO's "
+                             "compressed encoding. Fix or remove it.")
+    elif isinstance(counts, list) and all(_whole(c) for c in counts):
+        runs = [int(c) for c in counts]
+    else:
+        raise InputError(f"{path}: {what} has RLE counts {_short(counts)}; give whole numbers "
+                         "or COCO's compressed string.")
+    if any(r < 0 for r in runs) or sum(runs) != height * width:
+        raise InputError(f"{path}: {what} has an RLE whose counts cover {sum(runs)} pixels, "
+                         f"not {height * width} ({height}x{width}); it is broken. Fix or "
+                         "remove it.")
+    mask = rle_mask(runs, height, width)
+    columns = np.flatnonzero(mask.any(axis=0))
+    if not len(columns):
+        return None
+    first, last = int(columns[0]), int(columns[-1]) + 1
+    part = np.ascontiguousarray(mask[:, first:last]).astype(np.uint8)
+    polygons = [shapely.geometry.shape(g) for g, _ in
+                shapes(part, mask=part.astype(bool), transform=Affine.translation(first, 0))]
+    outline = shapely.union_all(polygons)
+    return shapely.buffer(outline, -RLE_INSET, join_style="mitre")
+
+
+def rle_mask(runs, height: int, width: int) -> np.ndarray:
+    """(height, width) bool of COCO run lengths (alternating, from a background run,
+    column-major)."""
+    values = np.zeros(len(runs), dtype=bool)
+    values[1::2] = True
+    flat = np.repeat(values, np.asarray(runs, dtype=np.int64))
+    return flat.reshape((height, width), order="F")
+
+
+def decode_counts(text: str) -> list[int] | None:
+    """The run lengths of COCO's compressed RLE string (pycocotools' rleFrString: 5 bits
+    a character from 48, a continuation bit, sign-extended; runs past the second are stored
+    as the difference from the run two before); None when it is not such a string."""
+    counts: list[int] = []
+    position, length = 0, len(text)
+    while position < length:
+        value, shift, more = 0, 0, True
+        while more:
+            if position >= length:
+                return None  # cut short inside a number
+            char = ord(text[position]) - 48
+            if not 0 <= char < 64:
+                return None
+            value |= (char & 0x1F) << shift
+            more = bool(char & 0x20)
+            position += 1
+            shift += 5
+            if not more and char & 0x10:
+                value |= -1 << shift
+        if len(counts) > 2:
+            value += counts[-2]
+        counts.append(value)
+    return counts
+
+
+def _what(annotation: dict, index: int) -> str:
+    identity = annotation.get("id")
+    return f"annotation id {identity}" if identity is not None else f"annotations[{index}]"
+
+
+def _id(value):
+    """An image or category id (an integer, or text), None when there is none."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | str):
+        return (0, value, "") if isinstance(value, int) else (1, 0, value)
+    return None
+
+
+def _whole(value) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and float(value).is_integer() and value >= 0)
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
