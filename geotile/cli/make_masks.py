@@ -210,7 +210,7 @@ def make_masks(
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
-        why = "crowd regions, nodata in the image" if _is_coco(labels) else \
+        why = "crowd regions or nodata in the image" if _is_coco(labels) else \
             "nodata in the image"
         for summary in summaries:
             if summary.get("skipped"):

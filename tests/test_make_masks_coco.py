@@ -1,0 +1,292 @@
+"""make-masks with COCO instance annotations as LABELS (geotile.coco_labels): polygons,
+uncompressed and compressed RLE, crowd regions, categories, georeferenced and plain images,
+the round trip with tile --annotations coco, and the refusals."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+from tests.conftest import assert_one_line_error, write_raster
+
+H, W = 40, 50
+#: pycocotools 2.0.11's mask.encode of MASK (below): COCO's compressed RLE string
+COMPRESSED = "^38P100000Wm0<]RO00000000AA5?KA5?KA5?KA5?KA5?:00000000S6"
+POLYGON = [10.3, 5.2, 30.7, 6.1, 28.2, 25.9, 12.1, 22.4]
+#: two parts of one object, overlapping
+PARTS = [[2, 30, 12, 30, 12, 38], [8, 32, 20, 32, 20, 39, 8, 39]]
+
+
+def _mask() -> np.ndarray:
+    mask = np.zeros((H, W), bool)
+    mask[5:25, 30:45] = True
+    mask[10:15, 35:40] = False  # a hole
+    mask[30:38, 2:6] = True
+    return mask
+
+
+def _runs(mask: np.ndarray) -> list[int]:
+    """COCO's uncompressed counts of ``mask``: column-major, from a background run."""
+    flat = mask.ravel(order="F").astype(np.int8)
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    runs = np.diff(np.concatenate(([0], edges, [flat.size]))).tolist()
+    return [0, *runs] if flat[0] else runs
+
+
+def _burnt(polygon_lists, all_touched=False) -> np.ndarray:
+    shape = shapely.union_all([shapely.Polygon(np.reshape(p, (-1, 2))) for p in polygon_lists])
+    return rasterize([shape], out_shape=(H, W), all_touched=all_touched).astype(bool)
+
+
+def _png(path, width=W, height=H):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no geotransform
+        with rasterio.open(path, "w", driver="PNG", width=width, height=height, count=3,
+                           dtype="uint8") as dst:
+            dst.write(np.full((3, height, width), 90, np.uint8))
+    return path
+
+
+def _coco(path, annotations, images=(("train/images/img.png", W, H),), categories=None):
+    document = {
+        "info": {}, "licenses": [],
+        "images": [{"id": i + 1, "file_name": n, "width": w, "height": h}
+                   for i, (n, w, h) in enumerate(images)],
+        "annotations": [{"id": i + 1, "image_id": 1, "category_id": 100, "iscrowd": 0, **a}
+                        for i, a in enumerate(annotations)],
+        "categories": categories or [{"id": 100, "name": "building"}],
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _read(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path) as src:
+            return src.read(1), src.profile, src.tags(), src.descriptions
+
+
+def test_polygons_and_both_rle_forms_on_a_plain_png(tmp_path, run_cli):
+    """CrowdAI's layout: a PNG without georeference, category 100 'building': polygons
+    burnt by pixel centre, RLE exactly its pixels, later annotations on top."""
+    image = _png(tmp_path / "img.png")
+    crowd = np.zeros((H, W), bool)
+    crowd[0:6, 40:50] = True
+    labels = _coco(tmp_path / "annotation.json", [
+        {"segmentation": [POLYGON]},
+        {"segmentation": PARTS},
+        {"segmentation": {"counts": COMPRESSED, "size": [H, W]}},
+        {"segmentation": {"counts": _runs(crowd), "size": [H, W]}, "iscrowd": 1},
+        {"segmentation": [[44, 1, 48, 1, 48, 4, 44, 4]]},  # an object on the crowd wins
+    ])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--json")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[_burnt([POLYGON])] = 1
+    expected[_burnt(PARTS)] = 1
+    expected[_mask()] = 1
+    expected[crowd] = 255
+    expected[_burnt([[44, 1, 48, 1, 48, 4, 44, 4]])] = 1
+    mask, profile, tags, descriptions = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, expected)
+    assert profile["nodata"] == 255 and profile["transform"].is_identity
+    assert profile["crs"] is None and descriptions == ("footprint",)
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building"]
+    (summary,) = json.loads(result.stdout)["masks"]
+    assert summary["features"] == 5
+    assert summary["ignored_pixels"] == int((expected == 255).sum())
+    assert summary["positive_pixels"] == int(((expected > 0) & (expected < 255)).sum())
+
+
+def test_rle_decodes_as_pycocotools():
+    """The decoder against pycocotools.mask.decode on random masks (both RLE forms)."""
+    mask_api = pytest.importorskip("pycocotools.mask")
+    from geotile.coco_labels import decode_counts, rle_mask
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        h, w = (int(n) for n in rng.integers(1, 40, 2))
+        mask = np.asfortranarray(rng.random((h, w)) < rng.random(), dtype=np.uint8)
+        encoded = mask_api.encode(mask)
+        runs = decode_counts(encoded["counts"].decode())
+        np.testing.assert_array_equal(rle_mask(runs, h, w), mask_api.decode(encoded) == 1)
+        assert runs == _runs(mask.astype(bool))
+
+
+def test_all_touched_grows_polygons_not_rle(tmp_path, run_cli):
+    image = _png(tmp_path / "img.png")
+    labels = _coco(tmp_path / "annotation.json", [
+        {"segmentation": [POLYGON]}, {"segmentation": {"counts": _runs(_mask()), "size": [H, W]}}])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--all-touched")
+    assert result.exit_code == 0, result.output
+    expected = (_burnt([POLYGON], all_touched=True) | _mask()).astype(np.uint8)
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], expected)
+
+
+def test_a_georeferenced_image_takes_its_pixels(tmp_path, run_cli):
+    """A GeoTIFF in UTM with 0.3 m pixels: the mask is on its grid, the annotations placed
+    through its transform as they lie on its pixels."""
+    transform = from_origin(500000.3, 4100000.7, 0.3, 0.3)
+    image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8), crs="EPSG:32633",
+                         transform=transform)
+    labels = _coco(tmp_path / "annotation.json", [
+        {"segmentation": [POLYGON]}, {"segmentation": {"counts": COMPRESSED, "size": [H, W]}}],
+        images=(("img.tif", W, H),))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask, profile, _, _ = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, (_burnt([POLYGON]) | _mask()).astype(np.uint8))
+    assert profile["transform"] == transform and profile["crs"] == "EPSG:32633"
+    assert profile["nodata"] is None  # no crowd, no image nodata
+
+
+def test_categories_get_ids_by_ascending_id_with_names(tmp_path, run_cli):
+    image = _png(tmp_path / "img.png")
+    categories = [{"id": 7, "name": "shed"}, {"id": 2, "name": "house"},
+                  {"id": 30, "name": "garage"}]
+    boxes = {2: [1, 1, 9, 1, 9, 9, 1, 9], 7: [11, 1, 19, 1, 19, 9, 11, 9],
+             30: [21, 1, 29, 1, 29, 9, 21, 9]}
+    labels = _coco(tmp_path / "annotation.json",
+                   [{"segmentation": [box], "category_id": c} for c, box in boxes.items()],
+                   categories=categories)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--json")
+    assert result.exit_code == 0, result.output
+    mask, _, tags, descriptions = _read(tmp_path / "m.tif")
+    for class_id, category in enumerate((2, 7, 30), start=1):
+        assert (mask[_burnt([boxes[category]])] == class_id).all()
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "house", "shed", "garage"]
+    assert json.loads(result.stdout)["classes"] == ["background", "house", "shed", "garage"]
+    assert descriptions == ("class",)
+    class_map = tmp_path / "map.json"
+    class_map.write_text(json.dumps({"house": 1, "shed": 1, "garage": 2}))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif", "--class-map",
+                     class_map)
+    assert result.exit_code == 0, result.output
+    mask = _read(tmp_path / "m2.tif")[0]
+    assert (mask[_burnt([boxes[7]])] == 1).all() and (mask[_burnt([boxes[30]])] == 2).all()
+
+
+def test_many_images_and_a_negative_one(tmp_path, run_cli):
+    """One file for a folder of images; an image listed without annotations is all 0."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    _png(folder / "a.png")
+    _png(folder / "b.png")
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}],
+                   images=(("a.png", W, H), ("val/b.png", W, H)))
+    result = run_cli("make-masks", labels, folder, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    assert "GeotileWarning" not in result.output and "no feature" not in result.output
+    np.testing.assert_array_equal(_read(tmp_path / "masks" / "a.tif")[0],
+                                  _burnt([POLYGON]).astype(np.uint8))
+    assert not _read(tmp_path / "masks" / "b.tif")[0].any()
+
+
+def test_round_trip_with_tile_annotations_coco(tmp_path, run_cli):
+    """tile --annotations coco, then make-masks of its annotations.json on its patches:
+    the tile's mask patches, pixel for pixel (georeferenced, several classes, a hole)."""
+    rng = np.random.default_rng(1)
+    transform = from_origin(500000.3, 4100000.7, 0.3, 0.3)
+    image = write_raster(tmp_path / "img.tif", rng.integers(1, 255, (3, 128, 128), np.uint8),
+                         crs="EPSG:32633", transform=transform)
+    features = []
+    for i in range(30):
+        cx, cy = rng.uniform(0, 128, 2)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 6))
+        radii = rng.uniform(3, 12, 6)
+        ring = [transform * (cx + r * np.cos(a), cy + r * np.sin(a))
+                for a, r in zip(angles, radii, strict=True)]
+        shape = shapely.make_valid(shapely.Polygon(ring))
+        if i % 5 == 0:
+            shape = shape.difference(shapely.Point(transform * (cx, cy)).buffer(0.6))
+        features.append({"type": "Feature", "properties": {"kind": ["house", "shed"][i % 2]},
+                         "geometry": shapely.geometry.mapping(shape)})
+    vector = tmp_path / "l.geojson"
+    vector.write_text(json.dumps({"type": "FeatureCollection", "crs": {
+        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "features": features}))
+    assert run_cli("make-masks", vector, image, "-o", tmp_path / "mask.tif", "--class-field",
+                   "kind").exit_code == 0
+    result = run_cli("tile", image, "--masks", tmp_path / "mask.tif", "--labels", vector,
+                     "--class-field", "kind", "--annotations", "coco", "--size", "32", "-o",
+                     tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    patches = tmp_path / "patches"
+    result = run_cli("make-masks", patches / "annotations.json", patches / "images", "-o",
+                     tmp_path / "back")
+    assert result.exit_code == 0, result.output
+    tiled = sorted((patches / "masks").glob("*.tif"))
+    assert len(tiled) == 16
+    for path in tiled:
+        mask, profile, tags, _ = _read(path)
+        back, back_profile, back_tags, _ = _read(tmp_path / "back" / path.name)
+        np.testing.assert_array_equal(back, mask)
+        assert back_profile["transform"] == profile["transform"]
+        assert back_profile["crs"] == profile["crs"]
+        assert back_tags["GEOTILE_CLASS_NAMES"] == tags["GEOTILE_CLASS_NAMES"]
+
+
+def _refused(tmp_path, run_cli, labels, *fragments, images=None, options=()):
+    images = images or [_png(tmp_path / "img.png")]
+    result = run_cli("make-masks", labels, *images, "-o", f"{tmp_path / 'out'}/", *options)
+    assert_one_line_error(result, str(labels) if labels.suffix else "", *fragments)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("annotation, fragments", [
+    ({"image_id": 9, "segmentation": [POLYGON]}, ("annotation id 1", "image_id 9")),
+    ({"category_id": 5, "segmentation": [POLYGON]}, ("annotation id 1", "category_id 5")),
+    ({"segmentation": [[1, 1, 5, 5]]}, ("annotation id 1", "at least 3 points")),
+    ({"segmentation": {"counts": [0, 10], "size": [10, 1]}}, ("annotation id 1", "[40, 50]")),
+    ({"segmentation": {"counts": [5, 10], "size": [H, W]}}, ("annotation id 1", "15 pixels")),
+    ({"segmentation": {"counts": "\x7f!", "size": [H, W]}}, ("annotation id 1", "compressed")),
+    ({"segmentation": {"counts": "P", "size": [H, W]}}, ("annotation id 1", "compressed")),
+])
+def test_broken_annotations_are_refused(tmp_path, run_cli, annotation, fragments):
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}, annotation])
+    # (the first annotation is fine: the second is named; ids from 1)
+    fragments = tuple(f.replace("annotation id 1", "annotation id 2") for f in fragments)
+    _refused(tmp_path, run_cli, labels, *fragments)
+
+
+def test_not_coco_and_unlisted_images_are_refused(tmp_path, run_cli):
+    labels = tmp_path / "annotation.json"
+    labels.write_text(json.dumps({"images": [], "annotations": []}))
+    _refused(tmp_path, run_cli, labels, "not a COCO annotation file", "'categories'")
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}])
+    listed = _png(tmp_path / "img.png")
+    other = _png(tmp_path / "other.png")
+    # nothing is written for the listed image either
+    _refused(tmp_path, run_cli, labels, "other.png", "not in", images=[listed, other])
+    (tmp_path / "small").mkdir()
+    small = _png(tmp_path / "small" / "img.png", 20, 20)
+    _refused(tmp_path, run_cli, labels, "20x20 px", "50x40 px", images=[small])
+    _refused(tmp_path, run_cli, labels, "--class-field", images=[listed],
+             options=("--class-field", "category"))
+
+
+def test_zero_area_slivers_are_skipped_with_a_warning(tmp_path, run_cli):
+    image = _png(tmp_path / "img.png")
+    labels = _coco(tmp_path / "annotation.json", [
+        {"segmentation": [[1, 1, 5, 5, 9, 9]]},  # on one line
+        {"segmentation": [POLYGON]}])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "1 polygon(s)" in result.stderr and "annotation 1" in result.stderr
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0],
+                                  _burnt([POLYGON]).astype(np.uint8))
+
+
+def test_other_commands_say_make_masks_takes_coco(tmp_path, run_cli):
+    image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8))
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}])
+    result = run_cli("tile", image, "--labels", labels, "-o", tmp_path / "p", "--size", "16")
+    assert_one_line_error(result, "annotation.json", "COCO", "make-masks")
