@@ -223,7 +223,7 @@ def image_labels(coco: Coco, entry: dict, transform, crs):
             continue
         geometries.append(geometry)
         names.append(coco.categories[annotation["category_id"]])
-        crowd.append(bool(annotation.get("iscrowd")))
+        crowd.append(annotation.get("iscrowd") in (1, True))  # (not "0": a string)
         ids.append(annotation.get("id"))
     if slivers:
         warnings.warn(f"{coco.path}: {len(slivers)} polygon(s) of {entry['file_name']} have no "

@@ -290,3 +290,12 @@ def test_other_commands_say_make_masks_takes_coco(tmp_path, run_cli):
     labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}])
     result = run_cli("tile", image, "--labels", labels, "-o", tmp_path / "p", "--size", "16")
     assert_one_line_error(result, "annotation.json", "COCO", "make-masks")
+
+
+def test_iscrowd_as_text_zero_is_an_object(tmp_path, run_cli):
+    """Some exporters write "iscrowd": "0": an object, not a region to ignore."""
+    image = _png(tmp_path / "img.png")
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON], "iscrowd": "0"}])
+    assert run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif").exit_code == 0
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0],
+                                  _burnt([POLYGON]).astype(np.uint8))
