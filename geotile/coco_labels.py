@@ -12,7 +12,8 @@ run-length encoding (``{"counts": [...] | "...", "size": [h, w]}``, column-major
 background run; a string is COCO's compressed encoding, as pycocotools' mask.encode writes
 it), burnt as exactly its pixels. ``iscrowd`` 1 marks a region COCO ignores: it is burnt as
 the masks' ignore value (255). Class ids: one category, 1; several, 1..N by ascending
-category id, named by the categories (a category named background is 0).
+category id, named by the categories (a category named background is 0); an unused
+category that another names as its supercategory (Roboflow's category 0, the dataset) is none.
 """
 
 from __future__ import annotations
@@ -145,7 +146,19 @@ def read_coco(path, document=None) -> Coco | None:
                              f"{annotation.get('category_id')!r}, which no category has. "
                              "Add the category or fix the annotation.")
         by_image.setdefault(annotation["image_id"], []).append(annotation)
-    return Coco(path, by_name, by_image, categories, _class_map(categories))
+    classes = _without_placeholders(categories, document)
+    return Coco(path, by_name, by_image, categories, _class_map(classes))
+
+
+def _without_placeholders(categories: dict, document: dict) -> dict:
+    """``categories`` less those that only group others: no annotation uses them and
+    another category names them as its supercategory (Roboflow lists the dataset so, as
+    category 0 above its classes)."""
+    used = {annotation.get("category_id") for annotation in document["annotations"]}
+    parents = {str(entry.get("supercategory")) for entry in document["categories"]
+               if isinstance(entry, dict) and entry.get("supercategory") is not None}
+    return {key: name for key, name in categories.items()
+            if key in used or name not in parents}
 
 
 def _class_map(categories: dict) -> dict[str, int]:

@@ -299,3 +299,30 @@ def test_iscrowd_as_text_zero_is_an_object(tmp_path, run_cli):
     assert run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif").exit_code == 0
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0],
                                   _burnt([POLYGON]).astype(np.uint8))
+
+
+def test_roboflow_placeholder_category_is_no_class(tmp_path, run_cli):
+    """Roboflow's COCO export lists the dataset itself as category 0 (supercategory
+    "none"), the parent of its real classes, and no annotation uses it: one real class is
+    still a 0/1 building mask, not class 2 of two."""
+    image = _png(tmp_path / "img.png")
+    categories = [{"id": 0, "name": "buildings-xyz", "supercategory": "none"},
+                  {"id": 1, "name": "building", "supercategory": "buildings-xyz"}]
+    labels = _coco(tmp_path / "_annotations.coco.json",
+                   [{"segmentation": [POLYGON], "category_id": 1}], categories=categories)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--json")
+    assert result.exit_code == 0, result.output
+    mask = _read(tmp_path / "m.tif")[0]
+    np.testing.assert_array_equal(mask, _burnt([POLYGON]).astype(np.uint8))
+    assert json.loads(result.stdout)["classes"] == ["background", "building"]
+    # two real classes under the placeholder: 1 and 2, the placeholder no class
+    categories.append({"id": 2, "name": "shed", "supercategory": "buildings-xyz"})
+    box = [30, 30, 40, 30, 40, 38, 30, 38]
+    labels = _coco(tmp_path / "_annotations.coco.json",
+                   [{"segmentation": [POLYGON], "category_id": 1},
+                    {"segmentation": [box], "category_id": 2}], categories=categories)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif", "--json")
+    assert result.exit_code == 0, result.output
+    mask = _read(tmp_path / "m2.tif")[0]
+    assert (mask[_burnt([POLYGON])] == 1).all() and (mask[_burnt([box])] == 2).all()
+    assert json.loads(result.stdout)["classes"] == ["background", "building", "shed"]

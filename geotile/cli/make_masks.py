@@ -118,7 +118,8 @@ def make_masks(
     masks exactly; iscrowd regions are 255 (ignored), later annotations win where they
     overlap; an entry without annotations is all background; an IMAGE the file does not
     list is refused before anything is written. One category is 1; several are 1..N by
-    ascending category id, named by the categories (--class-map maps the names).
+    ascending category id, named by the categories (--class-map maps the names); a
+    category only grouping others (Roboflow's category 0), unused, is none.
 
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
