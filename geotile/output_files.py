@@ -457,6 +457,12 @@ def atomic_output(
         _release_temporary(tmp, held)
 
 
+#: a file named in GDAL's reason ("t1.tif, band 1: IReadBlock failed"): a read error naming
+#: none ("Cannot read 39768 bytes at offset 935") is of the COG's own temporary overviews,
+#: cut on a full disk without a word
+_NAMES_A_FILE = re.compile(r"\w\.[A-Za-z]\w{1,4}\b")
+
+
 def write_cog(
     src_path: str | os.PathLike,
     dst_path: str | os.PathLike,
@@ -487,7 +493,7 @@ def write_cog(
     except (RasterioError, CPLE_BaseError) as exc:
         reason = gdal_reason(exc)
         if re.search(r"(?i)read", reason) and Path(dst_path).name not in reason and not \
-                _WRITE_FAILED.search(reason):
+                _WRITE_FAILED.search(reason) and _NAMES_A_FILE.search(reason):
             raise  # an input that cannot be read (a cut tile), not one of this write's files
         # said for the file written (atomic_output names the output), whatever GDAL's words:
         # a full disk fails the copy as "FillEmptyTiles() failed because panByteCounts == NULL"

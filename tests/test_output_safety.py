@@ -1144,3 +1144,38 @@ def test_ctrl_c_while_an_output_another_run_finished_is_checked_says_it_is_in_pl
             dst.update_tags(GEOTILE_COMPLETE="run-a")
             dst.write(src.read())
     assert list(tmp_path.iterdir()) == [final]
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_a_cog_copy_failing_a_short_read_of_its_own_overviews_names_the_output(
+        run_cli, make_raster, tmp_path, monkeypatch, merge):
+    """On a 900 kB tmpfs (an 887 kB prediction) the COG's temporary overviews were cut
+    without a word and read back short: predict --cog said only 'Error: GDAL: Cannot read
+    39768 bytes at offset 935', naming no file and no fix. A read error naming no input is
+    the output's write failure."""
+    import rasterio.shutil
+    from rasterio._err import CPLE_AppDefinedError
+
+    from .conftest import assert_one_line_error
+
+    def short_overviews(src, dst, **kwargs):
+        raise CPLE_AppDefinedError(3, 1, "Cannot read 39768 bytes at offset 935")
+
+    monkeypatch.setattr(rasterio.shutil, "copy", short_overviews)
+    image = make_raster("img.tif", np.full((3, 64, 64), 7, np.uint8))
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    out.mkdir()
+    if merge:
+        final = out / "merged.tif"
+        result = run_cli("predict", model, image, "-o", f"{out / 'p'}/", "--merge", final)
+    else:
+        final = out / "p.tif"
+        result = run_cli("predict", model, image, "-o", final, "--cog")
+    assert_one_line_error(result, f"{final}: GDAL could not write it", "Cannot read 39768",
+                          "Free space")
+    assert ".tmp" not in result.stderr
+    assert not final.exists()
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert left == (["p", "p/img.tif"] if merge else []), left
+
