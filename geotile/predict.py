@@ -760,7 +760,7 @@ def predict_raster(
     from geotile.categories import paletted
     from geotile.creation_options import check_creation_options
     from geotile.input_paths import input_path, output_folders, refuse_overwriting_inputs
-    from geotile.output_files import atomic_output, check_geotiff_name, write_cog
+    from geotile.output_files import atomic_output, check_geotiff_name, verify_geotiff, write_cog
     from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster, output_profile
     from geotile.vrt_views import warn_vrt_gap
 
@@ -919,7 +919,8 @@ def predict_raster(
                             warnings.warn(f"{image_path.name}: the raster holds no valid "
                                           "pixel (all nodata), so neither does the output.",
                                           GeotileWarning, stacklevel=2)
-                if options.cog:
+                if options.cog:  # cut at close on a full disk without an error: said first
+                    verify_geotiff(target, output_path)
                     write_cog(target, final_tmp, options.creation_options,
                               overview_resampling=_overview_resampling(options))
                 _write_sidecar(final_tmp, options, names)

@@ -1179,3 +1179,34 @@ def test_a_cog_copy_failing_a_short_read_of_its_own_overviews_names_the_output(
     left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     assert left == (["p", "p/img.tif"] if merge else []), left
 
+
+def test_a_cut_intermediate_of_a_cog_is_said_for_the_output(run_cli, make_raster, tmp_path,
+                                                            monkeypatch):
+    """predict --cog on a 200 kB tmpfs: the GeoTIFF written before the COG copy was cut at
+    close without an error, and the copy failed with 'p.tif: could not be written
+    (.p.b3f6c233.tmp.tif.gtiff: TIFFReadDirectory:Failed to read directory at offset
+    204800)', naming the temporary file. It is checked before the copy now, as a plain
+    GeoTIFF output is: one line for the output, nothing left."""
+    import geotile.quiet_warnings
+    from geotile.quiet_warnings import quietly
+
+    from .conftest import assert_one_line_error
+
+    @contextlib.contextmanager
+    def cut_at_close(opener, path, *args, **kwargs):
+        with quietly(opener, path, *args, **kwargs) as dst:
+            yield dst
+        if str(path).endswith(".gtiff"):
+            os.truncate(path, 16)  # the directory, rewritten at close, is gone
+
+    monkeypatch.setattr(geotile.quiet_warnings, "quietly", cut_at_close)
+    rng = np.random.default_rng(3)
+    image = make_raster("img.tif", rng.integers(0, 255, (3, 300, 300), dtype=np.uint8))
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("predict", model, image, "-o", out / "p.tif", "--cog", "--tile-size", "64")
+    assert_one_line_error(result, f"{out / 'p.tif'}: the GeoTIFF was not written completely",
+                          "Free space")
+    assert ".tmp" not in result.stderr and "gtiff" not in result.stderr
+    assert list(out.iterdir()) == []
