@@ -911,7 +911,7 @@ def predict_raster(
                         bands = _resampled_bands(model, src, indexes, check_nodata, options,
                                                  progress, pixel, final_tmp,
                                                  (extra_bands, extra_resampling),
-                                                 _block_width(dst), clock)
+                                                 _block_width(dst), clock, output_path)
                     with contextlib.closing(bands):
                         if not _write_bands(dst, bands, options, threshold,
                                             check_nodata or margin, clock,
@@ -1003,19 +1003,22 @@ def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(
 
 
 def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel, beside,
-                     extra_bands=(None, "bilinear"), align: int = 1, clock=None):
+                     extra_bands=(None, "bilinear"), align: int = 1, clock=None,
+                     output=None):
     """Like :func:`predict_blocks`, with the model run on the raster resampled to ``pixel``
     ((x, y), CRS units); its result, kept in a float32 file next to ``beside``, is resampled
     back (bilinear) and yielded by row bands on the raster's own grid. ``extra_bands``: (path,
     resampling) of extra bands, read on the model's grid; ``align``: the output's block
     width, which strips are a multiple of; ``clock``: see :func:`predict_blocks` (writing
-    the result on the model's grid is timed as ``encode``, reading it back as ``decode``)."""
+    the result on the model's grid is timed as ``encode``, reading it back as ``decode``);
+    ``output``: the output named when that file was cut (a full disk), else ``beside``."""
     import rasterio
     from affine import Affine
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
     from rasterio.windows import Window
 
+    from geotile.output_files import verify_geotiff
     from geotile.raster import alpha_holds_values, masked_by_mask_band, output_profile, valid_pixels
     from geotile.vrt_views import alpha_as_values, nodata_as_nan
 
@@ -1075,6 +1078,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                     with clock.timing("encode"):
                         grid.write(np.where(valid, blended, np.nan).astype(np.float32),
                                    window=window)
+        verify_geotiff(temp, output or beside)  # cut at close on a full disk without an error
         with rasterio.open(temp) as grid, WarpedVRT(
                 grid, crs=src.crs, transform=src.transform, width=src.width,
                 height=src.height, resampling=Resampling.bilinear, src_nodata=float("nan"),

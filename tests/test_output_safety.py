@@ -1210,3 +1210,40 @@ def test_a_cut_intermediate_of_a_cog_is_said_for_the_output(run_cli, make_raster
                           "Free space")
     assert ".tmp" not in result.stderr and "gtiff" not in result.stderr
     assert list(out.iterdir()) == []
+
+
+def test_a_cut_model_grid_under_model_resolution_is_said_for_the_output(
+        run_cli, make_raster, tmp_path, monkeypatch):
+    """predict --model-resolution on a 100 kB tmpfs: the raster on the model's grid, kept
+    beside the output, was cut at close without an error, and reading it back said 'p.tif:
+    could not be written (Read failed. See previous exception for details.)', a line that
+    says nothing. It is checked once written: one line for the output, nothing left."""
+    from .conftest import assert_one_line_error
+
+    real_open = rasterio.open
+
+    @contextlib.contextmanager
+    def cut(path, *args, **kwargs):
+        with real_open(path, *args, **kwargs) as dst:
+            yield dst
+        os.truncate(path, os.path.getsize(path) // 2)
+
+    def cut_at_close(path, mode="r", *args, **kwargs):
+        if mode == "w" and str(path).endswith(".model-grid.tif"):
+            return cut(path, mode, *args, **kwargs)
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", cut_at_close)
+    rng = np.random.default_rng(3)
+    image = make_raster("img.tif", rng.integers(0, 255, (3, 300, 300), dtype=np.uint8))
+    with real_open(image) as src:
+        pixel = abs(src.res[0])
+    model = pointwise_model(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("predict", model, image, "-o", out / "p.tif", "--tile-size", "64",
+                     "--model-resolution", str(pixel * 2))
+    assert_one_line_error(result, f"{out / 'p.tif'}: the GeoTIFF was not written completely",
+                          "Free space")
+    assert ".tmp" not in result.stderr and "previous exception" not in result.stderr
+    assert list(out.iterdir()) == []
