@@ -289,6 +289,10 @@ def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
             f"({_examples(clashes)}); nothing was replaced. Move them away, or give a new or "
             "empty folder."
         )
+    # the new marker first, in the staging folder: a full disk fails it before anything in
+    # ``final`` changes (no marker listing files never moved, no earlier output removed)
+    (staging / MARKER).write_text(json.dumps({**about, "files": sorted(new)}, indent=1),
+                                   encoding="utf-8")
     # while files move, the marker lists old and new ones: whatever stops the moves, the
     # folder stays geotile's and a later --overwrite cleans it
     _write_marker(staging, final, about, old | new)
@@ -301,8 +305,6 @@ def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
             with contextlib.suppress(FileNotFoundError):
                 gone.unlink()
     _remove_empty_parents(final, old)
-    (staging / MARKER).write_text(json.dumps({**about, "files": sorted(new)}, indent=1),
-                                   encoding="utf-8")
     last = [n for n in (INDEX, MARKER) if (staging / n).exists()]
     for entry in sorted(staging.iterdir()):
         if entry.name in last:

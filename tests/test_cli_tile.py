@@ -235,6 +235,42 @@ def test_full_disk_is_one_line_and_nothing_half_written(run_cli, make_raster, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "out"]
 
 
+def test_full_disk_at_the_marker_leaves_no_marker_and_the_old_output(run_cli, make_raster,
+                                                                     tmp_path, monkeypatch):
+    """On a tmpfs with room for the patches and one page more (15760 kB for 16 patches of
+    500 px), tile said 'out: no space left on the device; nothing was written there' and
+    left out/.geotile-tile.json alone, listing 16 patches that were not there (a rerun was
+    refused: 'holds the output of an earlier geotile tile'); with --overwrite the earlier
+    output was deleted before the failing write. The marker is written in the staging folder
+    before anything in the output changes now: nothing is left, an earlier output stays."""
+    import errno
+    import pathlib
+
+    from geotile.output_folder import MARKER
+
+    image = make_raster("img.tif", np.ones((3, 100, 100), np.uint8))
+    assert run_cli("tile", image, "--size", "50", "-o", tmp_path / "out").exit_code == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    real, markers = pathlib.Path.write_text, []
+
+    def room_for_one_marker(self, *args, **kwargs):
+        if self.name.startswith(MARKER):
+            markers.append(self.name)
+            if len(markers) > 1:
+                raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", room_for_one_marker)
+    for out, extra in ((tmp_path / "new", ()), (tmp_path / "out", ("--overwrite",))):
+        markers.clear()
+        result = run_cli("tile", image, "--size", "20", "-o", out, *extra)
+        assert_one_line_error(result, str(out), "no space left", "nothing was written")
+        assert len(markers) == 2, markers
+    assert not (tmp_path / "new").exists()
+    assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "out"]
+
+
 def test_read_only_output_folder_is_one_line(run_cli, make_raster, tmp_path, monkeypatch):
     import errno
     import pathlib
