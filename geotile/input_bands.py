@@ -39,7 +39,9 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
     --extra-bands); one InputError/ModelError line naming ``source`` otherwise."""
     from geotile.categories import paletted
 
-    indexes = list(options.bands) if options.bands else _default_bands(src, model, added)
+    indexes = list(options.bands) if options.bands else _default_bands(src, model, added,
+                                                                      source or src.name)
+    _warn_other_than_bundle(model, options.bands)
     bad = [i for i in indexes if not 1 <= i <= src.count]
     if bad:
         raise InputError(f"{source or src.name}: band {bad[0]} does not exist (the raster has "
@@ -143,11 +145,31 @@ def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) ->
         f"{','.join(map(str, indexes))} if it was trained on alpha.")
 
 
-def _default_bands(src, model, extra: int = 0) -> list[int]:
-    """All bands, except a last alpha band when the model takes one channel fewer (RGBA
-    -> RGB; the alpha band still masks nodata); ``extra`` channels come from elsewhere."""
+def _warn_other_than_bundle(model, bands) -> None:
+    """Warn once per model when --bands differ from the bands its bundle feeds it (Raster
+    Vision's channel_order): the user's choice is kept."""
+    bundle = getattr(model, "bundle_bands", None)
+    if not bands or not bundle or list(bands) == bundle or model.bands_warned:
+        return
+    model.bands_warned = True
+    log.warning("%s: --bands %s replaces %s, the bands it was trained on",
+                Path(model.path).name, ",".join(map(str, bands)), model.raster_input.describe())
+
+
+def _default_bands(src, model, extra: int = 0, source=None) -> list[int]:
+    """The bands of the model's bundle (Raster Vision's channel_order), else all bands,
+    except a last alpha band when the model takes one channel fewer (RGBA -> RGB; the
+    alpha band still masks nodata); ``extra`` channels come from elsewhere."""
     from rasterio.enums import ColorInterp
 
+    bundle = getattr(model, "bundle_bands", None)
+    if bundle and not extra:
+        if max(bundle) > src.count:
+            raise ModelError(f"{source or src.name}: the image has {src.count} "
+                             f"band{'s' if src.count > 1 else ''}, but "
+                             f"{model.raster_input.describe()} needs band {max(bundle)}; give "
+                             "an image with those bands, or the model's channels with --bands.")
+        return list(bundle)
     bands = list(range(1, src.count + 1))
     channels = getattr(model, "channels", None)
     channels = channels - extra if channels is not None else None

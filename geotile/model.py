@@ -276,6 +276,11 @@ class OnnxModel:
         #: normalise its input ("normalization"): inputs of its outputs, as the model file
         #: is (--resume)
         self.sidecars: dict[str, Path] = {}
+        #: Raster Vision's scenes: the bands its model was fed, by default
+        #: (:func:`~geotile.rastervision_sidecars.rv_raster_input`); whether --bands that
+        #: differ were warned of
+        self.raster_input = None
+        self.bands_warned = False
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: the model has {len(inputs)} inputs "
@@ -521,7 +526,21 @@ class OnnxModel:
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
                     batch_size=batch_size, graph=graph, opset=default_opset(onnx_model))
         model.set_normalization(mean, std, scale)
+        model.read_raster_input()
         return model
+
+    def read_raster_input(self) -> None:
+        """What Raster Vision's scenes in the bundle say of its input (channel_order)."""
+        from geotile.rastervision_sidecars import rv_raster_input
+
+        self.raster_input = rv_raster_input(self.path)
+        if self.raster_input is not None:
+            self.sidecars["bands"] = self.raster_input.file
+
+    @property
+    def bundle_bands(self) -> list[int] | None:
+        """The bands (1-based) Raster Vision's bundle feeds the model, else None."""
+        return self.raster_input.bands if self.raster_input is not None else None
 
     # --- outputs ---------------------------------------------------------------------------
     def _select_outputs(self, wanted, graph, opset=None) -> list[ModelOutput]:

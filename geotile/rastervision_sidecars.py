@@ -236,3 +236,137 @@ def rv_file(model_path) -> Path:
 def rv_files(model_path) -> list[Path]:
     """Raster Vision's files that would be read with ``model_path``."""
     return [rv_file(model_path)]
+
+
+# --- the scenes' raster source: channel_order (and transformers) ---------------------------
+SCENE_GROUPS = ("train_scenes", "validation_scenes", "test_scenes")
+
+
+def _parse(text: bytes, file) -> dict:
+    import json
+
+    try:
+        return json.loads(text.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno}); fix it "
+                         "(or remove it), or give --bands.") from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ModelError(f"{file}: cannot be read ({exc}); fix it (or remove it).") from exc
+
+
+def _is_pipeline_config(config) -> bool:
+    if not isinstance(config, dict) or not isinstance(config.get("dataset"), dict):
+        return False
+    hint, plugins = config.get("type_hint"), config.get("plugin_versions")
+    return (isinstance(hint, str) and hint.endswith("_pipeline")) or (
+        isinstance(plugins, dict) and any(str(k).startswith("rastervision") for k in plugins))
+
+
+def _pipeline_config(model_path):
+    """(config, its name in messages, reader of the bundle's other files by name) of the
+    pipeline-config.json in the pipeline's bundle given as the model, else beside the model
+    (an unzipped pipeline bundle); None without one."""
+    import zipfile
+
+    path = Path(model_path)
+    if is_bundle_zip(path):
+        try:
+            outer = zipfile.ZipFile(path)
+            names = set(outer.namelist())
+            if PIPELINE_CONFIG in names:
+                config = _parse(outer.read(PIPELINE_CONFIG), f"{path}: its {PIPELINE_CONFIG}")
+                if _is_pipeline_config(config):
+                    return config, f"{path}'s {PIPELINE_CONFIG}", (
+                        lambda name: outer.read(name) if name in names else None)
+        except (OSError, zipfile.BadZipFile, RuntimeError, EOFError):
+            pass  # said by bundle_onnx
+    folder = sidecar_folder(path, (PIPELINE_CONFIG,))
+    file = folder / PIPELINE_CONFIG
+    if not file.is_file():
+        return None
+    try:
+        config = read_json(file)
+    except ValueError as exc:
+        raise ModelError(f"{file}: {exc}; fix it (or remove it), or give --bands.") from exc
+    if not _is_pipeline_config(config):
+        return None
+    return config, str(file), (
+        lambda name: (folder / name).read_bytes() if (folder / name).is_file() else None)
+
+
+def _scenes(dataset) -> list[tuple[str, dict]]:
+    """(train_scenes[0]..., its raster_source) of a serialized DatasetConfig."""
+    found = []
+    for group in SCENE_GROUPS:
+        scenes = dataset.get(group) if isinstance(dataset, dict) else None
+        for i, scene in enumerate(scenes if isinstance(scenes, list) else []):
+            if isinstance(scene, dict) and isinstance(scene.get("raster_source"), dict):
+                found.append((f"{group}[{i}]", scene["raster_source"]))
+    return found
+
+
+class RasterInput:
+    """What Raster Vision's scenes say of the pixels its model was fed: ``bands`` (1-based,
+    from the raster source's 0-based ``channel_order``; None: no default) and ``where``,
+    ``file`` (read, for --resume)."""
+
+    def __init__(self, file, where: str, bands=None, order=None):
+        self.file, self.where, self.bands, self.order = file, where, bands, order
+
+    def describe(self) -> str:
+        return (f"{self.where} channel_order {self.order} (bands "
+                f"{','.join(map(str, self.bands))})")
+
+
+def rv_raster_input(model_path) -> RasterInput | None:
+    """The raster source of the scenes in the pipeline-config.json of the model's bundle
+    (beside the learner's), else in learner-config.json's ``data.scene_dataset`` (a
+    GeoDataConfig learner); None without them. Scenes that disagree are warned of once and
+    give no default; a broken file is a ModelError naming it."""
+    name = Path(model_path).name
+    pipeline = _pipeline_config(model_path)
+    if pipeline is not None:
+        config, where, _ = pipeline
+        scenes, file = _scenes(config["dataset"]), rv_file(model_path) if is_bundle_zip(
+            model_path) else Path(where)
+    else:
+        try:
+            file, config = _learner_config(model_path)
+        except ValueError:
+            return None  # said by its normalisation
+        if config is None:
+            return None
+        where = f"{file}'s data.scene_dataset" if is_bundle_zip(model_path) \
+            else f"{file} data.scene_dataset"
+        scenes = _scenes(config["data"].get("scene_dataset"))
+    if not scenes:
+        return None
+    other = sorted({str(s.get("type_hint")) for _, s in scenes
+                    if s.get("type_hint", "rasterio_source") != "rasterio_source"})
+    if other:
+        log.warning("%s: %s has a %s raster source, which geotile does not reproduce (it "
+                    "reads the bands of one image): give --bands for the channels it was "
+                    "trained on", name, where, " and ".join(other))
+        return RasterInput(file, where)
+    orders = {}
+    for label, source in scenes:
+        order = source.get("channel_order")
+        if order is not None and not (isinstance(order, list) and order and all(
+                isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in order)):
+            raise ModelError(f"{where}: {label} raster_source channel_order {order!r} is not "
+                             "a list of 0-based band indices; fix it, or give --bands.")
+        orders.setdefault(None if order is None else tuple(order), label)
+    if len(orders) > 1:
+        log.warning("%s: the scenes of %s have different channel_order (%s), so no bands are "
+                    "chosen by default (Raster Vision's predict takes validation_scenes[0]'s): "
+                    "give --bands", name, where, "; ".join(
+                        f"{label} {list(order) if order is not None else None}"
+                        for order, label in orders.items()))
+        return RasterInput(file, where)
+    order = next(iter(orders))
+    if order is None:  # Raster Vision reads the bands that are no alpha: geotile's default
+        return RasterInput(file, where)
+    found = RasterInput(file, where, [i + 1 for i in order], list(order))
+    log.info("%s: bands %s by default (%s)", name, ",".join(map(str, found.bands)),
+             found.describe().split(" (bands")[0])
+    return found

@@ -211,3 +211,117 @@ def test_resume_redoes_outputs_of_another_bundle_zip(tmp_path, run_cli, make_ras
     assert result.exit_code == 0 and "skipped" not in result.output, result.output
     with rasterio.open(tmp_path / "o.tif") as out:
         np.testing.assert_allclose(out.read(), (image / 255.0 - 0.5) / 0.5, atol=1e-6)
+
+
+# --- the scenes' raster source: channel_order and transformers ---------------------------
+
+
+def raster_source(channel_order=None, transformers=(), uris=("s3://b/scene.tif",)):
+    """A scene's raster_source as Raster Vision 0.31 serializes a RasterioSourceConfig."""
+    return {"uris": list(uris), "allow_streaming": False, "channel_order": channel_order,
+            "bbox": None, "transformers": list(transformers), "type_hint": "rasterio_source"}
+
+
+def scene(id_, source):
+    return {"id": id_, "raster_source": source,
+            "label_source": {"raster_source": {"uris": ["s3://b/labels.tif"],
+                                               "type_hint": "rasterio_source",
+                                               "channel_order": None, "transformers": []},
+                             "type_hint": "semantic_segmentation_label_source"},
+            "label_store": None, "aoi_uris": None, "type_hint": "scene"}
+
+
+def pipeline_config(*sources, validation=None, core=14):
+    """A pipeline-config.json of a semantic segmentation pipeline: one train scene per
+    raster source (``validation`` the validation scenes' ones, else the first)."""
+    validation = validation if validation is not None else sources[:1]
+    return {
+        "root_uri": "s3://b/output", "rv_config": None,
+        "plugin_versions": {"rastervision.pipeline": 0, "rastervision.core": core,
+                            "rastervision.pytorch_backend": 4,
+                            "rastervision.pytorch_learner": 5},
+        "dataset": {"class_config": {"names": CLASSES[:2], "colors": ["orange", "brown"],
+                                     "null_class": "null", "type_hint": "class_config"},
+                    "train_scenes": [scene(f"train{i}", s) for i, s in enumerate(sources)],
+                    "validation_scenes": [scene(f"val{i}", s)
+                                          for i, s in enumerate(validation)],
+                    "test_scenes": [], "scene_groups": {}, "type_hint": "dataset"},
+        "analyze_uri": "s3://b/output/analyze", "train_uri": "s3://b/output/train",
+        "predict_options": {"chip_sz": 256, "stride": None, "batch_sz": 8,
+                            "type_hint": "semantic_segmentation_predict_options"},
+        "type_hint": "semantic_segmentation_pipeline",
+    }
+
+
+def pipeline_bundle(tmp_path, config, stats=None, learner=None):
+    """bundle/model-bundle.zip: pipeline-config.json, the learner's model-bundle.zip
+    (``learner``: its learner-config.json) and analyze/stats/train_scenes/stats.json."""
+    import zipfile
+
+    bundle(tmp_path / "train", learner)
+    inner = zip_folder(tmp_path / "train", tmp_path / "inner.zip")
+    target = tmp_path / "bundle" / "model-bundle.zip"
+    target.parent.mkdir(exist_ok=True)
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr("model-bundle.zip", inner.read_bytes())
+        archive.writestr("pipeline-config.json", json.dumps(config))
+        if stats is not None:
+            archive.writestr("analyze/stats/train_scenes/stats.json", json.dumps(stats))
+    return target
+
+
+def rgbn(seed=12, dtype=np.uint8, top=256):
+    return np.random.default_rng(seed).integers(1, top, (4, 40, 50)).astype(dtype)
+
+
+def test_the_bundle_channel_order_chooses_the_bands(tmp_path, run_cli, make_raster):
+    """An RGBN image and a model trained on channel_order [3, 0, 1] (N, R, G): geotile fed
+    bands 1, 2, 3 (R, G, B) and wrote wrong values, exit 0. Now bands 4, 1, 2 by default,
+    said at -v; the same from learner-config.json's data.scene_dataset scenes."""
+    image = rgbn()
+    tif = make_raster("i.tif", image)
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([3, 0, 1])))
+    values, names, result = predict(run_cli, tmp_path, model, tif)
+    np.testing.assert_allclose(values, image[[3, 0, 1]] / 255.0, atol=1e-6)
+    assert names == CLASSES
+    assert "bands 4,1,2" in result.stderr and "channel_order [3, 0, 1]" in result.stderr
+    config = learner_config(scene_dataset=pipeline_config(raster_source([3, 0, 1]))["dataset"])
+    values, _, _ = predict(run_cli, tmp_path, bundle(tmp_path / "l", config), tif)
+    np.testing.assert_allclose(values, image[[3, 0, 1]] / 255.0, atol=1e-6)
+
+
+def test_bands_given_over_the_channel_order_are_warned_of(tmp_path, run_cli, make_raster):
+    image = rgbn(13)
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([3, 0, 1])))
+    values, _, result = predict(run_cli, tmp_path, model, make_raster("i.tif", image),
+                                "--bands", "1,2,3")
+    np.testing.assert_allclose(values, image[:3] / 255.0, atol=1e-6)
+    assert result.stderr.count("--bands 1,2,3") == 1, result.stderr
+    assert "channel_order [3, 0, 1] (bands 4,1,2)" in result.stderr
+    _, _, result = predict(run_cli, tmp_path, model, make_raster("i.tif", image),
+                           "--bands", "4,1,2")
+    assert "replaces" not in result.stderr
+
+
+def test_scenes_of_different_channel_orders_give_no_default(tmp_path, run_cli, make_raster):
+    image = rgbn(14)
+    config = pipeline_config(raster_source([3, 0, 1]), raster_source([0, 1, 2]))
+    model = pipeline_bundle(tmp_path, config)
+    values, _, result = predict(run_cli, tmp_path, model, make_raster("i.tif", image),
+                                "--bands", "1,2,3")
+    np.testing.assert_allclose(values, image[:3] / 255.0, atol=1e-6)
+    assert "--bands 1,2,3 replaces" not in result.stderr
+    result = run_cli("predict", model, make_raster("i.tif", image), "-o", tmp_path / "p.tif")
+    assert result.stderr.count("different channel_order") == 1, result.stderr
+    assert "[3, 0, 1]" in result.stderr and "[0, 1, 2]" in result.stderr
+
+
+def test_a_channel_order_the_image_lacks_is_one_line(tmp_path, run_cli, make_raster):
+    from .conftest import assert_one_line_error
+
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([3, 0, 1])))
+    tif = make_raster("rgb.tif", rgbn(15)[:3])
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "model-bundle.zip", "rgb.tif", "channel_order [3, 0, 1]",
+                          "3 bands", "--bands")
+    assert not (tmp_path / "o.tif").exists()
