@@ -77,6 +77,9 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
     model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src))
     if not options.bands:
         _warn_blue_first(src, indexes, source or src.name)
+    fit = getattr(model, "image_bands", None)  # Raster Vision's stats of the bands fed
+    if fit is not None:
+        fit(indexes, source or src.name)
     return indexes
 
 

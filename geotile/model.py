@@ -526,16 +526,56 @@ class OnnxModel:
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
                     batch_size=batch_size, graph=graph, opset=default_opset(onnx_model))
         model.set_normalization(mean, std, scale)
-        model.read_raster_input()
+        model.read_raster_input(scale)
         return model
 
-    def read_raster_input(self) -> None:
-        """What Raster Vision's scenes in the bundle say of its input (channel_order)."""
+    def read_raster_input(self, scale=None) -> None:
+        """What Raster Vision's scenes in the bundle say of its input: the bands it was fed
+        (channel_order) and the raster transformers that made its pixels, reproduced before
+        the normalisation. One it cannot reproduce (MinMaxTransformer: per chip) is refused
+        unless ``scale`` (--scale) says what the pixels are, then warned of and none is run."""
         from geotile.rastervision_sidecars import rv_raster_input
 
-        self.raster_input = rv_raster_input(self.path)
+        found = self.raster_input = rv_raster_input(self.path)
+        if found is None:
+            return
+        self.sidecars["bands"] = found.file
+        if found.unsupported and scale is None:
+            raise ModelError(
+                f"{found.file}: its scenes' raster source has {', '.join(found.unsupported)}, "
+                "which geotile cannot reproduce (MinMaxTransformer stretches each of Raster "
+                "Vision's chips to its own range); give --scale (and --mean/--std) for the "
+                "pixels to feed it, or retrain with a StatsTransformer.")
+        if found.unsupported:
+            log.warning("%s: its raster source's %s are not reproduced (--scale given): the "
+                        "outputs may differ from Raster Vision's", self.path.name,
+                        ", ".join(found.unsupported + [s.name for s in found.steps]))
+            found.steps = []
+        if isinstance(found.stats_file, Path):
+            self.sidecars["stats"] = found.stats_file
+        if found.steps:
+            log.info("%s: pixels go through %s of %s first, as Raster Vision's raster source "
+                     "does", self.path.name, ", ".join(
+                         getattr(s, "where", s.name).replace(found.where, s.name)
+                         for s in found.steps), found.where)
+
+    def image_bands(self, indexes, source) -> None:
+        """Fit Raster Vision's raster transformers to the image's bands ``indexes`` fed
+        (its StatsTransformer's stats); ModelError naming ``source`` when they do not fit."""
         if self.raster_input is not None:
-            self.sidecars["bands"] = self.raster_input.file
+            self.raster_input.bind(indexes, source)
+
+    def transform_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) raster pixels through Raster Vision's raster transformers, if any."""
+        if self.raster_input is None or not self.raster_input.steps:
+            return pixels
+        return self.raster_input(pixels)
+
+    def _read_dtype(self, dtype):
+        """The dtype pixels read as ``dtype`` reach the normalisation with."""
+        if self.raster_input is None or not self.raster_input.steps:
+            return np.dtype(dtype)
+        return self.raster_input.out_dtype(dtype)
 
     @property
     def bundle_bands(self) -> list[int] | None:
@@ -1233,6 +1273,7 @@ class OnnxModel:
         pixels itself (it gets raw pixels: an 8-bit rendering is warned of); other dtypes are
         left unscaled."""
         scale = self._scale
+        dtype = self._read_dtype(dtype)
         if scale is None:
             raw = np.issubdtype(self.input_type, np.integer) or self._takes_0_255 \
                 or self._scales_wide
@@ -1248,7 +1289,7 @@ class OnnxModel:
         the model as they are with nothing saying so (no --scale, a float-input model), else
         None: the model may well expect 0..1 inputs, or its mean/std are for 0..255 pixels
         (ImageNet's 123.675 / 58.395), which 16-bit pixels overshoot many times."""
-        dtype = np.dtype(dtype)
+        dtype = self._read_dtype(dtype)
         if self._scale is not None or np.issubdtype(self.input_type, np.integer):
             return None
         if self._dtype_max and not self._takes_0_255:
@@ -1307,7 +1348,9 @@ class OnnxModel:
 
     def prepare(self, pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """(N, C, H, W) raster pixels -> float32 normalised, still NCHW (into ``out``, a
-        float32 array of their shape, when given)."""
+        float32 array of their shape, when given); Raster Vision's raster transformers
+        first."""
+        pixels = self.transform_pixels(pixels)
         norm = self.normalization_for(pixels.dtype)
         if out is None:
             out = np.empty(pixels.shape, np.float32)

@@ -971,6 +971,8 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
 
     def read_stacked(left, top, cols, rows):
         pixels, valid = read_block_(left, top, cols, rows)
+        if hasattr(model, "transform_pixels"):  # Raster Vision's raster transformers
+            pixels = model.transform_pixels(pixels[np.newaxis])[0]
         pixels = scaled(model, pixels, dtypes)
         if extra is None:
             return pixels, valid

@@ -16,6 +16,13 @@ and the other exporters' files do not declare (options override all, see
 - class names: ``data.class_config.names``, the null class Raster Vision adds to a
   segmentation's classes included: the model's output channels, in order.
 
+- input bands and raster transformers: the scenes' raster source (pipeline-config.json of
+  the pipeline's bundle, else learner-config.json's ``data.scene_dataset``):
+  ``channel_order`` is the default --bands (:func:`rv_raster_input`), its StatsTransformer,
+  CastTransformer and NanTransformer are reproduced before the normalisation (bit for bit:
+  Raster Vision's own operations); MinMaxTransformer (per chip) and others are refused
+  unless --scale is given (then warned of).
+
 The bundle's zip itself may be given as the model (:func:`bundle_onnx`): its model.onnx and
 learner-config.json are read from it in memory, as are those of the learner's bundle that a
 pipeline's ``bundle/model-bundle.zip`` holds (beside its pipeline-config.json).
@@ -290,8 +297,7 @@ def _pipeline_config(model_path):
         raise ModelError(f"{file}: {exc}; fix it (or remove it), or give --bands.") from exc
     if not _is_pipeline_config(config):
         return None
-    return config, str(file), (
-        lambda name: (folder / name).read_bytes() if (folder / name).is_file() else None)
+    return config, str(file), _folder_reader(folder)
 
 
 def _scenes(dataset) -> list[tuple[str, dict]]:
@@ -307,11 +313,33 @@ def _scenes(dataset) -> list[tuple[str, dict]]:
 
 class RasterInput:
     """What Raster Vision's scenes say of the pixels its model was fed: ``bands`` (1-based,
-    from the raster source's 0-based ``channel_order``; None: no default) and ``where``,
-    ``file`` (read, for --resume)."""
+    from the raster source's 0-based ``channel_order``; None: no default), ``steps`` (its
+    raster transformers that geotile reproduces, in order), ``unsupported`` (the names of
+    those it cannot), and ``where``, ``file`` (read, for --resume)."""
 
     def __init__(self, file, where: str, bands=None, order=None):
         self.file, self.where, self.bands, self.order = file, where, bands, order
+        self.steps: list = []
+        self.unsupported: list[str] = []
+
+    def bind(self, indexes, source) -> None:
+        """Fit the steps to the image's bands ``indexes`` (1-based) that feed the model."""
+        for step in self.steps:
+            step.bind(indexes, source)
+
+    def out_dtype(self, dtype):
+        import numpy as np
+
+        dtype = np.dtype(dtype)
+        for step in self.steps:
+            dtype = step.out_dtype(dtype)
+        return dtype
+
+    def __call__(self, pixels):
+        """(N, C, H, W) pixels of the bands fed, through the steps."""
+        for step in self.steps:
+            pixels = step(pixels)
+        return pixels
 
     def describe(self) -> str:
         return (f"{self.where} channel_order {self.order} (bands "
@@ -341,6 +369,8 @@ def rv_raster_input(model_path) -> RasterInput | None:
         scenes = _scenes(config["data"].get("scene_dataset"))
     if not scenes:
         return None
+    core = (config.get("plugin_versions") or {}).get("rastervision.core")
+    read = pipeline[2] if pipeline is not None else _learner_reader(model_path)
     other = sorted({str(s.get("type_hint")) for _, s in scenes
                     if s.get("type_hint", "rasterio_source") != "rasterio_source"})
     if other:
@@ -356,17 +386,233 @@ def rv_raster_input(model_path) -> RasterInput | None:
             raise ModelError(f"{where}: {label} raster_source channel_order {order!r} is not "
                              "a list of 0-based band indices; fix it, or give --bands.")
         orders.setdefault(None if order is None else tuple(order), label)
+    steps, unsupported, stats_file = _transformers(scenes, where, core, read, name)
     if len(orders) > 1:
         log.warning("%s: the scenes of %s have different channel_order (%s), so no bands are "
                     "chosen by default (Raster Vision's predict takes validation_scenes[0]'s): "
                     "give --bands", name, where, "; ".join(
                         f"{label} {list(order) if order is not None else None}"
                         for order, label in orders.items()))
-        return RasterInput(file, where)
-    order = next(iter(orders))
-    if order is None:  # Raster Vision reads the bands that are no alpha: geotile's default
-        return RasterInput(file, where)
-    found = RasterInput(file, where, [i + 1 for i in order], list(order))
+        order = None
+    else:
+        order = next(iter(orders))
+    # None: Raster Vision reads the bands that are no alpha, geotile's default too
+    found = RasterInput(file, where, *(([i + 1 for i in order], list(order)) if order
+                                        else ()))
+    found.steps, found.unsupported, found.stats_file = steps, unsupported, stats_file
+    if order is None:
+        return found
     log.info("%s: bands %s by default (%s)", name, ",".join(map(str, found.bands)),
              found.describe().split(" (bands")[0])
     return found
+
+
+def _learner_reader(model_path):
+    """A reader of files by name beside the learner's bundle (an unzipped pipeline
+    bundle's analyze/), for a learner-config.json's scenes."""
+    return _folder_reader(Path(model_path).parent if is_bundle_zip(model_path)
+                          else rv_folder(model_path))
+
+
+def _folder_reader(folder: Path):
+    """A reader of the files in ``folder`` by name (None for a missing one); its
+    ``folder`` says where they are."""
+    def read(name):
+        return (folder / name).read_bytes() if (folder / name).is_file() else None
+
+    read.folder = folder
+    return read
+
+
+#: Raster Vision's raster transformers (type_hint -> class name)
+TRANSFORMERS = {"stats_transformer": "StatsTransformer", "cast_transformer": "CastTransformer",
+                "nan_transformer": "NanTransformer", "min_max_transformer": "MinMaxTransformer",
+                "reclass_transformer": "ReclassTransformer",
+                "rgb_class_transformer": "RGBClassTransformer"}
+
+
+def _transformers(scenes, where, core, read, name):
+    """(steps, names of the transformers geotile cannot reproduce, the stats file read) of
+    the scenes' raster source ``transformers``; those of validation_scenes[0], as Raster
+    Vision's predict takes them, where the scenes disagree (warned of)."""
+    import json
+
+    lists = {json.dumps(s.get("transformers") or [], sort_keys=True): label
+             for label, s in scenes}
+    chosen = dict(scenes).get("validation_scenes[0]", scenes[0][1]).get("transformers") or []
+    if len(lists) > 1:
+        log.warning("%s: the scenes of %s have different raster transformers; those of %s are "
+                    "reproduced, as Raster Vision's predict does", name, where,
+                    "validation_scenes[0]" if "validation_scenes[0]" in dict(scenes)
+                    else scenes[0][0])
+    if not isinstance(chosen, list):
+        raise ModelError(f"{where}: its raster_source transformers {chosen!r} is no list; "
+                         "fix it.")
+    steps, unsupported, stats_file = [], [], None
+    for transformer in chosen:
+        hint = transformer.get("type_hint") if isinstance(transformer, dict) else None
+        kind = TRANSFORMERS.get(hint, str(hint))
+        if hint == "stats_transformer":
+            step = _stats_step(transformer, where, core, read)
+            stats_file = step.file
+        elif hint == "cast_transformer":
+            step = _cast_step(transformer.get("to_dtype"), where)
+        elif hint == "nan_transformer":
+            value = transformer.get("to_value", 0.0)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ModelError(f"{where}: its NanTransformer to_value {value!r} is no "
+                                 "number; fix it.")
+            step = _NanStep(float(value))
+        else:
+            unsupported.append(kind)
+            continue
+        steps.append(step)
+    return steps, unsupported, stats_file
+
+
+def _stats_step(transformer, where, core, read):
+    """The StatsTransformer of ``transformer``: Raster Vision's Predictor reads its stats
+    from the bundle's analyze/stats/<scene_group>/stats.json (update_root; stats.json at
+    the bundle's root for a config of rastervision.core <= 2), a learner its stats_uri;
+    needs_channel_order (set for configs of rastervision.core <= 13) takes the means and
+    stds in channel_order, else they are those of the channels fed."""
+
+    group = transformer.get("scene_group", "train_scenes")
+    if isinstance(core, int) and core <= 2:
+        group = "__N/A__"
+    name = "stats.json" if group == "__N/A__" else f"analyze/stats/{group}/stats.json"
+    text, file = read(name), name
+    if text is not None and getattr(read, "folder", None) is not None:
+        file = read.folder / name  # a file of its own (--resume)
+    uri = transformer.get("stats_uri")
+    if text is None and isinstance(uri, str) and Path(uri).is_file():
+        text, file = Path(uri).read_bytes(), uri
+    if text is None:
+        raise ModelError(f"{where}: its raster source's StatsTransformer needs its stats "
+                         f"({name}, stats_uri {uri}), which the bundle does not hold; give the "
+                         "pipeline's bundle/model-bundle.zip (it holds analyze/), or put "
+                         f"that stats.json at {name} beside the model.")
+    stats = _parse(text, f"{where}: its {file}")
+    means, stds = (stats.get(k) if isinstance(stats, dict) else None for k in ("means", "stds"))
+    if not all(isinstance(v, list) and v and all(isinstance(x, int | float) and not isinstance(
+            x, bool) and math.isfinite(x) for x in v) for v in (means, stds)) \
+            or len(means) != len(stds):
+        raise ModelError(f"{where}: its {file} holds no per-channel means and stds (lists "
+                         "of numbers, one each per channel); fix it.")
+    by_band = transformer.get("needs_channel_order", False) is True or (
+        isinstance(core, int) and core <= 13)
+    return _StatsStep(means, stds, by_band, f"{where} {file}", file)
+
+
+class _StatsStep:
+    """Raster Vision's StatsTransformer (core/data/raster_transformer/stats_transformer.py
+    0.31.1, l.46-83), its operations in its order, in float64: z-scores clipped to
+    +-3 std (max_stds, no config field), stretched to 0..255 and cast to uint8 (truncated);
+    zeros stay 0; uint8 pixels pass as they are."""
+
+    name = "StatsTransformer"
+    max_stds = 3.0
+
+    def __init__(self, means, stds, by_band: bool, where: str, file):
+        self.all_means, self.all_stds, self.by_band = means, stds, by_band
+        self.where, self.file = where, file
+        self.means = self.stds = None
+
+    def bind(self, indexes, source) -> None:
+        import numpy as np
+
+        count = len(self.all_means)
+        if self.by_band:  # needs_channel_order: the file's stats are of the raster's bands
+            if max(indexes) > count:
+                raise ModelError(f"{source}: band {max(indexes)} feeds the model, but "
+                                 f"{self.where} holds stats of {count} bands; give --bands "
+                                 f"between 1 and {count}.")
+            picked = [i - 1 for i in indexes]
+            self.means = np.array(self.all_means, dtype=float)[picked]
+            self.stds = np.array(self.all_stds, dtype=float)[picked]
+        elif count != len(indexes):
+            raise ModelError(f"{source}: {len(indexes)} bands feed the model, but "
+                             f"{self.where} holds stats of {count} channels; give the "
+                             "model's channels with --bands.")
+        else:
+            self.means = np.array(self.all_means, dtype=float)
+            self.stds = np.array(self.all_stds, dtype=float)
+
+    @staticmethod
+    def out_dtype(dtype):
+        import numpy as np
+
+        return np.dtype(np.uint8)
+
+    def __call__(self, chip):
+        import numpy as np
+
+        if chip.dtype == np.uint8:
+            return chip
+        shape = (1, -1, 1, 1)  # (N, C, H, W): per channel
+        nodata_mask = chip == 0
+        chip = chip.astype(float)
+        chip -= self.means.reshape(shape)
+        chip /= self.stds.reshape(shape)
+        chip = np.clip(chip, -self.max_stds, self.max_stds, out=chip)
+        chip += self.max_stds
+        chip /= (2 * self.max_stds)
+        chip *= 255
+        chip = chip.astype(np.uint8)
+        chip[nodata_mask] = 0
+        return chip
+
+
+def _cast_step(to_dtype, where):
+    import numpy as np
+
+    try:
+        dtype = np.dtype(to_dtype)
+    except TypeError as exc:
+        raise ModelError(f"{where}: its CastTransformer to_dtype {to_dtype!r} is no numpy "
+                         "type; fix it.") from exc
+    return _CastStep(dtype)
+
+
+class _CastStep:
+    """Raster Vision's CastTransformer: ``chip.astype(to_dtype)``."""
+
+    name = "CastTransformer"
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def bind(self, indexes, source) -> None:
+        pass
+
+    def out_dtype(self, dtype):
+        return self.dtype
+
+    def __call__(self, chip):
+        return chip.astype(self.dtype)
+
+
+class _NanStep:
+    """Raster Vision's NanTransformer: NaN pixels become ``to_value`` (geotile's output is
+    nodata there all the same)."""
+
+    name = "NanTransformer"
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def bind(self, indexes, source) -> None:
+        pass
+
+    @staticmethod
+    def out_dtype(dtype):
+        return dtype
+
+    def __call__(self, chip):
+        import numpy as np
+
+        if chip.dtype.kind != "f":
+            return chip
+        chip = chip.copy()
+        chip[np.isnan(chip)] = self.value
+        return chip

@@ -325,3 +325,105 @@ def test_a_channel_order_the_image_lacks_is_one_line(tmp_path, run_cli, make_ras
     assert_one_line_error(result, "model-bundle.zip", "rgb.tif", "channel_order [3, 0, 1]",
                           "3 bands", "--bands")
     assert not (tmp_path / "o.tif").exists()
+
+
+def rv_stats_transform(chip, means, stds, max_stds=3.0):
+    """Raster Vision 0.31.1's StatsTransformer.transform (stats_transformer.py:46-83), its
+    lines as they are, on a (H, W, C) chip."""
+    if chip.dtype == np.uint8:
+        return chip
+    means, stds = np.array(means, dtype=float), np.array(stds, dtype=float)
+    nodata_mask = chip == 0
+    chip = chip.astype(float)
+    chip -= means
+    chip /= stds
+    chip = np.clip(chip, -max_stds, max_stds, out=chip)
+    chip += max_stds
+    chip /= (2 * max_stds)
+    chip *= 255
+    chip = chip.astype(np.uint8)
+    chip[nodata_mask] = 0
+    return chip
+
+
+def stats_transformer(**fields):
+    return {"stats_uri": "s3://b/output/analyze/stats/train_scenes/stats.json",
+            "scene_group": "train_scenes", "needs_channel_order": False,
+            "type_hint": "stats_transformer", **fields}
+
+
+def rv_stats(means, stds):
+    """analyze/stats/train_scenes/stats.json as RasterStats.save writes it."""
+    return {"means": list(means), "stds": list(stds), "counts": [1000] * len(means)}
+
+
+@pytest.mark.parametrize("core", [14, 13])
+def test_a_stats_transformer_is_reproduced(tmp_path, run_cli, make_raster, core):
+    """A model trained on 16-bit RGBN through a StatsTransformer (z-scores clipped to +-3
+    std, stretched to 0..255 uint8) and channel_order [3, 0, 1]: geotile fed uint16 / 65535.
+    Now the transformer's uint8 / 255, as Raster Vision computes it; its stats.json (in the
+    bundle's analyze/) is of the channels fed, or (a config of rastervision.core <= 13:
+    needs_channel_order) of every band, taken in channel_order."""
+    image = rgbn(16, np.uint16, 4000)
+    image[:, :3, :4] = 0  # nodata: stays 0
+    band_means, band_stds = [900.0, 1100.0, 1300.0, 2500.0], [300.0, 250.5, 410.0, 700.0]
+    chip_means = [band_means[i] for i in (3, 0, 1)]
+    chip_stds = [band_stds[i] for i in (3, 0, 1)]
+    stats = rv_stats(chip_means, chip_stds) if core == 14 else rv_stats(band_means, band_stds)
+    transformer = stats_transformer()
+    if core == 13:  # written before the field existed
+        del transformer["needs_channel_order"]
+    config = pipeline_config(raster_source([3, 0, 1], [transformer]), core=core)
+    model = pipeline_bundle(tmp_path, config, stats)
+    values, _, result = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    chip = np.moveaxis(image[[3, 0, 1]], 0, -1)
+    want = np.moveaxis(rv_stats_transform(chip, chip_means, chip_stds), -1, 0) / 255.0
+    np.testing.assert_allclose(values, want, atol=1e-6)
+    assert "StatsTransformer" in result.stderr and "stats.json" in result.stderr
+    assert "--scale" not in result.stderr
+
+
+def test_cast_and_nan_transformers_are_reproduced(tmp_path, run_cli, make_raster):
+    """CastTransformer(to_dtype) and NanTransformer(to_value) in the raster source: a
+    uint16 image cast to uint8 (as numpy's astype wraps it) is then divided by 255."""
+    image = rgbn(17, np.uint16, 1000)
+    config = pipeline_config(raster_source([0, 1, 2], [
+        {"to_value": 0.0, "type_hint": "nan_transformer"},
+        {"to_dtype": "uint8", "type_hint": "cast_transformer"}]))
+    model = pipeline_bundle(tmp_path, config)
+    values, _, _ = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    np.testing.assert_allclose(values, image[:3].astype(np.uint8) / 255.0, atol=1e-6)
+
+
+def test_a_min_max_transformer_is_refused_unless_scale_is_given(tmp_path, run_cli,
+                                                                make_raster):
+    """MinMaxTransformer stretches each of Raster Vision's chips to its own min..max:
+    geotile's windows are not its chips, so it cannot give Raster Vision's values."""
+    from .conftest import assert_one_line_error
+
+    image = rgbn(18, np.uint16, 4000)
+    tif = make_raster("i.tif", image)
+    config = pipeline_config(raster_source([0, 1, 2], [{"type_hint": "min_max_transformer"}]))
+    model = pipeline_bundle(tmp_path, config)
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "model-bundle.zip", "MinMaxTransformer", "--scale")
+    assert not (tmp_path / "o.tif").exists()
+    values, _, result = predict(run_cli, tmp_path, model, tif, "--scale", "0.001")
+    np.testing.assert_allclose(values, image[:3] * 0.001, atol=1e-5)
+    assert "MinMaxTransformer" in result.stderr and "differ" in result.stderr
+
+
+def test_a_stats_transformer_without_its_stats_is_one_line(tmp_path, run_cli, make_raster):
+    from .conftest import assert_one_line_error
+
+    tif = make_raster("i.tif", rgbn(19, np.uint16, 4000))
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([3, 0, 1],
+                                                                    [stats_transformer()])))
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "model-bundle.zip", "StatsTransformer",
+                          "analyze/stats/train_scenes/stats.json")
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([3, 0, 1], [
+        stats_transformer()])), rv_stats([1.0, 2.0], [1.0, 1.0]))
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "stats.json", "2 channels", "3")
+    assert not (tmp_path / "o.tif").exists()
