@@ -241,8 +241,13 @@ def rv_file(model_path) -> Path:
 
 
 def rv_files(model_path) -> list[Path]:
-    """Raster Vision's files that would be read with ``model_path``."""
-    return [rv_file(model_path)]
+    """Raster Vision's files that would be read with ``model_path``: the zip given, else
+    the learner-config.json, pipeline-config.json and analyze/ stats beside it."""
+    if is_bundle_zip(model_path):
+        return [Path(model_path)]
+    folder = sidecar_folder(model_path, (PIPELINE_CONFIG,))
+    return [rv_file(model_path), folder / PIPELINE_CONFIG,
+            *sorted((folder / "analyze").glob("**/stats.json"))]
 
 
 # --- the scenes' raster source: channel_order (and transformers) ---------------------------

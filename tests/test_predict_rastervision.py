@@ -427,3 +427,28 @@ def test_a_stats_transformer_without_its_stats_is_one_line(tmp_path, run_cli, ma
     result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "stats.json", "2 channels", "3")
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_dask_workers_load_the_model_again_for_other_scenes(tmp_path, make_raster,
+                                                            monkeypatch):
+    """An unzipped pipeline bundle (model.onnx beside pipeline-config.json and analyze/):
+    a worker kept the model of the old channel_order or stats.json after either changed."""
+    from geotile import distributed as gd
+
+    monkeypatch.setattr(gd, "_MODELS", {})
+    path = bundle(tmp_path / "b")
+    stats = tmp_path / "b" / "analyze" / "stats" / "train_scenes" / "stats.json"
+    stats.parent.mkdir(parents=True)
+    stats.write_text(json.dumps(rv_stats([900.0, 1100.0, 1300.0], [300.0, 250.0, 400.0])))
+    config = tmp_path / "b" / "pipeline-config.json"
+    config.write_text(json.dumps(pipeline_config(raster_source([3, 0, 1],
+                                                               [stats_transformer()]))))
+    options = {"providers": "cpu", "threads": 1}
+    first = gd._worker_model(str(path), options)
+    assert gd._worker_model(str(path), options) is first and first.bundle_bands == [4, 1, 2]
+    config.write_text(json.dumps(pipeline_config(raster_source([0, 1, 2],
+                                                               [stats_transformer()]))))
+    second = gd._worker_model(str(path), options)
+    assert second is not first and second.bundle_bands == [1, 2, 3]
+    stats.write_text(json.dumps(rv_stats([1.0, 2.0, 3.0], [300.0, 250.0, 401.0])))
+    assert gd._worker_model(str(path), options) is not second and len(gd._MODELS) == 1
