@@ -733,9 +733,14 @@ def make_masks(
     from geotile.label_folders import is_label_folder
     from geotile.labels import read_labels
     from geotile.output_files import check_geotiff_name, check_output
+    from geotile.yolo_labels import is_yolo_labels
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
-    if is_label_folder(labels_path, layer):
+    yolo = None
+    if is_yolo_labels(labels_path):  # before a pattern of them is taken for vector files
+        check_pairs(image_paths, output_paths)
+        yolo = _yolo(labels_path, image_paths, options, class_field, palette, labels_crs, layer)
+    elif is_label_folder(labels_path, layer):
         return _by_label_file(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
             class_map=class_map, labels_crs=labels_crs, layer=layer,
@@ -743,7 +748,8 @@ def make_masks(
             palette=palette, resume=resume, settings=settings)
     check_pairs(image_paths, output_paths)
     extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
-    refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths])
+    refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths, *(
+        [f for f in yolo.files if f] if yolo else [])])
     for output in output_paths:
         check_geotiff_name(output)
     co = mask_creation_options(creation_options, len(options.channels))
@@ -753,8 +759,11 @@ def make_masks(
                     "creation_options": co, "palette": palette}
     if class_values is not None:  # other names in the run would change the ids
         settings = {**settings, "class_values": sorted(map(str, class_values))}
-    complete = [resume_digest("make-masks", settings, [labels_path, *extra, image])
-                for image in image_paths]
+    if yolo is not None:  # names by index without data.yaml: those of the whole run
+        settings = {**settings, "yolo_names": yolo.names}
+    complete = [resume_digest("make-masks", settings, [
+        *(yolo.sources(i) if yolo else [labels_path]), *extra, image])
+        for i, image in enumerate(image_paths)]
     overwrites = [overwrite] * len(output_paths)
     skipped: dict[int, dict] = {}
     if resume:
@@ -766,10 +775,15 @@ def make_masks(
         overwrites = [overwrite or plans[i] == REPLACE for i in todo]
         image_paths, output_paths, complete = ([seq[i] for i in todo]
                                                for seq in (image_paths, output_paths, complete))
+        if yolo is not None:
+            yolo = yolo.take(todo)
         if not todo:
             return list(skipped.values())
     for output, replace in zip(output_paths, overwrites, strict=True):
         check_output(output, replace)
+    if yolo is not None:
+        return _in_order(skipped, _yolo_masks(yolo, image_paths, output_paths, overwrites,
+                                              complete, options, class_map, progress, co))
     coco = _coco(labels_path, options, class_field, palette, labels_crs, layer)
     if coco is not None:
         return _in_order(skipped, _coco_masks(coco, image_paths, output_paths, overwrites,
@@ -862,6 +876,55 @@ def _coco_masks(coco, image_paths, output_paths, overwrites, complete, options, 
             labels, {crs.to_wkt() if crs else None: (frame, names)}, coco.path, image,
             Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
             tag, multi=several, listed=True))
+    return summaries
+
+
+def _yolo(labels_path, image_paths, options: MaskOptions, class_field, palette, labels_crs,
+          layer):
+    """The YOLO labels of the images (:mod:`geotile.yolo_labels`), read and checked once;
+    InputError for options of other labels."""
+    from geotile.yolo_labels import read_yolo
+
+    other = [name for name, given in (
+        ("--class-field", class_field is not None), ("--palette", palette is not None),
+        ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
+        ("--line-width", options.line_width is not None)) if given]
+    if other:
+        raise InputError(f"{labels_path}: YOLO labels are in each image's pixels, classed by "
+                         f"data.yaml's names: {', '.join(other)} "
+                         f"{'applies' if len(other) == 1 else 'apply'} to other labels; leave "
+                         f"{'it' if len(other) == 1 else 'them'} out (--class-map maps "
+                         "the class names).")
+    return read_yolo(labels_path, image_paths)
+
+
+def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, class_map,
+                progress, creation_options) -> list[dict]:
+    """make_masks of YOLO labels: each mask from its image's own .txt (none: all
+    background), its fractions of the image's size in its pixels; summaries name the .txt
+    (``labels``; None for a negative image)."""
+    from geotile.input_paths import input_path
+    from geotile.no_georef import map_crs
+    from geotile.raster import open_raster
+    from geotile.yolo_labels import CATEGORY, image_labels
+
+    mapping = class_map or yolo.class_map
+    several = len(set(mapping.values())) > 1
+    summaries = []
+    for position, (image, output, replace, tag) in enumerate(zip(
+            image_paths, output_paths, overwrites, complete, strict=True)):
+        image = input_path(image)
+        source = yolo.files[position] or Path(yolo.labels)
+        with open_raster(image) as src:
+            crs = map_crs(src)
+            labels = image_labels(yolo, position, src.width, src.height, src.transform, crs)
+        frame, names = prepare_labels(labels, crs, source, CATEGORY, mapping)
+        summary = _mask_one_image(
+            labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
+            Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
+            tag, multi=several, listed=True)
+        own = yolo.files[position]
+        summaries.append({**named_labels(summary, own), "labels": str(own) if own else None})
     return summaries
 
 

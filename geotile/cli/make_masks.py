@@ -172,7 +172,8 @@ def make_masks(
     _refuse_unused_shape_options(ctx, options)
     mapping = None
     if class_map is not None:
-        if class_field is None and not _is_label_raster(labels) and not _is_coco(labels):
+        if class_field is None and not _is_label_raster(labels) and not _is_coco(labels) \
+                and not _is_yolo(labels):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map, zero=class_field is None
                                  and _is_label_raster(labels))  # its 0 may be a class
@@ -222,7 +223,9 @@ def make_masks(
                 _echo_label_raster(summary)
                 continue
             ignored = summary["ignored_pixels"]
-            source = f" of {Path(summary['labels']).name}" if "labels" in summary else ""
+            source = f" of {Path(summary['labels']).name}" if summary.get("labels") else ""
+            if "labels" in summary and summary["labels"] is None:
+                source = " (no label file: a negative image, all background)"
             click.echo(
                 f"{summary['output']}: {summary['features']} features{source}, "
                 f"{summary['positive_pixels']} positive pixels"
@@ -230,6 +233,10 @@ def make_masks(
             )
         if class_field is not None and mapping is None:
             _echo_named_ids(summaries)
+        negatives = sum("labels" in s and s["labels"] is None for s in summaries)
+        if negatives:
+            click.echo(f"{negatives} of {len(summaries)} images have no .txt in {labels}: "
+                       "negative images, all background (as Ultralytics trains on them)")
     write_merge(ctx, merge, pairs, replace_merge, as_json, creation_options)
 
 
@@ -272,6 +279,12 @@ def _is_coco(labels) -> bool:
     from geotile.coco_labels import is_coco_file
 
     return is_coco_file(labels)
+
+
+def _is_yolo(labels) -> bool:
+    from geotile.yolo_labels import is_yolo_labels
+
+    return is_yolo_labels(labels)
 
 
 def _echo_label_raster(summary: dict) -> None:

@@ -1,0 +1,277 @@
+"""make-masks with Ultralytics YOLO segmentation labels as LABELS (geotile.yolo_labels): a
+folder of <stem>.txt files paired with the images by name, coordinates as fractions of each
+image's size, classes from data.yaml; negative images, boxes, georeferenced and plain
+images, the round trip with tile --annotations yolo, and the refusals."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+from tests.conftest import assert_one_line_error, write_raster
+
+H, W = 40, 50
+#: a polygon in pixels, and as a YOLO line's coordinates (fractions of W, H)
+POLYGON = [10.3, 5.2, 30.7, 6.1, 28.2, 25.9, 12.1, 22.4]
+#: a box: centre (0.7, 0.5), 0.2 x 0.3 of the image -> x 30..40, y 14..26 px
+BOX = [0.7, 0.5, 0.2, 0.3]
+TRIANGLE = [40.2, 30.1, 48.7, 38.4, 36.1, 37.3]
+
+
+def _fractions(pixels) -> list[float]:
+    xy = np.reshape(pixels, (-1, 2)) / (W, H)
+    return xy.ravel().tolist()
+
+
+def _line(index: int, values) -> str:
+    return " ".join([str(index), *(repr(float(v)) for v in values)])
+
+
+def _burnt(pixel_lists, all_touched=False) -> np.ndarray:
+    """Pixels of polygons given as YOLO fractions' pixels (the same doubles as geotile's)."""
+    shapes = [shapely.Polygon(np.reshape(_fractions(p), (-1, 2)) * (W, H)) for p in pixel_lists]
+    return rasterize(shapes, out_shape=(H, W), all_touched=all_touched).astype(bool)
+
+
+def _box_pixels() -> np.ndarray:
+    mask = np.zeros((H, W), bool)
+    mask[14:26, 30:40] = True
+    return mask
+
+
+def _png(path, width=W, height=H):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no geotransform
+        with rasterio.open(path, "w", driver="PNG", width=width, height=height, count=3,
+                           dtype="uint8") as dst:
+            dst.write(np.full((3, height, width), 90, np.uint8))
+    return path
+
+
+def _dataset(root, labels: dict[str, list[str]], images=("a",), names=None):
+    """An Ultralytics dataset: root/images/train/<stem>.png, root/labels/train/<stem>.txt
+    (``labels``: stem -> lines), root/data.yaml naming ``names`` (None: no data.yaml)."""
+    for stem in images:
+        _png(root / "images" / "train" / f"{stem}.png")
+    folder = root / "labels" / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, lines in labels.items():
+        (folder / f"{stem}.txt").write_text("".join(f"{line}\n" for line in lines))
+    if names is not None:
+        (root / "data.yaml").write_text(names)
+    return folder, root / "images" / "train"
+
+
+def _read(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path) as src:
+            return src.read(1), src.profile, src.tags(), src.descriptions
+
+
+NAMES_DICT = "path: .\ntrain: images/train\nval: images/train\nnames:\n  0: house\n  1: shed\n"
+
+
+def test_polygons_boxes_classes_and_a_negative_image(tmp_path, run_cli):
+    """Ultralytics' layout, PNGs without georeference: class index + 1, names from the
+    dataset's data.yaml (dict form), a box line as its rectangle, later lines on top, an
+    image without its .txt all background (a negative image)."""
+    labels, images = _dataset(tmp_path / "ds", {"a": [
+        _line(0, _fractions(POLYGON)), _line(1, BOX), _line(0, _fractions(TRIANGLE))],
+        "orphan": [_line(0, _fractions(POLYGON))]}, images=("a", "b"), names=NAMES_DICT)
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "masks", "--json")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[_burnt([POLYGON])] = 1
+    expected[_box_pixels()] = 2
+    expected[_burnt([TRIANGLE])] = 1
+    mask, profile, tags, descriptions = _read(tmp_path / "masks" / "a.tif")
+    np.testing.assert_array_equal(mask, expected)
+    assert profile["transform"].is_identity and profile["crs"] is None
+    assert profile["nodata"] is None and descriptions == ("class",)
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "house", "shed"]
+    negative, _, tags, _ = _read(tmp_path / "masks" / "b.tif")
+    assert not negative.any()
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "house", "shed"]
+    document = json.loads(result.stdout)
+    assert document["classes"] == ["background", "house", "shed"]
+    first, second = document["masks"]
+    assert first["labels"] == str(labels / "a.txt") and first["features"] == 3
+    assert first["positive_pixels"] == int((expected > 0).sum())
+    assert second["labels"] is None and second["features"] == 0
+    assert "1 line" in result.stderr and "box" in result.stderr  # one warning for boxes
+    assert len([line for line in result.stderr.splitlines() if "box" in line]) == 1
+    text = run_cli("make-masks", labels, images, "-o", tmp_path / "again")
+    assert text.exit_code == 0, text.output
+    assert "negative image" in text.stdout and "1 of 2 images" in text.stdout
+
+
+def test_list_names_one_class_and_all_touched(tmp_path, run_cli):
+    """data.yaml's names as a list of one: 0/1 and band footprint, as make-masks' default;
+    --all-touched grows the polygons as for vector labels."""
+    labels, images = _dataset(tmp_path / "ds", {"a": [_line(0, _fractions(POLYGON))]},
+                              names="names: ['building']\nnc: 1\n")
+    result = run_cli("make-masks", labels, images / "a.png", "-o", tmp_path / "m.tif",
+                     "--all-touched")
+    assert result.exit_code == 0, result.output
+    mask, _, tags, descriptions = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, _burnt([POLYGON], all_touched=True).astype(np.uint8))
+    assert descriptions == ("footprint",)
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building"]
+
+
+def test_a_georeferenced_image_takes_its_pixels(tmp_path, run_cli):
+    """A GeoTIFF in UTM: the mask is on its grid, the fractions of its width and height
+    placed through its transform."""
+    transform = from_origin(500000.3, 4100000.7, 0.3, 0.3)
+    (tmp_path / "images").mkdir()
+    image = write_raster(tmp_path / "images" / "img.tif", np.ones((1, H, W), np.uint8),
+                         crs="EPSG:32633", transform=transform)
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "img.txt").write_text(
+        f"{_line(0, _fractions(POLYGON))}\n{_line(0, BOX)}\n")
+    (tmp_path / "data.yaml").write_text("names: [roof]\n")
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask, profile, _, _ = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, (_burnt([POLYGON]) | _box_pixels()).astype(np.uint8))
+    assert profile["transform"] == transform and profile["crs"] == "EPSG:32633"
+
+
+def test_without_data_yaml_classes_are_named_by_index(tmp_path, run_cli):
+    """No data.yaml: Ultralytics' default names class_0.. (up to the largest index of the
+    run), said once; --class-map maps those names; a pattern of .txt files is LABELS too."""
+    labels, images = _dataset(tmp_path / "ds", {"a": [_line(2, _fractions(POLYGON))],
+                                                "b": [_line(0, BOX)]}, images=("a", "b"))
+    result = run_cli("make-masks", f"{labels}/*.txt", images, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "data.yaml" in line]
+    assert len(said) == 1 and "class_0" in said[0]
+    mask, _, tags, _ = _read(tmp_path / "masks" / "a.tif")
+    np.testing.assert_array_equal(mask, _burnt([POLYGON]).astype(np.uint8) * 3)
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "class_0", "class_1",
+                                                       "class_2"]
+    class_map = tmp_path / "map.json"
+    class_map.write_text(json.dumps({"class_0": 1, "class_1": 1, "class_2": 2}))
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "mapped", "--class-map",
+                     class_map)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "mapped" / "a.tif")[0],
+                                  _burnt([POLYGON]).astype(np.uint8) * 2)
+    np.testing.assert_array_equal(_read(tmp_path / "mapped" / "b.tif")[0],
+                                  _box_pixels().astype(np.uint8))
+
+
+def test_small_excursions_are_clipped_as_ultralytics_does(tmp_path, run_cli):
+    """A vertex a little past the image's edge (Ultralytics trains on it, clipped): burnt
+    clipped to the image; an empty .txt is a negative image."""
+    labels, images = _dataset(tmp_path / "ds", {
+        "a": ["0 -0.02 0.1 0.5 0.1 0.5 0.6 -0.02 0.6"], "b": []}, images=("a", "b"),
+        names="names: [field]\n")
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[4:24, 0:25] = 1
+    np.testing.assert_array_equal(_read(tmp_path / "masks" / "a.tif")[0], expected)
+    assert not _read(tmp_path / "masks" / "b.tif")[0].any()
+
+
+def test_round_trip_with_tile_annotations_yolo(tmp_path, run_cli):
+    """tile --annotations yolo, then make-masks of its labels/*.txt on its patches: the
+    tile's mask patches, pixel for pixel (georeferenced, several classes, holes bridged
+    into one ring as tile writes them)."""
+    rng = np.random.default_rng(1)
+    transform = from_origin(500000.3, 4100000.7, 0.3, 0.3)
+    image = write_raster(tmp_path / "img.tif", rng.integers(1, 255, (3, 128, 128), np.uint8),
+                         crs="EPSG:32633", transform=transform)
+    features = []
+    for i in range(30):
+        cx, cy = rng.uniform(0, 128, 2)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 6))
+        radii = rng.uniform(3, 12, 6)
+        ring = [transform * (cx + r * np.cos(a), cy + r * np.sin(a))
+                for a, r in zip(angles, radii, strict=True)]
+        shape = shapely.make_valid(shapely.Polygon(ring))
+        if i % 5 == 0:
+            shape = shape.difference(shapely.Point(transform * (cx, cy)).buffer(0.6))
+        features.append({"type": "Feature", "properties": {"kind": ["house", "shed"][i % 2]},
+                         "geometry": shapely.geometry.mapping(shape)})
+    vector = tmp_path / "l.geojson"
+    vector.write_text(json.dumps({"type": "FeatureCollection", "crs": {
+        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "features": features}))
+    assert run_cli("make-masks", vector, image, "-o", tmp_path / "mask.tif", "--class-field",
+                   "kind").exit_code == 0
+    result = run_cli("tile", image, "--masks", tmp_path / "mask.tif", "--labels", vector,
+                     "--class-field", "kind", "--annotations", "yolo", "--size", "32", "-o",
+                     tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    patches = tmp_path / "patches"
+    holed = [p for p in (patches / "labels").glob("*.geojson")
+             if any(shapely.geometry.shape(f["geometry"]).interiors
+                    if f["geometry"]["type"] == "Polygon" else False
+                    for f in json.loads(p.read_text())["features"])]
+    assert holed  # the round trip holds holes
+    result = run_cli("make-masks", f"{patches}/labels/*.txt", patches / "images", "-o",
+                     tmp_path / "back")
+    assert result.exit_code == 0, result.output
+    tiled = sorted((patches / "masks").glob("*.tif"))
+    assert len(tiled) == 16
+    for path in tiled:
+        mask, profile, tags, _ = _read(path)
+        back, back_profile, back_tags, _ = _read(tmp_path / "back" / path.name)
+        np.testing.assert_array_equal(back, mask)
+        assert back_profile["transform"] == profile["transform"]
+        assert back_profile["crs"] == profile["crs"]
+        assert back_tags["GEOTILE_CLASS_NAMES"] == tags["GEOTILE_CLASS_NAMES"]
+
+
+def _refused(tmp_path, run_cli, lines, *fragments, names="names: [a, b]\n", options=()):
+    labels, images = _dataset(tmp_path / "ds", {"a": ["0 0.1 0.1 0.5 0.1 0.5 0.5", *lines],
+                                                "b": ["0 0.1 0.1 0.5 0.1 0.5 0.5"]},
+                              images=("a", "b"), names=names)
+    result = run_cli("make-masks", labels, images, "-o", f"{tmp_path / 'out'}/", *options)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("line, fragments", [
+    ("0 0.1 0.1 0.5 0.1 0.5", ("a.txt line 2", "odd number")),
+    ("0 0.1 0.1 0.5 0.5 0.2 0.3 0.4", ("a.txt line 2", "odd number")),
+    ("0 0.1 0.1", ("a.txt line 2", "at least 3 points")),
+    ("0", ("a.txt line 2", "no coordinates")),
+    ("0 0.1 0.1 x 0.1 0.5 0.5", ("a.txt line 2", "'x'")),
+    ("0 0.1 0.1 nan 0.1 0.5 0.5", ("a.txt line 2", "finite")),
+    ("0 12 30 40 30 40 50", ("a.txt line 2", "0..1", "pixels")),
+    ("0 0.5 0.5 0.3 -0.2", ("a.txt line 2", "0..1")),
+    ("2 0.1 0.1 0.5 0.1 0.5 0.5", ("a.txt line 2", "class 2", "data.yaml", "2 classes")),
+    ("-1 0.1 0.1 0.5 0.1 0.5 0.5", ("a.txt line 2", "class '-1'")),
+    ("1.5 0.1 0.1 0.5 0.1 0.5 0.5", ("a.txt line 2", "class '1.5'")),
+])
+def test_broken_lines_are_refused(tmp_path, run_cli, line, fragments):
+    _refused(tmp_path, run_cli, [line], *fragments)
+
+
+def test_other_refusals(tmp_path, run_cli):
+    # DOTA's labelTxt (pixels, class names) is no YOLO
+    _refused(tmp_path / "1", run_cli, ["10 20 30 20 30 40 10 40 plane 0"], "a.txt line 2",
+             "DOTA")
+    _refused(tmp_path / "2", run_cli, [], "data.yaml", "names", names="train: images\n")
+    _refused(tmp_path / "3", run_cli, [], "data.yaml", "class indices 0..1",
+             names="names:\n  0: a\n  2: b\n")
+    _refused(tmp_path / "4", run_cli, [], "--class-field", options=("--class-field", "kind"))
+    _refused(tmp_path / "5", run_cli, [], "--labels-crs", options=("--labels-crs", "EPSG:4326"))
+    # no IMAGE has a .txt: the wrong folder, not a run of negative images
+    labels, _ = _dataset(tmp_path / "6", {"x": ["0 0.1 0.1 0.5 0.1 0.5 0.5"]}, images=())
+    image = _png(tmp_path / "6" / "other" / "a.png")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "6" / "m.tif")
+    assert_one_line_error(result, "a.png", "a.txt", str(labels))
+    assert not (tmp_path / "6" / "m.tif").exists()
