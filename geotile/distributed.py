@@ -494,6 +494,13 @@ def make_masks_on_cluster(
 
     images, outputs = path_list(images), path_list(outputs)
     check_pairs(images, outputs)
+    from geotile.yolo_labels import is_yolo_labels
+
+    if is_yolo_labels(labels_path):  # small files, read and checked together (the run's
+        # class names): burnt in this process
+        from geotile.masks import make_masks
+
+        return make_masks(labels_path, images, outputs, progress=progress, **kwargs)
     from geotile.input_paths import refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder, plan
 

@@ -133,6 +133,13 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
 
         # GDAL's advice to prefix the path with '<DRIVER>:' does not apply to these
         if isinstance(path, Path) and path.is_dir():
+            from geotile.yolo_labels import is_yolo_labels
+
+            if is_yolo_labels(path):  # in each image's pixels: placed by make-masks only
+                raise InputError(f"{path}: YOLO labels, in fractions of each image's size: "
+                                 "make-masks takes them (geotile make-masks "
+                                 f"{path} IMAGE... -o masks/); give vector labels here.") \
+                    from exc
             raise InputError(f"{path} is a folder, not vector data GDAL can read. Give a "
                              "vector file: GeoJSON, GeoPackage, Shapefile or GeoParquet.") \
                 from exc

@@ -275,3 +275,27 @@ def test_other_refusals(tmp_path, run_cli):
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "6" / "m.tif")
     assert_one_line_error(result, "a.png", "a.txt", str(labels))
     assert not (tmp_path / "6" / "m.tif").exists()
+
+
+def test_resume_workers_and_other_commands(tmp_path, run_cli):
+    """--resume skips a mask whose .txt and data.yaml are unchanged and redoes one whose
+    .txt changed; --workers makes the same masks (in this process); tile --labels of a
+    YOLO folder says make-masks takes it."""
+    labels, images = _dataset(tmp_path / "ds", {"a": [_line(0, _fractions(POLYGON))],
+                                                "b": [_line(0, BOX)]}, images=("a", "b"),
+                              names="names: [roof]\n")
+    out = tmp_path / "masks"
+    assert run_cli("make-masks", labels, images, "-o", out).exit_code == 0
+    (labels / "b.txt").write_text(_line(0, _fractions(TRIANGLE)) + "\n")
+    result = run_cli("make-masks", labels, images, "-o", out, "--resume", "--json")
+    assert result.exit_code == 0, result.output
+    first, second = json.loads(result.stdout)["masks"]
+    assert first.get("skipped") and not second.get("skipped")
+    np.testing.assert_array_equal(_read(out / "b.tif")[0], _burnt([TRIANGLE]).astype(np.uint8))
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "w", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    for name in ("a.tif", "b.tif"):
+        np.testing.assert_array_equal(_read(tmp_path / "w" / name)[0], _read(out / name)[0])
+    image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8))
+    result = run_cli("tile", image, "--labels", labels, "-o", tmp_path / "p", "--size", "16")
+    assert_one_line_error(result, str(labels), "YOLO", "make-masks")

@@ -121,6 +121,13 @@ def make_masks(
     ascending category id, named by the categories (--class-map maps the names); a
     category only grouping others (Roboflow's category 0), unused, is none.
 
+    LABELS may be a folder (or a quoted pattern, 'labels/*.txt') of Ultralytics YOLO
+    segmentation labels (tile's labels/ holds vector files too: those are read): each
+    IMAGE takes its stem's .txt, 'class x1 y1 x2 y2 ...' (or a box 'class cx cy w h') in
+    fractions of its width and height, burnt as polygons are above; no .txt (or an empty
+    one) is a negative image, all background. Class index i is id i + 1, named by the
+    data.yaml in the labels' folder or up to 3 above (else class_0, class_1, ...).
+
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
@@ -134,9 +141,10 @@ def make_masks(
     \b
     --json keys: labels, classes (names by id, 0 = background), masks [{image,
     output, features, positive_pixels, ignored_pixels, classes}] (from a label
-    folder each mask also names its labels file); from a label
-    raster features is null and masks also hold unknown_pixels, class_pixels
-    {class: pixels} and aligned ("copy" or "nearest").
+    folder each mask also names its labels file, null for a YOLO negative
+    image); from a label raster features is null and masks also hold
+    unknown_pixels, class_pixels {class: pixels} and aligned ("copy" or
+    "nearest").
 
     \b
     Examples:
@@ -150,6 +158,7 @@ def make_masks(
     $ geotile make-masks footprints.geojson city/ -o masks/ --merge masks.vrt
     $ geotile make-masks geojson/buildings/ RGB-PanSharpen/ -o masks/
     $ geotile make-masks annotation.json images/ -o masks/
+    $ geotile make-masks dataset/labels/train dataset/images/train -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
