@@ -906,8 +906,9 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
     from geotile.input_paths import input_path
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
-    from geotile.yolo_labels import CATEGORY, image_labels
+    from geotile.yolo_labels import CATEGORY, check_images, image_labels
 
+    check_images(yolo, image_paths)
     mapping = class_map or yolo.class_map
     several = len(set(mapping.values())) > 1
     summaries = []

@@ -299,3 +299,23 @@ def test_resume_workers_and_other_commands(tmp_path, run_cli):
     image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8))
     result = run_cli("tile", image, "--labels", labels, "-o", tmp_path / "p", "--size", "16")
     assert_one_line_error(result, str(labels), "YOLO", "make-masks")
+
+
+def test_a_photo_turned_by_exif_is_refused(tmp_path, run_cli):
+    """Ultralytics reads a JPEG turned by its EXIF orientation: the labels are on that
+    view, not on the stored pixels GDAL reads."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(folder / "a.jpg", "w", driver="JPEG", width=W, height=H, count=3,
+                           dtype="uint8") as dst:
+            dst.write(np.full((3, H, W), 90, np.uint8))
+            dst.update_tags(EXIF_Orientation="6")
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text(_line(0, _fractions(POLYGON)) + "\n")
+    (tmp_path / "data.yaml").write_text("names: [car]\n")
+    result = run_cli("make-masks", tmp_path / "labels", folder / "a.jpg", "-o",
+                     tmp_path / "m.tif")
+    assert_one_line_error(result, "a.jpg", "EXIF orientation (6)", "exiftran")
+    assert not (tmp_path / "m.tif").exists()
