@@ -189,9 +189,9 @@ def image_entry(coco: Coco, image, width: int, height: int) -> dict:
     name = input_path(image).name
     found = coco.by_name.get(name, [])
     if len(found) > 1:  # the same name in several folders: the one the path ends with
-        path = str(image).replace("\\", "/")
-        found = [e for e in found if path.endswith("/" + e["file_name"].replace("\\", "/")
-                                                   .lstrip("./"))] or found
+        path = "/" + str(image).replace("\\", "/")  # a/img.png (relative) ends so too
+        found = [e for e in found if path.endswith("/" + re.sub(
+            r"^(?:\.{0,2}/)+", "", e["file_name"].replace("\\", "/")))] or found
     if not found:
         listed = sorted(coco.by_name)
         example = ", ".join(listed[:3]) or "none"

@@ -326,3 +326,21 @@ def test_roboflow_placeholder_category_is_no_class(tmp_path, run_cli):
     mask = _read(tmp_path / "m2.tif")[0]
     assert (mask[_burnt([POLYGON])] == 1).all() and (mask[_burnt([box])] == 2).all()
     assert json.loads(result.stdout)["classes"] == ["background", "building", "shed"]
+
+
+def test_same_name_in_two_folders_given_by_a_relative_path(tmp_path, run_cli, monkeypatch):
+    """CrowdAI-like a/img.png and b/img.png: the image given as a/img.png (relative, as
+    typed in the folder) takes a/img.png's annotations."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        _png(tmp_path / folder / "img.png")
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}],
+                   images=(("a/img.png", W, H), ("b/img.png", W, H)))
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("make-masks", labels.name, "a/img.png", "-o", "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0],
+                                  _burnt([POLYGON]).astype(np.uint8))
+    result = run_cli("make-masks", labels.name, "b/img.png", "-o", "mb.tif")
+    assert result.exit_code == 0, result.output
+    assert not _read(tmp_path / "mb.tif")[0].any()
