@@ -236,7 +236,7 @@ def image_labels(coco: Coco, entry: dict, transform, crs):
             continue
         geometries.append(geometry)
         names.append(coco.categories[annotation["category_id"]])
-        crowd.append(annotation.get("iscrowd") in (1, True))  # (not "0": a string)
+        crowd.append(is_crowd(annotation.get("iscrowd")))
         ids.append(annotation.get("id"))
     if slivers:
         warnings.warn(f"{coco.path}: {len(slivers)} polygon(s) of {entry['file_name']} have no "
@@ -249,6 +249,14 @@ def image_labels(coco: Coco, entry: dict, transform, crs):
     fields = {CATEGORY: _objects(names), CROWD: np.asarray(crowd, dtype=bool),
               "id": _objects(ids)}
     return Labels(array, fields, crs)
+
+
+def is_crowd(value) -> bool:
+    """Whether an ``iscrowd`` value marks a region to ignore: 1 or true, also as text ("1",
+    as exporters that write "0" for objects write it); "0", 0, none: an object."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true")
+    return value in (1, True)
 
 
 def _objects(values: list) -> np.ndarray:

@@ -299,6 +299,11 @@ def test_iscrowd_as_text_zero_is_an_object(tmp_path, run_cli):
     assert run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif").exit_code == 0
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0],
                                   _burnt([POLYGON]).astype(np.uint8))
+    # and "1" (text) a region to ignore, as 1 is
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON], "iscrowd": "1"}])
+    assert run_cli("make-masks", labels, image, "-o", tmp_path / "m1.tif").exit_code == 0
+    np.testing.assert_array_equal(_read(tmp_path / "m1.tif")[0],
+                                  _burnt([POLYGON]).astype(np.uint8) * 255)
 
 
 def test_roboflow_placeholder_category_is_no_class(tmp_path, run_cli):
