@@ -131,7 +131,12 @@ def read_coco(path, document=None) -> Coco | None:
             raise InputError(f"{path}: categories[{index}] has no id. Give each category an "
                              "id and a name.")
         name = entry.get("name")
-        categories[entry["id"]] = str(name if name is not None else entry["id"])
+        name = str(name if name is not None else entry["id"])
+        if entry["id"] in categories:
+            raise InputError(f"{path}: category id {entry['id']} is given twice "
+                             f"({categories[entry['id']]} and {name}). Give each category "
+                             "its own id.")
+        categories[entry["id"]] = name
     categories = dict(sorted(categories.items(), key=lambda item: _id(item[0])))
     by_image: dict = {}
     for index, annotation in enumerate(document["annotations"]):

@@ -349,3 +349,11 @@ def test_same_name_in_two_folders_given_by_a_relative_path(tmp_path, run_cli, mo
     result = run_cli("make-masks", labels.name, "b/img.png", "-o", "mb.tif")
     assert result.exit_code == 0, result.output
     assert not _read(tmp_path / "mb.tif")[0].any()
+
+
+def test_a_category_id_given_twice_is_refused(tmp_path, run_cli):
+    """Two categories of id 100 (building, then road; merged files): which name the
+    objects of 100 have is unknown, not the last one's."""
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}], categories=[
+        {"id": 100, "name": "building"}, {"id": 100, "name": "road"}])
+    _refused(tmp_path, run_cli, labels, "category id 100", "twice", "building", "road")
