@@ -525,7 +525,8 @@ def make_masks_on_cluster(
         from geotile.masks import check_placeable
 
         check_placeable(labels_path, images, labels_crs=kwargs.get("labels_crs"),
-                        layer=kwargs.get("layer"), class_field=kwargs.get("class_field"))
+                        layer=kwargs.get("layer"), class_field=kwargs.get("class_field"),
+                        class_map=kwargs.get("class_map"))
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
     if isinstance(palette, str | os.PathLike) and str(palette).lower() not in PALETTES:

@@ -854,17 +854,32 @@ def _coco_masks(coco, image_paths, output_paths, overwrites, complete, options, 
     """make_masks of a COCO file: every image's entry found (and of its size) before any
     mask is written, then each mask from the image's own annotations, in its pixels; crowd
     regions are ``IGNORE``."""
+    from geotile.coco_labels import CATEGORY
+
+    mapping = class_map or coco.class_map
+    several = len(set(mapping.values())) > 1
+    summaries = []
+    for (image, labels, crs, frame, names), output, replace, tag in zip(
+            _coco_frames(coco, image_paths, mapping), output_paths, overwrites, complete,
+            strict=True):
+        summaries.append(_mask_one_image(
+            labels, {crs.to_wkt() if crs else None: (frame, names)}, coco.path, image,
+            Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
+            tag, multi=several, listed=True))
+    return summaries
+
+
+def _coco_frames(coco, image_paths, mapping) -> list[tuple]:
+    """(image, labels, crs, frame, names) of every image of a COCO run, its annotations
+    placed and classed (crowd regions ``IGNORE``): any broken annotation or class the
+    mapping lacks, in any image, refused before a mask is written."""
     from geotile.coco_labels import CATEGORY, CROWD, check_images, image_labels
     from geotile.input_paths import input_path
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
-    entries = check_images(coco, image_paths)
-    mapping = class_map or coco.class_map
-    several = len(set(mapping.values())) > 1
-    summaries = []
-    for image, output, replace, tag, entry in zip(image_paths, output_paths, overwrites,
-                                                  complete, entries, strict=True):
+    prepared = []
+    for image, entry in zip(image_paths, check_images(coco, image_paths), strict=True):
         image = input_path(image)
         with open_raster(image) as src:
             crs = map_crs(src)
@@ -872,11 +887,8 @@ def _coco_masks(coco, image_paths, output_paths, overwrites, complete, options, 
         frame, names = prepare_labels(labels, crs, coco.path, CATEGORY, mapping)
         frame = frame.replace(class_id=np.where(frame.fields[CROWD], IGNORE,
                                                 frame.fields["class_id"]))
-        summaries.append(_mask_one_image(
-            labels, {crs.to_wkt() if crs else None: (frame, names)}, coco.path, image,
-            Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
-            tag, multi=several, listed=True))
-    return summaries
+        prepared.append((image, labels, crs, frame, names))
+    return prepared
 
 
 def _yolo(labels_path, image_paths, options: MaskOptions, class_field, palette, labels_crs,
@@ -973,18 +985,18 @@ def _check_placeable(image_paths, labels_path, labels_crs, layer=None) -> None:
 
 
 def check_placeable(labels_path, image_paths, *, labels_crs=None, layer=None,
-                    class_field=None) -> None:
+                    class_field=None, class_map=None) -> None:
     """make_masks' refusal of an image its vector labels cannot be placed on, for runs that
     mask each image apart (dask), before any mask is written; the labels are read only when
     an image has no map CRS."""
-    from geotile.coco_labels import check_images, read_coco
+    from geotile.coco_labels import read_coco
     from geotile.input_paths import input_path
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
     coco = read_coco(labels_path)
-    if coco is not None:  # each image in its own pixels: listed, of its size
-        check_images(coco, image_paths)
+    if coco is not None:  # each image in its own pixels: listed, of its size, its
+        _coco_frames(coco, image_paths, class_map or coco.class_map)  # annotations sound
         return
     unplaced = []
     for image_path in image_paths:

@@ -357,3 +357,24 @@ def test_a_category_id_given_twice_is_refused(tmp_path, run_cli):
     labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}], categories=[
         {"id": 100, "name": "building"}, {"id": 100, "name": "road"}])
     _refused(tmp_path, run_cli, labels, "category id 100", "twice", "building", "road")
+
+
+@pytest.mark.parametrize("second, fragments, options", [
+    ({"segmentation": [[1, 1, 5, 5]]}, ("annotation id 2", "at least 3 points"), ()),
+    ({"segmentation": [POLYGON], "category_id": 200}, ("'shed'", "class map"),
+     ("--class-map", "map.json")),
+])
+def test_a_broken_annotation_of_a_later_image_writes_no_mask(tmp_path, run_cli, second,
+                                                             fragments, options):
+    """The second image's annotation is broken (or of a class the --class-map lacks): the
+    first image's mask is not written either."""
+    (tmp_path / "map.json").write_text(json.dumps({"building": 1}))
+    images = [_png(tmp_path / "a.png"), _png(tmp_path / "b.png")]
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}, second],
+                   images=(("a.png", W, H), ("b.png", W, H)),
+                   categories=[{"id": 100, "name": "building"}, {"id": 200, "name": "shed"}])
+    document = json.loads(labels.read_text())
+    document["annotations"][1]["image_id"] = 2
+    labels.write_text(json.dumps(document))
+    options = tuple(str(tmp_path / o) if o.endswith(".json") else o for o in options)
+    _refused(tmp_path, run_cli, labels, *fragments, images=images, options=options)
