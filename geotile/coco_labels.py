@@ -234,8 +234,11 @@ def image_labels(coco: Coco, entry: dict, transform, crs):
     from geotile.label_set import Labels
     from geotile.spacenet import pixel_to_map
 
-    geometries, names, crowd, ids, slivers = [], [], [], [], []
+    geometries, names, crowd, ids, slivers, boxes = [], [], [], [], [], []
     for index, annotation in enumerate(coco.by_image.get(entry["id"], [])):
+        if annotation.get("segmentation") == []:  # a box only (CVAT, Roboflow): no shape
+            boxes.append(annotation.get("id", index))
+            continue
         geometry = _geometry(coco.path, annotation, entry, index, slivers)
         if geometry is None:
             continue
@@ -247,6 +250,10 @@ def image_labels(coco: Coco, entry: dict, transform, crs):
         warnings.warn(f"{coco.path}: {len(slivers)} polygon(s) of {entry['file_name']} have no "
                       f"area and were left out (annotation {slivers[0]} first).",
                       GeotileWarning, stacklevel=3)
+    if boxes:
+        warnings.warn(f"{coco.path}: {len(boxes)} annotation(s) of {entry['file_name']} have no "
+                      "segmentation (segmentation [], a bbox only) and were left out "
+                      f"(annotation {boxes[0]} first).", GeotileWarning, stacklevel=3)
     array = np.empty(len(geometries), dtype=object)
     array[:] = geometries
     if len(array):

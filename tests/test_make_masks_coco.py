@@ -378,3 +378,19 @@ def test_a_broken_annotation_of_a_later_image_writes_no_mask(tmp_path, run_cli, 
     labels.write_text(json.dumps(document))
     options = tuple(str(tmp_path / o) if o.endswith(".json") else o for o in options)
     _refused(tmp_path, run_cli, labels, *fragments, images=images, options=options)
+
+
+def test_box_only_annotations_are_left_out_with_a_warning(tmp_path, run_cli):
+    """CVAT's and Roboflow's exports write a box as "segmentation": [] with its bbox: no
+    shape to burn, said, not an all-background mask without a word."""
+    image = _png(tmp_path / "img.png")
+    labels = _coco(tmp_path / "annotation.json", [
+        {"segmentation": [], "bbox": [30, 30, 10, 8], "area": 80},
+        {"segmentation": [POLYGON]},
+        {"segmentation": [], "bbox": [2, 2, 5, 5], "area": 25}])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "2 annotation(s)" in result.stderr and "no segmentation" in result.stderr
+    assert "annotation 1 first" in result.stderr
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0],
+                                  _burnt([POLYGON]).astype(np.uint8))
