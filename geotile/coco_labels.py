@@ -186,6 +186,11 @@ def base_name(file_name: str) -> str:
     return PurePosixPath(file_name.replace("\\", "/")).name
 
 
+def base_path(file_name: str) -> str:
+    """A COCO ``file_name`` with / for \\ and without leading ./ and ../"""
+    return re.sub(r"^(?:\.{0,2}/)+", "", file_name.replace("\\", "/"))
+
+
 def image_entry(coco: Coco, image, width: int, height: int) -> dict:
     """``image``'s entry in ``coco`` (its file name, of its size); InputError in one line
     naming both files otherwise."""
@@ -195,13 +200,17 @@ def image_entry(coco: Coco, image, width: int, height: int) -> dict:
     found = coco.by_name.get(name, [])
     if len(found) > 1:  # the same name in several folders: the one the path ends with
         path = "/" + str(image).replace("\\", "/")  # a/img.png (relative) ends so too
-        found = [e for e in found if path.endswith("/" + re.sub(
-            r"^(?:\.{0,2}/)+", "", e["file_name"].replace("\\", "/")))] or found
+        found = [e for e in found if path.endswith("/" + base_path(e["file_name"]))] or found
     if not found:
         listed = sorted(coco.by_name)
         example = ", ".join(listed[:3]) or "none"
         raise InputError(f"{image}: not in {coco.path} (no image has file_name {name!r}; it "
                          f"lists e.g. {example}). Give images the file names it lists.")
+    if len(found) > 1 and len({base_path(e["file_name"]) for e in found}) == 1:
+        ids = [str(e["id"]) for e in found]
+        times = "twice" if len(ids) == 2 else f"{len(ids)} times"
+        raise InputError(f"{image}: {coco.path} lists {found[0]['file_name']} {times} (image "
+                         f"ids {', '.join(ids[:-1])} and {ids[-1]}). Give each image one entry.")
     if len(found) > 1:
         raise InputError(f"{image}: {coco.path} lists {len(found)} images named {name!r} "
                          f"({', '.join(e['file_name'] for e in found[:3])}); give the image "

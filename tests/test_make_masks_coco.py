@@ -394,3 +394,11 @@ def test_box_only_annotations_are_left_out_with_a_warning(tmp_path, run_cli):
     assert "annotation 1 first" in result.stderr
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0],
                                   _burnt([POLYGON]).astype(np.uint8))
+
+
+def test_an_image_listed_twice_is_refused_saying_so(tmp_path, run_cli):
+    """Two images entries of one file_name (merged files): no path can choose between
+    them, so the refusal names both ids, not a path to give."""
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}],
+                   images=(("img.png", W, H), ("img.png", W, H)))
+    _refused(tmp_path, run_cli, labels, "img.png", "twice", "image ids 1 and 2")
