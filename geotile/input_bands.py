@@ -79,7 +79,7 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
         _warn_blue_first(src, indexes, source or src.name)
     fit = getattr(model, "image_bands", None)  # Raster Vision's stats of the bands fed
     if fit is not None:
-        fit(indexes, source or src.name)
+        fit(indexes, source or src.name, added)
     return indexes
 
 

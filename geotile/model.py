@@ -559,17 +559,19 @@ class OnnxModel:
                          getattr(s, "where", s.name).replace(found.where, s.name)
                          for s in found.steps), found.where)
 
-    def image_bands(self, indexes, source) -> None:
-        """Fit Raster Vision's raster transformers to the image's bands ``indexes`` fed
-        (its StatsTransformer's stats); ModelError naming ``source`` when they do not fit."""
+    def image_bands(self, indexes, source, added: int = 0) -> None:
+        """Fit Raster Vision's raster transformers to the image's bands ``indexes`` fed, then
+        ``added`` channels of --extra-bands (its StatsTransformer's stats); ModelError
+        naming ``source`` when they do not fit."""
         if self.raster_input is not None:
-            self.raster_input.bind(indexes, source)
+            self.raster_input.bind(indexes, source, added)
 
-    def transform_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        """(N, C, H, W) raster pixels through Raster Vision's raster transformers, if any."""
+    def transform_pixels(self, pixels: np.ndarray, start: int = 0) -> np.ndarray:
+        """(N, C, H, W) raster pixels of the channels fed from ``start`` on (--extra-bands'
+        after the image's) through Raster Vision's raster transformers, if any."""
         if self.raster_input is None or not self.raster_input.steps:
             return pixels
-        return self.raster_input(pixels)
+        return self.raster_input(pixels, start)
 
     def _read_dtype(self, dtype):
         """The dtype pixels read as ``dtype`` reach the normalisation with."""

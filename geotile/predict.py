@@ -977,6 +977,8 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
         if extra is None:
             return pixels, valid
         more, more_valid = extra.read(top, rows, cols, left)
+        if hasattr(model, "transform_pixels"):  # its channels after the image's
+            more = model.transform_pixels(more[np.newaxis], len(indexes))[0]
         return np.concatenate([pixels, scaled(model, more, extra.dtypes)]), valid & more_valid
 
     def prepare(pixels, valid):

@@ -327,10 +327,11 @@ class RasterInput:
         self.steps: list = []
         self.unsupported: list[str] = []
 
-    def bind(self, indexes, source) -> None:
-        """Fit the steps to the image's bands ``indexes`` (1-based) that feed the model."""
+    def bind(self, indexes, source, added: int = 0) -> None:
+        """Fit the steps to the image's bands ``indexes`` (1-based) that feed the model,
+        then ``added`` channels of --extra-bands."""
         for step in self.steps:
-            step.bind(indexes, source)
+            step.bind(indexes, source, added, self.order)
 
     def out_dtype(self, dtype):
         import numpy as np
@@ -340,10 +341,10 @@ class RasterInput:
             dtype = step.out_dtype(dtype)
         return dtype
 
-    def __call__(self, pixels):
-        """(N, C, H, W) pixels of the bands fed, through the steps."""
+    def __call__(self, pixels, start: int = 0):
+        """(N, C, H, W) pixels of the channels fed from ``start`` on, through the steps."""
         for step in self.steps:
-            pixels = step(pixels)
+            pixels = step(pixels, start)
         return pixels
 
     def describe(self) -> str:
@@ -523,7 +524,7 @@ class _StatsStep:
         self.where, self.file = where, file
         self.means = self.stds = None
 
-    def bind(self, indexes, source) -> None:
+    def bind(self, indexes, source, added: int = 0, order=None) -> None:
         import numpy as np
 
         count = len(self.all_means)
@@ -533,10 +534,19 @@ class _StatsStep:
                                  f"{self.where} holds stats of {count} bands; give --bands "
                                  f"between 1 and {count}.")
             picked = [i - 1 for i in indexes]
+            if added:  # channels of --extra-bands: those bands of channel_order
+                if order is None or len(order) != len(indexes) + added \
+                        or max(order) >= count:
+                    raise ModelError(f"{source}: {added} channel(s) of --extra-bands feed the "
+                                     f"model, but {self.where} holds stats of the raster's "
+                                     "bands in no channel_order that says which: give an "
+                                     "image with all of the model's bands.")
+                picked += list(order[len(indexes):])
             self.means = np.array(self.all_means, dtype=float)[picked]
             self.stds = np.array(self.all_stds, dtype=float)[picked]
-        elif count != len(indexes):
-            raise ModelError(f"{source}: {len(indexes)} bands feed the model, but "
+        elif count != len(indexes) + added:
+            extra = f" and {added} of --extra-bands" if added else ""
+            raise ModelError(f"{source}: {len(indexes)} band(s){extra} feed the model, but "
                              f"{self.where} holds stats of {count} channels; give the "
                              "model's channels with --bands.")
         else:
@@ -549,16 +559,17 @@ class _StatsStep:
 
         return np.dtype(np.uint8)
 
-    def __call__(self, chip):
+    def __call__(self, chip, start: int = 0):
         import numpy as np
 
         if chip.dtype == np.uint8:
             return chip
         shape = (1, -1, 1, 1)  # (N, C, H, W): per channel
+        end = start + chip.shape[1]
         nodata_mask = chip == 0
         chip = chip.astype(float)
-        chip -= self.means.reshape(shape)
-        chip /= self.stds.reshape(shape)
+        chip -= self.means[start:end].reshape(shape)
+        chip /= self.stds[start:end].reshape(shape)
         chip = np.clip(chip, -self.max_stds, self.max_stds, out=chip)
         chip += self.max_stds
         chip /= (2 * self.max_stds)
@@ -587,13 +598,13 @@ class _CastStep:
     def __init__(self, dtype):
         self.dtype = dtype
 
-    def bind(self, indexes, source) -> None:
+    def bind(self, indexes, source, added=0, order=None) -> None:
         pass
 
     def out_dtype(self, dtype):
         return self.dtype
 
-    def __call__(self, chip):
+    def __call__(self, chip, start=0):
         return chip.astype(self.dtype)
 
 
@@ -606,14 +617,14 @@ class _NanStep:
     def __init__(self, value: float):
         self.value = value
 
-    def bind(self, indexes, source) -> None:
+    def bind(self, indexes, source, added=0, order=None) -> None:
         pass
 
     @staticmethod
     def out_dtype(dtype):
         return dtype
 
-    def __call__(self, chip):
+    def __call__(self, chip, start=0):
         import numpy as np
 
         if chip.dtype.kind != "f":

@@ -452,3 +452,28 @@ def test_dask_workers_load_the_model_again_for_other_scenes(tmp_path, make_raste
     assert second is not first and second.bundle_bands == [1, 2, 3]
     stats.write_text(json.dumps(rv_stats([1.0, 2.0, 3.0], [300.0, 250.0, 401.0])))
     assert gd._worker_model(str(path), options) is not second and len(gd._MODELS) == 1
+
+
+@pytest.mark.parametrize("core", [14, 13])
+def test_extra_bands_go_through_the_stats_transformer(tmp_path, run_cli, make_raster, core):
+    """A 3-channel StatsTransformer model fed bands 1,2 of a 16-bit image and its third
+    channel from --extra-bands: the extra channel went in raw, / 255 (up to 4000 / 255 =
+    15.7 where Raster Vision feeds at most 1), exit 0, or (stats of the channels fed) was
+    refused as "2 bands feed the model, but ... stats of 3 channels". Now every channel fed,
+    extra ones included, goes through the transformer with its own stats, as Raster
+    Vision's one raster source of all of them does."""
+    image = rgbn(31, np.uint16, 4000)[:3]
+    image[:, :3, :4] = 0
+    means, stds = [900.0, 1100.0, 1300.0], [300.0, 250.5, 410.0]
+    transformer = stats_transformer()
+    if core == 13:
+        del transformer["needs_channel_order"]
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([0, 1, 2], [transformer]),
+                                                      core=core), rv_stats(means, stds))
+    tif = make_raster("i.tif", image[:2])
+    extra = make_raster("nir.tif", image[2:])
+    values, _, _ = predict(run_cli, tmp_path, model, tif, "--extra-bands", extra)
+    chip = np.moveaxis(image, 0, -1)
+    want = np.moveaxis(rv_stats_transform(chip, means, stds), -1, 0) / 255.0
+    valid = image.all(axis=0)  # nodata (0) pixels of either raster are nodata
+    np.testing.assert_allclose(values[:, valid], want[:, valid], atol=1e-6)
