@@ -543,9 +543,10 @@ class OnnxModel:
         if found.unsupported and scale is None:
             raise ModelError(
                 f"{found.file}: its scenes' raster source has {', '.join(found.unsupported)}, "
-                "which geotile cannot reproduce (MinMaxTransformer stretches each of Raster "
-                "Vision's chips to its own range); give --scale (and --mean/--std) for the "
-                "pixels to feed it, or retrain with a StatsTransformer.")
+                f"which geotile cannot reproduce ({found.why}); give --scale (and --mean/"
+                "--std) for the pixels to feed it" + (", or retrain with a StatsTransformer."
+                                                      if "MinMaxTransformer" in found.unsupported
+                                                      else "."))
         if found.unsupported:
             log.warning("%s: its raster source's %s are not reproduced (--scale given): the "
                         "outputs may differ from Raster Vision's", self.path.name,

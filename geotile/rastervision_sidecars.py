@@ -326,6 +326,8 @@ class RasterInput:
         self.file, self.where, self.bands, self.order = file, where, bands, order
         self.steps: list = []
         self.unsupported: list[str] = []
+        #: why those are not reproduced
+        self.why = "MinMaxTransformer stretches each of Raster Vision's chips to its own range"
 
     def bind(self, indexes, source, added: int = 0) -> None:
         """Fit the steps to the image's bands ``indexes`` (1-based) that feed the model,
@@ -380,10 +382,16 @@ def rv_raster_input(model_path) -> RasterInput | None:
     other = sorted({str(s.get("type_hint")) for _, s in scenes
                     if s.get("type_hint", "rasterio_source") != "rasterio_source"})
     if other:
-        log.warning("%s: %s has a %s raster source, which geotile does not reproduce (it "
-                    "reads the bands of one image): give --bands for the channels it was "
-                    "trained on", name, where, " and ".join(other))
-        return RasterInput(file, where)
+        found = RasterInput(file, where)  # its transformers (its sources' too): refused
+        found.unsupported = sorted({TRANSFORMERS.get(t.get("type_hint"), str(t.get(
+            "type_hint"))) for t in _nested_transformers([s for _, s in scenes])})
+        found.why = f"of a {' and '.join(other)} raster source: geotile reads one image"
+        if not found.unsupported:  # else refused in one line
+            log.warning("%s: %s has a %s raster source, which geotile does not reproduce "
+                        "(it reads the bands of one image): give --bands for the channels it "
+                        "was trained on", name, where, " and ".join(other))
+        found.stats_file = None
+        return found
     orders = {}
     for label, source in scenes:
         order = source.get("channel_order")
@@ -410,6 +418,18 @@ def rv_raster_input(model_path) -> RasterInput | None:
         return found
     log.info("%s: bands %s by default (%s)", name, ",".join(map(str, found.bands)),
              found.describe().split(" (bands")[0])
+    return found
+
+
+def _nested_transformers(sources) -> list[dict]:
+    """The raster transformers of ``sources`` (serialized raster sources) and of the
+    sources they stack (a MultiRasterSource's raster_sources)."""
+    found = []
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        found += [t for t in source.get("transformers") or [] if isinstance(t, dict)]
+        found += _nested_transformers(source.get("raster_sources") or [])
     return found
 
 

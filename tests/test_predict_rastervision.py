@@ -477,3 +477,28 @@ def test_extra_bands_go_through_the_stats_transformer(tmp_path, run_cli, make_ra
     want = np.moveaxis(rv_stats_transform(chip, means, stds), -1, 0) / 255.0
     valid = image.all(axis=0)  # nodata (0) pixels of either raster are nodata
     np.testing.assert_allclose(values[:, valid], want[:, valid], atol=1e-6)
+
+
+def test_transformers_of_a_multi_raster_source_are_not_dropped(tmp_path, run_cli,
+                                                               make_raster):
+    """A MultiRasterSource (RGB and NIR files stacked) with a StatsTransformer: geotile
+    warned only to give --bands and fed uint16 / 65535 where Raster Vision fed the
+    transformer's uint8 / 255 (values up to 255 times off), exit 0. Now its transformers
+    are refused as any geotile cannot reproduce, unless --scale is given."""
+    from .conftest import assert_one_line_error
+
+    image = rgbn(32, np.uint16, 4000)[:3]
+    tif = make_raster("i.tif", image)
+    multi = {"raster_sources": [raster_source(), raster_source()], "primary_source_idx": 0,
+             "force_same_dtype": False, "temporal": False, "channel_order": [0, 1, 2],
+             "bbox": None, "transformers": [stats_transformer()],
+             "type_hint": "multi_raster_source"}
+    model = pipeline_bundle(tmp_path, pipeline_config(multi),
+                            rv_stats([900.0, 1100.0, 1300.0], [300.0, 250.5, 410.0]))
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif", "--bands", "1,2,3")
+    assert_one_line_error(result, "model-bundle.zip", "StatsTransformer", "--scale")
+    assert not (tmp_path / "o.tif").exists()
+    values, _, result = predict(run_cli, tmp_path, model, tif, "--bands", "1,2,3",
+                                "--scale", "0.001")
+    np.testing.assert_allclose(values, image * 0.001, atol=1e-5)
+    assert "StatsTransformer" in result.stderr
