@@ -512,7 +512,7 @@ def _stats_step(transformer, where, core, read):
         file = read.folder / name  # a file of its own (--resume)
     uri = transformer.get("stats_uri")
     if text is None and isinstance(uri, str) and Path(uri).is_file():
-        text, file = Path(uri).read_bytes(), uri
+        text, file = Path(uri).read_bytes(), Path(uri)  # a file of its own (--resume)
     if text is None:
         raise ModelError(f"{where}: its raster source's StatsTransformer needs its stats "
                          f"({name}, stats_uri {uri}), which the bundle does not hold; give the "

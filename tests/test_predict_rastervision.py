@@ -502,3 +502,28 @@ def test_transformers_of_a_multi_raster_source_are_not_dropped(tmp_path, run_cli
                                 "--scale", "0.001")
     np.testing.assert_allclose(values, image * 0.001, atol=1e-5)
     assert "StatsTransformer" in result.stderr
+
+
+def test_resume_redoes_outputs_after_a_learners_stats_uri_changed(tmp_path, run_cli,
+                                                                  make_raster):
+    """A learner's data.scene_dataset StatsTransformer reads its stats_uri (a local file,
+    no analyze/ beside the model): after that stats.json changed, --resume skipped the
+    output of the old stats (every value off, exit 0)."""
+    image = rgbn(33, np.uint16, 4000)[:3]
+    tif = make_raster("i.tif", image)
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps(rv_stats([900.0, 1100.0, 1300.0], [300.0, 250.5, 410.0])))
+    dataset = pipeline_config(raster_source([0, 1, 2], [stats_transformer(
+        stats_uri=str(stats))]))["dataset"]
+    model = bundle(tmp_path / "train", learner_config(scene_dataset=dataset))
+    args = ("predict", model, tif, "-o", tmp_path / "o.tif", "--activation", "none")
+    assert run_cli(*args).exit_code == 0
+    assert "skipped" in run_cli(*args, "--resume").output
+    means, stds = [1000.0, 1000.0, 1000.0], [500.0, 500.0, 500.0]
+    stats.write_text(json.dumps(rv_stats(means, stds)))
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    chip = np.moveaxis(image, 0, -1)
+    want = np.moveaxis(rv_stats_transform(chip, means, stds), -1, 0) / 255.0
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), want, atol=1e-6)
