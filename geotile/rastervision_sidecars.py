@@ -589,12 +589,13 @@ class _StatsStep:
         nodata_mask = chip == 0
         chip = chip.astype(float)
         chip -= self.means[start:end].reshape(shape)
-        chip /= self.stds[start:end].reshape(shape)
-        chip = np.clip(chip, -self.max_stds, self.max_stds, out=chip)
-        chip += self.max_stds
-        chip /= (2 * self.max_stds)
-        chip *= 255
-        chip = chip.astype(np.uint8)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a std of 0: +-inf (NaN
+            chip /= self.stds[start:end].reshape(shape)  # where x = mean), as RV's
+            chip = np.clip(chip, -self.max_stds, self.max_stds, out=chip)
+            chip += self.max_stds
+            chip /= (2 * self.max_stds)
+            chip *= 255
+            chip = chip.astype(np.uint8)
         chip[nodata_mask] = 0
         return chip
 

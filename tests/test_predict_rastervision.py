@@ -527,3 +527,20 @@ def test_resume_redoes_outputs_after_a_learners_stats_uri_changed(tmp_path, run_
     want = np.moveaxis(rv_stats_transform(chip, means, stds), -1, 0) / 255.0
     with rasterio.open(tmp_path / "o.tif") as out:
         np.testing.assert_allclose(out.read(), want, atol=1e-6)
+
+
+def test_a_zero_std_in_stats_json_gives_raster_visions_values_quietly(tmp_path, run_cli,
+                                                                      make_raster):
+    """A constant channel's std of 0 in stats.json: Raster Vision's z-scores are +-inf,
+    clipped to 0 or 255. geotile gave those values but printed numpy's bare "Warning:
+    divide by zero encountered in divide", naming no file."""
+    image = rgbn(34, np.uint16, 4000)[:3]
+    means, stds = [900.0, 1100.0, 1300.0], [300.0, 0.0, 410.0]
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([0, 1, 2], [
+        stats_transformer()])), rv_stats(means, stds))
+    values, _, result = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    chip = np.moveaxis(image, 0, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.moveaxis(rv_stats_transform(chip, means, stds), -1, 0) / 255.0
+    np.testing.assert_allclose(values, want, atol=1e-6)
+    assert "divide" not in result.output
