@@ -304,8 +304,9 @@ def _parse(path: Path, number: int, tokens: list[str]) -> YoloObject:
         xy = coords.reshape(-1, 2)
         low, high = xy.min(axis=0), xy.max(axis=0)
         centre, size = (low + high) / 2, high - low
-    # Ultralytics' check of a line: its box (centre, size) within 0..1
-    if (centre < 0).any() or (centre > 1).any() or (size < 0).any() or (size > 1).any():
+    # Ultralytics' check of a line: its box (centre, size) within 0..1, give or take 0.01
+    xywh = np.concatenate([centre, size])
+    if xywh.max() > 1.01 or xywh.min() < -0.01 or (xywh.min() < 0 and (size < 0).any()):
         raise InputError(f"{where}: coordinates outside 0..1 ({_span(coords, box)}); YOLO "
                          "gives them as fractions of the image's width and height. Are they "
                          "pixels? Divide x by the width and y by the height.")

@@ -184,6 +184,18 @@ def test_small_excursions_are_clipped_as_ultralytics_does(tmp_path, run_cli):
     assert not _read(tmp_path / "masks" / "b.tif")[0].any()
 
 
+def test_an_object_a_little_past_both_edges_is_taken_as_ultralytics_takes_it(tmp_path, run_cli):
+    """Ultralytics accepts a line whose box (cx cy w h) is within -0.01..1.01: a field
+    spanning the whole width, its vertices at -0.005 and 1.005 (w 1.01), is burnt clipped."""
+    labels, images = _dataset(tmp_path / "ds", {
+        "a": ["0 -0.005 0.1 1.005 0.1 1.005 0.6 -0.005 0.6"]}, names="names: [field]\n")
+    result = run_cli("make-masks", labels, images, "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[4:24, :] = 1
+    np.testing.assert_array_equal(_read(tmp_path / "masks" / "a.tif")[0], expected)
+
+
 def test_round_trip_with_tile_annotations_yolo(tmp_path, run_cli):
     """tile --annotations yolo, then make-masks of its labels/*.txt on its patches: the
     tile's mask patches, pixel for pixel (georeferenced, several classes, holes bridged
