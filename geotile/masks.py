@@ -923,15 +923,18 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
     check_images(yolo, image_paths)
     mapping = class_map or yolo.class_map
     several = len(set(mapping.values())) > 1
-    summaries = []
-    for position, (image, output, replace, tag) in enumerate(zip(
-            image_paths, output_paths, overwrites, complete, strict=True)):
+    prepared = []  # every image's objects placed and classed before any mask is written
+    for position, image in enumerate(image_paths):
         image = input_path(image)
         source = yolo.files[position] or Path(yolo.labels)
         with open_raster(image) as src:
             crs = map_crs(src)
             labels = image_labels(yolo, position, src.width, src.height, src.transform, crs)
-        frame, names = prepare_labels(labels, crs, source, CATEGORY, mapping)
+        prepared.append((image, source, crs, labels,
+                         prepare_labels(labels, crs, source, CATEGORY, mapping)))
+    summaries = []
+    for position, ((image, source, crs, labels, (frame, names)), output, replace, tag) in \
+            enumerate(zip(prepared, output_paths, overwrites, complete, strict=True)):
         summary = _mask_one_image(
             labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
             Path(output), options, CATEGORY, mapping, replace, progress, creation_options,

@@ -196,6 +196,18 @@ def test_an_object_a_little_past_both_edges_is_taken_as_ultralytics_takes_it(tmp
     np.testing.assert_array_equal(_read(tmp_path / "masks" / "a.tif")[0], expected)
 
 
+def test_a_class_the_class_map_lacks_is_refused_before_any_mask(tmp_path, run_cli):
+    """b.txt's class (road) is not in --class-map: refused before a.tif is written."""
+    labels, images = _dataset(tmp_path / "ds", {"a": [_line(0, _fractions(POLYGON))],
+                                                "b": [_line(1, _fractions(POLYGON))]},
+                              images=("a", "b"), names="names: [building, road]\n")
+    (tmp_path / "map.json").write_text('{"building": 1}')
+    result = run_cli("make-masks", labels, images, "-o", f"{tmp_path / 'out'}/",
+                     "--class-map", tmp_path / "map.json")
+    assert_one_line_error(result, "b.txt", "road", "class map")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_round_trip_with_tile_annotations_yolo(tmp_path, run_cli):
     """tile --annotations yolo, then make-masks of its labels/*.txt on its patches: the
     tile's mask patches, pixel for pixel (georeferenced, several classes, holes bridged
