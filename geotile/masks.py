@@ -921,6 +921,8 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
     from geotile.yolo_labels import CATEGORY, check_images, image_labels
 
     check_images(yolo, image_paths)
+    if class_map is None:  # ids are index + 1, given by name: one name, one index
+        _refuse_shared_names(yolo)
     mapping = class_map or yolo.class_map
     several = len(set(mapping.values())) > 1
     prepared = []  # every image's objects placed and classed before any mask is written
@@ -942,6 +944,22 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
         own = yolo.files[position]
         summaries.append({**named_labels(summary, own), "labels": str(own) if own else None})
     return summaries
+
+
+def _refuse_shared_names(yolo) -> None:
+    """InputError when data.yaml names two class indices alike (as class names compare),
+    which index + 1 ids cannot tell apart."""
+    from geotile.class_keys import class_key
+
+    seen: dict[str, int] = {}
+    for index, name in enumerate(yolo.names):
+        first = seen.setdefault(class_key(name), index)
+        if first != index:
+            raise InputError(
+                f"{yolo.data_yaml or yolo.labels}: names calls class indices {first} and "
+                f"{index} alike ({yolo.names[first]!r}, {name!r}), so they cannot be ids "
+                f"{first + 1} and {index + 1}. Give each class its own name, or merge them "
+                f"with a --class-map ({{\"{yolo.names[first]}\": {first + 1}, ...}}).")
 
 
 def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dict]:

@@ -208,6 +208,24 @@ def test_a_class_the_class_map_lacks_is_refused_before_any_mask(tmp_path, run_cl
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize("names", ["names: [car, car, truck]\n", "names: [Car, car, truck]\n"])
+def test_one_name_for_two_indices_is_refused(tmp_path, run_cli, names):
+    """data.yaml naming indices 0 and 1 alike burnt index 1 as id 1 (not 2), its id 2 named
+    '2'; a --class-map that merges them is the way to say so."""
+    labels, images = _dataset(tmp_path / "ds", {"a": [_line(0, _fractions(POLYGON)),
+                                                      _line(1, _fractions(TRIANGLE))]},
+                              names=names)
+    result = run_cli("make-masks", labels, images, "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, "data.yaml", "indices 0 and 1", "--class-map")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    (tmp_path / "map.json").write_text('{"car": 1, "truck": 2}')
+    result = run_cli("make-masks", labels, images, "-o", f"{tmp_path / 'out'}/",
+                     "--class-map", tmp_path / "map.json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "out" / "a.tif")[0],
+                                  _burnt([POLYGON, TRIANGLE]).astype(np.uint8))
+
+
 def test_round_trip_with_tile_annotations_yolo(tmp_path, run_cli):
     """tile --annotations yolo, then make-masks of its labels/*.txt on its patches: the
     tile's mask patches, pixel for pixel (georeferenced, several classes, holes bridged
