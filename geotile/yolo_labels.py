@@ -226,6 +226,11 @@ def read_names(path: Path) -> list[str]:
         raise InputError(f"{path}: cannot be read ({exc}).") from exc
     document = document if isinstance(document, dict) else {}
     names, count = document.get("names"), document.get("nc")
+    if count is not None and not isinstance(count, int | bool):  # '10' or 10.0, as Ultralytics
+        count = _whole(count)
+        if count is None:
+            raise InputError(f"{path}: nc is {document['nc']!r}; it is the number of classes, "
+                             "an integer (nc: 2). Fix it.")
     if names is None and isinstance(count, int) and not isinstance(count, bool) and count > 0:
         return [f"class_{i}" for i in range(count)]
     if isinstance(names, list) and names:

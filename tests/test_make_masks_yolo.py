@@ -226,6 +226,21 @@ def test_one_name_for_two_indices_is_refused(tmp_path, run_cli, names):
                                   _burnt([POLYGON, TRIANGLE]).astype(np.uint8))
 
 
+def test_nc_as_text_or_a_float_is_the_number_ultralytics_reads(tmp_path, run_cli):
+    """nc: '3' beside two names was let through (Ultralytics refuses it); nc: 2.0 or '2'
+    alone were 'no class names' (Ultralytics names them class_0, class_1)."""
+    _refused(tmp_path / "1", run_cli, [], "data.yaml", "nc is 3", names="nc: '3'\nnames: [a, b]\n")
+    _refused(tmp_path / "2", run_cli, [], "data.yaml", "nc", "integer", names="nc: 1.5\n")
+    for number, text in enumerate(["nc: 2.0\n", "nc: '2'\n"]):
+        labels, images = _dataset(tmp_path / f"ok{number}", {"a": [_line(1, BOX)]}, names=text)
+        result = run_cli("make-masks", labels, images, "-o", f"{tmp_path / f'out{number}'}/",
+                         "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["classes"] == ["background", "class_0", "class_1"]
+        np.testing.assert_array_equal(_read(tmp_path / f"out{number}" / "a.tif")[0],
+                                      _box_pixels() * np.uint8(2))
+
+
 def test_round_trip_with_tile_annotations_yolo(tmp_path, run_cli):
     """tile --annotations yolo, then make-masks of its labels/*.txt on its patches: the
     tile's mask patches, pixel for pixel (georeferenced, several classes, holes bridged
