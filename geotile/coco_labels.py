@@ -84,6 +84,14 @@ def is_coco(document) -> bool:
             and ("images" in document or "annotations" in document))
 
 
+def is_coco_results(document) -> bool:
+    """Whether a parsed JSON document is COCO results (Detectron2's, mmdet's): a list of
+    detections, each with ``image_id``, ``category_id`` and ``score``."""
+    return (isinstance(document, list) and bool(document) and all(
+        isinstance(item, dict) and {"image_id", "category_id", "score"} <= set(item)
+        for item in document[:100]))
+
+
 def read_coco(path, document=None) -> Coco | None:
     """The COCO file at ``path`` (``document``: already parsed), checked in structure;
     None when it is no COCO file (then it is other labels). InputError in one line naming

@@ -363,8 +363,13 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
 
     if is_xbd(document):
         return read_xbd(document, path, layer, override)
-    from geotile.coco_labels import is_coco
+    from geotile.coco_labels import is_coco, is_coco_results
 
+    if is_coco_results(document):
+        raise InputError(f"{path}: COCO results (detections with scores, no images or "
+                         "categories), not an instances file: give the annotations file "
+                         "(images, annotations, categories) these were scored against, or "
+                         "vectorize the model's output.")
     if is_coco(document):  # each image's own pixels: placed by make-masks only
         raise InputError(f"{path}: COCO instance annotations, in the pixels of each image "
                          "they list: make-masks takes them (geotile make-masks "

@@ -402,3 +402,19 @@ def test_an_image_listed_twice_is_refused_saying_so(tmp_path, run_cli):
     labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}],
                    images=(("img.png", W, H), ("img.png", W, H)))
     _refused(tmp_path, run_cli, labels, "img.png", "twice", "image ids 1 and 2")
+
+
+def test_a_coco_results_list_says_what_it_is(tmp_path, run_cli):
+    """Detectron2's and mmdet's COCO results (a bare list of detections with scores, no
+    images or categories) were refused as 'not vector data GDAL can read (a GeoJSON object
+    of type None ...)': now one line saying it is a results file and what to give."""
+    image = _png(tmp_path / "img.png")
+    results = tmp_path / "coco_instances_results.json"
+    results.write_text(json.dumps([{"image_id": 1, "category_id": 1, "score": 0.93,
+                                    "segmentation": {"size": [H, W], "counts": "PPYo0"},
+                                    "bbox": [1.0, 2.0, 3.0, 4.0]}]))
+    result = run_cli("make-masks", results, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "coco_instances_results.json", "COCO results",
+                          "instances file")
+    assert "GeoJSON object" not in result.output
+    assert not (tmp_path / "m.tif").exists()
