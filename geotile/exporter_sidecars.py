@@ -1,7 +1,8 @@
 """The files exporters write beside an ONNX model that carries no metadata, asked in turn:
 Hugging Face's (Optimum: :mod:`geotile.hf_sidecars`), MMDeploy's
 (:mod:`geotile.mmdeploy_sidecars`), PaddleSeg's and PaddleRS'
-(:mod:`geotile.paddle_sidecars`), Raster Vision's (:mod:`geotile.rastervision_sidecars`).
+(:mod:`geotile.paddle_sidecars`), Raster Vision's (:mod:`geotile.rastervision_sidecars`),
+segmentation_models_pytorch's (:mod:`geotile.smp_sidecars`: normalisation only).
 The first whose files declare a normalisation, or class names, gives them; the model's
 metadata and the options override them (:class:`geotile.model.OnnxModel`)."""
 from __future__ import annotations
@@ -18,6 +19,7 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     from geotile.mmdeploy_sidecars import PIPELINE, mmdeploy_folder, mmdeploy_normalization
     from geotile.paddle_sidecars import paddle_folder, paddle_normalization
     from geotile.rastervision_sidecars import rv_file, rv_normalization
+    from geotile.smp_sidecars import smp_normalization
 
     declared = hf_normalization(model_path, wanted, scale)
     if declared:
@@ -31,7 +33,7 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     declared = rv_normalization(model_path, wanted, scale)
     if declared:
         return declared, rv_file(model_path)
-    return {}, None
+    return smp_normalization(model_path, wanted, scale)
 
 
 def sidecar_class_names(model_path):
@@ -66,7 +68,8 @@ def sidecar_paths(model_path) -> list[Path]:
     from geotile.mmdeploy_sidecars import mmdeploy_files
     from geotile.paddle_sidecars import paddle_files
     from geotile.rastervision_sidecars import rv_files
+    from geotile.smp_sidecars import smp_files
 
     beside = hf_folder(model_path)
     return [beside / PREPROCESSOR, beside / CONFIG, *mmdeploy_files(model_path),
-            *paddle_files(model_path), *rv_files(model_path)]
+            *paddle_files(model_path), *rv_files(model_path), *smp_files(model_path)]

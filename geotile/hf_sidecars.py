@@ -94,6 +94,10 @@ def hf_class_names(model_path):
     try:
         config = read_json(path)
     except ValueError as exc:
+        from geotile.smp_sidecars import ENCODER_MARK, shows
+
+        if shows(path, ENCODER_MARK):  # smp's, which names no classes: refused for its mean
+            return None, None
         log.warning("%s: %s %s; its class names are not read", Path(model_path).name,
                     f"{CONFIG} beside it" if shown(model_path, path) == CONFIG else path, exc)
         return None, None

@@ -419,6 +419,9 @@ class OnnxModel:
             self.tile_size = suggested
             self.geometry(suggested, batch_size)
         self._name_outputs()
+        from geotile.smp_sidecars import smp_classes_warning
+
+        smp_classes_warning(self.path, [o.channels for o in self.outputs])
         # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
         # changes, costing more than a padded batch: predict keeps one shape on them
         self.steady_batches = self.provider != PROVIDERS["cpu"]

@@ -104,13 +104,15 @@ def _bands(ctx, param, value):
               "image_mean of a Hugging Face preprocessor_config.json beside it, else "
               "the Normalize mean of MMDeploy's pipeline.json, else of PaddleSeg's "
               "deploy.yaml or PaddleRS' model.yml beside it, else Raster Vision's "
-              "learner-config.json, else 0.")
+              "learner-config.json, else that of smp's config.json encoder (or an "
+              "albumentations_config_eval.json Normalize) beside it, else 0.")
 @click.option("--std", callback=_floats, metavar="LIST",
               help="Per-channel std (after --scale). Default: the model's metadata, else "
               "image_std of a Hugging Face preprocessor_config.json beside it, else "
               "the Normalize std of MMDeploy's pipeline.json, else of PaddleSeg's "
               "deploy.yaml or PaddleRS' model.yml beside it, else Raster Vision's "
-              "learner-config.json, else 1.")
+              "learner-config.json, else that of smp's config.json encoder (or an "
+              "albumentations_config_eval.json Normalize) beside it, else 1.")
 @click.option("--scale", type=float, default=None,
               help="Multiply pixels by this first. Default: 1/255 for uint8 (1 when a mean "
               "or std above 1 for the image's channels, given by --mean/--std or read from the "
@@ -196,7 +198,10 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     deploy.yaml or PaddleRS' model.yml beside it (a
     paddle2onnx export: its Normalize, PaddleSeg's default mean and std 0.5
     of pixels / 255 when it gives none) and (class names) model.yml's
-    _Attributes labels or the dataset's label.txt / labels.txt beside it;
+    _Attributes labels or the dataset's label.txt / labels.txt beside it,
+    else (normalisation) from segmentation_models_pytorch's config.json beside
+    it (save_pretrained: its encoder's preprocessing, ImageNet's mean/std for
+    most; an albumentations_config_eval.json Normalize first);
     options override them. A mask classification model's class and mask
     queries (MaskFormer, Mask2Former, OneFormer) are combined into class
     scores as transformers' post-processing does.
