@@ -12,12 +12,14 @@ metadata and the other exporters' files do not declare (options override all, se
   smp-hub model cards load with ``A.Compose.from_pretrained``): its ``Normalize`` (standard:
   pixels / ``max_pixel_value`` minus ``mean``, over ``std``); per-image normalisations are
   warned about. It goes before the encoder's table: it is what the model was evaluated with.
-- config.json (``_model_class``, or ``encoder_name`` without transformers' ``model_type`` /
-  ``architectures``): the encoder's preprocessing from :data:`_ENCODERS`, smp 0.4.0's
-  ``pretrained_settings`` (segmentation_models_pytorch/encoders/*.py; 0.5+ fetch the same
-  values from smp-hub/<encoder>.<weights>/config.json): every encoder takes RGB pixels
-  scaled to 0..1 (input_range [0, 1]: 8-bit pixels / 255), then ImageNet's mean/std but for
-  the exceptions listed. A missing key is smp's default (resnet34, imagenet, 3 channels).
+- config.json (its ``_model_class``, which smp's ``save_pretrained`` always writes and
+  ``smp.from_pretrained`` needs, without transformers' ``model_type`` / ``architectures``;
+  one with an ``encoder_name`` only, a training script's, is warned about): the encoder's
+  preprocessing from :data:`_ENCODERS`, smp 0.4.0's ``pretrained_settings``
+  (segmentation_models_pytorch/encoders/*.py; 0.5+ fetch the same values from
+  smp-hub/<encoder>.<weights>/config.json): every encoder takes RGB pixels scaled to 0..1
+  (input_range [0, 1]: 8-bit pixels / 255), then ImageNet's mean/std but for the exceptions
+  listed. A missing key is smp's default (resnet34, imagenet, 3 channels).
   ``encoder_weights`` null (trained from scratch, or a whole smp-hub checkpoint) gives none
   (said with -v); ``tu-`` encoders take timm's pretrained config, which is not known here,
   and an unknown encoder or weights are warned about once, asking for --mean/--std. smp
@@ -40,7 +42,7 @@ log = logging.getLogger("geotile")
 CONFIG = "config.json"
 ALBUMENTATIONS = "albumentations_config_eval.json"
 FILES = (CONFIG, ALBUMENTATIONS)
-ENCODER_MARK = '"encoder_name"'  # what shows a broken config.json to be smp's
+ENCODER_MARK = '"_model_class"'  # what shows a broken config.json to be smp's
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 INCEPTION = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
@@ -95,10 +97,10 @@ def smp_folder(model_path) -> Path:
 
 
 def is_smp_config(config) -> bool:
-    """Whether ``config`` is smp's config.json (its ``_model_class``, or an ``encoder_name``),
-    not transformers' (``model_type``, ``architectures``)."""
+    """Whether ``config`` is smp's config.json (its ``_model_class``: an ``encoder_name``
+    alone may be anyone's), not transformers' (``model_type``, ``architectures``)."""
     return isinstance(config, dict) and not {"model_type", "architectures"} & set(config) \
-        and ("_model_class" in config or isinstance(config.get("encoder_name"), str))
+        and "_model_class" in config
 
 
 def _warn_once(model_path, message: str, *args) -> None:
@@ -187,9 +189,16 @@ def smp_normalization(model_path, wanted=("mean", "std"), scale: bool = True):
     if found is not None:
         return found, (smp_folder(model_path) / ALBUMENTATIONS if found else None)
     config, path = smp_config(model_path)
-    if config is None:
-        return {}, None
     name = Path(model_path).name
+    if config is None:
+        other = _read(path, ENCODER_MARK)
+        if isinstance(other, dict) and isinstance(other.get("encoder_name"), str) \
+                and not {"model_type", "architectures"} & set(other):
+            _warn_once(model_path, "%s: its %s names encoder %s but has no _model_class: not "
+                       "smp's save_pretrained file (a training config?), its normalisation is "
+                       "not read: give --mean and --std the model was trained with", name,
+                       CONFIG, other["encoder_name"])
+        return {}, None
     default = "tu-vit_base_patch16_224.augreg_in21k" if config.get("_model_class") == "DPT" \
         else "resnet34"
     encoder = str(config.get("encoder_name", default))

@@ -204,7 +204,7 @@ def test_classes_other_than_the_output_s_channels_are_warned(tmp_path, run_cli, 
 
 
 @pytest.mark.parametrize(("name", "text"), [
-    ("config.json", '{"encoder_name": "resnet34", "classes": '),
+    ("config.json", '{"encoder_name": "resnet34", "_model_class": "Unet", "classes": '),
     ("albumentations_config_eval.json", '{"transform": {"__class_fullname__": "Compose"'),
     ("albumentations_config_eval.json", json.dumps({"transform": {
         "__class_fullname__": "Normalize", "max_pixel_value": 0}})),
@@ -275,3 +275,22 @@ def test_predict_help_names_smp_s_config(run_cli):
     text = " ".join(run_cli("predict", "--help").output.split())
     assert "segmentation_models_pytorch's config.json" in text
     assert "else that of smp's config.json encoder" in text
+
+
+@pytest.mark.parametrize("config", [
+    # a user's training config beside the export, with its own statistics
+    {"encoder_name": "resnet34", "encoder_weights": "imagenet", "classes": 2,
+     "mean": [0.3, 0.3, 0.3], "std": [0.1, 0.1, 0.1], "lr": 0.001},
+    {"encoder_name": "resnet50", "in_channels": 3, "classes": 2},
+])
+def test_a_config_json_without_smp_s_model_class_is_not_read_as_smp_s(
+        tmp_path, run_cli, make_raster, image, config):
+    """smp's save_pretrained always writes _model_class (smp.from_pretrained needs it, 0.3.4
+    on); a config.json with an encoder_name only is anyone's: it gave ImageNet's mean/std
+    silently, now none is applied and a warning asks for --mean/--std."""
+    path = smp_folder(tmp_path / "unet", config)
+    out, _, stderr = predicted(run_cli, make_raster, image, tmp_path, path)
+    np.testing.assert_allclose(out, reference(path, image, NONE), atol=1e-6)
+    assert ".imagenet" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if "_model_class" in line]
+    assert len(lines) == 1 and "give --mean and --std" in lines[0], stderr
