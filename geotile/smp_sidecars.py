@@ -35,6 +35,7 @@ import re
 from pathlib import Path
 
 from geotile.errors import ModelError
+from geotile.rastervision_sidecars import DTYPE_MAX
 from geotile.sidecar_files import read_json, sidecar_folder
 
 log = logging.getLogger("geotile")
@@ -139,10 +140,12 @@ def smp_config(model_path):
 
 
 def _normalize_transforms(transform):
-    """Every Normalize of an albumentations transform dict, those nested in Compose too."""
+    """Every Normalize and ToFloat of an albumentations transform dict in order, those nested
+    in Compose too."""
     if not isinstance(transform, dict):
         return
-    if str(transform.get("__class_fullname__", "")).rsplit(".", 1)[-1] == "Normalize":
+    if str(transform.get("__class_fullname__", "")).rsplit(".", 1)[-1] in {"Normalize",
+                                                                         "ToFloat"}:
         yield transform
     for inner in transform.get("transforms") or []:
         yield from _normalize_transforms(inner)
@@ -153,7 +156,12 @@ def _albumentations_normalization(model_path, wanted, scale):
     saved = _read(path, '"__class_fullname__"')
     if not isinstance(saved, dict) or not isinstance(saved.get("transform"), dict):
         return None
-    normalize = next(_normalize_transforms(saved["transform"]), None)
+    divisors, normalize = [], None  # ToFloat's max_value before the Normalize: pixels / it
+    for transform in _normalize_transforms(saved["transform"]):
+        if str(transform.get("__class_fullname__")).rsplit(".", 1)[-1] == "Normalize":
+            normalize = transform
+            break
+        divisors.append(transform.get("max_value"))
     if normalize is None:
         return None
     name = Path(model_path).name
@@ -170,8 +178,22 @@ def _albumentations_normalization(model_path, wanted, scale):
         raise ModelError(f"{path}: Normalize max_pixel_value {top!r} is not a number > 0; "
                          "fix it, or give --mean, --std and --scale.")
     found = {}
-    if scale:
-        found["scale"] = (1 / float(top), f"{ALBUMENTATIONS} Normalize max_pixel_value {top!r}")
+    for divisor in divisors:
+        if divisor is None and top == 1 and len(divisors) == 1:
+            top = DTYPE_MAX  # ToFloat(max_value=None): by the pixels' type's maximum
+        elif isinstance(divisor, bool) or not isinstance(divisor, int | float) \
+                or not math.isfinite(divisor) or divisor <= 0 or top == DTYPE_MAX:
+            raise ModelError(f"{path}: ToFloat max_value {divisor!r} before its Normalize "
+                             "is not a number > 0 geotile can scale by; fix it, or give "
+                             "--mean, --std and --scale.")
+        else:
+            top *= divisor
+    if scale and top == DTYPE_MAX:
+        found["scale"] = (DTYPE_MAX, f"{ALBUMENTATIONS} ToFloat max_value None")
+    elif scale:
+        found["scale"] = (1 / float(top), f"{ALBUMENTATIONS} "
+                          f"{'ToFloat and ' if divisors else ''}Normalize max_pixel_value "
+                          f"{top!r}")
     for key, default in zip(("mean", "std"), IMAGENET, strict=True):
         if key in wanted:
             value = normalize.get(key)

@@ -208,6 +208,10 @@ def test_classes_other_than_the_output_s_channels_are_warned(tmp_path, run_cli, 
     ("albumentations_config_eval.json", '{"transform": {"__class_fullname__": "Compose"'),
     ("albumentations_config_eval.json", json.dumps({"transform": {
         "__class_fullname__": "Normalize", "max_pixel_value": 0}})),
+    ("albumentations_config_eval.json", json.dumps({"transform": {
+        "__class_fullname__": "Compose", "transforms": [
+            {"__class_fullname__": "ToFloat", "max_value": "65535"},
+            {"__class_fullname__": "Normalize", "max_pixel_value": 1.0}]}})),
 ])
 def test_a_broken_smp_file_is_one_line(tmp_path, run_cli, make_raster, image, name, text):
     path = smp_folder(tmp_path / "unet", files={name: text})
@@ -294,3 +298,23 @@ def test_a_config_json_without_smp_s_model_class_is_not_read_as_smp_s(
     assert ".imagenet" not in stderr, stderr
     lines = [line for line in stderr.splitlines() if "_model_class" in line]
     assert len(lines) == 1 and "give --mean and --std" in lines[0], stderr
+
+
+@pytest.mark.parametrize(("max_value", "dtype", "scale"), [
+    (255.0, np.uint8, 1 / 255), (4095, np.uint16, 1 / 4095), (None, np.uint8, 1 / 255),
+    (None, np.uint16, 1 / 65535)])
+def test_albumentations_to_float_before_normalize_scales_the_pixels(
+        tmp_path, run_cli, make_raster, image, max_value, dtype, scale):
+    """A.Compose([A.ToFloat(max_value), A.Normalize(mean, std, max_pixel_value=1.0)]): the
+    ToFloat was skipped, so 8-bit pixels reached the Normalize as 0..255 (inputs ~1000 instead
+    of -2..2); now they are divided by max_value (by their type's maximum for None) first."""
+    saved = json.loads(json.dumps(ALBUMENTATIONS))
+    saved["transform"]["transforms"][1]["max_pixel_value"] = 1.0
+    saved["transform"]["transforms"].insert(0, {"__class_fullname__": "ToFloat",
+                                                "max_value": max_value, "p": 1.0})
+    path = smp_folder(tmp_path / "unet", files={"albumentations_config_eval.json": saved})
+    pixels = (image.astype(np.uint16) * 16).astype(dtype) if dtype == np.uint16 else image
+    out, _, stderr = predicted(run_cli, make_raster, pixels, tmp_path, path)
+    np.testing.assert_allclose(out, reference(path, pixels, ([0.3, 0.4, 0.5], [0.2, 0.25, 0.3]),
+                                              scale), atol=1e-5)
+    assert "albumentations_config_eval.json ToFloat" in stderr, stderr
