@@ -374,6 +374,13 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
         raise InputError(f"{path}: COCO instance annotations, in the pixels of each image "
                          "they list: make-masks takes them (geotile make-masks "
                          f"{path.name} IMAGE... -o masks/); give vector labels here.")
+    from geotile.labelme_labels import is_labelme
+
+    if is_labelme(document):  # one image's own pixels: placed by make-masks only
+        raise InputError(f"{path}: Labelme shapes, in the pixels of the image they were drawn "
+                         "on: make-masks takes them (geotile make-masks "
+                         f"{path.parent.name or '.'}/ IMAGE... -o masks/); give vector labels "
+                         "here.")
     _one_layer(path, layer)
     kind = document.get("type") if isinstance(document, dict) else None
     if kind == "FeatureCollection":

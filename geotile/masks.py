@@ -731,15 +731,20 @@ def make_masks(
     from geotile.input_files import check_pairs, path_list
     from geotile.input_paths import input_path, refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder
+    from geotile.labelme_labels import is_labelme_labels
     from geotile.labels import read_labels
     from geotile.output_files import check_geotiff_name, check_output
     from geotile.yolo_labels import is_yolo_labels
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
-    yolo = None
+    yolo = labelme = None
     if is_yolo_labels(labels_path):  # before a pattern of them is taken for vector files
         check_pairs(image_paths, output_paths)
         yolo = _yolo(labels_path, image_paths, options, class_field, palette, labels_crs, layer)
+    elif is_labelme_labels(labels_path, layer):  # one file, or a folder of them
+        check_pairs(image_paths, output_paths)
+        labelme = _labelme(labels_path, image_paths, options, class_field, palette,
+                           labels_crs, layer)
     elif is_label_folder(labels_path, layer):
         return _by_label_file(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
@@ -748,8 +753,9 @@ def make_masks(
             palette=palette, resume=resume, settings=settings)
     check_pairs(image_paths, output_paths)
     extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
+    own = yolo or labelme  # each image's own label file
     refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths, *(
-        [f for f in yolo.files if f] if yolo else [])])
+        [f for f in own.files if f] if own else [])])
     for output in output_paths:
         check_geotiff_name(output)
     co = mask_creation_options(creation_options, len(options.channels))
@@ -761,8 +767,10 @@ def make_masks(
         settings = {**settings, "class_values": sorted(map(str, class_values))}
     if yolo is not None:  # names by index without data.yaml: those of the whole run
         settings = {**settings, "yolo_names": yolo.names}
+    if labelme is not None:  # ids by name: other names in the run would change them
+        settings = {**settings, "labelme_names": sorted(labelme.names)}
     complete = [resume_digest("make-masks", settings, [
-        *(yolo.sources(i) if yolo else [labels_path]), *extra, image])
+        *(own.sources(i) if own else [labels_path]), *extra, image])
         for i, image in enumerate(image_paths)]
     overwrites = [overwrite] * len(output_paths)
     skipped: dict[int, dict] = {}
@@ -777,6 +785,8 @@ def make_masks(
                                                for seq in (image_paths, output_paths, complete))
         if yolo is not None:
             yolo = yolo.take(todo)
+        if labelme is not None:
+            labelme = labelme.take(todo)
         if not todo:
             return list(skipped.values())
     for output, replace in zip(output_paths, overwrites, strict=True):
@@ -784,6 +794,10 @@ def make_masks(
     if yolo is not None:
         return _in_order(skipped, _yolo_masks(yolo, image_paths, output_paths, overwrites,
                                               complete, options, class_map, progress, co))
+    if labelme is not None:
+        return _in_order(skipped, _labelme_masks(labelme, image_paths, output_paths,
+                                                 overwrites, complete, options, class_map,
+                                                 progress, co))
     coco = _coco(labels_path, options, class_field, palette, labels_crs, layer)
     if coco is not None:
         return _in_order(skipped, _coco_masks(coco, image_paths, output_paths, overwrites,
@@ -943,6 +957,57 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
             tag, multi=several, listed=True)
         own = yolo.files[position]
         summaries.append({**named_labels(summary, own), "labels": str(own) if own else None})
+    return summaries
+
+
+def _labelme(labels_path, image_paths, options: MaskOptions, class_field, palette,
+             labels_crs, layer):
+    """The Labelme files of the images (:mod:`geotile.labelme_labels`), read and checked
+    once; InputError for options of other labels."""
+    from geotile.labelme_labels import read_labelme
+
+    other = [name for name, given in (
+        ("--class-field", class_field is not None), ("--palette", palette is not None),
+        ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
+        ("--line-width", options.line_width is not None)) if given]
+    if other:
+        raise InputError(f"{labels_path}: Labelme shapes are in each image's pixels, classed "
+                         f"by their labels: {', '.join(other)} "
+                         f"{'applies' if len(other) == 1 else 'apply'} to other labels; leave "
+                         f"{'it' if len(other) == 1 else 'them'} out (--class-map maps "
+                         "the labels).")
+    return read_labelme(labels_path, image_paths)
+
+
+def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, options,
+                   class_map, progress, creation_options) -> list[dict]:
+    """make_masks of Labelme files: every image checked (its size, its EXIF orientation)
+    and its shapes placed and classed before any mask is written, then each mask from its
+    own file, in its pixels; summaries name the file (``labels``)."""
+    from geotile.input_paths import input_path
+    from geotile.labelme_labels import CATEGORY, check_images, image_labels
+    from geotile.no_georef import map_crs
+    from geotile.raster import open_raster
+
+    check_images(labelme, image_paths)
+    prepared = []
+    for position, image in enumerate(image_paths):
+        image = input_path(image)
+        source = labelme.files[position]
+        with open_raster(image) as src:
+            crs = map_crs(src)
+            labels = image_labels(labelme, position, src.transform, crs)
+        prepared.append((image, source, crs, labels,
+                         prepare_labels(labels, crs, source, CATEGORY, class_map)))
+    summaries = []
+    for (image, source, crs, labels, (frame, names)), output, replace, tag in zip(
+            prepared, output_paths, overwrites, complete, strict=True):
+        several = len([i for i in names if i]) > 1
+        summary = _mask_one_image(
+            labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
+            Path(output), options, CATEGORY, class_map, replace, progress, creation_options,
+            tag, multi=several, listed=True)
+        summaries.append(named_labels(summary, source))
     return summaries
 
 

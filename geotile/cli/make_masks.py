@@ -128,6 +128,17 @@ def make_masks(
     one) is a negative image, all background. Class index i is id i + 1, named by the
     data.yaml in the labels' folder or up to 3 above (else class_0, class_1, ...).
 
+    LABELS may be Labelme JSON files (shapes, imageHeight, imageWidth), one per IMAGE in a
+    folder (or beside the images), paired by name as above (an IMAGE without its JSON is
+    refused: Labelme saves one, shapes [], for an image without objects): shapes in the
+    image's pixels (origin at its top-left corner), of its size, burnt by the pixel-centre
+    rule (Labelme's own PIL export takes a vertex as a pixel's centre: the two differ on
+    pixels along outlines only). polygon, rectangle, oriented_rectangle, circle (the
+    pixels whose centre is inside it) and mask (its PNG exactly) are burnt, later shapes
+    on top; line, linestrip, point and points are left out with a warning; one group_id
+    and label make one instance. Labels get ids 1..N by sorted name over all the files
+    (_background_ is 0; --class-map maps the names).
+
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
@@ -159,6 +170,7 @@ def make_masks(
     $ geotile make-masks geojson/buildings/ RGB-PanSharpen/ -o masks/
     $ geotile make-masks annotation.json images/ -o masks/
     $ geotile make-masks dataset/labels/train dataset/images/train -o masks/
+    $ geotile make-masks labelme/ 'labelme/*.jpg' -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
@@ -182,7 +194,7 @@ def make_masks(
     mapping = None
     if class_map is not None:
         if class_field is None and not _is_label_raster(labels) and not _is_coco(labels) \
-                and not _is_yolo(labels):
+                and not _is_yolo(labels) and not _is_labelme(labels, layer):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map, zero=class_field is None
                                  and _is_label_raster(labels))  # its 0 may be a class
@@ -240,7 +252,7 @@ def make_masks(
                 f"{summary['positive_pixels']} positive pixels"
                 + (f", {ignored} ignored ({why})" if ignored else "")
             )
-        if class_field is not None and mapping is None:
+        if (class_field is not None or _is_labelme(labels, layer)) and mapping is None:
             _echo_named_ids(summaries)
         negatives = sum("labels" in s and s["labels"] is None for s in summaries)
         if negatives:
@@ -294,6 +306,12 @@ def _is_yolo(labels) -> bool:
     from geotile.yolo_labels import is_yolo_labels
 
     return is_yolo_labels(labels)
+
+
+def _is_labelme(labels, layer) -> bool:
+    from geotile.labelme_labels import is_labelme_labels
+
+    return is_labelme_labels(labels, layer)
 
 
 def _echo_label_raster(summary: dict) -> None:

@@ -1,0 +1,430 @@
+"""Labelme JSON label files (wkentaro/labelme: one ``<stem>.json`` per image, beside it or in
+a folder of their own) as make-masks labels.
+
+A file is Labelme's by its keys: a ``shapes`` list, with ``imageHeight``/``imageWidth`` or
+``imagePath``. Each shape is ``{"label", "points": [[x, y], ...], "shape_type", "group_id",
+"mask"}`` in the pixel coordinates of its image (origin at the top-left corner of the
+top-left pixel, x right, y down), placed through the image's geotransform (its pixels where
+it has none) and burnt as vector labels are (pixel centre inside; --all-touched). Labelme's
+own export (``labelme.utils.shape_to_mask``) draws them with PIL instead, which takes a
+vertex as a pixel's centre and fills the outline too: its masks may hold one more pixel
+along the shapes' right and bottom edges.
+
+Shapes burnt: ``polygon`` (no ``shape_type``: a polygon, as Labelme reads it),
+``rectangle`` (2 corners, in any order), ``oriented_rectangle`` (4 corners), ``circle``
+(centre and a point on it: exactly the pixels whose centre lies inside or on the circle)
+and ``mask`` (a base64 PNG of its box, placed with its top-left pixel at the shape's first
+point: exactly its pixels). ``line``, ``linestrip``, ``point`` and ``points`` have no area:
+left out, with one warning counting them. Shapes of one ``group_id`` and label are one
+instance (Labelme's shapes_to_label), for make-masks' boundary and contact bands; later
+shapes win where they overlap. Class names are the labels; ids are given by name over the
+whole run (:func:`geotile.labels.class_ids`: 1..N by sorted name, ``_background_`` and
+other names of background 0, --class-map maps them).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from geotile.errors import GeotileWarning, InputError
+
+#: the field of the Labels holding each shape's label (its class name)
+CATEGORY = "label"
+#: shape types with an area, and the number of points each needs (None: at least 3)
+AREA = {"polygon": None, "rectangle": 2, "oriented_rectangle": 4, "circle": 2, "mask": None}
+#: shape types without one: left out
+NO_AREA = ("line", "linestrip", "point", "points")
+#: Labelme's keys: a file's start naming one of them is worth parsing to see
+_SNIFF = re.compile(rb'"(?:shapes|imagePath|imageData|imageHeight|imageWidth)"\s*:')
+SNIFF_BYTES = 1 << 12
+#: px: the outlines of a mask's pixels are drawn this far inside their edges (as COCO's RLE)
+MASK_INSET = 1e-6
+#: px: the most a circle's inscribed polygon lies inside the circle
+CIRCLE_SAGITTA = 0.01
+
+
+@dataclass
+class LabelmeFile:
+    """One Labelme file, read and checked: its shapes as instances in burn order."""
+
+    path: Path
+    #: (imageWidth, imageHeight), None where the file gives none
+    size: tuple[int, int] | None
+    image_path: str | None
+    #: (label, geometry in the image's pixel coordinates), later on top
+    instances: list[tuple[str, object]] = field(default_factory=list)
+    #: shapes[] positions of the shapes without area (lines, points) and of zero area
+    no_area: list[int] = field(default_factory=list)
+    slivers: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Labelme:
+    """A run's Labelme files, read and checked once."""
+
+    labels: str
+    #: each image's file, in the order of the images
+    files: list[Path]
+    read: dict[Path, LabelmeFile]
+    #: the class names of the whole run, first seen first
+    names: list[str]
+
+    def take(self, positions: list[int]) -> Labelme:
+        """The labels of the images at ``positions`` (those --resume does not skip)."""
+        return Labelme(self.labels, [self.files[i] for i in positions], self.read, self.names)
+
+    def sources(self, position: int) -> list[Path]:
+        """The files image ``position``'s mask is made from (for --resume's digest)."""
+        return [self.files[position]]
+
+
+def is_labelme(document) -> bool:
+    """Whether a parsed JSON document is a Labelme file: a ``shapes`` list beside
+    ``imageHeight``/``imageWidth`` or ``imagePath``."""
+    return (isinstance(document, dict) and isinstance(document.get("shapes"), list)
+            and ("imagePath" in document or "imageHeight" in document
+                 or "imageWidth" in document))
+
+
+def is_labelme_file(path) -> bool:
+    """Whether ``path`` is a local file holding a Labelme document (its start names a
+    Labelme key: then it is parsed)."""
+    path = Path(os.fspath(path))
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    if _SNIFF.search(head) is None:
+        return False
+    try:
+        return is_labelme(_parse(path))
+    except InputError:
+        return False
+
+
+def is_labelme_labels(labels, layer: str | None = None) -> bool:
+    """Whether LABELS is a Labelme file, or a folder (or a pattern) of label files whose
+    JSON files are Labelme's."""
+    from geotile.label_folders import is_label_folder, label_files
+
+    path = Path(os.fspath(labels))
+    if path.is_file():
+        return is_labelme_file(path)
+    if not is_label_folder(labels, layer):
+        return False
+    return any(is_labelme_file(f) for f in label_files(labels)
+               if f.suffix.lower() == ".json")
+
+
+def _parse(path: Path):
+    from geotile.json_text import decoded, loads
+
+    try:
+        return loads(decoded(path.read_bytes()))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a JSON file ({first}). Give Labelme's JSON file of "
+                         "the image (shapes, imageHeight, imageWidth).") from exc
+
+
+def read_labelme(labels, images) -> Labelme:
+    """The Labelme files of ``images``: LABELS one file (of one image), or each image's file
+    of the folder (paired by name: :func:`geotile.label_folders.pair_labels`), every file
+    read and checked; InputError in one line before anything is written."""
+    from geotile.label_folders import pair_labels
+
+    path = Path(os.fspath(labels))
+    if path.is_file():
+        if len(images) != 1:
+            raise InputError(f"{path}: Labelme's labels of one image "
+                             f"({_image_name(path)}), but {len(images)} IMAGEs are given. "
+                             "Give its one image, or a folder of Labelme files for several.")
+        files = [path]
+    else:
+        files = pair_labels(labels, images)
+    read = {f: read_file(f) for f in dict.fromkeys(files)}
+    names: dict[str, None] = {}
+    for found in read.values():
+        for label, _ in found.instances:
+            names.setdefault(label, None)
+    _say_left_out(labels, read, "no_area", "line, linestrip, point or points shape",
+                  "they have no area to burn")
+    _say_left_out(labels, read, "slivers", "shape", "they have no area (points on one line, "
+                  "a circle of radius 0)")
+    return Labelme(os.fspath(labels), files, read, list(names))
+
+
+def _image_name(path: Path) -> str:
+    try:
+        document = _parse(path)
+    except InputError:
+        return "?"
+    name = document.get("imagePath") if isinstance(document, dict) else None
+    return str(name) if name else path.stem
+
+
+def _say_left_out(labels, read: dict, attribute: str, what: str, why: str) -> None:
+    found = [(f, getattr(f, attribute)) for f in read.values() if getattr(f, attribute)]
+    if not found:
+        return
+    count = sum(len(positions) for _, positions in found)
+    first, positions = found[0]
+    warnings.warn(f"{labels}: {count} {what}{'s' if count > 1 else ''} "
+                  f"{'were' if count > 1 else 'was'} left out ({first.path.name} "
+                  f"shapes[{positions[0]}]{' first' if count > 1 else ''}): {why}.",
+                  GeotileWarning, stacklevel=4)
+
+
+def read_file(path: Path) -> LabelmeFile:
+    """One Labelme file, its shapes checked and made instances; InputError naming the file
+    (and the shape) otherwise."""
+    document = _parse(path)
+    if not is_labelme(document):
+        raise InputError(f"{path}: not a Labelme label file (no 'shapes' list beside "
+                         "imageHeight, imageWidth or imagePath), but the other labels of "
+                         "this run are. Give each image its Labelme JSON file.")
+    size = _size(path, document)
+    image_path = document.get("imagePath")
+    found = LabelmeFile(path, size, image_path if isinstance(image_path, str) else None)
+    items = []  # (position, label, group, geometry)
+    for position, shape in enumerate(document["shapes"]):
+        item = _shape(path, position, shape, found)
+        if item is not None:
+            items.append(item)
+    found.instances = _instances(items)
+    return found
+
+
+def _size(path: Path, document: dict) -> tuple[int, int] | None:
+    """(imageWidth, imageHeight); None where the file gives neither."""
+    width, height = document.get("imageWidth"), document.get("imageHeight")
+    if width is None and height is None:
+        return None
+    for key, value in (("imageWidth", width), ("imageHeight", height)):
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not float(value).is_integer() or value <= 0):
+            raise InputError(f"{path}: {key} is {value!r}; it is the size of the image in "
+                             "pixels. Fix it (Labelme writes both).")
+    return int(width), int(height)
+
+
+def _shape(path: Path, position: int, shape, found: LabelmeFile):
+    """(position, label, group key, geometry) of one shape; None for one left out."""
+    where = f"{path}: shapes[{position}]"
+    if not isinstance(shape, dict):
+        raise InputError(f"{where} is not an object. Fix or remove it.")
+    label = shape.get("label")
+    if not isinstance(label, str) or not label.strip():
+        raise InputError(f"{where} has label {label!r}; give each shape a label (its class "
+                         "name). Fix or remove it.")
+    kind = shape.get("shape_type")
+    kind = "polygon" if kind is None else kind  # as Labelme's shape_to_mask reads it
+    if kind in NO_AREA:
+        found.no_area.append(position)
+        return None
+    if kind not in AREA:
+        raise InputError(f"{where} ({label!r}) has shape_type {kind!r}; make-masks burns "
+                         f"{', '.join(AREA)} and leaves out {', '.join(NO_AREA)}. Convert it "
+                         "or remove it.")
+    xy = _points(where, label, kind, shape.get("points"))
+    if kind == "mask":
+        geometry = _mask_shape(where, label, shape.get("mask"), xy[0])
+    elif kind == "circle":
+        geometry = circle(*xy[0], *xy[1])
+    elif kind == "rectangle":
+        geometry = shapely.box(*xy.min(axis=0), *xy.max(axis=0))
+    else:
+        from geotile.coco_labels import _polygonal
+
+        geometry = _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+    if geometry is None or geometry.is_empty or geometry.area <= 0:
+        if kind != "mask":  # a mask of no pixel is nothing to burn, and no mistake
+            found.slivers.append(position)
+        return None
+    group = shape.get("group_id")
+    key = (label, repr(group)) if group is not None else position
+    return position, label, key, geometry
+
+
+def _points(where: str, label: str, kind: str, points) -> np.ndarray:
+    """The shape's points as an (n, 2) array, checked for its kind."""
+    if (not isinstance(points, list) or not points or not all(
+            isinstance(p, list) and len(p) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+            for p in points)):
+        shown = str(points) if len(str(points)) <= 40 else str(points)[:37] + "..."
+        raise InputError(f"{where} ({label!r}) has points {shown}; give a list of [x, y] "
+                         "pixel coordinates. Fix or remove it.")
+    xy = np.asarray(points, dtype=np.float64)
+    if not np.isfinite(xy).all():
+        raise InputError(f"{where} ({label!r}) has a point that is not a finite number. Fix "
+                         "or remove it.")
+    need = AREA[kind]
+    if kind == "polygon" and len(xy) < 3:
+        raise InputError(f"{where} ({label!r}) is a polygon of {len(xy)} point(s); it needs "
+                         "at least 3 points. Fix or remove it.")
+    if need is not None and len(xy) != need:
+        raise InputError(f"{where} ({label!r}) is a {kind} of {len(xy)} point(s); a {kind} "
+                         f"has {need} points"
+                         + (" (two opposite corners)" if kind == "rectangle" else
+                            " (its centre and a point on it)" if kind == "circle" else "")
+                         + ". Fix or remove it.")
+    return xy
+
+
+def _instances(items: list) -> list[tuple[str, object]]:
+    """(label, geometry) of each instance, in burn order: the shapes of one group (one
+    ``group_id`` and label) as one geometry, burnt where its last shape stands; each earlier
+    part less the other shapes between it and that one, so that every pixel keeps the shape
+    Labelme paints last there."""
+    last = {key: number for number, (_, _, key, _) in enumerate(items)}
+    parts: dict = {}
+    for number, (_, label, key, geometry) in enumerate(items):
+        end = last[key]
+        if number < end:
+            between = [g for _, _, k, g in items[number + 1:end] if k != key]
+            if between:
+                geometry = shapely.difference(geometry, shapely.union_all(between))
+        parts.setdefault(key, (label, []))[1].append(geometry)
+    order = sorted(parts, key=lambda key: last[key])
+    instances = []
+    for key in order:
+        label, pieces = parts[key]
+        geometry = pieces[0] if len(pieces) == 1 else shapely.union_all(pieces)
+        if not geometry.is_empty:
+            instances.append((label, geometry))
+    return instances
+
+
+def circle(cx: float, cy: float, px: float, py: float):
+    """The circle of centre (cx, cy) through (px, py), in pixel coordinates, as a polygon
+    that the pixel-centre rule burns exactly as the circle: the pixels whose centre lies
+    inside or on it. The union of an inscribed polygon (within ``CIRCLE_SAGITTA`` px of the
+    circle, for --all-touched) and the convex hull of those pixel centres, grown by less
+    than the distance from it of any other pixel centre (half of 1 / its longest edge: a
+    lattice point off a lattice segment's line lies at least 1 / its length from it)."""
+    r2 = (px - cx) ** 2 + (py - cy) ** 2
+    if not r2 > 0:
+        return shapely.Polygon()
+    radius = math.sqrt(r2)
+    rows = np.arange(math.floor(cy - radius - 0.5) - 1, math.ceil(cy + radius - 0.5) + 2)
+    dy2 = (rows + 0.5 - cy) ** 2
+    half = np.sqrt(np.maximum(r2 - dy2, 0.0))
+    first = np.ceil(cx - half - 0.5)
+    last = np.floor(cx + half - 0.5)
+
+    def inside(columns):
+        return (columns + 0.5 - cx) ** 2 + dy2 <= r2
+
+    for _ in range(2):  # the rounding of sqrt: the exact test decides
+        first = np.where(inside(first - 1), first - 1, np.where(inside(first), first,
+                                                                first + 1))
+        last = np.where(inside(last + 1), last + 1, np.where(inside(last), last, last - 1))
+    keep = inside(first) & inside(last) & (first <= last)
+    sides = max(8, min(4096, math.ceil(math.pi / math.acos(
+        max(-1.0, 1 - CIRCLE_SAGITTA / radius)))))
+    angles = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    inner = radius * (1 - 1e-9)  # its vertices off pixel centres on the circle: the hull's
+    inscribed = shapely.Polygon(np.column_stack((cx + inner * np.cos(angles),
+                                                 cy + inner * np.sin(angles))))
+    if not keep.any():
+        return inscribed
+    centres = np.concatenate([np.column_stack((first[keep] + 0.5, rows[keep] + 0.5)),
+                              np.column_stack((last[keep] + 0.5, rows[keep] + 0.5))])
+    hull = shapely.MultiPoint(centres).convex_hull
+    ring = shapely.get_coordinates(hull)
+    edges = np.hypot(*np.diff(ring, axis=0).T) if len(ring) > 1 else np.zeros(1)
+    grown = hull.buffer(0.5 / max(1.0, float(edges.max())), quad_segs=4)
+    return shapely.union(inscribed, grown)
+
+
+def _mask_shape(where: str, label: str, text, origin: np.ndarray):
+    """The pixels of a mask shape's PNG as polygons (their edges drawn ``MASK_INSET``
+    inside), its top-left pixel at ``origin`` (the shape's first point, whole pixels as
+    Labelme takes them); None when it has no pixel."""
+    import base64
+    import binascii
+
+    from affine import Affine
+    from rasterio.errors import RasterioIOError
+    from rasterio.features import shapes
+    from rasterio.io import MemoryFile
+
+    from geotile.no_georef import quiet_rasterio
+
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"{where} ({label!r}) is a mask shape with no PNG in 'mask'. Fix "
+                         "or remove it.")
+    try:
+        raw = base64.b64decode(text, validate=False)
+        with quiet_rasterio(), MemoryFile(raw) as memory, memory.open() as src:
+            if src.count != 1:
+                raise InputError(f"{where} ({label!r}) has a mask of {src.count} bands; "
+                                 "Labelme's is a one-band PNG (0 outside, 1 inside). Fix or "
+                                 "remove it.")
+            mask = src.read(1) != 0
+    except (binascii.Error, RasterioIOError, ValueError) as exc:
+        raise InputError(f"{where} ({label!r}) has a mask that is not a base64 PNG "
+                         f"({str(exc).splitlines()[0] if str(exc) else exc!r}). Fix or "
+                         "remove it.") from exc
+    if not mask.any():
+        return None
+    x0, y0 = (math.floor(v) for v in origin)
+    polygons = [shapely.geometry.shape(g) for g, _ in shapes(
+        mask.astype(np.uint8), mask=mask, transform=Affine.translation(x0, y0))]
+    return shapely.buffer(shapely.union_all(polygons), -MASK_INSET, join_style="mitre")
+
+
+def check_images(labelme: Labelme, images) -> None:
+    """Refuse, before any mask is written, an image whose Labelme file was drawn on another
+    size (imageWidth x imageHeight), or turned by its EXIF orientation: Labelme shows (and
+    labels) such a JPEG turned, not the stored pixels GDAL reads."""
+    from geotile.input_paths import input_path
+    from geotile.raster import open_raster
+
+    for position, image in enumerate(images):
+        found = labelme.read[labelme.files[position]]
+        with open_raster(input_path(image)) as src:
+            orientation = src.tags().get("EXIF_Orientation", "1").strip()
+            width, height = src.width, src.height
+        turned = orientation not in ("", "1")
+        if turned and found.instances:
+            name = input_path(image).name
+            raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, "
+                             f"and {found.path.name} is drawn on it as turned (Labelme shows it "
+                             "so), not on the stored pixels. Rotate the pixels first "
+                             f"(`exiftran -ai {name}` or `magick mogrify -auto-orient {name}`).")
+        view = (height, width) if orientation in ("5", "6", "7", "8") else (width, height)
+        if found.size is not None and found.size != view:
+            drawn = (f", imagePath {found.image_path}" if found.image_path else "")
+            raise InputError(f"{image}: {width}x{height} px, but {found.path} was drawn on an "
+                             f"image of {found.size[0]}x{found.size[1]} px (imageWidth x "
+                             f"imageHeight{drawn}). Give the image the labels were made on.")
+
+
+def image_labels(labelme: Labelme, position: int, transform, crs):
+    """:class:`geotile.label_set.Labels` of image ``position``'s instances in the
+    coordinates of the image (``transform``, ``crs``): field ``label`` (the class name),
+    the run's names beside it (so that every mask gives a name one id)."""
+    from geotile.label_set import Labels
+    from geotile.spacenet import pixel_to_map
+
+    found = labelme.read[labelme.files[position]]
+    array = np.empty(len(found.instances), dtype=object)
+    array[:] = [geometry for _, geometry in found.instances]
+    if len(array):
+        array = pixel_to_map(array, transform)
+    names = np.empty(len(found.instances), dtype=object)
+    names[:] = [label for label, _ in found.instances]
+    return Labels(array, {CATEGORY: names}, crs, None, {CATEGORY: list(labelme.names)})
