@@ -59,6 +59,8 @@ class LabelmeFile:
     #: (imageWidth, imageHeight), None where the file gives none
     size: tuple[int, int] | None
     image_path: str | None
+    #: whether ``size`` is imageWidth x imageHeight (else the embedded image's, imageData)
+    declared: bool = True
     #: (label, geometry in the image's pixel coordinates), later on top
     instances: list[tuple[str, object]] = field(default_factory=list)
     #: shapes[] positions of the shapes without area (lines, points) and of zero area
@@ -196,7 +198,9 @@ def read_file(path: Path) -> LabelmeFile:
                          "this run are. Give each image its Labelme JSON file.")
     size = _size(path, document)
     image_path = document.get("imagePath")
-    found = LabelmeFile(path, size, image_path if isinstance(image_path, str) else None)
+    found = LabelmeFile(path, size, image_path if isinstance(image_path, str) else None,
+                        document.get("imageWidth") is not None
+                        or document.get("imageHeight") is not None)
     items = []  # (position, label, group, geometry)
     for position, shape in enumerate(document["shapes"]):
         item = _shape(path, position, shape, found)
@@ -207,16 +211,38 @@ def read_file(path: Path) -> LabelmeFile:
 
 
 def _size(path: Path, document: dict) -> tuple[int, int] | None:
-    """(imageWidth, imageHeight); None where the file gives neither."""
+    """(imageWidth, imageHeight); without them (older Labelme files) the size of the image
+    the file embeds (imageData); None where it gives neither."""
     width, height = document.get("imageWidth"), document.get("imageHeight")
     if width is None and height is None:
-        return None
+        return _embedded_size(document.get("imageData"))
     for key, value in (("imageWidth", width), ("imageHeight", height)):
         if (isinstance(value, bool) or not isinstance(value, int | float)
                 or not float(value).is_integer() or value <= 0):
             raise InputError(f"{path}: {key} is {value!r}; it is the size of the image in "
                              "pixels. Fix it (Labelme writes both).")
     return int(width), int(height)
+
+
+def _embedded_size(text) -> tuple[int, int] | None:
+    """(width, height) of a base64 image (imageData, as Labelme embeds it: its view, turned
+    by its EXIF orientation); None where there is none that reads."""
+    import base64
+    import binascii
+
+    from rasterio.errors import RasterioIOError
+    from rasterio.io import MemoryFile
+
+    from geotile.no_georef import quiet_rasterio
+
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        with quiet_rasterio(), MemoryFile(base64.b64decode(text)) as memory, \
+                memory.open() as src:
+            return src.width, src.height
+    except (binascii.Error, RasterioIOError, ValueError):
+        return None
 
 
 def _shape(path: Path, position: int, shape, found: LabelmeFile):
@@ -407,10 +433,11 @@ def check_images(labelme: Labelme, images) -> None:
                              f"(`exiftran -ai {name}` or `magick mogrify -auto-orient {name}`).")
         view = (height, width) if orientation in ("5", "6", "7", "8") else (width, height)
         if found.size is not None and found.size != view:
-            drawn = (f", imagePath {found.image_path}" if found.image_path else "")
+            drawn = ("imageWidth x imageHeight" if found.declared else "its imageData")
+            drawn += f", imagePath {found.image_path}" if found.image_path else ""
             raise InputError(f"{image}: {width}x{height} px, but {found.path} was drawn on an "
-                             f"image of {found.size[0]}x{found.size[1]} px (imageWidth x "
-                             f"imageHeight{drawn}). Give the image the labels were made on.")
+                             f"image of {found.size[0]}x{found.size[1]} px ({drawn}). Give the "
+                             "image the labels were made on.")
 
 
 def image_labels(labelme: Labelme, position: int, transform, crs):

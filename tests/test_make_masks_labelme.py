@@ -396,6 +396,24 @@ def test_a_size_other_than_the_image_is_refused(tmp_path, run_cli):
              "64x48", width=64, height=48)
 
 
+def test_without_its_size_the_embedded_image_gives_it(tmp_path, run_cli):
+    """A file without imageHeight and imageWidth (Labelme before 3.x): the size of the
+    image it embeds (imageData) is checked instead."""
+    embedded = _png_b64(np.zeros((48, 64), np.uint8))
+    document = _labelme(tmp_path / "labels" / "a.json", [_shape("house", HOUSE)])
+    document.update(imageHeight=None, imageWidth=None, imageData=embedded)
+    (tmp_path / "labels" / "a.json").write_text(json.dumps(document))
+    image = _png(tmp_path / "images" / "a.png")
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "a.png", "a.json", "60x40", "64x48", "imageData")
+    assert not (tmp_path / "m.tif").exists()
+    document.update(imageData=_png_b64(np.zeros((H, W), np.uint8)))
+    (tmp_path / "labels" / "a.json").write_text(json.dumps(document))
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _polygon(HOUSE))
+
+
 @pytest.mark.parametrize("option", [("--class-field", "label"), ("--line-width", "2"),
                                     ("--labels-crs", "EPSG:4326"), ("--layer", "x"),
                                     ("--palette", "potsdam")])
