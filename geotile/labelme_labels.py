@@ -24,6 +24,7 @@ other names of background 0, --class-map maps them).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -115,17 +116,22 @@ def is_labelme_file(path) -> bool:
         return False
 
 
-def is_labelme_labels(labels, layer: str | None = None) -> bool:
-    """Whether LABELS is a Labelme file, or a folder (or a pattern) of label files whose
-    JSON files are Labelme's."""
-    from geotile.label_folders import is_label_folder, label_files
+def is_labelme_labels(labels, layer: str | None = None, images=None) -> bool:
+    """Whether LABELS is a Labelme file, or a folder (or a pattern) of label files holding
+    Labelme's: among those paired with ``images`` when given (a stray Labelme file beside
+    xBD's makes no Labelme run), else among them all."""
+    from geotile.label_folders import is_label_folder, label_files, pair_labels
 
     path = Path(os.fspath(labels))
     if path.is_file():
         return is_labelme_file(path)
     if not is_label_folder(labels, layer):
         return False
-    return any(is_labelme_file(f) for f in label_files(labels)
+    files = label_files(labels)
+    if images:
+        with contextlib.suppress(InputError):  # said by the run of whichever labels they are
+            files = pair_labels(labels, images)
+    return any(is_labelme_file(f) for f in dict.fromkeys(files)
                if f.suffix.lower() == ".json")
 
 

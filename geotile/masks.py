@@ -741,7 +741,7 @@ def make_masks(
     if is_yolo_labels(labels_path):  # before a pattern of them is taken for vector files
         check_pairs(image_paths, output_paths)
         yolo = _yolo(labels_path, image_paths, options, class_field, palette, labels_crs, layer)
-    elif is_labelme_labels(labels_path, layer):  # one file, or a folder of them
+    elif is_labelme_labels(labels_path, layer, image_paths):  # one file, or a folder
         check_pairs(image_paths, output_paths)
         labelme = _labelme(labels_path, image_paths, options, class_field, palette,
                            labels_crs, layer)

@@ -485,3 +485,17 @@ def test_other_commands_say_make_masks_takes_labelme(tmp_path, run_cli):
     result = run_cli("tile", image, "--labels", tmp_path / "labels" / "a.json", "-o",
                      tmp_path / "p", "--size", "16")
     assert_one_line_error(result, "a.json", "Labelme", "make-masks")
+
+
+def test_a_stray_labelme_file_makes_no_labelme_run(tmp_path, run_cli):
+    """A Labelme file that pairs with no IMAGE, beside the xBD files of the images, is left
+    alone: the run is xBD's."""
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.json").write_text(json.dumps({"features": {"xy": [
+        {"wkt": "POLYGON ((5.2 4.3, 25.7 5.1, 22.4 20.6, 6.1 18.2, 5.2 4.3))",
+         "properties": {"feature_type": "building"}}]}}))
+    _labelme(tmp_path / "labels" / "z.json", [_shape("house", TREE_ON_HOUSE)])
+    image = _png(tmp_path / "images" / "a.png")
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _polygon(HOUSE))
