@@ -842,6 +842,21 @@ def make_masks(
     return _in_order(skipped, summaries)
 
 
+def _refuse_other_options(labels_path, what: str, classed: str, mapped: str,
+                          options: MaskOptions, class_field, palette, labels_crs, layer) -> None:
+    """InputError for the options of other labels given with labels in each image's pixels
+    (COCO, YOLO, Labelme): ``what`` they are, ``classed`` how, what --class-map maps."""
+    other = [name for name, given in (
+        ("--class-field", class_field is not None), ("--palette", palette is not None),
+        ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
+        ("--line-width", options.line_width is not None)) if given]
+    if other:
+        raise InputError(f"{labels_path}: {what} in each image's pixels, classed {classed}: "
+                         f"{', '.join(other)} {'applies' if len(other) == 1 else 'apply'} to "
+                         f"other labels; leave {'it' if len(other) == 1 else 'them'} out "
+                         f"(--class-map maps {mapped}).")
+
+
 def _coco(labels_path, options: MaskOptions, class_field, palette, labels_crs, layer):
     """The COCO file ``labels_path`` (:mod:`geotile.coco_labels`), read once; None when it is
     other labels. InputError for options of other labels."""
@@ -850,16 +865,8 @@ def _coco(labels_path, options: MaskOptions, class_field, palette, labels_crs, l
     coco = read_coco(labels_path)
     if coco is None:
         return None
-    other = [name for name, given in (
-        ("--class-field", class_field is not None), ("--palette", palette is not None),
-        ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
-        ("--line-width", options.line_width is not None)) if given]
-    if other:
-        raise InputError(f"{labels_path}: COCO annotations are in each image's pixels, classed "
-                         f"by their categories: {', '.join(other)} "
-                         f"{'applies' if len(other) == 1 else 'apply'} to other labels; leave "
-                         f"{'it' if len(other) == 1 else 'them'} out (--class-map maps "
-                         "category names).")
+    _refuse_other_options(labels_path, "COCO annotations are", "by their categories",
+                          "category names", options, class_field, palette, labels_crs, layer)
     return coco
 
 
@@ -911,16 +918,8 @@ def _yolo(labels_path, image_paths, options: MaskOptions, class_field, palette, 
     InputError for options of other labels."""
     from geotile.yolo_labels import read_yolo
 
-    other = [name for name, given in (
-        ("--class-field", class_field is not None), ("--palette", palette is not None),
-        ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
-        ("--line-width", options.line_width is not None)) if given]
-    if other:
-        raise InputError(f"{labels_path}: YOLO labels are in each image's pixels, classed by "
-                         f"data.yaml's names: {', '.join(other)} "
-                         f"{'applies' if len(other) == 1 else 'apply'} to other labels; leave "
-                         f"{'it' if len(other) == 1 else 'them'} out (--class-map maps "
-                         "the class names).")
+    _refuse_other_options(labels_path, "YOLO labels are", "by data.yaml's names",
+                          "the class names", options, class_field, palette, labels_crs, layer)
     return read_yolo(labels_path, image_paths)
 
 
@@ -966,16 +965,8 @@ def _labelme(labels_path, image_paths, options: MaskOptions, class_field, palett
     once; InputError for options of other labels."""
     from geotile.labelme_labels import read_labelme
 
-    other = [name for name, given in (
-        ("--class-field", class_field is not None), ("--palette", palette is not None),
-        ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
-        ("--line-width", options.line_width is not None)) if given]
-    if other:
-        raise InputError(f"{labels_path}: Labelme shapes are in each image's pixels, classed "
-                         f"by their labels: {', '.join(other)} "
-                         f"{'applies' if len(other) == 1 else 'apply'} to other labels; leave "
-                         f"{'it' if len(other) == 1 else 'them'} out (--class-map maps "
-                         "the labels).")
+    _refuse_other_options(labels_path, "Labelme shapes are", "by their labels", "the labels",
+                          options, class_field, palette, labels_crs, layer)
     return read_labelme(labels_path, image_paths)
 
 
