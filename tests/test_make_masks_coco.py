@@ -5,16 +5,20 @@ the round trip with tile --annotations coco, and the refusals."""
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
-import rasterio
 import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
 from tests.conftest import assert_one_line_error, write_raster
+from tests.pixel_label_files import (
+    assert_masks_given_back,
+    plain_png,
+    read_mask,
+    tiled_scene,
+)
 
 H, W = 40, 50
 #: pycocotools 2.0.11's mask.encode of MASK (below): COCO's compressed RLE string
@@ -46,12 +50,7 @@ def _burnt(polygon_lists, all_touched=False) -> np.ndarray:
 
 
 def _png(path, width=W, height=H):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # rasterio: no geotransform
-        with rasterio.open(path, "w", driver="PNG", width=width, height=height, count=3,
-                           dtype="uint8") as dst:
-            dst.write(np.full((3, height, width), 90, np.uint8))
-    return path
+    return plain_png(path, width, height)
 
 
 def _coco(path, annotations, images=(("train/images/img.png", W, H),), categories=None):
@@ -68,10 +67,7 @@ def _coco(path, annotations, images=(("train/images/img.png", W, H),), categorie
 
 
 def _read(path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(path) as src:
-            return src.read(1), src.profile, src.tags(), src.descriptions
+    return read_mask(path, 1)
 
 
 def test_polygons_and_both_rle_forms_on_a_plain_png(tmp_path, run_cli):
@@ -193,45 +189,11 @@ def test_many_images_and_a_negative_one(tmp_path, run_cli):
 def test_round_trip_with_tile_annotations_coco(tmp_path, run_cli):
     """tile --annotations coco, then make-masks of its annotations.json on its patches:
     the tile's mask patches, pixel for pixel (georeferenced, several classes, a hole)."""
-    rng = np.random.default_rng(1)
-    transform = from_origin(500000.3, 4100000.7, 0.3, 0.3)
-    image = write_raster(tmp_path / "img.tif", rng.integers(1, 255, (3, 128, 128), np.uint8),
-                         crs="EPSG:32633", transform=transform)
-    features = []
-    for i in range(30):
-        cx, cy = rng.uniform(0, 128, 2)
-        angles = np.sort(rng.uniform(0, 2 * np.pi, 6))
-        radii = rng.uniform(3, 12, 6)
-        ring = [transform * (cx + r * np.cos(a), cy + r * np.sin(a))
-                for a, r in zip(angles, radii, strict=True)]
-        shape = shapely.make_valid(shapely.Polygon(ring))
-        if i % 5 == 0:
-            shape = shape.difference(shapely.Point(transform * (cx, cy)).buffer(0.6))
-        features.append({"type": "Feature", "properties": {"kind": ["house", "shed"][i % 2]},
-                         "geometry": shapely.geometry.mapping(shape)})
-    vector = tmp_path / "l.geojson"
-    vector.write_text(json.dumps({"type": "FeatureCollection", "crs": {
-        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
-        "features": features}))
-    assert run_cli("make-masks", vector, image, "-o", tmp_path / "mask.tif", "--class-field",
-                   "kind").exit_code == 0
-    result = run_cli("tile", image, "--masks", tmp_path / "mask.tif", "--labels", vector,
-                     "--class-field", "kind", "--annotations", "coco", "--size", "32", "-o",
-                     tmp_path / "patches")
-    assert result.exit_code == 0, result.output
-    patches = tmp_path / "patches"
+    patches = tiled_scene(tmp_path, run_cli, "coco")
     result = run_cli("make-masks", patches / "annotations.json", patches / "images", "-o",
                      tmp_path / "back")
     assert result.exit_code == 0, result.output
-    tiled = sorted((patches / "masks").glob("*.tif"))
-    assert len(tiled) == 16
-    for path in tiled:
-        mask, profile, tags, _ = _read(path)
-        back, back_profile, back_tags, _ = _read(tmp_path / "back" / path.name)
-        np.testing.assert_array_equal(back, mask)
-        assert back_profile["transform"] == profile["transform"]
-        assert back_profile["crs"] == profile["crs"]
-        assert back_tags["GEOTILE_CLASS_NAMES"] == tags["GEOTILE_CLASS_NAMES"]
+    assert_masks_given_back(patches, tmp_path / "back")
 
 
 def _refused(tmp_path, run_cli, labels, *fragments, images=None, options=()):

@@ -19,6 +19,7 @@ from rasterio.features import rasterize
 
 from geotile.masks import boundary_band, contact_band
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
+from tests.pixel_label_files import plain_png, read_mask
 
 H, W = 40, 60
 ROWS, COLS = np.mgrid[0:H, 0:W]
@@ -64,20 +65,11 @@ def _labelme(path, shapes, width=W, height=H, image_path=None) -> dict:
 
 
 def _png(path, width=W, height=H):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # rasterio: no geotransform
-        with rasterio.open(path, "w", driver="PNG", width=width, height=height, count=3,
-                           dtype="uint8") as dst:
-            dst.write(np.full((3, height, width), 90, np.uint8))
-    return path
+    return plain_png(path, width, height)
 
 
 def _read(path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(path) as src:
-            return src.read(), src.profile, src.tags(), src.descriptions
+    return read_mask(path, None)
 
 
 def _polygon(points) -> np.ndarray:

@@ -1,0 +1,81 @@
+"""Shared builders of the make-masks tests of labels in each image's pixels (COCO, YOLO,
+Labelme): a plain PNG without georeference, a mask read back, and tile's patches of a
+georeferenced scene with several classes and holes, whose mask patches make-masks must
+give back pixel for pixel from tile's own annotations."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+from tests.conftest import write_raster
+
+
+def plain_png(path, width: int, height: int):
+    """A grey 3-band PNG of ``width`` x ``height`` without georeference."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no geotransform
+        with rasterio.open(path, "w", driver="PNG", width=width, height=height, count=3,
+                           dtype="uint8") as dst:
+            dst.write(np.full((3, height, width), 90, np.uint8))
+    return path
+
+
+def read_mask(path, band: int | None = 1):
+    """(pixels of ``band``, or all bands with None; profile; tags; descriptions)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path) as src:
+            return src.read(band), src.profile, src.tags(), src.descriptions
+
+
+def tiled_scene(tmp_path, run_cli, annotations: str):
+    """tmp_path/patches: tile --annotations ``annotations`` of a 128 px UTM scene of 30
+    buildings of two classes (house, shed), some with holes, in 16 patches of 32 px."""
+    rng = np.random.default_rng(1)
+    transform = from_origin(500000.3, 4100000.7, 0.3, 0.3)
+    image = write_raster(tmp_path / "img.tif", rng.integers(1, 255, (3, 128, 128), np.uint8),
+                         crs="EPSG:32633", transform=transform)
+    features = []
+    for i in range(30):
+        cx, cy = rng.uniform(0, 128, 2)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 6))
+        radii = rng.uniform(3, 12, 6)
+        ring = [transform * (cx + r * np.cos(a), cy + r * np.sin(a))
+                for a, r in zip(angles, radii, strict=True)]
+        shape = shapely.make_valid(shapely.Polygon(ring))
+        if i % 5 == 0:
+            shape = shape.difference(shapely.Point(transform * (cx, cy)).buffer(0.6))
+        features.append({"type": "Feature", "properties": {"kind": ["house", "shed"][i % 2]},
+                         "geometry": shapely.geometry.mapping(shape)})
+    vector = tmp_path / "l.geojson"
+    vector.write_text(json.dumps({"type": "FeatureCollection", "crs": {
+        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "features": features}))
+    assert run_cli("make-masks", vector, image, "-o", tmp_path / "mask.tif", "--class-field",
+                   "kind").exit_code == 0
+    result = run_cli("tile", image, "--masks", tmp_path / "mask.tif", "--labels", vector,
+                     "--class-field", "kind", "--annotations", annotations, "--size", "32",
+                     "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    return tmp_path / "patches"
+
+
+def assert_masks_given_back(patches, back) -> None:
+    """The 16 mask patches of ``patches``, pixel for pixel, grid and class names, in
+    ``back``."""
+    tiled = sorted((patches / "masks").glob("*.tif"))
+    assert len(tiled) == 16
+    for path in tiled:
+        mask, profile, tags, _ = read_mask(path)
+        again, again_profile, again_tags, _ = read_mask(back / path.name)
+        np.testing.assert_array_equal(again, mask)
+        assert again_profile["transform"] == profile["transform"]
+        assert again_profile["crs"] == profile["crs"]
+        assert again_tags["GEOTILE_CLASS_NAMES"] == tags["GEOTILE_CLASS_NAMES"]
