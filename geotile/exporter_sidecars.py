@@ -2,6 +2,7 @@
 Hugging Face's (Optimum: :mod:`geotile.hf_sidecars`), MMDeploy's
 (:mod:`geotile.mmdeploy_sidecars`), PaddleSeg's and PaddleRS'
 (:mod:`geotile.paddle_sidecars`), Raster Vision's (:mod:`geotile.rastervision_sidecars`),
+TerraTorch's Lightning config (:mod:`geotile.terratorch_sidecars`),
 segmentation_models_pytorch's (:mod:`geotile.smp_sidecars`: normalisation only).
 The first whose files declare a normalisation, or class names, gives them; the model's
 metadata and the options override them (:class:`geotile.model.OnnxModel`)."""
@@ -20,6 +21,7 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     from geotile.paddle_sidecars import paddle_folder, paddle_normalization
     from geotile.rastervision_sidecars import rv_file, rv_normalization
     from geotile.smp_sidecars import smp_normalization
+    from geotile.terratorch_sidecars import terratorch_config, terratorch_normalization
 
     declared = hf_normalization(model_path, wanted, scale)
     if declared:
@@ -33,18 +35,23 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     declared = rv_normalization(model_path, wanted, scale)
     if declared:
         return declared, rv_file(model_path)
+    declared = terratorch_normalization(model_path, wanted, scale)
+    if declared:
+        return declared, terratorch_config(model_path)[0]
     return smp_normalization(model_path, wanted, scale)
 
 
 def sidecar_class_names(model_path):
     """(class names, where, the file read) of the first exporter's files beside
     ``model_path`` that name them: Hugging Face's config.json, MMDeploy's detail.json, PaddleRS'
-    model.yml or a Paddle export's label.txt, Raster Vision's learner-config.json; (None,
+    model.yml or a Paddle export's label.txt, Raster Vision's learner-config.json, TerraTorch's
+    config.yaml; (None,
     None, None) without any."""
     from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
     from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
     from geotile.paddle_sidecars import paddle_class_names
     from geotile.rastervision_sidecars import rv_class_names, rv_file
+    from geotile.terratorch_sidecars import terratorch_class_names, terratorch_config
 
     value, where = hf_class_names(model_path)
     if value is not None:
@@ -58,6 +65,9 @@ def sidecar_class_names(model_path):
     value, where = rv_class_names(model_path)
     if value is not None:
         return value, where, rv_file(model_path)
+    value, where = terratorch_class_names(model_path)
+    if value is not None:
+        return value, where, terratorch_config(model_path)[0]
     return None, None, None
 
 
@@ -69,7 +79,9 @@ def sidecar_paths(model_path) -> list[Path]:
     from geotile.paddle_sidecars import paddle_files
     from geotile.rastervision_sidecars import rv_files
     from geotile.smp_sidecars import smp_files
+    from geotile.terratorch_sidecars import terratorch_files
 
     beside = hf_folder(model_path)
     return [beside / PREPROCESSOR, beside / CONFIG, *mmdeploy_files(model_path),
-            *paddle_files(model_path), *rv_files(model_path), *smp_files(model_path)]
+            *paddle_files(model_path), *rv_files(model_path), *smp_files(model_path),
+            *terratorch_files(model_path)]

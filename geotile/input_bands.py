@@ -160,11 +160,17 @@ def _warn_other_than_bundle(model, bands) -> None:
 
 
 def _default_bands(src, model, extra: int = 0, source=None) -> list[int]:
-    """The bands of the model's bundle (Raster Vision's channel_order), else all bands,
+    """The bands of the model's bundle (Raster Vision's channel_order; TerraTorch's
+    output_bands, :meth:`~geotile.terratorch_sidecars.TerraTorchBands.bands_for`), else all bands,
     except a last alpha band when the model takes one channel fewer (RGBA -> RGB; the
     alpha band still masks nodata); ``extra`` channels come from elsewhere."""
     from rasterio.enums import ColorInterp
 
+    chosen = getattr(getattr(model, "raster_input", None), "bands_for", None)
+    if chosen is not None and not extra:  # TerraTorch's: by the image's band descriptions
+        picked = chosen(src, source or src.name)
+        if picked is not None:
+            return picked
     bundle = getattr(model, "bundle_bands", None)
     if bundle and not extra:
         if max(bundle) > src.count:

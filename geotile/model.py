@@ -538,8 +538,9 @@ class OnnxModel:
         the normalisation. One it cannot reproduce (MinMaxTransformer: per chip) is refused
         unless ``scale`` (--scale) says what the pixels are, then warned of and none is run."""
         from geotile.rastervision_sidecars import rv_raster_input
+        from geotile.terratorch_sidecars import terratorch_bands
 
-        found = self.raster_input = rv_raster_input(self.path)
+        found = self.raster_input = rv_raster_input(self.path) or terratorch_bands(self.path)
         if found is None:
             return
         self.sidecars["bands"] = found.file

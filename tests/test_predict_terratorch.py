@@ -1,0 +1,285 @@
+"""TerraTorch fine-tunes (Prithvi on Sen1Floods11, HLS burn scars...) exported to ONNX beside
+their Lightning CLI config.yaml: its data module's means/stds, constant_scale and bands are
+read (geotile.terratorch_sidecars)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import onnx
+import pytest
+import rasterio
+import yaml
+
+from .conftest import assert_one_line_error
+from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
+
+S2_BANDS = ["COASTAL_AEROSOL", "BLUE", "GREEN", "RED", "RED_EDGE_1", "RED_EDGE_2",
+            "RED_EDGE_3", "NIR_BROAD", "NIR_NARROW", "WATER_VAPOR", "CIRRUS", "SWIR_1",
+            "SWIR_2"]
+HLS = ["BLUE", "GREEN", "RED", "NIR_NARROW", "SWIR_1", "SWIR_2"]
+#: the bands of S2_BANDS (1-based) that are HLS, in HLS' order
+PICKED = [2, 3, 4, 9, 12, 13]
+MEANS = [0.1412956, 0.13795798, 0.12353792, 0.30902815, 0.2044958, 0.11912015]
+STDS = [0.07406382, 0.07370365, 0.08692279, 0.11798815, 0.09772074, 0.07659938]
+
+#: the structure of TerraTorch's examples/confs/sen1floods11_vit.yaml (as LightningCLI saves
+#: it beside the checkpoint), trimmed
+SEN1FLOODS11 = {
+    "seed_everything": 0,
+    "trainer": {"accelerator": "auto", "precision": "16-mixed", "max_epochs": 100,
+                "callbacks": [{"class_path": "RichProgressBar"}]},
+    "data": {
+        "class_path": "terratorch.datamodules.GenericNonGeoSegmentationDataModule",
+        "init_args": {
+            "batch_size": 16, "num_workers": 8, "constant_scale": 0.0001,
+            "dataset_bands": S2_BANDS, "output_bands": HLS, "rgb_indices": [2, 1, 0],
+            "train_data_root": "<path>/S2Hand/", "img_grep": "*_S2Hand.tif",
+            "label_grep": "*_LabelHand.tif", "no_label_replace": -1, "no_data_replace": 0,
+            "means": MEANS, "stds": STDS, "num_classes": 2,
+            "train_transform": [{"class_path": "albumentations.RandomCrop",
+                                 "init_args": {"height": 224, "width": 224}},
+                                {"class_path": "ToTensorV2"}],
+        },
+    },
+    "model": {
+        "class_path": "terratorch.tasks.SemanticSegmentationTask",
+        "init_args": {
+            "model_factory": "EncoderDecoderFactory",
+            "model_args": {"backbone": "prithvi_eo_v2_300_tl", "backbone_pretrained": True,
+                           "backbone_bands": HLS, "decoder": "UperNetDecoder",
+                           "num_classes": 2, "head_dropout": 0.1},
+            "loss": "ce", "ignore_index": -1, "freeze_backbone": False,
+        },
+    },
+    "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 6e-5}},
+}
+
+
+def config(data=None, model=None, **top):
+    """SEN1FLOODS11 with ``data`` / ``model`` init_args changed ("-": left out)."""
+    found = copy.deepcopy(SEN1FLOODS11)
+    for section, changes in (("data", data), ("model", model)):
+        args = found[section]["init_args"]
+        args.update(changes or {})
+        for key in [k for k, v in args.items() if isinstance(v, str) and v == "-"]:
+            del args[key]
+    found.update(top)
+    return found
+
+
+def tt_folder(folder, content=None, channels=6, name="config.yaml", classes=2):
+    """model.onnx (a 1x1 Conv of ``channels`` inputs: no metadata_props) exported into the
+    folder of the fine-tune's config (a str is written as it is, None writes none)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conv, weights = conv1x1("image", "logits", channels, classes, seed=96)
+    path = save_graph(folder / "model.onnx", [conv],
+                      [("image", FLOAT, ["batch", channels, "height", "width"])],
+                      [("logits", FLOAT, ["batch", classes, "height", "width"])], weights)
+    model = onnx.load(str(path))
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    content = config() if content is None else content
+    if content is not False:
+        (folder / name).write_text(content if isinstance(content, str)
+                                   else yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+def reference(path, pixels, mean, std, scale=1.0):
+    """TerraTorch's (x * constant_scale - mean) / std, the model, then softmax."""
+    feed = ((pixels[np.newaxis].astype(np.float64) * scale - np.reshape(mean, (1, -1, 1, 1)))
+            / np.reshape(std, (1, -1, 1, 1))).astype(np.float32)
+    logits = ort_run(path, feed)[0][0].astype(np.float64)
+    e = np.exp(logits - logits.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def s2():
+    """13 Sentinel-2 L1C bands of DN (reflectance x 10000)."""
+    return np.random.default_rng(96).integers(0, 10000, (13, 24, 20)).astype(np.uint16)
+
+
+def raster(make_raster, pixels, descriptions=None, name="s2.tif"):
+    path = make_raster(name, pixels)
+    if descriptions:
+        with rasterio.open(path, "r+") as dst:
+            for i, text in enumerate(descriptions, 1):
+                dst.set_band_description(i, text)
+    return path
+
+
+def predicted(run_cli, tmp_path, path, tif, *options, code=0):
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype",
+                     "float32", "--tile-size", "16", "--overwrite", *options)
+    assert result.exit_code == code, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        return out.read(), list(out.descriptions), result.stderr
+
+
+def test_sen1floods11_config_scales_normalises_and_picks_its_output_bands(
+        tmp_path, run_cli, make_raster, s2):
+    """A Prithvi Sen1Floods11 fine-tune exported beside its config.yaml got all 13 raw bands
+    of an S2Hand chip with no mean/std (a 6-channel model: refused; any 6 bands: wrong
+    outputs, exit 0); now bands 2,3,4,9,12,13 (output_bands in dataset_bands) feed it as
+    x * 0.0001, minus means, over stds, as TerraTorch's data module does."""
+    path = tt_folder(tmp_path / "flood")
+    out, _, stderr = predicted(run_cli, tmp_path, path, raster(make_raster, s2))
+    expected = reference(path, s2[np.array(PICKED) - 1], MEANS, STDS, 1e-4)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert "config.yaml" in stderr and "2,3,4,9,12,13" in stderr, stderr
+    assert "BLUE,GREEN,RED,NIR_NARROW,SWIR_1,SWIR_2" in stderr, stderr
+
+
+def test_band_descriptions_name_the_bands_fed(tmp_path, run_cli, make_raster, s2):
+    """An HLS stack whose bands are described (SWIR_2 first) is read by those names, not by
+    position."""
+    order = [5, 0, 2, 1, 4, 3]  # the image's bands are HLS[order]
+    pixels = s2[:6]
+    tif = raster(make_raster, pixels, [HLS[i].lower().replace("_", " ") for i in order])
+    path = tt_folder(tmp_path / "flood", config(data={"dataset_bands": HLS}))
+    out, _, stderr = predicted(run_cli, tmp_path, path, tif)
+    fed = [order.index(i) for i in range(6)]  # image band (0-based) of each HLS band
+    np.testing.assert_allclose(out, reference(path, pixels[fed], MEANS, STDS, 1e-4),
+                               atol=1e-5)
+    assert "descriptions" in stderr and ",".join(str(i + 1) for i in fed) in stderr, stderr
+
+
+def test_six_undescribed_bands_for_thirteen_dataset_bands_are_taken_as_its_output_bands(
+        tmp_path, run_cli, make_raster, s2):
+    path = tt_folder(tmp_path / "flood")
+    out, _, stderr = predicted(run_cli, tmp_path, path, raster(make_raster, s2[:6]))
+    np.testing.assert_allclose(out, reference(path, s2[:6], MEANS, STDS, 1e-4), atol=1e-5)
+    warned = [line for line in stderr.splitlines() if "not the 13 of" in line]
+    assert len(warned) == 1 and "--bands" in warned[0], stderr
+
+
+def test_bands_option_overrides_the_config_s(tmp_path, run_cli, make_raster, s2):
+    path = tt_folder(tmp_path / "flood")
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2),
+                          "--bands", "1,2,3,4,5,6")
+    np.testing.assert_allclose(out, reference(path, s2[:6], MEANS, STDS, 1e-4), atol=1e-5)
+
+
+def test_burn_scars_config_short_class_path_and_class_names(tmp_path, run_cli, make_raster,
+                                                            s2):
+    """TerraTorch's burn_scars.yaml names its data module without terratorch. and keeps
+    constant_scale at 1 (HLS reflectances as floats); class names from the task."""
+    content = config(data={"constant_scale": "-", "dataset_bands": HLS},
+                     model={"class_names": ["Unburned", "Burn scar"]})
+    content["data"]["class_path"] = "GenericNonGeoSegmentationDataModule"
+    path = tt_folder(tmp_path / "burn", content, name="burn_scars_config.yaml")
+    pixels = (s2[:6] / 10000).astype(np.float32)
+    out, names, _ = predicted(run_cli, tmp_path, path, raster(make_raster, pixels))
+    np.testing.assert_allclose(out, reference(path, pixels, MEANS, STDS), atol=1e-5)
+    assert names == ["Unburned", "Burn scar"]
+
+
+def test_without_means_uint8_pixels_go_in_raw(tmp_path, run_cli, make_raster, s2):
+    """No means/stds: TerraTorch normalises nothing; uint8 pixels are not divided by 255."""
+    path = tt_folder(tmp_path / "m", config(data={"means": "-", "stds": "-",
+                                                  "constant_scale": 2, "dataset_bands": HLS}))
+    pixels = (s2[:6] % 256).astype(np.uint8)
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, pixels))
+    np.testing.assert_allclose(out, reference(path, pixels, [0.0] * 6, [1.0] * 6, 2.0),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize(("changes", "top", "fragments"), [
+    ({"expand_temporal_dimension": True}, None,
+     ["expand_temporal_dimension", "multi-temporal"]),
+    ({}, {"num_frames": 3}, ["num_frames 3", "multi-temporal"]),
+    ({"means": "/data/means.txt"}, None, ["means", "/data/means.txt", "--mean"]),
+    ({"means": {"S2L2A": MEANS}, "stds": {"S2L2A": STDS}}, None, ["per modality"]),
+    ({"output_bands": ["BLUE", "NIR"]}, None, ["output_bands", "NIR", "dataset_bands"]),
+    ({"constant_scale": 0}, None, ["constant_scale", "> 0"]),
+])
+def test_what_geotile_cannot_reproduce_is_refused_in_one_line(tmp_path, run_cli, make_raster,
+                                                              s2, changes, top, fragments):
+    content = config(data=changes)
+    content["model"]["init_args"]["model_args"].update(top or {})
+    path = tt_folder(tmp_path / "flood", content)
+    result = run_cli("predict", path, raster(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "config.yaml", *fragments)
+
+
+def test_a_data_module_with_its_means_in_terratorch_s_source_is_refused_without_options(
+        tmp_path, run_cli, make_raster, s2):
+    content = config(data={"means": "-", "stds": "-", "dataset_bands": "-",
+                           "output_bands": "-", "bands": HLS, "data_root": "<path>"})
+    content["data"]["class_path"] = "terratorch.datamodules.Sen1Floods11NonGeoDataModule"
+    path = tt_folder(tmp_path / "flood", content)
+    tif = raster(make_raster, s2[:6])
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "config.yaml", "Sen1Floods11NonGeoDataModule",
+                          "--mean and --std")
+    out, _, _ = predicted(run_cli, tmp_path, path, tif, "--mean", ",".join(map(str, MEANS)),
+                          "--std", ",".join(map(str, STDS)), "--scale", "0.0001")
+    np.testing.assert_allclose(out, reference(path, s2[:6], MEANS, STDS, 1e-4), atol=1e-5)
+
+
+def test_an_image_without_the_config_s_bands_is_refused(tmp_path, run_cli, make_raster, s2):
+    path = tt_folder(tmp_path / "flood")
+    result = run_cli("predict", path, raster(make_raster, s2[:4]), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "s2.tif", "4 bands", "dataset_bands", "--bands")
+    described = raster(make_raster, s2[:6], ["BLUE", "GREEN", "RED", "RED_EDGE_1", "SWIR_1",
+                                             "SWIR_2"], name="d.tif")
+    result = run_cli("predict", path, described, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "d.tif", "NIR_NARROW", "--bands")
+
+
+@pytest.mark.parametrize("other", [
+    "site_name: docs\nnav:\n  - index.md\n",  # mkdocs
+    yaml.safe_dump({"data": {"class_path": "torchgeo.datamodules.EuroSATDataModule",
+                             "init_args": {"batch_size": 8}},
+                    "model": {"class_path": "torchgeo.trainers.SemanticSegmentationTask",
+                              "init_args": {"model": "unet"}}}),
+    "Deploy:\n  model: model.pdmodel\n  transforms: [\n",  # broken, not TerraTorch's
+])
+def test_another_tool_s_yaml_beside_the_model_changes_nothing(tmp_path, run_cli, make_raster,
+                                                              s2, other):
+    plain = tt_folder(tmp_path / "plain", False)
+    tif = raster(make_raster, s2[:6])
+    expected, _, _ = predicted(run_cli, tmp_path, plain, tif, "--scale", "1")
+    path = tt_folder(tmp_path / "other", other)
+    out, _, stderr = predicted(run_cli, tmp_path, path, tif, "--scale", "1")
+    np.testing.assert_array_equal(out, expected)
+    assert "config.yaml" not in stderr, stderr
+
+
+def test_a_broken_terratorch_config_is_refused(tmp_path, run_cli, make_raster, s2):
+    path = tt_folder(tmp_path / "flood", "data:\n  class_path: terratorch.datamodules.X\n"
+                                         "  init_args: [\n")
+    result = run_cli("predict", path, raster(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "config.yaml", "not valid YAML", "--mean")
+
+
+def test_resume_redoes_outputs_of_another_config(tmp_path, run_cli, make_raster, s2):
+    path = tt_folder(tmp_path / "flood")
+    tif = raster(make_raster, s2)
+    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+            "--tile-size", "16")
+    assert run_cli(*args).exit_code == 0
+    assert "skipped" in run_cli(*args, "--resume").output
+    (path.parent / "config.yaml").write_text(yaml.safe_dump(config(data={
+        "constant_scale": 0.001})))
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(
+            out.read(), reference(path, s2[np.array(PICKED) - 1], MEANS, STDS, 1e-3),
+            atol=1e-5)
+
+
+def test_dask_workers_load_the_model_again_for_another_config(tmp_path, s2, monkeypatch):
+    from geotile import distributed as gd
+
+    monkeypatch.setattr(gd, "_MODELS", {})
+    path = tt_folder(tmp_path / "flood")
+    options = {"providers": "cpu", "threads": 1}
+    first = gd._worker_model(str(path), options)
+    assert gd._worker_model(str(path), options) is first
+    (path.parent / "config.yaml").write_text(yaml.safe_dump(config(data={
+        "constant_scale": 0.001})))
+    assert gd._worker_model(str(path), options) is not first
