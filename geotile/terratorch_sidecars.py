@@ -254,8 +254,9 @@ class TerraTorchBands:
         name, output = Path(str(source)).name, self.output
         shown = ",".join(map(str, output))
         described = [_key(d) if d else None for d in src.descriptions]
-        known = {_key(b) for b in (self.dataset or output)}
-        if any(d in known for d in described):
+        # only names: descriptions "1".."13" are no TerraTorch band numbers
+        known = {_key(b) for b in (self.dataset or output) if isinstance(b, str)}
+        if all(isinstance(b, str) for b in output) and any(d in known for d in described):
             missing = [b for b in output if described.count(_key(b)) != 1]
             if missing:
                 names = ", ".join(map(str, src.descriptions))

@@ -155,6 +155,18 @@ def test_six_undescribed_bands_for_thirteen_dataset_bands_are_taken_as_its_outpu
     assert len(warned) == 1 and "--bands" in warned[0], stderr
 
 
+def test_numbered_bands_and_intervals_go_by_position(tmp_path, run_cli, make_raster, s2):
+    """dataset_bands [[0, 12]] (an inclusive interval of numbers): output_bands 1,2,3,8,11,12
+    are the image's bands 2,3,4,9,12,13, whatever its descriptions "1".."13" say."""
+    path = tt_folder(tmp_path / "flood", config(data={"dataset_bands": [[0, 12]],
+                                                      "output_bands": [1, 2, 3, 8, 11, 12]}))
+    tif = raster(make_raster, s2, [str(i) for i in range(1, 14)])
+    out, _, stderr = predicted(run_cli, tmp_path, path, tif)
+    expected = reference(path, s2[np.array(PICKED) - 1], MEANS, STDS, 1e-4)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert "2,3,4,9,12,13" in stderr, stderr
+
+
 def test_bands_option_overrides_the_config_s(tmp_path, run_cli, make_raster, s2):
     path = tt_folder(tmp_path / "flood")
     out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2),
