@@ -271,8 +271,10 @@ def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
                ) -> tuple[float, float | None]:
     """The patch's nodata fraction (image nodata, or the mask's ignore values,
     :func:`~geotile.mask_values.mask_ignore_values`: 255 where make-masks found no image or
-    an unknown label) and its positive (labelled) fraction: ids other than 0, or every id
-    where the mask names 0 as a class (``zero_class``); of a 0/255 mask (``binary``:
+    an unknown label; negative values of an integer mask, Sen1Floods11's undeclared -1,
+    which make-masks and evaluate refuse as class ids) and its positive (labelled)
+    fraction: ids other than 0, or every id where the mask names 0 as a class
+    (``zero_class``); of a 0/255 mask (``binary``:
     :func:`~geotile.mask_values.is_binary_0_255`), values from 128 up, as make-masks reads
     its strays; of predict's probabilities (``probability``:
     :func:`~geotile.mask_values.probability_mask`), pixels whose class is not background.
@@ -291,8 +293,10 @@ def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
     else:
         positive = np.ones(labels.shape, bool) if zero_class else labels >= 128 if binary \
             else labels != 0
-    if ignore_values:
-        ignored = np.isin(labels, ignore_values)
+    ignored = np.isin(labels, ignore_values) if ignore_values else None
+    if labels.dtype.kind == "i" and probability is None:  # -1 undeclared: no class id
+        ignored = labels < 0 if ignored is None else ignored | (labels < 0)
+    if ignored is not None:
         invalid = invalid | ignored
         positive &= ~ignored
     if data.mask_valid is not None:  # padding: the ignore value, never a building
@@ -612,8 +616,9 @@ def tile_rasters(
 #: the source's colour interpretation kept; 5: mask patches name the mask's classes; 6: a
 #: 0/255 mask's declared nodata 0 is background; 7: a paletted 0/255 mask is one, and 255
 #: of a class mask counts as nodata, declared or not; 8: also beside another declared nodata;
-#: 9: GEOTILE_ZERO=nodata on mask patches whose nodata 0 is no data)
-PATCH_FORMAT = 9
+#: 9: GEOTILE_ZERO=nodata on mask patches whose nodata 0 is no data; 10: a negative id of
+#: an integer mask counts as nodata)
+PATCH_FORMAT = 10
 
 
 def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,

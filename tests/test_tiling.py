@@ -747,6 +747,36 @@ def test_an_undeclared_255_of_a_class_mask_is_nodata_not_positive(make_raster, t
     assert summary.written == 1 and summary.skipped_nodata == 3
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.int8])
+def test_an_undeclared_negative_id_of_a_class_mask_is_nodata_not_positive(make_raster, tmp_path,
+                                                                          dtype):
+    """Sen1Floods11's LabelHand (int16: -1 no data, 0 not water, 1 water) without -1
+    declared: a patch all -1 had positive_fraction 1 and nodata_fraction 0, and --skip-empty
+    kept it, while make-masks and evaluate refuse -1 as no class id. A negative id is no
+    class: nodata in index.csv and the filters; the patches keep it."""
+    image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))
+    labels = np.zeros((64, 64), dtype)
+    labels[:32, :32] = -1  # top-left patch: no data only
+    labels[:32, 32:48] = 1  # top-right: half water, half not water
+    labels[32:, :] = -1
+    labels[32:, 48:] = 1  # bottom-right: half no data, half water
+    mask = make_raster("img_mask.tif", labels)
+    tile_rasters([image], [mask], tmp_path / "a", options=TileOptions(size=32))
+    rows = {(r["row"], r["col"]): r for r in read_index(tmp_path / "a")}
+    fractions = {key: (float(r["positive_fraction"]), float(r["nodata_fraction"]))
+                 for key, r in rows.items()}
+    assert fractions == {("0", "0"): (0, 1), ("0", "1"): (0.5, 0), ("1", "0"): (0, 1),
+                         ("1", "1"): (0.5, 0.5)}
+    with rasterio.open(tmp_path / "a" / "masks" / "img_0_0.tif") as patch:
+        assert (patch.read(1) == -1).all()  # kept as it is
+    summary = tile_rasters([image], [mask], tmp_path / "b",
+                           options=TileOptions(size=32, skip_empty=True))
+    assert summary.written == 2 and summary.skipped_empty == 2
+    summary = tile_rasters([image], [mask], tmp_path / "c",
+                           options=TileOptions(size=32, max_nodata=0.5))
+    assert summary.written == 2 and summary.skipped_nodata == 2
+
+
 @pytest.mark.parametrize("dtype,nodata", [(np.uint8, 15), (np.int16, -1), (np.uint8, 0)])
 def test_255_of_a_class_mask_declaring_another_nodata_is_nodata_too(make_raster, tmp_path,
                                                                     dtype, nodata):
