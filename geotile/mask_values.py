@@ -52,17 +52,29 @@ def mask_nodata(mask_src, binary: bool | None = None, zeros_nodata: bool = False
 def mask_ignore_values(mask_src, binary: bool | None = None,
                        zeros_nodata: bool = False) -> tuple:
     """The mask values index.csv and the filters count as no data: its nodata
-    (:func:`mask_nodata`) and 255 of an integer or float mask that is no 0/255 mask (class
-    ids: 255 is the ignore value, as make-masks and evaluate read it, whatever nodata it
-    declares); none but its nodata for a 0/255 one, or one holding ids above 255
+    (:func:`mask_nodata`), the ids its names call no data (:func:`_named_no_data`) and 255
+    of an integer or float mask that is no 0/255 mask (class ids: 255 is the ignore value,
+    as make-masks and evaluate read it, whatever nodata it declares); none but those for a
+    0/255 one, or one holding ids above 255
     (:func:`~geotile.raster_kinds.ids_above_255`: 255 is one of them).
     ``zeros_nodata``: :func:`mask_nodata`'s."""
     nodata = mask_nodata(mask_src, binary, zeros_nodata)
-    values = () if nodata is None else (nodata,)
+    values = (*(() if nodata is None else (nodata,)), *_named_no_data(mask_src))
     if not may_hold_0_255(mask_src.dtypes[0]) or nodata == 255 or ids_above_255(mask_src):
         return values
     binary = is_binary_0_255(mask_src, zeros=True) if binary is None else binary
     return values if binary else (*values, 255)
+
+
+def _named_no_data(mask_src) -> tuple[int, ...]:
+    """The ids past 0 that an integer mask's names call no data (Chesapeake's 15 'No Data',
+    CORINE's 48 'NODATA': :func:`~geotile.raster_kinds.no_data_ids`), which make-masks
+    writes as 255 and evaluate leaves out."""
+    from geotile.raster_kinds import class_names, no_data_ids
+
+    if np.dtype(mask_src.dtypes[0]).kind not in "iu":
+        return ()
+    return tuple(i for i in no_data_ids(class_names(mask_src)) if i > 0)
 
 
 def probability_mask(mask_src):

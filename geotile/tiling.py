@@ -617,8 +617,8 @@ def tile_rasters(
 #: 0/255 mask's declared nodata 0 is background; 7: a paletted 0/255 mask is one, and 255
 #: of a class mask counts as nodata, declared or not; 8: also beside another declared nodata;
 #: 9: GEOTILE_ZERO=nodata on mask patches whose nodata 0 is no data; 10: a negative id of
-#: an integer mask counts as nodata)
-PATCH_FORMAT = 10
+#: an integer mask counts as nodata; 11: so do the ids its names call no data)
+PATCH_FORMAT = 11
 
 
 def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,

@@ -777,6 +777,34 @@ def test_an_undeclared_negative_id_of_a_class_mask_is_nodata_not_positive(make_r
     assert summary.written == 2 and summary.skipped_nodata == 2
 
 
+def test_a_class_id_a_masks_names_call_no_data_is_nodata_not_positive(make_raster, tmp_path):
+    """Chesapeake land cover (uint8 1..6) with 15 named 'No Data' in its categories, not
+    declared: patches all 15 had positive_fraction 1 and --skip-empty kept them, while
+    make-masks writes such an id (CORINE's 48 'NODATA') as 255 and evaluate leaves it out.
+    An id past 0 that the mask's names call no data is nodata here too."""
+    from geotile.categories import write_categories
+
+    image = make_raster("img.tif", np.full((1, 64, 64), 7, np.uint8))
+    labels = np.full((64, 64), 15, np.uint8)
+    labels[:, 32:] = np.arange(32)[None, :] % 6 + 1  # the right patches: classes 1..6
+    labels[:16, 32:] = 15  # and a quarter of the top-right one no data
+    mask = make_raster("img_mask.tif", labels)
+    write_categories(mask, ["background", "water", "tree_canopy", "low_vegetation", "barren",
+                            "impervious_surfaces", "impervious_roads", *[""] * 8, "No Data"])
+    tile_rasters([image], [mask], tmp_path / "a", options=TileOptions(size=32))
+    fractions = {(r["row"], r["col"]): (float(r["positive_fraction"]),
+                                        float(r["nodata_fraction"]))
+                 for r in read_index(tmp_path / "a")}
+    assert fractions == {("0", "0"): (0, 1), ("1", "0"): (0, 1), ("0", "1"): (0.5, 0.5),
+                         ("1", "1"): (1, 0)}
+    summary = tile_rasters([image], [mask], tmp_path / "b",
+                           options=TileOptions(size=32, skip_empty=True))
+    assert summary.written == 2 and summary.skipped_empty == 2
+    summary = tile_rasters([image], [mask], tmp_path / "c",
+                           options=TileOptions(size=32, max_nodata=0.5))
+    assert summary.written == 2 and summary.skipped_nodata == 2
+
+
 @pytest.mark.parametrize("dtype,nodata", [(np.uint8, 15), (np.int16, -1), (np.uint8, 0)])
 def test_255_of_a_class_mask_declaring_another_nodata_is_nodata_too(make_raster, tmp_path,
                                                                     dtype, nodata):
