@@ -19,7 +19,8 @@ left out, with one warning counting them. Shapes of one ``group_id`` and label a
 instance (Labelme's shapes_to_label), for make-masks' boundary and contact bands; later
 shapes win where they overlap. Class names are the labels; ids are given by name over the
 whole run (:func:`geotile.labels.class_ids`: 1..N by sorted name, ``_background_`` and
-other names of background 0, --class-map maps them).
+other names of background 0, ``__ignore__`` ``IGNORE`` (255, as Labelme's labelme2voc
+saves its -1), --class-map maps them).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ from geotile.errors import GeotileWarning, InputError
 
 #: the field of the Labels holding each shape's label (its class name)
 CATEGORY = "label"
+#: Labelme's label of pixels to leave out (-1 in its labelme2voc, saved 255): ``IGNORED``
+IGNORE_LABEL = "__ignore__"
+#: the field of the Labels saying which instances are ``IGNORE_LABEL``'s (burnt 255)
+IGNORED = "ignored"
 #: shape types with an area, and the number of points each needs (None: at least 3)
 AREA = {"polygon": None, "rectangle": 2, "oriented_rectangle": 4, "circle": 2, "mask": None}
 #: shape types without one: left out
@@ -165,7 +170,8 @@ def read_labelme(labels, images) -> Labelme:
     names: dict[str, None] = {}
     for found in read.values():
         for label, _ in found.instances:
-            names.setdefault(label, None)
+            if not is_ignore(label):
+                names.setdefault(label, None)
     _say_left_out(labels, read, "no_area", "line, linestrip, point or points shape",
                   "they have no area to burn")
     _say_left_out(labels, read, "slivers", "shape", "they have no area (points on one line, "
@@ -446,10 +452,18 @@ def check_images(labelme: Labelme, images) -> None:
                              "image the labels were made on.")
 
 
-def image_labels(labelme: Labelme, position: int, transform, crs):
+def is_ignore(label: str) -> bool:
+    from geotile.class_keys import class_key
+
+    return class_key(label) == IGNORE_LABEL
+
+
+def image_labels(labelme: Labelme, position: int, transform, crs, class_map=None):
     """:class:`geotile.label_set.Labels` of image ``position``'s instances in the
     coordinates of the image (``transform``, ``crs``): field ``label`` (the class name),
-    the run's names beside it (so that every mask gives a name one id)."""
+    the run's names beside it (so that every mask gives a name one id); field ``ignored``
+    true for ``__ignore__``'s, their label a name of the run (to be burnt ``IGNORE``),
+    unless ``class_map`` names it."""
     from geotile.label_set import Labels
     from geotile.spacenet import pixel_to_map
 
@@ -458,6 +472,12 @@ def image_labels(labelme: Labelme, position: int, transform, crs):
     array[:] = [geometry for _, geometry in found.instances]
     if len(array):
         array = pixel_to_map(array, transform)
+    mapped = class_map is not None and any(is_ignore(k) for k in class_map)
+    ignored = np.array([not mapped and is_ignore(label) for label, _ in found.instances],
+                       dtype=bool)
+    stand_in = labelme.names[0] if labelme.names else IGNORE_LABEL
     names = np.empty(len(found.instances), dtype=object)
-    names[:] = [label for label, _ in found.instances]
-    return Labels(array, {CATEGORY: names}, crs, None, {CATEGORY: list(labelme.names)})
+    names[:] = [stand_in if ignore else label
+                for (label, _), ignore in zip(found.instances, ignored, strict=True)]
+    return Labels(array, {CATEGORY: names, IGNORED: ignored}, crs, None,
+                  {CATEGORY: list(labelme.names)})

@@ -976,7 +976,7 @@ def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, opt
     and its shapes placed and classed before any mask is written, then each mask from its
     own file, in its pixels; summaries name the file (``labels``)."""
     from geotile.input_paths import input_path
-    from geotile.labelme_labels import CATEGORY, check_images, image_labels
+    from geotile.labelme_labels import CATEGORY, IGNORED, check_images, image_labels
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
@@ -987,9 +987,14 @@ def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, opt
         source = labelme.files[position]
         with open_raster(image) as src:
             crs = map_crs(src)
-            labels = image_labels(labelme, position, src.transform, crs)
-        prepared.append((image, source, crs, labels,
-                         prepare_labels(labels, crs, source, CATEGORY, class_map)))
+            labels = image_labels(labelme, position, src.transform, crs, class_map)
+        with warnings.catch_warnings():
+            if not labelme.names:  # __ignore__ shapes only: burnt IGNORE, not background
+                warnings.filterwarnings("ignore", message=r".*names background \('__ignore")
+            frame, names = prepare_labels(labels, crs, source, CATEGORY, class_map)
+        frame = frame.replace(class_id=np.where(frame.fields[IGNORED], IGNORE,
+                                                frame.fields["class_id"]))
+        prepared.append((image, source, crs, labels, (frame, names)))
     summaries = []
     for (image, source, crs, labels, (frame, names)), output, replace, tag in zip(
             prepared, output_paths, overwrites, complete, strict=True):

@@ -317,6 +317,38 @@ def test_class_ids_by_name_across_a_folder_of_images(tmp_path, run_cli):
                                   _polygon(HOUSE).astype(np.uint8))
 
 
+def test_ignore_shapes_are_ignored_not_background(tmp_path, run_cli):
+    """Labelme's __ignore__ label (the first line of its examples' labels.txt, -1 in its
+    labelme2voc, saved 255) marks pixels to leave out of training: 255 (the mask's nodata),
+    later shapes still on top; not burnt as background. A --class-map naming it keeps it a
+    class."""
+    ignored = [[10.2, 8.3], [40.7, 16.6]]
+    _labelme(tmp_path / "labels" / "a.json", [
+        _shape("house", HOUSE), _shape("__ignore__", ignored, "rectangle"),
+        _shape("house", TREE_ON_HOUSE)])
+    image = _png(tmp_path / "images" / "a.png")
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif",
+                     "--json", "--channels", "footprint,boundary")
+    assert result.exit_code == 0, result.output
+    assert "background" not in result.stderr, result.stderr
+    expected = _polygon(HOUSE).astype(np.uint8)
+    expected[_rectangle(ignored)] = 255
+    expected[_polygon(TREE_ON_HOUSE)] = 1
+    bands, profile, tags, _ = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(bands[0], expected)
+    assert (bands[1][expected == 255] == 255).all()
+    assert profile["nodata"] == 255
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "house"]
+    (summary,) = json.loads(result.stdout)["masks"]
+    assert summary["ignored_pixels"] == int((expected == 255).sum())
+    (tmp_path / "map.json").write_text(json.dumps({"house": 1, "__ignore__": 2}))
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "c.tif",
+                     "--class-map", tmp_path / "map.json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "c.tif")[0][0],
+                                  np.where(expected == 255, 2, expected))
+
+
 def test_one_file_for_one_image_resume_and_workers(tmp_path, run_cli):
     """LABELS may be one Labelme file for its one IMAGE; --resume skips a mask whose JSON is
     unchanged and redoes one whose JSON changed; --workers makes the same masks."""
