@@ -29,6 +29,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.label_documents import is_coco
 
 KEYS = ("images", "annotations", "categories")
 #: a COCO key opening a list near the start of a file: worth parsing it to see
@@ -75,21 +76,6 @@ def is_coco_file(path) -> bool:
     except OSError:
         return False
     return _SNIFF.search(head) is not None
-
-
-def is_coco(document) -> bool:
-    """Whether a parsed JSON document is (meant as) a COCO instances file: an object with
-    ``images`` or ``annotations`` and no GeoJSON ``type``."""
-    return (isinstance(document, dict) and "type" not in document
-            and ("images" in document or "annotations" in document))
-
-
-def is_coco_results(document) -> bool:
-    """Whether a parsed JSON document is COCO results (Detectron2's, mmdet's): a list of
-    detections, each with ``image_id``, ``category_id`` and ``score``."""
-    return (isinstance(document, list) and bool(document) and all(
-        isinstance(item, dict) and {"image_id", "category_id", "score"} <= set(item)
-        for item in document[:100]))
 
 
 def read_coco(path, document=None) -> Coco | None:

@@ -37,6 +37,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.label_documents import is_labelme
 
 #: the field of the Labels holding each shape's label (its class name)
 CATEGORY = "label"
@@ -92,14 +93,6 @@ class Labelme:
     def sources(self, position: int) -> list[Path]:
         """The files image ``position``'s mask is made from (for --resume's digest)."""
         return [self.files[position]]
-
-
-def is_labelme(document) -> bool:
-    """Whether a parsed JSON document is a Labelme file: a ``shapes`` list beside
-    ``imageHeight``/``imageWidth`` or ``imagePath``."""
-    return (isinstance(document, dict) and isinstance(document.get("shapes"), list)
-            and ("imagePath" in document or "imageHeight" in document
-                 or "imageWidth" in document))
 
 
 def is_labelme_file(path) -> bool:

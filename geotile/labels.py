@@ -363,7 +363,7 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
 
     if is_xbd(document):
         return read_xbd(document, path, layer, override)
-    from geotile.coco_labels import is_coco, is_coco_results
+    from geotile.label_documents import is_coco, is_coco_results, is_labelme
 
     if is_coco_results(document):
         raise InputError(f"{path}: COCO results (detections with scores, no images or "
@@ -374,8 +374,6 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
         raise InputError(f"{path}: COCO instance annotations, in the pixels of each image "
                          "they list: make-masks takes them (geotile make-masks "
                          f"{path.name} IMAGE... -o masks/); give vector labels here.")
-    from geotile.labelme_labels import is_labelme
-
     if is_labelme(document):  # one image's own pixels: placed by make-masks only
         raise InputError(f"{path}: Labelme shapes, in the pixels of the image they were drawn "
                          "on: make-masks takes them (geotile make-masks "
