@@ -366,6 +366,16 @@ class OnnxModel:
             self.activation = "none"
             log.info("%s: output %s is a depth estimation model's: its raw values, float32, no "
                      "activation (--activation overrides)", path.name, DEPTH_OUTPUT)
+        #: a TerraTorch pixel-wise regression's (its config.yaml): raw values, as depth's
+        self.regression = None
+        if self.activation == "auto" and self.model_type is None and not self.depth:
+            from geotile.terratorch_sidecars import terratorch_regression
+
+            self.regression = terratorch_regression(path)
+            if self.regression:
+                self.activation = "none"
+                log.info("%s: a regression (%s): its raw values, float32, no activation "
+                         "(--activation overrides)", path.name, self.regression)
         #: raw model values, written as float32 and never clipped (no probabilities)
         self.raw_values = self.activation == "none" or self.model_type == "regressor"
         self._warned: set[str] = set()  # outputs whose metadata activation was overruled
@@ -770,7 +780,7 @@ class OnnxModel:
                                 output.channels, output.name)
                 output.names = ([output.name] if output.channels == 1 else [
                     f"{output.name}_{k + 1}" for k in range(output.channels)]) if several \
-                    or self.depth else [
+                    or self.depth or self.regression else [
                         f"class_{k + 1}" for k in range(output.channels)]
         self.class_names = [n for o in self.outputs for n in o.names]
         self.num_classes = len(self.class_names)

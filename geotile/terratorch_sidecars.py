@@ -204,6 +204,23 @@ def terratorch_class_names(model_path):
     return names, f"{path.name} model.init_args.class_names"
 
 
+def terratorch_regression(model_path) -> str | None:
+    """Where the TerraTorch config beside ``model_path`` says its task is a pixel-wise
+    regression (PixelwiseRegressionTask, or its data module's): its model's values are
+    final (no activation); None otherwise (a broken config: said by its normalisation)."""
+    try:
+        path, config = terratorch_config(model_path)
+    except ModelError:
+        return None
+    if config is None:
+        return None
+    for section in ("model", "data"):
+        name = _class_path(config.get(section)).rsplit(".", 1)[-1]
+        if name in ("PixelwiseRegressionTask", "GenericNonGeoPixelwiseRegressionDataModule"):
+            return f"{path.name} {section} {name}"
+    return None
+
+
 def _band_list(value, key, path):
     """TerraTorch's bands (names, ints, [a, b] inclusive int intervals), expanded."""
     if value is None:

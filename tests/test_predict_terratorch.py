@@ -295,3 +295,19 @@ def test_dask_workers_load_the_model_again_for_another_config(tmp_path, s2, monk
     (path.parent / "config.yaml").write_text(yaml.safe_dump(config(data={
         "constant_scale": 0.001})))
     assert gd._worker_model(str(path), options) is not first
+
+
+def test_a_regression_fine_tune_writes_its_raw_values(tmp_path, run_cli, make_raster, s2):
+    """A PixelwiseRegressionTask's one output band (a biomass or height in its units) got a
+    sigmoid (--activation auto: values 0..1, named class_1, exit 0); now its raw values."""
+    content = config(data={"num_classes": "-"}, model={"loss": "rmse", "ignore_index": "-"})
+    content["data"]["class_path"] = \
+        "terratorch.datamodules.GenericNonGeoPixelwiseRegressionDataModule"
+    content["model"]["class_path"] = "terratorch.tasks.PixelwiseRegressionTask"
+    path = tt_folder(tmp_path / "biomass", content, classes=1)
+    out, names, stderr = predicted(run_cli, tmp_path, path, raster(make_raster, s2))
+    pixels = s2[np.array(PICKED) - 1][np.newaxis].astype(np.float64) * 1e-4
+    feed = ((pixels - np.reshape(MEANS, (1, -1, 1, 1))) / np.reshape(STDS, (1, -1, 1, 1)))
+    raw = ort_run(path, feed.astype(np.float32))[0][0]
+    np.testing.assert_allclose(out, raw, atol=1e-4)
+    assert names == ["logits"] and "PixelwiseRegressionTask" in stderr, (names, stderr)
