@@ -139,6 +139,19 @@ def _multi_temporal(config, path) -> None:
                          "of [N, C, H, W] batches.")
 
 
+#: a number PyYAML's safe loader leaves a str (no dot: 1e-4), which LightningCLI's
+#: jsonargparse reads as a float
+_SCIENTIFIC = re.compile(r"[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+")
+
+
+def _float(value):
+    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+        return float(value.strip().replace("_", ""))
+    if isinstance(value, list):
+        return [_float(v) for v in value]
+    return value
+
+
 def _numbers(value):
     return isinstance(value, list) and value and all(
         isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
@@ -156,12 +169,12 @@ def terratorch_normalization(model_path, wanted=("mean", "std"), scale: bool = T
     _multi_temporal(config, path)
     data = _init_args(config, "data")
     module = _class_path(config.get("data")).rsplit(".", 1)[-1]
-    constant = data.get("constant_scale", 1)
+    constant = _float(data.get("constant_scale", 1))
     if not isinstance(constant, int | float) or isinstance(constant, bool) \
             or not math.isfinite(constant) or constant <= 0:
         raise ModelError(f"{path}: data.init_args constant_scale {constant!r} is not a number "
                          "> 0; fix it, or give --scale.")
-    means, stds = data.get("means"), data.get("stds")
+    means, stds = _float(data.get("means")), _float(data.get("stds"))
     found = {}
     if scale:
         found["scale"] = (float(constant), f"{path.name} data.init_args.constant_scale")

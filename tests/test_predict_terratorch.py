@@ -311,3 +311,15 @@ def test_a_regression_fine_tune_writes_its_raw_values(tmp_path, run_cli, make_ra
     raw = ort_run(path, feed.astype(np.float32))[0][0]
     np.testing.assert_allclose(out, raw, atol=1e-4)
     assert names == ["logits"] and "PixelwiseRegressionTask" in stderr, (names, stderr)
+
+
+def test_numbers_in_scientific_notation_are_read_as_lightning_cli_reads_them(
+        tmp_path, run_cli, make_raster, s2):
+    """constant_scale: 1e-4 and a std of 9e-2 written by hand (LightningCLI's jsonargparse
+    reads them as floats; PyYAML's safe loader as strings) were refused as no numbers."""
+    text = yaml.safe_dump(config(data={"stds": [*STDS[:5], "STD"]}), sort_keys=False)
+    text = text.replace("constant_scale: 0.0001", "constant_scale: 1e-4")
+    path = tt_folder(tmp_path / "flood", text.replace("STD", "9e-2"))
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2))
+    expected = reference(path, s2[np.array(PICKED) - 1], MEANS, [*STDS[:5], 0.09], 1e-4)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
