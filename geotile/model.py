@@ -1214,7 +1214,8 @@ class OnnxModel:
             elif where.endswith("of 0..255 pixels"):  # mmcv's: uint8 as they are, not 16-bit
                 self._pixels_0_255 = f"its {where.split(' ')[0]} Normalize is of 0..255 pixels"
                 declared["scale"] = ("1", where.split(" of ")[0] + " for 8-bit pixels")
-            elif factor is not None and math.isclose(factor, 1 / 255, rel_tol=1e-6):
+            elif factor is not None and math.isclose(factor, 1 / 255, rel_tol=1e-6) \
+                    and not where.endswith("constant_scale"):  # TerraTorch's: every image
                 declared["scale"] = ("1/255", declared["scale"][1] + " for 8-bit pixels")
             elif factor is not None:
                 scale = factor

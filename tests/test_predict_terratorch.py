@@ -323,3 +323,18 @@ def test_numbers_in_scientific_notation_are_read_as_lightning_cli_reads_them(
     out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2))
     expected = reference(path, s2[np.array(PICKED) - 1], MEANS, [*STDS[:5], 0.09], 1e-4)
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint16])
+def test_a_constant_scale_of_1_255_scales_every_image(tmp_path, run_cli, make_raster, s2,
+                                                      dtype):
+    """constant_scale 1/255 (an RGB dataset's) was taken for geotile's own default for 8-bit
+    pixels: float32 or uint16 pixels 0..255 went in undivided (outputs wrong, exit 0);
+    TerraTorch multiplies every image by it."""
+    rgb, means, stds = ["RED", "GREEN", "BLUE"], [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    path = tt_folder(tmp_path / "rgb", config(data={
+        "constant_scale": 1 / 255, "dataset_bands": rgb, "output_bands": rgb, "means": means,
+        "stds": stds}), channels=3)
+    pixels = (s2[:3] % 256).astype(dtype)
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, pixels))
+    np.testing.assert_allclose(out, reference(path, pixels, means, stds, 1 / 255), atol=1e-5)
