@@ -1228,6 +1228,13 @@ class OnnxModel:
                     for name, (value, where) in declared.items()),
                     "" if above == self.path.parent else f", {PREPROCESSOR} read in {above}")
             declared.pop("scale", None)
+        elif not wanted and scale is None:  # --mean and --std: a TerraTorch config's
+            from geotile.terratorch_sidecars import terratorch_scale  # scaling still holds
+
+            found = terratorch_scale(self.path)
+            if found is not None:
+                scale = found[0]
+                log.info("%s: scale %r (%s) before --mean and --std", self.path.name, *found)
         for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
             if given is None and name in declared:
                 values[name] = _per_channel(declared[name][0], channels, name, self.path,

@@ -169,15 +169,10 @@ def terratorch_normalization(model_path, wanted=("mean", "std"), scale: bool = T
     _multi_temporal(config, path)
     data = _init_args(config, "data")
     module = _class_path(config.get("data")).rsplit(".", 1)[-1]
-    constant = _float(data.get("constant_scale", 1))
-    if not isinstance(constant, int | float) or isinstance(constant, bool) \
-            or not math.isfinite(constant) or constant <= 0:
-        raise ModelError(f"{path}: data.init_args constant_scale {constant!r} is not a number "
-                         "> 0; fix it, or give --scale.")
     means, stds = _float(data.get("means")), _float(data.get("stds"))
     found = {}
     if scale:
-        found["scale"] = (float(constant), f"{path.name} data.init_args.constant_scale")
+        found["scale"] = _constant_scale(path, config)
     if not means or not stds:
         if not module.startswith("Generic"):
             raise ModelError(f"{path}: its data module {module} keeps its means/stds in "
@@ -202,6 +197,36 @@ def terratorch_normalization(model_path, wanted=("mean", "std"), scale: bool = T
         if name in wanted:
             found[name] = ([float(v) for v in value], f"{path.name} data.init_args.{name}s")
     return found
+
+
+#: data modules whose constant_scale defaults to another than 1 in TerraTorch's source
+_MODULE_SCALES = {"Sen1Floods11NonGeoDataModule": 0.0001}
+
+
+def _constant_scale(path, config) -> tuple[float, str]:
+    """(constant_scale, where) of ``config``: its data module's default when not given."""
+    data = _init_args(config, "data")
+    module = _class_path(config.get("data")).rsplit(".", 1)[-1]
+    where = f"{path.name} data.init_args.constant_scale"
+    if "constant_scale" not in data and module in _MODULE_SCALES:
+        where = f"{path.name} {module}'s default constant_scale"
+    constant = _float(data.get("constant_scale", _MODULE_SCALES.get(module, 1)))
+    if not isinstance(constant, int | float) or isinstance(constant, bool) \
+            or not math.isfinite(constant) or constant <= 0:
+        raise ModelError(f"{path}: data.init_args constant_scale {constant!r} is not a number "
+                         "> 0; fix it, or give --scale.")
+    return float(constant), where
+
+
+def terratorch_scale(model_path) -> tuple[float, str] | None:
+    """(constant_scale, where) of the TerraTorch config beside ``model_path``, for --mean and
+    --std given without --scale (TerraTorch scales the image before any mean/std); None
+    without one."""
+    path, config = terratorch_config(model_path)
+    if config is None:
+        return None
+    _multi_temporal(config, path)
+    return _constant_scale(path, config)
 
 
 def terratorch_class_names(model_path):

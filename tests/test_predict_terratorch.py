@@ -338,3 +338,22 @@ def test_a_constant_scale_of_1_255_scales_every_image(tmp_path, run_cli, make_ra
     pixels = (s2[:3] % 256).astype(dtype)
     out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, pixels))
     np.testing.assert_allclose(out, reference(path, pixels, means, stds, 1 / 255), atol=1e-5)
+
+
+def test_mean_and_std_options_keep_the_config_s_constant_scale(tmp_path, run_cli, make_raster,
+                                                               s2):
+    """--mean and --std (without --scale) dropped the config's constant_scale: raw DN
+    0..10000 minus means of 0.1-0.3 (outputs wrong, exit 0); Sen1Floods11NonGeoDataModule's
+    0.0001 is its default in TerraTorch's source."""
+    means = MEANS[::-1]
+    options = ("--mean", ",".join(map(str, means)), "--std", ",".join(map(str, STDS)))
+    path = tt_folder(tmp_path / "flood")
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2), *options)
+    expected = reference(path, s2[np.array(PICKED) - 1], means, STDS, 1e-4)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    content = config(data={"means": "-", "stds": "-", "dataset_bands": "-", "constant_scale": "-",
+                           "output_bands": "-", "bands": HLS, "data_root": "<path>"})
+    content["data"]["class_path"] = "terratorch.datamodules.Sen1Floods11NonGeoDataModule"
+    path = tt_folder(tmp_path / "module", content)
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2[:6]), *options)
+    np.testing.assert_allclose(out, reference(path, s2[:6], means, STDS, 1e-4), atol=1e-5)
