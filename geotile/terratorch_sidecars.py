@@ -304,7 +304,8 @@ class TerraTorchBands:
 
     def bands_for(self, src, source) -> list[int] | None:
         """The image's bands (1-based) fed: by their descriptions when they name the
-        config's bands, else by position in dataset_bands, else (an image of as many bands
+        config's bands (those naming only some, each where dataset_bands put it: by
+        position), else by position in dataset_bands, else (an image of as many bands
         as output_bands) all of them, warned of; ModelError naming ``source`` otherwise."""
         name, output = Path(str(source)).name, self.output
         shown = ",".join(map(str, output))
@@ -313,16 +314,20 @@ class TerraTorchBands:
         known = {_key(b) for b in (self.dataset or output) if isinstance(b, str)}
         if all(isinstance(b, str) for b in output) and any(d in known for d in described):
             missing = [b for b in output if described.count(_key(b)) != 1]
-            if missing:
+            in_place = self.dataset and src.count == len(self.dataset) and all(
+                d not in known or d == _key(b) for d, b in zip(described, self.dataset,
+                                                               strict=True))
+            if missing and not in_place:  # those named where dataset_bands are: by position
                 names = ", ".join(map(str, src.descriptions))
                 raise ModelError(f"{source}: its band descriptions ({names}) name no single "
                                  f"band {missing[0]}, which {self.where} output_bands feed "
                                  f"the model ({shown}); give the image's bands for them with "
                                  "--bands.")
-            picked = [described.index(_key(b)) + 1 for b in output]
-            log.info("%s: bands %s feed the model, by their descriptions (%s output_bands %s)",
-                     name, ",".join(map(str, picked)), self.file.name, shown)
-            return picked
+            picked = [described.index(_key(b)) + 1 for b in output] if not missing else None
+            if picked:
+                log.info("%s: bands %s feed the model, by their descriptions (%s output_bands %s)",
+                         name, ",".join(map(str, picked)), self.file.name, shown)
+                return picked
         if self.dataset and src.count == len(self.dataset):
             picked = [self.dataset.index(b) + 1 for b in output]
             log.info("%s: bands %s feed the model as %s (%s output_bands, by their position in "

@@ -357,3 +357,21 @@ def test_mean_and_std_options_keep_the_config_s_constant_scale(tmp_path, run_cli
     path = tt_folder(tmp_path / "module", content)
     out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2[:6]), *options)
     np.testing.assert_allclose(out, reference(path, s2[:6], means, STDS, 1e-4), atol=1e-5)
+
+
+def test_descriptions_naming_some_bands_where_dataset_bands_put_them_go_by_position(
+        tmp_path, run_cli, make_raster, s2):
+    """A 13-band S2 stack described Coastal, Blue, Green, Red, RE1... NIR, B8A, WV, Cirrus,
+    SWIR1, SWIR2 (BLUE, GREEN, RED, CIRRUS where dataset_bands have them, SWIR_1 unnamed) was
+    refused for naming no SWIR_1, though TerraTorch reads its bands by position."""
+    described = ["Coastal", "Blue", "Green", "Red", "RE1", "RE2", "RE3", "NIR", "B8A", "WV",
+                 "Cirrus", "SWIR1", "SWIR2"]
+    path = tt_folder(tmp_path / "flood")
+    out, _, stderr = predicted(run_cli, tmp_path, path, raster(make_raster, s2, described))
+    expected = reference(path, s2[np.array(PICKED) - 1], MEANS, STDS, 1e-4)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert "2,3,4,9,12,13" in stderr, stderr
+    described[1:3] = ["Green", "Blue"]  # where dataset_bands do not put them: refused
+    result = run_cli("predict", path, raster(make_raster, s2, described, "swapped.tif"), "-o",
+                     tmp_path / "o2.tif")
+    assert_one_line_error(result, "swapped.tif", "SWIR_1", "--bands")
