@@ -224,15 +224,30 @@ def read_names(path: Path) -> list[str]:
                          f"{where}). Fix it: Ultralytics reads it too.") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read ({exc}).") from exc
+    except RecursionError:
+        raise InputError(f"{path}: nested too deep to read (a broken or hostile file). Fix "
+                         "it: Ultralytics reads it too.") from None
     document = document if isinstance(document, dict) else {}
     names, count = document.get("names"), document.get("nc")
     if count is not None and not isinstance(count, int | bool):  # '10' or 10.0, as Ultralytics
-        count = _whole(count)
+        count = _whole(count) if isinstance(count, str | float) else None
         if count is None:
-            raise InputError(f"{path}: nc is {document['nc']!r}; it is the number of classes, "
+            given = document["nc"]
+            shown = repr(given) if isinstance(given, str | float) else f"a {type(given).__name__}"
+            raise InputError(f"{path}: nc is {_short(shown)}; it is the number of classes, "
                              "an integer (nc: 2). Fix it.")
+    if isinstance(count, int) and not isinstance(count, bool) and count > MAX_INDEX + 1:
+        raise InputError(f"{path}: nc is {_short(count)} classes; a mask holds class ids "
+                         f"1..254 (indices 0..{MAX_INDEX}). Fix nc, or merge the classes with "
+                         "a --class-map.")
     if names is None and isinstance(count, int) and not isinstance(count, bool) and count > 0:
         return [f"class_{i}" for i in range(count)]
+    values = names.values() if isinstance(names, dict) else names if isinstance(names, list) \
+        else ()
+    odd = next((n for n in values if isinstance(n, list | dict)), None)
+    if odd is not None:
+        raise InputError(f"{path}: names holds a {type(odd).__name__}, not a class name; give "
+                         "names: [building, road] or names: {0: building}.")
     if isinstance(names, list) and names:
         names = [str(n) for n in names]
     elif isinstance(names, dict) and names:
@@ -346,6 +361,11 @@ def _numbers(tokens: list[str]) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _whole(value) -> int | None:

@@ -339,3 +339,22 @@ def test_a_photo_turned_by_exif_is_refused(tmp_path, run_cli):
                      tmp_path / "m.tif")
     assert_one_line_error(result, "a.jpg", "EXIF orientation (6)", "exiftran")
     assert not (tmp_path / "m.tif").exists()
+
+
+BOMB = ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)))
+
+
+def test_hostile_data_yaml_is_refused_at_once(tmp_path, run_cli):
+    """nc: 1e11 (or 1e308) without names built class_0..class_99999999999 and was killed
+    for memory (23 GB); names or nc of YAML aliases (a billion laughs) were expanded into a
+    message (6 GB, 40 s, or no end); names nested 50,000 deep was a RecursionError."""
+    for number, text in enumerate(["nc: 100000000000\n", "nc: 1e308\n", f"nc: {'9' * 400}\n"]):
+        _refused(tmp_path / f"nc{number}", run_cli, [], "data.yaml", "classes",
+                 names=text)
+    _refused(tmp_path / "b1", run_cli, [], "data.yaml", "names", names=BOMB + "names: *i\n")
+    _refused(tmp_path / "b2", run_cli, [], "data.yaml", "names",
+             names=BOMB + "names: {0: *i}\n")
+    _refused(tmp_path / "b3", run_cli, [], "data.yaml", "nc", names=BOMB + "nc: *i\n")
+    _refused(tmp_path / "deep", run_cli, [], "data.yaml",
+             names="names: " + "[" * 50000 + "]" * 50000 + "\n")
