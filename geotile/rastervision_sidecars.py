@@ -52,6 +52,9 @@ def rv_folder(model_path) -> Path:
 ONNX = "model.onnx"
 PIPELINE_CONFIG = "pipeline-config.json"
 BUNDLE = "model-bundle.zip"
+#: bytes: the most a file of a bundle's zip may unzip to (an ONNX file holds at most 2 GiB,
+#: protobuf's limit); a learner's bundle inside a pipeline's, twice that (model.pth beside)
+LARGEST = 2 << 30
 EXPORT_HINT = ("export it from Raster Vision with learner.save_model_bundle(export_onnx=True) "
                "or learner.export_to_onnx('model.onnx')")
 
@@ -69,10 +72,22 @@ def _learner_bundle(path: Path):
         if LEARNER_CONFIG in names or ONNX in names:
             return outer
         if PIPELINE_CONFIG in names and BUNDLE in names:
-            return zipfile.ZipFile(io.BytesIO(outer.read(BUNDLE)))
+            return zipfile.ZipFile(io.BytesIO(unzipped(outer, BUNDLE, 2 * LARGEST)))
     except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
         raise ValueError(f"cannot be read as a zip ({exc})") from exc
     return None
+
+
+def unzipped(archive, name: str, limit: int | None = None) -> bytes:
+    """The file ``name`` of the zip ``archive``, read in memory; ValueError (reason) when the
+    zip says it unzips to more than ``limit`` (``LARGEST``) bytes: a broken or hostile zip
+    (a zip bomb) is not unzipped."""
+    limit = LARGEST if limit is None else limit
+    size = archive.getinfo(name).file_size
+    if size > limit:
+        raise ValueError(f"its {name} unzips to {size:,} bytes, more than a model bundle's "
+                         f"can be ({limit:,}): a broken or hostile zip")
+    return archive.read(name)
 
 
 def is_bundle_zip(model_path) -> bool:
@@ -100,7 +115,10 @@ def bundle_onnx(model_path) -> bytes:
     if ONNX not in bundle.namelist():
         raise ModelError(f"{path}: this Raster Vision model bundle holds no {ONNX} (only "
                          f"model.pth, which geotile cannot run): {EXPORT_HINT}.")
-    return bundle.read(ONNX)
+    try:
+        return unzipped(bundle, ONNX)
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}; give the model's .onnx file.") from exc
 
 
 def _is_learner_config(config) -> bool:
@@ -123,7 +141,7 @@ def _learner_config(model_path):
         if bundle is None or LEARNER_CONFIG not in bundle.namelist():
             return path, None
         try:
-            config = json.loads(bundle.read(LEARNER_CONFIG).decode("utf-8"))
+            config = json.loads(unzipped(bundle, LEARNER_CONFIG).decode("utf-8"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"its {LEARNER_CONFIG} is not valid JSON ({exc.msg} at line "
                              f"{exc.lineno})") from exc
@@ -286,11 +304,11 @@ def _pipeline_config(model_path):
             outer = zipfile.ZipFile(path)
             names = set(outer.namelist())
             if PIPELINE_CONFIG in names:
-                config = _parse(outer.read(PIPELINE_CONFIG), f"{path}: its {PIPELINE_CONFIG}")
+                config = _parse(unzipped(outer, PIPELINE_CONFIG),
+                                f"{path}: its {PIPELINE_CONFIG}")
                 if _is_pipeline_config(config):
-                    return config, f"{path}'s {PIPELINE_CONFIG}", (
-                        lambda name: outer.read(name) if name in names else None)
-        except (OSError, zipfile.BadZipFile, RuntimeError, EOFError):
+                    return config, f"{path}'s {PIPELINE_CONFIG}", _zip_reader(path, outer)
+        except (OSError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError):
             pass  # said by bundle_onnx
     folder = sidecar_folder(path, (PIPELINE_CONFIG,))
     file = folder / PIPELINE_CONFIG
@@ -431,6 +449,20 @@ def _nested_transformers(sources) -> list[dict]:
         found += [t for t in source.get("transformers") or [] if isinstance(t, dict)]
         found += _nested_transformers(source.get("raster_sources") or [])
     return found
+
+
+def _zip_reader(path: Path, archive):
+    """A reader of the files of the zip ``archive`` (at ``path``) by name (None for a
+    missing one)."""
+    names = set(archive.namelist())
+
+    def read(name):
+        try:
+            return unzipped(archive, name) if name in names else None
+        except ValueError as exc:
+            raise ModelError(f"{path}: {exc}; give the model's .onnx file.") from exc
+
+    return read
 
 
 def _learner_reader(model_path):

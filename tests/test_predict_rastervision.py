@@ -175,6 +175,34 @@ def test_the_bundle_zip_itself_is_the_model(tmp_path, run_cli, make_raster, kind
     assert OnnxModel.from_path(model).sidecars == {"names": model, "normalization": model}
 
 
+@pytest.mark.parametrize("kind", ["learner", "pipeline"])
+def test_a_bundle_zip_holding_more_than_an_onnx_file_can_be_is_refused_unread(
+        tmp_path, run_cli, make_raster, monkeypatch, kind):
+    """A model-bundle.zip whose model.onnx unzips to 3 GiB (3 MB zipped: zeros) was read
+    whole into memory, then refused as "not enough memory ... lower --tile-size" (4.2 GB
+    peak; 10 GiB unzipped would take 10 GB), and so was a pipeline's bundle holding such a
+    zip. An ONNX file holds at most 2 GiB (protobuf): the sizes the zip declares are
+    checked first (here against a limit lowered to 100 bytes)."""
+    from geotile import rastervision_sidecars
+
+    from .conftest import assert_one_line_error
+
+    monkeypatch.setattr(rastervision_sidecars, "LARGEST", 100)
+    tif = make_raster("i.tif", np.zeros((3, 20, 20), np.uint8))
+    bundle(tmp_path / "train")
+    model = zip_folder(tmp_path / "train", tmp_path / "model-bundle.zip")
+    if kind == "pipeline":
+        outer = tmp_path / "bundle"
+        outer.mkdir()
+        (outer / "model-bundle.zip").write_bytes(model.read_bytes())
+        (outer / "pipeline-config.json").write_text(json.dumps(
+            {"type_hint": "semantic_segmentation_pipeline", "train_uri": "s3://b/train"}))
+        model = zip_folder(outer, tmp_path / "outer.zip")
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, model.name, "unzips to", "give the model's .onnx file")
+    assert not (tmp_path / "o.tif").exists()
+
+
 def test_a_bundle_zip_without_model_onnx_says_how_to_export_it(tmp_path, run_cli,
                                                                 make_raster):
     from .conftest import assert_one_line_error
