@@ -44,6 +44,8 @@ DATA_MODULES = {"GenericNonGeoSegmentationDataModule",
                 "Sen1Floods11NonGeoDataModule", "FireScarsNonGeoDataModule",
                 "MultiTemporalCropClassificationDataModule"}
 _LARGEST = 1 << 20  # a config of more is no fine-tune's
+#: the most bands a [first, last] interval of dataset_bands may span (GDAL's most per file)
+MOST_BANDS = 65536
 
 
 def _candidates(folder: Path) -> list[Path]:
@@ -145,11 +147,22 @@ _SCIENTIFIC = re.compile(r"[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+")
 
 
 def _float(value):
+    """``value`` with jsonargparse's floats read (a str of one, or a flat list of them);
+    anything else as it is, unwalked (a value of YAML aliases stays unexpanded)."""
     if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
         return float(value.strip().replace("_", ""))
-    if isinstance(value, list):
+    if isinstance(value, list) and not any(isinstance(v, list | dict) for v in value):
         return [_float(v) for v in value]
     return value
+
+
+def _shown(value) -> str:
+    """``value`` in a message, short: a value of YAML aliases (a billion laughs) unexpanded."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring = 2, 6, 6, 40
+    return short.repr(value)
 
 
 def _numbers(value):
@@ -191,7 +204,7 @@ def terratorch_normalization(model_path, wanted=("mean", "std"), scale: bool = T
             raise ModelError(f"{path}: data.init_args {key} names a file ({value}), which "
                              "TerraTorch read at training; give --mean and --std from it.")
         if not _numbers(value):
-            raise ModelError(f"{path}: data.init_args {key} {value!r} is no list of numbers "
+            raise ModelError(f"{path}: data.init_args {key} {_shown(value)} is no list of numbers "
                              "(one per band fed); fix it, or give --mean and --std.")
     for name, value in (("mean", means), ("std", stds)):
         if name in wanted:
@@ -213,8 +226,8 @@ def _constant_scale(path, config) -> tuple[float, str]:
     constant = _float(data.get("constant_scale", _MODULE_SCALES.get(module, 1)))
     if not isinstance(constant, int | float) or isinstance(constant, bool) \
             or not math.isfinite(constant) or constant <= 0:
-        raise ModelError(f"{path}: data.init_args constant_scale {constant!r} is not a number "
-                         "> 0; fix it, or give --scale.")
+        raise ModelError(f"{path}: data.init_args constant_scale {_shown(constant)} is not a "
+                         "number > 0; fix it, or give --scale.")
     return float(constant), where
 
 
@@ -264,16 +277,18 @@ def _band_list(value, key, path):
     if value is None:
         return None
     if not isinstance(value, list):
-        raise ModelError(f"{path}: data.init_args {key} {value!r} is no list of bands; fix it.")
+        raise ModelError(f"{path}: data.init_args {key} {_shown(value)} is no list of bands; "
+                         "fix it.")
     bands = []
     for item in value:
         if isinstance(item, list) and len(item) == 2 and all(
-                isinstance(i, int) and not isinstance(i, bool) for i in item):
+                isinstance(i, int) and not isinstance(i, bool) for i in item) \
+                and item[0] >= 0 and item[1] - item[0] < MOST_BANDS:
             bands += list(range(item[0], item[1] + 1))
         elif isinstance(item, str | int) and not isinstance(item, bool):
             bands.append(item)
         else:
-            raise ModelError(f"{path}: data.init_args {key} holds {item!r}, no band name, "
+            raise ModelError(f"{path}: data.init_args {key} holds {_shown(item)}, no band name, "
                              "number or [first, last] interval; fix it.")
     return bands or None
 

@@ -267,6 +267,29 @@ def test_a_broken_terratorch_config_is_refused(tmp_path, run_cli, make_raster, s
     assert_one_line_error(result, "config.yaml", "not valid YAML", "--mean")
 
 
+BOMB = ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)))
+
+
+@pytest.mark.parametrize(("key", "value", "fragments"), [
+    ("means", "*i", ["means", "no list of numbers"]),
+    ("stds", "*i", ["stds", "no list of numbers"]),
+    ("constant_scale", "*i", ["constant_scale", "not a number"]),
+    ("dataset_bands", "*i", ["dataset_bands", "no band name"]),
+    ("dataset_bands", "[[0, 1000000000000]]", ["dataset_bands", "[0, 1000000000000]"]),
+])
+def test_a_hostile_config_is_refused_at_once(tmp_path, run_cli, make_raster, s2, key, value,
+                                             fragments):
+    """A value of YAML aliases (a billion laughs: 9^9 leaves in 1 KB) was expanded into the
+    message: 4 GB, 31 s, then a MemoryError traceback; dataset_bands [[0, 1e12]] built a
+    list of 10^12 band numbers. Now one line at once, the value shown short."""
+    text = yaml.safe_dump(config(data={key: "@"}), sort_keys=False).replace("'@'", value)
+    path = tt_folder(tmp_path / "flood", BOMB + text)
+    result = run_cli("predict", path, raster(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "config.yaml", *fragments)
+    assert len(result.stderr) < 600
+
+
 def test_resume_redoes_outputs_of_another_config(tmp_path, run_cli, make_raster, s2):
     path = tt_folder(tmp_path / "flood")
     tif = raster(make_raster, s2)
