@@ -39,6 +39,8 @@ SNIFF_BYTES = 1 << 16
 #: like the pixel-centre rule, burns exactly the decoded pixels whatever the rounding of the
 #: image's transform
 RLE_INSET = 1e-6
+#: bits of one number of a compressed RLE string (pycocotools' are 64-bit)
+RLE_BITS = 64
 #: the field of the Labels that says a feature is a crowd region (burnt as ignore)
 CROWD = "iscrowd"
 #: the field holding each feature's category name (its class)
@@ -93,6 +95,10 @@ def read_coco(path, document=None) -> Coco | None:
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f"{path}: not a JSON file ({_first_line(exc)}). Give a COCO "
                              "annotation file (images, annotations, categories).") from exc
+        except RecursionError:
+            raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile "
+                             "file). Give a COCO annotation file (images, annotations, "
+                             "categories).") from None
     if not is_coco(document):
         return None
     missing = [k for k in KEYS if not isinstance(document.get(k), list)]
@@ -112,7 +118,7 @@ def read_coco(path, document=None) -> Coco | None:
         for key in ("width", "height"):
             if not _whole(entry.get(key)):
                 raise InputError(f"{path}: image id {entry['id']} ({name}) has {key} "
-                                 f"{entry.get(key)!r}; give its size in pixels.")
+                                 f"{_short(entry.get(key))}; give its size in pixels.")
         if entry["id"] in by_id:
             raise InputError(f"{path}: image id {entry['id']} is given twice "
                              f"({by_id[entry['id']]['file_name']} and {name}). Give each "
@@ -137,10 +143,10 @@ def read_coco(path, document=None) -> Coco | None:
         if not isinstance(annotation, dict):
             raise InputError(f"{path}: annotations[{index}] is not an object.")
         what = _what(annotation, index)
-        if annotation.get("image_id") not in by_id:
+        if not _listed(annotation.get("image_id"), by_id):
             raise InputError(f"{path}: {what} names image_id {annotation.get('image_id')!r}, "
                              "which no image has. Fix or remove it.")
-        if annotation.get("category_id") not in categories:
+        if not _listed(annotation.get("category_id"), categories):
             raise InputError(f"{path}: {what} names category_id "
                              f"{annotation.get('category_id')!r}, which no category has. "
                              "Add the category or fix the annotation.")
@@ -297,7 +303,10 @@ def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: li
             raise InputError(f"{path}: {what} has a polygon {_short(ring)}: a polygon is a "
                              "flat list of at least 3 points [x1, y1, x2, y2, x3, y3, ...]. "
                              "Fix or remove it.")
-        xy = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
+        try:
+            xy = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
+        except OverflowError:  # an integer past any float (10**400)
+            xy = np.full((1, 2), np.inf)
         if not np.isfinite(xy).all():
             raise InputError(f"{path}: {what} has a polygon with a coordinate that is not a "
                              "finite number. Fix or remove it.")
@@ -377,8 +386,8 @@ def decode_counts(text: str) -> list[int] | None:
             if position >= length:
                 return None  # cut short inside a number
             char = ord(text[position]) - 48
-            if not 0 <= char < 64:
-                return None
+            if not 0 <= char < 64 or shift > RLE_BITS:
+                return None  # no character, or a number past pycocotools' 64 bits
             value |= (char & 0x1F) << shift
             more = bool(char & 0x20)
             position += 1
@@ -406,8 +415,20 @@ def _id(value):
 
 
 def _whole(value) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and float(value).is_integer() and value >= 0)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return float(value).is_integer() and value >= 0
+    except OverflowError:  # an integer past any float (10**400): no size or count
+        return False
+
+
+def _listed(value, table: dict) -> bool:
+    """Whether ``value`` is a key of ``table`` (a list or an object is none)."""
+    try:
+        return value in table
+    except TypeError:
+        return False
 
 
 def _number(value) -> bool:

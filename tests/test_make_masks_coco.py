@@ -380,3 +380,34 @@ def test_a_coco_results_list_says_what_it_is(tmp_path, run_cli):
                           "instances file")
     assert "GeoJSON object" not in result.output
     assert not (tmp_path / "m.tif").exists()
+
+
+BIG = 10 ** 400  # an integer JSON reads, past any float
+
+
+@pytest.mark.parametrize("annotation, fragments", [
+    ({"segmentation": [[BIG, 1, 10, 1, 10, 10]]}, ("annotation id 2", "finite")),
+    ({"segmentation": {"counts": [BIG], "size": [H, W]}}, ("annotation id 2", "RLE")),
+    ({"segmentation": {"counts": "o" * 100000 + "1", "size": [H, W]}},
+     ("annotation id 2", "compressed encoding")),
+    ({"image_id": [1], "segmentation": [POLYGON]}, ("annotation id 2", "image_id [1]")),
+    ({"category_id": {"a": 1}, "segmentation": [POLYGON]}, ("annotation id 2", "category_id")),
+])
+def test_hostile_annotations_are_refused_in_one_line(tmp_path, run_cli, annotation, fragments):
+    """Integers past a float (10**400) were OverflowError tracebacks, a compressed RLE
+    string of one 100,000-character number a ValueError traceback (its sum past 4,300
+    digits; 5 MB of it took quadratic time), an image_id or category_id list or object a
+    TypeError (unhashable) traceback."""
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}, annotation])
+    _refused(tmp_path, run_cli, labels, *fragments)
+
+
+def test_hostile_files_are_refused_in_one_line(tmp_path, run_cli):
+    """JSON nested 100,000 deep was a RecursionError traceback; an image's width of
+    10**400 an OverflowError traceback."""
+    labels = tmp_path / "annotation.json"
+    labels.write_text('{"images": [' + "[" * 100000 + "]" * 100000
+                      + '], "annotations": [], "categories": []}')
+    _refused(tmp_path, run_cli, labels, "nested too deep")
+    _coco(labels, [{"segmentation": [POLYGON]}], images=(("img.png", BIG, H),))
+    _refused(tmp_path, run_cli, labels, "image id 1", "width")
