@@ -54,6 +54,9 @@ _SNIFF = re.compile(rb'"(?:shapes|imagePath|imageData|imageHeight|imageWidth)"\s
 SNIFF_BYTES = 1 << 12
 #: px: the outlines of a mask's pixels are drawn this far inside their edges (as COCO's RLE)
 MASK_INSET = 1e-6
+#: px: the largest radius of a circle (its rows are walked one by one: one of 1e12 px is
+#: no image's, and would take terabytes)
+MOST_RADIUS = 1 << 24
 #: px: the most a circle's inscribed polygon lies inside the circle
 CIRCLE_SAGITTA = 0.01
 
@@ -142,6 +145,10 @@ def _parse(path: Path):
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a JSON file ({first}). Give Labelme's JSON file of "
                          "the image (shapes, imageHeight, imageWidth).") from exc
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile file). "
+                         "Give Labelme's JSON file of the image (shapes, imageHeight, "
+                         "imageWidth).") from None
 
 
 def read_labelme(labels, images) -> Labelme:
@@ -223,8 +230,9 @@ def _size(path: Path, document: dict) -> tuple[int, int] | None:
         return _embedded_size(document.get("imageData"))
     for key, value in (("imageWidth", width), ("imageHeight", height)):
         if (isinstance(value, bool) or not isinstance(value, int | float)
-                or not float(value).is_integer() or value <= 0):
-            raise InputError(f"{path}: {key} is {value!r}; it is the size of the image in "
+                or not _whole(value) or value <= 0):
+            shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
+            raise InputError(f"{path}: {key} is {shown}; it is the size of the image in "
                              "pixels. Fix it (Labelme writes both).")
     return int(width), int(height)
 
@@ -261,6 +269,9 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
                          "name). Fix or remove it.")
     kind = shape.get("shape_type")
     kind = "polygon" if kind is None else kind  # as Labelme's shape_to_mask reads it
+    if not isinstance(kind, str):
+        raise InputError(f"{where} ({label!r}) has shape_type {_shown(kind)}; give one of "
+                         f"{', '.join(AREA)}. Fix or remove it.")
     if kind in NO_AREA:
         found.no_area.append(position)
         return None
@@ -272,6 +283,11 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
     if kind == "mask":
         geometry = _mask_shape(where, label, shape.get("mask"), xy[0])
     elif kind == "circle":
+        radius = math.hypot(*(xy[1] - xy[0]))
+        if not radius <= MOST_RADIUS:
+            raise InputError(f"{where} ({label!r}) is a circle of radius {radius:.4g} px, "
+                             f"larger than any image (at most {MOST_RADIUS} px). Fix or "
+                             "remove it.")
         geometry = circle(*xy[0], *xy[1])
     elif kind == "rectangle":
         geometry = shapely.box(*xy.min(axis=0), *xy.max(axis=0))
@@ -297,7 +313,10 @@ def _points(where: str, label: str, kind: str, points) -> np.ndarray:
         shown = str(points) if len(str(points)) <= 40 else str(points)[:37] + "..."
         raise InputError(f"{where} ({label!r}) has points {shown}; give a list of [x, y] "
                          "pixel coordinates. Fix or remove it.")
-    xy = np.asarray(points, dtype=np.float64)
+    try:
+        xy = np.asarray(points, dtype=np.float64)
+    except OverflowError:  # an integer past any float (10**400)
+        xy = np.full((1, 2), np.inf)
     if not np.isfinite(xy).all():
         raise InputError(f"{where} ({label!r}) has a point that is not a finite number. Fix "
                          "or remove it.")
@@ -312,6 +331,18 @@ def _points(where: str, label: str, kind: str, points) -> np.ndarray:
                             " (its centre and a point on it)" if kind == "circle" else "")
                          + ". Fix or remove it.")
     return xy
+
+
+def _whole(value) -> bool:
+    try:
+        return float(value).is_integer()
+    except OverflowError:  # an integer past any float (10**400): no size
+        return False
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _instances(items: list) -> list[tuple[str, object]]:

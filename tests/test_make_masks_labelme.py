@@ -523,3 +523,34 @@ def test_a_stray_labelme_file_makes_no_labelme_run(tmp_path, run_cli):
     result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _polygon(HOUSE))
+
+
+BIG = 10 ** 400  # an integer JSON reads, past any float
+
+
+@pytest.mark.parametrize("shape, fragments", [
+    (_shape("house", [[BIG, 1], [10, 1], [10, 10]]), ("a.json: shapes[0]", "finite")),
+    (_shape("tank", [[10, 10], [1e200, 10]], "circle"), ("a.json: shapes[0]", "radius")),
+    (_shape("tank", [[10, 10], [1e12, 10]], "circle"), ("a.json: shapes[0]", "radius")),
+    (_shape("house", HOUSE, ["polygon"]), ("a.json: shapes[0]", "shape_type")),
+])
+def test_hostile_shapes_are_refused_in_one_line(tmp_path, run_cli, shape, fragments):
+    """A point past any float (10**400) was an OverflowError traceback, a circle of radius
+    1e200 another, one of radius 1e12 'not enough memory (14.6 TiB) ... lower
+    --boundary-width', a shape_type list a TypeError (unhashable) traceback."""
+    _refused(tmp_path, run_cli, [shape], *fragments)
+
+
+def test_hostile_files_are_refused_in_one_line(tmp_path, run_cli):
+    """JSON nested 100,000 deep was a RecursionError traceback, an imageWidth of 10**400
+    an OverflowError traceback."""
+    _refused(tmp_path / "1", run_cli, [_shape("house", HOUSE)], "a.json", "imageWidth",
+             width=BIG)
+    folder = tmp_path / "2"
+    _labelme(folder / "labels" / "a.json", [_shape("house", HOUSE)])
+    (folder / "labels" / "a.json").write_text(
+        '{"shapes": [], "imagePath": "a.png", "x": ' + "[" * 100000 + "]" * 100000 + "}")
+    image = _png(folder / "images" / "a.png")
+    result = run_cli("make-masks", folder / "labels" / "a.json", image, "-o", folder / "m.tif")
+    assert_one_line_error(result, "a.json")
+    assert not (folder / "m.tif").exists()
