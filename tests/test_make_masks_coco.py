@@ -411,3 +411,54 @@ def test_hostile_files_are_refused_in_one_line(tmp_path, run_cli):
     _refused(tmp_path, run_cli, labels, "nested too deep")
     _coco(labels, [{"segmentation": [POLYGON]}], images=(("img.png", BIG, H),))
     _refused(tmp_path, run_cli, labels, "image id 1", "width")
+
+
+def test_iscrowd_true_as_json_or_text_is_a_region_to_ignore(tmp_path, run_cli):
+    """iscrowd true (JSON) and "true" (text, as some exporters write it) are crowd
+    regions, burnt as the ignore value 255, as 1 is."""
+    image = _png(tmp_path / "img.png")
+    for name, value in (("bool", True), ("text", "true"), ("text_upper", " TRUE ")):
+        labels = _coco(tmp_path / "annotation.json",
+                       [{"segmentation": [POLYGON], "iscrowd": value}])
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / f"{name}.tif")
+        assert result.exit_code == 0, result.output
+        np.testing.assert_array_equal(_read(tmp_path / f"{name}.tif")[0],
+                                      _burnt([POLYGON]).astype(np.uint8) * 255)
+
+
+def test_a_category_named_background_is_class_0_and_clears(tmp_path, run_cli):
+    """A category named background gets no class id: its objects are 0 and clear the
+    objects under them; the other category alone is a 0/1 footprint mask."""
+    image = _png(tmp_path / "img.png")
+    box = [14, 8, 24, 8, 24, 18, 14, 18]  # inside POLYGON
+    labels = _coco(tmp_path / "annotation.json",
+                   [{"segmentation": [POLYGON], "category_id": 2},
+                    {"segmentation": [box], "category_id": 1}],
+                   categories=[{"id": 1, "name": "background"}, {"id": 2, "name": "building"}])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--json")
+    assert result.exit_code == 0, result.output
+    mask, _, _, descriptions = _read(tmp_path / "m.tif")
+    expected = _burnt([POLYGON]).astype(np.uint8)
+    expected[_burnt([box])] = 0
+    np.testing.assert_array_equal(mask, expected)
+    assert json.loads(result.stdout)["classes"] == ["background", "building"]
+    assert descriptions == ("footprint",)
+
+
+def test_a_supercategory_that_annotations_use_is_a_class(tmp_path, run_cli):
+    """Only an UNUSED category named as another's supercategory is a placeholder: vehicle,
+    the parent of car, whose own objects are annotated, stays class 1 (car 2)."""
+    image = _png(tmp_path / "img.png")
+    box = [30, 30, 40, 30, 40, 38, 30, 38]
+    labels = _coco(tmp_path / "annotation.json",
+                   [{"segmentation": [POLYGON], "category_id": 1},
+                    {"segmentation": [box], "category_id": 2}],
+                   categories=[{"id": 1, "name": "vehicle"},
+                               {"id": 2, "name": "car", "supercategory": "vehicle"}])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--json")
+    assert result.exit_code == 0, result.output
+    mask = _read(tmp_path / "m.tif")[0]
+    expected = _burnt([POLYGON]).astype(np.uint8)
+    expected[_burnt([box])] = 2
+    np.testing.assert_array_equal(mask, expected)
+    assert json.loads(result.stdout)["classes"] == ["background", "vehicle", "car"]
