@@ -275,6 +275,7 @@ def _refused(tmp_path, run_cli, lines, *fragments, names="names: [a, b]\n", opti
     ("2 0.1 0.1 0.5 0.1 0.5 0.5", ("a.txt line 2", "class 2", "data.yaml", "2 classes")),
     ("-1 0.1 0.1 0.5 0.1 0.5 0.5", ("a.txt line 2", "class '-1'")),
     ("1.5 0.1 0.1 0.5 0.1 0.5 0.5", ("a.txt line 2", "class '1.5'")),
+    ("254 0.1 0.1 0.5 0.1 0.5 0.5", ("a.txt line 2", "class 254", "1..254", "0..253")),
 ])
 def test_broken_lines_are_refused(tmp_path, run_cli, line, fragments):
     _refused(tmp_path, run_cli, [line], *fragments)
@@ -358,3 +359,40 @@ def test_hostile_data_yaml_is_refused_at_once(tmp_path, run_cli):
     _refused(tmp_path / "b3", run_cli, [], "data.yaml", "nc", names=BOMB + "nc: *i\n")
     _refused(tmp_path / "deep", run_cli, [], "data.yaml",
              names="names: " + "[" * 50000 + "]" * 50000 + "\n")
+
+
+def test_a_tip_past_the_edge_is_clipped_before_it_is_burnt(tmp_path, run_cli):
+    """Ultralytics clips each vertex to 0..1 before training: a triangle whose tip lies at
+    x 1.0099 (its box within 1.01, so taken) is burnt with its tip at the edge (x 1), which
+    narrows it near the tip, not as the unclipped triangle cut off at the edge."""
+    width, height = 400, 40
+    _png(tmp_path / "ds" / "images" / "train" / "a.png", width, height)
+    (tmp_path / "ds" / "labels" / "train").mkdir(parents=True)
+    (tmp_path / "ds" / "labels" / "train" / "a.txt").write_text(
+        "0 0.5 0.1 1.0099 0.5 0.5 0.9\n")
+    (tmp_path / "ds" / "data.yaml").write_text("names: [field]\n")
+    result = run_cli("make-masks", tmp_path / "ds" / "labels" / "train",
+                     tmp_path / "ds" / "images" / "train" / "a.png", "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    clipped = shapely.Polygon([(200, 4), (400, 20), (200, 36)])
+    unclipped = shapely.Polygon([(200, 4), (1.0099 * width, 20), (200, 36)])
+    expected = rasterize([clipped], out_shape=(height, width)).astype(np.uint8)
+    assert (expected != rasterize([unclipped], out_shape=(height, width))).any()
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], expected)
+
+
+def test_data_yaml_is_found_up_to_3_folders_above_the_labels(tmp_path, run_cli):
+    """data.yaml in the labels' folder or up to 3 above it (labels/train -> the dataset
+    root and 1 more) names the classes; 4 above is not looked at (class_0, said)."""
+    for root, found in ((tmp_path / "near", True), (tmp_path / "far", False)):
+        # labels in root/a/b/c/labels/train: labels, c, b are 1..3 above it, a is 4 above
+        labels, images = _dataset(root / "a" / "b" / "c", {"a": [_line(1, BOX)]})
+        (root / "a" / ("b" if found else "") / "data.yaml").write_text(
+            "names: [house, shed]\n")
+        result = run_cli("make-masks", labels, images, "-o", f"{root / 'out'}/", "--json")
+        assert result.exit_code == 0, result.output
+        classes = json.loads(result.stdout)["classes"]
+        assert classes == (["background", "house", "shed"] if found
+                           else ["background", "class_0", "class_1"]), (root, classes)
+        np.testing.assert_array_equal(_read(root / "out" / "a.tif")[0],
+                                      _box_pixels() * np.uint8(2))
