@@ -554,3 +554,56 @@ def test_hostile_files_are_refused_in_one_line(tmp_path, run_cli):
     result = run_cli("make-masks", folder / "labels" / "a.json", image, "-o", folder / "m.tif")
     assert_one_line_error(result, "a.json")
     assert not (folder / "m.tif").exists()
+
+
+def test_a_shape_without_shape_type_is_a_polygon(tmp_path, run_cli):
+    """Labelme's shape_to_mask reads a shape with no shape_type (null, or none given) as
+    a polygon: burnt as one, not refused."""
+    bare = {"label": "house", "points": HOUSE}
+    null = {**_shape("tree", TREE_ON_HOUSE), "shape_type": None}
+    _labelme(tmp_path / "labels" / "a.json", [bare, null])
+    image = _png(tmp_path / "images" / "a.png")
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[_polygon(HOUSE)] = 1
+    expected[_polygon(TREE_ON_HOUSE)] = 2
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], expected)
+
+
+def test_a_mask_at_a_fractional_first_point_starts_at_its_whole_pixel(tmp_path, run_cli):
+    """Labelme places a mask shape by its first point as whole pixels (astype(int): the
+    pixel the point lies in): (10.7, 2.6) puts the PNG's top-left pixel at (10, 2), not
+    rounded to (11, 3)."""
+    h, w = MASK.shape
+    _labelme(tmp_path / "labels" / "a.json",
+             [_shape("a", [[10.7, 2.6], [10.7 + w - 1, 2.6 + h - 1]], "mask", mask=MASK)])
+    image = _png(tmp_path / "images" / "a.png")
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0],
+                                  _mask_pixels((10, 2)).astype(np.uint8))
+
+
+def test_a_turned_photo_without_shapes_is_checked_against_its_turned_size(tmp_path, run_cli):
+    """A JPEG turned a quarter by EXIF (orientation 6) is labelled in its turned view, so a
+    Labelme file of it without shapes (a negative image) gives its size turned (H x W):
+    accepted, all background; the stored size (W x H) is another image, refused."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(folder / "a.jpg", "w", driver="JPEG", width=W, height=H, count=3,
+                           dtype="uint8") as dst:
+            dst.write(np.full((3, H, W), 90, np.uint8))
+            dst.update_tags(EXIF_Orientation="6")
+    _labelme(tmp_path / "labels" / "a.json", [], width=H, height=W)
+    result = run_cli("make-masks", tmp_path / "labels", folder / "a.jpg", "-o",
+                     tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert not _read(tmp_path / "m.tif")[0].any()
+    _labelme(tmp_path / "labels" / "a.json", [], width=W, height=H)
+    result = run_cli("make-masks", tmp_path / "labels", folder / "a.jpg", "-o",
+                     tmp_path / "m2.tif")
+    assert_one_line_error(result, "a.jpg", "a.json", f"{W}x{H}")
+    assert not (tmp_path / "m2.tif").exists()
