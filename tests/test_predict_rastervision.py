@@ -572,3 +572,84 @@ def test_a_zero_std_in_stats_json_gives_raster_visions_values_quietly(tmp_path, 
         want = np.moveaxis(rv_stats_transform(chip, means, stds), -1, 0) / 255.0
     np.testing.assert_allclose(values, want, atol=1e-6)
     assert "divide" not in result.output
+
+
+def test_a_normalize_without_its_values_takes_albumentations_defaults(tmp_path, run_cli,
+                                                                      make_raster):
+    """A base_transform Normalize that names no mean, std or max_pixel_value (a config
+    written by hand, A.Normalize()): albumentations' defaults, ImageNet's mean and std of
+    0..1 pixels and max_pixel_value 255, not 0.5 or a uint16's 65535."""
+    image = np.random.default_rng(35).integers(0, 256, (3, 40, 50)).astype(np.uint8)
+    bare = {"__version__": "1.4.24", "transform": {"__class_fullname__": "Normalize",
+                                                   "p": 1.0}}
+    model = bundle(tmp_path / "b", learner_config(bare))
+    values, _, _ = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    mean = np.reshape([0.485, 0.456, 0.406], (3, 1, 1))
+    std = np.reshape([0.229, 0.224, 0.225], (3, 1, 1))
+    np.testing.assert_allclose(values, (image / 255.0 - mean) / std, atol=1e-5)
+
+
+def test_a_per_image_normalize_is_refused(tmp_path, run_cli, make_raster):
+    """Normalize(normalization="image") standardises each of Raster Vision's chips by its
+    own statistics: geotile's windows are not its chips, so it is refused in one line."""
+    from .conftest import assert_one_line_error
+
+    per_image = normalize([0.5] * 3, [0.5] * 3)
+    per_image["transform"]["normalization"] = "image"
+    model = bundle(tmp_path / "b", learner_config(per_image))
+    tif = make_raster("i.tif", np.ones((3, 20, 20), np.uint8))
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "learner-config.json", "'image'", "per-image", "--scale")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_a_stats_transformer_passes_uint8_and_keeps_zeros_of_one_band(tmp_path, run_cli,
+                                                                      make_raster):
+    """Raster Vision's StatsTransformer returns a uint8 chip as it is; of a uint16 chip it
+    sets every 0 back to 0 after the stretch, channel by channel (a 0 in one band of a
+    valid pixel too: with mean 300 and std 250 it would otherwise be 76)."""
+    means, stds = [300.0, 300.0, 300.0], [250.0, 250.0, 250.0]
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([0, 1, 2], [
+        stats_transformer()])), rv_stats(means, stds))
+    small = rgbn(36)[:3]
+    values, _, _ = predict(run_cli, tmp_path, model, make_raster("u8.tif", small))
+    np.testing.assert_allclose(values, small / 255.0, atol=1e-6)
+    image = rgbn(37, np.uint16, 1000)[:3]
+    image[1, 10:20, 10:30] = 0  # band 2 only: the pixels stay valid
+    values, _, _ = predict(run_cli, tmp_path, model, make_raster("u16.tif", image))
+    chip = np.moveaxis(image, 0, -1)
+    want = np.moveaxis(rv_stats_transform(chip, means, stds), -1, 0) / 255.0
+    assert (want[1, 10:20, 10:30] == 0).all()
+    np.testing.assert_allclose(values, want, atol=1e-6)
+
+
+def test_the_transformers_of_validation_scenes_0_are_reproduced(tmp_path, run_cli,
+                                                               make_raster):
+    """Scenes of different raster transformers: Raster Vision's predict takes
+    validation_scenes[0]'s (here a CastTransformer to uint8), not train_scenes[0]'s (none),
+    warned of."""
+    image = rgbn(38, np.uint16, 1000)[:3]
+    cast = raster_source([0, 1, 2], [{"to_dtype": "uint8", "type_hint": "cast_transformer"}])
+    model = pipeline_bundle(tmp_path, pipeline_config(raster_source([0, 1, 2]),
+                                                      validation=[cast]))
+    values, _, result = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    np.testing.assert_allclose(values, image.astype(np.uint8) / 255.0, atol=1e-6)
+    assert "different raster transformers" in result.stderr
+    assert "validation_scenes[0]" in result.stderr
+
+
+def test_a_core_2_config_reads_stats_json_at_the_bundle_root(tmp_path, run_cli, make_raster):
+    """A pipeline of rastervision.core <= 2 keeps its StatsTransformer's stats at the
+    bundle's root (stats.json), not in analyze/stats/<scene_group>/."""
+    import zipfile
+
+    image = rgbn(39, np.uint16, 4000)[:3]
+    means, stds = [900.0, 1100.0, 1300.0], [300.0, 250.5, 410.0]
+    config = pipeline_config(raster_source([0, 1, 2], [stats_transformer()]), core=2)
+    model = pipeline_bundle(tmp_path, config)
+    with zipfile.ZipFile(model, "a") as archive:
+        archive.writestr("stats.json", json.dumps(rv_stats(means, stds)))
+    values, _, _ = predict(run_cli, tmp_path, model, make_raster("i.tif", image))
+    chip = np.moveaxis(image, 0, -1)
+    want = np.moveaxis(rv_stats_transform(chip, means, stds), -1, 0) / 255.0
+    np.testing.assert_allclose(values, want, atol=1e-6)
