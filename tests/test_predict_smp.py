@@ -116,6 +116,8 @@ def test_encoder_trained_from_scratch_gets_no_normalisation(tmp_path, run_cli, m
     ({"encoder_name": "resnet34", "encoder_weights": "ssl"},
      ["encoder resnet34 with weights ssl", "get_preprocessing_params('resnet34', 'ssl')"]),
     ({"encoder_name": "my_encoder"}, ["encoder my_encoder with weights imagenet"]),
+    # a name that only starts as a listed one (resnet34) is not that encoder
+    ({"encoder_name": "resnet34_custom"}, ["encoder resnet34_custom with weights imagenet"]),
     ({"encoder_name": "tu-convnext_tiny", "encoder_weights": True},
      ["timm encoder tu-convnext_tiny", "timm.create_model('convnext_tiny'"]),
     ({"in_channels": 4}, ["in_channels 4", "3 RGB channels"]),
@@ -318,3 +320,47 @@ def test_albumentations_to_float_before_normalize_scales_the_pixels(
     np.testing.assert_allclose(out, reference(path, pixels, ([0.3, 0.4, 0.5], [0.2, 0.25, 0.3]),
                                               scale), atol=1e-5)
     assert "albumentations_config_eval.json ToFloat" in stderr, stderr
+
+
+@pytest.mark.parametrize("normalize", [
+    {"__class_fullname__": "Normalize", "p": 1.0},
+    {"__class_fullname__": "Normalize", "p": 1.0, "mean": None, "std": None,
+     "max_pixel_value": None, "normalization": None},
+])
+def test_albumentations_normalize_without_values_takes_its_defaults(
+        tmp_path, run_cli, make_raster, image, normalize):
+    """A Normalize that names no mean, std or max_pixel_value (absent or null, A.Normalize()
+    saved by hand or by another albumentations): albumentations' defaults, ImageNet's mean and
+    std of pixels / 255, not 0.5 or / 65535 or / 1."""
+    saved = {"__version__": "1.4.24", "transform": {
+        "__class_fullname__": "Compose", "p": 1.0, "transforms": [normalize]}}
+    path = smp_folder(tmp_path / "unet", smp_config(encoder_weights=None),
+                      {"albumentations_config_eval.json": saved})
+    out, _, stderr = predicted(run_cli, make_raster, image, tmp_path, path)
+    np.testing.assert_allclose(out, reference(path, image, IMAGENET), atol=1e-6)
+    assert "albumentations_config_eval.json Normalize" in stderr, stderr
+
+
+def test_a_dpt_config_without_encoder_name_is_smp_s_timm_vit(tmp_path, run_cli, make_raster,
+                                                             image):
+    """smp's DPT defaults to encoder tu-vit_base_patch16_224.augreg_in21k (a timm encoder):
+    a DPT config.json without encoder_name gets no normalisation and the timm warning, not
+    resnet34's ImageNet statistics."""
+    path = smp_folder(tmp_path / "dpt", smp_config(encoder_name="-", _model_class="DPT"))
+    out, _, stderr = predicted(run_cli, make_raster, image, tmp_path, path)
+    np.testing.assert_allclose(out, reference(path, image, NONE), atol=1e-6)
+    assert "timm encoder tu-vit_base_patch16_224.augreg_in21k" in stderr, stderr
+    assert "resnet34" not in stderr
+
+
+def test_a_config_without_classes_counts_smp_s_default_of_one(tmp_path, run_cli, make_raster,
+                                                               image):
+    """smp's classes default is 1: a config.json without it beside a model of 2 output
+    channels is warned of as another model's; with classes 2 it is not."""
+    path = smp_folder(tmp_path / "unet", smp_config(classes="-"))
+    _, _, stderr = predicted(run_cli, make_raster, image, tmp_path, path)
+    assert "config.json says classes 1, but the model's output has 2 channel(s)" in \
+        " ".join(stderr.split()), stderr
+    path = smp_folder(tmp_path / "two", smp_config(classes=2))
+    _, _, stderr = predicted(run_cli, make_raster, image, tmp_path, path)
+    assert "says classes" not in stderr, stderr
