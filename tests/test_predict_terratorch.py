@@ -398,3 +398,89 @@ def test_descriptions_naming_some_bands_where_dataset_bands_put_them_go_by_posit
     result = run_cli("predict", path, raster(make_raster, s2, described, "swapped.tif"), "-o",
                      tmp_path / "o2.tif")
     assert_one_line_error(result, "swapped.tif", "SWIR_1", "--bands")
+
+
+def test_predict_bands_come_before_the_training_bands(tmp_path, run_cli, make_raster, s2):
+    """predict_dataset_bands / predict_output_bands (the bands of the images TerraTorch
+    predicts on) go before dataset_bands / output_bands, as TerraTorch's predict does; a
+    config with dataset_bands only feeds all of them, in their order."""
+    reordered = HLS[::-1]
+    fed = [HLS[1], HLS[0], *HLS[2:]]
+    path = tt_folder(tmp_path / "flood", config(data={"predict_dataset_bands": reordered,
+                                                      "predict_output_bands": fed}))
+    pixels = s2[:6]
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, pixels))
+    picked = [reordered.index(b) for b in fed]  # [4, 5, 3, 2, 1, 0]
+    np.testing.assert_allclose(out, reference(path, pixels[picked], MEANS, STDS, 1e-4),
+                               atol=1e-5)
+    path = tt_folder(tmp_path / "only", config(data={"dataset_bands": reordered,
+                                                     "output_bands": "-"}))
+    out, _, stderr = predicted(run_cli, tmp_path, path, raster(make_raster, s2[:6],
+                                                               name="hls.tif"))
+    np.testing.assert_allclose(out, reference(path, s2[:6], MEANS, STDS, 1e-4), atol=1e-5)
+    assert "1,2,3,4,5,6" in stderr, stderr
+    path = tt_folder(tmp_path / "described", config(data={"dataset_bands": HLS,
+                                                          "output_bands": "-"}))
+    tif = raster(make_raster, s2[:6], HLS[::-1], name="described.tif")
+    out, _, _ = predicted(run_cli, tmp_path, path, tif)
+    np.testing.assert_allclose(out, reference(path, s2[:6][::-1], MEANS, STDS, 1e-4),
+                               atol=1e-5)
+
+
+def test_descriptions_with_hyphens_and_a_band_named_twice(tmp_path, run_cli, make_raster, s2):
+    """Descriptions "Swir-1" are SWIR_1 (spaces and hyphens as _, any case); a band two
+    descriptions name is no single band: refused in one line."""
+    order = [5, 0, 2, 1, 4, 3]
+    described = [HLS[i].lower().replace("_", "-") for i in order]
+    path = tt_folder(tmp_path / "flood", config(data={"dataset_bands": HLS}))
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2[:6], described))
+    fed = [order.index(i) for i in range(6)]
+    np.testing.assert_allclose(out, reference(path, s2[:6][fed], MEANS, STDS, 1e-4),
+                               atol=1e-5)
+    twice = ["BLUE", "BLUE", "GREEN", "RED", "NIR_NARROW", "SWIR_1", "SWIR_2"]
+    result = run_cli("predict", path, raster(make_raster, s2[:7], twice, "twice.tif"), "-o",
+                     tmp_path / "o2.tif")
+    assert_one_line_error(result, "twice.tif", "no single band BLUE", "--bands")
+
+
+def test_a_single_frame_fine_tune_is_not_multi_temporal(tmp_path, run_cli, make_raster, s2):
+    """num_frames 1 (Prithvi's default, written out) is one image: read, not refused."""
+    content = config()
+    content["model"]["init_args"]["model_args"]["num_frames"] = 1
+    path = tt_folder(tmp_path / "flood", content)
+    out, _, _ = predicted(run_cli, tmp_path, path, raster(make_raster, s2))
+    expected = reference(path, s2[np.array(PICKED) - 1], MEANS, STDS, 1e-4)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_a_regression_data_module_alone_makes_a_regression(tmp_path, run_cli, make_raster,
+                                                           s2):
+    """GenericNonGeoPixelwiseRegressionDataModule (by its short name, the task's class_path
+    another's): a regression, its raw values written; the short name alone is TerraTorch's."""
+    content = config(data={"num_classes": "-"})
+    content["data"]["class_path"] = "GenericNonGeoPixelwiseRegressionDataModule"
+    content["model"]["class_path"] = "my_package.MyRegressionTask"
+    path = tt_folder(tmp_path / "biomass", content, classes=1)
+    out, _, stderr = predicted(run_cli, tmp_path, path, raster(make_raster, s2))
+    feed = ((s2[np.array(PICKED) - 1][np.newaxis].astype(np.float64) * 1e-4
+             - np.reshape(MEANS, (1, -1, 1, 1))) / np.reshape(STDS, (1, -1, 1, 1)))
+    raw = ort_run(path, feed.astype(np.float32))[0][0]
+    np.testing.assert_allclose(out, raw, atol=1e-4)
+    assert "GenericNonGeoPixelwiseRegressionDataModule" in stderr, stderr
+
+
+def test_config_yaml_goes_before_other_yamls_and_differing_others_are_refused(
+        tmp_path, run_cli, make_raster, s2):
+    """config.yaml beside another TerraTorch YAML of other means: config.yaml is read; two
+    other YAMLs that differ (no config.yaml) are refused in one line naming both."""
+    tif = raster(make_raster, s2)
+    path = tt_folder(tmp_path / "flood")
+    other = yaml.safe_dump(config(data={"means": [0.0] * 6}))
+    (path.parent / "a_other.yaml").write_text(other)
+    out, _, _ = predicted(run_cli, tmp_path, path, tif)
+    expected = reference(path, s2[np.array(PICKED) - 1], MEANS, STDS, 1e-4)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    (path.parent / "config.yaml").rename(path.parent / "b_fine_tune.yaml")
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o2.tif")
+    assert_one_line_error(result, "a_other.yaml", "b_fine_tune.yaml", "differ", "config.yaml")
+    assert not (tmp_path / "o2.tif").exists()
