@@ -484,3 +484,26 @@ def test_config_yaml_goes_before_other_yamls_and_differing_others_are_refused(
     result = run_cli("predict", path, tif, "-o", tmp_path / "o2.tif")
     assert_one_line_error(result, "a_other.yaml", "b_fine_tune.yaml", "differ", "config.yaml")
     assert not (tmp_path / "o2.tif").exists()
+
+
+def test_predict_help_lists_the_exporters_files_in_the_order_they_are_asked(
+        tmp_path, run_cli, make_raster, s2):
+    """--mean/--std's help named Hugging Face's, MMDeploy's, Paddle's, Raster Vision's and
+    smp's files but not TerraTorch's config.yaml, which is asked before smp's (a config.yaml
+    beside smp's config.json gives its means), and --scale's did not name its constant_scale,
+    which holds even with --mean and --std."""
+    tif = raster(make_raster, s2[:6])
+    path = tt_folder(tmp_path / "both")
+    (path.parent / "config.json").write_text(
+        '{"_model_class": "Unet", "encoder_name": "resnet34", "in_channels": 6, "classes": 2}')
+    _, _, stderr = predicted(run_cli, tmp_path, path, tif)
+    assert "config.yaml data.init_args.means" in stderr, stderr
+    text = " ".join(run_cli("predict", "--help").output.split())
+    for option, following in (("--mean LIST", "--std LIST"), ("--std LIST", "--scale FLOAT")):
+        help_ = text.split(option, 1)[1].split(following, 1)[0]
+        order = [help_.find(name) for name in (
+            "preprocessor_config.json", "pipeline.json", "deploy.yaml",
+            "Raster Vision's", "TerraTorch's config.yaml", "smp's")]
+        assert -1 not in order and order == sorted(order), help_
+    scale = text.split("--scale FLOAT", 1)[1].split("--output-type", 1)[0]
+    assert "constant_scale" in scale and "Raster Vision's" in scale, scale

@@ -104,14 +104,16 @@ def _bands(ctx, param, value):
               "image_mean of a Hugging Face preprocessor_config.json beside it, else "
               "the Normalize mean of MMDeploy's pipeline.json, else of PaddleSeg's "
               "deploy.yaml or PaddleRS' model.yml beside it, else Raster Vision's "
-              "learner-config.json, else that of smp's config.json encoder (or an "
+              "learner-config.json, else TerraTorch's config.yaml (data means/stds), else "
+              "that of smp's config.json encoder (or an "
               "albumentations_config_eval.json Normalize) beside it, else 0.")
 @click.option("--std", callback=_floats, metavar="LIST",
               help="Per-channel std (after --scale). Default: the model's metadata, else "
               "image_std of a Hugging Face preprocessor_config.json beside it, else "
               "the Normalize std of MMDeploy's pipeline.json, else of PaddleSeg's "
               "deploy.yaml or PaddleRS' model.yml beside it, else Raster Vision's "
-              "learner-config.json, else that of smp's config.json encoder (or an "
+              "learner-config.json, else TerraTorch's config.yaml (data means/stds), else "
+              "that of smp's config.json encoder (or an "
               "albumentations_config_eval.json Normalize) beside it, else 1.")
 @click.option("--scale", type=float, default=None,
               help="Multiply pixels by this first. Default: 1/255 for uint8 (1 when a mean "
@@ -120,8 +122,11 @@ def _bands(ctx, param, value):
               "they are for 0..255 pixels, or the model divides its input by 255 itself), "
               "else 1; where the metadata declares no mean/std, a Hugging Face "
               "preprocessor_config.json's rescale_factor other than 1/255 (1 if its "
-              "do_rescale is false) and an MMDeploy Normalize of 0..255 pixels (1 for uint8) "
-              "decide it (not read when --mean and --std are both given).")
+              "do_rescale is false), an MMDeploy Normalize of 0..255 pixels (1 for uint8), "
+              "Raster Vision's learner-config.json (unsigned pixels / their type's "
+              "maximum) and TerraTorch's config.yaml constant_scale (any type) decide "
+              "it (not read when --mean and --std are both given, but for "
+              "constant_scale).")
 @click.option("--output-type", type=click.Choice(["probability", "class"]),
               default="probability", show_default=True,
               help="probability: one band per class (see --dtype). class: one uint8 band of "
@@ -199,6 +204,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     paddle2onnx export: its Normalize, PaddleSeg's default mean and std 0.5
     of pixels / 255 when it gives none) and (class names) model.yml's
     _Attributes labels or the dataset's label.txt / labels.txt beside it,
+    else from Raster Vision's learner-config.json (its model-bundle.zip), else
+    from TerraTorch's config.yaml (constant_scale, means, stds, bands, class_names),
     else (normalisation) from segmentation_models_pytorch's config.json beside
     it (save_pretrained: its encoder's preprocessing, ImageNet's mean/std for
     most; an albumentations_config_eval.json Normalize first);
