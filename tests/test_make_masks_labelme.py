@@ -607,3 +607,14 @@ def test_a_turned_photo_without_shapes_is_checked_against_its_turned_size(tmp_pa
                      tmp_path / "m2.tif")
     assert_one_line_error(result, "a.jpg", "a.json", f"{W}x{H}")
     assert not (tmp_path / "m2.tif").exists()
+
+
+def test_the_summary_line_says_ignored_pixels_are_ignore_shapes(tmp_path, run_cli):
+    """make-masks' summary line called a Labelme mask's ignored pixels 'nodata in the image'
+    when they were its __ignore__ shapes (the image has no nodata)."""
+    _labelme(tmp_path / "labels" / "a.json", [
+        _shape("house", HOUSE), _shape("__ignore__", [[10.2, 8.3], [40.7, 16.6]], "rectangle")])
+    image = _png(tmp_path / "images" / "a.png")
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "ignored (__ignore__ shapes or nodata in the image)" in result.stdout, result.stdout

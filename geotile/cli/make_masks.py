@@ -235,6 +235,7 @@ def make_masks(
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
         why = "crowd regions or nodata in the image" if _is_coco(labels) else \
+            "__ignore__ shapes or nodata in the image" if _is_labelme(labels, layer) else \
             "nodata in the image"
         for summary in summaries:
             if summary.get("skipped"):
