@@ -77,7 +77,9 @@ def is_coco_file(path) -> bool:
             head = handle.read(SNIFF_BYTES)
     except OSError:
         return False
-    return _SNIFF.search(head) is not None
+    from geotile.json_text import sniffable
+
+    return _SNIFF.search(sniffable(head)) is not None
 
 
 def read_coco(path, document=None) -> Coco | None:

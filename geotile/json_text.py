@@ -36,3 +36,15 @@ def decoded(raw: bytes) -> str:
     or without a byte-order mark, UTF-16/32 as PowerShell's Out-File writes them), the mark
     left out; UnicodeDecodeError for other bytes."""
     return raw.decode(json.detect_encoding(raw)).removeprefix("\ufeff")
+
+
+def sniffable(head: bytes) -> bytes:
+    """The first bytes of a JSON file as UTF-8 bytes, for a quick search of its keys: UTF-16
+    or UTF-32 (with or without a byte-order mark) re-encoded, a UTF-8 mark left out; a
+    character cut at the end dropped."""
+    encoding = json.detect_encoding(head)
+    if encoding == "utf-8":
+        return head
+    if encoding == "utf-8-sig":
+        return head[3:]
+    return head.decode(encoding, errors="ignore").removeprefix("\ufeff").encode()

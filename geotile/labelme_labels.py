@@ -109,7 +109,9 @@ def is_labelme_file(path) -> bool:
             head = handle.read(SNIFF_BYTES)
     except OSError:
         return False
-    if _SNIFF.search(head) is None:
+    from geotile.json_text import sniffable
+
+    if _SNIFF.search(sniffable(head)) is None:
         return False
     try:
         return is_labelme(_parse(path))

@@ -462,3 +462,19 @@ def test_a_supercategory_that_annotations_use_is_a_class(tmp_path, run_cli):
     expected[_burnt([box])] = 2
     np.testing.assert_array_equal(mask, expected)
     assert json.loads(result.stdout)["classes"] == ["background", "vehicle", "car"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-16-be"])
+def test_a_coco_file_saved_as_utf16_or_with_a_bom_is_read(tmp_path, run_cli, encoding):
+    """PowerShell's Out-File (UTF-16 with its byte-order mark) or Notepad's UTF-8 with a
+    BOM: the file is recognised as COCO by its start and read, as one in UTF-8."""
+    image = _png(tmp_path / "img.png")
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}])
+    text = labels.read_text()
+    labels.write_bytes(("\ufeff" + text).encode(encoding) if encoding == "utf-16-be"
+                       else text.encode(encoding))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[_burnt([POLYGON])] = 1
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], expected)

@@ -618,3 +618,18 @@ def test_the_summary_line_says_ignored_pixels_are_ignore_shapes(tmp_path, run_cl
     result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     assert "ignored (__ignore__ shapes or nodata in the image)" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-16-le"])
+def test_a_labelme_file_saved_as_utf16_or_with_a_bom_is_read(tmp_path, run_cli, encoding):
+    """A Labelme file re-saved as UTF-16 (with its byte-order mark) or UTF-8 with a BOM is
+    recognised by its start and read, as one in UTF-8."""
+    path = tmp_path / "labels" / "a.json"
+    _labelme(path, [_shape("house", HOUSE)])
+    text = path.read_text()
+    path.write_bytes(("\ufeff" + text).encode(encoding) if encoding == "utf-16-le"
+                     else text.encode(encoding))
+    image = _png(tmp_path / "images" / "a.png")
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _polygon(HOUSE))
