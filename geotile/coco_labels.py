@@ -35,6 +35,10 @@ KEYS = ("images", "annotations", "categories")
 #: a COCO key opening a list near the start of a file: worth parsing it to see
 _SNIFF = re.compile(rb'"(?:images|annotations|categories)"\s*:\s*\[')
 SNIFF_BYTES = 1 << 16
+#: the most points of one polygon (COCO's, Labelme's, a YOLO line's): far past any
+#: annotation tool's; one beyond it is a broken export (10 million points took 13 GB, then
+#: GEOS failed with bad_alloc)
+MAX_POINTS = 100_000
 #: px: RLE outlines are drawn this far inside their pixels' edges, so that --all-touched,
 #: like the pixel-centre rule, burns exactly the decoded pixels whatever the rounding of the
 #: image's transform
@@ -300,6 +304,10 @@ def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: li
                          "polygons ([[x1, y1, x2, y2, ...], ...]) or an RLE ({counts, size}).")
     parts = []
     for ring in segmentation:
+        if isinstance(ring, list) and len(ring) > 2 * MAX_POINTS:
+            raise InputError(f"{path}: {what} has a polygon of {len(ring) // 2:,} points; a "
+                             f"polygon holds at most {MAX_POINTS:,} (a broken export?). "
+                             "Simplify it or remove it.")
         if (not isinstance(ring, list) or len(ring) < 6 or len(ring) % 2
                 or not all(_number(v) for v in ring)):
             raise InputError(f"{path}: {what} has a polygon {_short(ring)}: a polygon is a "

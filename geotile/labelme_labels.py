@@ -308,6 +308,11 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
 
 def _points(where: str, label: str, kind: str, points) -> np.ndarray:
     """The shape's points as an (n, 2) array, checked for its kind."""
+    from geotile.coco_labels import MAX_POINTS
+
+    if isinstance(points, list) and len(points) > MAX_POINTS:
+        raise InputError(f"{where} ({label!r}) has {len(points):,} points; a shape holds at "
+                         f"most {MAX_POINTS:,} (a broken export?). Simplify it or remove it.")
     if (not isinstance(points, list) or not points or not all(
             isinstance(p, list) and len(p) == 2
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from geotile.coco_labels import MAX_POINTS
 from geotile.errors import GeotileWarning, InputError
 
 log = logging.getLogger("geotile")
@@ -282,7 +283,12 @@ def read_file(path: Path) -> list[YoloObject]:
                          "(class x1 y1 x2 y2 ...).") from exc
     objects = []
     for number, raw in enumerate(text.splitlines(), start=1):
-        tokens = raw.split()
+        # split no further than one token past the limit: a huge line costs no huge list
+        tokens = raw.split(maxsplit=1 + 2 * MAX_POINTS)
+        if len(tokens) > 1 + 2 * MAX_POINTS:
+            raise InputError(f"{path} line {number}: a polygon of more than {MAX_POINTS:,} "
+                             f"points; a line holds at most {MAX_POINTS:,} (a broken export?). "
+                             "Simplify the polygon or remove the line.")
         if tokens:
             objects.append(_parse(path, number, tokens))
     return objects

@@ -207,6 +207,8 @@ def _refused(tmp_path, run_cli, labels, *fragments, images=None, options=()):
     ({"image_id": 9, "segmentation": [POLYGON]}, ("annotation id 1", "image_id 9")),
     ({"category_id": 5, "segmentation": [POLYGON]}, ("annotation id 1", "category_id 5")),
     ({"segmentation": [[1, 1, 5, 5]]}, ("annotation id 1", "at least 3 points")),
+    ({"segmentation": [[1, 1, 5, 5, 1, 5] * 33_334]},
+     ("annotation id 1", "100,002 points", "at most 100,000")),
     ({"segmentation": {"counts": [0, 10], "size": [10, 1]}}, ("annotation id 1", "[40, 50]")),
     ({"segmentation": {"counts": [5, 10], "size": [H, W]}}, ("annotation id 1", "15 pixels")),
     ({"segmentation": {"counts": "\x7f!", "size": [H, W]}}, ("annotation id 1", "compressed")),

@@ -396,3 +396,14 @@ def test_data_yaml_is_found_up_to_3_folders_above_the_labels(tmp_path, run_cli):
                            else ["background", "class_0", "class_1"]), (root, classes)
         np.testing.assert_array_equal(_read(root / "out" / "a.tif")[0],
                                       _box_pixels() * np.uint8(2))
+
+
+def test_a_line_of_more_points_than_the_limit_is_refused_before_any_geometry(tmp_path,
+                                                                           run_cli):
+    """A line of 100,001 points (a broken export: one of 10 million took 13 GB, then GEOS's
+    bad_alloc) is refused naming the file, the line and the limit of 100,000."""
+    from geotile.yolo_labels import MAX_POINTS
+
+    assert MAX_POINTS == 100_000
+    line = "0 " + " ".join(["0.1 0.1", "0.5 0.1", "0.5 0.5"] * 33_334)
+    _refused(tmp_path, run_cli, [line], "a.txt line 2", "more than 100,000 points")
