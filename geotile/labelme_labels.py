@@ -283,7 +283,7 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
                          "or remove it.")
     xy = _points(where, label, kind, shape.get("points"))
     if kind == "mask":
-        geometry = _mask_shape(where, label, shape.get("mask"), xy[0])
+        geometry = _mask_shape(where, label, shape.get("mask"), xy[0], found.size)
     elif kind == "circle":
         radius = math.hypot(*(xy[1] - xy[0]))
         if not radius <= MOST_RADIUS:
@@ -418,10 +418,12 @@ def circle(cx: float, cy: float, px: float, py: float):
     return shapely.union(inscribed, grown)
 
 
-def _mask_shape(where: str, label: str, text, origin: np.ndarray):
+def _mask_shape(where: str, label: str, text, origin: np.ndarray, size=None):
     """The pixels of a mask shape's PNG as polygons (their edges drawn ``MASK_INSET``
     inside), its top-left pixel at ``origin`` (the shape's first point, whole pixels as
-    Labelme takes them); None when it has no pixel."""
+    Labelme takes them); None when it has no pixel. InputError, before the PNG is
+    decoded, for one whose box reaches more than a pixel past the image's ``size`` (width,
+    height): Labelme's lie within it (5.4-5.5's with one zero row and column more)."""
     import base64
     import binascii
 
@@ -437,7 +439,14 @@ def _mask_shape(where: str, label: str, text, origin: np.ndarray):
                          "or remove it.")
     try:
         raw = base64.b64decode(text, validate=False)
+        x0, y0 = (math.floor(v) for v in origin)
         with quiet_rasterio(), MemoryFile(raw) as memory, memory.open() as src:
+            if size is not None and (min(x0, y0) < -1 or x0 + src.width > size[0] + 1
+                                     or y0 + src.height > size[1] + 1):
+                raise InputError(f"{where} ({label!r}) has a mask of {src.width}x"
+                                 f"{src.height} px at ({x0}, {y0}), reaching past its image "
+                                 f"of {size[0]}x{size[1]} px; Labelme's masks lie within "
+                                 "their image. Fix or remove it.")
             if src.count != 1:
                 raise InputError(f"{where} ({label!r}) has a mask of {src.count} bands; "
                                  "Labelme's is a one-band PNG (0 outside, 1 inside). Fix or "
@@ -449,7 +458,6 @@ def _mask_shape(where: str, label: str, text, origin: np.ndarray):
                          "remove it.") from exc
     if not mask.any():
         return None
-    x0, y0 = (math.floor(v) for v in origin)
     polygons = [shapely.geometry.shape(g) for g, _ in shapes(
         mask.astype(np.uint8), mask=mask, transform=Affine.translation(x0, y0))]
     return shapely.buffer(shapely.union_all(polygons), -MASK_INSET, join_style="mitre")

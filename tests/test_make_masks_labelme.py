@@ -635,3 +635,17 @@ def test_a_labelme_file_saved_as_utf16_or_with_a_bom_is_read(tmp_path, run_cli, 
     result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _polygon(HOUSE))
+
+
+def test_a_mask_reaching_far_past_the_image_is_refused_before_it_is_decoded(tmp_path,
+                                                                           run_cli):
+    """A mask PNG far larger than its image (one of 20000x20000 px on a 50x40 image took
+    1.2 GB) is refused by the size its header declares; one row and column past the edge,
+    as Labelme 5.4-5.5 stored them, is taken (test_masks_of_every_labelme_version_...)."""
+    big = np.zeros((3000, 2000), np.uint8)
+    big[0, 0] = 1
+    _refused(tmp_path, run_cli, [_shape("a", [[1, 1], [5, 5]], "mask", mask=big)],
+             "a.json", "shapes[0]", "2000x3000", "60x40")
+    _refused(tmp_path / "2", run_cli,
+             [_shape("a", [[W - 2, H - 2], [W, H]], "mask", mask=np.ones((4, 4), np.uint8))],
+             "shapes[0]", "4x4", f"({W - 2}, {H - 2})")
