@@ -187,6 +187,11 @@ def terratorch_normalization(model_path, wanted=("mean", "std"), scale: bool = T
     if scale:
         found["scale"] = _constant_scale(path, config)
     if not means or not stds:
+        if not module:
+            raise ModelError(f"{path}: no data module (data has no class_path: "
+                             f"{_shown(config.get('data'))}), so not the means/stds the model "
+                             "was trained with; give --mean and --std (and --scale: its "
+                             "constant_scale) for the bands it feeds.")
         if not module.startswith("Generic"):
             raise ModelError(f"{path}: its data module {module} keeps its means/stds in "
                              f"TerraTorch's source, not in {path.name}; give --mean and "

@@ -507,3 +507,16 @@ def test_predict_help_lists_the_exporters_files_in_the_order_they_are_asked(
         assert -1 not in order and order == sorted(order), help_
     scale = text.split("--scale FLOAT", 1)[1].split("--output-type", 1)[0]
     assert "constant_scale" in scale and "Raster Vision's" in scale, scale
+
+
+@pytest.mark.parametrize("data", [None, {"init_args": {"batch_size": 4}}])
+def test_a_config_without_its_data_module_says_what_is_missing(tmp_path, run_cli, make_raster,
+                                                               s2, data):
+    """data: null (or a data section without class_path) names no data module: the line
+    says so, not "its data module  keeps ..." with an empty name."""
+    content = config()
+    content["data"] = data
+    path = tt_folder(tmp_path / "flood", content)
+    result = run_cli("predict", path, raster(make_raster, s2[:6]), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "config.yaml", "no data module", "--mean and --std")
+    assert "module  " not in result.output
