@@ -41,7 +41,7 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
 
     indexes = list(options.bands) if options.bands else _default_bands(src, model, added,
                                                                       source or src.name)
-    _warn_other_than_bundle(model, options.bands)
+    _warn_other_than_bundle(model, options.bands, src, source or src.name)
     bad = [i for i in indexes if not 1 <= i <= src.count]
     if bad:
         raise InputError(f"{source or src.name}: band {bad[0]} does not exist (the raster has "
@@ -148,11 +148,20 @@ def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) ->
         f"{','.join(map(str, indexes))} if it was trained on alpha.")
 
 
-def _warn_other_than_bundle(model, bands) -> None:
+def _warn_other_than_bundle(model, bands, src=None, source=None) -> None:
     """Warn once per model when --bands differ from the bands its bundle feeds it (Raster
-    Vision's channel_order): the user's choice is kept."""
+    Vision's channel_order; TerraTorch's output_bands, as picked in ``src``): the user's
+    choice is kept."""
+    if not bands or model.bands_warned:
+        return
     bundle = getattr(model, "bundle_bands", None)
-    if not bands or not bundle or list(bands) == bundle or model.bands_warned:
+    chosen = getattr(getattr(model, "raster_input", None), "bands_for", None)
+    if not bundle and chosen is not None and src is not None:
+        try:  # the image's bands output_bands would pick; none that hold them: other bands
+            bundle = chosen(src, source, quiet=True) or [None]
+        except ModelError:
+            bundle = [None]
+    if not bundle or list(bands) == bundle:
         return
     model.bands_warned = True
     log.warning("%s: --bands %s replaces %s, the bands it was trained on",

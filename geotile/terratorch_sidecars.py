@@ -322,11 +322,12 @@ class TerraTorchBands:
     def describe(self) -> str:
         return f"{self.where} output_bands {','.join(map(str, self.output))}"
 
-    def bands_for(self, src, source) -> list[int] | None:
+    def bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
         """The image's bands (1-based) fed: by their descriptions when they name the
         config's bands (those naming only some, each where dataset_bands put it: by
         position), else by position in dataset_bands, else (an image of as many bands
-        as output_bands) all of them, warned of; ModelError naming ``source`` otherwise."""
+        as output_bands) all of them, warned of (``quiet``: nothing logged); ModelError
+        naming ``source`` otherwise."""
         name, output = Path(str(source)).name, self.output
         shown = ",".join(map(str, output))
         described = [_key(d) if d else None for d in src.descriptions]
@@ -345,17 +346,20 @@ class TerraTorchBands:
                                  "--bands.")
             picked = [described.index(_key(b)) + 1 for b in output] if not missing else None
             if picked:
-                log.info("%s: bands %s feed the model, by their descriptions (%s output_bands %s)",
-                         name, ",".join(map(str, picked)), self.file.name, shown)
+                if not quiet:
+                    log.info("%s: bands %s feed the model, by their descriptions (%s "
+                             "output_bands %s)", name, ",".join(map(str, picked)),
+                             self.file.name, shown)
                 return picked
         if self.dataset and src.count == len(self.dataset):
             picked = [self.dataset.index(b) + 1 for b in output]
-            log.info("%s: bands %s feed the model as %s (%s output_bands, by their position in "
-                     "its dataset_bands: the image's bands are not described so)", name,
-                     ",".join(map(str, picked)), shown, self.file.name)
+            if not quiet:
+                log.info("%s: bands %s feed the model as %s (%s output_bands, by their position "
+                         "in its dataset_bands: the image's bands are not described so)", name,
+                         ",".join(map(str, picked)), shown, self.file.name)
             return picked
         if src.count == len(output):
-            if self.dataset and not self.warned:
+            if self.dataset and not self.warned and not quiet:
                 self.warned = True
                 log.warning("%s: the image has %d bands, not the %d of %s dataset_bands: bands "
                             "1-%d are taken as its output_bands %s; give --bands if they are "

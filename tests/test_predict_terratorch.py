@@ -520,3 +520,17 @@ def test_a_config_without_its_data_module_says_what_is_missing(tmp_path, run_cli
     result = run_cli("predict", path, raster(make_raster, s2[:6]), "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "config.yaml", "no data module", "--mean and --std")
     assert "module  " not in result.output
+
+
+def test_bands_other_than_the_config_s_output_bands_are_warned_of_once(tmp_path, run_cli,
+                                                                       make_raster, s2):
+    """As Raster Vision's channel_order: --bands other than those output_bands pick are
+    warned of once, naming both, and kept; the same bands are not warned of."""
+    path = tt_folder(tmp_path / "flood")
+    tif = raster(make_raster, s2)
+    out, _, stderr = predicted(run_cli, tmp_path, path, tif, "--bands", "1,2,3,4,5,6")
+    np.testing.assert_allclose(out, reference(path, s2[:6], MEANS, STDS, 1e-4), atol=1e-5)
+    assert stderr.count("replaces") == 1, stderr
+    assert "--bands 1,2,3,4,5,6 replaces" in stderr and "output_bands " + ",".join(HLS) in stderr
+    _, _, stderr = predicted(run_cli, tmp_path, path, tif, "--bands", "2,3,4,9,12,13")
+    assert "replaces" not in stderr, stderr
