@@ -649,3 +649,17 @@ def test_a_mask_reaching_far_past_the_image_is_refused_before_it_is_decoded(tmp_
     _refused(tmp_path / "2", run_cli,
              [_shape("a", [[W - 2, H - 2], [W, H]], "mask", mask=np.ones((4, 4), np.uint8))],
              "shapes[0]", "4x4", f"({W - 2}, {H - 2})")
+
+
+def test_labels_that_are_numbers_are_their_ids_as_the_help_says(tmp_path, run_cli):
+    """Labels "1" and "3" (a dataset's class ids) are ids 1 and 3, as a class field of
+    numbers is, and make-masks --help's Labelme paragraph says so."""
+    _labelme(tmp_path / "labels" / "a.json", [_shape("1", HOUSE), _shape("3", CAR_BOX,
+                                                                         "rectangle")])
+    image = _png(tmp_path / "images" / "a.png")
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.where(_rectangle(CAR_BOX), 3, np.where(_polygon(HOUSE), 1, 0))
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], expected)
+    text = " ".join(run_cli("make-masks", "--help").output.split())
+    assert 'labels that read as numbers ("1", "3") are those ids' in text

@@ -138,7 +138,8 @@ def make_masks(
     on top; line, linestrip, point and points are left out with a warning; one group_id
     and label make one instance. Labels get ids 1..N by sorted name over all the files
     (_background_ is 0, __ignore__ 255 as in Labelme's labelme2voc; --class-map maps the
-    names).
+    names); labels that read as numbers ("1", "3") are those ids, as a --class-field of
+    numbers is.
 
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
