@@ -31,9 +31,12 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   Resize too);
 - activation (``auto``): a Deepness ``model_type`` (Segmentor, Regressor...) means
   final values (Regressor: raw x ``reg_output_scaling``); transformers' one output
-  ``predicted_depth`` (DPT, GLPN) raw values, as ``--activation none``; a final Sigmoid/Softmax (or
-  one written out op by op, a Clip of logits into 0..1, the max of a softmax), seen
-  through trailing shape-only ops and ops whose range stays 0..1, means probabilities;
+  ``predicted_depth`` (DPT, GLPN) raw values, as ``--activation none``, and so a feature
+  extractor's (outputs all, or those chosen, named image_embeddings, last_hidden_state,
+  feature_maps...: :data:`~geotile.raster_kinds.FEATURE_OUTPUTS`), bands <output>_k; a
+  final Sigmoid/Softmax (or one written out op by op, a Clip of logits into 0..1, the max
+  of a softmax), seen through trailing shape-only ops and ops whose range stays 0..1,
+  means probabilities;
   a final activation taken out of 0..1 (p x 100, Tanh) is refused, as is a Softmax over
   another axis than the classes or over one channel, ArgMax or a comparison cast to float
   (ids cannot be blended); else K = 1 -> sigmoid, K > 1 ->
@@ -86,6 +89,7 @@ from geotile.model_metadata import (
     name_list,
 )
 from geotile.providers import PROVIDERS, choose_providers, provider_options, quiet_stderr
+from geotile.raster_kinds import DEPTH_OUTPUT, is_feature_output
 
 log = logging.getLogger("geotile")
 
@@ -170,8 +174,6 @@ _DOWNSCALES = (2, 4, 8, 16, 32)
 #: exporters write an architecture name there ("UNet"), which says nothing of the outputs.
 DEEPNESS_MODEL_TYPES = ("segmentor", "regressor", "detector", "recognition",
                         "superresolution")
-#: the output of transformers' depth estimation models (DPT, GLPN, Depth Anything...)
-DEPTH_OUTPUT = "predicted_depth"
 DEFAULT_TILE_SIZE = 512  # dynamic models without metadata: 2.5x faster than 256 on CPU
 #: the most a default batch of windows may take (float32 input and output): many classes
 #: mean fewer windows a batch (10,000 classes at 512 px: 10.5 GB a window)
@@ -366,9 +368,21 @@ class OnnxModel:
             self.activation = "none"
             log.info("%s: output %s is a depth estimation model's: its raw values, float32, no "
                      "activation (--activation overrides)", path.name, DEPTH_OUTPUT)
+        #: a feature extractor's (SAM's image encoder, a backbone): its outputs, those chosen,
+        #: are all named as features (:data:`FEATURE_OUTPUTS`): raw values, as depth's
+        picked = [w.strip() for w in outputs.split(",") if w.strip()] if isinstance(
+            outputs, str) else list(outputs or ())
+        self.features = all(map(is_feature_output, picked or [
+            o.name for o in session.get_outputs()]))
+        if self.features and self.activation == "auto" and self.model_type is None:
+            self.activation = "none"
+            log.info("%s: output(s) %s are a feature extractor's features/embeddings (named "
+                     "so): their raw values, float32, no activation (--activation overrides)",
+                     path.name, ", ".join(picked or [o.name for o in session.get_outputs()]))
         #: a TerraTorch pixel-wise regression's (its config.yaml): raw values, as depth's
         self.regression = None
-        if self.activation == "auto" and self.model_type is None and not self.depth:
+        if self.activation == "auto" and self.model_type is None and not (
+                self.depth or self.features):
             from geotile.terratorch_sidecars import terratorch_regression
 
             self.regression = terratorch_regression(path)
@@ -768,6 +782,8 @@ class OnnxModel:
         several = len(self.all_output_names) - len(
             {o.class_queries for o in self.outputs if o.class_queries}) > 1
         for output, listed in zip(self.outputs, per_output, strict=True):
+            if self.features:  # no classes to name: bands <output>_k
+                listed = None
             if listed and len(listed) == output.channels:
                 output.names = listed
             elif listed and output.channels == 1 and len(listed) == 2:
@@ -780,7 +796,7 @@ class OnnxModel:
                                 output.channels, output.name)
                 output.names = ([output.name] if output.channels == 1 else [
                     f"{output.name}_{k + 1}" for k in range(output.channels)]) if several \
-                    or self.depth or self.regression else [
+                    or self.depth or self.regression or self.features else [
                         f"class_{k + 1}" for k in range(output.channels)]
         self.class_names = [n for o in self.outputs for n in o.names]
         self.num_classes = len(self.class_names)

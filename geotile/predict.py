@@ -789,6 +789,11 @@ def predict_raster(
             raise InputError(f"{model.path}: its output {DEPTH_OUTPUT} is a depth estimation "
                              "model's depth, not classes: leave out --output-type class (the "
                              "depth is written as float32).")
+        if getattr(model, "features", False):
+            names = ", ".join(o.name for o in model.outputs)
+            raise InputError(f"{model.path}: its output {names} holds a model's "
+                             "features/embeddings, not class scores: leave out --output-type "
+                             "class (the features are written as float32).")
         check_class_output(model)
         threshold = class_threshold(model, options, threshold)
         if threshold is not None and options.threshold is None and getattr(

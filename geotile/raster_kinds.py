@@ -98,10 +98,10 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     count = src.count - len(mask_alpha_bands(src))  # the bands of values
     if output in ("class", "mask"):
         return RasterKind("class", 1.0, names, threshold)
-    if output == "raw" and [str(n) for n in names or ()] == ["predicted_depth"]:
-        raise InputError(f"{src.name}: a depth estimation model's depth (predicted_depth, "
-                         "raw values), not probabilities or classes: there is nothing to "
-                         "vectorize or score as classes in it.")
+    held = model_values(names) if output == "raw" else None
+    if held:
+        raise InputError(f"{src.name}: {held}, raw values, not class scores or classes: there "
+                         "is nothing to vectorize or score as classes in it.")
     if output == "raw" and not threshold_given:  # a threshold given: the user's values
         activation = "sigmoid" if src.count == 1 else "softmax (sigmoid for independent bands)"
         # footprint/boundary/contact bands go to the watershed, which takes no --threshold
@@ -155,6 +155,37 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
         return RasterKind("probability", float(scale), names, threshold,
                           softmax_unsaid=unsaid)
     return RasterKind("class", 1.0, names, threshold)
+
+
+#: the output of transformers' depth estimation models (DPT, GLPN, Depth Anything...)
+DEPTH_OUTPUT = "predicted_depth"
+#: names (lower case) of the outputs of feature extractors: SAM's image encoder
+#: (image_embeddings), transformers' backbones and encoders (last_hidden_state,
+#: hidden_states, feature_maps, pooler_output, encoder_hidden_states), timm's and others'
+#: features/embeddings; predict writes their raw values, bands <output>_1..<output>_K
+FEATURE_OUTPUTS = frozenset({"image_embeddings", "last_hidden_state", "hidden_states",
+                             "feature_maps", "features", "embeddings", "pooler_output",
+                             "encoder_hidden_states"})
+
+
+def is_feature_output(name) -> bool:
+    """Whether a model output named ``name`` is a feature extractor's (exact, any case)."""
+    return str(name).lower() in FEATURE_OUTPUTS
+
+
+def model_values(names) -> str | None:
+    """What raw bands named ``names`` (predict's GEOTILE_OUTPUT=raw, bands named after the
+    model's outputs) hold when they are no class scores of any kind, else None: a depth
+    (:data:`DEPTH_OUTPUT`) or a feature extractor's features (every band <output>_k or
+    <output> of :data:`FEATURE_OUTPUTS`)."""
+    names = [str(n) for n in names or ()]
+    if names == [DEPTH_OUTPUT]:
+        return f"a depth estimation model's depth ({DEPTH_OUTPUT})"
+    outputs = {n if is_feature_output(n) or not n.rsplit("_", 1)[-1].isdigit()
+               else n.rsplit("_", 1)[0] for n in names}
+    if outputs and all(is_feature_output(o) for o in outputs):
+        return f"a model's features/embeddings ({', '.join(sorted(outputs))})"
+    return None
 
 
 def _refuse_late_background(src, names: list) -> None:

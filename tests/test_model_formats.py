@@ -3877,6 +3877,94 @@ def test_a_depth_estimation_export_writes_its_raw_depth(tmp_path, run_cli, make_
     assert "sigmoid" not in result.output and not (tmp_path / "d.gpkg").exists()
 
 
+def strided_encoder(path, output, size=None, channels=16, factor=16):
+    """A feature extractor alike: a strided Conv, [N, 3, H, W] -> ``output`` [N, 16, H/16,
+    W/16] (SAM's image encoder: image_embeddings at 1/16; a backbone's last_hidden_state)."""
+    weights = np.random.default_rng(91).normal(0, 0.05, (channels, 3, factor, factor))
+    node = helper.make_node("Conv", ["input", "W", "B"], [output],
+                            kernel_shape=[factor, factor], strides=[factor, factor])
+    shape_in = [1, 3, size, size] if size else ["N", 3, "H", "W"]
+    shape_out = [1, channels, size // factor, size // factor] if size else [
+        "N", channels, "h", "w"]
+    return save_graph(path, [node], [("input", FLOAT, shape_in)],
+                      [(output, FLOAT, shape_out)],
+                      {"W": weights.astype(np.float32),
+                       "B": np.linspace(-1, 1, channels).astype(np.float32)})
+
+
+@pytest.mark.parametrize("output, size", [("image_embeddings", 64),
+                                          ("last_hidden_state", None),
+                                          ("Feature_Maps", None), ("out", 64)])
+def test_a_feature_extractor_writes_its_raw_features(tmp_path, run_cli, make_raster, output,
+                                                     size):
+    """SAM's image encoder (image_embeddings [1, 256, 64, 64]), a backbone's
+    last_hidden_state or feature maps: predict wrote a softmax over the embedding channels,
+    256 bands named class_1..class_256 of meaningless probabilities that vectorize and
+    evaluate read as 256 classes (exit 0). Now, told by the output's name alone, the raw
+    values as float32 (upsampled as any 1/16 output), bands named <output>_k, tagged raw;
+    classes, polygons and scores of them are refused in one line. An output named 'out' is
+    as before: a softmax, class_k."""
+    from .conftest import assert_one_line_error
+
+    path = strided_encoder(tmp_path / "encoder.onnx", output, size)
+    pixels = np.random.default_rng(92).integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    tif = make_raster("img.tif", pixels)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "f.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    coarse = whole(path, pixels)[0]
+    expected = resize_reference(coarse, 16, tmp_path)[0]
+    with rasterio.open(tmp_path / "f.tif") as out:
+        assert out.count == 16
+        if output == "out":
+            assert list(out.descriptions) == [f"class_{k}" for k in range(1, 17)]
+            assert out.tags()["GEOTILE_OUTPUT"] == "probability"
+            np.testing.assert_allclose(out.read(), softmax(expected.astype(np.float64)),
+                                       atol=1e-2)
+            return
+        assert "features" in result.stderr
+        assert out.dtypes[0] == "float32"
+        assert list(out.descriptions) == [f"{output}_{k}" for k in range(1, 17)]
+        assert out.tags()["GEOTILE_OUTPUT"] == "raw"
+        np.testing.assert_allclose(out.read(), expected, atol=1e-5)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--tile-size", "64",
+                     "--output-type", "class")
+    assert_one_line_error(result, output, "features")
+    assert not (tmp_path / "c.tif").exists()
+    result = run_cli("vectorize", tmp_path / "f.tif", "-o", tmp_path / "f.gpkg")
+    assert_one_line_error(result, "features")
+    assert not (tmp_path / "f.gpkg").exists()
+    truth = make_raster("truth.tif", (pixels[:1] > 128).astype(np.uint8))
+    result = run_cli("evaluate", tmp_path / "f.tif", truth)
+    assert_one_line_error(result, "features")
+    result = run_cli("vectorize", tmp_path / "f.tif", "-o", tmp_path / "t.gpkg",
+                     "--threshold", "0.5")
+    assert_one_line_error(result, "features")
+
+
+def test_features_picked_with_outputs_are_raw_and_beside_logits_unchanged(tmp_path, run_cli,
+                                                                         make_raster):
+    """A model giving logits and last_hidden_state: as before (a feature name among others
+    decides nothing); --outputs last_hidden_state: its raw features."""
+    conv, weights = conv1x1("input", "logits", 3, 2, seed=93)
+    hidden, more = conv1x1("input", "last_hidden_state", 3, 4, seed=94, prefix="h")
+    path = save_graph(tmp_path / "m.onnx", [conv, hidden], nchw_in(),
+                      [("logits", FLOAT, ["N", 2, "H", "W"]),
+                       ("last_hidden_state", FLOAT, ["N", 4, "H", "W"])], {**weights, **more})
+    pixels = np.random.default_rng(95).integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    tif = make_raster("img.tif", pixels)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "a.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "a.tif") as out:
+        assert out.tags()["GEOTILE_OUTPUT"] == "probability"
+    result = run_cli("predict", path, tif, "-o", tmp_path / "h.tif", "--tile-size", "64",
+                     "--outputs", "last_hidden_state")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "h.tif") as out:
+        assert out.tags()["GEOTILE_OUTPUT"] == "raw" and out.dtypes[0] == "float32"
+        assert list(out.descriptions) == [f"last_hidden_state_{k}" for k in range(1, 5)]
+        np.testing.assert_allclose(out.read(), whole(path, pixels)[1][0], atol=1e-5)
+
+
 @pytest.mark.parametrize("factor", [16, 32])
 def test_mobilevit_logits_at_1_16_and_1_32_are_upsampled_and_odd_sizes_told_the_multiple(
         tmp_path, run_cli, make_raster, factor):
