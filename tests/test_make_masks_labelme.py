@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from rasterio.features import rasterize
 
 from geotile.masks import boundary_band, contact_band
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
-from tests.pixel_label_files import plain_png, read_mask
+from tests.pixel_label_files import plain_png, read_mask, turned_jpeg
 
 H, W = 40, 60
 ROWS, COLS = np.mgrid[0:H, 0:W]
@@ -491,13 +490,7 @@ def test_a_photo_turned_by_exif_is_refused(tmp_path, run_cli):
     """Labelme shows (and labels) a JPEG turned by its EXIF orientation: the shapes are on
     that view, not on the stored pixels GDAL reads."""
     folder = tmp_path / "images"
-    folder.mkdir()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(folder / "a.jpg", "w", driver="JPEG", width=W, height=H, count=3,
-                           dtype="uint8") as dst:
-            dst.write(np.full((3, H, W), 90, np.uint8))
-            dst.update_tags(EXIF_Orientation="6")
+    turned_jpeg(folder / "a.jpg", W, H)
     _labelme(tmp_path / "labels" / "a.json", [_shape("house", HOUSE)], width=H, height=W)
     result = run_cli("make-masks", tmp_path / "labels", folder / "a.jpg", "-o",
                      tmp_path / "m.tif")
@@ -592,13 +585,7 @@ def test_a_turned_photo_without_shapes_is_checked_against_its_turned_size(tmp_pa
     Labelme file of it without shapes (a negative image) gives its size turned (H x W):
     accepted, all background; the stored size (W x H) is another image, refused."""
     folder = tmp_path / "images"
-    folder.mkdir()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(folder / "a.jpg", "w", driver="JPEG", width=W, height=H, count=3,
-                           dtype="uint8") as dst:
-            dst.write(np.full((3, H, W), 90, np.uint8))
-            dst.update_tags(EXIF_Orientation="6")
+    turned_jpeg(folder / "a.jpg", W, H)
     _labelme(tmp_path / "labels" / "a.json", [], width=H, height=W)
     result = run_cli("make-masks", tmp_path / "labels", folder / "a.jpg", "-o",
                      tmp_path / "m.tif")

@@ -6,11 +6,9 @@ images, the round trip with tile --annotations yolo, and the refusals."""
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
-import rasterio
 import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
@@ -21,6 +19,7 @@ from tests.pixel_label_files import (
     plain_png,
     read_mask,
     tiled_scene,
+    turned_jpeg,
 )
 
 H, W = 40, 50
@@ -326,13 +325,7 @@ def test_a_photo_turned_by_exif_is_refused(tmp_path, run_cli):
     """Ultralytics reads a JPEG turned by its EXIF orientation: the labels are on that
     view, not on the stored pixels GDAL reads."""
     folder = tmp_path / "images"
-    folder.mkdir()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(folder / "a.jpg", "w", driver="JPEG", width=W, height=H, count=3,
-                           dtype="uint8") as dst:
-            dst.write(np.full((3, H, W), 90, np.uint8))
-            dst.update_tags(EXIF_Orientation="6")
+    turned_jpeg(folder / "a.jpg", W, H)
     (tmp_path / "labels").mkdir()
     (tmp_path / "labels" / "a.txt").write_text(_line(0, _fractions(POLYGON)) + "\n")
     (tmp_path / "data.yaml").write_text("names: [car]\n")
