@@ -79,9 +79,6 @@ _ENCODERS = (
      r"|gernet_[sml])", "imagenet", IMAGENET),
 )
 
-_said: set[tuple[str, str]] = set()
-
-
 def encoder_preprocessing(encoder: str, weights: str):
     """(mean, std) of 0..1 RGB pixels smp gives ``encoder`` pretrained on ``weights``; None
     for one it does not list (or a tu- encoder: timm's)."""
@@ -105,10 +102,7 @@ def is_smp_config(config) -> bool:
 
 
 def _warn_once(model_path, message: str, *args) -> None:
-    key = (str(Path(model_path).resolve()), message % args)
-    if key not in _said:
-        _said.add(key)
-        log.warning(message, *args)
+    log.warning(message, *args)
 
 
 def shows(path: Path, marker: str) -> bool:
