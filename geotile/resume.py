@@ -160,14 +160,39 @@ def plan(output: str | os.PathLike, wanted: str, command: str, sidecar: bool = F
 
     final = Path(output)
     remove_temporaries(final)
-    if not final.exists():
-        return WRITE
+    if not final.exists():  # its category names left alone (rm of the .tif): redone
+        return REPLACE if sidecar and _orphan_category_sidecar(final) else WRITE
     tags = read_tags(final)
     if tags is not None and tags.get(TAG) == wanted and (
             not sidecar or pam_sidecar(final).is_file()) and _whole(final):
         return SKIP
     _refuse_foreign(final, tags, command)
     return REPLACE
+
+
+#: what a PAM sidecar of geotile's holds: a band's category names and attribute table
+_CATEGORY_ELEMENTS = {"CategoryNames", "GDALRasterAttributeTable"}
+
+
+def _orphan_category_sidecar(final: Path) -> bool:
+    """Whether the only GDAL sidecar beside the absent ``final`` is its .aux.xml of category
+    names as geotile writes them (nothing another tool adds: statistics, metadata), so that
+    --resume may replace it with the output it redoes."""
+    import xml.etree.ElementTree as ElementTree
+
+    from geotile.output_files import pam_sidecar
+    from geotile.sidecars import gdal_sidecars
+
+    pam = pam_sidecar(final)
+    if gdal_sidecars(final) != [pam] or not pam.is_file() or pam.stat().st_size > 1 << 20:
+        return False
+    try:
+        root = ElementTree.parse(pam).getroot()
+    except (ElementTree.ParseError, OSError):
+        return False
+    return root.tag == "PAMDataset" and len(root) > 0 and all(
+        band.tag == "PAMRasterBand" and len(band) > 0
+        and all(child.tag in _CATEGORY_ELEMENTS for child in band) for band in root)
 
 
 def refuse_foreign(outputs: Iterable[str | os.PathLike], command: str) -> None:

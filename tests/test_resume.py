@@ -407,6 +407,29 @@ def test_make_masks_from_a_label_raster_resumes(run_cli, make_raster, tmp_path):
     assert _files(out) == expected
 
 
+def test_make_masks_resume_redoes_a_mask_deleted_without_its_category_sidecar(
+        run_cli, make_raster, tmp_path):
+    """rm masks/img1.tif (its img1.tif.aux.xml, the category names make-masks wrote, left):
+    --resume refused it as "a GDAL sidecar is in the way ... pass --overwrite", which
+    --resume refuses. Now the mask is redone with its names; another tool's sidecar stays
+    refused."""
+    images = [make_raster(f"img{i}.tif", np.zeros((3, 20, 20), np.uint8)) for i in range(2)]
+    label = make_raster("label.tif", np.eye(20, dtype=np.uint8)[np.newaxis] * 2)
+    out = tmp_path / "out"
+    assert run_cli("make-masks", label, *images, "-o", out).exit_code == 0
+    expected = _files(out)
+    (out / "img1.tif").unlink()
+    result = run_cli("make-masks", label, *images, "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == 1
+    assert _files(out) == expected
+    (out / "img1.tif").unlink()
+    (out / "img1.tif.aux.xml").write_text(
+        '<PAMDataset><Metadata><MDI key="STATISTICS_MEAN">3</MDI></Metadata></PAMDataset>')
+    result = run_cli("make-masks", label, *images, "-o", out, "--resume")
+    assert result.exit_code != 0 and "sidecar is in the way" in result.output
+
+
 def _tree(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
