@@ -93,6 +93,9 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         raise InputError(f"{path}: no such file. Check the path.")
     if isinstance(path, Path) and path.suffix.lower() == ".zip":
         path = _zip_member(path)
+    given = path
+    if isinstance(path, Path) and _gzipped(path):  # Microsoft's part-000xx.csv.gz...
+        path = input_path(f"/vsigzip/{path}")  # what it holds is sniffed: _sequence_source
     if path.suffix.lower() == ".csv":
         from geotile import spacenet
 
@@ -164,9 +167,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                              "Shapefile is .shp, .shx, .dbf and .prj). Copy it beside the .shp, "
                              f"or rebuild it: ogrinfo --config SHAPE_RESTORE_SHX YES {path}") \
                 from exc
-        if _gzipped(path):
-            raise InputError(f"{path}: gzip-compressed; GDAL reads it as /vsigzip/{path} "
-                             "(give that path), or gunzip it first.") from exc
+        if os.fspath(path).startswith("/vsigzip/"):
+            raise InputError(_not_gzipped_labels(given)) from exc
         unread = _unread_osm_format(path)
         if unread:
             raise InputError(f"{path}: {unread}") from exc
@@ -175,6 +177,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             f"{path}: not vector data GDAL can read ({reason}). "
             "Give GeoJSON, GeoPackage, Shapefile or GeoParquet."
         ) from exc
+    if labels is None and os.fspath(path).startswith("/vsigzip/"):
+        raise InputError(_not_gzipped_labels(given))  # CSV without geometries: noise, text
     if labels is None:
         raise InputError(f"{path}: the file has no geometries. Give a file of polygons.")
     if len(labels) == 0 and labels.extent is None and not empty_ok:
@@ -189,6 +193,13 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                                          f"{labels_crs} says they are")
     _drop_measures(labels.geometries)
     return _lonlat_checked(labels, path, crs_option)
+
+
+def _not_gzipped_labels(path) -> str:
+    """What to say of a gzip file ``path`` whose content is no vector data GDAL reads."""
+    return (f"{path}: gzip-compressed, and what it holds is not vector data GDAL can read "
+            "(GeoJSON, GeoJSON lines, CSV with a geometry column). Check that it is the right "
+            "file.")
 
 
 def _unread_osm_format(path) -> str | None:
@@ -301,9 +312,26 @@ def _sequence_source(path):
         return path
     try:
         sequence = _geojson_sequence(local, opener)
+        if not sequence:  # one line, or a document: GDAL picks the CSV driver by the name
+            with (opener or Path.open)(local, "rb") as handle:
+                head = handle.read(2**20).decode("utf-8-sig", "replace").lstrip()
+            if head.startswith("{"):
+                first = head.partition("\n")[0].strip()
+                sequence = _one_feature(first)  # a part of one footprint, as GeoJSONSeq
+                if not sequence:
+                    return VirtualPath(f"GeoJSON:{text}")  # a FeatureCollection (.csv.gz)
     except (OSError, EOFError):  # not gzip after all: GDAL says what it is
         return path
     return VirtualPath(f"GeoJSONSeq:{text}") if sequence else path
+
+
+def _one_feature(line: str) -> bool:
+    """Whether ``line`` is one GeoJSON Feature."""
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and document.get("type") == "Feature"
 
 
 def _without_bom(path: Path):

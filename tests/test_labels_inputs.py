@@ -4,7 +4,6 @@ GeoJSON, SpaceNet CSVs, outputs that would overwrite inputs."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -845,10 +844,10 @@ def test_json_that_is_no_vector_data_keeps_its_message(run_cli, image, tmp_path)
     assert_one_line_error(result, "settings.json", "holds no features")
 
 
-def test_gzipped_geojson_names_the_way_gdal_reads_it(run_cli, make_raster, tmp_path):
+def test_gzipped_geojson_is_read_through_vsigzip(run_cli, make_raster, tmp_path):
     """labels.geojson.gz (as portals serve them): 'not vector data GDAL can read (... not
-    recognized as being in a supported file format.; It might help to specify the correct
-    driver ...)'; now the line names /vsigzip/, with which the same file makes the mask."""
+    recognized as being in a supported file format ...)', then a refusal naming /vsigzip/;
+    now the file itself makes the mask, as its /vsigzip/ path does."""
     import gzip
 
     image = make_raster("img.tif", np.zeros((3, 20, 20), np.uint8))
@@ -857,14 +856,11 @@ def test_gzipped_geojson_names_the_way_gdal_reads_it(run_cli, make_raster, tmp_p
                      crs=UTM_CRS).to_file(plain)
     packed = tmp_path / "labels.geojson.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
-    result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif")
-    assert_one_line_error(result, "labels.geojson.gz: gzip-compressed",
-                          f"/vsigzip/{packed}", "gunzip")
-    assert not (tmp_path / "m.tif").exists()
-    result = run_cli("make-masks", f"/vsigzip/{packed}", image, "-o", tmp_path / "m.tif")
-    assert result.exit_code == 0, result.output
-    with rasterio.open(tmp_path / "m.tif") as src:
-        assert src.read(1).sum() == 100
+    for source in (packed, f"/vsigzip/{packed}"):
+        result = run_cli("make-masks", source, image, "-o", tmp_path / "m.tif", "--overwrite")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / "m.tif") as src:
+            assert src.read(1).sum() == 100
 
 
 def _osm_extract(path, rings_by_feature) -> None:
@@ -924,10 +920,13 @@ def test_openstreetmap_extract_burns_its_multipolygons_layer(run_cli, make_raste
     np.testing.assert_array_equal(mask, expected)
 
 
-def test_microsoft_footprints_csv_gz_reads_as_the_refusal_says(run_cli, make_raster, tmp_path):
-    """Microsoft's building footprints ship as .csv.gz holding one GeoJSON Feature a line
-    (lon/lat, no crs member): the refusal named /vsigzip/ or gunzip, and both then said 'the
-    file has no geometries' (GDAL's CSV driver took them); now both burn the footprints."""
+@pytest.mark.parametrize("lines", [2, 1])
+def test_microsoft_footprints_csv_gz_burns_as_given(run_cli, make_raster, tmp_path, lines):
+    """Microsoft's building footprints ship as part-000xx.csv.gz holding one GeoJSON Feature
+    a line (lon/lat, no crs member): refused as 'gzip-compressed ... give /vsigzip/...', and
+    that path (or the gunzipped .csv) of a one-line part then said 'the file has no
+    geometries' (GDAL's CSV driver took it); now the .csv.gz, its /vsigzip/ path and the .csv
+    burn the footprints where they lie."""
     import gzip
 
     from pyproj import Transformer
@@ -938,14 +937,13 @@ def test_microsoft_footprints_csv_gz_reads_as_the_refusal_says(run_cli, make_ras
     line = json.dumps({"type": "Feature", "geometry": shapely.geometry.mapping(lonlat),
                        "properties": {"height": -1, "confidence": -1}})
     packed = tmp_path / "part-00000.csv.gz"
-    packed.write_bytes(gzip.compress((line + "\n" + line.replace("-1", "-1.0") + "\n").encode()))
+    text = [line, line.replace("-1", "-1.0")][:lines]
+    packed.write_bytes(gzip.compress("".join(f"{t}\n" for t in text).encode()))
     plain = tmp_path / "part-00000.csv"
     plain.write_bytes(gzip.decompress(packed.read_bytes()))
     image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
-    result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif")
-    assert_one_line_error(result, "gzip-compressed", f"/vsigzip/{packed}", "gunzip")
-    for source in (f"/vsigzip/{packed}", plain):
-        out = tmp_path / f"{Path(source).stem}.tif"
+    for number, source in enumerate((packed, f"/vsigzip/{packed}", plain)):
+        out = tmp_path / f"m{number}.tif"
         result = run_cli("make-masks", source, image, "-o", out)
         assert result.exit_code == 0, result.output
         with rasterio.open(out) as src:
@@ -992,6 +990,63 @@ def test_google_open_buildings_csv_names_its_crs_and_confidence_filter(run_cli, 
     assert np.count_nonzero(mask) == 96
     assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 14:18] == 1).all()
     assert not mask[:, 8:12].any()
+
+
+def test_google_open_buildings_csv_gz_names_a_command_that_runs(run_cli, make_raster,
+                                                                 tmp_path):
+    """Open Buildings ship as .csv.gz: refused as 'gzip-compressed ... give /vsigzip/...',
+    a second try then needed for the real advice; now the one refusal is the WKT column's,
+    its ogr2ogr command naming the /vsigzip/ path, which, run as printed, makes the labels."""
+    import csv
+    import gzip
+    import io
+    import re
+    import shlex
+    import shutil
+    import subprocess
+
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["latitude", "longitude", "area_in_meters", "confidence", "geometry",
+                     "full_plus_code"])
+    for col, confidence in ((1, 0.9), (4, 0.65), (7, 0.7)):
+        utm = shapely.box(X0 + col, Y0 - 7, X0 + col + 2, Y0 - 1)
+        shape = shapely.transform(utm, lambda xy: np.column_stack(to_ll.transform(*xy.T)))
+        writer.writerow([shape.centroid.y, shape.centroid.x, 12.0, confidence, shape.wkt,
+                         "8FWR00XX+XX"])
+    packed = tmp_path / "open_buildings.csv.gz"
+    packed.write_bytes(gzip.compress(text.getvalue().encode()))
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "open_buildings.csv.gz", "GEOM_POSSIBLE_NAMES=geometry",
+                          f"labels.gpkg /vsigzip/{packed}", "-a_srs EPSG:4326")
+    assert "gunzip" not in result.output
+    if shutil.which("ogr2ogr") is None:
+        pytest.skip("no ogr2ogr to run the printed command")
+    command = re.search(r"ogr2ogr .*?/vsigzip/\S+", result.stderr).group(0)
+    subprocess.run(shlex.split(command), cwd=tmp_path, check=True)
+    result = run_cli("make-masks", tmp_path / "labels.gpkg", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert np.count_nonzero(src.read(1)) == 96
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 8, b"hello world\nfoo bar\n"])
+def test_gzip_of_no_vector_data_is_refused_in_one_line(run_cli, image, tmp_path, content):
+    """A gzip file holding no vector data (binary noise, plain text): 'not vector data GDAL
+    can read ('utf-8' codec can't decode byte ...)' after the advice to read it as
+    /vsigzip/; now one line says the gzip's content is no vector data."""
+    import gzip
+
+    packed = tmp_path / "labels.csv.gz"
+    packed.write_bytes(gzip.compress(content))
+    result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "labels.csv.gz", "gzip", "not vector data")
+    assert "codec" not in result.output and "/vsigzip/" not in result.output
+    assert not (tmp_path / "m.tif").exists()
 
 
 # --- item: an ArcGIS Shapefile in Windows-1252 without a .cpg ---------------------------------
