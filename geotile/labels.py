@@ -320,6 +320,10 @@ def _sequence_source(path):
                 sequence = _one_feature(first)  # a part of one footprint, as GeoJSONSeq
                 if not sequence:
                     return VirtualPath(f"GeoJSON:{text}")  # a FeatureCollection (.csv.gz)
+        if sequence:  # past a UTF-8 byte-order mark, which makes GeoJSONSeq drop a feature
+            with (opener or Path.open)(local, "rb") as handle:
+                if handle.read(3) == codecs.BOM_UTF8:
+                    text = f"/vsisubfile/3_,{text}"
     except (OSError, EOFError):  # not gzip after all: GDAL says what it is
         return path
     return VirtualPath(f"GeoJSONSeq:{text}") if sequence else path

@@ -992,6 +992,28 @@ def test_google_open_buildings_csv_names_its_crs_and_confidence_filter(run_cli, 
     assert not mask[:, 8:12].any()
 
 
+@pytest.mark.parametrize("lines", [3, 1])
+def test_footprints_gz_with_a_byte_order_mark_keeps_its_first_feature(run_cli, make_raster,
+                                                                      tmp_path, lines):
+    """A .csv.gz of GeoJSON lines saved with a UTF-8 byte-order mark: GDAL's GeoJSONSeq
+    reader dropped its first feature (3 footprints burnt as 2), and a one-footprint part was
+    refused as no vector data; now every footprint is burnt."""
+    import gzip
+
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    text = "".join(json.dumps({"type": "Feature", "properties": {}, "geometry":
+                              shapely.geometry.mapping(shapely.box(X0 + 1 + 3 * i, Y0 - 3,
+                                                                   X0 + 3 + 3 * i, Y0 - 1))})
+                   + "\n" for i in range(lines))
+    packed = tmp_path / "part.csv.gz"
+    packed.write_bytes(gzip.compress(b"\xef\xbb\xbf" + text.encode()))
+    result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif",
+                     "--labels-crs", UTM_CRS)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert np.count_nonzero(src.read(1)) == 16 * lines
+
+
 def test_google_open_buildings_csv_gz_names_a_command_that_runs(run_cli, make_raster,
                                                                  tmp_path):
     """Open Buildings ship as .csv.gz: refused as 'gzip-compressed ... give /vsigzip/...',
