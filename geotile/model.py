@@ -373,7 +373,8 @@ class OnnxModel:
         picked = [w.strip() for w in outputs.split(",") if w.strip()] if isinstance(
             outputs, str) else list(outputs or ())
         self.features = all(map(is_feature_output, picked or [
-            o.name for o in session.get_outputs()]))
+            o.name for o in session.get_outputs()])) and self.model_type is None and \
+            self.activation in ("auto", "none")  # --activation softmax: class scores so named
         if self.features and self.activation == "auto" and self.model_type is None:
             self.activation = "none"
             log.info("%s: output(s) %s are a feature extractor's features/embeddings (named "

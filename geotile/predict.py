@@ -793,7 +793,8 @@ def predict_raster(
             names = ", ".join(o.name for o in model.outputs)
             raise InputError(f"{model.path}: its output {names} holds a model's "
                              "features/embeddings, not class scores: leave out --output-type "
-                             "class (the features are written as float32).")
+                             "class (the features are written as float32), or, if they are "
+                             "class scores named so, pass --activation softmax (or sigmoid).")
         check_class_output(model)
         threshold = class_threshold(model, options, threshold)
         if threshold is not None and options.threshold is None and getattr(

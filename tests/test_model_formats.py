@@ -3965,6 +3965,36 @@ def test_features_picked_with_outputs_are_raw_and_beside_logits_unchanged(tmp_pa
         np.testing.assert_allclose(out.read(), whole(path, pixels)[1][0], atol=1e-5)
 
 
+def test_class_scores_named_features_go_through_with_an_activation(tmp_path, run_cli,
+                                                                   make_raster):
+    """A segmentation model whose one output a user named 'features' (class scores): with
+    --activation softmax (as the -v line says overrides) its bands were still named
+    features_1..3 and --output-type class refused ('leave out --output-type class'), no way
+    through; now --activation softmax makes them class scores: class_k, classes written."""
+    from .conftest import assert_one_line_error
+
+    conv, weights = conv1x1("input", "features", 3, 3, seed=96)
+    path = save_graph(tmp_path / "m.onnx", [conv], nchw_in(),
+                      [("features", FLOAT, ["N", 3, "H", "W"])], weights)
+    pixels = np.random.default_rng(97).integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    tif = make_raster("img.tif", pixels)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--tile-size", "64",
+                     "--output-type", "class")
+    assert_one_line_error(result, "features", "--activation softmax")
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--tile-size", "64",
+                     "--output-type", "class", "--activation", "softmax")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as out:
+        np.testing.assert_array_equal(out.read(1), whole(path, pixels)[0][0].argmax(0))
+    result = run_cli("predict", path, tif, "-o", tmp_path / "p.tif", "--tile-size", "64",
+                     "--activation", "softmax")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "p.tif") as out:
+        assert list(out.descriptions) == ["class_1", "class_2", "class_3"]
+    result = run_cli("vectorize", tmp_path / "p.tif", "-o", tmp_path / "p.gpkg")
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.parametrize("factor", [16, 32])
 def test_mobilevit_logits_at_1_16_and_1_32_are_upsampled_and_odd_sizes_told_the_multiple(
         tmp_path, run_cli, make_raster, factor):
