@@ -38,7 +38,7 @@ SNIFF_BYTES = 1 << 16
 #: the most points of one polygon (COCO's, Labelme's, a YOLO line's): far past any
 #: annotation tool's; one beyond it is a broken export (10 million points took 13 GB, then
 #: GEOS failed with bad_alloc)
-MAX_POINTS = 100_000
+MAX_POINTS = 1_000_000
 #: px: RLE outlines are drawn this far inside their pixels' edges, so that --all-touched,
 #: like the pixel-centre rule, burns exactly the decoded pixels whatever the rounding of the
 #: image's transform

@@ -397,8 +397,8 @@ def _refused(tmp_path, run_cli, shapes, *fragments, options=(), width=W, height=
 
 @pytest.mark.parametrize("shape, fragments", [
     (_shape("a", [[1, 1], [5, 5]]), ("a.json", "shapes[1]", "polygon", "3 points")),
-    (_shape("a", [[1, 1], [5, 5], [1, 5]] * 33_334),
-     ("shapes[1]", "100,002 points", "at most 100,000")),
+    (_shape("a", [[1, 1], [5, 5], [1, 5]] * 333_334),
+     ("shapes[1]", "1,000,002 points", "at most 1,000,000")),
     (_shape("a", [[1, 1], [5, 5], [1, 5]], "rectangle"), ("shapes[1]", "rectangle", "2 points")),
     (_shape("a", [[1, 1]], "circle"), ("shapes[1]", "circle", "2 points")),
     (_shape("a", [[1, 1], [5, 5]], "oriented_rectangle"), ("oriented_rectangle", "4 points")),

@@ -393,10 +393,10 @@ def test_data_yaml_is_found_up_to_3_folders_above_the_labels(tmp_path, run_cli):
 
 def test_a_line_of_more_points_than_the_limit_is_refused_before_any_geometry(tmp_path,
                                                                            run_cli):
-    """A line of 100,001 points (a broken export: one of 10 million took 13 GB, then GEOS's
-    bad_alloc) is refused naming the file, the line and the limit of 100,000."""
+    """A line of 1,000,002 points (a broken export: one of 10 million took 13 GB, then GEOS's
+    bad_alloc) is refused naming the file, the line and the limit of 1,000,000."""
     from geotile.yolo_labels import MAX_POINTS
 
-    assert MAX_POINTS == 100_000
-    line = "0 " + " ".join(["0.1 0.1", "0.5 0.1", "0.5 0.5"] * 33_334)
-    _refused(tmp_path, run_cli, [line], "a.txt line 2", "more than 100,000 points")
+    assert MAX_POINTS == 1_000_000
+    line = "0 " + " ".join(["0.1 0.1", "0.5 0.1", "0.5 0.5"] * 333_334)
+    _refused(tmp_path, run_cli, [line], "a.txt line 2", "more than 1,000,000 points")
