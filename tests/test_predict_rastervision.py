@@ -73,6 +73,21 @@ def predict(run_cli, tmp_path, model, tif, *args):
         return out.read(), list(out.descriptions), result
 
 
+def bundle_zip(tmp_path, kind):
+    """The learner's model-bundle.zip of :func:`bundle`, or (``kind`` "pipeline") a
+    pipeline's bundle holding it beside a pipeline-config.json."""
+    bundle(tmp_path / "train")
+    model = zip_folder(tmp_path / "train", tmp_path / "model-bundle.zip")
+    if kind == "pipeline":
+        outer = tmp_path / "bundle"
+        outer.mkdir()
+        (outer / "model-bundle.zip").write_bytes(model.read_bytes())
+        (outer / "pipeline-config.json").write_text(json.dumps(
+            {"type_hint": "semantic_segmentation_pipeline", "train_uri": "s3://b/train"}))
+        model = zip_folder(outer, tmp_path / "outer.zip")
+    return model
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
 def test_a_bundle_scales_pixels_as_raster_vision_and_names_its_classes(tmp_path, run_cli,
                                                                       make_raster, dtype):
@@ -160,15 +175,7 @@ def test_the_bundle_zip_itself_is_the_model(tmp_path, run_cli, make_raster, kind
     learner-config.json are read from the zip: the unzipped folder's output, its names."""
     image = np.random.default_rng(10).integers(0, 65536, (3, 40, 50)).astype(np.uint16)
     tif = make_raster("i.tif", image)
-    bundle(tmp_path / "train")
-    model = zip_folder(tmp_path / "train", tmp_path / "model-bundle.zip")
-    if kind == "pipeline":
-        outer = tmp_path / "bundle"
-        outer.mkdir()
-        (outer / "model-bundle.zip").write_bytes(model.read_bytes())
-        (outer / "pipeline-config.json").write_text(json.dumps(
-            {"type_hint": "semantic_segmentation_pipeline", "train_uri": "s3://b/train"}))
-        model = zip_folder(outer, tmp_path / "outer.zip")
+    model = bundle_zip(tmp_path, kind)
     values, names, _ = predict(run_cli, tmp_path, model, tif)
     np.testing.assert_allclose(values, image / 65535.0, atol=1e-6)
     assert names == CLASSES
@@ -189,15 +196,7 @@ def test_a_bundle_zip_holding_more_than_an_onnx_file_can_be_is_refused_unread(
 
     monkeypatch.setattr(rastervision_sidecars, "LARGEST", 100)
     tif = make_raster("i.tif", np.zeros((3, 20, 20), np.uint8))
-    bundle(tmp_path / "train")
-    model = zip_folder(tmp_path / "train", tmp_path / "model-bundle.zip")
-    if kind == "pipeline":
-        outer = tmp_path / "bundle"
-        outer.mkdir()
-        (outer / "model-bundle.zip").write_bytes(model.read_bytes())
-        (outer / "pipeline-config.json").write_text(json.dumps(
-            {"type_hint": "semantic_segmentation_pipeline", "train_uri": "s3://b/train"}))
-        model = zip_folder(outer, tmp_path / "outer.zip")
+    model = bundle_zip(tmp_path, kind)
     result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
     assert_one_line_error(result, model.name, "unzips to", "give the model's .onnx file")
     assert not (tmp_path / "o.tif").exists()
