@@ -29,6 +29,7 @@ pipeline's ``bundle/model-bundle.zip`` holds (beside its pipeline-config.json).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from pathlib import Path
@@ -134,23 +135,37 @@ def _learner_config(model_path):
     """(path, content) of the Raster Vision learner-config.json beside ``model_path``;
     (path, None) without one. ValueError (reason) when it is no valid JSON."""
     if is_bundle_zip(model_path):  # read in memory from the bundle given as the model
-        import json
+        import copy
 
         path = Path(model_path)
-        bundle = _learner_bundle(path)
-        if bundle is None or LEARNER_CONFIG not in bundle.namelist():
-            return path, None
-        try:
-            config = json.loads(unzipped(bundle, LEARNER_CONFIG).decode("utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"its {LEARNER_CONFIG} is not valid JSON ({exc.msg} at line "
-                             f"{exc.lineno})") from exc
-        except (OSError, UnicodeDecodeError, RecursionError) as exc:
-            raise ValueError(f"its {LEARNER_CONFIG} cannot be read ({exc})") from exc
+        info = path.stat()
+        config = copy.deepcopy(_zipped_learner_config(
+            str(path.resolve()), (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
         return path, config if _is_learner_config(config) else None
     path = rv_folder(model_path) / LEARNER_CONFIG
     config = read_json(path)
     return path, config if _is_learner_config(config) else None
+
+
+@functools.lru_cache(maxsize=4)
+def _zipped_learner_config(path: str, version: tuple):
+    """The parsed learner-config.json of the bundle zip at ``path`` (None without one), read
+    once per ``version`` of the file (inode, size, mtime, ctime): reaching it in a pipeline's
+    bundle unzips the learner's whole bundle (model.pth and model.onnx), which the
+    normalisation and the class names would otherwise each do again. ValueError (reason)
+    when it is no valid JSON (not kept: said again)."""
+    import json
+
+    bundle = _learner_bundle(Path(path))
+    if bundle is None or LEARNER_CONFIG not in bundle.namelist():
+        return None
+    try:
+        return json.loads(unzipped(bundle, LEARNER_CONFIG).decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"its {LEARNER_CONFIG} is not valid JSON ({exc.msg} at line "
+                         f"{exc.lineno})") from exc
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"its {LEARNER_CONFIG} cannot be read ({exc})") from exc
 
 
 def _normalize_of(transform):
