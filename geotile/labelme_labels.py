@@ -80,18 +80,22 @@ class LabelmeFile:
 
 @dataclass
 class Labelme:
-    """A run's Labelme files, read and checked once."""
+    """A run's Labelme files, read and checked once; also the shapes of other annotation
+    files holding labels in each image's pixels (one file for many images: ``files`` names
+    it for each, ``shapes`` holds each image's own)."""
 
     labels: str
     #: each image's file, in the order of the images
     files: list[Path]
-    read: dict[Path, LabelmeFile]
+    #: each image's shapes, in the order of the images (one object for images sharing a file)
+    shapes: list[LabelmeFile]
     #: the class names of the whole run, first seen first
     names: list[str]
 
     def take(self, positions: list[int]) -> Labelme:
         """The labels of the images at ``positions`` (those --resume does not skip)."""
-        return Labelme(self.labels, [self.files[i] for i in positions], self.read, self.names)
+        return Labelme(self.labels, [self.files[i] for i in positions],
+                       [self.shapes[i] for i in positions], self.names)
 
     def sources(self, position: int) -> list[Path]:
         """The files image ``position``'s mask is made from (for --resume's digest)."""
@@ -169,16 +173,23 @@ def read_labelme(labels, images) -> Labelme:
     else:
         files = pair_labels(labels, images)
     read = {f: read_file(f) for f in dict.fromkeys(files)}
+    _say_left_out(labels, read.values(), "no_area", "line, linestrip, point or points shape",
+                  "they have no area to burn")
+    _say_left_out(labels, read.values(), "slivers", "shape", "they have no area (points on "
+                  "one line, a circle of radius 0)")
+    return Labelme(os.fspath(labels), files, [read[f] for f in files],
+                   run_names(read.values()))
+
+
+def run_names(found) -> list[str]:
+    """The class names of the shapes of ``found`` (LabelmeFiles), first seen first, but
+    ``__ignore__``."""
     names: dict[str, None] = {}
-    for found in read.values():
-        for label, _ in found.instances:
+    for one in found:
+        for label, _ in one.instances:
             if not is_ignore(label):
                 names.setdefault(label, None)
-    _say_left_out(labels, read, "no_area", "line, linestrip, point or points shape",
-                  "they have no area to burn")
-    _say_left_out(labels, read, "slivers", "shape", "they have no area (points on one line, "
-                  "a circle of radius 0)")
-    return Labelme(os.fspath(labels), files, read, list(names))
+    return list(names)
 
 
 def _image_name(path: Path) -> str:
@@ -190,8 +201,8 @@ def _image_name(path: Path) -> str:
     return str(name) if name else path.stem
 
 
-def _say_left_out(labels, read: dict, attribute: str, what: str, why: str) -> None:
-    found = [(f, getattr(f, attribute)) for f in read.values() if getattr(f, attribute)]
+def _say_left_out(labels, read, attribute: str, what: str, why: str) -> None:
+    found = [(f, getattr(f, attribute)) for f in read if getattr(f, attribute)]
     if not found:
         return
     count = sum(len(positions) for _, positions in found)
@@ -471,7 +482,7 @@ def check_images(labelme: Labelme, images) -> None:
     from geotile.raster import open_raster
 
     for position, image in enumerate(images):
-        found = labelme.read[labelme.files[position]]
+        found = labelme.shapes[position]
         with open_raster(input_path(image)) as src:
             orientation = src.tags().get("EXIF_Orientation", "1").strip()
             width, height = src.width, src.height
@@ -506,7 +517,7 @@ def image_labels(labelme: Labelme, position: int, transform, crs, class_map=None
     from geotile.label_set import Labels
     from geotile.spacenet import pixel_to_map
 
-    found = labelme.read[labelme.files[position]]
+    found = labelme.shapes[position]
     array = np.empty(len(found.instances), dtype=object)
     array[:] = [geometry for _, geometry in found.instances]
     if len(array):
