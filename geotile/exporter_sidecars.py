@@ -1,5 +1,6 @@
 """The files exporters write beside an ONNX model that carries no metadata, asked in turn:
-Hugging Face's (Optimum: :mod:`geotile.hf_sidecars`), MMDeploy's
+a STAC MLM item whose model asset it is (:mod:`geotile.mlm_sidecars`), Hugging Face's
+(Optimum: :mod:`geotile.hf_sidecars`), MMDeploy's
 (:mod:`geotile.mmdeploy_sidecars`), PaddleSeg's and PaddleRS'
 (:mod:`geotile.paddle_sidecars`), Raster Vision's (:mod:`geotile.rastervision_sidecars`),
 TerraTorch's Lightning config (:mod:`geotile.terratorch_sidecars`),
@@ -17,12 +18,16 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     ``model_path`` (:func:`~geotile.hf_sidecars.hf_normalization` and its peers: "mean",
     "std" of those ``wanted``, "scale" when ``scale``); ({}, None) without one."""
     from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
+    from geotile.mlm_sidecars import mlm_item, mlm_normalization
     from geotile.mmdeploy_sidecars import PIPELINE, mmdeploy_folder, mmdeploy_normalization
     from geotile.paddle_sidecars import paddle_folder, paddle_normalization
     from geotile.rastervision_sidecars import rv_file, rv_normalization
     from geotile.smp_sidecars import smp_normalization
     from geotile.terratorch_sidecars import terratorch_config, terratorch_normalization
 
+    declared = mlm_normalization(model_path, wanted, scale)
+    if declared:
+        return declared, mlm_item(model_path)[0]
     declared = hf_normalization(model_path, wanted, scale)
     if declared:
         return declared, hf_folder(model_path) / PREPROCESSOR
@@ -43,16 +48,21 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
 
 def sidecar_class_names(model_path):
     """(class names, where, the file read) of the first exporter's files beside
-    ``model_path`` that name them: Hugging Face's config.json, MMDeploy's detail.json, PaddleRS'
+    ``model_path`` that name them: an MLM item's classification:classes, Hugging Face's
+    config.json, MMDeploy's detail.json, PaddleRS'
     model.yml or a Paddle export's label.txt, Raster Vision's learner-config.json, TerraTorch's
     config.yaml; (None,
     None, None) without any."""
     from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
+    from geotile.mlm_sidecars import mlm_class_names, mlm_item
     from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
     from geotile.paddle_sidecars import paddle_class_names
     from geotile.rastervision_sidecars import rv_class_names, rv_file
     from geotile.terratorch_sidecars import terratorch_class_names, terratorch_config
 
+    value, where = mlm_class_names(model_path)
+    if value is not None:
+        return value, where, mlm_item(model_path)[0]
     value, where = hf_class_names(model_path)
     if value is not None:
         return value, where, hf_folder(model_path) / CONFIG
@@ -75,6 +85,7 @@ def sidecar_paths(model_path) -> list[Path]:
     """Every file of its exporter's that a model at ``model_path`` may be read with (a
     worker's cached model is loaded again when one of them changes)."""
     from geotile.hf_sidecars import CONFIG, PREPROCESSOR, hf_folder
+    from geotile.mlm_sidecars import mlm_files
     from geotile.mmdeploy_sidecars import mmdeploy_files
     from geotile.paddle_sidecars import paddle_files
     from geotile.rastervision_sidecars import rv_files
@@ -84,4 +95,4 @@ def sidecar_paths(model_path) -> list[Path]:
     beside = hf_folder(model_path)
     return [beside / PREPROCESSOR, beside / CONFIG, *mmdeploy_files(model_path),
             *paddle_files(model_path), *rv_files(model_path), *smp_files(model_path),
-            *terratorch_files(model_path)]
+            *terratorch_files(model_path), *mlm_files(model_path)]

@@ -384,9 +384,10 @@ class OnnxModel:
         self.regression = None
         if self.activation == "auto" and self.model_type is None and not (
                 self.depth or self.features):
+            from geotile.mlm_sidecars import mlm_regression
             from geotile.terratorch_sidecars import terratorch_regression
 
-            self.regression = terratorch_regression(path)
+            self.regression = terratorch_regression(path) or mlm_regression(path)
             if self.regression:
                 self.activation = "none"
                 log.info("%s: a regression (%s): its raw values, float32, no activation "
@@ -554,19 +555,35 @@ class OnnxModel:
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
                     batch_size=batch_size, graph=graph, opset=default_opset(onnx_model))
         model.set_normalization(mean, std, scale)
-        model.read_raster_input(scale)
+        model.read_raster_input(scale, replaced=mean is not None and std is not None)
         return model
 
-    def read_raster_input(self, scale=None) -> None:
+    def read_raster_input(self, scale=None, replaced: bool = False) -> None:
         """What Raster Vision's scenes in the bundle say of its input: the bands it was fed
         (channel_order) and the raster transformers that made its pixels, reproduced before
         the normalisation. One it cannot reproduce (MinMaxTransformer: per chip) is refused
-        unless ``scale`` (--scale) says what the pixels are, then warned of and none is run."""
+        unless ``scale`` (--scale) says what the pixels are, then warned of and none is run.
+        An MLM item's bands and clips (:func:`~geotile.mlm_sidecars.mlm_input`): its clips
+        are left out with --scale or --mean and --std (``replaced``)."""
+        from geotile.mlm_sidecars import mlm_input, mlm_item
         from geotile.rastervision_sidecars import rv_raster_input
         from geotile.terratorch_sidecars import terratorch_bands
 
-        found = self.raster_input = rv_raster_input(self.path) or terratorch_bands(self.path)
+        item = mlm_item(self.path)[0]
+        if item is not None:
+            self.sidecars["mlm"] = item  # read for its tasks and input, whatever it gives
+        found = self.raster_input = mlm_input(self.path, self.channels) or rv_raster_input(
+            self.path) or terratorch_bands(self.path)
         if found is None:
+            return
+        if found.file == item:
+            if found.steps and (scale is not None or replaced):
+                log.info("%s: %s clips left out: the options give the scaling", self.path.name,
+                         found.where)
+                found.steps = []
+            elif found.steps:
+                log.info("%s: pixels are clipped as %s value_scaling says, before its "
+                         "mean/std", self.path.name, found.where)
             return
         self.sidecars["bands"] = found.file
         if found.unsupported and scale is None:

@@ -12,13 +12,18 @@ from geotile.errors import ModelError
 
 def local_model_path(path: str | os.PathLike) -> Path:
     """``path`` as a Path, or ModelError naming it as given for a GDAL virtual or remote
-    path: ONNX Runtime reads models from local files only (download it first)."""
+    path: ONNX Runtime reads models from local files only (download it first). A STAC MLM
+    item (.json) gives the ONNX model it names (:func:`~geotile.mlm_sidecars.mlm_model_file`)."""
     from geotile.input_paths import is_virtual_path
 
     if is_virtual_path(path):
         raise ModelError(f"{os.fspath(path)}: the model must be a local file (ONNX Runtime "
                          "reads local files); download it first (e.g. `curl -O`, `aws s3 cp`) "
                          "and give its local path.")
+    if Path(path).suffix.lower() == ".json":
+        from geotile.mlm_sidecars import mlm_model_file
+
+        return mlm_model_file(path)
     return Path(path)
 
 

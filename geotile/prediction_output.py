@@ -114,7 +114,11 @@ def _describe_output(dst, options, names, threshold, model) -> None:
             dst.offsets = [0.0] * dst.count
     else:
         dst.set_band_description(1, "class")
-        dst.write_colormap(1, _colours(len(names), names))
+        from geotile.mlm_sidecars import mlm_colours  # an MLM item's classes' color_hint
+
+        hinted = mlm_colours(model.path) if getattr(model, "sidecars", {}).get("mlm") else None
+        dst.write_colormap(1, hinted if hinted and len(hinted) == len(names)
+                           else _colours(len(names), names))
     dst.update_tags(**tags)
 
 

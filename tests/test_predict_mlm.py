@@ -1,0 +1,283 @@
+"""STAC Machine Learning Model (MLM) items describing an ONNX model: run from the item, or
+read beside the model (geotile.mlm_sidecars)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from onnx import helper
+
+from .conftest import assert_one_line_error
+from .onnx_models import FLOAT, conv1x1, save_graph
+
+S2 = ["B01", "B02", "B03", "B04", "B08", "B11"]
+
+
+def identity_model(path, channels):
+    """A model whose output is its (scaled) input, IR 9: written pixels are the scaling."""
+    node = helper.make_node("Identity", ["image"], ["values"])
+    return save_graph(path, [node], [("image", FLOAT, ["batch", channels, "height", "width"])],
+                      [("values", FLOAT, ["batch", channels, "height", "width"])])
+
+
+def item(bands, scaling, *, tasks=("regression",), classes=None, href="./model.onnx",
+         artifact="onnx", channels=None, **input_fields):
+    """An MLM v1.5 item (the structure of the spec's examples/item_basic.json, trimmed)."""
+    count = channels or len(bands) or 3
+    output = {"name": "out", "tasks": list(tasks),
+              "result": {"shape": [-1, count, -1, -1],
+                         "dim_order": ["batch", "channel", "height", "width"],
+                         "data_type": "float32"}}
+    if classes is not None:
+        output["classification:classes"] = classes
+    spec = {"name": "image", "bands": bands,
+            "input": {"shape": [-1, count, -1, -1],
+                      "dim_order": ["batch", "bands" if bands else "channel", "height",
+                                    "width"], "data_type": "float32"},
+            "value_scaling": scaling, "resize_type": None, "pre_processing_function": None,
+            **input_fields}
+    return {"stac_version": "1.0.0", "type": "Feature", "id": "model",
+            "stac_extensions": ["https://stac-extensions.github.io/mlm/v1.5.0/schema.json"],
+            "geometry": None, "properties": {
+                "datetime": None, "mlm:name": "test", "mlm:architecture": "unknown",
+                "mlm:tasks": list(tasks), "mlm:input": [spec], "mlm:output": [output]},
+            "assets": {"model": {"href": href, "type": "application/octet-stream",
+                                 "roles": ["mlm:model"], "mlm:artifact_type": artifact}},
+            "links": []}
+
+
+def folder(tmp_path, content, channels=6, model=identity_model, name="item.json"):
+    """model.onnx and its item (a dict, or text as it is) in tmp_path/m."""
+    where = tmp_path / "m"
+    where.mkdir(exist_ok=True)
+    path = model(where / "model.onnx", channels)
+    (where / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    return path, where / name
+
+
+@pytest.fixture(scope="module")
+def s2():
+    """6 uint16 bands of DN."""
+    return np.random.default_rng(106).integers(0, 12000, (6, 16, 16)).astype(np.uint16)
+
+
+def image(make_raster, pixels, descriptions=None):
+    path = make_raster("s2.tif", pixels)
+    if descriptions:
+        with rasterio.open(path, "r+") as dst:
+            for i, text in enumerate(descriptions, 1):
+                dst.set_band_description(i, text)
+    return path
+
+
+def predicted(run_cli, tmp_path, model, tif, *options, code=0):
+    result = run_cli("-v", "predict", model, tif, "-o", tmp_path / "o.tif", "--dtype",
+                     "float32", "--tile-size", "16", "--overwrite", *options)
+    assert result.exit_code == code, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        return out.read().astype(np.float64), result.stderr
+
+
+SCALINGS = [
+    {"type": "min-max", "minimum": 100, "maximum": 10100},
+    {"type": "z-score", "mean": 1500.5, "stddev": 812.25},
+    {"type": "clip", "minimum": 2000, "maximum": 9000},
+    {"type": "clip-min", "minimum": 3000},
+    {"type": "offset", "value": 1000},
+    {"type": "scale", "value": 10000},
+]
+
+
+def spec_formula(x):
+    """The spec's scaling of each of SCALINGS' bands (README, Value Scaling Object)."""
+    x = x.astype(np.float64)
+    return np.stack([(x[0] - 100) / (10100 - 100), (x[1] - 1500.5) / 812.25,
+                     np.minimum(np.maximum(x[2], 2000), 9000), np.maximum(x[3], 3000),
+                     x[4] - 1000, x[5] / 10000])
+
+
+def test_each_value_scaling_type_per_band_from_the_item(tmp_path, run_cli, make_raster, s2):
+    """`geotile predict item.json` ran nothing (a .json is no ONNX model); now the item's
+    ONNX asset runs on uint16 pixels scaled as the spec defines each type, per band."""
+    _, path = folder(tmp_path, item(S2, SCALINGS))
+    out, stderr = predicted(run_cli, tmp_path, path, image(make_raster, s2))
+    np.testing.assert_allclose(out, spec_formula(s2), rtol=1e-6, atol=1e-6)
+    assert "item.json" in stderr, stderr
+
+
+def test_an_item_beside_the_model_is_read_and_clip_max_applies(tmp_path, run_cli, make_raster,
+                                                                 s2):
+    model, _ = folder(tmp_path, item(S2, [{"type": "clip-max", "maximum": 5000}]))
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2))
+    np.testing.assert_array_equal(out, np.minimum(s2, 5000))
+
+
+def test_band_names_pick_the_image_s_bands_by_description(tmp_path, run_cli, make_raster, s2):
+    """Bands B04,B03,B02 of a 6-band image described B01..B11 feed a 3-channel model."""
+    model, _ = folder(tmp_path, item(["B04", "B03", "B02"],
+                                     [{"type": "scale", "value": 10000}]), channels=3)
+    out, stderr = predicted(run_cli, tmp_path, model, image(make_raster, s2, S2))
+    np.testing.assert_allclose(out, s2[[3, 2, 1]] / 10000, rtol=1e-6)
+    assert "4,3,2" in stderr, stderr
+
+
+def test_undescribed_bands_go_by_position_only_with_the_item_s_count(tmp_path, run_cli,
+                                                                      make_raster, s2):
+    model, _ = folder(tmp_path, item(["B04", "B03", "B02"], None), channels=3)
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "s2.tif", "6 bands", "B04,B03,B02", "--bands")
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2), "--bands", "4,3,2")
+    np.testing.assert_array_equal(out, s2[[3, 2, 1]])  # no value_scaling: raw values
+
+
+def test_legacy_norm_type_and_statistics(tmp_path, run_cli, make_raster, s2):
+    """MLM v1.0-1.3: norm_type z-score with statistics per band (norm_by_channel), and
+    clip: x / norm_clip clipped to 0..1."""
+    stats = [{"mean": 1000.0 * i, "stddev": 500.0 + i} for i in range(6)]
+    legacy = item(S2, None, norm_type="z-score", norm_by_channel=True, statistics=stats)
+    model, _ = folder(tmp_path, legacy)
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2))
+    mean = np.array([s["mean"] for s in stats])[:, None, None]
+    std = np.array([s["stddev"] for s in stats])[:, None, None]
+    np.testing.assert_allclose(out, (s2 - mean) / std, rtol=1e-5, atol=1e-6)
+    legacy = item(S2, None, norm_type="clip", norm_clip=[4000] * 6)
+    model, _ = folder(tmp_path, legacy)
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2))
+    np.testing.assert_allclose(out, np.clip(s2 / 4000, 0, 1), rtol=1e-6)
+
+
+def test_options_override_the_item(tmp_path, run_cli, make_raster, s2):
+    model, _ = folder(tmp_path, item(S2, SCALINGS))
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2), "--mean", "0",
+                       "--std", "2", "--scale", "1")
+    np.testing.assert_allclose(out, s2 / 2, rtol=1e-6)
+
+
+def test_class_names_and_colours_from_classification_classes(tmp_path, run_cli, make_raster,
+                                                             s2):
+    classes = [{"value": 1, "name": "water", "color_hint": "0000FF"},
+               {"value": 0, "name": "land", "color_hint": "00FF00"}]
+    model, _ = folder(tmp_path, item(S2, [{"type": "scale", "value": 10000}],
+                                     tasks=["semantic-segmentation"], classes=classes),
+                      model=lambda p, c: save_graph(
+                          p, [conv1x1("image", "logits", c, 2, seed=106)[0]],
+                          [("image", FLOAT, ["batch", c, "height", "width"])],
+                          [("logits", FLOAT, ["batch", 2, "height", "width"])],
+                          conv1x1("image", "logits", c, 2, seed=106)[1]))
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "c.tif",
+                     "--output-type", "class", "--tile-size", "16")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as out:
+        assert out.colormap(1)[0][:3] == (0, 255, 0) and out.colormap(1)[1][:3] == (0, 0, 255)
+        assert json.loads(out.tags()["GEOTILE_CLASS_NAMES"]) == ["land", "water"]
+
+
+def test_class_values_other_than_positions_are_warned_of(tmp_path, run_cli, make_raster, s2):
+    classes = [{"value": 10, "name": "a"}, {"value": 20, "name": "b"},
+               {"value": 30, "name": "c"}, {"value": 40, "name": "d"}, {"value": 50, "name": "e"},
+               {"value": 60, "name": "f"}]
+    model, _ = folder(tmp_path, item(S2, None, tasks=["segmentation"], classes=classes))
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif",
+                     "--tile-size", "16", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    assert "not 0..5" in result.stderr and "channel" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("change, fragments", [
+    (lambda i: i["assets"]["model"].update(href="https://example.com/m.onnx"),
+     ["remote", "https://example.com/m.onnx", "download"]),
+    (lambda i: i["assets"]["model"].update({"mlm:artifact_type": "torch.save",
+                                            "href": "m.pt"}),
+     ["torch.save", "export the model to ONNX"]),
+    (lambda i: i["assets"]["model"].update(href="gone.onnx"), ["gone.onnx", "does not exist"]),
+])
+def test_an_item_without_a_local_onnx_model_says_what_to_do(tmp_path, run_cli, make_raster,
+                                                            s2, change, fragments):
+    content = item(S2, None)
+    change(content)
+    _, path = folder(tmp_path, content)
+    result = run_cli("predict", path, image(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "item.json", *fragments)
+    assert not (tmp_path / "o.tif").exists()
+
+
+def _set(path, value):
+    def change(content):
+        where = content["properties"]["mlm:input"][0]
+        for key in path[:-1]:
+            where = where[key]
+        where[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("change, fragments", [
+    (_set(["value_scaling"], [{"type": "processing", "format": "gdal-calc",
+                               "expression": "A*2"}]), ["processing", "--mean"]),
+    (_set(["pre_processing_function"], {"format": "python", "expression": "pkg.mod:fn"}),
+     ["pre_processing_function", "--scale"]),
+    (_set(["value_scaling"], [{"type": "z-score", "mean": "12", "stddev": 1}]),
+     ["value_scaling[0] mean", "'12'", "finite number"]),
+    (_set(["value_scaling"], [{"type": "scale", "value": 0}]), ["other than 0"]),
+    (_set(["value_scaling"], [{"type": "min_max", "minimum": 0, "maximum": 1}]),
+     ["min-max"]),
+    (_set(["value_scaling"], [{"type": "offset", "value": 1}] * 4), ["4 objects for 6 bands"]),
+    (_set(["input", "shape"], [-1, 4, -1, -1]), ["4 channels", "takes 6"]),
+    (_set(["norm_type"], "l2"), ["norm_type 'l2'", "--mean"]),
+])
+def test_hostile_or_unreproducible_items_are_one_line(tmp_path, run_cli, make_raster, s2,
+                                                      change, fragments):
+    content = item(S2, None)
+    change(content)
+    model, _ = folder(tmp_path, content)
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "item.json", *fragments)
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_nan_deep_nesting_and_huge_items_are_one_line(tmp_path, run_cli, make_raster, s2):
+    tif = image(make_raster, s2)
+    text = json.dumps(item(S2, [{"type": "offset", "value": 1.0}])).replace("1.0", "NaN")
+    _, path = folder(tmp_path, text)
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "item.json", "nan")
+    _, path = folder(tmp_path, '{"mlm:input": ' + "[" * 100000 + "]" * 100000 + "}")
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "item.json", "cannot be read")
+    _, path = folder(tmp_path, json.dumps(item(S2, [{"type": "offset", "value": 1}] *
+                                               200000)))
+    assert_one_line_error(run_cli("predict", path, tif, "-o", tmp_path / "o.tif"),
+                          "item.json", "bytes")
+    assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("tasks", [["object-detection"], ["scene-classification"]])
+def test_detection_and_scene_classification_are_refused(tmp_path, run_cli, make_raster, s2,
+                                                        tasks):
+    model, _ = folder(tmp_path, item(S2, None, tasks=tasks))
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "item.json", tasks[0], "not a per-pixel map")
+
+
+def test_a_band_expression_is_refused_unless_bands_are_given(tmp_path, run_cli, make_raster,
+                                                             s2):
+    ndvi = {"name": "NDVI", "format": "rio-calc", "expression": "(B08-B04)/(B08+B04)"}
+    bands = [*S2[:5], ndvi]
+    model, _ = folder(tmp_path, item(bands, None))
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "NDVI", "expression", "--bands")
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2), "--bands",
+                       "1,2,3,4,5,6")
+    np.testing.assert_array_equal(out, s2)
+
+
+def test_the_item_joins_the_worker_cache_key_and_resume_inputs(tmp_path):
+    from geotile.exporter_sidecars import sidecar_paths
+    from geotile.model import OnnxModel
+
+    model, path = folder(tmp_path, item(S2, None))
+    assert path in sidecar_paths(model)
+    loaded = OnnxModel.from_path(model, providers="cpu", tile_size=16)
+    assert loaded.sidecars["mlm"] == path
+
