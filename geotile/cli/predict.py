@@ -101,7 +101,8 @@ def _bands(ctx, param, value):
               "Default: all but an alpha band (only named here is it fed).")
 @click.option("--mean", callback=_floats, metavar="LIST",
               help="Per-channel mean (after --scale). Default: the model's metadata, else "
-              "image_mean of a Hugging Face preprocessor_config.json beside it, else "
+              "an MLM item's value_scaling, else image_mean of a Hugging Face "
+              "preprocessor_config.json beside it, else "
               "the Normalize mean of MMDeploy's pipeline.json, else of PaddleSeg's "
               "deploy.yaml or PaddleRS' model.yml beside it, else Raster Vision's "
               "learner-config.json, else TerraTorch's config.yaml (data means/stds), else "
@@ -109,7 +110,8 @@ def _bands(ctx, param, value):
               "albumentations_config_eval.json Normalize) beside it, else 0.")
 @click.option("--std", callback=_floats, metavar="LIST",
               help="Per-channel std (after --scale). Default: the model's metadata, else "
-              "image_std of a Hugging Face preprocessor_config.json beside it, else "
+              "an MLM item's value_scaling, else image_std of a Hugging Face "
+              "preprocessor_config.json beside it, else "
               "the Normalize std of MMDeploy's pipeline.json, else of PaddleSeg's "
               "deploy.yaml or PaddleRS' model.yml beside it, else Raster Vision's "
               "learner-config.json, else TerraTorch's config.yaml (data means/stds), else "
@@ -120,7 +122,8 @@ def _bands(ctx, param, value):
               "or std above 1 for the image's channels, given by --mean/--std or read from the "
               "metadata, the exporter's files beside the model or the model's first ops, shows "
               "they are for 0..255 pixels, or the model divides its input by 255 itself), "
-              "else 1; where the metadata declares no mean/std, a Hugging Face "
+              "else 1; where the metadata declares no mean/std, an MLM item's "
+              "value_scaling (1: raw pixels), a Hugging Face "
               "preprocessor_config.json's rescale_factor other than 1/255 (1 if its "
               "do_rescale is false), an MMDeploy Normalize of 0..255 pixels (1 for uint8), "
               "Raster Vision's learner-config.json (unsigned pixels / their type's "
@@ -179,7 +182,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
             model_resolution, extra_bands, extra_resampling, mosaic, block_size, cog,
             creation_options, overwrite, resume, workers, scheduler, as_json, merge):
-    """Run MODEL (ONNX) over each IMAGE with overlapping, blended windows.
+    """Run MODEL (ONNX, or a STAC MLM item.json naming one) over each IMAGE with
+    overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
     band per class (per output channel), the model's values; --dtype uint8
@@ -192,7 +196,10 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     --model-resolution too. Pixels where the --extra-bands raster is nodata or
     that it does not reach are nodata too. Input layout (NCHW/NHWC), tile size,
     class names and normalisation are read from the model and its metadata,
-    else (normalisation, class names) from Hugging Face's preprocessor_config.json
+    else from a STAC MLM item (.json) beside it whose mlm:model asset it is
+    (value_scaling per band, clips included, of raw pixels; bands by the image's
+    band descriptions; classification:classes and their color_hint; regression
+    written raw), else (normalisation, class names) from Hugging Face's preprocessor_config.json
     and config.json beside it (an Optimum export: rescale_factor, image_mean,
     image_std, id2label; -v names the file and key), or above its onnx/ folder
     (transformers.js' layout), else (normalisation) from MMDeploy's
