@@ -137,6 +137,9 @@ def mlm_model_file(item_path) -> Path:
     if not model.is_file():
         raise ModelError(f"{path}: asset {key} href {href:.200} names {model}, which does "
                          "not exist; download the model there or fix the href.")
+    if not _same(model.parent, path.parent):  # read beside the model: never left unread
+        raise ModelError(f"{path}: asset {key} is {model}, in another folder; keep the item "
+                         "in the model's folder (its href the model's file name).")
     return model
 
 

@@ -192,12 +192,17 @@ def test_class_values_other_than_positions_are_warned_of(tmp_path, run_cli, make
                                             "href": "m.pt"}),
      ["torch.save", "export the model to ONNX"]),
     (lambda i: i["assets"]["model"].update(href="gone.onnx"), ["gone.onnx", "does not exist"]),
+    (lambda i: i["assets"]["model"].update(href="../m/model.onnx"),
+     ["another folder", "keep the item in the model's folder"]),
 ])
 def test_an_item_without_a_local_onnx_model_says_what_to_do(tmp_path, run_cli, make_raster,
                                                             s2, change, fragments):
     content = item(S2, None)
     change(content)
     _, path = folder(tmp_path, content)
+    if "../m/" in content["assets"]["model"]["href"]:
+        (tmp_path / "items").mkdir()
+        path = path.rename(tmp_path / "items" / "item.json")
     result = run_cli("predict", path, image(make_raster, s2), "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "item.json", *fragments)
     assert not (tmp_path / "o.tif").exists()
