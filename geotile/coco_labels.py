@@ -197,12 +197,13 @@ def base_path(file_name: str) -> str:
     return re.sub(r"^(?:\.{0,2}/)+", "", file_name.replace("\\", "/"))
 
 
-def image_entry(coco: Coco, image, width: int, height: int) -> dict:
+def image_entry(coco: Coco, image, width: int, height: int, name: str | None = None) -> dict:
     """``image``'s entry in ``coco`` (its file name, of its size); InputError in one line
-    naming both files otherwise."""
+    naming both files otherwise. ``name``: the file name to look for when ``image`` is
+    another raster of the image's pixels (evaluate's prediction)."""
     from geotile.input_paths import input_path
 
-    name = input_path(image).name
+    name = name or input_path(image).name
     found = coco.by_name.get(name, [])
     if len(found) > 1:  # the same name in several folders: the one the path ends with
         path = "/" + str(image).replace("\\", "/")  # a/img.png (relative) ends so too

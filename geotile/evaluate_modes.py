@@ -28,7 +28,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    labels_layer: str | None = None,
                    min_area: float | None = None, buffer: float = 2.0,
                    pairs: FilePairs | None = None, kind: str | None = None,
-                   class_map: dict[str, int] | None = None):
+                   class_map: dict[str, int] | None = None,
+                   image: str | os.PathLike | None = None):
     """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector
     files of polygons (:func:`geotile.object_scores.evaluate_vectors`) or of lines
     (:func:`geotile.evaluate_lines`, within ``buffer`` metres), two rasters
@@ -39,7 +40,9 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     are, when already known (:func:`geotile.evaluate_inputs.input_kind`'s answer, or "line
     folders" for folders of lines: :func:`~geotile.evaluate_inputs.are_line_folders`, "object
     folders" for folders of polygons or rasters). ``class_map`` ({name: id}) names the
-    truth rasters' ids (:func:`geotile.evaluate.evaluate_rasters`)."""
+    truth rasters' ids (:func:`geotile.evaluate.evaluate_rasters`). TRUTH may be drawn in
+    each image's pixels (COCO, YOLO, Labelme: :mod:`geotile.pixel_truth`; ``kind`` "pixel
+    truth"), ``image`` the image a vector prediction is drawn on."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
     check_range("--iou", iou, 0, 1, high_open=True)
@@ -51,6 +54,17 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     for option, value in (("--labels-crs", labels_crs), ("--prediction-crs", prediction_crs)):
         if value is not None:  # named as given, before any file is read
             parse_crs(value, option)
+    if kind is None and pairs is None:
+        from geotile.pixel_truth import is_pixel_truth
+
+        kind = "pixel truth" if is_pixel_truth(truth) else None
+    if kind == "pixel truth":
+        return _against_pixel_truth(prediction, truth, image=image, labels_layer=labels_layer,
+                                    labels_crs=labels_crs, class_map=class_map, iou=iou,
+                                    threshold=threshold, class_field=class_field,
+                                    conf_field=conf_field, prediction_crs=prediction_crs,
+                                    repair_truth=repair_truth, min_area=min_area or 0.0,
+                                    progress=progress)
     if kind is None:
         kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
     if kind == "folders":
@@ -118,3 +132,17 @@ def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field
                             conf_field=conf_field, labels_crs=labels_crs,
                             prediction_crs=prediction_crs, repair_truth=repair_truth,
                             labels_layer=labels_layer, min_area=min_area)
+
+
+def _against_pixel_truth(prediction, truth, *, image, labels_layer, labels_crs, class_map,
+                         **scoring):
+    """:func:`geotile.pixel_truth.evaluate_pixel_truth`; UsageError for the options of
+    other truth."""
+    from geotile.pixel_truth import evaluate_pixel_truth
+
+    for option, value in (("--layer", labels_layer), ("--labels-crs", labels_crs),
+                          ("--class-map", class_map)):
+        if value:
+            raise UsageError(f"{truth} is drawn in each image's pixels and classed by its own "
+                             f"names: {option} applies to other truth; leave it out.")
+    return evaluate_pixel_truth(prediction, truth, image=image, **scoring)

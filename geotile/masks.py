@@ -890,17 +890,19 @@ def _coco_masks(coco, image_paths, output_paths, overwrites, complete, options, 
     return summaries
 
 
-def _coco_frames(coco, image_paths, mapping) -> list[tuple]:
+def _coco_frames(coco, image_paths, mapping, entries=None) -> list[tuple]:
     """(image, labels, crs, frame, names) of every image of a COCO run, its annotations
     placed and classed (crowd regions ``IGNORE``): any broken annotation or class the
-    mapping lacks, in any image, refused before a mask is written."""
+    mapping lacks, in any image, refused before a mask is written. ``entries``: the images'
+    entries when already found (evaluate's, by a prediction's name)."""
     from geotile.coco_labels import CATEGORY, CROWD, check_images, image_labels
     from geotile.input_paths import input_path
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
     prepared = []
-    for image, entry in zip(image_paths, check_images(coco, image_paths), strict=True):
+    entries = check_images(coco, image_paths) if entries is None else entries
+    for image, entry in zip(image_paths, entries, strict=True):
         image = input_path(image)
         with open_raster(image) as src:
             crs = map_crs(src)
@@ -928,17 +930,35 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
     """make_masks of YOLO labels: each mask from its image's own .txt (none: all
     background), its fractions of the image's size in its pixels; summaries name the .txt
     (``labels``; None for a negative image)."""
-    from geotile.input_paths import input_path
-    from geotile.no_georef import map_crs
-    from geotile.raster import open_raster
-    from geotile.yolo_labels import CATEGORY, check_images, image_labels
+    from geotile.yolo_labels import CATEGORY, check_images
 
     check_images(yolo, image_paths)
     if class_map is None:  # ids are index + 1, given by name: one name, one index
         _refuse_shared_names(yolo)
     mapping = class_map or yolo.class_map
     several = len(set(mapping.values())) > 1
-    prepared = []  # every image's objects placed and classed before any mask is written
+    summaries = []
+    for position, ((image, source, crs, labels, (frame, names)), output, replace, tag) in \
+            enumerate(zip(_yolo_frames(yolo, image_paths, mapping), output_paths, overwrites,
+                          complete, strict=True)):
+        summary = _mask_one_image(
+            labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
+            Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
+            tag, multi=several, listed=True)
+        own = yolo.files[position]
+        summaries.append({**named_labels(summary, own), "labels": str(own) if own else None})
+    return summaries
+
+
+def _yolo_frames(yolo, image_paths, mapping) -> list[tuple]:
+    """(image, label file, crs, labels, (frame, names)) of every image of a YOLO run, its
+    objects placed and classed, before any mask is written."""
+    from geotile.input_paths import input_path
+    from geotile.no_georef import map_crs
+    from geotile.raster import open_raster
+    from geotile.yolo_labels import CATEGORY, image_labels
+
+    prepared = []
     for position, image in enumerate(image_paths):
         image = input_path(image)
         source = yolo.files[position] or Path(yolo.labels)
@@ -947,16 +967,7 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
             labels = image_labels(yolo, position, src.width, src.height, src.transform, crs)
         prepared.append((image, source, crs, labels,
                          prepare_labels(labels, crs, source, CATEGORY, mapping)))
-    summaries = []
-    for position, ((image, source, crs, labels, (frame, names)), output, replace, tag) in \
-            enumerate(zip(prepared, output_paths, overwrites, complete, strict=True)):
-        summary = _mask_one_image(
-            labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
-            Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
-            tag, multi=several, listed=True)
-        own = yolo.files[position]
-        summaries.append({**named_labels(summary, own), "labels": str(own) if own else None})
-    return summaries
+    return prepared
 
 
 def _labelme(labels_path, image_paths, options: MaskOptions, class_field, palette,
@@ -975,12 +986,30 @@ def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, opt
     """make_masks of Labelme files: every image checked (its size, its EXIF orientation)
     and its shapes placed and classed before any mask is written, then each mask from its
     own file, in its pixels; summaries name the file (``labels``)."""
+    from geotile.labelme_labels import CATEGORY, check_images
+
+    check_images(labelme, image_paths)
+    summaries = []
+    for (image, source, crs, labels, (frame, names)), output, replace, tag in zip(
+            _labelme_frames(labelme, image_paths, class_map), output_paths, overwrites,
+            complete, strict=True):
+        several = len([i for i in names if i]) > 1
+        summary = _mask_one_image(
+            labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
+            Path(output), options, CATEGORY, class_map, replace, progress, creation_options,
+            tag, multi=several, listed=True)
+        summaries.append(named_labels(summary, source))
+    return summaries
+
+
+def _labelme_frames(labelme, image_paths, class_map) -> list[tuple]:
+    """(image, label file, crs, labels, (frame, names)) of every image of a Labelme run, its
+    shapes placed and classed (``__ignore__``'s ``IGNORE``), before any mask is written."""
     from geotile.input_paths import input_path
-    from geotile.labelme_labels import CATEGORY, IGNORED, check_images, image_labels
+    from geotile.labelme_labels import CATEGORY, IGNORED, image_labels
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
-    check_images(labelme, image_paths)
     prepared = []
     for position, image in enumerate(image_paths):
         image = input_path(image)
@@ -995,16 +1024,7 @@ def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, opt
         frame = frame.replace(class_id=np.where(frame.fields[IGNORED], IGNORE,
                                                 frame.fields["class_id"]))
         prepared.append((image, source, crs, labels, (frame, names)))
-    summaries = []
-    for (image, source, crs, labels, (frame, names)), output, replace, tag in zip(
-            prepared, output_paths, overwrites, complete, strict=True):
-        several = len([i for i in names if i]) > 1
-        summary = _mask_one_image(
-            labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
-            Path(output), options, CATEGORY, class_map, replace, progress, creation_options,
-            tag, multi=several, listed=True)
-        summaries.append(named_labels(summary, source))
-    return summaries
+    return prepared
 
 
 def _refuse_shared_names(yolo) -> None:

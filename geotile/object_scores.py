@@ -391,17 +391,27 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      prediction_crs: str | None = None,
                      repair_truth: bool = False,
                      labels_layer: str | None = None,
-                     min_area: float = 0.0) -> ObjectEvaluation:
+                     min_area: float = 0.0, truth_frame: gpd.GeoDataFrame | None = None,
+                     ignored: np.ndarray | None = None,
+                     in_pixels: bool = False) -> ObjectEvaluation:
     """SpaceNet object scores of two vector files; also per class with ``class_field``.
 
     The prediction is reprojected to the truth's CRS when they differ. ``labels_crs`` /
     ``prediction_crs`` override the CRS the truth / prediction files declare;
     ``labels_layer`` names the truth's layer in a multi-layer file. ``min_area`` (m^2):
     truth polygons smaller and predictions not larger are left out (SpaceNet's rule).
+    ``truth_frame``: the truth polygons already read (``truth`` names them), ``ignored``
+    regions in its CRS (COCO's crowd: :func:`geotile.pixel_truth.outside_ignored`);
+    ``in_pixels``: the prediction is read in no CRS, as that truth (an image's pixels).
     """
 
-    truth_frame = _read_vector(truth, labels_crs, labels_layer)
+    if truth_frame is None:
+        truth_frame = _read_vector(truth, labels_crs, labels_layer)
     pred_frame = _read_vector(prediction, prediction_crs)
+    if in_pixels:
+        from geotile.evaluation_crs import _without_crs
+
+        pred_frame = _without_crs(pred_frame)
     pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
     if class_field:
         pred_field = class_field
@@ -422,6 +432,10 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)
     pred_frame, conf_field = _scoring_order(pred_frame, conf_field, prediction)
     truth_frame = truth_frame.reset_index(drop=True)
+    if ignored is not None and len(ignored):
+        from geotile.pixel_truth import outside_ignored
+
+        pred_frame = outside_ignored(pred_frame, truth_frame, ignored, iou, repair_truth)
     if len(pred_frame) == 0:
         log.info("%s holds no polygons: every truth polygon is a false negative", prediction)
     invalid = int((~is_valid(truth_frame.geometry.values)).sum()) if len(truth_frame) \

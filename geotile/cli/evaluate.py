@@ -27,8 +27,10 @@ NOT_FOR_POLYGONS = ("threshold", "buffer", "class_map")
 #: options of vector files, lines or rasters, which two SpaceNet CSVs do not take
 NOT_FOR_CSVS = ("threshold", "buffer", "class_field", "conf_field", "repair_truth",
                 "labels_crs", "prediction_crs", "class_map")
+#: options of other truth, which truth drawn in each image's pixels does not take
+NOT_FOR_PIXEL_TRUTH = ("buffer", "layer", "labels_crs", "class_map", "report", "errors")
 #: the inputs each option applies to
-APPLIES = {"iou": "polygons and SpaceNet CSVs (object scores)",
+APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (object scores)",
            "min_area": "polygons and SpaceNet CSVs (object scores)",
            "errors": "polygons and SpaceNet CSVs (object scores)",
            "report": "two polygon files (object scores)",
@@ -43,6 +45,8 @@ APPLIES = {"iou": "polygons and SpaceNet CSVs (object scores)",
 #: each kind of inputs and how it is scored
 WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
        "rasters": "two rasters, which get pixel scores by class",
+       "pixel truth": "truth drawn in each image's pixels (COCO, YOLO, Labelme)",
+       "raster predictions": "prediction rasters, which get pixel scores by class",
        "polygons": "polygons, which match by their IoU (--iou)",
        "csvs": "two SpaceNet CSVs, scored as SpaceNet scores them (pixel WKT, Confidence "
                "order, --iou, --min-area)"}
@@ -247,8 +251,22 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     from geotile.evaluate import dumps, is_raster
     from geotile.evaluate_inputs import are_line_folders, input_kind
     from geotile.evaluate_modes import evaluate_files
+    from geotile.pixel_truth import is_pixel_truth
     from geotile.raster_kinds import check_threshold_applies
 
+    if is_pixel_truth(truth):  # each prediction against its own image's instances
+        _refuse_options(ctx, NOT_FOR_PIXEL_TRUTH, "pixel truth")
+        if prediction.is_dir() or is_raster(prediction):
+            _refuse_options(ctx, NOT_FOR_RASTERS, "raster predictions")
+        else:
+            _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
+        result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
+                                class_field=class_field, conf_field=conf_field,
+                                prediction_crs=prediction_crs, repair_truth=repair_truth,
+                                progress=bool(ctx.obj and ctx.obj.get("progress")),
+                                min_area=min_area, kind="pixel truth", image=image)
+        click.echo(dumps(result) if as_json else result.table())
+        return
     buffered = given(ctx, "buffer")  # two files (or folders) of nothing: lines
     kind = input_kind(prediction, truth, layer, "lines" if buffered else "files")
     if kind == "lines":

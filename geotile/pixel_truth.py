@@ -1,0 +1,289 @@
+"""Truth drawn in each image's pixels (a COCO instances file, a YOLO-seg labels folder, a
+Labelme file or folder: what make-masks reads as labels) for ``evaluate``.
+
+Each prediction is scored against its own image's instances, placed on the grid of the
+prediction raster (or of --image, for a vector prediction) as make-masks places them on
+the image: that raster is of the image's size and takes the image's name, its stem or its
+stem with a prediction suffix (``<stem>.tif`` as predict names them, ``<stem>_pred.tif``)
+naming the COCO entry, the .txt or the Labelme file. Pixel scores burn the instances as
+make-masks burns them (crowd and ``__ignore__`` regions ignored) and score that mask as two
+rasters are scored; object scores keep each instance a polygon, so that touching buildings
+stay apart. A prediction that matches no instance and lies mostly (more than half its
+area) in crowd or ``__ignore__`` regions is neither a TP nor an FP, as COCO's evaluation
+ignores detections matched to crowd regions.
+
+Formats read into a :class:`geotile.labelme_labels.Labelme` take :func:`labelme_truth`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import InputError, UsageError
+
+#: what may follow an image's stem in its prediction's name
+PREDICTION_SUFFIXES = ("_pred", "-pred", "_prediction", "_predictions", "_probabilities",
+                       "_probs", "_classes", "_class", "_buildings")
+#: share of a prediction's area within ignored regions that leaves it out of the scores
+IGNORED_SHARE = 0.5
+
+
+@dataclass
+class ImageTruth:
+    """One image's instances on the grid of ``image`` (a prediction raster, or --image)."""
+
+    image: Path
+    #: the label file they come from (named in messages and per-image rows)
+    source: Path
+    crs: object
+    labels: object  # geotile.label_set.Labels, as read
+    frame: object  # prepared: field class_id, ``IGNORE`` for regions to ignore
+    names: dict[int, str]
+    category: str  # the field of the class names
+    mapping: dict[str, int] | None
+    several: bool
+
+
+def is_pixel_truth(truth, layer: str | None = None) -> bool:
+    """Whether TRUTH is labels in each image's pixels: COCO, YOLO or Labelme."""
+    from geotile.coco_labels import is_coco_file
+    from geotile.labelme_labels import is_labelme_labels
+    from geotile.yolo_labels import is_yolo_labels
+
+    return (is_coco_file(truth) or is_yolo_labels(truth)
+            or is_labelme_labels(truth, layer))
+
+
+def image_stem(path, known: set[str] | None) -> str:
+    """The stem of the image ``path`` stands for: its own, or without a prediction suffix
+    when only that one is ``known`` (None: any is)."""
+    from geotile.dataset_names import name_key
+    from geotile.input_paths import input_path
+
+    stem = name_key(input_path(path).stem)
+    if known is None or stem in known:
+        return stem
+    for suffix in PREDICTION_SUFFIXES:
+        if stem.lower().endswith(suffix) and stem[: -len(suffix)] in known:
+            return stem[: -len(suffix)]
+    return stem
+
+
+def _stand_in(path, known: set[str] | None) -> Path:
+    """``path`` named as its image (:func:`image_stem`), for pairing by name."""
+    from geotile.input_paths import input_path
+
+    path = input_path(path)
+    return path.with_name(image_stem(path, known) + path.suffix)
+
+
+def read_pixel_truth(truth, grids: list) -> list[ImageTruth]:
+    """Each raster of ``grids``' instances of TRUTH, every one found, of its size and placed
+    before anything is scored (make-masks' checks, one line each)."""
+    from geotile.coco_labels import read_coco
+    from geotile.labelme_labels import is_labelme_labels, read_labelme
+    from geotile.yolo_labels import is_yolo_labels
+
+    coco = read_coco(truth)
+    if coco is not None:
+        return coco_truth(coco, grids)
+    if is_yolo_labels(truth):
+        return yolo_truth(truth, grids)
+    if is_labelme_labels(truth):
+        known = _label_stems(truth)
+        return labelme_truth(read_labelme(truth, [_stand_in(g, known) for g in grids]), grids)
+    raise InputError(f"{truth}: no COCO, YOLO or Labelme labels. Give labels in each "
+                     "image's pixels, or vector labels.")
+
+
+def _label_stems(labels) -> set[str] | None:
+    """The stems of a folder's label files (None for one file: it names no image)."""
+    from geotile.dataset_names import name_key
+    from geotile.label_folders import label_files, label_stem
+
+    if Path(os.fspath(labels)).is_file():
+        return None
+    return {name_key(label_stem(f)) for f in label_files(labels)}
+
+
+def coco_truth(coco, grids: list) -> list[ImageTruth]:
+    """The instances of a COCO file on each of ``grids``, its entry found by name."""
+    from geotile.coco_labels import CATEGORY, image_entry
+    from geotile.input_paths import input_path
+    from geotile.masks import _coco_frames
+    from geotile.raster import open_raster
+
+    by_stem = {Path(name).stem: name for name in coco.by_name}
+    entries = []
+    for grid in grids:
+        with open_raster(input_path(grid)) as src:
+            size = src.width, src.height
+        stem = image_stem(grid, set(by_stem))
+        entries.append(image_entry(coco, grid, *size, name=by_stem.get(stem)))
+    mapping = coco.class_map
+    several = len(set(mapping.values())) > 1
+    return [ImageTruth(image, coco.path, crs, labels, frame, names, CATEGORY, mapping, several)
+            for image, labels, crs, frame, names in _coco_frames(coco, grids, mapping,
+                                                                 entries)]
+
+
+def yolo_truth(truth, grids: list) -> list[ImageTruth]:
+    """The objects of a YOLO labels folder on each of ``grids``, its .txt found by stem."""
+    from geotile.masks import _refuse_shared_names, _yolo_frames
+    from geotile.yolo_labels import CATEGORY, check_images, label_files, read_yolo
+
+    known = {f.stem for f in label_files(truth) or []}
+    yolo = read_yolo(truth, [_stand_in(g, known) for g in grids])
+    check_images(yolo, grids)
+    _refuse_shared_names(yolo)
+    several = len(set(yolo.class_map.values())) > 1
+    return [ImageTruth(image, source, crs, labels, frame, names, CATEGORY, yolo.class_map,
+                       several)
+            for image, source, crs, labels, (frame, names) in _yolo_frames(
+                yolo, grids, yolo.class_map)]
+
+
+def labelme_truth(labelme, grids: list) -> list[ImageTruth]:
+    """The shapes of a :class:`~geotile.labelme_labels.Labelme` (one image's each, in the
+    order of ``grids``) on each of ``grids``."""
+    from geotile.labelme_labels import CATEGORY, check_images
+    from geotile.masks import _labelme_frames
+
+    check_images(labelme, grids)
+    return [ImageTruth(image, source, crs, labels, frame, names, CATEGORY, None,
+                       len([i for i in names if i]) > 1)
+            for image, source, crs, labels, (frame, names) in _labelme_frames(
+                labelme, grids, None)]
+
+
+def burn(one: ImageTruth, output: Path) -> None:
+    """``one``'s mask at ``output``, as make-masks writes it on its image."""
+    from geotile.masks import MaskOptions, _mask_one_image
+
+    key = one.crs.to_wkt() if one.crs else None
+    _mask_one_image(one.labels, {key: (one.frame, one.names)}, one.source, one.image,
+                    output, MaskOptions(), one.category, one.mapping, True, False, {},
+                    multi=one.several, listed=True)
+
+
+def truth_polygons(one: ImageTruth, class_field: str | None):
+    """(the instances as a GeoDataFrame, their class names in ``class_field`` or "class";
+    the regions to ignore), in the grid's CRS; instances of a background name are none."""
+    import geopandas as gpd
+
+    from geotile.masks import IGNORE
+
+    ids = np.asarray(one.frame.fields["class_id"])
+    kept = (ids != IGNORE) & (ids != 0)
+    frame = gpd.GeoDataFrame(
+        {class_field or "class": [one.names.get(int(i), str(i)) for i in ids[kept]]},
+        geometry=list(one.frame.geometries[kept]), crs=one.crs)
+    return frame, np.asarray(one.frame.geometries[ids == IGNORE], dtype=object)
+
+
+def outside_ignored(pred_frame, truth_frame, ignored: np.ndarray, iou: float,
+                    repair_truth: bool):
+    """``pred_frame`` (in scoring order) less the predictions that match no truth polygon
+    and lie mostly in ``ignored`` regions; the others match as they did (an unmatched
+    prediction takes no truth polygon from them)."""
+    import shapely
+
+    from geotile.object_scores import match_polygons
+
+    if not len(pred_frame):
+        return pred_frame
+    geometries = pred_frame.geometry.values
+    scores = match_polygons(geometries, truth_frame.geometry.values, iou,
+                            repair_truth=repair_truth)
+    matched = np.zeros(len(pred_frame), bool)
+    matched[[m.pred for m in scores.matches]] = True
+    regions = shapely.union_all(ignored)
+    with np.errstate(all="ignore"):
+        share = shapely.area(shapely.intersection(shapely.make_valid(
+            np.asarray(geometries, dtype=object)), regions)) / shapely.area(geometries)
+    left_out = ~matched & (np.nan_to_num(share) > IGNORED_SHARE)
+    return pred_frame[~left_out].reset_index(drop=True)
+
+
+def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
+                         threshold: float | None = None, class_field: str | None = None,
+                         conf_field: str | None = None, prediction_crs: str | None = None,
+                         repair_truth: bool = False, min_area: float = 0.0,
+                         progress: bool = False):
+    """Scores of PREDICTION (a raster, a folder of rasters, or a vector file on ``image``'s
+    grid) against TRUTH in each image's pixels: pixel scores of the burnt instances, or
+    object scores of the instances."""
+    from geotile.evaluate import evaluate_rasters, is_raster
+    from geotile.evaluate_inputs import _is_folder
+
+    if _is_folder(prediction):
+        if image is not None:
+            raise UsageError(f"{prediction} is a folder of prediction rasters, each on its "
+                             "image's grid: leave out --image.")
+        return _folder(prediction, truth, threshold, progress)
+    if is_raster(prediction):
+        if image is not None:
+            raise UsageError(f"{prediction} is a raster on its image's grid: leave out "
+                             "--image.")
+        (one,) = read_pixel_truth(truth, [prediction])
+        with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
+            mask = Path(folder) / f"{Path(one.image).stem}.tif"
+            burn(one, mask)
+            return evaluate_rasters(prediction, mask, threshold=threshold, progress=progress)
+    if image is None:
+        raise UsageError(f"{truth} is drawn in each image's pixels: give --image IMAGE (the "
+                         f"image of {Path(os.fspath(prediction)).name}, or its prediction "
+                         "raster) to place it.")
+    (one,) = read_pixel_truth(truth, [image])
+    from geotile.object_scores import evaluate_vectors
+
+    frame, ignored = truth_polygons(one, class_field)
+    in_pixels = one.crs is None
+    if in_pixels:
+        _check_in_pixels(prediction, prediction_crs, image)
+    return evaluate_vectors(prediction, one.source, iou=iou, class_field=class_field,
+                            conf_field=conf_field, prediction_crs=prediction_crs,
+                            repair_truth=repair_truth, min_area=min_area, truth_frame=frame,
+                            ignored=ignored, in_pixels=in_pixels)
+
+
+def _check_in_pixels(prediction, prediction_crs, image) -> None:
+    """InputError when a vector prediction declares a map CRS (not GeoJSON's default
+    lon/lat, which vectorize's polygons of a plain image carry) while ``image`` has none:
+    its coordinates cannot be the image's pixels."""
+    from geotile.evaluation_crs import declared_crs
+
+    crs = declared_crs(prediction, None, prediction_crs)
+    if crs is not None and not crs.equals("EPSG:4326") and not crs.equals("OGC:CRS84"):
+        raise InputError(f"{prediction}: in {crs.to_string()}, but {image} has no CRS: the "
+                         "truth lies in its pixels. Give --image the georeferenced image (or "
+                         "its prediction raster), or a prediction in the image's pixels.")
+
+
+def _folder(prediction, truth, threshold, progress):
+    """Pixel scores of a folder of prediction rasters, each against its image's truth."""
+    from geotile.folder_evaluation import evaluate_folders
+    from geotile.folder_pairs import FilePairs
+    from geotile.input_files import raster_files
+
+    rasters = raster_files(sorted(p for p in Path(prediction).iterdir()
+                                  if p.is_file() and not p.name.startswith(".")))
+    if not rasters:
+        raise InputError(f"{prediction}: no prediction rasters. Give a folder of rasters "
+                         "(predict's), or one vector file with --image.")
+    truths = read_pixel_truth(truth, rasters)
+    with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
+        pairs = {}
+        for one in truths:
+            mask = Path(folder) / f"{one.image.stem}.tif"
+            burn(one, mask)
+            pairs[one.image.stem] = (one.image, mask)
+        result = evaluate_folders(prediction, folder, threshold=threshold, progress=progress,
+                                  pairs=FilePairs("raster", pairs))
+    return replace(result, files={one.image.stem: (str(one.image), str(one.source))
+                                  for one in truths})
