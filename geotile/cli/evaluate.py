@@ -154,7 +154,8 @@ def _line_options(command):
 @click.option("--report", **LOCAL_FILE, metavar="FILE.png|FILE.html",
               help="Vectors: draw TP (green), FP (red) and FN (yellow) polygons.")
 @click.option("--image", type=INPUT_PATH,
-              help="Image drawn under --report (else a blank background).")
+              help="Image drawn under --report (else a blank background); with TRUTH in "
+              "each image's pixels, the image a vector PREDICTION is drawn on.")
 @click.option("--min-area", type=FloatRange(min=0), default=None, metavar="AREA",
               help="SpaceNet's minimum-area rule: leave out truth polygons smaller than AREA "
               "and predictions not larger. Two SpaceNet CSVs: AREA in px^2 (pixel WKT), "
@@ -218,6 +219,15 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     rasters; else SpaceNet's image ids); files without a partner are left
     out with one warning. Scores per image and in total (summed TP, FP, FN
     or confusion matrix, as SpaceNet totals; lines: summed lengths).
+    TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
+    labels folder, a Labelme file or folder): each prediction against its
+    own image's instances, the prediction raster (or a folder of them) taking
+    the image's place and name (<stem>.tif, or <stem>_pred.tif...); pixel
+    scores as make-masks then evaluate give them. A vector prediction takes
+    --image IMAGE (the image, or its prediction raster) to place them: object
+    scores with each instance its own polygon (touching buildings apart);
+    a prediction matching none that lies mostly in crowd (iscrowd) or
+    __ignore__ regions is neither TP nor FP, as COCO scores crowd.
 
     \b
     --json keys. Objects: mode ("object"), tp, fp, fn, precision, recall,
@@ -247,6 +257,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     $ geotile evaluate buildings/ footprints/ --errors errors.gpkg
     $ geotile evaluate proposals.csv truth.csv --json
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
+    $ geotile evaluate predictions/ annotation.json --json
+    $ geotile evaluate buildings.geojson annotation.json --image val/0001.jpg
     """
     from geotile.evaluate import dumps, is_raster
     from geotile.evaluate_inputs import are_line_folders, input_kind
