@@ -505,6 +505,11 @@ class OnnxModel:
         import onnxruntime as ort
 
         path = local_model_path(path)
+        from geotile.model_formats import not_onnx
+
+        other = not_onnx(path)  # a checkpoint, SavedModel...: its export, before reading it
+        if other:
+            raise ModelError(other)
         if path.is_dir():
             raise ModelError(f"{path} is a folder, not an ONNX model: give the .onnx file "
                              "(a TensorFlow SavedModel: convert it with tf2onnx).")

@@ -103,7 +103,9 @@ def explain_load_error(path: Path, exc: Exception, data: bytes = b"") -> str:
             return (f"{path}: cut short or damaged (an ONNX model that does not parse to its "
                     "end: a copy or download that did not finish, or one being written now); "
                     "copy it again.")
-        return f"{path}: not an ONNX model (the file cannot be parsed). Export it with torch.onnx."
+        return (f"{path}: not an ONNX model (the file cannot be parsed), nor a format geotile "
+                "recognises: export the model to ONNX from its training framework "
+                "(torch.onnx.export, tf2onnx, optimum-cli export onnx).")
     opset = re.search(r"Opset (\d+) is under development.*domain (\S+) is till opset (\d+)",
                       text, re.S)
     if opset:

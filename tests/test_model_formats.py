@@ -4777,3 +4777,245 @@ def test_a_paddlers_label_map_beside_its_score_map_is_no_mask_classification(
     with rasterio.open(tmp_path / "o.tif") as out:
         np.testing.assert_allclose(out.read(), reference, atol=1e-5)
         assert list(out.descriptions) == PADDLE_LABELS
+
+
+# --- model files of other formats: what each is and how to export it (geotile.model_formats) -
+def stored_zip(path, members):
+    """A zip of stored ``members`` (name -> bytes, or an int: that many bytes left a hole in
+    a sparse file), written by hand: a 2 GB checkpoint in no time or disk."""
+    import struct
+
+    directory = []
+    with open(path, "wb") as file:
+        for name, data in members.items():
+            size = data if isinstance(data, int) else len(data)
+            raw = name.encode()
+            directory.append(struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 0, 0, 0,
+                                         0, size, size, len(raw), 0, 0, 0, 0, 0,
+                                         file.tell()) + raw)
+            file.write(struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, size, size,
+                                   len(raw), 0) + raw)
+            if isinstance(data, int):
+                file.seek(data, 1)
+            else:
+                file.write(data)
+        start = file.tell()
+        file.write(b"".join(directory))
+        file.write(struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                               file.tell() - start, start, 0))
+    return path
+
+
+TORCH_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little") + b"."
+STATE_DICT = (b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01X\x0b\x00\x00\x00conv.weight"
+              b"q\x02ctorch._utils\n_rebuild_tensor_v2\nq\x03.")
+WHOLE = b"\x80\x02cmynet.models\nUNet\nq\x00)\x81q\x01}q\x02X\x08\x00\x00\x00trainingq\x03\x88sb."
+LIGHTNING = (b"\x80\x02}q\x00(X\x05\x00\x00\x00epochq\x01K\x03X\x19\x00\x00\x00"
+             b"pytorch-lightning_versionq\x02X\x05\x00\x00\x002.4.0q\x03X\n\x00\x00\x00"
+             b"state_dictq\x04ccollections\nOrderedDict\nq\x05)Rq\x06u.")
+SKLEARN = b"\x80\x02csklearn.ensemble._forest\nRandomForestClassifier\nq\x00)\x81q\x01}b."
+SAFETENSORS = (lambda h: len(h).to_bytes(8, "little") + h + bytes(16))(
+    b'{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],'
+    b'"data_offsets":[0,16]}}')
+OPENVINO = b'<?xml version="1.0"?>\n<net name="unet" version="11">\n<layers/></net>\n'
+LFS = (b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64
+       + b"\nsize 98765432\n")
+
+
+def torch_zip(pkl, *more):
+    return lambda p: stored_zip(p, {"m/data.pkl": pkl, "m/byteorder": b"little",
+                                    "m/data/0": bytes(16), **dict.fromkeys(more, b""),
+                                    "m/version": b"3\n"})
+
+
+def files(**named):
+    """A builder writing ``named`` (file name -> bytes; '/' makes folders) in the folder it
+    is given, returning the first one's path (or the folder, named '.')."""
+    def build(folder):
+        for name, data in named.items():
+            if name != ".":
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(data)
+        first = next(iter(named))
+        return folder if first == "." else folder / first
+    return build
+
+
+OTHER_FORMATS = {
+    "state_dict": (torch_zip(STATE_DICT), "m.pth", ["PyTorch checkpoint (torch.save)",
+                   "a state_dict", "load_state_dict", "torch.onnx.export(model.eval(), "
+                   "torch.randn(1, C, H, W), 'model.onnx', dynamo=True)"]),
+    "lightning": (torch_zip(LIGHTNING), "last.ckpt", ["PyTorch Lightning checkpoint",
+                  "load_from_checkpoint('last.ckpt')", ".to_onnx('model.onnx'"]),
+    "whole model": (torch_zip(WHOLE), "m.pt", ["whole pickled model (mynet.models.UNet)",
+                    "weights_only=False", "torch.onnx.export"]),
+    "legacy": (lambda p: p.write_bytes(TORCH_MAGIC + b"\x80\x02M\xe9\x03.\x80\x02}q\x00."
+                                       + STATE_DICT), "old.pth",
+               ["torch.save, legacy format", "a state_dict"]),
+    "torchscript": (torch_zip(STATE_DICT, "m/constants.pkl", "m/code/__torch__/m.py"),
+                    "m.pt", ["TorchScript model", "torch.jit.load('m.pt')", "dynamo=False"]),
+    "safetensors": (lambda p: p.write_bytes(SAFETENSORS), "w.safetensors",
+                    ["safetensors weights", "load_state_dict"]),
+    "hf file": (files(**{"model.safetensors": SAFETENSORS, "config.json": b"{}"}), None,
+                ["safetensors weights", "optimum-cli export onnx --model",
+                 "--task semantic-segmentation"]),
+    "hf folder": (files(**{".": b"", "config.json": b"{}", "pytorch_model.bin": b"PK"}), None,
+                  ["Hugging Face model folder without model.onnx", "optimum-cli export onnx"]),
+    "keras h5": (lambda p: p.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(600)), "unet.h5",
+                 ["HDF5 file (a Keras .h5 model)", "tf2onnx.convert --keras unet.h5",
+                  "NHWC"]),
+    "keras 3": (lambda p: stored_zip(p, {"metadata.json": b"{}", "config.json": b"{}",
+                                         "model.weights.h5": b"\x89HDF"}), "unet.keras",
+                ["Keras 3 model", "keras.saving.load_model('unet.keras')",
+                 "format='onnx'"]),
+    "savedmodel": (files(**{".": b"", "saved_model.pb": b"\x08\x01\x12\x05\x0a\x03\x0a\x01x",
+                            "variables/variables.index": b""}), None,
+                   ["TensorFlow SavedModel folder", "tf2onnx.convert --saved-model"]),
+    "saved_model.pb": (lambda p: p.write_bytes(b"\x08\x01\x12\x85\x02\x0a\x03\x0a\x01x"),
+                       "saved_model.pb", ["SavedModel's saved_model.pb", "--saved-model"]),
+    "tflite": (lambda p: p.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64)), "seg.tflite",
+               ["TensorFlow Lite model", "tf2onnx.convert --tflite seg.tflite", "NHWC"]),
+    "tensorrt": (lambda p: p.write_bytes(b"ftrt" + bytes(64)), "unet.plan",
+                 ["TensorRT engine", "give the .onnx it was built from"]),
+    "ultralytics engine": (lambda p: p.write_bytes(len(b'{"task":"segment"}').to_bytes(
+        4, "little") + b'{"task":"segment"}' + b"ftrt" + bytes(64)), "best.engine",
+        ["TensorRT engine"]),
+    "openvino": (files(**{"unet.xml": OPENVINO, "unet.bin": bytes(64)}), None,
+                 ["OpenVINO IR model", "does not export ONNX"]),
+    "openvino bin": (files(**{"unet.bin": bytes(64), "unet.xml": OPENVINO}), None,
+                     ["OpenVINO IR model"]),
+    "paddle": (files(**{"inference.pdmodel": b"\x0a\x05", "inference.pdiparams": b""}),
+               None, ["PaddlePaddle inference model", "paddle2onnx --model_dir",
+                      "--model_filename inference.pdmodel --params_filename "
+                      "inference.pdiparams"]),
+    "paddle pir folder": (files(**{".": b"", "inference.json": b'{"program":{}}',
+                                   "inference.pdiparams": b""}), None,
+                          ["PaddlePaddle", "--model_filename inference.json"]),
+    "coreml": (lambda p: p.write_bytes(b"\x08\x04\x12\x10\x0a\x0e"), "m.mlmodel",
+               ["Core ML model"]),
+    "mlpackage": (files(**{".": b"", "Manifest.json": b"{}",
+                           "Data/com.apple.CoreML/model.mlmodel": b"\x08\x04"}), None,
+                  ["Core ML package"]),
+    "ncnn": (lambda p: p.write_bytes(b"7767517\n3 3\nInput data 0 1 data\n"), "m.param",
+             ["ncnn model"]),
+    "dlpk": (lambda p: stored_zip(p, {"model.emd": json.dumps(
+        {"Framework": "PyTorch", "ModelFile": "model.pth",
+         "ModelConfiguration": "_DynamicUnet"}).encode(), "model.pth": b"PK"}),
+        "roads.dlpk", ["Esri deep learning package (.dlpk) of a PyTorch model (model.pth)"]),
+    "darknet cfg": (lambda p: p.write_bytes(b"[net]\nbatch=1\n"), "yolo.cfg", ["Darknet"]),
+    "darknet weights": (lambda p: p.write_bytes(b"\x00\x00\x00\x00\x02\x00\x00\x00" + bytes(40)),
+                        "yolo.weights", ["Darknet"]),
+    "sklearn": (lambda p: p.write_bytes(SKLEARN), "rf.joblib",
+                ["scikit-learn/joblib pickle", "skl2onnx"]),
+    "git lfs": (lambda p: p.write_bytes(LFS), "unet.onnx",
+                ["Git LFS pointer", "98765432-byte", "git lfs pull"]),
+}
+
+
+@pytest.mark.parametrize("kind", OTHER_FORMATS)
+def test_a_model_of_another_format_is_named_with_its_export(tmp_path, run_cli, make_raster,
+                                                            kind, image):
+    """predict of a PyTorch checkpoint, a Keras/TF/TFLite file, a TensorRT engine... said
+    'not an ONNX model (the file cannot be parsed). Export it with torch.onnx.' of each,
+    the wrong advice for all but PyTorch's (and a folder: 'is a folder'). Now one line says
+    what the file is, from its content, and the command that exports it; nothing written."""
+    from .conftest import assert_one_line_error
+
+    build, name, fragments = OTHER_FORMATS[kind]
+    folder = tmp_path / "model"
+    folder.mkdir()
+    path = build(folder / name) if name else build(folder)
+    path = path if name is None else folder / name
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "out" / "o.tif")
+    assert_one_line_error(result, str(path), *fragments)
+    assert "cannot be parsed" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_raster_vision_bundle_and_onnx_files_are_left_to_the_onnx_reader(tmp_path):
+    from geotile.model_formats import not_onnx
+
+    stored_zip(tmp_path / "model-bundle.zip", {"model.onnx": b"\x08\x07",
+                                               "learner-config.json": b"{}"})
+    onnx_file = pointwise_model_file(tmp_path / "m.onnx")
+    (tmp_path / "empty").mkdir()
+    for path in (tmp_path / "model-bundle.zip", onnx_file, tmp_path / "empty"):
+        assert not_onnx(path) is None
+
+
+def pointwise_model_file(path):
+    conv, weights = conv1x1("input", "output", 3, 2, seed=1)
+    return save_graph(path, [conv], nchw_in(), [("output", FLOAT, ["N", 2, "H", "W"])],
+                      weights)
+
+
+def test_a_folder_holding_an_onnx_model_names_it(tmp_path, run_cli, make_raster, image):
+    from .conftest import assert_one_line_error
+
+    pointwise_model_file(tmp_path / "export" / "onnx" / "model.onnx") \
+        if (tmp_path / "export" / "onnx").mkdir(parents=True) is None else None
+    (tmp_path / "export" / "config.json").write_text("{}")
+    tif = make_raster("img.tif", image)
+    assert_one_line_error(run_cli("predict", tmp_path / "export", tif, "-o",
+                                  tmp_path / "o.tif"),
+                          "export is a folder: give its ONNX model",
+                          str(tmp_path / "export" / "onnx" / "model.onnx"))
+
+
+@pytest.mark.parametrize("kind", ["zip", "legacy"])
+def test_a_2_gb_checkpoint_is_told_in_milliseconds(tmp_path, kind):
+    """A 2 GB checkpoint (a sparse file) was read whole before anything was said; now its
+    first kB and its zip's member list are."""
+    import time
+
+    from geotile.model_formats import not_onnx
+
+    path = tmp_path / "big.pth"
+    if kind == "zip":
+        stored_zip(path, {"big/data.pkl": STATE_DICT, "big/data/0": 2 << 30,
+                          "big/version": b"3\n"})
+    else:
+        with open(path, "wb") as file:
+            file.write(TORCH_MAGIC + STATE_DICT)
+            file.truncate(2 << 30)
+    start = time.perf_counter()
+    said = not_onnx(path)
+    assert time.perf_counter() - start < 0.1
+    assert "a state_dict" in said and path.stat().st_size >= 2 << 30
+
+
+def test_hostile_zips_and_folders_are_quick(tmp_path):
+    """A zip declaring 1,000,000 members (Python's zipfile reads them all: seconds and
+    hundreds of MB), a central directory said to be larger than the file, a folder of
+    20,000 files: each answered quickly."""
+    import struct
+    import time
+
+    from geotile.model_formats import not_onnx
+
+    many = tmp_path / "many.zip"
+    entry = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
+                        0, 0, 0, 0) + b"a"
+    with open(many, "wb") as file:
+        file.write(struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, 1, 0)
+                   + b"a")
+        file.write(entry * 1_000_000)
+        end = file.tell()  # zip64's end record and locator: the count over 65,535
+        file.write(struct.pack("<4sQ2H2I4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 1_000_000,
+                               1_000_000, len(entry) * 1_000_000, 31))
+        file.write(struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1))
+        file.write(struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF,
+                               0xFFFFFFFF, 0xFFFFFFFF, 0))
+    lying = tmp_path / "lying.zip"
+    lying.write_bytes(b"PK\x03\x04" + bytes(40) + struct.pack(
+        "<4s4H2IH", b"PK\x05\x06", 0, 0, 5, 5, 0xFFFFFFF0, 0, 0))
+    crowd = tmp_path / "crowd"
+    crowd.mkdir()
+    for i in range(20_000):
+        (crowd / f"{i}.tif").touch()
+    for path, said in ((many, "a zip of 1,000,000 files"), (lying, None), (crowd, None)):
+        start = time.perf_counter()
+        found = not_onnx(path)
+        assert time.perf_counter() - start < 0.5, path
+        assert (said in found) if said else found is None

@@ -242,6 +242,11 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     from geotile.model_file import local_model_path
 
     model = local_model_path(model)  # a remote one before any work (or cluster) starts
+    from geotile.errors import ModelError
+    from geotile.model_formats import not_onnx
+
+    if other := not_onnx(model):  # a checkpoint, a SavedModel...: before any output is made
+        raise ModelError(other)
     images = expand_inputs(images)
     from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands
