@@ -262,7 +262,7 @@ def _zip(path: Path, file, size: int) -> str | None:
     bundle or another zip, which the bundle reader names."""
     try:
         count, members = _members(file, size)
-    except ValueError:
+    except (ValueError, struct.error):
         return None  # the bundle reader says it is a broken zip
     names = [name for name, _ in members]
     base = {name.rsplit("/", 1)[-1] for name in names}

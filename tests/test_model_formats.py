@@ -5010,11 +5010,15 @@ def test_hostile_zips_and_folders_are_quick(tmp_path):
     lying = tmp_path / "lying.zip"
     lying.write_bytes(b"PK\x03\x04" + bytes(40) + struct.pack(
         "<4s4H2IH", b"PK\x05\x06", 0, 0, 5, 5, 0xFFFFFFF0, 0, 0))
+    cut = tmp_path / "cut.zip"  # a zip64 locator pointing past the end of the file
+    cut.write_bytes(b"PK\x03\x04" + bytes(40) + struct.pack("<4sIQI", b"PK\x06\x07", 0, 1 << 40, 1)
+                    + struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 5, 5, 10, 0, 0))
     crowd = tmp_path / "crowd"
     crowd.mkdir()
     for i in range(20_000):
         (crowd / f"{i}.tif").touch()
-    for path, said in ((many, "a zip of 1,000,000 files"), (lying, None), (crowd, None)):
+    for path, said in ((many, "a zip of 1,000,000 files"), (lying, None), (cut, None),
+                       (crowd, None)):
         start = time.perf_counter()
         found = not_onnx(path)
         assert time.perf_counter() - start < 0.5, path
