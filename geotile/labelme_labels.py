@@ -231,7 +231,7 @@ def read_file(path: Path) -> LabelmeFile:
         item = _shape(path, position, shape, found)
         if item is not None:
             items.append(item)
-    found.instances = _instances(items)
+    found.instances = group_instances(items)
     return found
 
 
@@ -363,7 +363,7 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _instances(items: list) -> list[tuple[str, object]]:
+def group_instances(items: list) -> list[tuple[str, object]]:
     """(label, geometry) of each instance, in burn order: the shapes of one group (one
     ``group_id`` and label) as one geometry, burnt where its last shape stands; each earlier
     part less the other shapes between it and that one, so that every pixel keeps the shape

@@ -102,6 +102,13 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         if spacenet.is_spacenet_csv(path):
             return _lonlat_checked(spacenet.read_labels(path, labels_crs, images), path,
                                    crs_option)
+    if isinstance(path, Path) and path.suffix.lower() == ".xml":
+        from geotile.cvat_labels import is_cvat_file
+
+        if is_cvat_file(path):  # each image's own pixels: placed by make-masks only
+            raise InputError(f"{path}: CVAT annotations, in the pixels of each image they "
+                             "list: make-masks takes them (geotile make-masks "
+                             f"{path.name} IMAGE... -o masks/); give vector labels here.")
     override = parse_crs(labels_crs, "--labels-crs") if labels_crs is not None else None
     try:
         suffix = Path(path).suffix.lower()

@@ -728,6 +728,7 @@ def make_masks(
     ``class_values``: the class values of a whole run (a label folder's), so that names get
     the same ids in every mask.
     """
+    from geotile.cvat_labels import is_cvat_file
     from geotile.input_files import check_pairs, path_list
     from geotile.input_paths import input_path, refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder
@@ -741,6 +742,10 @@ def make_masks(
     if is_yolo_labels(labels_path):  # before a pattern of them is taken for vector files
         check_pairs(image_paths, output_paths)
         yolo = _yolo(labels_path, image_paths, options, class_field, palette, labels_crs, layer)
+    elif is_cvat_file(labels_path):  # CVAT for images: one XML of many images' shapes
+        check_pairs(image_paths, output_paths)
+        labelme = _labelme(labels_path, image_paths, options, class_field, palette,
+                           labels_crs, layer, "CVAT shapes are")
     elif is_labelme_labels(labels_path, layer, image_paths):  # one file, or a folder
         check_pairs(image_paths, output_paths)
         labelme = _labelme(labels_path, image_paths, options, class_field, palette,
@@ -971,14 +976,17 @@ def _yolo_frames(yolo, image_paths, mapping) -> list[tuple]:
 
 
 def _labelme(labels_path, image_paths, options: MaskOptions, class_field, palette,
-             labels_crs, layer):
-    """The Labelme files of the images (:mod:`geotile.labelme_labels`), read and checked
-    once; InputError for options of other labels."""
+             labels_crs, layer, what: str = "Labelme shapes are"):
+    """The Labelme files of the images (:mod:`geotile.labelme_labels`), or their shapes in
+    a CVAT XML (:mod:`geotile.cvat_labels`), read and checked once; InputError for options
+    of other labels."""
+    from geotile.cvat_labels import read_cvat
     from geotile.labelme_labels import read_labelme
 
-    _refuse_other_options(labels_path, "Labelme shapes are", "by their labels", "the labels",
+    _refuse_other_options(labels_path, what, "by their labels", "the labels",
                           options, class_field, palette, labels_crs, layer)
-    return read_labelme(labels_path, image_paths)
+    read = read_cvat if what.startswith("CVAT") else read_labelme
+    return read(labels_path, image_paths)
 
 
 def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, options,

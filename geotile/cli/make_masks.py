@@ -141,6 +141,15 @@ def make_masks(
     names); labels that read as numbers ("1", "3") are those ids, as a --class-field of
     numbers is.
 
+    LABELS may be CVAT's XML export ("CVAT for images 1.1" annotations.xml): each IMAGE
+    takes the <image> of its name (the one whose folders its path ends with, where several
+    share it), of its width and height; polygon, box (rotation too), ellipse (the pixels
+    whose centre is inside it) and mask (its pixels exactly) burnt as Labelme's shapes
+    above, by z_order then in file order, later on top; polyline, points, skeleton,
+    cuboid and tag are left out with a warning; one group_id and label make one instance.
+    The labels <meta> declares are the classes (ids 1..N by sorted name; --class-map maps
+    the names, attributes are not classes). "CVAT for video 1.1" files are refused.
+
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
@@ -173,6 +182,7 @@ def make_masks(
     $ geotile make-masks annotation.json images/ -o masks/
     $ geotile make-masks dataset/labels/train dataset/images/train -o masks/
     $ geotile make-masks labelme/ 'labelme/*.jpg' -o masks/
+    $ geotile make-masks annotations.xml images/ -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
@@ -312,9 +322,10 @@ def _is_yolo(labels) -> bool:
 
 
 def _is_labelme(labels, layer) -> bool:
+    from geotile.cvat_labels import is_cvat_file
     from geotile.labelme_labels import is_labelme_labels
 
-    return is_labelme_labels(labels, layer)
+    return is_cvat_file(labels) or is_labelme_labels(labels, layer)  # CVAT's: read alike
 
 
 def _echo_label_raster(summary: dict) -> None:
