@@ -341,7 +341,8 @@ def _geometry(where: str, label: str, tag: str, attrs: dict, size):
         xy = box_corners(x0, y0, x1, y1, _number(where, label, attrs, "rotation", "0"))
     else:
         xy = _points(where, label, attrs.get("points", ""))
-    return _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+    shape = shapely.Polygon(xy)
+    return shape if shape.is_valid else _polygonal(shapely.make_valid(shape))
 
 
 def box_corners(x0, y0, x1, y1, degrees) -> np.ndarray:

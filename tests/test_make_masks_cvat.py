@@ -406,3 +406,16 @@ def test_other_commands_say_make_masks_takes_cvat(tmp_path, run_cli):
     result = run_cli("tile", image, "--labels", tmp_path / "annotations.xml", "-o",
                      tmp_path / "p", "--size", "16")
     assert_one_line_error(result, "annotations.xml", "CVAT", "make-masks")
+
+
+def test_a_self_crossing_polygon_burns_both_of_its_parts(tmp_path, run_cli):
+    """A bow tie (its outline crossing itself) is repaired into its two triangles."""
+    bow = [(10.2, 30.1), (20.3, 38.2), (20.1, 30.4), (10.4, 38.3)]
+    write_cvat(tmp_path / "x.xml", [("a.png", W, H, [polygon("a", bow)])],
+               labels=[("a", "polygon")])
+    image = _png(tmp_path / "a.png")
+    result = run_cli("make-masks", tmp_path / "x.xml", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = shapely.contains_xy(shapely.make_valid(shapely.Polygon(bow)), X, Y)
+    assert expected[:, :15].any() and expected[:, 16:].any()
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
