@@ -418,6 +418,12 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
                          "on: make-masks takes them (geotile make-masks "
                          f"{path.parent.name or '.'}/ IMAGE... -o masks/); give vector labels "
                          "here.")
+    from geotile.via_labels import is_via
+
+    if is_via(document):  # each image's own pixels: placed by make-masks only
+        raise InputError(f"{path}: VGG Image Annotator (VIA) regions, in the pixels of each "
+                         "image they list: make-masks takes them (geotile make-masks "
+                         f"{path.name} IMAGE... -o masks/); give vector labels here.")
     _one_layer(path, layer)
     kind = document.get("type") if isinstance(document, dict) else None
     if kind == "FeatureCollection":

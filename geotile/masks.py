@@ -735,6 +735,7 @@ def make_masks(
     from geotile.labelme_labels import is_labelme_labels
     from geotile.labels import read_labels
     from geotile.output_files import check_geotiff_name, check_output
+    from geotile.via_labels import is_via_file
     from geotile.yolo_labels import is_yolo_labels
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
@@ -750,6 +751,10 @@ def make_masks(
         check_pairs(image_paths, output_paths)
         labelme = _labelme(labels_path, image_paths, options, class_field, palette,
                            labels_crs, layer)
+    elif is_via_file(labels_path):  # regions of many images, read as Labelme's shapes
+        check_pairs(image_paths, output_paths)
+        labelme = _via(labels_path, image_paths, options, class_field, palette, labels_crs,
+                       layer)
     elif is_label_folder(labels_path, layer):
         return _by_label_file(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
@@ -987,6 +992,17 @@ def _labelme(labels_path, image_paths, options: MaskOptions, class_field, palett
                           options, class_field, palette, labels_crs, layer)
     read = read_cvat if what.startswith("CVAT") else read_labelme
     return read(labels_path, image_paths)
+
+
+def _via(labels_path, image_paths, options: MaskOptions, class_field, palette, labels_crs,
+         layer):
+    """The regions of the images in a VIA file (:mod:`geotile.via_labels`), read and checked
+    once; InputError for options of other labels (--class-field names its attribute)."""
+    from geotile.via_labels import read_via
+
+    _refuse_other_options(labels_path, "VIA regions are", "by a region attribute",
+                          "the class names", options, None, palette, labels_crs, layer)
+    return read_via(labels_path, image_paths, class_field)
 
 
 def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, options,

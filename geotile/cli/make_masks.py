@@ -150,6 +150,15 @@ def make_masks(
     The labels <meta> declares are the classes (ids 1..N by sorted name; --class-map maps
     the names, attributes are not classes). "CVAT for video 1.1" files are refused.
 
+    LABELS may be a VGG Image Annotator (VIA 1.x/2.x) JSON file (Export annotations (as
+    json), a project file; Matterport Mask R-CNN's via_region_data.json): each IMAGE takes
+    the entry of its file name (folders and URLs apart), regions in its pixels burnt as
+    Labelme's: rect, polygon, circle and ellipse (exactly), later on top; polyline and
+    point left out with a warning; an entry without regions is all background. The class
+    is the regions' one attribute (several: --class-field NAME; a checkbox's one true
+    option); regions without one are class "object". Ids 1..N by sorted name over the
+    file.
+
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
@@ -183,6 +192,7 @@ def make_masks(
     $ geotile make-masks dataset/labels/train dataset/images/train -o masks/
     $ geotile make-masks labelme/ 'labelme/*.jpg' -o masks/
     $ geotile make-masks annotations.xml images/ -o masks/
+    $ geotile make-masks via_region_data.json train/ -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
@@ -206,7 +216,8 @@ def make_masks(
     mapping = None
     if class_map is not None:
         if class_field is None and not _is_label_raster(labels) and not _is_coco(labels) \
-                and not _is_yolo(labels) and not _is_labelme(labels, layer):
+                and not _is_yolo(labels) and not _is_labelme(labels, layer) \
+                and not _is_via(labels):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map, zero=class_field is None
                                  and _is_label_raster(labels))  # its 0 may be a class
@@ -265,8 +276,11 @@ def make_masks(
                 f"{summary['positive_pixels']} positive pixels"
                 + (f", {ignored} ignored ({why})" if ignored else "")
             )
-        if (class_field is not None or _is_labelme(labels, layer)) and mapping is None:
+        if (class_field is not None or _is_labelme(labels, layer) or _is_via(labels)) \
+                and mapping is None:
             _echo_named_ids(summaries)
+        if _is_via(labels):
+            _echo_empty(summaries, labels)
         negatives = sum("labels" in s and s["labels"] is None for s in summaries)
         if negatives:
             click.echo(f"{negatives} of {len(summaries)} images have no .txt in {labels}: "
@@ -326,6 +340,20 @@ def _is_labelme(labels, layer) -> bool:
     from geotile.labelme_labels import is_labelme_labels
 
     return is_cvat_file(labels) or is_labelme_labels(labels, layer)  # CVAT's: read alike
+
+
+def _is_via(labels) -> bool:
+    from geotile.via_labels import is_via_file
+
+    return is_via_file(labels)
+
+
+def _echo_empty(summaries: list, labels) -> None:
+    """How many images of a run of one file of many images' labels burn none."""
+    empty = sum(s.get("features") == 0 for s in summaries)
+    if empty:
+        click.echo(f"{empty} of {len(summaries)} images have no region to burn in {labels}: "
+                   "all background (negative images)")
 
 
 def _echo_label_raster(summary: dict) -> None:

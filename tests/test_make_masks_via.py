@@ -1,0 +1,378 @@
+"""make-masks with VGG Image Annotator (VIA) JSON as LABELS (geotile.via_labels): one file
+of many images' regions (VIA 2.x export, project file, VIA 1.x), each IMAGE paired by file
+name, regions in its pixels (origin at the top-left corner of the top-left pixel) burnt by
+the pixel-centre rule on plain and georeferenced images; each shape, the class attribute,
+and the refusals (one line, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+
+from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
+from tests.pixel_label_files import plain_png, read_mask, turned_jpeg
+
+H, W = 40, 60
+ROWS, COLS = np.mgrid[0:H, 0:W]
+#: pixel centres
+X, Y = COLS + 0.5, ROWS + 0.5
+
+HOUSE = [[5.2, 4.3], [25.7, 5.1], [22.4, 20.6], [6.1, 18.2]]
+TREE_ON_HOUSE = [[15.5, 10.5], [30.3, 10.1], [29.8, 16.6]]
+CAR = (30, 22, 11, 8)  # x, y, width, height
+TANK = (45.3, 10.2, 7.3)  # cx, cy, r
+POND = (12.4, 30.1, 9.2, 4.3, 0.6)  # cx, cy, rx, ry, theta
+
+
+def _polygon(points):
+    return {"name": "polygon", "all_points_x": [p[0] for p in points],
+            "all_points_y": [p[1] for p in points]}
+
+
+def _rect(x, y, width, height):
+    return {"name": "rect", "x": x, "y": y, "width": width, "height": height}
+
+
+def _circle(cx, cy, r):
+    return {"name": "circle", "cx": cx, "cy": cy, "r": r}
+
+
+def _ellipse(cx, cy, rx, ry, theta=None):
+    shape = {"name": "ellipse", "cx": cx, "cy": cy, "rx": rx, "ry": ry}
+    return shape if theta is None else {**shape, "theta": theta}
+
+
+def _region(shape, **attributes) -> dict:
+    return {"shape_attributes": shape, "region_attributes": attributes}
+
+
+def _entry(filename, regions, size=-1) -> dict:
+    return {"filename": filename, "size": size, "regions": regions, "file_attributes": {}}
+
+
+def _via(path, *entries, project=None):
+    """A VIA 2.x export (``project``: the _via_attributes of a project file holding it)."""
+    metadata = {f"{e['filename']}{e['size']}": e for e in entries}
+    document = metadata if project is None else {
+        "_via_settings": {"ui": {}, "core": {"buffer_size": 18}, "project": {"name": "p"}},
+        "_via_img_metadata": metadata, "_via_attributes": project,
+        "_via_data_format_version": "2.0.10", "_via_image_id_list": list(metadata)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _png(path, width=W, height=H):
+    return plain_png(path, width, height)
+
+
+def _read(path):
+    return read_mask(path, None)
+
+
+def _in_polygon(points) -> np.ndarray:
+    return shapely.contains_xy(shapely.Polygon(points), X, Y)
+
+
+def _in_rect(x, y, width, height) -> np.ndarray:
+    xs, ys = X, Y
+    return (xs > x) & (xs < x + width) & (ys > y) & (ys < y + height)
+
+
+def _in_circle(cx, cy, r) -> np.ndarray:
+    return (X - cx) ** 2 + (Y - cy) ** 2 <= r * r
+
+
+def _in_ellipse(cx, cy, rx, ry, theta, xs=X, ys=Y) -> np.ndarray:
+    """The analytic rule: pixel centres inside or on the ellipse VIA draws (x = cx + rx
+    cos t cos theta - ry sin t sin theta, y = cy + rx cos t sin theta + ry sin t cos theta)."""
+    dx, dy = xs - cx, ys - cy
+    u = dx * math.cos(theta) + dy * math.sin(theta)
+    v = dy * math.cos(theta) - dx * math.sin(theta)
+    return (u / rx) ** 2 + (v / ry) ** 2 <= 1
+
+
+def _regions() -> list[dict]:
+    return [
+        _region(_polygon(HOUSE), kind="house"),
+        _region(_polygon(TREE_ON_HOUSE), kind="tree"),  # later: on top of the house
+        _region(_rect(*CAR), kind="car"),
+        _region(_circle(*TANK), kind="tank"),
+        _region(_ellipse(*POND), kind="pond"),
+        _region({"name": "polyline", "all_points_x": [1, 50], "all_points_y": [1, 2]},
+                kind="road"),
+        _region({"name": "point", "cx": 33, "cy": 3}, kind="pole"),
+    ]
+
+
+def _expected() -> np.ndarray:
+    """car 1, house 2, pond 3, tank 4, tree 5 (by name); later regions on top."""
+    expected = np.zeros((H, W), np.uint8)
+    expected[_in_polygon(HOUSE)] = 2
+    expected[_in_polygon(TREE_ON_HOUSE)] = 5
+    expected[_in_rect(*CAR)] = 1
+    expected[_in_circle(*TANK)] = 4
+    expected[_in_ellipse(*POND)] = 3
+    return expected
+
+
+def test_each_shape_pixel_exact_on_plain_pngs(tmp_path, run_cli):
+    """A VIA 2.x export of two images and a negative one: polygon, rect, circle and rotated
+    ellipse burnt by the pixel-centre rule, later regions on top; polyline and point left
+    out with one warning counting them; classes 1..N by sorted name over the file; the
+    entry without regions all background, said in the summary."""
+    labels = _via(tmp_path / "via_region_data.json",
+                  _entry("train/a.png", _regions()),
+                  _entry("b.png", [_region(_rect(2, 3, 10, 10), kind="car")]),
+                  _entry("c.png", []))
+    images = [_png(tmp_path / "images" / f"{s}.png") for s in "abc"]
+    result = run_cli("make-masks", labels, *images, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    a, profile, tags, descriptions = _read(tmp_path / "masks" / "a.tif")
+    np.testing.assert_array_equal(a[0], _expected())
+    assert profile["transform"].is_identity and descriptions == ("class",)
+    names = ["background", "car", "house", "pond", "tank", "tree"]
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == names
+    b, _, b_tags, _ = _read(tmp_path / "masks" / "b.tif")
+    np.testing.assert_array_equal(b[0], np.where(_in_rect(2, 3, 10, 10), 1, 0))
+    assert json.loads(b_tags["GEOTILE_CLASS_NAMES"]) == names
+    assert not _read(tmp_path / "masks" / "c.tif")[0].any()
+    left_out = [line for line in result.stderr.splitlines() if "left out" in line]
+    assert len(left_out) == 1, result.stderr
+    assert "2 polyline or point regions" in left_out[0] and "a.png regions[5]" in left_out[0]
+    assert "1 of 3 images have no region to burn" in result.stdout
+    assert "class ids by name: 1 car, 2 house, 3 pond, 4 tank, 5 tree" in result.stdout
+
+
+def test_a_georeferenced_image_and_via_1_regions(tmp_path, run_cli):
+    """VIA 1.x (regions an object {"0": ...}) on a GeoTIFF in a real CRS: the regions placed
+    through its geotransform, the same pixels as on a plain image; -o one file."""
+    regions = {str(i): r for i, r in enumerate(_regions())}
+    labels = _via(tmp_path / "via.json", {"filename": "a.tif", "size": 1, "regions": regions,
+                                          "file_attributes": {}})
+    image = write_raster(tmp_path / "a.tif", np.ones((1, H, W), np.uint8), crs=UTM_CRS)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    bands, profile, _, _ = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(bands[0], _expected())
+    with rasterio.open(image) as src:
+        assert profile["transform"] == src.transform and profile["crs"] == src.crs
+
+
+def test_ellipses_are_pixel_exact_against_the_analytic_centre_rule():
+    """Ellipses of any size, turn and place burn exactly the pixels whose centre lies
+    inside or on them; --all-touched burns them all too."""
+    from geotile.via_labels import ellipse
+
+    size = 120
+    rows, cols = np.mgrid[0:size, 0:size]
+    rng = np.random.default_rng(3)
+    cases = [(60.5, 60.5, 5.0, 3.0, 0.0), (60.0, 60.0, 10.0, 4.0, math.pi / 2),
+             (60.5, 60.5, 0.3, 7.0, 0.0), (59.5, 60.5, 40.0, 40.0, 1.0)]
+    for _ in range(300):
+        (cx, cy), (rx, ry) = rng.uniform(20, 100, 2), rng.uniform(0.2, 40, 2)
+        cases.append((cx, cy, rx, ry, rng.uniform(-4, 4)))
+    for cx, cy, rx, ry, theta in cases:
+        shape = ellipse(cx, cy, rx, ry, theta)
+        burnt = rasterize([shape], out_shape=(size, size)).astype(bool)
+        analytic = _in_ellipse(cx, cy, rx, ry, theta, cols + 0.5, rows + 0.5)
+        np.testing.assert_array_equal(burnt, analytic, err_msg=f"{cx} {cy} {rx} {ry} {theta}")
+        touched = rasterize([shape], out_shape=(size, size), all_touched=True).astype(bool)
+        assert (touched >= analytic).all()
+
+
+def test_the_balloon_layout_is_one_class_named_object(tmp_path, run_cli):
+    """Matterport's balloon dataset: region_attributes {}: every region one class,
+    'object', said once; an ellipse without theta (VIA before 2.0.8) unturned; --class-map
+    maps the name."""
+    labels = _via(tmp_path / "via_region_data.json",
+                  _entry("a.png", [_region(_polygon(HOUSE)), _region(_ellipse(*POND[:4]))]))
+    image = _png(tmp_path / "a.png")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--json")
+    assert result.exit_code == 0, result.output
+    expected = _in_polygon(HOUSE) | _in_ellipse(*POND[:4], 0.0)
+    bands, _, tags, descriptions = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(bands[0], expected)
+    assert descriptions == ("footprint",)
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "object"]
+    said = [line for line in result.stderr.splitlines() if "'object'" in line]
+    assert len(said) == 1 and "2 regions" in said[0], result.stderr
+    (tmp_path / "map.json").write_text(json.dumps({"object": 7}))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "c.tif", "--class-map",
+                     tmp_path / "map.json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "c.tif")[0][0], np.where(expected, 7, 0))
+
+
+PROJECT = {"region": {
+    "type": {"type": "dropdown", "options": {"building": "", "road": ""}, "default_options": {}},
+    "tags": {"type": "checkbox", "options": {"roof": "", "tank": ""}, "default_options": {}},
+    "note": {"type": "text", "default_value": ""}}, "file": {}}
+
+
+def test_a_project_file_with_several_attributes_takes_class_field(tmp_path, run_cli):
+    """A VIA 2.x project file whose regions have several attributes: refused without
+    --class-field (listing them); --class-field type classes by the dropdown, --class-field
+    tags by the one checked option; a region without it is 'object', said once."""
+    labels = _via(tmp_path / "project.json", _entry("a.png", [
+        _region(_polygon(HOUSE), type="building", tags={"roof": True}, note="x"),
+        _region(_rect(*CAR), type="road", tags={"tank": True, "roof": False}),
+        _region(_circle(*TANK), note="")]), project=PROJECT)
+    image = _png(tmp_path / "a.png")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "project.json", "'type', 'tags', 'note'", "--class-field")
+    assert not (tmp_path / "m.tif").exists()
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "type.tif",
+                     "--class-field", "type")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[_in_polygon(HOUSE)] = 1
+    expected[_in_rect(*CAR)] = 3
+    expected[_in_circle(*TANK)] = 2
+    bands, _, tags, _ = _read(tmp_path / "type.tif")
+    np.testing.assert_array_equal(bands[0], expected)
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building", "object",
+                                                        "road"]
+    assert "1 region with no 'type' value: class 'object'" in result.stderr
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "tags.tif",
+                     "--class-field", "tags")
+    assert result.exit_code == 0, result.output
+    assert json.loads(_read(tmp_path / "tags.tif")[2]["GEOTILE_CLASS_NAMES"]) == [
+        "background", "object", "roof", "tank"]
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "x.tif",
+                     "--class-field", "kind")
+    assert_one_line_error(result, "project.json", "'kind'", "'type', 'tags', 'note'")
+    assert not (tmp_path / "x.tif").exists()
+
+
+def _refused(tmp_path, run_cli, regions, *fragments, options=(), size=-1):
+    """make-masks of b.png (one good polygon) and a.png (``regions``): refused in one line,
+    no mask written."""
+    labels = _via(tmp_path / "via.json", _entry("b.png", [_region(_polygon(HOUSE))]),
+                  _entry("a.png", regions, size))
+    images = [_png(tmp_path / "images" / "b.png"), _png(tmp_path / "images" / "a.png")]
+    result = run_cli("make-masks", labels, *images, "-o", f"{tmp_path / 'out'}/", *options)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    return result
+
+
+BIG = 10 ** 400  # an integer JSON reads, past any float
+
+
+@pytest.mark.parametrize("region, fragments", [
+    (_region({"name": "polygon", "all_points_x": [1, 5], "all_points_y": [1, 5]}),
+     ("via.json: a.png regions[0]", "3 points")),
+    (_region({"name": "polygon", "all_points_x": [1, 5, 3], "all_points_y": [1, 5]}),
+     ("regions[0]", "as many")),
+    (_region(_polygon([[1, 1], [5, 5], [1, 5]] * 333_334)),
+     ("regions[0]", "1,000,002 points", "at most 1,000,000")),
+    (_region({"name": "rect", "x": 1, "y": "2", "width": 3, "height": 4}),
+     ("regions[0]", "rect", "y '2'")),
+    (_region(_polygon([[BIG, 1], [10, 1], [10, 10]])), ("regions[0]", "finite")),
+    (_region(_circle(10, 10, 1e200)), ("regions[0]", "radius")),
+    (_region(_ellipse(10, 10, 5, 1e12, 0.3)), ("regions[0]", "radius")),
+    (_region({"name": ["polygon"]}), ("regions[0]", "shape ['polygon']")),
+    (_region({"name": "cuboid"}), ("regions[0]", "'cuboid'", "rect, circle")),
+    ("not a region", ("a.png regions[0]", "not an object")),
+    (_region(_rect(*CAR), kind={"car": True, "bus": True}),
+     ("a.png regions[0]", "'car', 'bus'", "one class")),
+    (_region(_rect(*CAR), kind=["car"]), ("a.png regions[0]", "class name")),
+    (_region(_rect(100, 50, 20, 10)), ("a.png", "regions[0]", "wholly outside", "60x40")),
+])
+def test_broken_regions_are_refused(tmp_path, run_cli, region, fragments):
+    _refused(tmp_path, run_cli, [region], *fragments)
+
+
+def test_pairing_by_file_name(tmp_path, run_cli):
+    """Entries by their file name, folders and URLs apart; two of one name told apart by
+    their size (the file's bytes), else refused; an IMAGE the file does not list refused;
+    an image of other bytes than the one annotated warned about."""
+    a = _png(tmp_path / "x" / "a.png")
+    other = _png(tmp_path / "y" / "a.png", 3 * W, 3 * H)
+    size = a.stat().st_size
+    assert other.stat().st_size != size
+    labels = _via(tmp_path / "via.json",
+                  _entry("https://example.org/data/a.png?dl=1", [_region(_polygon(HOUSE))],
+                         size),
+                  _entry("other\\a.png", [_region(_rect(*CAR))], other.stat().st_size + 1))
+    result = run_cli("make-masks", labels, a, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _in_polygon(HOUSE))
+    assert "bytes" not in result.stderr
+    result = run_cli("make-masks", labels, other, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "a.png", "2 entries", "size")
+    assert not (tmp_path / "o.tif").exists()
+    labels = _via(tmp_path / "one.json", _entry("a.png", [_region(_rect(*CAR))], 123))
+    b = _png(tmp_path / "x" / "b.png")
+    result = run_cli("make-masks", labels, a, b, "-o", tmp_path / "masks")
+    assert_one_line_error(result, "b.png", "one.json", "'b.png'", "e.g. a.png")
+    assert not (tmp_path / "masks").exists()
+    result = run_cli("make-masks", labels, a, "-o", tmp_path / "w.tif")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "bytes" in line]
+    assert len(said) == 1 and f"{size} bytes" in said[0] and "123 bytes" in said[0]
+
+
+def test_resume_and_workers_give_the_same_masks(tmp_path, run_cli):
+    """--resume skips the masks of unchanged labels, --workers 2 writes the same bytes."""
+    labels = _via(tmp_path / "via.json", _entry("a.png", _regions()),
+                  _entry("b.png", [_region(_rect(2, 3, 10, 10), kind="car")]))
+    images = [_png(tmp_path / "images" / f"{s}.png") for s in "ab"]
+    out = tmp_path / "masks"
+    assert run_cli("make-masks", labels, *images, "-o", out).exit_code == 0
+    result = run_cli("make-masks", labels, *images, "-o", out, "--resume", "--json")
+    assert result.exit_code == 0, result.output
+    assert all(m.get("skipped") for m in json.loads(result.stdout)["masks"])
+    result = run_cli("make-masks", labels, *images, "-o", tmp_path / "w", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    for name in ("a.tif", "b.tif"):
+        assert (tmp_path / "w" / name).read_bytes() == (out / name).read_bytes()
+
+
+@pytest.mark.parametrize("option", [("--line-width", "2"), ("--labels-crs", "EPSG:4326"),
+                                    ("--layer", "x"), ("--palette", "potsdam")])
+def test_options_of_other_labels_are_refused(tmp_path, run_cli, option):
+    _refused(tmp_path, run_cli, [_region(_polygon(HOUSE))], "VIA", option[0], options=option)
+
+
+def test_other_refusals(tmp_path, run_cli):
+    image = _png(tmp_path / "a.png")
+    # VIA 3 projects
+    (tmp_path / "via3.json").write_text(json.dumps({
+        "project": {"pid": "__VIA_PROJECT_ID__", "data_format_version": "3.1.1",
+                    "vid_list": ["1"]}, "config": {}, "attribute": {},
+        "file": {"1": {"fid": "1", "fname": "a.png"}}, "view": {"1": {"fid_list": ["1"]}},
+        "metadata": {"1_a": {"vid": "1", "xy": [2, 1, 2, 3, 4], "av": {}}}}))
+    result = run_cli("make-masks", tmp_path / "via3.json", image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "via3.json", "VIA 3", "Export annotations (as json)")
+    # JSON nested 100,000 deep
+    (tmp_path / "deep.json").write_text('{"a.png": {"filename": "a.png", "regions": [], '
+                                        '"x": ' + "[" * 100000 + "]" * 100000 + "}}")
+    result = run_cli("make-masks", tmp_path / "deep.json", image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "deep.json")
+    # regions of the wrong type
+    _via(tmp_path / "bad.json", {"filename": "a.png", "size": 1, "regions": "x"})
+    result = run_cli("make-masks", tmp_path / "bad.json", image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "bad.json", "a.png has regions 'x'")
+    # a photo turned by EXIF: VIA's browser shows it turned
+    turned_jpeg(tmp_path / "t.jpg", W, H)
+    _via(tmp_path / "t.json", _entry("t.jpg", [_region(_polygon(HOUSE))]))
+    result = run_cli("make-masks", tmp_path / "t.json", tmp_path / "t.jpg", "-o",
+                     tmp_path / "m.tif")
+    assert_one_line_error(result, "t.jpg", "EXIF orientation (6)", "VIA")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_other_commands_say_make_masks_takes_via(tmp_path, run_cli):
+    labels = _via(tmp_path / "via_region_data.json", _entry("a.png", [_region(
+        _polygon(HOUSE))]))
+    image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8))
+    result = run_cli("tile", image, "--labels", labels, "-o", tmp_path / "p", "--size", "16")
+    assert_one_line_error(result, "via_region_data.json", "VIA", "make-masks")
