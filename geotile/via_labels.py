@@ -133,10 +133,10 @@ def read_via(labels, images, class_field: str | None = None):
     path = Path(os.fspath(labels))
     document = _parse(path)
     if is_via3(document):
-        raise InputError(f"{path}: a VIA 3 project (project, file, metadata); make-masks "
-                         "reads VIA 1.x and 2.x JSON (via_region_data.json). Annotate in VIA "
-                         "2 and save Annotation > Export annotations (as json), or convert "
-                         "the regions to COCO.")
+        raise InputError(f"{path}: a VIA 3 project (project, file, metadata), which VIA 3 "
+                         "exports as nothing make-masks reads; it reads VIA 1.x/2.x JSON "
+                         "(VIA 2's Annotation > Export annotations (as json)). Convert the "
+                         "regions to VIA 2 JSON or COCO and give that.")
     entries = via_entries(document)
     if entries is None:
         raise InputError(f"{path}: not VIA JSON (image entries of filename, size and "
@@ -228,14 +228,14 @@ def _class_field(path: Path, by_name: dict, class_field: str | None) -> str | No
     return next(iter(used), None)
 
 
-def _value(path: Path, entry: dict, index: int, region: dict, field: str | None,
-           strict: bool = True) -> str | None:
-    """The class of a region (None: it has none); InputError (``strict``) for a value that
-    names none or several."""
+def _value(path: Path, entry: dict, index: int, region: dict,
+           field: str | None) -> str | None:
+    """The class of a region (None: it has none); InputError for a value that names none
+    or several."""
     value = (region.get("region_attributes") or {}).get(field) if field else None
     if isinstance(value, dict):  # a checkbox: {"option": true, ...}
         chosen = [k for k, v in value.items() if v is True]
-        if len(chosen) > 1 and strict:
+        if len(chosen) > 1:
             raise InputError(f"{path}: {entry['filename']} regions[{index}] has {field!r} "
                              f"checked as {', '.join(map(repr, chosen[:4]))}: one region is "
                              "one class. Leave one checked, or split the region.")
@@ -245,11 +245,9 @@ def _value(path: Path, entry: dict, index: int, region: dict, field: str | None,
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        if strict:
-            raise InputError(f"{path}: {entry['filename']} regions[{index}] has {field!r} "
-                             f"{_shown(value)}; give a class name (text, or one checked "
-                             "option). Fix or remove it.")
-        return None
+        raise InputError(f"{path}: {entry['filename']} regions[{index}] has {field!r} "
+                         f"{_shown(value)}; give a class name (text, or one checked option). "
+                         "Fix or remove it.")
     return value.strip()
 
 
@@ -264,7 +262,10 @@ def _names(path: Path, by_name: dict, field: str | None) -> tuple[list[str], int
         shape = region.get("shape_attributes") or {}
         if not isinstance(shape.get("name"), str) or shape["name"] not in AREA:
             continue
-        name = _value(path, entry, index, region, field, strict=False)
+        try:
+            name = _value(path, entry, index, region, field)
+        except InputError:  # refused where its image is masked
+            continue
         if name is None:
             unnamed += 1
             name = UNNAMED

@@ -245,6 +245,21 @@ def test_a_project_file_with_several_attributes_takes_class_field(tmp_path, run_
     assert result.exit_code == 0, result.output
     assert json.loads(_read(tmp_path / "tags.tif")[2]["GEOTILE_CLASS_NAMES"]) == [
         "background", "object", "roof", "tank"]
+    # a region of another image naming two classes: refused only where that image is
+    # masked, and no class of this run's
+    labels = _via(tmp_path / "project.json", *json.loads(labels.read_text())[
+        "_via_img_metadata"].values(), _entry("z.png", [_region(_rect(*CAR), tags={
+            "roof": True, "tank": True})]), project=PROJECT)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "tags2.tif",
+                     "--class-field", "tags")
+    assert result.exit_code == 0, result.output
+    again, before = _read(tmp_path / "tags2.tif"), _read(tmp_path / "tags.tif")
+    np.testing.assert_array_equal(again[0], before[0])
+    assert again[2]["GEOTILE_CLASS_NAMES"] == before[2]["GEOTILE_CLASS_NAMES"]
+    result = run_cli("make-masks", labels, _png(tmp_path / "z.png"), "-o",
+                     tmp_path / "z.tif", "--class-field", "tags")
+    assert_one_line_error(result, "z.png regions[0]", "'roof', 'tank'", "one class")
+    assert not (tmp_path / "z.tif").exists()
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "x.tif",
                      "--class-field", "kind")
     assert_one_line_error(result, "project.json", "'kind'", "'type', 'tags', 'note'")
@@ -351,7 +366,7 @@ def test_other_refusals(tmp_path, run_cli):
         "file": {"1": {"fid": "1", "fname": "a.png"}}, "view": {"1": {"fid_list": ["1"]}},
         "metadata": {"1_a": {"vid": "1", "xy": [2, 1, 2, 3, 4], "av": {}}}}))
     result = run_cli("make-masks", tmp_path / "via3.json", image, "-o", tmp_path / "m.tif")
-    assert_one_line_error(result, "via3.json", "VIA 3", "Export annotations (as json)")
+    assert_one_line_error(result, "via3.json", "VIA 3", "VIA 1.x/2.x JSON")
     # JSON nested 100,000 deep
     (tmp_path / "deep.json").write_text('{"a.png": {"filename": "a.png", "regions": [], '
                                         '"x": ' + "[" * 100000 + "]" * 100000 + "}}")
