@@ -26,3 +26,15 @@ def is_labelme(document) -> bool:
     return (isinstance(document, dict) and isinstance(document.get("shapes"), list)
             and ("imagePath" in document or "imageHeight" in document
                  or "imageWidth" in document))
+
+
+def is_labelstudio(document) -> bool:
+    """Whether a parsed JSON document is a Label Studio export: tasks (``data`` beside
+    ``annotations``, ``predictions`` or ``completions``) as its JSON export lists them (or
+    one such task), or JSON_MIN's records (``annotation_id`` beside ``id``)."""
+    items = document if isinstance(document, list) else [document]
+    return bool(items) and all(isinstance(item, dict) and (
+        (isinstance(item.get("data"), dict)
+         and any(isinstance(item.get(k), list)
+                 for k in ("annotations", "predictions", "completions")))
+        or ("annotation_id" in item and "id" in item)) for item in items[:100])

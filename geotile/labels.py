@@ -402,8 +402,12 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
 
     if is_xbd(document):
         return read_xbd(document, path, layer, override)
-    from geotile.label_documents import is_coco, is_coco_results, is_labelme
+    from geotile.label_documents import is_coco, is_coco_results, is_labelme, is_labelstudio
 
+    if is_labelstudio(document):  # each image's own pixels (percent): placed by make-masks
+        raise InputError(f"{path}: a Label Studio export, in percent of each task's image: "
+                         f"make-masks takes it (geotile make-masks {path.name} IMAGE... -o "
+                         "masks/); give vector labels here.")
     if is_coco_results(document):
         raise InputError(f"{path}: COCO results (detections with scores, no images or "
                          "categories), not an instances file: give the annotations file "

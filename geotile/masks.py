@@ -734,6 +734,7 @@ def make_masks(
     from geotile.label_folders import is_label_folder
     from geotile.labelme_labels import is_labelme_labels
     from geotile.labels import read_labels
+    from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.output_files import check_geotiff_name, check_output
     from geotile.via_labels import is_via_file
     from geotile.yolo_labels import is_yolo_labels
@@ -747,6 +748,10 @@ def make_masks(
         check_pairs(image_paths, output_paths)
         labelme = _labelme(labels_path, image_paths, options, class_field, palette,
                            labels_crs, layer, "CVAT shapes are")
+    elif is_labelstudio_file(labels_path):  # before COCO: its tasks hold "annotations"
+        check_pairs(image_paths, output_paths)
+        labelme = _labelstudio(labels_path, image_paths, options, class_field, palette,
+                               labels_crs, layer)
     elif is_labelme_labels(labels_path, layer, image_paths):  # one file, or a folder
         check_pairs(image_paths, output_paths)
         labelme = _labelme(labels_path, image_paths, options, class_field, palette,
@@ -1003,6 +1008,18 @@ def _via(labels_path, image_paths, options: MaskOptions, class_field, palette, l
     _refuse_other_options(labels_path, "VIA regions are", "by a region attribute",
                           "the class names", options, None, palette, labels_crs, layer)
     return read_via(labels_path, image_paths, class_field)
+
+
+def _labelstudio(labels_path, image_paths, options: MaskOptions, class_field, palette,
+                 labels_crs, layer):
+    """The regions of the images in a Label Studio export
+    (:mod:`geotile.labelstudio_labels`), read and checked once, burnt as Labelme's shapes;
+    InputError for options of other labels."""
+    from geotile.labelstudio_labels import read_labelstudio
+
+    _refuse_other_options(labels_path, "Label Studio's regions are", "by their labels",
+                          "the labels", options, class_field, palette, labels_crs, layer)
+    return read_labelstudio(labels_path, image_paths)
 
 
 def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, options,

@@ -159,6 +159,15 @@ def make_masks(
     option); regions without one are class "object". Ids 1..N by sorted name over the
     file.
 
+    LABELS may be Label Studio's JSON (or JSON_MIN) export: each IMAGE takes the task
+    whose image URL has its file name (an upload's 8-hex-digit prefix aside), of its size
+    (original_width, original_height), and its annotation (the ground-truth one, else its
+    one not cancelled; predictions are never labels: a task without annotation is
+    refused, one without regions is all background). Regions are in percent of the image:
+    polygons, rectangles (turned too), ellipses (pixel centres inside) and brush masks
+    (exactly their pixels) are burnt as Labelme's shapes, classed by their one label;
+    keypoints, polylines and choices are left out with a warning.
+
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
@@ -193,6 +202,7 @@ def make_masks(
     $ geotile make-masks labelme/ 'labelme/*.jpg' -o masks/
     $ geotile make-masks annotations.xml images/ -o masks/
     $ geotile make-masks via_region_data.json train/ -o masks/
+    $ geotile make-masks project-1-at-2026-01-05.json images/ -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
@@ -256,8 +266,8 @@ def make_masks(
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
-        why = "crowd regions or nodata in the image" if _is_coco(labels) else \
-            "__ignore__ shapes or nodata in the image" if _is_labelme(labels, layer) else \
+        why = "__ignore__ shapes or nodata in the image" if _is_labelme(labels, layer) else \
+            "crowd regions or nodata in the image" if _is_coco(labels) else \
             "nodata in the image"
         for summary in summaries:
             if summary.get("skipped"):
@@ -279,7 +289,7 @@ def make_masks(
         if (class_field is not None or _is_labelme(labels, layer) or _is_via(labels)) \
                 and mapping is None:
             _echo_named_ids(summaries)
-        if _is_via(labels):
+        if _is_via(labels) or _is_labelstudio(labels):
             _echo_empty(summaries, labels)
         negatives = sum("labels" in s and s["labels"] is None for s in summaries)
         if negatives:
@@ -336,10 +346,14 @@ def _is_yolo(labels) -> bool:
 
 
 def _is_labelme(labels, layer) -> bool:
+    """Whether LABELS are shapes classed by name as Labelme's: Labelme's, CVAT's or Label
+    Studio's."""
     from geotile.cvat_labels import is_cvat_file
     from geotile.labelme_labels import is_labelme_labels
+    from geotile.labelstudio_labels import is_labelstudio_file
 
-    return is_cvat_file(labels) or is_labelme_labels(labels, layer)  # CVAT's: read alike
+    return is_cvat_file(labels) or is_labelstudio_file(labels) or is_labelme_labels(
+        labels, layer)  # CVAT's and Label Studio's shapes: read alike
 
 
 def _is_via(labels) -> bool:
@@ -348,12 +362,20 @@ def _is_via(labels) -> bool:
     return is_via_file(labels)
 
 
+def _is_labelstudio(labels) -> bool:
+    from geotile.labelstudio_labels import is_labelstudio_file
+
+    return is_labelstudio_file(labels)
+
+
 def _echo_empty(summaries: list, labels) -> None:
-    """How many images of a run of one file of many images' labels burn none."""
-    empty = sum(s.get("features") == 0 for s in summaries)
+    """How many images of a run of one file of many images' labels burn none (those
+    --resume skipped aside)."""
+    done = [s for s in summaries if not s.get("skipped")]
+    empty = sum(s.get("features") == 0 for s in done)
     if empty:
-        click.echo(f"{empty} of {len(summaries)} images have no region to burn in {labels}: "
-                   "all background (negative images)")
+        click.echo(f"{empty} of {len(done)} images have no region to burn in "
+                   f"{Path(labels).name}: all background (negative images)")
 
 
 def _echo_label_raster(summary: dict) -> None:

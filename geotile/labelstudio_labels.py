@@ -1,0 +1,596 @@
+"""Label Studio's JSON exports (HumanSignal/label-studio: ``JSON`` and ``JSON_MIN``) as
+make-masks labels.
+
+``JSON`` is a list of tasks ``{"id", "data": {"image": url}, "annotations": [{"id",
+"was_cancelled", "ground_truth", "result": [...]}], "predictions": [...]}``; ``JSON_MIN``
+one record per annotation ``{"id", "image", "<from_name>": [value, ...], "annotation_id",
+...}``. An IMAGE takes the task whose image (its ``image`` field, or its one field naming a
+file) has its file name: the URL's base name (``/data/local-files/?d=a/img.png``, s3:// and
+http URLs too), else that name less the 8-hex-digit prefix Label Studio gives uploads
+(``8a9b7c1d-img.png``). Regions are in percent of ``original_width`` x ``original_height``
+(the image's size: checked; none given, the image's), placed in the image's pixels (origin
+at the top-left corner of its top-left pixel) through its geotransform and burnt as vector
+labels are (pixel centre inside; --all-touched), later regions on top. Polygons; rectangles
+(``x``, ``y`` their top-left corner, turned ``rotation`` degrees clockwise about it);
+ellipses (``x``, ``y`` their centre, ``radiusX``, ``radiusY``, turned about it): exactly
+the pixels whose centre is inside or on them; brush masks (Label Studio's RLE of the
+image's RGBA pixels, :func:`decode_rle`): exactly the pixels of alpha > 0. Keypoints,
+polylines, unclosed polygons and per-image results (choices, text...) have no area: left
+out with one warning counting them.
+
+Annotation of a task: the one marked ground truth, else its one annotation not cancelled
+(was_cancelled); several and none (or several) ground truth: refused, naming them (mark
+one ground truth in Label Studio). Predictions are a model's, never labels: a task with no
+annotation (predictions only) is refused; an annotation with no region is a negative
+image, all background. A region names one label (Label Studio's COCO export keeps only
+the first of several: refused here); a plain polygon, rectangle or ellipse takes the
+``labels`` result of its id. Class names are the labels; ids by name over the run as
+Labelme's (:mod:`geotile.labelme_labels`: 1..N sorted, ``__ignore__`` 255, --class-map).
+A task drawn on a turned view (``image_rotation``) is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from pathlib import Path, PurePosixPath
+from urllib.parse import parse_qs, unquote, urlparse
+
+import numpy as np
+import shapely
+
+from geotile.errors import GeotileWarning, InputError
+from geotile.label_documents import is_labelstudio
+from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, run_names
+
+#: keys a Label Studio export names near its start: worth parsing it to see
+_SNIFF = re.compile(rb'"(?:annotations|predictions|completions|annotation_id|annotator)"\s*:')
+SNIFF_BYTES = 1 << 16
+#: region types with an area (plain ones take the label of a ``labels`` result of their id)
+AREA = {"polygonlabels": "polygon", "polygon": "polygon", "rectanglelabels": "rectangle",
+        "rectangle": "rectangle", "ellipselabels": "ellipse", "ellipse": "ellipse",
+        "brushlabels": "brush", "brush": "brush"}
+#: result types without one: left out
+NO_AREA = ("keypointlabels", "keypoint", "polylinelabels", "polyline", "choices", "textarea",
+           "rating", "taxonomy", "number", "datetime", "relation", "pairwise", "ranker")
+#: the label lists of a value, as JSON_MIN keeps them (the result's type dropped)
+LABEL_KEYS = ("polygonlabels", "rectanglelabels", "ellipselabels", "brushlabels",
+              "keypointlabels", "polylinelabels", "labels")
+#: JSON_MIN's keys of the annotation, beside the task's data and the regions
+MIN_KEYS = ("id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time",
+            "agreement")
+#: %: the farthest a coordinate may lie from its image (10 times its size): past it a file
+#: is broken (and an ellipse's rows, walked one by one, would take terabytes)
+MOST_PERCENT = 1000.0
+#: Label Studio's upload prefix (uuid4's first 8 hex digits and a dash)
+_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-", re.IGNORECASE)
+#: px: the most an ellipse's inscribed polygon lies inside the ellipse
+ELLIPSE_SAGITTA = 0.01
+
+
+def is_labelstudio_file(path) -> bool:
+    """Whether ``path`` is a local .json file holding a Label Studio export (its start names
+    an export's key: then it is parsed)."""
+    if not isinstance(path, str | os.PathLike):
+        return False
+    path = Path(os.fspath(path))
+    try:
+        if path.suffix.lower() != ".json" or not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    from geotile.json_text import sniffable
+
+    if _SNIFF.search(sniffable(head)) is None:
+        return False
+    try:
+        return is_labelstudio(_parse(path))
+    except InputError:
+        return False
+
+
+def _parse(path: Path):
+    from geotile.json_text import decoded, loads
+
+    try:
+        return loads(decoded(path.read_bytes()))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a JSON file ({first}). Give Label Studio's JSON "
+                         "export.") from exc
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile file). "
+                         "Give Label Studio's JSON export.") from None
+
+
+def read_labelstudio(labels, images) -> Labelme:
+    """The regions of ``images`` in the export ``labels``: each image's task found, its
+    annotation chosen, its size checked and its regions placed, before anything is written;
+    InputError in one line otherwise."""
+    path = Path(os.fspath(labels))
+    document = _parse(path)
+    tasks = _tasks(path, document if isinstance(document, list) else [document])
+    by_name: dict[str, list[dict]] = {}
+    for task in tasks:
+        by_name.setdefault(task["name"], []).append(task)
+    found = []
+    for image in images:
+        task = _task_of(path, image, by_name)
+        width, height, orientation = _image_size(image)
+        found.append(_image_shapes(path, image, task, width, height, orientation))
+    _say_left_out(path, found, "no_area", "result", "keypoints, polylines, unclosed polygons "
+                  "and choices or text have no area to burn")
+    _say_left_out(path, found, "slivers", "region", "they have no area (points on one line, "
+                  "a radius of 0)")
+    return Labelme(os.fspath(labels), [path] * len(found), found, run_names(found))
+
+
+def _tasks(path: Path, items: list) -> list[dict]:
+    """Each task's ``{"id", "name", "image", "annotations", "predictions", "min"}``
+    (JSON_MIN's records of one id gathered as its annotations)."""
+    tasks: dict = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InputError(f"{path}: item [{index}] is not an object; Label Studio's export "
+                             "is a list of tasks. Fix or remove it.")
+        minimal = "data" not in item and "annotation_id" in item
+        data = item if minimal else item.get("data")
+        key = _short(item.get("id", f"[{index}]"))
+        image = _image_ref(path, key, data if isinstance(data, dict) else {}, minimal)
+        task = tasks.setdefault((key, image), {
+            "id": key, "image": image, "name": url_name(image), "annotations": [],
+            "predictions": 0, "min": minimal})
+        if minimal:
+            if item.get("annotation_id") is not None:
+                task["annotations"].append(item)
+            continue
+        annotations = item.get("annotations", item.get("completions")) or []
+        if not isinstance(annotations, list):
+            raise InputError(f"{path}: task {key} has annotations {_short(annotations)}; "
+                             "give a list. Fix or export it again.")
+        task["annotations"].extend(annotations)
+        predictions = item.get("predictions")
+        task["predictions"] += len(predictions) if isinstance(predictions, list) else 0
+    return list(tasks.values())
+
+
+def _image_ref(path: Path, key: str, data: dict, minimal: bool) -> str:
+    """The task's image: its ``image`` field, else its one field naming a file."""
+    skip = MIN_KEYS if minimal else ()
+    value = data.get("image")
+    if not isinstance(value, str):
+        named = [v for k, v in data.items() if k not in skip and isinstance(v, str)
+                 and PurePosixPath(url_name(v)).suffix]
+        if len(named) != 1:
+            raise InputError(f"{path}: task {key} names {'no' if not named else 'several'} "
+                             "image file (no 'image' field in its data); give each task its "
+                             "image's URL in data.image.")
+        value = named[0]
+    return value
+
+
+def url_name(url: str) -> str:
+    """The file name of a task's image URL: a path's, an http, s3 or gs URL's, or a
+    local-files URL's ``?d=`` path's (percent-escapes decoded)."""
+    parsed = urlparse(url.replace("\\", "/"))
+    shown = parse_qs(parsed.query).get("d") if parsed.query else None
+    target = shown[0] if shown else unquote(parsed.path)
+    return PurePosixPath(target).name
+
+
+def _task_of(path: Path, image, by_name: dict) -> dict:
+    from geotile.input_paths import input_path
+
+    name = input_path(image).name
+    tasks = by_name.get(name, [])
+    if not tasks:  # an upload's name: 8a9b7c1d-img.png for img.png
+        tasks = [t for key, found in by_name.items() for t in found
+                 if _UPLOAD_PREFIX.sub("", key, count=1) == name and key != name]
+    if not tasks:
+        listed = ", ".join(sorted(by_name)[:3]) or "none"
+        raise InputError(f"{image}: not in {path} (no task's image is named {name!r}; its "
+                         f"tasks name e.g. {listed}). Give the images its tasks name.")
+    if len(tasks) > 1:
+        ids = ", ".join(str(t["id"]) for t in tasks[:4])
+        raise InputError(f"{image}: {path} holds {len(tasks)} tasks of {name!r} (ids {ids}). "
+                         "Delete the duplicate tasks in Label Studio and export again.")
+    return tasks[0]
+
+
+def _image_size(image) -> tuple[int, int, str]:
+    from geotile.input_paths import input_path
+    from geotile.raster import open_raster
+
+    with open_raster(input_path(image)) as src:
+        return src.width, src.height, src.tags().get("EXIF_Orientation", "1").strip()
+
+
+def _annotation(path: Path, task: dict) -> dict:
+    """The task's annotation: its ground truth, else its one not cancelled."""
+    where = f"{path}: task {task['id']} ({task['name']})"
+    live = [a for a in task["annotations"] if isinstance(a, dict)
+            and not a.get("was_cancelled") and not a.get("skipped")]
+    truth = [a for a in live if a.get("ground_truth") is True]
+    chosen = truth if truth else live
+    if len(chosen) == 1:
+        return chosen[0]
+    if not chosen:
+        cancelled = len(task["annotations"])
+        had = (f"its {cancelled} annotation{'s were' if cancelled > 1 else ' was'} cancelled"
+               if cancelled else "no annotation")
+        if task["predictions"]:
+            had += f" and {task['predictions']} prediction(s), a model's, not labels"
+        raise InputError(f"{where} has {had}: nobody labelled it. Label (or accept its "
+                         "prediction) in Label Studio and export again, or leave the image "
+                         "out.")
+    ids = ", ".join(_short(a.get("id", a.get("annotation_id"))) for a in chosen[:4])
+    if task["min"]:
+        raise InputError(f"{where} has {len(chosen)} annotations (ids {ids}) and JSON_MIN "
+                         "does not say which is ground truth: export JSON with one marked "
+                         "ground truth.")
+    raise InputError(f"{where} has {len(chosen)} annotations (ids {ids}), "
+                     f"{'several' if truth else 'none'} marked ground truth: make-masks takes "
+                     "the ground-truth one. Mark one (and only one) ground truth in Label "
+                     "Studio and export again.")
+
+
+def _image_shapes(path: Path, image, task: dict, width: int, height: int,
+                  orientation: str) -> LabelmeFile:
+    """The regions of the task's annotation, in the image's pixels, as a LabelmeFile."""
+    annotation = _annotation(path, task)
+    where = f"{path}: task {task['id']} ({task['name']})"
+    regions = _regions(where, annotation, task["min"])
+    sizes = {r[3] for r in regions if r[3] is not None}
+    if len(sizes) > 1:
+        raise InputError(f"{where}: its regions give several image sizes "
+                         f"({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}); export it "
+                         "again.")
+    size = sizes.pop() if sizes else None
+    turned = orientation not in ("", "1")
+    view = (height, width) if orientation in ("5", "6", "7", "8") else (width, height)
+    drawn = [r for r in regions if r[1] is not None]
+    if turned and drawn:
+        raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, and "
+                         f"{where} is drawn on it as turned (browsers show it so), not on the "
+                         "stored pixels. Rotate the pixels first (`exiftran -ai "
+                         f"{Path(str(image)).name}`).")
+    if size is not None and size != view:
+        raise InputError(f"{image}: {view[0]}x{view[1]} px, but {where} was drawn on an image "
+                         f"of {size[0]}x{size[1]} px (original_width x original_height). Give "
+                         "the image the labels were made on.")
+    found = LabelmeFile(path, size or view, task["image"])
+    for place, kind, names, _, value in regions:
+        if kind is None:
+            found.no_area.append(place)
+            continue
+        label = _one_label(where, place, names)
+        geometry = _geometry(f"{where} {place} ({label!r})", kind, value, *view)
+        if geometry is None or geometry.is_empty or geometry.area <= 0:
+            if kind != "brush":  # a mask of no pixel: nothing to burn, no mistake
+                found.slivers.append(place)
+            continue
+        found.instances.append((label, geometry))
+    return found
+
+
+def _regions(where: str, annotation: dict, minimal: bool) -> list[tuple]:
+    """(place, kind or None without area, label names, (width, height) or None, value) of
+    each result of the annotation (JSON) or each region of the record (JSON_MIN)."""
+    if minimal:
+        return _min_regions(where, annotation)
+    results = annotation.get("result") or []
+    if not isinstance(results, list):
+        raise InputError(f"{where}: its annotation's result is {_short(results)}; give a "
+                         "list. Export it again.")
+    named = {r.get("id"): r for r in results if isinstance(r, dict) and r.get("type") == "labels"
+             and isinstance(r.get("id"), str | int)}
+    used = set()
+    regions = []
+    for index, result in enumerate(results):
+        place = f"result[{index}]"
+        if not isinstance(result, dict):
+            raise InputError(f"{where} {place} is not an object. Fix or remove it.")
+        kind = result.get("type")
+        value = result.get("value")
+        if kind == "labels":
+            continue  # a plain region's label (or a label of nothing: counted below)
+        if kind in NO_AREA or (kind in ("polygonlabels", "polygon") and isinstance(value, dict)
+                               and value.get("closed") is False):
+            regions.append((place, None, None, None, None))
+            continue
+        if kind not in AREA:
+            raise InputError(f"{where} {place} has type {_short(repr(kind))}; make-masks burns "
+                             f"{', '.join(AREA)} and leaves out {', '.join(NO_AREA[:4])}, ... "
+                             "Convert it or remove it.")
+        if not isinstance(value, dict):
+            raise InputError(f"{where} {place} has no value object. Fix or remove it.")
+        rotation = result.get("image_rotation")
+        if rotation not in (None, 0):
+            raise InputError(f"{where} {place} is drawn on the image turned {_short(rotation)}"
+                             " degrees (image_rotation): make-masks takes regions drawn on the "
+                             "unturned image. Redraw it with the image unturned.")
+        names = value.get(kind)
+        if not kind.endswith("labels"):
+            partner = named.get(result.get("id"))
+            partner_value = partner.get("value") if partner else None
+            names = partner_value.get("labels") if isinstance(partner_value, dict) else None
+            used.add(result.get("id"))
+        regions.append((place, AREA[kind], names, _size(where, place, result), value))
+    regions += [(f"result[{i}]", None, None, None, None) for i, r in enumerate(results)
+                if isinstance(r, dict) and r.get("type") == "labels" and r.get("id") not in used]
+    return regions
+
+
+def _min_regions(where: str, record: dict) -> list[tuple]:
+    """JSON_MIN's regions: each from_name's values, their kind told by their keys."""
+    regions = []
+    for key, values in record.items():
+        if key in MIN_KEYS or not isinstance(values, list) or not all(
+                isinstance(v, dict) for v in values):
+            continue  # the task's data, the annotation's fields, a choice or a text
+        for index, value in enumerate(values):
+            place = f"{key}[{index}]"
+            names = next((value[k] for k in LABEL_KEYS if k in value), None)
+            if "keypointlabels" in value or "polylinelabels" in value:
+                kind = None  # a keypoint's width is its size on screen
+            elif "rle" in value:
+                kind = "brush"
+            elif "radiusX" in value:
+                kind = "ellipse"
+            elif "points" in value:
+                kind = None if value.get("closed") is False else "polygon"
+            elif "width" in value and "height" in value:
+                kind = "rectangle"
+            else:
+                kind = None  # keypoints, choices, text
+            if kind is not None and names is None:
+                raise InputError(f"{where} {place} has no label: JSON_MIN loses the label of "
+                                 "a region labelled by a separate Labels tag. Export JSON "
+                                 "instead.")
+            regions.append((place, kind, names, _size(where, place, value) if kind else None,
+                            value))
+    return regions
+
+
+def _size(where: str, place: str, holder: dict) -> tuple[int, int] | None:
+    width, height = holder.get("original_width"), holder.get("original_height")
+    if width is None and height is None:
+        return None  # old exports: the image's size
+    for key, value in (("original_width", width), ("original_height", height)):
+        if not (isinstance(value, int | float) and not isinstance(value, bool)
+                and _whole(value) and value > 0):
+            raise InputError(f"{where} {place} has {key} {_short(value)}; it is the size of "
+                             "the image in pixels. Export it again.")
+    return int(width), int(height)
+
+
+def _whole(value) -> bool:
+    try:
+        return float(value).is_integer()
+    except OverflowError:
+        return False
+
+
+def _one_label(where: str, place: str, names) -> str:
+    if (not isinstance(names, list) or not names
+            or not all(isinstance(n, str) and n.strip() for n in names)):
+        raise InputError(f"{where} {place} has label(s) {_short(names)}; give each region "
+                         "one label (its class name). Fix or remove it.")
+    if len(set(names)) > 1:
+        raise InputError(f"{where} {place} names {len(names)} labels ({', '.join(names[:4])})"
+                         "; a mask pixel has one class (Label Studio's COCO export keeps only "
+                         "the first). Keep one label per region.")
+    return names[0]
+
+
+def _numbers(where: str, value: dict, keys: tuple) -> list[float]:
+    out = []
+    for key in keys:
+        number = value.get(key, 0.0 if key == "rotation" else None)
+        try:
+            ok = (isinstance(number, int | float) and not isinstance(number, bool)
+                  and math.isfinite(float(number)))
+        except OverflowError:
+            ok = False
+        limit = 360.0 * 1000 if key == "rotation" else MOST_PERCENT
+        if not ok or abs(float(number)) > limit:
+            unit = " of degrees" if key == "rotation" else ", a percent of the image (0-100)"
+            raise InputError(f"{where} has {key} {_short(number)}; give a finite number{unit}."
+                             " Fix or remove it.")
+        out.append(float(number))
+    return out
+
+
+def _geometry(where: str, kind: str, value: dict, width: int, height: int):
+    """The region in the image's pixels (``width`` x ``height``: what percents are of)."""
+    if kind == "brush":
+        return brush_shape(where, value, width, height)
+    if kind == "polygon":
+        return _polygon(where, value.get("points"), width, height)
+    if kind == "rectangle":
+        x, y, w, h, turn = _numbers(where, value, ("x", "y", "width", "height", "rotation"))
+        x, y, w, h = x * width / 100, y * height / 100, w * width / 100, h * height / 100
+        if turn % 360 == 0:
+            return shapely.box(x, y, x + w, y + h)
+        cos, sin = math.cos(math.radians(turn)), math.sin(math.radians(turn))
+        return shapely.Polygon([(x, y), (x + w * cos, y + w * sin),
+                                (x + w * cos - h * sin, y + w * sin + h * cos),
+                                (x - h * sin, y + h * cos)])
+    x, y, rx, ry, turn = _numbers(where, value, ("x", "y", "radiusX", "radiusY", "rotation"))
+    return ellipse(x * width / 100, y * height / 100, abs(rx) * width / 100,
+                   abs(ry) * height / 100, turn)
+
+
+def _polygon(where: str, points, width: int, height: int):
+    from geotile.coco_labels import MAX_POINTS, _polygonal
+
+    if isinstance(points, list) and len(points) > MAX_POINTS:
+        raise InputError(f"{where} has {len(points):,} points; a polygon holds at most "
+                         f"{MAX_POINTS:,} (a broken export?). Simplify it or remove it.")
+    if (not isinstance(points, list) or len(points) < 3 or not all(
+            isinstance(p, list) and len(p) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+            for p in points)):
+        raise InputError(f"{where} has points {_short(points)}; a polygon is a list of at "
+                         "least 3 [x, y] points in percent of the image. Fix or remove it.")
+    try:
+        xy = np.asarray(points, dtype=np.float64)
+    except OverflowError:  # an integer past any float (10**400)
+        xy = np.full((1, 2), np.inf)
+    if not np.isfinite(xy).all() or np.abs(xy).max() > MOST_PERCENT:
+        raise InputError(f"{where} has a point that is no percent of the image (not finite, "
+                         f"or past {MOST_PERCENT:g}). Fix or remove it.")
+    xy = xy * np.array([width, height]) / 100
+    return _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+
+
+def ellipse(cx: float, cy: float, rx: float, ry: float, degrees: float = 0.0):
+    """The ellipse of centre (cx, cy), radii ``rx``, ``ry`` turned ``degrees`` clockwise (x
+    right, y down), in pixel coordinates, as a polygon that the pixel-centre rule burns
+    exactly as the ellipse: the pixels whose centre lies inside or on it. As
+    :func:`geotile.labelme_labels.circle`: an inscribed polygon (for --all-touched) and the
+    convex hull of those pixel centres, grown by less than any other centre's distance."""
+    if not (rx > 0 and ry > 0):
+        return shapely.Polygon()
+    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    # u = dx cos + dy sin, v = -dx sin + dy cos; (u / rx)^2 + (v / ry)^2 <= 1
+    a = cos * cos / rx ** 2 + sin * sin / ry ** 2
+    half_height = math.sqrt((rx * sin) ** 2 + (ry * cos) ** 2)
+    rows = np.arange(math.floor(cy - half_height - 0.5) - 1,
+                     math.ceil(cy + half_height - 0.5) + 2)
+    dy = rows + 0.5 - cy
+    b = 2 * dy * cos * sin * (1 / rx ** 2 - 1 / ry ** 2)
+    c = dy * dy * (sin * sin / rx ** 2 + cos * cos / ry ** 2) - 1
+    root = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
+    first = np.ceil(cx + (-b - root) / (2 * a) - 0.5)
+    last = np.floor(cx + (-b + root) / (2 * a) - 0.5)
+
+    def inside(columns):
+        dx = columns + 0.5 - cx
+        return ((dx * cos + dy * sin) / rx) ** 2 + ((dy * cos - dx * sin) / ry) ** 2 <= 1
+
+    for _ in range(2):  # the rounding of sqrt: the exact test decides
+        first = np.where(inside(first - 1), first - 1, np.where(inside(first), first,
+                                                                first + 1))
+        last = np.where(inside(last + 1), last + 1, np.where(inside(last), last, last - 1))
+    keep = inside(first) & inside(last) & (first <= last)
+    big = max(rx, ry)
+    sides = max(8, min(4096, math.ceil(math.pi / math.acos(
+        max(-1.0, 1 - ELLIPSE_SAGITTA / big)))))
+    t = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    lx, ly = rx * (1 - 1e-9) * np.cos(t), ry * (1 - 1e-9) * np.sin(t)
+    inscribed = shapely.Polygon(np.column_stack((cx + lx * cos - ly * sin,
+                                                 cy + lx * sin + ly * cos)))
+    if not keep.any():
+        return inscribed
+    centres = np.concatenate([np.column_stack((first[keep] + 0.5, rows[keep] + 0.5)),
+                              np.column_stack((last[keep] + 0.5, rows[keep] + 0.5))])
+    hull = shapely.MultiPoint(centres).convex_hull
+    ring = shapely.get_coordinates(hull)
+    edges = np.hypot(*np.diff(ring, axis=0).T) if len(ring) > 1 else np.zeros(1)
+    grown = hull.buffer(0.5 / max(1.0, float(edges.max())), quad_segs=4)
+    return shapely.union(inscribed, grown)
+
+
+def decode_rle(data, count: int) -> np.ndarray | None:
+    """The ``count`` values of Label Studio's brush RLE (thi.ng's rle-pack, as
+    label_studio_sdk's converter.brush.decode_rle reads it: a 32-bit count, a 5-bit word
+    size - 1, four 4-bit run-length sizes - 1; then chunks of a repeat bit, a 2-bit size
+    index and a run length - 1, then one word repeated or that many words), uint8; None
+    when ``data`` (bytes) is no such encoding of ``count`` values of at most 8 bits."""
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    padded = bytes(data) + bytes(8)
+    total = len(bits)
+
+    def read(position: int, size: int) -> int:
+        start = position >> 3
+        word = int.from_bytes(padded[start:start + 5], "big")
+        return (word >> (40 - (position & 7) - size)) & ((1 << size) - 1)
+
+    if total < 53 or read(0, 32) != count:
+        return None
+    word = read(32, 5) + 1
+    sizes = [read(37 + 4 * k, 4) + 1 for k in range(4)]
+    if word > 8:
+        return None
+    weights = (1 << np.arange(word - 1, -1, -1)).astype(np.uint16)
+    out = np.zeros(count, dtype=np.uint8)
+    position, i = 53, 0
+    while i < count:
+        if position + 3 > total:
+            return None
+        repeat = bits[position]
+        size = sizes[read(position + 1, 2)]
+        position += 3
+        if position + size > total:
+            return None
+        j = i + 1 + read(position, size)
+        position += size
+        if j > count:
+            return None
+        n = 1 if repeat else j - i
+        if position + n * word > total:
+            return None
+        if repeat:
+            out[i:j] = read(position, word)
+        else:
+            out[i:j] = bits[position:position + n * word].reshape(n, word) @ weights
+        position += n * word
+        i = j
+    return out
+
+
+def brush_shape(where: str, value: dict, width: int, height: int):
+    """The pixels of a brush region (its RLE of the image's RGBA pixels: alpha > 0) as
+    polygons (their edges drawn ``MASK_INSET`` inside); None when it has none."""
+    from affine import Affine
+    from rasterio.features import shapes
+
+    rle = value.get("rle")
+    if value.get("format", "rle") != "rle" or not isinstance(rle, list) or not rle:
+        raise InputError(f"{where} is a brush region without an RLE (format 'rle', rle [...])."
+                         " Fix or remove it.")
+    try:
+        array = np.asarray(rle)
+    except (ValueError, OverflowError):
+        array = np.zeros(0, dtype=object)
+    if (array.ndim != 1 or array.dtype.kind not in "iu" or array.min() < 0
+            or array.max() > 255):
+        raise InputError(f"{where} has an RLE that is not a list of bytes (0-255). Fix or "
+                         "remove it.")
+    count = width * height * 4
+    values = decode_rle(array.astype(np.uint8).tobytes(), count)
+    if values is None:
+        raise InputError(f"{where} has a broken RLE (not Label Studio's encoding of "
+                         f"{width}x{height} RGBA pixels: cut short, or of another size). "
+                         "Fix or remove it.")
+    mask = values[3::4].reshape(height, width) > 0
+    columns = np.flatnonzero(mask.any(axis=0))
+    if not len(columns):
+        return None
+    first, last = int(columns[0]), int(columns[-1]) + 1
+    part = np.ascontiguousarray(mask[:, first:last]).astype(np.uint8)
+    polygons = [shapely.geometry.shape(g) for g, _ in shapes(
+        part, mask=part.astype(bool), transform=Affine.translation(first, 0))]
+    return shapely.buffer(shapely.union_all(polygons), -MASK_INSET, join_style="mitre")
+
+
+def _say_left_out(path: Path, found: list, attribute: str, what: str, why: str) -> None:
+    hits = [(f, getattr(f, attribute)) for f in found if getattr(f, attribute)]
+    if not hits:
+        return
+    count = sum(len(places) for _, places in hits)
+    first, places = hits[0]
+    warnings.warn(f"{path}: {count} {what}{'s' if count > 1 else ''} "
+                  f"{'were' if count > 1 else 'was'} left out ({url_name(first.image_path)} "
+                  f"{places[0]}{' first' if count > 1 else ''}): {why}.", GeotileWarning,
+                  stacklevel=3)
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."

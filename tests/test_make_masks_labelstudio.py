@@ -1,0 +1,310 @@
+"""make-masks with Label Studio's JSON and JSON_MIN exports as LABELS
+(geotile.labelstudio_labels): regions in percent of each task's image, paired by the
+image URL's file name, burnt by the pixel-centre rule (ellipses and brush masks pixel
+exact); the annotation chosen, predictions never labels; the refusals (nothing written)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from geotile.labelstudio_labels import decode_rle
+from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
+from tests.pixel_label_files import plain_png, read_mask
+
+W, H = 640, 480
+ROWS, COLS = np.mgrid[0:H, 0:W]
+X, Y = COLS + 0.5, ROWS + 0.5
+
+POLYGON = [[5.3, 4.1], [30.2, 6.7], [25.9, 30.4], [7.7, 27.2]]  # percent
+RECTANGLE = {"x": 10, "y": 50, "width": 20, "height": 12.5, "rotation": 0}
+TURNED = {"x": 60, "y": 10, "width": 15, "height": 10, "rotation": 30}
+ELLIPSE = {"x": 70, "y": 60, "radiusX": 8.3, "radiusY": 12.1, "rotation": 25}
+BRUSH = np.zeros((H, W), bool)
+BRUSH[300:340, 400:470] = True
+BRUSH[320:330, 420:430] = False
+
+
+def encode_rle(values: np.ndarray) -> list[int]:
+    """Label Studio's brush RLE (thi.ng rle-pack) of uint8 ``values``: repeat chunks only."""
+    bits = [f"{len(values):032b}", f"{8 - 1:05b}", "".join(f"{s - 1:04b}" for s in
+                                                           (3, 4, 8, 16))]
+    change = np.flatnonzero(np.diff(values.astype(np.int16))) + 1
+    starts = np.concatenate(([0], change))
+    ends = np.concatenate((change, [len(values)]))
+    for start, end in zip(starts, ends, strict=True):
+        while start < end:
+            n = min(end - start, 1 << 16)
+            bits.append(f"111{n - 1:016b}{int(values[start]):08b}")
+            start += n
+    text = "".join(bits)
+    text += "0" * (-len(text) % 8)
+    return [int(text[i:i + 8], 2) for i in range(0, len(text), 8)]
+
+
+def _brush_rle(mask=BRUSH) -> list[int]:
+    return encode_rle(np.repeat(mask.ravel().astype(np.uint8) * 255, 4))
+
+
+def _result(kind, value, label, rid="r", **extra) -> dict:
+    key = kind if kind.endswith("labels") else None
+    value = {**value, **({key: [label]} if key and label is not None else {})}
+    return {"id": rid, "type": kind, "from_name": "label", "to_name": "image",
+            "original_width": W, "original_height": H, "image_rotation": 0, "value": value,
+            **extra}
+
+
+def _regions() -> list[dict]:
+    return [
+        _result("polygonlabels", {"points": POLYGON, "closed": True}, "Building", "a"),
+        _result("rectangle", RECTANGLE, None, "b"),
+        {"id": "b", "type": "labels", "from_name": "tag", "to_name": "image",
+         "value": {**RECTANGLE, "labels": ["Car"]}},
+        _result("rectanglelabels", TURNED, "Car", "c"),
+        _result("ellipselabels", ELLIPSE, "Tree", "d"),
+        _result("brushlabels", {"format": "rle", "rle": _brush_rle()}, "Building", "e"),
+        _result("keypointlabels", {"x": 3, "y": 3, "width": 1}, "Pole", "f"),
+        {"id": "g", "type": "choices", "from_name": "weather", "to_name": "image",
+         "value": {"choices": ["Sunny"]}},
+    ]
+
+
+def _expected() -> np.ndarray:
+    """Building 1, Car 2, Tree 3; later regions on top."""
+    out = np.zeros((H, W), np.uint8)
+    points = np.array(POLYGON) * [W / 100, H / 100]
+    out[shapely.contains_xy(shapely.Polygon(points), X, Y)] = 1
+    out[(COLS >= 64) & (COLS <= 191) & (ROWS >= 240) & (ROWS <= 299)] = 2  # 10%+20% of 640
+    x, y, w, h = 0.60 * W, 0.10 * H, 0.15 * W, 0.10 * H
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    corners = [(x, y), (x + w * c, y + w * s), (x + w * c - h * s, y + w * s + h * c),
+               (x - h * s, y + h * c)]
+    out[shapely.contains_xy(shapely.Polygon(corners), X, Y)] = 2
+    cx, cy, rx, ry = 0.7 * W, 0.6 * H, 0.083 * W, 0.121 * H
+    c, s = math.cos(math.radians(25)), math.sin(math.radians(25))
+    dx, dy = X - cx, Y - cy
+    out[((dx * c + dy * s) / rx) ** 2 + ((dy * c - dx * s) / ry) ** 2 <= 1] = 3
+    out[BRUSH] = 1
+    return out
+
+
+def _task(image, result, task_id=7, annotations=None, predictions=()) -> dict:
+    if annotations is None:
+        annotations = [{"id": 100 + task_id, "was_cancelled": False, "ground_truth": False,
+                        "result": result, "updated_at": "2026-01-05T10:00:00Z"}]
+    return {"id": task_id, "data": {"image": image}, "annotations": annotations,
+            "predictions": list(predictions)}
+
+
+def _export(path: Path, tasks) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(tasks))
+    return path
+
+
+def _png(path, width=W, height=H):
+    return plain_png(path, width, height)
+
+
+def test_each_region_type_pixel_exact(tmp_path, run_cli):
+    """Polygon, plain rectangle with its Labels result, turned rectangle, turned ellipse
+    (pixel centres inside) and brush mask (exactly its pixels) at their percents of the
+    image; the keypoint and the choice left out with one warning counting them."""
+    export = _export(tmp_path / "project-1-at-2026.json",
+                     [_task("/data/upload/1/8a9b7c1d-img_001.png", _regions())])
+    image = _png(tmp_path / "images" / "img_001.png")
+    result = run_cli("make-masks", export, image, "-o", tmp_path / "m.tif", "--json")
+    assert result.exit_code == 0, result.output
+    mask, profile, tags, _ = read_mask(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, _expected())
+    assert profile["transform"].is_identity and profile["crs"] is None
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "Building", "Car", "Tree"]
+    (summary,) = json.loads(result.stdout)["masks"]
+    assert summary["features"] == 5 and summary["labels"] == str(export)
+    left_out = [line for line in result.stderr.splitlines() if "left out" in line]
+    assert len(left_out) == 1 and "2 results were left out" in left_out[0], result.stderr
+
+
+def test_the_percent_rectangle_covers_columns_64_to_191():
+    """x=10%, width=20% of 640 px: columns 64..191 exactly (pixel centres 64.5..191.5)."""
+    from geotile.labelstudio_labels import _geometry
+
+    box = _geometry("t", "rectangle", {"x": 10, "y": 0, "width": 20, "height": 100}, W, H)
+    inside = shapely.contains_xy(box, X, Y)
+    assert np.flatnonzero(inside[0]).tolist() == list(range(64, 192))
+
+
+def test_json_min_gives_the_same_mask_on_a_georeferenced_image(tmp_path, run_cli):
+    """JSON_MIN (regions by from_name, their types dropped) and a GeoTIFF: the same pixels,
+    on the image's grid."""
+    regions = [r for r in _regions() if r["type"] != "labels"]
+    regions[1] = _result("rectanglelabels", RECTANGLE, "Car", "b")
+    record = {"image": "s3://bucket/scenes/img_001.tif", "id": 7, "annotator": 1,
+              "annotation_id": 107, "created_at": "", "updated_at": "", "lead_time": 3.0}
+    for region in regions:
+        if region["type"] != "choices":
+            value = {**region["value"], "original_width": W, "original_height": H}
+            record.setdefault(region["from_name"], []).append(value)
+    record["weather"] = "Sunny"
+    export = _export(tmp_path / "min.json", [record])
+    image = write_raster(tmp_path / "img_001.tif", np.ones((1, H, W), np.uint8), crs=UTM_CRS)
+    result = run_cli("make-masks", export, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask, profile, _, _ = read_mask(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, _expected())
+    assert profile["crs"] == UTM_CRS
+    assert "class ids by name: 1 Building, 2 Car, 3 Tree" in result.stdout
+
+
+def test_urls_pair_by_name_workers_and_resume_give_the_same_masks(tmp_path, run_cli):
+    """Uploads (prefix), local files (?d=), http URLs; an image nobody labelled in the
+    export but not given is left alone; --workers 2 and --resume: byte-identical masks."""
+    house = [_result("polygonlabels", {"points": POLYGON}, "Building")]
+    car = [_result("rectanglelabels", RECTANGLE, "Car")]
+    export = _export(tmp_path / "e.json", [
+        _task("/data/upload/3/0a1b2c3d-a.png", house, 1),
+        _task("/data/local-files/?d=photos/b%20c.png", car, 2),
+        _task("https://host/x/d.png?X-Amz-Signature=1", [], 3),
+        _task("/data/upload/3/e.png", car, 4, annotations=[])])
+    images = [_png(tmp_path / "i" / "a.png"), _png(tmp_path / "i" / "b c.png"),
+              _png(tmp_path / "i" / "d.png")]
+    result = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'one'}/")
+    assert result.exit_code == 0, result.output
+    assert "1 of 3 images have no region to burn" in result.stdout
+    assert not read_mask(tmp_path / "one" / "d.tif")[0].any()
+    assert (read_mask(tmp_path / "one" / "b c.tif")[0] == 2).sum() == 128 * 60
+    result = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'two'}/",
+                     "--workers", "2")
+    assert result.exit_code == 0, result.output
+    for name in ("a.tif", "b c.tif", "d.tif"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    result = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'one'}/", "--resume",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    assert all(m.get("skipped") for m in json.loads(result.stdout)["masks"])
+
+
+def _annotation(aid, result, **flags) -> dict:
+    return {"id": aid, "was_cancelled": False, "ground_truth": False, "result": result,
+            **flags}
+
+
+def test_the_ground_truth_annotation_is_taken_cancelled_ones_never(tmp_path, run_cli):
+    house = [_result("polygonlabels", {"points": POLYGON}, "Building")]
+    car = [_result("rectanglelabels", RECTANGLE, "Car")]
+    image = _png(tmp_path / "a.png")
+    for number, chosen, expected in [
+            (1, [_annotation(1, car), _annotation(2, house, ground_truth=True)], 1),
+            (2, [_annotation(1, car, was_cancelled=True), _annotation(2, house)], 1)]:
+        export = _export(tmp_path / f"{number}.json", [_task("a.png", None, 5, chosen)])
+        result = run_cli("make-masks", export, image, "-o", tmp_path / f"{number}.tif")
+        assert result.exit_code == 0, result.output
+        assert set(np.unique(read_mask(tmp_path / f"{number}.tif")[0])) == {0, expected}
+
+
+def _refused(tmp_path, run_cli, tasks, *fragments, image_size=(W, H), options=()):
+    export = _export(tmp_path / "e.json", tasks)
+    images = [_png(tmp_path / "i" / "ok.png"), _png(tmp_path / "i" / "a.png", *image_size)]
+    tasks.append(_task("ok.png", [_result("polygonlabels", {"points": POLYGON}, "B")], 99))
+    _export(export, tasks)
+    result = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'out'}/", *options)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+HOUSE = _result("polygonlabels", {"points": POLYGON}, "Building")
+
+
+@pytest.mark.parametrize("tasks, fragments", [
+    ([_task("a.png", None, annotations=[_annotation(1, [HOUSE]), _annotation(2, [])])],
+     ("task 7 (a.png)", "2 annotations", "ground truth")),
+    ([_task("a.png", None, annotations=[], predictions=[{"result": [HOUSE]}])],
+     ("task 7 (a.png)", "no annotation", "prediction", "nobody labelled")),
+    ([_task("a.png", None, annotations=[_annotation(1, [HOUSE], was_cancelled=True)])],
+     ("task 7", "cancelled")),
+    ([_task("b.png", [HOUSE])], ("a.png", "e.json", "no task's image is named 'a.png'")),
+    ([_task("a.png", [HOUSE], 1), _task("/data/upload/1/a.png", [HOUSE], 2)],
+     ("a.png", "2 tasks", "ids 1, 2")),
+    ([_task("a.png", [{**HOUSE, "image_rotation": 90}])], ("result[0]", "image_rotation")),
+    ([_task("a.png", [_result("polygonlabels", {"points": POLYGON, "polygonlabels":
+                                                ["Building", "Roof"]}, None)])],
+     ("result[0]", "2 labels", "Building, Roof")),
+    ([_task("a.png", [_result("polygon", {"points": POLYGON}, None)])],
+     ("result[0]", "label")),
+    ([_task("a.png", [_result("cuboidlabels", {}, "x")])], ("result[0]", "'cuboidlabels'")),
+    ([_task("a.png", [_result("polygonlabels", {"points": [[1, 1], [2, 2]]}, "B")])],
+     ("result[0]", "3 [x, y]")),
+    ([_task("a.png", [_result("polygonlabels", {"points": [[1, 1], [2, 1e300], [3, 1]]},
+                              "B")])], ("result[0]", "percent")),
+    ([_task("a.png", [_result("ellipselabels", {**ELLIPSE, "radiusX": 1e12}, "B")])],
+     ("result[0]", "radiusX", "percent")),
+    ([_task("a.png", [_result("rectanglelabels", {**RECTANGLE, "x": 10 ** 400}, "B")])],
+     ("result[0]", "finite")),
+    ([_task("a.png", [_result("brushlabels", {"format": "rle", "rle": [1, 2, 3]}, "B")])],
+     ("result[0]", "broken RLE")),
+    ([_task("a.png", [_result("brushlabels", {"format": "rle", "rle": encode_rle(
+        np.zeros(2 * W * H * 4, np.uint8))}, "B")])], ("result[0]", "broken RLE", "640x480")),
+    ([_task("a.png", [_result("brushlabels", {"format": "rle", "rle": [1, "x"]}, "B")])],
+     ("result[0]", "bytes")),
+])
+def test_refusals_in_one_line_nothing_written(tmp_path, run_cli, tasks, fragments):
+    _refused(tmp_path, run_cli, tasks, *fragments)
+
+
+def test_a_size_other_than_the_image_is_refused(tmp_path, run_cli):
+    _refused(tmp_path, run_cli, [_task("a.png", [HOUSE])], "a.png", "e.json", "320x480",
+             "640x480", "original_width", image_size=(320, H))
+    old = {k: v for k, v in HOUSE.items() if k not in ("original_width", "original_height")}
+    export = _export(tmp_path / "old.json", [_task("a.png", [old])])
+    result = run_cli("make-masks", export, tmp_path / "i" / "a.png", "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output  # no size given: the image's, percent of it
+    points = np.array(POLYGON) * [320 / 100, H / 100]
+    expected = shapely.contains_xy(shapely.Polygon(points), X[:, :320], Y[:, :320])
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+
+
+@pytest.mark.parametrize("option", [("--class-field", "label"), ("--layer", "x")])
+def test_options_of_other_labels_are_refused(tmp_path, run_cli, option):
+    _refused(tmp_path, run_cli, [_task("a.png", [HOUSE])], "Label Studio", option[0],
+             options=option)
+
+
+def test_other_commands_say_make_masks_takes_it(tmp_path, run_cli):
+    export = _export(tmp_path / "e.json", [_task("a.png", [HOUSE])])
+    image = write_raster(tmp_path / "img.tif", np.ones((1, 40, 40), np.uint8))
+    result = run_cli("tile", image, "--labels", export, "-o", tmp_path / "p", "--size", "16")
+    assert_one_line_error(result, "e.json", "Label Studio", "make-masks")
+
+
+def _sdk_brush():
+    """label_studio_sdk's converter/brush.py (numpy only), None where it is not installed."""
+    spec = importlib.util.find_spec("label_studio_sdk")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "converter" / "brush.py"
+    module_spec = importlib.util.spec_from_file_location("_ls_brush", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def test_decode_rle_matches_label_studio_sdk_on_random_masks():
+    brush = _sdk_brush()
+    if brush is None:
+        pytest.skip("label_studio_sdk not installed")
+    rng = np.random.default_rng(3)
+    for height, width in ((7, 9), (64, 50), (300, 411)):
+        alpha = (rng.random((height, width)) < 0.3) * rng.integers(1, 256, (height, width))
+        values = np.repeat(alpha.ravel().astype(np.uint8), 4)
+        rle = brush.encode_rle(values)
+        np.testing.assert_array_equal(decode_rle(bytes(rle), values.size),
+                                      brush.decode_rle(rle))
+        np.testing.assert_array_equal(decode_rle(bytes(rle), values.size), values)
+        ours = encode_rle(values)
+        np.testing.assert_array_equal(brush.decode_rle(ours), values)
