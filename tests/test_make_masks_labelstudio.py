@@ -308,3 +308,30 @@ def test_decode_rle_matches_label_studio_sdk_on_random_masks():
         np.testing.assert_array_equal(decode_rle(bytes(rle), values.size), values)
         ours = encode_rle(values)
         np.testing.assert_array_equal(brush.decode_rle(ours), values)
+
+
+def test_ellipses_burn_exactly_the_pixel_centres_inside_them():
+    """GDAL burns each turned ellipse's polygon as exactly the pixels whose centre is inside
+    or on the ellipse (centres on its outline included); --all-touched burns at least
+    those."""
+    from rasterio.features import rasterize
+
+    from geotile.labelstudio_labels import ellipse
+
+    rng = np.random.default_rng(5)
+    rows, cols = np.mgrid[0:100, 0:100] + 0.5
+    for number in range(60):
+        cx, cy = rng.uniform(10, 90, 2)
+        rx, ry = rng.uniform(0.3, 30, 2)
+        degrees = rng.uniform(0, 360)
+        if number % 10 == 0:  # pixel centres on the outline
+            cx, cy, rx, ry = 50.5, 50.5, 10.0, 5.0
+        c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+        dx, dy = cols - cx, rows - cy
+        truth = ((dx * c + dy * s) / rx) ** 2 + ((dy * c - dx * s) / ry) ** 2 <= 1
+        shape = ellipse(cx, cy, rx, ry, degrees)
+        burnt = rasterize([(shape, 1)], out_shape=(100, 100), dtype="uint8").astype(bool)
+        np.testing.assert_array_equal(burnt, truth)
+        touched = rasterize([(shape, 1)], out_shape=(100, 100), dtype="uint8",
+                            all_touched=True).astype(bool)
+        assert (touched >= truth).all()
