@@ -118,18 +118,37 @@ def coco_truth(coco, grids: list) -> list[ImageTruth]:
     from geotile.masks import _coco_frames
     from geotile.raster import open_raster
 
-    by_stem = {Path(name).stem: name for name in coco.by_name}
+    by_stem: dict[str, list[str]] = {}
+    for name in coco.by_name:
+        by_stem.setdefault(Path(name).stem, []).append(name)
     entries = []
     for grid in grids:
         with open_raster(input_path(grid)) as src:
             size = src.width, src.height
-        stem = image_stem(grid, set(by_stem))
-        entries.append(image_entry(coco, grid, *size, name=by_stem.get(stem)))
+        entries.append(image_entry(coco, grid, *size, name=_coco_name(coco, grid, by_stem)))
     mapping = coco.class_map
     several = len(set(mapping.values())) > 1
     return [ImageTruth(image, coco.path, crs, labels, frame, names, CATEGORY, mapping, several)
             for image, labels, crs, frame, names in _coco_frames(coco, grids, mapping,
                                                                  entries)]
+
+
+def _coco_name(coco, grid, by_stem: dict[str, list[str]]) -> str | None:
+    """The COCO file name ``grid`` names: its stem when that is a full name (x.jpg.tif),
+    else the one name of its image's stem (None: none); InputError when the stem is of
+    several images (x.jpg and x.png), which it cannot tell apart."""
+    from geotile.input_paths import input_path
+
+    own = input_path(grid).stem
+    if own in coco.by_name:
+        return own
+    stem = image_stem(grid, set(by_stem))
+    names = sorted(by_stem.get(stem, []))
+    if len(names) > 1:
+        raise InputError(f"{grid}: {coco.path} lists {', '.join(names[:-1])} and {names[-1]}, "
+                         f"all of stem {stem!r}, so its name fits each. Name the prediction "
+                         f"after one image's full name ({names[0]}.tif).")
+    return names[0] if names else None
 
 
 def yolo_truth(truth, grids: list) -> list[ImageTruth]:

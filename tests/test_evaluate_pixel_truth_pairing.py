@@ -1,0 +1,67 @@
+"""evaluate against truth in each image's pixels: how predictions pair with the COCO, YOLO
+or Labelme images (ambiguous stems, images left without a prediction, a vector prediction
+named after another image), options that do not apply."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from tests.conftest import assert_one_line_error
+
+H, W = 40, 50
+SQUARE = [10, 10, 30, 10, 30, 30, 10, 30]
+
+
+def _coco(path, names, annotated=(1,)):
+    document = {
+        "images": [{"id": i + 1, "file_name": n, "width": W, "height": H}
+                   for i, n in enumerate(names)],
+        "annotations": [{"id": k + 1, "image_id": i, "category_id": 1, "iscrowd": 0,
+                         "segmentation": [SQUARE]} for k, i in enumerate(annotated)],
+        "categories": [{"id": 1, "name": "building"}],
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _classes(path, value=1):
+    """A plain class raster: the square (400 px) of ``value``."""
+    array = np.zeros((H, W), np.uint8)
+    array[10:30, 10:30] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=W, height=H, count=1,
+                       dtype="uint8") as dst:
+        dst.write(array[None])
+    return path
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("names", [("x.jpg", "x.png"), ("x.png", "x.jpg")])
+def test_two_images_of_one_stem_are_refused_not_picked(tmp_path, run_cli, names):
+    """x.jpg (annotated) and x.png (not) in one COCO file: x.tif names either; the score of
+    whichever was picked (F1 1 or 0) would be a guess."""
+    truth = _coco(tmp_path / "annotation.json", names)
+    pred = _classes(tmp_path / "x.tif")
+    assert_one_line_error(run_cli("evaluate", pred, truth), "x.tif", "x.jpg", "x.png")
+    folder = tmp_path / "pred"
+    _classes(folder / "x.tif")
+    assert_one_line_error(run_cli("evaluate", folder, truth), "x.tif", "x.jpg", "x.png")
+
+
+def test_a_prediction_named_with_the_image_s_full_name_pairs(tmp_path, run_cli):
+    """x.jpg.tif names x.jpg alone (x.png beside it): scored against x.jpg's square."""
+    truth = _coco(tmp_path / "annotation.json", ("x.jpg", "x.png"))
+    scores = _json(run_cli("evaluate", _classes(tmp_path / "x.jpg.tif"), truth, "--json"))
+    assert scores["classes"][1]["support"] == 400
+    assert scores["classes"][1]["iou"] == 1.0
+    empty = _json(run_cli("evaluate", _classes(tmp_path / "x.png.tif"), truth, "--json"))
+    assert empty["classes"][1]["support"] == 0
+    assert empty["classes"][1]["predicted"] == 400
