@@ -17,6 +17,7 @@ Formats read into a :class:`geotile.labelme_labels.Labelme` take :func:`labelme_
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, replace
@@ -25,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import InputError, UsageError
+
+log = logging.getLogger(__name__)
 
 #: what may follow an image's stem in its prediction's name
 PREDICTION_SUFFIXES = ("_pred", "-pred", "_prediction", "_predictions", "_probabilities",
@@ -47,6 +50,9 @@ class ImageTruth:
     category: str  # the field of the class names
     mapping: dict[str, int] | None
     several: bool
+    #: the truth's name of the image: its COCO file_name or its label file (None: a YOLO
+    #: negative image, or one file of several images' shapes)
+    entry: str | None = None
 
 
 def is_pixel_truth(truth, layer: str | None = None) -> bool:
@@ -85,18 +91,28 @@ def _stand_in(path, known: set[str] | None) -> Path:
 def read_pixel_truth(truth, grids: list) -> list[ImageTruth]:
     """Each raster of ``grids``' instances of TRUTH, every one found, of its size and placed
     before anything is scored (make-masks' checks, one line each)."""
+    return _read(truth, grids)[0]
+
+
+def _read(truth, grids: list) -> tuple[list[ImageTruth], list[str] | None]:
+    """:func:`read_pixel_truth`, and the images TRUTH lists (``entry`` names: COCO file
+    names, label files; None for one Labelme file)."""
     from geotile.coco_labels import read_coco
     from geotile.labelme_labels import is_labelme_labels, read_labelme
-    from geotile.yolo_labels import is_yolo_labels
+    from geotile.yolo_labels import is_yolo_labels, label_files
 
     coco = read_coco(truth)
     if coco is not None:
-        return coco_truth(coco, grids)
+        return coco_truth(coco, grids), [e["file_name"] for found in coco.by_name.values()
+                                         for e in found]
     if is_yolo_labels(truth):
-        return yolo_truth(truth, grids)
+        return yolo_truth(truth, grids), [str(f) for f in label_files(truth) or []]
     if is_labelme_labels(truth):
+        from geotile.label_folders import label_files as labelme_files
+
         known = _label_stems(truth)
-        return labelme_truth(read_labelme(truth, [_stand_in(g, known) for g in grids]), grids)
+        truths = labelme_truth(read_labelme(truth, [_stand_in(g, known) for g in grids]), grids)
+        return truths, None if known is None else [str(f) for f in labelme_files(truth)]
     raise InputError(f"{truth}: no COCO, YOLO or Labelme labels. Give labels in each "
                      "image's pixels, or vector labels.")
 
@@ -128,9 +144,10 @@ def coco_truth(coco, grids: list) -> list[ImageTruth]:
         entries.append(image_entry(coco, grid, *size, name=_coco_name(coco, grid, by_stem)))
     mapping = coco.class_map
     several = len(set(mapping.values())) > 1
-    return [ImageTruth(image, coco.path, crs, labels, frame, names, CATEGORY, mapping, several)
-            for image, labels, crs, frame, names in _coco_frames(coco, grids, mapping,
-                                                                 entries)]
+    return [ImageTruth(image, coco.path, crs, labels, frame, names, CATEGORY, mapping, several,
+                       entry["file_name"])
+            for (image, labels, crs, frame, names), entry in zip(
+                _coco_frames(coco, grids, mapping, entries), entries, strict=True)]
 
 
 def _coco_name(coco, grid, by_stem: dict[str, list[str]]) -> str | None:
@@ -162,9 +179,9 @@ def yolo_truth(truth, grids: list) -> list[ImageTruth]:
     _refuse_shared_names(yolo)
     several = len(set(yolo.class_map.values())) > 1
     return [ImageTruth(image, source, crs, labels, frame, names, CATEGORY, yolo.class_map,
-                       several)
-            for image, source, crs, labels, (frame, names) in _yolo_frames(
-                yolo, grids, yolo.class_map)]
+                       several, None if file is None else str(file))
+            for (image, source, crs, labels, (frame, names)), file in zip(
+                _yolo_frames(yolo, grids, yolo.class_map), yolo.files, strict=True)]
 
 
 def labelme_truth(labelme, grids: list) -> list[ImageTruth]:
@@ -174,8 +191,9 @@ def labelme_truth(labelme, grids: list) -> list[ImageTruth]:
     from geotile.masks import _labelme_frames
 
     check_images(labelme, grids)
+    shared = len(set(labelme.files)) < len(labelme.files)  # one file of several images
     return [ImageTruth(image, source, crs, labels, frame, names, CATEGORY, None,
-                       len([i for i in names if i]) > 1)
+                       len([i for i in names if i]) > 1, None if shared else str(source))
             for image, source, crs, labels, (frame, names) in _labelme_frames(
                 labelme, grids, None)]
 
@@ -295,7 +313,14 @@ def _folder(prediction, truth, threshold, progress):
     if not rasters:
         raise InputError(f"{prediction}: no prediction rasters. Give a folder of rasters "
                          "(predict's), or one vector file with --image.")
-    truths = read_pixel_truth(truth, rasters)
+    truths, listed = _read(truth, rasters)
+    _refuse_shared_images(truths)
+    unpaired = _unpaired(listed, truths)
+    if unpaired:
+        from geotile.folder_pairs import _names
+
+        log.warning("left out, no prediction in %s: %d of the images of %s (%s)", prediction,
+                    len(unpaired), truth, _names(unpaired))
     with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
         pairs = {}
         for one in truths:
@@ -303,6 +328,27 @@ def _folder(prediction, truth, threshold, progress):
             burn(one, mask)
             pairs[one.image.stem] = (one.image, mask)
         result = evaluate_folders(prediction, folder, threshold=threshold, progress=progress,
-                                  pairs=FilePairs("raster", pairs))
+                                  pairs=FilePairs("raster", pairs,
+                                                            unpaired_truth=unpaired))
     return replace(result, files={one.image.stem: (str(one.image), str(one.source))
                                   for one in truths})
+
+
+def _refuse_shared_images(truths: list[ImageTruth]) -> None:
+    """InputError naming two predictions of one image (x.tif and x_classes.tif): both
+    scored, the image would count twice."""
+    seen: dict[str, Path] = {}
+    for one in truths:
+        if one.entry is None:
+            continue
+        if one.entry in seen:
+            raise InputError(f"{seen[one.entry]} and {one.image} both name {one.entry} of "
+                             f"{one.source}: leave one prediction of each image in "
+                             f"{one.image.parent}.")
+        seen[one.entry] = one.image
+
+
+def _unpaired(listed: list[str] | None, truths: list[ImageTruth]) -> list[Path]:
+    """The images of ``listed`` (the truth's) no prediction of ``truths`` took."""
+    taken = {one.entry for one in truths}
+    return [Path(name) for name in listed or [] if name not in taken]

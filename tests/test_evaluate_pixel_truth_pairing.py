@@ -65,3 +65,54 @@ def test_a_prediction_named_with_the_image_s_full_name_pairs(tmp_path, run_cli):
     empty = _json(run_cli("evaluate", _classes(tmp_path / "x.png.tif"), truth, "--json"))
     assert empty["classes"][1]["support"] == 0
     assert empty["classes"][1]["predicted"] == 400
+
+
+def test_images_without_a_prediction_are_said_and_listed(tmp_path, run_cli):
+    """COCO lists a.jpg and y/b.jpg, the folder predicts a only: scored on a, and b is left
+    out with a warning and under unpaired (as folders of files leave theirs), not silently."""
+    truth = _coco(tmp_path / "annotation.json", ("a.jpg", "val/b.jpg"), annotated=(1, 2))
+    folder = tmp_path / "pred"
+    _classes(folder / "a.tif")
+    result = run_cli("evaluate", folder, truth, "--json")
+    scores = _json(result)
+    assert scores["images"] == 1
+    assert scores["unpaired"] == {"prediction": [], "truth": ["val/b.jpg"]}
+    assert "b.jpg" in result.stderr and "left out" in result.stderr
+    table = run_cli("evaluate", folder, truth)
+    assert "left out (no partner): 0 predictions, 1 truths" in table.output
+
+
+def test_label_files_without_a_prediction_are_listed(tmp_path, run_cli):
+    """YOLO's and Labelme's label files without a prediction: listed, not scored."""
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for stem in ("a", "c"):
+        (labels / f"{stem}.txt").write_text("0 0.2 0.25 0.6 0.25 0.6 0.75 0.2 0.75\n")
+    folder = tmp_path / "pred"
+    _classes(folder / "a.tif")
+    _classes(folder / "b.tif")  # a negative image: scored, its square an FP
+    scores = _json(run_cli("evaluate", folder, labels, "--json"))
+    assert scores["unpaired"]["truth"] == [str(labels / "c.txt")]
+    assert scores["foreground"] == {**scores["foreground"], "tp": 400, "fp": 400, "fn": 0}
+    shapes = tmp_path / "shapes"
+    shapes.mkdir()
+    for stem in ("a", "c"):
+        (shapes / f"{stem}.json").write_text(json.dumps({
+            "shapes": [{"label": "building", "points": [[10, 10], [30, 30]],
+                        "shape_type": "rectangle"}],
+            "imagePath": f"{stem}.jpg", "imageWidth": W, "imageHeight": H}))
+    (folder / "b.tif").unlink()
+    scores = _json(run_cli("evaluate", folder, shapes, "--json"))
+    assert scores["unpaired"]["truth"] == [str(shapes / "c.json")]
+
+
+def test_two_predictions_of_one_image_are_refused(tmp_path, run_cli):
+    """x.tif (probabilities) and x_classes.tif beside it both name x.jpg: scoring both would
+    count the image twice."""
+    truth = _coco(tmp_path / "annotation.json", ("x.jpg", "y.jpg"))
+    folder = tmp_path / "pred"
+    _classes(folder / "x.tif")
+    _classes(folder / "x_classes.tif")
+    _classes(folder / "y.tif")
+    assert_one_line_error(run_cli("evaluate", folder, truth), "x.tif", "x_classes.tif",
+                          "x.jpg")
