@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.dataset_names import name_key
 from geotile.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,6 @@ def is_pixel_truth(truth, layer: str | None = None) -> bool:
 def image_stem(path, known: set[str] | None) -> str:
     """The stem of the image ``path`` stands for: its own, or without a prediction suffix
     when only that one is ``known`` (None: any is)."""
-    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
 
     stem = name_key(input_path(path).stem)
@@ -119,7 +119,6 @@ def _read(truth, grids: list) -> tuple[list[ImageTruth], list[str] | None]:
 
 def _label_stems(labels) -> set[str] | None:
     """The stems of a folder's label files (None for one file: it names no image)."""
-    from geotile.dataset_names import name_key
     from geotile.label_folders import label_files, label_stem
 
     if Path(os.fspath(labels)).is_file():
@@ -276,7 +275,8 @@ def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
         raise UsageError(f"{truth} is drawn in each image's pixels: give --image IMAGE (the "
                          f"image of {Path(os.fspath(prediction)).name}, or its prediction "
                          "raster) to place it.")
-    (one,) = read_pixel_truth(truth, [image])
+    (one,), listed = _read(truth, [image])
+    _check_named(prediction, one, listed)
     from geotile.object_scores import evaluate_vectors
 
     frame, ignored = truth_polygons(one, class_field)
@@ -287,6 +287,22 @@ def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
                             conf_field=conf_field, prediction_crs=prediction_crs,
                             repair_truth=repair_truth, min_area=min_area, truth_frame=frame,
                             ignored=ignored, in_pixels=in_pixels)
+
+
+def _check_named(prediction, one: ImageTruth, listed: list[str] | None) -> None:
+    """InputError when PREDICTION's name is that of another image of the truth than
+    --image's (a.geojson with --image b.tif): it would be scored against b's instances."""
+    if not listed:
+        return
+    stems = {name: name_key(Path(name.replace("\\", "/")).stem) for name in listed}
+    known = set(stems.values())
+    stem = image_stem(prediction, known)
+    own = stems[one.entry] if one.entry in stems else image_stem(one.image, known)
+    if stem in known and stem != own:
+        named = next(name for name, other in stems.items() if other == stem)
+        raise InputError(f"{prediction}: named after {named} of {one.source}, but --image "
+                         f"{one.image} is {one.entry or one.image.name}. Give --image the "
+                         "prediction's own image (or its prediction raster).")
 
 
 def _check_in_pixels(prediction, prediction_crs, image) -> None:
@@ -302,14 +318,20 @@ def _check_in_pixels(prediction, prediction_crs, image) -> None:
                          "its prediction raster), or a prediction in the image's pixels.")
 
 
+def prediction_rasters(folder) -> list[Path]:
+    """The rasters of a folder of predictions (not hidden ones), sorted by name."""
+    from geotile.input_files import raster_files
+
+    return raster_files(sorted(p for p in Path(folder).iterdir()
+                               if p.is_file() and not p.name.startswith(".")))
+
+
 def _folder(prediction, truth, threshold, progress):
     """Pixel scores of a folder of prediction rasters, each against its image's truth."""
     from geotile.folder_evaluation import evaluate_folders
     from geotile.folder_pairs import FilePairs
-    from geotile.input_files import raster_files
 
-    rasters = raster_files(sorted(p for p in Path(prediction).iterdir()
-                                  if p.is_file() and not p.name.startswith(".")))
+    rasters = prediction_rasters(prediction)
     if not rasters:
         raise InputError(f"{prediction}: no prediction rasters. Give a folder of rasters "
                          "(predict's), or one vector file with --image.")

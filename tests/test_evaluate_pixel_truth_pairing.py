@@ -116,3 +116,38 @@ def test_two_predictions_of_one_image_are_refused(tmp_path, run_cli):
     _classes(folder / "y.tif")
     assert_one_line_error(run_cli("evaluate", folder, truth), "x.tif", "x_classes.tif",
                           "x.jpg")
+
+
+def _square_geojson(path):
+    ring = np.reshape(SQUARE, (-1, 2)).tolist()
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"class": "building"},
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}}]}))
+    return path
+
+
+def test_a_vector_prediction_named_after_another_image_is_refused(tmp_path, run_cli):
+    """a.geojson (vectorize's of a.tif) with --image b's raster: scored against b's truth it
+    would be an FP (F1 0, exit 0); refused. With its own image: a TP."""
+    truth = _coco(tmp_path / "annotation.json", ("a.jpg", "b.jpg"))
+    pred = _square_geojson(tmp_path / "a.geojson")
+    other = _classes(tmp_path / "b.tif")
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--image", other), "a.geojson",
+                          "a.jpg", "b.tif")
+    own = _json(run_cli("evaluate", pred, truth, "--image", _classes(tmp_path / "a.tif"),
+                       "--json"))
+    assert (own["tp"], own["fp"], own["fn"]) == (1, 0, 0)
+    unnamed = _square_geojson(tmp_path / "buildings.geojson")
+    scores = _json(run_cli("evaluate", unnamed, truth, "--image", other, "--json"))
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (0, 1, 0)
+
+
+def test_threshold_of_class_rasters_is_refused_as_for_two_rasters(tmp_path, run_cli):
+    """--threshold changes nothing of class ids: refused, as with a truth raster."""
+    truth = _coco(tmp_path / "annotation.json", ("x.jpg",))
+    with rasterio.open(_classes(tmp_path / "x.tif"), "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES='["background", "building"]')
+    assert_one_line_error(run_cli("evaluate", tmp_path / "x.tif", truth, "--threshold", "0.3"),
+                          "--threshold", code=2)
+    assert_one_line_error(run_cli("evaluate", tmp_path, truth, "--threshold", "0.3"),
+                          "--threshold", code=2)

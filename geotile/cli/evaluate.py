@@ -270,6 +270,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
         _refuse_options(ctx, NOT_FOR_PIXEL_TRUTH, "pixel truth")
         if prediction.is_dir() or is_raster(prediction):
             _refuse_options(ctx, NOT_FOR_RASTERS, "raster predictions")
+            if given(ctx, "threshold"):
+                from geotile.pixel_truth import prediction_rasters
+
+                check_threshold_applies(prediction_rasters(prediction) if
+                                        prediction.is_dir() else [prediction])
         else:
             _refuse_options(ctx, NOT_FOR_POLYGONS, "polygons")
         result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
