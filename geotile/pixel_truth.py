@@ -54,6 +54,8 @@ class ImageTruth:
     #: the truth's name of the image: its COCO file_name or its label file (None: a YOLO
     #: negative image, or one file of several images' shapes)
     entry: str | None = None
+    #: COCO's category id of each class name (None: other truth)
+    category_ids: dict[str, object] | None = None
 
 
 def is_pixel_truth(truth, layer: str | None = None) -> bool:
@@ -143,8 +145,9 @@ def coco_truth(coco, grids: list) -> list[ImageTruth]:
         entries.append(image_entry(coco, grid, *size, name=_coco_name(coco, grid, by_stem)))
     mapping = coco.class_map
     several = len(set(mapping.values())) > 1
+    ids = {name: key for key, name in reversed(coco.categories.items()) if name in mapping}
     return [ImageTruth(image, coco.path, crs, labels, frame, names, CATEGORY, mapping, several,
-                       entry["file_name"])
+                       entry["file_name"], ids)
             for (image, labels, crs, frame, names), entry in zip(
                 _coco_frames(coco, grids, mapping, entries), entries, strict=True)]
 
@@ -267,6 +270,7 @@ def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
             raise UsageError(f"{prediction} is a raster on its image's grid: leave out "
                              "--image.")
         (one,) = read_pixel_truth(truth, [prediction])
+        _warn_unnamed([prediction], one)
         with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
             mask = Path(folder) / f"{Path(one.image).stem}.tif"
             burn(one, mask)
@@ -337,6 +341,7 @@ def _folder(prediction, truth, threshold, progress):
                          "(predict's), or one vector file with --image.")
     truths, listed = _read(truth, rasters)
     _refuse_shared_images(truths)
+    _warn_unnamed(rasters, truths[0])
     unpaired = _unpaired(listed, truths)
     if unpaired:
         from geotile.folder_pairs import _names
@@ -374,3 +379,28 @@ def _unpaired(listed: list[str] | None, truths: list[ImageTruth]) -> list[Path]:
     """The images of ``listed`` (the truth's) no prediction of ``truths`` took."""
     taken = {one.entry for one in truths}
     return [Path(name) for name in listed or [] if name not in taken]
+
+
+def _warn_unnamed(rasters: list, one: ImageTruth) -> None:
+    """Warn when ``rasters`` name no classes while ``one``'s COCO file numbers its classes
+    other than by category id (1, 3, 7): their ids are taken as make-masks numbers them."""
+    from geotile.raster import open_raster
+    from geotile.raster_kinds import raster_kind
+
+    ids = one.category_ids or {}
+    if not one.several or all(one.mapping.get(name) == key for name, key in ids.items()):
+        return
+    unnamed = []
+    for path in rasters:
+        with open_raster(path) as src:
+            if raster_kind(src).names is None:
+                unnamed.append(Path(os.fspath(path)).name)
+    if unnamed:
+        shown = ", ".join(unnamed[:3]) + (f" and {len(unnamed) - 3} more" if len(unnamed) > 3
+                                          else "")
+        log.warning("%s name%s no classes: %s ids are taken as make-masks numbers %s's classes "
+                    "(%s), not as its category ids %s. Give the predictions class names "
+                    "(predict writes its model's), or those ids.", shown,
+                    "s" if len(unnamed) == 1 else "", "its" if len(unnamed) == 1 else "their",
+                    one.source, ", ".join(f"{n} {i}" for n, i in one.mapping.items()),
+                    ", ".join(str(ids[n]) for n in one.mapping if n in ids))

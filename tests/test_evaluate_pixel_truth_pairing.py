@@ -151,3 +151,60 @@ def test_threshold_of_class_rasters_is_refused_as_for_two_rasters(tmp_path, run_
                           "--threshold", code=2)
     assert_one_line_error(run_cli("evaluate", tmp_path, truth, "--threshold", "0.3"),
                           "--threshold", code=2)
+
+
+def _multi_class(path):
+    """building (category 1), road (3) and tree (7): a 10x10 square each along the top."""
+    categories = [{"id": 1, "name": "building"}, {"id": 3, "name": "road"},
+                  {"id": 7, "name": "tree"}]
+    annotations = [{"id": k + 1, "image_id": 1, "category_id": c["id"], "iscrowd": 0,
+                    "segmentation": [[20 * k, 0, 20 * k + 10, 0, 20 * k + 10, 10, 20 * k, 10]]}
+                   for k, c in enumerate(categories)]
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "m.jpg", "width": W,
+                                            "height": H}],
+                                "annotations": annotations, "categories": categories}))
+    return path
+
+
+def _raster(path, values, names=None):
+    """The three squares of ``values`` (building's, road's, tree's) and, with ``names``,
+    predict's tags; 4 at 20:30 (a fourth class)."""
+    array = np.zeros((H, W), np.uint8)
+    for k, value in enumerate(values):
+        array[0:10, 20 * k:20 * k + 10] = value
+    array[20:30, 0:10] = 4 if names else 0
+    with rasterio.open(path, "w", driver="GTiff", width=W, height=H, count=1,
+                       dtype="uint8") as dst:
+        dst.write(array[None])
+        if names:
+            dst.update_tags(GEOTILE_OUTPUT="class", GEOTILE_CLASS_NAMES=json.dumps(names))
+    return path
+
+
+def test_classes_pair_by_name_with_predict_s_names(tmp_path, run_cli):
+    """A model's classes in its own order (tree 1, road 2, building 3, car 4): each truth
+    class found by name (IoU 1); car, which the truth lacks, is a class of its own whose
+    pixels are background's errors."""
+    truth = _multi_class(tmp_path / "annotation.json")
+    pred = _raster(tmp_path / "m.tif", (3, 2, 1),
+                   ["background", "tree", "road", "building", "car"])
+    result = run_cli("evaluate", pred, truth, "--json")
+    scores = {c["class"]: c for c in _json(result)["classes"]}
+    assert [scores[n]["iou"] for n in ("building", "road", "tree")] == [1.0, 1.0, 1.0]
+    assert (scores["car"]["predicted"], scores["car"]["support"]) == (100, 0)
+    assert scores["background"]["recall"] == 1 - 100 / (H * W - 300)
+    assert "category" not in result.stderr
+
+
+def test_unnamed_ids_against_category_ids_with_gaps_are_warned_of(tmp_path, run_cli):
+    """Ids 1, 3, 7 (the COCO category ids) in a raster naming no classes: scored as the
+    classes make-masks numbers 1, 2, 3 (road and tree IoU 0), so a warning says which."""
+    truth = _multi_class(tmp_path / "annotation.json")
+    result = run_cli("evaluate", _raster(tmp_path / "m.tif", (1, 3, 7)), truth, "--json")
+    scores = {c["class"]: c for c in _json(result)["classes"]}
+    assert (scores["building"]["iou"], scores["road"]["iou"]) == (1.0, 0.0)
+    assert "building 1, road 2, tree 3" in result.stderr
+    assert "category ids 1, 3, 7" in result.stderr
+    quiet = run_cli("evaluate", _raster(tmp_path / "m.tif", (1, 2, 3)), truth, "--json")
+    assert _json(quiet)["mean_iou"] == 1.0  # make-masks' ids: right, still said
+    assert "category ids" in quiet.stderr
