@@ -370,18 +370,20 @@ def _apply_min_area(pred_frame, truth_frame, min_area: float):
         return pred_frame, truth_frame
     areas = square_metres(truth_frame) if len(truth_frame) else np.zeros(0)
     kept_truth = truth_frame[areas >= min_area]
+    unit = "m^2" if truth_frame.crs is not None else "px^2"  # an image's pixels: px
     if len(truth_frame) and not len(kept_truth):
         from geotile.errors import GeotileWarning
 
-        warnings.warn(f"--min-area {min_area:g} m^2 leaves out all {len(truth_frame)} truth "
-                      f"polygons (the largest is {areas.max():.4g} m^2): the scores are of "
-                      "nothing. Give --min-area in m^2.", GeotileWarning, stacklevel=3)
+        warnings.warn(f"--min-area {min_area:g} {unit} leaves out all {len(truth_frame)} "
+                      f"truth polygons (the largest is {areas.max():.4g} {unit}): the scores "
+                      f"are of nothing. Give --min-area in {unit}.", GeotileWarning,
+                      stacklevel=3)
     kept_pred = pred_frame[square_metres(pred_frame) > min_area] if len(pred_frame) \
         else pred_frame
     dropped = len(truth_frame) - len(kept_truth), len(pred_frame) - len(kept_pred)
     if any(dropped):
-        log.info("--min-area %g m^2 leaves out %d truth and %d predicted polygons", min_area,
-                 *dropped)
+        log.info("--min-area %g %s leaves out %d truth and %d predicted polygons", min_area,
+                 unit, *dropped)
     return kept_pred, kept_truth
 
 

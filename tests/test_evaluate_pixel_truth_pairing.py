@@ -208,3 +208,17 @@ def test_unnamed_ids_against_category_ids_with_gaps_are_warned_of(tmp_path, run_
     quiet = run_cli("evaluate", _raster(tmp_path / "m.tif", (1, 2, 3)), truth, "--json")
     assert _json(quiet)["mean_iou"] == 1.0  # make-masks' ids: right, still said
     assert "category ids" in quiet.stderr
+
+
+def test_min_area_is_in_pixels_against_truth_in_pixels(tmp_path, run_cli):
+    """The 400 px^2 square: kept by --min-area 300, left out by 500 (then said in px^2, the
+    truth's unit, not m^2)."""
+    truth = _coco(tmp_path / "annotation.json", ("a.jpg",))
+    pred = _square_geojson(tmp_path / "a.geojson")
+    image = _classes(tmp_path / "a.tif")
+    kept = _json(run_cli("evaluate", pred, truth, "--image", image, "--min-area", 300,
+                         "--json"))
+    assert (kept["tp"], kept["truths"]) == (1, 1)
+    result = run_cli("evaluate", pred, truth, "--image", image, "--min-area", 500, "--json")
+    assert (_json(result)["truths"], _json(result)["predictions"]) == (0, 0)
+    assert "largest is 400 px^2" in result.stderr and "m^2" not in result.stderr

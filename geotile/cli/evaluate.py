@@ -161,7 +161,7 @@ def _line_options(command):
               "and predictions not larger. Two SpaceNet CSVs: AREA in px^2 (pixel WKT), "
               "default 20 as SpaceNet scores. Vector files and folders: AREA in ground m^2 "
               "(in the truth's UTM zone when its CRS is in degrees, feet or Web Mercator), "
-              "default 0.")
+              "px^2 against truth in an image's pixels (COCO, YOLO, Labelme), default 0.")
 @click.option("--errors", "errors", **LOCAL_FILE,
               metavar="FILE.gpkg|.geojson|.fgb",
               help="Vectors and SpaceNet CSVs: write the TP and FP (predicted) and FN (missed "
