@@ -158,3 +158,46 @@ def test_vectorized_predictions_one_image_each(crowdai, run_cli, tmp_path, k):
         assert result.exit_code == 0, result.output
         scores = json.loads(result.stdout)
         assert (scores["tp"], scores["fp"], scores["fn"]) == _expected_objects(k)
+
+
+def test_round_trip_through_tile_s_coco_file(tmp_path, run_cli):
+    """tile --labels --annotations coco of a georeferenced scene, predict over its patches,
+    evaluate against the COCO file tile wrote: pixels of the patches' rasters (georeferenced,
+    the truth in their pixels) and one patch's vectorized polygons (in EPSG:32633)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    boxes = [(10, 10, 40, 30), (40, 10, 70, 30), (120, 130, 160, 170), (60, 100, 90, 140)]
+    array = np.zeros((3, 200, 200), np.uint8)
+    for x0, y0, x1, y1 in boxes[:3]:  # the last one missed
+        array[0, y0:y1, x0:x1] = 255
+    array[0, 180:190, 180:195] = 255  # one not in the labels
+    with rasterio.open(tmp_path / "scene.tif", "w", driver="GTiff", width=200, height=200,
+                       count=3, dtype="uint8", crs="EPSG:32633",
+                       transform=from_origin(500000, 4000000, 0.5, 0.5)) as dst:
+        dst.write(array)
+    labels = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {
+        "name": "urn:ogc:def:crs:EPSG::32633"}}, "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(
+            shapely.box(500000 + x0 / 2, 4000000 - y1 / 2, 500000 + x1 / 2,
+                        4000000 - y0 / 2))} for x0, y0, x1, y1 in boxes]}
+    (tmp_path / "labels.geojson").write_text(json.dumps(labels))
+    done = run_cli("tile", tmp_path / "scene.tif", "--labels", tmp_path / "labels.geojson",
+                   "--annotations", "coco", "--size", 100, "-o", tmp_path / "patches")
+    assert done.exit_code == 0, done.output
+    done = run_cli("predict", _model(tmp_path / "model.onnx"), tmp_path / "patches" / "images",
+                   "-o", tmp_path / "pred", "--output-type", "class")
+    assert done.exit_code == 0, done.output
+    coco = tmp_path / "patches" / "annotations.json"
+    scores = json.loads(run_cli("evaluate", tmp_path / "pred", coco, "--json").stdout)
+    assert scores["images"] == 4
+    ground = scores["foreground"]
+    assert (ground["tp"], ground["fp"], ground["fn"]) == (600 + 600 + 1600, 150, 1200)
+    polygons = tmp_path / "scene_0_0.gpkg"
+    assert run_cli("vectorize", tmp_path / "pred" / "scene_0_0.tif", "-o",
+                   polygons).exit_code == 0
+    result = run_cli("evaluate", polygons, coco, "--image",
+                     tmp_path / "patches" / "images" / "scene_0_0.tif", "--json")
+    assert result.exit_code == 0, result.output
+    objects = json.loads(result.stdout)  # the touching pair predicted as one building
+    assert (objects["tp"], objects["fp"], objects["fn"]) == (0, 1, 2)
