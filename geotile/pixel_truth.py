@@ -1,11 +1,13 @@
 """Truth drawn in each image's pixels (a COCO instances file, a YOLO-seg labels folder, a
-Labelme file or folder: what make-masks reads as labels) for ``evaluate``.
+Labelme file or folder, a CVAT XML, a Label Studio export, a VIA file: what make-masks reads
+as labels) for ``evaluate``.
 
 Each prediction is scored against its own image's instances, placed on the grid of the
 prediction raster (or of --image, for a vector prediction) as make-masks places them on
 the image: that raster is of the image's size and takes the image's name, its stem or its
 stem with a prediction suffix (``<stem>.tif`` as predict names them, ``<stem>_pred.tif``)
-naming the COCO entry, the .txt or the Labelme file. Pixel scores burn the instances as
+naming the COCO entry (the CVAT, Label Studio or VIA one: :mod:`geotile.annotation_truth`),
+the .txt or the Labelme file. Pixel scores burn the instances as
 make-masks burns them (crowd and ``__ignore__`` regions ignored) and score that mask as two
 rasters are scored; object scores keep each instance a polygon, so that touching buildings
 stay apart. A prediction that matches no instance and lies mostly (more than half its
@@ -59,13 +61,15 @@ class ImageTruth:
 
 
 def is_pixel_truth(truth, layer: str | None = None) -> bool:
-    """Whether TRUTH is labels in each image's pixels: COCO, YOLO or Labelme."""
+    """Whether TRUTH is labels in each image's pixels: COCO, YOLO, Labelme, CVAT, Label
+    Studio or VIA."""
+    from geotile.annotation_truth import is_annotation_file
     from geotile.coco_labels import is_coco_file
     from geotile.labelme_labels import is_labelme_labels
     from geotile.yolo_labels import is_yolo_labels
 
     return (is_coco_file(truth) or is_yolo_labels(truth)
-            or is_labelme_labels(truth, layer))
+            or is_labelme_labels(truth, layer) or is_annotation_file(truth))
 
 
 def image_stem(path, known: set[str] | None) -> str:
@@ -90,19 +94,24 @@ def _stand_in(path, known: set[str] | None) -> Path:
     return path.with_name(image_stem(path, known) + path.suffix)
 
 
-def read_pixel_truth(truth, grids: list) -> list[ImageTruth]:
+def read_pixel_truth(truth, grids: list, class_field: str | None = None) -> list[ImageTruth]:
     """Each raster of ``grids``' instances of TRUTH, every one found, of its size and placed
-    before anything is scored (make-masks' checks, one line each)."""
-    return _read(truth, grids)[0]
+    before anything is scored (make-masks' checks, one line each); ``class_field``: a VIA
+    file's region attribute naming the class."""
+    return _read(truth, grids, class_field)[0]
 
 
-def _read(truth, grids: list) -> tuple[list[ImageTruth], list[str] | None]:
+def _read(truth, grids: list, class_field: str | None = None
+          ) -> tuple[list[ImageTruth], list[str] | None]:
     """:func:`read_pixel_truth`, and the images TRUTH lists (``entry`` names: COCO file
-    names, label files; None for one Labelme file)."""
+    names, label files, CVAT's, Label Studio's or VIA's names; None for one Labelme file)."""
+    from geotile.annotation_truth import annotation_truth, is_annotation_file
     from geotile.coco_labels import read_coco
     from geotile.labelme_labels import is_labelme_labels, read_labelme
     from geotile.yolo_labels import is_yolo_labels, label_files
 
+    if is_annotation_file(truth):  # before COCO: Label Studio's tasks hold "annotations"
+        return annotation_truth(truth, grids, class_field)
     coco = read_coco(truth)
     if coco is not None:
         return coco_truth(coco, grids), [e["file_name"] for found in coco.by_name.values()
@@ -115,8 +124,8 @@ def _read(truth, grids: list) -> tuple[list[ImageTruth], list[str] | None]:
         known = _label_stems(truth)
         truths = labelme_truth(read_labelme(truth, [_stand_in(g, known) for g in grids]), grids)
         return truths, None if known is None else [str(f) for f in labelme_files(truth)]
-    raise InputError(f"{truth}: no COCO, YOLO or Labelme labels. Give labels in each "
-                     "image's pixels, or vector labels.")
+    raise InputError(f"{truth}: no COCO, YOLO, Labelme, CVAT, Label Studio or VIA labels. "
+                     "Give labels in each image's pixels, or vector labels.")
 
 
 def _label_stems(labels) -> set[str] | None:
@@ -135,14 +144,13 @@ def coco_truth(coco, grids: list) -> list[ImageTruth]:
     from geotile.masks import _coco_frames
     from geotile.raster import open_raster
 
-    by_stem: dict[str, list[str]] = {}
-    for name in coco.by_name:
-        by_stem.setdefault(Path(name).stem, []).append(name)
+    by_stem = name_stems(coco.by_name)
     entries = []
     for grid in grids:
         with open_raster(input_path(grid)) as src:
             size = src.width, src.height
-        entries.append(image_entry(coco, grid, *size, name=_coco_name(coco, grid, by_stem)))
+        entries.append(image_entry(coco, grid, *size,
+                                   name=entry_name(grid, coco.path, coco.by_name, by_stem)))
     mapping = coco.class_map
     several = len(set(mapping.values())) > 1
     ids = {name: key for key, name in reversed(coco.categories.items()) if name in mapping}
@@ -152,19 +160,28 @@ def coco_truth(coco, grids: list) -> list[ImageTruth]:
                 _coco_frames(coco, grids, mapping, entries), entries, strict=True)]
 
 
-def _coco_name(coco, grid, by_stem: dict[str, list[str]]) -> str | None:
-    """The COCO file name ``grid`` names: its stem when that is a full name (x.jpg.tif),
+def name_stems(names) -> dict[str, list[str]]:
+    """The stem of each image name of ``names`` -> those names."""
+    by_stem: dict[str, list[str]] = {}
+    for name in names:
+        by_stem.setdefault(Path(name).stem, []).append(name)
+    return by_stem
+
+
+def entry_name(grid, source, names, by_stem: dict[str, list[str]]) -> str | None:
+    """The image name of ``names`` (the base names of ``source``'s images; ``by_stem``:
+    :func:`name_stems`) that ``grid`` names: its stem when that is a full name (x.jpg.tif),
     else the one name of its image's stem (None: none); InputError when the stem is of
     several images (x.jpg and x.png), which it cannot tell apart."""
     from geotile.input_paths import input_path
 
     own = input_path(grid).stem
-    if own in coco.by_name:
+    if own in names:
         return own
     stem = image_stem(grid, set(by_stem))
     names = sorted(by_stem.get(stem, []))
     if len(names) > 1:
-        raise InputError(f"{grid}: {coco.path} lists {', '.join(names[:-1])} and {names[-1]}, "
+        raise InputError(f"{grid}: {source} lists {', '.join(names[:-1])} and {names[-1]}, "
                          f"all of stem {stem!r}, so its name fits each. Name the prediction "
                          f"after one image's full name ({names[0]}.tif).")
     return names[0] if names else None
@@ -264,12 +281,12 @@ def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
         if image is not None:
             raise UsageError(f"{prediction} is a folder of prediction rasters, each on its "
                              "image's grid: leave out --image.")
-        return _folder(prediction, truth, threshold, progress)
+        return _folder(prediction, truth, threshold, progress, class_field)
     if is_raster(prediction):
         if image is not None:
             raise UsageError(f"{prediction} is a raster on its image's grid: leave out "
                              "--image.")
-        (one,) = read_pixel_truth(truth, [prediction])
+        (one,) = read_pixel_truth(truth, [prediction], class_field)
         _warn_unnamed([prediction], one)
         with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
             mask = Path(folder) / f"{Path(one.image).stem}.tif"
@@ -279,7 +296,7 @@ def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
         raise UsageError(f"{truth} is drawn in each image's pixels: give --image IMAGE (the "
                          f"image of {Path(os.fspath(prediction)).name}, or its prediction "
                          "raster) to place it.")
-    (one,), listed = _read(truth, [image])
+    (one,), listed = _read(truth, [image], class_field)
     _check_named(prediction, one, listed)
     from geotile.object_scores import evaluate_vectors
 
@@ -330,7 +347,7 @@ def prediction_rasters(folder) -> list[Path]:
                                if p.is_file() and not p.name.startswith(".")))
 
 
-def _folder(prediction, truth, threshold, progress):
+def _folder(prediction, truth, threshold, progress, class_field=None):
     """Pixel scores of a folder of prediction rasters, each against its image's truth."""
     from geotile.folder_evaluation import evaluate_folders
     from geotile.folder_pairs import FilePairs
@@ -339,7 +356,7 @@ def _folder(prediction, truth, threshold, progress):
     if not rasters:
         raise InputError(f"{prediction}: no prediction rasters. Give a folder of rasters "
                          "(predict's), or one vector file with --image.")
-    truths, listed = _read(truth, rasters)
+    truths, listed = _read(truth, rasters, class_field)
     _refuse_shared_images(truths)
     _warn_unnamed(rasters, truths[0])
     unpaired = _unpaired(listed, truths)

@@ -45,7 +45,8 @@ APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (obj
 #: each kind of inputs and how it is scored
 WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
        "rasters": "two rasters, which get pixel scores by class",
-       "pixel truth": "truth drawn in each image's pixels (COCO, YOLO, Labelme)",
+       "pixel truth": "truth drawn in each image's pixels (COCO, YOLO, Labelme, CVAT, Label "
+                      "Studio, VIA)",
        "raster predictions": "prediction rasters, which get pixel scores by class",
        "polygons": "polygons, which match by their IoU (--iou)",
        "csvs": "two SpaceNet CSVs, scored as SpaceNet scores them (pixel WKT, Confidence "
@@ -138,7 +139,8 @@ def _line_options(command):
               "without it by its 'class', geotile vectorize's names). Names match without "
               "case, separators or a plural ('building' is the truth's 'Buildings'). Features "
               "whose class says background ('background', 'No Data', as make-masks burns "
-              "them 0) are left out.")
+              "them 0) are left out. VIA truth: also the region attribute naming the class, "
+              "as make-masks takes it (prediction rasters too).")
 @click.option("--conf-field", default=None, metavar="FIELD",
               help="Vectors: predictions are matched in decreasing order of this field, as "
               "SpaceNet scores them. Default: conf, else score (geotile vectorize's), else "
@@ -161,7 +163,7 @@ def _line_options(command):
               "and predictions not larger. Two SpaceNet CSVs: AREA in px^2 (pixel WKT), "
               "default 20 as SpaceNet scores. Vector files and folders: AREA in ground m^2 "
               "(in the truth's UTM zone when its CRS is in degrees, feet or Web Mercator), "
-              "px^2 against truth in an image's pixels (COCO, YOLO, Labelme), default 0.")
+              "px^2 against truth in an image's pixels (COCO, YOLO, Labelme...), default 0.")
 @click.option("--errors", "errors", **LOCAL_FILE,
               metavar="FILE.gpkg|.geojson|.fgb",
               help="Vectors and SpaceNet CSVs: write the TP and FP (predicted) and FN (missed "
@@ -220,14 +222,17 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     out with one warning. Scores per image and in total (summed TP, FP, FN
     or confusion matrix, as SpaceNet totals; lines: summed lengths).
     TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
-    labels folder, a Labelme file or folder): each prediction against its
-    own image's instances, the prediction raster (or a folder of them) taking
-    the image's place and name (<stem>.tif, or <stem>_pred.tif...); pixel
-    scores as make-masks then evaluate give them. A vector prediction takes
-    --image IMAGE (the image, or its prediction raster) to place them: object
-    scores with each instance its own polygon (touching buildings apart);
-    a prediction matching none that lies mostly in crowd (iscrowd) or
-    __ignore__ regions is neither TP nor FP, as COCO scores crowd.
+    labels folder, a Labelme file or folder, a CVAT XML, a Label Studio
+    export, a VIA file): each prediction against its own image's instances,
+    the prediction raster (or a folder of them) taking the image's place and
+    name (<stem>.tif, or <stem>_pred.tif...; the file's images listed under
+    unpaired when none takes them); pixel scores as make-masks then evaluate
+    give them (a Label Studio annotation without regions: all background).
+    A vector prediction takes --image IMAGE (the image, or its prediction
+    raster) to place them: object scores with each instance its own polygon
+    (touching buildings apart); a prediction matching none that lies mostly
+    in crowd (iscrowd) or __ignore__ regions is neither TP nor FP, as COCO
+    scores crowd.
 
     \b
     --json keys. Objects: mode ("object"), tp, fp, fn, precision, recall,
@@ -259,7 +264,10 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     $ geotile evaluate predictions/ annotation.json --json
     $ geotile evaluate buildings.geojson annotation.json --image val/0001.jpg
+    $ geotile evaluate predictions/ annotations.xml --json
+    $ geotile evaluate predictions/ via_region_data.json --class-field type
     """
+    from geotile.annotation_truth import takes_class_field
     from geotile.evaluate import dumps, is_raster
     from geotile.evaluate_inputs import are_line_folders, input_kind
     from geotile.evaluate_modes import evaluate_files
@@ -269,7 +277,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     if is_pixel_truth(truth):  # each prediction against its own image's instances
         _refuse_options(ctx, NOT_FOR_PIXEL_TRUTH, "pixel truth")
         if prediction.is_dir() or is_raster(prediction):
-            _refuse_options(ctx, NOT_FOR_RASTERS, "raster predictions")
+            named = takes_class_field(truth)  # VIA: the region attribute of the class
+            _refuse_options(ctx, [n for n in NOT_FOR_RASTERS
+                                  if n != "class_field" or not named], "raster predictions")
             if given(ctx, "threshold"):
                 from geotile.pixel_truth import prediction_rasters
 

@@ -1,0 +1,154 @@
+"""Truth in one file of many images' shapes read as Labelme's (a CVAT "for images 1.1" XML,
+a Label Studio JSON or JSON_MIN export, a VGG Image Annotator JSON) for ``evaluate``.
+
+Each prediction raster takes the file's image its name names, as a COCO file's
+(:func:`geotile.pixel_truth.entry_name`), among the base names of the file's images: CVAT's
+``name`` less its folders, Label Studio's image URL's file name with and without its upload
+prefix (``8a9b7c1d-``), VIA's ``filename``. make-masks' reader of the format then finds that
+entry and checks it, as against its image, against a stand-in of the prediction named as
+the image: a VRT of the prediction's size and no pixels, in a temporary folder (its messages
+name the prediction). VIA's --class-field (the region attribute naming the class) passes
+through.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from geotile.errors import InputError
+
+#: VIA's warning of an image of other bytes than the file annotated: a prediction's are
+_OTHER_BYTES = r".* bytes, but .* annotated a file of -?\d+ bytes"
+
+
+@dataclass(frozen=True)
+class _Format:
+    """How to tell, list and read one format."""
+
+    is_file: Callable
+    #: (the names of its images, as listed; the base names a prediction may be named after)
+    names: Callable
+    #: read(labels, images, class_field) -> Labelme
+    read: Callable
+
+
+def _cvat_names(path: Path) -> tuple[list[str], set[str]]:
+    from geotile.cvat_labels import _base, _parse
+
+    listed = [entry.name for entry in _parse(path, set())[1]]
+    return listed, {_base(name) for name in listed}
+
+
+def _labelstudio_names(path: Path) -> tuple[list[str], set[str]]:
+    from geotile.labelstudio_labels import _UPLOAD_PREFIX, _parse, _tasks
+
+    document = _parse(path)
+    tasks = _tasks(path, document if isinstance(document, list) else [document])
+    names = {task["name"] for task in tasks}
+    return [task["image"] for task in tasks], names | {
+        _UPLOAD_PREFIX.sub("", name, count=1) for name in names}
+
+
+def _via_names(path: Path) -> tuple[list[str], set[str]]:
+    from geotile.via_labels import _by_name, _parse, via_entries
+
+    entries = via_entries(_parse(path))
+    if entries is None:  # a VIA 3 project: read_via says so
+        return [], set()
+    by_name = _by_name(path, entries)
+    return [entry["filename"] for found in by_name.values() for _, entry in found], set(by_name)
+
+
+def _read_cvat(labels, images, class_field):
+    from geotile.cvat_labels import read_cvat
+
+    return read_cvat(labels, images)
+
+
+def _read_labelstudio(labels, images, class_field):
+    from geotile.labelstudio_labels import read_labelstudio
+
+    return read_labelstudio(labels, images)
+
+
+def _read_via(labels, images, class_field):
+    from geotile.via_labels import read_via
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_OTHER_BYTES)
+        return read_via(labels, images, class_field)
+
+
+def _formats() -> list[_Format]:
+    """The formats, in the order make-masks tells them apart."""
+    from geotile.cvat_labels import is_cvat_file
+    from geotile.labelstudio_labels import is_labelstudio_file
+    from geotile.via_labels import is_via_file
+
+    return [_Format(is_cvat_file, _cvat_names, _read_cvat),
+            _Format(is_labelstudio_file, _labelstudio_names, _read_labelstudio),
+            _Format(is_via_file, _via_names, _read_via)]
+
+
+def _format(truth) -> _Format | None:
+    return next((f for f in _formats() if f.is_file(truth)), None)
+
+
+def is_annotation_file(truth) -> bool:
+    """Whether TRUTH is a CVAT XML, a Label Studio export or a VIA file."""
+    return _format(truth) is not None
+
+
+def takes_class_field(truth) -> bool:
+    """Whether TRUTH's classes are named by --class-field (a VIA file's region attribute)."""
+    from geotile.via_labels import is_via_file
+
+    return is_via_file(truth)
+
+
+def annotation_truth(truth, grids: list, class_field: str | None = None):
+    """(each of ``grids``' instances of TRUTH, its image's entry found by name, of its size;
+    the names of the images TRUTH lists) before anything is scored."""
+    from geotile.input_paths import input_path
+    from geotile.pixel_truth import entry_name, labelme_truth, name_stems
+
+    found = _format(truth)
+    path = Path(os.fspath(truth))
+    listed, names = found.names(path)
+    by_stem = name_stems(names)
+    chosen = [entry_name(grid, path, names, by_stem) or input_path(grid).name
+              for grid in grids]
+    with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
+        stand_ins = [_stand_in(Path(folder) / str(i), grid, name)
+                     for i, (grid, name) in enumerate(zip(grids, chosen, strict=True))]
+        try:
+            labelme = found.read(truth, stand_ins, class_field)
+        except InputError as exc:
+            text = str(exc)
+            for stand_in, grid in zip(stand_ins, grids, strict=True):
+                text = text.replace(str(stand_in), str(grid))
+            raise InputError(text) from None
+    truths = labelme_truth(labelme, grids)
+    return [replace(one, entry=shapes.image_path)
+            for one, shapes in zip(truths, labelme.shapes, strict=True)], listed
+
+
+def _stand_in(folder: Path, grid, name: str) -> Path:
+    """A raster of ``grid``'s size (a VRT, no pixels) at ``folder``/``name``."""
+    from geotile.input_paths import input_path
+    from geotile.raster import open_raster
+
+    if name in ("", ".", ".."):
+        name = input_path(grid).name
+    with open_raster(input_path(grid)) as src:
+        width, height = src.width, src.height
+    folder.mkdir()
+    path = folder / name
+    path.write_text(f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
+                    '<VRTRasterBand dataType="Byte" band="1"/></VRTDataset>')
+    return path
