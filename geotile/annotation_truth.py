@@ -45,13 +45,13 @@ def _cvat_names(path: Path) -> tuple[list[str], set[str]]:
 
 
 def _labelstudio_names(path: Path) -> tuple[list[str], set[str]]:
-    from geotile.labelstudio_labels import _UPLOAD_PREFIX, _parse, _tasks
+    from geotile.labelstudio_labels import _parse, _tasks, without_upload_prefix
 
     document = _parse(path)
     tasks = _tasks(path, document if isinstance(document, list) else [document])
     names = {task["name"] for task in tasks}
     return [task["image"] for task in tasks], names | {
-        _UPLOAD_PREFIX.sub("", name, count=1) for name in names}
+        without_upload_prefix(name) for name in names}
 
 
 def _via_names(path: Path) -> tuple[list[str], set[str]]:

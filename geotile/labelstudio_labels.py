@@ -66,6 +66,11 @@ MIN_KEYS = ("id", "annotator", "annotation_id", "created_at", "updated_at", "lea
 MOST_PERCENT = 1000.0
 #: Label Studio's upload prefix (uuid4's first 8 hex digits and a dash)
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-", re.IGNORECASE)
+
+
+def without_upload_prefix(name: str) -> str:
+    """``name`` less Label Studio's upload prefix (8a9b7c1d-img.png: img.png), if it has one."""
+    return _UPLOAD_PREFIX.sub("", name, count=1)
 #: px: the most an ellipse's inscribed polygon lies inside the ellipse
 ELLIPSE_SAGITTA = 0.01
 
@@ -189,7 +194,7 @@ def _task_of(path: Path, image, by_name: dict) -> dict:
     tasks = by_name.get(name, [])
     if not tasks:  # an upload's name: 8a9b7c1d-img.png for img.png
         tasks = [t for key, found in by_name.items() for t in found
-                 if _UPLOAD_PREFIX.sub("", key, count=1) == name and key != name]
+                 if without_upload_prefix(key) == name and key != name]
     if not tasks:
         listed = ", ".join(sorted(by_name)[:3]) or "none"
         raise InputError(f"{image}: not in {path} (no task's image is named {name!r}; its "

@@ -315,12 +315,17 @@ def _check_named(prediction, one: ImageTruth, listed: list[str] | None) -> None:
     --image's (a.geojson with --image b.tif): it would be scored against b's instances."""
     if not listed:
         return
-    stems = {name: name_key(Path(name.replace("\\", "/")).stem) for name in listed}
-    known = set(stems.values())
+    from geotile.labelstudio_labels import without_upload_prefix
+
+    stems: dict[str, set[str]] = {}  # each listed name's stems: Label Studio's upload's too
+    for name in listed:
+        stem = Path(name.replace("\\", "/")).stem
+        stems[name] = {name_key(stem), name_key(without_upload_prefix(stem))}
+    known = set().union(*stems.values())
     stem = image_stem(prediction, known)
-    own = stems[one.entry] if one.entry in stems else image_stem(one.image, known)
-    if stem in known and stem != own:
-        named = next(name for name, other in stems.items() if other == stem)
+    own = stems[one.entry] if one.entry in stems else {image_stem(one.image, known)}
+    if stem in known and stem not in own:
+        named = next(name for name, others in stems.items() if stem in others)
         raise InputError(f"{prediction}: named after {named} of {one.source}, but --image "
                          f"{one.image} is {one.entry or one.image.name}. Give --image the "
                          "prediction's own image (or its prediction raster).")

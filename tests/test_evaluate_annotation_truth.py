@@ -215,3 +215,18 @@ def test_refusals_are_one_line(tmp_path, run_cli):
                           "via.json")
     assert_one_line_error(run_cli("evaluate", other, cvat, "--class-field", "type"),
                           "--class-field", code=2)
+
+
+def test_label_studio_vector_named_after_another_upload_is_refused(tmp_path, run_cli):
+    """a.geojson with --image b.png, where Label Studio holds a's and b's uploads under
+    8-hex-digit prefixes (8a9b7c1d-a.png): refused, not scored against b's buildings."""
+    truth = _studio(tmp_path / "project-1.json", [
+        ("/data/upload/1/8a9b7c1d-a.png", [("building", LEFT)]),
+        ("/data/upload/1/0f0e0d0c-b.png", [("building", RIGHT)])])
+    image = plain_png(tmp_path / "b.png", W, H)
+    pred = _polygons(tmp_path / "a.geojson", LEFT)
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--image", image), "a.geojson",
+                          "8a9b7c1d-a.png", "--image")
+    own = _polygons(tmp_path / "b.geojson", RIGHT)
+    scores = _json(run_cli("evaluate", own, truth, "--image", image, "--json"))
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
