@@ -7,7 +7,9 @@ to the model) reads it as the other exporters' files, and the options and the mo
 metadata override it (:class:`geotile.model.OnnxModel`). From ``properties``:
 
 - ``mlm:input`` (one: geotile feeds one image): ``bands`` name the bands fed, picked by the
-  image's band descriptions where they name them, else by position (as many bands);
+  image's band descriptions where they name them (B04 as B4, GDAL's "B4, central ...", the
+  common names of the item's band objects), else by position (as many bands, none described
+  otherwise; bands named twice, two dates, go by position only);
   ``input.shape`` / ``dim_order`` are checked against the model's channels;
   ``value_scaling`` (one object per band, or one for all) is applied per band as the spec
   defines each type: ``min-max`` (x - minimum) / (maximum - minimum), ``z-score``
@@ -460,7 +462,37 @@ def mlm_regression(model_path) -> str | None:
 
 
 def _key(name) -> str:
-    return re.sub(r"[\s\-]+", "_", str(name).strip()).upper()
+    """A band name compared: case, spaces and hyphens aside, B04 as B4."""
+    key = re.sub(r"[\s\-]+", "_", str(name).strip()).upper()
+    return re.sub(r"^B0+(?=\d)", "B", key)
+
+
+def _keys(description) -> set[str]:
+    """The names a band description may give: all of it, or its first word (GDAL's
+    Sentinel-2 driver: "B4, central wavelength 665 nm")."""
+    if not description or not str(description).strip():
+        return set()
+    return {_key(description), _key(re.split(r"[,\s(]", str(description).strip())[0])}
+
+
+def _common_names(item) -> dict[str, set[str]]:
+    """Band name -> its common name (``eo:bands``, ``raster:bands``, STAC 1.1 ``bands``, in
+    the properties or an mlm:model asset); one shared by bands of other names is left out."""
+    objects = []
+    for where in (item["properties"], *(a for _, a in _model_assets(item))):
+        for field in ("bands", "eo:bands", "raster:bands"):
+            if isinstance(where.get(field), list):
+                objects += [b for b in where[field] if isinstance(b, dict)]
+    found: dict[str, set[str]] = {}
+    for band in objects:
+        common = band.get("common_name", band.get("eo:common_name"))
+        if isinstance(band.get("name"), str) and isinstance(common, str) and common.strip():
+            found.setdefault(_key(common), set()).add(_key(band["name"]))
+    aliases: dict[str, set[str]] = {}
+    for common, names in found.items():
+        if len(names) == 1:
+            aliases.setdefault(next(iter(names)), set()).add(common)
+    return aliases
 
 
 class _ClipStep:
@@ -496,12 +528,12 @@ class _ClipStep:
 
 class MlmInput:
     """What an MLM item says of its input: ``names`` (its bands, in the order fed; None: no
-    default), ``steps`` (its clips), ``channels`` (of its input shape); :meth:`bands_for`
-    picks the bands in an image."""
+    default), ``steps`` (its clips), ``channels`` (of its input shape), ``aliases`` (band
+    name -> common names); :meth:`bands_for` picks the bands in an image."""
 
-    def __init__(self, file: Path, names, steps, channels, expressions):
+    def __init__(self, file: Path, names, steps, channels, expressions, aliases=None):
         self.file, self.names, self.steps, self.channels = file, names, steps, channels
-        self.expressions = expressions
+        self.expressions, self.aliases = expressions, aliases or {}
         self.unsupported: list[str] = []
         self.stats_file = None
         self.bands = self.order = None
@@ -526,8 +558,9 @@ class MlmInput:
 
     def bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
         """The image's bands (1-based) fed: by their descriptions where they name the
-        item's bands, else by position (an image of as many bands); ModelError naming
-        ``source`` otherwise, and for bands the item computes (expressions)."""
+        item's bands (or their common names), else by position (an image of as many bands,
+        none described); ModelError naming ``source`` otherwise, and for bands the item
+        computes (expressions). Bands named twice (two dates) go by position only."""
         if self.expressions:
             raise ModelError(f"{source}: {self.where} band {self.expressions[0]} is an "
                              "expression (a band it computes), code geotile cannot run; give "
@@ -535,25 +568,42 @@ class MlmInput:
         if not self.names:
             return None
         name, shown = Path(str(source)).name, ",".join(self.names)
-        described = [_key(d) if d else None for d in src.descriptions]
-        if any(_key(b) in described for b in self.names):
-            missing = [b for b in self.names if described.count(_key(b)) != 1]
-            if missing:
-                names = ", ".join(str(d) for d in src.descriptions)
-                raise ModelError(f"{source}: its band descriptions ({names:.200}) name no "
-                                 f"single band {missing[0]}, which {self.where} bands feed the "
+        wanted = [{_key(b)} | self.aliases.get(_key(b), set()) for b in self.names]
+        described = [_keys(d) for d in src.descriptions]
+        texts = ", ".join(str(d) for d in src.descriptions)
+        keys = [_key(b) for b in self.names]
+        twice = next((b for b in self.names if keys.count(_key(b)) > 1), None)
+        in_order = src.count == len(self.names) and (not any(described) or all(
+            d & w for d, w in zip(described, wanted, strict=True)))
+        if twice is not None and not in_order:
+            raise ModelError(f"{source}: {self.where} bands ({shown}) name band {twice} twice "
+                             f"(one per date or sensor), so they go by position: give an "
+                             f"image of those {len(self.names)} bands in that order, or choose "
+                             "them with --bands.")
+        hits = [[i for i, d in enumerate(described) if d & w] for w in wanted]
+        if twice is None and any(hits):
+            missing = [b for b, h in zip(self.names, hits, strict=True) if len(h) != 1]
+            picked = [h[0] + 1 for h in hits if len(h) == 1]
+            if missing or len(set(picked)) != len(picked):
+                what = missing[0] if missing else self.names[0]
+                raise ModelError(f"{source}: its band descriptions ({texts:.200}) name no "
+                                 f"single band {what}, which {self.where} bands feed the "
                                  f"model ({shown}); give the image's bands for them with "
                                  "--bands.")
-            picked = [described.index(_key(b)) + 1 for b in self.names]
             if not quiet:
                 log.info("%s: bands %s feed the model, by their descriptions (%s bands %s)",
                          name, ",".join(map(str, picked)), self.file.name, shown)
             return picked
-        if src.count == len(self.names):
+        if in_order:
             if not quiet:
-                log.info("%s: bands 1-%d are taken as %s bands %s (by position: the image's "
-                         "bands are not described so)", name, src.count, self.file.name, shown)
+                log.info("%s: bands 1-%d are taken as %s bands %s (by position%s)", name,
+                         src.count, self.file.name, shown, ": the image's bands are not "
+                         "described" if not any(described) else ", as described")
             return list(range(1, src.count + 1))
+        if any(described):
+            raise ModelError(f"{source}: its band descriptions ({texts:.200}) name none of "
+                             f"{self.where} bands ({shown}); choose the image's bands for "
+                             "them with --bands.")
         raise ModelError(f"{source}: the image has {src.count} bands and none described as "
                          f"{self.where} bands ({shown}); give an image of those "
                          f"{len(self.names)} bands (or name them in its band descriptions), "
@@ -589,4 +639,5 @@ def mlm_input(model_path, channels: int | None = None) -> MlmInput | None:
                    and b.get("expression") is not None]
     if not names and not steps:
         return None
-    return MlmInput(path, names, steps, shape_channels, expressions)
+    return MlmInput(path, names, steps, shape_channels, expressions,
+                    _common_names(item))

@@ -286,3 +286,54 @@ def test_the_item_joins_the_worker_cache_key_and_resume_inputs(tmp_path):
     loaded = OnnxModel.from_path(model, providers="cpu", tile_size=16)
     assert loaded.sidecars["mlm"] == path
 
+
+
+FTW = ["B4", "B3", "B2", "B8", "B4", "B3", "B2", "B8"]  # TorchGeo's FTW UNet: two dates
+
+
+def test_repeated_band_names_are_fed_by_position_never_one_band_twice(tmp_path, run_cli,
+                                                                      make_raster, s2):
+    """The spec's item_pytorch_geo_unet.json names B4,B3,B2,B8 twice (two dates): a 4-band
+    image described B4..B8 fed both dates from the same bands (exit 0); an 8-band image
+    described in the item's order was refused. Now: by position, else one line."""
+    model, _ = folder(tmp_path, item(FTW, [{"type": "z-score", "mean": 0, "stddev": 3000}]),
+                      channels=8)
+    four = image(make_raster, s2[:4], FTW[:4])
+    result = run_cli("predict", model, four, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "s2.tif", "B4", "twice", "--bands")
+    assert not (tmp_path / "o.tif").exists()
+    pixels = np.concatenate([s2[:4], s2[2:6]])
+    out, _ = predicted(run_cli, tmp_path, model, make_raster("s8.tif", pixels))
+    np.testing.assert_allclose(out, pixels / 3000, rtol=1e-6)
+    described = image(make_raster, pixels, FTW)
+    out, _ = predicted(run_cli, tmp_path, model, described)
+    np.testing.assert_allclose(out, pixels / 3000, rtol=1e-6)
+
+
+@pytest.mark.parametrize("descriptions, picked", [
+    (["B02", "B03", "B04"], [2, 1, 0]),  # zero-padded names of B2, B3, B4
+    (["B2, central wavelength 490 nm", "B3, central wavelength 560 nm",
+      "B4, central wavelength 665 nm"], [2, 1, 0]),  # GDAL's SENTINEL2 driver
+    (["blue", "green", "red"], [2, 1, 0]),  # eo:bands common_name
+])
+def test_bands_are_matched_by_number_driver_description_and_common_name(
+        tmp_path, run_cli, make_raster, s2, descriptions, picked):
+    """An item fed B4,B3,B2 to a 3-band image described B02,B03,B04 by position (blue as
+    red, exit 0): band names match with or without zero padding, GDAL's Sentinel-2
+    descriptions and the common names of the item's band objects."""
+    content = item(["B4", "B3", "B2"], None, channels=3)
+    content["assets"]["model"]["eo:bands"] = [
+        {"name": n, "common_name": c} for n, c in (("B2", "blue"), ("B3", "green"),
+                                                   ("B4", "red"))]
+    model, _ = folder(tmp_path, content, channels=3)
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2[:3], descriptions))
+    np.testing.assert_array_equal(out, s2[picked])
+
+
+def test_an_image_described_with_other_bands_is_not_fed_by_position(tmp_path, run_cli,
+                                                                    make_raster, s2):
+    model, _ = folder(tmp_path, item(["B4", "B3", "B2"], None), channels=3)
+    tif = image(make_raster, s2[:3], ["nir", "swir1", "swir2"])
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "s2.tif", "nir, swir1, swir2", "B4,B3,B2", "--bands")
+    assert not (tmp_path / "o.tif").exists()
