@@ -46,13 +46,14 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     return smp_normalization(model_path, wanted, scale)
 
 
-def sidecar_class_names(model_path):
+def sidecar_class_names(model_path, channels: int | None = None):
     """(class names, where, the file read) of the first exporter's files beside
     ``model_path`` that name them: an MLM item's classification:classes, Hugging Face's
     config.json, MMDeploy's detail.json, PaddleRS'
     model.yml or a Paddle export's label.txt, Raster Vision's learner-config.json, TerraTorch's
     config.yaml; (None,
-    None, None) without any."""
+    None, None) without any. ``channels``: the model's classes, where known (an MLM item's
+    nodata classes are left out for them)."""
     from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
     from geotile.mlm_sidecars import mlm_class_names, mlm_item
     from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
@@ -60,7 +61,7 @@ def sidecar_class_names(model_path):
     from geotile.rastervision_sidecars import rv_class_names, rv_file
     from geotile.terratorch_sidecars import terratorch_class_names, terratorch_config
 
-    value, where = mlm_class_names(model_path)
+    value, where = mlm_class_names(model_path, channels)
     if value is not None:
         return value, where, mlm_item(model_path)[0]
     value, where = hf_class_names(model_path)

@@ -19,9 +19,11 @@ metadata override it (:class:`geotile.model.OnnxModel`). From ``properties``:
   ``min-max``, ``clip``: x / norm_clip clipped to 0..1) with ``statistics`` (one per band
   when ``norm_by_channel``). ``processing`` scalings, a ``pre_processing_function`` and band
   ``expression``s are code geotile cannot run: refused unless options replace them.
-- ``mlm:output``: ``classification:classes`` name the classes. geotile numbers its class
-  raster by the model's channel, 0..K-1: classes whose ``value`` are 0..K-1 name those
-  channels by value; other values are taken in the item's order, warned of. ``regression``
+- ``mlm:output``: ``classification:classes`` (the spec's examples: ``classification_classes``)
+  name the classes. geotile numbers its class raster by the model's channel, 0..K-1: classes
+  whose ``value`` are 0..K-1 name those channels by value; other values are taken in the
+  item's order, warned of; classes marked ``nodata`` are left out where the others are as
+  many as the model's channels. ``color_hint`` RRGGBB or [r, g, b] colour them. ``regression``
   (and other non-class) tasks are written raw; scene classification and detection are refused.
 """
 from __future__ import annotations
@@ -365,10 +367,10 @@ def mlm_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     return declared
 
 
-def mlm_class_names(model_path):
+def mlm_class_names(model_path, channels: int | None = None):
     """(names, where) of the MLM item's classification:classes beside ``model_path``, in
-    channel order (by value when the values are 0..K-1, else the item's order, warned of);
-    (None, None) without them (a broken item: said by its normalisation)."""
+    channel order (:func:`_in_channel_order`); (None, None) without them (a broken item:
+    said by its normalisation)."""
     try:
         path, item = mlm_item(model_path)
     except ModelError:
@@ -378,14 +380,12 @@ def mlm_class_names(model_path):
     classes = _classes(item)
     if not classes:
         return None, None
+    classes, by_value = _in_channel_order(classes, channels)
     names = [c.get("name") if isinstance(c, dict) else None for c in classes]
     if not all(isinstance(n, str) and n for n in names):
         return names, f"{path.name} mlm:output classification:classes"  # warned of: no names
-    values = [c.get("value") for c in classes]
-    if sorted(v for v in values if isinstance(v, int) and not isinstance(v, bool)) == list(
-            range(len(values))):
-        names = [names[values.index(i)] for i in range(len(values))]
-    else:
+    if not by_value:
+        values = [c.get("value") for c in classes]
         log.warning("%s: its classification:classes values %s are not 0..%d: geotile numbers "
                     "its class raster by the model's channel (0..%d), the classes named in "
                     "the item's order", path.name, _shown(values), len(values) - 1,
@@ -399,16 +399,49 @@ def _outputs(item) -> list[dict]:
 
 
 def _classes(item) -> list | None:
+    """The first output's class objects: classification:classes, or as the spec's examples
+    and stac-model spell it, classification_classes or classes."""
     for output in _outputs(item):
-        classes = output.get("classification:classes")
-        if isinstance(classes, list) and classes:
-            return classes
+        for key in ("classification:classes", "classification_classes", "classes"):
+            classes = output.get(key)
+            if isinstance(classes, list) and classes:
+                return classes
     return None
 
 
-def mlm_colours(model_path) -> dict[int, tuple[int, int, int, int]] | None:
-    """Channel -> RGBA of the item's classes' color_hint (RRGGBB), in the order of
-    :func:`mlm_class_names`; None unless every class has one."""
+def _value(cls) -> int | None:
+    value = cls.get("value") if isinstance(cls, dict) else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _in_channel_order(classes: list, channels: int | None) -> tuple[list, bool]:
+    """(classes, whether by value): those marked nodata left out when the others are the
+    model's ``channels``; ordered by value when the values are 0..K-1, else as listed."""
+    if channels and len(classes) != channels:
+        kept = [c for c in classes if not (isinstance(c, dict) and c.get("nodata") is True)]
+        classes = kept if len(kept) == channels else classes
+    values = [_value(c) for c in classes]
+    if sorted(v for v in values if v is not None) == list(range(len(values))):
+        return [classes[values.index(i)] for i in range(len(values))], True
+    return classes, False
+
+
+def _rgba(hint) -> tuple[int, int, int, int] | None:
+    """RRGGBB (the classification extension's), or [r, g, b] (the MLM examples')."""
+    if isinstance(hint, str) and re.fullmatch(r"[0-9A-Fa-f]{6}", hint):
+        return int(hint[:2], 16), int(hint[2:4], 16), int(hint[4:], 16), 255
+    if isinstance(hint, list) and len(hint) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in hint):
+        return hint[0], hint[1], hint[2], 255
+    return None
+
+
+def mlm_colours(model_path, count: int | None = None
+                ) -> dict[int, tuple[int, int, int, int]] | None:
+    """Channel -> RGBA of the item's classes' color_hint, in the order of
+    :func:`mlm_class_names` for ``count`` classes; None unless every class has one."""
     try:
         item = mlm_item(model_path)[1]
     except ModelError:
@@ -416,15 +449,8 @@ def mlm_colours(model_path) -> dict[int, tuple[int, int, int, int]] | None:
     classes = _classes(item) if item is not None else None
     if not classes or not all(isinstance(c, dict) for c in classes):
         return None
-    values = [c.get("value") for c in classes]
-    if sorted(v for v in values if isinstance(v, int) and not isinstance(v, bool)) == list(
-            range(len(values))):
-        classes = [classes[values.index(i)] for i in range(len(values))]
-    hints = [c.get("color_hint") for c in classes]
-    if not all(isinstance(h, str) and re.fullmatch(r"[0-9A-Fa-f]{6}", h) for h in hints):
-        return None
-    return {i: (int(h[:2], 16), int(h[2:4], 16), int(h[4:], 16), 255)
-            for i, h in enumerate(hints)}
+    colours = [_rgba(c.get("color_hint")) for c in _in_channel_order(classes, count)[0]]
+    return dict(enumerate(colours)) if all(colours) else None
 
 
 def _spatial(output) -> bool:

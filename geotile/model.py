@@ -765,7 +765,8 @@ class OnnxModel:
         with -v."""
         from geotile.exporter_sidecars import sidecar_class_names
 
-        value, where, file = sidecar_class_names(self.path)
+        single = [o.channels for o in self.outputs] if len(self.outputs) == 1 else [None]
+        value, where, file = sidecar_class_names(self.path, single[0])
         if value is None:
             return None, None
         if name_list(value) is None:

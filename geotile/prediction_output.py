@@ -116,7 +116,8 @@ def _describe_output(dst, options, names, threshold, model) -> None:
         dst.set_band_description(1, "class")
         from geotile.mlm_sidecars import mlm_colours  # an MLM item's classes' color_hint
 
-        hinted = mlm_colours(model.path) if getattr(model, "sidecars", {}).get("mlm") else None
+        hinted = mlm_colours(model.path, len(names)) if getattr(
+            model, "sidecars", {}).get("mlm") else None
         dst.write_colormap(1, hinted if hinted and len(hinted) == len(names)
                            else _colours(len(names), names))
     dst.update_tags(**tags)

@@ -337,3 +337,60 @@ def test_an_image_described_with_other_bands_is_not_fed_by_position(tmp_path, ru
     result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "s2.tif", "nir, swir1, swir2", "B4,B3,B2", "--bands")
     assert not (tmp_path / "o.tif").exists()
+
+
+def class_model(classes):
+    """A model of as many output channels as ``classes``, 1x1 convolution (seed 106)."""
+    def build(path, channels):
+        node, weights = conv1x1("image", "logits", channels, classes, seed=106)
+        return save_graph(path, [node], [("image", FLOAT, ["batch", channels, "height",
+                                                            "width"])],
+                          [("logits", FLOAT, ["batch", classes, "height", "width"])], weights)
+    return build
+
+
+def class_run(run_cli, tmp_path, make_raster, s2, classes, channels, key):
+    content = item(S2, [{"type": "scale", "value": 10000}], tasks=["semantic-segmentation"])
+    content["properties"]["mlm:output"][0][key] = classes
+    model, _ = folder(tmp_path, content, model=class_model(channels))
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "c.tif",
+                     "--output-type", "class", "--tile-size", "16")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as out:
+        return json.loads(out.tags()["GEOTILE_CLASS_NAMES"]), out.colormap(1), result.stderr
+
+
+@pytest.mark.parametrize("key", ["classification_classes", "classes"])
+def test_the_spec_examples_classification_classes_spelling_is_read(tmp_path, run_cli,
+                                                                   make_raster, s2, key):
+    """The spec's examples (item_basic.json...) write classification_classes, stac-model
+    reads classes too: their names and [r, g, b] color_hint were left unread."""
+    classes = [{"value": 1, "name": "CITY", "color_hint": [0, 0, 255]},
+               {"value": 0, "name": "BACKGROUND", "color_hint": [0, 0, 0]}]
+    names, colours, _ = class_run(run_cli, tmp_path, make_raster, s2, classes, 2, key)
+    assert names == ["BACKGROUND", "CITY"]
+    assert colours[0][:3] == (0, 0, 0) and colours[1][:3] == (0, 0, 255)
+
+
+@pytest.mark.parametrize("channels, expected", [(2, ["water", "land"]),
+                                                (3, ["nodata", "water", "land"])])
+def test_nodata_classes_name_no_channel_of_a_model_without_them(tmp_path, run_cli,
+                                                                make_raster, s2, channels,
+                                                                expected):
+    """A class marked nodata (classification extension) beside a 2-class model: its 3
+    names were left unread (bands named by number); now the others name its channels."""
+    classes = [{"value": 0, "name": "nodata", "nodata": True, "color_hint": "000000"},
+               {"value": 1, "name": "water", "color_hint": "0000FF"},
+               {"value": 2, "name": "land", "color_hint": "00FF00"}]
+    names, colours, _ = class_run(run_cli, tmp_path, make_raster, s2, classes, channels,
+                                  "classification:classes")
+    assert names == expected
+    assert colours[0][:3] == ((0, 0, 255) if channels == 2 else (0, 0, 0))
+
+
+def test_class_values_written_as_strings_still_order_the_channels(tmp_path, run_cli,
+                                                                  make_raster, s2):
+    classes = [{"value": "1", "name": "water"}, {"value": "0", "name": "land"}]
+    names, _, stderr = class_run(run_cli, tmp_path, make_raster, s2, classes, 2,
+                                 "classification:classes")
+    assert names == ["land", "water"], stderr
