@@ -19,12 +19,14 @@ metadata override it (:class:`geotile.model.OnnxModel`). From ``properties``:
   ``min-max``, ``clip``: x / norm_clip clipped to 0..1) with ``statistics`` (one per band
   when ``norm_by_channel``). ``processing`` scalings, a ``pre_processing_function`` and band
   ``expression``s are code geotile cannot run: refused unless options replace them.
-- ``mlm:output``: ``classification:classes`` (the spec's examples: ``classification_classes``)
-  name the classes. geotile numbers its class raster by the model's channel, 0..K-1: classes
-  whose ``value`` are 0..K-1 name those channels by value; other values are taken in the
-  item's order, warned of; classes marked ``nodata`` are left out where the others are as
-  many as the model's channels. ``color_hint`` RRGGBB or [r, g, b] colour them. ``regression``
-  (and other non-class) tasks are written raw; scene classification and detection are refused.
+- ``mlm:output``: a ``post_processing_function`` or band ``expression``s are refused unless
+  --activation says how the outputs are read. ``classification:classes`` (the spec's
+  examples: ``classification_classes``) name the classes. geotile numbers its class raster by
+  the model's channel, 0..K-1: classes whose ``value`` are 0..K-1 name those channels by
+  value; other values are taken in the item's order, warned of; classes marked ``nodata``
+  are left out where the others are as many as the model's channels; ``color_hint``
+  (RRGGBB, or [r, g, b]) colours them. ``regression`` (and other non-class) tasks are written
+  raw; scene classification and detection are refused.
 """
 from __future__ import annotations
 
@@ -485,6 +487,25 @@ def mlm_regression(model_path) -> str | None:
     if tasks and not pixelwise and all(t in RAW_TASKS for t in tasks) and not _classes(item):
         return f"{path.name} mlm:output tasks {', '.join(tasks)}"
     return None
+
+
+def mlm_post_processing(model_path) -> None:
+    """ModelError naming the MLM item beside ``model_path`` whose output has a
+    ``post_processing_function`` or band ``expression``s: code geotile cannot run on the
+    model's outputs (called unless --activation says how they are read)."""
+    path, item = mlm_item(model_path)
+    for output in _outputs(item) if item is not None else []:
+        steps = output.get("post_processing_function")
+        bands = output.get("bands") if isinstance(output.get("bands"), list) else []
+        computed = [b for b in bands if isinstance(b, dict) and b.get("expression")]
+        if steps not in (None, []) or computed:
+            what = (f"post_processing_function {_shown(steps)}" if steps not in (None, [])
+                    else f"bands {_shown(computed[0].get('name'))} expression "
+                         f"{_shown(computed[0]['expression'])}")
+            raise ModelError(f"{path}: mlm:output {_shown(output.get('name'))} has a {what}, "
+                             "code geotile cannot run on the model's outputs; give "
+                             "--activation (none, sigmoid or softmax) for how they are read, "
+                             "or run the model with its own framework.")
 
 
 def _key(name) -> str:

@@ -382,6 +382,10 @@ class OnnxModel:
                      path.name, ", ".join(picked or [o.name for o in session.get_outputs()]))
         #: a TerraTorch pixel-wise regression's (its config.yaml): raw values, as depth's
         self.regression = None
+        if self.activation == "auto":  # an MLM item's post-processing: --activation or none
+            from geotile.mlm_sidecars import mlm_post_processing
+
+            mlm_post_processing(path)
         if self.activation == "auto" and self.model_type is None and not (
                 self.depth or self.features):
             from geotile.mlm_sidecars import mlm_regression

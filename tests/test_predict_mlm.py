@@ -394,3 +394,24 @@ def test_class_values_written_as_strings_still_order_the_channels(tmp_path, run_
     names, _, stderr = class_run(run_cli, tmp_path, make_raster, s2, classes, 2,
                                  "classification:classes")
     assert names == ["land", "water"], stderr
+
+
+@pytest.mark.parametrize("field, value", [
+    ("post_processing_function", {"format": "gdal-calc", "expression": "logical_not(A)"}),
+    ("bands", [{"name": "LAI", "format": "rio-calc", "expression": "B1 * 0.01"}]),
+])
+def test_an_output_post_processing_geotile_cannot_run_is_refused(tmp_path, run_cli,
+                                                                 make_raster, s2, field,
+                                                                 value):
+    """item_multi_io.json's inverse-mask output is logical_not(A) of the model's: geotile
+    wrote the model's values as the item's output (exit 0). Now one line, unless
+    --activation says how its outputs are read."""
+    content = item(S2, None)
+    content["properties"]["mlm:output"][0][field] = value
+    model, _ = folder(tmp_path, content)
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "item.json", "out", field, "--activation")
+    assert not (tmp_path / "o.tif").exists()
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2), "--activation",
+                       "none")
+    np.testing.assert_array_equal(out, s2)
