@@ -165,9 +165,18 @@ def mlm_files(model_path) -> list[Path]:
         return []
 
 
+def _mlm(item) -> dict:
+    """What geotile reads of an item: its mlm: properties and band objects."""
+    return {"properties": {k: v for k, v in item["properties"].items() if k.startswith(
+        "mlm:") or k in ("bands", "eo:bands", "raster:bands")},
+        "assets": [{k: v for k, v in a.items() if k.endswith("bands")}
+                   for _, a in _model_assets(item)]}
+
+
 def mlm_item(model_path):
     """(file, item) of the MLM item beside ``model_path`` whose ONNX mlm:model asset is that
-    model; (None, None) without one. Several that differ are a ModelError naming them."""
+    model; (None, None) without one. Several whose mlm: fields differ are a ModelError
+    naming them."""
     found = []
     for path in mlm_files(model_path):
         item = _read(path, strict=False)
@@ -179,7 +188,7 @@ def mlm_item(model_path):
                     and _same(_href_path(href, path), Path(model_path)):
                 found.append((path, item))
                 break
-    if len(found) > 1 and any(i["properties"] != found[0][1]["properties"] for _, i in found):
+    if len(found) > 1 and any(_mlm(i) != _mlm(found[0][1]) for _, i in found):
         raise ModelError(f"{Path(model_path).parent}: MLM items "
                          f"{', '.join(p.name for p, _ in found[:4])} describe "
                          f"{Path(model_path).name} differently; keep one.")

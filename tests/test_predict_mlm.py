@@ -415,3 +415,22 @@ def test_an_output_post_processing_geotile_cannot_run_is_refused(tmp_path, run_c
     out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2), "--activation",
                        "none")
     np.testing.assert_array_equal(out, s2)
+
+
+def test_two_items_of_one_model_differing_only_in_dates_are_read(tmp_path, run_cli,
+                                                                 make_raster, s2):
+    """A catalogue's item and its copy with another datetime/updated beside one model were
+    refused as describing it differently; their mlm: fields are what is compared."""
+    first = item(S2, [{"type": "scale", "value": 4}])
+    second = json.loads(json.dumps(first))
+    second["properties"].update(datetime="2025-01-01T00:00:00Z",
+                                updated="2025-02-01T00:00:00Z")
+    folder(tmp_path, first)
+    model, _ = folder(tmp_path, second, name="item-v2.json")
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2))
+    np.testing.assert_allclose(out, s2 / 4, rtol=1e-6)
+    second["properties"]["mlm:input"][0]["value_scaling"][0]["value"] = 5
+    (tmp_path / "m" / "item-v2.json").write_text(json.dumps(second))
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif",
+                     "--overwrite")
+    assert_one_line_error(result, "item-v2.json", "item.json", "differently")
