@@ -91,6 +91,10 @@ def _read(path: Path, strict: bool):
         return None
     props = item.get("properties") if isinstance(item, dict) else None
     if not isinstance(props, dict) or "mlm:input" not in props:
+        if strict and isinstance(item, dict) and item.get("type") == "Collection":
+            raise ModelError(f"{path}: a STAC Collection, whose item_assets name no model "
+                             "file (MLM's mlm:input is an item's); give one of its items, or "
+                             "the .onnx model.")
         if strict:
             raise ModelError(f"{path}: no STAC item with properties mlm:input (the MLM "
                              "extension); give an MLM item or the .onnx model.")

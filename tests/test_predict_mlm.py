@@ -434,3 +434,13 @@ def test_two_items_of_one_model_differing_only_in_dates_are_read(tmp_path, run_c
     result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif",
                      "--overwrite")
     assert_one_line_error(result, "item-v2.json", "item.json", "differently")
+
+
+def test_a_collection_is_refused_naming_its_items(tmp_path, run_cli, make_raster, s2):
+    """The spec's examples/collection.json (item_assets, no href) was called no STAC item."""
+    collection = {"stac_version": "1.0.0", "type": "Collection", "id": "ml-model-examples",
+                  "item_assets": {"weights": {"roles": ["mlm:model", "mlm:weights"]}},
+                  "summaries": {}, "links": []}
+    _, path = folder(tmp_path, collection, name="collection.json")
+    result = run_cli("predict", path, image(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "collection.json", "Collection", "one of its items")
