@@ -45,8 +45,11 @@ from geotile.errors import GeotileWarning, InputError
 from geotile.label_documents import is_labelstudio
 from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, run_names
 
-#: keys a Label Studio export names near its start: worth parsing it to see
-_SNIFF = re.compile(rb'"(?:annotations|predictions|completions|annotation_id|annotator)"\s*:')
+#: keys a Label Studio export names near its start (JSON_MIN names its annotation's after
+#: the regions, a brush's RLE maybe 64 KiB long, after its format): worth parsing it to see
+_SNIFF = re.compile(rb'"(?:annotations|predictions|completions|annotation_id|annotator'
+                    rb'|original_width|(?:polygon|rectangle|ellipse|brush)labels)"\s*:'
+                    rb'|"format"\s*:\s*"rle"')
 SNIFF_BYTES = 1 << 16
 #: region types with an area (plain ones take the label of a ``labels`` result of their id)
 AREA = {"polygonlabels": "polygon", "polygon": "polygon", "rectanglelabels": "rectangle",

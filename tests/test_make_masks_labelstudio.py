@@ -162,6 +162,23 @@ def test_json_min_gives_the_same_mask_on_a_georeferenced_image(tmp_path, run_cli
     assert "class ids by name: 1 Building, 2 Car, 3 Tree" in result.stdout
 
 
+def test_json_min_as_label_studio_writes_it_a_long_brush_first(tmp_path, run_cli):
+    """Label Studio writes JSON_MIN indented, each record's data and regions before its
+    annotation's keys: a brush mask's RLE pushes annotation_id past the first 64 KiB."""
+    mask = np.random.default_rng(5).random((H, W)) > 0.5
+    record = {"image": "/data/local-files/?d=scenes/img_001.png", "id": 7, "tag": [{
+        "format": "rle", "rle": _brush_rle(mask), "brushlabels": ["Building"],
+        "original_width": W, "original_height": H}], "annotator": 1, "annotation_id": 107,
+        "created_at": "", "updated_at": "", "lead_time": 3.0}
+    export = tmp_path / "result.json"
+    export.write_text(json.dumps([record], indent=2))
+    assert export.read_text().index('"annotator"') > 1 << 16
+    result = run_cli("make-masks", export, _png(tmp_path / "img_001.png"), "-o",
+                     tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], mask.astype(np.uint8))
+
+
 def test_urls_pair_by_name_workers_and_resume_give_the_same_masks(tmp_path, run_cli):
     """Uploads (prefix), local files (?d=), http URLs; an image nobody labelled in the
     export but not given is left alone; --workers 2 and --resume: byte-identical masks."""
