@@ -235,7 +235,8 @@ def _annotation(path: Path, task: dict) -> dict:
         raise InputError(f"{where} has {had}: nobody labelled it. Label (or accept its "
                          "prediction) in Label Studio and export again, or leave the image "
                          "out.")
-    ids = ", ".join(_short(a.get("id", a.get("annotation_id"))) for a in chosen[:4])
+    key = "annotation_id" if task["min"] else "id"  # JSON_MIN's id is its task's
+    ids = ", ".join(_short(a.get(key)) for a in chosen[:4])
     if task["min"]:
         raise InputError(f"{where} has {len(chosen)} annotations (ids {ids}) and JSON_MIN "
                          "does not say which is ground truth: export JSON with one marked "

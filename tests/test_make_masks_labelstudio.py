@@ -241,6 +241,8 @@ HOUSE = _result("polygonlabels", {"points": POLYGON}, "Building")
 @pytest.mark.parametrize("tasks, fragments", [
     ([_task("a.png", None, annotations=[_annotation(1, [HOUSE]), _annotation(2, [])])],
      ("task 7 (a.png)", "2 annotations", "ground truth")),
+    ([{"image": "a.png", "id": 7, "annotator": 1, "annotation_id": aid} for aid in (107, 108)],
+     ("task 7 (a.png)", "ids 107, 108", "JSON_MIN")),
     ([_task("a.png", None, annotations=[], predictions=[{"result": [HOUSE]}])],
      ("task 7 (a.png)", "no annotation", "prediction", "nobody labelled")),
     ([_task("a.png", None, annotations=[_annotation(1, [HOUSE], was_cancelled=True)])],
