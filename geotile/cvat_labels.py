@@ -113,7 +113,7 @@ def read_cvat(labels, images):
             found = LabelmeFile(path, (width, height), entry.name)
             found.instances = _instances(path, entry, (width, height), no_area, slivers)
             built[entry.number] = found
-    _say_left_out(path, no_area, f"{' '.join(NO_AREA[:-1])} or tag annotation",
+    _say_left_out(path, no_area, f"{', '.join(NO_AREA[:-1])} or tag annotation",
                   "they have no area to burn")
     _say_left_out(path, slivers, "shape", "they have no area (points on one line, an "
                   "ellipse of radius 0)")

@@ -189,7 +189,8 @@ def test_each_shape_pixel_exact_on_a_plain_png(tmp_path, run_cli):
     assert summary["positive_pixels"] == int((expected > 0).sum())
     left_out = [line for line in result.stderr.splitlines() if "left out" in line]
     assert len(left_out) == 1, result.stderr
-    assert "5 polyline" in left_out[0] and "annotations.xml" in left_out[0]
+    assert "5 polyline, points, skeleton, cuboid or tag annotations were" in left_out[0]
+    assert "annotations.xml" in left_out[0]
 
 
 def test_a_georeferenced_folder_of_images_resume_and_workers(tmp_path, run_cli):
