@@ -14,7 +14,6 @@ through.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -115,7 +114,7 @@ def annotation_truth(truth, grids: list, class_field: str | None = None):
     """(each of ``grids``' instances of TRUTH, its image's entry found by name, of its size;
     the names of the images TRUTH lists) before anything is scored."""
     from geotile.input_paths import input_path
-    from geotile.pixel_truth import entry_name, labelme_truth, name_stems
+    from geotile.pixel_truth import entry_name, labelme_truth, name_stems, scratch_folder
 
     found = _format(truth)
     path = Path(os.fspath(truth))
@@ -123,8 +122,8 @@ def annotation_truth(truth, grids: list, class_field: str | None = None):
     by_stem = name_stems(names)
     chosen = [entry_name(grid, path, names, by_stem) or input_path(grid).name
               for grid in grids]
-    with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
-        stand_ins = [_stand_in(Path(folder) / str(i), grid, name)
+    with scratch_folder(truth) as folder:
+        stand_ins = [_stand_in(folder / str(i), grid, name)
                      for i, (grid, name) in enumerate(zip(grids, chosen, strict=True))]
         try:
             labelme = found.read(truth, stand_ins, class_field)

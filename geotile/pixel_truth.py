@@ -19,9 +19,12 @@ Formats read into a :class:`geotile.labelme_labels.Labelme` take :func:`labelme_
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -227,6 +230,51 @@ def burn(one: ImageTruth, output: Path) -> None:
                     multi=one.several, listed=True)
 
 
+@contextlib.contextmanager
+def scratch_folder(truth) -> Iterator[Path]:
+    """A temporary folder under TMPDIR for the masks burnt of TRUTH (and stand-ins of its
+    images), removed after success and errors. A write there that fails (TMPDIR full or
+    read-only, a file-size limit) is one InputError line naming TMPDIR's folder and its fix,
+    never the temporary file, which means nothing to the user and is gone."""
+    base = tempfile.gettempdir()
+    inside = os.path.join(base, "geotile-truth-")
+    try:
+        with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
+            yield Path(folder)
+    except (OSError, InputError) as exc:
+        if isinstance(exc, OSError):
+            named = any(os.fspath(name).startswith(inside)
+                        for name in (exc.filename, exc.filename2) if name is not None)
+        else:
+            named = str(exc).startswith(inside)
+        if not named:
+            raise
+        raise InputError(_scratch_failure(base, truth, exc)) from exc
+
+
+def _scratch_failure(base: str, truth, exc: BaseException) -> str:
+    """The line for ``exc``, a write under TMPDIR (``base``) that failed."""
+    from geotile.output_files import file_size_limit
+
+    cause = exc
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    code = getattr(cause, "errno", None)
+    limit = file_size_limit()
+    if code is None and limit is not None and "file-size limit" in str(exc):
+        code = errno.EFBIG
+    reason = (cause.strerror if cause is not None and cause.strerror else
+              os.strerror(code) if code is not None else "disk full or an I/O error")
+    if code == errno.EFBIG and limit is not None:
+        advice = f"A file-size limit of {limit} bytes is set: raise it (ulimit -f)."
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        advice = "Fix its permissions or set TMPDIR to a writable folder."
+    else:
+        advice = "Free space there, or set TMPDIR to a folder with room."
+    return (f"{base}: evaluate could not write its temporary masks of "
+            f"{Path(os.fspath(truth)).name} in this folder, TMPDIR's ({reason}). {advice}")
+
+
 def truth_polygons(one: ImageTruth, class_field: str | None):
     """(the instances as a GeoDataFrame, their class names in ``class_field`` or "class";
     the regions to ignore), in the grid's CRS; instances of a background name are none."""
@@ -288,8 +336,8 @@ def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
                              "--image.")
         (one,) = read_pixel_truth(truth, [prediction], class_field)
         _warn_unnamed([prediction], one)
-        with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
-            mask = Path(folder) / f"{Path(one.image).stem}.tif"
+        with scratch_folder(truth) as folder:
+            mask = folder / f"{Path(one.image).stem}.tif"
             burn(one, mask)
             return evaluate_rasters(prediction, mask, threshold=threshold, progress=progress)
     if image is None:
@@ -370,10 +418,10 @@ def _folder(prediction, truth, threshold, progress, class_field=None):
 
         log.warning("left out, no prediction in %s: %d of the images of %s (%s)", prediction,
                     len(unpaired), truth, _names(unpaired))
-    with tempfile.TemporaryDirectory(prefix="geotile-truth-") as folder:
+    with scratch_folder(truth) as folder:
         pairs = {}
         for one in truths:
-            mask = Path(folder) / f"{one.image.stem}.tif"
+            mask = folder / f"{one.image.stem}.tif"
             burn(one, mask)
             pairs[one.image.stem] = (one.image, mask)
         result = evaluate_folders(prediction, folder, threshold=threshold, progress=progress,
