@@ -64,9 +64,9 @@ def _href_path(href: str, item_path: Path) -> Path:
     return item_path.parent / href
 
 
-def _read(path: Path, strict: bool):
-    """The MLM item in ``path``, else None; ModelError naming it when ``strict`` (or it
-    mentions mlm:) and it cannot be read."""
+def _read(path: Path, strict: bool, short_is_item: bool = False):
+    """The MLM item in ``path``, else None; ModelError naming it when ``strict`` (or it may
+    be an item: :func:`_may_be_item`, ``short_is_item``) and it cannot be read."""
     from geotile.sidecar_files import read_json
 
     try:
@@ -82,12 +82,13 @@ def _read(path: Path, strict: bool):
         item = read_json(path)
     except (ValueError, OSError) as exc:
         try:
-            mentions = strict or b"mlm:" in path.read_bytes()[:_LARGEST]
+            mentions = strict or _may_be_item(path.read_bytes()[:_LARGEST], short_is_item)
         except OSError:
             mentions = strict
         if mentions:
-            raise ModelError(f"{path}: an MLM item, {exc}; fix it (or remove it), or give "
-                             "--mean, --std and --scale.") from exc
+            raise ModelError(f"{path}: an MLM item, {exc} (cut short, or still being "
+                             "written?); wait until it is written, or fix it (or remove it)."
+                             ) from exc
         return None
     props = item.get("properties") if isinstance(item, dict) else None
     if not isinstance(props, dict) or "mlm:input" not in props:
@@ -100,6 +101,19 @@ def _read(path: Path, strict: bool):
                              "extension); give an MLM item or the .onnx model.")
         return None
     return item
+
+
+#: the start of an unreadable JSON file too short to tell from an MLM item being written
+_TOO_SHORT_TO_TELL = 64
+
+
+def _may_be_item(data: bytes, short_is_item: bool) -> bool:
+    """Whether an unreadable JSON file beside a model may be its MLM item, cut short or
+    still being written: it names STAC or MLM (a STAC item's first bytes do), or, where
+    ``short_is_item`` (a file no other exporter's reader takes), holds too little to tell
+    (an empty file, '{"st')."""
+    return (short_is_item and len(data.strip()) < _TOO_SHORT_TO_TELL) or \
+        re.search(rb"(?i)stac|mlm", data) is not None
 
 
 def _model_assets(item) -> list[tuple[str, dict]]:
@@ -181,9 +195,12 @@ def mlm_item(model_path):
     """(file, item) of the MLM item beside ``model_path`` whose ONNX mlm:model asset is that
     model; (None, None) without one. Several whose mlm: fields differ are a ModelError
     naming them."""
+    from geotile.exporter_sidecars import named_sidecar_paths
+
     found = []
+    others = {p.name for p in named_sidecar_paths(model_path)}
     for path in mlm_files(model_path):
-        item = _read(path, strict=False)
+        item = _read(path, strict=False, short_is_item=path.name not in others)
         if item is None:
             continue
         for _, asset in _model_assets(item):

@@ -444,3 +444,35 @@ def test_a_collection_is_refused_naming_its_items(tmp_path, run_cli, make_raster
     _, path = folder(tmp_path, collection, name="collection.json")
     result = run_cli("predict", path, image(make_raster, s2), "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "collection.json", "Collection", "one of its items")
+@pytest.mark.parametrize("cut", [0, 1, 4, 30, 150, 600])
+def test_an_item_beside_the_model_still_being_written_is_one_line(tmp_path, run_cli,
+                                                                  make_raster, s2, cut):
+    """An item.json cut short (still being written, a copy interrupted) before its first
+    'mlm:' (its first 197 bytes, or empty) was read as no item at all: the model ran
+    without the item's scaling, exit 0. Any cut is one line now, nothing written (its advice
+    is no longer --mean, --std and --scale, which did not get past it)."""
+    text = json.dumps(item(S2, [{"type": "offset", "value": 1000}]))
+    assert text.index("mlm:") > 150
+    model, _ = folder(tmp_path, text[:cut])
+    tif = image(make_raster, s2)
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "item.json", "still being written", "fix it")
+    assert not (tmp_path / "o.tif").exists()
+    result = run_cli("predict", model, tif, "-o", tmp_path / "o.tif", "--mean", "0", "--std",
+                     "1", "--scale", "1")
+    assert_one_line_error(result, "item.json", "still being written")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_other_broken_json_beside_the_model_is_no_item(tmp_path, run_cli, make_raster, s2):
+    """A JSON file beside the model that is no STAC item (a tool's notes, broken) is left
+    alone: the model runs as it is."""
+    model, _ = folder(tmp_path, item(S2, [{"type": "offset", "value": 1000}]))
+    (tmp_path / "m" / "item.json").unlink()
+    tif = image(make_raster, s2)
+    alone, _ = predicted(run_cli, tmp_path, model, tif, "--scale", "1")
+    (tmp_path / "m" / "notes.json").write_text('{"trained on": "Sentinel-2 L2A tiles of '
+                                               'the Alps", "epochs": 40, "note": ')
+    out, _ = predicted(run_cli, tmp_path, model, tif, "--scale", "1")
+    np.testing.assert_array_equal(out, alone)
+    assert len(np.unique(out)) > 1
