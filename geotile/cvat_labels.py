@@ -50,8 +50,6 @@ _SNIFF = re.compile(rb"<annotations[\s>]")
 CHUNK = 1 << 20
 #: the deepest nesting read (CVAT's files nest about 10 deep)
 MOST_DEPTH = 64
-#: px: the most a large ellipse's inscribed polygon has sides
-MOST_SIDES = 4096
 
 
 @dataclass
@@ -329,13 +327,13 @@ def _geometry(where: str, label: str, tag: str, attrs: dict, size):
     if tag == "ellipse":
         cx, cy, rx, ry = (_number(where, label, attrs, k) for k in ("cx", "cy", "rx", "ry"))
         rotation = _number(where, label, attrs, "rotation", "0")
-        from geotile.labelme_labels import MOST_RADIUS
+        from geotile.labelme_labels import MOST_RADIUS, ellipse
 
         if not max(abs(rx), abs(ry)) <= MOST_RADIUS:
             raise InputError(f"{where} ({label!r}) is an ellipse of radius "
                              f"{max(abs(rx), abs(ry)):.4g} px, larger than any image (at most "
                              f"{MOST_RADIUS} px). Fix or remove it.")
-        return ellipse(cx, cy, rx, ry, rotation, size[1])
+        return ellipse(cx, cy, rx, ry, math.radians(rotation), (-1, size[1] + 1))
     if tag == "box":
         x0, y0, x1, y1 = (_number(where, label, attrs, k) for k in ("xtl", "ytl", "xbr", "ybr"))
         xy = box_corners(x0, y0, x1, y1, _number(where, label, attrs, "rotation", "0"))
@@ -411,58 +409,6 @@ def _mask(where: str, label: str, attrs: dict, size):
     polygons = [shapely.geometry.shape(g) for g, _ in shapes(
         part, mask=part.astype(bool), transform=Affine.translation(left, top))]
     return shapely.buffer(shapely.union_all(polygons), -MASK_INSET, join_style="mitre")
-
-
-def ellipse(cx: float, cy: float, rx: float, ry: float, degrees: float = 0.0,
-            rows_of: int | None = None):
-    """The ellipse of centre (cx, cy), half-axes rx, ry turned ``degrees`` (as a CVAT box
-    turns), in pixel coordinates, as a polygon the pixel-centre rule burns exactly as the
-    ellipse: the pixels whose centre lies inside or on it (those of rows 0..``rows_of``
-    when given). As :func:`geotile.labelme_labels.circle`: an inscribed polygon united with
-    the hull of those centres, grown by less than any other centre's distance from it."""
-    from geotile.labelme_labels import CIRCLE_SAGITTA
-
-    if not (rx > 0 and ry > 0):
-        return shapely.Polygon()
-    angle = math.radians(degrees)
-    c, s = math.cos(angle), math.sin(angle)
-    rx2, ry2 = rx * rx, ry * ry
-    reach = math.sqrt(rx2 * s * s + ry2 * c * c)  # half its height
-    low, high = math.floor(cy - reach - 0.5) - 1, math.ceil(cy + reach - 0.5) + 2
-    if rows_of is not None:
-        low, high = max(low, -1), min(high, rows_of + 1)
-    rows = np.arange(low, max(low, high))
-    dy = rows + 0.5 - cy
-    a = c * c / rx2 + s * s / ry2
-    b = 2 * c * s * (1 / rx2 - 1 / ry2) * dy
-    root = np.sqrt(np.maximum(b * b - 4 * a * ((s * s / rx2 + c * c / ry2) * dy * dy - 1), 0))
-    first = np.ceil(cx + (-b - root) / (2 * a) - 0.5)
-    last = np.floor(cx + (-b + root) / (2 * a) - 0.5)
-
-    def inside(columns):
-        dx = columns + 0.5 - cx
-        return (c * dx + s * dy) ** 2 / rx2 + (c * dy - s * dx) ** 2 / ry2 <= 1
-
-    for _ in range(2):  # the rounding of sqrt: the exact test decides
-        first = np.where(inside(first - 1), first - 1, np.where(inside(first), first,
-                                                                first + 1))
-        last = np.where(inside(last + 1), last + 1, np.where(inside(last), last, last - 1))
-    keep = inside(first) & inside(last) & (first <= last)
-    radius = max(rx, ry)
-    sides = max(8, min(MOST_SIDES, math.ceil(math.pi / math.acos(
-        max(-1.0, 1 - CIRCLE_SAGITTA / radius)))))
-    t = np.linspace(0, 2 * np.pi, sides, endpoint=False)
-    u, v = rx * (1 - 1e-9) * np.cos(t), ry * (1 - 1e-9) * np.sin(t)
-    inscribed = shapely.Polygon(np.column_stack((cx + c * u - s * v, cy + s * u + c * v)))
-    if not keep.any():
-        return inscribed
-    centres = np.concatenate([np.column_stack((first[keep] + 0.5, rows[keep] + 0.5)),
-                              np.column_stack((last[keep] + 0.5, rows[keep] + 0.5))])
-    hull = shapely.MultiPoint(centres).convex_hull
-    ring = shapely.get_coordinates(hull)
-    edges = np.hypot(*np.diff(ring, axis=0).T) if len(ring) > 1 else np.zeros(1)
-    grown = hull.buffer(0.5 / max(1.0, float(edges.max())), quad_segs=4)
-    return shapely.union(inscribed, grown)
 
 
 def _say_left_out(path: Path, found: list, what: str, why: str) -> None:

@@ -57,8 +57,10 @@ MASK_INSET = 1e-6
 #: px: the largest radius of a circle (its rows are walked one by one: one of 1e12 px is
 #: no image's, and would take terabytes)
 MOST_RADIUS = 1 << 24
-#: px: the most a circle's inscribed polygon lies inside the circle
+#: px: the most a circle's (an ellipse's) inscribed polygon lies inside it
 CIRCLE_SAGITTA = 0.01
+#: the most sides of a large circle's (ellipse's) inscribed polygon
+MOST_SIDES = 4096
 
 
 @dataclass
@@ -390,10 +392,8 @@ def group_instances(items: list) -> list[tuple[str, object]]:
 def circle(cx: float, cy: float, px: float, py: float):
     """The circle of centre (cx, cy) through (px, py), in pixel coordinates, as a polygon
     that the pixel-centre rule burns exactly as the circle: the pixels whose centre lies
-    inside or on it. The union of an inscribed polygon (within ``CIRCLE_SAGITTA`` px of the
-    circle, for --all-touched) and the convex hull of those pixel centres, grown by less
-    than the distance from it of any other pixel centre (half of 1 / its longest edge: a
-    lattice point off a lattice segment's line lies at least 1 / its length from it)."""
+    inside or on it (:func:`_centre_polygon`). Not :func:`ellipse` of equal radii: its
+    squared radius is summed here, not the square of a square root."""
     r2 = (px - cx) ** 2 + (py - cy) ** 2
     if not r2 > 0:
         return shapely.Polygon()
@@ -401,23 +401,68 @@ def circle(cx: float, cy: float, px: float, py: float):
     rows = np.arange(math.floor(cy - radius - 0.5) - 1, math.ceil(cy + radius - 0.5) + 2)
     dy2 = (rows + 0.5 - cy) ** 2
     half = np.sqrt(np.maximum(r2 - dy2, 0.0))
-    first = np.ceil(cx - half - 0.5)
-    last = np.floor(cx + half - 0.5)
 
     def inside(columns):
         return (columns + 0.5 - cx) ** 2 + dy2 <= r2
 
-    for _ in range(2):  # the rounding of sqrt: the exact test decides
+    return _centre_polygon(rows, np.ceil(cx - half - 0.5), np.floor(cx + half - 0.5), inside,
+                           _inscribed(cx, cy, radius, radius, 1.0, 0.0))
+
+
+def ellipse(cx: float, cy: float, rx: float, ry: float, theta: float = 0.0,
+            rows: tuple[int, int] | None = None):
+    """The ellipse of centre (cx, cy), half-axes ``rx``, ``ry`` turned ``theta`` radians
+    from x towards y (clockwise on screen: x right, y down), in pixel coordinates, as a
+    polygon that the pixel-centre rule burns exactly as the ellipse: the pixels whose centre
+    lies inside or on it (:func:`_centre_polygon`); only rows ``rows`` (first, stop) are
+    walked when given (an image's, and a margin)."""
+    if not (rx > 0 and ry > 0):
+        return shapely.Polygon()
+    c, s = math.cos(theta), math.sin(theta)
+    rx2, ry2 = rx * rx, ry * ry
+    reach = math.sqrt(rx2 * s * s + ry2 * c * c)  # half its height
+    low, high = math.floor(cy - reach - 0.5) - 1, math.ceil(cy + reach - 0.5) + 2
+    if rows is not None:
+        low, high = max(low, rows[0]), min(high, rows[1])
+    walked = np.arange(low, max(low, high))
+    dy = walked + 0.5 - cy
+    a = c * c / rx2 + s * s / ry2
+    b = 2 * c * s * (1 / rx2 - 1 / ry2) * dy
+    root = np.sqrt(np.maximum(b * b - 4 * a * ((s * s / rx2 + c * c / ry2) * dy * dy - 1), 0))
+
+    def inside(columns):
+        dx = columns + 0.5 - cx
+        return (c * dx + s * dy) ** 2 / rx2 + (c * dy - s * dx) ** 2 / ry2 <= 1
+
+    return _centre_polygon(walked, np.ceil(cx + (-b - root) / (2 * a) - 0.5),
+                           np.floor(cx + (-b + root) / (2 * a) - 0.5), inside,
+                           _inscribed(cx, cy, rx, ry, c, s))
+
+
+def _inscribed(cx: float, cy: float, rx: float, ry: float, c: float, s: float):
+    """The polygon inscribed in the ellipse of centre (cx, cy), half-axes rx, ry turned by
+    the angle of cosine ``c`` and sine ``s``: within ``CIRCLE_SAGITTA`` px of it, its
+    vertices just inside (off the pixel centres on the outline)."""
+    sides = max(8, min(MOST_SIDES, math.ceil(math.pi / math.acos(
+        max(-1.0, 1 - CIRCLE_SAGITTA / max(rx, ry))))))
+    t = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    u, v = rx * (1 - 1e-9) * np.cos(t), ry * (1 - 1e-9) * np.sin(t)
+    return shapely.Polygon(np.column_stack((cx + c * u - s * v, cy + s * u + c * v)))
+
+
+def _centre_polygon(rows: np.ndarray, first: np.ndarray, last: np.ndarray, inside,
+                    inscribed):
+    """A convex shape's polygon that the pixel-centre rule burns exactly as the shape: the
+    union of ``inscribed`` (for --all-touched) and the convex hull of the pixel centres
+    inside it, grown by less than the distance from it of any other pixel centre (half of 1
+    / its longest edge: a lattice point off a lattice segment's line lies at least 1 / its
+    length from it). ``first``, ``last``: each of ``rows``' first and last column inside,
+    estimated to a pixel; ``inside(columns)`` (of each row) decides."""
+    for _ in range(2):  # the rounding of the estimates: the exact test decides
         first = np.where(inside(first - 1), first - 1, np.where(inside(first), first,
                                                                 first + 1))
         last = np.where(inside(last + 1), last + 1, np.where(inside(last), last, last - 1))
     keep = inside(first) & inside(last) & (first <= last)
-    sides = max(8, min(4096, math.ceil(math.pi / math.acos(
-        max(-1.0, 1 - CIRCLE_SAGITTA / radius)))))
-    angles = np.linspace(0, 2 * np.pi, sides, endpoint=False)
-    inner = radius * (1 - 1e-9)  # its vertices off pixel centres on the circle: the hull's
-    inscribed = shapely.Polygon(np.column_stack((cx + inner * np.cos(angles),
-                                                 cy + inner * np.sin(angles))))
     if not keep.any():
         return inscribed
     centres = np.concatenate([np.column_stack((first[keep] + 0.5, rows[keep] + 0.5)),

@@ -43,7 +43,7 @@ import shapely
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_documents import is_labelstudio
-from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, run_names
+from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, ellipse, run_names
 
 #: keys a Label Studio export names near its start (JSON_MIN names its annotation's after
 #: the regions, a brush's RLE maybe 64 KiB long, after its format): worth parsing it to see
@@ -74,8 +74,6 @@ _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-", re.IGNORECASE)
 def without_upload_prefix(name: str) -> str:
     """``name`` less Label Studio's upload prefix (8a9b7c1d-img.png: img.png), if it has one."""
     return _UPLOAD_PREFIX.sub("", name, count=1)
-#: px: the most an ellipse's inscribed polygon lies inside the ellipse
-ELLIPSE_SAGITTA = 0.01
 
 
 def is_labelstudio_file(path) -> bool:
@@ -431,7 +429,7 @@ def _geometry(where: str, kind: str, value: dict, width: int, height: int):
                                 (x - h * sin, y + h * cos)])
     x, y, rx, ry, turn = _numbers(where, value, ("x", "y", "radiusX", "radiusY", "rotation"))
     return ellipse(x * width / 100, y * height / 100, abs(rx) * width / 100,
-                   abs(ry) * height / 100, turn)
+                   abs(ry) * height / 100, math.radians(turn))
 
 
 def _polygon(where: str, points, width: int, height: int):
@@ -455,54 +453,6 @@ def _polygon(where: str, points, width: int, height: int):
                          f"or past {MOST_PERCENT:g}). Fix or remove it.")
     xy = xy * np.array([width, height]) / 100
     return _polygonal(shapely.make_valid(shapely.Polygon(xy)))
-
-
-def ellipse(cx: float, cy: float, rx: float, ry: float, degrees: float = 0.0):
-    """The ellipse of centre (cx, cy), radii ``rx``, ``ry`` turned ``degrees`` clockwise (x
-    right, y down), in pixel coordinates, as a polygon that the pixel-centre rule burns
-    exactly as the ellipse: the pixels whose centre lies inside or on it. As
-    :func:`geotile.labelme_labels.circle`: an inscribed polygon (for --all-touched) and the
-    convex hull of those pixel centres, grown by less than any other centre's distance."""
-    if not (rx > 0 and ry > 0):
-        return shapely.Polygon()
-    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    # u = dx cos + dy sin, v = -dx sin + dy cos; (u / rx)^2 + (v / ry)^2 <= 1
-    a = cos * cos / rx ** 2 + sin * sin / ry ** 2
-    half_height = math.sqrt((rx * sin) ** 2 + (ry * cos) ** 2)
-    rows = np.arange(math.floor(cy - half_height - 0.5) - 1,
-                     math.ceil(cy + half_height - 0.5) + 2)
-    dy = rows + 0.5 - cy
-    b = 2 * dy * cos * sin * (1 / rx ** 2 - 1 / ry ** 2)
-    c = dy * dy * (sin * sin / rx ** 2 + cos * cos / ry ** 2) - 1
-    root = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
-    first = np.ceil(cx + (-b - root) / (2 * a) - 0.5)
-    last = np.floor(cx + (-b + root) / (2 * a) - 0.5)
-
-    def inside(columns):
-        dx = columns + 0.5 - cx
-        return ((dx * cos + dy * sin) / rx) ** 2 + ((dy * cos - dx * sin) / ry) ** 2 <= 1
-
-    for _ in range(2):  # the rounding of sqrt: the exact test decides
-        first = np.where(inside(first - 1), first - 1, np.where(inside(first), first,
-                                                                first + 1))
-        last = np.where(inside(last + 1), last + 1, np.where(inside(last), last, last - 1))
-    keep = inside(first) & inside(last) & (first <= last)
-    big = max(rx, ry)
-    sides = max(8, min(4096, math.ceil(math.pi / math.acos(
-        max(-1.0, 1 - ELLIPSE_SAGITTA / big)))))
-    t = np.linspace(0, 2 * np.pi, sides, endpoint=False)
-    lx, ly = rx * (1 - 1e-9) * np.cos(t), ry * (1 - 1e-9) * np.sin(t)
-    inscribed = shapely.Polygon(np.column_stack((cx + lx * cos - ly * sin,
-                                                 cy + lx * sin + ly * cos)))
-    if not keep.any():
-        return inscribed
-    centres = np.concatenate([np.column_stack((first[keep] + 0.5, rows[keep] + 0.5)),
-                              np.column_stack((last[keep] + 0.5, rows[keep] + 0.5))])
-    hull = shapely.MultiPoint(centres).convex_hull
-    ring = shapely.get_coordinates(hull)
-    edges = np.hypot(*np.diff(ring, axis=0).T) if len(ring) > 1 else np.zeros(1)
-    grown = hull.buffer(0.5 / max(1.0, float(edges.max())), quad_segs=4)
-    return shapely.union(inscribed, grown)
 
 
 def decode_rle(data, count: int) -> np.ndarray | None:

@@ -29,7 +29,6 @@ refused. VIA 3 projects are refused in one line.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import re
 import warnings
@@ -52,8 +51,6 @@ NO_AREA = ("polyline", "point")
 _SNIFF = re.compile(rb'"(?:_via_img_metadata|_via_settings|shape_attributes|region_attributes'
                     rb'|regions)"\s*:|"data_format_version"\s*:\s*"3')
 SNIFF_BYTES = 1 << 16
-#: px: the most an ellipse's inscribed polygon lies inside it (as labelme_labels' circles)
-ELLIPSE_SAGITTA = 0.01
 
 
 def via_entries(document):
@@ -337,7 +334,7 @@ def _instances(path: Path, entry: dict, field: str | None, found,
 def _geometry(where: str, kind: str, shape: dict, height: int):
     """The region's shape in its image's pixel coordinates."""
     from geotile.coco_labels import MAX_POINTS, _polygonal
-    from geotile.labelme_labels import MOST_RADIUS, circle
+    from geotile.labelme_labels import MOST_RADIUS, circle, ellipse
 
     if kind == "polygon":
         xs, ys = shape.get("all_points_x"), shape.get("all_points_y")
@@ -373,60 +370,7 @@ def _geometry(where: str, kind: str, shape: dict, height: int):
     if kind == "circle":
         return circle(values[0], values[1], values[0] + radii[0], values[1])
     theta = values[4] if len(values) > 4 else 0.0
-    return ellipse(values[0], values[1], radii[0], radii[1], theta, height)
-
-
-def ellipse(cx: float, cy: float, rx: float, ry: float, theta: float = 0.0,
-            height: int | None = None):
-    """The ellipse of centre (cx, cy), radii rx, ry turned by ``theta`` (radians, from x
-    towards y, as VIA draws it), in pixel coordinates, as a polygon that the pixel-centre
-    rule burns exactly as the ellipse: the pixels whose centre lies inside or on it (as
-    :func:`geotile.labelme_labels.circle`: an inscribed polygon and the convex hull of
-    those centres, grown by less than the distance from it of any other pixel centre).
-    ``height``: only rows -2..height+2 are walked (those of the image)."""
-    if not (rx > 0 and ry > 0):
-        return shapely.Polygon()
-    cos, sin = math.cos(theta), math.sin(theta)
-    a = (cos / rx) ** 2 + (sin / ry) ** 2
-    b = 2 * cos * sin * (1 / rx ** 2 - 1 / ry ** 2)
-    c = (sin / rx) ** 2 + (cos / ry) ** 2
-    half_height = math.sqrt((rx * sin) ** 2 + (ry * cos) ** 2)
-    low, high = math.floor(cy - half_height - 0.5) - 1, math.ceil(cy + half_height - 0.5) + 2
-    if height is not None:
-        low, high = max(low, -2), min(high, height + 2)
-    rows = np.arange(low, max(low, high))
-    dy = rows + 0.5 - cy
-    disc = np.maximum(b * b * dy * dy - 4 * a * (c * dy * dy - 1), 0.0)
-    middle = cx - b * dy / (2 * a)
-    half = np.sqrt(disc) / (2 * a)
-    first = np.ceil(middle - half - 0.5)
-    last = np.floor(middle + half - 0.5)
-
-    def inside(columns):
-        dx = columns + 0.5 - cx
-        return ((dx * cos + dy * sin) / rx) ** 2 + ((dy * cos - dx * sin) / ry) ** 2 <= 1
-
-    for _ in range(2):  # the rounding of sqrt: the exact test decides
-        first = np.where(inside(first - 1), first - 1, np.where(inside(first), first,
-                                                                first + 1))
-        last = np.where(inside(last + 1), last + 1, np.where(inside(last), last, last - 1))
-    keep = inside(first) & inside(last) & (first <= last)
-    radius = max(rx, ry)
-    sides = max(8, min(4096, math.ceil(math.pi / math.acos(
-        max(-1.0, 1 - ELLIPSE_SAGITTA / radius)))))
-    t = np.linspace(0, 2 * np.pi, sides, endpoint=False)
-    u, v = rx * (1 - 1e-9) * np.cos(t), ry * (1 - 1e-9) * np.sin(t)
-    inscribed = shapely.Polygon(np.column_stack((cx + u * cos - v * sin,
-                                                 cy + u * sin + v * cos)))
-    if not keep.any():
-        return inscribed
-    centres = np.concatenate([np.column_stack((first[keep] + 0.5, rows[keep] + 0.5)),
-                              np.column_stack((last[keep] + 0.5, rows[keep] + 0.5))])
-    hull = shapely.MultiPoint(centres).convex_hull
-    ring = shapely.get_coordinates(hull)
-    edges = np.hypot(*np.diff(ring, axis=0).T) if len(ring) > 1 else np.zeros(1)
-    grown = hull.buffer(0.5 / max(1.0, float(edges.max())), quad_segs=4)
-    return shapely.union(inscribed, grown)
+    return ellipse(values[0], values[1], radii[0], radii[1], theta, (-2, height + 2))
 
 
 def _check_image(path: Path, image, entry: dict, found, width: int, height: int,

@@ -6,6 +6,7 @@ z_order, group_id, and the refusals (nothing written), hostile XML included."""
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import numpy as np
@@ -263,7 +264,7 @@ def test_cvat_rle_round_trips_and_box_corners_turn_as_cvat():
 def test_ellipses_are_pixel_exact_against_the_analytic_centre_rule():
     """Turned ellipses of any size and place burn exactly the pixels whose centre lies
     inside or on them; --all-touched burns those and more."""
-    from geotile.cvat_labels import ellipse as shape_of
+    from geotile.labelme_labels import ellipse as shape_of
 
     size = 100
     rows, cols = np.mgrid[0:size, 0:size]
@@ -273,7 +274,7 @@ def test_ellipses_are_pixel_exact_against_the_analytic_centre_rule():
     cases += [(*rng.uniform(20, 80, 2), *rng.uniform(0.2, 30, 2), rng.uniform(-180, 180))
               for _ in range(200)]
     for cx, cy, rx, ry, degrees in cases:
-        shape = shape_of(cx, cy, rx, ry, degrees)
+        shape = shape_of(cx, cy, rx, ry, math.radians(degrees))
         burnt = rasterize([shape], out_shape=(size, size)).astype(bool)
         analytic = _ellipse(cx, cy, rx, ry, degrees, cols + 0.5, rows + 0.5)
         np.testing.assert_array_equal(burnt, analytic, err_msg=f"{cx} {cy} {rx} {ry} {degrees}")

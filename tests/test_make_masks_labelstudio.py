@@ -335,7 +335,7 @@ def test_ellipses_burn_exactly_the_pixel_centres_inside_them():
     those."""
     from rasterio.features import rasterize
 
-    from geotile.labelstudio_labels import ellipse
+    from geotile.labelme_labels import ellipse
 
     rng = np.random.default_rng(5)
     rows, cols = np.mgrid[0:100, 0:100] + 0.5
@@ -348,7 +348,7 @@ def test_ellipses_burn_exactly_the_pixel_centres_inside_them():
         c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
         dx, dy = cols - cx, rows - cy
         truth = ((dx * c + dy * s) / rx) ** 2 + ((dy * c - dx * s) / ry) ** 2 <= 1
-        shape = ellipse(cx, cy, rx, ry, degrees)
+        shape = ellipse(cx, cy, rx, ry, math.radians(degrees))
         burnt = rasterize([(shape, 1)], out_shape=(100, 100), dtype="uint8").astype(bool)
         np.testing.assert_array_equal(burnt, truth)
         touched = rasterize([(shape, 1)], out_shape=(100, 100), dtype="uint8",

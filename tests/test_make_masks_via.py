@@ -168,7 +168,7 @@ def test_a_georeferenced_image_and_via_1_regions(tmp_path, run_cli):
 def test_ellipses_are_pixel_exact_against_the_analytic_centre_rule():
     """Ellipses of any size, turn and place burn exactly the pixels whose centre lies
     inside or on them; --all-touched burns them all too."""
-    from geotile.via_labels import ellipse
+    from geotile.labelme_labels import ellipse
 
     size = 120
     rows, cols = np.mgrid[0:size, 0:size]
