@@ -94,17 +94,10 @@ def read_coco(path, document=None) -> Coco | None:
     if document is None:
         if not is_coco_file(path):
             return None
-        from geotile.json_text import decoded
+        from geotile.json_text import read_json
 
-        try:
-            document = json.loads(decoded(path.read_bytes()))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(f"{path}: not a JSON file ({_first_line(exc)}). Give a COCO "
-                             "annotation file (images, annotations, categories).") from exc
-        except RecursionError:
-            raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile "
-                             "file). Give a COCO annotation file (images, annotations, "
-                             "categories).") from None
+        document = read_json(path, "Give a COCO annotation file (images, annotations, "
+                             "categories).", json.loads)
     if not is_coco(document):
         return None
     missing = [k for k in KEYS if not isinstance(document.get(k), list)]
@@ -449,7 +442,3 @@ def _number(value) -> bool:
 def _short(value) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

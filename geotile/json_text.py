@@ -1,11 +1,15 @@
 """JSON parsed by orjson, 2-3x faster than the standard library on large GeoJSON, with
 exactly :func:`json.loads`' results: where orjson would read a document otherwise (integers
 beyond 64 bits become floats there) or refuses one that json reads (NaN, 1e400, lone
-surrogates), :mod:`json` parses it."""
+surrogates), :mod:`json` parses it. Also the label readers' JSON files: sniffed by their
+first bytes, then read with one refusal for a file that is not JSON."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 
 # every digit made "0": a run of 19 zeros is an integer (or fraction) that may pass 64 bits
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
@@ -48,3 +52,45 @@ def sniffable(head: bytes) -> bytes:
     if encoding == "utf-8-sig":
         return head[3:]
     return head.decode(encoding, errors="ignore").removeprefix("\ufeff").encode()
+
+
+def read_json(path: Path, give: str, parse=loads):
+    """The document of the JSON file at ``path`` (``parse`` of its :func:`decoded` text);
+    InputError in one line, ending with ``give`` (what to give instead), for a file that
+    cannot be read, is not JSON or nests too deep to read."""
+    from geotile.errors import InputError
+
+    try:
+        return parse(decoded(path.read_bytes()))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a JSON file ({first}). {give}") from exc
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile file). "
+                         f"{give}") from None
+
+
+def sniffed(path, pattern: re.Pattern, size: int, suffix: str | None = None) -> bool:
+    """Whether ``path`` is a local file (named ``*suffix`` when given) whose first ``size``
+    bytes (:func:`sniffable`) match ``pattern``: a key of a document worth parsing to see."""
+    path = Path(os.fspath(path)) if isinstance(path, str | os.PathLike) else None
+    try:
+        if path is None or (suffix is not None and path.suffix.lower() != suffix) \
+                or not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(size)
+    except OSError:
+        return False
+    return pattern.search(sniffable(head)) is not None
+
+
+def holds(path: Path, is_kind) -> bool:
+    """Whether the JSON file at ``path`` parses to a document ``is_kind`` accepts (False
+    where it does not parse)."""
+    from geotile.errors import InputError
+
+    try:
+        return is_kind(read_json(path, ""))
+    except InputError:
+        return False

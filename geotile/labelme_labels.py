@@ -107,22 +107,10 @@ class Labelme:
 def is_labelme_file(path) -> bool:
     """Whether ``path`` is a local file holding a Labelme document (its start names a
     Labelme key: then it is parsed)."""
-    path = Path(os.fspath(path))
-    try:
-        if not path.is_file():
-            return False
-        with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except OSError:
-        return False
-    from geotile.json_text import sniffable
+    from geotile.json_text import holds, sniffed
 
-    if _SNIFF.search(sniffable(head)) is None:
-        return False
-    try:
-        return is_labelme(_parse(path))
-    except InputError:
-        return False
+    path = Path(os.fspath(path))
+    return sniffed(path, _SNIFF, SNIFF_BYTES) and holds(path, is_labelme)
 
 
 def is_labelme_labels(labels, layer: str | None = None, images=None) -> bool:
@@ -145,18 +133,10 @@ def is_labelme_labels(labels, layer: str | None = None, images=None) -> bool:
 
 
 def _parse(path: Path):
-    from geotile.json_text import decoded, loads
+    from geotile.json_text import read_json
 
-    try:
-        return loads(decoded(path.read_bytes()))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a JSON file ({first}). Give Labelme's JSON file of "
-                         "the image (shapes, imageHeight, imageWidth).") from exc
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile file). "
-                         "Give Labelme's JSON file of the image (shapes, imageHeight, "
-                         "imageWidth).") from None
+    return read_json(path, "Give Labelme's JSON file of the image (shapes, imageHeight, "
+                     "imageWidth).")
 
 
 def read_labelme(labels, images) -> Labelme:

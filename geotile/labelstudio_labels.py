@@ -79,38 +79,15 @@ def without_upload_prefix(name: str) -> str:
 def is_labelstudio_file(path) -> bool:
     """Whether ``path`` is a local .json file holding a Label Studio export (its start names
     an export's key: then it is parsed)."""
-    if not isinstance(path, str | os.PathLike):
-        return False
-    path = Path(os.fspath(path))
-    try:
-        if path.suffix.lower() != ".json" or not path.is_file():
-            return False
-        with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except OSError:
-        return False
-    from geotile.json_text import sniffable
+    from geotile.json_text import holds, sniffed
 
-    if _SNIFF.search(sniffable(head)) is None:
-        return False
-    try:
-        return is_labelstudio(_parse(path))
-    except InputError:
-        return False
+    return sniffed(path, _SNIFF, SNIFF_BYTES, ".json") and holds(Path(path), is_labelstudio)
 
 
 def _parse(path: Path):
-    from geotile.json_text import decoded, loads
+    from geotile.json_text import read_json
 
-    try:
-        return loads(decoded(path.read_bytes()))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a JSON file ({first}). Give Label Studio's JSON "
-                         "export.") from exc
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile file). "
-                         "Give Label Studio's JSON export.") from None
+    return read_json(path, "Give Label Studio's JSON export.")
 
 
 def read_labelstudio(labels, images) -> Labelme:

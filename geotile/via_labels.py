@@ -80,18 +80,11 @@ def is_via(document) -> bool:
 def is_via_file(path) -> bool:
     """Whether ``path`` is a local .json file holding a VIA document (its start names a VIA
     key: then it is parsed)."""
-    path = Path(os.fspath(path)) if isinstance(path, str | os.PathLike) else None
-    try:
-        if path is None or path.suffix.lower() != ".json" or not path.is_file():
-            return False
-        with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except OSError:
-        return False
-    from geotile.json_text import sniffable
+    from geotile.json_text import sniffed
 
-    if _SNIFF.search(sniffable(head)) is None:
+    if not sniffed(path, _SNIFF, SNIFF_BYTES, ".json"):
         return False
+    path = Path(os.fspath(path))
     info = path.stat()
     return _is_via_version(str(path.resolve()), (info.st_ino, info.st_size, info.st_mtime_ns,
                                                  info.st_ctime_ns))
@@ -101,25 +94,16 @@ def is_via_file(path) -> bool:
 def _is_via_version(path: str, version: tuple) -> bool:
     """Whether the file at ``path`` is VIA's, parsed once per ``version`` of it (inode, size,
     mtime, ctime): make-masks and its CLI ask several times of one file of many images."""
-    try:
-        return is_via(_parse(Path(path)))
-    except InputError:
-        return False
+    from geotile.json_text import holds
+
+    return holds(Path(path), is_via)
 
 
 def _parse(path: Path):
-    from geotile.json_text import decoded, loads
+    from geotile.json_text import read_json
 
-    try:
-        return loads(decoded(path.read_bytes()))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a JSON file ({first}). Give VIA's exported JSON "
-                         "(Annotation > Export annotations (as json)).") from exc
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile file). "
-                         "Give VIA's exported JSON (Annotation > Export annotations (as "
-                         "json)).") from None
+    return read_json(path, "Give VIA's exported JSON (Annotation > Export annotations (as "
+                     "json)).")
 
 
 def read_via(labels, images, class_field: str | None = None):
