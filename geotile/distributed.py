@@ -494,15 +494,9 @@ def make_masks_on_cluster(
 
     images, outputs = path_list(images), path_list(outputs)
     check_pairs(images, outputs)
-    from geotile.cvat_labels import is_cvat_file
-    from geotile.labelme_labels import is_labelme_labels
-    from geotile.labelstudio_labels import is_labelstudio_file
-    from geotile.via_labels import is_via_file
-    from geotile.yolo_labels import is_yolo_labels
+    from geotile.pixel_label_formats import pixel_label_format
 
-    if is_yolo_labels(labels_path) or is_cvat_file(labels_path) or is_via_file(
-            labels_path) or is_labelstudio_file(labels_path) or is_labelme_labels(
-            labels_path, kwargs.get("layer"), images):
+    if pixel_label_format(labels_path, kwargs.get("layer"), images) is not None:
         # small files, read and checked together (the run's class names): burnt in this
         # process
         from geotile.masks import make_masks

@@ -728,35 +728,32 @@ def make_masks(
     ``class_values``: the class values of a whole run (a label folder's), so that names get
     the same ids in every mask.
     """
-    from geotile.cvat_labels import is_cvat_file
+    from geotile import pixel_label_formats as formats
     from geotile.input_files import check_pairs, path_list
     from geotile.input_paths import input_path, refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder
-    from geotile.labelme_labels import is_labelme_labels
     from geotile.labels import read_labels
-    from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.output_files import check_geotiff_name, check_output
-    from geotile.via_labels import is_via_file
-    from geotile.yolo_labels import is_yolo_labels
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
     yolo = labelme = None
-    if is_yolo_labels(labels_path):  # before a pattern of them is taken for vector files
+    kind = formats.pixel_label_format(labels_path, layer, image_paths)
+    if kind == formats.YOLO:
         check_pairs(image_paths, output_paths)
         yolo = _yolo(labels_path, image_paths, options, class_field, palette, labels_crs, layer)
-    elif is_cvat_file(labels_path):  # CVAT for images: one XML of many images' shapes
+    elif kind == formats.CVAT:
         check_pairs(image_paths, output_paths)
         labelme = _labelme(labels_path, image_paths, options, class_field, palette,
                            labels_crs, layer, "CVAT shapes are")
-    elif is_labelstudio_file(labels_path):  # before COCO: its tasks hold "annotations"
+    elif kind == formats.LABELSTUDIO:
         check_pairs(image_paths, output_paths)
         labelme = _labelstudio(labels_path, image_paths, options, class_field, palette,
                                labels_crs, layer)
-    elif is_labelme_labels(labels_path, layer, image_paths):  # one file, or a folder
+    elif kind == formats.LABELME:
         check_pairs(image_paths, output_paths)
         labelme = _labelme(labels_path, image_paths, options, class_field, palette,
                            labels_crs, layer)
-    elif is_via_file(labels_path):  # regions of many images, read as Labelme's shapes
+    elif kind == formats.VIA:
         check_pairs(image_paths, output_paths)
         labelme = _via(labels_path, image_paths, options, class_field, palette, labels_crs,
                        layer)

@@ -226,8 +226,7 @@ def make_masks(
     mapping = None
     if class_map is not None:
         if class_field is None and not _is_label_raster(labels) and not _is_coco(labels) \
-                and not _is_yolo(labels) and not _is_labelme(labels, layer) \
-                and not _is_via(labels):
+                and _pixel_label_format(labels, layer) is None:
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map, zero=class_field is None
                                  and _is_label_raster(labels))  # its 0 may be a class
@@ -266,7 +265,10 @@ def make_masks(
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
-        why = "__ignore__ shapes or nodata in the image" if _is_labelme(labels, layer) else \
+        from geotile.pixel_label_formats import LABELSTUDIO, NAMED_SHAPES, VIA
+
+        kind = _pixel_label_format(labels, layer)
+        why = "__ignore__ shapes or nodata in the image" if kind in NAMED_SHAPES else \
             "crowd regions or nodata in the image" if _is_coco(labels) else \
             "nodata in the image"
         for summary in summaries:
@@ -286,10 +288,9 @@ def make_masks(
                 f"{summary['positive_pixels']} positive pixels"
                 + (f", {ignored} ignored ({why})" if ignored else "")
             )
-        if (class_field is not None or _is_labelme(labels, layer) or _is_via(labels)) \
-                and mapping is None:
+        if (class_field is not None or kind in (*NAMED_SHAPES, VIA)) and mapping is None:
             _echo_named_ids(summaries)
-        if _is_via(labels) or _is_labelstudio(labels):
+        if kind in (VIA, LABELSTUDIO):
             _echo_empty(summaries, labels)
         negatives = sum("labels" in s and s["labels"] is None for s in summaries)
         if negatives:
@@ -339,33 +340,11 @@ def _is_coco(labels) -> bool:
     return is_coco_file(labels)
 
 
-def _is_yolo(labels) -> bool:
-    from geotile.yolo_labels import is_yolo_labels
+def _pixel_label_format(labels, layer) -> str | None:
+    """Which reader of labels in each image's pixels LABELS go to (None: another)."""
+    from geotile.pixel_label_formats import pixel_label_format
 
-    return is_yolo_labels(labels)
-
-
-def _is_labelme(labels, layer) -> bool:
-    """Whether LABELS are shapes classed by name as Labelme's: Labelme's, CVAT's or Label
-    Studio's."""
-    from geotile.cvat_labels import is_cvat_file
-    from geotile.labelme_labels import is_labelme_labels
-    from geotile.labelstudio_labels import is_labelstudio_file
-
-    return is_cvat_file(labels) or is_labelstudio_file(labels) or is_labelme_labels(
-        labels, layer)  # CVAT's and Label Studio's shapes: read alike
-
-
-def _is_via(labels) -> bool:
-    from geotile.via_labels import is_via_file
-
-    return is_via_file(labels)
-
-
-def _is_labelstudio(labels) -> bool:
-    from geotile.labelstudio_labels import is_labelstudio_file
-
-    return is_labelstudio_file(labels)
+    return pixel_label_format(labels, layer)
 
 
 def _echo_empty(summaries: list, labels) -> None:
