@@ -32,9 +32,11 @@ def write_raster(
     crs: str | None = UTM_CRS,
     transform=None,
     nodata=None,
+    descriptions=None,
     **profile,
 ) -> Path:
-    """Write ``array`` ((bands, rows, cols) or (rows, cols)) as a GeoTIFF and return its path."""
+    """Write ``array`` ((bands, rows, cols) or (rows, cols)) as a GeoTIFF and return its path
+    (``descriptions``: its bands', in order)."""
     if array.ndim == 2:
         array = array[np.newaxis]
     count, height, width = array.shape
@@ -53,6 +55,8 @@ def write_raster(
     options.update(profile)
     with rasterio.open(path, "w", **options) as dst:
         dst.write(array)
+        for band, text in enumerate(descriptions or (), 1):
+            dst.set_band_description(band, text)
     return path
 
 

@@ -64,12 +64,7 @@ def s2():
 
 
 def image(make_raster, pixels, descriptions=None):
-    path = make_raster("s2.tif", pixels)
-    if descriptions:
-        with rasterio.open(path, "r+") as dst:
-            for i, text in enumerate(descriptions, 1):
-                dst.set_band_description(i, text)
-    return path
+    return make_raster("s2.tif", pixels, descriptions=descriptions)
 
 
 def predicted(run_cli, tmp_path, model, tif, *options, code=0):

@@ -102,12 +102,7 @@ def s2():
 
 
 def raster(make_raster, pixels, descriptions=None, name="s2.tif"):
-    path = make_raster(name, pixels)
-    if descriptions:
-        with rasterio.open(path, "r+") as dst:
-            for i, text in enumerate(descriptions, 1):
-                dst.set_band_description(i, text)
-    return path
+    return make_raster(name, pixels, descriptions=descriptions)
 
 
 def predicted(run_cli, tmp_path, path, tif, *options, code=0):
