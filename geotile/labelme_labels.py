@@ -155,10 +155,10 @@ def read_labelme(labels, images) -> Labelme:
     else:
         files = pair_labels(labels, images)
     read = {f: read_file(f) for f in dict.fromkeys(files)}
-    _say_left_out(labels, read.values(), "no_area", "line, linestrip, point or points shape",
-                  "they have no area to burn")
-    _say_left_out(labels, read.values(), "slivers", "shape", "they have no area (points on "
-                  "one line, a circle of radius 0)")
+    say_left_out(labels, read.values(), "no_area", "line, linestrip, point or points shape",
+                 "they have no area to burn", _shape_place, 4)
+    say_left_out(labels, read.values(), "slivers", "shape", "they have no area (points on "
+                 "one line, a circle of radius 0)", _shape_place, 4)
     return Labelme(os.fspath(labels), files, [read[f] for f in files],
                    run_names(read.values()))
 
@@ -183,16 +183,24 @@ def _image_name(path: Path) -> str:
     return str(name) if name else path.stem
 
 
-def _say_left_out(labels, read, attribute: str, what: str, why: str) -> None:
+def say_left_out(labels, read, attribute: str, what: str, why: str, place,
+                 stacklevel: int) -> None:
+    """One warning counting the shapes of ``read`` (LabelmeFiles) left out as ``attribute``
+    (``no_area``, ``slivers``), naming the first (``place(file, position)``); ``stacklevel``
+    counted from here."""
     found = [(f, getattr(f, attribute)) for f in read if getattr(f, attribute)]
     if not found:
         return
     count = sum(len(positions) for _, positions in found)
     first, positions = found[0]
     warnings.warn(f"{labels}: {count} {what}{'s' if count > 1 else ''} "
-                  f"{'were' if count > 1 else 'was'} left out ({first.path.name} "
-                  f"shapes[{positions[0]}]{' first' if count > 1 else ''}): {why}.",
-                  GeotileWarning, stacklevel=4)
+                  f"{'were' if count > 1 else 'was'} left out ({place(first, positions[0])}"
+                  f"{' first' if count > 1 else ''}): {why}.", GeotileWarning,
+                  stacklevel=stacklevel)
+
+
+def _shape_place(found: LabelmeFile, position: int) -> str:
+    return f"{found.path.name} shapes[{position}]"
 
 
 def read_file(path: Path) -> LabelmeFile:

@@ -34,14 +34,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import warnings
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, unquote, urlparse
 
 import numpy as np
 import shapely
 
-from geotile.errors import GeotileWarning, InputError
+from geotile.errors import InputError
 from geotile.label_documents import is_labelstudio
 from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, ellipse, run_names
 
@@ -94,6 +93,8 @@ def read_labelstudio(labels, images) -> Labelme:
     """The regions of ``images`` in the export ``labels``: each image's task found, its
     annotation chosen, its size checked and its regions placed, before anything is written;
     InputError in one line otherwise."""
+    from geotile.labelme_labels import say_left_out
+
     path = Path(os.fspath(labels))
     document = _parse(path)
     tasks = _tasks(path, document if isinstance(document, list) else [document])
@@ -105,10 +106,10 @@ def read_labelstudio(labels, images) -> Labelme:
         task = _task_of(path, image, by_name)
         width, height, orientation = _image_size(image)
         found.append(_image_shapes(path, image, task, width, height, orientation))
-    _say_left_out(path, found, "no_area", "result", "keypoints, polylines, unclosed polygons "
-                  "and choices or text have no area to burn")
-    _say_left_out(path, found, "slivers", "region", "they have no area (points on one line, "
-                  "a radius of 0)")
+    say_left_out(path, found, "no_area", "result", "keypoints, polylines, unclosed polygons "
+                 "and choices or text have no area to burn", _region_place, 3)
+    say_left_out(path, found, "slivers", "region", "they have no area (points on one line, "
+                 "a radius of 0)", _region_place, 3)
     return Labelme(os.fspath(labels), [path] * len(found), found, run_names(found))
 
 
@@ -515,16 +516,8 @@ def brush_shape(where: str, value: dict, width: int, height: int):
     return shapely.buffer(shapely.union_all(polygons), -MASK_INSET, join_style="mitre")
 
 
-def _say_left_out(path: Path, found: list, attribute: str, what: str, why: str) -> None:
-    hits = [(f, getattr(f, attribute)) for f in found if getattr(f, attribute)]
-    if not hits:
-        return
-    count = sum(len(places) for _, places in hits)
-    first, places = hits[0]
-    warnings.warn(f"{path}: {count} {what}{'s' if count > 1 else ''} "
-                  f"{'were' if count > 1 else 'was'} left out ({url_name(first.image_path)} "
-                  f"{places[0]}{' first' if count > 1 else ''}): {why}.", GeotileWarning,
-                  stacklevel=3)
+def _region_place(found: LabelmeFile, place: str) -> str:
+    return f"{url_name(found.image_path)} {place}"
 
 
 def _short(value) -> str:

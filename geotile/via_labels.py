@@ -393,17 +393,12 @@ def _region_index(entry: dict, found, number: int) -> int:
 def _say(path: Path, read, unnamed: int, field: str | None, differ: list) -> None:
     """One warning each: regions left out (no area), regions of no class, images whose
     bytes differ from the files annotated."""
+    from geotile.labelme_labels import say_left_out
+
     for attribute, what, why in (
             ("no_area", "polyline or point region", "they have no area to burn"),
             ("slivers", "region", "they have no area (points on one line, a radius of 0)")):
-        found = [(f, getattr(f, attribute)) for f in read if getattr(f, attribute)]
-        if found:
-            count = sum(len(p) for _, p in found)
-            first, positions = found[0]
-            warnings.warn(f"{path}: {count} {what}{'s' if count > 1 else ''} "
-                          f"{'were' if count > 1 else 'was'} left out ({first.image_path} "
-                          f"regions[{positions[0]}]{' first' if count > 1 else ''}): {why}.",
-                          GeotileWarning, stacklevel=3)
+        say_left_out(path, read, attribute, what, why, _region_place, 4)
     if unnamed:
         why = (f"no {field!r} value" if field else "no region attribute")
         warnings.warn(f"{path}: {unnamed} region{'s' if unnamed > 1 else ''} with {why}: "
@@ -415,6 +410,10 @@ def _say(path: Path, read, unnamed: int, field: str | None, differ: list) -> Non
                       f"{declared} bytes: another copy of the image. A re-encoded one of the "
                       "same pixels is fine; a resized one is not.", GeotileWarning,
                       stacklevel=3)
+
+
+def _region_place(found, index: int) -> str:
+    return f"{found.image_path} regions[{index}]"
 
 
 def _number(value) -> bool:
