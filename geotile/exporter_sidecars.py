@@ -85,22 +85,7 @@ def sidecar_class_names(model_path, channels: int | None = None):
 def sidecar_paths(model_path) -> list[Path]:
     """Every file of its exporter's that a model at ``model_path`` may be read with (a
     worker's cached model is loaded again when one of them changes)."""
+    from geotile.exporter_files import named_sidecar_paths
     from geotile.mlm_sidecars import mlm_files
 
     return [*named_sidecar_paths(model_path), *mlm_files(model_path)]
-
-
-def named_sidecar_paths(model_path) -> list[Path]:
-    """The files of :func:`sidecar_paths` known by name (all but an MLM item, which may be
-    any JSON file beside the model)."""
-    from geotile.hf_sidecars import CONFIG, PREPROCESSOR, hf_folder
-    from geotile.mmdeploy_sidecars import mmdeploy_files
-    from geotile.paddle_sidecars import paddle_files
-    from geotile.rastervision_sidecars import rv_files
-    from geotile.smp_sidecars import smp_files
-    from geotile.terratorch_sidecars import terratorch_files
-
-    beside = hf_folder(model_path)
-    return [beside / PREPROCESSOR, beside / CONFIG, *mmdeploy_files(model_path),
-            *paddle_files(model_path), *rv_files(model_path), *smp_files(model_path),
-            *terratorch_files(model_path)]

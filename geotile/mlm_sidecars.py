@@ -195,7 +195,7 @@ def mlm_item(model_path):
     """(file, item) of the MLM item beside ``model_path`` whose ONNX mlm:model asset is that
     model; (None, None) without one. Several whose mlm: fields differ are a ModelError
     naming them."""
-    from geotile.exporter_sidecars import named_sidecar_paths
+    from geotile.exporter_files import named_sidecar_paths
 
     found = []
     others = {p.name for p in named_sidecar_paths(model_path)}
