@@ -54,7 +54,8 @@ def _labelstudio_names(path: Path) -> tuple[list[str], set[str]]:
 
 
 def _via_names(path: Path) -> tuple[list[str], set[str]]:
-    from geotile.via_labels import _by_name, _parse, via_entries
+    from geotile.label_documents import via_entries
+    from geotile.via_labels import _by_name, _parse
 
     entries = via_entries(_parse(path))
     if entries is None:  # a VIA 3 project: read_via says so
@@ -85,7 +86,7 @@ def _read_via(labels, images, class_field):
 
 def _formats() -> list[_Format]:
     """The formats, in the order make-masks tells them apart."""
-    from geotile.cvat_labels import is_cvat_file
+    from geotile.label_documents import is_cvat_file
     from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.via_labels import is_via_file
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -44,8 +43,6 @@ AREA = ("polygon", "box", "ellipse", "mask")
 NO_AREA = ("polyline", "points", "skeleton", "cuboid", "tag")
 #: label types of no area: such labels are no classes
 NO_AREA_TYPES = ("polyline", "points", "skeleton", "cuboid", "tag")
-SNIFF_BYTES = 1 << 12
-_SNIFF = re.compile(rb"<annotations[\s>]")
 #: bytes fed to expat at a time
 CHUNK = 1 << 20
 #: the deepest nesting read (CVAT's files nest about 10 deep)
@@ -69,24 +66,6 @@ class _Entry:
         task = self.attrs.get("task_id")
         return f"{self.name} (image id {self.attrs.get('id', '?')}" + (
             f", task {task})" if task else ")")
-
-
-def is_cvat_file(path) -> bool:
-    """Whether ``path`` is a local file whose start is CVAT's XML root (``<annotations>``
-    beside ``<version>``, ``<meta>`` or ``<image``)."""
-    path = Path(os.fspath(path))
-    try:
-        if not path.is_file():
-            return False
-        with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except OSError:
-        return False
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16
-        head = head.decode("utf-16", "ignore").encode()
-    match = _SNIFF.search(head)
-    return match is not None and any(
-        key in head[match.start():] for key in (b"<version", b"<meta", b"<image"))
 
 
 def read_cvat(labels, images):

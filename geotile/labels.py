@@ -103,7 +103,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             return _lonlat_checked(spacenet.read_labels(path, labels_crs, images), path,
                                    crs_option)
     if isinstance(path, Path) and path.suffix.lower() == ".xml":
-        from geotile.cvat_labels import is_cvat_file
+        from geotile.label_documents import is_cvat_file
 
         if is_cvat_file(path):  # each image's own pixels: placed by make-masks only
             raise InputError(f"{path}: CVAT annotations, in the pixels of each image they "
@@ -422,7 +422,7 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
                          "on: make-masks takes them (geotile make-masks "
                          f"{path.parent.name or '.'}/ IMAGE... -o masks/); give vector labels "
                          "here.")
-    from geotile.via_labels import is_via
+    from geotile.label_documents import is_via
 
     if is_via(document):  # each image's own pixels: placed by make-masks only
         raise InputError(f"{path}: VGG Image Annotator (VIA) regions, in the pixels of each "

@@ -15,7 +15,7 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
     Studio (before COCO: its tasks hold "annotations"), Labelme (one file, or a folder or
     pattern of them: among those paired with ``images`` when given), VIA (regions of many
     images); None for other labels (vector files, COCO, label rasters)."""
-    from geotile.cvat_labels import is_cvat_file
+    from geotile.label_documents import is_cvat_file
     from geotile.labelme_labels import is_labelme_labels
     from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.via_labels import is_via_file

@@ -39,6 +39,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.label_documents import is_via, is_via3, via_entries
 
 #: the class of regions without one (no region attribute, or none of --class-field)
 UNNAMED = "object"
@@ -51,30 +52,6 @@ NO_AREA = ("polyline", "point")
 _SNIFF = re.compile(rb'"(?:_via_img_metadata|_via_settings|shape_attributes|region_attributes'
                     rb'|regions)"\s*:|"data_format_version"\s*:\s*"3')
 SNIFF_BYTES = 1 << 16
-
-
-def via_entries(document):
-    """The image entries of a parsed VIA 1.x/2.x document (an export, or a project's
-    ``_via_img_metadata``), None when it is none."""
-    if not isinstance(document, dict) or "type" in document:
-        return None
-    if isinstance(document.get("_via_img_metadata"), dict):
-        return document["_via_img_metadata"]
-    if not document or not all(isinstance(e, dict) and "filename" in e and "regions" in e
-                               for e in document.values()):
-        return None
-    return document
-
-
-def is_via3(document) -> bool:
-    """Whether a parsed JSON document is a VIA 3.x project (project, file, metadata)."""
-    return (isinstance(document, dict) and isinstance(document.get("project"), dict)
-            and isinstance(document.get("metadata"), dict) and "file" in document)
-
-
-def is_via(document) -> bool:
-    """Whether a parsed JSON document is VIA's (1.x, 2.x or a 3.x project)."""
-    return via_entries(document) is not None or is_via3(document)
 
 
 def is_via_file(path) -> bool:
