@@ -103,6 +103,8 @@ def _repaired(geometries: np.ndarray) -> np.ndarray:
 
 #: shapely type ids of a Polygon and a MultiPolygon (valid: parts that do not overlap)
 POLYGONAL = (3, 6)
+#: share of a prediction's area within ignored regions that leaves it out of the scores
+IGNORED_SHARE = 0.5
 
 
 def match_polygons(predicted, truth, iou: float = 0.5, *,
@@ -403,7 +405,7 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     ``labels_layer`` names the truth's layer in a multi-layer file. ``min_area`` (m^2):
     truth polygons smaller and predictions not larger are left out (SpaceNet's rule).
     ``truth_frame``: the truth polygons already read (``truth`` names them), ``ignored``
-    regions in its CRS (COCO's crowd: :func:`geotile.pixel_truth.outside_ignored`);
+    regions in its CRS (COCO's crowd: :func:`outside_ignored`);
     ``in_pixels``: the prediction is read in no CRS, as that truth (an image's pixels).
     """
 
@@ -435,8 +437,6 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     pred_frame, conf_field = _scoring_order(pred_frame, conf_field, prediction)
     truth_frame = truth_frame.reset_index(drop=True)
     if ignored is not None and len(ignored):
-        from geotile.pixel_truth import outside_ignored
-
         pred_frame = outside_ignored(pred_frame, truth_frame, ignored, iou, repair_truth)
     if len(pred_frame) == 0:
         log.info("%s holds no polygons: every truth polygon is a false negative", prediction)
@@ -526,3 +526,25 @@ def _class_labels(*columns) -> list[np.ndarray]:
         labels.append(np.array([spelling.setdefault(class_key(t), t) for t in texts],
                                dtype=object))
     return labels
+
+
+def outside_ignored(pred_frame, truth_frame, ignored: np.ndarray, iou: float,
+                    repair_truth: bool):
+    """``pred_frame`` (in scoring order) less the predictions that match no truth polygon
+    and lie mostly in ``ignored`` regions; the others match as they did (an unmatched
+    prediction takes no truth polygon from them)."""
+    import shapely
+
+    if not len(pred_frame):
+        return pred_frame
+    geometries = pred_frame.geometry.values
+    scores = match_polygons(geometries, truth_frame.geometry.values, iou,
+                            repair_truth=repair_truth)
+    matched = np.zeros(len(pred_frame), bool)
+    matched[[m.pred for m in scores.matches]] = True
+    regions = shapely.union_all(ignored)
+    with np.errstate(all="ignore"):
+        share = shapely.area(shapely.intersection(shapely.make_valid(
+            np.asarray(geometries, dtype=object)), regions)) / shapely.area(geometries)
+    left_out = ~matched & (np.nan_to_num(share) > IGNORED_SHARE)
+    return pred_frame[~left_out].reset_index(drop=True)

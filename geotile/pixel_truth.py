@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 #: what may follow an image's stem in its prediction's name
 PREDICTION_SUFFIXES = ("_pred", "-pred", "_prediction", "_predictions", "_probabilities",
                        "_probs", "_classes", "_class", "_buildings")
-#: share of a prediction's area within ignored regions that leaves it out of the scores
-IGNORED_SHARE = 0.5
 
 
 @dataclass
@@ -288,30 +286,6 @@ def truth_polygons(one: ImageTruth, class_field: str | None):
         {class_field or "class": [one.names.get(int(i), str(i)) for i in ids[kept]]},
         geometry=list(one.frame.geometries[kept]), crs=one.crs)
     return frame, np.asarray(one.frame.geometries[ids == IGNORE], dtype=object)
-
-
-def outside_ignored(pred_frame, truth_frame, ignored: np.ndarray, iou: float,
-                    repair_truth: bool):
-    """``pred_frame`` (in scoring order) less the predictions that match no truth polygon
-    and lie mostly in ``ignored`` regions; the others match as they did (an unmatched
-    prediction takes no truth polygon from them)."""
-    import shapely
-
-    from geotile.object_scores import match_polygons
-
-    if not len(pred_frame):
-        return pred_frame
-    geometries = pred_frame.geometry.values
-    scores = match_polygons(geometries, truth_frame.geometry.values, iou,
-                            repair_truth=repair_truth)
-    matched = np.zeros(len(pred_frame), bool)
-    matched[[m.pred for m in scores.matches]] = True
-    regions = shapely.union_all(ignored)
-    with np.errstate(all="ignore"):
-        share = shapely.area(shapely.intersection(shapely.make_valid(
-            np.asarray(geometries, dtype=object)), regions)) / shapely.area(geometries)
-    left_out = ~matched & (np.nan_to_num(share) > IGNORED_SHARE)
-    return pred_frame[~left_out].reset_index(drop=True)
 
 
 def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
