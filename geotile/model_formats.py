@@ -61,8 +61,46 @@ def not_onnx(path) -> str | None:
                 return _zip(path, file, size)
     except OSError:
         return None  # the loader names an unreadable file
-    found = _content(path, head, size) or _by_name(path, head)
+    found = (None if _onnx_fields(head, size) else _content(path, head, size)) \
+        or _by_name(path, head)
     return f"{path}: {found}" if found else None
+
+
+#: ModelProto's fields: number -> wire type (0 varint, 2 length-delimited)
+ONNX_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """(value, next position) of the varint at ``at``; ValueError when cut or over 10 bytes."""
+    value = shift = 0
+    for end in range(at, min(at + 10, len(data))):
+        value |= (data[end] & 0x7F) << shift
+        if not data[end] & 0x80:
+            return value, end + 1
+        shift += 7
+    raise ValueError("no varint")
+
+
+def _onnx_fields(head: bytes, size: int) -> bool:
+    """Whether ``head`` (of a ``size``-byte file) reads as an ONNX ModelProto's fields, in
+    any order (protobuf allows it; some exporters write the graph first): each a ModelProto
+    field of its wire type, each length within the file, to the end of ``head`` or the
+    field running past it. Its strings (producer_name 'TFL3...', doc_string) are skipped,
+    never taken for another format's magic bytes; no other format's start reads so."""
+    at = 0
+    try:
+        while at < len(head):
+            tag, at = _varint(head, at)
+            if ONNX_FIELDS.get(tag >> 3) != tag & 7:
+                return False
+            value, at = _varint(head, at)
+            if tag & 7 == 2:
+                if value > size - at:
+                    return False
+                at += value
+    except ValueError:  # a varint cut by the head's end, else no varint
+        return len(head) < size and all(byte & 0x80 for byte in head[at:])
+    return at > 0 and (at == size or len(head) < size)
 
 
 # --- files --------------------------------------------------------------------------------
@@ -92,10 +130,6 @@ def _content(path: Path, head: bytes, size: int) -> str | None:
         return ("a TensorRT engine (built for one GPU and TensorRT version), not an ONNX "
                 "model: give the .onnx it was built from (--providers tensorrt builds and "
                 "caches its own engines).")
-    if _saved_model(head):
-        return ("a TensorFlow SavedModel's saved_model.pb, not an ONNX model: convert its "
-                f"folder with `python -m tf2onnx.convert --saved-model {path.parent} --output "
-                f"model.onnx`; {TF_NHWC}.")
     return None
 
 
@@ -126,6 +160,10 @@ def _by_name(path: Path, head: bytes) -> str | None:
         return ("a Darknet model (.cfg and .weights), not an ONNX model: convert the pair "
                 "with a Darknet-to-ONNX converter (e.g. through PyTorch, then "
                 "torch.onnx.export).")
+    if suffix == ".pb" and _saved_model(head):  # as ONNX's IR version 1 starts: by name
+        return ("a TensorFlow SavedModel's saved_model.pb, not an ONNX model: convert its "
+                f"folder with `python -m tf2onnx.convert --saved-model {path.parent} --output "
+                f"model.onnx`; {TF_NHWC}.")
     if suffix == ".pb" and head[:1] == b"\x0a":
         return ("a TensorFlow graph (.pb), not an ONNX model: convert it with `python -m "
                 f"tf2onnx.convert --graphdef {path.name} --inputs <in>:0 --outputs <out>:0 "

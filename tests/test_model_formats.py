@@ -4873,6 +4873,8 @@ OTHER_FORMATS = {
                    ["TensorFlow SavedModel folder", "tf2onnx.convert --saved-model"]),
     "saved_model.pb": (lambda p: p.write_bytes(b"\x08\x01\x12\x85\x02\x0a\x03\x0a\x01x"),
                        "saved_model.pb", ["SavedModel's saved_model.pb", "--saved-model"]),
+    "whole saved_model.pb": (lambda p: p.write_bytes(b"\x08\x01\x12\x07\x0a\x05\x0a\x031.0"),
+                             "saved_model.pb", ["SavedModel's saved_model.pb"]),
     "tflite": (lambda p: p.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64)), "seg.tflite",
                ["TensorFlow Lite model", "tf2onnx.convert --tflite seg.tflite", "NHWC"]),
     "tensorrt": (lambda p: p.write_bytes(b"ftrt" + bytes(64)), "unet.plan",
@@ -5023,3 +5025,55 @@ def test_hostile_zips_and_folders_are_quick(tmp_path):
         found = not_onnx(path)
         assert time.perf_counter() - start < 0.5, path
         assert (said in found) if said else found is None
+
+
+def fields_in_order(model, order, **values):
+    """``model``'s bytes with its fields written in ``order`` (ModelProto field names; the
+    rest after, by field number as onnx.save writes them), ``values`` set first: protobuf
+    readers take fields in any order."""
+    for name, value in values.items():
+        setattr(model, name, value)
+    fields = sorted(model.DESCRIPTOR.fields, key=lambda f: f.number)
+    names = [*order, *(f.name for f in fields if f.name not in order)]
+    parts = []
+    for name in names:
+        part = onnx.ModelProto()
+        if model.DESCRIPTOR.fields_by_name[name].type == 11:  # messages, repeated or not
+            field = getattr(model, name)
+            target = getattr(part, name)
+            target.extend(field) if hasattr(field, "extend") else target.CopyFrom(field)
+            if not hasattr(field, "extend") and not model.HasField(name):
+                continue
+        else:
+            setattr(part, name, getattr(model, name))
+        parts.append(part.SerializeToString())
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize(("order", "values"), [
+    ((), {"producer_name": "TFL3"}),  # bytes 4..8 are TFLite's identifier
+    (("doc_string",), {"doc_string": "xxTFL3 export"}),
+    (("domain", "graph"), {"domain": "  TFL3"}),
+    ((), {"ir_version": 1, "producer_name": "\n\x03tf"}),  # a SavedModel's first bytes
+    (("graph", "opset_import"), {"producer_name": "pytorch"}),  # ir_version last
+    (("opset_import", "producer_name"), {"producer_name": "7767517 <net [net] ftrt PK"}),
+    (("metadata_props",), {}),
+])
+def test_an_onnx_model_whose_first_bytes_match_another_format_is_read(
+        tmp_path, run_cli, make_raster, image, order, values):
+    """A valid ONNX model whose producer_name (or doc_string, domain: any first string)
+    starts with TFLite's 'TFL3' at bytes 4..8 was refused as 'a TensorFlow Lite model', and
+    one of IR version 1 whose producer_name starts with a newline as 'a TensorFlow
+    SavedModel's saved_model.pb'; ONNX Runtime runs both. A file that reads as an ONNX
+    model's fields is never named another format from its magic bytes."""
+    from geotile.model_formats import not_onnx
+
+    model = onnx.load(pointwise_model_file(tmp_path / "m.onnx"))
+    model.metadata_props.add(key="note", value="TFL3")
+    path = tmp_path / "model.onnx"
+    path.write_bytes(fields_in_order(model, order, **values))
+    assert onnx.load(path).producer_name == values.get("producer_name", model.producer_name)
+    assert not_onnx(path) is None
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
