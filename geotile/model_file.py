@@ -22,6 +22,10 @@ def local_model_path(path: str | os.PathLike) -> Path:
                          "and give its local path.")
     if Path(path).suffix.lower() == ".json":
         from geotile.mlm_sidecars import mlm_model_file
+        from geotile.model_formats import not_onnx
+
+        if other := not_onnx(path):  # a PaddlePaddle 3 program, not an MLM item
+            raise ModelError(other)
 
         return mlm_model_file(path)
     return Path(path)

@@ -142,12 +142,11 @@ def _by_name(path: Path, head: bytes) -> str | None:
             suffix == ".bin" and b"<net" in _head(beside(".xml"))):
         return ("an OpenVINO IR model (.xml and .bin), not an ONNX model: OpenVINO does not "
                 f"export ONNX; {OTHER}.")
-    if suffix in (".pdmodel", ".pdiparams") or (
-            suffix == ".json" and beside(".pdiparams").is_file()):
-        return ("a PaddlePaddle inference model, not an ONNX model: convert it with "
-                f"`paddle2onnx --model_dir {path.parent} --model_filename "
-                f"{path.stem}{'.json' if suffix == '.json' else '.pdmodel'} --params_filename "
-                f"{path.stem}.pdiparams --save_file model.onnx`.")
+    if suffix in (".pdmodel", ".pdiparams") or (suffix == ".json" and _paddle_json(path, head)):
+        pir = suffix == ".json" or (suffix == ".pdiparams" and beside(".json").is_file()
+                                    and not beside(".pdmodel").is_file())
+        return ("a PaddlePaddle inference model, not an ONNX model: " + _paddle2onnx(
+            path.parent, path.stem + (".json" if pir else ".pdmodel"), path.stem))
     if suffix == ".mlmodel":
         return f"a Core ML model, not an ONNX model: Core ML does not export ONNX; {OTHER}."
     if text.startswith(b"7767517") or (suffix == ".bin" and beside(".param").is_file()):
@@ -169,6 +168,22 @@ def _by_name(path: Path, head: bytes) -> str | None:
                 f"tf2onnx.convert --graphdef {path.name} --inputs <in>:0 --outputs <out>:0 "
                 f"--output model.onnx`; {TF_NHWC}.")
     return None
+
+
+def _paddle_json(path: Path, head: bytes) -> bool:
+    """Whether the .json at ``path`` is a PaddlePaddle 3 (PIR) program: its first key
+    base_code says "magic":"pir" (Paddle's serializer), or its .pdiparams is beside it and it
+    is no STAC (MLM) item."""
+    text = b"".join(head[:1024].split())
+    return b'"magic":"pir"' in text or (path.with_suffix(".pdiparams").is_file() and not (
+        b'"stac_version"' in head or b'"mlm:' in head))
+
+
+def _paddle2onnx(folder: Path, model: str, stem: str) -> str:
+    """paddle2onnx's command for ``model`` (.pdmodel, or PIR's .json) and its weights."""
+    pir = " (paddle2onnx 2.0 or later reads a .json program)" if model.endswith(".json") else ""
+    return (f"convert it with `paddle2onnx --model_dir {folder} --model_filename {model} "
+            f"--params_filename {stem}.pdiparams --save_file model.onnx`{pir}.")
 
 
 def _saved_model(head: bytes) -> bool:
@@ -440,10 +455,8 @@ def _folder(path: Path) -> str | None:
     if ".pdiparams" in suffixes:
         model = next((n for n in sorted(names) if n.endswith((".pdmodel", ".json"))
                       and n.rsplit(".", 1)[0] + ".pdiparams" in names), "inference.pdmodel")
-        stem = model.rsplit(".", 1)[0]
-        return (f"{path} is a PaddlePaddle inference model, not an ONNX model: convert it with "
-                f"`paddle2onnx --model_dir {path} --model_filename {model} --params_filename "
-                f"{stem}.pdiparams --save_file model.onnx`.")
+        return (f"{path} is a PaddlePaddle inference model, not an ONNX model: "
+                + _paddle2onnx(path, model, model.rsplit(".", 1)[0]))
     if ".xml" in suffixes and ".bin" in suffixes:
         return (f"{path} holds an OpenVINO IR model (.xml and .bin), not an ONNX model: "
                 f"OpenVINO does not export ONNX; {OTHER}.")

@@ -4818,6 +4818,7 @@ SAFETENSORS = (lambda h: len(h).to_bytes(8, "little") + h + bytes(16))(
     b'{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],'
     b'"data_offsets":[0,16]}}')
 OPENVINO = b'<?xml version="1.0"?>\n<net name="unet" version="11">\n<layers/></net>\n'
+PIR = b'{"base_code":{"magic":"pir","trainable":true,"version":1},"program":{"regions":[]}}'
 LFS = (b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64
        + b"\nsize 98765432\n")
 
@@ -4893,6 +4894,11 @@ OTHER_FORMATS = {
     "paddle pir folder": (files(**{".": b"", "inference.json": b'{"program":{}}',
                                    "inference.pdiparams": b""}), None,
                           ["PaddlePaddle", "--model_filename inference.json"]),
+    "paddle pir json": (files(**{"inference.json": PIR, "inference.pdiparams": b""}), None,
+                        ["PaddlePaddle inference model", "--model_filename inference.json "
+                         "--params_filename inference.pdiparams", "paddle2onnx 2.0"]),
+    "paddle pir params": (files(**{"inference.pdiparams": b"", "inference.json": PIR}), None,
+                          ["PaddlePaddle inference model", "--model_filename inference.json"]),
     "coreml": (lambda p: p.write_bytes(b"\x08\x04\x12\x10\x0a\x0e"), "m.mlmodel",
                ["Core ML model"]),
     "mlpackage": (files(**{".": b"", "Manifest.json": b"{}",

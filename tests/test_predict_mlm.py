@@ -109,6 +109,23 @@ def test_an_item_beside_the_model_is_read_and_clip_max_applies(tmp_path, run_cli
     np.testing.assert_array_equal(out, np.minimum(s2, 5000))
 
 
+def test_an_item_named_as_a_paddle_program_beside_its_weights_is_read(tmp_path, run_cli,
+                                                                      make_raster, s2):
+    """A PaddlePaddle export folder holding its ONNX export and an MLM item named
+    inference.json (beside inference.pdiparams): the item is read, not refused as a Paddle 3
+    program; a Paddle 3 program of that name is named with paddle2onnx's command."""
+    from .conftest import assert_one_line_error
+
+    _, path = folder(tmp_path, item(S2, [{"type": "scale", "value": 2}]), name="inference.json")
+    (path.parent / "inference.pdiparams").write_bytes(b"")
+    out, _ = predicted(run_cli, tmp_path, path, image(make_raster, s2))
+    np.testing.assert_allclose(out, s2 / 2)
+    path.write_text('{"base_code":{"magic":"pir","trainable":true,"version":1},"program":{}}')
+    result = run_cli("predict", path, image(make_raster, s2), "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "PaddlePaddle inference model", "--model_filename "
+                          "inference.json --params_filename inference.pdiparams")
+
+
 def test_band_names_pick_the_image_s_bands_by_description(tmp_path, run_cli, make_raster, s2):
     """Bands B04,B03,B02 of a 6-band image described B01..B11 feed a 3-channel model."""
     model, _ = folder(tmp_path, item(["B04", "B03", "B02"],
