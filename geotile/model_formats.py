@@ -148,7 +148,9 @@ def _by_name(path: Path, head: bytes) -> str | None:
         return ("a PaddlePaddle inference model, not an ONNX model: " + _paddle2onnx(
             path.parent, path.stem + (".json" if pir else ".pdmodel"), path.stem))
     if suffix == ".mlmodel":
-        return f"a Core ML model, not an ONNX model: Core ML does not export ONNX; {OTHER}."
+        return ("a Core ML model, not an ONNX model: convert a neural network with onnxmltools "
+                "(onnx.save(onnxmltools.convert_coreml(coremltools.utils.load_spec("
+                f"'{path.name}')), 'model.onnx')), or {OTHER}.")
     if text.startswith(b"7767517") or (suffix == ".bin" and beside(".param").is_file()):
         return ("an ncnn model (.param and .bin), not an ONNX model: ncnn does not export "
                 f"ONNX; {OTHER}.")
@@ -352,12 +354,11 @@ def _esri(emd) -> str:
     framework = str(emd.get("Framework") or "an unnamed framework")[:40]
     model = str(emd.get("ModelFile") or "its model file")[:80]
     if framework.lower() == "onnx" or model.lower().endswith(".onnx"):
-        how = f"unzip it and give {model}"
-    else:
-        how = (f"unzip it and export {model} to ONNX from {framework} (torch.onnx.export, "
-               "tf2onnx)")
+        return (f"an Esri deep learning package (.dlpk) holding the ONNX model {model}: unzip "
+                f"it and give {model}.")
     return (f"an Esri deep learning package (.dlpk) of a {framework} model ({model}), not an "
-            f"ONNX model: {how}.")
+            f"ONNX model: unzip it and export {model} to ONNX from {framework} "
+            "(torch.onnx.export, tf2onnx).")
 
 
 def _members(file, size: int) -> tuple[int, list[tuple[str, tuple]]]:

@@ -4900,7 +4900,8 @@ OTHER_FORMATS = {
     "paddle pir params": (files(**{"inference.pdiparams": b"", "inference.json": PIR}), None,
                           ["PaddlePaddle inference model", "--model_filename inference.json"]),
     "coreml": (lambda p: p.write_bytes(b"\x08\x04\x12\x10\x0a\x0e"), "m.mlmodel",
-               ["Core ML model"]),
+               ["Core ML model", "onnxmltools.convert_coreml(coremltools.utils.load_spec("
+                "'m.mlmodel'))"]),
     "mlpackage": (files(**{".": b"", "Manifest.json": b"{}",
                            "Data/com.apple.CoreML/model.mlmodel": b"\x08\x04"}), None,
                   ["Core ML package"]),
@@ -4910,6 +4911,10 @@ OTHER_FORMATS = {
         {"Framework": "PyTorch", "ModelFile": "model.pth",
          "ModelConfiguration": "_DynamicUnet"}).encode(), "model.pth": b"PK"}),
         "roads.dlpk", ["Esri deep learning package (.dlpk) of a PyTorch model (model.pth)"]),
+    "onnx dlpk": (lambda p: stored_zip(p, {"unet.emd": json.dumps(
+        {"Framework": "ONNX", "ModelFile": "unet.onnx"}).encode(), "unet.onnx": b"\x08\x07"}),
+        "roads.dlpk", ["Esri deep learning package (.dlpk) holding the ONNX model unet.onnx: "
+                       "unzip it and give unet.onnx"]),
     "darknet cfg": (lambda p: p.write_bytes(b"[net]\nbatch=1\n"), "yolo.cfg", ["Darknet"]),
     "darknet weights": (lambda p: p.write_bytes(b"\x00\x00\x00\x00\x02\x00\x00\x00" + bytes(40)),
                         "yolo.weights", ["Darknet"]),
