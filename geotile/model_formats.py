@@ -430,16 +430,12 @@ def _member_json(file, info: tuple):
 # --- folders ---------------------------------------------------------------------------------
 def _folder(path: Path) -> str | None:
     """What the folder at ``path`` holds, from the names of its first ``MEMBERS`` files."""
-    names: set[str] = set()
-    with os.scandir(path) as entries:
-        for entry in entries:
-            names.add(entry.name)
-            if len(names) >= MEMBERS:
-                break
+    names = _names(path)
     suffixes = {Path(name).suffix.lower() for name in names}
     onnx = sorted(name for name in names if name.lower().endswith(".onnx"))
-    if (path / "onnx" / "model.onnx").is_file() and not onnx:
-        onnx = ["onnx/model.onnx"]
+    if not onnx and "onnx" in names and (path / "onnx").is_dir():  # a transformers.js layout
+        inner = sorted(n for n in _names(path / "onnx") if n.lower().endswith(".onnx"))
+        onnx = [f"onnx/{n}" for n in (["model.onnx"] if "model.onnx" in inner else inner)]
     if onnx:
         return f"{path} is a folder: give its ONNX model, {path / onnx[0]}."
     if names & {"saved_model.pb", "saved_model.pbtxt"}:
@@ -469,3 +465,14 @@ def _folder(path: Path) -> str | None:
             found = None
         return f"{path}: " + _esri(found).replace("unzip it and ", "")
     return None
+
+
+def _names(folder: Path) -> set[str]:
+    """The names of the first ``MEMBERS`` files of ``folder``."""
+    names: set[str] = set()
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            names.add(entry.name)
+            if len(names) >= MEMBERS:
+                break
+    return names

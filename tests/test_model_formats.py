@@ -4976,6 +4976,23 @@ def test_a_folder_holding_an_onnx_model_names_it(tmp_path, run_cli, make_raster,
                           str(tmp_path / "export" / "onnx" / "model.onnx"))
 
 
+def test_a_hub_folder_whose_onnx_folder_lacks_model_onnx_names_its_onnx_files(tmp_path):
+    """A transformers.js repository holding only onnx/model_fp16.onnx and
+    onnx/model_quantized.onnx (beside config.json and model.safetensors) was 'a Hugging Face
+    model folder without model.onnx: export the folder with optimum-cli', though its ONNX
+    models were there; now its first ONNX file is named."""
+    from geotile.model_formats import not_onnx
+
+    repo = tmp_path / "repo"
+    (repo / "onnx").mkdir(parents=True)
+    for name in ("model_quantized.onnx", "model_fp16.onnx"):
+        pointwise_model_file(repo / "onnx" / name)
+    (repo / "config.json").write_text("{}")
+    (repo / "model.safetensors").write_bytes(SAFETENSORS)
+    said = not_onnx(repo)
+    assert said == f"{repo} is a folder: give its ONNX model, {repo / 'onnx' / 'model_fp16.onnx'}."
+
+
 @pytest.mark.parametrize("kind", ["zip", "legacy"])
 def test_a_2_gb_checkpoint_is_told_in_milliseconds(tmp_path, kind):
     """A 2 GB checkpoint (a sparse file) was read whole before anything was said; now its
