@@ -13,11 +13,14 @@ line (:func:`not_onnx`). Signatures, each from the format's own writer:
   metadata.json, model.weights.h5); TensorFlow SavedModel (saved_model.pb: schema version 1,
   then a MetaGraphDef); TFLite (``TFL3`` at bytes 4..8).
 - TensorRT engines (``ftrt``, or Ultralytics' 4-byte length and JSON before it), OpenVINO
-  IR (``<net`` in an .xml), Paddle (.pdmodel/.pdiparams, PIR .json), CoreML (.mlmodel,
-  .mlpackage), ncnn (.param: ``7767517``), Esri .dlpk (a zip with an .emd), Darknet
-  (.cfg ``[net]``, .weights), scikit-learn/joblib pickles, Git LFS pointers.
+  IR (``<net`` in an .xml), Paddle (.pdmodel/.pdiparams, PIR .json: ``"magic":"pir"``),
+  CoreML (.mlmodel, .mlpackage), ncnn (.param: ``7767517``), Esri .dlpk (a zip with an
+  .emd), Darknet (.cfg ``[net]``, .weights), scikit-learn/joblib pickles, Git LFS pointers.
 
-A Raster Vision model bundle and any file this does not know are left to the ONNX reader.
+A file whose first bytes read as ONNX ModelProto fields (any order: a producer_name 'TFL3...'
+is no TFLite identifier) is never named from magic bytes; a saved_model.pb (whose start an
+IR version 1 ONNX model can share) is told only of a .pb. A Raster Vision model bundle and
+any file this does not know are left to the ONNX reader.
 """
 from __future__ import annotations
 
