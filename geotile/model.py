@@ -1138,7 +1138,7 @@ class OnnxModel:
         if other is None:  # a fixed-size model: its one shape decides
             crop = guess.out != size
             factor = next((k for k in _DOWNSCALES if height in (size // k, -(-size // k))),
-                          None)
+                          None) or (round(size / height) if 2 * height <= size else None)
             if crop and factor is not None:  # DeepLab's 513 px at stride 8: 65 px
                 raise ModelError(
                     f"{what}: {size} / {height} = {size / height:.3g}, the model's stride of "
@@ -1709,7 +1709,9 @@ def _geometry(size: int, height, width) -> Geometry | None:
     if height > size:
         return None
     factor = size // height  # one shape alone: a fixed-size model (see _placement)
-    if size % height == 0 and factor in _DOWNSCALES:
+    # any whole factor: ViT/DINOv2 patches of 14 px too. A crop of valid convolutions keeps
+    # more than half the window, so an output of half of it or less is a downscale
+    if size % height == 0 and factor >= 2:
         return Geometry(size, size, 0, factor // 2, factor)  # upsampled: outer half-cell guessed
     return Geometry(size, height, (size - height) // 2, 0)
 

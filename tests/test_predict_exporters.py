@@ -1,0 +1,83 @@
+"""`geotile predict` on models in the graph shapes other exporters write (ViT/DINOv2 patch
+heads, ...), run through the CLI on georeferenced GeoTIFFs and compared with ONNX Runtime
+run directly on the same pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import rasterio
+from onnx import helper
+
+from .conftest import assert_one_line_error
+from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
+
+
+def softmax(values: np.ndarray) -> np.ndarray:
+    e = np.exp(values - values.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def resize_reference(values: np.ndarray, factor: int, folder) -> np.ndarray:
+    """(1, K, h, w) upsampled by ONNX Runtime's own Resize (linear, half-pixel)."""
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
+                              coordinate_transformation_mode="half_pixel")]
+    path = save_graph(folder / "resize.onnx", nodes,
+                      [("x", FLOAT, [1, values.shape[1], "h", "w"])], [("y", FLOAT, None)],
+                      {"scales": np.array([1, 1, factor, factor], np.float32)})
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": values.astype(np.float32)})[0]
+
+
+def predicted(run_cli, model, image, *options):
+    """The CLI's output for ``image`` (its values, after checking it kept the grid)."""
+    out = image.with_name(image.stem + "_out.tif")
+    result = run_cli("predict", model, image, "-o", out, *options)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as written, rasterio.open(image) as source:
+        assert (written.crs, written.transform, written.shape) == (
+            source.crs, source.transform, source.shape)
+        return written.read()
+
+
+def patch_head(path, size: int, patch: int, classes: int = 3):
+    """A ViT/DINOv2-style head at a fixed ``size`` px input named pixel_values: one token per
+    ``patch`` px (an AveragePool standing in for the patch embedding), 1x1 conv logits per
+    token [1, K, size/patch, size/patch], not upsampled in the graph (as a linear head on the
+    patch tokens is exported)."""
+    conv, weights = conv1x1("tokens", "logits", 3, classes, seed=31)
+    weights["c_W"] *= 6
+    tokens = size // patch
+    nodes = [helper.make_node("AveragePool", ["pixel_values"], ["tokens"],
+                              kernel_shape=[patch, patch], strides=[patch, patch]), conv]
+    return save_graph(path, nodes, [("pixel_values", FLOAT, [1, 3, size, size])],
+                      [("logits", FLOAT, [1, classes, tokens, tokens])], weights)
+
+
+@pytest.mark.parametrize("size", [224, 518])
+def test_a_fixed_size_patch_14_head_is_upsampled_not_taken_for_a_crop(tmp_path, run_cli,
+                                                                       make_raster, size):
+    """DINOv2's 14 px patches at a fixed 224 (16 tokens) or 518 px (37) input: the logits
+    are a 1/14 downscale of the window, upsampled then softmaxed, as at 1/16 (ViT-16). They
+    were taken for a centred crop of valid convolutions (224: exit 0 with 16 px of values in
+    NaN) or refused as a crop that cannot be centred (518)."""
+    tokens = size // 14
+    coarse = np.random.default_rng(32).integers(0, 256, (3, tokens, tokens), dtype=np.uint8)
+    pixels = np.kron(coarse, np.ones((1, 14, 14), np.uint8))  # pooling loses nothing
+    image = make_raster("rgb.tif", pixels)
+    model = patch_head(tmp_path / "dinov2.onnx", size, 14)
+    out = predicted(run_cli, model, image)
+    logits = ort_run(model, pixels[np.newaxis].astype(np.float32) / np.float32(255))[0]
+    expected = softmax(resize_reference(logits, 14, tmp_path))[0]
+    np.testing.assert_allclose(out, expected, atol=2e-5)
+
+
+def test_a_fixed_size_head_whose_patch_does_not_divide_its_input_is_one_line(
+        tmp_path, run_cli, make_raster):
+    """14 px patches on a fixed 520 px input (37 tokens, the last one short): no whole
+    downscale; refused naming the stride and a size it divides, not as a crop."""
+    image = make_raster("rgb.tif", np.zeros((3, 64, 64), np.uint8))
+    model = patch_head(tmp_path / "vit.onnx", 520, 14)
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, "stride of 14", "e.g. 518")
