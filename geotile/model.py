@@ -10,9 +10,11 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   UperNet's ``auxiliary_logits``, beside others) becomes bands, in order; each may be
   [N,K,H,W], [N,H,W,K] or [N,H,W] (checked against the window, not guessed
   from the input layout alone); a batch of 1 baked into the graph runs in
-  chunks. The output is the window, its centred crop (valid convolutions) or
-  an integer downscale of it (upsampled bilinearly here: logits before the
-  activation applied here, as HF/mmseg do), see :class:`Geometry`;
+  chunks. The output is the window, its centred crop (valid convolutions), a few px
+  wider on every side (padding beyond the kernel's: its centre is taken) or
+  an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too; upsampled
+  bilinearly here: logits before the activation applied here, as HF/mmseg do), see
+  :class:`Geometry`;
 - a mask classification export (MaskFormer, Mask2Former, OneFormer: class queries
   [N, Q, K+1] beside mask queries [N, Q, h, w]) gives one output of K class scores, combined
   per window as transformers does (:mod:`geotile.mask_classification`);
@@ -409,6 +411,9 @@ class OnnxModel:
         self._probed_batch = 0
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
         self._other_sizes: dict[int, tuple | None] = {}
+        #: (window size, output name) -> px cropped off each side of an output wider than
+        #: the window (:meth:`_wider`)
+        self._trims: dict[tuple[int, str], int] = {}
         self._run_options = None
         self._scale: float | None = None
         self._mean = self._std = None
@@ -1092,9 +1097,33 @@ class OnnxModel:
                 if h == size:
                     return geometry
                 return self._placement(size, h, geometry, index, 2 if axis == 1 else 1, what)
+        wider = self._wider(output, shape, size, index, candidates, what)
+        if wider is not None:
+            return wider
         raise ModelError(f"{what}, neither the window nor a centred crop or an integer "
                          "downscale of it (super-resolution and classifier outputs are not "
                          "supported); check the export or --tile-size.")
+
+    def _wider(self, output: ModelOutput, shape: tuple, size: int, index: int, candidates,
+               what: str) -> Geometry | None:
+        """The window's geometry for an output a few px wider than it on every side (a
+        convolution padding more than its kernel needs: H+2), whose centre is cropped out
+        when it runs (:attr:`_trims`); None when no output is so. The margin must stay the
+        same at another size (a fixed-size model: under a quarter of the window), so an
+        upscale (super-resolution) is none."""
+        for axis, (h, w), channels in candidates:
+            if not (isinstance(h, int) and h == w and size < h < size + size // 4):
+                continue
+            other = self._other_size(size)
+            if other is not None and other[1][index][1 + (axis == 1)] - other[0] != h - size:
+                continue
+            if (h - size) % 2:
+                raise ModelError(f"{what}: {h - size} px wider than the window, which cannot be "
+                                 "centred on it; check the export (its padding).")
+            output.channel_axis, output.channels = axis, int(channels)
+            self._trims[(size, output.name)] = (h - size) // 2
+            return Geometry(size, size)
+        return None
 
     def _refuse_one_cell(self, size: int, index: int, axis: int, what: str) -> None:
         """ModelError for an output of 1 x 1 px: a pooled classifier head, or (when it grows
@@ -1513,8 +1542,14 @@ class OnnxModel:
             raise ModelError(f"{self.path}: ONNX Runtime failed on a batch of "
                              f"{batch.shape[0]} ({first_line(exc)}).") from exc
         outs = []
+        size = batch.shape[-1]
         for output, out in zip(self.outputs, results, strict=True):
             out = np.asarray(out).astype(np.float32, copy=False)
+            trim = self._trims.get((size, output.name))
+            if trim:  # wider than the window: its centre (axes 1..2 or 2..3 alike)
+                inner = (slice(trim, trim + size),) * 2
+                out = out[(slice(None), *inner)] if output.channel_axis == 3 else \
+                    out[(..., *inner)]
             if output.channel_axis is None:
                 out = out[:, np.newaxis]
             elif output.channel_axis == 3:

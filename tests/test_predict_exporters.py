@@ -81,3 +81,40 @@ def test_a_fixed_size_head_whose_patch_does_not_divide_its_input_is_one_line(
     model = patch_head(tmp_path / "vit.onnx", 520, 14)
     result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
     assert_one_line_error(result, "stride of 14", "e.g. 518")
+
+
+def padded_head(path, pad: int, classes: int = 2):
+    """A head whose last convolution pads more than its kernel needs (a 1x1 Conv2d with
+    padding=``pad``): [N, K, H + 2 pad, W + 2 pad], the window in its centre."""
+    conv, weights = conv1x1("input", "logits", 3, classes, seed=33)
+    conv.attribute.append(helper.make_attribute("pads", [pad] * 4))
+    return save_graph(path, [conv], [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("logits", FLOAT, ["N", classes, f"H+{2 * pad}", f"W+{2 * pad}"])],
+                      weights)
+
+
+@pytest.mark.parametrize("shape", [(300, 300), (1000, 700)])
+def test_an_output_wider_than_the_window_by_even_margins_is_cropped_to_its_centre(
+        tmp_path, run_cli, make_raster, shape):
+    """An output of H+2 (padding beyond the kernel's) holds the window in its centre: cropped
+    there, as a valid convolution's smaller output is placed; it was refused as neither the
+    window nor a crop of it."""
+    pixels = np.random.default_rng(34).integers(0, 256, (3, *shape), dtype=np.uint8)
+    image = make_raster("rgb.tif", pixels)
+    model = padded_head(tmp_path / "padded.onnx", 1)
+    out = predicted(run_cli, model, image)
+    logits = ort_run(model, pixels[np.newaxis].astype(np.float32) / np.float32(255))[0]
+    np.testing.assert_allclose(out, softmax(logits[:, :, 1:-1, 1:-1])[0], atol=1e-6)
+
+
+def test_an_output_wider_than_the_window_by_an_odd_margin_is_one_line(tmp_path, run_cli,
+                                                                       make_raster):
+    """H+1 cannot be centred on the window: refused in one line, not placed off by half a
+    pixel."""
+    image = make_raster("rgb.tif", np.zeros((3, 64, 64), np.uint8))
+    conv, weights = conv1x1("input", "logits", 3, 2, seed=33)
+    conv.attribute.append(helper.make_attribute("pads", [0, 0, 1, 1]))
+    model = save_graph(tmp_path / "odd.onnx", [conv], [("input", FLOAT, ["N", 3, "H", "W"])],
+                       [("logits", FLOAT, ["N", 2, "H+1", "W+1"])], weights)
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, "1 px wider", "cannot be centred")
