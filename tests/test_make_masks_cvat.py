@@ -421,3 +421,56 @@ def test_a_self_crossing_polygon_burns_both_of_its_parts(tmp_path, run_cli):
     expected = shapely.contains_xy(shapely.make_valid(shapely.Polygon(bow)), X, Y)
     assert expected[:, :15].any() and expected[:, 16:].any()
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+
+
+def test_a_mask_box_reaching_the_last_pixel_is_burnt_one_past_it_refused(tmp_path, run_cli):
+    """A mask's box may end on the image's right and bottom edges (burnt exactly there);
+    one pixel past either is refused."""
+    h, w = MASK.shape
+    write_cvat(tmp_path / "x.xml", [("a.png", W, H, [mask("water", MASK, W - w, H - h)])])
+    image = _png(tmp_path / "a.png")
+    result = run_cli("make-masks", tmp_path / "x.xml", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[H - h:, W - w:] = MASK * 5  # water: 5th of the declared labels by name
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+    for left, top in ((W - w + 1, H - h), (W - w, H - h + 1)):
+        _refused(tmp_path / f"{left}_{top}", run_cli, [mask("water", MASK, left, top)],
+                 "<mask> #0", f"{w}x{h} px at ({left}, {top})", "not within", f"{W}x{H}")
+
+
+def test_a_turned_photo_without_shapes_takes_the_size_cvat_shows(tmp_path, run_cli):
+    """A JPEG turned by its EXIF orientation (6: a quarter turn) with no shapes is all
+    background; CVAT gives it the turned size (its height x width), which fits."""
+    turned_jpeg(tmp_path / "a.jpg", W, H)
+    write_cvat(tmp_path / "annotations.xml", [("a.jpg", H, W, [])])
+    result = run_cli("make-masks", tmp_path / "annotations.xml", tmp_path / "a.jpg", "-o",
+                     tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    band = read_mask(tmp_path / "m.tif")[0]
+    assert band.shape == (H, W) and not band.any()
+
+
+def test_nesting_just_past_the_limit_is_refused(tmp_path, run_cli):
+    """64 elements deep is refused (CVAT nests about 10 deep), naming the limit."""
+    text = ('<annotations><version>1.1</version><meta/><image id="0" name="a.png" '
+            'width="60" height="40"><tag label="x">' + "<a>" * 62 + "</a>" * 62
+            + "</tag></image></annotations>")
+    _refused(tmp_path, run_cli, text, "annotations.xml", "nested over 64 deep")
+
+
+def test_ignore_shapes_are_255_and_no_class(tmp_path, run_cli):
+    """``__ignore__`` (declared or not) is burnt 255, as Labelme's, and takes no class id:
+    the other labels keep theirs, 1..N by sorted name."""
+    shapes = [polygon("tree", TREE), polygon("__ignore__", HOUSE, z=1)]
+    write_cvat(tmp_path / "x.xml", [("a.png", W, H, shapes)],
+               labels=[("__ignore__", "polygon"), ("tree", "polygon"), ("house", "polygon")])
+    image = _png(tmp_path / "a.png")
+    result = run_cli("make-masks", tmp_path / "x.xml", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    bands, _, tags, _ = read_mask(tmp_path / "m.tif", None)
+    expected = np.zeros((H, W), np.uint8)
+    expected[_polygon(TREE)] = 2
+    expected[_polygon(HOUSE)] = 255
+    np.testing.assert_array_equal(bands[0], expected)
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "house", "tree"]
