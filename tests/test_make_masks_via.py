@@ -391,3 +391,53 @@ def test_other_commands_say_make_masks_takes_via(tmp_path, run_cli):
     image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8))
     result = run_cli("tile", image, "--labels", labels, "-o", tmp_path / "p", "--size", "16")
     assert_one_line_error(result, "via_region_data.json", "VIA", "make-masks")
+
+
+def test_class_values_empty_regions_and_unnamed_attributes(tmp_path, run_cli):
+    """A class value is stripped (" car " is car), an attribute of no name (VIA skips it)
+    is not a second class attribute, an empty region (VIA drops it on import) is skipped,
+    a rect of negative width and height spans back from its corner; whole numbers are
+    class ids (as other labels' numeric class fields)."""
+    labels = _via(tmp_path / "via.json", _entry("a.png", [
+        {},
+        {"shape_attributes": _polygon(HOUSE), "region_attributes": {"kind": " car ", "": "x"}},
+        _region(_rect(40, 30, -8, -6), kind="tree"),
+    ]))
+    result = run_cli("make-masks", labels, _png(tmp_path / "a.png"), "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    bands, _, tags, _ = _read(tmp_path / "m.tif")
+    expected = np.zeros((H, W), np.uint8)
+    expected[_in_polygon(HOUSE)] = 1
+    expected[_in_rect(32, 24, 8, 6)] = 2
+    np.testing.assert_array_equal(bands[0], expected)
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "car", "tree"]
+    labels = _via(tmp_path / "ids.json", _entry("a.png", [_region(_rect(*CAR), kind=3)]))
+    result = run_cli("make-masks", labels, tmp_path / "a.png", "-o", tmp_path / "i.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "i.tif")[0][0],
+                                  np.where(_in_rect(*CAR), 3, 0))
+
+
+def test_two_attributes_without_class_field_and_twin_entries_are_refused(tmp_path, run_cli):
+    """Regions of two attributes need --class-field; two entries of the image's name and
+    its size cannot be told apart."""
+    image = _png(tmp_path / "a.png")
+    labels = _via(tmp_path / "two.json", _entry("a.png", [
+        _region(_polygon(HOUSE), kind="house", note="old")]))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "two.json", "several attributes", "'kind', 'note'",
+                          "--class-field")
+    size = image.stat().st_size
+    labels = _via(tmp_path / "twins.json", _entry("a.png", [_region(_polygon(HOUSE))], size),
+                  _entry("copy/a.png", [_region(_rect(*CAR))], size))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "a.png", "twins.json", "2 entries", "size")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_region_outside_is_named_by_its_place_after_regions_left_out(tmp_path, run_cli):
+    """A region beside the image, touching its right edge (no area inside), is refused,
+    named by its regions[] place though a polyline and an empty region come before it."""
+    line = {"name": "polyline", "all_points_x": [1, 50], "all_points_y": [1, 2]}
+    _refused(tmp_path, run_cli, [{}, _region(line), _region(_rect(W, 5, 10, 10))],
+             "a.png regions[2]", "wholly outside", "60x40", "x 60..70")
