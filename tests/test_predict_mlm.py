@@ -242,6 +242,8 @@ def _set(path, value):
     (_set(["value_scaling"], [{"type": "offset", "value": 1}] * 4), ["4 objects for 6 bands"]),
     (_set(["input", "shape"], [-1, 4, -1, -1]), ["4 channels", "takes 6"]),
     (_set(["norm_type"], "l2"), ["norm_type 'l2'", "--mean"]),
+    (_set(["value_scaling"], [{"type": "clip", "minimum": 9000, "maximum": 2000}]),
+     ["value_scaling[0] clip minimum 9000 is above its maximum 2000"]),
 ])
 def test_hostile_or_unreproducible_items_are_one_line(tmp_path, run_cli, make_raster, s2,
                                                       change, fragments):
@@ -488,3 +490,48 @@ def test_other_broken_json_beside_the_model_is_no_item(tmp_path, run_cli, make_r
     out, _ = predicted(run_cli, tmp_path, model, tif, "--scale", "1")
     np.testing.assert_array_equal(out, alone)
     assert len(np.unique(out)) > 1
+
+
+def test_legacy_min_max_statistics(tmp_path, run_cli, make_raster, s2):
+    """MLM v1.0-1.3 norm_type min-max: (x - minimum) / (maximum - minimum), per band."""
+    stats = [{"minimum": 100.0 * i, "maximum": 9000.0 + 500 * i} for i in range(6)]
+    model, _ = folder(tmp_path, item(S2, None, norm_type="min-max", norm_by_channel=True,
+                                     statistics=stats))
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2))
+    low = np.array([s["minimum"] for s in stats])[:, None, None]
+    high = np.array([s["maximum"] for s in stats])[:, None, None]
+    np.testing.assert_allclose(out, (s2 - low) / (high - low), rtol=1e-5, atol=1e-6)
+
+
+def test_a_variable_channel_count_takes_per_band_scaling(tmp_path, run_cli, make_raster, s2):
+    """An input of shape -1 channels (any) and no band names: its per-band value_scaling
+    fits the image's 6 bands."""
+    model, _ = folder(tmp_path, item([], SCALINGS, channels=-1))
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, s2))
+    np.testing.assert_allclose(out, spec_formula(s2), rtol=1e-6, atol=1e-6)
+
+
+def test_a_classification_of_one_label_per_image_is_refused(tmp_path, run_cli, make_raster,
+                                                            s2):
+    """Task classification whose result has no height/width (batch, class) is a scene's
+    label, refused as scene classification."""
+    content = item(S2, None, tasks=["classification"])
+    content["properties"]["mlm:output"][0]["result"].update(shape=[-1, 6],
+                                                           dim_order=["batch", "class"])
+    model, _ = folder(tmp_path, content)
+    result = run_cli("predict", model, image(make_raster, s2), "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "item.json", "classification", "gives one label per scene")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_a_common_name_of_two_bands_names_neither(tmp_path, run_cli, make_raster, s2):
+    """B08 and B8A both of common name nir: an image band described nir is neither's, so
+    B8A is named by no single band (and B08 by its own description)."""
+    content = item(["B04", "B08", "B8A"], None, channels=3)
+    content["properties"]["eo:bands"] = [
+        {"name": n, "common_name": c} for n, c in (("B04", "red"), ("B08", "nir"),
+                                                   ("B8A", "nir"))]
+    model, _ = folder(tmp_path, content, channels=3)
+    result = run_cli("predict", model, image(make_raster, s2[:3], ["red", "nir", "B08"]),
+                     "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "s2.tif", "name no single band B8A,", "--bands")
