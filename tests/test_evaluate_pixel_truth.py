@@ -173,3 +173,23 @@ def test_refusals_are_one_line(tmp_path, run_cli):
     assert_one_line_error(run_cli("evaluate", pred, truth), "--image", code=2)
     assert_one_line_error(run_cli("evaluate", pred, truth, "--layer", "x"), "--layer",
                           code=2)
+
+
+def test_ignore_regions_leave_out_only_unmatched_predictions_mostly_inside(tmp_path, run_cli):
+    """Labelme's __ignore__ rectangle (x 35..50): an unmatched prediction 7/10 inside it is
+    left out, one exactly half inside stays an FP, one matching a building inside it stays
+    a TP; the region is no truth object (no FN)."""
+    image = plain_png(tmp_path / "img.png", W, H)
+    shapes = [{"label": "building", "points": [[10, 10], [20, 30]], "shape_type": "rectangle"},
+              {"label": "building", "points": [[20, 10], [30, 30]], "shape_type": "rectangle"},
+              {"label": "__ignore__", "points": [[35, 0], [50, 40]], "shape_type": "rectangle"},
+              {"label": "building", "points": [[37, 31], [47, 39]], "shape_type": "rectangle"}]
+    truth = tmp_path / "img.json"
+    truth.write_text(json.dumps({"shapes": shapes, "imagePath": "img.png", "imageWidth": W,
+                                 "imageHeight": H}))
+    half = [30, 0, 40, 0, 40, 10, 30, 10]
+    most = [32, 15, 42, 15, 42, 25, 32, 25]
+    inside = [37, 31, 47, 31, 47, 39, 37, 39]
+    pred = _polygons(tmp_path / "pred.geojson", LEFT, RIGHT, half, most, inside)
+    scores = _json(run_cli("evaluate", pred, truth, "--image", image, "--json"))
+    assert (scores["tp"], scores["fp"], scores["fn"], scores["predictions"]) == (3, 1, 0, 4)
