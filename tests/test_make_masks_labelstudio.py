@@ -165,7 +165,9 @@ def test_json_min_gives_the_same_mask_on_a_georeferenced_image(tmp_path, run_cli
 def test_json_min_as_label_studio_writes_it_a_long_brush_first(tmp_path, run_cli):
     """Label Studio writes JSON_MIN indented, each record's data and regions before its
     annotation's keys: a brush mask's RLE pushes annotation_id past the first 64 KiB."""
-    mask = np.random.default_rng(5).random((H, W)) > 0.5
+    mask = np.zeros((H, W), bool)  # one-pixel stripes: a long RLE, few polygons
+    mask[:, ::2] = True
+    mask[::7, 1::4] = True
     record = {"image": "/data/local-files/?d=scenes/img_001.png", "id": 7, "tag": [{
         "format": "rle", "rle": _brush_rle(mask), "brushlabels": ["Building"],
         "original_width": W, "original_height": H}], "annotator": 1, "annotation_id": 107,
