@@ -749,6 +749,10 @@ def make_masks(
         check_pairs(image_paths, output_paths)
         labelme = _labelstudio(labels_path, image_paths, options, class_field, palette,
                                labels_crs, layer)
+    elif kind == formats.SUPERVISELY:
+        check_pairs(image_paths, output_paths)
+        labelme = _supervisely(labels_path, image_paths, options, class_field, palette,
+                               labels_crs, layer)
     elif kind == formats.LABELME:
         check_pairs(image_paths, output_paths)
         labelme = _labelme(labels_path, image_paths, options, class_field, palette,
@@ -1017,6 +1021,18 @@ def _labelstudio(labels_path, image_paths, options: MaskOptions, class_field, pa
     _refuse_other_options(labels_path, "Label Studio's regions are", "by their labels",
                           "the labels", options, class_field, palette, labels_crs, layer)
     return read_labelstudio(labels_path, image_paths)
+
+
+def _supervisely(labels_path, image_paths, options: MaskOptions, class_field, palette,
+                 labels_crs, layer):
+    """The objects of the images in Supervisely's annotations
+    (:mod:`geotile.supervisely_labels`), read and checked once, burnt as Labelme's shapes;
+    InputError for options of other labels."""
+    from geotile.supervisely_labels import read_supervisely
+
+    _refuse_other_options(labels_path, "Supervisely's objects are", "by their class titles",
+                          "the titles", options, class_field, palette, labels_crs, layer)
+    return read_supervisely(labels_path, image_paths)
 
 
 def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, options,

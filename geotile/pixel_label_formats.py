@@ -1,23 +1,27 @@
 """Which of make-masks' readers of labels in each image's pixels takes a LABELS (YOLO,
-CVAT, Label Studio, Labelme or VIA): asked in one order by make-masks, its command line and
-its dask runs."""
+CVAT, Label Studio, Supervisely, Labelme or VIA): asked in one order by make-masks, its
+command line and its dask runs."""
 
 from __future__ import annotations
 
 YOLO, CVAT, LABELSTUDIO, LABELME, VIA = "yolo", "cvat", "labelstudio", "labelme", "via"
+SUPERVISELY = "supervisely"
 #: the formats whose shapes are classed by name as Labelme's (``__ignore__`` included)
-NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELME)
+NAMED_SHAPES = (CVAT, LABELSTUDIO, SUPERVISELY, LABELME)
 
 
 def pixel_label_format(labels, layer: str | None = None, images=None) -> str | None:
     """The reader of LABELS, asked in this order (it matters): YOLO (before a pattern of its
     .txt files is taken for vector files), CVAT (one XML of many images' shapes), Label
-    Studio (before COCO: its tasks hold "annotations"), Labelme (one file, or a folder or
+    Studio (before COCO: its tasks hold "annotations"), Supervisely (a project, dataset or
+    ann/ folder, or one ann file: before its folders' .json are taken for vector files;
+    told by its own files, never Labelme's), Labelme (one file, or a folder or
     pattern of them: among those paired with ``images`` when given), VIA (regions of many
     images); None for other labels (vector files, COCO, label rasters)."""
     from geotile.label_documents import is_cvat_file
     from geotile.labelme_labels import is_labelme_labels
     from geotile.labelstudio_labels import is_labelstudio_file
+    from geotile.supervisely_labels import is_supervisely_labels
     from geotile.via_labels import is_via_file
     from geotile.yolo_labels import is_yolo_labels
 
@@ -27,6 +31,8 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
         return CVAT
     if is_labelstudio_file(labels):
         return LABELSTUDIO
+    if is_supervisely_labels(labels):
+        return SUPERVISELY
     if is_labelme_labels(labels, layer, images):
         return LABELME
     if is_via_file(labels):

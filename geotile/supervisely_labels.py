@@ -1,0 +1,374 @@
+"""Supervisely's annotation format (its projects' export, DatasetNinja's downloads: iSAID,
+LoveDA, Inria, WHU...) as make-masks labels.
+
+A project folder holds ``meta.json`` (``classes``: ``{"title", "shape", "color"}``) and
+dataset folders, each with ``img/`` (the images) and ``ann/`` (``<image file name>.json``
+per image: ``{"size": {"height", "width"}, "objects": [...]}``; nested datasets under
+``datasets/``). LABELS may be the project, a dataset, an ``ann/`` folder or one ann file;
+each IMAGE takes ``ann/<its file name>.json`` (of its own dataset where it lies in one,
+else the one of its name, else of its stem), of its size. ``meta.json`` (the project's,
+found above an ann folder) gives the classes: every class of an area shape (polygon,
+rectangle, bitmap, any_shape) is one, used or not (ids 1..N by sorted title over the
+project; ``__ignore__`` 255, --class-map maps the titles), and its shape is its objects'
+(any_shape: each object's ``geometryType``).
+
+Supervisely's points are ``[x, y]`` whole pixel indices (column, row; floored as its
+PointLocation floors them), and it draws with OpenCV: ``rectangle`` ``[[left, top], [right,
+bottom]]`` covers those pixels, right and bottom included; ``polygon`` (exterior, interior
+holes) is cv2.fillPoly: the pixels whose centre lies inside or on it, its vertices at pixel
+centres, and the pixels of its edges as cv2's 8-connected lines step through them (ties on
+the side of the edge's left end), holes cleared with their outlines. Both are burnt here as
+such polygons by the pixel-centre rule: equal to Supervisely's own rendering on 2,500 random
+shapes within their image but for none; where an edge leaves the image OpenCV clips it
+first and its line may step otherwise (pixels along such edges). ``bitmap``: exactly its
+pixels (:mod:`geotile.supervisely_bitmaps`). ``line``, ``point``, ``graph`` and
+``cuboid_2d`` have no area: left out, with one warning counting them. Later objects on top.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from geotile.errors import InputError
+
+#: shapes burnt, and those without an area (left out)
+AREA = ("polygon", "rectangle", "bitmap")
+NO_AREA = ("line", "point", "graph", "cuboid_2d")
+#: a class shape whose objects each say their own
+ANY = "any_shape"
+ANN = "ann"
+META = "meta.json"
+SNIFF_BYTES = 1 << 16
+_SNIFF = re.compile(rb'"objects"\s*:')
+#: folders above an ann folder searched for the project's meta.json (nested datasets)
+_META_DEPTH = 6
+
+
+def is_ann(document) -> bool:
+    """Whether a parsed JSON document is a Supervisely image annotation."""
+    return (isinstance(document, dict) and isinstance(document.get("objects"), list)
+            and isinstance(document.get("size"), dict))
+
+
+def is_ann_file(path) -> bool:
+    """Whether ``path`` is a local .json file holding a Supervisely image annotation."""
+    from geotile.json_text import holds, sniffed
+
+    return sniffed(path, _SNIFF, SNIFF_BYTES, ".json") and holds(Path(os.fspath(path)),
+                                                                  is_ann)
+
+
+def is_supervisely_labels(labels) -> bool:
+    """Whether LABELS is a Supervisely project (meta.json beside dataset folders), a dataset
+    (an ann/ folder), an ann/ folder (its first .json an annotation) or one ann file."""
+    if not isinstance(labels, str | os.PathLike):
+        return False
+    path = Path(os.fspath(labels))
+    if path.is_file():
+        return is_ann_file(path)
+    if not path.is_dir():
+        return False
+    if (path / META).is_file() and _datasets(path):
+        return True
+    folder = path / ANN if (path / ANN).is_dir() else path
+    first = next((f for f in sorted(folder.glob("*.json"))), None)
+    return first is not None and is_ann_file(first)
+
+
+def _datasets(project: Path) -> list[Path]:
+    """The ann folders of a project's datasets, nested ones (``datasets/``) included."""
+    found, todo = [], [project]
+    while todo:
+        folder = todo.pop()
+        for child in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if (child / ANN).is_dir():
+                found.append(child / ANN)
+                if (child / "datasets").is_dir():
+                    todo.append(child / "datasets")
+    return sorted(found)
+
+
+def _layout(path: Path) -> tuple[list[Path], Path | None]:
+    """(the ann files of LABELS, the project's meta.json or None)."""
+    if path.is_file():
+        return [path], _meta_above(path.parent)
+    if (path / META).is_file() and _datasets(path):
+        folders = _datasets(path)
+    elif (path / ANN).is_dir():
+        folders = [path / ANN] + (_datasets(path / "datasets")
+                                  if (path / "datasets").is_dir() else [])
+    else:
+        folders = [path]
+    files = [f for folder in folders for f in sorted(folder.glob("*.json")) if f.is_file()]
+    return files, _meta_above(folders[0])
+
+
+def _meta_above(folder: Path) -> Path | None:
+    for parent in [folder, *folder.parents][:_META_DEPTH]:
+        if (parent / META).is_file():
+            return parent / META
+    return None
+
+
+def _classes(meta: Path | None) -> dict[str, str] | None:
+    """Each class title of meta.json -> its shape; None without meta.json."""
+    from geotile.json_text import read_json
+
+    if meta is None:
+        return None
+    document = read_json(meta, "Give the project's meta.json as Supervisely exports it.")
+    classes = document.get("classes") if isinstance(document, dict) else None
+    if not isinstance(classes, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("title"), str) and c["title"].strip()
+            and isinstance(c.get("shape"), str) for c in classes):
+        raise InputError(f"{meta}: not Supervisely's project meta (a 'classes' list of "
+                         "objects with title and shape). Fix it.")
+    return {c["title"]: c["shape"] for c in classes}
+
+
+def read_supervisely(labels, images):
+    """The objects of ``images`` in Supervisely's LABELS, as
+    :class:`geotile.labelme_labels.Labelme` (``files[i]``: image i's ann file): every image
+    paired, of its size, and every object read before anything is written; InputError in
+    one line naming the file (and the object) otherwise."""
+    from geotile.labelme_labels import Labelme, is_ignore, run_names, say_left_out
+
+    path = Path(os.fspath(labels))
+    files, meta = _layout(path)
+    classes = _classes(meta)
+    if path.is_file() and len(images) != 1:
+        raise InputError(f"{path}: Supervisely's annotation of one image, but {len(images)} "
+                         "IMAGEs are given. Give its one image, or the dataset's ann/ folder "
+                         "for several.")
+    chosen = [files[0]] if path.is_file() else _pair(path, files, images)
+    read = {}
+    for ann, image in zip(chosen, images, strict=True):
+        if ann not in read:
+            read[ann] = _read(ann, image, classes)
+        else:
+            _check_image(ann, read[ann].size, image, bool(read[ann].instances))
+    say_left_out(labels, read.values(), "no_area", "line, point, graph or cuboid_2d object",
+                 "they have no area to burn", _place, 4)
+    say_left_out(labels, read.values(), "slivers", "object", "they have no area",
+                 _place, 4)
+    if classes is None:
+        names = run_names(read.values())
+    else:
+        names = [t for t, shape in classes.items() if shape in (*AREA, ANY)
+                 and not is_ignore(t)]
+    return Labelme(os.fspath(labels), chosen, [read[f] for f in chosen], names)
+
+
+def _place(found, position: int) -> str:
+    return f"{found.path.name} objects[{position}]"
+
+
+def image_name(ann: Path) -> str:
+    """The file name of the image an ann file annotates (``x.png.json``: ``x.png``)."""
+    return ann.name[:-5] if ann.name.lower().endswith(".json") else ann.name
+
+
+def _pair(labels: Path, files: list[Path], images) -> list[Path]:
+    """Each image's ann file: its own dataset's, else the one of its file name, else of its
+    stem; InputError naming the image for none or several."""
+    from geotile.input_paths import input_path
+
+    known = set(files)
+    by_name: dict[str, list[Path]] = {}
+    by_stem: dict[str, list[Path]] = {}
+    for f in files:
+        by_name.setdefault(image_name(f), []).append(f)
+        by_stem.setdefault(Path(image_name(f)).stem, []).append(f)
+    chosen = []
+    for image in images:
+        source = Path(os.fspath(input_path(image)))
+        own = source.parent.parent / ANN / f"{source.name}.json"
+        found = [own] if own in known else by_name.get(source.name) or by_stem.get(
+            source.stem, [])
+        if len(found) != 1:
+            listed = ", ".join(str(f.relative_to(labels)) if f.is_relative_to(labels)
+                               else str(f) for f in found[:3])
+            example = ", ".join(f.name for f in files[:3]) or "none"
+            raise InputError(
+                f"{image}: {labels} has {len(found)} annotations of it ({listed}); give "
+                "the image inside its dataset (img/ beside ann/) or images of distinct names."
+                if found else
+                f"{image}: no {ANN}/{source.name}.json in {labels} (it holds e.g. "
+                f"{example}). Give the images of these annotations.")
+        chosen.append(found[0])
+    return chosen
+
+
+def _read(ann: Path, image, classes: dict[str, str] | None):
+    """One ann file, checked against its image, its objects made instances."""
+    from geotile.json_text import read_json
+    from geotile.labelme_labels import LabelmeFile, group_instances
+
+    document = read_json(ann, "Give Supervisely's annotation of the image (size, objects).")
+    if not is_ann(document):
+        raise InputError(f"{ann}: not Supervisely's image annotation (no 'size' and "
+                         "'objects'), but the other labels of this run are. Give each image "
+                         "its ann/<image name>.json.")
+    size = _size(ann, document["size"])
+    _check_image(ann, size, image, bool(document["objects"]))
+    found = LabelmeFile(ann, size, image_name(ann))
+    items = []
+    for position, item in enumerate(document["objects"]):
+        geometry = _object(ann, position, item, classes, found)
+        if geometry is not None:
+            items.append((position, geometry[0], position, geometry[1]))
+    found.instances = group_instances(items)
+    return found
+
+
+def _size(ann: Path, size: dict) -> tuple[int, int]:
+    values = size.get("width"), size.get("height")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        shown = repr(size) if len(repr(size)) <= 40 else repr(size)[:37] + "..."
+        raise InputError(f"{ann}: size is {shown}; it is the image's height and width in "
+                         "pixels. Fix it (Supervisely writes both).")
+    return values[0], values[1]
+
+
+def _check_image(ann: Path, size: tuple[int, int], image, objects: bool) -> None:
+    """Refuse an image of another size than its annotation, or turned by its EXIF
+    orientation (Supervisely shows it, and its objects are drawn on it, turned)."""
+    from geotile.input_paths import input_path
+    from geotile.raster import open_raster
+
+    with open_raster(input_path(image)) as src:
+        orientation = src.tags().get("EXIF_Orientation", "1").strip()
+        width, height = src.width, src.height
+    if orientation not in ("", "1") and objects:
+        name = input_path(image).name
+        raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, "
+                         f"and Supervisely draws {ann.name}'s objects on it turned, not on the "
+                         f"stored pixels. Rotate the pixels first (`exiftran -ai {name}` or "
+                         f"`magick mogrify -auto-orient {name}`).")
+    view = (height, width) if orientation in ("5", "6", "7", "8") else (width, height)
+    if size != view:
+        raise InputError(f"{image}: {width}x{height} px, but {ann} annotates an image of "
+                         f"{size[0]}x{size[1]} px. Give the image the annotations were made "
+                         "on.")
+
+
+def _object(ann: Path, position: int, item, classes, found):
+    """(class title, geometry) of one object; None for one left out."""
+    from geotile.supervisely_bitmaps import bitmap_shape
+
+    where = f"{ann}: objects[{position}]"
+    if not isinstance(item, dict):
+        raise InputError(f"{where} is not an object. Fix or remove it.")
+    title = item.get("classTitle")
+    if not isinstance(title, str) or not title.strip():
+        raise InputError(f"{where} has classTitle {_shown(title)}; give each object its "
+                         "class title. Fix or remove it.")
+    shape = classes.get(title) if classes is not None else ANY
+    if shape is None:
+        listed = ", ".join(map(repr, list(classes)[:5])) or "none"
+        raise InputError(f"{where} is of class {title!r}, which meta.json does not declare "
+                         f"(it declares {listed}). Add the class, or fix the object.")
+    kind = item.get("geometryType", item.get("shape")) if shape == ANY else shape
+    if kind in NO_AREA:
+        found.no_area.append(position)
+        return None
+    if kind not in AREA:
+        raise InputError(f"{where} ({title!r}) is a {_shown(kind)} object; make-masks burns "
+                         f"{', '.join(AREA)} and leaves out {', '.join(NO_AREA)}. Convert it "
+                         "or remove it.")
+    if kind == "bitmap":
+        geometry = bitmap_shape(where, title, item.get("bitmap"), found.size)
+        return None if geometry is None else (title, geometry)
+    exterior, interior = _points(where, title, kind, item.get("points"))
+    if kind == "rectangle":
+        (left, top), (right, bottom) = exterior.min(axis=0), exterior.max(axis=0)
+        return title, shapely.box(left, top, right + 1, bottom + 1)
+    geometry = filled(exterior + 0.5)
+    if interior:
+        geometry = shapely.difference(geometry, shapely.union_all(
+            [filled(hole + 0.5) for hole in interior]))
+    if geometry.is_empty:
+        found.slivers.append(position)
+        return None
+    return title, geometry
+
+
+def _points(where: str, title: str, kind: str, points):
+    """(exterior, [interior...]) as arrays of whole pixels, floored."""
+    from geotile.coco_labels import MAX_POINTS
+
+    if not isinstance(points, dict):
+        raise InputError(f"{where} ({title!r}) is a {kind} without 'points': {{'exterior', "
+                         "'interior'}. Fix or remove it.")
+    exterior, interior = points.get("exterior"), points.get("interior") or []
+    rings = [exterior, *interior] if isinstance(interior, list) else [exterior, interior]
+    if sum(len(r) for r in rings if isinstance(r, list)) > MAX_POINTS:
+        raise InputError(f"{where} ({title!r}) has over {MAX_POINTS:,} points (a broken "
+                         "export?). Simplify it or remove it.")
+    arrays = []
+    for ring in rings:
+        if not isinstance(ring, list) or not all(
+                isinstance(p, list) and len(p) == 2 and all(
+                    isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+                for p in ring):
+            raise InputError(f"{where} ({title!r}) has points {_shown(ring)}; give lists of "
+                             "[x, y] pixels. Fix or remove it.")
+        try:
+            array = np.floor(np.asarray(ring, dtype=np.float64).reshape(-1, 2))
+        except OverflowError:  # an integer past any float (10**400)
+            array = np.full((1, 2), np.inf)
+        if not np.isfinite(array).all():
+            raise InputError(f"{where} ({title!r}) has a point that is not a finite number. "
+                             "Fix or remove it.")
+        arrays.append(array)
+    if kind == "rectangle" and len(arrays[0]) != 2:
+        raise InputError(f"{where} ({title!r}) is a rectangle of {len(arrays[0])} point(s); "
+                         "give its 2 corners, [[left, top], [right, bottom]]. Fix or remove "
+                         "it.")
+    if kind == "polygon" and min(len(a) for a in arrays) < 3:
+        raise InputError(f"{where} ({title!r}) is a polygon with a ring of "
+                         f"{min(len(a) for a in arrays)} point(s); each ring needs at least 3. "
+                         "Fix or remove it.")
+    return arrays[0], arrays[1:]
+
+
+def filled(ring: np.ndarray):
+    """What cv2.fillPoly fills of the ring of pixel centres ``ring`` (n, 2) as a polygon
+    that the pixel-centre rule burns alike: its inside and its edges' 8-connected lines."""
+    from geotile.coco_labels import _polygonal
+
+    inside = _polygonal(shapely.make_valid(shapely.Polygon(ring)))
+    return shapely.union_all([inside, *_lines(ring)])
+
+
+def _lines(ring: np.ndarray):
+    """The pixels of cv2's 8-connected lines along a ring's edges, each as a band whose
+    pixel centres are exactly those its Bresenham steps take: walked from the left end,
+    one pixel per step of the longer axis, the other axis rounded half towards that end
+    (offsets [-0.5, 0.5) of the line, in the direction it goes); drawn 1/4 of a step
+    inside those bounds, which no pixel centre lies on."""
+    start, end = ring, np.roll(ring, -1, axis=0)
+    swap = end[:, 0] < start[:, 0]
+    start, end = np.where(swap[:, None], end, start), np.where(swap[:, None], start, end)
+    d = end - start
+    across = d[:, 0] < np.abs(d[:, 1])  # steps along y, the x rounded
+    major = np.where(across, np.abs(d[:, 1]), d[:, 0])
+    steps = np.maximum(major, 1.0)
+    step = np.where((major == 0)[:, None], [1.0, 0.0], d / steps[:, None])
+    sign = np.where(across | (d[:, 1] >= 0), 1.0, -1.0)
+    low, high = sign * (-0.5 - 0.25 / steps), sign * (0.5 - 0.25 / steps)
+    normal = np.where(across[:, None], [1.0, 0.0], [0.0, 1.0])
+    first, last = start - 0.25 * step, end + 0.25 * step
+    corners = np.stack([first + low[:, None] * normal, last + low[:, None] * normal,
+                        last + high[:, None] * normal, first + high[:, None] * normal], axis=1)
+    return list(shapely.polygons(corners))
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,292 @@
+"""make-masks with Supervisely's annotation format as LABELS (geotile.supervisely_labels): a
+project (meta.json, dataset folders of img/ and ann/), a dataset, an ann/ folder or one ann
+file; each IMAGE paired with ann/<its name>.json; polygons (holes too), rectangles and
+bitmaps burnt as Supervisely draws them (points are whole pixel indices, right and bottom
+included), classes and ids from meta.json; evaluate against it as TRUTH; the refusals (one
+line, nothing written)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import time
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.transform import from_origin
+
+from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
+from tests.pixel_label_files import plain_png, read_mask
+
+H, W = 40, 60
+META = {"classes": [
+    {"title": "building", "shape": "polygon", "color": "#FF0000", "id": 11},
+    {"title": "car", "shape": "rectangle", "color": "#00FF00", "id": 12},
+    {"title": "tree", "shape": "bitmap", "color": "#00AA00", "id": 13},
+    {"title": "water", "shape": "any_shape", "color": "#0000FF", "id": 14},
+    {"title": "road", "shape": "line", "color": "#888888", "id": 15},
+    {"title": "__ignore__", "shape": "rectangle", "color": "#000000", "id": 16}],
+    "tags": [], "projectType": "images"}
+#: a building of whole pixels 5..20 x 5..15 with a hole 10..14 x 8..11 (right, bottom in)
+HOUSE = {"exterior": [[5, 5], [20, 5], [20, 15], [5, 15]],
+         "interior": [[[10, 8], [14, 8], [14, 11], [10, 11]]]}
+#: a triangle, and the columns of each row cv2.fillPoly fills of it (rows 2..12)
+TRIANGLE = [[30, 2], [40, 8], [31, 12]]
+TRIANGLE_ROWS = {2: (30, 30), 3: (30, 32), 4: (30, 34), 5: (30, 35), 6: (30, 37),
+                 7: (30, 39), 8: (31, 40), 9: (31, 38), 10: (31, 36), 11: (31, 34),
+                 12: (31, 32)}
+
+
+def _png(pixels: np.ndarray, colour: int, palette=None, transparency=None,
+         depth: int = 8) -> bytes:
+    """A PNG of ``pixels`` (rows, columns[, samples]) of colour type ``colour``."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, -1).astype(">u2" if depth == 16 else np.uint8)
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                             depth, colour, 0, 0, 0))
+    if palette is not None:
+        out += chunk(b"PLTE", bytes(palette))
+    if transparency is not None:
+        out += chunk(b"tRNS", bytes(transparency))
+    return out + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def _bitmap(mask: np.ndarray, origin, title="tree", encoded=None) -> dict:
+    """A bitmap object as Supervisely's data_2_base64 writes it: a palette PNG (black,
+    white), index 0 transparent, zlib-compressed, base64."""
+    if encoded is None:
+        encoded = zlib.compress(_png(mask.astype(np.uint8), 3, [0, 0, 0, 255, 255, 255],
+                                     [0]))
+    return {"id": 7, "classTitle": title, "geometryType": "bitmap", "tags": [],
+            "bitmap": {"data": base64.b64encode(encoded).decode(), "origin": origin}}
+
+
+def _polygon(points, title="building", kind="polygon") -> dict:
+    if isinstance(points, list):
+        points = {"exterior": points, "interior": []}
+    return {"id": 1, "classId": 11, "classTitle": title, "geometryType": kind, "tags": [],
+            "points": points}
+
+
+def _project(root, images: dict, meta=META, dataset="ds0", width=W, height=H,
+             image=plain_png):
+    """root/meta.json and root/<dataset>/{img,ann}: ``images`` {name: [objects]}."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "meta.json").write_text(json.dumps(meta))
+    for folder in ("ann", "img"):
+        (root / dataset / folder).mkdir(parents=True, exist_ok=True)
+    for name, objects in images.items():
+        image(root / dataset / "img" / name, width, height)
+        (root / dataset / "ann" / f"{name}.json").write_text(json.dumps(
+            {"description": "", "tags": [], "size": {"height": height, "width": width},
+             "objects": objects}))
+    return root
+
+
+def _expected_house() -> np.ndarray:
+    expected = np.zeros((H, W), np.uint8)
+    expected[5:16, 5:21] = 1
+    expected[8:12, 10:15] = 0
+    return expected
+
+
+def test_project_burns_as_supervisely_draws(tmp_path, run_cli):
+    """A project's polygon (its hole cleared with its outline), triangle (cv2.fillPoly's
+    pixels), rectangle (right and bottom pixels in) and bitmap (exactly its pixels) on
+    ids by meta.json's titles: its area classes, used or not (building 1, car 2, tree 3,
+    water 4); an __ignore__ rectangle 255; a line left out with one warning."""
+    tree = np.zeros((6, 7), bool)
+    tree[1:5, 2:6] = True
+    tree[0, 0] = True
+    root = _project(tmp_path / "project", {"a.png": [
+        _polygon(HOUSE), _polygon(TRIANGLE, "water"),
+        _polygon([[35, 20], [44, 27]], "car", "rectangle"),
+        _bitmap(tree, [48, 30]),
+        _polygon([[0, 39], [59, 39]], "road", "line"),
+        _polygon([[0, 30], [3, 33]], "__ignore__", "rectangle")]})
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{out}/")
+    assert result.exit_code == 0, result.output
+    assert "1 line, point, graph or cuboid_2d object was left out (a.png.json objects[4])" \
+        in result.stderr
+    assert "class ids by name: 1 building, 2 car, 3 tree, 4 water" in result.stdout
+    mask = read_mask(out / "a.tif")[0]
+    expected = _expected_house()
+    for row, (first, last) in TRIANGLE_ROWS.items():
+        expected[row, first:last + 1] = 4
+    expected[20:28, 35:45] = 2
+    expected[30:36, 48:55][tree] = 3
+    expected[30:34, 0:4] = 255
+    np.testing.assert_array_equal(mask, expected)
+
+
+def test_dataset_ann_folder_and_one_file_pair_by_image_name(tmp_path, run_cli):
+    """LABELS a dataset, its ann/ folder or one ann file give one mask; a georeferenced
+    image places it through its geotransform (its pixels still); the project takes each
+    IMAGE's own dataset's ann where two datasets hold its name."""
+    def geotiff(path, width, height):
+        return write_raster(path, np.full((3, height, width), 80, np.uint8), UTM_CRS,
+                            from_origin(500000, 4100000, 0.5, 0.5))
+
+    root = _project(tmp_path / "p", {"a.tif": [_polygon(HOUSE)]}, image=geotiff)
+    _project(root, {"a.tif": [_polygon([[0, 0], [3, 3]], "car", "rectangle")]},
+             dataset="ds1", image=geotiff)
+    image = root / "ds0" / "img" / "a.tif"
+    for labels in (root / "ds0", root / "ds0" / "ann", root / "ds0" / "ann" / "a.tif.json",
+                   root):
+        out = tmp_path / "m.tif"
+        result = run_cli("make-masks", labels, image, "-o", out, "--overwrite")
+        assert result.exit_code == 0, result.output
+        mask, profile, _, _ = read_mask(out)
+        np.testing.assert_array_equal(mask, _expected_house())
+        assert profile["transform"] == from_origin(500000, 4100000, 0.5, 0.5)
+    result = run_cli("make-masks", root, root / "ds1" / "img", "-o", tmp_path / "m1.tif")
+    assert result.exit_code == 0, result.output
+    assert (read_mask(tmp_path / "m1.tif")[0] == 2).sum() == 16
+
+
+@pytest.mark.parametrize("kind", ["rgba", "grey", "grey16", "grey_alpha", "rgb_trns",
+                                  "uncompressed"])
+def test_bitmap_encodings(tmp_path, run_cli, kind):
+    """Bitmaps of other PNGs, read as Supervisely's base64_2_data reads them: the alpha of
+    RGBA, grey-alpha and RGB with a transparent colour; grey values; an older bitmap's
+    uncompressed PNG wherever a band is not 0."""
+    inside = np.zeros((5, 8), bool)
+    inside[1:4, 2:7] = True
+    inside[4, 0] = True
+    value = inside.astype(np.uint8)
+    pngs = {
+        "rgba": lambda: _png(np.dstack([value * 0] * 3 + [value * 255]), 6),
+        "grey": lambda: _png(value * 9, 0),
+        "grey16": lambda: _png(value.astype(np.uint16) * 300, 0, depth=16),
+        "grey_alpha": lambda: _png(np.dstack([value * 0 + 7, value * 200]), 4),
+        "rgb_trns": lambda: _png(np.dstack([(1 - value) * 5] * 3), 2,
+                                 transparency=[0, 5, 0, 5, 0, 5]),
+        "uncompressed": lambda: None}
+    png = pngs[kind]()
+    encoded = (_png(np.dstack([value * 255] * 3 + [value * 255]), 6)
+               if kind == "uncompressed" else zlib.compress(png))
+    root = _project(tmp_path / "p", {"a.png": [_bitmap(None, [3, 2], encoded=encoded)]})
+    result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{tmp_path / 'm'}/")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[2:7, 3:11][inside] = 3
+    np.testing.assert_array_equal(read_mask(tmp_path / "m" / "a.tif")[0], expected)
+
+
+def test_bitmap_bombs_refused_from_the_header(tmp_path, run_cli):
+    """A bitmap whose PNG header declares 100000 x 100000 px, and one whose zlib stream
+    inflates to 200 MB behind a 4 x 4 header: one line each, quickly, nothing written."""
+    header = _png(np.zeros((1, 1), np.uint8), 0)[:33]
+    huge = header[:16] + struct.pack(">II", 100_000, 100_000) + header[24:]
+    small = header[:16] + struct.pack(">II", 4, 4) + header[24:]
+    bomb = zlib.compressobj(9)
+    stream = bomb.compress(small) + b"".join(bomb.compress(bytes(1 << 24)) for _ in range(12))
+    cases = {"huge": (zlib.compress(huge), "100000x100000 px at (0, 0), not within"),
+             "bomb": (stream + bomb.flush(), "inflating past")}
+    for name, (encoded, fragment) in cases.items():
+        root = _project(tmp_path / name, {"a.png": [_bitmap(None, [0, 0], encoded=encoded)]})
+        out = tmp_path / f"{name}.tif"
+        start = time.perf_counter()
+        result = run_cli("make-masks", root, root / "ds0" / "img" / "a.png", "-o", out)
+        assert time.perf_counter() - start < 5
+        assert_one_line_error(result, "a.png.json: objects[0] ('tree')", fragment)
+        assert not out.exists()
+
+
+@pytest.mark.parametrize(("objects", "size", "fragments"), [
+    ([], (50, 40), ["a.png: 60x40 px", "annotates an image of 50x40 px"]),
+    ([_polygon(HOUSE, "boat")], (W, H), ["objects[0] is of class 'boat'", "meta.json"]),
+    ([_polygon([[1, 1], [5, 5]])], (W, H), ["objects[0] ('building') is a polygon",
+                                            "at least 3"]),
+    ([_polygon([[1, 1], [5, 5], [1e400, 2]])], (W, H), ["not a finite number"]),
+    ([_polygon([[1, 1], [5, 5], [True, 2]])], (W, H), ["has points"]),
+    ([{**_polygon(HOUSE, "water"), "geometryType": "alpha_mask"}], (W, H),
+     ["'alpha_mask' object", "Convert it"]),
+    ([_bitmap(np.ones((3, 3), bool), [58, 0])], (W, H), ["3x3 px at (58, 0), not within"]),
+    ([_bitmap(None, [0, 0], encoded=b"not a png")], (W, H), ["no PNG"]),
+])
+def test_refusals_are_one_line(tmp_path, run_cli, objects, size, fragments):
+    root = _project(tmp_path / "p", {"a.png": objects})
+    if size != (W, H):
+        ann = root / "ds0" / "ann" / "a.png.json"
+        ann.write_text(json.dumps({"size": {"width": size[0], "height": size[1]},
+                                   "objects": objects}))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", root, root / "ds0" / "img" / "a.png", "-o", out)
+    assert_one_line_error(result, *fragments)
+    assert not out.exists()
+
+
+def test_an_image_without_its_annotation_is_refused(tmp_path, run_cli):
+    root = _project(tmp_path / "p", {"a.png": []})
+    other = plain_png(tmp_path / "b.png", W, H)
+    result = run_cli("make-masks", root / "ds0" / "ann", other, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "b.png: no ann/b.png.json in", "a.png.json")
+
+
+def test_polygons_agree_with_supervisely_draw():
+    """geotile's polygons, burnt by the pixel-centre rule, against Supervisely's own draw
+    (cv2.fillPoly of the floored points, holes cleared) on random shapes within the image:
+    the same pixels (skipped without OpenCV)."""
+    cv2 = pytest.importorskip("cv2")
+    from rasterio.features import rasterize
+
+    from geotile.supervisely_labels import filled
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(3, 12))
+        t = np.sort(rng.uniform(0, 2 * np.pi, n))
+        ring = rng.uniform(15, 25, 2) + rng.uniform(2, 14, (n, 1)) * np.c_[np.cos(t),
+                                                                          np.sin(t)]
+        drawn = np.zeros((H, W), np.uint8)
+        cv2.fillPoly(drawn, [np.floor(ring).astype(np.int32)], 1)
+        ours = rasterize([filled(np.floor(ring) + 0.5)], out_shape=(H, W), dtype="uint8")
+        np.testing.assert_array_equal(ours, drawn)
+
+
+def test_evaluate_against_a_project(tmp_path, run_cli):
+    """evaluate TRUTH a Supervisely project: a prediction raster scores as make-masks' mask
+    of its image; two predicted buildings against two touching polygons are 2 TP."""
+    left, right = [[10, 10], [19, 10], [19, 29], [10, 29]], [[20, 10], [29, 10], [29, 29],
+                                                            [20, 29]]
+    root = _project(tmp_path / "p", {"img.png": [_polygon(left), _polygon(right)]})
+    image = root / "ds0" / "img" / "img.png"
+    prediction = np.zeros((H, W), np.uint8)
+    prediction[10:30, 10:28] = 1
+    pred = tmp_path / "img.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(pred, "w", driver="GTiff", width=W, height=H, count=1,
+                           dtype="uint8") as dst:
+            dst.write(prediction[None])
+    direct = run_cli("evaluate", pred, root, "--json")
+    assert direct.exit_code == 0, direct.output
+    made = run_cli("make-masks", root, image, "-o", tmp_path / "mask.tif")
+    assert made.exit_code == 0, made.output
+    via_mask = run_cli("evaluate", pred, tmp_path / "mask.tif", "--json")
+    scores = json.loads(direct.stdout)
+    assert scores == json.loads(via_mask.stdout)
+    assert scores["classes"][1]["class"] == "building"
+    assert scores["classes"][1]["iou"] == 360 / 400
+    vectors = tmp_path / "img.geojson"
+    vectors.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"class": "building"}, "geometry": {
+            "type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1],
+                                                [x0, y0]]]}}
+        for x0, y0, x1, y1 in ((10, 10, 20, 30), (20, 10, 30, 30))]}))
+    objects = run_cli("evaluate", vectors, root, "--image", image, "--json")
+    assert objects.exit_code == 0, objects.output
+    found = json.loads(objects.stdout)
+    assert (found["tp"], found["fp"], found["fn"]) == (2, 0, 0)
