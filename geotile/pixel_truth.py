@@ -63,7 +63,7 @@ class ImageTruth:
 
 def is_pixel_truth(truth, layer: str | None = None) -> bool:
     """Whether TRUTH is labels in each image's pixels: COCO, YOLO, Labelme, CVAT, Label
-    Studio or VIA."""
+    Studio, Supervisely or VIA."""
     from geotile.annotation_truth import is_annotation_file
     from geotile.coco_labels import is_coco_file
     from geotile.labelme_labels import is_labelme_labels
@@ -125,8 +125,8 @@ def _read(truth, grids: list, class_field: str | None = None
         known = _label_stems(truth)
         truths = labelme_truth(read_labelme(truth, [_stand_in(g, known) for g in grids]), grids)
         return truths, None if known is None else [str(f) for f in labelme_files(truth)]
-    raise InputError(f"{truth}: no COCO, YOLO, Labelme, CVAT, Label Studio or VIA labels. "
-                     "Give labels in each image's pixels, or vector labels.")
+    raise InputError(f"{truth}: no COCO, YOLO, Labelme, CVAT, Label Studio, Supervisely or VIA "
+                     "labels. Give labels in each image's pixels, or vector labels.")
 
 
 def _label_stems(labels) -> set[str] | None:

@@ -211,6 +211,7 @@ def test_bitmap_bombs_refused_from_the_header(tmp_path, run_cli):
                                             "at least 3"]),
     ([_polygon([[1, 1], [5, 5], [1e400, 2]])], (W, H), ["not a finite number"]),
     ([_polygon([[1, 1], [5, 5], [True, 2]])], (W, H), ["has points"]),
+    ([_polygon([[1, 1], [1e300, 5], [3, 30]])], (W, H), ["1e+300 px out, past any image"]),
     ([{**_polygon(HOUSE, "water"), "geometryType": "alpha_mask"}], (W, H),
      ["'alpha_mask' object", "Convert it"]),
     ([_bitmap(np.ones((3, 3), bool), [58, 0])], (W, H), ["3x3 px at (58, 0), not within"]),
@@ -226,6 +227,33 @@ def test_refusals_are_one_line(tmp_path, run_cli, objects, size, fragments):
     result = run_cli("make-masks", root, root / "ds0" / "img" / "a.png", "-o", out)
     assert_one_line_error(result, *fragments)
     assert not out.exists()
+
+
+def test_far_and_outside_objects(tmp_path, run_cli):
+    """A rectangle reaching 10 million px past the image on every side covers it all (as
+    OpenCV clips it); a polygon wholly outside burns nothing, said in one warning."""
+    root = _project(tmp_path / "p", {"a.png": [
+        _polygon([[-10_000_000, -10_000_000], [10_000_000, 10_000_000]], "car", "rectangle"),
+        _polygon([[100, 100], [120, 100], [110, 130]])]})
+    result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{tmp_path / 'm'}/")
+    assert result.exit_code == 0, result.output
+    assert "1 object was left out (a.png.json objects[1]): they lie outside the image" \
+        in result.stderr
+    assert (read_mask(tmp_path / "m" / "a.tif")[0] == 2).all()
+
+
+def test_without_meta_json_the_titles_are_the_classes(tmp_path, run_cli):
+    """An ann/ folder without its project's meta.json: each object's geometryType says its
+    shape, the titles its files hold are the classes (ids 1..N by sorted title)."""
+    root = _project(tmp_path / "p", {"a.png": [
+        _polygon([[35, 20], [44, 27]], "van", "rectangle"), _polygon(HOUSE, "house")]})
+    (root / "meta.json").unlink()
+    result = run_cli("make-masks", root / "ds0" / "ann", root / "ds0" / "img", "-o",
+                     f"{tmp_path / 'm'}/")
+    assert result.exit_code == 0, result.output
+    assert "class ids by name: 1 house, 2 van" in result.stdout
+    mask = read_mask(tmp_path / "m" / "a.tif")[0]
+    assert (mask == 2).sum() == 80 and (mask == 1).sum() == 156
 
 
 def test_an_image_without_its_annotation_is_refused(tmp_path, run_cli):

@@ -46,7 +46,7 @@ APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (obj
 WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
        "rasters": "two rasters, which get pixel scores by class",
        "pixel truth": "truth drawn in each image's pixels (COCO, YOLO, Labelme, CVAT, Label "
-                      "Studio, VIA)",
+                      "Studio, Supervisely, VIA)",
        "raster predictions": "prediction rasters, which get pixel scores by class",
        "polygons": "polygons, which match by their IoU (--iou)",
        "csvs": "two SpaceNet CSVs, scored as SpaceNet scores them (pixel WKT, Confidence "
@@ -223,10 +223,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     or confusion matrix, as SpaceNet totals; lines: summed lengths).
     TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
     labels folder, a Labelme file or folder, a CVAT XML, a Label Studio
-    export, a VIA file): each prediction against its own image's instances,
-    the prediction raster (or a folder of them) taking the image's place and
-    name (<stem>.tif, or <stem>_pred.tif...; the file's images listed under
-    unpaired when none takes them); pixel scores as make-masks then evaluate
+    export, a Supervisely project or dataset, a VIA file): each prediction
+    against its own image's instances, the prediction raster (or a folder of
+    them) taking the image's place and name (<stem>.tif, or
+    <stem>_pred.tif...; the file's images listed under unpaired when none
+    takes them); pixel scores as make-masks then evaluate
     give them (a Label Studio annotation without regions: all background).
     A vector prediction takes --image IMAGE (the image, or its prediction
     raster) to place them: object scores with each instance its own polygon

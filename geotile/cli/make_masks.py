@@ -168,6 +168,15 @@ def make_masks(
     (exactly their pixels) are burnt as Labelme's shapes, classed by their one label;
     keypoints, polylines and choices are left out with a warning.
 
+    LABELS may be Supervisely's format (DatasetNinja's downloads): a project folder
+    (meta.json beside datasets of img/ and ann/), a dataset, its ann/ folder or one ann
+    file: each IMAGE takes ann/<its file name>.json (its own dataset's), of its size.
+    Points are whole pixels as Supervisely draws them: rectangles include their right and
+    bottom pixels, polygons (holes too) the pixels OpenCV fills and outlines; bitmaps are
+    burnt exactly, later objects on top; lines, points and graphs are left out with a
+    warning. The classes are meta.json's of an area shape, used or not (ids 1..N by sorted
+    title; __ignore__ 255; --class-map maps the titles).
+
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
@@ -203,6 +212,7 @@ def make_masks(
     $ geotile make-masks annotations.xml images/ -o masks/
     $ geotile make-masks via_region_data.json train/ -o masks/
     $ geotile make-masks project-1-at-2026-01-05.json images/ -o masks/
+    $ geotile make-masks project/ project/ds0/img -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     """
