@@ -68,8 +68,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
-    coordinates are reinterpreted, not transformed). ``layer`` names the layer
-    of a multi-layer file; without it the file's one polygon/line layer is read.
+    coordinates are reinterpreted, not transformed); ``"pixels"``
+    (:data:`geotile.pixel_labels.PIXELS`): they are each image's pixel coordinates, read
+    whole with no CRS for the caller to place (:func:`geotile.pixel_labels.placed_on`).
+    ``layer`` names the layer of a multi-layer file; without it the file's one
+    polygon/line layer is read.
     Raises InputError when the file is missing, not vector data, has no
     geometry column or no features, or when the layer is unknown or ambiguous.
     A SpaceNet CSV is read by :func:`geotile.spacenet.read_labels` (``images``:
@@ -87,10 +90,14 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     checked here; make_masks, tile and evaluate refuse them).
     """
     from geotile.input_paths import input_exists, input_path
+    from geotile.pixel_labels import OPTION, is_pixels
 
     path = input_path(path)
     if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
+    pixels = is_pixels(labels_crs)
+    if pixels:  # each image's pixel coordinates: no CRS, read whole, placed by the caller
+        labels_crs, regions = None, None
     if isinstance(path, Path) and path.suffix.lower() == ".zip":
         path = _zip_member(path)
     given = path
@@ -100,6 +107,10 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         from geotile import spacenet
 
         if spacenet.is_spacenet_csv(path):
+            if pixels:
+                raise InputError(f"{path}: a SpaceNet CSV places its pixel coordinates "
+                                 "(PolygonWKT_Pix) on each image it names itself; leave out "
+                                 f"{OPTION}.")
             return _lonlat_checked(spacenet.read_labels(path, labels_crs, images), path,
                                    crs_option)
     if isinstance(path, Path) and path.suffix.lower() == ".xml":
@@ -199,6 +210,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             check_geographic_coordinates(labels, path, why=f"although --labels-crs "
                                          f"{labels_crs} says they are")
     _drop_measures(labels.geometries)
+    if pixels:  # whatever the file declares: the option says pixels
+        return Labels(labels.geometries, labels.fields, None, labels.extent, labels.values)
     return _lonlat_checked(labels, path, crs_option)
 
 

@@ -734,6 +734,7 @@ def make_masks(
     from geotile.label_folders import is_label_folder
     from geotile.labels import read_labels
     from geotile.output_files import check_geotiff_name, check_output
+    from geotile.pixel_labels import is_pixels, one_image, placed_on
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
     yolo = labelme = None
@@ -768,6 +769,9 @@ def make_masks(
             creation_options=creation_options, overwrite=overwrite, progress=progress,
             palette=palette, resume=resume, settings=settings)
     check_pairs(image_paths, output_paths)
+    pixels = is_pixels(labels_crs)
+    if pixels:  # one image's pixel coordinates
+        one_image(labels_path, image_paths)
     extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
     own = yolo or labelme  # each image's own label file
     refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths, *(
@@ -831,14 +835,21 @@ def make_masks(
         return summaries
     # only the features near the images are read (grouped boxes pushed down to the index)
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
-                         regions=_regions(image_paths, options.halo,
-                                          (options.line_width or 0.0) / 2),
+                         regions=None if pixels else _regions(
+                             image_paths, options.halo, (options.line_width or 0.0) / 2),
                          class_field=class_field, empty_ok=True, crs_option=None)
     if class_values is not None:
         from geotile.label_folders import with_run_values
 
         labels = with_run_values(labels, class_field, class_values)
+    if pixels:  # placed through the image's own geotransform, in its CRS
+        from geotile.raster import open_raster
+
+        with open_raster(input_path(image_paths[0])) as src:
+            labels = placed_on(labels, src)
     _check_placeable(image_paths, labels_path, labels.crs, layer)
+    if labels_crs is None:  # lon/lat by default, but each image's pixel coordinates
+        refuse_pixel_coordinates(labels, labels_path, image_paths)
     by_crs: dict = {}
     summaries = []
     spacenet_rows = False  # a SpaceNet CSV: each image burns its own ImageId's rows
@@ -1122,6 +1133,23 @@ def named_labels(summary: dict, labels_path) -> dict:
     """``summary`` with the label file it was made from, after its image and output."""
     return {"image": summary["image"], "output": summary["output"],
             "labels": str(labels_path), **summary}
+
+
+def refuse_pixel_coordinates(labels, labels_path, image_paths) -> None:
+    """InputError where lon/lat ``labels`` (their CRS read from the file, not given) are the
+    pixel coordinates of an image (:func:`geotile.pixel_labels.pixel_refusal`), before any
+    mask is written."""
+    from geotile.input_paths import input_path
+    from geotile.pixel_labels import pixel_refusal
+    from geotile.raster import open_raster
+
+    if labels.crs is None or not labels.crs.is_geographic:
+        return
+    for image_path in image_paths:
+        with open_raster(input_path(image_path)) as src:
+            refusal = pixel_refusal(labels, src, input_path(image_path), labels_path)
+        if refusal:
+            raise InputError(refusal)
 
 
 def _check_placeable(image_paths, labels_path, labels_crs, layer=None) -> None:

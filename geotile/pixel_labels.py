@@ -1,0 +1,129 @@
+"""Vector labels in each image's pixel coordinates, given with a georeferenced image.
+
+SpaceNet 7 ships each image's buildings twice: ``labels/*_Buildings.geojson`` in EPSG:3857
+and ``labels_match_pix/*_Buildings.geojson``, the same polygons in the image's pixel
+coordinates (solaris' ``geojson_to_px_gdf``: the inverse of the image's geotransform, so
+(0, 0) is the top-left corner of the top-left pixel, x right, y down), with no ``crs``
+member. OpenCV contours, ``rasterio.features.shapes`` without a transform and ``geotile
+vectorize`` of a plain image write such files too. ``--labels-crs pixels`` says so: the
+labels are placed through each image's own geotransform (:func:`placed_on`), as SpaceNet
+CSV's PolygonWKT_Pix is (:func:`geotile.spacenet.pixel_to_map`).
+
+Without it, a GeoJSON of pixel coordinates is read as longitude/latitude (RFC 7946's
+default): :func:`pixel_refusal` refuses those that fit the image's pixel size and cannot be
+degrees, or whose features would each be far larger than the whole image.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from geotile.errors import InputError
+
+#: the --labels-crs value of labels in each image's pixel coordinates
+PIXELS = "pixels"
+OPTION = f"--labels-crs {PIXELS}"
+#: how the option places them, for messages
+CONVENTION = "x right, y down from the top-left corner of the image's top-left pixel"
+#: pixel coordinates read as lon/lat make every feature at least this many times the image
+AREA_RATIO = 1000.0
+
+
+def is_pixels(labels_crs) -> bool:
+    """Whether --labels-crs says the labels are in each image's pixel coordinates."""
+    return isinstance(labels_crs, str) and labels_crs.strip().lower() == PIXELS
+
+
+def placed_on(labels, src):
+    """``labels`` (pixel coordinates of ``src``) in ``src``'s map coordinates and CRS, through
+    its geotransform; left in pixels (no CRS) where nothing places ``src`` in a CRS (a plain
+    photo: its identity transform, as make-masks takes such labels)."""
+    from geotile.label_set import Labels
+    from geotile.no_georef import map_crs
+    from geotile.spacenet import pixel_to_map
+
+    crs = map_crs(src)
+    geometries = labels.geometries if crs is None else pixel_to_map(labels.geometries,
+                                                                     src.transform)
+    return Labels(geometries, labels.fields, crs, None, labels.values)
+
+
+def one_image(source, images, folder_fix: str = "a folder of label files, one per image "
+              "(named after it)") -> None:
+    """InputError where one file of pixel coordinates is given for several images: each
+    would get the same polygons."""
+    from geotile.input_paths import input_path
+
+    if len(images) > 1:
+        names = [input_path(i).name for i in images]
+        raise InputError(
+            f"{source}: {OPTION} places the labels on one image's pixels, but {len(names)} "
+            f"images were given ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): "
+            f"each would get the same polygons. Give one image, or {folder_fix}.")
+
+
+def pixel_refusal(labels, src, image, source: str | os.PathLike) -> str | None:
+    """The one-line refusal of lon/lat ``labels`` (read from ``source``) that are ``src``'s
+    pixel coordinates (``image``: its name for messages), else None:
+
+    - their coordinates fit the image's pixel size (0..width, 0..height) and cannot be
+      degrees (x or y beyond lon/lat's ranges), or
+    - they fit it and, read as lon/lat, each of their (two or more, disjoint) polygons is
+      over :data:`AREA_RATIO` times the image's area: a 20-pixel building read as a
+      polygon 20 degrees wide, which burns the whole image. Labels that are lon/lat hold
+      features of the image's scale (buildings, fields), or share borders (regions), or are
+      one polygon round the image (a country): never refused.
+    """
+    import shapely
+
+    from geotile.no_georef import map_crs
+
+    if labels.crs is None or not labels.crs.is_geographic or len(labels) == 0:
+        return None
+    extent = labels.extent if labels.extent is not None else labels.total_bounds
+    if not np.isfinite(extent).all():
+        return None
+    minx, miny, maxx, maxy = (float(v) for v in extent)
+    width, height = src.width, src.height
+    if minx < -1 or miny < -1 or maxx > width + 1 or maxy > height + 1:
+        return None
+    name = getattr(image, "name", None) or os.path.basename(str(image))
+    advice = (f"they lie within {name}'s {width}x{height} pixels, as its pixel coordinates "
+              f"would. Pass {OPTION} ({CONVENTION}) if they are, else --labels-crs with the "
+              "CRS they are in (EPSG:xxxx or WKT).")
+    if min(minx, miny) < -180.5 or maxx > 360.5 or maxy > 90.5:
+        return (f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) to ({maxx:.0f}, "
+                f"{maxy:.0f}) are not longitude/latitude, although read as "
+                f"{labels.crs.to_string()}; {advice}")
+    crs = map_crs(src)
+    if crs is None:
+        return None
+    geometries = labels.geometries[~shapely.is_missing(labels.geometries)]
+    areas = shapely.area(geometries)
+    geometries = geometries[areas > 0]
+    if len(geometries) < 2:
+        return None
+    from rasterio.warp import transform_bounds
+
+    from geotile.label_set import grid_envelope
+
+    try:
+        box = transform_bounds(crs, labels.crs, *grid_envelope(src.transform, width, height))
+    except Exception:  # no place in their CRS: nothing to compare
+        return None
+    image_area = (box[2] - box[0]) * (box[3] - box[1])
+    if not np.isfinite(image_area) or image_area <= 0:
+        return None
+    if shapely.area(geometries).min() <= AREA_RATIO * image_area:
+        return None
+    try:
+        left, right = shapely.STRtree(geometries).query(geometries, predicate="intersects")
+    except shapely.errors.GEOSException:  # broken rings: not told apart, not refused
+        return None
+    if np.any(left != right):  # shared borders or overlaps: regions, not scattered objects
+        return None
+    return (f"{source}: read as longitude/latitude ({labels.crs.to_string()}), each of its "
+            f"{len(geometries)} polygons is over {AREA_RATIO:.0f} times the area of {name}, "
+            f"which it would cover whole or miss; {advice}")

@@ -1,0 +1,207 @@
+"""Vector labels in each image's pixel coordinates given with a georeferenced image
+(SpaceNet 7's labels_match_pix/): --labels-crs pixels places them through the image's
+geotransform; without it, such a GeoJSON (read as lon/lat) is refused, not burnt whole."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+from .conftest import assert_one_line_error, write_raster
+
+#: a 100x100 tile, 10 m pixels, in UTM 32N near (9.0 E, 45.15 N): inside the 20-degree
+#: square a 20-pixel building at (0, 40) becomes when read as lon/lat
+CRS = "EPSG:32632"
+TRANSFORM = from_origin(500000, 5000000, 10, 10)
+#: buildings in pixels (x right, y down from the top-left corner of the top-left pixel)
+BUILDINGS = [shapely.box(0, 40, 20, 60), shapely.box(30, 10, 50, 30),
+             shapely.Polygon([(60, 60), (95, 62), (70, 90)])]
+
+
+def _geojson(path, geometries, crs=None, properties=None):
+    features = [{"type": "Feature", "properties": (properties or [{}] * len(geometries))[i],
+                 "geometry": json.loads(shapely.to_geojson(g))}
+                for i, g in enumerate(geometries)]
+    document = {"type": "FeatureCollection", "features": features}
+    if crs:
+        document["crs"] = {"type": "name", "properties": {"name": crs}}
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _to_map(geometries, transform):
+    from geotile.spacenet import pixel_to_map
+
+    return list(pixel_to_map(geometries, transform))
+
+
+def _to_lonlat(geometries, crs=CRS):
+    from pyproj import Transformer
+
+    move = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform
+    return [shapely.transform(g, lambda xy: np.column_stack(move(xy[:, 0], xy[:, 1])))
+            for g in geometries]
+
+
+@pytest.fixture
+def tile(tmp_path):
+    return write_raster(tmp_path / "tile.tif", np.ones((1, 100, 100), np.uint8), crs=CRS,
+                        transform=TRANSFORM)
+
+
+def _mask(path):
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def test_pixel_labels_burn_as_the_same_polygons_in_map_coordinates(run_cli, tile, tmp_path):
+    pixels = _geojson(tmp_path / "sn7_match_pix.geojson", BUILDINGS)
+    mapped = _geojson(tmp_path / "map.geojson", _to_map(BUILDINGS, TRANSFORM), CRS)
+    result = run_cli("make-masks", pixels, tile, "-o", tmp_path / "m.tif",
+                     "--labels-crs", "pixels")
+    assert result.exit_code == 0, result.output
+    assert run_cli("make-masks", mapped, tile, "-o", tmp_path / "ref.tif").exit_code == 0
+    mask, reference = _mask(tmp_path / "m.tif"), _mask(tmp_path / "ref.tif")
+    np.testing.assert_array_equal(mask, reference)
+    assert mask[40:60, 0:20].all() and mask[10:30, 30:50].all()  # rows = y, columns = x
+    assert mask[:10].sum() == 0 and mask[10:30, 50:60].sum() == 0
+    assert mask[40:60, :20].sum() + mask[10:30, 30:50].sum() == 800
+    with rasterio.open(tmp_path / "m.tif") as src:  # the image's grid and CRS
+        assert src.crs == rasterio.crs.CRS.from_string(CRS) and src.transform == TRANSFORM
+
+
+def test_each_image_places_them_through_its_own_grid(run_cli, tmp_path):
+    """Non-square pixels, another origin, a GeoPackage that declares a (wrong) CRS: the
+    option says pixels whatever the file says."""
+    import geopandas as gpd
+
+    transform = from_origin(731000.5, 3721000.25, 0.3, 0.6)
+    image = write_raster(tmp_path / "img.tif", np.ones((1, 80, 120), np.uint8),
+                         crs="EPSG:32616", transform=transform)
+    pixels = tmp_path / "pix.gpkg"
+    gpd.GeoDataFrame(geometry=BUILDINGS, crs="EPSG:4326").to_file(pixels)
+    mapped = _geojson(tmp_path / "map.geojson", _to_map(BUILDINGS, transform), "EPSG:32616")
+    assert run_cli("make-masks", pixels, image, "-o", tmp_path / "m.tif", "--labels-crs",
+                   "PIXELS").exit_code == 0
+    assert run_cli("make-masks", mapped, image, "-o", tmp_path / "ref.tif").exit_code == 0
+    mask = _mask(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, _mask(tmp_path / "ref.tif"))
+    assert mask[10:30, 30:50].all() and mask.sum() > 1000
+
+
+def test_pixel_geojson_read_as_lonlat_is_refused_not_burnt_whole(run_cli, tile, tmp_path):
+    """Today: every 20-pixel building a 20-degree polygon, the whole tile burnt, exit 0."""
+    pixels = _geojson(tmp_path / "sn7_match_pix.geojson", BUILDINGS)
+    result = run_cli("make-masks", pixels, tile, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "sn7_match_pix.geojson", "tile.tif's 100x100 pixels",
+                          "--labels-crs pixels", "1000 times")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_coordinates_beyond_lonlat_within_the_image_say_pixels(run_cli, tmp_path):
+    image = write_raster(tmp_path / "big.tif", np.ones((1, 300, 400), np.uint8), crs=CRS,
+                         transform=TRANSFORM)
+    pixels = _geojson(tmp_path / "pix.geojson", [shapely.box(200, 150, 220, 290)])
+    result = run_cli("make-masks", pixels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "pix.geojson", "coordinates like (200, 150)",
+                          "are not longitude/latitude", "big.tif's 400x300 pixels",
+                          "--labels-crs pixels")
+    assert not (tmp_path / "m.tif").exists()
+    # beyond the image's pixels too (UTM metres written without a CRS): no talk of pixels
+    metres = _geojson(tmp_path / "utm.geojson", _to_map(BUILDINGS, TRANSFORM))
+    result = run_cli("make-masks", metres, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "utm.geojson", "are not longitude/latitude",
+                          "Pass --labels-crs with the CRS")
+    assert "pixels" not in result.stderr
+
+
+def _burnt(run_cli, labels, image, tmp_path):
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--overwrite")
+    assert result.exit_code == 0, result.output
+    return _mask(tmp_path / "m.tif")
+
+
+def test_lonlat_labels_are_never_taken_for_pixels(run_cli, tile, tmp_path):
+    """Real lon/lat labels whose coordinates fit 0..100 (northern Italy): buildings, fields,
+    one country polygon round the tile, regions sharing borders, many small OSM features."""
+    lonlat = _to_lonlat(_to_map(BUILDINGS, TRANSFORM))
+    buildings = _geojson(tmp_path / "buildings.geojson", lonlat)
+    assert _burnt(run_cli, buildings, tile, tmp_path).sum() == pytest.approx(800 + 515, abs=30)
+    # fields: a few hectares each, the tile split in two
+    fields = _to_lonlat([shapely.box(500000, 4999000, 500500, 5000000),
+                         shapely.box(500500, 4999000, 501000, 5000000)])
+    mask = _burnt(run_cli, _geojson(tmp_path / "fields.geojson", fields, None,
+                                    [{"c": 1}, {"c": 2}]), tile, tmp_path)
+    assert mask.sum() == 10000
+    # one country round the tile (Italy's box, as a polygon): the whole tile is land
+    country = _geojson(tmp_path / "italy.geojson", [shapely.box(6.6, 36.6, 18.5, 47.1)])
+    assert _burnt(run_cli, country, tile, tmp_path).sum() == 10000
+    # regions sharing borders, each thousands of times the tile: one holds it
+    regions = [shapely.box(6.6, 44.0, 9.5, 47.1), shapely.box(9.5, 44.0, 12.0, 47.1),
+               shapely.box(12.0, 44.0, 14.0, 47.1)]
+    assert _burnt(run_cli, _geojson(tmp_path / "regions.geojson", regions), tile,
+                  tmp_path).sum() == 10000
+    # OSM-like: 400 small houses scattered over the region, a few on the tile
+    rng = np.random.default_rng(3)
+    centres = np.column_stack([rng.uniform(8.9, 9.1, 400), rng.uniform(45.1, 45.2, 400)])
+    houses = [shapely.box(x, y, x + 0.0002, y + 0.0001) for x, y in centres]
+    houses += _to_lonlat([shapely.box(500100, 4999100, 500200, 4999200)])
+    mask = _burnt(run_cli, _geojson(tmp_path / "osm.geojson", houses), tile, tmp_path)
+    assert mask[80:90, 10:20].all()
+
+
+def test_one_pixel_file_for_several_images_is_refused(run_cli, tile, tmp_path):
+    other = write_raster(tmp_path / "other.tif", np.ones((1, 100, 100), np.uint8), crs=CRS,
+                         transform=from_origin(501000, 5000000, 10, 10))
+    pixels = _geojson(tmp_path / "pix.geojson", BUILDINGS)
+    result = run_cli("make-masks", pixels, tile, other, "-o", tmp_path / "masks",
+                     "--labels-crs", "pixels")
+    assert_one_line_error(result, "pix.geojson", "one image's pixels", "2 images",
+                          "the same polygons", "a folder of label files")
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+
+
+def test_spacenet7_label_folder_of_pixel_labels(run_cli, tmp_path):
+    """images/ and labels_match_pix/ (*_Buildings.geojson): each image's file placed on its
+    own grid, as the same polygons in map coordinates."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels_match_pix").mkdir()
+    (tmp_path / "labels").mkdir()
+    names = ["global_monthly_2018_01_mosaic_L15-0331E-1257N_1327_3160_13",
+             "global_monthly_2018_01_mosaic_L15-0358E-1220N_1433_3310_13"]
+    grids = [TRANSFORM, from_origin(612340.0, 5100020.0, 4, 4)]
+    for i, (name, transform) in enumerate(zip(names, grids, strict=True)):
+        write_raster(tmp_path / "images" / f"{name}.tif", np.ones((1, 100, 100), np.uint8),
+                     crs=CRS, transform=transform)
+        own = BUILDINGS[i:]
+        _geojson(tmp_path / "labels_match_pix" / f"{name}_Buildings.geojson", own)
+        _geojson(tmp_path / "labels" / f"{name}_Buildings.geojson", _to_map(own, transform),
+                 CRS)
+    images = sorted((tmp_path / "images").glob("*.tif"))
+    result = run_cli("make-masks", tmp_path / "labels_match_pix", *images, "-o",
+                     tmp_path / "masks", "--labels-crs", "pixels")
+    assert result.exit_code == 0, result.output
+    assert run_cli("make-masks", tmp_path / "labels", *images, "-o",
+                   tmp_path / "reference").exit_code == 0
+    for name in names:
+        mask = _mask(tmp_path / "masks" / f"{name}.tif")
+        np.testing.assert_array_equal(mask, _mask(tmp_path / "reference" / f"{name}.tif"))
+        assert mask.sum() > 0
+    # without the option: refused, naming the file and the option
+    result = run_cli("make-masks", tmp_path / "labels_match_pix", *images, "-o",
+                     tmp_path / "none")
+    assert_one_line_error(result, "_Buildings.geojson", "--labels-crs pixels")
+
+
+def test_a_spacenet_csv_places_its_own_pixels(run_cli, tile, tmp_path):
+    csv = tmp_path / "sn.csv"
+    csv.write_text("ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo\n"
+                   'tile,1,"POLYGON ((0 0,10 0,10 10,0 10,0 0))","POLYGON EMPTY"\n')
+    result = run_cli("make-masks", csv, tile, "-o", tmp_path / "m.tif", "--labels-crs",
+                     "pixels")
+    assert_one_line_error(result, "sn.csv", "PolygonWKT_Pix", "leave out --labels-crs pixels")
