@@ -86,8 +86,10 @@ class AnnotationOptions:
                              f"got {self.annotations!r}")
         if self.min_area < 0:
             raise InputError("--min-area is an area in pixels, at least 0")
-        if self.labels_crs is not None:  # checked before any patch is cut
-            from geotile.label_set import parse_crs
+        from geotile.pixel_labels import is_pixels
+
+        if self.labels_crs is not None and not is_pixels(self.labels_crs):  # checked before
+            from geotile.label_set import parse_crs  # any patch is cut
 
             parse_crs(self.labels_crs, "--labels-crs")
         from geotile.input_paths import input_exists, input_path
@@ -175,6 +177,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
     from geotile.labels import image_regions, read_labels
     from geotile.masks import prepare_labels
     from geotile.no_georef import labels_refusal, map_crs
+    from geotile.pixel_labels import is_pixels, one_image, pixel_refusal, placed_on
     from geotile.raster import open_raster
     from geotile.spacenet import is_spacenet_csv
 
@@ -184,8 +187,11 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
         values = run_class_values(files, options.class_field, options.labels_crs,
                                   options.layer)
     by_file: dict = {}
+    pixels = is_pixels(options.labels_crs)
     for source in dict.fromkeys(files):
         its_images = [i for i, f in zip(images, files, strict=True) if f == source]
+        if pixels:  # one image's pixel coordinates
+            one_image(source, its_images)
         labels = read_labels(source, options.labels_crs, layer=options.layer,
                              images=list(its_images), regions=image_regions(its_images),
                              class_field=options.class_field, crs_option=None,
@@ -197,7 +203,11 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
         unplaced: list[str] = []
         for image in map(input_path, its_images):
             with open_raster(image) as src:  # opened quietly: tile warns of no georeference
+                if pixels:  # placed through its own geotransform, in its CRS
+                    labels = placed_on(labels, src)
                 refusal = labels_refusal(src, image, source, labels.crs, options.layer)
+                if refusal is None and options.labels_crs is None:  # lon/lat by default,
+                    refusal = pixel_refusal(labels, src, image, source)  # but its pixels
                 if refusal:
                     raise InputError(refusal)
                 crs = map_crs(src)  # pixel coordinates where nothing places it in its CRS

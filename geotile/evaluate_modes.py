@@ -50,7 +50,9 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     check_range("--min-area", min_area, 0)
     check_range("--buffer", buffer, 0, low_open=True)
     from geotile.label_set import parse_crs
+    from geotile.pixel_labels import refuse_for_evaluate
 
+    refuse_for_evaluate(labels_crs, truth)
     for option, value in (("--labels-crs", labels_crs), ("--prediction-crs", prediction_crs)):
         if value is not None:  # named as given, before any file is read
             parse_crs(value, option)

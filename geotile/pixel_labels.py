@@ -127,3 +127,14 @@ def pixel_refusal(labels, src, image, source: str | os.PathLike) -> str | None:
     return (f"{source}: read as longitude/latitude ({labels.crs.to_string()}), each of its "
             f"{len(geometries)} polygons is over {AREA_RATIO:.0f} times the area of {name}, "
             f"which it would cover whole or miss; {advice}")
+
+
+def refuse_for_evaluate(labels_crs, truth) -> None:
+    """InputError for evaluate's --labels-crs pixels: it scores vector truth against vector
+    predictions, with no image to place pixel coordinates on; make-masks does."""
+    if is_pixels(labels_crs):
+        raise InputError(
+            f"{truth}: evaluate places no truth on an image's pixels ({OPTION}). Burn it on "
+            f"its image (geotile make-masks {truth} IMAGE {OPTION} -o truth_mask.tif) and "
+            "score the prediction raster against that mask, or vectorize the mask (geotile "
+            "vectorize truth_mask.tif -o truth.gpkg) for object scores.")

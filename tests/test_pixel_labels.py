@@ -205,3 +205,32 @@ def test_a_spacenet_csv_places_its_own_pixels(run_cli, tile, tmp_path):
     result = run_cli("make-masks", csv, tile, "-o", tmp_path / "m.tif", "--labels-crs",
                      "pixels")
     assert_one_line_error(result, "sn.csv", "PolygonWKT_Pix", "leave out --labels-crs pixels")
+
+
+def _annotations(folder):
+    document = json.loads((folder / "annotations.json").read_text())
+    return sorted((a["image_id"], a["category_id"], round(a["area"], 3)) for a in
+                  document["annotations"])
+
+
+def test_tile_labels_in_pixels(run_cli, tile, tmp_path):
+    pixels = _geojson(tmp_path / "pix.geojson", BUILDINGS)
+    mapped = _geojson(tmp_path / "map.geojson", _to_map(BUILDINGS, TRANSFORM), CRS)
+    for labels, out, extra in ((pixels, "p", ["--labels-crs", "pixels"]),
+                               (mapped, "m", [])):
+        result = run_cli("tile", tile, "--labels", labels, "--annotations", "coco", "--size",
+                         "50", "-o", tmp_path / out, *extra)
+        assert result.exit_code == 0, result.output
+    found = _annotations(tmp_path / "p")
+    assert found == _annotations(tmp_path / "m") and len(found) >= 3
+    result = run_cli("tile", tile, "--labels", pixels, "--annotations", "coco", "--size", "50",
+                     "-o", tmp_path / "none")
+    assert_one_line_error(result, "pix.geojson", "--labels-crs pixels")
+    assert not (tmp_path / "none" / "index.csv").exists()
+
+
+def test_evaluate_refuses_pixel_truth_of_vector_files(run_cli, tmp_path):
+    pixels = _geojson(tmp_path / "pix.geojson", BUILDINGS)
+    prediction = _geojson(tmp_path / "pred.geojson", _to_map(BUILDINGS, TRANSFORM), CRS)
+    result = run_cli("evaluate", prediction, pixels, "--labels-crs", "pixels")
+    assert_one_line_error(result, "pix.geojson", "make-masks", "--labels-crs pixels")

@@ -9,9 +9,9 @@ from geotile.cli.options import (
     LOCAL_FILE,
     FloatRange,
     class_map_opt,
+    evaluate_labels_crs_opt,
     given,
     json_opt,
-    labels_crs_opt,
     overwrite_opt,
 )
 
@@ -147,7 +147,7 @@ def _line_options(command):
               "Confidence, when the file has one; '' for file order.")
 @click.option("--layer", metavar="NAME",
               help="Vectors: layer of TRUTH to read when the file has several (GeoPackage...).")
-@labels_crs_opt
+@evaluate_labels_crs_opt
 @click.option("--prediction-crs", metavar="CRS", default=None,
               help="CRS of PREDICTION's coordinates when the file declares none or a wrong one.")
 @click.option("--repair-truth", is_flag=True,
@@ -295,6 +295,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
                                 min_area=min_area, kind="pixel truth", image=image)
         click.echo(dumps(result) if as_json else result.table())
         return
+    from geotile.pixel_labels import refuse_for_evaluate
+
+    refuse_for_evaluate(labels_crs, truth)  # before --errors and --report read its CRS
     buffered = given(ctx, "buffer")  # two files (or folders) of nothing: lines
     kind = input_kind(prediction, truth, layer, "lines" if buffered else "files")
     if kind == "lines":

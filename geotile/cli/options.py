@@ -5,7 +5,7 @@ Who uses what:
 - creation_options_opt: commands writing GeoTIFFs (make-masks, predict)
 - threshold_opt: predict (class output), vectorize (probability input)
 - json_opt: evaluate (and any command printing a summary)
-- labels_crs_opt: make-masks, evaluate, tile (--labels)
+- labels_crs_opt: make-masks, tile (--labels); evaluate_labels_crs_opt: evaluate
 - class_map_opt: make-masks, tile (--labels)
 - merge_opt, check_merge, write_merge: predict, make-masks (--merge)
 """
@@ -93,7 +93,18 @@ labels_crs_opt = click.option(
     metavar="CRS",
     default=None,
     help="CRS of the labels' coordinates when the file declares none or a wrong one "
-    "(e.g. EPSG:32616).",
+    "(e.g. EPSG:32616), or 'pixels': each image's pixel coordinates (x right, y down from "
+    "the top-left corner of its top-left pixel, as SpaceNet 7's labels_match_pix/), placed "
+    "through the image's geotransform; one file per image (a label folder for many).",
+)
+#: evaluate's: it has no image to place pixel coordinates on
+evaluate_labels_crs_opt = click.option(
+    "--labels-crs",
+    metavar="CRS",
+    default=None,
+    help="CRS of TRUTH's coordinates when the file declares none or a wrong one "
+    "(e.g. EPSG:32616). Truth in an image's pixel coordinates ('pixels') is burnt with "
+    "make-masks --labels-crs pixels first.",
 )
 
 
