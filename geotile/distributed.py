@@ -513,6 +513,11 @@ def make_masks_on_cluster(
             k: kwargs.get(k) for k in ("class_field", "class_map", "labels_crs", "layer",
                                        "overwrite", "resume")})
         kwargs = {**kwargs, "class_values": values}
+    else:  # one task per image: one file of pixel coordinates would label each the same
+        from geotile.pixel_labels import is_pixels, one_image
+
+        if is_pixels(kwargs.get("labels_crs")):
+            one_image(labels_path, images)
     refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), *images, *(
         [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
     from geotile.label_rasters import is_label_raster

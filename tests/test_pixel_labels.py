@@ -234,3 +234,14 @@ def test_evaluate_refuses_pixel_truth_of_vector_files(run_cli, tmp_path):
     prediction = _geojson(tmp_path / "pred.geojson", _to_map(BUILDINGS, TRANSFORM), CRS)
     result = run_cli("evaluate", prediction, pixels, "--labels-crs", "pixels")
     assert_one_line_error(result, "pix.geojson", "make-masks", "--labels-crs pixels")
+
+
+def test_one_pixel_file_for_several_images_is_refused_on_workers_too(run_cli, tile, tmp_path):
+    pytest.importorskip("dask.distributed")
+    other = write_raster(tmp_path / "other.tif", np.ones((1, 100, 100), np.uint8), crs=CRS,
+                         transform=from_origin(501000, 5000000, 10, 10))
+    pixels = _geojson(tmp_path / "pix.geojson", BUILDINGS)
+    result = run_cli("make-masks", pixels, tile, other, "-o", tmp_path / "masks",
+                     "--labels-crs", "pixels", "--workers", "2")
+    assert_one_line_error(result, "pix.geojson", "one image's pixels", "2 images")
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
