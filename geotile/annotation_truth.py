@@ -3,7 +3,7 @@ Label Studio JSON or JSON_MIN export, a VGG Image Annotator JSON), or in Supervi
 annotations (a project, dataset or ann/ folder, one ann file), for ``evaluate``.
 
 Each prediction raster takes the file's image its name names, as a COCO file's
-(:func:`geotile.pixel_truth.entry_name`), among the base names of the file's images: CVAT's
+(:func:`geotile.image_truth.entry_name`), among the base names of the file's images: CVAT's
 ``name`` less its folders, Label Studio's image URL's file name with and without its upload
 prefix (``8a9b7c1d-``), VIA's ``filename``, Supervisely's ann files' names less ``.json``.
 make-masks' reader of the format then finds that entry and checks it, as against its image,
@@ -131,8 +131,8 @@ def takes_class_field(truth) -> bool:
 def annotation_truth(truth, grids: list, class_field: str | None = None):
     """(each of ``grids``' instances of TRUTH, its image's entry found by name, of its size;
     the names of the images TRUTH lists) before anything is scored."""
+    from geotile.image_truth import entry_name, labelme_truth, name_stems, scratch_folder
     from geotile.input_paths import input_path
-    from geotile.pixel_truth import entry_name, labelme_truth, name_stems, scratch_folder
 
     found = _format(truth)
     path = Path(os.fspath(truth))
