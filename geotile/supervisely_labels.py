@@ -8,24 +8,25 @@ per image: ``{"size": {"height", "width"}, "objects": [...]}``; nested datasets 
 each IMAGE takes ``ann/<its file name>.json`` (of its own dataset where it lies in one,
 else the one of its name, else of its stem), of its size. ``meta.json`` (the project's,
 found above an ann folder) gives the classes: every class of an area shape (polygon,
-rectangle, bitmap, any_shape) is one, used or not (ids 1..N by sorted title over the
-project; ``__ignore__`` 255, --class-map maps the titles), and its shape is its objects'
-(any_shape: each object's ``geometryType``); without one, each object's ``geometryType``
-and the titles of the files read (as Labelme's names).
+rectangle, bitmap, multipolygon, any_shape) is one, used or not (ids 1..N by sorted title
+over the project; ``__ignore__`` 255, --class-map maps the titles), and its shape is its
+objects' (any_shape: each object's ``geometryType``); without one, each object's
+``geometryType`` and the titles of the files read (as Labelme's names).
 
 Supervisely's points are ``[x, y]`` whole pixel indices (column, row; floored as its
 PointLocation floors them), and it draws with OpenCV: ``rectangle`` ``[[left, top], [right,
 bottom]]`` covers those pixels, right and bottom included; ``polygon`` (exterior, interior
 holes) is cv2.fillPoly: the pixels whose centre lies inside or on it, its vertices at pixel
 centres, and the pixels of its edges as cv2's 8-connected lines step through them (ties on
-the side of the edge's left end), holes cleared with their outlines. Both are burnt here as
-such polygons by the pixel-centre rule (vertices at pixel centres, x + 0.5, y + 0.5): the
-same pixels as Supervisely's draw (OpenCV 4.14) on 2,439 random polygons within their image
-and 500 rectangles; where an edge leaves the image OpenCV clips it before stepping, and 56
-of 61 polygons crossing its edge differ (409 of 29,434 px, 404 on an edge's line).
-Coordinates past 2**24 px are refused, outlines clipped to the image. ``bitmap``: exactly
-its pixels (:mod:`geotile.supervisely_bitmaps`). ``line``, ``point``, ``graph`` and
-``cuboid_2d`` have no area: left out, with one warning counting them. Later objects on top.
+the side of the edge's left end), holes cleared with their outlines; a ``multipolygon``'s
+``parts`` are such polygons, drawn one over the other. Both are burnt here as such polygons
+by the pixel-centre rule (vertices at pixel centres, x + 0.5, y + 0.5): the same pixels as
+Supervisely's draw (OpenCV 4.14) on 2,439 random polygons within their image and 500
+rectangles; where an edge leaves the image OpenCV clips it before stepping, and 56 of 61
+polygons crossing its edge differ (409 of 29,434 px, 404 on an edge's line). Coordinates
+past 2**24 px are refused, outlines clipped to the image. ``bitmap``: exactly its pixels
+(:mod:`geotile.supervisely_bitmaps`). ``line``, ``point``, ``graph`` and ``cuboid_2d`` have
+no area: left out, with one warning counting them. Later objects on top.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import shapely
 from geotile.errors import InputError
 
 #: shapes burnt, and those without an area (left out)
-AREA = ("polygon", "rectangle", "bitmap")
+AREA = ("polygon", "rectangle", "bitmap", "multipolygon")
 NO_AREA = ("line", "point", "graph", "cuboid_2d")
 #: a class shape whose objects each say their own
 ANY = "any_shape"
@@ -287,15 +288,20 @@ def _object(ann: Path, position: int, item, classes, found):
     if kind == "bitmap":
         geometry = bitmap_shape(where, title, item.get("bitmap"), found.size)
         return None if geometry is None else (title, geometry)
-    exterior, interior = _points(where, title, kind, item.get("points"))
-    if kind == "rectangle":
-        (left, top), (right, bottom) = exterior.min(axis=0), exterior.max(axis=0)
-        geometry = shapely.box(left, top, right + 1, bottom + 1)
+    if kind == "multipolygon":  # each part drawn as a polygon, one over the other
+        parts = item.get("parts")
+        if not isinstance(parts, list) or not parts:
+            raise InputError(f"{where} ({title!r}) is a multipolygon without 'parts' (a list "
+                             "of {'exterior', 'interior'}). Fix or remove it.")
+        geometry = shapely.union_all([_polygon(*_points(where, title, "polygon", part))
+                                      for part in parts])
     else:
-        geometry = filled(exterior + 0.5)
-        if interior:
-            geometry = shapely.difference(geometry, shapely.union_all(
-                [filled(hole + 0.5) for hole in interior]))
+        exterior, interior = _points(where, title, kind, item.get("points"))
+        if kind == "rectangle":
+            (left, top), (right, bottom) = exterior.min(axis=0), exterior.max(axis=0)
+            geometry = shapely.box(left, top, right + 1, bottom + 1)
+        else:
+            geometry = _polygon(exterior, interior)
     # clipped, as OpenCV clips: far outlines burn no pixel of the image otherwise
     width, height = found.size
     geometry = shapely.intersection(geometry, shapely.box(-1, -1, width + 1, height + 1))
@@ -303,6 +309,15 @@ def _object(ann: Path, position: int, item, classes, found):
         found.slivers.append(position)
         return None
     return title, geometry
+
+
+def _polygon(exterior: np.ndarray, interior: list[np.ndarray]):
+    """What Supervisely's Polygon draws: its exterior filled, its holes cleared."""
+    geometry = filled(exterior + 0.5)
+    if interior:
+        geometry = shapely.difference(geometry, shapely.union_all(
+            [filled(hole + 0.5) for hole in interior]))
+    return geometry
 
 
 def _points(where: str, title: str, kind: str, points):

@@ -318,3 +318,33 @@ def test_evaluate_against_a_project(tmp_path, run_cli):
     assert objects.exit_code == 0, objects.output
     found = json.loads(objects.stdout)
     assert (found["tp"], found["fp"], found["fn"]) == (2, 0, 0)
+
+
+def test_multipolygon_parts_burn_as_polygons(tmp_path, run_cli):
+    """Supervisely's multipolygon (a class of that shape, or an any_shape object): each of
+    its "parts" drawn as a polygon (its holes cleared), the parts together one object."""
+    meta = {**META, "classes": [*META["classes"],
+                                {"title": "block", "shape": "multipolygon", "color": "#123456"}]}
+    parts = [HOUSE, {"exterior": [[35, 20], [44, 20], [44, 27], [35, 27]], "interior": []}]
+    root = _project(tmp_path / "p", {"a.png": [
+        {"id": 3, "classTitle": "block", "geometryType": "multipolygon", "tags": [],
+         "parts": parts},
+        {"id": 4, "classTitle": "water", "geometryType": "multipolygon", "tags": [],
+         "parts": [{"exterior": TRIANGLE}]}]}, meta=meta)
+    result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{tmp_path / 'm'}/")
+    assert result.exit_code == 0, result.output
+    assert "class ids by name: 1 block, 2 building, 3 car, 4 tree, 5 water" in result.stdout
+    expected = _expected_house()
+    expected[20:28, 35:45] = 1
+    for row, (first, last) in TRIANGLE_ROWS.items():
+        expected[row, first:last + 1] = 5
+    np.testing.assert_array_equal(read_mask(tmp_path / "m" / "a.tif")[0], expected)
+
+
+def test_multipolygon_without_parts_is_refused(tmp_path, run_cli):
+    root = _project(tmp_path / "p", {"a.png": [
+        {"id": 3, "classTitle": "water", "geometryType": "multipolygon", "parts": []}]})
+    out = tmp_path / "m"
+    result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{out}/")
+    assert_one_line_error(result, "a.png.json: objects[0]", "multipolygon", "parts")
+    assert not out.exists()

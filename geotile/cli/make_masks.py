@@ -171,11 +171,12 @@ def make_masks(
     LABELS may be Supervisely's format (DatasetNinja's downloads): a project folder
     (meta.json beside datasets of img/ and ann/), a dataset, its ann/ folder or one ann
     file: each IMAGE takes ann/<its file name>.json (its own dataset's), of its size.
-    Points are whole pixels as Supervisely draws them: rectangles include their right and
-    bottom pixels, polygons (holes too) the pixels OpenCV fills and outlines; bitmaps are
-    burnt exactly, later objects on top; lines, points and graphs are left out with a
-    warning. The classes are meta.json's of an area shape, used or not (ids 1..N by sorted
-    title; __ignore__ 255; --class-map maps the titles).
+    Points are whole pixels as Supervisely draws them: rectangles include their right
+    and bottom pixels, polygons (holes too) and multipolygons' parts the pixels OpenCV
+    fills and outlines; bitmaps are burnt exactly, later objects on top; lines, points
+    and graphs are left out with a warning. The classes are meta.json's of an area
+    shape, used or not (ids 1..N by sorted title; __ignore__ 255; --class-map maps the
+    titles).
 
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
