@@ -92,8 +92,8 @@ def _datasets(project: Path) -> list[Path]:
         for child in sorted(p for p in folder.iterdir() if p.is_dir()):
             if (child / ANN).is_dir():
                 found.append(child / ANN)
-                if (child / "datasets").is_dir():
-                    todo.append(child / "datasets")
+            if (child / "datasets").is_dir():  # a parent of no images may have no ann/
+                todo.append(child / "datasets")
     return sorted(found)
 
 
@@ -214,6 +214,11 @@ def _read(ann: Path, image, classes: dict[str, str] | None):
     from geotile.labelme_labels import LabelmeFile, group_instances
 
     document = read_json(ann, "Give Supervisely's annotation of the image (size, objects).")
+    if isinstance(document, dict) and isinstance(document.get("objects"), list) \
+            and "size" not in document:
+        raise InputError(f"{ann}: no 'size' (the image's height and width in pixels), which "
+                         "Supervisely writes in every annotation. Add it: \"size\": "
+                         "{\"height\": H, \"width\": W}.")
     if not is_ann(document):
         raise InputError(f"{ann}: not Supervisely's image annotation (no 'size' and "
                          "'objects'), but the other labels of this run are. Give each image "

@@ -348,3 +348,26 @@ def test_multipolygon_without_parts_is_refused(tmp_path, run_cli):
     result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{out}/")
     assert_one_line_error(result, "a.png.json: objects[0]", "multipolygon", "parts")
     assert not out.exists()
+
+
+def test_nested_dataset_under_a_parent_without_images(tmp_path, run_cli):
+    """Supervisely 6.x nests datasets (<dataset>/datasets/<child>); a parent dataset of no
+    images of its own may lack ann/ (an archive keeps no empty folder): its children are
+    still the project's datasets."""
+    root = _project(tmp_path / "p", {"a.png": [_polygon(HOUSE)]},
+                    dataset="region/datasets/tile_a")
+    assert not (root / "region" / "ann").exists()
+    result = run_cli("make-masks", root, root / "region" / "datasets" / "tile_a" / "img",
+                     "-o", f"{tmp_path / 'm'}/")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m" / "a.tif")[0], _expected_house())
+
+
+def test_annotation_without_size_is_refused_naming_it(tmp_path, run_cli):
+    root = _project(tmp_path / "p", {"a.png": [_polygon(HOUSE)]})
+    ann = root / "ds0" / "ann" / "a.png.json"
+    ann.write_text(json.dumps({"tags": [], "objects": [_polygon(HOUSE)]}))
+    out = tmp_path / "m"
+    result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{out}/")
+    assert_one_line_error(result, "a.png.json", "no 'size'", "height", "width")
+    assert not out.exists()
