@@ -177,7 +177,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
     from geotile.labels import image_regions, read_labels
     from geotile.masks import prepare_labels
     from geotile.no_georef import labels_refusal, map_crs
-    from geotile.pixel_labels import is_pixels, one_image, pixel_refusal, placed_on
+    from geotile.pixel_labels import is_pixels, one_image, pixel_refusal, placed_on, warn_if_pixels
     from geotile.raster import open_raster
     from geotile.spacenet import is_spacenet_csv
 
@@ -210,6 +210,8 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
                     refusal = pixel_refusal(labels, src, image, source)  # but its pixels
                 if refusal:
                     raise InputError(refusal)
+                if options.labels_crs is None:
+                    warn_if_pixels(labels, src, image, source)
                 crs = map_crs(src)  # pixel coordinates where nothing places it in its CRS
             if crs is None and labels.crs is None:
                 unplaced.append(image.name)

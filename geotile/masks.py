@@ -1138,9 +1138,9 @@ def named_labels(summary: dict, labels_path) -> dict:
 def refuse_pixel_coordinates(labels, labels_path, image_paths) -> None:
     """InputError where lon/lat ``labels`` (their CRS read from the file, not given) are the
     pixel coordinates of an image (:func:`geotile.pixel_labels.pixel_refusal`), before any
-    mask is written."""
+    mask is written; a warning where they may be (:func:`geotile.pixel_labels.warn_if_pixels`)."""
     from geotile.input_paths import input_path
-    from geotile.pixel_labels import pixel_refusal
+    from geotile.pixel_labels import pixel_refusal, warn_if_pixels
     from geotile.raster import open_raster
 
     if labels.crs is None or not labels.crs.is_geographic:
@@ -1148,8 +1148,11 @@ def refuse_pixel_coordinates(labels, labels_path, image_paths) -> None:
     for image_path in image_paths:
         with open_raster(input_path(image_path)) as src:
             refusal = pixel_refusal(labels, src, input_path(image_path), labels_path)
-        if refusal:
-            raise InputError(refusal)
+            if refusal:
+                raise InputError(refusal)
+    for image_path in image_paths:  # warned of once none is refused
+        with open_raster(input_path(image_path)) as src:
+            warn_if_pixels(labels, src, input_path(image_path), labels_path)
 
 
 def _check_placeable(image_paths, labels_path, labels_crs, layer=None) -> None:

@@ -11,12 +11,15 @@ CSV's PolygonWKT_Pix is (:func:`geotile.spacenet.pixel_to_map`).
 
 Without it, a GeoJSON of pixel coordinates is read as longitude/latitude (RFC 7946's
 default): :func:`pixel_refusal` refuses those that fit the image's pixel size and cannot be
-degrees, or whose features would each be far larger than the whole image.
+degrees; :func:`warn_if_pixels` warns of those that could be either (two or more separate
+polygons, each far larger than the image, one covering it whole), as big lon/lat polygons
+(islands, lakes, countries) are.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -64,69 +67,95 @@ def one_image(source, images, folder_fix: str = "a folder of label files, one pe
             f"each would get the same polygons. Give one image, or {folder_fix}.")
 
 
-def pixel_refusal(labels, src, image, source: str | os.PathLike) -> str | None:
-    """The one-line refusal of lon/lat ``labels`` (read from ``source``) that are ``src``'s
-    pixel coordinates (``image``: its name for messages), else None:
-
-    - their coordinates fit the image's pixel size (0..width, 0..height) and cannot be
-      degrees (x or y beyond lon/lat's ranges), or
-    - they fit it and, read as lon/lat, each of their (two or more, disjoint) polygons is
-      over :data:`AREA_RATIO` times the image's area: a 20-pixel building read as a
-      polygon 20 degrees wide, which burns the whole image. Labels that are lon/lat hold
-      features of the image's scale (buildings, fields), or share borders (regions), or are
-      one polygon round the image (a country): never refused.
-    """
-    import shapely
-
-    from geotile.no_georef import map_crs
-
+def _fitting(labels, src) -> tuple[float, float, float, float] | None:
+    """The extent of lon/lat ``labels`` when it lies within ``src``'s pixel size (0..width,
+    0..height), as its pixel coordinates would; else None."""
     if labels.crs is None or not labels.crs.is_geographic or len(labels) == 0:
         return None
     extent = labels.extent if labels.extent is not None else labels.total_bounds
     if not np.isfinite(extent).all():
         return None
     minx, miny, maxx, maxy = (float(v) for v in extent)
-    width, height = src.width, src.height
-    if minx < -1 or miny < -1 or maxx > width + 1 or maxy > height + 1:
+    if minx < -1 or miny < -1 or maxx > src.width + 1 or maxy > src.height + 1:
         return None
+    return minx, miny, maxx, maxy
+
+
+def _advice(src, image) -> str:
     name = getattr(image, "name", None) or os.path.basename(str(image))
-    advice = (f"they lie within {name}'s {width}x{height} pixels, as its pixel coordinates "
-              f"would. Pass {OPTION} ({CONVENTION}) if they are, else --labels-crs with the "
-              "CRS they are in (EPSG:xxxx or WKT).")
-    if min(minx, miny) < -180.5 or maxx > 360.5 or maxy > 90.5:
+    return (f"they lie within {name}'s {src.width}x{src.height} pixels, as its pixel "
+            f"coordinates would. Pass {OPTION} ({CONVENTION}) if they are, else --labels-crs "
+            "with the CRS they are in (EPSG:xxxx or WKT).")
+
+
+def pixel_refusal(labels, src, image, source: str | os.PathLike) -> str | None:
+    """The one-line refusal of lon/lat ``labels`` (read from ``source``) that are ``src``'s
+    pixel coordinates (``image``: its name for messages), else None: their coordinates fit
+    the image's pixel size (0..width, 0..height) and cannot be degrees (x beyond 360 or y
+    beyond 90).
+
+    Nothing else tells a 20-pixel building from a 20-degree country: big separate lon/lat
+    polygons (islands, lakes, countries) whose coordinates fit a tile's pixels are burnt as
+    they lie, with a warning where one covers the tile whole (:func:`warn_if_pixels`).
+    """
+    extent = _fitting(labels, src)
+    if extent is None:
+        return None
+    minx, miny, maxx, maxy = extent
+    if maxx > 360.5 or maxy > 90.5:
         return (f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) to ({maxx:.0f}, "
                 f"{maxy:.0f}) are not longitude/latitude, although read as "
-                f"{labels.crs.to_string()}; {advice}")
+                f"{labels.crs.to_string()}; {_advice(src, image)}")
+    return None
+
+
+def warn_if_pixels(labels, src, image, source: str | os.PathLike) -> None:
+    """A GeotileWarning where lon/lat ``labels`` (read from ``source``) may be ``src``'s pixel
+    coordinates: they fit its pixel size, hold two or more separate polygons, each over
+    :data:`AREA_RATIO` times the image's area, and one covers the image whole (a 20-pixel
+    building read as a polygon 20 degrees wide burns the whole image). Islands, lakes and
+    countries look the same and are burnt right, so this warns and never refuses."""
+    import shapely
+
+    from geotile.errors import GeotileWarning
+    from geotile.no_georef import map_crs
+
     crs = map_crs(src)
-    if crs is None:
-        return None
+    if crs is None or _fitting(labels, src) is None:
+        return
     geometries = labels.geometries[~shapely.is_missing(labels.geometries)]
     areas = shapely.area(geometries)
-    geometries = geometries[areas > 0]
+    geometries, areas = geometries[areas > 0], areas[areas > 0]
     if len(geometries) < 2:
-        return None
+        return
     from rasterio.warp import transform_bounds
 
     from geotile.label_set import grid_envelope
 
     try:
-        box = transform_bounds(crs, labels.crs, *grid_envelope(src.transform, width, height))
+        box = transform_bounds(crs, labels.crs, *grid_envelope(src.transform, src.width,
+                                                                src.height))
     except Exception:  # no place in their CRS: nothing to compare
-        return None
+        return
     image_area = (box[2] - box[0]) * (box[3] - box[1])
-    if not np.isfinite(image_area) or image_area <= 0:
-        return None
-    if shapely.area(geometries).min() <= AREA_RATIO * image_area:
-        return None
+    if not np.isfinite(image_area) or image_area <= 0 or areas.min() <= AREA_RATIO * image_area:
+        return
     try:
+        if not shapely.covers(geometries, shapely.box(*box)).any():
+            return  # partly over it (a shore), or off it ("no feature overlaps" says so)
         left, right = shapely.STRtree(geometries).query(geometries, predicate="intersects")
-    except shapely.errors.GEOSException:  # broken rings: not told apart, not refused
-        return None
+    except shapely.errors.GEOSException:  # broken rings: not told apart
+        return
     if np.any(left != right):  # shared borders or overlaps: regions, not scattered objects
-        return None
-    return (f"{source}: read as longitude/latitude ({labels.crs.to_string()}), each of its "
-            f"{len(geometries)} polygons is over {AREA_RATIO:.0f} times the area of {name}, "
-            f"which it would cover whole or miss; {advice}")
+        return
+    name = getattr(image, "name", None) or os.path.basename(str(image))
+    warnings.warn(GeotileWarning(
+        f"{source}: read as longitude/latitude ({labels.crs.to_string()}), one of its "
+        f"{len(geometries)} separate polygons, each over {AREA_RATIO:.0f} times the area of "
+        f"{name}, covers it whole (right for islands, lakes or countries), but "
+        f"{_advice(src, image)}", about=name,
+        advice=f"one of the labels' big separate polygons covers each whole; if they are "
+               f"the images' pixel coordinates, pass {OPTION}."), stacklevel=3)
 
 
 def refuse_for_evaluate(labels_crs, truth) -> None:

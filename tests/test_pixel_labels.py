@@ -1,6 +1,8 @@
 """Vector labels in each image's pixel coordinates given with a georeferenced image
 (SpaceNet 7's labels_match_pix/): --labels-crs pixels places them through the image's
-geotransform; without it, such a GeoJSON (read as lon/lat) is refused, not burnt whole."""
+geotransform; without it, such a GeoJSON (read as lon/lat) is refused where its coordinates
+cannot be degrees, and warned of where it burns the tile whole as big separate lon/lat
+polygons (islands, lakes, countries) would: those are never refused."""
 
 from __future__ import annotations
 
@@ -94,13 +96,19 @@ def test_each_image_places_them_through_its_own_grid(run_cli, tmp_path):
     assert mask[10:30, 30:50].all() and mask.sum() > 1000
 
 
-def test_pixel_geojson_read_as_lonlat_is_refused_not_burnt_whole(run_cli, tile, tmp_path):
-    """Today: every 20-pixel building a 20-degree polygon, the whole tile burnt, exit 0."""
+def test_pixel_geojson_read_as_lonlat_that_burns_the_tile_whole_warns(run_cli, tile,
+                                                                     tmp_path):
+    """Every 20-pixel building a 20-degree polygon, one round the tile: burnt whole, as
+    islands or countries in lon/lat would be (nothing tells them apart), with a warning
+    naming the option."""
     pixels = _geojson(tmp_path / "sn7_match_pix.geojson", BUILDINGS)
     result = run_cli("make-masks", pixels, tile, "-o", tmp_path / "m.tif")
-    assert_one_line_error(result, "sn7_match_pix.geojson", "tile.tif's 100x100 pixels",
-                          "--labels-crs pixels", "1000 times")
-    assert not (tmp_path / "m.tif").exists()
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "Warning" in line]
+    assert len(lines) == 1, result.stderr
+    for fragment in ("sn7_match_pix.geojson", "one of its 3 separate polygons",
+                     "covers it whole", "tile.tif's 100x100 pixels", "--labels-crs pixels"):
+        assert fragment in lines[0], lines[0]
 
 
 def test_coordinates_beyond_lonlat_within_the_image_say_pixels(run_cli, tmp_path):
@@ -192,10 +200,12 @@ def test_spacenet7_label_folder_of_pixel_labels(run_cli, tmp_path):
         mask = _mask(tmp_path / "masks" / f"{name}.tif")
         np.testing.assert_array_equal(mask, _mask(tmp_path / "reference" / f"{name}.tif"))
         assert mask.sum() > 0
-    # without the option: refused, naming the file and the option
+    # without the option: the first image (inside a 20-degree "building") warned of
     result = run_cli("make-masks", tmp_path / "labels_match_pix", *images, "-o",
                      tmp_path / "none")
-    assert_one_line_error(result, "_Buildings.geojson", "--labels-crs pixels")
+    assert result.exit_code == 0, result.output
+    assert f"{names[0]}_Buildings.geojson: read as longitude/latitude" in result.stderr
+    assert "covers it whole" in result.stderr and "--labels-crs pixels" in result.stderr
 
 
 def test_a_spacenet_csv_places_its_own_pixels(run_cli, tile, tmp_path):
@@ -224,9 +234,10 @@ def test_tile_labels_in_pixels(run_cli, tile, tmp_path):
     found = _annotations(tmp_path / "p")
     assert found == _annotations(tmp_path / "m") and len(found) >= 3
     result = run_cli("tile", tile, "--labels", pixels, "--annotations", "coco", "--size", "50",
-                     "-o", tmp_path / "none")
-    assert_one_line_error(result, "pix.geojson", "--labels-crs pixels")
-    assert not (tmp_path / "none" / "index.csv").exists()
+                     "-o", tmp_path / "none")  # read as lon/lat: warned of
+    assert result.exit_code == 0, result.output
+    assert "pix.geojson: read as longitude/latitude" in result.stderr
+    assert "covers it whole" in result.stderr and "--labels-crs pixels" in result.stderr
 
 
 def test_evaluate_refuses_pixel_truth_of_vector_files(run_cli, tmp_path):
@@ -245,3 +256,49 @@ def test_one_pixel_file_for_several_images_is_refused_on_workers_too(run_cli, ti
                      "--labels-crs", "pixels", "--workers", "2")
     assert_one_line_error(result, "pix.geojson", "one image's pixels", "2 images")
     assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+
+
+def _utm_tile(path, lon, lat, size, pixel):
+    """A ``size``-pixel square tile of ``pixel`` m centred on (lon, lat), in its UTM zone."""
+    from pyproj import Transformer
+
+    epsg = 32600 + int((lon + 180) // 6) + 1
+    x, y = Transformer.from_crs("EPSG:4326", epsg, always_xy=True).transform(lon, lat)
+    transform = from_origin(x - pixel * size / 2, y + pixel * size / 2, pixel, pixel)
+    return write_raster(path, np.ones((1, size, size), np.uint8), crs=f"EPSG:{epsg}",
+                        transform=transform)
+
+
+def _ellipse(lon, lat, rx, ry):
+    t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    return shapely.Polygon(np.column_stack([lon + rx * np.cos(t), lat + ry * np.sin(t)]))
+
+
+#: real lon/lat data of big separate polygons in 0..90 degrees, where a small tile's pixel
+#: coordinates lie: the Cyclades (Naxos, Paros, Andros), Niger and Egypt, lakes of the Sahel
+CYCLADES = [_ellipse(25.45, 37.05, 0.13, 0.10), _ellipse(25.15, 37.07, 0.08, 0.07),
+            _ellipse(24.85, 37.85, 0.12, 0.10)]
+NIGER_EGYPT = [shapely.Polygon([(0.2, 11.7), (3.6, 11.7), (14.0, 13.0), (16.0, 15.5),
+                                (15.5, 23.5), (12.0, 23.5), (5.0, 19.5), (0.2, 14.5)]),
+               shapely.box(25.0, 22.0, 35.0, 31.6)]
+LAKES = [_ellipse(14.0, 13.0, 0.6, 0.5), _ellipse(4.6, 10.3, 0.12, 0.5),
+         _ellipse(36.1, 3.6, 0.2, 1.2)]
+
+
+@pytest.mark.parametrize("polygons, lon, lat, pixel, burnt", [
+    (CYCLADES, 25.45, 37.05, 0.3, 1.0),  # a 0.3 m tile inside Naxos: all land
+    (CYCLADES, 25.58, 37.05, 0.3, 0.5),  # on Naxos' east shore: half land
+    (NIGER_EGYPT, 8.0, 17.0, 30.0, 1.0),  # a Landsat tile in Niger
+    (NIGER_EGYPT, 8.0, 17.0, 0.3, 1.0),
+    (LAKES, 14.0, 13.0, 0.3, 1.0),  # inside Lake Chad: all water
+    (LAKES, 8.5, 12.0, 0.3, 0.0),  # dry land near Kano: no water
+], ids=["naxos", "naxos-shore", "niger-30m", "niger-0.3m", "lake-chad", "kano"])
+def test_big_separate_lonlat_polygons_burn_not_refused(run_cli, tmp_path, polygons, lon, lat,
+                                                       pixel, burnt):
+    """Islands, countries, lakes (lon/lat, each thousands of times a small tile, none
+    touching) whose coordinates fit the tile's 256 pixels: burnt as they lie, not taken
+    for pixel coordinates."""
+    image = _utm_tile(tmp_path / "tile.tif", lon, lat, 256, pixel)
+    labels = _geojson(tmp_path / "areas.geojson", polygons)
+    assert (_burnt(run_cli, labels, image, tmp_path) > 0).mean() == pytest.approx(burnt,
+                                                                                  abs=0.02)
