@@ -136,9 +136,9 @@ def one_georeferenced(src, other, other_plain: bool, what: str = "mask") -> str:
 
 
 #: how to give labels on a raster that nothing places on the map
-PIXEL_LABELS = ("give labels in its pixel coordinates (x right, y down) in a GeoPackage or "
-                "Shapefile that declares no CRS, without --labels-crs: GeoJSON coordinates "
-                "are always longitude/latitude (RFC 7946).")
+PIXEL_LABELS = ("if the labels are its pixel coordinates (x right, y down), pass --labels-crs "
+                "pixels, or give them in a GeoPackage or Shapefile that declares no CRS: "
+                "GeoJSON coordinates are otherwise longitude/latitude (RFC 7946).")
 
 
 def pixel_labels(labels_path, layer=None) -> str:

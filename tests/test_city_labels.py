@@ -1023,7 +1023,7 @@ def test_a_raster_naming_a_crs_without_a_geotransform_takes_pixel_labels(run_cli
         errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
         assert result.exit_code == 1 and len(errors) == 1, result.output
         for words in ("nowhere.tif", "no geotransform", labels.name, "gdal_translate -a_ullr",
-                      "pixel coordinates", "declares no CRS", "without --labels-crs"):
+                      "pixel coordinates", "declares no CRS", "--labels-crs pixels"):
             assert words in errors[0], errors[0]
         assert "Pass --labels-crs" not in result.stderr
 
@@ -1320,7 +1320,7 @@ def test_geojson_pixel_labels_on_a_plain_photo_are_refused_naming_a_working_fix(
                           ("make-masks", (labels, image, "-o", tmp_path / "m.tif"))):
         result = run_cli(command, *args)
         assert_one_line_error(result, "photo.png", "pixels.geojson", "no georeferencing",
-                              "GeoJSON coordinates are always longitude/latitude (RFC 7946)",
+                              "GeoJSON coordinates are otherwise longitude/latitude (RFC 7946)",
                               "GeoPackage or Shapefile that declares no CRS",
                               "gdal_translate -a_srs")
     assert cut == [] and not (tmp_path / "o").exists() and not (tmp_path / "m.tif").exists()

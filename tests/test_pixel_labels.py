@@ -302,3 +302,47 @@ def test_big_separate_lonlat_polygons_burn_not_refused(run_cli, tmp_path, polygo
     labels = _geojson(tmp_path / "areas.geojson", polygons)
     assert (_burnt(run_cli, labels, image, tmp_path) > 0).mean() == pytest.approx(burnt,
                                                                                   abs=0.02)
+
+
+def test_a_plain_photo_takes_pixel_labels_with_the_option_as_without(run_cli, tmp_path):
+    """No georeference: the option gives the mask a CRS-less GeoPackage gives without it; a
+    GeoJSON (lon/lat by RFC 7946) without it is refused naming the option."""
+    import geopandas as gpd
+
+    photo = tmp_path / "photo.png"
+    with rasterio.open(photo, "w", driver="PNG", width=100, height=100, count=1,
+                       dtype="uint8") as dst:
+        dst.write(np.ones((1, 100, 100), np.uint8))
+    geojson = _geojson(tmp_path / "pix.geojson", BUILDINGS)
+    gpkg = tmp_path / "pix.gpkg"
+    gpd.GeoDataFrame(geometry=BUILDINGS).to_file(gpkg)
+    result = run_cli("make-masks", geojson, photo, "-o", tmp_path / "none.tif")
+    assert_one_line_error(result, "photo.png", "pix.geojson", "no georeferencing",
+                          "--labels-crs pixels", "declares no CRS")
+    assert not (tmp_path / "none.tif").exists()
+    masks = []
+    for labels, extra in ((geojson, ["--labels-crs", "pixels"]), (gpkg, ["--labels-crs",
+                                                                         "pixels"]), (gpkg, [])):
+        out = tmp_path / f"m{len(masks)}.tif"
+        result = run_cli("make-masks", labels, photo, "-o", out, *extra)
+        assert result.exit_code == 0, result.output
+        masks.append(_mask(out))
+    for mask in masks[1:]:
+        np.testing.assert_array_equal(mask, masks[0])
+    assert masks[0][40:60, 0:20].all() and masks[0][:10].sum() == 0
+
+
+def test_line_width_is_metres_for_pixel_labels_too(run_cli, tile, tmp_path):
+    """--line-width is ground metres whatever the labels' coordinates: 40 m on the 10 m
+    tile is 4 pixels, as the same line in map coordinates burns."""
+    line = [shapely.LineString([(0, 30), (100, 30)])]
+    pixels = _geojson(tmp_path / "pix.geojson", line)
+    mapped = _geojson(tmp_path / "map.geojson", _to_map(line, TRANSFORM), CRS)
+    for labels, out, extra in ((pixels, "p.tif", ["--labels-crs", "pixels"]),
+                               (mapped, "m.tif", [])):
+        result = run_cli("make-masks", labels, tile, "-o", tmp_path / out, "--line-width", 40,
+                         *extra)
+        assert result.exit_code == 0, result.output
+    mask = _mask(tmp_path / "p.tif")
+    np.testing.assert_array_equal(mask, _mask(tmp_path / "m.tif"))
+    assert np.nonzero(mask[:, 50])[0].tolist() == [28, 29, 30, 31]

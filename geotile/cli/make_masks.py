@@ -36,7 +36,8 @@ def _line_options(command):
     )(command)
     return click.option(
         "--line-width", type=FloatRange(min=0, min_open=True), default=None,
-        metavar="M", help="Burn LineString labels (roads) M metres wide (buffered by M/2). "
+        metavar="M", help="Burn LineString labels (roads) M metres wide (buffered by M/2; ground "
+        "metres with --labels-crs pixels too, pixels on an image without georeferencing). "
         "Without it a file of lines is an error and lines among polygons are left out.",
     )(command)
 
