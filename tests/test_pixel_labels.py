@@ -346,3 +346,26 @@ def test_line_width_is_metres_for_pixel_labels_too(run_cli, tile, tmp_path):
     mask = _mask(tmp_path / "p.tif")
     np.testing.assert_array_equal(mask, _mask(tmp_path / "m.tif"))
     assert np.nonzero(mask[:, 50])[0].tolist() == [28, 29, 30, 31]
+
+
+@pytest.mark.parametrize("transform", [
+    rasterio.Affine(8.660254, 5.0, 500000, 5.0, -8.660254, 5000000),  # rotated 30 degrees
+    rasterio.Affine(10, 3, 500000, 2, -10, 5000000),  # sheared
+    rasterio.Affine(10, 0, 500000, 0, 10, 4999000),  # south-up (positive y pixel size)
+], ids=["rotated", "sheared", "south-up"])
+def test_pixel_labels_follow_the_images_own_transform(run_cli, tmp_path, transform):
+    """Rows and columns of the mask (on the image's grid) are the labels' y and x, whatever
+    the geotransform; the same as the polygons placed in map coordinates."""
+    image = write_raster(tmp_path / "img.tif", np.ones((1, 100, 100), np.uint8), crs=CRS,
+                         transform=transform)
+    pixels = _geojson(tmp_path / "pix.geojson", [shapely.box(10, 20, 30, 40)])
+    mapped = _geojson(tmp_path / "map.geojson", _to_map([shapely.box(10, 20, 30, 40)],
+                                                        transform), CRS)
+    assert run_cli("make-masks", pixels, image, "-o", tmp_path / "p.tif", "--labels-crs",
+                   "pixels").exit_code == 0
+    assert run_cli("make-masks", mapped, image, "-o", tmp_path / "m.tif").exit_code == 0
+    mask = _mask(tmp_path / "p.tif")
+    expected = np.zeros((100, 100), np.uint8)
+    expected[20:40, 10:30] = 1
+    np.testing.assert_array_equal(mask > 0, expected > 0)
+    np.testing.assert_array_equal(mask, _mask(tmp_path / "m.tif"))
