@@ -16,7 +16,7 @@ import shapely
 
 from geotile.labelstudio_labels import decode_rle
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
-from tests.pixel_label_files import plain_png, read_mask
+from tests.pixel_label_files import plain_png, read_mask, turned_jpeg
 
 W, H = 640, 480
 ROWS, COLS = np.mgrid[0:H, 0:W]
@@ -356,3 +356,135 @@ def test_ellipses_burn_exactly_the_pixel_centres_inside_them():
         touched = rasterize([(shape, 1)], out_shape=(100, 100), dtype="uint8",
                             all_touched=True).astype(bool)
         assert (touched >= truth).all()
+
+
+def _house_mask(width=W, height=H) -> np.ndarray:
+    points = np.array(POLYGON) * [width / 100, height / 100]
+    return shapely.contains_xy(shapely.Polygon(points), X[:height, :width],
+                               Y[:height, :width]).astype(np.uint8)
+
+
+def test_a_cancelled_ground_truth_is_never_taken(tmp_path, run_cli):
+    """An annotation marked ground truth but cancelled is no label: the live one is taken."""
+    car = [_result("rectanglelabels", RECTANGLE, "Car")]
+    chosen = [_annotation(1, car, ground_truth=True, was_cancelled=True),
+              _annotation(2, [HOUSE])]
+    export = _export(tmp_path / "e.json", [_task("a.png", None, 5, chosen)])
+    result = run_cli("make-masks", export, _png(tmp_path / "a.png"), "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], _house_mask())
+
+
+def test_an_rle_declaring_another_pixel_count_is_refused(tmp_path, run_cli):
+    """The RLE's leading 32-bit count is the image's RGBA values (width x height x 4): an
+    RLE of the right values but declaring twice as many is broken."""
+    rle = _brush_rle()
+    rle[:4] = list((2 * W * H * 4).to_bytes(4, "big"))
+    assert decode_rle(bytes(_brush_rle()), W * H * 4) is not None
+    assert decode_rle(bytes(rle), W * H * 4) is None
+    _refused(tmp_path, run_cli, [_task("a.png", [_result(
+        "brushlabels", {"format": "rle", "rle": rle}, "B")])], "result[0]", "broken RLE",
+        "640x480")
+
+
+def test_an_exif_turned_photo_with_regions_is_refused(tmp_path, run_cli):
+    """Label Studio draws on the photo as browsers show it (turned by EXIF orientation 6):
+    regions sized as the turned view (480x640) or as the stored pixels (640x480) are both
+    refused naming the orientation, before anything is written."""
+    image = turned_jpeg(tmp_path / "i" / "a.jpg", W, H)
+    for number, (width, height) in enumerate([(H, W), (W, H)]):
+        region = {**HOUSE, "original_width": width, "original_height": height}
+        export = _export(tmp_path / f"{number}.json", [_task("/data/upload/2/a.jpg", [region])])
+        result = run_cli("make-masks", export, image, "-o", f"{tmp_path / 'out'}/")
+        assert_one_line_error(result, "a.jpg", "EXIF orientation (6)", f"{number}.json",
+                              "task 7", "browsers show it so", "exiftran -ai a.jpg")
+        assert not (tmp_path / "out").exists()
+
+
+def test_an_exif_turned_photo_without_regions_is_all_background(tmp_path, run_cli):
+    """A turned photo whose annotation has no region (or only a keypoint) is a negative
+    image: a mask of its stored pixels (640 wide, 480 high), all background."""
+    image = turned_jpeg(tmp_path / "a.jpg", W, H)
+    point = _result("keypointlabels", {"x": 3, "y": 3, "width": 1}, "Pole")
+    for number, result_list in enumerate([[], [point]]):
+        export = _export(tmp_path / f"{number}.json", [_task("a.jpg", result_list)])
+        result = run_cli("make-masks", export, image, "-o", tmp_path / f"{number}.tif")
+        assert result.exit_code == 0, result.output
+        band = read_mask(tmp_path / f"{number}.tif")[0]
+        assert band.shape == (H, W) and not band.any()
+
+
+def test_the_upload_prefix_is_only_at_the_start_of_the_name(tmp_path, run_cli):
+    """8 hex digits and a dash are Label Studio's upload prefix only at the name's start:
+    img_8a9b7c1d-x.png is not x.png nor img_x.png; 8A9B7C1D-x.png is x.png."""
+    export = _export(tmp_path / "e.json", [
+        _task("/data/upload/1/img_8a9b7c1d-x.png", [HOUSE], 1),
+        _task("/data/upload/1/8A9B7C1D-y.png", [HOUSE], 2)])
+    result = run_cli("make-masks", export, _png(tmp_path / "img_x.png"), "-o",
+                     tmp_path / "m.tif")
+    assert_one_line_error(result, "img_x.png", "no task's image is named 'img_x.png'")
+    result = run_cli("make-masks", export, _png(tmp_path / "y.png"), "-o", tmp_path / "y.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "y.tif")[0], _house_mask())
+
+
+@pytest.mark.parametrize("url", [
+    "/data/local-files/?d=photos/b%20c.png", "/data/upload/4/b%20c.png",
+    "s3://bucket/photos/b%20c.png", "https://host/photos/b%20c.png?X-Amz-Signature=a%20b",
+    "/data/local-files/?d=photos%2Fsub%2Fb%20c.png"])
+def test_percent_escapes_in_urls_are_decoded(tmp_path, run_cli, url):
+    from geotile.labelstudio_labels import url_name
+
+    assert url_name(url) == "b c.png"
+    export = _export(tmp_path / "e.json", [_task(url, [HOUSE])])
+    result = run_cli("make-masks", export, _png(tmp_path / "b c.png"), "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], _house_mask())
+
+
+def test_a_labels_result_of_no_region_is_counted_left_out(tmp_path, run_cli):
+    """A Labels result whose id names no shape result labels nothing: counted with the
+    keypoint in the one warning."""
+    orphan = {"id": "zz", "type": "labels", "from_name": "tag", "to_name": "image",
+              "value": {**RECTANGLE, "labels": ["Car"]}}
+    point = _result("keypointlabels", {"x": 3, "y": 3, "width": 1}, "Pole", "k")
+    for number, results, count in [(0, [HOUSE, orphan], "1 result was"),
+                                   (1, [HOUSE, orphan, point], "2 results were")]:
+        export = _export(tmp_path / f"{number}.json", [_task("a.png", results)])
+        result = run_cli("make-masks", export, _png(tmp_path / "a.png"), "-o",
+                         tmp_path / f"{number}.tif")
+        assert result.exit_code == 0, result.output
+        left_out = [line for line in result.stderr.splitlines() if "left out" in line]
+        assert len(left_out) == 1 and f"{count} left out" in left_out[0], result.stderr
+        np.testing.assert_array_equal(read_mask(tmp_path / f"{number}.tif")[0], _house_mask())
+
+
+def test_an_empty_brush_is_no_sliver_and_burns_nothing(tmp_path, run_cli):
+    """A brush mask of no pixel (all alpha 0) burns nothing and warns of nothing."""
+    empty = _result("brushlabels", {"format": "rle", "rle": _brush_rle(np.zeros((H, W), bool))},
+                    "Car", "e")
+    export = _export(tmp_path / "e.json", [_task("a.png", [HOUSE, empty])])
+    result = run_cli("make-masks", export, _png(tmp_path / "a.png"), "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "left out" not in result.stderr and "area" not in result.stderr, result.stderr
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], _house_mask())
+
+
+@pytest.mark.parametrize("minimal", [True, False])
+def test_unclosed_polygons_are_left_out(tmp_path, run_cli, minimal):
+    """A polygon left open ("closed": false) is a line: not burnt, counted left out."""
+    open_one = {"points": [[60, 60], [90, 60], [90, 90], [60, 90]], "closed": False,
+                "polygonlabels": ["Car"], "original_width": W, "original_height": H}
+    if minimal:
+        closed = {"points": POLYGON, "polygonlabels": ["Building"], "original_width": W,
+                  "original_height": H}
+        task = {"image": "/data/upload/1/a.png", "id": 7, "annotator": 1, "annotation_id": 107,
+                "label": [closed, open_one]}
+    else:
+        task = _task("a.png", [HOUSE, _result("polygonlabels", open_one, None, "o")])
+    export = _export(tmp_path / "e.json", [task])
+    result = run_cli("make-masks", export, _png(tmp_path / "a.png"), "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    left_out = [line for line in result.stderr.splitlines() if "left out" in line]
+    assert len(left_out) == 1 and "1 result was left out" in left_out[0], result.stderr
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], _house_mask())
