@@ -222,3 +222,92 @@ def test_min_area_is_in_pixels_against_truth_in_pixels(tmp_path, run_cli):
     result = run_cli("evaluate", pred, truth, "--image", image, "--min-area", 500, "--json")
     assert (_json(result)["truths"], _json(result)["predictions"]) == (0, 0)
     assert "largest is 400 px^2" in result.stderr and "m^2" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["x_PRED.tif", "x-Pred.tif", "x_Probabilities.tif",
+                                  "x_CLASSES.tif"])
+def test_prediction_suffixes_in_capitals_name_the_image(tmp_path, run_cli, name):
+    """image_stem compares the suffix case-blind: x_PRED.tif is x.jpg's prediction, alone
+    and in a folder."""
+    truth = _coco(tmp_path / "annotation.json", ("x.jpg",))
+    scores = _json(run_cli("evaluate", _classes(tmp_path / name), truth, "--json"))
+    assert (scores["classes"][1]["support"], scores["classes"][1]["iou"]) == (400, 1.0)
+    _classes(tmp_path / "pred" / name)
+    folder = _json(run_cli("evaluate", tmp_path / "pred", truth, "--json"))
+    assert folder["images"] == 1 and folder["foreground"]["tp"] == 400
+
+
+def _studio(path, names):
+    """A Label Studio export: a task per name, the first with the square (percent)."""
+    square = [[100 * x / W, 100 * y / H] for x, y in np.reshape(SQUARE, (-1, 2))]
+    tasks = [{"id": i + 1, "data": {"image": f"/data/upload/1/{n}"}, "annotations": [{
+        "id": i + 1, "was_cancelled": False, "ground_truth": False, "result": [{
+            "id": "r", "type": "polygonlabels", "from_name": "label", "to_name": "image",
+            "original_width": W, "original_height": H,
+            "value": {"points": square, "polygonlabels": ["building"]}}] if i == 0 else []}]}
+        for i, n in enumerate(names)]
+    path.write_text(json.dumps(tasks))
+    return path
+
+
+@pytest.mark.parametrize("write", [_coco, _studio])
+def test_a_folder_of_full_name_predictions_pairs_each(tmp_path, run_cli, write):
+    """x.jpg.tif and x.png.tif (their stems full image names, x.jpg and x.png of one stem):
+    each pairs its own image, in a folder and alone, COCO and Label Studio alike."""
+    truth = write(tmp_path / "truth.json", ("x.jpg", "x.png"))
+    folder = tmp_path / "pred"
+    _classes(folder / "x.jpg.tif")
+    _classes(folder / "x.png.tif")
+    scores = _json(run_cli("evaluate", folder, truth, "--json"))
+    assert scores["images"] == 2
+    assert (scores["foreground"]["tp"], scores["foreground"]["fp"]) == (400, 400)
+    alone = _json(run_cli("evaluate", folder / "x.png.tif", truth, "--json"))
+    assert (alone["classes"][1]["support"], alone["classes"][1]["predicted"]) == (0, 400)
+
+
+@pytest.mark.parametrize("declared", ["member", "option"])
+def test_a_vector_prediction_in_a_map_crs_on_a_plain_image_is_refused(tmp_path, run_cli,
+                                                                       declared):
+    """The truth lies in a plain image's pixels: a prediction in EPSG:32631 (its GeoJSON
+    crs member, or --prediction-crs) cannot be; GeoJSON's default lon/lat can (vectorize's
+    polygons of a plain image)."""
+    truth = _coco(tmp_path / "annotation.json", ("a.jpg",))
+    image = _classes(tmp_path / "a.tif")
+    pred = _square_geojson(tmp_path / "a.geojson")
+    assert _json(run_cli("evaluate", pred, truth, "--image", image, "--json"))["tp"] == 1
+    options = ()
+    if declared == "member":
+        document = json.loads(pred.read_text())
+        document["crs"] = {"type": "name",
+                           "properties": {"name": "urn:ogc:def:crs:EPSG::32631"}}
+        pred.write_text(json.dumps(document))
+    else:
+        options = ("--prediction-crs", "EPSG:32631")
+    result = run_cli("evaluate", pred, truth, "--image", image, *options)
+    assert_one_line_error(result, "a.geojson", "EPSG:32631", "a.tif has no CRS",
+                          "in the image's pixels")
+
+
+def test_single_class_truth_with_another_category_id_is_not_warned_of(tmp_path, run_cli):
+    """One class (COCO category id 100, make-masks' id 1): an unnamed 0/1 prediction is
+    scored as is, without the several-classes warning about category ids."""
+    truth = tmp_path / "annotation.json"
+    document = json.loads(_coco(truth, ("x.jpg",)).read_text())
+    document["categories"][0]["id"] = 100
+    document["annotations"][0]["category_id"] = 100
+    truth.write_text(json.dumps(document))
+    result = run_cli("evaluate", _classes(tmp_path / "x.tif"), truth, "--json")
+    assert _json(result)["classes"][1]["iou"] == 1.0
+    assert "category ids" not in result.stderr and "names no classes" not in result.stderr
+
+
+def test_image_with_a_raster_prediction_is_refused(tmp_path, run_cli):
+    """A raster prediction is on its image's grid: --image is refused in one line, alone
+    and with a folder."""
+    truth = _coco(tmp_path / "annotation.json", ("x.jpg",))
+    image = _classes(tmp_path / "image" / "x.tif")
+    result = run_cli("evaluate", _classes(tmp_path / "pred" / "x.tif"), truth, "--image", image)
+    assert_one_line_error(result, "x.tif is a raster on its image's grid", "leave out --image",
+                          code=2)
+    result = run_cli("evaluate", tmp_path / "pred", truth, "--image", image)
+    assert_one_line_error(result, "folder of prediction rasters", "leave out --image", code=2)

@@ -99,10 +99,26 @@ def _read_only(*args, **kwargs):
                   os.path.join(tempfile.gettempdir(), "geotile-truth-x1y2"))
 
 
+def _denied(*args, **kwargs):
+    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES),
+                          os.path.join(tempfile.gettempdir(), "geotile-truth-x1y2"))
+
+
+def _not_permitted(*args, **kwargs):
+    raise PermissionError(errno.EPERM, os.strerror(errno.EPERM),
+                          os.path.join(tempfile.gettempdir(), "geotile-truth-x1y2"))
+
+
+FULL = "Free space there, or set TMPDIR to a folder with room."
+LOCKED = "Fix its permissions or set TMPDIR to a writable folder."
+
+
 @pytest.mark.parametrize("kind", sorted(TRUTHS))
 @pytest.mark.parametrize("failing, reason, advice", [
-    (_no_space, "No space left on device", "Free space"),
-    (_read_only, "Read-only file system", "set TMPDIR")])
+    (_no_space, "No space left on device", FULL),
+    (_read_only, "Read-only file system", LOCKED),
+    (_denied, "Permission denied", LOCKED),
+    (_not_permitted, "Operation not permitted", LOCKED)])
 @pytest.mark.parametrize("folder", [True, False])
 def test_a_temporary_folder_that_cannot_be_made_is_one_line(tmp_path, run_cli, scratch,
                                                             monkeypatch, kind, failing,
